@@ -1,0 +1,56 @@
+"""ca125kinetics: CA-125 kinetics prediction models for recurrent ovarian cancer.
+
+Research software, not a medical device. The package reads and validates CA-125 marker
+series, applies the GCIG CA-125 response and progression rules, fits a KELIM-like
+elimination rate with population (empirical-Bayes) shrinkage, trains and compares
+classifiers of complete resection at secondary cytoreduction against published scores,
+and supports external validation studies.
+
+Public names are imported lazily (PEP 562), so ``import ca125kinetics`` stays fast and
+never imports mlflow, matplotlib or a web framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it, in the order data flows through the package
+_PUBLIC = {
+    # errors and settings
+    "Ca125KineticsError": "errors",
+    "InvalidInputError": "errors",
+    "InsufficientDataError": "errors",
+    "ModelIntegrityError": "errors",
+    "ModelNotFoundError": "errors",
+    "DataQualityWarning": "errors",
+    "SyntheticModelWarning": "errors",
+    "GcigSettings": "settings",
+    "KineticsSettings": "settings",
+    # read and validate
+    "read_markers": "io",
+    "read_clinical": "io",
+    # GCIG rules
+    # synthetic cohorts
+    # kinetics
+    # features and published scores
+    # models and training
+    # predict
+    # validation
+}
+
+__all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+def __getattr__(name: str):
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ca125kinetics' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

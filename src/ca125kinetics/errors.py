@@ -1,0 +1,82 @@
+"""One error hierarchy and the package's warning classes.
+
+Every error raised on purpose by ca125kinetics derives from :class:`Ca125KineticsError`.
+Errors about bad input also derive from :class:`ValueError`, so ordinary ``except
+ValueError`` code keeps working. Messages say what is wrong, where (file, row, patient,
+column), and how to fix it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Ca125KineticsError",
+    "InvalidInputError",
+    "InsufficientDataError",
+    "ModelIntegrityError",
+    "ModelNotFoundError",
+    "Ca125KineticsWarning",
+    "DataQualityWarning",
+    "SyntheticModelWarning",
+    "location",
+]
+
+
+class Ca125KineticsError(Exception):
+    """Base class of every error ca125kinetics raises on purpose."""
+
+
+class InvalidInputError(Ca125KineticsError, ValueError):
+    """Input does not meet the data contract (missing column, bad value, duplicate day...).
+
+    Attributes
+    ----------
+    source, row, patient_id, column : optional
+        Where the problem is, when known. ``row`` is 1-based counting the header as row 1
+        for files (so it matches what a spreadsheet shows), 0-based index for DataFrames.
+    """
+
+    def __init__(self, message: str, *, source=None, row=None, patient_id=None, column=None):
+        self.source = source
+        self.row = row
+        self.patient_id = patient_id
+        self.column = column
+        where = location(source=source, row=row, patient_id=patient_id, column=column)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class InsufficientDataError(Ca125KineticsError, ValueError):
+    """Valid input that holds too little information for the requested computation."""
+
+
+class ModelIntegrityError(Ca125KineticsError):
+    """A model directory failed its SHA-256 manifest check, or carries unknown files."""
+
+
+class ModelNotFoundError(Ca125KineticsError, LookupError):
+    """No model at the given path or URI."""
+
+
+class Ca125KineticsWarning(UserWarning):
+    """Base class of the package's warnings."""
+
+
+class DataQualityWarning(Ca125KineticsWarning):
+    """Input was usable but questionable (assay change, value beyond day 100, ...)."""
+
+
+class SyntheticModelWarning(Ca125KineticsWarning):
+    """The model in use was trained on synthetic data: not for clinical decisions."""
+
+
+def location(*, source=None, row=None, patient_id=None, column=None) -> str:
+    """Format where a problem is, e.g. ``"markers.csv, row 12, patient '007', column 'ca125'"``."""
+    parts = []
+    if source is not None:
+        parts.append(str(source))
+    if row is not None:
+        parts.append(f"row {row}")
+    if patient_id is not None:
+        parts.append(f"patient {patient_id!r}")
+    if column is not None:
+        parts.append(f"column {column!r}")
+    return ", ".join(parts)

@@ -1,0 +1,178 @@
+"""Rule settings: one frozen, JSON-serialisable dataclass per rule set.
+
+A settings object is logged with every training run and shipped inside every saved model,
+so that a prediction can always say which rules produced it. Every **Decision** of
+``shared/spec/clinical-rules.md`` that a study may want to change is a named field here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .errors import InvalidInputError
+
+__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN"]
+
+#: Default assay upper limit of normal for CA-125, U/mL (spec section 1).
+DEFAULT_ULN = 35.0
+
+_DUPLICATE_CHOICES = ("error", "mean", "median", "max", "min", "first", "last")
+
+
+class _SettingsMixin:
+    """Serialisation shared by all settings classes."""
+
+    kind: ClassVar[str] = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict of every field (JSON-ready)."""
+        return dataclasses.asdict(self)  # type: ignore[arg-type]
+
+    def to_json(self) -> str:
+        return json.dumps({"kind": self.kind, **self.to_dict()}, sort_keys=True)
+
+    def to_params(self, prefix: str | None = None) -> dict[str, str]:
+        """Flat ``{prefix.field: str(value)}`` mapping, e.g. for MLflow params."""
+        prefix = self.kind if prefix is None else prefix
+        return {f"{prefix}.{k}": str(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]):
+        data = {k: v for k, v in dict(data).items() if k != "kind"}
+        names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidInputError(
+                f"unknown {cls.__name__} field(s) {unknown}; valid fields are {sorted(names)}"
+            )
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str):
+        return cls.from_dict(json.loads(text))
+
+    def replace(self, **changes):
+        """A copy with some fields changed (the object itself is immutable)."""
+        return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def _positive(name: str, value: float) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+        raise InvalidInputError(f"setting {name!r} must be a positive finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class GcigSettings(_SettingsMixin):
+    """Settings of the GCIG CA-125 response and progression rules (Rustin 2011).
+
+    Parameters
+    ----------
+    uln : float
+        Assay upper limit of normal, U/mL. Default 35; some data sets use 30.
+    evaluable_factor : float
+        Baseline must be >= ``evaluable_factor * uln`` to be evaluable (GCIG: 2).
+    baseline_window_days : int
+        Baseline = latest sample with ``-baseline_window_days <= day <= 0`` (GCIG: within
+        14 days before the first dose; **Decision**: the latest such sample).
+    response_fraction : float
+        Response = a value ``<= response_fraction * baseline`` (GCIG: 50 % reduction).
+    confirmation_days : int
+        A confirming sample is drawn ``>= confirmation_days`` after the first fall (28).
+    assay_tolerance : float
+        Every sample from the fall to the confirmation must be ``<= assay_tolerance *``
+        the previous sample (GCIG "10 % assay variability": 1.10), unless both are <= ULN.
+    interference_window_days : int
+        Samples with ``0 <= day - event_day <= interference_window_days`` after
+        paracentesis, thoracentesis or surgery are excluded (**Decision**: a sample on the
+        event day itself is excluded too, since its timing relative to the procedure is
+        unknown).
+    progression_factor : float
+        Progression threshold multiplier (2 x ULN or 2 x nadir).
+    progression_gap_days : int
+        The two qualifying samples must be at least this many days apart (7).
+    duplicates : str
+        What to do with two samples of one patient on the same day: ``"error"`` (default:
+        a data error per the spec) or an explicit aggregation (``mean``, ``median``,
+        ``max``, ``min``, ``first``, ``last``).
+    """
+
+    kind: ClassVar[str] = "gcig"
+
+    uln: float = DEFAULT_ULN
+    evaluable_factor: float = 2.0
+    baseline_window_days: int = 14
+    response_fraction: float = 0.5
+    confirmation_days: int = 28
+    assay_tolerance: float = 1.10
+    interference_window_days: int = 28
+    progression_factor: float = 2.0
+    progression_gap_days: int = 7
+    duplicates: str = "error"
+
+    def __post_init__(self):
+        for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
+                     "progression_factor"):
+            _positive(name, getattr(self, name))
+        for name in ("baseline_window_days", "confirmation_days", "interference_window_days",
+                     "progression_gap_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+        if self.duplicates not in _DUPLICATE_CHOICES:
+            raise InvalidInputError(
+                f"setting 'duplicates' must be one of {_DUPLICATE_CHOICES}, got {self.duplicates!r}"
+            )
+
+
+@dataclass(frozen=True)
+class KineticsSettings(_SettingsMixin):
+    """Settings of the KELIM-like kinetics estimator (spec section 4).
+
+    Parameters
+    ----------
+    window_days : int
+        Only samples with ``day <= window_days`` are used (KELIM calculator: first 100 days).
+    pretreatment_window_days : int
+        Pretreatment samples with ``-pretreatment_window_days <= day <= 0`` enter the fit at
+        t = 0 (no decline before the first dose); older ones are not used.
+    min_samples : int
+        Fewer usable samples than this -> status ``insufficient_samples`` (KELIM: 3).
+    k_ref : float
+        Standardized KELIM-like score = ``k / k_ref``. **Decision**: default 0.05 per day,
+        to be recalibrated on a cohort by ``training/``; ``k_ref_source`` records which.
+    k_ref_source : str
+        Where ``k_ref`` comes from (free text, logged with every run).
+    uln : float
+        Upper limit of normal used for time to normalisation.
+    cycle_days : int
+        Cycle length for percent decline before cycles 2, 3, 4 (21-day cycles).
+    cycle_window_days : int
+        The sample before cycle c is the latest one within ``+/- cycle_window_days`` of
+        day ``(c - 1) * cycle_days``.
+    """
+
+    kind: ClassVar[str] = "kinetics"
+
+    window_days: int = 100
+    pretreatment_window_days: int = 14
+    min_samples: int = 3
+    k_ref: float = 0.05
+    k_ref_source: str = "package default (clinical-rules.md section 4 decision)"
+    uln: float = DEFAULT_ULN
+    cycle_days: int = 21
+    cycle_window_days: int = 7
+
+    def __post_init__(self):
+        for name in ("k_ref", "uln"):
+            _positive(name, getattr(self, name))
+        for name in ("window_days", "pretreatment_window_days", "min_samples", "cycle_days",
+                     "cycle_window_days"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+        if self.min_samples < 2:
+            raise InvalidInputError("setting 'min_samples' must be at least 2 (a rate needs two values)")
