@@ -1,0 +1,616 @@
+"""Read and validate the two tables of the data contract: markers and clinical.
+
+Both readers accept a path to a CSV or Parquet file, or a pandas DataFrame, and return a
+canonical DataFrame (documented below) or raise :class:`~ca125kinetics.errors.InvalidInputError`
+naming the file, row, patient and column, and saying how to fix the problem.
+
+With ``on_error="flag"`` a reader never raises for a bad patient: the patient is kept, as a
+single row whose ``problem`` column holds every reason found, so that batch scoring can give
+that patient a status and a reason while the others are scored. Nothing is silently dropped.
+
+Canonical markers frame (sorted by ``patient_id``, ``day``; RangeIndex)
+------------------------------------------------------------------------
+=========== ========= =====================================================================
+column      dtype     meaning
+=========== ========= =====================================================================
+patient_id  object    identifier, always a string (leading zeros kept)
+day         int64     days from the first dose of the line (day 0); pretreatment <= 0
+ca125       float64   U/mL; for a censored ``"<5"`` value this holds 5.0, the limit;
+                      NaN only on an event-only row
+censored    bool      True when the value was reported as ``"<x"`` (true value below x)
+uln         float64   assay upper limit of normal (``uln`` argument filled in where absent)
+assay       object    assay name or None
+event       object    None or paracentesis / thoracentesis / surgery / mouse_antibody
+problem     object    None, or (``on_error="flag"``) why this patient's data is invalid
+=========== ========= =====================================================================
+
+Extra columns of the input are kept after these.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError
+from .settings import DEFAULT_ULN
+
+__all__ = [
+    "read_markers",
+    "read_clinical",
+    "write_table",
+    "MARKER_COLUMNS",
+    "CLINICAL_COLUMNS",
+    "EVENT_KINDS",
+    "RECURRENCE_PATTERNS",
+]
+
+MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
+EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
+RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
+RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
+ARMS = ("surgery", "no_surgery")
+CLINICAL_REQUIRED = (
+    "patient_id", "age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
+    "pfi_months", "recurrence_pattern",
+)
+CLINICAL_OPTIONAL = (
+    "recist", "treatment_start", "complete_resection", "arm", "pfs_months", "pfs_event",
+)
+CLINICAL_COLUMNS = CLINICAL_REQUIRED + CLINICAL_OPTIONAL
+
+#: Plausible day range relative to the first dose (about one year before, five years after).
+DAY_RANGE = (-366, 1830)
+_AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
+_MAX_LISTED = 5
+_CENSORED_RE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_STAGE_RE = re.compile(r"^\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    row: Any
+    patient_id: Any
+    column: str | None
+    message: str
+
+
+class _Collector:
+    """Collects per-row problems so one call can report all of them at once."""
+
+    def __init__(self, source: str, rows: pd.Series, patients: pd.Series):
+        self.source = source
+        self.rows = rows
+        self.patients = patients
+        self.problems: list[_Problem] = []
+
+    def add(self, mask, column: str | None, message) -> None:
+        """Record ``message`` (a string, or a callable of the row position) where ``mask``."""
+        positions = np.flatnonzero(np.asarray(mask, dtype=bool))
+        for pos in positions:
+            text = message(pos) if callable(message) else message
+            self.problems.append(
+                _Problem(self.rows.iloc[pos], self.patients.iloc[pos], column, text)
+            )
+
+    def error(self) -> InvalidInputError:
+        first = self.problems[0]
+        lines = [f"{first.message}"]
+        extra = [
+            f"  also: row {p.row}, patient {p.patient_id!r}"
+            + (f", column {p.column!r}" if p.column else "")
+            + f": {p.message}"
+            for p in self.problems[1:_MAX_LISTED]
+        ]
+        more = len(self.problems) - _MAX_LISTED
+        if extra:
+            lines.extend(extra)
+        if more > 0:
+            lines.append(f"  ... and {more} more problem(s); pass on_error='flag' to score the valid patients")
+        return InvalidInputError(
+            "\n".join(lines), source=self.source, row=first.row,
+            patient_id=first.patient_id, column=first.column,
+        )
+
+    def reasons_by_patient(self) -> dict[str, str]:
+        out: dict[str, list[str]] = {}
+        for p in self.problems:
+            where = f"row {p.row}" + (f", column {p.column!r}" if p.column else "")
+            out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}")
+        return {pid: "invalid input: " + "; ".join(msgs) for pid, msgs in out.items()}
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
+    """Load a table as strings where possible; return (frame, source label, row labels)."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        label = f"{what} DataFrame"
+        rows = pd.Series(frame.index, index=frame.index)
+        frame = frame.reset_index(drop=True)
+        rows = rows.reset_index(drop=True)
+        return frame, label, rows
+    if not isinstance(source, (str, Path)):
+        raise InvalidInputError(
+            f"cannot read {what} from a {type(source).__name__}; pass a path to a .csv or "
+            ".parquet file, or a pandas DataFrame"
+        )
+    path = Path(source)
+    label = str(path)
+    if not path.exists():
+        raise InvalidInputError(f"file not found; check the path of the {what} table", source=label)
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    try:
+        if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
+            sep = "\t" if suffix == ".tsv" else ","
+            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
+        elif suffix in (".parquet", ".pq"):
+            frame = pd.read_parquet(path)
+        else:
+            raise InvalidInputError(
+                f"unsupported file type {path.suffix!r}; use .csv or .parquet", source=label
+            )
+    except InvalidInputError:
+        raise
+    except Exception as exc:  # pandas/pyarrow parse errors become one clear message
+        raise InvalidInputError(
+            f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
+            "check that it is a valid CSV or Parquet file", source=label
+        ) from exc
+    # rows as a spreadsheet shows them: header is row 1
+    rows = pd.Series(np.arange(len(frame)) + 2 if suffix != ".parquet" else np.arange(len(frame)))
+    return frame.reset_index(drop=True), label, rows
+
+
+def _strip_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns=lambda c: str(c).strip())
+
+
+def _require(frame: pd.DataFrame, columns, source: str, what: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(
+            f"missing required column(s) {missing}; the {what} table needs {list(columns)} "
+            f"(found {list(frame.columns)}). Rename or add the column(s).",
+            source=source, column=missing[0],
+        )
+
+
+def _as_text(series: pd.Series) -> pd.Series:
+    """Strings with surrounding space removed; missing stays missing."""
+    out = series.astype(object).where(series.notna(), None)
+    return out.map(lambda v: v.strip() if isinstance(v, str) else v).map(
+        lambda v: None if (v is None or (isinstance(v, str) and v == "")) else v
+    )
+
+
+def _ids(series: pd.Series) -> pd.Series:
+    """Patient identifiers as strings; whole floats from a numeric column lose their '.0'."""
+
+    def one(v):
+        if v is None or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, (float, np.floating)) and float(v).is_integer():
+            return str(int(v))
+        return str(v).strip() or None
+
+    return series.astype(object).map(one)
+
+
+def _require_ids(pid: pd.Series, rows: pd.Series, source: str, how: str) -> None:
+    """An empty identifier cannot be attributed to a patient, so it always raises."""
+    empty = np.flatnonzero(pid.isna().to_numpy())
+    if len(empty):
+        listed = ", ".join(str(rows.iloc[i]) for i in empty[:_MAX_LISTED])
+        raise InvalidInputError(
+            f"patient_id is empty in {len(empty)} row(s) ({listed}); {how}",
+            source=source, row=rows.iloc[empty[0]], column="patient_id",
+        )
+
+
+def _numeric(series: pd.Series) -> pd.Series:
+    return pd.to_numeric(series, errors="coerce").astype(float)
+
+
+# --------------------------------------------------------------------------- markers
+
+
+def _parse_ca125(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings."""
+    text = _as_text(raw)
+    value = _numeric(text)
+    censored = np.zeros(len(raw), dtype=bool)
+    is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    if is_str.any():
+        limits = text[is_str].map(
+            lambda v: float(m.group(1)) if (m := _CENSORED_RE.match(v)) else np.nan
+        )
+        idx = np.flatnonzero(is_str)
+        hit = limits.notna().to_numpy()
+        value.iloc[idx[hit]] = limits.to_numpy()[hit]
+        censored[idx[hit]] = True
+    bad = text.notna().to_numpy() & value.isna().to_numpy()
+    return value.to_numpy(dtype=float), censored, bad
+
+
+def read_markers(
+    source,
+    *,
+    clinical=None,
+    uln: float = DEFAULT_ULN,
+    duplicates: str = "error",
+    on_error: str = "raise",
+    day_range: tuple[int, int] = DAY_RANGE,
+) -> pd.DataFrame:
+    """Read and validate a CA-125 markers table (long format, one row per sample).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
+        ``ca125`` and ``day`` (or ``date`` together with ``clinical`` carrying
+        ``treatment_start``), optionally ``uln``, ``assay``, ``event``.
+    clinical : str, Path or DataFrame, optional
+        The clinical table. Needed when markers carry dates; when given, every patient with
+        markers must have a clinical row.
+    uln : float
+        ULN filled in where the ``uln`` column is absent or empty (default 35 U/mL).
+    duplicates : str
+        Two samples of one patient on the same day are a data error (``"error"``, the
+        default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
+        ``min``, ``first``, ``last``. A censored value takes part with its limit; the
+        aggregate is censored only if every aggregated value is.
+    on_error : {"raise", "flag"}
+        ``"raise"``: raise one :class:`InvalidInputError` listing the problems.
+        ``"flag"``: keep every patient; a patient with problems becomes one row
+        (day 0, ca125 NaN) whose ``problem`` column holds the reasons.
+    day_range : (int, int)
+        Plausible inclusive range of ``day``; values outside are errors.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The canonical markers frame described in the module docstring.
+    """
+    if on_error not in ("raise", "flag"):
+        raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
+    if duplicates not in ("error", *_AGGREGATIONS):
+        raise InvalidInputError(
+            f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
+        )
+    if not (isinstance(uln, (int, float)) and np.isfinite(uln) and uln > 0):
+        raise InvalidInputError(f"uln must be a positive number of U/mL, got {uln!r}")
+
+    frame, label, rows = _load(source, "markers")
+    frame = _strip_columns(frame)
+    if "day" not in frame.columns and "date" in frame.columns:
+        _require(frame, ("patient_id", "ca125", "date"), label, "markers")
+    else:
+        _require(frame, ("patient_id", "ca125", "day"), label, "markers")
+
+    pid = _ids(frame["patient_id"])
+    _require_ids(pid, rows, label, "give every sample its patient's identifier")
+    col = _Collector(label, rows, pid)
+
+    # ---- day (or date relative to treatment_start)
+    if "day" in frame.columns:
+        day_f = _numeric(_as_text(frame["day"]) if frame["day"].dtype == object else frame["day"])
+        raw_day = frame["day"]
+        col.add(day_f.isna() & raw_day.notna(), "day",
+                lambda i: f"day {raw_day.iloc[i]!r} is not a number; give whole days from the first dose (day 0)")
+        col.add(raw_day.isna(), "day", "day is empty; give whole days from the first dose (day 0)")
+    else:
+        day_f = _days_from_dates(frame, pid, clinical, col)
+    whole = day_f.notna() & (np.floor(day_f) != day_f)
+    col.add(whole, "day", lambda i: f"day {day_f.iloc[i]!r} is not a whole number of days")
+    lo, hi = day_range
+    col.add(day_f.notna() & ((day_f < lo) | (day_f > hi)), "day",
+            lambda i: f"day {day_f.iloc[i]:g} is outside the plausible range {lo}..{hi}; "
+            "days count from the first dose of the chemotherapy line (day 0)")
+
+    # ---- event
+    if "event" in frame.columns:
+        event = _as_text(frame["event"]).map(lambda v: v.lower().replace(" ", "_") if isinstance(v, str) else v)
+        bad_event = event.notna() & ~event.isin(EVENT_KINDS)
+        col.add(bad_event, "event",
+                lambda i: f"unknown event {frame['event'].iloc[i]!r}; use one of {list(EVENT_KINDS)} or leave it empty")
+    else:
+        event = pd.Series([None] * len(frame), dtype=object)
+
+    # ---- ca125
+    value, censored, bad_value = _parse_ca125(frame["ca125"])
+    raw_value = frame["ca125"]
+    col.add(bad_value, "ca125",
+            lambda i: f"CA-125 value {raw_value.iloc[i]!r} is not a number; give U/mL as a number, "
+            "or '<x' for a value below the assay's limit")
+    col.add(~bad_value & (value < 0), "ca125",
+            lambda i: f"CA-125 value {value[i]:g} is negative; CA-125 in U/mL cannot be below 0")
+    col.add(~bad_value & np.isinf(value), "ca125", "CA-125 value is infinite; give a finite U/mL value")
+    empty_value = np.isnan(value) & ~bad_value
+    col.add(empty_value & event.isna().to_numpy(), "ca125",
+            "CA-125 value is empty; give the value, or remove the row (only event rows may omit it)")
+
+    # ---- uln and assay
+    if "uln" in frame.columns:
+        uln_raw = frame["uln"]
+        uln_v = _numeric(_as_text(uln_raw) if uln_raw.dtype == object else uln_raw)
+        col.add(uln_v.isna() & uln_raw.notna(), "uln",
+                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in U/mL")
+        col.add(uln_v.notna() & ~(uln_v > 0), "uln", "ULN must be a positive number of U/mL")
+        uln_v = uln_v.fillna(float(uln))
+    else:
+        uln_v = pd.Series(np.full(len(frame), float(uln)))
+    assay = _as_text(frame["assay"]) if "assay" in frame.columns else pd.Series([None] * len(frame), dtype=object)
+
+    extra = [c for c in frame.columns if c not in MARKER_COLUMNS and c not in ("date",)]
+    out = pd.DataFrame({
+        "patient_id": pid,
+        "day": day_f,
+        "ca125": np.where(bad_value, np.nan, value),
+        "censored": censored,
+        "uln": uln_v.to_numpy(dtype=float),
+        "assay": assay,
+        "event": event,
+        "_row": rows,
+    })
+    for c in extra:
+        out[c] = frame[c].to_numpy()
+
+    out = _handle_duplicates(out, duplicates, col)
+
+    if clinical is not None:
+        known = set(_clinical_ids(clinical))
+        orphan = out["patient_id"].notna() & ~out["patient_id"].isin(known)
+        col.rows, col.patients = out["_row"], out["patient_id"]
+        col.add(orphan.to_numpy(), "patient_id",
+                lambda i: f"patient {out['patient_id'].iloc[i]!r} has markers but no clinical row; "
+                "add the patient to the clinical table or remove the markers")
+
+    if col.problems and on_error == "raise":
+        raise col.error()
+    return _finish_markers(out, col, float(uln), extra)
+
+
+def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
+    if clinical is None:
+        raise InvalidInputError(
+            "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
+            "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
+        )
+    clin = clinical if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical else read_clinical(clinical)
+    if "treatment_start" not in clin.columns:
+        raise InvalidInputError(
+            "markers carry dates, so the clinical table needs a 'treatment_start' column "
+            "(date of the first dose)", column="treatment_start",
+        )
+    starts = pd.Series(
+        pd.to_datetime(clin["treatment_start"], errors="coerce").to_numpy(),
+        index=_ids(clin["patient_id"]).to_numpy(),
+    )
+    starts = starts[~starts.index.duplicated()]
+    dates = pd.to_datetime(_as_text(frame["date"]), errors="coerce")
+    col.add(dates.isna().to_numpy(), "date",
+            lambda i: f"date {frame['date'].iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+    start = pid.map(starts)
+    no_start = dates.notna() & start.isna() & pid.notna()
+    col.add(no_start.to_numpy(), "treatment_start",
+            lambda i: f"patient {pid.iloc[i]!r} has no treatment_start in the clinical table; "
+            "add the date of the first dose")
+    return (dates - pd.to_datetime(start)).dt.days.astype(float)
+
+
+def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:
+    has_value = out["ca125"].notna() & out["patient_id"].notna() & out["day"].notna()
+    key = out.loc[has_value, ["patient_id", "day"]]
+    dup = key.duplicated(keep=False)
+    if not dup.any():
+        return out
+    dup_index = key.index[dup.to_numpy()]
+    if duplicates == "error":
+        mask = out.index.isin(dup_index)
+        col.rows, col.patients = out["_row"], out["patient_id"]
+        col.add(mask, "day",
+                lambda i: f"two or more CA-125 samples on day {int(out['day'].iloc[i])}; GCIG treats "
+                "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
+                "(or median/max/min/first/last) to aggregate explicitly")
+        return out
+    group = out.loc[dup_index]
+    how = duplicates
+    agg = group.groupby(["patient_id", "day"], sort=False).agg(
+        ca125=("ca125", how if how in ("first", "last", "max", "min") else how),
+        censored=("censored", "all"),
+    )
+    keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
+    keep_first = keep_first.set_index(["patient_id", "day"])
+    keep_first["ca125"] = agg["ca125"]
+    keep_first["censored"] = agg["censored"]
+    keep_first = keep_first.reset_index()
+    rest = out.drop(index=dup_index)
+    return pd.concat([rest, keep_first[out.columns]], ignore_index=True)
+
+
+def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str]) -> pd.DataFrame:
+    reasons = col.reasons_by_patient() if col.problems else {}
+    bad_ids = set(reasons)
+    good = out[~out["patient_id"].isin(bad_ids)].copy()
+    good["day"] = good["day"].astype("int64")
+    good["problem"] = None
+    placeholders = pd.DataFrame({
+        "patient_id": sorted(bad_ids),
+        "day": np.zeros(len(bad_ids), dtype="int64"),
+        "ca125": np.nan,
+        "censored": False,
+        "uln": uln,
+        "assay": None,
+        "event": None,
+        "problem": [reasons[p] for p in sorted(bad_ids)],
+    })
+    for c in extra:
+        placeholders[c] = None
+    result = pd.concat([good.drop(columns="_row"), placeholders], ignore_index=True) if len(placeholders) else good.drop(columns="_row")
+    result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
+    result["patient_id"] = result["patient_id"].astype(object)
+    result["day"] = result["day"].astype("int64")
+    result["ca125"] = result["ca125"].astype(float)
+    result["censored"] = result["censored"].astype(bool)
+    result["uln"] = result["uln"].astype(float)
+    for c in ("assay", "event", "problem"):
+        result[c] = result[c].astype(object).where(result[c].notna(), None)
+    return result[list(MARKER_COLUMNS) + extra]
+
+
+# --------------------------------------------------------------------------- clinical
+
+
+def _clinical_ids(clinical) -> list[str]:
+    if isinstance(clinical, pd.DataFrame):
+        if "patient_id" not in clinical.columns:
+            raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
+        return [p for p in _ids(clinical["patient_id"]) if p is not None]
+    return list(read_clinical(clinical, on_error="flag")["patient_id"])
+
+
+def normalise_stage(value) -> str | None:
+    """FIGO stage at diagnosis as ``"I"``..``"IV"`` (substages such as IIIC accepted)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return None
+    m = _STAGE_RE.match(str(value))
+    return m.group(1).upper() if m else "?"
+
+
+def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED) -> pd.DataFrame:
+    """Read and validate the clinical table (one row per patient).
+
+    Parameters
+    ----------
+    source : str, Path or DataFrame
+        CSV/Parquet file or DataFrame with the data-contract columns.
+    on_error : {"raise", "flag"}
+        ``"raise"`` raises one :class:`InvalidInputError` listing the problems; ``"flag"``
+        keeps every patient and writes the reasons in a ``problem`` column.
+    require : tuple of str
+        Columns that must be present (values may be empty = unknown). Defaults to the
+        contract's predictor columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient: ``patient_id`` (str), ``age``, ``ascites_ml``, ``pfi_months``,
+        ``pfs_months`` (float), ``ecog``, ``primary_residual_disease``,
+        ``complete_resection``, ``pfs_event`` (Int64, NA = unknown), ``figo_stage``
+        (``"I"``..``"IV"``; the original in ``figo_stage_raw``), ``recurrence_pattern``
+        (lower case), ``recist`` (upper case), ``arm``, ``treatment_start`` (datetime64),
+        ``problem`` (None or reasons), then any extra columns.
+    """
+    if on_error not in ("raise", "flag"):
+        raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
+    frame, label, rows = _load(source, "clinical")
+    frame = _strip_columns(frame)
+    _require(frame, require, label, "clinical")
+    pid = _ids(frame["patient_id"])
+    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
+    col = _Collector(label, rows, pid)
+    dup = pid.notna() & pid.duplicated(keep=False)
+    col.add(dup, "patient_id",
+            lambda i: f"patient {pid.iloc[i]!r} has more than one clinical row; keep one row per patient")
+
+    out = pd.DataFrame({"patient_id": pid})
+
+    def number(name, lo, hi, what, integer=False, choices=None):
+        if name not in frame.columns:
+            return
+        raw = frame[name]
+        v = _numeric(_as_text(raw) if raw.dtype == object else raw)
+        present = raw.notna() & (raw.astype(str).str.strip() != "")
+        col.add(present & v.isna(), name, lambda i: f"{name} {raw.iloc[i]!r} is not a number; {what}")
+        ok = v.notna()
+        if integer:
+            col.add(ok & (np.floor(v) != v), name, lambda i: f"{name} {raw.iloc[i]!r} must be a whole number; {what}")
+        if choices is not None:
+            col.add(ok & ~v.isin(choices), name, lambda i: f"{name} {raw.iloc[i]!r} is not allowed; {what}")
+        else:
+            col.add(ok & ((v < lo) | (v > hi)), name,
+                    lambda i: f"{name} {v.iloc[i]:g} is outside {lo}..{hi}; {what}")
+        out[name] = v.round().astype("Int64") if integer else v
+
+    number("age", 0, 120, "give age in years")
+    number("ecog", 0, 4, "ECOG performance status is 0-4", integer=True)
+    number("ascites_ml", 0, 50_000, "give the estimated ascites volume in mL (0 if none)")
+    number("primary_residual_disease", 0, 1,
+           "use 0 (complete resection at primary surgery), 1 (any residual) or leave empty if unknown",
+           integer=True, choices=[0, 1])
+    number("pfi_months", 0, 600, "give the platinum-free interval in months")
+    number("complete_resection", 0, 1, "use 1 (no macroscopic residual at secondary cytoreduction) or 0",
+           integer=True, choices=[0, 1])
+    number("pfs_months", 0, 600, "give progression-free survival in months")
+    number("pfs_event", 0, 1, "use 1 (progression or death) or 0 (censored)", integer=True, choices=[0, 1])
+
+    if "figo_stage" in frame.columns:
+        raw = _as_text(frame["figo_stage"])
+        stage = raw.map(normalise_stage)
+        col.add((stage == "?").to_numpy(), "figo_stage",
+                lambda i: f"unknown FIGO stage {raw.iloc[i]!r}; use I, II, III or IV (substages such as IIIC accepted)")
+        out["figo_stage"] = stage.where(stage != "?", None)
+        out["figo_stage_raw"] = raw
+    if "recurrence_pattern" in frame.columns:
+        raw = _as_text(frame["recurrence_pattern"])
+        pat = raw.map(lambda v: v.lower() if isinstance(v, str) else v)
+        col.add((pat.notna() & ~pat.isin(RECURRENCE_PATTERNS)).to_numpy(), "recurrence_pattern",
+                lambda i: f"unknown recurrence pattern {raw.iloc[i]!r}; use one of {list(RECURRENCE_PATTERNS)}")
+        out["recurrence_pattern"] = pat.where(pat.isin(RECURRENCE_PATTERNS), None)
+    if "recist" in frame.columns:
+        raw = _as_text(frame["recist"])
+        rec = raw.map(lambda v: v.upper() if isinstance(v, str) else v)
+        col.add((rec.notna() & ~rec.isin(RECIST_CATEGORIES)).to_numpy(), "recist",
+                lambda i: f"unknown RECIST category {raw.iloc[i]!r}; use one of {list(RECIST_CATEGORIES)} or leave empty")
+        out["recist"] = rec.where(rec.isin(RECIST_CATEGORIES), None)
+    if "arm" in frame.columns:
+        raw = _as_text(frame["arm"])
+        arm = raw.map(lambda v: v.lower().replace(" ", "_").replace("-", "_") if isinstance(v, str) else v)
+        col.add((arm.notna() & ~arm.isin(ARMS)).to_numpy(), "arm",
+                lambda i: f"unknown arm {raw.iloc[i]!r}; use 'surgery' or 'no_surgery'")
+        out["arm"] = arm.where(arm.isin(ARMS), None)
+    if "treatment_start" in frame.columns:
+        raw = frame["treatment_start"]
+        ts = pd.to_datetime(_as_text(raw) if raw.dtype == object else raw, errors="coerce")
+        col.add((raw.notna() & ts.isna()).to_numpy(), "treatment_start",
+                lambda i: f"treatment_start {raw.iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+        out["treatment_start"] = ts
+
+    for c in frame.columns:
+        if c not in out.columns and c != "problem":
+            out[c] = frame[c].to_numpy()
+
+    if col.problems and on_error == "raise":
+        raise col.error()
+    reasons = col.reasons_by_patient() if col.problems else {}
+    out["problem"] = out["patient_id"].map(lambda p: reasons.get(str(p)))
+    if on_error == "flag" and dup.any():
+        out = out[~out["patient_id"].duplicated(keep="first")]
+    return out.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
+    """Write a result table as CSV, Parquet or JSON (records), chosen by suffix or ``fmt``."""
+    path = Path(path)
+    fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt in ("parquet", "pq"):
+        frame.to_parquet(path, index=False)
+    elif fmt == "json":
+        path.write_text(frame.to_json(orient="records", date_format="iso", indent=2))
+    else:
+        raise InvalidInputError(f"unknown output format {fmt!r}; use .csv, .parquet or .json", source=str(path))
+    return path
