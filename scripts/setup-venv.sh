@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Create (or reuse) the project's virtual environment in .venv and install the package.
+# Usage: source scripts/setup-venv.sh [extras]   e.g. "test"
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+py="${PYTHON:-python3}"
+"$py" - <<'PY' || { echo "ca125kinetics needs Python >= 3.11 (set PYTHON=/path/to/python3.11)" >&2; exit 1; }
+import sys
+sys.exit(0 if sys.version_info >= (3, 11) else 1)
+PY
+if [ ! -x "$root/.venv/bin/python" ]; then
+  "$py" -m venv "$root/.venv"
+fi
+extras="${1:-}"
+spec="$root"
+[ -n "$extras" ] && spec="$root[$extras]"
+"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
+  | grep -v "is ignored: it is neither a file nor a directory" || true
+"$root/.venv/bin/python" -c "import ca125kinetics" || { echo "installation failed" >&2; exit 1; }

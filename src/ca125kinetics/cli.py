@@ -1,0 +1,223 @@
+"""The ``ca125`` command line.
+
+Every subcommand imports what it needs lazily, so ``ca125 --help`` and scoring stay fast.
+Errors of the package (bad input, missing model, integrity failure) become one clear line on
+stderr and exit code 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import Ca125KineticsError
+
+__all__ = ["main", "build_parser"]
+
+EXIT_USAGE_ERROR = 2
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
+    """Write ``frame`` to ``out`` (by suffix or ``fmt``), or print it to stdout."""
+    from .io import write_table
+
+    if out:
+        path = write_table(frame, out, fmt=fmt if fmt and fmt != "text" else None)
+        print(f"wrote {len(frame)} row(s) to {path}", file=sys.stderr)
+        return
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
+    else:
+        sys.stdout.write((text if text is not None else _text_table(frame)) + "\n")
+
+
+def _text_table(frame, max_rows: int | None = None) -> str:
+    import pandas as pd
+
+    shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.width", 250, "display.max_colwidth", 90):
+        text = shown.to_string(index=False, na_rep="-")
+    if shown is not frame:
+        text += f"\n... {len(frame) - len(shown)} more row(s); use --out FILE for the full table"
+    return text
+
+
+# ----------------------------------------------------------------------------- subcommands
+
+
+def _cmd_gcig(args) -> int:
+    from .gcig import gcig_cohort
+    from .io import read_clinical, read_markers
+    from .settings import GcigSettings
+
+    clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
+    markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
+                           duplicates=args.duplicates)
+    settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
+    table = gcig_cohort(markers, clinical, settings=settings)
+    summary = _gcig_summary(table, settings)
+    if args.out or args.format in ("csv", "json"):
+        _emit(table, args.out, args.format)
+        print(summary, file=sys.stderr if not args.out else sys.stdout)
+    else:
+        cols = [c for c in ("patient_id", "uln", "n_samples", "baseline_value", "status", "category",
+                            "response_day", "confirmation_day", "progression_group",
+                            "progression_day", "reason") if c in table.columns]
+        print(_text_table(table[cols], max_rows=args.max_rows))
+        print()
+        print(summary)
+    return 0
+
+
+def _gcig_summary(table, settings) -> str:
+    counts = table["status"].value_counts()
+    lines = [f"GCIG CA-125 response (Rustin 2011), {len(table)} patient(s), "
+             f"ULN default {settings.uln:g} U/mL (per-sample ULN used where given):"]
+    for status, n in counts.items():
+        lines.append(f"  {status:<16} {n:>7}  ({100 * n / len(table):.1f} %)")
+    if "category" in table.columns:
+        cat = table["category"].value_counts()
+        lines.append("  confirmed responses: " + ", ".join(f"{k} {v}" for k, v in cat.items()))
+    if "progressed" in table.columns:
+        lines.append(f"  CA-125 progression: {int(table['progressed'].fillna(False).astype(bool).sum())}")
+    return "\n".join(lines)
+
+
+def _cmd_synth(args) -> int:
+    from .synth import write_synthetic
+
+    path = write_synthetic(args.n, args.seed, args.out, format=args.format)
+    print(f"wrote a synthetic cohort of {args.n} patient(s) (seed {args.seed}) to {path}")
+    return 0
+
+
+def _cmd_kinetics(args) -> int:
+    from .io import read_markers
+    from .kinetics import fit_kinetics
+    from .settings import KineticsSettings
+
+    settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
+    markers = read_markers(args.markers, uln=args.uln, on_error="flag")
+    table = fit_kinetics(markers, method=args.method, settings=settings)
+    _emit(table, args.out, args.format,
+          text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
+    if args.out:
+        print(_kinetics_summary(table, settings))
+    return 0
+
+
+def _kinetics_summary(table, settings) -> str:
+    ok = table[table["status"] == "ok"]
+    lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
+             f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
+             f"({settings.k_ref_source})"]
+    if len(ok):
+        lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
+                     f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
+                     f"{int((ok['kelim_score'] >= 1).sum())}")
+    for status, n in table["status"].value_counts().items():
+        if status != "ok":
+            lines.append(f"  not scored, {status}: {n}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line, like package errors."""
+
+    def error(self, message):  # noqa: D102 - argparse hook
+        self.exit(EXIT_USAGE_ERROR, f"ca125: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="ca125",
+        description="CA-125 kinetics prediction models for recurrent ovarian cancer. "
+        "Research software, not a medical device.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"ca125kinetics {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("gcig", help="apply the GCIG CA-125 response/progression rules to every patient",
+                       description="Apply the GCIG CA-125 response and progression rules (Rustin 2011) "
+                       "to every patient of a markers table and print or write one row per patient.")
+    p.add_argument("markers", help="markers table (.csv or .parquet)")
+    p.add_argument("--clinical", help="clinical table (needed for dates, RECIST and the combined category)")
+    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    p.add_argument("--duplicates", default="error",
+                   choices=["error", "mean", "median", "max", "min", "first", "last"],
+                   help="two samples on one day: a data error (default) or an explicit aggregation")
+    p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
+    p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
+    p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
+    p.set_defaults(func=_cmd_gcig)
+
+    p = sub.add_parser("synth", help="generate a seeded synthetic cohort",
+                       description="Write markers.csv, clinical.csv and truth.csv of a seeded synthetic "
+                       "cohort (synthetic data: not patients).")
+    p.add_argument("--n", type=int, default=3000, help="number of patients (default 3000)")
+    p.add_argument("--seed", type=int, default=20261121, help="random seed (default 20261121)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(func=_cmd_synth)
+
+    p = sub.add_parser("kinetics", help="fit KELIM-like CA-125 elimination rates",
+                       description="Fit the KELIM-like floor model C(t) = B + (C0 - B) exp(-k t) to every "
+                       "patient (population empirical-Bayes by default) and report k, half-life, score "
+                       "and descriptors.")
+    p.add_argument("markers", help="markers table (.csv or .parquet)")
+    p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
+    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    p.add_argument("--k-ref", type=float, default=0.05, help="k_ref of the standardized score (default 0.05/day)")
+    p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
+    p.add_argument("--format", choices=["text", "csv", "json"], default=None)
+    p.add_argument("--max-rows", type=int, default=40)
+    p.set_defaults(func=_cmd_kinetics)
+
+    for register in _EXTRA_COMMANDS:
+        register(sub)
+    return parser
+
+
+#: Registration hooks of subcommands that live in their own modules (train, score, ...).
+_EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ca125`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE_ERROR
+    try:
+        return int(args.func(args) or 0)
+    except Ca125KineticsError as exc:
+        message = str(exc).splitlines()
+        extra = f" (+{len(message) - 1} more line(s))" if len(message) > 1 and not os.environ.get("CA125_VERBOSE") else ""
+        text = "\n".join(message) if os.environ.get("CA125_VERBOSE") else message[0] + extra
+        print(f"ca125: error: {text}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"ca125: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except KeyboardInterrupt:
+        print("ca125: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
