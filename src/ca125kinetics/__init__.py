@@ -33,6 +33,8 @@ _PUBLIC = {
     "read_clinical": "io",
     # GCIG rules
     # synthetic cohorts
+    "simulate_cohort": "synth",
+    "SyntheticCohort": "synth",
     # kinetics
     # features and published scores
     # models and training
