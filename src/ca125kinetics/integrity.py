@@ -1,0 +1,133 @@
+"""SHA-256 manifests of model directories: write one, verify one before trusting anything.
+
+A saved model is a pickle, and unpickling runs code. Every exported model directory therefore
+carries ``MANIFEST.sha256``, in the format of ``sha256sum`` (one line per file,
+``<64 hex digits>  <path relative to the directory, with forward slashes>``), listing
+**every other file** under the directory. :func:`verify_manifest` recomputes every digest and
+refuses the directory (:class:`~ca125kinetics.errors.ModelIntegrityError`) when a listed file
+changed or is missing, or when a file is present that the manifest does not list (a planted
+file is as suspicious as a changed one). Loaders call it before unpickling anything.
+
+The manifest can be checked with standard tools too: ``cd <dir> && sha256sum -c MANIFEST.sha256``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+from .errors import ModelIntegrityError
+
+__all__ = ["MANIFEST_NAME", "sha256_file", "write_manifest", "verify_manifest", "read_manifest"]
+
+#: File name of the manifest inside a model directory.
+MANIFEST_NAME = "MANIFEST.sha256"
+
+_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+_CHUNK = 1 << 20
+
+
+def sha256_file(path) -> str:
+    """Hex SHA-256 digest of a file's bytes (read in 1 MiB chunks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _files(directory: Path) -> list[str]:
+    """Relative POSIX paths of every file under ``directory`` except the manifest, sorted."""
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
+                  if p.is_file() and p.relative_to(directory).as_posix() != MANIFEST_NAME)
+
+
+def _directory(directory) -> Path:
+    path = Path(directory)
+    if not path.is_dir():
+        raise ModelIntegrityError(f"model directory {str(path)!r} does not exist or is not a directory")
+    return path
+
+
+def write_manifest(directory) -> Path:
+    """Write ``MANIFEST.sha256`` listing every file under ``directory`` (recursively).
+
+    Parameters
+    ----------
+    directory : str or Path
+        An existing directory. An existing manifest is replaced.
+
+    Returns
+    -------
+    Path
+        The manifest's path. Lines are sorted by relative path, so the same files give the
+        same manifest.
+    """
+    root = _directory(directory)
+    lines = [f"{sha256_file(root / rel)}  {rel}\n" for rel in _files(root)]
+    path = root / MANIFEST_NAME
+    path.write_text("".join(lines), encoding="utf-8", newline="\n")
+    return path
+
+
+def read_manifest(directory) -> dict[str, str]:
+    """``{relative path: hex digest}`` from a directory's manifest (validated syntax).
+
+    Raises
+    ------
+    ModelIntegrityError
+        When the manifest is missing, a line is malformed, a path leaves the directory or is
+        listed twice.
+    """
+    root = _directory(directory)
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        raise ModelIntegrityError(
+            f"{str(root)!r} has no {MANIFEST_NAME}: it cannot be verified, so it is not loaded; "
+            "re-export the model (ca125 train ... --out DIR) or restore the manifest")
+    listed: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        match = _LINE.match(line)
+        rel = match.group(2) if match else ""
+        if not match or rel.startswith("/") or ".." in Path(rel).parts or rel == MANIFEST_NAME:
+            raise ModelIntegrityError(
+                f"{path}, line {number}: malformed manifest line {line[:120]!r}; expected "
+                "'<64 hex digits>  <relative path>' (sha256sum format)")
+        if rel in listed:
+            raise ModelIntegrityError(f"{path}, line {number}: file {rel!r} is listed twice")
+        listed[rel] = match.group(1)
+    return listed
+
+
+def verify_manifest(directory) -> None:
+    """Check every file of ``directory`` against its ``MANIFEST.sha256``.
+
+    Raises
+    ------
+    ModelIntegrityError
+        Naming the first offending file, when a listed file is missing or its SHA-256 differs
+        (changed), when a file under the directory is not listed (unknown), or when the
+        manifest itself is missing or malformed. Nothing is unpickled here.
+    """
+    root = _directory(directory)
+    listed = read_manifest(root)
+    present = set(_files(root))
+    unknown = sorted(present - set(listed))
+    if unknown:
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        raise ModelIntegrityError(
+            f"{str(root)!r}: file {unknown[0]!r}{more} is not listed in {MANIFEST_NAME} "
+            "(unknown file); remove it, or re-export the model if it belongs there")
+    for rel, expected in listed.items():
+        if rel not in present:
+            raise ModelIntegrityError(
+                f"{str(root)!r}: file {rel!r} listed in {MANIFEST_NAME} is missing; "
+                "restore the model directory from its source or re-export it")
+        actual = sha256_file(root / rel)
+        if actual != expected:
+            raise ModelIntegrityError(
+                f"{str(root)!r}: file {rel!r} was changed (SHA-256 {actual[:12]}... does not match "
+                f"{expected[:12]}... in {MANIFEST_NAME}); restore it or re-export the model")
