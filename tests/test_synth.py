@@ -343,9 +343,14 @@ def test_public_api_and_to_frame():
         c.markers = None  # frozen
 
 
-def test_large_ids_widen():
-    c = simulate_cohort(1_234_567 // 1000, 1)  # 1,234 patients: still 6 digits
-    assert c.clinical["patient_id"].str.len().eq(6).all()
+def test_patient_ids_sort_as_numbers_and_widen():
+    from ca125kinetics.synth import _patient_ids
+
+    small = _patient_ids(999_999)
+    assert small[0] == "000001" and small[-1] == "999999"
+    big = _patient_ids(1_000_000)
+    assert big[0] == "0000001" and big[-1] == "1000000"
+    assert (big[:-1] < big[1:]).all()  # text order = numeric order: sorting keeps patients in order
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -367,3 +372,32 @@ def test_invariants_for_any_seed(n, seed):
     assert truth["p_complete_resection"].between(0, 1).all()
     assert ((clin["arm"] == "surgery") == clin["complete_resection"].notna()).all()
     assert (clin["pfs_months"] > 0).all() and (clin["pfi_months"] >= 6).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 10**6), shift_days=st.integers(-3000, 3000), uln=st.sampled_from([30.0, 35.0, 40.0]))
+def test_calendar_and_uln_change_nothing_else(seed, shift_days, uln):
+    """Shifting the calendar or the ULN changes dates and ULNs only, never a draw."""
+    a = simulate_cohort(30, seed)
+    start = (pd.Timestamp("2024-01-01") + pd.Timedelta(days=shift_days)).date().isoformat()
+    b = simulate_cohort(30, seed, start_date=start, uln=uln)
+    pd.testing.assert_frame_equal(a.truth, b.truth)
+    pd.testing.assert_frame_equal(a.markers.drop(columns="uln"), b.markers.drop(columns="uln"))
+    pd.testing.assert_frame_equal(a.clinical.drop(columns="treatment_start"),
+                                  b.clinical.drop(columns="treatment_start"))
+    delta = b.clinical["treatment_start"] - a.clinical["treatment_start"]
+    assert (delta == pd.Timedelta(days=shift_days)).all()
+    majority = a.markers["uln"] == 35.0
+    assert (b.markers.loc[majority, "uln"] == uln).all()
+    assert (b.markers.loc[~majority, "uln"] == 30.0).all()
+
+
+def test_documented_coefficients_match_params():
+    """The module docstring states every coefficient of the resection and PFS models."""
+    import ca125kinetics.synth as synth
+
+    doc = " ".join(synth.__doc__.split())
+    for block in ("resection", "pfs"):
+        for key, value in synth.DEFAULT_PARAMS[block].items():
+            if isinstance(value, float):
+                assert f"``{key}`` {value!r}" in doc, f"{block}.{key} = {value} not in the docstring"

@@ -28,58 +28,84 @@ Marker kinetics, per patient *i* (spec section 4)
     to 0.1 U/mL; values below the reporting limit (5 U/mL, assay ``CA125-B`` only) are
     reported as ``"<5"``.
 
-    * ``C0`` (CA-125 at recurrence): two-piece log-normal around a median that depends on
-      the recurrence pattern and ascites (sd of log 0.75 below, 1.4 above the median), so
-      that the median is ~120 U/mL, the range ~10 to > 10,000 U/mL and only ~10-15 % of
-      patients have a baseline < 2 x ULN (GCIG not evaluable).
+    * ``C0`` (CA-125 at recurrence): two-piece log-normal, median 115 U/mL shifted on
+      the log scale by -0.2 (single site), +0.4 (carcinomatosis) and +0.25 (ascites),
+      sd of log 0.42 below and 1.3 above the median; 3 % "low secretors" have ``C0``
+      log-uniform on 8-60 U/mL. ``C0 >= 1.2 B``. Result: baseline median ~135-140 U/mL,
+      range ~8 to > 10,000 U/mL, ~14 % with a baseline < 2 x ULN (GCIG not evaluable).
     * ``B`` (floor from healthy tissue): log-normal, median 7 U/mL, sd of log 0.35,
       clipped to 2-20 U/mL.
-    * ``k`` (elimination rate, per day): ``log k = log 0.043 + 0.2 log(PFI/16)
-      - 0.15 [carcinomatosis] - 0.1 [residual at primary surgery] + offset + eps``,
-      ``eps ~ N(0, 0.43^2)``; median ~0.043/day (half-life ~16 days, Riedinger 2006), sd of
-      log k ~0.45. About 6 % of patients (more when PFI < 12 months) are non-responders
-      with ``k ~ U(-0.012, 0.004)``: flat or rising CA-125.
+    * ``k`` (elimination rate, per day): ``log k = log 0.043 + 0.11 + 0.2 log(PFI/16)
+      - 0.15 [carcinomatosis] - 0.1 [residual at primary surgery] + eps``,
+      ``eps ~ N(0, 0.43^2)``: median ~0.043/day (half-life ~16 days; Riedinger 2006:
+      15.8), sd of log k ~0.45, mildly correlated with clinical factors. Non-responders
+      (probability 0.05, 0.10 when PFI < 12 months; ~6 %) have ``k ~ U(-0.012, 0.004)``:
+      flat or rising CA-125.
 
 Sampling schedule
     One pretreatment sample on a day drawn from -10..0; one sample before each cycle on
     days 21, 42, 63 (and 84 for half of the patients, who receive four cycles), each with
-    a +/- 3 day jitter; a late sample on day 105-126 for ~8 %; every on-treatment sample
+    a +/- 3 day jitter; a late sample on day 105-126 for 5 %; every on-treatment sample
     is missing with probability 0.10; half of the non-responders with rising CA-125 stop
-    after cycle 2. Most patients therefore have 3-5 samples in the first 100 days, a few
-    only 2 (insufficient for a KELIM-like fit).
+    after cycle 2. So ~98 % of patients have 3-5 samples in the first 100 days and ~2 %
+    only 2 or fewer (insufficient for a KELIM-like fit).
 
-Assays
-    Three fictitious assays, constant per patient: ``CA125-A`` (ULN = ``uln``),
-    ``CA125-B`` (ULN = ``uln``, reporting limit 5 U/mL) and ``CA125-C`` (a minority site
-    with ULN 30 U/mL). ~1 % of the ``uln``-assay patients switch between A and B from the
-    second or third on-treatment sample, with a 10 % systematic bias after the switch
-    (why GCIG requires one assay). ~2 % of patients (those with ascites) have a
-    paracentesis: an event-only row with an empty ``ca125``.
+Assays and events
+    Three fictitious assays, constant per patient: ``CA125-A`` (55 %, ULN = ``uln``),
+    ``CA125-B`` (35 %, ULN = ``uln``, reporting limit 5 U/mL) and ``CA125-C`` (10 %, a
+    minority site with ULN 30 U/mL). 1.2 % of the ``uln``-assay patients switch between
+    A and B from the second or third on-treatment sample, with a 10 % systematic bias
+    after the switch (why GCIG requires one assay); the ULN stays the patient's. 8 % of
+    patients with ascites (~2 % overall) have a paracentesis 3-12 days after the cycle-2
+    sample: an event-only row with an empty ``ca125`` (never on a sample day).
+
+RECIST
+    ``latent = z_k + N(0, 0.6^2)``: CR above 1.4, PR above -0.6, else SD; non-responders
+    PD with probability 0.7, else SD.
 
 Complete resection at secondary cytoreduction
-    True probability ``p_i = expit(eta_i)`` with the linear predictor
+    True probability ``p_i = expit(eta_i)``, for every patient (counterfactual for the
+    non-operated), with
 
-    ``eta = b0 + b_k z_k + b_ecog1 [ECOG=1] + b_ecog2 [ECOG>=2] + b_asc [ascites>0]
-    + b_asc500 [ascites>=500 mL] + b_res [residual at primary surgery]
-    + b_pfi log(PFI/16) + b_mult [multiple] + b_carc [carcinomatosis]
-    + b_figo [FIGO III-IV] + b_ca log(C0/105)``
+    ``eta = intercept + log_k_z * z_k + ecog_1 [ECOG = 1] + ecog_2plus [ECOG >= 2]
+    + ascites_any [ascites > 0] + ascites_500 [ascites >= 500 mL]
+    + primary_residual [residual disease at primary surgery]
+    + log_pfi_over_16 * log(PFI / 16) + pattern_multiple [multiple]
+    + pattern_carcinomatosis [carcinomatosis] + figo_3_4 [FIGO III-IV]
+    + log_c0_over_105 * log(C0 / 105)``
 
-    where ``z_k = clip((log max(k, 0.005) - log 0.043) / 0.45, -3, 3)`` is the standardised
-    log elimination rate. The coefficients (``DEFAULT_PARAMS["resection"]``) are chosen so
-    that the oracle AUC is ~0.80 and the mean ``p`` is ~0.70 (DESKTOP III 75.5 %, GOG-213
-    67 %); the AGO score and iMODEL, built from the same clinical factors but not from
-    ``k``, then have modest real discrimination. ``p`` and a counterfactual outcome are
-    drawn for everyone; ``complete_resection`` is reported only in the ``surgery`` arm
-    (randomised with probability ``surgery_fraction``).
+    where ``z_k = clip((log max(k, k_min) - log k_ref) / k_log_sd, -z_clip, z_clip)`` is
+    the standardised log elimination rate (``k_ref`` 0.043, ``k_log_sd`` 0.45, ``k_min``
+    0.005, ``z_clip`` 3.0) and the coefficients (``DEFAULT_PARAMS["resection"]``) are
+
+    ``intercept`` 2.7, ``log_k_z`` 0.8, ``ecog_1`` -0.4, ``ecog_2plus`` -1.0,
+    ``ascites_any`` -0.5, ``ascites_500`` -0.5, ``primary_residual`` -0.6,
+    ``log_pfi_over_16`` 0.5, ``pattern_multiple`` -0.5, ``pattern_carcinomatosis`` -1.1,
+    ``figo_3_4`` -0.3, ``log_c0_over_105`` -0.2.
+
+    They were chosen so that the mean ``p`` is ~0.70 (DESKTOP III 75.5 %, GOG-213 67 %)
+    and the oracle AUC (``p`` against the outcome among the operated) is ~0.81; true
+    ``z_k`` alone gives ~0.74, and the AGO score (~0.58) and iMODEL (~0.69), built from
+    the same clinical factors but not from ``k``, have modest but real discrimination
+    (seeds 1-5 and the default seed, n = 3000). The outcome is drawn for everyone
+    (``truth.complete_resection_potential``); ``clinical.complete_resection`` reports it
+    only in the ``surgery`` arm (randomised with probability ``surgery_fraction``).
 
 Progression-free survival
-    Weibull proportional hazards (shape 1.3, median 13 months for a reference patient
-    without surgery) with log hazard ratio ``-0.30 z_k + 0.70 [non-responder]
-    - 0.50 log(PFI/16) + 0.30 [carcinomatosis] + 0.30 [ECOG>=2] + 0.20 [residual]``
-    plus ``log 0.55`` after complete and ``log 1.30`` after incomplete resection, so that
-    PFS is longer after complete and shorter after incomplete resection than without
-    surgery (DESKTOP III, Harter 2021); administrative censoring at a follow-up drawn
-    uniformly in 18-60 months.
+    Weibull proportional hazards, shape ``weibull_shape`` 1.3, median
+    ``reference_median_months`` 16.0 for a reference patient (``z_k`` = 0, PFI 16 months,
+    no risk factor, no surgery), with log hazard ratio
+
+    ``log_k_z * z_k + nonresponder [non-responder] + log_pfi_over_16 * log(PFI / 16)
+    + carcinomatosis [carcinomatosis] + ecog_2plus [ECOG >= 2]
+    + primary_residual [residual] + log(HR of the surgery outcome)``
+
+    with ``log_k_z`` -0.3, ``nonresponder`` 0.7, ``log_pfi_over_16`` -0.5,
+    ``carcinomatosis`` 0.3, ``ecog_2plus`` 0.3, ``primary_residual`` 0.2,
+    ``hr_complete_resection`` 0.55, ``hr_incomplete_resection`` 1.3: PFS is longer after
+    complete and shorter after incomplete resection than without surgery (DESKTOP III,
+    Harter 2021; medians ~24, ~13, ~7.5 months). Administrative censoring at a follow-up
+    drawn uniformly in 18-60 months.
 
 References
 ----------
@@ -300,15 +326,15 @@ def simulate_cohort(n: int, seed: int, *, uln: float = 35.0, surgery_fraction: f
     params["call"] = {"n": n, "seed": seed, "uln": uln, "surgery_fraction": surgery_fraction,
                       "start_date": start.isoformat()}
     rng = np.random.default_rng(seed)
-    width = max(6, len(str(n)))
-    ids = np.char.zfill(np.arange(1, n + 1).astype(str), width).astype(object)
+    ids = _patient_ids(n)
 
     clin = _draw_clinical(rng, n, params["clinical"])
     kin = _draw_kinetics(rng, clin, params["markers"])
     markers, assay_change_day = _draw_markers(rng, ids, kin, clin["ascites_ml"] > 0,
                                              params["markers"], uln)
-    recist = _draw_recist(rng, kin, params["recist"])
-    eta, z_k = _resection_logit(clin, kin, params["resection"])
+    z_k = _z_log_k(kin["k"], params["resection"])
+    recist = _draw_recist(rng, z_k, kin["nonresponder"], params["recist"])
+    eta = _resection_logit(clin, kin, z_k, params["resection"])
     p = 1.0 / (1.0 + np.exp(-eta))
     potential = rng.random(n) < p
     surgery = rng.random(n) < surgery_fraction
@@ -392,6 +418,11 @@ def _validate(n, seed, uln, surgery_fraction, start_date):
         raise InvalidInputError(f"start_date must be an ISO date like '2024-01-01', got {start_date!r}",
                                 column="start_date") from None
     return int(n), int(seed), float(uln), float(surgery_fraction), start
+
+
+def _patient_ids(n: int) -> np.ndarray:
+    """``"000001"``... zero-padded to ``max(6, digits of n)`` so text order = numeric order."""
+    return np.char.zfill(np.arange(1, n + 1).astype(str), max(6, len(str(n)))).astype(object)
 
 
 # --------------------------------------------------------------------------------------
@@ -531,30 +562,31 @@ def _draw_markers(rng, ids, kin, has_ascites, p, uln):
     return markers, assay_change_day
 
 
-def _draw_recist(rng, kin, p):
-    n = len(kin["k"])
-    z = (np.log(np.maximum(kin["k"], 0.002)) - math.log(DEFAULT_PARAMS["resection"]["k_ref"])) \
-        / DEFAULT_PARAMS["resection"]["k_log_sd"]
-    latent = z + rng.normal(0.0, p["noise_sd"], n)
+def _z_log_k(k, b):
+    """Standardised log elimination rate ``clip((log max(k, k_min) - log k_ref) / sd, +/-z_clip)``."""
+    z_k = (np.log(np.maximum(k, b["k_min"])) - math.log(b["k_ref"])) / b["k_log_sd"]
+    return np.clip(z_k, -b["z_clip"], b["z_clip"])
+
+
+def _draw_recist(rng, z_k, nonresponder, p):
+    n = len(z_k)
+    latent = z_k + rng.normal(0.0, p["noise_sd"], n)
     responder_cat = np.where(latent > p["cr_cut"], "CR", np.where(latent > p["pr_cut"], "PR", "SD"))
     nonresp_cat = np.where(rng.random(n) < p["nonresponder_pd_prob"], "PD", "SD")
-    return np.where(kin["nonresponder"], nonresp_cat, responder_cat).astype(object)
+    return np.where(nonresponder, nonresp_cat, responder_cat).astype(object)
 
 
-def _resection_logit(clin, kin, b):
-    """Linear predictor ``eta`` of complete resection and the standardised log k ``z_k``."""
-    z_k = (np.log(np.maximum(kin["k"], b["k_min"])) - math.log(b["k_ref"])) / b["k_log_sd"]
-    z_k = np.clip(z_k, -b["z_clip"], b["z_clip"])
+def _resection_logit(clin, kin, z_k, b):
+    """Linear predictor ``eta`` of complete resection (module docstring; coefficients ``b``)."""
     ecog, asc, pattern = clin["ecog"], clin["ascites_ml"], clin["pattern"]
-    eta = (b["intercept"] + b["log_k_z"] * z_k
-           + b["ecog_1"] * (ecog == 1) + b["ecog_2plus"] * (ecog >= 2)
-           + b["ascites_any"] * (asc > 0) + b["ascites_500"] * (asc >= 500)
-           + b["primary_residual"] * clin["residual"]
-           + b["log_pfi_over_16"] * clin["log_pfi"]
-           + b["pattern_multiple"] * (pattern == 1) + b["pattern_carcinomatosis"] * (pattern == 2)
-           + b["figo_3_4"] * (clin["figo_group"] >= 3)
-           + b["log_c0_over_105"] * np.log(kin["c0"] / 105.0))
-    return eta, z_k
+    return (b["intercept"] + b["log_k_z"] * z_k
+            + b["ecog_1"] * (ecog == 1) + b["ecog_2plus"] * (ecog >= 2)
+            + b["ascites_any"] * (asc > 0) + b["ascites_500"] * (asc >= 500)
+            + b["primary_residual"] * clin["residual"]
+            + b["log_pfi_over_16"] * clin["log_pfi"]
+            + b["pattern_multiple"] * (pattern == 1) + b["pattern_carcinomatosis"] * (pattern == 2)
+            + b["figo_3_4"] * (clin["figo_group"] >= 3)
+            + b["log_c0_over_105"] * np.log(kin["c0"] / 105.0))
 
 
 def _draw_pfs(rng, clin, kin, z_k, surgery, potential, p):
@@ -574,12 +606,14 @@ def _draw_pfs(rng, clin, kin, z_k, surgery, potential, p):
 def _markers_file_frame(markers: pd.DataFrame) -> pd.DataFrame:
     """The markers table as written: ``ca125`` as text, ``"<x"`` when censored."""
     value = markers["ca125"].to_numpy(dtype=float)
-    tenths = np.rint(np.nan_to_num(value) * 10).astype(np.int64)
-    text = np.char.add(np.char.add((tenths // 10).astype(str), "."), (tenths % 10).astype(str))
-    text = text.astype(object)
     censored = markers["censored"].to_numpy(dtype=bool)
+    missing = np.isnan(value)
+    # values are already rounded to 0.1 U/mL: format each distinct one once (fast for 10^6)
+    tenths = np.rint(np.where(missing, 0.0, value) * 10).astype(np.int64)
+    distinct, inverse = np.unique(tenths, return_inverse=True)
+    text = np.array([f"{t // 10}.{t % 10}" for t in distinct.tolist()], dtype=object)[inverse]
     text[censored] = ["<%g" % v for v in value[censored]]
-    text[np.isnan(value)] = ""
+    text[missing] = ""
     frame = markers.loc[:, list(MARKER_FILE_COLUMNS)].copy()
     frame["ca125"] = text
     return frame
