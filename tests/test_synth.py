@@ -246,8 +246,10 @@ def test_markers_follow_the_true_curve(cohort):
     s = m[m["event"].isna() & ~m["censored"]]
     t = cohort.truth.set_index("patient_id").loc[s["patient_id"]]
     day = np.maximum(s["day"].to_numpy(), 0)
-    true = t["floor"].to_numpy() + (t["c0"].to_numpy() - t["floor"].to_numpy()) * np.exp(-t["k"].to_numpy() * day)
-    changed = t["assay_change_day"].notna().to_numpy() & (s["day"].to_numpy() >= t["assay_change_day"].to_numpy())
+    floor, c0, k = (t[c].to_numpy() for c in ("floor", "c0", "k"))
+    true = floor + (c0 - floor) * np.exp(-k * day)
+    change_day = t["assay_change_day"].to_numpy()
+    changed = ~np.isnan(change_day) & (s["day"].to_numpy() >= change_day)
     resid = np.log(s["ca125"].to_numpy() / true)
     big = true > 50  # rounding to 0.1 U/mL is negligible there
     sd = resid[big & ~changed].std()
@@ -273,13 +275,14 @@ def test_same_seed_same_cohort_different_seed_different():
 @pytest.mark.parametrize(
     "kwargs, needle",
     [
-        ({"n": 0, "seed": 1}, "n (number of patients) must be an integer >= 1"),
+        ({"n": 0, "seed": 1}, "simulate_cohort: n (number of patients) must be an integer >= 1"),
         ({"n": -5, "seed": 1}, ">= 1"),
         ({"n": 2.5, "seed": 1}, "integer"),
         ({"n": True, "seed": 1}, "integer"),
         ({"n": 10, "seed": -1}, "seed must be a non-negative integer"),
         ({"n": 10, "seed": "abc"}, "seed must be a non-negative integer"),
-        ({"n": 10, "seed": 1, "surgery_fraction": 1.5}, "surgery_fraction must be a probability in [0, 1]"),
+        ({"n": 10, "seed": 1, "surgery_fraction": 1.5},
+         "surgery_fraction must be a probability in [0, 1]"),
         ({"n": 10, "seed": 1, "surgery_fraction": -0.1}, "surgery_fraction"),
         ({"n": 10, "seed": 1, "surgery_fraction": float("nan")}, "surgery_fraction"),
         ({"n": 10, "seed": 1, "uln": 0}, "uln must be a positive finite number"),
@@ -346,10 +349,10 @@ def test_public_api_and_to_frame():
 def test_patient_ids_sort_as_numbers_and_widen():
     from ca125kinetics.synth import _patient_ids
 
-    small = _patient_ids(999_999)
-    assert small[0] == "000001" and small[-1] == "999999"
-    big = _patient_ids(1_000_000)
-    assert big[0] == "0000001" and big[-1] == "1000000"
+    assert _patient_ids(3).tolist() == ["000001", "000002", "000003"]
+    assert _patient_ids(999_999, first=999_998).tolist() == ["999998", "999999"]
+    big = _patient_ids(1_000_000, first=999_990)
+    assert big[0] == "0999990" and big[-1] == "1000000"
     assert (big[:-1] < big[1:]).all()  # text order = numeric order: sorting keeps patients in order
 
 
@@ -375,7 +378,8 @@ def test_invariants_for_any_seed(n, seed):
 
 
 @settings(max_examples=15, deadline=None)
-@given(seed=st.integers(0, 10**6), shift_days=st.integers(-3000, 3000), uln=st.sampled_from([30.0, 35.0, 40.0]))
+@given(seed=st.integers(0, 10**6), shift_days=st.integers(-3000, 3000),
+       uln=st.sampled_from([30.0, 35.0, 40.0]))
 def test_calendar_and_uln_change_nothing_else(seed, shift_days, uln):
     """Shifting the calendar or the ULN changes dates and ULNs only, never a draw."""
     a = simulate_cohort(30, seed)

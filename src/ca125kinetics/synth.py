@@ -275,9 +275,7 @@ class SyntheticCohort:
         Path
             ``out_dir``.
         """
-        if format not in _FORMATS:
-            raise InvalidInputError(f"format must be one of {_FORMATS}, got {format!r}",
-                                    column="format")
+        _check_format(format)
         out = Path(out_dir)
         if out.exists() and not out.is_dir():
             raise InvalidInputError(f"output path {str(out)!r} exists and is not a directory; "
@@ -389,9 +387,7 @@ def write_synthetic(n: int, seed: int, out_dir, *, format: str = "csv") -> Path:
 
     Returns the output directory (see :meth:`SyntheticCohort.write`).
     """
-    if format not in _FORMATS:  # fail before simulating a large cohort
-        raise InvalidInputError(f"format must be one of {_FORMATS}, got {format!r}",
-                                column="format")
+    _check_format(format)  # fail before simulating a large cohort
     return simulate_cohort(n, seed).write(out_dir, format=format)
 
 
@@ -399,30 +395,37 @@ def write_synthetic(n: int, seed: int, out_dir, *, format: str = "csv") -> Path:
 # validation
 
 
+def _check_format(format: str) -> None:  # noqa: A002
+    if format not in _FORMATS:
+        raise InvalidInputError(f"format must be one of {_FORMATS} (file type of the written "
+                                f"tables), got {format!r}")
+
+
 def _validate(n, seed, uln, surgery_fraction, start_date):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise InvalidInputError(f"n (number of patients) must be an integer >= 1, got {n!r}",
-                                column="n")
+        raise InvalidInputError(f"simulate_cohort: n (number of patients) must be an integer >= 1, "
+                                f"got {n!r}")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise InvalidInputError(f"seed must be a non-negative integer, got {seed!r}",
-                                column="seed")
+        raise InvalidInputError(f"simulate_cohort: seed must be a non-negative integer, got {seed!r}")
     for name, value, low, high in (("uln", uln, 0.0, math.inf),
                                    ("surgery_fraction", surgery_fraction, 0.0, 1.0)):
         ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-        if not ok or not math.isfinite(value) or not low <= value <= high or (name == "uln" and value <= 0):
+        bad = not ok or not math.isfinite(value) or not low <= value <= high
+        if bad or (name == "uln" and value <= 0):
             what = "a positive finite number (U/mL)" if name == "uln" else "a probability in [0, 1]"
-            raise InvalidInputError(f"{name} must be {what}, got {value!r}", column=name)
+            raise InvalidInputError(f"simulate_cohort: {name} must be {what}, got {value!r}")
     try:
         start = _dt.date.fromisoformat(str(start_date))
     except ValueError:
-        raise InvalidInputError(f"start_date must be an ISO date like '2024-01-01', got {start_date!r}",
-                                column="start_date") from None
+        raise InvalidInputError(f"simulate_cohort: start_date must be an ISO date like "
+                                f"'2024-01-01', got {start_date!r}") from None
     return int(n), int(seed), float(uln), float(surgery_fraction), start
 
 
-def _patient_ids(n: int) -> np.ndarray:
-    """``"000001"``... zero-padded to ``max(6, digits of n)`` so text order = numeric order."""
-    return np.char.zfill(np.arange(1, n + 1).astype(str), max(6, len(str(n)))).astype(object)
+def _patient_ids(n: int, first: int = 1) -> np.ndarray:
+    """Ids ``first..n`` as ``"000001"``...: zero-padded to ``max(6, digits of n)``, so that
+    text order is numeric order and leading zeros matter."""
+    return np.char.zfill(np.arange(first, n + 1).astype(str), max(6, len(str(n)))).astype(object)
 
 
 # --------------------------------------------------------------------------------------
@@ -439,12 +442,13 @@ def _draw_clinical(rng, n, p):
     figo_idx = rng.choice(len(labels), size=n, p=probs / probs.sum())
     figo = labels[figo_idx]
     group = np.array([_figo_group(s) for s in labels])[figo_idx]  # 1..4
-    res_prob = np.select([group <= 2, group == 3], [p["residual_prob"]["I-II"], p["residual_prob"]["III"]],
-                         p["residual_prob"]["IV"])
+    res = p["residual_prob"]
+    res_prob = np.select([group <= 2, group == 3], [res["I-II"], res["III"]], res["IV"])
     residual = rng.random(n) < res_prob
     residual_missing = rng.random(n) < p["residual_missing_prob"]
 
-    extra = np.exp(rng.normal(math.log(p["pfi_median_months"] - p["pfi_min_months"]), p["pfi_log_sd"], n))
+    log_median_extra = math.log(p["pfi_median_months"] - p["pfi_min_months"])
+    extra = np.exp(rng.normal(log_median_extra, p["pfi_log_sd"], n))
     pfi = np.round(p["pfi_min_months"] + extra, 1)
     log_pfi = np.log(pfi / 16.0)
 
@@ -487,7 +491,8 @@ def _draw_kinetics(rng, clin, p):
     log_k = (math.log(p["k_median"]) + p["k_log_offset"] + p["k_log_pfi"] * clin["log_pfi"]
              + p["k_carcinomatosis"] * (clin["pattern"] == 2) + p["k_residual"] * clin["residual"]
              + rng.normal(0.0, p["k_log_sd"], n))
-    nonresp_prob = np.where(clin["pfi"] < 12.0, p["nonresponder_prob_pfi_lt12"], p["nonresponder_prob"])
+    nonresp_prob = np.where(clin["pfi"] < 12.0, p["nonresponder_prob_pfi_lt12"],
+                            p["nonresponder_prob"])
     nonresponder = rng.random(n) < nonresp_prob
     low, high = p["nonresponder_k_range"]
     k = np.where(nonresponder, rng.uniform(low, high, n), np.exp(log_k))
@@ -501,7 +506,8 @@ def _draw_markers(rng, ids, kin, has_ascites, p, uln):
     day = np.empty((n, n_slots), dtype=np.int64)
     day[:, 0] = rng.integers(p["pretreatment_days"][0], p["pretreatment_days"][1] + 1, n)
     jitter = p["jitter_days"]
-    day[:, 1:-1] = np.asarray(p["cycle_days"]) + rng.integers(-jitter, jitter + 1, (n, len(p["cycle_days"])))
+    cycles = np.asarray(p["cycle_days"])
+    day[:, 1:-1] = cycles + rng.integers(-jitter, jitter + 1, (n, len(cycles)))
     day[:, -1] = rng.integers(p["late_sample_days"][0], p["late_sample_days"][1] + 1, n)
     present = np.ones((n, n_slots), dtype=bool)
     present[:, -2] = rng.random(n) < p["fourth_cycle_prob"]
@@ -521,8 +527,9 @@ def _draw_markers(rng, ids, kin, has_ascites, p, uln):
     names = list(p["assays"])
     probs = np.asarray([p["assays"][a]["prob"] for a in names])
     assay_idx = rng.choice(len(names), size=n, p=probs / probs.sum())
-    ulns = np.asarray([uln if p["assays"][a]["uln"] == "uln" else float(p["assays"][a]["uln"]) for a in names])
-    switchable = np.asarray([p["assays"][a]["uln"] == "uln" for a in names])[assay_idx]
+    uses_uln = np.asarray([p["assays"][a]["uln"] == "uln" for a in names])
+    ulns = np.asarray([uln if own else float(p["assays"][a]["uln"]) for a, own in zip(names, uses_uln)])
+    switchable = uses_uln[assay_idx]
     change = switchable & (rng.random(n) < p["assay_change_prob"])
     change_slot = rng.integers(2, 4, n)
     after = change[:, None] & (np.arange(n_slots)[None, :] >= change_slot[:, None])
@@ -547,23 +554,22 @@ def _draw_markers(rng, ids, kin, has_ascites, p, uln):
     days = np.concatenate([day[present], para_day[para]])
     order = np.lexsort((days, pid))
     n_ev = len(ev_pid)
-    assay_names = np.asarray(names, dtype=object)
-    ev_assay = slot_assay[para, 1]
+    is_event = np.concatenate([np.zeros(len(rows_pid), bool), np.ones(n_ev, bool)])[order]
+    assay_of_row = np.concatenate([slot_assay[present], slot_assay[para, 1]])[order]
     markers = pd.DataFrame({
         "patient_id": pd.Series(ids[pid[order]], dtype=object),
         "day": days[order],
         "ca125": np.concatenate([value[present], np.full(n_ev, np.nan)])[order],
         "censored": np.concatenate([censored[present], np.zeros(n_ev, dtype=bool)])[order],
         "uln": ulns[assay_idx][pid[order]],
-        "assay": pd.Series(assay_names[np.concatenate([slot_assay[present], ev_assay])[order]], dtype=object),
-        "event": pd.Series(np.where(np.concatenate([np.zeros(len(rows_pid), bool), np.ones(n_ev, bool)])[order],
-                                    "paracentesis", None), dtype=object),
+        "assay": pd.Series(np.asarray(names, dtype=object)[assay_of_row], dtype=object),
+        "event": pd.Series(np.where(is_event, "paracentesis", None), dtype=object),
     })
     return markers, assay_change_day
 
 
 def _z_log_k(k, b):
-    """Standardised log elimination rate ``clip((log max(k, k_min) - log k_ref) / sd, +/-z_clip)``."""
+    """Standardised log rate ``clip((log max(k, k_min) - log k_ref) / k_log_sd, +/- z_clip)``."""
     z_k = (np.log(np.maximum(k, b["k_min"])) - math.log(b["k_ref"])) / b["k_log_sd"]
     return np.clip(z_k, -b["z_clip"], b["z_clip"])
 
