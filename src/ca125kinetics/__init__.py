@@ -32,6 +32,13 @@ _PUBLIC = {
     "read_markers": "io",
     "read_clinical": "io",
     # GCIG rules
+    "gcig_response": "gcig",
+    "gcig_progression": "gcig",
+    "combined_response": "gcig",
+    "gcig_cohort": "gcig",
+    "GcigResponse": "gcig",
+    "GcigProgression": "gcig",
+    "CombinedResponse": "gcig",
     # synthetic cohorts
     "simulate_cohort": "synth",
     "SyntheticCohort": "synth",

@@ -1,0 +1,598 @@
+"""Tests of ca125kinetics.gcig: GCIG CA-125 response, progression, combined response, cohort.
+
+Reference values are hand-worked series in tests/data/gcig_series.csv with the expected
+results and their arithmetic in tests/data/gcig_expected.csv (provenance in the file headers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+
+from ca125kinetics import gcig as g
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.settings import GcigSettings
+
+DATA = Path(__file__).parent / "data"
+SERIES = pd.read_csv(DATA / "gcig_series.csv", comment="#", dtype={"case_id": str, "assay": str})
+EXPECTED = pd.read_csv(DATA / "gcig_expected.csv", comment="#", dtype=str, keep_default_na=False)
+
+
+def _case(case_id):
+    """gcig_* keyword arguments for one reference series."""
+    rows = SERIES[SERIES.case_id == case_id]
+    samples = rows[rows.ca125.notna()]
+    events = [(int(r.day), r.event) for r in rows.itertuples() if isinstance(r.event, str)]
+    assays = [a if isinstance(a, str) else None for a in samples.assay]
+    ulns = samples.uln.dropna().unique()
+    return dict(
+        days=samples.day.astype(int).tolist(), values=samples.ca125.astype(float).tolist(),
+        censored=samples.censored.astype(bool).tolist(), events=events or None,
+        assays=assays if any(assays) else None, uln=float(ulns[0]) if len(ulns) else None,
+    )
+
+
+def _settings(text):
+    overrides = {}
+    for item in filter(None, text.split(";")):
+        name, value = item.split("=")
+        overrides[name] = float(value) if "." in value else (int(value) if value.isdigit() else value)
+    return GcigSettings(**overrides)
+
+
+def _expected_int(text):
+    return int(text) if text else None
+
+
+# --------------------------------------------------------------------------------------
+# Reference series
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("row", EXPECTED.to_dict("records"), ids=lambda r: f"{r['case_id']}-{r['rule']}")
+def test_reference_series(row):
+    kwargs = _case(row["case_id"])
+    days, values = kwargs.pop("days"), kwargs.pop("values")
+    cfg = _settings(row["settings"])
+    if row["rule"] == "response":
+        res = g.gcig_response(days, values, settings=cfg, **kwargs)
+        assert (res.status, res.category, res.response_day, res.confirmation_day) == (
+            row["status"], row["label"] or None, _expected_int(row["day"]), _expected_int(row["confirmation_day"])
+        ), res.reason
+        assert res.responded == (row["status"] == "response")
+        assert res.evaluable == (row["status"] != "not_evaluable")
+    else:
+        res = g.gcig_progression(days, values, settings=cfg, **kwargs)
+        assert (res.status, res.group, res.progression_day, res.confirmation_day) == (
+            row["status"], row["label"] or None, _expected_int(row["day"]), _expected_int(row["confirmation_day"])
+        ), res.reason
+        assert res.progressed == (row["status"] == "progression")
+    assert row["reason_contains"] in res.reason
+
+
+def test_reference_files_cover_every_case():
+    assert set(SERIES.case_id) == set(EXPECTED.case_id)
+
+
+# --------------------------------------------------------------------------------------
+# Spec worked reading (clinical-rules.md section 1), literally
+# --------------------------------------------------------------------------------------
+
+
+def test_spec_worked_reading_confirmed_pr():
+    res = g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150], uln=35)
+    assert res.status == "response"
+    assert res.responded is True
+    assert res.category == "PR"
+    assert res.response_day == 21
+    assert res.confirmation_day == 63
+    assert res.confirmation_value == 150
+    assert res.baseline_day == 0 and res.baseline_value == 400
+    assert res.uln == 35
+    assert res.reason.startswith("GCIG response confirmed on day 63 (PR):")
+
+
+def test_spec_worked_reading_199_not_confirmed():
+    res = g.gcig_response([0, 21, 42, 63], [400, 180, 199, 150], uln=35)
+    assert res.status == "not_confirmed"
+    assert res.responded is False
+    assert res.category is None
+    assert res.response_day == 21
+    assert res.confirmation_day is None
+    assert "broken on day 42" in res.reason
+
+
+def test_not_confirmed_is_not_restarted_from_a_later_fall():
+    # strict reading: anchored on the first fall (day 21); the later clean run 21->... is ignored
+    res = g.gcig_response([0, 21, 42, 63, 91, 120], [400, 180, 199, 150, 140, 130])
+    assert res.status == "not_confirmed"
+    assert res.response_day == 21
+
+
+def test_reason_messages_as_in_spec():
+    res = g.gcig_response([0, 21], [59, 20])
+    assert res.reason == "not evaluable: baseline 59 U/mL < 2 x ULN (70 U/mL)"
+    assert res.status == "not_evaluable" and res.evaluable is False
+
+
+def test_no_on_treatment_sample():
+    res = g.gcig_response([-3, 0], [300, 400])
+    assert res.status == "no_response"
+    assert "no on-treatment sample" in res.reason
+    assert res.baseline_day == 0
+
+
+def test_confirmation_beyond_next_cycle():
+    # 21-day cycles: day-21 sample after the fall cannot confirm it, the one after can
+    res = g.gcig_response([0, 21, 42, 63], [400, 150, 120, 100])
+    assert (res.response_day, res.confirmation_day) == (21, 63)
+
+
+def test_samples_after_confirmation_do_not_matter():
+    res = g.gcig_response([0, 21, 49, 70], [400, 150, 100, 5000])
+    assert res.status == "response" and res.confirmation_day == 49
+    assert res.last_day == 70 and res.last_value == 5000
+
+
+# --------------------------------------------------------------------------------------
+# ULN, settings and exclusions
+# --------------------------------------------------------------------------------------
+
+
+def test_explicit_uln_overrides_settings_and_is_recorded():
+    cfg = GcigSettings(uln=35)
+    res = g.gcig_response([0, 21, 49], [60, 30, 28], uln=30, settings=cfg)
+    assert res.uln == 30 and res.settings.uln == 30
+    assert res.status == "response" and res.category == "CR"
+    assert g.gcig_response([0, 21, 49], [60, 30, 28], settings=cfg).status == "not_evaluable"
+    assert g.gcig_response([0, 21, 49], [60, 30, 28], settings=GcigSettings(uln=30)).uln == 30
+
+
+def test_settings_change_the_rule():
+    # 180 > 40 % of 400 = 160, so no response with response_fraction 0.4
+    res = g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150], settings=GcigSettings(response_fraction=0.4))
+    assert res.response_day == 42 or res.status in ("no_response", "unconfirmed")
+    assert res.status != "response" or res.response_day != 21
+
+
+def test_interference_windows_listed_with_reasons():
+    res = g.gcig_response([0, 10, 38, 39], [400, 150, 150, 140],
+                          events=[(10, "surgery"), (-40, "thoracentesis")])
+    assert [d for d, _ in res.excluded] == [10, 38]
+    assert "0 days after surgery on day 10" in res.excluded[0][1]
+    assert "28 days after surgery on day 10" in res.excluded[1][1]
+    assert res.n_samples == 2 and res.response_day == 39
+
+
+def test_interference_before_baseline_removes_baseline():
+    res = g.gcig_response([-5, 21, 49], [400, 150, 100], events=[(-10, "Paracentesis")])
+    assert res.status == "not_evaluable"
+    assert "after exclusions" in res.reason
+    assert res.excluded[0][0] == -5
+
+
+def test_mouse_antibody_excludes_same_day_and_later():
+    res = g.gcig_response([0, 21, 30, 49], [400, 150, 120, 100], events=[(30, "mouse_antibody")])
+    assert [d for d, _ in res.excluded] == [30, 49]
+    assert all("HAMA" in why for _, why in res.excluded)
+    assert res.status == "unconfirmed"
+
+
+def test_mouse_antibody_before_baseline_makes_not_evaluable():
+    res = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(-1, "mouse_antibody")])
+    assert res.status == "not_evaluable" and len(res.excluded) == 3
+
+
+def test_assay_change_before_baseline_is_ignored_but_after_is_not():
+    assert g.gcig_response([-30, 0, 21, 49], [500, 400, 150, 100], assays=["X", "A", "A", None]).responded
+    res = g.gcig_progression([0, 21, 49], [400, 150, 100], assays=["A", "A", "B"])
+    assert res.status == "not_evaluable" and "assay changed" in res.reason
+
+
+# --------------------------------------------------------------------------------------
+# Input handling: sorting, duplicates, dates, validation
+# --------------------------------------------------------------------------------------
+
+
+def test_unsorted_input_is_sorted_by_day():
+    shuffled = g.gcig_response([63, 0, 42, 21], [150, 400, 195, 180], censored=[0, 0, 0, 0])
+    assert shuffled == g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150], censored=[0, 0, 0, 0])
+
+
+def test_same_day_samples_are_an_error_by_default():
+    with pytest.raises(InvalidInputError, match=r"2 samples on day 21 .*duplicates="):
+        g.gcig_response([0, 21, 21, 49], [400, 180, 190, 100])
+
+
+@pytest.mark.parametrize(("how", "value"), [
+    ("mean", 185.0), ("median", 185.0), ("max", 190.0), ("min", 180.0), ("first", 190.0), ("last", 180.0),
+])
+def test_same_day_samples_aggregated_on_request(how, value):
+    res = g.gcig_response([0, 21, 21, 49], [400, 190, 180, 100], settings=GcigSettings(duplicates=how))
+    assert res.response_value == value
+    assert res.n_samples == 3
+
+
+def test_aggregated_censoring():
+    cfg = GcigSettings(duplicates="mean")
+    res = g.gcig_response([0, 0], [5, 100], censored=[True, False], settings=cfg)
+    assert "reported as <52.5" in res.reason  # mean of upper bounds is an upper bound
+    res = g.gcig_response([0, 0], [5, 100], censored=[True, False], settings=cfg.replace(duplicates="max"))
+    assert res.evaluable and res.baseline_value == 100  # max keeps the uncensored 100
+
+
+def test_dates_with_treatment_start():
+    start = dt.date(2024, 3, 1)
+    dates = [start + dt.timedelta(days=d) for d in (0, 21, 42, 63)]
+    values = [400, 180, 195, 150]
+    by_day = g.gcig_response([0, 21, 42, 63], values)
+    assert g.gcig_response(dates, values, treatment_start=start) == by_day
+    iso = [d.isoformat() for d in dates]
+    assert g.gcig_response(iso, values, treatment_start="2024-03-01") == by_day
+    stamps = pd.to_datetime(iso) + pd.Timedelta(hours=9)  # time of day never shifts a day
+    assert g.gcig_response(pd.Series(stamps), values, treatment_start=pd.Timestamp("2024-03-01 17:00")) == by_day
+    assert g.gcig_response(stamps.to_numpy(), values, treatment_start=start) == by_day
+    events = [(dt.date(2024, 2, 25), "paracentesis")]
+    res = g.gcig_response(iso, values, treatment_start=start, events=events)
+    assert [d for d, _ in res.excluded] == [0, 21]
+
+
+def test_dates_need_treatment_start_and_numbers_refuse_it():
+    with pytest.raises(InvalidInputError, match="treatment_start"):
+        g.gcig_response(["2024-03-01", "2024-03-22"], [400, 180])
+    with pytest.raises(InvalidInputError, match="treatment_start was given"):
+        g.gcig_response([0, 21], [400, 180], treatment_start="2024-03-01")
+    with pytest.raises(InvalidInputError, match="not an ISO date"):
+        g.gcig_response(["2024-13-45"], [400], treatment_start="2024-03-01")
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(days=[0, 21], values=[400]), "days has 2 entries but values has 1"),
+    (dict(days=[0, 21], values=[400, -1]), "must be finite and >= 0"),
+    (dict(days=[0, 21], values=[400, math.nan]), "must be finite and >= 0"),
+    (dict(days=[0, 21], values=[400, math.inf]), "must be finite and >= 0"),
+    (dict(days=[0, 21], values=[400, "<5"]), "censored=True"),
+    (dict(days=[0, 21], values=[400, True]), "is not a number"),
+    (dict(days=[0, 21.5], values=[400, 180]), "not a whole number of days"),
+    (dict(days=[0, True], values=[400, 180]), "not an integer day"),
+    (dict(days="0,21", values=[400, 180]), "days must be a sequence"),
+    (dict(days=[0, 21], values=[400, 180], censored=[0]), "censored has 1 entries"),
+    (dict(days=[0, 21], values=[400, 180], censored=[0, "yes"]), r"censored\[1\]"),
+    (dict(days=[0, 21], values=[400, 180], assays=["A"]), "assays has 1 entries"),
+    (dict(days=[0, 21], values=[400, 180], events=[(5, "chemo")]), "is not one of"),
+    (dict(days=[0, 21], values=[400, 180], events=[5]), "not a \\(day_or_date, kind\\) pair"),
+    (dict(days=[0, 21], values=[400, 180], uln=0), "uln must be a positive"),
+    (dict(days=[0, 21], values=[400, 180], settings={"uln": 35}), "settings must be a GcigSettings"),
+])
+@pytest.mark.parametrize("func", [g.gcig_response, g.gcig_progression])
+def test_invalid_input_raises_typed_errors(func, kwargs, match):
+    with pytest.raises(InvalidInputError, match=match):
+        func(**kwargs)
+
+
+def test_numpy_and_pandas_inputs():
+    res = g.gcig_response(np.array([0, 21, 42, 63]), pd.Series([400.0, 180.0, 195.0, 150.0]),
+                          censored=np.zeros(4, dtype=bool))
+    assert res.status == "response" and isinstance(res.response_day, int)
+
+
+# --------------------------------------------------------------------------------------
+# Progression details
+# --------------------------------------------------------------------------------------
+
+
+def test_progression_fields_group_b():
+    res = g.gcig_progression([0, 21, 42, 49], [400, 100, 200, 210])
+    assert (res.threshold, res.nadir, res.progression_value, res.confirmation_value) == (200, 100, 200, 210)
+    assert res.reason.startswith("GCIG CA-125 progression (group B) on day 42")
+
+
+def test_no_progression_reports_group_and_threshold():
+    res = g.gcig_progression([0, 21, 42], [400, 100, 30])
+    assert (res.status, res.group, res.threshold, res.nadir) == ("no_progression", "A", 70, 30)
+    res = g.gcig_progression([0, 21], [400, 100])
+    assert (res.group, res.threshold) == ("B", 200)
+
+
+def test_censored_values_never_reach_a_progression_threshold():
+    res = g.gcig_progression([0, 21, 28], [20, 500, 500], censored=[False, True, False])
+    assert res.status == "no_progression"
+    res = g.gcig_progression([0, 21, 28], [20, 500, 500])
+    assert res.status == "progression"
+
+
+def test_progression_not_evaluable_with_censored_baseline_above_uln():
+    res = g.gcig_progression([0, 21, 28], [50, 500, 500], censored=[True, False, False])
+    assert res.status == "not_evaluable" and "cannot tell" in res.reason
+    assert g.gcig_progression([0, 21, 28], [5, 500, 500], censored=[True, False, False]).group == "C"
+
+
+def test_progression_after_exclusion_window():
+    # the day-21 and day-28 rises are within 28 days of surgery on day 20 and do not count
+    res = g.gcig_progression([0, 21, 28, 56, 63], [20, 500, 500, 80, 90], events=[(20, "surgery")])
+    assert (res.status, res.progression_day, res.confirmation_day) == ("progression", 56, 63)
+
+
+# --------------------------------------------------------------------------------------
+# Result forms
+# --------------------------------------------------------------------------------------
+
+
+def test_to_dict_and_to_frame():
+    res = g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150], events=[(-40, "surgery")])
+    d = res.to_dict()
+    assert d["settings"]["uln"] == 35 and d["excluded"] == []
+    json.dumps(d)
+    frame = res.to_frame()
+    assert frame.shape[0] == 1
+    assert list(frame.columns)[:5] == ["evaluable", "responded", "category", "status", "reason"]
+    assert frame.loc[0, "n_excluded"] == 0
+    assert json.loads(frame.loc[0, "settings"])["kind"] == "gcig"
+    prog = g.gcig_progression([0, 21], [400, 100]).to_frame()
+    assert prog.loc[0, "status"] == "no_progression" and prog.loc[0, "group"] == "B"
+
+
+def test_results_are_frozen():
+    res = g.gcig_response([0, 21], [400, 180])
+    with pytest.raises(AttributeError):
+        res.status = "response"
+
+
+# --------------------------------------------------------------------------------------
+# Combined RECIST 1.1 + CA-125 table
+# --------------------------------------------------------------------------------------
+
+CONFIRMED_PR = g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150])
+CONFIRMED_CR = g.gcig_response([0, 21, 49], [400, 30, 20])
+
+
+@pytest.mark.parametrize(("kwargs", "category", "rule"), [
+    (dict(recist="PD", ca125_response=True, ca125_normal=True), "PD", 1),
+    (dict(recist="CR", new_lesion=True, ca125_normal=True), "PD", 2),
+    (dict(recist="PR", ca125_progression=True), "PD", 3),
+    (dict(recist="CR", ca125_progression=True, ca125_normal=True), "PD", 3),
+    (dict(recist="SD", ca125_progression=True, ca125_response=True), "PD", 3),
+    (dict(recist="CR", ca125_normal=True), "CR", 4),
+    (dict(recist="cr", ca125_response=CONFIRMED_CR), "CR", 4),
+    (dict(recist="CR", ca125_response=CONFIRMED_PR), "PR", 5),
+    (dict(recist="CR", ca125_response=False, ca125_normal=False), "PR", 6),
+    (dict(recist="CR"), "CR", 7),
+    (dict(recist="PR", ca125_progression=False), "PR", 8),
+    (dict(recist="PR", ca125_response=True), "PR", 8),
+    (dict(recist="SD", ca125_response=CONFIRMED_PR), "PR", 9),
+    (dict(recist="SD", ca125_response=True, ca125_progression=False), "PR", 9),
+    (dict(recist="SD"), "SD", 10),
+    (dict(recist="SD", ca125_response=False), "SD", 10),
+])
+def test_combined_rows(kwargs, category, rule):
+    res = g.combined_response(**kwargs)
+    assert (res.category, res.rule) == (category, rule), res.reason
+    assert f"rule {rule}" in res.reason
+
+
+def test_combined_counts_confirmed_responses_only():
+    unconfirmed = g.gcig_response([0, 21, 35], [400, 150, 120])
+    assert unconfirmed.status == "unconfirmed"
+    assert g.combined_response("SD", ca125_response=unconfirmed).category == "SD"
+    not_confirmed = g.gcig_response([0, 21, 42, 63], [400, 180, 199, 150])
+    assert g.combined_response("SD", ca125_response=not_confirmed).category == "SD"
+    not_evaluable = g.gcig_response([0, 21], [59, 20])
+    assert g.combined_response("SD", ca125_response=not_evaluable).ca125_response == "unknown"
+
+
+def test_combined_normal_from_latest_sample_and_progression_objects():
+    res = g.combined_response("CR", ca125_response=CONFIRMED_PR)  # latest sample 150 > 35
+    assert (res.ca125_normal, res.category) == ("no", "PR")
+    prog = g.gcig_progression([0, 21, 42, 49], [400, 100, 200, 210])
+    assert g.combined_response("PR", ca125_progression=prog).category == "PD"
+    no_baseline = g.gcig_progression([21], [100])
+    assert g.combined_response("PR", ca125_progression=no_baseline).ca125_progression == "unknown"
+
+
+def test_combined_table_is_data_driven_and_complete():
+    table = g.combined_response_table()
+    assert list(table.columns) == ["rule", "recist", "new_lesion", "ca125_progression", "ca125_response",
+                                   "ca125_normal", "combined", "basis"]
+    assert table.rule.tolist() == list(range(1, 11))
+    assert all(b.startswith(("Rustin 2011", "Decision")) for b in table.basis)
+    text = (Path(g.__file__).parent / "data" / "combined_response.csv").read_text()
+    assert "implemented from the text of Rustin et al. IJGC 2011" in text.splitlines()[0]
+
+
+def test_combined_invalid_inputs():
+    with pytest.raises(InvalidInputError, match="recist must be one of"):
+        g.combined_response("NE")
+    with pytest.raises(InvalidInputError, match="ca125_response must be"):
+        g.combined_response("SD", ca125_response="yes")
+    with pytest.raises(InvalidInputError, match="new_lesion"):
+        g.combined_response("SD", new_lesion=None)
+
+
+# --------------------------------------------------------------------------------------
+# Cohort
+# --------------------------------------------------------------------------------------
+
+
+def _markers(rows):
+    frame = pd.DataFrame(rows, columns=["patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem"])
+    return frame.astype({"day": "int64", "ca125": "float64", "censored": bool, "uln": "float64"})
+
+
+def _reference_markers():
+    rows = []
+    for r in SERIES.itertuples():
+        rows.append((r.case_id, int(r.day), r.ca125, bool(r.censored), 35.0 if math.isnan(r.uln) else r.uln,
+                     r.assay if isinstance(r.assay, str) else None, r.event if isinstance(r.event, str) else None,
+                     None))
+    return _markers(rows)
+
+
+def test_cohort_matches_per_patient_functions_on_reference_series():
+    out = g.gcig_cohort(_reference_markers())
+    assert list(out.columns) == list(g.COHORT_COLUMNS)
+    assert out.patient_id.tolist() == sorted(SERIES.case_id.unique())
+    for row in EXPECTED[EXPECTED.settings == ""].itertuples():
+        got = out.set_index("patient_id").loc[row.case_id]
+        if row.rule == "response":
+            assert got.status == row.status and got.reason.find(row.reason_contains) >= 0
+            assert (None if pd.isna(got.response_day) else int(got.response_day)) == _expected_int(row.day)
+        else:
+            assert got.progression_status == row.status
+            assert (None if pd.isna(got.progression_day) else int(got.progression_day)) == _expected_int(row.day)
+
+
+def test_cohort_invalid_input_no_markers_uln_change_and_combined():
+    markers = _markers([
+        ("001", 0, 400, False, 35, None, None, None),
+        ("001", 21, 180, False, 35, None, None, None),
+        ("001", 42, 195, False, 35, None, None, None),
+        ("001", 63, 150, False, 35, None, None, None),
+        ("002", 0, 400, False, 35, None, None, "day 'abc' is not a number (markers.csv row 9)"),
+        ("003", 0, 400, False, 30, None, None, None),
+        ("003", 21, 150, False, 35, None, None, None),
+        ("004", 0, 400, False, 35, None, None, None),
+        ("004", 21, 180, False, 35, None, None, None),
+        ("004", 21, 190, False, 35, None, None, None),
+        ("005", 10, np.nan, False, 35, None, "paracentesis", None),
+        ("005", -1, 400, False, 35, None, None, None),
+        ("005", 21, 150, False, 35, None, None, None),
+    ])
+    clinical = pd.DataFrame({"patient_id": ["001", "002", "003", "004", "005", "006", "007"],
+                             "recist": ["SD", "PR", None, "CR", "XX", "PR", np.nan]})
+    out = g.gcig_cohort(markers, clinical).set_index("patient_id")
+    assert list(out.reset_index().columns) == [*g.COHORT_COLUMNS, "recist", "combined_category"]
+    assert out.loc["001", "status"] == "response" and out.loc["001", "combined_category"] == "PR"
+    assert out.loc["002", "status"] == "invalid_input"
+    assert out.loc["002", "reason"] == "day 'abc' is not a number (markers.csv row 9)"
+    assert out.loc["002", "progression_status"] == "invalid_input"
+    assert pd.isna(out.loc["002", "evaluable"]) and pd.isna(out.loc["002", "combined_category"])
+    assert out.loc["003", "status"] == "not_evaluable" and "ULN differs" in out.loc["003", "reason"]
+    assert out.loc["003", "progression_status"] == "not_evaluable"
+    assert out.loc["004", "status"] == "invalid_input" and "2 samples on day 21" in out.loc["004", "reason"]
+    assert out.loc["005", "status"] == "invalid_input" and "'recist'" in out.loc["005", "reason"]
+    assert out.loc["006", "status"] == "no_markers" and out.loc["006", "combined_category"] == "PR"
+    assert out.loc["006", "n_samples"] == 0
+    assert out.loc["007", "status"] == "no_markers" and pd.isna(out.loc["007", "recist"])
+    assert str(out["baseline_day"].dtype) == "Int64" and str(out["responded"].dtype) == "boolean"
+
+
+def test_cohort_event_rows_and_per_patient_settings():
+    markers = _markers([
+        ("p1", -1, 400, False, 35, None, None, None),
+        ("p1", 10, np.nan, False, 35, None, "paracentesis", None),
+        ("p1", 21, 150, False, 35, None, None, None),
+        ("p1", 39, 140, False, 35, None, None, None),
+        ("p1", 70, 100, False, 35, None, None, None),
+        ("p2", 0, 60, False, 30, None, None, None),
+        ("p2", 21, 30, False, 30, None, None, None),
+        ("p2", 49, 28, False, 30, None, None, None),
+    ])
+    out = g.gcig_cohort(markers.iloc[::-1]).set_index("patient_id")  # unsorted input
+    assert (out.loc["p1", "n_samples"], out.loc["p1", "n_excluded"]) == (3, 1)  # day 21: 11 days after
+    assert (out.loc["p1", "response_day"], out.loc["p1", "confirmation_day"]) == (39, 70)
+    assert (out.loc["p2", "uln"], out.loc["p2", "category"]) == (30.0, "CR")
+    dup = g.gcig_cohort(pd.concat([markers, markers.iloc[[2]]]), settings=GcigSettings(duplicates="first"))
+    assert dup.set_index("patient_id").loc["p1", "n_excluded"] == 1  # the merged day-21 sample
+
+
+def test_cohort_minimal_columns_and_errors():
+    out = g.gcig_cohort(pd.DataFrame({"patient_id": ["a", "a"], "day": [0, 21], "ca125": [400.0, 150.0]}))
+    assert out.loc[0, "status"] == "unconfirmed" and out.loc[0, "uln"] == 35
+    with pytest.raises(InvalidInputError, match="lacks column"):
+        g.gcig_cohort(pd.DataFrame({"patient_id": ["a"], "day": [0]}))
+    with pytest.raises(InvalidInputError, match="repeats patient"):
+        g.gcig_cohort(pd.DataFrame({"patient_id": [], "day": [], "ca125": []}),
+                      pd.DataFrame({"patient_id": ["a", "a"]}))
+    empty = g.gcig_cohort(pd.DataFrame({"patient_id": [], "day": [], "ca125": []}))
+    assert list(empty.columns) == list(g.COHORT_COLUMNS) and len(empty) == 0
+
+
+# --------------------------------------------------------------------------------------
+# Properties (hypothesis)
+# --------------------------------------------------------------------------------------
+
+_series = st.integers(min_value=1, max_value=8).flatmap(lambda n: st.tuples(
+    st.integers(min_value=-14, max_value=0),
+    st.lists(st.integers(min_value=1, max_value=40), min_size=n, max_size=n),
+    st.lists(st.integers(min_value=1, max_value=3000), min_size=n + 1, max_size=n + 1),
+))
+
+
+def _days(start, gaps):
+    return [start, *np.cumsum(gaps).tolist()]
+
+
+def _summary(res):
+    d = res.to_dict()
+    for key in ("settings", "reason", "uln"):
+        d.pop(key)
+    return d
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(_series, st.sampled_from([0.001, 0.37, 3.0, 1000.0, 1 / 3]))
+def test_scaling_values_and_uln_changes_nothing(series, c):
+    start, gaps, values = series
+    days = _days(start, gaps)
+    for func, scaled_keys in ((g.gcig_response, ("baseline_value", "response_value", "confirmation_value",
+                                                  "last_value")),
+                              (g.gcig_progression, ("baseline_value", "progression_value", "confirmation_value",
+                                                    "threshold", "nadir"))):
+        a = _summary(func(days, values, uln=35))
+        b = _summary(func(days, [v * c for v in values], uln=35 * c))
+        for key in scaled_keys:
+            if a[key] is not None:
+                assert b[key] == pytest.approx(a[key] * c, rel=1e-9)
+            a.pop(key), b.pop(key)
+        assert a == b
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(_series, st.integers(min_value=-20000, max_value=20000))
+def test_shifting_dates_and_treatment_start_changes_nothing(series, shift):
+    start, gaps, values = series
+    days = _days(start, gaps)
+    t0 = dt.date(2020, 6, 1) + dt.timedelta(days=shift)
+    dates = [t0 + dt.timedelta(days=d) for d in days]
+    events = [(t0 + dt.timedelta(days=5), "surgery")]
+    assert g.gcig_response(dates, values, treatment_start=t0, events=events) == g.gcig_response(
+        days, values, events=[(5, "surgery")])
+    assert g.gcig_progression(dates, values, treatment_start=t0) == g.gcig_progression(days, values)
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(_series, st.integers(min_value=1, max_value=200), st.integers(min_value=0, max_value=100000))
+def test_appending_after_confirmation_never_unconfirms(series, gap, extra):
+    start, gaps, values = series
+    days = _days(start, gaps)
+    res = g.gcig_response(days, values)
+    if res.responded:
+        more = g.gcig_response([*days, days[-1] + gap], [*values, extra])
+        assert (more.responded, more.category, more.response_day, more.confirmation_day) == (
+            True, res.category, res.response_day, res.confirmation_day)
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(_series)
+def test_responses_are_consistent(series):
+    start, gaps, values = series
+    days = _days(start, gaps)
+    res = g.gcig_response(days, values)
+    assert res.status in g.RESPONSE_STATUSES
+    if res.responded:
+        assert res.baseline_value >= 70
+        assert res.response_value <= 0.5 * res.baseline_value
+        assert res.confirmation_day - res.response_day >= 28
+        assert (res.category == "CR") == (res.confirmation_value <= 35)
+    prog = g.gcig_progression(days, values)
+    if prog.progressed:
+        assert prog.progression_value >= prog.threshold and prog.confirmation_value >= prog.threshold
+        assert prog.confirmation_day - prog.progression_day >= 7
+        assert prog.progression_value > 35
