@@ -1,0 +1,139 @@
+"""The main job end to end on the embedded defaults (``bash scripts/run.sh``, ``ca125 demo``).
+
+committed synthetic cohort -> GCIG rules -> KELIM-like kinetics -> training with MLflow on
+SQLite -> registered model (alias ``champion``) -> scoring an example patient.
+
+This module is presentation: it calls the package's public functions in order and prints
+what a newcomer needs to see. Results are written under ``out/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+__all__ = ["run", "main"]
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_COHORT = REPO_ROOT / "data" / "synthetic" / "default"
+DEFAULT_CONFIG = REPO_ROOT / "training" / "default.toml"
+
+
+def _stage(n: int, title: str) -> float:
+    print(f"\n=== {n}. {title} " + "=" * max(0, 70 - len(title)), flush=True)
+    return time.perf_counter()
+
+
+def _done(t0: float) -> None:
+    print(f"    ({time.perf_counter() - t0:.1f} s)", flush=True)
+
+
+def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri: str | None = None,
+        config: Path | None = None, name: str = "ca125-complete-resection") -> int:
+    """Run the whole pipeline and print a short account of each stage."""
+    import pandas as pd
+
+    from .cli import _gcig_summary, _kinetics_summary, _text_table
+    from .gcig import gcig_cohort
+    from .io import read_clinical, read_markers, write_table
+    from .kinetics import fit_kinetics
+    from .settings import GcigSettings, KineticsSettings
+    from .synth import write_synthetic
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tracking_uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{Path.cwd() / 'mlflow.db'}"
+    config = config if config is not None else (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+
+    print("ca125kinetics: research software, not a medical device. "
+          "Everything below runs on SYNTHETIC data.")
+
+    t0 = _stage(1, "Synthetic cohort")
+    markers_path, clinical_path = cohort / "markers.csv", cohort / "clinical.csv"
+    if not markers_path.exists():
+        print(f"    {cohort} not found: generating the default cohort there")
+        write_synthetic(3000, 20261121, cohort)
+    markers = read_markers(markers_path, on_error="flag")
+    clinical = read_clinical(clinical_path, on_error="flag")
+    print(f"    {markers['patient_id'].nunique()} patients, {len(markers)} marker rows, "
+          f"{int(clinical['complete_resection'].notna().sum())} with an observed resection outcome "
+          f"(from {cohort})")
+    _done(t0)
+
+    t0 = _stage(2, "GCIG CA-125 response and progression (Rustin 2011)")
+    gsettings = GcigSettings()
+    gcig = gcig_cohort(markers, clinical, settings=gsettings)
+    write_table(gcig, out / "gcig.csv")
+    cols = ["patient_id", "baseline_value", "status", "category", "response_day", "confirmation_day", "reason"]
+    print(_text_table(gcig[cols].assign(reason=gcig["reason"].str.slice(0, 80)), max_rows=6))
+    print(_gcig_summary(gcig, gsettings))
+    print(f"    full table: {out / 'gcig.csv'}")
+    _done(t0)
+
+    t0 = _stage(3, "KELIM-like kinetics (population empirical-Bayes)")
+    ksettings = KineticsSettings()
+    kin = fit_kinetics(markers, method="population", settings=ksettings)
+    write_table(kin, out / "kinetics.csv")
+    kcols = [c for c in ("patient_id", "status", "n_samples", "k", "half_life_days", "kelim_score", "floor", "nadir") if c in kin]
+    print(_text_table(kin[kcols].round(4), max_rows=6))
+    print(_kinetics_summary(kin, ksettings))
+    print(f"    full table: {out / 'kinetics.csv'}")
+    _done(t0)
+
+    t0 = _stage(4, f"Training with MLflow tracking ({tracking_uri})")
+    from .train import format_summary, train
+
+    result = train(markers_path, clinical_path, config=config, tracking_uri=tracking_uri,
+                   name=name, out_dir=out / "model", progress=True)
+    print(format_summary(result))
+    _done(t0)
+
+    t0 = _stage(5, f"Scoring an example patient with models:/{name}@champion")
+    from .predict import format_prediction, predict
+
+    example = _example_patient(markers, clinical, gcig)
+    pm = markers[markers["patient_id"] == example]
+    pc = clinical[clinical["patient_id"] == example]
+    write_table(pm, out / "example_markers.csv")
+    write_table(pc, out / "example_clinical.csv")
+    os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri)
+    pred = predict(pm, pc, model=f"models:/{name}@champion")
+    print(format_prediction(pred))
+    print(f"\n    the same from the command line:\n    ca125 score --markers {out / 'example_markers.csv'} "
+          f"--clinical {out / 'example_clinical.csv'} --model models:/{name}@champion")
+    _done(t0)
+    pd.DataFrame([pred.to_dict()]).to_json(out / "example_prediction.json", orient="records", indent=2)
+    print(f"\nDone. Outputs in {out}/, MLflow runs in {tracking_uri} "
+          f"(browse with: .venv/bin/mlflow ui --backend-store-uri {tracking_uri}).")
+    return 0
+
+
+def _example_patient(markers, clinical, gcig) -> str:
+    """A patient with a confirmed GCIG response and complete clinical data, for the demo."""
+    ok = gcig[gcig["status"] == "response"]["patient_id"]
+    complete = clinical.dropna(subset=["ecog", "ascites_ml", "primary_residual_disease", "pfi_months"])["patient_id"]
+    candidates = sorted(set(ok) & set(complete))
+    return candidates[0] if candidates else str(gcig["patient_id"].iloc[0])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="ca125 demo", description=__doc__.splitlines()[0])
+    parser.add_argument("--cohort", type=Path, default=DEFAULT_COHORT, help="directory with markers.csv and clinical.csv")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output directory (default ./out)")
+    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite:///./mlflow.db)")
+    parser.add_argument("--config", type=Path, default=None, help="training config (default training/default.toml)")
+    args = parser.parse_args(argv)
+    from .errors import Ca125KineticsError
+
+    try:
+        return run(cohort=args.cohort, out=args.out, tracking_uri=args.tracking_uri, config=args.config)
+    except Ca125KineticsError as exc:
+        print(f"ca125: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Tests of the ``ca125`` command line: outputs, --help everywhere, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from ca125kinetics.cli import build_parser, main
+
+SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
+
+
+def run_cli(*args):
+    """Run the CLI in a subprocess, as a user would (fresh interpreter, real exit code)."""
+    return subprocess.run([sys.executable, "-m", "ca125kinetics.cli", *map(str, args)],
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture()
+def series(tmp_path):
+    path = tmp_path / "markers.csv"
+    path.write_text(
+        "patient_id,day,ca125\n"
+        "007,0,400\n007,21,180\n007,42,195\n007,63,150\n"
+        "008,-3,59\n008,21,20\n008,42,18\n"
+    )
+    return path
+
+
+def test_help_for_every_subcommand(capsys):
+    assert {"gcig", "synth", "kinetics"} <= set(SUBCOMMANDS)
+    for name in [None, *SUBCOMMANDS]:
+        with pytest.raises(SystemExit) as info:
+            main(([name] if name else []) + ["--help"])
+        assert info.value.code == 0
+        assert "usage:" in capsys.readouterr().out
+
+
+def test_gcig_to_json_file(series, tmp_path, capsys):
+    out = tmp_path / "gcig.json"
+    assert main(["gcig", str(series), "--out", str(out)]) == 0
+    rows = {r["patient_id"]: r for r in json.loads(out.read_text())}
+    assert rows["007"]["category"] == "PR" and rows["007"]["response_day"] == 21
+    assert rows["007"]["confirmation_day"] == 63
+    assert rows["008"]["status"] == "not_evaluable"
+    assert "baseline 59 U/mL < 2 x ULN (70 U/mL)" in rows["008"]["reason"]
+    assert "response" in capsys.readouterr().out  # the summary
+
+
+def test_gcig_text_and_csv_stdout(series, capsys):
+    assert main(["gcig", str(series)]) == 0
+    text = capsys.readouterr().out
+    assert "007" in text and "PR" in text and "GCIG CA-125 response" in text
+    assert main(["gcig", str(series), "--format", "csv"]) == 0
+    frame = pd.read_csv(pd.io.common.StringIO(capsys.readouterr().out), dtype={"patient_id": str})
+    assert frame["patient_id"].tolist() == ["007", "008"]
+
+
+def test_gcig_uln_option_changes_evaluability(series, capsys):
+    assert main(["gcig", str(series), "--uln", "25", "--format", "json"]) == 0
+    rows = {r["patient_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["008"]["evaluable"] is True  # 59 >= 2 x 25
+
+
+def test_bad_input_is_one_line_on_stderr_and_exit_2(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("patient_id,day\n1,0\n")
+    proc = run_cli("gcig", path)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("ca125: error:") and "ca125" in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_missing_file_and_bad_option_are_clean():
+    proc = run_cli("gcig", "/nonexistent/markers.csv")
+    assert proc.returncode == 2 and "file not found" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("gcig", "x.csv", "--uln", "abc")
+    assert proc.returncode == 2 and "invalid float value" in proc.stderr and "Traceback" not in proc.stderr
+    proc = run_cli("synth", "--n", "0", "--out", "/tmp/x")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+
+
+def test_duplicate_days_need_an_explicit_choice(tmp_path, capsys):
+    path = tmp_path / "dup.csv"
+    path.write_text("patient_id,day,ca125\n1,0,400\n1,0,380\n1,21,150\n1,49,100\n")
+    assert main(["gcig", str(path), "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "invalid_input" and "two or more CA-125 samples on day 0" in row["reason"]
+    assert main(["gcig", str(path), "--duplicates", "mean", "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["baseline_value"] == 390.0
+
+
+def test_synth_writes_a_readable_cohort(tmp_path):
+    assert main(["synth", "--n", "25", "--seed", "3", "--out", str(tmp_path / "c")]) == 0
+    for name in ("markers.csv", "clinical.csv", "truth.csv"):
+        assert (tmp_path / "c" / name).exists()
+    from ca125kinetics import read_clinical, read_markers
+
+    clinical = read_clinical(tmp_path / "c" / "clinical.csv")
+    markers = read_markers(tmp_path / "c" / "markers.csv", clinical=clinical)
+    assert markers["patient_id"].nunique() == 25
