@@ -44,6 +44,12 @@ _PUBLIC = {
     "SyntheticCohort": "synth",
     # kinetics
     # features and published scores
+    "ago_score": "scores",
+    "imodel_score": "scores",
+    "mskcc_category": "scores",
+    "published_scores": "scores",
+    "score_for_auc": "scores",
+    "ScoreSettings": "scores",
     # models and training
     # predict
     # validation

@@ -1,0 +1,557 @@
+"""Tests of the published selection scores (AGO, iMODEL, MSKCC) for complete resection.
+
+Reference values are literals taken from the papers, not from the module:
+* AGO: Harter P et al., Ann Surg Oncol 2006 (DESKTOP I): positive iff ECOG 0, ascites < 500 mL
+  and complete resection at primary surgery.
+* iMODEL: Tian WJ et al., Ann Surg Oncol 2012;19:597-604 (abstract checked on the UpToDate
+  abstract page): FIGO III-IV 0.8, residual 1.5, PFI < 16 months 2.4, ECOG 2-3 2.4,
+  CA-125 > 105 U/mL 1.8, ascites 3.0; total 0-11.9; low risk 0-4.7.
+* MSKCC: Chi DS et al., Cancer 2006;106:1933-1939, table as commonly reproduced (NOT verified
+  against the primary text, see the header of data/mskcc_guideline.csv).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from importlib import resources
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
+
+import ca125kinetics
+from ca125kinetics import (
+    InvalidInputError,
+    ScoreSettings,
+    ago_score,
+    imodel_score,
+    mskcc_category,
+    published_scores,
+    read_clinical,
+    score_for_auc,
+)
+from ca125kinetics.scores import PUBLISHED_SCORE_COLUMNS, STATUSES
+
+# ------------------------------------------------------------------------------------ AGO
+
+# (ecog, ascites_ml, primary_residual_disease) -> positive; every present combination at the
+# 499 / 500 mL boundary
+AGO_TRUTH = [
+    ((0, 499, 0), True),
+    ((0, 499, 1), False),
+    ((0, 500, 0), False),
+    ((0, 500, 1), False),
+    ((1, 499, 0), False),
+    ((1, 499, 1), False),
+    ((1, 500, 0), False),
+    ((1, 500, 1), False),
+    ((0, 0, 0), True),
+    ((0, 499.99, 0), True),
+    ((0, 500.01, 0), False),
+    ((2, 0, 0), False),
+    ((3, 0, 0), False),
+    ((4, 0, 0), False),
+]
+
+
+@pytest.mark.parametrize("inputs, expected", AGO_TRUTH)
+def test_ago_truth_table(inputs, expected):
+    result = ago_score(*inputs)
+    assert result.positive is expected
+    assert result.status == "ok"
+    assert result.inputs == dict(zip(("ecog", "ascites_ml", "primary_residual_disease"), inputs))
+
+
+@pytest.mark.parametrize("inputs, positive, status", [
+    ((None, 0, 0), None, "missing_input"),
+    ((0, None, 0), None, "missing_input"),
+    ((0, 0, None), None, "missing_input"),
+    ((None, None, None), None, "missing_input"),
+    ((1, None, None), False, "ok_with_missing"),   # ECOG 1 decides: negative regardless
+    ((0, None, 1), False, "ok_with_missing"),
+    ((None, 600, None), False, "ok_with_missing"),
+    ((None, 499, 0), None, "missing_input"),
+    ((np.nan, 0, 0), None, "missing_input"),
+    ((pd.NA, 0, 0), None, "missing_input"),
+])
+def test_ago_three_valued_missing_logic(inputs, positive, status):
+    result = ago_score(*inputs)
+    assert result.positive is positive
+    assert result.status == status
+    if status == "missing_input":
+        assert "missing" in result.reason and "decide" in result.reason
+    else:
+        assert "cannot change a negative score" in result.reason
+
+
+def _ago_oracle(e, a, r):
+    fails = (e is not None and e != 0) or (a is not None and a >= 500) or (r is not None and r != 0)
+    if fails:
+        return False, ("ok_with_missing" if None in (e, a, r) else "ok")
+    if None in (e, a, r):
+        return None, "missing_input"
+    return True, "ok"
+
+
+def test_ago_full_grid_with_missing_values():
+    for e, a, r in itertools.product([0, 1, 2, 3, 4, None], [0, 499, 499.99, 500, 501, None], [0, 1, None]):
+        result = ago_score(e, a, r)
+        assert (result.positive, result.status) == _ago_oracle(e, a, r), (e, a, r)
+
+
+def test_ago_reasons_name_failed_criteria():
+    reason = ago_score(2, 750, 1).reason
+    assert "ECOG 2 (needs 0)" in reason
+    assert "ascites 750 mL (needs < 500 mL)" in reason
+    assert "residual disease" in reason
+    assert ago_score(0, 499, 0).reason.startswith("AGO positive")
+
+
+# ------------------------------------------------------------------------------------ iMODEL
+
+PAPER_POINTS = {  # Tian 2012
+    "figo_stage": 0.8, "primary_residual_disease": 1.5, "pfi_months": 2.4,
+    "ecog": 2.4, "ca125_at_recurrence": 1.8, "ascites_ml": 3.0,
+}
+ZERO = {"figo_stage": "I", "primary_residual_disease": 0, "pfi_months": 24.0, "ecog": 0,
+        "ca125_at_recurrence": 35.0, "ascites_ml": 0.0}
+SCORING = {"figo_stage": "III", "primary_residual_disease": 1, "pfi_months": 15.0, "ecog": 2,
+           "ca125_at_recurrence": 200.0, "ascites_ml": 100.0}
+
+
+def imodel(**changes):
+    return imodel_score(**{**ZERO, **changes})
+
+
+def test_imodel_zero_patient():
+    result = imodel()
+    assert result.points == 0.0 and result.low_risk is True and result.status == "ok"
+    assert "no risk item" in result.reason
+
+
+@pytest.mark.parametrize("item", sorted(PAPER_POINTS))
+def test_imodel_each_item_points(item):
+    result = imodel(**{item: SCORING[item]})
+    assert result.points == PAPER_POINTS[item]
+    assert result.items[item] == PAPER_POINTS[item]
+    assert sum(v for k, v in result.items.items() if k != item) == 0
+
+
+@pytest.mark.parametrize("item, value, points", [
+    ("pfi_months", 16.0, 0.0), ("pfi_months", 16.01, 0.0), ("pfi_months", 15.99, 2.4), ("pfi_months", 0, 2.4),
+    ("ca125_at_recurrence", 105.0, 0.0), ("ca125_at_recurrence", 105.1, 1.8), ("ca125_at_recurrence", 104.9, 0.0),
+    ("ascites_ml", 0, 0.0), ("ascites_ml", 0.5, 3.0), ("ascites_ml", 5000, 3.0),
+    ("figo_stage", "I", 0.0), ("figo_stage", "IC1", 0.0), ("figo_stage", "II", 0.0), ("figo_stage", "IIB", 0.0),
+    ("figo_stage", "III", 0.8), ("figo_stage", "iiic", 0.8), ("figo_stage", "IV", 0.8),
+    ("figo_stage", "IVB", 0.8), ("figo_stage", " FIGO IIIA1 ", 0.8),
+    ("ecog", 0, 0.0), ("ecog", 1, 0.0), ("ecog", 2, 2.4), ("ecog", 3, 2.4),
+    ("ecog", 4, 2.4),  # Decision: ECOG 4 counted with 2-3 (ScoreSettings.imodel_ecog4="poor")
+    ("primary_residual_disease", 0, 0.0), ("primary_residual_disease", 1, 1.5),
+])
+def test_imodel_item_boundaries(item, value, points):
+    assert imodel(**{item: value}).points == points
+
+
+@pytest.mark.parametrize("items, total, low", [
+    (("figo_stage", "primary_residual_disease", "pfi_months"), 4.7, True),   # exactly 4.7 is low
+    (("figo_stage", "primary_residual_disease", "ecog"), 4.7, True),
+    (("ca125_at_recurrence", "ascites_ml"), 4.8, False),
+    (("pfi_months", "ecog"), 4.8, False),
+    (("ascites_ml", "ca125_at_recurrence"), 4.8, False),
+    (tuple(PAPER_POINTS), 11.9, False),                                       # maximum
+    ((), 0.0, True),
+])
+def test_imodel_totals_and_threshold(items, total, low):
+    result = imodel(**{i: SCORING[i] for i in items})
+    assert result.points == total  # exact: summed in tenths
+    assert result.low_risk is low
+    assert result.points_min == result.points_max == total
+    assert ("low risk" if low else "high risk") in result.reason
+
+
+def test_imodel_every_combination_of_items():
+    for flags in itertools.product([False, True], repeat=6):
+        chosen = [item for item, on in zip(PAPER_POINTS, flags) if on]
+        expected = round(sum(PAPER_POINTS[i] for i in chosen), 1)
+        result = imodel(**{i: SCORING[i] for i in chosen})
+        assert result.points == expected, chosen
+        assert result.low_risk is (expected <= 4.7), chosen
+        assert 0.0 <= result.points <= 11.9
+
+
+@pytest.mark.parametrize("changes, lo, hi, low, status", [
+    ({"figo_stage": None, "ca125_at_recurrence": None, "primary_residual_disease": 1, "pfi_months": 10},
+     3.9, 6.5, None, "missing_input"),
+    ({"ascites_ml": None}, 0.0, 3.0, True, "ok_with_missing"),
+    ({"ascites_ml": None, "pfi_months": 10, "ecog": 2}, 4.8, 7.8, False, "ok_with_missing"),
+    ({"ascites_ml": None, "figo_stage": "IV", "primary_residual_disease": 1, "pfi_months": 10},
+     4.7, 7.7, None, "missing_input"),
+    ({"figo_stage": None, "primary_residual_disease": 1, "pfi_months": 10}, 3.9, 4.7, True, "ok_with_missing"),
+    (dict.fromkeys(PAPER_POINTS), 0.0, 11.9, None, "missing_input"),
+])
+def test_imodel_missing_items_give_bounds(changes, lo, hi, low, status):
+    result = imodel(**changes)
+    assert result.points is None
+    assert (result.points_min, result.points_max) == (lo, hi)
+    assert result.low_risk is low
+    assert result.status == status
+    assert math.isnan(result.score_for_auc)
+    for item, value in changes.items():
+        if value is None:
+            assert item in result.reason and result.items[item] is None
+
+
+def test_imodel_ecog4_not_applicable_setting():
+    result = imodel(ecog=4, settings=ScoreSettings(imodel_ecog4="not_applicable"))
+    assert result.status == "not_applicable" and result.points is None and result.low_risk is None
+    assert "ECOG 4" in result.reason
+    assert imodel(ecog=3, settings=ScoreSettings(imodel_ecog4="not_applicable")).points == 2.4
+
+
+# ------------------------------------------------------------------------------------ MSKCC
+
+# Chi 2006 table as transcribed in data/mskcc_guideline.csv (unverified against the paper)
+MSKCC_TABLE = {
+    ("6-12", "single"): "offer", ("6-12", "multiple"): "consider", ("6-12", "carcinomatosis"): "no",
+    ("12-30", "single"): "offer", ("12-30", "multiple"): "offer", ("12-30", "carcinomatosis"): "consider",
+    (">30", "single"): "offer", (">30", "multiple"): "offer", (">30", "carcinomatosis"): "offer",
+}
+DFI_EXAMPLES = {"6-12": [6, 9, 12], "12-30": [12.001, 20, 30], ">30": [30.001, 60, 240]}
+
+
+@pytest.mark.parametrize("group, pattern", sorted(MSKCC_TABLE))
+def test_mskcc_every_cell(group, pattern):
+    for dfi in DFI_EXAMPLES[group]:
+        result = mskcc_category(dfi, pattern)
+        assert (result.recommendation, result.dfi_group, result.status) == (MSKCC_TABLE[group, pattern], group, "ok")
+
+
+@pytest.mark.parametrize("dfi", [0, 3, 5.99])
+@pytest.mark.parametrize("pattern", ["single", "multiple", "carcinomatosis", None])
+def test_mskcc_dfi_below_6_not_applicable(dfi, pattern):
+    result = mskcc_category(dfi, pattern)
+    assert result.status == "not_applicable" and result.recommendation is None and result.dfi_group == "<6"
+    assert "platinum-resistant" in result.reason
+
+
+def test_mskcc_month_12_boundary_setting():
+    up = ScoreSettings(mskcc_month_12_group="12-30")
+    assert mskcc_category(12, "multiple").recommendation == "consider"  # default: 12 is in 6-12
+    assert mskcc_category(12, "multiple", settings=up).recommendation == "offer"
+    assert mskcc_category(11.99, "multiple", settings=up).dfi_group == "6-12"
+    assert mskcc_category(30, "carcinomatosis", settings=up).dfi_group == "12-30"
+
+
+@pytest.mark.parametrize("dfi, pattern, recommendation, status", [
+    (None, "single", None, "missing_input"),      # DFI could be < 6
+    (40, None, "offer", "ok_with_missing"),        # every pattern gives offer at > 30
+    (20, None, None, "missing_input"),
+    (8, None, None, "missing_input"),
+    (None, None, None, "missing_input"),
+    ("", " ", None, "missing_input"),
+])
+def test_mskcc_missing_logic(dfi, pattern, recommendation, status):
+    result = mskcc_category(dfi, pattern)
+    assert (result.recommendation, result.status) == (recommendation, status)
+
+
+def test_mskcc_table_file_has_source_and_matches_reference():
+    path = resources.files("ca125kinetics") / "data" / "mskcc_guideline.csv"
+    text = path.read_text()
+    assert "Chi DS et al." in text and "Cancer 2006;106:1933-1939" in text and "Verification" in text
+    table = pd.read_csv(path, comment="#", dtype=str)
+    assert list(table.columns) == ["dfi_group", "recurrence_pattern", "recommendation", "source", "verified"]
+    assert dict(zip(zip(table["dfi_group"], table["recurrence_pattern"]), table["recommendation"])) == MSKCC_TABLE
+    assert set(table["verified"]) == {"no"}  # until checked against the paper's own table
+
+
+# ------------------------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize("call, column", [
+    (lambda: ago_score(5, 0, 0), "ecog"),
+    (lambda: ago_score(-1, 0, 0), "ecog"),
+    (lambda: ago_score(1.5, 0, 0), "ecog"),
+    (lambda: ago_score(True, 0, 0), "ecog"),
+    (lambda: ago_score("zero", 0, 0), "ecog"),
+    (lambda: ago_score(0, -1, 0), "ascites_ml"),
+    (lambda: ago_score(0, float("inf"), 0), "ascites_ml"),
+    (lambda: ago_score(0, "lots", 0), "ascites_ml"),
+    (lambda: ago_score(0, 0, 2), "primary_residual_disease"),
+    (lambda: ago_score(0, [1, 2], 0), "ascites_ml"),
+    (lambda: imodel(figo_stage="V"), "figo_stage"),
+    (lambda: imodel(figo_stage="3"), "figo_stage"),
+    (lambda: imodel(pfi_months=-2), "pfi_months"),
+    (lambda: imodel(ca125_at_recurrence=-5), "ca125_at_recurrence"),
+    (lambda: imodel(ecog=7), "ecog"),
+    (lambda: mskcc_category(-1, "single"), "dfi_months"),
+    (lambda: mskcc_category(10, "diffuse"), "recurrence_pattern"),
+])
+def test_bad_inputs_raise_typed_errors(call, column):
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    assert info.value.column == column
+    assert column in str(info.value)
+    assert "correct it" in str(info.value) or "single value" in str(info.value)
+
+
+def test_error_names_the_patient_and_all_bad_columns():
+    with pytest.raises(InvalidInputError) as info:
+        ago_score(9, -3, 0, patient_id="007")
+    message = str(info.value)
+    assert info.value.patient_id == "007" and "patient '007'" in message
+    assert "ecog = 9" in message and "ascites_ml = -3" in message
+
+
+def test_numbers_written_as_text_are_accepted():
+    assert ago_score("0", " 120 ", "0").positive is True
+    assert mskcc_category("40", " Carcinomatosis ").recommendation == "offer"
+
+
+def test_settings_validate_and_serialise():
+    with pytest.raises(InvalidInputError, match="imodel_ecog4"):
+        ScoreSettings(imodel_ecog4="drop")
+    with pytest.raises(InvalidInputError, match="mskcc_month_12_group"):
+        ScoreSettings(mskcc_month_12_group="12")
+    s = ScoreSettings(mskcc_month_12_group="12-30")
+    assert ScoreSettings.from_json(s.to_json()) == s
+    assert s.to_params()["scores.dfi_column"] == "pfi_months"
+
+
+# ------------------------------------------------------------------------------------ cohort
+
+
+def clinical(**overrides):
+    base = {
+        "patient_id": ["001", "002", "003", "004", "005"],
+        "ecog": pd.array([0, 1, None, 7, 0], dtype="Int64"),
+        "ascites_ml": [0.0, 600.0, np.nan, 0.0, 499.0],
+        "figo_stage": ["III", "I", None, "IV", "II"],
+        "primary_residual_disease": pd.array([0, 1, None, 0, 0], dtype="Int64"),
+        "pfi_months": [20.0, 7.0, np.nan, 40.0, 3.0],
+        "recurrence_pattern": ["single", "carcinomatosis", None, "multiple", "single"],
+    }
+    base.update(overrides)
+    return pd.DataFrame(base)
+
+
+def test_published_scores_columns_types_and_values():
+    out = published_scores(clinical(), ca125_at_recurrence={"001": 50, "002": 300, "004": 10, "005": 20})
+    assert list(out.columns) == list(PUBLISHED_SCORE_COLUMNS)
+    assert out["patient_id"].tolist() == ["001", "002", "003", "004", "005"]
+    assert out["patient_id"].dtype == object
+    assert str(out["ago_positive"].dtype) == "boolean" and str(out["imodel_low_risk"].dtype) == "boolean"
+    assert out["imodel_points"].dtype == np.float64
+    assert set(out[["ago_status", "imodel_status", "mskcc_status"]].stack()) <= set(STATUSES)
+
+    first = out.iloc[0]
+    assert _na(first["ago_positive"]) is True and first["imodel_points"] == 0.8
+    assert first["mskcc_recommendation"] == "offer" and first["mskcc_status"] == "ok"
+    second = out.iloc[1]  # ECOG 1, 600 mL, residual, PFI 7, CA-125 300, carcinomatosis
+    assert _na(second["ago_positive"]) is False and second["imodel_points"] == 8.7
+    assert second["mskcc_recommendation"] == "no"
+    third = out.iloc[2]  # everything unknown
+    assert pd.isna(third["ago_positive"]) and third["ago_status"] == "missing_input"
+    assert third["imodel_status"] == "missing_input" and third["mskcc_status"] == "missing_input"
+    # invalid ECOG: AGO and iMODEL invalid, MSKCC (which does not use ECOG) still scored
+    fourth = out.iloc[3]
+    assert fourth["ago_status"] == fourth["imodel_status"] == "invalid_input"
+    assert "ecog" in fourth["ago_reason"] and "0-4" in fourth["ago_reason"]
+    assert pd.isna(fourth["ago_positive"]) and np.isnan(fourth["imodel_points"])
+    assert fourth["mskcc_recommendation"] == "offer" and fourth["mskcc_status"] == "ok"
+    assert out.iloc[4]["mskcc_status"] == "not_applicable"
+
+
+def test_published_scores_keeps_order_and_resets_index():
+    frame = clinical().iloc[::-1]
+    frame.index = [10, 11, 12, 13, 14]
+    out = published_scores(frame)
+    assert out["patient_id"].tolist() == ["005", "004", "003", "002", "001"]
+    assert isinstance(out.index, pd.RangeIndex)
+
+
+def test_problem_column_makes_every_score_invalid():
+    out = published_scores(clinical(problem=[None, "ca125 'abc' is not a number", None, None, ""]))
+    row = out.iloc[1]
+    for score in ("ago", "imodel", "mskcc"):
+        assert row[f"{score}_status"] == "invalid_input"
+        assert row[f"{score}_reason"] == "invalid patient data: ca125 'abc' is not a number"
+    assert pd.isna(row["ago_positive"]) and pd.isna(row["mskcc_recommendation"])
+    assert out.iloc[4]["mskcc_status"] == "not_applicable"  # blank problem = no problem
+
+
+def test_ca125_sources_and_precedence():
+    frame = clinical(ca125_at_recurrence=[500.0, 10.0, np.nan, 10.0, 10.0])
+    assert published_scores(frame)["imodel_points"].iloc[0] == 0.8 + 1.8
+    series = pd.Series([20.0], index=["001"])
+    out = published_scores(frame, ca125_at_recurrence=series)  # argument wins over the column
+    assert out["imodel_points"].iloc[0] == 0.8
+    assert out["imodel_status"].iloc[1] == "ok_with_missing"  # absent from the argument: missing
+    no_ca125 = published_scores(clinical())
+    assert "ca125_at_recurrence" in no_ca125["imodel_reason"].iloc[0]
+
+
+@pytest.mark.parametrize("given, match", [
+    ({"001": 20, "999": 30}, "absent from the clinical frame"),
+    (pd.Series([1.0, 2.0], index=["001", "001"]), "more than one value"),
+    ([1.0, 2.0], "Series or a mapping"),
+    ({1: 20}, "absent from the clinical frame"),  # ids are strings: 1 is not '001'
+])
+def test_ca125_argument_errors(given, match):
+    with pytest.raises(InvalidInputError, match=match):
+        published_scores(clinical(), ca125_at_recurrence=given)
+
+
+def test_missing_column_and_wrong_type_raise():
+    with pytest.raises(InvalidInputError, match="ascites_ml") as info:
+        published_scores(clinical().drop(columns="ascites_ml"))
+    assert info.value.column == "ascites_ml"
+    with pytest.raises(InvalidInputError, match="DataFrame"):
+        published_scores({"patient_id": ["1"]})
+
+
+def test_dfi_column_setting_changes_only_mskcc():
+    frame = clinical(dfi_months=[8.0, 40.0, np.nan, 20.0, 50.0])
+    out = published_scores(frame, ca125_at_recurrence={"002": 10.0},
+                           settings=ScoreSettings(dfi_column="dfi_months"))
+    assert out["mskcc_recommendation"].tolist()[:2] == ["offer", "offer"]
+    assert out["mskcc_status"].iloc[4] == "ok"  # 50 months by DFI, although PFI is 3
+    assert out["imodel_points"].iloc[1] == 6.9  # iMODEL still reads pfi_months (7 < 16: 2.4 points)
+    assert "from dfi_months" in out["mskcc_reason"].iloc[0]
+
+
+def test_canonical_frame_from_read_clinical():
+    raw = pd.DataFrame({
+        "patient_id": ["007", "12"], "age": [61, 55.5], "ecog": [0, 2], "ascites_ml": [0, 900],
+        "figo_stage": ["IIIC", "ii"], "primary_residual_disease": [0, None], "pfi_months": [18, 7],
+        "recurrence_pattern": ["Single", "multiple"],
+    })
+    out = published_scores(read_clinical(raw), ca125_at_recurrence=pd.Series({"007": 80.0, "12": 700.0}))
+    assert out["ago_positive"].tolist() == [True, False]
+    assert out["imodel_points"].iloc[0] == 0.8
+    assert out["imodel_status"].iloc[1] == "ok_with_missing" and out["imodel_low_risk"].iloc[1] == False  # noqa: E712
+    assert out["mskcc_recommendation"].tolist() == ["offer", "consider"]
+
+
+def test_empty_cohort():
+    out = published_scores(clinical().iloc[:0])
+    assert list(out.columns) == list(PUBLISHED_SCORE_COLUMNS) and len(out) == 0
+
+
+def test_score_for_auc_conventions():
+    out = published_scores(clinical(), ca125_at_recurrence={"001": 50, "002": 300})
+    auc = score_for_auc(out)
+    assert list(auc.columns) == ["patient_id", "ago", "imodel", "mskcc"]
+    assert auc["ago"].tolist()[:2] == [1.0, 0.0]
+    assert auc["imodel"].tolist()[:2] == [-0.8, -8.7]
+    assert auc["mskcc"].tolist()[:2] == [2.0, 0.0]
+    assert auc.iloc[2, 1:].isna().all()  # all unknown
+    assert np.isnan(auc["mskcc"].iloc[4])  # not applicable
+    assert mskcc_category(9, "multiple").score_for_auc == 1.0
+    assert ago_score(0, 0, 0).score_for_auc == 1.0 and imodel().score_for_auc == -0.0
+    with pytest.raises(InvalidInputError, match="published_scores"):
+        score_for_auc(clinical())
+
+
+def test_result_frames_have_fixed_columns():
+    assert list(ago_score(0, 0, 0).to_frame().columns) == [
+        "ago_positive", "ago_status", "ago_reason", "ecog", "ascites_ml", "primary_residual_disease"]
+    frame = imodel(ascites_ml=None).to_frame()
+    assert list(frame.columns[:6]) == ["imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason",
+                                       "imodel_points_min", "imodel_points_max"]
+    assert np.isnan(frame["imodel_points"].iloc[0]) and frame["imodel_points_max"].iloc[0] == 3.0
+    assert list(mskcc_category(9, "single").to_frame().columns[:4]) == [
+        "mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"]
+
+
+def test_public_api():
+    for name in ("ago_score", "imodel_score", "mskcc_category", "published_scores", "score_for_auc",
+                 "ScoreSettings"):
+        assert name in ca125kinetics.__all__
+
+
+# ------------------------------------------------------------------------------------ property
+
+missing = st.sampled_from([None, np.nan, ""])
+values = {
+    "ecog": st.one_of(missing, st.integers(-1, 5), st.sampled_from([1.5, "2", True])),
+    "ascites_ml": st.one_of(missing, st.floats(-10, 2000), st.sampled_from([0, 499, 500, 499.999, "x"])),
+    "primary_residual_disease": st.one_of(missing, st.sampled_from([0, 1, 2])),
+    "figo_stage": st.one_of(missing, st.sampled_from(["I", "II", "III", "IV", "IIIC", "ivb", "V", "3"])),
+    "pfi_months": st.one_of(missing, st.floats(-1, 60), st.sampled_from([6, 12, 16, 30, 5.999])),
+    "ca125_at_recurrence": st.one_of(missing, st.floats(-1, 1000), st.sampled_from([105, 105.1])),
+    "recurrence_pattern": st.one_of(missing, st.sampled_from(["single", "Multiple", "carcinomatosis", "diffuse"])),
+}
+patients = st.lists(st.fixed_dictionaries(values), min_size=1, max_size=6)
+
+
+def _per_patient(row):
+    """Each score of one patient as (value(s), status, reason or None), or 'invalid'."""
+    calls = {
+        "ago": lambda: ago_score(row["ecog"], row["ascites_ml"], row["primary_residual_disease"]),
+        "imodel": lambda: imodel_score(row["figo_stage"], row["primary_residual_disease"], row["pfi_months"],
+                                       row["ecog"], row["ca125_at_recurrence"], row["ascites_ml"]),
+        "mskcc": lambda: mskcc_category(row["pfi_months"], row["recurrence_pattern"]),
+    }
+    out = {}
+    for score, call in calls.items():
+        try:
+            out[score] = call()
+        except InvalidInputError:
+            out[score] = "invalid"
+    return out
+
+
+def _na(value):
+    """None for NA; plain Python values for numpy scalars (np.True_ is not True)."""
+    if pd.isna(value):
+        return None
+    return value.item() if isinstance(value, np.generic) else value
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patients)
+def test_cohort_equals_per_patient(rows):
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "patient_id", [f"p{i:03d}" for i in range(len(rows))])
+    out = published_scores(frame)
+    assert len(out) == len(rows)
+    for i, row in enumerate(rows):
+        got, expected = out.iloc[i], _per_patient(row)
+        for score, result in expected.items():
+            if result == "invalid":
+                assert got[f"{score}_status"] == "invalid_input", (score, row)
+                continue
+            assert got[f"{score}_status"] == result.status, (score, row)
+            reason = got[f"{score}_reason"]
+            if score == "mskcc":  # the per-patient argument is called dfi_months
+                reason = reason.replace("pfi_months", "dfi_months")
+            assert reason == result.reason, (score, row)
+        if expected["ago"] != "invalid":
+            assert _na(got["ago_positive"]) is expected["ago"].positive
+        if expected["imodel"] != "invalid":
+            assert _na(got["imodel_points"]) == expected["imodel"].points
+            assert _na(got["imodel_low_risk"]) is expected["imodel"].low_risk
+        if expected["mskcc"] != "invalid":
+            assert _na(got["mskcc_recommendation"]) == expected["mskcc"].recommendation
+
+
+@hsettings(max_examples=25, deadline=None)
+@given(st.fixed_dictionaries({k: v for k, v in values.items() if k in PAPER_POINTS}))
+def test_imodel_bounds_contain_every_completion(row):
+    """Filling the missing items in any way gives a total inside [points_min, points_max]
+    and, when the risk group was reported, the same group."""
+    try:
+        partial = imodel_score(**row)
+    except InvalidInputError:
+        return
+    if partial.status == "not_applicable":
+        return
+    for fill in itertools.product(*[(ZERO[k], SCORING[k]) if _na(v) in (None, "") else (v,)
+                                    for k, v in row.items()]):
+        complete = imodel_score(**dict(zip(row, fill)))
+        assert partial.points_min <= complete.points <= partial.points_max
+        if partial.low_risk is not None:
+            assert complete.low_risk is partial.low_risk
