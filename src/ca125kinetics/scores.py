@@ -432,11 +432,21 @@ def _parse_pattern(raw: pd.Series, column: str = "recurrence_pattern") -> _Parse
 
 
 def _parse(raw: pd.Series, column: str, kind: str) -> _Parsed:
-    if kind == "figo_stage":
-        return _parse_stage(raw, column)
-    if kind == "recurrence_pattern":
-        return _parse_pattern(raw, column)
+    if kind in ("figo_stage", "recurrence_pattern"):
+        # text work once per distinct value (a cohort has a handful), broadcast back by code
+        codes, distinct = pd.factorize(raw, use_na_sentinel=True)
+        parser = _parse_stage if kind == "figo_stage" else _parse_pattern
+        return _take(parser(pd.Series(distinct, dtype=object), column), codes)
     return _parse_numeric(raw, column, kind)
+
+
+def _take(parsed: _Parsed, codes: np.ndarray) -> _Parsed:
+    """Rows of a parse of distinct values; code -1 (NA) picks an appended 'missing' entry."""
+    def take(values, fill):
+        return np.append(values, np.array([fill], dtype=values.dtype))[codes]
+
+    return _Parsed(take(parsed.values, None), take(parsed.missing, True), take(parsed.invalid, False),
+                   take(parsed.message, ""))
 
 
 # --------------------------------------------------------------------------- string helpers
@@ -452,7 +462,9 @@ def _join(fragments, sep: str) -> np.ndarray:
 
 
 def _fmt(values: np.ndarray, spec: str = "%g") -> np.ndarray:
-    return np.char.mod(spec, np.asarray(values, dtype=float)).astype(object)
+    """Numbers as text ("nan" where missing), formatted once per distinct value."""
+    codes, distinct = pd.factorize(np.asarray(values, dtype=float), use_na_sentinel=True)
+    return np.append(np.char.mod(spec, distinct).astype(object), "nan")[codes]
 
 
 def _where(mask, text, other="") -> np.ndarray:
@@ -921,30 +933,17 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
     imodel = _imodel_core({i.column: parsed[i.column] for i in IMODEL_ITEMS}, settings)
     mskcc = _mskcc_core({settings.dfi_column: parsed[settings.dfi_column],
                          "recurrence_pattern": parsed["recurrence_pattern"]}, settings.dfi_column, settings)
-    out = pd.DataFrame({"patient_id": pd.Series(frame["patient_id"].to_numpy(dtype=object), dtype=object)})
-    for part in (ago, imodel, mskcc):
-        for column in PUBLISHED_SCORE_COLUMNS[1:]:
-            if column in part:
-                out[column] = part[column]
-
+    columns = {"patient_id": frame["patient_id"].to_numpy(dtype=object), **ago, **imodel, **mskcc}
     if "problem" in frame.columns:
         problem, problem_missing = _as_text(frame["problem"])
         flagged = ~problem_missing
         reason = "invalid patient data: " + problem.fillna("").to_numpy(dtype=object)
-        for score, value_columns in (("ago", ["ago_positive"]), ("imodel", ["imodel_points", "imodel_low_risk"]),
-                                     ("mskcc", ["mskcc_recommendation"])):
-            for column in value_columns:
-                out[column] = np.where(flagged, np.nan if column == "imodel_points" else None, out[column])
-            out[f"{score}_status"] = np.where(flagged, STATUS_INVALID, out[f"{score}_status"])
-            out[f"{score}_reason"] = np.where(flagged, reason, out[f"{score}_reason"])
-
-    out["ago_positive"] = pd.array(out["ago_positive"].to_numpy(dtype=object), dtype="boolean")
-    out["imodel_low_risk"] = pd.array(out["imodel_low_risk"].to_numpy(dtype=object), dtype="boolean")
-    out["imodel_points"] = out["imodel_points"].astype(float)
-    for column in ("ago_status", "ago_reason", "imodel_status", "imodel_reason",
-                   "mskcc_recommendation", "mskcc_status", "mskcc_reason"):
-        out[column] = out[column].astype(object)
-    return out[list(PUBLISHED_SCORE_COLUMNS)]
+        fills = {"status": STATUS_INVALID, "reason": reason, "points": np.nan}
+        for column in PUBLISHED_SCORE_COLUMNS[1:]:
+            columns[column] = np.where(flagged, fills.get(column.split("_", 1)[1]), columns[column])
+    # object Series for text: keeps pandas from converting each text column to its string dtype
+    dtypes = {"ago_positive": "boolean", "imodel_low_risk": "boolean", "imodel_points": float}
+    return pd.DataFrame({c: pd.Series(columns[c], dtype=dtypes.get(c, object)) for c in PUBLISHED_SCORE_COLUMNS})
 
 
 def score_for_auc(published: pd.DataFrame) -> pd.DataFrame:
