@@ -153,6 +153,17 @@ class KineticsSettings(_SettingsMixin):
     cycle_window_days : int
         The sample before cycle c is the latest one within ``+/- cycle_window_days`` of
         day ``(c - 1) * cycle_days``.
+    interference_window_days : int
+        Samples with ``0 <= day - event_day <= interference_window_days`` after a
+        paracentesis, thoracentesis or surgery are excluded (and counted); every sample
+        from a ``mouse_antibody`` event on is excluded too (GCIG; same convention as
+        :class:`GcigSettings`).
+    min_baseline_uln_factor : float
+        **Decision**: a patient whose baseline is ``<= min_baseline_uln_factor * ULN`` (or
+        reported as ``"<x"``) is ``at_floor``: there is no decline to estimate.
+    residual_sd_log : float
+        Log-scale residual sd assumed by the per-patient method for its standard errors
+        (about the assay CV plus biological variation; the population method learns it).
     """
 
     kind: ClassVar[str] = "kinetics"
@@ -165,12 +176,15 @@ class KineticsSettings(_SettingsMixin):
     uln: float = DEFAULT_ULN
     cycle_days: int = 21
     cycle_window_days: int = 7
+    interference_window_days: int = 28
+    min_baseline_uln_factor: float = 1.0
+    residual_sd_log: float = 0.1
 
     def __post_init__(self):
-        for name in ("k_ref", "uln"):
+        for name in ("k_ref", "uln", "min_baseline_uln_factor", "residual_sd_log"):
             _positive(name, getattr(self, name))
         for name in ("window_days", "pretreatment_window_days", "min_samples", "cycle_days",
-                     "cycle_window_days"):
+                     "cycle_window_days", "interference_window_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")

@@ -1,0 +1,1172 @@
+"""KELIM-like CA-125 elimination rate with population (empirical-Bayes) shrinkage.
+
+Model (``shared/spec/clinical-rules.md`` section 4, **Decision**: an open KELIM-like
+estimator, never claimed numerically equal to the closed biomarker-kinetics.org calculator)
+    ``C_i(t) = B_i + (C0_i - B_i) exp(-k_i t)`` for ``t >= 0``, fitted on the log scale
+    (multiplicative assay error): ``log C_ij = log C_i(t_ij) + e_ij``, ``e_ij ~ N(0, sigma^2)``.
+    ``B_i`` is the floor produced by healthy tissue, ``k_i`` the elimination rate per day.
+
+Which samples are used
+    Samples with ``-pretreatment_window_days <= day <= window_days`` (days from the first
+    dose); pretreatment samples enter at ``t = max(day, 0) = 0`` (no decline before the
+    first dose). Samples within ``interference_window_days`` after a paracentesis,
+    thoracentesis or surgery (``0 <= day - event_day <= window``) and every sample from a
+    ``mouse_antibody`` event on are excluded and counted (``n_excluded``); samples outside
+    the window are counted in ``n_outside_window``. A censored ``"<x"`` value enters at its
+    limit with a one-sided residual: no penalty while the prediction is below ``x``.
+
+Methods (``fit_kinetics(method=...)``)
+    ``"population"`` (default)
+        Empirical Bayes: :func:`fit_population` learns the population distribution of
+        ``(log k, log B)`` (bivariate normal) and the residual sd ``sigma`` from a cohort,
+        then each patient's MAP estimate is computed under that prior. A patient with 3
+        samples is shrunk toward the population; one with many samples barely moves.
+        ``k_se`` is the Laplace posterior sd (delta method from ``log_k_se``).
+    ``"per-patient"``
+        The floor model fitted to each patient alone (a vague fixed prior, sd 3 on the log
+        scale, only for numerical stability), with box bounds so that it never explodes:
+        ``1e-4 <= k <= 2`` per day, ``1e-3 ULN <= B <= ULN``.
+    ``"loglinear"``
+        Naive ordinary least squares slope of ``log C`` on ``t`` (``k = -slope``), ignoring
+        the floor: shown for comparison; it underestimates k once values near the floor.
+
+Status of a patient (first rule that applies)
+    ``invalid_input`` (the markers' ``problem`` is set, or a used value is not positive),
+    ``insufficient_samples`` (fewer than ``min_samples`` used samples, or fewer than
+    ``min_samples - 1`` on treatment), ``no_baseline`` (no used sample with
+    ``-pretreatment_window_days <= day <= 0``), ``at_floor`` (baseline reported ``"<x"`` or
+    ``<= min_baseline_uln_factor * ULN``), ``rising`` (**Decision**: the log-linear slope is
+    ``>= 0``: no net decline, the decline model does not apply), else ``ok``. Only ``ok``
+    patients get ``k``; every patient keeps a row. Descriptors (baseline, nadir, time to
+    normalisation, percent declines) are reported for every patient with valid input.
+
+References
+----------
+You B, Colomban O, Heywood M, et al. The strong prognostic value of KELIM, a model-based
+parameter from CA 125 kinetics in ovarian cancer: data from CALYPSO trial (a GINECO-GCIG
+study). Gynecol Oncol 2013;130:289-294.
+Riedinger JM, et al. CA 125 half-life and CA 125 nadir during induction chemotherapy are
+independent predictors of epithelial ovarian cancer outcome. Ann Oncol 2006;17:1234-1238.
+Rustin GJS, et al. Int J Gynecol Cancer 2011;21:419-423 (GCIG exclusion windows).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from . import _kinetics_engine as eng
+from .errors import InsufficientDataError, InvalidInputError
+from .settings import KineticsSettings
+
+__all__ = [
+    "KineticsPopulation",
+    "KineticsFeatures",
+    "fit_population",
+    "fit_kinetics",
+    "series_to_wide",
+    "wide_to_long",
+    "METHODS",
+    "STATUSES",
+    "OUTPUT_COLUMNS",
+    "FEATURE_NAMES",
+]
+
+METHODS = ("population", "per-patient", "loglinear")
+STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input")
+_OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID = range(len(STATUSES))
+INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
+HAMA_EVENT = "mouse_antibody"
+_CYCLES = (2, 3, 4)
+
+#: Columns of :func:`fit_kinetics`, in order.
+OUTPUT_COLUMNS = (
+    "patient_id", "method", "status", "reason", "n_samples", "n_excluded", "n_outside_window",
+    "uln", "k", "k_se", "log_k_se", "half_life_days", "kelim_score", "floor", "c0", "rmse_log",
+    "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
+    "pct_decline_c2", "pct_decline_c2_day", "pct_decline_c3", "pct_decline_c3_day",
+    "pct_decline_c4", "pct_decline_c4_day",
+)
+
+#: Numeric features added by :class:`KineticsFeatures`, in order.
+FEATURE_NAMES = (
+    "log_k", "kelim_score", "half_life_days", "log_floor", "log_baseline", "log_nadir",
+    "pct_decline_c2", "pct_decline_c3", "pct_decline_c4", "n_samples", "kinetics_ok",
+)
+
+#: Per-patient columns of the wide form besides ``day_j``, ``ca125_j``, ``censored_j``.
+WIDE_META_COLUMNS = ("uln", "n_excluded", "n_outside_window", "problem")
+_WIDE_RE = re.compile(r"^(day|ca125|censored)_([0-9]+)$")
+
+#: A population needs at least this many patients with status ``ok``.
+MIN_POPULATION_PATIENTS = 10
+#: Patients drawn (seeded) for the MixedLM starting fit of a population.
+MIXEDLM_MAX_PATIENTS = 300
+_EM_MAX_ITER = 300
+_EM_TOL = 1e-5
+
+_OK_REASON = {
+    "population": "fitted: MAP under the population prior (empirical Bayes)",
+    "per-patient": "fitted: floor model, this patient's samples only",
+    "loglinear": "fitted: log-linear slope (ignores the floor)",
+}
+
+
+# =========================================================================== population
+
+@dataclass(frozen=True)
+class KineticsPopulation:
+    """Population distribution of the floor model, learned by :func:`fit_population`.
+
+    ``(log k_i, log B_i) ~ N((mu_log_k, mu_log_floor), Sigma)`` with sds ``sd_log_k``,
+    ``sd_log_floor`` and correlation ``corr_log_k_floor``; residual sd ``sigma`` of
+    ``log C`` (k per day, floor in U/mL). Shipped inside trained models: immutable,
+    picklable, JSON round trip via :meth:`to_json` / :meth:`from_json`.
+
+    ``start_*`` record the statsmodels MixedLM starting fit (mean and sd of the log-linear
+    slope, residual sd, convergence); ``n_iter`` and ``converged`` the EM iterations.
+    """
+
+    mu_log_k: float
+    sd_log_k: float
+    mu_log_floor: float
+    sd_log_floor: float
+    corr_log_k_floor: float
+    sigma: float
+    n_patients: int
+    n_samples: int
+    settings: KineticsSettings = field(default_factory=KineticsSettings)
+    n_iter: int = 0
+    converged: bool = True
+    start_mean_slope: float = math.nan
+    start_sd_slope: float = math.nan
+    start_sigma: float = math.nan
+    start_converged: bool = False
+
+    kind = "kinetics_population"
+    format_version = 1
+
+    def __post_init__(self):
+        for name in ("mu_log_k", "mu_log_floor"):
+            if not _finite(getattr(self, name)):
+                raise InvalidInputError(f"KineticsPopulation.{name} must be a finite number, got {getattr(self, name)!r}")
+        for name in ("sd_log_k", "sd_log_floor", "sigma"):
+            value = getattr(self, name)
+            if not _finite(value) or value <= 0:
+                raise InvalidInputError(f"KineticsPopulation.{name} must be a positive number, got {value!r}")
+        if not _finite(self.corr_log_k_floor) or abs(self.corr_log_k_floor) >= 1:
+            raise InvalidInputError(
+                f"KineticsPopulation.corr_log_k_floor must lie in (-1, 1), got {self.corr_log_k_floor!r}")
+        if not isinstance(self.settings, KineticsSettings):
+            raise InvalidInputError("KineticsPopulation.settings must be a KineticsSettings")
+
+    @property
+    def median_k(self) -> float:
+        """Population median of k, per day (``exp(mu_log_k)``)."""
+        return math.exp(self.mu_log_k)
+
+    @property
+    def median_half_life_days(self) -> float:
+        return math.log(2.0) / self.median_k
+
+    @property
+    def median_floor(self) -> float:
+        """Population median of the floor B, U/mL."""
+        return math.exp(self.mu_log_floor)
+
+    def _moments(self) -> eng.Moments:
+        return eng.Moments(self.mu_log_k, self.mu_log_floor, self.sd_log_k, self.sd_log_floor,
+                           self.corr_log_k_floor, self.sigma)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (settings nested), with ``kind`` and ``format_version``."""
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        data["settings"] = self.settings.to_dict()
+        return {"kind": self.kind, "format_version": self.format_version, **data}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> KineticsPopulation:
+        data = dict(data)
+        kind = data.pop("kind", cls.kind)
+        version = data.pop("format_version", cls.format_version)
+        if kind != cls.kind or version != cls.format_version:
+            raise InvalidInputError(
+                f"not a {cls.kind} (format {cls.format_version}): got kind={kind!r}, "
+                f"format_version={version!r}; refit the population with fit_population")
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise InvalidInputError(f"unknown KineticsPopulation field(s) {unknown}; valid fields are {sorted(names)}")
+        if "settings" in data and not isinstance(data["settings"], KineticsSettings):
+            data["settings"] = KineticsSettings.from_dict(data["settings"])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> KineticsPopulation:
+        return cls.from_dict(json.loads(text))
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per population parameter: ``parameter``, ``value``, ``meaning``."""
+        rows = [
+            ("mu_log_k", self.mu_log_k, "mean of log k (k per day)"),
+            ("sd_log_k", self.sd_log_k, "sd of log k"),
+            ("mu_log_floor", self.mu_log_floor, "mean of log floor (U/mL)"),
+            ("sd_log_floor", self.sd_log_floor, "sd of log floor"),
+            ("corr_log_k_floor", self.corr_log_k_floor, "correlation of log k and log floor"),
+            ("sigma", self.sigma, "residual sd of log CA-125"),
+            ("median_k", self.median_k, "population median k, per day"),
+            ("median_half_life_days", self.median_half_life_days, "ln 2 / median k"),
+            ("median_floor", self.median_floor, "population median floor, U/mL"),
+            ("n_patients", float(self.n_patients), "patients with status ok used"),
+            ("n_samples", float(self.n_samples), "samples of those patients"),
+        ]
+        return pd.DataFrame(rows, columns=["parameter", "value", "meaning"])
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# =========================================================================== data preparation
+
+@dataclass
+class _Bucket:
+    """Used samples of some patients, dense (samples x patients), sorted by day; NaN padded."""
+
+    idx: np.ndarray      # (P_b,) global patient index
+    day: np.ndarray      # (m, P_b) float
+    value: np.ndarray    # (m, P_b) float, U/mL (the limit for censored values)
+    cens: np.ndarray     # (m, P_b) bool
+
+    def series(self, cols=slice(None)) -> eng.Series:
+        day, value, cens = self.day[:, cols], self.value[:, cols], self.cens[:, cols]
+        used = ~np.isnan(value)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            t = np.where(used, np.maximum(day, 0.0), 0.0)
+            y = np.where(used, np.log(value), 0.0)
+        return eng.Series(t, y, used.astype(float), cens & used)
+
+
+@dataclass
+class _Batch:
+    """Everything the estimator needs about a cohort, in output order of patients."""
+
+    ids: pd.Index
+    uln: np.ndarray
+    n_excluded: np.ndarray
+    n_outside: np.ndarray
+    problem: np.ndarray          # object: None or reason text
+    buckets: list[_Bucket]
+
+    @property
+    def n_patients(self) -> int:
+        return len(self.ids)
+
+
+def _settings(settings) -> KineticsSettings:
+    if settings is None:
+        return KineticsSettings()
+    if not isinstance(settings, KineticsSettings):
+        raise InvalidInputError(
+            f"settings must be a KineticsSettings, got {type(settings).__name__}; "
+            "build one with ca125kinetics.KineticsSettings(...)")
+    return settings
+
+
+def _is_wide(frame: pd.DataFrame) -> bool:
+    cols = set(map(str, frame.columns))
+    if {"patient_id", "day", "ca125"} <= cols:
+        return False
+    if any(_WIDE_RE.match(c) for c in cols):
+        return True
+    missing = sorted({"patient_id", "day", "ca125"} - cols)
+    raise InvalidInputError(
+        f"markers lack column(s) {missing}: expected the long markers frame (patient_id, day, "
+        "ca125, ...; read it with ca125kinetics.read_markers) or the wide form of "
+        "series_to_wide (day_1.., ca125_1.., censored_1..)")
+
+
+def _to_batch(markers, settings: KineticsSettings) -> _Batch:
+    if not isinstance(markers, pd.DataFrame):
+        raise InvalidInputError(
+            f"markers must be a pandas DataFrame, got {type(markers).__name__}; "
+            "read files with ca125kinetics.read_markers")
+    return _batch_from_wide(markers, settings) if _is_wide(markers) else _batch_from_long(markers, settings)
+
+
+def _patient_codes(pid: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
+    """Integer code per row, unique ids in order of first appearance, rows grouped by patient?
+
+    Fast path for the canonical frame (rows of a patient contiguous): compare neighbours
+    instead of hashing every row.
+    """
+    n = len(pid)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), pd.Index([], dtype=object, name="patient_id"), True
+    if pid.isna().any():
+        row = int(np.flatnonzero(pid.isna().to_numpy())[0])
+        raise InvalidInputError("patient_id is empty; every sample needs a patient identifier",
+                                row=row, column="patient_id")
+    change = None
+    if isinstance(pid.dtype, pd.StringDtype) and pid.dtype.storage == "pyarrow":
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = pa.array(pid)
+        change = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+    elif pid.dtype == object:
+        arr = pid.to_numpy()
+        change = arr[1:] != arr[:-1]
+    if change is not None:
+        change = np.asarray(change, dtype=bool)
+        heads = np.flatnonzero(np.concatenate([[True], change]))
+        head_ids = pd.Index(pid.iloc[heads].to_numpy(dtype=object), name="patient_id")
+        if head_ids.is_monotonic_increasing or head_ids.is_unique:
+            codes = np.cumsum(np.concatenate([[0], change.astype(np.int64)]))
+            return codes, head_ids, True
+    codes, uniques = pd.factorize(pid, sort=False)
+    return codes.astype(np.int64), pd.Index(np.asarray(uniques, dtype=object), name="patient_id"), False
+
+
+def _numeric_column(frame: pd.DataFrame, name: str, how: str) -> np.ndarray:
+    col = frame[name]
+    if not (pd.api.types.is_numeric_dtype(col.dtype) and not pd.api.types.is_bool_dtype(col.dtype)):
+        raise InvalidInputError(f"column {name!r} must be numeric, got dtype {col.dtype}; {how}", column=name)
+    return col.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _bool_column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    if name not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    col = frame[name]
+    if pd.api.types.is_bool_dtype(col.dtype):
+        return col.fillna(False).to_numpy(dtype=bool)
+    values = pd.to_numeric(col, errors="coerce")
+    bad = values.isna() & col.notna()
+    if bad.any():
+        row = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InvalidInputError(f"censored flag {col.iloc[row]!r} is not True/False", row=row, column=name)
+    return values.fillna(0).to_numpy(dtype=float) != 0
+
+
+def _text_rows(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions and texts of the non-empty entries of an optional text column."""
+    if name not in frame.columns:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=object)
+    col = frame[name]
+    rows = np.flatnonzero(col.notna().to_numpy())
+    return rows, col.iloc[rows].astype(str).to_numpy(dtype=object)
+
+
+def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
+    n_rows = len(markers)
+    codes, ids, grouped = _patient_codes(markers["patient_id"])
+    n_pat = len(ids)
+    how = "read the markers with ca125kinetics.read_markers"
+    day = _numeric_column(markers, "day", how)
+    if np.isnan(day).any():
+        row = int(np.flatnonzero(np.isnan(day))[0])
+        raise InvalidInputError("day is empty; give days from the first dose", row=row, column="day")
+    if markers["ca125"].dtype == object or isinstance(markers["ca125"].dtype, pd.StringDtype):
+        raise InvalidInputError(
+            "column 'ca125' holds text (for example '<5'); read the table with "
+            "ca125kinetics.read_markers, which parses censored values", column="ca125")
+    value = _numeric_column(markers, "ca125", how)
+    cens = _bool_column(markers, "censored")
+    uln_row = (_numeric_column(markers, "uln", how) if "uln" in markers.columns
+               else np.full(n_rows, s.uln))
+    uln_row = np.where(np.isnan(uln_row), s.uln, uln_row)
+    ev_rows, ev_kind = _text_rows(markers, "event")
+    pr_rows, pr_text = _text_rows(markers, "problem")
+
+    # sort by (patient, day) unless the canonical order already holds
+    in_order = grouped and n_rows > 0 and not np.any((np.diff(day) < 0) & (np.diff(codes) == 0))
+    if not in_order and n_rows:
+        order = np.lexsort((day, codes))
+        rank = np.empty(n_rows, dtype=np.int64)
+        rank[order] = np.arange(n_rows)
+        codes, day, value, cens, uln_row = codes[order], day[order], value[order], cens[order], uln_row[order]
+        ev_rows, pr_rows = rank[ev_rows], rank[pr_rows]
+    has_value = ~np.isnan(value)
+    same = (np.diff(codes) == 0) & (np.diff(day) == 0) & has_value[1:] & has_value[:-1]
+    if same.any():
+        j = int(np.flatnonzero(same)[0])
+        raise InvalidInputError(
+            f"two samples on day {day[j]:g}; aggregate them explicitly "
+            "(read_markers(..., duplicates='mean' or another rule)) or correct the data",
+            patient_id=str(ids[codes[j]]), column="day")
+
+    problem = np.full(n_pat, None, dtype=object)
+    problem[codes[pr_rows[::-1]]] = pr_text[::-1]          # the first text of a patient wins
+
+    excluded_by_event = _event_exclusions(codes, day, ev_rows, ev_kind, ids, s)
+    in_window = (day >= -s.pretreatment_window_days) & (day <= s.window_days)
+    outside = has_value & ~in_window
+    excluded = has_value & in_window & excluded_by_event
+    n_outside = np.bincount(codes[outside], minlength=n_pat)
+    n_excluded = np.bincount(codes[excluded], minlength=n_pat)
+    used = has_value & in_window & ~excluded_by_event
+
+    # a used value or ULN that cannot be log-transformed makes the patient invalid
+    for bad, what, src in ((used & ~(value > 0), "CA-125 {v:g} U/mL on day {d:g} is not positive: the "
+                            "log-scale fit needs positive values; report values below the assay "
+                            "limit as '<limit'", value),
+                           (used & ~(uln_row > 0), "ULN {v:g} on day {d:g} is not positive; give the "
+                            "assay's ULN in U/mL", uln_row)):
+        for r in np.flatnonzero(bad):
+            if problem[codes[r]] is None:
+                problem[codes[r]] = what.format(v=src[r], d=day[r])
+    used &= ~(problem != None)[codes]  # noqa: E711 - elementwise on an object array
+
+    uln = _patient_uln(codes, day, uln_row, used, n_pat)
+    buckets = _dense_buckets(codes, day, value, cens, used, n_pat)
+    return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
+
+
+def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) -> np.ndarray:
+    """Rows excluded by an interference window or a mouse-antibody event (rows sorted)."""
+    n = len(codes)
+    excluded = np.zeros(n, dtype=bool)
+    if len(ev_rows) == 0:
+        return excluded
+    kind = np.array([k.strip().lower() for k in ev_kind], dtype=object)
+    known = np.isin(kind, INTERFERENCE_EVENTS + (HAMA_EVENT,))
+    if not known.all():
+        r = int(ev_rows[np.flatnonzero(~known)[0]])
+        raise InvalidInputError(
+            f"unknown event {ev_kind[np.flatnonzero(~known)[0]]!r}; use one of "
+            f"{INTERFERENCE_EVENTS + (HAMA_EVENT,)} or leave it empty",
+            patient_id=str(ids[codes[r]]), column="event")
+    d_min = int(day.min())
+    span = int(day.max()) - d_min + s.interference_window_days + 2
+    key = codes * span + (day.astype(np.int64) - d_min)
+    ev_code, ev_day = codes[ev_rows], day[ev_rows].astype(np.int64) - d_min
+    inter = np.isin(kind, INTERFERENCE_EVENTS)
+    lo = np.searchsorted(key, ev_code * span + ev_day, side="left")
+    hi = np.where(inter,
+                  np.searchsorted(key, ev_code * span + ev_day + s.interference_window_days, side="right"),
+                  np.searchsorted(key, (ev_code + 1) * span, side="left"))
+    delta = np.zeros(n + 1, dtype=np.int64)
+    np.add.at(delta, lo, 1)
+    np.add.at(delta, hi, -1)
+    return np.cumsum(delta[:-1]) > 0
+
+
+def _patient_uln(codes, day, uln_row, used, n_pat) -> np.ndarray:
+    """ULN of the baseline sample, else of the first used sample, else of the first row."""
+    uln = np.full(n_pat, np.nan)
+    order = np.arange(len(codes))[::-1]
+    uln[codes[order]] = uln_row[order]                     # first row wins
+    first_used = np.flatnonzero(used)[::-1]
+    uln[codes[first_used]] = uln_row[first_used]
+    pre = np.flatnonzero(used & (day <= 0))
+    uln[codes[pre]] = uln_row[pre]                         # last pretreatment row wins
+    return uln
+
+
+def _width_class(counts: np.ndarray) -> np.ndarray:
+    """Bucket of a patient by number of samples: <= 4, <= 8, <= 16, ... (padding < 2x)."""
+    return np.maximum(np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64) - 2, 0)
+
+
+def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
+    ui = np.flatnonzero(used)
+    cu = codes[ui]
+    counts = np.bincount(cu, minlength=n_pat)
+    start = np.cumsum(counts) - counts
+    pos = np.arange(ui.size) - start[cu]
+    cls = _width_class(counts)
+    buckets = []
+    present = np.unique(cls[counts > 0])
+    for c in present:
+        pats = np.flatnonzero((cls == c) & (counts > 0))
+        local = np.empty(n_pat, dtype=np.int64)
+        local[pats] = np.arange(pats.size)
+        sel = slice(None) if present.size == 1 else (cls[cu] == c)
+        rows, col, p = ui[sel], local[cu[sel]], pos[sel]
+        m = int(counts[pats].max())
+        d = np.full((m, pats.size), np.nan)
+        v = np.full((m, pats.size), np.nan)
+        z = np.zeros((m, pats.size), dtype=bool)
+        d[p, col] = day[rows]
+        v[p, col] = value[rows]
+        z[p, col] = cens[rows]
+        buckets.append(_Bucket(pats, d, v, z))
+    return buckets
+
+
+def _wide_columns(frame: pd.DataFrame) -> dict[str, dict[int, Any]]:
+    found: dict[str, dict[int, Any]] = {"day": {}, "ca125": {}, "censored": {}}
+    for c in frame.columns:
+        m = _WIDE_RE.match(str(c))
+        if m:
+            found[m.group(1)][int(m.group(2))] = c
+    if set(found["day"]) != set(found["ca125"]) or not set(found["censored"]) <= set(found["day"]):
+        raise InvalidInputError(
+            "wide markers need matching day_j and ca125_j columns (and optional censored_j) for "
+            f"the same j; got day {sorted(found['day'])}, ca125 {sorted(found['ca125'])}, "
+            f"censored {sorted(found['censored'])}; build the frame with series_to_wide")
+    return found
+
+
+def _series_columns(frame: pd.DataFrame) -> list:
+    found = _wide_columns(frame)
+    cols = [c for kind in found.values() for c in kind.values()]
+    return cols + [c for c in WIDE_META_COLUMNS if c in frame.columns]
+
+
+def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
+    found = _wide_columns(wide)
+    js = sorted(found["day"])
+    n_pat = len(wide)
+    ids = pd.Index(np.asarray(wide.index.astype(str), dtype=object), name="patient_id")
+    how = "build the wide frame with series_to_wide"
+    day = np.column_stack([_numeric_column(wide, found["day"][j], how) for j in js]) if js else np.zeros((n_pat, 0))
+    value = np.column_stack([_numeric_column(wide, found["ca125"][j], how) for j in js]) if js else np.zeros((n_pat, 0))
+    cens = np.zeros(day.shape, dtype=bool)
+    for pos, j in enumerate(js):
+        if j in found["censored"]:
+            cens[:, pos] = _bool_column(wide, found["censored"][j])
+    value = np.where(np.isnan(day), np.nan, value)
+    in_window = (day >= -s.pretreatment_window_days) & (day <= s.window_days)
+    has_value = ~np.isnan(value)
+    n_outside = (has_value & ~in_window).sum(axis=1)
+    value = np.where(in_window, value, np.nan)
+    used = ~np.isnan(value)
+    # sort every row by day, unused slots last
+    key = np.where(used, day, np.inf)
+    if day.shape[1] > 1 and np.any(np.diff(key, axis=1) < 0):
+        order = np.argsort(key, axis=1, kind="stable")
+        day, value, cens = (np.take_along_axis(a, order, axis=1) for a in (day, value, cens))
+        used = ~np.isnan(value)
+    uln = (_numeric_column(wide, "uln", how) if "uln" in wide.columns else np.full(n_pat, s.uln))
+    uln = np.where(np.isnan(uln), s.uln, uln)
+    n_excluded = (wide["n_excluded"].fillna(0).to_numpy(dtype=np.int64) if "n_excluded" in wide.columns
+                  else np.zeros(n_pat, dtype=np.int64))
+    n_outside = n_outside + (wide["n_outside_window"].fillna(0).to_numpy(dtype=np.int64)
+                             if "n_outside_window" in wide.columns else 0)
+    problem = np.full(n_pat, None, dtype=object)
+    rows, text = _text_rows(wide, "problem")
+    problem[rows] = text
+    bad = used & ~(value > 0)
+    for i in np.flatnonzero(bad.any(axis=1)):
+        if problem[i] is None:
+            j = int(np.flatnonzero(bad[i])[0])
+            problem[i] = (f"CA-125 {value[i, j]:g} U/mL on day {day[i, j]:g} is not positive: the "
+                          "log-scale fit needs positive values; report values below the assay limit as '<limit'")
+    bad_uln = ~(uln > 0)
+    for i in np.flatnonzero(bad_uln & (problem == None)):  # noqa: E711
+        problem[i] = f"ULN {uln[i]:g} is not positive; give the assay's ULN in U/mL"
+    valid = problem == None  # noqa: E711
+    used &= valid[:, None]
+    counts = used.sum(axis=1)
+    m = int(counts.max()) if n_pat else 0
+    pats = np.flatnonzero(counts > 0)
+    buckets = []
+    if pats.size:
+        day_b = np.where(used, day, np.nan)[pats, :m]
+        value_b = np.where(used, value, np.nan)[pats, :m]
+        cens_b = (cens & used)[pats, :m]
+        buckets.append(_Bucket(pats, np.ascontiguousarray(day_b.T), np.ascontiguousarray(value_b.T),
+                               np.ascontiguousarray(cens_b.T)))
+    return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
+
+
+# =========================================================================== descriptors and status
+
+def _at(arr: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """``arr[j[i], i]`` for every column i."""
+    return np.take_along_axis(arr, j[None, :], axis=0)[0]
+
+
+def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
+    """Descriptors and status of every patient (no model fit), plus the log-linear slope."""
+    n = batch.n_patients
+    nan = lambda: np.full(n, np.nan)  # noqa: E731
+    out = {name: nan() for name in (
+        "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
+        "slope", "intercept", "slope_se", "loglinear_rss",
+        *[f"pct_decline_c{c}" for c in _CYCLES], *[f"pct_decline_c{c}_day" for c in _CYCLES])}
+    out["n_samples"] = np.zeros(n, dtype=np.int64)
+    out["n_on"] = np.zeros(n, dtype=np.int64)
+    out["baseline_censored"] = np.zeros(n, dtype=bool)
+    for b in batch.buckets:
+        idx, day, val = b.idx, b.day, b.value
+        used = ~np.isnan(val)
+        on = used & (day > 0)
+        pre = used & (day <= 0)
+        out["n_samples"][idx] = used.sum(axis=0)
+        out["n_on"][idx] = on.sum(axis=0)
+        has_base = pre.any(axis=0)
+        jb = np.argmax(np.where(pre, day, -np.inf), axis=0)
+        base = np.where(has_base, _at(val, jb), np.nan)
+        out["baseline_value"][idx] = base
+        out["baseline_day"][idx] = np.where(has_base, _at(day, jb), np.nan)
+        out["baseline_censored"][idx] = has_base & _at(b.cens, jb)
+        jn = np.argmin(np.where(used, val, np.inf), axis=0)    # days sorted: earliest of ties
+        out["nadir"][idx] = _at(val, jn)
+        out["nadir_day"][idx] = _at(day, jn)
+        normal = on & (val <= batch.uln[idx])                 # "<x" with x <= ULN is normal
+        jt = np.argmax(normal, axis=0)
+        out["time_to_normalisation_days"][idx] = np.where(normal.any(axis=0), _at(day, jt), np.nan)
+        for c in _CYCLES:
+            target = (c - 1) * s.cycle_days
+            win = on & (np.abs(day - target) <= s.cycle_window_days)
+            jc = np.argmax(np.where(win, day, -np.inf), axis=0)
+            found = win.any(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                pct = 100.0 * (1.0 - _at(val, jc) / base)
+            out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
+            out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
+        slope, intercept, se, _ = eng.loglinear(b.series())
+        out["slope"][idx], out["intercept"][idx], out["slope_se"][idx] = slope, intercept, se
+        ser = b.series()
+        res = (ser.y - intercept - slope * ser.t) * ser.mask
+        out["loglinear_rss"][idx] = np.einsum("ij,ij->j", res, res)
+
+    status = np.full(n, _OK, dtype=np.int64)
+    ok = lambda: status == _OK  # noqa: E731
+    status[batch.problem != None] = _INVALID  # noqa: E711
+    few = (out["n_samples"] < s.min_samples) | (out["n_on"] < s.min_samples - 1)
+    status[ok() & few] = _INSUFFICIENT
+    status[ok() & np.isnan(out["baseline_value"])] = _NO_BASELINE
+    low = out["baseline_censored"] | (out["baseline_value"] <= s.min_baseline_uln_factor * batch.uln)
+    status[ok() & low] = _AT_FLOOR
+    status[ok() & ~(out["slope"] < 0)] = _RISING
+    out["status"] = status
+    return out
+
+
+def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: KineticsSettings,
+             method: str) -> np.ndarray:
+    reason = np.full(status.size, _OK_REASON[method], dtype=object)
+    pw, win = s.pretreatment_window_days, s.window_days
+    for i in np.flatnonzero(status != _OK):
+        st = status[i]
+        excl = (f"; {batch.n_excluded[i]} excluded by event windows" if batch.n_excluded[i] else "")
+        excl += (f"; {batch.n_outside[i]} outside days -{pw}..{win}" if batch.n_outside[i] else "")
+        if st == _INVALID:
+            reason[i] = f"invalid input: {batch.problem[i]}"
+        elif st == _INSUFFICIENT:
+            reason[i] = (f"{d['n_samples'][i]} usable sample(s) in days -{pw}..{win} "
+                         f"({d['n_on'][i]} on treatment){excl}; at least {s.min_samples} "
+                         f"(baseline + {s.min_samples - 1} on treatment) are needed")
+        elif st == _NO_BASELINE:
+            reason[i] = (f"no usable pretreatment sample in days -{pw}..0{excl}; "
+                         "the fit needs the starting value")
+        elif st == _AT_FLOOR:
+            if d["baseline_censored"][i]:
+                reason[i] = (f"baseline reported below the assay limit (<{d['baseline_value'][i]:g} U/mL): "
+                             "no decline to estimate")
+            else:
+                reason[i] = (f"baseline {d['baseline_value'][i]:g} U/mL <= "
+                             f"{s.min_baseline_uln_factor:g} x ULN ({batch.uln[i]:g} U/mL): "
+                             "already at the floor, no decline to estimate")
+        elif st == _RISING:
+            reason[i] = (f"CA-125 does not decline: log-linear slope {d['slope'][i]:+.4g}/day >= 0; "
+                         "the elimination model does not apply")
+    return reason
+
+
+# =========================================================================== fitting
+
+def _prepare_fit(batch: _Batch, status: np.ndarray, d: dict[str, np.ndarray],
+                 floor_max_uln: float) -> list[tuple[np.ndarray, eng.Series, np.ndarray, np.ndarray]]:
+    """Per bucket: (global idx, series, lower, upper) of the ``ok`` patients."""
+    sets = []
+    for b in batch.buckets:
+        cols = np.flatnonzero(status[b.idx] == _OK)
+        if cols.size == 0:
+            continue
+        idx = b.idx[cols]
+        ser = b.series(cols)
+        y0 = np.log(d["baseline_value"][idx])
+        log_uln = np.log(batch.uln[idx])
+        lower = np.stack([np.full(idx.size, math.log(eng.K_BOUNDS[0])),
+                          log_uln + math.log(eng.FLOOR_MIN_ULN), y0 - 12.0])
+        upper = np.stack([np.full(idx.size, math.log(eng.K_BOUNDS[1])),
+                          log_uln + math.log(floor_max_uln), y0 + 3.0])
+        sets.append((idx, ser, lower, upper))
+    return sets
+
+
+#: Upper bound of the floor, x ULN: the per-patient method (no prior) keeps B <= ULN; under a
+#: population prior a plateau above the ULN stays possible.
+_FLOOR_MAX_ULN = {"per-patient": 1.0, "population": 10.0}
+
+
+def _population_prior(m: eng.Moments, y0: np.ndarray) -> eng.Prior:
+    p_uu, p_uv, p_vv = m.precision()
+    mean = np.stack([np.full(y0.size, m.mu_u), np.full(y0.size, m.mu_v), y0])
+    return eng.Prior(mean, (p_uu, p_uv, p_vv, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
+
+
+def _population_start(m: eng.Moments, y0, lower, upper) -> np.ndarray:
+    floor = math.exp(m.mu_v)
+    amp = np.log(np.maximum(np.exp(y0) - floor, 0.1 * np.exp(y0)))
+    init = np.stack([np.full(y0.size, m.mu_u), np.full(y0.size, m.mu_v), amp])
+    return np.clip(init, lower, upper)
+
+
+def _fit_sets_population(sets, m: eng.Moments, inits=None) -> list[eng.MapFit]:
+    fits = []
+    for pos, (idx, ser, lower, upper) in enumerate(sets):
+        y0 = lower[2] + 12.0
+        init = inits[pos] if inits is not None else _population_start(m, y0, lower, upper)
+        fits.append(eng.fit_map(ser, _population_prior(m, y0), lower, upper, init, m.sigma))
+    return fits
+
+
+def _fit_sets_per_patient(sets, s: KineticsSettings) -> list[eng.MapFit]:
+    fits = []
+    vague = 1.0 / eng.VAGUE_PRIOR_SD ** 2
+    for idx, ser, lower, upper in sets:
+        y0 = lower[2] + 12.0
+        mean = np.stack([np.full(idx.size, math.log(s.k_ref)),
+                         lower[1] - math.log(eng.FLOOR_MIN_ULN) + math.log(0.2), y0])
+        prior = eng.Prior(mean, (vague, 0.0, vague, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
+        init = eng.start_from_grid(ser, lower, upper)
+        fits.append(eng.fit_map(ser, prior, lower, upper, init, s.residual_sd_log))
+    return fits
+
+
+def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
+           s: KineticsSettings) -> dict[str, np.ndarray]:
+    d = _describe(batch, s)
+    status = d["status"]
+    n = batch.n_patients
+    for name in ("k", "log_k_se", "floor", "c0", "rmse_log"):
+        d[name] = np.full(n, np.nan)
+    ok = status == _OK
+    if method == "loglinear":
+        d["k"] = np.where(ok, -d["slope"], np.nan)
+        d["log_k_se"] = np.where(ok, d["slope_se"] / d["k"], np.nan)
+        d["c0"] = np.where(ok, np.exp(d["intercept"]), np.nan)
+        d["rmse_log"] = np.where(ok, np.sqrt(d["loglinear_rss"] / d["n_samples"]), np.nan)
+    else:
+        sets = _prepare_fit(batch, status, d, _FLOOR_MAX_ULN[method])
+        if method == "population":
+            fits = _fit_sets_population(sets, population._moments())
+        else:
+            fits = _fit_sets_per_patient(sets, s)
+        for (idx, *_), f in zip(sets, fits):
+            d["k"][idx] = np.exp(f.theta[0])
+            d["floor"][idx] = np.exp(f.theta[1])
+            d["c0"][idx] = np.exp(f.theta[1]) + np.exp(f.theta[2])
+            with np.errstate(invalid="ignore"):
+                d["log_k_se"][idx] = np.sqrt(np.where(f.cov[0] >= 0, f.cov[0], np.nan))
+                d["rmse_log"][idx] = np.sqrt(f.rss / np.maximum(f.n_active, 1))
+    d["k_se"] = d["k"] * d["log_k_se"]
+    with np.errstate(divide="ignore"):
+        d["half_life_days"] = math.log(2.0) / d["k"]
+    d["kelim_score"] = d["k"] / s.k_ref
+    return d
+
+
+def _learn_population(batch: _Batch, s: KineticsSettings) -> KineticsPopulation:
+    d = _describe(batch, s)
+    sets = _prepare_fit(batch, d["status"], d, _FLOOR_MAX_ULN["population"])
+    n_ok = sum(idx.size for idx, *_ in sets)
+    if n_ok < MIN_POPULATION_PATIENTS:
+        raise InsufficientDataError(
+            f"a population needs at least {MIN_POPULATION_PATIENTS} patients with status 'ok', "
+            f"got {n_ok} of {batch.n_patients}; use method='per-patient', pass a fitted "
+            "population=, or fit the population on a larger cohort")
+    start = _mixedlm_start(batch, sets)
+    uln_med = float(np.median(np.concatenate([batch.uln[idx] for idx, *_ in sets])))
+    moments = eng.Moments(
+        mu_u=math.log(min(max(-start["slope"], 5 * eng.K_BOUNDS[0]), 0.5)),
+        mu_v=math.log(0.2 * uln_med),
+        sd_u=float(np.clip(start["sd_slope"] / abs(start["slope"]), 0.1, 1.5)),
+        sd_v=0.5, corr=0.0, sigma=float(np.clip(start["sigma"], 0.02, 1.0)))
+    inits = None
+    converged = False
+    n_iter = 0
+    for n_iter in range(1, _EM_MAX_ITER + 1):
+        fits = _fit_sets_population(sets, moments, inits)
+        new, _ = eng.m_step(fits)
+        inits = [f.theta for f in fits]
+        change = np.max(np.abs(new.as_vector() - moments.as_vector()))
+        moments = new
+        if change < _EM_TOL:
+            converged = True
+            break
+    n_samples = int(sum(ser.mask.sum() for _, ser, *_ in sets))
+    return KineticsPopulation(
+        mu_log_k=moments.mu_u, sd_log_k=moments.sd_u, mu_log_floor=moments.mu_v,
+        sd_log_floor=moments.sd_v, corr_log_k_floor=moments.corr, sigma=moments.sigma,
+        n_patients=n_ok, n_samples=n_samples, settings=s, n_iter=n_iter, converged=converged,
+        start_mean_slope=start["slope"], start_sd_slope=start["sd_slope"],
+        start_sigma=start["sigma"], start_converged=start["converged"])
+
+
+def _mixedlm_start(batch: _Batch, sets) -> dict[str, float]:
+    """MixedLM ``log C ~ t`` (random intercept and slope) on decline-phase samples.
+
+    Decline phase: uncensored samples above the ULN (the floor, at most about the ULN,
+    bends the curve least there), of at most :data:`MIXEDLM_MAX_PATIENTS` patients drawn
+    with a fixed seed. Falls back to the median and MAD of log-linear slopes if MixedLM
+    cannot fit.
+    """
+    rng = np.random.default_rng(0)
+    ts, ys, gs, slopes = [], [], [], []
+    total = sum(idx.size for idx, *_ in sets)
+    take_p = min(1.0, MIXEDLM_MAX_PATIENTS / total)
+    for idx, ser, *_ in sets:
+        pick = np.flatnonzero(rng.random(idx.size) < take_p)
+        sub = ser.take(pick)
+        slope, *_ = eng.loglinear(sub)
+        slopes.append(slope)
+        keep = (sub.mask > 0) & ~sub.cens & (sub.y > np.log(batch.uln[idx[pick]]))
+        j, i = np.nonzero(keep)
+        ts.append(sub.t[j, i])
+        ys.append(sub.y[j, i])
+        gs.append(idx[pick][i])
+    t, y, g = np.concatenate(ts), np.concatenate(ys), np.concatenate(gs)
+    start = {"slope": math.nan, "sd_slope": math.nan, "sigma": math.nan, "converged": False}
+    if np.unique(g).size >= MIN_POPULATION_PATIENTS and np.ptp(t) > 0:
+        start = eng.mixedlm_start(t, y, g)
+    if not (start["slope"] < 0 and np.isfinite(start["sd_slope"]) and np.isfinite(start["sigma"])):
+        sl = np.concatenate(slopes)
+        sl = sl[np.isfinite(sl)]
+        med = float(np.median(sl))
+        start = {"slope": min(med, -1e-3), "sd_slope": 1.4826 * float(np.median(np.abs(sl - med))),
+                 "sigma": 0.1, "converged": False}
+    return start
+
+
+# =========================================================================== public functions
+
+def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None = None) -> KineticsPopulation:
+    """Learn the population distribution of the floor model (empirical Bayes).
+
+    Parameters
+    ----------
+    markers : pandas.DataFrame
+        Canonical long markers frame (:func:`ca125kinetics.read_markers`) or the wide form
+        of :func:`series_to_wide`.
+    settings : KineticsSettings, optional
+        Windows, minimum samples, exclusions (default ``KineticsSettings()``).
+
+    Returns
+    -------
+    KineticsPopulation
+
+    Notes
+    -----
+    Only patients with status ``ok`` (see the module docstring) contribute.
+
+    1. Start: statsmodels ``MixedLM`` of ``log C ~ t`` with random intercept and slope on
+       decline-phase samples (above the ULN) of up to 300 patients (seeded): mean slope
+       ``b`` and random-slope sd ``s_b`` give ``mu_log k = log(-b)``,
+       ``sd_log k = s_b / |b|`` (delta method); floor start ``0.2 x ULN``.
+    2. EM with Laplace posteriors: every patient's MAP ``theta_i`` and covariance ``V_i``
+       under the current prior (vectorised Levenberg-Marquardt), then
+       ``mu = mean(theta_i)``, ``Sigma = mean((theta_i - mu)(theta_i - mu)' + V_i)``,
+       ``sigma^2 = sum(RSS_i + tr(V_i J_i'J_i)) / n_samples``; until the moments change by
+       less than 1e-5 (at most 300 iterations; ``converged`` records which).
+
+    Raises
+    ------
+    InsufficientDataError
+        Fewer than 10 patients with status ``ok``.
+    InvalidInputError
+        Markers that break the data contract.
+    """
+    s = _settings(settings)
+    return _learn_population(_to_batch(markers, s), s)
+
+
+def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
+                 population: KineticsPopulation | None = None,
+                 settings: KineticsSettings | None = None) -> pd.DataFrame:
+    """KELIM-like elimination rate and descriptors of every patient: one row per patient.
+
+    Parameters
+    ----------
+    markers : pandas.DataFrame
+        Canonical long markers frame (:func:`ca125kinetics.read_markers`; unsorted rows are
+        sorted by day) or the wide form of :func:`series_to_wide`.
+    method : {"population", "per-patient", "loglinear"}
+        See the module docstring. ``"population"`` learns the population from ``markers``
+        (:func:`fit_population`) unless ``population`` is given.
+    population : KineticsPopulation, optional
+        A fitted population to score with (method ``"population"`` only).
+    settings : KineticsSettings, optional
+        Defaults to ``population.settings`` when a population is given, else
+        ``KineticsSettings()``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient, in order of first appearance in ``markers`` (sorted by
+        ``patient_id`` for the canonical frame), with the columns :data:`OUTPUT_COLUMNS`:
+
+        ``patient_id``, ``method``; ``status`` (one of :data:`STATUSES`) and ``reason``
+        (human-readable); ``n_samples`` used, ``n_excluded`` (event windows),
+        ``n_outside_window``; ``uln`` (the baseline sample's ULN, U/mL);
+        ``k`` (per day), ``k_se`` (``k * log_k_se``), ``log_k_se`` (sd of log k: Laplace
+        posterior for the floor model, OLS for ``loglinear``; a 95 % interval is
+        ``k * exp(+/- 1.96 log_k_se)``), ``half_life_days`` (``ln 2 / k``),
+        ``kelim_score`` (``k / settings.k_ref``), ``floor`` and ``c0`` (U/mL; ``floor`` NaN
+        for ``loglinear``), ``rmse_log`` (residual sd of log C);
+        ``baseline_value``/``baseline_day`` (latest used sample in days
+        ``-pretreatment_window_days..0``), ``nadir``/``nadir_day`` (lowest used value,
+        earliest if tied, baseline included), ``time_to_normalisation_days`` (first
+        on-treatment day with a value ``<= uln``, NaN if never),
+        ``pct_decline_c{2,3,4}`` = ``100 (1 - C / baseline)`` at the sample before cycle
+        2, 3, 4 (the latest within ``+/- cycle_window_days`` of day ``21, 42, 63``) and
+        ``pct_decline_c{2,3,4}_day``. Censored values enter descriptors at their limit.
+
+        ``k`` and the model columns are NaN unless ``status == "ok"``; descriptors are NaN
+        for ``invalid_input``.
+
+    Examples
+    --------
+    >>> from ca125kinetics.synth import simulate_cohort
+    >>> res = fit_kinetics(simulate_cohort(200, seed=1).markers)
+    >>> sorted(res["status"].unique())[:2]
+    ['at_floor', 'insufficient_samples']
+    """
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
+    if population is not None and not isinstance(population, KineticsPopulation):
+        raise InvalidInputError(f"population must be a KineticsPopulation, got {type(population).__name__}")
+    if population is not None and method != "population":
+        raise InvalidInputError(f"population= is only used by method='population', not {method!r}")
+    if settings is None and population is not None:
+        settings = population.settings
+    s = _settings(settings)
+    batch = _to_batch(markers, s)
+    if method == "population" and population is None:
+        population = _learn_population(batch, s)
+    d = _score(batch, method, population, s)
+    status = d["status"]
+    columns = {
+        "patient_id": batch.ids.to_numpy(dtype=object),
+        "method": np.full(batch.n_patients, method, dtype=object),
+        "status": np.asarray(STATUSES, dtype=object)[status],
+        "reason": _reasons(status, d, batch, s, method),
+        "n_samples": d["n_samples"],
+        "n_excluded": batch.n_excluded.astype(np.int64),
+        "n_outside_window": batch.n_outside.astype(np.int64),
+        "uln": batch.uln,
+    }
+    for name in OUTPUT_COLUMNS[len(columns):]:
+        columns[name] = d[name]
+    return pd.DataFrame(columns, columns=list(OUTPUT_COLUMNS))
+
+
+def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None = None) -> pd.DataFrame:
+    """One row per patient with the used samples side by side (the form cross-validation splits).
+
+    Parameters
+    ----------
+    markers : pandas.DataFrame
+        Canonical long markers frame.
+    settings : KineticsSettings, optional
+        The window and event exclusions applied.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by ``patient_id`` (order of first appearance in ``markers``); columns
+        ``day_1..day_m``, ``ca125_1..ca125_m``, ``censored_1..censored_m`` (float;
+        censored 1.0/0.0) holding the *used* samples sorted by day and NaN-padded
+        (``m`` = the largest number of used samples), then ``uln`` (the patient's ULN),
+        ``n_excluded`` (samples excluded by event windows), ``n_outside_window`` and
+        ``problem`` (None or why the patient's input is invalid). Every patient keeps a
+        row, with no samples if none is usable.
+    """
+    s = _settings(settings)
+    if not isinstance(markers, pd.DataFrame) or _is_wide(markers):
+        raise InvalidInputError("series_to_wide needs the long markers frame (patient_id, day, ca125, ...)")
+    batch = _batch_from_long(markers, s)
+    n = batch.n_patients
+    m = max((b.day.shape[0] for b in batch.buckets), default=0)
+    day = np.full((n, m), np.nan)
+    value = np.full((n, m), np.nan)
+    cens = np.full((n, m), np.nan)
+    for b in batch.buckets:
+        mb = b.day.shape[0]
+        day[b.idx, :mb] = b.day.T
+        value[b.idx, :mb] = b.value.T
+        cens[b.idx, :mb] = np.where(np.isnan(b.value), np.nan, b.cens).T
+    data = {}
+    for name, arr in (("day", day), ("ca125", value), ("censored", cens)):
+        for j in range(m):
+            data[f"{name}_{j + 1}"] = arr[:, j]
+    data.update({"uln": batch.uln, "n_excluded": batch.n_excluded.astype(np.int64),
+                 "n_outside_window": batch.n_outside.astype(np.int64), "problem": batch.problem})
+    return pd.DataFrame(data, index=batch.ids)
+
+
+def wide_to_long(wide: pd.DataFrame) -> pd.DataFrame:
+    """Inverse of :func:`series_to_wide`: the canonical long frame of the used samples.
+
+    A patient without samples keeps one row (day 0, ca125 NaN, with its ``problem``), as
+    ``read_markers(on_error="flag")`` does; ``n_excluded`` counts are not carried over.
+    """
+    if not isinstance(wide, pd.DataFrame) or not _is_wide(wide):
+        raise InvalidInputError("wide_to_long needs the wide form of series_to_wide (day_1.., ca125_1..)")
+    batch = _batch_from_wide(wide, KineticsSettings(window_days=10**6, pretreatment_window_days=10**6))
+    n = batch.n_patients
+    pid, day, value, cens = [], [], [], []
+    for b in batch.buckets:
+        j, i = np.nonzero(~np.isnan(b.value))
+        pid.append(b.idx[i])
+        day.append(b.day[j, i])
+        value.append(b.value[j, i])
+        cens.append(b.cens[j, i])
+    counts = np.bincount(np.concatenate(pid), minlength=n) if pid else np.zeros(n, dtype=np.int64)
+    empty = np.flatnonzero(counts == 0)
+    pid.append(empty)
+    day.append(np.zeros(empty.size))
+    value.append(np.full(empty.size, np.nan))
+    cens.append(np.zeros(empty.size, dtype=bool))
+    p, dd = np.concatenate(pid), np.concatenate(day)
+    order = np.lexsort((dd, p))
+    p = p[order]
+    return pd.DataFrame({
+        "patient_id": batch.ids.to_numpy(dtype=object)[p],
+        "day": dd[order].astype(np.int64),
+        "ca125": np.concatenate(value)[order],
+        "censored": np.concatenate(cens)[order].astype(bool),
+        "uln": batch.uln[p],
+        "assay": np.full(p.size, None, dtype=object),
+        "event": np.full(p.size, None, dtype=object),
+        "problem": batch.problem[p],
+    })
+
+
+# =========================================================================== transformer
+
+class KineticsFeatures(TransformerMixin, BaseEstimator):
+    """scikit-learn transformer: CA-125 series -> KELIM-like kinetics features.
+
+    Parameters
+    ----------
+    method : {"population", "per-patient", "loglinear"}
+        Estimator of k (see :func:`fit_kinetics`).
+    settings : KineticsSettings, optional
+        Rules (window, exclusions, k_ref, ...); default ``KineticsSettings()`` (or the
+        settings of ``population``).
+    population : KineticsPopulation, optional
+        Score with this fixed population instead of learning one in :meth:`fit`.
+
+    Attributes
+    ----------
+    population_ : KineticsPopulation or None
+        Learned in :meth:`fit` on the training patients (method ``"population"``) and used,
+        without refitting, by :meth:`transform`.
+    settings_ : KineticsSettings
+    input_kind_ : {"long", "wide"}
+    passthrough_columns_ : list
+        Columns of a wide frame passed through unchanged (clinical factors...).
+    feature_names_in_, n_features_in_
+
+    Notes
+    -----
+    Input is either the long markers frame (``transform`` then returns one row per patient,
+    indexed by ``patient_id``, with the features only) or the wide form of
+    :func:`series_to_wide` joined to other per-patient columns (``transform`` returns the
+    same rows in the same order, the other columns unchanged, the series columns
+    ``day_j``, ``ca125_j``, ``censored_j`` and :data:`WIDE_META_COLUMNS` dropped, and the
+    features appended). The wide form lets cross-validation split patients, so that the
+    population is learned inside each training fold.
+
+    Features (:data:`FEATURE_NAMES`, NaN where unscorable; impute downstream): ``log_k``,
+    ``kelim_score``, ``half_life_days``, ``log_floor``, ``log_baseline``, ``log_nadir``,
+    ``pct_decline_c2..c4``, ``n_samples``, ``kinetics_ok`` (1.0 when status is ``ok``).
+    """
+
+    def __init__(self, method: str = "population", settings: KineticsSettings | None = None,
+                 population: KineticsPopulation | None = None):
+        self.method = method
+        self.settings = settings
+        self.population = population
+
+    def _resolved_settings(self) -> KineticsSettings:
+        if self.settings is None and self.population is not None:
+            return self.population.settings
+        return _settings(self.settings)
+
+    def fit(self, X: pd.DataFrame, y=None) -> KineticsFeatures:
+        if self.method not in METHODS:
+            raise InvalidInputError(f"method must be one of {METHODS}, got {self.method!r}")
+        if self.population is not None and not isinstance(self.population, KineticsPopulation):
+            raise InvalidInputError(f"population must be a KineticsPopulation, got {type(self.population).__name__}")
+        s = self._resolved_settings()
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
+        wide = _is_wide(X)
+        passthrough = [c for c in X.columns if c not in set(_series_columns(X))] if wide else []
+        clash = sorted(set(map(str, passthrough)) & set(FEATURE_NAMES))
+        if clash:
+            raise InvalidInputError(f"column(s) {clash} would be overwritten by kinetics features; rename them")
+        batch = _to_batch(X, s)
+        self.population_ = None
+        if self.method == "population":
+            self.population_ = self.population if self.population is not None else _learn_population(batch, s)
+        self.settings_ = s
+        self.input_kind_ = "wide" if wide else "long"
+        self.passthrough_columns_ = passthrough
+        self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        self.n_features_in_ = len(X.columns)
+        return self
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "settings_")
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
+        kind = "wide" if _is_wide(X) else "long"
+        if kind != self.input_kind_:
+            raise InvalidInputError(f"fitted on the {self.input_kind_} markers form, got the {kind} form; "
+                                    "use the same form (series_to_wide converts)")
+        batch = _to_batch(X, self.settings_)
+        d = _score(batch, self.method, self.population_, self.settings_)
+        feats = _features(d)
+        if kind == "long":
+            return pd.DataFrame(feats, index=batch.ids, columns=list(FEATURE_NAMES))
+        passthrough = [c for c in X.columns if c not in set(_series_columns(X))]
+        if passthrough != self.passthrough_columns_:
+            raise InvalidInputError(
+                f"the non-series columns differ from those seen in fit: expected "
+                f"{self.passthrough_columns_}, got {passthrough}")
+        out = X.loc[:, passthrough].copy()
+        for name in FEATURE_NAMES:
+            out[name] = feats[name]
+        return out
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        check_is_fitted(self, "settings_")
+        return np.asarray([str(c) for c in self.passthrough_columns_] + list(FEATURE_NAMES), dtype=object)
+
+
+def _features(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {
+            "log_k": np.log(d["k"]),
+            "kelim_score": d["kelim_score"],
+            "half_life_days": d["half_life_days"],
+            "log_floor": np.log(d["floor"]),
+            "log_baseline": np.log(d["baseline_value"]),
+            "log_nadir": np.log(d["nadir"]),
+            "pct_decline_c2": d["pct_decline_c2"],
+            "pct_decline_c3": d["pct_decline_c3"],
+            "pct_decline_c4": d["pct_decline_c4"],
+            "n_samples": d["n_samples"].astype(float),
+            "kinetics_ok": (d["status"] == _OK).astype(float),
+        }
