@@ -43,6 +43,11 @@ _PUBLIC = {
     "simulate_cohort": "synth",
     "SyntheticCohort": "synth",
     # kinetics
+    "fit_kinetics": "kinetics",
+    "fit_population": "kinetics",
+    "KineticsPopulation": "kinetics",
+    "KineticsFeatures": "kinetics",
+    "series_to_wide": "kinetics",
     # features and published scores
     "ago_score": "scores",
     "imodel_score": "scores",
