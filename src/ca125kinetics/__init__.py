@@ -58,6 +58,11 @@ _PUBLIC = {
     # models and training
     # predict
     # validation
+    "metrics": "validation",
+    "net_benefit": "validation",
+    "delong_test": "validation",
+    "threshold_metrics": "validation",
+    "pmsampsize_binary": "validation",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -1,0 +1,473 @@
+"""Time-to-event summaries for validation studies: Kaplan-Meier, median, log-rank, Cox.
+
+Thin, documented wrappers around ``statsmodels.duration`` that take plain arrays (or a
+DataFrame for :func:`cox`), validate them with actionable errors, and return tidy frames or
+frozen results. Time is in whatever unit the caller uses (months of PFS in RESCUE); an event
+is 1 (progression or death), 0 means censored at that time.
+
+References
+----------
+Kaplan EL, Meier P. Nonparametric estimation from incomplete observations. J Am Stat Assoc
+1958;53:457-481. Greenwood M. The natural duration of cancer. Reports on Public Health and
+Medical Subjects 1926;33:1-26. Kalbfleisch JD, Prentice RL. The Statistical Analysis of Failure
+Time Data. Wiley 1980 (log-log interval). Brookmeyer R, Crowley J. A confidence interval for the
+median survival time. Biometrics 1982;38:29-41. Mantel N. Evaluation of survival data and two
+new rank order statistics arising in its consideration. Cancer Chemother Rep 1966;50:163-170.
+Cox DR. Regression models and life-tables. J R Stat Soc B 1972;34:187-220. Efron B. The
+efficiency of Cox's likelihood function for censored data. J Am Stat Assoc 1977;72:557-565.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import InsufficientDataError, InvalidInputError
+from .metrics import _as_1d, _check_conf_level, _Result, refuse_bad
+
+__all__ = ["kaplan_meier", "median_survival", "logrank", "LogrankResult", "cox", "CONF_TYPES"]
+
+#: Pointwise interval transforms of the Kaplan-Meier curve and the statsmodels method used
+#: for the matching Brookmeyer-Crowley interval of the median.
+CONF_TYPES = {"log-log": "cloglog", "log": "log", "plain": "linear"}
+
+
+def _check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
+    t_raw = _as_1d(time, "time")
+    try:
+        t = t_raw.astype(float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"time must be numeric (e.g. months from randomisation), got values such as {t_raw[0]!r}",
+            column="time",
+        ) from None
+    refuse_bad(t_raw, np.flatnonzero(~np.isfinite(t) | (t < 0)), "time", "be finite and >= 0",
+               "give every patient a follow-up time (censor at the last visit if needed)")
+    e_raw = _as_1d(event, "event")
+    if e_raw.shape[0] != t.shape[0]:
+        raise InvalidInputError(
+            f"event has {e_raw.shape[0]} values but time has {t.shape[0]}; pass one event "
+            "indicator per patient",
+            column="event",
+        )
+    try:
+        e = e_raw.astype(float)
+    except (TypeError, ValueError):
+        e = np.full(e_raw.shape, np.nan)
+    refuse_bad(e_raw, np.flatnonzero(~np.isin(e, (0.0, 1.0))), "event",
+               "be 1 (event observed) or 0 (censored)", "recode it as 0/1")
+    if t.size == 0:
+        raise InvalidInputError("time and event are empty; at least one patient is needed")
+    return t, e.astype(np.int64)
+
+
+def _check_group(group, n: int) -> np.ndarray:
+    g = _as_1d(group, "group")
+    if g.shape[0] != n:
+        raise InvalidInputError(
+            f"group has {g.shape[0]} values but time has {n}; pass one group label per patient",
+            column="group",
+        )
+    missing = np.flatnonzero(pd.isna(g))
+    if missing.size:
+        raise InvalidInputError(
+            f"group is missing at position {missing[0]}; give every patient a group "
+            "(e.g. 'unknown') or leave them out of all arrays",
+            row=int(missing[0]),
+            column="group",
+        )
+    return g
+
+
+def _check_conf(conf_level: float, conf_type: str) -> float:
+    conf_level = _check_conf_level(conf_level)
+    if conf_type not in CONF_TYPES:
+        raise InvalidInputError(f"conf_type must be one of {sorted(CONF_TYPES)}, got {conf_type!r}")
+    return conf_level
+
+
+def _labels(g: np.ndarray) -> list:
+    """Distinct group labels, sorted (by their text when the labels are of mixed types)."""
+    labels = pd.unique(pd.Series(g)).tolist()
+    try:
+        return sorted(labels)
+    except TypeError:
+        return sorted(labels, key=str)
+
+
+def _groups(time, event, group):
+    """Yield (label, time, event) per group in sorted label order (one None group if absent)."""
+    t, e = _check_time_event(time, event)
+    if group is None:
+        yield None, t, e
+        return
+    g = _check_group(group, t.size)
+    for label in _labels(g):
+        mask = g == label
+        yield label, t[mask], e[mask]
+
+
+def _pointwise_ci(surv, se, z, conf_type):
+    """Pointwise interval of S(t) from its Greenwood SE."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if conf_type == "plain":
+            low, high = surv - z * se, surv + z * se
+        elif conf_type == "log":
+            half = z * se / surv
+            low, high = surv * np.exp(-half), surv * np.exp(half)
+        else:  # log-log: log(-log S) +/- z se / (S |log S|)
+            half = z * se / (surv * np.abs(np.log(surv)))
+            low = surv ** np.exp(half)
+            high = surv ** np.exp(-half)
+    low = np.clip(np.where(surv >= 1.0, 1.0, low), 0.0, 1.0)
+    high = np.clip(np.where(surv >= 1.0, 1.0, high), 0.0, 1.0)
+    zero = surv <= 0.0
+    low = np.where(zero, np.nan, low)
+    high = np.where(zero, np.nan, high)
+    return low, high
+
+
+def kaplan_meier(
+    time, event, group=None, *, conf_level: float = 0.95, conf_type: str = "log-log"
+) -> pd.DataFrame:
+    """Kaplan-Meier curve(s) as a tidy frame with Greenwood intervals and numbers at risk.
+
+    Parameters
+    ----------
+    time : array-like of float >= 0
+        Follow-up time of each patient.
+    event : array-like of 0/1
+        1 if the event was observed at ``time``, 0 if censored then.
+    group : array-like, optional
+        Group label of each patient; one curve per group (sorted labels).
+    conf_level : float
+        Level of the pointwise interval (default 0.95).
+    conf_type : {"log-log", "log", "plain"}
+        Transformation of the pointwise interval. ``"log-log"`` (default; Kalbfleisch &
+        Prentice; SAS, Stata, lifelines): ``S^exp(+/- z se / (S |ln S|))``. ``"log"`` (R
+        ``survfit`` default): ``S exp(+/- z se / S)``, clipped at 1. ``"plain"``: ``S +/- z se``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group, time, n_risk, n_event, n_censor, survival, std_err, ci_low,
+        ci_high``: a first row at time 0 (survival 1) unless an observation is at time 0,
+        then one row per distinct observed time (event or censoring) with the product-limit
+        estimate ``S(t) = prod_{t_i <= t} (1 - d_i / n_i)`` just after ``t`` and its
+        Greenwood standard error ``S(t) sqrt(sum_{t_i <= t} d_i / (n_i (n_i - d_i)))``
+        (statsmodels ``SurvfuncRight``). ``n_risk`` counts patients with ``time >= t``.
+        The interval is NaN where ``S = 0`` (and where the Greenwood SE is undefined,
+        after the last patient at risk has the event).
+    """
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    conf_level = _check_conf(conf_level, conf_type)
+    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    pieces = []
+    for label, t, e in _groups(time, event, group):
+        times, inverse = np.unique(t, return_inverse=True)
+        n_event = np.bincount(inverse, weights=e).astype(np.int64)
+        n_all = np.bincount(inverse).astype(np.int64)
+        n_risk = t.size - np.r_[0, np.cumsum(n_all)[:-1]]
+        surv = np.ones(times.size)
+        se = np.zeros(times.size)
+        if e.sum() > 0:
+            sf = SurvfuncRight(t, e)
+            # carry the estimate at each event time forward over later censoring times
+            idx = np.searchsorted(sf.surv_times, times, side="right") - 1
+            has = idx >= 0
+            surv[has] = sf.surv_prob[idx[has]]
+            with np.errstate(invalid="ignore"):
+                se[has] = sf.surv_prob_se[idx[has]]
+        frame = pd.DataFrame({
+            "time": times,
+            "n_risk": n_risk.astype(np.int64),
+            "n_event": n_event,
+            "n_censor": n_all - n_event,
+            "survival": surv,
+            "std_err": se,
+        })
+        if times[0] > 0:
+            start = pd.DataFrame({"time": [0.0], "n_risk": [t.size], "n_event": [0], "n_censor": [0],
+                                  "survival": [1.0], "std_err": [0.0]})
+            frame = pd.concat([start, frame], ignore_index=True)
+        low, high = _pointwise_ci(frame["survival"].to_numpy(), frame["std_err"].to_numpy(), z, conf_type)
+        frame["ci_low"], frame["ci_high"] = low, high
+        frame.insert(0, "group", label)
+        pieces.append(frame)
+    return pd.concat(pieces, ignore_index=True)
+
+
+def _km_median(times: np.ndarray, surv: np.ndarray) -> float:
+    """Median of a Kaplan-Meier curve given at its event times (R survival convention)."""
+    below = np.flatnonzero(surv <= 0.5 + 1e-10)
+    if below.size == 0:
+        return math.nan
+    i = int(below[0])
+    if abs(surv[i] - 0.5) <= 1e-10 and i + 1 < times.size:
+        return float((times[i] + times[i + 1]) / 2.0)
+    return float(times[i])
+
+
+def median_survival(
+    time, event, group=None, *, conf_level: float = 0.95, conf_type: str = "log-log"
+) -> pd.DataFrame:
+    """Median survival time per group with the Brookmeyer-Crowley interval.
+
+    Parameters
+    ----------
+    time, event, group
+        As for :func:`kaplan_meier`.
+    conf_level : float
+        Default 0.95.
+    conf_type : {"log-log", "log", "plain"}
+        Transformation used to invert the pointwise test (statsmodels
+        ``SurvfuncRight.quantile_ci`` with method "cloglog", "log" or "linear"); ``"log"``
+        matches R ``quantile(survfit(...))`` with its default ``conf.type = "log"``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``group, n, n_events, median, ci_low, ci_high``. The median is the first event
+        time at which the Kaplan-Meier estimate falls to 0.5 or below; when it equals 0.5
+        exactly (within 1e-10) there, the median is the midpoint between that time and the
+        next event time, as in R ``survival`` (statsmodels' ``quantile`` would take the next
+        time). NaN means "not reached" (the curve, or the interval bound, never reaches 0.5).
+    """
+    from statsmodels.duration.survfunc import SurvfuncRight
+
+    conf_level = _check_conf(conf_level, conf_type)
+    rows = []
+    for label, t, e in _groups(time, event, group):
+        median = low = high = math.nan
+        if e.sum() > 0:
+            sf = SurvfuncRight(t, e)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                median = _km_median(sf.surv_times, sf.surv_prob)
+                low, high = sf.quantile_ci(0.5, alpha=1.0 - conf_level, method=CONF_TYPES[conf_type])
+        rows.append({
+            "group": label,
+            "n": int(t.size),
+            "n_events": int(e.sum()),
+            "median": median,
+            "ci_low": low,
+            "ci_high": high,
+        })
+    frame = pd.DataFrame(rows)
+    for col in ("median", "ci_low", "ci_high"):
+        values = pd.to_numeric(frame[col], errors="coerce").astype(float)
+        frame[col] = values.where(np.isfinite(values))
+    return frame
+
+
+@dataclass(frozen=True)
+class LogrankResult(_Result):
+    """Log-rank test of equal survival across groups.
+
+    Attributes
+    ----------
+    chi2 : float
+        Log-rank statistic (Mantel 1966), ``U' V^- U`` over groups.
+    df : int
+        Number of groups minus 1.
+    p_value : float
+        Upper tail of chi-squared with ``df``.
+    groups : tuple
+        Group labels, sorted.
+    observed, expected : tuple of float
+        Events per group, and expected events under equal hazards,
+        ``E_g = sum over event times of d_t n_gt / n_t``.
+    stratified : bool
+        Whether the test was stratified.
+    """
+
+    chi2: float
+    df: int
+    p_value: float
+    groups: tuple
+    observed: tuple
+    expected: tuple
+    stratified: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per group: ``group, observed, expected, o_minus_e``."""
+        obs = np.asarray(self.observed, dtype=float)
+        exp = np.asarray(self.expected, dtype=float)
+        return pd.DataFrame({"group": list(self.groups), "observed": obs, "expected": exp,
+                             "o_minus_e": obs - exp})
+
+
+def _expected_events(t, e, g, labels):
+    """Expected events per group under the null: sum_t d_t n_gt / n_t."""
+    event_times = np.unique(t[e == 1])
+    at_risk = t[None, :] >= event_times[:, None]  # (times, patients)
+    deaths = ((t[None, :] == event_times[:, None]) & (e[None, :] == 1)).sum(axis=1)
+    n_t = at_risk.sum(axis=1)
+    return [float(np.sum(deaths * at_risk[:, g == lab].sum(axis=1) / n_t)) for lab in labels]
+
+
+def logrank(time, event, group, *, strata=None) -> LogrankResult:
+    """Log-rank test comparing survival between groups.
+
+    Parameters
+    ----------
+    time, event : array-like
+        As for :func:`kaplan_meier`.
+    group : array-like
+        Group of each patient; at least two groups.
+    strata : array-like, optional
+        Stratum of each patient for a stratified log-rank test.
+
+    Returns
+    -------
+    LogrankResult
+
+    Raises
+    ------
+    InsufficientDataError
+        When the log-rank variance is zero (no event time with two groups at risk and a
+        patient left without the event).
+
+    Notes
+    -----
+    The statistic and p-value are statsmodels ``survdiff`` (unweighted log-rank, identical
+    to R ``survdiff``). Observed and expected events per group are computed alongside
+    (unstratified: ``sum_t d_t n_gt / n_t``; stratified: summed within strata).
+    """
+    from statsmodels.duration.survfunc import survdiff
+
+    t, e = _check_time_event(time, event)
+    g = _check_group(group, t.size)
+    labels = _labels(g)
+    if len(labels) < 2:
+        raise InvalidInputError(f"logrank needs at least two groups, got only {labels!r}", column="group")
+    if e.sum() == 0:
+        raise InvalidInputError("logrank needs at least one event; every patient is censored", column="event")
+    codes = pd.Series(g).map({label: k for k, label in enumerate(labels)}).to_numpy(dtype=np.int64)
+    kwargs = {}
+    if strata is not None:
+        s = _check_group(strata, t.size)
+        kwargs["strata"] = pd.factorize(pd.Series(s))[0]
+        expected = np.zeros(len(labels))
+        for code in np.unique(kwargs["strata"]):
+            m = kwargs["strata"] == code
+            if e[m].sum() > 0:
+                expected += _expected_events(t[m], e[m], codes[m], range(len(labels)))
+    else:
+        expected = _expected_events(t, e, codes, range(len(labels)))
+    try:
+        chi2, p_value = survdiff(t, e, codes, **kwargs)
+    except np.linalg.LinAlgError:
+        raise InsufficientDataError(
+            "the log-rank variance is zero: at every event time either only one group is at "
+            "risk or every patient at risk has the event, so the groups cannot be compared"
+        ) from None
+    observed = [float(e[codes == k].sum()) for k in range(len(labels))]
+    return LogrankResult(
+        chi2=float(chi2),
+        df=len(labels) - 1,
+        p_value=float(p_value),
+        groups=tuple(labels),
+        observed=tuple(observed),
+        expected=tuple(float(x) for x in expected),
+        stratified=strata is not None,
+    )
+
+
+def cox(
+    df: pd.DataFrame,
+    duration: str,
+    event: str,
+    covariates,
+    *,
+    ties: str = "efron",
+    strata: str | None = None,
+    conf_level: float = 0.95,
+) -> pd.DataFrame:
+    """Cox proportional-hazards model; tidy table of hazard ratios.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        One row per patient.
+    duration, event : str
+        Columns of follow-up time (>= 0) and event indicator (1 = event, 0 = censored).
+    covariates : str or sequence of str
+        Numeric (or boolean) columns. One-hot encode categorical variables first, e.g.
+        ``pd.get_dummies(df, columns=["arm"], drop_first=True, dtype=float)``.
+    ties : {"efron", "breslow"}
+        Handling of tied event times; default Efron (as R ``coxph``).
+    strata : str, optional
+        Column defining strata with separate baseline hazards.
+    conf_level : float
+        Level of the Wald interval of each hazard ratio (default 0.95).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per covariate: ``term, coef, se, hr, hr_ci_low, hr_ci_high, z, p_value, n,
+        n_events``; ``hr = exp(coef)``, interval ``exp(coef +/- z se)``, Wald z and two-sided
+        p (statsmodels ``PHReg``).
+    """
+    from statsmodels.duration.hazard_regression import PHReg
+
+    if not isinstance(df, pd.DataFrame):
+        raise InvalidInputError(f"df must be a pandas DataFrame, got {type(df).__name__}")
+    covariates = [covariates] if isinstance(covariates, str) else list(covariates)
+    if not covariates:
+        raise InvalidInputError("covariates is empty; name at least one column of df")
+    if ties not in ("efron", "breslow"):
+        raise InvalidInputError(f"ties must be 'efron' or 'breslow', got {ties!r}")
+    conf_level = _check_conf(conf_level, "log-log")
+    needed = [duration, event, *covariates] + ([strata] if strata is not None else [])
+    missing = [c for c in needed if c not in df.columns]
+    if missing:
+        raise InvalidInputError(
+            f"column(s) {missing} not in df; available columns: {list(df.columns)}"
+        )
+    t, e = _check_time_event(df[duration], df[event])
+    x = np.empty((len(df), len(covariates)))
+    for j, name in enumerate(covariates):
+        col = df[name]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)):
+            raise InvalidInputError(
+                f"covariate {name!r} is not numeric (dtype {col.dtype}); one-hot encode it, e.g. "
+                f"pd.get_dummies(df, columns=[{name!r}], drop_first=True, dtype=float)",
+                column=name,
+            )
+        values = col.to_numpy(dtype=float, na_value=np.nan)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if bad.size:
+            raise InvalidInputError(
+                f"covariate {name!r} is missing or not finite in {bad.size} row(s), first at row "
+                f"{df.index[bad[0]]!r}; impute it or drop those rows before fitting",
+                row=df.index[bad[0]],
+                column=name,
+            )
+        x[:, j] = values
+    if e.sum() == 0:
+        raise InvalidInputError("the Cox model needs at least one event; every patient is censored",
+                                column=event)
+    kwargs = {}
+    if strata is not None:
+        kwargs["strata"] = pd.factorize(df[strata])[0]
+    res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
+    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    coef = np.asarray(res.params)
+    se = np.asarray(res.bse)
+    return pd.DataFrame({
+        "term": covariates,
+        "coef": coef,
+        "se": se,
+        "hr": np.exp(coef),
+        "hr_ci_low": np.exp(coef - z * se),
+        "hr_ci_high": np.exp(coef + z * se),
+        "z": coef / se,
+        "p_value": 2.0 * stats.norm.sf(np.abs(coef / se)),
+        "n": len(df),
+        "n_events": int(e.sum()),
+    })

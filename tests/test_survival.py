@@ -1,0 +1,240 @@
+"""Tests of the survival summaries on the Freireich/Gehan 6-MP data (tests/data/validation_gehan.csv).
+
+Exact references are written out by hand here (product-limit fractions, Greenwood sums, a
+log-rank loop, a Newton-Raphson Efron partial likelihood); R survival's printed output
+(tests/data/validation_reference_values.json) is matched at its printed precision.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+from scipy import stats
+
+from ca125kinetics import InvalidInputError
+from ca125kinetics.errors import InsufficientDataError
+from ca125kinetics.validation.survival import cox, kaplan_meier, logrank, median_survival
+
+DATA = Path(__file__).parent / "data"
+GEHAN = pd.read_csv(DATA / "validation_gehan.csv")
+R = json.loads((DATA / "validation_reference_values.json").read_text())["gehan_r_survival"]
+MP = GEHAN[GEHAN["group"] == "6-MP"]
+Z = stats.norm.ppf(0.975)
+
+# 6-MP arm by hand: (time, at risk, events) at each event time
+MP_STEPS = [(6, 21, 3), (7, 17, 1), (10, 15, 1), (13, 12, 1), (16, 11, 1), (22, 7, 1), (23, 6, 1)]
+MP_SURVIVAL = [
+    18 / 21,
+    18 / 21 * 16 / 17,
+    18 / 21 * 16 / 17 * 14 / 15,
+    18 / 21 * 16 / 17 * 14 / 15 * 11 / 12,
+    18 / 21 * 16 / 17 * 14 / 15 * 11 / 12 * 10 / 11,
+    18 / 21 * 16 / 17 * 14 / 15 * 11 / 12 * 10 / 11 * 6 / 7,
+    18 / 21 * 16 / 17 * 14 / 15 * 11 / 12 * 10 / 11 * 6 / 7 * 5 / 6,
+]
+MP_GREENWOOD_SUM = np.cumsum([3 / (21 * 18), 1 / (17 * 16), 1 / (15 * 14), 1 / (12 * 11),
+                              1 / (11 * 10), 1 / (7 * 6), 1 / (6 * 5)])
+
+
+def test_kaplan_meier_matches_product_limit_by_hand():
+    km = kaplan_meier(MP["time"], MP["event"], conf_type="log-log")
+    at_events = km[km["n_event"] > 0]
+    assert at_events["time"].tolist() == [s[0] for s in MP_STEPS]
+    assert at_events["n_risk"].tolist() == [s[1] for s in MP_STEPS]
+    assert at_events["n_event"].tolist() == [s[2] for s in MP_STEPS]
+    s = np.array(MP_SURVIVAL)
+    se = s * np.sqrt(MP_GREENWOOD_SUM)
+    np.testing.assert_allclose(at_events["survival"], s, rtol=1e-12)
+    np.testing.assert_allclose(at_events["std_err"], se, rtol=1e-10)
+    # log-log interval: S ** exp(+/- z se / (S |ln S|))
+    half = Z * se / (s * np.abs(np.log(s)))
+    np.testing.assert_allclose(at_events["ci_low"], s ** np.exp(half), rtol=1e-10)
+    np.testing.assert_allclose(at_events["ci_high"], s ** np.exp(-half), rtol=1e-10)
+
+
+def test_kaplan_meier_table_layout():
+    km = kaplan_meier(GEHAN["time"], GEHAN["event"], GEHAN["group"])
+    assert list(km.columns) == ["group", "time", "n_risk", "n_event", "n_censor", "survival",
+                                "std_err", "ci_low", "ci_high"]
+    first = km.groupby("group").head(1)
+    assert first["time"].tolist() == [0.0, 0.0] and first["survival"].tolist() == [1.0, 1.0]
+    mp = km[km["group"] == "6-MP"]
+    assert mp["n_event"].sum() == 9 and mp["n_censor"].sum() == 12
+    # censoring times carry the estimate forward: S(9) = S(7)
+    s = mp.set_index("time")["survival"]
+    assert s[9.0] == s[7.0] and s[35.0] == pytest.approx(MP_SURVIVAL[-1])
+    assert mp["n_risk"].iloc[1] == 21 and mp.set_index("time")["n_risk"][35.0] == 1
+
+
+def test_kaplan_meier_matches_r_survfit_output():
+    ref = R["km_pooled"]
+    km = kaplan_meier(GEHAN["time"], GEHAN["event"], conf_type="log")
+    at = km[km["n_event"] > 0]
+    assert at["time"].tolist() == ref["time"]
+    assert at["n_risk"].tolist() == ref["n_risk"] and at["n_event"].tolist() == ref["n_event"]
+    np.testing.assert_allclose(at["survival"], ref["survival"], atol=5e-4)
+    np.testing.assert_allclose(at["std_err"], ref["std_err"], atol=5e-5)
+    np.testing.assert_allclose(at["ci_low"], ref["lower"], atol=5e-5)
+    np.testing.assert_allclose(at["ci_high"], ref["upper"], atol=5e-4)
+
+
+def test_median_survival_matches_r():
+    med = median_survival(GEHAN["time"], GEHAN["event"], GEHAN["group"], conf_type="log")
+    assert med["group"].tolist() == ["6-MP", "placebo"]
+    mp, pl = med.iloc[0], med.iloc[1]
+    ref = R["median"]
+    assert (mp["median"], mp["ci_low"]) == (ref["6-MP"]["median"], ref["6-MP"]["lower"])
+    assert math.isnan(mp["ci_high"])  # R: NA, upper bound not reached
+    assert (pl["median"], pl["ci_low"], pl["ci_high"]) == (8.0, 4.0, 12.0)
+    assert (mp["n"], mp["n_events"]) == (21, 9)
+
+
+def test_median_convention_when_the_curve_sits_at_one_half():
+    # S = 3/4, 1/2, 1/4, 0 at t = 1..4: S is 0.5 on [2, 3), R reports the midpoint 2.5
+    med = median_survival([1, 2, 3, 4], [1, 1, 1, 1])
+    assert med["median"].iloc[0] == 2.5
+    assert median_survival([1, 2, 3], [1, 1, 1])["median"].iloc[0] == 2.0  # S = 2/3, 1/3, 0
+    none = median_survival([1, 2, 3, 4], [0, 1, 0, 0])  # S = 2/3 at t = 2, then flat
+    assert none["median"].isna().all() and none["n_events"].iloc[0] == 1
+
+
+def _logrank_by_hand(t, e, g):
+    o_minus_e, var = 0.0, 0.0
+    for time in sorted(set(t[e == 1])):
+        at_risk = t >= time
+        n, n1 = at_risk.sum(), (at_risk & (g == 1)).sum()
+        d = ((t == time) & (e == 1)).sum()
+        d1 = ((t == time) & (e == 1) & (g == 1)).sum()
+        o_minus_e += d1 - d * n1 / n
+        var += d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1) if n > 1 else 0.0
+    return o_minus_e**2 / var, o_minus_e
+
+
+def test_logrank_matches_hand_loop_and_r():
+    t, e = GEHAN["time"].to_numpy(float), GEHAN["event"].to_numpy()
+    g = (GEHAN["group"] == "6-MP").to_numpy().astype(int)
+    chi2, o_minus_e = _logrank_by_hand(t, e, g)
+    res = logrank(GEHAN["time"], GEHAN["event"], GEHAN["group"])
+    assert res.chi2 == pytest.approx(chi2, rel=1e-12)
+    assert res.p_value == pytest.approx(stats.chi2.sf(chi2, 1), rel=1e-10)
+    assert res.df == 1 and res.groups == ("6-MP", "placebo")
+    assert res.observed[0] - res.expected[0] == pytest.approx(o_minus_e, rel=1e-12)
+    ref = R["survdiff"]
+    assert round(res.chi2, 1) == ref["chisq"]
+    assert res.p_value == pytest.approx(ref["p"], rel=5e-3)
+    frame = res.to_frame()
+    assert frame["observed"].tolist() == [ref["observed"]["6-MP"], ref["observed"]["placebo"]]
+    assert frame["expected"].round(1).tolist() == [ref["expected"]["6-MP"], ref["expected"]["placebo"]]
+
+
+def test_stratified_logrank_with_one_stratum_equals_unstratified():
+    plain = logrank(GEHAN["time"], GEHAN["event"], GEHAN["group"])
+    strat = logrank(GEHAN["time"], GEHAN["event"], GEHAN["group"], strata=np.zeros(42))
+    assert strat.chi2 == pytest.approx(plain.chi2, rel=1e-12) and strat.stratified
+    assert strat.expected == pytest.approx(plain.expected, rel=1e-12)
+
+
+def _efron_newton(t, e, x):
+    """Single-covariate Cox model, Efron ties, by Newton-Raphson with analytic derivatives."""
+    beta = 0.0
+    for _ in range(50):
+        score, info = 0.0, 0.0
+        for time in sorted(set(t[e == 1])):
+            risk = t >= time
+            dead = (t == time) & (e == 1)
+            d = dead.sum()
+            r = np.exp(beta * x)
+            s0, s1, s2 = r[risk].sum(), (x * r)[risk].sum(), (x * x * r)[risk].sum()
+            d0, d1, d2 = r[dead].sum(), (x * r)[dead].sum(), (x * x * r)[dead].sum()
+            score += x[dead].sum()
+            for ell in range(d):
+                f = ell / d
+                w0, w1, w2 = s0 - f * d0, s1 - f * d1, s2 - f * d2
+                score -= w1 / w0
+                info += w2 / w0 - (w1 / w0) ** 2
+        step = score / info
+        beta += step
+        if abs(step) < 1e-13:
+            break
+    return beta, 1 / math.sqrt(info)
+
+
+def test_cox_matches_hand_efron_and_r_coxph():
+    df = GEHAN.assign(mp=(GEHAN["group"] == "6-MP").astype(float))
+    beta, se = _efron_newton(df["time"].to_numpy(float), df["event"].to_numpy(), df["mp"].to_numpy())
+    res = cox(df, "time", "event", ["mp"])
+    row = res.iloc[0]
+    assert row["coef"] == pytest.approx(beta, abs=1e-8)
+    assert row["se"] == pytest.approx(se, rel=1e-7)
+    assert (row["hr_ci_low"], row["hr_ci_high"]) == pytest.approx(
+        (math.exp(beta - Z * se), math.exp(beta + Z * se)), rel=1e-7)
+    ref = R["coxph_6mp"]
+    assert round(row["coef"], 4) == ref["coef"] and round(row["se"], 4) == ref["se"]
+    assert round(row["hr"], 4) == ref["hr"] and round(row["z"], 3) == ref["z"]
+    assert row["p_value"] == pytest.approx(ref["p"], rel=5e-3)
+    assert (round(row["hr_ci_low"], 5), round(row["hr_ci_high"], 4)) == tuple(ref["hr_ci"])
+    assert (row["n"], row["n_events"], row["term"]) == (42, 30, "mp")
+    breslow = cox(df, "time", "event", "mp", ties="breslow").iloc[0]
+    assert breslow["coef"] != pytest.approx(row["coef"], abs=1e-3)  # ties matter here
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(1, 30), min_size=1, max_size=40))
+def test_without_censoring_km_is_the_empirical_survival(times):
+    t = np.array(times, dtype=float)
+    km = kaplan_meier(t, np.ones_like(t))
+    for row in km.itertuples():
+        assert row.survival == pytest.approx(np.mean(t > row.time), abs=1e-12)
+
+
+@hsettings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 1), st.integers(0, 1)), min_size=4, max_size=40))
+def test_logrank_depends_only_on_the_order_of_times(rows):
+    t = np.array([r[0] for r in rows], dtype=float)
+    e = np.array([r[1] for r in rows])
+    g = np.array([r[2] for r in rows])
+    e[0], g[0], g[1] = 1, 0, 1
+    try:
+        base = logrank(t, e, g)
+    except InsufficientDataError:  # no event time with both groups at risk
+        with pytest.raises(InsufficientDataError):
+            logrank(3 * t + 2, e, g)
+        return
+    assert logrank(3 * t + 2, e, g).chi2 == pytest.approx(base.chi2, rel=1e-9, abs=1e-12)
+    assert logrank(t**2, e, g).chi2 == pytest.approx(base.chi2, rel=1e-9, abs=1e-12)
+    assert logrank(t, e, 1 - g).chi2 == pytest.approx(base.chi2, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    "time, event, group, match",
+    [
+        ([1, -2, 3], [1, 0, 1], None, "time must be finite and >= 0.*position 1"),
+        ([1, 2, np.nan], [1, 0, 1], None, "time must be finite"),
+        ([1, 2, 3], [1, 2, 1], None, "event must be 1.*or 0"),
+        ([1, 2, 3], [1, 0], None, "event has 2 values but time has 3"),
+        ([1, 2, 3], [1, 0, 1], ["a", None, "b"], "group is missing at position 1"),
+    ],
+)
+def test_bad_survival_input_is_refused(time, event, group, match):
+    with pytest.raises(InvalidInputError, match=match):
+        kaplan_meier(time, event, group)
+
+
+def test_bad_cox_and_logrank_input():
+    df = GEHAN.assign(arm=GEHAN["group"], x=np.r_[np.nan, np.ones(41)])
+    with pytest.raises(InvalidInputError, match="one-hot encode"):
+        cox(df, "time", "event", ["arm"])
+    with pytest.raises(InvalidInputError, match="missing or not finite"):
+        cox(df, "time", "event", ["x"])
+    with pytest.raises(InvalidInputError, match=r"not in df"):
+        cox(df, "time", "status", ["x"])
+    with pytest.raises(InvalidInputError, match="at least two groups"):
+        logrank(GEHAN["time"], GEHAN["event"], ["a"] * 42)
+    with pytest.raises(InvalidInputError, match="conf_type"):
+        kaplan_meier(GEHAN["time"], GEHAN["event"], conf_type="arcsine")

@@ -1,0 +1,442 @@
+"""Tests of validation metrics: AUC/DeLong, calibration, Brier, ICI, decision curves, thresholds.
+
+References (tests/data/validation_README.md): R pROC's own test values on its aSAH data, and
+independent computations written differently here (explicit loops, Newton-Raphson, a
+hand-written lowess).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+from scipy import stats
+
+import ca125kinetics
+from ca125kinetics import InvalidInputError, delong_test, metrics, net_benefit, threshold_metrics
+from ca125kinetics.errors import DataQualityWarning, InsufficientDataError
+from ca125kinetics.validation import calibration_curve, roc_curve_frame
+from ca125kinetics.validation.metrics import delong_auc, proportion_ci
+
+DATA = Path(__file__).parent / "data"
+REF = json.loads((DATA / "validation_reference_values.json").read_text())
+PROC = REF["proc_asah"]
+ASAH = pd.read_csv(DATA / "validation_asah.csv")
+CAL = pd.read_csv(DATA / "validation_calibration.csv")
+Y_ASAH = ASAH["poor_outcome"].to_numpy()
+
+
+# ---------------------------------------------------------------- independent references
+
+
+def brute_force_placements(y, s):
+    """DeLong placements with explicit loops: psi = 1 if case > control, 1/2 if tied."""
+    cases = [v for v, o in zip(s, y) if o == 1]
+    controls = [v for v, o in zip(s, y) if o == 0]
+
+    def psi(a, b):
+        return 1.0 if a > b else (0.5 if a == b else 0.0)
+
+    v10 = [sum(psi(a, b) for b in controls) / len(controls) for a in cases]
+    v01 = [sum(psi(a, b) for a in cases) / len(cases) for b in controls]
+    return np.array(v10), np.array(v01)
+
+
+def brute_force_delong(y, s1, s2):
+    x1, y1 = brute_force_placements(y, s1)
+    x2, y2 = brute_force_placements(y, s2)
+    m, n = len(x1), len(y1)
+
+    def cov(a, b):
+        return sum((ai - a.mean()) * (bi - b.mean()) for ai, bi in zip(a, b)) / (len(a) - 1)
+
+    v1 = cov(x1, x1) / m + cov(y1, y1) / n
+    v2 = cov(x2, x2) / m + cov(y2, y2) / n
+    c12 = cov(x1, x2) / m + cov(y1, y2) / n
+    return x1.mean(), x2.mean(), v1, v2, c12
+
+
+def newton_logistic(y, x_cols, offset):
+    """Logistic MLE by plain Newton-Raphson; returns (beta, se)."""
+    x = np.column_stack(x_cols)
+    beta = np.zeros(x.shape[1])
+    for _ in range(100):
+        eta = x @ beta + offset
+        mu = 1.0 / (1.0 + np.exp(-eta))
+        grad = x.T @ (y - mu)
+        info = x.T @ (x * (mu * (1.0 - mu))[:, None])
+        step = np.linalg.solve(info, grad)
+        beta = beta + step
+        if np.max(np.abs(step)) < 1e-14:
+            break
+    eta = x @ beta + offset
+    mu = 1.0 / (1.0 + np.exp(-eta))
+    info = x.T @ (x * (mu * (1.0 - mu))[:, None])
+    return beta, np.sqrt(np.diag(np.linalg.inv(info)))
+
+
+def hand_lowess(y, p, frac):
+    """Local linear tricube fits over the nearest int(frac * n) points, written with loops."""
+    n = len(p)
+    k = int(frac * n + 1e-10)
+    fitted = []
+    for x0 in p:
+        d = np.abs(p - x0)
+        h = np.sort(d)[k - 1]
+        w = np.array([(1 - (di / h) ** 3) ** 3 if di < h else 0.0 for di in d])
+        sw, swx, swy = w.sum(), (w * p).sum(), (w * y).sum()
+        swxx, swxy = (w * p * p).sum(), (w * p * y).sum()
+        slope = (sw * swxy - swx * swy) / (sw * swxx - swx * swx)
+        intercept = (swy - slope * swx) / sw
+        fitted.append(intercept + slope * x0)
+    return np.array(fitted)
+
+
+# ---------------------------------------------------------------- AUC and DeLong vs pROC
+
+
+def test_asah_transcription_matches_proc_placements():
+    for marker in ("s100b", "ndka"):
+        v10, v01 = brute_force_placements(Y_ASAH, ASAH[marker].to_numpy())
+        ref = PROC["first_placements"][marker]
+        np.testing.assert_allclose(v10[:5], ref["cases"], rtol=1e-12)
+        np.testing.assert_allclose(v01[:5], ref["controls"], rtol=1e-12)
+    assert (len(Y_ASAH), Y_ASAH.sum()) == (113, 41)
+
+
+@pytest.mark.parametrize("marker", ["s100b", "wfns", "ndka"])
+def test_auc_and_delong_variance_match_proc(marker):
+    auc, var = delong_auc(Y_ASAH, ASAH[marker])
+    assert auc == pytest.approx(PROC["auc"][marker], rel=1e-12)
+    assert var == pytest.approx(PROC["var_delong"][marker], rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    "a, b, key",
+    [("wfns", "s100b", "wfns_vs_s100b"), ("wfns", "ndka", "wfns_vs_ndka"), ("ndka", "s100b", "ndka_vs_s100b")],
+)
+def test_delong_test_matches_proc_roc_test(a, b, key):
+    ref = PROC["roc_test"][key]
+    res = delong_test(Y_ASAH, ASAH[a], ASAH[b])
+    assert res.z == pytest.approx(ref["z"], rel=1e-9)
+    assert res.p_value == pytest.approx(ref["p"], rel=1e-9)
+    assert (res.ci_low, res.ci_high) == pytest.approx(tuple(ref["ci"]), rel=1e-9)
+    assert res.auc1 == pytest.approx(PROC["auc"][a], rel=1e-12)
+    assert res.difference == pytest.approx(PROC["auc"][a] - PROC["auc"][b], abs=1e-12)
+
+
+def test_delong_covariances_match_proc():
+    cov = PROC["cov_delong"]
+    for (a, b), key in {("wfns", "ndka"): "wfns_ndka", ("ndka", "s100b"): "ndka_s100b",
+                        ("s100b", "wfns"): "s100b_wfns"}.items():
+        res = delong_test(Y_ASAH, ASAH[a], ASAH[b])
+        c12 = res.correlation * res.auc1_se * res.auc2_se
+        assert c12 == pytest.approx(cov[key], rel=1e-9)
+
+
+def test_auc_ci_is_on_the_auc_scale_like_proc_ci_auc():
+    # pROC ci.auc(r.ndka): AUC +/- qnorm(0.975) * SE, not a logit-scale interval
+    p = stats.rankdata(ASAH["ndka"]) / (len(ASAH) + 1)  # same ranks, as probabilities
+    m = metrics(Y_ASAH, p)
+    low, mid, high = PROC["ci_auc_ndka"]
+    assert (m.auc_ci_low, m.auc, m.auc_ci_high) == pytest.approx((low, mid, high), rel=1e-9)
+
+
+def test_delong_matches_brute_force_on_tied_scores():
+    y = CAL["y"].to_numpy()
+    auc1, auc2, v1, v2, c12 = brute_force_delong(y, CAL["p"].to_numpy(), CAL["p2"].to_numpy())
+    res = delong_test(y, CAL["p"], CAL["p2"])
+    assert (res.auc1, res.auc2) == pytest.approx((auc1, auc2), abs=1e-12)
+    assert res.se == pytest.approx(math.sqrt(v1 + v2 - 2 * c12), rel=1e-10)
+    assert res.auc1_se == pytest.approx(math.sqrt(v1), rel=1e-10)
+
+
+# ---------------------------------------------------------------- calibration and the rest
+
+
+@pytest.fixture(scope="module")
+def cal_metrics():
+    return metrics(CAL["y"], CAL["p"])
+
+
+def test_calibration_intercept_and_slope_match_newton_raphson(cal_metrics):
+    y, p = CAL["y"].to_numpy(float), CAL["p"].to_numpy()
+    lp = np.log(p / (1 - p))
+    z = stats.norm.ppf(0.975)
+    (a,), (se_a,) = newton_logistic(y, [np.ones_like(lp)], lp)
+    (b0, b1), (_, se_b1) = newton_logistic(y, [np.ones_like(lp), lp], np.zeros_like(lp))
+    m = cal_metrics
+    assert m.citl == pytest.approx(a, abs=1e-10)
+    assert m.citl_se == pytest.approx(se_a, rel=1e-9)
+    assert (m.citl_ci_low, m.citl_ci_high) == pytest.approx((a - z * se_a, a + z * se_a), abs=1e-9)
+    assert m.calibration_slope == pytest.approx(b1, abs=1e-10)
+    assert (m.calibration_slope_ci_low, m.calibration_slope_ci_high) == pytest.approx(
+        (b1 - z * se_b1, b1 + z * se_b1), abs=1e-9)
+    # the data were drawn with true logit = 0.25 + 0.75 logit(p): slope recovered within 2 SE
+    assert abs(m.calibration_slope - 0.75) < 2 * m.calibration_slope_se
+
+
+def test_brier_oe_and_counts_by_hand(cal_metrics):
+    y, p = CAL["y"].to_numpy(), CAL["p"].to_numpy()
+    n, o, e = len(y), int(y.sum()), float(p.sum())
+    brier = sum((pi - yi) ** 2 for pi, yi in zip(p, y)) / n
+    prev = o / n
+    se = math.sqrt((1 - prev) / o)
+    m = cal_metrics
+    assert (m.n, m.n_events) == (200, 94)
+    assert m.brier == pytest.approx(brier, abs=1e-12)
+    assert m.scaled_brier == pytest.approx(1 - brier / (prev * (1 - prev)), abs=1e-12)
+    assert m.oe_ratio == pytest.approx(o / e, rel=1e-12)
+    assert (m.oe_ci_low, m.oe_ci_high) == pytest.approx(
+        (o / e * math.exp(-1.959963984540054 * se), o / e * math.exp(1.959963984540054 * se)), rel=1e-12)
+    auc = brute_force_placements(y, p)[0].mean()
+    assert m.auc == pytest.approx(auc, abs=1e-12)
+
+
+def test_ici_family_matches_hand_written_lowess(cal_metrics):
+    y, p = CAL["y"].to_numpy(float), CAL["p"].to_numpy()
+    diff = np.abs(hand_lowess(y, p, 0.75) - p)
+    m = cal_metrics
+    assert m.ici == pytest.approx(diff.mean(), abs=1e-10)
+    assert m.e50 == pytest.approx(np.median(diff), abs=1e-10)
+    assert m.e90 == pytest.approx(np.percentile(diff, 90), abs=1e-10)
+    assert m.emax == pytest.approx(diff.max(), abs=1e-10)
+
+
+def test_hosmer_lemeshow_with_explicit_groups(cal_metrics):
+    y, p = CAL["y"].to_numpy(), CAL["p"].to_numpy()
+    cuts = np.quantile(p, np.linspace(0, 1, 11))
+    chi2 = 0.0
+    groups = 0
+    for lo, hi in zip(cuts[:-1], cuts[1:]):
+        inside = [(yi, pi) for yi, pi in zip(y, p) if (pi > lo or lo == cuts[0] and pi >= lo) and pi <= hi]
+        if not inside:
+            continue
+        groups += 1
+        n_g = len(inside)
+        o_g = sum(v[0] for v in inside)
+        e_g = sum(v[1] for v in inside)
+        chi2 += (o_g - e_g) ** 2 / (e_g * (1 - e_g / n_g))
+    m = cal_metrics
+    assert m.hosmer_lemeshow_df == groups - 2 == 8
+    assert m.hosmer_lemeshow_chi2 == pytest.approx(chi2, rel=1e-10)
+    assert m.hosmer_lemeshow_p == pytest.approx(stats.chi2.sf(chi2, 8), rel=1e-10)
+
+
+def test_metrics_frame_and_dict(cal_metrics):
+    frame = cal_metrics.to_frame()
+    assert list(frame.columns) == ["metric", "estimate", "se", "ci_low", "ci_high"]
+    row = frame.set_index("metric").loc["calibration_slope"]
+    assert row["estimate"] == cal_metrics.calibration_slope
+    assert row["ci_low"] < row["estimate"] < row["ci_high"]
+    d = cal_metrics.to_dict()
+    assert d["lowess_frac"] == 0.75 and d["logit_eps"] == 1e-8 and d["n_clipped"] == 0
+    with pytest.raises(AttributeError):
+        cal_metrics.auc = 0.5  # frozen
+
+
+def test_clipping_of_risks_0_and_1_is_counted():
+    y = CAL["y"].to_numpy()
+    p = CAL["p"].to_numpy().copy()
+    p[:2] = [0.0, 1.0]
+    m = metrics(y, p)
+    assert m.n_clipped == 2 and math.isfinite(m.citl) and math.isfinite(m.calibration_slope)
+
+
+def test_perfect_separation_gives_nan_slope_with_a_warning():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+        m = metrics(y, [0.1, 0.2, 0.3, 0.6, 0.7, 0.8], n_calibration_points=3)
+    assert math.isnan(m.calibration_slope) and m.auc == 1.0 and math.isfinite(m.citl)
+
+
+def test_calibration_curve_frame():
+    curve = calibration_curve(CAL["y"], CAL["p"], n_groups=5)
+    assert list(curve.columns) == ["curve", "predicted", "observed", "ci_low", "ci_high", "n", "n_events"]
+    smoothed = curve[curve["curve"] == "smoothed"]
+    grouped = curve[curve["curve"] == "grouped"]
+    assert smoothed["n"].sum() == grouped["n"].sum() == 200
+    assert smoothed["predicted"].is_monotonic_increasing
+    fitted = hand_lowess(CAL["y"].to_numpy(float), CAL["p"].to_numpy(), 0.75)
+    lookup = dict(zip(CAL["p"], fitted))
+    np.testing.assert_allclose(smoothed["observed"], [lookup[v] for v in smoothed["predicted"]], atol=1e-10)
+    assert len(grouped) == 5 and (grouped["ci_low"] <= grouped["observed"]).all()
+    assert grouped["n_events"].sum() == 94
+
+
+# ---------------------------------------------------------------- ROC, net benefit, thresholds
+
+
+def test_roc_curve_frame_counts_and_area():
+    roc = roc_curve_frame(Y_ASAH, ASAH["wfns"])
+    assert roc["threshold"].tolist() == [np.inf, 5, 4, 3, 2, 1]
+    for row in roc.itertuples():
+        positive = ASAH["wfns"] >= row.threshold
+        assert row.tp == int((positive & (Y_ASAH == 1)).sum())
+        assert row.fp == int((positive & (Y_ASAH == 0)).sum())
+    area = np.trapezoid(roc["sensitivity"], roc["fpr"])
+    assert area == pytest.approx(PROC["auc"]["wfns"], rel=1e-12)
+
+
+def test_net_benefit_by_hand():
+    y, p = CAL["y"].to_numpy(), CAL["p"].to_numpy()
+    t = [0.0, 0.05, 0.2, 0.47, 0.8]
+    nb = net_benefit(y, p, t, standardized=True)
+    assert list(nb.columns) == ["threshold", "n", "tp", "fp", "net_benefit", "treat_all", "treat_none",
+                                "standardized_net_benefit", "standardized_treat_all"]
+    n, prev = len(y), y.mean()
+    for row in nb.itertuples():
+        tp = sum(1 for yi, pi in zip(y, p) if pi >= row.threshold and yi == 1)
+        fp = sum(1 for yi, pi in zip(y, p) if pi >= row.threshold and yi == 0)
+        w = row.threshold / (1 - row.threshold)
+        assert (row.tp, row.fp) == (tp, fp)
+        assert row.net_benefit == pytest.approx(tp / n - fp / n * w, abs=1e-14)
+        assert row.treat_all == pytest.approx(prev - (1 - prev) * w, abs=1e-14)
+        assert row.standardized_net_benefit == pytest.approx((tp / n - fp / n * w) / prev, abs=1e-14)
+    assert (nb["treat_none"] == 0).all()
+    default = net_benefit(y, p)
+    assert len(default) == 100 and default["threshold"].iloc[-1] == 0.99
+
+
+def test_threshold_metrics_counts_and_wilson_intervals():
+    from statsmodels.stats.proportion import proportion_confint
+
+    y, p = CAL["y"].to_numpy(), CAL["p"].to_numpy()
+    res = threshold_metrics(y, p, 0.4)
+    tp = int(((p >= 0.4) & (y == 1)).sum())
+    fn = int(((p < 0.4) & (y == 1)).sum())
+    assert (res.tp, res.fn, res.tp + res.fp + res.tn + res.fn) == (tp, fn, 200)
+    assert res.sensitivity == pytest.approx(tp / (tp + fn))
+    frame = res.to_frame()
+    for row in frame.itertuples():
+        low, high = proportion_confint(row.numerator, row.denominator, alpha=0.05, method="wilson")
+        assert (row.ci_low, row.ci_high) == pytest.approx((low, high), abs=1e-12)
+        assert row.estimate == pytest.approx(row.numerator / row.denominator)
+
+
+def test_clopper_pearson_interval_matches_published_and_statsmodels():
+    from statsmodels.stats.proportion import proportion_confint
+
+    low, high = proportion_ci(5, 25, method="clopper-pearson")
+    assert (float(low), float(high)) == pytest.approx(
+        tuple(REF["wilson_clopper_pearson"]["clopper_pearson_5_of_25"]), abs=5e-4)
+    for x, n in [(0, 20), (1, 29), (15, 148), (20, 20)]:
+        lo, hi = proportion_ci(x, n, method="clopper-pearson")
+        ref = proportion_confint(x, n, alpha=0.05, method="beta")
+        assert (float(lo), float(hi)) == pytest.approx(ref, abs=1e-10)
+
+
+def test_ppv_is_nan_when_nobody_is_positive():
+    res = threshold_metrics(CAL["y"], CAL["p"], 0.9999)
+    assert res.tp == res.fp == 0 and math.isnan(res.ppv) and math.isnan(res.ppv_ci_low)
+    assert res.specificity == 1.0
+
+
+# ---------------------------------------------------------------- properties
+
+
+scores = st.lists(st.integers(0, 40), min_size=6, max_size=60)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(data=st.data())
+def test_auc_and_variance_invariant_to_monotone_transforms(data):
+    s = np.array(data.draw(scores), dtype=float)
+    y = np.array(data.draw(st.lists(st.integers(0, 1), min_size=len(s), max_size=len(s))))
+    if min(y.sum(), len(y) - y.sum()) < 2:
+        y[:2], y[2:4] = 1, 0
+    base = delong_auc(y, s)
+    for transformed in (s**3 + 5.0, 2.0 * s - 7.0, np.log(s + 1000.0)):
+        assert delong_auc(y, transformed) == pytest.approx(base, abs=1e-12)
+    v10, v01 = brute_force_placements(y, s)
+    var = np.var(v10, ddof=1) / len(v10) + np.var(v01, ddof=1) / len(v01)
+    assert base == pytest.approx((v10.mean(), var), abs=1e-12)
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.floats(0, 1)), min_size=2, max_size=50))
+def test_treat_all_at_threshold_zero_is_the_prevalence(pairs):
+    y = np.array([a for a, _ in pairs])
+    p = np.array([b for _, b in pairs])
+    if y.min() == y.max():
+        y[0] = 1 - y[0]
+    nb = net_benefit(y, p, [0.0, 0.3])
+    assert nb["treat_all"].iloc[0] == pytest.approx(y.mean(), abs=1e-15)
+    assert nb["net_benefit"].iloc[0] == pytest.approx(y.mean(), abs=1e-15)  # everyone has p >= 0
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 1), st.integers(0, 9)), min_size=4, max_size=40))
+def test_delong_of_a_model_against_itself(pairs):
+    y = np.array([a for a, _ in pairs])
+    s = np.array([b for _, b in pairs], dtype=float)
+    y[:2], y[2:4] = 1, 0
+    res = delong_test(y, s, s)
+    assert res.difference == 0.0 and res.z == 0.0 and res.p_value == 1.0
+    assert res.ci_low == res.ci_high == 0.0
+
+
+# ---------------------------------------------------------------- input validation
+
+
+@pytest.mark.parametrize(
+    "y, p, match",
+    [
+        ([0, 1, 2, 0], [0.1, 0.2, 0.3, 0.4], "only 0 and 1.*position 2"),
+        ([0, 1, np.nan, 0], [0.1, 0.2, 0.3, 0.4], "only 0 and 1"),
+        (["no", "yes", "no", "yes"], [0.1, 0.2, 0.3, 0.4], "recode the outcome"),
+        ([0, 1, 0, 1], [0.1, 1.2, 0.3, 0.4], r"probability in \[0, 1\].*position 1"),
+        ([0, 1, 0, 1], [0.1, np.nan, 0.3, 0.4], "finite"),
+        ([0, 1, 0, 1], [0.1, 0.2, 0.3], "3 values but the outcome has 4"),
+        ([1, 1, 1, 1], [0.1, 0.2, 0.3, 0.4], "both classes"),
+        ([[0, 1], [1, 0]], [0.1, 0.2], "one-dimensional"),
+    ],
+)
+def test_bad_input_is_refused_with_a_fix(y, p, match):
+    with pytest.raises(InvalidInputError, match=match):
+        metrics(y, p)
+
+
+def test_other_argument_checks():
+    y, p = CAL["y"], CAL["p"]
+    with pytest.raises(InvalidInputError, match=r"thresholds must be risks in \[0, 1\)"):
+        net_benefit(y, p, [0.2, 1.0])
+    with pytest.raises(InvalidInputError, match="n_calibration_points"):
+        metrics(y, p, n_calibration_points=2)
+    with pytest.raises(InvalidInputError, match="conf_level"):
+        delong_test(y, p, p, conf_level=95)
+    with pytest.raises(InvalidInputError, match="method"):
+        threshold_metrics(y, p, 0.3, ci_method="wald")
+    with pytest.raises(InsufficientDataError, match="at least 2 events"):
+        metrics([0, 0, 0, 1], [0.1, 0.2, 0.3, 0.4])
+
+
+def test_public_names():
+    import importlib
+
+    assert ca125kinetics.metrics is metrics and callable(metrics)
+    validation = importlib.import_module("ca125kinetics.validation")
+    importlib.import_module("ca125kinetics.validation.metrics")  # must not shadow the function
+    assert validation.metrics is metrics
+    assert validation.kaplan_meier.__module__ == "ca125kinetics.validation.survival"
+
+
+def test_constant_or_few_level_risks_give_group_rates_without_numpy_warnings():
+    y = np.array([0, 1] * 20)
+    with pytest.warns(DataQualityWarning, match="do not vary"):
+        m = metrics(y, np.full(40, 0.3))
+    assert (m.auc, m.auc_ci_low, m.auc_ci_high) == (0.5, 0.5, 0.5)
+    assert m.ici == pytest.approx(0.2) and m.hosmer_lemeshow_df == 0
+    assert math.isnan(m.hosmer_lemeshow_chi2)
+    # a two-level score (AGO-like): 74 patients at 0.3, 26 at 0.7; every local fit is tied
+    p = np.repeat([0.3, 0.7], [74, 26])
+    y = np.r_[np.zeros(60), np.ones(14), np.zeros(6), np.ones(20)].astype(int)
+    m = metrics(y, p)
+    expected = (74 * abs(14 / 74 - 0.3) + 26 * abs(20 / 26 - 0.7)) / 100
+    assert m.ici == pytest.approx(expected, abs=1e-12)
+    assert m.emax == pytest.approx(abs(14 / 74 - 0.3), abs=1e-12)
