@@ -57,6 +57,10 @@ _PUBLIC = {
     "ScoreSettings": "scores",
     # models and training
     # predict
+    "predict": "predict",
+    "predict_cohort": "predict",
+    "load_model": "predict",
+    "Prediction": "predict",
     # validation
     "metrics": "validation",
     "net_benefit": "validation",

@@ -1,0 +1,1310 @@
+"""Score patients with a trained model, with the GCIG CA-125 rules applied.
+
+Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> features and
+scores -> models -> tracking -> **predict** -> validation -> command line and web).
+
+One code path. :func:`score_frame` is the only function that computes a score. The Python
+functions :func:`predict` (one patient, a frozen :class:`Prediction`) and
+:func:`predict_cohort` (many patients, a DataFrame), the MLflow pyfunc model
+(``ca125kinetics.bundle.Ca125PyfuncModel.predict``), ``mlflow models serve``, the ``ca125
+score`` command and the web API (``ca125 serve``) all call it, so they return the same
+numbers for the same input.
+
+Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorted by
+``patient_id``)
+---------------------------------------------------------------------------------------
+========================= ================================================================
+column                    meaning
+========================= ================================================================
+patient_id                identifier (str)
+status                    ``"ok"`` (scored), ``"invalid_input"`` (the patient's data break
+                          the data contract; ``reason`` says where) or ``"not_scored"``
+                          (valid data, but the model cannot score the patient)
+reason                    None when ``status == "ok"``, else why not
+probability               predicted probability of complete resection at secondary
+                          cytoreduction (NaN when not scored)
+p_low, p_high             interval of the probability (the bundle's method; see
+                          ``bundle.ModelBundle.predict_proba``)
+threshold                 the model's decision threshold on the probability
+decision                  which branch of the decision rule fired (:data:`DECISIONS`)
+rule                      that rule, in words
+recommendation            plain-language recommendation (see *Decision rule* below)
+k, half_life_days,        KELIM-like elimination rate (per day), ``ln 2 / k`` and the
+kelim_score               standardized score ``k / k_ref`` from the model's fitted kinetics
+                          step (population empirical-Bayes estimate)
+c0, floor                 fitted CA-125 at day 0 and floor B of ``C(t) = B + (C0 - B) e^{-kt}``
+                          (U/mL); the fitted curve (:func:`curve_points`) is drawn from them
+kinetics_n_samples        samples used by the kinetics fit
+kinetics_status,          status and reason of the kinetics fit
+kinetics_reason
+gcig_*                    GCIG CA-125 response (Rustin 2011): ``gcig_evaluable``,
+                          ``gcig_responded``, ``gcig_category`` (CR/PR), ``gcig_status``,
+                          ``gcig_reason``, ``gcig_uln``, ``gcig_baseline_day``,
+                          ``gcig_baseline_value``, ``gcig_response_day``,
+                          ``gcig_confirmation_day``
+progressed,               GCIG CA-125 progression: flag, group (A/B/C), day (the first of
+progression_group,        the two qualifying samples), status and reason
+progression_day,
+progression_status,
+progression_reason
+recist, combined_category RECIST 1.1 category given, and the combined RECIST + CA-125
+                          category (Rustin 2011) when RECIST is given
+ago_*, imodel_*, mskcc_*  published selection scores (``scores.published_scores``): AGO,
+                          iMODEL, MSKCC with status and reason each
+warnings                  ``"; "``-joined per-patient warnings (empty string if none)
+model_name,               the model used
+model_version,
+model_family,
+trained_on_synthetic
+settings_json             JSON of the rule settings the prediction used: GCIG settings,
+                          kinetics settings and the threshold
+========================= ================================================================
+
+Decision rule (**Decision**, documented here and in the ``rule`` column)
+-------------------------------------------------------------------------
+Applied in this order; the first that applies fires:
+
+1. ``invalid_input`` / ``not_scored``: no recommendation, the reason is given.
+2. ``not_candidate_progression``: GCIG CA-125 progression during the neoadjuvant cycles ->
+   not a candidate for secondary cytoreduction.
+3. ``not_candidate_recist_pd``: RECIST progressive disease -> not a candidate (the combined
+   RECIST + CA-125 category is PD, Rustin 2011).
+4. ``not_eligible_no_response``: neither RECIST CR/PR/SD nor a confirmed GCIG CA-125
+   response (the RESCUE trial, NCT07295132, admits patients with RECIST CR/PR/SD **or** a
+   GCIG CA-125 response); the probability is reported for information only.
+5. ``resectable``: response (GCIG or RECIST CR/PR/SD) and ``probability >= threshold`` ->
+   "predicted completely resectable".
+6. ``not_resectable``: response and ``probability < threshold`` -> "predicted not
+   completely resectable".
+
+Every recommendation ends with "Research software, not a medical device." and, when the
+model was trained on synthetic data, "Model trained on synthetic data."
+
+Per-patient warnings (never Python warnings): fewer than ``min_samples`` CA-125 values in
+the kinetics window, values beyond the kinetics window (day 100), pretreatment value below
+2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules,
+unknown clinical predictors, and inputs outside the range seen in training
+(``ModelBundle.feature_ranges``).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
+
+__all__ = [
+    "predict",
+    "predict_cohort",
+    "predict_many",
+    "score_frame",
+    "load_model",
+    "clear_model_cache",
+    "curve_points",
+    "Prediction",
+    "SCORE_COLUMNS",
+    "DECISIONS",
+    "DISCLAIMER",
+    "SYNTHETIC_NOTE",
+    "default_model_dir",
+    "add_score_arguments",
+    "cli_score",
+]
+
+#: Values of the ``decision`` column, in the order the rules are tried.
+DECISIONS = (
+    "invalid_input",
+    "not_scored",
+    "not_candidate_progression",
+    "not_candidate_recist_pd",
+    "not_eligible_no_response",
+    "resectable",
+    "not_resectable",
+)
+
+DISCLAIMER = "Research software, not a medical device."
+SYNTHETIC_NOTE = "Model trained on synthetic data."
+
+_GCIG_COLUMNS = (
+    "gcig_evaluable", "gcig_responded", "gcig_category", "gcig_status", "gcig_reason", "gcig_uln",
+    "gcig_baseline_day", "gcig_baseline_value", "gcig_response_day", "gcig_confirmation_day",
+)
+_PROGRESSION_COLUMNS = (
+    "progressed", "progression_group", "progression_day", "progression_status", "progression_reason",
+)
+_PUBLISHED_COLUMNS = (
+    "ago_positive", "ago_status", "ago_reason",
+    "imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason",
+    "mskcc_recommendation", "mskcc_status", "mskcc_reason",
+)
+_KINETICS_COLUMNS = (
+    "k", "half_life_days", "kelim_score", "c0", "floor", "kinetics_n_samples", "kinetics_status",
+    "kinetics_reason",
+)
+
+#: Columns of :func:`score_frame`, in order (see the module docstring).
+SCORE_COLUMNS = (
+    "patient_id", "status", "reason",
+    "probability", "p_low", "p_high", "threshold", "decision", "rule", "recommendation",
+    *_KINETICS_COLUMNS,
+    *_GCIG_COLUMNS,
+    *_PROGRESSION_COLUMNS,
+    "recist", "combined_category",
+    *_PUBLISHED_COLUMNS,
+    "warnings",
+    "model_name", "model_version", "model_family", "trained_on_synthetic", "settings_json",
+)
+
+#: Clinical predictor columns (data contract) that may be repeated on every markers row of a
+#: pyfunc input; ``treatment_start`` is needed when the markers carry dates.
+_CLINICAL_INPUT_COLUMNS = (
+    "age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+    "recurrence_pattern", "recist", "treatment_start",
+)
+_CLINICAL_PREDICTORS = (
+    "age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+    "recurrence_pattern",
+)
+_RESPONSE_RECIST = ("CR", "PR", "SD")
+
+
+# --------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Score of one patient (see :func:`predict`); one row of :func:`score_frame`.
+
+    Attributes
+    ----------
+    patient_id, status, reason : str, str, str or None
+        As in :data:`SCORE_COLUMNS`. ``status`` is ``"ok"``, ``"invalid_input"`` or
+        ``"not_scored"``.
+    probability, p_low, p_high : float
+        Probability of complete resection and its interval (NaN when not scored).
+    threshold : float
+        The model's decision threshold.
+    decision, rule, recommendation : str
+        Which rule of the decision rule fired (:data:`DECISIONS`), in words, and the
+        plain-language recommendation.
+    kinetics : dict
+        ``k``, ``half_life_days``, ``kelim_score``, ``c0``, ``floor``, ``n_samples``,
+        ``status``, ``reason``.
+    gcig : dict
+        GCIG response: ``evaluable``, ``responded``, ``category``, ``status``, ``reason``,
+        ``uln``, ``baseline_day``, ``baseline_value``, ``response_day``,
+        ``confirmation_day``.
+    progression : dict
+        GCIG progression: ``progressed``, ``group``, ``day``, ``status``, ``reason``.
+    recist, combined_category : str or None
+        RECIST category given and the combined RECIST + CA-125 category.
+    published_scores : dict
+        Published scores whose inputs are present enough to decide them (status ``ok`` or
+        ``ok_with_missing``): keys among ``ago_positive``, ``imodel_points``,
+        ``imodel_low_risk``, ``mskcc_recommendation``, each with ``*_status`` and ``*_reason``.
+    warnings : tuple of str
+        Per-patient warnings (data quality, out-of-range inputs).
+    model : dict
+        ``name``, ``version``, ``family``, ``trained_on_synthetic``, ``threshold``,
+        ``gcig_settings``, ``kinetics_settings``.
+    series : tuple of dict
+        The observed samples ``{"day", "ca125", "censored", "event"}`` (for a plot).
+    curve : tuple of (float, float)
+        Fitted curve ``(day, CA-125)`` points (:func:`curve_points`); empty when the
+        kinetics fit failed.
+    """
+
+    patient_id: str
+    status: str
+    reason: str | None
+    probability: float
+    p_low: float
+    p_high: float
+    threshold: float
+    decision: str
+    rule: str
+    recommendation: str
+    kinetics: dict
+    gcig: dict
+    progression: dict
+    recist: str | None
+    combined_category: str | None
+    published_scores: dict
+    warnings: tuple[str, ...]
+    model: dict
+    series: tuple = ()
+    curve: tuple = ()
+    _row: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def resectable(self) -> bool | None:
+        """True when the decision is ``resectable``, False for the other scored decisions,
+        None when not scored."""
+        if self.decision in ("invalid_input", "not_scored"):
+            return None
+        return self.decision == "resectable"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame with the columns of :data:`SCORE_COLUMNS`."""
+        if isinstance(self._row, pd.DataFrame):
+            return self._row.copy()
+        raise InvalidInputError("this Prediction was not built by score_frame and has no frame form")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN -> None, tuples -> lists); the web API returns it."""
+        out = {
+            "patient_id": self.patient_id, "status": self.status, "reason": self.reason,
+            "probability": self.probability, "p_low": self.p_low, "p_high": self.p_high,
+            "threshold": self.threshold, "decision": self.decision, "rule": self.rule,
+            "recommendation": self.recommendation, "kinetics": dict(self.kinetics),
+            "gcig": dict(self.gcig), "progression": dict(self.progression), "recist": self.recist,
+            "combined_category": self.combined_category,
+            "published_scores": dict(self.published_scores), "warnings": list(self.warnings),
+            "model": dict(self.model), "series": [dict(s) for s in self.series],
+            "curve": [{"day": d, "ca125": v} for d, v in self.curve],
+        }
+        return _jsonable(out)
+
+    def to_text(self) -> str:
+        """A short report readable by a clinician (what ``ca125 score`` prints)."""
+        return _format_text(self)
+
+
+def _jsonable(value):
+    """Recursively turn NaN/NA into None and numpy scalars into Python scalars."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return False
+
+
+def _clean(value):
+    """A scalar cell as a plain Python value (None for any missing marker)."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+# --------------------------------------------------------------------------------------
+# Loading models
+# --------------------------------------------------------------------------------------
+
+_CACHE: dict[str, tuple[Any, Any]] = {}
+_CACHE_LOCK = threading.Lock()
+_URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "wasbs://", "hdfs://",
+                "dbfs:/", "http://", "https://")
+
+
+def default_model_dir() -> Path:
+    """Directory of the default model: ``$CA125_MODEL_DIR`` if set, else ``models/default``
+    at the repository root (next to ``src/``)."""
+    env = os.environ.get("CA125_MODEL_DIR")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2] / "models" / "default"
+
+
+def clear_model_cache() -> None:
+    """Forget every loaded model (the next :func:`load_model` verifies and loads again)."""
+    with _CACHE_LOCK:
+        _CACHE.clear()
+
+
+def _is_bundle(obj) -> bool:
+    return all(hasattr(obj, a) for a in ("pipeline", "predict_proba", "kinetics_features", "threshold"))
+
+
+def load_model(model=None):
+    """Resolve, verify and load a trained model (a ``ModelBundle``), with caching.
+
+    Parameters
+    ----------
+    model : None, str, Path or ModelBundle
+        * None: the default model, ``default_model_dir()`` (``models/default`` at the
+          repository root; the environment variable ``CA125_MODEL_DIR`` overrides it).
+        * An exported model directory (``bundle.export_model``): its ``MANIFEST.sha256`` is
+          verified before anything is unpickled.
+        * A directory holding ``bundle.joblib`` and ``MANIFEST.sha256`` (``save_bundle``), or
+          the path of such a ``bundle.joblib``: the manifest of its directory is verified.
+        * An MLflow model URI (``models:/name@champion``, ``models:/name/3``, ``runs:/<id>/model``,
+          ...): mlflow is imported only then; the artifacts are downloaded and their manifest
+          verified before loading.
+        * A ``ModelBundle`` object: returned as is.
+
+    Returns
+    -------
+    ModelBundle
+
+    Raises
+    ------
+    ModelNotFoundError
+        Nothing at that path or URI.
+    ModelIntegrityError
+        The manifest is missing, or a file changed, is missing or is unknown. joblib/pickle
+        runs code on load, so an unverifiable model is never loaded.
+
+    Notes
+    -----
+    Loaded bundles are cached per resolved location. For a local directory the cache entry is
+    reused only while every listed file keeps its size and modification time (otherwise the
+    manifest is verified again); an MLflow URI is resolved once per process
+    (:func:`clear_model_cache` forgets it, e.g. after moving an alias).
+    """
+    if model is not None and not isinstance(model, (str, os.PathLike)):
+        if _is_bundle(model):
+            return model
+        raise InvalidInputError(
+            f"model must be None, a path, an MLflow model URI or a ModelBundle, got {type(model).__name__}")
+    if model is None:
+        location = default_model_dir()
+        if not location.exists():
+            raise ModelNotFoundError(
+                f"no default model at {str(location)!r}; train and export one (ca125 train ... "
+                "--out models/default), set CA125_MODEL_DIR, or pass model=<directory or MLflow URI>")
+        return _load_local(location)
+    text = os.fspath(model)
+    if isinstance(model, str) and text.startswith(_URI_SCHEMES):
+        return _load_uri(text)
+    return _load_local(Path(text))
+
+
+def _bundle_root(path: Path) -> tuple[Path, Path]:
+    """(directory whose manifest covers the bundle, path of bundle.joblib) for a local path."""
+    if not path.exists():
+        raise ModelNotFoundError(
+            f"no model at {str(path)!r}; give an exported model directory, a bundle.joblib path "
+            "or an MLflow model URI such as models:/ca125-complete-resection@champion")
+    if path.is_file():
+        # a bundle.joblib: the nearest enclosing directory with a manifest covers it
+        for parent in path.resolve().parents:
+            if (parent / "MANIFEST.sha256").is_file():
+                return parent, path.resolve()
+        raise ModelIntegrityError(
+            f"{str(path)!r} is not covered by any MANIFEST.sha256 in its directory or above: it "
+            "cannot be verified, so it is not loaded (unpickling runs code); re-export the model")
+    candidates = [path / "bundle.joblib"] if (path / "bundle.joblib").is_file() else sorted(
+        path.rglob("bundle.joblib"))
+    if not candidates:
+        raise ModelNotFoundError(
+            f"no bundle.joblib under {str(path)!r}; give an exported model directory "
+            "(ca125 train ... --out DIR)")
+    return path.resolve(), candidates[0].resolve()
+
+
+def _stamp(root: Path) -> tuple:
+    """Sizes and modification times of every file under ``root`` (cheap change detection)."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        if p.is_file():
+            st = p.stat()
+            out.append((p.relative_to(root).as_posix(), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def _load_local(path: Path):
+    from .integrity import verify_manifest
+
+    root, bundle_path = _bundle_root(path)
+    key = f"file:{bundle_path}"
+    stamp = _stamp(root)
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None and cached[1] == stamp:
+            return cached[0]
+        verify_manifest(root)  # raises ModelIntegrityError before anything is unpickled
+        bundle = _unpickle(bundle_path)
+        _CACHE[key] = (bundle, stamp)
+        return bundle
+
+
+def _unpickle(bundle_path: Path):
+    from .bundle import load_bundle_file
+
+    return load_bundle_file(bundle_path)
+
+
+def _load_uri(uri: str):
+    from .integrity import verify_manifest
+
+    key = f"uri:{uri}"
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is not None:
+            return cached[0]
+        try:
+            import mlflow.artifacts
+        except ImportError as exc:  # pragma: no cover - mlflow is a dependency
+            raise ModelNotFoundError(f"cannot resolve {uri!r}: mlflow is not installed") from exc
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+        except Exception as exc:  # mlflow raises its own exception types
+            raise ModelNotFoundError(
+                f"could not resolve the MLflow model URI {uri!r} ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else ''}); check the name/alias/version and "
+                "MLFLOW_TRACKING_URI") from exc
+        root = local if local.is_dir() else local.parent
+        manifests = sorted(root.rglob("MANIFEST.sha256"))
+        if not manifests:
+            raise ModelIntegrityError(
+                f"the MLflow model {uri!r} carries no MANIFEST.sha256: it cannot be verified, so it "
+                "is not loaded (unpickling runs code); log it with ca125kinetics (ca125 train)")
+        bundles = sorted(root.rglob("bundle.joblib"))
+        if not bundles:
+            raise ModelNotFoundError(f"the MLflow model {uri!r} holds no bundle.joblib")
+        for manifest in manifests:
+            verify_manifest(manifest.parent)
+        covered = [b for b in bundles if any(m.parent in b.parents for m in manifests)]
+        if not covered:
+            raise ModelIntegrityError(
+                f"the bundle of the MLflow model {uri!r} is not covered by its MANIFEST.sha256")
+        bundle = _unpickle(covered[0])
+        _CACHE[key] = (bundle, None)
+        return bundle
+
+
+# --------------------------------------------------------------------------------------
+# Input normalisation
+# --------------------------------------------------------------------------------------
+
+
+def _split_input(frame: pd.DataFrame, clinical):
+    """Split a pyfunc-style frame (markers rows with clinical columns repeated) in two.
+
+    Returns (markers, clinical, problems) where ``problems`` maps patient_id to a reason when
+    the repeated clinical values differ within a patient.
+    """
+    problems: dict[str, str] = {}
+    repeated = [c for c in _CLINICAL_INPUT_COLUMNS if c in frame.columns]
+    if clinical is not None or not repeated or "patient_id" not in frame.columns:
+        return frame, clinical, problems
+    markers = frame.drop(columns=repeated)
+    pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
+    rows = []
+    for patient, idx in frame.groupby(pid, sort=True, dropna=False).groups.items():
+        row = {"patient_id": patient}
+        for column in repeated:
+            values = frame.loc[idx, column]
+            present = [v for v in values.tolist() if not _is_missing(v) and not (isinstance(v, str) and not v.strip())]
+            distinct = {str(v).strip() for v in present}
+            if len(distinct) > 1:
+                problems[str(patient)] = (
+                    f"invalid input: column {column!r} differs between rows of the patient "
+                    f"({sorted(distinct)[:3]}); clinical values must be constant within a patient")
+            row[column] = present[0] if present else None
+        rows.append(row)
+    clin = pd.DataFrame(rows, columns=["patient_id", *repeated])
+    return markers, clin, problems
+
+
+def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Canonical frames carry ``censored`` beside a numeric ``ca125``; the reader reads the
+    ``"<x"`` text form, so write censored values back as ``"<x"`` (exact ``repr`` of x)
+    before validation (otherwise re-reading a canonical frame would drop the flag)."""
+    if "censored" not in frame.columns or "ca125" not in frame.columns:
+        return frame
+    flag = frame["censored"].map(lambda v: v is True or (isinstance(v, (np.bool_, int, float)) and not _is_missing(v) and bool(v)))
+    flag = flag.to_numpy(dtype=bool)
+    if not flag.any():
+        return frame.drop(columns="censored")
+    values = frame["ca125"].astype(object).to_numpy().copy()
+    for i in np.flatnonzero(flag):
+        v = values[i]
+        if isinstance(v, (int, float, np.integer, np.floating)) and not _is_missing(v):
+            values[i] = f"<{float(v)!r}"
+    return frame.drop(columns="censored").assign(ca125=values)
+
+
+def _read_inputs(frame, clinical, gcig_settings):
+    """Canonical (markers, clinical) frames through the package readers (flagging bad patients)."""
+    from .io import read_clinical, read_markers
+
+    if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
+        raise InvalidInputError(
+            f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
+    problems: dict[str, str] = {}
+    if isinstance(frame, pd.DataFrame):
+        frame, clinical, problems = _split_input(frame, clinical)
+        # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
+        # placeholder rows would only say "CA-125 value is empty")
+        for table in (frame, clinical):
+            if isinstance(table, pd.DataFrame) and {"patient_id", "problem"} <= set(table.columns):
+                flagged = table.loc[table["problem"].notna(), ["patient_id", "problem"]]
+                for patient, problem in flagged.itertuples(index=False):
+                    problems.setdefault(str(patient), str(problem))
+        frame = _censored_as_text(frame)
+    clin = None
+    if clinical is not None:
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+    uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
+    markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
+                           duplicates=getattr(gcig_settings, "duplicates", "error"))
+    if clin is not None:
+        for patient, problem in zip(clin["patient_id"], clin["problem"]):
+            if not _is_missing(problem):
+                problems.setdefault(str(patient), str(problem))
+    for patient, problem in markers.loc[markers["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
+        problems.setdefault(str(patient), str(problem))
+    return markers, clin, problems
+
+
+# --------------------------------------------------------------------------------------
+# Scoring
+# --------------------------------------------------------------------------------------
+
+
+def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
+    """Score every patient of a markers table with a trained model (the single code path).
+
+    Parameters
+    ----------
+    bundle : ModelBundle
+        A loaded model (:func:`load_model`).
+    frame : DataFrame, str or Path
+        Either the long markers table (data contract; read and validated with
+        ``io.read_markers(on_error="flag")``), with ``clinical`` separately; or the pyfunc
+        input: long markers rows with the clinical columns (``age``, ``ecog``, ...,
+        ``recist``) repeated on each row of a patient.
+    clinical : DataFrame, str or Path, optional
+        One row per patient (``io.read_clinical``; only ``patient_id`` is required, missing
+        predictors are unknown and the model imputes them).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per patient, sorted by ``patient_id``, columns :data:`SCORE_COLUMNS` (module
+        docstring). A patient whose data break the contract gets ``status="invalid_input"``
+        with the reason; nobody is dropped.
+
+    Raises
+    ------
+    InvalidInputError
+        The table as a whole cannot be read (not a table, a required column missing).
+    """
+    gs = bundle.gcig_settings
+    markers, clin, problems = _read_inputs(frame, clinical, gs)
+    return _score(bundle, markers, clin, problems)
+
+
+def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str]) -> pd.DataFrame:
+    from .features import build_patient_frame
+    from .gcig import gcig_cohort
+    from .scores import published_scores
+
+    gs, ks = bundle.gcig_settings, bundle.kinetics_settings
+    patients = build_patient_frame(markers, clin, gcig_settings=gs, kinetics_settings=ks)
+    patients = patients.reset_index(drop=True)
+    ids = patients["patient_id"].astype(str).tolist()
+    n = len(ids)
+    for i, problem in enumerate(patients["problem"].tolist() if "problem" in patients else [None] * n):
+        if not _is_missing(problem):
+            problems.setdefault(ids[i], str(problem))
+    invalid = np.array([pid in problems for pid in ids], dtype=bool)
+
+    # --- GCIG response and progression
+    gc = gcig_cohort(markers, clin, settings=gs).set_index("patient_id")
+    gc.index = gc.index.astype(str)
+    gc = gc.reindex(ids)
+    no_markers = (gc["status"] == "no_markers").fillna(False).to_numpy(dtype=bool)
+
+    # --- probability from the model, kinetics from the model's fitted kinetics step
+    prob = np.full((n, 3), np.nan)
+    kin = {c: [None] * n for c in _KINETICS_COLUMNS}
+    not_scored: dict[int, str] = {}
+    for i in np.flatnonzero(no_markers & ~invalid):
+        not_scored[int(i)] = "no CA-125 markers for this patient (only a clinical row)"
+    valid = np.flatnonzero(~invalid & ~no_markers)
+    if len(valid):
+        sub = patients.iloc[valid]
+        p = bundle.predict_proba(sub)
+        prob[valid] = p[["p", "p_low", "p_high"]].to_numpy(dtype=float)
+        kf = _kinetics_report(bundle, sub)
+        for j, i in enumerate(valid):
+            for c in _KINETICS_COLUMNS:
+                kin[c][i] = _clean(kf[c][j])
+            if not np.isfinite(prob[i, 0]):
+                not_scored[i] = "the model returned no probability for this patient"
+
+    # --- published scores (CA-125 at recurrence from the patient frame)
+    pub_in = patients[["patient_id"]].copy()
+    for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+              "recurrence_pattern", "ca125_at_recurrence"):
+        pub_in[c] = patients[c] if c in patients.columns else None
+    pub_in["problem"] = [problems.get(pid) for pid in ids]
+    pub = published_scores(pub_in).reset_index(drop=True)
+
+    threshold = float(bundle.threshold)
+    synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
+    settings_json = _settings_json(bundle)
+    ranges = dict(getattr(bundle, "feature_ranges", None) or {})
+    by_patient = _samples_by_patient(markers)
+
+    rows = []
+    for i, pid in enumerate(ids):
+        g = gc.loc[pid]
+        row: dict[str, Any] = {"patient_id": pid}
+        if invalid[i]:
+            status, reason = "invalid_input", problems[pid]
+        elif i in not_scored:
+            status, reason = "not_scored", not_scored[i]
+        else:
+            status, reason = "ok", None
+        if status == "ok":
+            row.update(probability=prob[i, 0], p_low=prob[i, 1], p_high=prob[i, 2])
+        else:
+            row.update(probability=np.nan, p_low=np.nan, p_high=np.nan)
+        row.update(status=status, reason=reason, threshold=threshold)
+        for c in _KINETICS_COLUMNS:
+            row[c] = kin[c][i]
+        row.update(
+            gcig_evaluable=_clean(g.get("evaluable")), gcig_responded=_clean(g.get("responded")),
+            gcig_category=_clean(g.get("category")), gcig_status=_clean(g.get("status")),
+            gcig_reason=_clean(g.get("reason")), gcig_uln=_clean(g.get("uln")),
+            gcig_baseline_day=_clean(g.get("baseline_day")), gcig_baseline_value=_clean(g.get("baseline_value")),
+            gcig_response_day=_clean(g.get("response_day")),
+            gcig_confirmation_day=_clean(g.get("confirmation_day")),
+            progressed=_clean(g.get("progressed")), progression_group=_clean(g.get("progression_group")),
+            progression_day=_clean(g.get("progression_day")),
+            progression_status=_clean(g.get("progression_status")),
+            progression_reason=_clean(g.get("progression_reason")),
+            recist=_clean(g.get("recist")) if "recist" in gc.columns else None,
+            combined_category=_clean(g.get("combined_category")) if "combined_category" in gc.columns else None,
+        )
+        for c in _PUBLISHED_COLUMNS:
+            row[c] = _clean(pub[c].iloc[i])
+        decision, rule, text = _decide(row, threshold, synthetic)
+        row.update(decision=decision, rule=rule, recommendation=text)
+        row["warnings"] = "; ".join(_warnings(row, patients.iloc[i], by_patient.get(pid, ()), bundle, ranges))
+        row.update(model_name=str(getattr(bundle, "name", "")), model_version=str(getattr(bundle, "version", "")),
+                   model_family=str(getattr(bundle, "model_family", "")), trained_on_synthetic=synthetic,
+                   settings_json=settings_json)
+        rows.append(row)
+    return _typed(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
+
+
+def _kinetics_step(bundle):
+    """The fitted ``KineticsFeatures`` step of the bundle's pipeline (None if it has none)."""
+    from .kinetics import KineticsFeatures
+
+    steps = getattr(getattr(bundle, "pipeline", None), "steps", None) or []
+    for _, step in steps:
+        if isinstance(step, KineticsFeatures):
+            return step
+    return None
+
+
+def _kinetics_report(bundle, patients: pd.DataFrame) -> dict[str, list]:
+    """k, half-life, score, C0, floor, samples, status, reason of each row of ``patients``.
+
+    Computed with :func:`ca125kinetics.kinetics.fit_kinetics` from the wide series of the
+    patient frame, with the population, method and settings of the model's *fitted*
+    ``KineticsFeatures`` step: the same estimates the classifier saw (``fit_kinetics`` and
+    ``KineticsFeatures.transform`` share one scoring function), plus ``c0`` and ``floor``
+    for the fitted curve, which the transformer's features do not carry.
+    """
+    from .kinetics import fit_kinetics
+
+    out = {c: [None] * len(patients) for c in _KINETICS_COLUMNS}
+    step = _kinetics_step(bundle)
+    if step is not None:
+        wide = patients.set_index(patients["patient_id"].astype(str))
+        population = getattr(step, "population_", None) if step.method == "population" else None
+        res = fit_kinetics(wide, method=step.method, population=population, settings=step.settings_)
+        for c, src in (("k", "k"), ("half_life_days", "half_life_days"), ("kelim_score", "kelim_score"),
+                       ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples"),
+                       ("kinetics_status", "status"), ("kinetics_reason", "reason")):
+            out[c] = res[src].tolist()
+        return out
+    # a pipeline without the kinetics step: report what the bundle offers
+    kf = bundle.kinetics_features(patients).reset_index(drop=True)
+    if "log_k" in kf.columns:
+        out["k"] = np.exp(kf["log_k"].to_numpy(dtype=float)).tolist()
+    for c in ("k", "half_life_days", "kelim_score", "c0", "floor"):
+        if c in kf.columns:
+            out[c] = kf[c].tolist()
+    if "n_samples" in kf.columns:
+        out["kinetics_n_samples"] = kf["n_samples"].tolist()
+    return out
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    """Fixed dtypes of the score frame, whatever the mix of scored and unscored patients."""
+    floats = ("probability", "p_low", "p_high", "threshold", "k", "half_life_days", "kelim_score", "c0",
+              "floor", "gcig_uln", "gcig_baseline_value", "imodel_points")
+    for c in floats:
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    for c in ("kinetics_n_samples", "gcig_baseline_day", "gcig_response_day", "gcig_confirmation_day",
+              "progression_day"):
+        out[c] = pd.array([None if _is_missing(v) else int(v) for v in out[c]], dtype="Int64")
+    for c in ("gcig_evaluable", "gcig_responded", "progressed", "ago_positive", "imodel_low_risk"):
+        out[c] = pd.array([None if _is_missing(v) else bool(v) for v in out[c]], dtype="boolean")
+    out["trained_on_synthetic"] = out["trained_on_synthetic"].astype(bool)
+    out["patient_id"] = out["patient_id"].astype(object)
+    return out
+
+
+def _settings_json(bundle) -> str:
+    return json.dumps({
+        "gcig": bundle.gcig_settings.to_dict(),
+        "kinetics": bundle.kinetics_settings.to_dict(),
+        "threshold": float(bundle.threshold),
+    }, sort_keys=True)
+
+
+def _samples_by_patient(markers: pd.DataFrame) -> dict[str, tuple]:
+    """Per patient: tuple of (day, ca125, censored, event) rows (valid patients only)."""
+    ok = markers[markers["problem"].isna()] if "problem" in markers else markers
+    out: dict[str, list] = {}
+    cols = [ok["patient_id"].astype(str).tolist(), ok["day"].tolist(), ok["ca125"].tolist(),
+            ok["censored"].tolist() if "censored" in ok else [False] * len(ok),
+            ok["event"].tolist() if "event" in ok else [None] * len(ok)]
+    for pid, day, value, cens, event in zip(*cols):
+        out.setdefault(pid, []).append((int(day), _clean(value), bool(cens), _clean(event)))
+    return {k: tuple(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------------------
+# Decision rule and warnings
+# --------------------------------------------------------------------------------------
+
+
+def _fmt_p(p: float) -> str:
+    return f"{p:.2f}"
+
+
+def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool) -> tuple[str, str, str]:
+    """(decision, rule, recommendation) for one scored row (module docstring, Decision rule)."""
+    tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
+    status = row["status"]
+    if status == "invalid_input":
+        return ("invalid_input", "input breaks the data contract",
+                f"Not scored: {row['reason']}. {tail}")
+    if status == "not_scored":
+        return ("not_scored", "the model could not score the patient",
+                f"No prediction: {row['reason']}. {tail}")
+    p = float(row["probability"])
+    recist = row.get("recist")
+    if row.get("progressed"):
+        day = row.get("progression_day")
+        group = row.get("progression_group")
+        text = (f"Not a candidate for secondary cytoreduction: GCIG CA-125 progression"
+                f"{f' (group {group})' if group else ''}{f' on day {day}' if day is not None else ''}. "
+                f"Predicted probability {_fmt_p(p)} shown for information only. {tail}")
+        return "not_candidate_progression", "GCIG CA-125 progression -> not a candidate", text
+    if recist == "PD":
+        text = (f"Not a candidate for secondary cytoreduction: RECIST progressive disease "
+                f"(combined RECIST + CA-125 category PD). Predicted probability {_fmt_p(p)} shown for "
+                f"information only. {tail}")
+        return "not_candidate_recist_pd", "RECIST PD -> not a candidate", text
+    gcig_response = bool(row.get("gcig_responded"))
+    if gcig_response:
+        basis = (f"GCIG CA-125 response ({row.get('gcig_category')}) confirmed on day "
+                 f"{row.get('gcig_confirmation_day')} (fall on day {row.get('gcig_response_day')})")
+    elif recist in _RESPONSE_RECIST:
+        basis = f"RECIST {recist} (no confirmed GCIG CA-125 response: {row.get('gcig_reason')})"
+    else:
+        why = row.get("gcig_reason") or "GCIG response not assessed"
+        text = (f"Not eligible by the RESCUE entry criteria: no RECIST CR/PR/SD recorded and no "
+                f"confirmed GCIG CA-125 response ({why}). Predicted probability {_fmt_p(p)} "
+                f"(threshold {_fmt_p(threshold)}) shown for information only. {tail}")
+        return ("not_eligible_no_response",
+                "no RECIST CR/PR/SD and no GCIG CA-125 response -> not eligible (RESCUE)", text)
+    if p >= threshold:
+        text = (f"Predicted completely resectable: {basis}; predicted probability {_fmt_p(p)} >= "
+                f"threshold {_fmt_p(threshold)}. {tail}")
+        return "resectable", "response and probability >= threshold -> predicted completely resectable", text
+    text = (f"Predicted not completely resectable: {basis}; predicted probability {_fmt_p(p)} < "
+            f"threshold {_fmt_p(threshold)}. {tail}")
+    return "not_resectable", "response and probability < threshold -> predicted not completely resectable", text
+
+
+def _warnings(row: Mapping[str, Any], patient: pd.Series, samples: tuple, bundle, ranges: Mapping) -> list[str]:
+    """Per-patient warnings (strings; never Python warnings)."""
+    if row["status"] == "invalid_input":
+        return []
+    ks, gs = bundle.kinetics_settings, bundle.gcig_settings
+    out: list[str] = []
+    valued = [(d, v, c) for d, v, c, _ in samples if v is not None]
+    window = [s for s in valued if -ks.pretreatment_window_days <= s[0] <= ks.window_days]
+    if len(window) < ks.min_samples:
+        out.append(f"only {len(window)} CA-125 value(s) between day {-ks.pretreatment_window_days} and "
+                   f"day {ks.window_days}; the KELIM-like k needs at least {ks.min_samples} "
+                   "(the estimate leans on the population prior)")
+    late = [d for d, _, _ in valued if d > ks.window_days]
+    if late:
+        out.append(f"{len(late)} value(s) beyond day {ks.window_days} (day {', '.join(map(str, late[:5]))}) "
+                   "are not used by the kinetics fit")
+    uln = row.get("gcig_uln") or gs.uln
+    base = row.get("gcig_baseline_value")
+    limit = gs.evaluable_factor * uln
+    if base is None:
+        out.append(f"no pretreatment CA-125 within {gs.baseline_window_days} days before the first dose: "
+                   "GCIG response not evaluable")
+    elif base < limit:
+        out.append(f"pretreatment CA-125 {base:g} U/mL is below {gs.evaluable_factor:g} x ULN "
+                   f"({limit:g} U/mL): GCIG response not evaluable")
+    n_cens = sum(1 for _, _, c in valued if c)
+    if n_cens:
+        out.append(f"{n_cens} value(s) reported below the assay limit ('<x'), used as upper bounds")
+    missing = [c for c in _CLINICAL_PREDICTORS if c in patient.index and _is_missing(patient[c])]
+    if missing:
+        out.append(f"clinical factor(s) unknown: {', '.join(missing)} (the model imputes them)")
+    for feature, bounds in ranges.items():
+        value = row.get(feature) if feature in row else (patient[feature] if feature in patient.index else None)
+        if _is_missing(value) or isinstance(value, str):
+            continue
+        try:
+            lo, hi = float(bounds[0]), float(bounds[1])
+            v = float(value)
+        except (TypeError, ValueError, IndexError):
+            continue
+        if v < lo or v > hi:
+            out.append(f"{feature} {v:.4g} is outside the training range {lo:.4g}..{hi:.4g} "
+                       "(extrapolation: interpret with care)")
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# Fitted curve
+# --------------------------------------------------------------------------------------
+
+
+def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: int = 51) -> tuple:
+    """Fitted KELIM-like curve ``C(t) = B + (C0 - B) exp(-k t)`` on a day grid, for plotting.
+
+    Parameters
+    ----------
+    k : float
+        Elimination rate constant (per day), as fitted by the kinetics step.
+    floor, c0 : float
+        Floor ``B`` and CA-125 at day 0 ``C0`` (U/mL).
+    first_day, last_day : int
+        Grid range; days before 0 take ``C0`` (no decline before the first dose).
+    n : int
+        Number of grid points (evenly spaced, ends included).
+
+    Returns
+    -------
+    tuple of (float, float)
+        ``(day, CA-125)`` pairs, rounded to 0.01 day and 0.001 U/mL; empty when an input is
+        missing or not finite.
+    """
+    values = [k, floor, c0]
+    if any(_is_missing(v) for v in values) or not all(math.isfinite(float(v)) for v in values):
+        return ()
+    k, floor, c0 = float(k), float(floor), float(c0)
+    if last_day <= first_day or n < 2:
+        return ()
+    days = np.linspace(first_day, last_day, n)
+    t = np.clip(days, 0.0, None)
+    level = floor + (c0 - floor) * np.exp(-k * t)
+    return tuple((round(float(d), 2), round(float(v), 3)) for d, v in zip(days, level))
+
+
+# --------------------------------------------------------------------------------------
+# Public functions
+# --------------------------------------------------------------------------------------
+
+
+def _prediction_from_row(frame: pd.DataFrame, i: int, samples: tuple, bundle) -> Prediction:
+    row = {c: _clean(frame[c].iloc[i]) for c in frame.columns}
+    last = max((d for d, *_ in samples), default=0)
+    first = min((d for d, *_ in samples), default=0)
+    curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
+                         last_day=max(last, bundle.kinetics_settings.window_days if last > 0 else 0))
+    published = {}
+    for score, value_cols in (("ago", ("ago_positive",)), ("imodel", ("imodel_points", "imodel_low_risk")),
+                              ("mskcc", ("mskcc_recommendation",))):
+        if row[f"{score}_status"] in ("ok", "ok_with_missing"):
+            for c in value_cols:
+                published[c] = row[c]
+            published[f"{score}_status"] = row[f"{score}_status"]
+            published[f"{score}_reason"] = row[f"{score}_reason"]
+    nan = float("nan")
+    return Prediction(
+        patient_id=row["patient_id"], status=row["status"], reason=row["reason"],
+        probability=nan if row["probability"] is None else row["probability"],
+        p_low=nan if row["p_low"] is None else row["p_low"],
+        p_high=nan if row["p_high"] is None else row["p_high"],
+        threshold=row["threshold"], decision=row["decision"], rule=row["rule"],
+        recommendation=row["recommendation"],
+        kinetics={"k": row["k"], "half_life_days": row["half_life_days"], "kelim_score": row["kelim_score"],
+                  "c0": row["c0"], "floor": row["floor"], "n_samples": row["kinetics_n_samples"],
+                  "status": row["kinetics_status"], "reason": row["kinetics_reason"]},
+        gcig={"evaluable": row["gcig_evaluable"], "responded": row["gcig_responded"],
+              "category": row["gcig_category"], "status": row["gcig_status"], "reason": row["gcig_reason"],
+              "uln": row["gcig_uln"], "baseline_day": row["gcig_baseline_day"],
+              "baseline_value": row["gcig_baseline_value"], "response_day": row["gcig_response_day"],
+              "confirmation_day": row["gcig_confirmation_day"]},
+        progression={"progressed": row["progressed"], "group": row["progression_group"],
+                     "day": row["progression_day"], "status": row["progression_status"],
+                     "reason": row["progression_reason"]},
+        recist=row["recist"], combined_category=row["combined_category"],
+        published_scores=published,
+        warnings=tuple(w for w in (row["warnings"] or "").split("; ") if w),
+        model={"name": row["model_name"], "version": row["model_version"], "family": row["model_family"],
+               "trained_on_synthetic": row["trained_on_synthetic"], "threshold": row["threshold"],
+               **json.loads(row["settings_json"])},
+        series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
+        curve=curve,
+        _row=frame.iloc[[i]].reset_index(drop=True),
+    )
+
+
+def predict(markers, clinical=None, *, model=None) -> Prediction:
+    """Score one patient: probability of complete resection with the GCIG rule applied.
+
+    Parameters
+    ----------
+    markers : DataFrame, str, Path, mapping or sequence
+        The patient's CA-125 series: a long markers frame or file (data contract; one
+        patient), a mapping of columns such as ``{"day": [-3, 21, 42], "ca125": [400, 180,
+        150]}`` (optionally ``patient_id``, ``censored``, ``uln``, ``assay``, ``event``,
+        ``date``), or a sequence of ``(day, ca125)`` pairs.
+    clinical : mapping, Series, DataFrame, str or Path, optional
+        The patient's clinical factors (``age``, ``ecog``, ``ascites_ml``, ``figo_stage``,
+        ``primary_residual_disease``, ``pfi_months``, ``recurrence_pattern``, ``recist``,
+        ``treatment_start``); unknown ones may be left out.
+    model : None, str, Path or ModelBundle, optional
+        See :func:`load_model`; None uses the shipped default model.
+
+    Returns
+    -------
+    Prediction
+        Frozen result: probability with interval, kinetics, GCIG response and progression,
+        published scores, decision and recommendation, warnings, model and settings.
+
+    Raises
+    ------
+    InvalidInputError
+        The input holds more than one patient, or cannot be read. Invalid values of one
+        patient are reported in the result (``status="invalid_input"``) rather than raised,
+        as in :func:`predict_cohort`.
+    ModelNotFoundError, ModelIntegrityError
+        See :func:`load_model`.
+    """
+    bundle = load_model(model)
+    markers_frame, clinical_frame = _one_patient_inputs(markers, clinical)
+    gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings)
+    ids = sorted(set(gm["patient_id"].astype(str)) | (set(gc["patient_id"].astype(str)) if gc is not None else set()))
+    if len(ids) != 1:
+        raise InvalidInputError(
+            f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
+            "use predict_cohort for several patients", column="patient_id")
+    frame = _score(bundle, gm, gc, problems)
+    samples = _samples_by_patient(gm).get(ids[0], ())
+    return _prediction_from_row(frame, 0, samples, bundle)
+
+
+def predict_many(items, *, model=None) -> list[Prediction]:
+    """Score several single-patient inputs at once: ``[predict(m, c) for m, c in items]``.
+
+    The same result as calling :func:`predict` on each item, computed in one
+    :func:`score_frame` pass (the scoring steps are vectorised over patients, so a batch
+    costs little more than one patient). The web server batches concurrent requests this way.
+
+    Parameters
+    ----------
+    items : sequence of (markers, clinical)
+        As the arguments of :func:`predict` (mappings or DataFrames; one patient each).
+        The patient identifiers must differ between items.
+    model : None, str, Path or ModelBundle, optional
+        See :func:`load_model`.
+
+    Returns
+    -------
+    list of Prediction
+        In the order of ``items``.
+
+    Raises
+    ------
+    InvalidInputError
+        An item is not one patient, or two items share a patient identifier.
+    """
+    bundle = load_model(model)
+    markers, clinical, order = [], [], []
+    for m, c in items:
+        mf, cf = _one_patient_inputs(m, c)
+        if not isinstance(mf, pd.DataFrame):
+            raise InvalidInputError("predict_many takes mappings or DataFrames, not file paths")
+        ids = sorted(set(mf["patient_id"].dropna().astype(str)))
+        if len(ids) != 1:
+            raise InvalidInputError(f"each item of predict_many must hold one patient, got {len(ids)}",
+                                    column="patient_id")
+        if cf is None:
+            cf = pd.DataFrame({"patient_id": ids})
+        markers.append(mf)
+        clinical.append(cf)
+        order.append(ids[0])
+    if len(set(order)) != len(order):
+        raise InvalidInputError("predict_many needs a different patient_id for every item", column="patient_id")
+    if not order:
+        return []
+    gm, gc, problems = _read_inputs(pd.concat(markers, ignore_index=True),
+                                    pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
+    frame = _score(bundle, gm, gc, problems)
+    samples = _samples_by_patient(gm)
+    position = {pid: i for i, pid in enumerate(frame["patient_id"].astype(str))}
+    return [_prediction_from_row(frame, position[pid], samples.get(pid, ()), bundle) for pid in order]
+
+
+def _one_patient_inputs(markers, clinical):
+    """Markers and clinical inputs of :func:`predict` as DataFrames (or paths)."""
+    if isinstance(markers, (pd.DataFrame, str, os.PathLike)):
+        m = markers
+    elif isinstance(markers, Mapping):
+        m = pd.DataFrame({k: (list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series)) else v)
+                          for k, v in markers.items()})
+    elif isinstance(markers, Sequence) and all(isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
+        m = pd.DataFrame(list(markers), columns=["day", "ca125"])
+    else:
+        raise InvalidInputError(
+            "markers must be a DataFrame, a file path, a mapping of columns ({'day': [...], 'ca125': "
+            f"[...]}}) or a sequence of (day, ca125) pairs; got {type(markers).__name__}")
+    if isinstance(m, pd.DataFrame) and "patient_id" not in m.columns:
+        pid = None
+        if isinstance(clinical, Mapping) and clinical.get("patient_id") is not None:
+            pid = str(clinical["patient_id"])
+        elif isinstance(clinical, pd.Series) and clinical.get("patient_id") is not None:
+            pid = str(clinical["patient_id"])
+        m = m.assign(patient_id=pid or "patient")
+    if clinical is None or isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
+        c = clinical
+    elif isinstance(clinical, (Mapping, pd.Series)):
+        c = dict(clinical)
+        if c.get("patient_id") is None:
+            ids = m["patient_id"].dropna().astype(str).unique() if isinstance(m, pd.DataFrame) else []
+            c["patient_id"] = ids[0] if len(ids) == 1 else "patient"
+        c = pd.DataFrame([c])
+    else:
+        raise InvalidInputError(
+            f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
+    return m, c
+
+
+def predict_cohort(markers, clinical=None, model=None) -> pd.DataFrame:
+    """Score many patients: one row per patient with the columns of :data:`SCORE_COLUMNS`.
+
+    Parameters
+    ----------
+    markers : DataFrame, str or Path
+        Long markers table (data contract) or the pyfunc input form (clinical columns
+        repeated on each row).
+    clinical : DataFrame, str or Path, optional
+        One row per patient.
+    model : None, str, Path or ModelBundle, optional
+        See :func:`load_model`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        As :func:`score_frame`; bad patients get ``status="invalid_input"`` and a reason.
+    """
+    return score_frame(load_model(model), markers, clinical)
+
+
+# --------------------------------------------------------------------------------------
+# Text report
+# --------------------------------------------------------------------------------------
+
+
+def _fmt(value, spec: str = "g", unit: str = "") -> str:
+    if _is_missing(value):
+        return "-"
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        return f"{value:{spec}}{unit}"
+    return f"{value}{unit}"
+
+
+def _format_text(p: Prediction) -> str:
+    lines = [f"Patient {p.patient_id}", ""]
+    if p.status == "ok":
+        lines.append(f"  Probability of complete resection: {p.probability:.2f} "
+                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})")
+    else:
+        lines.append(f"  Not scored ({p.status}): {p.reason}")
+    g = p.gcig
+    verdict = {"response": f"response ({g['category']}), fall on day {g['response_day']}, "
+                           f"confirmed on day {g['confirmation_day']}"}.get(g["status"], g["status"] or "-")
+    lines.append(f"  GCIG CA-125 response: {verdict}")
+    if g["reason"]:
+        lines.append(f"    {g['reason']}")
+    pr = p.progression
+    if pr["progressed"]:
+        lines.append(f"  GCIG CA-125 progression: group {pr['group']}, day {pr['day']}")
+    else:
+        lines.append(f"  GCIG CA-125 progression: {pr['status'] or '-'}")
+    if p.recist:
+        lines.append(f"  RECIST: {p.recist}; combined RECIST + CA-125 category: {p.combined_category or '-'}")
+    k = p.kinetics
+    lines.append(f"  KELIM-like k: {_fmt(k['k'], '.4f', '/day')}, half-life {_fmt(k['half_life_days'], '.1f', ' days')}, "
+                 f"standardized score {_fmt(k['kelim_score'], '.2f')} (favourable >= 1.0)")
+    if p.published_scores:
+        ps = p.published_scores
+        parts = []
+        if "ago_positive" in ps:
+            parts.append(f"AGO {'positive' if ps['ago_positive'] else 'negative'}")
+        if "imodel_low_risk" in ps and ps["imodel_low_risk"] is not None:
+            pts = ps.get("imodel_points")
+            parts.append(f"iMODEL {'low' if ps['imodel_low_risk'] else 'high'} risk"
+                         + (f" ({pts:.1f} points)" if pts is not None else ""))
+        if ps.get("mskcc_recommendation"):
+            parts.append(f"MSKCC: {ps['mskcc_recommendation']} secondary cytoreduction")
+        lines.append("  Published scores: " + "; ".join(parts))
+    lines.append("")
+    lines.append(f"  Recommendation: {p.recommendation}")
+    lines.append(f"  Rule: {p.rule}")
+    if p.warnings:
+        lines.append("")
+        lines.append("  Warnings:")
+        lines.extend(f"    - {w}" for w in p.warnings)
+    m = p.model
+    lines.append("")
+    lines.append(f"  Model: {m['name']} {m['version']} ({m['family']}); ULN {m['gcig']['uln']:g} U/mL, "
+                 f"k_ref {m['kinetics']['k_ref']:g}/day"
+                 + ("; trained on synthetic data" if m["trained_on_synthetic"] else ""))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------
+# Command line: ca125 score
+# --------------------------------------------------------------------------------------
+
+_SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
+                    "progressed", "kelim_score", "decision")
+
+
+def add_score_arguments(parser) -> None:
+    """Add the ``ca125 score`` options to an argparse parser."""
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet), data contract")
+    parser.add_argument("--clinical", help="clinical table (.csv or .parquet); unknown factors may be left empty")
+    parser.add_argument("--patient", help="score only this patient_id (default: every patient in the table)")
+    parser.add_argument("--model", default=None,
+                        help="exported model directory, bundle.joblib or MLflow URI such as "
+                        "models:/ca125-complete-resection@champion (default: the shipped model)")
+    parser.add_argument("--format", choices=["text", "json", "csv"], default=None,
+                        help="output format (default: text on the terminal, or by --out suffix)")
+    parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+
+
+def cli_score(args) -> int:
+    """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
+    one row per patient. Returns the exit code (0)."""
+    import sys
+
+    bundle = load_model(args.model)
+    markers, clinical = _cli_tables(args, bundle)
+    ids = sorted(set(markers["patient_id"].astype(str)))
+    fmt = args.format or _format_from_suffix(args.out)
+    if len(ids) == 1:
+        result = predict(markers, clinical, model=bundle)
+        if fmt == "json":
+            text = json.dumps(result.to_dict(), indent=2) + "\n"
+        elif fmt == "csv":
+            text = result.to_frame().to_csv(index=False)
+        else:
+            text = result.to_text() + "\n"
+        n = 1
+    else:
+        frame = predict_cohort(markers, clinical, model=bundle)
+        if fmt == "json":
+            text = frame.to_json(orient="records", indent=2) + "\n"
+        elif fmt == "csv":
+            text = frame.to_csv(index=False)
+        else:
+            text = _cohort_text(frame)
+        n = len(frame)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _format_from_suffix(out) -> str:
+    suffix = Path(out).suffix.lower() if out else ""
+    return {".json": "json", ".csv": "csv"}.get(suffix, "text")
+
+
+def _cli_tables(args, bundle):
+    """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
+    from .io import read_clinical, read_markers
+
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
+    markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
+                           on_error="flag", duplicates=bundle.gcig_settings.duplicates)
+    if args.patient is not None:
+        wanted = str(args.patient).strip()
+        markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)
+        if markers.empty:
+            raise InvalidInputError(f"patient {wanted!r} has no rows in the markers table; check --patient",
+                                    source=str(args.markers), column="patient_id")
+        if clinical is not None:
+            clinical = clinical[clinical["patient_id"].astype(str) == wanted].reset_index(drop=True)
+    if markers.empty:
+        raise InvalidInputError("the markers table has no rows", source=str(args.markers))
+    return markers, clinical
+
+
+def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
+    shown = frame.loc[:, list(_SUMMARY_COLUMNS)].head(max_rows)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.float_format", "{:.3f}".format):
+        lines = [shown.to_string(index=False, na_rep="-")]
+    if len(frame) > max_rows:
+        lines.append(f"... {len(frame) - max_rows} more patient(s); use --out FILE or --format csv for all")
+    lines.append("")
+    lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
+    if len(frame):
+        lines.append(f"model {frame['model_name'].iloc[0]} {frame['model_version'].iloc[0]}, threshold "
+                     f"{frame['threshold'].iloc[0]:.2f}. {DISCLAIMER}"
+                     + (f" {SYNTHETIC_NOTE}" if bool(frame["trained_on_synthetic"].iloc[0]) else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _main(argv=None) -> int:
+    """``python -m ca125kinetics.predict --markers ...``: ``ca125 score`` without the CLI module."""
+    import argparse
+    import sys
+
+    from .errors import Ca125KineticsError
+
+    parser = argparse.ArgumentParser(prog="ca125 score", description="Score patients with a trained model.")
+    add_score_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cli_score(args)
+    except Ca125KineticsError as exc:
+        print(f"ca125: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(_main())

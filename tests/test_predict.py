@@ -1,0 +1,471 @@
+"""Tests of predict.py: scoring with the GCIG rule applied, one code path, model integrity.
+
+The model is a small ``logistic_main`` bundle fitted in a session fixture on a simulated
+cohort (``small_model_dir``, also used by ``test_web.py`` and ``test_browser.py``), saved with
+its SHA-256 manifest, so the tests load it the way users do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import json
+import math
+import shutil
+from argparse import Namespace
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
+
+# the module (``ca125kinetics.predict`` is also the public function of that name)
+P = importlib.import_module("ca125kinetics.predict")
+
+# kinetics._batch_from_wide checks the sort order with np.diff on day keys padded with inf
+# (inf - inf): a harmless numpy RuntimeWarning, reported to its owner; not ours to hide in code.
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
+
+# The worked reading of shared/spec/clinical-rules.md section 1 (ULN 35): response on day 21,
+# confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
+WORKED = {"day": [0, 21, 42, 63], "ca125": [400.0, 180.0, 195.0, 150.0]}
+CLINICAL = {"age": 61.0, "ecog": 0, "ascites_ml": 0.0, "figo_stage": "IIIC", "primary_residual_disease": 0,
+            "pfi_months": 18.0, "recurrence_pattern": "single", "recist": "PR"}
+
+
+def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members: int = 5):
+    """Fit a small logistic bundle on a simulated cohort and save it (with its manifest)."""
+    from ca125kinetics.bundle import ModelBundle, save_bundle
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.models import frozen_head, make_pipeline
+    from ca125kinetics.synth import simulate_cohort
+
+    cohort = simulate_cohort(n, seed)
+    frame = build_patient_frame(cohort.markers, cohort.clinical)
+    truth = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])
+    y = truth["complete_resection_potential"].to_numpy(dtype=int)
+    pipeline = make_pipeline("logistic_main").fit(frame, y)
+    transformed = pipeline[0].transform(frame)
+    rng = np.random.default_rng(seed)
+    fitted = []
+    for _ in range(members):
+        rows = rng.integers(0, len(frame), len(frame))
+        fitted.append(frozen_head(pipeline).fit(transformed.iloc[rows], y[rows]))
+    ranges = {c: (float(frame[c].min()), float(frame[c].max()))
+              for c in ("age", "pfi_months", "ascites_ml", "ca125_at_recurrence")}
+    bundle = ModelBundle(pipeline=pipeline, name="test-small", version="0.0.0+test", model_family="logistic_main",
+                         threshold=0.70, feature_ranges=ranges, trained_on_synthetic=True,
+                         training_summary={"n": len(frame)},
+                         interval={"method": "bootstrap_percentile", "level": 0.95, "members": fitted})
+    save_bundle(bundle, directory)
+    return directory, cohort
+
+
+@pytest.fixture(scope="session")
+def small_model(tmp_path_factory):
+    directory, cohort = build_small_model(tmp_path_factory.mktemp("model") / "small")
+    return directory, cohort
+
+
+@pytest.fixture(scope="session")
+def model_dir(small_model):
+    return small_model[0]
+
+
+@pytest.fixture(scope="session")
+def cohort(small_model):
+    return small_model[1]
+
+
+@pytest.fixture(scope="session")
+def bundle(model_dir):
+    return P.load_model(model_dir)
+
+
+@pytest.fixture(scope="session")
+def scored(bundle, cohort):
+    """The first 60 patients of the training cohort scored as a cohort."""
+    ids = sorted(cohort.clinical["patient_id"])[:60]
+    markers = cohort.markers[cohort.markers["patient_id"].isin(ids)].reset_index(drop=True)
+    clinical = cohort.clinical[cohort.clinical["patient_id"].isin(ids)].reset_index(drop=True)
+    return markers, clinical, P.predict_cohort(markers, clinical, model=bundle)
+
+
+# ----------------------------------------------------------------------------- one patient
+
+
+def test_worked_series_gives_confirmed_pr_and_a_rule_that_names_it(bundle):
+    p = P.predict(WORKED, CLINICAL, model=bundle)
+    assert p.status == "ok" and p.reason is None
+    assert p.gcig["status"] == "response" and p.gcig["category"] == "PR"
+    assert (p.gcig["response_day"], p.gcig["confirmation_day"]) == (21, 63)
+    assert p.gcig["baseline_value"] == 400.0
+    assert 0.0 < p.probability < 1.0
+    assert p.p_low <= p.probability <= p.p_high or math.isclose(p.p_low, p.p_high)
+    expected = "resectable" if p.probability >= p.threshold else "not_resectable"
+    assert p.decision == expected
+    sign = ">=" if expected == "resectable" else "<"
+    assert f"GCIG CA-125 response (PR) confirmed on day 63" in p.recommendation
+    assert f"predicted probability {p.probability:.2f} {sign} threshold 0.70" in p.recommendation
+    assert p.recommendation.endswith("Research software, not a medical device. Model trained on synthetic data.")
+    assert p.model["name"] == "test-small" and p.model["gcig"]["uln"] == 35.0
+    assert p.progression["progressed"] is False
+    assert p.recist == "PR" and p.combined_category == "PR"
+    # the published scores whose inputs are all given: AGO positive (ECOG 0, no ascites, R0)
+    assert p.published_scores["ago_positive"] is True
+    assert p.published_scores["mskcc_recommendation"] in ("offer", "consider", "no")
+
+
+def test_kinetics_are_those_the_model_saw(bundle):
+    """k reported = exp(log_k) of the model's own kinetics step; half-life and score follow."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.io import read_markers
+
+    p = P.predict(WORKED, CLINICAL, model=bundle)
+    frame = build_patient_frame(read_markers(pd.DataFrame({"patient_id": "patient", **WORKED})))
+    log_k = bundle.kinetics_features(frame)["log_k"].iloc[0]
+    assert p.kinetics["k"] == pytest.approx(math.exp(log_k), rel=1e-12)
+    assert p.kinetics["half_life_days"] == pytest.approx(math.log(2) / p.kinetics["k"])
+    assert p.kinetics["kelim_score"] == pytest.approx(p.kinetics["k"] / bundle.kinetics_settings.k_ref)
+    assert p.kinetics["status"] == "ok" and p.kinetics["n_samples"] == 4
+
+
+def test_fitted_curve_starts_at_c0_and_decays_to_the_floor(bundle):
+    p = P.predict(WORKED, CLINICAL, model=bundle)
+    days = [d for d, _ in p.curve]
+    values = [v for _, v in p.curve]
+    assert days[0] == 0 and days[-1] == 100  # 0..window (day 100)
+    assert values[0] == pytest.approx(p.kinetics["c0"], abs=1e-3)
+    assert all(a >= b for a, b in zip(values, values[1:]))
+    assert values[-1] > p.kinetics["floor"]
+    assert [s["day"] for s in p.series] == WORKED["day"]
+
+
+def test_progression_fires_first(bundle):
+    # normal before treatment (group C), then >= 2 x ULN (70) twice, 21 days apart
+    p = P.predict({"day": [-2, 21, 42], "ca125": [20.0, 80.0, 95.0]}, {"recist": "PR"}, model=bundle)
+    assert p.progression["progressed"] is True and p.progression["day"] == 21
+    assert p.decision == "not_candidate_progression"
+    assert p.recommendation.startswith("Not a candidate for secondary cytoreduction: GCIG CA-125 progression "
+                                       "(group C) on day 21.")
+
+
+def test_no_response_and_no_recist_is_not_eligible(bundle):
+    p = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60}, model=bundle)
+    assert p.gcig["status"] == "no_response"
+    assert p.decision == "not_eligible_no_response"
+    assert "no RECIST CR/PR/SD recorded and no confirmed GCIG CA-125 response" in p.recommendation
+    # RECIST SD admits the same patient (RESCUE: RECIST CR/PR/SD or a GCIG response)
+    q = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60, "recist": "SD"},
+                  model=bundle)
+    assert q.decision in ("resectable", "not_resectable")
+    assert "RECIST SD (no confirmed GCIG CA-125 response" in q.recommendation
+
+
+def test_warnings_name_each_data_issue(bundle):
+    p = P.predict({"day": [-3, 21, 130], "ca125": [50.0, 30.0, 20.0]}, {"age": 119.0}, model=bundle)
+    text = " | ".join(p.warnings)
+    assert "only 2 CA-125 value(s) between day -14 and day 100" in text
+    assert "1 value(s) beyond day 100 (day 130) are not used by the kinetics fit" in text
+    assert "pretreatment CA-125 50 U/mL is below 2 x ULN (70 U/mL): GCIG response not evaluable" in text
+    assert "age 119 is outside the training range" in text
+    assert "clinical factor(s) unknown: ecog" in text
+    assert p.status == "ok"  # warnings never stop scoring
+    assert p.to_frame()["warnings"].iloc[0] == "; ".join(p.warnings)
+
+
+def test_clean_patient_has_no_warnings(bundle):
+    p = P.predict({"day": [-3, 21, 42, 63], "ca125": [400.0, 180.0, 95.0, 40.0]}, CLINICAL, model=bundle)
+    assert p.warnings == ()
+
+
+def test_invalid_patient_is_reported_not_raised(bundle):
+    p = P.predict({"day": [0, 21], "ca125": [400.0, -5.0]}, model=bundle)
+    assert p.status == "invalid_input" and p.decision == "invalid_input"
+    assert "negative" in p.reason and math.isnan(p.probability)
+    assert p.recommendation.startswith("Not scored: ")
+
+
+def test_predict_refuses_several_patients(bundle, cohort):
+    with pytest.raises(InvalidInputError, match="predict scores one patient, but the input holds 3"):
+        P.predict(cohort.markers[cohort.markers["patient_id"].isin(["000001", "000002", "000003"])], model=bundle)
+    with pytest.raises(InvalidInputError, match="markers must be a DataFrame"):
+        P.predict(42, model=bundle)
+
+
+def test_prediction_is_frozen_and_json_ready(bundle):
+    p = P.predict(WORKED, CLINICAL, model=bundle)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        p.probability = 1.0  # type: ignore[misc]
+    d = p.to_dict()
+    json.dumps(d, allow_nan=False)
+    assert d["probability"] == p.probability and d["curve"][0] == {"day": 0.0, "ca125": p.curve[0][1]}
+    frame = p.to_frame()
+    assert list(frame.columns) == list(P.SCORE_COLUMNS) and len(frame) == 1
+    assert "Recommendation: " in p.to_text() and "Probability of complete resection: " in p.to_text()
+
+
+# ----------------------------------------------------------------------------- one code path
+
+
+def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
+    markers, clinical, frame = scored
+    pid = "000007"
+    m = markers[markers["patient_id"] == pid]
+    c = clinical[clinical["patient_id"] == pid]
+    alone = P.predict(m, c, model=bundle).to_frame().iloc[0]
+    row = frame.set_index("patient_id").loc[pid]
+    many = {x.patient_id: x for x in P.predict_many(
+        [(markers[markers["patient_id"] == q], clinical[clinical["patient_id"] == q])
+         for q in ("000003", pid, "000011")], model=bundle)}
+    # the pyfunc input form: clinical columns repeated on every markers row
+    pyfunc_input = m.merge(c[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
+    pyfunc_row = P.score_frame(bundle, pyfunc_input).iloc[0]
+    # the same patient alone: bit for bit; scored together with others: the kinetics MAP fit is
+    # vectorised over the batch and stops at its tolerance, so k agrees to ~1e-9 (relative)
+    for other, rel in ((pyfunc_row, 0.0), (row, 1e-7), (many[pid].to_frame().iloc[0], 1e-7)):
+        for col in ("probability", "p_low", "p_high", "k", "c0", "floor", "imodel_points"):
+            assert other[col] == pytest.approx(alone[col], rel=rel, abs=0.0, nan_ok=True), col
+        for col in ("decision", "recommendation", "warnings", "gcig_status", "mskcc_recommendation"):
+            assert other[col] == alone[col], col
+
+
+def test_cohort_keeps_everyone_with_fixed_columns(scored):
+    markers, clinical, frame = scored
+    assert list(frame.columns) == list(P.SCORE_COLUMNS)
+    assert list(frame["patient_id"]) == sorted(clinical["patient_id"])
+    assert set(frame["decision"]) <= set(P.DECISIONS)
+    ok = frame[frame["status"] == "ok"]
+    assert ok["probability"].between(0, 1).all()
+    assert (ok["p_low"] <= ok["p_high"]).all()
+    assert frame["k"].dtype == "float64" and frame["gcig_responded"].dtype == "boolean"
+    # consistency of the decision with the rule order
+    fired = frame["decision"].isin(["resectable", "not_resectable"])
+    assert (frame.loc[fired, "probability"] >= 0.70).eq(frame.loc[fired, "decision"] == "resectable").all()
+    assert frame.loc[frame["progressed"].fillna(False).astype(bool), "decision"].eq("not_candidate_progression").all()
+
+
+def test_censored_values_survive_a_canonical_frame(bundle, cohort):
+    """A canonical frame carries '<x' values as ca125 = x, censored = True; scoring must keep
+    the flag (re-reading it as a plain number would change k)."""
+    m = pd.DataFrame({"patient_id": "c1", "day": [-3, 21, 42, 63], "ca125": [300.0, 60.0, 12.0, 5.0],
+                      "censored": [False, False, False, True]})
+    as_text = m.drop(columns="censored").assign(ca125=["300", "60", "12", "<5"])
+    a = P.predict(m, model=bundle)
+    b = P.predict(as_text, model=bundle)
+    assert any("below the assay limit" in w for w in a.warnings)
+    assert a.kinetics["k"] == b.kinetics["k"]
+    assert a.series[-1]["censored"] is True
+
+
+def test_bad_patient_in_a_cohort_is_kept_with_its_reason(bundle, cohort):
+    ids = ["000001", "000002"]
+    markers = cohort.markers[cohort.markers["patient_id"].isin(ids)].copy()
+    markers.loc[markers.index[markers["patient_id"] == "000002"][1], "ca125"] = -1.0
+    extra = pd.DataFrame([{"patient_id": "no-markers", "age": 50.0}])
+    clinical = pd.concat([cohort.clinical[cohort.clinical["patient_id"].isin(ids)], extra], ignore_index=True)
+    frame = P.predict_cohort(markers, clinical, model=bundle).set_index("patient_id")
+    assert frame.loc["000001", "status"] == "ok"
+    assert frame.loc["000002", "status"] == "invalid_input" and "negative" in frame.loc["000002", "reason"]
+    assert math.isnan(frame.loc["000002", "probability"])
+    assert frame.loc["no-markers", "status"] == "not_scored"
+    assert "no CA-125 markers" in frame.loc["no-markers", "reason"]
+
+
+# ----------------------------------------------------------------------------- decision rule
+
+
+ROW = dict(status="ok", reason=None, probability=0.8, progressed=False, progression_day=None,
+           progression_group=None, recist=None, gcig_responded=True, gcig_category="PR",
+           gcig_response_day=21, gcig_confirmation_day=63, gcig_reason="confirmed")
+
+
+@pytest.mark.parametrize("changes, decision", [
+    ({}, "resectable"),
+    ({"probability": 0.70}, "resectable"),  # at the threshold: >=
+    ({"probability": 0.6999}, "not_resectable"),
+    ({"progressed": True, "progression_day": 42, "progression_group": "B"}, "not_candidate_progression"),
+    ({"recist": "PD"}, "not_candidate_recist_pd"),
+    ({"gcig_responded": False}, "not_eligible_no_response"),
+    ({"gcig_responded": False, "recist": "CR"}, "resectable"),
+    ({"status": "invalid_input", "reason": "bad"}, "invalid_input"),
+    ({"status": "not_scored", "reason": "no markers"}, "not_scored"),
+])
+def test_decision_rule_table(changes, decision):
+    d, rule, text = P._decide({**ROW, **changes}, 0.70, synthetic=False)
+    assert d == decision
+    assert text.endswith("Research software, not a medical device.")
+    assert rule
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=st.floats(0, 1), progressed=st.booleans(), responded=st.booleans(),
+       recist=st.sampled_from([None, "CR", "PR", "SD", "PD"]), threshold=st.floats(0.05, 0.95),
+       synthetic=st.booleans())
+def test_decision_rule_order_property(p, progressed, responded, recist, threshold, synthetic):
+    row = {**ROW, "probability": p, "progressed": progressed, "gcig_responded": responded, "recist": recist}
+    d, _, text = P._decide(row, threshold, synthetic)
+    if progressed:
+        assert d == "not_candidate_progression"
+    elif recist == "PD":
+        assert d == "not_candidate_recist_pd"
+    elif not responded and recist not in ("CR", "PR", "SD"):
+        assert d == "not_eligible_no_response"
+    else:
+        assert d == ("resectable" if p >= threshold else "not_resectable")
+    assert text.endswith(P.DISCLAIMER + (" " + P.SYNTHETIC_NOTE if synthetic else ""))
+
+
+@settings(max_examples=100, deadline=None)
+@given(k=st.floats(1e-4, 1.0), floor=st.floats(0.5, 30), extra=st.floats(1, 5000))
+def test_curve_is_monotone_between_c0_and_floor(k, floor, extra):
+    c0 = floor + extra
+    pts = P.curve_points(k, floor, c0, first_day=-10, last_day=100)
+    values = [v for _, v in pts]
+    assert len(pts) == 51 and values[0] == pytest.approx(c0, abs=1e-3)
+    assert all(a >= b - 1e-9 for a, b in zip(values, values[1:]))
+    assert all(floor - 1e-3 <= v <= c0 + 1e-3 for v in values)
+    assert P.curve_points(float("nan"), floor, c0) == ()
+
+
+# ----------------------------------------------------------------------------- loading and integrity
+
+
+def test_load_model_caches_and_resolves_paths(model_dir, monkeypatch):
+    a = P.load_model(model_dir)
+    assert P.load_model(model_dir / "bundle.joblib") is not None
+    assert P.load_model(str(model_dir)) is a  # cached while the files are unchanged
+    monkeypatch.setenv("CA125_MODEL_DIR", str(model_dir))
+    assert P.default_model_dir() == model_dir
+    assert P.load_model(None) is a
+
+
+@pytest.fixture
+def model_copy(model_dir, tmp_path):
+    P.clear_model_cache()
+    yield shutil.copytree(model_dir, tmp_path / "copy")
+    P.clear_model_cache()
+
+
+class _Payload:
+    """Unpickling this creates the file ``marker``: proof that code ran on load."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def test_changed_bundle_is_refused_before_unpickling(model_copy, tmp_path):
+    import joblib
+
+    marker = tmp_path / "code-ran"
+    joblib.dump(_Payload(marker), model_copy / "bundle.joblib")
+    with pytest.raises(ModelIntegrityError, match=r"'bundle.joblib' was changed"):
+        P.load_model(model_copy)
+    with pytest.raises(ModelIntegrityError, match=r"'bundle.joblib' was changed"):
+        P.load_model(model_copy / "bundle.joblib")
+    assert not marker.exists()
+
+
+def test_unknown_file_and_missing_manifest_are_refused(model_copy):
+    (model_copy / "extra.pkl").write_bytes(b"x")
+    with pytest.raises(ModelIntegrityError, match=r"'extra.pkl' .*is not listed"):
+        P.load_model(model_copy)
+    (model_copy / "extra.pkl").unlink()
+    P.load_model(model_copy)  # back to the verified content
+    (model_copy / "MANIFEST.sha256").unlink()
+    P.clear_model_cache()
+    with pytest.raises(ModelIntegrityError, match="has no MANIFEST.sha256"):
+        P.load_model(model_copy)
+
+
+def test_change_after_loading_is_noticed(model_copy):
+    P.load_model(model_copy)
+    with open(model_copy / "bundle.json", "a") as handle:
+        handle.write(" ")
+    with pytest.raises(ModelIntegrityError, match=r"'bundle.json' was changed"):
+        P.load_model(model_copy)
+
+
+def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(ModelNotFoundError, match="no model at"):
+        P.load_model(tmp_path / "nope")
+    monkeypatch.setenv("CA125_MODEL_DIR", str(tmp_path / "nope"))
+    with pytest.raises(ModelNotFoundError, match="no default model"):
+        P.load_model(None)
+    with pytest.raises(InvalidInputError, match="model must be"):
+        P.load_model(3.5)
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def _args(**kw):
+    base = dict(markers=None, clinical=None, patient=None, model=None, format=None, out=None)
+    return Namespace(**{**base, **kw})
+
+
+@pytest.fixture(scope="session")
+def tables(tmp_path_factory, scored):
+    markers, clinical, _ = scored
+    root = tmp_path_factory.mktemp("tables")
+    ids = sorted(clinical["patient_id"])[:3]
+    m = markers[markers["patient_id"].isin(ids)].copy()
+    m["ca125"] = [f"<{v:g}" if c else f"{v:g}" for v, c in zip(m["ca125"], m["censored"])]
+    m.drop(columns="censored").to_csv(root / "markers.csv", index=False)
+    clinical[clinical["patient_id"].isin(ids)].to_csv(root / "clinical.csv", index=False)
+    return root, ids
+
+
+def test_cli_one_patient_text_is_a_readable_report(model_dir, tables, capsys):
+    root, ids = tables
+    code = P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[1],
+                             model=str(model_dir)))
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.startswith(f"Patient {ids[1]}\n")
+    for line in ("Probability of complete resection: ", "GCIG CA-125 response: ", "KELIM-like k: ",
+                 "Recommendation: ", "Rule: ", "Model: test-small 0.0.0+test"):
+        assert line in out
+
+
+def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
+    root, ids = tables
+    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[0],
+                      model=str(model_dir), format="json"))
+    data = json.loads(capsys.readouterr().out)
+    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
+                      out=str(root / "all.csv")))
+    frame = pd.read_csv(root / "all.csv", dtype={"patient_id": str})
+    assert list(frame["patient_id"]) == ids and list(frame.columns) == list(P.SCORE_COLUMNS)
+    assert frame.set_index("patient_id").loc[ids[0], "probability"] == pytest.approx(data["probability"], rel=1e-12)
+    assert "wrote 3 patient(s)" in capsys.readouterr().err
+    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))
+    text = capsys.readouterr().out
+    assert "3 patient(s): " in text and "Research software, not a medical device." in text
+
+
+def test_cli_unknown_patient_is_a_clear_error(model_dir, tables):
+    root, _ = tables
+    with pytest.raises(InvalidInputError, match="patient 'nobody' has no rows in the markers table"):
+        P.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
+
+
+def test_scoring_imports_no_mlflow_or_web_framework(model_dir, tables):
+    import subprocess
+    import sys
+
+    root, ids = tables
+    code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
+            "'--patient', sys.argv[2], '--model', sys.argv[3]]); "
+            "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn') if m in sys.modules); "
+            "print('HEAVY', heavy); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0], str(model_dir)],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
