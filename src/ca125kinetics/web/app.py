@@ -1,0 +1,527 @@
+"""FastAPI application behind ``ca125 serve``: a scoring page and a JSON API.
+
+Routes
+------
+``GET /``
+    The page (``index.html`` + ``app.js`` + ``app.css``, self-contained: no CDN). The surgeon
+    enters dates (or days) and CA-125 values and the clinical factors; the page draws the
+    series and the fitted curve as inline SVG from the JSON the API returns.
+``POST /api/score``
+    Score one patient (:class:`ScoreRequest` -> :class:`ScoreResponse`); the numbers come from
+    :func:`ca125kinetics.predict.score_frame`, the same code path as the Python function, the
+    CLI and the MLflow pyfunc model. Concurrent requests are scored together in one vectorised
+    pass (:class:`ScoreBatcher`); the result of each is the same as alone.
+``GET /api/model``
+    Name, version, threshold and rule settings of the model being served.
+``GET /healthz``
+    Liveness probe.
+``GET /openapi.json``, ``GET /docs``
+    OpenAPI description (``/docs`` is FastAPI's Swagger UI, whose script is fetched from a CDN
+    by the browser; ``/openapi.json`` itself is local).
+
+Limits (hostile or malformed input never reaches the scoring code, and never gives a 500)
+-----------------------------------------------------------------------------------------
+* request body at most :data:`MAX_BODY_BYTES` (413 otherwise, checked while streaming, so a
+  missing or lying ``Content-Length`` does not help);
+* at most :data:`MAX_SAMPLES` samples; values in the data contract's ranges; unknown fields
+  are refused (422 with the field named);
+* a patient whose data break the data contract (e.g. two samples on one day) -> 422 with the
+  reader's message;
+* a body that is not JSON, or is nested too deeply -> 400 / 422.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Literal
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ..errors import Ca125KineticsError, InvalidInputError
+
+__all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse", "MAX_BODY_BYTES", "MAX_SAMPLES"]
+
+#: Largest accepted request body, bytes (a 200-sample request is about 10 kB).
+MAX_BODY_BYTES = 64 * 1024
+#: Most samples accepted in one request.
+MAX_SAMPLES = 200
+
+_log = logging.getLogger("ca125kinetics.web")
+
+EventKind = Literal["paracentesis", "thoracentesis", "surgery", "mouse_antibody"]
+
+
+# --------------------------------------------------------------------------------------
+# Request and response models
+# --------------------------------------------------------------------------------------
+
+
+class Sample(BaseModel):
+    """One CA-125 sample: its day (or date) and value."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    day: int | None = Field(None, strict=True, ge=-366, le=1830,
+                            description="days from the first dose (day 0); pretreatment <= 0")
+    date: _dt.date | None = Field(None, description="sample date (ISO); needs treatment_start")
+    ca125: float | None = Field(None, strict=True, ge=0, le=1_000_000, description="CA-125, U/mL")
+    censored: bool = Field(False, strict=True, description="the value was reported as '<ca125' (below the assay limit)")
+    event: EventKind | None = Field(None, description="procedure on this day (GCIG exclusion window)")
+
+    @model_validator(mode="after")
+    def _check(self):
+        if (self.day is None) == (self.date is None):
+            raise ValueError("give exactly one of 'day' (days from the first dose) or 'date'")
+        if self.ca125 is None and self.event is None:
+            raise ValueError("'ca125' is required (only an event row may omit it)")
+        if self.censored and self.ca125 is None:
+            raise ValueError("a censored sample needs its limit in 'ca125' (e.g. 5 for '<5')")
+        return self
+
+
+class Clinical(BaseModel):
+    """Clinical factors at recurrence (all optional: unknown factors are imputed by the model)."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    age: float | None = Field(None, strict=True, ge=0, le=120, description="years")
+    ecog: int | None = Field(None, strict=True, ge=0, le=4, description="ECOG performance status at recurrence")
+    ascites_ml: float | None = Field(None, strict=True, ge=0, le=50_000, description="ascites volume on imaging, mL")
+    figo_stage: str | None = Field(None, max_length=12, pattern=r"^\s*(?:FIGO\s*)?(?:IV|III|II|I)\s*[A-Ca-c]?[0-9]?\s*$",
+                                   description="FIGO stage at diagnosis: I-IV (substages such as IIIC accepted)")
+    primary_residual_disease: int | None = Field(
+        None, strict=True, ge=0, le=1, description="0 = complete resection at primary surgery, 1 = any residual")
+    pfi_months: float | None = Field(None, strict=True, ge=0, le=600, description="platinum-free interval, months")
+    recurrence_pattern: Literal["single", "multiple", "carcinomatosis"] | None = None
+    recist: Literal["CR", "PR", "SD", "PD"] | None = Field(
+        None, description="RECIST 1.1 response after the neoadjuvant cycles")
+
+
+class ScoreRequest(BaseModel):
+    """One patient's CA-125 series and clinical factors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra={
+        "examples": [{
+            "patient_id": "example",
+            "samples": [{"day": -3, "ca125": 400}, {"day": 21, "ca125": 180}, {"day": 42, "ca125": 95},
+                        {"day": 63, "ca125": 40}],
+            "clinical": {"age": 61, "ecog": 0, "ascites_ml": 0, "figo_stage": "IIIC",
+                         "primary_residual_disease": 0, "pfi_months": 18, "recurrence_pattern": "single",
+                         "recist": "PR"},
+        }]})
+
+    patient_id: str = Field("patient", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\- ]+$")
+    treatment_start: _dt.date | None = Field(None, description="date of the first dose (day 0); needed with dates")
+    uln: float | None = Field(None, strict=True, gt=0, le=1000, description="assay upper limit of normal, U/mL "
+                              "(default: the model's GCIG setting, 35)")
+    samples: list[Sample] = Field(..., min_length=1, max_length=MAX_SAMPLES,
+                                  description=f"the CA-125 series (at most {MAX_SAMPLES} samples)")
+    clinical: Clinical = Field(default_factory=Clinical)
+
+    @field_validator("patient_id")
+    @classmethod
+    def _strip(cls, v: str) -> str:
+        v = v.strip()
+        if not v:
+            raise ValueError("patient_id is blank")
+        return v
+
+    @model_validator(mode="after")
+    def _dates(self):
+        if all(s.ca125 is None for s in self.samples):
+            raise ValueError("give at least one CA-125 value (event-only samples cannot be scored)")
+        if any(s.date is not None for s in self.samples) and self.treatment_start is None:
+            raise ValueError("samples carry dates, so 'treatment_start' (date of the first dose) is required")
+        return self
+
+
+class Point(BaseModel):
+    day: float
+    ca125: float | None
+
+
+class ObservedSample(BaseModel):
+    day: int
+    ca125: float | None
+    censored: bool
+    event: str | None
+
+
+class ScoreResponse(BaseModel):
+    """The prediction (see :class:`ca125kinetics.predict.Prediction`)."""
+
+    patient_id: str
+    status: str
+    reason: str | None
+    probability: float | None
+    p_low: float | None
+    p_high: float | None
+    threshold: float
+    decision: str
+    rule: str
+    recommendation: str
+    kinetics: dict[str, Any]
+    gcig: dict[str, Any]
+    progression: dict[str, Any]
+    recist: str | None
+    combined_category: str | None
+    published_scores: dict[str, Any]
+    warnings: list[str]
+    model: dict[str, Any]
+    series: list[ObservedSample]
+    curve: list[Point]
+
+
+class ErrorResponse(BaseModel):
+    detail: Any
+    message: str
+
+
+# --------------------------------------------------------------------------------------
+# Conversion to the package's inputs
+# --------------------------------------------------------------------------------------
+
+
+def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any]]:
+    """(markers columns, clinical mapping) for :func:`ca125kinetics.predict.predict`.
+
+    Dates become days from ``treatment_start`` (calendar-day difference); a censored value
+    is passed as ``"<x"``, as in a markers file.
+    """
+    days, values, events = [], [], []
+    for s in req.samples:
+        day = s.day if s.day is not None else (s.date - req.treatment_start).days
+        days.append(day)
+        if s.ca125 is None:
+            values.append(None)
+        elif s.censored:
+            values.append(f"<{s.ca125:g}")
+        else:
+            values.append(s.ca125)
+        events.append(s.event)
+    markers: dict[str, list] = {"patient_id": [req.patient_id] * len(days), "day": days, "ca125": values}
+    if any(e is not None for e in events):
+        markers["event"] = events
+    if req.uln is not None:
+        markers["uln"] = [req.uln] * len(days)
+    clinical = {"patient_id": req.patient_id, **req.clinical.model_dump()}
+    return markers, clinical
+
+
+# --------------------------------------------------------------------------------------
+# Body size limit (pure ASGI, so it also guards chunked bodies)
+# --------------------------------------------------------------------------------------
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies larger than ``max_bytes`` with 413, before the app reads them."""
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = None
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    declared = -1
+                break
+        if declared is not None and (declared < 0 or declared > self.max_bytes):
+            await _send_json(send, 413 if declared > self.max_bytes else 400, {
+                "detail": "request body too large" if declared > self.max_bytes else "invalid Content-Length",
+                "message": (f"request body of {declared} bytes exceeds the limit of {self.max_bytes} bytes; "
+                            f"send at most {MAX_SAMPLES} samples" if declared > self.max_bytes
+                            else "the Content-Length header is not a valid number"),
+            })
+            return
+        received = 0
+        too_large = False
+
+        async def limited_receive():
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    too_large = True
+                    raise _BodyTooLarge()
+            return message
+
+        started = False
+        refusal = {"detail": "request body too large",
+                   "message": f"request body exceeds the limit of {self.max_bytes} bytes; "
+                              f"send at most {MAX_SAMPLES} samples"}
+
+        async def tracking_send(message):
+            # once the body overflowed, whatever the app answers (FastAPI turns the aborted
+            # read into a 400) is replaced by the 413
+            nonlocal started
+            if too_large:
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await _send_json(send, 413, refusal)
+                return
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except Exception:
+            if too_large and not started:
+                await _send_json(send, 413, refusal)
+            elif not too_large:
+                raise
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _send_json(send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
+# --------------------------------------------------------------------------------------
+# Batching of concurrent requests
+# --------------------------------------------------------------------------------------
+
+
+class ScoreBatcher:
+    """Scores concurrent requests together, in one vectorised pass (``predict_many``).
+
+    Every step of scoring is vectorised over patients, so scoring twenty patients costs little
+    more than scoring one. Request threads put their patient on a queue and wait; one scoring
+    thread takes whatever is queued (at most ``max_batch``, patient identifiers distinct within
+    a batch), scores it, and hands each request its own :class:`Prediction`. Nothing waits for
+    a batch to fill: a lone request is scored at once. The numbers are those of
+    :func:`ca125kinetics.predict.predict` (same code path; tested).
+    """
+
+    def __init__(self, bundle, *, max_batch: int = 32, timeout: float = 120.0):
+        import queue
+        import threading
+
+        self.bundle = bundle
+        self.max_batch = max_batch
+        self.timeout = timeout
+        self._queue: queue.Queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="ca125-score-batcher", daemon=True)
+        self._thread.start()
+
+    def score(self, markers: dict, clinical: dict):
+        """Score one patient (blocks until its batch is done); raises what scoring raises."""
+        from concurrent.futures import Future
+
+        future: Future = Future()
+        self._queue.put((markers, clinical, future))
+        return future.result(timeout=self.timeout)
+
+    def _take(self) -> list:
+        import queue
+
+        batch = [self._queue.get()]
+        ids = {batch[0][1]["patient_id"]}
+        held = []
+        while len(batch) < self.max_batch:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item[1]["patient_id"] in ids:
+                held.append(item)  # same identifier: next batch
+            else:
+                ids.add(item[1]["patient_id"])
+                batch.append(item)
+        for item in held:
+            self._queue.put(item)
+        return batch
+
+    def _run(self) -> None:
+        from ..predict import predict_many
+
+        while True:
+            batch = self._take()
+            try:
+                results = predict_many([(m, c) for m, c, _ in batch], model=self.bundle)
+            except Exception:  # one bad item must not fail the others: score them one by one
+                for m, c, future in batch:
+                    try:
+                        future.set_result(predict_many([(m, c)], model=self.bundle)[0])
+                    except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                        future.set_exception(exc)
+                continue
+            for (_, _, future), result in zip(batch, results):
+                future.set_result(result)
+
+
+# --------------------------------------------------------------------------------------
+# Application
+# --------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=None)
+def _asset(name: str) -> bytes:
+    return resources.files("ca125kinetics.web").joinpath(name).read_bytes()
+
+
+def _error_message(errors: list[dict]) -> str:
+    """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'."""
+    parts = []
+    for e in errors[:3]:
+        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
+    more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
+def _plain_errors(errors) -> list[dict]:
+    """Pydantic errors without echoing the (possibly large or hostile) input back."""
+    out = []
+    for e in list(errors)[:20]:
+        out.append({"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300],
+                    "type": str(e.get("type", ""))})
+    return out
+
+
+def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
+    """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
+
+    Parameters
+    ----------
+    model : None, str, Path or ModelBundle
+        As :func:`ca125kinetics.predict.load_model` (None: the shipped default model).
+    title : str
+        Title of the OpenAPI description.
+    """
+    from ..predict import load_model
+
+    bundle = load_model(model)
+    app = FastAPI(
+        title=f"{title} scoring API",
+        version=str(getattr(bundle, "version", "")),
+        description=("Probability of complete resection at secondary cytoreduction from the CA-125 "
+                     "series during neoadjuvant chemotherapy, with the GCIG CA-125 rules applied. "
+                     "Research software, not a medical device."),
+    )
+    app.state.bundle = bundle
+    app.state.batcher = ScoreBatcher(bundle)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        return JSONResponse(status_code=422, content={"detail": _plain_errors(errors),
+                                                      "message": _error_message(errors)})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException):
+        detail = exc.detail
+        message = str(detail)
+        if exc.status_code == 400 and "parsing the body" in message:
+            message = ("the request body could not be parsed as JSON (malformed, or nested too deeply); "
+                       "send one JSON object as described at /openapi.json")
+        return JSONResponse(status_code=exc.status_code, content={"detail": detail, "message": message},
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Ca125KineticsError)
+    async def _package_error(request: Request, exc: Ca125KineticsError):
+        return JSONResponse(status_code=422, content={"detail": str(exc), "message": str(exc).splitlines()[0]})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception):  # pragma: no cover - defensive
+        _log.exception("unexpected error while serving %s", request.url.path)
+        return JSONResponse(status_code=500, content={"detail": "internal error",
+                                                      "message": "internal error; see the server log"})
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index():
+        return Response(_asset("index.html"), media_type="text/html; charset=utf-8")
+
+    @app.get("/static/app.js", include_in_schema=False)
+    def script():
+        return Response(_asset("app.js"), media_type="text/javascript; charset=utf-8")
+
+    @app.get("/static/app.css", include_in_schema=False)
+    def style():
+        return Response(_asset("app.css"), media_type="text/css; charset=utf-8")
+
+    @app.get("/healthz", summary="Liveness probe")
+    def healthz():
+        return {"status": "ok"}
+
+    @app.get("/api/model", summary="The model being served")
+    def model_info():
+        b = app.state.bundle
+        return {
+            "name": str(getattr(b, "name", "")), "version": str(getattr(b, "version", "")),
+            "family": str(getattr(b, "model_family", "")), "threshold": float(b.threshold),
+            "trained_on_synthetic": bool(getattr(b, "trained_on_synthetic", False)),
+            "gcig": b.gcig_settings.to_dict(), "kinetics": b.kinetics_settings.to_dict(),
+            "limits": {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES},
+        }
+
+    @app.post("/api/score", response_model=ScoreResponse, summary="Score one patient",
+              responses={413: {"model": ErrorResponse, "description": "request body too large"},
+                         422: {"model": ErrorResponse, "description": "invalid input (field or data contract)"}})
+    def score(req: ScoreRequest):
+        """Probability of complete resection, KELIM-like kinetics, GCIG response and progression,
+        published scores and the recommendation for one patient (same code path as ``predict``)."""
+        markers, clinical = request_to_inputs(req)
+        result = app.state.batcher.score(markers, clinical)
+        if result.status == "invalid_input":
+            raise InvalidInputError(result.reason or "invalid input")
+        return JSONResponse(content=result.to_dict())
+
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """App factory for multi-process serving: the model comes from ``$CA125_SERVE_MODEL``."""
+    import os
+
+    return create_app(os.environ.get("CA125_SERVE_MODEL") or None)
+
+
+def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
+          log_level: str = "warning") -> int:
+    """Verify and load the model, then run the app with uvicorn until interrupted.
+
+    With ``workers > 1`` each worker process loads (and verifies) the model itself.
+    """
+    import os
+    import sys
+
+    import uvicorn
+
+    if workers < 1:
+        raise InvalidInputError(f"--workers must be at least 1, got {workers}")
+    app = create_app(model)  # verify and load once here, so a bad model fails before serving
+    b = app.state.bundle
+    print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
+          "(Ctrl-C to stop). Research software, not a medical device.", file=sys.stderr)
+    if workers == 1:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    else:
+        os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
+        uvicorn.run("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level=log_level, access_log=False)
+    return 0

@@ -1,0 +1,126 @@
+"""End to end in a real headless browser: the scoring page served by uvicorn, driven in Chromium.
+
+Chromium comes from the distribution's packages (``/usr/bin/chromium``; ``scripts/test.sh``
+installs it with apt-get when run as root) and is driven by Playwright's Python package with
+``executable_path`` (no browser download). Without Chromium the tests are skipped with the
+reason. The server runs in a thread on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from test_predict import build_small_model
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                       reason=f"{CHROMIUM} is absent: install the distribution's chromium package "
+                              "(scripts/test.sh does so with apt-get when run as root)"),
+    # see test_predict.py: a harmless numpy warning inside kinetics, reported to its owner
+    pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    import uvicorn
+
+    from ca125kinetics.web import create_app
+
+    model_dir = build_small_model(tmp_path_factory.mktemp("browser") / "model")[0]
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(model_dir), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the uvicorn server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with sync_api.sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context()
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+    # Chromium logs every 4xx response as a console error; the page handles those (last test)
+    page.on("console", lambda msg: problems.append(f"console: {msg.text}")
+            if msg.type == "error" and "status of 422" not in msg.text else None)
+    page.on("request", lambda req: problems.append(f"off-site request: {req.url}")
+            if not req.url.startswith((server, "data:")) else None)
+    page.goto(server + "/")
+    yield page
+    context.close()
+    assert not problems, problems
+
+
+def _fill_rows(page, rows):
+    page.click("#timing-day")
+    for i, (day, value) in enumerate(rows):
+        if page.locator("#samples tbody tr").count() <= i:
+            page.click("#add-row")
+        row = page.locator("#samples tbody tr").nth(i)
+        row.locator("input.when").fill(str(day))
+        row.locator("input.value").fill(str(value))
+
+
+def test_surgeon_enters_a_series_and_sees_verdict_probability_and_plot(page):
+    _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
+    page.select_option("#ecog", "0")
+    page.fill("#age", "61")
+    page.select_option("#recist", "PR")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert page.text_content("#verdict") == "response (PR): fall on day 21, confirmed on day 63"
+    probability = float(page.text_content("#probability"))
+    assert 0.0 <= probability <= 1.0
+    assert "threshold 0.70" in page.text_content("#interval")
+    recommendation = page.text_content("#recommendation")
+    assert "GCIG CA-125 response (PR) confirmed on day 63" in recommendation
+    assert recommendation.endswith("Model trained on synthetic data.")
+    assert page.locator("#plot svg circle.observed").count() == 4
+    assert page.locator("#plot svg path.fitted-curve").count() == 1
+    assert "Model test-small" in page.text_content("#model-info")
+
+
+def test_dates_and_example_patient(page):
+    page.click("#example")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert page.text_content("#verdict").startswith("response (PR)")
+    assert page.locator("#plot svg circle.observed").count() == 5
+
+
+def test_invalid_input_shows_the_servers_message(page):
+    _fill_rows(page, [(0, 400), (0, 380), (21, 100)])
+    page.click("#score")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "two or more CA-125 samples on day 0" in page.text_content("#error")
+    assert page.is_hidden("#answer")

@@ -1,0 +1,199 @@
+"""Tests of the web API (web/app.py) with FastAPI's TestClient: the happy path, the same numbers
+as ``predict``, bad payloads -> 4xx (never 500) with a clear message, the OpenAPI description."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import threading
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ca125kinetics.web import add_serve_arguments, create_app
+from ca125kinetics.web.app import MAX_BODY_BYTES, MAX_SAMPLES, ScoreBatcher
+from test_predict import CLINICAL, WORKED, build_small_model
+
+P = importlib.import_module("ca125kinetics.predict")
+
+# see test_predict.py: a harmless numpy warning inside kinetics, reported to its owner
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return build_small_model(tmp_path_factory.mktemp("web") / "model")[0]
+
+
+@pytest.fixture(scope="module")
+def client(model_dir):
+    with TestClient(create_app(model_dir), raise_server_exceptions=False) as c:
+        yield c
+
+
+def _request(**changes):
+    body = {"patient_id": "w1", "samples": [{"day": d, "ca125": v} for d, v in zip(WORKED["day"], WORKED["ca125"])],
+            "clinical": dict(CLINICAL)}
+    body.update(changes)
+    return body
+
+
+def test_score_returns_the_numbers_of_predict(client, model_dir):
+    resp = client.post("/api/score", json=_request())
+    assert resp.status_code == 200, resp.text
+    data = resp.json()
+    alone = P.predict({"patient_id": "w1", **WORKED}, dict(CLINICAL, patient_id="w1"), model=model_dir)
+    assert data == json.loads(json.dumps(alone.to_dict()))
+    assert data["gcig"]["status"] == "response" and data["gcig"]["confirmation_day"] == 63
+    assert data["decision"] in ("resectable", "not_resectable")
+    assert len(data["curve"]) == 51 and data["curve"][0]["day"] == 0
+    assert [s["day"] for s in data["series"]] == WORKED["day"]
+
+
+def test_dates_are_days_from_treatment_start(client):
+    by_day = client.post("/api/score", json=_request()).json()
+    dates = [{"date": d, "ca125": v} for d, v in zip(["2025-03-03", "2025-03-24", "2025-04-14", "2025-05-05"],
+                                                     WORKED["ca125"])]
+    by_date = client.post("/api/score", json=_request(treatment_start="2025-03-03", samples=dates)).json()
+    assert by_date["probability"] == by_day["probability"]
+    assert [s["day"] for s in by_date["series"]] == [0, 21, 42, 63]
+
+
+def test_censored_value_and_uln(client):
+    samples = [{"day": -2, "ca125": 300}, {"day": 21, "ca125": 80}, {"day": 42, "ca125": 20},
+               {"day": 63, "ca125": 5, "censored": True}]
+    data = client.post("/api/score", json=_request(samples=samples, uln=30.0)).json()
+    assert data["series"][-1] == {"day": 63, "ca125": 5.0, "censored": True, "event": None}
+    assert data["gcig"]["uln"] == 30.0 and data["gcig"]["category"] == "CR"
+    assert any("below the assay limit" in w for w in data["warnings"])
+
+
+def test_model_info_page_and_assets(client):
+    info = client.get("/api/model").json()
+    assert info["name"] == "test-small" and info["threshold"] == 0.70 and info["trained_on_synthetic"] is True
+    assert info["limits"] == {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES}
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    for element in ('id="score-form"', 'id="verdict"', 'id="probability"', 'id="recommendation"', 'id="plot"',
+                    "Research software, not a medical device"):
+        assert element in page.text
+    assert "http://" not in page.text and "https://" not in page.text  # no CDN: works offline
+    js = client.get("/static/app.js")
+    assert js.status_code == 200 and "fetch(\"/api/score\"" in js.text and "innerHTML" not in js.text
+    assert client.get("/static/app.css").status_code == 200
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_openapi_describes_the_api_and_its_limits(client):
+    spec = client.get("/openapi.json").json()
+    assert set(spec["paths"]) >= {"/api/score", "/api/model", "/healthz"}
+    post = spec["paths"]["/api/score"]["post"]
+    assert post["requestBody"]["content"]["application/json"]["schema"]["$ref"].endswith("/ScoreRequest")
+    samples = spec["components"]["schemas"]["ScoreRequest"]["properties"]["samples"]
+    assert samples["maxItems"] == MAX_SAMPLES and samples["minItems"] == 1
+    assert {"413", "422"} <= set(post["responses"])
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "openapi.json" in docs.text
+
+
+HEADERS = {"content-type": "application/json"}
+
+BAD = [
+    ("not json", b"{not json", 422, "JSON decode error"),
+    ("empty", b"", 422, "Field required"),
+    ("array", b"[1, 2]", 422, "valid dictionary"),
+    ("no samples", b'{"samples": []}', 422, "at least 1 item"),
+    ("nan", b'{"samples": [{"day": 0, "ca125": NaN}]}', 422, "finite number"),
+    ("infinity", b'{"samples": [{"day": 0, "ca125": Infinity}]}', 422, "finite number"),
+    ("negative", b'{"samples": [{"day": 0, "ca125": -5}]}', 422, "greater than or equal to 0"),
+    ("string value", b'{"samples": [{"day": 0, "ca125": "12"}]}', 422, "valid number"),
+    ("bool ecog", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"ecog": true}}', 422, "valid integer"),
+    ("fractional day", b'{"samples": [{"day": 1.5, "ca125": 5}]}', 422, "valid integer"),
+    ("day out of range", b'{"samples": [{"day": 5000, "ca125": 5}]}', 422, "less than or equal to 1830"),
+    ("unknown field", b'{"samples": [{"day": 0, "ca125": 5}], "evil": 1}', 422, "evil: Extra inputs"),
+    ("unknown stage", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"figo_stage": "V"}}', 422, "figo_stage"),
+    ("script id", b'{"patient_id": "<script>", "samples": [{"day": 0, "ca125": 5}]}', 422, "patient_id"),
+    ("day and date", b'{"samples": [{"day": 0, "date": "2024-01-01", "ca125": 5}]}', 422, "exactly one of"),
+    ("dates without start", b'{"samples": [{"date": "2024-01-01", "ca125": 5}]}', 422, "treatment_start"),
+    ("event only", b'{"samples": [{"day": 0, "event": "surgery"}]}', 422, "at least one CA-125 value"),
+    ("duplicate day", b'{"samples": [{"day": 0, "ca125": 5}, {"day": 0, "ca125": 6}]}', 422,
+     "two or more CA-125 samples on day 0"),
+    ("dates far out", b'{"treatment_start": "1900-01-01", "samples": [{"date": "2024-01-01", "ca125": 5}]}', 422,
+     "outside the plausible range"),
+    ("too many samples", json.dumps({"samples": [{"day": d, "ca125": 50.0} for d in range(MAX_SAMPLES + 1)]}).encode(),
+     422, f"at most {MAX_SAMPLES} items"),
+    ("deep nesting", b"[" * 20000 + b"]" * 20000, 400, "could not be parsed"),
+    ("huge integer", b'{"samples": [{"day": ' + b"9" * 5000 + b', "ca125": 5}]}', 400, "could not be parsed"),
+    ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}', 422, "valid dictionary"),
+]
+
+
+@pytest.mark.parametrize("name, body, status, message", BAD, ids=[b[0] for b in BAD])
+def test_bad_payloads_get_4xx_with_a_clear_message(client, name, body, status, message):
+    headers = {"content-type": "text/plain"} if name == "text/plain" else HEADERS
+    resp = client.post("/api/score", content=body, headers=headers)
+    assert resp.status_code == status, resp.text
+    assert message in resp.json()["message"]
+
+
+def test_oversized_bodies_are_refused_and_the_server_keeps_serving(client):
+    big = b'{"samples": [' + b'{"day": 1, "ca125": 5},' * 20000 + b'{"day": 2, "ca125": 5}]}'
+    assert len(big) > MAX_BODY_BYTES
+    resp = client.post("/api/score", content=big, headers=HEADERS)
+    assert resp.status_code == 413 and "exceeds the limit" in resp.json()["message"]
+
+    def chunks():  # no Content-Length: counted while streaming
+        yield b'{"samples": ['
+        for _ in range(20000):
+            yield b'{"day": 1, "ca125": 5},'
+        yield b"]}"
+
+    resp = client.post("/api/score", content=chunks(), headers=HEADERS)
+    assert resp.status_code == 413
+    resp = client.post("/api/score", content=b"{}", headers={**HEADERS, "content-length": "abc"})
+    assert resp.status_code == 400
+    assert client.post("/api/score", json=_request()).status_code == 200
+
+
+def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(model_dir):
+    bundle = P.load_model(model_dir)
+    batcher = ScoreBatcher(bundle)
+    series = {f"p{i}": {"patient_id": [f"p{i}"] * 4, "day": [-1, 21, 42, 63],
+                        "ca125": [300.0 + 50 * i, 150.0 + 10 * i, 80.0, 40.0 + i]} for i in range(8)}
+    results: dict[str, object] = {}
+
+    def work(pid):
+        results[pid] = batcher.score(series[pid], {"patient_id": pid, "age": 50.0 + len(pid)})
+
+    threads = [threading.Thread(target=work, args=(pid,)) for pid in series]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert set(results) == set(series)
+    for pid, result in results.items():
+        alone = P.predict(series[pid], {"patient_id": pid, "age": 50.0 + len(pid)}, model=bundle)
+        assert result.patient_id == pid
+        assert result.gcig["baseline_value"] == series[pid]["ca125"][0]
+        assert result.probability == pytest.approx(alone.probability, rel=1e-7)
+    # the same identifier twice is never put in one batch
+    twice = [None, None]
+
+    def same(i):
+        twice[i] = batcher.score(series["p0"], {"patient_id": "p0"})
+
+    pair = [threading.Thread(target=same, args=(i,)) for i in range(2)]
+    for t in pair:
+        t.start()
+    for t in pair:
+        t.join(60)
+    assert twice[0].probability == twice[1].probability
+
+
+def test_serve_arguments_default_to_loopback():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    args = parser.parse_args([])
+    assert (args.host, args.port, args.model, args.workers) == ("127.0.0.1", 8000, None, 1)
