@@ -12,6 +12,7 @@ import importlib
 import json
 import math
 import shutil
+import warnings
 from argparse import Namespace
 
 import numpy as np
@@ -469,3 +470,93 @@ def test_scoring_imports_no_mlflow_or_web_framework(model_dir, tables):
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "HEAVY []" in res.stdout
+
+
+# ----------------------------------------------------------------------------- MLflow pyfunc
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, bundle, scored):
+    from ca125kinetics.bundle import export_model, pyfunc_input_example
+
+    markers, clinical, _ = scored
+    ids = sorted(clinical["patient_id"])[:4]
+    example = pyfunc_input_example(markers, clinical, ids)
+    with warnings.catch_warnings():
+        # mlflow's own signature inference warns (untyped pyfunc input; pandas deprecations
+        # inside mlflow): the export is this fixture's set-up, not what these tests check
+        warnings.simplefilter("ignore")
+        directory = export_model(bundle, tmp_path_factory.mktemp("export") / "model", input_example=example)
+    return directory, example
+
+
+def test_mlflow_pyfunc_returns_the_numbers_of_predict_cohort(exported, bundle):
+    import mlflow.pyfunc
+
+    directory, example = exported
+    via_mlflow = mlflow.pyfunc.load_model(str(directory / "mlflow_model")).predict(example)
+    direct = P.predict_cohort(example, model=bundle)
+    pd.testing.assert_frame_equal(via_mlflow.reset_index(drop=True), direct, check_dtype=False)
+    # the exported directory itself loads through load_model (root manifest verified)
+    assert P.load_model(directory).version == bundle.version
+
+
+def test_exported_model_with_a_planted_file_is_refused(exported, tmp_path):
+    directory, _ = exported
+    copy = shutil.copytree(directory, tmp_path / "copy")
+    (copy / "mlflow_model" / "artifacts" / "bundle" / "evil.pkl").write_bytes(b"x")
+    with pytest.raises(ModelIntegrityError, match="evil.pkl"):
+        P.load_model(copy)
+
+
+@pytest.mark.slow
+def test_mlflow_models_serve_returns_the_same_numbers(exported, bundle, tmp_path):
+    """``mlflow models serve --env-manager local`` on loopback, scored over HTTP."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    mlflow_cli = os.path.join(os.path.dirname(sys.executable), "mlflow")
+    if not os.path.exists(mlflow_cli):
+        pytest.skip("the mlflow command is not installed next to this Python")
+    directory, example = exported
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # mlflow execs the uvicorn of PATH: the one next to this Python
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file:{tmp_path / 'mlruns'}",
+           "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "")}
+    log = open(tmp_path / "serve.log", "wb")
+    proc = subprocess.Popen([mlflow_cli, "models", "serve", "-m", str(directory / "mlflow_model"),
+                             "--env-manager", "local", "-h", "127.0.0.1", "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        payload = {"dataframe_split": json.loads(example.to_json(orient="split", index=False))}
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                resp = httpx.post(f"http://127.0.0.1:{port}/invocations", json=payload, timeout=30)
+                break
+            except httpx.TransportError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"mlflow models serve did not start: {(tmp_path / 'serve.log').read_text()[-2000:]}")
+                time.sleep(0.5)
+        assert resp.status_code == 200, resp.text
+        served = pd.DataFrame(resp.json()["predictions"])
+        direct = P.predict_cohort(example, model=bundle)
+        assert list(served["patient_id"].astype(str)) == list(direct["patient_id"])
+        for col in ("probability", "p_low", "p_high", "k"):
+            np.testing.assert_allclose(served[col].astype(float), direct[col], rtol=1e-12)
+        assert list(served["recommendation"]) == list(direct["recommendation"])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+        log.close()
