@@ -1,0 +1,1131 @@
+"""Validation studies of a trained model: frozen external validation and internal validation.
+
+Eighth step of the pipeline (read and validate -> GCIG rules -> kinetics -> features and
+scores -> models -> tracking -> predict -> **validation** -> command line and web).
+
+* :func:`validate_model` - validation of a **frozen** model (TRIPOD type 4 when the cohort is
+  external): the model is never refitted; every patient is scored through the single
+  scoring path :func:`ca125kinetics.predict.predict_cohort`, so the study sees exactly the
+  probabilities a user would see. Computes discrimination, calibration, decision curves,
+  threshold metrics at the model's threshold, subgroup results, the published scores on
+  the same patients (DeLong test against the model) and, when the cohort carries
+  ``pfs_months``/``pfs_event``, Kaplan-Meier curves and Cox models of PFS by KELIM-like
+  group and by surgery arm.
+* :func:`optimism_bootstrap` - internal validation with Harrell's optimism-corrected
+  bootstrap: the **whole** pipeline (the kinetics population included) is refitted on
+  each bootstrap sample.
+
+Numbers come from :mod:`ca125kinetics.validation.metrics` and
+:mod:`~ca125kinetics.validation.survival`; this module decides *who* is analysed and
+*which* analyses are run, and returns frozen results with tidy frames. Nothing here prints
+(the bootstrap's optional progress bar goes to stderr) or plots; see
+:mod:`~ca125kinetics.validation.report`.
+
+Who is analysed (**Decision**, reported in ``ValidationResult.exclusions``)
+----------------------------------------------------------------------------
+A patient enters the performance analysis when (1) the data contract holds for them
+(``status != "invalid_input"``), (2) the model scored them (``status == "ok"``) and (3) the
+outcome ``complete_resection`` is observed (0 or 1; in a trial it is observed only in the
+surgery arm). Every other patient, including a clinical row without any marker, is listed
+in the exclusions table with one reason code (the first that applies, in this order:
+``no_markers``, ``invalid_input``, ``not_scored``, ``no_outcome``) and a detail. Nobody is
+dropped silently. Complete-case analysis of the outcome is the only option: the outcome
+is never imputed.
+
+References
+----------
+Harrell FE, Lee KL, Mark DB. Multivariable prognostic models: issues in developing models,
+evaluating assumptions and adequacy, and measuring and reducing errors. Stat Med
+1996;15:361-387. Steyerberg EW. Clinical Prediction Models, 2nd ed. Springer 2019, ch. 5 and
+17. Collins GS, Reitsma JB, Altman DG, Moons KGM. Transparent reporting of a multivariable
+prediction model for individual prognosis or diagnosis (TRIPOD). BMJ 2015;350:g7594.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError
+from .metrics import (
+    ThresholdMetrics,
+    ValidationMetrics,
+    calibration_curve,
+    delong_auc,
+    delong_test,
+    metrics,
+    net_benefit,
+    roc_curve_frame,
+    threshold_metrics,
+)
+
+__all__ = [
+    "ValidationResult",
+    "SurvivalAnalysis",
+    "OptimismResult",
+    "validate_model",
+    "optimism_bootstrap",
+    "survival_analysis",
+    "subgroup_metrics",
+    "DEFAULT_SUBGROUPS",
+    "DEFAULT_THRESHOLDS",
+    "EXCLUSION_REASONS",
+    "KELIM_FAVOURABLE",
+    "OPTIMISM_METRICS",
+]
+
+#: Subgroup variables analysed by default. Clinical columns are read from the clinical
+#: table; ``gcig_category`` (CR, PR, or the GCIG status when there is no confirmed
+#: response), ``kelim_group`` (favourable KELIM-like score >= 1 or not) and ``ago`` (AGO
+#: score positive or not) come from the scoring output.
+DEFAULT_SUBGROUPS = ("ecog", "recurrence_pattern", "figo_stage", "gcig_category", "kelim_group", "ago",
+                     "arm")
+
+#: Default thresholds of the decision curve: 0.01, 0.02, ..., 0.99.
+DEFAULT_THRESHOLDS = tuple(round(i / 100, 2) for i in range(1, 100))
+
+#: Reason codes of excluded patients, in the order they are tried.
+EXCLUSION_REASONS = ("no_markers", "invalid_input", "not_scored", "no_outcome")
+
+#: A standardized KELIM-like score >= this value is "favourable" (the KELIM calculator's
+#: cut-off, clinical-rules.md section 4).
+KELIM_FAVOURABLE = 1.0
+
+#: Metrics corrected for optimism by :func:`optimism_bootstrap`.
+OPTIMISM_METRICS = ("auc", "calibration_slope", "citl", "brier")
+
+#: Subgroup levels with fewer events or non-events than this get no metrics (NaN, with a note).
+MIN_SUBGROUP_CLASS = 5
+
+_OUTCOME = "complete_resection"
+_KELIM_LABELS = ("favourable (score >= 1)", "unfavourable (score < 1)")
+
+
+# =========================================================================== results
+
+
+@dataclass(frozen=True, eq=False)
+class SurvivalAnalysis:
+    """Progression-free survival by KELIM-like group and by surgery arm.
+
+    Attributes
+    ----------
+    km : pandas.DataFrame
+        Kaplan-Meier curves (:func:`ca125kinetics.validation.survival.kaplan_meier` columns
+        ``group, time, n_risk, n_event, n_censor, survival, std_err, ci_low, ci_high``)
+        with a leading column ``analysis``: ``"kelim_group"``, ``"arm"``, and
+        ``"kelim_group_surgery"`` (KELIM-like group within the surgery arm).
+    medians : pandas.DataFrame
+        ``analysis, group, n, n_events, median, ci_low, ci_high`` (months; NaN = not
+        reached), Brookmeyer-Crowley intervals.
+    logrank : pandas.DataFrame
+        ``analysis, chi2, df, p_value`` (one row per analysis).
+    cox : pandas.DataFrame
+        ``model, term, coef, se, hr, hr_ci_low, hr_ci_high, z, p_value, n, n_events``
+        (Efron ties). Models: ``"kelim+arm"`` (all patients: favourable KELIM-like group
+        and surgery arm) and ``"kelim+complete_resection (surgery arm)"``.
+    n_patients : int
+        Patients with PFS (time and event) known and valid input.
+    notes : tuple of str
+        Patients left out of an analysis and why; analyses not run and why; warnings
+        raised by the fits.
+    """
+
+    km: pd.DataFrame
+    medians: pd.DataFrame
+    logrank: pd.DataFrame
+    cox: pd.DataFrame
+    n_patients: int
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """The medians table (one row per analysis and group)."""
+        return self.medians.copy()
+
+
+@dataclass(frozen=True, eq=False)
+class OptimismResult:
+    """Harrell's optimism-corrected bootstrap (see :func:`optimism_bootstrap`).
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per metric (:data:`OPTIMISM_METRICS`): ``metric, apparent, bootstrap``
+        (mean performance of the refitted model on its own bootstrap sample), ``test`` (mean
+        performance of the refitted model on the original sample), ``optimism`` (mean of
+        bootstrap - test), ``optimism_sd`` (SD over resamples), ``corrected`` (apparent -
+        optimism), ``n_resamples`` (resamples with a finite value of that metric).
+    resamples : pandas.DataFrame
+        One row per successful resample: ``resample`` and, per metric, ``<metric>_boot``,
+        ``<metric>_test``.
+    n, n_events : int
+        Size and events of the original sample.
+    n_boot, n_failed : int
+        Resamples requested, and resamples whose refit or scoring failed (left out; their
+        messages in ``failures``).
+    seed, n_jobs : int
+    elapsed_seconds : float
+        Wall-clock time of the whole procedure (apparent fit included).
+    failures : tuple of str
+        Distinct error messages of failed resamples, with counts.
+    warnings : tuple of str
+        Distinct warnings raised while refitting and scoring (in workers too), with counts.
+    pipeline : str
+        Description of the refitted estimator (its steps).
+    """
+
+    table: pd.DataFrame
+    resamples: pd.DataFrame
+    n: int
+    n_events: int
+    n_boot: int
+    n_failed: int
+    seed: int
+    n_jobs: int
+    elapsed_seconds: float
+    failures: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    pipeline: str = ""
+
+    def to_frame(self) -> pd.DataFrame:
+        """The optimism table (:attr:`table`)."""
+        return self.table.copy()
+
+    def corrected(self, metric: str) -> float:
+        """Optimism-corrected value of one metric."""
+        return float(self.table.set_index("metric").loc[metric, "corrected"])
+
+    def apparent(self, metric: str) -> float:
+        """Apparent value of one metric."""
+        return float(self.table.set_index("metric").loc[metric, "apparent"])
+
+
+@dataclass(frozen=True, eq=False)
+class ValidationResult:
+    """Validation of a frozen model on one cohort (see :func:`validate_model`).
+
+    Attributes
+    ----------
+    model : dict
+        ``name, version, family, threshold, trained_on_synthetic, gcig_settings,
+        kinetics_settings`` (dicts) and ``training_summary`` of the model validated.
+    metrics : ValidationMetrics
+        Discrimination, calibration and Brier score on the analysed patients.
+    threshold : ThresholdMetrics
+        Sensitivity, specificity, PPV, NPV at the model's threshold (positive = predicted
+        completely resectable, ``probability >= threshold``).
+    calibration : pandas.DataFrame
+        :func:`~ca125kinetics.validation.metrics.calibration_curve` output.
+    roc : pandas.DataFrame
+        :func:`~ca125kinetics.validation.metrics.roc_curve_frame` output of the model.
+    roc_scores : pandas.DataFrame
+        ROC curves of the comparators on the patients where each is available: columns
+        ``score, fpr, sensitivity``.
+    decision_curve : pandas.DataFrame
+        :func:`~ca125kinetics.validation.metrics.net_benefit` output of the model, plus
+        ``net_benefit_<rule>`` columns for the published binary rules (AGO positive, iMODEL
+        low risk) when every analysed patient has them.
+    subgroups : pandas.DataFrame
+        :func:`subgroup_metrics` output.
+    comparison : pandas.DataFrame
+        One row per comparator: ``score, description, n, n_events, auc, auc_ci_low,
+        auc_ci_high, model_auc, difference, difference_ci_low, difference_ci_high,
+        p_value`` (paired DeLong test, model minus comparator, on the patients where the
+        comparator is available), ``note``.
+    exclusions : pandas.DataFrame
+        ``patient_id, reason, detail``: every patient not analysed (reason codes
+        :data:`EXCLUSION_REASONS`).
+    flow : pandas.DataFrame
+        ``step, n`` participant flow (TRIPOD item 13a).
+    characteristics : pandas.DataFrame
+        ``characteristic, level, all, outcome_1, outcome_0`` of the analysed patients
+        (TRIPOD 13b): counts (%) or median [IQR].
+    predictions : pandas.DataFrame
+        One row per scored patient: ``patient_id, status, probability, threshold,
+        kelim_score, complete_resection, included`` and the subgroup variables.
+    survival : SurvivalAnalysis or None
+        PFS analyses, when the clinical table has ``pfs_months`` and ``pfs_event``.
+    sample_size : pandas.DataFrame or None
+        Riley et al. (2021) minimum sample size for a precise validation, with the observed
+        prevalence, AUC and linear-predictor distribution as the anticipated values
+        (:func:`~ca125kinetics.validation.samplesize.validation_binary`), or None.
+    optimism : OptimismResult or None
+        Internal validation (:func:`optimism_bootstrap`), when attached with
+        :meth:`with_optimism`.
+    case_mix : pandas.DataFrame or None
+        ``feature, training_min, training_max, n_checked, n_outside``: analysed patients
+        outside the range of each feature seen in training (``ModelBundle.feature_ranges``;
+        features found in the clinical table or the scoring output), or None when the
+        model records no ranges.
+    source : dict
+        Description of the inputs (file names when paths were given).
+    notes : tuple of str
+        Analyses not run, and why.
+    """
+
+    model: dict
+    metrics: ValidationMetrics
+    threshold: ThresholdMetrics
+    calibration: pd.DataFrame
+    roc: pd.DataFrame
+    roc_scores: pd.DataFrame
+    decision_curve: pd.DataFrame
+    subgroups: pd.DataFrame
+    comparison: pd.DataFrame
+    exclusions: pd.DataFrame
+    flow: pd.DataFrame
+    characteristics: pd.DataFrame
+    predictions: pd.DataFrame
+    survival: SurvivalAnalysis | None = None
+    sample_size: pd.DataFrame | None = None
+    optimism: OptimismResult | None = None
+    case_mix: pd.DataFrame | None = None
+    source: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def to_frame(self) -> pd.DataFrame:
+        """Tidy metrics table: ``metric, estimate, se, ci_low, ci_high`` (and, when an
+        optimism result is attached, ``optimism`` and ``corrected``)."""
+        frame = self.metrics.to_frame()
+        if self.optimism is not None:
+            opt = self.optimism.table.set_index("metric")
+            frame["optimism"] = frame["metric"].map(opt["optimism"]).astype(float)
+            frame["corrected"] = frame["metric"].map(opt["corrected"]).astype(float)
+        return frame
+
+    def with_optimism(self, optimism: OptimismResult) -> ValidationResult:
+        """A copy with an internal-validation result attached (for the report)."""
+        if not isinstance(optimism, OptimismResult):
+            raise InvalidInputError(f"optimism must be an OptimismResult, got {type(optimism).__name__}")
+        return replace(self, optimism=optimism)
+
+    @property
+    def n_analysed(self) -> int:
+        return int(self.metrics.n)
+
+
+# =========================================================================== frozen validation
+
+
+def _model_info(bundle) -> dict:
+    def settings_dict(obj):
+        return obj.to_dict() if hasattr(obj, "to_dict") else dict(obj or {})
+
+    summary = getattr(bundle, "training_summary", None) or {}
+    return {
+        "name": str(getattr(bundle, "name", "")),
+        "version": str(getattr(bundle, "version", "")),
+        "family": str(getattr(bundle, "model_family", "")),
+        "threshold": float(bundle.threshold),
+        "trained_on_synthetic": bool(getattr(bundle, "trained_on_synthetic", False)),
+        "gcig_settings": settings_dict(getattr(bundle, "gcig_settings", None)),
+        "kinetics_settings": settings_dict(getattr(bundle, "kinetics_settings", None)),
+        "training_summary": dict(summary),
+    }
+
+
+def _describe_source(obj) -> str:
+    if isinstance(obj, (str, os.PathLike)):
+        return os.fspath(obj)
+    if isinstance(obj, pd.DataFrame):
+        return f"DataFrame ({len(obj)} rows)"
+    return type(obj).__name__
+
+
+def _check_thresholds(thresholds) -> np.ndarray:
+    t = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any((t <= 0) | (t >= 1)):
+        raise InvalidInputError(
+            "thresholds must be at least two risks strictly between 0 and 1, e.g. "
+            "numpy.arange(0.05, 0.96, 0.01)", column="thresholds")
+    return np.unique(t)
+
+
+def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Sequence[str]) -> pd.DataFrame:
+    """One column per requested subgroup variable, aligned with ``scored`` (labels as text)."""
+    out = pd.DataFrame(index=scored.index)
+    clin_by_id = clin.set_index("patient_id")
+    pid = scored["patient_id"].astype(str)
+    for name in subgroups:
+        if name == "kelim_group":
+            score = pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float)
+            values = np.where(np.isnan(score), None,
+                              np.where(score >= KELIM_FAVOURABLE, _KELIM_LABELS[0], _KELIM_LABELS[1]))
+        elif name == "gcig_category":
+            cat = scored["gcig_category"].astype(object)
+            status = scored["gcig_status"].astype(object)
+            values = np.where(cat.notna(), cat, status)
+        elif name == "ago":
+            ago = scored["ago_positive"].astype("boolean")
+            values = np.where(ago.isna(), None, np.where(ago.fillna(False), "positive", "negative"))
+        elif name in scored.columns:
+            values = scored[name].to_numpy(dtype=object)
+        elif name in clin_by_id.columns:
+            values = clin_by_id[name].reindex(pid).to_numpy(dtype=object)
+        else:
+            raise InvalidInputError(
+                f"subgroup variable {name!r} is neither a clinical column nor a scoring column; "
+                f"use clinical columns ({', '.join(map(str, clin.columns))}) or 'gcig_category', "
+                "'kelim_group', 'ago'", column=name)
+        out[name] = pd.Series([None if _missing(v) else str(v) for v in values], index=scored.index,
+                              dtype=object)
+    return out
+
+
+def _missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    try:
+        return bool(isinstance(value, float) and math.isnan(value))
+    except TypeError:
+        return False
+
+
+def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = DEFAULT_SUBGROUPS,
+                   thresholds: Sequence[float] = DEFAULT_THRESHOLDS, survival: bool = True,
+                   conf_level: float = 0.95) -> ValidationResult:
+    """Validate a frozen model on a cohort: score everyone, analyse those with an outcome.
+
+    Parameters
+    ----------
+    markers : DataFrame, str or Path
+        Long markers table (data contract), read with ``on_error="flag"`` by the scoring
+        path, so an invalid patient is excluded with its reason instead of stopping the study.
+    clinical : DataFrame, str or Path
+        Clinical table with the outcome ``complete_resection`` (0/1, empty = not observed)
+        and, for survival analyses, ``pfs_months``, ``pfs_event`` and ``arm``.
+    model : None, str, Path or ModelBundle
+        Anything :func:`ca125kinetics.predict.load_model` accepts: an exported model
+        directory, an MLflow model URI, a loaded bundle, or None for the default model.
+        The model is never refitted.
+    subgroups : sequence of str
+        Subgroup variables (:data:`DEFAULT_SUBGROUPS`); clinical columns absent from the
+        table are skipped with a note.
+    thresholds : sequence of float
+        Thresholds of the decision curve (default 0.01..0.99).
+    survival : bool
+        Run the PFS analyses when ``pfs_months`` and ``pfs_event`` are present.
+    conf_level : float
+        Level of every interval (default 0.95).
+
+    Returns
+    -------
+    ValidationResult
+
+    Raises
+    ------
+    InvalidInputError
+        The clinical table has no ``complete_resection`` column, or a subgroup variable is
+        unknown.
+    InsufficientDataError
+        Fewer than two analysed patients with and without complete resection.
+
+    Notes
+    -----
+    Scoring goes through :func:`ca125kinetics.predict.predict_cohort`, the code path of
+    ``ca125 score`` and the web API. Metrics are those of
+    :func:`ca125kinetics.validation.metrics.metrics` on the analysed patients (AUC with
+    DeLong interval; calibration-in-the-large ``a`` in ``logit P(y=1) = a + offset(logit p)``;
+    calibration slope ``b`` in ``logit P(y=1) = a + b logit p``; Brier; O/E; ICI). Published
+    scores are compared on the patients where each is available (numeric forms of
+    :func:`ca125kinetics.scores.score_for_auc`, higher = likelier complete resection), with
+    the paired DeLong test (DeLong 1988).
+    """
+    from ..io import read_clinical
+    from ..predict import load_model, predict_cohort
+
+    thresholds = _check_thresholds(thresholds)
+    bundle = load_model(model)
+    clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+    if _OUTCOME not in clin.columns:
+        raise InvalidInputError(
+            f"the clinical table has no {_OUTCOME!r} column: a validation study needs the observed "
+            f"outcome (1 = complete resection at secondary cytoreduction, 0 = residual disease, "
+            f"empty = not operated/unknown)", source=_describe_source(clinical), column=_OUTCOME)
+    scored = predict_cohort(markers, clinical, model=bundle).reset_index(drop=True)
+    scored["patient_id"] = scored["patient_id"].astype(str)
+    clin = clin.copy()
+    clin["patient_id"] = clin["patient_id"].astype(str)
+    notes: list[str] = []
+
+    present = [s for s in subgroups if s in ("kelim_group", "gcig_category", "ago") or s in scored.columns
+               or s in clin.columns]
+    for s in subgroups:
+        if s not in present and s in ("ecog", "recurrence_pattern", "figo_stage", "arm", "recist"):
+            notes.append(f"subgroup {s!r} not analysed: no such column in the clinical table")
+    unknown = [s for s in subgroups if s not in present and s not in
+               ("ecog", "recurrence_pattern", "figo_stage", "arm", "recist")]
+    if unknown:
+        _subgroup_columns(scored, clin, unknown)  # raises with the list of valid names
+
+    outcome = clin.set_index("patient_id")[_OUTCOME].reindex(scored["patient_id"])
+    y_all = pd.to_numeric(outcome, errors="coerce").to_numpy(dtype=float)
+    status = scored["status"].astype(str).to_numpy()
+    prob = scored["probability"].to_numpy(dtype=float)
+
+    # ---- exclusions, one reason per patient, in the documented order
+    rows = []
+    arm_by_id = clin.set_index("patient_id")["arm"] if "arm" in clin.columns else None
+    with_markers = _marker_ids(markers, bundle)
+    for pid, st, reason, pv, yv in zip(scored["patient_id"], status, scored["reason"], prob, y_all):
+        if pid not in with_markers:
+            rows.append((pid, "no_markers", "clinical row without any marker sample: cannot be scored"))
+        elif st == "invalid_input":
+            rows.append((pid, "invalid_input", str(reason)))
+        elif st != "ok" or not np.isfinite(pv):
+            rows.append((pid, "not_scored", str(reason) if not _missing(reason) else "no probability"))
+        elif not np.isfinite(yv):
+            arm = arm_by_id.get(pid) if arm_by_id is not None else None
+            detail = (f"{_OUTCOME} not observed" +
+                      (f" (arm {arm!r}: not operated)" if isinstance(arm, str) and arm == "no_surgery"
+                       else " (empty in the clinical table)"))
+            rows.append((pid, "no_outcome", detail))
+    scored_ids = set(scored["patient_id"])
+    for pid in clin["patient_id"]:  # the scoring path lists clinical-only patients; in case it does not
+        if pid not in scored_ids:
+            rows.append((pid, "no_markers", "clinical row without any marker sample: cannot be scored"))
+    order = {r: i for i, r in enumerate(EXCLUSION_REASONS)}
+    exclusions = pd.DataFrame(rows, columns=["patient_id", "reason", "detail"])
+    exclusions = exclusions.sort_values(["reason", "patient_id"], key=lambda s: s.map(order) if s.name == "reason" else s,
+                                        kind="stable").reset_index(drop=True)
+
+    included = (status == "ok") & np.isfinite(prob) & np.isfinite(y_all)
+    y = y_all[included].astype(np.int64)
+    p = prob[included]
+    n_events = int(y.sum())
+    if n_events < 2 or y.size - n_events < 2:
+        raise InsufficientDataError(
+            f"validation needs at least 2 analysed patients with and 2 without complete resection; "
+            f"got {n_events} and {y.size - n_events} of {y.size} analysed ({len(exclusions)} excluded: "
+            f"{_reason_counts(exclusions)}). Check the {_OUTCOME!r} column of the clinical table")
+
+    # ---- overall performance
+    perf = metrics(y, p, conf_level=conf_level)
+    tm = threshold_metrics(y, p, float(bundle.threshold), conf_level=conf_level)
+    cal = calibration_curve(y, p, conf_level=conf_level)
+    roc = roc_curve_frame(y, p)
+
+    # ---- subgroup variables and predictions table
+    sub_names = [s for s in subgroups if s in present]
+    groups = _subgroup_columns(scored, clin, sub_names)
+    predictions = pd.DataFrame({
+        "patient_id": scored["patient_id"].to_numpy(dtype=object),
+        "status": status,
+        "probability": prob,
+        "threshold": scored["threshold"].to_numpy(dtype=float),
+        "kelim_score": pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float),
+        _OUTCOME: pd.array([None if not np.isfinite(v) else int(v) for v in y_all], dtype="Int64"),
+        "included": included,
+    })
+    for name in sub_names:
+        predictions[f"subgroup_{name}"] = groups[name].to_numpy(dtype=object)
+    subgroup_table = subgroup_metrics(y, p, groups.loc[included].reset_index(drop=True), conf_level=conf_level)
+
+    # ---- published scores and KELIM-like score alone, on the same patients
+    comparison, roc_scores, rule_columns = _comparators(scored.loc[included].reset_index(drop=True), y, p,
+                                                        conf_level)
+
+    # ---- decision curve (model, treat all/none, and the published binary rules)
+    dca = net_benefit(y, p, thresholds)
+    for label, values in rule_columns.items():
+        nb = net_benefit(y, values, thresholds)
+        dca[f"net_benefit_{label}"] = nb["net_benefit"].to_numpy()
+    flow = _flow(clin, scored, exclusions, included, y)
+    characteristics = _characteristics(scored.loc[included], clin, y)
+
+    surv = None
+    if survival:
+        if {"pfs_months", "pfs_event"} <= set(clin.columns):
+            surv = survival_analysis(clin, scored, conf_level=conf_level)
+        else:
+            notes.append("survival analyses not run: the clinical table has no pfs_months/pfs_event columns")
+    case_mix = _case_mix(bundle, scored.loc[included], clin)
+    sample_size, note = _sample_size(y, p, perf)
+    if note:
+        notes.append(note)
+
+    return ValidationResult(
+        model=_model_info(bundle), metrics=perf, threshold=tm, calibration=cal, roc=roc,
+        roc_scores=roc_scores, decision_curve=dca, subgroups=subgroup_table, comparison=comparison,
+        exclusions=exclusions, flow=flow, characteristics=characteristics, predictions=predictions,
+        survival=surv, sample_size=sample_size, case_mix=case_mix,
+        source={"markers": _describe_source(markers), "clinical": _describe_source(clinical),
+                "n_clinical": int(len(clin)), "n_scored": int(len(scored))},
+        notes=tuple(notes),
+    )
+
+
+def _case_mix(bundle, scored_in: pd.DataFrame, clin: pd.DataFrame) -> pd.DataFrame | None:
+    """Analysed patients outside the training range of each feature with a recorded range."""
+    ranges = dict(getattr(bundle, "feature_ranges", None) or {})
+    if not ranges:
+        return None
+    data = clin.set_index("patient_id").reindex(scored_in["patient_id"].astype(str))
+    rows = []
+    for feature in sorted(ranges):
+        if feature in scored_in.columns:
+            values = pd.to_numeric(scored_in[feature], errors="coerce").to_numpy(dtype=float)
+        elif feature in data.columns:
+            values = pd.to_numeric(data[feature], errors="coerce").to_numpy(dtype=float)
+        else:
+            continue
+        try:
+            lo, hi = (float(v) for v in ranges[feature])
+        except (TypeError, ValueError):
+            continue
+        ok = np.isfinite(values)
+        rows.append({"feature": feature, "training_min": lo, "training_max": hi, "n_checked": int(ok.sum()),
+                     "n_outside": int(np.sum(ok & ((values < lo) | (values > hi))))})
+    return pd.DataFrame(rows, columns=["feature", "training_min", "training_max", "n_checked", "n_outside"])
+
+
+def _marker_ids(markers, bundle) -> set[str]:
+    """Identifiers of the patients with at least one row in the markers table."""
+    from ..io import read_markers
+
+    gs = bundle.gcig_settings
+    frame = read_markers(markers, uln=float(gs.uln), duplicates=gs.duplicates, on_error="flag")
+    return set(frame["patient_id"].astype(str))
+
+
+def _reason_counts(exclusions: pd.DataFrame) -> str:
+    counts = exclusions["reason"].value_counts()
+    return ", ".join(f"{r} {int(counts[r])}" for r in EXCLUSION_REASONS if r in counts) or "none"
+
+
+def _flow(clin, scored, exclusions, included, y) -> pd.DataFrame:
+    counts = exclusions["reason"].value_counts()
+    rows = [("patients in the clinical table", int(len(clin))),
+            ("patients with markers (scored by the model)", int(len(scored)))]
+    for reason in EXCLUSION_REASONS:
+        rows.append((f"excluded: {reason}", int(counts.get(reason, 0))))
+    rows += [("analysed", int(included.sum())), ("analysed with complete resection", int(y.sum())),
+             ("analysed with residual disease", int(y.size - y.sum()))]
+    return pd.DataFrame(rows, columns=["step", "n"])
+
+
+def _pct(k: int, n: int) -> str:
+    return f"{k} ({100.0 * k / n:.0f} %)" if n else "0"
+
+
+def _characteristics(scored_in: pd.DataFrame, clin: pd.DataFrame, y: np.ndarray) -> pd.DataFrame:
+    """Characteristics of the analysed patients, overall and by outcome (TRIPOD 13b)."""
+    data = clin.set_index("patient_id").reindex(scored_in["patient_id"].astype(str)).reset_index()
+    data["probability"] = scored_in["probability"].to_numpy(dtype=float)
+    data["kelim_score"] = pd.to_numeric(scored_in["kelim_score"], errors="coerce").to_numpy(dtype=float)
+    masks = {"all": np.ones(y.size, bool), "outcome_1": y == 1, "outcome_0": y == 0}
+    rows = [("patients", "", *(str(int(m.sum())) for m in masks.values()))]
+    for name, label in (("age", "age, years"), ("pfi_months", "platinum-free interval, months"),
+                        ("ascites_ml", "ascites, mL"), ("kelim_score", "KELIM-like score"),
+                        ("probability", "predicted probability")):
+        if name not in data.columns:
+            continue
+        values = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
+        cells = []
+        for m in masks.values():
+            v = values[m & np.isfinite(values)]
+            missing = int((m & ~np.isfinite(values)).sum())
+            cell = (f"{np.median(v):.3g} [{np.quantile(v, 0.25):.3g}-{np.quantile(v, 0.75):.3g}]"
+                    if v.size else "-")
+            cells.append(cell + (f"; {missing} missing" if missing else ""))
+        rows.append((label + ", median [IQR]", "", *cells))
+    for name, label in (("ecog", "ECOG"), ("figo_stage", "FIGO stage"), ("recurrence_pattern", "recurrence pattern"),
+                        ("primary_residual_disease", "residual disease at primary surgery"), ("arm", "arm")):
+        if name not in data.columns:
+            continue
+        values = data[name].astype(object).map(lambda v: "unknown" if _missing(v) else str(v)).to_numpy()
+        for level in sorted(set(values), key=lambda v: (v == "unknown", v)):
+            rows.append((label, level, *(_pct(int(np.sum(m & (values == level))), int(m.sum()))
+                                         for m in masks.values())))
+    return pd.DataFrame(rows, columns=["characteristic", "level", "all", "outcome_1", "outcome_0"])
+
+
+def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
+                     min_class: int = MIN_SUBGROUP_CLASS) -> pd.DataFrame:
+    """Performance within each level of each subgroup variable.
+
+    Parameters
+    ----------
+    y, p : array-like
+        Outcome (0/1) and predicted probability of the analysed patients.
+    groups : pandas.DataFrame
+        One column per subgroup variable, same rows as ``y``; missing levels are reported
+        as ``"unknown"``.
+    conf_level : float
+    min_class : int
+        Levels with fewer than ``min_class`` events or non-events get counts only (metrics
+        NaN, ``note`` says why): the DeLong interval and the calibration models are not
+        meaningful there.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``variable, level, n, n_events, observed, expected, auc, auc_ci_low, auc_ci_high,
+        citl, calibration_slope, oe_ratio, brier, note``; ``observed`` is the event
+        proportion, ``expected`` the mean predicted probability.
+    """
+    y = np.asarray(y, dtype=np.int64)
+    p = np.asarray(p, dtype=float)
+    rows = []
+    for name in groups.columns:
+        labels = groups[name].map(lambda v: "unknown" if _missing(v) else str(v)).to_numpy(dtype=object)
+        for level in sorted(set(labels), key=lambda v: (v == "unknown", v)):
+            m = labels == level
+            ym, pm = y[m], p[m]
+            row = {"variable": name, "level": level, "n": int(m.sum()), "n_events": int(ym.sum()),
+                   "observed": float(ym.mean()), "expected": float(pm.mean()),
+                   "auc": math.nan, "auc_ci_low": math.nan, "auc_ci_high": math.nan, "citl": math.nan,
+                   "calibration_slope": math.nan, "oe_ratio": math.nan, "brier": float(np.mean((pm - ym) ** 2)),
+                   "note": ""}
+            if min(row["n_events"], row["n"] - row["n_events"]) < min_class:
+                row["note"] = f"fewer than {min_class} patients with or without the outcome: counts only"
+            else:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always", DataQualityWarning)
+                    res = metrics(ym, pm, conf_level=conf_level)
+                row.update(auc=res.auc, auc_ci_low=res.auc_ci_low, auc_ci_high=res.auc_ci_high, citl=res.citl,
+                           calibration_slope=res.calibration_slope, oe_ratio=res.oe_ratio)
+                if caught:
+                    row["note"] = "; ".join(sorted({str(w.message).split(":")[0] for w in caught}))
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["variable", "level", "n", "n_events", "observed", "expected", "auc",
+                                       "auc_ci_low", "auc_ci_high", "citl", "calibration_slope", "oe_ratio",
+                                       "brier", "note"])
+
+
+_COMPARATORS = (
+    ("ago", "AGO score (positive = ECOG 0, ascites < 500 mL, no residual at primary surgery)"),
+    ("imodel", "iMODEL (minus total points)"),
+    ("mskcc", "MSKCC guideline (offer > consider > no)"),
+    ("kelim_score", "KELIM-like score alone (k / k_ref)"),
+)
+
+
+def _comparators(scored_in: pd.DataFrame, y: np.ndarray, p: np.ndarray, conf_level: float):
+    """Comparator table, their ROC curves and the published binary rules for the decision curve."""
+    from ..scores import score_for_auc
+
+    numeric = score_for_auc(scored_in[["patient_id", "ago_positive", "imodel_points", "mskcc_recommendation"]])
+    numeric["kelim_score"] = pd.to_numeric(scored_in["kelim_score"], errors="coerce").to_numpy(dtype=float)
+    z = _z(conf_level)
+    rows, curves = [], []
+    for key, description in _COMPARATORS:
+        s = numeric[key].to_numpy(dtype=float)
+        ok = np.isfinite(s)
+        yk, pk, sk = y[ok], p[ok], s[ok]
+        row = {"score": key, "description": description, "n": int(ok.sum()), "n_events": int(yk.sum()),
+               "auc": math.nan, "auc_ci_low": math.nan, "auc_ci_high": math.nan, "model_auc": math.nan,
+               "difference": math.nan, "difference_ci_low": math.nan, "difference_ci_high": math.nan,
+               "p_value": math.nan, "note": ""}
+        if min(row["n_events"], row["n"] - row["n_events"]) < 2:
+            row["note"] = "available for too few patients with and without the outcome"
+        else:
+            test = delong_test(yk, pk, sk, conf_level=conf_level)
+            row.update(auc=test.auc2, auc_ci_low=max(0.0, test.auc2 - z * test.auc2_se),
+                       auc_ci_high=min(1.0, test.auc2 + z * test.auc2_se), model_auc=test.auc1,
+                       difference=test.difference, difference_ci_low=test.ci_low,
+                       difference_ci_high=test.ci_high, p_value=test.p_value)
+            if row["n"] < y.size:
+                row["note"] = f"available for {row['n']} of {y.size} analysed patients; model AUC on those"
+            r = roc_curve_frame(yk, sk)
+            curves.append(pd.DataFrame({"score": key, "fpr": r["fpr"], "sensitivity": r["sensitivity"]}))
+        rows.append(row)
+    rules = {}
+    ago = numeric["ago"].to_numpy(dtype=float)
+    if np.all(np.isfinite(ago)):
+        rules["ago_positive"] = ago
+    low = scored_in["imodel_low_risk"].astype("boolean")
+    if not low.isna().any():
+        rules["imodel_low_risk"] = low.to_numpy(dtype=float)
+    roc_scores = (pd.concat(curves, ignore_index=True) if curves
+                  else pd.DataFrame({"score": [], "fpr": [], "sensitivity": []}))
+    return pd.DataFrame(rows), roc_scores, rules
+
+
+def _z(conf_level: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(0.5 + conf_level / 2.0))
+
+
+def _sample_size(y, p, perf) -> tuple[pd.DataFrame | None, str | None]:
+    """Riley 2021 validation sample size with the observed values as the anticipated ones."""
+    from .metrics import LOGIT_EPS
+    from .samplesize import validation_binary
+
+    lp = np.log(np.clip(p, LOGIT_EPS, 1 - LOGIT_EPS) / (1 - np.clip(p, LOGIT_EPS, 1 - LOGIT_EPS)))
+    try:
+        res = validation_binary(prevalence=perf.prevalence, cstatistic=perf.auc,
+                                lp_normal=(float(np.mean(lp)), float(np.std(lp, ddof=1))))
+    except (InvalidInputError, ValueError, ArithmeticError) as exc:
+        return None, f"sample-size calculation not done: {exc}"
+    frame = res.to_frame()
+    frame["available"] = int(y.size)
+    return frame, None
+
+
+# =========================================================================== survival
+
+
+def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95) -> SurvivalAnalysis:
+    """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group and surgery arm.
+
+    Parameters
+    ----------
+    clinical : pandas.DataFrame
+        Canonical clinical frame (``io.read_clinical``) with ``pfs_months``, ``pfs_event``,
+        and optionally ``arm`` and ``complete_resection``.
+    scored : pandas.DataFrame
+        :func:`ca125kinetics.predict.predict_cohort` output (``patient_id``, ``status``,
+        ``kelim_score``).
+
+    Returns
+    -------
+    SurvivalAnalysis
+
+    Notes
+    -----
+    Patients with invalid input or unknown PFS time/event are left out (counted in
+    ``notes``). KELIM-like group: favourable when the standardized score ``k / k_ref >=
+    1`` (:data:`KELIM_FAVOURABLE`), computed with the model's kinetics settings; patients
+    without a score (kinetics not estimable) are left out of the KELIM-like analyses. Cox
+    models (Efron ties, Wald intervals): ``kelim+arm`` with covariates ``kelim_favourable``
+    (1/0) and ``surgery`` (1 = surgery arm); ``kelim+complete_resection (surgery arm)``
+    with ``kelim_favourable`` and ``complete_resection`` within the surgery arm. Comparisons
+    of arms are randomised only in a trial; within the surgery arm, complete resection is
+    an observed (post-randomisation) variable, so its hazard ratio is associational.
+    """
+    from . import survival as sv
+
+    notes: list[str] = []
+    clin = clinical.copy()
+    clin["patient_id"] = clin["patient_id"].astype(str)
+    sc = scored.assign(patient_id=scored["patient_id"].astype(str)).set_index("patient_id")
+    data = clin.set_index("patient_id")
+    status = sc["status"].reindex(data.index)
+    time_ = pd.to_numeric(data["pfs_months"], errors="coerce")
+    event = pd.to_numeric(data["pfs_event"], errors="coerce")
+    invalid = (status == "invalid_input") | (data["problem"].notna() if "problem" in data else False)
+    known = time_.notna() & event.notna()
+    if int(invalid.sum()):
+        notes.append(f"{int(invalid.sum())} patient(s) with invalid input left out of the PFS analyses")
+    if int((~known & ~invalid).sum()):
+        notes.append(f"{int((~known & ~invalid).sum())} patient(s) with unknown pfs_months/pfs_event left out")
+    keep = known & ~invalid
+    frame = pd.DataFrame({
+        "time": time_[keep].astype(float),
+        "event": event[keep].astype(int),
+        "kelim_score": pd.to_numeric(sc["kelim_score"], errors="coerce").reindex(data.index)[keep].astype(float),
+        "arm": data["arm"][keep].astype(object) if "arm" in data else pd.Series(None, index=data.index[keep],
+                                                                                 dtype=object),
+        "complete_resection": (pd.to_numeric(data["complete_resection"], errors="coerce")[keep]
+                               if "complete_resection" in data else np.nan),
+    })
+    frame["kelim_group"] = np.where(frame["kelim_score"].isna(), None,
+                                    np.where(frame["kelim_score"] >= KELIM_FAVOURABLE, _KELIM_LABELS[0],
+                                             _KELIM_LABELS[1]))
+    km, medians, logranks, cox_rows = [], [], [], []
+    caught_all: list[str] = []
+
+    def run(analysis: str, sub: pd.DataFrame, group_col: str, what: str):
+        sub = sub[sub[group_col].notna()]
+        left = None
+        if sub[group_col].nunique() < 1 or len(sub) == 0:
+            notes.append(f"{analysis}: no patients with {what}")
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            curve = sv.kaplan_meier(sub["time"], sub["event"], sub[group_col], conf_level=conf_level)
+            med = sv.median_survival(sub["time"], sub["event"], sub[group_col], conf_level=conf_level)
+            if sub[group_col].nunique() >= 2 and sub["event"].sum() > 0:
+                lr = sv.logrank(sub["time"], sub["event"], sub[group_col])
+                logranks.append({"analysis": analysis, "chi2": lr.chi2, "df": lr.df, "p_value": lr.p_value})
+            else:
+                left = "log-rank test not done: fewer than two groups or no event"
+        caught_all.extend(str(w.message) for w in caught)
+        km.append(curve.assign(analysis=analysis))
+        medians.append(med.assign(analysis=analysis))
+        if left:
+            notes.append(f"{analysis}: {left}")
+
+    n_no_score = int(frame["kelim_group"].isna().sum())
+    if n_no_score:
+        notes.append(f"{n_no_score} patient(s) without a KELIM-like score left out of the KELIM-like analyses")
+    run("kelim_group", frame, "kelim_group", "a KELIM-like score")
+    if frame["arm"].notna().any():
+        run("arm", frame, "arm", "a known arm")
+        surgery = frame[frame["arm"] == "surgery"]
+        run("kelim_group_surgery", surgery, "kelim_group", "a KELIM-like score in the surgery arm")
+    else:
+        notes.append("analyses by arm not run: no arm recorded")
+
+    def fit_cox(label: str, sub: pd.DataFrame, covariates: list[str]):
+        sub = sub.dropna(subset=covariates)
+        constant = [c for c in covariates if sub[c].nunique() < 2]
+        if len(sub) == 0 or sub["event"].sum() == 0 or constant:
+            why = f"covariate(s) {constant} constant" if constant else "no events"
+            notes.append(f"Cox model {label!r} not fitted: {why}")
+            return
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            table = sv.cox(sub, "time", "event", covariates, conf_level=conf_level)
+        caught_all.extend(str(w.message) for w in caught)
+        cox_rows.append(table.assign(model=label))
+
+    frame["kelim_favourable"] = np.where(frame["kelim_score"].isna(), np.nan,
+                                         (frame["kelim_score"] >= KELIM_FAVOURABLE).astype(float))
+    if frame["arm"].notna().any():
+        frame["surgery"] = np.where(frame["arm"].isna(), np.nan, (frame["arm"] == "surgery").astype(float))
+        fit_cox("kelim+arm", frame, ["kelim_favourable", "surgery"])
+        fit_cox("kelim+complete_resection (surgery arm)", frame[frame["arm"] == "surgery"],
+                ["kelim_favourable", "complete_resection"])
+    else:
+        fit_cox("kelim", frame, ["kelim_favourable"])
+    for message, count in Counter(caught_all).items():
+        notes.append(f"warning ({count}x): {message}")
+
+    def cat(parts, columns):
+        if not parts:
+            return pd.DataFrame(columns=columns)
+        out = pd.concat(parts, ignore_index=True)
+        return out[columns]
+
+    km_cols = ["analysis", "group", "time", "n_risk", "n_event", "n_censor", "survival", "std_err", "ci_low",
+               "ci_high"]
+    return SurvivalAnalysis(
+        km=cat(km, km_cols),
+        medians=cat(medians, ["analysis", "group", "n", "n_events", "median", "ci_low", "ci_high"]),
+        logrank=pd.DataFrame(logranks, columns=["analysis", "chi2", "df", "p_value"]),
+        cox=cat(cox_rows, ["model", "term", "coef", "se", "hr", "hr_ci_low", "hr_ci_high", "z", "p_value", "n",
+                           "n_events"]),
+        n_patients=int(keep.sum()),
+        notes=tuple(notes),
+    )
+
+
+# =========================================================================== optimism bootstrap
+
+
+def _performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """AUC, calibration slope, CITL and Brier score, the cheap way (no lowess, no intervals).
+
+    Same definitions as :func:`ca125kinetics.validation.metrics.metrics` (Mann-Whitney AUC;
+    logistic recalibration models on ``logit p`` clipped at ``LOGIT_EPS``), without the
+    smoothed calibration and Hosmer-Lemeshow parts that cost ~10 x more per resample.
+    A model that is not estimable gives NaN (its warning is recorded by the caller).
+    """
+    from .metrics import _fit_logistic, _logit
+
+    n = y.size
+    auc, _ = delong_auc(y, p)
+    lp = _logit(p)
+    fit = _fit_logistic(y, np.ones((n, 1)), lp, "calibration-in-the-large")
+    citl = math.nan if fit is None else float(fit.params[0])
+    fit = _fit_logistic(y, np.column_stack([np.ones(n), lp]), None, "the calibration slope")
+    slope = math.nan if fit is None else float(fit.params[1])
+    return {"auc": float(auc), "calibration_slope": slope, "citl": citl, "brier": float(np.mean((p - y) ** 2))}
+
+
+def _positive_proba(estimator, X) -> np.ndarray:
+    proba = estimator.predict_proba(X)
+    proba = proba.to_numpy() if hasattr(proba, "to_numpy") else np.asarray(proba)
+    proba = proba[:, -1] if proba.ndim == 2 else proba
+    return np.asarray(proba, dtype=float)
+
+
+def _resample_frame(X: pd.DataFrame, idx: np.ndarray) -> pd.DataFrame:
+    """Rows ``idx`` of ``X`` as a new patient frame; repeated patients get distinct ids."""
+    Xb = X.iloc[idx].reset_index(drop=True)
+    if "patient_id" in Xb.columns:
+        copy_no = pd.Series(idx).groupby(idx).cumcount().to_numpy()
+        Xb["patient_id"] = [f"{pid}#{k}" if k else str(pid) for pid, k in zip(Xb["patient_id"], copy_no)]
+    return Xb
+
+
+def _fit_and_score(estimator, X: pd.DataFrame, y: np.ndarray, idx: np.ndarray | None):
+    """One bootstrap replicate: (boot performance, test performance, error, warnings)."""
+    from sklearn.base import clone
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = clone(estimator)
+            if idx is None:  # apparent performance
+                model.fit(X, y)
+                boot = _performance(y, _positive_proba(model, X))
+                test = boot
+            else:
+                Xb, yb = _resample_frame(X, idx), y[idx]
+                model.fit(Xb, yb)
+                boot = _performance(yb, _positive_proba(model, Xb))
+                test = _performance(y, _positive_proba(model, X))
+            error = None
+        except (Ca125KineticsError, ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
+            boot = test = None
+            error = f"{type(exc).__name__}: {exc}"
+    messages = [f"{w.category.__name__}: {w.message}" for w in caught]
+    return boot, test, error, messages
+
+
+def _estimator_of(pipeline_or_bundle):
+    pipe = getattr(pipeline_or_bundle, "pipeline", pipeline_or_bundle)
+    if not (hasattr(pipe, "fit") and hasattr(pipe, "predict_proba") and hasattr(pipe, "get_params")):
+        raise InvalidInputError(
+            "optimism_bootstrap needs a ModelBundle (its .pipeline is refitted) or a scikit-learn "
+            f"estimator with fit/predict_proba/get_params, got {type(pipeline_or_bundle).__name__}")
+    return pipe
+
+
+def _describe_estimator(est) -> str:
+    steps = getattr(est, "steps", None)
+    if steps:
+        return " -> ".join(f"{name}: {type(step).__name__}" for name, step in steps)
+    return type(est).__name__
+
+
+def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_boot: int = 200, seed: int = 0,
+                       progress: bool = True, n_jobs: int | None = 2) -> OptimismResult:
+    """Internal validation by Harrell's optimism-corrected bootstrap.
+
+    Parameters
+    ----------
+    pipeline_or_bundle : ModelBundle or scikit-learn estimator
+        The modelling pipeline. For a bundle, its ``pipeline`` is used; the fitted
+        parameters are ignored: :func:`sklearn.base.clone` gives the unfitted pipeline with
+        the same hyperparameters, refitted from scratch in every replicate, the kinetics
+        population (``KineticsFeatures(method="population")``) included.
+    patient_frame : pandas.DataFrame
+        Model input, one row per patient (``features.build_patient_frame``), the patients
+        with an observed outcome only.
+    y : array-like of 0/1
+        Outcome of each row of ``patient_frame`` (1 = complete resection).
+    n_boot : int
+        Bootstrap resamples (default 200; Steyerberg 2019 recommends 100-200).
+    seed : int
+        Seed of ``numpy.random.default_rng``; all resample indices are drawn up front, so
+        the result does not depend on ``n_jobs``.
+    progress : bool
+        Show a tqdm progress bar on stderr.
+    n_jobs : int or None
+        joblib workers (loky processes); 1 runs in this process. Default 2.
+
+    Returns
+    -------
+    OptimismResult
+
+    Notes
+    -----
+    Harrell et al. (1996); Steyerberg (2019, section 5.3):
+
+    1. Fit the pipeline on the original sample and measure its *apparent* performance
+       ``A`` on that sample.
+    2. For ``b = 1..B``: draw a bootstrap sample (n patients with replacement); refit the
+       whole pipeline on it; measure performance on the bootstrap sample (``B_b``) and on
+       the original sample (``T_b``).
+    3. ``optimism = mean_b(B_b - T_b)``; ``corrected = A - optimism``.
+
+    Metrics: AUC, calibration slope, calibration-in-the-large and Brier score (the same
+    definitions as :func:`~ca125kinetics.validation.metrics.metrics`). For the slope the
+    apparent value is ~1 and the corrected value estimates the shrinkage needed; for the
+    Brier score optimism is negative (lower is better), so the corrected Brier is larger.
+    A patient drawn k times enters the bootstrap sample k times, under distinct ids
+    (``<id>#1``...). A replicate whose refit fails (e.g. too few patients for a kinetics
+    population, a single outcome class) is left out and counted in ``n_failed``; warnings
+    raised during refits are collected in ``warnings``, not re-emitted.
+    """
+    t0 = time.perf_counter()
+    estimator = _estimator_of(pipeline_or_bundle)
+    if not isinstance(patient_frame, pd.DataFrame):
+        raise InvalidInputError(
+            f"patient_frame must be a pandas DataFrame (features.build_patient_frame), got "
+            f"{type(patient_frame).__name__}")
+    yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=float).ravel()
+    if yv.size != len(patient_frame):
+        raise InvalidInputError(f"y has {yv.size} values but patient_frame has {len(patient_frame)} rows; "
+                                "give one outcome per patient, in the same order")
+    if not np.all(np.isin(yv, (0.0, 1.0))):
+        raise InvalidInputError("y must be 0/1 for every patient; drop patients without an observed outcome "
+                                "before the bootstrap", column="y")
+    yv = yv.astype(np.int64)
+    if yv.sum() < 2 or yv.size - yv.sum() < 2:
+        raise InsufficientDataError(f"the bootstrap needs at least 2 patients with and without the outcome, "
+                                    f"got {int(yv.sum())} and {int(yv.size - yv.sum())}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+        raise InvalidInputError(f"n_boot must be a positive integer, got {n_boot!r}")
+    n_jobs = 1 if n_jobs is None else int(n_jobs)
+    if n_jobs == 0:
+        raise InvalidInputError("n_jobs must be a positive number of workers or -1 (all cores), got 0")
+    X = patient_frame.reset_index(drop=True)
+    n = len(X)
+    rng = np.random.default_rng(seed)
+    indices = [rng.integers(0, n, size=n) for _ in range(int(n_boot))]
+
+    apparent, _, error, apparent_warnings = _fit_and_score(estimator, X, yv, None)
+    if apparent is None:
+        raise InsufficientDataError(f"the pipeline could not be fitted on the whole sample: {error}")
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=int(n_boot), desc="optimism bootstrap", unit="resample", disable=not progress,
+               file=sys.stderr, leave=False)
+    results: list = [None] * int(n_boot)
+    try:
+        if n_jobs == 1:
+            for b, idx in enumerate(indices):
+                results[b] = _fit_and_score(estimator, X, yv, idx)
+                bar.update(1)
+        else:
+            from joblib import Parallel, delayed
+
+            parallel = Parallel(n_jobs=n_jobs, return_as="generator", backend="loky")
+            for b, res in enumerate(parallel(delayed(_fit_and_score)(estimator, X, yv, idx) for idx in indices)):
+                results[b] = res
+                bar.update(1)
+    finally:
+        bar.close()
+
+    rows, failures, caught = [], Counter(), Counter(apparent_warnings)
+    for b, (boot, test, err, messages) in enumerate(results):
+        caught.update(messages)
+        if boot is None:
+            failures[err] += 1
+            continue
+        row = {"resample": b}
+        for m in OPTIMISM_METRICS:
+            row[f"{m}_boot"] = boot[m]
+            row[f"{m}_test"] = test[m]
+        rows.append(row)
+    columns = ["resample"] + [f"{m}_{k}" for m in OPTIMISM_METRICS for k in ("boot", "test")]
+    resamples = pd.DataFrame(rows, columns=columns)
+    if resamples.empty:
+        first = next(iter(failures)) if failures else "unknown error"
+        raise InsufficientDataError(f"every bootstrap resample failed; first error: {first}")
+    table = []
+    for m in OPTIMISM_METRICS:
+        diff = (resamples[f"{m}_boot"] - resamples[f"{m}_test"]).to_numpy(dtype=float)
+        ok = np.isfinite(diff)
+        optimism = float(diff[ok].mean()) if ok.any() else math.nan
+        table.append({
+            "metric": m, "apparent": apparent[m],
+            "bootstrap": float(np.nanmean(resamples[f"{m}_boot"])) if ok.any() else math.nan,
+            "test": float(np.nanmean(resamples[f"{m}_test"])) if ok.any() else math.nan,
+            "optimism": optimism, "optimism_sd": float(diff[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
+            "corrected": apparent[m] - optimism, "n_resamples": int(ok.sum()),
+        })
+    return OptimismResult(
+        table=pd.DataFrame(table), resamples=resamples, n=n, n_events=int(yv.sum()), n_boot=int(n_boot),
+        n_failed=int(sum(failures.values())), seed=int(seed), n_jobs=n_jobs,
+        elapsed_seconds=time.perf_counter() - t0,
+        failures=tuple(f"{msg} ({k}x)" for msg, k in failures.most_common()),
+        warnings=tuple(f"{msg} ({k}x)" for msg, k in caught.most_common()),
+        pipeline=_describe_estimator(estimator),
+    )

@@ -1,0 +1,367 @@
+"""Tests of validation/studies.py: frozen validation, exclusions, subgroups, survival, bootstrap.
+
+The model is a small ``logistic_main`` bundle fitted in a session fixture on a simulated
+training cohort; the validation cohort is a second simulated cohort (another seed) with a few
+planted problems: a patient with a negative CA-125 (invalid input), a clinical row without
+markers, a patient the model returns no probability for, and a surgery-arm patient whose
+outcome is empty.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.validation import survival as sv
+from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
+from ca125kinetics.validation.studies import (
+    EXCLUSION_REASONS,
+    OPTIMISM_METRICS,
+    _resample_frame,
+    optimism_bootstrap,
+    validate_model,
+)
+
+# kinetics' sort check computes inf - inf (a harmless numpy RuntimeWarning reported to its owner)
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
+
+
+class _NoProbabilityFor:
+    """A bundle that returns no probability for one patient (to exercise "not_scored")."""
+
+    def __init__(self, bundle, patient_id):
+        self._bundle = bundle
+        self._patient_id = patient_id
+
+    def __getattr__(self, name):
+        return getattr(self._bundle, name)
+
+    def predict_proba(self, frame):
+        out = self._bundle.predict_proba(frame)
+        out.loc[(frame["patient_id"].astype(str) == self._patient_id).to_numpy(), ["p", "p_low", "p_high"]] = np.nan
+        return out
+
+
+@pytest.fixture(scope="session")
+def training():
+    from ca125kinetics.bundle import ModelBundle
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.models import make_pipeline
+    from ca125kinetics.synth import simulate_cohort
+
+    cohort = simulate_cohort(240, 20261121)
+    frame = build_patient_frame(cohort.markers, cohort.clinical)
+    y = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])["complete_resection_potential"]
+    y = y.to_numpy(dtype=int)
+    pipeline = make_pipeline("logistic_main").fit(frame, y)
+    bundle = ModelBundle(pipeline=pipeline, name="validation-test", version="0.0.0+test",
+                         model_family="logistic_main", threshold=0.70, trained_on_synthetic=True,
+                         feature_ranges={"age": (float(frame["age"].min()), float(frame["age"].max()))},
+                         training_summary={"n": len(frame), "events": int(y.sum())})
+    return bundle, frame, y
+
+
+@pytest.fixture(scope="session")
+def cohort():
+    """Validation cohort with planted problems; returns (markers, clinical, planted ids)."""
+    from ca125kinetics.synth import simulate_cohort
+
+    c = simulate_cohort(160, 7)
+    markers = c.markers.copy()
+    clinical = c.clinical.copy()
+    surgery = clinical.loc[clinical["arm"] == "surgery", "patient_id"].tolist()
+    planted = {"invalid_input": surgery[0], "not_scored": surgery[1], "no_outcome": surgery[2],
+               "no_markers": "999999"}
+    first = markers.index[(markers["patient_id"] == planted["invalid_input"]) & markers["ca125"].notna()][1]
+    markers.loc[first, "ca125"] = -4.0
+    clinical.loc[clinical["patient_id"] == planted["no_outcome"], "complete_resection"] = pd.NA
+    extra = clinical.iloc[[3]].copy()
+    extra["patient_id"] = planted["no_markers"]
+    clinical = pd.concat([clinical, extra], ignore_index=True)
+    return markers, clinical, planted
+
+
+@pytest.fixture(scope="session")
+def model(training, cohort):
+    return _NoProbabilityFor(training[0], cohort[2]["not_scored"])
+
+
+@pytest.fixture(scope="session")
+def result(model, cohort):
+    markers, clinical, _ = cohort
+    return validate_model(markers, clinical, model=model)
+
+
+# ----------------------------------------------------------------------------- frozen validation
+
+
+def test_frozen_validation_gives_the_metrics_of_predict_cohort_output(result, model, cohort):
+    from ca125kinetics.predict import predict_cohort
+
+    markers, clinical, _ = cohort
+    scored = predict_cohort(markers, clinical, model=model)
+    outcome = clinical.set_index("patient_id")["complete_resection"]
+    scored["y"] = scored["patient_id"].map(outcome).astype("Float64")
+    ok = scored[(scored["status"] == "ok") & scored["probability"].notna() & scored["y"].notna()]
+    y, p = ok["y"].to_numpy(dtype=int), ok["probability"].to_numpy(dtype=float)
+    assert result.metrics.to_dict() == metrics(y, p).to_dict()
+    assert result.threshold.to_dict() == threshold_metrics(y, p, 0.70).to_dict()
+    assert result.model["name"] == "validation-test" and result.model["threshold"] == 0.70
+    frame = result.to_frame().set_index("metric")
+    assert frame.loc["auc", "estimate"] == result.metrics.auc
+    assert 0.5 < result.metrics.auc < 1.0
+
+
+def test_the_model_is_not_refitted(training, cohort):
+    bundle = training[0]
+    before = bundle.pipeline[-1].coef_.copy(), bundle.pipeline[0].population_.to_dict()
+    validate_model(cohort[0], cohort[1], model=bundle, survival=False, subgroups=())
+    np.testing.assert_array_equal(bundle.pipeline[-1].coef_, before[0])
+    assert bundle.pipeline[0].population_.to_dict() == before[1]
+
+
+def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, cohort):
+    markers, clinical, planted = cohort
+    everyone = set(clinical["patient_id"]) | set(markers["patient_id"])
+    analysed = set(result.predictions.loc[result.predictions["included"], "patient_id"])
+    excluded = result.exclusions["patient_id"].tolist()
+    assert len(excluded) == len(set(excluded))
+    assert analysed.isdisjoint(excluded)
+    assert analysed | set(excluded) == everyone
+    reasons = result.exclusions.set_index("patient_id")["reason"]
+    for reason, pid in planted.items():
+        assert reasons[pid] == reason
+    assert set(reasons) <= set(EXCLUSION_REASONS)
+    detail = result.exclusions.set_index("patient_id")["detail"]
+    assert "ca125" in detail[planted["invalid_input"]]
+    assert "empty in the clinical table" in detail[planted["no_outcome"]]
+    # every patient of the no-surgery arm has no outcome and is listed as such
+    no_surgery = set(clinical.loc[clinical["arm"] == "no_surgery", "patient_id"]) - {planted["no_markers"]}
+    assert {pid for pid in no_surgery if reasons.get(pid) == "no_outcome"} == no_surgery
+    flow = result.flow.set_index("step")["n"]
+    assert flow["analysed"] == result.metrics.n == len(analysed)
+    assert sum(flow[f"excluded: {r}"] for r in EXCLUSION_REASONS) == len(excluded)
+
+
+def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):
+    with pytest.raises(InvalidInputError, match="complete_resection"):
+        validate_model(cohort[0], cohort[1].drop(columns=["complete_resection"]), model=training[0])
+
+
+def test_too_few_outcomes_is_an_insufficient_data_error(training, cohort):
+    clinical = cohort[1].copy()
+    clinical["complete_resection"] = clinical["complete_resection"].where(clinical["complete_resection"] != 0, 1)
+    with pytest.raises(InsufficientDataError, match="at least 2 analysed patients"):
+        validate_model(cohort[0], clinical, model=training[0], survival=False)
+
+
+def test_unknown_subgroup_variable_is_named(training, cohort):
+    with pytest.raises(InvalidInputError, match="'shoe_size'"):
+        validate_model(cohort[0], cohort[1], model=training[0], subgroups=("shoe_size",))
+
+
+# ----------------------------------------------------------------------------- subgroups, comparators
+
+
+def test_subgroup_levels_partition_the_analysed_patients(result):
+    sub = result.subgroups
+    for variable, part in sub.groupby("variable"):
+        assert part["n"].sum() == result.metrics.n, variable
+        assert part["n_events"].sum() == result.metrics.n_events, variable
+    small = sub[np.minimum(sub["n_events"], sub["n"] - sub["n_events"]) < 5]
+    assert small["auc"].isna().all() and small["note"].str.contains("counts only").all()
+    big = sub[np.minimum(sub["n_events"], sub["n"] - sub["n_events"]) >= 5]
+    assert big["auc"].between(0, 1).all()
+    assert {"ecog", "recurrence_pattern", "gcig_category", "kelim_group", "arm"} <= set(sub["variable"])
+
+
+def test_subgroup_metrics_equal_the_metrics_of_the_subset(result):
+    pred = result.predictions[result.predictions["included"]]
+    level = "single"
+    part = pred[pred["subgroup_recurrence_pattern"] == level]
+    expected = metrics(part["complete_resection"].to_numpy(dtype=int), part["probability"].to_numpy(dtype=float))
+    row = result.subgroups.set_index(["variable", "level"]).loc[("recurrence_pattern", level)]
+    assert row["n"] == expected.n and row["auc"] == expected.auc
+    assert row["calibration_slope"] == expected.calibration_slope
+
+
+def test_published_scores_are_compared_on_their_own_patients_with_delong(result, model, cohort):
+    from ca125kinetics.predict import predict_cohort
+    from ca125kinetics.scores import score_for_auc
+
+    comp = result.comparison.set_index("score")
+    assert list(comp.index) == ["ago", "imodel", "mskcc", "kelim_score"]
+    scored = predict_cohort(cohort[0], cohort[1], model=model)
+    included = result.predictions.set_index("patient_id")["included"]
+    scored = scored[scored["patient_id"].map(included).fillna(False).astype(bool)]
+    y = scored["patient_id"].map(cohort[1].set_index("patient_id")["complete_resection"]).to_numpy(dtype=int)
+    imodel = score_for_auc(scored)["imodel"].to_numpy(dtype=float)
+    ok = np.isfinite(imodel)
+    test = delong_test(y[ok], scored["probability"].to_numpy(dtype=float)[ok], imodel[ok])
+    assert comp.loc["imodel", "auc"] == pytest.approx(test.auc2, abs=1e-12)
+    assert comp.loc["imodel", "p_value"] == pytest.approx(test.p_value, abs=1e-12)
+    assert comp.loc["imodel", "n"] == ok.sum()
+    assert set(result.roc_scores["score"]) <= set(comp.index)
+
+
+def test_decision_curve_and_case_mix(result):
+    dc = result.decision_curve
+    assert dc["threshold"].iloc[0] == 0.01 and dc["threshold"].iloc[-1] == 0.99
+    prevalence = result.metrics.prevalence
+    assert dc["treat_all"].iloc[0] == pytest.approx(prevalence - (1 - prevalence) * 0.01 / 0.99)
+    cm = result.case_mix.set_index("feature")
+    assert cm.loc["age", "n_checked"] == result.metrics.n
+
+
+# ----------------------------------------------------------------------------- survival
+
+
+def test_survival_by_kelim_group_and_arm_matches_the_survival_module(result, cohort):
+    s = result.survival
+    assert s is not None
+    assert set(s.km["analysis"]) == {"kelim_group", "arm", "kelim_group_surgery"}
+    clinical = cohort[1].set_index("patient_id")
+    pred = result.predictions.set_index("patient_id")
+    valid = pred.index[pred["status"] != "invalid_input"]
+    data = clinical.loc[valid].assign(kelim=pred.loc[valid, "kelim_score"])
+    data = data[data["pfs_months"].notna()]
+    arm = sv.kaplan_meier(data["pfs_months"], data["pfs_event"], data["arm"])
+    km_arm = s.km[s.km["analysis"] == "arm"].drop(columns="analysis").reset_index(drop=True)
+    pd.testing.assert_frame_equal(km_arm, arm, check_dtype=False)
+    with_score = data[data["kelim"].notna()].copy()
+    with_score["kelim_favourable"] = (with_score["kelim"] >= 1).astype(float)
+    with_score["surgery"] = (with_score["arm"] == "surgery").astype(float)
+    expected = sv.cox(with_score, "pfs_months", "pfs_event", ["kelim_favourable", "surgery"])
+    got = s.cox[s.cox["model"] == "kelim+arm"].reset_index(drop=True)
+    np.testing.assert_allclose(got["hr"], expected["hr"], rtol=1e-10)
+    assert got["n"].iloc[0] == len(with_score)
+    assert any("invalid input" in n for n in s.notes)
+
+
+def test_survival_is_skipped_with_a_note_without_pfs(training, cohort):
+    clinical = cohort[1].drop(columns=["pfs_months", "pfs_event"])
+    res = validate_model(cohort[0], clinical, model=training[0], subgroups=())
+    assert res.survival is None
+    assert any("pfs_months" in n for n in res.notes)
+
+
+# ----------------------------------------------------------------------------- bootstrap
+
+
+@pytest.fixture(scope="module")
+def noise():
+    """30 pure-noise predictors for 120 patients: any apparent skill is optimism."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(120, 30)), columns=[f"x{i}" for i in range(30)])
+    y = rng.integers(0, 2, size=120)
+    overfit = Pipeline([("scale", StandardScaler()), ("clf", LogisticRegression(C=1.0, max_iter=5000))])
+    return overfit, X, y
+
+
+def test_bootstrap_of_an_overfit_model_corrects_toward_no_skill(noise):
+    overfit, X, y = noise
+    res = optimism_bootstrap(overfit, X, y, n_boot=15, seed=1, progress=False, n_jobs=1)
+    table = res.table.set_index("metric")
+    assert list(table.index) == list(OPTIMISM_METRICS)
+    assert table.loc["auc", "apparent"] > 0.75  # memorised noise
+    assert table.loc["auc", "optimism"] > 0.1
+    assert table.loc["auc", "corrected"] < 0.65  # no real skill (0.5), under-corrected as Harrell's is
+    assert table.loc["calibration_slope", "apparent"] == pytest.approx(1.0, abs=0.15)
+    assert table.loc["calibration_slope", "corrected"] < 0.5  # predictions far too extreme
+    assert table.loc["brier", "optimism"] < 0  # lower is better: corrected Brier is worse
+    assert table.loc["brier", "corrected"] > table.loc["brier", "apparent"]
+    assert (res.resamples["auc_boot"] > res.resamples["auc_test"]).mean() > 0.9
+    assert res.n_failed == 0 and len(res.resamples) == 15 and res.n == 120
+
+
+def test_bootstrap_arithmetic_is_harrells(noise):
+    overfit, X, y = noise
+    res = optimism_bootstrap(overfit, X, y, n_boot=6, seed=2, progress=False, n_jobs=1)
+    r = res.resamples
+    for m in OPTIMISM_METRICS:
+        row = res.table.set_index("metric").loc[m]
+        optimism = float(np.mean(r[f"{m}_boot"] - r[f"{m}_test"]))
+        assert row["optimism"] == pytest.approx(optimism, rel=1e-12)
+        assert row["corrected"] == pytest.approx(row["apparent"] - optimism, rel=1e-12)
+
+
+def test_bootstrap_results_do_not_depend_on_the_number_of_workers(noise):
+    overfit, X, y = noise
+    one = optimism_bootstrap(overfit, X, y, n_boot=3, seed=5, progress=False, n_jobs=1)
+    two = optimism_bootstrap(overfit, X, y, n_boot=3, seed=5, progress=False, n_jobs=2)
+    pd.testing.assert_frame_equal(one.resamples, two.resamples)
+    assert two.n_jobs == 2
+
+
+def test_bootstrap_refits_the_whole_pipeline_including_the_kinetics_population(training, monkeypatch):
+    from ca125kinetics.kinetics import KineticsFeatures
+
+    bundle, frame, y = training
+    frame, y = frame.iloc[:80].reset_index(drop=True), y[:80]  # a population needs >= 10 scorable patients
+    calls = []
+    original = KineticsFeatures.fit
+
+    def counting_fit(self, X, y=None):
+        calls.append(len(X))
+        return original(self, X, y)
+
+    monkeypatch.setattr(KineticsFeatures, "fit", counting_fit)
+    res = optimism_bootstrap(bundle, frame, y, n_boot=1, seed=0, progress=False, n_jobs=1)
+    assert calls == [len(frame)] * 2  # the apparent fit and one per resample
+    assert res.n_failed == 0
+    assert "kinetics: KineticsFeatures" in res.pipeline
+    assert np.isfinite(res.table["corrected"]).all()
+
+
+class _FailsOnOddEvents(LogisticRegression):
+    """Refuses to fit when the sample has an odd number of events (to exercise failures)."""
+
+    def fit(self, X, y, sample_weight=None):
+        if int(np.sum(y)) % 2:
+            raise ValueError("odd number of events")
+        return super().fit(X, y, sample_weight)
+
+
+def test_failed_resamples_are_counted_not_hidden(noise):
+    _, X, y = noise
+    y = y.copy()
+    if y.sum() % 2:
+        y[np.flatnonzero(y == 0)[0]] = 1  # the full sample must fit
+    res = optimism_bootstrap(_FailsOnOddEvents(max_iter=2000), X, y, n_boot=12, seed=4, progress=False, n_jobs=1)
+    assert res.n_failed > 0 and len(res.resamples) == 12 - res.n_failed
+    assert any("odd number of events" in f for f in res.failures)
+    assert (res.table["n_resamples"] == 12 - res.n_failed).all()
+
+
+@pytest.mark.parametrize("bad, match", [
+    (lambda y: y[:-1], "one outcome per patient"),
+    (lambda y: np.where(np.arange(y.size) == 0, np.nan, y), "0/1"),
+])
+def test_bootstrap_input_errors(noise, bad, match):
+    overfit, X, y = noise
+    with pytest.raises(InvalidInputError, match=match):
+        optimism_bootstrap(overfit, X, bad(y.astype(float)), n_boot=2, progress=False, n_jobs=1)
+    with pytest.raises(InvalidInputError, match="n_boot"):
+        optimism_bootstrap(overfit, X, y, n_boot=0, progress=False)
+    with pytest.raises(InvalidInputError, match="ModelBundle"):
+        optimism_bootstrap(object(), X, y, n_boot=2, progress=False)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.integers(0, 5), min_size=1, max_size=12))
+def test_resampled_frames_keep_rows_and_make_ids_unique(idx):
+    X = pd.DataFrame({"patient_id": [f"{i:03d}" for i in range(6)], "v": np.arange(6.0)})
+    out = _resample_frame(X, np.asarray(idx))
+    assert out["patient_id"].is_unique
+    assert out["v"].tolist() == [float(i) for i in idx]
+    assert [pid.split("#")[0] for pid in out["patient_id"]] == [f"{i:03d}" for i in idx]
+    assert math.isclose(out["v"].sum(), float(sum(idx)))
