@@ -67,6 +67,11 @@ _PUBLIC = {
     "delong_test": "validation",
     "threshold_metrics": "validation",
     "pmsampsize_binary": "validation",
+    "validate_model": "validation.studies",
+    "optimism_bootstrap": "validation.studies",
+    "ValidationResult": "validation.studies",
+    "OptimismResult": "validation.studies",
+    "write_report": "validation.report",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

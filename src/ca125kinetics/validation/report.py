@@ -1,0 +1,687 @@
+"""Self-contained HTML report of a validation study, MLflow logging, and ``ca125 validate``.
+
+Presentation only: :func:`write_report` renders a :class:`~.studies.ValidationResult` (and
+its optional :class:`~.studies.OptimismResult`) as one HTML file that needs nothing else:
+CSS is inline, figures are PNG images embedded as ``data:`` URIs (:mod:`.plots`), and the
+file references no external script, style sheet, font or image, so it can be archived,
+e-mailed or attached to an MLflow run as it is.
+
+Sections: model (name, version, rule settings, training summary), data and participant
+flow with every exclusion and its reason, characteristics, performance with intervals
+(and the optimism-corrected values when a bootstrap was run), ROC curves, calibration
+plot with the distribution of predicted risk, decision curve, published scores on the same
+patients, subgroups, progression-free survival (Kaplan-Meier, log-rank, Cox), sample size,
+and the TRIPOD items the report covers (Collins et al., BMJ 2015;350:g7594) -- stated
+honestly: most items of a TRIPOD paper (title, background, setting, blinding, discussion)
+are the authors' to write and are listed as such.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import html
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidInputError
+from .studies import OptimismResult, ValidationResult
+
+__all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "add_validate_arguments",
+           "cli_validate", "SECTIONS"]
+
+#: ``id`` of every section of the report, in order (tests and links rely on them).
+SECTIONS = ("model", "data", "characteristics", "performance", "roc", "calibration", "decision-curve",
+            "comparison", "subgroups", "survival", "sample-size", "tripod", "notes")
+
+_CSS = """
+body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:2px solid #0072B2;padding-bottom:.2em;margin-top:2em}
+h3{margin-top:1.4em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+th,td{border:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}
+th{background:#eef3f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
+.banner{background:#fff3cd;border:2px solid #d39e00;padding:.8em 1em;margin:1em 0;font-weight:bold}
+.disclaimer{background:#f3f3f3;border-left:4px solid #888;padding:.5em 1em}
+.figs{display:flex;flex-wrap:wrap;gap:1em}.figs figure{margin:0}
+figcaption{font-size:.85em;color:#555;max-width:560px}
+.muted{color:#666;font-size:.9em}details{margin:.5em 0}
+.covered{color:#1a7f37;font-weight:bold}.partly{color:#9a6700;font-weight:bold}.not{color:#666}
+code{background:#f3f3f3;padding:0 .2em}
+"""
+
+_METRIC_LABELS = {
+    "n": "patients analysed",
+    "n_events": "complete resections",
+    "prevalence": "proportion with complete resection",
+    "expected_events": "expected complete resections (sum of p)",
+    "auc": "AUC (C-statistic), DeLong CI",
+    "citl": "calibration-in-the-large (intercept, offset logit p; 0 ideal)",
+    "calibration_slope": "calibration slope (1 ideal)",
+    "brier": "Brier score",
+    "scaled_brier": "scaled Brier score",
+    "oe_ratio": "observed / expected",
+    "ici": "ICI (integrated calibration index)",
+    "e50": "E50",
+    "e90": "E90",
+    "emax": "Emax",
+    "hosmer_lemeshow_chi2": "Hosmer-Lemeshow chi-square",
+    "hosmer_lemeshow_p": "Hosmer-Lemeshow p",
+}
+
+
+# =========================================================================== formatting
+
+
+def _esc(value) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or value is pd.NA:
+        return "-"
+    if isinstance(value, (bool, np.bool_)):
+        return "yes" if value else "no"
+    if isinstance(value, (int, np.integer)):
+        return f"{int(value):,}"
+    if isinstance(value, (float, np.floating)):
+        v = float(value)
+        if math.isnan(v):
+            return "-"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if v != 0 and abs(v) < 10 ** -digits:
+            return f"{v:.1e}"
+        if float(v).is_integer() and abs(v) >= 1000:
+            return f"{int(v):,}"
+        return f"{v:.{digits}f}"
+    return str(value)
+
+
+def _ci(low, high, digits: int = 3) -> str:
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (low, high)):
+        return "-"
+    return f"{_fmt(low, digits)} to {_fmt(high, digits)}"
+
+
+def _pvalue(p) -> str:
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "-"
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def _table(frame: pd.DataFrame, *, columns: dict | None = None, digits: int = 3, max_rows: int | None = None) -> str:
+    """HTML table of ``frame`` (``columns``: source column -> header, in order)."""
+    columns = columns or {c: c for c in frame.columns}
+    shown = frame if max_rows is None else frame.head(max_rows)
+    head = "".join(f"<th>{_esc(h)}</th>" for h in columns.values())
+    body = []
+    for _, row in shown.iterrows():
+        cells = []
+        for c in columns:
+            v = row[c]
+            numeric = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+            text = _pvalue(v) if c == "p_value" else _fmt(v, digits)
+            cells.append(f'<td class="num">{_esc(text)}</td>' if numeric else f"<td>{_esc(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    more = ""
+    if max_rows is not None and len(frame) > max_rows:
+        more = f'<p class="muted">{len(frame) - max_rows} more row(s) not shown.</p>'
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{more}"
+
+
+def _kv_table(pairs) -> str:
+    rows = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in pairs)
+    return f"<table><tbody>{rows}</tbody></table>"
+
+
+def _figure(fig, caption: str, alt: str) -> str:
+    from .plots import to_data_uri
+
+    uri = to_data_uri(fig)
+    return (f'<figure><img src="{uri}" alt="{_esc(alt)}"><figcaption>{_esc(caption)}</figcaption>'
+            f"</figure>")
+
+
+# =========================================================================== sections
+
+
+def _section_model(result: ValidationResult) -> str:
+    m = result.model
+    summary = m.get("training_summary") or {}
+    pairs = [("name", m["name"]), ("version", m["version"]), ("model family", m["family"]),
+             ("decision threshold on the probability", _fmt(m["threshold"])),
+             ("trained on synthetic data", "yes" if m["trained_on_synthetic"] else "no")]
+    for key in sorted(summary):
+        value = summary[key]
+        pairs.append((f"training: {key}", json.dumps(value, default=str) if isinstance(value, (dict, list))
+                      else _fmt(value) if isinstance(value, (int, float)) else value))
+    settings = []
+    for label, key in (("GCIG rule settings", "gcig_settings"), ("kinetics settings", "kinetics_settings")):
+        values = m.get(key) or {}
+        if values:
+            settings.append(f"<h3>{_esc(label)}</h3>" + _kv_table((k, values[k]) for k in sorted(values)))
+    return ('<p>The model was used as frozen: no coefficient, population parameter or threshold was '
+            're-estimated on this cohort. Every patient was scored through <code>predict_cohort</code>, '
+            'the code path of <code>ca125 score</code> and the web service.</p>'
+            + _kv_table(pairs) + "".join(settings))
+
+
+def _section_data(result: ValidationResult) -> str:
+    src = result.source
+    counts = result.exclusions["reason"].value_counts()
+    summary = ", ".join(f"{_esc(r)}: {int(n)}" for r, n in counts.items()) or "none"
+    parts = [_kv_table([("markers", src.get("markers", "")), ("clinical", src.get("clinical", ""))]),
+             "<h3>Participant flow</h3>", _table(result.flow, columns={"step": "step", "n": "patients"}),
+             "<p>Analysed: valid input, scored by the model, and the outcome <code>complete_resection</code> "
+             "observed. The outcome is never imputed (complete-case analysis of the outcome); missing "
+             "predictors are handled by the frozen model as in training.</p>",
+             f"<h3>Excluded patients ({len(result.exclusions)}; {summary})</h3>"]
+    if len(result.exclusions):
+        parts.append("<details open><summary>every excluded patient and the reason</summary>"
+                     + _table(result.exclusions, columns={"patient_id": "patient", "reason": "reason",
+                                                          "detail": "detail"})
+                     + "</details>")
+    else:
+        parts.append("<p>None.</p>")
+    ranges = result.case_mix
+    if ranges is not None and len(ranges):
+        parts.append("<h3>Case mix against the training data</h3>"
+                     "<p>Analysed patients with a value outside the range seen in training "
+                     "(the model extrapolates there).</p>"
+                     + _table(ranges, columns={"feature": "feature", "training_min": "training min",
+                                               "training_max": "training max", "n_checked": "patients with a value",
+                                               "n_outside": "outside the training range"}))
+    return "".join(parts)
+
+
+def _section_characteristics(result: ValidationResult) -> str:
+    return ("<p>Analysed patients, overall and by outcome: counts (%) or median [interquartile range].</p>"
+            + _table(result.characteristics, columns={"characteristic": "characteristic", "level": "",
+                                                      "all": "all", "outcome_1": "complete resection",
+                                                      "outcome_0": "residual disease"}))
+
+
+def _section_performance(result: ValidationResult) -> str:
+    frame = result.to_frame()
+    rows = []
+    for _, r in frame.iterrows():
+        digits = 0 if r["metric"] in ("n", "n_events") else 3
+        row = {"metric": _METRIC_LABELS.get(r["metric"], r["metric"]), "estimate": _fmt(r["estimate"], digits)
+               if r["metric"] not in ("n", "n_events") else f"{int(r['estimate']):,}",
+               "ci": _ci(r["ci_low"], r["ci_high"])}
+        if "corrected" in frame.columns:
+            row["optimism"] = _fmt(r["optimism"])
+            row["corrected"] = _fmt(r["corrected"])
+        rows.append(row)
+    level = f"{100 * result.metrics.conf_level:g} %"
+    cols = {"metric": "metric", "estimate": "estimate", "ci": f"{level} CI"}
+    if "corrected" in frame.columns:
+        cols.update(optimism="bootstrap optimism", corrected="optimism-corrected")
+    out = [_table(pd.DataFrame(rows), columns=cols),
+           '<p class="muted">AUC: Mann-Whitney estimate, DeLong interval. Calibration-in-the-large: '
+           "intercept <i>a</i> of logit P(y=1) = <i>a</i> + offset(logit <i>p</i>); calibration slope: "
+           "<i>b</i> of logit P(y=1) = <i>a</i> + <i>b</i> logit <i>p</i> (Van Calster et al. 2019). "
+           "Brier = mean (<i>p</i> - <i>y</i>)&sup2;. ICI/E50/E90/Emax: absolute difference between the "
+           "lowess calibration curve and <i>p</i> (Austin &amp; Steyerberg 2019).</p>"]
+    t = result.threshold
+    out.append(f"<h3>At the model's threshold (positive = probability &ge; {_fmt(t.threshold, 2)})</h3>")
+    out.append(_table(t.to_frame(), columns={"metric": "metric", "estimate": "estimate", "ci_low": "CI low",
+                                             "ci_high": "CI high", "numerator": "numerator",
+                                             "denominator": "denominator"}))
+    if result.optimism is not None:
+        out.append(_optimism_block(result.optimism))
+    return "".join(out)
+
+
+def _optimism_block(opt: OptimismResult) -> str:
+    table = opt.table.copy()
+    text = (f"<h3>Internal validation: Harrell's optimism-corrected bootstrap</h3>"
+            f"<p>{opt.n_boot} bootstrap resamples of the {opt.n} analysed patients ({opt.n_events} with the "
+            f"outcome), seed {opt.seed}; the whole pipeline (<code>{_esc(opt.pipeline)}</code>), the kinetics "
+            f"population included, was refitted on each resample and tested on the resample and on the original "
+            f"sample; optimism = mean(bootstrap - test), corrected = apparent - optimism (Harrell et al. 1996). "
+            f"{opt.n_failed} resample(s) failed and were left out; {opt.elapsed_seconds:.1f} s on "
+            f"{opt.n_jobs} worker(s). This is internal validation of the modelling <em>procedure</em> on "
+            f"this cohort, meaningful when the cohort is the development data.</p>")
+    text += _table(table, columns={"metric": "metric", "apparent": "apparent", "bootstrap": "mean on resample",
+                                   "test": "mean on original", "optimism": "optimism", "optimism_sd": "SD",
+                                   "corrected": "corrected", "n_resamples": "resamples"})
+    if opt.failures:
+        text += "<details><summary>failed resamples</summary><ul>" + "".join(
+            f"<li>{_esc(f)}</li>" for f in opt.failures) + "</ul></details>"
+    if opt.warnings:
+        text += "<details><summary>warnings during refits</summary><ul>" + "".join(
+            f"<li>{_esc(w)}</li>" for w in opt.warnings[:20]) + "</ul></details>"
+    return text
+
+
+def _section_roc(result: ValidationResult) -> str:
+    from .plots import roc_figure
+
+    curves = {f"model (AUC {result.metrics.auc:.3f})": (result.roc["fpr"], result.roc["sensitivity"])}
+    names = dict(zip(result.comparison["score"], result.comparison["auc"]))
+    for score, part in result.roc_scores.groupby("score", sort=False):
+        curves[f"{score} (AUC {names.get(score, math.nan):.3f})"] = (part["fpr"], part["sensitivity"])
+    fig = roc_figure(curves)
+    return _figure(fig, "ROC curves of the model and of the comparators, each on the patients where it is "
+                        "available (see the comparison table).", "ROC curves")
+
+
+def _section_calibration(result: ValidationResult) -> str:
+    from .plots import calibration_figure
+
+    pred = result.predictions[result.predictions["included"]]
+    y = pred["complete_resection"].to_numpy(dtype=float)
+    p = pred["probability"].to_numpy(dtype=float)
+    fig = calibration_figure(result.calibration, p[y == 1], p[y == 0])
+    m = result.metrics
+    return _figure(fig, f"Calibration: lowess curve and risk-group proportions (10 groups, Wilson 95 % CI); "
+                        f"below, the distribution of predicted probabilities by outcome. Slope "
+                        f"{m.calibration_slope:.2f}, CITL {m.citl:.2f}, ICI {m.ici:.3f}.",
+                   "calibration plot with risk distribution")
+
+
+def _section_decision(result: ValidationResult) -> str:
+    from .plots import decision_curve_figure
+
+    fig = decision_curve_figure(result.decision_curve)
+    dc = result.decision_curve
+    t = result.model["threshold"]
+    at = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]]
+    row = at.iloc[0]
+    text = (f"<p>Net benefit of operating on patients with a predicted probability of complete resection at "
+            f"or above the threshold probability (Vickers &amp; Elkin 2006). At the model's threshold "
+            f"{_fmt(row['threshold'], 2)}: model {_fmt(row['net_benefit'])}, treat all {_fmt(row['treat_all'])}, "
+            f"treat none 0.</p>")
+    return text + _figure(fig, "Decision curve: model, operate on all, operate on none"
+                               + (", and the published binary rules" if any(c.startswith("net_benefit_")
+                                                                           for c in dc.columns) else "") + ".",
+                          "decision curve")
+
+
+def _section_comparison(result: ValidationResult) -> str:
+    cols = {"score": "score", "description": "description", "n": "n", "n_events": "events", "auc": "AUC",
+            "auc_ci_low": "CI low", "auc_ci_high": "CI high", "model_auc": "model AUC (same patients)",
+            "difference": "model - score", "difference_ci_low": "CI low", "difference_ci_high": "CI high",
+            "p_value": "DeLong p", "note": "note"}
+    return ("<p>Published selection scores and the KELIM-like score alone, on the same patients, each as a "
+            "ranking (higher = likelier complete resection). Paired DeLong test of the model against each.</p>"
+            + _table(result.comparison, columns=cols))
+
+
+def _section_subgroups(result: ValidationResult) -> str:
+    cols = {"variable": "variable", "level": "level", "n": "n", "n_events": "events", "observed": "observed",
+            "expected": "mean predicted", "auc": "AUC", "auc_ci_low": "CI low", "auc_ci_high": "CI high",
+            "citl": "CITL", "calibration_slope": "slope", "oe_ratio": "O/E", "brier": "Brier", "note": "note"}
+    return ("<p>Subgroups are descriptive: they were not powered, and the intervals are not adjusted for "
+            "multiplicity.</p>" + _table(result.subgroups, columns=cols))
+
+
+def _section_survival(result: ValidationResult) -> str:
+    from .plots import km_figure
+
+    s = result.survival
+    if s is None:
+        return "<p>Not run: the clinical table has no <code>pfs_months</code>/<code>pfs_event</code>.</p>"
+    titles = {"kelim_group": "PFS by KELIM-like group (all patients)", "arm": "PFS by arm",
+              "kelim_group_surgery": "PFS by KELIM-like group, surgery arm"}
+    figs = []
+    for analysis, part in s.km.groupby("analysis", sort=False):
+        fig = km_figure(part, title=titles.get(analysis, analysis))
+        figs.append(_figure(fig, f"Kaplan-Meier estimate with 95 % log-log pointwise band: "
+                                 f"{titles.get(analysis, analysis)}.", f"Kaplan-Meier {analysis}"))
+    out = [f"<p>{s.n_patients} patients with progression-free survival known. KELIM-like group: favourable "
+           f"when the standardized score k / k_ref &ge; 1 (model's kinetics settings). Comparisons of arms are "
+           f"randomised only in a trial; complete resection is observed after randomisation, so its hazard "
+           f"ratio is associational.</p>",
+           '<div class="figs">' + "".join(figs) + "</div>",
+           "<h3>Median PFS (months; - = not reached)</h3>",
+           _table(s.medians, columns={"analysis": "analysis", "group": "group", "n": "n", "n_events": "events",
+                                      "median": "median", "ci_low": "CI low", "ci_high": "CI high"}, digits=1)]
+    if len(s.logrank):
+        out += ["<h3>Log-rank tests</h3>", _table(s.logrank, columns={"analysis": "analysis", "chi2": "chi-square",
+                                                                       "df": "df", "p_value": "p"})]
+    if len(s.cox):
+        out += ["<h3>Cox proportional-hazards models (Efron ties)</h3>",
+                _table(s.cox, columns={"model": "model", "term": "term", "hr": "HR", "hr_ci_low": "CI low",
+                                       "hr_ci_high": "CI high", "p_value": "p", "n": "n", "n_events": "events"})]
+    if s.notes:
+        out.append("<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in s.notes) + "</ul>")
+    return "".join(out)
+
+
+def _section_sample_size(result: ValidationResult) -> str:
+    ss = result.sample_size
+    if ss is None:
+        return "<p>Not computed (see notes).</p>"
+    final = ss[ss["criterion"] == "final"].iloc[0]
+    available = int(ss["available"].iloc[0])
+    verdict = ("meets" if available >= final["n"] else "is below")
+    return (f"<p>Minimum sample size for a precise external validation (Riley et al. 2021; 95 % CI widths: O/E "
+            f"0.2, calibration slope 0.2, C-statistic 0.1), taking the observed prevalence, AUC and distribution "
+            f"of the linear predictor as the anticipated values: {int(final['n']):,} patients. The "
+            f"{available:,} analysed patients {verdict} that minimum.</p>"
+            + _table(ss, columns={"criterion": "criterion", "description": "target", "n": "n",
+                                  "events": "events", "se": "target SE"}))
+
+
+# =========================================================================== TRIPOD
+
+
+def tripod_items(result: ValidationResult) -> pd.DataFrame:
+    """TRIPOD 2015 checklist items for a validation report and what this report covers.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``item, topic, status, where``; ``status`` is ``"covered"``, ``"partly"`` or ``"not
+        covered"`` (the authors' part of a paper: title, background, setting, blinding,
+        discussion, funding). Items for model development only (10a, 10b, 14, 15) are not
+        listed.
+    """
+    ss = result.sample_size is not None
+    rows = [
+        ("1", "Title", "not covered", "the paper's title is the authors'"),
+        ("2", "Abstract", "not covered", "authors"),
+        ("3a", "Background: context and rationale", "not covered", "authors"),
+        ("3b", "Objectives", "partly", "report header: validation of the named model for complete resection"),
+        ("4a", "Source of data: study design", "partly", "Data section names the input files; the design is the "
+                                                        "authors'"),
+        ("4b", "Dates of accrual and follow-up", "not covered", "authors"),
+        ("5a", "Setting, number and location of centres", "not covered", "authors"),
+        ("5b", "Eligibility criteria", "partly", "Data section: analysis criteria (valid input, scored, outcome "
+                                                 "observed); clinical eligibility is the authors'"),
+        ("5c", "Treatments received", "partly", "arm shown where recorded; treatment details are the authors'"),
+        ("6a", "Outcome definition", "covered", "complete_resection: no macroscopic residual disease at secondary "
+                                                "cytoreduction (data contract)"),
+        ("6b", "Blinding of outcome assessment", "not covered", "authors"),
+        ("7a", "Predictors: definition", "partly", "Model section: the frozen model and its rule settings; "
+                                                   "predictor definitions in the package's data contract"),
+        ("7b", "Blinding of predictor assessment", "not covered", "authors"),
+        ("8", "Sample size", "covered" if ss else "not covered",
+         "Sample size section (Riley et al. 2021)" if ss else "not computed"),
+        ("9", "Missing data", "covered", "Data section: complete-case for the outcome, every exclusion listed; "
+                                         "missing predictors handled by the frozen model; counts of missing in "
+                                         "Characteristics"),
+        ("10c", "How predictions were calculated (validation)", "covered", "Model section: frozen model, "
+                                                                            "name/version/settings, one scoring path"),
+        ("10d", "Measures of performance", "covered", "Performance section (definitions under the table)"),
+        ("10e", "Model updating", "not covered", "no updating was done (not applicable)"),
+        ("11", "Risk groups", "covered", "threshold metrics at the model's threshold; KELIM-like groups"),
+        ("12", "Differences from development data", "partly", "Model section (training summary) and case mix "
+                                                              "against the training ranges"),
+        ("13a", "Participant flow and outcome counts", "covered", "Data section: flow and exclusions"),
+        ("13b", "Participant characteristics", "covered", "Characteristics section, with missing counts"),
+        ("13c", "Comparison with development data", "partly", "training summary and range checks; a full "
+                                                              "side-by-side table needs the development data"),
+        ("16", "Model performance with confidence intervals", "covered",
+         "Performance, ROC, Calibration, Decision curve sections"
+         + ("; optimism-corrected bootstrap" if result.optimism is not None else "")),
+        ("17", "Model updating results", "not covered", "no updating (not applicable)"),
+        ("18", "Limitations", "not covered", "authors"),
+        ("19a", "Interpretation against development performance", "partly", "numbers side by side; the "
+                                                                           "interpretation is the authors'"),
+        ("19b", "Overall interpretation", "not covered", "authors"),
+        ("20", "Implications for practice and research", "not covered", "authors"),
+        ("21", "Supplementary information", "covered", "this report: subgroups, published scores, survival"),
+        ("22", "Funding", "not covered", "authors"),
+    ]
+    return pd.DataFrame(rows, columns=["item", "topic", "status", "where"])
+
+
+def _section_tripod(result: ValidationResult) -> str:
+    items = tripod_items(result)
+    body = "".join(
+        f"<tr><td>{_esc(r.item)}</td><td>{_esc(r.topic)}</td><td class=\"{r.status.split()[0]}\">"
+        f"{_esc(r.status)}</td><td>{_esc(r.where)}</td></tr>" for r in items.itertuples())
+    n_cov = int((items["status"] == "covered").sum())
+    n_part = int((items["status"] == "partly").sum())
+    return (f"<p>TRIPOD 2015 (Collins et al., BMJ 2015;350:g7594) items of a validation study: this report covers "
+            f"{n_cov} and partly covers {n_part} of {len(items)}; the rest are the authors' to write. Items for "
+            f"model development only (10a, 10b, 14, 15) are not listed.</p>"
+            f"<table><thead><tr><th>item</th><th>topic</th><th>status</th><th>where</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>")
+
+
+def _section_notes(result: ValidationResult) -> str:
+    notes = list(result.notes)
+    if not notes:
+        return "<p>None.</p>"
+    return "<ul>" + "".join(f"<li>{_esc(n)}</li>" for n in notes) + "</ul>"
+
+
+# =========================================================================== report
+
+
+def render_report(result: ValidationResult, *, title: str | None = None) -> str:
+    """The report as an HTML string (see :func:`write_report`)."""
+    if not isinstance(result, ValidationResult):
+        raise InvalidInputError(f"result must be a ValidationResult (validate_model), got {type(result).__name__}")
+    from .. import __version__
+
+    m = result.model
+    title = title or f"Validation of {m['name'] or 'the model'} {m['version']}".strip()
+    synthetic = bool(m.get("trained_on_synthetic"))
+    banner = ('<div class="banner" id="synthetic-banner">Model trained on synthetic data &mdash; not for clinical '
+              "use. Its performance here says nothing about real patients.</div>") if synthetic else ""
+    sections = [
+        ("model", "Model", _section_model),
+        ("data", "Data, participant flow and exclusions", _section_data),
+        ("characteristics", "Characteristics of the analysed patients", _section_characteristics),
+        ("performance", "Performance", _section_performance),
+        ("roc", "ROC curves", _section_roc),
+        ("calibration", "Calibration", _section_calibration),
+        ("decision-curve", "Decision curve", _section_decision),
+        ("comparison", "Published scores on the same patients", _section_comparison),
+        ("subgroups", "Subgroups", _section_subgroups),
+        ("survival", "Progression-free survival", _section_survival),
+        ("sample-size", "Sample size", _section_sample_size),
+        ("tripod", "TRIPOD items covered", _section_tripod),
+        ("notes", "Notes", _section_notes),
+    ]
+    nav = " &middot; ".join(f'<a href="#{sid}">{_esc(name)}</a>' for sid, name, _ in sections)
+    body = "".join(f'<section id="{sid}"><h2>{_esc(name)}</h2>{render(result)}</section>'
+                   for sid, name, render in sections)
+    generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    m_ = result.metrics
+    headline = (f"{m_.n:,} patients analysed ({m_.n_events:,} complete resections, {len(result.exclusions):,} "
+                f"excluded). AUC {m_.auc:.3f} ({m_.auc_ci_low:.3f} to {m_.auc_ci_high:.3f}), calibration slope "
+                f"{m_.calibration_slope:.2f}, CITL {m_.citl:.2f}, Brier {m_.brier:.3f}.")
+    return (
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
+        f"<style>{_CSS}</style></head><body>"
+        f"<h1>{_esc(title)}</h1>{banner}"
+        f"<p class=\"disclaimer\">Research software, not a medical device. Outcome: complete resection (no "
+        f"macroscopic residual disease) at secondary cytoreduction.</p>"
+        f"<p><strong>{_esc(headline)}</strong></p>"
+        f"<nav class=\"muted\">{nav}</nav>{body}"
+        f"<hr><p class=\"muted\">Generated {generated} by ca125kinetics {_esc(__version__)} (Python "
+        f"{_esc(platform.python_version())}). Self-contained file: no external resources.</p>"
+        "</body></html>\n"
+    )
+
+
+def write_report(result: ValidationResult, path, *, title: str | None = None, tracking_uri: str | None = None,
+                 experiment: str = "ca125-validation") -> Path:
+    """Write a self-contained HTML report of a validation study.
+
+    Parameters
+    ----------
+    result : ValidationResult
+        From :func:`~ca125kinetics.validation.studies.validate_model` (optionally with an
+        optimism result attached by ``result.with_optimism(...)``).
+    path : str or Path
+        Output ``.html`` file; parent directories are created.
+    title : str, optional
+        Report title (default "Validation of <model name> <version>").
+    tracking_uri : str, optional
+        MLflow tracking URI. When given, or when the environment variable
+        ``MLFLOW_TRACKING_URI`` is set, the metrics and the report are logged to a new run of
+        ``experiment`` (:func:`log_to_mlflow`); mlflow is imported only then.
+    experiment : str
+        MLflow experiment name (default ``"ca125-validation"``).
+
+    Returns
+    -------
+    Path
+        The report's path.
+    """
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise InvalidInputError(f"{str(path)!r} is a directory; give the report's file name, e.g. report.html")
+    text = render_report(result, title=title)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    if uri:
+        log_to_mlflow(result, path, tracking_uri=uri, experiment=experiment)
+    return path
+
+
+def _flat_metrics(result: ValidationResult) -> dict[str, float]:
+    out = {}
+    for key, value in result.metrics.to_dict().items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[key] = float(value)
+    for key in ("sensitivity", "specificity", "ppv", "npv"):
+        out[f"threshold_{key}"] = float(getattr(result.threshold, key))
+    out["n_excluded"] = float(len(result.exclusions))
+    if result.optimism is not None:
+        for r in result.optimism.table.itertuples():
+            out[f"optimism_{r.metric}"] = float(r.optimism)
+            out[f"corrected_{r.metric}"] = float(r.corrected)
+    for r in result.comparison.itertuples():
+        out[f"auc_{r.score}"] = float(r.auc)
+    return {k: v for k, v in out.items() if math.isfinite(v)}
+
+
+def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
+                  experiment: str = "ca125-validation", run_name: str | None = None) -> str:
+    """Log a validation study to MLflow: metrics, parameters, the report and the tables.
+
+    Parameters
+    ----------
+    result : ValidationResult
+    report_path : str or Path
+        The HTML report, logged as an artifact under ``validation/``.
+    tracking_uri : str
+        MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ...).
+    experiment : str
+        Experiment name, created if needed.
+    run_name : str, optional
+        Default ``"validate <model name> <version>"``.
+
+    Returns
+    -------
+    str
+        The MLflow run id.
+
+    Notes
+    -----
+    Metrics: every numeric field of :class:`ValidationMetrics`, sensitivity/specificity/
+    PPV/NPV at the threshold (``threshold_*``), ``n_excluded``, comparator AUCs
+    (``auc_<score>``) and, with a bootstrap, ``optimism_*`` and ``corrected_*`` (non-finite
+    values are not logged). Params: model name, version, family, threshold, the rule
+    settings (``gcig.*``, ``kinetics.*``) and the input descriptions. Artifacts: the report
+    and CSV tables (exclusions, subgroups, comparison, predictions).
+    """
+    import mlflow
+
+    m = result.model
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_experiment(experiment)
+    params = {"model_name": m["name"], "model_version": m["version"], "model_family": m["family"],
+              "threshold": m["threshold"], "trained_on_synthetic": m["trained_on_synthetic"],
+              "markers": result.source.get("markers", ""), "clinical": result.source.get("clinical", "")}
+    for prefix, key in (("gcig", "gcig_settings"), ("kinetics", "kinetics_settings")):
+        for k, v in (m.get(key) or {}).items():
+            params[f"{prefix}.{k}"] = v
+    if result.optimism is not None:
+        params.update(bootstrap_resamples=result.optimism.n_boot, bootstrap_seed=result.optimism.seed)
+    with mlflow.start_run(run_name=run_name or f"validate {m['name']} {m['version']}".strip()) as run:
+        mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        mlflow.log_metrics(_flat_metrics(result))
+        mlflow.set_tag("ca125kinetics.kind", "validation")
+        mlflow.log_artifact(str(report_path), artifact_path="validation")
+        with tempfile.TemporaryDirectory() as tmp:
+            for name in ("exclusions", "subgroups", "comparison", "predictions"):
+                frame = getattr(result, name)
+                frame.to_csv(Path(tmp) / f"{name}.csv", index=False)
+            result.to_frame().to_csv(Path(tmp) / "metrics.csv", index=False)
+            mlflow.log_artifacts(tmp, artifact_path="validation/tables")
+        return run.info.run_id
+
+
+# =========================================================================== command line
+
+
+def add_validate_arguments(parser) -> None:
+    """Arguments of ``ca125 validate`` (the lead wires them into ``cli.py``)."""
+    parser.add_argument("--model", required=True,
+                        help="exported model directory, bundle.joblib, or MLflow model URI (models:/name@alias)")
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--clinical", required=True,
+                        help="clinical table with complete_resection (and pfs_months/pfs_event for survival)")
+    parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")
+    parser.add_argument("--title", help="report title")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
+                             "model's pipeline on this cohort (internal validation; default 0 = off)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap worker processes (default 2)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tracking-uri",
+                        help="log metrics and the report to this MLflow tracking URI (default: "
+                             "MLFLOW_TRACKING_URI when set)")
+    parser.add_argument("--experiment", default="ca125-validation", help="MLflow experiment name")
+
+
+def cli_validate(args) -> int:
+    """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
+    from ..io import read_clinical, read_markers
+    from ..predict import load_model
+    from .studies import optimism_bootstrap, validate_model
+
+    if args.bootstrap < 0:
+        raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    bundle = load_model(args.model)
+    result = validate_model(args.markers, args.clinical, model=bundle)
+    if args.bootstrap:
+        from ..features import build_patient_frame
+
+        clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",))
+        markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
+                               duplicates=bundle.gcig_settings.duplicates)
+        frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
+                                    kinetics_settings=bundle.kinetics_settings)
+        pred = result.predictions[result.predictions["included"]]
+        frame = frame.set_index(frame["patient_id"].astype(str)).loc[pred["patient_id"].astype(str)]
+        opt = optimism_bootstrap(bundle, frame.reset_index(drop=True), pred["complete_resection"].to_numpy(dtype=int),
+                                 n_boot=args.bootstrap, seed=args.seed, progress=not args.no_progress,
+                                 n_jobs=args.n_jobs)
+        result = result.with_optimism(opt)
+    path = write_report(result, args.out, title=args.title, tracking_uri=args.tracking_uri,
+                        experiment=args.experiment)
+    m = result.metrics
+    print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
+          f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
+          f"({m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope {m.calibration_slope:.2f}, "
+          f"CITL {m.citl:.2f}, Brier {m.brier:.3f}")
+    if result.optimism is not None:
+        o = result.optimism
+        print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "
+              f"calibration slope {o.corrected('calibration_slope'):.2f}")
+    print(f"wrote {path}")
+    if args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
+        print("logged metrics and report to MLflow", file=sys.stderr)
+    return 0

@@ -1,0 +1,163 @@
+"""Tests of validation/report.py: the self-contained HTML report, MLflow logging, ``ca125 validate``.
+
+A small ``logistic_main`` bundle is fitted and saved (with its manifest) in a session fixture,
+then validated on a second simulated cohort in which one patient has invalid input and one
+clinical row has no markers, so that the report has exclusions to list.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from argparse import ArgumentParser
+
+import pandas as pd
+import pytest
+
+from ca125kinetics.validation.report import (
+    SECTIONS,
+    add_validate_arguments,
+    cli_validate,
+    render_report,
+    tripod_items,
+    write_report,
+)
+from ca125kinetics.validation.studies import validate_model
+
+# kinetics' sort check computes inf - inf (a harmless numpy RuntimeWarning reported to its owner)
+pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
+
+ODD_ID = "<b>&'x"  # a patient id that must be escaped in HTML
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    from ca125kinetics.bundle import ModelBundle, save_bundle
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.models import make_pipeline
+    from ca125kinetics.synth import simulate_cohort
+
+    train = simulate_cohort(200, 11)
+    frame = build_patient_frame(train.markers, train.clinical)
+    y = train.truth.set_index("patient_id").reindex(frame["patient_id"])["complete_resection_potential"]
+    pipeline = make_pipeline("logistic_main").fit(frame, y.to_numpy(dtype=int))
+    bundle = ModelBundle(pipeline=pipeline, name="report-test", version="0.0.1+test", model_family="logistic_main",
+                         threshold=0.70, trained_on_synthetic=True, training_summary={"n": len(frame)})
+    directory = tmp_path_factory.mktemp("model") / "bundle"
+    save_bundle(bundle, directory)
+    return directory
+
+
+@pytest.fixture(scope="session")
+def files(tmp_path_factory):
+    """Validation cohort files: one invalid patient, one clinical row without markers."""
+    from ca125kinetics.synth import simulate_cohort
+
+    c = simulate_cohort(140, 12)
+    markers, clinical = c.markers.copy(), c.clinical.copy()
+    bad = clinical.loc[clinical["arm"] == "surgery", "patient_id"].iloc[0]
+    markers.loc[markers.index[(markers["patient_id"] == bad) & markers["ca125"].notna()][0], "ca125"] = -1.0
+    extra = clinical.iloc[[0]].copy()
+    extra["patient_id"] = ODD_ID
+    clinical = pd.concat([clinical, extra], ignore_index=True)
+    root = tmp_path_factory.mktemp("cohort")
+    markers.drop(columns=["censored"]).to_csv(root / "markers.csv", index=False)
+    clinical.to_csv(root / "clinical.csv", index=False)
+    return root / "markers.csv", root / "clinical.csv", bad
+
+
+@pytest.fixture(scope="session")
+def result(model_dir, files):
+    return validate_model(files[0], files[1], model=model_dir)
+
+
+@pytest.fixture(scope="session")
+def html_text(result):
+    return render_report(result)
+
+
+def test_report_is_self_contained(html_text):
+    assert html_text.startswith("<!DOCTYPE html>")
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", html_text, re.IGNORECASE)
+    assert not re.search(r"<script|<link|<iframe|@import|url\(", html_text, re.IGNORECASE)
+    images = re.findall(r'<img src="([^"]+)"', html_text)
+    assert len(images) >= 5  # ROC, calibration, decision curve, KM curves
+    assert all(src.startswith("data:image/png;base64,") for src in images)
+
+
+def test_report_has_every_section_and_the_key_numbers(result, html_text):
+    for sid in SECTIONS:
+        assert f'<section id="{sid}">' in html_text, sid
+    assert f"AUC {result.metrics.auc:.3f}" in html_text
+    assert "calibration slope (1 ideal)" in html_text
+    assert "Decision curve" in html_text and "Kaplan-Meier" in html_text
+    assert "report-test" in html_text and "0.0.1+test" in html_text
+    assert "Research software, not a medical device." in html_text
+
+
+def test_exclusions_are_listed_and_escaped(result, files, html_text):
+    reasons = result.exclusions.set_index("patient_id")["reason"]
+    assert reasons[files[2]] == "invalid_input"
+    assert reasons[ODD_ID] == "no_markers"
+    assert ODD_ID not in html_text  # never raw HTML
+    assert "&lt;b&gt;&amp;&#x27;x" in html_text
+    for pid in result.exclusions["patient_id"]:
+        assert f"<td>{pid}</td>" in html_text or pid == ODD_ID
+
+
+def test_synthetic_banner_only_for_synthetic_models(result, html_text):
+    assert 'id="synthetic-banner"' in html_text
+    real = dataclasses.replace(result, model={**result.model, "trained_on_synthetic": False})
+    assert 'id="synthetic-banner"' not in render_report(real)
+
+
+def test_tripod_section_is_honest(result, html_text):
+    items = tripod_items(result).set_index("item")
+    assert {"covered", "partly", "not covered"} == set(items["status"])
+    for item in ("10c", "10d", "13a", "13b", "16"):
+        assert items.loc[item, "status"] == "covered"
+    for item in ("1", "6b", "18", "22"):  # the authors' part of a paper
+        assert items.loc[item, "status"] == "not covered"
+    assert items.loc["8", "status"] == ("covered" if result.sample_size is not None else "not covered")
+    assert "TRIPOD 2015" in html_text and "<td>13a</td>" in html_text
+
+
+def test_write_report_creates_the_file_and_refuses_a_directory(result, tmp_path, monkeypatch):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    path = write_report(result, tmp_path / "sub" / "report.html", title="My study")
+    text = path.read_text(encoding="utf-8")
+    assert "<title>My study</title>" in text
+    from ca125kinetics.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="is a directory"):
+        write_report(result, tmp_path)
+
+
+def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    monkeypatch.chdir(tmp_path)
+    uri = (tmp_path / "mlruns").as_uri()
+    write_report(result, tmp_path / "report.html", tracking_uri=uri, experiment="validation-test")
+    import mlflow
+
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    exp = client.get_experiment_by_name("validation-test")
+    (run,) = client.search_runs([exp.experiment_id])
+    assert run.data.metrics["auc"] == pytest.approx(result.metrics.auc)
+    assert run.data.params["model_name"] == "report-test"
+    names = {a.path for a in client.list_artifacts(run.info.run_id, "validation")}
+    assert "validation/report.html" in names
+
+
+def test_cli_validate_writes_the_report(model_dir, files, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    out = tmp_path / "report.html"
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(out), "--bootstrap", "1", "--n-jobs", "1", "--no-progress"])
+    assert cli_validate(args) == 0
+    printed = capsys.readouterr().out
+    assert "validated report-test" in printed and "optimism-corrected (1 resamples" in printed
+    text = out.read_text(encoding="utf-8")
+    assert "Harrell's optimism-corrected bootstrap" in text and "optimism-corrected" in text
