@@ -243,20 +243,21 @@ def _finite(value) -> bool:
 
 @dataclass
 class _Bucket:
-    """Used samples of some patients, dense (samples x patients), sorted by day; NaN padded."""
+    """The used samples of patients with the same number ``m`` of them, sorted by day.
+
+    Dense, samples x patients, no padding: ``day[j, i]`` is the j-th used sample of
+    patient ``idx[i]``.
+    """
 
     idx: np.ndarray      # (P_b,) global patient index
     day: np.ndarray      # (m, P_b) float
-    value: np.ndarray    # (m, P_b) float, U/mL (the limit for censored values)
+    value: np.ndarray    # (m, P_b) float, U/mL (the limit for censored values), > 0
     cens: np.ndarray     # (m, P_b) bool
 
     def series(self, cols=slice(None)) -> eng.Series:
-        day, value, cens = self.day[:, cols], self.value[:, cols], self.cens[:, cols]
-        used = ~np.isnan(value)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            t = np.where(used, np.maximum(day, 0.0), 0.0)
-            y = np.where(used, np.log(value), 0.0)
-        return eng.Series(t, y, used.astype(float), cens & used)
+        cens = self.cens[:, cols]
+        return eng.Series(np.maximum(self.day[:, cols], 0.0), np.log(self.value[:, cols]),
+                          cens if cens.any() else None)
 
 
 @dataclass
@@ -315,29 +316,34 @@ def _patient_codes(pid: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
     n = len(pid)
     if n == 0:
         return np.zeros(0, dtype=np.int64), pd.Index([], dtype=object, name="patient_id"), True
-    if pid.isna().any():
-        row = int(np.flatnonzero(pid.isna().to_numpy())[0])
-        raise InvalidInputError("patient_id is empty; every sample needs a patient identifier",
-                                row=row, column="patient_id")
     change = None
     if isinstance(pid.dtype, pd.StringDtype) and pid.dtype.storage == "pyarrow":
         import pyarrow as pa
         import pyarrow.compute as pc
 
         arr = pa.array(pid)
-        change = pc.not_equal(arr[1:], arr[:-1]).to_numpy(zero_copy_only=False)
+        change = pc.fill_null(pc.not_equal(arr[1:], arr[:-1]), True).to_numpy(zero_copy_only=False)
     elif pid.dtype == object:
         arr = pid.to_numpy()
         change = arr[1:] != arr[:-1]
     if change is not None:
         change = np.asarray(change, dtype=bool)
         heads = np.flatnonzero(np.concatenate([[True], change]))
-        head_ids = pd.Index(pid.iloc[heads].to_numpy(dtype=object), name="patient_id")
+        head_ids = pd.Index(pid.iloc[heads].to_numpy(dtype=object), dtype=object, name="patient_id")
+        _check_ids(head_ids, heads)        # an empty id is its own run: checking heads suffices
         if head_ids.is_monotonic_increasing or head_ids.is_unique:
-            codes = np.cumsum(np.concatenate([[0], change.astype(np.int64)]))
-            return codes, head_ids, True
+            return np.cumsum(np.concatenate([[0], change]), dtype=np.int64), head_ids, True
+    _check_ids(pd.Index(pid.to_numpy(dtype=object), dtype=object), np.arange(n))
     codes, uniques = pd.factorize(pid, sort=False)
-    return codes.astype(np.int64), pd.Index(np.asarray(uniques, dtype=object), name="patient_id"), False
+    return (codes.astype(np.int64),
+            pd.Index(np.asarray(uniques, dtype=object), dtype=object, name="patient_id"), False)
+
+
+def _check_ids(ids: pd.Index, rows: np.ndarray) -> None:
+    empty = ids.isna()
+    if empty.any():
+        raise InvalidInputError("patient_id is empty; every sample needs a patient identifier",
+                                row=int(rows[np.flatnonzero(empty)[0]]), column="patient_id")
 
 
 def _numeric_column(frame: pd.DataFrame, name: str, how: str) -> np.ndarray:
@@ -392,21 +398,23 @@ def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
     pr_rows, pr_text = _text_rows(markers, "problem")
 
     # sort by (patient, day) unless the canonical order already holds
-    in_order = grouped and n_rows > 0 and not np.any((np.diff(day) < 0) & (np.diff(codes) == 0))
-    if not in_order and n_rows:
+    new_patient, day_step = np.diff(codes) != 0, np.diff(day)
+    if n_rows and not (grouped and np.all(new_patient | (day_step >= 0))):
         order = np.lexsort((day, codes))
         rank = np.empty(n_rows, dtype=np.int64)
         rank[order] = np.arange(n_rows)
         codes, day, value, cens, uln_row = codes[order], day[order], value[order], cens[order], uln_row[order]
         ev_rows, pr_rows = rank[ev_rows], rank[pr_rows]
+        new_patient, day_step = np.diff(codes) != 0, np.diff(day)
     has_value = ~np.isnan(value)
-    same = (np.diff(codes) == 0) & (np.diff(day) == 0) & has_value[1:] & has_value[:-1]
+    same = ~new_patient & (day_step == 0) & has_value[1:] & has_value[:-1]
     if same.any():
         j = int(np.flatnonzero(same)[0])
         raise InvalidInputError(
             f"two samples on day {day[j]:g}; aggregate them explicitly "
             "(read_markers(..., duplicates='mean' or another rule)) or correct the data",
             patient_id=str(ids[codes[j]]), column="day")
+    first_row = np.flatnonzero(np.concatenate([[True], new_patient]))   # of each patient
 
     problem = np.full(n_pat, None, dtype=object)
     problem[codes[pr_rows[::-1]]] = pr_text[::-1]          # the first text of a patient wins
@@ -430,7 +438,7 @@ def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
                 problem[codes[r]] = what.format(v=src[r], d=day[r])
     used &= ~(problem != None)[codes]  # noqa: E711 - elementwise on an object array
 
-    uln = _patient_uln(codes, day, uln_row, used, n_pat)
+    uln = _patient_uln(codes, day, uln_row, used, first_row)
     buckets = _dense_buckets(codes, day, value, cens, used, n_pat)
     return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
 
@@ -458,52 +466,48 @@ def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) ->
     hi = np.where(inter,
                   np.searchsorted(key, ev_code * span + ev_day + s.interference_window_days, side="right"),
                   np.searchsorted(key, (ev_code + 1) * span, side="left"))
-    delta = np.zeros(n + 1, dtype=np.int64)
-    np.add.at(delta, lo, 1)
-    np.add.at(delta, hi, -1)
-    return np.cumsum(delta[:-1]) > 0
+    # rows lo..hi-1 of every event, without touching the others
+    lengths = np.maximum(hi - lo, 0)
+    offsets = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+    excluded[np.arange(lengths.sum()) + offsets] = True
+    return excluded
 
 
-def _patient_uln(codes, day, uln_row, used, n_pat) -> np.ndarray:
+def _last_per_patient(codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Patients and their last row among ``rows`` (ascending, rows sorted by patient)."""
+    c = codes[rows]
+    last = np.concatenate([c[1:] != c[:-1], [True]]) if rows.size else np.zeros(0, dtype=bool)
+    return c[last], rows[last]
+
+
+def _patient_uln(codes, day, uln_row, used, first_row) -> np.ndarray:
     """ULN of the baseline sample, else of the first used sample, else of the first row."""
-    uln = np.full(n_pat, np.nan)
-    order = np.arange(len(codes))[::-1]
-    uln[codes[order]] = uln_row[order]                     # first row wins
-    first_used = np.flatnonzero(used)[::-1]
-    uln[codes[first_used]] = uln_row[first_used]
-    pre = np.flatnonzero(used & (day <= 0))
-    uln[codes[pre]] = uln_row[pre]                         # last pretreatment row wins
+    uln = uln_row[first_row].copy()
+    used_rows = np.flatnonzero(used)
+    c = codes[used_rows]
+    first = np.concatenate([[True], c[1:] != c[:-1]]) if used_rows.size else np.zeros(0, dtype=bool)
+    uln[c[first]] = uln_row[used_rows[first]]
+    pats, rows = _last_per_patient(codes, np.flatnonzero(used & (day <= 0)))
+    uln[pats] = uln_row[rows]
     return uln
 
 
-def _width_class(counts: np.ndarray) -> np.ndarray:
-    """Bucket of a patient by number of samples: <= 4, <= 8, <= 16, ... (padding < 2x)."""
-    return np.maximum(np.ceil(np.log2(np.maximum(counts, 1))).astype(np.int64) - 2, 0)
-
-
 def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
+    """Group the used rows (sorted by patient and day) by the patient's number of samples.
+
+    Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter.
+    """
     ui = np.flatnonzero(used)
     cu = codes[ui]
     counts = np.bincount(cu, minlength=n_pat)
-    start = np.cumsum(counts) - counts
-    pos = np.arange(ui.size) - start[cu]
-    cls = _width_class(counts)
+    present = np.unique(counts[counts > 0])
+    row_count = counts[cu] if present.size > 1 else None
     buckets = []
-    present = np.unique(cls[counts > 0])
-    for c in present:
-        pats = np.flatnonzero((cls == c) & (counts > 0))
-        local = np.empty(n_pat, dtype=np.int64)
-        local[pats] = np.arange(pats.size)
-        sel = slice(None) if present.size == 1 else (cls[cu] == c)
-        rows, col, p = ui[sel], local[cu[sel]], pos[sel]
-        m = int(counts[pats].max())
-        d = np.full((m, pats.size), np.nan)
-        v = np.full((m, pats.size), np.nan)
-        z = np.zeros((m, pats.size), dtype=bool)
-        d[p, col] = day[rows]
-        v[p, col] = value[rows]
-        z[p, col] = cens[rows]
-        buckets.append(_Bucket(pats, d, v, z))
+    for m in present:
+        rows = ui if row_count is None else ui[row_count == m]
+        pats = np.flatnonzero(counts == m)
+        dense = [np.ascontiguousarray(src[rows].reshape(pats.size, m).T) for src in (day, value, cens)]
+        buckets.append(_Bucket(pats, *dense))
     return buckets
 
 
@@ -547,7 +551,9 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
     used = ~np.isnan(value)
     # sort every row by day, unused slots last
     key = np.where(used, day, np.inf)
-    if day.shape[1] > 1 and np.any(np.diff(key, axis=1) < 0):
+    with np.errstate(invalid="ignore"):                 # inf - inf between unused slots
+        unsorted = day.shape[1] > 1 and bool(np.any(np.diff(key, axis=1) < 0))
+    if unsorted:
         order = np.argsort(key, axis=1, kind="stable")
         day, value, cens = (np.take_along_axis(a, order, axis=1) for a in (day, value, cens))
         used = ~np.isnan(value)
@@ -569,18 +575,14 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
     bad_uln = ~(uln > 0)
     for i in np.flatnonzero(bad_uln & (problem == None)):  # noqa: E711
         problem[i] = f"ULN {uln[i]:g} is not positive; give the assay's ULN in U/mL"
-    valid = problem == None  # noqa: E711
-    used &= valid[:, None]
+    used &= (problem == None)[:, None]  # noqa: E711 - elementwise on an object array
     counts = used.sum(axis=1)
-    m = int(counts.max()) if n_pat else 0
-    pats = np.flatnonzero(counts > 0)
     buckets = []
-    if pats.size:
-        day_b = np.where(used, day, np.nan)[pats, :m]
-        value_b = np.where(used, value, np.nan)[pats, :m]
-        cens_b = (cens & used)[pats, :m]
-        buckets.append(_Bucket(pats, np.ascontiguousarray(day_b.T), np.ascontiguousarray(value_b.T),
-                               np.ascontiguousarray(cens_b.T)))
+    for m in np.unique(counts[counts > 0]):
+        pats = np.flatnonzero(counts == m)
+        # rows are sorted with the used samples first: keep the first m columns
+        sub = [np.ascontiguousarray(a[pats, :m].T) for a in (day, value, cens & used)]
+        buckets.append(_Bucket(pats, *sub))
     return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
 
 
@@ -604,10 +606,9 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     out["baseline_censored"] = np.zeros(n, dtype=bool)
     for b in batch.buckets:
         idx, day, val = b.idx, b.day, b.value
-        used = ~np.isnan(val)
-        on = used & (day > 0)
-        pre = used & (day <= 0)
-        out["n_samples"][idx] = used.sum(axis=0)
+        on = day > 0
+        pre = ~on
+        out["n_samples"][idx] = day.shape[0]
         out["n_on"][idx] = on.sum(axis=0)
         has_base = pre.any(axis=0)
         jb = np.argmax(np.where(pre, day, -np.inf), axis=0)
@@ -615,7 +616,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         out["baseline_value"][idx] = base
         out["baseline_day"][idx] = np.where(has_base, _at(day, jb), np.nan)
         out["baseline_censored"][idx] = has_base & _at(b.cens, jb)
-        jn = np.argmin(np.where(used, val, np.inf), axis=0)    # days sorted: earliest of ties
+        jn = np.argmin(val, axis=0)                            # days sorted: earliest of ties
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
         normal = on & (val <= batch.uln[idx])                 # "<x" with x <= ULN is normal
@@ -630,11 +631,9 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
                 pct = 100.0 * (1.0 - _at(val, jc) / base)
             out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
             out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
-        slope, intercept, se, _ = eng.loglinear(b.series())
-        out["slope"][idx], out["intercept"][idx], out["slope_se"][idx] = slope, intercept, se
-        ser = b.series()
-        res = (ser.y - intercept - slope * ser.t) * ser.mask
-        out["loglinear_rss"][idx] = np.einsum("ij,ij->j", res, res)
+        fit = eng.loglinear(b.series())
+        for name, values in zip(("slope", "intercept", "slope_se", "loglinear_rss"), fit):
+            out[name][idx] = values
 
     status = np.full(n, _OK, dtype=np.int64)
     ok = lambda: status == _OK  # noqa: E731
@@ -682,24 +681,16 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
 
 # =========================================================================== fitting
 
-def _prepare_fit(batch: _Batch, status: np.ndarray, d: dict[str, np.ndarray],
-                 floor_max_uln: float) -> list[tuple[np.ndarray, eng.Series, np.ndarray, np.ndarray]]:
-    """Per bucket: (global idx, series, lower, upper) of the ``ok`` patients."""
-    sets = []
-    for b in batch.buckets:
-        cols = np.flatnonzero(status[b.idx] == _OK)
-        if cols.size == 0:
-            continue
-        idx = b.idx[cols]
-        ser = b.series(cols)
-        y0 = np.log(d["baseline_value"][idx])
-        log_uln = np.log(batch.uln[idx])
-        lower = np.stack([np.full(idx.size, math.log(eng.K_BOUNDS[0])),
-                          log_uln + math.log(eng.FLOOR_MIN_ULN), y0 - 12.0])
-        upper = np.stack([np.full(idx.size, math.log(eng.K_BOUNDS[1])),
-                          log_uln + math.log(floor_max_uln), y0 + 3.0])
-        sets.append((idx, ser, lower, upper))
-    return sets
+@dataclass
+class _FitSet:
+    """The ``ok`` patients of one bucket to fit together, with their box bounds."""
+
+    idx: np.ndarray          # (P,) global patient index
+    series: eng.Series
+    y0: np.ndarray           # log baseline value
+    log_uln: np.ndarray
+    lower: np.ndarray        # (3, P) bounds of (log k, log B, log A)
+    upper: np.ndarray
 
 
 #: Upper bound of the floor, x ULN: the per-patient method (no prior) keeps B <= ULN; under a
@@ -707,38 +698,70 @@ def _prepare_fit(batch: _Batch, status: np.ndarray, d: dict[str, np.ndarray],
 _FLOOR_MAX_ULN = {"per-patient": 1.0, "population": 10.0}
 
 
-def _population_prior(m: eng.Moments, y0: np.ndarray) -> eng.Prior:
+def _prepare_fit(batch: _Batch, status: np.ndarray, d: dict[str, np.ndarray], method: str) -> list[_FitSet]:
+    """Fit sets of the ``ok`` patients: per bucket, without and with censored values (only
+    the latter pay for the one-sided residual)."""
+    sets = []
+    for b in batch.buckets:
+        ok = status[b.idx] == _OK
+        censored = b.cens.any(axis=0)
+        for cols in (np.flatnonzero(ok & ~censored), np.flatnonzero(ok & censored)):
+            if cols.size == 0:
+                continue
+            idx = b.idx[cols]
+            y0 = np.log(d["baseline_value"][idx])
+            log_uln = np.log(batch.uln[idx])
+            ones = np.ones(idx.size)
+            lower = np.stack([ones * math.log(eng.K_BOUNDS[0]), log_uln + math.log(eng.FLOOR_MIN_ULN), y0 - 12.0])
+            upper = np.stack([ones * math.log(eng.K_BOUNDS[1]), log_uln + math.log(_FLOOR_MAX_ULN[method]), y0 + 3.0])
+            sets.append(_FitSet(idx, b.series(cols), y0, log_uln, lower, upper))
+    return sets
+
+
+def _population_prior(m: eng.Moments, fs: _FitSet) -> eng.Prior:
     p_uu, p_uv, p_vv = m.precision()
-    mean = np.stack([np.full(y0.size, m.mu_u), np.full(y0.size, m.mu_v), y0])
-    return eng.Prior(mean, (p_uu, p_uv, p_vv, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
+    ones = np.ones(fs.idx.size)
+    return eng.Prior(np.stack([ones * m.mu_u, ones * m.mu_v, fs.y0]),
+                     (p_uu, p_uv, p_vv, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
 
 
-def _population_start(m: eng.Moments, y0, lower, upper) -> np.ndarray:
-    floor = math.exp(m.mu_v)
-    amp = np.log(np.maximum(np.exp(y0) - floor, 0.1 * np.exp(y0)))
-    init = np.stack([np.full(y0.size, m.mu_u), np.full(y0.size, m.mu_v), amp])
-    return np.clip(init, lower, upper)
+def _population_start(m: eng.Moments, fs: _FitSet) -> np.ndarray:
+    """Start values from the baseline and the first on-treatment value.
+
+    ``B = min(population median, 0.7 x lowest value)``, ``A = baseline - B`` and
+    ``k = log((C0 - B) / (C1 - B)) / t1`` (the early samples are the least bent by the
+    floor), clipped to ``[1e-3, 1]`` per day; then the box bounds.
+    """
+    ser = fs.series
+    value = np.exp(ser.y)
+    c0 = np.exp(fs.y0)
+    j1 = np.argmax(ser.t > 0, axis=0)
+    c1 = np.take_along_axis(value, j1[None, :], axis=0)[0]
+    t1 = np.take_along_axis(ser.t, j1[None, :], axis=0)[0]
+    floor = np.minimum(math.exp(m.mu_v), 0.7 * value.min(axis=0))
+    amp = np.maximum(c0 - floor, 0.1 * c0)
+    k = np.clip(np.log(amp / np.maximum(c1 - floor, 1e-3 * amp)) / t1, 1e-3, 1.0)
+    return np.clip(np.stack([np.log(k), np.log(floor), np.log(amp)]), fs.lower, fs.upper)
 
 
-def _fit_sets_population(sets, m: eng.Moments, inits=None) -> list[eng.MapFit]:
-    fits = []
-    for pos, (idx, ser, lower, upper) in enumerate(sets):
-        y0 = lower[2] + 12.0
-        init = inits[pos] if inits is not None else _population_start(m, y0, lower, upper)
-        fits.append(eng.fit_map(ser, _population_prior(m, y0), lower, upper, init, m.sigma))
-    return fits
+def _fit_sets_population(sets: list[_FitSet], m: eng.Moments, inits=None) -> list[eng.MapFit]:
+    """MAP of every patient under the population prior (``inits``: warm start from an EM step)."""
+    return [eng.fit_map(fs.series, _population_prior(m, fs), fs.lower, fs.upper,
+                        _population_start(m, fs) if inits is None else inits[pos], m.sigma,
+                        warm_start=inits is not None)
+            for pos, fs in enumerate(sets)]
 
 
-def _fit_sets_per_patient(sets, s: KineticsSettings) -> list[eng.MapFit]:
-    fits = []
+def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.MapFit]:
+    """Vague fixed prior (sd 3 around k_ref and 0.2 x ULN) only for numerical stability."""
     vague = 1.0 / eng.VAGUE_PRIOR_SD ** 2
-    for idx, ser, lower, upper in sets:
-        y0 = lower[2] + 12.0
-        mean = np.stack([np.full(idx.size, math.log(s.k_ref)),
-                         lower[1] - math.log(eng.FLOOR_MIN_ULN) + math.log(0.2), y0])
+    fits = []
+    for fs in sets:
+        ones = np.ones(fs.idx.size)
+        mean = np.stack([ones * math.log(s.k_ref), fs.log_uln + math.log(0.2), fs.y0])
         prior = eng.Prior(mean, (vague, 0.0, vague, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
-        init = eng.start_from_grid(ser, lower, upper)
-        fits.append(eng.fit_map(ser, prior, lower, upper, init, s.residual_sd_log))
+        init = eng.start_from_grid(fs.series, fs.lower, fs.upper)
+        fits.append(eng.fit_map(fs.series, prior, fs.lower, fs.upper, init, s.residual_sd_log))
     return fits
 
 
@@ -756,12 +779,13 @@ def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
         d["c0"] = np.where(ok, np.exp(d["intercept"]), np.nan)
         d["rmse_log"] = np.where(ok, np.sqrt(d["loglinear_rss"] / d["n_samples"]), np.nan)
     else:
-        sets = _prepare_fit(batch, status, d, _FLOOR_MAX_ULN[method])
+        sets = _prepare_fit(batch, status, d, method)
         if method == "population":
             fits = _fit_sets_population(sets, population._moments())
         else:
             fits = _fit_sets_per_patient(sets, s)
-        for (idx, *_), f in zip(sets, fits):
+        for fs, f in zip(sets, fits):
+            idx = fs.idx
             d["k"][idx] = np.exp(f.theta[0])
             d["floor"][idx] = np.exp(f.theta[1])
             d["c0"][idx] = np.exp(f.theta[1]) + np.exp(f.theta[2])
@@ -777,15 +801,15 @@ def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
 
 def _learn_population(batch: _Batch, s: KineticsSettings) -> KineticsPopulation:
     d = _describe(batch, s)
-    sets = _prepare_fit(batch, d["status"], d, _FLOOR_MAX_ULN["population"])
-    n_ok = sum(idx.size for idx, *_ in sets)
+    sets = _prepare_fit(batch, d["status"], d, "population")
+    n_ok = sum(fs.idx.size for fs in sets)
     if n_ok < MIN_POPULATION_PATIENTS:
         raise InsufficientDataError(
             f"a population needs at least {MIN_POPULATION_PATIENTS} patients with status 'ok', "
             f"got {n_ok} of {batch.n_patients}; use method='per-patient', pass a fitted "
             "population=, or fit the population on a larger cohort")
-    start = _mixedlm_start(batch, sets)
-    uln_med = float(np.median(np.concatenate([batch.uln[idx] for idx, *_ in sets])))
+    start = _mixedlm_start(sets)
+    uln_med = float(np.median(np.exp(np.concatenate([fs.log_uln for fs in sets]))))
     moments = eng.Moments(
         mu_u=math.log(min(max(-start["slope"], 5 * eng.K_BOUNDS[0]), 0.5)),
         mu_v=math.log(0.2 * uln_med),
@@ -803,7 +827,7 @@ def _learn_population(batch: _Batch, s: KineticsSettings) -> KineticsPopulation:
         if change < _EM_TOL:
             converged = True
             break
-    n_samples = int(sum(ser.mask.sum() for _, ser, *_ in sets))
+    n_samples = int(sum(fs.series.t.size for fs in sets))
     return KineticsPopulation(
         mu_log_k=moments.mu_u, sd_log_k=moments.sd_u, mu_log_floor=moments.mu_v,
         sd_log_floor=moments.sd_v, corr_log_k_floor=moments.corr, sigma=moments.sigma,
@@ -812,7 +836,7 @@ def _learn_population(batch: _Batch, s: KineticsSettings) -> KineticsPopulation:
         start_sigma=start["sigma"], start_converged=start["converged"])
 
 
-def _mixedlm_start(batch: _Batch, sets) -> dict[str, float]:
+def _mixedlm_start(sets: list[_FitSet]) -> dict[str, float]:
     """MixedLM ``log C ~ t`` (random intercept and slope) on decline-phase samples.
 
     Decline phase: uncensored samples above the ULN (the floor, at most about the ULN,
@@ -822,18 +846,18 @@ def _mixedlm_start(batch: _Batch, sets) -> dict[str, float]:
     """
     rng = np.random.default_rng(0)
     ts, ys, gs, slopes = [], [], [], []
-    total = sum(idx.size for idx, *_ in sets)
-    take_p = min(1.0, MIXEDLM_MAX_PATIENTS / total)
-    for idx, ser, *_ in sets:
-        pick = np.flatnonzero(rng.random(idx.size) < take_p)
-        sub = ser.take(pick)
-        slope, *_ = eng.loglinear(sub)
-        slopes.append(slope)
-        keep = (sub.mask > 0) & ~sub.cens & (sub.y > np.log(batch.uln[idx[pick]]))
+    take_p = min(1.0, MIXEDLM_MAX_PATIENTS / sum(fs.idx.size for fs in sets))
+    for fs in sets:
+        pick = np.flatnonzero(rng.random(fs.idx.size) < take_p)
+        sub = fs.series.take(pick)
+        slopes.append(eng.loglinear(sub)[0])
+        keep = sub.y > fs.log_uln[pick]
+        if sub.cens is not None:
+            keep &= ~sub.cens
         j, i = np.nonzero(keep)
         ts.append(sub.t[j, i])
         ys.append(sub.y[j, i])
-        gs.append(idx[pick][i])
+        gs.append(fs.idx[pick][i])
     t, y, g = np.concatenate(ts), np.concatenate(ys), np.concatenate(gs)
     start = {"slope": math.nan, "sd_slope": math.nan, "sigma": math.nan, "converged": False}
     if np.unique(g).size >= MIN_POPULATION_PATIENTS and np.ptp(t) > 0:
@@ -1003,7 +1027,7 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
         mb = b.day.shape[0]
         day[b.idx, :mb] = b.day.T
         value[b.idx, :mb] = b.value.T
-        cens[b.idx, :mb] = np.where(np.isnan(b.value), np.nan, b.cens).T
+        cens[b.idx, :mb] = b.cens.T
     data = {}
     for name, arr in (("day", day), ("ca125", value), ("censored", cens)):
         for j in range(m):
@@ -1025,11 +1049,10 @@ def wide_to_long(wide: pd.DataFrame) -> pd.DataFrame:
     n = batch.n_patients
     pid, day, value, cens = [], [], [], []
     for b in batch.buckets:
-        j, i = np.nonzero(~np.isnan(b.value))
-        pid.append(b.idx[i])
-        day.append(b.day[j, i])
-        value.append(b.value[j, i])
-        cens.append(b.cens[j, i])
+        pid.append(np.repeat(b.idx, b.day.shape[0]))
+        day.append(b.day.T.ravel())
+        value.append(b.value.T.ravel())
+        cens.append(b.cens.T.ravel())
     counts = np.bincount(np.concatenate(pid), minlength=n) if pid else np.zeros(n, dtype=np.int64)
     empty = np.flatnonzero(counts == 0)
     pid.append(empty)
