@@ -8,6 +8,7 @@ stderr and exit code 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 
@@ -138,7 +139,8 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE_ERROR, f"ca125: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``ca125`` parser; with ``argv``, only the chosen lazy subcommand loads its module."""
     parser = _Parser(
         prog="ca125",
         description="CA-125 kinetics prediction models for recurrent ovarian cancer. "
@@ -185,18 +187,42 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-rows", type=int, default=40)
     p.set_defaults(func=_cmd_kinetics)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
+    wanted = _first_word(argv)
+    for name, help_text, module, add_name, run_name in _LAZY_COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if argv is None or wanted == name:
+            # the module (and what it imports) is loaded only for the command being run
+            mod = importlib.import_module(module, __package__)
+            getattr(mod, add_name)(p)
+            p.set_defaults(func=getattr(mod, run_name))
     return parser
 
 
-#: Registration hooks of subcommands that live in their own modules (train, score, ...).
-_EXTRA_COMMANDS: list = []
+#: Subcommands whose code lives in their own module: (name, help, module, add-arguments
+#: function, handler). Their modules are imported only when that command runs, so that
+#: ``ca125 --help`` and ``ca125 score`` stay fast.
+_LAZY_COMMANDS = [
+    ("train", "train and compare complete-resection classifiers, tracked in MLflow",
+     ".train", "add_train_arguments", "cli_train"),
+    ("score", "score patients' marker series with a trained model (GCIG rule applied)",
+     ".predict", "add_score_arguments", "cli_score"),
+    ("serve", "serve the scoring web page and JSON API", ".web", "add_serve_arguments", "cli_serve"),
+    ("validate", "validate a frozen model on a cohort and write an HTML report",
+     ".validation.report", "add_validate_arguments", "cli_validate"),
+    ("demo", "run the main job end to end on the embedded synthetic defaults",
+     ".demo", "add_demo_arguments", "cli_demo"),
+]
+
+
+def _first_word(argv: list[str] | None) -> str | None:
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ca125`` console script."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()

@@ -9,7 +9,6 @@ what a newcomer needs to see. Results are written under ``out/``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -119,20 +118,23 @@ def _example_patient(markers, clinical, gcig) -> str:
     return candidates[0] if candidates else str(gcig["patient_id"].iloc[0])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="ca125 demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--cohort", type=Path, default=DEFAULT_COHORT, help="directory with markers.csv and clinical.csv")
+def add_demo_arguments(parser) -> None:
+    """Options of ``ca125 demo`` (and ``python -m ca125kinetics.demo``)."""
+    parser.add_argument("--cohort", type=Path, default=DEFAULT_COHORT,
+                        help="directory with markers.csv and clinical.csv (default: the committed synthetic cohort)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="output directory (default ./out)")
     parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite:///./mlflow.db)")
     parser.add_argument("--config", type=Path, default=None, help="training config (default training/default.toml)")
-    args = parser.parse_args(argv)
-    from .errors import Ca125KineticsError
 
-    try:
-        return run(cohort=args.cohort, out=args.out, tracking_uri=args.tracking_uri, config=args.config)
-    except Ca125KineticsError as exc:
-        print(f"ca125: error: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return 2
+
+def cli_demo(args) -> int:
+    return run(cohort=args.cohort, out=args.out, tracking_uri=args.tracking_uri, config=args.config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .cli import main as cli_main
+
+    return cli_main(["demo", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":  # pragma: no cover
