@@ -133,20 +133,22 @@ def test_write_report_creates_the_file_and_refuses_a_directory(result, tmp_path,
         write_report(result, tmp_path)
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sqlalchemy/alembic inside mlflow's SQLite store
 def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
-    monkeypatch.chdir(tmp_path)
-    uri = (tmp_path / "mlruns").as_uri()
-    write_report(result, tmp_path / "report.html", tracking_uri=uri, experiment="validation-test")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the environment variable alone turns logging on
+    write_report(result, tmp_path / "report.html", experiment="validation-test")
     import mlflow
 
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)
     exp = client.get_experiment_by_name("validation-test")
     (run,) = client.search_runs([exp.experiment_id])
     assert run.data.metrics["auc"] == pytest.approx(result.metrics.auc)
+    assert run.data.metrics["n_excluded"] == len(result.exclusions)
     assert run.data.params["model_name"] == "report-test"
     names = {a.path for a in client.list_artifacts(run.info.run_id, "validation")}
     assert "validation/report.html" in names
+    assert (tmp_path / "mlartifacts").is_dir()  # next to the database, as for training
 
 
 def test_cli_validate_writes_the_report(model_dir, files, tmp_path, monkeypatch, capsys):

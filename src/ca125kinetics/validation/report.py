@@ -186,7 +186,8 @@ def _section_data(result: ValidationResult) -> str:
              "predictors are handled by the frozen model as in training.</p>",
              f"<h3>Excluded patients ({len(result.exclusions)}; {summary})</h3>"]
     if len(result.exclusions):
-        parts.append("<details open><summary>every excluded patient and the reason</summary>"
+        state = " open" if len(result.exclusions) <= 50 else ""
+        parts.append(f"<details{state}><summary>every excluded patient and the reason</summary>"
                      + _table(result.exclusions, columns={"patient_id": "patient", "reason": "reason",
                                                           "detail": "detail"})
                      + "</details>")
@@ -365,13 +366,14 @@ def _section_sample_size(result: ValidationResult) -> str:
         return "<p>Not computed (see notes).</p>"
     final = ss[ss["criterion"] == "final"].iloc[0]
     available = int(ss["available"].iloc[0])
-    verdict = ("meets" if available >= final["n"] else "is below")
+    verdict = "reach" if available >= final["n"] else "fall short of"
     return (f"<p>Minimum sample size for a precise external validation (Riley et al. 2021; 95 % CI widths: O/E "
             f"0.2, calibration slope 0.2, C-statistic 0.1), taking the observed prevalence, AUC and distribution "
             f"of the linear predictor as the anticipated values: {int(final['n']):,} patients. The "
             f"{available:,} analysed patients {verdict} that minimum.</p>"
-            + _table(ss, columns={"criterion": "criterion", "description": "target", "n": "n",
-                                  "events": "events", "se": "target SE"}))
+            + _table(ss.assign(events=ss["events"].round(1)),
+                     columns={"criterion": "criterion", "description": "target", "n": "n", "events": "events",
+                              "se": "target SE"}))
 
 
 # =========================================================================== TRIPOD
@@ -389,6 +391,9 @@ def tripod_items(result: ValidationResult) -> pd.DataFrame:
         listed.
     """
     ss = result.sample_size is not None
+    development = bool(result.model.get("training_summary")) or (result.case_mix is not None
+                                                                   and len(result.case_mix) > 0)
+    dev_status = "partly" if development else "not covered"
     rows = [
         ("1", "Title", "not covered", "the paper's title is the authors'"),
         ("2", "Abstract", "not covered", "authors"),
@@ -417,19 +422,20 @@ def tripod_items(result: ValidationResult) -> pd.DataFrame:
         ("10d", "Measures of performance", "covered", "Performance section (definitions under the table)"),
         ("10e", "Model updating", "not covered", "no updating was done (not applicable)"),
         ("11", "Risk groups", "covered", "threshold metrics at the model's threshold; KELIM-like groups"),
-        ("12", "Differences from development data", "partly", "Model section (training summary) and case mix "
-                                                              "against the training ranges"),
+        ("12", "Differences from development data", dev_status,
+         "Model section (training summary) and case mix against the training ranges" if development
+         else "the model records no training summary or feature ranges"),
         ("13a", "Participant flow and outcome counts", "covered", "Data section: flow and exclusions"),
         ("13b", "Participant characteristics", "covered", "Characteristics section, with missing counts"),
-        ("13c", "Comparison with development data", "partly", "training summary and range checks; a full "
-                                                              "side-by-side table needs the development data"),
+        ("13c", "Comparison with development data", dev_status,
+         "training summary and range checks; a full side-by-side table needs the development data"),
         ("16", "Model performance with confidence intervals", "covered",
          "Performance, ROC, Calibration, Decision curve sections"
          + ("; optimism-corrected bootstrap" if result.optimism is not None else "")),
         ("17", "Model updating results", "not covered", "no updating (not applicable)"),
         ("18", "Limitations", "not covered", "authors"),
-        ("19a", "Interpretation against development performance", "partly", "numbers side by side; the "
-                                                                           "interpretation is the authors'"),
+        ("19a", "Interpretation against development performance", dev_status,
+         "numbers side by side; the interpretation is the authors'"),
         ("19b", "Overall interpretation", "not covered", "authors"),
         ("20", "Implications for practice and research", "not covered", "authors"),
         ("21", "Supplementary information", "covered", "this report: subgroups, published scores, survival"),
@@ -575,9 +581,12 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
     report_path : str or Path
         The HTML report, logged as an artifact under ``validation/``.
     tracking_uri : str
-        MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ...).
+        MLflow tracking URI (``sqlite:///mlflow.db``, ``http://host:5000``, ...), resolved as
+        for training (:func:`ca125kinetics.tracking.resolve_tracking_uri`: SQLite paths made
+        absolute, the deprecated file store refused).
     experiment : str
-        Experiment name, created if needed.
+        Experiment name, created if needed (a new experiment on a SQLite store keeps its
+        artifacts in ``mlartifacts/`` next to the database, as for training).
     run_name : str, optional
         Default ``"validate <model name> <version>"``.
 
@@ -597,8 +606,13 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
     """
     import mlflow
 
+    from ..tracking import artifact_location, resolve_tracking_uri
+
     m = result.model
+    tracking_uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        mlflow.create_experiment(experiment, artifact_location=artifact_location(tracking_uri))
     mlflow.set_experiment(experiment)
     params = {"model_name": m["name"], "model_version": m["version"], "model_family": m["family"],
               "threshold": m["threshold"], "trained_on_synthetic": m["trained_on_synthetic"],
@@ -670,8 +684,15 @@ def cli_validate(args) -> int:
                                  n_boot=args.bootstrap, seed=args.seed, progress=not args.no_progress,
                                  n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
-    path = write_report(result, args.out, title=args.title, tracking_uri=args.tracking_uri,
-                        experiment=args.experiment)
+    logging_on = bool(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
+    if logging_on:
+        from ..tracking import quiet_mlflow
+
+        with quiet_mlflow():
+            path = write_report(result, args.out, title=args.title, tracking_uri=args.tracking_uri,
+                                experiment=args.experiment)
+    else:
+        path = write_report(result, args.out, title=args.title)
     m = result.metrics
     print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
           f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
@@ -682,6 +703,6 @@ def cli_validate(args) -> int:
         print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "
               f"calibration slope {o.corrected('calibration_slope'):.2f}")
     print(f"wrote {path}")
-    if args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"):
-        print("logged metrics and report to MLflow", file=sys.stderr)
+    if logging_on:
+        print(f"logged metrics and report to MLflow experiment {args.experiment!r}", file=sys.stderr)
     return 0
