@@ -1,0 +1,203 @@
+"""The patient frame: the single place where the raw tables become model input.
+
+Fourth step of the pipeline (read and validate -> GCIG rules -> kinetics -> **features and
+scores** -> models -> ...). :func:`build_patient_frame` turns the canonical markers frame
+(``io.read_markers``) and the clinical frame (``io.read_clinical``) into **one row per
+patient**. Training (``train.py``), prediction (``predict.score_frame``) and the MLflow pyfunc
+model all call it, so a model always sees its input built the same way.
+
+The frame keeps the CA-125 series *unfitted*, in the wide form of
+:func:`ca125kinetics.kinetics.series_to_wide`: the kinetics population is learned by the first
+step of each model pipeline (``KineticsFeatures(method="population")``), inside each training
+fold of cross-validation, never on the patients it is evaluated on. Everything else here is a
+per-patient rule with no parameter learned from a cohort (GCIG response, CA-125 at
+recurrence), so computing it once for the whole cohort leaks nothing between folds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError
+from .settings import GcigSettings, KineticsSettings
+
+__all__ = ["build_patient_frame", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS"]
+
+#: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
+CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
+                       "pfi_months", "recurrence_pattern", "recist")
+#: Columns derived from the markers by per-patient rules (no cohort parameter).
+DERIVED_COLUMNS = ("ca125_at_recurrence", "gcig_evaluable", "gcig_responded", "gcig_category",
+                   "gcig_status")
+# GCIG cohort column -> patient frame column
+_GCIG_COLUMNS = {"evaluable": "gcig_evaluable", "responded": "gcig_responded",
+                 "category": "gcig_category", "status": "gcig_status"}
+_NULLABLE = {"age": "float64", "ecog": "Int64", "ascites_ml": "float64", "figo_stage": object,
+             "primary_residual_disease": "Int64", "pfi_months": "float64",
+             "recurrence_pattern": object, "recist": object}
+
+
+def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
+                        gcig_settings: GcigSettings | None = None,
+                        kinetics_settings: KineticsSettings | None = None) -> pd.DataFrame:
+    """One row per patient: clinical predictors, GCIG response, CA-125 at recurrence, series.
+
+    Parameters
+    ----------
+    markers : pandas.DataFrame
+        Canonical long markers frame (``io.read_markers``; ``on_error="flag"`` frames are
+        accepted and their ``problem`` is carried over).
+    clinical : pandas.DataFrame, optional
+        Canonical clinical frame (``io.read_clinical``), one row per patient; only
+        ``patient_id`` is required. ``None``: every clinical predictor is NA.
+    gcig_settings : GcigSettings, optional
+        Rules of the GCIG response (default ``GcigSettings()``).
+    kinetics_settings : KineticsSettings, optional
+        Window and event exclusions of the wide series (default ``KineticsSettings()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        RangeIndex, one row per patient of ``markers`` or ``clinical``, sorted by
+        ``patient_id``. Columns, in order:
+
+        * ``patient_id`` (str);
+        * :data:`CLINICAL_PREDICTORS` -- ``age``, ``ascites_ml``, ``pfi_months`` (float64),
+          ``ecog``, ``primary_residual_disease`` (Int64), ``figo_stage`` (``"I"``..``"IV"``),
+          ``recurrence_pattern``, ``recist`` (str); NA where unknown or absent;
+        * ``ca125_at_recurrence`` (U/mL): the GCIG baseline (latest sample within
+          ``baseline_window_days`` before the first dose, after event exclusions), else the
+          latest pretreatment value (``day <= 0``) of any age, else NaN. A censored value
+          enters at its limit;
+        * ``gcig_evaluable``, ``gcig_responded`` (boolean), ``gcig_category`` (CR/PR/None),
+          ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
+        * the wide series of :func:`ca125kinetics.kinetics.series_to_wide`: ``day_1..``,
+          ``ca125_1..``, ``censored_1..`` (used samples, NaN-padded), ``uln``,
+          ``n_excluded``, ``n_outside_window`` (a patient without markers has no samples);
+        * ``problem``: None, or why the patient's input is invalid (from the markers or the
+          clinical frame read with ``on_error="flag"``, first non-empty reason).
+
+    Raises
+    ------
+    InvalidInputError
+        ``markers`` is not a markers frame, or ``clinical`` lacks ``patient_id`` or repeats a
+        patient.
+
+    Notes
+    -----
+    The outcome (``complete_resection``) is deliberately *not* a column: the frame is model
+    input, identical at training and at prediction time.
+    """
+    from .gcig import gcig_cohort
+    from .kinetics import series_to_wide
+
+    gs = gcig_settings if gcig_settings is not None else GcigSettings()
+    ks = kinetics_settings if kinetics_settings is not None else KineticsSettings()
+    if not isinstance(gs, GcigSettings) or not isinstance(ks, KineticsSettings):
+        raise InvalidInputError("gcig_settings must be a GcigSettings and kinetics_settings a "
+                                "KineticsSettings (ca125kinetics.settings)")
+    markers = _check_markers(markers)
+    clinical = _check_clinical(clinical)
+
+    marker_ids = markers["patient_id"].astype(str)
+    ids = pd.Index(sorted(set(marker_ids) | set(clinical["patient_id"] if clinical is not None else ())),
+                   dtype=object)
+    out = pd.DataFrame({"patient_id": pd.Series(ids.to_numpy(dtype=object), dtype=object)})
+
+    by_id = clinical.set_index("patient_id").reindex(ids) if clinical is not None else None
+    for column, dtype in _NULLABLE.items():
+        if by_id is not None and column in by_id.columns:
+            values = by_id[column]
+        else:
+            values = pd.Series([None] * len(ids), index=ids, dtype=object)
+        out[column] = _as_dtype(values.to_numpy(dtype=object), dtype)
+
+    gcig = gcig_cohort(markers, clinical, settings=gs).set_index("patient_id")
+    gcig.index = gcig.index.astype(str)
+    gcig = gcig.reindex(ids)
+    baseline = gcig["baseline_value"].to_numpy(dtype=float, na_value=np.nan)
+    latest = _latest_pretreatment(markers).reindex(ids).to_numpy(dtype=float)
+    out["ca125_at_recurrence"] = np.where(np.isnan(baseline), latest, baseline)
+    for source, column in _GCIG_COLUMNS.items():
+        values = gcig[source].reset_index(drop=True)
+        if source in ("evaluable", "responded"):
+            out[column] = values.astype("boolean")
+        else:
+            out[column] = _as_dtype(values.to_numpy(dtype=object), object)
+
+    wide = series_to_wide(markers, settings=ks) if len(markers) else pd.DataFrame(index=pd.Index([], dtype=object))
+    wide.index = wide.index.astype(str)
+    wide = wide.reindex(ids)
+    series = [c for c in wide.columns if c != "problem"]
+    for column in series:
+        out[column] = wide[column].to_numpy()
+    if "n_excluded" in out.columns:
+        out["n_excluded"] = out["n_excluded"].fillna(0).astype(np.int64)
+    if "n_outside_window" in out.columns:
+        out["n_outside_window"] = out["n_outside_window"].fillna(0).astype(np.int64)
+
+    problem = _first_text(wide["problem"] if "problem" in wide.columns else None,
+                          by_id["problem"] if by_id is not None and "problem" in by_id.columns else None,
+                          len(ids))
+    out["problem"] = problem
+    return out
+
+
+def _check_markers(markers) -> pd.DataFrame:
+    if not isinstance(markers, pd.DataFrame):
+        raise InvalidInputError(f"markers must be a pandas DataFrame (ca125kinetics.read_markers), "
+                                f"got {type(markers).__name__}")
+    missing = [c for c in ("patient_id", "day", "ca125") if c not in markers.columns]
+    if missing:
+        raise InvalidInputError(f"markers lack column(s) {missing}; read the table with "
+                                "ca125kinetics.read_markers", column=missing[0])
+    return markers
+
+
+def _check_clinical(clinical) -> pd.DataFrame | None:
+    if clinical is None:
+        return None
+    if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
+        raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column "
+                                "(ca125kinetics.read_clinical)", column="patient_id")
+    clinical = clinical.assign(patient_id=clinical["patient_id"].astype(str))
+    dup = clinical["patient_id"].duplicated()
+    if dup.any():
+        raise InvalidInputError(
+            f"clinical repeats patient(s) {sorted(set(clinical.loc[dup, 'patient_id']))[:5]}; keep one "
+            "row per patient", column="patient_id")
+    return clinical
+
+
+def _as_dtype(values: np.ndarray, dtype) -> pd.Series:
+    missing = pd.isna(values)
+    if dtype is object:
+        return pd.Series(np.where(missing, None, values), dtype=object)
+    if dtype == "Int64":
+        return pd.Series(pd.array(np.where(missing, None, values), dtype="Float64")).astype("Int64")
+    return pd.Series(np.where(missing, np.nan, values).astype(float), dtype=dtype)
+
+
+def _latest_pretreatment(markers: pd.DataFrame) -> pd.Series:
+    """Latest value with ``day <= 0`` per patient (event-only rows and invalid days ignored)."""
+    day = pd.to_numeric(markers["day"], errors="coerce")
+    value = pd.to_numeric(markers["ca125"], errors="coerce")
+    keep = (day <= 0) & value.notna()
+    frame = pd.DataFrame({"patient_id": markers["patient_id"].astype(str)[keep],
+                          "day": day[keep], "value": value[keep]})
+    frame = frame.sort_values(["patient_id", "day"], kind="stable")
+    return frame.groupby("patient_id", sort=True)["value"].last()
+
+
+def _first_text(first, second, n: int) -> np.ndarray:
+    """Element-wise first non-empty text of two aligned optional Series (else None)."""
+    out = np.full(n, None, dtype=object)
+    for series in (second, first):  # later assignment wins: markers' reason first
+        if series is None:
+            continue
+        values = series.to_numpy(dtype=object)
+        present = np.array([v is not None and not (isinstance(v, float) and np.isnan(v)) and str(v) != ""
+                            for v in values], dtype=bool)
+        out[present] = [str(v) for v in values[present]]
+    return out
