@@ -1,0 +1,372 @@
+"""Classifiers of complete resection: one scikit-learn Pipeline from patient frame to probability.
+
+Fifth step of the pipeline (... -> features and scores -> **models** -> tracking -> ...).
+Every model family is a single :class:`sklearn.pipeline.Pipeline` whose input is the patient
+frame of :func:`ca125kinetics.features.build_patient_frame` and whose output is the
+probability of complete resection at secondary cytoreduction:
+
+1. ``kinetics`` -- :class:`ca125kinetics.kinetics.KineticsFeatures` (``method="population"``):
+   the population of the KELIM-like floor model is learned in ``fit``, i.e. on the training
+   patients only (inside each cross-validation fold), and each patient's empirical-Bayes
+   ``k`` is computed under it;
+2. ``features`` -- :class:`ModelFeatures`: fixed, documented transforms of the clinical
+   factors and kinetics (no learned parameter), see :data:`NUMERIC_FEATURES`;
+3. ``preprocess`` -- a ColumnTransformer: **explicit missing-value handling** (below),
+   splines where the family has them, one-hot categories, scaling;
+4. ``classifier``.
+
+Families (:data:`FAMILIES`)
+---------------------------
+``logistic_spline``
+    Penalised (L2) logistic regression with natural-cubic-like B-spline terms
+    (``SplineTransformer``, ``n_knots`` knots at quantiles, linear extrapolation) for the
+    continuous predictors :data:`SPLINE_FEATURES`; the penalty ``C`` is tuned by an inner
+    stratified CV on log-loss (``LogisticRegressionCV``), i.e. nested inside every outer
+    training fold.
+``gradient_boosting``
+    ``HistGradientBoostingClassifier`` (scikit-learn), shallow trees with a fixed learning
+    rate; the number of trees by early stopping on an internal validation split (seeded).
+    Missing values are routed by the trees themselves (no imputation).
+``logistic_main``
+    Plain main-effects logistic regression (lightly penalised, ``C=1`` on standardised
+    predictors). **Decision** (the third family): the interpretable reference against which
+    the flexible families must justify themselves, the form in which the published scores'
+    factors would enter a refitted model, and the baseline of the training benchmark.
+
+Missing values (**Decision**)
+-----------------------------
+Logistic families: continuous and binary predictors are imputed with the training-fold
+median *and* get a 0/1 missing indicator per predictor (``SimpleImputer(add_indicator=True)``
+with ``MissingIndicator(features="all")`` semantics), so that "unknown" can carry its own
+risk; categorical predictors get their own ``"missing"`` level. Kinetics that cannot be
+estimated (status other than ``ok``: too few samples, rising, at the floor) leave ``log_k``
+missing and ``kinetics_ok = 0``. Gradient boosting: NaN is passed to the trees, which learn
+the best side for it; categories are one-hot encoded with a ``"missing"`` level.
+
+Recalibration
+-------------
+:class:`RecalibratedClassifier` wraps a classifier with a fixed logistic recalibration
+``logit p' = a + b logit p`` (``a``, ``b`` estimated by training from out-of-fold predictions),
+so the recalibrated model stays one Pipeline.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
+from sklearn.utils.validation import check_is_fitted
+
+from .errors import InvalidInputError
+from .settings import KineticsSettings
+
+__all__ = [
+    "FAMILIES",
+    "NUMERIC_FEATURES",
+    "CATEGORICAL_FEATURES",
+    "SPLINE_FEATURES",
+    "DEFAULT_HYPERPARAMETERS",
+    "ModelFeatures",
+    "RecalibratedClassifier",
+    "hyperparameters",
+    "make_pipeline",
+    "frozen_head",
+    "with_kinetics_settings",
+    "logit",
+]
+
+#: Model families, from the simplest to the most flexible (model selection prefers the
+#: simpler of two families whose AUCs are within the selection tolerance).
+FAMILIES = ("logistic_main", "logistic_spline", "gradient_boosting")
+
+#: Numeric predictors built by :class:`ModelFeatures`, in order.
+NUMERIC_FEATURES = (
+    "age", "ecog", "log_pfi", "ascites_any", "log1p_ascites", "ascites_500", "primary_residual",
+    "log_ca125", "gcig_responded", "log_k", "log_floor", "log_nadir", "pct_decline_c2",
+    "pct_decline_c3", "pct_decline_c4", "n_samples", "kinetics_ok",
+)
+#: Categorical predictors (str, ``"missing"`` when unknown).
+CATEGORICAL_FEATURES = ("figo_stage", "recurrence_pattern", "recist")
+#: Continuous predictors that get spline terms in ``logistic_spline``.
+SPLINE_FEATURES = ("age", "log_pfi", "log_ca125", "log_k", "pct_decline_c2")
+
+#: Hyperparameters of each family (``training/*.toml`` ``[models.<family>]`` overrides them).
+DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
+    "logistic_main": {"C": 1.0, "max_iter": 2000},
+    "logistic_spline": {"n_knots": 4, "degree": 3, "Cs": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+                        "inner_cv": 5, "max_iter": 2000},
+    "gradient_boosting": {"learning_rate": 0.05, "max_iter": 400, "max_leaf_nodes": 8,
+                          "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": True,
+                          "validation_fraction": 0.15, "n_iter_no_change": 25},
+}
+
+_PCT_CLIP = (-300.0, 100.0)
+
+
+def logit(p, eps: float = 1e-8) -> np.ndarray:
+    """``log(p / (1 - p))`` of probabilities clipped to ``[eps, 1 - eps]``."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def _expit(x) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
+class ModelFeatures(TransformerMixin, BaseEstimator):
+    """Fixed transforms of the patient frame (after ``KineticsFeatures``) into predictors.
+
+    Stateless (nothing is learned in ``fit``). Output: a DataFrame with the columns
+    :data:`NUMERIC_FEATURES` (float64, NaN when unknown) then :data:`CATEGORICAL_FEATURES`
+    (object, ``"missing"`` when unknown), same rows and order.
+
+    Transforms: ``log_pfi = log(pfi_months)``; ``ascites_any = [ascites_ml > 0]``,
+    ``log1p_ascites = log(1 + ascites_ml)``, ``ascites_500 = [ascites_ml >= 500]`` (the AGO
+    cut-off); ``primary_residual = primary_residual_disease``; ``log_ca125 =
+    log(ca125_at_recurrence)``; ``gcig_responded`` as 0/1; percent declines clipped to
+    [-300, 100] (a tripled value and a full decline bound the plausible range); the kinetics
+    features ``log_k``, ``log_floor``, ``log_nadir``, ``n_samples``, ``kinetics_ok`` as given.
+    ``kelim_score`` and ``half_life_days`` are deliberately not predictors: they are
+    functions of ``log_k`` (``k / k_ref``, ``ln 2 / k``), so the choice of ``k_ref`` cannot
+    change a prediction.
+    """
+
+    def fit(self, X: pd.DataFrame, y=None) -> ModelFeatures:
+        self._check(X)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return self
+
+    @staticmethod
+    def _check(X) -> None:
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidInputError(f"ModelFeatures needs a pandas DataFrame, got {type(X).__name__}")
+        needed = ("age", "ecog", "ascites_ml", "pfi_months", "primary_residual_disease",
+                  "ca125_at_recurrence", "gcig_responded", "log_k", "kinetics_ok", *CATEGORICAL_FEATURES)
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise InvalidInputError(
+                f"model input lacks column(s) {missing}; build it with "
+                "ca125kinetics.features.build_patient_frame and the KineticsFeatures step")
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "n_features_in_")
+        self._check(X)
+
+        def num(name):
+            return pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+        ascites = num("ascites_ml")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = {
+                "age": num("age"),
+                "ecog": num("ecog"),
+                "log_pfi": np.log(np.where(num("pfi_months") > 0, num("pfi_months"), np.nan)),
+                "ascites_any": np.where(np.isnan(ascites), np.nan, (ascites > 0).astype(float)),
+                "log1p_ascites": np.log1p(np.where(ascites >= 0, ascites, np.nan)),
+                "ascites_500": np.where(np.isnan(ascites), np.nan, (ascites >= 500).astype(float)),
+                "primary_residual": num("primary_residual_disease"),
+                "log_ca125": np.log(np.where(num("ca125_at_recurrence") > 0, num("ca125_at_recurrence"), np.nan)),
+                "gcig_responded": pd.array(X["gcig_responded"], dtype="boolean").astype("Float64")
+                .to_numpy(dtype=float, na_value=np.nan),
+            }
+        for name in ("log_k", "log_floor", "log_nadir", "n_samples", "kinetics_ok"):
+            out[name] = num(name) if name in X.columns else np.full(len(X), np.nan)
+        for name in ("pct_decline_c2", "pct_decline_c3", "pct_decline_c4"):
+            out[name] = np.clip(num(name), *_PCT_CLIP) if name in X.columns else np.full(len(X), np.nan)
+        frame = pd.DataFrame({name: out[name] for name in NUMERIC_FEATURES}, index=X.index)
+        frame = frame.replace([np.inf, -np.inf], np.nan)
+        for name in CATEGORICAL_FEATURES:
+            values = X[name].to_numpy(dtype=object)
+            frame[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v)
+                                    for v in values], dtype=object)
+        return frame
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(NUMERIC_FEATURES + CATEGORICAL_FEATURES, dtype=object)
+
+
+class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
+    """A classifier whose probabilities pass a fixed logistic recalibration.
+
+    ``p' = expit(intercept + slope * logit(p))`` (Cox 1958; Steyerberg, *Clinical Prediction
+    Models*, 2nd ed., ch. 15: "logistic recalibration"). ``intercept = 0, slope = 1`` is the
+    identity. The recalibration parameters are hyperparameters (estimated outside, from
+    out-of-fold predictions); ``fit`` fits a clone of ``estimator`` only.
+    """
+
+    def __init__(self, estimator=None, intercept: float = 0.0, slope: float = 1.0):
+        self.estimator = estimator
+        self.intercept = intercept
+        self.slope = slope
+
+    def fit(self, X, y) -> RecalibratedClassifier:
+        if self.estimator is None:
+            raise InvalidInputError("RecalibratedClassifier needs an estimator")
+        if not (math.isfinite(self.intercept) and math.isfinite(self.slope)):
+            raise InvalidInputError(f"recalibration intercept and slope must be finite, got "
+                                    f"{self.intercept!r}, {self.slope!r}")
+        self.estimator_ = clone(self.estimator).fit(X, y)
+        self.classes_ = self.estimator_.classes_
+        return self
+
+    def predict_proba(self, X) -> np.ndarray:
+        check_is_fitted(self, "estimator_")
+        p = self.estimator_.predict_proba(X)[:, 1]
+        q = _expit(self.intercept + self.slope * logit(p))
+        return np.column_stack([1.0 - q, q])
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+def _preprocess(family: str, hp: dict[str, Any]):
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import MissingIndicator, SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
+
+    categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+    if family == "gradient_boosting":
+        numeric = [("numeric", "passthrough", list(NUMERIC_FEATURES))]
+        return ColumnTransformer(numeric + [("categorical", categorical, list(CATEGORICAL_FEATURES))],
+                                 sparse_threshold=0.0)
+    if family == "logistic_spline":
+        linear = [c for c in NUMERIC_FEATURES if c not in SPLINE_FEATURES]
+        spline = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
+                           ("spline", SplineTransformer(n_knots=int(hp["n_knots"]), degree=int(hp["degree"]),
+                                                        knots="quantile", extrapolation="linear"))])
+        parts = [("spline", spline, list(SPLINE_FEATURES)),
+                 ("spline_missing", MissingIndicator(features="all"), list(SPLINE_FEATURES))]
+    else:
+        linear = list(NUMERIC_FEATURES)
+        parts = []
+    parts += [("linear", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), linear),
+              ("categorical", categorical, list(CATEGORICAL_FEATURES))]
+    return Pipeline([("columns", ColumnTransformer(parts, sparse_threshold=0.0)),
+                     ("scale", StandardScaler())])
+
+
+def _classifier(family: str, hp: dict[str, Any], seed: int):
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.model_selection import StratifiedKFold
+
+    if family == "logistic_main":
+        return LogisticRegression(C=float(hp["C"]), max_iter=int(hp["max_iter"]))
+    if family == "logistic_spline":
+        return LogisticRegressionCV(Cs=[float(c) for c in hp["Cs"]], l1_ratios=(0.0,),
+                                    cv=StratifiedKFold(int(hp["inner_cv"])), scoring="neg_log_loss",
+                                    max_iter=int(hp["max_iter"]), use_legacy_attributes=False)
+    return HistGradientBoostingClassifier(
+        learning_rate=float(hp["learning_rate"]), max_iter=int(hp["max_iter"]),
+        max_leaf_nodes=int(hp["max_leaf_nodes"]), min_samples_leaf=int(hp["min_samples_leaf"]),
+        l2_regularization=float(hp["l2_regularization"]), early_stopping=bool(hp["early_stopping"]),
+        validation_fraction=float(hp["validation_fraction"]), n_iter_no_change=int(hp["n_iter_no_change"]),
+        scoring="loss", random_state=seed, categorical_features=None)
+
+
+def hyperparameters(family: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The family's hyperparameters: :data:`DEFAULT_HYPERPARAMETERS` updated by ``overrides``.
+
+    Raises
+    ------
+    InvalidInputError
+        Unknown family or unknown hyperparameter name.
+    """
+    if family not in FAMILIES:
+        raise InvalidInputError(f"unknown model family {family!r}; choose from {FAMILIES}")
+    hp = dict(DEFAULT_HYPERPARAMETERS[family])
+    unknown = sorted(set(overrides or {}) - set(hp))
+    if unknown:
+        raise InvalidInputError(f"unknown hyperparameter(s) {unknown} for family {family!r}; "
+                                f"valid: {sorted(hp)}")
+    hp.update(overrides or {})
+    return hp
+
+
+def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = None, seed: int = 0,
+                  params: dict[str, Any] | None = None, memory=None):
+    """An unfitted Pipeline of ``family``: patient frame -> probability of complete resection.
+
+    Parameters
+    ----------
+    family : {"logistic_main", "logistic_spline", "gradient_boosting"}
+    kinetics_settings : KineticsSettings, optional
+        Settings of the ``KineticsFeatures`` step (default ``KineticsSettings()``).
+    seed : int
+        Seed of the stochastic parts (gradient boosting's early-stopping split).
+    params : dict, optional
+        Overrides of :data:`DEFAULT_HYPERPARAMETERS` ``[family]``.
+    memory : joblib.Memory or str, optional
+        Cache of fitted transformers (``Pipeline(memory=...)``): the same training fold's
+        kinetics step is fitted once and reused by every family.
+
+    Returns
+    -------
+    sklearn.pipeline.Pipeline
+        Steps ``kinetics``, ``features``, ``preprocess``, ``classifier``.
+    """
+    from sklearn.pipeline import Pipeline
+
+    from .kinetics import KineticsFeatures
+
+    hp = hyperparameters(family, params)
+    return Pipeline([
+        ("kinetics", KineticsFeatures(method="population", settings=kinetics_settings or KineticsSettings())),
+        ("features", ModelFeatures()),
+        ("preprocess", _preprocess(family, hp)),
+        ("classifier", _classifier(family, hp, seed)),
+    ], memory=memory)
+
+
+def frozen_head(pipeline):
+    """Unfitted copy of a fitted pipeline's steps after ``kinetics``, hyperparameters frozen.
+
+    Used for the bootstrap interval ensemble: the kinetics population stays fixed, and the
+    tuned hyperparameters of the fitted classifier are reused instead of tuned again
+    (``LogisticRegressionCV`` -> ``LogisticRegression(C=C_)``; early-stopped gradient
+    boosting -> ``max_iter=n_iter_`` without early stopping).
+    """
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+    from sklearn.pipeline import Pipeline
+
+    def freeze(est):
+        if isinstance(est, RecalibratedClassifier):
+            return RecalibratedClassifier(freeze(est.estimator_), est.intercept, est.slope)
+        if isinstance(est, LogisticRegressionCV):
+            return LogisticRegression(C=float(np.ravel(est.C_)[0]), max_iter=est.max_iter)
+        if isinstance(est, HistGradientBoostingClassifier) and est.early_stopping:
+            return clone(est).set_params(max_iter=int(est.n_iter_), early_stopping=False)
+        return clone(est)
+
+    steps = [(name, clone(step)) for name, step in pipeline.steps[1:-1]]
+    name, last = pipeline.steps[-1]
+    return Pipeline(steps + [(name, freeze(last))])
+
+
+def with_kinetics_settings(pipeline, settings: KineticsSettings):
+    """Give a *fitted* pipeline's kinetics step new settings that do not change the fit.
+
+    Used to record a recalibrated ``k_ref`` (and its ``k_ref_source``) after training:
+    ``k_ref`` enters only the standardized score ``kelim_score = k / k_ref``, which is not a
+    predictor (:class:`ModelFeatures`), so the fitted population, every ``k`` and every
+    prediction are unchanged. Any other change of the estimation settings is refused.
+
+    Returns the same pipeline (modified in place).
+    """
+    step = pipeline.named_steps["kinetics"]
+    current = step.settings_
+    if settings.replace(k_ref=current.k_ref, k_ref_source=current.k_ref_source) != current:
+        raise InvalidInputError("only k_ref and k_ref_source may change after fitting; refit the model to "
+                                "change other kinetics settings")
+    step.settings = settings
+    step.settings_ = settings
+    if getattr(step, "population_", None) is not None:
+        step.population_ = dataclasses.replace(step.population_, settings=settings)
+    return pipeline
