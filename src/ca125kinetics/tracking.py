@@ -1,0 +1,304 @@
+"""MLflow tracking of a training run: parent run, child runs, plots, registered model.
+
+Sixth step of the pipeline (... -> models -> **tracking** -> predict -> ...). mlflow is
+imported only inside these functions.
+
+Tracking store (**Decision**)
+    ``--tracking-uri`` / ``tracking_uri=`` if given, else the ``MLFLOW_TRACKING_URI``
+    environment variable, else ``sqlite:///<cwd>/mlflow.db`` (a local SQLite database in the
+    working directory, path made absolute). The deprecated file store (``./mlruns``, ``file:``
+    URIs or plain paths) is refused. For a SQLite store, a new experiment keeps its
+    artifacts in ``mlartifacts/`` next to the database file; other stores use the server's
+    default artifact location.
+
+What one training logs
+    * one **parent run** (experiment = the model name): every setting as a param (training
+      config, GCIG and kinetics rule settings including the ``k_ref`` used and its source,
+      the data digest, counts and exclusions, the selected family and the reason), the
+      selected model's metrics, tables (CV folds, CV summary, final comparison, predictions,
+      exclusions) and plots (ROC, calibration, score comparison) as artifacts, the model
+      card, and the selected model as an MLflow **pyfunc model** with signature and input
+      example, registered under the model name with the alias ``champion`` (aliases, not
+      the deprecated stages);
+    * one **child run per model family and per published score**: its hyperparameters, mean
+      and sd of the CV metrics, per-fold AUC (metric ``cv_auc`` with ``step`` = fold index)
+      and its metrics in the final comparison.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import pandas as pd
+
+from .errors import InvalidInputError
+
+__all__ = ["resolve_tracking_uri", "artifact_location", "log_training", "quiet_mlflow", "CHAMPION_ALIAS",
+           "figures"]
+
+#: Registry alias of the model a training run selects.
+CHAMPION_ALIAS = "champion"
+_DB_NAME = "mlflow.db"
+
+
+def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
+    """The tracking URI to use (see the module docstring), SQLite paths made absolute.
+
+    Raises
+    ------
+    InvalidInputError
+        A file-store URI or a plain path (deprecated MLflow file store).
+    """
+    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{_DB_NAME}"
+    parsed = urlparse(uri)
+    if parsed.scheme in ("", "file") or (len(parsed.scheme) == 1 and os.name == "nt"):
+        raise InvalidInputError(
+            f"tracking URI {uri!r} is a file store, which MLflow has deprecated; use a database, e.g. "
+            f"--tracking-uri sqlite:///{_DB_NAME} (the default), or a tracking server http://host:5000")
+    if parsed.scheme == "sqlite":
+        path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
+        if not path or path == ":memory:":
+            raise InvalidInputError(f"SQLite tracking URI {uri!r} needs a database file, e.g. sqlite:///{_DB_NAME}")
+        return "sqlite:///" + str(Path(path).expanduser().resolve())
+    return uri
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Artifact root of new experiments: ``mlartifacts/`` next to a SQLite database, else None
+    (the server decides)."""
+    if tracking_uri.startswith("sqlite:///"):
+        return (Path(tracking_uri[len("sqlite:///"):]).parent / "mlartifacts").as_uri()
+    return None
+
+
+@contextlib.contextmanager
+def quiet_mlflow():
+    """Silence MLflow's informational logging, progress bars and known warnings (CLI only).
+
+    Restores the previous logger levels and environment on exit. Tests do not use this;
+    they filter the specific warnings they expect.
+    """
+    import mlflow  # noqa: F401 - configures its loggers on import; override them afterwards
+
+    loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "alembic.runtime.migration")]
+    levels = [lg.level for lg in loggers]
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        for lg in loggers:
+            lg.setLevel(logging.ERROR)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow(\.|$)")
+            warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+        if previous is None:
+            os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
+        else:
+            os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = previous
+
+
+# ---------------------------------------------------------------------------- figures
+
+
+def figures(result) -> dict[str, Any]:
+    """Matplotlib figures of a training result: ``roc.png``, ``calibration.png``,
+    ``score_comparison.png`` (presentation only; numbers come from the result)."""
+    from .validation.metrics import calibration_curve, roc_curve_frame
+    from .validation.plots import calibration_figure, roc_figure
+
+    pred = result.predictions
+    y = pred["y"].to_numpy(dtype=int)
+    ev = result.evaluation.set_index("model")
+    where = result.evaluation_set
+    curves = {}
+    for model in [result.selected] + [f for f in result.config.families if f != result.selected]:
+        roc = roc_curve_frame(y, pred[f"p_{model}"].to_numpy(dtype=float))
+        label = f"{model}{' (selected)' if model == result.selected else ''}, AUC {ev.loc[model, 'auc']:.3f}"
+        curves[label] = (roc["fpr"], roc["sensitivity"])
+    for score in ("ago", "imodel", "mskcc"):
+        s = pred[score].to_numpy(dtype=float)
+        ok = ~pd.isna(s)
+        roc = roc_curve_frame(y[ok], s[ok])
+        curves[f"{score.upper() if score != 'imodel' else 'iMODEL'}, AUC {ev.loc[score, 'auc']:.3f}"] = (
+            roc["fpr"], roc["sensitivity"])
+    out = {"roc.png": roc_figure(curves, title=f"ROC, {where} patients (n = {len(y)})")}
+    p = pred["p_selected"].to_numpy(dtype=float)
+    out["calibration.png"] = calibration_figure(calibration_curve(y, p), p[y == 1], p[y == 0],
+                                                title=f"Calibration of {result.selected}, {where} patients")
+    out["score_comparison.png"] = _comparison_figure(result.evaluation, where)
+    return out
+
+
+def _comparison_figure(evaluation: pd.DataFrame, where: str):
+    from matplotlib.figure import Figure
+
+    from .validation.plots import PALETTE
+
+    rows = evaluation.iloc[::-1]
+    fig = Figure(figsize=(6.0, 0.45 * len(rows) + 1.2), dpi=110, layout="constrained")
+    ax = fig.add_subplot()
+    y = range(len(rows))
+    colours = [PALETTE[0] if kind == "model" else PALETTE[1] for kind in rows["kind"]]
+    auc = rows["auc"].to_numpy(dtype=float)
+    err = [auc - rows["auc_ci_low"].to_numpy(dtype=float), rows["auc_ci_high"].to_numpy(dtype=float) - auc]
+    ax.errorbar(auc, list(y), xerr=err, fmt="none", ecolor="#555555", capsize=3, lw=1)
+    ax.scatter(auc, list(y), c=colours, zorder=3)
+    labels = [f"{m}{' *' if sel else ''}" for m, sel in zip(rows["model"], rows["selected"])]
+    ax.set_yticks(list(y), labels)
+    ax.axvline(0.5, color="#999999", lw=1, ls="--")
+    ax.set(xlabel="AUC with 95 % CI (DeLong)", title=f"Models (blue) vs published scores (orange), {where}",
+           xlim=(min(0.45, float(min(rows['auc_ci_low'])) - 0.02), 1.0))
+    ax.grid(alpha=0.25, axis="x")
+    return fig
+
+
+# ---------------------------------------------------------------------------- logging
+
+
+def _experiment_id(mlflow, name: str, tracking_uri: str) -> str:
+    experiment = mlflow.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    return mlflow.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+
+
+def _params(result) -> dict[str, str]:
+    bundle = result.bundle
+    params = dict(result.config.to_params())
+    params.update(bundle.gcig_settings.to_params())
+    params.update(bundle.kinetics_settings.to_params())
+    params.update({
+        "data.digest_sha256": result.data_digest, "data.n_patients": str(result.n_patients),
+        "data.n_used": str(result.n_used), "data.n_events": str(result.n_events),
+        "data.n_development": str(result.n_development), "data.n_holdout": str(result.n_holdout),
+        "data.n_excluded": str(int(result.exclusions["n"].sum())),
+        "data.exclusions": json.dumps(dict(zip(result.exclusions["reason"], result.exclusions["n"].astype(int).tolist()))),
+        "data.trained_on_synthetic": str(bundle.trained_on_synthetic),
+        "k_ref.value": str(result.k_ref["value"]), "k_ref.choice": str(result.k_ref["choice"]),
+        "k_ref.source": result.k_ref["source"],
+        "selection.selected": result.selected, "selection.reason": result.selection_reason,
+        "recalibration.applied": str(result.recalibration["applied"]),
+        "recalibration.intercept": str(result.recalibration["intercept"]),
+        "recalibration.slope_applied": str(result.recalibration["slope"]),
+        "model.version": bundle.version, "evaluation_set": result.evaluation_set,
+    })
+    # MLflow limits a param value to 6000 characters
+    return {k: v if len(v) <= 6000 else v[:5997] + "..." for k, v in params.items()}
+
+
+def _child_metrics(result, model: str) -> dict[str, float]:
+    summary = result.cv_summary.set_index("model").loc[model]
+    out = {f"cv_{m}_{stat}": float(summary[f"{m}_{stat}"])
+           for m in ("auc", "brier", "citl", "calibration_slope") for stat in ("mean", "sd")}
+    row = result.evaluation.set_index("model").loc[model]
+    prefix = "holdout" if result.evaluation_set == "held-out" else "oof"
+    for column, value in row.items():
+        if column not in ("kind", "selected", "recalibrated") and pd.notna(value):
+            out[f"{prefix}_{column}"] = float(value)
+    return out
+
+
+def log_training(result, *, tracking_uri: str | None = None, name: str, input_example: pd.DataFrame,
+                 model_card: str) -> dict[str, str]:
+    """Log a :class:`~ca125kinetics.train.TrainingResult` to MLflow and register its model.
+
+    Parameters
+    ----------
+    result : TrainingResult
+    tracking_uri : str, optional
+        See :func:`resolve_tracking_uri`.
+    name : str
+        Experiment and registered model name.
+    input_example : pandas.DataFrame
+        Pyfunc input example (``bundle.pyfunc_input_example``).
+    model_card : str
+        Markdown model card, logged as ``model_card.md``.
+
+    Returns
+    -------
+    dict
+        ``tracking_uri``, ``run_id`` (parent), ``model_uri`` (``models:/<name>@champion``),
+        ``registered_version``.
+    """
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from .bundle import model_signature, pyfunc_arguments, save_bundle
+
+    uri = resolve_tracking_uri(tracking_uri)
+    mlflow.set_tracking_uri(uri)
+    experiment_id = _experiment_id(mlflow, name, uri)
+    tags = {"ca125kinetics.synthetic": str(result.bundle.trained_on_synthetic),
+            "ca125kinetics.selected": result.selected}
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {name}", tags=tags) as parent:
+        mlflow.log_params(_params(result))
+        mlflow.log_metrics(result.metrics())
+        for model, kind in result.cv_summary[["model", "kind"]].itertuples(index=False):
+            with mlflow.start_run(experiment_id=experiment_id, run_name=model, nested=True,
+                                  tags={"ca125kinetics.kind": kind, "ca125kinetics.selected": str(model == result.selected)}):
+                params = {"kind": kind, "model": model}
+                if kind == "model":
+                    params.update({f"hp.{k}": json.dumps(v) if isinstance(v, list) else str(v)
+                                   for k, v in result.config.hyperparameters(model).items()})
+                    if model == result.selected:
+                        params.update({"recalibration.applied": str(result.recalibration["applied"])})
+                mlflow.log_params(params)
+                mlflow.log_metrics(_child_metrics(result, model))
+                folds = result.cv_folds[result.cv_folds["model"] == model]
+                for i, value in enumerate(folds["auc"].to_numpy(dtype=float)):
+                    mlflow.log_metric("cv_auc", value, step=i)
+        with tempfile.TemporaryDirectory(prefix="ca125-mlflow-") as tmp:
+            tmp = Path(tmp)
+            tables = {"cv_folds.csv": result.cv_folds, "cv_summary.csv": result.cv_summary,
+                      "evaluation.csv": result.evaluation, "predictions.csv": result.predictions,
+                      "oof_predictions.csv": result.oof_predictions, "exclusions.csv": result.exclusions}
+            for file, table in tables.items():
+                table.to_csv(tmp / file, index=False, lineterminator="\n")
+                mlflow.log_artifact(str(tmp / file), artifact_path="tables")
+            (tmp / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2, sort_keys=True, default=str))
+            mlflow.log_artifact(str(tmp / "config.json"))
+            (tmp / "model_card.md").write_text(model_card, encoding="utf-8")
+            mlflow.log_artifact(str(tmp / "model_card.md"))
+            for file, fig in figures(result).items():
+                fig.savefig(tmp / file, dpi=110, metadata={"Software": None})
+                mlflow.log_artifact(str(tmp / file), artifact_path="plots")
+            bundle_dir = save_bundle(result.bundle, tmp / "bundle")
+            info = mlflow.pyfunc.log_model(
+                name="model", signature=model_signature(result.bundle, input_example),
+                input_example=input_example, **pyfunc_arguments(bundle_dir))
+        version = _register(MlflowClient(tracking_uri=uri), name, info, parent.info.run_id, result.bundle)
+        return {"tracking_uri": uri, "run_id": parent.info.run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
+                "registered_version": version}
+
+
+def _register(client, name: str, info, run_id: str, bundle) -> str:
+    """Register the logged model as a new version of ``name`` and point ``champion`` at it.
+
+    The client API is used rather than ``log_model(registered_model_name=...)``, which prints
+    to stderr unconditionally.
+    """
+    from mlflow.exceptions import MlflowException
+
+    try:
+        client.create_registered_model(name, description="ca125kinetics: probability of complete resection "
+                                                         "at secondary cytoreduction. Research software.")
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    tags = {"ca125kinetics.model_version": bundle.version, "ca125kinetics.synthetic": str(bundle.trained_on_synthetic),
+            "ca125kinetics.family": bundle.model_family}
+    version = client.create_model_version(name=name, source=info.model_uri, run_id=run_id, tags=tags,
+                                          model_id=info.model_id)
+    client.set_registered_model_alias(name, CHAMPION_ALIAS, str(version.version))
+    return str(version.version)
