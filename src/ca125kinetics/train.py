@@ -1,0 +1,1228 @@
+"""Train, compare, register and export complete-resection classifiers (``ca125 train``).
+
+One call takes a cohort (markers + clinical tables) to a tracked, compared, registered and
+exported model:
+
+1. **Read and build** -- both tables through the package readers (``on_error="flag"``), then
+   one row per patient (:func:`ca125kinetics.features.build_patient_frame`).
+2. **Exclusions** -- only patients with a known ``complete_resection`` and valid input are
+   fitted or evaluated; every excluded patient is counted with the reason
+   (:attr:`TrainingResult.exclusions`), never dropped silently.
+3. **Held-out split** -- a stratified held-out set (``cv.holdout_fraction``) is set aside
+   before anything is fitted; it is used once, at the end, for the final comparison.
+4. **Repeated stratified cross-validation** on the development set: every model family
+   (:data:`ca125kinetics.models.FAMILIES`) is fitted as ONE Pipeline on each training fold
+   (the kinetics population learned inside the fold, cached with ``joblib.Memory`` so the
+   fold's population is fitted once for all families) and scored on the test fold; the
+   published scores (AGO, iMODEL, MSKCC; ``scores.published_scores``) are scored on the
+   **same folds**. Metrics (``validation.metrics``): AUC (Mann-Whitney), Brier,
+   calibration-in-the-large (CITL: ``a`` in ``logit P(y) = a + logit p``) and calibration
+   slope (``b`` in ``logit P(y) = a + b logit p``).
+5. **Model selection** (rule recorded with its reason): ``"one_se"`` -- the simplest family
+   (order of ``FAMILIES``) whose mean CV AUC is within one standard error (sd of the fold
+   AUCs / sqrt(folds)) of the best mean (Hastie, Tibshirani & Friedman, ESL 2nd ed.,
+   section 7.10); ``"best"`` -- the best mean CV AUC.
+6. **Recalibration** (``recalibration.mode``): logistic recalibration ``logit p' = a + b
+   logit p`` with ``a, b`` fitted on the pooled out-of-fold predictions of the selected
+   family; ``"auto"`` applies it only when the out-of-fold calibration slope differs from 1
+   or the CITL from 0 by more than the tolerances.
+7. **Final model** -- the selected family refitted on the whole development set (with the
+   recalibration), a bootstrap ensemble for ``p_low``/``p_high``
+   (``bundle.ModelBundle.predict_proba``), and ``k_ref`` recalibrated when asked.
+8. **Held-out evaluation** -- every family (fitted on the development set) and every
+   published score on the held-out patients: AUC with DeLong 95 % CI, Brier, CITL and slope
+   with Wald CIs, paired DeLong differences against AGO, iMODEL and MSKCC.
+9. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`bundle.export_model`).
+
+Published scores are compared by their numeric ranking (higher = more likely complete
+resection; ``scores.score_for_auc``) for the AUC. For Brier and calibration each score is
+mapped to a probability by a logistic regression of the outcome on the score, **fitted on
+the training fold only** (on the development set for the held-out evaluation). Patients
+whose score is unknown (missing input) are left out of that score's metrics; the number
+scored is reported beside each metric.
+
+Computation never prints; the progress bar and the summary table are presentation, in
+:func:`cli_train` and :func:`format_summary`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+import tomllib
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from .errors import InsufficientDataError, InvalidInputError
+from .models import FAMILIES, hyperparameters, with_kinetics_settings
+from .settings import GcigSettings, KineticsSettings
+
+__all__ = [
+    "TrainingConfig",
+    "TrainingResult",
+    "load_config",
+    "fit_and_evaluate",
+    "train",
+    "summary_table",
+    "format_summary",
+    "model_card",
+    "add_train_arguments",
+    "cli_train",
+    "PUBLISHED_SCORES",
+    "DEFAULT_NAME",
+]
+
+#: Published scores compared with the models (columns of ``scores.score_for_auc``).
+PUBLISHED_SCORES = ("ago", "imodel", "mskcc")
+_SCORE_LABELS = {"ago": "AGO", "imodel": "iMODEL", "mskcc": "MSKCC"}
+#: Default registered model name.
+DEFAULT_NAME = "ca125-complete-resection"
+_SELECTION_RULES = ("one_se", "best")
+_RECALIBRATION_MODES = ("auto", "always", "never")
+_METRICS = ("auc", "brier", "citl", "calibration_slope")
+
+
+# ============================================================================ configuration
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Settings of one training run (``training/*.toml``; defaults = ``training/default.toml``).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of every random choice: held-out split, CV shuffles, boosting's early-stopping
+        split, bootstrap ensemble.
+    families : tuple of str
+        Model families to fit (``models.FAMILIES``).
+    threshold : float
+        Decision threshold on the probability, shipped in the model (default 0.70).
+    n_splits, n_repeats : int
+        Repeated stratified K-fold cross-validation (default 5 x 2).
+    holdout_fraction : float
+        Stratified held-out share, in [0, 0.5]; 0 = none (the final comparison then uses the
+        pooled out-of-fold predictions of the first repeat).
+    n_jobs : int
+        Folds fitted in parallel processes (joblib/loky); results are identical for any value.
+    selection_rule : {"one_se", "best"}
+    recalibration : {"auto", "always", "never"}
+    slope_tolerance, intercept_tolerance : float
+        ``auto`` recalibrates when ``|slope - 1| > slope_tolerance`` or
+        ``|CITL| > intercept_tolerance`` (pooled out-of-fold predictions).
+    interval_n_bootstrap : int
+        Members of the bootstrap ensemble for ``p_low``/``p_high`` (0: no interval).
+    interval_level : float
+    k_ref : "default", "cohort_median" or float
+        ``"default"``: ``kinetics.k_ref`` as configured (0.05/day unless set);
+        ``"cohort_median"``: the median population-EB ``k`` of the development patients
+        scored ``ok``; a number: that value (per day). Recorded in ``k_ref_source``.
+    kinetics, gcig : KineticsSettings, GcigSettings
+    model_params : dict
+        ``family -> {hyperparameter: value}`` overrides (``[models.<family>]``).
+    source : str
+        Where the configuration came from (file path or "built-in defaults").
+    """
+
+    seed: int = 20261121
+    families: tuple[str, ...] = FAMILIES
+    threshold: float = 0.70
+    n_splits: int = 5
+    n_repeats: int = 2
+    holdout_fraction: float = 0.2
+    n_jobs: int = 2
+    selection_rule: str = "one_se"
+    recalibration: str = "auto"
+    slope_tolerance: float = 0.10
+    intercept_tolerance: float = 0.10
+    interval_n_bootstrap: int = 40
+    interval_level: float = 0.95
+    k_ref: str | float = "cohort_median"
+    kinetics: KineticsSettings = field(default_factory=KineticsSettings)
+    gcig: GcigSettings = field(default_factory=GcigSettings)
+    model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: str = "built-in defaults"
+
+    def __post_init__(self):
+        where = f"training config ({self.source})"
+
+        def bad(key, what, value):
+            raise InvalidInputError(f"{where}: {key} must be {what}, got {value!r}")
+
+        if not _is_int(self.seed) or self.seed < 0:
+            bad("seed", "a non-negative integer", self.seed)
+        fams = tuple(self.families)
+        if not fams or any(f not in FAMILIES for f in fams) or len(set(fams)) != len(fams):
+            bad("families", f"a non-empty list of distinct names from {list(FAMILIES)}", list(fams))
+        object.__setattr__(self, "families", fams)
+        if not _is_real(self.threshold) or not 0 < self.threshold < 1:
+            bad("threshold", "a probability in (0, 1)", self.threshold)
+        if not _is_int(self.n_splits) or self.n_splits < 2:
+            bad("cv.n_splits", "an integer >= 2", self.n_splits)
+        if not _is_int(self.n_repeats) or self.n_repeats < 1:
+            bad("cv.n_repeats", "an integer >= 1", self.n_repeats)
+        if not _is_real(self.holdout_fraction) or not 0 <= self.holdout_fraction <= 0.5:
+            bad("cv.holdout_fraction", "a number in [0, 0.5]", self.holdout_fraction)
+        if not _is_int(self.n_jobs) or self.n_jobs < 1:
+            bad("cv.n_jobs", "an integer >= 1", self.n_jobs)
+        if self.selection_rule not in _SELECTION_RULES:
+            bad("selection.rule", f"one of {_SELECTION_RULES}", self.selection_rule)
+        if self.recalibration not in _RECALIBRATION_MODES:
+            bad("recalibration.mode", f"one of {_RECALIBRATION_MODES}", self.recalibration)
+        for key in ("slope_tolerance", "intercept_tolerance"):
+            if not _is_real(getattr(self, key)) or getattr(self, key) < 0:
+                bad(f"recalibration.{key}", "a non-negative number", getattr(self, key))
+        if not _is_int(self.interval_n_bootstrap) or self.interval_n_bootstrap < 0:
+            bad("interval.n_bootstrap", "a non-negative integer", self.interval_n_bootstrap)
+        if self.interval_n_bootstrap == 1:
+            bad("interval.n_bootstrap", "0 (no interval) or at least 2", self.interval_n_bootstrap)
+        if not _is_real(self.interval_level) or not 0 < self.interval_level < 1:
+            bad("interval.level", "a number in (0, 1)", self.interval_level)
+        if isinstance(self.k_ref, str):
+            if self.k_ref not in ("default", "cohort_median"):
+                bad("kinetics.k_ref", "'default', 'cohort_median' or a positive number", self.k_ref)
+        elif not _is_real(self.k_ref) or not 0 < self.k_ref < math.inf:
+            bad("kinetics.k_ref", "'default', 'cohort_median' or a positive number", self.k_ref)
+        if not isinstance(self.kinetics, KineticsSettings) or not isinstance(self.gcig, GcigSettings):
+            raise InvalidInputError(f"{where}: kinetics/gcig must be KineticsSettings/GcigSettings")
+        for family, params in dict(self.model_params).items():
+            if family not in FAMILIES:
+                bad(f"models.{family}", f"a section of a known family {list(FAMILIES)}", family)
+            try:
+                hyperparameters(family, params)
+            except InvalidInputError as exc:
+                raise InvalidInputError(f"{where}: [models.{family}]: {exc}") from None
+
+    @property
+    def n_folds(self) -> int:
+        return self.n_splits * self.n_repeats
+
+    def hyperparameters(self, family: str) -> dict[str, Any]:
+        """Hyperparameters of ``family`` (package defaults updated by the config)."""
+        return hyperparameters(family, self.model_params.get(family))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Nested dict in the layout of the TOML file (JSON-ready)."""
+        kinetics = {"k_ref": self.k_ref}
+        default_k = KineticsSettings()
+        kinetics.update({k: v for k, v in self.kinetics.to_dict().items()
+                         if k not in ("k_ref", "k_ref_source") and v != getattr(default_k, k)})
+        gcig = {k: v for k, v in self.gcig.to_dict().items() if v != getattr(GcigSettings(), k)}
+        return {
+            "seed": self.seed, "families": list(self.families), "threshold": self.threshold,
+            "cv": {"n_splits": self.n_splits, "n_repeats": self.n_repeats,
+                   "holdout_fraction": self.holdout_fraction, "n_jobs": self.n_jobs},
+            "selection": {"rule": self.selection_rule},
+            "recalibration": {"mode": self.recalibration, "slope_tolerance": self.slope_tolerance,
+                              "intercept_tolerance": self.intercept_tolerance},
+            "interval": {"n_bootstrap": self.interval_n_bootstrap, "level": self.interval_level},
+            "kinetics": kinetics, "gcig": gcig,
+            "models": {f: self.hyperparameters(f) for f in self.families},
+        }
+
+    def to_params(self) -> dict[str, str]:
+        """Flat ``{"section.key": str(value)}`` mapping (MLflow params); ``n_jobs`` omitted
+        because it cannot change a result."""
+        out: dict[str, str] = {"config.source": self.source}
+
+        def walk(prefix, value):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    walk(f"{prefix}.{k}" if prefix else str(k), v)
+            else:
+                out[prefix] = json.dumps(value) if isinstance(value, list) else str(value)
+
+        data = self.to_dict()
+        data["cv"].pop("n_jobs")
+        walk("", data)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "dict") -> TrainingConfig:
+        """Build from the TOML layout (see ``training/README.md``); unknown keys are errors."""
+        data = dict(data)
+        where = f"training config ({source})"
+        sections = {
+            "cv": {"n_splits": "n_splits", "n_repeats": "n_repeats", "holdout_fraction": "holdout_fraction",
+                   "n_jobs": "n_jobs"},
+            "selection": {"rule": "selection_rule"},
+            "recalibration": {"mode": "recalibration", "slope_tolerance": "slope_tolerance",
+                              "intercept_tolerance": "intercept_tolerance"},
+            "interval": {"n_bootstrap": "interval_n_bootstrap", "level": "interval_level"},
+        }
+        top = {"seed", "families", "threshold"}
+        known = top | set(sections) | {"kinetics", "gcig", "models"}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InvalidInputError(f"{where}: unknown key(s) {unknown}; valid top-level keys are {sorted(known)}")
+        kwargs: dict[str, Any] = {k: data[k] for k in top if k in data}
+        for name, mapping in sections.items():
+            section = _section(data, name, where)
+            bad = sorted(set(section) - set(mapping))
+            if bad:
+                raise InvalidInputError(f"{where}: unknown key(s) {bad} in [{name}]; valid: {sorted(mapping)}")
+            kwargs.update({mapping[k]: v for k, v in section.items()})
+        kinetics = dict(_section(data, "kinetics", where))
+        if "k_ref" in kinetics:
+            kwargs["k_ref"] = kinetics.pop("k_ref")
+        for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings)):
+            values = kinetics if name == "kinetics" else _section(data, name, where)
+            try:
+                kwargs[name] = cls_.from_dict(values)
+            except (InvalidInputError, TypeError) as exc:
+                raise InvalidInputError(f"{where}: [{name}]: {exc}") from None
+        models = _section(data, "models", where)
+        kwargs["model_params"] = {f: dict(_section(models, f, where)) for f in models}
+        if "families" in kwargs:
+            kwargs["families"] = tuple(kwargs["families"])
+        return cls(source=source, **kwargs)
+
+    @classmethod
+    def from_toml(cls, path) -> TrainingConfig:
+        """Read a ``training/*.toml`` file (``tomllib``)."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InvalidInputError(f"training config {str(path)!r} not found; give a path such as "
+                                    "training/default.toml") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInputError(f"training config {str(path)!r} is not valid TOML: {exc}") from None
+        return cls.from_dict(data, source=str(path))
+
+
+def _section(data: dict, name: str, where: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise InvalidInputError(f"{where}: [{name}] must be a table, got {value!r}")
+    return value
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def _is_real(value) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and math.isfinite(float(value))
+
+
+def load_config(config=None) -> TrainingConfig:
+    """A :class:`TrainingConfig` from None (defaults), a TOML path, a dict or a config."""
+    if config is None:
+        return TrainingConfig()
+    if isinstance(config, TrainingConfig):
+        return config
+    if isinstance(config, dict):
+        return TrainingConfig.from_dict(config)
+    if isinstance(config, (str, os.PathLike)):
+        return TrainingConfig.from_toml(config)
+    raise InvalidInputError(f"config must be None, a path to a TOML file, a dict or a TrainingConfig, "
+                            f"got {type(config).__name__}")
+
+
+# ============================================================================ result
+
+
+@dataclass(frozen=True)
+class TrainingResult:
+    """Everything one training run computed (frozen; tables are pandas DataFrames).
+
+    Attributes
+    ----------
+    bundle : ModelBundle
+        The selected, final model.
+    config : TrainingConfig
+    selected : str
+        Selected family; ``selection_reason`` says why (rule and numbers).
+    recalibration : dict
+        ``applied`` (bool), ``intercept``, ``slope`` (of the applied recalibration, or 0/1),
+        ``oof_citl``, ``oof_slope`` (calibration of the pooled out-of-fold predictions),
+        ``reason``.
+    k_ref : dict
+        ``value`` (per day) and ``source``.
+    exclusions : DataFrame
+        ``reason``, ``n``: patients not used, and why (one row per reason; empty if none).
+    n_patients, n_used, n_events, n_development, n_holdout : int
+    data_digest : str
+        SHA-256 of the canonical markers and clinical tables (CSV rendering).
+    cv_folds : DataFrame
+        One row per (model or score, repeat, fold): ``model``, ``kind`` ("model" or
+        "published_score"), ``repeat``, ``fold``, ``n``, ``n_events``, ``auc``, ``brier``,
+        ``citl``, ``calibration_slope``.
+    cv_summary : DataFrame
+        One row per model or score: ``model``, ``kind``, ``<metric>_mean``, ``<metric>_sd``
+        for the metrics above, ``auc_se`` (sd / sqrt(folds)), ``n_folds``.
+    evaluation : DataFrame
+        Final comparison, one row per model or score (``evaluation_set`` says "held-out" or
+        "cross-validated"): ``model``, ``kind``, ``selected``, ``n``, ``n_events``, ``auc``,
+        ``auc_ci_low``, ``auc_ci_high``, ``brier``, ``citl`` (+ CI), ``calibration_slope``
+        (+ CI), and for the models ``delta_auc_vs_<score>`` with ``_ci_low``, ``_ci_high``,
+        ``_p`` and ``_n`` (paired DeLong on the patients the score covers).
+    predictions : DataFrame
+        Evaluation-set predictions: ``patient_id``, ``y``, one probability column per model
+        family (``p_<family>``), ``p_selected`` (final model), and the raw published
+        scores (``ago``, ``imodel``, ``mskcc``).
+    oof_predictions : DataFrame
+        ``patient_id``, ``repeat``, ``fold``, ``y`` and ``p_<family>`` for every CV test fold.
+    timings : dict
+        Seconds per stage.
+    warnings : tuple of str
+        Non-fatal problems met (e.g. a calibration slope not estimable in a fold).
+    run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
+        Filled by :func:`train` (None from :func:`fit_and_evaluate`).
+    """
+
+    bundle: Any
+    config: TrainingConfig
+    selected: str
+    selection_reason: str
+    recalibration: dict[str, Any]
+    k_ref: dict[str, Any]
+    exclusions: pd.DataFrame
+    n_patients: int
+    n_used: int
+    n_events: int
+    n_development: int
+    n_holdout: int
+    data_digest: str
+    cv_folds: pd.DataFrame
+    cv_summary: pd.DataFrame
+    evaluation: pd.DataFrame
+    evaluation_set: str
+    predictions: pd.DataFrame
+    oof_predictions: pd.DataFrame
+    timings: dict[str, float]
+    warnings: tuple[str, ...] = ()
+    run_id: str | None = None
+    model_uri: str | None = None
+    registered_name: str | None = None
+    registered_version: str | None = None
+    tracking_uri: str | None = None
+    export_dir: str | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """The final comparison table (:attr:`evaluation`)."""
+        return self.evaluation.copy()
+
+    def metrics(self) -> dict[str, float]:
+        """Flat numeric summary of the selected model (for MLflow and determinism checks)."""
+        ev = self.evaluation.set_index("model")
+        row = ev.loc[self.selected]
+        cv = self.cv_summary.set_index("model").loc[self.selected]
+        out = {f"cv_{m}_mean": float(cv[f"{m}_mean"]) for m in _METRICS}
+        out.update({f"cv_{m}_sd": float(cv[f"{m}_sd"]) for m in _METRICS})
+        prefix = "holdout" if self.evaluation_set == "held-out" else "oof"
+        for column in ("auc", "auc_ci_low", "auc_ci_high", "brier", "citl", "calibration_slope"):
+            out[f"{prefix}_{column}"] = float(row[column])
+        for score in PUBLISHED_SCORES:
+            if f"delta_auc_vs_{score}" in row.index:
+                out[f"{prefix}_delta_auc_vs_{score}"] = float(row[f"delta_auc_vs_{score}"])
+        return out
+
+
+# ============================================================================ computation
+
+
+def _read_inputs(markers, clinical):
+    from .io import read_clinical, read_markers
+
+    if clinical is None:
+        raise InvalidInputError("training needs the clinical table (complete_resection is the outcome); "
+                                "pass clinical=<path or DataFrame>")
+    clin = read_clinical(clinical, on_error="flag")
+    if "complete_resection" not in clin.columns:
+        raise InvalidInputError("the clinical table has no 'complete_resection' column: the outcome to "
+                                "train on (1 = complete resection at secondary cytoreduction, 0 = not)",
+                                column="complete_resection")
+    mk = read_markers(markers, clinical=clin, on_error="flag")
+    return mk, clin
+
+
+def data_digest(markers: pd.DataFrame, clinical: pd.DataFrame) -> str:
+    """SHA-256 of the canonical tables (CSV, sorted, ``\\n`` line ends, repr floats)."""
+    digest = hashlib.sha256()
+    for name, frame, keys in (("markers", markers, ["patient_id", "day"]), ("clinical", clinical, ["patient_id"])):
+        ordered = frame.sort_values(keys, kind="stable")
+        digest.update(name.encode())
+        digest.update(ordered.to_csv(index=False, lineterminator="\n", date_format="%Y-%m-%d").encode())
+    return digest.hexdigest()
+
+
+def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+    """(used mask, outcome 0/1 as float with NaN, exclusion counts) aligned with ``frame``."""
+    clin = clinical.set_index(clinical["patient_id"].astype(str))
+    ids = frame["patient_id"].astype(str)
+    in_clinical = ids.isin(clin.index).to_numpy()
+    outcome = clin["complete_resection"].reindex(ids).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    arm = (clin["arm"].reindex(ids).to_numpy(dtype=object) if "arm" in clin.columns
+           else np.full(len(ids), None, dtype=object))
+    invalid = frame["problem"].notna().to_numpy()
+    reason = np.full(len(ids), None, dtype=object)
+    reason[np.isnan(outcome)] = "no outcome: complete_resection is empty"
+    reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
+    reason[~in_clinical] = "no clinical row (markers only)"
+    reason[invalid] = "invalid input (the readers flagged the patient's data)"
+    used = np.array([r is None for r in reason], dtype=bool)
+    counts = pd.Series([r for r in reason if r is not None], dtype=object).value_counts()
+    table = pd.DataFrame({"reason": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
+    table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    return used, outcome, table
+
+
+def _published(frame: pd.DataFrame) -> pd.DataFrame:
+    """Numeric published scores (``ago``, ``imodel``, ``mskcc``; NaN unknown) per frame row."""
+    from .scores import published_scores, score_for_auc
+
+    columns = ["patient_id", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+               "recurrence_pattern", "ca125_at_recurrence", "problem"]
+    return score_for_auc(published_scores(frame[columns].reset_index(drop=True)))[list(PUBLISHED_SCORES)]
+
+
+def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Maximum-likelihood ``(a, b)`` of ``logit P(y=1) = a + b x`` (lbfgs, negligible penalty)."""
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1e6, max_iter=1000).fit(np.asarray(x, float).reshape(-1, 1), y)
+    return float(model.intercept_[0]), float(model.coef_[0, 0])
+
+
+def _expit(x) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
+
+
+def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
+    """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``."""
+    from .validation.metrics import metrics
+
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        m = metrics(y, p)
+    caught.extend(str(w.message) for w in record)
+    return {"n": m.n, "n_events": m.n_events, "auc": m.auc, "auc_ci_low": m.auc_ci_low,
+            "auc_ci_high": m.auc_ci_high, "brier": m.brier, "citl": m.citl, "citl_ci_low": m.citl_ci_low,
+            "citl_ci_high": m.citl_ci_high, "calibration_slope": m.calibration_slope,
+            "calibration_slope_ci_low": m.calibration_slope_ci_low,
+            "calibration_slope_ci_high": m.calibration_slope_ci_high}
+
+
+def _score_probability(s_fit, y_fit, s_eval) -> np.ndarray:
+    """Logistic recalibration of a published score, fitted on (s_fit, y_fit) only."""
+    ok = ~np.isnan(s_fit)
+    a, b = _logistic(s_fit[ok], y_fit[ok])
+    return _expit(a + b * s_eval)
+
+
+def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
+    """Metrics of a published score: AUC from its ranking, the rest from its probability."""
+    from .validation.metrics import delong_auc
+
+    ok = ~np.isnan(s_eval)
+    row = _metric_row(y_eval[ok], p_eval[ok], caught)
+    row["auc"] = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
+    return row
+
+
+def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.ndarray, test: np.ndarray,
+              config: TrainingConfig, kinetics_settings: KineticsSettings) -> dict[str, Any]:
+    """One CV fold: fit every family on ``train``, predict and score ``test`` (a joblib task)."""
+    import joblib
+
+    from .models import make_pipeline
+
+    from threadpoolctl import threadpool_limits
+
+    caught: list[str] = []
+    probabilities: dict[str, np.ndarray] = {}
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="ca125-fold-") as cache, threadpool_limits(limits=1):
+        memory = joblib.Memory(cache, verbose=0)
+        for family in config.families:
+            pipeline = make_pipeline(family, kinetics_settings=kinetics_settings, seed=config.seed,
+                                     params=config.hyperparameters(family), memory=memory)
+            pipeline.fit(frame.iloc[train], y[train])
+            p = pipeline.predict_proba(frame.iloc[test])[:, 1]
+            probabilities[f"p_{family}"] = p
+            rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught)})
+    for j, score in enumerate(PUBLISHED_SCORES):
+        s = scores[:, j]
+        p = _score_probability(s[train], y[train], s[test])
+        probabilities[f"p_{score}"] = p
+        rows.append({"model": score, "kind": "published_score", **_score_row(y[test], s[test], p, caught)})
+    return {"probabilities": probabilities, "rows": rows, "warnings": caught}
+
+
+def _parallel(n_jobs: int, tasks):
+    """Run delayed tasks in order (processes when n_jobs > 1), yielding results as they end."""
+    if n_jobs == 1:
+        for function, args, kwargs in tasks:
+            yield function(*args, **kwargs)
+        return
+    from joblib import Parallel
+
+    yield from Parallel(n_jobs=n_jobs, return_as="generator")(tasks)
+
+
+def _cross_validate(frame, y, scores, ids, config, ks, step):
+    from joblib import delayed
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats,
+                                 random_state=config.seed)
+    splits = list(cv.split(np.zeros(len(y)), y))
+    tasks = [delayed(_fit_fold)(frame, y, scores, train, test, config, ks) for train, test in splits]
+    fold_rows, oof, caught = [], [], []
+    for i, ((_, test), res) in enumerate(zip(splits, _parallel(config.n_jobs, tasks))):
+        repeat, fold = divmod(i, config.n_splits)
+        for row in res["rows"]:
+            fold_rows.append({"repeat": repeat, "fold": fold, **row})
+        part = pd.DataFrame({"patient_id": ids[test], "repeat": repeat, "fold": fold, "y": y[test].astype(int),
+                             **res["probabilities"]})
+        oof.append(part)
+        caught.extend(f"CV repeat {repeat} fold {fold}: {w}" for w in res["warnings"])
+        step(f"cross-validation fold {i + 1}/{len(splits)}")
+    folds = pd.DataFrame(fold_rows)
+    folds = folds[["model", "kind", "repeat", "fold", "n", "n_events", *_METRICS]]
+    return folds, pd.concat(oof, ignore_index=True), caught
+
+
+def _summarise(folds: pd.DataFrame) -> pd.DataFrame:
+    grouped = folds.groupby(["model", "kind"], sort=False)
+    out = grouped[list(_METRICS)].agg(["mean", "std"])
+    out.columns = [f"{m}_{stat.replace('std', 'sd')}" for m, stat in out.columns]
+    out = out.reset_index()
+    out["n_folds"] = grouped.size().to_numpy()
+    out["auc_se"] = out["auc_sd"] / np.sqrt(out["n_folds"])
+    return out
+
+
+def _select(summary: pd.DataFrame, families: tuple[str, ...], rule: str) -> tuple[str, str]:
+    """Selected family and the reason, from the CV summary (see the module docstring)."""
+    models = summary[summary["kind"] == "model"].set_index("model").loc[list(families)]
+    best = str(models["auc_mean"].idxmax())
+    best_auc, best_se = float(models.loc[best, "auc_mean"]), float(models.loc[best, "auc_se"])
+    described = ", ".join(f"{f} {models.loc[f, 'auc_mean']:.4f}" for f in families)
+    if rule == "best":
+        return best, f"rule 'best': highest mean CV AUC ({described})"
+    floor = best_auc - best_se
+    chosen = next(f for f in FAMILIES if f in models.index and models.loc[f, "auc_mean"] >= floor)
+    if chosen == best:
+        reason = (f"rule 'one_se': {best} has the highest mean CV AUC {best_auc:.4f} (SE {best_se:.4f}) and "
+                  f"no simpler family is within one SE (>= {floor:.4f}); mean CV AUCs: {described}")
+    else:
+        reason = (f"rule 'one_se': {best} has the highest mean CV AUC {best_auc:.4f} (SE {best_se:.4f}); the "
+                  f"simpler {chosen} ({models.loc[chosen, 'auc_mean']:.4f}) is within one SE (>= {floor:.4f}) "
+                  f"and is preferred; mean CV AUCs: {described}")
+    return chosen, reason
+
+
+def _recalibration(oof: pd.DataFrame, family: str, config: TrainingConfig, caught: list) -> dict[str, Any]:
+    from .models import logit
+
+    y = oof["y"].to_numpy(dtype=int)
+    p = oof[f"p_{family}"].to_numpy(dtype=float)
+    m = _metric_row(y, p, caught)
+    a, b = _logistic(logit(p), y)
+    off = {"slope": abs(m["calibration_slope"] - 1.0) > config.slope_tolerance,
+           "citl": abs(m["citl"]) > config.intercept_tolerance}
+    described = (f"pooled out-of-fold calibration slope {m['calibration_slope']:.3f} (tolerance "
+                 f"{config.slope_tolerance:g}), CITL {m['citl']:.3f} (tolerance {config.intercept_tolerance:g})")
+    if config.recalibration == "always":
+        applied, reason = True, f"mode 'always'; {described}"
+    elif config.recalibration == "never":
+        applied, reason = False, f"mode 'never'; {described}"
+    elif off["slope"] or off["citl"]:
+        applied, reason = True, f"mode 'auto': {described} -> recalibrated"
+    else:
+        applied, reason = False, f"mode 'auto': {described} -> within tolerance, not recalibrated"
+    return {"applied": applied, "intercept": a if applied else 0.0, "slope": b if applied else 1.0,
+            "fitted_intercept": a, "fitted_slope": b, "oof_citl": m["citl"],
+            "oof_slope": m["calibration_slope"], "reason": reason}
+
+
+def _k_ref(config: TrainingConfig, log_k: np.ndarray, digest: str) -> KineticsSettings:
+    ks = config.kinetics
+    if config.k_ref == "default":
+        return ks
+    if config.k_ref == "cohort_median":
+        k = np.exp(log_k[np.isfinite(log_k)])
+        if k.size == 0:
+            raise InsufficientDataError("k_ref = 'cohort_median' needs development patients with an estimated k; "
+                                        "none was scored ok (set kinetics.k_ref = 'default' or a number)")
+        return ks.replace(k_ref=float(np.median(k)), k_ref_source=(
+            f"median population-EB k of {k.size} development patients (training data digest {digest[:12]})"))
+    return ks.replace(k_ref=float(config.k_ref), k_ref_source=f"training config {config.source}")
+
+
+def _fit_final(frame, y, config, ks, selected, recal, memory):
+    """Every family fitted on the development set (selected one with its recalibration)."""
+    from .models import RecalibratedClassifier, make_pipeline
+
+    fitted = {}
+    for family in config.families:
+        pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
+                                 params=config.hyperparameters(family), memory=memory)
+        if family == selected and recal["applied"]:
+            pipeline.set_params(classifier=RecalibratedClassifier(pipeline.named_steps["classifier"],
+                                                                  recal["intercept"], recal["slope"]))
+        fitted[family] = pipeline.fit(frame, y)
+    return fitted
+
+
+def _bootstrap_member(head, X: pd.DataFrame, y: np.ndarray, seed_seq) -> Any:
+    from sklearn.base import clone
+
+    rng = np.random.default_rng(seed_seq)
+    idx = rng.integers(0, len(y), len(y))
+    while len(np.unique(y[idx])) < 2:  # a resample with one class cannot fit a classifier
+        idx = rng.integers(0, len(y), len(y))
+    return clone(head).fit(X.iloc[idx], y[idx])
+
+
+def _interval_members(pipeline, X_kin: pd.DataFrame, y: np.ndarray, config: TrainingConfig) -> list:
+    from joblib import delayed
+
+    from .models import frozen_head
+
+    if config.interval_n_bootstrap == 0:
+        return []
+    head = frozen_head(pipeline)
+    seeds = np.random.SeedSequence([config.seed, 1]).spawn(config.interval_n_bootstrap)
+    tasks = [delayed(_bootstrap_member)(head, X_kin, y, s) for s in seeds]
+    return list(_parallel(config.n_jobs, tasks))
+
+
+def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: dict[str, np.ndarray],
+              selected: str, caught: list) -> pd.DataFrame:
+    """Final comparison table (models and published scores on the same patients)."""
+    from .validation.metrics import delong_test
+
+    rows = []
+    for family, p in model_p.items():
+        row = {"model": family, "kind": "model", "selected": family == selected, **_metric_row(y, p, caught)}
+        for j, score in enumerate(PUBLISHED_SCORES):
+            ok = ~np.isnan(scores[:, j])
+            test = delong_test(y[ok], p[ok], scores[ok, j])
+            row.update({f"delta_auc_vs_{score}": test.difference, f"delta_auc_vs_{score}_ci_low": test.ci_low,
+                        f"delta_auc_vs_{score}_ci_high": test.ci_high, f"delta_auc_vs_{score}_p": test.p_value,
+                        f"delta_auc_vs_{score}_n": int(ok.sum())})
+        rows.append(row)
+    for j, score in enumerate(PUBLISHED_SCORES):
+        rows.append({"model": score, "kind": "published_score", "selected": False,
+                     **_score_row(y, scores[:, j], score_p[score], caught)})
+    return pd.DataFrame(rows)
+
+
+def _feature_ranges(frame: pd.DataFrame, kin: pd.DataFrame, ks: KineticsSettings) -> dict[str, tuple[float, float]]:
+    k = np.exp(kin["log_k"].to_numpy(dtype=float))
+    values = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+              for c in ("age", "ecog", "ascites_ml", "pfi_months", "ca125_at_recurrence")}
+    with np.errstate(divide="ignore"):
+        values.update({"k": k, "half_life_days": math.log(2) / k, "kelim_score": k / ks.k_ref})
+    out = {}
+    for name, v in values.items():
+        v = v[np.isfinite(v)]
+        if v.size:
+            out[name] = (float(v.min()), float(v.max()))
+    return out
+
+
+def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME,
+                     synthetic: bool = False, progress: Callable[[str], None] | None = None) -> TrainingResult:
+    """Cross-validate, select, recalibrate, fit and evaluate (no MLflow, no export).
+
+    Parameters
+    ----------
+    markers, clinical : path or pandas.DataFrame
+        The two tables of the data contract (read with ``on_error="flag"``: bad patients are
+        excluded and counted, never silently dropped). ``clinical`` must have
+        ``complete_resection``.
+    config : TrainingConfig, dict, path or None
+        See :class:`TrainingConfig` (None: the defaults of ``training/default.toml``).
+    name : str
+        Model name stored in the bundle.
+    synthetic : bool
+        The cohort is synthetic (stored in the bundle; the model card says so in line 1).
+    progress : callable, optional
+        Called with a short description after each stage (the CLI draws a progress bar).
+
+    Returns
+    -------
+    TrainingResult
+
+    Raises
+    ------
+    InvalidInputError
+        Unreadable tables, no ``complete_resection`` column, bad configuration.
+    InsufficientDataError
+        Too few usable patients or outcomes of one kind for the CV scheme.
+    """
+    from threadpoolctl import threadpool_limits
+
+    # One BLAS/OpenMP thread per process: the problems are small, and on a shared machine
+    # threads only contend (measured: a CV fold took 4x longer with 2 threads under load).
+    # Parallelism is across folds (cv.n_jobs processes) instead.
+    with threadpool_limits(limits=1):
+        return _fit_and_evaluate(markers, clinical, load_config(config), name, synthetic, progress)
+
+
+def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
+                      progress) -> TrainingResult:
+    from .bundle import ModelBundle
+    from .features import build_patient_frame
+
+    step = progress or (lambda _text: None)
+    timings: dict[str, float] = {}
+    caught: list[str] = []
+    clock = time.perf_counter()
+
+    def lap(stage):
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    markers, clinical = _read_inputs(markers, clinical)
+    frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics)
+    digest = data_digest(markers, clinical)
+    used, outcome, exclusions = _exclusions(frame, clinical)
+    scores_all = _published(frame).to_numpy(dtype=float)
+    frame = frame[used].reset_index(drop=True)
+    y = outcome[used].astype(int)
+    scores = scores_all[used]
+    ids = frame["patient_id"].to_numpy(dtype=object)
+    _check_counts(y, config)
+    lap("read_and_build")
+    step("read tables and built the patient frame")
+
+    dev, hold = _holdout_split(y, config)
+    f_dev, y_dev, s_dev = frame.iloc[dev].reset_index(drop=True), y[dev], scores[dev]
+    folds, oof, fold_warnings = _cross_validate(f_dev, y_dev, s_dev, ids[dev], config, config.kinetics, step)
+    caught.extend(fold_warnings)
+    summary = _summarise(folds)
+    selected, reason = _select(summary, config.families, config.selection_rule)
+    recal = _recalibration(oof, selected, config, caught)
+    lap("cross_validation")
+
+    import joblib
+
+    with tempfile.TemporaryDirectory(prefix="ca125-final-") as cache:
+        fitted = _fit_final(f_dev, y_dev, config, config.kinetics, selected, recal, joblib.Memory(cache, verbose=0))
+    final = fitted[selected]
+    kin_dev = final.named_steps["kinetics"].transform(f_dev)
+    ks = _k_ref(config, kin_dev["log_k"].to_numpy(dtype=float), digest)
+    for pipeline in fitted.values():
+        with_kinetics_settings(pipeline, ks)
+    lap("final_fit")
+    step("fitted the final models")
+    members = _interval_members(final, kin_dev, y_dev, config)
+    lap("interval_ensemble")
+    step("fitted the interval ensemble")
+
+    if len(hold):
+        f_hold, y_eval, s_eval = frame.iloc[hold].reset_index(drop=True), y[hold], scores[hold]
+        model_p = {f: fitted[f].predict_proba(f_hold)[:, 1] for f in config.families}
+        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j]) for j, s in enumerate(PUBLISHED_SCORES)}
+        eval_ids, evaluation_set = ids[hold], "held-out"
+    else:  # pooled out-of-fold predictions of the first repeat
+        first = oof[oof["repeat"] == 0]
+        y_eval = first["y"].to_numpy(dtype=int)
+        pos = pd.Index(ids[dev]).get_indexer(first["patient_id"])
+        s_eval = s_dev[pos]
+        model_p = {f: first[f"p_{f}"].to_numpy(dtype=float) for f in config.families}
+        score_p = {s: first[f"p_{s}"].to_numpy(dtype=float) for s in PUBLISHED_SCORES}
+        eval_ids, evaluation_set = first["patient_id"].to_numpy(dtype=object), "cross-validated"
+    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught)
+    evaluation.insert(3, "recalibrated", (evaluation["model"] == selected) & recal["applied"]
+                      & (evaluation_set == "held-out"))
+    predictions = pd.DataFrame({"patient_id": eval_ids, "y": y_eval,
+                                **{f"p_{f}": p for f, p in model_p.items()},
+                                "p_selected": model_p[selected],
+                                **{s: s_eval[:, j] for j, s in enumerate(PUBLISHED_SCORES)}})
+    lap("evaluation")
+    step("evaluated on the " + evaluation_set + " patients")
+
+    version = f"{_package_version()}+{hashlib.sha256((digest + json.dumps(config.to_dict(), sort_keys=True)).encode()).hexdigest()[:12]}"
+    sel_row = evaluation.set_index("model").loc[selected]
+    training_summary = {
+        "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),
+        "n_patients_in_data": int(len(outcome)), "n_excluded": int(exclusions["n"].sum()),
+        "exclusions": exclusions.to_dict(orient="records"),
+        "evaluation_set": evaluation_set,
+        "auc": float(sel_row["auc"]), "auc_ci": [float(sel_row["auc_ci_low"]), float(sel_row["auc_ci_high"])],
+        "calibration_slope": float(sel_row["calibration_slope"]), "citl": float(sel_row["citl"]),
+        "brier": float(sel_row["brier"]),
+        "cv_auc_mean": float(summary.set_index("model").loc[selected, "auc_mean"]),
+        "cv_auc_sd": float(summary.set_index("model").loc[selected, "auc_sd"]),
+        "comparison": {s: float(sel_row[f"delta_auc_vs_{s}"]) for s in PUBLISHED_SCORES},
+        "selection_reason": reason, "recalibration": recal, "data_digest": digest,
+        "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
+        "config": config.to_dict(), "config_source": config.source,
+        "package_version": _package_version(),
+    }
+    bundle = ModelBundle(
+        pipeline=final, name=name, version=version, model_family=selected, threshold=float(config.threshold),
+        gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks),
+        trained_on_synthetic=bool(synthetic), training_summary=training_summary,
+        interval={"method": "bootstrap_percentile", "level": config.interval_level,
+                  "n_bootstrap": config.interval_n_bootstrap, "members": members})
+    return TrainingResult(
+        bundle=bundle, config=config, selected=selected, selection_reason=reason, recalibration=recal,
+        k_ref={"value": ks.k_ref, "source": ks.k_ref_source, "choice": config.k_ref}, exclusions=exclusions,
+        n_patients=int(len(outcome)), n_used=int(len(y)), n_events=int(y.sum()), n_development=int(len(dev)),
+        n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
+        evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
+        timings=timings, warnings=tuple(dict.fromkeys(caught)))
+
+
+def _package_version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def _check_counts(y: np.ndarray, config: TrainingConfig) -> None:
+    events, non_events = int(y.sum()), int(len(y) - y.sum())
+    need = config.n_splits * 2 * (2 if config.holdout_fraction > 0 else 1)
+    if min(events, non_events) < need:
+        raise InsufficientDataError(
+            f"{len(y)} usable patient(s) with {events} complete and {non_events} incomplete resection(s): "
+            f"too few for {config.n_splits}-fold cross-validation with a held-out set (need at least {need} "
+            "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
+
+
+def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+    idx = np.arange(len(y))
+    if config.holdout_fraction == 0:
+        return idx, idx[:0]
+    from sklearn.model_selection import train_test_split
+
+    dev, hold = train_test_split(idx, test_size=config.holdout_fraction, stratify=y, random_state=config.seed)
+    return np.sort(dev), np.sort(hold)
+
+
+# ============================================================================ train (tracking + export)
+
+
+def _looks_synthetic(markers) -> bool:
+    """True when ``markers`` is a file written by ``ca125 synth`` (a ``params.json`` with the
+    generator version beside it)."""
+    if not isinstance(markers, (str, os.PathLike)):
+        return False
+    params = Path(markers).resolve().parent / "params.json"
+    try:
+        return "generator_version" in json.loads(params.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+
+
+def train(markers, clinical, *, config=None, tracking_uri: str | None = None, name: str = DEFAULT_NAME,
+          out_dir=None, progress=True, synthetic: bool | None = None) -> TrainingResult:
+    """Train, compare, track, register and export a complete-resection model (``ca125 train``).
+
+    Parameters
+    ----------
+    markers, clinical : path or pandas.DataFrame
+        The two tables of the data contract; ``clinical`` needs ``complete_resection``.
+    config : TrainingConfig, dict, path to a ``training/*.toml`` file, or None (defaults).
+    tracking_uri : str, optional
+        MLflow tracking URI; default ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in
+        the working directory (:func:`ca125kinetics.tracking.resolve_tracking_uri`).
+    name : str
+        Experiment and registered model name (alias ``champion`` set on the new version).
+    out_dir : path, optional
+        Export directory; default ``models/<name>`` in the working directory.
+    progress : bool or callable
+        True: a progress bar on stderr (tqdm); False: none; a callable receives each stage's
+        description.
+    synthetic : bool, optional
+        Whether the cohort is synthetic (the model card then says so in its first line).
+        Default: detected from a ``params.json`` of ``ca125 synth`` beside the markers file.
+
+    Returns
+    -------
+    TrainingResult
+        With ``run_id``, ``model_uri``, ``registered_version``, ``tracking_uri`` and
+        ``export_dir`` filled in.
+    """
+    from .bundle import export_model, pyfunc_input_example
+    from .tracking import log_training, resolve_tracking_uri
+
+    config = load_config(config)
+    uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
+    synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
+    out = Path(out_dir) if out_dir is not None else Path("models") / name
+    with _progress(progress, total=config.n_folds + 5) as step:
+        result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
+        clock = time.perf_counter()
+        mk, clin = _read_inputs(markers, clinical)
+        example = pyfunc_input_example(mk, clin, result.predictions["patient_id"].iloc[:2])
+        card = model_card(result)
+        tracked = log_training(result, tracking_uri=uri, name=name, input_example=example, model_card=card)
+        step("logged to MLflow and registered (alias champion)")
+        timings = dict(result.timings, mlflow=time.perf_counter() - clock)
+        clock = time.perf_counter()
+        export_model(result.bundle, out, input_example=example, model_card=card)
+        timings["export"] = time.perf_counter() - clock
+        step(f"exported to {out}")
+    return dataclasses.replace(result, run_id=tracked["run_id"], model_uri=tracked["model_uri"],
+                               registered_name=name, registered_version=tracked["registered_version"],
+                               tracking_uri=tracked["tracking_uri"], export_dir=str(out), timings=timings)
+
+
+class _progress:
+    """Context manager giving a ``step(description)`` callable (tqdm bar on stderr if asked)."""
+
+    def __init__(self, progress, total: int):
+        self.progress, self.total, self.bar = progress, total, None
+
+    def __enter__(self):
+        if callable(self.progress):
+            return self.progress
+        if not self.progress:
+            return lambda _text: None
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=self.total, file=sys.stderr, unit="step", desc="ca125 train", leave=True)
+
+        def step(text):
+            self.bar.set_postfix_str(text[:60], refresh=False)
+            self.bar.update(1)
+
+        return step
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+        return False
+
+
+# ============================================================================ presentation
+
+
+def _fmt_ci(value, low, high, digits=3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
+
+
+def summary_table(result: TrainingResult) -> pd.DataFrame:
+    """One row per model and score, formatted for people: model, CV AUC, AUC with 95 % CI,
+    calibration slope, and the AUC difference vs AGO and iMODEL (paired DeLong 95 % CI)."""
+    cv = result.cv_summary.set_index("model")
+    rows = []
+    for r in result.evaluation.itertuples(index=False):
+        label = r.model + (" (selected" + (", recalibrated" if r.recalibrated else "") + ")" if r.selected else "")
+        label = _SCORE_LABELS.get(r.model, label)
+        row = {"model": label, "CV AUC (mean ± sd)": f"{cv.loc[r.model, 'auc_mean']:.3f} ± {cv.loc[r.model, 'auc_sd']:.3f}",
+               f"AUC (95% CI), {result.evaluation_set}": _fmt_ci(r.auc, r.auc_ci_low, r.auc_ci_high),
+               "calibration slope": f"{r.calibration_slope:.2f}" if pd.notna(r.calibration_slope) else "-"}
+        for score in ("ago", "imodel"):
+            key = f"delta_auc_vs_{score}"
+            row[f"ΔAUC vs {_SCORE_LABELS[score]}"] = (
+                _fmt_ci(getattr(r, key), getattr(r, key + "_ci_low"), getattr(r, key + "_ci_high"))
+                if r.kind == "model" else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def format_summary(result: TrainingResult) -> str:
+    """The text printed at the end of ``ca125 train``."""
+    table = summary_table(result).to_string(index=False)
+    lines = [table, "",
+             f"selected: {result.selected} -- {result.selection_reason}",
+             f"recalibration: {result.recalibration['reason']}",
+             f"k_ref: {result.k_ref['value']:.4g}/day ({result.k_ref['source']})",
+             f"patients: {result.n_patients} in the data, {result.n_used} used ({result.n_events} complete "
+             f"resections): {result.n_development} development, {result.n_holdout} held out"]
+    for reason, n in result.exclusions.itertuples(index=False):
+        lines.append(f"  excluded {n}: {reason}")
+    if result.run_id:
+        lines.append(f"MLflow: run {result.run_id} at {result.tracking_uri}; registered "
+                     f"{result.registered_name} version {result.registered_version} (alias champion)")
+    if result.export_dir:
+        lines.append(f"exported: {result.export_dir}")
+    total = sum(result.timings.values())
+    lines.append(f"time: {total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + ")")
+    return "\n".join(lines)
+
+
+def _markdown(frame: pd.DataFrame) -> str:
+    cells = frame.astype(str).to_numpy().tolist()
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    return "\n".join([header, rule] + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def model_card(result: TrainingResult) -> str:
+    """Markdown model card: intended use, training data, performance with 95 % CIs,
+    calibration, comparison with AGO/iMODEL/MSKCC, limitations, rule settings, reproduction."""
+    b = result.bundle
+    cfg = result.config
+    ev = result.evaluation.set_index("model")
+    sel = ev.loc[result.selected]
+    where = result.evaluation_set
+    lines = []
+    if b.trained_on_synthetic:
+        from .bundle import SYNTHETIC_FIRST_LINE
+
+        lines += [SYNTHETIC_FIRST_LINE, ""]
+    lines += [
+        f"# Model card: {b.name} ({b.version})",
+        "",
+        f"Trained {b.training_summary.get('date', '?')} with ca125kinetics {_package_version()}.",
+        "",
+        "## Intended use",
+        "",
+        "Research software, **not a medical device**. Estimates the probability of complete resection "
+        "(no macroscopic residual disease) at secondary cytoreductive surgery for patients at first "
+        "platinum-sensitive recurrence of ovarian cancer after 3-4 cycles of platinum chemotherapy, from "
+        "the CA-125 decline during chemotherapy (KELIM-like elimination rate, population empirical Bayes) "
+        "and clinical factors. Meant for methodological research and for retraining on a study cohort, "
+        "never for an individual treatment decision without clinical judgement and local validation. "
+        f"The decision threshold shipped with the model is p >= {b.threshold:.2f} (from the training config).",
+        "",
+        "## Training data",
+        "",
+        ("Synthetic cohort from `ca125kinetics.synth` (simulated patients, not people)." if b.trained_on_synthetic
+         else "Cohort supplied by the user (see the data digest)."),
+        f"- Patients in the data: {result.n_patients}; used: {result.n_used} "
+        f"({result.n_events} complete resections, {result.n_used - result.n_events} incomplete)",
+        f"- Development set: {result.n_development}; held-out set: {result.n_holdout} "
+        f"(stratified, fraction {cfg.holdout_fraction:g}, seed {cfg.seed})",
+    ]
+    for reason, n in result.exclusions.itertuples(index=False):
+        lines.append(f"- Excluded: {n} ({reason})")
+    lines += [f"- Data digest (SHA-256 of the canonical markers and clinical tables): `{result.data_digest}`", ""]
+    lines += [
+        "## Model",
+        "",
+        f"- Family: **{result.selected}** (one scikit-learn Pipeline: KELIM-like kinetics with the population "
+        "learned on the training patients -> fixed feature transforms -> explicit missing-value handling -> "
+        "classifier); see `ca125kinetics.models`.",
+        f"- Selection: {result.selection_reason}",
+        f"- Recalibration: {result.recalibration['reason']}"
+        + (f" (applied: logit p' = {result.recalibration['intercept']:.3f} + {result.recalibration['slope']:.3f} logit p)"
+           if result.recalibration["applied"] else ""),
+        f"- k_ref: {result.k_ref['value']:.4g} per day ({result.k_ref['source']})",
+        f"- Interval (p_low, p_high): {cfg.interval_level:.0%} percentile interval over {cfg.interval_n_bootstrap} "
+        "bootstrap refits of the classifier (kinetics population and tuned hyperparameters fixed); model "
+        "uncertainty only.",
+        "",
+        f"## Performance ({where} patients, n = {int(sel['n'])})",
+        "",
+        "AUC with DeLong 95 % CI; calibration-in-the-large (CITL) and slope with Wald 95 % CIs; Brier score. "
+        "Published scores: AUC from their own ranking; Brier and calibration after a logistic recalibration "
+        "fitted on the development set only.",
+        "",
+    ]
+    perf = pd.DataFrame({
+        "model": [m + (" (selected)" if s else "") for m, s in zip(ev.index, ev["selected"])],
+        "n": ev["n"].astype(int).to_numpy(),
+        "AUC (95% CI)": [_fmt_ci(a, lo, hi) for a, lo, hi in ev[["auc", "auc_ci_low", "auc_ci_high"]].to_numpy()],
+        "Brier": [f"{v:.3f}" for v in ev["brier"]],
+        "CITL (95% CI)": [_fmt_ci(a, lo, hi, 2) for a, lo, hi in ev[["citl", "citl_ci_low", "citl_ci_high"]].to_numpy()],
+        "slope (95% CI)": [_fmt_ci(a, lo, hi, 2) for a, lo, hi in
+                           ev[["calibration_slope", "calibration_slope_ci_low", "calibration_slope_ci_high"]].to_numpy()],
+    })
+    lines += [_markdown(perf), "", "### Cross-validation (development set)", "",
+              f"{cfg.n_splits}-fold stratified cross-validation repeated {cfg.n_repeats} times; the published "
+              "scores on the same folds.", ""]
+    cv = result.cv_summary
+    lines += [_markdown(pd.DataFrame({
+        "model": cv["model"], "AUC mean (sd)": [f"{m:.3f} ({s:.3f})" for m, s in cv[["auc_mean", "auc_sd"]].to_numpy()],
+        "Brier mean": [f"{v:.3f}" for v in cv["brier_mean"]],
+        "CITL mean": [f"{v:.2f}" for v in cv["citl_mean"]],
+        "slope mean": [f"{v:.2f}" for v in cv["calibration_slope_mean"]]})), ""]
+    lines += ["## Comparison with AGO, iMODEL and MSKCC", "",
+              f"Difference in AUC of the selected model minus the score, paired DeLong test on the {where} patients "
+              "the score covers (a score is unknown when one of its inputs is missing).", ""]
+    comp = []
+    for score in PUBLISHED_SCORES:
+        key = f"delta_auc_vs_{score}"
+        comp.append({"score": _SCORE_LABELS[score], "n": int(sel[key + "_n"]),
+                     "score AUC": f"{ev.loc[score, 'auc']:.3f}",
+                     "ΔAUC (95% CI)": _fmt_ci(sel[key], sel[key + "_ci_low"], sel[key + "_ci_high"]),
+                     "p": f"{sel[key + '_p']:.2g}"})
+    lines += [_markdown(pd.DataFrame(comp)), ""]
+    lines += [
+        "## Limitations",
+        "",
+        "- " + ("Trained and evaluated on **synthetic** data: the numbers describe the simulator, not patients; "
+                "the model must not be used for care." if b.trained_on_synthetic
+                else "Evaluated on a held-out part of the training cohort only: external validation is needed "
+                     "before any use outside this cohort."),
+        "- The KELIM-like score is an open re-implementation, not numerically equal to the closed "
+        "biomarker-kinetics.org calculator.",
+        "- Patients without a surgical outcome (e.g. not operated) are excluded: the model describes "
+        "patients who were selected for surgery and may not transfer to unselected patients.",
+        "- Predictions outside the training range of the inputs (listed in bundle.json, `feature_ranges`) "
+        "are flagged and less reliable.",
+        "- The probability interval reflects sampling variability of the classifier only.",
+        "",
+        "## Rule settings",
+        "",
+        f"- GCIG: `{b.gcig_settings.to_json()}`",
+        f"- Kinetics: `{b.kinetics_settings.to_json()}`",
+        f"- Training config ({cfg.source}): `{json.dumps(cfg.to_dict(), sort_keys=True, default=str)}`",
+        "",
+        "## How to reproduce",
+        "",
+        "```",
+        f"ca125 train --markers MARKERS --clinical CLINICAL --config {cfg.source if cfg.source.endswith('.toml') else 'training/default.toml'} --name {b.name}",
+        "```",
+        "",
+        f"with tables whose data digest is `{result.data_digest}`; the same seed and data give the same metrics "
+        "and predictions.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+# ============================================================================ command line
+
+
+def add_train_arguments(parser) -> None:
+    """Arguments of ``ca125 train`` (the lead wires the subcommand to :func:`cli_train`)."""
+    import argparse
+
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--clinical", required=True,
+                        help="clinical table with the outcome column complete_resection (.csv or .parquet)")
+    parser.add_argument("--config", default=None,
+                        help="training configuration (TOML), e.g. training/default.toml (default: built-in, "
+                             "identical to training/default.toml)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+                             "the working directory)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help=f"experiment and registered model name (default {DEFAULT_NAME})")
+    parser.add_argument("--out", default=None, help="export directory (default models/<name>)")
+    parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
+                        help="mark the model as trained on synthetic data or not (default: synthetic when a "
+                             "params.json of `ca125 synth` lies beside the markers file)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cli_train(args) -> int:
+    """Handler of ``ca125 train``: train, then print the summary table on stdout."""
+    from .tracking import quiet_mlflow
+
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    with quiet_mlflow():
+        result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
+                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
+    print(format_summary(result))
+    return 0
