@@ -56,6 +56,11 @@ _PUBLIC = {
     "score_for_auc": "scores",
     "ScoreSettings": "scores",
     # models and training
+    "build_patient_frame": "features",
+    "ModelBundle": "bundle",
+    "TrainingConfig": "train",
+    "TrainingResult": "train",
+    "train": "train",
     # predict
     "predict": "predict",
     "predict_cohort": "predict",
