@@ -1,0 +1,119 @@
+"""Tests of features.build_patient_frame: one row per patient, the single model input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.features import CLINICAL_PREDICTORS, DERIVED_COLUMNS, build_patient_frame
+from ca125kinetics.io import read_clinical, read_markers
+
+
+def _clinical(**overrides):
+    rows = [
+        dict(patient_id="001", age=60.0, ecog=0, ascites_ml=0.0, figo_stage="IIIC", primary_residual_disease=0,
+             pfi_months=18.0, recurrence_pattern="single", recist="PR", complete_resection=1),
+        dict(patient_id="002", age=71.0, ecog=1, ascites_ml=600.0, figo_stage="IV", primary_residual_disease=None,
+             pfi_months=8.5, recurrence_pattern="carcinomatosis", recist="SD", complete_resection=0),
+        dict(patient_id="003", age=55.0, ecog=2, ascites_ml=None, figo_stage="II", primary_residual_disease=1,
+             pfi_months=30.0, recurrence_pattern="multiple", recist=None, complete_resection=None),
+    ]
+    frame = pd.DataFrame(rows)
+    for key, value in overrides.items():
+        frame[key] = value
+    return read_clinical(frame)
+
+
+def _markers():
+    # 001: GCIG baseline on day -7 (400), decline; 002: only a pretreatment value on day -30
+    # (outside the 14-day GCIG window) then on-treatment values; 003: no markers at all.
+    rows = [("001", -30, 500.0), ("001", -7, 400.0), ("001", 21, 180.0), ("001", 42, 95.0), ("001", 63, 50.0),
+            ("002", -30, 250.0), ("002", 21, 200.0), ("002", 42, 150.0), ("002", 63, 140.0)]
+    return read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "ca125"]))
+
+
+def test_one_row_per_patient_sorted_with_documented_columns():
+    clin, mk = _clinical(), _markers()
+    frame = build_patient_frame(mk, clin)
+    assert frame["patient_id"].tolist() == ["001", "002", "003"]  # union, sorted, clinical-only kept
+    assert isinstance(frame.index, pd.RangeIndex)
+    head = ["patient_id", *CLINICAL_PREDICTORS, *DERIVED_COLUMNS]
+    assert frame.columns[: len(head)].tolist() == head
+    assert frame.columns[-1] == "problem"
+    assert {"day_1", "ca125_1", "censored_1", "uln", "n_excluded"} <= set(frame.columns)
+    assert "complete_resection" not in frame.columns  # the outcome is never model input
+    assert frame["ecog"].dtype == "Int64" and frame["primary_residual_disease"].dtype == "Int64"
+    assert frame["figo_stage"].tolist() == ["III", "IV", "II"]  # normalised by read_clinical
+    assert pd.isna(frame.loc[1, "primary_residual_disease"]) and np.isnan(frame.loc[2, "ascites_ml"])
+    assert frame.loc[2, "recist"] is None
+
+
+def test_ca125_at_recurrence_is_gcig_baseline_else_latest_pretreatment():
+    frame = build_patient_frame(_markers(), _clinical())
+    # 001: GCIG baseline = latest sample within 14 days before the first dose (day -7), not day -30
+    assert frame.loc[0, "ca125_at_recurrence"] == 400.0
+    assert frame.loc[0, "gcig_evaluable"] == True  # noqa: E712 - nullable boolean
+    # 002: no sample within the GCIG window: the latest pretreatment value (day -30)
+    assert frame.loc[1, "ca125_at_recurrence"] == 250.0
+    assert frame.loc[1, "gcig_evaluable"] == False  # noqa: E712
+    # 003: no markers
+    assert np.isnan(frame.loc[2, "ca125_at_recurrence"])
+    assert frame.loc[2, "gcig_status"] == "no_markers"
+    assert np.isnan(frame.loc[2, "day_1"])
+    assert frame.loc[2, "n_excluded"] == 0
+
+
+def test_series_columns_hold_the_used_samples():
+    frame = build_patient_frame(_markers(), _clinical())
+    row = frame.iloc[0]
+    # the wide form keeps samples within the kinetics window (pretreatment -14..0, then up to day 100)
+    assert [row["day_1"], row["day_2"], row["day_3"], row["day_4"]] == [-7.0, 21.0, 42.0, 63.0]
+    assert [row["ca125_1"], row["ca125_4"]] == [400.0, 50.0]
+
+
+def test_without_clinical_the_predictors_are_na_and_columns_identical():
+    mk = _markers()
+    with_clin = build_patient_frame(mk, _clinical())
+    without = build_patient_frame(mk, None)
+    assert without["patient_id"].tolist() == ["001", "002"]
+    assert without.columns.tolist() == with_clin.columns.tolist()
+    assert without[list(CLINICAL_PREDICTORS)].isna().all().all()
+    assert without["ca125_at_recurrence"].tolist() == [400.0, 250.0]
+
+
+def test_problem_is_carried_from_markers_and_clinical():
+    raw = pd.DataFrame({"patient_id": ["001", "001", "002", "002", "002"], "day": [-3, 21, -2, 21, 42],
+                        "ca125": ["300", "abc", "100", "80", "60"]})
+    mk = read_markers(raw, on_error="flag")
+    clin = read_clinical(pd.DataFrame({"patient_id": ["001", "002"], "ecog": [0, 9]}), on_error="flag",
+                         require=("patient_id",))
+    frame = build_patient_frame(mk, clin)
+    assert "ca125" in frame.loc[0, "problem"]  # from the markers
+    assert "ecog" in frame.loc[1, "problem"]  # from the clinical table
+
+
+def test_bad_input_raises_typed_errors():
+    with pytest.raises(InvalidInputError, match="lack column"):
+        build_patient_frame(pd.DataFrame({"patient_id": ["1"], "day": [0]}))
+    with pytest.raises(InvalidInputError, match="repeats patient"):
+        build_patient_frame(_markers(), pd.DataFrame({"patient_id": ["001", "001"]}))
+    with pytest.raises(InvalidInputError, match="DataFrame"):
+        build_patient_frame("markers.csv")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.randoms(use_true_random=False))
+def test_row_order_of_the_inputs_does_not_matter(rnd):
+    mk, clin = _markers(), _clinical()
+    expected = build_patient_frame(mk, clin)
+    mk_order = list(range(len(mk)))
+    clin_order = list(range(len(clin)))
+    rnd.shuffle(mk_order)
+    rnd.shuffle(clin_order)
+    shuffled = build_patient_frame(mk.iloc[mk_order].reset_index(drop=True),
+                                   clin.iloc[clin_order].reset_index(drop=True))
+    pd.testing.assert_frame_equal(shuffled, expected)
