@@ -241,3 +241,9 @@ def test_clinical_missing_column_and_duplicate_patient():
         read_clinical(CLINICAL.drop(columns="ecog"))
     with pytest.raises(InvalidInputError, match="more than one clinical row"):
         read_clinical(pd.concat([CLINICAL, CLINICAL.iloc[[0]]]))
+
+
+def test_canonical_frame_round_trips_through_csv(tmp_path):
+    df = read_markers(markers(ca125=["400", "<5", "150"]))
+    path = write_table(df, tmp_path / "canonical.csv")
+    pd.testing.assert_frame_equal(read_markers(path), df)

@@ -83,15 +83,17 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     _done(t0)
 
     t0 = _stage(4, f"Training with MLflow tracking ({tracking_uri})")
+    from .tracking import quiet_mlflow
     from .train import format_summary, train
 
-    result = train(markers_path, clinical_path, config=config, tracking_uri=tracking_uri,
-                   name=name, out_dir=out / "model", progress=True)
+    with quiet_mlflow():
+        result = train(markers_path, clinical_path, config=config, tracking_uri=tracking_uri,
+                       name=name, out_dir=out / "model", progress=True)
     print(format_summary(result))
     _done(t0)
 
     t0 = _stage(5, f"Scoring an example patient with models:/{name}@champion")
-    from .predict import format_prediction, predict
+    from .predict import predict
 
     example = _example_patient(markers, clinical, gcig)
     pm = markers[markers["patient_id"] == example]
@@ -99,8 +101,9 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     write_table(pm, out / "example_markers.csv")
     write_table(pc, out / "example_clinical.csv")
     os.environ.setdefault("MLFLOW_TRACKING_URI", tracking_uri)
-    pred = predict(pm, pc, model=f"models:/{name}@champion")
-    print(format_prediction(pred))
+    with quiet_mlflow():
+        pred = predict(pm, pc, model=f"models:/{name}@champion")
+    print(pred.to_text())
     print(f"\n    the same from the command line:\n    ca125 score --markers {out / 'example_markers.csv'} "
           f"--clinical {out / 'example_clinical.csv'} --model models:/{name}@champion")
     _done(t0)

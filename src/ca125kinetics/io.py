@@ -326,6 +326,10 @@ def read_markers(
 
     # ---- ca125
     value, censored, bad_value = _parse_ca125(frame["ca125"])
+    if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
+        flag = _as_text(frame["censored"]).map(
+            lambda v: str(v).strip().lower() in ("true", "1", "1.0", "yes") if v is not None else False)
+        censored = censored | flag.to_numpy(dtype=bool)
     raw_value = frame["ca125"]
     col.add(bad_value, "ca125",
             lambda i: f"CA-125 value {raw_value.iloc[i]!r} is not a number; give U/mL as a number, "
