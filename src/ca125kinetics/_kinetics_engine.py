@@ -39,8 +39,6 @@ K_BOUNDS = (1e-4, 2.0)
 FLOOR_MIN_ULN = 1e-3
 #: Prior sd of log A around the log of the starting value (vague: a factor e^2).
 AMPLITUDE_PRIOR_SD = 2.0
-#: Per-patient method: vague fixed prior sd of log k and log B (a factor e^3 = 20).
-VAGUE_PRIOR_SD = 3.0
 #: Grid of k (per day) profiled to start the per-patient fit.
 K_GRID = np.geomspace(2e-3, 0.5, 16)
 
@@ -209,25 +207,17 @@ def _positive_definite(h: np.ndarray) -> np.ndarray:
     return (a > 0) & (minor2 > 0) & (det > 0)
 
 
+def _cofactors(a, b, c, d, e, f):
+    """Cofactors and determinant of symmetric 3 x 3 matrices ``[[a b c] [b d e] [c e f]]``."""
+    cof = (d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b)
+    return cof, a * cof[0] + b * cof[1] + c * cof[2]
+
+
 def inverse3(h: np.ndarray) -> np.ndarray:
     """Inverse of symmetric 3 x 3 matrices given as ``(6, P)`` upper triangles (cofactors)."""
-    a, b, c, d, e, f = h
-    c00 = d * f - e * e
-    c01 = c * e - b * f
-    c02 = b * e - c * d
-    c11 = a * f - c * c
-    c12 = b * c - a * e
-    c22 = a * d - b * b
+    cof, det = _cofactors(*h)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        inv_det = 1.0 / (a * c00 + b * c01 + c * c02)
-    return np.stack([c00, c01, c02, c11, c12, c22]) * inv_det
-
-
-def _solve3(h: np.ndarray, rhs: np.ndarray) -> np.ndarray:
-    inv = inverse3(h)
-    return np.stack([inv[0] * rhs[0] + inv[1] * rhs[1] + inv[2] * rhs[2],
-                     inv[1] * rhs[0] + inv[3] * rhs[1] + inv[4] * rhs[2],
-                     inv[2] * rhs[0] + inv[4] * rhs[1] + inv[5] * rhs[2]])
+        return np.stack(cof) / det
 
 
 #: Patients per chunk: the arrays of one chunk stay in the CPU cache across iterations
@@ -300,14 +290,9 @@ def _damped_step(h: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
     a = a + lam * (a + eps)
     d = d + lam * (d + eps)
     f = f + lam * (f + eps)
-    c00 = d * f - e * e
-    c01 = c * e - b * f
-    c02 = b * e - c * d
-    c11 = a * f - c * c
-    c12 = b * c - a * e
-    c22 = a * d - b * b
+    (c00, c01, c02, c11, c12, c22), det = _cofactors(a, b, c, d, e, f)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        scale = -1.0 / (a * c00 + b * c01 + c * c02)
+        scale = -1.0 / det
         step = np.stack([(c00 * g[0] + c01 * g[1] + c02 * g[2]) * scale,
                          (c01 * g[0] + c11 * g[1] + c12 * g[2]) * scale,
                          (c02 * g[0] + c12 * g[1] + c22 * g[2]) * scale])
@@ -457,7 +442,7 @@ class Moments:
 
 #: Floors of the population sds (avoid a degenerate prior) and of the residual sd.
 MIN_POP_SD = 0.02
-MIN_SIGMA = 1e-3
+MIN_SIGMA = 1e-4
 MAX_CORR = 0.95
 
 

@@ -23,9 +23,10 @@ Methods (``fit_kinetics(method=...)``)
         samples is shrunk toward the population; one with many samples barely moves.
         ``k_se`` is the Laplace posterior sd (delta method from ``log_k_se``).
     ``"per-patient"``
-        The floor model fitted to each patient alone (a vague fixed prior, sd 3 on the log
-        scale, only for numerical stability), with box bounds so that it never explodes:
-        ``1e-4 <= k <= 2`` per day, ``1e-3 ULN <= B <= ULN``.
+        The floor model fitted to each patient alone by least squares (no prior), with box
+        bounds so that it never explodes: ``1e-4 <= k <= 2`` per day,
+        ``1e-3 ULN <= B <= ULN``; started from the best k of a grid with (B, A) in closed
+        form. ``log_k_se`` uses ``settings.residual_sd_log`` (NaN when k is not identified).
     ``"loglinear"``
         Naive ordinary least squares slope of ``log C`` on ``t`` (``k = -slope``), ignoring
         the floor: shown for comparison; it underestimates k once values near the floor.
@@ -110,7 +111,7 @@ _WIDE_RE = re.compile(r"^(day|ca125|censored)_([0-9]+)$")
 #: A population needs at least this many patients with status ``ok``.
 MIN_POPULATION_PATIENTS = 10
 #: Patients drawn (seeded) for the MixedLM starting fit of a population.
-MIXEDLM_MAX_PATIENTS = 300
+MIXEDLM_MAX_PATIENTS = 100
 _EM_MAX_ITER = 300
 _EM_TOL = 1e-5
 
@@ -753,13 +754,10 @@ def _fit_sets_population(sets: list[_FitSet], m: eng.Moments, inits=None) -> lis
 
 
 def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.MapFit]:
-    """Vague fixed prior (sd 3 around k_ref and 0.2 x ULN) only for numerical stability."""
-    vague = 1.0 / eng.VAGUE_PRIOR_SD ** 2
+    """Least squares of each patient alone: no prior, box bounds only, started on a k grid."""
     fits = []
     for fs in sets:
-        ones = np.ones(fs.idx.size)
-        mean = np.stack([ones * math.log(s.k_ref), fs.log_uln + math.log(0.2), fs.y0])
-        prior = eng.Prior(mean, (vague, 0.0, vague, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2))
+        prior = eng.Prior(np.zeros((3, fs.idx.size)), (0.0, 0.0, 0.0, 0.0))
         init = eng.start_from_grid(fs.series, fs.lower, fs.upper)
         fits.append(eng.fit_map(fs.series, prior, fs.lower, fs.upper, init, s.residual_sd_log))
     return fits
@@ -893,7 +891,7 @@ def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     Only patients with status ``ok`` (see the module docstring) contribute.
 
     1. Start: statsmodels ``MixedLM`` of ``log C ~ t`` with random intercept and slope on
-       decline-phase samples (above the ULN) of up to 300 patients (seeded): mean slope
+       decline-phase samples (above the ULN) of up to 100 patients (seeded): mean slope
        ``b`` and random-slope sd ``s_b`` give ``mu_log k = log(-b)``,
        ``sd_log k = s_b / |b|`` (delta method); floor start ``0.2 x ULN``.
     2. EM with Laplace posteriors: every patient's MAP ``theta_i`` and covariance ``V_i``
