@@ -68,3 +68,152 @@ def test_missing_or_malformed_manifest(model_dir):
         verify_manifest(model_dir)
     with pytest.raises(ModelIntegrityError, match="does not exist"):
         verify_manifest(model_dir / "nope")
+
+
+# ----------------------------------------------------------------------------- bundle
+
+import json  # noqa: E402 - sections of this module
+import pickle  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from ca125kinetics.bundle import (  # noqa: E402
+    BUNDLE_FILE,
+    SYNTHETIC_FIRST_LINE,
+    ModelBundle,
+    export_model,
+    load_bundle,
+    load_bundle_file,
+    pyfunc_input_example,
+    save_bundle,
+)
+from ca125kinetics.errors import InvalidInputError  # noqa: E402
+from ca125kinetics.features import build_patient_frame  # noqa: E402
+from ca125kinetics.io import read_clinical, read_markers  # noqa: E402
+from ca125kinetics.kinetics import FEATURE_NAMES  # noqa: E402
+from ca125kinetics.models import frozen_head, make_pipeline  # noqa: E402
+from ca125kinetics.synth import simulate_cohort  # noqa: E402
+
+# mlflow warns at import time about its own agent type hints, and its input-example code
+# compares columns with a range (deprecated in pandas 3); both are mlflow internals.
+MLFLOW_WARNINGS = [
+    "ignore:.*type hint is inferred as AnyType:UserWarning",
+    "ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning",
+]
+
+
+@pytest.fixture(scope="module")
+def small():
+    """A logistic_main bundle on 250 simulated patients, with a 5-member interval ensemble."""
+    from threadpoolctl import threadpool_limits
+
+    sim = simulate_cohort(250, seed=21)
+    clin = read_clinical(sim.clinical)
+    markers = read_markers(sim.markers, clinical=clin)
+    frame = build_patient_frame(markers, clin)
+    operated = clin["complete_resection"].notna().to_numpy()
+    X, y = frame[operated].reset_index(drop=True), clin["complete_resection"][operated].astype(int).to_numpy()
+    with threadpool_limits(limits=1):
+        pipeline = make_pipeline("logistic_main").fit(X, y)
+        Xk = pipeline.named_steps["kinetics"].transform(X)
+        rng = np.random.default_rng(0)
+        members = [frozen_head(pipeline).fit(Xk.iloc[i], y[i])
+                   for i in (rng.integers(0, len(y), len(y)) for _ in range(5))]
+    bundle = ModelBundle(pipeline=pipeline, name="test-model", version="0.0+test", model_family="logistic_main",
+                         threshold=0.7, trained_on_synthetic=True,
+                         training_summary={"n": int(len(y)), "events": int(y.sum()), "data_digest": "abc"},
+                         interval={"method": "bootstrap_percentile", "level": 0.9, "members": members})
+    return bundle, frame, markers, clin
+
+
+def test_predict_proba_keeps_rows_and_gives_an_interval(small):
+    bundle, frame, _, _ = small
+    rows = frame.iloc[[5, 2, 9]]
+    out = bundle.predict_proba(rows)
+    assert out.index.tolist() == [5, 2, 9] and out.columns.tolist() == ["p", "p_low", "p_high"]
+    np.testing.assert_allclose(out["p"], bundle.pipeline.predict_proba(rows)[:, 1])
+    assert np.all((out["p_low"] > 0) & (out["p_low"] <= out["p_high"]) & (out["p_high"] < 1))
+    members = np.vstack([m.predict_proba(bundle.pipeline.named_steps["kinetics"].transform(rows))[:, 1]
+                         for m in bundle.interval["members"]])
+    np.testing.assert_allclose(out["p_low"], np.quantile(members, 0.05, axis=0))  # level 0.9
+    bare = ModelBundle(pipeline=bundle.pipeline, name="x", version="1", model_family="logistic_main")
+    assert bare.predict_proba(rows)[["p_low", "p_high"]].isna().all().all()
+
+
+def test_kinetics_features_and_metadata(small):
+    bundle, frame, _, _ = small
+    feats = bundle.kinetics_features(frame.head(3))
+    assert set(FEATURE_NAMES) <= set(feats.columns)
+    meta = json.loads(json.dumps(bundle.to_dict()))  # JSON-ready
+    assert meta["interval"] == {"method": "bootstrap_percentile", "level": 0.9, "n_members": 5}
+    assert meta["kinetics_settings"]["k_ref"] == 0.05 and meta["pipeline_steps"][0] == "kinetics"
+    with pytest.raises(InvalidInputError, match="threshold"):
+        ModelBundle(pipeline=None, name="x", version="1", model_family="m", threshold=1.5)
+
+
+def test_save_and_load_round_trip(small, tmp_path):
+    bundle, frame, _, _ = small
+    root = save_bundle(bundle, tmp_path / "b")
+    assert sorted(p.name for p in root.iterdir()) == ["MANIFEST.sha256", "bundle.joblib", "bundle.json"]
+    meta = json.loads((root / "bundle.json").read_text())
+    assert meta["bundle_sha256"] == read_manifest(root)["bundle.joblib"]
+    loaded = load_bundle(root)
+    pd.testing.assert_frame_equal(loaded.predict_proba(frame.head(20)), bundle.predict_proba(frame.head(20)))
+    save_bundle(bundle, root)  # a previous bundle is replaced
+    (root / "notes.txt").write_text("x")
+    with pytest.raises(InvalidInputError, match="holds other files"):
+        save_bundle(bundle, root)
+
+
+def test_a_changed_bundle_is_refused_before_unpickling(small, tmp_path):
+    bundle, _, _, _ = small
+    root = save_bundle(bundle, tmp_path / "b")
+    (root / BUNDLE_FILE).write_bytes(b"not a pickle at all")  # unpickling would raise something else
+    with pytest.raises(ModelIntegrityError, match="'bundle.joblib' was changed"):
+        load_bundle(root)
+    foreign = tmp_path / "foreign.joblib"
+    foreign.write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ModelIntegrityError, match="does not hold a ca125kinetics ModelBundle"):
+        load_bundle_file(foreign)
+
+
+@pytest.mark.filterwarnings(*MLFLOW_WARNINGS)
+def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
+    import mlflow.pyfunc
+
+    from ca125kinetics.predict import load_model, score_frame
+
+    bundle, _, markers, clin = small
+    example = pyfunc_input_example(markers, clin, ["000001", "000002", "000003"])
+    out = export_model(bundle, tmp_path / "export", input_example=example, model_card="# Card\n")
+    names = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert {"MANIFEST.sha256", "bundle.json", "model_card.md", "mlflow_model/MLmodel",
+            "mlflow_model/artifacts/bundle/bundle.joblib", "mlflow_model/artifacts/bundle/MANIFEST.sha256",
+            "mlflow_model/input_example.json"} <= names
+    assert set(read_manifest(out)) == names - {"MANIFEST.sha256"}  # every other file, nothing else
+    verify_manifest(out)
+    assert (out / "model_card.md").read_text().splitlines()[0] == SYNTHETIC_FIRST_LINE
+
+    model = mlflow.pyfunc.load_model(str(out / "mlflow_model"))
+    schema = {c.name: c.required for c in model.metadata.get_input_schema().inputs}
+    assert schema["patient_id"] and schema["day"] and not schema["ecog"]
+    served = model.predict(example)
+    direct = score_frame(bundle, example)
+    pd.testing.assert_frame_equal(served.reset_index(drop=True), direct.reset_index(drop=True))
+    assert served["probability"].notna().all()
+    loaded = load_model(out)  # predict's loader finds and verifies the exported bundle
+    assert loaded.version == bundle.version
+
+    export_model(bundle, out)  # an existing export is replaced
+    (out / "mlflow_model" / "artifacts" / "bundle" / "bundle.joblib").write_bytes(b"tampered")
+    with pytest.raises(ModelIntegrityError, match="bundle.joblib"):
+        mlflow.pyfunc.load_model(str(out / "mlflow_model"))
+
+
+def test_export_refuses_a_foreign_directory(small, tmp_path):
+    bundle, _, _, _ = small
+    (tmp_path / "data.csv").write_text("important")
+    with pytest.raises(InvalidInputError, match="does not look like an exported model"):
+        export_model(bundle, tmp_path)
+    assert (tmp_path / "data.csv").read_text() == "important"

@@ -96,8 +96,8 @@ def quiet_mlflow():
         for lg in loggers:
             lg.setLevel(logging.ERROR)
         with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"mlflow(\.|$)")
-            warnings.filterwarnings("ignore", category=FutureWarning, module=r"mlflow(\.|$)")
+            # UserWarning, FutureWarning and pandas' deprecations raised inside mlflow's own code
+            warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
             yield
     finally:
         for lg, level in zip(loggers, levels):
