@@ -377,7 +377,26 @@ def _text_rows(frame: pd.DataFrame, name: str) -> tuple[np.ndarray, np.ndarray]:
     return rows, col.iloc[rows].astype(str).to_numpy(dtype=object)
 
 
-def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
+@dataclass
+class _Rows:
+    """The rows of a long markers frame sorted by (patient, day), classified."""
+
+    order: np.ndarray | None     # sorted position -> input row (None: input already sorted)
+    ids: pd.Index
+    codes: np.ndarray
+    day: np.ndarray
+    value: np.ndarray
+    cens: np.ndarray
+    uln_row: np.ndarray
+    first_row: np.ndarray        # first sorted row of each patient
+    outside: np.ndarray          # a value outside the analysis window
+    excluded: np.ndarray         # a value inside it, excluded by an event window
+    used: np.ndarray
+    event: np.ndarray            # an event row
+    problem: np.ndarray          # per patient: None or why the input is invalid
+
+
+def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
     n_rows = len(markers)
     codes, ids, grouped = _patient_codes(markers["patient_id"])
     n_pat = len(ids)
@@ -399,6 +418,7 @@ def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
     pr_rows, pr_text = _text_rows(markers, "problem")
 
     # sort by (patient, day) unless the canonical order already holds
+    order = None
     new_patient, day_step = np.diff(codes) != 0, np.diff(day)
     if n_rows and not (grouped and np.all(new_patient | (day_step >= 0))):
         order = np.lexsort((day, codes))
@@ -422,10 +442,6 @@ def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
 
     excluded_by_event = _event_exclusions(codes, day, ev_rows, ev_kind, ids, s)
     in_window = (day >= -s.pretreatment_window_days) & (day <= s.window_days)
-    outside = has_value & ~in_window
-    excluded = has_value & in_window & excluded_by_event
-    n_outside = np.bincount(codes[outside], minlength=n_pat)
-    n_excluded = np.bincount(codes[excluded], minlength=n_pat)
     used = has_value & in_window & ~excluded_by_event
 
     # a used value or ULN that cannot be log-transformed makes the patient invalid
@@ -438,10 +454,38 @@ def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
             if problem[codes[r]] is None:
                 problem[codes[r]] = what.format(v=src[r], d=day[r])
     used &= ~(problem != None)[codes]  # noqa: E711 - elementwise on an object array
+    event = np.zeros(n_rows, dtype=bool)
+    event[ev_rows] = True
+    return _Rows(order, ids, codes, day, value, cens, uln_row, first_row,
+                 has_value & ~in_window, has_value & in_window & excluded_by_event, used, event, problem)
 
-    uln = _patient_uln(codes, day, uln_row, used, first_row)
-    buckets = _dense_buckets(codes, day, value, cens, used, n_pat)
-    return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
+
+def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
+    r = _prepare_rows(markers, s)
+    n_pat = len(r.ids)
+    n_outside = np.bincount(r.codes[r.outside], minlength=n_pat)
+    n_excluded = np.bincount(r.codes[r.excluded], minlength=n_pat)
+    uln = _patient_uln(r.codes, r.day, r.uln_row, r.used, r.first_row)
+    buckets = _dense_buckets(r.codes, r.day, r.value, r.cens, r.used, n_pat)
+    return _Batch(r.ids, uln, n_excluded, n_outside, r.problem, buckets)
+
+
+def _sample_usage(markers: pd.DataFrame, s: KineticsSettings) -> np.ndarray:
+    """Per input row: ``used``, ``outside_window``, ``event_window`` (excluded by an event),
+    ``event`` (an event-only row), ``invalid`` (the patient's input is invalid) or
+    ``no_value``."""
+    r = _prepare_rows(markers, s)
+    usage = np.full(len(r.day), "no_value", dtype=object)
+    usage[r.event & np.isnan(r.value)] = "event"
+    usage[r.outside] = "outside_window"
+    usage[r.excluded] = "event_window"
+    usage[r.used] = "used"
+    usage[(r.problem != None)[r.codes] & ~np.isnan(r.value)] = "invalid"  # noqa: E711
+    if r.order is None:
+        return usage
+    out = np.empty_like(usage)
+    out[r.order] = usage
+    return out
 
 
 def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) -> np.ndarray:
