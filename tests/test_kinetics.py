@@ -319,6 +319,13 @@ def test_unknown_event_and_bad_input_raise_typed_errors():
         fit_kinetics(pd.DataFrame({"patient_id": ["A", None], "day": [0, 21], "ca125": [300.0, 100.0]}))
 
 
+def test_empty_markers_give_an_empty_result():
+    empty = one_patient([-2, 21, 42], [300, 100, 50]).iloc[:0]
+    res = fit_kinetics(empty, method="per-patient")
+    assert list(res.columns) == list(OUTPUT_COLUMNS) and len(res) == 0
+    assert len(series_to_wide(empty)) == 0
+
+
 def test_population_needs_enough_scorable_patients():
     markers, _ = simulate(8, seed=1)
     with pytest.raises(InsufficientDataError, match="at least 10 patients"):

@@ -435,7 +435,7 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
             f"two samples on day {day[j]:g}; aggregate them explicitly "
             "(read_markers(..., duplicates='mean' or another rule)) or correct the data",
             patient_id=str(ids[codes[j]]), column="day")
-    first_row = np.flatnonzero(np.concatenate([[True], new_patient]))   # of each patient
+    first_row = np.flatnonzero(np.concatenate([[n_rows > 0], new_patient]))   # of each patient
 
     problem = np.full(n_pat, None, dtype=object)
     problem[codes[pr_rows[::-1]]] = pr_text[::-1]          # the first text of a patient wins

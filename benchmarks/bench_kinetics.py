@@ -1,0 +1,185 @@
+"""Benchmark of the KELIM-like kinetics estimator: accuracy and speed (prints tables).
+
+Run from the repository root::
+
+    python benchmarks/bench_kinetics.py            # full run (1,000,000 patients; a few minutes)
+    python benchmarks/bench_kinetics.py --quick    # smaller cohorts
+
+Every ratio is against a baseline measured in the same run on the same machine:
+
+* accuracy -- median absolute relative error of k against the true k of a synthetic cohort
+  (:func:`ca125kinetics.synth.simulate_cohort`: 3-5 samples, CV 7 % noise, floor 2-20
+  U/mL), by number of samples and method; the naive log-linear slope is the baseline.
+* speed -- seconds per patient of the per-patient method and of scoring new patients with
+  an already fitted population (long markers in, features out), against a per-patient
+  ``scipy.optimize.curve_fit`` loop of the same floor model (timed on a subset, scaled
+  per patient); population fit on 20,000 patients; peak memory of scoring 1,000,000
+  patients (tracemalloc in a subprocess, and the subprocess's maximum resident set).
+
+Wall-clock numbers depend on the machine and its load (printed); CPU seconds of this
+process are shown beside them. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from ca125kinetics.kinetics import KineticsFeatures, fit_kinetics, fit_population, series_to_wide
+from ca125kinetics.synth import simulate_cohort
+
+
+def timed(fn, *args, **kwargs):
+    wall, cpu = time.perf_counter(), time.process_time()
+    out = fn(*args, **kwargs)
+    return out, time.perf_counter() - wall, time.process_time() - cpu
+
+
+def table(rows, columns, title):
+    print(f"\n{title}")
+    print(pd.DataFrame(rows, columns=columns).to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+
+
+# --------------------------------------------------------------------------- curve_fit baseline
+
+def _floor_log(t, log_k, log_b, log_a):
+    return np.log(np.exp(log_b) + np.exp(log_a) * np.exp(-np.exp(log_k) * t))
+
+
+def curve_fit_loop(wide: pd.DataFrame, uln: float = 35.0) -> np.ndarray:
+    """The floor model fitted patient by patient with scipy (the speed baseline)."""
+    from scipy.optimize import curve_fit
+
+    days = wide.filter(regex=r"^day_\d+$").to_numpy(float)
+    values = wide.filter(regex=r"^ca125_\d+$").to_numpy(float)
+    k = np.full(len(wide), np.nan)
+    lower = [math.log(1e-4), math.log(1e-3 * uln), -np.inf]
+    upper = [math.log(2.0), math.log(uln), np.inf]
+    for i in range(len(wide)):  # the baseline is a per-patient loop on purpose
+        used = ~np.isnan(values[i])
+        t, y = np.maximum(days[i, used], 0.0), np.log(values[i, used])
+        p0 = [math.log(0.04), math.log(7.0), y[0]]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                p, _ = curve_fit(_floor_log, t, y, p0=p0, bounds=(lower, upper), max_nfev=2000)
+            k[i] = math.exp(p[0])
+        except (RuntimeError, ValueError):
+            pass
+    return k
+
+
+# --------------------------------------------------------------------------- sections
+
+def accuracy(n: int, seed: int):
+    cohort = simulate_cohort(n, seed)
+    truth = cohort.truth.set_index("patient_id")
+    pop, wall, _ = timed(fit_population, cohort.markers)
+    print(f"\npopulation learned on {pop.n_patients} patients in {wall:.1f} s: median k {pop.median_k:.4f}/day "
+          f"(sd log k {pop.sd_log_k:.3f}), median floor {pop.median_floor:.2f} U/mL (sd log {pop.sd_log_floor:.3f}), "
+          f"sigma {pop.sigma:.4f}; EM iterations {pop.n_iter}")
+    results = {"population": fit_kinetics(cohort.markers, population=pop),
+               "per-patient": fit_kinetics(cohort.markers, method="per-patient"),
+               "loglinear": fit_kinetics(cohort.markers, method="loglinear")}
+    ok = results["population"]["status"].eq("ok").to_numpy()
+    true_k = truth.loc[results["population"]["patient_id"], "k"].to_numpy()
+    keep = ok & (true_k > 0)                     # non-responders (true k <= 0) are "rising"
+    n_samples = results["population"]["n_samples"].to_numpy()
+    wide = series_to_wide(cohort.markers)
+    sub = np.flatnonzero(keep)[:1500]
+    cf_k, cf_wall, _ = timed(curve_fit_loop, wide.iloc[sub])
+    err = {m: np.abs(r["k"].to_numpy() / true_k - 1) for m, r in results.items()}
+    rows = []
+    for m in (3, 4, 5, "all"):
+        sel = keep & ((n_samples == m) if m != "all" else True)
+        med = {meth: float(np.median(e[sel])) for meth, e in err.items()}
+        rows.append([m, int(sel.sum()), med["population"], float(np.quantile(err["population"][sel], 0.9)),
+                     med["per-patient"], float(np.quantile(err["per-patient"][sel], 0.9)), med["loglinear"],
+                     med["loglinear"] / med["population"], med["per-patient"] / med["population"]])
+    table(rows, ["samples", "patients", "population_med", "population_p90", "per_patient_med",
+                 "per_patient_p90", "loglinear_med", "loglinear/pop", "per_patient/pop"],
+          f"Accuracy: |k_hat / k - 1| on simulate_cohort({n}, {seed}) (status ok, true k > 0)")
+    cf_err = np.abs(cf_k / true_k[sub] - 1)
+    print(f"curve_fit loop on {sub.size} of them: median error {np.nanmedian(cf_err):.4f} "
+          f"(population {np.median(err['population'][sub]):.4f}), {np.isnan(cf_k).sum()} failures")
+    statuses = results["population"]["status"].value_counts().to_dict()
+    print(f"statuses: {statuses}")
+    return cf_wall / sub.size
+
+
+def speed(n_per_patient: int, seed: int, per_patient_loop_s: float):
+    cohort = simulate_cohort(n_per_patient, seed + 1)
+    res, wall, cpu = timed(fit_kinetics, cohort.markers, method="per-patient")
+    n = len(res)
+    pop_cohort = simulate_cohort(20_000, seed + 2)
+    pop, pop_wall, pop_cpu = timed(fit_population, pop_cohort.markers)
+    tf = KineticsFeatures(population=pop).fit(pop_cohort.markers.iloc[:0])
+    X, s_wall, s_cpu = timed(tf.transform, cohort.markers)
+    rows = [
+        ["curve_fit loop (baseline)", per_patient_loop_s * 1e6, "", 1.0],
+        [f"per-patient method ({n} patients)", wall / n * 1e6, cpu / n * 1e6, per_patient_loop_s / (wall / n)],
+        [f"population scoring, features ({n})", s_wall / n * 1e6, s_cpu / n * 1e6, per_patient_loop_s / (s_wall / n)],
+    ]
+    table(rows, ["what", "us_per_patient_wall", "us_per_patient_cpu", "x_faster_than_curve_fit"],
+          "Speed per patient (long markers in)")
+    print(f"\nfit_population on 20,000 patients: {pop_wall:.1f} s wall, {pop_cpu:.1f} s CPU, "
+          f"{pop.n_iter} EM iterations (target <= 60 s)")
+    return pop
+
+
+def million(population, n: int, seed: int):
+    """Score ``n`` patients in a fresh subprocess: wall, CPU, tracemalloc peak, max RSS."""
+    code = f"""
+import json, resource, time, tracemalloc
+from ca125kinetics.kinetics import KineticsFeatures, KineticsPopulation
+from ca125kinetics.synth import simulate_cohort
+markers = simulate_cohort({n}, {seed}).markers
+pop = KineticsPopulation.from_json({population.to_json()!r})
+tf = KineticsFeatures(population=pop).fit(markers.iloc[:0])
+rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+tracemalloc.start()
+w, c = time.perf_counter(), time.process_time()
+X = tf.transform(markers)
+w, c = time.perf_counter() - w, time.process_time() - c
+peak = tracemalloc.get_traced_memory()[1]
+tracemalloc.stop()
+w2, c2 = time.perf_counter(), time.process_time()
+X = tf.transform(markers)
+w2, c2 = time.perf_counter() - w2, time.process_time() - c2
+print(json.dumps({{"rows": len(markers), "patients": len(X), "wall_traced": w, "cpu_traced": c, "wall": w2,
+                   "cpu": c2, "traced_peak_mb": peak / 2**20, "rss_before_mb": rss0 / 1024,
+                   "rss_max_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    table([[r["patients"], r["rows"], r["wall"], r["cpu"], r["traced_peak_mb"], r["rss_before_mb"], r["rss_max_mb"]]],
+          ["patients", "rows", "wall_s", "cpu_s", "tracemalloc_peak_MB", "rss_after_data_MB", "rss_max_MB"],
+          "Scoring with a fitted population, long markers in -> features out (fresh subprocess; "
+          "second run timed, first run traced)")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller cohorts (about a minute)")
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args(argv)
+    n_acc, n_speed, n_big = (3000, 50_000, 200_000) if args.quick else (12_000, 200_000, 1_000_000)
+    print(f"ca125kinetics kinetics benchmark; {os.cpu_count()} CPUs, load average "
+          f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+    per_patient_loop_s = accuracy(n_acc, args.seed)
+    pop = speed(n_speed, args.seed, per_patient_loop_s)
+    million(pop, n_big, args.seed + 3)
+    print(f"\nload average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
+
+
+if __name__ == "__main__":
+    main()
