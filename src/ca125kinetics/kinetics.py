@@ -21,7 +21,10 @@ Methods (``fit_kinetics(method=...)``)
         ``(log k, log B)`` (bivariate normal) and the residual sd ``sigma`` from a cohort,
         then each patient's MAP estimate is computed under that prior. A patient with 3
         samples is shrunk toward the population; one with many samples barely moves.
-        ``k_se`` is the Laplace posterior sd (delta method from ``log_k_se``).
+        ``C0`` has no population distribution (it is pinned by the baseline sample): its
+        amplitude ``A = C0 - B`` gets a weak per-patient prior
+        ``log A ~ N(log baseline, 2^2)``. ``k_se`` is the Laplace posterior sd (delta
+        method from ``log_k_se``).
     ``"per-patient"``
         The floor model fitted to each patient alone by least squares (no prior), with box
         bounds so that it never explodes: ``1e-4 <= k <= 2`` per day,
@@ -254,6 +257,12 @@ class _Bucket:
     day: np.ndarray      # (m, P_b) float
     value: np.ndarray    # (m, P_b) float, U/mL (the limit for censored values), > 0
     cens: np.ndarray     # (m, P_b) bool
+
+    def chunks(self, size: int = 65536):
+        """Column blocks of at most ``size`` patients (views): cache-sized work."""
+        for a in range(0, self.idx.size, size):
+            sl = slice(a, a + size)
+            yield _Bucket(self.idx[sl], self.day[:, sl], self.value[:, sl], self.cens[:, sl])
 
     def series(self, cols=slice(None)) -> eng.Series:
         cens = self.cens[:, cols]
@@ -649,7 +658,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     out["n_samples"] = np.zeros(n, dtype=np.int64)
     out["n_on"] = np.zeros(n, dtype=np.int64)
     out["baseline_censored"] = np.zeros(n, dtype=bool)
-    for b in batch.buckets:
+    for b in (chunk for bucket in batch.buckets for chunk in bucket.chunks()):
         idx, day, val = b.idx, b.day, b.value
         on = day > 0
         pre = ~on
@@ -1204,34 +1213,31 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         d = _score(batch, self.method, self.population_, self.settings_)
         feats = _features(d)
         if kind == "long":
-            return pd.DataFrame(feats, index=batch.ids, columns=list(FEATURE_NAMES))
+            return pd.DataFrame(feats.T, index=batch.ids, columns=list(FEATURE_NAMES), copy=False)
         passthrough = [c for c in X.columns if c not in set(_series_columns(X))]
         if passthrough != self.passthrough_columns_:
             raise InvalidInputError(
                 f"the non-series columns differ from those seen in fit: expected "
                 f"{self.passthrough_columns_}, got {passthrough}")
-        out = X.loc[:, passthrough].copy()
-        for name in FEATURE_NAMES:
-            out[name] = feats[name]
-        return out
+        features = pd.DataFrame(feats.T, index=X.index, columns=list(FEATURE_NAMES), copy=False)
+        return pd.concat([X.loc[:, passthrough], features], axis=1)
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         check_is_fitted(self, "settings_")
         return np.asarray([str(c) for c in self.passthrough_columns_] + list(FEATURE_NAMES), dtype=object)
 
 
-def _features(d: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def _features(d: dict[str, np.ndarray]) -> np.ndarray:
+    """The :data:`FEATURE_NAMES` as one ``(n_features, n_patients)`` block."""
+    block = np.empty((len(FEATURE_NAMES), d["k"].size))
     with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "log_k": np.log(d["k"]),
-            "kelim_score": d["kelim_score"],
-            "half_life_days": d["half_life_days"],
-            "log_floor": np.log(d["floor"]),
-            "log_baseline": np.log(d["baseline_value"]),
-            "log_nadir": np.log(d["nadir"]),
-            "pct_decline_c2": d["pct_decline_c2"],
-            "pct_decline_c3": d["pct_decline_c3"],
-            "pct_decline_c4": d["pct_decline_c4"],
-            "n_samples": d["n_samples"].astype(float),
-            "kinetics_ok": (d["status"] == _OK).astype(float),
-        }
+        for row, name in enumerate(FEATURE_NAMES):
+            if name in ("log_k", "log_floor"):
+                np.log(d[name[4:]], out=block[row])
+            elif name in ("log_baseline", "log_nadir"):
+                np.log(d["baseline_value" if name == "log_baseline" else "nadir"], out=block[row])
+            elif name == "kinetics_ok":
+                block[row] = d["status"] == _OK
+            else:
+                block[row] = d[name]
+    return block
