@@ -32,6 +32,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -232,12 +233,14 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
         ``registered_version``.
     """
     import mlflow
+    from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
     from .bundle import model_signature, pyfunc_arguments, save_bundle
 
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)
+    client = MlflowClient(tracking_uri=uri)
     experiment_id = _experiment_id(mlflow, name, uri)
     tags = {"ca125kinetics.synthetic": str(result.bundle.trained_on_synthetic),
             "ca125kinetics.selected": result.selected}
@@ -246,18 +249,20 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
         mlflow.log_metrics(result.metrics())
         for model, kind in result.cv_summary[["model", "kind"]].itertuples(index=False):
             with mlflow.start_run(experiment_id=experiment_id, run_name=model, nested=True,
-                                  tags={"ca125kinetics.kind": kind, "ca125kinetics.selected": str(model == result.selected)}):
+                                  tags={"ca125kinetics.kind": kind,
+                                        "ca125kinetics.selected": str(model == result.selected)}) as child:
                 params = {"kind": kind, "model": model}
                 if kind == "model":
                     params.update({f"hp.{k}": json.dumps(v) if isinstance(v, list) else str(v)
                                    for k, v in result.config.hyperparameters(model).items()})
                     if model == result.selected:
                         params.update({"recalibration.applied": str(result.recalibration["applied"])})
-                mlflow.log_params(params)
-                mlflow.log_metrics(_child_metrics(result, model))
                 folds = result.cv_folds[result.cv_folds["model"] == model]
-                for i, value in enumerate(folds["auc"].to_numpy(dtype=float)):
-                    mlflow.log_metric("cv_auc", value, step=i)
+                stamp = int(time.time() * 1000)
+                metrics = [Metric(k, v, stamp, 0) for k, v in _child_metrics(result, model).items()]
+                metrics += [Metric("cv_auc", float(v), stamp, i) for i, v in enumerate(folds["auc"])]
+                client.log_batch(child.info.run_id, metrics=metrics,
+                                 params=[Param(k, v) for k, v in params.items()])
         with tempfile.TemporaryDirectory(prefix="ca125-mlflow-") as tmp:
             tmp = Path(tmp)
             tables = {"cv_folds.csv": result.cv_folds, "cv_summary.csv": result.cv_summary,
@@ -277,7 +282,7 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
             info = mlflow.pyfunc.log_model(
                 name="model", signature=model_signature(result.bundle, input_example),
                 input_example=input_example, **pyfunc_arguments(bundle_dir))
-        version = _register(MlflowClient(tracking_uri=uri), name, info, parent.info.run_id, result.bundle)
+        version = _register(client, name, info, parent.info.run_id, result.bundle)
         return {"tracking_uri": uri, "run_id": parent.info.run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
                 "registered_version": version}
 

@@ -677,7 +677,8 @@ def _fit_final(frame, y, config, ks, selected, recal, memory):
         if family == selected and recal["applied"]:
             pipeline.set_params(classifier=RecalibratedClassifier(pipeline.named_steps["classifier"],
                                                                   recal["intercept"], recal["slope"]))
-        fitted[family] = pipeline.fit(frame, y)
+        # the cache is a temporary directory of this run: a shipped pipeline must not point to it
+        fitted[family] = pipeline.fit(frame, y).set_params(memory=None)
     return fitted
 
 
@@ -854,7 +855,9 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     lap("evaluation")
     step("evaluated on the " + evaluation_set + " patients")
 
-    version = f"{_package_version()}+{hashlib.sha256((digest + json.dumps(config.to_dict(), sort_keys=True)).encode()).hexdigest()[:12]}"
+    # deterministic: the package, the data and every setting that can change a result
+    settings_text = json.dumps(config.to_params(), sort_keys=True)
+    version = f"{_package_version()}+{hashlib.sha256((digest + settings_text).encode()).hexdigest()[:12]}"
     sel_row = evaluation.set_index("model").loc[selected]
     training_summary = {
         "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),

@@ -1,0 +1,236 @@
+"""Tests of train.py (and tracking.py): configuration, the training run, MLflow, export, determinism.
+
+One small simulated cohort is trained once (module fixture) with MLflow on a temporary SQLite
+database; a second run with the same seed and data (in two worker processes) must give
+identical metrics and predictions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.integrity import read_manifest, verify_manifest
+from ca125kinetics.models import FAMILIES
+from ca125kinetics.synth import simulate_cohort
+from ca125kinetics.train import (
+    PUBLISHED_SCORES,
+    TrainingConfig,
+    add_train_arguments,
+    fit_and_evaluate,
+    format_summary,
+    load_config,
+    train,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    # mlflow internals (see tests/test_bundle.py): its import-time type-hint notice and a
+    # pandas-3 deprecation inside its input-example code
+    pytest.mark.filterwarnings("ignore:.*type hint is inferred as AnyType:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"),
+    # mlflow's SQL store uses a loader option deprecated in SQLAlchemy 2.1
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"),
+]
+
+SMALL = {
+    "seed": 5,
+    "cv": {"n_splits": 3, "n_repeats": 1, "holdout_fraction": 0.25, "n_jobs": 1},
+    "interval": {"n_bootstrap": 4},
+    "models": {"gradient_boosting": {"max_iter": 60}, "logistic_spline": {"inner_cv": 3, "Cs": [0.01, 0.1, 1.0]}},
+}
+
+
+# ----------------------------------------------------------------------------- configuration
+
+
+def test_built_in_defaults_are_training_default_toml():
+    from_file = TrainingConfig.from_toml(ROOT / "training" / "default.toml")
+    assert from_file.to_dict() == TrainingConfig().to_dict()
+    assert from_file.n_splits == 5 and from_file.n_repeats == 2 and from_file.threshold == 0.70
+    assert from_file.k_ref == "cohort_median" and from_file.families == FAMILIES
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"cv": {"n_split": 5}}, r"unknown key\(s\) \['n_split'\] in \[cv\]"),
+    ({"sed": 1}, r"unknown key\(s\) \['sed'\]"),
+    ({"cv": {"n_splits": 1}}, "cv.n_splits must be an integer >= 2"),
+    ({"threshold": 1.2}, "threshold must be a probability"),
+    ({"families": ["logistic_main", "svm"]}, "families must be"),
+    ({"kinetics": {"k_ref": "mean"}}, "kinetics.k_ref must be"),
+    ({"kinetics": {"window_dayz": 100}}, r"\[kinetics\]: unknown KineticsSettings field"),
+    ({"models": {"gradient_boosting": {"depth": 3}}}, r"\[models.gradient_boosting\]: unknown hyperparameter"),
+    ({"selection": {"rule": "aic"}}, "selection.rule must be one of"),
+])
+def test_bad_configuration_names_the_key(data, message):
+    with pytest.raises(InvalidInputError, match=message):
+        load_config(data)
+
+
+def test_config_file_errors_and_params(tmp_path):
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_config(tmp_path / "nope.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("seed = = 1\n")
+    with pytest.raises(InvalidInputError, match="not valid TOML"):
+        load_config(bad)
+    params = TrainingConfig().to_params()
+    assert params["cv.n_splits"] == "5" and params["kinetics.k_ref"] == "cohort_median"
+    assert "cv.n_jobs" not in params  # cannot change a result
+    assert json.loads(params["models.logistic_spline.Cs"])[0] == 0.001
+
+
+def test_too_few_outcomes_is_an_insufficient_data_error():
+    sim = simulate_cohort(30, seed=2)
+    with pytest.raises(InsufficientDataError, match="too few"):
+        fit_and_evaluate(sim.markers, sim.clinical, config=SMALL)
+
+
+def test_clinical_without_outcome_is_refused():
+    sim = simulate_cohort(30, seed=2)
+    with pytest.raises(InvalidInputError, match="complete_resection"):
+        fit_and_evaluate(sim.markers, sim.clinical.drop(columns="complete_resection"), config=SMALL)
+
+
+# ----------------------------------------------------------------------------- one training run
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cohort")
+    simulate_cohort(240, seed=31).write(path)  # writes params.json: detected as synthetic
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(cohort_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    result = train(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=SMALL, tracking_uri=uri,
+                   name="test-cr", out_dir=work / "models" / "test-cr", progress=False)
+    return result, work
+
+
+def test_exclusions_are_counted_with_reasons(run, cohort_dir):
+    result, _ = run
+    clinical = pd.read_csv(cohort_dir / "clinical.csv", dtype={"patient_id": str})
+    no_surgery = int((clinical["arm"] == "no_surgery").sum())
+    table = dict(zip(result.exclusions["reason"], result.exclusions["n"]))
+    assert table == {"no outcome: no_surgery arm (not operated)": no_surgery}
+    assert result.n_used == len(clinical) - no_surgery == int(clinical["complete_resection"].notna().sum())
+    assert result.n_development + result.n_holdout == result.n_used
+
+
+def test_models_and_scores_are_evaluated_on_the_same_folds(run):
+    result, _ = run
+    folds = result.cv_folds
+    assert set(folds["model"]) == set(FAMILIES) | set(PUBLISHED_SCORES)
+    sizes = folds[folds["kind"] == "model"].groupby("fold")["n"].agg(["min", "max"])
+    assert (sizes["min"] == sizes["max"]).all()  # every family on the same test patients
+    for fold, part in folds.groupby("fold"):
+        n = int(part.loc[part["kind"] == "model", "n"].iloc[0])
+        assert (part.loc[part["kind"] == "published_score", "n"] <= n).all()  # minus unknown scores
+    # every development patient is predicted once per repeat; no held-out patient ever is
+    assert result.oof_predictions["patient_id"].is_unique
+    assert len(result.oof_predictions) == result.n_development
+    assert not set(result.oof_predictions["patient_id"]) & set(result.predictions["patient_id"])
+    assert len(result.predictions) == result.n_holdout and result.evaluation_set == "held-out"
+
+
+def test_selection_recalibration_and_k_ref_are_recorded(run):
+    result, _ = run
+    summary = result.cv_summary.set_index("model")
+    best = summary.loc[list(FAMILIES), "auc_mean"].idxmax()
+    assert summary.loc[result.selected, "auc_mean"] >= summary.loc[best, "auc_mean"] - summary.loc[best, "auc_se"]
+    assert result.selection_reason.startswith("rule 'one_se'") and best in result.selection_reason
+    assert result.bundle.model_family == result.selected
+    assert result.bundle.pipeline.memory is None  # no reference to the training's temporary cache
+    recal = result.recalibration
+    assert recal["applied"] == (abs(recal["oof_slope"] - 1) > 0.1 or abs(recal["oof_citl"]) > 0.1)
+    assert result.k_ref["choice"] == "cohort_median"
+    assert result.bundle.kinetics_settings.k_ref == result.k_ref["value"]
+    assert "median population-EB k" in result.bundle.kinetics_settings.k_ref_source
+    assert 0.01 < result.k_ref["value"] < 0.2
+    row = result.evaluation.set_index("model").loc[result.selected]
+    assert row["selected"] and row["auc_ci_low"] < row["auc"] < row["auc_ci_high"]
+    assert {f"delta_auc_vs_{s}" for s in PUBLISHED_SCORES} <= set(result.evaluation.columns)
+
+
+def test_mlflow_parent_children_and_champion_alias(run):
+    from mlflow.tracking import MlflowClient
+
+    result, work = run
+    assert result.tracking_uri == f"sqlite:///{work / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=result.tracking_uri)
+    version = client.get_model_version_by_alias("test-cr", "champion")
+    assert str(version.version) == result.registered_version == "1"
+    assert result.model_uri == "models:/test-cr@champion"
+    parent = client.get_run(result.run_id)
+    params = parent.data.params
+    assert params["data.digest_sha256"] == result.data_digest
+    assert params["k_ref.source"] == result.k_ref["source"] and params["kinetics.k_ref"] == str(result.k_ref["value"])
+    assert params["gcig.uln"] == "35.0" and params["selection.selected"] == result.selected
+    assert parent.data.metrics["holdout_auc"] == pytest.approx(result.metrics()["holdout_auc"])
+    children = client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert sorted(r.info.run_name for r in children) == sorted(FAMILIES + PUBLISHED_SCORES)
+    artifacts = {a.path for a in client.list_artifacts(result.run_id, "plots")}
+    assert artifacts == {"plots/roc.png", "plots/calibration.png", "plots/score_comparison.png"}
+    assert (work / "mlartifacts").is_dir()  # artifacts next to the database, not in the CWD
+
+
+def test_export_directory(run):
+    result, _ = run
+    out = Path(result.export_dir)
+    verify_manifest(out)
+    files = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
+    assert set(read_manifest(out)) == files - {"MANIFEST.sha256"}
+    card = (out / "model_card.md").read_text(encoding="utf-8")
+    assert card.startswith("**Trained on synthetic data — not for clinical use.**")
+    for heading in ("## Intended use", "## Training data", "## Performance", "## Comparison with AGO",
+                    "## Limitations", "## Rule settings", "## How to reproduce"):
+        assert heading in card
+    assert result.data_digest in card and "not a medical device" in card
+    meta = json.loads((out / "bundle.json").read_text())
+    assert meta["trained_on_synthetic"] is True and meta["model_family"] == result.selected
+
+
+def test_summary_text_and_cli_arguments(run):
+    result, _ = run
+    text = format_summary(result)
+    assert "(selected" in text and "ΔAUC vs AGO" in text and "ΔAUC vs iMODEL" in text
+    assert "registered test-cr version 1 (alias champion)" in text
+    parser = argparse.ArgumentParser()
+    add_train_arguments(parser)
+    args = parser.parse_args(["--markers", "m.csv", "--clinical", "c.csv", "--no-synthetic", "--no-progress"])
+    assert (args.synthetic, args.no_progress, args.name, args.out) == (False, True, "ca125-complete-resection", None)
+    assert parser.parse_args(["--markers", "m", "--clinical", "c"]).synthetic is None
+
+
+def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_dir):
+    """Determinism, also across the number of worker processes (n_jobs 1 vs 2)."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.predict import load_model
+
+    first, _ = run
+    config = dict(SMALL, cv=dict(SMALL["cv"], n_jobs=2))
+    second = fit_and_evaluate(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=config,
+                              name="test-cr", synthetic=True)
+    assert second.metrics() == first.metrics()
+    pd.testing.assert_frame_equal(second.cv_folds, first.cv_folds)
+    pd.testing.assert_frame_equal(second.predictions, first.predictions)
+    pd.testing.assert_frame_equal(second.oof_predictions, first.oof_predictions)
+    assert second.bundle.version == first.bundle.version
+    # the exported model (reloaded, verified) predicts exactly like the re-trained bundle
+    clin = read_clinical(cohort_dir / "clinical.csv")
+    frame = build_patient_frame(read_markers(cohort_dir / "markers.csv", clinical=clin), clin)
+    exported = load_model(first.export_dir)
+    pd.testing.assert_frame_equal(exported.predict_proba(frame), second.bundle.predict_proba(frame))
