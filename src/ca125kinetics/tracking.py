@@ -247,6 +247,7 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {name}", tags=tags) as parent:
         mlflow.log_params(_params(result))
         mlflow.log_metrics(result.metrics())
+        mlflow.log_metrics({f"time_{stage}_s": seconds for stage, seconds in result.timings.items()})
         for model, kind in result.cv_summary[["model", "kind"]].itertuples(index=False):
             with mlflow.start_run(experiment_id=experiment_id, run_name=model, nested=True,
                                   tags={"ca125kinetics.kind": kind,
