@@ -428,6 +428,15 @@ def test_transformer_clone_pipeline_cross_validate(cohort):
     assert scores["test_score"].mean() > 0.8                  # y is k > 0.045: k is recovered
 
 
+def test_wide_frame_with_a_patient_id_column(cohort, population):
+    markers, _ = cohort
+    frame = series_to_wide(markers).reset_index()            # patient_id column, RangeIndex
+    res = fit_kinetics(frame, population=population)
+    assert list(res["patient_id"]) == list(frame["patient_id"])
+    out = KineticsFeatures(population=population).fit(frame).transform(frame)
+    assert out.index.equals(frame.index) and list(out["patient_id"]) == list(frame["patient_id"])
+
+
 def test_transformer_set_output_and_long_input(cohort):
     markers, _ = cohort
     tf = KineticsFeatures(method="per-patient").set_output(transform="pandas").fit(markers)

@@ -589,7 +589,8 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
     found = _wide_columns(wide)
     js = sorted(found["day"])
     n_pat = len(wide)
-    ids = pd.Index(np.asarray(wide.index.astype(str), dtype=object), name="patient_id")
+    source = wide["patient_id"] if "patient_id" in wide.columns else wide.index
+    ids = pd.Index(np.asarray(pd.Index(source).astype(str), dtype=object), dtype=object, name="patient_id")
     how = "build the wide frame with series_to_wide"
     day = np.column_stack([_numeric_column(wide, found["day"][j], how) for j in js]) if js else np.zeros((n_pat, 0))
     value = np.column_stack([_numeric_column(wide, found["ca125"][j], how) for j in js]) if js else np.zeros((n_pat, 0))
@@ -1155,7 +1156,8 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
     -----
     Input is either the long markers frame (``transform`` then returns one row per patient,
     indexed by ``patient_id``, with the features only) or the wide form of
-    :func:`series_to_wide` joined to other per-patient columns (``transform`` returns the
+    :func:`series_to_wide` joined to other per-patient columns (patients are named by a
+    ``patient_id`` column if there is one, else by the index; ``transform`` returns the
     same rows in the same order, the other columns unchanged, the series columns
     ``day_j``, ``ca125_j``, ``censored_j`` and :data:`WIDE_META_COLUMNS` dropped, and the
     features appended). The wide form lets cross-validation split patients, so that the
