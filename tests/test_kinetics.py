@@ -324,6 +324,10 @@ def test_empty_markers_give_an_empty_result():
     res = fit_kinetics(empty, method="per-patient")
     assert list(res.columns) == list(OUTPUT_COLUMNS) and len(res) == 0
     assert len(series_to_wide(empty)) == 0
+    only_events = one_patient([], [], events=[(3, "surgery")])
+    wide = series_to_wide(only_events)
+    assert not any(c.startswith("day_") for c in wide.columns)
+    assert fit_kinetics(wide, method="loglinear")["status"].tolist() == ["insufficient_samples"]
 
 
 def test_population_needs_enough_scorable_patients():

@@ -300,7 +300,7 @@ def _is_wide(frame: pd.DataFrame) -> bool:
     cols = set(map(str, frame.columns))
     if {"patient_id", "day", "ca125"} <= cols:
         return False
-    if any(_WIDE_RE.match(c) for c in cols):
+    if any(_WIDE_RE.match(c) for c in cols) or {"uln", "n_excluded"} <= cols:  # (no sample at all)
         return True
     missing = sorted({"patient_id", "day", "ca125"} - cols)
     raise InvalidInputError(
