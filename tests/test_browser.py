@@ -26,8 +26,6 @@ pytestmark = [
     pytest.mark.skipif(not os.path.exists(CHROMIUM),
                        reason=f"{CHROMIUM} is absent: install the distribution's chromium package "
                               "(scripts/test.sh does so with apt-get when run as root)"),
-    # see test_predict.py: a harmless numpy warning inside kinetics, reported to its owner
-    pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning"),
 ]
 
 

@@ -26,10 +26,6 @@ from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNo
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
 
-# kinetics._batch_from_wide checks the sort order with np.diff on day keys padded with inf
-# (inf - inf): a harmless numpy RuntimeWarning, reported to its owner; not ours to hide in code.
-pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
-
 # The worked reading of shared/spec/clinical-rules.md section 1 (ULN 35): response on day 21,
 # confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
 WORKED = {"day": [0, 21, 42, 63], "ca125": [400.0, 180.0, 195.0, 150.0]}

@@ -16,9 +16,6 @@ from test_predict import CLINICAL, WORKED, build_small_model
 
 P = importlib.import_module("ca125kinetics.predict")
 
-# see test_predict.py: a harmless numpy warning inside kinetics, reported to its owner
-pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in subtract:RuntimeWarning")
-
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
