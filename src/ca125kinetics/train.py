@@ -381,6 +381,9 @@ class TrainingResult:
         Seconds per stage.
     warnings : tuple of str
         Non-fatal problems met (e.g. a calibration slope not estimable in a fold).
+    input_example : DataFrame
+        Pyfunc input (markers rows with clinical columns repeated) of two evaluation patients,
+        for the MLflow signature and input example.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
     """
@@ -406,6 +409,7 @@ class TrainingResult:
     oof_predictions: pd.DataFrame
     timings: dict[str, float]
     warnings: tuple[str, ...] = ()
+    input_example: pd.DataFrame | None = None
     run_id: str | None = None
     model_uri: str | None = None
     registered_name: str | None = None
@@ -781,7 +785,7 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
                       progress) -> TrainingResult:
-    from .bundle import ModelBundle
+    from .bundle import ModelBundle, pyfunc_input_example
     from .features import build_patient_frame
 
     step = progress or (lambda _text: None)
@@ -887,7 +891,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_patients=int(len(outcome)), n_used=int(len(y)), n_events=int(y.sum()), n_development=int(len(dev)),
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
-        timings=timings, warnings=tuple(dict.fromkeys(caught)))
+        timings=timings, warnings=tuple(dict.fromkeys(caught)),
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2]))
 
 
 def _package_version() -> str:
@@ -960,7 +965,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
         With ``run_id``, ``model_uri``, ``registered_version``, ``tracking_uri`` and
         ``export_dir`` filled in.
     """
-    from .bundle import export_model, pyfunc_input_example
+    from .bundle import export_model
     from .tracking import log_training, resolve_tracking_uri
 
     config = load_config(config)
@@ -970,8 +975,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     with _progress(progress, total=config.n_folds + 5) as step:
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
         clock = time.perf_counter()
-        mk, clin = _read_inputs(markers, clinical)
-        example = pyfunc_input_example(mk, clin, result.predictions["patient_id"].iloc[:2])
+        example = result.input_example
         card = model_card(result)
         tracked = log_training(result, tracking_uri=uri, name=name, input_example=example, model_card=card)
         step("logged to MLflow and registered (alias champion)")
