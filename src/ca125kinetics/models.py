@@ -18,7 +18,7 @@ probability of complete resection at secondary cytoreduction:
 Families (:data:`FAMILIES`)
 ---------------------------
 ``logistic_spline``
-    Penalised (L2) logistic regression with natural-cubic-like B-spline terms
+    Penalised (L2) logistic regression with cubic B-spline terms
     (``SplineTransformer``, ``n_knots`` knots at quantiles, linear extrapolation) for the
     continuous predictors :data:`SPLINE_FEATURES`; the penalty ``C`` is tuned by an inner
     stratified CV on log-loss (``LogisticRegressionCV``), i.e. nested inside every outer
