@@ -92,8 +92,8 @@ class MapFit:
     """Result of :func:`fit_map` (all arrays have ``P`` columns).
 
     ``theta`` (3, P) is the MAP estimate of (log k, log B, log A); ``cov`` (6, P) the Laplace
-    posterior covariance (entries uu, uv, uw, vv, vw, ww: inverse of the Hessian of ``Q``
-    at the mode, Newton where positive definite, else Gauss-Newton); ``jtj`` (6, P) the data part ``J'J`` (without ``1/sigma^2``);
+    posterior covariance (entries uu, uv, uw, vv, vw, ww: inverse of the Gauss-Newton
+    Hessian ``J'J / sigma^2 + prior precision`` at the mode); ``jtj`` (6, P) the data part ``J'J`` (without ``1/sigma^2``);
     ``rss`` the residual sum of squares, ``n_active`` the samples that carry a residual
     (a censored value below the prediction carries none), ``converged`` per patient and
     ``n_iter`` the largest number of iterations any patient took.
@@ -241,9 +241,8 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     overflows (no descent left). Patients are processed in cache-sized chunks of
     :data:`CHUNK` for a few iterations; those still iterating then finish together.
 
-    ``warm_start=True`` (``init`` already close to the optimum, as in EM iterations) uses
-    the Newton Hessian from the first evaluation, so that the Laplace covariance is the
-    same whether or not a patient needed a step.
+    ``warm_start=True`` (``init`` already close to the optimum, as in EM iterations) takes
+    Newton steps from the first iteration.
     """
     n = s.n_patients
     inv_s2 = np.broadcast_to(1.0 / np.square(np.asarray(sigma, dtype=float)), (n,)).copy()
@@ -270,12 +269,20 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
         theta[:, tail], done[tail] = th, dn
         parts.append((tail, ev))
         n_iter = max(n_iter, _FIRST_PASS_ITER + it)
-    hess = np.empty((6, n))
     jtj = np.empty((6, n))
     rss = np.empty(n)
     n_active = np.empty(n)
     for idx, ev in parts:                # the tail, written last, overrides its first pass
-        hess[:, idx], jtj[:, idx], rss[idx], n_active[idx] = ev.hess, ev.jtj, ev.rss, ev.n_active
+        jtj[:, idx], rss[idx], n_active[idx] = ev.jtj, ev.rss, ev.n_active
+    # Laplace covariance from the Gauss-Newton (expected information) Hessian: positive
+    # definite with any proper prior and stable from one EM iteration to the next, unlike
+    # the Newton Hessian of weakly identified patients, which can be nearly singular
+    p_uu, p_uv, p_vv, p_ww = prior.prec
+    hess = jtj * inv_s2
+    hess[0] += p_uu
+    hess[1] += p_uv
+    hess[3] += p_vv
+    hess[5] += p_ww
     return MapFit(theta, inverse3(hess), jtj, rss, n_active, done, n_iter)
 
 

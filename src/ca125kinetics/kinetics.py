@@ -842,7 +842,7 @@ def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
             d["floor"][idx] = np.exp(f.theta[1])
             d["c0"][idx] = np.exp(f.theta[1]) + np.exp(f.theta[2])
             with np.errstate(invalid="ignore"):
-                d["log_k_se"][idx] = np.sqrt(np.where(f.cov[0] >= 0, f.cov[0], np.nan))
+                d["log_k_se"][idx] = np.sqrt(np.where((f.cov[0] >= 0) & np.isfinite(f.cov[0]), f.cov[0], np.nan))
                 d["rmse_log"][idx] = np.sqrt(f.rss / np.maximum(f.n_active, 1))
     d["k_se"] = d["k"] * d["log_k_se"]
     with np.errstate(divide="ignore"):
