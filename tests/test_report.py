@@ -37,7 +37,7 @@ def model_dir(tmp_path_factory):
     from ca125kinetics.models import make_pipeline
     from ca125kinetics.synth import simulate_cohort
 
-    train = simulate_cohort(200, 11)
+    train = simulate_cohort(120, 11)
     frame = build_patient_frame(train.markers, train.clinical)
     y = train.truth.set_index("patient_id").reindex(frame["patient_id"])["complete_resection_potential"]
     pipeline = make_pipeline("logistic_main").fit(frame, y.to_numpy(dtype=int))
@@ -133,6 +133,7 @@ def test_write_report_creates_the_file_and_refuses_a_directory(result, tmp_path,
         write_report(result, tmp_path)
 
 
+@pytest.mark.slow  # MLflow's SQLite store: creating the schema takes seconds
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sqlalchemy/alembic inside mlflow's SQLite store
 def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -294,6 +294,7 @@ def test_bootstrap_arithmetic_is_harrells(noise):
         assert row["corrected"] == pytest.approx(row["apparent"] - optimism, rel=1e-12)
 
 
+@pytest.mark.slow  # starts loky worker processes
 def test_bootstrap_results_do_not_depend_on_the_number_of_workers(noise):
     overfit, X, y = noise
     one = optimism_bootstrap(overfit, X, y, n_boot=3, seed=5, progress=False, n_jobs=1)

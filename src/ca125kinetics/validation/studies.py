@@ -369,16 +369,35 @@ def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Seque
             values = np.where(ago.isna(), None, np.where(ago.fillna(False), "positive", "negative"))
         elif name in scored.columns:
             values = scored[name].to_numpy(dtype=object)
-        elif name in clin_by_id.columns:
+        else:  # a clinical column (checked by _resolve_subgroups)
             values = clin_by_id[name].reindex(pid).to_numpy(dtype=object)
-        else:
-            raise InvalidInputError(
-                f"subgroup variable {name!r} is neither a clinical column nor a scoring column; "
-                f"use clinical columns ({', '.join(map(str, clin.columns))}) or 'gcig_category', "
-                "'kelim_group', 'ago'", column=name)
         out[name] = pd.Series([None if _missing(v) else str(v) for v in values], index=scored.index,
                               dtype=object)
     return out
+
+
+#: Optional clinical columns (data contract): a subgroup on one of them is skipped, with a
+#: note, when the clinical table lacks it; any other unknown name is an error.
+_OPTIONAL_SUBGROUP_COLUMNS = ("ecog", "recurrence_pattern", "figo_stage", "arm", "recist")
+_DERIVED_SUBGROUPS = ("kelim_group", "gcig_category", "ago")
+
+
+def _resolve_subgroups(subgroups, scored: pd.DataFrame, clin: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(subgroups that can be analysed, optional ones absent from the clinical table)."""
+    present, missing, unknown = [], [], []
+    for name in subgroups:
+        if name in _DERIVED_SUBGROUPS or name in scored.columns or name in clin.columns:
+            present.append(name)
+        elif name in _OPTIONAL_SUBGROUP_COLUMNS:
+            missing.append(name)
+        else:
+            unknown.append(name)
+    if unknown:
+        raise InvalidInputError(
+            f"subgroup variable(s) {unknown} are neither clinical columns nor scoring columns; use clinical "
+            f"columns ({', '.join(map(str, clin.columns))}) or {', '.join(map(repr, _DERIVED_SUBGROUPS))}",
+            column=unknown[0])
+    return present, missing
 
 
 def _missing(value) -> bool:
@@ -457,15 +476,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     clin["patient_id"] = clin["patient_id"].astype(str)
     notes: list[str] = []
 
-    present = [s for s in subgroups if s in ("kelim_group", "gcig_category", "ago") or s in scored.columns
-               or s in clin.columns]
-    for s in subgroups:
-        if s not in present and s in ("ecog", "recurrence_pattern", "figo_stage", "arm", "recist"):
-            notes.append(f"subgroup {s!r} not analysed: no such column in the clinical table")
-    unknown = [s for s in subgroups if s not in present and s not in
-               ("ecog", "recurrence_pattern", "figo_stage", "arm", "recist")]
-    if unknown:
-        _subgroup_columns(scored, clin, unknown)  # raises with the list of valid names
+    present, missing = _resolve_subgroups(subgroups, scored, clin)
+    notes += [f"subgroup {s!r} not analysed: no such column in the clinical table" for s in missing]
 
     outcome = clin.set_index("patient_id")[_OUTCOME].reindex(scored["patient_id"])
     y_all = pd.to_numeric(outcome, errors="coerce").to_numpy(dtype=float)
