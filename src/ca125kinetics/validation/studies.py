@@ -1049,6 +1049,14 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     definitions as :func:`~ca125kinetics.validation.metrics.metrics`). For the slope the
     apparent value is ~1 and the corrected value estimates the shrinkage needed; for the
     Brier score optimism is negative (lower is better), so the corrected Brier is larger.
+    What is refitted is the *pipeline*: every fitted step (the kinetics population, imputers,
+    scalers, the classifier, and any tuning inside the pipeline such as
+    ``LogisticRegressionCV``). Hyperparameters stay those of the bundle, including the
+    fixed recalibration ``intercept``/``slope`` of a ``models.RecalibratedClassifier`` and
+    the model family; the choices ``train()`` makes outside the pipeline (family selection,
+    estimating the recalibration from out-of-fold predictions) are not repeated, so the
+    optimism they add is not counted and the corrected values are, if anything, slightly
+    optimistic.
     A patient drawn k times enters the bootstrap sample k times, under distinct ids
     (``<id>#1``...). A replicate whose refit fails (e.g. too few patients for a kinetics
     population, a single outcome class) is left out and counted in ``n_failed``; warnings
