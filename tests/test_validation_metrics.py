@@ -440,3 +440,27 @@ def test_constant_or_few_level_risks_give_group_rates_without_numpy_warnings():
     expected = (74 * abs(14 / 74 - 0.3) + 26 * abs(20 / 26 - 0.7)) / 100
     assert m.ici == pytest.approx(expected, abs=1e-12)
     assert m.emax == pytest.approx(abs(14 / 74 - 0.3), abs=1e-12)
+
+
+def test_calibration_fits_survive_logits_at_the_clip():
+    """Regression: statsmodels IRLS stopped 'converged' at CITL = 9e14 on this overfit case
+    (77 of 120 risks exactly 0 or 1, 10 % of them wrong; seed 44 found by search).
+
+    The expected CITL is the 1-D maximum-likelihood root found independently by bisection on
+    the score equation sum(y - expit(a + lp)) = 0.
+    """
+    from scipy.optimize import brentq
+    from scipy.special import expit, logit
+
+    rng = np.random.default_rng(44)
+    n, k = 120, 77
+    p = rng.uniform(0.05, 0.95, n)
+    idx = rng.choice(n, k, replace=False)
+    y = (rng.random(n) < 0.5).astype(int)
+    p[idx] = np.where(rng.random(k) < 0.9, y[idx], 1 - y[idx]).astype(float)
+    res = metrics(y, p)
+    lp = logit(np.clip(p, 1e-8, 1 - 1e-8))
+    expected = brentq(lambda a: np.sum(y - expit(a + lp)), -60, 60, xtol=1e-14)
+    assert abs(expected - (-0.19457237)) < 1e-6
+    assert abs(res.citl - expected) < 1e-6
+    assert np.isfinite(res.calibration_slope) and abs(res.calibration_slope) < 10

@@ -423,7 +423,9 @@ def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, wh
         and np.all(np.isfinite(res.bse))
         and not any("separation" in str(w.message).lower() for w in caught)
     )
-    if not ok:
+    if ok:
+        res = _polish_logistic(y, exog, offset, res)
+    if not ok or res is None:
         warnings.warn(
             f"{what} is not estimable: the logistic fit did not converge to finite values "
             "(the predictions separate events from non-events perfectly, or do not vary); "
@@ -433,6 +435,68 @@ def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, wh
         )
         return None
     return res
+
+
+def _logistic_llf(y: np.ndarray, eta: np.ndarray) -> float:
+    """Bernoulli log-likelihood on the logit scale, stable for large |eta|."""
+    return float(np.sum(y * eta - np.logaddexp(0.0, eta)))
+
+
+def _polish_logistic(y, exog, offset, res):
+    """Guard against IRLS reporting convergence at a wrong point.
+
+    With many logits at the clip (|eta| ~ 18) statsmodels' IRLS can stop, "converged", at
+    absurd values (an intercept of 1e14 was seen). A damped Newton-Raphson on the stable
+    log-likelihood, started at zero, is run as a check; the fit with the higher likelihood
+    is kept, with standard errors from the inverse observed information at its optimum.
+    Returns None when neither fit reaches a finite, non-degenerate optimum.
+    """
+    y = np.asarray(y, dtype=float)
+    X = np.asarray(exog, dtype=float)
+    off = np.zeros(len(y)) if offset is None else np.asarray(offset, dtype=float)
+    glm_beta = np.asarray(res.params, dtype=float)
+    glm_llf = _logistic_llf(y, X @ glm_beta + off)
+
+    beta = np.zeros(X.shape[1])
+    llf = _logistic_llf(y, X @ beta + off)
+    for _ in range(200):
+        eta = X @ beta + off
+        mu = 0.5 * (1.0 + np.tanh(0.5 * eta))  # expit, overflow-free
+        info = X.T @ (X * (mu * (1.0 - mu))[:, None])
+        try:
+            step = np.linalg.solve(info, X.T @ (y - mu))
+        except np.linalg.LinAlgError:
+            break
+        t = 1.0
+        while t > 1e-10:
+            trial = beta + t * step
+            trial_llf = _logistic_llf(y, X @ trial + off)
+            if trial_llf >= llf - 1e-12:
+                break
+            t /= 2.0
+        beta, gain, llf = trial, trial_llf - llf, trial_llf
+        if np.max(np.abs(t * step)) < 1e-10 or abs(gain) < 1e-13:
+            break
+    if llf <= glm_llf + 1e-9 * max(1.0, abs(glm_llf)):
+        return res
+    mu = 0.5 * (1.0 + np.tanh(0.5 * (X @ beta + off)))
+    info = X.T @ (X * (mu * (1.0 - mu))[:, None])
+    try:
+        bse = np.sqrt(np.diag(np.linalg.inv(info)))
+    except np.linalg.LinAlgError:
+        return None
+    if not (np.all(np.isfinite(beta)) and np.all(np.isfinite(bse))):
+        return None
+    return _LogisticFit(params=beta, bse=bse, llf=llf)
+
+
+@dataclass(frozen=True)
+class _LogisticFit:
+    """The two attributes of a statsmodels fit that callers read, plus the likelihood."""
+
+    params: np.ndarray
+    bse: np.ndarray
+    llf: float
 
 
 def _coef_ci(fit, j: int, z: float) -> tuple[float, float, float, float]:
