@@ -8,7 +8,10 @@ functions :func:`predict` (one patient, a frozen :class:`Prediction`) and
 :func:`predict_cohort` (many patients, a DataFrame), the MLflow pyfunc model
 (``ca125kinetics.bundle.Ca125PyfuncModel.predict``), ``mlflow models serve``, the ``ca125
 score`` command and the web API (``ca125 serve``) all call it, so they return the same
-numbers for the same input.
+numbers for the same input. (One caveat, measured in the tests: the kinetics MAP fit is
+vectorised over the patients scored together and stops at its convergence tolerance, so a
+patient scored in a batch -- a cohort, or concurrent web requests -- can differ from the same
+patient scored alone in about the ninth significant digit.)
 
 Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorted by
 ``patient_id``)

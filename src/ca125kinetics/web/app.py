@@ -387,6 +387,11 @@ def _error_message(errors: list[dict]) -> str:
     """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'."""
     parts = []
     for e in errors[:3]:
+        if e.get("type") == "json_invalid":
+            where = e.get("loc", ())[-1] if e.get("loc") else "?"
+            reason = (e.get("ctx") or {}).get("error", "")
+            parts.append(f"the request body is not valid JSON (at character {where}{': ' + reason if reason else ''})")
+            continue
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
         parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
