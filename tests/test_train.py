@@ -118,6 +118,7 @@ def run(cohort_dir, tmp_path_factory):
     return result, work
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_exclusions_are_counted_with_reasons(run, cohort_dir):
     result, _ = run
     clinical = pd.read_csv(cohort_dir / "clinical.csv", dtype={"patient_id": str})
@@ -128,6 +129,7 @@ def test_exclusions_are_counted_with_reasons(run, cohort_dir):
     assert result.n_development + result.n_holdout == result.n_used
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_models_and_scores_are_evaluated_on_the_same_folds(run):
     result, _ = run
     folds = result.cv_folds
@@ -144,6 +146,7 @@ def test_models_and_scores_are_evaluated_on_the_same_folds(run):
     assert len(result.predictions) == result.n_holdout and result.evaluation_set == "held-out"
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_selection_recalibration_and_k_ref_are_recorded(run):
     result, _ = run
     summary = result.cv_summary.set_index("model")
@@ -163,6 +166,7 @@ def test_selection_recalibration_and_k_ref_are_recorded(run):
     assert {f"delta_auc_vs_{s}" for s in PUBLISHED_SCORES} <= set(result.evaluation.columns)
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_mlflow_parent_children_and_champion_alias(run):
     from mlflow.tracking import MlflowClient
 
@@ -186,6 +190,7 @@ def test_mlflow_parent_children_and_champion_alias(run):
     assert (work / "mlartifacts").is_dir()  # artifacts next to the database, not in the CWD
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_export_directory(run):
     result, _ = run
     out = Path(result.export_dir)
@@ -202,6 +207,7 @@ def test_export_directory(run):
     assert meta["trained_on_synthetic"] is True and meta["model_family"] == result.selected
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_summary_text_and_cli_arguments(run):
     result, _ = run
     text = format_summary(result)
@@ -214,6 +220,7 @@ def test_summary_text_and_cli_arguments(run):
     assert parser.parse_args(["--markers", "m", "--clinical", "c"]).synthetic is None
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_dir):
     """Determinism, also across the number of worker processes (n_jobs 1 vs 2)."""
     from ca125kinetics.features import build_patient_frame
