@@ -556,3 +556,53 @@ def test_mlflow_models_serve_returns_the_same_numbers(exported, bundle, tmp_path
             proc.kill()
             proc.wait(15)
         log.close()
+
+
+@pytest.fixture
+def registry(model_dir, tmp_path, monkeypatch):
+    """A local MLflow registry (SQLite) holding the small model as models:/ca125-test@champion."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from ca125kinetics.bundle import pyfunc_arguments
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    mlflow.set_tracking_uri(uri)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's own deprecation chatter while logging
+        experiment = mlflow.create_experiment("predict-tests", artifact_location=(tmp_path / "artifacts").as_uri())
+        with mlflow.start_run(experiment_id=experiment) as run:
+            info = mlflow.pyfunc.log_model(name="model", **pyfunc_arguments(model_dir))
+        client = MlflowClient(tracking_uri=uri)
+        client.create_registered_model("ca125-test")
+        version = client.create_model_version(name="ca125-test", source=info.model_uri, run_id=run.info.run_id,
+                                              model_id=info.model_id)
+        client.set_registered_model_alias("ca125-test", "champion", str(version.version))
+    P.clear_model_cache()
+    yield tmp_path / "artifacts"
+    P.clear_model_cache()
+
+
+def test_mlflow_model_uri_is_verified_and_loaded(registry, bundle):
+    loaded = P.load_model("models:/ca125-test@champion")
+    assert loaded.version == bundle.version
+    assert P.load_model("models:/ca125-test@champion") is loaded  # cached per URI
+    assert P.predict(WORKED, CLINICAL, model=loaded).probability == P.predict(WORKED, CLINICAL,
+                                                                               model=bundle).probability
+
+
+def test_tampered_registry_model_is_refused(registry):
+    stored = next(registry.rglob("bundle.joblib"))
+    stored.write_bytes(stored.read_bytes() + b"\0")
+    with pytest.raises(ModelIntegrityError, match=r"'bundle.joblib' was changed"):
+        P.load_model("models:/ca125-test@champion")
+    with pytest.raises(ModelNotFoundError, match="could not resolve the MLflow model URI"):
+        P.load_model("models:/no-such-model@champion")
+
+
+def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
+    root, ids = tables
+    assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err

@@ -1220,7 +1220,13 @@ def cli_score(args) -> int:
     one row per patient. Returns the exit code (0)."""
     import sys
 
-    bundle = load_model(args.model)
+    if isinstance(args.model, str) and args.model.startswith(_URI_SCHEMES):
+        from .tracking import quiet_mlflow
+
+        with quiet_mlflow():  # no progress bars or mlflow log lines in a clinician's report
+            bundle = load_model(args.model)
+    else:
+        bundle = load_model(args.model)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
