@@ -13,6 +13,8 @@ never imports mlflow, matplotlib or a web framework.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
 
@@ -80,6 +82,21 @@ _PUBLIC = {
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]
+
+
+class _Package(types.ModuleType):
+    """The package module. Importing the submodules ``train`` and ``predict`` would
+    otherwise rebind ``ca125kinetics.train``/``.predict`` from the public functions to the
+    submodules (Python sets a submodule as an attribute of its package); here a public
+    function's name always means the function. The submodules stay in ``sys.modules``."""
+
+    def __setattr__(self, name, value):
+        if isinstance(value, types.ModuleType) and name in _PUBLIC and _PUBLIC[name] == name:
+            return
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str):
