@@ -426,9 +426,8 @@ def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> p
                 "(or median/max/min/first/last) to aggregate explicitly")
         return out
     group = out.loc[dup_index]
-    how = duplicates
     agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        ca125=("ca125", how if how in ("first", "last", "max", "min") else how),
+        ca125=("ca125", duplicates),
         censored=("censored", "all"),
     )
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
@@ -563,24 +562,22 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
                 lambda i: f"unknown FIGO stage {raw.iloc[i]!r}; use I, II, III or IV (substages such as IIIC accepted)")
         out["figo_stage"] = stage.where(stage != "?", None)
         out["figo_stage_raw"] = raw
-    if "recurrence_pattern" in frame.columns:
-        raw = _as_text(frame["recurrence_pattern"])
-        pat = raw.map(lambda v: v.lower() if isinstance(v, str) else v)
-        col.add((pat.notna() & ~pat.isin(RECURRENCE_PATTERNS)).to_numpy(), "recurrence_pattern",
-                lambda i: f"unknown recurrence pattern {raw.iloc[i]!r}; use one of {list(RECURRENCE_PATTERNS)}")
-        out["recurrence_pattern"] = pat.where(pat.isin(RECURRENCE_PATTERNS), None)
-    if "recist" in frame.columns:
-        raw = _as_text(frame["recist"])
-        rec = raw.map(lambda v: v.upper() if isinstance(v, str) else v)
-        col.add((rec.notna() & ~rec.isin(RECIST_CATEGORIES)).to_numpy(), "recist",
-                lambda i: f"unknown RECIST category {raw.iloc[i]!r}; use one of {list(RECIST_CATEGORIES)} or leave empty")
-        out["recist"] = rec.where(rec.isin(RECIST_CATEGORIES), None)
-    if "arm" in frame.columns:
-        raw = _as_text(frame["arm"])
-        arm = raw.map(lambda v: v.lower().replace(" ", "_").replace("-", "_") if isinstance(v, str) else v)
-        col.add((arm.notna() & ~arm.isin(ARMS)).to_numpy(), "arm",
-                lambda i: f"unknown arm {raw.iloc[i]!r}; use 'surgery' or 'no_surgery'")
-        out["arm"] = arm.where(arm.isin(ARMS), None)
+    def category(name, label, normalise, allowed, fix):
+        """Normalise a text column, flag values outside ``allowed``, keep the valid ones."""
+        if name not in frame.columns:
+            return
+        raw = _as_text(frame[name])
+        value = raw.map(lambda v: normalise(v) if isinstance(v, str) else v)
+        col.add((value.notna() & ~value.isin(allowed)).to_numpy(), name,
+                lambda i: f"unknown {label} {raw.iloc[i]!r}; {fix}")
+        out[name] = value.where(value.isin(allowed), None)
+
+    category("recurrence_pattern", "recurrence pattern", str.lower, RECURRENCE_PATTERNS,
+             f"use one of {list(RECURRENCE_PATTERNS)}")
+    category("recist", "RECIST category", str.upper, RECIST_CATEGORIES,
+             f"use one of {list(RECIST_CATEGORIES)} or leave empty")
+    category("arm", "arm", lambda v: v.lower().replace(" ", "_").replace("-", "_"), ARMS,
+             "use 'surgery' or 'no_surgery'")
     if "treatment_start" in frame.columns:
         raw = frame["treatment_start"]
         ts = pd.to_datetime(_as_text(raw) if raw.dtype == object else raw, errors="coerce")
