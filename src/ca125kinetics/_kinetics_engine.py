@@ -238,7 +238,8 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     lightly damped (``lambda <= 0.01``), its decrement ``-g' delta`` (about twice the
     objective still to gain) is below ``tol_decrement`` or an accepted step moves no
     parameter by more than ``tol`` (the case on a bound); it stops too when ``lambda``
-    overflows (no descent left). Patients are processed in cache-sized chunks of
+    overflows (no descent left). A finished patient is not moved again, so each patient's
+    result is the same whichever patients are fitted with it. Patients are processed in cache-sized chunks of
     :data:`CHUNK` for a few iterations; those still iterating then finish together.
 
     ``warm_start=True`` (``init`` already close to the optimum, as in EM iterations) takes
@@ -340,6 +341,9 @@ def _lm(s: Series, prior: Prior, lo, hi, theta, lam, inv_s2, max_iter, tol, tol_
             theta, ev, lam = theta[:, alive], ev.take(alive), lam[alive]
             step, decrement, light = step[:, alive], decrement[alive], light[alive]
             alive = np.ones(work.size, dtype=bool)
+        # a finished patient stays where it finished while the others iterate, so that its
+        # estimate does not depend on which other patients share the batch
+        step = np.where(alive, step, 0.0)
         cand = np.clip(theta + step, lo, hi)
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             ev_new = _evaluate(cand, s, prior, inv_s2, newton=decrement < 1.0)

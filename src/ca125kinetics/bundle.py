@@ -70,8 +70,10 @@ MODEL_CARD = "model_card.md"
 MLFLOW_DIR = "mlflow_model"
 #: First line of the model card of a model trained on synthetic data.
 SYNTHETIC_FIRST_LINE = "**Trained on synthetic data — not for clinical use.**"
-#: Version of the bundle layout; bump when a field changes meaning.
-FORMAT_VERSION = 1
+#: Version of the bundle layout; bump when a field changes meaning. 2: the interval members
+#: are classifiers on the design matrix (``interval["members_input"] == "design"``); bundles of
+#: format 1 (members are head pipelines) still load and score.
+FORMAT_VERSION = 2
 
 
 @dataclass
@@ -98,8 +100,9 @@ class ModelBundle:
     training_summary : dict
         n, events, AUC with CI, calibration slope, data digest, date, config, ...
     interval : dict
-        ``{"method": ..., "level": 0.95, "members": [fitted post-kinetics pipelines]}``.
-        See :meth:`predict_proba`.
+        ``{"method": "bootstrap_percentile", "level": 0.95, "n_bootstrap": B,
+        "members_input": "design", "members": [B fitted classifiers]}``. See
+        :meth:`predict_proba`.
     """
 
     pipeline: Any
@@ -137,6 +140,55 @@ class ModelBundle:
         kinetics, _ = self._split()
         return kinetics.transform(patient_frame)
 
+    def compiled(self):
+        """The fitted steps after ``kinetics`` replayed on numpy arrays
+        (:class:`ca125kinetics._compiled.CompiledHead`), or None for a pipeline of another
+        shape. Built on first use and kept (not pickled) while ``pipeline`` and ``interval``
+        are the same objects."""
+        key = (id(self.pipeline), id(self.interval), id(self.interval.get("members")))
+        cache = self.__dict__.get("_compiled_head")
+        if cache is None or cache[0] != key:
+            from ._compiled import compile_head
+
+            cache = (key, compile_head(self.pipeline, self.interval))
+            self.__dict__["_compiled_head"] = cache
+        return cache[1]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for cache in ("_compiled_head", "_settings_json"):
+            state.pop(cache, None)
+        return state
+
+    def predict_head(self, columns, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(p, p_low, p_high)`` from the output columns of the kinetics step.
+
+        Parameters
+        ----------
+        columns : mapping
+            The non-series columns of the patient frame and the kinetics features
+            (``KineticsFeatures.transform`` output, or the same columns as arrays).
+        n : int
+            Number of patients (length of every column).
+        """
+        head = self.compiled()
+        if head is not None:
+            return head.predict(columns, n)
+        frame = columns if isinstance(columns, pd.DataFrame) else pd.DataFrame(dict(columns))
+        _, pipeline_head = self._split()
+        p = pipeline_head.predict_proba(frame)[:, 1]
+        members = list(self.interval.get("members") or [])
+        if not members:
+            return p, np.full(n, np.nan), np.full(n, np.nan)
+        if self.interval.get("members_input") == "design":
+            design = pipeline_head[:-1].transform(frame)
+            draws = np.vstack([m.predict_proba(design)[:, 1] for m in members])
+        else:
+            draws = np.vstack([m.predict_proba(frame)[:, 1] for m in members])
+        level = float(self.interval.get("level", 0.95))
+        low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return p, low, high
+
     def predict_proba(self, patient_frame: pd.DataFrame) -> pd.DataFrame:
         """Probability of complete resection with its interval, one row per patient.
 
@@ -153,24 +205,24 @@ class ModelBundle:
 
         Notes
         -----
-        **Interval** (``interval["method"] == "bootstrap_percentile"``): the classifier part of
-        the pipeline (everything after the kinetics step) was refitted on ``B`` bootstrap
-        resamples of the training patients with the kinetics population and the tuned
-        hyperparameters held fixed (``models.frozen_head``); ``p_low``/``p_high`` are the
-        ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (linear interpolation) of the
-        ``B`` members' probabilities. It expresses the uncertainty of the fitted model
-        (sampling variability of the training cohort), not of the patient's outcome, and it
-        omits the uncertainty of the kinetics population. With no members the interval is NaN.
+        The steps after ``kinetics`` are replayed on numpy arrays (:meth:`compiled`; equal to
+        ``pipeline.predict_proba`` to rounding, which a test checks).
+
+        **Interval** (``interval["method"] == "bootstrap_percentile"``): the classifier (the
+        last step) was refitted on ``B`` bootstrap resamples of the training patients'
+        design matrix -- the kinetics population, the missing-value handling, the scaling
+        and the tuned hyperparameters held at those of the final fit
+        (``models.frozen_classifier``); ``p_low``/``p_high`` are the ``(1 - level) / 2`` and
+        ``(1 + level) / 2`` quantiles (linear interpolation) of the ``B`` members'
+        probabilities. It expresses the uncertainty of the fitted classifier (sampling
+        variability of the training cohort), not of the patient's outcome, and it omits the
+        uncertainty of the kinetics population and of the preprocessing. Bundles of format 1
+        hold whole head pipelines as members (each refitted with its own preprocessing);
+        they score the same way, one member at a time. With no members the interval is NaN.
         """
-        kinetics, head = self._split()
+        kinetics, _ = self._split()
         transformed = kinetics.transform(patient_frame)
-        p = head.predict_proba(transformed)[:, 1]
-        members = list(self.interval.get("members") or [])
-        low = high = np.full(len(p), np.nan)
-        if members:
-            level = float(self.interval.get("level", 0.95))
-            draws = np.vstack([m.predict_proba(transformed)[:, 1] for m in members])
-            low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        p, low, high = self.predict_head(transformed, len(transformed))
         return pd.DataFrame({"p": p, "p_low": low, "p_high": high}, index=patient_frame.index)
 
     # ------------------------------------------------------------------ metadata

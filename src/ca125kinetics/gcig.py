@@ -1015,6 +1015,84 @@ def _missing(x) -> bool:
     return type(x).__name__ in ("NAType", "NaTType")
 
 
+def _invalid_values(reason: str, uln) -> dict[str, Any]:
+    return dict(uln=uln, status="invalid_input", reason=reason, progression_status="invalid_input",
+                progression_reason=reason)
+
+
+def _with_combined(values: dict[str, Any], recist, response=None, progression=None) -> dict[str, Any]:
+    """``values`` with ``combined_category`` from a RECIST value (invalid RECIST -> invalid)."""
+    if _missing(recist):
+        return values
+    try:
+        values["combined_category"] = combined_response(
+            recist, ca125_response=response, ca125_progression=progression).category
+    except InvalidInputError as exc:
+        return _invalid_values(f"clinical {exc}; use CR, PR, SD or PD, or leave it empty", values.get("uln"))
+    return values
+
+
+def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings,
+                 settings_cache: dict | None = None):
+    """GCIG response and progression of one patient of a canonical markers frame.
+
+    The per-patient step of :func:`gcig_cohort` (also used by ``predict``): the arguments are
+    the patient's rows, in the frame's order, as sequences (``ca125`` NaN on event-only rows;
+    ``event``, ``assay``, ``problem``, ``ulns`` None where empty).
+
+    Returns
+    -------
+    (dict, GcigResponse or None, GcigProgression or None)
+        The values of the :data:`COHORT_COLUMNS` (without ``patient_id``), and the response
+        and progression (None when the patient's input is invalid).
+    """
+    if settings_cache is None:
+        settings_cache = {}
+    uln_values = [u for u in ulns if not _missing(u)]
+    uln = float(uln_values[0]) if uln_values else float(settings.uln)
+    flagged = next((p for p in problem if not _missing(p)), None)
+    if flagged is not None:
+        return _invalid_values(str(flagged), uln), None, None
+    uln_problem = None
+    if len(set(uln_values)) > 1:
+        shown = ", ".join(_num(u) for u in sorted(set(uln_values)))
+        uln_problem = (f"not evaluable: the ULN differs within the patient ({shown} U/mL); GCIG requires "
+                       "the same assay (and ULN) throughout")
+    d_list, v_list, c_list, a_list, e_list = [], [], [], [], []
+    for i in range(len(day)):
+        if not _missing(event[i]):
+            e_list.append((day[i], event[i]))
+            if _missing(ca125[i]):
+                continue
+        d_list.append(day[i])
+        v_list.append(ca125[i])
+        c_list.append(bool(cens[i]) if not _missing(cens[i]) else False)
+        a_list.append(assay[i])
+    try:
+        for i, d in enumerate(d_list):
+            if type(d) is not int:
+                d_list[i] = _to_day(d, None, "day")
+        for j, (d, _) in enumerate(e_list):
+            e_list[j] = (_to_day(d, None, "event day"), e_list[j][1])
+        if uln not in settings_cache:
+            settings_cache[uln] = _settings_for(settings, _resolve_uln(uln, settings))
+        series = _build(d_list, v_list, c_list, a_list, e_list, uln, settings_cache[uln],
+                        patient_id=patient, problem=uln_problem)
+        res = _assess_response(series)
+        prog = _assess_progression(series)
+    except InvalidInputError as exc:
+        return _invalid_values(str(exc), uln), None, None
+    values = dict(
+        uln=uln, n_samples=res.n_samples, n_excluded=len(res.excluded), baseline_day=res.baseline_day,
+        baseline_value=res.baseline_value, evaluable=res.evaluable, responded=res.responded,
+        category=res.category, response_day=res.response_day, confirmation_day=res.confirmation_day,
+        status=res.status, reason=res.reason, progressed=prog.progressed, progression_group=prog.group,
+        progression_day=prog.progression_day, progression_status=prog.status,
+        progression_reason=prog.reason,
+    )
+    return values, res, prog
+
+
 def gcig_cohort(markers, clinical=None, *, settings=None):
     """GCIG response, progression (and combined category) for every patient of a cohort.
 
@@ -1122,69 +1200,21 @@ def gcig_cohort(markers, clinical=None, *, settings=None):
             out["recist"].append(recist)
             out["combined_category"].append(values.get("combined_category"))
 
-    def invalid(reason: str, uln) -> dict[str, Any]:
-        return dict(uln=uln, status="invalid_input", reason=reason, progression_status="invalid_input",
-                    progression_reason=reason)
-
-    def add_with_combined(patient, values: dict[str, Any], uln, response=None, progression=None):
-        recist = recist_of.get(patient)
-        if has_recist and not _missing(recist):
-            try:
-                values["combined_category"] = combined_response(
-                    recist, ca125_response=response, ca125_progression=progression).category
-            except InvalidInputError as exc:
-                values = invalid(f"clinical {exc}; use CR, PR, SD or PD, or leave it empty", uln)
+    def add_with_combined(patient, values: dict[str, Any], response=None, progression=None):
+        if has_recist:
+            values = _with_combined(values, recist_of.get(patient), response, progression)
         add(patient, values)
 
     seen = set()
     for lo, hi in bounds:
         patient = pid[lo]
         seen.add(patient)
-        uln_values = [u for u in ulns[lo:hi] if not _missing(u)]
-        uln = float(uln_values[0]) if uln_values else float(settings.uln)
-        flagged = next((p for p in problem[lo:hi] if not _missing(p)), None)
-        if flagged is not None:
-            add(patient, invalid(str(flagged), uln))
-            continue
-        uln_problem = None
-        if len(set(uln_values)) > 1:
-            shown = ", ".join(_num(u) for u in sorted(set(uln_values)))
-            uln_problem = (f"not evaluable: the ULN differs within the patient ({shown} U/mL); GCIG requires "
-                           "the same assay (and ULN) throughout")
-        d_list, v_list, c_list, a_list, e_list = [], [], [], [], []
-        for i in range(lo, hi):
-            if not _missing(event[i]):
-                e_list.append((day[i], event[i]))
-                if _missing(ca125[i]):
-                    continue
-            d_list.append(day[i])
-            v_list.append(ca125[i])
-            c_list.append(bool(cens[i]) if not _missing(cens[i]) else False)
-            a_list.append(assay[i])
-        try:
-            for i, d in enumerate(d_list):
-                if type(d) is not int:
-                    d_list[i] = _to_day(d, None, "day")
-            for j, (d, _) in enumerate(e_list):
-                e_list[j] = (_to_day(d, None, "event day"), e_list[j][1])
-            if uln not in settings_cache:
-                settings_cache[uln] = _settings_for(settings, _resolve_uln(uln, settings))
-            series = _build(d_list, v_list, c_list, a_list, e_list, uln, settings_cache[uln],
-                            patient_id=patient, problem=uln_problem)
-            res = _assess_response(series)
-            prog = _assess_progression(series)
-        except InvalidInputError as exc:
-            add(patient, invalid(str(exc), uln))
-            continue
-        values = dict(
-            uln=uln, n_samples=res.n_samples, n_excluded=len(res.excluded), baseline_day=res.baseline_day,
-            baseline_value=res.baseline_value, evaluable=res.evaluable, responded=res.responded,
-            category=res.category, response_day=res.response_day, confirmation_day=res.confirmation_day,
-            status=res.status, reason=res.reason, progressed=prog.progressed, progression_group=prog.group,
-            progression_day=prog.progression_day, progression_status=prog.status,
-            progression_reason=prog.reason,
-        )
-        add_with_combined(patient, values, uln, res, prog)
+        values, res, prog = patient_gcig(patient, day[lo:hi], ca125[lo:hi], cens[lo:hi], ulns[lo:hi],
+                                         assay[lo:hi], event[lo:hi], problem[lo:hi], settings, settings_cache)
+        if res is None:
+            add(patient, values)
+        else:
+            add_with_combined(patient, values, res, prog)
 
     for patient in clinical_ids:
         if patient in seen:
@@ -1193,7 +1223,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None):
                       progression_status="no_markers",
                       progression_reason="no CA-125 markers for this patient in the markers table",
                       n_samples=0, n_excluded=0)
-        add_with_combined(patient, values, None)
+        add_with_combined(patient, values)
 
     result = pd.DataFrame(out)
     result = result.astype({

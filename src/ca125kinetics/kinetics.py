@@ -408,7 +408,6 @@ class _Rows:
 def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
     n_rows = len(markers)
     codes, ids, grouped = _patient_codes(markers["patient_id"])
-    n_pat = len(ids)
     how = "read the markers with ca125kinetics.read_markers"
     day = _numeric_column(markers, "day", how)
     if np.isnan(day).any():
@@ -425,7 +424,21 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
     uln_row = np.where(np.isnan(uln_row), s.uln, uln_row)
     ev_rows, ev_kind = _text_rows(markers, "event")
     pr_rows, pr_text = _text_rows(markers, "problem")
+    return _classify_rows(ids, codes, grouped, day, value, cens, uln_row, ev_rows, ev_kind, pr_rows, pr_text, s)
 
+
+def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndarray, value: np.ndarray,
+                   cens: np.ndarray, uln_row: np.ndarray, ev_rows: np.ndarray, ev_kind: np.ndarray,
+                   pr_rows: np.ndarray, pr_text: np.ndarray, s: KineticsSettings) -> _Rows:
+    """:func:`_prepare_rows` after the columns are extracted: sort, exclusions, usage.
+
+    ``codes`` (row -> position in ``ids``), ``day``, ``value`` (NaN on event-only rows),
+    ``cens``, ``uln_row`` (NaN filled) are per row; ``ev_rows``/``ev_kind`` and
+    ``pr_rows``/``pr_text`` are the rows and texts of the non-empty ``event`` and
+    ``problem`` entries; ``grouped``: the rows of a patient are contiguous.
+    """
+    n_rows = len(codes)
+    n_pat = len(ids)
     # sort by (patient, day) unless the canonical order already holds
     order = None
     new_patient, day_step = np.diff(codes) != 0, np.diff(day)
@@ -470,7 +483,10 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
 
 
 def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
-    r = _prepare_rows(markers, s)
+    return _batch_from_rows(_prepare_rows(markers, s))
+
+
+def _batch_from_rows(r: _Rows) -> _Batch:
     n_pat = len(r.ids)
     n_outside = np.bincount(r.codes[r.outside], minlength=n_pat)
     n_excluded = np.bincount(r.codes[r.excluded], minlength=n_pat)
@@ -645,7 +661,7 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
 
 def _at(arr: np.ndarray, j: np.ndarray) -> np.ndarray:
     """``arr[j[i], i]`` for every column i."""
-    return np.take_along_axis(arr, j[None, :], axis=0)[0]
+    return arr[j, np.arange(arr.shape[1])]
 
 
 def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:

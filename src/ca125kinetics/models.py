@@ -75,6 +75,8 @@ __all__ = [
     "hyperparameters",
     "make_pipeline",
     "frozen_head",
+    "frozen_classifier",
+    "model_feature_columns",
     "with_kinetics_settings",
     "logit",
 ]
@@ -156,38 +158,76 @@ class ModelFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: pd.DataFrame) -> pd.DataFrame:
         check_is_fitted(self, "n_features_in_")
         self._check(X)
-
-        def num(name):
-            return pd.to_numeric(X[name], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-        ascites = num("ascites_ml")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out = {
-                "age": num("age"),
-                "ecog": num("ecog"),
-                "log_pfi": np.log(np.where(num("pfi_months") > 0, num("pfi_months"), np.nan)),
-                "ascites_any": np.where(np.isnan(ascites), np.nan, (ascites > 0).astype(float)),
-                "log1p_ascites": np.log1p(np.where(ascites >= 0, ascites, np.nan)),
-                "ascites_500": np.where(np.isnan(ascites), np.nan, (ascites >= 500).astype(float)),
-                "primary_residual": num("primary_residual_disease"),
-                "log_ca125": np.log(np.where(num("ca125_at_recurrence") > 0, num("ca125_at_recurrence"), np.nan)),
-                "gcig_responded": pd.array(X["gcig_responded"], dtype="boolean").astype("Float64")
-                .to_numpy(dtype=float, na_value=np.nan),
-            }
-        for name in ("log_k", "log_floor", "log_nadir", "n_samples", "kinetics_ok"):
-            out[name] = num(name) if name in X.columns else np.full(len(X), np.nan)
-        for name in ("pct_decline_c2", "pct_decline_c3", "pct_decline_c4"):
-            out[name] = np.clip(num(name), *_PCT_CLIP) if name in X.columns else np.full(len(X), np.nan)
-        frame = pd.DataFrame({name: out[name] for name in NUMERIC_FEATURES}, index=X.index)
-        frame = frame.replace([np.inf, -np.inf], np.nan)
+        cols = model_feature_columns(X, len(X))
+        frame = pd.DataFrame({name: cols[name] for name in NUMERIC_FEATURES}, index=X.index)
         for name in CATEGORICAL_FEATURES:
-            values = X[name].to_numpy(dtype=object)
-            frame[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v)
-                                    for v in values], dtype=object)
+            frame[name] = cols[name]
         return frame
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(NUMERIC_FEATURES + CATEGORICAL_FEATURES, dtype=object)
+
+
+def _numeric_values(values) -> np.ndarray:
+    """Float array (NaN where missing or not a number) of a column or a sequence."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
+        return values.astype(float, copy=False)
+    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def _flag_values(values) -> np.ndarray:
+    """1.0/0.0/NaN of a True/False/unknown column or sequence."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "bfiu":
+        return values.astype(float)
+    if isinstance(values, np.ndarray) and values.dtype == object and all(
+            v is None or v is True or v is False for v in values):
+        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
+    return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+
+
+def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:
+    """The transforms of :class:`ModelFeatures` on a mapping of columns (DataFrame or dict).
+
+    ``X`` maps the patient-frame columns (after ``KineticsFeatures``) to length-``n``
+    columns (Series, arrays or sequences). Returns :data:`NUMERIC_FEATURES` as float arrays
+    (NaN when unknown, infinities made NaN) and :data:`CATEGORICAL_FEATURES` as object
+    arrays (``"missing"`` when unknown). :meth:`ModelFeatures.transform` and the compiled
+    scorer (``ca125kinetics._compiled``) both call this function.
+    """
+    def num(name):
+        return _numeric_values(X[name])
+
+    def optional(name):
+        return num(name) if name in X else np.full(n, np.nan)
+
+    ascites, pfi, ca125 = num("ascites_ml"), num("pfi_months"), num("ca125_at_recurrence")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = {
+            "age": num("age"),
+            "ecog": num("ecog"),
+            "log_pfi": np.log(np.where(pfi > 0, pfi, np.nan)),
+            "ascites_any": np.where(np.isnan(ascites), np.nan, (ascites > 0).astype(float)),
+            "log1p_ascites": np.log1p(np.where(ascites >= 0, ascites, np.nan)),
+            "ascites_500": np.where(np.isnan(ascites), np.nan, (ascites >= 500).astype(float)),
+            "primary_residual": num("primary_residual_disease"),
+            "log_ca125": np.log(np.where(ca125 > 0, ca125, np.nan)),
+            "gcig_responded": _flag_values(X["gcig_responded"]),
+        }
+    for name in ("log_k", "log_floor", "log_nadir", "n_samples", "kinetics_ok"):
+        out[name] = optional(name)
+    for name in ("pct_decline_c2", "pct_decline_c3", "pct_decline_c4"):
+        out[name] = np.clip(optional(name), *_PCT_CLIP)
+    cols = {}
+    for name in NUMERIC_FEATURES:
+        v = np.array(out[name], dtype=float)
+        v[np.isinf(v)] = np.nan
+        cols[name] = v
+    for name in CATEGORICAL_FEATURES:
+        values = X[name].to_numpy(dtype=object) if isinstance(X[name], pd.Series) else np.asarray(X[name], dtype=object)
+        cols[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values],
+                              dtype=object)
+    return cols
 
 
 class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
@@ -324,17 +364,16 @@ def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = N
     ], memory=memory)
 
 
-def frozen_head(pipeline):
-    """Unfitted copy of a fitted pipeline's steps after ``kinetics``, hyperparameters frozen.
+def frozen_classifier(pipeline):
+    """Unfitted copy of a fitted pipeline's classifier with its tuned hyperparameters frozen.
 
-    Used for the bootstrap interval ensemble: the kinetics population stays fixed, and the
-    tuned hyperparameters of the fitted classifier are reused instead of tuned again
-    (``LogisticRegressionCV`` -> ``LogisticRegression(C=C_)``; early-stopped gradient
-    boosting -> ``max_iter=n_iter_`` without early stopping).
+    Used for the bootstrap interval ensemble: the tuned hyperparameters of the fitted
+    classifier are reused instead of tuned again (``LogisticRegressionCV`` ->
+    ``LogisticRegression(C=C_)``; early-stopped gradient boosting -> ``max_iter=n_iter_``
+    without early stopping); a ``RecalibratedClassifier`` keeps its fixed recalibration.
     """
     from sklearn.ensemble import HistGradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
-    from sklearn.pipeline import Pipeline
 
     def freeze(est):
         if isinstance(est, RecalibratedClassifier):
@@ -345,9 +384,16 @@ def frozen_head(pipeline):
             return clone(est).set_params(max_iter=int(est.n_iter_), early_stopping=False)
         return clone(est)
 
+    return freeze(pipeline.steps[-1][1])
+
+
+def frozen_head(pipeline):
+    """Unfitted copy of a fitted pipeline's steps after ``kinetics``, hyperparameters frozen
+    (the classifier as in :func:`frozen_classifier`)."""
+    from sklearn.pipeline import Pipeline
+
     steps = [(name, clone(step)) for name, step in pipeline.steps[1:-1]]
-    name, last = pipeline.steps[-1]
-    return Pipeline(steps + [(name, freeze(last))])
+    return Pipeline(steps + [(pipeline.steps[-1][0], frozen_classifier(pipeline))])
 
 
 def with_kinetics_settings(pipeline, settings: KineticsSettings):

@@ -3,15 +3,19 @@
 Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> features and
 scores -> models -> tracking -> **predict** -> validation -> command line and web).
 
-One code path. :func:`score_frame` is the only function that computes a score. The Python
-functions :func:`predict` (one patient, a frozen :class:`Prediction`) and
-:func:`predict_cohort` (many patients, a DataFrame), the MLflow pyfunc model
-(``ca125kinetics.bundle.Ca125PyfuncModel.predict``), ``mlflow models serve``, the ``ca125
-score`` command and the web API (``ca125 serve``) all call it, so they return the same
-numbers for the same input. (One caveat, measured in the tests: the kinetics MAP fit is
-vectorised over the patients scored together and stops at its convergence tolerance, so a
-patient scored in a batch -- a cohort, or concurrent web requests -- can differ from the same
-patient scored alone in about the ninth significant digit.)
+One code path. Every public scoring function ends in :func:`_score_patients`, which scores
+validated patients (:class:`_Patient`): :func:`score_frame` and :func:`predict_cohort` (many
+patients, a DataFrame), :func:`predict` and :func:`predict_many` (one patient each, a frozen
+:class:`Prediction`), the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``),
+``mlflow models serve``, the ``ca125 score`` command and the web API (``ca125 serve``); so they
+return the same numbers for the same input. Input reaches it in one of two ways: through the
+package readers (``io.read_markers``/``io.read_clinical`` with ``on_error="flag"``), or, for
+one patient given as plain values (the usual ``predict`` call), through a fast reader
+(:func:`_fast_patient`) that accepts only input it can prove valid under the same rules and
+hands everything else to the package readers; a test checks that both give the same
+patient. A patient's result does not depend on the other patients scored with it (the
+kinetics fit stops each patient where it converged), so scoring a patient alone, in a
+cohort or in a batch of web requests gives the same numbers.
 
 Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorted by
 ``patient_id``)
@@ -95,6 +99,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,10 +264,11 @@ class Prediction:
         return self.decision == "resectable"
 
     def to_frame(self) -> pd.DataFrame:
-        """One-row DataFrame with the columns of :data:`SCORE_COLUMNS`."""
-        if isinstance(self._row, pd.DataFrame):
-            return self._row.copy()
-        raise InvalidInputError("this Prediction was not built by score_frame and has no frame form")
+        """One-row DataFrame with the columns of :data:`SCORE_COLUMNS` (the dtypes of
+        :func:`score_frame`)."""
+        if isinstance(self._row, dict):
+            return _typed(pd.DataFrame([self._row], columns=list(SCORE_COLUMNS)))
+        raise InvalidInputError("this Prediction was not built by the scoring code and has no frame form")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (NaN -> None, tuples -> lists); the web API returns it."""
@@ -614,76 +620,239 @@ def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
     return _score(bundle, markers, clin, problems)
 
 
-def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str]) -> pd.DataFrame:
-    from .features import build_patient_frame
-    from .gcig import gcig_cohort
-    from .scores import published_scores
+@dataclass
+class _Patient:
+    """One patient's validated input: canonical markers rows and clinical values.
 
-    gs, ks = bundle.gcig_settings, bundle.kinetics_settings
-    patients = build_patient_frame(markers, clin, gcig_settings=gs, kinetics_settings=ks)
-    patients = patients.reset_index(drop=True)
-    ids = patients["patient_id"].astype(str).tolist()
-    n = len(ids)
-    for i, problem in enumerate(patients["problem"].tolist() if "problem" in patients else [None] * n):
-        if not _is_missing(problem):
-            problems.setdefault(ids[i], str(problem))
-    invalid = np.array([pid in problems for pid in ids], dtype=bool)
+    The markers lists are the patient's rows of the canonical markers frame
+    (``io.read_markers``), in its order (by day); ``ca125`` is NaN on event-only rows and
+    ``row_problem`` holds the frame's ``problem`` column. ``clinical`` maps the clinical
+    predictors (:data:`features.CLINICAL_PREDICTORS`) to canonical values (None when
+    unknown), or is None when the patient has no clinical row.
+    """
 
-    # --- GCIG response and progression
-    gc = gcig_cohort(markers, clin, settings=gs).set_index("patient_id")
-    gc.index = gc.index.astype(str)
-    gc = gc.reindex(ids)
-    no_markers = (gc["status"] == "no_markers").fillna(False).to_numpy(dtype=bool)
+    patient_id: str
+    day: list = field(default_factory=list)
+    ca125: list = field(default_factory=list)
+    censored: list = field(default_factory=list)
+    uln: list = field(default_factory=list)
+    assay: list = field(default_factory=list)
+    event: list = field(default_factory=list)
+    row_problem: list = field(default_factory=list)
+    clinical: dict | None = None
 
-    # --- probability from the model, kinetics from the model's fitted kinetics step
+    def samples(self) -> tuple:
+        """``(day, ca125, censored, event)`` of every row (empty for a flagged patient)."""
+        if any(not _is_missing(p) for p in self.row_problem):
+            return ()
+        return tuple((int(d), _clean(v), bool(c), _clean(e))
+                     for d, v, c, e in zip(self.day, self.ca125, self.censored, self.event))
+
+
+def _patients_from_frames(markers: pd.DataFrame, clin: pd.DataFrame | None) -> list[_Patient]:
+    """The patients of canonical markers and clinical frames, sorted by ``patient_id``
+    (every patient of either frame, as ``features.build_patient_frame`` does)."""
+    from .features import CLINICAL_PREDICTORS
+
+    n = len(markers)
+    pid = markers["patient_id"].astype(str).tolist()
+
+    def column(name, default):
+        return markers[name].tolist() if name in markers.columns else [default] * n
+
+    cols = (markers["day"].tolist(), markers["ca125"].astype(float).tolist(), column("censored", False),
+            column("uln", None), column("assay", None), column("event", None), column("problem", None))
+    patients: dict[str, _Patient] = {}
+    for i, patient in enumerate(pid):
+        rec = patients.get(patient)
+        if rec is None:
+            rec = patients[patient] = _Patient(patient)
+        for target, values in zip((rec.day, rec.ca125, rec.censored, rec.uln, rec.assay, rec.event,
+                                   rec.row_problem), cols):
+            target.append(values[i])
+    if clin is not None:
+        present = [c for c in CLINICAL_PREDICTORS if c in clin.columns]
+        values = {c: clin[c].tolist() for c in present}
+        for j, patient in enumerate(clin["patient_id"].astype(str).tolist()):
+            rec = patients.get(patient)
+            if rec is None:
+                rec = patients[patient] = _Patient(patient)
+            rec.clinical = {c: (_clean(values[c][j]) if c in values else None) for c in CLINICAL_PREDICTORS}
+    return [patients[k] for k in sorted(patients)]
+
+
+def _no_markers_gcig() -> dict[str, Any]:
+    reason = "no CA-125 markers for this patient in the markers table"
+    return dict(status="no_markers", reason=reason, progression_status="no_markers", progression_reason=reason,
+                n_samples=0, n_excluded=0)
+
+
+def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
+    """Kinetics of the patients with markers under the model's fitted kinetics step.
+
+    Returns ``(index, d, status_text, reasons, features, problem)``: ``index`` maps a patient
+    position to its column in the arrays; ``d`` the estimates of
+    ``kinetics._score``; ``features`` the ``kinetics.FEATURE_NAMES`` block; ``problem``
+    per column the reason the kinetics step found the input invalid (None if valid).
+    Patients with a known problem are not fitted (status ``invalid_input``).
+    """
+    from . import kinetics as K
+
+    step = _kinetics_step(bundle)
+    s = step.settings_ if step is not None else bundle.kinetics_settings
+    index = {i: j for j, i in enumerate(i for i, p in enumerate(patients) if p.day)}
+    chosen = [patients[i] for i in index]
+    sizes = np.fromiter((len(p.day) for p in chosen), dtype=np.int64, count=len(chosen))
+    codes = np.repeat(np.arange(len(chosen), dtype=np.int64), sizes)
+
+    def flat(attr):
+        return [v for p in chosen for v in getattr(p, attr)]
+
+    day = np.asarray(flat("day"), dtype=float)
+    value = np.asarray(flat("ca125"), dtype=float)
+    cens = np.asarray([bool(c) if not _is_missing(c) else False for c in flat("censored")], dtype=bool)
+    uln = np.asarray([np.nan if _is_missing(u) else float(u) for u in flat("uln")], dtype=float)
+    uln = np.where(np.isnan(uln), s.uln, uln)
+    ev_rows, ev_kind, pr_rows, pr_text = [], [], [], []
+    row = 0
+    for p in chosen:
+        known = problems.get(p.patient_id)
+        for e, problem in zip(p.event, p.row_problem):
+            if not _is_missing(e):
+                ev_rows.append(row)
+                ev_kind.append(str(e))
+            text = known if known is not None else (None if _is_missing(problem) else str(problem))
+            if text is not None:
+                pr_rows.append(row)
+                pr_text.append(text)
+            row += 1
+    ids = np.array([p.patient_id for p in chosen], dtype=object)
+    r = K._classify_rows(ids, codes, True, day, value, cens, uln, np.asarray(ev_rows, dtype=np.int64),
+                         np.asarray(ev_kind, dtype=object), np.asarray(pr_rows, dtype=np.int64),
+                         np.asarray(pr_text, dtype=object), s)
+    batch = K._batch_from_rows(r)
+    method = step.method if step is not None else "population"
+    population = getattr(step, "population_", None) if method == "population" else None
+    d = K._score(batch, method, population, s)
+    status = np.asarray(K.STATUSES, dtype=object)[d["status"]]
+    reasons = K._reasons(d["status"], d, batch, s, method)
+    return index, d, status, reasons, K._features(d), batch.problem
+
+
+def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str]) -> list[dict]:
+    """Score validated patients: the one code path behind every public scoring function.
+
+    ``problems`` maps a patient to why its input is invalid (the readers' reasons); the
+    kinetics step may add one (a value it cannot log-transform). The combined RECIST +
+    CA-125 category is reported for patients with a RECIST value.
+    """
+    from . import kinetics as K
+    from .gcig import _with_combined, patient_gcig
+    try:
+        from .scores import published_scores_arrays
+    except ImportError:  # TEMPORARY until scores.published_scores_arrays lands
+        def published_scores_arrays(columns, problem=None):
+            from .scores import published_scores
+            f = pd.DataFrame({"patient_id": [str(i) for i in range(len(problem))], **columns, "problem": problem})
+            out = published_scores(f)
+            return {c: out[c].to_numpy(dtype=object) for c in out.columns}
+
+    gs = bundle.gcig_settings
+    n = len(patients)
+    problems = dict(problems)
+
+    # --- GCIG response and progression (per patient)
+    cache: dict = {}
+    gcig = []
+    for p in patients:
+        recist = (p.clinical or {}).get("recist")
+        if p.day:
+            values, res, prog = patient_gcig(p.patient_id, p.day, p.ca125, p.censored, p.uln, p.assay, p.event,
+                                             p.row_problem, gs, cache)
+            if res is not None:
+                values = _with_combined(values, recist, res, prog)
+        else:
+            values = _with_combined(_no_markers_gcig(), recist)
+        gcig.append(values)
+
+    # --- kinetics (all patients with markers at once); its problems make a patient invalid
+    index, d, k_status, k_reason, feats, k_problem = _kinetics_of(bundle, patients, problems)
+    for i, j in index.items():
+        if k_problem[j] is not None:
+            problems.setdefault(patients[i].patient_id, str(k_problem[j]))
+
+    # --- patient-level inputs of the model and of the published scores
+    clinical = [p.clinical or {} for p in patients]
+    ca125_rec = np.full(n, np.nan)
+    for i, (p, g) in enumerate(zip(patients, gcig)):
+        base = g.get("baseline_value")
+        if base is not None and not _is_missing(base):
+            ca125_rec[i] = float(base)
+            continue
+        pre = [(d_, v) for d_, v in zip(p.day, p.ca125) if d_ <= 0 and not _is_missing(v)]
+        if pre:
+            ca125_rec[i] = float(max(pre, key=lambda t: t[0])[1])
+    invalid = np.array([p.patient_id in problems for p in patients], dtype=bool)
+    has_markers = np.array([bool(p.day) for p in patients], dtype=bool)
+
+    # --- the model, on the valid patients with markers
     prob = np.full((n, 3), np.nan)
-    kin = {c: [None] * n for c in _KINETICS_COLUMNS}
-    not_scored: dict[int, str] = {}
-    for i in np.flatnonzero(no_markers & ~invalid):
-        not_scored[int(i)] = "no CA-125 markers for this patient (only a clinical row)"
-    valid = np.flatnonzero(~invalid & ~no_markers)
+    valid = np.flatnonzero(~invalid & has_markers)
     if len(valid):
-        sub = patients.iloc[valid]
-        p = bundle.predict_proba(sub)
-        prob[valid] = p[["p", "p_low", "p_high"]].to_numpy(dtype=float)
-        kf = _kinetics_report(bundle, sub)
-        for j, i in enumerate(valid):
-            for c in _KINETICS_COLUMNS:
-                kin[c][i] = _clean(kf[c][j])
-            if not np.isfinite(prob[i, 0]):
-                not_scored[i] = "the model returned no probability for this patient"
+        cols: dict[str, Any] = {"patient_id": np.array([patients[i].patient_id for i in valid], dtype=object)}
+        for c in ("age", "ecog", "ascites_ml", "primary_residual_disease", "pfi_months"):
+            cols[c] = np.array([np.nan if clinical[i].get(c) is None else float(clinical[i][c]) for i in valid])
+        for c in ("figo_stage", "recurrence_pattern", "recist"):
+            cols[c] = np.array([clinical[i].get(c) for i in valid], dtype=object)
+        cols["ca125_at_recurrence"] = ca125_rec[valid]
+        for c, src in (("gcig_evaluable", "evaluable"), ("gcig_responded", "responded"),
+                       ("gcig_category", "category"), ("gcig_status", "status")):
+            cols[c] = np.array([gcig[i].get(src) for i in valid], dtype=object)
+        cols_idx = np.array([index[i] for i in valid], dtype=np.intp)
+        for r, name in enumerate(K.FEATURE_NAMES):
+            cols[name] = feats[r, cols_idx]
+        p, low, high = bundle.predict_head(cols, len(valid))
+        prob[valid] = np.column_stack([p, low, high])
 
-    # --- published scores (CA-125 at recurrence from the patient frame)
-    pub_in = patients[["patient_id"]].copy()
-    for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
-              "recurrence_pattern", "ca125_at_recurrence"):
-        pub_in[c] = patients[c] if c in patients.columns else None
-    pub_in["problem"] = [problems.get(pid) for pid in ids]
-    pub = published_scores(pub_in).reset_index(drop=True)
+    # --- published scores
+    pub_cols = {c: [clinical[i].get(c) for i in range(n)]
+                for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+                          "recurrence_pattern")}
+    pub_cols["ca125_at_recurrence"] = [None if np.isnan(v) else float(v) for v in ca125_rec]
+    pub = published_scores_arrays(pub_cols, problem=[problems.get(p.patient_id) for p in patients])
 
     threshold = float(bundle.threshold)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     settings_json = _settings_json(bundle)
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
-    by_patient = _samples_by_patient(markers)
-
+    model_info = dict(model_name=str(getattr(bundle, "name", "")), model_version=str(getattr(bundle, "version", "")),
+                      model_family=str(getattr(bundle, "model_family", "")), trained_on_synthetic=synthetic,
+                      settings_json=settings_json)
     rows = []
-    for i, pid in enumerate(ids):
-        g = gc.loc[pid]
+    for i, patient in enumerate(patients):
+        pid = patient.patient_id
+        g = gcig[i]
         row: dict[str, Any] = {"patient_id": pid}
         if invalid[i]:
             status, reason = "invalid_input", problems[pid]
-        elif i in not_scored:
-            status, reason = "not_scored", not_scored[i]
+        elif not has_markers[i]:
+            status, reason = "not_scored", "no CA-125 markers for this patient (only a clinical row)"
+        elif not np.isfinite(prob[i, 0]):
+            status, reason = "not_scored", "the model returned no probability for this patient"
         else:
             status, reason = "ok", None
         if status == "ok":
-            row.update(probability=prob[i, 0], p_low=prob[i, 1], p_high=prob[i, 2])
+            row.update(probability=float(prob[i, 0]), p_low=_clean(prob[i, 1]), p_high=_clean(prob[i, 2]))
         else:
-            row.update(probability=np.nan, p_low=np.nan, p_high=np.nan)
+            row.update(probability=None, p_low=None, p_high=None)
         row.update(status=status, reason=reason, threshold=threshold)
-        for c in _KINETICS_COLUMNS:
-            row[c] = kin[c][i]
+        j = index.get(i)
+        fitted = j is not None and status != "invalid_input" and has_markers[i]
+        for c, src in (("k", "k"), ("half_life_days", "half_life_days"), ("kelim_score", "kelim_score"),
+                       ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples")):
+            row[c] = _clean(d[src][j]) if fitted else None
+        row["kinetics_status"] = k_status[j] if fitted else None
+        row["kinetics_reason"] = _clean(k_reason[j]) if fitted else None
         row.update(
             gcig_evaluable=_clean(g.get("evaluable")), gcig_responded=_clean(g.get("responded")),
             gcig_category=_clean(g.get("category")), gcig_status=_clean(g.get("status")),
@@ -695,18 +864,24 @@ def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: d
             progression_day=_clean(g.get("progression_day")),
             progression_status=_clean(g.get("progression_status")),
             progression_reason=_clean(g.get("progression_reason")),
-            recist=_clean(g.get("recist")) if "recist" in gc.columns else None,
-            combined_category=_clean(g.get("combined_category")) if "combined_category" in gc.columns else None,
+            recist=_clean(clinical[i].get("recist")),
+            combined_category=_clean(g.get("combined_category")),
         )
         for c in _PUBLISHED_COLUMNS:
-            row[c] = _clean(pub[c].iloc[i])
+            row[c] = _clean(pub[c][i])
         decision, rule, text = _decide(row, threshold, synthetic)
         row.update(decision=decision, rule=rule, recommendation=text)
-        row["warnings"] = "; ".join(_warnings(row, patients.iloc[i], by_patient.get(pid, ()), bundle, ranges))
-        row.update(model_name=str(getattr(bundle, "name", "")), model_version=str(getattr(bundle, "version", "")),
-                   model_family=str(getattr(bundle, "model_family", "")), trained_on_synthetic=synthetic,
-                   settings_json=settings_json)
+        frame_row = {c: clinical[i].get(c) for c in _CLINICAL_PREDICTORS}
+        frame_row["ca125_at_recurrence"] = _clean(ca125_rec[i])
+        row["warnings"] = "; ".join(_warnings(row, frame_row, patient.samples(), bundle, ranges))
+        row.update(model_info)
         rows.append(row)
+    return rows
+
+
+def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str]) -> pd.DataFrame:
+    """:func:`_score_patients` on canonical frames, as the typed frame of :data:`SCORE_COLUMNS`."""
+    rows = _score_patients(bundle, _patients_from_frames(markers, clin), problems)
     return _typed(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
 
 
@@ -719,40 +894,6 @@ def _kinetics_step(bundle):
         if isinstance(step, KineticsFeatures):
             return step
     return None
-
-
-def _kinetics_report(bundle, patients: pd.DataFrame) -> dict[str, list]:
-    """k, half-life, score, C0, floor, samples, status, reason of each row of ``patients``.
-
-    Computed with :func:`ca125kinetics.kinetics.fit_kinetics` from the wide series of the
-    patient frame, with the population, method and settings of the model's *fitted*
-    ``KineticsFeatures`` step: the same estimates the classifier saw (``fit_kinetics`` and
-    ``KineticsFeatures.transform`` share one scoring function), plus ``c0`` and ``floor``
-    for the fitted curve, which the transformer's features do not carry.
-    """
-    from .kinetics import fit_kinetics
-
-    out = {c: [None] * len(patients) for c in _KINETICS_COLUMNS}
-    step = _kinetics_step(bundle)
-    if step is not None:
-        wide = patients.set_index(patients["patient_id"].astype(str))
-        population = getattr(step, "population_", None) if step.method == "population" else None
-        res = fit_kinetics(wide, method=step.method, population=population, settings=step.settings_)
-        for c, src in (("k", "k"), ("half_life_days", "half_life_days"), ("kelim_score", "kelim_score"),
-                       ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples"),
-                       ("kinetics_status", "status"), ("kinetics_reason", "reason")):
-            out[c] = res[src].tolist()
-        return out
-    # a pipeline without the kinetics step: report what the bundle offers
-    kf = bundle.kinetics_features(patients).reset_index(drop=True)
-    if "log_k" in kf.columns:
-        out["k"] = np.exp(kf["log_k"].to_numpy(dtype=float)).tolist()
-    for c in ("k", "half_life_days", "kelim_score", "c0", "floor"):
-        if c in kf.columns:
-            out[c] = kf[c].tolist()
-    if "n_samples" in kf.columns:
-        out["kinetics_n_samples"] = kf["n_samples"].tolist()
-    return out
 
 
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
@@ -772,23 +913,17 @@ def _typed(out: pd.DataFrame) -> pd.DataFrame:
 
 
 def _settings_json(bundle) -> str:
-    return json.dumps({
+    cached = getattr(bundle, "__dict__", {}).get("_settings_json")
+    if cached is not None and cached[0] == (bundle.gcig_settings, bundle.kinetics_settings, bundle.threshold):
+        return cached[1]
+    text = json.dumps({
         "gcig": bundle.gcig_settings.to_dict(),
         "kinetics": bundle.kinetics_settings.to_dict(),
         "threshold": float(bundle.threshold),
     }, sort_keys=True)
-
-
-def _samples_by_patient(markers: pd.DataFrame) -> dict[str, tuple]:
-    """Per patient: tuple of (day, ca125, censored, event) rows (valid patients only)."""
-    ok = markers[markers["problem"].isna()] if "problem" in markers else markers
-    out: dict[str, list] = {}
-    cols = [ok["patient_id"].astype(str).tolist(), ok["day"].tolist(), ok["ca125"].tolist(),
-            ok["censored"].tolist() if "censored" in ok else [False] * len(ok),
-            ok["event"].tolist() if "event" in ok else [None] * len(ok)]
-    for pid, day, value, cens, event in zip(*cols):
-        out.setdefault(pid, []).append((int(day), _clean(value), bool(cens), _clean(event)))
-    return {k: tuple(v) for k, v in out.items()}
+    if hasattr(bundle, "__dict__"):
+        bundle.__dict__["_settings_json"] = ((bundle.gcig_settings, bundle.kinetics_settings, bundle.threshold), text)
+    return text
 
 
 # --------------------------------------------------------------------------------------
@@ -846,7 +981,7 @@ def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool) -> tuple[
     return "not_resectable", "response and probability < threshold -> predicted not completely resectable", text
 
 
-def _warnings(row: Mapping[str, Any], patient: pd.Series, samples: tuple, bundle, ranges: Mapping) -> list[str]:
+def _warnings(row: Mapping[str, Any], patient: Mapping[str, Any], samples: tuple, bundle, ranges: Mapping) -> list[str]:
     """Per-patient warnings (strings; never Python warnings)."""
     if row["status"] == "invalid_input":
         return []
@@ -874,11 +1009,11 @@ def _warnings(row: Mapping[str, Any], patient: pd.Series, samples: tuple, bundle
     n_cens = sum(1 for _, _, c in valued if c)
     if n_cens:
         out.append(f"{n_cens} value(s) reported below the assay limit ('<x'), used as upper bounds")
-    missing = [c for c in _CLINICAL_PREDICTORS if c in patient.index and _is_missing(patient[c])]
+    missing = [c for c in _CLINICAL_PREDICTORS if c in patient and _is_missing(patient[c])]
     if missing:
         out.append(f"clinical factor(s) unknown: {', '.join(missing)} (the model imputes them)")
     for feature, bounds in ranges.items():
-        value = row.get(feature) if feature in row else (patient[feature] if feature in patient.index else None)
+        value = row.get(feature) if feature in row else patient.get(feature)
         if _is_missing(value) or isinstance(value, str):
             continue
         try:
@@ -934,8 +1069,7 @@ def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: in
 # --------------------------------------------------------------------------------------
 
 
-def _prediction_from_row(frame: pd.DataFrame, i: int, samples: tuple, bundle) -> Prediction:
-    row = {c: _clean(frame[c].iloc[i]) for c in frame.columns}
+def _prediction_from_row(row: dict, samples: tuple, bundle) -> Prediction:
     last = max((d for d, *_ in samples), default=0)
     first = min((d for d, *_ in samples), default=0)
     curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
@@ -975,8 +1109,13 @@ def _prediction_from_row(frame: pd.DataFrame, i: int, samples: tuple, bundle) ->
                **json.loads(row["settings_json"])},
         series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
         curve=curve,
-        _row=frame.iloc[[i]].reset_index(drop=True),
+        _row=dict(row),
     )
+
+
+def _clean_row(row: dict) -> dict:
+    """A scored row with the plain Python values of its typed frame form (NaN -> None)."""
+    return {c: _clean(v) for c, v in row.items()}
 
 
 def predict(markers, clinical=None, *, model=None) -> Prediction:
@@ -1012,16 +1151,20 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
         See :func:`load_model`.
     """
     bundle = load_model(model)
-    markers_frame, clinical_frame = _one_patient_inputs(markers, clinical)
-    gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings)
-    ids = sorted(set(gm["patient_id"].astype(str)) | (set(gc["patient_id"].astype(str)) if gc is not None else set()))
-    if len(ids) != 1:
-        raise InvalidInputError(
-            f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
-            "use predict_cohort for several patients", column="patient_id")
-    frame = _score(bundle, gm, gc, problems)
-    samples = _samples_by_patient(gm).get(ids[0], ())
-    return _prediction_from_row(frame, 0, samples, bundle)
+    fast = _fast_patient(markers, clinical, bundle.gcig_settings)
+    if fast is not None:
+        patients, problems = [fast], {}
+    else:
+        markers_frame, clinical_frame = _one_patient_inputs(markers, clinical)
+        gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings)
+        patients = _patients_from_frames(gm, gc)
+        if len(patients) != 1:
+            ids = [p.patient_id for p in patients]
+            raise InvalidInputError(
+                f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
+                "use predict_cohort for several patients", column="patient_id")
+    row = _score_patients(bundle, patients, problems)[0]
+    return _prediction_from_row(_clean_row(row), patients[0].samples(), bundle)
 
 
 def predict_many(items, *, model=None) -> list[Prediction]:
@@ -1050,8 +1193,14 @@ def predict_many(items, *, model=None) -> list[Prediction]:
         An item is not one patient, or two items share a patient identifier.
     """
     bundle = load_model(model)
+    fast: dict[str, _Patient] = {}
     markers, clinical, order = [], [], []
     for m, c in items:
+        rec = _fast_patient(m, c, bundle.gcig_settings)
+        if rec is not None:
+            fast[rec.patient_id] = rec
+            order.append(rec.patient_id)
+            continue
         mf, cf = _one_patient_inputs(m, c)
         if not isinstance(mf, pd.DataFrame):
             raise InvalidInputError("predict_many takes mappings or DataFrames, not file paths")
@@ -1068,12 +1217,190 @@ def predict_many(items, *, model=None) -> list[Prediction]:
         raise InvalidInputError("predict_many needs a different patient_id for every item", column="patient_id")
     if not order:
         return []
-    gm, gc, problems = _read_inputs(pd.concat(markers, ignore_index=True),
-                                    pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
-    frame = _score(bundle, gm, gc, problems)
-    samples = _samples_by_patient(gm)
-    position = {pid: i for i, pid in enumerate(frame["patient_id"].astype(str))}
-    return [_prediction_from_row(frame, position[pid], samples.get(pid, ()), bundle) for pid in order]
+    patients, problems = list(fast.values()), {}
+    if markers:
+        gm, gc, problems = _read_inputs(pd.concat(markers, ignore_index=True),
+                                        pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
+        patients += _patients_from_frames(gm, gc)
+    rows = _score_patients(bundle, patients, problems)
+    position = {p.patient_id: i for i, p in enumerate(patients)}
+    return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle)
+            for pid in order]
+
+
+#: Columns of the markers mapping the fast reader understands (anything else: package reader).
+_FAST_MARKER_KEYS = frozenset({"patient_id", "day", "ca125", "censored", "uln", "assay", "event"})
+
+
+#: A plain decimal number written as text (read the same by ``float`` and ``pd.to_numeric``).
+_DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+
+
+def _is_nan(v) -> bool:
+    return isinstance(v, (float, np.floating)) and math.isnan(v)
+
+
+def _blank(v) -> bool:
+    """None or NaN: an empty cell."""
+    return v is None or _is_nan(v)
+
+
+def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
+    """One patient's plain-value input as a :class:`_Patient`, or None to use the readers.
+
+    The fast reader of :func:`predict`: it accepts only the plain forms (a mapping of
+    column lists or ``(day, ca125)`` pairs; a mapping of clinical values) whose every value
+    it can prove valid under the rules of ``io.read_markers``/``io.read_clinical`` -- whole
+    days in the plausible range, finite CA-125 >= 0 or ``"<x"``, known events, positive
+    ULNs, no two samples on one day, clinical values of the right type in range -- and
+    returns exactly the patient those readers would produce (a test compares them). Any
+    other input, valid or not, returns None and goes through the readers, which give the
+    full validation and the messages.
+    """
+    from .features import CLINICAL_PREDICTORS
+    from .io import DAY_RANGE, EVENT_KINDS, _CENSORED_RE
+
+    if isinstance(markers, Mapping):
+        if not set(markers) <= _FAST_MARKER_KEYS or "day" not in markers or "ca125" not in markers:
+            return None
+        columns = {}
+        for key, values in markers.items():
+            if key == "patient_id" and isinstance(values, str):
+                continue
+            if not isinstance(values, (list, tuple)):
+                return None
+            columns[key] = values
+        n = len(columns["day"])
+        if n == 0 or any(len(v) != n for v in columns.values()):
+            return None
+    elif isinstance(markers, (list, tuple)) and markers and all(
+            isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
+        n = len(markers)
+        columns = {"day": [r[0] for r in markers], "ca125": [r[1] for r in markers]}
+    else:
+        return None
+
+    # --- the patient's identifier: markers, else clinical, else "patient"
+    pid = markers.get("patient_id") if isinstance(markers, Mapping) else None
+    if isinstance(pid, (list, tuple)):
+        if not all(isinstance(v, str) for v in pid) or len(set(pid)) != 1:
+            return None
+        pid = pid[0]
+    if clinical is not None and not isinstance(clinical, Mapping):
+        return None
+    clinical_id = clinical.get("patient_id") if clinical is not None else None
+    if pid is None:
+        pid = clinical_id if clinical_id is not None else "patient"
+    if not isinstance(pid, str) or pid != pid.strip() or not pid:
+        return None
+    if clinical_id is not None and clinical_id != pid:
+        return None
+
+    # --- samples
+    lo, hi = DAY_RANGE
+    uln_default = float(gcig_settings.uln)
+    rows = []
+    for i in range(n):
+        day = columns["day"][i]
+        if not _is_number(day) or not math.isfinite(day) or day != int(day) or not lo <= day <= hi:
+            return None
+        event = columns["event"][i] if "event" in columns else None
+        event = None if _blank(event) else event
+        if event is not None and event not in EVENT_KINDS:
+            return None
+        value = columns["ca125"][i]
+        censored = False
+        if isinstance(value, str):
+            text = value.strip()
+            if _DECIMAL_RE.match(text):
+                value = float(text)
+            elif (match := _CENSORED_RE.match(text)) is not None:
+                value, censored = float(match.group(1)), True
+            else:
+                return None
+            if not math.isfinite(value):
+                return None
+        elif _blank(value):
+            if event is None:
+                return None
+            value = math.nan
+        elif _is_number(value) and math.isfinite(value) and value >= 0:
+            value = float(value)
+        else:
+            return None
+        flag = columns["censored"][i] if "censored" in columns else None
+        if not _blank(flag):
+            if not isinstance(flag, (bool, np.bool_)) or (flag and math.isnan(value)):
+                return None
+            censored = censored or bool(flag)
+        uln = columns["uln"][i] if "uln" in columns else None
+        if _blank(uln):
+            uln = uln_default
+        elif not (_is_number(uln) and math.isfinite(uln) and uln > 0):
+            return None
+        assay = columns["assay"][i] if "assay" in columns else None
+        assay = None if _blank(assay) else assay
+        if assay is not None and (not isinstance(assay, str) or assay != assay.strip() or not assay):
+            return None
+        rows.append((int(day), value, censored, float(uln), assay, event))
+    valued = [r[0] for r in rows if not math.isnan(r[1])]
+    if len(set(valued)) != len(valued):
+        return None                                     # two samples on one day
+    rows.sort(key=lambda r: r[0])
+    patient = _Patient(pid, *[list(col) for col in zip(*rows)], row_problem=[None] * n)
+
+    # --- clinical values
+    if clinical is not None:
+        values = _fast_clinical(clinical, CLINICAL_PREDICTORS)
+        if values is None:
+            return None
+        patient.clinical = values
+    return patient
+
+
+#: Clinical numbers the fast reader accepts: name -> (low, high, whole number?), the ranges of
+#: ``io.read_clinical``.
+_FAST_CLINICAL_NUMBERS = {"age": (0, 120, False), "ecog": (0, 4, True), "ascites_ml": (0, 50_000, False),
+                          "primary_residual_disease": (0, 1, True), "pfi_months": (0, 600, False)}
+
+
+def _fast_clinical(clinical: Mapping, predictors) -> dict | None:
+    """Canonical clinical values of a plain mapping, or None (then the reader decides)."""
+    from .io import RECIST_CATEGORIES, RECURRENCE_PATTERNS, normalise_stage
+
+    if not set(clinical) <= {"patient_id", *predictors}:
+        return None
+    out: dict[str, Any] = {c: None for c in predictors}
+    for name, value in clinical.items():
+        if name == "patient_id" or _blank(value):
+            continue
+        if name in _FAST_CLINICAL_NUMBERS:
+            lo, hi, whole = _FAST_CLINICAL_NUMBERS[name]
+            if not _is_number(value):
+                return None
+            if not math.isfinite(value) or not lo <= value <= hi or (whole and value != int(value)):
+                return None
+            out[name] = int(value) if whole else float(value)
+        elif not isinstance(value, str) or not value.strip():
+            return None
+        elif name == "figo_stage":
+            stage = normalise_stage(value.strip())
+            if stage not in ("I", "II", "III", "IV"):
+                return None
+            out[name] = stage
+        elif name == "recurrence_pattern":
+            if value.strip().lower() not in RECURRENCE_PATTERNS:
+                return None
+            out[name] = value.strip().lower()
+        elif name == "recist":
+            if value.strip().upper() not in RECIST_CATEGORIES:
+                return None
+            out[name] = value.strip().upper()
+    return out
 
 
 def _one_patient_inputs(markers, clinical):

@@ -686,26 +686,29 @@ def _fit_final(frame, y, config, ks, selected, recal, memory):
     return fitted
 
 
-def _bootstrap_member(head, X: pd.DataFrame, y: np.ndarray, seed_seq) -> Any:
+def _bootstrap_member(classifier, X: np.ndarray, y: np.ndarray, seed_seq) -> Any:
     from sklearn.base import clone
 
     rng = np.random.default_rng(seed_seq)
     idx = rng.integers(0, len(y), len(y))
     while len(np.unique(y[idx])) < 2:  # a resample with one class cannot fit a classifier
         idx = rng.integers(0, len(y), len(y))
-    return clone(head).fit(X.iloc[idx], y[idx])
+    return clone(classifier).fit(X[idx], y[idx])
 
 
 def _interval_members(pipeline, X_kin: pd.DataFrame, y: np.ndarray, config: TrainingConfig) -> list:
     from joblib import delayed
 
-    from .models import frozen_head
+    from .models import frozen_classifier
 
     if config.interval_n_bootstrap == 0:
         return []
-    head = frozen_head(pipeline)
+    # members share the final pipeline's fitted preprocessing (its design matrix): only the
+    # classifier is refitted, so the interval of a patient costs one matrix product
+    design = np.asarray(pipeline[1:-1].transform(X_kin), dtype=float)
+    classifier = frozen_classifier(pipeline)
     seeds = np.random.SeedSequence([config.seed, 1]).spawn(config.interval_n_bootstrap)
-    tasks = [delayed(_bootstrap_member)(head, X_kin, y, s) for s in seeds]
+    tasks = [delayed(_bootstrap_member)(classifier, design, y, s) for s in seeds]
     return list(_parallel(config.n_jobs, tasks))
 
 
@@ -884,7 +887,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks),
         trained_on_synthetic=bool(synthetic), training_summary=training_summary,
         interval={"method": "bootstrap_percentile", "level": config.interval_level,
-                  "n_bootstrap": config.interval_n_bootstrap, "members": members})
+                  "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members})
     return TrainingResult(
         bundle=bundle, config=config, selected=selected, selection_reason=reason, recalibration=recal,
         k_ref={"value": ks.k_ref, "source": ks.k_ref_source, "choice": config.k_ref}, exclusions=exclusions,
@@ -1125,8 +1128,8 @@ def model_card(result: TrainingResult) -> str:
            if result.recalibration["applied"] else ""),
         f"- k_ref: {result.k_ref['value']:.4g} per day ({result.k_ref['source']})",
         f"- Interval (p_low, p_high): {cfg.interval_level:.0%} percentile interval over {cfg.interval_n_bootstrap} "
-        "bootstrap refits of the classifier (kinetics population and tuned hyperparameters fixed); model "
-        "uncertainty only.",
+        "bootstrap refits of the classifier on the final model's design matrix (kinetics population, "
+        "missing-value handling, scaling and tuned hyperparameters fixed); model uncertainty only.",
         "",
         f"## Performance ({where} patients, n = {int(sel['n'])})",
         "",

@@ -1,0 +1,276 @@
+"""The fitted model after its kinetics step, as a few numpy operations (fast scoring).
+
+Scoring one patient through the scikit-learn pipeline costs ~20 ms, almost all of it
+DataFrame handling and input validation around arithmetic that takes microseconds.
+:class:`CompiledHead` reads the *fitted* steps after ``kinetics`` (``features`` ->
+``preprocess`` -> ``classifier``) and replays them on numpy arrays:
+
+* ``features`` (:class:`ca125kinetics.models.ModelFeatures`): the same function,
+  :func:`ca125kinetics.models.model_feature_columns`, on a mapping of columns;
+* ``preprocess``: every fitted transformer of a known kind is replayed from its fitted
+  attributes -- ``SimpleImputer`` (``statistics_``, ``indicator_.features_``),
+  ``MissingIndicator`` (``features_``), ``OneHotEncoder`` (``categories_``, no drop, no
+  infrequent categories), ``StandardScaler`` (``mean_``, ``scale_``), ``"passthrough"``;
+  any other fitted transformer (e.g. ``SplineTransformer``) is called with its own
+  ``transform`` on the numpy block it was fitted on;
+* ``classifier``: binary ``LogisticRegression``/``LogisticRegressionCV`` as
+  ``expit(X w + b)`` (scikit-learn's ``_predict_proba_lr``), a
+  :class:`~ca125kinetics.models.RecalibratedClassifier` as its fixed logistic map of that,
+  anything else through its own ``predict_proba``.
+
+The interval ensemble (``ModelBundle.interval``) of a bundle of format 2 holds classifiers
+fitted on the main pipeline's design matrix, so ``B`` logistic members are one ``(n, d) x
+(d, B)`` product. Bundles of format 1 hold whole head pipelines; each is compiled on its
+own (correct, slower).
+
+Equality with ``pipeline.predict_proba`` is a test (``tests/test_bundle.py``), to 1e-12.
+A pipeline whose shape this module does not know (:func:`compile_head` returns None) is
+scored through scikit-learn as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+__all__ = ["CompiledHead", "compile_head", "expit"]
+
+
+def expit(z: np.ndarray) -> np.ndarray:
+    """Logistic function (scipy's ``expit``, which scikit-learn uses)."""
+    from scipy.special import expit as _expit
+
+    return _expit(z)
+
+
+def _logit(p: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    p = np.clip(p, eps, 1.0 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+# ---------------------------------------------------------------------------- transformers
+
+
+class _Step:
+    """One fitted transformer replayed on a 2-D numpy block."""
+
+    def __init__(self, fitted, first: bool, names: list[str]):
+        from sklearn.impute import MissingIndicator, SimpleImputer
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+        self.kind = "call"
+        self.fitted = fitted
+        self.names = names
+        if isinstance(fitted, str) and fitted == "passthrough":
+            self.kind = "passthrough"
+        elif type(fitted) is SimpleImputer and getattr(fitted, "statistics_", None) is not None \
+                and _is_nan_marker(fitted.missing_values):
+            self.kind = "impute"
+            self.statistics = np.asarray(fitted.statistics_, dtype=float)
+            ind = fitted.indicator_
+            self.indicator = None if ind is None else np.asarray(ind.features_, dtype=np.intp)
+        elif type(fitted) is MissingIndicator and _is_nan_marker(fitted.missing_values):
+            self.kind = "indicator"
+            self.indicator = np.asarray(fitted.features_, dtype=np.intp)
+        elif type(fitted) is OneHotEncoder and getattr(fitted, "drop_idx_", None) is None \
+                and not getattr(fitted, "_infrequent_enabled", False) and fitted.handle_unknown == "ignore":
+            self.kind = "onehot"
+            self.categories = [np.asarray(c, dtype=object) for c in fitted.categories_]
+        elif type(fitted) is StandardScaler:
+            self.kind = "scale"
+            self.mean = None if fitted.mean_ is None or not fitted.with_mean else np.asarray(fitted.mean_, float)
+            self.scale = None if fitted.scale_ is None or not fitted.with_std else np.asarray(fitted.scale_, float)
+        # a transformer fitted on a DataFrame checks feature names: give it one (slow path)
+        self.needs_frame = first and self.kind == "call" and getattr(fitted, "feature_names_in_", None) is not None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        kind = self.kind
+        if kind == "passthrough":
+            return x
+        if kind == "impute":
+            missing = np.isnan(x)
+            out = np.where(missing, self.statistics, x)
+            if self.indicator is not None and self.indicator.size:
+                out = np.hstack([out, missing[:, self.indicator].astype(float)])
+            return out
+        if kind == "indicator":
+            return np.isnan(x[:, self.indicator]).astype(float)
+        if kind == "onehot":
+            blocks = [(x[:, j, None] == cats[None, :]).astype(float) for j, cats in enumerate(self.categories)]
+            return np.hstack(blocks) if blocks else np.zeros((x.shape[0], 0))
+        if kind == "scale":
+            out = np.array(x, dtype=float)
+            if self.mean is not None:
+                out -= self.mean
+            if self.scale is not None:
+                out /= self.scale
+            return out
+        if self.needs_frame:
+            import pandas as pd
+
+            return np.asarray(self.fitted.transform(pd.DataFrame(x, columns=self.names)), dtype=float)
+        return np.asarray(self.fitted.transform(x), dtype=float)
+
+
+def _is_nan_marker(value) -> bool:
+    return isinstance(value, float) and np.isnan(value)
+
+
+class _Part:
+    """One ``(name, transformer, columns)`` of a fitted ColumnTransformer."""
+
+    def __init__(self, fitted, columns: list[str], numeric: list[str], categorical: list[str]):
+        from sklearn.pipeline import Pipeline
+
+        if all(c in numeric for c in columns):
+            self.source, self.index = "numeric", np.asarray([numeric.index(c) for c in columns], dtype=np.intp)
+        elif all(c in categorical for c in columns):
+            self.source, self.index = "categorical", np.asarray([categorical.index(c) for c in columns], dtype=np.intp)
+        else:
+            raise _NotCompilable("a column transformer mixes numeric and categorical columns")
+        chain = [s for _, s in fitted.steps] if isinstance(fitted, Pipeline) else [fitted]
+        self.steps = [_Step(s, i == 0, columns) for i, s in enumerate(chain) if not (isinstance(s, str) and s == "drop")]
+
+    def __call__(self, numeric: np.ndarray, categorical: np.ndarray) -> np.ndarray:
+        x = (numeric if self.source == "numeric" else categorical)[:, self.index]
+        for step in self.steps:
+            x = step(x)
+        return x
+
+
+class _NotCompilable(Exception):
+    pass
+
+
+# ---------------------------------------------------------------------------- classifiers
+
+
+def _linear(est) -> tuple[np.ndarray, float] | None:
+    from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+
+    if type(est) in (LogisticRegression, LogisticRegressionCV) and len(getattr(est, "classes_", ())) == 2:
+        return np.asarray(est.coef_, dtype=float).ravel(), float(np.ravel(est.intercept_)[0])
+    return None
+
+
+class _Classifier:
+    """``predict_proba(X)[:, 1]`` of a fitted classifier, replayed where it is linear."""
+
+    def __init__(self, est):
+        from .models import RecalibratedClassifier
+
+        self.est = est
+        self.recal = None
+        inner = est
+        if type(est) is RecalibratedClassifier:
+            self.recal = (float(est.intercept), float(est.slope))
+            inner = est.estimator_
+        self.inner = inner
+        self.linear = _linear(inner)
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Probability of the inner classifier (before any recalibration)."""
+        if self.linear is not None:
+            w, b = self.linear
+            return expit(x @ w + b)
+        return np.asarray(self.inner.predict_proba(x), dtype=float)[:, 1]
+
+    def recalibrate(self, p: np.ndarray) -> np.ndarray:
+        if self.recal is None:
+            return p
+        a, b = self.recal
+        return expit(a + b * _logit(p))
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.recalibrate(self.raw(x))
+
+
+# ---------------------------------------------------------------------------- the head
+
+
+class CompiledHead:
+    """The steps of a fitted pipeline after ``kinetics``, with its interval ensemble.
+
+    Use :func:`compile_head` (which returns None for a pipeline it cannot replay).
+    """
+
+    def __init__(self, head_steps: list, interval: Mapping[str, Any] | None):
+        from sklearn.compose import ColumnTransformer
+        from sklearn.pipeline import Pipeline
+
+        from .models import CATEGORICAL_FEATURES, NUMERIC_FEATURES, ModelFeatures
+
+        names = [n for n, _ in head_steps]
+        if names != ["features", "preprocess", "classifier"] or type(head_steps[0][1]) is not ModelFeatures:
+            raise _NotCompilable(f"unexpected steps {names}")
+        numeric, categorical = list(NUMERIC_FEATURES), list(CATEGORICAL_FEATURES)
+        pre = head_steps[1][1]
+        chain = [s for _, s in pre.steps] if isinstance(pre, Pipeline) else [pre]
+        if type(chain[0]) is not ColumnTransformer or getattr(chain[0], "sparse_output_", False):
+            raise _NotCompilable("the preprocessing does not start with a dense ColumnTransformer")
+        self.parts = []
+        for _, fitted, columns in chain[0].transformers_:
+            if isinstance(fitted, str) and fitted == "drop":
+                continue
+            self.parts.append(_Part(fitted, [str(c) for c in columns], numeric, categorical))
+        self.after = [_Step(s, False, []) for s in chain[1:]]
+        self.classifier = _Classifier(head_steps[2][1])
+        self.level = float((interval or {}).get("level", 0.95))
+        self.members, self.member_heads, self.member_matrix = [], [], None
+        members = list((interval or {}).get("members") or [])
+        if (interval or {}).get("members_input") == "design":
+            self.members = [_Classifier(m) for m in members]
+            linear = [m.linear for m in self.members]
+            recals = {m.recal for m in self.members}
+            if self.members and all(lin is not None for lin in linear) and len(recals) == 1:
+                self.member_matrix = (np.column_stack([w for w, _ in linear]), np.array([b for _, b in linear]))
+        else:  # format 1: whole head pipelines, each compiled on its own
+            self.member_heads = [CompiledHead(list(m.steps), None) for m in members]
+
+    # -- pieces
+
+    def design(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
+        """The classifier's input matrix ``(n, d)`` from the head's input columns."""
+        from .models import CATEGORICAL_FEATURES, NUMERIC_FEATURES, model_feature_columns
+
+        cols = model_feature_columns(columns, n)
+        numeric = np.column_stack([cols[c] for c in NUMERIC_FEATURES]) if n else np.zeros((0, len(NUMERIC_FEATURES)))
+        categorical = np.empty((n, len(CATEGORICAL_FEATURES)), dtype=object)
+        for j, c in enumerate(CATEGORICAL_FEATURES):
+            categorical[:, j] = cols[c]
+        x = np.hstack([part(numeric, categorical) for part in self.parts])
+        for step in self.after:
+            x = step(x)
+        return x
+
+    def predict(self, columns: Mapping[str, Any], n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(p, p_low, p_high)``, each of length ``n`` (NaN interval without members)."""
+        x = self.design(columns, n)
+        p = self.classifier(x)
+        draws = None
+        if self.member_matrix is not None:
+            w, b = self.member_matrix
+            draws = self.members[0].recalibrate(expit(x @ w + b))
+        elif self.members:
+            draws = np.column_stack([m(x) for m in self.members])
+        elif self.member_heads:
+            draws = np.column_stack([m.predict(columns, n)[0] for m in self.member_heads])
+        if draws is None or n == 0:
+            nan = np.full(n, np.nan)
+            return p, nan, nan.copy()
+        low, high = np.quantile(draws, [(1 - self.level) / 2, (1 + self.level) / 2], axis=1)
+        return p, low, high
+
+
+def compile_head(pipeline, interval: Mapping[str, Any] | None = None) -> CompiledHead | None:
+    """A :class:`CompiledHead` of a fitted ``kinetics -> features -> preprocess -> classifier``
+    pipeline, or None when a step is of a shape this module cannot replay."""
+    steps = list(getattr(pipeline, "steps", None) or [])
+    if len(steps) != 4 or steps[0][0] != "kinetics":
+        return None
+    try:
+        return CompiledHead(steps[1:], interval)
+    except (_NotCompilable, AttributeError, TypeError):
+        return None
