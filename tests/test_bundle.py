@@ -105,7 +105,8 @@ MLFLOW_WARNINGS = [
 
 @pytest.fixture(scope="module")
 def small():
-    """A logistic_main bundle on 250 simulated patients, with a 5-member interval ensemble."""
+    """A logistic_main bundle on 250 simulated patients, with a 5-member interval ensemble in the
+    layout of bundle format 1 (whole head pipelines as members), which must keep scoring."""
     from threadpoolctl import threadpool_limits
 
     sim = simulate_cohort(250, seed=21)

@@ -37,7 +37,7 @@ def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members:
     """Fit a small logistic bundle on a simulated cohort and save it (with its manifest)."""
     from ca125kinetics.bundle import ModelBundle, save_bundle
     from ca125kinetics.features import build_patient_frame
-    from ca125kinetics.models import frozen_head, make_pipeline
+    from ca125kinetics.models import frozen_classifier, make_pipeline
     from ca125kinetics.synth import simulate_cohort
 
     cohort = simulate_cohort(n, seed)
@@ -45,18 +45,19 @@ def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members:
     truth = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])
     y = truth["complete_resection_potential"].to_numpy(dtype=int)
     pipeline = make_pipeline("logistic_main").fit(frame, y)
-    transformed = pipeline[0].transform(frame)
+    design = pipeline[1:-1].transform(pipeline[0].transform(frame))
     rng = np.random.default_rng(seed)
     fitted = []
-    for _ in range(members):
+    for _ in range(members):   # the interval ensemble as train() builds it (bundle format 2)
         rows = rng.integers(0, len(frame), len(frame))
-        fitted.append(frozen_head(pipeline).fit(transformed.iloc[rows], y[rows]))
+        fitted.append(frozen_classifier(pipeline).fit(design[rows], y[rows]))
     ranges = {c: (float(frame[c].min()), float(frame[c].max()))
               for c in ("age", "pfi_months", "ascites_ml", "ca125_at_recurrence")}
     bundle = ModelBundle(pipeline=pipeline, name="test-small", version="0.0.0+test", model_family="logistic_main",
                          threshold=0.70, feature_ranges=ranges, trained_on_synthetic=True,
                          training_summary={"n": len(frame)},
-                         interval={"method": "bootstrap_percentile", "level": 0.95, "members": fitted})
+                         interval={"method": "bootstrap_percentile", "level": 0.95, "members_input": "design",
+                                   "members": fitted})
     save_bundle(bundle, directory)
     return directory, cohort
 
@@ -221,13 +222,97 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
     # the pyfunc input form: clinical columns repeated on every markers row
     pyfunc_input = m.merge(c[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
     pyfunc_row = P.score_frame(bundle, pyfunc_input).iloc[0]
-    # the same patient alone: bit for bit; scored together with others: the kinetics MAP fit is
-    # vectorised over the batch and stops at its tolerance, so k agrees to ~1e-9 (relative)
-    for other, rel in ((pyfunc_row, 0.0), (row, 1e-7), (many[pid].to_frame().iloc[0], 1e-7)):
+    # the same numbers alone, in a cohort, in a batch and in the pyfunc form: each patient's
+    # kinetics fit stops where that patient converged, whoever else is in the batch (the
+    # vectorised arithmetic is elementwise, so at most the last bit may differ)
+    for other in (pyfunc_row, row, many[pid].to_frame().iloc[0]):
         for col in ("probability", "p_low", "p_high", "k", "c0", "floor", "imodel_points"):
-            assert other[col] == pytest.approx(alone[col], rel=rel, abs=0.0, nan_ok=True), col
+            assert other[col] == pytest.approx(alone[col], rel=1e-14, abs=0.0, nan_ok=True), col
         for col in ("decision", "recommendation", "warnings", "gcig_status", "mskcc_recommendation"):
             assert other[col] == alone[col], col
+
+
+def _slow_patient(markers, clinical, bundle):
+    """The patient as the package readers make it (the reference of the fast reader)."""
+    gm, gc, problems = P._read_inputs(*P._one_patient_inputs(markers, clinical), bundle.gcig_settings)
+    return P._patients_from_frames(gm, gc), problems
+
+
+def _same_patient(fast, slow) -> bool:
+    def norm(v):
+        return None if P._is_missing(v) else (float(v) if isinstance(v, (int, float, np.number))
+                                               and not isinstance(v, bool) else v)
+
+    for name in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "row_problem"):
+        a, b = getattr(fast, name), getattr(slow, name)
+        if isinstance(a, list):
+            if len(a) != len(b) or any(norm(x) != norm(y) for x, y in zip(a, b)):
+                return False
+        elif a != b:
+            return False
+    ca, cb = fast.clinical or {}, slow.clinical or {}
+    return all(norm(ca.get(k)) == norm(cb.get(k)) for k in set(ca) | set(cb))
+
+
+def test_fast_reader_reads_cohort_patients_as_the_package_readers_do(bundle, scored):
+    markers, clinical, _ = scored
+    ids = sorted(clinical["patient_id"])[:25]
+    for pid in ids:
+        rows = markers[markers["patient_id"] == pid]
+        m = {c: rows[c].tolist() for c in ("patient_id", "day", "ca125", "censored", "uln", "event")}
+        c = {k: (None if pd.isna(v) else v) for k, v in
+             clinical.loc[clinical["patient_id"] == pid, ["patient_id", *P._CLINICAL_PREDICTORS, "recist"]]
+             .iloc[0].items()}
+        fast = P._fast_patient(m, c, bundle.gcig_settings)
+        assert fast is not None, pid
+        slow, problems = _slow_patient(m, c, bundle)
+        assert problems == {} and len(slow) == 1 and _same_patient(fast, slow[0]), pid
+
+
+# valid values; then at most one awkward or bad value planted in one field of one row, so that
+# both outcomes (fast reader or package readers) are exercised
+_good = {"day": st.integers(-30, 150), "ca125": st.one_of(st.floats(0.5, 3000), st.integers(0, 3000), st.sampled_from(
+            ["12.5", " 40 ", "<5", "< 2.5", "<=3", "1e2", "7."])),
+         "event": st.sampled_from([None] * 8 + ["paracentesis", "mouse_antibody", "surgery"]),
+         "uln": st.sampled_from([None, None, 35.0, 30]), "censored": st.sampled_from([None, False, True])}
+_bad = {"day": [21.0, 2.5, -400, 1900, "21", True, None, float("nan")],
+        "ca125": [float("nan"), float("inf"), -3, -0.5, "abc", "", "inf", True, None],
+        "event": ["Surgery", "bleeding", float("nan"), 3],
+        "uln": [0, -1, float("nan"), "35", True], "censored": [1, float("nan"), "yes", 0.0]}
+_clin_good = {"age": st.floats(20, 90), "ecog": st.integers(0, 4), "ascites_ml": st.floats(0, 3000),
+              "figo_stage": st.sampled_from(["IIIC", "iv", "II", "I"]), "primary_residual_disease": st.integers(0, 1),
+              "pfi_months": st.floats(6, 60), "recurrence_pattern": st.sampled_from(["single", " Multiple "]),
+              "recist": st.sampled_from(["PR", "pd", "SD"])}
+_clin_bad = [-2, 700, 1.5, float("nan"), float("inf"), True, "V", "XX", "", "2", None]
+
+
+@st.composite
+def _one_patient(draw):
+    n = draw(st.integers(1, 6))
+    m = {k: [draw(v) for _ in range(n)] for k, v in _good.items()}
+    if draw(st.booleans()):
+        field = draw(st.sampled_from(sorted(_bad)))
+        m[field][draw(st.integers(0, n - 1))] = draw(st.sampled_from(_bad[field]))
+    pid = draw(st.sampled_from(["p1", " p2", "007", None]))
+    if pid is not None:
+        m["patient_id"] = [pid] * n
+    keys = draw(st.lists(st.sampled_from(sorted(_clin_good)), unique=True, max_size=8))
+    clin = {k: draw(_clin_good[k]) for k in keys}
+    if keys and draw(st.booleans()):
+        clin[draw(st.sampled_from(keys + ["arm"]))] = draw(st.sampled_from(_clin_bad))
+    return m, clin
+
+
+@settings(max_examples=200, deadline=None)
+@given(case=_one_patient())
+def test_fast_reader_accepts_only_what_the_readers_accept_and_reads_it_the_same(bundle, case):
+    m, clin = case
+    fast = P._fast_patient(m, clin, bundle.gcig_settings)
+    if fast is None:
+        return                      # the readers decide (and give the messages)
+    slow, problems = _slow_patient(m, clin, bundle)
+    assert problems == {}, problems
+    assert len(slow) == 1 and _same_patient(fast, slow[0])
 
 
 def test_cohort_keeps_everyone_with_fixed_columns(scored):

@@ -546,6 +546,8 @@ def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
         v = values[i]
         if isinstance(v, (int, float, np.integer, np.floating)) and not _is_missing(v):
             values[i] = f"<{float(v)!r}"
+        elif isinstance(v, str) and _DECIMAL_RE.match(v.strip()):   # a number written as text
+            values[i] = f"<{float(v.strip())!r}"
     return frame.drop(columns="censored").assign(ca125=values)
 
 

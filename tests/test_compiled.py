@@ -1,0 +1,126 @@
+"""The compiled model head (``ca125kinetics._compiled``) against scikit-learn.
+
+The compiled head replays the fitted steps after the kinetics step on numpy arrays; every
+number it gives must be scikit-learn's (``pipeline.predict_proba``, each interval member's
+``predict_proba``) to rounding, for every model family, with and without recalibration, and
+for both layouts of the interval ensemble.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_limits
+
+from ca125kinetics._compiled import compile_head
+from ca125kinetics.bundle import ModelBundle
+from ca125kinetics.features import build_patient_frame
+from ca125kinetics.models import RecalibratedClassifier, frozen_classifier, frozen_head, make_pipeline
+from ca125kinetics.synth import simulate_cohort
+
+TOL = 1e-12
+
+
+@pytest.fixture(scope="module")
+def data():
+    sim = simulate_cohort(320, seed=5)
+    frame = build_patient_frame(sim.markers, sim.clinical)
+    truth = sim.truth.set_index("patient_id").reindex(frame["patient_id"])
+    y = truth["complete_resection_potential"].to_numpy(dtype=int)
+    # unknown clinical values and an unseen category reach the model too
+    frame.loc[frame.index[:15], "ecog"] = None
+    frame.loc[frame.index[15:30], "figo_stage"] = None
+    frame.loc[frame.index[30:40], "recurrence_pattern"] = None
+    return frame, y
+
+
+def _fit(family, frame, y, recalibrate=False):
+    params = {"Cs": [0.01, 0.1, 1.0], "inner_cv": 3} if family == "logistic_spline" else None
+    pipeline = make_pipeline(family, params=params)
+    if recalibrate:
+        pipeline.steps[-1] = ("classifier", RecalibratedClassifier(pipeline.steps[-1][1], intercept=0.2, slope=0.8))
+    with threadpool_limits(limits=1):
+        return pipeline.fit(frame, y)
+
+
+@pytest.mark.parametrize("family,recalibrate", [
+    ("logistic_main", False), ("logistic_main", True), ("logistic_spline", False), ("logistic_spline", True),
+    ("gradient_boosting", False), ("gradient_boosting", True)])
+def test_compiled_head_equals_the_pipeline(data, family, recalibrate):
+    frame, y = data
+    pipeline = _fit(family, frame, y, recalibrate)
+    head = compile_head(pipeline)
+    assert head is not None
+    transformed = pipeline[0].transform(frame)
+    p, low, high = head.predict(transformed, len(transformed))
+    np.testing.assert_allclose(p, pipeline.predict_proba(frame)[:, 1], rtol=0, atol=TOL)
+    assert np.isnan(low).all() and np.isnan(high).all()
+    # one patient at a time, from plain arrays, as predict() calls it
+    for i in (0, 20, 35, 200):
+        cols = {c: transformed[c].to_numpy(dtype=object)[i:i + 1] for c in transformed.columns}
+        np.testing.assert_allclose(head.predict(cols, 1)[0], p[i:i + 1], rtol=0, atol=TOL)
+
+
+@pytest.mark.parametrize("family", ["logistic_main", "gradient_boosting"])
+def test_design_members_give_the_percentile_interval_of_their_predictions(data, family):
+    frame, y = data
+    pipeline = _fit(family, frame, y, recalibrate=family == "logistic_main")
+    transformed = pipeline[0].transform(frame)
+    design = pipeline[1:-1].transform(transformed)
+    rng = np.random.default_rng(1)
+    members = [frozen_classifier(pipeline).fit(design[i], y[i])
+               for i in (rng.integers(0, len(y), len(y)) for _ in range(6))]
+    interval = {"method": "bootstrap_percentile", "level": 0.8, "members_input": "design", "members": members}
+    bundle = ModelBundle(pipeline=pipeline, name="t", version="1", model_family=family, interval=interval)
+    out = bundle.predict_proba(frame)
+    draws = np.vstack([m.predict_proba(design)[:, 1] for m in members])
+    np.testing.assert_allclose(out["p"], pipeline.predict_proba(frame)[:, 1], rtol=0, atol=TOL)
+    np.testing.assert_allclose(out["p_low"], np.quantile(draws, 0.1, axis=0), rtol=0, atol=TOL)
+    np.testing.assert_allclose(out["p_high"], np.quantile(draws, 0.9, axis=0), rtol=0, atol=TOL)
+    if family == "logistic_main":   # all linear with one recalibration: one matrix product
+        assert bundle.compiled().member_matrix is not None
+
+
+def test_format_1_members_still_score(data):
+    frame, y = data
+    pipeline = _fit("logistic_main", frame, y)
+    transformed = pipeline[0].transform(frame)
+    rng = np.random.default_rng(2)
+    members = [frozen_head(pipeline).fit(transformed.iloc[i], y[i])
+               for i in (rng.integers(0, len(y), len(y)) for _ in range(4))]
+    bundle = ModelBundle(pipeline=pipeline, name="t", version="1", model_family="logistic_main",
+                         interval={"method": "bootstrap_percentile", "level": 0.95, "members": members})
+    out = bundle.predict_proba(frame)
+    draws = np.vstack([m.predict_proba(transformed)[:, 1] for m in members])
+    np.testing.assert_allclose(out["p_low"], np.quantile(draws, 0.025, axis=0), rtol=0, atol=TOL)
+    np.testing.assert_allclose(out["p_high"], np.quantile(draws, 0.975, axis=0), rtol=0, atol=TOL)
+
+
+def test_an_unknown_pipeline_shape_is_scored_by_scikit_learn(data):
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    frame, y = data
+    fitted = _fit("logistic_main", frame, y)
+    steps = list(fitted.steps)
+    steps.insert(2, ("identity", FunctionTransformer()))   # a step the compiler does not know
+    pipeline = Pipeline(steps)
+    pipeline.steps[2] = ("identity", FunctionTransformer().fit(fitted[:2].transform(frame)))
+    assert compile_head(pipeline) is None
+    bundle = ModelBundle(pipeline=pipeline, name="t", version="1", model_family="logistic_main")
+    np.testing.assert_allclose(bundle.predict_proba(frame)["p"], fitted.predict_proba(frame)[:, 1], atol=TOL)
+
+
+def test_the_compiled_head_is_rebuilt_when_the_model_changes_and_never_pickled(data):
+    frame, y = data
+    pipeline = _fit("logistic_main", frame, y)
+    bundle = ModelBundle(pipeline=pipeline, name="t", version="1", model_family="logistic_main")
+    first = bundle.compiled()
+    assert bundle.compiled() is first
+    assert "_compiled_head" not in pickle.loads(pickle.dumps(bundle)).__dict__
+    bundle.pipeline = _fit("logistic_main", frame, 1 - y)
+    assert bundle.compiled() is not first
+    np.testing.assert_allclose(bundle.predict_proba(frame)["p"], bundle.pipeline.predict_proba(frame)[:, 1],
+                               atol=TOL)
