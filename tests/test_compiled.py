@@ -124,3 +124,46 @@ def test_the_compiled_head_is_rebuilt_when_the_model_changes_and_never_pickled(d
     assert bundle.compiled() is not first
     np.testing.assert_allclose(bundle.predict_proba(frame)["p"], bundle.pipeline.predict_proba(frame)[:, 1],
                                atol=TOL)
+
+
+def _bundle(family, data, recalibrate=False):
+    frame, y = data
+    pipeline = _fit(family, frame, y, recalibrate)
+    design = pipeline[1:-1].transform(pipeline[0].transform(frame))
+    rng = np.random.default_rng(3)
+    members = [frozen_classifier(pipeline).fit(design[i], y[i])
+               for i in (rng.integers(0, len(y), len(y)) for _ in range(5))]
+    return ModelBundle(pipeline=pipeline, name="t", version="1", model_family=family, trained_on_synthetic=True,
+                       feature_ranges={"age": (30.0, 80.0)},
+                       interval={"method": "bootstrap_percentile", "level": 0.9, "members_input": "design",
+                                 "members": members})
+
+
+def test_the_scoring_file_scores_exactly_as_the_bundle(data, tmp_path):
+    import importlib
+
+    from ca125kinetics._compiled import ScoringModel
+    from ca125kinetics.bundle import save_bundle
+
+    P = importlib.import_module("ca125kinetics.predict")
+    bundle = _bundle("logistic_main", data, recalibrate=True)
+    save_bundle(bundle, tmp_path / "b")
+    assert (tmp_path / "b" / "scorer.json").is_file()
+    light = P.load_model(tmp_path / "b", scoring_only=True)
+    assert isinstance(light, ScoringModel)
+    sim = simulate_cohort(60, seed=9)
+    full = P.predict_cohort(sim.markers, sim.clinical, model=bundle)
+    fast = P.predict_cohort(sim.markers, sim.clinical, model=light)
+    assert full.drop(columns="settings_json").equals(fast.drop(columns="settings_json"))
+    assert full["settings_json"].equals(fast["settings_json"])
+
+
+def test_models_the_scoring_file_cannot_hold_are_unpickled(data, tmp_path):
+    import importlib
+
+    from ca125kinetics.bundle import save_bundle
+
+    P = importlib.import_module("ca125kinetics.predict")
+    save_bundle(_bundle("gradient_boosting", data), tmp_path / "gb")
+    assert not (tmp_path / "gb" / "scorer.json").exists()
+    assert isinstance(P.load_model(tmp_path / "gb", scoring_only=True), ModelBundle)

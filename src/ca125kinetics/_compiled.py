@@ -38,11 +38,12 @@ import numpy as np
 __all__ = ["CompiledHead", "compile_head", "expit"]
 
 
-def expit(z: np.ndarray) -> np.ndarray:
-    """Logistic function (scipy's ``expit``, which scikit-learn uses)."""
-    from scipy.special import expit as _expit
-
-    return _expit(z)
+def expit(z) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-z))``, computed without overflow (equal to scipy's
+    ``expit``, which scikit-learn uses, to the last bit or so)."""
+    z = np.asarray(z, dtype=float)
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def _logit(p: np.ndarray, eps: float = 1e-8) -> np.ndarray:
@@ -200,7 +201,8 @@ class CompiledHead:
         from sklearn.compose import ColumnTransformer
         from sklearn.pipeline import Pipeline
 
-        from .models import CATEGORICAL_FEATURES, NUMERIC_FEATURES, ModelFeatures
+        from ._design import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+        from .models import ModelFeatures
 
         names = [n for n, _ in head_steps]
         if names != ["features", "preprocess", "classifier"] or type(head_steps[0][1]) is not ModelFeatures:
@@ -233,7 +235,7 @@ class CompiledHead:
 
     def design(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
         """The classifier's input matrix ``(n, d)`` from the head's input columns."""
-        from .models import CATEGORICAL_FEATURES, NUMERIC_FEATURES, model_feature_columns
+        from ._design import CATEGORICAL_FEATURES, NUMERIC_FEATURES, model_feature_columns
 
         cols = model_feature_columns(columns, n)
         numeric = np.column_stack([cols[c] for c in NUMERIC_FEATURES]) if n else np.zeros((0, len(NUMERIC_FEATURES)))
@@ -274,3 +276,176 @@ def compile_head(pipeline, interval: Mapping[str, Any] | None = None) -> Compile
         return CompiledHead(steps[1:], interval)
     except (_NotCompilable, AttributeError, TypeError):
         return None
+
+
+# ---------------------------------------------------------------------------- scoring file
+
+#: Version of the scoring file layout (``scorer.json``).
+SCORER_FORMAT = 1
+SCORER_FILE = "scorer.json"
+
+
+def _floats(a) -> list:
+    return [float(v) for v in np.ravel(a)]
+
+
+def _step_to_dict(step: _Step) -> dict | None:
+    if step.kind == "passthrough":
+        return {"kind": "passthrough"}
+    if step.kind == "impute":
+        return {"kind": "impute", "statistics": _floats(step.statistics),
+                "indicator": None if step.indicator is None else [int(i) for i in step.indicator]}
+    if step.kind == "indicator":
+        return {"kind": "indicator", "indicator": [int(i) for i in step.indicator]}
+    if step.kind == "onehot":
+        if not all(isinstance(v, str) for cats in step.categories for v in cats):
+            return None
+        return {"kind": "onehot", "categories": [list(cats) for cats in step.categories]}
+    if step.kind == "scale":
+        return {"kind": "scale", "mean": None if step.mean is None else _floats(step.mean),
+                "scale": None if step.scale is None else _floats(step.scale)}
+    return None                                        # a transformer replayed by its own code
+
+
+def _step_from_dict(d: Mapping[str, Any]) -> _Step:
+    step = _Step.__new__(_Step)
+    step.kind, step.fitted, step.names, step.needs_frame = d["kind"], None, [], False
+    if step.kind == "impute":
+        step.statistics = np.asarray(d["statistics"], dtype=float)
+        step.indicator = None if d["indicator"] is None else np.asarray(d["indicator"], dtype=np.intp)
+    elif step.kind == "indicator":
+        step.indicator = np.asarray(d["indicator"], dtype=np.intp)
+    elif step.kind == "onehot":
+        step.categories = [np.asarray(c, dtype=object) for c in d["categories"]]
+    elif step.kind == "scale":
+        step.mean = None if d["mean"] is None else np.asarray(d["mean"], dtype=float)
+        step.scale = None if d["scale"] is None else np.asarray(d["scale"], dtype=float)
+    elif step.kind != "passthrough":
+        raise ValueError(f"unknown step kind {step.kind!r}")
+    return step
+
+
+def _classifier_to_dict(c: _Classifier) -> dict | None:
+    if c.linear is None:
+        return None
+    w, b = c.linear
+    return {"coef": _floats(w), "intercept": float(b), "recalibration": None if c.recal is None else list(c.recal)}
+
+
+def _classifier_from_dict(d: Mapping[str, Any]) -> _Classifier:
+    c = _Classifier.__new__(_Classifier)
+    c.est = c.inner = None
+    c.linear = (np.asarray(d["coef"], dtype=float), float(d["intercept"]))
+    c.recal = None if d["recalibration"] is None else (float(d["recalibration"][0]), float(d["recalibration"][1]))
+    return c
+
+
+def head_to_dict(head: CompiledHead) -> dict | None:
+    """The compiled head as JSON-ready data, or None when a step is replayed by scikit-learn
+    code (e.g. spline terms, gradient boosting) or the interval holds format-1 members."""
+    if head.member_heads:
+        return None
+    parts = []
+    for part in head.parts:
+        steps = [_step_to_dict(s) for s in part.steps]
+        if any(s is None for s in steps):
+            return None
+        parts.append({"source": part.source, "index": [int(i) for i in part.index], "steps": steps})
+    after = [_step_to_dict(s) for s in head.after]
+    classifier = _classifier_to_dict(head.classifier)
+    members = [_classifier_to_dict(m) for m in head.members]
+    if any(s is None for s in after) or classifier is None or any(m is None for m in members):
+        return None
+    return {"parts": parts, "after": after, "classifier": classifier, "members": members, "level": head.level}
+
+
+def head_from_dict(d: Mapping[str, Any]) -> CompiledHead:
+    """A :class:`CompiledHead` from :func:`head_to_dict` data (no scikit-learn involved)."""
+    head = CompiledHead.__new__(CompiledHead)
+    head.parts = []
+    for pd_ in d["parts"]:
+        part = _Part.__new__(_Part)
+        part.source, part.index = pd_["source"], np.asarray(pd_["index"], dtype=np.intp)
+        part.steps = [_step_from_dict(s) for s in pd_["steps"]]
+        head.parts.append(part)
+    head.after = [_step_from_dict(s) for s in d["after"]]
+    head.classifier = _classifier_from_dict(d["classifier"])
+    head.level = float(d["level"])
+    head.members = [_classifier_from_dict(m) for m in d["members"]]
+    head.member_heads = []
+    recals = {m.recal for m in head.members}
+    head.member_matrix = None
+    if head.members and len(recals) == 1:
+        head.member_matrix = (np.column_stack([m.linear[0] for m in head.members]),
+                              np.array([m.linear[1] for m in head.members]))
+    return head
+
+
+class _KineticsStep:
+    """What scoring needs of a fitted ``KineticsFeatures``: method, settings, population."""
+
+    def __init__(self, method: str, settings, population):
+        self.method, self.settings_, self.population_ = method, settings, population
+
+
+class ScoringModel:
+    """A trained model for scoring only, read from its scoring file (``scorer.json``).
+
+    Holds what ``predict`` needs -- the kinetics population and settings, the compiled head
+    with its interval members, the rule settings, threshold and metadata -- as plain numbers
+    read from JSON: loading it unpickles nothing and imports no scikit-learn, which is what
+    makes ``ca125 score`` start fast. Its scores are those of the ``ModelBundle`` it was
+    written from (a test checks this). It has no ``pipeline``: for refitting, validation or
+    anything else, load the full bundle.
+    """
+
+    def __init__(self, data: Mapping[str, Any]):
+        from .kinetics import KineticsPopulation
+        from .settings import GcigSettings, KineticsSettings
+
+        if data.get("kind") != "ca125kinetics.ScoringModel" or data.get("format_version") != SCORER_FORMAT:
+            raise ValueError(f"not a scoring file of format {SCORER_FORMAT}")
+        self.name, self.version = str(data["name"]), str(data["version"])
+        self.model_family = str(data["model_family"])
+        self.threshold = float(data["threshold"])
+        self.trained_on_synthetic = bool(data["trained_on_synthetic"])
+        self.gcig_settings = GcigSettings.from_dict(data["gcig_settings"])
+        self.kinetics_settings = KineticsSettings.from_dict(data["kinetics_settings"])
+        self.feature_ranges = {k: (float(v[0]), float(v[1])) for k, v in data["feature_ranges"].items()}
+        self.training_summary = dict(data.get("training_summary") or {})
+        kin = data["kinetics"]
+        population = None if kin["population"] is None else KineticsPopulation.from_dict(kin["population"])
+        self.kinetics_step = _KineticsStep(kin["method"], KineticsSettings.from_dict(kin["settings"]), population)
+        self.head = head_from_dict(data["head"])
+        self.interval = {"level": self.head.level, "n_members": len(self.head.members)}
+
+    def compiled(self) -> CompiledHead:
+        return self.head
+
+    def predict_head(self, columns, n: int):
+        """``(p, p_low, p_high)``, as ``ModelBundle.predict_head``."""
+        return self.head.predict(columns, n)
+
+
+def scorer_dict(bundle) -> dict | None:
+    """The scoring file of a ``ModelBundle`` (JSON-ready), or None when its model cannot be
+    written as plain numbers (then scoring unpickles the bundle)."""
+    head = bundle.compiled()
+    steps = getattr(bundle.pipeline, "steps", None) or []
+    if head is None or not steps:
+        return None
+    data = head_to_dict(head)
+    kinetics = steps[0][1]
+    if data is None or not hasattr(kinetics, "settings_"):
+        return None
+    population = getattr(kinetics, "population_", None)
+    return {
+        "kind": "ca125kinetics.ScoringModel", "format_version": SCORER_FORMAT,
+        "name": bundle.name, "version": bundle.version, "model_family": bundle.model_family,
+        "threshold": float(bundle.threshold), "trained_on_synthetic": bool(bundle.trained_on_synthetic),
+        "gcig_settings": bundle.gcig_settings.to_dict(), "kinetics_settings": bundle.kinetics_settings.to_dict(),
+        "feature_ranges": {k: [float(v[0]), float(v[1])] for k, v in bundle.feature_ranges.items()},
+        "kinetics": {"method": kinetics.method, "settings": kinetics.settings_.to_dict(),
+                     "population": None if population is None else population.to_dict()},
+        "head": data,
+    }

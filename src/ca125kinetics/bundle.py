@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._compiled import SCORER_FILE, scorer_dict
 from .errors import InvalidInputError, ModelIntegrityError
 from .integrity import MANIFEST_NAME, sha256_file, verify_manifest, write_manifest
 from .settings import GcigSettings, KineticsSettings
@@ -269,10 +270,13 @@ def _jsonable(value):
 
 
 def save_bundle(bundle: ModelBundle, directory) -> Path:
-    """Write ``bundle.joblib``, ``bundle.json`` and ``MANIFEST.sha256`` to ``directory``.
+    """Write ``bundle.joblib``, ``bundle.json``, ``scorer.json`` and ``MANIFEST.sha256`` to ``directory``.
 
     ``directory`` is created; it must be empty or hold only a previously saved bundle (those
-    three files), which is replaced. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
+    files), which is replaced. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
+    ``scorer.json`` (``_compiled.ScoringModel``) holds the model as plain numbers for scoring
+    without unpickling; it is written when every fitted step can be (not for spline terms or
+    gradient boosting, whose scoring then unpickles the bundle).
 
     Returns
     -------
@@ -287,12 +291,18 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
     if root.exists():
         if not root.is_dir():
             raise InvalidInputError(f"{str(root)!r} exists and is not a directory; give a directory path")
-        others = sorted(p.name for p in root.iterdir() if p.name not in (BUNDLE_FILE, BUNDLE_JSON, MANIFEST_NAME))
+        others = sorted(p.name for p in root.iterdir()
+                        if p.name not in (BUNDLE_FILE, BUNDLE_JSON, SCORER_FILE, MANIFEST_NAME))
         if others:
             raise InvalidInputError(f"{str(root)!r} holds other files ({others[:3]}); save the bundle to an "
                                     "empty or new directory")
     root.mkdir(parents=True, exist_ok=True)
     joblib.dump(bundle, root / BUNDLE_FILE, compress=3)
+    scorer = scorer_dict(bundle)
+    if scorer is not None:
+        (root / SCORER_FILE).write_text(json.dumps(scorer, sort_keys=True) + "\n", encoding="utf-8")
+    elif (root / SCORER_FILE).exists():
+        (root / SCORER_FILE).unlink()
     meta = bundle.to_dict()
     meta["bundle_sha256"] = sha256_file(root / BUNDLE_FILE)
     (root / BUNDLE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -61,6 +61,8 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from ._design import (_PCT_CLIP, CATEGORICAL_FEATURES, NUMERIC_FEATURES,  # noqa: F401 - re-exported
+                      model_feature_columns)
 from .errors import InvalidInputError
 from .settings import KineticsSettings
 
@@ -85,14 +87,6 @@ __all__ = [
 #: simpler of two families whose AUCs are within the selection tolerance).
 FAMILIES = ("logistic_main", "logistic_spline", "gradient_boosting")
 
-#: Numeric predictors built by :class:`ModelFeatures`, in order.
-NUMERIC_FEATURES = (
-    "age", "ecog", "log_pfi", "ascites_any", "log1p_ascites", "ascites_500", "primary_residual",
-    "log_ca125", "gcig_responded", "log_k", "log_floor", "log_nadir", "pct_decline_c2",
-    "pct_decline_c3", "pct_decline_c4", "n_samples", "kinetics_ok",
-)
-#: Categorical predictors (str, ``"missing"`` when unknown).
-CATEGORICAL_FEATURES = ("figo_stage", "recurrence_pattern", "recist")
 #: Continuous predictors that get spline terms in ``logistic_spline``.
 SPLINE_FEATURES = ("age", "log_pfi", "log_ca125", "log_k", "pct_decline_c2")
 
@@ -105,9 +99,6 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
                           "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": True,
                           "validation_fraction": 0.15, "n_iter_no_change": 25},
 }
-
-_PCT_CLIP = (-300.0, 100.0)
-
 
 def logit(p, eps: float = 1e-8) -> np.ndarray:
     """``log(p / (1 - p))`` of probabilities clipped to ``[eps, 1 - eps]``."""
@@ -166,68 +157,6 @@ class ModelFeatures(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None) -> np.ndarray:
         return np.asarray(NUMERIC_FEATURES + CATEGORICAL_FEATURES, dtype=object)
-
-
-def _numeric_values(values) -> np.ndarray:
-    """Float array (NaN where missing or not a number) of a column or a sequence."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":
-        return values.astype(float, copy=False)
-    series = values if isinstance(values, pd.Series) else pd.Series(values, dtype=object)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-
-
-def _flag_values(values) -> np.ndarray:
-    """1.0/0.0/NaN of a True/False/unknown column or sequence."""
-    if isinstance(values, np.ndarray) and values.dtype.kind in "bfiu":
-        return values.astype(float)
-    if isinstance(values, np.ndarray) and values.dtype == object and all(
-            v is None or v is True or v is False for v in values):
-        return np.array([np.nan if v is None else float(v) for v in values], dtype=float)
-    return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-
-
-def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:
-    """The transforms of :class:`ModelFeatures` on a mapping of columns (DataFrame or dict).
-
-    ``X`` maps the patient-frame columns (after ``KineticsFeatures``) to length-``n``
-    columns (Series, arrays or sequences). Returns :data:`NUMERIC_FEATURES` as float arrays
-    (NaN when unknown, infinities made NaN) and :data:`CATEGORICAL_FEATURES` as object
-    arrays (``"missing"`` when unknown). :meth:`ModelFeatures.transform` and the compiled
-    scorer (``ca125kinetics._compiled``) both call this function.
-    """
-    def num(name):
-        return _numeric_values(X[name])
-
-    def optional(name):
-        return num(name) if name in X else np.full(n, np.nan)
-
-    ascites, pfi, ca125 = num("ascites_ml"), num("pfi_months"), num("ca125_at_recurrence")
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = {
-            "age": num("age"),
-            "ecog": num("ecog"),
-            "log_pfi": np.log(np.where(pfi > 0, pfi, np.nan)),
-            "ascites_any": np.where(np.isnan(ascites), np.nan, (ascites > 0).astype(float)),
-            "log1p_ascites": np.log1p(np.where(ascites >= 0, ascites, np.nan)),
-            "ascites_500": np.where(np.isnan(ascites), np.nan, (ascites >= 500).astype(float)),
-            "primary_residual": num("primary_residual_disease"),
-            "log_ca125": np.log(np.where(ca125 > 0, ca125, np.nan)),
-            "gcig_responded": _flag_values(X["gcig_responded"]),
-        }
-    for name in ("log_k", "log_floor", "log_nadir", "n_samples", "kinetics_ok"):
-        out[name] = optional(name)
-    for name in ("pct_decline_c2", "pct_decline_c3", "pct_decline_c4"):
-        out[name] = np.clip(optional(name), *_PCT_CLIP)
-    cols = {}
-    for name in NUMERIC_FEATURES:
-        v = np.array(out[name], dtype=float)
-        v[np.isinf(v)] = np.nan
-        cols[name] = v
-    for name in CATEGORICAL_FEATURES:
-        values = X[name].to_numpy(dtype=object) if isinstance(X[name], pd.Series) else np.asarray(X[name], dtype=object)
-        cols[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values],
-                              dtype=object)
-    return cols
 
 
 class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
