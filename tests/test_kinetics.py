@@ -7,6 +7,7 @@ that the truth is known exactly; reference values with their provenance are in
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import pickle
@@ -449,6 +450,73 @@ def test_transformer_set_output_and_long_input(cohort):
     assert list(out.index) == list(dict.fromkeys(markers["patient_id"])) and tf.population_ is None
     with pytest.raises(InvalidInputError, match="fitted on the long markers form"):
         tf.transform(series_to_wide(markers))
+
+
+def resample_wide(markers, seed):
+    """A bootstrap resample of the patients, in wide form, with unique ids."""
+    wide = series_to_wide(markers)
+    idx = np.random.default_rng(seed).integers(0, len(wide), len(wide))
+    return wide.iloc[idx].set_axis([f"r{j}" for j in range(len(wide))])
+
+
+def moment_vector(pop):
+    """The vector the EM's stopping rule looks at: means, log sds, correlation, log sigma."""
+    return np.array([pop.mu_log_k, pop.mu_log_floor, math.log(pop.sd_log_k), math.log(pop.sd_log_floor),
+                     pop.corr_log_k_floor, math.log(pop.sigma)])
+
+
+def test_warm_started_population_is_the_population_of_the_data(cohort, population):
+    resample = resample_wide(cohort[0], seed=5)
+    cold = KineticsFeatures().fit(resample).population_
+    warm = KineticsFeatures(population_start=population).fit(resample).population_
+    far_start = dataclasses.replace(population, mu_log_k=population.mu_log_k + 1.0, sd_log_k=1.0,
+                                    corr_log_k_floor=0.5, sigma=0.3)
+    far = KineticsFeatures(population_start=far_start).fit(resample).population_
+    assert cold.start_method == "mixedlm" and warm.start_method == far.start_method == "population"
+    assert cold.converged and warm.converged and far.converged
+    assert warm.n_iter < cold.n_iter                         # the point of the warm start (18 vs 55 here)
+    assert (warm.n_patients, warm.n_samples) == (cold.n_patients, cold.n_samples)
+    assert warm.start_sigma == population.sigma and math.isnan(warm.start_mean_slope)
+    # The EM stops when an iteration moves the vector by < 1e-5; in its slowest direction
+    # (the weakly identified correlation of log k and log floor) an iteration contracts the
+    # distance to the fixed point by only ~0.9-0.98, and the per-patient MAP fits stop at
+    # their own tolerance, so two runs of the same EM from different starts end ~1e-4 apart
+    # (up to 6e-4 seen in simulated cohorts). The learned population moved away from its
+    # start by ~10-100x that, so a start that leaked into the answer would fail.
+    np.testing.assert_allclose(moment_vector(warm), moment_vector(cold), rtol=0, atol=2e-3)
+    np.testing.assert_allclose(moment_vector(far), moment_vector(cold), rtol=0, atol=2e-3)
+    assert np.abs(moment_vector(far_start) - moment_vector(cold)).max() > 0.5
+    assert np.abs(moment_vector(population) - moment_vector(cold)).max() > 1e-2
+    k_cold = fit_kinetics(resample, population=cold)["k"]
+    k_warm = fit_kinetics(resample, population=warm)["k"]
+    np.testing.assert_allclose(k_warm, k_cold, rtol=1e-3)
+
+
+def test_population_start_is_checked(cohort, population):
+    X = series_to_wide(cohort[0])
+    with pytest.raises(InvalidInputError, match="population_start must be a KineticsPopulation"):
+        KineticsFeatures(population_start={"mu_log_k": -3.0}).fit(X)
+    for kwargs in ({"method": "per-patient"}, {"population": population}):
+        with pytest.raises(InvalidInputError, match="population_start only starts the population learned in fit"):
+            KineticsFeatures(population_start=population, **kwargs).fit(X)
+    with pytest.raises(InvalidInputError, match="start_method must be one of"):
+        dataclasses.replace(population, start_method="guess")
+
+
+def test_estimators_pickled_before_population_start_still_clone_and_refit(cohort, population):
+    old = KineticsFeatures(settings=KineticsSettings(k_ref=0.04)).fit(series_to_wide(cohort[0]).iloc[:60])
+    del old.__dict__["population_start"]                 # as pickled by an earlier version
+    old_pop = dataclasses.replace(population)
+    del old_pop.__dict__["start_method"]
+    old.population_ = old_pop
+    loaded = pickle.loads(pickle.dumps(old))
+    assert "population_start" not in loaded.__dict__ and "start_method" not in loaded.population_.__dict__
+    assert loaded.population_start is None and loaded.population_.start_method == "mixedlm"
+    fresh = clone(loaded)
+    assert fresh.get_params() == {"method": "population", "settings": KineticsSettings(k_ref=0.04),
+                                  "population": None, "population_start": None}
+    assert fresh.fit(series_to_wide(cohort[0]).iloc[:60]).population_.start_method == "mixedlm"
+    assert KineticsPopulation.from_json(loaded.population_.to_json()) == population
 
 
 def test_transformer_rejects_changed_columns(cohort):
