@@ -323,6 +323,75 @@ def test_bootstrap_refits_the_whole_pipeline_including_the_kinetics_population(t
     assert np.isfinite(res.table["corrected"]).all()
 
 
+def test_resamples_learn_their_own_population_warm_started_with_the_cold_start_results(training, monkeypatch):
+    from ca125kinetics.kinetics import KineticsFeatures
+    from ca125kinetics.validation.studies import _fit_and_score
+
+    bundle, frame, y = training
+    frame, y = frame.iloc[:120].reset_index(drop=True), y[:120]
+    fits = []
+    original = KineticsFeatures.fit
+
+    def recording_fit(self, X, y=None):
+        original(self, X, y)
+        fits.append((self.population_start, self.population_))
+        return self
+
+    monkeypatch.setattr(KineticsFeatures, "fit", recording_fit)
+    res = optimism_bootstrap(bundle, frame, y, n_boot=2, seed=3, progress=False, n_jobs=1)
+    (apparent_start, apparent), *resamples = fits
+    assert apparent_start is None and apparent.start_method == "mixedlm"
+    assert len(resamples) == 2 and res.n_failed == 0
+    for start, learned in resamples:
+        assert start == apparent  # started from the full sample's population ...
+        assert learned.start_method == "population" and learned.converged
+        assert learned.mu_log_k != apparent.mu_log_k and learned.sigma != apparent.sigma  # ... learned anew
+
+    # the same resamples with the MixedLM start: a resample's two populations agree to
+    # ~1e-4 (test_kinetics), and so do the probabilities and the measures computed from them
+    rng = np.random.default_rng(3)
+    for b in range(2):
+        boot, test, error, _, _ = _fit_and_score(bundle.pipeline, frame, y, rng.integers(0, len(frame), len(frame)))
+        assert error is None and fits[-1][1].start_method == "mixedlm"
+        for m in OPTIMISM_METRICS:
+            assert res.resamples.loc[b, f"{m}_boot"] == pytest.approx(boot[m], abs=1e-3)
+            assert res.resamples.loc[b, f"{m}_test"] == pytest.approx(test[m], abs=1e-3)
+
+
+def test_the_warm_start_finds_population_steps_by_type_at_any_depth(training):
+    from sklearn.base import clone
+
+    from ca125kinetics.kinetics import KineticsFeatures
+    from ca125kinetics.validation.studies import _population_warm_start
+
+    population = training[0].pipeline[0].population_
+    outer = Pipeline([("model", Pipeline([("kin", KineticsFeatures()), ("clf", LogisticRegression())]))])
+    fitted = clone(outer)
+    fitted.get_params()["model__kin"].population_ = population
+    warm = _population_warm_start(outer, fitted)
+    assert warm.get_params()["model__kin__population_start"] == population
+    assert outer.get_params()["model__kin__population_start"] is None  # the caller's estimator is untouched
+    for step in (KineticsFeatures(population=population), KineticsFeatures(method="per-patient")):
+        other = Pipeline([("kin", step), ("clf", LogisticRegression())])
+        fitted = clone(other)
+        fitted[0].population_ = population
+        assert _population_warm_start(other, fitted) is other  # nothing is learned: nothing to start
+
+
+def test_kinetics_features_computed_once_give_the_pipelines_own_probabilities(training):
+    from sklearn.base import clone
+
+    from ca125kinetics.validation.studies import _fit_then_predict
+
+    bundle, frame, y = training
+    pipeline = clone(bundle.pipeline).set_params(kinetics__population=bundle.pipeline[0].population_)
+    fit, other = frame.iloc[:150].reset_index(drop=True), frame.iloc[150:].reset_index(drop=True)
+    plain = clone(pipeline).fit(fit, y[:150])
+    p_fit, p_other = _fit_then_predict(clone(pipeline), fit, y[:150], other)
+    np.testing.assert_array_equal(p_fit, plain.predict_proba(fit)[:, 1])
+    np.testing.assert_array_equal(p_other, plain.predict_proba(other)[:, 1])
+
+
 class _FailsOnOddEvents(LogisticRegression):
     """Refuses to fit when the sample has an odd number of events (to exercise failures)."""
 
