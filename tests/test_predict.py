@@ -538,15 +538,18 @@ def test_cli_unknown_patient_is_a_clear_error(model_dir, tables):
         P.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
 
 
-def test_scoring_imports_no_mlflow_or_web_framework(model_dir, tables):
+def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tables):
+    """``ca125 score`` reads the model's scoring file (scorer.json): no unpickling, so neither
+    scikit-learn nor joblib is imported (nor mlflow, the web framework or matplotlib)."""
     import subprocess
     import sys
 
     root, ids = tables
+    assert (model_dir / "scorer.json").is_file()
     code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
             "'--patient', sys.argv[2], '--model', sys.argv[3]]); "
-            "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn') if m in sys.modules); "
-            "print('HEAVY', heavy); sys.exit(rc)")
+            "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn', 'sklearn', 'joblib', "
+            "'scipy') if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0], str(model_dir)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

@@ -30,7 +30,6 @@ stays light); :data:`Ca125PyfuncModel` is created on first access.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 import math

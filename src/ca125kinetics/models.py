@@ -61,7 +61,7 @@ import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin, TransformerMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from ._design import (_PCT_CLIP, CATEGORICAL_FEATURES, NUMERIC_FEATURES,  # noqa: F401 - re-exported
+from ._design import (CATEGORICAL_FEATURES, NUMERIC_FEATURES,  # noqa: F401 - re-exported
                       model_feature_columns)
 from .errors import InvalidInputError
 from .settings import KineticsSettings
