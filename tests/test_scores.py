@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 import math
 from importlib import resources
+from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -32,7 +34,8 @@ from ca125kinetics import (
     read_clinical,
     score_for_auc,
 )
-from ca125kinetics.scores import PUBLISHED_SCORE_COLUMNS, STATUSES
+from ca125kinetics import scores as scores_module
+from ca125kinetics.scores import PUBLISHED_SCORE_COLUMNS, STATUSES, published_scores_arrays
 
 # ------------------------------------------------------------------------------------ AGO
 
@@ -555,3 +558,162 @@ def test_imodel_bounds_contain_every_completion(row):
         assert partial.points_min <= complete.points <= partial.points_max
         if partial.low_risk is not None:
             assert complete.low_risk is partial.low_risk
+
+
+# ------------------------------------------------------------------------------------ engine
+# published_scores_arrays is the engine of published_scores and of the per-patient functions;
+# the prediction path calls it with one patient's plain values. It must give exactly what
+# published_scores gives for the same values (an object column holding them), and its fast
+# route (no pandas) exactly what the reference parse with pandas gives.
+
+INPUT_COLUMNS = ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+                 "recurrence_pattern", "ca125_at_recurrence")
+COHORT = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default" / "clinical.csv"
+
+
+def _reference_scores(frame, **kwargs):
+    """published_scores with the fast parse switched off: every column parsed with pandas."""
+    with mock.patch.object(scores_module, "_parse_numeric_fast", lambda values, kind: None), \
+            mock.patch.object(scores_module, "_parse_text_fast", lambda values, column, kind: None):
+        return published_scores(frame, **kwargs)
+
+
+def _assert_engine_equals_frame(arrays, frame):
+    """Every column of the engine equals the published_scores frame, value and type."""
+    assert list(arrays) == list(PUBLISHED_SCORE_COLUMNS[1:])
+    for column, values in arrays.items():
+        assert isinstance(values, np.ndarray) and len(values) == len(frame), column
+        assert values.dtype == (np.float64 if column == "imodel_points" else object), column
+        for i, (got, expected) in enumerate(zip(values.tolist(), frame[column].tolist())):
+            got, expected = _na(got), _na(expected)
+            assert got == expected and type(got) is type(expected), (column, i, got, expected)
+
+
+def test_engine_equals_published_scores_on_committed_cohort():
+    clinical = read_clinical(COHORT)
+    ca125 = np.random.default_rng(7).lognormal(4.5, 1.2, len(clinical)).round(1)
+    ca125[::17] = np.nan  # some unknown
+    clinical["ca125_at_recurrence"] = ca125
+    expected = published_scores(clinical)
+    pd.testing.assert_frame_equal(expected, _reference_scores(clinical))
+    # plain Python values (ints, floats, NaN, pd.NA, str), as the prediction path holds them
+    columns = {c: clinical[c].tolist() for c in INPUT_COLUMNS}
+    problem = clinical["problem"].tolist()
+    _assert_engine_equals_frame(published_scores_arrays(columns, problem=problem), expected)
+    for i in range(0, len(clinical), 151):  # one patient at a time
+        one = published_scores_arrays({c: v[i:i + 1] for c, v in columns.items()}, problem=problem[i:i + 1])
+        _assert_engine_equals_frame(one, expected.iloc[i:i + 1])
+    # the cohort exercises the rules, not one branch
+    assert {"ok", "ok_with_missing"} <= set(expected["imodel_status"])
+    assert set(expected["mskcc_recommendation"].dropna()) == {"offer", "consider", "no"}
+    assert set(expected["ago_positive"].dropna()) == {True, False}
+
+
+awkward_missing = st.sampled_from([None, np.nan, pd.NA, "", "  "])
+awkward = {
+    "ecog": st.one_of(awkward_missing, st.integers(-1, 6), st.sampled_from(
+        [1.5, "2", " 0 ", True, False, np.int64(3), np.float64(4.0), "x", float("inf")])),
+    "ascites_ml": st.one_of(awkward_missing, st.floats(-10, 2000), st.sampled_from(
+        [499, 500, "499.5", True, float("inf"), np.float64(0.0), -0.0])),
+    "figo_stage": st.one_of(awkward_missing, st.sampled_from(
+        ["I", "II", "III", "IV", "IIIC", " ivb ", "FIGO IIIA1", "V", "3", 3, True, 1.0, "iii"])),
+    "primary_residual_disease": st.one_of(awkward_missing, st.sampled_from([0, 1, 2, 0.5, "1", True, np.int64(1)])),
+    "pfi_months": st.one_of(awkward_missing, st.floats(-1, 60), st.sampled_from([6, 12, 16, 30, "40", 2**60])),
+    "recurrence_pattern": st.one_of(awkward_missing, st.sampled_from(
+        ["single", "multiple", "carcinomatosis", "Multiple", " single ", "diffuse", 1, True])),
+    "ca125_at_recurrence": st.one_of(awkward_missing, st.floats(0, 1000), st.sampled_from([105, 105.1, "200", -5])),
+    "dfi_months": st.one_of(awkward_missing, st.floats(-1, 60), st.sampled_from([12, "9"])),
+}
+SETTINGS_VARIANTS = [ScoreSettings(), ScoreSettings(imodel_ecog4="not_applicable", mskcc_month_12_group="12-30"),
+                     ScoreSettings(dfi_column="dfi_months")]
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.fixed_dictionaries(awkward), min_size=1, max_size=6),
+       st.lists(st.sampled_from([None, np.nan, "", " ", "ca125 'abc' is not a number"]), min_size=6, max_size=6),
+       st.sets(st.sampled_from(INPUT_COLUMNS)), st.sampled_from(SETTINGS_VARIANTS))
+def test_engine_equals_published_scores_on_awkward_values(rows, problems, left_out, settings):
+    n = len(rows)
+    columns = {c: [row[c] for row in rows] for c in awkward if c not in left_out}
+    problem = problems[:n]
+    frame = pd.DataFrame({
+        "patient_id": [f"p{i}" for i in range(n)],
+        **{c: pd.Series(columns.get(c, [None] * n), dtype=object) for c in awkward},  # left out: unknown
+        "problem": pd.Series(problem, dtype=object),
+    })
+    expected = published_scores(frame, settings=settings)
+    pd.testing.assert_frame_equal(expected, _reference_scores(frame, settings=settings))
+    _assert_engine_equals_frame(published_scores_arrays(columns, problem=problem, settings=settings), expected)
+
+
+na_values = st.sampled_from([None, np.nan, pd.NA, np.float64("nan")])
+canonical = {  # what read_clinical produces, as plain Python (or numpy) values
+    "ecog": st.one_of(na_values, st.integers(0, 4), st.sampled_from([np.int64(2), 3.0])),
+    "ascites_ml": st.one_of(na_values, st.floats(0, 5000), st.integers(0, 900), st.just(np.float64(499.5))),
+    "primary_residual_disease": st.one_of(na_values, st.sampled_from([0, 1, np.int64(1), 0.0])),
+    "pfi_months": st.one_of(na_values, st.floats(0, 120), st.sampled_from([6, 12, 16, 30])),
+    "ca125_at_recurrence": st.one_of(na_values, st.floats(0, 1e5), st.sampled_from([105, 105.0, 2**53 - 1])),
+    "figo_stage": st.one_of(na_values, st.sampled_from(["I", "II", "III", "IV"])),
+    "recurrence_pattern": st.one_of(na_values, st.sampled_from(["single", "multiple", "carcinomatosis"])),
+}
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(st.sampled_from(sorted(canonical)).flatmap(lambda kind: st.tuples(
+    st.just(kind), st.lists(st.one_of(canonical[kind], canonical[kind], awkward[kind]), min_size=1, max_size=5))))
+def test_fast_parse_equals_pandas_parse(kind_and_values):
+    """The fast route gives, value by value, what the pandas parse of an object column gives."""
+    kind, values = kind_and_values
+    fast = scores_module._parse(values, kind, kind)
+    with mock.patch.object(scores_module, "_parse_numeric_fast", lambda values, kind: None), \
+            mock.patch.object(scores_module, "_parse_text_fast", lambda values, column, kind: None):
+        reference = scores_module._parse(values, kind, kind)
+    assert fast == reference, values
+    assert [type(v) for v in fast.values] == [type(v) for v in reference.values]
+
+
+def test_engine_needs_no_pandas_for_canonical_values(monkeypatch):
+    canonical = {"ecog": [1, None], "ascites_ml": [0.0, np.nan], "figo_stage": ["III", None],
+                 "primary_residual_disease": [0, pd.NA], "pfi_months": [13.4, 40],
+                 "recurrence_pattern": ["single", "multiple"], "ca125_at_recurrence": [167.4, None]}
+    published_scores_arrays(canonical)  # parses each distinct text value once (cached)
+    fresh = {**canonical, "ecog": [np.int64(0), 4], "pfi_months": [5.5, 31.0], "ascites_ml": [600.0, 0]}
+
+    class NoPandas:
+        def __getattr__(self, name):
+            raise AssertionError(f"pandas used: pd.{name}")
+
+    monkeypatch.setattr(scores_module, "pd", NoPandas())
+    got = published_scores_arrays(fresh, problem=[None, "bad row"])
+    monkeypatch.undo()
+    frame = pd.DataFrame({"patient_id": ["a", "b"], **{c: pd.Series(v, dtype=object) for c, v in fresh.items()},
+                          "problem": [None, "bad row"]})
+    _assert_engine_equals_frame(got, published_scores(frame))
+    assert got["ago_status"][1] == "invalid_input" and got["ago_reason"][1] == "invalid patient data: bad row"
+    assert got["mskcc_status"][0] == "not_applicable" and got["ago_positive"][0] is False
+
+
+def test_engine_shapes_and_errors():
+    out = published_scores_arrays({"ecog": [0], "ascites_ml": [0.0], "primary_residual_disease": [0]})
+    assert out["ago_positive"].tolist() == [True] and out["ago_status"].tolist() == ["ok"]
+    assert out["imodel_status"].tolist() == ["missing_input"] and np.isnan(out["imodel_points"][0])
+    nothing = published_scores_arrays({})  # no column: one patient, everything unknown
+    assert {column: len(values) for column, values in nothing.items()} == dict.fromkeys(PUBLISHED_SCORE_COLUMNS[1:], 1)
+    assert {nothing[f"{score}_status"][0] for score in ("ago", "imodel", "mskcc")} == {"missing_input"}
+    assert published_scores_arrays({"ecog": (0, 1), "patient_id": ["x"]})["ago_status"].tolist() == [
+        "missing_input", "ok_with_missing"]  # tuples work; unknown keys are ignored
+    assert len(published_scores_arrays({"ecog": []})["ago_status"]) == 0
+    with pytest.raises(InvalidInputError, match="one value per patient") as info:
+        published_scores_arrays({"ecog": [0, 1], "ascites_ml": [0.0]})
+    assert info.value.column == "ascites_ml"
+    with pytest.raises(InvalidInputError, match="one value per patient") as info:
+        published_scores_arrays({"ecog": [0]}, problem=[None, None])
+    assert info.value.column == "problem"
+
+
+def test_text_values_are_reported_as_given():
+    """1, 1.0 and True in a text column are different entries, each reported as written."""
+    frame = clinical(figo_stage=[1, True, 1.0, "IIIC", None])
+    reasons = published_scores(frame)["imodel_reason"].tolist()
+    assert "figo_stage = 1:" in reasons[0] and "figo_stage = True:" in reasons[1]
+    assert "figo_stage = 1.0:" in reasons[2] and reasons[3].startswith("invalid input: ecog = 7")
