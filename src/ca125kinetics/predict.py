@@ -292,6 +292,11 @@ class Prediction:
 
 def _jsonable(value):
     """Recursively turn NaN/NA into None and numpy scalars into Python scalars."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:   # the common cases, first
+        return value
+    if kind is float:
+        return None if value != value else value
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -304,6 +309,11 @@ def _jsonable(value):
 
 
 def _is_missing(value) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return False
+    if kind is float:
+        return value != value
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     if isinstance(value, (float, np.floating)):
@@ -313,6 +323,11 @@ def _is_missing(value) -> bool:
 
 def _clean(value):
     """A scalar cell as a plain Python value (None for any missing marker)."""
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return value
+    if kind is float:
+        return None if value != value else value
     if _is_missing(value):
         return None
     if isinstance(value, np.generic):
@@ -771,14 +786,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
     """
     from . import kinetics as K
     from .gcig import _with_combined, patient_gcig
-    try:
-        from .scores import published_scores_arrays
-    except ImportError:  # TEMPORARY until scores.published_scores_arrays lands
-        def published_scores_arrays(columns, problem=None):
-            from .scores import published_scores
-            f = pd.DataFrame({"patient_id": [str(i) for i in range(len(problem))], **columns, "problem": problem})
-            out = published_scores(f)
-            return {c: out[c].to_numpy(dtype=object) for c in out.columns}
+    from .scores import published_scores_arrays
 
     gs = bundle.gcig_settings
     n = len(patients)

@@ -308,69 +308,93 @@ async def _send_json(send, status: int, payload: dict) -> None:
 class ScoreBatcher:
     """Scores concurrent requests together, in one vectorised pass (``predict_many``).
 
-    Every step of scoring is vectorised over patients, so scoring twenty patients costs little
-    more than scoring one. Request threads put their patient on a queue and wait; one scoring
-    thread takes whatever is queued (at most ``max_batch``, patient identifiers distinct within
-    a batch), scores it, and hands each request its own :class:`Prediction`. Nothing waits for
-    a batch to fill: a lone request is scored at once. The numbers are those of
-    :func:`ca125kinetics.predict.predict` (same code path; tested).
+    The kinetics fit and the model are vectorised over patients, so scoring twenty patients
+    costs much less than twenty times one. Requests wait on the server's event loop
+    (:meth:`score_async`, no thread per request); the first one schedules a drain, which takes
+    what is queued by then (at most ``max_batch``, patient identifiers distinct within a batch),
+    scores it and hands each request its own :class:`Prediction`. Nothing waits for a batch
+    to fill: a lone request is scored at once. A patient's numbers do not depend on the batch
+    (see ``ca125kinetics.predict``); they are those of :func:`ca125kinetics.predict.predict`
+    (tested). :meth:`score` is the blocking form for other threads (a loop of its own).
     """
 
     def __init__(self, bundle, *, max_batch: int = 32, timeout: float = 120.0):
-        import queue
         import threading
 
         self.bundle = bundle
         self.max_batch = max_batch
         self.timeout = timeout
-        self._queue: queue.Queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="ca125-score-batcher", daemon=True)
-        self._thread.start()
+        self._pending: list = []          # touched only on the loop that serves score_async
+        self._scheduled = False
+        self._thread_loop = None
+        self._lock = threading.Lock()
+
+    async def score_async(self, markers: dict, clinical: dict):
+        """Score one patient from a coroutine on the serving loop; raises what scoring raises."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((markers, clinical, future))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._drain, loop)
+        return await future
 
     def score(self, markers: dict, clinical: dict):
-        """Score one patient (blocks until its batch is done); raises what scoring raises."""
-        from concurrent.futures import Future
+        """Score one patient from any thread (blocks until its batch is done).
 
-        future: Future = Future()
-        self._queue.put((markers, clinical, future))
-        return future.result(timeout=self.timeout)
+        Requests from threads are batched on an event loop of their own, run by one
+        background thread, with a queue of their own (a queue belongs to one loop).
+        """
+        import asyncio
+        import threading
+
+        with self._lock:
+            if self._thread_loop is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="ca125-score-batcher", daemon=True).start()
+                self._thread_loop = (loop, ScoreBatcher(self.bundle, max_batch=self.max_batch, timeout=self.timeout))
+        loop, batcher = self._thread_loop
+        return asyncio.run_coroutine_threadsafe(batcher.score_async(markers, clinical),
+                                                loop).result(timeout=self.timeout)
 
     def _take(self) -> list:
-        import queue
-
-        batch = [self._queue.get()]
-        ids = {batch[0][1]["patient_id"]}
-        held = []
-        while len(batch) < self.max_batch:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item[1]["patient_id"] in ids:
-                held.append(item)  # same identifier: next batch
-            else:
-                ids.add(item[1]["patient_id"])
+        batch, held, ids = [], [], set()
+        for item in self._pending:
+            pid = item[1].get("patient_id")
+            if len(batch) < self.max_batch and pid not in ids:
+                ids.add(pid)
                 batch.append(item)
-        for item in held:
-            self._queue.put(item)
+            else:
+                held.append(item)  # same identifier, or a full batch: the next drain
+        self._pending = held
         return batch
 
-    def _run(self) -> None:
+    def _drain(self, loop) -> None:
         from ..predict import predict_many
 
-        while True:
-            batch = self._take()
-            try:
-                results = predict_many([(m, c) for m, c, _ in batch], model=self.bundle)
-            except Exception:  # one bad item must not fail the others: score them one by one
-                for m, c, future in batch:
-                    try:
-                        future.set_result(predict_many([(m, c)], model=self.bundle)[0])
-                    except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+        batch = self._take()
+        try:
+            results = predict_many([(m, c) for m, c, _ in batch], model=self.bundle)
+        except Exception:  # one bad item must not fail the others: score them one by one
+            for m, c, future in batch:
+                try:
+                    result = predict_many([(m, c)], model=self.bundle)[0]
+                except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+                    if not future.done():
                         future.set_exception(exc)
-                continue
+                else:
+                    if not future.done():
+                        future.set_result(result)
+        else:
             for (_, _, future), result in zip(batch, results):
-                future.set_result(result)
+                if not future.done():  # a request cancelled while waiting (client gone)
+                    future.set_result(result)
+        if self._pending:
+            loop.call_soon(self._drain, loop)
+        else:
+            self._scheduled = False
 
 
 # --------------------------------------------------------------------------------------
@@ -486,11 +510,11 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
     @app.post("/api/score", response_model=ScoreResponse, summary="Score one patient",
               responses={413: {"model": ErrorResponse, "description": "request body too large"},
                          422: {"model": ErrorResponse, "description": "invalid input (field or data contract)"}})
-    def score(req: ScoreRequest):
+    async def score(req: ScoreRequest):
         """Probability of complete resection, KELIM-like kinetics, GCIG response and progression,
         published scores and the recommendation for one patient (same code path as ``predict``)."""
         markers, clinical = request_to_inputs(req)
-        result = app.state.batcher.score(markers, clinical)
+        result = await app.state.batcher.score_async(markers, clinical)
         if result.status == "invalid_input":
             raise InvalidInputError(result.reason or "invalid input")
         return JSONResponse(content=result.to_dict())
