@@ -8,7 +8,7 @@ Routes
     series and the fitted curve as inline SVG from the JSON the API returns.
 ``POST /api/score``
     Score one patient (:class:`ScoreRequest` -> :class:`ScoreResponse`); the numbers come from
-    :func:`ca125kinetics.predict.score_frame`, the same code path as the Python function, the
+    :func:`ca125kinetics.predict.predict_many`, the same code path as the Python function, the
     CLI and the MLflow pyfunc model. Concurrent requests are scored together in one vectorised
     pass (:class:`ScoreBatcher`); the result of each is the same as alone.
 ``GET /api/model``
