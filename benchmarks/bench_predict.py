@@ -85,6 +85,9 @@ def bench_in_process(model, n: int) -> None:
 
     # the module: ``ca125kinetics.predict`` is also the name of the public function
     P = importlib.import_module("ca125kinetics.predict")
+    import numpy as np
+    import pandas as pd
+
     from ca125kinetics.features import build_patient_frame
 
     t = time.perf_counter()
@@ -105,7 +108,11 @@ def bench_in_process(model, n: int) -> None:
                for r, (m, c) in zip(records, items)]
     frames = [build_patient_frame(*P._read_inputs(*P._one_patient_inputs(m, c), gs)[:2], gcig_settings=gs,
                                   kinetics_settings=bundle.kinetics_settings) for m, c in items]
-    heads = [bundle.kinetics_features(f) for f in frames]
+    def as_arrays(h):  # the head's input as predict passes it: float arrays, object for text
+        return {c: (h[c].to_numpy(dtype=float, na_value=np.nan) if pd.api.types.is_numeric_dtype(h[c])
+                    and not pd.api.types.is_bool_dtype(h[c]) else h[c].to_numpy(dtype=object)) for c in h.columns}
+
+    heads = [as_arrays(bundle.kinetics_features(f)) for f in frames]
     base = _timeit(lambda f: bundle.pipeline.predict_proba(f), frames)
     base_med = statistics.median(base)
     rows = [
@@ -132,8 +139,6 @@ def bench_in_process(model, n: int) -> None:
     print(f"\nin-process, one patient per call (ms)      {'median':>9} {'p95':>9} {'vs base':>9}")
     print("\n".join(rows))
     cohort_items = items[: min(len(items), 200)]
-    import pandas as pd
-
     markers = pd.concat([pd.DataFrame(m) for m, _ in cohort_items], ignore_index=True)
     clinical = pd.DataFrame([c for _, c in cohort_items])
     t = time.perf_counter()
