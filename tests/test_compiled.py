@@ -167,3 +167,18 @@ def test_models_the_scoring_file_cannot_hold_are_unpickled(data, tmp_path):
     save_bundle(_bundle("gradient_boosting", data), tmp_path / "gb")
     assert not (tmp_path / "gb" / "scorer.json").exists()
     assert isinstance(P.load_model(tmp_path / "gb", scoring_only=True), ModelBundle)
+
+
+def test_a_changed_scoring_file_is_refused(data, tmp_path):
+    import importlib
+
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.errors import ModelIntegrityError
+
+    P = importlib.import_module("ca125kinetics.predict")
+    save_bundle(_bundle("logistic_main", data), tmp_path / "b")
+    scorer = tmp_path / "b" / "scorer.json"
+    scorer.write_text(scorer.read_text().replace('"threshold": 0.7', '"threshold": 0.1'))
+    P.clear_model_cache()
+    with pytest.raises(ModelIntegrityError, match="scorer.json"):
+        P.load_model(tmp_path / "b", scoring_only=True)

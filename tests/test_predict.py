@@ -315,6 +315,22 @@ def test_fast_reader_accepts_only_what_the_readers_accept_and_reads_it_the_same(
     assert len(slow) == 1 and _same_patient(fast, slow[0])
 
 
+def test_predict_many_mixes_plain_and_awkward_inputs(bundle):
+    """Items the fast reader takes and items the package readers take are scored together;
+    each gets what predict gives it alone (a bad item is reported, not raised)."""
+    plain = ({"patient_id": "a1", **WORKED}, {"patient_id": "a1", **CLINICAL})
+    awkward = ({"patient_id": ["a2"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "abc", "120", "<20"]}, None)
+    frame = ({"patient_id": ["a3"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "180", "120", "<20"]}, None)
+    assert P._fast_patient(*plain, bundle.gcig_settings) is not None
+    assert P._fast_patient(*awkward, bundle.gcig_settings) is None
+    many = P.predict_many([plain, awkward, frame], model=bundle)
+    assert [m.patient_id for m in many] == ["a1", "a2", "a3"]
+    assert many[1].status == "invalid_input" and "abc" in many[1].reason
+    for item, result in zip((plain, frame), (many[0], many[2])):
+        alone = P.predict(*item, model=bundle)
+        assert result.to_dict() == alone.to_dict()
+
+
 def test_cohort_keeps_everyone_with_fixed_columns(scored):
     markers, clinical, frame = scored
     assert list(frame.columns) == list(P.SCORE_COLUMNS)

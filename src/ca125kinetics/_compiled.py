@@ -46,6 +46,13 @@ def expit(z) -> np.ndarray:
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
+def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w`` summed in the same order for every row, whatever the number of rows (BLAS
+    picks other kernels for one row and for many, which can change the last bit): a patient's
+    probability does not depend on who else is scored with it."""
+    return np.einsum("ij,j...->i...", x, w, optimize=False)
+
+
 def _logit(p: np.ndarray, eps: float = 1e-8) -> np.ndarray:
     p = np.clip(p, eps, 1.0 - eps)
     return np.log(p) - np.log1p(-p)
@@ -175,7 +182,7 @@ class _Classifier:
         """Probability of the inner classifier (before any recalibration)."""
         if self.linear is not None:
             w, b = self.linear
-            return expit(x @ w + b)
+            return expit(_dot(x, w) + b)
         return np.asarray(self.inner.predict_proba(x), dtype=float)[:, 1]
 
     def recalibrate(self, p: np.ndarray) -> np.ndarray:
@@ -254,7 +261,7 @@ class CompiledHead:
         draws = None
         if self.member_matrix is not None:
             w, b = self.member_matrix
-            draws = self.members[0].recalibrate(expit(x @ w + b))
+            draws = self.members[0].recalibrate(expit(_dot(x, w) + b))
         elif self.members:
             draws = np.column_stack([m(x) for m in self.members])
         elif self.member_heads:
