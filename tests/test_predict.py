@@ -106,7 +106,7 @@ def test_worked_series_gives_confirmed_pr_and_a_rule_that_names_it(bundle):
     expected = "resectable" if p.probability >= p.threshold else "not_resectable"
     assert p.decision == expected
     sign = ">=" if expected == "resectable" else "<"
-    assert f"GCIG CA-125 response (PR) confirmed on day 63" in p.recommendation
+    assert "GCIG CA-125 response (PR) confirmed on day 63" in p.recommendation
     assert f"predicted probability {p.probability:.2f} {sign} threshold 0.70" in p.recommendation
     assert p.recommendation.endswith("Research software, not a medical device. Model trained on synthetic data.")
     assert p.model["name"] == "test-small" and p.model["gcig"]["uln"] == 35.0

@@ -35,7 +35,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import math
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
