@@ -53,6 +53,8 @@ def test_compiled_head_equals_the_pipeline(data, family, recalibrate):
     pipeline = _fit(family, frame, y, recalibrate)
     head = compile_head(pipeline)
     assert head is not None
+    # the classifier is replayed from its fitted numbers, never by its own predict_proba
+    assert (head.classifier.linear is not None) != (head.classifier.forest is not None)
     transformed = pipeline[0].transform(frame)
     p, low, high = head.predict(transformed, len(transformed))
     np.testing.assert_allclose(p, pipeline.predict_proba(frame)[:, 1], rtol=0, atol=TOL)
@@ -81,6 +83,8 @@ def test_design_members_give_the_percentile_interval_of_their_predictions(data, 
     np.testing.assert_allclose(out["p_high"], np.quantile(draws, 0.9, axis=0), rtol=0, atol=TOL)
     if family == "logistic_main":   # all linear with one recalibration: one matrix product
         assert bundle.compiled().member_matrix is not None
+    else:                            # all trees: one walk through the stacked forest
+        assert bundle.compiled().member_forest is not None
 
 
 def test_format_1_members_still_score(data):

@@ -14,13 +14,14 @@ DataFrame handling and input validation around arithmetic that takes microsecond
   any other fitted transformer (e.g. ``SplineTransformer``) is called with its own
   ``transform`` on the numpy block it was fitted on;
 * ``classifier``: binary ``LogisticRegression``/``LogisticRegressionCV`` as
-  ``expit(X w + b)`` (scikit-learn's ``_predict_proba_lr``), a
+  ``expit(X w + b)`` (scikit-learn's ``_predict_proba_lr``), binary
+  ``HistGradientBoostingClassifier`` by walking its trees' nodes (:class:`_Forest`), a
   :class:`~ca125kinetics.models.RecalibratedClassifier` as its fixed logistic map of that,
   anything else through its own ``predict_proba``.
 
 The interval ensemble (``ModelBundle.interval``) of a bundle of format 2 holds classifiers
 fitted on the main pipeline's design matrix, so ``B`` logistic members are one ``(n, d) x
-(d, B)`` product. Bundles of format 1 hold whole head pipelines; each is compiled on its
+(d, B)`` product, and ``B`` boosted members one walk through all their trees at once. Bundles of format 1 hold whole head pipelines; each is compiled on its
 own (correct, slower).
 
 Equality with ``pipeline.predict_proba`` is a test (``tests/test_bundle.py``), to 1e-12.
@@ -163,6 +164,71 @@ def _linear(est) -> tuple[np.ndarray, float] | None:
     return None
 
 
+class _Forest:
+    """The trees of one or more fitted binary ``HistGradientBoostingClassifier`` models, stacked.
+
+    Every tree's nodes are concatenated (child indices made global); a prediction walks all
+    trees of all models at once, one tree level per step (``x <= threshold`` goes left; a
+    missing value goes where the split sent missing values in training), then sums each
+    model's leaf values onto its baseline: scikit-learn's raw prediction, whose logistic is
+    the probability (``HalfBinomialLoss``).
+    """
+
+    def __init__(self, models: list):
+        feature, threshold, missing_left, left, right, leaf, value = [], [], [], [], [], [], []
+        roots, owner, baselines = [], [], []
+        offset = 0
+        for m_index, model in enumerate(models):
+            baselines.append(float(np.ravel(model._baseline_prediction)[0]))
+            for (tree,) in model._predictors:
+                nodes = tree.nodes
+                if np.any(nodes["is_categorical"]):
+                    raise _NotCompilable("categorical splits")
+                roots.append(offset)
+                owner.append(m_index)
+                feature.append(nodes["feature_idx"].astype(np.intp))
+                threshold.append(nodes["num_threshold"].astype(float))
+                missing_left.append(nodes["missing_go_to_left"].astype(bool))
+                left.append(nodes["left"].astype(np.intp) + offset)
+                right.append(nodes["right"].astype(np.intp) + offset)
+                leaf.append(nodes["is_leaf"].astype(bool))
+                value.append(nodes["value"].astype(float))
+                offset += len(nodes)
+        self.feature, self.threshold = np.concatenate(feature), np.concatenate(threshold)
+        self.missing_left, self.leaf = np.concatenate(missing_left), np.concatenate(leaf)
+        self.left, self.right, self.value = np.concatenate(left), np.concatenate(right), np.concatenate(value)
+        self.roots, self.owner = np.asarray(roots, dtype=np.intp), np.asarray(owner, dtype=np.intp)
+        self.baselines = np.asarray(baselines)
+        self.starts = np.flatnonzero(np.r_[True, np.diff(self.owner) != 0])
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Raw predictions ``(n, n_models)``."""
+        n = x.shape[0]
+        node = np.broadcast_to(self.roots, (n, self.roots.size)).copy()
+        rows = np.arange(n)[:, None]
+        while True:
+            active = ~self.leaf[node]
+            if not active.any():
+                break
+            value = x[rows, self.feature[node]]
+            go_left = np.where(np.isnan(value), self.missing_left[node], value <= self.threshold[node])
+            node = np.where(active, np.where(go_left, self.left[node], self.right[node]), node)
+        sums = np.add.reduceat(self.value[node], self.starts, axis=1) if n else np.zeros((0, self.starts.size))
+        return sums + self.baselines
+
+
+def _forest_of(est) -> _Forest | None:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    if type(est) is HistGradientBoostingClassifier and len(est.classes_) == 2 and est.n_trees_per_iteration_ == 1 \
+            and type(est._loss).__name__ == "HalfBinomialLoss":
+        try:
+            return _Forest([est])
+        except (_NotCompilable, AttributeError, ValueError):
+            return None
+    return None
+
+
 class _Classifier:
     """``predict_proba(X)[:, 1]`` of a fitted classifier, replayed where it is linear."""
 
@@ -177,12 +243,15 @@ class _Classifier:
             inner = est.estimator_
         self.inner = inner
         self.linear = _linear(inner)
+        self.forest = None if self.linear is not None else _forest_of(inner)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Probability of the inner classifier (before any recalibration)."""
         if self.linear is not None:
             w, b = self.linear
             return expit(_dot(x, w) + b)
+        if self.forest is not None:
+            return expit(self.forest.raw(x)[:, 0])
         return np.asarray(self.inner.predict_proba(x), dtype=float)[:, 1]
 
     def recalibrate(self, p: np.ndarray) -> np.ndarray:
@@ -227,7 +296,7 @@ class CompiledHead:
         self.after = [_Step(s, False, []) for s in chain[1:]]
         self.classifier = _Classifier(head_steps[2][1])
         self.level = float((interval or {}).get("level", 0.95))
-        self.members, self.member_heads, self.member_matrix = [], [], None
+        self.members, self.member_heads, self.member_matrix, self.member_forest = [], [], None, None
         members = list((interval or {}).get("members") or [])
         if (interval or {}).get("members_input") == "design":
             self.members = [_Classifier(m) for m in members]
@@ -235,6 +304,8 @@ class CompiledHead:
             recals = {m.recal for m in self.members}
             if self.members and all(lin is not None for lin in linear) and len(recals) == 1:
                 self.member_matrix = (np.column_stack([w for w, _ in linear]), np.array([b for _, b in linear]))
+            elif self.members and all(m.forest is not None for m in self.members) and len(recals) == 1:
+                self.member_forest = _Forest([m.inner for m in self.members])
         else:  # format 1: whole head pipelines, each compiled on its own
             self.member_heads = [CompiledHead(list(m.steps), None) for m in members]
 
@@ -262,6 +333,8 @@ class CompiledHead:
         if self.member_matrix is not None:
             w, b = self.member_matrix
             draws = self.members[0].recalibrate(expit(_dot(x, w) + b))
+        elif self.member_forest is not None:
+            draws = self.members[0].recalibrate(expit(self.member_forest.raw(x)))
         elif self.members:
             draws = np.column_stack([m(x) for m in self.members])
         elif self.member_heads:
@@ -341,7 +414,7 @@ def _classifier_to_dict(c: _Classifier) -> dict | None:
 
 def _classifier_from_dict(d: Mapping[str, Any]) -> _Classifier:
     c = _Classifier.__new__(_Classifier)
-    c.est = c.inner = None
+    c.est = c.inner = c.forest = None
     c.linear = (np.asarray(d["coef"], dtype=float), float(d["intercept"]))
     c.recal = None if d["recalibration"] is None else (float(d["recalibration"][0]), float(d["recalibration"][1]))
     return c
@@ -379,7 +452,7 @@ def head_from_dict(d: Mapping[str, Any]) -> CompiledHead:
     head.classifier = _classifier_from_dict(d["classifier"])
     head.level = float(d["level"])
     head.members = [_classifier_from_dict(m) for m in d["members"]]
-    head.member_heads = []
+    head.member_heads, head.member_forest = [], None
     recals = {m.recal for m in head.members}
     head.member_matrix = None
     if head.members and len(recals) == 1:
