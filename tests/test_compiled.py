@@ -143,14 +143,15 @@ def _bundle(family, data, recalibrate=False):
                                  "members": members})
 
 
-def test_the_scoring_file_scores_exactly_as_the_bundle(data, tmp_path):
+@pytest.mark.parametrize("family", ["logistic_main", "gradient_boosting"])
+def test_the_scoring_file_scores_exactly_as_the_bundle(data, tmp_path, family):
     import importlib
 
     from ca125kinetics._compiled import ScoringModel
     from ca125kinetics.bundle import save_bundle
 
     P = importlib.import_module("ca125kinetics.predict")
-    bundle = _bundle("logistic_main", data, recalibrate=True)
+    bundle = _bundle(family, data, recalibrate=True)
     save_bundle(bundle, tmp_path / "b")
     assert (tmp_path / "b" / "scorer.json").is_file()
     light = P.load_model(tmp_path / "b", scoring_only=True)
@@ -168,9 +169,9 @@ def test_models_the_scoring_file_cannot_hold_are_unpickled(data, tmp_path):
     from ca125kinetics.bundle import save_bundle
 
     P = importlib.import_module("ca125kinetics.predict")
-    save_bundle(_bundle("gradient_boosting", data), tmp_path / "gb")
-    assert not (tmp_path / "gb" / "scorer.json").exists()
-    assert isinstance(P.load_model(tmp_path / "gb", scoring_only=True), ModelBundle)
+    save_bundle(_bundle("logistic_spline", data), tmp_path / "spline")   # spline terms: scikit-learn code
+    assert not (tmp_path / "spline" / "scorer.json").exists()
+    assert isinstance(P.load_model(tmp_path / "spline", scoring_only=True), ModelBundle)
 
 
 def test_a_changed_scoring_file_is_refused(data, tmp_path):

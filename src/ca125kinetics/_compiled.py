@@ -67,13 +67,14 @@ class _Step:
 
     def __init__(self, fitted, first: bool, names: list[str]):
         from sklearn.impute import MissingIndicator, SimpleImputer
-        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
         self.kind = "call"
         self.fitted = fitted
         self.names = names
-        if isinstance(fitted, str) and fitted == "passthrough":
-            self.kind = "passthrough"
+        if (isinstance(fitted, str) and fitted == "passthrough") or (
+                type(fitted) is FunctionTransformer and fitted.func is None):
+            self.kind = "passthrough"     # a fitted ColumnTransformer holds "passthrough" as an identity
         elif type(fitted) is SimpleImputer and getattr(fitted, "statistics_", None) is not None \
                 and _is_nan_marker(fitted.missing_values):
             self.kind = "impute"
@@ -200,6 +201,22 @@ class _Forest:
         self.roots, self.owner = np.asarray(roots, dtype=np.intp), np.asarray(owner, dtype=np.intp)
         self.baselines = np.asarray(baselines)
         self.starts = np.flatnonzero(np.r_[True, np.diff(self.owner) != 0])
+
+    _FIELDS = ("feature", "threshold", "missing_left", "left", "right", "leaf", "value", "roots", "owner",
+               "baselines")
+
+    def to_dict(self) -> dict:
+        return {name: (_floats(getattr(self, name)) if getattr(self, name).dtype.kind == "f"
+                       else [int(v) for v in getattr(self, name)]) for name in self._FIELDS}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> _Forest:
+        forest = cls.__new__(cls)
+        kinds = {"threshold": float, "value": float, "baselines": float, "missing_left": bool, "leaf": bool}
+        for name in cls._FIELDS:
+            setattr(forest, name, np.asarray(d[name], dtype=kinds.get(name, np.intp)))
+        forest.starts = np.flatnonzero(np.r_[True, np.diff(forest.owner) != 0])
+        return forest
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Raw predictions ``(n, n_models)``."""
@@ -405,24 +422,32 @@ def _step_from_dict(d: Mapping[str, Any]) -> _Step:
     return step
 
 
-def _classifier_to_dict(c: _Classifier) -> dict | None:
-    if c.linear is None:
-        return None
-    w, b = c.linear
-    return {"coef": _floats(w), "intercept": float(b), "recalibration": None if c.recal is None else list(c.recal)}
+def _classifier_to_dict(c: _Classifier, *, with_model: bool = True) -> dict | None:
+    out = {"recalibration": None if c.recal is None else list(c.recal)}
+    if not with_model:                     # a member whose trees are in the member forest
+        return out
+    if c.linear is not None:
+        w, b = c.linear
+        return {**out, "coef": _floats(w), "intercept": float(b)}
+    if c.forest is not None:
+        return {**out, "forest": c.forest.to_dict()}
+    return None
 
 
 def _classifier_from_dict(d: Mapping[str, Any]) -> _Classifier:
     c = _Classifier.__new__(_Classifier)
-    c.est = c.inner = c.forest = None
-    c.linear = (np.asarray(d["coef"], dtype=float), float(d["intercept"]))
+    c.est = c.inner = c.forest = c.linear = None
+    if "coef" in d:
+        c.linear = (np.asarray(d["coef"], dtype=float), float(d["intercept"]))
+    elif "forest" in d:
+        c.forest = _Forest.from_dict(d["forest"])
     c.recal = None if d["recalibration"] is None else (float(d["recalibration"][0]), float(d["recalibration"][1]))
     return c
 
 
 def head_to_dict(head: CompiledHead) -> dict | None:
     """The compiled head as JSON-ready data, or None when a step is replayed by scikit-learn
-    code (e.g. spline terms, gradient boosting) or the interval holds format-1 members."""
+    code (e.g. spline terms) or the interval holds format-1 members."""
     if head.member_heads:
         return None
     parts = []
@@ -433,10 +458,12 @@ def head_to_dict(head: CompiledHead) -> dict | None:
         parts.append({"source": part.source, "index": [int(i) for i in part.index], "steps": steps})
     after = [_step_to_dict(s) for s in head.after]
     classifier = _classifier_to_dict(head.classifier)
-    members = [_classifier_to_dict(m) for m in head.members]
+    forest = head.member_forest
+    members = [_classifier_to_dict(m, with_model=forest is None) for m in head.members]
     if any(s is None for s in after) or classifier is None or any(m is None for m in members):
         return None
-    return {"parts": parts, "after": after, "classifier": classifier, "members": members, "level": head.level}
+    return {"parts": parts, "after": after, "classifier": classifier, "members": members, "level": head.level,
+            "member_forest": None if forest is None else forest.to_dict()}
 
 
 def head_from_dict(d: Mapping[str, Any]) -> CompiledHead:
@@ -455,7 +482,9 @@ def head_from_dict(d: Mapping[str, Any]) -> CompiledHead:
     head.member_heads, head.member_forest = [], None
     recals = {m.recal for m in head.members}
     head.member_matrix = None
-    if head.members and len(recals) == 1:
+    if d.get("member_forest") is not None:
+        head.member_forest = _Forest.from_dict(d["member_forest"])
+    elif head.members and len(recals) == 1 and all(m.linear is not None for m in head.members):
         head.member_matrix = (np.column_stack([m.linear[0] for m in head.members]),
                               np.array([m.linear[1] for m in head.members]))
     return head
