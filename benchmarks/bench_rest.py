@@ -11,7 +11,7 @@ so a cache could not help. Bounded in count (``--requests``) and time (``--time-
 
 Baseline measured in the same run: ``GET /healthz`` with the same concurrency and count -- the
 cost of HTTP, the framework and the client on this machine, without scoring. The load comes
-from aiohttp (``pip install aiohttp``; it is also a dependency of mlflow), the hostile payloads
+from aiohttp (``pip install -e .[bench]``; it also comes with mlflow), the hostile payloads
 from httpx.
 
 Usage::
