@@ -143,7 +143,7 @@ def _bundle(family, data, recalibrate=False):
                                  "members": members})
 
 
-@pytest.mark.parametrize("family", ["logistic_main", "gradient_boosting"])
+@pytest.mark.parametrize("family", ["logistic_main", "logistic_spline", "gradient_boosting"])
 def test_the_scoring_file_scores_exactly_as_the_bundle(data, tmp_path, family):
     import importlib
 
@@ -166,12 +166,34 @@ def test_the_scoring_file_scores_exactly_as_the_bundle(data, tmp_path, family):
 def test_models_the_scoring_file_cannot_hold_are_unpickled(data, tmp_path):
     import importlib
 
+    from sklearn.preprocessing import FunctionTransformer
+
     from ca125kinetics.bundle import save_bundle
 
     P = importlib.import_module("ca125kinetics.predict")
-    save_bundle(_bundle("logistic_spline", data), tmp_path / "spline")   # spline terms: scikit-learn code
-    assert not (tmp_path / "spline" / "scorer.json").exists()
-    assert isinstance(P.load_model(tmp_path / "spline", scoring_only=True), ModelBundle)
+    bundle = _bundle("logistic_main", data)
+    # a preprocessing step of a kind the compiler only calls (its own transform): no plain numbers
+    pre = bundle.pipeline.named_steps["preprocess"]
+    pre.steps[-1] = ("scale", FunctionTransformer(np.negative).fit(np.zeros((1, 1))))
+    save_bundle(bundle, tmp_path / "odd")
+    assert not (tmp_path / "odd" / "scorer.json").exists()
+    assert isinstance(P.load_model(tmp_path / "odd", scoring_only=True), ModelBundle)
+
+
+def test_spline_terms_are_replayed_beyond_the_training_range(data):
+    """Values outside the knots' range take the transformer's linear extrapolation."""
+    frame, y = data
+    pipeline = _fit("logistic_spline", frame, y)
+    head = compile_head(pipeline)
+    assert {s.kind for part in head.parts for s in part.steps} >= {"spline"}
+    transformed = pipeline[0].transform(frame).iloc[:40].copy()
+    transformed["age"] = np.linspace(5, 119, 40)
+    transformed["pfi_months"] = np.geomspace(0.05, 500, 40)
+    transformed["ca125_at_recurrence"] = np.geomspace(0.5, 1e5, 40)
+    transformed["log_k"] = np.linspace(-9, 1, 40)
+    transformed["pct_decline_c2"] = np.linspace(-300, 100, 40)
+    expected = pipeline[1:].predict_proba(transformed)[:, 1]
+    np.testing.assert_allclose(head.predict(transformed, 40)[0], expected, rtol=0, atol=TOL)
 
 
 def test_a_changed_scoring_file_is_refused(data, tmp_path):

@@ -10,9 +10,9 @@ DataFrame handling and input validation around arithmetic that takes microsecond
 * ``preprocess``: every fitted transformer of a known kind is replayed from its fitted
   attributes -- ``SimpleImputer`` (``statistics_``, ``indicator_.features_``),
   ``MissingIndicator`` (``features_``), ``OneHotEncoder`` (``categories_``, no drop, no
-  infrequent categories), ``StandardScaler`` (``mean_``, ``scale_``), ``"passthrough"``;
-  any other fitted transformer (e.g. ``SplineTransformer``) is called with its own
-  ``transform`` on the numpy block it was fitted on;
+  infrequent categories), ``StandardScaler`` (``mean_``, ``scale_``), ``SplineTransformer``
+  (knots, degree, extrapolation), ``"passthrough"``; any other fitted transformer is called
+  with its own ``transform`` on the numpy block it was fitted on;
 * ``classifier``: binary ``LogisticRegression``/``LogisticRegressionCV`` as
   ``expit(X w + b)`` (scikit-learn's ``_predict_proba_lr``), binary
   ``HistGradientBoostingClassifier`` by walking its trees' nodes (:class:`_Forest`), a
@@ -67,7 +67,7 @@ class _Step:
 
     def __init__(self, fitted, first: bool, names: list[str]):
         from sklearn.impute import MissingIndicator, SimpleImputer
-        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+        from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, SplineTransformer, StandardScaler
 
         self.kind = "call"
         self.fitted = fitted
@@ -88,6 +88,14 @@ class _Step:
                 and not getattr(fitted, "_infrequent_enabled", False) and fitted.handle_unknown == "ignore":
             self.kind = "onehot"
             self.categories = [np.asarray(c, dtype=object) for c in fitted.categories_]
+        elif type(fitted) is SplineTransformer and fitted.extrapolation in _SPLINE_MODES \
+                and not fitted.sparse_output and getattr(fitted, "handle_missing", "error") == "error":
+            self.kind = "spline"
+            self.knots = [np.asarray(b.t, dtype=float) for b in fitted.bsplines_]
+            self.degree = int(fitted.degree)
+            self.extrapolation = str(fitted.extrapolation)
+            self.include_bias = bool(fitted.include_bias)
+            self.bsplines = None
         elif type(fitted) is StandardScaler:
             self.kind = "scale"
             self.mean = None if fitted.mean_ is None or not fitted.with_mean else np.asarray(fitted.mean_, float)
@@ -110,6 +118,8 @@ class _Step:
         if kind == "onehot":
             blocks = [(x[:, j, None] == cats[None, :]).astype(float) for j, cats in enumerate(self.categories)]
             return np.hstack(blocks) if blocks else np.zeros((x.shape[0], 0))
+        if kind == "spline":
+            return self._spline(x)
         if kind == "scale":
             out = np.array(x, dtype=float)
             if self.mean is not None:
@@ -122,6 +132,53 @@ class _Step:
 
             return np.asarray(self.fitted.transform(pd.DataFrame(x, columns=self.names)), dtype=float)
         return np.asarray(self.fitted.transform(x), dtype=float)
+
+
+    def _spline(self, x: np.ndarray) -> np.ndarray:
+        """B-spline basis of each column (scikit-learn's ``SplineTransformer``, dense output).
+
+        Inside the base interval ``[t_k, t_{n}]`` the basis is scipy's ``BSpline`` with the
+        fitted knots and identity coefficients (what the transformer evaluates); outside it
+        ``"constant"`` repeats the boundary values of the first/last ``degree`` splines,
+        ``"linear"`` continues them along their tangent at the boundary (first/last
+        ``max(degree, 2)`` splines) and ``"continue"`` evaluates the polynomial pieces
+        beyond. Without ``include_bias`` the last spline of each column is dropped.
+        """
+        from scipy.interpolate import BSpline
+
+        k = self.degree
+        if self.bsplines is None:
+            self.bsplines = [BSpline.construct_fast(t, np.eye(t.size - k - 1), k,
+                                                    extrapolate=self.extrapolation == "continue")
+                             for t in self.knots]
+        blocks = []
+        for i, spl in enumerate(self.bsplines):
+            xi = x[:, i]
+            n = spl.c.shape[1]
+            if self.extrapolation == "continue":
+                block = spl(xi)
+            else:
+                block = np.zeros((xi.size, n))
+                lo, hi = spl.t[k], spl.t[-k - 1]
+                inside = (lo <= xi) & (xi <= hi)
+                block[inside] = spl(xi[inside])
+                below, above = xi < lo, xi > hi
+                f_lo, f_hi = spl(lo), spl(hi)
+                if self.extrapolation == "constant":
+                    block[np.ix_(below, np.arange(k))] = f_lo[:k]
+                    block[np.ix_(above, np.arange(n - k, n))] = f_hi[n - k:]
+                else:                                   # linear
+                    d_lo, d_hi = spl(lo, nu=1), spl(hi, nu=1)
+                    for j in range(max(k, 2)):
+                        block[below, j] = f_lo[j] + (xi[below] - lo) * d_lo[j]
+                        m = n - 1 - j
+                        block[above, m] = f_hi[m] + (xi[above] - hi) * d_hi[m]
+            blocks.append(block if self.include_bias else block[:, :-1])
+        return np.hstack(blocks) if blocks else np.zeros((x.shape[0], 0))
+
+
+#: Extrapolation modes of ``SplineTransformer`` the compiled head replays.
+_SPLINE_MODES = ("constant", "linear", "continue")
 
 
 def _is_nan_marker(value) -> bool:
@@ -401,6 +458,9 @@ def _step_to_dict(step: _Step) -> dict | None:
     if step.kind == "scale":
         return {"kind": "scale", "mean": None if step.mean is None else _floats(step.mean),
                 "scale": None if step.scale is None else _floats(step.scale)}
+    if step.kind == "spline":
+        return {"kind": "spline", "knots": [_floats(t) for t in step.knots], "degree": step.degree,
+                "extrapolation": step.extrapolation, "include_bias": step.include_bias}
     return None                                        # a transformer replayed by its own code
 
 
@@ -417,6 +477,12 @@ def _step_from_dict(d: Mapping[str, Any]) -> _Step:
     elif step.kind == "scale":
         step.mean = None if d["mean"] is None else np.asarray(d["mean"], dtype=float)
         step.scale = None if d["scale"] is None else np.asarray(d["scale"], dtype=float)
+    elif step.kind == "spline":
+        if d["extrapolation"] not in _SPLINE_MODES:
+            raise ValueError(f"unknown spline extrapolation {d['extrapolation']!r}")
+        step.knots = [np.asarray(t, dtype=float) for t in d["knots"]]
+        step.degree, step.extrapolation = int(d["degree"]), str(d["extrapolation"])
+        step.include_bias, step.bsplines = bool(d["include_bias"]), None
     elif step.kind != "passthrough":
         raise ValueError(f"unknown step kind {step.kind!r}")
     return step
@@ -446,8 +512,8 @@ def _classifier_from_dict(d: Mapping[str, Any]) -> _Classifier:
 
 
 def head_to_dict(head: CompiledHead) -> dict | None:
-    """The compiled head as JSON-ready data, or None when a step is replayed by scikit-learn
-    code (e.g. spline terms) or the interval holds format-1 members."""
+    """The compiled head as JSON-ready data, or None when a step is replayed by its own
+    scikit-learn code (a transformer of another kind) or the interval holds format-1 members."""
     if head.member_heads:
         return None
     parts = []

@@ -274,8 +274,8 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
     ``directory`` is created; it must be empty or hold only a previously saved bundle (those
     files), which is replaced. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
     ``scorer.json`` (``_compiled.ScoringModel``) holds the model as plain numbers for scoring
-    without unpickling; it is written when every fitted step can be (logistic and gradient-
-    boosting families; not spline terms, whose scoring then unpickles the bundle).
+    without unpickling; it is written when every fitted step can be (all three model
+    families; a pipeline with a transformer of another kind is scored by unpickling).
 
     Returns
     -------
