@@ -147,28 +147,28 @@ class _Step:
         from scipy.interpolate import BSpline
 
         k = self.degree
-        if self.bsplines is None:
-            self.bsplines = [BSpline.construct_fast(t, np.eye(t.size - k - 1), k,
-                                                    extrapolate=self.extrapolation == "continue")
-                             for t in self.knots]
+        if self.bsplines is None:   # the splines, and their values and slopes at the boundaries
+            self.bsplines = []
+            for t in self.knots:
+                spl = BSpline.construct_fast(t, np.eye(t.size - k - 1), k,
+                                             extrapolate=self.extrapolation == "continue")
+                lo, hi = spl.t[k], spl.t[-k - 1]
+                self.bsplines.append((spl, lo, hi, spl(lo), spl(hi), spl(lo, nu=1), spl(hi, nu=1)))
         blocks = []
-        for i, spl in enumerate(self.bsplines):
+        for i, (spl, lo, hi, f_lo, f_hi, d_lo, d_hi) in enumerate(self.bsplines):
             xi = x[:, i]
             n = spl.c.shape[1]
             if self.extrapolation == "continue":
                 block = spl(xi)
             else:
                 block = np.zeros((xi.size, n))
-                lo, hi = spl.t[k], spl.t[-k - 1]
                 inside = (lo <= xi) & (xi <= hi)
                 block[inside] = spl(xi[inside])
                 below, above = xi < lo, xi > hi
-                f_lo, f_hi = spl(lo), spl(hi)
                 if self.extrapolation == "constant":
                     block[np.ix_(below, np.arange(k))] = f_lo[:k]
                     block[np.ix_(above, np.arange(n - k, n))] = f_hi[n - k:]
                 else:                                   # linear
-                    d_lo, d_hi = spl(lo, nu=1), spl(hi, nu=1)
                     for j in range(max(k, 2)):
                         block[below, j] = f_lo[j] + (xi[below] - lo) * d_lo[j]
                         m = n - 1 - j
