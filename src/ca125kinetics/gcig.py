@@ -1032,6 +1032,14 @@ def _with_combined(values: dict[str, Any], recist, response=None, progression=No
     return values
 
 
+def no_markers_values() -> dict[str, Any]:
+    """The :data:`COHORT_COLUMNS` values (without ``patient_id``) of a patient with a clinical
+    row but no CA-125 markers (status ``"no_markers"``)."""
+    reason = "no CA-125 markers for this patient in the markers table"
+    return dict(status="no_markers", reason=reason, progression_status="no_markers", progression_reason=reason,
+                n_samples=0, n_excluded=0)
+
+
 def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings,
                  settings_cache: dict | None = None):
     """GCIG response and progression of one patient of a canonical markers frame.
@@ -1219,11 +1227,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None):
     for patient in clinical_ids:
         if patient in seen:
             continue
-        values = dict(status="no_markers", reason="no CA-125 markers for this patient in the markers table",
-                      progression_status="no_markers",
-                      progression_reason="no CA-125 markers for this patient in the markers table",
-                      n_samples=0, n_excluded=0)
-        add_with_combined(patient, values)
+        add_with_combined(patient, no_markers_values())
 
     result = pd.DataFrame(out)
     result = result.astype({

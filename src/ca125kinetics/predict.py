@@ -719,12 +719,6 @@ def _patients_from_frames(markers: pd.DataFrame, clin: pd.DataFrame | None) -> l
     return [patients[k] for k in sorted(patients)]
 
 
-def _no_markers_gcig() -> dict[str, Any]:
-    reason = "no CA-125 markers for this patient in the markers table"
-    return dict(status="no_markers", reason=reason, progression_status="no_markers", progression_reason=reason,
-                n_samples=0, n_excluded=0)
-
-
 def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
     """Kinetics of the patients with markers under the model's fitted kinetics step.
 
@@ -785,7 +779,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
     CA-125 category is reported for patients with a RECIST value.
     """
     from . import kinetics as K
-    from .gcig import _with_combined, patient_gcig
+    from .gcig import _with_combined, no_markers_values, patient_gcig
     from .scores import published_scores_arrays
 
     gs = bundle.gcig_settings
@@ -803,7 +797,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
             if res is not None:
                 values = _with_combined(values, recist, res, prog)
         else:
-            values = _with_combined(_no_markers_gcig(), recist)
+            values = _with_combined(no_markers_values(), recist)
         gcig.append(values)
 
     # --- kinetics (all patients with markers at once); its problems make a patient invalid
