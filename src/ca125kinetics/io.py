@@ -488,6 +488,49 @@ def normalise_stage(value) -> str | None:
     return m.group(1).upper() if m else "?"
 
 
+@dataclass(frozen=True)
+class _NumberRule:
+    low: float
+    high: float
+    what: str                           # how to fix a bad value
+    integer: bool = False
+    choices: tuple | None = None        # allowed values (instead of the range)
+
+
+@dataclass(frozen=True)
+class _CategoryRule:
+    label: str
+    normalise: Any                      # str -> str, applied after stripping
+    allowed: tuple
+    fix: str
+
+
+#: Numeric clinical columns and their validation (read_clinical; predict's fast reader).
+CLINICAL_NUMBERS = {
+    "age": _NumberRule(0, 120, "give age in years"),
+    "ecog": _NumberRule(0, 4, "ECOG performance status is 0-4", integer=True),
+    "ascites_ml": _NumberRule(0, 50_000, "give the estimated ascites volume in mL (0 if none)"),
+    "primary_residual_disease": _NumberRule(
+        0, 1, "use 0 (complete resection at primary surgery), 1 (any residual) or leave empty if unknown",
+        integer=True, choices=(0, 1)),
+    "pfi_months": _NumberRule(0, 600, "give the platinum-free interval in months"),
+    "complete_resection": _NumberRule(0, 1, "use 1 (no macroscopic residual at secondary cytoreduction) or 0",
+                                      integer=True, choices=(0, 1)),
+    "pfs_months": _NumberRule(0, 600, "give progression-free survival in months"),
+    "pfs_event": _NumberRule(0, 1, "use 1 (progression or death) or 0 (censored)", integer=True, choices=(0, 1)),
+}
+
+#: Text clinical columns with a closed set of values (read_clinical; predict's fast reader).
+CLINICAL_CATEGORIES = {
+    "recurrence_pattern": _CategoryRule("recurrence pattern", str.lower, RECURRENCE_PATTERNS,
+                                        f"use one of {list(RECURRENCE_PATTERNS)}"),
+    "recist": _CategoryRule("RECIST category", str.upper, RECIST_CATEGORIES,
+                            f"use one of {list(RECIST_CATEGORIES)} or leave empty"),
+    "arm": _CategoryRule("arm", lambda v: v.lower().replace(" ", "_").replace("-", "_"), ARMS,
+                         "use 'surgery' or 'no_surgery'"),
+}
+
+
 def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED) -> pd.DataFrame:
     """Read and validate the clinical table (one row per patient).
 
@@ -543,17 +586,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
                     lambda i: f"{name} {v.iloc[i]:g} is outside {lo}..{hi}; {what}")
         out[name] = v.round().astype("Int64") if integer else v
 
-    number("age", 0, 120, "give age in years")
-    number("ecog", 0, 4, "ECOG performance status is 0-4", integer=True)
-    number("ascites_ml", 0, 50_000, "give the estimated ascites volume in mL (0 if none)")
-    number("primary_residual_disease", 0, 1,
-           "use 0 (complete resection at primary surgery), 1 (any residual) or leave empty if unknown",
-           integer=True, choices=[0, 1])
-    number("pfi_months", 0, 600, "give the platinum-free interval in months")
-    number("complete_resection", 0, 1, "use 1 (no macroscopic residual at secondary cytoreduction) or 0",
-           integer=True, choices=[0, 1])
-    number("pfs_months", 0, 600, "give progression-free survival in months")
-    number("pfs_event", 0, 1, "use 1 (progression or death) or 0 (censored)", integer=True, choices=[0, 1])
+    for name, rule in CLINICAL_NUMBERS.items():
+        number(name, rule.low, rule.high, rule.what, integer=rule.integer, choices=rule.choices)
 
     if "figo_stage" in frame.columns:
         raw = _as_text(frame["figo_stage"])
@@ -572,12 +606,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
                 lambda i: f"unknown {label} {raw.iloc[i]!r}; {fix}")
         out[name] = value.where(value.isin(allowed), None)
 
-    category("recurrence_pattern", "recurrence pattern", str.lower, RECURRENCE_PATTERNS,
-             f"use one of {list(RECURRENCE_PATTERNS)}")
-    category("recist", "RECIST category", str.upper, RECIST_CATEGORIES,
-             f"use one of {list(RECIST_CATEGORIES)} or leave empty")
-    category("arm", "arm", lambda v: v.lower().replace(" ", "_").replace("-", "_"), ARMS,
-             "use 'surgery' or 'no_surgery'")
+    for name, rule in CLINICAL_CATEGORIES.items():
+        category(name, rule.label, rule.normalise, rule.allowed, rule.fix)
     if "treatment_start" in frame.columns:
         raw = frame["treatment_start"]
         ts = pd.to_datetime(_as_text(raw) if raw.dtype == object else raw, errors="coerce")

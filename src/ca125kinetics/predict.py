@@ -1389,15 +1389,13 @@ def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
     return patient
 
 
-#: Clinical numbers the fast reader accepts: name -> (low, high, whole number?), the ranges of
-#: ``io.read_clinical``.
-_FAST_CLINICAL_NUMBERS = {"age": (0, 120, False), "ecog": (0, 4, True), "ascites_ml": (0, 50_000, False),
-                          "primary_residual_disease": (0, 1, True), "pfi_months": (0, 600, False)}
-
-
 def _fast_clinical(clinical: Mapping, predictors) -> dict | None:
-    """Canonical clinical values of a plain mapping, or None (then the reader decides)."""
-    from .io import RECIST_CATEGORIES, RECURRENCE_PATTERNS, normalise_stage
+    """Canonical clinical values of a plain mapping, or None (then the reader decides).
+
+    The rules are those of ``io.read_clinical`` (:data:`io.CLINICAL_NUMBERS`,
+    :data:`io.CLINICAL_CATEGORIES`, ``io.normalise_stage``).
+    """
+    from .io import CLINICAL_CATEGORIES, CLINICAL_NUMBERS, normalise_stage
 
     if not set(clinical) <= {"patient_id", *predictors}:
         return None
@@ -1405,13 +1403,15 @@ def _fast_clinical(clinical: Mapping, predictors) -> dict | None:
     for name, value in clinical.items():
         if name == "patient_id" or _blank(value):
             continue
-        if name in _FAST_CLINICAL_NUMBERS:
-            lo, hi, whole = _FAST_CLINICAL_NUMBERS[name]
-            if not _is_number(value):
+        if name in CLINICAL_NUMBERS:
+            rule = CLINICAL_NUMBERS[name]
+            if not _is_number(value) or not math.isfinite(value):
                 return None
-            if not math.isfinite(value) or not lo <= value <= hi or (whole and value != int(value)):
+            if rule.integer and value != int(value):
                 return None
-            out[name] = int(value) if whole else float(value)
+            if not (value in rule.choices if rule.choices is not None else rule.low <= value <= rule.high):
+                return None
+            out[name] = int(value) if rule.integer else float(value)
         elif not isinstance(value, str) or not value.strip():
             return None
         elif name == "figo_stage":
@@ -1419,14 +1419,14 @@ def _fast_clinical(clinical: Mapping, predictors) -> dict | None:
             if stage not in ("I", "II", "III", "IV"):
                 return None
             out[name] = stage
-        elif name == "recurrence_pattern":
-            if value.strip().lower() not in RECURRENCE_PATTERNS:
+        elif name in CLINICAL_CATEGORIES:
+            rule = CLINICAL_CATEGORIES[name]
+            normal = rule.normalise(value.strip())
+            if normal not in rule.allowed:
                 return None
-            out[name] = value.strip().lower()
-        elif name == "recist":
-            if value.strip().upper() not in RECIST_CATEGORIES:
-                return None
-            out[name] = value.strip().upper()
+            out[name] = normal
+        else:
+            return None
     return out
 
 
