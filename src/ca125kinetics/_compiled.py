@@ -374,16 +374,24 @@ class CompiledHead:
         members = list((interval or {}).get("members") or [])
         if (interval or {}).get("members_input") == "design":
             self.members = [_Classifier(m) for m in members]
-            linear = [m.linear for m in self.members]
-            recals = {m.recal for m in self.members}
-            if self.members and all(lin is not None for lin in linear) and len(recals) == 1:
-                self.member_matrix = (np.column_stack([w for w, _ in linear]), np.array([b for _, b in linear]))
-            elif self.members and all(m.forest is not None for m in self.members) and len(recals) == 1:
+            self.member_matrix = self._stacked_linear_members()
+            if self.member_matrix is None and self._one_recalibration() \
+                    and all(m.forest is not None for m in self.members):
                 self.member_forest = _Forest([m.inner for m in self.members])
         else:  # format 1: whole head pipelines, each compiled on its own
             self.member_heads = [CompiledHead(list(m.steps), None) for m in members]
 
     # -- pieces
+
+    def _one_recalibration(self) -> bool:
+        """The members exist and share one recalibration (so it applies after stacking)."""
+        return bool(self.members) and len({m.recal for m in self.members}) == 1
+
+    def _stacked_linear_members(self):
+        """``(W, b)`` of linear members, one column each (None unless all are linear)."""
+        if not self._one_recalibration() or any(m.linear is None for m in self.members):
+            return None
+        return (np.column_stack([m.linear[0] for m in self.members]), np.array([m.linear[1] for m in self.members]))
 
     def design(self, columns: Mapping[str, Any], n: int) -> np.ndarray:
         """The classifier's input matrix ``(n, d)`` from the head's input columns."""
@@ -545,14 +553,9 @@ def head_from_dict(d: Mapping[str, Any]) -> CompiledHead:
     head.classifier = _classifier_from_dict(d["classifier"])
     head.level = float(d["level"])
     head.members = [_classifier_from_dict(m) for m in d["members"]]
-    head.member_heads, head.member_forest = [], None
-    recals = {m.recal for m in head.members}
-    head.member_matrix = None
-    if d.get("member_forest") is not None:
-        head.member_forest = _Forest.from_dict(d["member_forest"])
-    elif head.members and len(recals) == 1 and all(m.linear is not None for m in head.members):
-        head.member_matrix = (np.column_stack([m.linear[0] for m in head.members]),
-                              np.array([m.linear[1] for m in head.members]))
+    head.member_heads = []
+    head.member_forest = None if d.get("member_forest") is None else _Forest.from_dict(d["member_forest"])
+    head.member_matrix = head._stacked_linear_members()
     return head
 
 
