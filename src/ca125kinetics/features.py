@@ -16,13 +16,15 @@ recurrence), so computing it once for the whole cohort leaks nothing between fol
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
 from .settings import GcigSettings, KineticsSettings
 
-__all__ = ["build_patient_frame", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS"]
+__all__ = ["build_patient_frame", "ca125_at_recurrence", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS"]
 
 #: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
 CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
@@ -117,8 +119,9 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
     gcig.index = gcig.index.astype(str)
     gcig = gcig.reindex(ids)
     baseline = gcig["baseline_value"].to_numpy(dtype=float, na_value=np.nan)
-    latest = _latest_pretreatment(markers).reindex(ids).to_numpy(dtype=float)
-    out["ca125_at_recurrence"] = np.where(np.isnan(baseline), latest, baseline)
+    rows = _day_value_rows(markers)
+    out["ca125_at_recurrence"] = np.array([ca125_at_recurrence(b, *rows.get(pid, ((), ())))
+                                           for b, pid in zip(baseline, ids)], dtype=float)
     for source, column in _GCIG_COLUMNS.items():
         values = gcig[source].reset_index(drop=True)
         if source in ("evaluable", "responded"):
@@ -179,15 +182,33 @@ def _as_dtype(values: np.ndarray, dtype) -> pd.Series:
     return pd.Series(np.where(missing, np.nan, values).astype(float), dtype=dtype)
 
 
-def _latest_pretreatment(markers: pd.DataFrame) -> pd.Series:
-    """Latest value with ``day <= 0`` per patient (event-only rows and invalid days ignored)."""
-    day = pd.to_numeric(markers["day"], errors="coerce")
-    value = pd.to_numeric(markers["ca125"], errors="coerce")
-    keep = (day <= 0) & value.notna()
-    frame = pd.DataFrame({"patient_id": markers["patient_id"].astype(str)[keep],
-                          "day": day[keep], "value": value[keep]})
-    frame = frame.sort_values(["patient_id", "day"], kind="stable")
-    return frame.groupby("patient_id", sort=True)["value"].last()
+def ca125_at_recurrence(baseline_value, days, values) -> float:
+    """CA-125 at recurrence of one patient (U/mL): the GCIG baseline value when there is one,
+    else the latest pretreatment value (``day <= 0``) of any age, else NaN.
+
+    ``days``/``values`` are the patient's markers rows (a value of None or NaN -- an
+    event-only or flagged row -- is skipped). The rule of :func:`build_patient_frame`, also
+    used by ``predict``.
+    """
+    if not pd.isna(baseline_value):
+        return float(baseline_value)
+    best_day, best = None, math.nan
+    for day, value in zip(days, values):
+        if day <= 0 and not pd.isna(value) and (best_day is None or day >= best_day):
+            best_day, best = day, float(value)
+    return best
+
+
+def _day_value_rows(markers: pd.DataFrame) -> dict[str, tuple[list, list]]:
+    """Per patient: its markers' days and CA-125 values, in the frame's order."""
+    out: dict[str, tuple[list, list]] = {}
+    for pid, day, value in zip(markers["patient_id"].astype(str).tolist(),
+                               pd.to_numeric(markers["day"], errors="coerce").tolist(),
+                               pd.to_numeric(markers["ca125"], errors="coerce").tolist()):
+        days, values = out.setdefault(pid, ([], []))
+        days.append(day)
+        values.append(value)
+    return out
 
 
 def _first_text(first, second, n: int) -> np.ndarray:

@@ -779,6 +779,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
     CA-125 category is reported for patients with a RECIST value.
     """
     from . import kinetics as K
+    from .features import ca125_at_recurrence
     from .gcig import _with_combined, no_markers_values, patient_gcig
     from .scores import published_scores_arrays
 
@@ -808,15 +809,8 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
 
     # --- patient-level inputs of the model and of the published scores
     clinical = [p.clinical or {} for p in patients]
-    ca125_rec = np.full(n, np.nan)
-    for i, (p, g) in enumerate(zip(patients, gcig)):
-        base = g.get("baseline_value")
-        if base is not None and not _is_missing(base):
-            ca125_rec[i] = float(base)
-            continue
-        pre = [(d_, v) for d_, v in zip(p.day, p.ca125) if d_ <= 0 and not _is_missing(v)]
-        if pre:
-            ca125_rec[i] = float(max(pre, key=lambda t: t[0])[1])
+    ca125_rec = np.array([ca125_at_recurrence(g.get("baseline_value"), p.day, p.ca125)
+                          for p, g in zip(patients, gcig)], dtype=float)
     invalid = np.array([p.patient_id in problems for p in patients], dtype=bool)
     has_markers = np.array([bool(p.day) for p in patients], dtype=bool)
 
