@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CompiledHead", "compile_head", "expit"]
+__all__ = ["CompiledHead", "compile_head", "expit", "percentile_interval"]
 
 
 def expit(z) -> np.ndarray:
@@ -45,6 +45,13 @@ def expit(z) -> np.ndarray:
     z = np.asarray(z, dtype=float)
     e = np.exp(-np.abs(z))
     return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)``: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (linear
+    interpolation) of each row of ``draws`` (patients x interval members)."""
+    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=1)
+    return low, high
 
 
 def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -424,7 +431,7 @@ class CompiledHead:
         if draws is None or n == 0:
             nan = np.full(n, np.nan)
             return p, nan, nan.copy()
-        low, high = np.quantile(draws, [(1 - self.level) / 2, (1 + self.level) / 2], axis=1)
+        low, high = percentile_interval(draws, self.level)
         return p, low, high
 
 

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._compiled import SCORER_FILE, scorer_dict
+from ._compiled import SCORER_FILE, percentile_interval, scorer_dict
 from .errors import InvalidInputError, ModelIntegrityError
 from .integrity import MANIFEST_NAME, sha256_file, verify_manifest, write_manifest
 from .settings import GcigSettings, KineticsSettings
@@ -182,11 +182,10 @@ class ModelBundle:
             return p, np.full(n, np.nan), np.full(n, np.nan)
         if self.interval.get("members_input") == "design":
             design = pipeline_head[:-1].transform(frame)
-            draws = np.vstack([m.predict_proba(design)[:, 1] for m in members])
+            draws = np.column_stack([m.predict_proba(design)[:, 1] for m in members])
         else:
-            draws = np.vstack([m.predict_proba(frame)[:, 1] for m in members])
-        level = float(self.interval.get("level", 0.95))
-        low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=0)
+            draws = np.column_stack([m.predict_proba(frame)[:, 1] for m in members])
+        low, high = percentile_interval(draws, float(self.interval.get("level", 0.95)))
         return p, low, high
 
     def predict_proba(self, patient_frame: pd.DataFrame) -> pd.DataFrame:

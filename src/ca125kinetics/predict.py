@@ -323,11 +323,6 @@ def _is_missing(value) -> bool:
 
 def _clean(value):
     """A scalar cell as a plain Python value (None for any missing marker)."""
-    kind = type(value)
-    if kind is str or kind is int or kind is bool:
-        return value
-    if kind is float:
-        return None if value != value else value
     if _is_missing(value):
         return None
     if isinstance(value, np.generic):
