@@ -72,6 +72,7 @@ __all__ = [
     "events",
     "detectable_hr",
     "supported_margin",
+    "patients_support",
     "hr_margin_from_difference",
     "event_probability",
     "sample_size",
@@ -313,6 +314,12 @@ class DetectableHrResult(_Frame):
         Non-inferiority only: the hazard ratio assumed true (NaN for superiority).
     alpha, power, allocation : float
     sided : int
+    n, p_event : float
+        From :func:`patients_support`: the patients and their probability of an event by
+        the analysis (NaN when the events were given).
+    at_time, control_survival, survival_difference : float
+        Non-inferiority from :func:`patients_support` with a control survival at a time
+        point: the margin as a loss of survival there, ``S_c - S_c^M`` (else NaN).
     direction : str
     formula : str
     """
@@ -325,6 +332,11 @@ class DetectableHrResult(_Frame):
     sided: int
     power: float
     allocation: float
+    n: float = math.nan
+    p_event: float = math.nan
+    at_time: float = math.nan
+    control_survival: float = math.nan
+    survival_difference: float = math.nan
     direction: str = DIRECTION
     formula: str = "ln HR = ln HR0 -/+ (z_(1-alpha/sided) + z_power) / sqrt(p (1 - p) D)"
 
@@ -363,6 +375,45 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
     m = true_hr * math.exp(_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
     return DetectableHrResult(hr=m, events=d, hypothesis="non-inferiority", true_hr=true_hr, alpha=alpha,
                               sided=sided, power=power, allocation=allocation)
+
+
+def patients_support(n: int, *, accrual: float, follow_up: float, control_median: float | None = None,
+                     control_survival: float | None = None, at_time: float | None = None,
+                     true_hr: float | None = None, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
+                     allocation: float = 0.5, convention: str = "average") -> DetectableHrResult:
+    """What ``n`` randomised patients support: the detectable HR, or the non-inferiority margin.
+
+    Superiority (``true_hr`` None): the hazard ratio (experimental vs control) ``HR`` such that
+    ``n`` patients give exactly the stated power, solving ``n P(event | HR) = D(HR)`` (the
+    events :func:`events` needs; ``P`` as in :func:`sample_size` with ``convention``).
+    Non-inferiority (``true_hr`` given, often 1): the smallest margin :func:`supported_margin`
+    gives for the ``n P(event | true_hr)`` expected events; with ``control_survival`` at
+    ``at_time`` the margin is also stated as a loss of survival there, ``S_c - S_c^M``.
+    """
+    n = _check_count("n", n, low=2)
+    if convention not in EVENT_PROBABILITY_CONVENTIONS:
+        raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
+    alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    lam_c, _ = _control_hazard(control_median, control_survival, at_time)
+
+    def p_event(hr):
+        p_c, p_e = event_probability(np.array([lam_c, lam_c * hr]), accrual, follow_up)
+        return float(allocation * p_e + (1.0 - allocation) * p_c) if convention == "average" else float(p_c)
+
+    kw = dict(alpha=alpha, sided=sided, power=power, allocation=allocation)
+    if true_hr is None:
+        hr = optimize.brentq(lambda h: detectable_hr(n * p_event(h), **kw).hr - h, 1e-9, 1.0 - 1e-12,
+                             xtol=1e-13, rtol=1e-13)
+        p = p_event(hr)
+        out = detectable_hr(n * p, **kw)
+    else:
+        p = p_event(_check_hr("true_hr", true_hr))
+        out = supported_margin(n * p, true_hr=true_hr, **kw)
+    extra = {"n": float(n), "p_event": p}
+    if true_hr is not None and control_survival is not None:
+        extra.update(at_time=float(at_time), control_survival=float(control_survival),
+                     survival_difference=float(control_survival - control_survival ** out.hr))
+    return DetectableHrResult(**{**asdict(out), **extra})
 
 
 def event_probability(hazard, accrual: float, follow_up: float):
@@ -828,10 +879,7 @@ def selection_from_predictions(p, complete_resection, threshold: float, *, sourc
     from .validation.metrics import check_outcome, check_risk, proportion_ci
 
     y = check_outcome(complete_resection, name="complete_resection")
-    risk = check_risk(p, name="p")
-    if risk.shape != y.shape:
-        raise InvalidInputError(f"p has {risk.size} values but complete_resection has {y.size}; pass one of each "
-                                "per patient")
+    risk = check_risk(p, y.size, name="p")
     t = _number("threshold", threshold, low=0.0, high=1.0, low_open=False, high_open=False)
     selected = risk >= t
     k = int(selected.sum())
@@ -922,3 +970,556 @@ def plot_power_curve(curve: pd.DataFrame, *, n: int, title: str | None = None):
     fig.suptitle(title or f"Power of {n} randomised patients (hazard ratios surgery vs control)", fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# =========================================================================== non-inferiority analysis
+
+
+@dataclass(frozen=True)
+class NonInferiorityResult(_Frame):
+    """Non-inferiority analysis of a time-to-event endpoint by arm (e.g. 3-year DFS).
+
+    Attributes
+    ----------
+    experimental, control : str
+        Arm labels; every difference and hazard ratio is experimental vs control.
+    at : float
+        Time point of the survival comparison (e.g. 36 months).
+    conf_level : float
+        Level of the two-sided intervals (0.95 is the one-sided 0.025 test of the margin).
+    n_experimental, n_control, events_experimental, events_control : int
+    survival_experimental, survival_control : float
+        Kaplan-Meier survival at ``at``.
+    se_experimental, se_control : float
+        Greenwood standard errors.
+    difference, difference_ci_low, difference_ci_high : float
+        ``S_e(at) - S_c(at)`` and its Wald interval ``d +/- z sqrt(se_e^2 + se_c^2)`` (the
+        arms are independent).
+    margin_diff : float
+        Margin on the difference (the experimental arm may be at most this much worse), or NaN.
+    noninferior_diff : bool or None
+        ``difference_ci_low > -margin_diff``; None without a margin.
+    hr, hr_ci_low, hr_ci_high, hr_p_value : float
+        Cox hazard ratio (experimental vs control, Efron ties), Wald interval, two-sided
+        Wald p of HR = 1.
+    margin_hr : float
+        Margin on the hazard ratio, or NaN.
+    noninferior_hr : bool or None
+        ``hr_ci_high < margin_hr``; None without a margin.
+    direction : str
+    """
+
+    experimental: str
+    control: str
+    at: float
+    conf_level: float
+    n_experimental: int
+    n_control: int
+    events_experimental: int
+    events_control: int
+    survival_experimental: float
+    se_experimental: float
+    survival_control: float
+    se_control: float
+    difference: float
+    difference_ci_low: float
+    difference_ci_high: float
+    margin_diff: float
+    noninferior_diff: bool | None
+    hr: float
+    hr_ci_low: float
+    hr_ci_high: float
+    hr_p_value: float
+    margin_hr: float
+    noninferior_hr: bool | None
+    direction: str = DIRECTION
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per comparison: ``measure, estimate, ci_low, ci_high, margin, criterion,
+        noninferior``."""
+        level = f"{100 * self.conf_level:g}%"
+        rows = [
+            {"measure": f"survival at {self.at:g}, {self.experimental}", "estimate": self.survival_experimental,
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+            {"measure": f"survival at {self.at:g}, {self.control}", "estimate": self.survival_control,
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+            {"measure": f"difference {self.experimental} - {self.control} at {self.at:g}",
+             "estimate": self.difference, "ci_low": self.difference_ci_low, "ci_high": self.difference_ci_high,
+             "margin": -self.margin_diff,
+             "criterion": f"lower {level} bound > {-self.margin_diff:g}" if math.isfinite(self.margin_diff) else "",
+             "noninferior": self.noninferior_diff},
+            {"measure": f"hazard ratio {self.experimental} vs {self.control} (Cox)", "estimate": self.hr,
+             "ci_low": self.hr_ci_low, "ci_high": self.hr_ci_high, "margin": self.margin_hr,
+             "criterion": f"upper {level} bound < {self.margin_hr:g}" if math.isfinite(self.margin_hr) else "",
+             "noninferior": self.noninferior_hr},
+        ]
+        return pd.DataFrame(rows)
+
+    def to_text(self) -> str:
+        """Plain-text summary (the ``ca125 design ni-analysis`` output)."""
+        lines = [f"Non-inferiority of {self.experimental!r} vs {self.control!r} "
+                 f"({self.n_experimental} vs {self.n_control} patients, {self.events_experimental} vs "
+                 f"{self.events_control} events); {100 * self.conf_level:g}% intervals (one-sided "
+                 f"{(1 - self.conf_level) / 2:g} test of each margin)"]
+        for _, r in self.to_frame().iterrows():
+            ci = "" if not math.isfinite(r["ci_low"]) else f"  ({r['ci_low']:.3f} to {r['ci_high']:.3f})"
+            verdict = ""
+            if r["noninferior"] is not None:
+                verdict = f"  {r['criterion']}: {'non-inferior' if r['noninferior'] else 'NOT shown non-inferior'}"
+            elif r["criterion"] == "" and r["measure"].startswith(("difference", "hazard")):
+                verdict = "  (no margin given)"
+            lines.append(f"  {r['measure']}: {r['estimate']:.3f}{ci}{verdict}")
+        lines.append("Kaplan-Meier survival with Greenwood SEs; difference interval d +/- z sqrt(se_e^2 + se_c^2); "
+                     "Cox model with Efron ties, Wald interval.")
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """HTML fragment in the form of the ``ca125 validate`` report (a section body)."""
+        from .validation.report import _esc, _table
+
+        frame = self.to_frame()
+        frame["noninferior"] = frame["noninferior"].map(
+            lambda v: "" if v is None else ("yes" if v else "not shown"))
+        level = f"{100 * self.conf_level:g} %"
+        intro = (f"<p>Non-inferiority of <b>{_esc(self.experimental)}</b> vs <b>{_esc(self.control)}</b>: "
+                 f"{self.n_experimental} vs {self.n_control} patients, {self.events_experimental} vs "
+                 f"{self.events_control} events. Differences and hazard ratios are experimental vs control; "
+                 f"{level} two-sided intervals, i.e. a one-sided {(1 - self.conf_level) / 2:g} test of each "
+                 "margin.</p>")
+        note = ('<p class="muted">Kaplan-Meier survival at the time point with Greenwood standard errors; the '
+                "difference's interval is d &plusmn; z &radic;(se<sub>e</sub>&sup2; + se<sub>c</sub>&sup2;). Cox "
+                "proportional-hazards model with the arm as the only covariate (Efron ties), Wald interval. "
+                "Non-inferior on the difference when the lower bound exceeds minus the margin; on the hazard "
+                "ratio when the upper bound is below the margin.</p>")
+        return intro + _table(frame, columns={"measure": "measure", "estimate": "estimate", "ci_low": "CI low",
+                                              "ci_high": "CI high", "margin": "margin", "criterion": "criterion",
+                                              "noninferior": "non-inferior"}) + note
+
+
+def _arm_labels(arm: np.ndarray, experimental, control) -> tuple[str, str]:
+    labels = sorted({str(v) for v in arm})
+    if experimental is None or control is None:
+        raise InvalidInputError(
+            f"name the arms: experimental and control must be given (the arm column holds {labels}); every "
+            "difference and hazard ratio is experimental vs control, so this is never guessed", column="arm")
+    missing = [v for v in (experimental, control) if str(v) not in labels]
+    if missing or str(experimental) == str(control):
+        raise InvalidInputError(f"arm labels {missing or [experimental]} are not two distinct values of the arm "
+                                f"column, which holds {labels}", column="arm")
+    other = [v for v in labels if v not in (str(experimental), str(control))]
+    if other:
+        raise InvalidInputError(f"the arm column holds other labels {other} besides {experimental!r} and "
+                                f"{control!r}; keep only the two compared arms", column="arm")
+    return str(experimental), str(control)
+
+
+def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str, *, experimental, control,
+                            margin_hr: float | None = None, margin_diff: float | None = None, at: float = 36.0,
+                            conf_level: float = 0.95) -> NonInferiorityResult:
+    """Kaplan-Meier survival at ``at`` and Cox HR by arm, each compared with its margin.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    time, event, arm : str
+        Columns: follow-up time (months), event indicator (1 = event, e.g. recurrence or
+        death for DFS; 0 = censored), and arm label.
+    experimental, control : str
+        The arm labels (e.g. ``"reduced"`` and ``"conventional"``); required, never inferred.
+    margin_hr : float, optional
+        Margin on the hazard ratio (experimental vs control), > 1: non-inferior when the upper
+        confidence bound is below it.
+    margin_diff : float, optional
+        Margin on survival at ``at`` (e.g. 0.05): non-inferior when the lower bound of
+        ``S_e - S_c`` is above ``-margin_diff``.
+    at : float
+        Time point (default 36 months, 3-year DFS).
+    conf_level : float
+        Two-sided level (default 0.95 = one-sided 0.025 test of each margin).
+
+    Returns
+    -------
+    NonInferiorityResult
+
+    Notes
+    -----
+    Reuses :func:`ca125kinetics.validation.survival.kaplan_meier` (product-limit estimate and
+    Greenwood SE, read at the last observed time <= ``at``; as R ``summary(survfit(...),
+    times = at)``) and :func:`~ca125kinetics.validation.survival.cox`. An arm with no patient
+    followed to ``at`` (every time shorter) has no estimate there: refused.
+    """
+    from .errors import InsufficientDataError
+    from .validation.metrics import _check_conf_level
+    from .validation.survival import cox, kaplan_meier
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in (time, event, arm) if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"column(s) {missing} not in the data; available columns: {list(frame.columns)}")
+    at = _number("at", at, low=0.0)
+    conf_level = _check_conf_level(conf_level)
+    if margin_hr is not None:
+        margin_hr = _number("margin_hr", margin_hr, low=1.0)
+    if margin_diff is not None:
+        margin_diff = _number("margin_diff", margin_diff, low=0.0, high=1.0)
+    arms = frame[arm].to_numpy(dtype=object)
+    if pd.isna(frame[arm]).any():
+        raise InvalidInputError("the arm is missing for some patients; every patient needs an arm", column=arm)
+    exp_label, ctl_label = _arm_labels(arms, experimental, control)
+    labels = np.array([str(v) for v in arms], dtype=object)
+    t = pd.to_numeric(frame[time], errors="coerce").to_numpy(dtype=float)
+    e = pd.to_numeric(frame[event], errors="coerce").to_numpy(dtype=float)
+    km = kaplan_meier(t, e, labels, conf_type="plain", conf_level=conf_level)
+    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    est = {}
+    for label in (exp_label, ctl_label):
+        curve = km[km["group"] == label]
+        if curve["time"].max() < at:
+            raise InsufficientDataError(
+                f"no patient of arm {label!r} is followed to {at:g} (longest time {curve['time'].max():g}); the "
+                f"Kaplan-Meier estimate at {at:g} is undefined there; choose an earlier time point")
+        row = curve[curve["time"] <= at].iloc[-1]
+        est[label] = (float(row["survival"]), float(row["std_err"]))
+    (s_e, se_e), (s_c, se_c) = est[exp_label], est[ctl_label]
+    diff = s_e - s_c
+    se_d = math.sqrt(se_e ** 2 + se_c ** 2)
+    d_low, d_high = diff - z * se_d, diff + z * se_d
+    data = pd.DataFrame({"time": t, "event": e, "experimental": (labels == exp_label).astype(float)})
+    hr_row = cox(data, "time", "event", ["experimental"], conf_level=conf_level).iloc[0]
+    groups = {lab: labels == lab for lab in (exp_label, ctl_label)}
+    return NonInferiorityResult(
+        experimental=exp_label, control=ctl_label, at=at, conf_level=conf_level,
+        n_experimental=int(groups[exp_label].sum()), n_control=int(groups[ctl_label].sum()),
+        events_experimental=int(e[groups[exp_label]].sum()), events_control=int(e[groups[ctl_label]].sum()),
+        survival_experimental=s_e, se_experimental=se_e, survival_control=s_c, se_control=se_c,
+        difference=diff, difference_ci_low=d_low, difference_ci_high=d_high,
+        margin_diff=math.nan if margin_diff is None else margin_diff,
+        noninferior_diff=None if margin_diff is None else bool(d_low > -margin_diff),
+        hr=float(hr_row["hr"]), hr_ci_low=float(hr_row["hr_ci_low"]), hr_ci_high=float(hr_row["hr_ci_high"]),
+        hr_p_value=float(hr_row["p_value"]), margin_hr=math.nan if margin_hr is None else margin_hr,
+        noninferior_hr=None if margin_hr is None else bool(hr_row["hr_ci_high"] < margin_hr),
+    )
+
+
+# =========================================================================== command line
+
+
+def _add_test_options(p, *, power: bool = True) -> None:
+    p.add_argument("--alpha", type=float, default=0.025, help="total type I error of the test (default 0.025)")
+    p.add_argument("--sided", type=int, choices=[1, 2], default=1, help="sides of the test (default 1)")
+    if power:
+        p.add_argument("--power", type=float, default=0.9, help="target power (default 0.9)")
+    p.add_argument("--allocation", type=float, default=0.5,
+                   help="share randomised to the experimental arm (default 0.5 = 1:1; 2:1 is 0.6667)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+
+
+def _add_margin_options(p) -> None:
+    p.add_argument("--margin-hr", type=float, help="non-inferiority margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float,
+                   help="non-inferiority margin on survival at --at-time (e.g. 0.05), converted to an HR margin "
+                        "under proportional hazards; needs --control-survival and --at-time")
+    p.add_argument("--at-time", type=float, help="time point of --margin-diff / --control-survival (months)")
+    p.add_argument("--control-survival", type=float, help="control arm's survival at --at-time (e.g. 0.80)")
+
+
+def _add_trial_options(p, *, control_survival: bool = False) -> None:
+    p.add_argument("--accrual", type=float, required=True, help="uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, required=True,
+                   help="follow-up after the last patient enters, to the analysis (months)")
+    p.add_argument("--control-median", type=float,
+                   help="control arm's median (months, exponential)" +
+                        ("; or give --control-survival at --at-time" if control_survival else ""))
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average",
+                   help="probability of an event that turns events into patients: 'average' of both arms "
+                        "(default, Schoenfeld/rpact) or the 'control' arm's")
+
+
+def add_design_arguments(parser) -> None:
+    """Arguments of ``ca125 design`` and its subcommands."""
+    sub = parser.add_subparsers(dest="design_command", metavar="SUBCOMMAND", required=True)
+    p = sub.add_parser("events", help="events for superiority or non-inferiority (Schoenfeld)",
+                       description="Events a two-arm log-rank/Cox comparison needs (Schoenfeld). Hazard ratios "
+                       "are experimental vs control.")
+    p.add_argument("--hr", type=float, required=True,
+                   help="anticipated hazard ratio, experimental vs control (e.g. 0.6; 1 for non-inferiority)")
+    _add_test_options(p)
+    _add_margin_options(p)
+
+    p = sub.add_parser("n", help="patients: events / probability of an event (uniform accrual, exponential)",
+                       description="Patients needed: Schoenfeld events divided by the probability of an event by "
+                       "the analysis (uniform accrual, fixed follow-up after the last entry, exponential).")
+    p.add_argument("--hr", type=float, required=True, help="anticipated hazard ratio, experimental vs control")
+    _add_test_options(p)
+    _add_margin_options(p)
+    _add_trial_options(p, control_survival=True)
+
+    p = sub.add_parser("detectable-hr", help="hazard ratio detectable (or NI margin supported) by events or patients",
+                       description="Largest hazard ratio (experimental vs control) detectable with --events events "
+                       "or --n patients; with --true-hr, the smallest non-inferiority margin they support.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--events", type=float, help="number of events")
+    what.add_argument("--n", type=int, help="patients randomised (needs --accrual, --follow-up and the control arm)")
+    p.add_argument("--true-hr", type=float,
+                   help="non-inferiority: hazard ratio assumed true (often 1); prints the margin supported")
+    _add_test_options(p)
+    p.add_argument("--accrual", type=float, help="with --n: uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, help="with --n: follow-up after the last entry (months)")
+    p.add_argument("--control-median", type=float, help="with --n: control median (months, exponential)")
+    p.add_argument("--control-survival", type=float, help="with --n: control survival at --at-time (e.g. 0.80)")
+    p.add_argument("--at-time", type=float, help="time point of --control-survival (months)")
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average")
+
+    p = sub.add_parser("selection-trial", help="power of a trial whose surgery arm mixes complete and incomplete "
+                       "resections (simulated log-rank)",
+                       description="Power of a selection trial (RESCUE-like): the surgery arm holds a share PPV of "
+                       "complete resections (hazard ratio --hr-complete vs control) and 1 - PPV incomplete ones "
+                       "(--hr-incomplete). Power of --n patients by simulated log-rank tests, or the patients for "
+                       "--power-target.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ppv", type=float, help="complete-resection rate among the randomised (the model's PPV)")
+    src.add_argument("--predictions", help="table (.csv/.parquet) of a model's predictions with the probability "
+                     "(--p-column) and the observed complete_resection of every patient; needs --threshold")
+    src.add_argument("--cohort", help="directory written by 'ca125 synth': its truth.csv gives the true probability "
+                     "and the counterfactual outcome (an oracle model); needs --threshold")
+    p.add_argument("--threshold", type=float, help="selection threshold: patients with p >= threshold are randomised")
+    p.add_argument("--p-column", default="p", help="probability column of --predictions (default 'p')")
+    p.add_argument("--outcome-column", default="complete_resection",
+                   help="outcome column of --predictions (default 'complete_resection')")
+    p.add_argument("--hr-complete", type=float, required=True, help="hazard ratio after complete resection vs control")
+    p.add_argument("--hr-incomplete", type=float, required=True,
+                   help="hazard ratio after incomplete resection vs control (DESKTOP III: > 1, harm)")
+    p.add_argument("--control-median", type=float, required=True, help="control median PFS (months, exponential)")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--n", type=int, help="patients randomised: prints the simulated power")
+    size.add_argument("--power-target", type=float, help="target power: prints the patients needed (and checks "
+                      "them by simulation)")
+    p.add_argument("--accrual", type=float, default=36.0, help="uniform accrual period (months, default 36)")
+    p.add_argument("--follow-up", type=float, default=24.0, help="follow-up after the last entry (months, default 24)")
+    p.add_argument("--sims", type=int, default=2000, help="simulated trials (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this PNG file")
+    _add_test_options(p, power=False)
+
+    p = sub.add_parser("ni-analysis", help="non-inferiority analysis: Kaplan-Meier at a time point and Cox HR by arm",
+                       description="Kaplan-Meier survival at --at by arm with the difference and its Greenwood "
+                       "interval, and the Cox hazard ratio, each compared with its margin (experimental vs control).")
+    p.add_argument("--data", required=True, help="one row per patient (.csv or .parquet)")
+    p.add_argument("--time", required=True, help="column of follow-up time (months)")
+    p.add_argument("--event", required=True, help="column of the event indicator (1 = event, 0 = censored)")
+    p.add_argument("--arm", required=True, help="column of the arm label")
+    p.add_argument("--experimental", required=True, help="label of the experimental arm")
+    p.add_argument("--control", required=True, help="label of the control arm")
+    p.add_argument("--margin-hr", type=float, help="margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float, help="margin on survival at --at (e.g. 0.05)")
+    p.add_argument("--at", type=float, default=36.0, help="time point (default 36 months)")
+    p.add_argument("--conf-level", type=float, default=0.95, help="two-sided level (default 0.95)")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--out", help="write the output (text, JSON or an HTML page) to this file")
+
+
+def _print_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _sided_text(alpha: float, sided: int) -> str:
+    return f"{'one' if sided == 1 else 'two'}-sided alpha {alpha:g}"
+
+
+def _cli_events(args) -> int:
+    r = events(args.hr, alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation,
+               margin_hr=args.margin_hr, margin_diff=args.margin_diff, at_time=args.at_time,
+               control_survival=args.control_survival)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    print(f"{r.events:.2f} events ({r.events_required} required) for {r.hypothesis}: anticipated hazard ratio "
+          f"{r.hr:g} (experimental vs control) against {r.hr_null:.4g}; {_sided_text(r.alpha, r.sided)}, power "
+          f"{r.power:g}, share experimental {r.allocation:.4g}\n  margin: {r.margin}\n  {r.formula}")
+    return 0
+
+
+def _cli_n(args) -> int:
+    r = sample_size(args.hr, accrual=args.accrual, follow_up=args.follow_up, control_median=args.control_median,
+                    control_survival=args.control_survival, at_time=args.at_time, alpha=args.alpha,
+                    sided=args.sided, power=args.power, allocation=args.allocation, margin_hr=args.margin_hr,
+                    margin_diff=args.margin_diff, convention=args.convention)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    ev = r.events_result
+    print(f"{r.n} patients ({r.n_experimental} experimental, {r.n_control} control) for {r.events:.2f} events "
+          f"({ev['hypothesis']}, hazard ratio {ev['hr']:g} experimental vs control against {ev['hr_null']:.4g}; "
+          f"{_sided_text(ev['alpha'], ev['sided'])}, power {ev['power']:g})\n"
+          f"  P(event by the analysis) {r.p_event:.4f} ({r.event_probability_convention}; control {r.p_event_control:.4f}, "
+          f"experimental {r.p_event_experimental:.4f})\n"
+          f"  {r.survival_model}; uniform accrual {r.accrual:g}, follow-up {r.follow_up:g} after the last entry; "
+          "no dropout\n  margin: " + ev["margin"])
+    return 0
+
+
+def _cli_detectable(args) -> int:
+    kw = dict(alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation)
+    if args.events is not None:
+        r = detectable_hr(args.events, **kw) if args.true_hr is None else supported_margin(
+            args.events, true_hr=args.true_hr, **kw)
+    else:
+        for name in ("accrual", "follow_up"):
+            if getattr(args, name) is None:
+                raise InvalidInputError(f"--n needs --{name.replace('_', '-')} (and the control arm's survival)")
+        r = patients_support(args.n, accrual=args.accrual, follow_up=args.follow_up,
+                             control_median=args.control_median, control_survival=args.control_survival,
+                             at_time=args.at_time, true_hr=args.true_hr, convention=args.convention, **kw)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f})"
+                                        if math.isfinite(r.n) else "")
+    if r.hypothesis == "superiority":
+        print(f"detectable hazard ratio {r.hr:.4f} (experimental vs control) with {base}; "
+              f"{_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+    else:
+        text = (f"smallest non-inferiority margin {r.hr:.4f} on the hazard ratio (experimental vs control) with "
+                f"{base}, true hazard ratio {r.true_hr:g}; {_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+        if math.isfinite(r.survival_difference):
+            text += (f"\n  = a loss of {r.survival_difference:.4f} in survival at {r.at_time:g} from the control's "
+                     f"{r.control_survival:g}")
+        print(text)
+    return 0
+
+
+def _selection_input(args):
+    from .io import _load
+
+    if args.ppv is not None:
+        if args.threshold is not None:
+            raise InvalidInputError("--threshold applies to --predictions or --cohort, not to --ppv")
+        return None
+    if args.threshold is None:
+        raise InvalidInputError("--predictions and --cohort need --threshold (patients with p >= threshold are "
+                                "randomised)")
+    if args.cohort is not None:
+        from pathlib import Path
+
+        frame, label, _ = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
+        p_col, y_col = "p_complete_resection", "complete_resection_potential"
+    else:
+        frame, label, _ = _load(args.predictions, "predictions")
+        p_col, y_col = args.p_column, args.outcome_column
+    missing = [c for c in (p_col, y_col) if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"column(s) {missing} not found; the table has {list(frame.columns)} (name the "
+                                "columns with --p-column and --outcome-column)", source=label)
+    p = pd.to_numeric(frame[p_col], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(y))
+    if bad.size:
+        raise InvalidInputError(
+            f"{y_col} is missing or not 0/1 for {bad.size} patient(s), first at data row {bad[0] + 1}; the PPV "
+            "needs every patient's outcome: keep only patients whose resection status is known", source=label,
+            column=y_col)
+    return p, y, label
+
+
+def _cli_selection(args) -> int:
+    data = _selection_input(args)
+    selection = None
+    ppv = args.ppv
+    if data is not None:
+        p, y, label = data
+        selection = selection_from_predictions(p, y, args.threshold, source=label)
+        ppv = selection.ppv
+        if selection.n_selected == 0:
+            raise InvalidInputError(f"no patient has p >= {args.threshold:g}; lower --threshold")
+    common = dict(ppv=ppv, hr_complete=args.hr_complete, hr_incomplete=args.hr_incomplete,
+                  control_median=args.control_median, accrual=args.accrual, follow_up=args.follow_up,
+                  alpha=args.alpha, sided=args.sided, allocation=args.allocation, sims=args.sims, seed=args.seed)
+    if args.n is not None:
+        result = simulate_selection_trial(args.n, **common)
+        payload = result.to_dict()
+        n = args.n
+    else:
+        share = selection.share_randomised if selection is not None else None
+        result = selection_trial_sample_size(args.power_target, share_randomised=share, **common)
+        payload = result.to_dict()
+        payload["power"] = result.simulated["power"]
+        payload["power_mcse"] = result.simulated["power_mcse"]
+        n = result.n
+    if selection is not None:
+        payload["selection"] = selection.to_dict()
+    if args.plot:
+        curve_kw = {k: v for k, v in common.items() if k != "ppv"}
+        curve_kw["sims"] = min(args.sims, 1000)
+        if selection is not None:
+            curve = power_curve(n, predictions=(p, y), **curve_kw)
+        else:
+            curve = power_curve(n, **curve_kw)
+        fig = plot_power_curve(curve, n=n)
+        fig.savefig(args.plot, dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.format == "json":
+        _print_json(payload)
+        return 0
+    lines = []
+    if selection is not None:
+        lines.append(f"selection p >= {selection.threshold:g} on {selection.n_cohort} patients ({selection.source}): "
+                     f"{selection.n_selected} randomised ({100 * selection.share_randomised:.1f} %), PPV "
+                     f"{selection.ppv:.3f} (95 % CI {selection.ppv_ci_low:.3f}-{selection.ppv_ci_high:.3f}; "
+                     f"{selection.complete_rate_cohort:.3f} without selection)")
+    sim = payload if args.n is not None else result.simulated
+    if args.n is None:
+        screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
+        lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
+                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f}, "
+                     f"P(event by the analysis) {result.p_event:.4f}")
+    lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
+                 f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
+                 f"{sim['power_schoenfeld']:.3f}")
+    lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
+                 f"control), {1 - sim['ppv']:.3f} incomplete ({sim['hr_incomplete']:g} vs control); effective hazard "
+                 f"ratio {sim['hr_mixture']:.4f} (event-weighted; {sim['hr_initial']:.3f} at time 0)")
+    lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
+                 f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
+                 f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cli_ni(args) -> int:
+    from .io import _load
+
+    frame, _, _ = _load(args.data, "trial data")
+    r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
+                                control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
+                                at=args.at, conf_level=args.conf_level)
+    if args.format == "json":
+        text = r.to_json()
+    elif args.format == "html":
+        from .validation.report import _CSS
+
+        text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Non-inferiority analysis</title>"
+                f"<style>{_CSS}</style></head><body><h1>Non-inferiority analysis</h1>{r.to_html()}</body></html>")
+    else:
+        text = r.to_text()
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+_HANDLERS = {"events": _cli_events, "n": _cli_n, "detectable-hr": _cli_detectable,
+             "selection-trial": _cli_selection, "ni-analysis": _cli_ni}
+
+
+def cli_design(args) -> int:
+    """Handler of ``ca125 design``: dispatch to the subcommand."""
+    return _HANDLERS[args.design_command](args)
