@@ -65,9 +65,10 @@ __all__ = [
     "DIRECTION",
     "EventsResult",
     "DetectableHrResult",
-    "SampleSizeResult",
+    "TrialSampleSizeResult",
     "SelectionResult",
     "SelectionTrialResult",
+    "SelectionSampleSizeResult",
     "NonInferiorityResult",
     "events",
     "detectable_hr",
@@ -107,6 +108,12 @@ def _number(name: str, value, *, low: float = -math.inf, high: float = math.inf,
         lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
         raise InvalidInputError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
     return v
+
+
+def _check_count(name, value, low=1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
 
 
 def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float, float]:
@@ -456,7 +463,7 @@ def _control_hazard(control_median, control_survival, at_time) -> tuple[float, s
 
 
 @dataclass(frozen=True)
-class SampleSizeResult(_Frame):
+class TrialSampleSizeResult(_Frame):
     """Patients needed to observe the required events (exponential survival, uniform accrual).
 
     Attributes
@@ -501,7 +508,7 @@ class SampleSizeResult(_Frame):
 def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_median: float | None = None,
                 control_survival: float | None = None, at_time: float | None = None, alpha: float = 0.025,
                 sided: int = 1, power: float = 0.9, allocation: float = 0.5, margin_hr: float | None = None,
-                margin_diff: float | None = None, convention: str = "average") -> SampleSizeResult:
+                margin_diff: float | None = None, convention: str = "average") -> TrialSampleSizeResult:
     """Patients for a two-arm time-to-event trial: Schoenfeld events / P(event by the analysis).
 
     Parameters
@@ -530,7 +537,7 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
 
     Returns
     -------
-    SampleSizeResult
+    TrialSampleSizeResult
     """
     if convention not in EVENT_PROBABILITY_CONVENTIONS:
         raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
@@ -542,7 +549,7 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
     p = ev.allocation * p_e + (1.0 - ev.allocation) * p_c if convention == "average" else p_c
     n = math.ceil(ev.events / p - 1e-9)
     n_e = math.ceil(n * ev.allocation - 1e-9)
-    return SampleSizeResult(
+    return TrialSampleSizeResult(
         n=n, n_experimental=n_e, n_control=n - n_e, events=ev.events, p_event=p, p_event_control=p_c,
         p_event_experimental=p_e, event_probability_convention=convention, hazard_control=lam_c,
         hazard_experimental=lam_e, control_median=math.log(2.0) / lam_c, accrual=float(accrual),
@@ -675,12 +682,6 @@ def _expected_events(ppv, hr1, hr2, lam, a, f, allocation) -> float:
     """Expected share of patients with an event by the analysis (both arms)."""
     p_c, p1, p2 = event_probability(np.array([lam, lam * hr1, lam * hr2]), a, f)
     return float(allocation * (ppv * p1 + (1.0 - ppv) * p2) + (1.0 - allocation) * p_c)
-
-
-def _check_count(name, value, low=1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incomplete: float,
