@@ -60,6 +60,7 @@ import pandas as pd
 from scipy import integrate, optimize, stats
 
 from .errors import InvalidInputError
+from .validation.samplesize import _number
 
 __all__ = [
     "DIRECTION",
@@ -95,19 +96,6 @@ EVENT_PROBABILITY_CONVENTIONS = ("average", "control")
 
 
 # =========================================================================== input checks
-
-
-def _number(name: str, value, *, low: float = -math.inf, high: float = math.inf,
-            low_open: bool = True, high_open: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise InvalidInputError(f"{name} must be a number, got {value!r}")
-    v = float(value)
-    ok_low = v > low if low_open else v >= low
-    ok_high = v < high if high_open else v <= high
-    if not (math.isfinite(v) and ok_low and ok_high):
-        lo, hi = ("(" if low_open else "["), (")" if high_open else "]")
-        raise InvalidInputError(f"{name} must be in {lo}{low:g}, {high:g}{hi}, got {value!r}")
-    return v
 
 
 def _check_count(name, value, low=1) -> int:
