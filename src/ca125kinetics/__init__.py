@@ -79,6 +79,14 @@ _PUBLIC = {
     "ValidationResult": "validation.studies",
     "OptimismResult": "validation.studies",
     "write_report": "validation.report",
+    # trial design
+    "sample_size": "design",
+    "detectable_hr": "design",
+    "patients_support": "design",
+    "simulate_selection_trial": "design",
+    "selection_trial_sample_size": "design",
+    "selection_from_predictions": "design",
+    "noninferiority_analysis": "design",
 }
 
 __all__ = sorted(_PUBLIC) + ["__version__"]

@@ -211,6 +211,8 @@ _LAZY_COMMANDS = [
      ".validation.report", "add_validate_arguments", "cli_validate"),
     ("demo", "run the main job end to end on the embedded synthetic defaults",
      ".demo", "add_demo_arguments", "cli_demo"),
+    ("design", "trial design: events, patients, detectable HR, selection-trial power, non-inferiority analysis",
+     ".design", "add_design_arguments", "cli_design"),
 ]
 
 

@@ -4,7 +4,8 @@
   Brier, decision curves, threshold metrics.
 * :mod:`.samplesize` - minimum sample size to develop (Riley et al.) or externally validate
   (Riley et al. 2021) a binary-outcome model.
-* :mod:`.survival` - Kaplan-Meier, median survival, log-rank, Cox (imported on first use).
+* :mod:`.survival` - Kaplan-Meier, median survival, log-rank (and a vectorised signed
+  two-sample log-rank for simulation studies), Cox (imported on first use).
 
 Importing this package loads numpy, pandas and scipy only; statsmodels is imported inside the
 functions that need it, and nothing here imports matplotlib or mlflow.
@@ -38,6 +39,7 @@ _LAZY = {
     "kaplan_meier": "survival",
     "median_survival": "survival",
     "logrank": "survival",
+    "logrank_z": "survival",
     "cox": "survival",
     "LogrankResult": "survival",
 }

@@ -54,7 +54,9 @@ __all__ = [
 Z95 = 1.96
 
 
-def _number(name: str, value, *, low: float, high: float, low_open=True, high_open=True) -> float:
+def _number(name: str, value, *, low: float = -math.inf, high: float = math.inf, low_open=True,
+            high_open=True) -> float:
+    """``value`` as a float, refused unless a finite number in the stated interval."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise InvalidInputError(f"{name} must be a number, got {value!r}")
     v = float(value)

@@ -1,0 +1,1514 @@
+"""Design of a randomised trial with a time-to-event endpoint (PFS, DFS): events, patients, power.
+
+Four parts, all numpy/scipy (statsmodels only for the non-inferiority analysis):
+
+* **Closed forms** (Schoenfeld 1981/1983): the events a two-arm log-rank/Cox comparison needs
+  for superiority or non-inferiority (:func:`events`), the hazard ratio detectable with a given
+  number of events (:func:`detectable_hr`) and the non-inferiority margin it supports
+  (:func:`supported_margin`), a margin on survival at a time point turned into a hazard-ratio
+  margin (:func:`hr_margin_from_difference`), and the patients needed to observe those events
+  with uniform accrual, a fixed follow-up after the last patient and exponential survival
+  (:func:`sample_size`).
+* **Selection trials** (RESCUE-like): the surgery arm is a mixture of complete and incomplete
+  resections, so the effect the trial sees is diluted by the selection model's positive
+  predictive value. :func:`simulate_selection_trial` estimates the power of N patients by
+  simulating many trials analysed with the log-rank test; :func:`mixture_hr` is the effective
+  hazard ratio behind the closed-form events; :func:`selection_from_predictions` turns a
+  cohort's predictions and a threshold into the share randomised and the PPV.
+* **Non-inferiority analysis** (RESET-like): :func:`noninferiority_analysis` compares the
+  Kaplan-Meier survival at a time point and the Cox hazard ratio with stated margins.
+* The ``ca125 design`` command line (:func:`add_design_arguments`, :func:`cli_design`).
+
+Conventions (stated again where they matter)
+--------------------------------------------
+* **Every hazard ratio is experimental vs control**: HR < 1 means fewer events on the
+  experimental arm (surgery, reduced margins). Results carry a ``direction`` text saying so.
+* Superiority: H0 ``HR >= 1`` against ``HR < 1``. Non-inferiority with a margin ``M > 1``:
+  H0 ``HR >= M`` against ``HR < M`` (the experimental arm is at most ``M`` times as hazardous).
+* ``alpha`` is the total type I error of a test with ``sided`` sides; the critical value is
+  ``z_(1 - alpha / sided)``. A one-sided 0.025 test and a two-sided 0.05 test need the same
+  events; power counts only rejections in the direction of benefit.
+* ``allocation`` is the share of patients randomised to the experimental arm (0.5 = 1:1;
+  2:1 experimental:control is 2/3).
+* Time is in months (any unit works if every time argument uses it).
+
+References
+----------
+Schoenfeld DA. The asymptotic properties of nonparametric tests for comparing survival
+distributions. Biometrika 1981;68:316-319. Schoenfeld DA. Sample-size formula for the
+proportional-hazards regression model. Biometrics 1983;39:499-503. Collett D. Modelling
+Survival Data in Medical Research, 3rd ed. CRC 2015, ch. 10 (probability of an event under
+uniform accrual). Lachin JM, Foulkes MA. Evaluation of sample size and power for analyses of
+survival with allowance for nonuniform patient entry, losses to follow-up, noncompliance, and
+stratification. Biometrics 1986;42:507-519. Struthers CA, Kalbfleisch JD. Misspecified
+proportional hazard models. Biometrika 1986;73:363-369. Harter P, et al. Randomized trial of
+cytoreductive surgery for relapsed ovarian cancer (DESKTOP III). N Engl J Med
+2021;385:2123-2131. Com-Nougue C, Rodary C, Patte C. How to establish equivalence when data are
+censored: a randomized trial of treatments for B non-Hodgkin lymphoma. Stat Med
+1993;12:1353-1364 (survival-difference margins as hazard-ratio margins).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import integrate, optimize, stats
+
+from .errors import InvalidInputError
+from .validation.samplesize import _number
+
+__all__ = [
+    "DIRECTION",
+    "EventsResult",
+    "DetectableHrResult",
+    "TrialSampleSizeResult",
+    "SelectionResult",
+    "SelectionTrialResult",
+    "SelectionSampleSizeResult",
+    "NonInferiorityResult",
+    "events",
+    "detectable_hr",
+    "supported_margin",
+    "patients_support",
+    "hr_margin_from_difference",
+    "event_probability",
+    "sample_size",
+    "mixture_hr",
+    "simulate_selection_trial",
+    "selection_trial_sample_size",
+    "selection_from_predictions",
+    "power_curve",
+    "plot_power_curve",
+    "noninferiority_analysis",
+    "add_design_arguments",
+    "cli_design",
+]
+
+#: How every hazard ratio of this module reads.
+DIRECTION = "hazard ratio experimental vs control (< 1 favours the experimental arm)"
+#: Conventions for the probability of an event by the analysis (see :func:`event_probability`).
+EVENT_PROBABILITY_CONVENTIONS = ("average", "control")
+
+
+# =========================================================================== input checks
+
+
+def _check_count(name, value, low=1) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float, float]:
+    alpha = _number("alpha", alpha, low=0.0, high=1.0)
+    if sided not in (1, 2) or isinstance(sided, bool):
+        raise InvalidInputError(f"sided must be 1 or 2 (sides of the test), got {sided!r}")
+    power = _number("power", power, low=0.0, high=1.0)
+    allocation = _number("allocation", allocation, low=0.0, high=1.0)
+    return alpha, int(sided), power, allocation
+
+
+def _z_sum(alpha: float, sided: int, power: float) -> float:
+    """``z_(1 - alpha / sided) + z_power``."""
+    return float(stats.norm.ppf(1.0 - alpha / sided) + stats.norm.ppf(power))
+
+
+def _check_hr(name: str, value) -> float:
+    return _number(name, value, low=0.0, high=math.inf)
+
+
+class _Frame:
+    """``to_dict``/``to_json``/``to_frame`` shared by the results of this module."""
+
+    def to_dict(self) -> dict:
+        """Every attribute, JSON-ready (tuples as lists, NaN as None)."""
+        def clean(v):
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, (list, tuple)):
+                return [clean(x) for x in v]
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            if isinstance(v, np.generic):
+                return clean(v.item())
+            return v
+        return {k: clean(v) for k, v in asdict(self).items()}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per scalar attribute: ``quantity, value``."""
+        rows = [(k, v) for k, v in asdict(self).items() if not isinstance(v, (list, tuple, dict))]
+        return pd.DataFrame(rows, columns=["quantity", "value"])
+
+
+# =========================================================================== closed forms
+
+
+def hr_margin_from_difference(control_survival: float, difference: float) -> float:
+    """Hazard-ratio margin equivalent to a margin on survival at a time point.
+
+    Parameters
+    ----------
+    control_survival : float
+        Anticipated survival of the control arm at the time point, ``S_c`` in (0, 1)
+        (e.g. 3-year DFS 0.80).
+    difference : float
+        Largest acceptable loss of survival at that time, ``delta`` in (0, S_c)
+        (e.g. 0.05 = five percentage points).
+
+    Returns
+    -------
+    float
+        ``M = ln(S_c - delta) / ln(S_c)`` (> 1): under proportional hazards the experimental
+        arm's survival is ``S_c^HR``, and ``S_c^M = S_c - delta``. The margin holds at that
+        time point only through the proportional-hazards assumption.
+    """
+    s = _number("control_survival", control_survival, low=0.0, high=1.0)
+    d = _number("difference (margin on survival)", difference, low=0.0, high=s)
+    return math.log(s - d) / math.log(s)
+
+
+def _resolve_margin(margin_hr, margin_diff, at_time, control_survival):
+    """(HR margin or None, description) from an HR margin or a survival-difference margin."""
+    if margin_hr is not None and margin_diff is not None:
+        raise InvalidInputError("give one non-inferiority margin: margin_hr (on the hazard ratio) or "
+                                "margin_diff (on survival at at_time), not both")
+    if margin_diff is not None:
+        if control_survival is None or at_time is None:
+            raise InvalidInputError(
+                "a margin on the survival difference needs the control arm's survival at the time "
+                "point (control_survival, e.g. 0.80) and that time (at_time, e.g. 36 months)")
+        _number("at_time", at_time, low=0.0)
+        m = hr_margin_from_difference(control_survival, margin_diff)
+        return m, (f"survival at {at_time:g} no more than {margin_diff:g} below the control's "
+                   f"{control_survival:g}, i.e. hazard-ratio margin ln({control_survival:g} - "
+                   f"{margin_diff:g}) / ln({control_survival:g}) = {m:.4f} under proportional hazards")
+    if margin_hr is not None:
+        m = _number("margin_hr", margin_hr, low=1.0, high=math.inf)
+        return m, f"hazard-ratio margin {m:g}"
+    return None, "superiority"
+
+
+@dataclass(frozen=True)
+class EventsResult(_Frame):
+    """Events needed by a two-arm log-rank/Cox comparison (Schoenfeld).
+
+    Attributes
+    ----------
+    events : float
+        Required events, unrounded (``ceil`` it for a protocol: ``events_required``).
+    events_required : int
+        ``ceil(events)``.
+    hypothesis : str
+        ``"superiority"`` or ``"non-inferiority"``.
+    hr : float
+        Anticipated hazard ratio (experimental vs control) under the alternative.
+    hr_null : float
+        Boundary of the null hypothesis: 1 (superiority) or the margin ``M``.
+    margin : str
+        How the margin was stated (``"superiority"`` when there is none).
+    alpha, power, allocation : float
+    sided : int
+    direction : str
+        :data:`DIRECTION`.
+    formula : str
+    """
+
+    events: float
+    events_required: int
+    hypothesis: str
+    hr: float
+    hr_null: float
+    margin: str
+    alpha: float
+    sided: int
+    power: float
+    allocation: float
+    direction: str = DIRECTION
+    formula: str = "D = (z_(1-alpha/sided) + z_power)^2 / (p (1 - p) (ln HR - ln HR0)^2)"
+
+
+def events(hr: float = 1.0, *, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
+           allocation: float = 0.5, margin_hr: float | None = None, margin_diff: float | None = None,
+           at_time: float | None = None, control_survival: float | None = None) -> EventsResult:
+    """Events for a two-arm comparison of hazards, superiority or non-inferiority (Schoenfeld).
+
+    Parameters
+    ----------
+    hr : float
+        Anticipated hazard ratio, experimental vs control, under the alternative (e.g. 0.6
+        for superiority; often 1 for non-inferiority). Default 1 (only meaningful with a
+        margin).
+    alpha : float
+        Total type I error of the test (default 0.025).
+    sided : {1, 2}
+        Sides of the test (default 1); the critical value is ``z_(1 - alpha / sided)``.
+    power : float
+        Target power (default 0.9).
+    allocation : float
+        Share randomised to the experimental arm, ``p`` (default 0.5 = 1:1).
+    margin_hr : float, optional
+        Non-inferiority margin on the hazard ratio, ``M > 1``.
+    margin_diff, at_time, control_survival : float, optional
+        Non-inferiority margin on survival at ``at_time``: the experimental arm's survival
+        may be at most ``margin_diff`` below the control's ``control_survival``; converted
+        by :func:`hr_margin_from_difference`. Give at most one of ``margin_hr`` and
+        ``margin_diff``.
+
+    Returns
+    -------
+    EventsResult
+
+    Notes
+    -----
+    ``D = (z_(1 - alpha/sided) + z_power)^2 / (p (1 - p) (ln HR - ln HR0)^2)`` with
+    ``HR0 = 1`` for superiority and ``HR0 = M`` for non-inferiority (Schoenfeld 1983). The
+    alternative must lie on the beneficial side of the null: ``HR < HR0``. Reproduces
+    gsDesign ``nEvents(hr = 0.6, alpha = 0.025, beta = 0.1)`` = 161.07 and rpact
+    ``getSampleSizeSurvival`` (``maxNumberOfEvents``; ``thetaH0`` for the margin).
+    """
+    alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    hr = _check_hr("hr", hr)
+    margin, text = _resolve_margin(margin_hr, margin_diff, at_time, control_survival)
+    hr0 = 1.0 if margin is None else margin
+    if not hr < hr0:
+        what = ("superiority needs an anticipated hazard ratio below 1 (experimental vs control), e.g. "
+                "0.6" if margin is None else
+                f"non-inferiority needs the anticipated hazard ratio (experimental vs control) below the "
+                f"margin {hr0:.4g}, e.g. hr=1")
+        raise InvalidInputError(f"{what}; got hr={hr:g}")
+    d = _z_sum(alpha, sided, power) ** 2 / (allocation * (1.0 - allocation) * (math.log(hr) - math.log(hr0)) ** 2)
+    return EventsResult(
+        events=d, events_required=math.ceil(d - 1e-9),
+        hypothesis="superiority" if margin is None else "non-inferiority",
+        hr=hr, hr_null=hr0, margin=text, alpha=alpha, sided=sided, power=power, allocation=allocation,
+    )
+
+
+@dataclass(frozen=True)
+class DetectableHrResult(_Frame):
+    """Hazard ratio detectable (or margin supported) with a given number of events.
+
+    Attributes
+    ----------
+    hr : float
+        Superiority: the largest hazard ratio (experimental vs control, < 1) detected with
+        the stated power. Non-inferiority: the smallest margin ``M`` (> ``true_hr``) for
+        which non-inferiority is shown with the stated power when the true hazard ratio is
+        ``true_hr``.
+    events : float
+    hypothesis : str
+    true_hr : float
+        Non-inferiority only: the hazard ratio assumed true (NaN for superiority).
+    alpha, power, allocation : float
+    sided : int
+    n, p_event : float
+        From :func:`patients_support`: the patients and their probability of an event by
+        the analysis (NaN when the events were given).
+    at_time, control_survival, survival_difference : float
+        Non-inferiority from :func:`patients_support` with a control survival at a time
+        point: the margin as a loss of survival there, ``S_c - S_c^M`` (else NaN).
+    direction : str
+    formula : str
+    """
+
+    hr: float
+    events: float
+    hypothesis: str
+    true_hr: float
+    alpha: float
+    sided: int
+    power: float
+    allocation: float
+    n: float = math.nan
+    p_event: float = math.nan
+    at_time: float = math.nan
+    control_survival: float = math.nan
+    survival_difference: float = math.nan
+    direction: str = DIRECTION
+    formula: str = "ln HR = ln HR0 -/+ (z_(1-alpha/sided) + z_power) / sqrt(p (1 - p) D)"
+
+
+def _check_events(value) -> float:
+    return _number("events", value, low=0.0)
+
+
+def detectable_hr(n_events: float, *, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
+                  allocation: float = 0.5) -> DetectableHrResult:
+    """Largest hazard ratio (experimental vs control) detectable with ``n_events`` events.
+
+    ``HR = exp(-(z_(1 - alpha/sided) + z_power) / sqrt(p (1 - p) D))``: the inverse of
+    :func:`events` for superiority (Schoenfeld 1983). Any true HR at or below it is detected
+    with at least the stated power.
+    """
+    alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    d = _check_events(n_events)
+    hr = math.exp(-_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
+    return DetectableHrResult(hr=hr, events=d, hypothesis="superiority", true_hr=math.nan, alpha=alpha,
+                              sided=sided, power=power, allocation=allocation)
+
+
+def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.025, sided: int = 1,
+                     power: float = 0.9, allocation: float = 0.5) -> DetectableHrResult:
+    """Smallest non-inferiority margin on the HR that ``n_events`` events support.
+
+    ``M = true_hr exp((z_(1 - alpha/sided) + z_power) / sqrt(p (1 - p) D))``: the inverse of
+    :func:`events` for non-inferiority. With this many events, non-inferiority with margin
+    ``M`` (or any wider one) is shown with the stated power when the true hazard ratio
+    (experimental vs control) is ``true_hr``.
+    """
+    alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    d = _check_events(n_events)
+    true_hr = _check_hr("true_hr", true_hr)
+    m = true_hr * math.exp(_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
+    return DetectableHrResult(hr=m, events=d, hypothesis="non-inferiority", true_hr=true_hr, alpha=alpha,
+                              sided=sided, power=power, allocation=allocation)
+
+
+def patients_support(n: int, *, accrual: float, follow_up: float, control_median: float | None = None,
+                     control_survival: float | None = None, at_time: float | None = None,
+                     true_hr: float | None = None, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
+                     allocation: float = 0.5, convention: str = "average") -> DetectableHrResult:
+    """What ``n`` randomised patients support: the detectable HR, or the non-inferiority margin.
+
+    Superiority (``true_hr`` None): the hazard ratio (experimental vs control) ``HR`` such that
+    ``n`` patients give exactly the stated power, solving ``n P(event | HR) = D(HR)`` (the
+    events :func:`events` needs; ``P`` as in :func:`sample_size` with ``convention``).
+    Non-inferiority (``true_hr`` given, often 1): the smallest margin :func:`supported_margin`
+    gives for the ``n P(event | true_hr)`` expected events; with ``control_survival`` at
+    ``at_time`` the margin is also stated as a loss of survival there, ``S_c - S_c^M``.
+    """
+    n = _check_count("n", n, low=2)
+    if convention not in EVENT_PROBABILITY_CONVENTIONS:
+        raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
+    alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    lam_c, _ = _control_hazard(control_median, control_survival, at_time)
+
+    def p_event(hr):
+        p_c, p_e = event_probability(np.array([lam_c, lam_c * hr]), accrual, follow_up)
+        return float(allocation * p_e + (1.0 - allocation) * p_c) if convention == "average" else float(p_c)
+
+    kw = dict(alpha=alpha, sided=sided, power=power, allocation=allocation)
+    if true_hr is None:
+        hr = optimize.brentq(lambda h: detectable_hr(n * p_event(h), **kw).hr - h, 1e-9, 1.0 - 1e-12,
+                             xtol=1e-13, rtol=1e-13)
+        p = p_event(hr)
+        out = detectable_hr(n * p, **kw)
+    else:
+        p = p_event(_check_hr("true_hr", true_hr))
+        out = supported_margin(n * p, true_hr=true_hr, **kw)
+    extra = {"n": float(n), "p_event": p}
+    if true_hr is not None and control_survival is not None:
+        extra.update(at_time=float(at_time), control_survival=float(control_survival),
+                     survival_difference=float(control_survival - control_survival ** out.hr))
+    return DetectableHrResult(**{**asdict(out), **extra})
+
+
+def event_probability(hazard, accrual: float, follow_up: float):
+    """Probability that a patient has had the event by the analysis (exponential survival).
+
+    Patients enter uniformly over ``[0, accrual]``; the analysis is at ``accrual +
+    follow_up``, so a patient is followed for between ``follow_up`` and ``accrual +
+    follow_up``. With hazard ``lambda``:
+
+    ``P = 1 - (exp(-lambda F) - exp(-lambda (A + F))) / (lambda A)``  (``A > 0``),
+    ``P = 1 - exp(-lambda F)``  (``A = 0``) (Collett 2015, section 10.4).
+
+    ``hazard`` may be an array; the result has its shape.
+    """
+    lam = np.asarray(hazard, dtype=float)
+    a = _number("accrual", accrual, low=0.0, low_open=False)
+    f = _number("follow_up", follow_up, low=0.0, low_open=False)
+    if a + f <= 0:
+        raise InvalidInputError("accrual + follow_up must be > 0 (the analysis time after the first patient)")
+    if not (np.isfinite(lam).all() and (lam > 0).all()):
+        raise InvalidInputError("hazard must be finite and > 0")
+    if a == 0:
+        return 1.0 - np.exp(-lam * f)
+    return 1.0 - (np.exp(-lam * f) - np.exp(-lam * (a + f))) / (lam * a)
+
+
+def _control_hazard(control_median, control_survival, at_time) -> tuple[float, str]:
+    if control_median is not None and control_survival is not None:
+        raise InvalidInputError("give the control arm's distribution once: control_median, or control_survival "
+                                "at at_time (they define the same exponential hazard)")
+    if control_median is not None:
+        m = _number("control_median", control_median, low=0.0)
+        return math.log(2.0) / m, f"exponential, control median {m:g}"
+    if control_survival is not None and at_time is not None:
+        s = _number("control_survival", control_survival, low=0.0, high=1.0)
+        t = _number("at_time", at_time, low=0.0)
+        return -math.log(s) / t, f"exponential, control survival {s:g} at {t:g}"
+    raise InvalidInputError("the number of patients needs the control arm's survival: control_median "
+                            "(e.g. 14 months), or control_survival with at_time (e.g. 0.80 at 36 months)")
+
+
+@dataclass(frozen=True)
+class TrialSampleSizeResult(_Frame):
+    """Patients needed to observe the required events (exponential survival, uniform accrual).
+
+    Attributes
+    ----------
+    n : int
+        Patients to randomise, ``ceil(events / P(event))``.
+    n_experimental, n_control : int
+        ``ceil(n p)`` and ``n - n_experimental``.
+    events : float
+        Required events (unrounded, from :func:`events`).
+    p_event, p_event_control, p_event_experimental : float
+        Probability of an event by the analysis used to divide, and per arm.
+    event_probability_convention : str
+        ``"average"`` or ``"control"``.
+    hazard_control, hazard_experimental : float
+        Exponential hazards (per time unit); experimental = control x the anticipated HR.
+    control_median : float
+        ``ln 2 / hazard_control``.
+    accrual, follow_up : float
+    survival_model : str
+    events_result : dict
+        The :class:`EventsResult` (hypothesis, HR, margin, alpha, power...).
+    """
+
+    n: int
+    n_experimental: int
+    n_control: int
+    events: float
+    p_event: float
+    p_event_control: float
+    p_event_experimental: float
+    event_probability_convention: str
+    hazard_control: float
+    hazard_experimental: float
+    control_median: float
+    accrual: float
+    follow_up: float
+    survival_model: str
+    events_result: dict
+
+
+def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_median: float | None = None,
+                control_survival: float | None = None, at_time: float | None = None, alpha: float = 0.025,
+                sided: int = 1, power: float = 0.9, allocation: float = 0.5, margin_hr: float | None = None,
+                margin_diff: float | None = None, convention: str = "average") -> TrialSampleSizeResult:
+    """Patients for a two-arm time-to-event trial: Schoenfeld events / P(event by the analysis).
+
+    Parameters
+    ----------
+    hr : float
+        Anticipated hazard ratio, experimental vs control.
+    accrual, follow_up : float
+        Uniform accrual period and follow-up after the last patient enters (months).
+    control_median : float, optional
+        Median of the control arm (exponential). Or give ``control_survival`` at ``at_time``
+        (e.g. 3-year DFS 0.80 at 36): ``hazard = -ln S / t``.
+    alpha, sided, power, allocation, margin_hr, margin_diff
+        As for :func:`events`; a survival-difference margin uses ``control_survival`` at
+        ``at_time``.
+    convention : {"average", "control"}
+        Probability of an event that turns events into patients:
+
+        * ``"average"`` (default; Schoenfeld 1983, Collett 2015, rpact
+          ``getSampleSizeSurvival``): ``P = p P_e + (1 - p) P_c``, the expected share of
+          patients with an event across both arms under the alternative.
+        * ``"control"``: ``P = P_c``, the control arm's probability (a simpler convention
+          seen in protocols; fewer patients when the experimental arm has fewer events).
+
+        ``P_arm`` is :func:`event_probability` with the arm's exponential hazard. No
+        dropout is modelled.
+
+    Returns
+    -------
+    TrialSampleSizeResult
+    """
+    if convention not in EVENT_PROBABILITY_CONVENTIONS:
+        raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
+    lam_c, model = _control_hazard(control_median, control_survival, at_time)
+    ev = events(hr, alpha=alpha, sided=sided, power=power, allocation=allocation, margin_hr=margin_hr,
+                margin_diff=margin_diff, at_time=at_time, control_survival=control_survival)
+    lam_e = lam_c * ev.hr
+    p_c, p_e = (float(x) for x in event_probability(np.array([lam_c, lam_e]), accrual, follow_up))
+    p = ev.allocation * p_e + (1.0 - ev.allocation) * p_c if convention == "average" else p_c
+    n = math.ceil(ev.events / p - 1e-9)
+    n_e = math.ceil(n * ev.allocation - 1e-9)
+    return TrialSampleSizeResult(
+        n=n, n_experimental=n_e, n_control=n - n_e, events=ev.events, p_event=p, p_event_control=p_c,
+        p_event_experimental=p_e, event_probability_convention=convention, hazard_control=lam_c,
+        hazard_experimental=lam_e, control_median=math.log(2.0) / lam_c, accrual=float(accrual),
+        follow_up=float(follow_up), survival_model=model, events_result=ev.to_dict(),
+    )
+
+
+# =========================================================================== selection trials
+
+
+def _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual, follow_up):
+    ppv = _number("ppv", ppv, low=0.0, high=1.0, low_open=False, high_open=False)
+    hr1 = _check_hr("hr_complete", hr_complete)
+    hr2 = _check_hr("hr_incomplete", hr_incomplete)
+    med = _number("control_median", control_median, low=0.0)
+    a = _number("accrual", accrual, low=0.0, low_open=False)
+    f = _number("follow_up", follow_up, low=0.0, low_open=False)
+    if a + f <= 0:
+        raise InvalidInputError("accrual + follow_up must be > 0")
+    return ppv, hr1, hr2, math.log(2.0) / med, a, f
+
+
+def mixture_hr(ppv: float, *, hr_complete: float, hr_incomplete: float, control_median: float,
+               accrual: float, follow_up: float, allocation: float = 0.5) -> float:
+    """Effective hazard ratio (experimental vs control) of a surgery arm that mixes resections.
+
+    The surgery arm holds a share ``ppv`` of complete resections, whose hazard is
+    ``hr_complete`` times the control's, and ``1 - ppv`` incomplete ones with
+    ``hr_incomplete`` (DESKTOP III: incomplete resection did worse than no surgery, so
+    ``hr_incomplete > 1`` is plausible). With exponential control survival (hazard
+    ``lambda = ln 2 / control_median``) the arm's survival is
+    ``S_e(t) = ppv exp(-lambda hr_c t) + (1 - ppv) exp(-lambda hr_i t)``; its hazard ratio
+    ``h_e(t) / lambda`` starts at ``ppv hr_c + (1 - ppv) hr_i`` and drifts towards ``hr_c``
+    (the frail incomplete resections progress first): the hazards are not proportional.
+
+    Returns
+    -------
+    float
+        ``exp(integral w(t) ln(h_e(t) / lambda) dt / integral w(t) dt)``: the log hazard ratio
+        averaged over the trial's events, ``w(t) = (p f_e(t) + (1 - p) f_c(t)) G(t)`` the
+        pooled event density observed by the analysis (``G`` the administrative censoring of
+        uniform accrual over ``accrual`` and analysis ``follow_up`` after the last entry).
+        This is the effect the log-rank statistic estimates under local alternatives
+        (Schoenfeld 1981, drift ``sum_events ln HR(t_j) p (1 - p)``), so Schoenfeld's events
+        with this HR approximate the log-rank's power; for ``ppv = 1`` it is ``hr_complete``.
+        :func:`simulate_selection_trial` checks the approximation without it.
+    """
+    ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
+                                              follow_up)
+    allocation = _number("allocation", allocation, low=0.0, high=1.0)
+    if ppv in (0.0, 1.0) or hr1 == hr2:
+        return hr1 if ppv == 1.0 else hr2
+
+    def g(t):
+        return 1.0 if t <= f else (a + f - t) / a
+
+    def pieces(t):
+        e1, e2 = ppv * math.exp(-lam * hr1 * t), (1.0 - ppv) * math.exp(-lam * hr2 * t)
+        f_e = lam * (hr1 * e1 + hr2 * e2)
+        f_c = lam * math.exp(-lam * t)
+        w = (allocation * f_e + (1.0 - allocation) * f_c) * g(t)
+        return w, math.log(f_e / (e1 + e2) / lam)
+
+    edges = [0.0, f, a + f] if 0.0 < f < a + f else [0.0, a + f]
+    num = den = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        num += integrate.quad(lambda t: np.prod(pieces(t)), lo, hi, epsabs=1e-12, epsrel=1e-10)[0]
+        den += integrate.quad(lambda t: pieces(t)[0], lo, hi, epsabs=1e-12, epsrel=1e-10)[0]
+    return math.exp(num / den)
+
+
+@dataclass(frozen=True)
+class SelectionTrialResult(_Frame):
+    """Power of a selection trial, by simulation and by the closed-form approximation.
+
+    Attributes
+    ----------
+    power : float
+        Share of simulated trials in which the log-rank test rejects in favour of surgery
+        (one-sided at ``alpha / sided``).
+    power_mcse : float
+        Monte Carlo standard error ``sqrt(power (1 - power) / sims)``.
+    power_schoenfeld : float
+        ``Phi(sqrt(p (1 - p) D) |ln HR_mix| - z_(1 - alpha/sided))`` with ``D`` the expected
+        events and ``HR_mix`` from :func:`mixture_hr`.
+    n : int
+        Patients randomised per trial.
+    n_experimental : int
+    events_mean : float
+        Mean events per simulated trial.
+    events_expected : float
+        Expected events (closed form).
+    hr_mixture : float
+        Effective HR (experimental vs control) of :func:`mixture_hr`.
+    hr_initial : float
+        ``ppv hr_complete + (1 - ppv) hr_incomplete``, the HR at time 0.
+    ppv, hr_complete, hr_incomplete, control_median, accrual, follow_up, alpha, allocation : float
+    sided, sims, seed : int
+    direction, assumptions : str
+    """
+
+    power: float
+    power_mcse: float
+    power_schoenfeld: float
+    n: int
+    n_experimental: int
+    events_mean: float
+    events_expected: float
+    hr_mixture: float
+    hr_initial: float
+    ppv: float
+    hr_complete: float
+    hr_incomplete: float
+    control_median: float
+    accrual: float
+    follow_up: float
+    alpha: float
+    sided: int
+    allocation: float
+    sims: int
+    seed: int
+    direction: str = DIRECTION
+    assumptions: str = (
+        "surgery arm: a share ppv of complete resections with hazard ratio hr_complete and 1 - ppv "
+        "incomplete ones with hr_incomplete, both vs control; control exponential; uniform accrual, "
+        "analysis follow_up after the last entry, no dropout; log-rank test")
+
+
+def _expected_events(ppv, hr1, hr2, lam, a, f, allocation) -> float:
+    """Expected share of patients with an event by the analysis (both arms)."""
+    p_c, p1, p2 = event_probability(np.array([lam, lam * hr1, lam * hr2]), a, f)
+    return float(allocation * (ppv * p1 + (1.0 - ppv) * p2) + (1.0 - allocation) * p_c)
+
+
+def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incomplete: float,
+                             control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
+                             alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
+                             sims: int = 2000, seed: int = 0) -> SelectionTrialResult:
+    """Power of a selection trial of ``n`` randomised patients, by simulating ``sims`` trials.
+
+    Each simulated trial randomises ``round(n allocation)`` patients to surgery and the rest
+    to control (fixed allocation, as block randomisation gives). Entry is uniform over
+    ``accrual``; the analysis is ``follow_up`` after the last entry (administrative
+    censoring at ``accrual + follow_up - entry``). Control times are exponential with
+    median ``control_median``; each surgery patient is a complete resection with probability
+    ``ppv`` (hazard x ``hr_complete``), else incomplete (hazard x ``hr_incomplete``). Each
+    trial is analysed with the log-rank test (:func:`~.validation.survival.logrank_z`),
+    rejecting when ``Z <= -z_(1 - alpha / sided)`` (benefit of surgery).
+
+    Parameters
+    ----------
+    n : int
+        Patients randomised.
+    ppv : float
+        Complete-resection rate among the patients the model selects (its positive
+        predictive value), in [0, 1].
+    hr_complete, hr_incomplete : float
+        Hazard ratios vs control after complete and after incomplete resection.
+    control_median, accrual, follow_up : float
+        Months; defaults accrual 36, follow-up 24.
+    alpha, sided, allocation
+        As for :func:`events`.
+    sims : int
+        Simulated trials (default 2000; Monte Carlo SE of a power near 0.8 is then ~0.009).
+    seed : int
+        Seed of ``numpy.random.default_rng``; same seed, same result.
+
+    Returns
+    -------
+    SelectionTrialResult
+    """
+    from .validation.survival import logrank_z
+
+    n = _check_count("n", n, low=2)
+    sims = _check_count("sims", sims)
+    seed = _check_count("seed", seed, low=0)
+    alpha, sided, _, allocation = _check_test(alpha, sided, 0.5, allocation)
+    ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
+                                              follow_up)
+    n_e = int(round(n * allocation))
+    if not 0 < n_e < n:
+        raise InvalidInputError(f"n={n} with allocation {allocation:g} leaves an arm empty; randomise more patients")
+    crit = -stats.norm.ppf(1.0 - alpha / sided)
+    arm = np.zeros(n)
+    arm[:n_e] = 1.0
+    rng = np.random.default_rng(seed)
+    chunk = max(1, min(sims, 2_000_000 // n))  # bounds memory at ~2e6 patients per block
+    rejected, n_events = 0, 0.0
+    for start in range(0, sims, chunk):
+        k = min(chunk, sims - start)
+        entry = rng.uniform(0.0, a, (k, n)) if a > 0 else np.zeros((k, n))
+        complete = rng.random((k, n)) < ppv
+        hazard = lam * np.where(arm == 1.0, np.where(complete, hr1, hr2), 1.0)
+        latent = rng.exponential(1.0, (k, n)) / hazard
+        censor = a + f - entry
+        time = np.minimum(latent, censor)
+        event = (latent <= censor).astype(float)
+        z = logrank_z(time, event, np.broadcast_to(arm, (k, n)))
+        rejected += int(np.sum(z <= crit))  # NaN (no event) never rejects
+        n_events += float(event.sum())
+    power = rejected / sims
+    hr_mix = mixture_hr(ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=math.log(2.0) / lam,
+                        accrual=a, follow_up=f, allocation=allocation)
+    d_exp = n * _expected_events(ppv, hr1, hr2, lam, a, f, allocation)
+    p_share = n_e / n
+    approx = float(stats.norm.cdf(-math.log(hr_mix) * math.sqrt(p_share * (1 - p_share) * d_exp) + crit))
+    return SelectionTrialResult(
+        power=power, power_mcse=math.sqrt(power * (1.0 - power) / sims), power_schoenfeld=approx, n=n,
+        n_experimental=n_e, events_mean=n_events / sims, events_expected=d_exp, hr_mixture=hr_mix,
+        hr_initial=ppv * hr1 + (1.0 - ppv) * hr2, ppv=ppv, hr_complete=hr1, hr_incomplete=hr2,
+        control_median=math.log(2.0) / lam, accrual=a, follow_up=f, alpha=alpha, sided=sided,
+        allocation=allocation, sims=sims, seed=seed,
+    )
+
+
+@dataclass(frozen=True)
+class SelectionSampleSizeResult(_Frame):
+    """Events and patients a selection trial needs for a target power.
+
+    Attributes
+    ----------
+    n : int
+        Patients to randomise: ``ceil(events / P(event))`` with the mixture's event probability.
+    events : float
+        Schoenfeld events for :attr:`hr_mixture` (unrounded).
+    n_screened : float
+        ``n / share_randomised`` when the share of screened patients the model selects is
+        known (else NaN).
+    power_target : float
+    hr_mixture : float
+        Effective HR (experimental vs control), :func:`mixture_hr`.
+    p_event : float
+    simulated : dict
+        :class:`SelectionTrialResult` of ``n`` patients (the check by simulation).
+    """
+
+    n: int
+    events: float
+    n_screened: float
+    power_target: float
+    hr_mixture: float
+    p_event: float
+    simulated: dict
+
+
+def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete: float, hr_incomplete: float,
+                                control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
+                                alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
+                                share_randomised: float | None = None, sims: int = 2000,
+                                seed: int = 0) -> SelectionSampleSizeResult:
+    """Patients a selection trial needs for ``power_target``, checked by simulation.
+
+    Events are Schoenfeld's for the effective hazard ratio of the mixture
+    (:func:`mixture_hr`); patients divide them by the expected share with an event by the
+    analysis (both arms, the surgery arm as the mixture of its two exponentials). The power of
+    that many patients is then simulated (:func:`simulate_selection_trial`) and reported, so
+    the approximation is visible. ``share_randomised`` (share of screened patients the model
+    selects) gives the patients to screen.
+    """
+    power_target = _number("power_target", power_target, low=0.0, high=1.0)
+    alpha, sided, _, allocation = _check_test(alpha, sided, 0.5, allocation)
+    ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
+                                              follow_up)
+    hr_mix = mixture_hr(ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=control_median, accrual=a,
+                        follow_up=f, allocation=allocation)
+    if hr_mix >= 1.0:
+        raise InvalidInputError(
+            f"with ppv {ppv:g}, hr_complete {hr1:g} and hr_incomplete {hr2:g} the surgery arm's effective "
+            f"hazard ratio vs control is {hr_mix:.3f} (>= 1): surgery does not help on average, so no "
+            "number of patients gives power; raise the PPV (a better selection model or threshold)")
+    ev = events(hr_mix, alpha=alpha, sided=sided, power=power_target, allocation=allocation)
+    p_event = _expected_events(ppv, hr1, hr2, lam, a, f, allocation)
+    n = math.ceil(ev.events / p_event - 1e-9)
+    screened = math.nan
+    if share_randomised is not None:
+        screened = n / _number("share_randomised", share_randomised, low=0.0, high=1.0, high_open=False)
+    sim = simulate_selection_trial(n, ppv=ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=control_median,
+                                   accrual=a, follow_up=f, alpha=alpha, sided=sided, allocation=allocation,
+                                   sims=sims, seed=seed)
+    return SelectionSampleSizeResult(n=n, events=ev.events, n_screened=screened, power_target=power_target,
+                                     hr_mixture=hr_mix, p_event=p_event, simulated=sim.to_dict())
+
+
+@dataclass(frozen=True)
+class SelectionResult(_Frame):
+    """What a selection model and threshold do to a cohort.
+
+    Attributes
+    ----------
+    threshold : float
+        Patients with ``p >= threshold`` are selected (randomised).
+    n_cohort, n_selected : int
+    share_randomised : float
+        ``n_selected / n_cohort``.
+    ppv : float
+        Complete-resection rate among the selected (positive predictive value).
+    ppv_ci_low, ppv_ci_high : float
+        Wilson 95 % interval of the PPV.
+    complete_rate_cohort : float
+        Complete-resection rate in the whole cohort (the PPV without selection).
+    source : str
+    """
+
+    threshold: float
+    n_cohort: int
+    n_selected: int
+    share_randomised: float
+    ppv: float
+    ppv_ci_low: float
+    ppv_ci_high: float
+    complete_rate_cohort: float
+    source: str = ""
+
+
+def selection_from_predictions(p, complete_resection, threshold: float, *, source: str = "") -> SelectionResult:
+    """Share randomised and PPV of selecting ``p >= threshold`` (every patient's outcome known).
+
+    Parameters
+    ----------
+    p : array-like of float in [0, 1]
+        Predicted probability of complete resection.
+    complete_resection : array-like of 0/1
+        Observed outcome (1 = complete resection). Every patient needs it: use a validation
+        cohort of operated patients, or the generator's counterfactual outcome.
+    threshold : float
+        Selection threshold (selected when ``p >= threshold``, as in the validation metrics).
+    """
+    from .validation.metrics import check_outcome, check_risk, proportion_ci
+
+    y = check_outcome(complete_resection, name="complete_resection")
+    risk = check_risk(p, y.size, name="p")
+    t = _number("threshold", threshold, low=0.0, high=1.0, low_open=False, high_open=False)
+    selected = risk >= t
+    k = int(selected.sum())
+    x = int(y[selected].sum())
+    low, high = proportion_ci(x, k)
+    return SelectionResult(threshold=t, n_cohort=int(y.size), n_selected=k, share_randomised=k / y.size,
+                           ppv=x / k if k else math.nan, ppv_ci_low=float(low), ppv_ci_high=float(high),
+                           complete_rate_cohort=float(y.mean()), source=source)
+
+
+def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, control_median: float,
+                accrual: float = 36.0, follow_up: float = 24.0, alpha: float = 0.025, sided: int = 1,
+                allocation: float = 0.5, sims: int = 500, seed: int = 0, predictions=None,
+                thresholds=None) -> pd.DataFrame:
+    """Power of ``n`` patients against the PPV (and, given predictions, against the threshold).
+
+    Parameters
+    ----------
+    ppvs : sequence of float, optional
+        PPVs to evaluate (default 0.5, 0.55, ..., 1.0). Ignored when ``predictions`` is given.
+    predictions : (p, complete_resection), optional
+        A cohort's predicted probabilities and outcomes; each threshold's PPV comes from
+        :func:`selection_from_predictions`.
+    thresholds : sequence of float, optional
+        Thresholds to evaluate with ``predictions`` (default 0.30, 0.35, ..., 0.90).
+    other parameters
+        As for :func:`simulate_selection_trial` (each point uses ``seed``: common random
+        numbers make the curve smooth).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``threshold`` (NaN without predictions), ``share_randomised``, ``ppv``,
+        ``power``, ``power_mcse``, ``power_schoenfeld``, ``hr_mixture``.
+    """
+    rows = []
+    if predictions is not None:
+        p, y = predictions
+        grid = np.round(np.arange(0.30, 0.901, 0.05), 2) if thresholds is None else thresholds
+        points = []
+        for t in grid:
+            sel = selection_from_predictions(p, y, float(t))
+            if sel.n_selected:
+                points.append((float(t), sel.share_randomised, sel.ppv))
+    else:
+        grid = np.round(np.arange(0.5, 1.001, 0.05), 2) if ppvs is None else ppvs
+        points = [(math.nan, math.nan, float(v)) for v in grid]
+    for t, share, ppv in points:
+        r = simulate_selection_trial(n, ppv=ppv, hr_complete=hr_complete, hr_incomplete=hr_incomplete,
+                                     control_median=control_median, accrual=accrual, follow_up=follow_up,
+                                     alpha=alpha, sided=sided, allocation=allocation, sims=sims, seed=seed)
+        rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": r.power,
+                     "power_mcse": r.power_mcse, "power_schoenfeld": r.power_schoenfeld,
+                     "hr_mixture": r.hr_mixture})
+    return pd.DataFrame(rows, columns=["threshold", "share_randomised", "ppv", "power", "power_mcse",
+                                       "power_schoenfeld", "hr_mixture"])
+
+
+def plot_power_curve(curve: pd.DataFrame, *, n: int, title: str | None = None):
+    """Figure of power against PPV (and against the threshold when the curve has one).
+
+    Simulated power with +/- 2 Monte Carlo SE bars and the Schoenfeld approximation.
+    Returns a matplotlib Figure (matplotlib imported here, not at module import).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    by_threshold = curve["threshold"].notna().any()
+    fig, axes = plt.subplots(1, 2 if by_threshold else 1, figsize=(10 if by_threshold else 5.5, 4.2),
+                             squeeze=False)
+    xs = [("ppv", "complete-resection rate among the randomised (PPV)")]
+    if by_threshold:
+        xs.append(("threshold", "selection threshold on the predicted probability"))
+    for ax, (col, label) in zip(axes[0], xs):
+        order = curve.sort_values(col)
+        ax.errorbar(order[col], order["power"], yerr=2 * order["power_mcse"], fmt="o-", color="#0072B2",
+                    capsize=3, label="simulated (log-rank), +/- 2 MCSE")
+        ax.plot(order[col], order["power_schoenfeld"], "--", color="#D55E00",
+                label="Schoenfeld, mixture HR")
+        ax.axhline(0.8, color="#999999", lw=0.8)
+        ax.set_xlabel(label)
+        ax.set_ylabel("power")
+        ax.set_ylim(0, 1)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(loc="best", fontsize=8)
+    fig.suptitle(title or f"Power of {n} randomised patients (hazard ratios surgery vs control)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# =========================================================================== non-inferiority analysis
+
+
+@dataclass(frozen=True)
+class NonInferiorityResult(_Frame):
+    """Non-inferiority analysis of a time-to-event endpoint by arm (e.g. 3-year DFS).
+
+    Attributes
+    ----------
+    experimental, control : str
+        Arm labels; every difference and hazard ratio is experimental vs control.
+    at : float
+        Time point of the survival comparison (e.g. 36 months).
+    conf_level : float
+        Level of the two-sided intervals (0.95 is the one-sided 0.025 test of the margin).
+    n_experimental, n_control, events_experimental, events_control : int
+    survival_experimental, survival_control : float
+        Kaplan-Meier survival at ``at``.
+    se_experimental, se_control : float
+        Greenwood standard errors.
+    difference, difference_ci_low, difference_ci_high : float
+        ``S_e(at) - S_c(at)`` and its Wald interval ``d +/- z sqrt(se_e^2 + se_c^2)`` (the
+        arms are independent).
+    margin_diff : float
+        Margin on the difference (the experimental arm may be at most this much worse), or NaN.
+    noninferior_diff : bool or None
+        ``difference_ci_low > -margin_diff``; None without a margin.
+    hr, hr_ci_low, hr_ci_high, hr_p_value : float
+        Cox hazard ratio (experimental vs control, Efron ties), Wald interval, two-sided
+        Wald p of HR = 1.
+    margin_hr : float
+        Margin on the hazard ratio, or NaN.
+    noninferior_hr : bool or None
+        ``hr_ci_high < margin_hr``; None without a margin.
+    direction : str
+    """
+
+    experimental: str
+    control: str
+    at: float
+    conf_level: float
+    n_experimental: int
+    n_control: int
+    events_experimental: int
+    events_control: int
+    survival_experimental: float
+    se_experimental: float
+    survival_control: float
+    se_control: float
+    difference: float
+    difference_ci_low: float
+    difference_ci_high: float
+    margin_diff: float
+    noninferior_diff: bool | None
+    hr: float
+    hr_ci_low: float
+    hr_ci_high: float
+    hr_p_value: float
+    margin_hr: float
+    noninferior_hr: bool | None
+    direction: str = DIRECTION
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per comparison: ``measure, estimate, ci_low, ci_high, margin, criterion,
+        noninferior``."""
+        level = f"{100 * self.conf_level:g}%"
+        rows = [
+            {"measure": f"survival at {self.at:g}, {self.experimental}", "estimate": self.survival_experimental,
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+            {"measure": f"survival at {self.at:g}, {self.control}", "estimate": self.survival_control,
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+            {"measure": f"difference {self.experimental} - {self.control} at {self.at:g}",
+             "estimate": self.difference, "ci_low": self.difference_ci_low, "ci_high": self.difference_ci_high,
+             "margin": -self.margin_diff,
+             "criterion": f"lower {level} bound > {-self.margin_diff:g}" if math.isfinite(self.margin_diff) else "",
+             "noninferior": self.noninferior_diff},
+            {"measure": f"hazard ratio {self.experimental} vs {self.control} (Cox)", "estimate": self.hr,
+             "ci_low": self.hr_ci_low, "ci_high": self.hr_ci_high, "margin": self.margin_hr,
+             "criterion": f"upper {level} bound < {self.margin_hr:g}" if math.isfinite(self.margin_hr) else "",
+             "noninferior": self.noninferior_hr},
+        ]
+        return pd.DataFrame(rows)
+
+    def to_text(self) -> str:
+        """Plain-text summary (the ``ca125 design ni-analysis`` output)."""
+        lines = [f"Non-inferiority of {self.experimental!r} vs {self.control!r} "
+                 f"({self.n_experimental} vs {self.n_control} patients, {self.events_experimental} vs "
+                 f"{self.events_control} events); {100 * self.conf_level:g}% intervals (one-sided "
+                 f"{(1 - self.conf_level) / 2:g} test of each margin)"]
+        for _, r in self.to_frame().iterrows():
+            ci = "" if not math.isfinite(r["ci_low"]) else f"  ({r['ci_low']:.3f} to {r['ci_high']:.3f})"
+            verdict = ""
+            if r["noninferior"] is not None:
+                verdict = f"  {r['criterion']}: {'non-inferior' if r['noninferior'] else 'NOT shown non-inferior'}"
+            elif r["criterion"] == "" and r["measure"].startswith(("difference", "hazard")):
+                verdict = "  (no margin given)"
+            lines.append(f"  {r['measure']}: {r['estimate']:.3f}{ci}{verdict}")
+        lines.append("Kaplan-Meier survival with Greenwood SEs; difference interval d +/- z sqrt(se_e^2 + se_c^2); "
+                     "Cox model with Efron ties, Wald interval.")
+        return "\n".join(lines)
+
+    def to_html(self) -> str:
+        """HTML fragment in the form of the ``ca125 validate`` report (a section body)."""
+        from .validation.report import _esc, _table
+
+        frame = self.to_frame()
+        frame["noninferior"] = frame["noninferior"].map(
+            lambda v: "" if v is None else ("yes" if v else "not shown"))
+        level = f"{100 * self.conf_level:g} %"
+        intro = (f"<p>Non-inferiority of <b>{_esc(self.experimental)}</b> vs <b>{_esc(self.control)}</b>: "
+                 f"{self.n_experimental} vs {self.n_control} patients, {self.events_experimental} vs "
+                 f"{self.events_control} events. Differences and hazard ratios are experimental vs control; "
+                 f"{level} two-sided intervals, i.e. a one-sided {(1 - self.conf_level) / 2:g} test of each "
+                 "margin.</p>")
+        note = ('<p class="muted">Kaplan-Meier survival at the time point with Greenwood standard errors; the '
+                "difference's interval is d &plusmn; z &radic;(se<sub>e</sub>&sup2; + se<sub>c</sub>&sup2;). Cox "
+                "proportional-hazards model with the arm as the only covariate (Efron ties), Wald interval. "
+                "Non-inferior on the difference when the lower bound exceeds minus the margin; on the hazard "
+                "ratio when the upper bound is below the margin.</p>")
+        return intro + _table(frame, columns={"measure": "measure", "estimate": "estimate", "ci_low": "CI low",
+                                              "ci_high": "CI high", "margin": "margin", "criterion": "criterion",
+                                              "noninferior": "non-inferior"}) + note
+
+
+def _arm_labels(arm: np.ndarray, experimental, control) -> tuple[str, str]:
+    labels = sorted({str(v) for v in arm})
+    if experimental is None or control is None:
+        raise InvalidInputError(
+            f"name the arms: experimental and control must be given (the arm column holds {labels}); every "
+            "difference and hazard ratio is experimental vs control, so this is never guessed", column="arm")
+    missing = [v for v in (experimental, control) if str(v) not in labels]
+    if missing or str(experimental) == str(control):
+        raise InvalidInputError(f"arm labels {missing or [experimental]} are not two distinct values of the arm "
+                                f"column, which holds {labels}", column="arm")
+    other = [v for v in labels if v not in (str(experimental), str(control))]
+    if other:
+        raise InvalidInputError(f"the arm column holds other labels {other} besides {experimental!r} and "
+                                f"{control!r}; keep only the two compared arms", column="arm")
+    return str(experimental), str(control)
+
+
+def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str, *, experimental, control,
+                            margin_hr: float | None = None, margin_diff: float | None = None, at: float = 36.0,
+                            conf_level: float = 0.95) -> NonInferiorityResult:
+    """Kaplan-Meier survival at ``at`` and Cox HR by arm, each compared with its margin.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per patient.
+    time, event, arm : str
+        Columns: follow-up time (months), event indicator (1 = event, e.g. recurrence or
+        death for DFS; 0 = censored), and arm label.
+    experimental, control : str
+        The arm labels (e.g. ``"reduced"`` and ``"conventional"``); required, never inferred.
+    margin_hr : float, optional
+        Margin on the hazard ratio (experimental vs control), > 1: non-inferior when the upper
+        confidence bound is below it.
+    margin_diff : float, optional
+        Margin on survival at ``at`` (e.g. 0.05): non-inferior when the lower bound of
+        ``S_e - S_c`` is above ``-margin_diff``.
+    at : float
+        Time point (default 36 months, 3-year DFS).
+    conf_level : float
+        Two-sided level (default 0.95 = one-sided 0.025 test of each margin).
+
+    Returns
+    -------
+    NonInferiorityResult
+
+    Notes
+    -----
+    Reuses :func:`ca125kinetics.validation.survival.kaplan_meier` (product-limit estimate and
+    Greenwood SE, read at the last observed time <= ``at``; as R ``summary(survfit(...),
+    times = at)``) and :func:`~ca125kinetics.validation.survival.cox`. An arm with no patient
+    followed to ``at`` (every time shorter) has no estimate there: refused.
+    """
+    from .errors import InsufficientDataError
+    from .validation.metrics import _check_conf_level
+    from .validation.survival import cox, kaplan_meier
+
+    if not isinstance(frame, pd.DataFrame):
+        raise InvalidInputError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
+    missing = [c for c in (time, event, arm) if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"column(s) {missing} not in the data; available columns: {list(frame.columns)}")
+    at = _number("at", at, low=0.0)
+    conf_level = _check_conf_level(conf_level)
+    if margin_hr is not None:
+        margin_hr = _number("margin_hr", margin_hr, low=1.0)
+    if margin_diff is not None:
+        margin_diff = _number("margin_diff", margin_diff, low=0.0, high=1.0)
+    arms = frame[arm].to_numpy(dtype=object)
+    if pd.isna(frame[arm]).any():
+        raise InvalidInputError("the arm is missing for some patients; every patient needs an arm", column=arm)
+    exp_label, ctl_label = _arm_labels(arms, experimental, control)
+    labels = np.array([str(v) for v in arms], dtype=object)
+    t = pd.to_numeric(frame[time], errors="coerce").to_numpy(dtype=float)
+    e = pd.to_numeric(frame[event], errors="coerce").to_numpy(dtype=float)
+    km = kaplan_meier(t, e, labels, conf_type="plain", conf_level=conf_level)
+    z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    est = {}
+    for label in (exp_label, ctl_label):
+        curve = km[km["group"] == label]
+        if curve["time"].max() < at:
+            raise InsufficientDataError(
+                f"no patient of arm {label!r} is followed to {at:g} (longest time {curve['time'].max():g}); the "
+                f"Kaplan-Meier estimate at {at:g} is undefined there; choose an earlier time point")
+        row = curve[curve["time"] <= at].iloc[-1]
+        est[label] = (float(row["survival"]), float(row["std_err"]))
+    (s_e, se_e), (s_c, se_c) = est[exp_label], est[ctl_label]
+    diff = s_e - s_c
+    se_d = math.sqrt(se_e ** 2 + se_c ** 2)
+    d_low, d_high = diff - z * se_d, diff + z * se_d
+    data = pd.DataFrame({"time": t, "event": e, "experimental": (labels == exp_label).astype(float)})
+    hr_row = cox(data, "time", "event", ["experimental"], conf_level=conf_level).iloc[0]
+    groups = {lab: labels == lab for lab in (exp_label, ctl_label)}
+    return NonInferiorityResult(
+        experimental=exp_label, control=ctl_label, at=at, conf_level=conf_level,
+        n_experimental=int(groups[exp_label].sum()), n_control=int(groups[ctl_label].sum()),
+        events_experimental=int(e[groups[exp_label]].sum()), events_control=int(e[groups[ctl_label]].sum()),
+        survival_experimental=s_e, se_experimental=se_e, survival_control=s_c, se_control=se_c,
+        difference=diff, difference_ci_low=d_low, difference_ci_high=d_high,
+        margin_diff=math.nan if margin_diff is None else margin_diff,
+        noninferior_diff=None if margin_diff is None else bool(d_low > -margin_diff),
+        hr=float(hr_row["hr"]), hr_ci_low=float(hr_row["hr_ci_low"]), hr_ci_high=float(hr_row["hr_ci_high"]),
+        hr_p_value=float(hr_row["p_value"]), margin_hr=math.nan if margin_hr is None else margin_hr,
+        noninferior_hr=None if margin_hr is None else bool(hr_row["hr_ci_high"] < margin_hr),
+    )
+
+
+# =========================================================================== command line
+
+
+def _add_test_options(p, *, power: bool = True) -> None:
+    p.add_argument("--alpha", type=float, default=0.025, help="total type I error of the test (default 0.025)")
+    p.add_argument("--sided", type=int, choices=[1, 2], default=1, help="sides of the test (default 1)")
+    if power:
+        p.add_argument("--power", type=float, default=0.9, help="target power (default 0.9)")
+    p.add_argument("--allocation", type=float, default=0.5,
+                   help="share randomised to the experimental arm (default 0.5 = 1:1; 2:1 is 0.6667)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+
+
+def _add_margin_options(p) -> None:
+    p.add_argument("--margin-hr", type=float, help="non-inferiority margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float,
+                   help="non-inferiority margin on survival at --at-time (e.g. 0.05), converted to an HR margin "
+                        "under proportional hazards; needs --control-survival and --at-time")
+    p.add_argument("--at-time", type=float, help="time point of --margin-diff / --control-survival (months)")
+    p.add_argument("--control-survival", type=float, help="control arm's survival at --at-time (e.g. 0.80)")
+
+
+def _add_trial_options(p, *, control_survival: bool = False) -> None:
+    p.add_argument("--accrual", type=float, required=True, help="uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, required=True,
+                   help="follow-up after the last patient enters, to the analysis (months)")
+    p.add_argument("--control-median", type=float,
+                   help="control arm's median (months, exponential)" +
+                        ("; or give --control-survival at --at-time" if control_survival else ""))
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average",
+                   help="probability of an event that turns events into patients: 'average' of both arms "
+                        "(default, Schoenfeld/rpact) or the 'control' arm's")
+
+
+def add_design_arguments(parser) -> None:
+    """Arguments of ``ca125 design`` and its subcommands."""
+    sub = parser.add_subparsers(dest="design_command", metavar="SUBCOMMAND", required=True)
+    p = sub.add_parser("events", help="events for superiority or non-inferiority (Schoenfeld)",
+                       description="Events a two-arm log-rank/Cox comparison needs (Schoenfeld). Hazard ratios "
+                       "are experimental vs control.")
+    p.add_argument("--hr", type=float, required=True,
+                   help="anticipated hazard ratio, experimental vs control (e.g. 0.6; 1 for non-inferiority)")
+    _add_test_options(p)
+    _add_margin_options(p)
+
+    p = sub.add_parser("n", help="patients: events / probability of an event (uniform accrual, exponential)",
+                       description="Patients needed: Schoenfeld events divided by the probability of an event by "
+                       "the analysis (uniform accrual, fixed follow-up after the last entry, exponential).")
+    p.add_argument("--hr", type=float, required=True, help="anticipated hazard ratio, experimental vs control")
+    _add_test_options(p)
+    _add_margin_options(p)
+    _add_trial_options(p, control_survival=True)
+
+    p = sub.add_parser("detectable-hr", help="hazard ratio detectable (or NI margin supported) by events or patients",
+                       description="Largest hazard ratio (experimental vs control) detectable with --events events "
+                       "or --n patients; with --true-hr, the smallest non-inferiority margin they support.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--events", type=float, help="number of events")
+    what.add_argument("--n", type=int, help="patients randomised (needs --accrual, --follow-up and the control arm)")
+    p.add_argument("--true-hr", type=float,
+                   help="non-inferiority: hazard ratio assumed true (often 1); prints the margin supported")
+    _add_test_options(p)
+    p.add_argument("--accrual", type=float, help="with --n: uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, help="with --n: follow-up after the last entry (months)")
+    p.add_argument("--control-median", type=float, help="with --n: control median (months, exponential)")
+    p.add_argument("--control-survival", type=float, help="with --n: control survival at --at-time (e.g. 0.80)")
+    p.add_argument("--at-time", type=float, help="time point of --control-survival (months)")
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average")
+
+    p = sub.add_parser("selection-trial", help="power of a trial whose surgery arm mixes complete and incomplete "
+                       "resections (simulated log-rank)",
+                       description="Power of a selection trial (RESCUE-like): the surgery arm holds a share PPV of "
+                       "complete resections (hazard ratio --hr-complete vs control) and 1 - PPV incomplete ones "
+                       "(--hr-incomplete). Power of --n patients by simulated log-rank tests, or the patients for "
+                       "--power-target.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ppv", type=float, help="complete-resection rate among the randomised (the model's PPV)")
+    src.add_argument("--predictions", help="table (.csv/.parquet) of a model's predictions with the probability "
+                     "(--p-column) and the observed complete_resection of every patient; needs --threshold")
+    src.add_argument("--cohort", help="directory written by 'ca125 synth': its truth.csv gives the true probability "
+                     "and the counterfactual outcome (an oracle model); needs --threshold")
+    p.add_argument("--threshold", type=float, help="selection threshold: patients with p >= threshold are randomised")
+    p.add_argument("--p-column", default="p", help="probability column of --predictions (default 'p')")
+    p.add_argument("--outcome-column", default="complete_resection",
+                   help="outcome column of --predictions (default 'complete_resection')")
+    p.add_argument("--hr-complete", type=float, required=True, help="hazard ratio after complete resection vs control")
+    p.add_argument("--hr-incomplete", type=float, required=True,
+                   help="hazard ratio after incomplete resection vs control (DESKTOP III: > 1, harm)")
+    p.add_argument("--control-median", type=float, required=True, help="control median PFS (months, exponential)")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--n", type=int, help="patients randomised: prints the simulated power")
+    size.add_argument("--power-target", type=float, help="target power: prints the patients needed (and checks "
+                      "them by simulation)")
+    p.add_argument("--accrual", type=float, default=36.0, help="uniform accrual period (months, default 36)")
+    p.add_argument("--follow-up", type=float, default=24.0, help="follow-up after the last entry (months, default 24)")
+    p.add_argument("--sims", type=int, default=2000, help="simulated trials (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this PNG file")
+    _add_test_options(p, power=False)
+
+    p = sub.add_parser("ni-analysis", help="non-inferiority analysis: Kaplan-Meier at a time point and Cox HR by arm",
+                       description="Kaplan-Meier survival at --at by arm with the difference and its Greenwood "
+                       "interval, and the Cox hazard ratio, each compared with its margin (experimental vs control).")
+    p.add_argument("--data", required=True, help="one row per patient (.csv or .parquet)")
+    p.add_argument("--time", required=True, help="column of follow-up time (months)")
+    p.add_argument("--event", required=True, help="column of the event indicator (1 = event, 0 = censored)")
+    p.add_argument("--arm", required=True, help="column of the arm label")
+    p.add_argument("--experimental", required=True, help="label of the experimental arm")
+    p.add_argument("--control", required=True, help="label of the control arm")
+    p.add_argument("--margin-hr", type=float, help="margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float, help="margin on survival at --at (e.g. 0.05)")
+    p.add_argument("--at", type=float, default=36.0, help="time point (default 36 months)")
+    p.add_argument("--conf-level", type=float, default=0.95, help="two-sided level (default 0.95)")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--out", help="write the output (text, JSON or an HTML page) to this file")
+
+
+def _print_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _sided_text(alpha: float, sided: int) -> str:
+    return f"{'one' if sided == 1 else 'two'}-sided alpha {alpha:g}"
+
+
+def _cli_events(args) -> int:
+    r = events(args.hr, alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation,
+               margin_hr=args.margin_hr, margin_diff=args.margin_diff, at_time=args.at_time,
+               control_survival=args.control_survival)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    print(f"{r.events:.2f} events ({r.events_required} required) for {r.hypothesis}: anticipated hazard ratio "
+          f"{r.hr:g} (experimental vs control) against {r.hr_null:.4g}; {_sided_text(r.alpha, r.sided)}, power "
+          f"{r.power:g}, share experimental {r.allocation:.4g}\n  margin: {r.margin}\n  {r.formula}")
+    return 0
+
+
+def _cli_n(args) -> int:
+    r = sample_size(args.hr, accrual=args.accrual, follow_up=args.follow_up, control_median=args.control_median,
+                    control_survival=args.control_survival, at_time=args.at_time, alpha=args.alpha,
+                    sided=args.sided, power=args.power, allocation=args.allocation, margin_hr=args.margin_hr,
+                    margin_diff=args.margin_diff, convention=args.convention)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    ev = r.events_result
+    print(f"{r.n} patients ({r.n_experimental} experimental, {r.n_control} control) for {r.events:.2f} events "
+          f"({ev['hypothesis']}, hazard ratio {ev['hr']:g} experimental vs control against {ev['hr_null']:.4g}; "
+          f"{_sided_text(ev['alpha'], ev['sided'])}, power {ev['power']:g})\n"
+          f"  P(event by the analysis) {r.p_event:.4f} ({r.event_probability_convention}; control {r.p_event_control:.4f}, "
+          f"experimental {r.p_event_experimental:.4f})\n"
+          f"  {r.survival_model}; uniform accrual {r.accrual:g}, follow-up {r.follow_up:g} after the last entry; "
+          "no dropout\n  margin: " + ev["margin"])
+    return 0
+
+
+def _cli_detectable(args) -> int:
+    kw = dict(alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation)
+    if args.events is not None:
+        r = detectable_hr(args.events, **kw) if args.true_hr is None else supported_margin(
+            args.events, true_hr=args.true_hr, **kw)
+    else:
+        for name in ("accrual", "follow_up"):
+            if getattr(args, name) is None:
+                raise InvalidInputError(f"--n needs --{name.replace('_', '-')} (and the control arm's survival)")
+        r = patients_support(args.n, accrual=args.accrual, follow_up=args.follow_up,
+                             control_median=args.control_median, control_survival=args.control_survival,
+                             at_time=args.at_time, true_hr=args.true_hr, convention=args.convention, **kw)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f})"
+                                        if math.isfinite(r.n) else "")
+    if r.hypothesis == "superiority":
+        print(f"detectable hazard ratio {r.hr:.4f} (experimental vs control) with {base}; "
+              f"{_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+    else:
+        text = (f"smallest non-inferiority margin {r.hr:.4f} on the hazard ratio (experimental vs control) with "
+                f"{base}, true hazard ratio {r.true_hr:g}; {_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+        if math.isfinite(r.survival_difference):
+            text += (f"\n  = a loss of {r.survival_difference:.4f} in survival at {r.at_time:g} from the control's "
+                     f"{r.control_survival:g}")
+        print(text)
+    return 0
+
+
+def _selection_input(args):
+    from .io import _load
+
+    if args.ppv is not None:
+        if args.threshold is not None:
+            raise InvalidInputError("--threshold applies to --predictions or --cohort, not to --ppv")
+        return None
+    if args.threshold is None:
+        raise InvalidInputError("--predictions and --cohort need --threshold (patients with p >= threshold are "
+                                "randomised)")
+    if args.cohort is not None:
+        from pathlib import Path
+
+        frame, label, _ = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
+        p_col, y_col = "p_complete_resection", "complete_resection_potential"
+    else:
+        frame, label, _ = _load(args.predictions, "predictions")
+        p_col, y_col = args.p_column, args.outcome_column
+    missing = [c for c in (p_col, y_col) if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"column(s) {missing} not found; the table has {list(frame.columns)} (name the "
+                                "columns with --p-column and --outcome-column)", source=label)
+    p = pd.to_numeric(frame[p_col], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(y))
+    if bad.size:
+        raise InvalidInputError(
+            f"{y_col} is missing or not 0/1 for {bad.size} patient(s), first at data row {bad[0] + 1}; the PPV "
+            "needs every patient's outcome: keep only patients whose resection status is known", source=label,
+            column=y_col)
+    return p, y, label
+
+
+def _cli_selection(args) -> int:
+    data = _selection_input(args)
+    selection = None
+    ppv = args.ppv
+    if data is not None:
+        p, y, label = data
+        selection = selection_from_predictions(p, y, args.threshold, source=label)
+        ppv = selection.ppv
+        if selection.n_selected == 0:
+            raise InvalidInputError(f"no patient has p >= {args.threshold:g}; lower --threshold")
+    common = dict(ppv=ppv, hr_complete=args.hr_complete, hr_incomplete=args.hr_incomplete,
+                  control_median=args.control_median, accrual=args.accrual, follow_up=args.follow_up,
+                  alpha=args.alpha, sided=args.sided, allocation=args.allocation, sims=args.sims, seed=args.seed)
+    if args.n is not None:
+        result = simulate_selection_trial(args.n, **common)
+        payload = result.to_dict()
+        n = args.n
+    else:
+        share = selection.share_randomised if selection is not None else None
+        result = selection_trial_sample_size(args.power_target, share_randomised=share, **common)
+        payload = result.to_dict()
+        payload["power"] = result.simulated["power"]
+        payload["power_mcse"] = result.simulated["power_mcse"]
+        n = result.n
+    if selection is not None:
+        payload["selection"] = selection.to_dict()
+    if args.plot:
+        curve_kw = {k: v for k, v in common.items() if k != "ppv"}
+        curve_kw["sims"] = min(args.sims, 1000)
+        if selection is not None:
+            curve = power_curve(n, predictions=(p, y), **curve_kw)
+        else:
+            curve = power_curve(n, **curve_kw)
+        fig = plot_power_curve(curve, n=n)
+        fig.savefig(args.plot, dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.format == "json":
+        _print_json(payload)
+        return 0
+    lines = []
+    if selection is not None:
+        lines.append(f"selection p >= {selection.threshold:g} on {selection.n_cohort} patients ({selection.source}): "
+                     f"{selection.n_selected} randomised ({100 * selection.share_randomised:.1f} %), PPV "
+                     f"{selection.ppv:.3f} (95 % CI {selection.ppv_ci_low:.3f}-{selection.ppv_ci_high:.3f}; "
+                     f"{selection.complete_rate_cohort:.3f} without selection)")
+    sim = payload if args.n is not None else result.simulated
+    if args.n is None:
+        screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
+        lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
+                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f}, "
+                     f"P(event by the analysis) {result.p_event:.4f}")
+    lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
+                 f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
+                 f"{sim['power_schoenfeld']:.3f}")
+    lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
+                 f"control), {1 - sim['ppv']:.3f} incomplete ({sim['hr_incomplete']:g} vs control); effective hazard "
+                 f"ratio {sim['hr_mixture']:.4f} (event-weighted; {sim['hr_initial']:.3f} at time 0)")
+    lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
+                 f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
+                 f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cli_ni(args) -> int:
+    from .io import _load
+
+    frame, _, _ = _load(args.data, "trial data")
+    r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
+                                control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
+                                at=args.at, conf_level=args.conf_level)
+    if args.format == "json":
+        text = r.to_json()
+    elif args.format == "html":
+        from .validation.report import _CSS
+
+        text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Non-inferiority analysis</title>"
+                f"<style>{_CSS}</style></head><body><h1>Non-inferiority analysis</h1>{r.to_html()}</body></html>")
+    else:
+        text = r.to_text()
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+_HANDLERS = {"events": _cli_events, "n": _cli_n, "detectable-hr": _cli_detectable,
+             "selection-trial": _cli_selection, "ni-analysis": _cli_ni}
+
+
+def cli_design(args) -> int:
+    """Handler of ``ca125 design``: dispatch to the subcommand."""
+    return _HANDLERS[args.design_command](args)

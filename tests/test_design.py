@@ -1,0 +1,383 @@
+"""Tests of ca125kinetics.design: trial design, selection-trial simulation, non-inferiority analysis.
+
+Reference values (tests/data/design_reference.json) were computed in R by
+tests/data/design_reference.R: the closed forms by hand with qnorm, rpact
+``getSampleSizeSurvival``/``getPowerSurvival`` (an independent implementation of Schoenfeld's
+events and of the uniform-accrual event probability), the mixture hazard ratio by R
+``integrate``, and Kaplan-Meier/Cox with R survival on ``survival::aml`` (see
+tests/data/design_README.md). Simulated power is checked against the closed form within Monte
+Carlo error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings as hsettings, strategies as st
+from scipy import integrate
+
+from ca125kinetics import design
+from ca125kinetics.cli import main
+from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.validation.survival import logrank, logrank_z
+
+DATA = Path(__file__).parent / "data"
+REF = json.loads((DATA / "design_reference.json").read_text())
+
+
+# --------------------------------------------------------------------------- closed forms vs R
+
+
+def test_gsdesign_reference_to_a_hundredth_of_an_event():
+    r = design.events(0.6, alpha=0.025, sided=1, power=0.9)
+    assert round(r.events, 2) == REF["gsdesign_quoted"]["events"] == 161.07
+    assert r.events_required == 162
+    assert r.hypothesis == "superiority" and r.hr_null == 1.0
+    assert "experimental vs control" in r.direction
+
+
+@pytest.mark.parametrize("case", REF["events"])
+def test_events_equal_qnorm_and_rpact(case):
+    r = design.events(case["hr"], alpha=case["alpha"], sided=case["sided"], power=case["power"],
+                      allocation=case["allocation"], margin_hr=case["margin_hr"])
+    assert r.events == pytest.approx(case["events_qnorm"], abs=1e-6)
+    assert r.events == pytest.approx(case["events_rpact"], abs=1e-6)
+    assert r.hypothesis == ("superiority" if case["margin_hr"] is None else "non-inferiority")
+
+
+@pytest.mark.parametrize("case", REF["patients"])
+def test_patients_equal_rpact(case):
+    r = design.sample_size(case["hr"], accrual=case["accrual"], follow_up=case["follow_up"],
+                           control_median=case["control_median"], alpha=case["alpha"], sided=case["sided"],
+                           power=case["power"], allocation=case["allocation"], margin_hr=case["margin_hr"])
+    assert r.events == pytest.approx(case["events_rpact"], abs=1e-6)
+    assert r.events / r.p_event == pytest.approx(case["subjects_rpact"], rel=1e-9)
+    assert r.n == math.ceil(case["subjects_rpact"])
+    assert r.n_experimental + r.n_control == r.n
+    assert r.n_experimental == math.ceil(r.n * case["allocation"] - 1e-9)
+
+
+@pytest.mark.parametrize("case", REF["detectable_hr"])
+def test_detectable_hr_equals_qnorm_and_has_the_power_rpact_says(case):
+    r = design.detectable_hr(case["events"], alpha=case["alpha"], sided=case["sided"], power=case["power"])
+    assert r.hr == pytest.approx(case["hr_qnorm"], rel=1e-10)
+    assert case["power_rpact"] == pytest.approx(case["power"], abs=1e-9)
+
+
+@pytest.mark.parametrize("case", REF["supported_margin"])
+def test_supported_margin_equals_qnorm(case):
+    r = design.supported_margin(case["events"], true_hr=case["true_hr"], alpha=case["alpha"],
+                                sided=case["sided"], power=case["power"])
+    assert r.hr == pytest.approx(case["margin_qnorm"], rel=1e-10)
+    assert r.hypothesis == "non-inferiority"
+
+
+@pytest.mark.parametrize("case", REF["margin_from_difference"])
+def test_margin_from_survival_difference(case):
+    m = design.hr_margin_from_difference(case["control_survival"], case["difference"])
+    assert m == pytest.approx(case["margin_hr"], rel=1e-12)
+    # the events of a difference margin are those of the converted HR margin
+    a = design.events(1.0, margin_diff=case["difference"], at_time=36, control_survival=case["control_survival"])
+    b = design.events(1.0, margin_hr=m)
+    assert a.events == pytest.approx(b.events, rel=1e-12)
+    assert "proportional hazards" in a.margin
+
+
+@pytest.mark.parametrize("case", REF["mixture_hr"])
+def test_mixture_hr_equals_r_integrate(case):
+    h = design.mixture_hr(case["ppv"], hr_complete=case["hr_complete"], hr_incomplete=case["hr_incomplete"],
+                          control_median=case["control_median"], accrual=case["accrual"],
+                          follow_up=case["follow_up"])
+    assert h == pytest.approx(case["hr_mixture"], rel=1e-7)
+    assert design.events(h, alpha=0.05, sided=2, power=0.8).events == pytest.approx(
+        case["events_80_two_sided_05"], rel=1e-6)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(hr=st.floats(0.2, 0.95), power=st.floats(0.5, 0.99), alloc=st.floats(0.2, 0.8),
+       sided=st.sampled_from([1, 2]))
+def test_detectable_hr_inverts_events(hr, power, alloc, sided):
+    d = design.events(hr, alpha=0.05, sided=sided, power=power, allocation=alloc).events
+    assert design.detectable_hr(d, alpha=0.05, sided=sided, power=power, allocation=alloc).hr == \
+        pytest.approx(hr, rel=1e-9)
+    # 1:2 needs the same events as 2:1
+    assert design.events(hr, alpha=0.05, sided=sided, power=power, allocation=1 - alloc).events == \
+        pytest.approx(d, rel=1e-12)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(margin=st.floats(1.05, 2.0), true_hr=st.floats(0.7, 1.0), power=st.floats(0.5, 0.99))
+def test_supported_margin_inverts_noninferiority_events(margin, true_hr, power):
+    d = design.events(true_hr, margin_hr=margin, power=power).events
+    assert design.supported_margin(d, true_hr=true_hr, power=power).hr == pytest.approx(margin, rel=1e-9)
+
+
+@hsettings(max_examples=60, deadline=None)
+@given(s=st.floats(0.3, 0.95), frac=st.floats(0.01, 0.9))
+def test_difference_margin_is_a_survival_loss_under_ph(s, frac):
+    delta = frac * s
+    m = design.hr_margin_from_difference(s, delta)
+    assert m > 1
+    assert s ** m == pytest.approx(s - delta, rel=1e-9)
+
+
+def test_event_probability_matches_numerical_integration_and_its_limits():
+    lam, a, f = math.log(2) / 14, 36.0, 24.0
+    by_hand = integrate.quad(lambda u: 1 - math.exp(-lam * (a + f - u)), 0, a)[0] / a  # entry uniform on [0, a]
+    assert float(design.event_probability(lam, a, f)) == pytest.approx(by_hand, rel=1e-8)
+    assert float(design.event_probability(lam, 0.0, f)) == pytest.approx(1 - math.exp(-lam * f))
+    assert float(design.event_probability(lam, 1e-7, f)) == pytest.approx(1 - math.exp(-lam * f), rel=1e-6)
+
+
+def test_patients_support_inverts_sample_size():
+    n = design.sample_size(0.7, accrual=24, follow_up=12, control_median=20, power=0.8).events / \
+        design.sample_size(0.7, accrual=24, follow_up=12, control_median=20, power=0.8).p_event
+    r = design.patients_support(math.floor(n), accrual=24, follow_up=12, control_median=20, power=0.8)
+    assert r.hr == pytest.approx(0.7, abs=2e-3) and r.hr < 0.7  # fewer patients: a smaller HR is needed
+    ni = design.patients_support(874, true_hr=1.0, accrual=36, follow_up=36, control_survival=0.8, at_time=36,
+                                 power=0.8)
+    check = design.sample_size(1.0, margin_hr=ni.hr, accrual=36, follow_up=36, control_survival=0.8, at_time=36,
+                               power=0.8)
+    assert check.events / check.p_event == pytest.approx(874, rel=1e-9)
+    assert ni.survival_difference == pytest.approx(0.8 - 0.8 ** ni.hr)
+
+
+def test_conventions_of_the_event_probability():
+    avg = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14)
+    ctl = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, convention="control")
+    assert ctl.p_event == avg.p_event_control
+    assert avg.p_event == pytest.approx((avg.p_event_control + avg.p_event_experimental) / 2)
+    assert ctl.n < avg.n  # the control arm has more events when HR < 1
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"hr": 1.2}, "below 1"),
+    ({"hr": 1.3, "margin_hr": 1.3}, "below the margin"),
+    ({"hr": 1.0, "margin_hr": 1.3, "margin_diff": 0.05}, "not both"),
+    ({"hr": 1.0, "margin_diff": 0.05}, "control arm's survival"),
+    ({"hr": 0.6, "sided": 3}, "sided"),
+    ({"hr": 0.6, "alpha": 1.5}, "alpha"),
+    ({"hr": 1.0, "margin_hr": 0.9}, "margin_hr"),
+    ({"hr": 1.0, "margin_diff": 0.9, "at_time": 36, "control_survival": 0.8}, "difference"),
+])
+def test_bad_design_input_is_refused(kwargs, match):
+    hr = kwargs.pop("hr")
+    with pytest.raises(InvalidInputError, match=match):
+        design.events(hr, **kwargs)
+
+
+def test_sample_size_needs_one_control_distribution():
+    with pytest.raises(InvalidInputError, match="control_median"):
+        design.sample_size(0.6, accrual=36, follow_up=24)
+    with pytest.raises(InvalidInputError, match="once"):
+        design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, control_survival=0.5, at_time=14)
+
+
+def test_results_have_tidy_and_json_forms():
+    r = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14)
+    frame = r.to_frame()
+    assert list(frame.columns) == ["quantity", "value"]
+    assert dict(zip(frame["quantity"], frame["value"]))["n"] == 207
+    assert json.loads(r.to_json())["events_result"]["events"] == pytest.approx(161.0686, abs=1e-4)
+
+
+# --------------------------------------------------------------------------- log-rank for simulations
+
+
+def test_batched_logrank_equals_the_single_logrank_with_ties():
+    rng = np.random.default_rng(5)
+    t = np.round(rng.exponential(10, (6, 40)))  # many ties
+    e = (rng.random((6, 40)) < 0.7).astype(int)
+    g = (rng.random((6, 40)) < 0.5).astype(int)
+    z = logrank_z(t, e, g)
+    for k in range(6):
+        single = logrank(t[k], e[k], g[k])
+        assert z[k] ** 2 == pytest.approx(single.chi2, rel=1e-10)
+        assert np.sign(z[k]) == np.sign(single.observed[1] - single.expected[1])
+        assert float(logrank_z(t[k], e[k], g[k])) == pytest.approx(z[k])
+
+
+def test_batched_logrank_sign_and_degenerate_rows():
+    t = np.array([[1.0, 2, 3, 4], [1.0, 2, 3, 4]])
+    e = np.array([[1, 1, 0, 0], [0, 0, 0, 0]])
+    g = np.array([[1, 1, 0, 0], [1, 1, 0, 0]])
+    z = logrank_z(t, e, g)
+    assert z[0] > 0  # the events are in group 1: worse
+    assert math.isnan(z[1])
+    with pytest.raises(InvalidInputError, match="0/1"):
+        logrank_z(t, e * 2, g)
+
+
+# --------------------------------------------------------------------------- selection trials
+
+
+def test_simulated_power_agrees_with_schoenfeld_when_every_resection_is_complete():
+    ss = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, power=0.8)
+    r = design.simulate_selection_trial(ss.n, ppv=1.0, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                        sims=1500, seed=11)
+    assert r.hr_mixture == 0.6
+    assert r.power_schoenfeld == pytest.approx(0.8, abs=0.005)  # n rounded up
+    assert abs(r.power - r.power_schoenfeld) < 3.5 * math.sqrt(0.8 * 0.2 / r.sims)
+    assert r.events_mean == pytest.approx(r.events_expected, rel=0.02)
+
+
+def test_simulated_power_of_the_mixture_matches_its_closed_form():
+    r = design.selection_trial_sample_size(0.8, ppv=0.6, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                           sims=1000, seed=3)
+    sim = r.simulated
+    assert abs(sim["power"] - 0.8) < 4 * math.sqrt(0.8 * 0.2 / 1000)
+    assert r.events == pytest.approx(design.events(r.hr_mixture, power=0.8).events)
+    assert r.hr_mixture > 0.6 and r.hr_mixture < sim["hr_initial"]
+
+
+def test_type_one_error_without_effect():
+    r = design.simulate_selection_trial(200, ppv=0.7, hr_complete=1.0, hr_incomplete=1.0, control_median=14,
+                                        sims=2000, seed=2)
+    assert abs(r.power - 0.025) < 4 * math.sqrt(0.025 * 0.975 / 2000)
+
+
+def test_simulation_is_seeded_and_harm_lowers_power():
+    kw = dict(hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=400)
+    a = design.simulate_selection_trial(160, ppv=0.755, seed=7, **kw)
+    b = design.simulate_selection_trial(160, ppv=0.755, seed=7, **kw)
+    assert a == b
+    worse = design.simulate_selection_trial(160, ppv=0.6, seed=7, **kw)
+    assert worse.power < a.power and worse.hr_mixture > a.hr_mixture
+
+
+def test_no_benefit_on_average_is_refused_for_sample_size():
+    with pytest.raises(InvalidInputError, match="does not help"):
+        design.selection_trial_sample_size(0.8, ppv=0.3, hr_complete=0.6, hr_incomplete=1.5, control_median=14)
+
+
+def test_selection_from_predictions_by_hand():
+    p = [0.9, 0.8, 0.75, 0.4, 0.2, 0.7]
+    y = [1, 1, 0, 1, 0, 1]
+    s = design.selection_from_predictions(p, y, 0.7)
+    assert (s.n_cohort, s.n_selected) == (6, 4)  # p >= 0.7 is selected
+    assert s.share_randomised == pytest.approx(4 / 6)
+    assert s.ppv == pytest.approx(3 / 4)
+    assert s.ppv_ci_low < 0.75 < s.ppv_ci_high
+    assert s.complete_rate_cohort == pytest.approx(4 / 6)
+    with pytest.raises(InvalidInputError):
+        design.selection_from_predictions(p, [1, 1, 0, 1, 0, None], 0.7)
+
+
+def test_power_curve_and_plot(tmp_path):
+    curve = design.power_curve(120, ppvs=[0.6, 1.0], hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                               sims=100, seed=1)
+    assert list(curve["ppv"]) == [0.6, 1.0]
+    assert curve["power_schoenfeld"].is_monotonic_increasing
+    fig = design.plot_power_curve(curve, n=120)
+    fig.savefig(tmp_path / "p.png")
+    assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+# --------------------------------------------------------------------------- non-inferiority analysis
+
+
+@pytest.fixture
+def aml():
+    return pd.read_csv(DATA / "design_ni_aml.csv")
+
+
+def test_noninferiority_analysis_equals_r_survival(aml):
+    ref = REF["noninferiority_aml"]
+    r = design.noninferiority_analysis(aml, "time", "status", "x", experimental=ref["experimental"],
+                                       control=ref["control"], at=ref["at"], margin_hr=1.3, margin_diff=0.1)
+    for key in ("survival_experimental", "se_experimental", "survival_control", "se_control", "difference",
+                "difference_ci_low", "difference_ci_high", "hr", "hr_ci_low", "hr_ci_high", "hr_p_value"):
+        assert getattr(r, key) == pytest.approx(ref[key], rel=1e-6), key
+    assert r.noninferior_hr is (ref["hr_ci_high"] < 1.3)
+    assert r.noninferior_diff is (ref["difference_ci_low"] > -0.1)
+    frame = r.to_frame()
+    assert list(frame.columns) == ["measure", "estimate", "ci_low", "ci_high", "margin", "criterion", "noninferior"]
+    assert "Maintained vs Nonmaintained" in frame["measure"].iloc[3]
+    html = r.to_html()
+    assert "<table>" in html and "experimental vs control" in html
+
+
+def test_noninferiority_without_margins_gives_no_verdict(aml):
+    r = design.noninferiority_analysis(aml, "time", "status", "x", experimental="Maintained",
+                                       control="Nonmaintained", at=20)
+    assert r.noninferior_hr is None and r.noninferior_diff is None
+    assert "no margin given" in r.to_text()
+
+
+def test_noninferiority_refuses_unnamed_arms_and_unreached_times(aml):
+    with pytest.raises(InvalidInputError, match="name the arms"):
+        design.noninferiority_analysis(aml, "time", "status", "x", experimental=None, control="Nonmaintained")
+    with pytest.raises(InvalidInputError, match="not two distinct"):
+        design.noninferiority_analysis(aml, "time", "status", "x", experimental="A", control="Nonmaintained")
+    with pytest.raises(InsufficientDataError, match="followed to 100"):
+        design.noninferiority_analysis(aml, "time", "status", "x", experimental="Maintained",
+                                       control="Nonmaintained", at=100)
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def test_cli_events_json_contract(capsys):
+    assert main(["design", "events", "--hr", "0.6", "--alpha", "0.025", "--sided", "1", "--power", "0.9",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert round(out["events"], 2) == 161.07
+    assert main(["design", "events", "--hr", "1", "--margin-hr", "1.3", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == pytest.approx(610.586, abs=1e-3)
+
+
+def test_cli_text_states_the_direction(capsys):
+    assert main(["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("207 patients") and "experimental vs control" in out
+    assert main(["design", "detectable-hr", "--n", "874", "--true-hr", "1", "--accrual", "36", "--follow-up", "36",
+                 "--control-survival", "0.8", "--at-time", "36", "--power", "0.8"]) == 0
+    assert "loss of" in capsys.readouterr().out
+
+
+def test_cli_selection_trial_json_and_power_target(capsys):
+    assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "14", "--n", "160", "--sims", "300", "--seed", "1", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert 0 < out["power"] < 1 and out["n"] == 160
+    assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "14", "--power-target", "0.8", "--sims", "200", "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == math.ceil(out["events"] / out["p_event"] - 1e-9) and "power" in out
+
+
+def test_cli_selection_trial_from_predictions(tmp_path, capsys):
+    path = tmp_path / "pred.csv"
+    pd.DataFrame({"p": [0.9, 0.8, 0.75, 0.4, 0.2, 0.7], "complete_resection": [1, 1, 0, 1, 0, 1]}).to_csv(path,
+                                                                                                         index=False)
+    args = ["design", "selection-trial", "--predictions", str(path), "--threshold", "0.7", "--hr-complete", "0.6",
+            "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100", "--sims", "100", "--format", "json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["ppv"] == pytest.approx(0.75) and out["selection"]["share_randomised"] == pytest.approx(4 / 6)
+    pd.DataFrame({"probability": [0.9], "complete_resection": [1]}).to_csv(path, index=False)
+    assert main(args) == 2
+    assert "--p-column" in capsys.readouterr().err
+
+
+def test_cli_ni_analysis_html(aml, tmp_path, capsys):
+    out = tmp_path / "ni.html"
+    assert main(["design", "ni-analysis", "--data", str(DATA / "design_ni_aml.csv"), "--time", "time", "--event",
+                 "status", "--arm", "x", "--experimental", "Maintained", "--control", "Nonmaintained",
+                 "--margin-hr", "1.3", "--at", "36", "--format", "html", "--out", str(out)]) == 0
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "non-inferior" in text
+
+
+def test_cli_errors_are_one_line(capsys):
+    assert main(["design", "events", "--hr", "1.2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ca125: error:") and err.count("\n") == 1
