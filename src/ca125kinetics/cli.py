@@ -211,6 +211,8 @@ _LAZY_COMMANDS = [
      ".validation.report", "add_validate_arguments", "cli_validate"),
     ("demo", "run the main job end to end on the embedded synthetic defaults",
      ".demo", "add_demo_arguments", "cli_demo"),
+    ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
+     ".eligibility", "add_screen_arguments", "cli_screen"),
 ]
 
 
