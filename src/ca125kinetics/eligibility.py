@@ -777,6 +777,14 @@ def format_screening(result: ScreeningResult, *, max_rows: int | None = None) ->
     lines.append("summary:")
     for row in result.summary().itertuples():
         lines.append(f"  {row.status:<13} {row.n:>7}  ({row.percent:.1f} %)")
+    admitted: dict[str, int] = {}
+    for p in result.patients:
+        if p.status == "eligible" and p.admitted_by:
+            admitted[p.admitted_by] = admitted.get(p.admitted_by, 0) + 1
+    if admitted:
+        lines.append("eligible patients by admitting alternative:")
+        for clause, n in sorted(admitted.items(), key=lambda item: -item[1]):
+            lines.append(f"  {n:>7}  {clause}")
     crit = result.criterion_summary()
     crit = crit[(crit["fail"] > 0) | (crit["missing"] > 0)]
     if len(crit):
