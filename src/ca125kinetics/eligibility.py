@@ -423,7 +423,9 @@ def _phrase(cond: Condition, value, ok: bool) -> str:
     return f"{f} {v} {sym} {t}" if ok else f"{f} {v} is not {sym} {t}"
 
 
-def _evaluate(node, record: dict, notes: dict) -> _Eval:
+def _evaluate(node, record: dict, notes: dict, top: bool = True) -> _Eval:
+    """Three-valued evaluation (module docstring). The true alternatives of an ``any`` group are
+    reported as clauses by their label; at the criterion's top level, unlabelled ones by their rule."""
     if isinstance(node, Condition):
         value = record.get(node.field)
         note = notes.get(node.field)
@@ -432,7 +434,7 @@ def _evaluate(node, record: dict, notes: dict) -> _Eval:
         ok = _compare(node, value)
         reason = _phrase(node, value, ok) + (f" ({note})" if note else "")
         return _Eval(ok, reason, (), ())
-    parts = [_evaluate(p, record, notes) for p in node.parts]
+    parts = [_evaluate(p, record, notes, top=False) for p in node.parts]
     true = [e for e in parts if e.value is True]
     false = [e for e in parts if e.value is False]
     unknown = [e for e in parts if e.value is None]
@@ -449,7 +451,8 @@ def _evaluate(node, record: dict, notes: dict) -> _Eval:
         for part, e in zip(node.parts, parts):
             if e.value is True:
                 labels.extend(e.clauses)
-                labels.append(part.label or part.describe())
+                if part.label or top:
+                    labels.append(part.label or part.describe())
         return _Eval(True, " | ".join(e.reason for e in true), (), tuple(dict.fromkeys(labels)))
     if unknown:
         known = "; ".join(e.reason for e in false)
