@@ -97,14 +97,18 @@ _TRIALS_PACKAGE = "ca125kinetics"
 _TRIALS_DIR = ("data", "trials")
 
 
-def _derived_fields() -> dict[str, tuple[str, ...]]:
-    from .gcig import RESPONSE_STATUSES
-
-    return {"gcig_response": RESPONSE_STATUSES, "combined_response": ("CR", "PR", "SD", "PD")}
-
-
-#: Fields computed from the markers by the package's GCIG rules, and their values.
+#: Fields computed from the markers by the package's GCIG rules (module docstring).
 DERIVED_FIELDS = ("gcig_response", "combined_response")
+
+
+def _derived_fields() -> dict[str, tuple[str, ...]]:
+    """The values each derived field takes: GCIG response statuses, RECIST categories."""
+    from .gcig import RESPONSE_STATUSES
+    from .io import RECIST_CATEGORIES
+
+    return dict(zip(DERIVED_FIELDS, (RESPONSE_STATUSES, RECIST_CATEGORIES)))
+
+
 # GCIG statuses that leave the response open (module docstring, Decision)
 _GCIG_OPEN = ("unconfirmed", "invalid_input", "no_markers")
 _ABSENT = "no such column in the clinical table"
