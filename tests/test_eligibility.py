@@ -373,6 +373,24 @@ def test_custom_criteria_file_is_another_trial(tmp_path):
     assert [p.status for p in result.patients] == ["eligible", "ineligible", "undetermined"]
 
 
+def test_custom_file_reads_combined_response_and_figo_stage(tmp_path):
+    """combined_response is gcig.combined_response's category (RECIST SD + confirmed CA-125
+    response -> PR, Rustin 2011); figo_stage codes are normalised like the data."""
+    path = tmp_path / "combined.toml"
+    path.write_text(VALID.replace('field = "age"\nge = 18', 'all = [{ field = "combined_response", in = ["CR", "PR"] },'
+                                  ' { field = "figo_stage", in = ["IIIC", "IV"] }]'))
+    trial = load_trial(path)
+    assert trial.criteria[0].rule.parts[1].value == ("III", "IV")
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["SD", "SD", None],
+                             "figo_stage": ["IIIC", "IIIC", "IV"]})
+    markers = pd.concat([markers_of(RESPONSE, "a"), markers_of(NO_RESPONSE, "b"), markers_of(RESPONSE, "c")])
+    result = screen(clinical, markers, trial=path)
+    assert [p.status for p in result.patients] == ["eligible", "ineligible", "undetermined"]
+    assert outcome(result.patients[0], "I1").reason.startswith("combined_response is PR (one of [CR, PR])")
+    assert outcome(result.patients[1], "I1").reason.startswith("combined_response is SD, not one of [CR, PR]")
+    assert result.patients[2].missing == ("combined_response",)
+
+
 @pytest.mark.parametrize(("text", "needle"), [
     ("[trial\nid=", "not valid TOML"),
     (VALID.replace('field = "age"', 'field = "agee"'), "unknown field 'agee'"),
@@ -621,6 +639,7 @@ def test_cli_csv_and_json(tmp_path, capsys):
     data = json.loads(out.read_text())
     assert data["summary"] == {"eligible": 1, "ineligible": 1, "undetermined": 1}
     assert data["trial"]["registry"] == "NCT07295132"
+    assert data["trial"]["criteria_sha256"] == load_trial("rescue").sha256 and len(load_trial("rescue").sha256) == 64
     first = data["patients"][0]
     assert first["patient_id"] == "007" and len(first["criteria"]) == 17
     assert first["criteria"][2]["clause"] == "RECIST 1.1 CR/PR/SD"

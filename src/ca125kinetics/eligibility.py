@@ -50,6 +50,7 @@ pathology after surgery (``ypt_stage``, ``ypn_stage``) and the other outcome col
 
 from __future__ import annotations
 
+import hashlib
 import math
 import sys
 import tomllib
@@ -165,7 +166,10 @@ class Criterion:
 
 @dataclass(frozen=True)
 class Trial:
-    """A trial's eligibility criteria, as read from its criteria file (:func:`load_trial`)."""
+    """A trial's eligibility criteria, as read from its criteria file (:func:`load_trial`).
+
+    ``path`` says where the file came from and ``sha256`` is the digest of its text, so that a
+    screen can always say which criteria produced it."""
 
     id: str
     name: str
@@ -174,6 +178,7 @@ class Trial:
     source: str
     criteria: tuple[Criterion, ...]
     path: str
+    sha256: str = ""
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -285,7 +290,7 @@ def _parse_trial(text: str, source: str) -> Trial:
         criteria.append(Criterion(cid, kind, " ".join(entry["text"].split()), _parse_node(rule_keys, where, fail)))
     return Trial(id=head["id"].strip(), name=head["name"].strip(), registry=head.get("registry"),
                  title=head.get("title", ""), source=head.get("source", ""), criteria=tuple(criteria),
-                 path=source)
+                 path=source, sha256=hashlib.sha256(text.encode("utf-8")).hexdigest())
 
 
 def _parse_node(node: dict, where: str, fail) -> Condition | Group:
@@ -636,7 +641,7 @@ class ScreeningResult:
         """JSON-ready: the trial, the summary and every patient with every criterion."""
         return {
             "trial": {"id": self.trial.id, "name": self.trial.name, "registry": self.trial.registry,
-                      "title": self.trial.title, "source": self.trial.source, "criteria_file": self.trial.path},
+                      "title": self.trial.title, "source": self.trial.source, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256},
             "markers_given": self.markers_given,
             "absent_columns": list(self.absent_columns),
             "uln": self.uln,
