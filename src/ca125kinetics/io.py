@@ -663,7 +663,10 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         ``complete_resection``, ``pfs_event`` (Int64, NA = unknown), ``figo_stage``
         (``"I"``..``"IV"``; the original in ``figo_stage_raw``), ``recurrence_pattern``
         (lower case), ``recist`` (upper case), ``arm``, ``treatment_start`` (datetime64),
-        ``problem`` (None or reasons), then any extra columns.
+        ``problem`` (None or reasons), then any extra columns. The optional screening
+        columns of ``docs/data-contract.md`` (flags, ``recurrence_number``, ``asa``,
+        ``histology``, TNM stages, MMR/MSI status, ...) are validated by the same rule tables
+        (:data:`CLINICAL_NUMBERS`, :data:`CLINICAL_CATEGORIES`) when present.
     """
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
