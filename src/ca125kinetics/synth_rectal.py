@@ -92,9 +92,21 @@ DEFAULT_RECTAL_PARAMS: dict[str, Any] = {
         "dmmr_prob": 0.08,
         "pmmr_regimens": {"chemotherapy": 0.6, "tnt": 0.4},
         "dmmr_immunotherapy_prob": 0.85,
-        "prior_colorectal_surgery_prob": 0.01,
-        "obstruction_prob": 0.03,
+        # dMMR tumours: how many of the four MMR proteins are lost (1: dMMR by status but
+        # not the registry's "two or more")
+        "dmmr_proteins_lost_probs": {"1": 0.1, "2": 0.85, "3": 0.05},
+        "obstruction_probs": {"none": 0.95, "relieved_by_colostomy": 0.035, "unrelieved": 0.015},
         "missing_mmr_prob": 0.02,
+        # screening flags: probability of 1 (the named fact holds); consent is 1 unless drawn 0
+        "flag_probs": {"prior_colorectal_surgery": 0.01, "prior_chemoradiotherapy": 0.01,
+                       "prior_systemic_agents": 0.005, "history_colorectal_cancer": 0.01,
+                       "emergency_surgery": 0.01, "adjacent_organ_invasion": 0.02,
+                       "multifocal_primary": 0.01, "other_active_malignancy": 0.01,
+                       "recent_trial": 0.005, "organ_dysfunction": 0.01,
+                       "psychiatric_disorder": 0.005, "pregnant_or_lactating": 0.002,
+                       "uncontrolled_infection": 0.005, "investigator_unsuitable": 0.01},
+        "no_consent_prob": 0.02,
+        "flag_missing_prob": 0.01,
     },
     "sensitivity": {"dmmr_immunotherapy": 1.0, "tnt": 0.25},
     "markers": {
@@ -121,8 +133,9 @@ DEFAULT_RECTAL_PARAMS: dict[str, Any] = {
 
 RECTAL_CLINICAL_COLUMNS = (
     "patient_id", "age", "sex", "asa", "ecog", "tumour_site", "above_peritoneal_reflection",
-    "histology", "ct_stage", "cn_stage", "cm_stage", "mmr_status", "neoadjuvant_therapy",
-    "prior_colorectal_surgery", "bowel_obstruction", "treatment_start",
+    "histology", "ct_stage", "cn_stage", "cm_stage", "mmr_status", "mmr_proteins_lost",
+    "neoadjuvant_regimen", "bowel_obstruction", "consent",
+    *DEFAULT_RECTAL_PARAMS["clinical"]["flag_probs"], "treatment_start",
     "yct_stage", "ycn_stage", "ycm_stage", "downstaged", "ypt_stage", "ypn_stage",
     "arm", "dfs_months", "dfs_event")
 RECTAL_TRUTH_COLUMNS = ("patient_id", "k", "floor", "c0", "half_life_days", "sensitivity",
@@ -185,9 +198,14 @@ def simulate_rectal_cohort(n: int, seed: int, *, uln: float = 5.0,
                        np.where(rng.random(n) < c["dmmr_immunotherapy_prob"], "immunotherapy", "chemotherapy"),
                        _pick(rng, c["pmmr_regimens"], n)).astype(object)
     mmr = np.where(dmmr, "dMMR", "pMMR").astype(object)
-    prior_surgery = (rng.random(n) < c["prior_colorectal_surgery_prob"]).astype(int)
-    obstruction = (rng.random(n) < c["obstruction_prob"]).astype(int)
+    lost_probs = c["dmmr_proteins_lost_probs"]
+    lost = np.where(dmmr, _pick(rng, lost_probs, n).astype(np.int64), 0)
+    obstruction = _pick(rng, c["obstruction_probs"], n)
     mmr_missing = rng.random(n) < c["missing_mmr_prob"]
+    flags = {name: (rng.random(n) < prob).astype(float) for name, prob in c["flag_probs"].items()}
+    consent = (rng.random(n) >= c["no_consent_prob"]).astype(float)
+    for values in (*flags.values(), consent):          # a few unknown answers -> undetermined
+        values[rng.random(n) < c["flag_missing_prob"]] = np.nan
 
     sp = params["sensitivity"]
     sens = (rng.standard_normal(n) + sp["dmmr_immunotherapy"] * (dmmr & (regimen == "immunotherapy"))
@@ -226,10 +244,14 @@ def simulate_rectal_cohort(n: int, seed: int, *, uln: float = 5.0,
     ypt_idx = np.where(pcr, 0, np.clip(yct_idx + step, 1, 5))
     ypn0 = pcr | (rng.random(n) < np.where(ycn0, pa["ypn0_if_ycn0"], pa["ypn0_if_ycn_pos"]))
 
+    # the RESET gate before restaging (the criteria file decides; this only picks who is
+    # randomised in the simulated trial): every flag known and clear, consent given
+    flags_clear = np.all([v == 0 for v in flags.values()], axis=0) & (consent == 1)
+    mmr_path = np.where(dmmr, (lost >= 2) & (regimen == "immunotherapy"), regimen != "immunotherapy")
     eligible_core = ((age >= 18) & (age <= 80) & (site != "mid_rectum") & (above == 1)
                      & (histology == "adenocarcinoma") & (cn != "N0") & (cm == "M0")
-                     & (asa <= 3) & (ecog <= 1) & (prior_surgery == 0) & (obstruction == 0)
-                     & ~mmr_missing & ((dmmr & (regimen == "immunotherapy")) | ~dmmr))
+                     & (asa <= 3) & (ecog <= 1) & (obstruction != "unrelieved")
+                     & ~mmr_missing & mmr_path & flags_clear)
     randomised = eligible_core & downstaged
     reduced = rng.random(n) < 0.5
     arm = np.where(randomised, np.where(reduced, "reduced", "conventional"), None).astype(object)
@@ -259,9 +281,11 @@ def simulate_rectal_cohort(n: int, seed: int, *, uln: float = 5.0,
         "cn_stage": pd.Series(cn, dtype=object),
         "cm_stage": pd.Series(cm, dtype=object),
         "mmr_status": pd.Series(mmr_obs, dtype=object),
-        "neoadjuvant_therapy": pd.Series(regimen, dtype=object),
-        "prior_colorectal_surgery": prior_surgery.astype(np.int64),
-        "bowel_obstruction": obstruction.astype(np.int64),
+        "mmr_proteins_lost": pd.array(np.where(mmr_missing, np.nan, lost), dtype="Int64"),
+        "neoadjuvant_regimen": pd.Series(regimen, dtype=object),
+        "bowel_obstruction": pd.Series(obstruction, dtype=object),
+        "consent": pd.array(consent, dtype="Int64"),
+        **{name: pd.array(values, dtype="Int64") for name, values in flags.items()},
         "treatment_start": pd.to_datetime(np.datetime64(start, "D") + start_offsets),
         "yct_stage": pd.Series(_T_LABELS[yct_idx], dtype=object),
         "ycn_stage": pd.Series(ycn, dtype=object),
