@@ -57,7 +57,8 @@ MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "eve
 EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
 RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
-ARMS = ("surgery", "no_surgery")
+#: Trial arms: a RESCUE-like trial (secondary cytoreduction or not), a RESET-like trial (margins).
+ARMS = ("surgery", "no_surgery", "reduced", "conventional")
 CLINICAL_REQUIRED = (
     "patient_id", "age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
     "pfi_months", "recurrence_pattern",
@@ -615,7 +616,8 @@ CLINICAL_CATEGORIES = {
     "recist": _CategoryRule("RECIST category", str.upper, RECIST_CATEGORIES,
                             f"use one of {list(RECIST_CATEGORIES)} or leave empty"),
     "arm": _CategoryRule("arm", lambda v: v.lower().replace(" ", "_").replace("-", "_"), ARMS,
-                         "use 'surgery' or 'no_surgery'"),
+                         "use 'surgery' or 'no_surgery' (cytoreduction trials), 'reduced' or "
+                         "'conventional' (margin trials)"),
     # screening columns (optional)
     "histology": _CategoryRule("histology", _snake, HISTOLOGY_CODES,
                                f"use one of {list(HISTOLOGY_CODES)} or leave empty"),

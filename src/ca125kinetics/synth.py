@@ -297,6 +297,11 @@ class SyntheticCohort:
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def marker(self) -> str:
+        """Name of the marker (and value column): ``ca125`` unless the generator says otherwise."""
+        return self.params.get("marker", "ca125")
+
+    @property
     def n_patients(self) -> int:
         return len(self.clinical)
 
@@ -328,9 +333,11 @@ class SyntheticCohort:
             raise InvalidInputError(f"output path {str(out)!r} exists and is not a directory; "
                                     "pass a directory path")
         out.mkdir(parents=True, exist_ok=True)
-        tables = {"markers": _markers_file_frame(self.markers),
-                  "clinical": self.clinical.loc[:, list(CLINICAL_COLUMNS)],
-                  "truth": self.truth.loc[:, list(TRUTH_COLUMNS)]}
+        # the frames define their columns (the ovarian cohort's are CLINICAL_COLUMNS and
+        # TRUTH_COLUMNS; a rectal cohort has its own); the marker names the value column
+        tables = {"markers": _markers_file_frame(self.markers, self.marker),
+                  "clinical": self.clinical,
+                  "truth": self.truth}
         float_formats = {"markers": "%.1f", "clinical": "%.1f", "truth": "%.10g"}
         for name, frame in tables.items():
             if format == "csv":
@@ -700,9 +707,10 @@ def _draw_eligibility(rng, clin, eta, p) -> dict[str, Any]:
     return {name: out[name] for name in ELIGIBILITY_COLUMNS}
 
 
-def _markers_file_frame(markers: pd.DataFrame) -> pd.DataFrame:
-    """The markers table as written: ``ca125`` as text, ``"<x"`` when censored."""
-    value = markers["ca125"].to_numpy(dtype=float)
+def _markers_file_frame(markers: pd.DataFrame, marker: str = "ca125") -> pd.DataFrame:
+    """The markers table as written: the value column (``ca125``, ``cea``) as text with one
+    decimal, ``"<x"`` when censored."""
+    value = markers[marker].to_numpy(dtype=float)
     censored = markers["censored"].to_numpy(dtype=bool)
     missing = np.isnan(value)
     # values are already rounded to 0.1 U/mL: format each distinct one once (fast for 10^6)
@@ -711,6 +719,7 @@ def _markers_file_frame(markers: pd.DataFrame) -> pd.DataFrame:
     text = np.array([f"{t // 10}.{t % 10}" for t in distinct.tolist()], dtype=object)[inverse]
     text[censored] = ["<%g" % v for v in value[censored]]
     text[missing] = ""
-    frame = markers.loc[:, list(MARKER_FILE_COLUMNS)].copy()
-    frame["ca125"] = text
+    columns = [marker if c == "ca125" else c for c in MARKER_FILE_COLUMNS]
+    frame = markers.loc[:, columns].copy()
+    frame[marker] = text
     return frame
