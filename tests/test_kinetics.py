@@ -173,6 +173,23 @@ def test_censored_values_are_upper_bounds_of_the_fitted_curve(case, engine, monk
     assert curve_at(exact, days).max() > 1.05 * limits.max()
 
 
+@hyp_settings(max_examples=15, deadline=None)
+@given(k=st.floats(0.01, 0.2), floor=st.floats(2.0, 20.0), c0=st.floats(100.0, 5000.0),
+       limit=st.floats(3.0, 30.0), noise=st.lists(st.floats(-0.15, 0.15), min_size=5, max_size=5))
+def test_property_fitted_curve_respects_every_censored_limit(k, floor, c0, limit, noise):
+    # every value of the series below the limit is reported "<limit", whatever the others say
+    t = np.array([0, 21, 42, 63, 84])
+    values = (floor + (c0 - floor) * np.exp(-k * t)) * np.exp(noise)
+    censored = values < limit
+    censored[0] = False
+    values = np.where(censored, limit, values)
+    markers = one_patient(t, values, censored=censored)
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"])
+    for row in (fit_kinetics(markers, method="per-patient").iloc[0], fit_kinetics(markers, population=pop).iloc[0]):
+        if row["status"] == "ok":
+            assert np.all(curve_at(row, t[censored]) <= limit * (1 + 1e-3))
+
+
 # --------------------------------------------------------------------------- compiled engine
 
 def _both_engines(monkeypatch, fn):
