@@ -127,9 +127,10 @@ class MapFit:
 
     ``theta`` (3, P) is the MAP estimate of (log k, log B, log A); ``cov`` (6, P) the Laplace
     posterior covariance (entries uu, uv, uw, vv, vw, ww: inverse of the Gauss-Newton
-    Hessian ``J'J / sigma^2 + prior precision`` at the mode); ``jtj`` (6, P) the data part ``J'J`` (without ``1/sigma^2``);
-    ``rss`` the residual sum of squares, ``n_active`` the samples that carry a residual
-    (a censored value below the prediction carries none), ``converged`` per patient and
+    Hessian ``J'J / sigma^2 + prior precision`` at the mode); ``jtj`` (6, P) the data part
+    ``J'J`` (without ``1/sigma^2``), ``rss`` the residual sum of squares and ``n_active``
+    the number of samples, all three of the uncensored samples (a censored value bounds
+    the curve, it is not an observation of the noise); ``converged`` per patient and
     ``n_iter`` the largest number of iterations any patient took.
     """
 
