@@ -98,14 +98,24 @@ def _metadata(schema: str | None):
     return md
 
 
-def _engine(url: str):
+def _engine(url: str, *, read_only: bool = False):
+    """An engine for ``url``; a DuckDB file read is opened read-only and must exist (DuckDB
+    would otherwise create an empty database and report missing tables)."""
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
+    connect_args = {}
     if str(url).startswith("duckdb"):
         require("duckdb_engine", "omop", "a DuckDB OMOP database")
+        database = sa.engine.make_url(url).database
+        if read_only and database and database != ":memory:":
+            if not Path(database).is_file():
+                raise InvalidInputError("DuckDB file not found; check the path in the URL "
+                                        "(duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb)",
+                                        source=str(url))
+            connect_args = {"read_only": True}
     elif str(url).startswith("postgresql"):
         require("psycopg", "omop", "a PostgreSQL OMOP database")
     try:
-        return sa.create_engine(url)
+        return sa.create_engine(url, connect_args=connect_args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
         raise InvalidInputError(f"{url!r} is not a database URL SQLAlchemy can use ({exc}); e.g. "
                                 "duckdb:///cdm.duckdb or postgresql+psycopg://user@host/db") from exc
@@ -175,7 +185,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
         raise InvalidInputError(f"assay_column {assay_column!r} is not a measurement column read here")
-    engine = _engine(url)
+    engine = _engine(url, read_only=True)
     label = _label(engine)
     try:
         with engine.connect() as conn:
