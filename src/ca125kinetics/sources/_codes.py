@@ -148,6 +148,8 @@ def events_take_sample_uln(markers: pd.DataFrame) -> pd.DataFrame:
     uln_of = dict(zip(first["patient_id"], first["uln"]))
     is_event = markers["event"].notna()
     markers.loc[is_event, "uln"] = markers.loc[is_event, "patient_id"].map(uln_of).astype(float)
+    for c in ("assay", "event", "treatment_start"):      # missing text is None, as in read_markers
+        markers[c] = markers[c].astype(object).where(markers[c].notna(), None)
     return markers
 
 

@@ -59,7 +59,8 @@ from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, Marke
                      events_take_sample_uln, marker_code, no_marker_message, require,
                      skipped_frame)
 
-__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "MAX_BUNDLE_BYTES",
+__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
+           "MAX_BUNDLE_BYTES",
            "LOINC", "UCUM", "SNOMED", "RXNORM", "ATC"]
 
 #: Largest bundle read, bytes (the committed 3000-patient cohort is about 9 MB).
@@ -536,13 +537,13 @@ def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
         add({"resourceType": "Patient", "id": pid})
         add({"resourceType": "MedicationAdministration", "id": f"{pid}-platinum", "status": "completed",
              "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "40048", "display": "carboplatin"}]},
-             "subject": subject, "effectiveDateTime": start.date().isoformat()})
+             "subject": dict(subject), "effectiveDateTime": start.date().isoformat()})
         for n, r in enumerate(rows.itertuples(index=False)):
             day = (start + pd.Timedelta(days=int(r.day))).date().isoformat()
             if r.event is not None and r.event in codes:
                 add({"resourceType": "Procedure", "id": f"{pid}-p{n}", "status": "completed",
                      "code": {"coding": [{"system": SNOMED, "code": codes[r.event], "display": r.event}]},
-                     "subject": subject, "performedDateTime": day})
+                     "subject": dict(subject), "performedDateTime": day})
             elif r.event is not None:
                 raise InvalidInputError(f"event {r.event!r} has no FHIR procedure code here; only "
                                         f"{sorted(codes)} are written", patient_id=pid, column="event")
@@ -555,7 +556,7 @@ def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
                    "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
                                              "code": "laboratory"}]}],
                    "code": {"coding": [{"system": LOINC, "code": spec.loinc}], "text": spec.label},
-                   "subject": subject, "effectiveDateTime": day, "valueQuantity": quantity,
+                   "subject": dict(subject), "effectiveDateTime": day, "valueQuantity": quantity,
                    "referenceRange": [{"high": {"value": float(r.uln), "unit": spec.unit, "system": UCUM,
                                                 "code": spec.unit}}]}
             if r.assay is not None:
@@ -570,6 +571,36 @@ def write_fhir(bundle: Mapping, path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(bundle, separators=(",", ":"), allow_nan=False), encoding="utf-8")
     return path
+
+
+def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[dict, int]:
+    """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
+    resources skipped.
+
+    Samples keep their dates, the treatment start comes from the bundle's platinum
+    administration, events from its procedures; the clinical factors are left unknown.
+
+    Raises
+    ------
+    InvalidInputError
+        Not one patient, samples with different ULNs, or anything :func:`read_fhir` refuses.
+    """
+    result = read_fhir(body, max_bytes=max_bytes)
+    m = result.markers
+    ids = sorted(set(m["patient_id"]))
+    if len(ids) != 1:
+        raise InvalidInputError(f"the bundle holds {len(ids)} patients ({', '.join(ids[:3])}); send one patient "
+                                "per request", column="patient_id")
+    ulns = sorted(set(m.loc[m["event"].isna(), "uln"]))
+    if len(ulns) > 1:
+        raise InvalidInputError(f"the samples carry different ULNs {ulns}; GCIG needs one assay and ULN")
+    samples = [{"date": r.date, "ca125": None if pd.isna(r.ca125) else float(r.ca125), "censored": bool(r.censored),
+                "event": r.event} for r in m.itertuples(index=False)]
+    request = {"patient_id": ids[0], "samples": samples, "uln": ulns[0]}
+    start = m["treatment_start"].iloc[0]
+    if start is not None:
+        request["treatment_start"] = start
+    return request, len(result.skipped)
 
 
 # --------------------------------------------------------------------------- RiskAssessment
