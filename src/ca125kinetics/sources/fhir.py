@@ -48,7 +48,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import re
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
