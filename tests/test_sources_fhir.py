@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("fhir.resources", reason="optional extra 'fhir' not installed")
 
@@ -174,6 +176,24 @@ def test_paracentesis_procedure_is_an_event():
     assert result.markers["uln"].tolist() == [35.0, 35.0]
 
 
+@settings(max_examples=30, deadline=None)
+@given(shift=st.integers(-3000, 3000), offset=st.sampled_from(["Z", "+14:00", "-12:00", "+05:30"]),
+       clock=st.sampled_from(["00:00:00", "12:30:00", "23:59:59"]))
+def test_shifting_dates_or_time_zones_changes_no_day(shift, offset, clock):
+    """Days from the first dose depend on the calendar days as written, nothing else."""
+    def day(d: str) -> str:
+        return (pd.Timestamp(d) + pd.Timedelta(days=shift)).date().isoformat()
+
+    admin = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+             "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": f"{day('2025-01-12')}T{clock}{offset}"}
+    samples = [_obs(oid=str(i), when=f"{day(d)}T{clock}{offset}")
+               for i, d in enumerate(["2025-01-05", "2025-02-02", "2025-03-30"])]
+    table = read_markers(read_fhir(_bundle(*samples, admin)).markers)
+    assert table["day"].tolist() == [-7, 21, 77]
+
+
 # --------------------------------------------------------------------------- hostile input
 
 
@@ -277,6 +297,8 @@ def test_rest_api_accepts_fhir_json():
     r = client.post("/api/score", content=json.dumps(one), headers={"content-type": "application/fhir+json"})
     assert r.status_code == 200, r.text
     assert r.json()["patient_id"] == "000001" and r.json()["status"] == "ok"
+    assert r.headers["x-skipped-resources"] == "0"
+    assert r.json()["series"][0] == {"day": -7, "ca125": 61.0, "censored": False, "event": None}
     two = copy.deepcopy(one)
     two["entry"][2]["resource"]["subject"]["reference"] = "Patient/other"
     r = client.post("/api/score", content=json.dumps(two), headers={"content-type": "application/fhir+json"})

@@ -29,7 +29,7 @@ validator's message; it never stops the others.
   pass ``treatment_start`` to choose.
 * ``Patient`` and ``Medication`` resolve references; any other resource is listed as skipped.
 
-Dates. ``effectiveDateTime`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
+Dates. ``effectiveDateTime`` or ``effectiveInstant`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
 is cut to its calendar day **as written**: ``2025-03-01T23:30:00-05:00`` is 1 March, the day
 in the time zone the sender recorded, never shifted to UTC or to this machine's zone. A date
 less precise than a day (``2025-03``) is refused.
@@ -192,8 +192,8 @@ def _day(value: Any) -> str | None:
 
 
 def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
-    """(day, problem) from ``<prefix>DateTime`` or ``<prefix>Period.start``."""
-    raw = resource.get(f"{prefix}DateTime")
+    """(day, problem) from ``<prefix>DateTime`` (or ``Instant``) or ``<prefix>Period.start``."""
+    raw = resource.get(f"{prefix}DateTime") or resource.get(f"{prefix}Instant")
     if raw is None and isinstance(resource.get(f"{prefix}Period"), dict):
         raw = resource[f"{prefix}Period"].get("start")
     if raw is None:
