@@ -305,3 +305,13 @@ def test_rest_api_accepts_fhir_json():
     assert r.status_code == 422 and "one patient" in r.json()["message"], r.text
     r = client.post("/api/score", content=b"{bad", headers={"content-type": "application/fhir+json"})
     assert r.status_code == 422 and "not valid JSON" in r.json()["message"]
+    big = json.dumps(dict(one, entry=one["entry"] * 40))
+    r = client.post("/api/score", content=big, headers={"content-type": "application/fhir+json"})
+    assert r.status_code == 413
+    r = client.post("/api/fhir/samples", content=json.dumps(one), headers={"content-type": "application/fhir+json"})
+    assert r.status_code == 200
+    assert r.json()["treatment_start"] == "2025-12-25" and r.json()["skipped_resources"] == 0
+    r = client.post("/api/fhir/samples", content=big, headers={"content-type": "application/fhir+json"})
+    assert r.status_code == 413
+    r = client.post("/api/fhir/samples", content=json.dumps(_bundle(_obs(oid="x", loinc="2039-6", unit="ng/mL"))))
+    assert r.status_code == 422 and "no usable CA-125" in r.json()["message"]

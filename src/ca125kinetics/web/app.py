@@ -14,6 +14,9 @@ Routes
     With ``Content-Type: application/fhir+json`` the body is a one-patient FHIR R4 Bundle
     (:class:`FhirBodyMiddleware` turns it into the JSON request; header ``X-Skipped-Resources``
     counts the resources not read).
+``POST /api/fhir/samples``
+    A one-patient FHIR R4 bundle read into samples, treatment start and ULN (the page's
+    "FHIR bundle" file input fills the form with them).
 ``GET /api/model``
     Name, version, threshold and rule settings of the model being served.
 ``GET /healthz``
@@ -574,6 +577,18 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
         if result.status == "invalid_input":
             raise InvalidInputError(result.reason or "invalid input")
         return JSONResponse(content=result.to_dict())
+
+    @app.post("/api/fhir/samples", summary="Read a one-patient FHIR R4 bundle into samples",
+              responses={413: {"model": ErrorResponse, "description": "request body too large"},
+                         422: {"model": ErrorResponse, "description": "not a readable one-patient FHIR R4 bundle"}})
+    async def fhir_samples(request: Request):
+        """The samples (dates, values, exclusion events), treatment start and ULN of a one-patient
+        FHIR R4 bundle, read by the same reader as ``application/fhir+json`` on ``/api/score``;
+        the page fills its form with them. ``skipped_resources`` counts what was not read."""
+        from ..sources.fhir import score_request_from_fhir
+
+        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES)
+        return {**body, "skipped_resources": skipped}
 
     app.add_middleware(FhirBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
