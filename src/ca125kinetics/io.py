@@ -1,6 +1,7 @@
 """Read and validate the two tables of the data contract: markers and clinical.
 
-Both readers accept a path to a CSV or Parquet file, or a pandas DataFrame, and return a
+Both readers accept a path to a CSV or Parquet file (markers also a FHIR R4 bundle, ``.json``),
+or a pandas DataFrame, and return a
 canonical DataFrame (documented below) or raise :class:`~ca125kinetics.errors.InvalidInputError`
 naming the file, row, patient and column, and saying how to fix the problem.
 
@@ -275,8 +276,11 @@ def read_markers(
     ----------
     source : str, Path or DataFrame
         A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
-        ``ca125`` and ``day`` (or ``date`` together with ``clinical`` carrying
-        ``treatment_start``), optionally ``uln``, ``assay``, ``event``.
+        ``ca125`` and ``day`` (or ``date`` together with ``treatment_start``, in the
+        clinical table or on the markers rows), optionally ``uln``, ``assay``, ``event``.
+        A ``.json`` file is read as a FHIR R4 bundle
+        (:func:`ca125kinetics.sources.fhir.read_fhir`, CA-125; its skipped records are
+        counted in a :class:`DataQualityWarning`).
     clinical : str, Path or DataFrame, optional
         The clinical table. Needed when markers carry dates; when given, every patient with
         markers must have a clinical row.
