@@ -9,6 +9,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -247,3 +248,11 @@ def test_cli_extract_writes_markers_and_skipped(tmp_path, fixture_db, capsys):
     assert main(["gcig", str(out)]) == 0
     assert main(["extract", "omop", "--url", "duckdb:///nowhere.duckdb", "--out", str(out)]) == 2
     assert "DuckDB file not found" in capsys.readouterr().err
+
+
+def test_missing_driver_is_a_typed_error(monkeypatch, fixture_db):
+    from ca125kinetics.errors import MissingDependencyError
+
+    monkeypatch.setitem(sys.modules, "duckdb_engine", None)
+    with pytest.raises(MissingDependencyError, match=r"ca125kinetics\[omop\]"):
+        read_omop(fixture_db)
