@@ -106,3 +106,32 @@ def test_synth_writes_a_readable_cohort(tmp_path):
     clinical = read_clinical(tmp_path / "c" / "clinical.csv")
     markers = read_markers(tmp_path / "c" / "markers.csv", clinical=clinical)
     assert markers["patient_id"].nunique() == 25
+
+
+def test_out_inside_a_file_is_one_line(series, tmp_path, capsys):
+    blocker = tmp_path / "report.txt"
+    blocker.write_text("a file, not a directory")
+    assert main(["gcig", str(series), "--out", str(blocker / "gcig.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ca125: error:") and str(blocker) in err[0]
+    assert "a file is in the way" in err[0] or "not a directory" in err[0].lower()
+
+
+def test_every_os_error_is_one_line(series, monkeypatch, capsys):
+    import ca125kinetics.io as io_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/mnt/full/gcig.csv")
+
+    monkeypatch.setattr(io_module, "write_table", full_disk)
+    assert main(["gcig", str(series), "--out", "/mnt/full/gcig.csv"]) == 2
+    assert capsys.readouterr().err == "ca125: error: No space left on device: /mnt/full/gcig.csv\n"
+
+
+def test_a_2gb_binary_markers_file_is_refused_by_the_cli(tmp_path):
+    path = tmp_path / "scan.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(2 * 1024**3)
+    proc = run_cli("gcig", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "this file is not a text table" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1

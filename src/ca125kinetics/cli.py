@@ -1,8 +1,9 @@
 """The ``ca125`` command line.
 
 Every subcommand imports what it needs lazily, so ``ca125 --help`` and scoring stay fast.
-Errors of the package (bad input, missing model, integrity failure) become one clear line on
-stderr and exit code 2; they never print a traceback.
+Errors of the package (bad input, missing model, integrity failure) and operating-system errors
+(an ``--out`` path inside a file, no permission, a full disk) become one clear line on stderr
+and exit code 2; they never print a traceback.
 """
 
 from __future__ import annotations
@@ -235,14 +236,29 @@ def main(argv: list[str] | None = None) -> int:
         text = "\n".join(message) if os.environ.get("CA125_VERBOSE") else message[0] + extra
         print(f"ca125: error: {text}", file=sys.stderr)
         return EXIT_USAGE_ERROR
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"ca125: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
     except KeyboardInterrupt:
         print("ca125: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
+        print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    hints = {
+        NotADirectoryError: "a part of the path is a file, not a directory",
+        IsADirectoryError: "give a file name, not a directory",
+        PermissionError: "check the permissions, or choose another path",
+        FileNotFoundError: "check the path",
+        FileExistsError: "a file is in the way; remove it or choose another path",
+    }
+    hint = next((text for kind, text in hints.items() if isinstance(exc, kind)), None)
+    return f"{reason}{': ' + paths if paths else ''}" + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":  # pragma: no cover
