@@ -47,6 +47,7 @@ Computation never prints; the progress bar and the summary table are presentatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -1225,13 +1226,47 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM is handled as Ctrl-C, and an interruption stops the worker processes.
+
+    By default SIGTERM ends the process at once: no ``finally`` runs, so the MLflow run stays
+    ``RUNNING`` and the joblib (loky) workers of the cross-validation are left behind. Here
+    SIGTERM raises :class:`KeyboardInterrupt` instead (the run is then ended ``KILLED``, see
+    :mod:`ca125kinetics.tracking`), and on any interruption the loky workers are killed before
+    the exception goes on (``ca125`` then exits with code 130).
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _kill_workers()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _kill_workers() -> None:
+    """Kill the worker processes of joblib's reusable loky executor, if it has any."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
 def cli_train(args) -> int:
     """Handler of ``ca125 train``: train, then print the summary table on stdout."""
     from .tracking import quiet_mlflow
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    with quiet_mlflow():
+    with quiet_mlflow(), _terminate_as_interrupt():
         result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
                        name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
     print(format_summary(result))
