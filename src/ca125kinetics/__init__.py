@@ -30,6 +30,7 @@ _PUBLIC = {
     "SyntheticModelWarning": "errors",
     "GcigSettings": "settings",
     "KineticsSettings": "settings",
+    "with_provenance": "settings",
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",

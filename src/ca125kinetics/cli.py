@@ -57,13 +57,15 @@ def _text_table(frame, max_rows: int | None = None) -> str:
 def _cmd_gcig(args) -> int:
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers
-    from .settings import GcigSettings
+    from .settings import GcigSettings, with_provenance
 
-    clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
+    # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
+    # category): the predictors (ECOG, ascites, ...) are validated if present, never required
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
                            duplicates=args.duplicates)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = gcig_cohort(markers, clinical, settings=settings)
+    table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
         _emit(table, args.out, args.format)
@@ -103,13 +105,13 @@ def _cmd_synth(args) -> int:
 def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
-    from .settings import KineticsSettings
+    from .settings import KineticsSettings, with_provenance
 
     settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
     markers = read_markers(args.markers, uln=args.uln, on_error="flag")
     table = fit_kinetics(markers, method=args.method, settings=settings)
-    _emit(table, args.out, args.format,
-          text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
+    text = _text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings)
+    _emit(with_provenance(table, settings, method=args.method), args.out, args.format, text=text)
     if args.out:
         print(_kinetics_summary(table, settings))
     return 0

@@ -1576,14 +1576,14 @@ def cli_score(args) -> int:
     if len(ids) == 1:
         result = predict(markers, clinical, model=bundle)
         if fmt == "json":
-            text = json.dumps(result.to_dict(), indent=2) + "\n"
+            text = json.dumps(_stamped(result.to_dict(), bundle), indent=2) + "\n"
         elif fmt == "csv":
-            text = result.to_frame().to_csv(index=False)
+            text = _stamped(result.to_frame(), bundle).to_csv(index=False)
         else:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = predict_cohort(markers, clinical, model=bundle)
+        frame = _stamped(predict_cohort(markers, clinical, model=bundle), bundle)
         if fmt == "json":
             text = frame.to_json(orient="records", indent=2) + "\n"
         elif fmt == "csv":
@@ -1598,6 +1598,21 @@ def cli_score(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _stamped(table, bundle):
+    """``table`` (DataFrame, or a prediction's dict) with the ``rules`` and ``package_version``
+    of :func:`ca125kinetics.settings.with_provenance`: the model's GCIG and kinetics settings,
+    the published-score settings, the model and its threshold."""
+    from .scores import ScoreSettings
+    from .settings import with_provenance
+
+    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame([{}])
+    stamped = with_provenance(frame, bundle.gcig_settings, bundle.kinetics_settings, ScoreSettings(),
+                              model=f"{bundle.name} {bundle.version}", threshold=float(bundle.threshold))
+    if isinstance(table, pd.DataFrame):
+        return stamped
+    return {**table, "rules": json.loads(stamped["rules"].iloc[0]), "package_version": stamped["package_version"].iloc[0]}
 
 
 def _format_from_suffix(out) -> str:
