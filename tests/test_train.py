@@ -321,3 +321,16 @@ def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
     while any(_alive(w) for w in workers) and time.monotonic() < guard:
         time.sleep(0.2)
     assert not any(_alive(w) for w in workers), "worker processes outlived ca125 train"
+
+
+def test_config_default_is_found_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no training/ directory here
+    config = load_config("default")
+    assert config.to_dict() == TrainingConfig.from_toml(ROOT / "training" / "default.toml").to_dict()
+    assert "default" in config.source
+    with pytest.raises(InvalidInputError, match=r"unknown training configuration name 'defualt'; use one of \['default'\]"):
+        load_config("defualt")
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_config("default.toml")  # a file name is a path, not a name
+    (tmp_path / "default").write_text("seed = 3\n")  # an existing file wins over the name
+    assert load_config("default").seed == 3

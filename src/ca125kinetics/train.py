@@ -66,9 +66,13 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import _FunctionModule
 from .errors import InsufficientDataError, InvalidInputError
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
+
+# ``ca125kinetics.train`` is this module and, called, the function ``train`` (see _FunctionModule)
+sys.modules[__name__].__class__ = _FunctionModule
 
 __all__ = [
     "TrainingConfig",
@@ -320,14 +324,30 @@ def _is_real(value) -> bool:
         and math.isfinite(float(value))
 
 
+#: Configurations known by name (``--config default``), wherever the command runs. The
+#: built-in defaults are those of ``training/default.toml`` (a test keeps them identical).
+NAMED_CONFIGS = {"default": "built-in defaults (= training/default.toml)"}
+
+
 def load_config(config=None) -> TrainingConfig:
-    """A :class:`TrainingConfig` from None (defaults), a TOML path, a dict or a config."""
+    """A :class:`TrainingConfig` from None (defaults), a name, a TOML path, a dict or a config.
+
+    A string that names no existing file and has no ``.toml`` suffix or directory part is a
+    configuration name: ``"default"`` (:data:`NAMED_CONFIGS`) is the built-in default
+    configuration, found from any working directory; another name is an error listing them.
+    """
     if config is None:
         return TrainingConfig()
     if isinstance(config, TrainingConfig):
         return config
     if isinstance(config, dict):
         return TrainingConfig.from_dict(config)
+    if isinstance(config, str) and not Path(config).exists() and Path(config).name == config \
+            and not config.lower().endswith(".toml"):
+        if config in NAMED_CONFIGS:
+            return TrainingConfig(source=NAMED_CONFIGS[config])
+        raise InvalidInputError(f"unknown training configuration name {config!r}; use one of "
+                                f"{sorted(NAMED_CONFIGS)} or the path of a .toml file")
     if isinstance(config, (str, os.PathLike)):
         return TrainingConfig.from_toml(config)
     raise InvalidInputError(f"config must be None, a path to a TOML file, a dict or a TrainingConfig, "
@@ -1212,8 +1232,9 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--clinical", required=True,
                         help="clinical table with the outcome column complete_resection (.csv or .parquet)")
     parser.add_argument("--config", default=None,
-                        help="training configuration (TOML), e.g. training/default.toml (default: built-in, "
-                             "identical to training/default.toml)")
+                        help="training configuration: the path of a TOML file, or the name 'default' "
+                             "(the built-in configuration, identical to training/default.toml; also used "
+                             "when --config is not given)")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
                              "the working directory)")
