@@ -28,7 +28,7 @@ from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNo
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
 
-# The worked reading of shared/spec/clinical-rules.md section 1 (ULN 35): response on day 21,
+# The worked reading of docs/clinical-rules.md section 1 (ULN 35): response on day 21,
 # confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
 WORKED = {"day": [0, 21, 42, 63], "ca125": [400.0, 180.0, 195.0, 150.0]}
 CLINICAL = {"age": 61.0, "ecog": 0, "ascites_ml": 0.0, "figo_stage": "IIIC", "primary_residual_disease": 0,

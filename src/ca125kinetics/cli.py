@@ -118,14 +118,16 @@ def _cmd_kinetics(args) -> int:
 
 
 def _kinetics_summary(table, settings) -> str:
+    from .settings import KELIM_FAVOURABLE_SCORE
+
     ok = table[table["status"] == "ok"]
     lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
              f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
              f"({settings.k_ref_source})"]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
-                     f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
-                     f"{int((ok['kelim_score'] >= 1).sum())}")
+                     f"{ok['half_life_days'].median():.1f} days, favourable score "
+                     f"(>= {KELIM_FAVOURABLE_SCORE:g}): {int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}")
     for status, n in table["status"].value_counts().items():
         if status != "ok":
             lines.append(f"  not scored, {status}: {n}")

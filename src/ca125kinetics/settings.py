@@ -25,13 +25,20 @@ from typing import Any, ClassVar
 
 from .errors import InvalidInputError
 
-__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "with_provenance", "PROVENANCE_COLUMNS"]
+__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE", "with_provenance",
+           "PROVENANCE_COLUMNS"]
 
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
 
 #: Default assay upper limit of normal for CA-125, U/mL (spec section 1).
 DEFAULT_ULN = 35.0
+
+#: A standardized KELIM-like score ``k / k_ref`` at or above this value is called
+#: "favourable", below it "unfavourable" (the cut-off of the published KELIM score, applied
+#: to the package's own open KELIM-like score; docs/clinical-rules.md section 4). Used by the
+#: web page, ``ca125 kinetics`` and the validation report's KELIM-like groups.
+KELIM_FAVOURABLE_SCORE = 1.0
 
 _DUPLICATE_CHOICES = ("error", "mean", "median", "max", "min", "first", "last")
 

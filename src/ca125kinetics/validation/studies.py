@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError
+from ..settings import KELIM_FAVOURABLE_SCORE
 from .metrics import (
     ThresholdMetrics,
     ValidationMetrics,
@@ -96,9 +97,9 @@ DEFAULT_THRESHOLDS = tuple(round(i / 100, 2) for i in range(1, 100))
 #: Reason codes of excluded patients, in the order they are tried.
 EXCLUSION_REASONS = ("no_markers", "invalid_input", "not_scored", "no_outcome")
 
-#: A standardized KELIM-like score >= this value is "favourable" (the KELIM calculator's
-#: cut-off, clinical-rules.md section 4).
-KELIM_FAVOURABLE = 1.0
+#: A standardized KELIM-like score >= this value is "favourable" (the package's one cut-off,
+#: :data:`ca125kinetics.settings.KELIM_FAVOURABLE_SCORE`).
+KELIM_FAVOURABLE = KELIM_FAVOURABLE_SCORE
 
 #: Metrics corrected for optimism by :func:`optimism_bootstrap`.
 OPTIMISM_METRICS = ("auc", "calibration_slope", "citl", "brier")
