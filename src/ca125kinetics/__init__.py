@@ -31,6 +31,7 @@ _PUBLIC = {
     "GcigSettings": "settings",
     "KineticsSettings": "settings",
     "with_provenance": "settings",
+    "with_model_provenance": "settings",
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",

@@ -1602,16 +1602,12 @@ def cli_score(args) -> int:
 
 def _stamped(table, bundle):
     """``table`` (DataFrame, or a prediction's dict) with the ``rules`` and ``package_version``
-    of :func:`ca125kinetics.settings.with_provenance`: the model's GCIG and kinetics settings,
-    the published-score settings, the model and its threshold."""
-    from .scores import ScoreSettings
-    from .settings import with_provenance
+    of :func:`ca125kinetics.settings.with_model_provenance`."""
+    from .settings import with_model_provenance
 
-    frame = table if isinstance(table, pd.DataFrame) else pd.DataFrame([{}])
-    stamped = with_provenance(frame, bundle.gcig_settings, bundle.kinetics_settings, ScoreSettings(),
-                              model=f"{bundle.name} {bundle.version}", threshold=float(bundle.threshold))
     if isinstance(table, pd.DataFrame):
-        return stamped
+        return with_model_provenance(table, bundle)
+    stamped = with_model_provenance(pd.DataFrame([{}]), bundle)
     return {**table, "rules": json.loads(stamped["rules"].iloc[0]), "package_version": stamped["package_version"].iloc[0]}
 
 

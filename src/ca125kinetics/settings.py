@@ -26,7 +26,7 @@ from typing import Any, ClassVar
 from .errors import InvalidInputError
 
 __all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE", "with_provenance",
-           "PROVENANCE_COLUMNS"]
+           "with_model_provenance", "PROVENANCE_COLUMNS"]
 
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
@@ -111,6 +111,20 @@ def with_provenance(frame, *settings, **extra):
     out = out.assign(rules=json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str),
                      package_version=__version__)
     return out
+
+
+def with_model_provenance(frame, model):
+    """:func:`with_provenance` for a table a model produced: the model's GCIG and kinetics
+    settings, the published-score settings, the model's name and version and its threshold.
+
+    ``model`` is a :class:`~ca125kinetics.ModelBundle` (or the scoring-only model of
+    ``load_model(..., scoring_only=True)``): anything with ``gcig_settings``,
+    ``kinetics_settings``, ``name``, ``version`` and ``threshold``.
+    """
+    from .scores import ScoreSettings
+
+    return with_provenance(frame, model.gcig_settings, model.kinetics_settings, ScoreSettings(),
+                           model=f"{model.name} {model.version}", threshold=float(model.threshold))
 
 
 def _positive(name: str, value: float) -> None:
