@@ -60,6 +60,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
+from ..settings import KELIM_FAVOURABLE_SCORE
 
 __all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse",
            "GuardedH11Protocol", "SecurityHeadersMiddleware", "MAX_BODY_BYTES", "MAX_SAMPLES",
@@ -557,6 +558,16 @@ def _asset(name: str) -> bytes:
     return resources.files("ca125kinetics.web").joinpath(name).read_bytes()
 
 
+def _interval_description(bundle) -> dict:
+    """What ``p_low``-``p_high`` is, for the page: the percentile interval (``level``) of the
+    predictions of ``n_members`` copies of the model refitted on bootstrap resamples of the
+    development patients (model uncertainty, not the spread of patients' outcomes)."""
+    interval = dict(getattr(bundle, "interval", None) or {})
+    members = interval.get("members")
+    n = len(members) if members is not None else int(interval.get("n_members", 0) or 0)
+    return {"method": "bootstrap_percentile", "level": float(interval.get("level", 0.95)), "n_members": n}
+
+
 def _error_message(errors: list[dict]) -> str:
     """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'."""
     parts = []
@@ -657,6 +668,8 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
             "family": str(getattr(b, "model_family", "")), "threshold": float(b.threshold),
             "trained_on_synthetic": bool(getattr(b, "trained_on_synthetic", False)),
             "gcig": b.gcig_settings.to_dict(), "kinetics": b.kinetics_settings.to_dict(),
+            "kelim_favourable_score": KELIM_FAVOURABLE_SCORE,
+            "interval": _interval_description(b),
             "limits": {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES},
         }
 
