@@ -70,6 +70,9 @@ def test_model_info_page_and_assets(client):
     info = client.get("/api/model").json()
     assert info["name"] == "test-small" and info["threshold"] == 0.70 and info["trained_on_synthetic"] is True
     assert info["limits"] == {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES}
+    # what the page needs to explain the interval and the KELIM-like groups
+    assert info["interval"] == {"method": "bootstrap_percentile", "level": 0.95, "n_members": 5}
+    assert info["kelim_favourable_score"] == 1.0
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for element in ('id="score-form"', 'id="verdict"', 'id="probability"', 'id="recommendation"', 'id="plot"',
