@@ -12,15 +12,16 @@ import pytest
 
 from ca125kinetics.tracking import store_lock
 
-# A process that waits for a common start time, then opens the store as ``ca125 train`` does
-# (create and migrate a new database, get or create the experiment).
-OPEN_AT = textwrap.dedent("""
-    import sys, time, warnings
+# A process that, once mlflow is imported, says it is ready and waits for the common "go"
+# file, then opens the store as ``ca125 train`` does (create and migrate a new database, get
+# or create the experiment): all processes hit the new database at the same moment.
+OPEN_AT_GO = textwrap.dedent("""
+    import pathlib, sys, time, warnings
     warnings.simplefilter("ignore")
     from ca125kinetics.tracking import open_store
-    import mlflow  # imported before the start time, so the processes really start together
-    start = float(sys.argv[2])
-    while time.time() < start:
+    import mlflow  # noqa: F401
+    pathlib.Path(sys.argv[2]).touch()
+    while not pathlib.Path(sys.argv[3]).exists():
         time.sleep(0.001)
     client, experiment_id = open_store(sys.argv[1], "race")
     print(experiment_id)
@@ -31,9 +32,14 @@ def test_concurrent_first_runs_on_a_new_sqlite_file_all_succeed(tmp_path):
     # Without the lock MLflow's table creation races ("duplicate column name: step"): found
     # with three processes on mlflow 3.17, where two of three failed.
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    start = time.time() + 8  # after every interpreter has imported mlflow
-    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT, uri, str(start)], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready{i}" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_GO, uri, str(r), str(go)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in ready]
+    guard = time.monotonic() + 300  # a hang guard, not a speed requirement
+    while not all(r.exists() for r in ready) and all(p.poll() is None for p in procs) and time.monotonic() < guard:
+        time.sleep(0.01)
+    go.touch()
     results = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]
     assert len({out.strip() for out, _ in results}) == 1  # one experiment, found by all
