@@ -255,6 +255,11 @@
     }
   }
 
+  // a problem that belongs to no field (e.g. a file that could not be read)
+  function showError(text) {
+    showProblems([{ text, fields: [] }]);
+  }
+
   function showResult() {
     $("result").scrollIntoView({ block: "start" });
     $("result").focus({ preventScroll: true });
@@ -502,7 +507,7 @@
       if (!resp.ok) showProblems(serverProblems(data, req));
       else { lastRequest = req; render(data); showResult(); }
     } catch (err) {
-      showProblems([{ text: "Could not reach the scoring server: " + err, fields: [] }]);
+      showError("Could not reach the scoring server: " + err);
     } finally {
       $("score").disabled = false;
     }
