@@ -157,8 +157,9 @@ def test_no_response_and_no_recist_is_not_eligible(bundle):
     assert p.decision == "not_eligible_no_response"
     assert "no RECIST CR/PR/SD recorded and no confirmed GCIG CA-125 response" in p.recommendation
     # RECIST SD admits the same patient (RESCUE: RECIST CR/PR/SD or a GCIG response)
+    # (the other clinical factors are unknown: deciding on imputed values is opted into)
     q = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60, "recist": "SD"},
-                  model=bundle)
+                  model=bundle, allow_imputed=True)
     assert q.decision in ("resectable", "not_resectable")
     assert "RECIST SD (no confirmed GCIG CA-125 response" in q.recommendation
 

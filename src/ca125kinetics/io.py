@@ -340,14 +340,16 @@ def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.Dat
         Column names with a meaning for this table.
     mapping : mapping of str to str, optional
         Explicit renaming ``{name in the file: data-contract name}`` (``columns=`` of the
-        readers, ``--rename old=new`` on the command line).
+        readers, ``--rename old=new`` on the command line). Entries naming a column this
+        table does not have are skipped, so one mapping serves the markers and the clinical
+        table (a misspelt entry cannot hide a column: the column is then refused below).
     source : str
         Where the table comes from (for messages).
 
     Raises
     ------
     InvalidInputError
-        A mapping entry names a column the table lacks, or renames onto a column it has; or a
+        A mapping entry renames onto a column the table already has; or a
         column is a case, space or close-spelling variant of a known column that is absent
         (``ECOG`` for ``ecog``): it would otherwise be ignored silently.
     """
@@ -358,11 +360,7 @@ def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.Dat
             raise InvalidInputError(
                 "columns must map column names of the table to data-contract names, e.g. "
                 "{'ECOG': 'ecog'}", source=source)
-        absent = [k for k in mapping if k not in frame.columns]
-        if absent:
-            raise InvalidInputError(
-                f"the column mapping names {absent}, which the table does not have (found "
-                f"{list(frame.columns)}); check the spelling of the mapping", source=source, column=absent[0])
+        mapping = {k: v for k, v in mapping.items() if k in frame.columns}
         clash = [v for k, v in mapping.items() if v in frame.columns and v not in mapping and k != v]
         if clash:
             raise InvalidInputError(
