@@ -78,9 +78,24 @@
     $("residual").value = "0"; $("pfi").value = "19"; $("pattern").value = "single"; $("recist").value = "PR";
   }
 
-  function numberOrNull(id) {
-    const v = $(id).value.trim();
-    return v === "" ? null : Number(v);
+  // A number as typed, never guessed: "420,5" (decimal comma) or "1,200" (thousands?) is
+  // refused with a message rather than read as 4205 or 1.2.
+  function parseNumber(text, label, problems) {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
+      problems.push(`${label}: "${text}" is not a number; write it with a point as the decimal mark and no thousands separator (e.g. 420.5 or 1200)`);
+      return null;
+    }
+    return Number(text);
+  }
+  function numberOrNull(id, problems) {
+    const input = $(id);
+    // a type="number" field holds "" when the browser could not read what was typed
+    if (input.validity && input.validity.badInput) {
+      problems.push(`${id}: not a number; write it with a point as the decimal mark (e.g. 420.5)`);
+      return null;
+    }
+    const v = input.value.trim();
+    return v === "" ? null : parseNumber(v, id, problems);
   }
   function textOrNull(id) {
     const v = $(id).value.trim();
@@ -96,7 +111,7 @@
       const value = tr.querySelector("input.value").value.trim();
       if (when === "" && value === "") return;  // an empty row is ignored
       if (when === "" || value === "") { problems.push(`sample ${i + 1}: give both the ${mode} and the value`); return; }
-      const s = { ca125: Number(value), censored: tr.querySelector("input.cens").checked };
+      const s = { ca125: parseNumber(value, `sample ${i + 1}`, problems), censored: tr.querySelector("input.cens").checked };
       if (mode === "date") s.date = when; else s.day = parseInt(when, 10);
       samples.push(s);
     });
@@ -105,12 +120,13 @@
       patient_id: "web",
       samples,
       clinical: {
-        age: numberOrNull("age"), ecog: numberOrNull("ecog"), ascites_ml: numberOrNull("ascites"),
-        figo_stage: textOrNull("figo"), primary_residual_disease: numberOrNull("residual"),
-        pfi_months: numberOrNull("pfi"), recurrence_pattern: textOrNull("pattern"), recist: textOrNull("recist"),
+        age: numberOrNull("age", problems), ecog: numberOrNull("ecog", problems),
+        ascites_ml: numberOrNull("ascites", problems),
+        figo_stage: textOrNull("figo"), primary_residual_disease: numberOrNull("residual", problems),
+        pfi_months: numberOrNull("pfi", problems), recurrence_pattern: textOrNull("pattern"), recist: textOrNull("recist"),
       },
     };
-    const uln = numberOrNull("uln");
+    const uln = numberOrNull("uln", problems);
     if (uln !== null) req.uln = uln;
     if (mode === "date") {
       const start = $("treatment-start").value;
@@ -149,7 +165,8 @@
       $("interval").textContent = data.reason ? `(${data.reason})` : "";
     } else {
       $("probability").textContent = fmt(data.probability, 2);
-      $("interval").textContent = `(interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`;
+      $("interval").textContent = `(interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
+        + (data.status === "insufficient" ? " — computed with unknown clinical factors imputed: no decision" : "");
     }
     $("verdict").textContent = verdictText(data.gcig);
     const p = data.progression || {};
