@@ -487,9 +487,10 @@ def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple
             return pd.NaT
         return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
 
-    parsed = series.astype(object).map(one)
-    bad = parsed.map(lambda v: v is pd.NaT).to_numpy(dtype=bool)
-    dates = pd.to_datetime(parsed.where(~bad & parsed.notna(), None)).astype("datetime64[ns]")
+    parsed = [one(v) for v in series.astype(object)]
+    bad = np.array([v is pd.NaT for v in parsed], dtype=bool)
+    dates = pd.Series(pd.to_datetime([None if v is pd.NaT else v for v in parsed]).astype("datetime64[ns]"),
+                      index=series.index)
 
     def message(raw) -> str:
         if date_format is not None:
@@ -501,6 +502,11 @@ def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple
                 "--date-format '%d/%m/%Y')")
 
     return dates, bad, message
+
+
+def _cell(value):
+    """A cell as a plain Python value, for messages (``2``, not ``np.int64(2)``)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
@@ -665,7 +671,7 @@ def read_markers(
     if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
         flag, bad_flag = _parse_censored_flags(frame["censored"])
         col.add(bad_flag, "censored",
-                lambda i: f"censored {frame['censored'].iloc[i]!r} is not a documented value; use "
+                lambda i: f"censored {_cell(frame['censored'].iloc[i])!r} is not a documented value; use "
                 f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
                 "leave it empty (= false), or write the value as '<x' in the ca125 column")
         censored = censored | flag
