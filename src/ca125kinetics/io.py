@@ -954,7 +954,9 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         else:
             col.add(ok & ((v < lo) | (v > hi)), name,
                     lambda i: f"{name} {v.iloc[i]:g} is outside {lo}..{hi}; {what}")
-        out[name] = v.round().astype("Int64") if integer else v
+        if integer:   # values outside the range are reported above; they cannot be cast (1e308)
+            v = v.where((v >= lo) & (v <= hi)).round().astype("Int64")
+        out[name] = v
 
     for name, rule in CLINICAL_NUMBERS.items():
         number(name, rule.low, rule.high, rule.what, integer=rule.integer, choices=rule.choices)

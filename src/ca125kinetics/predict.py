@@ -1326,8 +1326,8 @@ def _is_nan(v) -> bool:
 
 
 def _blank(v) -> bool:
-    """None or NaN: an empty cell."""
-    return v is None or _is_nan(v)
+    """None, NaN, pd.NA or NaT: an empty cell."""
+    return v is None or v is pd.NA or v is pd.NaT or _is_nan(v)
 
 
 def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
@@ -1649,10 +1649,11 @@ def cli_score(args) -> int:
     else:
         bundle = load_model(args.model, scoring_only=True)
     markers, clinical = _cli_tables(args, bundle)
+    allow_imputed = bool(getattr(args, "allow_imputed", False))
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
     if len(ids) == 1:
-        result = predict(markers, clinical, model=bundle, allow_imputed=args.allow_imputed)
+        result = predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=2) + "\n"
         elif fmt == "csv":
@@ -1661,7 +1662,7 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = predict_cohort(markers, clinical, model=bundle, allow_imputed=args.allow_imputed)
+        frame = predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed)
         if fmt == "json":
             text = frame.to_json(orient="records", indent=2) + "\n"
         elif fmt == "csv":
