@@ -25,6 +25,20 @@ problem     object    None, or (``on_error="flag"``) why this patient's data is 
 =========== ========= =====================================================================
 
 Extra columns of the input are kept after these.
+
+Never guessed
+-------------
+How the table is written is read as stated, or refused (each rule is one function, used by
+both readers): dates are ISO ``YYYY-MM-DD`` (a time of day or offset is dropped: calendar
+days) unless ``date_format`` says otherwise (:func:`_parse_dates`); numbers follow
+``decimal``/``thousands``, and ``1,200`` is refused when they are not stated
+(:func:`_parse_numbers`); a CSV header with semicolons only is read as such with a
+:class:`~ca125kinetics.errors.DataQualityWarning`; a header naming a column twice is refused
+(:func:`_check_header`); a column that is a near miss of a data-contract column (``ECOG``,
+``pfi``) is refused with the suggestion unless ``columns=`` maps it (:func:`_resolve_columns`);
+a ``censored`` flag other than true/false/1/0/yes/no/empty is refused
+(:func:`_parse_censored_flags`); a null identifier (None, NaN, ``pd.NA``) is refused like an
+empty one; CA-125 above :data:`CA125_MAX` and ULN above :data:`ULN_MAX` are invalid.
 """
 
 from __future__ import annotations
@@ -52,6 +66,8 @@ __all__ = [
     "CLINICAL_COLUMNS",
     "EVENT_KINDS",
     "RECURRENCE_PATTERNS",
+    "CA125_MAX",
+    "ULN_MAX",
 ]
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")

@@ -43,8 +43,9 @@ Status of a patient (first rule that applies)
     ``>= 0``: no net decline, the decline model does not apply), else ``ok``; after the
     fit, ``k_at_bound`` (floor-model methods: the fitted k sits on its box bound, ``1e-4`` or
     ``2`` per day, so the data do not identify it -- a value no decline reaches -- and it is
-    not reported as a result). Only ``ok`` patients get ``k``; every patient keeps a row. Descriptors (baseline, nadir, time to
-    normalisation, percent declines) are reported for every patient with valid input.
+    not reported as a result). Only ``ok`` patients get ``k``; every patient keeps a row.
+    Descriptors (baseline, nadir, time to normalisation, percent declines) are reported for
+    every patient with valid input.
 
 References
 ----------
