@@ -27,7 +27,9 @@
     setWhenType(whenInput);
     if (when !== undefined && when !== null) whenInput.value = String(when);
     const valueInput = document.createElement("input");
-    valueInput.type = "number"; valueInput.min = "0"; valueInput.step = "any"; valueInput.className = "value";
+    // a text field: a number field in Chromium drops a typed comma ("420,5" -> 4205); the text
+    // is checked by parseNumber, which refuses a comma instead of guessing
+    valueInput.type = "text"; valueInput.inputMode = "decimal"; valueInput.className = "value";
     valueInput.setAttribute("aria-label", "CA-125 value, U/mL");
     if (value !== undefined && value !== null) valueInput.value = String(value);
     const cens = document.createElement("input");
@@ -108,7 +110,12 @@
     const problems = [];
     tbody.querySelectorAll("tr").forEach((tr, i) => {
       const when = tr.querySelector("input.when").value.trim();
-      const value = tr.querySelector("input.value").value.trim();
+      const valueInput = tr.querySelector("input.value");
+      if (valueInput.validity && valueInput.validity.badInput) {   // e.g. "420,5" in a number field
+        problems.push(`sample ${i + 1}: the CA-125 value is not a number; write it with a point as the decimal mark (e.g. 420.5)`);
+        return;
+      }
+      const value = valueInput.value.trim();
       if (when === "" && value === "") return;  // an empty row is ignored
       if (when === "" || value === "") { problems.push(`sample ${i + 1}: give both the ${mode} and the value`); return; }
       const s = { ca125: parseNumber(value, `sample ${i + 1}`, problems), censored: tr.querySelector("input.cens").checked };
