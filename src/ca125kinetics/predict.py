@@ -272,7 +272,7 @@ class Prediction:
     @property
     def resectable(self) -> bool | None:
         """True when the decision is ``resectable``, False for the other scored decisions,
-        None when not scored."""
+        None when not scored or when the decision was withheld (``insufficient_information``)."""
         if self.decision in ("invalid_input", "not_scored", "insufficient_information"):
             return None
         return self.decision == "resectable"
