@@ -453,3 +453,9 @@ def test_readers_raise_only_package_errors(table, other, options):
                 call()
         except Ca125KineticsError:
             pass
+
+
+def test_two_samples_on_an_infinite_day_are_reported_not_a_crash():
+    # found by the fuzz of predict: the duplicate-day message did int(inf)
+    with pytest.raises(InvalidInputError, match="outside the plausible range"):
+        read_markers(markers(day=[-3, np.inf, np.inf]))

@@ -784,7 +784,8 @@ def _days_from_dates(frame, pid, clinical, col: _Collector, date_format: str | N
 
 
 def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:
-    has_value = out["ca125"].notna() & out["patient_id"].notna() & out["day"].notna()
+    # an infinite day is already reported (outside the plausible range); it is no sample day
+    has_value = out["ca125"].notna() & out["patient_id"].notna() & np.isfinite(out["day"].astype(float))
     key = out.loc[has_value, ["patient_id", "day"]]
     dup = key.duplicated(keep=False)
     if not dup.any():
