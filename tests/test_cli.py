@@ -179,3 +179,13 @@ def test_score_withholds_the_decision_without_clinical_factors(series, model_dir
     data = json.loads(capsys.readouterr().out)
     assert data["status"] == "ok" and data["decision"] in ("resectable", "not_resectable")
     assert "score = k / k_ref" not in data["recommendation"]
+
+
+def test_detected_separator_is_a_one_line_note():
+    proc = run_cli("gcig", MESSY / "markers_semicolon_decimal_comma.csv", "--decimal", ",", "--thousands", ".")
+    assert proc.returncode == 0
+    notes = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1 and notes[0].startswith("ca125: note: ") and "semicolon-separated" in notes[0]
+    proc = run_cli("gcig", MESSY / "markers_semicolon_decimal_comma.csv", "--sep", ";", "--decimal", ",",
+                   "--thousands", ".")
+    assert proc.returncode == 0 and proc.stderr == ""

@@ -8,11 +8,13 @@ stderr and exit code 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import warnings
 
-from .errors import Ca125KineticsError
+from .errors import Ca125KineticsError, Ca125KineticsWarning
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
 
@@ -298,6 +300,23 @@ def _first_word(argv: list[str] | None) -> str | None:
     return next((w for w in words if not w.startswith("-")), None)
 
 
+@contextlib.contextmanager
+def _package_warnings_as_notes():
+    """The package's own warnings (e.g. a separator detected in a CSV) as one line on stderr,
+    ``ca125: note: ...``, instead of Python's two-line form with a source location."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Ca125KineticsWarning):
+            print(f"ca125: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ca125`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -307,7 +326,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE_ERROR
     try:
-        return int(args.func(args) or 0)
+        with _package_warnings_as_notes():
+            return int(args.func(args) or 0)
     except Ca125KineticsError as exc:
         message = str(exc).splitlines()
         extra = f" (+{len(message) - 1} more line(s))" if len(message) > 1 and not os.environ.get("CA125_VERBOSE") else ""
