@@ -369,6 +369,7 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
 @pytest.mark.parametrize("name, expected", [
     ("ECOG", ["ecog"]), ("Figo Stage", ["figo_stage"]), ("recurence_pattern", ["recurrence_pattern"]),
     ("pfs", ["pfs_months", "pfs_event"]), ("ag", ["age"]), ("site", []), ("id", []), ("notes", []),
+    ("dfs_months", []), ("dfs_event", []),         # disease-free survival: another endpoint
 ])
 def test_column_suggestions(name, expected):
     from ca125kinetics.io import CLINICAL_COLUMNS

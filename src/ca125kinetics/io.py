@@ -334,14 +334,17 @@ def _suggest_columns(name: str, known) -> list[str]:
     Matches, on names lower-cased with spaces and punctuation removed: equal names
     (``ECOG``, ``Figo Stage``), abbreviations of at least three letters (``pfi`` for
     ``pfi_months``, ``ascites`` for ``ascites_ml``, ``FIGO`` for ``figo_stage``) and close
-    spellings (``difflib`` ratio >= 0.8, e.g. ``recurence_pattern``).
+    spellings with the same first letter (``difflib`` ratio >= 0.8, e.g. ``recurence_pattern``;
+    not ``dfs_months``, another endpoint).
     """
     n = _norm_name(name)
     if not n:
         return []
     by_norm = {_norm_name(k): k for k in known if k != name}
     out = [k for nk, k in by_norm.items() if nk == n or (len(n) >= 3 and nk.startswith(n))]
-    out += [by_norm[m] for m in difflib.get_close_matches(n, list(by_norm), n=3, cutoff=0.8)]
+    # a close spelling keeps the first letter: dfs_months (disease-free survival) is another
+    # endpoint, not a misspelt pfs_months
+    out += [by_norm[m] for m in difflib.get_close_matches(n, list(by_norm), n=3, cutoff=0.8) if m[0] == n[0]]
     return list(dict.fromkeys(out))
 
 
