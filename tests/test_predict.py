@@ -232,30 +232,48 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
             assert other[col] == alone[col], col
 
 
-def _slow_patient(markers, clinical, bundle):
-    """The patient as the package readers make it (the reference of the fast reader)."""
-    gm, gc, problems = P._read_inputs(*P._one_patient_inputs(markers, clinical), bundle.gcig_settings)
-    return P._patients_from_frames(gm, gc), problems
+def _table_record(markers, clinical, bundle):
+    """The patient as the table readers make it: read_markers/read_clinical on DataFrames, then
+    io.records_from_frames (the reference of io.patient_record)."""
+    from ca125kinetics.io import read_clinical, read_markers, records_from_frames
+
+    m = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in markers.items()})
+    if "patient_id" not in m.columns:
+        m["patient_id"] = (clinical or {}).get("patient_id") or "patient"
+    c = None
+    if clinical is not None:
+        c = read_clinical(pd.DataFrame([{"patient_id": m["patient_id"].iloc[0], **clinical}], dtype=object),
+                          on_error="flag",
+                          require=("patient_id",))
+    gs = bundle.gcig_settings
+    frame = read_markers(m, clinical=c, uln=gs.uln, on_error="flag", duplicates=gs.duplicates)
+    return records_from_frames(frame, c)
 
 
-def _same_patient(fast, slow) -> bool:
-    def norm(v):
-        return None if P._is_missing(v) else (float(v) if isinstance(v, (int, float, np.number))
-                                               and not isinstance(v, bool) else v)
+def _same_record(a, b) -> bool:
+    """Field by field; NaN equals NaN (event-only and placeholder rows)."""
+    def same(x, y):
+        if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
+            return True
+        return type(x) is type(y) and x == y
 
-    for name in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "row_problem"):
-        a, b = getattr(fast, name), getattr(slow, name)
-        if isinstance(a, list):
-            if len(a) != len(b) or any(norm(x) != norm(y) for x, y in zip(a, b)):
+    for name in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem",
+                 "clinical_problem"):
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, tuple):
+            if len(x) != len(y) or not all(same(u, v) for u, v in zip(x, y)):
                 return False
-        elif a != b:
+        elif x != y:
             return False
-    ca, cb = fast.clinical or {}, slow.clinical or {}
-    return all(norm(ca.get(k)) == norm(cb.get(k)) for k in set(ca) | set(cb))
+    ca, cb = a.clinical or {}, b.clinical or {}
+    return set(ca) == set(cb) and all(same(ca[k], cb[k]) or ca[k] == cb[k] for k in ca)
 
 
-def test_fast_reader_reads_cohort_patients_as_the_package_readers_do(bundle, scored):
+def test_patient_record_reads_cohort_patients_as_the_table_readers_do(bundle, scored):
+    from ca125kinetics.io import patient_record
+
     markers, clinical, _ = scored
+    gs = bundle.gcig_settings
     ids = sorted(clinical["patient_id"])[:25]
     for pid in ids:
         rows = markers[markers["patient_id"] == pid]
@@ -263,14 +281,13 @@ def test_fast_reader_reads_cohort_patients_as_the_package_readers_do(bundle, sco
         c = {k: (None if pd.isna(v) else v) for k, v in
              clinical.loc[clinical["patient_id"] == pid, ["patient_id", *P._CLINICAL_PREDICTORS, "recist"]]
              .iloc[0].items()}
-        fast = P._fast_patient(m, c, bundle.gcig_settings)
-        assert fast is not None, pid
-        slow, problems = _slow_patient(m, c, bundle)
-        assert problems == {} and len(slow) == 1 and _same_patient(fast, slow[0]), pid
+        record = patient_record(m, c, uln=gs.uln, duplicates=gs.duplicates)
+        table = _table_record(m, c, bundle)
+        assert record.reason is None and len(table) == 1 and _same_record(record, table[0]), pid
 
 
 # valid values; then at most one awkward or bad value planted in one field of one row, so that
-# both outcomes (fast reader or package readers) are exercised
+# valid and invalid patients are both exercised
 _good = {"day": st.integers(-30, 150), "ca125": st.one_of(st.floats(0.5, 3000), st.integers(0, 3000), st.sampled_from(
             ["12.5", " 40 ", "<5", "< 2.5", "<=3", "1e2", "7."])),
          "event": st.sampled_from([None] * 8 + ["paracentesis", "mouse_antibody", "surgery"]),
@@ -305,24 +322,24 @@ def _one_patient(draw):
 
 @settings(max_examples=200, deadline=None)
 @given(case=_one_patient())
-def test_fast_reader_accepts_only_what_the_readers_accept_and_reads_it_the_same(bundle, case):
+def test_patient_record_of_any_mapping_is_the_table_readers_record(bundle, case):
+    """Valid or not, a patient given as a mapping gets exactly the record (values, reasons)
+    that the table readers give the same patient as a DataFrame."""
+    from ca125kinetics.io import patient_record
+
     m, clin = case
-    fast = P._fast_patient(m, clin, bundle.gcig_settings)
-    if fast is None:
-        return                      # the readers decide (and give the messages)
-    slow, problems = _slow_patient(m, clin, bundle)
-    assert problems == {}, problems
-    assert len(slow) == 1 and _same_patient(fast, slow[0])
+    gs = bundle.gcig_settings
+    record = patient_record(m, clin, uln=gs.uln, duplicates=gs.duplicates)
+    table = _table_record(m, clin, bundle)
+    assert len(table) == 1 and _same_record(record, table[0])
 
 
 def test_predict_many_mixes_plain_and_awkward_inputs(bundle):
-    """Items the fast reader takes and items the package readers take are scored together;
-    each gets what predict gives it alone (a bad item is reported, not raised)."""
+    """Plain, awkward and bad items are scored together; each gets what predict gives it
+    alone (a bad item is reported, not raised)."""
     plain = ({"patient_id": "a1", **WORKED}, {"patient_id": "a1", **CLINICAL})
     awkward = ({"patient_id": ["a2"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "abc", "120", "<20"]}, None)
     frame = ({"patient_id": ["a3"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "180", "120", "<20"]}, None)
-    assert P._fast_patient(*plain, bundle.gcig_settings) is not None
-    assert P._fast_patient(*awkward, bundle.gcig_settings) is None
     many = P.predict_many([plain, awkward, frame], model=bundle)
     assert [m.patient_id for m in many] == ["a1", "a2", "a3"]
     assert many[1].status == "invalid_input" and "abc" in many[1].reason

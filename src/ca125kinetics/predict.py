@@ -4,16 +4,15 @@ Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> fea
 scores -> models -> tracking -> **predict** -> validation -> command line and web).
 
 One code path. Every public scoring function ends in :func:`_score_patients`, which scores
-validated patients (:class:`_Patient`): :func:`score_frame` and :func:`predict_cohort` (many
+validated patients (``io.PatientRecord``): :func:`score_frame` and :func:`predict_cohort` (many
 patients, a DataFrame), :func:`predict` and :func:`predict_many` (one patient each, a frozen
 :class:`Prediction`), the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``),
 ``mlflow models serve``, the ``ca125 score`` command and the web API (``ca125 serve``); so they
-return the same numbers for the same input. Input reaches it in one of two ways: through the
-package readers (``io.read_markers``/``io.read_clinical`` with ``on_error="flag"``), or, for
-one patient given as plain values (the usual ``predict`` call), through a fast reader
-(:func:`_fast_patient`) that accepts only input it can prove valid under the same rules and
-hands everything else to the package readers; a test checks that both give the same
-patient. A patient's result does not depend on the other patients scored with it (the
+return the same numbers for the same input. The records come from the package's one
+validator: ``io.read_markers``/``io.read_clinical`` (``on_error="flag"``) and
+``io.records_from_frames`` for tables, ``io.patient_record`` for one patient in any form (a
+file, a DataFrame slice, a validated frame, a mapping of columns, records or ``(day,
+ca125)`` pairs). A patient's result does not depend on the other patients scored with it (the
 kinetics fit stops each patient where it converged), so scoring a patient alone, in a
 cohort or in a batch of web requests gives the same numbers.
 
@@ -653,68 +652,7 @@ def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
     return _score(bundle, markers, clin, problems)
 
 
-@dataclass
-class _Patient:
-    """One patient's validated input: canonical markers rows and clinical values.
-
-    The markers lists are the patient's rows of the canonical markers frame
-    (``io.read_markers``), in its order (by day); ``ca125`` is NaN on event-only rows and
-    ``row_problem`` holds the frame's ``problem`` column. ``clinical`` maps the clinical
-    predictors (:data:`features.CLINICAL_PREDICTORS`) to canonical values (None when
-    unknown), or is None when the patient has no clinical row.
-    """
-
-    patient_id: str
-    day: list = field(default_factory=list)
-    ca125: list = field(default_factory=list)
-    censored: list = field(default_factory=list)
-    uln: list = field(default_factory=list)
-    assay: list = field(default_factory=list)
-    event: list = field(default_factory=list)
-    row_problem: list = field(default_factory=list)
-    clinical: dict | None = None
-
-    def samples(self) -> tuple:
-        """``(day, ca125, censored, event)`` of every row (empty for a flagged patient)."""
-        if any(not _is_missing(p) for p in self.row_problem):
-            return ()
-        return tuple((int(d), _clean(v), bool(c), _clean(e))
-                     for d, v, c, e in zip(self.day, self.ca125, self.censored, self.event))
-
-
-def _patients_from_frames(markers: pd.DataFrame, clin: pd.DataFrame | None) -> list[_Patient]:
-    """The patients of canonical markers and clinical frames, sorted by ``patient_id``
-    (every patient of either frame, as ``features.build_patient_frame`` does)."""
-    from .features import CLINICAL_PREDICTORS
-
-    n = len(markers)
-    pid = markers["patient_id"].astype(str).tolist()
-
-    def column(name, default):
-        return markers[name].tolist() if name in markers.columns else [default] * n
-
-    cols = (markers["day"].tolist(), markers["ca125"].astype(float).tolist(), column("censored", False),
-            column("uln", None), column("assay", None), column("event", None), column("problem", None))
-    patients: dict[str, _Patient] = {}
-    for i, patient in enumerate(pid):
-        rec = patients.get(patient)
-        if rec is None:
-            rec = patients[patient] = _Patient(patient)
-        for target, values in zip((rec.day, rec.ca125, rec.censored, rec.uln, rec.assay, rec.event,
-                                   rec.row_problem), cols):
-            target.append(values[i])
-    if clin is not None:
-        present = [c for c in CLINICAL_PREDICTORS if c in clin.columns]
-        values = {c: clin[c].tolist() for c in present}
-        for j, patient in enumerate(clin["patient_id"].astype(str).tolist()):
-            rec = patients.get(patient)
-            if rec is None:
-                rec = patients[patient] = _Patient(patient)
-            rec.clinical = {c: (_clean(values[c][j]) if c in values else None) for c in CLINICAL_PREDICTORS}
-    return [patients[k] for k in sorted(patients)]
-
-
-def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
+def _kinetics_of(bundle, patients: list, problems: Mapping[str, str]):
     """Kinetics of the patients with markers under the model's fitted kinetics step.
 
     Returns ``(index, d, status_text, reasons, features, problem)``: ``index`` maps a patient
@@ -744,11 +682,11 @@ def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
     row = 0
     for p in chosen:
         known = problems.get(p.patient_id)
-        for e, problem in zip(p.event, p.row_problem):
-            if not _is_missing(e):
+        for e in p.event:
+            if e is not None:
                 ev_rows.append(row)
                 ev_kind.append(str(e))
-            text = known if known is not None else (None if _is_missing(problem) else str(problem))
+            text = known if known is not None else p.problem
             if text is not None:
                 pr_rows.append(row)
                 pr_text.append(text)
@@ -766,7 +704,7 @@ def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
     return index, d, status, reasons, K._features(d), batch.problem
 
 
-def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str]) -> list[dict]:
+def _score_patients(bundle, patients: list, problems: Mapping[str, str]) -> list[dict]:
     """Score validated patients: the one code path behind every public scoring function.
 
     ``problems`` maps a patient to why its input is invalid (the readers' reasons); the
@@ -780,7 +718,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
 
     gs = bundle.gcig_settings
     n = len(patients)
-    problems = dict(problems)
+    problems = {**{p.patient_id: p.reason for p in patients if p.reason is not None}, **problems}
 
     # --- GCIG response and progression (per patient)
     cache: dict = {}
@@ -789,7 +727,7 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
         recist = (p.clinical or {}).get("recist")
         if p.day:
             values, res, prog = patient_gcig(p.patient_id, p.day, p.ca125, p.censored, p.uln, p.assay, p.event,
-                                             p.row_problem, gs, cache)
+                                             (p.problem,), gs, cache)
             if res is not None:
                 values = _with_combined(values, recist, res, prog)
         else:
@@ -895,7 +833,9 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
 
 def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str]) -> pd.DataFrame:
     """:func:`_score_patients` on canonical frames, as the typed frame of :data:`SCORE_COLUMNS`."""
-    rows = _score_patients(bundle, _patients_from_frames(markers, clin), problems)
+    from .io import records_from_frames
+
+    rows = _score_patients(bundle, records_from_frames(markers, clin), problems)
     return _typed(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
 
 
@@ -1167,20 +1107,9 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
         See :func:`load_model`.
     """
     bundle = load_model(model)
-    fast = _fast_patient(markers, clinical, bundle.gcig_settings)
-    if fast is not None:
-        patients, problems = [fast], {}
-    else:
-        markers_frame, clinical_frame = _one_patient_inputs(markers, clinical)
-        gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings)
-        patients = _patients_from_frames(gm, gc)
-        if len(patients) != 1:
-            ids = [p.patient_id for p in patients]
-            raise InvalidInputError(
-                f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
-                "use predict_cohort for several patients", column="patient_id")
-    row = _score_patients(bundle, patients, problems)[0]
-    return _prediction_from_row(_clean_row(row), patients[0].samples(), bundle)
+    record, problems = _record(markers, clinical, bundle.gcig_settings)
+    row = _score_patients(bundle, [record], problems)[0]
+    return _prediction_from_row(_clean_row(row), record.samples(), bundle)
 
 
 def predict_many(items, *, model=None) -> list[Prediction]:
@@ -1209,248 +1138,37 @@ def predict_many(items, *, model=None) -> list[Prediction]:
         An item is not one patient, or two items share a patient identifier.
     """
     bundle = load_model(model)
-    fast: dict[str, _Patient] = {}
-    markers, clinical, order = [], [], []
+    records, problems = [], {}
     for m, c in items:
-        rec = _fast_patient(m, c, bundle.gcig_settings)
-        if rec is not None:
-            fast[rec.patient_id] = rec
-            order.append(rec.patient_id)
-            continue
-        mf, cf = _one_patient_inputs(m, c)
-        if not isinstance(mf, pd.DataFrame):
-            raise InvalidInputError("predict_many takes mappings or DataFrames, not file paths")
-        ids = sorted(set(mf["patient_id"].dropna().astype(str)))
-        if len(ids) != 1:
-            raise InvalidInputError(f"each item of predict_many must hold one patient, got {len(ids)}",
-                                    column="patient_id")
-        if cf is None:
-            cf = pd.DataFrame({"patient_id": ids})
-        markers.append(mf)
-        clinical.append(cf)
-        order.append(ids[0])
-    if len(set(order)) != len(order):
+        record, found = _record(m, c, bundle.gcig_settings)
+        records.append(record)
+        problems.update(found)
+    if len({r.patient_id for r in records}) != len(records):
         raise InvalidInputError("predict_many needs a different patient_id for every item", column="patient_id")
-    if not order:
+    if not records:
         return []
-    patients, problems = list(fast.values()), {}
-    if markers:
-        gm, gc, problems = _read_inputs(pd.concat(markers, ignore_index=True),
-                                        pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
-        patients += _patients_from_frames(gm, gc)
-    rows = _score_patients(bundle, patients, problems)
-    position = {p.patient_id: i for i, p in enumerate(patients)}
-    return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle)
-            for pid in order]
+    rows = _score_patients(bundle, records, problems)
+    return [_prediction_from_row(_clean_row(row), record.samples(), bundle) for row, record in zip(rows, records)]
 
 
-#: Columns of the markers mapping the fast reader understands (anything else: package reader).
-_FAST_MARKER_KEYS = frozenset({"patient_id", "day", "ca125", "censored", "uln", "assay", "event"})
+def _record(markers, clinical, gcig_settings):
+    """(PatientRecord, problems) of one patient as :func:`predict` takes it.
+
+    ``io.patient_record`` validates every form; the pyfunc form (clinical columns repeated
+    on the markers rows, no separate clinical) is split first.
+    """
+    from .io import patient_record
+
+    problems: dict[str, str] = {}
+    if isinstance(markers, pd.DataFrame) and clinical is None:
+        markers, clinical, problems = _split_input(markers, None)
+    record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
+                            duplicates=getattr(gcig_settings, "duplicates", "error"))
+    return record, problems
 
 
 #: A plain decimal number written as text (read the same by ``float`` and ``pd.to_numeric``).
 _DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-
-
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
-
-
-def _is_nan(v) -> bool:
-    return isinstance(v, (float, np.floating)) and math.isnan(v)
-
-
-def _blank(v) -> bool:
-    """None or NaN: an empty cell."""
-    return v is None or _is_nan(v)
-
-
-def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
-    """One patient's plain-value input as a :class:`_Patient`, or None to use the readers.
-
-    The fast reader of :func:`predict`: it accepts only the plain forms (a mapping of
-    column lists or ``(day, ca125)`` pairs; a mapping of clinical values) whose every value
-    it can prove valid under the rules of ``io.read_markers``/``io.read_clinical`` -- whole
-    days in the plausible range, finite CA-125 >= 0 or ``"<x"``, known events, positive
-    ULNs, no two samples on one day, clinical values of the right type in range -- and
-    returns exactly the patient those readers would produce (a test compares them). Any
-    other input, valid or not, returns None and goes through the readers, which give the
-    full validation and the messages.
-    """
-    from .features import CLINICAL_PREDICTORS
-    from .io import DAY_RANGE, EVENT_KINDS, _CENSORED_RE
-
-    if isinstance(markers, Mapping):
-        if not set(markers) <= _FAST_MARKER_KEYS or "day" not in markers or "ca125" not in markers:
-            return None
-        columns = {}
-        for key, values in markers.items():
-            if key == "patient_id" and isinstance(values, str):
-                continue
-            if not isinstance(values, (list, tuple)):
-                return None
-            columns[key] = values
-        n = len(columns["day"])
-        if n == 0 or any(len(v) != n for v in columns.values()):
-            return None
-    elif isinstance(markers, (list, tuple)) and markers and all(
-            isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
-        n = len(markers)
-        columns = {"day": [r[0] for r in markers], "ca125": [r[1] for r in markers]}
-    else:
-        return None
-
-    # --- the patient's identifier: markers, else clinical, else "patient"
-    pid = markers.get("patient_id") if isinstance(markers, Mapping) else None
-    if isinstance(pid, (list, tuple)):
-        if not all(isinstance(v, str) for v in pid) or len(set(pid)) != 1:
-            return None
-        pid = pid[0]
-    if clinical is not None and not isinstance(clinical, Mapping):
-        return None
-    clinical_id = clinical.get("patient_id") if clinical is not None else None
-    if pid is None:
-        pid = clinical_id if clinical_id is not None else "patient"
-    if not isinstance(pid, str) or pid != pid.strip() or not pid:
-        return None
-    if clinical_id is not None and clinical_id != pid:
-        return None
-
-    # --- samples
-    lo, hi = DAY_RANGE
-    uln_default = float(gcig_settings.uln)
-    rows = []
-    for i in range(n):
-        day = columns["day"][i]
-        if not _is_number(day) or not math.isfinite(day) or day != int(day) or not lo <= day <= hi:
-            return None
-        event = columns["event"][i] if "event" in columns else None
-        event = None if _blank(event) else event
-        if event is not None and event not in EVENT_KINDS:
-            return None
-        value = columns["ca125"][i]
-        censored = False
-        if isinstance(value, str):
-            text = value.strip()
-            if _DECIMAL_RE.match(text):
-                value = float(text)
-            elif (match := _CENSORED_RE.match(text)) is not None:
-                value, censored = float(match.group(1)), True
-            else:
-                return None
-            if not math.isfinite(value):
-                return None
-        elif _blank(value):
-            if event is None:
-                return None
-            value = math.nan
-        elif _is_number(value) and math.isfinite(value) and value >= 0:
-            value = float(value)
-        else:
-            return None
-        flag = columns["censored"][i] if "censored" in columns else None
-        if not _blank(flag):
-            if not isinstance(flag, (bool, np.bool_)) or (flag and math.isnan(value)):
-                return None
-            censored = censored or bool(flag)
-        uln = columns["uln"][i] if "uln" in columns else None
-        if _blank(uln):
-            uln = uln_default
-        elif not (_is_number(uln) and math.isfinite(uln) and uln > 0):
-            return None
-        assay = columns["assay"][i] if "assay" in columns else None
-        assay = None if _blank(assay) else assay
-        if assay is not None and (not isinstance(assay, str) or assay != assay.strip() or not assay):
-            return None
-        rows.append((int(day), value, censored, float(uln), assay, event))
-    valued = [r[0] for r in rows if not math.isnan(r[1])]
-    if len(set(valued)) != len(valued):
-        return None                                     # two samples on one day
-    rows.sort(key=lambda r: r[0])
-    patient = _Patient(pid, *[list(col) for col in zip(*rows)], row_problem=[None] * n)
-
-    # --- clinical values
-    if clinical is not None:
-        values = _fast_clinical(clinical, CLINICAL_PREDICTORS)
-        if values is None:
-            return None
-        patient.clinical = values
-    return patient
-
-
-def _fast_clinical(clinical: Mapping, predictors) -> dict | None:
-    """Canonical clinical values of a plain mapping, or None (then the reader decides).
-
-    The rules are those of ``io.read_clinical`` (:data:`io.CLINICAL_NUMBERS`,
-    :data:`io.CLINICAL_CATEGORIES`, ``io.normalise_stage``).
-    """
-    from .io import CLINICAL_CATEGORIES, CLINICAL_NUMBERS, normalise_stage
-
-    if not set(clinical) <= {"patient_id", *predictors}:
-        return None
-    out: dict[str, Any] = {c: None for c in predictors}
-    for name, value in clinical.items():
-        if name == "patient_id" or _blank(value):
-            continue
-        if name in CLINICAL_NUMBERS:
-            rule = CLINICAL_NUMBERS[name]
-            if not _is_number(value) or not math.isfinite(value):
-                return None
-            if rule.integer and value != int(value):
-                return None
-            if not (value in rule.choices if rule.choices is not None else rule.low <= value <= rule.high):
-                return None
-            out[name] = int(value) if rule.integer else float(value)
-        elif not isinstance(value, str) or not value.strip():
-            return None
-        elif name == "figo_stage":
-            stage = normalise_stage(value.strip())
-            if stage not in ("I", "II", "III", "IV"):
-                return None
-            out[name] = stage
-        elif name in CLINICAL_CATEGORIES:
-            rule = CLINICAL_CATEGORIES[name]
-            normal = rule.normalise(value.strip())
-            if normal not in rule.allowed:
-                return None
-            out[name] = normal
-        else:
-            return None
-    return out
-
-
-def _one_patient_inputs(markers, clinical):
-    """Markers and clinical inputs of :func:`predict` as DataFrames (or paths)."""
-    if isinstance(markers, (pd.DataFrame, str, os.PathLike)):
-        m = markers
-    elif isinstance(markers, Mapping):
-        m = pd.DataFrame({k: (list(v) if isinstance(v, (list, tuple, np.ndarray, pd.Series)) else v)
-                          for k, v in markers.items()})
-    elif isinstance(markers, Sequence) and all(isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
-        m = pd.DataFrame(list(markers), columns=["day", "ca125"])
-    else:
-        raise InvalidInputError(
-            "markers must be a DataFrame, a file path, a mapping of columns ({'day': [...], 'ca125': "
-            f"[...]}}) or a sequence of (day, ca125) pairs; got {type(markers).__name__}")
-    if isinstance(m, pd.DataFrame) and "patient_id" not in m.columns:
-        pid = None
-        if isinstance(clinical, Mapping) and clinical.get("patient_id") is not None:
-            pid = str(clinical["patient_id"])
-        elif isinstance(clinical, pd.Series) and clinical.get("patient_id") is not None:
-            pid = str(clinical["patient_id"])
-        m = m.assign(patient_id=pid or "patient")
-    if clinical is None or isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
-        c = clinical
-    elif isinstance(clinical, (Mapping, pd.Series)):
-        c = dict(clinical)
-        if c.get("patient_id") is None:
-            ids = m["patient_id"].dropna().astype(str).unique() if isinstance(m, pd.DataFrame) else []
-            c["patient_id"] = ids[0] if len(ids) == 1 else "patient"
-        c = pd.DataFrame([c])
-    else:
-        raise InvalidInputError(
-            f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
-    return m, c
 
 
 def predict_cohort(markers, clinical=None, model=None) -> pd.DataFrame:
