@@ -197,9 +197,12 @@ def _array(values) -> np.ndarray:
     return out
 
 
-def _frame_columns(frame: pd.DataFrame) -> dict[str, np.ndarray]:
-    """The columns of a DataFrame as arrays, names stripped of surrounding space."""
-    return {str(c).strip(): _array(frame.iloc[:, j]) for j, c in enumerate(frame.columns)}
+def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The columns of a DataFrame as arrays (only the rows at positions ``take`` if given),
+    names stripped of surrounding space."""
+    if take is None:
+        return {str(c).strip(): _array(values) for c, values in frame.items()}
+    return {str(c).strip(): _array(values.array[take]) for c, values in frame.items()}
 
 
 def _require(columns, required, source: str, what: str) -> None:
@@ -701,7 +704,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require) -> 
             col.add(ok & (np.floor(v) != v), name, lambda i, name=name, raw=raw, rule=rule:
                     f"{name} {_shown(raw[i])!r} must be a whole number; {rule.what}")
         if rule.choices is not None:
-            col.add(ok & ~np.isin(v, rule.choices), name, lambda i, name=name, raw=raw, rule=rule:
+            col.add(ok & ~np.logical_or.reduce([v == c for c in rule.choices]), name, lambda i, name=name, raw=raw, rule=rule:
                     f"{name} {_shown(raw[i])!r} is not allowed; {rule.what}")
         else:
             col.add(ok & ((v < rule.low) | (v > rule.high)), name, lambda i, name=name, v=v, rule=rule:
@@ -942,12 +945,11 @@ def _clinical_columns(clinical, pid: str | None) -> tuple[dict, np.ndarray, str]
         return columns, np.zeros(1, dtype=object), "clinical mapping"
     if isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
         frame, label, rows = _load(Path(clinical) if isinstance(clinical, os.PathLike) else clinical, "clinical")
-        columns = _frame_columns(frame)
-        if "patient_id" in columns and len(frame) > 1:
-            hit = _rows_of(columns["patient_id"], pid)
-            columns = {c: v[hit] for c, v in columns.items()}
-            rows = rows.iloc[hit]
-        return columns, rows.to_numpy(dtype=object), label
+        ids = [j for j, c in enumerate(frame.columns) if str(c).strip() == "patient_id"]
+        if len(ids) == 1 and len(frame) > 1:      # cut first: converting every column costs
+            hit = _rows_of(_array(frame.iloc[:, ids[0]]), pid)
+            return _frame_columns(frame, hit), rows.to_numpy(dtype=object)[hit], label
+        return _frame_columns(frame), rows.to_numpy(dtype=object), label
     raise InvalidInputError(
         f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
 
