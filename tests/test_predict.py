@@ -727,3 +727,116 @@ def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err
+
+
+# ----------------------------------------------------------------------------- every input form
+
+
+def _plain_patient(cohort):
+    """A cohort patient whose series (day, value) pairs carry everything: no events, no
+    censored value, the default ULN, one assay."""
+    m = cohort.markers
+    for pid, rows in m.groupby("patient_id"):
+        if rows["event"].isna().all() and not rows["censored"].any() and (rows["uln"] == 35.0).all() \
+                and rows["assay"].nunique() <= 1 and len(rows) >= 4:
+            return pid, rows.reset_index(drop=True)
+    raise AssertionError("no plain patient in the cohort")
+
+
+_SAME = ("probability", "p_low", "p_high", "k", "half_life_days", "kelim_score", "c0", "floor",
+         "gcig_baseline_value", "imodel_points")
+
+
+def test_same_patient_same_numbers_through_every_input_form(bundle, cohort, model_dir, tmp_path, capsys):
+    """File, pandas slice with the whole clinical table, validated frames, mappings (with extra
+    keys), records, pairs, the pyfunc form, the CLI and the REST request: identical floats."""
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.web.app import ScoreRequest, request_to_inputs
+
+    pid, rows = _plain_patient(cohort)
+    clinical = cohort.clinical
+    crow = clinical[clinical["patient_id"] == pid].iloc[0]
+    cdict = {k: (None if pd.isna(v) else v) for k, v in crow.items()}
+    markers_csv = tmp_path / "markers.csv"
+    out = rows[["patient_id", "day", "ca125", "uln", "assay"]].astype(object)
+    out["ca125"] = [repr(float(v)) for v in rows["ca125"]]          # exact floats in the file
+    out.to_csv(markers_csv, index=False)
+    clinical_csv = tmp_path / "clinical.csv"
+    clinical.to_csv(clinical_csv, index=False)
+    raw_markers = pd.read_csv(markers_csv)                   # as pandas reads it: ids become numbers
+    raw_clinical = pd.read_csv(clinical_csv)
+    valid_markers, valid_clinical = read_markers(markers_csv), read_clinical(clinical_csv)
+    as_dict = {c: rows[c].tolist() for c in ("patient_id", "day", "ca125", "uln", "assay")}
+    body = ScoreRequest.model_validate_json(json.dumps({
+        "patient_id": pid, "samples": [{"day": int(d), "ca125": float(v)} for d, v in zip(rows["day"], rows["ca125"])],
+        "clinical": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in cdict.items()
+                     if k in P._CLINICAL_PREDICTORS + ("recist",) and v is not None}}))
+
+    reference = P.predict(markers_csv, clinical_csv, model=bundle).to_frame().iloc[0]
+    forms = {
+        "DataFrame slice (pandas)": P.predict(raw_markers[raw_markers["patient_id"] == int(pid)], raw_clinical,
+                                              model=bundle),
+        "validated frames": P.predict(valid_markers[valid_markers["patient_id"] == pid], valid_clinical, model=bundle),
+        "mapping, extra keys": P.predict({**as_dict, "site": ["A"] * len(rows)}, {**cdict, "note": "x"},
+                                         model=bundle),
+        "numpy values": P.predict({c: rows[c].to_numpy() for c in ("patient_id", "day", "ca125")}, crow,
+                                  model=bundle),
+        "records": P.predict(rows[["patient_id", "day", "ca125"]].to_dict("records"), cdict, model=bundle),
+        "pairs": P.predict(list(zip(rows["day"].tolist(), rows["ca125"].tolist())), cdict, model=bundle),
+        "REST": P.predict_many([request_to_inputs(body)], model=bundle)[0],
+    }
+    pyfunc_input = rows.merge(clinical[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
+    P.cli_score(_args(markers=markers_csv, clinical=clinical_csv, model=str(model_dir), format="json"))
+    cli = json.loads(capsys.readouterr().out)
+    for name, result in forms.items():
+        row = result.to_frame().iloc[0]
+        for col in _SAME:
+            assert row[col] == reference[col] or (pd.isna(row[col]) and pd.isna(reference[col])), (name, col)
+        assert (row["decision"], row["warnings"], row["gcig_status"]) == \
+            (reference["decision"], reference["warnings"], reference["gcig_status"]), name
+    pyfunc = P.score_frame(bundle, pyfunc_input).iloc[0]
+    for col in _SAME:
+        assert pyfunc[col] == reference[col] or (pd.isna(pyfunc[col]) and pd.isna(reference[col])), col
+    assert cli["probability"] == reference["probability"] and cli["kinetics"]["k"] == reference["k"]
+
+
+_BAD_CASES = [  # (day, ca125, column): one bad value of the data contract each
+    ([0, 21, 42], [400.0, -1.0, 150.0], "ca125"),
+    ([0, 21, 42], [400.0, "abc", 150.0], "ca125"),
+    ([0, 21, 21], [400.0, 180.0, 150.0], "day"),
+    ([0, 21, 5000], [400.0, 180.0, 150.0], "day"),
+    ([0, 21.5, 42], [400.0, 180.0, 150.0], "day"),
+]
+
+
+@pytest.mark.parametrize("days, values, column", _BAD_CASES)
+def test_bad_input_gives_the_same_typed_error_through_every_form(days, values, column, tmp_path):
+    from ca125kinetics.io import patient_record, read_markers
+
+    path = tmp_path / "m.csv"
+    pd.DataFrame({"patient_id": "p", "day": days, "ca125": values}).to_csv(path, index=False)
+    forms = {
+        "file": path,
+        "DataFrame": pd.DataFrame({"patient_id": "p", "day": days, "ca125": values}),
+        "mapping": {"patient_id": "p", "day": days, "ca125": values},
+        "records": [{"patient_id": "p", "day": d, "ca125": v} for d, v in zip(days, values)],
+        "pairs": list(zip(days, values)),
+    }
+    messages = set()
+    for name, form in forms.items():
+        with pytest.raises(InvalidInputError) as info:
+            patient_record(form, {"patient_id": "p"}, on_error="raise")
+        assert info.value.column == column, name
+        messages.add(str(info.value).split(": ", 1)[1].split("\n")[0])
+        record = patient_record(form, {"patient_id": "p"})               # what predict scores
+        assert record.problem is not None and record.samples() == (), name
+    with pytest.raises(InvalidInputError) as info:
+        read_markers(path)
+    messages.add(str(info.value).split(": ", 1)[1].split("\n")[0])
+    assert len(messages) == 1, messages
+
+
+def test_clinical_table_without_the_patient_is_a_typed_error(bundle, cohort):
+    clinical = cohort.clinical[cohort.clinical["patient_id"] != "000001"]
+    with pytest.raises(InvalidInputError, match="'000001' has markers but no clinical row"):
+        P.predict(cohort.markers[cohort.markers["patient_id"] == "000001"], clinical, model=bundle)

@@ -29,6 +29,7 @@ Extra columns of the input are kept after these.
 
 from __future__ import annotations
 
+import datetime as _dt
 import math
 import os
 import re
@@ -75,6 +76,7 @@ DAY_RANGE = (-366, 1830)
 _AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _MAX_LISTED = 5
 _CENSORED_RE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _STAGE_RE = re.compile(r"^\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$", re.IGNORECASE)
 
 
@@ -443,8 +445,7 @@ def _days_from_dates(raw_date: np.ndarray, pid: np.ndarray, starts, col: _Collec
             "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
             "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
         )
-    dates = pd.to_datetime(_text(raw_date) if _is_text(raw_date) else raw_date, errors="coerce")
-    dates = np.asarray(dates, dtype="datetime64[ns]")
+    dates = _dates(_text(raw_date) if _is_text(raw_date) else raw_date)
     bad = np.isnat(dates)
     col.add(bad, "date", lambda i: f"date {_shown(raw_date[i])!r} is not a date; use ISO format YYYY-MM-DD")
     start = np.array([starts.get(p, np.datetime64("NaT")) for p in pid], dtype="datetime64[ns]")
@@ -452,6 +453,23 @@ def _days_from_dates(raw_date: np.ndarray, pid: np.ndarray, starts, col: _Collec
             lambda i: f"patient {pid[i]!r} has no treatment_start in the clinical table; "
             "add the date of the first dose")
     return (dates - start) / np.timedelta64(1, "D")
+
+
+def _dates(values: np.ndarray) -> np.ndarray:
+    """Dates as datetime64[ns]; what is not a date becomes NaT.
+
+    ISO dates (and date/Timestamp objects) are read by numpy directly, which is much faster
+    than pandas for a few values; anything else is left to ``pandas.to_datetime``.
+    """
+    if not len(values):
+        return np.zeros(0, dtype="datetime64[ns]")
+    try:
+        if all(v is None or (type(v) is str and _ISO_DATE.match(v)) or isinstance(v, (_dt.date, np.datetime64))
+               for v in values):
+            return np.array([np.datetime64("NaT") if v is None else v for v in values], dtype="datetime64[ns]")
+    except (ValueError, TypeError):
+        pass
+    return np.asarray(pd.to_datetime(values, errors="coerce"), dtype="datetime64[ns]")
 
 
 def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
@@ -739,9 +757,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require) -> 
         if raw.dtype.kind == "M":
             ts = raw.astype("datetime64[ns]")
         else:
-            text = _text(raw) if _is_text(raw) else raw
-            ts = np.asarray(pd.to_datetime(text, errors="coerce"), dtype="datetime64[ns]") if n else \
-                np.zeros(0, dtype="datetime64[ns]")
+            ts = _dates(_text(raw) if _is_text(raw) else raw)
         col.add(~_missing(raw) & np.isnat(ts), "treatment_start",
                 lambda i: f"treatment_start {_shown(raw[i])!r} is not a date; use ISO format YYYY-MM-DD")
         out["treatment_start"] = ts
