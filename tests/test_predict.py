@@ -11,9 +11,11 @@ import dataclasses
 import importlib
 import json
 import math
+import os
 import shutil
 import warnings
 from argparse import Namespace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -727,6 +729,39 @@ def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err
+
+
+def test_registry_alias_is_resolved_without_mlflow_and_a_move_is_noticed(registry, tables, bundle):
+    """A local SQLite registry is read with sqlite3 and the artifacts verified in place: the
+    score command imports neither mlflow nor scikit-learn; moving the alias is seen at once."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    root, ids = tables
+    code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
+            "'--patient', sys.argv[2], '--model', 'models:/ca125-test@champion', '--format', 'json']); "
+            "heavy = sorted(m for m in ('mlflow', 'sklearn', 'joblib') if m in sys.modules); "
+            "print('HEAVY', heavy); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0]],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
+    scored = json.loads(res.stdout[:res.stdout.rindex("HEAVY")])
+    assert scored["probability"] == P.predict(*_cohort_patient(root, ids[0]), model=bundle).probability
+    database = Path(os.environ["MLFLOW_TRACKING_URI"][len("sqlite:///"):])
+    assert P.load_model("models:/ca125-test@champion", scoring_only=True) is not None
+    with sqlite3.connect(database) as con:
+        con.execute("DELETE FROM registered_model_aliases WHERE name = 'ca125-test'")
+    with pytest.raises(ModelNotFoundError, match="no alias 'champion'"):
+        P.load_model("models:/ca125-test@champion", scoring_only=True)
+
+
+def _cohort_patient(root, pid):
+    from ca125kinetics.io import read_markers
+
+    markers = read_markers(root / "markers.csv")
+    return markers[markers["patient_id"] == pid], None
 
 
 # ----------------------------------------------------------------------------- every input form

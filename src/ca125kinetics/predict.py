@@ -374,11 +374,14 @@ def load_model(model=None, *, scoring_only: bool = False):
         * A directory holding ``bundle.joblib`` and ``MANIFEST.sha256`` (``save_bundle``), or
           the path of such a ``bundle.joblib``: the manifest of its directory is verified.
         * An MLflow model URI (``models:/name@champion``, ``models:/name/3``, ``runs:/<id>/model``,
-          ...): mlflow is imported only then; the artifacts are downloaded and their manifest
-          verified before loading.
+          ...). With a local SQLite registry (``MLFLOW_REGISTRY_URI`` or
+          ``MLFLOW_TRACKING_URI`` = ``sqlite:///...``) whose artifacts are on the local file
+          system, ``models:/`` URIs are resolved with ``sqlite3`` and the artifacts verified
+          in place, without importing mlflow; otherwise mlflow downloads them (imported only
+          then). Either way the manifest is verified before loading.
         * A ``ModelBundle`` object: returned as is.
     scoring_only : bool
-        For a local model whose bundle directory holds ``scorer.json``, return a
+        For a model (local or MLflow) whose bundle directory holds ``scorer.json``, return a
         ``_compiled.ScoringModel`` read from it (after the same manifest check): the same
         scores, no unpickling and no scikit-learn import, so a command that only scores
         starts fast (``ca125 score`` uses it). It has no ``pipeline``.
@@ -399,8 +402,9 @@ def load_model(model=None, *, scoring_only: bool = False):
     -----
     Loaded bundles are cached per resolved location. For a local directory the cache entry is
     reused only while every listed file keeps its size and modification time (otherwise the
-    manifest is verified again); an MLflow URI is resolved once per process
-    (:func:`clear_model_cache` forgets it, e.g. after moving an alias).
+    manifest is verified again). A ``models:/`` URI of a local SQLite registry is resolved on
+    every call (a moved alias is noticed); a URI mlflow downloads is downloaded once per
+    process (:func:`clear_model_cache` forgets it, e.g. after moving an alias).
     """
     if model is not None and not isinstance(model, (str, os.PathLike)):
         if _is_bundle(model):
@@ -416,7 +420,7 @@ def load_model(model=None, *, scoring_only: bool = False):
         return _load_local(location, scoring_only)
     text = os.fspath(model)
     if isinstance(model, str) and text.startswith(_URI_SCHEMES):
-        return _load_uri(text)
+        return _load_uri(text, scoring_only)
     return _load_local(Path(text), scoring_only)
 
 
@@ -488,18 +492,73 @@ def _unpickle(bundle_path: Path):
     return load_bundle_file(bundle_path)
 
 
-def _load_uri(uri: str):
-    from .integrity import verify_manifest
+_MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[0-9]+))/?$")
 
+
+def _registry_location(uri: str) -> Path | None:
+    """Local artifact directory of ``models:/NAME@ALIAS`` or ``models:/NAME/VERSION`` in a
+    SQLite MLflow registry, read with ``sqlite3`` (no mlflow import), or None when the
+    registry is not a local SQLite file or the artifacts are not on a local file system
+    (then mlflow resolves the URI).
+
+    The registry is ``MLFLOW_REGISTRY_URI``, else ``MLFLOW_TRACKING_URI``. The alias is
+    resolved on every call, so moving it is noticed at once.
+    """
+    import sqlite3
+    from urllib.parse import unquote, urlparse
+
+    match = _MODELS_URI.match(uri)
+    registry = os.environ.get("MLFLOW_REGISTRY_URI") or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    if match is None or not registry.startswith("sqlite:///"):
+        return None
+    database = Path(unquote(registry[len("sqlite:///"):].split("?", 1)[0]))
+    if not database.is_file():
+        return None
+    name, alias, version = match["name"], match["alias"], match["version"]
+    try:
+        with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as con:
+            if alias is not None:
+                found = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
+                                    (name, alias)).fetchone()
+                if found is None:
+                    raise ModelNotFoundError(
+                        f"could not resolve the MLflow model URI {uri!r}: the registry {registry!r} has no "
+                        f"alias {alias!r} for a model {name!r}; check the name/alias/version and MLFLOW_TRACKING_URI")
+                version = found[0]
+            found = con.execute("SELECT storage_location, status FROM model_versions WHERE name = ? AND version = ?",
+                                (name, int(version))).fetchone()
+    except sqlite3.Error:
+        return None                          # another schema: let mlflow read it
+    if found is None:
+        raise ModelNotFoundError(
+            f"could not resolve the MLflow model URI {uri!r}: the registry {registry!r} has no version "
+            f"{version} of a model {name!r}; check the name/alias/version and MLFLOW_TRACKING_URI")
+    location, status = found
+    if status not in (None, "READY") or not location:
+        return None
+    parsed = urlparse(location)
+    if parsed.scheme not in ("", "file"):
+        return None
+    path = Path(unquote(parsed.path))
+    return path if path.is_dir() else None
+
+
+def _load_uri(uri: str, scoring_only: bool = False):
+    """A model from an MLflow URI: a local SQLite registry is read directly and the local
+    artifacts verified in place; anything else is downloaded by mlflow, then verified."""
+    local = _registry_location(uri)
+    if local is not None:
+        return _load_artifacts(uri, local, scoring_only, f"uri:{uri}:{local}")
     key = f"uri:{uri}"
     with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is not None:
-            return cached[0]
-        try:
-            import mlflow.artifacts
-        except ImportError as exc:  # pragma: no cover - mlflow is a dependency
-            raise ModelNotFoundError(f"cannot resolve {uri!r}: mlflow is not installed") from exc
+        downloaded = _CACHE.get(f"download:{uri}")
+    if downloaded is not None:
+        return _load_artifacts(uri, downloaded[0], scoring_only, key)
+    from .tracking import quiet_mlflow
+
+    with quiet_mlflow():  # no progress bars or mlflow log lines in a clinician's report
+        import mlflow.artifacts
+
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
         except Exception as exc:  # mlflow raises its own exception types
@@ -507,7 +566,24 @@ def _load_uri(uri: str):
                 f"could not resolve the MLflow model URI {uri!r} ({type(exc).__name__}: "
                 f"{str(exc).splitlines()[0] if str(exc) else ''}); check the name/alias/version and "
                 "MLFLOW_TRACKING_URI") from exc
-        root = local if local.is_dir() else local.parent
+    local = local if local.is_dir() else local.parent
+    with _CACHE_LOCK:
+        _CACHE[f"download:{uri}"] = (local, None)
+    return _load_artifacts(uri, local, scoring_only, key)
+
+
+def _load_artifacts(uri: str, root: Path, scoring_only: bool, key: str):
+    """Verify every manifest under ``root`` (the artifacts of an MLflow model), then load the
+    bundle they cover (its ``scorer.json`` when ``scoring_only``)."""
+    from ._compiled import SCORER_FILE
+    from .integrity import verify_manifest
+
+    key = f"{key}:{'scorer' if scoring_only else 'file'}"
+    with _CACHE_LOCK:
+        stamp = _stamp(root)
+        cached = _CACHE.get(key)
+        if cached is not None and cached[1] == stamp:
+            return cached[0]
         manifests = sorted(root.rglob("MANIFEST.sha256"))
         if not manifests:
             raise ModelIntegrityError(
@@ -522,8 +598,9 @@ def _load_uri(uri: str):
         if not covered:
             raise ModelIntegrityError(
                 f"the bundle of the MLflow model {uri!r} is not covered by its MANIFEST.sha256")
-        bundle = _unpickle(covered[0])
-        _CACHE[key] = (bundle, None)
+        scorer = covered[0].parent / SCORER_FILE
+        bundle = _read_scorer(scorer) if scoring_only and scorer.is_file() else _unpickle(covered[0])
+        _CACHE[key] = (bundle, stamp)
         return bundle
 
 
@@ -1281,13 +1358,7 @@ def cli_score(args) -> int:
     one row per patient. Returns the exit code (0)."""
     import sys
 
-    if isinstance(args.model, str) and args.model.startswith(_URI_SCHEMES):
-        from .tracking import quiet_mlflow
-
-        with quiet_mlflow():  # no progress bars or mlflow log lines in a clinician's report
-            bundle = load_model(args.model)
-    else:
-        bundle = load_model(args.model, scoring_only=True)
+    bundle = load_model(args.model, scoring_only=True)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
