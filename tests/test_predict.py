@@ -24,6 +24,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
+from ca125kinetics.io import CLINICAL_FACTORS
 
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
@@ -222,7 +223,7 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
         [(markers[markers["patient_id"] == q], clinical[clinical["patient_id"] == q])
          for q in ("000003", pid, "000011")], model=bundle)}
     # the pyfunc input form: clinical columns repeated on every markers row
-    pyfunc_input = m.merge(c[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
+    pyfunc_input = m.merge(c[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
     pyfunc_row = P.score_frame(bundle, pyfunc_input).iloc[0]
     # the same numbers alone, in a cohort, in a batch and in the pyfunc form: each patient's
     # kinetics fit stops where that patient converged, whoever else is in the batch (the
@@ -281,7 +282,7 @@ def test_patient_record_reads_cohort_patients_as_the_table_readers_do(bundle, sc
         rows = markers[markers["patient_id"] == pid]
         m = {c: rows[c].tolist() for c in ("patient_id", "day", "ca125", "censored", "uln", "event")}
         c = {k: (None if pd.isna(v) else v) for k, v in
-             clinical.loc[clinical["patient_id"] == pid, ["patient_id", *P._CLINICAL_PREDICTORS, "recist"]]
+             clinical.loc[clinical["patient_id"] == pid, ["patient_id", *CLINICAL_FACTORS, "recist"]]
              .iloc[0].items()}
         record = patient_record(m, c, uln=gs.uln, duplicates=gs.duplicates)
         table = _table_record(m, c, bundle)
@@ -805,7 +806,7 @@ def test_same_patient_same_numbers_through_every_input_form(bundle, cohort, mode
     body = ScoreRequest.model_validate_json(json.dumps({
         "patient_id": pid, "samples": [{"day": int(d), "ca125": float(v)} for d, v in zip(rows["day"], rows["ca125"])],
         "clinical": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in cdict.items()
-                     if k in P._CLINICAL_PREDICTORS + ("recist",) and v is not None}}))
+                     if k in CLINICAL_FACTORS + ("recist",) and v is not None}}))
 
     reference = P.predict(markers_csv, clinical_csv, model=bundle).to_frame().iloc[0]
     forms = {
@@ -820,7 +821,7 @@ def test_same_patient_same_numbers_through_every_input_form(bundle, cohort, mode
         "pairs": P.predict(list(zip(rows["day"].tolist(), rows["ca125"].tolist())), cdict, model=bundle),
         "REST": P.predict_many([request_to_inputs(body)], model=bundle)[0],
     }
-    pyfunc_input = rows.merge(clinical[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
+    pyfunc_input = rows.merge(clinical[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
     P.cli_score(_args(markers=markers_csv, clinical=clinical_csv, model=str(model_dir), format="json"))
     cli = json.loads(capsys.readouterr().out)
     for name, result in forms.items():

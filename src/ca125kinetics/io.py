@@ -70,6 +70,13 @@ CLINICAL_OPTIONAL = (
     "recist", "treatment_start", "complete_resection", "arm", "pfs_months", "pfs_event",
 )
 CLINICAL_COLUMNS = CLINICAL_REQUIRED + CLINICAL_OPTIONAL
+#: Clinical factors at recurrence that the models use (the required columns but the id).
+CLINICAL_FACTORS = CLINICAL_REQUIRED[1:]
+#: Clinical values a :class:`PatientRecord` carries: the factors and the RECIST category.
+CLINICAL_PREDICTORS = CLINICAL_FACTORS + ("recist",)
+#: Clinical columns that the pyfunc input form may repeat on every markers row
+#: (``treatment_start`` is needed when the markers carry dates).
+CLINICAL_INPUT_COLUMNS = CLINICAL_PREDICTORS + ("treatment_start",)
 
 #: Plausible day range relative to the first dose (about one year before, five years after).
 DAY_RANGE = (-366, 1830)
@@ -864,9 +871,6 @@ class PatientRecord:
                      for d, v, c, e in zip(self.day, self.ca125, self.censored, self.event))
 
 
-#: Clinical values a :class:`PatientRecord` carries (the model's clinical predictors).
-CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
-                       "pfi_months", "recurrence_pattern", "recist")
 
 
 def _plain(v):

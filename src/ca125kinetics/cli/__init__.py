@@ -12,7 +12,7 @@ import importlib
 import os
 import sys
 
-from .errors import Ca125KineticsError
+from ..errors import Ca125KineticsError
 
 __all__ = ["main", "build_parser"]
 
@@ -24,7 +24,7 @@ EXIT_USAGE_ERROR = 2
 
 def _emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
     """Write ``frame`` to ``out`` (by suffix or ``fmt``), or print it to stdout."""
-    from .io import write_table
+    from ..io import write_table
 
     if out:
         path = write_table(frame, out, fmt=fmt if fmt and fmt != "text" else None)
@@ -54,9 +54,9 @@ def _text_table(frame, max_rows: int | None = None) -> str:
 
 
 def _cmd_gcig(args) -> int:
-    from .gcig import gcig_cohort
-    from .io import read_clinical, read_markers
-    from .settings import GcigSettings
+    from ..gcig import gcig_cohort
+    from ..io import read_clinical, read_markers
+    from ..settings import GcigSettings
 
     clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
@@ -92,7 +92,7 @@ def _gcig_summary(table, settings) -> str:
 
 
 def _cmd_synth(args) -> int:
-    from .synth import write_synthetic
+    from ..synth import write_synthetic
 
     path = write_synthetic(args.n, args.seed, args.out, format=args.format)
     print(f"wrote a synthetic cohort of {args.n} patient(s) (seed {args.seed}) to {path}")
@@ -100,9 +100,9 @@ def _cmd_synth(args) -> int:
 
 
 def _cmd_kinetics(args) -> int:
-    from .io import read_markers
-    from .kinetics import fit_kinetics
-    from .settings import KineticsSettings
+    from ..io import read_markers
+    from ..kinetics import fit_kinetics
+    from ..settings import KineticsSettings
 
     settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
     markers = read_markers(args.markers, uln=args.uln, on_error="flag")
@@ -146,7 +146,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         description="CA-125 kinetics prediction models for recurrent ovarian cancer. "
         "Research software, not a medical device.",
     )
-    from . import __version__
+    from .. import __version__
 
     parser.add_argument("--version", action="version", version=f"ca125kinetics {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -192,20 +192,20 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         if argv is None or wanted == name:
             # the module (and what it imports) is loaded only for the command being run
-            mod = importlib.import_module(module, __package__)
+            mod = importlib.import_module(module, "ca125kinetics")
             getattr(mod, add_name)(p)
             p.set_defaults(func=getattr(mod, run_name))
     return parser
 
 
-#: Subcommands whose code lives in their own module: (name, help, module, add-arguments
-#: function, handler). Their modules are imported only when that command runs, so that
+#: Subcommands whose code lives in their own module: (name, help, module relative to the
+#: ``ca125kinetics`` package, add-arguments function, handler). Their modules are imported only when that command runs, so that
 #: ``ca125 --help`` and ``ca125 score`` stay fast.
 _LAZY_COMMANDS = [
     ("train", "train and compare complete-resection classifiers, tracked in MLflow",
      ".train", "add_train_arguments", "cli_train"),
     ("score", "score patients' marker series with a trained model (GCIG rule applied)",
-     ".predict", "add_score_arguments", "cli_score"),
+     ".cli.score", "add_score_arguments", "cli_score"),
     ("serve", "serve the scoring web page and JSON API", ".web", "add_serve_arguments", "cli_serve"),
     ("validate", "validate a frozen model on a cohort and write an HTML report",
      ".validation.report", "add_validate_arguments", "cli_validate"),
@@ -243,7 +243,3 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -1,0 +1,117 @@
+"""``ca125 score``: one patient -> a report readable by a clinician; several -> one row each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import Ca125KineticsError, InvalidInputError
+from ..io import read_clinical, read_markers
+from ..predict import load_model, predict, predict_cohort
+from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
+
+
+_SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
+                    "progressed", "kelim_score", "decision")
+
+
+def add_score_arguments(parser) -> None:
+    """Add the ``ca125 score`` options to an argparse parser."""
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet), data contract")
+    parser.add_argument("--clinical", help="clinical table (.csv or .parquet); unknown factors may be left empty")
+    parser.add_argument("--patient", help="score only this patient_id (default: every patient in the table)")
+    parser.add_argument("--model", default=None,
+                        help="exported model directory, bundle.joblib or MLflow URI such as "
+                        "models:/ca125-complete-resection@champion (default: the shipped model)")
+    parser.add_argument("--format", choices=["text", "json", "csv"], default=None,
+                        help="output format (default: text on the terminal, or by --out suffix)")
+    parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+
+
+def cli_score(args) -> int:
+    """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
+    one row per patient. Returns the exit code (0)."""
+    bundle = load_model(args.model, scoring_only=True)
+    markers, clinical = _cli_tables(args, bundle)
+    ids = sorted(set(markers["patient_id"].astype(str)))
+    fmt = args.format or _format_from_suffix(args.out)
+    if len(ids) == 1:
+        result = predict(markers, clinical, model=bundle)
+        if fmt == "json":
+            text = json.dumps(result.to_dict(), indent=2) + "\n"
+        elif fmt == "csv":
+            text = result.to_frame().to_csv(index=False)
+        else:
+            text = result.to_text() + "\n"
+        n = 1
+    else:
+        frame = predict_cohort(markers, clinical, model=bundle)
+        if fmt == "json":
+            text = frame.to_json(orient="records", indent=2) + "\n"
+        elif fmt == "csv":
+            text = frame.to_csv(index=False)
+        else:
+            text = _cohort_text(frame)
+        n = len(frame)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _format_from_suffix(out) -> str:
+    suffix = Path(out).suffix.lower() if out else ""
+    return {".json": "json", ".csv": "csv"}.get(suffix, "text")
+
+
+def _cli_tables(args, bundle):
+    """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
+    markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
+                           on_error="flag", duplicates=bundle.gcig_settings.duplicates)
+    if args.patient is not None:
+        wanted = str(args.patient).strip()
+        markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)
+        if markers.empty:
+            raise InvalidInputError(f"patient {wanted!r} has no rows in the markers table; check --patient",
+                                    source=str(args.markers), column="patient_id")
+        if clinical is not None:
+            clinical = clinical[clinical["patient_id"].astype(str) == wanted].reset_index(drop=True)
+    if markers.empty:
+        raise InvalidInputError("the markers table has no rows", source=str(args.markers))
+    return markers, clinical
+
+
+def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
+    shown = frame.loc[:, list(_SUMMARY_COLUMNS)].head(max_rows)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.float_format", "{:.3f}".format):
+        lines = [shown.to_string(index=False, na_rep="-")]
+    if len(frame) > max_rows:
+        lines.append(f"... {len(frame) - max_rows} more patient(s); use --out FILE or --format csv for all")
+    lines.append("")
+    lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
+    if len(frame):
+        lines.append(f"model {frame['model_name'].iloc[0]} {frame['model_version'].iloc[0]}, threshold "
+                     f"{frame['threshold'].iloc[0]:.2f}. {DISCLAIMER}"
+                     + (f" {SYNTHETIC_NOTE}" if bool(frame["trained_on_synthetic"].iloc[0]) else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _main(argv=None) -> int:
+    """``python -m ca125kinetics.predict --markers ...``: ``ca125 score`` without the CLI module."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="ca125 score", description="Score patients with a trained model.")
+    add_score_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cli_score(args)
+    except Ca125KineticsError as exc:
+        print(f"ca125: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2
