@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CompiledHead", "compile_head", "expit", "percentile_interval"]
+__all__ = ["CompiledHead", "compile_head", "expit", "logit", "percentile_interval"]
 
 
 def expit(z) -> np.ndarray:
@@ -61,8 +61,10 @@ def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     return np.einsum("ij,j...->i...", x, w, optimize=False)
 
 
-def _logit(p: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    p = np.clip(p, eps, 1.0 - eps)
+def logit(p, eps: float = 1e-8) -> np.ndarray:
+    """``log(p / (1 - p))`` of probabilities clipped to ``[eps, 1 - eps]`` (the one logit of the
+    package: recalibration, validation metrics and the compiled head use it)."""
+    p = np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps)
     return np.log(p) - np.log1p(-p)
 
 
@@ -339,7 +341,7 @@ class _Classifier:
         if self.recal is None:
             return p
         a, b = self.recal
-        return expit(a + b * _logit(p))
+        return expit(a + b * logit(p))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.recalibrate(self.raw(x))

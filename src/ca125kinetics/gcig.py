@@ -49,7 +49,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .errors import InvalidInputError, ModelIntegrityError
-from .settings import GcigSettings
+from .settings import EVENT_KINDS, GcigSettings
 
 __all__ = [
     "gcig_response",
@@ -66,9 +66,6 @@ __all__ = [
     "COHORT_COLUMNS",
 ]
 
-#: Event kinds that exclude samples (spec section 1).
-EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
-_INTERFERENCE_KINDS = frozenset({"paracentesis", "thoracentesis", "surgery"})
 
 #: Values of :attr:`GcigResponse.status`.
 RESPONSE_STATUSES = ("response", "unconfirmed", "not_confirmed", "no_response", "not_evaluable")

@@ -42,7 +42,8 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .settings import DEFAULT_ULN
+from .settings import AGGREGATIONS as _AGGREGATIONS
+from .settings import DEFAULT_ULN, EVENT_KINDS
 
 __all__ = [
     "read_markers",
@@ -58,7 +59,6 @@ __all__ = [
 ]
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
-EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
 RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
 ARMS = ("surgery", "no_surgery")
@@ -80,7 +80,6 @@ CLINICAL_INPUT_COLUMNS = CLINICAL_PREDICTORS + ("treatment_start",)
 
 #: Plausible day range relative to the first dose (about one year before, five years after).
 DAY_RANGE = (-366, 1830)
-_AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _MAX_LISTED = 5
 _CENSORED_RE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")

@@ -67,7 +67,7 @@ import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
 from .errors import InsufficientDataError, InvalidInputError
-from .settings import KineticsSettings
+from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
 
 __all__ = [
     "KineticsPopulation",
@@ -85,8 +85,6 @@ __all__ = [
 METHODS = ("population", "per-patient", "loglinear")
 STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input")
 _OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID = range(len(STATUSES))
-INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
-HAMA_EVENT = "mouse_antibody"
 _CYCLES = (2, 3, 4)
 
 #: Columns of :func:`fit_kinetics`, in order.

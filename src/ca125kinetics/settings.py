@@ -15,12 +15,23 @@ from typing import Any, ClassVar
 
 from .errors import InvalidInputError
 
-__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN"]
+__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "EVENT_KINDS", "INTERFERENCE_EVENTS",
+           "HAMA_EVENT", "AGGREGATIONS"]
 
 #: Default assay upper limit of normal for CA-125, U/mL (spec section 1).
 DEFAULT_ULN = 35.0
 
-_DUPLICATE_CHOICES = ("error", "mean", "median", "max", "min", "first", "last")
+#: Procedures that interfere with CA-125 (GCIG): samples within the interference window after
+#: them are excluded.
+INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
+#: Mouse antibody administration: every later sample is excluded (HAMA).
+HAMA_EVENT = "mouse_antibody"
+#: Every event kind of the markers table's ``event`` column.
+EVENT_KINDS = INTERFERENCE_EVENTS + (HAMA_EVENT,)
+
+#: Explicit aggregations of two samples of one patient on one day.
+AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
+_DUPLICATE_CHOICES = ("error", *AGGREGATIONS)
 
 
 class _SettingsMixin:

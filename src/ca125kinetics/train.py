@@ -65,6 +65,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ._compiled import expit
 from .errors import InsufficientDataError, InvalidInputError
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
@@ -503,10 +504,6 @@ def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(model.intercept_[0]), float(model.coef_[0, 0])
 
 
-def _expit(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
 def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
     """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``."""
     from .validation.metrics import metrics
@@ -526,7 +523,7 @@ def _score_probability(s_fit, y_fit, s_eval) -> np.ndarray:
     """Logistic recalibration of a published score, fitted on (s_fit, y_fit) only."""
     ok = ~np.isnan(s_fit)
     a, b = _logistic(s_fit[ok], y_fit[ok])
-    return _expit(a + b * s_eval)
+    return expit(a + b * s_eval)
 
 
 def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:

@@ -46,6 +46,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import Ca125KineticsError, InvalidInputError
+from ..settings import EVENT_KINDS
 
 __all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse", "MAX_BODY_BYTES", "MAX_SAMPLES"]
 
@@ -56,7 +57,7 @@ MAX_SAMPLES = 200
 
 _log = logging.getLogger("ca125kinetics.web")
 
-EventKind = Literal["paracentesis", "thoracentesis", "surgery", "mouse_antibody"]
+EventKind = Literal[EVENT_KINDS]   # the data contract's event vocabulary
 
 
 # --------------------------------------------------------------------------------------
