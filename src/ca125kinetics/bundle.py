@@ -30,7 +30,6 @@ stays light); :data:`Ca125PyfuncModel` is created on first access.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import math
 import shutil
@@ -45,6 +44,7 @@ import pandas as pd
 from ._compiled import SCORER_FILE, percentile_interval, scorer_dict
 from .errors import InvalidInputError, ModelIntegrityError
 from .integrity import MANIFEST_NAME, sha256_file, verify_manifest, write_manifest
+from .io import json_value
 from .settings import GcigSettings, KineticsSettings
 
 __all__ = [
@@ -230,7 +230,7 @@ class ModelBundle:
         """Metadata only (JSON-ready; no fitted object)."""
         interval = {k: v for k, v in self.interval.items() if k != "members"}
         interval["n_members"] = len(self.interval.get("members") or [])
-        return _jsonable({
+        return json_value({
             "kind": "ca125kinetics.ModelBundle",
             "format_version": self.format_version,
             "name": self.name,
@@ -245,23 +245,6 @@ class ModelBundle:
             "pipeline_steps": [name for name, _ in getattr(self.pipeline, "steps", [])],
             "training_summary": self.training_summary,
         })
-
-
-def _jsonable(value):
-    """Recursively convert numpy/pandas scalars and tuples to JSON types (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, (_dt.date, _dt.datetime, Path)):
-        return str(value)
-    return value
 
 
 # ---------------------------------------------------------------------------- save / load

@@ -1123,6 +1123,30 @@ def records_from_frames(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
 # --------------------------------------------------------------------------- writing
 
 
+def json_value(value):
+    """``value`` with JSON types only, recursively: NaN, infinities and pandas NA/NaT become
+    None, numpy scalars Python scalars, tuples lists, dates and paths strings."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:   # the common cases, first
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        return json_value(value) if type(value) is float else value
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (_dt.date, Path)):
+        return str(value)
+    return value
+
+
 def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
     """Write a result table as CSV, Parquet or JSON (records), chosen by suffix or ``fmt``."""
     path = Path(path)

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
+from ..io import json_value
 
 
 _GCIG_COLUMNS = (
@@ -147,29 +148,11 @@ class Prediction:
             "model": dict(self.model), "series": [dict(s) for s in self.series],
             "curve": [{"day": d, "ca125": v} for d, v in self.curve],
         }
-        return _jsonable(out)
+        return json_value(out)
 
     def to_text(self) -> str:
         """A short report readable by a clinician (what ``ca125 score`` prints)."""
         return _format_text(self)
-
-
-def _jsonable(value):
-    """Recursively turn NaN/NA into None and numpy scalars into Python scalars."""
-    kind = type(value)
-    if value is None or kind is str or kind is int or kind is bool:   # the common cases, first
-        return value
-    if kind is float:
-        return None if value != value else value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if _is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _is_missing(value) -> bool:
