@@ -259,7 +259,7 @@ def _registry_cold_start(model, command, env, run, repeats):
     import mlflow
     from mlflow import MlflowClient
 
-    from ca125kinetics.bundle import pyfunc_arguments
+    from ca125kinetics.mlflow_model import pyfunc_arguments
     from ca125kinetics.predict import default_model_dir
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_registry_"))

@@ -597,7 +597,7 @@ def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tabl
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, bundle, scored):
-    from ca125kinetics.bundle import export_model, pyfunc_input_example
+    from ca125kinetics.mlflow_model import export_model, pyfunc_input_example
 
     markers, clinical, _ = scored
     ids = sorted(clinical["patient_id"])[:4]
@@ -688,7 +688,7 @@ def registry(model_dir, tmp_path, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
 
-    from ca125kinetics.bundle import pyfunc_arguments
+    from ca125kinetics.mlflow_model import pyfunc_arguments
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)

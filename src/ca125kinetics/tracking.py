@@ -236,7 +236,8 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
     from mlflow.entities import Metric, Param
     from mlflow.tracking import MlflowClient
 
-    from .bundle import model_signature, pyfunc_arguments, save_bundle
+    from .bundle import save_bundle
+    from .mlflow_model import model_signature, pyfunc_arguments
 
     uri = resolve_tracking_uri(tracking_uri)
     mlflow.set_tracking_uri(uri)

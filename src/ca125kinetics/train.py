@@ -785,7 +785,8 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
                       progress) -> TrainingResult:
-    from .bundle import ModelBundle, pyfunc_input_example
+    from .bundle import ModelBundle
+    from .mlflow_model import pyfunc_input_example
     from .features import build_patient_frame
 
     step = progress or (lambda _text: None)
@@ -965,7 +966,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
         With ``run_id``, ``model_uri``, ``registered_version``, ``tracking_uri`` and
         ``export_dir`` filled in.
     """
-    from .bundle import export_model
+    from .mlflow_model import export_model
     from .tracking import log_training, resolve_tracking_uri
 
     config = load_config(config)
