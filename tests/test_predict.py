@@ -28,6 +28,7 @@ from ca125kinetics.io import CLINICAL_FACTORS
 
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
+S = importlib.import_module("ca125kinetics.cli.score")   # ca125 score
 
 # The worked reading of shared/spec/clinical-rules.md section 1 (ULN 35): response on day 21,
 # confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
@@ -542,7 +543,7 @@ def tables(tmp_path_factory, scored):
 
 def test_cli_one_patient_text_is_a_readable_report(model_dir, tables, capsys):
     root, ids = tables
-    code = P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[1],
+    code = S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[1],
                              model=str(model_dir)))
     out = capsys.readouterr().out
     assert code == 0
@@ -554,16 +555,16 @@ def test_cli_one_patient_text_is_a_readable_report(model_dir, tables, capsys):
 
 def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
     root, ids = tables
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[0],
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[0],
                       model=str(model_dir), format="json"))
     data = json.loads(capsys.readouterr().out)
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
                       out=str(root / "all.csv")))
     frame = pd.read_csv(root / "all.csv", dtype={"patient_id": str})
     assert list(frame["patient_id"]) == ids and list(frame.columns) == list(P.SCORE_COLUMNS)
     assert frame.set_index("patient_id").loc[ids[0], "probability"] == pytest.approx(data["probability"], rel=1e-12)
     assert "wrote 3 patient(s)" in capsys.readouterr().err
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))
     text = capsys.readouterr().out
     assert "3 patient(s): " in text and "Research software, not a medical device." in text
 
@@ -571,7 +572,7 @@ def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
 def test_cli_unknown_patient_is_a_clear_error(model_dir, tables):
     root, _ = tables
     with pytest.raises(InvalidInputError, match="patient 'nobody' has no rows in the markers table"):
-        P.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
+        S.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
 
 
 def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tables):
@@ -582,7 +583,7 @@ def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tabl
 
     root, ids = tables
     assert (model_dir / "scorer.json").is_file()
-    code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
+    code = ("import sys; from ca125kinetics.cli.score import _main; rc = _main(['--markers', sys.argv[1], "
             "'--patient', sys.argv[2], '--model', sys.argv[3]]); "
             "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn', 'sklearn', 'joblib', "
             "'scipy') if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
@@ -727,7 +728,7 @@ def test_tampered_registry_model_is_refused(registry):
 
 def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     root, ids = tables
-    assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
+    assert S.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err
 
@@ -740,7 +741,7 @@ def test_registry_alias_is_resolved_without_mlflow_and_a_move_is_noticed(registr
     import sys
 
     root, ids = tables
-    code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
+    code = ("import sys; from ca125kinetics.cli.score import _main; rc = _main(['--markers', sys.argv[1], "
             "'--patient', sys.argv[2], '--model', 'models:/ca125-test@champion', '--format', 'json']); "
             "heavy = sorted(m for m in ('mlflow', 'sklearn', 'joblib') if m in sys.modules); "
             "print('HEAVY', heavy); sys.exit(rc)")
@@ -822,7 +823,7 @@ def test_same_patient_same_numbers_through_every_input_form(bundle, cohort, mode
         "REST": P.predict_many([request_to_inputs(body)], model=bundle)[0],
     }
     pyfunc_input = rows.merge(clinical[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
-    P.cli_score(_args(markers=markers_csv, clinical=clinical_csv, model=str(model_dir), format="json"))
+    S.cli_score(_args(markers=markers_csv, clinical=clinical_csv, model=str(model_dir), format="json"))
     cli = json.loads(capsys.readouterr().out)
     for name, result in forms.items():
         row = result.to_frame().iloc[0]

@@ -302,10 +302,10 @@ def load_bundle(directory) -> ModelBundle:
 def __getattr__(name: str):
     # Exported models before the "models from code" format pickled the pyfunc class as
     # ``ca125kinetics.bundle.Ca125PyfuncModel``; unpickling them (``mlflow.pyfunc.load_model``
-    # on an old export) looks the class up here. It lives in ca125kinetics.mlflow_model,
-    # found by name so that this module never imports the layers above it.
+    # on an old export) looks the class up here; it lives in ca125kinetics.mlflow_model (a
+    # PEP 562 re-export for old pickles only: nothing in this module uses it).
     if name == "Ca125PyfuncModel":
-        import importlib
+        from .mlflow_model import Ca125PyfuncModel
 
-        return getattr(importlib.import_module("ca125kinetics.mlflow_model"), name)
+        return Ca125PyfuncModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -63,7 +63,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._design import (CATEGORICAL_FEATURES, NUMERIC_FEATURES,  # noqa: F401 - re-exported
                       model_feature_columns)
-from ._compiled import expit, logit
+from ._logistic import expit, logit
 from .errors import InvalidInputError
 from .settings import KineticsSettings
 

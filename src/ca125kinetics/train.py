@@ -65,7 +65,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ._compiled import expit
+from ._logistic import expit
 from .errors import InsufficientDataError, InvalidInputError
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings

@@ -12,6 +12,7 @@ from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import read_clinical, read_markers
 from ..predict import load_model, predict, predict_cohort
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
+from ..predict.loading import _URI_SCHEMES, _registry_location
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -34,7 +35,7 @@ def add_score_arguments(parser) -> None:
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
-    bundle = load_model(args.model, scoring_only=True)
+    bundle = _load_quietly(args.model)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
@@ -63,6 +64,17 @@ def cli_score(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _load_quietly(model):
+    """The model, scoring form; when mlflow must download it, without mlflow's progress bars
+    and log lines in a clinician's report (a local SQLite registry needs no mlflow at all)."""
+    if isinstance(model, str) and model.startswith(_URI_SCHEMES) and _registry_location(model) is None:
+        from ..tracking import quiet_mlflow
+
+        with quiet_mlflow():
+            return load_model(model, scoring_only=True)
+    return load_model(model, scoring_only=True)
 
 
 def _format_from_suffix(out) -> str:

@@ -116,15 +116,3 @@ __all__ = [
     "SYNTHETIC_NOTE",
     "default_model_dir",
 ]
-
-#: The ``ca125 score`` command lives in ``ca125kinetics.cli.score``; these names stay here
-#: for callers of the former module (imported on first use, so scoring never loads the CLI).
-_COMMAND_NAMES = ("add_score_arguments", "cli_score", "_main")
-
-
-def __getattr__(name):
-    if name in _COMMAND_NAMES:
-        from ..cli import score
-
-        return getattr(score, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -242,18 +242,15 @@ def _load_uri(uri: str, scoring_only: bool = False):
         downloaded = _CACHE.get(f"download:{uri}")
     if downloaded is not None:
         return _load_artifacts(uri, downloaded[0], scoring_only, key)
-    from ..tracking import quiet_mlflow
+    import mlflow.artifacts
 
-    with quiet_mlflow():  # no progress bars or mlflow log lines in a clinician's report
-        import mlflow.artifacts
-
-        try:
-            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
-        except Exception as exc:  # mlflow raises its own exception types
-            raise ModelNotFoundError(
-                f"could not resolve the MLflow model URI {uri!r} ({type(exc).__name__}: "
-                f"{str(exc).splitlines()[0] if str(exc) else ''}); check the name/alias/version and "
-                "MLFLOW_TRACKING_URI") from exc
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    except Exception as exc:  # mlflow raises its own exception types
+        raise ModelNotFoundError(
+            f"could not resolve the MLflow model URI {uri!r} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}); check the name/alias/version and "
+            "MLFLOW_TRACKING_URI") from exc
     local = local if local.is_dir() else local.parent
     with _CACHE_LOCK:
         _CACHE[f"download:{uri}"] = (local, None)

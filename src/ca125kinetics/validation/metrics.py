@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .._compiled import logit
+from .._logistic import logit
 from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 
 __all__ = [

@@ -935,7 +935,7 @@ def _performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     smoothed calibration and Hosmer-Lemeshow parts that cost ~10 x more per resample.
     A model that is not estimable gives NaN (its warning is recorded by the caller).
     """
-    from .._compiled import logit
+    from .._logistic import logit
     from .metrics import _fit_logistic
 
     n = y.size
