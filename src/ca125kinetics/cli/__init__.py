@@ -19,116 +19,6 @@ __all__ = ["main", "build_parser"]
 EXIT_USAGE_ERROR = 2
 
 
-# ----------------------------------------------------------------------------- helpers
-
-
-def _emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
-    """Write ``frame`` to ``out`` (by suffix or ``fmt``), or print it to stdout."""
-    from ..io import write_table
-
-    if out:
-        path = write_table(frame, out, fmt=fmt if fmt and fmt != "text" else None)
-        print(f"wrote {len(frame)} row(s) to {path}", file=sys.stderr)
-        return
-    if fmt == "csv":
-        frame.to_csv(sys.stdout, index=False)
-    elif fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
-    else:
-        sys.stdout.write((text if text is not None else _text_table(frame)) + "\n")
-
-
-def _text_table(frame, max_rows: int | None = None) -> str:
-    import pandas as pd
-
-    shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
-    with pd.option_context("display.max_rows", None, "display.max_columns", None,
-                           "display.width", 250, "display.max_colwidth", 90):
-        text = shown.to_string(index=False, na_rep="-")
-    if shown is not frame:
-        text += f"\n... {len(frame) - len(shown)} more row(s); use --out FILE for the full table"
-    return text
-
-
-# ----------------------------------------------------------------------------- subcommands
-
-
-def _cmd_gcig(args) -> int:
-    from ..gcig import gcig_cohort
-    from ..io import read_clinical, read_markers
-    from ..settings import GcigSettings
-
-    clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
-    markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
-                           duplicates=args.duplicates)
-    settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = gcig_cohort(markers, clinical, settings=settings)
-    summary = _gcig_summary(table, settings)
-    if args.out or args.format in ("csv", "json"):
-        _emit(table, args.out, args.format)
-        print(summary, file=sys.stderr if not args.out else sys.stdout)
-    else:
-        cols = [c for c in ("patient_id", "uln", "n_samples", "baseline_value", "status", "category",
-                            "response_day", "confirmation_day", "progression_group",
-                            "progression_day", "reason") if c in table.columns]
-        print(_text_table(table[cols], max_rows=args.max_rows))
-        print()
-        print(summary)
-    return 0
-
-
-def _gcig_summary(table, settings) -> str:
-    counts = table["status"].value_counts()
-    lines = [f"GCIG CA-125 response (Rustin 2011), {len(table)} patient(s), "
-             f"ULN default {settings.uln:g} U/mL (per-sample ULN used where given):"]
-    for status, n in counts.items():
-        lines.append(f"  {status:<16} {n:>7}  ({100 * n / len(table):.1f} %)")
-    if "category" in table.columns:
-        cat = table["category"].value_counts()
-        lines.append("  confirmed responses: " + ", ".join(f"{k} {v}" for k, v in cat.items()))
-    if "progressed" in table.columns:
-        lines.append(f"  CA-125 progression: {int(table['progressed'].fillna(False).astype(bool).sum())}")
-    return "\n".join(lines)
-
-
-def _cmd_synth(args) -> int:
-    from ..synth import write_synthetic
-
-    path = write_synthetic(args.n, args.seed, args.out, format=args.format)
-    print(f"wrote a synthetic cohort of {args.n} patient(s) (seed {args.seed}) to {path}")
-    return 0
-
-
-def _cmd_kinetics(args) -> int:
-    from ..io import read_markers
-    from ..kinetics import fit_kinetics
-    from ..settings import KineticsSettings
-
-    settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
-    markers = read_markers(args.markers, uln=args.uln, on_error="flag")
-    table = fit_kinetics(markers, method=args.method, settings=settings)
-    _emit(table, args.out, args.format,
-          text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
-    if args.out:
-        print(_kinetics_summary(table, settings))
-    return 0
-
-
-def _kinetics_summary(table, settings) -> str:
-    ok = table[table["status"] == "ok"]
-    lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
-             f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
-             f"({settings.k_ref_source})"]
-    if len(ok):
-        lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
-                     f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
-                     f"{int((ok['kelim_score'] >= 1).sum())}")
-    for status, n in table["status"].value_counts().items():
-        if status != "ok":
-            lines.append(f"  not scored, {status}: {n}")
-    return "\n".join(lines)
-
-
 # ----------------------------------------------------------------------------- parser
 
 
@@ -151,42 +41,6 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ca125kinetics {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p = sub.add_parser("gcig", help="apply the GCIG CA-125 response/progression rules to every patient",
-                       description="Apply the GCIG CA-125 response and progression rules (Rustin 2011) "
-                       "to every patient of a markers table and print or write one row per patient.")
-    p.add_argument("markers", help="markers table (.csv or .parquet)")
-    p.add_argument("--clinical", help="clinical table (needed for dates, RECIST and the combined category)")
-    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
-    p.add_argument("--duplicates", default="error",
-                   choices=["error", "mean", "median", "max", "min", "first", "last"],
-                   help="two samples on one day: a data error (default) or an explicit aggregation")
-    p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
-    p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
-    p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
-    p.set_defaults(func=_cmd_gcig)
-
-    p = sub.add_parser("synth", help="generate a seeded synthetic cohort",
-                       description="Write markers.csv, clinical.csv and truth.csv of a seeded synthetic "
-                       "cohort (synthetic data: not patients).")
-    p.add_argument("--n", type=int, default=3000, help="number of patients (default 3000)")
-    p.add_argument("--seed", type=int, default=20261121, help="random seed (default 20261121)")
-    p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.set_defaults(func=_cmd_synth)
-
-    p = sub.add_parser("kinetics", help="fit KELIM-like CA-125 elimination rates",
-                       description="Fit the KELIM-like floor model C(t) = B + (C0 - B) exp(-k t) to every "
-                       "patient (population empirical-Bayes by default) and report k, half-life, score "
-                       "and descriptors.")
-    p.add_argument("markers", help="markers table (.csv or .parquet)")
-    p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
-    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
-    p.add_argument("--k-ref", type=float, default=0.05, help="k_ref of the standardized score (default 0.05/day)")
-    p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
-    p.add_argument("--format", choices=["text", "csv", "json"], default=None)
-    p.add_argument("--max-rows", type=int, default=40)
-    p.set_defaults(func=_cmd_kinetics)
-
     wanted = _first_word(argv)
     for name, help_text, module, add_name, run_name in _LAZY_COMMANDS:
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -198,19 +52,24 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-#: Subcommands whose code lives in their own module: (name, help, module relative to the
-#: ``ca125kinetics`` package, add-arguments function, handler). Their modules are imported only when that command runs, so that
-#: ``ca125 --help`` and ``ca125 score`` stay fast.
+#: Every subcommand: (name, help, module relative to the ``ca125kinetics`` package,
+#: add-arguments function, handler). A module is imported only when its command runs, so
+#: that ``ca125 --help`` and ``ca125 score`` stay fast. A new command is one line here.
 _LAZY_COMMANDS = [
+    ("gcig", "apply the GCIG CA-125 response/progression rules to every patient",
+     ".cli.gcig", "add_gcig_arguments", "cli_gcig"),
+    ("synth", "generate a seeded synthetic cohort", ".cli.synth", "add_synth_arguments", "cli_synth"),
+    ("kinetics", "fit KELIM-like CA-125 elimination rates", ".cli.kinetics", "add_kinetics_arguments",
+     "cli_kinetics"),
     ("train", "train and compare complete-resection classifiers, tracked in MLflow",
-     ".train", "add_train_arguments", "cli_train"),
+     ".cli.train", "add_train_arguments", "cli_train"),
     ("score", "score patients' marker series with a trained model (GCIG rule applied)",
      ".cli.score", "add_score_arguments", "cli_score"),
-    ("serve", "serve the scoring web page and JSON API", ".web", "add_serve_arguments", "cli_serve"),
+    ("serve", "serve the scoring web page and JSON API", ".cli.serve", "add_serve_arguments", "cli_serve"),
     ("validate", "validate a frozen model on a cohort and write an HTML report",
-     ".validation.report", "add_validate_arguments", "cli_validate"),
+     ".cli.validate", "add_validate_arguments", "cli_validate"),
     ("demo", "run the main job end to end on the embedded synthetic defaults",
-     ".demo", "add_demo_arguments", "cli_demo"),
+     ".cli.demo", "add_demo_arguments", "cli_demo"),
 ]
 
 

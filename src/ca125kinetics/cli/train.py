@@ -1,0 +1,40 @@
+"""``ca125 train``: train and compare complete-resection classifiers, tracked in MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from ..tracking import quiet_mlflow
+from ..train import DEFAULT_NAME, format_summary, train
+
+
+def add_train_arguments(parser) -> None:
+    """Arguments of ``ca125 train`` ."""
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--clinical", required=True,
+                        help="clinical table with the outcome column complete_resection (.csv or .parquet)")
+    parser.add_argument("--config", default=None,
+                        help="training configuration (TOML), e.g. training/default.toml (default: built-in, "
+                             "identical to training/default.toml)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+                             "the working directory)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help=f"experiment and registered model name (default {DEFAULT_NAME})")
+    parser.add_argument("--out", default=None, help="export directory (default models/<name>)")
+    parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
+                        help="mark the model as trained on synthetic data or not (default: synthetic when a "
+                             "params.json of `ca125 synth` lies beside the markers file)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def cli_train(args) -> int:
+    """Handler of ``ca125 train``: train, then print the summary table on stdout."""
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    with quiet_mlflow():
+        result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
+                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
+    print(format_summary(result))
+    return 0
