@@ -9,9 +9,7 @@ markers rows) is split, and reasons already written in a validated frame are kep
 from __future__ import annotations
 
 import os
-import re
 
-import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
@@ -48,30 +46,6 @@ def _split_input(frame: pd.DataFrame, clinical):
     return markers, clin, problems
 
 
-#: A plain decimal number written as text (read the same by ``float`` and ``pd.to_numeric``).
-_DECIMAL_RE = re.compile(r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$")
-
-
-def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """Canonical frames carry ``censored`` beside a numeric ``ca125``; the reader reads the
-    ``"<x"`` text form, so write censored values back as ``"<x"`` (exact ``repr`` of x)
-    before validation (otherwise re-reading a canonical frame would drop the flag)."""
-    if "censored" not in frame.columns or "ca125" not in frame.columns:
-        return frame
-    flag = frame["censored"].map(lambda v: v is True or (isinstance(v, (np.bool_, int, float)) and not _is_missing(v) and bool(v)))
-    flag = flag.to_numpy(dtype=bool)
-    if not flag.any():
-        return frame.drop(columns="censored")
-    values = frame["ca125"].astype(object).to_numpy().copy()
-    for i in np.flatnonzero(flag):
-        v = values[i]
-        if isinstance(v, (int, float, np.integer, np.floating)) and not _is_missing(v):
-            values[i] = f"<{float(v)!r}"
-        elif isinstance(v, str) and _DECIMAL_RE.match(v.strip()):   # a number written as text
-            values[i] = f"<{float(v.strip())!r}"
-    return frame.drop(columns="censored").assign(ca125=values)
-
-
 def _read_inputs(frame, clinical, gcig_settings):
     """Canonical (markers, clinical) frames through the package readers (flagging bad patients)."""
     from ..io import read_clinical, read_markers
@@ -89,7 +63,6 @@ def _read_inputs(frame, clinical, gcig_settings):
                 flagged = table.loc[table["problem"].notna(), ["patient_id", "problem"]]
                 for patient, problem in flagged.itertuples(index=False):
                     problems.setdefault(str(patient), str(problem))
-        frame = _censored_as_text(frame)
     clin = None
     if clinical is not None:
         clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
