@@ -433,15 +433,19 @@ def _treatment_starts(clinical, *, source=None) -> dict[str, Any]:
     """``patient_id -> treatment_start`` of a clinical table (for markers that carry dates)."""
     clin = clinical if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical else read_clinical(clinical)
     if "treatment_start" not in clin.columns:
-        raise InvalidInputError(
-            "markers carry dates, so the clinical table needs a 'treatment_start' column "
-            "(date of the first dose)", column="treatment_start",
-        )
+        raise _no_treatment_start()
     starts = pd.to_datetime(clin["treatment_start"], errors="coerce").to_numpy()
     out: dict[str, Any] = {}
     for p, t in zip(_id_array(_array(clin["patient_id"])), starts):
         out.setdefault(p, t)
     return out
+
+
+def _no_treatment_start() -> InvalidInputError:
+    return InvalidInputError(
+        "markers carry dates, so the clinical table needs a 'treatment_start' column "
+        "(date of the first dose)", column="treatment_start",
+    )
 
 
 def _days_from_dates(raw_date: np.ndarray, pid: np.ndarray, starts, col: _Collector,
@@ -1069,6 +1073,8 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
             raise clin.problems.error()
         if "treatment_start" in clin.values:
             starts = {p: t for p, t in zip(clin.patient_id, clin.values["treatment_start"])}
+        elif "day" not in columns and "date" in columns:
+            raise _no_treatment_start()
         reasons = clin.problems.reasons_by_patient()
         clinical_problem = _flagged(c_cols) or reasons.get(pid)
         record_clinical = _clinical_values(clin, 0)
