@@ -126,7 +126,8 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str]) -> list
         recist = (p.clinical or {}).get("recist")
         if p.day:
             values, res, prog = patient_gcig(p.patient_id, p.day, p.ca125, p.censored, p.uln, p.assay, p.event,
-                                             (p.problem,), gs, cache)
+                                             (p.problem,), gs, cache,
+                                             check=False)     # a record: valid under io's rules
             if res is not None:
                 values = _with_combined(values, recist, res, prog)
         else:
