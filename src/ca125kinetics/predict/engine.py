@@ -93,7 +93,7 @@ def _kinetics_of(bundle, patients: list, problems: Mapping[str, str]):
     ids = np.array([p.patient_id for p in chosen], dtype=object)
     r = K._classify_rows(ids, codes, True, day, value, cens, uln, np.asarray(ev_rows, dtype=np.int64),
                          np.asarray(ev_kind, dtype=object), np.asarray(pr_rows, dtype=np.int64),
-                         np.asarray(pr_text, dtype=object), s)
+                         np.asarray(pr_text, dtype=object), s, check=False)   # records: io checked them
     batch = K._batch_from_rows(r)
     method = step.method if step is not None else "population"
     population = getattr(step, "population_", None) if method == "population" else None
