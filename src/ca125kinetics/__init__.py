@@ -33,6 +33,8 @@ _PUBLIC = {
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
+    "patient_record": "io",
+    "PatientRecord": "io",
     # GCIG rules
     "gcig_response": "gcig",
     "gcig_progression": "gcig",
