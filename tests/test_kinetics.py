@@ -651,15 +651,18 @@ def test_population_start_is_checked(cohort, population):
 def test_estimators_pickled_before_population_start_still_clone_and_refit(cohort, population):
     old = KineticsFeatures(settings=KineticsSettings(k_ref=0.04)).fit(series_to_wide(cohort[0]).iloc[:60])
     del old.__dict__["population_start"]                 # as pickled by an earlier version
+    del old.__dict__["marker"]                           # (and before markers were a parameter)
     old_pop = dataclasses.replace(population)
     del old_pop.__dict__["start_method"]
+    del old_pop.__dict__["marker"]
     old.population_ = old_pop
     loaded = pickle.loads(pickle.dumps(old))
     assert "population_start" not in loaded.__dict__ and "start_method" not in loaded.population_.__dict__
     assert loaded.population_start is None and loaded.population_.start_method == "mixedlm"
+    assert loaded.marker is None and loaded.population_.marker == "ca125"
     fresh = clone(loaded)
     assert fresh.get_params() == {"method": "population", "settings": KineticsSettings(k_ref=0.04),
-                                  "population": None, "population_start": None}
+                                  "population": None, "population_start": None, "marker": None}
     assert fresh.fit(series_to_wide(cohort[0]).iloc[:60]).population_.start_method == "mixedlm"
     assert KineticsPopulation.from_json(loaded.population_.to_json()) == population
 

@@ -16,10 +16,16 @@ column      dtype     meaning
 =========== ========= =====================================================================
 patient_id  object    identifier, always a string (leading zeros kept)
 day         int64     days from the first dose of the line (day 0); pretreatment <= 0
-ca125       float64   U/mL; for a censored ``"<5"`` value this holds 5.0, the limit;
-                      NaN only on an event-only row
+ca125       float64   the marker's value, in the marker's unit (U/mL for CA-125); for a
+                      censored ``"<5"`` value this holds 5.0, the limit; NaN only on an
+                      event-only row. **The column keeps the marker's name**: ``ca125``
+                      for CA-125 (the default), ``cea`` (ng/mL) for
+                      ``read_markers(..., marker="cea")``; the kinetics functions take the
+                      same ``marker=``.
 censored    bool      True when the value was reported as ``"<x"`` (true value below x)
-uln         float64   assay upper limit of normal (``uln`` argument filled in where absent)
+uln         float64   assay upper limit of normal (``uln`` argument, default the marker's
+                      :attr:`~ca125kinetics.markers.MarkerSpec.default_uln`, filled in
+                      where absent)
 assay       object    assay name or None
 event       object    None or paracentesis / thoracentesis / surgery / mouse_antibody
 problem     object    None, or (``on_error="flag"``) why this patient's data is invalid
@@ -40,10 +46,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataQualityWarning, InvalidInputError
-from .settings import DEFAULT_ULN
+from .markers import MARKERS, MarkerSpec, get_marker
 
 __all__ = [
     "read_markers",
+    "marker_columns",
     "read_clinical",
     "write_table",
     "MARKER_COLUMNS",
@@ -185,7 +192,7 @@ class _Collector:
 # --------------------------------------------------------------------------- loading
 
 
-def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load(source, what: str, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels)."""
     if isinstance(source, pd.DataFrame):
         frame = source.copy()
@@ -205,7 +212,7 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
         raise InvalidInputError(f"file not found; check the path of the {what} table", source=label)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     if suffix == ".json" and what == "markers":
-        return _load_fhir(path)
+        return _load_fhir(path, marker)
     try:
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
@@ -229,7 +236,7 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
     return frame.reset_index(drop=True), label, rows
 
 
-def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load_fhir(path: Path, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
@@ -237,7 +244,7 @@ def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path)
+    result = read_fhir(path, marker=marker)
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -298,7 +305,7 @@ def _numeric(series: pd.Series) -> pd.Series:
 # --------------------------------------------------------------------------- markers
 
 
-def _parse_ca125(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _parse_values(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings."""
     text = _as_text(raw)
     value = _numeric(text)
@@ -320,18 +327,20 @@ def read_markers(
     source,
     *,
     clinical=None,
-    uln: float = DEFAULT_ULN,
+    uln: float | None = None,
     duplicates: str = "error",
     on_error: str = "raise",
     day_range: tuple[int, int] = DAY_RANGE,
+    marker: str | MarkerSpec | None = None,
 ) -> pd.DataFrame:
-    """Read and validate a CA-125 markers table (long format, one row per sample).
+    """Read and validate a tumour-marker table (long format, one row per sample).
 
     Parameters
     ----------
     source : str, Path or DataFrame
         A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
-        ``ca125`` and ``day`` (or ``date`` together with ``treatment_start``, in the
+        the value column named after the marker (``ca125``, or ``cea`` with
+        ``marker="cea"``) and ``day`` (or ``date`` together with ``treatment_start``, in the
         clinical table or on the markers rows), optionally ``uln``, ``assay``, ``event``.
         A ``.json`` file is read as a FHIR R4 bundle
         (:func:`ca125kinetics.sources.fhir.read_fhir`, CA-125; its skipped records are
@@ -339,8 +348,9 @@ def read_markers(
     clinical : str, Path or DataFrame, optional
         The clinical table. Needed when markers carry dates; when given, every patient with
         markers must have a clinical row.
-    uln : float
-        ULN filled in where the ``uln`` column is absent or empty (default 35 U/mL).
+    uln : float, optional
+        ULN filled in where the ``uln`` column is absent or empty, in the marker's unit
+        (default the marker's ``default_uln``: 35 U/mL for CA-125, 5 ng/mL for CEA).
     duplicates : str
         Two samples of one patient on the same day are a data error (``"error"``, the
         default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
@@ -352,6 +362,15 @@ def read_markers(
         (day 0, ca125 NaN) whose ``problem`` column holds the reasons.
     day_range : (int, int)
         Plausible inclusive range of ``day``; values outside are errors.
+    marker : str or MarkerSpec, optional
+        The marker of the table (``"ca125"``, the default, or ``"cea"``;
+        :func:`ca125kinetics.markers.get_marker`). Its name is the value column read and
+        written; values above its ``plausible_max`` are invalid. **Decision** (never guess):
+        a table without the marker's column but with another marker's (e.g. only ``cea``
+        read as CA-125) is refused with an error saying to pass ``marker=``; so is a table
+        whose ``marker`` column (written by ``ca125 extract``, values in ``ca125``) names
+        another marker. An extract's ``ca125`` column is read as the marker its ``marker``
+        column names.
 
     Returns
     -------
@@ -364,15 +383,18 @@ def read_markers(
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
+    spec = get_marker(marker)
+    vc, what, unit = spec.name, spec.label, spec.unit
+    uln = spec.default_uln if uln is None else uln
     if not (isinstance(uln, (int, float)) and np.isfinite(uln) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of U/mL, got {uln!r}")
+        raise InvalidInputError(f"uln must be a positive number of {unit}, got {uln!r}")
 
-    frame, label, rows = _load(source, "markers")
-    frame = _strip_columns(frame)
+    frame, label, rows = _load(source, "markers", spec.name)
+    frame = _value_column(_strip_columns(frame), spec, label)
     if "day" not in frame.columns and "date" in frame.columns:
-        _require(frame, ("patient_id", "ca125", "date"), label, "markers")
+        _require(frame, ("patient_id", vc, "date"), label, "markers")
     else:
-        _require(frame, ("patient_id", "ca125", "day"), label, "markers")
+        _require(frame, ("patient_id", vc, "day"), label, "markers")
 
     pid = _ids(frame["patient_id"])
     _require_ids(pid, rows, label, "give every sample its patient's identifier")
@@ -403,40 +425,44 @@ def read_markers(
     else:
         event = pd.Series([None] * len(frame), dtype=object)
 
-    # ---- ca125
-    value, censored, bad_value = _parse_ca125(frame["ca125"])
+    # ---- the marker's value
+    value, censored, bad_value = _parse_values(frame[vc])
     if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
         flag = _as_text(frame["censored"]).map(
             lambda v: str(v).strip().lower() in ("true", "1", "1.0", "yes") if v is not None else False)
         censored = censored | flag.to_numpy(dtype=bool)
-    raw_value = frame["ca125"]
-    col.add(bad_value, "ca125",
-            lambda i: f"CA-125 value {raw_value.iloc[i]!r} is not a number; give U/mL as a number, "
+    raw_value = frame[vc]
+    col.add(bad_value, vc,
+            lambda i: f"{what} value {raw_value.iloc[i]!r} is not a number; give {unit} as a number, "
             "or '<x' for a value below the assay's limit")
-    col.add(~bad_value & (value < 0), "ca125",
-            lambda i: f"CA-125 value {value[i]:g} is negative; CA-125 in U/mL cannot be below 0")
-    col.add(~bad_value & np.isinf(value), "ca125", "CA-125 value is infinite; give a finite U/mL value")
+    col.add(~bad_value & (value < 0), vc,
+            lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
+    col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
+    col.add(~bad_value & np.isfinite(value) & (value > spec.plausible_max), vc,
+            lambda i: f"{what} value {value[i]:g} {unit} is above the largest value an assay reports "
+            f"({spec.plausible_max:g} {unit}); check the unit and the number")
     empty_value = np.isnan(value) & ~bad_value
-    col.add(empty_value & event.isna().to_numpy(), "ca125",
-            "CA-125 value is empty; give the value, or remove the row (only event rows may omit it)")
+    col.add(empty_value & event.isna().to_numpy(), vc,
+            f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
 
     # ---- uln and assay
     if "uln" in frame.columns:
         uln_raw = frame["uln"]
         uln_v = _numeric(_as_text(uln_raw) if uln_raw.dtype == object else uln_raw)
         col.add(uln_v.isna() & uln_raw.notna(), "uln",
-                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in U/mL")
-        col.add(uln_v.notna() & ~(uln_v > 0), "uln", "ULN must be a positive number of U/mL")
+                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in {unit}")
+        col.add(uln_v.notna() & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
         uln_v = uln_v.fillna(float(uln))
     else:
         uln_v = pd.Series(np.full(len(frame), float(uln)))
     assay = _as_text(frame["assay"]) if "assay" in frame.columns else pd.Series([None] * len(frame), dtype=object)
 
-    extra = [c for c in frame.columns if c not in MARKER_COLUMNS and c not in ("date",)]
+    columns = marker_columns(spec)
+    extra = [c for c in frame.columns if c not in columns and c not in ("date",)]
     out = pd.DataFrame({
         "patient_id": pid,
         "day": day_f,
-        "ca125": np.where(bad_value, np.nan, value),
+        vc: np.where(bad_value, np.nan, value),
         "censored": censored,
         "uln": uln_v.to_numpy(dtype=float),
         "assay": assay,
@@ -446,7 +472,7 @@ def read_markers(
     for c in extra:
         out[c] = frame[c].to_numpy()
 
-    out = _handle_duplicates(out, duplicates, col)
+    out = _handle_duplicates(out, duplicates, col, spec)
 
     if clinical is not None:
         known = set(_clinical_ids(clinical))
@@ -458,7 +484,7 @@ def read_markers(
 
     if col.problems and on_error == "raise":
         raise col.error()
-    return _finish_markers(out, col, float(uln), extra)
+    return _finish_markers(out, col, float(uln), extra, spec)
 
 
 def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
@@ -506,8 +532,9 @@ def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
     return (dates - start).dt.days.astype(float)
 
 
-def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:
-    has_value = out["ca125"].notna() & out["patient_id"].notna() & out["day"].notna()
+def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector, spec: MarkerSpec) -> pd.DataFrame:
+    vc = spec.name
+    has_value = out[vc].notna() & out["patient_id"].notna() & out["day"].notna()
     key = out.loc[has_value, ["patient_id", "day"]]
     dup = key.duplicated(keep=False)
     if not dup.any():
@@ -517,25 +544,27 @@ def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> p
         mask = out.index.isin(dup_index)
         col.rows, col.patients = out["_row"], out["patient_id"]
         col.add(mask, "day",
-                lambda i: f"two or more CA-125 samples on day {int(out['day'].iloc[i])}; GCIG treats "
+                lambda i: f"two or more {spec.label} samples on day {int(out['day'].iloc[i])}; GCIG treats "
                 "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
                 "(or median/max/min/first/last) to aggregate explicitly")
         return out
     group = out.loc[dup_index]
     agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        ca125=("ca125", duplicates),
+        **{vc: (vc, duplicates)},
         censored=("censored", "all"),
     )
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
     keep_first = keep_first.set_index(["patient_id", "day"])
-    keep_first["ca125"] = agg["ca125"]
+    keep_first[vc] = agg[vc]
     keep_first["censored"] = agg["censored"]
     keep_first = keep_first.reset_index()
     rest = out.drop(index=dup_index)
     return pd.concat([rest, keep_first[out.columns]], ignore_index=True)
 
 
-def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str]) -> pd.DataFrame:
+def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str],
+                    spec: MarkerSpec) -> pd.DataFrame:
+    vc = spec.name
     reasons = col.reasons_by_patient() if col.problems else {}
     bad_ids = set(reasons)
     good = out[~out["patient_id"].isin(bad_ids)].copy()
@@ -544,7 +573,7 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
     placeholders = pd.DataFrame({
         "patient_id": sorted(bad_ids),
         "day": np.zeros(len(bad_ids), dtype="int64"),
-        "ca125": np.nan,
+        vc: np.nan,
         "censored": False,
         "uln": uln,
         "assay": None,
@@ -557,12 +586,48 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
     result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
     result["patient_id"] = result["patient_id"].astype(object)
     result["day"] = result["day"].astype("int64")
-    result["ca125"] = result["ca125"].astype(float)
+    result[vc] = result[vc].astype(float)
     result["censored"] = result["censored"].astype(bool)
     result["uln"] = result["uln"].astype(float)
     for c in ("assay", "event", "problem"):
         result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(MARKER_COLUMNS) + extra]
+    return result[list(marker_columns(spec)) + extra]
+
+
+def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
+    """Columns of the canonical markers frame of ``marker``: :data:`MARKER_COLUMNS` with
+    ``ca125`` replaced by the marker's name (``cea`` for CEA)."""
+    name = get_marker(marker).name
+    return tuple(name if c == "ca125" else c for c in MARKER_COLUMNS)
+
+
+def _value_column(frame: pd.DataFrame, spec: MarkerSpec, label: str) -> pd.DataFrame:
+    """The frame with the value column named ``spec.name``, or a typed error (never a guess).
+
+    A ``marker`` column (``ca125 extract`` writes one, values in ``ca125``) must name
+    ``spec`` on every row; its ``ca125`` column is then the marker's value. A table with
+    another marker's value column and not ``spec``'s is refused, naming ``marker=``.
+    """
+    if "marker" in frame.columns:
+        named = {str(v).strip().lower() for v in frame["marker"].dropna().unique()}
+        others = sorted(named - {spec.name})
+        if others:
+            raise InvalidInputError(
+                f"the table's 'marker' column names {others}, not {spec.name!r} ({spec.label}); "
+                f"read it with marker={others[0]!r} (ca125 ... --marker {others[0]})",
+                source=label, column="marker")
+        if spec.name not in frame.columns and "ca125" in frame.columns:
+            frame = frame.rename(columns={"ca125": spec.name})
+        return frame
+    if spec.name not in frame.columns:
+        found = [m for m in MARKERS if m in frame.columns]
+        if found:
+            raise InvalidInputError(
+                f"the table has no {spec.name!r} ({spec.label}) column but has {found}: it holds "
+                f"another marker; pass marker={found[0]!r} (on the command line --marker {found[0]}) "
+                "to read it", source=label, column=spec.name)
+    return frame
+
 
 
 # --------------------------------------------------------------------------- clinical
