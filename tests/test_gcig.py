@@ -596,3 +596,16 @@ def test_responses_are_consistent(series):
         assert prog.progression_value >= prog.threshold and prog.confirmation_value >= prog.threshold
         assert prog.confirmation_day - prog.progression_day >= 7
         assert prog.progression_value > 35
+
+
+def test_gcig_refuses_another_marker():
+    days, values = [0, 30, 60], [200.0, 80.0, 40.0]
+    for fn in (g.gcig_response, g.gcig_progression):
+        with pytest.raises(InvalidInputError, match="defined for CA-125 only, not for CEA"):
+            fn(days, values, marker="cea")
+    assert g.gcig_response(days, values, marker="ca125").status == g.gcig_response(days, values).status
+    cea = pd.DataFrame({"patient_id": ["1"] * 3, "day": days, "cea": values})
+    with pytest.raises(InvalidInputError, match="defined for CA-125 only, not for CEA"):
+        g.gcig_cohort(cea)
+    with pytest.raises(InvalidInputError, match="defined for CA-125 only"):
+        g.gcig_cohort(cea.rename(columns={"cea": "ca125"}), marker="cea")

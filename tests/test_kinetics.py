@@ -706,3 +706,39 @@ def test_fixed_population_reproduces_reference_scores():
 def test_public_api_exports():
     for name in ("fit_kinetics", "fit_population", "KineticsPopulation", "KineticsFeatures", "series_to_wide"):
         assert getattr(ca125kinetics, name) is getattr(ca125kinetics.kinetics, name)
+
+
+# ---- markers as a parameter (CEA)
+
+def test_cea_kinetics_take_the_marker_and_never_guess():
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+    cohort = simulate_rectal_cohort(150, seed=4)
+    markers = read_markers(cohort.markers, marker="cea")
+    with pytest.raises(InvalidInputError, match="pass marker='cea'"):
+        fit_kinetics(markers)
+    res = fit_kinetics(markers, marker="cea")
+    assert list(res.columns) == list(OUTPUT_COLUMNS) and (res["uln"] == 5.0).all()
+    at_floor = res[res["status"] == "at_floor"]
+    assert len(at_floor) and at_floor["reason"].str.contains("ng/mL").all()
+    assert not res["reason"].str.contains("U/mL|CA-125").any()
+    pop = fit_population(markers, marker="cea")
+    assert pop.marker == "cea" and pop.settings.uln == 5.0
+    assert KineticsPopulation.from_json(pop.to_json()) == pop
+    pd.testing.assert_frame_equal(fit_kinetics(markers, population=pop), res)   # the population's marker
+    with pytest.raises(InvalidInputError, match="learned on 'cea', not 'ca125'"):
+        fit_kinetics(markers.rename(columns={"cea": "ca125"}), population=pop, marker="ca125")
+    # the renamed frame is the same numbers: CA-125 code path, identical k
+    as_ca125 = fit_kinetics(markers.rename(columns={"cea": "ca125"}), settings=KineticsSettings(uln=5.0))
+    np.testing.assert_allclose(as_ca125["k"], res["k"], rtol=1e-12)
+    wide = series_to_wide(markers, marker="cea")
+    assert "cea_1" in wide.columns and "ca125_1" not in wide.columns
+    pd.testing.assert_frame_equal(wide_to_long(wide, marker="cea")[["patient_id", "day", "cea"]],
+                                  wide_to_long(series_to_wide(markers.rename(columns={"cea": "ca125"}),
+                                               settings=KineticsSettings(uln=5.0)))
+                                  .rename(columns={"ca125": "cea"})[["patient_id", "day", "cea"]])
+    feats = KineticsFeatures(marker="cea").fit(wide.iloc[:100]).transform(wide.iloc[100:])
+    assert feats.shape == (50, len(FEATURE_NAMES)) and KineticsFeatures(marker="cea").fit(wide).population_.marker == "cea"
+    with pytest.raises(InvalidInputError, match="two markers"):
+        fit_kinetics(markers.assign(ca125=1.0), marker="cea")

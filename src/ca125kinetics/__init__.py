@@ -32,6 +32,7 @@ _PUBLIC = {
     "SyntheticModelWarning": "errors",
     "GcigSettings": "settings",
     "KineticsSettings": "settings",
+    "ResponseSettings": "settings",
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
@@ -65,6 +66,7 @@ _PUBLIC = {
     "KineticsPopulation": "kinetics",
     "KineticsFeatures": "kinetics",
     "series_to_wide": "kinetics",
+    "response_features": "response",
     # features and published scores
     "ago_score": "scores",
     "imodel_score": "scores",

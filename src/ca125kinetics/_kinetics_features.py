@@ -112,9 +112,9 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
         spec = self._spec()
-        X = _engine_frame(X, spec)
-        wide = _is_wide(X)
-        passthrough = [c for c in X.columns if c not in set(_series_columns(X))] if wide else []
+        Xe = _engine_frame(X, spec)                     # value columns under the engine's name
+        wide = _is_wide(Xe)
+        passthrough = [c for c in Xe.columns if c not in set(_series_columns(Xe))] if wide else []
         clash = sorted(set(map(str, passthrough)) & set(FEATURE_NAMES))
         if clash:
             raise InvalidInputError(f"column(s) {clash} would be overwritten by kinetics features; rename them")
@@ -135,8 +135,8 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         if not isinstance(X, pd.DataFrame):
             raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
         spec = self._spec()
-        X = _engine_frame(X, spec)
-        kind = "wide" if _is_wide(X) else "long"
+        Xe = _engine_frame(X, spec)
+        kind = "wide" if _is_wide(Xe) else "long"
         if kind != self.input_kind_:
             raise InvalidInputError(f"fitted on the {self.input_kind_} markers form, got the {kind} form; "
                                     "use the same form (series_to_wide converts)")
@@ -145,7 +145,7 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         feats = _features(d)
         if kind == "long":
             return pd.DataFrame(feats.T, index=batch.ids, columns=list(FEATURE_NAMES), copy=False)
-        passthrough = [c for c in X.columns if c not in set(_series_columns(X))]
+        passthrough = [c for c in Xe.columns if c not in set(_series_columns(Xe))]
         if passthrough != self.passthrough_columns_:
             raise InvalidInputError(
                 f"the non-series columns differ from those seen in fit: expected "

@@ -56,7 +56,10 @@ def _text_table(frame, max_rows: int | None = None) -> str:
 def _cmd_gcig(args) -> int:
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers
+    from .markers import require_gcig_marker
     from .settings import GcigSettings
+
+    require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
 
     clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
@@ -102,23 +105,44 @@ def _cmd_synth(args) -> int:
 def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
-    from .settings import KineticsSettings
+    from .markers import get_marker
+    from .settings import KineticsSettings, ResponseSettings
 
-    settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
-    markers = read_markers(args.markers, uln=args.uln, on_error="flag")
-    table = fit_kinetics(markers, method=args.method, settings=settings)
-    _emit(table, args.out, args.format,
-          text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
+    spec = get_marker(args.marker)
+    uln = spec.default_uln if args.uln is None else args.uln
+    settings = KineticsSettings(uln=uln, k_ref=args.k_ref)
+    markers = read_markers(args.markers, uln=uln, on_error="flag", marker=spec)
+    table = fit_kinetics(markers, method=args.method, settings=settings, marker=spec)
+    summary = _kinetics_summary(table, settings, spec)
+    if args.response or spec.name != "ca125":
+        from .response import response_features
+
+        response = ResponseSettings(clearance_r2_threshold=args.clearance_r2)
+        features = response_features(markers, marker=spec, settings=settings, response=response)
+        table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
+                            on="patient_id", how="left", validate="one_to_one")
+        summary += "\n" + _response_summary(features, response)
+    _emit(table, args.out, args.format, text=_text_table(table, max_rows=args.max_rows) + "\n\n" + summary)
     if args.out:
-        print(_kinetics_summary(table, settings))
+        print(summary)
     return 0
 
 
-def _kinetics_summary(table, settings) -> str:
+def _response_summary(features, response) -> str:
+    ratio = features["post_pre_ratio"].dropna()
+    norm = features["normalised"].dropna()
+    clear = features["exponential_clearance"].dropna()
+    return (f"  response: median post/pre ratio {ratio.median():.3g} ({len(ratio)} patient(s)); "
+            f"normalised {int(norm.sum())} of {len(norm)} with a raised baseline; exponential "
+            f"clearance (R^2 > {response.clearance_r2_threshold:g}) {int(clear.sum())} of {len(clear)}")
+
+
+def _kinetics_summary(table, settings, spec=None) -> str:
     ok = table[table["status"] == "ok"]
-    lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
+    marker = "" if spec is None or spec.name == "ca125" else f"{spec.label} "
+    lines = [f"KELIM-like {marker}kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
              f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
-             f"({settings.k_ref_source})"]
+             f"({settings.k_ref_source})" + (f"; ULN {settings.uln:g} {spec.unit}" if marker else "")]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
                      f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
@@ -160,6 +184,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--duplicates", default="error",
                    choices=["error", "mean", "median", "max", "min", "first", "last"],
                    help="two samples on one day: a data error (default) or an explicit aggregation")
+    p.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
+                   help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
@@ -174,13 +200,22 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("kinetics", help="fit KELIM-like CA-125 elimination rates",
+    p = sub.add_parser("kinetics", help="fit KELIM-like marker elimination rates (CA-125, CEA)",
                        description="Fit the KELIM-like floor model C(t) = B + (C0 - B) exp(-k t) to every "
                        "patient (population empirical-Bayes by default) and report k, half-life, score "
                        "and descriptors.")
     p.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
-    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    p.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
+                   help="marker of the table, named by its value column (default ca125; cea for CEA)")
+    p.add_argument("--uln", type=float, default=None,
+                   help="assay upper limit of normal in the marker's unit (default 35 U/mL for CA-125, "
+                   "5 ng/mL for CEA)")
+    p.add_argument("--response", action="store_true",
+                   help="add the response features (post/pre ratio, normalisation, clearance R^2); "
+                   "always added for markers other than CA-125")
+    p.add_argument("--clearance-r2", type=float, default=0.9,
+                   help="R^2 threshold of exponential clearance (default 0.9, FOWARC)")
     p.add_argument("--k-ref", type=float, default=0.05, help="k_ref of the standardized score (default 0.05/day)")
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None)

@@ -741,11 +741,12 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     nan = lambda: np.full(n, np.nan)  # noqa: E731
     out = {name: nan() for name in (
         "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
-        "slope", "intercept", "slope_se", "loglinear_rss",
+        "slope", "intercept", "slope_se", "loglinear_rss", "loglinear_tss", "last_value", "last_day",
         *[f"pct_decline_c{c}" for c in _CYCLES], *[f"pct_decline_c{c}_day" for c in _CYCLES])}
     out["n_samples"] = np.zeros(n, dtype=np.int64)
     out["n_on"] = np.zeros(n, dtype=np.int64)
     out["baseline_censored"] = np.zeros(n, dtype=bool)
+    out["last_censored"] = np.zeros(n, dtype=bool)
     for b in (chunk for bucket in batch.buckets for chunk in bucket.chunks()):
         idx, day, val = b.idx, b.day, b.value
         on = day > 0
@@ -773,9 +774,17 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
                 pct = 100.0 * (1.0 - _at(val, jc) / base)
             out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
             out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
-        fit = eng.loglinear(b.series())
+        jl = np.argmax(np.where(on, day, -np.inf), axis=0)          # last on-treatment sample
+        has_on = on.any(axis=0)
+        out["last_value"][idx] = np.where(has_on, _at(val, jl), np.nan)
+        out["last_day"][idx] = np.where(has_on, _at(day, jl), np.nan)
+        out["last_censored"][idx] = has_on & _at(b.cens, jl)
+        series = b.series()
+        fit = eng.loglinear(series)
         for name, values in zip(("slope", "intercept", "slope_se", "loglinear_rss"), fit):
             out[name][idx] = values
+        dy = series.y - series.y.mean(axis=0)
+        out["loglinear_tss"][idx] = np.einsum("ij,ij->j", dy, dy)
 
     status = np.full(n, _OK, dtype=np.int64)
     ok = lambda: status == _OK  # noqa: E731
