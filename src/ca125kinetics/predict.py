@@ -535,14 +535,14 @@ def _load_uri(uri: str):
 # --------------------------------------------------------------------------------------
 
 
-def _split_input(frame: pd.DataFrame, clinical):
+def _split_input(frame: pd.DataFrame, clinical, columns=None):
     """Split a pyfunc-style frame (markers rows with clinical columns repeated) in two.
 
     Returns (markers, clinical, problems) where ``problems`` maps patient_id to a reason when
     the repeated clinical values differ within a patient.
     """
     problems: dict[str, str] = {}
-    repeated = [c for c in _CLINICAL_INPUT_COLUMNS if c in frame.columns]
+    repeated = [c for c in (_CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
     if clinical is not None or not repeated or "patient_id" not in frame.columns:
         return frame, clinical, problems
     markers = frame.drop(columns=repeated)
@@ -564,24 +564,24 @@ def _split_input(frame: pd.DataFrame, clinical):
     return markers, clin, problems
 
 
-def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+def _censored_as_text(frame: pd.DataFrame, value: str = "ca125") -> pd.DataFrame:
     """Canonical frames carry ``censored`` beside a numeric ``ca125``; the reader reads the
     ``"<x"`` text form, so write censored values back as ``"<x"`` (exact ``repr`` of x)
     before validation (otherwise re-reading a canonical frame would drop the flag)."""
-    if "censored" not in frame.columns or "ca125" not in frame.columns:
+    if "censored" not in frame.columns or value not in frame.columns:
         return frame
     flag = frame["censored"].map(lambda v: v is True or (isinstance(v, (np.bool_, int, float)) and not _is_missing(v) and bool(v)))
     flag = flag.to_numpy(dtype=bool)
     if not flag.any():
         return frame.drop(columns="censored")
-    values = frame["ca125"].astype(object).to_numpy().copy()
+    values = frame[value].astype(object).to_numpy().copy()
     for i in np.flatnonzero(flag):
         v = values[i]
         if isinstance(v, (int, float, np.integer, np.floating)) and not _is_missing(v):
             values[i] = f"<{float(v)!r}"
         elif isinstance(v, str) and _DECIMAL_RE.match(v.strip()):   # a number written as text
             values[i] = f"<{float(v.strip())!r}"
-    return frame.drop(columns="censored").assign(ca125=values)
+    return frame.drop(columns="censored").assign(**{value: values})
 
 
 def _read_inputs(frame, clinical, gcig_settings):
@@ -650,9 +650,71 @@ def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
     InvalidInputError
         The table as a whole cannot be read (not a table, a required column missing).
     """
+    from .task import bundle_task
+
+    task = bundle_task(bundle)
+    if not task.is_default:
+        return _score_task(bundle, task, frame, clinical)
     gs = bundle.gcig_settings
     markers, clin, problems = _read_inputs(frame, clinical, gs)
     return _score(bundle, markers, clin, problems)
+
+
+#: Columns of :func:`score_frame` for a model of a task other than the default
+#: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
+TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
+                      "decision", "task", "outcome", "marker", "model_name", "model_version", "model_family",
+                      "trained_on_synthetic")
+
+
+def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
+    """Score a model of another task: the same readers, patient frame and bundle as training.
+
+    One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
+    ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
+    and the reason, with no probability.
+    """
+    from .features import build_patient_frame
+    from .io import read_clinical, read_markers
+
+    if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
+        raise InvalidInputError(
+            f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
+    problems: dict[str, str] = {}
+    if isinstance(frame, pd.DataFrame):
+        frame, clinical, problems = _split_input(frame, clinical, task.predictors)
+        frame = _censored_as_text(frame, task.marker)
+    clin = None
+    if clinical is not None:
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+        for column in task.predictors:          # unknown predictors are imputed by the model
+            if column not in clin.columns:
+                clin[column] = None
+    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker)
+    patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
+    for table in (markers, clin):
+        if table is not None:
+            for pid, problem in table.loc[table["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
+                problems.setdefault(str(pid), str(problem))
+    ids = patient["patient_id"].astype(str)
+    bad = ids.isin(problems).to_numpy() | patient["problem"].notna().to_numpy()
+    p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
+    if (~bad).any():
+        p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
+    reason = [("invalid input: " + problems.get(i) if i in problems else f"invalid input: {pr}") if b
+              else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
+    out = pd.DataFrame({
+        "patient_id": ids.to_numpy(dtype=object),
+        "status": np.where(bad, "invalid_input", "ok").astype(object),
+        "reason": pd.Series(reason, dtype=object),
+        "probability": p["p"].to_numpy(dtype=float), "p_low": p["p_low"].to_numpy(dtype=float),
+        "p_high": p["p_high"].to_numpy(dtype=float), "threshold": float(bundle.threshold),
+    })
+    out["decision"] = pd.array(np.where(bad, None, out["probability"] >= bundle.threshold), dtype="boolean")
+    out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
+    out["model_name"], out["model_version"] = bundle.name, bundle.version
+    out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
+    return out[list(TASK_SCORE_COLUMNS)]
 
 
 @dataclass
