@@ -581,7 +581,14 @@ def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
 
     ok = ~np.isnan(s_eval)
     row = _metric_row(y_eval[ok], p_eval[ok], caught)
-    row["auc"] = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
+    own = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
+    if not math.isclose(own, row["auc"], rel_tol=1e-9, abs_tol=1e-12):
+        # the fitted recalibration reversed the ranking (a rule pointing the other way in these
+        # data): the probability's AUC is 1 - own, with the same DeLong variance; centre the
+        # interval on the score's own AUC
+        below, above = row["auc"] - row["auc_ci_low"], row["auc_ci_high"] - row["auc"]
+        row["auc_ci_low"], row["auc_ci_high"] = max(0.0, own - above), min(1.0, own + below)
+    row["auc"] = own
     return row
 
 
