@@ -1,8 +1,9 @@
 """The ``ca125`` command line.
 
 Every subcommand imports what it needs lazily, so ``ca125 --help`` and scoring stay fast.
-Errors of the package (bad input, missing model, integrity failure) become one clear line on
-stderr and exit code 2; they never print a traceback.
+Errors of the package (bad input, missing model, integrity failure) and operating-system errors
+(an ``--out`` path inside a file, no permission, a full disk) become one clear line on stderr
+and exit code 2; they never print a traceback.
 """
 
 from __future__ import annotations
@@ -57,15 +58,16 @@ def _cmd_gcig(args) -> int:
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers
     from .markers import require_gcig_marker
-    from .settings import GcigSettings
+    from .settings import GcigSettings, with_provenance
 
     require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
-
-    clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
+    # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
+    # category): the predictors (ECOG, ascites, ...) are validated if present, never required
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
                            duplicates=args.duplicates)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = gcig_cohort(markers, clinical, settings=settings)
+    table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
         _emit(table, args.out, args.format)
@@ -106,7 +108,7 @@ def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
     from .markers import get_marker
-    from .settings import KineticsSettings, ResponseSettings
+    from .settings import KineticsSettings, ResponseSettings, with_provenance
 
     spec = get_marker(args.marker)
     uln = spec.default_uln if args.uln is None else args.uln
@@ -114,15 +116,19 @@ def _cmd_kinetics(args) -> int:
     markers = read_markers(args.markers, uln=uln, on_error="flag", marker=spec)
     table = fit_kinetics(markers, method=args.method, settings=settings, marker=spec)
     summary = _kinetics_summary(table, settings, spec)
+    rules = [settings]
     if args.response or spec.name != "ca125":
         from .response import response_features
 
         response = ResponseSettings(clearance_r2_threshold=args.clearance_r2)
+        rules.append(response)
         features = response_features(markers, marker=spec, settings=settings, response=response)
         table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
                             on="patient_id", how="left", validate="one_to_one")
         summary += "\n" + _response_summary(features, response)
-    _emit(table, args.out, args.format, text=_text_table(table, max_rows=args.max_rows) + "\n\n" + summary)
+    text = _text_table(table, max_rows=args.max_rows) + "\n\n" + summary
+    marker = {} if spec.name == "ca125" else {"marker": spec.name}
+    _emit(with_provenance(table, *rules, method=args.method, **marker), args.out, args.format, text=text)
     if args.out:
         print(summary)
     return 0
@@ -138,6 +144,8 @@ def _response_summary(features, response) -> str:
 
 
 def _kinetics_summary(table, settings, spec=None) -> str:
+    from .settings import KELIM_FAVOURABLE_SCORE
+
     ok = table[table["status"] == "ok"]
     marker = "" if spec is None or spec.name == "ca125" else f"{spec.label} "
     lines = [f"KELIM-like {marker}kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
@@ -145,8 +153,8 @@ def _kinetics_summary(table, settings, spec=None) -> str:
              f"({settings.k_ref_source})" + (f"; ULN {settings.uln:g} {spec.unit}" if marker else "")]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
-                     f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
-                     f"{int((ok['kelim_score'] >= 1).sum())}")
+                     f"{ok['half_life_days'].median():.1f} days, favourable score "
+                     f"(>= {KELIM_FAVOURABLE_SCORE:g}): {int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}")
     for status, n in table["status"].value_counts().items():
         if status != "ok":
             lines.append(f"  not scored, {status}: {n}")
@@ -276,14 +284,29 @@ def main(argv: list[str] | None = None) -> int:
         text = "\n".join(message) if os.environ.get("CA125_VERBOSE") else message[0] + extra
         print(f"ca125: error: {text}", file=sys.stderr)
         return EXIT_USAGE_ERROR
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"ca125: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
     except KeyboardInterrupt:
         print("ca125: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
+        print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    hints = {
+        NotADirectoryError: "a part of the path is a file, not a directory",
+        IsADirectoryError: "give a file name, not a directory",
+        PermissionError: "check the permissions, or choose another path",
+        FileNotFoundError: "check the path",
+        FileExistsError: "a file is in the way; remove it or choose another path",
+    }
+    hint = next((text for kind, text in hints.items() if isinstance(exc, kind)), None)
+    return f"{reason}{': ' + paths if paths else ''}" + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":  # pragma: no cover
