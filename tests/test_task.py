@@ -76,7 +76,7 @@ def subset():
     return markers[markers["patient_id"].isin(ids)], clinical[clinical["patient_id"].isin(ids)]
 
 
-def test_rectal_pathway_end_to_end(subset):
+def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     """The four steps of docs/rectal.md through their Python equivalents, on a subset."""
     from ca125kinetics.design import noninferiority_analysis
     from ca125kinetics.eligibility import screen
@@ -113,6 +113,19 @@ def test_rectal_pathway_end_to_end(subset):
     assert list(scored.columns) == list(TASK_SCORE_COLUMNS) and len(scored) == 300
     assert (scored["status"] == "ok").all() and scored["probability"].between(0, 1).all()
     assert (scored["marker"] == "cea").all()
+    # ca125 score with the saved model: the same score_frame
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.cli import main
+
+    tmp = tmp_path_factory.mktemp("rectal")
+    save_bundle(result.bundle, tmp / "model")
+    markers.to_csv(tmp / "m.csv", index=False)
+    clinical.to_csv(tmp / "c.csv", index=False)
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--clinical",
+                 str(tmp / "c.csv"), "--format", "csv", "--out", str(tmp / "s.csv")]) == 0
+    cli = pd.read_csv(tmp / "s.csv", dtype={"patient_id": str})
+    np.testing.assert_allclose(cli["probability"], scored["probability"], rtol=1e-9)
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--format", "fhir"]) == 2
     with pytest.raises(InvalidInputError, match="missing required column"):  # the ovarian task needs its fields
         fit_and_evaluate(markers, clinical, config=dataclasses.replace(config, task=DEFAULT_TASK))
     # 4. ca125 design ni-analysis --randomised-only

@@ -69,6 +69,7 @@ _PUBLIC = {
     "KineticsFeatures": "kinetics",
     "series_to_wide": "kinetics",
     "response_features": "response",
+    "TaskSpec": "task",
     # features and published scores
     "ago_score": "scores",
     "imodel_score": "scores",

@@ -1624,6 +1624,34 @@ def add_score_arguments(parser) -> None:
     parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
 
 
+def _cli_score_task(args, bundle) -> int:
+    """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
+    :func:`score_frame` (columns :data:`TASK_SCORE_COLUMNS`) as text, CSV or JSON."""
+    import sys
+
+    from .task import bundle_task
+
+    task = bundle_task(bundle)
+    fmt = args.format or _format_from_suffix(args.out)
+    if fmt == "fhir":
+        raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
+                                f"{bundle.name!r} predicts {task.description}: use text, csv or json")
+    frame = score_frame(bundle, args.markers, args.clinical)
+    if args.patient is not None:
+        frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
+        if frame.empty:
+            raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
+    text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
+            else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
@@ -1636,6 +1664,10 @@ def cli_score(args) -> int:
             bundle = load_model(args.model)
     else:
         bundle = load_model(args.model, scoring_only=True)
+    from .task import bundle_task
+
+    if not bundle_task(bundle).is_default:
+        return _cli_score_task(args, bundle)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
