@@ -1627,8 +1627,6 @@ def add_score_arguments(parser) -> None:
 def _cli_score_task(args, bundle) -> int:
     """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
     :func:`score_frame` (columns :data:`TASK_SCORE_COLUMNS`) as text, CSV or JSON."""
-    import sys
-
     from .task import bundle_task
 
     task = bundle_task(bundle)
@@ -1643,10 +1641,17 @@ def _cli_score_task(args, bundle) -> int:
             raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
     text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
             else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
+    return _write_score_output(text, len(frame), args.out)
+
+
+def _write_score_output(text: str, n: int, out) -> int:
+    """``ca125 score``'s output: to ``out`` (saying how many patients on stderr) or stdout."""
+    import sys
+
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0
@@ -1655,7 +1660,6 @@ def _cli_score_task(args, bundle) -> int:
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
-    import sys
 
     if isinstance(args.model, str) and args.model.startswith(_URI_SCHEMES):
         from .tracking import quiet_mlflow
@@ -1691,13 +1695,7 @@ def cli_score(args) -> int:
         else:
             text = _cohort_text(frame)
         n = len(frame)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _write_score_output(text, n, args.out)
 
 
 def _fhir_text(markers, clinical, ids, bundle) -> str:
