@@ -1660,7 +1660,6 @@ def _write_score_output(text: str, n: int, out) -> int:
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
-
     if isinstance(args.model, str) and args.model.startswith(_URI_SCHEMES):
         from .tracking import quiet_mlflow
 
