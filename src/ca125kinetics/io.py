@@ -16,8 +16,12 @@ column      dtype     meaning
 =========== ========= =====================================================================
 patient_id  object    identifier, always a string (leading zeros kept)
 day         int64     days from the first dose of the line (day 0); pretreatment <= 0
-ca125       float64   U/mL; for a censored ``"<5"`` value this holds 5.0, the limit;
-                      NaN only on an event-only row
+ca125       float64   the marker's value, in the marker's unit (U/mL for CA-125); for a
+                      censored ``"<5"`` value this holds 5.0, the limit; NaN only on an
+                      event-only row. **The column keeps the marker's name**: ``ca125``
+                      for CA-125 (the default), ``cea`` (ng/mL) for
+                      ``read_markers(..., marker="cea")``; the kinetics functions take the
+                      same ``marker=``.
 censored    bool      True when the value was reported as ``"<x"`` (true value below x)
 uln         float64   assay upper limit of normal (``uln`` argument filled in where absent)
 assay       object    assay name or None
@@ -61,11 +65,13 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataQualityWarning, InvalidInputError
+from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
 from .settings import DEFAULT_ULN, EVENT_KINDS
 
 __all__ = [
     "read_markers",
+    "marker_columns",
     "read_clinical",
     "patient_record",
     "records_from_frames",
@@ -231,7 +237,7 @@ class _Collector:
 # millisecond and a million-row table stays vectorised.
 
 
-def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels).
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
@@ -255,7 +261,7 @@ def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str,
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     _sniff(path, suffix, what)
     if suffix == ".json" and what == "markers":
-        return _load_fhir(path)
+        return _load_fhir(path, marker)
     try:
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
             if sep is None:
@@ -282,7 +288,7 @@ def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str,
     return frame.reset_index(drop=True), label, rows
 
 
-def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load_fhir(path: Path, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
@@ -290,7 +296,7 @@ def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path)
+    result = read_fhir(path, marker=marker)
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -433,7 +439,7 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> No
         )
 
 
-def _check_arguments(on_error: str, duplicates: str | None = None, uln=None) -> None:
+def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
     if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
@@ -441,7 +447,7 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None) -> 
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
     if uln is not None and not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
-        raise InvalidInputError(f"uln must be a positive number of U/mL (at most {ULN_MAX:g}), got {uln!r}")
+        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
 
 # --------------------------------------------------------------------------- format rules
@@ -772,7 +778,7 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
-def _parse_ca125(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
+def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
 
@@ -808,13 +814,17 @@ class _MarkerRows:
     row: np.ndarray
     extra: dict
     problems: _Collector
+    value_name: str = "ca125"      # the marker's value column (the ``ca125`` field holds its values)
 
 
 def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
                       day_range: tuple[int, int], known_ids=None, starts=None,
                       clinical_given: bool = False, date_format: str | None = None, decimal: str = ".",
-                      thousands: str | None = None) -> _MarkerRows:
+                      thousands: str | None = None, spec: MarkerSpec | None = None) -> _MarkerRows:
     """Every markers rule of the data contract, on the columns of any input form.
+
+    ``spec`` is the marker (default CA-125): its name is the value column, its label and unit
+    are in the messages, values above its plausible maximum are invalid.
 
     ``known_ids`` (a set) are the patients of the clinical table, when one was given;
     ``starts`` maps a patient to its ``treatment_start`` from the clinical table (None when
@@ -822,10 +832,13 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     dates and numbers are written (:func:`_parse_dates`, :func:`_parse_numbers`). Problems
     are collected (not raised): the caller raises or flags them.
     """
+    spec = get_marker(spec)
+    vc, what, unit = spec.name, spec.label, spec.unit
+    value_max = CA125_MAX if vc == "ca125" else spec.plausible_max
     if "day" not in columns and "date" in columns:
-        _require(columns, ("patient_id", "ca125", "date"), label, "markers")
+        _require(columns, ("patient_id", vc, "date"), label, "markers")
     else:
-        _require(columns, ("patient_id", "ca125", "day"), label, "markers")
+        _require(columns, ("patient_id", vc, "day"), label, "markers")
     n = len(rows)
     pid = _id_array(columns["patient_id"])
     _require_ids(pid, rows, label, "give every sample its patient's identifier")
@@ -862,49 +875,51 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         event = np.full(n, None, dtype=object)
     no_event = np.fromiter((v is None for v in event), dtype=bool, count=n)
 
-    # ---- ca125
-    raw_value = columns["ca125"]
-    value, censored, bad_value = _parse_ca125(raw_value, decimal, thousands)
+    # ---- the marker's value
+    raw_value = columns[vc]
+    value, censored, bad_value = _parse_values(raw_value, decimal, thousands)
     if "censored" in columns:  # a canonical frame written out and read back keeps its flags
         raw_flag = columns["censored"]
         flag, bad_flag = _parse_censored_flags(raw_flag)
         col.add(bad_flag, "censored",
                 lambda i: f"censored {_shown(raw_flag[i])!r} is not a documented value; use "
                 f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
-                "leave it empty (= false), or write the value as '<x' in the ca125 column")
+                f"leave it empty (= false), or write the value as '<x' in the {vc} column")
         censored = censored | flag
-    col.add(bad_value, "ca125",
-            lambda i: f"CA-125 value {_shown(raw_value[i])!r} is not a number; give U/mL as a number, "
+    col.add(bad_value, vc,
+            lambda i: f"{what} value {_shown(raw_value[i])!r} is not a number; give {unit} as a number, "
             "or '<x' for a value below the assay's limit" + _number_hint(raw_value[i], decimal, thousands))
-    col.add(~bad_value & (value < 0), "ca125",
-            lambda i: f"CA-125 value {value[i]:g} is negative; CA-125 in U/mL cannot be below 0")
-    col.add(~bad_value & np.isinf(value), "ca125", "CA-125 value is infinite; give a finite U/mL value")
-    col.add(~bad_value & np.isfinite(value) & (value > CA125_MAX), "ca125",
-            lambda i: f"CA-125 value {value[i]:g} U/mL is beyond what any assay reports (at most "
-            f"{CA125_MAX:,.0f} U/mL); check the value and its unit")
+    col.add(~bad_value & (value < 0), vc,
+            lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
+    col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
+    col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
+            lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
+            f"{value_max:,.0f} {unit}); check the value and its unit")
     empty_value = np.isnan(value) & ~bad_value
-    col.add(empty_value & no_event, "ca125",
-            "CA-125 value is empty; give the value, or remove the row (only event rows may omit it)")
+    col.add(empty_value & no_event, vc,
+            f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
 
     # ---- uln and assay
     if "uln" in columns:
         uln_raw = columns["uln"]
         uln_v = _parse_numbers(uln_raw, decimal, thousands)
         col.add(np.isnan(uln_v) & ~_missing(uln_raw), "uln",
-                lambda i: f"ULN {_shown(uln_raw[i])!r} is not a number; give the assay's upper limit of normal in U/mL"
-                + _number_hint(uln_raw[i], decimal, thousands))
-        col.add(~np.isnan(uln_v) & ~(uln_v > 0), "uln", "ULN must be a positive number of U/mL")
+                lambda i: f"ULN {_shown(uln_raw[i])!r} is not a number; give the assay's upper limit of normal in "
+                f"{unit}" + _number_hint(uln_raw[i], decimal, thousands))
+        col.add(~np.isnan(uln_v) & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
+        typical = "assays use about 20-40 U/mL; " if vc == "ca125" else ""
         col.add(~np.isnan(uln_v) & (uln_v > ULN_MAX), "uln",
-                lambda i: f"ULN {uln_v[i]:g} U/mL is implausible (assays use about 20-40 U/mL; at most "
+                lambda i: f"ULN {uln_v[i]:g} {unit} is implausible ({typical}at most "
                 f"{ULN_MAX:g}); check the value and its unit")
         uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
     else:
         uln_v = np.full(n, float(uln))
     assay = _text(columns["assay"]) if "assay" in columns else np.full(n, None, dtype=object)
 
-    extra = {c: v for c, v in columns.items() if c not in MARKER_COLUMNS and c != "date"}
+    canonical = marker_columns(spec)
+    extra = {c: v for c, v in columns.items() if c not in canonical and c != "date"}
     out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
-                      np.asarray(rows, dtype=object), extra, col)
+                      np.asarray(rows, dtype=object), extra, col, vc)
     out = _handle_duplicates(out, duplicates)
 
     if known_ids is not None:
@@ -1015,28 +1030,30 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)
+    vc = m.value_name
     dup_index = out.index[dup]
     group = out.loc[dup_index]
     agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        ca125=("ca125", duplicates),
+        **{vc: (vc, duplicates)},
         censored=("censored", "all"),
     )
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
     keep_first = keep_first.set_index(["patient_id", "day"])
-    keep_first["ca125"] = agg["ca125"]
+    keep_first[vc] = agg[vc]
     keep_first["censored"] = agg["censored"]
     keep_first = keep_first.reset_index()
     out = pd.concat([out.drop(index=dup_index), keep_first[out.columns]], ignore_index=True)
     extra = {c: out[c].to_numpy() for c in m.extra}
     return _MarkerRows(out["patient_id"].to_numpy(dtype=object), out["day"].to_numpy(dtype=float),
-                       out["ca125"].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
+                       out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
                        out["uln"].to_numpy(dtype=float), out["assay"].to_numpy(dtype=object),
-                       out["event"].to_numpy(dtype=object), out["_row"].to_numpy(dtype=object), extra, col)
+                       out["event"].to_numpy(dtype=object), out["_row"].to_numpy(dtype=object), extra, col,
+                       m.value_name)
 
 
 def _rows_frame(m: _MarkerRows) -> pd.DataFrame:
     out = pd.DataFrame({
-        "patient_id": m.patient_id, "day": m.day, "ca125": m.ca125, "censored": m.censored,
+        "patient_id": m.patient_id, "day": m.day, m.value_name: m.ca125, "censored": m.censored,
         "uln": m.uln, "assay": m.assay, "event": m.event, "_row": m.row,
     })
     for c, v in m.extra.items():
@@ -1048,23 +1065,25 @@ def read_markers(
     source,
     *,
     clinical=None,
-    uln: float = DEFAULT_ULN,
+    uln: float | None = None,
     duplicates: str = "error",
     on_error: str = "raise",
     day_range: tuple[int, int] = DAY_RANGE,
+    marker: str | MarkerSpec | None = None,
     date_format: str | None = None,
     sep: str | None = None,
     decimal: str = ".",
     thousands: str | None = None,
     columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Read and validate a CA-125 markers table (long format, one row per sample).
+    """Read and validate a tumour-marker table (long format, one row per sample).
 
     Parameters
     ----------
     source : str, Path or DataFrame
         A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
-        ``ca125`` and ``day`` (or ``date`` together with ``treatment_start``, in the
+        the value column named after the marker (``ca125``, or ``cea`` with
+        ``marker="cea"``) and ``day`` (or ``date`` together with ``treatment_start``, in the
         clinical table or on the markers rows), optionally ``uln``, ``assay``, ``event``.
         A ``.json`` file is read as a FHIR R4 bundle
         (:func:`ca125kinetics.sources.fhir.read_fhir`, CA-125; its skipped records are
@@ -1073,7 +1092,8 @@ def read_markers(
         The clinical table. Needed when markers carry dates; when given, every patient with
         markers must have a clinical row.
     uln : float
-        ULN filled in where the ``uln`` column is absent or empty (default 35 U/mL).
+        ULN filled in where the ``uln`` column is absent or empty, in the marker's unit
+        (default the marker's ``default_uln``: 35 U/mL for CA-125, 5 ng/mL for CEA).
     duplicates : str
         Two samples of one patient on the same day are a data error (``"error"``, the
         default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
@@ -1085,6 +1105,15 @@ def read_markers(
         (day 0, ca125 NaN) whose ``problem`` column holds the reasons.
     day_range : (int, int)
         Plausible inclusive range of ``day``; values outside are errors.
+    marker : str or MarkerSpec, optional
+        The marker of the table (``"ca125"``, the default, or ``"cea"``;
+        :func:`ca125kinetics.markers.get_marker`). Its name is the value column read and
+        written; values above its ``plausible_max`` are invalid. **Decision** (never guess):
+        a table without the marker's column but with another marker's (e.g. only ``cea``
+        read as CA-125) is refused with an error saying to pass ``marker=``; so is a table
+        whose ``marker`` column (written by ``ca125 extract``, values in ``ca125``) names
+        another marker. An extract's ``ca125`` column is read as the marker its ``marker``
+        column names.
     date_format : str, optional
         ``strftime`` format of the ``date`` column (and of the clinical table's
         ``treatment_start`` when it is read here), e.g. ``"%d/%m/%Y"``. Without it dates must
@@ -1111,10 +1140,12 @@ def read_markers(
     --------
     patient_record : the same rules for one patient given in any form.
     """
-    _check_arguments(on_error, duplicates, uln)
+    spec = get_marker(marker)
+    uln = spec.default_uln if uln is None else uln
+    _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
-    frame, label, rows = _load(source, "markers", sep)
-    cols = _resolve_columns(_frame_columns(frame), MARKERS_KNOWN, columns, label)
+    frame, label, rows = _load(source, "markers", sep, spec.name)
+    cols = _value_column(_resolve_columns(_frame_columns(frame), MARKERS_KNOWN, columns, label), spec, label)
     starts = known = None
     if clinical is not None:
         known = set(_clinical_ids(clinical, date_format))
@@ -1123,13 +1154,14 @@ def read_markers(
     m = _validate_markers(cols, rows.to_numpy(dtype=object), label, uln=float(uln), duplicates=duplicates,
                           day_range=day_range, known_ids=known, starts=starts,
                           clinical_given=clinical is not None, date_format=date_format, decimal=decimal,
-                          thousands=thousands)
+                          thousands=thousands, spec=spec)
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
     return _finish_markers(m, float(uln))
 
 
 def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
+    vc = m.value_name
     col = m.problems
     extra = list(m.extra)
     out = _rows_frame(m)
@@ -1141,7 +1173,7 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
     placeholders = pd.DataFrame({
         "patient_id": sorted(bad_ids),
         "day": np.zeros(len(bad_ids), dtype="int64"),
-        "ca125": np.nan,
+        vc: np.nan,
         "censored": False,
         "uln": uln,
         "assay": None,
@@ -1154,12 +1186,49 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
     result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
     result["patient_id"] = result["patient_id"].astype(object)
     result["day"] = result["day"].astype("int64")
-    result["ca125"] = result["ca125"].astype(float)
+    result[vc] = result[vc].astype(float)
     result["censored"] = result["censored"].astype(bool)
     result["uln"] = result["uln"].astype(float)
     for c in ("assay", "event", "problem"):
         result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(MARKER_COLUMNS) + extra]
+    return result[list(marker_columns(vc)) + extra]
+
+
+def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
+    """Columns of the canonical markers frame of ``marker``: :data:`MARKER_COLUMNS` with
+    ``ca125`` replaced by the marker's name (``cea`` for CEA)."""
+    name = get_marker(marker).name
+    return tuple(name if c == "ca125" else c for c in MARKER_COLUMNS)
+
+
+def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
+    """The columns with the value column named ``spec.name``, or a typed error (never a guess).
+
+    A ``marker`` column (``ca125 extract`` writes one, values in ``ca125``) must name
+    ``spec`` on every row; its ``ca125`` column is then the marker's value. A table with
+    another marker's value column and not ``spec``'s is refused, naming ``marker=``.
+    """
+    if "marker" in columns:
+        text = _text(columns["marker"])
+        named = {str(v).lower() for v in text if v is not None}
+        others = sorted(named - {spec.name})
+        if others:
+            raise InvalidInputError(
+                f"the table's 'marker' column names {others}, not {spec.name!r} ({spec.label}); "
+                f"read it with marker={others[0]!r} (ca125 ... --marker {others[0]})",
+                source=label, column="marker")
+        if spec.name not in columns and "ca125" in columns:
+            columns = {(spec.name if k == "ca125" else k): v for k, v in columns.items()}
+        return columns
+    if spec.name not in columns:
+        found = [m for m in MARKERS if m in columns]
+        if found:
+            raise InvalidInputError(
+                f"the table has no {spec.name!r} ({spec.label}) column but has {found}: it holds "
+                f"another marker; pass marker={found[0]!r} (on the command line --marker {found[0]}) "
+                "to read it", source=label, column=spec.name)
+    return columns
+
 
 
 # --------------------------------------------------------------------------- clinical
@@ -1167,6 +1236,7 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
 
 def _clinical_ids(clinical, date_format: str | None = None) -> list[str]:
     if isinstance(clinical, pd.DataFrame):
+        _check_header(clinical.columns, "clinical DataFrame")
         if "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
         return [p for p in _id_array(_array(clinical["patient_id"])) if p is not None]
@@ -1287,7 +1357,8 @@ CLINICAL_CATEGORIES = {
 CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) + tuple(CLINICAL_CATEGORIES)))
 #: The same for a markers table, which may repeat the clinical columns on every row (the
 #: pyfunc input form of ``predict``).
-MARKERS_KNOWN = tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+                 + tuple(m for m in MARKERS if m != "ca125") + ("marker",))
 
 
 @dataclass

@@ -103,7 +103,7 @@ _LAZY_COMMANDS = [
     ("gcig", "apply the GCIG CA-125 response/progression rules to every patient",
      ".cli.gcig", "add_gcig_arguments", "cli_gcig"),
     ("synth", "generate a seeded synthetic cohort", ".cli.synth", "add_synth_arguments", "cli_synth"),
-    ("kinetics", "fit KELIM-like CA-125 elimination rates", ".cli.kinetics", "add_kinetics_arguments",
+    ("kinetics", "fit KELIM-like marker elimination rates (CA-125, CEA)", ".cli.kinetics", "add_kinetics_arguments",
      "cli_kinetics"),
     ("train", "train and compare complete-resection classifiers, tracked in MLflow",
      ".cli.train", "add_train_arguments", "cli_train"),

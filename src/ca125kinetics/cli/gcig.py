@@ -6,6 +6,7 @@ import sys
 
 from ..gcig import gcig_cohort
 from ..io import read_clinical, read_markers
+from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
 from . import add_format_arguments, format_options
 from ._output import emit, text_table
@@ -23,6 +24,8 @@ def add_gcig_arguments(parser) -> None:
     parser.add_argument("--duplicates", default="error",
                         choices=["error", *AGGREGATIONS],
                         help="two samples on one day: a data error (default) or an explicit aggregation")
+    parser.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
+                        help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     parser.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
@@ -31,6 +34,7 @@ def add_gcig_arguments(parser) -> None:
 
 def cli_gcig(args) -> int:
     """Handler of ``ca125 gcig``; returns the exit code."""
+    require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)

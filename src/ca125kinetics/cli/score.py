@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import read_clinical, read_markers
-from ..predict import load_model, predict, predict_cohort, predict_many
+from ..predict import load_model, predict, predict_cohort, predict_many, score_frame
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import add_format_arguments, format_options
@@ -42,7 +42,11 @@ def add_score_arguments(parser) -> None:
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
+    from ..task import bundle_task
+
     bundle = _load_quietly(args.model)
+    if not bundle_task(bundle).is_default:
+        return _cli_score_task(args, bundle)
     markers, clinical = _cli_tables(args, bundle)
     allow_imputed = bool(getattr(args, "allow_imputed", False))
     ids = sorted(set(markers["patient_id"].astype(str)))
@@ -67,10 +71,36 @@ def cli_score(args) -> int:
         else:
             text = _cohort_text(frame)
         n = len(frame)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
+    return _write_score_output(text, n, args.out)
+
+
+def _cli_score_task(args, bundle) -> int:
+    """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
+    :func:`score_frame` (columns :data:`~ca125kinetics.predict.TASK_SCORE_COLUMNS`) as text,
+    CSV or JSON."""
+    from ..task import bundle_task
+
+    task = bundle_task(bundle)
+    fmt = args.format or _format_from_suffix(args.out)
+    if fmt == "fhir":
+        raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
+                                f"{bundle.name!r} predicts {task.description}: use text, csv or json")
+    frame = score_frame(bundle, args.markers, args.clinical)
+    if args.patient is not None:
+        frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
+        if frame.empty:
+            raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
+    text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
+            else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
+    return _write_score_output(text, len(frame), args.out)
+
+
+def _write_score_output(text: str, n: int, out) -> int:
+    """``ca125 score``'s output: to ``out`` (saying how many patients on stderr) or stdout."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)
     return 0

@@ -110,7 +110,7 @@ from .decision import DECISIONS, DISCLAIMER, REQUIRED_PREDICTORS, SYNTHETIC_NOTE
 from .engine import _kinetics_of, _score_patients, predict, predict_cohort, predict_many, score_frame
 from .inputs import _read_inputs
 from .loading import clear_model_cache, default_model_dir, load_model
-from .result import SCORE_COLUMNS, Prediction, _is_missing, curve_points
+from .result import SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _is_missing, curve_points
 
 __all__ = [
     "predict",
@@ -122,6 +122,7 @@ __all__ = [
     "curve_points",
     "Prediction",
     "SCORE_COLUMNS",
+    "TASK_SCORE_COLUMNS",
     "DECISIONS",
     "DISCLAIMER",
     "SYNTHETIC_NOTE",

@@ -14,7 +14,8 @@ from .decision import REQUIRED_PREDICTORS, _decide, _insufficient_reason, _warni
 from .inputs import _read_inputs, _record
 from .loading import load_model
 from .result import (
-    _PUBLISHED_COLUMNS, SCORE_COLUMNS, Prediction, _clean, _clean_row, _is_missing, _prediction_from_row, _typed,
+    _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _clean, _clean_row, _is_missing,
+    _prediction_from_row, _typed,
 )
 
 
@@ -53,9 +54,66 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     InvalidInputError
         The table as a whole cannot be read (not a table, a required column missing).
     """
+    from ..task import bundle_task
+
+    task = bundle_task(bundle)
+    if not task.is_default:
+        return _score_task(bundle, task, frame, clinical)
     gs = bundle.gcig_settings
     markers, clin, problems = _read_inputs(frame, clinical, gs, columns)
     return _score(bundle, markers, clin, problems, allow_imputed)
+
+
+def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
+    """Score a model of another task: the same readers, patient frame and bundle as training.
+
+    One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
+    ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
+    and the reason, with no probability.
+    """
+    import os
+
+    from ..features import build_patient_frame
+    from ..io import read_clinical, read_markers
+    from .inputs import _split_input
+
+    if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
+        raise InvalidInputError(
+            f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
+    problems: dict[str, str] = {}
+    if isinstance(frame, pd.DataFrame):
+        frame, clinical, problems = _split_input(frame, clinical, task.predictors)
+    clin = None
+    if clinical is not None:
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+        for column in task.predictors:          # unknown predictors are imputed by the model
+            if column not in clin.columns:
+                clin[column] = None
+    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker)
+    patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
+    for table in (markers, clin):
+        if table is not None:
+            for pid, problem in table.loc[table["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
+                problems.setdefault(str(pid), str(problem))
+    ids = patient["patient_id"].astype(str)
+    bad = ids.isin(problems).to_numpy() | patient["problem"].notna().to_numpy()
+    p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
+    if (~bad).any():
+        p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
+    reason = [("invalid input: " + problems.get(i) if i in problems else f"invalid input: {pr}") if b
+              else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
+    out = pd.DataFrame({
+        "patient_id": ids.to_numpy(dtype=object),
+        "status": np.where(bad, "invalid_input", "ok").astype(object),
+        "reason": pd.Series(reason, dtype=object),
+        "probability": p["p"].to_numpy(dtype=float), "p_low": p["p_low"].to_numpy(dtype=float),
+        "p_high": p["p_high"].to_numpy(dtype=float), "threshold": float(bundle.threshold),
+    })
+    out["decision"] = pd.array(np.where(bad, None, out["probability"] >= bundle.threshold), dtype="boolean")
+    out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
+    out["model_name"], out["model_version"] = bundle.name, bundle.version
+    out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
+    return out[list(TASK_SCORE_COLUMNS)]
 
 
 def _kinetics_of(bundle, patients: list, problems: Mapping[str, str]):

@@ -17,14 +17,16 @@ from ..io import CLINICAL_INPUT_COLUMNS
 from .result import _is_missing
 
 
-def _split_input(frame: pd.DataFrame, clinical):
+def _split_input(frame: pd.DataFrame, clinical, columns=None):
     """Split a pyfunc-style frame (markers rows with clinical columns repeated) in two.
 
+    ``columns``: the clinical columns that may be repeated (default
+    ``io.CLINICAL_INPUT_COLUMNS``; a model of another task names its own predictors).
     Returns (markers, clinical, problems) where ``problems`` maps patient_id to a reason when
     the repeated clinical values differ within a patient.
     """
     problems: dict[str, str] = {}
-    repeated = [c for c in CLINICAL_INPUT_COLUMNS if c in frame.columns]
+    repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
     if clinical is not None or not repeated or "patient_id" not in frame.columns:
         return frame, clinical, problems
     markers = frame.drop(columns=repeated)

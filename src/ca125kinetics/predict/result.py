@@ -53,6 +53,12 @@ SCORE_COLUMNS = (
     "model_name", "model_version", "model_family", "trained_on_synthetic", "settings_json",
 )
 
+#: Columns of :func:`score_frame` for a model of a task other than the default
+#: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
+TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
+                      "decision", "task", "outcome", "marker", "model_name", "model_version", "model_family",
+                      "trained_on_synthetic")
+
 
 
 @dataclass(frozen=True)
