@@ -50,6 +50,24 @@ def _text_table(frame, max_rows: int | None = None) -> str:
     return text
 
 
+def add_chunk_arguments(parser) -> None:
+    """The ``--chunk-rows`` option of the cohort commands (gcig, kinetics, score)."""
+    parser.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                        help="a markers file of more than N rows (default 250000) is read in "
+                        "patient-complete chunks of about N rows; its rows must be grouped by patient")
+
+
+def cohort_stream(args):
+    """The markers file of a cohort command opened for chunks, or None when it is one chunk
+    (then the whole table is read at once, as before)."""
+    from .cohort import DEFAULT_CHUNK_ROWS, stream_markers
+
+    if not isinstance(args.markers, str):
+        return None
+    stream = stream_markers(args.markers, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS)
+    return None if stream.fits_one_chunk() else stream
+
+
 # ----------------------------------------------------------------------------- subcommands
 
 
@@ -59,10 +77,16 @@ def _cmd_gcig(args) -> int:
     from .settings import GcigSettings
 
     clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
-    markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
-                           duplicates=args.duplicates)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = gcig_cohort(markers, clinical, settings=settings)
+    stream = cohort_stream(args)
+    if stream is None:
+        markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
+                               duplicates=args.duplicates)
+        table = gcig_cohort(markers, clinical, settings=settings)
+    else:
+        from .cohort import run_gcig
+
+        table = run_gcig(stream, clinical, settings=settings, progress=True)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
         _emit(table, args.out, args.format)
@@ -105,8 +129,15 @@ def _cmd_kinetics(args) -> int:
     from .settings import KineticsSettings
 
     settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
-    markers = read_markers(args.markers, uln=args.uln, on_error="flag")
-    table = fit_kinetics(markers, method=args.method, settings=settings)
+    stream = cohort_stream(args)
+    if stream is None:
+        markers = read_markers(args.markers, uln=args.uln, on_error="flag")
+        table = fit_kinetics(markers, method=args.method, settings=settings)
+    else:
+        from .cohort import run_kinetics
+
+        table = run_kinetics(stream, method=args.method, settings=settings,
+                             population_sample=args.population_sample, progress=True)
     _emit(table, args.out, args.format,
           text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
     if args.out:
@@ -163,6 +194,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
+    add_chunk_arguments(p)
     p.set_defaults(func=_cmd_gcig)
 
     p = sub.add_parser("synth", help="generate a seeded synthetic cohort",
@@ -185,6 +217,10 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None)
     p.add_argument("--max-rows", type=int, default=40)
+    add_chunk_arguments(p)
+    p.add_argument("--population-sample", type=int, default=100_000, metavar="N",
+                   help="a file read in chunks learns the population on its first N patients "
+                   "(default 100000), then fits every patient under it")
     p.set_defaults(func=_cmd_kinetics)
 
     wanted = _first_word(argv)

@@ -142,31 +142,59 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
             f"cannot read {what} from a {type(source).__name__}; pass a path to a .csv or "
             ".parquet file, or a pandas DataFrame"
         )
+    path, label, kind = table_file(source, what)
+    with _read_errors(what, label):
+        if kind == "csv":
+            frame = pd.read_csv(path, **_csv_options(path))
+        else:
+            frame = pd.read_parquet(path)
+    rows = pd.Series(np.arange(len(frame)) + first_row_label(kind))
+    return frame.reset_index(drop=True), label, rows
+
+
+def table_file(source, what: str) -> tuple[Path, str, str]:
+    """Check a table path: return (path, label for messages, ``"csv"`` or ``"parquet"``)."""
     path = Path(source)
     label = str(path)
     if not path.exists():
         raise InvalidInputError(f"file not found; check the path of the {what} table", source=label)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
-    try:
-        if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-        else:
-            raise InvalidInputError(
-                f"unsupported file type {path.suffix!r}; use .csv or .parquet", source=label
-            )
-    except InvalidInputError:
-        raise
-    except Exception as exc:  # pandas/pyarrow parse errors become one clear message
+    if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
+        return path, label, "csv"
+    if suffix in (".parquet", ".pq"):
+        return path, label, "parquet"
+    raise InvalidInputError(f"unsupported file type {path.suffix!r}; use .csv or .parquet", source=label)
+
+
+def first_row_label(kind: str) -> int:
+    """Label of a table's first data row in messages: rows as a spreadsheet shows them for
+    CSV (the header is row 1, so data start at 2), positions from 0 for Parquet."""
+    return 2 if kind == "csv" else 0
+
+
+def _csv_options(path: Path) -> dict[str, Any]:
+    """How every CSV table is parsed: all cells as text (leading zeros kept), only an empty
+    cell is missing, tab-separated for ``.tsv``."""
+    return {"dtype": str, "keep_default_na": False, "na_values": [""],
+            "sep": "\t" if path.suffix.lower() == ".tsv" else ","}
+
+
+class _read_errors:
+    """Context manager turning pandas/pyarrow parse errors into one clear package error."""
+
+    def __init__(self, what: str, label: str):
+        self.what, self.label = what, label
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is None or isinstance(exc, InvalidInputError) or not isinstance(exc, Exception):
+            return False
         raise InvalidInputError(
-            f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
-            "check that it is a valid CSV or Parquet file", source=label
+            f"could not be read as a {self.what} table ({type(exc).__name__}: {exc}); "
+            "check that it is a valid CSV or Parquet file", source=self.label
         ) from exc
-    # rows as a spreadsheet shows them: header is row 1
-    rows = pd.Series(np.arange(len(frame)) + 2 if suffix != ".parquet" else np.arange(len(frame)))
-    return frame.reset_index(drop=True), label, rows
 
 
 def _strip_columns(frame: pd.DataFrame) -> pd.DataFrame:

@@ -1556,6 +1556,9 @@ def add_score_arguments(parser) -> None:
     parser.add_argument("--format", choices=["text", "json", "csv"], default=None,
                         help="output format (default: text on the terminal, or by --out suffix)")
     parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+    from .cli import add_chunk_arguments
+
+    add_chunk_arguments(parser)
 
 
 def cli_score(args) -> int:
@@ -1570,9 +1573,19 @@ def cli_score(args) -> int:
             bundle = load_model(args.model)
     else:
         bundle = load_model(args.model, scoring_only=True)
-    markers, clinical = _cli_tables(args, bundle)
-    ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
+    from .cli import cohort_stream
+
+    stream = cohort_stream(args) if args.patient is None else None
+    if stream is not None:  # a large file: scored in patient-complete chunks
+        from .cohort import run_score
+        from .io import read_clinical
+
+        clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
+        markers, ids = None, [None, None]
+    else:
+        markers, clinical = _cli_tables(args, bundle)
+        ids = sorted(set(markers["patient_id"].astype(str)))
     if len(ids) == 1:
         result = predict(markers, clinical, model=bundle)
         if fmt == "json":
@@ -1583,7 +1596,8 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = predict_cohort(markers, clinical, model=bundle)
+        frame = (run_score(stream, clinical, bundle, progress=True) if stream is not None
+                 else predict_cohort(markers, clinical, model=bundle))
         if fmt == "json":
             text = frame.to_json(orient="records", indent=2) + "\n"
         elif fmt == "csv":

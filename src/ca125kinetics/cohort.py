@@ -1,0 +1,305 @@
+"""Whole cohorts at registry scale: a markers file read in patient-complete chunks.
+
+A registry's markers table can be larger than memory. The cohort commands
+(``ca125 gcig``, ``ca125 kinetics``, ``ca125 score``) therefore read a file of more than
+``chunk_rows`` rows in chunks (Parquet record batches, CSV chunks) and run the same
+validation and the same per-patient functions on each chunk as on a whole table in memory
+(:func:`ca125kinetics.io.read_markers`, :func:`ca125kinetics.gcig.gcig_cohort`,
+:func:`ca125kinetics.kinetics.fit_kinetics`, :func:`ca125kinetics.predict.score_frame`):
+the results are the same rows with the same numbers.
+
+Chunks hold complete patients
+-----------------------------
+The rows of one patient must be contiguous in the file (sorted or grouped by
+``patient_id``; ``ca125 synth`` and most exports are sorted). The last patient of a chunk
+may continue in the next chunk, so it is carried over. A patient whose rows appear again
+after another patient's rows is refused with an :class:`~ca125kinetics.errors.InvalidInputError`
+naming the patient and row (sort the file by ``patient_id``, or read it whole). Error
+messages name the file's rows as the whole-table reader does (CSV: the header is row 1).
+
+Population kinetics
+-------------------
+The population (empirical-Bayes) method learns the population once, then fits every
+patient's MAP estimate under it. Streamed, the population is learned on the first
+``population_sample`` patients of the file (default 100,000; all patients when the file
+has fewer, which gives the in-memory result exactly), or is given (a
+:class:`~ca125kinetics.kinetics.KineticsPopulation`, e.g. saved with ``to_json``). A file
+sorted by an identifier unrelated to the kinetics makes its first patients a fair sample;
+give a population learned on a random sample otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError
+from .io import _csv_options, _read_errors, first_row_label, table_file
+
+__all__ = [
+    "CohortStream",
+    "DEFAULT_CHUNK_ROWS",
+    "DEFAULT_POPULATION_SAMPLE",
+    "patient_chunks",
+    "stream_markers",
+]
+
+#: Rows read at a time (about 60,000 patients of 4 samples).
+DEFAULT_CHUNK_ROWS = 250_000
+#: Patients the population of streamed population kinetics is learned on.
+DEFAULT_POPULATION_SAMPLE = 100_000
+
+
+def _patient_keys(frame: pd.DataFrame) -> np.ndarray:
+    """Identifier of each row as text, for grouping only (validation happens later)."""
+    return frame["patient_id"].astype(str).str.strip().to_numpy(dtype=object)
+
+
+def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers") -> Iterator[pd.DataFrame]:
+    """Regroup frames of rows grouped by patient into frames of complete patients.
+
+    Parameters
+    ----------
+    frames : iterable of pandas.DataFrame
+        Consecutive pieces of one table with a ``patient_id`` column whose rows are
+        contiguous per patient (a patient may span two or more pieces).
+    source : str
+        The table's name in error messages.
+
+    Yields
+    ------
+    pandas.DataFrame
+        The rows of complete patients, in input order, index kept (row labels). The last
+        patient of a piece is carried to the next piece.
+
+    Raises
+    ------
+    InvalidInputError
+        A patient's rows appear again after another patient's rows (the table is not
+        grouped by patient).
+    """
+    finished: set[str] = set()
+    carry: pd.DataFrame | None = None
+    for frame in frames:
+        if carry is not None and len(carry):
+            frame = pd.concat([carry, frame])
+        if not len(frame):
+            continue
+        key = _patient_keys(frame)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        run_keys = key[starts]
+        seen_here: set[str] = set()
+        for i, k in enumerate(run_keys.tolist()):
+            if k in finished or k in seen_here:
+                raise InvalidInputError(
+                    f"patient {k!r} appears again at row {frame.index[starts[i]]} after other "
+                    "patients' rows; streaming needs the rows of each patient together: sort the "
+                    "file by patient_id (or read it whole)",
+                    source=source, row=frame.index[starts[i]], patient_id=k, column="patient_id")
+            seen_here.add(k)
+        last = starts[-1]
+        finished.update(run_keys[:-1].tolist())
+        carry = frame.iloc[last:]
+        if last:
+            yield frame.iloc[:last]
+    if carry is not None and len(carry):
+        yield carry
+
+
+def _table_pieces(path, kind: str, label: str, chunk_rows: int, what: str) -> Iterator[pd.DataFrame]:
+    """The raw table in pieces of ``chunk_rows`` rows, parsed as the whole-table reader
+    parses it, index = the rows' labels in messages."""
+    first = first_row_label(kind)
+    offset = 0
+    with _read_errors(what, label):
+        if kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as reader:
+                for batch in reader.iter_batches(batch_size=chunk_rows):
+                    # what pandas.read_parquet does with a whole file, batch by batch
+                    frame = pa.Table.from_batches([batch]).to_pandas()
+                    frame.index = pd.RangeIndex(first + offset, first + offset + len(frame))
+                    offset += len(frame)
+                    yield frame
+        else:
+            with pd.read_csv(path, chunksize=chunk_rows, **_csv_options(path)) as reader:
+                for frame in reader:
+                    frame.index = pd.RangeIndex(first + offset, first + offset + len(frame))
+                    offset += len(frame)
+                    yield frame
+
+
+def _row_count(path, kind: str) -> int | None:
+    if kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(path).metadata.num_rows
+    return None
+
+
+@dataclass(frozen=True)
+class CohortStream:
+    """A markers file opened for patient-complete chunks (see :func:`stream_markers`).
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    label : str
+        Its name in messages.
+    kind : {"csv", "parquet"}
+    chunk_rows : int
+        Rows read at a time.
+    n_rows : int or None
+        Rows of the file when known without reading it (Parquet metadata).
+    """
+
+    path: object
+    label: str
+    kind: str
+    chunk_rows: int
+    n_rows: int | None
+
+    def chunks(self, *, progress: bool = False) -> Iterator[pd.DataFrame]:
+        """Raw (unvalidated) frames of complete patients, index = row labels."""
+        pieces = _table_pieces(self.path, self.kind, self.label, self.chunk_rows, "markers")
+        chunks = patient_chunks(pieces, source=self.label)
+        if not progress:
+            with closing(pieces):
+                yield from chunks
+            return
+        from tqdm import tqdm
+
+        # shown on stderr only on a terminal and only after two seconds: short runs stay quiet
+        with tqdm(total=self.n_rows, unit="row", unit_scale=True, desc=f"ca125 {self.label}",
+                  file=sys.stderr, delay=2.0, disable=not sys.stderr.isatty(), leave=False) as bar:
+            with closing(pieces):
+                for chunk in chunks:
+                    yield chunk
+                    bar.update(len(chunk))
+
+    def fits_one_chunk(self) -> bool:
+        """True when the whole file is one chunk (then the whole-table path is used)."""
+        if self.n_rows is not None:
+            return self.n_rows <= self.chunk_rows
+        pieces = _table_pieces(self.path, self.kind, self.label, self.chunk_rows, "markers")
+        try:
+            next(pieces, None)
+            return next(pieces, None) is None
+        finally:
+            pieces.close()
+
+
+def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> CohortStream:
+    """Open a markers file (.csv or .parquet) to be read in patient-complete chunks.
+
+    Parameters
+    ----------
+    source : str or Path
+        The markers file; its rows must be grouped by patient (module docstring).
+    chunk_rows : int
+        Rows read at a time (a chunk holds these plus the carried-over patient).
+
+    Returns
+    -------
+    CohortStream
+    """
+    if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
+        raise InvalidInputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
+    path, label, kind = table_file(source, "markers")
+    return CohortStream(path, label, kind, int(chunk_rows), _row_count(path, kind))
+
+
+# --------------------------------------------------------------------------- per-command runs
+
+
+def _clinical_of(clinical: pd.DataFrame | None, chunk: pd.DataFrame) -> pd.DataFrame | None:
+    """The clinical rows of the chunk's patients (so per-chunk checks stay per chunk)."""
+    if clinical is None:
+        return None
+    keys = pd.unique(_patient_keys(chunk))
+    return clinical[clinical["patient_id"].astype(str).isin(keys)].reset_index(drop=True)
+
+
+def _concat_sorted(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """Chunk results as one table sorted by patient_id, as the whole-table functions sort."""
+    parts = [p for p in parts if len(p)] or parts[:1]
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
+
+
+def run_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, progress: bool = False) -> pd.DataFrame:
+    """``gcig_cohort`` of every chunk of ``stream`` (validated with ``read_markers``), as one
+    table equal to the whole-table result; ``clinical`` is the read clinical table."""
+    from .gcig import gcig_cohort
+    from .io import MARKER_COLUMNS, read_markers
+
+    parts = []
+    seen: list[np.ndarray] = []
+    for chunk in stream.chunks(progress=progress):
+        clin = _clinical_of(clinical, chunk)
+        markers = read_markers(chunk, clinical=clin, uln=settings.uln, on_error="flag",
+                               duplicates=settings.duplicates)
+        seen.append(markers["patient_id"].to_numpy(dtype=object))
+        parts.append(gcig_cohort(markers, clin, settings=settings))
+    if clinical is not None:  # clinical patients without markers: one "no_markers" row each
+        done = np.concatenate(seen) if seen else np.array([], dtype=object)
+        rest = clinical[~clinical["patient_id"].astype(str).isin(done)].reset_index(drop=True)
+        if len(rest):
+            empty = pd.DataFrame({c: pd.Series(dtype=object) for c in MARKER_COLUMNS})
+            parts.append(gcig_cohort(empty, rest, settings=settings))
+    return _concat_sorted(parts)
+
+
+def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,
+                 population_sample: int = DEFAULT_POPULATION_SAMPLE, progress: bool = False) -> pd.DataFrame:
+    """``fit_kinetics`` of every chunk of ``stream``; the population method learns the
+    population once, on the first ``population_sample`` patients unless ``population`` is
+    given (module docstring), then scores every chunk with it."""
+    from .io import read_markers
+    from .kinetics import fit_kinetics, fit_population
+
+    def read(chunk):
+        return read_markers(chunk, uln=settings.uln, on_error="flag")
+
+    chunks = map(read, stream.chunks(progress=progress))
+    parts = []
+    if method == "population" and population is None:
+        held, n_held = [], 0
+        for markers in chunks:
+            held.append(markers)
+            n_held += markers["patient_id"].nunique()
+            if n_held >= population_sample:
+                break
+        sample = pd.concat(held, ignore_index=True) if held else None
+        if sample is not None and n_held > population_sample:
+            keep = pd.unique(sample["patient_id"])[:population_sample]
+            sample = sample[sample["patient_id"].isin(keep)]
+        population = fit_population(sample, settings=settings)
+        chunks = _chain(held, chunks)
+    for markers in chunks:
+        parts.append(fit_kinetics(markers, method=method, settings=settings,
+                                  **({"population": population} if method == "population" else {})))
+    return _concat_sorted(parts)
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, progress: bool = False) -> pd.DataFrame:
+    """``score_frame`` of every chunk of ``stream`` with ``bundle``, as one table."""
+    from .predict import score_frame
+
+    parts = [score_frame(bundle, chunk, _clinical_of(clinical, chunk))
+             for chunk in stream.chunks(progress=progress)]
+    return _concat_sorted(parts)
+

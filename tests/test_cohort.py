@@ -1,0 +1,81 @@
+"""Streaming a markers file in patient-complete chunks gives the whole-table results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ca125kinetics.cli import main
+from ca125kinetics.cohort import patient_chunks, stream_markers
+from ca125kinetics.errors import InvalidInputError
+
+COHORT = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+MARKERS, CLINICAL = COHORT / "markers.csv", COHORT / "clinical.csv"
+
+
+def _run(tmp_path, name, argv):
+    out = tmp_path / f"{name}.csv"
+    assert main([*argv, "--out", str(out)]) == 0
+    return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def parquet_markers(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pq") / "markers.parquet"
+    pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""]).to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_chunked_cli_equals_whole_table(tmp_path, command):
+    if command == "score":
+        base = ["score", "--markers", str(MARKERS), "--clinical", str(CLINICAL)]
+    elif command == "gcig":
+        base = ["gcig", str(MARKERS), "--clinical", str(CLINICAL)]
+    else:
+        base = ["kinetics", str(MARKERS)]
+    whole = _run(tmp_path, "whole", base)
+    # 997 rows: chunk boundaries fall inside patients; 13 chunks of the 12,507 rows
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "997"])
+    assert len(whole) == 3000
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_parquet_chunks_equal_csv_chunks(parquet_markers):
+    csv = pd.concat(list(stream_markers(MARKERS, chunk_rows=500).chunks()))
+    pq = pd.concat(list(stream_markers(parquet_markers, chunk_rows=500).chunks()))
+    assert (csv.index - 2 == pq.index).all()        # CSV rows count from the header (row 1)
+    pd.testing.assert_frame_equal(csv.reset_index(drop=True).astype(object),
+                                  pq.reset_index(drop=True).astype(object))
+
+
+def test_chunks_hold_complete_patients():
+    seen = []
+    for chunk in stream_markers(MARKERS, chunk_rows=7).chunks():
+        ids = chunk["patient_id"].unique().tolist()
+        assert not set(ids) & set(seen)
+        seen.extend(ids)
+    assert len(seen) == 3000
+
+
+def test_reappearing_patient_refused():
+    frames = [pd.DataFrame({"patient_id": ["a", "a", "b"]}, index=[2, 3, 4]),
+              pd.DataFrame({"patient_id": ["b", "c", "a"]}, index=[5, 6, 7])]
+    with pytest.raises(InvalidInputError, match=r"patient 'a' appears again at row 7.*sort the file"):
+        list(patient_chunks(frames, source="m.csv"))
+
+
+def test_reappearing_patient_refused_by_cli(tmp_path, capsys):
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    shuffled = pd.concat([table.iloc[:40], table.iloc[2:3], table.iloc[40:80]])
+    path = tmp_path / "m.csv"
+    shuffled.to_csv(path, index=False)
+    assert main(["kinetics", str(path), "--chunk-rows", "20", "--out", str(tmp_path / "k.csv")]) == 2
+    assert "appears again at row 42" in capsys.readouterr().err
+
+
+def test_chunk_rows_must_be_positive():
+    with pytest.raises(InvalidInputError, match="chunk_rows"):
+        stream_markers(MARKERS, chunk_rows=0)
