@@ -2,7 +2,8 @@
 # Install ca125kinetics with its test dependencies into .venv and run the whole test suite.
 # The end-to-end browser test needs Chromium: installed here from the distribution's
 # packages when missing and this user may (root with apt-get); otherwise that test is skipped
-# with the reason printed.
+# with the reason printed. The Spark test needs Java: installed the same way (Debian's
+# default-jre-headless) when missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -11,5 +12,10 @@ if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v a
   echo "installing chromium for the end-to-end browser test (apt-get)..."
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
     || echo "chromium could not be installed; the browser test will be skipped"
+fi
+if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Java (default-jre-headless) for the Spark test (apt-get)..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq default-jre-headless >/dev/null) \
+    || echo "Java could not be installed; the Spark test will be skipped"
 fi
 exec .venv/bin/python -m pytest "$@"

@@ -33,6 +33,9 @@ _PUBLIC = {
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
+    # registry scale: markers files in patient-complete chunks (Spark: ca125kinetics.spark)
+    "stream_markers": "cohort",
+    "CohortStream": "cohort",
     # GCIG rules
     "gcig_response": "gcig",
     "gcig_progression": "gcig",
