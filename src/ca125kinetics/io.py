@@ -211,16 +211,58 @@ def _require(frame: pd.DataFrame, columns, source: str, what: str) -> None:
         )
 
 
+def _text_column(series: pd.Series) -> pd.Series | None:
+    """The column as a pandas string column when every present value is a string (the
+    columns of a CSV file, text columns of Parquet), else None."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series
+    if series.dtype == object and pd.api.types.infer_dtype(series, skipna=True) in ("string", "empty"):
+        return series.astype(pd.StringDtype(na_value=np.nan))
+    return None
+
+
+def _stripped_text(text: pd.Series) -> pd.Series:
+    """Whole-column strip of a string column, empty = missing, typed as ``Series.map`` types
+    the element-wise result: a string column, or object ``None`` when nothing is left."""
+    stripped = text.str.strip()
+    keep = stripped.notna() & (stripped != "")
+    if keep.any():
+        return stripped.where(keep).astype(pd.StringDtype(na_value=np.nan))
+    return pd.Series([None] * len(text), index=text.index, dtype=object)
+
+
 def _as_text(series: pd.Series) -> pd.Series:
     """Strings with surrounding space removed; missing stays missing."""
+    text = _text_column(series)
+    if text is not None:  # whole-column form of the loop below (registry-size tables)
+        return _stripped_text(text)
     out = series.astype(object).where(series.notna(), None)
     return out.map(lambda v: v.strip() if isinstance(v, str) else v).map(
         lambda v: None if (v is None or (isinstance(v, str) and v == "")) else v
     )
 
 
+def _map_values(series: pd.Series, fn) -> pd.Series:
+    """``series.map(fn)`` computed once per distinct present value (registry columns hold few
+    distinct values); missing values stay as they are."""
+    codes, uniques = pd.factorize(series, use_na_sentinel=True)
+    mapped = np.empty(len(uniques) + 1, dtype=object)
+    mapped[:-1] = [fn(u) for u in uniques]
+    out = mapped[codes]
+    missing = codes < 0
+    if missing.any():
+        out[missing] = series.to_numpy(dtype=object)[missing]
+    # typed as Series.map types its result (a string column when the values are strings)
+    return pd.Series(out, index=series.index, dtype=object).infer_objects()
+
+
 def _ids(series: pd.Series) -> pd.Series:
     """Patient identifiers as strings; whole floats from a numeric column lose their '.0'."""
+    text = _text_column(series)
+    if text is not None:  # whole-column form of ``one`` for text identifiers
+        return _stripped_text(text)
+    if series.dtype.kind in "iu" and len(series):
+        return series.astype(pd.StringDtype(na_value=np.nan))
 
     def one(v):
         if v is None or (isinstance(v, float) and np.isnan(v)):
@@ -255,7 +297,10 @@ def _parse_ca125(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     text = _as_text(raw)
     value = _numeric(text)
     censored = np.zeros(len(raw), dtype=bool)
-    is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+    # only a text value that is not a number can be "<x"
+    maybe = np.flatnonzero(text.notna().to_numpy() & value.isna().to_numpy())
+    is_str = np.zeros(len(raw), dtype=bool)
+    is_str[maybe] = [isinstance(v, str) for v in text.iloc[maybe]]
     if is_str.any():
         limits = text[is_str].map(
             lambda v: float(m.group(1)) if (m := _CENSORED_RE.match(v)) else np.nan
@@ -345,7 +390,8 @@ def read_markers(
 
     # ---- event
     if "event" in frame.columns:
-        event = _as_text(frame["event"]).map(lambda v: v.lower().replace(" ", "_") if isinstance(v, str) else v)
+        event = _map_values(_as_text(frame["event"]),
+                            lambda v: v.lower().replace(" ", "_") if isinstance(v, str) else v)
         bad_event = event.notna() & ~event.isin(EVENT_KINDS)
         col.add(bad_event, "event",
                 lambda i: f"unknown event {frame['event'].iloc[i]!r}; use one of {list(EVENT_KINDS)} or leave it empty")
@@ -602,7 +648,9 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
             return
         raw = frame[name]
         v = _numeric(_as_text(raw) if raw.dtype == object else raw)
-        present = raw.notna() & (raw.astype(str).str.strip() != "")
+        present = raw.notna()
+        if not pd.api.types.is_numeric_dtype(raw.dtype):  # text: a blank cell is not a value
+            present &= raw.astype(str).str.strip() != ""
         col.add(present & v.isna(), name, lambda i: f"{name} {raw.iloc[i]!r} is not a number; {what}")
         ok = v.notna()
         if integer:
@@ -619,7 +667,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
 
     if "figo_stage" in frame.columns:
         raw = _as_text(frame["figo_stage"])
-        stage = raw.map(normalise_stage)
+        stage = _map_values(raw, normalise_stage)
         col.add((stage == "?").to_numpy(), "figo_stage",
                 lambda i: f"unknown FIGO stage {raw.iloc[i]!r}; use I, II, III or IV (substages such as IIIC accepted)")
         out["figo_stage"] = stage.where(stage != "?", None)
@@ -629,7 +677,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         if name not in frame.columns:
             return
         raw = _as_text(frame[name])
-        value = raw.map(lambda v: normalise(v) if isinstance(v, str) else v)
+        value = _map_values(raw, lambda v: normalise(v) if isinstance(v, str) else v)
         col.add((value.notna() & ~value.isin(allowed)).to_numpy(), name,
                 lambda i: f"unknown {label} {raw.iloc[i]!r}; {fix}")
         out[name] = value.where(value.isin(allowed), None)
@@ -650,7 +698,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     if col.problems and on_error == "raise":
         raise col.error()
     reasons = col.reasons_by_patient() if col.problems else {}
-    out["problem"] = out["patient_id"].map(lambda p: reasons.get(str(p)))
+    out["problem"] = out["patient_id"].map(lambda p: reasons.get(str(p))) if reasons else None
     if on_error == "flag" and dup.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
     return out.reset_index(drop=True)
