@@ -79,3 +79,17 @@ def test_reappearing_patient_refused_by_cli(tmp_path, capsys):
 def test_chunk_rows_must_be_positive():
     with pytest.raises(InvalidInputError, match="chunk_rows"):
         stream_markers(MARKERS, chunk_rows=0)
+
+
+def test_streamed_population_learned_on_first_patients():
+    from ca125kinetics.cohort import run_kinetics
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.kinetics import fit_kinetics, fit_population
+    from ca125kinetics.settings import KineticsSettings
+
+    canonical = read_markers(MARKERS, on_error="flag")
+    first = canonical[canonical["patient_id"].isin(canonical["patient_id"].unique()[:700])]
+    expected = fit_kinetics(canonical, population=fit_population(first))
+    streamed = run_kinetics(stream_markers(MARKERS, chunk_rows=1000), method="population",
+                            settings=KineticsSettings(), population_sample=700)
+    pd.testing.assert_frame_equal(streamed, expected)
