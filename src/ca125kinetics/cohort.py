@@ -60,7 +60,8 @@ def _patient_keys(frame: pd.DataFrame) -> np.ndarray:
     return frame["patient_id"].astype(str).str.strip().to_numpy(dtype=object)
 
 
-def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers") -> Iterator[pd.DataFrame]:
+def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
+                   min_rows: int = 0) -> Iterator[pd.DataFrame]:
     """Regroup frames of rows grouped by patient into frames of complete patients.
 
     Parameters
@@ -70,6 +71,9 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers") -
         contiguous per patient (a patient may span two or more pieces).
     source : str
         The table's name in error messages.
+    min_rows : int
+        Pieces are joined until a chunk holds at least this many rows (except the last):
+        the per-call cost of the functions run on each chunk is then paid rarely.
 
     Yields
     ------
@@ -85,7 +89,7 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers") -
     """
     finished: set[str] = set()
     carry: pd.DataFrame | None = None
-    for frame in frames:
+    for frame in _joined(frames, min_rows):
         if carry is not None and len(carry):
             frame = pd.concat([carry, frame])
         if not len(frame):
@@ -109,6 +113,21 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers") -
             yield frame.iloc[:last]
     if carry is not None and len(carry):
         yield carry
+
+
+def _joined(frames: Iterable[pd.DataFrame], min_rows: int) -> Iterator[pd.DataFrame]:
+    """Consecutive frames joined into frames of at least ``min_rows`` rows (the last may be
+    smaller)."""
+    held: list[pd.DataFrame] = []
+    n = 0
+    for frame in frames:
+        held.append(frame)
+        n += len(frame)
+        if n >= min_rows:
+            yield held[0] if len(held) == 1 else pd.concat(held)
+            held, n = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pd.concat(held)
 
 
 def _table_pieces(path, kind: str, label: str, chunk_rows: int, what: str) -> Iterator[pd.DataFrame]:

@@ -45,6 +45,8 @@ from .errors import InvalidInputError
 __all__ = ["fit_kinetics", "score"]
 
 _TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
+#: Rows passed to the in-process function at a time (Arrow batches are 10,000 rows).
+_CHUNK_ROWS = 100_000
 
 
 def _require_spark(df, name: str):
@@ -97,7 +99,7 @@ def _kinetics_partition(batches, *, method, population, settings):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers"):
+    for chunk in patient_chunks(_batches(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
         markers = read_markers(chunk, uln=settings.uln, on_error="flag")
         yield fit(markers, method=method, settings=settings,
                   **({"population": population} if method == "population" else {}))
@@ -166,7 +168,8 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
 def _score_partition(batches, *, bundle, markers_columns, clinical_columns):
     from .predict import score_frame
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical"):
+    for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical",
+                                min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
         yield score_frame(bundle, markers, clinical if clinical_columns else None)
 
