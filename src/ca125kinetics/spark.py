@@ -106,9 +106,24 @@ def _kinetics_partition(batches, *, method, population, settings):
 
 
 def _first_patients(df, n: int) -> pd.DataFrame:
-    """The rows of the first ``n`` patients in ``patient_id`` order, on the driver."""
-    ids = df.select("patient_id").distinct().orderBy("patient_id").limit(n)
-    return df.join(ids, on="patient_id", how="left_semi").toPandas()
+    """The rows of the first ``n`` patients in ``patient_id`` order, on the driver.
+
+    The ``n``-th identifier is found with a top-``n`` of the distinct identifiers, and the
+    rows are selected with a filter ``patient_id <= last`` (a join with the identifiers
+    would shuffle the whole table twice)."""
+    from pyspark.sql import functions as F
+
+    top = df.select("patient_id").where(F.col("patient_id").isNotNull()).distinct() \
+        .orderBy("patient_id").limit(n)
+    last = top.agg(F.max("patient_id")).first()[0]
+    return _to_pandas(df.limit(0) if last is None else df.where(F.col("patient_id") <= F.lit(last)))
+
+
+def _to_pandas(df) -> pd.DataFrame:
+    """A Spark DataFrame on the driver through Arrow, converted as pandas reads Parquet."""
+    if hasattr(df, "toArrow"):  # pyspark >= 4.0
+        return df.toArrow().to_pandas()
+    return df.toPandas()
 
 
 def fit_kinetics(df, *, method: str = "population", population=None, settings=None,
