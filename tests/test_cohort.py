@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ca125kinetics.cli import main
 from ca125kinetics.cohort import patient_chunks, stream_markers
@@ -105,3 +107,25 @@ def test_min_rows_joins_pieces_of_complete_patients():
     ends = [c["patient_id"].iloc[-1] for c in chunks[:-1]]
     starts = [c["patient_id"].iloc[0] for c in chunks[1:]]
     assert all(a != b for a, b in zip(ends, starts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=30),
+       cuts=st.lists(st.integers(1, 40), min_size=1, max_size=30), min_rows=st.integers(0, 50))
+def test_any_cut_gives_each_patient_in_one_chunk(sizes, cuts, min_rows):
+    """Property: however a grouped table is cut into pieces, the chunks are the table, in
+    order, and every patient lies in exactly one chunk."""
+    pid = [f"p{i:03d}" for i, n in enumerate(sizes) for _ in range(n)]
+    table = pd.DataFrame({"patient_id": pid, "row": range(len(pid))})
+    pieces, start = [], 0
+    for cut in cuts * (len(pid) // sum(cuts) + 1):
+        if start >= len(pid):
+            break
+        pieces.append(table.iloc[start:start + cut])
+        start += cut
+    chunks = list(patient_chunks(pieces, min_rows=min_rows))
+    pd.testing.assert_frame_equal(pd.concat(chunks), table)
+    owner = {}
+    for i, chunk in enumerate(chunks):
+        for patient in chunk["patient_id"]:
+            assert owner.setdefault(patient, i) == i
