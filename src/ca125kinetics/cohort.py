@@ -285,6 +285,11 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
     from .io import read_markers
     from .kinetics import fit_kinetics, fit_population
 
+    if method == "population" and population is None and (
+            not isinstance(population_sample, (int, np.integer)) or population_sample < 10):
+        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
+                                f"population is learned on), got {population_sample!r}")
+
     def read(chunk):
         return read_markers(chunk, uln=settings.uln, on_error="flag")
 

@@ -1582,11 +1582,11 @@ def cli_score(args) -> int:
         from .io import read_clinical
 
         clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
-        markers, ids = None, [None, None]
+        markers, one_patient = None, False
     else:
         markers, clinical = _cli_tables(args, bundle)
-        ids = sorted(set(markers["patient_id"].astype(str)))
-    if len(ids) == 1:
+        one_patient = markers["patient_id"].astype(str).nunique() == 1
+    if one_patient:
         result = predict(markers, clinical, model=bundle)
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=2) + "\n"
