@@ -129,3 +129,34 @@ def test_any_cut_gives_each_patient_in_one_chunk(sizes, cuts, min_rows):
     for i, chunk in enumerate(chunks):
         for patient in chunk["patient_id"]:
             assert owner.setdefault(patient, i) == i
+
+
+@pytest.fixture(scope="module")
+def clinical_with_extra_patients(tmp_path_factory):
+    """The committed clinical table plus three patients without markers: first, in the
+    middle and last in patient order."""
+    table = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    extra = pd.concat([table.iloc[:1]] * 3).assign(patient_id=["000000", "0015005", "999999"])
+    path = tmp_path_factory.mktemp("clin") / "clinical.csv"
+    pd.concat([table, extra]).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_patients_without_markers_streamed_in_order(tmp_path, clinical_with_extra_patients, command):
+    clin = str(clinical_with_extra_patients)
+    base = (["gcig", str(MARKERS), "--clinical", clin] if command == "gcig"
+            else ["score", "--markers", str(MARKERS), "--clinical", clin])
+    whole = _run(tmp_path, "whole", base)
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "1500"])
+    assert len(whole) == 3003 and {"000000", "0015005", "999999"} <= set(whole["patient_id"])
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics"])
+def test_parquet_output_written_by_chunks(tmp_path, command):
+    base = [command, str(MARKERS)] + (["--clinical", str(CLINICAL)] if command == "gcig" else [])
+    assert main([*base, "--out", str(tmp_path / "whole.parquet")]) == 0
+    assert main([*base, "--out", str(tmp_path / "chunked.parquet"), "--chunk-rows", "2000"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole.parquet"),
+                                  pd.read_parquet(tmp_path / "chunked.parquet"))

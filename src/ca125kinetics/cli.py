@@ -84,8 +84,15 @@ def _cmd_gcig(args) -> int:
                                duplicates=args.duplicates)
         table = gcig_cohort(markers, clinical, settings=settings)
     else:
-        from .cohort import run_gcig
+        from .cohort import chunked_format, iter_gcig, run_gcig, write_chunks
 
+        fmt = chunked_format(args.out, args.format)
+        if fmt is not None:  # a big result goes to its file chunk by chunk
+            parts = iter_gcig(stream, clinical, settings=settings, progress=True)
+            n, kept = write_chunks(parts, args.out, fmt, ("status", "category", "progressed"))
+            print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
+            print(_gcig_summary(kept, settings))
+            return 0
         table = run_gcig(stream, clinical, settings=settings, progress=True)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
@@ -134,10 +141,18 @@ def _cmd_kinetics(args) -> int:
         markers = read_markers(args.markers, uln=args.uln, on_error="flag")
         table = fit_kinetics(markers, method=args.method, settings=settings)
     else:
-        from .cohort import run_kinetics
+        from .cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks
 
-        table = run_kinetics(stream, method=args.method, settings=settings,
-                             population_sample=args.population_sample, progress=True)
+        fmt = chunked_format(args.out, args.format)
+        options = dict(method=args.method, settings=settings, population_sample=args.population_sample,
+                       progress=True)
+        if fmt is not None:  # a big result goes to its file chunk by chunk
+            n, kept = write_chunks(iter_kinetics(stream, **options), args.out, fmt,
+                                   ("method", "status", "k", "half_life_days", "kelim_score"))
+            print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
+            print(_kinetics_summary(kept, settings))
+            return 0
+        table = run_kinetics(stream, **options)
     _emit(table, args.out, args.format,
           text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
     if args.out:

@@ -239,49 +239,79 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> CohortStr
 # --------------------------------------------------------------------------- per-command runs
 
 
-def _clinical_of(clinical: pd.DataFrame | None, chunk: pd.DataFrame) -> pd.DataFrame | None:
-    """The clinical rows of the chunk's patients (so per-chunk checks stay per chunk)."""
-    if clinical is None:
-        return None
-    keys = pd.unique(_patient_keys(chunk))
-    return clinical[clinical["patient_id"].astype(str).isin(keys)].reset_index(drop=True)
+class _ClinicalFeed:
+    """Hands each chunk the clinical rows it needs: its own patients, and (so that a file
+    sorted by patient gives results in patient order) the patients without markers whose
+    identifier sorts before the chunk's last one. :meth:`rest` gives those never handed out."""
+
+    def __init__(self, clinical: pd.DataFrame | None):
+        self.clinical = clinical
+        if clinical is None:
+            return
+        self.ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
+        self.order = np.argsort(self.ids, kind="stable")
+        self.sorted_ids = self.ids[self.order]
+        self.handled = np.zeros(len(self.ids), dtype=bool)
+        self.upto = 0
+
+    def for_chunk(self, keys: np.ndarray) -> pd.DataFrame | None:
+        if self.clinical is None:
+            return None
+        keys = pd.unique(keys)
+        own = np.flatnonzero(pd.Index(self.ids).isin(keys) & ~self.handled)
+        upto = int(np.searchsorted(self.sorted_ids, max(keys), side="right")) if len(keys) else self.upto
+        before = self.order[self.upto:max(upto, self.upto)]
+        before = before[~self.handled[before]]
+        self.upto = max(upto, self.upto)
+        rows = np.union1d(own, before)
+        self.handled[rows] = True
+        return self.clinical.iloc[rows].reset_index(drop=True)
+
+    def rest(self) -> pd.DataFrame | None:
+        if self.clinical is None or self.handled.all():
+            return None
+        return self.clinical[~self.handled].reset_index(drop=True)
 
 
-def _concat_sorted(parts: list[pd.DataFrame]) -> pd.DataFrame:
+def _concat_sorted(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
     """Chunk results as one table sorted by patient_id, as the whole-table functions sort."""
+    parts = list(parts)
     parts = [p for p in parts if len(p)] or parts[:1]
     out = pd.concat(parts, ignore_index=True)
     return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
 
 
-def run_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, progress: bool = False) -> pd.DataFrame:
-    """``gcig_cohort`` of every chunk of ``stream`` (validated with ``read_markers``), as one
-    table equal to the whole-table result; ``clinical`` is the read clinical table."""
+def iter_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings,
+              progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``gcig_cohort`` of every chunk of ``stream`` (read with ``read_markers``), one table per
+    chunk; ``clinical`` is the read clinical table, its patients without markers included.
+    Concatenated: the whole-table result (in patient order when the file is sorted)."""
     from .gcig import gcig_cohort
     from .io import MARKER_COLUMNS, read_markers
 
-    parts = []
-    seen: list[np.ndarray] = []
+    feed = _ClinicalFeed(clinical)
     for chunk in stream.chunks(progress=progress):
-        clin = _clinical_of(clinical, chunk)
+        clin = feed.for_chunk(_patient_keys(chunk))
         markers = read_markers(chunk, clinical=clin, uln=settings.uln, on_error="flag",
                                duplicates=settings.duplicates)
-        seen.append(markers["patient_id"].to_numpy(dtype=object))
-        parts.append(gcig_cohort(markers, clin, settings=settings))
-    if clinical is not None:  # clinical patients without markers: one "no_markers" row each
-        done = np.concatenate(seen) if seen else np.array([], dtype=object)
-        rest = clinical[~clinical["patient_id"].astype(str).isin(done)].reset_index(drop=True)
-        if len(rest):
-            empty = pd.DataFrame({c: pd.Series(dtype=object) for c in MARKER_COLUMNS})
-            parts.append(gcig_cohort(empty, rest, settings=settings))
-    return _concat_sorted(parts)
+        yield gcig_cohort(markers, clin, settings=settings)
+    rest = feed.rest()
+    if rest is not None:  # clinical patients after the last one with markers
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in MARKER_COLUMNS})
+        yield gcig_cohort(empty, rest, settings=settings)
 
 
-def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,
-                 population_sample: int = DEFAULT_POPULATION_SAMPLE, progress: bool = False) -> pd.DataFrame:
-    """``fit_kinetics`` of every chunk of ``stream``; the population method learns the
-    population once, on the first ``population_sample`` patients unless ``population`` is
-    given (module docstring), then scores every chunk with it."""
+def run_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_gcig` as one table equal to the whole-table ``gcig_cohort`` result."""
+    return _concat_sorted(iter_gcig(stream, clinical, settings=settings, progress=progress))
+
+
+def iter_kinetics(stream: CohortStream, *, method: str, settings, population=None,
+                  population_sample: int = DEFAULT_POPULATION_SAMPLE,
+                  progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``fit_kinetics`` of every chunk of ``stream``, one table per chunk; the population
+    method learns the population once, on the first ``population_sample`` patients unless
+    ``population`` is given (module docstring), then fits every chunk under it."""
     from .io import read_markers
     from .kinetics import fit_kinetics, fit_population
 
@@ -294,7 +324,6 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
         return read_markers(chunk, uln=settings.uln, on_error="flag")
 
     chunks = map(read, stream.chunks(progress=progress))
-    parts = []
     if method == "population" and population is None:
         held, n_held = [], 0
         for markers in chunks:
@@ -309,9 +338,16 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
         population = fit_population(sample, settings=settings)
         chunks = _chain(held, chunks)
     for markers in chunks:
-        parts.append(fit_kinetics(markers, method=method, settings=settings,
-                                  **({"population": population} if method == "population" else {})))
-    return _concat_sorted(parts)
+        yield fit_kinetics(markers, method=method, settings=settings,
+                           **({"population": population} if method == "population" else {}))
+
+
+def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,
+                 population_sample: int = DEFAULT_POPULATION_SAMPLE, progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_kinetics` as one table equal to the whole-table ``fit_kinetics`` result
+    (when the population is learned on every patient, or given)."""
+    return _concat_sorted(iter_kinetics(stream, method=method, settings=settings, population=population,
+                                        population_sample=population_sample, progress=progress))
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
@@ -319,11 +355,92 @@ def _chain(first: list, rest: Iterator) -> Iterator:
     yield from rest
 
 
-def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, progress: bool = False) -> pd.DataFrame:
-    """``score_frame`` of every chunk of ``stream`` with ``bundle``, as one table."""
+def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *,
+               progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``score_frame`` of every chunk of ``stream`` with ``bundle``, one table per chunk,
+    patients of ``clinical`` without markers included (as ``predict_cohort`` includes them)."""
     from .predict import score_frame
 
-    parts = [score_frame(bundle, chunk, _clinical_of(clinical, chunk))
-             for chunk in stream.chunks(progress=progress)]
-    return _concat_sorted(parts)
+    feed = _ClinicalFeed(clinical)
+    columns = None
+    for chunk in stream.chunks(progress=progress):
+        columns = chunk.columns
+        yield score_frame(bundle, chunk, feed.for_chunk(_patient_keys(chunk)))
+    rest = feed.rest()
+    if rest is not None:
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in (columns if columns is not None
+                                                                   else ("patient_id", "day", "ca125"))})
+        yield score_frame(bundle, empty, rest)
 
+
+def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_score` as one table equal to the whole-table ``predict_cohort`` result."""
+    return _concat_sorted(iter_score(stream, clinical, bundle, progress=progress))
+
+
+class ChunkWriter:
+    """Writes result tables chunk by chunk to one ``.csv`` or ``.parquet`` file.
+
+    The file holds the chunks in the order written (patient order when the markers file is
+    sorted by patient); CSV cells are formatted as ``DataFrame.to_csv`` formats a whole
+    table. Use as a context manager; :attr:`n_rows` counts the rows written.
+    """
+
+    def __init__(self, path, fmt: str):
+        if fmt not in ("csv", "parquet"):
+            raise InvalidInputError(f"chunked output is written as csv or parquet, not {fmt!r}")
+        from pathlib import Path
+
+        self.path, self.fmt, self.n_rows = Path(path), fmt, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = None
+        self._schema = None
+
+    def __enter__(self):
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, index=False, mode="w" if self.n_rows == 0 and self._writer is None else "a",
+                         header=self._writer is None)
+            self._writer = True
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                # a column empty in the first chunk is typed as text for all chunks
+                self._schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                          for f in table.schema], metadata=table.schema.metadata)
+                self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._writer.write_table(table.cast(self._schema))
+        self.n_rows += len(frame)
+
+    def __exit__(self, *exc):
+        if self.fmt == "parquet" and self._writer is not None:
+            self._writer.close()
+        return False
+
+
+def chunked_format(out, fmt: str | None) -> str | None:
+    """The format a result is written in chunk by chunk (``"csv"``/``"parquet"``), from
+    ``fmt`` or the suffix of ``out``; None when it is not written to a file or the format
+    needs the whole table (JSON)."""
+    if not out:
+        return None
+    from pathlib import Path
+
+    chosen = (fmt if fmt not in (None, "text") else Path(out).suffix.lstrip(".") or "csv").lower()
+    return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(chosen)
+
+
+def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
+    """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
+    rows and the ``keep`` columns of all rows (what a summary needs)."""
+    kept = []
+    with ChunkWriter(out, fmt) as writer:
+        for part in parts:
+            writer.write(part)
+            kept.append(part[[c for c in keep if c in part.columns]])
+    return writer.n_rows, pd.concat(kept, ignore_index=True)

@@ -1578,11 +1578,15 @@ def cli_score(args) -> int:
 
     stream = cohort_stream(args) if args.patient is None else None
     if stream is not None:  # a large file: scored in patient-complete chunks
-        from .cohort import run_score
+        from .cohort import chunked_format, iter_score, run_score, write_chunks
         from .io import read_clinical
 
         clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
         markers, one_patient = None, False
+        if chunked_format(args.out, fmt) == "csv":  # written chunk by chunk
+            n, _ = write_chunks(iter_score(stream, clinical, bundle, progress=True), args.out, "csv", ())
+            print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
+            return 0
     else:
         markers, clinical = _cli_tables(args, bundle)
         one_patient = markers["patient_id"].astype(str).nunique() == 1
