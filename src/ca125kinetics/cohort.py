@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import sys
 from contextlib import closing
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,11 +42,19 @@ from .errors import InvalidInputError
 from .io import _csv_options, _read_errors, first_row_label, table_file
 
 __all__ = [
+    "ChunkWriter",
     "CohortStream",
     "DEFAULT_CHUNK_ROWS",
     "DEFAULT_POPULATION_SAMPLE",
+    "iter_gcig",
+    "iter_kinetics",
+    "iter_score",
     "patient_chunks",
+    "run_gcig",
+    "run_kinetics",
+    "run_score",
     "stream_markers",
+    "write_chunks",
 ]
 
 #: Rows read at a time (about 60,000 patients of 4 samples).
