@@ -4,7 +4,8 @@
 # packages when missing and this user may (root with apt-get); otherwise that test is skipped
 # with the reason printed. The OMOP tests start a throwaway PostgreSQL server: Debian's
 # postgresql is installed the same way when initdb is missing; otherwise those tests are skipped
-# with the reason printed.
+# with the reason printed. The Spark test needs Java: installed the same way (Debian's
+# default-jre-headless) when missing.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -19,5 +20,10 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
   echo "installing postgresql for the OMOP tests (apt-get)..."
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
     postgresql >/dev/null) || echo "postgresql could not be installed; the PostgreSQL tests will be skipped"
+fi
+if ! command -v java >/dev/null 2>&1 && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing Java (default-jre-headless) for the Spark test (apt-get)..."
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
+    default-jre-headless >/dev/null) || echo "Java could not be installed; the Spark test will be skipped"
 fi
 exec .venv/bin/python -m pytest "$@"

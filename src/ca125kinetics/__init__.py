@@ -47,6 +47,9 @@ _PUBLIC = {
     "SourceRead": "sources._codes",
     "patient_record": "io",
     "PatientRecord": "io",
+    # registry scale: markers files in patient-complete chunks (Spark: ca125kinetics.spark)
+    "stream_markers": "cohort",
+    "CohortStream": "cohort",
     # GCIG rules
     "gcig_response": "gcig",
     "gcig_progression": "gcig",

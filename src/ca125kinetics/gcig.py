@@ -912,6 +912,13 @@ def _combined_rules() -> tuple[_Rule, ...]:
     return tuple(rules)
 
 
+@functools.lru_cache(maxsize=None)
+def _first_rule(states: tuple[str, ...]) -> _Rule:
+    """The first row of the table matching ``states`` (complete: checked at load); at most
+    4 x 2 x 3^3 distinct inputs, so each is looked up once per process."""
+    return next(r for r in _combined_rules() if r.matches(states))
+
+
 def combined_response_table():
     """The combined RECIST 1.1 + CA-125 table as a :class:`pandas.DataFrame` (first match wins).
 
@@ -1009,7 +1016,7 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
         raise InvalidInputError("new_lesion must be True or False, got None")
     normal = _flag(ca125_normal, "ca125_normal")
     states = (code, _tri(lesion), _tri(progression), _tri(response), _tri(normal))
-    rule = next(r for r in _combined_rules() if r.matches(states))  # complete: checked at load
+    rule = _first_rule(states)
     return CombinedResponse(
         category=rule.combined,
         reason=(f"{rule.combined}: rule {rule.rule} of the combined RECIST 1.1 + CA-125 table ({rule.basis}); "

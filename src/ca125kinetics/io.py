@@ -48,6 +48,7 @@ empty one; CA-125 above :data:`CA125_MAX` and ULN above :data:`ULN_MAX` are inva
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as _dt
 import difflib
@@ -56,7 +57,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -242,13 +243,66 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> t
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
     :func:`_detect_sep`). A header naming a column twice is refused (:func:`_check_header`).
+    A DataFrame's index gives the row labels; a frame that is a piece of a file read in
+    chunks (:func:`_table_pieces`) names that file in messages.
     """
-    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in ('"', "\n")):
-        raise InvalidInputError(f"sep must be one character such as ',', ';' or a tab, got {sep!r}")
     if isinstance(source, pd.DataFrame):
-        label = f"{what} DataFrame"
+        _check_sep(sep)
+        label = source.attrs.get("ca125_source") or f"{what} DataFrame"
         _check_header(source.columns, label)
         return source, label, pd.Series(source.index)
+    table = table_file(source, what, sep)
+    if table.kind == "fhir":
+        return _load_fhir(table.path, marker)
+    with _read_errors(what, table.label):
+        if table.kind == "csv":
+            frame = pd.read_csv(table.path, **_csv_options(table.sep))
+        else:
+            frame = pd.read_parquet(table.path)
+            _check_header(frame.columns, table.label)
+    rows = pd.Series(np.arange(len(frame)) + table.first_row)
+    return frame.reset_index(drop=True), table.label, rows
+
+
+def _check_sep(sep) -> None:
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in ('"', "\n")):
+        raise InvalidInputError(f"sep must be one character such as ',', ';' or a tab, got {sep!r}")
+
+
+@dataclass(frozen=True)
+class TableFile:
+    """A table file checked before it is parsed (:func:`table_file`).
+
+    Attributes
+    ----------
+    path : Path
+    label : str
+        Its name in messages.
+    kind : {"csv", "parquet", "fhir"}
+        How it is parsed (``"fhir"``: a ``.json`` FHIR R4 bundle of markers).
+    sep : str or None
+        The CSV separator (stated or detected); None for other kinds.
+    """
+
+    path: Path
+    label: str
+    kind: str
+    sep: str | None = None
+
+    @property
+    def first_row(self) -> int:
+        """Label of the first data row in messages: rows as a spreadsheet shows them for CSV
+        (the header is row 1, so data start at 2), positions from 0 for Parquet."""
+        return 2 if self.kind == "csv" else 0
+
+
+def table_file(source, what: str, sep: str | None = None) -> TableFile:
+    """Check a table path before it is parsed, as every reader does: the file exists, its
+    suffix is a known kind, its first bytes match that kind (:func:`_sniff`), a CSV's
+    separator is stated or detected (:func:`_detect_sep`) and its header names no column
+    twice (:func:`_check_header`). Used by :func:`_load` (whole table) and
+    :func:`_table_pieces` (the same table in chunks)."""
+    _check_sep(sep)
     if not isinstance(source, (str, Path)):
         raise InvalidInputError(
             f"cannot read {what} from a {type(source).__name__}; pass a path to a .csv or "
@@ -261,31 +315,71 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> t
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     _sniff(path, suffix, what)
     if suffix == ".json" and what == "markers":
-        return _load_fhir(path, marker)
-    try:
-        if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
+        return TableFile(path, label, "fhir")
+    if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
+        with _read_errors(what, label):
             if sep is None:
                 sep = "\t" if suffix == ".tsv" else _detect_sep(path, label)
             _check_header(_header_names(path, sep), label)
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
-        elif suffix in (".parquet", ".pq"):
-            frame = pd.read_parquet(path)
-            _check_header(frame.columns, label)
-        else:
-            raise InvalidInputError(
-                f"unsupported file type {path.suffix!r}; use .csv or .parquet"
-                + (" (or a .json FHIR bundle for markers)" if what == "markers" else ""), source=label
-            )
+        return TableFile(path, label, "csv", sep)
+    if suffix in (".parquet", ".pq"):
+        return TableFile(path, label, "parquet")
+    raise InvalidInputError(
+        f"unsupported file type {path.suffix!r}; use .csv or .parquet"
+        + (" (or a .json FHIR bundle for markers)" if what == "markers" else ""), source=label
+    )
+
+
+def _csv_options(sep: str) -> dict[str, Any]:
+    """How every CSV table is parsed: all cells as text (leading zeros kept), only an empty
+    cell is missing."""
+    return {"dtype": str, "keep_default_na": False, "na_values": [""], "sep": sep}
+
+
+@contextlib.contextmanager
+def _read_errors(what: str, label: str):
+    """pandas/pyarrow parse errors become one clear package error."""
+    try:
+        yield
     except InvalidInputError:
         raise
-    except Exception as exc:  # pandas/pyarrow parse errors become one clear message
+    except Exception as exc:
         raise InvalidInputError(
             f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
             "check that it is a valid CSV or Parquet file", source=label
         ) from exc
-    # rows as a spreadsheet shows them: header is row 1
-    rows = pd.Series(np.arange(len(frame)) + 2 if suffix != ".parquet" else np.arange(len(frame)))
-    return frame.reset_index(drop=True), label, rows
+
+
+def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.DataFrame]:
+    """The raw table of :func:`_load` in pieces of ``chunk_rows`` rows, parsed the same way,
+    index = the rows' labels in messages (:class:`TableFile`), the file named in messages
+    when a piece is read (:func:`_load` of a DataFrame)."""
+    if table.kind not in ("csv", "parquet"):
+        raise InvalidInputError(f"a {table.kind} file cannot be read in chunks; read it whole",
+                                source=table.label)
+    offset = table.first_row
+
+    def labelled(frame: pd.DataFrame) -> pd.DataFrame:
+        nonlocal offset
+        frame.index = pd.RangeIndex(offset, offset + len(frame))
+        frame.attrs["ca125_source"] = table.label
+        offset += len(frame)
+        return frame
+
+    with _read_errors(what, table.label):
+        if table.kind == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(table.path) as reader:
+                _check_header(reader.schema_arrow.names, table.label)
+                for batch in reader.iter_batches(batch_size=chunk_rows):
+                    # what pandas.read_parquet does with a whole file, batch by batch
+                    yield labelled(pa.Table.from_batches([batch]).to_pandas())
+        else:
+            with pd.read_csv(table.path, chunksize=chunk_rows, **_csv_options(table.sep)) as reader:
+                for frame in reader:
+                    yield labelled(frame)
 
 
 def _load_fhir(path: Path, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
@@ -491,7 +585,7 @@ def _detect_sep(path: Path, label: str) -> str:
             warnings.warn(
                 f"{label}: the header has {name}s and no commas, so the table is read as "
                 f"{name}-separated; pass sep={sep!r} (command line --sep) to state it",
-                DataQualityWarning, stacklevel=4)
+                DataQualityWarning, stacklevel=5)
             return sep
     return ","
 

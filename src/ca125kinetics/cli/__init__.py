@@ -63,6 +63,38 @@ def format_options(args) -> dict[str, Any]:
             "columns": dict(getattr(args, "rename", None) or []) or None}
 
 
+# ----------------------------------------------------------------------------- registry-size files
+
+
+def add_chunk_arguments(parser) -> None:
+    """The ``--chunk-rows`` option of the cohort commands (gcig, kinetics, score)."""
+    parser.add_argument("--chunk-rows", type=int, default=None, metavar="N",
+                        help="a markers file of more than N rows (default 250000) is read in "
+                        "patient-complete chunks of about N rows; its rows must be grouped by patient")
+
+
+def cohort_stream(args):
+    """The markers file of a cohort command opened for chunks (:mod:`ca125kinetics.cohort`),
+    or None when it is one chunk (then the whole table is read at once). The file is checked
+    and its header read with the command's ``--sep`` and ``--rename``."""
+    from ..cohort import DEFAULT_CHUNK_ROWS, stream_markers
+
+    if not isinstance(args.markers, str):
+        return None
+    fmt = format_options(args)
+    # notes of the file check (a detected separator) are given once: here when the file is
+    # streamed, else by the whole-table reader, which checks the file again
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        stream = stream_markers(args.markers, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+                                sep=fmt["sep"], columns=fmt["columns"])
+        if stream.fits_one_chunk():
+            return None
+    for note in notes:
+        warnings.warn_explicit(note.message, note.category, note.filename, note.lineno)
+    return stream
+
+
 # ----------------------------------------------------------------------------- parser
 
 

@@ -8,7 +8,7 @@ from ..gcig import gcig_cohort
 from ..io import read_clinical, read_markers
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
-from . import add_format_arguments, format_options
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
 from ._output import emit, text_table
 
 
@@ -30,6 +30,7 @@ def add_gcig_arguments(parser) -> None:
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     parser.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
     add_format_arguments(parser)
+    add_chunk_arguments(parser)
 
 
 def cli_gcig(args) -> int:
@@ -39,10 +40,25 @@ def cli_gcig(args) -> int:
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
-    markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
-                           duplicates=args.duplicates, **fmt)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
+    stream = cohort_stream(args)
+    if stream is None:
+        markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
+                               duplicates=args.duplicates, **fmt)
+        table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
+    else:  # a large file: read in patient-complete chunks, each chunk as a whole table is read
+        from ..cohort import chunked_format, iter_gcig, run_gcig, write_chunks
+
+        options = dict(settings=settings, read_options=fmt, progress=True,
+                       finish=lambda table: with_provenance(table, settings))
+        out_format = chunked_format(args.out, args.format)
+        if out_format is not None:  # a big result goes to its file chunk by chunk
+            n, kept = write_chunks(iter_gcig(stream, clinical, **options), args.out, out_format,
+                                   ("status", "category", "progressed"))
+            print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
+            print(_gcig_summary(kept, settings))
+            return 0
+        table = run_gcig(stream, clinical, **options)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
         emit(table, args.out, args.format)

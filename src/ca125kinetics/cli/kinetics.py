@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+
 from ..io import read_markers
 from ..kinetics import fit_kinetics
 from ..markers import get_marker
-from ..settings import KELIM_FAVOURABLE_SCORE, KineticsSettings, ResponseSettings, with_provenance
-from . import add_format_arguments, format_options
+from ..settings import (
+    KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, with_provenance,
+)
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
 from ._output import emit, text_table
 
 
@@ -38,6 +42,11 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)
     parser.add_argument("--max-rows", type=int, default=40)
     add_format_arguments(parser)
+    add_chunk_arguments(parser)
+    parser.add_argument("--population-sample", type=int, default=100_000, metavar="N",
+                        help="a file read in chunks learns the population on its first N patients "
+                        "(default 100000), then fits every patient under it (not with --model: the "
+                        "model's population is used)")
 
 
 def _kinetics_settings_and_population(args, spec=None):
@@ -70,27 +79,63 @@ def cli_kinetics(args) -> int:
     """Handler of ``ca125 kinetics``; returns the exit code."""
     spec = get_marker(args.marker)
     settings, population, method = _kinetics_settings_and_population(args, spec)
-    markers = read_markers(args.markers, uln=settings.uln, on_error="flag", marker=spec, **format_options(args))
+    read_options = {"marker": spec, **format_options(args)}
+    response = (ResponseSettings(clearance_r2_threshold=args.clearance_r2)
+                if args.response or spec.name != "ca125" else None)
+
+    def fit(markers, population):
+        return _kinetics_table(markers, method, population, settings, spec, response)
+
+    stream = cohort_stream(args)
+    if stream is None:
+        markers = read_markers(args.markers, uln=settings.uln, on_error="flag", **read_options)
+        table = fit(markers, population)
+    else:  # a large file: read in patient-complete chunks, each fitted as a whole table is
+        from ..cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks
+
+        options = dict(method=method, settings=settings, population=population, progress=True,
+                       population_sample=args.population_sample, read_options=read_options, fit=fit)
+        out_format = chunked_format(args.out, args.format)
+        if out_format is not None:  # a big result goes to its file chunk by chunk
+            n, kept = write_chunks(iter_kinetics(stream, **options), args.out, out_format,
+                                   ("method", "status", "k", "half_life_days", "kelim_score",
+                                    "post_pre_ratio", "normalised", "exponential_clearance"))
+            print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
+            print(_summary(kept, settings, spec, response))
+            return 0
+        table = run_kinetics(stream, **options)
+    summary = _summary(table, settings, spec, response)
+    text = text_table(table.drop(columns=list(PROVENANCE_COLUMNS)), max_rows=args.max_rows) + "\n\n" + summary
+    emit(table, args.out, args.format, text=text)
+    if args.out:
+        print(summary)
+    return 0
+
+
+def _kinetics_table(markers, method, population, settings, spec, response):
+    """The ``ca125 kinetics`` table of read markers (a whole table or one chunk): the
+    kinetics, the k_ref used, the response features (``response`` settings given) and the
+    provenance columns."""
     table = fit_kinetics(markers, method=method, population=population, settings=settings, marker=spec)
     # the standardized score depends on k_ref: each row says which one and where it came from
     table = table.assign(k_ref=settings.k_ref, k_ref_source=settings.k_ref_source)
-    summary = _kinetics_summary(table, settings, spec)
     rules = [settings]
-    if args.response or spec.name != "ca125":
+    if response is not None:
         from ..response import response_features
 
-        response = ResponseSettings(clearance_r2_threshold=args.clearance_r2)
         rules.append(response)
         features = response_features(markers, marker=spec, settings=settings, response=response)
         table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
                             on="patient_id", how="left", validate="one_to_one")
-        summary += "\n" + _response_summary(features, response)
-    text = text_table(table, max_rows=args.max_rows) + "\n\n" + summary
     marker = {} if spec.name == "ca125" else {"marker": spec.name}
-    emit(with_provenance(table, *rules, method=method, **marker), args.out, args.format, text=text)
-    if args.out:
-        print(summary)
-    return 0
+    return with_provenance(table, *rules, method=method, **marker)
+
+
+def _summary(table, settings, spec, response) -> str:
+    summary = _kinetics_summary(table, settings, spec)
+    if response is not None:
+        summary += "\n" + _response_summary(table, response)
+    return summary
 
 
 def _response_summary(features, response) -> str:

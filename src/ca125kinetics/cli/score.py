@@ -13,7 +13,7 @@ from ..io import read_clinical, read_markers
 from ..predict import load_model, predict, predict_cohort, predict_many, score_frame
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
-from . import add_format_arguments, format_options
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -37,6 +37,7 @@ def add_score_arguments(parser) -> None:
                         help="decide even when clinical factors are unknown (the model imputes them); by "
                         "default such a patient gets status 'insufficient' and no decision")
     add_format_arguments(parser)
+    add_chunk_arguments(parser)
 
 
 def cli_score(args) -> int:
@@ -47,10 +48,14 @@ def cli_score(args) -> int:
     bundle = _load_quietly(args.model)
     if not bundle_task(bundle).is_default:
         return _cli_score_task(args, bundle)
-    markers, clinical = _cli_tables(args, bundle)
     allow_imputed = bool(getattr(args, "allow_imputed", False))
-    ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
+    # a large file (several patients, not --patient, not one FHIR document): patient-complete chunks
+    stream = cohort_stream(args) if args.patient is None and fmt != "fhir" else None
+    if stream is not None:
+        return _cli_score_chunked(args, bundle, stream, fmt, allow_imputed)
+    markers, clinical = _cli_tables(args, bundle)
+    ids = sorted(set(markers["patient_id"].astype(str)))
     if fmt == "fhir":
         text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed), len(ids)
     elif len(ids) == 1:
@@ -64,14 +69,35 @@ def cli_score(args) -> int:
         n = 1
     else:
         frame = _stamped(predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed), bundle)
-        if fmt == "json":
-            text = frame.to_json(orient="records", indent=2) + "\n"
-        elif fmt == "csv":
-            text = frame.to_csv(index=False)
-        else:
-            text = _cohort_text(frame)
-        n = len(frame)
+        text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
+
+
+def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
+    if fmt == "json":
+        return frame.to_json(orient="records", indent=2) + "\n"
+    if fmt == "csv":
+        return frame.to_csv(index=False)
+    return _cohort_text(frame)
+
+
+def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> int:
+    """``ca125 score`` of a large markers file, chunk by chunk (:mod:`ca125kinetics.cohort`):
+    each chunk read and scored as :func:`_cli_tables` and ``predict_cohort`` treat a whole
+    table, with the same options and provenance columns; CSV output is written as it comes."""
+    from ..cohort import chunked_format, iter_score, run_score, write_chunks
+
+    read_options = format_options(args)
+    clinical = (read_clinical(args.clinical, on_error="flag", require=("patient_id",), **read_options)
+                if args.clinical else None)
+    options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=True,
+                   finish=lambda frame: _stamped(frame, bundle))
+    if chunked_format(args.out, fmt) == "csv":
+        n, _ = write_chunks(iter_score(stream, clinical, bundle, **options), args.out, "csv", ())
+        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
+        return 0
+    frame = run_score(stream, clinical, bundle, **options)
+    return _write_score_output(_cohort_output(frame, fmt), len(frame), args.out)
 
 
 def _cli_score_task(args, bundle) -> int:

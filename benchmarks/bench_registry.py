@@ -1,0 +1,106 @@
+"""Registry-scale benchmark of the cohort commands (prints a table).
+
+Run from the repository root::
+
+    python benchmarks/bench_registry.py              # 1,000,000 patients (about 4.2M rows)
+    python benchmarks/bench_registry.py --n 100000   # while developing
+
+A synthetic cohort of ``--n`` patients (:func:`ca125kinetics.synth.simulate_cohort`,
+vectorised) is written once as Parquet (``markers.parquet`` + ``clinical.parquet``) to a
+cache directory (``--cache``, default ``$TMPDIR/ca125kinetics-bench/registry-N``) and reused
+by later runs. The baseline, measured in the same run, is ``pandas.read_parquet`` of the
+markers file (best of three, in this process). Each command then runs as a subprocess, as a
+user runs it, writing its table to a Parquet file:
+
+* ``ca125 gcig markers.parquet --clinical clinical.parquet``
+* ``ca125 kinetics markers.parquet`` (population method: population learned on the first
+  100,000 patients, then every patient's MAP fit)
+* ``ca125 score --markers markers.parquet --clinical clinical.parquet`` (shipped model)
+
+For each: wall seconds (interpreter start and imports included), the ratio to the pandas
+read, and the subprocess's peak resident memory (``ru_maxrss`` of ``os.wait4``). Targets
+of issue 14: ratio <= 10, peak <= 3 GB. Wall-clock numbers depend on the machine and its
+load (the load average is printed). Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def cohort_files(n: int, cache: Path) -> tuple[Path, Path]:
+    """markers.parquet and clinical.parquet of a seeded ``n``-patient cohort (cached)."""
+    markers, clinical = cache / "markers.parquet", cache / "clinical.parquet"
+    if not (markers.exists() and clinical.exists()):
+        from ca125kinetics.synth import simulate_cohort
+
+        t = time.perf_counter()
+        simulate_cohort(n, seed=20261129).write(cache, format="parquet")
+        print(f"generated {n} patients in {time.perf_counter() - t:.1f} s -> {cache}", file=sys.stderr)
+    return markers, clinical
+
+
+def pandas_read(path: Path) -> tuple[float, int]:
+    best, rows = float("inf"), 0
+    for _ in range(3):
+        t = time.perf_counter()
+        rows = len(pd.read_parquet(path))
+        best = min(best, time.perf_counter() - t)
+    return best, rows
+
+
+def run(argv: list[str]) -> tuple[float, float, int]:
+    """Wall seconds, peak RSS (GB) and exit code of ``argv`` run as a subprocess."""
+    t = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        print(f"{' '.join(argv)} failed ({proc.returncode}):\n{err}", file=sys.stderr)
+    return wall, usage.ru_maxrss / 1024 ** 2, proc.returncode  # ru_maxrss is in KB on Linux
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="patients (default 1,000,000)")
+    parser.add_argument("--cache", type=Path, default=None, help="directory of the generated cohort")
+    parser.add_argument("--only", nargs="*", default=["gcig", "kinetics", "score"],
+                        choices=["gcig", "kinetics", "score"], help="commands to time")
+    args = parser.parse_args()
+    cache = args.cache or Path(tempfile.gettempdir()) / "ca125kinetics-bench" / f"registry-{args.n}"
+    markers, clinical = cohort_files(args.n, cache)
+    out = cache / "out"
+    out.mkdir(exist_ok=True)
+    read_s, n_rows = pandas_read(markers)
+    ca125 = [sys.executable, "-m", "ca125kinetics.cli"]
+    commands = {
+        "gcig": [*ca125, "gcig", str(markers), "--clinical", str(clinical), "--out", str(out / "gcig.parquet")],
+        "kinetics": [*ca125, "kinetics", str(markers), "--out", str(out / "kinetics.parquet")],
+        "score": [*ca125, "score", "--markers", str(markers), "--clinical", str(clinical),
+                  "--out", str(out / "score.csv")],
+    }
+    rows = [{"job": "pandas.read_parquet (baseline)", "seconds": read_s, "x read": 1.0, "peak GB": float("nan"),
+             "ok": True}]
+    for name in args.only:
+        wall, peak, code = run(commands[name])
+        rows.append({"job": f"ca125 {name}", "seconds": wall, "x read": wall / read_s, "peak GB": peak,
+                     "ok": code == 0})
+    load = os.getloadavg()[0]
+    print(f"\nRegistry benchmark: {args.n:,} patients, {n_rows:,} rows (Parquet), {os.cpu_count()} cores, "
+          f"load {load:.2f}; targets: x read <= 10, peak <= 3 GB")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

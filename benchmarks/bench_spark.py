@@ -1,0 +1,97 @@
+"""Spark benchmark: ``ca125kinetics.spark`` on a local session vs the in-process registry path.
+
+Run from the repository root (needs ``pip install -e '.[spark]'`` and Java 17+)::
+
+    python benchmarks/bench_spark.py               # 1,000,000 patients
+    python benchmarks/bench_spark.py --n 100000    # smaller, while developing
+
+The cohort is the cached Parquet cohort of ``bench_registry.py`` (generated when missing).
+Both sides start from the Parquet files and produce every patient's result:
+
+* in-process: :func:`ca125kinetics.cohort.run_kinetics` / ``run_score`` on the file read in
+  patient-complete chunks (what ``ca125 kinetics`` / ``ca125 score`` do), results collected
+  as one pandas frame;
+* Spark: ``spark.read.parquet`` then :func:`ca125kinetics.spark.fit_kinetics` /
+  :func:`ca125kinetics.spark.score`, run to the end with the ``noop`` sink (every row
+  computed, nothing written). The session (``local[N]``, default 2 cores,
+  ``spark.sql.shuffle.partitions`` = 2N) is started before the clock starts and is not
+  counted.
+
+Population kinetics learns the population on the first 100,000 patients on both sides.
+Target of issue 14: Spark within 3x the in-process time. Nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from bench_registry import cohort_files
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=1_000_000, help="patients (default 1,000,000)")
+    parser.add_argument("--cores", type=int, default=2, help="cores of the local Spark session")
+    parser.add_argument("--cache", type=Path, default=None)
+    parser.add_argument("--only", nargs="*", default=["kinetics", "score"], choices=["kinetics", "score"])
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas")
+    cache = args.cache or Path(tempfile.gettempdir()) / "ca125kinetics-bench" / f"registry-{args.n}"
+    markers, clinical = cohort_files(args.n, cache)
+
+    from pyspark.sql import SparkSession
+
+    from ca125kinetics import spark as cspark
+    from ca125kinetics.cohort import run_kinetics, run_score, stream_markers
+    from ca125kinetics.io import read_clinical
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.settings import KineticsSettings
+
+    session, start_s = timed(lambda: SparkSession.builder.master(f"local[{args.cores}]")
+                             .appName("ca125kinetics-bench").config("spark.ui.enabled", "false")
+                             # local mode: shuffle partitions matched to the cores (Spark's
+                             # default of 200 is meant for clusters)
+                             .config("spark.sql.shuffle.partitions", str(2 * args.cores))
+                             .config("spark.driver.memory", "3g").getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    bundle = load_model(None)
+    rows = []
+    if "kinetics" in args.only:
+        _, local_s = timed(lambda: run_kinetics(stream_markers(markers), method="population",
+                                                settings=KineticsSettings()))
+        _, spark_s = timed(lambda: cspark.fit_kinetics(session.read.parquet(str(markers)))
+                           .write.format("noop").mode("overwrite").save())
+        rows.append({"job": "population kinetics", "in-process s": local_s, "Spark s": spark_s,
+                     "Spark / in-process": spark_s / local_s})
+    if "score" in args.only:
+        def local_score():
+            return run_score(stream_markers(markers), read_clinical(clinical, on_error="flag",
+                                                                     require=("patient_id",)), bundle)
+
+        _, local_s = timed(local_score)
+        _, spark_s = timed(lambda: cspark.score(session.read.parquet(str(markers)),
+                                                session.read.parquet(str(clinical)), model=bundle)
+                           .write.format("noop").mode("overwrite").save())
+        rows.append({"job": "score (shipped model)", "in-process s": local_s, "Spark s": spark_s,
+                     "Spark / in-process": spark_s / local_s})
+    session.stop()
+    print(f"\nSpark benchmark: {args.n:,} patients, local[{args.cores}] session (start {start_s:.1f} s, "
+          f"not counted), {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}; target Spark <= 3x in-process")
+    print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,495 @@
+"""Whole cohorts at registry scale: a markers file read in patient-complete chunks.
+
+A registry's markers table can be larger than memory. The cohort commands
+(``ca125 gcig``, ``ca125 kinetics``, ``ca125 score``) therefore read a file of more than
+``chunk_rows`` rows in chunks (Parquet record batches, CSV chunks) and run the same
+validation and the same per-patient functions on each chunk as on a whole table in memory
+(:func:`ca125kinetics.io.read_markers`, :func:`ca125kinetics.gcig.gcig_cohort`,
+:func:`ca125kinetics.kinetics.fit_kinetics`, :func:`ca125kinetics.predict.predict_cohort`):
+the results are the same rows with the same numbers.
+
+Chunks hold complete patients
+-----------------------------
+The rows of one patient must be contiguous in the file (sorted or grouped by
+``patient_id``; ``ca125 synth`` and most exports are sorted). The last patient of a chunk
+may continue in the next chunk, so it is carried over. A patient whose rows appear again
+after another patient's rows is refused with an :class:`~ca125kinetics.errors.InvalidInputError`
+naming the patient and row (sort the file by ``patient_id``, or read it whole). Error
+messages name the file's rows as the whole-table reader does (CSV: the header is row 1).
+
+Population kinetics
+-------------------
+The population (empirical-Bayes) method learns the population once, then fits every
+patient's MAP estimate under it. Streamed, the population is learned on the first
+``population_sample`` patients of the file (default 100,000; all patients when the file
+has fewer, which gives the in-memory result exactly), or is given (a
+:class:`~ca125kinetics.kinetics.KineticsPopulation`, e.g. saved with ``to_json``). A file
+sorted by an identifier unrelated to the kinetics makes its first patients a fair sample;
+give a population learned on a random sample otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import closing
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError
+from .io import MARKERS_KNOWN, TableFile, _require, _resolve_columns, _table_pieces, table_file
+
+__all__ = [
+    "ChunkWriter",
+    "CohortStream",
+    "DEFAULT_CHUNK_ROWS",
+    "DEFAULT_POPULATION_SAMPLE",
+    "iter_gcig",
+    "iter_kinetics",
+    "iter_score",
+    "patient_chunks",
+    "run_gcig",
+    "run_kinetics",
+    "run_score",
+    "stream_markers",
+    "write_chunks",
+]
+
+#: Rows read at a time (about 60,000 patients of 4 samples).
+DEFAULT_CHUNK_ROWS = 250_000
+#: Patients the population of streamed population kinetics is learned on.
+DEFAULT_POPULATION_SAMPLE = 100_000
+
+
+def _patient_keys(frame: pd.DataFrame, id_column: str = "patient_id") -> np.ndarray:
+    """Identifier of each row as text, for grouping only (validation happens later)."""
+    return frame[id_column].astype(str).str.strip().to_numpy(dtype=object)
+
+
+def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
+                   min_rows: int = 0, id_column: str = "patient_id") -> Iterator[pd.DataFrame]:
+    """Regroup frames of rows grouped by patient into frames of complete patients.
+
+    Parameters
+    ----------
+    frames : iterable of pandas.DataFrame
+        Consecutive pieces of one table with a ``patient_id`` column whose rows are
+        contiguous per patient (a patient may span two or more pieces).
+    source : str
+        The table's name in error messages.
+    min_rows : int
+        Pieces are joined until a chunk holds at least this many rows (except the last):
+        the per-call cost of the functions run on each chunk is then paid rarely.
+    id_column : str
+        The column holding the patient identifier.
+
+    Yields
+    ------
+    pandas.DataFrame
+        The rows of complete patients, in input order, index kept (row labels). The last
+        patient of a piece is carried to the next piece.
+
+    Raises
+    ------
+    InvalidInputError
+        A patient's rows appear again after another patient's rows (the table is not
+        grouped by patient).
+    """
+    finished: set[str] = set()
+    carry: pd.DataFrame | None = None
+    for frame in _joined(frames, min_rows):
+        if carry is not None and len(carry):
+            frame = pd.concat([carry, frame])
+        if not len(frame):
+            continue
+        key = _patient_keys(frame, id_column)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        run_keys = key[starts]
+        seen_here: set[str] = set()
+        for i, k in enumerate(run_keys.tolist()):
+            if k in finished or k in seen_here:
+                raise InvalidInputError(
+                    f"patient {k!r} appears again at row {frame.index[starts[i]]} after other "
+                    "patients' rows; streaming needs the rows of each patient together: sort the "
+                    "file by patient_id (or read it whole)",
+                    source=source, row=frame.index[starts[i]], patient_id=k, column=id_column)
+            seen_here.add(k)
+        last = starts[-1]
+        finished.update(run_keys[:-1].tolist())
+        carry = frame.iloc[last:]
+        if last:
+            yield frame.iloc[:last]
+    if carry is not None and len(carry):
+        yield carry
+
+
+def _joined(frames: Iterable[pd.DataFrame], min_rows: int) -> Iterator[pd.DataFrame]:
+    """Consecutive frames joined into frames of at least ``min_rows`` rows (the last may be
+    smaller)."""
+    held: list[pd.DataFrame] = []
+    n = 0
+    for frame in frames:
+        held.append(frame)
+        n += len(frame)
+        if n >= min_rows:
+            yield held[0] if len(held) == 1 else pd.concat(held)
+            held, n = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pd.concat(held)
+
+
+def _row_count(table: TableFile) -> int | None:
+    if table.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        return pq.ParquetFile(table.path).metadata.num_rows
+    return None
+
+
+def _id_column(table: TableFile, columns: dict[str, str] | None) -> str:
+    """The file's column that ``read_markers`` reads as ``patient_id`` (after ``columns``),
+    refused as the whole-table reader refuses it when absent."""
+    if table.kind == "parquet":
+        import pyarrow.parquet as pq
+
+        names = pq.ParquetFile(table.path).schema_arrow.names
+    elif table.kind == "csv":
+        from .io import _header_names
+
+        names = _header_names(table.path, table.sep)
+    else:
+        return "patient_id"
+    resolved = _resolve_columns(dict.fromkeys(n.strip() for n in names), MARKERS_KNOWN, columns, table.label)
+    _require(resolved, ("patient_id",), table.label, "markers")
+    return next((k for k, v in (columns or {}).items() if v == "patient_id" and k in names), "patient_id")
+
+
+@dataclass(frozen=True)
+class CohortStream:
+    """A markers file opened for patient-complete chunks (see :func:`stream_markers`).
+
+    Attributes
+    ----------
+    table : TableFile
+        The file, checked as every reader checks it (:func:`ca125kinetics.io.table_file`).
+    chunk_rows : int
+        Rows read at a time.
+    n_rows : int or None
+        Rows of the file when known without reading it (Parquet metadata).
+    id_column : str
+        The file's column read as ``patient_id`` (``columns=`` renaming).
+    """
+
+    table: TableFile
+    chunk_rows: int
+    n_rows: int | None
+    id_column: str = "patient_id"
+
+    @property
+    def label(self) -> str:
+        return self.table.label
+
+    def keys(self, chunk: pd.DataFrame) -> np.ndarray:
+        """Identifier of each row of ``chunk`` as text, for grouping only."""
+        return _patient_keys(chunk, self.id_column)
+
+    def chunks(self, *, progress: bool = False) -> Iterator[pd.DataFrame]:
+        """Raw (unvalidated) frames of complete patients, index = row labels."""
+        pieces = _table_pieces(self.table, self.chunk_rows, "markers")
+        chunks = patient_chunks(pieces, source=self.label, id_column=self.id_column)
+        if not progress:
+            with closing(pieces):
+                yield from chunks
+            return
+        from tqdm import tqdm
+
+        # shown on stderr only on a terminal and only after two seconds: short runs stay quiet
+        with tqdm(total=self.n_rows, unit="row", unit_scale=True, desc=f"ca125 {self.label}",
+                  file=sys.stderr, delay=2.0, disable=not sys.stderr.isatty(), leave=False) as bar:
+            with closing(pieces):
+                for chunk in chunks:
+                    yield chunk
+                    bar.update(len(chunk))
+
+    def fits_one_chunk(self) -> bool:
+        """True when the whole file is one chunk (then the whole-table path is used); a FHIR
+        bundle is always read whole."""
+        if self.table.kind not in ("csv", "parquet"):
+            return True
+        if self.n_rows is not None:
+            return self.n_rows <= self.chunk_rows
+        pieces = _table_pieces(self.table, self.chunk_rows, "markers")
+        try:
+            next(pieces, None)
+            return next(pieces, None) is None
+        finally:
+            pieces.close()
+
+
+def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | None = None,
+                   columns: dict[str, str] | None = None) -> CohortStream:
+    """Open a markers file (.csv or .parquet) to be read in patient-complete chunks.
+
+    Parameters
+    ----------
+    source : str or Path
+        The markers file; its rows must be grouped by patient (module docstring).
+    chunk_rows : int
+        Rows read at a time (a chunk holds these plus the carried-over patient).
+    sep, columns
+        As :func:`ca125kinetics.io.read_markers` (CSV separator; renaming of columns).
+
+    Returns
+    -------
+    CohortStream
+    """
+    if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
+        raise InvalidInputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
+    table = table_file(source, "markers", sep)
+    return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
+
+
+# --------------------------------------------------------------------------- per-command runs
+
+
+class _ClinicalFeed:
+    """Hands each chunk the clinical rows it needs: its own patients, and (so that a file
+    sorted by patient gives results in patient order) the patients without markers whose
+    identifier sorts before the chunk's last one. :meth:`rest` gives those never handed out."""
+
+    def __init__(self, clinical: pd.DataFrame | None):
+        self.clinical = clinical
+        if clinical is None:
+            return
+        self.ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
+        self.order = np.argsort(self.ids, kind="stable")
+        self.sorted_ids = self.ids[self.order]
+        self.handled = np.zeros(len(self.ids), dtype=bool)
+        self.upto = 0
+
+    def for_chunk(self, keys: np.ndarray) -> pd.DataFrame | None:
+        if self.clinical is None:
+            return None
+        keys = pd.unique(keys)
+        own = np.flatnonzero(pd.Index(self.ids).isin(keys) & ~self.handled)
+        upto = int(np.searchsorted(self.sorted_ids, max(keys), side="right")) if len(keys) else self.upto
+        before = self.order[self.upto:max(upto, self.upto)]
+        before = before[~self.handled[before]]
+        self.upto = max(upto, self.upto)
+        rows = np.union1d(own, before)
+        self.handled[rows] = True
+        return self.clinical.iloc[rows].reset_index(drop=True)
+
+    def rest(self) -> pd.DataFrame | None:
+        if self.clinical is None or self.handled.all():
+            return None
+        return self.clinical[~self.handled].reset_index(drop=True)
+
+
+def _concat_sorted(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """Chunk results as one table sorted by patient_id, as the whole-table functions sort."""
+    parts = list(parts)
+    parts = [p for p in parts if len(p)] or parts[:1]
+    out = pd.concat(parts, ignore_index=True)
+    return out.sort_values("patient_id", kind="stable").reset_index(drop=True)
+
+
+def _read_chunks(stream: CohortStream, clinical: pd.DataFrame | None, read,
+                 progress: bool) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """(markers, clinical rows) of every chunk, the markers read with ``read(chunk, clinical
+    rows)``; then the clinical patients without markers after the last chunk's, with an empty
+    markers table of the file's columns."""
+    feed = _ClinicalFeed(clinical)
+    empty = None
+    for chunk in stream.chunks(progress=progress):
+        clin = feed.for_chunk(stream.keys(chunk))
+        empty = chunk.iloc[:0]
+        yield read(chunk, clin), clin
+    rest = feed.rest()
+    if rest is not None and empty is not None:
+        yield read(empty, rest), rest
+
+
+def iter_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, read_options=None,
+              finish=None, progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``gcig_cohort`` of every chunk of ``stream`` (read with ``read_markers``), one table per
+    chunk; ``clinical`` is the read clinical table, its patients without markers included.
+    ``read_options`` are further ``read_markers`` arguments (format options, ``columns``);
+    ``finish`` is applied to each table (e.g. the provenance columns). Concatenated: the
+    whole-table result (in patient order when the file is sorted)."""
+    from .gcig import gcig_cohort
+    from .io import read_markers
+
+    def read(chunk, clin):
+        return read_markers(chunk, clinical=clin, uln=settings.uln, on_error="flag",
+                            duplicates=settings.duplicates, **(read_options or {}))
+
+    for markers, clin in _read_chunks(stream, clinical, read, progress):
+        yield _finished(gcig_cohort(markers, clin, settings=settings), finish)
+
+
+def _finished(table: pd.DataFrame, finish) -> pd.DataFrame:
+    return table if finish is None else finish(table)
+
+
+def run_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, read_options=None,
+             finish=None, progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_gcig` as one table equal to the whole-table ``gcig_cohort`` result."""
+    return _concat_sorted(iter_gcig(stream, clinical, settings=settings, read_options=read_options,
+                                    finish=finish, progress=progress))
+
+
+def iter_kinetics(stream: CohortStream, *, method: str, settings, population=None,
+                  population_sample: int = DEFAULT_POPULATION_SAMPLE, read_options=None,
+                  fit=None, progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``fit_kinetics`` of every chunk of ``stream``, one table per chunk; the population
+    method learns the population once, on the first ``population_sample`` patients unless
+    ``population`` is given (module docstring), then fits every chunk under it.
+
+    ``read_options`` are further ``read_markers`` arguments (``marker``, format options);
+    ``fit(markers, population)``, when given, replaces ``fit_kinetics`` (a command adding
+    columns to each chunk's table, e.g. response features and provenance)."""
+    from .io import read_markers
+    from .kinetics import fit_kinetics, fit_population
+
+    if method == "population" and population is None and (
+            not isinstance(population_sample, (int, np.integer)) or population_sample < 10):
+        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
+                                f"population is learned on), got {population_sample!r}")
+    options = dict(read_options or {})
+    marker = {"marker": options["marker"]} if "marker" in options else {}
+
+    def read(chunk):
+        return read_markers(chunk, uln=settings.uln, on_error="flag", **options)
+
+    if fit is None:
+        def fit(markers, population):
+            return fit_kinetics(markers, method=method, settings=settings, population=population, **marker)
+
+    chunks = map(read, stream.chunks(progress=progress))
+    if method == "population" and population is None:
+        held, n_held = [], 0
+        for markers in chunks:
+            held.append(markers)
+            n_held += markers["patient_id"].nunique()
+            if n_held >= population_sample:
+                break
+        sample = pd.concat(held, ignore_index=True) if held else None
+        if sample is not None and n_held > population_sample:
+            keep = pd.unique(sample["patient_id"])[:population_sample]
+            sample = sample[sample["patient_id"].isin(keep)]
+        population = fit_population(sample, settings=settings, **marker)
+        chunks = _chain(held, chunks)
+    for markers in chunks:
+        yield fit(markers, population if method == "population" else None)
+
+
+def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,
+                 population_sample: int = DEFAULT_POPULATION_SAMPLE, read_options=None, fit=None,
+                 progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_kinetics` as one table equal to the whole-table ``fit_kinetics`` result
+    (when the population is learned on every patient, or given)."""
+    return _concat_sorted(iter_kinetics(stream, method=method, settings=settings, population=population,
+                                        population_sample=population_sample, read_options=read_options,
+                                        fit=fit, progress=progress))
+
+
+def _chain(first: list, rest: Iterator) -> Iterator:
+    yield from first
+    yield from rest
+
+
+def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,
+               read_options=None, finish=None, progress: bool = False) -> Iterator[pd.DataFrame]:
+    """``predict_cohort`` of every chunk of ``stream`` with ``bundle`` (markers read with
+    ``read_markers`` under the model's GCIG settings, as ``ca125 score`` reads a whole table),
+    one table per chunk, patients of ``clinical`` without markers included (as
+    ``predict_cohort`` includes them); ``finish`` is applied to each table."""
+    from .io import read_markers
+    from .predict import predict_cohort
+
+    gs = bundle.gcig_settings
+
+    def read(chunk, clin):
+        return read_markers(chunk, clinical=clin, uln=float(gs.uln), on_error="flag",
+                            duplicates=gs.duplicates, **(read_options or {}))
+
+    for markers, clin in _read_chunks(stream, clinical, read, progress):
+        yield _finished(predict_cohort(markers, clin, model=bundle, allow_imputed=allow_imputed), finish)
+
+
+def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,
+              read_options=None, finish=None, progress: bool = False) -> pd.DataFrame:
+    """:func:`iter_score` as one table equal to the whole-table ``predict_cohort`` result."""
+    return _concat_sorted(iter_score(stream, clinical, bundle, allow_imputed=allow_imputed,
+                                     read_options=read_options, finish=finish, progress=progress))
+
+
+class ChunkWriter:
+    """Writes result tables chunk by chunk to one ``.csv`` or ``.parquet`` file.
+
+    The file holds the chunks in the order written (patient order when the markers file is
+    sorted by patient); CSV cells are formatted as ``DataFrame.to_csv`` formats a whole
+    table. Use as a context manager; :attr:`n_rows` counts the rows written.
+    """
+
+    def __init__(self, path, fmt: str):
+        if fmt not in ("csv", "parquet"):
+            raise InvalidInputError(f"chunked output is written as csv or parquet, not {fmt!r}")
+        from pathlib import Path
+
+        self.path, self.fmt, self.n_rows = Path(path), fmt, 0
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = None
+        self._schema = None
+
+    def __enter__(self):
+        return self
+
+    def write(self, frame: pd.DataFrame) -> None:
+        if self.fmt == "csv":
+            frame.to_csv(self.path, index=False, mode="w" if self.n_rows == 0 and self._writer is None else "a",
+                         header=self._writer is None)
+            self._writer = True
+        else:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            table = pa.Table.from_pandas(frame, preserve_index=False)
+            if self._writer is None:
+                # a column empty in the first chunk is typed as text for all chunks
+                self._schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
+                                          for f in table.schema], metadata=table.schema.metadata)
+                self._writer = pq.ParquetWriter(self.path, self._schema)
+            self._writer.write_table(table.cast(self._schema))
+        self.n_rows += len(frame)
+
+    def __exit__(self, *exc):
+        if self.fmt == "parquet" and self._writer is not None:
+            self._writer.close()
+        return False
+
+
+def chunked_format(out, fmt: str | None) -> str | None:
+    """The format a result is written in chunk by chunk (``"csv"``/``"parquet"``), from
+    ``fmt`` or the suffix of ``out``; None when it is not written to a file or the format
+    needs the whole table (JSON)."""
+    if not out:
+        return None
+    from pathlib import Path
+
+    chosen = (fmt if fmt not in (None, "text") else Path(out).suffix.lstrip(".") or "csv").lower()
+    return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(chosen)
+
+
+def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
+    """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
+    rows and the ``keep`` columns of all rows (what a summary needs)."""
+    kept = []
+    with ChunkWriter(out, fmt) as writer:
+        for part in parts:
+            writer.write(part)
+            kept.append(part[[c for c in keep if c in part.columns]])
+    return writer.n_rows, pd.concat(kept, ignore_index=True)

@@ -1,0 +1,252 @@
+"""Kinetics and scoring of a registry on Apache Spark (``pip install ca125kinetics[spark]``).
+
+:func:`fit_kinetics` and :func:`score` take Spark DataFrames of the data contract's tables
+(markers: ``patient_id``, ``day``, ``ca125``, optionally ``uln``, ``assay``, ``event``;
+clinical: one row per patient) and return a Spark DataFrame with the columns of the
+in-process functions (:func:`ca125kinetics.kinetics.fit_kinetics`,
+:func:`ca125kinetics.predict.predict_cohort`) and the same numbers: the work inside Spark is
+those very functions, run on groups of complete patients.
+
+How the work is split
+---------------------
+The rows are hash-partitioned by ``patient_id`` (every patient in one partition), sorted by
+``patient_id`` within partitions, and each partition is read with ``mapInPandas``: its Arrow
+batches are regrouped into frames of complete patients
+(:func:`ca125kinetics.cohort.patient_chunks`, the chunking of the streamed CLI), each read
+with :func:`ca125kinetics.io.read_markers` and passed to the in-process function. A
+``groupBy("patient_id").applyInPandas`` would do the same one patient at a time, paying a
+pandas round trip (about a millisecond) per patient; the batch form pays it per few thousand.
+
+Population kinetics
+-------------------
+The population (empirical-Bayes prior) is learned once on the driver, on the first
+``population_sample`` patients in ``patient_id`` order (default 100,000; all patients when
+there are fewer, which reproduces the in-process result exactly), unless ``population`` is
+given; every partition then fits each patient's MAP estimate under it. For scoring, the
+model bundle carries its population (learned at training), so nothing is learned here.
+
+Notes
+-----
+The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
+or notebook library). Rows of a Spark DataFrame have no file row numbers: the reasons given
+for invalid patients name rows by their position within the patient's Spark batch.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import Any
+
+import pandas as pd
+
+from .cohort import DEFAULT_POPULATION_SAMPLE, patient_chunks
+from .errors import InvalidInputError
+
+__all__ = ["fit_kinetics", "score"]
+
+_TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
+#: Rows passed to the in-process function at a time (Arrow batches are 10,000 rows).
+_CHUNK_ROWS = 100_000
+
+
+def _require_spark(df, name: str):
+    try:
+        from pyspark.sql import DataFrame
+    except ImportError as exc:  # pragma: no cover - the extra is missing
+        raise InvalidInputError("ca125kinetics.spark needs pyspark: pip install 'ca125kinetics[spark]'") from exc
+    if not isinstance(df, DataFrame):
+        raise InvalidInputError(f"{name} must be a Spark DataFrame, got {type(df).__name__}")
+    if "patient_id" not in df.columns:
+        raise InvalidInputError(f"{name} has no 'patient_id' column (found {df.columns})", column="patient_id")
+
+
+def _spark_schema(frame: pd.DataFrame):
+    """Spark schema of a result frame: floats double, integers long, booleans boolean,
+    everything else text (nullable)."""
+    from pyspark.sql import types as T
+
+    def field(name, dtype):
+        kind = getattr(dtype, "kind", "O")
+        if str(dtype) in ("boolean", "bool") or kind == "b":
+            spark_type = T.BooleanType()
+        elif kind in "iu" or str(dtype) == "Int64":
+            spark_type = T.LongType()
+        elif kind == "f":
+            spark_type = T.DoubleType()
+        else:
+            spark_type = T.StringType()
+        return T.StructField(name, spark_type, True)
+
+    return T.StructType([field(c, frame[c].dtype) for c in frame.columns])
+
+
+def _partitioned(df, partitions: int | None):
+    n = partitions or 2 * df.sparkSession.sparkContext.defaultParallelism
+    return df.repartition(n, "patient_id").sortWithinPartitions("patient_id", _TABLE) \
+        if _TABLE in df.columns else df.repartition(n, "patient_id").sortWithinPartitions("patient_id")
+
+
+def _batches(batches):
+    """Arrow batches of a partition with a running index (row positions for messages)."""
+    start = 0
+    for frame in batches:
+        frame.index = pd.RangeIndex(start, start + len(frame))
+        start += len(frame)
+        yield frame
+
+
+def _kinetics_partition(batches, *, method, population, settings, spec):
+    from .io import read_markers
+    from .kinetics import fit_kinetics as fit
+
+    for chunk in patient_chunks(_batches(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
+        markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
+        yield fit(markers, method=method, settings=settings, marker=spec,
+                  **({"population": population} if method == "population" else {}))
+
+
+def _first_patients(df, n: int) -> pd.DataFrame:
+    """The rows of the first ``n`` patients in ``patient_id`` order, on the driver.
+
+    The ``n``-th identifier is found with a top-``n`` of the distinct identifiers, and the
+    rows are selected with a filter ``patient_id <= last`` (a join with the identifiers
+    would shuffle the whole table twice)."""
+    from pyspark.sql import functions as F
+
+    top = df.select("patient_id").where(F.col("patient_id").isNotNull()).distinct() \
+        .orderBy("patient_id").limit(n)
+    last = top.agg(F.max("patient_id")).first()[0]
+    return _to_pandas(df.limit(0) if last is None else df.where(F.col("patient_id") <= F.lit(last)))
+
+
+def _to_pandas(df) -> pd.DataFrame:
+    """A Spark DataFrame on the driver through Arrow, converted as pandas reads Parquet."""
+    if hasattr(df, "toArrow"):  # pyspark >= 4.0
+        return df.toArrow().to_pandas()
+    return df.toPandas()
+
+
+def fit_kinetics(df, *, method: str = "population", population=None, settings=None, marker=None,
+                 population_sample: int = DEFAULT_POPULATION_SAMPLE, partitions: int | None = None):
+    """KELIM-like kinetics of every patient of a Spark markers DataFrame.
+
+    Parameters
+    ----------
+    df : pyspark.sql.DataFrame
+        Long markers table of the data contract (raw: read and validated here with
+        ``read_markers(on_error="flag")``, as the CLI does). ``patient_id`` and ``ca125``
+        best as strings (leading zeros, ``"<5"``).
+    method : {"population", "per-patient", "loglinear"}
+        As :func:`ca125kinetics.kinetics.fit_kinetics`.
+    population : KineticsPopulation, optional
+        A fitted population; else learned on the driver (module docstring).
+    settings : KineticsSettings, optional
+        Defaults as in the in-process function.
+    marker : str or MarkerSpec, optional
+        The marker of the table (``"ca125"``, the default or the population's, or ``"cea"``),
+        as in the in-process function: its value column is read.
+    population_sample : int
+        Patients the population is learned on when not given (first in ``patient_id`` order).
+    partitions : int, optional
+        Spark partitions of the work (default twice the default parallelism).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One row per patient with the columns of the in-process ``fit_kinetics``
+        (:data:`ca125kinetics.kinetics.OUTPUT_COLUMNS`), in no particular order.
+    """
+    from .io import read_markers
+    from .kinetics import _population_marker, _settings, fit_population
+    from .kinetics import fit_kinetics as fit
+
+    _require_spark(df, "markers")
+    # the in-process defaults: the population's marker and settings, else the marker's
+    spec = _population_marker(population, marker)
+    if settings is None and population is not None:
+        settings = population.settings
+    settings = _settings(settings, spec)
+    head = read_markers(_first_patients(df, population_sample if method == "population" and population is None
+                                        else 20), uln=settings.uln, on_error="flag", marker=spec)
+    if method == "population" and population is None:
+        population = fit_population(head, settings=settings, marker=spec)
+    # the in-process function on a few patients: checks the arguments, gives the schema
+    schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
+                               method=method, settings=settings, marker=spec,
+                               **({"population": population} if method == "population" else {})))
+    run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec)
+    return _partitioned(df, partitions).mapInPandas(run, schema)
+
+
+def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
+    is_clinical = chunk[_TABLE] == 1
+    markers = chunk.loc[~is_clinical, markers_columns]
+    clinical = chunk.loc[is_clinical, clinical_columns].reset_index(drop=True)
+    return markers, clinical
+
+
+def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed):
+    from .predict import score_frame
+
+    for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical",
+                                min_rows=_CHUNK_ROWS):
+        markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
+        yield score_frame(bundle, markers, clinical if clinical_columns else None, allow_imputed=allow_imputed)
+
+
+def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: bool = False,
+          partitions: int | None = None):
+    """Score every patient with a trained model: Spark form of :func:`~ca125kinetics.predict.predict_cohort`.
+
+    Parameters
+    ----------
+    markers_df : pyspark.sql.DataFrame
+        Long markers table of the data contract.
+    clinical_df : pyspark.sql.DataFrame, optional
+        One row per patient (``patient_id`` required; missing predictors are unknown).
+    model : None, str, Path or ModelBundle
+        As :func:`ca125kinetics.predict.load_model`: the shipped model, an exported
+        directory, or an MLflow URI such as ``models:/ca125-complete-resection@champion``.
+        Loaded once on the driver and shipped to the executors with the task.
+    allow_imputed : bool
+        Decide even when clinical predictors are unknown, as in
+        :func:`~ca125kinetics.predict.score_frame`; by default such a patient gets status
+        ``insufficient`` and no decision.
+    partitions : int, optional
+        Spark partitions of the work (default twice the default parallelism).
+
+    Returns
+    -------
+    pyspark.sql.DataFrame
+        One row per patient (of either table) with the columns of
+        :data:`ca125kinetics.predict.SCORE_COLUMNS`, in no particular order.
+    """
+    from pyspark.sql import functions as F
+
+    from .predict import load_model, score_frame
+
+    _require_spark(markers_df, "markers")
+    bundle = model if hasattr(model, "gcig_settings") else load_model(model)
+    markers_columns = list(markers_df.columns)
+    clinical_columns: list[str] = []
+    combined = markers_df.withColumn(_TABLE, F.lit(0))
+    if clinical_df is not None:
+        _require_spark(clinical_df, "clinical")
+        clinical_columns = list(clinical_df.columns)
+        shared = [c for c in clinical_columns if c in markers_columns and c != "patient_id"]
+        if shared:
+            raise InvalidInputError(f"markers and clinical share column(s) {shared}; rename them "
+                                    "(only patient_id may be in both)", column=shared[0])
+        combined = combined.unionByName(clinical_df.withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
+    # the in-process function on a few patients: checks the model and inputs, gives the schema
+    head = _first_patients(combined, 20)
+    schema = _spark_schema(score_frame(bundle, *_head_tables(head, markers_columns, clinical_columns),
+                                       allow_imputed=allow_imputed))
+    run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
+                  clinical_columns=clinical_columns, allow_imputed=allow_imputed)
+    return _partitioned(combined, partitions).mapInPandas(run, schema)
+
+
+def _head_tables(head: pd.DataFrame, markers_columns, clinical_columns):
+    markers, clinical = _split_tables(head, markers_columns, clinical_columns)
+    return markers, (clinical if clinical_columns else None)

@@ -1,0 +1,196 @@
+"""Streaming a markers file in patient-complete chunks gives the whole-table results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ca125kinetics.cli import main
+from ca125kinetics.cohort import patient_chunks, stream_markers
+from ca125kinetics.errors import InvalidInputError
+
+COHORT = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+MARKERS, CLINICAL = COHORT / "markers.csv", COHORT / "clinical.csv"
+
+
+def _run(tmp_path, name, argv):
+    out = tmp_path / f"{name}.csv"
+    assert main([*argv, "--out", str(out)]) == 0
+    return pd.read_csv(out, dtype=str, keep_default_na=False)
+
+
+@pytest.fixture(scope="module")
+def parquet_markers(tmp_path_factory):
+    path = tmp_path_factory.mktemp("pq") / "markers.parquet"
+    pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""]).to_parquet(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_chunked_cli_equals_whole_table(tmp_path, command):
+    if command == "score":
+        base = ["score", "--markers", str(MARKERS), "--clinical", str(CLINICAL)]
+    elif command == "gcig":
+        base = ["gcig", str(MARKERS), "--clinical", str(CLINICAL)]
+    else:
+        base = ["kinetics", str(MARKERS)]
+    whole = _run(tmp_path, "whole", base)
+    # 997 rows: chunk boundaries fall inside patients; 13 chunks of the 12,507 rows
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "997"])
+    assert len(whole) == 3000
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_parquet_chunks_equal_csv_chunks(parquet_markers):
+    csv = pd.concat(list(stream_markers(MARKERS, chunk_rows=500).chunks()))
+    pq = pd.concat(list(stream_markers(parquet_markers, chunk_rows=500).chunks()))
+    assert (csv.index - 2 == pq.index).all()        # CSV rows count from the header (row 1)
+    pd.testing.assert_frame_equal(csv.reset_index(drop=True).astype(object),
+                                  pq.reset_index(drop=True).astype(object))
+
+
+def test_chunks_hold_complete_patients():
+    seen = []
+    for chunk in stream_markers(MARKERS, chunk_rows=7).chunks():
+        ids = chunk["patient_id"].unique().tolist()
+        assert not set(ids) & set(seen)
+        seen.extend(ids)
+    assert len(seen) == 3000
+
+
+def test_reappearing_patient_refused():
+    frames = [pd.DataFrame({"patient_id": ["a", "a", "b"]}, index=[2, 3, 4]),
+              pd.DataFrame({"patient_id": ["b", "c", "a"]}, index=[5, 6, 7])]
+    with pytest.raises(InvalidInputError, match=r"patient 'a' appears again at row 7.*sort the file"):
+        list(patient_chunks(frames, source="m.csv"))
+
+
+def test_reappearing_patient_refused_by_cli(tmp_path, capsys):
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    shuffled = pd.concat([table.iloc[:40], table.iloc[2:3], table.iloc[40:80]])
+    path = tmp_path / "m.csv"
+    shuffled.to_csv(path, index=False)
+    assert main(["kinetics", str(path), "--chunk-rows", "20", "--out", str(tmp_path / "k.csv")]) == 2
+    assert "appears again at row 42" in capsys.readouterr().err
+
+
+def test_chunk_rows_must_be_positive():
+    with pytest.raises(InvalidInputError, match="chunk_rows"):
+        stream_markers(MARKERS, chunk_rows=0)
+
+
+def test_streamed_population_learned_on_first_patients():
+    from ca125kinetics.cohort import run_kinetics
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.kinetics import fit_kinetics, fit_population
+    from ca125kinetics.settings import KineticsSettings
+
+    canonical = read_markers(MARKERS, on_error="flag")
+    first = canonical[canonical["patient_id"].isin(canonical["patient_id"].unique()[:700])]
+    expected = fit_kinetics(canonical, population=fit_population(first))
+    streamed = run_kinetics(stream_markers(MARKERS, chunk_rows=1000), method="population",
+                            settings=KineticsSettings(), population_sample=700)
+    pd.testing.assert_frame_equal(streamed, expected)
+
+
+def test_min_rows_joins_pieces_of_complete_patients():
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    pieces = [table.iloc[i:i + 100] for i in range(0, len(table), 100)]
+    chunks = list(patient_chunks(pieces, min_rows=1000))
+    # >= 1000 rows read, minus the carried patient (the last joined piece and the carry may be short)
+    assert all(len(c) >= 900 for c in chunks[:-2])
+    pd.testing.assert_frame_equal(pd.concat(chunks), table)
+    ends = [c["patient_id"].iloc[-1] for c in chunks[:-1]]
+    starts = [c["patient_id"].iloc[0] for c in chunks[1:]]
+    assert all(a != b for a, b in zip(ends, starts))
+
+
+@settings(max_examples=60, deadline=None)
+@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=30),
+       cuts=st.lists(st.integers(1, 40), min_size=1, max_size=30), min_rows=st.integers(0, 50))
+def test_any_cut_gives_each_patient_in_one_chunk(sizes, cuts, min_rows):
+    """Property: however a grouped table is cut into pieces, the chunks are the table, in
+    order, and every patient lies in exactly one chunk."""
+    pid = [f"p{i:03d}" for i, n in enumerate(sizes) for _ in range(n)]
+    table = pd.DataFrame({"patient_id": pid, "row": range(len(pid))})
+    pieces, start = [], 0
+    for cut in cuts * (len(pid) // sum(cuts) + 1):
+        if start >= len(pid):
+            break
+        pieces.append(table.iloc[start:start + cut])
+        start += cut
+    chunks = list(patient_chunks(pieces, min_rows=min_rows))
+    pd.testing.assert_frame_equal(pd.concat(chunks), table)
+    owner = {}
+    for i, chunk in enumerate(chunks):
+        for patient in chunk["patient_id"]:
+            assert owner.setdefault(patient, i) == i
+
+
+@pytest.fixture(scope="module")
+def clinical_with_extra_patients(tmp_path_factory):
+    """The committed clinical table plus three patients without markers: first, in the
+    middle and last in patient order."""
+    table = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    extra = pd.concat([table.iloc[:1]] * 3).assign(patient_id=["000000", "0015005", "999999"])
+    path = tmp_path_factory.mktemp("clin") / "clinical.csv"
+    pd.concat([table, extra]).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_patients_without_markers_streamed_in_order(tmp_path, clinical_with_extra_patients, command):
+    clin = str(clinical_with_extra_patients)
+    base = (["gcig", str(MARKERS), "--clinical", clin] if command == "gcig"
+            else ["score", "--markers", str(MARKERS), "--clinical", clin])
+    whole = _run(tmp_path, "whole", base)
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "1500"])
+    assert len(whole) == 3003 and {"000000", "0015005", "999999"} <= set(whole["patient_id"])
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics"])
+def test_parquet_output_written_by_chunks(tmp_path, command):
+    base = [command, str(MARKERS)] + (["--clinical", str(CLINICAL)] if command == "gcig" else [])
+    assert main([*base, "--out", str(tmp_path / "whole.parquet")]) == 0
+    assert main([*base, "--out", str(tmp_path / "chunked.parquet"), "--chunk-rows", "2000"]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "whole.parquet"),
+                                  pd.read_parquet(tmp_path / "chunked.parquet"))
+
+
+@pytest.mark.parametrize("extra", [["kinetics", "--response"], ["score", "--allow-imputed"]])
+def test_chunked_runs_pass_the_command_options(tmp_path, extra):
+    """--response and --allow-imputed reach every chunk: the same rows and provenance."""
+    command, option = extra
+    if command == "kinetics":
+        base = [command, str(MARKERS), option]
+    else:  # clinical factors unknown: --allow-imputed decides on them
+        sparse = tmp_path / "clinical_sparse.csv"
+        pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)[["patient_id", "recist"]].to_csv(sparse, index=False)
+        base = [command, "--markers", str(MARKERS), "--clinical", str(sparse), option]
+    whole = _run(tmp_path, "whole", base)
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "1200"])
+    without = _run(tmp_path, "without", base[:-1])
+    assert {"rules", "package_version"} <= set(whole.columns)
+    assert set(whole.columns) != set(without.columns) or not whole.equals(without)  # the option matters
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_chunked_file_read_with_format_options(tmp_path):
+    """A semicolon-separated file with decimal commas and a renamed identifier column gives,
+    chunked, what the comma file gives whole (--sep, --decimal, --rename reach every chunk)."""
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    european = table.rename(columns={"patient_id": "Patient"})
+    for column in ("ca125", "uln"):
+        european[column] = european[column].str.replace(".", ",", regex=False)
+    path = tmp_path / "markers_eu.csv"
+    european.to_csv(path, index=False, sep=";")
+    whole = _run(tmp_path, "whole", ["kinetics", str(MARKERS), "--method", "per-patient"])
+    chunked = _run(tmp_path, "chunked", ["kinetics", str(path), "--method", "per-patient", "--sep", ";",
+                                         "--decimal", ",", "--rename", "Patient=patient_id",
+                                         "--chunk-rows", "1000"])
+    pd.testing.assert_frame_equal(whole, chunked)

@@ -1,0 +1,109 @@
+"""ca125kinetics.spark on a local 2-core Spark session gives the in-process results.
+
+Needs pyspark (test extra) and Java (scripts/test.sh installs Debian's default-jre-headless
+when missing); without either, the module is skipped with the reason printed (-ra).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ca125kinetics.io import read_markers
+from ca125kinetics.kinetics import fit_kinetics, fit_population
+from ca125kinetics.predict import predict_cohort
+
+pyspark = pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'ca125kinetics[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("Java is not installed (Spark needs it; scripts/test.sh installs default-jre-headless)",
+                allow_module_level=True)
+
+from ca125kinetics import spark as cspark  # noqa: E402 - after the skips
+
+# pyspark's own pandas conversions warn under pandas 3 (its support is partial, it passes a
+# deprecated copy keyword); the results are compared value by value below
+pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+COHORT = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+
+
+def _raw(name: str) -> pd.DataFrame:
+    return pd.read_csv(COHORT / f"{name}.csv", dtype=str, keep_default_na=False, na_values=[""])
+
+
+@pytest.fixture(scope="module")
+def session():
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("ca125kinetics-test")
+             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
+             .getOrCreate())
+    yield spark
+    spark.stop()
+
+
+@pytest.fixture(scope="module")
+def tables(session):
+    markers, clinical = _raw("markers"), _raw("clinical")
+    return markers, clinical, session.createDataFrame(markers), session.createDataFrame(clinical)
+
+
+def _same(spark_result, expected: pd.DataFrame) -> None:
+    """Equal values (text nulls come back as NaN instead of None: compared as missing)."""
+    got = spark_result.toPandas().sort_values("patient_id").reset_index(drop=True)
+    assert list(got.columns) == list(expected.columns)
+
+    def plain(frame):
+        return frame.astype(object).where(frame.notna(), None)
+
+    pd.testing.assert_frame_equal(plain(got), plain(expected), check_dtype=False)
+
+
+def test_population_kinetics_equal_in_process(tables):
+    markers, _, markers_df, _ = tables
+    _same(cspark.fit_kinetics(markers_df), fit_kinetics(read_markers(markers, on_error="flag")))
+
+
+def test_given_population_and_sample(tables):
+    markers, _, markers_df, _ = tables
+    canonical = read_markers(markers, on_error="flag")
+    first = canonical[canonical["patient_id"].isin(sorted(canonical["patient_id"].unique())[:500])]
+    population = fit_population(first)
+    expected = fit_kinetics(canonical, population=population)
+    _same(cspark.fit_kinetics(markers_df, population_sample=500), expected)
+    _same(cspark.fit_kinetics(markers_df, population=population), expected)
+
+
+def test_per_patient_kinetics_equal_in_process(tables):
+    markers, _, markers_df, _ = tables
+    _same(cspark.fit_kinetics(markers_df, method="per-patient"),
+          fit_kinetics(read_markers(markers, on_error="flag"), method="per-patient"))
+
+
+def test_score_equal_in_process(tables):
+    markers, clinical, markers_df, clinical_df = tables
+    # a patient with clinical data only is scored too (not_scored, with the reason)
+    extra = clinical.iloc[:1].assign(patient_id="999999")
+    clinical_df = clinical_df.unionByName(markers_df.sparkSession.createDataFrame(extra))
+    _same(cspark.score(markers_df, clinical_df), predict_cohort(markers, pd.concat([clinical, extra])))
+
+
+def test_score_allow_imputed_equal_in_process(tables):
+    markers, clinical, markers_df, _ = tables
+    # clinical factors left unknown: by default no decision, with allow_imputed a decision
+    sparse = clinical[["patient_id", "recist"]] if "recist" in clinical.columns else clinical[["patient_id"]]
+    sparse_df = markers_df.sparkSession.createDataFrame(sparse)
+    expected = predict_cohort(markers, sparse, allow_imputed=True)
+    assert (expected["status"] != predict_cohort(markers, sparse)["status"]).any()
+    _same(cspark.score(markers_df, sparse_df, allow_imputed=True), expected)
+
+
+def test_not_a_spark_frame_refused(tables):
+    from ca125kinetics.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="must be a Spark DataFrame"):
+        cspark.fit_kinetics(tables[0])
