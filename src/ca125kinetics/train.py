@@ -66,6 +66,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InsufficientDataError, InvalidInputError
+from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
 
@@ -130,6 +131,9 @@ class TrainingConfig:
         ``"cohort_median"``: the median population-EB ``k`` of the development patients
         scored ``ok``; a number: that value (per day). Recorded in ``k_ref_source``.
     kinetics, gcig : KineticsSettings, GcigSettings
+    landmarks : LandmarkSettings
+        Landmarks at which a model of the truncated series is trained and evaluated
+        (``[landmarks]``; :mod:`ca125kinetics.landmarks`).
     model_params : dict
         ``family -> {hyperparameter: value}`` overrides (``[models.<family>]``).
     source : str
@@ -152,6 +156,7 @@ class TrainingConfig:
     k_ref: str | float = "cohort_median"
     kinetics: KineticsSettings = field(default_factory=KineticsSettings)
     gcig: GcigSettings = field(default_factory=GcigSettings)
+    landmarks: LandmarkSettings = field(default_factory=LandmarkSettings)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
 
@@ -197,6 +202,12 @@ class TrainingConfig:
             bad("kinetics.k_ref", "'default', 'cohort_median' or a positive number", self.k_ref)
         if not isinstance(self.kinetics, KineticsSettings) or not isinstance(self.gcig, GcigSettings):
             raise InvalidInputError(f"{where}: kinetics/gcig must be KineticsSettings/GcigSettings")
+        if not isinstance(self.landmarks, LandmarkSettings):
+            raise InvalidInputError(f"{where}: landmarks must be a LandmarkSettings")
+        try:
+            self.landmarks.landmarks(self.kinetics)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}: [landmarks]: {exc}") from None
         for family, params in dict(self.model_params).items():
             if family not in FAMILIES:
                 bad(f"models.{family}", f"a section of a known family {list(FAMILIES)}", family)
@@ -228,7 +239,7 @@ class TrainingConfig:
             "recalibration": {"mode": self.recalibration, "slope_tolerance": self.slope_tolerance,
                               "intercept_tolerance": self.intercept_tolerance},
             "interval": {"n_bootstrap": self.interval_n_bootstrap, "level": self.interval_level},
-            "kinetics": kinetics, "gcig": gcig,
+            "kinetics": kinetics, "gcig": gcig, "landmarks": self.landmarks.to_dict(),
             "models": {f: self.hyperparameters(f) for f in self.families},
         }
 
@@ -263,7 +274,7 @@ class TrainingConfig:
             "interval": {"n_bootstrap": "interval_n_bootstrap", "level": "interval_level"},
         }
         top = {"seed", "families", "threshold"}
-        known = top | set(sections) | {"kinetics", "gcig", "models"}
+        known = top | set(sections) | {"kinetics", "gcig", "landmarks", "models"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInputError(f"{where}: unknown key(s) {unknown}; valid top-level keys are {sorted(known)}")
@@ -277,7 +288,7 @@ class TrainingConfig:
         kinetics = dict(_section(data, "kinetics", where))
         if "k_ref" in kinetics:
             kwargs["k_ref"] = kinetics.pop("k_ref")
-        for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings)):
+        for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings), ("landmarks", LandmarkSettings)):
             values = kinetics if name == "kinetics" else _section(data, name, where)
             try:
                 kwargs[name] = cls_.from_dict(values)
@@ -384,6 +395,11 @@ class TrainingResult:
     input_example : DataFrame
         Pyfunc input (markers rows with clinical columns repeated) of two evaluation patients,
         for the MLflow signature and input example.
+    landmarks : DataFrame or None
+        One row per landmark (:data:`ca125kinetics.landmarks.LANDMARK_COLUMNS`): the window,
+        whether its model was fitted (and why not), the evaluation patients who reached it,
+        AUC (DeLong CI), Brier, CITL and slope (Wald CIs), and the agreement of its decision
+        with the final one (Wilson CI). None when no landmark is configured.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
     """
@@ -410,6 +426,7 @@ class TrainingResult:
     timings: dict[str, float]
     warnings: tuple[str, ...] = ()
     input_example: pd.DataFrame | None = None
+    landmarks: pd.DataFrame | None = None
     run_id: str | None = None
     model_uri: str | None = None
     registered_name: str | None = None
@@ -434,6 +451,7 @@ class TrainingResult:
         for score in PUBLISHED_SCORES:
             if f"delta_auc_vs_{score}" in row.index:
                 out[f"{prefix}_delta_auc_vs_{score}"] = float(row[f"delta_auc_vs_{score}"])
+        out.update(landmark_metrics(self.landmarks))  # landmark.<key>.<metric>
         return out
 
 
@@ -882,12 +900,19 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         "config": config.to_dict(), "config_source": config.source,
         "package_version": _package_version(),
     }
+    shared = dict(name=name, version=version, model_family=selected, threshold=float(config.threshold),
+                  gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks),
+                  trained_on_synthetic=bool(synthetic))
+    landmark_table, landmark_models = _landmarks(markers, clinical, ids, y, dev, hold, model_p[selected],
+                                                 eval_ids, final, selected, config, ks, shared, caught)
+    lap("landmarks")
+    step("fitted and evaluated the landmark models")
     bundle = ModelBundle(
-        pipeline=final, name=name, version=version, model_family=selected, threshold=float(config.threshold),
-        gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks),
-        trained_on_synthetic=bool(synthetic), training_summary=training_summary,
+        pipeline=final, **shared, training_summary=training_summary,
         interval={"method": "bootstrap_percentile", "level": config.interval_level,
-                  "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members})
+                  "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members},
+        landmarks=None if landmark_models is None else
+        {"settings": config.landmarks.to_dict(), "models": landmark_models})
     return TrainingResult(
         bundle=bundle, config=config, selected=selected, selection_reason=reason, recalibration=recal,
         k_ref={"value": ks.k_ref, "source": ks.k_ref_source, "choice": config.k_ref}, exclusions=exclusions,
@@ -895,7 +920,28 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2]))
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2]), landmarks=landmark_table)
+
+
+def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
+               shared, caught):
+    """Landmark models (``ca125kinetics.landmarks``): fitted on the development patients,
+    evaluated where the shipped model is (held-out set, else first CV repeat's folds)."""
+    from .landmarks import fit_landmark_models
+
+    if not config.landmarks.landmarks(config.kinetics):
+        return None, None
+    if len(hold):
+        splits = [(dev, hold)]
+    else:
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats, random_state=config.seed)
+        splits = [(dev[tr], dev[te]) for tr, te in list(cv.split(np.zeros(len(dev)), y[dev]))[:config.n_splits]]
+    final_p = pd.Series(np.asarray(p_final_eval, dtype=float), index=pd.Index(eval_ids).astype(str))
+    return fit_landmark_models(markers, clinical, ids=ids, y=y, dev=dev, eval_splits=splits, final_p=final_p,
+                               final_pipeline=final, family=selected, config=config, kinetics_settings=ks,
+                               bundle_fields=shared, caught=caught)
 
 
 def _package_version() -> str:
@@ -975,7 +1021,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
     synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
-    with _progress(progress, total=config.n_folds + 5) as step:
+    with _progress(progress, total=config.n_folds + 6) as step:
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
         clock = time.perf_counter()
         example = result.input_example

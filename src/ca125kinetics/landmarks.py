@@ -1,0 +1,428 @@
+"""Landmark predictions: a decision after every cycle, from the samples drawn by then.
+
+A patient at first platinum-sensitive recurrence receives 3-4 cycles of 21 days before
+secondary cytoreduction is decided. The shipped model (``ca125 train``) scores the whole
+CA-125 series; a *landmark* model scores the series as it stood at a fixed point of
+treatment, so that a decision can be read after every cycle (RESCUE, NCT07295132), at week
+5 (PRESELECT-I, NCT07023484, draws an extra CA-125 then) or after 3 cycles (NACT-KELIM ID,
+NCT07382479).
+
+Landmarks (**Decision**, :class:`LandmarkSettings`)
+---------------------------------------------------
+Days count from the first dose (day 0), as everywhere in the package. With
+``cycle_days`` = 21 and ``cycle_window_days`` = 7 (``KineticsSettings``, the window the
+kinetics already uses for "the sample before cycle c"):
+
+* **after cycle c** (``cycles``, default 2, 3, 4) is the visit before cycle ``c + 1``,
+  nominal day ``D = c * cycle_days`` (42, 63, 84). The sample of that visit may be drawn
+  ``cycle_window_days`` early or late, so the landmark's window is ``[D - w, D + w]``
+  (35-49, 56-70, 77-91);
+* **early** landmarks (``early_days``, default 35: PRESELECT-I's week-5 sample) are a
+  fixed day ``D`` with window ``[D - early_window_days, D + early_window_days]``
+  (default 0: exactly day 35).
+
+A landmark's prediction uses only the samples with ``day <= D + w`` (:attr:`Landmark.last_day`,
+**strict truncation** by :func:`truncate_markers`, the one function training and
+prediction both use): no later sample can change it. A patient has **reached** the landmark
+when her latest CA-125 sample is on or after ``D - w`` (:attr:`Landmark.first_day`): the
+landmark's sample has been drawn. Until day ``D + w`` a further sample inside the window can
+still enter that landmark's prediction (the visit may be late); after it, the landmark's
+prediction is fixed. Event rows (paracentesis, ...) after ``D + w`` are cut too: an event that
+has not happened yet cannot exclude a sample.
+
+Landmark models (**Decision**)
+------------------------------
+One model per landmark, trained on the truncated series with the same machinery as the
+shipped model, because the distribution of the kinetics features changes with truncation (at
+day 35 most patients have two samples, too few for ``k``; the percent declines of later
+cycles are not known yet): the **selected family with its hyperparameters** (no second
+family search), the same patient frame (:func:`ca125kinetics.features.build_patient_frame`
+on the truncated markers: GCIG response as of the landmark, CA-125 at recurrence), the same
+bootstrap interval ensemble. Two things are held at those of the shipped model: the
+**kinetics population prior** (the distribution of ``log k`` and ``log B`` learned on the
+development patients' full series, a property of the patients that truncated series of two
+or three samples cannot estimate; it is used as a fixed prior, ``KineticsFeatures(population=...)``)
+and the decision **threshold**. The landmark classifier is not recalibrated (recalibration
+needs out-of-fold predictions, i.e. a cross-validation per landmark); its calibration on the
+evaluation patients is reported instead.
+
+Each landmark model is fitted on the development patients who reached the landmark and
+evaluated on the evaluation patients who reached it (held-out set; without one, the pooled
+out-of-fold predictions of the first cross-validation repeat, the kinetics prior then being
+the development set's), the population a landmark serves. Reported per landmark: AUC with
+DeLong 95 % CI, Brier, calibration-in-the-large and slope with Wald CIs, and the
+**agreement** of the landmark decision (``p >= threshold``) with the final decision (the
+shipped model on the full series, same threshold), with a Wilson 95 % CI.
+
+Prediction
+----------
+``predict`` returns the trajectory (:func:`ca125kinetics.predict.Prediction.trajectory`):
+for every landmark reached, the landmark model's probability and interval on the truncated
+series, the decision, and whether the decision has been stable across the landmarks reached
+and the full series. Models trained before landmarks existed carry none: the trajectory then
+says so and is empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .errors import InsufficientDataError, InvalidInputError
+from .settings import KineticsSettings, _SettingsMixin
+
+__all__ = [
+    "Landmark",
+    "LandmarkSettings",
+    "LandmarkModel",
+    "landmark_mask",
+    "truncate_markers",
+    "last_sample_days",
+    "fit_landmark_models",
+    "LANDMARK_COLUMNS",
+    "MIN_OUTCOMES",
+]
+
+#: A landmark model needs at least this many development patients of each outcome who
+#: reached the landmark; otherwise it is not fitted (status ``not_fitted``, with the reason).
+MIN_OUTCOMES = 10
+
+#: Columns of the per-landmark table (``TrainingResult.landmarks``), in order.
+LANDMARK_COLUMNS = (
+    "landmark", "label", "day", "first_day", "last_day", "status", "reason",
+    "n_fit", "n_fit_events", "n", "n_events", "auc", "auc_ci_low", "auc_ci_high", "brier",
+    "citl", "citl_ci_low", "citl_ci_high", "calibration_slope", "calibration_slope_ci_low",
+    "calibration_slope_ci_high", "agreement", "agreement_ci_low", "agreement_ci_high", "n_agree",
+)
+#: Landmark metrics logged to MLflow as ``landmark.<key>.<metric>``.
+LOGGED_METRICS = ("n", "n_events", "auc", "auc_ci_low", "auc_ci_high", "brier", "citl",
+                  "calibration_slope", "agreement", "agreement_ci_low", "agreement_ci_high")
+
+
+# ============================================================================ settings
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """One landmark: when it is reached and which samples it uses.
+
+    Attributes
+    ----------
+    key : str
+        ``"cycle<c>"`` or ``"day<D>"`` (MLflow metric prefix ``landmark.<key>.``).
+    label : str
+        In words, e.g. ``"after cycle 2 (day 42)"``.
+    day : int
+        Nominal day ``D`` (from the first dose).
+    first_day, last_day : int
+        The landmark's window ``[D - w, D + w]``: reached when the patient's latest sample
+        is on or after ``first_day``; uses the samples with ``day <= last_day``.
+    cycle : int or None
+        The cycle after which the landmark falls (None for an early landmark).
+    """
+
+    key: str
+    label: str
+    day: int
+    first_day: int
+    last_day: int
+    cycle: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> Landmark:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+def _int_tuple(name: str, values) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidInputError(f"setting {name!r} must be a list of positive integers, got {values!r}")
+    out = tuple(values)
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in out) or len(set(out)) != len(out):
+        raise InvalidInputError(f"setting {name!r} must be a list of distinct positive integers, got {list(out)!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class LandmarkSettings(_SettingsMixin):
+    """Which landmarks are trained and predicted (module docstring: the day rule).
+
+    Parameters
+    ----------
+    cycles : tuple of int
+        Landmarks after these cycles (default 2, 3, 4): nominal day ``c * cycle_days``,
+        window ``+/- cycle_window_days`` (both from ``KineticsSettings``).
+    early_days : tuple of int
+        Early landmarks at these days (default 35, PRESELECT-I's week-5 CA-125).
+    early_window_days : int
+        Window of an early landmark, ``+/-`` days around it (default 0: the exact day).
+
+    An empty ``cycles`` and ``early_days`` means no landmark models.
+    """
+
+    kind: ClassVar[str] = "landmarks"
+
+    cycles: tuple[int, ...] = (2, 3, 4)
+    early_days: tuple[int, ...] = (35,)
+    early_window_days: int = 0
+
+    def __post_init__(self):
+        object.__setattr__(self, "cycles", _int_tuple("cycles", self.cycles))
+        object.__setattr__(self, "early_days", _int_tuple("early_days", self.early_days))
+        w = self.early_window_days
+        if not isinstance(w, int) or isinstance(w, bool) or w < 0:
+            raise InvalidInputError(f"setting 'early_window_days' must be a non-negative integer, got {w!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cycles": list(self.cycles), "early_days": list(self.early_days),
+                "early_window_days": self.early_window_days}
+
+    def landmarks(self, kinetics: KineticsSettings | None = None) -> tuple[Landmark, ...]:
+        """The landmarks under ``kinetics`` (cycle length and window), ordered by ``last_day``.
+
+        Raises
+        ------
+        InvalidInputError
+            Two landmarks end on the same day, a window starts before day 1, or a landmark
+            ends after the kinetics window (``window_days``: later samples are not used).
+        """
+        ks = kinetics if kinetics is not None else KineticsSettings()
+        out = [Landmark(f"day{d}", f"day {d} (early)", d, d - self.early_window_days,
+                        d + self.early_window_days, None) for d in self.early_days]
+        for c in self.cycles:
+            day = c * ks.cycle_days
+            out.append(Landmark(f"cycle{c}", f"after cycle {c} (day {day})", day, day - ks.cycle_window_days,
+                                day + ks.cycle_window_days, c))
+        out.sort(key=lambda lm: (lm.last_day, lm.day))
+        ends = [lm.last_day for lm in out]
+        if len(set(ends)) != len(ends):
+            raise InvalidInputError(f"landmarks {[lm.key for lm in out]} end on days {ends}: two end on the same "
+                                    "day; drop one of them from [landmarks]")
+        for lm in out:
+            if lm.first_day < 1:
+                raise InvalidInputError(f"landmark {lm.key} starts on day {lm.first_day}: a landmark must fall "
+                                        "after the first dose (day >= 1)")
+            if lm.last_day > ks.window_days:
+                raise InvalidInputError(
+                    f"landmark {lm.key} ends on day {lm.last_day}, after the kinetics window (window_days = "
+                    f"{ks.window_days}): samples after it are not used, so the landmark would equal the full "
+                    "series; drop it or widen kinetics.window_days")
+        return tuple(out)
+
+
+# ============================================================================ truncation
+
+
+def landmark_mask(days, last_day: int) -> np.ndarray:
+    """Which rows a landmark ending on ``last_day`` keeps: ``day <= last_day``.
+
+    The one truncation rule, used by training (:func:`truncate_markers`) and prediction.
+    A row without a day (NaN; only in a flagged, invalid patient) is kept, so that the
+    patient's problem is carried to the landmark rather than silently cut away.
+    """
+    d = np.asarray(days, dtype=float)
+    return ~(d > float(last_day))
+
+
+def truncate_markers(markers: pd.DataFrame, landmark: Landmark | int) -> pd.DataFrame:
+    """The rows of a canonical markers frame known at ``landmark`` (a :class:`Landmark` or
+    the last day, an int): samples and events with ``day <= last_day``, in the same order."""
+    if not isinstance(markers, pd.DataFrame) or "day" not in markers.columns:
+        raise InvalidInputError("truncate_markers needs a markers DataFrame with a 'day' column "
+                                "(ca125kinetics.read_markers)", column="day")
+    last = landmark.last_day if isinstance(landmark, Landmark) else landmark
+    if not isinstance(last, (int, np.integer)) or isinstance(last, bool):
+        raise InvalidInputError(f"landmark must be a Landmark or an integer day, got {landmark!r}")
+    return markers.loc[landmark_mask(pd.to_numeric(markers["day"], errors="coerce"), int(last))]
+
+
+def last_sample_days(markers: pd.DataFrame) -> pd.Series:
+    """Per patient (index ``patient_id`` as str), the day of the latest row with a CA-125
+    value (NaN for a patient with event rows only)."""
+    value = pd.to_numeric(markers["ca125"], errors="coerce")
+    day = pd.to_numeric(markers["day"], errors="coerce").where(value.notna())
+    return day.groupby(markers["patient_id"].astype(str)).max()
+
+
+# ============================================================================ models
+
+
+@dataclass(frozen=True)
+class LandmarkModel:
+    """A landmark with its model and its evaluation (shipped in ``ModelBundle.landmarks``).
+
+    Attributes
+    ----------
+    landmark : Landmark
+    status : {"ok", "not_fitted"}
+    reason : str or None
+        Why the model was not fitted (too few patients reached the landmark, ...).
+    metrics : dict
+        The landmark's row of :data:`LANDMARK_COLUMNS` (evaluation), JSON-ready.
+    model : ModelBundle, ScoringModel or None
+        Scores the truncated series (None when not fitted).
+    """
+
+    landmark: Landmark
+    status: str
+    reason: str | None
+    metrics: dict
+    model: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata (no fitted object)."""
+        return {"landmark": self.landmark.to_dict(), "status": self.status, "reason": self.reason,
+                "metrics": dict(self.metrics)}
+
+
+def _aligned_frame(markers, clinical, landmark, ids, gcig_settings, kinetics_settings) -> pd.DataFrame:
+    from .features import build_patient_frame
+
+    frame = build_patient_frame(truncate_markers(markers, landmark), clinical, gcig_settings=gcig_settings,
+                                kinetics_settings=kinetics_settings)
+    position = pd.Index(frame["patient_id"].astype(str)).get_indexer(pd.Index(ids).astype(str))
+    return frame.iloc[position].reset_index(drop=True)
+
+
+def _fit_one(family, frame, y, idx, config, ks, population):
+    from .models import make_pipeline
+
+    pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
+                             params=config.hyperparameters(family))
+    pipeline.set_params(kinetics__population=population)
+    return pipeline.fit(frame.iloc[idx], y[idx])
+
+
+def fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: np.ndarray, y: np.ndarray,
+                        dev: np.ndarray, eval_splits: list, final_p: pd.Series, final_pipeline, family: str,
+                        config, kinetics_settings: KineticsSettings, bundle_fields: dict,
+                        caught: list) -> tuple[pd.DataFrame, list[LandmarkModel]]:
+    """Fit and evaluate one model per landmark of ``config.landmarks`` (training's hook).
+
+    Parameters
+    ----------
+    markers, clinical : pandas.DataFrame
+        Canonical tables of the whole cohort (as read by training).
+    ids, y : arrays
+        The patients used by training and their outcomes (same order).
+    dev : array of int
+        Positions of the development patients (the shipped landmark models are fitted on
+        those who reached the landmark).
+    eval_splits : list of (train positions, test positions)
+        ``[(dev, holdout)]``, or the first cross-validation repeat's folds when there is no
+        held-out set.
+    final_p : pandas.Series
+        The shipped model's full-series probability of every evaluation patient (index
+        ``patient_id``): the final decision the landmark decisions are compared with.
+    final_pipeline : sklearn Pipeline
+        The shipped model (its fitted kinetics population is the landmark models' prior).
+    family : str
+        The selected family (its hyperparameters from ``config``).
+    config : TrainingConfig
+    kinetics_settings : KineticsSettings
+        The shipped model's kinetics settings (with its ``k_ref``).
+    bundle_fields : dict
+        ``ModelBundle`` fields shared with the shipped model (name, version, threshold, ...).
+    caught : list
+        Non-fatal warnings are appended here.
+
+    Returns
+    -------
+    (DataFrame, list of LandmarkModel)
+        The per-landmark table (:data:`LANDMARK_COLUMNS`) and the landmark models.
+    """
+    from .bundle import ModelBundle
+    from .train import _interval_members, _metric_row
+    from .validation.metrics import proportion_ci
+
+    threshold = float(bundle_fields["threshold"])
+    population = getattr(final_pipeline.named_steps["kinetics"], "population_", None)
+    last = last_sample_days(markers).reindex(pd.Index(ids).astype(str)).to_numpy(dtype=float)
+    dev_set = np.asarray(dev)
+    rows, models = [], []
+    for lm in config.landmarks.landmarks(config.kinetics):
+        frame = _aligned_frame(markers, clinical, lm, ids, config.gcig, config.kinetics)
+        reached = last >= lm.first_day
+        row: dict[str, Any] = {"landmark": lm.key, "label": lm.label, "day": lm.day, "first_day": lm.first_day,
+                               "last_day": lm.last_day}
+        fit_idx = dev_set[reached[dev_set]]
+        row.update(n_fit=int(len(fit_idx)), n_fit_events=int(y[fit_idx].sum()))
+        short = min(row["n_fit_events"], row["n_fit"] - row["n_fit_events"])
+        if short < MIN_OUTCOMES:
+            reason = (f"{row['n_fit']} development patients reached {lm.label} ({row['n_fit_events']} complete "
+                      f"resections): fewer than {MIN_OUTCOMES} of each outcome, no model")
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        try:
+            shipped = _fit_one(family, frame, y, fit_idx, config, kinetics_settings, population)
+            p_parts, idx_parts = [], []
+            for train_idx, test_idx in eval_splits:
+                tr = np.asarray(train_idx)[reached[np.asarray(train_idx)]]
+                te = np.asarray(test_idx)[reached[np.asarray(test_idx)]]
+                same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
+                pipeline = shipped if same else _fit_one(family, frame, y, tr, config, kinetics_settings, population)
+                p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
+                idx_parts.append(te)
+        except InsufficientDataError as exc:
+            reason = f"the model of {lm.label} could not be fitted: {exc}"
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        p = np.concatenate(p_parts)
+        te = np.concatenate(idx_parts)
+        m = _metric_row(y[te], p, caught)
+        final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
+        agree = int(((p >= threshold) == (final >= threshold)).sum())
+        low, high = proportion_ci(agree, len(te))
+        row.update(status="ok", reason=None, **m, agreement=agree / len(te) if len(te) else math.nan,
+                   agreement_ci_low=float(low), agreement_ci_high=float(high), n_agree=agree)
+        kin = shipped.named_steps["kinetics"].transform(frame.iloc[fit_idx])
+        members = _interval_members(shipped, kin, y[fit_idx], config)
+        summary = {"landmark": lm.to_dict(), "evaluation": _jsonable_row(row),
+                   "n": row["n_fit"], "events": row["n_fit_events"]}
+        bundle = ModelBundle(pipeline=shipped, **{**bundle_fields, "name": f"{bundle_fields['name']}@{lm.key}"},
+                             training_summary=summary,
+                             interval={"method": "bootstrap_percentile", "level": config.interval_level,
+                                       "n_bootstrap": config.interval_n_bootstrap, "members_input": "design",
+                                       "members": members})
+        rows.append(row)
+        models.append(LandmarkModel(lm, "ok", None, _jsonable_row(row), bundle))
+    table = pd.DataFrame(rows, columns=list(LANDMARK_COLUMNS))
+    for c in ("n_fit", "n_fit_events", "n", "n_events", "n_agree"):
+        table[c] = pd.array([None if pd.isna(v) else int(v) for v in table[c]], dtype="Int64")
+    return table, models
+
+
+def _jsonable_row(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (float, np.floating)):
+            v = float(v) if math.isfinite(float(v)) else None
+        out[k] = v
+    return out
+
+
+def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:
+    """``{"landmark.<key>.<metric>": value}`` of the fitted landmarks (finite values only),
+    the names logged to MLflow."""
+    out: dict[str, float] = {}
+    if table is None:
+        return out
+    for row in table.to_dict(orient="records"):
+        for m in LOGGED_METRICS:
+            v = row.get(m)
+            if v is not None and not pd.isna(v) and math.isfinite(float(v)):
+                out[f"landmark.{row['landmark']}.{m}"] = float(v)
+    return out
