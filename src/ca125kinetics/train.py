@@ -78,6 +78,7 @@ __all__ = [
     "train",
     "summary_table",
     "format_summary",
+    "landmark_table",
     "model_card",
     "add_train_arguments",
     "cli_train",
@@ -1105,6 +1106,10 @@ def format_summary(result: TrainingResult) -> str:
              f"resections): {result.n_development} development, {result.n_holdout} held out"]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"  excluded {n}: {reason}")
+    if result.landmarks is not None and len(result.landmarks):
+        lines += ["", f"landmarks ({result.evaluation_set} patients who reached each; agreement = same decision as "
+                      "the full series at the shipped threshold):",
+                  landmark_table(result).to_string(index=False), ""]
     if result.run_id:
         lines.append(f"MLflow: run {result.run_id} at {result.tracking_uri}; registered "
                      f"{result.registered_name} version {result.registered_version} (alias champion)")
@@ -1113,6 +1118,24 @@ def format_summary(result: TrainingResult) -> str:
     total = sum(result.timings.values())
     lines.append(f"time: {total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + ")")
     return "\n".join(lines)
+
+
+def landmark_table(result: TrainingResult) -> pd.DataFrame:
+    """The landmark metrics formatted for people (one row per landmark): window, patients,
+    AUC (95 % CI), calibration slope and CITL, agreement with the final decision (95 % CI)."""
+    rows = []
+    for r in (result.landmarks if result.landmarks is not None else pd.DataFrame()).to_dict(orient="records"):
+        ok = r["status"] == "ok"
+        rows.append({
+            "landmark": r["label"], "samples up to day": r["last_day"], "reached from day": r["first_day"],
+            "n fit": r["n_fit"], "n": r["n"] if ok else "-",
+            "AUC (95% CI)": _fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"]) if ok else "not fitted",
+            "slope (95% CI)": _fmt_ci(r["calibration_slope"], r["calibration_slope_ci_low"],
+                                      r["calibration_slope_ci_high"], 2) if ok else "-",
+            "CITL (95% CI)": _fmt_ci(r["citl"], r["citl_ci_low"], r["citl_ci_high"], 2) if ok else "-",
+            "agreement (95% CI)": _fmt_ci(r["agreement"], r["agreement_ci_low"], r["agreement_ci_high"]) if ok else "-",
+        })
+    return pd.DataFrame(rows)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -1213,6 +1236,19 @@ def model_card(result: TrainingResult) -> str:
                      "ΔAUC (95% CI)": _fmt_ci(sel[key], sel[key + "_ci_low"], sel[key + "_ci_high"]),
                      "p": f"{sel[key + '_p']:.2g}"})
     lines += [_markdown(pd.DataFrame(comp)), ""]
+    if result.landmarks is not None and len(result.landmarks):
+        marks = result.landmarks
+        lines += ["## Landmarks: a decision after every cycle", "",
+                  f"One model per landmark on the CA-125 series truncated at it (only the samples drawn by the "
+                  f"landmark's last day), family {result.selected} with the shipped model's hyperparameters, kinetics "
+                  "population prior and threshold; fitted on the development patients who reached the landmark "
+                  f"(latest sample on or after its first day), evaluated on the {where} patients who reached it. "
+                  "Agreement: the landmark decision (p >= threshold) equals the final decision (the shipped model "
+                  "on the full series); Wilson 95 % CI. See docs/landmarks.md.", "",
+                  _markdown(landmark_table(result)), ""]
+        for r in marks[marks["status"] != "ok"].to_dict(orient="records"):
+            lines += [f"- {r['label']}: {r['reason']}"]
+        lines += [""]
     lines += [
         "## Limitations",
         "",
@@ -1227,6 +1263,7 @@ def model_card(result: TrainingResult) -> str:
         "- Predictions outside the training range of the inputs (listed in bundle.json, `feature_ranges`) "
         "are flagged and less reliable.",
         "- The probability interval reflects sampling variability of the classifier only.",
+        "- Landmark models are not recalibrated (their calibration is reported above).",
         "",
         "## Rule settings",
         "",
