@@ -30,6 +30,12 @@ still enter that landmark's prediction (the visit may be late); after it, the la
 prediction is fixed. Event rows (paracentesis, ...) after ``D + w`` are cut too: an event that
 has not happened yet cannot exclude a sample.
 
+The clinical factors are known at baseline, except the **RECIST** category: the data contract
+has no date for it, and imaging response is usually assessed after 3 cycles. **Decision**: a
+landmark whose nominal day is before ``recist_from_cycle * cycle_days`` (default cycle 3,
+day 63) treats RECIST as unknown (:func:`clinical_at`), in training and prediction alike;
+later landmarks use the category given.
+
 Landmark models (**Decision**)
 ------------------------------
 One model per landmark, trained on the truncated series with the same machinery as the
@@ -82,6 +88,7 @@ __all__ = [
     "LandmarkModel",
     "landmark_mask",
     "truncate_markers",
+    "clinical_at",
     "last_sample_days",
     "fit_landmark_models",
     "LANDMARK_COLUMNS",
@@ -124,6 +131,8 @@ class Landmark:
         is on or after ``first_day``; uses the samples with ``day <= last_day``.
     cycle : int or None
         The cycle after which the landmark falls (None for an early landmark).
+    uses_recist : bool
+        Whether the RECIST category is known at the landmark (:func:`clinical_at`).
     """
 
     key: str
@@ -132,6 +141,7 @@ class Landmark:
     first_day: int
     last_day: int
     cycle: int | None = None
+    uses_recist: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -163,6 +173,10 @@ class LandmarkSettings(_SettingsMixin):
         Early landmarks at these days (default 35, PRESELECT-I's week-5 CA-125).
     early_window_days : int
         Window of an early landmark, ``+/-`` days around it (default 0: the exact day).
+    recist_from_cycle : int
+        RECIST is known from the landmark after this cycle on (nominal day
+        ``recist_from_cycle * cycle_days`` or later; default 3); earlier landmarks treat it
+        as unknown.
 
     An empty ``cycles`` and ``early_days`` means no landmark models.
     """
@@ -172,6 +186,7 @@ class LandmarkSettings(_SettingsMixin):
     cycles: tuple[int, ...] = (2, 3, 4)
     early_days: tuple[int, ...] = (35,)
     early_window_days: int = 0
+    recist_from_cycle: int = 3
 
     def __post_init__(self):
         object.__setattr__(self, "cycles", _int_tuple("cycles", self.cycles))
@@ -179,10 +194,13 @@ class LandmarkSettings(_SettingsMixin):
         w = self.early_window_days
         if not isinstance(w, int) or isinstance(w, bool) or w < 0:
             raise InvalidInputError(f"setting 'early_window_days' must be a non-negative integer, got {w!r}")
+        c = self.recist_from_cycle
+        if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+            raise InvalidInputError(f"setting 'recist_from_cycle' must be a non-negative integer, got {c!r}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"cycles": list(self.cycles), "early_days": list(self.early_days),
-                "early_window_days": self.early_window_days}
+                "early_window_days": self.early_window_days, "recist_from_cycle": self.recist_from_cycle}
 
     def landmarks(self, kinetics: KineticsSettings | None = None) -> tuple[Landmark, ...]:
         """The landmarks under ``kinetics`` (cycle length and window), ordered by ``last_day``.
@@ -194,12 +212,13 @@ class LandmarkSettings(_SettingsMixin):
             ends after the kinetics window (``window_days``: later samples are not used).
         """
         ks = kinetics if kinetics is not None else KineticsSettings()
+        recist_day = self.recist_from_cycle * ks.cycle_days
         out = [Landmark(f"day{d}", f"day {d} (early)", d, d - self.early_window_days,
-                        d + self.early_window_days, None) for d in self.early_days]
+                        d + self.early_window_days, None, d >= recist_day) for d in self.early_days]
         for c in self.cycles:
             day = c * ks.cycle_days
             out.append(Landmark(f"cycle{c}", f"after cycle {c} (day {day})", day, day - ks.cycle_window_days,
-                                day + ks.cycle_window_days, c))
+                                day + ks.cycle_window_days, c, day >= recist_day))
         out.sort(key=lambda lm: (lm.last_day, lm.day))
         ends = [lm.last_day for lm in out]
         if len(set(ends)) != len(ends):
@@ -241,6 +260,17 @@ def truncate_markers(markers: pd.DataFrame, landmark: Landmark | int) -> pd.Data
     if not isinstance(last, (int, np.integer)) or isinstance(last, bool):
         raise InvalidInputError(f"landmark must be a Landmark or an integer day, got {landmark!r}")
     return markers.loc[landmark_mask(pd.to_numeric(markers["day"], errors="coerce"), int(last))]
+
+
+def clinical_at(clinical, landmark: Landmark):
+    """The clinical factors known at ``landmark``: RECIST blanked (unknown) when the landmark
+    does not use it (:attr:`Landmark.uses_recist`). ``clinical`` is a clinical DataFrame, a
+    mapping of one patient's factors, or None; a copy is returned, the input is unchanged."""
+    if clinical is None or landmark.uses_recist:
+        return clinical
+    if isinstance(clinical, pd.DataFrame):
+        return clinical.assign(recist=None) if "recist" in clinical.columns else clinical
+    return {**clinical, "recist": None} if "recist" in clinical else clinical
 
 
 def last_sample_days(markers: pd.DataFrame) -> pd.Series:
@@ -285,7 +315,8 @@ class LandmarkModel:
 def _aligned_frame(markers, clinical, landmark, ids, gcig_settings, kinetics_settings) -> pd.DataFrame:
     from .features import build_patient_frame
 
-    frame = build_patient_frame(truncate_markers(markers, landmark), clinical, gcig_settings=gcig_settings,
+    frame = build_patient_frame(truncate_markers(markers, landmark), clinical_at(clinical, landmark),
+                                gcig_settings=gcig_settings,
                                 kinetics_settings=kinetics_settings)
     position = pd.Index(frame["patient_id"].astype(str)).get_indexer(pd.Index(ids).astype(str))
     return frame.iloc[position].reset_index(drop=True)
