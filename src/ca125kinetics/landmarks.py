@@ -92,6 +92,10 @@ __all__ = [
     "last_sample_days",
     "fit_landmark_models",
     "LANDMARK_COLUMNS",
+    "Trajectory",
+    "TrajectoryPoint",
+    "build_trajectory",
+    "TRAJECTORY_COLUMNS",
     "MIN_OUTCOMES",
 ]
 
@@ -457,3 +461,191 @@ def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:
             if v is not None and not pd.isna(v) and math.isfinite(float(v)):
                 out[f"landmark.{row['landmark']}.{m}"] = float(v)
     return out
+
+
+# ============================================================================ trajectory
+
+#: Statuses of a :class:`Trajectory`.
+TRAJECTORY_STATUSES = ("ok", "no_landmark_models", "none_reached", "not_scored")
+#: Columns of :meth:`Trajectory.to_frame`, in order.
+TRAJECTORY_COLUMNS = ("landmark", "label", "day", "last_day", "n_samples", "status", "probability", "p_low",
+                      "p_high", "decision")
+
+
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    """One point of a patient's trajectory: a landmark reached, or the full series.
+
+    Attributes
+    ----------
+    landmark : str
+        The landmark key (``"day35"``, ``"cycle2"``, ...) or ``"final"`` (all samples, the
+        shipped model).
+    label : str
+    day : int
+        Nominal day of the landmark (for ``"final"``: the day of the latest sample).
+    last_day : int
+        Samples up to this day were used.
+    n_samples : int
+        CA-125 values up to ``last_day``.
+    status : {"ok", "not_fitted", "not_scored"}
+        ``not_fitted``: the model has no fitted model for this landmark (training had too few
+        patients who reached it); ``not_scored``: the landmark model returned no probability.
+    probability, p_low, p_high : float
+        NaN unless ``status == "ok"``.
+    decision : {"resectable", "not_resectable"} or None
+        ``probability >= threshold`` or not.
+    """
+
+    landmark: str
+    label: str
+    day: int
+    last_day: int
+    n_samples: int
+    status: str
+    probability: float = math.nan
+    p_low: float = math.nan
+    p_high: float = math.nan
+    decision: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """The decision after every landmark a patient has reached (``Prediction.trajectory``).
+
+    Attributes
+    ----------
+    status : {"ok", "no_landmark_models", "none_reached", "not_scored"}
+        ``ok``: at least one landmark reached (``points`` has them, then ``"final"``);
+        ``no_landmark_models``: the model was trained without landmarks (e.g. before they
+        existed); ``none_reached``: the latest sample is before the first landmark's
+        window; ``not_scored``: the patient was not scored.
+    threshold : float
+    points : tuple of TrajectoryPoint
+        The landmarks reached, in order, then the full series (``"final"``); empty unless
+        ``status == "ok"``.
+    stable : bool or None
+        Whether the decision (``p >= threshold``) is the same at every point scored (None
+        when fewer than two points are scored).
+    summary : str
+        One sentence for people: whether the decision has been stable, or why there is no
+        trajectory.
+    """
+
+    status: str
+    threshold: float
+    points: tuple = ()
+    stable: bool | None = None
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``points`` as a list of dicts, NaN -> None)."""
+        return {"status": self.status, "threshold": self.threshold, "stable": self.stable,
+                "summary": self.summary, "points": [p.to_dict() for p in self.points]}
+
+    def to_text(self) -> str:
+        """The trajectory for people: one line per point, then :attr:`summary`."""
+        if self.status != "ok":
+            return self.summary
+        lines = [f"Decision after every landmark (threshold {self.threshold:.2f}):"]
+        width = max(len(p.label) for p in self.points)
+        for p in self.points:
+            if p.decision is None:
+                shown = "no landmark model" if p.status == "not_fitted" else "not scored"
+            else:
+                interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
+                            else "")
+                shown = f"{p.probability:.2f}{interval}  {_WORDS[p.decision]}"
+            lines.append(f"  {p.label:<{width}}  {p.n_samples} sample{'s' if p.n_samples != 1 else ' '} "
+                         f"to day {p.last_day:<3}  {shown}")
+        lines.append(self.summary)
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point, columns :data:`TRAJECTORY_COLUMNS`."""
+        rows = [{c: getattr(p, c) for c in TRAJECTORY_COLUMNS} for p in self.points]
+        return pd.DataFrame(rows, columns=list(TRAJECTORY_COLUMNS))
+
+
+def _decision(p: float, threshold: float) -> str | None:
+    if not math.isfinite(p):
+        return None
+    return "resectable" if p >= threshold else "not_resectable"
+
+
+_WORDS = {"resectable": "predicted completely resectable", "not_resectable": "predicted not completely resectable"}
+
+
+def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
+                     score_at) -> Trajectory:
+    """A patient's trajectory from the model's landmark models.
+
+    Parameters
+    ----------
+    landmark_models : list of LandmarkModel or None
+        ``ModelBundle.landmarks["models"]`` (None: the model has no landmarks).
+    days, values : sequences
+        The patient's markers rows (day, CA-125 value; None/NaN on event rows).
+    threshold : float
+        The model's decision threshold.
+    final : (p, p_low, p_high) or None
+        The full-series prediction of the shipped model (None when not scored).
+    score_at : callable
+        ``score_at(landmark_model) -> (p, p_low, p_high)``: the landmark model on the rows of
+        ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored).
+    """
+    if final is None or not math.isfinite(float(final[0])):
+        return Trajectory("not_scored", threshold, summary="No trajectory: the patient was not scored.")
+    if not landmark_models:
+        return Trajectory("no_landmark_models", threshold, summary=(
+            "No trajectory: this model carries no landmark models (trained without them, or before they "
+            "existed); retrain it with ca125 train to get a decision after every cycle."))
+    d = np.asarray(days, dtype=float)
+    has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
+                         dtype=bool) if len(d) else np.zeros(0, dtype=bool)
+    sample_days = d[has_value & ~np.isnan(d)]
+    last = float(sample_days.max()) if sample_days.size else math.nan
+    reached = [m for m in landmark_models if math.isfinite(last) and last >= m.landmark.first_day]
+    if not reached:
+        first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
+        return Trajectory("none_reached", threshold, summary=(
+            f"No landmark reached yet: the latest CA-125 sample is on day {last:g}, before the window of the "
+            f"first landmark, {first.label}, which opens on day {first.first_day}."))
+    points = []
+    for m in reached:
+        lm = m.landmark
+        n = int((landmark_mask(sample_days, lm.last_day)).sum())
+        if m.status != "ok" or m.model is None:
+            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, "not_fitted"))
+            continue
+        p, low, high = (float(x) if x is not None else math.nan for x in score_at(m))
+        status = "ok" if math.isfinite(p) else "not_scored"
+        points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, status, p, low, high,
+                                      _decision(p, threshold)))
+    p, low, high = (float(x) if x is not None else math.nan for x in final)
+    points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
+                                  int(sample_days.size), "ok", p, low, high, _decision(p, threshold)))
+    scored = [pt for pt in points if pt.decision is not None]
+    stable = None if len(scored) < 2 else len({pt.decision for pt in scored}) == 1
+    return Trajectory("ok", threshold, tuple(points), stable, _summary(points, scored, stable, threshold))
+
+
+def _summary(points, scored, stable, threshold: float) -> str:
+    landmarks = [pt for pt in scored if pt.landmark != "final"]
+    missing = [pt.label for pt in points if pt.decision is None]
+    tail = f" No landmark model for: {', '.join(missing)}." if missing else ""
+    if stable is None:
+        return "Only the full-series prediction is available: no landmark could be scored." + tail
+    n = len(landmarks)
+    if stable:
+        return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "
+                f"{n} landmark{'s' if n != 1 else ''} reached and with all samples." + tail)
+    path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold (p {pt.probability:.2f})"
+                       for pt in scored)
+    changes = sum(a.decision != b.decision for a, b in zip(scored, scored[1:]))
+    return (f"Decision not stable: it changed {changes} time{'s' if changes != 1 else ''} across the landmarks "
+            f"reached ({path}); latest: {_WORDS[scored[-1].decision]}." + tail)

@@ -231,6 +231,12 @@ class Prediction:
     curve : tuple of (float, float)
         Fitted curve ``(day, CA-125)`` points (:func:`curve_points`); empty when the
         kinetics fit failed.
+    trajectory : ca125kinetics.landmarks.Trajectory or None
+        The decision after every landmark reached (day 35, after cycles 2, 3, 4): each
+        landmark model's probability and interval on the series truncated at the landmark,
+        then the full series, and whether the decision has been stable
+        (:mod:`ca125kinetics.landmarks`). Its ``status`` says why it is empty (a model
+        without landmark models, no landmark reached, not scored).
     """
 
     patient_id: str
@@ -253,6 +259,7 @@ class Prediction:
     model: dict
     series: tuple = ()
     curve: tuple = ()
+    trajectory: Any = None
     _row: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -282,6 +289,7 @@ class Prediction:
             "published_scores": dict(self.published_scores), "warnings": list(self.warnings),
             "model": dict(self.model), "series": [dict(s) for s in self.series],
             "curve": [{"day": d, "ca125": v} for d, v in self.curve],
+            "trajectory": None if self.trajectory is None else self.trajectory.to_dict(),
         }
         return _jsonable(out)
 
@@ -1085,7 +1093,42 @@ def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: in
 # --------------------------------------------------------------------------------------
 
 
-def _prediction_from_row(row: dict, samples: tuple, bundle) -> Prediction:
+def _trajectories(bundle, patients: list[_Patient], problems: Mapping[str, str], rows: list[dict]) -> list:
+    """The landmark trajectory of each patient (:func:`ca125kinetics.landmarks.build_trajectory`).
+
+    Every landmark model scores, in one :func:`_score_patients` pass, the scored patients'
+    rows kept by :func:`ca125kinetics.landmarks.landmark_mask` (strict truncation, the rule
+    training used) with the clinical factors known then (``landmarks.clinical_at``).
+    """
+    from itertools import compress
+
+    from .landmarks import build_trajectory, clinical_at, landmark_mask
+
+    marks = (getattr(bundle, "landmarks", None) or {}).get("models")
+    scored = [i for i, r in enumerate(rows) if r["status"] == "ok"]
+    at: dict = {}
+    for m in marks or ():
+        if m.model is None or not scored:
+            continue
+        cut = []
+        for i in scored:
+            p = patients[i]
+            keep = landmark_mask(p.day, m.landmark.last_day).tolist()
+            cut.append(_Patient(p.patient_id, *(list(compress(getattr(p, a), keep)) for a in _ROW_ATTRS),
+                                clinical=clinical_at(p.clinical, m.landmark)))
+        for i, r in zip(scored, _score_patients(m.model, cut, problems)):
+            at[(m.landmark.key, i)] = (r["probability"], r["p_low"], r["p_high"])
+    return [build_trajectory(marks, days=p.day, values=p.ca125, threshold=float(bundle.threshold),
+                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] == "ok" else None,
+                             score_at=lambda m, i=i: at[(m.landmark.key, i)])
+            for i, (p, r) in enumerate(zip(patients, rows))]
+
+
+#: The per-row attributes of a :class:`_Patient`, in its field order.
+_ROW_ATTRS = ("day", "ca125", "censored", "uln", "assay", "event", "row_problem")
+
+
+def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> Prediction:
     last = max((d for d, *_ in samples), default=0)
     first = min((d for d, *_ in samples), default=0)
     curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
@@ -1125,6 +1168,7 @@ def _prediction_from_row(row: dict, samples: tuple, bundle) -> Prediction:
                **json.loads(row["settings_json"])},
         series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
         curve=curve,
+        trajectory=trajectory,
         _row=dict(row),
     )
 
@@ -1179,8 +1223,9 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
             raise InvalidInputError(
                 f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
                 "use predict_cohort for several patients", column="patient_id")
-    row = _score_patients(bundle, patients, problems)[0]
-    return _prediction_from_row(_clean_row(row), patients[0].samples(), bundle)
+    rows = _score_patients(bundle, patients, problems)
+    trajectory = _trajectories(bundle, patients, problems, rows)[0]
+    return _prediction_from_row(_clean_row(rows[0]), patients[0].samples(), bundle, trajectory)
 
 
 def predict_many(items, *, model=None) -> list[Prediction]:
@@ -1239,8 +1284,10 @@ def predict_many(items, *, model=None) -> list[Prediction]:
                                         pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
         patients += _patients_from_frames(gm, gc)
     rows = _score_patients(bundle, patients, problems)
+    trajectories = _trajectories(bundle, patients, problems, rows)
     position = {p.patient_id: i for i, p in enumerate(patients)}
-    return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle)
+    return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle,
+                                 trajectories[position[pid]])
             for pid in order]
 
 
@@ -1522,6 +1569,9 @@ def _format_text(p: Prediction) -> str:
         if ps.get("mskcc_recommendation"):
             parts.append(f"MSKCC: {ps['mskcc_recommendation']} secondary cytoreduction")
         lines.append("  Published scores: " + "; ".join(parts))
+    if p.trajectory is not None:
+        lines.append("")
+        lines.extend("  " + line for line in p.trajectory.to_text().splitlines())
     lines.append("")
     lines.append(f"  Recommendation: {p.recommendation}")
     lines.append(f"  Rule: {p.rule}")
