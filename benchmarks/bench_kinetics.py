@@ -11,10 +11,13 @@ Every ratio is against a baseline measured in the same run on the same machine:
   (:func:`ca125kinetics.synth.simulate_cohort`: 3-5 samples, CV 7 % noise, floor 2-20
   U/mL), by number of samples and method; the naive log-linear slope is the baseline.
 * speed -- seconds per patient of the per-patient method and of scoring new patients with
-  an already fitted population (long markers in, features out), against a per-patient
-  ``scipy.optimize.curve_fit`` loop of the same floor model (timed on a subset, scaled
-  per patient); population fit on 20,000 patients; peak memory of scoring 1,000,000
-  patients (tracemalloc in a subprocess, and the subprocess's maximum resident set).
+  an already fitted population (long markers in, features out), on the compiled (numba)
+  and on the numpy engine, against a per-patient ``scipy.optimize.curve_fit`` loop of the
+  same floor model (timed on a subset, scaled per patient); population fit on 100,000
+  patients (20,000 with ``--quick``) on both engines; a one-patient ``ca125 score`` in a
+  fresh process (the numpy engine, numba not imported) and the cost of loading the
+  compiled engine in a fresh process; peak memory of scoring 1,000,000 patients
+  (tracemalloc in a subprocess, and the subprocess's maximum resident set).
 
 Wall-clock numbers depend on the machine and its load (printed); CPU seconds of this
 process are shown beside them. Nothing here is a test.
@@ -34,8 +37,12 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ca125kinetics import _kinetics_engine as eng
 from ca125kinetics.kinetics import KineticsFeatures, fit_kinetics, fit_population, series_to_wide
 from ca125kinetics.synth import simulate_cohort
+
+
+DEFAULT_MIN_FITS = eng.COMPILED_MIN_FITS
 
 
 def timed(fn, *args, **kwargs):
@@ -96,7 +103,7 @@ def accuracy(n: int, seed: int):
     n_samples = results["population"]["n_samples"].to_numpy()
     wide = series_to_wide(cohort.markers)
     sub = np.flatnonzero(keep)[:1500]
-    cf_k, cf_wall, _ = timed(curve_fit_loop, wide.iloc[sub])
+    cf_k, cf_wall, cf_cpu = timed(curve_fit_loop, wide.iloc[sub])
     err = {m: np.abs(r["k"].to_numpy() / true_k - 1) for m, r in results.items()}
     rows = []
     for m in (3, 4, 5, "all"):
@@ -113,27 +120,94 @@ def accuracy(n: int, seed: int):
           f"(population {np.median(err['population'][sub]):.4f}), {np.isnan(cf_k).sum()} failures")
     statuses = results["population"]["status"].value_counts().to_dict()
     print(f"statuses: {statuses}")
-    return cf_wall / sub.size
+    return cf_wall / sub.size, cf_cpu / sub.size
 
 
-def speed(n_per_patient: int, seed: int, per_patient_loop_s: float):
+def engine(name: str):
+    """Force the numpy or the compiled engine (the package chooses by the size of the job)."""
+    eng.COMPILED_MIN_FITS = 0 if name == "compiled" else 10 ** 15
+
+
+def speed(n_per_patient: int, n_population: int, seed: int, per_patient_loop_s: tuple[float, float]):
     cohort = simulate_cohort(n_per_patient, seed + 1)
-    res, wall, cpu = timed(fit_kinetics, cohort.markers, method="per-patient")
-    n = len(res)
-    pop_cohort = simulate_cohort(20_000, seed + 2)
-    pop, pop_wall, pop_cpu = timed(fit_population, pop_cohort.markers)
+    pop_cohort = simulate_cohort(n_population, seed + 2)
+    engine("compiled")
+    fit_kinetics(cohort.markers.iloc[:400], method="per-patient")       # load the compiled code
+    loop_wall, loop_cpu = per_patient_loop_s
+    rows = [["curve_fit loop (baseline)", "scipy", loop_wall * 1e6, loop_cpu * 1e6, 1.0, 1.0]]
+    pops = {}
+    for name in ("compiled", "numpy"):
+        engine(name)
+        res, wall, cpu = timed(fit_kinetics, cohort.markers, method="per-patient")
+        n = len(res)
+        rows.append([f"per-patient method ({n} patients)", name, wall / n * 1e6, cpu / n * 1e6,
+                     loop_wall / (wall / n), loop_cpu / (cpu / n)])
+        pops[name] = timed(fit_population, pop_cohort.markers)
+    pop = pops["compiled"][0]
     tf = KineticsFeatures(population=pop).fit(pop_cohort.markers.iloc[:0])
-    X, s_wall, s_cpu = timed(tf.transform, cohort.markers)
-    rows = [
-        ["curve_fit loop (baseline)", per_patient_loop_s * 1e6, "", 1.0],
-        [f"per-patient method ({n} patients)", wall / n * 1e6, cpu / n * 1e6, per_patient_loop_s / (wall / n)],
-        [f"population scoring, features ({n})", s_wall / n * 1e6, s_cpu / n * 1e6, per_patient_loop_s / (s_wall / n)],
-    ]
-    table(rows, ["what", "us_per_patient_wall", "us_per_patient_cpu", "x_faster_than_curve_fit"],
-          "Speed per patient (long markers in)")
-    print(f"\nfit_population on 20,000 patients: {pop_wall:.1f} s wall, {pop_cpu:.1f} s CPU, "
-          f"{pop.n_iter} EM iterations (target <= 60 s)")
+    for name in ("compiled", "numpy"):
+        engine(name)
+        X, s_wall, s_cpu = timed(tf.transform, cohort.markers)
+        rows.append([f"population scoring, features ({n})", name, s_wall / n * 1e6, s_cpu / n * 1e6,
+                     loop_wall / (s_wall / n), loop_cpu / (s_cpu / n)])
+    table(rows, ["what", "engine", "us_per_patient_wall", "us_per_patient_cpu", "x_curve_fit_wall",
+                 "x_curve_fit_cpu"],
+          "Speed per patient (long markers in; target >= 100x the curve_fit loop, aim 250x)")
+    prow = []
+    for name, (p, wall, cpu) in pops.items():
+        prow.append([n_population, name, wall, cpu, p.n_iter, p.median_k, p.sigma])
+    table(prow, ["patients", "engine", "wall_s", "cpu_s", "em_iterations", "median_k", "sigma"],
+          f"fit_population on {n_population:,} patients (target <= 30 s for 100,000)")
+    a, b = (pops[name][0] for name in ("numpy", "compiled"))
+    print(f"numpy vs compiled population: |d mu_log_k| {abs(a.mu_log_k - b.mu_log_k):.2g}, "
+          f"|d sd_log_k| {abs(a.sd_log_k - b.sd_log_k):.2g}, |d sigma| {abs(a.sigma - b.sigma):.2g}")
+    eng.COMPILED_MIN_FITS = DEFAULT_MIN_FITS
     return pop
+
+
+def _child_run(cmd, repeats: int):
+    """Wall and CPU seconds (user + system of the child) of each of ``repeats`` runs of ``cmd``."""
+    import resource
+
+    wall, cpu, out = [], [], None
+    for _ in range(repeats):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return wall, cpu, out
+
+
+def cold_start(repeats: int = 3):
+    """``ca125 score`` of one patient in a fresh process (the numpy engine; numba not imported),
+    and what loading the compiled engine costs a fresh process; baseline: a fresh Python
+    process that only starts."""
+    import tempfile
+
+    csv = "patient_id,day,ca125,uln\nA,-3,420,35\nA,21,120,35\nA,42,30,35\nA,63,<5,35\nA,84,<5,35\n"
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "one.csv")
+        with open(path, "w") as f:
+            f.write(csv)
+        base_wall, base_cpu, _ = _child_run([sys.executable, "-c", "pass"], repeats)
+        rows.append(["python -c pass (baseline)", min(base_wall), min(base_cpu), "no"])
+        cmd = [sys.executable, "-c", "import sys; from ca125kinetics.cli import main; rc = main(sys.argv[1:]); "
+               "print('numba imported:', 'numba' in sys.modules, file=sys.stderr); sys.exit(rc)",
+               "score", "--markers", path, "--format", "json"]
+        wall, cpu, out = _child_run(cmd, repeats)
+        rows.append(["ca125 score, one patient (target <= 1 s)", min(wall), min(cpu),
+                     "yes" if "numba imported: True" in out.stderr else "no"])
+        code = ("from ca125kinetics import _kinetics_engine as eng; from ca125kinetics.kinetics import fit_kinetics; "
+                "import pandas as pd; eng.COMPILED_MIN_FITS = 0; "
+                "m = pd.DataFrame({'patient_id': 'A', 'day': [-3, 21, 42, 63], 'ca125': [420.0, 120.0, 30.0, 9.0]}); "
+                "fit_kinetics(m, method='per-patient')")
+        wall, cpu, _ = _child_run([sys.executable, "-c", code], repeats)
+        rows.append(["one fit forced onto the compiled engine (cached code)", min(wall), min(cpu), "yes"])
+    table(rows, ["fresh Python process", "wall_s_min", "cpu_s_min", "numba_imported"],
+          f"Cold start (best of {repeats})")
 
 
 def million(population, n: int, seed: int):
@@ -172,11 +246,13 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smaller cohorts (about a minute)")
     parser.add_argument("--seed", type=int, default=2024)
     args = parser.parse_args(argv)
-    n_acc, n_speed, n_big = (3000, 50_000, 200_000) if args.quick else (12_000, 200_000, 1_000_000)
+    n_acc, n_speed, n_pop, n_big = ((3000, 50_000, 20_000, 200_000) if args.quick
+                                    else (12_000, 200_000, 100_000, 1_000_000))
     print(f"ca125kinetics kinetics benchmark; {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     per_patient_loop_s = accuracy(n_acc, args.seed)
-    pop = speed(n_speed, args.seed, per_patient_loop_s)
+    pop = speed(n_speed, n_pop, args.seed, per_patient_loop_s)
+    cold_start()
     million(pop, n_big, args.seed + 3)
     print(f"\nload average at the end: {', '.join(f'{v:.1f}' for v in os.getloadavg())}")
 

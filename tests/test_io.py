@@ -247,3 +247,41 @@ def test_canonical_frame_round_trips_through_csv(tmp_path):
     df = read_markers(markers(ca125=["400", "<5", "150"]))
     path = write_table(df, tmp_path / "canonical.csv")
     pd.testing.assert_frame_equal(read_markers(path), df)
+
+
+# --- optional screening columns (docs/data-contract.md) ----------------------------------
+
+
+def test_screening_columns_are_optional_and_typed_when_present():
+    base = {"patient_id": ["1", "2"]}
+    assert list(read_clinical(pd.DataFrame(base), require=("patient_id",)).columns) == ["patient_id", "problem"]
+    out = read_clinical(pd.DataFrame({**base, "consent": ["1", ""], "asa": [2, None], "histology": ["High grade serous", None],
+                                      "ct_stage": ["cT4A", "t3"], "ycn_stage": ["ycN0", "N1c"], "ypt_stage": ["ypTis", "T0"],
+                                      "msi_status": ["msi h", "MSS"], "mmr_status": ["PMMR", "dMMR"],
+                                      "neoadjuvant_regimen": ["TNT", "Immunotherapy"]}), require=("patient_id",))
+    assert out["consent"].tolist()[0] == 1 and pd.isna(out["consent"].iloc[1]) and str(out["consent"].dtype) == "Int64"
+    assert out["histology"].iloc[0] == "high_grade_serous"
+    assert out["ct_stage"].tolist() == ["T4a", "T3"] and out["ycn_stage"].tolist() == ["N0", "N1c"]
+    assert out["ypt_stage"].tolist() == ["Tis", "T0"]
+    assert out["msi_status"].tolist() == ["MSI-H", "MSS"] and out["mmr_status"].tolist() == ["pMMR", "dMMR"]
+    assert out["neoadjuvant_regimen"].tolist() == ["tnt", "immunotherapy"]
+
+
+@pytest.mark.parametrize(("column", "value", "needle"), [
+    ("yct_stage", "ypT2", "cT, ypT stages belong in their own columns"),
+    ("ypt_stage", "ycT2", "cT, ycT stages belong in their own columns"),
+    ("ct_stage", "TX", "leave empty if not assessed"),
+    ("cn_stage", "N3", "use one of ['N0', 'N1', 'N1a'"),
+    ("histology", "serous", "unknown histology 'serous'; use one of ['high_grade_serous'"),
+    ("tumour_site", "rectum", "unknown tumour site 'rectum'"),
+    ("consent", "yes", "consent 'yes' is not a number"),
+    ("platinum_refractory", "2", "platinum_refractory '2' is not allowed"),
+    ("asa", "7", "asa 7 is outside 1..6"),
+    ("recurrence_number", "1.5", "must be a whole number"),
+    ("mmr_proteins_lost", "5", "outside 0..4"),
+    ("bowel_obstruction", "partial", "use one of ['none', 'relieved_by_colostomy', 'unrelieved']"),
+])
+def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column, value, needle):
+    with pytest.raises(InvalidInputError) as info:
+        read_clinical(pd.DataFrame({"patient_id": ["1"], column: [value]}), require=("patient_id",))
+    assert needle in str(info.value) and f"column '{column}'" in str(info.value)

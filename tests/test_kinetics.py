@@ -25,6 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import ca125kinetics
+from ca125kinetics import _kinetics_engine as eng
 from ca125kinetics.errors import InsufficientDataError, InvalidInputError
 from ca125kinetics.kinetics import (
     FEATURE_NAMES,
@@ -39,6 +40,8 @@ from ca125kinetics.kinetics import (
 from ca125kinetics.settings import KineticsSettings
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "kinetics_reference.json").read_text())
+ROOT = Path(__file__).resolve().parents[1]
+ENGINES = ("numpy", "compiled")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -84,6 +87,16 @@ def one_patient(days, values, *, pid="A", censored=None, events=(), uln=35.0, pr
                                               "censored": [False], "uln": [uln], "event": [kind]})])
     rows["problem"] = problem
     return rows.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
+
+
+def use_engine(monkeypatch, engine):
+    """Run every MAP fit on ``engine`` whatever the batch size (the choice is by size)."""
+    monkeypatch.setattr(eng, "COMPILED_MIN_FITS", 0 if engine == "compiled" else 10 ** 15)
+
+
+def curve_at(row, days):
+    t = np.maximum(np.asarray(days, dtype=float), 0.0)
+    return row["floor"] + (row["c0"] - row["floor"]) * np.exp(-row["k"] * t)
 
 
 def rel_err(est, true):
@@ -135,6 +148,138 @@ def test_censored_value_below_the_prediction_costs_nothing():
     # the same value taken as an exact 5 U/mL bends the fit
     plain = fit_kinetics(one_patient(t.astype(int), values), method="per-patient").iloc[0]
     assert abs(plain["k"] / 0.08 - 1) > 1e-2
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("case", REFERENCE["censored_scores"], ids=lambda c: "-".join(map(str, c["days"])))
+def test_censored_values_are_upper_bounds_of_the_fitted_curve(case, engine, monkeypatch):
+    use_engine(monkeypatch, engine)
+    censored = np.asarray(case["censored"], dtype=bool)
+    markers = one_patient(case["days"], case["values"], censored=censored)
+    limits = np.asarray(case["values"])[censored]
+    days = np.asarray(case["days"])[censored]
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"])
+    row = fit_kinetics(markers, population=pop).iloc[0]
+    # the MAP with hard constraints computed independently (SLSQP, see the provenance)
+    assert row["k"] == pytest.approx(case["k"], rel=1e-4)
+    assert row["c0"] == pytest.approx(case["c0"], rel=1e-4)
+    assert row["floor"] == pytest.approx(case["floor"], rel=3e-4)
+    assert np.all(curve_at(row, days) <= limits * (1 + 1e-3))
+    alone = fit_kinetics(markers, method="per-patient").iloc[0]
+    assert alone["status"] == "ok"
+    assert np.all(curve_at(alone, days) <= limits * (1 + 1e-3))
+    # taken as exact values, the same numbers pull the curve above the limit
+    exact = fit_kinetics(one_patient(case["days"], case["values"]), population=pop).iloc[0]
+    assert curve_at(exact, days).max() > 1.05 * limits.max()
+
+
+@hyp_settings(max_examples=15, deadline=None)
+@given(k=st.floats(0.01, 0.2), floor=st.floats(2.0, 20.0), c0=st.floats(100.0, 5000.0),
+       limit=st.floats(3.0, 30.0), noise=st.lists(st.floats(-0.15, 0.15), min_size=5, max_size=5))
+def test_property_fitted_curve_respects_every_censored_limit(k, floor, c0, limit, noise):
+    # every value of the series below the limit is reported "<limit", whatever the others say
+    t = np.array([0, 21, 42, 63, 84])
+    values = (floor + (c0 - floor) * np.exp(-k * t)) * np.exp(noise)
+    censored = values < limit
+    censored[0] = False
+    values = np.where(censored, limit, values)
+    markers = one_patient(t, values, censored=censored)
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"])
+    for row in (fit_kinetics(markers, method="per-patient").iloc[0], fit_kinetics(markers, population=pop).iloc[0]):
+        if row["status"] == "ok":
+            assert np.all(curve_at(row, t[censored]) <= limit * (1 + 1e-3))
+
+
+# --------------------------------------------------------------------------- compiled engine
+
+def _both_engines(monkeypatch, fn):
+    out = {}
+    for engine in ENGINES:
+        use_engine(monkeypatch, engine)
+        out[engine] = fn()
+    return out["numpy"], out["compiled"]
+
+
+def assert_same_fits(a: pd.DataFrame, b: pd.DataFrame, rel=1e-5):
+    """Equal up to the fit tolerance: the engines take the same steps, and rounding can move
+    the iteration at which a patient stops (its last step is below the tolerance)."""
+    pd.testing.assert_series_equal(a["status"], b["status"])
+    for col in ("k", "c0"):
+        np.testing.assert_allclose(b[col], a[col], rtol=rel, atol=0, equal_nan=True, err_msg=col)
+    np.testing.assert_allclose(b["rmse_log"], a["rmse_log"], rtol=rel, atol=1e-9, equal_nan=True)
+    # a floor far below the samples is weakly identified: the objective is flat along it
+    np.testing.assert_allclose(b["floor"], a["floor"], rtol=100 * rel, atol=0, equal_nan=True)
+    # the posterior sd of log k where k is identified (a flat direction has an sd ~1e6)
+    se_a, se_b = a["log_k_se"].to_numpy(), b["log_k_se"].to_numpy()
+    sel = np.isfinite(se_a) & (se_a < 10)
+    np.testing.assert_allclose(se_b[sel], se_a[sel], rtol=1e-3)
+    assert np.nanmedian(np.abs(b["k"] / a["k"] - 1)) < 1e-10      # most patients: the same steps
+
+
+@pytest.fixture(scope="module")
+def committed_markers():
+    from ca125kinetics.io import read_markers
+
+    return read_markers(ROOT / "data" / "synthetic" / "default" / "markers.csv")
+
+
+def test_compiled_engine_agrees_on_the_committed_cohort(committed_markers, monkeypatch):
+    markers = committed_markers
+    assert markers["censored"].any()           # censored values go through both engines too
+    per = _both_engines(monkeypatch, lambda: fit_kinetics(markers, method="per-patient"))
+    assert_same_fits(*per)
+    pops = _both_engines(monkeypatch, lambda: fit_population(markers))
+    a, b = (p.to_dict() for p in pops)
+    for name in ("mu_log_k", "sd_log_k", "mu_log_floor", "sd_log_floor", "corr_log_k_floor", "sigma"):
+        assert b[name] == pytest.approx(a[name], rel=1e-6, abs=1e-8), name
+    scored = _both_engines(monkeypatch, lambda: fit_kinetics(markers, population=pops[0]))
+    assert_same_fits(*scored)
+
+
+def test_compiled_engine_agrees_on_the_references(monkeypatch):
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"])
+    series = [one_patient(c["days"], c["values"], pid=f"R{i}")
+              for i, c in enumerate(REFERENCE["noise_free"] + REFERENCE["population_scores"])]
+    series += [one_patient(c["days"], c["values"], censored=np.asarray(c["censored"], bool), pid=f"C{i}")
+               for i, c in enumerate(REFERENCE["censored_scores"])]
+    markers = pd.concat(series, ignore_index=True)
+    for kwargs in ({"method": "per-patient"}, {"population": pop}):
+        assert_same_fits(*_both_engines(monkeypatch, lambda: fit_kinetics(markers, **kwargs)), rel=1e-7)
+    for engine in ENGINES:
+        use_engine(monkeypatch, engine)
+        res = fit_kinetics(markers, population=pop).set_index("patient_id")
+        for i, case in enumerate(REFERENCE["population_scores"]):
+            assert res.loc[f"R{i + 3}", "k"] == pytest.approx(case["k"], rel=1e-6)
+
+
+def test_engine_is_chosen_by_the_size_of_the_job(monkeypatch):
+    calls = []
+    for name in ("_run_numpy", "_run_compiled"):
+        real = getattr(eng, name)
+        monkeypatch.setattr(eng, name, lambda *a, _real=real, _name=name, **k: calls.append(_name) or _real(*a, **k))
+    markers, _ = simulate(12, seed=2)
+    fit_kinetics(markers, method="per-patient")
+    assert set(calls) == {"_run_numpy"}
+    monkeypatch.setattr(eng, "COMPILED_MIN_FITS", 12)
+    calls.clear()
+    fit_kinetics(markers, method="per-patient")
+    assert set(calls) == {"_run_compiled"}
+    calls.clear()                                 # a population fit counts its EM iterations
+    monkeypatch.setattr(eng, "COMPILED_MIN_FITS", 12 * 10)
+    fit_population(markers)
+    assert set(calls) == {"_run_compiled"}
+
+
+def test_scoring_one_patient_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = ("import sys, ca125kinetics as c; from ca125kinetics.kinetics import fit_kinetics; "
+            "import pandas as pd; m = pd.DataFrame({'patient_id': 'A', 'day': [-2, 21, 42, 63], "
+            "'ca125': [400.0, 150.0, 60.0, 30.0]}); fit_kinetics(m, method='per-patient'); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 # --------------------------------------------------------------------------- simulate and recover

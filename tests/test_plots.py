@@ -35,7 +35,7 @@ def test_plot_shows_series_fit_floor_uln_and_half_baseline():
     fig = plot_patient(data, fit)
     ax = fig.axes[0]
     names = labels(fig)
-    assert "CA-125" in names and 'reported "<x" (at the limit)' in names
+    assert "CA-125" in names and 'reported "<x": upper bound (at the limit)' in names
     assert "excluded (event window)" in names                       # day 42 is 12 days after
     assert "ULN 35 U/mL" in names and "50 % of baseline (300)" in names
     assert any(n.startswith("floor ") for n in names) and "fit (per-patient)" in names
@@ -48,6 +48,22 @@ def test_plot_shows_series_fit_floor_uln_and_half_baseline():
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("fit", [None, "population"])
+def test_censored_sample_is_drawn_as_a_bound_that_the_curve_respects(fit):
+    # 120 -> 30 in 21 days would put the curve near 8 U/mL on day 63; "<5" bounds it
+    data = markers(values=(420.0, 120.0, 30.0, 5.0, 5.0), censored=(False, False, False, True, True))
+    population = KineticsPopulation(mu_log_k=np.log(0.045), sd_log_k=0.45, mu_log_floor=np.log(7.0),
+                                    sd_log_floor=0.35, corr_log_k_floor=0.0, sigma=0.07, n_patients=100,
+                                    n_samples=400) if fit else None
+    fig = plot_patient(data, population)
+    ax = fig.axes[0]
+    arrows = [a for a in ax.texts if getattr(a, "arrow_patch", None) is not None]
+    assert len(arrows) == 2 and all(a.xy[1] < 5.0 for a in arrows)      # pointing down from each "<5"
+    x, y = next(line for line in ax.get_lines() if line.get_label().startswith("fit")).get_data()
+    for day in (63, 84):
+        assert np.interp(day, x, y) <= 5.0 * (1 + 1e-2)                # the curve passes at or below
 
 
 def test_unscorable_patient_gets_status_in_title_and_no_curve():

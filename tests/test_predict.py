@@ -565,7 +565,7 @@ def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tabl
     code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
             "'--patient', sys.argv[2], '--model', sys.argv[3]]); "
             "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn', 'sklearn', 'joblib', "
-            "'scipy') if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
+            "'scipy', 'numba') if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
     res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0], str(model_dir)],
                          capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr

@@ -405,3 +405,50 @@ def test_documented_coefficients_match_params():
         for key, value in synth.DEFAULT_PARAMS[block].items():
             if isinstance(value, float):
                 assert f"``{key}`` {value!r}" in doc, f"{block}.{key} = {value} not in the docstring"
+
+
+# --- screening fields (eligibility gate) -------------------------------------------------
+
+
+def test_screening_fields_do_not_touch_the_other_columns(monkeypatch):
+    """The screening fields come from their own stream: drawing them differently changes no
+    other column (so the committed cohort's older columns and the shipped model stay valid)."""
+    import ca125kinetics.synth as synth
+    from ca125kinetics.synth import ELIGIBILITY_COLUMNS
+
+    before = simulate_cohort(400, 11)
+    monkeypatch.setattr(synth, "_eligibility_rng", lambda seed: np.random.default_rng(seed + 12345))
+    after = simulate_cohort(400, 11)
+    other = [c for c in CLINICAL_COLUMNS if c not in ELIGIBILITY_COLUMNS]
+    pd.testing.assert_frame_equal(before.clinical[other], after.clinical[other])
+    pd.testing.assert_frame_equal(before.markers, after.markers)
+    pd.testing.assert_frame_equal(before.truth, after.truth)
+    assert not before.clinical[list(ELIGIBILITY_COLUMNS)].equals(after.clinical[list(ELIGIBILITY_COLUMNS)])
+
+
+def test_screening_field_targets(files):
+    """Most patients pass each criterion; every reason to fail occurs; a few fields are empty."""
+    _, clinical, _ = files
+    from ca125kinetics.synth import ELIGIBILITY_COLUMNS
+
+    n = len(clinical)
+    for name in ELIGIBILITY_COLUMNS:
+        empty = clinical[name].isna().mean()
+        assert 0 < empty < 0.02, name
+    assert 0.95 < (clinical["recurrence_number"] == 1).mean() < 0.98
+    assert {0, 2, 3} <= set(clinical["recurrence_number"].dropna().astype(int))
+    assert 0.65 < (clinical["histology"] == "high_grade_serous").mean() < 0.80
+    assert (clinical["histology"] == "borderline").sum() > 0 and (clinical["histology"] == "non_epithelial").sum() > 0
+    assert 0.80 < clinical["surgeon_r0_judgement"].mean() < 0.93
+    for flag in ("second_malignancy", "platinum_refractory", "palliative_surgery_only", "unresectable_on_imaging",
+                 "comorbidity_precludes_treatment", "high_risk_surgical_history", "surgical_risk_medication"):
+        assert 0 < clinical[flag].sum() < 0.06 * n, flag
+    assert 0.9 < clinical["consent"].mean() < 1 and 0.9 < clinical["archived_tissue"].mean() < 1
+
+
+def test_surgeon_judgement_follows_the_true_resectability(files):
+    _, clinical, truth = files
+    judged = clinical["surgeon_r0_judgement"]
+    known = judged.notna()
+    auc = roc_auc_score(judged[known].astype(int), truth.loc[known, "p_complete_resection"])
+    assert 0.6 < auc < 0.85

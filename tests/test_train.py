@@ -189,6 +189,38 @@ def test_mlflow_parent_children_and_champion_alias(run):
     assert (work / "mlartifacts").is_dir()  # artifacts next to the database, not in the CWD
 
 
+def logged_names(client, run_id: str) -> dict:
+    """Names of what the training run ``run_id`` logged: parent and child runs' params,
+    metrics (with their number of steps), tags, artifacts and status; the logged models."""
+    def artifacts(rid, path=None):
+        out = []
+        for a in client.list_artifacts(rid, path):
+            out += artifacts(rid, a.path) if a.is_dir else [a.path]
+        return out
+
+    def describe(r):
+        rid = r.info.run_id
+        return {"params": sorted(r.data.params),
+                "metrics": {k: len(client.get_metric_history(rid, k)) for k in sorted(r.data.metrics)},
+                "tags": sorted(r.data.tags), "artifacts": sorted(artifacts(rid)), "status": r.info.status}
+
+    parent = client.get_run(run_id)
+    children = client.search_runs([parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
+    models = client.search_logged_models([parent.info.experiment_id])
+    return {"parent": describe(parent), "children": {r.info.run_name: describe(r) for r in children},
+            "logged_models": [{"name": m.name, "source_run": m.source_run_id == run_id} for m in models]}
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_batched_logging_logs_every_name_it_logged_before(run):
+    from mlflow.tracking import MlflowClient
+
+    result, _ = run
+    expected = json.loads((ROOT / "tests" / "data" / "mlflow_logged_names.json").read_text())
+    expected.pop("provenance")
+    assert logged_names(MlflowClient(tracking_uri=result.tracking_uri), result.run_id) == expected
+
+
 @pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_export_directory(run):
     result, _ = run

@@ -41,6 +41,12 @@ _PUBLIC = {
     "GcigResponse": "gcig",
     "GcigProgression": "gcig",
     "CombinedResponse": "gcig",
+    # eligibility screening
+    "screen": "eligibility",
+    "load_trial": "eligibility",
+    "Trial": "eligibility",
+    "ScreeningResult": "eligibility",
+    "PatientScreening": "eligibility",
     # synthetic cohorts
     "simulate_cohort": "synth",
     "SyntheticCohort": "synth",

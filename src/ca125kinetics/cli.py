@@ -213,6 +213,8 @@ _LAZY_COMMANDS = [
      ".demo", "add_demo_arguments", "cli_demo"),
     ("design", "trial design: events, patients, detectable HR, selection-trial power, non-inferiority analysis",
      ".design", "add_design_arguments", "cli_design"),
+    ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
+     ".eligibility", "add_screen_arguments", "cli_screen"),
 ]
 
 

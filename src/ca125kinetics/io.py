@@ -48,13 +48,17 @@ __all__ = [
     "CLINICAL_COLUMNS",
     "EVENT_KINDS",
     "RECURRENCE_PATTERNS",
+    "CLINICAL_NUMBERS",
+    "CLINICAL_CATEGORIES",
+    "CLINICAL_OUTCOMES",
 ]
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
 EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
 RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
-ARMS = ("surgery", "no_surgery")
+#: Trial arms: a RESCUE-like trial (secondary cytoreduction or not), a RESET-like trial (margins).
+ARMS = ("surgery", "no_surgery", "reduced", "conventional")
 CLINICAL_REQUIRED = (
     "patient_id", "age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
     "pfi_months", "recurrence_pattern",
@@ -63,6 +67,57 @@ CLINICAL_OPTIONAL = (
     "recist", "treatment_start", "complete_resection", "arm", "pfs_months", "pfs_event",
 )
 CLINICAL_COLUMNS = CLINICAL_REQUIRED + CLINICAL_OPTIONAL
+
+# ---- screening columns (optional; read by ca125kinetics.eligibility, see docs/data-contract.md)
+#: Histology codes: epithelial ovarian/tubal/peritoneal types, then the rectal ones.
+HISTOLOGY_CODES = (
+    "high_grade_serous", "low_grade_serous", "endometrioid", "clear_cell", "mucinous",
+    "mixed_epithelial", "other_epithelial", "borderline", "non_epithelial",
+    "adenocarcinoma", "neuroendocrine", "squamous", "other",
+)
+#: Primary tumour site codes (ovarian trials; rectal trials, site seen on endoscopy).
+TUMOUR_SITES = (
+    "ovary", "fallopian_tube", "peritoneum",
+    "upper_rectum", "rectosigmoid", "mid_rectum", "low_rectum", "colon", "other",
+)
+T_STAGES = ("T0", "Tis", "T1", "T2", "T3", "T4", "T4a", "T4b")
+N_STAGES = ("N0", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b")
+M_STAGES = ("M0", "M1", "M1a", "M1b", "M1c")
+MMR_STATUSES = ("pMMR", "dMMR")
+MSI_STATUSES = ("MSS", "MSI-L", "MSI-H")
+NEOADJUVANT_REGIMENS = ("chemotherapy", "tnt", "chemoradiotherapy", "immunotherapy", "other", "none")
+BOWEL_OBSTRUCTION = ("none", "relieved_by_colostomy", "unrelieved")
+#: Screening flags, 0/1 (1 = the named fact holds), in the order of docs/data-contract.md.
+SCREENING_FLAGS = {
+    "consent": "1 = signed consent (including to data transfer where the trial asks)",
+    "surgeon_r0_judgement": "1 = judged completely resectable (R0) by an experienced surgeon",
+    "platinum_refractory": "1 = platinum-refractory disease",
+    "second_malignancy": "1 = a second malignancy treated by laparotomy, or another neoplasm "
+                         "expected to interfere with treatment or prognosis",
+    "palliative_surgery_only": "1 = only palliative surgery is possible",
+    "unresectable_on_imaging": "1 = imaging suggests completely unresectable metastasis",
+    "comorbidity_precludes_treatment": "1 = comorbidity precludes surgery or chemotherapy",
+    "high_risk_surgical_history": "1 = a history carrying excessive surgical risk",
+    "surgical_risk_medication": "1 = medication with a significant surgical risk (oral anticoagulants, bevacizumab)",
+    "archived_tissue": "1 = evaluable archived tumour tissue is available",
+    "above_peritoneal_reflection": "1 = tumour above the peritoneal reflection on imaging",
+    "prior_colorectal_surgery": "1 = previous colorectal surgery",
+    "prior_chemoradiotherapy": "1 = chemotherapy or radiotherapy before the neoadjuvant therapy under study",
+    "prior_systemic_agents": "1 = prior biologic, immunotherapy or investigational agents (endocrine therapy does not count)",
+    "history_colorectal_cancer": "1 = history of a malignant colorectal tumour",
+    "emergency_surgery": "1 = emergency surgery needed (obstruction, bleeding)",
+    "adjacent_organ_invasion": "1 = primary tumour invades adjacent organs so that R0 resection is impossible",
+    "multifocal_primary": "1 = multifocal primary tumours",
+    "other_active_malignancy": "1 = another active malignancy",
+    "recent_trial": "1 = took part in another trial within the last 4 weeks",
+    "organ_dysfunction": "1 = severe hepatic, renal, cardiopulmonary or coagulation dysfunction",
+    "psychiatric_disorder": "1 = severe psychiatric disorder",
+    "pregnant_or_lactating": "1 = pregnant or lactating",
+    "uncontrolled_infection": "1 = uncontrolled infection",
+    "investigator_unsuitable": "1 = another condition judged unsuitable by the investigator",
+}
+#: Columns that record what happened after the screen (outcomes): eligibility criteria never read them.
+CLINICAL_OUTCOMES = ("complete_resection", "arm", "pfs_months", "pfs_event", "ypt_stage", "ypn_stage")
 
 #: Plausible day range relative to the first dose (about one year before, five years after).
 DAY_RANGE = (-366, 1830)
@@ -505,6 +560,31 @@ class _CategoryRule:
     fix: str
 
 
+def _snake(value: str) -> str:
+    """``"High grade serous"`` -> ``"high_grade_serous"``: codes are lower case with underscores."""
+    return re.sub(r"[\s\-]+", "_", value.strip().lower())
+
+
+def _tnm_rule(label: str, prefix: str, allowed: tuple) -> _CategoryRule:
+    """A TNM stage column: ``"T3"``, ``"t3"`` or with the column's own prefix (``"cT3"``,
+    ``"ycT3"``, ``"ypT3"``). Another prefix is an error: clinical and pathological staging
+    are different columns."""
+    letter = allowed[0][0]
+    pattern = re.compile(rf"^(?:{prefix})?({letter})(is|[0-4])([a-c]?)$", re.IGNORECASE)
+    others = ", ".join(f"{p}{letter}" for p in ("c", "yc", "yp") if p != prefix)
+
+    def normalise(value: str) -> str:
+        m = pattern.match(value.replace(" ", ""))
+        if not m:
+            return value
+        number = m.group(2).lower()
+        return f"{letter}{number}{m.group(3).lower()}"
+
+    return _CategoryRule(label, normalise, allowed,
+                         f"use one of {list(allowed)} (a '{prefix}' prefix is accepted), or leave empty "
+                         f"if not assessed; {others} stages belong in their own columns")
+
+
 #: Numeric clinical columns and their validation (read_clinical; predict's fast reader).
 CLINICAL_NUMBERS = {
     "age": _NumberRule(0, 120, "give age in years"),
@@ -518,6 +598,15 @@ CLINICAL_NUMBERS = {
                                       integer=True, choices=(0, 1)),
     "pfs_months": _NumberRule(0, 600, "give progression-free survival in months"),
     "pfs_event": _NumberRule(0, 1, "use 1 (progression or death) or 0 (censored)", integer=True, choices=(0, 1)),
+    # screening columns (optional)
+    "recurrence_number": _NumberRule(0, 50, "give the number of the recurrence being treated "
+                                     "(1 = first recurrence, 0 = no recurrence)", integer=True),
+    "asa": _NumberRule(1, 6, "ASA physical status is 1-6 (I-VI as a number)", integer=True),
+    "mmr_proteins_lost": _NumberRule(0, 4, "give how many of the four MMR proteins (MLH1, MSH2, MSH6, "
+                                     "PMS2) are lost on immunohistochemistry, 0-4", integer=True),
+    **{name: _NumberRule(0, 1, f"use {meaning}, 0 if not, or leave empty if unknown",
+                         integer=True, choices=(0, 1))
+       for name, meaning in SCREENING_FLAGS.items()},
 }
 
 #: Text clinical columns with a closed set of values (read_clinical; predict's fast reader).
@@ -527,7 +616,30 @@ CLINICAL_CATEGORIES = {
     "recist": _CategoryRule("RECIST category", str.upper, RECIST_CATEGORIES,
                             f"use one of {list(RECIST_CATEGORIES)} or leave empty"),
     "arm": _CategoryRule("arm", lambda v: v.lower().replace(" ", "_").replace("-", "_"), ARMS,
-                         "use 'surgery' or 'no_surgery'"),
+                         "use 'surgery' or 'no_surgery' (cytoreduction trials), 'reduced' or "
+                         "'conventional' (margin trials)"),
+    # screening columns (optional)
+    "histology": _CategoryRule("histology", _snake, HISTOLOGY_CODES,
+                               f"use one of {list(HISTOLOGY_CODES)} or leave empty"),
+    "tumour_site": _CategoryRule("tumour site", _snake, TUMOUR_SITES,
+                                 f"use one of {list(TUMOUR_SITES)} or leave empty"),
+    "ct_stage": _tnm_rule("clinical T stage at baseline", "c", T_STAGES),
+    "cn_stage": _tnm_rule("clinical N stage at baseline", "c", N_STAGES),
+    "cm_stage": _tnm_rule("clinical M stage at baseline", "c", M_STAGES),
+    "yct_stage": _tnm_rule("clinical T stage at restaging", "yc", T_STAGES),
+    "ycn_stage": _tnm_rule("clinical N stage at restaging", "yc", N_STAGES),
+    "ycm_stage": _tnm_rule("clinical M stage at restaging", "yc", M_STAGES),
+    "ypt_stage": _tnm_rule("pathological T stage after neoadjuvant therapy", "yp", T_STAGES),
+    "ypn_stage": _tnm_rule("pathological N stage after neoadjuvant therapy", "yp", N_STAGES),
+    "mmr_status": _CategoryRule("MMR status", lambda v: {"pmmr": "pMMR", "dmmr": "dMMR"}.get(v.lower(), v),
+                                MMR_STATUSES, "use 'pMMR' (all four MMR proteins expressed), 'dMMR' "
+                                "(loss of one or more) or leave empty"),
+    "msi_status": _CategoryRule("MSI status", lambda v: v.upper().replace("_", "-").replace(" ", "-"),
+                                MSI_STATUSES, f"use one of {list(MSI_STATUSES)} or leave empty"),
+    "neoadjuvant_regimen": _CategoryRule("neoadjuvant regimen", _snake, NEOADJUVANT_REGIMENS,
+                                         f"use one of {list(NEOADJUVANT_REGIMENS)} or leave empty"),
+    "bowel_obstruction": _CategoryRule("bowel obstruction", _snake, BOWEL_OBSTRUCTION,
+                                       f"use one of {list(BOWEL_OBSTRUCTION)} or leave empty"),
 }
 
 
@@ -553,7 +665,10 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         ``complete_resection``, ``pfs_event`` (Int64, NA = unknown), ``figo_stage``
         (``"I"``..``"IV"``; the original in ``figo_stage_raw``), ``recurrence_pattern``
         (lower case), ``recist`` (upper case), ``arm``, ``treatment_start`` (datetime64),
-        ``problem`` (None or reasons), then any extra columns.
+        ``problem`` (None or reasons), then any extra columns. The optional screening
+        columns of ``docs/data-contract.md`` (flags, ``recurrence_number``, ``asa``,
+        ``histology``, TNM stages, MMR/MSI status, ...) are validated by the same rule tables
+        (:data:`CLINICAL_NUMBERS`, :data:`CLINICAL_CATEGORIES`) when present.
     """
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")

@@ -47,7 +47,8 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
     -------
     matplotlib.figure.Figure
         Log-scale CA-125 against days from the first dose: used samples (filled), censored
-        ``"<x"`` values (open downward triangles at their limit), excluded samples (crosses),
+        ``"<x"`` values (upper bounds: open downward triangles at their limit with an arrow
+        pointing down; the fitted curve passes at or below them), excluded samples (crosses),
         events (vertical lines), the fitted curve ``B + (C0 - B) exp(-k t)`` (flat at C0
         before day 0; ``C0 exp(-k t)`` for the log-linear method), the floor B, the ULN and
         50 % of the baseline; the title gives k, the half-life and the KELIM-like score, or
@@ -84,8 +85,11 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
     used = usage == "used"
     ax.plot(day[used & ~cens], value[used & ~cens], "o", color="tab:blue", label="CA-125")
     if np.any(used & cens):
+        # an upper bound: an open downward triangle at the limit, with an arrow below it
         ax.plot(day[used & cens], value[used & cens], "v", mfc="none", color="tab:blue",
-                label='reported "<x" (at the limit)')
+                label='reported "<x": upper bound (at the limit)')
+        for d, v in zip(day[used & cens], value[used & cens]):
+            ax.annotate("", xy=(d, v / 1.6), xytext=(d, v), arrowprops=dict(arrowstyle="->", color="tab:blue", lw=1))
     for kind, style in _USAGE_STYLE.items():
         sel = usage == kind
         if sel.any():

@@ -5,13 +5,15 @@ three tables of the data contract (``shared/spec/data-contract.md``, "Synthetic 
 
 * ``markers`` -- CA-125 before each 21-day cycle of platinum chemotherapy (long format);
 * ``clinical`` -- one row per patient: the clinical factors of the AGO score, iMODEL and
-  MSKCC guideline, RECIST response, trial arm, complete resection and PFS;
+  MSKCC guideline, RECIST response, trial arm, complete resection and PFS, and the screening
+  fields of the RESCUE eligibility criteria;
 * ``truth`` -- what no real data set has: the true elimination rate ``k``, floor ``B``,
   CA-125 at recurrence ``C0`` and the true probability of complete resection of every
   patient (operated or not), so that tests can check recovery of ``k`` and compute the
   *oracle AUC*, the ceiling that no model can beat on the cohort.
 
-Everything is drawn from one ``numpy.random.default_rng(seed)`` stream, fully vectorised
+Everything but the screening fields is drawn from one ``numpy.random.default_rng(seed)``
+stream (the screening fields from a child stream, see below), fully vectorised
 (a million patients take a few seconds), in a fixed order: the same ``(n, seed)`` and
 keyword arguments give the same cohort, and :meth:`SyntheticCohort.write` renders it to
 byte-identical files. Changing the order of the draws below changes every cohort, so the
@@ -91,6 +93,23 @@ Complete resection at secondary cytoreduction
     (``truth.complete_resection_potential``); ``clinical.complete_resection`` reports it
     only in the ``surgery`` arm (randomised with probability ``surgery_fraction``).
 
+Screening fields (eligibility gate, ``DEFAULT_PARAMS["eligibility"]``)
+    ``recurrence_number`` (1 for 96.7 %; 0, 2, 3 for the rest), ``tumour_site`` (ovary 85 %,
+    fallopian tube 8 %, peritoneum 7 %), ``histology`` (high-grade serous 72 %, 1.5 %
+    borderline and 1.5 % non-epithelial, the rest other epithelial types), the surgeon's R0
+    judgement (``P = expit(2.2 + 0.6 (eta - mean eta))`` with ``eta`` the true logit of complete
+    resection below: ~87 % judged resectable, more often when resection is truly likely),
+    consent (97 %), archived tissue (96 %) and the exclusion flags (second malignancy 2 %,
+    platinum-refractory 0.8 %, palliative surgery only 1 %, unresectable on imaging 3 %,
+    comorbidity 1 % + 8 % with ECOG >= 2, surgical-risk history 1.5 %, surgical-risk
+    medication 3 %); each field is empty (unknown) for 0.5 % of patients. They are drawn from
+    their own stream, the first child of ``numpy.random.SeedSequence(seed)``, so every other
+    column is the same as before they were added. Apart from the R0 judgement and the
+    comorbidity flag they are independent of the other columns, and the outcome columns are
+    drawn for every patient whatever the screen says (a simplification: a real trial would
+    randomise only eligible patients). On the default cohort the RESCUE screen finds ~61 %
+    eligible, ~35 % ineligible and ~5 % undetermined.
+
 Progression-free survival
     Weibull proportional hazards, shape ``weibull_shape`` 1.3, median
     ``reference_median_months`` 16.0 for a reference patient (``z_k`` = 0, PFI 16 months,
@@ -133,7 +152,7 @@ from .errors import InvalidInputError
 __all__ = ["DEFAULT_PARAMS", "SyntheticCohort", "simulate_cohort", "write_synthetic"]
 
 #: Version of the generative model; bump it whenever a change alters the cohorts drawn.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 #: True parameters of the generator (JSON-serialisable; copied into every cohort).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -204,13 +223,41 @@ DEFAULT_PARAMS: dict[str, Any] = {
         "followup_months": [18.0, 60.0],
     },
     "treatment_start_spread_days": 1095,
+    # screening fields of the eligibility gate (ca125kinetics.eligibility), drawn from their
+    # own random stream so that every column above is unchanged for the same seed
+    "eligibility": {
+        "tumour_site": {"ovary": 0.85, "fallopian_tube": 0.08, "peritoneum": 0.07},
+        "histology": {"high_grade_serous": 0.72, "low_grade_serous": 0.04, "endometrioid": 0.07,
+                      "clear_cell": 0.06, "mucinous": 0.02, "mixed_epithelial": 0.03,
+                      "other_epithelial": 0.03, "borderline": 0.015, "non_epithelial": 0.015},
+        "recurrence_number": {"0": 0.003, "1": 0.967, "2": 0.025, "3": 0.005},
+        # P(flag = 1); archived_tissue and consent are 1 (available, signed) unless drawn 0
+        "flag_probs": {"second_malignancy": 0.02, "platinum_refractory": 0.008,
+                       "palliative_surgery_only": 0.01, "unresectable_on_imaging": 0.03,
+                       "comorbidity_precludes_treatment": 0.01, "high_risk_surgical_history": 0.015,
+                       "surgical_risk_medication": 0.03},
+        "comorbidity_ecog_2plus": 0.08,
+        "no_archived_tissue_prob": 0.04, "no_consent_prob": 0.03,
+        # surgeon judges R0 with P = expit(r0_intercept + r0_slope * (eta - mean eta)),
+        # eta the true logit of complete resection
+        "r0_intercept": 2.2, "r0_slope": 0.6,
+        # each screening field is empty (unknown) with this probability
+        "missing_prob": 0.005,
+    },
 }
+
+#: Screening columns of the clinical table (data contract), drawn by ``_draw_eligibility``.
+ELIGIBILITY_COLUMNS = ("recurrence_number", "tumour_site", "histology", "surgeon_r0_judgement",
+                       "consent", "second_malignancy", "platinum_refractory", "palliative_surgery_only",
+                       "unresectable_on_imaging", "comorbidity_precludes_treatment",
+                       "high_risk_surgical_history", "surgical_risk_medication", "archived_tissue")
 
 #: Columns of the written files, in order.
 MARKER_FILE_COLUMNS = ("patient_id", "day", "ca125", "uln", "assay", "event")
 CLINICAL_COLUMNS = ("patient_id", "age", "ecog", "ascites_ml", "figo_stage",
                     "primary_residual_disease", "pfi_months", "recurrence_pattern", "recist",
-                    "treatment_start", "arm", "complete_resection", "pfs_months", "pfs_event")
+                    "treatment_start", "arm", "complete_resection", "pfs_months", "pfs_event",
+                    *ELIGIBILITY_COLUMNS)
 TRUTH_COLUMNS = ("patient_id", "k", "floor", "c0", "half_life_days", "responder",
                  "z_log_k", "logit_complete_resection", "p_complete_resection",
                  "complete_resection_potential", "primary_residual_disease_true",
@@ -250,6 +297,11 @@ class SyntheticCohort:
     params: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def marker(self) -> str:
+        """Name of the marker (and value column): ``ca125`` unless the generator says otherwise."""
+        return self.params.get("marker", "ca125")
+
+    @property
     def n_patients(self) -> int:
         return len(self.clinical)
 
@@ -281,9 +333,11 @@ class SyntheticCohort:
             raise InvalidInputError(f"output path {str(out)!r} exists and is not a directory; "
                                     "pass a directory path")
         out.mkdir(parents=True, exist_ok=True)
-        tables = {"markers": _markers_file_frame(self.markers),
-                  "clinical": self.clinical.loc[:, list(CLINICAL_COLUMNS)],
-                  "truth": self.truth.loc[:, list(TRUTH_COLUMNS)]}
+        # the frames define their columns (the ovarian cohort's are CLINICAL_COLUMNS and
+        # TRUTH_COLUMNS; a rectal cohort has its own); the marker names the value column
+        tables = {"markers": _markers_file_frame(self.markers, self.marker),
+                  "clinical": self.clinical,
+                  "truth": self.truth}
         float_formats = {"markers": "%.1f", "clinical": "%.1f", "truth": "%.10g"}
         for name, frame in tables.items():
             if format == "csv":
@@ -362,6 +416,7 @@ def simulate_cohort(n: int, seed: int, *, uln: float = 35.0, surgery_fraction: f
         "complete_resection": resection,
         "pfs_months": np.maximum(np.round(observed, 1), 0.1),
         "pfs_event": (pfs_latent <= followup).astype(np.int64),
+        **_draw_eligibility(_eligibility_rng(seed), clin, eta, params["eligibility"]),
     })
     k = kin["k"]
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -612,9 +667,50 @@ def _draw_pfs(rng, clin, kin, z_k, surgery, potential, p):
     return latent, followup
 
 
-def _markers_file_frame(markers: pd.DataFrame) -> pd.DataFrame:
-    """The markers table as written: ``ca125`` as text, ``"<x"`` when censored."""
-    value = markers["ca125"].to_numpy(dtype=float)
+def _eligibility_rng(seed: int) -> np.random.Generator:
+    """The screening fields' own stream: the first child of ``SeedSequence(seed)``, independent of
+    the main ``default_rng(seed)`` stream, so adding these fields changed no other column."""
+    return np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+
+
+def _draw_eligibility(rng, clin, eta, p) -> dict[str, Any]:
+    """Screening fields of the clinical table (order of draws fixed; module docstring)."""
+    n = len(eta)
+
+    def pick(probs: dict) -> np.ndarray:
+        names = np.asarray(list(probs), dtype=object)
+        weights = np.asarray(list(probs.values()), dtype=float)
+        return names[rng.choice(len(names), size=n, p=weights / weights.sum())]
+
+    out: dict[str, Any] = {
+        "recurrence_number": pick(p["recurrence_number"]).astype(np.int64),
+        "tumour_site": pick(p["tumour_site"]),
+        "histology": pick(p["histology"]),
+    }
+    centred = eta - eta.mean()
+    out["surgeon_r0_judgement"] = rng.random(n) < 1.0 / (1.0 + np.exp(-(p["r0_intercept"] + p["r0_slope"] * centred)))
+    out["consent"] = rng.random(n) >= p["no_consent_prob"]
+    for name, prob in p["flag_probs"].items():
+        if name == "comorbidity_precludes_treatment":
+            prob = prob + p["comorbidity_ecog_2plus"] * (clin["ecog"] >= 2)
+        out[name] = rng.random(n) < prob
+    out["archived_tissue"] = rng.random(n) >= p["no_archived_tissue_prob"]
+    for name in ELIGIBILITY_COLUMNS:  # fixed order: one missingness draw per column
+        missing = rng.random(n) < p["missing_prob"]
+        value = out[name]
+        if value.dtype == object:
+            out[name] = pd.Series(np.where(missing, None, value), dtype=object)
+        else:
+            column = pd.array(value.astype(np.int64), dtype="Int64")
+            column[missing] = pd.NA
+            out[name] = column
+    return {name: out[name] for name in ELIGIBILITY_COLUMNS}
+
+
+def _markers_file_frame(markers: pd.DataFrame, marker: str = "ca125") -> pd.DataFrame:
+    """The markers table as written: the value column (``ca125``, ``cea``) as text with one
+    decimal, ``"<x"`` when censored."""
+    value = markers[marker].to_numpy(dtype=float)
     censored = markers["censored"].to_numpy(dtype=bool)
     missing = np.isnan(value)
     # values are already rounded to 0.1 U/mL: format each distinct one once (fast for 10^6)
@@ -623,6 +719,7 @@ def _markers_file_frame(markers: pd.DataFrame) -> pd.DataFrame:
     text = np.array([f"{t // 10}.{t % 10}" for t in distinct.tolist()], dtype=object)[inverse]
     text[censored] = ["<%g" % v for v in value[censored]]
     text[missing] = ""
-    frame = markers.loc[:, list(MARKER_FILE_COLUMNS)].copy()
-    frame["ca125"] = text
+    columns = [marker if c == "ca125" else c for c in MARKER_FILE_COLUMNS]
+    frame = markers.loc[:, columns].copy()
+    frame[marker] = text
     return frame

@@ -23,11 +23,16 @@ What one training logs
     * one **child run per model family and per published score**: its hyperparameters, mean
       and sd of the CV metrics, per-fold AUC (metric ``cv_auc`` with ``step`` = fold index)
       and its metrics in the final comparison.
+
+    The store is opened ahead (:func:`open_tracking`, during cross-validation) and the
+    logging is batched (see :func:`log_training`): a few store calls instead of one per
+    value or file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -42,8 +47,8 @@ import pandas as pd
 
 from .errors import InvalidInputError
 
-__all__ = ["resolve_tracking_uri", "artifact_location", "log_training", "quiet_mlflow", "CHAMPION_ALIAS",
-           "figures"]
+__all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "log_training",
+           "quiet_mlflow", "CHAMPION_ALIAS", "figures"]
 
 #: Registry alias of the model a training run selects.
 CHAMPION_ALIAS = "champion"
@@ -167,11 +172,48 @@ def _comparison_figure(evaluation: pd.DataFrame, where: str):
 # ---------------------------------------------------------------------------- logging
 
 
-def _experiment_id(mlflow, name: str, tracking_uri: str) -> str:
-    experiment = mlflow.get_experiment_by_name(name)
+def _experiment_id(client, name: str, tracking_uri: str) -> str:
+    from mlflow.exceptions import MlflowException
+
+    experiment = client.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
-    return mlflow.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+    try:
+        return client.create_experiment(name, artifact_location=artifact_location(tracking_uri))
+    except MlflowException:                    # created meanwhile by a concurrent training
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            raise
+        return experiment.experiment_id
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingStore:
+    """An open tracking store: its URI, an ``MlflowClient`` and the experiment's id."""
+
+    uri: str
+    client: Any
+    experiment_id: str
+
+
+def open_tracking(tracking_uri: str | None, name: str) -> TrackingStore:
+    """Open the tracking store and the experiment ``name`` (created if new), ahead of logging.
+
+    The slow part of logging that does not depend on the training result: importing mlflow
+    and its SQL store, creating or migrating a new SQLite database (about 50 schema
+    migrations, 5-10 s), and importing matplotlib for the plots. :func:`ca125kinetics.train.train`
+    runs it in a background thread while the models are cross-validated, and passes the
+    result to :func:`log_training`.
+    """
+    import mlflow  # noqa: F401 - the imports logging needs, loaded here
+    import mlflow.pyfunc  # noqa: F401
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: F401 - for the plots
+    from matplotlib.figure import Figure  # noqa: F401
+    from mlflow.tracking import MlflowClient
+
+    uri = resolve_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=uri)
+    return TrackingStore(uri, client, _experiment_id(client, name, uri))
 
 
 def _params(result) -> dict[str, str]:
@@ -211,7 +253,7 @@ def _child_metrics(result, model: str) -> dict[str, float]:
 
 
 def log_training(result, *, tracking_uri: str | None = None, name: str, input_example: pd.DataFrame,
-                 model_card: str) -> dict[str, str]:
+                 model_card: str, store: TrackingStore | None = None) -> dict[str, str]:
     """Log a :class:`~ca125kinetics.train.TrainingResult` to MLflow and register its model.
 
     Parameters
@@ -225,68 +267,83 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
         Pyfunc input example (``bundle.pyfunc_input_example``).
     model_card : str
         Markdown model card, logged as ``model_card.md``.
+    store : TrackingStore, optional
+        The store opened ahead by :func:`open_tracking` (then ``tracking_uri`` is not used).
 
     Returns
     -------
     dict
         ``tracking_uri``, ``run_id`` (parent), ``model_uri`` (``models:/<name>@champion``),
         ``registered_version``.
+
+    Notes
+    -----
+    Batched: the parent's params and metrics go in one ``log_batch``; each child run is
+    created with its tags, gets one ``log_batch`` and is closed (three store calls); the
+    tables, configuration, model card and plots are written to one directory, logged with
+    one ``log_artifacts``. Each store call of a SQLite store is a committed transaction
+    (a disk sync), so the number of calls, not the amount logged, sets the time.
     """
     import mlflow
     from mlflow.entities import Metric, Param
-    from mlflow.tracking import MlflowClient
+    from mlflow.tracking.context.registry import resolve_tags
 
     from .bundle import model_signature, pyfunc_arguments, save_bundle
 
-    uri = resolve_tracking_uri(tracking_uri)
-    mlflow.set_tracking_uri(uri)
-    client = MlflowClient(tracking_uri=uri)
-    experiment_id = _experiment_id(mlflow, name, uri)
+    store = store if store is not None else open_tracking(tracking_uri, name)
+    client, experiment_id = store.client, store.experiment_id
+    mlflow.set_tracking_uri(store.uri)
     tags = {"ca125kinetics.synthetic": str(result.bundle.trained_on_synthetic),
             "ca125kinetics.selected": result.selected}
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {name}", tags=tags) as parent:
-        mlflow.log_params(_params(result))
-        mlflow.log_metrics(result.metrics())
-        mlflow.log_metrics({f"time_{stage}_s": seconds for stage, seconds in result.timings.items()})
+        run_id = parent.info.run_id
+        stamp = int(time.time() * 1000)
+        metrics = dict(result.metrics())
+        metrics.update({f"time_{stage}_s": seconds for stage, seconds in result.timings.items()})
+        client.log_batch(run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items()],
+                         params=[Param(k, v) for k, v in _params(result).items()])
         for model, kind in result.cv_summary[["model", "kind"]].itertuples(index=False):
-            with mlflow.start_run(experiment_id=experiment_id, run_name=model, nested=True,
-                                  tags={"ca125kinetics.kind": kind,
-                                        "ca125kinetics.selected": str(model == result.selected)}) as child:
-                params = {"kind": kind, "model": model}
-                if kind == "model":
-                    params.update({f"hp.{k}": json.dumps(v) if isinstance(v, list) else str(v)
-                                   for k, v in result.config.hyperparameters(model).items()})
-                    if model == result.selected:
-                        params.update({"recalibration.applied": str(result.recalibration["applied"])})
-                folds = result.cv_folds[result.cv_folds["model"] == model]
-                stamp = int(time.time() * 1000)
-                metrics = [Metric(k, v, stamp, 0) for k, v in _child_metrics(result, model).items()]
-                metrics += [Metric("cv_auc", float(v), stamp, i) for i, v in enumerate(folds["auc"])]
-                client.log_batch(child.info.run_id, metrics=metrics,
-                                 params=[Param(k, v) for k, v in params.items()])
+            params = {"kind": kind, "model": model}
+            if kind == "model":
+                params.update({f"hp.{k}": json.dumps(v) if isinstance(v, list) else str(v)
+                               for k, v in result.config.hyperparameters(model).items()})
+                if model == result.selected:
+                    params.update({"recalibration.applied": str(result.recalibration["applied"])})
+            folds = result.cv_folds[result.cv_folds["model"] == model]
+            child_metrics = [Metric(k, v, stamp, 0) for k, v in _child_metrics(result, model).items()]
+            child_metrics += [Metric("cv_auc", float(v), stamp, i) for i, v in enumerate(folds["auc"])]
+            # the tags a nested mlflow.start_run gives (user, source, parent), without its
+            # per-call overhead
+            child_tags = resolve_tags({"mlflow.parentRunId": run_id, "ca125kinetics.kind": kind,
+                                       "ca125kinetics.selected": str(model == result.selected)})
+            child = client.create_run(experiment_id, tags=child_tags, run_name=model)
+            client.log_batch(child.info.run_id, metrics=child_metrics,
+                             params=[Param(k, v) for k, v in params.items()])
+            client.set_terminated(child.info.run_id)
         with tempfile.TemporaryDirectory(prefix="ca125-mlflow-") as tmp:
             tmp = Path(tmp)
+            files = tmp / "run"
+            (files / "tables").mkdir(parents=True)
+            (files / "plots").mkdir()
             tables = {"cv_folds.csv": result.cv_folds, "cv_summary.csv": result.cv_summary,
                       "evaluation.csv": result.evaluation, "predictions.csv": result.predictions,
                       "oof_predictions.csv": result.oof_predictions, "exclusions.csv": result.exclusions}
             if getattr(result, "landmarks", None) is not None:
                 tables["landmarks.csv"] = result.landmarks
             for file, table in tables.items():
-                table.to_csv(tmp / file, index=False, lineterminator="\n")
-                mlflow.log_artifact(str(tmp / file), artifact_path="tables")
-            (tmp / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2, sort_keys=True, default=str))
-            mlflow.log_artifact(str(tmp / "config.json"))
-            (tmp / "model_card.md").write_text(model_card, encoding="utf-8")
-            mlflow.log_artifact(str(tmp / "model_card.md"))
+                table.to_csv(files / "tables" / file, index=False, lineterminator="\n")
+            (files / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2, sort_keys=True,
+                                                          default=str))
+            (files / "model_card.md").write_text(model_card, encoding="utf-8")
             for file, fig in figures(result).items():
-                fig.savefig(tmp / file, dpi=110, metadata={"Software": None})
-                mlflow.log_artifact(str(tmp / file), artifact_path="plots")
+                fig.savefig(files / "plots" / file, dpi=110, metadata={"Software": None})
+            client.log_artifacts(run_id, str(files))
             bundle_dir = save_bundle(result.bundle, tmp / "bundle")
             info = mlflow.pyfunc.log_model(
                 name="model", signature=model_signature(result.bundle, input_example),
                 input_example=input_example, **pyfunc_arguments(bundle_dir))
-        version = _register(client, name, info, parent.info.run_id, result.bundle)
-        return {"tracking_uri": uri, "run_id": parent.info.run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
+        version = _register(client, name, info, run_id, result.bundle)
+        return {"tracking_uri": store.uri, "run_id": run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
                 "registered_version": version}
 
 

@@ -1015,19 +1015,25 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
         With ``run_id``, ``model_uri``, ``registered_version``, ``tracking_uri`` and
         ``export_dir`` filled in.
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from .bundle import export_model
-    from .tracking import log_training, resolve_tracking_uri
+    from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
     synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
-    with _progress(progress, total=config.n_folds + 6) as step:
+    # the tracking store (imports, a new database's schema) is opened while the models are
+    # cross-validated: it does not depend on the result, and it waits mostly on the disk
+    with _progress(progress, total=config.n_folds + 6) as step, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca125-tracking") as pool:
+        opening = pool.submit(open_tracking, uri, name)
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
         clock = time.perf_counter()
         example = result.input_example
         card = model_card(result)
-        tracked = log_training(result, tracking_uri=uri, name=name, input_example=example, model_card=card)
+        tracked = log_training(result, name=name, input_example=example, model_card=card, store=opening.result())
         step("logged to MLflow and registered (alias champion)")
         timings = dict(result.timings, mlflow=time.perf_counter() - clock)
         clock = time.perf_counter()

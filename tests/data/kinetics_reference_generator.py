@@ -52,6 +52,28 @@ for days, values in [([-3, 21, 42], [420.0, 150.0, 60.0]),
     scores.append({"days": days, "values": values, "k": math.exp(best.x[0]),
                    "floor": math.exp(best.x[1]), "objective": best.fun})
 
+# censored "<x" values: upper bounds on the curve, f(t_j) <= log x (hard constraints, SLSQP)
+censored_scores = []
+for days, values, censored in [([-3, 21, 42, 63, 84], [420.0, 120.0, 30.0, 5.0, 5.0], [0, 0, 0, 1, 1]),
+                               ([-2, 21, 42, 63], [300.0, 60.0, 14.0, 5.0], [0, 0, 0, 1])]:
+    t = np.maximum(np.asarray(days, float), 0.0)
+    y = np.log(values)
+    cens = np.asarray(censored, bool)
+    y0 = y[np.asarray(days) <= 0][-1]
+    limits = {"type": "ineq", "fun": lambda th, t=t[cens], lim=y[cens]:
+              lim - np.log(np.exp(th[1]) + np.exp(th[2]) * np.exp(-np.exp(th[0]) * t))}
+    best = None
+    for k0 in (0.01, 0.03, 0.1, 0.3):
+        for b0 in (1.0, 3.0, 7.0):
+            x0 = [math.log(k0), math.log(b0), math.log(max(math.exp(y0) - b0, 1.0))]
+            res = minimize(neg_log_post, x0, args=(t[~cens], y[~cens], y0), method="SLSQP",
+                           constraints=[limits], options={"ftol": 1e-15, "maxiter": 2000})
+            if res.success and limits["fun"](res.x).min() > -1e-9 and (best is None or res.fun < best.fun):
+                best = res
+    k, floor, amp = np.exp(best.x)
+    censored_scores.append({"days": days, "values": values, "censored": censored, "k": float(k),
+                            "floor": float(floor), "c0": float(floor + amp), "objective": float(best.fun)})
+
 descriptors = [
     {"name": "simple_decline", "days": [-2, 21, 42, 63], "values": [400.0, 200.0, 100.0, 30.0],
      "expected": {"baseline_value": 400.0, "baseline_day": -2.0, "nadir": 30.0, "nadir_day": 63.0,
@@ -84,10 +106,15 @@ out = {
                              "with scipy.optimize.minimize (Nelder-Mead, 12 starts, xatol 1e-12) on the "
                              "negative log posterior sum(r^2) / (2 sigma^2) + prior terms (log A ~ "
                              "N(log baseline, 2^2)), as written in the module docstring.",
+        "censored_scores": "MAP under population_json as population_scores, with each censored '<x' "
+                           "value an upper bound on the curve: the uncensored samples in the objective "
+                           "and the hard constraints log(B + A exp(-k t_j)) <= log x_j, solved with "
+                           "scipy.optimize.minimize (SLSQP, ftol 1e-15, 12 starts).",
     },
     "noise_free": noise_free,
     "descriptors": descriptors,
     "population_json": json.dumps(pop, sort_keys=True),
     "population_scores": scores,
+    "censored_scores": censored_scores,
 }
 print(json.dumps(out, indent=1, allow_nan=True))

@@ -1,0 +1,664 @@
+"""Tests of the eligibility gate (ca125kinetics.eligibility) and the RESCUE / RESET criteria files.
+
+Boundaries come from the registry entries as restated in the criteria files: RESCUE
+(NCT07295132) PFI >= 6 months, age >= 19, RECIST CR/PR/SD or a GCIG CA-125 response; RESET
+(NCT07038122) age 18-80 in completed years, cT3-4 N+ M0, restaged ycT<=3 N0 M0, the MMR path
+matching the neoadjuvant therapy, ASA >= IV and/or ECOG >= 2 excluding.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import ca125kinetics
+from ca125kinetics.cli import main
+from ca125kinetics.eligibility import (
+    CRITERIA_COLUMNS,
+    FRAME_COLUMNS,
+    STATUSES,
+    _screen_patient,
+    available_trials,
+    load_trial,
+    screen,
+)
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.gcig import RESPONSE_STATUSES, gcig_cohort
+from ca125kinetics.io import CLINICAL_CATEGORIES, CLINICAL_NUMBERS, read_clinical, read_markers
+
+COHORT = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+
+RESCUE_FLAGS = {  # exclusion criterion -> the flag that triggers it
+    "E4": "second_malignancy", "E5": "platinum_refractory", "E6": "palliative_surgery_only",
+    "E7": "unresectable_on_imaging", "E8": "comorbidity_precludes_treatment",
+    "E9": "high_risk_surgical_history", "E10": "surgical_risk_medication",
+}
+RESET_FLAGS = {
+    "E1": "history_colorectal_cancer", "E2": "emergency_surgery", "E3": "adjacent_organ_invasion",
+    "E4": "multifocal_primary", "E5": "other_active_malignancy", "E6": "recent_trial",
+    "E8": "organ_dysfunction", "E9": "psychiatric_disorder", "E10": "pregnant_or_lactating",
+    "E11": "uncontrolled_infection", "E12": "investigator_unsuitable",
+}
+
+
+def rescue_patient(**changes) -> dict:
+    """A patient who meets every RESCUE criterion (RECIST PR), with ``changes`` applied."""
+    row = {"patient_id": "p1", "age": 60, "ecog": 0, "pfi_months": 12.0, "recist": "PR",
+           "recurrence_number": 1, "tumour_site": "ovary", "histology": "high_grade_serous",
+           "surgeon_r0_judgement": 1, "consent": 1, "archived_tissue": 1, **{f: 0 for f in RESCUE_FLAGS.values()}}
+    row.update(changes)
+    return row
+
+
+def reset_patient(**changes) -> dict:
+    """A pMMR/MSS patient after chemotherapy who meets every RESET criterion."""
+    row = {"patient_id": "r1", "age": 55, "ecog": 0, "asa": 2, "histology": "adenocarcinoma",
+           "tumour_site": "upper_rectum", "above_peritoneal_reflection": 1, "ct_stage": "T3",
+           "cn_stage": "N1", "cm_stage": "M0", "mmr_status": "pMMR", "mmr_proteins_lost": 0, "msi_status": "MSS",
+           "neoadjuvant_regimen": "chemotherapy", "yct_stage": "T2", "ycn_stage": "N0", "ycm_stage": "M0",
+           "bowel_obstruction": "none", "prior_colorectal_surgery": 0, "prior_chemoradiotherapy": 0,
+           "prior_systemic_agents": 0, "consent": 1, **{f: 0 for f in RESET_FLAGS.values()}}
+    row.update(changes)
+    return row
+
+
+def one(row: dict, trial="rescue", markers=None):
+    """Screen a single patient given as a dict; None values become empty cells."""
+    result = screen(pd.DataFrame([row]), markers, trial=trial)
+    assert len(result.patients) == 1
+    return result.patients[0]
+
+
+def outcome(patient, criterion: str):
+    return next(c for c in patient.criteria if c.criterion == criterion)
+
+
+# GCIG series (clinical rules, worked reading; ULN 35 U/mL)
+RESPONSE = [(0, 400), (21, 180), (42, 195), (63, 150)]          # confirmed PR on day 63
+NO_RESPONSE = [(0, 400), (21, 300), (42, 280), (63, 260)]       # never <= 50 %
+NOT_EVALUABLE = [(-3, 59), (21, 20), (42, 18), (63, 15)]        # baseline 59 < 2 x ULN
+UNCONFIRMED = [(0, 400), (21, 180)]                              # fall, no sample >= 28 days later
+
+
+def markers_of(series, pid="p1") -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": pid, "day": [d for d, _ in series], "ca125": [v for _, v in series]})
+
+
+# ============================================================================ RESCUE
+
+
+def test_rescue_patient_meeting_every_criterion_is_eligible():
+    p = one(rescue_patient())
+    assert p.status == "eligible"
+    assert all(c.verdict == "pass" for c in p.criteria)
+    assert [c.criterion for c in p.criteria] == [c.id for c in load_trial("rescue").criteria]
+    assert p.admitted_by == "I3: RECIST 1.1 CR/PR/SD"
+    assert p.missing == () and p.failed == ()
+
+
+@pytest.mark.parametrize(("pfi", "status"), [(6.0, "eligible"), (6, "eligible"), (5.99, "ineligible"),
+                                             (5.0, "ineligible"), (60.0, "eligible")])
+def test_pfi_boundary_six_months(pfi, status):
+    p = one(rescue_patient(pfi_months=pfi))
+    assert p.status == status
+    assert outcome(p, "I2").outcome == ("met" if status == "eligible" else "not_met")
+    if status == "ineligible":
+        assert p.failed == ("I2",)
+        assert "pfi_months 5" in outcome(p, "I2").reason and "is not >= 6" in outcome(p, "I2").reason
+
+
+@pytest.mark.parametrize(("age", "status"), [(19, "eligible"), (19.0, "eligible"), (18.99, "ineligible"),
+                                             (18, "ineligible"), (90, "eligible")])
+def test_age_boundary_19(age, status):
+    p = one(rescue_patient(age=age))
+    assert p.status == status
+    assert outcome(p, "I4").verdict == ("pass" if status == "eligible" else "fail")
+
+
+@pytest.mark.parametrize(("recist", "status"), [("CR", "eligible"), ("PR", "eligible"), ("SD", "eligible"),
+                                                ("sd", "eligible")])
+def test_recist_cr_pr_sd_admit_without_markers(recist, status):
+    p = one(rescue_patient(recist=recist))
+    assert p.status == status
+    assert outcome(p, "I3").clause == "RECIST 1.1 CR/PR/SD"
+
+
+def test_recist_pd_without_markers_is_undetermined_naming_the_gcig_response():
+    p = one(rescue_patient(recist="PD"))
+    assert p.status == "undetermined"
+    assert p.missing == ("gcig_response",)
+    assert "no markers table given" in p.reason
+    assert outcome(p, "I3").outcome == "missing"
+
+
+@pytest.mark.parametrize(("series", "status", "gcig"), [
+    (RESPONSE, "eligible", "response"),
+    (NO_RESPONSE, "ineligible", "no_response"),
+    (NOT_EVALUABLE, "ineligible", "not_evaluable"),
+    (UNCONFIRMED, "undetermined", "unconfirmed"),
+])
+def test_recist_pd_decided_by_the_gcig_response(series, status, gcig):
+    markers = markers_of(series)
+    assert gcig_cohort(read_markers(markers))["status"].iloc[0] == gcig  # the package's own rules
+    p = one(rescue_patient(recist="PD"), markers=markers)
+    assert p.status == status
+    i3 = outcome(p, "I3")
+    if status == "eligible":
+        assert i3.clause == "GCIG CA-125 response" and p.admitted_by == "I3: GCIG CA-125 response"
+    elif status == "ineligible":
+        assert p.failed == ("I3",)
+        assert "recist is PD, not one of [CR, PR, SD]" in i3.reason and f"gcig_response is {gcig}" in i3.reason
+    else:
+        assert p.missing == ("gcig_response",) and "GCIG unconfirmed" in p.reason
+
+
+def test_sd_with_gcig_response_names_both_alternatives():
+    p = one(rescue_patient(recist="SD"), markers=markers_of(RESPONSE))
+    assert p.status == "eligible"
+    assert p.admitted_by == "I3: RECIST 1.1 CR/PR/SD; GCIG CA-125 response"
+
+
+def test_missing_recist_with_gcig_response_is_eligible_by_gcig():
+    p = one(rescue_patient(recist=None), markers=markers_of(RESPONSE))
+    assert p.status == "eligible" and p.admitted_by == "I3: GCIG CA-125 response"
+
+
+def test_invalid_markers_leave_the_gcig_clause_open_with_the_reason():
+    markers = markers_of([(0, 400), (21, 180), (21, 170), (63, 150)])  # two samples on day 21
+    p = one(rescue_patient(recist="PD"), markers=markers)
+    assert p.status == "undetermined"
+    assert "GCIG invalid_input" in p.reason and "day 21" in p.reason
+
+
+@pytest.mark.parametrize(("criterion", "flag"), sorted(RESCUE_FLAGS.items()))
+def test_each_rescue_exclusion_flag(criterion, flag):
+    p = one(rescue_patient(**{flag: 1}))
+    assert p.status == "ineligible" and p.failed == (criterion,)
+    assert outcome(p, criterion).outcome == "met" and f"{flag} is 1" in p.reason
+    assert one(rescue_patient(**{flag: None})).status == "undetermined"
+
+
+@pytest.mark.parametrize(("changes", "failed"), [
+    ({"recurrence_number": 0}, ("I1", "E1")),
+    ({"recurrence_number": 2}, ("I1", "E3")),
+    ({"recurrence_number": 3}, ("I1", "E3")),
+    ({"histology": "borderline"}, ("I1", "E2")),
+    ({"histology": "non_epithelial"}, ("I1", "E2")),
+    ({"histology": "adenocarcinoma"}, ("I1",)),
+    ({"tumour_site": "colon"}, ("I1",)),
+    ({"surgeon_r0_judgement": 0}, ("I5",)),
+    ({"consent": 0}, ("I6",)),
+    ({"archived_tissue": 0}, ("E11",)),
+])
+def test_rescue_failures_name_their_criteria(changes, failed):
+    p = one(rescue_patient(**changes))
+    assert p.status == "ineligible" and p.failed == failed
+
+
+@pytest.mark.parametrize("histology", ["high_grade_serous", "low_grade_serous", "endometrioid", "clear_cell",
+                                       "mucinous", "mixed_epithelial", "other_epithelial"])
+def test_every_epithelial_histology_admits(histology):
+    assert one(rescue_patient(histology=histology)).status == "eligible"
+
+
+def test_missing_field_gives_undetermined_naming_it_and_a_failure_still_wins():
+    p = one(rescue_patient(consent=None))
+    assert p.status == "undetermined" and p.missing == ("consent",)
+    assert outcome(p, "I6").outcome == "missing" and outcome(p, "I6").missing == ("consent",)
+    assert p.reason.startswith("missing consent (needed by I6)")
+    p = one(rescue_patient(consent=None, age=18))
+    assert p.status == "ineligible" and p.failed == ("I4",) and p.missing == ("consent",)
+
+
+def test_column_absent_from_the_table_is_missing_for_everyone():
+    row = rescue_patient()
+    del row["archived_tissue"]
+    result = screen(pd.DataFrame([row, {**row, "patient_id": "p2", "age": 18}]))
+    assert result.absent_columns == ("archived_tissue",)
+    assert [p.status for p in result.patients] == ["undetermined", "ineligible"]
+    assert "archived_tissue" in result.patients[0].missing
+
+
+# ============================================================================ RESET
+
+
+@pytest.mark.parametrize(("age", "status"), [(18, "eligible"), (18.0, "eligible"), (80, "eligible"),
+                                             (80.9, "eligible"), (17, "ineligible"), (17.99, "ineligible"),
+                                             (81, "ineligible"), (81.2, "ineligible")])
+def test_reset_age_18_to_80_inclusive(age, status):
+    p = one(reset_patient(age=age), "reset")
+    assert p.status == status
+    if status == "ineligible":
+        assert p.failed == ("I1",)
+
+
+@pytest.mark.parametrize(("yct", "status"), [("T0", "eligible"), ("Tis", "eligible"), ("T2", "eligible"),
+                                             ("T3", "eligible"), ("ycT3", "eligible"), ("T4", "ineligible"),
+                                             ("T4a", "ineligible"), ("ycT4b", "ineligible")])
+def test_reset_restaging_yct3_vs_yct4(yct, status):
+    p = one(reset_patient(yct_stage=yct), "reset")
+    assert p.status == status
+    if status == "ineligible":
+        assert p.failed == ("I6",)
+
+
+@pytest.mark.parametrize(("ycn", "ycm", "status"), [("N0", "M0", "eligible"), ("N1", "M0", "ineligible"),
+                                                    ("N2b", "M0", "ineligible"), ("N0", "M1", "ineligible"),
+                                                    ("N0", None, "undetermined")])
+def test_reset_restaging_n0_vs_node_positive_and_m(ycn, ycm, status):
+    p = one(reset_patient(ycn_stage=ycn, ycm_stage=ycm), "reset")
+    assert p.status == status
+
+
+@pytest.mark.parametrize(("changes", "status"), [
+    ({"ct_stage": "T3", "cn_stage": "N1"}, "eligible"),
+    ({"ct_stage": "cT4b", "cn_stage": "cN2a"}, "eligible"),
+    ({"ct_stage": "T2", "cn_stage": "N1"}, "ineligible"),
+    ({"ct_stage": "T3", "cn_stage": "N0"}, "ineligible"),
+    ({"cm_stage": "M1a"}, "ineligible"),
+])
+def test_reset_baseline_ct3_4_node_positive_m0(changes, status):
+    p = one(reset_patient(**changes), "reset")
+    assert p.status == status
+    if status == "ineligible":
+        assert p.failed == ("I4",)
+
+
+@pytest.mark.parametrize(("mmr", "lost", "msi", "regimen", "status", "clause"), [
+    ("pMMR", 0, "MSS", "chemotherapy", "eligible", "pMMR/MSS after chemotherapy or TNT"),
+    ("pMMR", 0, None, "tnt", "eligible", "pMMR/MSS after chemotherapy or TNT"),
+    (None, None, "MSS", "chemotherapy", "eligible", "pMMR/MSS after chemotherapy or TNT"),
+    ("dMMR", 2, "MSI-H", "immunotherapy", "eligible", "dMMR/MSI-H after immunotherapy"),
+    ("dMMR", 3, None, "immunotherapy", "eligible", "dMMR/MSI-H after immunotherapy"),
+    (None, None, "MSI-H", "immunotherapy", "eligible", "dMMR/MSI-H after immunotherapy"),
+    # the mismatched paths
+    ("pMMR", 0, "MSS", "immunotherapy", "ineligible", None),
+    ("dMMR", 2, "MSI-H", "chemotherapy", "ineligible", None),
+    ("dMMR", 4, "MSI-H", "tnt", "ineligible", None),
+    ("pMMR", 0, "MSS", "chemoradiotherapy", "ineligible", None),
+    # loss of one protein is not the registry's dMMR (two or more)
+    ("dMMR", 1, "MSS", "immunotherapy", "ineligible", None),
+    ("dMMR", 1, "MSS", "chemotherapy", "eligible", "pMMR/MSS after chemotherapy or TNT"),
+    # unknown: pMMR by IHC but MSI unknown after immunotherapy (MSI-H would open the other path)
+    ("pMMR", 0, None, "immunotherapy", "undetermined", None),
+    ("pMMR", 0, "MSS", None, "undetermined", None),
+])
+def test_reset_mmr_paths(mmr, lost, msi, regimen, status, clause):
+    p = one(reset_patient(mmr_status=mmr, mmr_proteins_lost=lost, msi_status=msi, neoadjuvant_regimen=regimen),
+            "reset")
+    assert p.status == status, p.reason
+    i5 = outcome(p, "I5")
+    assert i5.clause == clause
+    if status == "ineligible":
+        assert p.failed == ("I5",) and "none of the alternatives" in i5.reason
+    if clause:
+        assert p.admitted_by == f"I5: {clause}"
+
+
+@pytest.mark.parametrize(("asa", "ecog", "status"), [(3, 1, "eligible"), (4, 0, "ineligible"), (5, 1, "ineligible"),
+                                                     (1, 2, "ineligible"), (None, 2, "ineligible"),
+                                                     (4, None, "ineligible"), (None, 1, "undetermined"),
+                                                     (3, None, "undetermined")])
+def test_reset_asa_iv_or_ecog_2(asa, ecog, status):
+    p = one(reset_patient(asa=asa, ecog=ecog), "reset")
+    assert p.status == status
+    if status == "ineligible":
+        assert p.failed == ("E7",)
+
+
+@pytest.mark.parametrize(("criterion", "flag"), sorted(RESET_FLAGS.items()))
+def test_each_reset_exclusion_flag(criterion, flag):
+    p = one(reset_patient(**{flag: 1}), "reset")
+    assert p.status == "ineligible" and p.failed == (criterion,)
+
+
+@pytest.mark.parametrize(("changes", "failed"), [
+    ({"histology": "neuroendocrine"}, ("I2",)),
+    ({"tumour_site": "low_rectum"}, ("I3",)),
+    ({"above_peritoneal_reflection": 0}, ("I3",)),
+    ({"bowel_obstruction": "unrelieved"}, ("I7",)),
+    ({"prior_colorectal_surgery": 1}, ("I8",)),
+    ({"prior_chemoradiotherapy": 1}, ("I9",)),
+    ({"prior_systemic_agents": 1}, ("I10",)),
+    ({"consent": 0}, ("I11",)),
+])
+def test_reset_inclusions(changes, failed):
+    p = one(reset_patient(**changes), "reset")
+    assert p.status == "ineligible" and p.failed == failed
+
+
+@pytest.mark.parametrize("changes", [{"bowel_obstruction": "relieved_by_colostomy"}, {"tumour_site": "rectosigmoid"},
+                                     {"histology": "Adenocarcinoma"}, {"msi_status": "msi-l", "mmr_status": "pmmr"}])
+def test_reset_admitting_alternatives_and_spellings(changes):
+    assert one(reset_patient(**changes), "reset").status == "eligible"
+
+
+def test_reset_gate_never_reads_pathology():
+    """ypT/ypN are outcomes: any value screens exactly as none, and a criteria file may not read them."""
+    base = one(reset_patient(), "reset")
+    for ypt, ypn in [("T4b", "N2"), ("T0", "N0"), (None, None)]:
+        p = one(reset_patient(ypt_stage=ypt, ypn_stage=ypn), "reset")
+        assert p == base
+    assert "ypt_stage" not in load_trial("reset").fields
+
+
+# ============================================================================ criteria files
+
+VALID = """
+[trial]
+id = "t"
+name = "T"
+
+[[criterion]]
+id = "I1"
+kind = "inclusion"
+text = "adult"
+field = "age"
+ge = 18
+"""
+
+
+def test_custom_criteria_file_is_another_trial(tmp_path):
+    path = tmp_path / "adults.toml"
+    path.write_text(VALID)
+    trial = load_trial(path)
+    assert trial.id == "t" and trial.fields == ("age",)
+    result = screen(pd.DataFrame({"patient_id": ["a", "b", "c"], "age": [18, 17, None]}), trial=str(path))
+    assert [p.status for p in result.patients] == ["eligible", "ineligible", "undetermined"]
+
+
+def test_custom_file_reads_combined_response_and_figo_stage(tmp_path):
+    """combined_response is gcig.combined_response's category (RECIST SD + confirmed CA-125
+    response -> PR, Rustin 2011); figo_stage codes are normalised like the data."""
+    path = tmp_path / "combined.toml"
+    path.write_text(VALID.replace('field = "age"\nge = 18', 'all = [{ field = "combined_response", in = ["CR", "PR"] },'
+                                  ' { field = "figo_stage", in = ["IIIC", "IV"] }]'))
+    trial = load_trial(path)
+    assert trial.criteria[0].rule.parts[1].value == ("III", "IV")
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["SD", "SD", None],
+                             "figo_stage": ["IIIC", "IIIC", "IV"]})
+    markers = pd.concat([markers_of(RESPONSE, "a"), markers_of(NO_RESPONSE, "b"), markers_of(RESPONSE, "c")])
+    result = screen(clinical, markers, trial=path)
+    assert [p.status for p in result.patients] == ["eligible", "ineligible", "undetermined"]
+    assert outcome(result.patients[0], "I1").reason.startswith("combined_response is PR (one of [CR, PR])")
+    assert outcome(result.patients[1], "I1").reason.startswith("combined_response is SD, not one of [CR, PR]")
+    assert result.patients[2].missing == ("combined_response",)
+
+
+@pytest.mark.parametrize(("text", "needle"), [
+    ("[trial\nid=", "not valid TOML"),
+    (VALID.replace('field = "age"', 'field = "agee"'), "unknown field 'agee'"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "histology"\neq = "serous"'),
+     "unknown code 'serous' for histology; use one of ['high_grade_serous'"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "histology"\nge = "adenocarcinoma"'),
+     "histology is a category; use eq, ne, in or not_in"),
+    (VALID.replace("ge = 18", 'ge = "18"'), "age is a number; ge needs a number"),
+    (VALID.replace("ge = 18", "eq = [18]"), "'eq' needs one value, not a list"),
+    (VALID.replace("ge = 18", "in = []"), "'in' needs a non-empty list"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "consent"\neq = 2'), "consent takes the values [0, 1]"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "complete_resection"\neq = 1'), "is an outcome"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "ypt_stage"\neq = "T0"'), "is an outcome"),
+    (VALID.replace("ge = 18", "ge = 18\nle = 80"), "exactly one operator"),
+    (VALID.replace("ge = 18", "gte = 18"), "unknown key(s) ['gte']"),
+    (VALID.replace('field = "age"\nge = 18', ""), "no rule"),
+    (VALID.replace('field = "age"\nge = 18', "any = []"), "'any' must be a non-empty list"),
+    (VALID.replace('field = "age"', 'any = [{ field = "ecog", eq = 0 }]\nfield = "age"'), "not both"),
+    (VALID.replace('kind = "inclusion"', 'kind = "inclusive"'), "kind must be 'inclusion' or 'exclusion'"),
+    (VALID.replace('text = "adult"\n', ""), "needs a non-empty 'text'"),
+    (VALID + VALID[VALID.index("[[criterion]]"):], "id used twice"),
+    (VALID.replace('name = "T"\n', ""), "[trial] needs a non-empty text 'name'"),
+    (VALID.replace("[[criterion]]", "[[criteria]]"), "unknown top-level key(s) ['criteria']"),
+    (VALID.replace('field = "age"\nge = 18', 'field = "gcig_response"\neq = "responded"'),
+     "unknown code 'responded' for gcig_response"),
+])
+def test_criteria_file_errors_are_typed_and_say_what_to_fix(tmp_path, text, needle):
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(InvalidInputError) as info:
+        load_trial(path)
+    assert needle in str(info.value)
+    assert str(path) in str(info.value) and "docs/screening.md" in str(info.value)
+
+
+def test_unknown_trial_name_and_missing_file():
+    with pytest.raises(InvalidInputError, match=r"unknown trial 'rescu'; use one of \['rescue', 'reset'\]"):
+        load_trial("rescu")
+    with pytest.raises(InvalidInputError, match="criteria file not found"):
+        load_trial("no/such/file.toml")
+    assert available_trials() == ("rescue", "reset")
+
+
+def test_shipped_criteria_read_only_known_columns():
+    for name in available_trials():
+        trial = load_trial(name)
+        for field in trial.fields:
+            assert field in CLINICAL_NUMBERS or field in CLINICAL_CATEGORIES or field in ("gcig_response",)
+        frame = trial.to_frame()
+        assert list(frame.columns) == ["criterion", "kind", "text", "rule", "fields"]
+        assert frame["criterion"].is_unique
+
+
+# ============================================================================ data contract
+
+
+def test_unknown_code_in_the_clinical_table_names_the_allowed_codes():
+    with pytest.raises(InvalidInputError, match=r"unknown MSI status 'MSI-X'; use one of \['MSS', 'MSI-L', 'MSI-H'\]"):
+        one(reset_patient(msi_status="MSI-X"), "reset")
+    with pytest.raises(InvalidInputError, match="ypT stages belong in their own columns|cT, ypT"):
+        one(reset_patient(yct_stage="ypT2"), "reset")
+    with pytest.raises(InvalidInputError, match="column 'consent'"):
+        one(rescue_patient(consent=3))
+
+
+def test_screening_columns_are_optional_for_everything_else():
+    """A table with only the original columns still reads, and the new ones are typed when present."""
+    old = pd.read_csv(COHORT / "clinical.csv", dtype=str).iloc[:5, :14]
+    assert "consent" not in read_clinical(old).columns
+    new = read_clinical(COHORT / "clinical.csv")
+    assert str(new["consent"].dtype) == "Int64"
+    assert new["histology"].dropna().isin(CLINICAL_CATEGORIES["histology"].allowed).all()
+    assert new["histology"].isna().sum() == 19  # the generator's empty (unknown) cells
+
+
+def test_markers_of_a_patient_without_clinical_row_is_an_error():
+    with pytest.raises(InvalidInputError, match="have markers but no clinical row"):
+        screen(pd.DataFrame([rescue_patient()]), markers_of(RESPONSE, pid="zz"))
+
+
+# ============================================================================ properties
+
+
+def _values(field: str):
+    if field == "gcig_response":
+        return st.sampled_from([s for s in RESPONSE_STATUSES if s != "unconfirmed"])
+    if field in CLINICAL_CATEGORIES:
+        return st.sampled_from(CLINICAL_CATEGORIES[field].allowed)
+    rule = CLINICAL_NUMBERS[field]
+    if rule.choices is not None:
+        return st.sampled_from([float(c) for c in rule.choices])
+    if rule.integer:
+        return st.integers(int(rule.low), min(int(rule.high), 8)).map(float)
+    return st.sampled_from([rule.low, 5.99, 6.0, 17.99, 18.0, 19.0, 80.9, 81.0, rule.high])
+
+
+TRIALS = {name: load_trial(name) for name in available_trials()}
+
+
+@st.composite
+def records(draw):
+    trial = TRIALS[draw(st.sampled_from(sorted(TRIALS)))]
+    record = {f: draw(st.none() | _values(f)) for f in trial.fields}
+    return trial, record
+
+
+def _status(trial, record):
+    return _screen_patient("x", trial, record, {})
+
+
+@settings(max_examples=150, deadline=None)
+@given(records(), st.data())
+def test_filling_a_missing_field_never_changes_a_decided_outcome(case, data):
+    trial, record = case
+    before = _status(trial, record)
+    empty = [f for f, v in record.items() if v is None]
+    if not empty:
+        assert before.status != "undetermined"
+        return
+    field = data.draw(st.sampled_from(empty))
+    after = _status(trial, {**record, field: data.draw(_values(field))})
+    if before.status != "undetermined":
+        assert after.status == before.status
+    for b, a in zip(before.criteria, after.criteria):
+        if b.outcome != "missing":
+            assert a.outcome == b.outcome and a.verdict == b.verdict
+    assert set(after.missing) <= set(before.missing)
+
+
+@settings(max_examples=150, deadline=None)
+@given(records())
+def test_status_follows_the_verdicts(case):
+    trial, record = case
+    p = _status(trial, record)
+    verdicts = [c.verdict for c in p.criteria]
+    assert p.status in STATUSES
+    assert (p.status == "ineligible") == ("fail" in verdicts)
+    assert (p.status == "eligible") == all(v == "pass" for v in verdicts)
+    if p.status == "undetermined":
+        assert p.missing and all(record[f] is None for f in p.missing)
+    for c in p.criteria:
+        assert (c.outcome == "missing") == (c.verdict == "missing")
+        assert c.clause is None or c.verdict == "pass"
+
+
+# ============================================================================ the committed cohort
+
+
+@pytest.fixture(scope="module")
+def cohort_screen():
+    return screen(COHORT / "clinical.csv", COHORT / "markers.csv")
+
+
+def test_committed_cohort_matches_an_independent_pandas_reading(cohort_screen):
+    """The engine's statuses equal the RESCUE criteria written out by hand with pandas."""
+    clin = read_clinical(COHORT / "clinical.csv")
+    gcig = gcig_cohort(read_markers(COHORT / "markers.csv"), clin).set_index("patient_id")["status"]
+    c = clin.set_index("patient_id")
+    g = gcig.reindex(c.index)
+
+    def tri(ok, known):  # 1 met, 0 not met, NaN unknown
+        return pd.Series(np.where(known, ok.fillna(False).astype(bool).astype(float), np.nan), index=c.index)
+
+    def eq(col, value):
+        return tri(c[col] == value, c[col].notna())
+
+    epithelial = ["high_grade_serous", "low_grade_serous", "endometrioid", "clear_cell", "mucinous",
+                  "mixed_epithelial", "other_epithelial"]
+    i1 = pd.concat([eq("recurrence_number", 1),
+                    tri(c["tumour_site"].isin(["ovary", "fallopian_tube", "peritoneum"]), c["tumour_site"].notna()),
+                    tri(c["histology"].isin(epithelial), c["histology"].notna())], axis=1).min(axis=1, skipna=False)
+    recist_ok = tri(c["recist"].isin(["CR", "PR", "SD"]), c["recist"].notna())
+    gcig_ok = tri(g == "response", ~g.isin(["unconfirmed", "invalid_input", "no_markers"]))
+    i3 = pd.concat([recist_ok, gcig_ok], axis=1).max(axis=1, skipna=False)
+    i3[(recist_ok == 1) | (gcig_ok == 1)] = 1.0
+    passes = {
+        "I1": i1, "I2": tri(c["pfi_months"] >= 6, c["pfi_months"].notna()), "I3": i3,
+        "I4": tri(c["age"] >= 19, c["age"].notna()), "I5": eq("surgeon_r0_judgement", 1), "I6": eq("consent", 1),
+        "E1": 1 - eq("recurrence_number", 0), "E2": 1 - tri(c["histology"].isin(["non_epithelial", "borderline"]),
+                                                              c["histology"].notna()),
+        "E3": 1 - tri(c["recurrence_number"] >= 2, c["recurrence_number"].notna()),
+        **{e: 1 - eq(flag, 1) for e, flag in RESCUE_FLAGS.items()}, "E11": 1 - eq("archived_tissue", 0),
+    }
+    table = pd.DataFrame(passes)
+    expected = np.where((table == 0).any(axis=1), "ineligible",
+                        np.where(table.isna().any(axis=1), "undetermined", "eligible"))
+    got = cohort_screen.to_frame().set_index("patient_id")["status"].reindex(c.index)
+    assert (got.to_numpy() == expected).all()
+
+
+def test_committed_cohort_summary(cohort_screen):
+    """Reference counts: `ca125 screen --clinical data/synthetic/default/clinical.csv --markers
+    data/synthetic/default/markers.csv` on the committed cohort (generator version 2)."""
+    summary = cohort_screen.summary().set_index("status")["n"].to_dict()
+    assert summary == {"eligible": 1818, "ineligible": 1037, "undetermined": 145}
+    frame = cohort_screen.to_frame()
+    assert list(frame.columns) == list(FRAME_COLUMNS)
+    assert frame["patient_id"].tolist() == sorted(frame["patient_id"])  # clinical order, leading zeros kept
+    long = cohort_screen.criteria_frame()
+    assert list(long.columns) == list(CRITERIA_COLUMNS)
+    assert len(long) == 3000 * len(cohort_screen.trial.criteria)
+    crit = cohort_screen.criterion_summary()
+    assert (crit[["pass", "fail", "missing"]].sum(axis=1) == 3000).all()
+    eligible = frame[frame["status"] == "eligible"]
+    assert eligible["admitted_by"].str.startswith("I3: ").all()
+
+
+# ============================================================================ CLI and API
+
+
+def _clinical_file(tmp_path) -> Path:
+    rows = [rescue_patient(patient_id="007"), rescue_patient(patient_id="008", pfi_months=5.99),
+            rescue_patient(patient_id="009", recist="PD")]
+    path = tmp_path / "clinical.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_cli_text(tmp_path, capsys):
+    clinical = _clinical_file(tmp_path)
+    markers = tmp_path / "markers.csv"
+    markers_of(RESPONSE, pid="009").to_csv(markers, index=False)
+    assert main(["screen", "--trial", "rescue", "--clinical", str(clinical), "--markers", str(markers)]) == 0
+    out = capsys.readouterr().out
+    assert "RESCUE (NCT07295132)" in out
+    assert "007" in out and "008" in out
+    lines = {line.split()[0]: line for line in out.splitlines() if line[:3] in ("007", "008", "009")}
+    assert "eligible" in lines["007"] and "RECIST 1.1 CR/PR/SD" in lines["007"]
+    assert "ineligible" in lines["008"] and "I2" in lines["008"]
+    assert "eligible" in lines["009"] and "GCIG CA-125 response" in lines["009"]
+    assert "summary:" in out and "eligible            2" in out and "ineligible          1" in out
+
+
+def test_cli_csv_and_json(tmp_path, capsys):
+    clinical = _clinical_file(tmp_path)
+    assert main(["screen", "--clinical", str(clinical), "--format", "csv"]) == 0
+    frame = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), dtype={"patient_id": str})
+    assert list(frame.columns) == list(FRAME_COLUMNS)
+    assert frame["status"].tolist() == ["eligible", "ineligible", "undetermined"]
+    assert frame["patient_id"].tolist() == ["007", "008", "009"]
+    assert frame.loc[2, "missing"] == "gcig_response"
+
+    out = tmp_path / "screen.json"
+    assert main(["screen", "--clinical", str(clinical), "--format", "json", "--out", str(out)]) == 0
+    assert "wrote the RESCUE screen of 3 patient(s)" in capsys.readouterr().err
+    data = json.loads(out.read_text())
+    assert data["summary"] == {"eligible": 1, "ineligible": 1, "undetermined": 1}
+    assert data["trial"]["registry"] == "NCT07295132"
+    assert data["trial"]["criteria_sha256"] == load_trial("rescue").sha256 and len(load_trial("rescue").sha256) == 64
+    first = data["patients"][0]
+    assert first["patient_id"] == "007" and len(first["criteria"]) == 17
+    assert first["criteria"][2]["clause"] == "RECIST 1.1 CR/PR/SD"
+
+
+def test_cli_custom_trial_file_and_errors(tmp_path, capsys):
+    clinical = _clinical_file(tmp_path)
+    good = tmp_path / "adult.toml"
+    good.write_text(VALID)
+    assert main(["screen", "--trial", str(good), "--clinical", str(clinical), "--format", "csv"]) == 0
+    assert capsys.readouterr().out.count(",eligible,") == 3
+    bad = tmp_path / "bad.toml"
+    bad.write_text(VALID.replace('"age"', '"agee"'))
+    assert main(["screen", "--trial", str(bad), "--clinical", str(clinical)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ca125: error: ") and "unknown field 'agee'" in err and "Traceback" not in err
+
+
+def test_public_api():
+    for name in ("screen", "load_trial", "Trial", "ScreeningResult", "PatientScreening"):
+        assert name in ca125kinetics.__all__
+    assert ca125kinetics.screen is screen
