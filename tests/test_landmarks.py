@@ -373,3 +373,58 @@ def test_stability_wording():
 def test_landmark_round_trip():
     lm = LandmarkSettings().landmarks()[2]
     assert Landmark.from_dict(json.loads(json.dumps(lm.to_dict()))) == lm
+
+
+# ----------------------------------------------------------------------------- web page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("os").path.exists("/usr/bin/chromium"), reason="/usr/bin/chromium is absent")
+def test_web_page_draws_the_trajectory(tmp_path):
+    """The shipped default model carries landmark models: the page draws one point per landmark
+    reached plus the full series, with interval bars, the threshold line and the summary."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from ca125kinetics.predict import default_model_dir
+    from ca125kinetics.web import create_app
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(default_model_dir()), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.click("#timing-day")
+            for i, (day, value) in enumerate(zip(SERIES["day"], SERIES["ca125"])):
+                if page.locator("#samples tbody tr").count() <= i:
+                    page.click("#add-row")
+                row = page.locator("#samples tbody tr").nth(i)
+                row.locator("input.when").fill(str(day))
+                row.locator("input.value").fill(str(value))
+            page.click("#score")
+            page.wait_for_selector("#trajectory svg", timeout=30_000)
+            assert page.locator("#trajectory svg circle.landmark-point").count() == 5
+            assert page.locator("#trajectory svg line.interval").count() == 5
+            assert page.locator("#trajectory svg line.threshold").count() == 1
+            assert page.text_content("#trajectory-summary").startswith("Decision")
+            browser.close()
+            assert not errors, errors
+    finally:
+        server.should_exit = True
+        thread.join(10)
