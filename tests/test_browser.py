@@ -122,3 +122,27 @@ def test_invalid_input_shows_the_servers_message(page):
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
     assert "two or more CA-125 samples on day 0" in page.text_content("#error")
     assert page.is_hidden("#answer")
+
+
+def test_fhir_bundle_fills_the_form(page, tmp_path):
+    pytest.importorskip("fhir.resources", reason="optional extra 'fhir' not installed")
+    from pathlib import Path
+
+    from ca125kinetics.sources.fhir import cohort_to_fhir, write_fhir
+
+    cohort = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    bundle = cohort_to_fhir(cohort / "markers.csv", cohort / "clinical.csv")
+    # patient 000050 has a paracentesis on day 30
+    one = dict(bundle, entry=[e for e in bundle["entry"] if "/000050" in e["fullUrl"]])
+    path = write_fhir(one, tmp_path / "000050.json")
+    page.set_input_files("#fhir-file", str(path))
+    page.wait_for_function("document.getElementById('bundle-note').textContent.includes('patient 000050')",
+                           timeout=30_000)
+    note = page.text_content("#bundle-note")
+    assert "1 exclusion event(s) (paracentesis" in note
+    n_values = sum(1 for e in one["entry"] if e["resource"]["resourceType"] == "Observation")
+    assert page.locator("#samples tbody tr").count() == n_values
+    assert page.input_value("#treatment-start") == one["entry"][1]["resource"]["effectiveDateTime"]
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert page.locator("#plot svg circle.observed").count() == n_values

@@ -26,6 +26,8 @@ _PUBLIC = {
     "InsufficientDataError": "errors",
     "ModelIntegrityError": "errors",
     "ModelNotFoundError": "errors",
+    "NoMarkerDataError": "errors",
+    "MissingDependencyError": "errors",
     "DataQualityWarning": "errors",
     "SyntheticModelWarning": "errors",
     "GcigSettings": "settings",
@@ -33,6 +35,13 @@ _PUBLIC = {
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
+    # markers where they live: FHIR R4 and OMOP CDM
+    "read_fhir": "sources.fhir",
+    "read_omop": "sources.omop",
+    "cohort_to_fhir": "sources.fhir",
+    "cohort_to_omop": "sources.omop",
+    "risk_assessment": "sources.fhir",
+    "SourceRead": "sources._codes",
     # GCIG rules
     "gcig_response": "gcig",
     "gcig_progression": "gcig",

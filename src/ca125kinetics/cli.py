@@ -154,7 +154,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p = sub.add_parser("gcig", help="apply the GCIG CA-125 response/progression rules to every patient",
                        description="Apply the GCIG CA-125 response and progression rules (Rustin 2011) "
                        "to every patient of a markers table and print or write one row per patient.")
-    p.add_argument("markers", help="markers table (.csv or .parquet)")
+    p.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     p.add_argument("--clinical", help="clinical table (needed for dates, RECIST and the combined category)")
     p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
     p.add_argument("--duplicates", default="error",
@@ -178,7 +178,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        description="Fit the KELIM-like floor model C(t) = B + (C0 - B) exp(-k t) to every "
                        "patient (population empirical-Bayes by default) and report k, half-life, score "
                        "and descriptors.")
-    p.add_argument("markers", help="markers table (.csv or .parquet)")
+    p.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
     p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
     p.add_argument("--k-ref", type=float, default=0.05, help="k_ref of the standardized score (default 0.05/day)")
@@ -215,6 +215,8 @@ _LAZY_COMMANDS = [
      ".design", "add_design_arguments", "cli_design"),
     ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
      ".eligibility", "add_screen_arguments", "cli_screen"),
+    ("extract", "read CA-125/CEA from a FHIR R4 bundle or an OMOP CDM database into a markers table",
+     ".sources.extract", "add_extract_arguments", "cli_extract"),
 ]
 
 

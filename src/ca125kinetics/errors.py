@@ -12,6 +12,8 @@ __all__ = [
     "Ca125KineticsError",
     "InvalidInputError",
     "InsufficientDataError",
+    "NoMarkerDataError",
+    "MissingDependencyError",
     "ModelIntegrityError",
     "ModelNotFoundError",
     "Ca125KineticsWarning",
@@ -46,6 +48,17 @@ class InvalidInputError(Ca125KineticsError, ValueError):
 
 class InsufficientDataError(Ca125KineticsError, ValueError):
     """Valid input that holds too little information for the requested computation."""
+
+
+class NoMarkerDataError(InvalidInputError):
+    """A FHIR bundle or OMOP database holds no usable value of the marker asked for.
+
+    The message says what was found instead (other markers, skipped rows and their reasons).
+    """
+
+
+class MissingDependencyError(Ca125KineticsError, ImportError):
+    """An optional dependency is not installed; the message names the extra to install."""
 
 
 class ModelIntegrityError(Ca125KineticsError):

@@ -1,6 +1,7 @@
 """Read and validate the two tables of the data contract: markers and clinical.
 
-Both readers accept a path to a CSV or Parquet file, or a pandas DataFrame, and return a
+Both readers accept a path to a CSV or Parquet file (markers also a FHIR R4 bundle, ``.json``),
+or a pandas DataFrame, and return a
 canonical DataFrame (documented below) or raise :class:`~ca125kinetics.errors.InvalidInputError`
 naming the file, row, patient and column, and saying how to fix the problem.
 
@@ -30,6 +31,7 @@ Extra columns of the input are kept after these.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError
+from .errors import DataQualityWarning, InvalidInputError
 from .settings import DEFAULT_ULN
 
 __all__ = [
@@ -202,6 +204,8 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
     if not path.exists():
         raise InvalidInputError(f"file not found; check the path of the {what} table", source=label)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    if suffix == ".json" and what == "markers":
+        return _load_fhir(path)
     try:
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
             sep = "\t" if suffix == ".tsv" else ","
@@ -210,7 +214,8 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
             frame = pd.read_parquet(path)
         else:
             raise InvalidInputError(
-                f"unsupported file type {path.suffix!r}; use .csv or .parquet", source=label
+                f"unsupported file type {path.suffix!r}; use .csv or .parquet"
+                + (" (or a .json FHIR bundle for markers)" if what == "markers" else ""), source=label
             )
     except InvalidInputError:
         raise
@@ -222,6 +227,22 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
     # rows as a spreadsheet shows them: header is row 1
     rows = pd.Series(np.arange(len(frame)) + 2 if suffix != ".parquet" else np.arange(len(frame)))
     return frame.reset_index(drop=True), label, rows
+
+
+def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
+    """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
+
+    Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
+    (``ca125 extract fhir`` writes the full list).
+    """
+    from .sources.fhir import read_fhir
+
+    result = read_fhir(path)
+    if len(result.skipped):
+        warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
+                      "skipped record with its reason", DataQualityWarning, stacklevel=4)
+    frame = result.markers.reset_index(drop=True)
+    return frame, str(path), frame["resource_id"].copy()
 
 
 def _strip_columns(frame: pd.DataFrame) -> pd.DataFrame:
@@ -310,8 +331,11 @@ def read_markers(
     ----------
     source : str, Path or DataFrame
         A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
-        ``ca125`` and ``day`` (or ``date`` together with ``clinical`` carrying
-        ``treatment_start``), optionally ``uln``, ``assay``, ``event``.
+        ``ca125`` and ``day`` (or ``date`` together with ``treatment_start``, in the
+        clinical table or on the markers rows), optionally ``uln``, ``assay``, ``event``.
+        A ``.json`` file is read as a FHIR R4 bundle
+        (:func:`ca125kinetics.sources.fhir.read_fhir`, CA-125; its skipped records are
+        counted in a :class:`DataQualityWarning`).
     clinical : str, Path or DataFrame, optional
         The clinical table. Needed when markers carry dates; when given, every patient with
         markers must have a clinical row.
@@ -438,31 +462,48 @@ def read_markers(
 
 
 def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
-    if clinical is None:
+    """Days from the first dose: dates minus ``treatment_start`` of the clinical table, or of
+    the markers rows themselves (a FHIR bundle or OMOP extract carries it per row). Where
+    both give one, they must agree."""
+    own = "treatment_start" in frame.columns
+    if clinical is None and not own:
         raise InvalidInputError(
             "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
             "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
         )
-    clin = clinical if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical else read_clinical(clinical)
-    if "treatment_start" not in clin.columns:
-        raise InvalidInputError(
-            "markers carry dates, so the clinical table needs a 'treatment_start' column "
-            "(date of the first dose)", column="treatment_start",
-        )
-    starts = pd.Series(
-        pd.to_datetime(clin["treatment_start"], errors="coerce").to_numpy(),
-        index=_ids(clin["patient_id"]).to_numpy(),
-    )
-    starts = starts[~starts.index.duplicated()]
+    start = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
+    if own:
+        raw_start = _as_text(frame["treatment_start"].astype(object))
+        start = pd.to_datetime(raw_start, errors="coerce")
+        col.add((raw_start.notna() & start.isna()).to_numpy(), "treatment_start",
+                lambda i: f"treatment_start {raw_start.iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+    if clinical is not None:
+        clin = clinical if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical else read_clinical(clinical)
+        if "treatment_start" not in clin.columns and not own:
+            raise InvalidInputError(
+                "markers carry dates, so the clinical table needs a 'treatment_start' column "
+                "(date of the first dose)", column="treatment_start",
+            )
+        if "treatment_start" in clin.columns:
+            starts = pd.Series(
+                pd.to_datetime(clin["treatment_start"], errors="coerce").to_numpy(),
+                index=_ids(clin["patient_id"]).to_numpy(),
+            )
+            starts = starts[~starts.index.duplicated()]
+            given = pd.to_datetime(pid.map(starts))
+            differ = (given.notna() & start.notna() & (given != start)).to_numpy()
+            col.add(differ, "treatment_start",
+                    lambda i: f"treatment_start {start.iloc[i].date()} of the markers differs from "
+                    f"{given.iloc[i].date()} in the clinical table; correct one of them")
+            start = given.where(given.notna(), start)
     dates = pd.to_datetime(_as_text(frame["date"]), errors="coerce")
     col.add(dates.isna().to_numpy(), "date",
             lambda i: f"date {frame['date'].iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
-    start = pid.map(starts)
     no_start = dates.notna() & start.isna() & pid.notna()
     col.add(no_start.to_numpy(), "treatment_start",
-            lambda i: f"patient {pid.iloc[i]!r} has no treatment_start in the clinical table; "
-            "add the date of the first dose")
-    return (dates - pd.to_datetime(start)).dt.days.astype(float)
+            lambda i: f"patient {pid.iloc[i]!r} has no treatment_start in the clinical table"
+            + (" or the markers" if own else "") + "; add the date of the first dose")
+    return (dates - start).dt.days.astype(float)
 
 
 def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:

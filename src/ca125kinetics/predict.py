@@ -1599,14 +1599,16 @@ _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "g
 
 def add_score_arguments(parser) -> None:
     """Add the ``ca125 score`` options to an argparse parser."""
-    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet), data contract")
+    parser.add_argument("--markers", required=True,
+                        help="markers table (.csv or .parquet), data contract, or a FHIR R4 bundle (.json)")
     parser.add_argument("--clinical", help="clinical table (.csv or .parquet); unknown factors may be left empty")
     parser.add_argument("--patient", help="score only this patient_id (default: every patient in the table)")
     parser.add_argument("--model", default=None,
                         help="exported model directory, bundle.joblib or MLflow URI such as "
                         "models:/ca125-complete-resection@champion (default: the shipped model)")
-    parser.add_argument("--format", choices=["text", "json", "csv"], default=None,
-                        help="output format (default: text on the terminal, or by --out suffix)")
+    parser.add_argument("--format", choices=["text", "json", "csv", "fhir"], default=None,
+                        help="output format (default: text on the terminal, or by --out suffix); fhir: a FHIR "
+                        "R4 RiskAssessment (a Bundle of them for several patients)")
     parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
 
 
@@ -1625,7 +1627,9 @@ def cli_score(args) -> int:
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
-    if len(ids) == 1:
+    if fmt == "fhir":
+        text, n = _fhir_text(markers, clinical, ids, bundle), len(ids)
+    elif len(ids) == 1:
         result = predict(markers, clinical, model=bundle)
         if fmt == "json":
             text = json.dumps(result.to_dict(), indent=2) + "\n"
@@ -1650,6 +1654,18 @@ def cli_score(args) -> int:
     else:
         sys.stdout.write(text)
     return 0
+
+
+def _fhir_text(markers, clinical, ids, bundle) -> str:
+    """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them."""
+    from .sources.fhir import risk_assessment
+
+    items = [(rows, None if clinical is None else clinical[clinical["patient_id"] == pid])
+             for pid, rows in markers.groupby("patient_id", sort=True)]
+    if len(ids) == 1:
+        return json.dumps(risk_assessment(predict(*items[0], model=bundle)), indent=2) + "\n"
+    entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle)]
+    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
 
 
 def _format_from_suffix(out) -> str:

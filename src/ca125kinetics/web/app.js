@@ -7,6 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const tbody = document.querySelector("#samples tbody");
   const SVG = "http://www.w3.org/2000/svg";
+  let bundleEvents = [];   // exclusion events of a loaded FHIR bundle: sent with the samples
 
   function timing() { return $("timing-day").checked ? "day" : "date"; }
 
@@ -65,6 +66,8 @@
   }
 
   function loadExample() {
+    bundleEvents = [];
+    $("bundle-note").textContent = "";
     $("timing-date").checked = true;
     switchTiming();
     const start = "2025-03-03";
@@ -101,6 +104,11 @@
       samples.push(s);
     });
     if (!samples.length) problems.push("enter at least one CA-125 sample");
+    for (const e of bundleEvents) {
+      const start = $("treatment-start").value;
+      if (mode === "date") samples.push({ date: e.date, ca125: null, event: e.event });
+      else if (start) samples.push({ day: dayDiff(e.date, start), ca125: null, event: e.event });
+    }
     const req = {
       patient_id: "web",
       samples,
@@ -305,6 +313,33 @@
     }
   }
 
+  // The bundle is read by the server (the package's FHIR reader), never parsed here.
+  async function loadBundle() {
+    const file = $("fhir-file").files[0];
+    if (!file) return;
+    try {
+      const resp = await fetch("/api/fhir/samples", { method: "POST",
+        headers: { "Content-Type": "application/fhir+json" }, body: await file.text() });
+      const data = await resp.json().catch(() => ({ message: `HTTP ${resp.status}` }));
+      if (!resp.ok) { showError(data.message || `HTTP ${resp.status}`); return; }
+      $("timing-date").checked = true;
+      switchTiming();
+      $("treatment-start").value = data.treatment_start || "";
+      $("uln").value = data.uln === null || data.uln === undefined ? "" : String(data.uln);
+      tbody.textContent = "";
+      bundleEvents = data.samples.filter((s) => s.event);
+      const values = data.samples.filter((s) => !s.event);
+      for (const s of values) addRow(s.date, s.ca125, s.censored);
+      let note = `${file.name}: patient ${data.patient_id}, ${values.length} sample(s)`;
+      if (bundleEvents.length) note += `, ${bundleEvents.length} exclusion event(s) (` +
+        bundleEvents.map((e) => `${e.event} ${e.date}`).join(", ") + ") sent with the samples";
+      if (data.skipped_resources) note += `; ${data.skipped_resources} resource(s) not read`;
+      $("bundle-note").textContent = note + ". Enter the clinical factors below.";
+    } catch (err) {
+      showError("could not read the bundle: " + err);
+    }
+  }
+
   async function modelInfo() {
     try {
       const resp = await fetch("/api/model");
@@ -320,6 +355,7 @@
   $("timing-date").addEventListener("change", switchTiming);
   $("timing-day").addEventListener("change", switchTiming);
   $("score-form").addEventListener("submit", submit);
+  $("fhir-file").addEventListener("change", loadBundle);
   for (let i = 0; i < 4; i++) addRow();
   modelInfo();
 })();

@@ -11,6 +11,12 @@ Routes
     :func:`ca125kinetics.predict.predict_many`, the same code path as the Python function, the
     CLI and the MLflow pyfunc model. Concurrent requests are scored together in one vectorised
     pass (:class:`ScoreBatcher`); the result of each is the same as alone.
+    With ``Content-Type: application/fhir+json`` the body is a one-patient FHIR R4 Bundle
+    (:class:`FhirBodyMiddleware` turns it into the JSON request; header ``X-Skipped-Resources``
+    counts the resources not read).
+``POST /api/fhir/samples``
+    A one-patient FHIR R4 bundle read into samples, treatment start and ULN (the page's
+    "FHIR bundle" file input fills the form with them).
 ``GET /api/model``
     Name, version, threshold and rule settings of the model being served.
 ``GET /healthz``
@@ -289,6 +295,54 @@ class BodyLimitMiddleware:
                 raise
 
 
+class FhirBodyMiddleware:
+    """``POST /api/score`` with ``application/fhir+json``: the FHIR bundle becomes the JSON
+    request body (:func:`ca125kinetics.sources.fhir.score_request_from_fhir`); an unreadable
+    bundle is a 422 with the reader's message. Runs inside :class:`BodyLimitMiddleware`."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
+        kind = headers.get(b"content-type", b"").split(b";")[0].strip().lower()
+        if scope["type"] != "http" or scope.get("path") != "/api/score" or kind != b"application/fhir+json":
+            await self.app(scope, receive, send)
+            return
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        try:
+            from ..sources.fhir import score_request_from_fhir
+
+            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES)
+        except Ca125KineticsError as exc:
+            await _send_json(send, 422, {"detail": str(exc), "message": str(exc).splitlines()[0]})
+            return
+        body = json.dumps(request).encode()
+        rest = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
+        scope = dict(scope, headers=rest + [(b"content-type", b"application/json"),
+                                            (b"content-length", str(len(body)).encode())])
+        sent = False
+
+        async def replay():
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def tell_skipped(message):
+            if message["type"] == "http.response.start":
+                message = dict(message, headers=[*message.get("headers", []),
+                                                 (b"x-skipped-resources", str(skipped).encode())])
+            await send(message)
+
+        await self.app(scope, replay, tell_skipped)
+
+
 class _BodyTooLarge(Exception):
     pass
 
@@ -525,6 +579,19 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
             raise InvalidInputError(result.reason or "invalid input")
         return JSONResponse(content=result.to_dict())
 
+    @app.post("/api/fhir/samples", summary="Read a one-patient FHIR R4 bundle into samples",
+              responses={413: {"model": ErrorResponse, "description": "request body too large"},
+                         422: {"model": ErrorResponse, "description": "not a readable one-patient FHIR R4 bundle"}})
+    async def fhir_samples(request: Request):
+        """The samples (dates, values, exclusion events), treatment start and ULN of a one-patient
+        FHIR R4 bundle, read by the same reader as ``application/fhir+json`` on ``/api/score``;
+        the page fills its form with them. ``skipped_resources`` counts what was not read."""
+        from ..sources.fhir import score_request_from_fhir
+
+        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES)
+        return {**body, "skipped_resources": skipped}
+
+    app.add_middleware(FhirBodyMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
     return app
 

@@ -1,0 +1,182 @@
+"""Codes shared by the FHIR and OMOP readers: which LOINC code is which marker, which UCUM
+units are read and how they convert, which drugs start a platinum line, which procedures
+open a GCIG exclusion window; and the result both readers return.
+
+Every code list here is the documented default; the readers take their own lists as
+arguments where a site codes differently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+import pandas as pd
+
+from ..errors import InvalidInputError, MissingDependencyError
+
+__all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
+           "EVENT_SNOMED", "SourceRead", "SKIPPED_COLUMNS", "require"]
+
+
+@dataclass(frozen=True)
+class MarkerCode:
+    """One tumour marker as the record systems code it.
+
+    Attributes
+    ----------
+    name : str
+        The package's name (``"ca125"``, ``"cea"``), the value of ``marker=``.
+    label : str
+        How people write it (``"CA-125"``).
+    loinc : str
+        LOINC code of the serum concentration (10334-1, 2039-6).
+    unit : str
+        UCUM unit of the values written to the markers table.
+    units : mapping of str to float
+        UCUM units read, and the factor converting each to ``unit``. Units outside this map
+        are refused (the row is listed as skipped), never guessed.
+    default_uln : float or None
+        ULN used where a sample carries no reference range: the package's default ULN of
+        35 U/mL for CA-125; None for CEA, where the ULN must come from the reference range
+        or be given explicitly (the 35 U/mL default would be meaningless in ng/mL).
+    """
+
+    name: str
+    label: str
+    loinc: str
+    unit: str
+    units: Mapping[str, float] = field(default_factory=dict)
+    default_uln: float | None = None
+
+
+#: The markers read. ``kU/L`` equals ``U/mL``; ``[iU]/mL`` is read as U/mL because CA-125
+#: assays report arbitrary kilo-units per litre that laboratories write either way (there is
+#: no international standard of CA-125 that would make IU differ from U). ``ug/L`` equals ng/mL.
+MARKERS: Mapping[str, MarkerCode] = MappingProxyType({
+    "ca125": MarkerCode("ca125", "CA-125", "10334-1", "U/mL",
+                        MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "[iU]/mL": 1.0}), 35.0),
+    "cea": MarkerCode("cea", "CEA", "2039-6", "ng/mL",
+                      MappingProxyType({"ng/mL": 1.0, "ug/L": 1.0}), None),
+})
+
+#: Platinum agents that start a line, by RxNorm ingredient code (carboplatin 40048,
+#: cisplatin 2555) and by WHO ATC code (L01XA02, L01XA01).
+PLATINUM_RXNORM: Mapping[str, str] = MappingProxyType({"40048": "carboplatin", "2555": "cisplatin"})
+PLATINUM_ATC: Mapping[str, str] = MappingProxyType({"L01XA02": "carboplatin", "L01XA01": "cisplatin"})
+
+#: Procedures that open a GCIG exclusion window, by SNOMED CT code: 61515000 paracentesis of
+#: abdomen, 91602002 thoracentesis.
+EVENT_SNOMED: Mapping[str, str] = MappingProxyType({"61515000": "paracentesis", "91602002": "thoracentesis"})
+
+#: Columns of the skipped-rows table of :class:`SourceRead`.
+SKIPPED_COLUMNS = ("source_id", "patient_id", "kind", "reason")
+
+
+def marker_code(marker: str) -> MarkerCode:
+    """The :class:`MarkerCode` of ``marker`` (``"ca125"`` or ``"cea"``), or a typed error."""
+    key = str(marker).strip().lower().replace("-", "").replace("_", "")
+    if key not in MARKERS:
+        raise InvalidInputError(f"unknown marker {marker!r}; use one of {sorted(MARKERS)}")
+    return MARKERS[key]
+
+
+@dataclass(frozen=True)
+class SourceRead:
+    """What a FHIR or OMOP reader found.
+
+    Attributes
+    ----------
+    markers : pandas.DataFrame
+        The markers table, ready for :func:`ca125kinetics.io.read_markers` (the one
+        validator; nothing here is validated twice): ``patient_id``, ``date`` (ISO
+        ``YYYY-MM-DD``), ``ca125`` (the marker's value in ``marker.unit``, the limit for a
+        censored value; the column keeps the data contract's name for CEA too), ``censored``,
+        ``uln`` (NaN where the sample carried no reference range), ``assay``, ``event``,
+        ``treatment_start`` (ISO date or None), ``marker``, and the provenance column
+        (``resource_id`` for FHIR, ``measurement_id`` etc. for OMOP).
+    skipped : pandas.DataFrame
+        One row per resource or database row not imported, with columns
+        :data:`SKIPPED_COLUMNS`: where it came from, whose it was (when known), what kind of
+        record, and why it was skipped.
+    treatment_starts : pandas.DataFrame
+        ``patient_id``, ``treatment_start`` (ISO date), ``source`` (the record it came from,
+        or ``"given"``).
+    marker : MarkerCode
+        The marker read.
+    source : str
+        What was read (file name, database URL without password).
+    """
+
+    markers: pd.DataFrame
+    skipped: pd.DataFrame
+    treatment_starts: pd.DataFrame
+    marker: MarkerCode
+    source: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """The markers table (as :attr:`markers`)."""
+        return self.markers
+
+    def summary(self) -> str:
+        """One line: how many rows of how many patients were read, how many skipped and why."""
+        n_pat = self.markers["patient_id"].nunique()
+        values = int(self.markers["ca125"].notna().sum())
+        events = int(self.markers["event"].notna().sum())
+        text = (f"{self.source}: {values} {self.marker.label} value(s) and {events} event(s) of "
+                f"{n_pat} patient(s); {len(self.skipped)} record(s) skipped")
+        if len(self.skipped):
+            reasons = self.skipped["reason"].map(_reason_kind).value_counts()
+            text += " (" + "; ".join(f"{n}x {r}" for r, n in reasons.head(5).items()) + ")"
+        return text
+
+
+def _reason_kind(reason: str) -> str:
+    """The reason without its specifics (the text before the first colon), for summaries."""
+    return str(reason).split(":")[0].split(";")[0]
+
+
+def events_take_sample_uln(markers: pd.DataFrame) -> pd.DataFrame:
+    """Event rows (a procedure, no measurement) take the ULN of the patient's first sample.
+
+    A procedure carries no reference range; left empty, its row would get the default ULN and
+    look like a change of assay to the GCIG rules. A patient without samples keeps NaN.
+    """
+    values = markers[markers["event"].isna() & markers["uln"].notna()]
+    first = values.sort_values(["patient_id", "date"], kind="stable").drop_duplicates("patient_id")
+    uln_of = dict(zip(first["patient_id"], first["uln"]))
+    is_event = markers["event"].notna()
+    markers.loc[is_event, "uln"] = markers.loc[is_event, "patient_id"].map(uln_of).astype(float)
+    for c in ("assay", "event", "treatment_start"):      # missing text is None, as in read_markers
+        markers[c] = markers[c].astype(object).where(markers[c].notna(), None)
+    return markers
+
+
+def skipped_frame(rows: list[tuple]) -> pd.DataFrame:
+    """The skipped-rows table from ``(source_id, patient_id, kind, reason)`` tuples."""
+    return pd.DataFrame(rows, columns=list(SKIPPED_COLUMNS)).astype(object)
+
+
+def no_marker_message(marker: MarkerCode, skipped: pd.DataFrame, what: str) -> str:
+    """Why a source gave no value of ``marker``: the skip reasons, most frequent first."""
+    text = f"{what} holds no usable {marker.label} (LOINC {marker.loinc}) value"
+    if len(skipped):
+        reasons = skipped["reason"].map(_reason_kind).value_counts()
+        text += "; skipped: " + "; ".join(f"{n}x {r}" for r, n in reasons.head(5).items())
+    other = [m for m in MARKERS.values() if m.name != marker.name]
+    text += (". Check that the source holds LOINC-coded results"
+             + "".join(f", or pass marker='{m.name}' for {m.label}" for m in other))
+    return text
+
+
+def require(module: str, extra: str, what: str):
+    """Import an optional dependency, or raise :class:`MissingDependencyError` naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise MissingDependencyError(
+            f"{what} needs the optional dependency {module.split('.')[0]!r}, which is not installed; "
+            f"install it with: pip install 'ca125kinetics[{extra}]'") from exc

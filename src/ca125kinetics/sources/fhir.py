@@ -1,0 +1,649 @@
+"""Read CA-125 or CEA from HL7 FHIR R4 resources; write a cohort as a FHIR bundle; return a
+scored patient as a FHIR ``RiskAssessment``.
+
+Reading (:func:`read_fhir`)
+---------------------------
+A ``Bundle`` (or one resource, or a list of resources) is read entry by entry. Each resource
+is first validated against the FHIR **R4B** model of the ``fhir.resources`` library (R4B is
+R4 with a handful of additions that do not touch the resources read here; ``fhir.resources``
+ships no separate R4 package, and its default R5 models would accept R5-only fields that R4
+data must not carry). A resource that fails validation is listed as skipped with the
+validator's message; it never stops the others.
+
+* ``Observation`` with LOINC 10334-1 (CA-125) or 2039-6 (CEA): the marker asked for is read,
+  the other listed as skipped. ``status`` must be ``final``, ``amended`` or ``corrected``.
+  ``valueQuantity`` in a UCUM unit of :data:`~ca125kinetics.sources.MARKERS` (converted to
+  U/mL or ng/mL); comparator ``<``/``<=`` gives a censored value (the limit, as ``"<x"`` in a
+  markers file); ``>``/``>=`` (above the measuring range) is refused. ``referenceRange.high``
+  is the ULN. ``method`` (text, else the first coding's display or code) is the assay.
+* ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
+  thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
+  patient's first sample (a procedure has no reference range of its own).
+* ``MedicationAdministration`` (status ``completed``/``in-progress``) of carboplatin or
+  cisplatin (RxNorm 40048/2555, ATC L01XA02/L01XA01; by ``medicationCodeableConcept`` or a
+  ``medicationReference`` to a ``Medication`` in the bundle): the earliest one of a patient is
+  the treatment start (day 0). A ``MedicationRequest`` (status ``active``/``completed``) counts
+  only for a patient without any administration, through the planned start
+  ``dosageInstruction.timing.repeat.boundsPeriod.start`` (``authoredOn`` is the order date,
+  not a dose, and is not used). A bundle holding more than one platinum line gives the first:
+  pass ``treatment_start`` to choose.
+* ``Patient`` and ``Medication`` resolve references; any other resource is listed as skipped.
+
+Dates. ``effectiveDateTime`` or ``effectiveInstant`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
+is cut to its calendar day **as written**: ``2025-03-01T23:30:00-05:00`` is 1 March, the day
+in the time zone the sender recorded, never shifted to UTC or to this machine's zone. A date
+less precise than a day (``2025-03``) is refused.
+
+Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
+``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
+that ``fullUrl`` (its ``id``, else the uuid).
+
+Size. A file or body above ``max_bytes`` (default :data:`MAX_BUNDLE_BYTES`) is refused before
+it is read; JSON nested deeper than Python can parse, ``NaN``/``Infinity`` and duplicate-free
+but non-object bodies are refused with :class:`~ca125kinetics.errors.InvalidInputError`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import pandas as pd
+
+from ..errors import InvalidInputError, NoMarkerDataError
+from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
+                     events_take_sample_uln, marker_code, no_marker_message, require,
+                     skipped_frame)
+
+__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
+           "MAX_BUNDLE_BYTES",
+           "LOINC", "UCUM", "SNOMED", "RXNORM", "ATC"]
+
+#: Largest bundle read, bytes (the committed 3000-patient cohort is about 9 MB).
+MAX_BUNDLE_BYTES = 32 * 1024 * 1024
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+SNOMED = "http://snomed.info/sct"
+RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
+ATC = "http://www.whocc.no/atc"
+
+_OBSERVATION_STATUS = ("final", "amended", "corrected")
+_PROCEDURE_STATUS = ("completed",)
+_ADMINISTRATION_STATUS = ("completed", "in-progress")
+_REQUEST_STATUS = ("active", "completed")
+_READ_TYPES = ("Observation", "Procedure", "MedicationAdministration", "MedicationRequest",
+               "Patient", "Medication")
+_DATE_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})")
+_PATIENT_REF_RE = re.compile(r"(?:^|/)Patient/([A-Za-z0-9\-.]{1,64})(?:/_history/[^/]+)?$")
+_FHIR_ID_RE = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _models() -> dict[str, Any]:
+    """The R4B model classes of the resources read (fhir.resources, optional extra 'fhir')."""
+    require("fhir.resources", "fhir", "reading FHIR")
+    from fhir.resources.R4B.bundle import Bundle
+    from fhir.resources.R4B.medication import Medication
+    from fhir.resources.R4B.medicationadministration import MedicationAdministration
+    from fhir.resources.R4B.medicationrequest import MedicationRequest
+    from fhir.resources.R4B.observation import Observation
+    from fhir.resources.R4B.patient import Patient
+    from fhir.resources.R4B.procedure import Procedure
+
+    return {"Bundle": Bundle, "Observation": Observation, "Procedure": Procedure,
+            "MedicationAdministration": MedicationAdministration, "MedicationRequest": MedicationRequest,
+            "Patient": Patient, "Medication": Medication}
+
+
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _parse_json(data: bytes | str, label: str) -> Any:
+    try:
+        return json.loads(data, parse_constant=_refuse_constant)
+    except RecursionError as exc:
+        raise InvalidInputError("JSON is nested too deeply to be a FHIR resource", source=label) from exc
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"is not valid JSON ({exc}); give a FHIR R4 Bundle in JSON",
+                                source=label) from exc
+
+
+def _load(source, max_bytes: int) -> tuple[Any, str]:
+    """The parsed JSON of ``source`` (path, bytes, JSON text, dict or list) and its label."""
+    if isinstance(source, (dict, list)):
+        return source, "FHIR resources"
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        data = bytes(source)
+        if len(data) > max_bytes:
+            raise InvalidInputError(
+                f"FHIR body of {len(data):,} bytes is larger than the limit of {max_bytes:,}; "
+                "split the bundle by patient, or raise max_bytes", source="FHIR body")
+        return _parse_json(data, "FHIR body"), "FHIR body"
+    if isinstance(source, (str, Path)):
+        path = Path(source)
+        label = str(path)
+        if not path.is_file():
+            raise InvalidInputError("file not found; check the path of the FHIR bundle", source=label)
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InvalidInputError(
+                f"FHIR file of {size:,} bytes is larger than the limit of {max_bytes:,}; "
+                "export one bundle per patient or per batch, or raise max_bytes", source=label)
+        return _parse_json(path.read_bytes(), label), label
+    raise InvalidInputError(
+        f"cannot read FHIR from a {type(source).__name__}; pass a path to a .json file, the JSON "
+        "bytes, a Bundle dict or a list of resources")
+
+
+def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
+    """(fullUrl, resource) of every entry; the Bundle envelope itself is validated as R4B."""
+    if isinstance(data, list):
+        return [(None, item.get("resource", item) if isinstance(item, dict) else item) for item in data]
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"FHIR JSON must be an object (a Bundle or a resource), got a "
+                                f"{type(data).__name__}", source=label)
+    kind = data.get("resourceType")
+    if kind != "Bundle":
+        if kind in _READ_TYPES:
+            return [(None, data)]
+        raise InvalidInputError(
+            f"resourceType {kind!r} is not read; give a Bundle, or Observation/Procedure/"
+            "MedicationAdministration/MedicationRequest resources", source=label)
+    envelope = {k: v for k, v in data.items() if k != "entry"}
+    try:
+        models["Bundle"].model_validate(envelope)
+    except Exception as exc:  # pydantic ValidationError: the envelope is not R4
+        raise InvalidInputError(f"is not a valid FHIR R4 Bundle: {_first_error(exc)}", source=label) from exc
+    entries = data.get("entry", [])
+    if not isinstance(entries, list):
+        raise InvalidInputError("Bundle.entry must be a list", source=label)
+    return [(e.get("fullUrl"), e.get("resource")) if isinstance(e, dict) else (None, e) for e in entries]
+
+
+def _first_error(exc: Exception) -> str:
+    """The first problem pydantic found, as 'field: message' (R5-only fields named as such)."""
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return str(exc).splitlines()[0]
+    first = errors()[0] if errors() else {}
+    where = ".".join(str(p) for p in first.get("loc", ())) or "resource"
+    if first.get("type") == "extra_forbidden":
+        return f"{where}: field not defined in FHIR R4 (an R5 or misspelt field?)"
+    message = " ".join(str(first.get("msg", "")).split())
+    return f"{where}: {message[:160]}"
+
+
+# --------------------------------------------------------------------------- small readers
+
+
+def _day(value: Any) -> str | None:
+    """The calendar day of a FHIR date/dateTime as written (no time-zone shift), or None."""
+    if not isinstance(value, str):
+        return None
+    m = _DATE_RE.match(value)
+    return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
+
+
+def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
+    """(day, problem) from ``<prefix>DateTime`` (or ``Instant``) or ``<prefix>Period.start``."""
+    raw = resource.get(f"{prefix}DateTime") or resource.get(f"{prefix}Instant")
+    if raw is None and isinstance(resource.get(f"{prefix}Period"), dict):
+        raw = resource[f"{prefix}Period"].get("start")
+    if raw is None:
+        return None, f"no {prefix}DateTime or {prefix}Period.start: the sample's date is needed"
+    day = _day(raw)
+    if day is None:
+        return None, f"date {raw!r} is not precise to the day; give YYYY-MM-DD"
+    return day, None
+
+
+def _codes(concept: Any, system: str) -> list[str]:
+    if not isinstance(concept, dict):
+        return []
+    return [str(c.get("code")) for c in concept.get("coding", []) or []
+            if isinstance(c, dict) and c.get("system") == system and c.get("code") is not None]
+
+
+def _unit_factor(quantity: Mapping, marker: MarkerCode) -> tuple[float | None, str | None]:
+    """(factor to the marker's unit, problem) of a UCUM-coded quantity."""
+    system, code, unit = quantity.get("system"), quantity.get("code"), quantity.get("unit")
+    if system != UCUM or code is None:
+        return None, (f"unit {unit or code!r} is not UCUM-coded (system {UCUM}); {marker.label} is read in "
+                      f"{sorted(marker.units)}")
+    if code not in marker.units:
+        return None, f"unit {code!r} is not a {marker.label} unit; read: {sorted(marker.units)}"
+    return marker.units[code], None
+
+
+class _Context:
+    """References resolved within one read: Patient fullUrls, Medication codes."""
+
+    def __init__(self, entries: list[tuple[str | None, Any]]):
+        self.patients: dict[str, str] = {}
+        self.medications: dict[str, Any] = {}
+        for full_url, res in entries:
+            if not isinstance(res, dict):
+                continue
+            rid = res.get("id")
+            keys = [k for k in (full_url, f"{res.get('resourceType')}/{rid}" if rid else None) if k]
+            if res.get("resourceType") == "Patient":
+                for k in keys:
+                    self.patients[k] = str(rid) if rid else str(full_url).rsplit(":", 1)[-1]
+            elif res.get("resourceType") == "Medication":
+                for k in keys:
+                    self.medications[k] = res.get("code")
+
+    def patient(self, resource: Mapping) -> tuple[str | None, str | None]:
+        subject = resource.get("subject")
+        ref = subject.get("reference") if isinstance(subject, dict) else None
+        if not ref:
+            return None, "no subject.reference: the sample cannot be given to a patient"
+        if ref in self.patients:
+            return self.patients[ref], None
+        m = _PATIENT_REF_RE.search(ref)
+        if m:
+            return m.group(1), None
+        return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+
+    def medication(self, resource: Mapping) -> Any:
+        concept = resource.get("medicationCodeableConcept")
+        if concept is None and isinstance(resource.get("medicationReference"), dict):
+            concept = self.medications.get(resource["medicationReference"].get("reference"))
+        return concept
+
+
+def _platinum(concept: Any) -> str | None:
+    for code in _codes(concept, RXNORM):
+        if code in PLATINUM_RXNORM:
+            return PLATINUM_RXNORM[code]
+    for code in _codes(concept, ATC):
+        if code in PLATINUM_ATC:
+            return PLATINUM_ATC[code]
+    return None
+
+
+# --------------------------------------------------------------------------- read
+
+
+def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float | None = None,
+              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES) -> SourceRead:
+    """Read one marker's values, exclusion events and treatment starts from FHIR R4 resources.
+
+    Parameters
+    ----------
+    source : str, Path, bytes, dict or list
+        A ``.json`` file, JSON bytes, a ``Bundle`` dict, one resource, or a list of resources.
+    marker : {"ca125", "cea"}
+        The marker read (LOINC 10334-1 or 2039-6); observations of the other are listed as
+        skipped.
+    treatment_start : date, str, or mapping of patient_id to date, optional
+        First dose of the line, given explicitly: one date for every patient or one per
+        patient. It takes precedence over the platinum administrations of the bundle.
+    uln : float, optional
+        ULN for samples without ``referenceRange.high``. Default: 35 U/mL for CA-125 (the
+        package's default); for CEA such samples are skipped unless ``uln`` is given.
+    event_codes : mapping of str to str
+        SNOMED CT procedure codes read as exclusion events (default: :data:`EVENT_SNOMED`).
+    max_bytes : int
+        Largest file or body read.
+
+    Returns
+    -------
+    SourceRead
+        ``markers`` (provenance column ``resource_id``, e.g. ``"Observation/abc"``),
+        ``skipped`` and ``treatment_starts``. Pass ``result.markers`` to
+        :func:`ca125kinetics.io.read_markers` (or a ``.json`` path directly, which does both).
+
+    Raises
+    ------
+    InvalidInputError
+        Not JSON, too large, not a FHIR R4 Bundle envelope, a bad ``treatment_start``.
+    NoMarkerDataError
+        No usable value of ``marker`` (the message lists what was skipped and why).
+    MissingDependencyError
+        ``fhir.resources`` is not installed (``pip install 'ca125kinetics[fhir]'``).
+    """
+    spec = marker_code(marker)
+    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
+        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    models = _models()
+    data, label = _load(source, max_bytes)
+    entries = _entries(data, label, models)
+    context = _Context(entries)
+    other = {m.loinc: m for m in MARKERS.values() if m.name != spec.name}
+    rows: list[dict] = []
+    skipped: list[tuple] = []
+    administered: dict[str, list[tuple[str, str]]] = {}
+    requested: dict[str, list[tuple[str, str]]] = {}
+
+    for i, (full_url, res) in enumerate(entries):
+        if not isinstance(res, dict):
+            skipped.append((f"entry[{i}]", None, None, "entry has no resource object"))
+            continue
+        kind = res.get("resourceType")
+        rid = f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else (full_url or f"entry[{i}]")
+        if kind not in _READ_TYPES:
+            skipped.append((rid, None, kind, f"resource type {kind!r} is not read"))
+            continue
+        try:
+            models[kind].model_validate(res)
+        except Exception as exc:  # pydantic ValidationError: not a valid R4 resource
+            skipped.append((rid, None, kind, f"not a valid FHIR R4 {kind}: {_first_error(exc)}"))
+            continue
+        if kind in ("Patient", "Medication"):
+            continue
+        pid, problem = context.patient(res)
+
+        def skip(reason: str) -> None:
+            skipped.append((rid, pid, kind, reason))
+
+        if kind == "Observation":
+            loinc = _codes(res.get("code"), LOINC)
+            if spec.loinc not in loinc:
+                hit = next((other[c] for c in loinc if c in other), None)
+                skip(f"{hit.label} (LOINC {hit.loinc}), not the marker read: pass marker='{hit.name}'" if hit
+                     else f"LOINC {loinc} is not {spec.label} ({spec.loinc})" if loinc
+                     else "no LOINC code: CA-125 is LOINC 10334-1, CEA 2039-6")
+                continue
+            row = _observation(res, spec, uln, problem)
+            if isinstance(row, str):
+                skip(row)
+                continue
+            rows.append({"patient_id": pid, **row, "resource_id": rid})
+        elif kind == "Procedure":
+            snomed = [c for c in _codes(res.get("code"), SNOMED) if c in event_codes]
+            if not snomed:
+                skip("procedure is not coded (SNOMED CT) as an exclusion event: "
+                     f"{dict(event_codes)}")
+                continue
+            if res.get("status") not in _PROCEDURE_STATUS:
+                skip(f"status {res.get('status')!r}: only completed procedures are events")
+                continue
+            day, when = _when(res, "performed")
+            if problem or when:
+                skip(problem or when)
+                continue
+            rows.append({"patient_id": pid, "date": day, "ca125": float("nan"), "censored": False,
+                         "uln": float("nan"), "assay": None, "event": event_codes[snomed[0]],
+                         "resource_id": rid})
+        else:  # MedicationAdministration / MedicationRequest
+            drug = _platinum(context.medication(res))
+            if drug is None:
+                skip("not a platinum agent (carboplatin/cisplatin by RxNorm or ATC code)")
+                continue
+            allowed = _ADMINISTRATION_STATUS if kind == "MedicationAdministration" else _REQUEST_STATUS
+            if res.get("status") not in allowed:
+                skip(f"status {res.get('status')!r}: read only when {' or '.join(allowed)}")
+                continue
+            if kind == "MedicationAdministration":
+                day, when = _when(res, "effective")
+            else:
+                day, when = _planned_start(res)
+            if problem or when:
+                skip(problem or when)
+                continue
+            (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
+
+    skipped_table = skipped_frame(skipped)
+    if not any(r["event"] is None for r in rows):
+        raise NoMarkerDataError(no_marker_message(spec, skipped_table, label), source=None)
+    starts = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows})
+    markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
+                                          "resource_id"])
+    start_of = dict(zip(starts["patient_id"], starts["treatment_start"]))
+    markers.insert(7, "treatment_start", markers["patient_id"].map(start_of).astype(object))
+    markers["treatment_start"] = markers["treatment_start"].where(markers["treatment_start"].notna(), None)
+    markers.insert(8, "marker", spec.name)
+    markers = events_take_sample_uln(markers)
+    return SourceRead(markers=markers, skipped=skipped_table, treatment_starts=starts, marker=spec, source=label)
+
+
+def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str | None) -> dict | str:
+    """The markers row of one marker Observation, or why it is skipped."""
+    if res.get("status") not in _OBSERVATION_STATUS:
+        return f"status {res.get('status')!r}: only final, amended or corrected results are read"
+    if problem:
+        return problem
+    day, when = _when(res, "effective")
+    if when:
+        return when
+    q = res.get("valueQuantity")
+    if not isinstance(q, dict):
+        absent = res.get("dataAbsentReason")
+        given = next((k for k in res if k.startswith("value")), None)
+        return (f"no value ({given} instead of valueQuantity)" if given
+                else f"no value (dataAbsentReason {_codes(absent, 'http://terminology.hl7.org/CodeSystem/data-absent-reason') or absent})")
+    if q.get("value") is None:
+        return "valueQuantity has no value"
+    comparator = q.get("comparator")
+    if comparator in (">", ">="):
+        return (f"value {comparator}{q['value']} is above the measuring range: the true value is unknown; "
+                "ask the laboratory for the diluted result")
+    factor, unit_problem = _unit_factor(q, spec)
+    if unit_problem:
+        return unit_problem
+    value = float(q["value"]) * factor
+    limit = spec.default_uln if uln is None else float(uln)
+    highs = [r.get("high") for r in res.get("referenceRange", []) or [] if isinstance(r, dict) and r.get("high")]
+    if highs:
+        values = set()
+        for high in highs:
+            f, p = _unit_factor(high, spec)
+            if p:
+                return f"referenceRange.high: {p}"
+            values.add(float(high["value"]) * f)
+        if len(values) > 1:
+            return f"referenceRange holds different upper limits {sorted(values)}: which ULN applies is ambiguous"
+        limit = values.pop()
+    elif limit is None:
+        return (f"no referenceRange.high and no uln given: the {spec.label} ULN is needed "
+                "(pass uln=... in ng/mL)")
+    method = res.get("method") if isinstance(res.get("method"), dict) else {}
+    coding = (method.get("coding") or [{}])[0] if method else {}
+    assay = method.get("text") or coding.get("display") or coding.get("code")
+    return {"date": day, "ca125": value, "censored": comparator in ("<", "<="), "uln": limit,
+            "assay": assay, "event": None}
+
+
+def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
+    for dosage in res.get("dosageInstruction", []) or []:
+        period = (((dosage or {}).get("timing") or {}).get("repeat") or {}).get("boundsPeriod") or {}
+        if period.get("start"):
+            day = _day(period["start"])
+            return (day, None) if day else (None, f"planned start {period['start']!r} is not precise to the day")
+    return None, "no dosageInstruction.timing.repeat.boundsPeriod.start (the planned first dose)"
+
+
+def _as_day(value, what: str) -> str:
+    try:
+        return pd.Timestamp(value).date().isoformat()
+    except (ValueError, TypeError) as exc:
+        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
+                                column="treatment_start") from exc
+
+
+def _treatment_starts(administered, requested, given, patients: Iterable[str]) -> pd.DataFrame:
+    """Earliest platinum administration per patient, else planned start; ``given`` wins."""
+    rows = []
+    for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
+        if given is not None and not isinstance(given, Mapping):
+            rows.append((pid, _as_day(given, "every patient"), "given"))
+        elif isinstance(given, Mapping) and given.get(pid) is not None:
+            rows.append((pid, _as_day(given[pid], f"patient {pid!r}"), "given"))
+        elif pid in administered:
+            day, rid = min(administered[pid])
+            rows.append((pid, day, rid))
+        elif pid in requested:
+            day, rid = min(requested[pid])
+            rows.append((pid, day, rid))
+    return pd.DataFrame(rows, columns=["patient_id", "treatment_start", "source"]).astype(object)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
+    """A FHIR R4 ``collection`` Bundle of a cohort: what :func:`read_fhir` reads back.
+
+    Each patient gets a ``Patient``, one carboplatin ``MedicationAdministration`` on the
+    treatment start (day 0), one ``Observation`` per value (LOINC, UCUM ``U/mL`` or ``ng/mL``,
+    comparator ``<`` for censored values, the ULN as ``referenceRange.high``, the assay as
+    ``method.text``) and one ``Procedure`` per paracentesis/thoracentesis. Days become dates
+    from the clinical ``treatment_start``.
+
+    Parameters
+    ----------
+    markers, clinical : path or DataFrame
+        As :func:`ca125kinetics.io.read_markers` / :func:`~ca125kinetics.io.read_clinical`;
+        the clinical table must carry ``treatment_start``.
+    marker : {"ca125", "cea"}
+        Which LOINC code the values are written under.
+
+    Returns
+    -------
+    dict
+        The Bundle as JSON-ready Python objects (:func:`write_fhir` writes it).
+    """
+    from ..io import read_clinical, read_markers
+
+    spec = marker_code(marker)
+    clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
+    table = read_markers(markers, clinical=clin)
+    starts = dict(zip(clin["patient_id"], clin["treatment_start"]))
+    codes = {v: k for k, v in EVENT_SNOMED.items()}
+    entries: list[dict] = []
+
+    def add(resource: dict) -> None:
+        entries.append({"fullUrl": f"urn:ca125kinetics:{resource['resourceType']}/{resource['id']}",
+                        "resource": resource})
+
+    for pid, rows in table.groupby("patient_id", sort=True):
+        if not _FHIR_ID_RE.match(pid):
+            raise InvalidInputError("patient_id is not a FHIR id (1-64 letters, digits, '-' or '.')",
+                                    patient_id=pid, column="patient_id")
+        start = starts.get(pid)
+        if start is None or pd.isna(start):
+            raise InvalidInputError("no treatment_start: dates cannot be written", patient_id=pid,
+                                    column="treatment_start")
+        subject = {"reference": f"Patient/{pid}"}
+        add({"resourceType": "Patient", "id": pid})
+        add({"resourceType": "MedicationAdministration", "id": f"{pid}-platinum", "status": "completed",
+             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "40048", "display": "carboplatin"}]},
+             "subject": dict(subject), "effectiveDateTime": start.date().isoformat()})
+        for n, r in enumerate(rows.itertuples(index=False)):
+            day = (start + pd.Timedelta(days=int(r.day))).date().isoformat()
+            if r.event is not None and r.event in codes:
+                add({"resourceType": "Procedure", "id": f"{pid}-p{n}", "status": "completed",
+                     "code": {"coding": [{"system": SNOMED, "code": codes[r.event], "display": r.event}]},
+                     "subject": dict(subject), "performedDateTime": day})
+            elif r.event is not None:
+                raise InvalidInputError(f"event {r.event!r} has no FHIR procedure code here; only "
+                                        f"{sorted(codes)} are written", patient_id=pid, column="event")
+            if pd.isna(r.ca125):
+                continue
+            quantity = {"value": float(r.ca125), "unit": spec.unit, "system": UCUM, "code": spec.unit}
+            if r.censored:
+                quantity = {"comparator": "<", **quantity}
+            obs = {"resourceType": "Observation", "id": f"{pid}-{n}", "status": "final",
+                   "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                                             "code": "laboratory"}]}],
+                   "code": {"coding": [{"system": LOINC, "code": spec.loinc}], "text": spec.label},
+                   "subject": dict(subject), "effectiveDateTime": day, "valueQuantity": quantity,
+                   "referenceRange": [{"high": {"value": float(r.uln), "unit": spec.unit, "system": UCUM,
+                                                "code": spec.unit}}]}
+            if r.assay is not None:
+                obs["method"] = {"text": str(r.assay)}
+            add(obs)
+    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
+
+
+def write_fhir(bundle: Mapping, path) -> Path:
+    """Write a Bundle (or any FHIR JSON) to ``path`` as compact UTF-8 JSON."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(bundle, separators=(",", ":"), allow_nan=False), encoding="utf-8")
+    return path
+
+
+def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[dict, int]:
+    """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
+    resources skipped.
+
+    Samples keep their dates, the treatment start comes from the bundle's platinum
+    administration, events from its procedures; the clinical factors are left unknown.
+
+    Raises
+    ------
+    InvalidInputError
+        Not one patient, samples with different ULNs, or anything :func:`read_fhir` refuses.
+    """
+    result = read_fhir(body, max_bytes=max_bytes)
+    m = result.markers
+    ids = sorted(set(m["patient_id"]))
+    if len(ids) != 1:
+        raise InvalidInputError(f"the bundle holds {len(ids)} patients ({', '.join(ids[:3])}); send one patient "
+                                "per request", column="patient_id")
+    ulns = sorted(set(m.loc[m["event"].isna(), "uln"]))
+    if len(ulns) > 1:
+        raise InvalidInputError(f"the samples carry different ULNs {ulns}; GCIG needs one assay and ULN")
+    samples = [{"date": r.date, "ca125": None if pd.isna(r.ca125) else float(r.ca125), "censored": bool(r.censored),
+                "event": r.event} for r in m.itertuples(index=False)]
+    request = {"patient_id": ids[0], "samples": samples, "uln": ulns[0]}
+    start = m["treatment_start"].iloc[0]
+    if start is not None:
+        request["treatment_start"] = start
+    return request, len(result.skipped)
+
+
+# --------------------------------------------------------------------------- RiskAssessment
+
+
+def risk_assessment(prediction, *, occurrence: _dt.date | str | None = None) -> dict:
+    """A scored patient as a FHIR R4 ``RiskAssessment`` (JSON-ready dict).
+
+    ``prediction[0]`` holds the probability of complete resection at secondary
+    cytoreduction (``probabilityDecimal``) and, as ``qualitativeRisk`` text, the decision;
+    the interval, the rule that fired and the model go to ``rationale`` and ``note``.
+    ``method.text`` names the model and its version; ``status`` is ``final`` for a scored
+    patient and ``cancelled`` (no prediction, the reason in ``note``) otherwise.
+
+    Parameters
+    ----------
+    prediction : Prediction
+        From :func:`ca125kinetics.predict`.
+    occurrence : date or str, optional
+        When the assessment was made (``occurrenceDateTime``); left out when not given.
+    """
+    model = prediction.model or {}
+    synthetic = bool(model.get("trained_on_synthetic"))
+    notes = [prediction.recommendation,
+             "Research software, not a medical device."
+             + (" Model trained on synthetic data: not for clinical decisions." if synthetic else "")]
+    pid = str(prediction.patient_id)
+    ra: dict[str, Any] = {
+        "resourceType": "RiskAssessment",
+        "status": "final" if prediction.status == "ok" else "cancelled",
+        "subject": {"reference": f"Patient/{pid}"} if _FHIR_ID_RE.match(pid) else {"display": pid},
+        "method": {"text": f"ca125kinetics model {model.get('name', '')} {model.get('version', '')}".strip()},
+    }
+    if occurrence is not None:
+        ra["occurrenceDateTime"] = pd.Timestamp(occurrence).date().isoformat()
+    if prediction.status == "ok" and prediction.probability == prediction.probability:
+        ra["prediction"] = [{
+            "outcome": {"text": "complete resection (no macroscopic residual disease) at secondary cytoreduction"},
+            "probabilityDecimal": round(float(prediction.probability), 6),
+            "qualitativeRisk": {"text": prediction.decision},
+            "rationale": (f"interval {prediction.p_low:.3f}-{prediction.p_high:.3f}; threshold "
+                          f"{prediction.threshold:.2f}; {prediction.rule}"),
+        }]
+    else:
+        notes.insert(0, f"not scored: {prediction.reason}")
+    ra["note"] = [{"text": t} for t in notes if t]
+    return ra

@@ -1,0 +1,561 @@
+"""Read CA-125 or CEA of a cohort from an OMOP CDM v5.4 database; write a cohort as OMOP tables.
+
+Reading (:func:`read_omop`)
+---------------------------
+Through SQLAlchemy: an embedded DuckDB file (``duckdb:///cdm.duckdb``, the default kind of
+database here) or PostgreSQL (``postgresql+psycopg://user@host/db``). Every concept is found
+through the vocabulary tables, never by a hard-coded ``concept_id``:
+
+* the marker: ``measurement.measurement_concept_id`` is the concept with
+  ``vocabulary_id = 'LOINC'`` and ``concept_code`` 10334-1 (CA-125) or 2039-6 (CEA); rows of
+  the other marker are listed as skipped;
+* the comparator: ``operator_concept_id`` is looked up in the ``Meas Value Operator``
+  vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` or none a
+  plain value, ``>``/``>=`` (above the measuring range) are refused;
+* the unit: ``unit_concept_id`` must be a ``UCUM`` concept among the marker's units
+  (:data:`~ca125kinetics.sources.MARKERS`; converted to U/mL or ng/mL), else the row is
+  refused; ``range_high`` (in the row's unit) is the ULN;
+* the treatment start: the earliest ``drug_exposure_start_date`` of a drug descending (through
+  ``concept_ancestor``) from the RxNorm ingredients carboplatin (40048) or cisplatin (2555), or
+  from the ATC classes L01XA02/L01XA01; or given explicitly;
+* exclusion events: ``procedure_occurrence`` rows of the SNOMED paracentesis/thoracentesis
+  concepts (61515000, 91602002).
+
+``measurement_date`` is the sample's day. ``measurement_source_value`` (the local laboratory
+code, which names the assay in most source systems) is read as the assay; pass
+``assay_column=None`` to leave it out. ``patient_id`` is ``person_id``, or
+``person.person_source_value`` when asked. Every imported row keeps its ``measurement_id``
+(or ``procedure_occurrence_id``); every row not imported is listed with its reason.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
+from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
+                     events_take_sample_uln, marker_code, no_marker_message, require, skipped_frame)
+
+__all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
+
+#: CDM v5.4 tables this module reads (and :func:`write_omop` creates, with the columns used).
+OMOP_TABLES = ("concept", "concept_ancestor", "person", "measurement", "drug_exposure",
+               "procedure_occurrence", "cohort")
+#: First concept_id of the synthetic vocabulary written by :func:`cohort_to_omop`; these ids
+#: are not Athena's (the reader finds concepts by code, so any ids work).
+SYNTHETIC_CONCEPT_BASE = 2_000_000_000
+_OPERATORS = {"<": "censored", "<=": "censored", "=": "plain", ">": "above", ">=": "above"}
+
+
+# --------------------------------------------------------------------------- schema
+
+
+def _metadata(schema: str | None):
+    """SQLAlchemy tables of the CDM v5.4 subset used (column types as in the CDM DDL)."""
+    sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
+    md = sa.MetaData(schema=schema)
+    big, integer, date, text, num = sa.BigInteger, sa.Integer, sa.Date, sa.String, sa.Double
+    sa.Table("concept", md, sa.Column("concept_id", integer, primary_key=True, autoincrement=False),
+             sa.Column("concept_name", text(255), nullable=False), sa.Column("domain_id", text(20), nullable=False),
+             sa.Column("vocabulary_id", text(20), nullable=False),
+             sa.Column("concept_class_id", text(20), nullable=False), sa.Column("standard_concept", text(1)),
+             sa.Column("concept_code", text(50), nullable=False), sa.Column("valid_start_date", date, nullable=False),
+             sa.Column("valid_end_date", date, nullable=False), sa.Column("invalid_reason", text(1)))
+    sa.Table("concept_ancestor", md, sa.Column("ancestor_concept_id", integer, nullable=False),
+             sa.Column("descendant_concept_id", integer, nullable=False),
+             sa.Column("min_levels_of_separation", integer, nullable=False),
+             sa.Column("max_levels_of_separation", integer, nullable=False))
+    sa.Table("person", md, sa.Column("person_id", big, primary_key=True, autoincrement=False),
+             sa.Column("gender_concept_id", integer, nullable=False), sa.Column("year_of_birth", integer, nullable=False),
+             sa.Column("race_concept_id", integer, nullable=False),
+             sa.Column("ethnicity_concept_id", integer, nullable=False), sa.Column("person_source_value", text(50)))
+    sa.Table("measurement", md, sa.Column("measurement_id", big, primary_key=True, autoincrement=False),
+             sa.Column("person_id", big, nullable=False), sa.Column("measurement_concept_id", integer, nullable=False),
+             sa.Column("measurement_date", date, nullable=False), sa.Column("measurement_datetime", sa.DateTime),
+             sa.Column("measurement_type_concept_id", integer, nullable=False),
+             sa.Column("operator_concept_id", integer), sa.Column("value_as_number", num),
+             sa.Column("value_as_concept_id", integer), sa.Column("unit_concept_id", integer),
+             sa.Column("range_low", num), sa.Column("range_high", num),
+             sa.Column("measurement_source_value", text(50)), sa.Column("unit_source_value", text(50)),
+             sa.Column("value_source_value", text(50)))
+    sa.Table("drug_exposure", md, sa.Column("drug_exposure_id", big, primary_key=True, autoincrement=False),
+             sa.Column("person_id", big, nullable=False), sa.Column("drug_concept_id", integer, nullable=False),
+             sa.Column("drug_exposure_start_date", date, nullable=False),
+             sa.Column("drug_exposure_end_date", date, nullable=False),
+             sa.Column("drug_type_concept_id", integer, nullable=False))
+    sa.Table("procedure_occurrence", md, sa.Column("procedure_occurrence_id", big, primary_key=True, autoincrement=False),
+             sa.Column("person_id", big, nullable=False), sa.Column("procedure_concept_id", integer, nullable=False),
+             sa.Column("procedure_date", date, nullable=False),
+             sa.Column("procedure_type_concept_id", integer, nullable=False))
+    sa.Table("cohort", md, sa.Column("cohort_definition_id", integer, nullable=False),
+             sa.Column("subject_id", big, nullable=False), sa.Column("cohort_start_date", date, nullable=False),
+             sa.Column("cohort_end_date", date, nullable=False))
+    return md
+
+
+def _engine(url: str, *, read_only: bool = False):
+    """An engine for ``url``; a DuckDB file read is opened read-only and must exist (DuckDB
+    would otherwise create an empty database and report missing tables)."""
+    sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
+    connect_args = {}
+    if str(url).startswith("duckdb"):
+        require("duckdb_engine", "omop", "a DuckDB OMOP database")
+        database = sa.engine.make_url(url).database
+        if read_only and database and database != ":memory:":
+            if not Path(database).is_file():
+                raise InvalidInputError("DuckDB file not found; check the path in the URL "
+                                        "(duckdb:///relative/path.duckdb or duckdb:////absolute/path.duckdb)",
+                                        source=str(url))
+            connect_args = {"read_only": True}
+    elif str(url).startswith("postgresql"):
+        require("psycopg", "omop", "a PostgreSQL OMOP database")
+    try:
+        return sa.create_engine(url, connect_args=connect_args)
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
+        raise InvalidInputError(f"{url!r} is not a database URL SQLAlchemy can use ({exc}); e.g. "
+                                "duckdb:///cdm.duckdb or postgresql+psycopg://user@host/db") from exc
+
+
+def _label(engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+# --------------------------------------------------------------------------- read
+
+
+def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
+              person_ids: Iterable[int] | None = None, patient_id: str = "person_id",
+              treatment_start=None, uln: float | None = None, schema: str | None = None,
+              assay_column: str | None = "measurement_source_value",
+              event_codes: Mapping[str, str] = EVENT_SNOMED) -> SourceRead:
+    """Extract one marker's values, exclusion events and treatment starts of a cohort.
+
+    Parameters
+    ----------
+    url : str
+        SQLAlchemy URL: ``duckdb:///path/cdm.duckdb`` or ``postgresql+psycopg://...``.
+    marker : {"ca125", "cea"}
+        The marker read (LOINC 10334-1 or 2039-6).
+    cohort_id : int, optional
+        Read the persons of ``cohort`` rows with this ``cohort_definition_id``.
+    person_ids : iterable of int, optional
+        Read these persons. Without ``cohort_id`` or ``person_ids``, every person.
+    patient_id : {"person_id", "person_source_value"}
+        Which column identifies the patient in the markers table.
+    treatment_start : date, str or mapping of patient_id to date, optional
+        Given explicitly; takes precedence over ``drug_exposure``.
+    uln : float, optional
+        ULN where ``range_high`` is empty: default 35 U/mL for CA-125; for CEA such rows are
+        skipped unless given.
+    schema : str, optional
+        Schema of the CDM tables (PostgreSQL: e.g. ``cdm``); default the connection's.
+    assay_column : str or None
+        ``measurement`` column read as the assay (default ``measurement_source_value``).
+    event_codes : mapping of str to str
+        SNOMED CT procedure codes read as exclusion events.
+
+    Returns
+    -------
+    SourceRead
+        ``markers`` (provenance ``measurement_id`` / ``procedure_occurrence_id``), ``skipped``
+        (``source_id`` such as ``"measurement_id=17"``), ``treatment_starts``.
+
+    Raises
+    ------
+    InvalidInputError
+        Bad URL or arguments; the database cannot be read (missing tables, no connection).
+    NoMarkerDataError
+        No usable value of the marker for the cohort.
+    MissingDependencyError
+        SQLAlchemy or the database driver is missing (``pip install 'ca125kinetics[omop]'``).
+    """
+    spec = marker_code(marker)
+    if patient_id not in ("person_id", "person_source_value"):
+        raise InvalidInputError(f"patient_id must be 'person_id' or 'person_source_value', got {patient_id!r}")
+    if cohort_id is not None and person_ids is not None:
+        raise InvalidInputError("give cohort_id or person_ids, not both")
+    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
+        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
+    md = _metadata(schema)
+    if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
+        raise InvalidInputError(f"assay_column {assay_column!r} is not a measurement column read here")
+    engine = _engine(url, read_only=True)
+    label = _label(engine)
+    try:
+        with engine.connect() as conn:
+            frames = _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes)
+    except Ca125KineticsError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise InvalidInputError(f"cannot read the OMOP CDM tables ({type(exc).__name__}: {first}); check the "
+                                "URL, the schema and that the CDM v5.4 tables exist", source=label) from exc
+    finally:
+        engine.dispose()
+    return _assemble(frames, spec, uln, treatment_start, patient_id, label, event_codes)
+
+
+def _key(table: str, schema: str | None) -> str:
+    return f"{schema}.{table}" if schema else table
+
+
+def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes) -> dict:
+    t = {name: md.tables[_key(name, schema)] for name in OMOP_TABLES}
+    concept, person = t["concept"], t["person"]
+    loincs = [m.loinc for m in MARKERS.values()]
+    if person_ids is not None:
+        ids = sorted({int(p) for p in person_ids})
+        if not ids:
+            raise InvalidInputError("person_ids is empty; give at least one person_id")
+        persons = sa.select(person.c.person_id).where(person.c.person_id.in_(ids))
+    elif cohort_id is not None:
+        c = t["cohort"]
+        persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == int(cohort_id))
+    else:
+        persons = sa.select(person.c.person_id)
+    persons = persons.subquery()
+    pid_col = persons.c[0]
+    who = sa.select(person.c.person_id, person.c.person_source_value).join(
+        persons, person.c.person_id == pid_col)
+    out = {"persons": pd.DataFrame(conn.execute(who).all(), columns=["person_id", "person_source_value"])}
+    if cohort_id is not None and out["persons"].empty:
+        raise NoMarkerDataError(f"cohort {cohort_id} has no persons in the cohort table (or its persons "
+                                "are not in the person table); check --cohort-id")
+    found = conn.execute(sa.select(sa.func.count()).select_from(concept).where(
+        concept.c.vocabulary_id == "LOINC", concept.c.concept_code == spec.loinc)).scalar()
+    if not found:
+        raise NoMarkerDataError(f"the vocabulary holds no LOINC concept {spec.loinc} ({spec.label}); load the "
+                                "LOINC vocabulary (Athena) into the concept table")
+    m = t["measurement"]
+    mc, op, unit = concept.alias("mc"), concept.alias("op"), concept.alias("unit")
+    cols = [m.c.measurement_id, m.c.person_id, mc.c.concept_code.label("loinc"), m.c.measurement_date,
+            m.c.value_as_number, m.c.range_high, op.c.vocabulary_id.label("op_vocabulary"),
+            op.c.concept_name.label("operator"), m.c.operator_concept_id, unit.c.vocabulary_id.label("unit_vocabulary"),
+            unit.c.concept_code.label("unit"), m.c.unit_concept_id, m.c.unit_source_value]
+    if assay_column is not None:
+        cols.append(m.c[assay_column].label("assay"))
+    q = (sa.select(*cols)
+         .join(persons, m.c.person_id == pid_col)
+         .join(mc, mc.c.concept_id == m.c.measurement_concept_id)
+         .outerjoin(op, op.c.concept_id == m.c.operator_concept_id)
+         .outerjoin(unit, unit.c.concept_id == m.c.unit_concept_id)
+         .where(mc.c.vocabulary_id == "LOINC", mc.c.concept_code.in_(loincs))
+         .order_by(m.c.person_id, m.c.measurement_date, m.c.measurement_id))
+    res = conn.execute(q)
+    out["measurements"] = pd.DataFrame(res.all(), columns=list(res.keys()))
+    if "assay" not in out["measurements"]:
+        out["measurements"]["assay"] = None
+    # platinum ingredients (RxNorm) and classes (ATC), and every drug descending from them
+    roots = sa.select(concept.c.concept_id).where(sa.or_(
+        sa.and_(concept.c.vocabulary_id == "RxNorm", concept.c.concept_code.in_(list(PLATINUM_RXNORM))),
+        sa.and_(concept.c.vocabulary_id == "ATC", concept.c.concept_code.in_(list(PLATINUM_ATC)))))
+    ca = t["concept_ancestor"]
+    drugs = sa.select(ca.c.descendant_concept_id).where(ca.c.ancestor_concept_id.in_(roots))
+    d = t["drug_exposure"]
+    q = (sa.select(d.c.person_id, sa.func.min(d.c.drug_exposure_start_date).label("start"),
+                   sa.func.min(d.c.drug_exposure_id).label("drug_exposure_id"))
+         .join(persons, d.c.person_id == pid_col)
+         .where(sa.or_(d.c.drug_concept_id.in_(drugs), d.c.drug_concept_id.in_(roots)))
+         .group_by(d.c.person_id))
+    out["starts"] = pd.DataFrame(conn.execute(q).all(), columns=["person_id", "start", "drug_exposure_id"])
+    p, pc = t["procedure_occurrence"], concept.alias("pc")
+    q = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
+         .join(persons, p.c.person_id == pid_col)
+         .join(pc, pc.c.concept_id == p.c.procedure_concept_id)
+         .where(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes))))
+    out["events"] = pd.DataFrame(conn.execute(q).all(),
+                                 columns=["procedure_occurrence_id", "person_id", "procedure_date", "code"])
+    return out
+
+
+def _iso(value) -> str | None:
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, (_dt.date, pd.Timestamp)):
+        return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
+    return pd.Timestamp(value).date().isoformat()
+
+
+def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, label, event_codes) -> SourceRead:
+    from .fhir import _as_day
+
+    persons = frames["persons"]
+    name_of = (dict(zip(persons["person_id"], persons["person_source_value"])) if patient_id == "person_source_value"
+               else {p: str(p) for p in persons["person_id"]})
+    rows, skipped = [], []
+    other = {m.loinc: m for m in MARKERS.values() if m.name != spec.name}
+    default = spec.default_uln if uln is None else float(uln)
+    for r in frames["measurements"].itertuples(index=False):
+        sid, pid = f"measurement_id={r.measurement_id}", name_of.get(r.person_id)
+
+        def skip(reason: str) -> None:
+            skipped.append((sid, pid, "measurement", reason))
+
+        if pid is None or pd.isna(pid):
+            skip(f"person {r.person_id} has no {patient_id}")
+            continue
+        if r.loinc in other:
+            hit = other[r.loinc]
+            skip(f"{hit.label} (LOINC {hit.loinc}), not the marker read: pass marker='{hit.name}'")
+            continue
+        if r.measurement_date is None or pd.isna(r.measurement_date):
+            skip("measurement_date is empty: the sample's date is needed")
+            continue
+        if r.value_as_number is None or pd.isna(r.value_as_number):
+            skip("value_as_number is empty (a value_as_concept_id or text result is not a concentration)")
+            continue
+        op = None
+        if r.operator_concept_id is not None and not pd.isna(r.operator_concept_id) and r.operator_concept_id != 0:
+            op = _OPERATORS.get(r.operator) if r.op_vocabulary == "Meas Value Operator" else None
+            if op is None:
+                skip(f"operator_concept_id {r.operator_concept_id} is not a Meas Value Operator concept "
+                     f"(<, <=, =, >=, >)")
+                continue
+            if op == "above":
+                skip(f"operator {r.operator!r}: the value is above the measuring range and its true value unknown")
+                continue
+        if r.unit_vocabulary != "UCUM" or r.unit not in spec.units:
+            shown = r.unit if r.unit_vocabulary == "UCUM" else (r.unit_source_value or r.unit_concept_id)
+            skip(f"unit {shown!r} (unit_concept_id {r.unit_concept_id}) is not a UCUM {spec.label} unit; "
+                 f"read: {sorted(spec.units)}")
+            continue
+        factor = spec.units[r.unit]
+        if r.range_high is not None and not pd.isna(r.range_high):
+            limit = float(r.range_high) * factor
+        elif default is None:
+            skip(f"range_high is empty and no uln given: the {spec.label} ULN is needed (pass uln=...)")
+            continue
+        else:
+            limit = default
+        rows.append({"patient_id": str(pid), "date": _iso(r.measurement_date),
+                     "ca125": float(r.value_as_number) * factor, "censored": op == "censored", "uln": limit,
+                     "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
+                     "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
+    for r in frames["events"].itertuples(index=False):
+        pid = name_of.get(r.person_id)
+        if pid is None or pd.isna(pid):
+            skipped.append((f"procedure_occurrence_id={r.procedure_occurrence_id}", None, "procedure_occurrence",
+                            f"person {r.person_id} has no {patient_id}"))
+            continue
+        rows.append({"patient_id": str(pid), "date": _iso(r.procedure_date), "ca125": np.nan, "censored": False,
+                     "uln": np.nan, "assay": None, "event": event_codes[r.code], "measurement_id": pd.NA,
+                     "procedure_occurrence_id": int(r.procedure_occurrence_id)})
+    with_values = {r["patient_id"] for r in rows if r["event"] is None}
+    for pid in sorted({str(v) for v in name_of.values() if v is not None and not pd.isna(v)} - with_values):
+        skipped.append((f"person={pid}", pid, "person", f"no usable {spec.label} measurement"))
+    skipped_table = skipped_frame(skipped)
+    if not with_values:
+        raise NoMarkerDataError(no_marker_message(spec, skipped_table, label))
+    starts = []
+    for r in frames["starts"].itertuples(index=False):
+        pid = name_of.get(r.person_id)
+        if pid is not None and not pd.isna(pid):
+            starts.append((str(pid), _iso(r.start), f"drug_exposure_id={r.drug_exposure_id}"))
+    start_table = pd.DataFrame(starts, columns=["patient_id", "treatment_start", "source"]).astype(object)
+    if treatment_start is not None:
+        given = ({p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping)
+                 else treatment_start)
+        given_rows = [(str(p), _as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
+        start_table = pd.concat([start_table[~start_table["patient_id"].isin([g[0] for g in given_rows])],
+                                 pd.DataFrame(given_rows, columns=start_table.columns)], ignore_index=True)
+    start_table = start_table.sort_values("patient_id", kind="stable").reset_index(drop=True)
+    markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
+                                          "measurement_id", "procedure_occurrence_id"])
+    start_of = dict(zip(start_table["patient_id"], start_table["treatment_start"]))
+    markers.insert(7, "treatment_start", markers["patient_id"].map(start_of).astype(object))
+    markers["treatment_start"] = markers["treatment_start"].where(markers["treatment_start"].notna(), None)
+    markers.insert(8, "marker", spec.name)
+    for c in ("measurement_id", "procedure_occurrence_id"):
+        markers[c] = markers[c].astype("Int64")
+    markers = markers.sort_values(["patient_id", "date"], kind="stable").reset_index(drop=True)
+    markers = events_take_sample_uln(markers)
+    return SourceRead(markers=markers, skipped=skipped_table, treatment_starts=start_table, marker=spec, source=label)
+
+
+# --------------------------------------------------------------------------- write
+
+
+def _vocabulary(marker: MarkerCode) -> pd.DataFrame:
+    """The synthetic vocabulary: the concepts the reader looks up, with made-up ids."""
+    rows = [("Cancer Ag 125 [Units/volume] in Serum or Plasma", "Measurement", "LOINC", "Lab Test", "S", "10334-1"),
+            ("Carcinoembryonic Ag [Mass/volume] in Serum or Plasma", "Measurement", "LOINC", "Lab Test", "S", "2039-6")]
+    rows += [(f"unit {u}", "Unit", "UCUM", "Unit", "S", u) for m in MARKERS.values() for u in m.units]
+    rows += [(o, "Meas Value Operator", "Meas Value Operator", "Meas Value Operator", "S", o) for o in _OPERATORS]
+    rows += [(name, "Drug", "RxNorm", "Ingredient", "S", code) for code, name in PLATINUM_RXNORM.items()]
+    rows += [(name, "Procedure", "SNOMED", "Procedure", "S", code) for code, name in EVENT_SNOMED.items()]
+    frame = pd.DataFrame(rows, columns=["concept_name", "domain_id", "vocabulary_id", "concept_class_id",
+                                        "standard_concept", "concept_code"])
+    frame.insert(0, "concept_id", SYNTHETIC_CONCEPT_BASE + np.arange(len(frame)))
+    frame["valid_start_date"] = _dt.date(1970, 1, 1)
+    frame["valid_end_date"] = _dt.date(2099, 12, 31)
+    frame["invalid_reason"] = None
+    return frame
+
+
+def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.DataFrame]:
+    """OMOP CDM v5.4 tables of a cohort: what :func:`read_omop` reads back.
+
+    ``person_id`` counts from 1 in ``patient_id`` order, ``person_source_value`` keeps the
+    ``patient_id``; one carboplatin ``drug_exposure`` on the treatment start; one
+    ``measurement`` per value (UCUM unit, ``range_high`` the ULN, the ``<`` operator for
+    censored values, the assay in ``measurement_source_value``); one ``procedure_occurrence``
+    per paracentesis/thoracentesis; ``cohort`` 1 holds every person. The vocabulary is
+    synthetic (ids from :data:`SYNTHETIC_CONCEPT_BASE`), with the real codes.
+
+    Parameters
+    ----------
+    markers, clinical : path or DataFrame
+        As :func:`ca125kinetics.io.read_markers`; the clinical table must carry
+        ``treatment_start`` (and ``age``, for ``year_of_birth``).
+    marker : {"ca125", "cea"}
+        The LOINC concept the values are written under.
+    """
+    from ..io import read_clinical, read_markers
+
+    spec = marker_code(marker)
+    clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
+    table = read_markers(markers, clinical=clin)
+    vocab = _vocabulary(spec)
+    cid = {(v, c): i for i, v, c in vocab[["concept_id", "vocabulary_id", "concept_code"]].itertuples(index=False)}
+    ids = sorted(set(table["patient_id"]))
+    person_of = {p: i + 1 for i, p in enumerate(ids)}
+    clin = clin.set_index("patient_id").loc[ids]
+    if clin["treatment_start"].isna().any():
+        missing = clin.index[clin["treatment_start"].isna()][0]
+        raise InvalidInputError("no treatment_start: dates cannot be written", patient_id=missing,
+                                column="treatment_start")
+    start = clin["treatment_start"]
+    age = clin["age"] if "age" in clin else pd.Series(np.nan, index=clin.index)
+    year = (start.dt.year - age.fillna(0).round()).astype(int)
+    person = pd.DataFrame({"person_id": [person_of[p] for p in ids], "gender_concept_id": 0,
+                           "year_of_birth": year.to_numpy(), "race_concept_id": 0, "ethnicity_concept_id": 0,
+                           "person_source_value": ids})
+    when = (table["patient_id"].map(start) + pd.to_timedelta(table["day"], unit="D")).dt.date
+    values = table[table["ca125"].notna()]
+    measurement = pd.DataFrame({
+        "measurement_id": np.arange(1, len(values) + 1),
+        "person_id": values["patient_id"].map(person_of).to_numpy(),
+        "measurement_concept_id": cid[("LOINC", spec.loinc)],
+        "measurement_date": when[values.index].to_numpy(),
+        "measurement_datetime": None,
+        "measurement_type_concept_id": 0,
+        "operator_concept_id": np.where(values["censored"], cid[("Meas Value Operator", "<")],
+                                        cid[("Meas Value Operator", "=")]),
+        "value_as_number": values["ca125"].to_numpy(),
+        "value_as_concept_id": None,
+        "unit_concept_id": cid[("UCUM", spec.unit)],
+        "range_low": None,
+        "range_high": values["uln"].to_numpy(),
+        "measurement_source_value": values["assay"].to_numpy(),
+        "unit_source_value": spec.unit,
+        "value_source_value": None,
+    })
+    events = table[table["event"].notna()]
+    codes = {v: k for k, v in EVENT_SNOMED.items()}
+    unknown = sorted(set(events["event"]) - set(codes))
+    if unknown:
+        raise InvalidInputError(f"events {unknown} have no SNOMED procedure concept here; only {sorted(codes)} "
+                                "are written", column="event")
+    procedure = pd.DataFrame({
+        "procedure_occurrence_id": np.arange(1, len(events) + 1),
+        "person_id": events["patient_id"].map(person_of).to_numpy(),
+        "procedure_concept_id": [cid[("SNOMED", codes[e])] for e in events["event"]],
+        "procedure_date": when[events.index].to_numpy(),
+        "procedure_type_concept_id": 0,
+    })
+    carboplatin = cid[("RxNorm", "40048")]
+    drug = pd.DataFrame({"drug_exposure_id": np.arange(1, len(ids) + 1), "person_id": person["person_id"],
+                         "drug_concept_id": carboplatin, "drug_exposure_start_date": start.dt.date.to_numpy(),
+                         "drug_exposure_end_date": start.dt.date.to_numpy(), "drug_type_concept_id": 0})
+    ancestor = pd.DataFrame({"ancestor_concept_id": vocab["concept_id"], "descendant_concept_id": vocab["concept_id"],
+                             "min_levels_of_separation": 0, "max_levels_of_separation": 0})
+    cohort = pd.DataFrame({"cohort_definition_id": 1, "subject_id": person["person_id"],
+                           "cohort_start_date": start.dt.date.to_numpy(), "cohort_end_date": start.dt.date.to_numpy()})
+    return {"concept": vocab, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
+            "drug_exposure": drug, "procedure_occurrence": procedure, "cohort": cohort}
+
+
+def write_omop(tables: Mapping[str, pd.DataFrame] | str | Path, url: str, *, schema: str | None = None) -> None:
+    """Create the CDM v5.4 tables used here (when absent) and append ``tables`` to them.
+
+    Parameters
+    ----------
+    tables : mapping of table name to DataFrame, or a directory of ``<table>.csv`` files
+        As returned by :func:`cohort_to_omop` (the committed test fixture is such a directory).
+    url : str
+        SQLAlchemy URL of the database (a DuckDB file is created when absent).
+    schema : str, optional
+        Schema to write into (created when absent).
+    """
+    sa = require("sqlalchemy", "omop", "writing OMOP CDM databases")
+    if isinstance(tables, (str, Path)):
+        tables = _read_csv_tables(Path(tables))
+    md = _metadata(schema)
+    engine = _engine(url)
+    try:
+        with engine.begin() as conn:
+            if schema:
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+            md.create_all(conn)
+            for name, frame in tables.items():
+                if name not in OMOP_TABLES:
+                    raise InvalidInputError(f"{name!r} is not an OMOP table written here; use {list(OMOP_TABLES)}")
+                _insert(conn, md.tables[_key(name, schema)], frame)
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        raise InvalidInputError(f"cannot write the OMOP tables ({type(exc).__name__}: {first})",
+                                source=_label(engine)) from exc
+    finally:
+        engine.dispose()
+
+
+def _insert(conn, table, frame: pd.DataFrame) -> None:
+    """Append ``frame`` to ``table``: DuckDB reads the DataFrame directly (an executemany of
+    thousands of rows takes seconds there); other databases get one executemany."""
+    if frame.empty:
+        return
+    frame = frame[[c.name for c in table.columns if c.name in frame.columns]]
+    if conn.dialect.name == "duckdb":
+        raw = conn.connection.driver_connection
+        raw.register("_ca125_frame", frame)
+        try:
+            names = ", ".join(f'"{c}"' for c in frame.columns)
+            target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
+            raw.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _ca125_frame")
+        finally:
+            raw.unregister("_ca125_frame")
+        return
+    conn.execute(table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records"))
+
+
+def _read_csv_tables(directory: Path) -> dict[str, pd.DataFrame]:
+    if not directory.is_dir():
+        raise InvalidInputError("not a directory of OMOP table CSV files", source=str(directory))
+    dates = {"valid_start_date", "valid_end_date", "measurement_date", "drug_exposure_start_date",
+             "drug_exposure_end_date", "procedure_date", "cohort_start_date", "cohort_end_date"}
+    out = {}
+    for name in OMOP_TABLES:
+        path = directory / f"{name}.csv"
+        if path.exists():
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
+                                dtype={"concept_code": str, "person_source_value": str,
+                                       "measurement_source_value": str, "unit_source_value": str})
+            for c in dates & set(frame.columns):
+                frame[c] = pd.to_datetime(frame[c]).dt.date
+            out[name] = frame
+    return out
+
+
+def write_omop_csv(tables: Mapping[str, pd.DataFrame], directory) -> Path:
+    """Write OMOP tables as ``<table>.csv`` files (the form of the committed test fixture)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, frame in tables.items():
+        frame.to_csv(directory / f"{name}.csv", index=False)
+    return directory
