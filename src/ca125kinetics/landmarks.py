@@ -95,6 +95,8 @@ __all__ = [
     "Trajectory",
     "TrajectoryPoint",
     "build_trajectory",
+    "latest_sample_day",
+    "reached",
     "TRAJECTORY_COLUMNS",
     "MIN_OUTCOMES",
 ]
@@ -571,6 +573,24 @@ class Trajectory:
         return pd.DataFrame(rows, columns=list(TRAJECTORY_COLUMNS))
 
 
+def latest_sample_day(days, values) -> float:
+    """Day of a patient's latest row with a CA-125 value (NaN when none): the clock of
+    :func:`reached`."""
+    d = np.asarray(days, dtype=float)
+    if not d.size:
+        return math.nan
+    has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
+                         dtype=bool)
+    d = d[has_value & ~np.isnan(d)]
+    return float(d.max()) if d.size else math.nan
+
+
+def reached(last_day: float, landmark: Landmark) -> bool:
+    """Whether a patient whose latest sample is on ``last_day`` has reached ``landmark``
+    (``last_day >= landmark.first_day``: the landmark's sample has been drawn)."""
+    return math.isfinite(last_day) and last_day >= landmark.first_day
+
+
 def _decision(p: float, threshold: float) -> str | None:
     if not math.isfinite(p):
         return None
@@ -596,7 +616,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         The full-series prediction of the shipped model (None when not scored).
     score_at : callable
         ``score_at(landmark_model) -> (p, p_low, p_high)``: the landmark model on the rows of
-        ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored).
+        ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored);
+        called only for the fitted landmarks the patient has reached (:func:`reached`).
     """
     if final is None or not math.isfinite(float(final[0])):
         return Trajectory("not_scored", threshold, summary="No trajectory: the patient was not scored.")
@@ -608,15 +629,15 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
                          dtype=bool) if len(d) else np.zeros(0, dtype=bool)
     sample_days = d[has_value & ~np.isnan(d)]
-    last = float(sample_days.max()) if sample_days.size else math.nan
-    reached = [m for m in landmark_models if math.isfinite(last) and last >= m.landmark.first_day]
-    if not reached:
+    last = latest_sample_day(days, values)
+    marks = [m for m in landmark_models if reached(last, m.landmark)]
+    if not marks:
         first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
         return Trajectory("none_reached", threshold, summary=(
             f"No landmark reached yet: the latest CA-125 sample is on day {last:g}, before the window of the "
             f"first landmark, {first.label}, which opens on day {first.first_day}."))
     points = []
-    for m in reached:
+    for m in marks:
         lm = m.landmark
         n = int((landmark_mask(sample_days, lm.last_day)).sum())
         if m.status != "ok" or m.model is None:

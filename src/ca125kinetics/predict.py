@@ -104,6 +104,7 @@ import os
 import re
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -238,7 +239,10 @@ class Prediction:
         landmark model's probability and interval on the series truncated at the landmark,
         then the full series, and whether the decision has been stable
         (:mod:`ca125kinetics.landmarks`). Its ``status`` says why it is empty (a model
-        without landmark models, no landmark reached, not scored).
+        without landmark models, no landmark reached, not scored). Computed on first access
+        (a property; for the results of one :func:`predict_many` call, all at once): it costs
+        a scoring pass of the truncated series, which a caller who only needs the
+        probability does not pay.
     """
 
     patient_id: str
@@ -261,8 +265,17 @@ class Prediction:
     model: dict
     series: tuple = ()
     curve: tuple = ()
-    trajectory: Any = None
+    _trajectory: Any = field(default=None, repr=False, compare=False)
     _row: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def trajectory(self):
+        """See the class docstring (computed on first access, then kept)."""
+        value = self._trajectory
+        if callable(value):
+            value = value()
+            object.__setattr__(self, "_trajectory", value)
+        return value
 
     @property
     def resectable(self) -> bool | None:
@@ -1098,36 +1111,115 @@ def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: in
 def _trajectories(bundle, patients: list[_Patient], problems: Mapping[str, str], rows: list[dict]) -> list:
     """The landmark trajectory of each patient (:func:`ca125kinetics.landmarks.build_trajectory`).
 
-    Every landmark model scores, in one :func:`_score_patients` pass, the scored patients'
-    rows kept by :func:`ca125kinetics.landmarks.landmark_mask` (strict truncation, the rule
-    training used) with the clinical factors known then (``landmarks.clinical_at``).
+    The rows of every scored patient kept by :func:`ca125kinetics.landmarks.landmark_mask`
+    (strict truncation, the rule training used), with the clinical factors known then
+    (``landmarks.clinical_at``), are scored by :func:`_score_patients` -- every landmark the
+    patient reached, in one pass when the landmark models share their rule settings and
+    kinetics population (as training makes them: :class:`_LandmarkScorer`).
     """
     from itertools import compress
 
-    from .landmarks import build_trajectory, clinical_at, landmark_mask
+    from .landmarks import build_trajectory, clinical_at, landmark_mask, latest_sample_day, reached
 
-    marks = (getattr(bundle, "landmarks", None) or {}).get("models")
+    marks = [m for m in (getattr(bundle, "landmarks", None) or {}).get("models") or () if m.model is not None]
     scored = [i for i, r in enumerate(rows) if r["status"] == "ok"]
+    pairs = [(k, i) for i in scored for k, m in enumerate(marks)
+             if reached(latest_sample_day(patients[i].day, patients[i].ca125), m.landmark)]
     at: dict = {}
-    for m in marks or ():
-        if m.model is None or not scored:
-            continue
+    if pairs:
         cut = []
-        for i in scored:
-            p = patients[i]
-            keep = landmark_mask(p.day, m.landmark.last_day).tolist()
-            cut.append(_Patient(p.patient_id, *(list(compress(getattr(p, a), keep)) for a in _ROW_ATTRS),
-                                clinical=clinical_at(p.clinical, m.landmark)))
-        for i, r in zip(scored, _score_patients(m.model, cut, problems)):
-            at[(m.landmark.key, i)] = (r["probability"], r["p_low"], r["p_high"])
-    return [build_trajectory(marks, days=p.day, values=p.ca125, threshold=float(bundle.threshold),
+        for k, i in pairs:
+            p, lm = patients[i], marks[k].landmark
+            keep = landmark_mask(p.day, lm.last_day).tolist()
+            cut.append(_Patient(f"{p.patient_id}{_LandmarkScorer.SEP}{k}",
+                                *(list(compress(getattr(p, a), keep)) for a in _ROW_ATTRS),
+                                clinical=clinical_at(p.clinical, lm)))
+        if _LandmarkScorer.compatible([m.model for m in marks]):
+            groups = [(list(range(len(pairs))), _LandmarkScorer([m.model for m in marks]))]
+        else:
+            groups = [([j for j, (k, _) in enumerate(pairs) if k == kk], m.model) for kk, m in enumerate(marks)]
+        for members, scorer in groups:
+            if not members:
+                continue
+            known = {cut[j].patient_id: problems[patients[pairs[j][1]].patient_id] for j in members
+                     if patients[pairs[j][1]].patient_id in problems}
+            for j, r in zip(members, _score_patients(scorer, [cut[j] for j in members], known)):
+                at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"])
+    all_marks = (getattr(bundle, "landmarks", None) or {}).get("models")
+    return [build_trajectory(all_marks, days=p.day, values=p.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] == "ok" else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)])
             for i, (p, r) in enumerate(zip(patients, rows))]
 
 
+class _DeferredTrajectories:
+    """The trajectories of one scoring call, computed together (:func:`_trajectories`) the
+    first time one of them is asked for."""
+
+    def __init__(self, bundle, patients, problems, rows):
+        self._args = (bundle, patients, dict(problems), rows)
+        self._lock = threading.Lock()
+        self._done: list | None = None
+
+    def get(self, i: int):
+        with self._lock:
+            if self._done is None:
+                self._done = _trajectories(*self._args)
+                self._args = None
+            return self._done[i]
+
+
 #: The per-row attributes of a :class:`_Patient`, in its field order.
 _ROW_ATTRS = ("day", "ca125", "censored", "uln", "assay", "event", "row_problem")
+
+
+class _LandmarkScorer:
+    """A bundle's landmark models as one scorer for :func:`_score_patients`.
+
+    Training gives every landmark model the shipped model's rule settings and kinetics
+    population (:mod:`ca125kinetics.landmarks`), so the truncated series of all landmarks go
+    through one GCIG and kinetics pass; each row is then scored by the head of its own
+    landmark, named by the suffix of its patient identifier (``<id><SEP><k>``).
+    """
+
+    SEP = "\x1f"
+
+    def __init__(self, models: list):
+        first = models[0]
+        self.models = models
+        self.gcig_settings, self.kinetics_settings = first.gcig_settings, first.kinetics_settings
+        self.threshold, self.trained_on_synthetic = first.threshold, first.trained_on_synthetic
+        self.name, self.version, self.model_family = first.name, first.version, first.model_family
+        self.feature_ranges: dict = {}
+        self.kinetics_step = _kinetics_step(first)
+
+    @staticmethod
+    def compatible(models: list) -> bool:
+        """Whether the models share the rule settings and the fitted kinetics step."""
+        if not models:
+            return False
+        first, step = models[0], _kinetics_step(models[0])
+        if step is None:
+            return False
+        for m in models[1:]:
+            other = _kinetics_step(m)
+            if other is None or (m.gcig_settings, m.kinetics_settings, m.threshold) != (
+                    first.gcig_settings, first.kinetics_settings, first.threshold) or \
+                    (other.method, other.settings_, getattr(other, "population_", None)) != \
+                    (step.method, step.settings_, getattr(step, "population_", None)):
+                return False
+        return True
+
+    def predict_head(self, columns, n: int):
+        """``(p, p_low, p_high)``, each row from its landmark's model."""
+        which = np.array([int(str(pid).rsplit(self.SEP, 1)[1]) for pid in columns["patient_id"]], dtype=np.intp)
+        out = np.full((3, n), np.nan)
+        for k, model in enumerate(self.models):
+            rows = np.flatnonzero(which == k)
+            if rows.size:
+                part = {c: np.asarray(v)[rows] for c, v in columns.items()}
+                out[:, rows] = np.vstack(model.predict_head(part, rows.size))
+        return out[0], out[1], out[2]
 
 
 def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> Prediction:
@@ -1170,7 +1262,7 @@ def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> 
                **json.loads(row["settings_json"])},
         series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
         curve=curve,
-        trajectory=trajectory,
+        _trajectory=trajectory,
         _row=dict(row),
     )
 
@@ -1226,8 +1318,8 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
                 f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
                 "use predict_cohort for several patients", column="patient_id")
     rows = _score_patients(bundle, patients, problems)
-    trajectory = _trajectories(bundle, patients, problems, rows)[0]
-    return _prediction_from_row(_clean_row(rows[0]), patients[0].samples(), bundle, trajectory)
+    trajectories = _DeferredTrajectories(bundle, patients, problems, rows)
+    return _prediction_from_row(_clean_row(rows[0]), patients[0].samples(), bundle, partial(trajectories.get, 0))
 
 
 def predict_many(items, *, model=None) -> list[Prediction]:
@@ -1286,10 +1378,10 @@ def predict_many(items, *, model=None) -> list[Prediction]:
                                         pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
         patients += _patients_from_frames(gm, gc)
     rows = _score_patients(bundle, patients, problems)
-    trajectories = _trajectories(bundle, patients, problems, rows)
+    trajectories = _DeferredTrajectories(bundle, patients, problems, rows)
     position = {p.patient_id: i for i, p in enumerate(patients)}
     return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle,
-                                 trajectories[position[pid]])
+                                 partial(trajectories.get, position[pid]))
             for pid in order]
 
 
