@@ -280,6 +280,27 @@ def test_no_sample_after_a_landmark_changes_its_prediction(run, data):
 
 
 @pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_one_pass_for_all_landmarks_equals_one_pass_per_landmark(run, monkeypatch):
+    """predict_many scores every landmark of every patient in one pass (_LandmarkScorer): the
+    same numbers as predict one patient at a time and as one scoring pass per landmark."""
+    import sys
+
+    from ca125kinetics.predict import predict, predict_many
+
+    P = sys.modules["ca125kinetics.predict"]
+    bundle = run[0].bundle
+    items = [({"patient_id": "a", **SERIES}, CLINICAL),
+             ({"patient_id": "b", "day": [-3, 20, 41], "ca125": [300.0, 250.0, 260.0]}, dict(CLINICAL, recist="SD")),
+             ({"patient_id": "c", "day": [-3, 20], "ca125": [300.0, 100.0]}, CLINICAL)]
+    batch = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
+    alone = [predict(m, c, model=bundle).trajectory.to_dict() for m, c in items]
+    monkeypatch.setattr(P._LandmarkScorer, "compatible", staticmethod(lambda models: False))
+    separate = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
+    assert batch == alone == separate
+    assert [t["status"] for t in batch] == ["ok", "ok", "none_reached"]
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
 def test_scoring_file_gives_the_same_trajectory(run):
     from ca125kinetics.predict import load_model, predict
 
