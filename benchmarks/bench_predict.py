@@ -3,6 +3,8 @@
 Targets (issue "predict()"):
 
 * in-process ``predict`` of one patient with a loaded model: median <= 5 ms;
+  the landmark trajectory (``Prediction.trajectory``, computed on first access) is timed on
+  its own row: no target, it is what the web page and ``ca125 score`` pay on top;
 * ``ca125 score`` of one patient from a cold start: <= 2 s (mlflow imported only if needed).
 
 Baselines measured in the same run (the machine is shared, so absolute times drift):
@@ -119,6 +121,8 @@ def bench_in_process(model, n: int) -> None:
         _row("predict(markers, clinical) [target 5 ms]", _timeit(lambda it: P.predict(*it, model=bundle), items),
              base_med),
         _row("baseline: bundle.pipeline.predict_proba", base, base_med),
+        _row("predict + landmark trajectory (.trajectory)", _timeit(
+            lambda it: P.predict(*it, model=bundle).trajectory, items), base_med),
         _row("  part: fast reader (plain values)", _timeit(lambda it: P._fast_patient(*it, gs), items), base_med),
         _row("  part: package readers (any other input)", _timeit(
             lambda it: P._read_inputs(*P._one_patient_inputs(*it), gs), items), base_med),

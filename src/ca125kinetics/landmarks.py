@@ -62,7 +62,7 @@ shipped model on the full series, same threshold), with a Wilson 95 % CI.
 
 Prediction
 ----------
-``predict`` returns the trajectory (:func:`ca125kinetics.predict.Prediction.trajectory`):
+``predict`` returns the trajectory (``Prediction.trajectory``, a :class:`Trajectory`):
 for every landmark reached, the landmark model's probability and interval on the truncated
 series, the decision, and whether the decision has been stable across the landmarks reached
 and the full series. Models trained before landmarks existed carry none: the trajectory then
@@ -280,11 +280,16 @@ def clinical_at(clinical, landmark: Landmark):
 
 
 def last_sample_days(markers: pd.DataFrame) -> pd.Series:
-    """Per patient (index ``patient_id`` as str), the day of the latest row with a CA-125
-    value (NaN for a patient with event rows only)."""
-    value = pd.to_numeric(markers["ca125"], errors="coerce")
-    day = pd.to_numeric(markers["day"], errors="coerce").where(value.notna())
-    return day.groupby(markers["patient_id"].astype(str)).max()
+    """Per patient (index ``patient_id`` as str), :func:`latest_sample_day` of its rows: the
+    day of the latest row with a CA-125 value (NaN for a patient with event rows only)."""
+    value = pd.to_numeric(markers["ca125"], errors="coerce").tolist()
+    day = pd.to_numeric(markers["day"], errors="coerce").tolist()
+    rows: dict[str, tuple[list, list]] = {}
+    for pid, d, v in zip(markers["patient_id"].astype(str).tolist(), day, value):
+        days, values = rows.setdefault(pid, ([], []))
+        days.append(d)
+        values.append(v)
+    return pd.Series({pid: latest_sample_day(d, v) for pid, (d, v) in rows.items()}, dtype=float)
 
 
 # ============================================================================ models
