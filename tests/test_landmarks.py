@@ -211,6 +211,20 @@ def test_landmarks_are_shipped_in_the_bundle_and_its_card(run):
     assert "landmarks (held-out patients who reached each" in format_summary(result)
 
 
+@pytest.mark.slow  # a second small training run (~6 s, no MLflow)
+def test_without_a_held_out_set_the_landmarks_are_cross_validated(cohort_dir):
+    from ca125kinetics.train import fit_and_evaluate
+
+    config = dict(TINY, cv={"n_splits": 3, "n_repeats": 1, "holdout_fraction": 0.0, "n_jobs": 1},
+                  landmarks={"cycles": [3], "early_days": [35]})
+    result = fit_and_evaluate(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=config)
+    table = result.landmarks
+    assert result.evaluation_set == "cross-validated" and table["landmark"].tolist() == ["day35", "cycle3"]
+    # every development patient who reached the landmark is an out-of-fold evaluation patient once
+    assert table["n"].tolist() == table["n_fit"].tolist() and (table["status"] == "ok").all()
+    assert [m.landmark.key for m in result.bundle.landmarks["models"]] == ["day35", "cycle3"]
+
+
 # ----------------------------------------------------------------------------- prediction
 
 
