@@ -248,6 +248,9 @@ def test_trajectory_in_prediction_json_and_text(run):
     assert "Decision after every landmark (threshold 0.70):" in text and t.summary in text
     assert t.summary.startswith("Decision stable" if t.stable else "Decision not stable")
     assert list(t.to_frame()["landmark"]) == ["day35", "cycle2", "cycle3", "cycle4", "final"]
+    import pickle
+
+    assert pickle.loads(pickle.dumps(predict(SERIES, CLINICAL, model=result.bundle))).trajectory == t
 
 
 @pytest.mark.slow  # shares the ~20 s training run of the module fixture

@@ -1168,6 +1168,13 @@ class _DeferredTrajectories:
                 self._args = None
             return self._done[i]
 
+    def __getstate__(self):     # a pickled Prediction carries its trajectories, computed
+        self.get(0)
+        return {"done": self._done}
+
+    def __setstate__(self, state):
+        self._args, self._lock, self._done = None, threading.Lock(), state["done"]
+
 
 #: The per-row attributes of a :class:`_Patient`, in its field order.
 _ROW_ATTRS = ("day", "ca125", "censored", "uln", "assay", "event", "row_problem")
