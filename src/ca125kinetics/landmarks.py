@@ -391,10 +391,10 @@ def fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: n
     rows, models = [], []
     for lm in config.landmarks.landmarks(config.kinetics):
         frame = _aligned_frame(markers, clinical, lm, ids, config.gcig, config.kinetics)
-        reached = last >= lm.first_day
+        came = reached(last, lm)
         row: dict[str, Any] = {"landmark": lm.key, "label": lm.label, "day": lm.day, "first_day": lm.first_day,
                                "last_day": lm.last_day}
-        fit_idx = dev_set[reached[dev_set]]
+        fit_idx = dev_set[came[dev_set]]
         row.update(n_fit=int(len(fit_idx)), n_fit_events=int(y[fit_idx].sum()))
         short = min(row["n_fit_events"], row["n_fit"] - row["n_fit_events"])
         if short < MIN_OUTCOMES:
@@ -408,8 +408,8 @@ def fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: n
             shipped = _fit_one(family, frame, y, fit_idx, config, kinetics_settings, population)
             p_parts, idx_parts = [], []
             for train_idx, test_idx in eval_splits:
-                tr = np.asarray(train_idx)[reached[np.asarray(train_idx)]]
-                te = np.asarray(test_idx)[reached[np.asarray(test_idx)]]
+                tr = np.asarray(train_idx)[came[np.asarray(train_idx)]]
+                te = np.asarray(test_idx)[came[np.asarray(test_idx)]]
                 same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
                 pipeline = shipped if same else _fit_one(family, frame, y, tr, config, kinetics_settings, population)
                 p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
@@ -590,10 +590,13 @@ def latest_sample_day(days, values) -> float:
     return float(d.max()) if d.size else math.nan
 
 
-def reached(last_day: float, landmark: Landmark) -> bool:
+def reached(last_day, landmark: Landmark):
     """Whether a patient whose latest sample is on ``last_day`` has reached ``landmark``
-    (``last_day >= landmark.first_day``: the landmark's sample has been drawn)."""
-    return math.isfinite(last_day) and last_day >= landmark.first_day
+    (``last_day >= landmark.first_day``: the landmark's sample has been drawn; NaN: no).
+    A bool for a number, a boolean array for an array of days."""
+    last = np.asarray(last_day, dtype=float)
+    out = np.isfinite(last) & (np.nan_to_num(last, nan=-np.inf) >= landmark.first_day)
+    return bool(out) if out.ndim == 0 else out
 
 
 def _decision(p: float, threshold: float) -> str | None:
