@@ -120,8 +120,98 @@ def test_invalid_input_shows_the_servers_message(page):
     _fill_rows(page, [(0, 400), (0, 380), (21, 100)])
     page.click("#score")
     page.wait_for_selector("#error:not([hidden])", timeout=30_000)
-    assert "two or more CA-125 samples on day 0" in page.text_content("#error")
+    error = page.text_content("#error")
+    assert "Two samples on day 0 (samples 1 and 2): enter one CA-125 value per day" in error
+    assert "duplicates=" not in error and "row 0" not in error  # the form's words, not the library's
     assert page.is_hidden("#answer")
+    invalid = page.locator("#samples tbody tr input.when.invalid")
+    assert invalid.count() == 2 and invalid.first.get_attribute("aria-invalid") == "true"
+    assert "Two samples on day 0" in page.text_content("#samples tbody tr:first-child .field-error")
+    # correcting the field removes its highlight
+    page.locator("#samples tbody tr").nth(1).locator("input.when").fill("42")
+    assert page.locator("#samples tbody tr").nth(1).locator("input.when.invalid").count() == 0
+
+
+def test_field_errors_name_the_field_and_highlight_it(page):
+    _fill_rows(page, [(0, 400), (21, 180), (42, 95)])
+    page.fill("#age", "130")
+    page.click("#score")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert page.text_content("#error-list") == "Age: must be at most 120"
+    assert "clinical.age" not in page.text_content("#error")
+    assert page.get_attribute("#age", "aria-invalid") == "true"
+    assert page.evaluate("document.activeElement.id") == "age"  # taken to the field
+    # a sample's value: named by its row, highlighted in that row
+    page.fill("#age", "61")
+    page.locator("#samples tbody tr").nth(1).locator("input.value").fill("2000000")
+    page.click("#score")
+    page.wait_for_selector("#samples tbody tr:nth-child(2) input.value.invalid", timeout=30_000)
+    assert page.text_content("#error-list") == "Sample 2, CA-125: must be at most 1000000"
+
+
+def test_the_gcig_reasoning_interval_and_kelim_group_are_explained(page):
+    _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
+    page.select_option("#figo", "IIIC")  # substages are offered
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    steps = page.locator("#gcig-steps li").all_text_contents()
+    assert steps[0].startswith("Baseline: 400 U/mL on day 0") and "2 × ULN = 70 U/mL: met" in steps[0]
+    assert steps[1].startswith("The 50 % line: 200 U/mL")
+    assert steps[2] == "First value at or below the line: 180 U/mL on day 21 (the response date)."
+    assert steps[3].startswith("Confirming sample: 150 U/mL on day 63, 42 days after the fall (at least 28 needed)")
+    assert steps[4].startswith("PR: the confirming value is above the normal range")
+    # the same reading on the plot: the 50 % line, the three marked samples, the 42-day gap
+    assert page.locator("#plot svg line.response-line").count() == 1
+    for mark in ("baseline", "fall", "confirms"):
+        assert page.locator(f"#plot svg circle.gcig-{mark}").count() == 1
+    assert page.locator("#plot svg path.confirmation-gap").count() == 1
+    note = page.text_content("#interval-note")
+    assert "percentile of the probabilities given by 5 copies of the model refitted on bootstrap" in note
+    assert "not a range of outcomes for this patient" in note
+    group = page.text_content("#kelim-group")
+    assert group in ("favourable (score ≥ 1)", "unfavourable (score < 1)")
+    assert "not the KELIM number of the closed biomarker-kinetics.org calculator" in page.text_content("#kelim-note")
+
+
+def test_the_curve_beyond_the_last_sample_is_marked_as_extrapolation(page):
+    _fill_rows(page, [(0, 400), (21, 180), (42, 95)])
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    last_x = max(float(c.get_attribute("cx")) for c in page.locator("#plot svg circle.observed").all())
+    solid = page.get_attribute("#plot svg path.fitted-curve", "d")
+    assert max(float(p.split(",")[0][1:]) for p in solid.split(" ")) <= last_x + 0.1
+    assert page.locator("#plot svg path.extrapolated-curve").count() == 1
+    assert page.text_content("#plot svg .extrapolation-label") == "extrapolation"
+
+
+def test_the_page_fits_a_390_px_phone_and_scrolls_to_the_result(browser, server):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(server + "/")
+    page.click("#example")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scrolling
+    for selector in ("#score-form", "#result", "#plot svg", "#samples"):
+        box = page.locator(selector).bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, selector
+    top = page.evaluate("document.getElementById('result').getBoundingClientRect().top")
+    assert -1 < top < 50  # the result was scrolled into view (to within a sub-pixel of layout rounding)
+    context.close()
+
+
+def test_print_view_has_the_patient_reference_and_no_controls(page):
+    page.fill("#patient-ref", "MRN-0042")
+    page.click("#example")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    page.emulate_media(media="print")
+    assert page.is_visible("#print-header") and page.is_hidden("#score-form") and page.is_hidden("#print")
+    assert page.text_content("#print-ref") == "MRN-0042"
+    assert "2025-03-24: 190" in page.text_content("#print-samples")
+    assert "ECOG 0" in page.text_content("#print-clinical")
+    page.emulate_media(media="screen")
+    assert page.is_hidden("#print-header")
 
 
 def test_fhir_bundle_fills_the_form(page, tmp_path):
@@ -136,8 +226,8 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     one = dict(bundle, entry=[e for e in bundle["entry"] if "/000050" in e["fullUrl"]])
     path = write_fhir(one, tmp_path / "000050.json")
     page.set_input_files("#fhir-file", str(path))
-    page.wait_for_function("document.getElementById('bundle-note').textContent.includes('patient 000050')",
-                           timeout=30_000)
+    # (no wait_for_function: the page's CSP forbids evaluating strings)
+    page.locator("#bundle-note", has_text="patient 000050").wait_for(timeout=30_000)
     note = page.text_content("#bundle-note")
     assert "1 exclusion event(s) (paracentesis" in note
     n_values = sum(1 for e in one["entry"] if e["resource"]["resourceType"] == "Observation")

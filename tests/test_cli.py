@@ -106,3 +106,62 @@ def test_synth_writes_a_readable_cohort(tmp_path):
     clinical = read_clinical(tmp_path / "c" / "clinical.csv")
     markers = read_markers(tmp_path / "c" / "markers.csv", clinical=clinical)
     assert markers["patient_id"].nunique() == 25
+
+
+def test_out_inside_a_file_is_one_line(series, tmp_path, capsys):
+    blocker = tmp_path / "report.txt"
+    blocker.write_text("a file, not a directory")
+    assert main(["gcig", str(series), "--out", str(blocker / "gcig.csv")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("ca125: error:") and str(blocker) in err[0]
+    assert "a file is in the way" in err[0] or "not a directory" in err[0].lower()
+
+
+def test_every_os_error_is_one_line(series, monkeypatch, capsys):
+    import ca125kinetics.io as io_module
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device", "/mnt/full/gcig.csv")
+
+    monkeypatch.setattr(io_module, "write_table", full_disk)
+    assert main(["gcig", str(series), "--out", "/mnt/full/gcig.csv"]) == 2
+    assert capsys.readouterr().err == "ca125: error: No space left on device: /mnt/full/gcig.csv\n"
+
+
+def test_a_2gb_binary_markers_file_is_refused_by_the_cli(tmp_path):
+    path = tmp_path / "scan.csv"
+    with open(path, "wb") as handle:
+        handle.truncate(2 * 1024**3)
+    proc = run_cli("gcig", path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "this file is not a text table" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_gcig_and_kinetics_tables_record_rules_and_version(series, tmp_path):
+    import ca125kinetics
+
+    assert main(["gcig", str(series), "--uln", "30", "--out", str(tmp_path / "g.csv")]) == 0
+    table = pd.read_csv(tmp_path / "g.csv", dtype={"patient_id": str})
+    assert list(table.columns[-2:]) == ["rules", "package_version"]
+    assert json.loads(table["rules"].iloc[0])["gcig"]["uln"] == 30.0
+    assert set(table["package_version"]) == {ca125kinetics.__version__}
+    assert main(["kinetics", str(series), "--method", "per-patient", "--k-ref", "0.0441",
+                 "--out", str(tmp_path / "k.parquet")]) == 0
+    rules = json.loads(pd.read_parquet(tmp_path / "k.parquet")["rules"].iloc[0])
+    assert rules["kinetics"]["k_ref"] == 0.0441 and rules["method"] == "per-patient"
+
+
+def test_gcig_clinical_needs_only_the_columns_the_rules_read(tmp_path, capsys):
+    markers = tmp_path / "m.csv"
+    markers.write_text("patient_id,date,ca125\n1,2025-02-27,400\n1,2025-03-24,180\n1,2025-04-14,95\n"
+                       "1,2025-05-05,60\n")
+    clinical = tmp_path / "c.csv"
+    clinical.write_text("patient_id,treatment_start,recist\n1,2025-03-03,PR\n")
+    assert main(["gcig", str(markers), "--clinical", str(clinical), "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "response" and row["response_day"] == 21 and row["confirmation_day"] == 63
+    assert row["combined_category"] is not None
+    # patient_id is still required
+    clinical.write_text("id,treatment_start\n1,2025-03-03\n")
+    assert main(["gcig", str(markers), "--clinical", str(clinical)]) == 2
+    assert "missing required column(s) ['patient_id']" in capsys.readouterr().err

@@ -285,3 +285,49 @@ def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column,
     with pytest.raises(InvalidInputError) as info:
         read_clinical(pd.DataFrame({"patient_id": ["1"], column: [value]}), require=("patient_id",))
     assert needle in str(info.value) and f"column '{column}'" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- files that are not tables
+
+
+def _sparse(path, size=2 * 1024**3):
+    """A sparse file of ``size`` zero bytes (no disk space used): a 2 GB 'binary table'."""
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+    return path
+
+
+@pytest.mark.parametrize("name", ["markers.csv", "markers.tsv", "markers.csv.gz", "markers.parquet"])
+def test_a_2gb_binary_file_is_refused_from_its_first_bytes(tmp_path, monkeypatch, name):
+    path = _sparse(tmp_path / name)
+
+    def never(*args, **kwargs):  # the parser must not be reached (it would read all 2 GB)
+        raise AssertionError("the file was handed to the parser")
+
+    monkeypatch.setattr(pd, "read_csv", never)
+    monkeypatch.setattr(pd, "read_parquet", never)
+    with pytest.raises(InvalidInputError, match="this file is not .*judged from its first 65536 bytes") as info:
+        read_markers(path)
+    assert str(path) in str(info.value)
+
+
+def test_text_that_is_not_utf8_is_refused_with_the_fix(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("patient_id,day,ca125,note\n1,0,400,r\xe9cidive\n".encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="not UTF-8 text.*save it as UTF-8 CSV"):
+        read_markers(path)
+
+
+def test_utf8_cut_at_the_end_of_the_sample_is_still_text(tmp_path):
+    # a 2-byte character straddling the sniffed 64 kB must not be taken for binary data
+    path = tmp_path / "long.csv"
+    note = "x" * (64 * 1024 - len("patient_id,day,ca125,note\n1,0,400,") - 1) + "é"
+    path.write_text(f"patient_id,day,ca125,note\n1,0,400,{note}\n1,21,100,a\n", encoding="utf-8")
+    assert read_markers(path)["ca125"].tolist() == [400.0, 100.0]
+
+
+def test_a_directory_or_unreadable_file_is_one_clear_error(tmp_path):
+    folder = tmp_path / "markers.csv"
+    folder.mkdir()
+    with pytest.raises(InvalidInputError, match="cannot open the markers table .*Is a directory"):
+        read_markers(folder)

@@ -18,6 +18,8 @@ from argparse import Namespace
 import numpy as np
 import pandas as pd
 import pytest
+
+import ca125kinetics
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -26,7 +28,7 @@ from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNo
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
 
-# The worked reading of shared/spec/clinical-rules.md section 1 (ULN 35): response on day 21,
+# The worked reading of docs/clinical-rules.md section 1 (ULN 35): response on day 21,
 # confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
 WORKED = {"day": [0, 21, 42, 63], "ca125": [400.0, 180.0, 195.0, 150.0]}
 CLINICAL = {"age": 61.0, "ecog": 0, "ascites_ml": 0.0, "figo_stage": "IIIC", "primary_residual_disease": 0,
@@ -540,7 +542,13 @@ def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
     P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
                       out=str(root / "all.csv")))
     frame = pd.read_csv(root / "all.csv", dtype={"patient_id": str})
-    assert list(frame["patient_id"]) == ids and list(frame.columns) == list(P.SCORE_COLUMNS)
+    assert list(frame["patient_id"]) == ids
+    assert list(frame.columns) == list(P.SCORE_COLUMNS) + ["rules", "package_version"]
+    rules = json.loads(frame["rules"].iloc[0])
+    assert rules["gcig"] == bundle.gcig_settings.to_dict() and rules["kinetics"] == bundle.kinetics_settings.to_dict()
+    assert rules["model"] == "test-small 0.0.0+test" and rules["threshold"] == bundle.threshold
+    assert rules["scores"]["imodel_ecog4"] == "poor" and set(frame["package_version"]) == {ca125kinetics.__version__}
+    assert data["package_version"] == ca125kinetics.__version__ and data["rules"] == rules
     assert frame.set_index("patient_id").loc[ids[0], "probability"] == pytest.approx(data["probability"], rel=1e-12)
     assert "wrote 3 patient(s)" in capsys.readouterr().err
     P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))

@@ -8,6 +8,7 @@ clinical row has no markers, so that the report has exclusions to list.
 from __future__ import annotations
 
 import dataclasses
+import html
 import re
 from argparse import ArgumentParser
 
@@ -164,3 +165,123 @@ def test_cli_validate_writes_the_report(model_dir, files, tmp_path, monkeypatch,
     assert "validated report-test" in printed and "optimism-corrected (1 resamples" in printed
     text = out.read_text(encoding="utf-8")
     assert "Harrell's optimism-corrected bootstrap" in text and "optimism-corrected" in text
+
+
+# ----------------------------------------------------------------------------- researchers' needs
+
+SUMMARY = {"n": 400, "events": 290, "auc": 0.81, "auc_ci": [0.76, 0.85], "brier": 0.16,
+           "calibration_slope": 1.05, "citl": -0.06, "evaluation_set": "held-out", "date": "2026-11-21",
+           "config": {"cv": {"n_splits": 5}, "families": ["logistic_main", "logistic_spline"]},
+           "exclusions": [{"n": 12, "reason": "no outcome"}]}
+
+
+def _section(text: str, sid: str) -> str:
+    return text.split(f'<section id="{sid}">', 1)[1].split("</section>", 1)[0]
+
+
+def test_development_versus_validation_table(result):
+    text = render_report(dataclasses.replace(result, model={**result.model, "training_summary": SUMMARY}))
+    part = _section(text, "performance")
+    assert "<h3>Development versus validation</h3>" in part
+    row = re.search(r"<tr><td>AUC</td><td>([^<]*)</td><td>([^<]*)</td><td[^>]*>([^<]*)</td></tr>", part)
+    assert row.group(1) == "0.810 (0.760 to 0.850)"
+    assert row.group(2).startswith(f"{result.metrics.auc:.3f} (")
+    assert row.group(3) == f"{result.metrics.auc - 0.81:.3f}"
+    assert "<tr><td>patients analysed</td><td>400</td>" in part
+    # a model without a training summary says why there is no table
+    bare = render_report(dataclasses.replace(result, model={**result.model, "training_summary": {}}))
+    assert "records no training summary" in _section(bare, "performance")
+
+
+def test_no_raw_json_in_the_report(result):
+    text = render_report(dataclasses.replace(result, model={**result.model, "training_summary": SUMMARY}))
+    body = text.split("</style>", 1)[1]
+    assert "{" not in body and "&quot;" not in _section(text, "model")
+    model = _section(text, "model")
+    assert "<th>training: config.cv.n_splits</th><td>5</td>" in model
+    assert "<th>training: config.families</th><td>logistic_main, logistic_spline</td>" in model
+    assert "<th>training: exclusions</th><td>n 12, reason no outcome</td>" in model
+
+
+def test_optimism_columns_add_up_as_printed(result):
+    from ca125kinetics.validation.report import _adds_up
+
+    assert _adds_up(0.81249, 0.01151) == (0.812, 0.012, 0.8)
+    a, o, c = _adds_up(0.5, float("nan"))
+    assert a == 0.5 and o != o and c != c
+    opt = pd.DataFrame({"metric": ["auc", "calibration_slope", "citl", "brier"],
+                        "apparent": [0.8337, 1.0, 0.0, 0.1549], "bootstrap": [0.85, 1.0, 0.0, 0.15],
+                        "test": [0.82, 0.91, 0.01, 0.16], "optimism": [0.0304, 0.0949, -0.0071, -0.0108],
+                        "optimism_sd": [0.01] * 4, "n_resamples": [10] * 4})
+    opt["corrected"] = opt["apparent"] - opt["optimism"]
+    from ca125kinetics.validation.studies import OptimismResult
+
+    o = OptimismResult(table=opt, resamples=pd.DataFrame(), n=100, n_events=70, n_boot=10, n_failed=0, seed=1,
+                       n_jobs=1, elapsed_seconds=1.0, failures=(), warnings=(), pipeline="logistic_main")
+    with_opt = result.with_optimism(o)
+    frame = with_opt.to_frame().dropna(subset=["corrected"])
+    assert (frame["apparent"] - frame["optimism"] - frame["corrected"]).abs().max() < 1e-12
+    part = _section(render_report(with_opt), "performance")
+    checked = 0
+    for table in part.split("<table>")[1:]:
+        headers = re.findall(r"<th>([^<]*)</th>", table.split("</thead>")[0])
+        if "- optimism" not in headers:
+            continue
+        i, j, k = headers.index("- optimism") - 1, headers.index("- optimism"), headers.index("= corrected")
+        assert k == j + 1 and headers[i].startswith("apparent")
+        for row in re.findall(r"<tr>(.*?)</tr>", table.split("<tbody>")[1]):
+            cells = re.findall(r"<td[^>]*>([^<]*)</td>", row)
+            if cells[k] != "-":
+                assert round(float(cells[i]) - float(cells[j]), 3) == float(cells[k]), row
+                checked += 1
+    assert checked == 8  # the performance table and the bootstrap table, four metrics each
+
+
+def test_decision_curve_has_every_published_rule_or_says_why(result, html_text):
+    from ca125kinetics.validation.studies import DECISION_RULES
+
+    part = _section(html_text, "decision-curve")
+    for rule, (_, description) in DECISION_RULES.items():
+        description = html.escape(description)
+        drawn = f"net_benefit_{rule}" in result.decision_curve.columns
+        assert (f"<li>{description} (dashed)" in part) == drawn
+        assert (f"<li>{description}: left out, because it is available for" in part) == (not drawn)
+    assert {"net_benefit_mskcc_offer", "net_benefit_mskcc_offer_or_consider"} <= set(result.decision_curve.columns) \
+        or "MSKCC: secondary cytoreduction offered: left out" in part
+
+
+def test_a_pdf_report_is_refused_naming_html(result, model_dir, files, tmp_path):
+    from ca125kinetics.errors import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match=r"HTML only.*ending in \.html"):
+        write_report(result, tmp_path / "report.pdf")
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(tmp_path / "x.pdf")])
+    with pytest.raises(InvalidInputError, match=r"--out .*x\.pdf.*ending in \.html"):
+        cli_validate(args)
+    assert not (tmp_path / "x.pdf").exists()
+
+
+def test_cli_validate_writes_per_patient_predictions(model_dir, files, tmp_path, monkeypatch, capsys):
+    import json
+
+    import ca125kinetics
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(tmp_path / "r.html"), "--predictions", str(tmp_path / "p" / "pred.csv")])
+    assert cli_validate(args) == 0
+    pred = pd.read_csv(tmp_path / "p" / "pred.csv", dtype={"patient_id": str}, keep_default_na=False,
+                       na_values=[""])
+    expected = validate_model(files[0], files[1], model=model_dir).predictions
+    assert pred["patient_id"].tolist() == expected["patient_id"].astype(str).tolist()
+    assert pred["probability"].to_numpy() == pytest.approx(expected["probability"].to_numpy(dtype=float),
+                                                           rel=1e-12, nan_ok=True)
+    assert list(pred.columns[-2:]) == ["rules", "package_version"]
+    assert json.loads(pred["rules"].iloc[0])["model"] == "report-test 0.0.1+test"
+    assert set(pred["package_version"]) == {ca125kinetics.__version__}
+    assert "patient prediction(s)" in capsys.readouterr().err

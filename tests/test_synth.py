@@ -1,7 +1,7 @@
 """Tests of the seeded synthetic cohort generator and the committed default cohort.
 
 The realism targets checked on the default cohort come from the data contract ("Synthetic
-cohorts") and shared/spec/clinical-rules.md: CA-125 at recurrence median ~100-150 U/mL,
+cohorts") and docs/clinical-rules.md: CA-125 at recurrence median ~100-150 U/mL,
 range ~10 to > 10,000; floor a few to ~15 U/mL; half-life median ~16 days (Riedinger 2006:
 15.8); ECOG mostly 0-1; ascites in a minority; complete resection ~65-77 % of the operated
 (DESKTOP III 75.5 %, GOG-213 67 %); PFS longer after complete, shorter after incomplete

@@ -272,3 +272,97 @@ def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_d
     frame = build_patient_frame(read_markers(cohort_dir / "markers.csv", clinical=clin), clin)
     exported = load_model(first.export_dir)
     pd.testing.assert_frame_equal(exported.predict_proba(frame), second.bundle.predict_proba(frame))
+
+
+# ----------------------------------------------------------------------------- interrupted runs
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_a_run_interrupted_while_logging_ends_killed_not_running(run, tmp_path, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    import ca125kinetics.tracking as tracking
+
+    result, _ = run
+
+    def interrupted(_result):  # SIGTERM arrives while the plots are drawn
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tracking, "figures", interrupted)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with pytest.raises(KeyboardInterrupt):
+        tracking.log_training(result, tracking_uri=uri, name="killed", input_example=result.input_example,
+                              model_card="card")
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("killed").experiment_id])
+    statuses = {r.info.run_name: r.info.status for r in runs}
+    assert statuses.pop("train killed") == "KILLED"
+    assert statuses and set(statuses.values()) == {"FINISHED"}  # children logged before the signal
+
+
+def _children(pid: int) -> set[int]:
+    """Process ids whose parent is ``pid`` (Linux /proc)."""
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    simulate_cohort(240, seed=31).write(tmp_path / "cohort")
+    config = tmp_path / "slow.toml"
+    config.write_text("[cv]\nn_splits = 5\nn_repeats = 20\nn_jobs = 2\n")  # long enough to be killed in CV
+    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", "train",
+                             "--markers", tmp_path / "cohort" / "markers.csv",
+                             "--clinical", tmp_path / "cohort" / "clinical.csv", "--config", config,
+                             "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                             "--out", tmp_path / "model", "--no-progress"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    workers: set[int] = set()
+    guard = time.monotonic() + 300  # a hang guard, not a speed requirement
+    while len(workers) < 2 and proc.poll() is None and time.monotonic() < guard:
+        # loky starts its workers through a resource-tracker child: count python children
+        # that are not the resource tracker
+        workers = {c for c in _children(proc.pid)
+                   if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()}
+        time.sleep(0.2)
+    assert proc.poll() is None and len(workers) >= 2, "the cross-validation workers never started"
+    proc.send_signal(getattr(signal, signame))
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err
+    while any(_alive(w) for w in workers) and time.monotonic() < guard:
+        time.sleep(0.2)
+    assert not any(_alive(w) for w in workers), "worker processes outlived ca125 train"
+
+
+def test_config_default_is_found_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no training/ directory here
+    config = load_config("default")
+    assert config.to_dict() == TrainingConfig.from_toml(ROOT / "training" / "default.toml").to_dict()
+    assert "default" in config.source
+    with pytest.raises(InvalidInputError, match=r"unknown training configuration name 'defualt'; use one of \['default'\]"):
+        load_config("defualt")
+    with pytest.raises(InvalidInputError, match="not found"):
+        load_config("default.toml")  # a file name is a path, not a name
+    (tmp_path / "default").write_text("seed = 3\n")  # an existing file wins over the name
+    assert load_config("default").seed == 3

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from ca125kinetics.web import add_serve_arguments, create_app
-from ca125kinetics.web.app import MAX_BODY_BYTES, MAX_SAMPLES, ScoreBatcher
+from ca125kinetics.web.app import (MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SAMPLES, SECURITY_HEADERS,
+                                   BodyLimitMiddleware, GuardedH11Protocol, ScoreBatcher, uvicorn_limits)
 from test_predict import CLINICAL, WORKED, build_small_model
 
 P = importlib.import_module("ca125kinetics.predict")
@@ -69,6 +70,9 @@ def test_model_info_page_and_assets(client):
     info = client.get("/api/model").json()
     assert info["name"] == "test-small" and info["threshold"] == 0.70 and info["trained_on_synthetic"] is True
     assert info["limits"] == {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES}
+    # what the page needs to explain the interval and the KELIM-like groups
+    assert info["interval"] == {"method": "bootstrap_percentile", "level": 0.95, "n_members": 5}
+    assert info["kelim_favourable_score"] == 1.0
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     for element in ('id="score-form"', 'id="verdict"', 'id="probability"', 'id="recommendation"', 'id="plot"',
@@ -89,8 +93,8 @@ def test_openapi_describes_the_api_and_its_limits(client):
     samples = spec["components"]["schemas"]["ScoreRequest"]["properties"]["samples"]
     assert samples["maxItems"] == MAX_SAMPLES and samples["minItems"] == 1
     assert {"413", "422"} <= set(post["responses"])
-    docs = client.get("/docs")
-    assert docs.status_code == 200 and "openapi.json" in docs.text
+    # Swagger UI and ReDoc load scripts from a CDN, which the CSP forbids: not served
+    assert client.get("/docs").status_code == 404 and client.get("/redoc").status_code == 404
 
 
 HEADERS = {"content-type": "application/json"}
@@ -194,3 +198,144 @@ def test_serve_arguments_default_to_loopback():
     add_serve_arguments(parser)
     args = parser.parse_args([])
     assert (args.host, args.port, args.model, args.workers) == ("127.0.0.1", 8000, None, 1)
+
+
+# ----------------------------------------------------------------------------- hardening
+
+
+@pytest.mark.parametrize("method,path,kwargs", [
+    ("get", "/", {}), ("get", "/static/app.js", {}), ("get", "/api/model", {}), ("get", "/healthz", {}),
+    ("get", "/openapi.json", {}), ("get", "/no-such-page", {}),
+    ("post", "/api/score", {"json": _request()}),
+    ("post", "/api/score", {"json": {"samples": []}}),
+    ("post", "/api/score", {"content": b"x" * (MAX_BODY_BYTES + 1), "headers": HEADERS}),
+])
+def test_every_response_carries_the_security_headers(client, method, path, kwargs):
+    resp = getattr(client, method)(path, **kwargs)
+    assert resp.headers["x-content-type-options"] == "nosniff"
+    assert resp.headers["referrer-policy"] == "no-referrer"
+    assert resp.headers["cache-control"] == "no-store"
+    csp = resp.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert {name.decode() for name, _ in SECURITY_HEADERS} <= set(resp.headers)
+
+
+def _run_asgi(app, scope, messages, *, hang_after=None):
+    """Run an ASGI app on ``messages``; after ``hang_after`` messages receive() never returns."""
+    import asyncio
+
+    sent = []
+
+    async def main():
+        queue = list(messages)
+
+        async def receive():
+            if hang_after is not None and len(messages) - len(queue) >= hang_after:
+                await asyncio.Event().wait()
+            return queue.pop(0) if queue else {"type": "http.disconnect"}
+
+        async def send(message):
+            sent.append(message)
+
+        await app(scope, receive, send)
+
+    asyncio.run(main())
+    return sent
+
+
+def test_a_body_that_trickles_in_gets_408():
+    reached = []
+
+    async def app(scope, receive, send):  # reads the whole body, like FastAPI
+        while True:
+            message = await receive()
+            if not message.get("more_body"):
+                break
+        reached.append(True)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    scope = {"type": "http", "method": "POST", "path": "/api/score", "headers": [(b"content-length", b"100")]}
+    first = {"type": "http.request", "body": b"{", "more_body": True}
+    sent = _run_asgi(BodyLimitMiddleware(app, timeout=0.05), scope, [first], hang_after=1)
+    assert sent[0]["status"] == 408 and not reached
+    assert b"did not arrive within 0.05 seconds" in sent[1]["body"]
+    # a body that arrives is served normally
+    whole = [first, {"type": "http.request", "body": b"}", "more_body": False}]
+    assert _run_asgi(BodyLimitMiddleware(app, timeout=5), scope, whole)[0]["status"] == 200 and reached
+
+
+@pytest.fixture()
+def live_server(model_dir):
+    """uvicorn on a free loopback port with the limits of ``ca125 serve`` (header deadline 0.3 s)."""
+    import socket
+    import time
+
+    import uvicorn
+
+    class QuickGuard(GuardedH11Protocol):
+        header_timeout = 0.3
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    limits = dict(uvicorn_limits(), http=QuickGuard)
+    server = uvicorn.Server(uvicorn.Config(create_app(model_dir), log_level="critical", **limits))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    yield sock.getsockname()
+    server.should_exit = True
+    thread.join(30)
+    sock.close()
+
+
+def _exchange(address, data: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(address) as conn:
+        conn.settimeout(30)  # a guard against a hang, not a limit being tested
+        conn.sendall(data)
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _exchange_in_pieces(address, pieces) -> bytes:
+    import socket
+
+    with socket.create_connection(address) as conn:
+        conn.settimeout(30)
+        try:
+            for piece in pieces:
+                conn.sendall(piece)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server refused and closed before the last piece
+        chunks = []
+        try:
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+        except ConnectionResetError:
+            pass
+    return b"".join(chunks)
+
+
+def test_slow_headers_get_408_and_the_connection_is_closed(live_server):
+    reply = _exchange(live_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # headers never finish
+    assert reply.startswith(b"HTTP/1.1 408") and b"x-content-type-options: nosniff" in reply
+
+
+def test_oversized_headers_are_refused_and_normal_requests_are_served(live_server):
+    big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES + 10) + b"\r\n\r\n"
+    assert _exchange(live_server, big).startswith(b"HTTP/1.1 431")
+    trickled = _exchange_in_pieces(live_server, [big[:9000], big[9000:]])
+    assert trickled.startswith(b"HTTP/1.1 431") or trickled.startswith(b"HTTP/1.1 400")
+    ok = _exchange(live_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b'{"status":"ok"}')
+    # a body larger than the header limit, sent with the headers in one piece, is not headers
+    body = json.dumps(_request()).encode() + b" " * (2 * MAX_HEADER_BYTES)
+    post = _exchange(live_server, b"POST /api/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                     b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
+                     + b"\r\n\r\n" + body)
+    assert post.startswith(b"HTTP/1.1 200") and b'"patient_id":"w1"' in post

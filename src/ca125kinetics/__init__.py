@@ -32,6 +32,8 @@ _PUBLIC = {
     "SyntheticModelWarning": "errors",
     "GcigSettings": "settings",
     "KineticsSettings": "settings",
+    "with_provenance": "settings",
+    "with_model_provenance": "settings",
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
@@ -111,14 +113,36 @@ _PUBLIC = {
 __all__ = sorted(_PUBLIC) + ["__version__"]
 
 
+class _FunctionModule(types.ModuleType):
+    """A submodule named after its main function, and callable as that function.
+
+    ``ca125kinetics.train`` is both the function that trains and the module ``train.py``
+    (``TrainingConfig``, ``load_config``, ...). A module of this class (``train.py`` sets it on
+    itself) makes both work: ``ca125kinetics.train(markers, clinical)`` calls
+    ``ca125kinetics.train.train``, and ``import ca125kinetics.train as T`` gives the module,
+    whose documented names (``T.TrainingConfig``, ``T.train``) are there.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return getattr(self, self.__name__.rpartition(".")[2])(*args, **kwargs)
+
+    @property
+    def __signature__(self):
+        import inspect
+
+        return inspect.signature(getattr(self, self.__name__.rpartition(".")[2]))
+
+
 class _Package(types.ModuleType):
-    """The package module. Importing the submodules ``train`` and ``predict`` would
-    otherwise rebind ``ca125kinetics.train``/``.predict`` from the public functions to the
-    submodules (Python sets a submodule as an attribute of its package); here a public
-    function's name always means the function. The submodules stay in ``sys.modules``."""
+    """The package module. Importing a submodule named like a public function (``predict``)
+    would otherwise rebind ``ca125kinetics.predict`` from the function to the submodule
+    (Python sets a submodule as an attribute of its package); here a public function's name
+    always means something callable as that function: the function, or the submodule when it
+    is a :class:`_FunctionModule` (``train``). The submodules stay in ``sys.modules``."""
 
     def __setattr__(self, name, value):
-        if isinstance(value, types.ModuleType) and name in _PUBLIC and _PUBLIC[name] == name:
+        if (isinstance(value, types.ModuleType) and not isinstance(value, _FunctionModule)
+                and name in _PUBLIC and _PUBLIC[name] == name):
             return
         super().__setattr__(name, value)
 
@@ -130,7 +154,8 @@ def __getattr__(name: str):
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'ca125kinetics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    submodule = importlib.import_module(f".{module}", __name__)
+    value = submodule if isinstance(submodule, _FunctionModule) and module == name else getattr(submodule, name)
     globals()[name] = value
     return value
 

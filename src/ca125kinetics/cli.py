@@ -1,8 +1,9 @@
 """The ``ca125`` command line.
 
 Every subcommand imports what it needs lazily, so ``ca125 --help`` and scoring stay fast.
-Errors of the package (bad input, missing model, integrity failure) become one clear line on
-stderr and exit code 2; they never print a traceback.
+Errors of the package (bad input, missing model, integrity failure) and operating-system errors
+(an ``--out`` path inside a file, no permission, a full disk) become one clear line on stderr
+and exit code 2; they never print a traceback.
 """
 
 from __future__ import annotations
@@ -56,13 +57,15 @@ def _text_table(frame, max_rows: int | None = None) -> str:
 def _cmd_gcig(args) -> int:
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers
-    from .settings import GcigSettings
+    from .settings import GcigSettings, with_provenance
 
-    clinical = read_clinical(args.clinical, on_error="flag") if args.clinical else None
+    # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
+    # category): the predictors (ECOG, ascites, ...) are validated if present, never required
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
                            duplicates=args.duplicates)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    table = gcig_cohort(markers, clinical, settings=settings)
+    table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     summary = _gcig_summary(table, settings)
     if args.out or args.format in ("csv", "json"):
         _emit(table, args.out, args.format)
@@ -102,27 +105,29 @@ def _cmd_synth(args) -> int:
 def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
-    from .settings import KineticsSettings
+    from .settings import KineticsSettings, with_provenance
 
     settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
     markers = read_markers(args.markers, uln=args.uln, on_error="flag")
     table = fit_kinetics(markers, method=args.method, settings=settings)
-    _emit(table, args.out, args.format,
-          text=_text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings))
+    text = _text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings)
+    _emit(with_provenance(table, settings, method=args.method), args.out, args.format, text=text)
     if args.out:
         print(_kinetics_summary(table, settings))
     return 0
 
 
 def _kinetics_summary(table, settings) -> str:
+    from .settings import KELIM_FAVOURABLE_SCORE
+
     ok = table[table["status"] == "ok"]
     lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
              f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
              f"({settings.k_ref_source})"]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
-                     f"{ok['half_life_days'].median():.1f} days, favourable score (>= 1): "
-                     f"{int((ok['kelim_score'] >= 1).sum())}")
+                     f"{ok['half_life_days'].median():.1f} days, favourable score "
+                     f"(>= {KELIM_FAVOURABLE_SCORE:g}): {int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}")
     for status, n in table["status"].value_counts().items():
         if status != "ok":
             lines.append(f"  not scored, {status}: {n}")
@@ -241,14 +246,29 @@ def main(argv: list[str] | None = None) -> int:
         text = "\n".join(message) if os.environ.get("CA125_VERBOSE") else message[0] + extra
         print(f"ca125: error: {text}", file=sys.stderr)
         return EXIT_USAGE_ERROR
-    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
-        print(f"ca125: error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
-        return EXIT_USAGE_ERROR
     except KeyboardInterrupt:
         print("ca125: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
+        print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    hints = {
+        NotADirectoryError: "a part of the path is a file, not a directory",
+        IsADirectoryError: "give a file name, not a directory",
+        PermissionError: "check the permissions, or choose another path",
+        FileNotFoundError: "check the path",
+        FileExistsError: "a file is in the way; remove it or choose another path",
+    }
+    hint = next((text for kind, text in hints.items() if isinstance(exc, kind)), None)
+    return f"{reason}{': ' + paths if paths else ''}" + (f" ({hint})" if hint else "")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,7 +1,7 @@
 """GCIG CA-125 response and progression, and the combined RECIST 1.1 + CA-125 response.
 
 Second step of the pipeline (read and validate -> **GCIG rules** -> kinetics -> ...).
-Implements sections 1-3 of ``shared/spec/clinical-rules.md``:
+Implements sections 1-3 of ``docs/clinical-rules.md``:
 
 * :func:`gcig_response` - CA-125 response in the relapse setting (evaluable, confirmed,
   CR/PR), with a machine-readable ``status`` and a human-readable ``reason``;

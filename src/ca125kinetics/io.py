@@ -204,6 +204,7 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
     if not path.exists():
         raise InvalidInputError(f"file not found; check the path of the {what} table", source=label)
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
+    _sniff(path, suffix, what)
     if suffix == ".json" and what == "markers":
         return _load_fhir(path)
     try:
@@ -243,6 +244,45 @@ def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
     frame = result.markers.reset_index(drop=True)
     return frame, str(path), frame["resource_id"].copy()
+
+
+#: Bytes looked at by :func:`_sniff` before a table is parsed.
+_SNIFF_BYTES = 64 * 1024
+
+
+def _sniff(path: Path, suffix: str, what: str) -> None:
+    """Refuse, from its first bytes, a file that cannot be the table its suffix announces.
+
+    A text table (.csv, .tsv, .txt) must start with UTF-8 text without NUL bytes; a .gz file
+    with the gzip signature; a Parquet file with ``PAR1``. Without this, a large binary file
+    named ``.csv`` (an image, a database, a disk image) would be read whole by the CSV parser
+    before failing, or, worse, be read as one garbled column. An unreadable path (a directory,
+    no permission) is refused here too, with the reason.
+    """
+    label = str(path)
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot open the {what} table ({exc.strerror or type(exc).__name__}); give the path of a "
+            "readable .csv or .parquet file", source=label) from exc
+    if suffix.endswith(".gz"):
+        ok, kind = head[:2] == b"\x1f\x8b", "a gzip file"
+    elif suffix in (".parquet", ".pq"):
+        ok, kind = head[:4] == b"PAR1", "a Parquet file (it does not start with 'PAR1')"
+    else:
+        ok, kind = b"\x00" not in head, "a text table"
+        if ok:
+            try:  # a multi-byte character may be cut at the end of the sample
+                head.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                ok = exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
+            kind += " (it is not UTF-8 text: binary data, or another encoding; save it as UTF-8 CSV)"
+    if not ok:
+        raise InvalidInputError(
+            f"this file is not {kind}, judged from its first {min(len(head), _SNIFF_BYTES)} bytes; give the "
+            f"{what} table as a UTF-8 .csv or a .parquet file", source=label)
 
 
 def _strip_columns(frame: pd.DataFrame) -> pd.DataFrame:

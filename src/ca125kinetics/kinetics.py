@@ -1,6 +1,6 @@
 """KELIM-like CA-125 elimination rate with population (empirical-Bayes) shrinkage.
 
-Model (``shared/spec/clinical-rules.md`` section 4, **Decision**: an open KELIM-like
+Model (``docs/clinical-rules.md`` section 4, **Decision**: an open KELIM-like
 estimator, never claimed numerically equal to the closed biomarker-kinetics.org calculator)
     ``C_i(t) = B_i + (C0_i - B_i) exp(-k_i t)`` for ``t >= 0``, fitted on the log scale
     (multiplicative assay error): ``log C_ij = log C_i(t_ij) + e_ij``, ``e_ij ~ N(0, sigma^2)``.

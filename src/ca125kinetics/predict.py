@@ -1731,14 +1731,14 @@ def cli_score(args) -> int:
     elif len(ids) == 1:
         result = predict(markers, clinical, model=bundle)
         if fmt == "json":
-            text = json.dumps(result.to_dict(), indent=2) + "\n"
+            text = json.dumps(_stamped(result.to_dict(), bundle), indent=2) + "\n"
         elif fmt == "csv":
-            text = result.to_frame().to_csv(index=False)
+            text = _stamped(result.to_frame(), bundle).to_csv(index=False)
         else:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = predict_cohort(markers, clinical, model=bundle)
+        frame = _stamped(predict_cohort(markers, clinical, model=bundle), bundle)
         if fmt == "json":
             text = frame.to_json(orient="records", indent=2) + "\n"
         elif fmt == "csv":
@@ -1765,6 +1765,17 @@ def _fhir_text(markers, clinical, ids, bundle) -> str:
         return json.dumps(risk_assessment(predict(*items[0], model=bundle)), indent=2) + "\n"
     entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle)]
     return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
+
+
+def _stamped(table, bundle):
+    """``table`` (DataFrame, or a prediction's dict) with the ``rules`` and ``package_version``
+    of :func:`ca125kinetics.settings.with_model_provenance`."""
+    from .settings import with_model_provenance
+
+    if isinstance(table, pd.DataFrame):
+        return with_model_provenance(table, bundle)
+    stamped = with_model_provenance(pd.DataFrame([{}]), bundle)
+    return {**table, "rules": json.loads(stamped["rules"].iloc[0]), "package_version": stamped["package_version"].iloc[0]}
 
 
 def _format_from_suffix(out) -> str:

@@ -2,7 +2,17 @@
 
 A settings object is logged with every training run and shipped inside every saved model,
 so that a prediction can always say which rules produced it. Every **Decision** of
-``shared/spec/clinical-rules.md`` that a study may want to change is a named field here.
+``docs/clinical-rules.md`` that a study may want to change is a named field here.
+
+Provenance of output tables (**Decision**)
+    Every table the ``ca125`` commands write or print as CSV/JSON/Parquet (GCIG, kinetics,
+    scores and predictions, validation predictions) ends with two columns, added by
+    :func:`with_provenance`: ``rules``, the compact JSON of the rule settings that produced
+    it (``{"gcig": {...}, "kinetics": {...}, ...}``, keys sorted, the same on every row), and
+    ``package_version``, the ca125kinetics version. Columns rather than a sidecar file, so
+    that the record survives copying, concatenating and converting the table. The Python
+    functions (``gcig_cohort``, ``fit_kinetics``, ``predict_cohort``, ...) return their
+    documented columns only; call :func:`with_provenance` to stamp their tables the same way.
 """
 
 from __future__ import annotations
@@ -15,10 +25,20 @@ from typing import Any, ClassVar
 
 from .errors import InvalidInputError
 
-__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN"]
+__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE", "with_provenance",
+           "with_model_provenance", "PROVENANCE_COLUMNS"]
+
+#: The two columns :func:`with_provenance` appends.
+PROVENANCE_COLUMNS = ("rules", "package_version")
 
 #: Default assay upper limit of normal for CA-125, U/mL (spec section 1).
 DEFAULT_ULN = 35.0
+
+#: A standardized KELIM-like score ``k / k_ref`` at or above this value is called
+#: "favourable", below it "unfavourable" (the cut-off of the published KELIM score, applied
+#: to the package's own open KELIM-like score; docs/clinical-rules.md section 4). Used by the
+#: web page, ``ca125 kinetics`` and the validation report's KELIM-like groups.
+KELIM_FAVOURABLE_SCORE = 1.0
 
 _DUPLICATE_CHOICES = ("error", "mean", "median", "max", "min", "first", "last")
 
@@ -58,6 +78,53 @@ class _SettingsMixin:
     def replace(self, **changes):
         """A copy with some fields changed (the object itself is immutable)."""
         return dataclasses.replace(self, **changes)  # type: ignore[type-var]
+
+
+def with_provenance(frame, *settings, **extra):
+    """A copy of ``frame`` with the ``rules`` and ``package_version`` columns appended.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        An output table.
+    *settings : GcigSettings, KineticsSettings, ScoreSettings, ...
+        The rule settings used; each goes under its ``kind`` (``"gcig"``, ``"kinetics"``,
+        ``"scores"``).
+    **extra
+        Other JSON-ready values that decided the result (e.g. ``model="name 1.0"``,
+        ``threshold=0.7``, ``method="population"``), under their own names.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame`` with ``rules`` (compact JSON, keys sorted) and ``package_version`` last.
+        Existing columns of those names are replaced (a re-stamped table says what stamped
+        it last).
+    """
+    from . import __version__
+
+    rules = {s.kind: s.to_dict() for s in settings}
+    if len(rules) != len(settings):
+        raise InvalidInputError("with_provenance: two settings objects of the same kind")
+    rules.update(extra)
+    out = frame.drop(columns=[c for c in PROVENANCE_COLUMNS if c in frame.columns])
+    out = out.assign(rules=json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str),
+                     package_version=__version__)
+    return out
+
+
+def with_model_provenance(frame, model):
+    """:func:`with_provenance` for a table a model produced: the model's GCIG and kinetics
+    settings, the published-score settings, the model's name and version and its threshold.
+
+    ``model`` is a :class:`~ca125kinetics.ModelBundle` (or the scoring-only model of
+    ``load_model(..., scoring_only=True)``): anything with ``gcig_settings``,
+    ``kinetics_settings``, ``name``, ``version`` and ``threshold``.
+    """
+    from .scores import ScoreSettings
+
+    return with_provenance(frame, model.gcig_settings, model.kinetics_settings, ScoreSettings(),
+                           model=f"{model.name} {model.version}", threshold=float(model.threshold))
 
 
 def _positive(name: str, value: float) -> None:

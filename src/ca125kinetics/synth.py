@@ -1,7 +1,7 @@
 """Seeded synthetic cohorts of recurrent ovarian cancer with known ground truth.
 
 :func:`simulate_cohort` draws, for ``n`` patients at first platinum-sensitive recurrence, the
-three tables of the data contract (``shared/spec/data-contract.md``, "Synthetic cohorts"):
+three tables of the data contract (``docs/data-contract.md``, "Synthetic cohorts"):
 
 * ``markers`` -- CA-125 before each 21-day cycle of platinum chemotherapy (long format);
 * ``clinical`` -- one row per patient: the clinical factors of the AGO score, iMODEL and

@@ -11,6 +11,19 @@ Tracking store (**Decision**)
     artifacts in ``mlartifacts/`` next to the database file; other stores use the server's
     default artifact location.
 
+Concurrent runs
+    MLflow creates (and migrates) a new SQLite database on first use, without a lock: two runs
+    starting at once on a new file both try to create the tables and one fails ("duplicate
+    column name"). :func:`open_store` therefore holds an exclusive lock on ``<database>.lock``
+    (``fcntl.flock``; ``msvcrt.locking`` on Windows) while the store is created and the
+    experiment found or created, and :func:`log_training` holds it again while the model
+    version is registered. A tracking server needs no lock.
+
+Interrupted runs
+    A run interrupted while it logs (Ctrl-C, or SIGTERM, which ``ca125 train`` turns into the
+    same interruption) is ended with status ``KILLED`` (any other error: ``FAILED``), never
+    left ``RUNNING``. Only a hard kill (SIGKILL, power loss) can leave a run ``RUNNING``.
+
 What one training logs
     * one **parent run** (experiment = the model name): every setting as a param (training
       config, GCIG and kinetics rule settings including the ``k_ref`` used and its source,
@@ -47,8 +60,8 @@ import pandas as pd
 
 from .errors import InvalidInputError
 
-__all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "log_training",
-           "quiet_mlflow", "CHAMPION_ALIAS", "figures"]
+__all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "store_lock",
+           "log_training", "quiet_mlflow", "CHAMPION_ALIAS", "figures"]
 
 #: Registry alias of the model a training run selects.
 CHAMPION_ALIAS = "champion"
@@ -75,6 +88,35 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
             raise InvalidInputError(f"SQLite tracking URI {uri!r} needs a database file, e.g. sqlite:///{_DB_NAME}")
         return "sqlite:///" + str(Path(path).expanduser().resolve())
     return uri
+
+
+@contextlib.contextmanager
+def store_lock(tracking_uri: str):
+    """Hold an exclusive inter-process lock on ``<database>.lock`` for a SQLite tracking URI
+    (blocks until the lock is free); nothing for other stores. See "Concurrent runs" above."""
+    if not tracking_uri.startswith("sqlite:///"):
+        yield
+        return
+    lock_path = Path(tracking_uri[len("sqlite:///"):] + ".lock")
+    with open(lock_path, "a+b") as handle:
+        if os.name == "nt":  # pragma: no cover - Windows
+            import msvcrt
+
+            handle.seek(0)
+            msvcrt.locking(handle.fileno(), msvcrt.LK_LOCK, 1)
+            try:
+                yield
+            finally:
+                handle.seek(0)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_UNLCK, 1)
+        else:
+            import fcntl
+
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def artifact_location(tracking_uri: str) -> str | None:
@@ -212,8 +254,9 @@ def open_tracking(tracking_uri: str | None, name: str) -> TrackingStore:
     from mlflow.tracking import MlflowClient
 
     uri = resolve_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=uri)
-    return TrackingStore(uri, client, _experiment_id(client, name, uri))
+    with store_lock(uri):        # concurrent first runs on one new SQLite file must not race
+        client = MlflowClient(tracking_uri=uri)
+        return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
 
 
 def _params(result) -> dict[str, str]:
@@ -295,7 +338,7 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
     mlflow.set_tracking_uri(store.uri)
     tags = {"ca125kinetics.synthetic": str(result.bundle.trained_on_synthetic),
             "ca125kinetics.selected": result.selected}
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train {name}", tags=tags) as parent:
+    with _parent_run(mlflow, experiment_id=experiment_id, run_name=f"train {name}", tags=tags) as parent:
         run_id = parent.info.run_id
         stamp = int(time.time() * 1000)
         metrics = dict(result.metrics())
@@ -342,9 +385,22 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
             info = mlflow.pyfunc.log_model(
                 name="model", signature=model_signature(result.bundle, input_example),
                 input_example=input_example, **pyfunc_arguments(bundle_dir))
-        version = _register(client, name, info, run_id, result.bundle)
+        with store_lock(store.uri):
+            version = _register(client, name, info, run_id, result.bundle)
         return {"tracking_uri": store.uri, "run_id": run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
                 "registered_version": version}
+
+
+@contextlib.contextmanager
+def _parent_run(mlflow, **kwargs):
+    """``mlflow.start_run(**kwargs)`` that ends the run as ``KILLED`` when interrupted (Ctrl-C,
+    or SIGTERM turned into an interruption by ``ca125 train``); other errors end it ``FAILED``."""
+    with mlflow.start_run(**kwargs) as run:
+        try:
+            yield run
+        except KeyboardInterrupt:
+            mlflow.end_run("KILLED")
+            raise
 
 
 def _register(client, name: str, info, run_id: str, bundle) -> str:

@@ -47,6 +47,7 @@ Computation never prints; the progress bar and the summary table are presentatio
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -65,10 +66,14 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import _FunctionModule
 from .errors import InsufficientDataError, InvalidInputError
 from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
+
+# ``ca125kinetics.train`` is this module and, called, the function ``train`` (see _FunctionModule)
+sys.modules[__name__].__class__ = _FunctionModule
 
 __all__ = [
     "TrainingConfig",
@@ -331,14 +336,30 @@ def _is_real(value) -> bool:
         and math.isfinite(float(value))
 
 
+#: Configurations known by name (``--config default``), wherever the command runs. The
+#: built-in defaults are those of ``training/default.toml`` (a test keeps them identical).
+NAMED_CONFIGS = {"default": "built-in defaults (= training/default.toml)"}
+
+
 def load_config(config=None) -> TrainingConfig:
-    """A :class:`TrainingConfig` from None (defaults), a TOML path, a dict or a config."""
+    """A :class:`TrainingConfig` from None (defaults), a name, a TOML path, a dict or a config.
+
+    A string that names no existing file and has no ``.toml`` suffix or directory part is a
+    configuration name: ``"default"`` (:data:`NAMED_CONFIGS`) is the built-in default
+    configuration, found from any working directory; another name is an error listing them.
+    """
     if config is None:
         return TrainingConfig()
     if isinstance(config, TrainingConfig):
         return config
     if isinstance(config, dict):
         return TrainingConfig.from_dict(config)
+    if isinstance(config, str) and not Path(config).exists() and Path(config).name == config \
+            and not config.lower().endswith(".toml"):
+        if config in NAMED_CONFIGS:
+            return TrainingConfig(source=NAMED_CONFIGS[config])
+        raise InvalidInputError(f"unknown training configuration name {config!r}; use one of "
+                                f"{sorted(NAMED_CONFIGS)} or the path of a .toml file")
     if isinstance(config, (str, os.PathLike)):
         return TrainingConfig.from_toml(config)
     raise InvalidInputError(f"config must be None, a path to a TOML file, a dict or a TrainingConfig, "
@@ -1300,8 +1321,9 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--clinical", required=True,
                         help="clinical table with the outcome column complete_resection (.csv or .parquet)")
     parser.add_argument("--config", default=None,
-                        help="training configuration (TOML), e.g. training/default.toml (default: built-in, "
-                             "identical to training/default.toml)")
+                        help="training configuration: the path of a TOML file, or the name 'default' "
+                             "(the built-in configuration, identical to training/default.toml; also used "
+                             "when --config is not given)")
     parser.add_argument("--tracking-uri", default=None,
                         help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
                              "the working directory)")
@@ -1314,13 +1336,47 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM is handled as Ctrl-C, and an interruption stops the worker processes.
+
+    By default SIGTERM ends the process at once: no ``finally`` runs, so the MLflow run stays
+    ``RUNNING`` and the joblib (loky) workers of the cross-validation are left behind. Here
+    SIGTERM raises :class:`KeyboardInterrupt` instead (the run is then ended ``KILLED``, see
+    :mod:`ca125kinetics.tracking`), and on any interruption the loky workers are killed before
+    the exception goes on (``ca125`` then exits with code 130).
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _kill_workers()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _kill_workers() -> None:
+    """Kill the worker processes of joblib's reusable loky executor, if it has any."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
 def cli_train(args) -> int:
     """Handler of ``ca125 train``: train, then print the summary table on stdout."""
     from .tracking import quiet_mlflow
 
     if args.tracking_uri:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    with quiet_mlflow():
+    with quiet_mlflow(), _terminate_as_interrupt():
         result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
                        name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
     print(format_summary(result))

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import html
-import json
 import math
 import os
 import platform
@@ -32,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from .studies import OptimismResult, ValidationResult
+from .studies import DECISION_RULES, OptimismResult, ValidationResult
 
 __all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "add_validate_arguments",
            "cli_validate", "SECTIONS"]
@@ -143,6 +142,25 @@ def _kv_table(pairs) -> str:
     return f"<table><tbody>{rows}</tbody></table>"
 
 
+def _readable(label: str, value) -> list[tuple[str, str]]:
+    """(label, text) rows for a value of the training summary: nested mappings become one
+    row per leaf (``training: config.cv.n_splits``), lists are joined, records read as
+    "key value" phrases; never raw JSON."""
+    if isinstance(value, dict):
+        if not value:
+            return [(label, "-")]
+        out = []
+        for key in sorted(value):
+            out.extend(_readable(f"{label}.{key}", value[key]))
+        return out
+    if isinstance(value, (list, tuple)):
+        if all(isinstance(v, dict) for v in value) and value:
+            return [(label, "; ".join(", ".join(f"{k} {_fmt(v) if isinstance(v, (int, float)) else v}"
+                                               for k, v in item.items()) for item in value))]
+        return [(label, ", ".join(_fmt(v) if isinstance(v, (int, float)) else str(v) for v in value) or "-")]
+    return [(label, _fmt(value) if isinstance(value, (int, float)) else str(value))]
+
+
 def _figure(fig, caption: str, alt: str) -> str:
     from .plots import to_data_uri
 
@@ -161,9 +179,7 @@ def _section_model(result: ValidationResult) -> str:
              ("decision threshold on the probability", _fmt(m["threshold"])),
              ("trained on synthetic data", "yes" if m["trained_on_synthetic"] else "no")]
     for key in sorted(summary):
-        value = summary[key]
-        pairs.append((f"training: {key}", json.dumps(value, default=str) if isinstance(value, (dict, list))
-                      else _fmt(value) if isinstance(value, (int, float)) else value))
+        pairs.extend(_readable(f"training: {key}", summary[key]))
     settings = []
     for label, key in (("GCIG rule settings", "gcig_settings"), ("kinetics settings", "kinetics_settings")):
         values = m.get(key) or {}
@@ -211,6 +227,61 @@ def _section_characteristics(result: ValidationResult) -> str:
                                                       "outcome_0": "residual disease"}))
 
 
+#: Digits of the optimism columns; the corrected value shown is computed from the rounded
+#: apparent value and optimism, so that the columns add up as printed.
+_OPTIMISM_DIGITS = 3
+
+
+def _adds_up(apparent, optimism) -> tuple[float, float, float]:
+    """(apparent, optimism, corrected) as printed: the first two rounded to
+    :data:`_OPTIMISM_DIGITS`, corrected = their difference (NaN when either is missing)."""
+    if any(v is None or not math.isfinite(float(v)) for v in (apparent, optimism)):
+        return (math.nan if apparent is None else float(apparent)), math.nan, math.nan
+    a, o = round(float(apparent), _OPTIMISM_DIGITS), round(float(optimism), _OPTIMISM_DIGITS)
+    return a, o, round(a - o, _OPTIMISM_DIGITS) + 0.0
+
+
+#: Rows of the development-versus-validation table: (label, training-summary key, metric).
+_DEV_VS_VAL = (("patients analysed", "n", "n"), ("complete resections", "events", "n_events"),
+               ("AUC", "auc", "auc"), ("calibration slope", "calibration_slope", "calibration_slope"),
+               ("calibration-in-the-large", "citl", "citl"), ("Brier score", "brier", "brier"))
+
+
+def _development_vs_validation(result: ValidationResult) -> str:
+    """Side-by-side table of the model's development performance (from its training summary)
+    and its performance on this cohort."""
+    summary = result.model.get("training_summary") or {}
+    if not summary:
+        return ("<h3>Development versus validation</h3><p>The model records no training summary, so its "
+                "development performance cannot be shown beside this cohort's.</p>")
+    m = result.metrics
+    rows = []
+    for label, dev_key, metric in _DEV_VS_VAL:
+        dev = summary.get(dev_key)
+        val = getattr(m, metric)
+        integer = metric in ("n", "n_events")
+        dev_text = "-" if dev is None else (f"{int(dev):,}" if integer else _fmt(dev))
+        val_text = f"{int(val):,}" if integer else _fmt(val)
+        if metric == "auc":
+            dev_ci = summary.get("auc_ci") or (None, None)
+            dev_text += f" ({_ci(*dev_ci)})" if dev is not None and None not in dev_ci else ""
+            val_text += f" ({_ci(m.auc_ci_low, m.auc_ci_high)})"
+        diff = "-" if dev is None or integer else _fmt(float(val) - float(dev))
+        rows.append({"metric": label, "development": dev_text, "validation": val_text, "difference": diff})
+    dev_n, dev_e = summary.get("n"), summary.get("events")
+    if dev_n and dev_e is not None:
+        rows.append({"metric": "proportion with complete resection", "development": _fmt(dev_e / dev_n),
+                     "validation": _fmt(m.prevalence), "difference": _fmt(m.prevalence - dev_e / dev_n)})
+    where = summary.get("evaluation_set", "development")
+    return ("<h3>Development versus validation</h3>"
+            f"<p>Development: the model's own evaluation at training ({_esc(where)} patients of the training "
+            f"cohort, {_esc(summary.get('date', 'date not recorded'))}); validation: this cohort. Difference = "
+            "validation - development. A fall in AUC or a calibration slope below 1 on new patients is expected; "
+            "a large one means the model does not transport to this population.</p>"
+            + _table(pd.DataFrame(rows), columns={"metric": "metric", "development": "development",
+                                                   "validation": "validation", "difference": "difference"}))
+
+
 def _section_performance(result: ValidationResult) -> str:
     frame = result.to_frame()
     rows = []
@@ -220,19 +291,23 @@ def _section_performance(result: ValidationResult) -> str:
                if r["metric"] not in ("n", "n_events") else f"{int(r['estimate']):,}",
                "ci": _ci(r["ci_low"], r["ci_high"])}
         if "corrected" in frame.columns:
-            row["optimism"] = _fmt(r["optimism"])
-            row["corrected"] = _fmt(r["corrected"])
+            row["apparent"], row["optimism"], row["corrected"] = _adds_up(r["apparent"], r["optimism"])
         rows.append(row)
     level = f"{100 * result.metrics.conf_level:g} %"
-    cols = {"metric": "metric", "estimate": "estimate", "ci": f"{level} CI"}
+    cols = {"metric": "metric", "estimate": "estimate (frozen model)", "ci": f"{level} CI"}
     if "corrected" in frame.columns:
-        cols.update(optimism="bootstrap optimism", corrected="optimism-corrected")
-    out = [_table(pd.DataFrame(rows), columns=cols),
+        cols.update(apparent="apparent (refitted)", optimism="- optimism", corrected="= corrected")
+    out = [_development_vs_validation(result), "<h3>On this cohort</h3>",
+           _table(pd.DataFrame(rows), columns=cols),
            '<p class="muted">AUC: Mann-Whitney estimate, DeLong interval. Calibration-in-the-large: '
            "intercept <i>a</i> of logit P(y=1) = <i>a</i> + offset(logit <i>p</i>); calibration slope: "
            "<i>b</i> of logit P(y=1) = <i>a</i> + <i>b</i> logit <i>p</i> (Van Calster et al. 2019). "
            "Brier = mean (<i>p</i> - <i>y</i>)&sup2;. ICI/E50/E90/Emax: absolute difference between the "
-           "lowess calibration curve and <i>p</i> (Austin &amp; Steyerberg 2019).</p>"]
+           "lowess calibration curve and <i>p</i> (Austin &amp; Steyerberg 2019)."
+           + (" Optimism columns: the pipeline refitted on this cohort has the apparent value; minus the "
+              "bootstrap optimism it gives the corrected value (computed from the rounded numbers shown, so "
+              "the columns add up as printed). The frozen model's estimate is not the refitted apparent value."
+              if "corrected" in frame.columns else "") + "</p>"]
     t = result.threshold
     out.append(f"<h3>At the model's threshold (positive = probability &ge; {_fmt(t.threshold, 2)})</h3>")
     out.append(_table(t.to_frame(), columns={"metric": "metric", "estimate": "estimate", "ci_low": "CI low",
@@ -253,9 +328,13 @@ def _optimism_block(opt: OptimismResult) -> str:
             f"{opt.n_failed} resample(s) failed and were left out; {opt.elapsed_seconds:.1f} s on "
             f"{opt.n_jobs} worker(s). This is internal validation of the modelling <em>procedure</em> on "
             f"this cohort, meaningful when the cohort is the development data.</p>")
-    text += _table(table, columns={"metric": "metric", "apparent": "apparent", "bootstrap": "mean on resample",
-                                   "test": "mean on original", "optimism": "optimism", "optimism_sd": "SD",
-                                   "corrected": "corrected", "n_resamples": "resamples"})
+    shown = [_adds_up(a, o) for a, o in zip(table["apparent"], table["optimism"])]
+    table = table.assign(apparent=[x[0] for x in shown], optimism=[x[1] for x in shown],
+                         corrected=[x[2] for x in shown])
+    text += _table(table, columns={"metric": "metric", "bootstrap": "mean on resample",
+                                   "test": "mean on original", "optimism_sd": "SD of optimism",
+                                   "apparent": "apparent", "optimism": "- optimism", "corrected": "= corrected",
+                                   "n_resamples": "resamples"})
     if opt.failures:
         text += "<details><summary>failed resamples</summary><ul>" + "".join(
             f"<li>{_esc(f)}</li>" for f in opt.failures) + "</ul></details>"
@@ -303,9 +382,22 @@ def _section_decision(result: ValidationResult) -> str:
             f"or above the threshold probability (Vickers &amp; Elkin 2006). At the model's threshold "
             f"{_fmt(row['threshold'], 2)}: model {_fmt(row['net_benefit'])}, treat all {_fmt(row['treat_all'])}, "
             f"treat none 0.</p>")
+    drawn, left_out = [], []
+    comparison = result.comparison.set_index("score")
+    n = result.metrics.n
+    for rule, (score, description) in DECISION_RULES.items():
+        if f"net_benefit_{rule}" in dc.columns:
+            nb = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]][f"net_benefit_{rule}"].iloc[0]
+            drawn.append(f"<li>{_esc(description)} (dashed): net benefit {_fmt(nb)} at the model's threshold</li>")
+        else:
+            available = int(comparison.loc[score, "n"]) if score in comparison.index else 0
+            left_out.append(f"<li>{_esc(description)}: left out, because it is available for {available:,} of "
+                            f"the {n:,} analysed patients (a net benefit needs a decision for every patient; "
+                            f"see the comparison table for its AUC on those)</li>")
+    text += "<p>Published rules, each as the strategy \"operate when the rule says so\":</p><ul>" \
+        + "".join(drawn + left_out) + "</ul>"
     return text + _figure(fig, "Decision curve: model, operate on all, operate on none"
-                               + (", and the published binary rules" if any(c.startswith("net_benefit_")
-                                                                           for c in dc.columns) else "") + ".",
+                               + (", and the published binary rules (dashed)" if drawn else "") + ".",
                           "decision curve")
 
 
@@ -545,6 +637,10 @@ def write_report(result: ValidationResult, path, *, title: str | None = None, tr
     path = Path(path)
     if path.exists() and path.is_dir():
         raise InvalidInputError(f"{str(path)!r} is a directory; give the report's file name, e.g. report.html")
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise InvalidInputError(
+            f"the validation report is written as HTML only, so {str(path)!r} cannot be written; give a name "
+            "ending in .html (e.g. --out report.html) and, for a PDF, print that page to PDF from a browser")
     text = render_report(result, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
@@ -648,6 +744,9 @@ def add_validate_arguments(parser) -> None:
                         help="clinical table with complete_resection (and pfs_months/pfs_event for survival)")
     parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")
     parser.add_argument("--title", help="report title")
+    parser.add_argument("--predictions", metavar="FILE.csv",
+                        help="also write every patient's prediction, outcome, inclusion and subgroups as CSV "
+                             "(with the rules and package version that produced them)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
                              "model's pipeline on this cohort (internal validation; default 0 = off)")
@@ -669,7 +768,16 @@ def cli_validate(args) -> int:
     if args.bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
     bundle = load_model(args.model)
+    if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
+        raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
+                                "(a PDF can be printed from it in a browser)")
     result = validate_model(args.markers, args.clinical, model=bundle)
+    if args.predictions:
+        from ..io import write_table
+        from ..settings import with_model_provenance
+
+        written = write_table(with_model_provenance(result.predictions, bundle), args.predictions, fmt="csv")
+        print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
     if args.bootstrap:
         from ..features import build_patient_frame
 

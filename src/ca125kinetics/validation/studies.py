@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError
+from ..settings import KELIM_FAVOURABLE_SCORE
 from .metrics import (
     ThresholdMetrics,
     ValidationMetrics,
@@ -81,7 +82,19 @@ __all__ = [
     "EXCLUSION_REASONS",
     "KELIM_FAVOURABLE",
     "OPTIMISM_METRICS",
+    "DECISION_RULES",
 ]
+
+#: The published binary rules drawn on the decision curve, as ``net_benefit_<rule>`` columns:
+#: rule -> (comparator score it comes from, description). A rule is left out when some
+#: analysed patient lacks it (net benefit needs every patient's decision); the report then
+#: says so and why.
+DECISION_RULES = {
+    "ago_positive": ("ago", "AGO score positive"),
+    "imodel_low_risk": ("imodel", "iMODEL low risk (<= 4.7 points)"),
+    "mskcc_offer": ("mskcc", "MSKCC: secondary cytoreduction offered"),
+    "mskcc_offer_or_consider": ("mskcc", "MSKCC: offered or to be considered"),
+}
 
 #: Subgroup variables analysed by default. Clinical columns are read from the clinical
 #: table; ``gcig_category`` (CR, PR, or the GCIG status when there is no confirmed
@@ -96,9 +109,9 @@ DEFAULT_THRESHOLDS = tuple(round(i / 100, 2) for i in range(1, 100))
 #: Reason codes of excluded patients, in the order they are tried.
 EXCLUSION_REASONS = ("no_markers", "invalid_input", "not_scored", "no_outcome")
 
-#: A standardized KELIM-like score >= this value is "favourable" (the KELIM calculator's
-#: cut-off, clinical-rules.md section 4).
-KELIM_FAVOURABLE = 1.0
+#: A standardized KELIM-like score >= this value is "favourable" (the package's one cut-off,
+#: :data:`ca125kinetics.settings.KELIM_FAVOURABLE_SCORE`).
+KELIM_FAVOURABLE = KELIM_FAVOURABLE_SCORE
 
 #: Metrics corrected for optimism by :func:`optimism_bootstrap`.
 OPTIMISM_METRICS = ("auc", "calibration_slope", "citl", "brier")
@@ -232,8 +245,9 @@ class ValidationResult:
         ``score, fpr, sensitivity``.
     decision_curve : pandas.DataFrame
         :func:`~ca125kinetics.validation.metrics.net_benefit` output of the model, plus
-        ``net_benefit_<rule>`` columns for the published binary rules (AGO positive, iMODEL
-        low risk) when every analysed patient has them.
+        ``net_benefit_<rule>`` columns for the published binary rules of
+        :data:`DECISION_RULES` (AGO positive, iMODEL low risk, MSKCC offer, MSKCC offer or
+        consider), each when every analysed patient has it.
     subgroups : pandas.DataFrame
         :func:`subgroup_metrics` output.
     comparison : pandas.DataFrame
@@ -294,12 +308,16 @@ class ValidationResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Tidy metrics table: ``metric, estimate, se, ci_low, ci_high`` (and, when an
-        optimism result is attached, ``optimism`` and ``corrected``)."""
+        optimism result is attached, ``apparent``, ``optimism`` and ``corrected`` =
+        ``apparent - optimism``, where ``apparent`` is the performance of the pipeline
+        refitted on this cohort, which differs from ``estimate``, the frozen model's)."""
         frame = self.metrics.to_frame()
         if self.optimism is not None:
+            # ``apparent`` is the refitted pipeline's, not ``estimate`` (the frozen model's):
+            # corrected = apparent - optimism holds row by row
             opt = self.optimism.table.set_index("metric")
-            frame["optimism"] = frame["metric"].map(opt["optimism"]).astype(float)
-            frame["corrected"] = frame["metric"].map(opt["corrected"]).astype(float)
+            for column in ("apparent", "optimism", "corrected"):
+                frame[column] = frame["metric"].map(opt[column]).astype(float)
         return frame
 
     def with_optimism(self, optimism: OptimismResult) -> ValidationResult:
@@ -758,6 +776,10 @@ def _comparators(scored_in: pd.DataFrame, y: np.ndarray, p: np.ndarray, conf_lev
     low = scored_in["imodel_low_risk"].astype("boolean")
     if not low.isna().any():
         rules["imodel_low_risk"] = low.to_numpy(dtype=float)
+    mskcc = scored_in["mskcc_recommendation"].astype(object)
+    if mskcc.isin(("offer", "consider", "no")).all():
+        rules["mskcc_offer"] = (mskcc == "offer").to_numpy(dtype=float)
+        rules["mskcc_offer_or_consider"] = mskcc.isin(("offer", "consider")).to_numpy(dtype=float)
     roc_scores = (pd.concat(curves, ignore_index=True) if curves
                   else pd.DataFrame({"score": [], "fpr": [], "sensitivity": []}))
     return pd.DataFrame(rows), roc_scores, rules

@@ -77,7 +77,7 @@
     for (const [day, value] of [[-4, 412], [21, 190], [42, 88], [63, 41], [84, 24]]) {
       addRow(addDays(start, day), value, false);
     }
-    $("age").value = "61"; $("ecog").value = "0"; $("ascites").value = "0"; $("figo").value = "III";
+    $("age").value = "61"; $("ecog").value = "0"; $("ascites").value = "0"; $("figo").value = "IIIC";
     $("residual").value = "0"; $("pfi").value = "19"; $("pattern").value = "single"; $("recist").value = "PR";
   }
 
@@ -90,20 +90,33 @@
     return v === "" ? null : v;
   }
 
+  // the table row each sample of the last request came from (empty rows are skipped)
+  let sampleRows = [];
+
   function buildRequest() {
     const mode = timing();
     const samples = [];
     const problems = [];
+    sampleRows = [];
     tbody.querySelectorAll("tr").forEach((tr, i) => {
-      const when = tr.querySelector("input.when").value.trim();
-      const value = tr.querySelector("input.value").value.trim();
-      if (when === "" && value === "") return;  // an empty row is ignored
-      if (when === "" || value === "") { problems.push(`sample ${i + 1}: give both the ${mode} and the value`); return; }
+      const whenInput = tr.querySelector("input.when"), valueInput = tr.querySelector("input.value");
+      const when = whenInput.value.trim();
+      const value = valueInput.value.trim();
+      const bad = whenInput.validity.badInput || valueInput.validity.badInput;
+      if (when === "" && value === "" && !bad) return;  // an empty row is ignored
+      if (when === "" || value === "") {
+        problems.push({ text: `Sample ${i + 1}: give both the ${mode === "date" ? "date" : "day"} and the CA-125 value`,
+          fields: [when === "" ? whenInput : valueInput] });
+        return;
+      }
       const s = { ca125: Number(value), censored: tr.querySelector("input.cens").checked };
       if (mode === "date") s.date = when; else s.day = parseInt(when, 10);
       samples.push(s);
+      sampleRows.push(tr);
     });
-    if (!samples.length) problems.push("enter at least one CA-125 sample");
+    if (!samples.length && !problems.length) {
+      problems.push({ text: "Enter at least one CA-125 sample", fields: [tbody.querySelector("input.value")] });
+    }
     for (const e of bundleEvents) {
       const start = $("treatment-start").value;
       if (mode === "date") samples.push({ date: e.date, ca125: null, event: e.event });
@@ -122,18 +135,142 @@
     if (uln !== null) req.uln = uln;
     if (mode === "date") {
       const start = $("treatment-start").value;
-      if (!start) problems.push("enter the date of the first dose (day 0)");
+      if (!start) problems.push({ text: "Date of the first dose (day 0): enter it (the sample dates are counted from it)",
+        fields: [$("treatment-start")] });
       req.treatment_start = start || null;
     }
     return { req, problems };
   }
 
-  function showError(text) {
+  // ---------------------------------------------------------------- errors in the form's own words
+
+  const FIELDS = {
+    treatment_start: ["treatment-start", "Date of the first dose"], uln: ["uln", "Assay upper limit of normal"],
+    age: ["age", "Age"], ecog: ["ecog", "ECOG"], ascites_ml: ["ascites", "Ascites"],
+    figo_stage: ["figo", "FIGO stage"], primary_residual_disease: ["residual", "Residual disease after primary surgery"],
+    pfi_months: ["pfi", "Platinum-free interval"], recurrence_pattern: ["pattern", "Recurrence pattern"],
+    recist: ["recist", "RECIST"], patient_id: ["patient-ref", "Patient reference"],
+  };
+
+  function plainMessage(error, field) {
+    const type = error.type || "";
+    if (field === "figo_stage") return "is not a FIGO stage (I to IV, optionally with a substage such as IIIC)";
+    if (type === "string_pattern_mismatch") return "is not a recognised value";
+    if (type === "missing") return "is required";
+    if (/_parsing$|_type$/.test(type)) return "must be a number";
+    return String(error.msg || "is not valid").replace(/^Value error, /, "").replace(/^Input should be /, "must be ")
+      .replace("greater than or equal to", "at least").replace("less than or equal to", "at most")
+      .replace("greater than", "more than");
+  }
+
+  // {text, fields} for one pydantic error of the API (loc such as ["body", "samples", "1", "ca125"])
+  function describe(error) {
+    const loc = (error.loc || []).filter((x) => x !== "body");
+    if (loc[0] === "samples" && loc.length >= 2 && /^\d+$/.test(loc[1])) {
+      const tr = sampleRows[Number(loc[1])];
+      const row = tr ? Array.prototype.indexOf.call(tbody.children, tr) + 1 : Number(loc[1]) + 1;
+      const part = loc[2];
+      const input = tr && tr.querySelector(part === "ca125" || part === "censored" ? "input.value" : "input.when");
+      const name = part === "ca125" ? "CA-125" : part === "day" ? "day" : part === "date" ? "date" : "";
+      return { text: `Sample ${row}${name ? ", " + name : ""}: ${plainMessage(error, part)}`,
+        fields: input ? [input] : tr ? [tr.querySelector("input.when"), tr.querySelector("input.value")] : [] };
+    }
+    const key = loc[loc.length - 1];
+    if (FIELDS[key]) {
+      return { text: `${FIELDS[key][1]}: ${plainMessage(error, key)}`, fields: [$(FIELDS[key][0])] };
+    }
+    return { text: plainMessage(error, key), fields: [] };
+  }
+
+  // the rows of the last request whose day is `day`
+  function rowsOnDay(req, day) {
+    return req.samples.map((s, i) => [s, sampleRows[i]]).filter(([s]) =>
+      (s.day !== undefined ? s.day : dayDiff(s.date, req.treatment_start)) === day).map(([, tr]) => tr);
+  }
+
+  // {text, fields} list for an error answer of the API
+  function serverProblems(data, req) {
+    if (Array.isArray(data.detail)) return data.detail.map(describe);
+    const message = String(data.message || data.detail || "the input was refused");
+    const seen = new Set(), out = [];
+    const duplicate = /two or more CA-125 samples on day (-?\d+)/g;
+    let m;
+    while ((m = duplicate.exec(message)) !== null) {
+      const day = Number(m[1]);
+      if (seen.has(day)) continue;
+      seen.add(day);
+      const rows = rowsOnDay(req, day);
+      out.push({ text: `Two samples on day ${day}${rows.length ? " (samples " + rows.map((tr) =>
+        Array.prototype.indexOf.call(tbody.children, tr) + 1).join(" and ") + ")" : ""}: enter one CA-125 value per day; ` +
+        "remove or correct one of them", fields: rows.map((tr) => tr.querySelector("input.when")) });
+    }
+    if (out.length) return out;
+    // a data-contract message: drop the reader's row/column prefixes and the hints meant for programmers
+    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/row \d+, column '[^']*': /, ""))
+      .filter((p) => !/duplicates=|pass [a-z_]+=/.test(p));
+    return [...new Set(parts)].map((text) => ({ text: text.charAt(0).toUpperCase() + text.slice(1), fields: [] }));
+  }
+
+  function clearInvalid() {
+    for (const el of document.querySelectorAll(".invalid")) unmark(el);
+  }
+
+  function unmark(el) {
+    el.classList.remove("invalid");
+    el.removeAttribute("aria-invalid");
+    el.removeAttribute("aria-describedby");
+    const next = el.nextElementSibling;
+    if (next && next.classList.contains("field-error")) next.remove();
+  }
+
+  let errorCount = 0;
+
+  // highlight a field and write the problem under it (announced with the field by screen readers)
+  function mark(el, text) {
+    if (el.classList.contains("invalid")) return;
+    el.classList.add("invalid");
+    el.setAttribute("aria-invalid", "true");
+    const span = document.createElement("span");
+    span.className = "field-error";
+    span.id = `field-error-${++errorCount}`;
+    span.textContent = text;
+    el.setAttribute("aria-describedby", span.id);
+    el.insertAdjacentElement("afterend", span);
+  }
+
+  function showProblems(problems) {
     $("result").hidden = false;
     $("answer").hidden = true;
-    const e = $("error");
-    e.hidden = false;
-    e.textContent = text;
+    $("error").hidden = false;
+    $("error-title").textContent = problems.some((p) => p.fields.length)
+      ? "Please correct the highlighted field(s):" : "The input could not be scored:";
+    const ul = $("error-list");
+    ul.textContent = "";
+    let first = null;
+    for (const p of problems) {
+      const li = document.createElement("li"); li.textContent = p.text; ul.appendChild(li);
+      for (const el of p.fields) {
+        if (!el) continue;
+        mark(el, p.text);
+        first = first || el;
+      }
+    }
+    if (first) {  // take the surgeon to the (first) field to correct; the list sums them all up
+      first.scrollIntoView({ block: "center" });
+      first.focus({ preventScroll: true });
+    } else {
+      showResult();
+    }
+  }
+
+  // a problem that belongs to no field (e.g. a file that could not be read)
+  function showError(text) {
+    showProblems([{ text, fields: [] }]);
+  }
+
+  function showResult() {
+    $("result").scrollIntoView({ block: "start" });
+    $("result").focus({ preventScroll: true });
   }
 
   function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
@@ -152,22 +289,47 @@
     $("result").hidden = false;
     $("error").hidden = true;
     $("answer").hidden = false;
+    const iv = (MODEL && MODEL.interval) || { level: 0.95, n_members: null };
+    const level = Math.round(100 * iv.level);
     if (data.probability === null) {
       $("probability").textContent = "not scored";
       $("interval").textContent = data.reason ? `(${data.reason})` : "";
+      $("interval-note").textContent = "";
     } else {
       $("probability").textContent = fmt(data.probability, 2);
-      $("interval").textContent = `(interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`;
+      const hasInterval = data.p_low !== null && data.p_high !== null;
+      $("interval").textContent = hasInterval
+        ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
+        : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`;
+      $("interval-note").textContent = hasInterval
+        ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
+          `given by ${iv.n_members || "the"} copies of the model refitted on bootstrap resamples of its development ` +
+          "patients. It shows how uncertain the fitted model is, not a range of outcomes for this patient."
+        : "";
     }
     $("verdict").textContent = verdictText(data.gcig);
+    gcigSteps(data);
     const p = data.progression || {};
     $("progression").textContent = p.progressed
       ? `GCIG CA-125 progression: group ${p.group}, day ${p.day}`
       : `GCIG CA-125 progression: ${p.status ? p.status.replace(/_/g, " ") : "–"}`;
     const k = data.kinetics || {};
-    $("kinetics").textContent = k.k === null || k.k === undefined
-      ? (k.reason || "not estimated")
-      : `k = ${fmt(k.k, 4)}/day, half-life ${fmt(k.half_life_days, 1)} days, score ${fmt(k.kelim_score, 2)} (favourable ≥ 1)`;
+    const cut = (MODEL && MODEL.kelim_favourable_score) || 1;
+    const kin = (data.model && data.model.kinetics) || {};
+    if (k.k === null || k.k === undefined) {
+      $("kinetics").textContent = k.reason || "not estimated";
+      $("kelim-group").textContent = "";
+      $("kelim-note").textContent = "";
+    } else {
+      $("kinetics").textContent = `k = ${fmt(k.k, 4)}/day, half-life ${fmt(k.half_life_days, 1)} days, ` +
+        `KELIM-like score ${fmt(k.kelim_score, 2)}:`;
+      const favourable = k.kelim_score >= cut;
+      $("kelim-group").textContent = favourable ? `favourable (score ≥ ${cut})` : `unfavourable (score < ${cut})`;
+      $("kelim-group").className = favourable ? "favourable" : "unfavourable";
+      $("kelim-note").textContent = `The score is this package's open KELIM-like score, k / k_ref with k_ref = ` +
+        `${fmt(kin.k_ref, 4)}/day (${kin.k_ref_source || "model setting"}); favourable from ${cut} (a named setting). ` +
+        "It is not the KELIM number of the closed biomarker-kinetics.org calculator: do not compare the two.";
+    }
     const ps = data.published_scores || {};
     const parts = [];
     if ("ago_positive" in ps) parts.push(`AGO ${ps.ago_positive ? "positive" : "negative"}`);
@@ -184,6 +346,61 @@
     }
     drawPlot(data);
     drawTrajectory(data);
+    stampPrint();
+  }
+
+  // the GCIG reading step by step, in words (the same facts the plot marks)
+  function gcigSteps(data) {
+    const ol = $("gcig-steps");
+    ol.textContent = "";
+    const add = (text) => { const li = document.createElement("li"); li.textContent = text; ol.appendChild(li); };
+    const g = data.gcig || {}, rules = (data.model && data.model.gcig) || {};
+    const uln = g.uln || rules.uln || 35, factor = rules.evaluable_factor || 2, frac = rules.response_fraction || 0.5;
+    const win = rules.baseline_window_days || 14, gap = rules.confirmation_days || 28, tol = rules.assay_tolerance || 1.1;
+    const valueOn = (day) => { const s = (data.series || []).find((x) => x.day === day && x.ca125 !== null); return s ? s.ca125 : null; };
+    if (g.baseline_value === null || g.baseline_value === undefined) {
+      add(`Baseline: none — no pretreatment sample in the ${win} days before the first dose, so the GCIG ` +
+        "response cannot be assessed." + (g.reason ? ` (${g.reason})` : ""));
+      return;
+    }
+    const need = factor * uln;
+    add(`Baseline: ${fmt(g.baseline_value, 0)} U/mL on day ${g.baseline_day} (the latest sample in the ${win} days ` +
+      `before the first dose). It must be at least ${factor} × ULN = ${fmt(need, 0)} U/mL: ` +
+      (g.evaluable ? "met, so the response can be assessed." : "not met, so the response cannot be assessed."));
+    if (!g.evaluable) { if (g.reason) add(g.reason); return; }
+    const line = frac * g.baseline_value;
+    add(`The ${Math.round(100 * frac)} % line: ${fmt(line, 0)} U/mL; a response is a value at or below it.`);
+    if (g.response_day === null || g.response_day === undefined) {
+      add(g.reason || "No value fell to the line.");
+      return;
+    }
+    add(`First value at or below the line: ${fmt(valueOn(g.response_day), 0)} U/mL on day ${g.response_day} (the response date).`);
+    if (g.confirmation_day === null || g.confirmation_day === undefined) {
+      add(g.reason || `Not confirmed: no later sample at least ${gap} days after the fall kept the response.`);
+      return;
+    }
+    const cv = valueOn(g.confirmation_day);
+    add(`Confirming sample: ${fmt(cv, 0)} U/mL on day ${g.confirmation_day}, ${g.confirmation_day - g.response_day} days ` +
+      `after the fall (at least ${gap} needed); every value in between stayed at or below the line and at most ` +
+      `${Math.round(100 * (tol - 1))} % above the one before (or within the normal range).`);
+    add(`${g.category}: the confirming value is ${cv !== null && cv <= uln ? "within" : "above"} the normal range ` +
+      `(ULN ${fmt(uln, 0)} U/mL).`);
+  }
+
+  let lastRequest = null;
+
+  // the printed page repeats what was entered: the series and the clinical factors
+  function stampPrint() {
+    $("print-ref").textContent = $("patient-ref").value.trim() || "(no reference entered)";
+    $("print-date").textContent = new Date().toLocaleString();
+    const req = lastRequest;
+    if (!req) return;
+    $("print-samples").textContent = req.samples.map((s) => `${s.date || "day " + s.day}: ${s.censored ? "<" : ""}${s.ca125}`)
+      .join("; ") + (req.treatment_start ? ` (first dose ${req.treatment_start})` : "") + (req.uln ? `; ULN ${req.uln}` : "");
+    const labels = { age: "age", ecog: "ECOG", ascites_ml: "ascites mL", figo_stage: "FIGO", primary_residual_disease:
+      "residual after primary surgery", pfi_months: "PFI months", recurrence_pattern: "pattern", recist: "RECIST" };
+    $("print-clinical").textContent = Object.entries(labels).map(([key, label]) =>
+      `${label} ${req.clinical[key] === null ? "unknown" : req.clinical[key]}`).join("; ");
   }
 
   function el(name, attrs, text) {
@@ -199,10 +416,13 @@
     const obs = (data.series || []).filter((s) => s.ca125 !== null && s.ca125 > 0);
     const curve = (data.curve || []).filter((c) => c.ca125 !== null && c.ca125 > 0);
     if (!obs.length) return;
-    const uln = (data.gcig && data.gcig.uln) || (data.model && data.model.gcig && data.model.gcig.uln) || 35;
-    const W = 760, H = 360, L = 64, R = 20, T = 16, B = 46;
+    const g = data.gcig || {}, rules = (data.model && data.model.gcig) || {};
+    const uln = g.uln || rules.uln || 35;
+    const line = g.baseline_value ? (rules.response_fraction || 0.5) * g.baseline_value : null;
+    const narrow = box.clientWidth > 0 && box.clientWidth < 560;  // a phone: fewer units, larger text
+    const W = narrow ? 420 : 760, H = narrow ? 330 : 360, L = 56, R = 14, T = 16, B = 46;
     const days = obs.map((s) => s.day).concat(curve.map((c) => c.day));
-    const vals = obs.map((s) => s.ca125).concat(curve.map((c) => c.ca125), [uln, 2 * uln]);
+    const vals = obs.map((s) => s.ca125).concat(curve.map((c) => c.ca125), [uln, 2 * uln], line ? [line] : []);
     const x0 = Math.min(...days, 0) - 5, x1 = Math.max(...days, 21) + 5;
     const y0 = Math.log10(Math.max(Math.min(...vals) / 1.6, 0.1)), y1 = Math.log10(Math.max(...vals) * 1.6);
     const sx = (d) => L + (d - x0) / (x1 - x0) * (W - L - R);
@@ -234,15 +454,51 @@
       svg.appendChild(el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#b07a00", "stroke-dasharray": "5 4" }));
       svg.appendChild(el("text", { x: W - R - 4, y: y - 4, "text-anchor": "end", "font-size": 10, fill: "#b07a00" }, label));
     }
-    if (curve.length > 1) {
-      const d = curve.map((c, i) => `${i ? "L" : "M"}${sx(c.day).toFixed(1)},${sy(c.ca125).toFixed(1)}`).join(" ");
-      svg.appendChild(el("path", { d, fill: "none", stroke: "#1f6fb2", "stroke-width": 2, class: "fitted-curve" }));
+    if (line) {
+      const y = sy(line);
+      svg.appendChild(el("line", { x1: L, x2: W - R, y1: y, y2: y, stroke: "#7b3fa0", "stroke-dasharray": "2 3",
+        class: "response-line" }));
+      svg.appendChild(el("text", { x: W - R - 4, y: y - 4, "text-anchor": "end", "font-size": 10, fill: "#7b3fa0" },
+        `${Math.round(100 * (rules.response_fraction || 0.5))} % of baseline (${Math.round(line)})`));
     }
+    // the fitted curve: solid up to the last sample, dotted (and labelled) beyond it
+    const lastDay = Math.max(...obs.map((s) => s.day));
+    const path = (pts) => pts.map((c, i) => `${i ? "L" : "M"}${sx(c.day).toFixed(1)},${sy(c.ca125).toFixed(1)}`).join(" ");
+    const fitted = curve.filter((c) => c.day <= lastDay);
+    const beyond = curve.filter((c) => c.day > lastDay);
+    if (fitted.length > 1) {
+      svg.appendChild(el("path", { d: path(fitted), fill: "none", stroke: "#1f6fb2", "stroke-width": 2, class: "fitted-curve" }));
+    }
+    if (beyond.length && fitted.length) {
+      const ext = [fitted[fitted.length - 1]].concat(beyond);
+      svg.appendChild(el("path", { d: path(ext), fill: "none", stroke: "#1f6fb2", "stroke-width": 1.5,
+        "stroke-dasharray": "2 4", opacity: 0.8, class: "extrapolated-curve" }));
+      const end = ext[ext.length - 1];
+      svg.appendChild(el("text", { x: sx(end.day), y: sy(end.ca125) + 16, "text-anchor": "end", "font-size": 10,
+        fill: "#1f6fb2", class: "extrapolation-label" }, "extrapolation"));
+    }
+    const marks = {};
+    if (g.baseline_value) marks[g.baseline_day] = "baseline";
+    if (g.response_day !== null && g.response_day !== undefined) marks[g.response_day] = "fall";
+    if (g.confirmation_day !== null && g.confirmation_day !== undefined) marks[g.confirmation_day] = "confirms";
     for (const s of obs) {
       const c = el("circle", { cx: sx(s.day), cy: sy(s.ca125), r: 4.5, class: "observed",
         fill: s.censored ? "#fff" : "#c0392b", stroke: "#c0392b", "stroke-width": 1.5 });
       c.appendChild(el("title", {}, `day ${s.day}: ${s.censored ? "<" : ""}${s.ca125} U/mL`));
       svg.appendChild(c);
+      if (marks[s.day]) {
+        svg.appendChild(el("circle", { cx: sx(s.day), cy: sy(s.ca125), r: 8, fill: "none", stroke: "#7b3fa0",
+          "stroke-width": 1.5, class: `gcig-mark gcig-${marks[s.day]}` }));
+        svg.appendChild(el("text", { x: sx(s.day) + 10, y: sy(s.ca125) - 8, "font-size": 11, fill: "#7b3fa0",
+          "font-weight": 600 }, `${marks[s.day]} (day ${s.day})`));
+      }
+    }
+    if (g.response_day !== null && g.response_day !== undefined && g.confirmation_day !== null && g.confirmation_day !== undefined) {
+      const y = H - B - 10, xa = sx(g.response_day), xb = sx(g.confirmation_day);
+      svg.appendChild(el("path", { d: `M${xa},${y - 4} V${y} H${xb} V${y - 4}`, fill: "none", stroke: "#7b3fa0",
+        class: "confirmation-gap" }));
+      svg.appendChild(el("text", { x: (xa + xb) / 2, y: y - 4, "text-anchor": "middle", "font-size": 10, fill: "#7b3fa0" },
+        `${g.confirmation_day - g.response_day} days (≥ ${rules.confirmation_days || 28})`));
     }
     box.appendChild(svg);
   }
@@ -297,17 +553,18 @@
 
   async function submit(ev) {
     ev.preventDefault();
+    clearInvalid();
     const { req, problems } = buildRequest();
-    if (problems.length) { showError(problems.join("; ")); return; }
+    if (problems.length) { showProblems(problems); return; }
     $("score").disabled = true;
     try {
       const resp = await fetch("/api/score", { method: "POST", headers: { "Content-Type": "application/json" },
         body: JSON.stringify(req) });
-      const data = await resp.json().catch(() => ({ message: `HTTP ${resp.status}` }));
-      if (!resp.ok) showError(data.message || (typeof data.detail === "string" ? data.detail : `HTTP ${resp.status}`));
-      else render(data);
+      const data = await resp.json().catch(() => ({ message: `the server answered HTTP ${resp.status}` }));
+      if (!resp.ok) showProblems(serverProblems(data, req));
+      else { lastRequest = req; render(data); showResult(); }
     } catch (err) {
-      showError("could not reach the scoring server: " + err);
+      showError("Could not reach the scoring server: " + err);
     } finally {
       $("score").disabled = false;
     }
@@ -340,11 +597,14 @@
     }
   }
 
+  let MODEL = null;
+
   async function modelInfo() {
     try {
       const resp = await fetch("/api/model");
       if (!resp.ok) return;
       const m = await resp.json();
+      MODEL = m;
       $("model-info").textContent = `Model ${m.name} ${m.version}, threshold ${Number(m.threshold).toFixed(2)}` +
         (m.trained_on_synthetic ? " — trained on synthetic data, not for clinical use." : ".");
     } catch (err) { /* the page works without it */ }
@@ -356,6 +616,12 @@
   $("timing-day").addEventListener("change", switchTiming);
   $("score-form").addEventListener("submit", submit);
   $("fhir-file").addEventListener("change", loadBundle);
+  $("print").addEventListener("click", () => { stampPrint(); window.print(); });
+  window.addEventListener("beforeprint", stampPrint);
+  // a corrected field loses its highlight
+  document.addEventListener("input", (ev) => {
+    if (ev.target.classList && ev.target.classList.contains("invalid")) unmark(ev.target);
+  });
   for (let i = 0; i < 4; i++) addRow();
   modelInfo();
 })();

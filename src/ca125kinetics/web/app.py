@@ -21,9 +21,10 @@ Routes
     Name, version, threshold and rule settings of the model being served.
 ``GET /healthz``
     Liveness probe.
-``GET /openapi.json``, ``GET /docs``
-    OpenAPI description (``/docs`` is FastAPI's Swagger UI, whose script is fetched from a CDN
-    by the browser; ``/openapi.json`` itself is local).
+``GET /openapi.json``
+    OpenAPI description. There is no ``/docs`` or ``/redoc``: FastAPI's Swagger UI and ReDoc
+    load their scripts from a CDN, which the page's Content-Security-Policy (scripts from this
+    server only) forbids; load ``/openapi.json`` into any OpenAPI viewer instead.
 
 Limits (hostile or malformed input never reaches the scoring code, and never gives a 500)
 -----------------------------------------------------------------------------------------
@@ -33,7 +34,18 @@ Limits (hostile or malformed input never reaches the scoring code, and never giv
   are refused (422 with the field named);
 * a patient whose data break the data contract (e.g. two samples on one day) -> 422 with the
   reader's message;
-* a body that is not JSON, or is nested too deeply -> 400 / 422.
+* a body that is not JSON, or is nested too deeply -> 400 / 422;
+* request headers must arrive within :data:`HEADER_TIMEOUT_S` seconds and the whole body
+  within :data:`BODY_TIMEOUT_S` (408 otherwise: a client trickling bytes cannot hold a
+  connection), and the request line plus headers are at most :data:`MAX_HEADER_BYTES`
+  (431 otherwise); ``ca125 serve`` runs uvicorn with :class:`GuardedH11Protocol` for these.
+
+Security headers (every response, errors included, :class:`SecurityHeadersMiddleware`)
+-------------------------------------------------------------------------------------
+``X-Content-Type-Options: nosniff``; ``Content-Security-Policy`` allowing scripts, styles,
+images and requests from this server only, with ``frame-ancestors 'none'`` (the page cannot be
+framed); ``Referrer-Policy: no-referrer``; ``Cache-Control: no-store`` (results are patient
+data: no browser or proxy keeps a copy).
 """
 
 from __future__ import annotations
@@ -45,20 +57,43 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
+import h11
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
+from ..settings import KELIM_FAVOURABLE_SCORE
 
-__all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse", "MAX_BODY_BYTES", "MAX_SAMPLES"]
+__all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse",
+           "GuardedH11Protocol", "SecurityHeadersMiddleware", "MAX_BODY_BYTES", "MAX_SAMPLES",
+           "MAX_HEADER_BYTES", "HEADER_TIMEOUT_S", "BODY_TIMEOUT_S", "SECURITY_HEADERS"]
 
 #: Largest accepted request body, bytes (a 200-sample request is about 10 kB).
 MAX_BODY_BYTES = 64 * 1024
 #: Most samples accepted in one request.
 MAX_SAMPLES = 200
+#: Largest request line plus headers, bytes (a browser sends well under 2 kB).
+MAX_HEADER_BYTES = 16 * 1024
+#: Seconds a client has to send the request line and headers, from its first byte (or from
+#: connecting). Slower clients get 408 and the connection is closed.
+HEADER_TIMEOUT_S = 10.0
+#: Seconds a client has to send the whole request body, from the end of the headers (408).
+BODY_TIMEOUT_S = 10.0
+
+#: Headers added to every response (see the module docstring).
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"content-security-policy",
+     b"default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+     b"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"x-frame-options", b"DENY"),
+)
 
 _log = logging.getLogger("ca125kinetics.web")
 
@@ -229,11 +264,13 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies larger than ``max_bytes`` with 413, before the app reads them."""
+    """Refuse request bodies larger than ``max_bytes`` with 413, before the app reads them,
+    and bodies not complete within ``timeout`` seconds with 408 (slow clients)."""
 
-    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES):
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES, timeout: float = BODY_TIMEOUT_S):
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout = timeout
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -255,13 +292,26 @@ class BodyLimitMiddleware:
                             else "the Content-Length header is not a valid number"),
             })
             return
+        import asyncio
+
         received = 0
         too_large = False
+        too_slow = False
+        body_done = False
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout
 
         async def limited_receive():
-            nonlocal received, too_large
-            message = await receive()
+            nonlocal received, too_large, too_slow, body_done
+            if body_done:  # after the body, receive() only waits for a disconnect
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), max(deadline - loop.time(), 0.0))
+            except asyncio.TimeoutError:
+                too_slow = True
+                raise _BodyTooLarge() from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
                     too_large = True
@@ -269,18 +319,23 @@ class BodyLimitMiddleware:
             return message
 
         started = False
-        refusal = {"detail": "request body too large",
-                   "message": f"request body exceeds the limit of {self.max_bytes} bytes; "
-                              f"send at most {MAX_SAMPLES} samples"}
+
+        def refusal():
+            if too_slow:
+                return 408, {"detail": "request body too slow",
+                             "message": f"the request body did not arrive within {self.timeout:g} seconds"}
+            return 413, {"detail": "request body too large",
+                         "message": f"request body exceeds the limit of {self.max_bytes} bytes; "
+                                    f"send at most {MAX_SAMPLES} samples"}
 
         async def tracking_send(message):
-            # once the body overflowed, whatever the app answers (FastAPI turns the aborted
-            # read into a 400) is replaced by the 413
+            # once the body overflowed or timed out, whatever the app answers (FastAPI turns
+            # the aborted read into a 400) is replaced by the 413 / 408
             nonlocal started
-            if too_large:
+            if too_large or too_slow:
                 if message["type"] == "http.response.start" and not started:
                     started = True
-                    await _send_json(send, 413, refusal)
+                    await _send_json(send, *refusal())
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -289,9 +344,9 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, tracking_send)
         except Exception:
-            if too_large and not started:
-                await _send_json(send, 413, refusal)
-            elif not too_large:
+            if (too_large or too_slow) and not started:
+                await _send_json(send, *refusal())
+            elif not (too_large or too_slow):
                 raise
 
 
@@ -352,6 +407,97 @@ async def _send_json(send, status: int, payload: dict) -> None:
     await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
+
+
+class SecurityHeadersMiddleware:
+    """Add :data:`SECURITY_HEADERS` to every HTTP response (pure ASGI: also to the refusals
+    that the body limit sends before the application runs). A header the application set
+    itself is kept."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                headers += [(name, value) for name, value in SECURITY_HEADERS if name not in present]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with a deadline on, and a size limit for, the request headers.
+
+    uvicorn times out idle keep-alive connections but not a client that sends its headers one
+    byte at a time ("slowloris"): such a client would hold a connection forever. Here a timer
+    starts when the connection opens (and again when the first byte of a following request
+    arrives) and is cancelled once h11 has the complete headers; if it fires first the client
+    gets ``408 Request Timeout`` and the connection is closed. A request line plus headers
+    longer than :attr:`max_header_bytes` gets ``431`` and the connection is closed (h11's own
+    limit, ``h11_max_incomplete_event_size``, only applies to headers arriving in pieces).
+    """
+
+    header_timeout = HEADER_TIMEOUT_S
+    max_header_bytes = MAX_HEADER_BYTES
+
+    def connection_made(self, transport):
+        self._header_timer = None
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def _arm_header_timer(self):
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_too_slow)
+
+    def _cancel_header_timer(self):
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def data_received(self, data):
+        if self.conn.their_state is h11.IDLE:  # a request line and headers are arriving
+            pending = self.conn.trailing_data[0] + data
+            end = pending.find(b"\r\n\r\n")
+            if (end + 4 if end >= 0 else len(pending)) > self.max_header_bytes:
+                self._refuse(b"431 Request Header Fields Too Large",
+                             f"request headers exceed {self.max_header_bytes} bytes")
+                return
+        super().data_received(data)
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._arm_header_timer()
+        else:
+            self._cancel_header_timer()
+
+    def on_response_complete(self):
+        self._cancel_header_timer()  # the keep-alive timer takes over until the next byte
+        super().on_response_complete()
+
+    def connection_lost(self, exc):
+        self._cancel_header_timer()
+        super().connection_lost(exc)
+
+    def _headers_too_slow(self):
+        self._header_timer = None
+        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+            self._refuse(b"408 Request Timeout", f"request headers did not arrive within {self.header_timeout:g} seconds")
+
+    def _refuse(self, status: bytes, text: str) -> None:
+        """Answer ``status`` with a one-line text (and the security headers), then close."""
+        self._cancel_header_timer()
+        body = (text + "\n").encode()
+        head = [b"HTTP/1.1 " + status, b"content-type: text/plain; charset=utf-8", b"connection: close",
+                b"content-length: " + str(len(body)).encode()]
+        head += [name + b": " + value for name, value in SECURITY_HEADERS]
+        self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
+        self.transport.close()
 
 
 # --------------------------------------------------------------------------------------
@@ -467,6 +613,16 @@ def _asset(name: str) -> bytes:
     return resources.files("ca125kinetics.web").joinpath(name).read_bytes()
 
 
+def _interval_description(bundle) -> dict:
+    """What ``p_low``-``p_high`` is, for the page: the percentile interval (``level``) of the
+    predictions of ``n_members`` copies of the model refitted on bootstrap resamples of the
+    development patients (model uncertainty, not the spread of patients' outcomes)."""
+    interval = dict(getattr(bundle, "interval", None) or {})
+    members = interval.get("members")
+    n = len(members) if members is not None else int(interval.get("n_members", 0) or 0)
+    return {"method": "bootstrap_percentile", "level": float(interval.get("level", 0.95)), "n_members": n}
+
+
 def _error_message(errors: list[dict]) -> str:
     """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'."""
     parts = []
@@ -491,7 +647,7 @@ def _plain_errors(errors) -> list[dict]:
     return out
 
 
-def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
+def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
 
     Parameters
@@ -500,11 +656,14 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
         As :func:`ca125kinetics.predict.load_model` (None: the shipped default model).
     title : str
         Title of the OpenAPI description.
+    body_timeout : float
+        Seconds a client has to send the request body (408 afterwards).
     """
     from ..predict import load_model
 
     bundle = load_model(model)
     app = FastAPI(
+        docs_url=None, redoc_url=None,  # both load scripts from a CDN, which the CSP forbids
         title=f"{title} scoring API",
         version=str(getattr(bundle, "version", "")),
         description=("Probability of complete resection at secondary cytoreduction from the CA-125 "
@@ -564,6 +723,8 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
             "family": str(getattr(b, "model_family", "")), "threshold": float(b.threshold),
             "trained_on_synthetic": bool(getattr(b, "trained_on_synthetic", False)),
             "gcig": b.gcig_settings.to_dict(), "kinetics": b.kinetics_settings.to_dict(),
+            "kelim_favourable_score": KELIM_FAVOURABLE_SCORE,
+            "interval": _interval_description(b),
             "limits": {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES},
         }
 
@@ -592,7 +753,8 @@ def create_app(model=None, *, title: str = "ca125kinetics") -> FastAPI:
         return {**body, "skipped_resources": skipped}
 
     app.add_middleware(FhirBodyMiddleware)
-    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
+    app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
 
 
@@ -601,6 +763,12 @@ def app_from_env() -> FastAPI:
     import os
 
     return create_app(os.environ.get("CA125_SERVE_MODEL") or None)
+
+
+def uvicorn_limits() -> dict:
+    """The uvicorn settings that bound what a client can hold: the h11 protocol with the header
+    deadline (:class:`GuardedH11Protocol`), the header size limit, the keep-alive timeout."""
+    return {"http": GuardedH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5}
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
@@ -620,10 +788,11 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     b = app.state.bundle
     print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
           "(Ctrl-C to stop). Research software, not a medical device.", file=sys.stderr)
+    limits = uvicorn_limits()
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
     else:
         os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
         uvicorn.run("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, access_log=False)
+                    workers=workers, log_level=log_level, access_log=False, **limits)
     return 0

@@ -1,0 +1,41 @@
+"""Tests of settings.py: the provenance columns of output tables (the settings classes
+themselves are tested with the rules that use them, in test_gcig.py and test_kinetics.py)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+import ca125kinetics
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.scores import ScoreSettings
+from ca125kinetics.settings import PROVENANCE_COLUMNS, GcigSettings, KineticsSettings, with_provenance
+
+
+def test_rules_and_version_are_the_last_columns_and_round_trip():
+    frame = pd.DataFrame({"patient_id": ["1", "2"], "k": [0.05, 0.04]})
+    gcig, kin = GcigSettings(uln=30.0), KineticsSettings(k_ref=0.0441)
+    out = with_provenance(frame, gcig, kin, ScoreSettings(), method="population")
+    assert list(out.columns) == ["patient_id", "k", *PROVENANCE_COLUMNS]
+    assert out["package_version"].tolist() == [ca125kinetics.__version__] * 2
+    rules = json.loads(out["rules"].iloc[0])
+    assert GcigSettings.from_dict(rules["gcig"]) == gcig and KineticsSettings.from_dict(rules["kinetics"]) == kin
+    assert rules["method"] == "population" and rules["scores"] == ScoreSettings().to_dict()
+    assert ", " not in out["rules"].iloc[0] and ": " not in out["rules"].iloc[0]  # compact JSON
+    assert list(frame.columns) == ["patient_id", "k"]  # the input is not changed
+
+
+def test_restamping_replaces_and_an_empty_table_keeps_its_columns():
+    once = with_provenance(pd.DataFrame({"a": [1]}), GcigSettings())
+    twice = with_provenance(once, GcigSettings(uln=40.0))
+    assert list(twice.columns) == ["a", *PROVENANCE_COLUMNS]
+    assert json.loads(twice["rules"].iloc[0])["gcig"]["uln"] == 40.0
+    empty = with_provenance(pd.DataFrame({"a": []}), GcigSettings())
+    assert list(empty.columns) == ["a", *PROVENANCE_COLUMNS] and empty.empty
+
+
+def test_two_settings_of_one_kind_are_refused():
+    with pytest.raises(InvalidInputError, match="two settings objects of the same kind"):
+        with_provenance(pd.DataFrame({"a": [1]}), GcigSettings(), GcigSettings(uln=40.0))

@@ -1,0 +1,76 @@
+"""Tests of tracking.py that need no training run: the store lock that lets concurrent first
+runs share a new SQLite file (the training-run tests are in tests/test_train.py)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from ca125kinetics.tracking import store_lock
+
+# A process that, once mlflow is imported, says it is ready and waits for the common "go"
+# file, then opens the store as ``ca125 train`` does (create and migrate a new database, get
+# or create the experiment): all processes hit the new database at the same moment.
+OPEN_AT_GO = textwrap.dedent("""
+    import pathlib, sys, time, warnings
+    warnings.simplefilter("ignore")
+    from ca125kinetics.tracking import open_tracking
+    import mlflow  # noqa: F401
+    pathlib.Path(sys.argv[2]).touch()
+    while not pathlib.Path(sys.argv[3]).exists():
+        time.sleep(0.001)
+    print(open_tracking(sys.argv[1], "race").experiment_id)
+""")
+
+
+def test_concurrent_first_runs_on_a_new_sqlite_file_all_succeed(tmp_path):
+    # Without the lock MLflow's table creation races ("duplicate column name: step"): found
+    # with three processes on mlflow 3.17, where two of three failed.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    go = tmp_path / "go"
+    ready = [tmp_path / f"ready{i}" for i in range(3)]
+    procs = [subprocess.Popen([sys.executable, "-c", OPEN_AT_GO, uri, str(r), str(go)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for r in ready]
+    guard = time.monotonic() + 300  # a hang guard, not a speed requirement
+    while not all(r.exists() for r in ready) and all(p.poll() is None for p in procs) and time.monotonic() < guard:
+        time.sleep(0.01)
+    go.touch()
+    results = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0], [err[-2000:] for _, err in results]
+    assert len({out.strip() for out, _ in results}) == 1  # one experiment, found by all
+
+
+def test_store_lock_is_exclusive_between_processes(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    probe = textwrap.dedent("""
+        import fcntl, sys
+        with open(sys.argv[1], "a+b") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print("held")
+            else:
+                print("free")
+    """)
+    lock_file = str(tmp_path / "mlflow.db.lock")
+
+    def other_process_sees():
+        return subprocess.run([sys.executable, "-c", probe, lock_file], capture_output=True, text=True,
+                              timeout=60).stdout.strip()
+
+    with store_lock(uri):
+        assert other_process_sees() == "held"
+    assert other_process_sees() == "free"
+    with store_lock("http://localhost:5000"):  # a server needs no lock (and no file is made)
+        pass
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="fcntl")
+def test_store_lock_needs_the_database_directory(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        with store_lock(f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}"):
+            pass
