@@ -52,8 +52,9 @@ and the decision **threshold**. The landmark classifier is not recalibrated (rec
 needs out-of-fold predictions, i.e. a cross-validation per landmark); its calibration on the
 evaluation patients is reported instead.
 
-Each landmark model is fitted on the development patients who reached the landmark and
-evaluated on the evaluation patients who reached it (held-out set; without one, the pooled
+Each landmark model is fitted (by ``ca125 train``: ``train._fit_landmark_models``) on the
+development patients who reached the landmark and evaluated on the evaluation patients who
+reached it (held-out set; without one, the pooled
 out-of-fold predictions of the first cross-validation repeat, the kinetics prior then being
 the development set's), the population a landmark serves. Reported per landmark: AUC with
 DeLong 95 % CI, Brier, calibration-in-the-large and slope with Wald CIs, and the
@@ -79,7 +80,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from .errors import InsufficientDataError, InvalidInputError
+from .errors import InvalidInputError
 from .settings import KineticsSettings, _SettingsMixin
 
 __all__ = [
@@ -90,7 +91,6 @@ __all__ = [
     "truncate_markers",
     "clinical_at",
     "last_sample_days",
-    "fit_landmark_models",
     "LANDMARK_COLUMNS",
     "Trajectory",
     "TrajectoryPoint",
@@ -321,139 +321,6 @@ class LandmarkModel:
         """Metadata (no fitted object)."""
         return {"landmark": self.landmark.to_dict(), "status": self.status, "reason": self.reason,
                 "metrics": dict(self.metrics)}
-
-
-def _aligned_frame(markers, clinical, landmark, ids, gcig_settings, kinetics_settings) -> pd.DataFrame:
-    from .features import build_patient_frame
-
-    frame = build_patient_frame(truncate_markers(markers, landmark), clinical_at(clinical, landmark),
-                                gcig_settings=gcig_settings,
-                                kinetics_settings=kinetics_settings)
-    position = pd.Index(frame["patient_id"].astype(str)).get_indexer(pd.Index(ids).astype(str))
-    return frame.iloc[position].reset_index(drop=True)
-
-
-def _fit_one(family, frame, y, idx, config, ks, population):
-    from .models import make_pipeline
-
-    pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
-                             params=config.hyperparameters(family))
-    pipeline.set_params(kinetics__population=population)
-    return pipeline.fit(frame.iloc[idx], y[idx])
-
-
-def fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: np.ndarray, y: np.ndarray,
-                        dev: np.ndarray, eval_splits: list, final_p: pd.Series, final_pipeline, family: str,
-                        config, kinetics_settings: KineticsSettings, bundle_fields: dict,
-                        caught: list) -> tuple[pd.DataFrame, list[LandmarkModel]]:
-    """Fit and evaluate one model per landmark of ``config.landmarks`` (training's hook).
-
-    Parameters
-    ----------
-    markers, clinical : pandas.DataFrame
-        Canonical tables of the whole cohort (as read by training).
-    ids, y : arrays
-        The patients used by training and their outcomes (same order).
-    dev : array of int
-        Positions of the development patients (the shipped landmark models are fitted on
-        those who reached the landmark).
-    eval_splits : list of (train positions, test positions)
-        ``[(dev, holdout)]``, or the first cross-validation repeat's folds when there is no
-        held-out set.
-    final_p : pandas.Series
-        The shipped model's full-series probability of every evaluation patient (index
-        ``patient_id``): the final decision the landmark decisions are compared with.
-    final_pipeline : sklearn Pipeline
-        The shipped model (its fitted kinetics population is the landmark models' prior).
-    family : str
-        The selected family (its hyperparameters from ``config``).
-    config : TrainingConfig
-    kinetics_settings : KineticsSettings
-        The shipped model's kinetics settings (with its ``k_ref``).
-    bundle_fields : dict
-        ``ModelBundle`` fields shared with the shipped model (name, version, threshold, ...).
-    caught : list
-        Non-fatal warnings are appended here.
-
-    Returns
-    -------
-    (DataFrame, list of LandmarkModel)
-        The per-landmark table (:data:`LANDMARK_COLUMNS`) and the landmark models.
-    """
-    from .bundle import ModelBundle
-    from .train import _interval_members, _metric_row
-    from .validation.metrics import proportion_ci
-
-    threshold = float(bundle_fields["threshold"])
-    population = getattr(final_pipeline.named_steps["kinetics"], "population_", None)
-    last = last_sample_days(markers).reindex(pd.Index(ids).astype(str)).to_numpy(dtype=float)
-    dev_set = np.asarray(dev)
-    rows, models = [], []
-    for lm in config.landmarks.landmarks(config.kinetics):
-        frame = _aligned_frame(markers, clinical, lm, ids, config.gcig, config.kinetics)
-        came = reached(last, lm)
-        row: dict[str, Any] = {"landmark": lm.key, "label": lm.label, "day": lm.day, "first_day": lm.first_day,
-                               "last_day": lm.last_day}
-        fit_idx = dev_set[came[dev_set]]
-        row.update(n_fit=int(len(fit_idx)), n_fit_events=int(y[fit_idx].sum()))
-        short = min(row["n_fit_events"], row["n_fit"] - row["n_fit_events"])
-        if short < MIN_OUTCOMES:
-            reason = (f"{row['n_fit']} development patients reached {lm.label} ({row['n_fit_events']} complete "
-                      f"resections): fewer than {MIN_OUTCOMES} of each outcome, no model")
-            row.update(status="not_fitted", reason=reason)
-            rows.append(row)
-            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
-            continue
-        try:
-            shipped = _fit_one(family, frame, y, fit_idx, config, kinetics_settings, population)
-            p_parts, idx_parts = [], []
-            for train_idx, test_idx in eval_splits:
-                tr = np.asarray(train_idx)[came[np.asarray(train_idx)]]
-                te = np.asarray(test_idx)[came[np.asarray(test_idx)]]
-                same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
-                pipeline = shipped if same else _fit_one(family, frame, y, tr, config, kinetics_settings, population)
-                p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
-                idx_parts.append(te)
-        except InsufficientDataError as exc:
-            reason = f"the model of {lm.label} could not be fitted: {exc}"
-            row.update(status="not_fitted", reason=reason)
-            rows.append(row)
-            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
-            continue
-        p = np.concatenate(p_parts)
-        te = np.concatenate(idx_parts)
-        m = _metric_row(y[te], p, caught)
-        final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
-        agree = int(((p >= threshold) == (final >= threshold)).sum())
-        low, high = proportion_ci(agree, len(te))
-        row.update(status="ok", reason=None, **m, agreement=agree / len(te) if len(te) else math.nan,
-                   agreement_ci_low=float(low), agreement_ci_high=float(high), n_agree=agree)
-        kin = shipped.named_steps["kinetics"].transform(frame.iloc[fit_idx])
-        members = _interval_members(shipped, kin, y[fit_idx], config)
-        summary = {"landmark": lm.to_dict(), "evaluation": _jsonable_row(row),
-                   "n": row["n_fit"], "events": row["n_fit_events"]}
-        bundle = ModelBundle(pipeline=shipped, **{**bundle_fields, "name": f"{bundle_fields['name']}@{lm.key}"},
-                             training_summary=summary,
-                             interval={"method": "bootstrap_percentile", "level": config.interval_level,
-                                       "n_bootstrap": config.interval_n_bootstrap, "members_input": "design",
-                                       "members": members})
-        rows.append(row)
-        models.append(LandmarkModel(lm, "ok", None, _jsonable_row(row), bundle))
-    table = pd.DataFrame(rows, columns=list(LANDMARK_COLUMNS))
-    for c in ("n_fit", "n_fit_events", "n", "n_events", "n_agree"):
-        table[c] = pd.array([None if pd.isna(v) else int(v) for v in table[c]], dtype="Int64")
-    return table, models
-
-
-def _jsonable_row(row: dict) -> dict:
-    out = {}
-    for k, v in row.items():
-        if isinstance(v, (np.integer,)):
-            v = int(v)
-        elif isinstance(v, (float, np.floating)):
-            v = float(v) if math.isfinite(float(v)) else None
-        out[k] = v
-    return out
 
 
 def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:

@@ -32,7 +32,12 @@ exported model:
 8. **Held-out evaluation** -- every family (fitted on the development set) and every
    published score on the held-out patients: AUC with DeLong 95 % CI, Brier, CITL and slope
    with Wald CIs, paired DeLong differences against AGO, iMODEL and MSKCC.
-9. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`bundle.export_model`).
+9. **Landmarks** (:mod:`ca125kinetics.landmarks`) -- one model per landmark (day 35, after
+   cycles 2, 3, 4) on the series truncated at it: the selected family with its
+   hyperparameters and the final model's kinetics population, fitted on the development
+   patients who reached the landmark, evaluated on the held-out patients who reached it
+   (AUC, calibration, agreement with the final decision), shipped in the bundle.
+10. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`bundle.export_model`).
 
 Published scores are compared by their numeric ranking (higher = more likely complete
 resection; ``scores.score_for_auc``) for the AUC. For Brier and calibration each score is
@@ -949,8 +954,6 @@ def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, fin
                shared, caught):
     """Landmark models (``ca125kinetics.landmarks``): fitted on the development patients,
     evaluated where the shipped model is (held-out set, else first CV repeat's folds)."""
-    from .landmarks import fit_landmark_models
-
     if not config.landmarks.landmarks(config.kinetics):
         return None, None
     if len(hold):
@@ -961,9 +964,147 @@ def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, fin
         cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats, random_state=config.seed)
         splits = [(dev[tr], dev[te]) for tr, te in list(cv.split(np.zeros(len(dev)), y[dev]))[:config.n_splits]]
     final_p = pd.Series(np.asarray(p_final_eval, dtype=float), index=pd.Index(eval_ids).astype(str))
-    return fit_landmark_models(markers, clinical, ids=ids, y=y, dev=dev, eval_splits=splits, final_p=final_p,
+    return _fit_landmark_models(markers, clinical, ids=ids, y=y, dev=dev, eval_splits=splits, final_p=final_p,
                                final_pipeline=final, family=selected, config=config, kinetics_settings=ks,
                                bundle_fields=shared, caught=caught)
+
+
+def _landmark_frame(markers, clinical, landmark, ids, gcig_settings, kinetics_settings) -> pd.DataFrame:
+    """The patient frame of the series truncated at ``landmark`` (rows in the order of ``ids``)."""
+    from .features import build_patient_frame
+    from .landmarks import clinical_at, truncate_markers
+
+    frame = build_patient_frame(truncate_markers(markers, landmark), clinical_at(clinical, landmark),
+                                gcig_settings=gcig_settings,
+                                kinetics_settings=kinetics_settings)
+    position = pd.Index(frame["patient_id"].astype(str)).get_indexer(pd.Index(ids).astype(str))
+    return frame.iloc[position].reset_index(drop=True)
+
+
+def _fit_landmark(family, frame, y, idx, config, ks, population):
+    """The selected family with its hyperparameters on rows ``idx``, the kinetics population fixed."""
+    from .models import make_pipeline
+
+    pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
+                             params=config.hyperparameters(family))
+    pipeline.set_params(kinetics__population=population)
+    return pipeline.fit(frame.iloc[idx], y[idx])
+
+
+def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: np.ndarray, y: np.ndarray,
+                         dev: np.ndarray, eval_splits: list, final_p: pd.Series, final_pipeline, family: str,
+                         config, kinetics_settings: KineticsSettings, bundle_fields: dict,
+                         caught: list) -> tuple[pd.DataFrame, list]:
+    """Fit and evaluate one model per landmark of ``config.landmarks`` (``ca125kinetics.landmarks``).
+
+    Parameters
+    ----------
+    markers, clinical : pandas.DataFrame
+        Canonical tables of the whole cohort (as read by training).
+    ids, y : arrays
+        The patients used by training and their outcomes (same order).
+    dev : array of int
+        Positions of the development patients (the shipped landmark models are fitted on
+        those who reached the landmark).
+    eval_splits : list of (train positions, test positions)
+        ``[(dev, holdout)]``, or the first cross-validation repeat's folds when there is no
+        held-out set.
+    final_p : pandas.Series
+        The shipped model's full-series probability of every evaluation patient (index
+        ``patient_id``): the final decision the landmark decisions are compared with.
+    final_pipeline : sklearn Pipeline
+        The shipped model (its fitted kinetics population is the landmark models' prior).
+    family : str
+        The selected family (its hyperparameters from ``config``).
+    config : TrainingConfig
+    kinetics_settings : KineticsSettings
+        The shipped model's kinetics settings (with its ``k_ref``).
+    bundle_fields : dict
+        ``ModelBundle`` fields shared with the shipped model (name, version, threshold, ...).
+    caught : list
+        Non-fatal warnings are appended here.
+
+    Returns
+    -------
+    (DataFrame, list of LandmarkModel)
+        The per-landmark table (:data:`LANDMARK_COLUMNS`) and the landmark models.
+    """
+    from .bundle import ModelBundle
+    from .landmarks import LANDMARK_COLUMNS, MIN_OUTCOMES, LandmarkModel, reached
+    from .validation.metrics import proportion_ci
+
+    threshold = float(bundle_fields["threshold"])
+    population = getattr(final_pipeline.named_steps["kinetics"], "population_", None)
+    from .landmarks import last_sample_days
+
+    last = last_sample_days(markers).reindex(pd.Index(ids).astype(str)).to_numpy(dtype=float)
+    dev_set = np.asarray(dev)
+    rows, models = [], []
+    for lm in config.landmarks.landmarks(config.kinetics):
+        frame = _landmark_frame(markers, clinical, lm, ids, config.gcig, config.kinetics)
+        came = reached(last, lm)
+        row: dict[str, Any] = {"landmark": lm.key, "label": lm.label, "day": lm.day, "first_day": lm.first_day,
+                               "last_day": lm.last_day}
+        fit_idx = dev_set[came[dev_set]]
+        row.update(n_fit=int(len(fit_idx)), n_fit_events=int(y[fit_idx].sum()))
+        short = min(row["n_fit_events"], row["n_fit"] - row["n_fit_events"])
+        if short < MIN_OUTCOMES:
+            reason = (f"{row['n_fit']} development patients reached {lm.label} ({row['n_fit_events']} complete "
+                      f"resections): fewer than {MIN_OUTCOMES} of each outcome, no model")
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        try:
+            shipped = _fit_landmark(family, frame, y, fit_idx, config, kinetics_settings, population)
+            p_parts, idx_parts = [], []
+            for train_idx, test_idx in eval_splits:
+                tr = np.asarray(train_idx)[came[np.asarray(train_idx)]]
+                te = np.asarray(test_idx)[came[np.asarray(test_idx)]]
+                same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
+                pipeline = shipped if same else _fit_landmark(family, frame, y, tr, config, kinetics_settings, population)
+                p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
+                idx_parts.append(te)
+        except InsufficientDataError as exc:
+            reason = f"the model of {lm.label} could not be fitted: {exc}"
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        p = np.concatenate(p_parts)
+        te = np.concatenate(idx_parts)
+        m = _metric_row(y[te], p, caught)
+        final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
+        agree = int(((p >= threshold) == (final >= threshold)).sum())
+        low, high = proportion_ci(agree, len(te))
+        row.update(status="ok", reason=None, **m, agreement=agree / len(te) if len(te) else math.nan,
+                   agreement_ci_low=float(low), agreement_ci_high=float(high), n_agree=agree)
+        kin = shipped.named_steps["kinetics"].transform(frame.iloc[fit_idx])
+        members = _interval_members(shipped, kin, y[fit_idx], config)
+        summary = {"landmark": lm.to_dict(), "evaluation": _jsonable_row(row),
+                   "n": row["n_fit"], "events": row["n_fit_events"]}
+        bundle = ModelBundle(pipeline=shipped, **{**bundle_fields, "name": f"{bundle_fields['name']}@{lm.key}"},
+                             training_summary=summary,
+                             interval={"method": "bootstrap_percentile", "level": config.interval_level,
+                                       "n_bootstrap": config.interval_n_bootstrap, "members_input": "design",
+                                       "members": members})
+        rows.append(row)
+        models.append(LandmarkModel(lm, "ok", None, _jsonable_row(row), bundle))
+    table = pd.DataFrame(rows, columns=list(LANDMARK_COLUMNS))
+    for c in ("n_fit", "n_fit_events", "n", "n_events", "n_agree"):
+        table[c] = pd.array([None if pd.isna(v) else int(v) for v in table[c]], dtype="Int64")
+    return table, models
+
+
+def _jsonable_row(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (float, np.floating)):
+            v = float(v) if math.isfinite(float(v)) else None
+        out[k] = v
+    return out
 
 
 def _package_version() -> str:
