@@ -236,3 +236,23 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     page.click("#score")
     page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
     assert page.locator("#plot svg circle.observed").count() == n_values
+
+
+def test_decimal_comma_is_refused_and_imputed_probability_is_marked(page):
+    _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
+    value = page.locator("#samples tbody tr").nth(1).locator("input.value")
+    value.fill("")
+    value.press_sequentially("180,5")           # typed as on a European keyboard
+    page.click("#score")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    # (a number field in Chromium drops the comma and sends 1805: the field is text, checked)
+    assert 'Sample 2, CA-125: "180,5" is not a number' in page.text_content("#error")
+    page.fill("#age", "61,5")
+    page.click("#score")
+    assert 'Age: "61,5" is not a number' in page.text_content("#error")
+    page.fill("#age", "")
+    _fill_rows(page, [(0, 400), (21, 180.5), (42, 195), (63, 150)])
+    page.click("#score")                        # no clinical factor given: the decision is withheld
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert "computed with unknown clinical factors imputed: no decision" in page.text_content("#interval")
+    assert page.text_content("#recommendation").startswith("Insufficient information: give age, ecog")

@@ -165,3 +165,86 @@ def test_gcig_clinical_needs_only_the_columns_the_rules_read(tmp_path, capsys):
     clinical.write_text("id,treatment_start\n1,2025-03-03\n")
     assert main(["gcig", str(markers), "--clinical", str(clinical)]) == 2
     assert "missing required column(s) ['patient_id']" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- input formats, k_ref
+
+from pathlib import Path  # noqa: E402
+
+MESSY = Path(__file__).parent / "data" / "messy"
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    from test_predict import build_small_model
+
+    return build_small_model(tmp_path_factory.mktemp("cli") / "model")[0]
+
+
+def test_format_options_reach_the_readers(tmp_path, capsys):
+    dated = ["gcig", str(MESSY / "markers_dates_ddmmyyyy.csv"), "--clinical", str(tmp_path / "c.csv"),
+             "--format", "json"]
+    clinical = pd.read_csv(MESSY / "clinical_misnamed_columns.csv", dtype=str).assign(treatment_start="04/03/2024")
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    assert main(dated) == 2
+    assert "'ECOG' looks like 'ecog'" in capsys.readouterr().err
+    renames = ["--rename", "ECOG=ecog", "--rename", "ascites=ascites_ml", "--rename", "FIGO=figo_stage",
+               "--rename", "pfi=pfi_months"]
+    assert main(dated + renames) == 0       # a batch command: the patient gets the reason
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "invalid_input" and "never guessed" in row["reason"]
+    assert main(dated + renames + ["--date-format", "%d/%m/%Y"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["baseline_day"] == -3 and row["n_samples"] == 3
+    assert main(["gcig", str(MESSY / "markers_semicolon_decimal_comma.csv"), "--sep", ";", "--decimal", ",",
+                 "--thousands", ".", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["baseline_value"] == 1200.5
+    assert main(["gcig", str(MESSY / "markers_thousands_ambiguous.csv"), "--format", "json"]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "invalid_input" and "1,200 is 1.2 or 1200" in row["reason"]
+    proc = run_cli("gcig", MESSY / "markers_thousands_ambiguous.csv", "--rename", "nonsense")
+    assert proc.returncode == 2 and "OLD=NEW" in proc.stderr
+
+
+def test_kinetics_states_k_ref_and_takes_the_models(series, model_dir, capsys):
+    from ca125kinetics.predict import load_model, predict_cohort
+    from ca125kinetics.io import read_markers
+
+    assert main(["kinetics", str(series), "--method", "per-patient", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert {r["k_ref"] for r in rows} == {0.05} and rows[0]["k_ref_source"].startswith("package default")
+    assert main(["kinetics", str(series), "--method", "per-patient", "--k-ref", "0.04", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert rows[0]["k_ref"] == 0.04 and "--k-ref" in rows[0]["k_ref_source"]
+    # with --model: the model's k_ref, rules and population, so the score equals ca125 score's
+    bundle = load_model(model_dir)
+    assert main(["kinetics", str(series), "--model", str(model_dir), "--format", "json"]) == 0
+    rows = {r["patient_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["007"]["k_ref"] == bundle.kinetics_settings.k_ref
+    assert rows["007"]["k_ref_source"].startswith(f"model {bundle.name} {bundle.version}: ")
+    scored = predict_cohort(read_markers(series), model=bundle).set_index("patient_id")
+    assert rows["007"]["kelim_score"] == pytest.approx(scored.loc["007", "kelim_score"], rel=1e-9)
+    assert main(["kinetics", str(series), "--model", str(model_dir)]) == 0
+    assert f"k_ref {bundle.kinetics_settings.k_ref:g}/day (model {bundle.name}" in capsys.readouterr().out
+
+
+def test_score_withholds_the_decision_without_clinical_factors(series, model_dir, capsys):
+    assert main(["score", "--markers", str(series), "--patient", "007", "--model", str(model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "Decision withheld: insufficient information: give age, ecog" in out
+    assert "computed with unknown factors imputed" in out and "Predicted completely" not in out
+    assert main(["score", "--markers", str(series), "--patient", "007", "--model", str(model_dir),
+                 "--allow-imputed", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "ok" and data["decision"] in ("resectable", "not_resectable")
+    assert "score = k / k_ref" not in data["recommendation"]
+
+
+def test_detected_separator_is_a_one_line_note():
+    proc = run_cli("gcig", MESSY / "markers_semicolon_decimal_comma.csv", "--decimal", ",", "--thousands", ".")
+    assert proc.returncode == 0
+    notes = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(notes) == 1 and notes[0].startswith("ca125: note: ") and "semicolon-separated" in notes[0]
+    proc = run_cli("gcig", MESSY / "markers_semicolon_decimal_comma.csv", "--sep", ";", "--decimal", ",",
+                   "--thousands", ".")
+    assert proc.returncode == 0 and proc.stderr == ""

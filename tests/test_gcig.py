@@ -596,3 +596,21 @@ def test_responses_are_consistent(series):
         assert prog.progression_value >= prog.threshold and prog.confirmation_value >= prog.threshold
         assert prog.confirmation_day - prog.progression_day >= 7
         assert prog.progression_value > 35
+
+
+_FUZZ = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
+                  st.text(max_size=10), st.sampled_from(["<5", "2024-03-04", "01/03/2024", "1,200", "nan"]),
+                  st.dates().map(lambda d: d), st.just(float("nan")))
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(days=st.lists(_FUZZ, max_size=6), values=st.lists(_FUZZ, max_size=6),
+       start=st.one_of(st.none(), _FUZZ), uln=st.one_of(st.none(), _FUZZ))
+def test_gcig_response_raises_only_package_errors(days, values, start, uln):
+    """Whatever the input, gcig_response returns a result or raises the package's own errors."""
+    from ca125kinetics.errors import Ca125KineticsError
+
+    try:
+        g.gcig_response(days, values, uln=uln, treatment_start=start)
+    except Ca125KineticsError:
+        pass

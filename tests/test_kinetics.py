@@ -703,3 +703,18 @@ def test_fixed_population_reproduces_reference_scores():
 def test_public_api_exports():
     for name in ("fit_kinetics", "fit_population", "KineticsPopulation", "KineticsFeatures", "series_to_wide"):
         assert getattr(ca125kinetics, name) is getattr(ca125kinetics.kinetics, name)
+
+
+def test_k_pinned_at_its_bound_is_not_ok():
+    """A nearly flat series drives the per-patient k to its lower bound (1e-4/day): that is
+    where the optimiser stopped, not an estimate, so the status says so."""
+    from ca125kinetics import read_markers
+    from ca125kinetics.kinetics import STATUSES, fit_kinetics
+
+    m = read_markers(pd.DataFrame({"patient_id": ["a"] * 4 + ["b"] * 4, "day": [0, 21, 42, 63] * 2,
+                                   "ca125": [400, 399, 398.5, 398, 400, 180, 95, 40]}))
+    res = fit_kinetics(m, method="per-patient").set_index("patient_id")
+    assert "k_at_bound" in STATUSES
+    assert res.loc["a", "status"] == "k_at_bound" and np.isnan(res.loc["a", "k"])
+    assert np.isnan(res.loc["a", "kelim_score"]) and "sits on its bound" in res.loc["a", "reason"]
+    assert res.loc["b", "status"] == "ok" and 1e-4 < res.loc["b", "k"] < 2

@@ -159,8 +159,9 @@ def test_no_response_and_no_recist_is_not_eligible(bundle):
     assert p.decision == "not_eligible_no_response"
     assert "no RECIST CR/PR/SD recorded and no confirmed GCIG CA-125 response" in p.recommendation
     # RECIST SD admits the same patient (RESCUE: RECIST CR/PR/SD or a GCIG response)
+    # (the other clinical factors are unknown: deciding on imputed values is opted into)
     q = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60, "recist": "SD"},
-                  model=bundle)
+                  model=bundle, allow_imputed=True)
     assert q.decision in ("resectable", "not_resectable")
     assert "RECIST SD (no confirmed GCIG CA-125 response" in q.recommendation
 
@@ -718,3 +719,134 @@ def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err
+
+
+# ----------------------------------------------------------------------------- missing predictors
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=st.floats(0, 1), progressed=st.booleans(), responded=st.booleans(),
+       recist=st.sampled_from([None, "CR", "PR", "SD", "PD"]),
+       missing=st.lists(st.sampled_from(P.REQUIRED_PREDICTORS), unique=True), allow=st.booleans())
+def test_missing_predictors_withhold_only_the_probability_decision(p, progressed, responded, recist, missing, allow):
+    """Decisions that do not use the probability stand; the probability decision needs every
+    predictor, or the caller's explicit consent to imputed values."""
+    row = {**ROW, "probability": p, "progressed": progressed, "gcig_responded": responded, "recist": recist}
+    d, _, text = P._decide(row, 0.7, False, missing=missing, allow_imputed=allow)
+    plain, _, _ = P._decide(row, 0.7, False)
+    if plain in ("resectable", "not_resectable") and missing and not allow:
+        assert d == "insufficient_information"
+        assert text.startswith(f"Insufficient information: give {', '.join(missing)}.")
+    else:
+        assert d == plain
+        if missing and plain in ("resectable", "not_resectable"):
+            assert "imputed (allowed by the caller)" in text
+
+
+def test_markers_only_is_insufficient_not_resectable(bundle):
+    p = P.predict(WORKED, model=bundle)
+    assert p.status == "insufficient" and p.decision == "insufficient_information" and p.resectable is None
+    assert p.reason.startswith("insufficient information: give age, ecog, ascites_ml, figo_stage")
+    assert 0 <= p.probability <= 1                          # shown, marked as imputed
+    assert "no decision" in p.recommendation and "imputed" in p.recommendation
+    assert "computed with unknown factors imputed" in p.to_text() and "Decision withheld" in p.to_text()
+    one_missing = P.predict(WORKED, {k: v for k, v in CLINICAL.items() if k != "ecog"}, model=bundle)
+    assert one_missing.status == "insufficient" and "give ecog;" in one_missing.reason
+    full = P.predict(WORKED, CLINICAL, model=bundle)
+    assert full.status == "ok" and full.decision in ("resectable", "not_resectable")
+    # the caller opts in: the same probability, a decision that says it used imputed values
+    opted = P.predict(WORKED, model=bundle, allow_imputed=True)
+    assert opted.status == "ok" and opted.decision in ("resectable", "not_resectable")
+    assert opted.probability == p.probability and "imputed (allowed by the caller)" in opted.recommendation
+    # the same through the cohort path and predict_many
+    frame = P.predict_cohort(pd.DataFrame({"patient_id": "x", **WORKED}), model=bundle)
+    assert frame["status"].tolist() == ["insufficient"] and frame["decision"].tolist() == ["insufficient_information"]
+    many = P.predict_many([(dict(WORKED, patient_id=["m"] * 4), None)], model=bundle, allow_imputed=True)
+    assert many[0].status == "ok"
+
+
+def test_progression_decides_without_clinical_factors(bundle):
+    # group B progression (2 x nadir 150 = 300 U/mL on days 42 and 63), no clinical factor known
+    p = P.predict({"day": [-3, 21, 42, 63], "ca125": [400.0, 150.0, 320.0, 400.0]}, model=bundle)
+    assert p.progression["progressed"] and p.progression["day"] == 42
+    assert p.decision == "not_candidate_progression" and p.status == "ok"
+
+
+def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
+    renamed = {"ECOG" if k == "ecog" else k: v for k, v in CLINICAL.items()}
+    with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):
+        P.predict(WORKED, renamed, model=bundle)
+    mapped = P.predict(WORKED, renamed, model=bundle, columns={"ECOG": "ecog"})
+    assert mapped.to_dict() == P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    # the pyfunc form: clinical columns repeated on the markers rows
+    frame = pd.DataFrame({"patient_id": "p", **WORKED}).assign(**renamed)
+    with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):
+        P.score_frame(bundle, frame)
+    assert P.score_frame(bundle, frame, columns={"ECOG": "ecog"})["status"].tolist() == ["ok"]
+    # files: predict_cohort with a misnamed clinical table
+    markers = tmp_path / "m.csv"
+    pd.DataFrame({"patient_id": "007", **WORKED}).to_csv(markers, index=False)
+    from pathlib import Path
+    messy = Path(__file__).parent / "data" / "messy" / "clinical_misnamed_columns.csv"
+    with pytest.raises(InvalidInputError, match="'pfi' looks like 'pfi_months'"):
+        P.predict_cohort(markers, messy, model=bundle)
+    mapping = {"ECOG": "ecog", "ascites": "ascites_ml", "FIGO": "figo_stage", "pfi": "pfi_months"}
+    assert P.predict_cohort(markers, messy, model=bundle, columns=mapping)["status"].tolist() == ["ok"]
+
+
+def test_null_patient_ids_are_never_a_patient_named_na(bundle):
+    p = P.predict(WORKED, dict(CLINICAL, patient_id=pd.NA), model=bundle)
+    assert p.patient_id == "patient"
+    frame = pd.DataFrame({"patient_id": pd.array(["a", None, "a", "a"], dtype="string"), **WORKED})
+    with pytest.raises(InvalidInputError, match="patient_id is empty"):
+        P.predict_cohort(frame, model=bundle)
+
+
+def test_values_no_assay_reports_are_invalid_input_in_predict(bundle):
+    for value in (1e308, float("inf"), "nan", "1e308"):
+        series = {"day": WORKED["day"], "ca125": [400.0, value, 195.0, 150.0]}
+        p = P.predict(series, CLINICAL, model=bundle)
+        assert p.status == "invalid_input" and np.isnan(p.probability), value
+
+
+def test_score_text_states_k_ref_and_its_source(bundle):
+    text = P.predict(WORKED, CLINICAL, model=bundle).to_text()
+    ks = bundle.kinetics_settings
+    assert f"score = k / k_ref, k_ref {ks.k_ref:.4g}/day ({ks.k_ref_source})" in text
+
+
+_FUZZ_VALUES = st.one_of(st.none(), st.just(pd.NA), st.booleans(), st.integers(-400, 2000),
+                         st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8),
+                         st.sampled_from(["<5", "1,200", "1e308", "nan", "IIIC", "2024-03-04"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(days=st.lists(_FUZZ_VALUES, min_size=0, max_size=5), values=st.lists(_FUZZ_VALUES, min_size=0, max_size=5),
+       extra=st.dictionaries(st.sampled_from(["event", "censored", "uln", "assay", "date", "patient_id"]),
+                             st.lists(_FUZZ_VALUES, min_size=5, max_size=5), max_size=2),
+       clinical=st.dictionaries(st.sampled_from([*P.REQUIRED_PREDICTORS, "recist", "ECOG", "patient_id",
+                                                 "treatment_start", "x"]), _FUZZ_VALUES, max_size=4))
+def test_predict_raises_only_package_errors(bundle, days, values, extra, clinical):
+    """Whatever the plain-value input, predict returns a Prediction or raises a package error
+    (a run of 1,500 examples found two bugs, kept below as regression tests)."""
+    from ca125kinetics.errors import Ca125KineticsError
+
+    n = min(len(days), len(values))
+    markers = {"day": days[:n], "ca125": values[:n], **{k: v[:n] for k, v in extra.items()}}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = P.predict(markers, clinical, model=bundle)
+    except Ca125KineticsError:
+        return
+    assert result.status in ("ok", "insufficient", "invalid_input", "not_scored")
+
+
+def test_fuzz_findings_are_package_errors(bundle):
+    # pd.NA as an event cell went into the fast reader's 'in EVENT_KINDS' test (TypeError)
+    p = P.predict({"day": [0, 21, 42], "ca125": [400.0, 180.0, 150.0], "event": [pd.NA, None, None]}, CLINICAL,
+                  model=bundle)
+    assert p.status == "ok"
+    # an integer clinical factor of 1e308 could not be cast to Int64 (TypeError)
+    p = P.predict(WORKED, dict(CLINICAL, primary_residual_disease="1e308"), model=bundle)
+    assert p.status == "invalid_input" and "primary_residual_disease" in p.reason

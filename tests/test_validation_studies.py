@@ -114,7 +114,8 @@ def test_frozen_validation_gives_the_metrics_of_predict_cohort_output(result, mo
     from ca125kinetics.predict import predict_cohort
 
     markers, clinical, _ = cohort
-    scored = predict_cohort(markers, clinical, model=model)
+    # the study measures probabilities, imputation of unknown factors included (allow_imputed)
+    scored = predict_cohort(markers, clinical, model=model, allow_imputed=True)
     outcome = clinical.set_index("patient_id")["complete_resection"]
     scored["y"] = scored["patient_id"].map(outcome).astype("Float64")
     ok = scored[(scored["status"] == "ok") & scored["probability"].notna() & scored["y"].notna()]

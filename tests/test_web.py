@@ -339,3 +339,35 @@ def test_oversized_headers_are_refused_and_normal_requests_are_served(live_serve
                      b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
                      + b"\r\n\r\n" + body)
     assert post.startswith(b"HTTP/1.1 200") and b'"patient_id":"w1"' in post
+
+
+def test_missing_clinical_factors_withhold_the_decision_unless_allowed(client):
+    body = _request(clinical={})
+    data = client.post("/api/score", json=body).json()
+    assert data["status"] == "insufficient" and data["decision"] == "insufficient_information"
+    assert data["reason"].startswith("insufficient information: give age, ecog") and data["probability"] is not None
+    data = client.post("/api/score", json={**body, "allow_imputed": True}).json()
+    assert data["status"] == "ok" and data["decision"] in ("resectable", "not_resectable")
+    resp = client.post("/api/score", json={**body, "allow_imputed": "yes"})
+    assert resp.status_code == 422 and "allow_imputed" in resp.json()["message"]
+
+
+def test_mixed_allow_imputed_requests_are_batched_apart(model_dir):
+    """Concurrent requests with different allow_imputed each get their own answer."""
+    import asyncio
+
+    batcher = ScoreBatcher(P.load_model(model_dir))
+    markers = {"patient_id": ["b1"] * 4, **WORKED}
+
+    async def both():
+        return await asyncio.gather(batcher.score_async(markers, {"patient_id": "b1"}, False),
+                                    batcher.score_async(dict(markers, patient_id=["b2"] * 4), {"patient_id": "b2"}, True))
+
+    first, second = asyncio.run(both())
+    assert first.status == "insufficient" and second.status == "ok"
+
+
+def test_near_miss_field_names_are_suggested(client):
+    resp = client.post("/api/score", json=_request(clinical={"ECOG": 1}))
+    assert resp.status_code == 422
+    assert resp.json()["message"] == "clinical.ECOG: Extra inputs are not permitted (did you mean 'ecog'?)"

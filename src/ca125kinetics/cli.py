@@ -9,13 +9,15 @@ and exit code 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import sys
+import warnings
 
-from .errors import Ca125KineticsError
+from .errors import Ca125KineticsError, Ca125KineticsWarning
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
 
 EXIT_USAGE_ERROR = 2
 
@@ -51,6 +53,48 @@ def _text_table(frame, max_rows: int | None = None) -> str:
     return text
 
 
+# ----------------------------------------------------------------------------- input format options
+
+
+def add_format_arguments(parser) -> None:
+    """Add the options that say how input tables are written (``ca125 score``, ``validate``,
+    ``gcig``, ``kinetics``): ``--date-format``, ``--sep``, ``--decimal``, ``--thousands``,
+    ``--rename``. :func:`format_options` turns them into reader keyword arguments."""
+    group = parser.add_argument_group("how the input tables are written")
+    group.add_argument("--date-format", default=None, metavar="FMT",
+                       help="strftime format of dates, e.g. '%%d/%%m/%%Y' (default: ISO YYYY-MM-DD only; "
+                       "other dates are refused, never guessed)")
+    group.add_argument("--sep", default=None, metavar="CHAR",
+                       help="CSV separator, e.g. ';' (default ','; a header with only semicolons is read "
+                       "as semicolon-separated, with a note)")
+    group.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of numbers (default '.')")
+    group.add_argument("--thousands", default=None, metavar="CHAR",
+                       help="thousands separator, e.g. '.' with --decimal ',' (default: none; 1,200 is refused)")
+    group.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", type=_rename_pair,
+                       help="read column OLD as the data-contract column NEW, e.g. --rename ECOG=ecog "
+                       "(repeatable; applies to every input table that has OLD)")
+
+
+def _rename_pair(text: str) -> tuple[str, str]:
+    import argparse
+
+    old, sep, new = str(text).partition("=")
+    if not sep or not old.strip() or not new.strip():
+        raise argparse.ArgumentTypeError(f"--rename takes OLD=NEW (e.g. ECOG=ecog), got {text!r}")
+    return old.strip(), new.strip()
+
+
+def format_options(args) -> dict[str, Any]:
+    """Reader keyword arguments (``date_format``, ``sep``, ``decimal``, ``thousands``,
+    ``columns``) from the options of :func:`add_format_arguments`."""
+    sep = getattr(args, "sep", None)
+    if sep in ("\\t", "tab", "TAB"):
+        sep = "\t"
+    return {"date_format": getattr(args, "date_format", None), "sep": sep,
+            "decimal": getattr(args, "decimal", "."), "thousands": getattr(args, "thousands", None),
+            "columns": dict(getattr(args, "rename", None) or []) or None}
+
+
 # ----------------------------------------------------------------------------- subcommands
 
 
@@ -61,9 +105,10 @@ def _cmd_gcig(args) -> int:
 
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
-    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
+    fmt = format_options(args)
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
-                           duplicates=args.duplicates)
+                           duplicates=args.duplicates, **fmt)
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
     table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     summary = _gcig_summary(table, settings)
@@ -102,16 +147,45 @@ def _cmd_synth(args) -> int:
     return 0
 
 
+def _kinetics_settings_and_population(args):
+    """(settings, population, method) of ``ca125 kinetics``: the model's with ``--model``
+    (its k_ref, rules and fitted population, so the scores equal those of ``ca125 score``),
+    else the package defaults; ``--uln`` and ``--k-ref`` override, and the source of k_ref
+    is recorded either way."""
+    from .settings import KineticsSettings
+
+    population, method = None, args.method
+    if args.model is not None:
+        from .predict import _kinetics_step, load_model
+
+        bundle = load_model(args.model, scoring_only=True)
+        step = _kinetics_step(bundle)
+        settings = step.settings_ if step is not None else bundle.kinetics_settings
+        settings = settings.replace(k_ref_source=f"model {getattr(bundle, 'name', '')} "
+                                    f"{getattr(bundle, 'version', '')}: {settings.k_ref_source}")
+        if step is not None and getattr(step, "method", None) == "population" and method == "population":
+            population = getattr(step, "population_", None)
+    else:
+        settings = KineticsSettings()
+    if args.uln is not None:
+        settings = settings.replace(uln=args.uln)
+    if args.k_ref is not None:
+        settings = settings.replace(k_ref=args.k_ref, k_ref_source="given on the command line (--k-ref)")
+    return settings, population, method
+
+
 def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
-    from .settings import KineticsSettings, with_provenance
+    from .settings import with_provenance
 
-    settings = KineticsSettings(uln=args.uln, k_ref=args.k_ref)
-    markers = read_markers(args.markers, uln=args.uln, on_error="flag")
-    table = fit_kinetics(markers, method=args.method, settings=settings)
+    settings, population, method = _kinetics_settings_and_population(args)
+    markers = read_markers(args.markers, uln=settings.uln, on_error="flag", **format_options(args))
+    table = fit_kinetics(markers, method=method, population=population, settings=settings)
+    # the standardized score depends on k_ref: each row says which one and where it came from
+    table = table.assign(k_ref=settings.k_ref, k_ref_source=settings.k_ref_source)
     text = _text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings)
-    _emit(with_provenance(table, settings, method=args.method), args.out, args.format, text=text)
+    _emit(with_provenance(table, settings, method=method), args.out, args.format, text=text)
     if args.out:
         print(_kinetics_summary(table, settings))
     return 0
@@ -122,8 +196,8 @@ def _kinetics_summary(table, settings) -> str:
 
     ok = table[table["status"] == "ok"]
     lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
-             f"{len(table)} patient(s), {len(ok)} scored; k_ref {settings.k_ref:g}/day "
-             f"({settings.k_ref_source})"]
+             f"{len(table)} patient(s), {len(ok)} scored; standardized score = k / k_ref with k_ref "
+             f"{settings.k_ref:g}/day ({settings.k_ref_source})"]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
                      f"{ok['half_life_days'].median():.1f} days, favourable score "
@@ -168,6 +242,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
+    add_format_arguments(p)
     p.set_defaults(func=_cmd_gcig)
 
     p = sub.add_parser("synth", help="generate a seeded synthetic cohort",
@@ -185,11 +260,18 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                        "and descriptors.")
     p.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
-    p.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
-    p.add_argument("--k-ref", type=float, default=0.05, help="k_ref of the standardized score (default 0.05/day)")
+    p.add_argument("--uln", type=float, default=None,
+                   help="assay upper limit of normal, U/mL (default: the model's with --model, else 35)")
+    p.add_argument("--k-ref", type=float, default=None,
+                   help="k_ref of the standardized score k / k_ref (default: the model's with --model, "
+                   "else the package default 0.05/day)")
+    p.add_argument("--model", default=None,
+                   help="take k_ref, the kinetics rules and the fitted population of this model (exported "
+                   "directory or MLflow URI), so the scores equal those of 'ca125 score --model'")
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None)
     p.add_argument("--max-rows", type=int, default=40)
+    add_format_arguments(p)
     p.set_defaults(func=_cmd_kinetics)
 
     wanted = _first_word(argv)
@@ -230,6 +312,23 @@ def _first_word(argv: list[str] | None) -> str | None:
     return next((w for w in words if not w.startswith("-")), None)
 
 
+@contextlib.contextmanager
+def _package_warnings_as_notes():
+    """The package's own warnings (e.g. a separator detected in a CSV) as one line on stderr,
+    ``ca125: note: ...``, instead of Python's two-line form with a source location."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Ca125KineticsWarning):
+            print(f"ca125: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ca125`` console script."""
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -239,7 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return EXIT_USAGE_ERROR
     try:
-        return int(args.func(args) or 0)
+        with _package_warnings_as_notes():
+            return int(args.func(args) or 0)
     except Ca125KineticsError as exc:
         message = str(exc).splitlines()
         extra = f" (+{len(message) - 1} more line(s))" if len(message) > 1 and not os.environ.get("CA125_VERBOSE") else ""

@@ -26,10 +26,27 @@ problem     object    None, or (``on_error="flag"``) why this patient's data is 
 =========== ========= =====================================================================
 
 Extra columns of the input are kept after these.
+
+Never guessed
+-------------
+How the table is written is read as stated, or refused (each rule is one function, used by
+both readers): dates are ISO ``YYYY-MM-DD`` (a time of day or offset is dropped: calendar
+days) unless ``date_format`` says otherwise (:func:`_parse_dates`); numbers follow
+``decimal``/``thousands``, and ``1,200`` is refused when they are not stated
+(:func:`_parse_numbers`); a CSV header with semicolons only is read as such with a
+:class:`~ca125kinetics.errors.DataQualityWarning`; a header naming a column twice is refused
+(:func:`_check_header`); a column that is a near miss of a data-contract column (``ECOG``,
+``pfi``) is refused with the suggestion unless ``columns=`` maps it (:func:`_resolve_columns`);
+a ``censored`` flag other than true/false/1/0/yes/no/empty is refused
+(:func:`_parse_censored_flags`); a null identifier (None, NaN, ``pd.NA``) is refused like an
+empty one; CA-125 above :data:`CA125_MAX` and ULN above :data:`ULN_MAX` are invalid.
 """
 
 from __future__ import annotations
 
+import csv
+import datetime as _dt
+import difflib
 import re
 import warnings
 from dataclasses import dataclass
@@ -53,6 +70,8 @@ __all__ = [
     "CLINICAL_NUMBERS",
     "CLINICAL_CATEGORIES",
     "CLINICAL_OUTCOMES",
+    "CA125_MAX",
+    "ULN_MAX",
 ]
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
@@ -69,6 +88,9 @@ CLINICAL_OPTIONAL = (
     "recist", "treatment_start", "complete_resection", "arm", "pfs_months", "pfs_event",
 )
 CLINICAL_COLUMNS = CLINICAL_REQUIRED + CLINICAL_OPTIONAL
+
+#: Columns the readers themselves write (a canonical frame read again keeps them).
+_DERIVED_COLUMNS = ("figo_stage_raw", "problem")
 
 # ---- screening columns (optional; read by ca125kinetics.eligibility, see docs/data-contract.md)
 #: Histology codes: epithelial ovarian/tubal/peritoneal types, then the rectal ones.
@@ -123,6 +145,11 @@ CLINICAL_OUTCOMES = ("complete_resection", "arm", "pfs_months", "pfs_event", "yp
 
 #: Plausible day range relative to the first dose (about one year before, five years after).
 DAY_RANGE = (-366, 1830)
+#: Largest CA-125 value accepted, U/mL: no assay reports more (values of a few 10,000 U/mL
+#: are seen in practice; a larger number is a unit or typing error).
+CA125_MAX = 1_000_000.0
+#: Largest assay upper limit of normal accepted, U/mL (assays use about 20-40 U/mL).
+ULN_MAX = 1000.0
 _AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _MAX_LISTED = 5
 _CENSORED_RE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
@@ -185,11 +212,18 @@ class _Collector:
 # --------------------------------------------------------------------------- loading
 
 
-def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
-    """Load a table as strings where possible; return (frame, source label, row labels)."""
+def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+    """Load a table as strings where possible; return (frame, source label, row labels).
+
+    ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
+    :func:`_detect_sep`). A header naming a column twice is refused (:func:`_check_header`).
+    """
+    if sep is not None and (not isinstance(sep, str) or len(sep) != 1 or sep in ('"', "\n")):
+        raise InvalidInputError(f"sep must be one character such as ',', ';' or a tab, got {sep!r}")
     if isinstance(source, pd.DataFrame):
-        frame = source.copy()
         label = f"{what} DataFrame"
+        _check_header(source.columns, label)
+        frame = source.copy()
         rows = pd.Series(frame.index, index=frame.index)
         frame = frame.reset_index(drop=True)
         rows = rows.reset_index(drop=True)
@@ -209,10 +243,13 @@ def _load(source, what: str) -> tuple[pd.DataFrame, str, pd.Series]:
         return _load_fhir(path)
     try:
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
-            sep = "\t" if suffix == ".tsv" else ","
+            if sep is None:
+                sep = "\t" if suffix == ".tsv" else _detect_sep(path, label)
+            _check_header(_header_names(path, sep), label)
             frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], sep=sep)
         elif suffix in (".parquet", ".pq"):
             frame = pd.read_parquet(path)
+            _check_header(frame.columns, label)
         else:
             raise InvalidInputError(
                 f"unsupported file type {path.suffix!r}; use .csv or .parquet"
@@ -311,7 +348,8 @@ def _ids(series: pd.Series) -> pd.Series:
     """Patient identifiers as strings; whole floats from a numeric column lose their '.0'."""
 
     def one(v):
-        if v is None or (isinstance(v, float) and np.isnan(v)):
+        # pd.NA / NaT (nullable and Parquet columns) are missing too, never a patient "<NA>"
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
             return None
         if isinstance(v, (float, np.floating)) and float(v).is_integer():
             return str(int(v))
@@ -335,23 +373,315 @@ def _numeric(series: pd.Series) -> pd.Series:
     return pd.to_numeric(series, errors="coerce").astype(float)
 
 
+# --------------------------------------------------------------------------- format rules
+# Each rule below reads one kind of cell or header the same way for every entry point (the
+# readers, predict, the command line and the web API all go through the readers): what the
+# caller stated is applied, ISO/plain forms are read, anything ambiguous is refused.
+
+#: Values accepted in a ``censored`` column (lower case, after stripping).
+CENSORED_TRUE = ("true", "1", "1.0", "yes")
+CENSORED_FALSE = ("false", "0", "0.0", "no")
+
+_ISO_DATE_RE = re.compile(
+    r"^\s*(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?\s*$")
+
+
+def _first_line(path: Path) -> str:
+    import gzip
+
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    with opener(path, "rt", encoding="utf-8-sig", newline="", errors="replace") as handle:
+        return handle.readline(1 << 16)
+
+
+def _header_names(path: Path, sep: str) -> list[str]:
+    """The raw header of a CSV file (before pandas renames duplicates to ``x.1``)."""
+    return [name.strip() for name in next(csv.reader([_first_line(path)], delimiter=sep), [])]
+
+
+def _detect_sep(path: Path, label: str) -> str:
+    """The separator of a CSV file whose caller did not state one.
+
+    A header with commas is comma-separated (the data contract's form). A header with
+    semicolons and no comma (the usual European spreadsheet export) or with tabs only is read
+    with that separator, and a :class:`DataQualityWarning` says so.
+    """
+    header = _first_line(path)
+    if "," in header:
+        return ","
+    for sep, name in ((";", "semicolon"), ("\t", "tab")):
+        if sep in header:
+            warnings.warn(
+                f"{label}: the header has {name}s and no commas, so the table is read as "
+                f"{name}-separated; pass sep={sep!r} (command line --sep) to state it",
+                DataQualityWarning, stacklevel=4)
+            return sep
+    return ","
+
+
+def _check_header(names, source: str) -> None:
+    """Refuse a header that names a column twice (pandas would silently rename ``x.1``)."""
+    stripped = [str(n).strip() for n in names]
+    seen: dict[str, int] = {}
+    dup = []
+    for name in stripped:
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] == 2:
+            dup.append(name)
+    if dup:
+        raise InvalidInputError(
+            f"the header names column(s) {dup} more than once; which one holds the data is "
+            "ambiguous: rename or remove the duplicate(s)", source=source, column=dup[0])
+
+
+def _norm_name(name: str) -> str:
+    return re.sub(r"[^0-9a-z]", "", str(name).lower())
+
+
+def _suggest_columns(name: str, known) -> list[str]:
+    """Known column names that ``name`` is probably meant to be.
+
+    Matches, on names lower-cased with spaces and punctuation removed: equal names
+    (``ECOG``, ``Figo Stage``), abbreviations of at least three letters (``pfi`` for
+    ``pfi_months``, ``ascites`` for ``ascites_ml``, ``FIGO`` for ``figo_stage``) and close
+    spellings with the same first letter (``difflib`` ratio >= 0.8, e.g. ``recurence_pattern``;
+    not ``dfs_months``, another endpoint).
+    """
+    n = _norm_name(name)
+    if not n:
+        return []
+    by_norm = {_norm_name(k): k for k in known if k != name}
+    out = [k for nk, k in by_norm.items() if nk == n or (len(n) >= 3 and nk.startswith(n))]
+    # a close spelling keeps the first letter: dfs_months (disease-free survival) is another
+    # endpoint, not a misspelt pfs_months
+    out += [by_norm[m] for m in difflib.get_close_matches(n, list(by_norm), n=3, cutoff=0.8) if m[0] == n[0]]
+    return list(dict.fromkeys(out))
+
+
+def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.DataFrame:
+    """Apply the caller's column mapping, then refuse columns that look like known ones.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The table with stripped column names.
+    known : iterable of str
+        Column names with a meaning for this table.
+    mapping : mapping of str to str, optional
+        Explicit renaming ``{name in the file: data-contract name}`` (``columns=`` of the
+        readers, ``--rename old=new`` on the command line). Entries naming a column this
+        table does not have are skipped, so one mapping serves the markers and the clinical
+        table (a misspelt entry cannot hide a column: the column is then refused below).
+    source : str
+        Where the table comes from (for messages).
+
+    Raises
+    ------
+    InvalidInputError
+        A mapping entry renames onto a column the table already has; or a
+        column is a case, space or close-spelling variant of a known column that is absent
+        (``ECOG`` for ``ecog``): it would otherwise be ignored silently.
+    """
+    known = tuple(known)
+    if mapping:
+        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
+                                                    for k, v in mapping.items()):
+            raise InvalidInputError(
+                "columns must map column names of the table to data-contract names, e.g. "
+                "{'ECOG': 'ecog'}", source=source)
+        mapping = {k: v for k, v in mapping.items() if k in frame.columns}
+        clash = [v for k, v in mapping.items() if v in frame.columns and v not in mapping and k != v]
+        if clash:
+            raise InvalidInputError(
+                f"the column mapping renames onto {clash}, which the table already has; map only "
+                "one column to each name", source=source, column=clash[0])
+        frame = frame.rename(columns=mapping)
+        _check_header(frame.columns, source)
+    present = set(frame.columns)
+    problems = []
+    for name in frame.columns:
+        if name in known or name in _DERIVED_COLUMNS:
+            continue
+        targets = [t for t in _suggest_columns(name, known) if t not in present]
+        if targets:
+            problems.append((name, targets))
+    if problems:
+        name, targets = problems[0]
+        listed = "; ".join(f"{n!r} looks like {' or '.join(map(repr, t))}" for n, t in problems)
+        raise InvalidInputError(
+            f"column name(s) not in the data contract: {listed}. Such a column would be ignored "
+            f"silently, so it is refused: rename it (e.g. {name!r} -> {targets[0]!r}), or map it "
+            f"explicitly with columns={{{name!r}: {targets[0]!r}}} (command line: --rename "
+            f"'{name}={targets[0]}'); to keep it as an extra column, rename it to something unlike "
+            "a known column", source=source, column=name)
+    return frame
+
+
+def _number_hint(text, decimal: str, thousands: str | None) -> str:
+    """How to state the number format, for a cell that did not parse."""
+    if not isinstance(text, str):
+        return ""
+    if decimal == "." and thousands is None and "," in text:
+        return (f"; {text.strip()!r} could be a decimal comma or a thousands separator (1,200 is 1.2 or "
+                "1200): state the format with decimal=',' or thousands=',' (command line --decimal "
+                "/ --thousands)")
+    if decimal == "," and thousands is None and "." in text:
+        return (f"; with decimal=',' the '.' in {text.strip()!r} is ambiguous (thousands separator or "
+                "decimal point): pass thousands='.' if it separates thousands, or correct the value")
+    if thousands is not None and thousands in text:
+        return f"; thousands separators must group three digits (1{thousands}200)"
+    return ""
+
+
+def _parse_numbers(series: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+    """Numbers from a column of numbers or text; NaN where a cell is empty or does not parse.
+
+    With the defaults (``decimal="."``, no thousands separator) text is read by
+    ``pandas.to_numeric``. With a stated format, text must be a plain number written that
+    way: ``1.200,5`` with ``decimal=","`` and ``thousands="."``; a thousands separator must
+    group three digits; with ``decimal=","`` and no thousands separator a ``.`` is ambiguous
+    and the cell does not parse.
+    """
+    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
+        return pd.to_numeric(series, errors="coerce").astype(float)
+    text = _as_text(series)
+    if decimal == "." and thousands is None:
+        return _numeric(text)
+    d, t = re.escape(decimal), re.escape(thousands) if thousands else None
+    plain = rf"[+-]?(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
+    grouped = rf"[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?" if t else None
+    pattern = re.compile(rf"^(?:{plain}|{grouped})$" if grouped else rf"^{plain}$")
+
+    def one(v):
+        if not isinstance(v, str):
+            return v
+        if not pattern.match(v):
+            return np.nan
+        if thousands:
+            v = v.replace(thousands, "")
+        return v.replace(decimal, ".")
+
+    return _numeric(text.map(one))
+
+
+def _check_number_format(decimal: str, thousands: str | None) -> None:
+    if decimal not in (".", ","):
+        raise InvalidInputError(f"decimal must be '.' or ',', got {decimal!r}")
+    if thousands is not None and (thousands not in (".", ",", " ", "'", "\u00a0") or thousands == decimal):
+        raise InvalidInputError(
+            f"thousands must be None or one of '.', ',', a space or an apostrophe, and differ from decimal; "
+            f"got {thousands!r}")
+
+
+def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple[pd.Series, np.ndarray, Any]:
+    """Calendar dates of a column: ``(dates, bad, message)``.
+
+    ``dates`` is datetime64 at midnight (a time of day is dropped: days count calendar days;
+    a timezone offset is dropped too, keeping the local date as written); ``bad`` marks
+    present cells that are not a date; ``message(raw)`` says why and how to fix it.
+
+    Without ``date_format`` text must be ISO 8601 (``YYYY-MM-DD``, optionally followed by a
+    time): ``01/03/2024`` is refused, never guessed (pandas would take the order of day and
+    month from the first value). With ``date_format`` (``strftime`` codes, e.g.
+    ``"%d/%m/%Y"``) every text cell must match it. Date and datetime objects (a Parquet
+    timestamp column) are taken as they are.
+    """
+    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
+        raise InvalidInputError(
+            f"date_format must be a strftime format such as '%d/%m/%Y', got {date_format!r}")
+    if pd.api.types.is_datetime64_any_dtype(series.dtype):
+        values = series
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        return values.dt.normalize().astype("datetime64[ns]"), np.zeros(len(series), dtype=bool), None
+
+    def one(v):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, pd.Timestamp):
+            return (v.tz_localize(None) if v.tz is not None else v).normalize()
+        if isinstance(v, _dt.datetime):
+            return pd.Timestamp(v.replace(tzinfo=None)).normalize()
+        if isinstance(v, _dt.date):
+            return pd.Timestamp(v)
+        if not isinstance(v, str) or not v.strip():
+            return pd.NaT if not (isinstance(v, str)) else None
+        if date_format is None:
+            m = _ISO_DATE_RE.match(v)
+            if m is None:
+                return pd.NaT
+            return pd.to_datetime(m.group(1), format="%Y-%m-%d", errors="coerce")
+        ts = pd.to_datetime(v.strip(), format=date_format, errors="coerce")
+        if ts is pd.NaT:
+            return pd.NaT
+        return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
+
+    parsed = [one(v) for v in series.astype(object)]
+    bad = np.array([v is pd.NaT for v in parsed], dtype=bool)
+    dates = pd.Series(pd.to_datetime([None if v is pd.NaT else v for v in parsed]).astype("datetime64[ns]"),
+                      index=series.index)
+
+    def message(raw) -> str:
+        if date_format is not None:
+            return (f"{what} {raw!r} does not match date_format {date_format!r}; correct the value or "
+                    "the format")
+        return (f"{what} {raw!r} is not an ISO date (YYYY-MM-DD, optionally with a time); a date such "
+                "as 01/03/2024 is ambiguous (1 March or 3 January), so it is never guessed: write "
+                "YYYY-MM-DD, or state the format with date_format='%d/%m/%Y' (command line "
+                "--date-format '%d/%m/%Y')")
+
+    return dates, bad, message
+
+
+def _cell(value):
+    """A cell as a plain Python value, for messages (``2``, not ``np.int64(2)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """``(flag, bad)`` of a ``censored`` column: true/false, 1/0, yes/no or empty (= false)."""
+
+    def one(v):
+        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+            return False
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (int, float, np.integer, np.floating)):
+            return {1: True, 0: False}.get(v) if v in (0, 1) else None
+        text = str(v).strip().lower()
+        if text == "":
+            return False
+        return True if text in CENSORED_TRUE else False if text in CENSORED_FALSE else None
+
+    parsed = series.astype(object).map(one)
+    bad = parsed.isna().to_numpy(dtype=bool)
+    return parsed.where(~bad, False).to_numpy(dtype=bool), bad
+
+
 # --------------------------------------------------------------------------- markers
 
 
-def _parse_ca125(raw: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings."""
+_LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
+
+
+def _parse_ca125(raw: pd.Series, decimal: str = ".", thousands: str | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
+
+    The number (and the limit ``x`` of ``"<x"``) is read by :func:`_parse_numbers` with the
+    stated ``decimal`` and ``thousands``.
+    """
     text = _as_text(raw)
-    value = _numeric(text)
     censored = np.zeros(len(raw), dtype=bool)
+    body = text.copy()
     is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
     if is_str.any():
-        limits = text[is_str].map(
-            lambda v: float(m.group(1)) if (m := _CENSORED_RE.match(v)) else np.nan
-        )
         idx = np.flatnonzero(is_str)
-        hit = limits.notna().to_numpy()
-        value.iloc[idx[hit]] = limits.to_numpy()[hit]
+        match = [_LIMIT_RE.match(v) for v in text.iloc[idx]]
+        hit = np.array([m is not None for m in match], dtype=bool)
         censored[idx[hit]] = True
+        body.iloc[idx[hit]] = [m.group(1) for m in match if m is not None]
+    value = _parse_numbers(body, decimal, thousands)
     bad = text.notna().to_numpy() & value.isna().to_numpy()
     return value.to_numpy(dtype=float), censored, bad
 
@@ -364,6 +694,11 @@ def read_markers(
     duplicates: str = "error",
     on_error: str = "raise",
     day_range: tuple[int, int] = DAY_RANGE,
+    date_format: str | None = None,
+    sep: str | None = None,
+    decimal: str = ".",
+    thousands: str | None = None,
+    columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate a CA-125 markers table (long format, one row per sample).
 
@@ -392,6 +727,22 @@ def read_markers(
         (day 0, ca125 NaN) whose ``problem`` column holds the reasons.
     day_range : (int, int)
         Plausible inclusive range of ``day``; values outside are errors.
+    date_format : str, optional
+        ``strftime`` format of the ``date`` column (and of the clinical table's
+        ``treatment_start`` when it is read here), e.g. ``"%d/%m/%Y"``. Without it dates must
+        be ISO ``YYYY-MM-DD`` (a time of day is dropped); anything else is refused, never
+        guessed.
+    sep : str, optional
+        CSV separator. Default: ``","``; a header with semicolons and no comma is read as
+        semicolon-separated, with a :class:`~ca125kinetics.errors.DataQualityWarning`.
+    decimal, thousands : str
+        How numbers are written: ``decimal=","`` and ``thousands="."`` read ``1.200,5`` as
+        1200.5. Without a stated thousands separator, ``1,200`` (decimal ``"."``) and
+        ``1.200`` (decimal ``","``) are ambiguous and refused.
+    columns : dict, optional
+        Explicit renaming of the table's columns to data-contract names, e.g.
+        ``{"Patient": "patient_id", "CA125 (U/mL)": "ca125"}``. A column that is a case,
+        space or close-spelling variant of a data-contract column is refused otherwise.
 
     Returns
     -------
@@ -404,11 +755,14 @@ def read_markers(
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
-    if not (isinstance(uln, (int, float)) and np.isfinite(uln) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of U/mL, got {uln!r}")
+    if not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
+        raise InvalidInputError(f"uln must be a positive number of U/mL (at most {ULN_MAX:g}), got {uln!r}")
 
-    frame, label, rows = _load(source, "markers")
+    _check_number_format(decimal, thousands)
+    frame, label, rows = _load(source, "markers", sep)
     frame = _strip_columns(frame)
+    _check_header(frame.columns, label)
+    frame = _resolve_columns(frame, MARKERS_KNOWN, columns, label)
     if "day" not in frame.columns and "date" in frame.columns:
         _require(frame, ("patient_id", "ca125", "date"), label, "markers")
     else:
@@ -420,13 +774,14 @@ def read_markers(
 
     # ---- day (or date relative to treatment_start)
     if "day" in frame.columns:
-        day_f = _numeric(_as_text(frame["day"]) if frame["day"].dtype == object else frame["day"])
+        day_f = _parse_numbers(frame["day"], decimal, thousands)
         raw_day = frame["day"]
         col.add(day_f.isna() & raw_day.notna(), "day",
-                lambda i: f"day {raw_day.iloc[i]!r} is not a number; give whole days from the first dose (day 0)")
+                lambda i: f"day {raw_day.iloc[i]!r} is not a number; give whole days from the first dose (day 0)"
+                + _number_hint(raw_day.iloc[i], decimal, thousands))
         col.add(raw_day.isna(), "day", "day is empty; give whole days from the first dose (day 0)")
     else:
-        day_f = _days_from_dates(frame, pid, clinical, col)
+        day_f = _days_from_dates(frame, pid, clinical, col, date_format)
     whole = day_f.notna() & (np.floor(day_f) != day_f)
     col.add(whole, "day", lambda i: f"day {day_f.iloc[i]!r} is not a whole number of days")
     lo, hi = day_range
@@ -444,18 +799,24 @@ def read_markers(
         event = pd.Series([None] * len(frame), dtype=object)
 
     # ---- ca125
-    value, censored, bad_value = _parse_ca125(frame["ca125"])
+    value, censored, bad_value = _parse_ca125(frame["ca125"], decimal, thousands)
     if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
-        flag = _as_text(frame["censored"]).map(
-            lambda v: str(v).strip().lower() in ("true", "1", "1.0", "yes") if v is not None else False)
-        censored = censored | flag.to_numpy(dtype=bool)
+        flag, bad_flag = _parse_censored_flags(frame["censored"])
+        col.add(bad_flag, "censored",
+                lambda i: f"censored {_cell(frame['censored'].iloc[i])!r} is not a documented value; use "
+                f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
+                "leave it empty (= false), or write the value as '<x' in the ca125 column")
+        censored = censored | flag
     raw_value = frame["ca125"]
     col.add(bad_value, "ca125",
             lambda i: f"CA-125 value {raw_value.iloc[i]!r} is not a number; give U/mL as a number, "
-            "or '<x' for a value below the assay's limit")
+            "or '<x' for a value below the assay's limit" + _number_hint(raw_value.iloc[i], decimal, thousands))
     col.add(~bad_value & (value < 0), "ca125",
             lambda i: f"CA-125 value {value[i]:g} is negative; CA-125 in U/mL cannot be below 0")
     col.add(~bad_value & np.isinf(value), "ca125", "CA-125 value is infinite; give a finite U/mL value")
+    col.add(~bad_value & np.isfinite(value) & (value > CA125_MAX), "ca125",
+            lambda i: f"CA-125 value {value[i]:g} U/mL is beyond what any assay reports (at most "
+            f"{CA125_MAX:,.0f} U/mL); check the value and its unit")
     empty_value = np.isnan(value) & ~bad_value
     col.add(empty_value & event.isna().to_numpy(), "ca125",
             "CA-125 value is empty; give the value, or remove the row (only event rows may omit it)")
@@ -463,10 +824,14 @@ def read_markers(
     # ---- uln and assay
     if "uln" in frame.columns:
         uln_raw = frame["uln"]
-        uln_v = _numeric(_as_text(uln_raw) if uln_raw.dtype == object else uln_raw)
+        uln_v = _parse_numbers(uln_raw, decimal, thousands)
         col.add(uln_v.isna() & uln_raw.notna(), "uln",
-                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in U/mL")
+                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in U/mL"
+                + _number_hint(uln_raw.iloc[i], decimal, thousands))
         col.add(uln_v.notna() & ~(uln_v > 0), "uln", "ULN must be a positive number of U/mL")
+        col.add(uln_v.notna() & (uln_v > ULN_MAX), "uln",
+                lambda i: f"ULN {uln_v.iloc[i]:g} U/mL is implausible (assays use about 20-40 U/mL; at most "
+                f"{ULN_MAX:g}); check the value and its unit")
         uln_v = uln_v.fillna(float(uln))
     else:
         uln_v = pd.Series(np.full(len(frame), float(uln)))
@@ -489,7 +854,7 @@ def read_markers(
     out = _handle_duplicates(out, duplicates, col)
 
     if clinical is not None:
-        known = set(_clinical_ids(clinical))
+        known = set(_clinical_ids(clinical, date_format))
         orphan = out["patient_id"].notna() & ~out["patient_id"].isin(known)
         col.rows, col.patients = out["_row"], out["patient_id"]
         col.add(orphan.to_numpy(), "patient_id",
@@ -501,10 +866,11 @@ def read_markers(
     return _finish_markers(out, col, float(uln), extra)
 
 
-def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
+def _days_from_dates(frame, pid, clinical, col: _Collector, date_format: str | None = None) -> pd.Series:
     """Days from the first dose: dates minus ``treatment_start`` of the clinical table, or of
     the markers rows themselves (a FHIR bundle or OMOP extract carries it per row). Where
-    both give one, they must agree."""
+    both give one, they must agree. Calendar days: times of day are dropped from both
+    (:func:`_parse_dates`)."""
     own = "treatment_start" in frame.columns
     if clinical is None and not own:
         raise InvalidInputError(
@@ -513,22 +879,23 @@ def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
         )
     start = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
     if own:
-        raw_start = _as_text(frame["treatment_start"].astype(object))
-        start = pd.to_datetime(raw_start, errors="coerce")
-        col.add((raw_start.notna() & start.isna()).to_numpy(), "treatment_start",
-                lambda i: f"treatment_start {raw_start.iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+        raw_start = frame["treatment_start"]
+        start, bad_start, start_message = _parse_dates(raw_start, date_format, "treatment_start")
+        col.add(bad_start, "treatment_start", lambda i: start_message(raw_start.iloc[i]))
     if clinical is not None:
-        clin = clinical if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical else read_clinical(clinical)
+        if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical.columns and \
+                pd.api.types.is_datetime64_any_dtype(clinical["treatment_start"].dtype):
+            clin = clinical                     # already read (canonical clinical frame)
+        else:
+            clin = read_clinical(clinical, require=("patient_id",), date_format=date_format)
         if "treatment_start" not in clin.columns and not own:
             raise InvalidInputError(
                 "markers carry dates, so the clinical table needs a 'treatment_start' column "
                 "(date of the first dose)", column="treatment_start",
             )
         if "treatment_start" in clin.columns:
-            starts = pd.Series(
-                pd.to_datetime(clin["treatment_start"], errors="coerce").to_numpy(),
-                index=_ids(clin["patient_id"]).to_numpy(),
-            )
+            start_dates, _, _ = _parse_dates(clin["treatment_start"], None, "treatment_start")
+            starts = pd.Series(start_dates.to_numpy(), index=_ids(clin["patient_id"]).to_numpy())
             starts = starts[~starts.index.duplicated()]
             given = pd.to_datetime(pid.map(starts))
             differ = (given.notna() & start.notna() & (given != start)).to_numpy()
@@ -536,9 +903,10 @@ def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
                     lambda i: f"treatment_start {start.iloc[i].date()} of the markers differs from "
                     f"{given.iloc[i].date()} in the clinical table; correct one of them")
             start = given.where(given.notna(), start)
-    dates = pd.to_datetime(_as_text(frame["date"]), errors="coerce")
-    col.add(dates.isna().to_numpy(), "date",
-            lambda i: f"date {frame['date'].iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+    raw = frame["date"]
+    dates, bad, message = _parse_dates(raw, date_format, "date")
+    col.add(bad, "date", lambda i: message(raw.iloc[i]))
+    col.add(dates.isna().to_numpy() & ~bad, "date", "date is empty; give the date of the sample")
     no_start = dates.notna() & start.isna() & pid.notna()
     col.add(no_start.to_numpy(), "treatment_start",
             lambda i: f"patient {pid.iloc[i]!r} has no treatment_start in the clinical table"
@@ -547,7 +915,8 @@ def _days_from_dates(frame, pid, clinical, col: _Collector) -> pd.Series:
 
 
 def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:
-    has_value = out["ca125"].notna() & out["patient_id"].notna() & out["day"].notna()
+    # an infinite day is already reported (outside the plausible range); it is no sample day
+    has_value = out["ca125"].notna() & out["patient_id"].notna() & np.isfinite(out["day"].astype(float))
     key = out.loc[has_value, ["patient_id", "day"]]
     dup = key.duplicated(keep=False)
     if not dup.any():
@@ -608,12 +977,13 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
 # --------------------------------------------------------------------------- clinical
 
 
-def _clinical_ids(clinical) -> list[str]:
+def _clinical_ids(clinical, date_format: str | None = None) -> list[str]:
     if isinstance(clinical, pd.DataFrame):
         if "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
         return [p for p in _ids(clinical["patient_id"]) if p is not None]
-    return list(read_clinical(clinical, on_error="flag")["patient_id"])
+    return list(read_clinical(clinical, on_error="flag", require=("patient_id",),
+                              date_format=date_format)["patient_id"])
 
 
 def normalise_stage(value) -> str | None:
@@ -724,7 +1094,16 @@ CLINICAL_CATEGORIES = {
 }
 
 
-def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED) -> pd.DataFrame:
+#: Column names with a meaning in a clinical table (data contract, and what read_clinical
+#: writes); a near miss of one of these is refused (:func:`_resolve_columns`).
+CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) + tuple(CLINICAL_CATEGORIES)))
+#: The same for a markers table, which may repeat the clinical columns on every row (the
+#: pyfunc input form of ``predict``).
+MARKERS_KNOWN = tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+
+def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED,
+                  date_format: str | None = None, sep: str | None = None, decimal: str = ".",
+                  thousands: str | None = None, columns: dict[str, str] | None = None) -> pd.DataFrame:
     """Read and validate the clinical table (one row per patient).
 
     Parameters
@@ -737,6 +1116,12 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     require : tuple of str
         Columns that must be present (values may be empty = unknown). Defaults to the
         contract's predictor columns.
+    date_format, sep, decimal, thousands, columns
+        How the table is written, as in :func:`read_markers`: ``treatment_start`` is ISO
+        ``YYYY-MM-DD`` unless ``date_format`` says otherwise (never guessed; a time of day is
+        dropped); numbers use ``decimal``/``thousands``; ``columns`` renames columns to
+        data-contract names (``{"ECOG": "ecog"}``), and a near miss of a contract column is
+        refused otherwise.
 
     Returns
     -------
@@ -753,8 +1138,11 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     """
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
-    frame, label, rows = _load(source, "clinical")
+    _check_number_format(decimal, thousands)
+    frame, label, rows = _load(source, "clinical", sep)
     frame = _strip_columns(frame)
+    _check_header(frame.columns, label)
+    frame = _resolve_columns(frame, CLINICAL_KNOWN, columns, label)
     _require(frame, require, label, "clinical")
     pid = _ids(frame["patient_id"])
     _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
@@ -769,9 +1157,10 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         if name not in frame.columns:
             return
         raw = frame[name]
-        v = _numeric(_as_text(raw) if raw.dtype == object else raw)
+        v = _parse_numbers(raw, decimal, thousands)
         present = raw.notna() & (raw.astype(str).str.strip() != "")
-        col.add(present & v.isna(), name, lambda i: f"{name} {raw.iloc[i]!r} is not a number; {what}")
+        col.add(present & v.isna(), name, lambda i: f"{name} {raw.iloc[i]!r} is not a number; {what}"
+                + _number_hint(raw.iloc[i], decimal, thousands))
         ok = v.notna()
         if integer:
             col.add(ok & (np.floor(v) != v), name, lambda i: f"{name} {raw.iloc[i]!r} must be a whole number; {what}")
@@ -780,7 +1169,9 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         else:
             col.add(ok & ((v < lo) | (v > hi)), name,
                     lambda i: f"{name} {v.iloc[i]:g} is outside {lo}..{hi}; {what}")
-        out[name] = v.round().astype("Int64") if integer else v
+        if integer:   # values outside the range are reported above; they cannot be cast (1e308)
+            v = v.where((v >= lo) & (v <= hi)).round().astype("Int64")
+        out[name] = v
 
     for name, rule in CLINICAL_NUMBERS.items():
         number(name, rule.low, rule.high, rule.what, integer=rule.integer, choices=rule.choices)
@@ -806,9 +1197,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         category(name, rule.label, rule.normalise, rule.allowed, rule.fix)
     if "treatment_start" in frame.columns:
         raw = frame["treatment_start"]
-        ts = pd.to_datetime(_as_text(raw) if raw.dtype == object else raw, errors="coerce")
-        col.add((raw.notna() & ts.isna()).to_numpy(), "treatment_start",
-                lambda i: f"treatment_start {raw.iloc[i]!r} is not a date; use ISO format YYYY-MM-DD")
+        ts, bad, message = _parse_dates(raw, date_format, "treatment_start")
+        col.add(bad, "treatment_start", lambda i: message(raw.iloc[i]))
         out["treatment_start"] = ts
 
     for c in frame.columns:

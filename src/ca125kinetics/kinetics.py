@@ -50,9 +50,12 @@ Status of a patient (first rule that applies)
     ``min_samples - 1`` on treatment), ``no_baseline`` (no used sample with
     ``-pretreatment_window_days <= day <= 0``), ``at_floor`` (baseline reported ``"<x"`` or
     ``<= min_baseline_uln_factor * ULN``), ``rising`` (**Decision**: the log-linear slope is
-    ``>= 0``: no net decline, the decline model does not apply), else ``ok``. Only ``ok``
-    patients get ``k``; every patient keeps a row. Descriptors (baseline, nadir, time to
-    normalisation, percent declines) are reported for every patient with valid input.
+    ``>= 0``: no net decline, the decline model does not apply), else ``ok``; after the
+    fit, ``k_at_bound`` (floor-model methods: the fitted k sits on its box bound, ``1e-4`` or
+    ``2`` per day, so the data do not identify it -- a value no decline reaches -- and it is
+    not reported as a result). Only ``ok`` patients get ``k``; every patient keeps a row.
+    Descriptors (baseline, nadir, time to normalisation, percent declines) are reported for
+    every patient with valid input.
 
 References
 ----------
@@ -93,8 +96,8 @@ __all__ = [
 ]
 
 METHODS = ("population", "per-patient", "loglinear")
-STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input")
-_OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID = range(len(STATUSES))
+STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input", "k_at_bound")
+_OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID, _K_AT_BOUND = range(len(STATUSES))
 INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
 HAMA_EVENT = "mouse_antibody"
 _CYCLES = (2, 3, 4)
@@ -770,6 +773,11 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
         elif st == _RISING:
             reason[i] = (f"CA-125 does not decline: log-linear slope {d['slope'][i]:+.4g}/day >= 0; "
                          "the elimination model does not apply")
+        elif st == _K_AT_BOUND:
+            lo, hi = eng.K_BOUNDS
+            reason[i] = (f"the fitted k ({d['k_pinned'][i]:.4g}/day) sits on its bound ({lo:g}..{hi:g} per day): "
+                         f"the {d['n_samples'][i]} sample(s) do not identify the elimination rate, so no k is "
+                         "reported; check the values, or use method='population' (shrinks toward the cohort)")
     return reason
 
 
@@ -896,11 +904,30 @@ def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
             with np.errstate(invalid="ignore"):
                 d["log_k_se"][idx] = np.sqrt(np.where((f.cov[0] >= 0) & np.isfinite(f.cov[0]), f.cov[0], np.nan))
                 d["rmse_log"][idx] = np.sqrt(f.rss / np.maximum(f.n_active, 1))
+        _flag_k_at_bound(d)
     d["k_se"] = d["k"] * d["log_k_se"]
     with np.errstate(divide="ignore"):
         d["half_life_days"] = math.log(2.0) / d["k"]
     d["kelim_score"] = d["k"] / s.k_ref
     return d
+
+
+def _flag_k_at_bound(d: dict[str, np.ndarray]) -> None:
+    """Status ``k_at_bound`` (model columns NaN) where the fitted k sits on its box bound.
+
+    A k pinned at ``K_BOUNDS`` is where the optimiser stopped, not an estimate (no CA-125
+    decline has a half-life of 0.35 day or 19 years), so it must not pass as ``ok``; the
+    pinned value is kept in ``k_pinned`` for the reason.
+    """
+    lo, hi = eng.K_BOUNDS
+    k = d["k"]
+    with np.errstate(invalid="ignore"):
+        pinned = (d["status"] == _OK) & ((k <= lo * (1 + 1e-6)) | (k >= hi * (1 - 1e-6)))
+    d["k_pinned"] = np.where(pinned, k, np.nan)
+    if pinned.any():
+        d["status"][pinned] = _K_AT_BOUND
+        for name in ("k", "log_k_se", "floor", "c0", "rmse_log"):
+            d[name][pinned] = np.nan
 
 
 def _learn_population(batch: _Batch, s: KineticsSettings,

@@ -340,7 +340,7 @@ def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:
 # ============================================================================ trajectory
 
 #: Statuses of a :class:`Trajectory`.
-TRAJECTORY_STATUSES = ("ok", "no_landmark_models", "none_reached", "not_scored")
+TRAJECTORY_STATUSES = ("ok", "no_landmark_models", "none_reached", "withheld", "not_scored")
 #: Columns of :meth:`Trajectory.to_frame`, in order.
 TRAJECTORY_COLUMNS = ("landmark", "label", "day", "last_day", "n_samples", "status", "probability", "p_low",
                       "p_high", "decision")
@@ -393,11 +393,13 @@ class Trajectory:
 
     Attributes
     ----------
-    status : {"ok", "no_landmark_models", "none_reached", "not_scored"}
+    status : {"ok", "no_landmark_models", "none_reached", "withheld", "not_scored"}
         ``ok``: at least one landmark reached (``points`` has them, then ``"final"``);
         ``no_landmark_models``: the model was trained without landmarks (e.g. before they
         existed); ``none_reached``: the latest sample is before the first landmark's
-        window; ``not_scored``: the patient was not scored.
+        window; ``withheld``: the patient's decision is withheld (clinical predictors
+        unknown, status ``insufficient``), so are the landmark decisions; ``not_scored``:
+        the patient was not scored.
     threshold : float
     points : tuple of TrajectoryPoint
         The landmarks reached, in order, then the full series (``"final"``); empty unless
@@ -476,7 +478,7 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 
 
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
-                     score_at) -> Trajectory:
+                     score_at, withheld: str | None = None) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -493,7 +495,12 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         ``score_at(landmark_model) -> (p, p_low, p_high)``: the landmark model on the rows of
         ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored);
         called only for the fitted landmarks the patient has reached (:func:`reached`).
+    withheld : str, optional
+        Why the patient's decision is withheld (``predict``'s status ``insufficient``): then
+        no landmark decision is given either.
     """
+    if withheld is not None:
+        return Trajectory("withheld", threshold, summary=f"No trajectory: the decision is withheld ({withheld}).")
     if final is None or not math.isfinite(float(final[0])):
         return Trajectory("not_scored", threshold, summary="No trajectory: the patient was not scored.")
     if not landmark_models:

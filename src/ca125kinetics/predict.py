@@ -26,12 +26,15 @@ Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorte
 column                    meaning
 ========================= ================================================================
 patient_id                identifier (str)
-status                    ``"ok"`` (scored), ``"invalid_input"`` (the patient's data break
-                          the data contract; ``reason`` says where) or ``"not_scored"``
-                          (valid data, but the model cannot score the patient)
+status                    ``"ok"`` (scored), ``"insufficient"`` (scored, but clinical
+                          predictors the model needs are missing, so the decision is
+                          withheld; ``reason`` names them), ``"invalid_input"`` (the
+                          patient's data break the data contract; ``reason`` says where) or
+                          ``"not_scored"`` (valid data, but the model cannot score the patient)
 reason                    None when ``status == "ok"``, else why not
 probability               predicted probability of complete resection at secondary
-                          cytoreduction (NaN when not scored)
+                          cytoreduction (NaN when not scored; with ``status ==
+                          "insufficient"`` computed with the missing predictors imputed)
 p_low, p_high             interval of the probability (the bundle's method; see
                           ``bundle.ModelBundle.predict_proba``)
 threshold                 the model's decision threshold on the probability
@@ -81,9 +84,15 @@ Applied in this order; the first that applies fires:
 4. ``not_eligible_no_response``: neither RECIST CR/PR/SD nor a confirmed GCIG CA-125
    response (the RESCUE trial, NCT07295132, admits patients with RECIST CR/PR/SD **or** a
    GCIG CA-125 response); the probability is reported for information only.
-5. ``resectable``: response (GCIG or RECIST CR/PR/SD) and ``probability >= threshold`` ->
+5. ``insufficient_information``: response, but clinical predictors the model needs
+   (:data:`REQUIRED_PREDICTORS`) are unknown: the probability (computed with them imputed)
+   is shown for information only and the decision is withheld -- "insufficient
+   information: give ecog, ascites_ml, ..." -- with status ``insufficient``, unless the
+   caller opts in with ``allow_imputed=True`` (``ca125 score --allow-imputed``, REST field
+   ``allow_imputed``); then rules 6-7 decide and say which factors were imputed.
+6. ``resectable``: response (GCIG or RECIST CR/PR/SD) and ``probability >= threshold`` ->
    "predicted completely resectable".
-6. ``not_resectable``: response and ``probability < threshold`` -> "predicted not
+7. ``not_resectable``: response and ``probability < threshold`` -> "predicted not
    completely resectable".
 
 Every recommendation ends with "Research software, not a medical device." and, when the
@@ -126,6 +135,7 @@ __all__ = [
     "DECISIONS",
     "DISCLAIMER",
     "SYNTHETIC_NOTE",
+    "REQUIRED_PREDICTORS",
     "default_model_dir",
     "add_score_arguments",
     "cli_score",
@@ -138,6 +148,7 @@ DECISIONS = (
     "not_candidate_progression",
     "not_candidate_recist_pd",
     "not_eligible_no_response",
+    "insufficient_information",
     "resectable",
     "not_resectable",
 )
@@ -186,6 +197,9 @@ _CLINICAL_PREDICTORS = (
     "recurrence_pattern",
 )
 _RESPONSE_RECIST = ("CR", "PR", "SD")
+#: Clinical predictors the model needs for a decision: when one is unknown the model imputes
+#: it, and the decision is withheld unless the caller allows imputed values (``allow_imputed``).
+REQUIRED_PREDICTORS = _CLINICAL_PREDICTORS
 
 
 # --------------------------------------------------------------------------------------
@@ -200,8 +214,8 @@ class Prediction:
     Attributes
     ----------
     patient_id, status, reason : str, str, str or None
-        As in :data:`SCORE_COLUMNS`. ``status`` is ``"ok"``, ``"invalid_input"`` or
-        ``"not_scored"``.
+        As in :data:`SCORE_COLUMNS`. ``status`` is ``"ok"``, ``"insufficient"`` (decision
+        withheld: clinical predictors missing), ``"invalid_input"`` or ``"not_scored"``.
     probability, p_low, p_high : float
         Probability of complete resection and its interval (NaN when not scored).
     threshold : float
@@ -280,8 +294,8 @@ class Prediction:
     @property
     def resectable(self) -> bool | None:
         """True when the decision is ``resectable``, False for the other scored decisions,
-        None when not scored."""
-        if self.decision in ("invalid_input", "not_scored"):
+        None when not scored or when the decision was withheld (``insufficient_information``)."""
+        if self.decision in ("invalid_input", "not_scored", "insufficient_information"):
             return None
         return self.decision == "resectable"
 
@@ -605,15 +619,23 @@ def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.drop(columns="censored").assign(ca125=values)
 
 
-def _read_inputs(frame, clinical, gcig_settings):
-    """Canonical (markers, clinical) frames through the package readers (flagging bad patients)."""
-    from .io import read_clinical, read_markers
+def _read_inputs(frame, clinical, gcig_settings, columns=None):
+    """Canonical (markers, clinical) frames through the package readers (flagging bad patients).
+
+    ``columns`` maps column names of either table to data-contract names (``io.read_markers``).
+    """
+    from .io import MARKERS_KNOWN, _check_header, _resolve_columns, read_clinical, read_markers
 
     if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
         raise InvalidInputError(
             f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
     problems: dict[str, str] = {}
     if isinstance(frame, pd.DataFrame):
+        # the clinical columns repeated on markers rows are split off by name: resolve the
+        # names first, so that 'ECOG' is mapped or refused rather than left on the markers
+        _check_header(frame.columns, "markers DataFrame")
+        frame = _resolve_columns(frame.rename(columns=lambda c: str(c).strip()), MARKERS_KNOWN, columns,
+                                 "markers DataFrame")
         frame, clinical, problems = _split_input(frame, clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
         # placeholder rows would only say "CA-125 value is empty")
@@ -625,10 +647,10 @@ def _read_inputs(frame, clinical, gcig_settings):
         frame = _censored_as_text(frame)
     clin = None
     if clinical is not None:
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns)
     uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
     markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
-                           duplicates=getattr(gcig_settings, "duplicates", "error"))
+                           duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
     if clin is not None:
         for patient, problem in zip(clin["patient_id"], clin["problem"]):
             if not _is_missing(problem):
@@ -643,7 +665,8 @@ def _read_inputs(frame, clinical, gcig_settings):
 # --------------------------------------------------------------------------------------
 
 
-def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
+def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
+                columns: dict[str, str] | None = None) -> pd.DataFrame:
     """Score every patient of a markers table with a trained model (the single code path).
 
     Parameters
@@ -658,6 +681,12 @@ def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
     clinical : DataFrame, str or Path, optional
         One row per patient (``io.read_clinical``; only ``patient_id`` is required, missing
         predictors are unknown and the model imputes them).
+    allow_imputed : bool
+        Decide even when clinical predictors are unknown (see *Decision rule*); by default
+        such a patient gets status ``insufficient`` and no decision.
+    columns : dict, optional
+        Renaming of either table's columns to data-contract names, e.g. ``{"ECOG": "ecog"}``
+        (a near miss of a contract column is refused otherwise).
 
     Returns
     -------
@@ -672,8 +701,8 @@ def score_frame(bundle, frame, clinical=None) -> pd.DataFrame:
         The table as a whole cannot be read (not a table, a required column missing).
     """
     gs = bundle.gcig_settings
-    markers, clin, problems = _read_inputs(frame, clinical, gs)
-    return _score(bundle, markers, clin, problems)
+    markers, clin, problems = _read_inputs(frame, clinical, gs, columns)
+    return _score(bundle, markers, clin, problems, allow_imputed)
 
 
 @dataclass
@@ -789,8 +818,12 @@ def _kinetics_of(bundle, patients: list[_Patient], problems: Mapping[str, str]):
     return index, d, status, reasons, K._features(d), batch.problem
 
 
-def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str]) -> list[dict]:
+def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str],
+                    allow_imputed: bool = False) -> list[dict]:
     """Score validated patients: the one code path behind every public scoring function.
+
+    ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
+    model); otherwise such a patient's decision is withheld (status ``insufficient``).
 
     ``problems`` maps a patient to why its input is invalid (the readers' reasons); the
     kinetics step may add one (a value it cannot log-transform). The combined RECIST +
@@ -906,8 +939,11 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
         )
         for c in _PUBLISHED_COLUMNS:
             row[c] = _clean(pub[c][i])
-        decision, rule, text = _decide(row, threshold, synthetic)
+        missing = [c for c in REQUIRED_PREDICTORS if _is_missing(clinical[i].get(c))]
+        decision, rule, text = _decide(row, threshold, synthetic, missing=missing, allow_imputed=allow_imputed)
         row.update(decision=decision, rule=rule, recommendation=text)
+        if decision == "insufficient_information":
+            row.update(status="insufficient", reason=_insufficient_reason(missing))
         frame_row = {c: clinical[i].get(c) for c in _CLINICAL_PREDICTORS}
         frame_row["ca125_at_recurrence"] = _clean(ca125_rec[i])
         row["warnings"] = "; ".join(_warnings(row, frame_row, patient.samples(), bundle, ranges))
@@ -916,9 +952,10 @@ def _score_patients(bundle, patients: list[_Patient], problems: Mapping[str, str
     return rows
 
 
-def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str]) -> pd.DataFrame:
+def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str],
+           allow_imputed: bool = False) -> pd.DataFrame:
     """:func:`_score_patients` on canonical frames, as the typed frame of :data:`SCORE_COLUMNS`."""
-    rows = _score_patients(bundle, _patients_from_frames(markers, clin), problems)
+    rows = _score_patients(bundle, _patients_from_frames(markers, clin), problems, allow_imputed)
     return _typed(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
 
 
@@ -974,8 +1011,18 @@ def _fmt_p(p: float) -> str:
     return f"{p:.2f}"
 
 
-def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool) -> tuple[str, str, str]:
-    """(decision, rule, recommendation) for one scored row (module docstring, Decision rule)."""
+def _insufficient_reason(missing: Sequence[str]) -> str:
+    return (f"insufficient information: give {', '.join(missing)}; the probability shown was computed "
+            "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
+            "--allow-imputed or the API field allow_imputed decides on it anyway)")
+
+
+def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missing: Sequence[str] = (),
+            allow_imputed: bool = False) -> tuple[str, str, str]:
+    """(decision, rule, recommendation) for one scored row (module docstring, Decision rule).
+
+    ``missing``: the :data:`REQUIRED_PREDICTORS` that are unknown (imputed by the model).
+    """
     tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
     status = row["status"]
     if status == "invalid_input":
@@ -1011,6 +1058,15 @@ def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool) -> tuple[
                 f"(threshold {_fmt_p(threshold)}) shown for information only. {tail}")
         return ("not_eligible_no_response",
                 "no RECIST CR/PR/SD and no GCIG CA-125 response -> not eligible (RESCUE)", text)
+    if missing and not allow_imputed:
+        text = (f"Insufficient information: give {', '.join(missing)}. {basis[0].upper() + basis[1:]}; the "
+                f"predicted probability {_fmt_p(p)} (threshold {_fmt_p(threshold)}) was computed with "
+                f"{'this factor' if len(missing) == 1 else 'these factors'} imputed and is shown for "
+                f"information only: no decision. {tail}")
+        return ("insufficient_information",
+                "response, but clinical predictors unknown -> decision withheld (insufficient information)", text)
+    if missing:
+        basis += f"; computed with {', '.join(missing)} imputed (allowed by the caller)"
     if p >= threshold:
         text = (f"Predicted completely resectable: {basis}; predicted probability {_fmt_p(p)} >= "
                 f"threshold {_fmt_p(threshold)}. {tail}")
@@ -1148,7 +1204,8 @@ def _trajectories(bundle, patients: list[_Patient], problems: Mapping[str, str],
     all_marks = (getattr(bundle, "landmarks", None) or {}).get("models")
     return [build_trajectory(all_marks, days=p.day, values=p.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] == "ok" else None,
-                             score_at=lambda m, i=i: at[(m.landmark.key, i)])
+                             score_at=lambda m, i=i: at[(m.landmark.key, i)],
+                             withheld=r["reason"] if r["status"] == "insufficient" else None)
             for i, (p, r) in enumerate(zip(patients, rows))]
 
 
@@ -1279,7 +1336,8 @@ def _clean_row(row: dict) -> dict:
     return {c: _clean(v) for c, v in row.items()}
 
 
-def predict(markers, clinical=None, *, model=None) -> Prediction:
+def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
+            columns: dict[str, str] | None = None) -> Prediction:
     """Score one patient: probability of complete resection with the GCIG rule applied.
 
     Parameters
@@ -1295,6 +1353,12 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
         ``treatment_start``); unknown ones may be left out.
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`; None uses the shipped default model.
+    allow_imputed : bool
+        Decide even when clinical predictors are unknown. By default the decision is
+        withheld (status ``insufficient``, decision ``insufficient_information``) and the
+        probability, computed with the unknown factors imputed, is shown for information.
+    columns : dict, optional
+        Renaming of input column (or clinical key) names to data-contract names.
 
     Returns
     -------
@@ -1312,24 +1376,24 @@ def predict(markers, clinical=None, *, model=None) -> Prediction:
         See :func:`load_model`.
     """
     bundle = load_model(model)
-    fast = _fast_patient(markers, clinical, bundle.gcig_settings)
+    fast = _fast_patient(markers, clinical, bundle.gcig_settings) if not columns else None
     if fast is not None:
         patients, problems = [fast], {}
     else:
         markers_frame, clinical_frame = _one_patient_inputs(markers, clinical)
-        gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings)
+        gm, gc, problems = _read_inputs(markers_frame, clinical_frame, bundle.gcig_settings, columns)
         patients = _patients_from_frames(gm, gc)
         if len(patients) != 1:
             ids = [p.patient_id for p in patients]
             raise InvalidInputError(
                 f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
                 "use predict_cohort for several patients", column="patient_id")
-    rows = _score_patients(bundle, patients, problems)
+    rows = _score_patients(bundle, patients, problems, allow_imputed)
     trajectories = _DeferredTrajectories(bundle, patients, problems, rows)
     return _prediction_from_row(_clean_row(rows[0]), patients[0].samples(), bundle, partial(trajectories.get, 0))
 
 
-def predict_many(items, *, model=None) -> list[Prediction]:
+def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Prediction]:
     """Score several single-patient inputs at once: ``[predict(m, c) for m, c in items]``.
 
     The same result as calling :func:`predict` on each item, computed in one
@@ -1343,6 +1407,8 @@ def predict_many(items, *, model=None) -> list[Prediction]:
         The patient identifiers must differ between items.
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`.
+    allow_imputed : bool
+        As in :func:`predict`, for every item.
 
     Returns
     -------
@@ -1384,7 +1450,7 @@ def predict_many(items, *, model=None) -> list[Prediction]:
         gm, gc, problems = _read_inputs(pd.concat(markers, ignore_index=True),
                                         pd.concat(clinical, ignore_index=True), bundle.gcig_settings)
         patients += _patients_from_frames(gm, gc)
-    rows = _score_patients(bundle, patients, problems)
+    rows = _score_patients(bundle, patients, problems, allow_imputed)
     trajectories = _DeferredTrajectories(bundle, patients, problems, rows)
     position = {p.patient_id: i for i, p in enumerate(patients)}
     return [_prediction_from_row(_clean_row(rows[position[pid]]), patients[position[pid]].samples(), bundle,
@@ -1409,8 +1475,8 @@ def _is_nan(v) -> bool:
 
 
 def _blank(v) -> bool:
-    """None or NaN: an empty cell."""
-    return v is None or _is_nan(v)
+    """None, NaN, pd.NA or NaT: an empty cell."""
+    return v is None or v is pd.NA or v is pd.NaT or _is_nan(v)
 
 
 def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
@@ -1426,7 +1492,7 @@ def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
     full validation and the messages.
     """
     from .features import CLINICAL_PREDICTORS
-    from .io import DAY_RANGE, EVENT_KINDS, _CENSORED_RE
+    from .io import CA125_MAX, DAY_RANGE, EVENT_KINDS, ULN_MAX, _CENSORED_RE
 
     if isinstance(markers, Mapping):
         if not set(markers) <= _FAST_MARKER_KEYS or "day" not in markers or "ca125" not in markers:
@@ -1486,13 +1552,13 @@ def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
                 value, censored = float(match.group(1)), True
             else:
                 return None
-            if not math.isfinite(value):
+            if not math.isfinite(value) or value > CA125_MAX:
                 return None
         elif _blank(value):
             if event is None:
                 return None
             value = math.nan
-        elif _is_number(value) and math.isfinite(value) and value >= 0:
+        elif _is_number(value) and math.isfinite(value) and 0 <= value <= CA125_MAX:
             value = float(value)
         else:
             return None
@@ -1504,7 +1570,7 @@ def _fast_patient(markers, clinical, gcig_settings) -> _Patient | None:
         uln = columns["uln"][i] if "uln" in columns else None
         if _blank(uln):
             uln = uln_default
-        elif not (_is_number(uln) and math.isfinite(uln) and uln > 0):
+        elif not (_is_number(uln) and math.isfinite(uln) and 0 < uln <= ULN_MAX):
             return None
         assay = columns["assay"][i] if "assay" in columns else None
         assay = None if _blank(assay) else assay
@@ -1582,16 +1648,14 @@ def _one_patient_inputs(markers, clinical):
             f"[...]}}) or a sequence of (day, ca125) pairs; got {type(markers).__name__}")
     if isinstance(m, pd.DataFrame) and "patient_id" not in m.columns:
         pid = None
-        if isinstance(clinical, Mapping) and clinical.get("patient_id") is not None:
-            pid = str(clinical["patient_id"])
-        elif isinstance(clinical, pd.Series) and clinical.get("patient_id") is not None:
+        if isinstance(clinical, (Mapping, pd.Series)) and not _is_missing(clinical.get("patient_id")):
             pid = str(clinical["patient_id"])
         m = m.assign(patient_id=pid or "patient")
     if clinical is None or isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
         c = clinical
     elif isinstance(clinical, (Mapping, pd.Series)):
         c = dict(clinical)
-        if c.get("patient_id") is None:
+        if _is_missing(c.get("patient_id")):
             ids = m["patient_id"].dropna().astype(str).unique() if isinstance(m, pd.DataFrame) else []
             c["patient_id"] = ids[0] if len(ids) == 1 else "patient"
         c = pd.DataFrame([c])
@@ -1601,7 +1665,8 @@ def _one_patient_inputs(markers, clinical):
     return m, c
 
 
-def predict_cohort(markers, clinical=None, model=None) -> pd.DataFrame:
+def predict_cohort(markers, clinical=None, model=None, *, allow_imputed: bool = False,
+                   columns: dict[str, str] | None = None) -> pd.DataFrame:
     """Score many patients: one row per patient with the columns of :data:`SCORE_COLUMNS`.
 
     Parameters
@@ -1613,13 +1678,15 @@ def predict_cohort(markers, clinical=None, model=None) -> pd.DataFrame:
         One row per patient.
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`.
+    allow_imputed, columns
+        As in :func:`score_frame`.
 
     Returns
     -------
     pandas.DataFrame
         As :func:`score_frame`; bad patients get ``status="invalid_input"`` and a reason.
     """
-    return score_frame(load_model(model), markers, clinical)
+    return score_frame(load_model(model), markers, clinical, allow_imputed=allow_imputed, columns=columns)
 
 
 # --------------------------------------------------------------------------------------
@@ -1637,9 +1704,12 @@ def _fmt(value, spec: str = "g", unit: str = "") -> str:
 
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
-    if p.status == "ok":
+    if p.status in ("ok", "insufficient"):
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
-                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})")
+                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
+                     + (" -- computed with unknown factors imputed" if p.status == "insufficient" else ""))
+        if p.status == "insufficient":
+            lines.append(f"  Decision withheld: {p.reason}")
     else:
         lines.append(f"  Not scored ({p.status}): {p.reason}")
     g = p.gcig
@@ -1656,8 +1726,11 @@ def _format_text(p: Prediction) -> str:
     if p.recist:
         lines.append(f"  RECIST: {p.recist}; combined RECIST + CA-125 category: {p.combined_category or '-'}")
     k = p.kinetics
+    ks = p.model.get("kinetics") or {}
     lines.append(f"  KELIM-like k: {_fmt(k['k'], '.4f', '/day')}, half-life {_fmt(k['half_life_days'], '.1f', ' days')}, "
                  f"standardized score {_fmt(k['kelim_score'], '.2f')} (favourable >= 1.0)")
+    lines.append(f"    score = k / k_ref, k_ref {_fmt(ks.get('k_ref'), '.4g', '/day')} "
+                 f"({ks.get('k_ref_source') or 'source not recorded'})")
     if p.published_scores:
         ps = p.published_scores
         parts = []
@@ -1709,6 +1782,12 @@ def add_score_arguments(parser) -> None:
                         help="output format (default: text on the terminal, or by --out suffix); fhir: a FHIR "
                         "R4 RiskAssessment (a Bundle of them for several patients)")
     parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+    parser.add_argument("--allow-imputed", action="store_true",
+                        help="decide even when clinical factors are unknown (the model imputes them); by "
+                        "default such a patient gets status 'insufficient' and no decision")
+    from .cli import add_format_arguments
+
+    add_format_arguments(parser)
 
 
 def cli_score(args) -> int:
@@ -1724,12 +1803,13 @@ def cli_score(args) -> int:
     else:
         bundle = load_model(args.model, scoring_only=True)
     markers, clinical = _cli_tables(args, bundle)
+    allow_imputed = bool(getattr(args, "allow_imputed", False))
     ids = sorted(set(markers["patient_id"].astype(str)))
     fmt = args.format or _format_from_suffix(args.out)
     if fmt == "fhir":
-        text, n = _fhir_text(markers, clinical, ids, bundle), len(ids)
+        text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed), len(ids)
     elif len(ids) == 1:
-        result = predict(markers, clinical, model=bundle)
+        result = predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)
         if fmt == "json":
             text = json.dumps(_stamped(result.to_dict(), bundle), indent=2) + "\n"
         elif fmt == "csv":
@@ -1738,7 +1818,7 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = _stamped(predict_cohort(markers, clinical, model=bundle), bundle)
+        frame = _stamped(predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed), bundle)
         if fmt == "json":
             text = frame.to_json(orient="records", indent=2) + "\n"
         elif fmt == "csv":
@@ -1755,15 +1835,16 @@ def cli_score(args) -> int:
     return 0
 
 
-def _fhir_text(markers, clinical, ids, bundle) -> str:
+def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> str:
     """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them."""
     from .sources.fhir import risk_assessment
 
     items = [(rows, None if clinical is None else clinical[clinical["patient_id"] == pid])
              for pid, rows in markers.groupby("patient_id", sort=True)]
     if len(ids) == 1:
-        return json.dumps(risk_assessment(predict(*items[0], model=bundle)), indent=2) + "\n"
-    entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle)]
+        return json.dumps(risk_assessment(predict(*items[0], model=bundle, allow_imputed=allow_imputed)),
+                          indent=2) + "\n"
+    entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle, allow_imputed=allow_imputed)]
     return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
 
 
@@ -1785,11 +1866,13 @@ def _format_from_suffix(out) -> str:
 
 def _cli_tables(args, bundle):
     """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
+    from .cli import format_options
     from .io import read_clinical, read_markers
 
-    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",)) if args.clinical else None
+    fmt = format_options(args)
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
-                           on_error="flag", duplicates=bundle.gcig_settings.duplicates)
+                           on_error="flag", duplicates=bundle.gcig_settings.duplicates, **fmt)
     if args.patient is not None:
         wanted = str(args.patient).strip()
         markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)

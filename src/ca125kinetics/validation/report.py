@@ -757,13 +757,19 @@ def add_validate_arguments(parser) -> None:
                         help="log metrics and the report to this MLflow tracking URI (default: "
                              "MLFLOW_TRACKING_URI when set)")
     parser.add_argument("--experiment", default="ca125-validation", help="MLflow experiment name")
+    from ..cli import add_format_arguments
+
+    add_format_arguments(parser)
 
 
 def cli_validate(args) -> int:
     """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
+    import dataclasses
+
+    from ..cli import format_options
     from ..io import read_clinical, read_markers
     from ..predict import load_model
-    from .studies import optimism_bootstrap, validate_model
+    from .studies import _describe_source, optimism_bootstrap, validate_model
 
     if args.bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
@@ -771,7 +777,14 @@ def cli_validate(args) -> int:
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
                                 "(a PDF can be printed from it in a browser)")
-    result = validate_model(args.markers, args.clinical, model=bundle)
+    # the tables are read once, as the options say (dates, number format, column names)
+    fmt = format_options(args)
+    clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
+    markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
+                           duplicates=bundle.gcig_settings.duplicates, **fmt)
+    result = validate_model(markers, clin, model=bundle)
+    result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
+                                                 "clinical": _describe_source(args.clinical)})
     if args.predictions:
         from ..io import write_table
         from ..settings import with_model_provenance
@@ -781,9 +794,6 @@ def cli_validate(args) -> int:
     if args.bootstrap:
         from ..features import build_patient_frame
 
-        clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",))
-        markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
-                               duplicates=bundle.gcig_settings.duplicates)
         frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
                                     kinetics_settings=bundle.kinetics_settings)
         pred = result.predictions[result.predictions["included"]]

@@ -488,7 +488,9 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             f"the clinical table has no {_OUTCOME!r} column: a validation study needs the observed "
             f"outcome (1 = complete resection at secondary cytoreduction, 0 = residual disease, "
             f"empty = not operated/unknown)", source=_describe_source(clinical), column=_OUTCOME)
-    scored = predict_cohort(markers, clinical, model=bundle).reset_index(drop=True)
+    # the study measures the model's probabilities, imputation of unknown factors included
+    # (as in training); the decision, withheld for such patients by default, is not used
+    scored = predict_cohort(markers, clinical, model=bundle, allow_imputed=True).reset_index(drop=True)
     scored["patient_id"] = scored["patient_id"].astype(str)
     clin = clin.copy()
     clin["patient_id"] = clin["patient_id"].astype(str)

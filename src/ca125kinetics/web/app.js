@@ -28,7 +28,9 @@
     setWhenType(whenInput);
     if (when !== undefined && when !== null) whenInput.value = String(when);
     const valueInput = document.createElement("input");
-    valueInput.type = "number"; valueInput.min = "0"; valueInput.step = "any"; valueInput.className = "value";
+    // a text field: a number field in Chromium drops a typed comma ("420,5" -> 4205); the text
+    // is checked by parseNumber, which refuses a comma instead of guessing
+    valueInput.type = "text"; valueInput.inputMode = "decimal"; valueInput.className = "value";
     valueInput.setAttribute("aria-label", "CA-125 value, U/mL");
     if (value !== undefined && value !== null) valueInput.value = String(value);
     const cens = document.createElement("input");
@@ -81,9 +83,31 @@
     $("residual").value = "0"; $("pfi").value = "19"; $("pattern").value = "single"; $("recist").value = "PR";
   }
 
-  function numberOrNull(id) {
-    const v = $(id).value.trim();
-    return v === "" ? null : Number(v);
+  // A number as typed, never guessed: "420,5" (decimal comma) or "1,200" (thousands?) is
+  // refused with a message rather than read as 4205 or 1.2.
+  function parseNumber(text, label, problems, input) {
+    if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(text)) {
+      problems.push({ text: `${label}: "${text}" is not a number; write it with a point as the decimal mark and no ` +
+        "thousands separator (e.g. 420.5 or 1200)", fields: input ? [input] : [] });
+      return null;
+    }
+    return Number(text);
+  }
+  // the form's own name of a field, from FIELDS (by element id)
+  function labelOf(id) {
+    const entry = Object.values(FIELDS).find(([fieldId]) => fieldId === id);
+    return entry ? entry[1] : id;
+  }
+  function numberOrNull(id, problems) {
+    const input = $(id);
+    // a type="number" field holds "" when the browser could not read what was typed
+    if (input.validity && input.validity.badInput) {
+      problems.push({ text: `${labelOf(id)}: not a number; write it with a point as the decimal mark (e.g. 420.5)`,
+        fields: [input] });
+      return null;
+    }
+    const v = input.value.trim();
+    return v === "" ? null : parseNumber(v, labelOf(id), problems, input);
   }
   function textOrNull(id) {
     const v = $(id).value.trim();
@@ -109,7 +133,8 @@
           fields: [when === "" ? whenInput : valueInput] });
         return;
       }
-      const s = { ca125: Number(value), censored: tr.querySelector("input.cens").checked };
+      const s = { ca125: parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
+        censored: tr.querySelector("input.cens").checked };
       if (mode === "date") s.date = when; else s.day = parseInt(when, 10);
       samples.push(s);
       sampleRows.push(tr);
@@ -126,12 +151,13 @@
       patient_id: "web",
       samples,
       clinical: {
-        age: numberOrNull("age"), ecog: numberOrNull("ecog"), ascites_ml: numberOrNull("ascites"),
-        figo_stage: textOrNull("figo"), primary_residual_disease: numberOrNull("residual"),
-        pfi_months: numberOrNull("pfi"), recurrence_pattern: textOrNull("pattern"), recist: textOrNull("recist"),
+        age: numberOrNull("age", problems), ecog: numberOrNull("ecog", problems),
+        ascites_ml: numberOrNull("ascites", problems),
+        figo_stage: textOrNull("figo"), primary_residual_disease: numberOrNull("residual", problems),
+        pfi_months: numberOrNull("pfi", problems), recurrence_pattern: textOrNull("pattern"), recist: textOrNull("recist"),
       },
     };
-    const uln = numberOrNull("uln");
+    const uln = numberOrNull("uln", problems);
     if (uln !== null) req.uln = uln;
     if (mode === "date") {
       const start = $("treatment-start").value;
@@ -298,9 +324,10 @@
     } else {
       $("probability").textContent = fmt(data.probability, 2);
       const hasInterval = data.p_low !== null && data.p_high !== null;
-      $("interval").textContent = hasInterval
+      $("interval").textContent = (hasInterval
         ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
-        : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`;
+        : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`)
+        + (data.status === "insufficient" ? " — computed with unknown clinical factors imputed: no decision" : "");
       $("interval-note").textContent = hasInterval
         ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
           `given by ${iv.n_members || "the"} copies of the model refitted on bootstrap resamples of its development ` +

@@ -166,6 +166,10 @@ class ScoreRequest(BaseModel):
     samples: list[Sample] = Field(..., min_length=1, max_length=MAX_SAMPLES,
                                   description=f"the CA-125 series (at most {MAX_SAMPLES} samples)")
     clinical: Clinical = Field(default_factory=Clinical)
+    allow_imputed: bool = Field(
+        False, strict=True,
+        description="decide even when clinical factors are unknown (the model imputes them); by default "
+                    "such a patient gets status 'insufficient', the probability for information and no decision")
 
     @field_validator("patient_id")
     @classmethod
@@ -535,19 +539,22 @@ class ScoreBatcher:
         self._thread_loop = None
         self._lock = threading.Lock()
 
-    async def score_async(self, markers: dict, clinical: dict):
-        """Score one patient from a coroutine on the serving loop; raises what scoring raises."""
+    async def score_async(self, markers: dict, clinical: dict, allow_imputed: bool = False):
+        """Score one patient from a coroutine on the serving loop; raises what scoring raises.
+
+        ``allow_imputed`` as in :func:`ca125kinetics.predict.predict` (a batch holds requests
+        with the same value)."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         future = loop.create_future()
-        self._pending.append((markers, clinical, future))
+        self._pending.append((markers, clinical, future, bool(allow_imputed)))
         if not self._scheduled:
             self._scheduled = True
             loop.call_later(BATCH_WINDOW_S, self._drain, loop)
         return await future
 
-    def score(self, markers: dict, clinical: dict):
+    def score(self, markers: dict, clinical: dict, allow_imputed: bool = False):
         """Score one patient from any thread (blocks until its batch is done).
 
         Requests from threads are batched on an event loop of their own, run by one
@@ -562,18 +569,19 @@ class ScoreBatcher:
                 threading.Thread(target=loop.run_forever, name="ca125-score-batcher", daemon=True).start()
                 self._thread_loop = (loop, ScoreBatcher(self.bundle, max_batch=self.max_batch, timeout=self.timeout))
         loop, batcher = self._thread_loop
-        return asyncio.run_coroutine_threadsafe(batcher.score_async(markers, clinical),
+        return asyncio.run_coroutine_threadsafe(batcher.score_async(markers, clinical, allow_imputed),
                                                 loop).result(timeout=self.timeout)
 
     def _take(self) -> list:
         batch, held, ids = [], [], set()
+        flag = self._pending[0][3] if self._pending else False
         for item in self._pending:
             pid = item[1].get("patient_id")
-            if len(batch) < self.max_batch and pid not in ids:
+            if len(batch) < self.max_batch and pid not in ids and item[3] == flag:
                 ids.add(pid)
                 batch.append(item)
             else:
-                held.append(item)  # same identifier, or a full batch: the next drain
+                held.append(item)  # same identifier, other allow_imputed, or a full batch: the next drain
         self._pending = held
         return batch
 
@@ -581,12 +589,13 @@ class ScoreBatcher:
         from ..predict import predict_many
 
         batch = self._take()
+        allow = bool(batch and batch[0][3])
         try:
-            results = predict_many([(m, c) for m, c, _ in batch], model=self.bundle)
+            results = predict_many([(m, c) for m, c, _, _ in batch], model=self.bundle, allow_imputed=allow)
         except Exception:  # one bad item must not fail the others: score them one by one
-            for m, c, future in batch:
+            for m, c, future, _ in batch:
                 try:
-                    result = predict_many([(m, c)], model=self.bundle)[0]
+                    result = predict_many([(m, c)], model=self.bundle, allow_imputed=allow)[0]
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting request
                     if not future.done():
                         future.set_exception(exc)
@@ -594,7 +603,7 @@ class ScoreBatcher:
                     if not future.done():
                         future.set_result(result)
         else:
-            for (_, _, future), result in zip(batch, results):
+            for (_, _, future, _), result in zip(batch, results):
                 if not future.done():  # a request cancelled while waiting (client gone)
                     future.set_result(result)
         if self._pending:
@@ -633,9 +642,20 @@ def _error_message(errors: list[dict]) -> str:
             parts.append(f"the request body is not valid JSON (at character {where}{': ' + reason if reason else ''})")
             continue
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
-        parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}")
+        parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}{_field_suggestion(e)}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
+
+
+def _field_suggestion(error: dict) -> str:
+    """' (did you mean 'ecog'?)' for an unknown field that is a near miss of a known one."""
+    if error.get("type") != "extra_forbidden" or not error.get("loc"):
+        return ""
+    from ..io import _suggest_columns
+
+    known = {*Sample.model_fields, *Clinical.model_fields, *ScoreRequest.model_fields}
+    names = _suggest_columns(str(error["loc"][-1]), sorted(known))
+    return f" (did you mean {' or '.join(map(repr, names))}?)" if names else ""
 
 
 def _plain_errors(errors) -> list[dict]:
@@ -735,7 +755,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         """Probability of complete resection, KELIM-like kinetics, GCIG response and progression,
         published scores and the recommendation for one patient (same code path as ``predict``)."""
         markers, clinical = request_to_inputs(req)
-        result = await app.state.batcher.score_async(markers, clinical)
+        result = await app.state.batcher.score_async(markers, clinical, req.allow_imputed)
         if result.status == "invalid_input":
             raise InvalidInputError(result.reason or "invalid input")
         return JSONResponse(content=result.to_dict())
