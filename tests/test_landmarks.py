@@ -263,6 +263,11 @@ def test_a_landmark_is_reached_from_the_start_of_its_window(run):
     assert keys([-7, 21, 34]) == []
     assert keys([-7, 21, 35]) == ["day35", "cycle2", "final"]
     assert keys([-7, 21, 56]) == ["day35", "cycle2", "cycle3", "final"]
+    # a withheld decision (clinical predictors unknown) withholds the landmark decisions too
+    withheld = predict(SERIES, {"recist": "PR"}, model=bundle)
+    assert withheld.status == "insufficient" and withheld.trajectory.status == "withheld"
+    assert withheld.trajectory.summary.startswith("No trajectory: the decision is withheld (insufficient information")
+    assert predict(SERIES, {"recist": "PR"}, model=bundle, allow_imputed=True).trajectory.status == "ok"
     early = predict({"day": [-7, 21], "ca125": [800.0, 300.0]}, CLINICAL, model=bundle).trajectory
     assert early.status == "none_reached" and early.points == ()
     assert "latest CA-125 sample is on day 21" in early.summary and "opens on day 35" in early.summary
@@ -455,6 +460,11 @@ def test_web_page_draws_the_trajectory(tmp_path):
                 row = page.locator("#samples tbody tr").nth(i)
                 row.locator("input.when").fill(str(day))
                 row.locator("input.value").fill(str(value))
+            for field, value in (("#age", "60"), ("#ascites", "0"), ("#pfi", "20")):
+                page.fill(field, value)
+            for field, value in (("#ecog", "0"), ("#figo", "III"), ("#residual", "0"), ("#pattern", "single"),
+                                 ("#recist", "PR")):
+                page.select_option(field, value)
             page.click("#score")
             page.wait_for_selector("#trajectory svg", timeout=30_000)
             assert page.locator("#trajectory svg circle.landmark-point").count() == 5
