@@ -4,12 +4,17 @@ Run from the repository root::
 
     python benchmarks/bench_kinetics.py            # full run (1,000,000 patients; a few minutes)
     python benchmarks/bench_kinetics.py --quick    # smaller cohorts
+    python benchmarks/bench_kinetics.py --quick --only accuracy   # the accuracy tables only
 
 Every ratio is against a baseline measured in the same run on the same machine:
 
 * accuracy -- median absolute relative error of k against the true k of a synthetic cohort
   (:func:`ca125kinetics.synth.simulate_cohort`: 3-5 samples, CV 7 % noise, floor 2-20
   U/mL), by number of samples and method; the naive log-linear slope is the baseline.
+  The same table for CEA on the rectal generator
+  (:func:`ca125kinetics.synth_rectal.simulate_rectal_cohort`: baseline and up to 5
+  on-treatment samples at weeks 2-14, CV 8 %, floor 0.3-4 ng/mL; patients whose baseline
+  is above the ULN of 5 ng/mL are scored).
 * speed -- seconds per patient of the per-patient method and of scoring new patients with
   an already fitted population (long markers in, features out), on the compiled (numba)
   and on the numpy engine, against a per-patient ``scipy.optimize.curve_fit`` loop of the
@@ -38,8 +43,10 @@ import numpy as np
 import pandas as pd
 
 from ca125kinetics import _kinetics_engine as eng
+from ca125kinetics.io import read_markers
 from ca125kinetics.kinetics import KineticsFeatures, fit_kinetics, fit_population, series_to_wide
 from ca125kinetics.synth import simulate_cohort
+from ca125kinetics.synth_rectal import simulate_rectal_cohort
 
 
 DEFAULT_MIN_FITS = eng.COMPILED_MIN_FITS
@@ -87,40 +94,59 @@ def curve_fit_loop(wide: pd.DataFrame, uln: float = 35.0) -> np.ndarray:
 
 # --------------------------------------------------------------------------- sections
 
-def accuracy(n: int, seed: int):
-    cohort = simulate_cohort(n, seed)
-    truth = cohort.truth.set_index("patient_id")
-    pop, wall, _ = timed(fit_population, cohort.markers)
-    print(f"\npopulation learned on {pop.n_patients} patients in {wall:.1f} s: median k {pop.median_k:.4f}/day "
-          f"(sd log k {pop.sd_log_k:.3f}), median floor {pop.median_floor:.2f} U/mL (sd log {pop.sd_log_floor:.3f}), "
-          f"sigma {pop.sigma:.4f}; EM iterations {pop.n_iter}")
-    results = {"population": fit_kinetics(cohort.markers, population=pop),
-               "per-patient": fit_kinetics(cohort.markers, method="per-patient"),
-               "loglinear": fit_kinetics(cohort.markers, method="loglinear")}
+def k_errors(markers: pd.DataFrame, truth: pd.DataFrame, sample_counts, *, marker: str = "ca125", title: str):
+    """Print the accuracy table of k by number of samples; return (results, true k, kept)."""
+    pop, wall, _ = timed(fit_population, markers, marker=marker)
+    unit = "U/mL" if marker == "ca125" else "ng/mL"
+    print(f"\n{marker}: population learned on {pop.n_patients} patients in {wall:.1f} s: median k "
+          f"{pop.median_k:.4f}/day (sd log k {pop.sd_log_k:.3f}), median floor {pop.median_floor:.2f} {unit} "
+          f"(sd log {pop.sd_log_floor:.3f}), sigma {pop.sigma:.4f}; EM iterations {pop.n_iter}")
+    results = {"population": fit_kinetics(markers, population=pop),
+               "per-patient": fit_kinetics(markers, method="per-patient", marker=marker),
+               "loglinear": fit_kinetics(markers, method="loglinear", marker=marker)}
     ok = results["population"]["status"].eq("ok").to_numpy()
-    true_k = truth.loc[results["population"]["patient_id"], "k"].to_numpy()
+    true_k = truth.set_index("patient_id").loc[results["population"]["patient_id"], "k"].to_numpy()
     keep = ok & (true_k > 0)                     # non-responders (true k <= 0) are "rising"
     n_samples = results["population"]["n_samples"].to_numpy()
-    wide = series_to_wide(cohort.markers)
-    sub = np.flatnonzero(keep)[:1500]
-    cf_k, cf_wall, cf_cpu = timed(curve_fit_loop, wide.iloc[sub])
     err = {m: np.abs(r["k"].to_numpy() / true_k - 1) for m, r in results.items()}
     rows = []
-    for m in (3, 4, 5, "all"):
+    for m in (*sample_counts, "all"):
         sel = keep & ((n_samples == m) if m != "all" else True)
+        if not sel.any():
+            continue
         med = {meth: float(np.median(e[sel])) for meth, e in err.items()}
         rows.append([m, int(sel.sum()), med["population"], float(np.quantile(err["population"][sel], 0.9)),
                      med["per-patient"], float(np.quantile(err["per-patient"][sel], 0.9)), med["loglinear"],
                      med["loglinear"] / med["population"], med["per-patient"] / med["population"]])
     table(rows, ["samples", "patients", "population_med", "population_p90", "per_patient_med",
-                 "per_patient_p90", "loglinear_med", "loglinear/pop", "per_patient/pop"],
-          f"Accuracy: |k_hat / k - 1| on simulate_cohort({n}, {seed}) (status ok, true k > 0)")
+                 "per_patient_p90", "loglinear_med", "loglinear/pop", "per_patient/pop"], title)
+    return results, true_k, keep, err
+
+
+def accuracy(n: int, seed: int):
+    cohort = simulate_cohort(n, seed)
+    results, true_k, keep, err = k_errors(
+        cohort.markers, cohort.truth, (3, 4, 5),
+        title=f"Accuracy: |k_hat / k - 1| on simulate_cohort({n}, {seed}) (status ok, true k > 0)")
+    wide = series_to_wide(cohort.markers)
+    sub = np.flatnonzero(keep)[:1500]
+    cf_k, cf_wall, cf_cpu = timed(curve_fit_loop, wide.iloc[sub])
     cf_err = np.abs(cf_k / true_k[sub] - 1)
     print(f"curve_fit loop on {sub.size} of them: median error {np.nanmedian(cf_err):.4f} "
           f"(population {np.median(err['population'][sub]):.4f}), {np.isnan(cf_k).sum()} failures")
     statuses = results["population"]["status"].value_counts().to_dict()
     print(f"statuses: {statuses}")
     return cf_wall / sub.size, cf_cpu / sub.size
+
+
+def accuracy_cea(n: int, seed: int):
+    """The same table for CEA on the rectal generator (weeks 2-14 sampling, ULN 5 ng/mL)."""
+    cohort = simulate_rectal_cohort(n, seed)
+    markers = read_markers(cohort.markers, marker="cea")
+    results, _, _, _ = k_errors(
+        markers, cohort.truth, (3, 4, 5, 6), marker="cea",
+        title=f"Accuracy, CEA: |k_hat / k - 1| on simulate_rectal_cohort({n}, {seed}) (status ok, true k > 0)")
+    print(f"statuses: {results['population']['status'].value_counts().to_dict()}")
 
 
 def engine(name: str):
@@ -245,12 +271,16 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller cohorts (about a minute)")
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--only", choices=["accuracy"], help="run only these sections")
     args = parser.parse_args(argv)
     n_acc, n_speed, n_pop, n_big = ((3000, 50_000, 20_000, 200_000) if args.quick
                                     else (12_000, 200_000, 100_000, 1_000_000))
     print(f"ca125kinetics kinetics benchmark; {os.cpu_count()} CPUs, load average "
           f"{', '.join(f'{v:.1f}' for v in os.getloadavg())}")
     per_patient_loop_s = accuracy(n_acc, args.seed)
+    accuracy_cea(n_acc, args.seed)
+    if args.only == "accuracy":
+        return
     pop = speed(n_speed, n_pop, args.seed, per_patient_loop_s)
     cold_start()
     million(pop, n_big, args.seed + 3)

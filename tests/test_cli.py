@@ -108,6 +108,25 @@ def test_synth_writes_a_readable_cohort(tmp_path):
     assert markers["patient_id"].nunique() == 25
 
 
+def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
+    from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+    path = tmp_path / "cea.csv"
+    simulate_rectal_cohort(80, seed=5).markers.to_csv(path, index=False)
+    out = tmp_path / "k.csv"
+    assert main(["kinetics", str(path), "--marker", "cea", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "CEA kinetics" in printed and "ULN 5 ng/mL" in printed and "exponential clearance (R^2 > 0.9)" in printed
+    table = pd.read_csv(out, dtype={"patient_id": str})
+    assert len(table) == 80 and (table["uln"] == 5.0).all() and (table["marker"] == "cea").all()
+    assert {"k", "half_life_days", "post_pre_ratio", "normalised", "clearance_r2"} <= set(table.columns)
+    # without --marker: one line naming the option, exit 2
+    assert main(["kinetics", str(path)]) == 2
+    assert "pass marker='cea' (on the command line --marker cea)" in capsys.readouterr().err
+    assert main(["gcig", str(path), "--marker", "cea"]) == 2
+    assert "GCIG rules are defined for CA-125 only, not for CEA" in capsys.readouterr().err
+
+
 def test_out_inside_a_file_is_one_line(series, tmp_path, capsys):
     blocker = tmp_path / "report.txt"
     blocker.write_text("a file, not a directory")

@@ -598,6 +598,19 @@ def test_responses_are_consistent(series):
         assert prog.progression_value > 35
 
 
+def test_gcig_refuses_another_marker():
+    days, values = [0, 30, 60], [200.0, 80.0, 40.0]
+    for fn in (g.gcig_response, g.gcig_progression):
+        with pytest.raises(InvalidInputError, match="defined for CA-125 only, not for CEA"):
+            fn(days, values, marker="cea")
+    assert g.gcig_response(days, values, marker="ca125").status == g.gcig_response(days, values).status
+    cea = pd.DataFrame({"patient_id": ["1"] * 3, "day": days, "cea": values})
+    with pytest.raises(InvalidInputError, match="defined for CA-125 only, not for CEA"):
+        g.gcig_cohort(cea)
+    with pytest.raises(InvalidInputError, match="defined for CA-125 only"):
+        g.gcig_cohort(cea.rename(columns={"cea": "ca125"}), marker="cea")
+
+
 _FUZZ = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
                   st.text(max_size=10), st.sampled_from(["<5", "2024-03-04", "01/03/2024", "1,200", "nan"]),
                   st.dates().map(lambda d: d), st.just(float("nan")))

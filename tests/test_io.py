@@ -287,6 +287,50 @@ def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column,
     assert needle in str(info.value) and f"column '{column}'" in str(info.value)
 
 
+# ---- markers as a parameter (CEA)
+
+def _cea_rows():
+    return pd.DataFrame({"patient_id": ["1", "1", "2", "2"], "day": [0, 14, 0, 14],
+                         "cea": ["12.5", "<0.5", "4", "3.5"]})
+
+
+def test_cea_table_is_read_with_marker_cea():
+    m = read_markers(_cea_rows(), marker="cea")
+    assert list(m.columns) == ["patient_id", "day", "cea", "censored", "uln", "assay", "event", "problem"]
+    assert (m["uln"] == 5.0).all()                      # CEA's default ULN, recorded on every row
+    assert m["cea"].tolist() == [12.5, 0.5, 4.0, 3.5] and m["censored"].tolist() == [False, True, False, False]
+    assert (read_markers(_cea_rows(), marker="CEA", uln=3.0)["uln"] == 3.0).all()
+
+
+def test_a_cea_only_table_without_marker_is_a_typed_error_naming_the_option():
+    with pytest.raises(InvalidInputError, match=r"pass marker='cea' \(on the command line --marker cea\)"):
+        read_markers(_cea_rows())
+    with pytest.raises(InvalidInputError, match="unknown marker 'psa'"):
+        read_markers(_cea_rows(), marker="psa")
+
+
+def test_cea_messages_and_plausible_range_use_the_marker():
+    bad = _cea_rows().assign(cea=["12", "abc", "200000", "-1"])
+    with pytest.raises(InvalidInputError) as err:
+        read_markers(bad, marker="cea")
+    text = str(err.value)
+    assert "CEA value 'abc' is not a number; give ng/mL" in text
+    assert "CEA value 200000 ng/mL is beyond what any assay reports (at most 100,000 ng/mL)" in text
+    assert "CA-125" not in text and "U/mL" not in text
+    flagged = read_markers(bad, marker="cea", on_error="flag")
+    assert flagged["problem"].notna().all() and "cea" in flagged.columns
+
+
+def test_an_extract_table_is_read_as_the_marker_its_marker_column_names():
+    extract = _cea_rows().rename(columns={"cea": "ca125"}).assign(marker="cea")
+    with pytest.raises(InvalidInputError, match="'marker' column names \\['cea'\\]"):
+        read_markers(extract)                            # never read CEA values as CA-125
+    m = read_markers(extract, marker="cea")
+    assert m["cea"].tolist() == [12.5, 0.5, 4.0, 3.5] and (m["marker"] == "cea").all()
+    ca = read_markers(extract.assign(marker="ca125"))
+    assert "ca125" in ca.columns and (ca["uln"] == 35.0).all()
+
+
 # ----------------------------------------------------------------------------- files that are not tables
 
 

@@ -102,3 +102,17 @@ def test_importing_the_package_does_not_import_matplotlib():
     code = "import ca125kinetics, ca125kinetics.plots, sys; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_plot_patient_takes_the_marker():
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+    markers = read_markers(simulate_rectal_cohort(30, seed=2).markers, marker="cea")
+    one = markers[markers["patient_id"] == markers["patient_id"].iloc[0]]
+    fig = plot_patient(one, marker="cea")
+    ax = fig.axes[0]
+    assert ax.get_ylabel() == "CEA (ng/mL)"
+    assert any("ULN 5 ng/mL" in t.get_text() for t in ax.get_legend().get_texts())
+    with pytest.raises(InvalidInputError, match="pass marker='cea'"):
+        plot_patient(one)

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -272,6 +273,25 @@ def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_d
     frame = build_patient_frame(read_markers(cohort_dir / "markers.csv", clinical=clin), clin)
     exported = load_model(first.export_dir)
     pd.testing.assert_frame_equal(exported.predict_proba(frame), second.bundle.predict_proba(frame))
+
+
+def test_score_row_interval_is_centred_on_the_scores_own_auc_when_reversed():
+    """A comparator pointing the other way in the data (own AUC < 0.5): the recalibrated
+    probability ranks the other way (AUC 1 - own); the reported interval must contain the
+    reported AUC (DeLong variance is the same for AUC and 1 - AUC)."""
+    from ca125kinetics.train import _score_probability, _score_row
+    from ca125kinetics.validation.metrics import delong_auc
+
+    rng = np.random.default_rng(1)
+    s = rng.normal(size=300)
+    y = (rng.random(300) < 1 / (1 + np.exp(s))).astype(int)
+    row = _score_row(y, s, _score_probability(s, y, s), [])
+    auc, var = delong_auc(y, s)
+    assert row["auc"] == auc < 0.5
+    assert row["auc_ci_low"] < auc < row["auc_ci_high"]
+    assert row["auc_ci_high"] - row["auc_ci_low"] == pytest.approx(2 * 1.959963984540054 * var ** 0.5, rel=1e-6)
+    same = _score_row(y, -s, _score_probability(-s, y, -s), [])       # positively oriented: unchanged path
+    assert same["auc"] == pytest.approx(1 - auc) and same["auc_ci_low"] < same["auc"] < same["auc_ci_high"]
 
 
 # ----------------------------------------------------------------------------- interrupted runs

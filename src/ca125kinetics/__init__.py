@@ -32,6 +32,7 @@ _PUBLIC = {
     "SyntheticModelWarning": "errors",
     "GcigSettings": "settings",
     "KineticsSettings": "settings",
+    "ResponseSettings": "settings",
     "with_provenance": "settings",
     "with_model_provenance": "settings",
     # read and validate
@@ -67,6 +68,8 @@ _PUBLIC = {
     "KineticsPopulation": "kinetics",
     "KineticsFeatures": "kinetics",
     "series_to_wide": "kinetics",
+    "response_features": "response",
+    "TaskSpec": "task",
     # features and published scores
     "ago_score": "scores",
     "imodel_score": "scores",

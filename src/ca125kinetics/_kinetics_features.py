@@ -13,7 +13,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from .errors import InvalidInputError
 from .kinetics import (FEATURE_NAMES, METHODS, KineticsPopulation, KineticsSettings, _features, _is_wide,
-                       _learn_population, _score, _series_columns, _settings, _to_batch)
+                       _engine_frame, _learn_population, _population_marker, _score, _series_columns, _settings,
+                       _to_batch)
 
 __all__ = ["KineticsFeatures"]
 
@@ -40,6 +41,10 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         the full sample for a bootstrap resample, saves the MixedLM fit and most EM
         iterations (~20 instead of ~50). ``population_.start_method`` is then
         ``"population"``. Rules stay ``settings`` (the start's settings are not used).
+    marker : str, optional
+        The marker of the series (``"ca125"`` by default, or the population's; ``"cea"``):
+        it names the value columns (``cea_1..`` in the wide form) and the population
+        learned records it.
 
     Attributes
     ----------
@@ -71,19 +76,24 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
     # class-level default: estimators pickled before this parameter existed lack the
     # attribute, and get_params()/clone() read every __init__ parameter with getattr
     population_start: KineticsPopulation | None = None
+    marker: str | None = None
 
     def __init__(self, method: str = "population", settings: KineticsSettings | None = None,
                  population: KineticsPopulation | None = None,
-                 population_start: KineticsPopulation | None = None):
+                 population_start: KineticsPopulation | None = None, marker: str | None = None):
         self.method = method
         self.settings = settings
         self.population = population
         self.population_start = population_start
+        self.marker = marker
+
+    def _spec(self):
+        return _population_marker(self.population, self.marker)
 
     def _resolved_settings(self) -> KineticsSettings:
         if self.settings is None and self.population is not None:
             return self.population.settings
-        return _settings(self.settings)
+        return _settings(self.settings, self._spec())
 
     def fit(self, X: pd.DataFrame, y=None) -> KineticsFeatures:
         if self.method not in METHODS:
@@ -101,16 +111,18 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         s = self._resolved_settings()
         if not isinstance(X, pd.DataFrame):
             raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
-        wide = _is_wide(X)
-        passthrough = [c for c in X.columns if c not in set(_series_columns(X))] if wide else []
+        spec = self._spec()
+        Xe = _engine_frame(X, spec)                     # value columns under the engine's name
+        wide = _is_wide(Xe)
+        passthrough = [c for c in Xe.columns if c not in set(_series_columns(Xe))] if wide else []
         clash = sorted(set(map(str, passthrough)) & set(FEATURE_NAMES))
         if clash:
             raise InvalidInputError(f"column(s) {clash} would be overwritten by kinetics features; rename them")
-        batch = _to_batch(X, s)
+        batch = _to_batch(X, s, spec)
         self.population_ = None
         if self.method == "population":
             self.population_ = (self.population if self.population is not None
-                                else _learn_population(batch, s, self.population_start))
+                                else _learn_population(batch, s, self.population_start, spec=spec))
         self.settings_ = s
         self.input_kind_ = "wide" if wide else "long"
         self.passthrough_columns_ = passthrough
@@ -122,16 +134,18 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         check_is_fitted(self, "settings_")
         if not isinstance(X, pd.DataFrame):
             raise InvalidInputError(f"KineticsFeatures needs a pandas DataFrame, got {type(X).__name__}")
-        kind = "wide" if _is_wide(X) else "long"
+        spec = self._spec()
+        Xe = _engine_frame(X, spec)
+        kind = "wide" if _is_wide(Xe) else "long"
         if kind != self.input_kind_:
             raise InvalidInputError(f"fitted on the {self.input_kind_} markers form, got the {kind} form; "
                                     "use the same form (series_to_wide converts)")
-        batch = _to_batch(X, self.settings_)
+        batch = _to_batch(X, self.settings_, spec)
         d = _score(batch, self.method, self.population_, self.settings_)
         feats = _features(d)
         if kind == "long":
             return pd.DataFrame(feats.T, index=batch.ids, columns=list(FEATURE_NAMES), copy=False)
-        passthrough = [c for c in X.columns if c not in set(_series_columns(X))]
+        passthrough = [c for c in Xe.columns if c not in set(_series_columns(Xe))]
         if passthrough != self.passthrough_columns_:
             raise InvalidInputError(
                 f"the non-series columns differ from those seen in fit: expected "

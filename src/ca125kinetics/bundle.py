@@ -417,19 +417,24 @@ def pyfunc_arguments(bundle_dir) -> dict[str, Any]:
             "pip_requirements": pip_requirements()}
 
 
-def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, patient_ids) -> pd.DataFrame:
+def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, patient_ids,
+                         task=None) -> pd.DataFrame:
     """The pyfunc input for some patients: their markers rows with clinical columns repeated.
 
-    JSON-friendly types (nullable integers as float, missing text as ``""``).
+    JSON-friendly types (nullable integers as float, missing text as ``""``). ``task``
+    (:mod:`ca125kinetics.task`; default the ovarian task) names the marker column and the
+    clinical predictors.
     """
     from .features import CLINICAL_PREDICTORS
 
+    value = "ca125" if task is None else task.marker
+    predictors = CLINICAL_PREDICTORS if task is None or task.is_default else task.predictors
     ids = [str(p) for p in patient_ids]
-    cols = [c for c in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event") if c in markers.columns]
+    cols = [c for c in ("patient_id", "day", value, "censored", "uln", "assay", "event") if c in markers.columns]
     rows = markers.loc[markers["patient_id"].astype(str).isin(ids), cols].reset_index(drop=True)
     if clinical is not None:
         clin = clinical.assign(patient_id=clinical["patient_id"].astype(str))
-        keep = ["patient_id"] + [c for c in CLINICAL_PREDICTORS if c in clin.columns]
+        keep = ["patient_id"] + [c for c in predictors if c in clin.columns]
         rows = rows.merge(clin[keep], on="patient_id", how="left")
     out = pd.DataFrame(index=rows.index)
     for c in rows.columns:
@@ -458,6 +463,17 @@ PYFUNC_INPUT_COLUMNS = (
 )
 
 
+def pyfunc_input_columns(task=None) -> tuple:
+    """Pyfunc input columns ``(name, MLflow type, required)`` of a task: :data:`PYFUNC_INPUT_COLUMNS`
+    for the default task; else the task's marker column and declared predictors."""
+    if task is None or task.is_default:
+        return PYFUNC_INPUT_COLUMNS
+    return (("patient_id", "string", True), ("day", "long", True), (task.marker, "double", True),
+            ("censored", "boolean", False), ("uln", "double", False), ("assay", "string", False),
+            ("event", "string", False), *((c, "double", False) for c in task.numeric),
+            *((c, "string", False) for c in task.categorical))
+
+
 def model_signature(bundle: ModelBundle, input_example: pd.DataFrame):
     """MLflow signature: the declared input schema (:data:`PYFUNC_INPUT_COLUMNS`) and the
     output schema inferred from ``predict.score_frame`` on ``input_example``."""
@@ -468,7 +484,10 @@ def model_signature(bundle: ModelBundle, input_example: pd.DataFrame):
 
     from .predict import score_frame
 
-    inputs = Schema([ColSpec(kind, name, required=required) for name, kind, required in PYFUNC_INPUT_COLUMNS])
+    from .task import bundle_task
+
+    inputs = Schema([ColSpec(kind, name, required=required) for name, kind, required in
+                     pyfunc_input_columns(bundle_task(bundle))])
     with warnings.catch_warnings():
         # output integer columns are never enforced, so mlflow's hint about them is moot
         warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column",

@@ -101,8 +101,10 @@ def format_options(args) -> dict[str, Any]:
 def _cmd_gcig(args) -> int:
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers
+    from .markers import require_gcig_marker
     from .settings import GcigSettings, with_provenance
 
+    require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)
@@ -147,7 +149,7 @@ def _cmd_synth(args) -> int:
     return 0
 
 
-def _kinetics_settings_and_population(args):
+def _kinetics_settings_and_population(args, spec=None):
     """(settings, population, method) of ``ca125 kinetics``: the model's with ``--model``
     (its k_ref, rules and fitted population, so the scores equal those of ``ca125 score``),
     else the package defaults; ``--uln`` and ``--k-ref`` override, and the source of k_ref
@@ -165,8 +167,8 @@ def _kinetics_settings_and_population(args):
                                     f"{getattr(bundle, 'version', '')}: {settings.k_ref_source}")
         if step is not None and getattr(step, "method", None) == "population" and method == "population":
             population = getattr(step, "population_", None)
-    else:
-        settings = KineticsSettings()
+    else:   # the package defaults, with the marker's ULN (CA-125: KineticsSettings() itself)
+        settings = KineticsSettings() if spec is None or spec.name == "ca125" else KineticsSettings(uln=spec.default_uln)
     if args.uln is not None:
         settings = settings.replace(uln=args.uln)
     if args.k_ref is not None:
@@ -177,27 +179,52 @@ def _kinetics_settings_and_population(args):
 def _cmd_kinetics(args) -> int:
     from .io import read_markers
     from .kinetics import fit_kinetics
-    from .settings import with_provenance
+    from .markers import get_marker
+    from .settings import ResponseSettings, with_provenance
 
-    settings, population, method = _kinetics_settings_and_population(args)
-    markers = read_markers(args.markers, uln=settings.uln, on_error="flag", **format_options(args))
-    table = fit_kinetics(markers, method=method, population=population, settings=settings)
+    spec = get_marker(args.marker)
+    settings, population, method = _kinetics_settings_and_population(args, spec)
+    markers = read_markers(args.markers, uln=settings.uln, on_error="flag", marker=spec, **format_options(args))
+    table = fit_kinetics(markers, method=method, population=population, settings=settings, marker=spec)
     # the standardized score depends on k_ref: each row says which one and where it came from
     table = table.assign(k_ref=settings.k_ref, k_ref_source=settings.k_ref_source)
-    text = _text_table(table, max_rows=args.max_rows) + "\n\n" + _kinetics_summary(table, settings)
-    _emit(with_provenance(table, settings, method=method), args.out, args.format, text=text)
+    summary = _kinetics_summary(table, settings, spec)
+    rules = [settings]
+    if args.response or spec.name != "ca125":
+        from .response import response_features
+
+        response = ResponseSettings(clearance_r2_threshold=args.clearance_r2)
+        rules.append(response)
+        features = response_features(markers, marker=spec, settings=settings, response=response)
+        table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
+                            on="patient_id", how="left", validate="one_to_one")
+        summary += "\n" + _response_summary(features, response)
+    text = _text_table(table, max_rows=args.max_rows) + "\n\n" + summary
+    marker = {} if spec.name == "ca125" else {"marker": spec.name}
+    _emit(with_provenance(table, *rules, method=method, **marker), args.out, args.format, text=text)
     if args.out:
-        print(_kinetics_summary(table, settings))
+        print(summary)
     return 0
 
 
-def _kinetics_summary(table, settings) -> str:
+def _response_summary(features, response) -> str:
+    ratio = features["post_pre_ratio"].dropna()
+    norm = features["normalised"].dropna()
+    clear = features["exponential_clearance"].dropna()
+    return (f"  response: median post/pre ratio {ratio.median():.3g} ({len(ratio)} patient(s)); "
+            f"normalised {int(norm.sum())} of {len(norm)} with a raised baseline; exponential "
+            f"clearance (R^2 > {response.clearance_r2_threshold:g}) {int(clear.sum())} of {len(clear)}")
+
+
+def _kinetics_summary(table, settings, spec=None) -> str:
     from .settings import KELIM_FAVOURABLE_SCORE
 
     ok = table[table["status"] == "ok"]
-    lines = [f"KELIM-like kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
+    marker = "" if spec is None or spec.name == "ca125" else f"{spec.label} "
+    lines = [f"KELIM-like {marker}kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
              f"{len(table)} patient(s), {len(ok)} scored; standardized score = k / k_ref with k_ref "
-             f"{settings.k_ref:g}/day ({settings.k_ref_source})"]
+             f"{settings.k_ref:g}/day ({settings.k_ref_source})"
+             + (f"; ULN {settings.uln:g} {spec.unit}" if marker else "")]
     if len(ok):
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
                      f"{ok['half_life_days'].median():.1f} days, favourable score "
@@ -239,6 +266,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--duplicates", default="error",
                    choices=["error", "mean", "median", "max", "min", "first", "last"],
                    help="two samples on one day: a data error (default) or an explicit aggregation")
+    p.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
+                   help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
     p.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
@@ -254,20 +283,28 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
     p.set_defaults(func=_cmd_synth)
 
-    p = sub.add_parser("kinetics", help="fit KELIM-like CA-125 elimination rates",
+    p = sub.add_parser("kinetics", help="fit KELIM-like marker elimination rates (CA-125, CEA)",
                        description="Fit the KELIM-like floor model C(t) = B + (C0 - B) exp(-k t) to every "
                        "patient (population empirical-Bayes by default) and report k, half-life, score "
                        "and descriptors.")
     p.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     p.add_argument("--method", choices=["population", "per-patient", "loglinear"], default="population")
+    p.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
+                   help="marker of the table, named by its value column (default ca125; cea for CEA)")
     p.add_argument("--uln", type=float, default=None,
-                   help="assay upper limit of normal, U/mL (default: the model's with --model, else 35)")
+                   help="assay upper limit of normal in the marker's unit (default: the model's with --model, "
+                   "else 35 U/mL for CA-125, 5 ng/mL for CEA)")
     p.add_argument("--k-ref", type=float, default=None,
                    help="k_ref of the standardized score k / k_ref (default: the model's with --model, "
                    "else the package default 0.05/day)")
     p.add_argument("--model", default=None,
                    help="take k_ref, the kinetics rules and the fitted population of this model (exported "
                    "directory or MLflow URI), so the scores equal those of 'ca125 score --model'")
+    p.add_argument("--response", action="store_true",
+                   help="add the response features (post/pre ratio, normalisation, clearance R^2); "
+                   "always added for markers other than CA-125")
+    p.add_argument("--clearance-r2", type=float, default=0.9,
+                   help="R^2 threshold of exponential clearance (default 0.9, FOWARC)")
     p.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     p.add_argument("--format", choices=["text", "csv", "json"], default=None)
     p.add_argument("--max-rows", type=int, default=40)

@@ -1307,6 +1307,9 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--conf-level", type=float, default=0.95, help="two-sided level (default 0.95)")
     p.add_argument("--format", choices=["text", "json", "html"], default="text")
     p.add_argument("--out", help="write the output (text, JSON or an HTML page) to this file")
+    p.add_argument("--randomised-only", action="store_true",
+                   help="leave out patients whose arm is empty (not randomised; counted on stderr); "
+                   "without it an empty arm is an error")
 
 
 def _print_json(payload: dict) -> None:
@@ -1483,6 +1486,11 @@ def _cli_ni(args) -> int:
     from .io import _load
 
     frame, _, _ = _load(args.data, "trial data")
+    if args.randomised_only and args.arm in frame.columns:
+        empty = frame[args.arm].isna() | (frame[args.arm].astype(str).str.strip() == "")
+        frame = frame[~empty.to_numpy()].reset_index(drop=True)
+        print(f"--randomised-only: {int(empty.sum())} patient(s) with an empty {args.arm!r} left out, "
+              f"{len(frame)} analysed", file=sys.stderr)
     r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
                                 control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
                                 at=args.at, conf_level=args.conf_level)

@@ -24,7 +24,8 @@ import pandas as pd
 from .errors import InvalidInputError
 from .settings import GcigSettings, KineticsSettings
 
-__all__ = ["build_patient_frame", "ca125_at_recurrence", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS"]
+__all__ = ["build_patient_frame", "ca125_at_recurrence", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS",
+           "RESPONSE_PREDICTORS"]
 
 #: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
 CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
@@ -32,6 +33,9 @@ CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_resid
 #: Columns derived from the markers by per-patient rules (no cohort parameter).
 DERIVED_COLUMNS = ("ca125_at_recurrence", "gcig_evaluable", "gcig_responded", "gcig_category",
                    "gcig_status")
+#: Response features (:mod:`ca125kinetics.response`) in the patient frame of a task other than
+#: the default (per-patient rules: no cohort parameter).
+RESPONSE_PREDICTORS = ("post_pre_ratio", "normalised", "exponential_clearance", "clearance_r2")
 # GCIG cohort column -> patient frame column
 _GCIG_COLUMNS = {"evaluable": "gcig_evaluable", "responded": "gcig_responded",
                  "category": "gcig_category", "status": "gcig_status"}
@@ -42,7 +46,7 @@ _NULLABLE = {"age": "float64", "ecog": "Int64", "ascites_ml": "float64", "figo_s
 
 def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
                         gcig_settings: GcigSettings | None = None,
-                        kinetics_settings: KineticsSettings | None = None) -> pd.DataFrame:
+                        kinetics_settings: KineticsSettings | None = None, task=None) -> pd.DataFrame:
     """One row per patient: clinical predictors, GCIG response, CA-125 at recurrence, series.
 
     Parameters
@@ -57,6 +61,13 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
         Rules of the GCIG response (default ``GcigSettings()``).
     kinetics_settings : KineticsSettings, optional
         Window and event exclusions of the wide series (default ``KineticsSettings()``).
+    task : TaskSpec, optional
+        The prediction task (:mod:`ca125kinetics.task`); default the ovarian
+        complete-resection task, whose frame is described below. For another task the frame
+        has ``patient_id``, the task's declared clinical predictors (``numeric`` as float64,
+        ``categorical`` as str or None), :data:`RESPONSE_PREDICTORS` (``normalised`` and
+        ``exponential_clearance`` as 1.0/0.0/NaN), the wide series of the task's marker
+        (``cea_1..``) and ``problem``; no GCIG column (the GCIG rules are CA-125's).
 
     Returns
     -------
@@ -94,6 +105,8 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
     from .gcig import gcig_cohort
     from .kinetics import series_to_wide
 
+    if task is not None and not task.is_default:
+        return _task_frame(markers, clinical, task, kinetics_settings)
     gs = gcig_settings if gcig_settings is not None else GcigSettings()
     ks = kinetics_settings if kinetics_settings is not None else KineticsSettings()
     if not isinstance(gs, GcigSettings) or not isinstance(ks, KineticsSettings):
@@ -147,11 +160,66 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
     return out
 
 
-def _check_markers(markers) -> pd.DataFrame:
+def _task_frame(markers, clinical, task, kinetics_settings) -> pd.DataFrame:
+    """The patient frame of a task other than the default (see :func:`build_patient_frame`)."""
+    from .kinetics import series_to_wide
+    from .markers import get_marker
+    from .response import response_features
+
+    spec = get_marker(task.marker)
+    ks = kinetics_settings if kinetics_settings is not None else KineticsSettings(uln=spec.default_uln)
+    if not isinstance(ks, KineticsSettings):
+        raise InvalidInputError("kinetics_settings must be a KineticsSettings (ca125kinetics.settings)")
+    markers = _check_markers(markers, spec.name)
+    clinical = _check_clinical(clinical)
+    ids = pd.Index(sorted(set(markers["patient_id"].astype(str))
+                          | set(clinical["patient_id"] if clinical is not None else ())), dtype=object)
+    out = pd.DataFrame({"patient_id": pd.Series(ids.to_numpy(dtype=object), dtype=object)})
+    by_id = clinical.set_index("patient_id").reindex(ids) if clinical is not None else None
+    for column in task.predictors:
+        if by_id is None or column not in by_id.columns:
+            raise InvalidInputError(f"the clinical table has no {column!r} column, a predictor of task "
+                                    f"{task.name!r}; add it or remove it from [task]", column=column)
+        raw = by_id[column]
+        if column in task.numeric:
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = values.isna() & raw.notna() & (raw.astype(object).map(lambda v: str(v).strip()) != "")
+            if bad.any():
+                raise InvalidInputError(
+                    f"{column!r} is a numeric predictor of task {task.name!r} but patient "
+                    f"{bad.index[bad.to_numpy()][0]!r} has {raw[bad].iloc[0]!r}; give a number or declare "
+                    "the column categorical", column=column)
+            out[column] = values.to_numpy(dtype=float)
+        else:
+            out[column] = _as_dtype(raw.astype(object).to_numpy(dtype=object), object).map(
+                lambda v: None if v is None else str(v))
+    if len(markers):
+        response = response_features(markers, marker=spec, settings=ks).set_index("patient_id").reindex(ids)
+        wide = series_to_wide(markers, settings=ks, marker=spec)
+    else:
+        response = pd.DataFrame(index=ids, columns=list(RESPONSE_PREDICTORS), dtype=float)
+        wide = pd.DataFrame(index=pd.Index([], dtype=object))
+    for column in RESPONSE_PREDICTORS:
+        out[column] = pd.to_numeric(response[column].astype("Float64"), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan)
+    wide.index = wide.index.astype(str)
+    wide = wide.reindex(ids)
+    for column in (c for c in wide.columns if c != "problem"):
+        out[column] = wide[column].to_numpy()
+    for column in ("n_excluded", "n_outside_window"):
+        if column in out.columns:
+            out[column] = out[column].fillna(0).astype(np.int64)
+    out["problem"] = _first_text(wide["problem"] if "problem" in wide.columns else None,
+                                 by_id["problem"] if by_id is not None and "problem" in by_id.columns else None,
+                                 len(ids))
+    return out
+
+
+def _check_markers(markers, value_column: str = "ca125") -> pd.DataFrame:
     if not isinstance(markers, pd.DataFrame):
         raise InvalidInputError(f"markers must be a pandas DataFrame (ca125kinetics.read_markers), "
                                 f"got {type(markers).__name__}")
-    missing = [c for c in ("patient_id", "day", "ca125") if c not in markers.columns]
+    missing = [c for c in ("patient_id", "day", value_column) if c not in markers.columns]
     if missing:
         raise InvalidInputError(f"markers lack column(s) {missing}; read the table with "
                                 "ca125kinetics.read_markers", column=missing[0])

@@ -49,6 +49,7 @@ from numbers import Integral, Real
 from typing import Any
 
 from .errors import InvalidInputError, ModelIntegrityError
+from .markers import MARKERS, require_gcig_marker
 from .settings import GcigSettings
 
 __all__ = [
@@ -644,8 +645,11 @@ def _assess_response(s: _Series) -> GcigResponse:
 
 
 def gcig_response(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
-                  treatment_start=None) -> GcigResponse:
+                  treatment_start=None, marker="ca125") -> GcigResponse:
     """GCIG CA-125 response in the relapse setting (Rustin 2011; GCIG 2005).
+
+    The rules are defined for CA-125 only: ``marker`` other than ``"ca125"`` (e.g.
+    ``"cea"``) raises :class:`InvalidInputError` (:func:`ca125kinetics.markers.require_gcig_marker`).
 
     Rules, with the defaults of :class:`~ca125kinetics.settings.GcigSettings`:
 
@@ -713,6 +717,7 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     ----------
     Rustin GJS et al. Int J Gynecol Cancer 2011;21:419-423. GCIG CA 125 definitions, 2005.
     """
+    require_gcig_marker(marker)
     return _assess_response(_prepare(days, values, uln=uln, settings=settings, censored=censored,
                                      events=events, assays=assays, treatment_start=treatment_start))
 
@@ -794,8 +799,9 @@ def _describe_group(group: str) -> str:
 
 
 def gcig_progression(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
-                     treatment_start=None) -> GcigProgression:
-    """GCIG CA-125 progression (Rustin 2011; GCIG 2005).
+                     treatment_start=None, marker="ca125") -> GcigProgression:
+    """GCIG CA-125 progression (Rustin 2011; GCIG 2005). CA-125 only: another ``marker``
+    raises :class:`InvalidInputError`.
 
     Progression is CA-125 at or above the threshold on **two occasions at least 7 days apart**;
     the date of progression is the first of the two. With ``C_b`` the baseline (as in
@@ -834,6 +840,7 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
     ----------
     Rustin GJS et al. Int J Gynecol Cancer 2011;21:419-423. GCIG CA 125 definitions, 2005.
     """
+    require_gcig_marker(marker)
     return _assess_progression(_prepare(days, values, uln=uln, settings=settings, censored=censored,
                                         events=events, assays=assays, treatment_start=treatment_start))
 
@@ -1101,8 +1108,11 @@ def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, setting
     return values, res, prog
 
 
-def gcig_cohort(markers, clinical=None, *, settings=None):
+def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     """GCIG response, progression (and combined category) for every patient of a cohort.
+
+    CA-125 only: another ``marker``, or a markers frame holding another marker's values
+    (a ``cea`` column and no ``ca125``), raises :class:`InvalidInputError`.
 
     Parameters
     ----------
@@ -1146,6 +1156,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None):
     import numpy as np
     import pandas as pd
 
+    require_gcig_marker(marker)
+    if isinstance(markers, pd.DataFrame) and "ca125" not in markers.columns:
+        for other in MARKERS:
+            if other in markers.columns:
+                require_gcig_marker(other)
     if settings is None:
         settings = GcigSettings()
     elif not isinstance(settings, GcigSettings):

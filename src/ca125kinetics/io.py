@@ -16,8 +16,12 @@ column      dtype     meaning
 =========== ========= =====================================================================
 patient_id  object    identifier, always a string (leading zeros kept)
 day         int64     days from the first dose of the line (day 0); pretreatment <= 0
-ca125       float64   U/mL; for a censored ``"<5"`` value this holds 5.0, the limit;
-                      NaN only on an event-only row
+ca125       float64   the marker's value, in the marker's unit (U/mL for CA-125); for a
+                      censored ``"<5"`` value this holds 5.0, the limit; NaN only on an
+                      event-only row. **The column keeps the marker's name**: ``ca125``
+                      for CA-125 (the default), ``cea`` (ng/mL) for
+                      ``read_markers(..., marker="cea")``; the kinetics functions take the
+                      same ``marker=``.
 censored    bool      True when the value was reported as ``"<x"`` (true value below x)
 uln         float64   assay upper limit of normal (``uln`` argument filled in where absent)
 assay       object    assay name or None
@@ -57,10 +61,11 @@ import numpy as np
 import pandas as pd
 
 from .errors import DataQualityWarning, InvalidInputError
-from .settings import DEFAULT_ULN
+from .markers import MARKERS, MarkerSpec, get_marker
 
 __all__ = [
     "read_markers",
+    "marker_columns",
     "read_clinical",
     "write_table",
     "MARKER_COLUMNS",
@@ -212,7 +217,7 @@ class _Collector:
 # --------------------------------------------------------------------------- loading
 
 
-def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels).
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
@@ -240,7 +245,7 @@ def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str,
     suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() == ".gz" else path.suffix.lower()
     _sniff(path, suffix, what)
     if suffix == ".json" and what == "markers":
-        return _load_fhir(path)
+        return _load_fhir(path, marker)
     try:
         if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
             if sep is None:
@@ -267,7 +272,7 @@ def _load(source, what: str, sep: str | None = None) -> tuple[pd.DataFrame, str,
     return frame.reset_index(drop=True), label, rows
 
 
-def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load_fhir(path: Path, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
@@ -275,7 +280,7 @@ def _load_fhir(path: Path) -> tuple[pd.DataFrame, str, pd.Series]:
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path)
+    result = read_fhir(path, marker=marker)
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -664,7 +669,7 @@ def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
-def _parse_ca125(raw: pd.Series, decimal: str = ".", thousands: str | None = None
+def _parse_values(raw: pd.Series, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
 
@@ -690,23 +695,25 @@ def read_markers(
     source,
     *,
     clinical=None,
-    uln: float = DEFAULT_ULN,
+    uln: float | None = None,
     duplicates: str = "error",
     on_error: str = "raise",
     day_range: tuple[int, int] = DAY_RANGE,
+    marker: str | MarkerSpec | None = None,
     date_format: str | None = None,
     sep: str | None = None,
     decimal: str = ".",
     thousands: str | None = None,
     columns: dict[str, str] | None = None,
 ) -> pd.DataFrame:
-    """Read and validate a CA-125 markers table (long format, one row per sample).
+    """Read and validate a tumour-marker table (long format, one row per sample).
 
     Parameters
     ----------
     source : str, Path or DataFrame
         A ``.csv`` or ``.parquet`` file, or a DataFrame, with columns ``patient_id``,
-        ``ca125`` and ``day`` (or ``date`` together with ``treatment_start``, in the
+        the value column named after the marker (``ca125``, or ``cea`` with
+        ``marker="cea"``) and ``day`` (or ``date`` together with ``treatment_start``, in the
         clinical table or on the markers rows), optionally ``uln``, ``assay``, ``event``.
         A ``.json`` file is read as a FHIR R4 bundle
         (:func:`ca125kinetics.sources.fhir.read_fhir`, CA-125; its skipped records are
@@ -715,7 +722,8 @@ def read_markers(
         The clinical table. Needed when markers carry dates; when given, every patient with
         markers must have a clinical row.
     uln : float
-        ULN filled in where the ``uln`` column is absent or empty (default 35 U/mL).
+        ULN filled in where the ``uln`` column is absent or empty, in the marker's unit
+        (default the marker's ``default_uln``: 35 U/mL for CA-125, 5 ng/mL for CEA).
     duplicates : str
         Two samples of one patient on the same day are a data error (``"error"``, the
         default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
@@ -727,6 +735,15 @@ def read_markers(
         (day 0, ca125 NaN) whose ``problem`` column holds the reasons.
     day_range : (int, int)
         Plausible inclusive range of ``day``; values outside are errors.
+    marker : str or MarkerSpec, optional
+        The marker of the table (``"ca125"``, the default, or ``"cea"``;
+        :func:`ca125kinetics.markers.get_marker`). Its name is the value column read and
+        written; values above its ``plausible_max`` are invalid. **Decision** (never guess):
+        a table without the marker's column but with another marker's (e.g. only ``cea``
+        read as CA-125) is refused with an error saying to pass ``marker=``; so is a table
+        whose ``marker`` column (written by ``ca125 extract``, values in ``ca125``) names
+        another marker. An extract's ``ca125`` column is read as the marker its ``marker``
+        column names.
     date_format : str, optional
         ``strftime`` format of the ``date`` column (and of the clinical table's
         ``treatment_start`` when it is read here), e.g. ``"%d/%m/%Y"``. Without it dates must
@@ -755,18 +772,23 @@ def read_markers(
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
+    spec = get_marker(marker)
+    vc, what, unit = spec.name, spec.label, spec.unit
+    value_max = CA125_MAX if vc == "ca125" else spec.plausible_max
+    uln = spec.default_uln if uln is None else uln
     if not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
-        raise InvalidInputError(f"uln must be a positive number of U/mL (at most {ULN_MAX:g}), got {uln!r}")
+        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
     _check_number_format(decimal, thousands)
-    frame, label, rows = _load(source, "markers", sep)
+    frame, label, rows = _load(source, "markers", sep, spec.name)
     frame = _strip_columns(frame)
     _check_header(frame.columns, label)
     frame = _resolve_columns(frame, MARKERS_KNOWN, columns, label)
+    frame = _value_column(frame, spec, label)
     if "day" not in frame.columns and "date" in frame.columns:
-        _require(frame, ("patient_id", "ca125", "date"), label, "markers")
+        _require(frame, ("patient_id", vc, "date"), label, "markers")
     else:
-        _require(frame, ("patient_id", "ca125", "day"), label, "markers")
+        _require(frame, ("patient_id", vc, "day"), label, "markers")
 
     pid = _ids(frame["patient_id"])
     _require_ids(pid, rows, label, "give every sample its patient's identifier")
@@ -798,50 +820,51 @@ def read_markers(
     else:
         event = pd.Series([None] * len(frame), dtype=object)
 
-    # ---- ca125
-    value, censored, bad_value = _parse_ca125(frame["ca125"], decimal, thousands)
+    # ---- the marker's value
+    value, censored, bad_value = _parse_values(frame[vc], decimal, thousands)
     if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
         flag, bad_flag = _parse_censored_flags(frame["censored"])
         col.add(bad_flag, "censored",
                 lambda i: f"censored {_cell(frame['censored'].iloc[i])!r} is not a documented value; use "
                 f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
-                "leave it empty (= false), or write the value as '<x' in the ca125 column")
+                f"leave it empty (= false), or write the value as '<x' in the {vc} column")
         censored = censored | flag
-    raw_value = frame["ca125"]
-    col.add(bad_value, "ca125",
-            lambda i: f"CA-125 value {raw_value.iloc[i]!r} is not a number; give U/mL as a number, "
+    raw_value = frame[vc]
+    col.add(bad_value, vc,
+            lambda i: f"{what} value {raw_value.iloc[i]!r} is not a number; give {unit} as a number, "
             "or '<x' for a value below the assay's limit" + _number_hint(raw_value.iloc[i], decimal, thousands))
-    col.add(~bad_value & (value < 0), "ca125",
-            lambda i: f"CA-125 value {value[i]:g} is negative; CA-125 in U/mL cannot be below 0")
-    col.add(~bad_value & np.isinf(value), "ca125", "CA-125 value is infinite; give a finite U/mL value")
-    col.add(~bad_value & np.isfinite(value) & (value > CA125_MAX), "ca125",
-            lambda i: f"CA-125 value {value[i]:g} U/mL is beyond what any assay reports (at most "
-            f"{CA125_MAX:,.0f} U/mL); check the value and its unit")
+    col.add(~bad_value & (value < 0), vc,
+            lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
+    col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
+    col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
+            lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
+            f"{value_max:,.0f} {unit}); check the value and its unit")
     empty_value = np.isnan(value) & ~bad_value
-    col.add(empty_value & event.isna().to_numpy(), "ca125",
-            "CA-125 value is empty; give the value, or remove the row (only event rows may omit it)")
+    col.add(empty_value & event.isna().to_numpy(), vc,
+            f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
 
     # ---- uln and assay
     if "uln" in frame.columns:
         uln_raw = frame["uln"]
         uln_v = _parse_numbers(uln_raw, decimal, thousands)
         col.add(uln_v.isna() & uln_raw.notna(), "uln",
-                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in U/mL"
+                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in {unit}"
                 + _number_hint(uln_raw.iloc[i], decimal, thousands))
-        col.add(uln_v.notna() & ~(uln_v > 0), "uln", "ULN must be a positive number of U/mL")
+        col.add(uln_v.notna() & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
+        typical = "assays use about 20-40 U/mL; " if vc == "ca125" else ""
         col.add(uln_v.notna() & (uln_v > ULN_MAX), "uln",
-                lambda i: f"ULN {uln_v.iloc[i]:g} U/mL is implausible (assays use about 20-40 U/mL; at most "
+                lambda i: f"ULN {uln_v.iloc[i]:g} {unit} is implausible ({typical}at most "
                 f"{ULN_MAX:g}); check the value and its unit")
         uln_v = uln_v.fillna(float(uln))
     else:
         uln_v = pd.Series(np.full(len(frame), float(uln)))
     assay = _as_text(frame["assay"]) if "assay" in frame.columns else pd.Series([None] * len(frame), dtype=object)
 
-    extra = [c for c in frame.columns if c not in MARKER_COLUMNS and c not in ("date",)]
+    extra = [c for c in frame.columns if c not in marker_columns(spec) and c not in ("date",)]
     out = pd.DataFrame({
         "patient_id": pid,
         "day": day_f,
-        "ca125": np.where(bad_value, np.nan, value),
+        vc: np.where(bad_value, np.nan, value),
         "censored": censored,
         "uln": uln_v.to_numpy(dtype=float),
         "assay": assay,
@@ -851,7 +874,7 @@ def read_markers(
     for c in extra:
         out[c] = frame[c].to_numpy()
 
-    out = _handle_duplicates(out, duplicates, col)
+    out = _handle_duplicates(out, duplicates, col, spec)
 
     if clinical is not None:
         known = set(_clinical_ids(clinical, date_format))
@@ -863,7 +886,7 @@ def read_markers(
 
     if col.problems and on_error == "raise":
         raise col.error()
-    return _finish_markers(out, col, float(uln), extra)
+    return _finish_markers(out, col, float(uln), extra, spec)
 
 
 def _days_from_dates(frame, pid, clinical, col: _Collector, date_format: str | None = None) -> pd.Series:
@@ -914,9 +937,10 @@ def _days_from_dates(frame, pid, clinical, col: _Collector, date_format: str | N
     return (dates - start).dt.days.astype(float)
 
 
-def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> pd.DataFrame:
+def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector, spec: MarkerSpec) -> pd.DataFrame:
+    vc = spec.name
     # an infinite day is already reported (outside the plausible range); it is no sample day
-    has_value = out["ca125"].notna() & out["patient_id"].notna() & np.isfinite(out["day"].astype(float))
+    has_value = out[vc].notna() & out["patient_id"].notna() & np.isfinite(out["day"].astype(float))
     key = out.loc[has_value, ["patient_id", "day"]]
     dup = key.duplicated(keep=False)
     if not dup.any():
@@ -932,19 +956,21 @@ def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector) -> p
         return out
     group = out.loc[dup_index]
     agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        ca125=("ca125", duplicates),
+        **{vc: (vc, duplicates)},
         censored=("censored", "all"),
     )
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
     keep_first = keep_first.set_index(["patient_id", "day"])
-    keep_first["ca125"] = agg["ca125"]
+    keep_first[vc] = agg[vc]
     keep_first["censored"] = agg["censored"]
     keep_first = keep_first.reset_index()
     rest = out.drop(index=dup_index)
     return pd.concat([rest, keep_first[out.columns]], ignore_index=True)
 
 
-def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str]) -> pd.DataFrame:
+def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str],
+                    spec: MarkerSpec) -> pd.DataFrame:
+    vc = spec.name
     reasons = col.reasons_by_patient() if col.problems else {}
     bad_ids = set(reasons)
     good = out[~out["patient_id"].isin(bad_ids)].copy()
@@ -953,7 +979,7 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
     placeholders = pd.DataFrame({
         "patient_id": sorted(bad_ids),
         "day": np.zeros(len(bad_ids), dtype="int64"),
-        "ca125": np.nan,
+        vc: np.nan,
         "censored": False,
         "uln": uln,
         "assay": None,
@@ -966,12 +992,47 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
     result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
     result["patient_id"] = result["patient_id"].astype(object)
     result["day"] = result["day"].astype("int64")
-    result["ca125"] = result["ca125"].astype(float)
+    result[vc] = result[vc].astype(float)
     result["censored"] = result["censored"].astype(bool)
     result["uln"] = result["uln"].astype(float)
     for c in ("assay", "event", "problem"):
         result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(MARKER_COLUMNS) + extra]
+    return result[list(marker_columns(spec)) + extra]
+
+
+def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
+    """Columns of the canonical markers frame of ``marker``: :data:`MARKER_COLUMNS` with
+    ``ca125`` replaced by the marker's name (``cea`` for CEA)."""
+    name = get_marker(marker).name
+    return tuple(name if c == "ca125" else c for c in MARKER_COLUMNS)
+
+
+def _value_column(frame: pd.DataFrame, spec: MarkerSpec, label: str) -> pd.DataFrame:
+    """The frame with the value column named ``spec.name``, or a typed error (never a guess).
+
+    A ``marker`` column (``ca125 extract`` writes one, values in ``ca125``) must name
+    ``spec`` on every row; its ``ca125`` column is then the marker's value. A table with
+    another marker's value column and not ``spec``'s is refused, naming ``marker=``.
+    """
+    if "marker" in frame.columns:
+        named = {str(v).strip().lower() for v in frame["marker"].dropna().unique()}
+        others = sorted(named - {spec.name})
+        if others:
+            raise InvalidInputError(
+                f"the table's 'marker' column names {others}, not {spec.name!r} ({spec.label}); "
+                f"read it with marker={others[0]!r} (ca125 ... --marker {others[0]})",
+                source=label, column="marker")
+        if spec.name not in frame.columns and "ca125" in frame.columns:
+            frame = frame.rename(columns={"ca125": spec.name})
+        return frame
+    if spec.name not in frame.columns:
+        found = [m for m in MARKERS if m in frame.columns]
+        if found:
+            raise InvalidInputError(
+                f"the table has no {spec.name!r} ({spec.label}) column but has {found}: it holds "
+                f"another marker; pass marker={found[0]!r} (on the command line --marker {found[0]}) "
+                "to read it", source=label, column=spec.name)
+    return frame
 
 
 # --------------------------------------------------------------------------- clinical
@@ -1099,7 +1160,8 @@ CLINICAL_CATEGORIES = {
 CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) + tuple(CLINICAL_CATEGORIES)))
 #: The same for a markers table, which may repeat the clinical columns on every row (the
 #: pyfunc input form of ``predict``).
-MARKERS_KNOWN = tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+                 + tuple(m for m in MARKERS if m != "ca125") + ("marker",))
 
 def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED,
                   date_format: str | None = None, sep: str | None = None, decimal: str = ".",

@@ -6,6 +6,16 @@ estimator, never claimed numerically equal to the closed biomarker-kinetics.org 
     (multiplicative assay error): ``log C_ij = log C_i(t_ij) + e_ij``, ``e_ij ~ N(0, sigma^2)``.
     ``B_i`` is the floor produced by healthy tissue, ``k_i`` the elimination rate per day.
 
+Markers
+    The model is the same for every marker that declines by first-order elimination towards a
+    floor. Every public function takes ``marker=`` (``"ca125"``, the default, or ``"cea"``;
+    :mod:`ca125kinetics.markers`): the value column of the long frame is named after the
+    marker (``ca125`` or ``cea``, as :func:`ca125kinetics.read_markers` writes it), the
+    wide form's too (``ca125_j`` or ``cea_j``). **Decision** (never guess): a frame with
+    another marker's column and not the one asked for is refused with an error naming
+    ``marker=``; with no ``settings``, the ULN fallback is the marker's ``default_uln``.
+    A population records its marker and refuses to score another.
+
 Which samples are used
     Samples with ``-pretreatment_window_days <= day <= window_days`` (days from the first
     dose); pretreatment samples enter at ``t = max(day, 0) = 0`` (no decline before the
@@ -80,6 +90,7 @@ import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
 from .errors import InsufficientDataError, InvalidInputError
+from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import KineticsSettings
 
 __all__ = [
@@ -148,7 +159,8 @@ class KineticsPopulation:
 
     ``(log k_i, log B_i) ~ N((mu_log_k, mu_log_floor), Sigma)`` with sds ``sd_log_k``,
     ``sd_log_floor`` and correlation ``corr_log_k_floor``; residual sd ``sigma`` of
-    ``log C`` (k per day, floor in U/mL). Shipped inside trained models: immutable,
+    ``log C`` (k per day, floor in the marker's unit; ``marker`` names the marker the
+    population was learned on). Shipped inside trained models: immutable,
     picklable, JSON round trip via :meth:`to_json` / :meth:`from_json`.
 
     ``start_method`` says where the EM started: ``"mixedlm"`` (the default start of
@@ -178,6 +190,7 @@ class KineticsPopulation:
     start_sigma: float = math.nan
     start_converged: bool = False
     start_method: str = "mixedlm"
+    marker: str = "ca125"
 
     kind = "kinetics_population"
     format_version = 1
@@ -195,6 +208,9 @@ class KineticsPopulation:
                 f"KineticsPopulation.corr_log_k_floor must lie in (-1, 1), got {self.corr_log_k_floor!r}")
         if not isinstance(self.settings, KineticsSettings):
             raise InvalidInputError("KineticsPopulation.settings must be a KineticsSettings")
+        if self.marker not in MARKERS:
+            raise InvalidInputError(
+                f"KineticsPopulation.marker must be one of {sorted(MARKERS)}, got {self.marker!r}")
         if self.start_method not in _START_METHODS:
             raise InvalidInputError(
                 f"KineticsPopulation.start_method must be one of {_START_METHODS}, got {self.start_method!r}")
@@ -312,9 +328,9 @@ class _Batch:
         return len(self.ids)
 
 
-def _settings(settings) -> KineticsSettings:
+def _settings(settings, spec: MarkerSpec = CA125) -> KineticsSettings:
     if settings is None:
-        return KineticsSettings()
+        return KineticsSettings() if spec is CA125 else KineticsSettings(uln=spec.default_uln)
     if not isinstance(settings, KineticsSettings):
         raise InvalidInputError(
             f"settings must be a KineticsSettings, got {type(settings).__name__}; "
@@ -335,12 +351,42 @@ def _is_wide(frame: pd.DataFrame) -> bool:
         "series_to_wide (day_1.., ca125_1.., censored_1..)")
 
 
-def _to_batch(markers, settings: KineticsSettings) -> _Batch:
+def _to_batch(markers, settings: KineticsSettings, spec: MarkerSpec = CA125) -> _Batch:
     if not isinstance(markers, pd.DataFrame):
         raise InvalidInputError(
             f"markers must be a pandas DataFrame, got {type(markers).__name__}; "
             "read files with ca125kinetics.read_markers")
-    return _batch_from_wide(markers, settings) if _is_wide(markers) else _batch_from_long(markers, settings)
+    markers = _engine_frame(markers, spec)
+    return (_batch_from_wide(markers, settings, spec) if _is_wide(markers)
+            else _batch_from_long(markers, settings, spec))
+
+
+def _marker_columns(cols: set[str], name: str) -> list[str]:
+    """The long (``name``) and wide (``name_j``) value columns of one marker among ``cols``."""
+    return [c for c in cols if c == name or (c.startswith(name + "_") and c[len(name) + 1:].isdigit())]
+
+
+def _engine_frame(markers: pd.DataFrame, spec: MarkerSpec) -> pd.DataFrame:
+    """The frame whose value columns the engine reads: ``ca125`` / ``ca125_j`` (internal name).
+
+    CA-125 frames pass unchanged. Another marker's columns (``cea``, ``cea_j``) are renamed
+    (a view of the same data); a frame holding another marker than ``spec``, or two
+    markers, is refused (never guessed).
+    """
+    cols = set(map(str, markers.columns))
+    own = _marker_columns(cols, spec.name)
+    others = sorted(m for m in MARKERS if m != spec.name and _marker_columns(cols, m))
+    if not own and others:
+        raise InvalidInputError(
+            f"the markers hold {others[0]!r} values, not {spec.name!r} ({spec.label}); pass "
+            f"marker={others[0]!r} (on the command line --marker {others[0]})", column=spec.name)
+    if own and others:
+        raise InvalidInputError(
+            f"the markers frame has value columns of two markers ({spec.name!r} and {others}); "
+            "give one marker per frame", column=others[0])
+    if spec is CA125 or spec.name == "ca125" or not own:
+        return markers
+    return markers.rename(columns={c: "ca125" + c[len(spec.name):] for c in own})
 
 
 def _patient_codes(pid: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
@@ -431,7 +477,7 @@ class _Rows:
     problem: np.ndarray          # per patient: None or why the input is invalid
 
 
-def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
+def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec = CA125) -> _Rows:
     n_rows = len(markers)
     codes, ids, grouped = _patient_codes(markers["patient_id"])
     how = "read the markers with ca125kinetics.read_markers"
@@ -441,8 +487,8 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
         raise InvalidInputError("day is empty; give days from the first dose", row=row, column="day")
     if markers["ca125"].dtype == object or isinstance(markers["ca125"].dtype, pd.StringDtype):
         raise InvalidInputError(
-            "column 'ca125' holds text (for example '<5'); read the table with "
-            "ca125kinetics.read_markers, which parses censored values", column="ca125")
+            f"column {spec.name!r} holds text (for example '<5'); read the table with "
+            "ca125kinetics.read_markers, which parses censored values", column=spec.name)
     value = _numeric_column(markers, "ca125", how)
     cens = _bool_column(markers, "censored")
     uln_row = (_numeric_column(markers, "uln", how) if "uln" in markers.columns
@@ -450,12 +496,14 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings) -> _Rows:
     uln_row = np.where(np.isnan(uln_row), s.uln, uln_row)
     ev_rows, ev_kind = _text_rows(markers, "event")
     pr_rows, pr_text = _text_rows(markers, "problem")
-    return _classify_rows(ids, codes, grouped, day, value, cens, uln_row, ev_rows, ev_kind, pr_rows, pr_text, s)
+    return _classify_rows(ids, codes, grouped, day, value, cens, uln_row, ev_rows, ev_kind, pr_rows, pr_text, s,
+                          spec)
 
 
 def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndarray, value: np.ndarray,
                    cens: np.ndarray, uln_row: np.ndarray, ev_rows: np.ndarray, ev_kind: np.ndarray,
-                   pr_rows: np.ndarray, pr_text: np.ndarray, s: KineticsSettings) -> _Rows:
+                   pr_rows: np.ndarray, pr_text: np.ndarray, s: KineticsSettings,
+                   spec: MarkerSpec = CA125) -> _Rows:
     """:func:`_prepare_rows` after the columns are extracted: sort, exclusions, usage.
 
     ``codes`` (row -> position in ``ids``), ``day``, ``value`` (NaN on event-only rows),
@@ -493,11 +541,11 @@ def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndar
     used = has_value & in_window & ~excluded_by_event
 
     # a used value or ULN that cannot be log-transformed makes the patient invalid
-    for bad, what, src in ((used & ~(value > 0), "CA-125 {v:g} U/mL on day {d:g} is not positive: the "
-                            "log-scale fit needs positive values; report values below the assay "
-                            "limit as '<limit'", value),
+    for bad, what, src in ((used & ~(value > 0), spec.label + " {v:g} " + spec.unit + " on day {d:g} is not "
+                            "positive: the log-scale fit needs positive values; report values below "
+                            "the assay limit as '<limit'", value),
                            (used & ~(uln_row > 0), "ULN {v:g} on day {d:g} is not positive; give the "
-                            "assay's ULN in U/mL", uln_row)):
+                            "assay's ULN in " + spec.unit, uln_row)):
         for r in np.flatnonzero(bad):
             if problem[codes[r]] is None:
                 problem[codes[r]] = what.format(v=src[r], d=day[r])
@@ -508,8 +556,8 @@ def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndar
                  has_value & ~in_window, has_value & in_window & excluded_by_event, used, event, problem)
 
 
-def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings) -> _Batch:
-    return _batch_from_rows(_prepare_rows(markers, s))
+def _batch_from_long(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec = CA125) -> _Batch:
+    return _batch_from_rows(_prepare_rows(markers, s, spec))
 
 
 def _batch_from_rows(r: _Rows) -> _Batch:
@@ -521,11 +569,11 @@ def _batch_from_rows(r: _Rows) -> _Batch:
     return _Batch(r.ids, uln, n_excluded, n_outside, r.problem, buckets)
 
 
-def _sample_usage(markers: pd.DataFrame, s: KineticsSettings) -> np.ndarray:
+def _sample_usage(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec = CA125) -> np.ndarray:
     """Per input row: ``used``, ``outside_window``, ``event_window`` (excluded by an event),
     ``event`` (an event-only row), ``invalid`` (the patient's input is invalid) or
     ``no_value``."""
-    r = _prepare_rows(markers, s)
+    r = _prepare_rows(_engine_frame(markers, spec), s, spec)
     usage = np.full(len(r.day), "no_value", dtype=object)
     usage[r.event & np.isnan(r.value)] = "event"
     usage[r.outside] = "outside_window"
@@ -627,7 +675,7 @@ def _series_columns(frame: pd.DataFrame) -> list:
     return cols + [c for c in WIDE_META_COLUMNS if c in frame.columns]
 
 
-def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
+def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec = CA125) -> _Batch:
     found = _wide_columns(wide)
     js = sorted(found["day"])
     n_pat = len(wide)
@@ -667,11 +715,11 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings) -> _Batch:
     for i in np.flatnonzero(bad.any(axis=1)):
         if problem[i] is None:
             j = int(np.flatnonzero(bad[i])[0])
-            problem[i] = (f"CA-125 {value[i, j]:g} U/mL on day {day[i, j]:g} is not positive: the "
+            problem[i] = (f"{spec.label} {value[i, j]:g} {spec.unit} on day {day[i, j]:g} is not positive: the "
                           "log-scale fit needs positive values; report values below the assay limit as '<limit'")
     bad_uln = ~(uln > 0)
     for i in np.flatnonzero(bad_uln & (problem == None)):  # noqa: E711
-        problem[i] = f"ULN {uln[i]:g} is not positive; give the assay's ULN in U/mL"
+        problem[i] = f"ULN {uln[i]:g} is not positive; give the assay's ULN in {spec.unit}"
     used &= (problem == None)[:, None]  # noqa: E711 - elementwise on an object array
     counts = used.sum(axis=1)
     buckets = []
@@ -696,11 +744,12 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     nan = lambda: np.full(n, np.nan)  # noqa: E731
     out = {name: nan() for name in (
         "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
-        "slope", "intercept", "slope_se", "loglinear_rss",
+        "slope", "intercept", "slope_se", "loglinear_rss", "loglinear_tss", "last_value", "last_day",
         *[f"pct_decline_c{c}" for c in _CYCLES], *[f"pct_decline_c{c}_day" for c in _CYCLES])}
     out["n_samples"] = np.zeros(n, dtype=np.int64)
     out["n_on"] = np.zeros(n, dtype=np.int64)
     out["baseline_censored"] = np.zeros(n, dtype=bool)
+    out["last_censored"] = np.zeros(n, dtype=bool)
     for b in (chunk for bucket in batch.buckets for chunk in bucket.chunks()):
         idx, day, val = b.idx, b.day, b.value
         on = day > 0
@@ -728,9 +777,17 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
                 pct = 100.0 * (1.0 - _at(val, jc) / base)
             out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
             out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
-        fit = eng.loglinear(b.series())
+        jl = np.argmax(np.where(on, day, -np.inf), axis=0)          # last on-treatment sample
+        has_on = on.any(axis=0)
+        out["last_value"][idx] = np.where(has_on, _at(val, jl), np.nan)
+        out["last_day"][idx] = np.where(has_on, _at(day, jl), np.nan)
+        out["last_censored"][idx] = has_on & _at(b.cens, jl)
+        series = b.series()
+        fit = eng.loglinear(series)
         for name, values in zip(("slope", "intercept", "slope_se", "loglinear_rss"), fit):
             out[name][idx] = values
+        dy = series.y - series.y.mean(axis=0)
+        out["loglinear_tss"][idx] = np.einsum("ij,ij->j", dy, dy)
 
     status = np.full(n, _OK, dtype=np.int64)
     ok = lambda: status == _OK  # noqa: E731
@@ -746,7 +803,8 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
 
 
 def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: KineticsSettings,
-             method: str) -> np.ndarray:
+             method: str, spec: MarkerSpec = CA125) -> np.ndarray:
+    unit = spec.unit
     reason = np.full(status.size, _OK_REASON[method], dtype=object)
     pw, win = s.pretreatment_window_days, s.window_days
     for i in np.flatnonzero(status != _OK):
@@ -764,14 +822,14 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
                          "the fit needs the starting value")
         elif st == _AT_FLOOR:
             if d["baseline_censored"][i]:
-                reason[i] = (f"baseline reported below the assay limit (<{d['baseline_value'][i]:g} U/mL): "
+                reason[i] = (f"baseline reported below the assay limit (<{d['baseline_value'][i]:g} {unit}): "
                              "no decline to estimate")
             else:
-                reason[i] = (f"baseline {d['baseline_value'][i]:g} U/mL <= "
-                             f"{s.min_baseline_uln_factor:g} x ULN ({batch.uln[i]:g} U/mL): "
+                reason[i] = (f"baseline {d['baseline_value'][i]:g} {unit} <= "
+                             f"{s.min_baseline_uln_factor:g} x ULN ({batch.uln[i]:g} {unit}): "
                              "already at the floor, no decline to estimate")
         elif st == _RISING:
-            reason[i] = (f"CA-125 does not decline: log-linear slope {d['slope'][i]:+.4g}/day >= 0; "
+            reason[i] = (f"{spec.label} does not decline: log-linear slope {d['slope'][i]:+.4g}/day >= 0; "
                          "the elimination model does not apply")
         elif st == _K_AT_BOUND:
             lo, hi = eng.K_BOUNDS
@@ -931,7 +989,8 @@ def _flag_k_at_bound(d: dict[str, np.ndarray]) -> None:
 
 
 def _learn_population(batch: _Batch, s: KineticsSettings,
-                      start_population: KineticsPopulation | None = None) -> KineticsPopulation:
+                      start_population: KineticsPopulation | None = None,
+                      spec: MarkerSpec = CA125) -> KineticsPopulation:
     """EM of the population moments on ``batch`` (see :func:`fit_population`).
 
     ``start_population`` replaces the MixedLM start by that population's moments (a warm
@@ -967,7 +1026,8 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
         sd_log_floor=moments.sd_v, corr_log_k_floor=moments.corr, sigma=moments.sigma,
         n_patients=n_ok, n_samples=n_samples, settings=s, n_iter=n_iter, converged=converged,
         start_mean_slope=start["slope"], start_sd_slope=start["sd_slope"],
-        start_sigma=start["sigma"], start_converged=start["converged"], start_method=start["method"])
+        start_sigma=start["sigma"], start_converged=start["converged"], start_method=start["method"],
+        marker=spec.name)
 
 
 class _EmStep:
@@ -1108,7 +1168,8 @@ def _mixedlm_start(sets: list[_FitSet]) -> dict[str, float]:
 
 # =========================================================================== public functions
 
-def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None = None) -> KineticsPopulation:
+def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None = None,
+                   marker: str | MarkerSpec | None = None) -> KineticsPopulation:
     """Learn the population distribution of the floor model (empirical Bayes).
 
     Parameters
@@ -1117,7 +1178,11 @@ def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None =
         Canonical long markers frame (:func:`ca125kinetics.read_markers`) or the wide form
         of :func:`series_to_wide`.
     settings : KineticsSettings, optional
-        Windows, minimum samples, exclusions (default ``KineticsSettings()``).
+        Windows, minimum samples, exclusions (default ``KineticsSettings()`` with the
+        marker's default ULN).
+    marker : str or MarkerSpec, optional
+        The marker of ``markers`` (``"ca125"`` by default, ``"cea"``); see the module
+        docstring. The population records it.
 
     Returns
     -------
@@ -1144,13 +1209,15 @@ def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     InvalidInputError
         Markers that break the data contract.
     """
-    s = _settings(settings)
-    return _learn_population(_to_batch(markers, s), s)
+    spec = get_marker(marker)
+    s = _settings(settings, spec)
+    return _learn_population(_to_batch(markers, s, spec), s, spec=spec)
 
 
 def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
                  population: KineticsPopulation | None = None,
-                 settings: KineticsSettings | None = None) -> pd.DataFrame:
+                 settings: KineticsSettings | None = None,
+                 marker: str | MarkerSpec | None = None) -> pd.DataFrame:
     """KELIM-like elimination rate and descriptors of every patient: one row per patient.
 
     Parameters
@@ -1165,7 +1232,11 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         A fitted population to score with (method ``"population"`` only).
     settings : KineticsSettings, optional
         Defaults to ``population.settings`` when a population is given, else
-        ``KineticsSettings()``.
+        ``KineticsSettings()`` with the marker's default ULN.
+    marker : str or MarkerSpec, optional
+        The marker of ``markers``: ``"ca125"`` (default, or the population's marker when a
+        population is given) or ``"cea"``; see the module docstring. A population learned
+        on another marker is refused. Units below (U/mL) are the marker's unit.
 
     Returns
     -------
@@ -1205,19 +1276,20 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         raise InvalidInputError(f"population must be a KineticsPopulation, got {type(population).__name__}")
     if population is not None and method != "population":
         raise InvalidInputError(f"population= is only used by method='population', not {method!r}")
+    spec = _population_marker(population, marker)
     if settings is None and population is not None:
         settings = population.settings
-    s = _settings(settings)
-    batch = _to_batch(markers, s)
+    s = _settings(settings, spec)
+    batch = _to_batch(markers, s, spec)
     if method == "population" and population is None:
-        population = _learn_population(batch, s)
+        population = _learn_population(batch, s, spec=spec)
     d = _score(batch, method, population, s)
     status = d["status"]
     columns = {
         "patient_id": batch.ids.to_numpy(dtype=object),
         "method": np.full(batch.n_patients, method, dtype=object),
         "status": np.asarray(STATUSES, dtype=object)[status],
-        "reason": _reasons(status, d, batch, s, method),
+        "reason": _reasons(status, d, batch, s, method, spec),
         "n_samples": d["n_samples"],
         "n_excluded": batch.n_excluded.astype(np.int64),
         "n_outside_window": batch.n_outside.astype(np.int64),
@@ -1228,7 +1300,21 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
     return pd.DataFrame(columns, columns=list(OUTPUT_COLUMNS))
 
 
-def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None = None) -> pd.DataFrame:
+def _population_marker(population: KineticsPopulation | None, marker) -> MarkerSpec:
+    """The marker to score: ``marker``, else the population's; they must agree."""
+    if marker is None and population is not None:
+        return get_marker(population.marker)
+    spec = get_marker(marker)
+    if population is not None and population.marker != spec.name:
+        raise InvalidInputError(
+            f"the population was learned on {population.marker!r}, not {spec.name!r}; score "
+            f"{spec.label} with a population learned on {spec.label} (fit_population(..., "
+            f"marker={spec.name!r}))")
+    return spec
+
+
+def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None = None,
+                   marker: str | MarkerSpec | None = None) -> pd.DataFrame:
     """One row per patient with the used samples side by side (the form cross-validation splits).
 
     Parameters
@@ -1237,22 +1323,28 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
         Canonical long markers frame.
     settings : KineticsSettings, optional
         The window and event exclusions applied.
+    marker : str or MarkerSpec, optional
+        The marker (default ``"ca125"``); it names the value columns of both forms.
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``patient_id`` (order of first appearance in ``markers``); columns
-        ``day_1..day_m``, ``ca125_1..ca125_m``, ``censored_1..censored_m`` (float;
+        ``day_1..day_m``, ``ca125_1..ca125_m`` (``cea_1..`` for CEA), ``censored_1..censored_m`` (float;
         censored 1.0/0.0) holding the *used* samples sorted by day and NaN-padded
         (``m`` = the largest number of used samples), then ``uln`` (the patient's ULN),
         ``n_excluded`` (samples excluded by event windows), ``n_outside_window`` and
         ``problem`` (None or why the patient's input is invalid). Every patient keeps a
         row, with no samples if none is usable.
     """
-    s = _settings(settings)
-    if not isinstance(markers, pd.DataFrame) or _is_wide(markers):
+    spec = get_marker(marker)
+    s = _settings(settings, spec)
+    if not isinstance(markers, pd.DataFrame):
         raise InvalidInputError("series_to_wide needs the long markers frame (patient_id, day, ca125, ...)")
-    batch = _batch_from_long(markers, s)
+    markers = _engine_frame(markers, spec)
+    if _is_wide(markers):
+        raise InvalidInputError("series_to_wide needs the long markers frame (patient_id, day, ca125, ...)")
+    batch = _batch_from_long(markers, s, spec)
     n = batch.n_patients
     m = max((b.day.shape[0] for b in batch.buckets), default=0)
     day = np.full((n, m), np.nan)
@@ -1264,7 +1356,7 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
         value[b.idx, :mb] = b.value.T
         cens[b.idx, :mb] = b.cens.T
     data = {}
-    for name, arr in (("day", day), ("ca125", value), ("censored", cens)):
+    for name, arr in (("day", day), (spec.name, value), ("censored", cens)):
         for j in range(m):
             data[f"{name}_{j + 1}"] = arr[:, j]
     data.update({"uln": batch.uln, "n_excluded": batch.n_excluded.astype(np.int64),
@@ -1272,15 +1364,20 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     return pd.DataFrame(data, index=batch.ids)
 
 
-def wide_to_long(wide: pd.DataFrame) -> pd.DataFrame:
+def wide_to_long(wide: pd.DataFrame, *, marker: str | MarkerSpec | None = None) -> pd.DataFrame:
     """Inverse of :func:`series_to_wide`: the canonical long frame of the used samples.
 
     A patient without samples keeps one row (day 0, ca125 NaN, with its ``problem``), as
     ``read_markers(on_error="flag")`` does; ``n_excluded`` counts are not carried over.
+    ``marker`` (default ``"ca125"``) names the value columns.
     """
-    if not isinstance(wide, pd.DataFrame) or not _is_wide(wide):
+    spec = get_marker(marker)
+    if not isinstance(wide, pd.DataFrame):
         raise InvalidInputError("wide_to_long needs the wide form of series_to_wide (day_1.., ca125_1..)")
-    batch = _batch_from_wide(wide, KineticsSettings(window_days=10**6, pretreatment_window_days=10**6))
+    wide = _engine_frame(wide, spec)
+    if not _is_wide(wide):
+        raise InvalidInputError("wide_to_long needs the wide form of series_to_wide (day_1.., ca125_1..)")
+    batch = _batch_from_wide(wide, KineticsSettings(window_days=10**6, pretreatment_window_days=10**6), spec)
     n = batch.n_patients
     pid, day, value, cens = [], [], [], []
     for b in batch.buckets:
@@ -1300,7 +1397,7 @@ def wide_to_long(wide: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame({
         "patient_id": batch.ids.to_numpy(dtype=object)[p],
         "day": dd[order].astype(np.int64),
-        "ca125": np.concatenate(value)[order],
+        spec.name: np.concatenate(value)[order],
         "censored": np.concatenate(cens)[order].astype(bool),
         "uln": batch.uln[p],
         "assay": np.full(p.size, None, dtype=object),

@@ -73,6 +73,8 @@ __all__ = [
     "SPLINE_FEATURES",
     "DEFAULT_HYPERPARAMETERS",
     "ModelFeatures",
+    "TaskFeatures",
+    "TASK_KINETIC_FEATURES",
     "RecalibratedClassifier",
     "hyperparameters",
     "make_pipeline",
@@ -159,6 +161,69 @@ class ModelFeatures(TransformerMixin, BaseEstimator):
         return np.asarray(NUMERIC_FEATURES + CATEGORICAL_FEATURES, dtype=object)
 
 
+#: Marker features of a task other than the default, after ``KineticsFeatures``: the kinetics
+#: (``kelim_score`` and ``half_life_days`` are functions of ``log_k``, left out as in
+#: :class:`ModelFeatures`) and the response features, ``post_pre_ratio`` as its log.
+TASK_KINETIC_FEATURES = ("log_k", "log_floor", "log_baseline", "log_nadir", "n_samples", "kinetics_ok",
+                         "log_post_pre_ratio", "normalised", "exponential_clearance", "clearance_r2")
+#: Spline terms of ``logistic_spline`` for a task (with ``age`` when it is a predictor).
+_TASK_SPLINE = ("age", "log_k", "log_baseline", "log_post_pre_ratio")
+
+
+class TaskFeatures(TransformerMixin, BaseEstimator):
+    """Predictors of a task other than the default (:mod:`ca125kinetics.task`): stateless.
+
+    Output: the task's ``numeric`` clinical columns then :data:`TASK_KINETIC_FEATURES`
+    (float64, NaN when unknown or infinite), then the ``categorical`` columns (str,
+    ``"missing"`` when unknown). ``log_post_pre_ratio = log(post_pre_ratio)``; percent
+    declines at 21-day cycles are not used (a neoadjuvant schedule has its own timing).
+    """
+
+    def __init__(self, numeric=(), categorical=()):
+        self.numeric = numeric
+        self.categorical = categorical
+
+    @property
+    def numeric_out(self) -> list[str]:
+        return list(self.numeric) + list(TASK_KINETIC_FEATURES)
+
+    def fit(self, X: pd.DataFrame, y=None) -> TaskFeatures:
+        self._check(X)
+        self.n_features_in_ = X.shape[1]
+        self.feature_names_in_ = np.asarray([str(c) for c in X.columns], dtype=object)
+        return self
+
+    def _check(self, X) -> None:
+        if not isinstance(X, pd.DataFrame):
+            raise InvalidInputError(f"TaskFeatures needs a pandas DataFrame, got {type(X).__name__}")
+        needed = [*self.numeric, *self.categorical, "post_pre_ratio", "normalised", "log_k", "kinetics_ok"]
+        missing = [c for c in needed if c not in X.columns]
+        if missing:
+            raise InvalidInputError(f"model input lacks column(s) {missing}; build it with "
+                                    "ca125kinetics.features.build_patient_frame(task=...) and the "
+                                    "KineticsFeatures step")
+
+    def transform(self, X: pd.DataFrame) -> pd.DataFrame:
+        check_is_fitted(self, "n_features_in_")
+        self._check(X)
+        frame = pd.DataFrame(index=X.index)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for name in self.numeric_out:
+                source = "post_pre_ratio" if name == "log_post_pre_ratio" else name
+                v = np.array(pd.to_numeric(X[source], errors="coerce").to_numpy(dtype=float, na_value=np.nan))
+                if name == "log_post_pre_ratio":
+                    v = np.log(np.where(v > 0, v, np.nan))
+                v[np.isinf(v)] = np.nan
+                frame[name] = v
+        for name in self.categorical:
+            frame[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v)
+                                    for v in X[name].to_numpy(dtype=object)], dtype=object)
+        return frame
+
+    def get_feature_names_out(self, input_features=None) -> np.ndarray:
+        return np.asarray(self.numeric_out + list(self.categorical), dtype=object)
+
+
 class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
     """A classifier whose probabilities pass a fixed logistic recalibration.
 
@@ -193,7 +258,9 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
         return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
 
 
-def _preprocess(family: str, hp: dict[str, Any]):
+def _preprocess(family: str, hp: dict[str, Any], numeric_features=NUMERIC_FEATURES,
+                categorical_features=CATEGORICAL_FEATURES, spline_features=SPLINE_FEATURES):
+    """Preprocessing of ``family`` for the given predictor columns (default: the ovarian ones)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import MissingIndicator, SimpleImputer
     from sklearn.pipeline import Pipeline
@@ -201,21 +268,21 @@ def _preprocess(family: str, hp: dict[str, Any]):
 
     categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
     if family == "gradient_boosting":
-        numeric = [("numeric", "passthrough", list(NUMERIC_FEATURES))]
-        return ColumnTransformer(numeric + [("categorical", categorical, list(CATEGORICAL_FEATURES))],
+        numeric = [("numeric", "passthrough", list(numeric_features))]
+        return ColumnTransformer(numeric + [("categorical", categorical, list(categorical_features))],
                                  sparse_threshold=0.0)
     if family == "logistic_spline":
-        linear = [c for c in NUMERIC_FEATURES if c not in SPLINE_FEATURES]
+        linear = [c for c in numeric_features if c not in spline_features]
         spline = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                            ("spline", SplineTransformer(n_knots=int(hp["n_knots"]), degree=int(hp["degree"]),
                                                         knots="quantile", extrapolation="linear"))])
-        parts = [("spline", spline, list(SPLINE_FEATURES)),
-                 ("spline_missing", MissingIndicator(features="all"), list(SPLINE_FEATURES))]
+        parts = [("spline", spline, list(spline_features)),
+                 ("spline_missing", MissingIndicator(features="all"), list(spline_features))]
     else:
-        linear = list(NUMERIC_FEATURES)
+        linear = list(numeric_features)
         parts = []
     parts += [("linear", SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True), linear),
-              ("categorical", categorical, list(CATEGORICAL_FEATURES))]
+              ("categorical", categorical, list(categorical_features))]
     return Pipeline([("columns", ColumnTransformer(parts, sparse_threshold=0.0)),
                      ("scale", StandardScaler())])
 
@@ -259,7 +326,7 @@ def hyperparameters(family: str, overrides: dict[str, Any] | None = None) -> dic
 
 
 def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = None, seed: int = 0,
-                  params: dict[str, Any] | None = None, memory=None):
+                  params: dict[str, Any] | None = None, memory=None, task=None):
     """An unfitted Pipeline of ``family``: patient frame -> probability of complete resection.
 
     Parameters
@@ -274,6 +341,10 @@ def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = N
     memory : joblib.Memory or str, optional
         Cache of fitted transformers (``Pipeline(memory=...)``): the same training fold's
         kinetics step is fitted once and reused by every family.
+    task : TaskSpec, optional
+        The prediction task (:mod:`ca125kinetics.task`). Default: the ovarian
+        complete-resection task (``ModelFeatures``). Another task: ``KineticsFeatures`` of
+        its marker, then :class:`TaskFeatures` of its declared predictors.
 
     Returns
     -------
@@ -285,6 +356,18 @@ def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = N
     from .kinetics import KineticsFeatures
 
     hp = hyperparameters(family, params)
+    if task is not None and not task.is_default:
+        features = TaskFeatures(numeric=tuple(task.numeric), categorical=tuple(task.categorical))
+        spline = [c for c in _TASK_SPLINE if c in features.numeric_out]
+        from .markers import get_marker
+
+        ks = kinetics_settings or KineticsSettings(uln=get_marker(task.marker).default_uln)
+        return Pipeline([
+            ("kinetics", KineticsFeatures(method="population", settings=ks, marker=task.marker)),
+            ("features", features),
+            ("preprocess", _preprocess(family, hp, features.numeric_out, task.categorical, spline)),
+            ("classifier", _classifier(family, hp, seed)),
+        ], memory=memory)
     return Pipeline([
         ("kinetics", KineticsFeatures(method="population", settings=kinetics_settings or KineticsSettings())),
         ("features", ModelFeatures()),

@@ -1,4 +1,4 @@
-"""Figures of CA-125 kinetics (presentation only: computation lives in :mod:`.kinetics`).
+"""Figures of tumour-marker kinetics (CA-125, CEA) (presentation only: computation lives in :mod:`.kinetics`).
 
 matplotlib is imported inside the functions, and figures are drawn on the non-interactive
 Agg canvas without pyplot (no global figure state, safe in servers and tests), so
@@ -25,8 +25,8 @@ _USAGE_STYLE = {
 
 
 def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: KineticsSettings | None = None,
-                 ax=None):
-    """CA-125 series of one patient with its fitted KELIM-like curve.
+                 ax=None, marker=None):
+    """Marker series of one patient (CA-125 by default) with its fitted KELIM-like curve.
 
     Parameters
     ----------
@@ -42,6 +42,9 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
         population, else ``KineticsSettings()``).
     ax : matplotlib Axes, optional
         Draw into these axes (their figure is returned); default a new 7 x 4.5 inch figure.
+    marker : str or MarkerSpec, optional
+        The marker (``"ca125"`` by default, or the population's; ``"cea"``): the value
+        column read, the axis label and the unit.
 
     Returns
     -------
@@ -57,7 +60,7 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
     from matplotlib.figure import Figure   # lazy: matplotlib is heavy
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from .kinetics import KineticsPopulation, _sample_usage, fit_kinetics
+    from .kinetics import KineticsPopulation, _population_marker, _sample_usage, fit_kinetics
 
     if not isinstance(markers_one_patient, pd.DataFrame) or "patient_id" not in markers_one_patient.columns:
         raise InvalidInputError("plot_patient needs the long markers rows of one patient (a DataFrame)")
@@ -66,9 +69,11 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
         raise InvalidInputError(
             f"plot_patient draws one patient, got {len(patients)} ({list(patients[:5])}); "
             "select the rows first, e.g. markers[markers.patient_id == '007']")
+    spec = _population_marker(fit if isinstance(fit, KineticsPopulation) else None, marker)
     if settings is None:
-        settings = fit.settings if isinstance(fit, KineticsPopulation) else KineticsSettings()
-    row = _fit_row(markers_one_patient, fit, settings, KineticsPopulation, fit_kinetics)
+        settings = (fit.settings if isinstance(fit, KineticsPopulation)
+                    else KineticsSettings(uln=spec.default_uln))
+    row = _fit_row(markers_one_patient, fit, settings, KineticsPopulation, fit_kinetics, spec)
 
     if ax is None:
         fig = Figure(figsize=(7.0, 4.5))
@@ -77,13 +82,14 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
     else:
         fig = ax.figure
 
-    data = markers_one_patient.assign(_usage=_sample_usage(markers_one_patient, settings))
+    data = markers_one_patient.assign(_usage=_sample_usage(markers_one_patient, settings, spec))
     day = data["day"].to_numpy(dtype=float)
-    value = data["ca125"].to_numpy(dtype=float)
+    value = data[spec.name].to_numpy(dtype=float)
+    unit = spec.unit
     cens = data["censored"].to_numpy(dtype=bool) if "censored" in data.columns else np.zeros(len(data), bool)
     usage = data["_usage"].to_numpy()
     used = usage == "used"
-    ax.plot(day[used & ~cens], value[used & ~cens], "o", color="tab:blue", label="CA-125")
+    ax.plot(day[used & ~cens], value[used & ~cens], "o", color="tab:blue", label=spec.label)
     if np.any(used & cens):
         # an upper bound: an open downward triangle at the limit, with an arrow below it
         ax.plot(day[used & cens], value[used & cens], "v", mfc="none", color="tab:blue",
@@ -101,7 +107,7 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
                         va="top", ha="right", fontsize=7, color="tab:red")
 
     uln = float(row["uln"]) if _finite(row.get("uln")) else settings.uln
-    ax.axhline(uln, color="tab:green", linestyle=":", linewidth=1, label=f"ULN {uln:g} U/mL")
+    ax.axhline(uln, color="tab:green", linestyle=":", linewidth=1, label=f"ULN {uln:g} {unit}")
     if _finite(row.get("baseline_value")):
         half = 0.5 * float(row["baseline_value"])
         ax.axhline(half, color="tab:purple", linestyle="-.", linewidth=1, label=f"50 % of baseline ({half:g})")
@@ -114,25 +120,25 @@ def plot_patient(markers_one_patient: pd.DataFrame, fit=None, *, settings: Kinet
         curve = floor + (float(row["c0"]) - floor) * np.exp(-float(k) * t)
         ax.plot(grid, curve, "-", color="tab:orange", label=f"fit ({row['method']})")
         if floor > 0:
-            ax.axhline(floor, color="tab:orange", linestyle="--", linewidth=1, label=f"floor {floor:.3g} U/mL")
+            ax.axhline(floor, color="tab:orange", linestyle="--", linewidth=1, label=f"floor {floor:.3g} {unit}")
         title = (f"Patient {patients[0]}: k = {float(k):.3g}/day, half-life {float(row['half_life_days']):.1f} d, "
                  f"KELIM-like score {float(row['kelim_score']):.2f}")
     else:
         title = f"Patient {patients[0]}: {row['status']} ({row['reason']})"
     ax.set_yscale("log")
     ax.set_xlabel("days from first dose")
-    ax.set_ylabel("CA-125 (U/mL)")
+    ax.set_ylabel(f"{spec.label} ({unit})")
     ax.set_title(title, fontsize=9, wrap=True)
     ax.axvline(settings.window_days, color="0.8", linewidth=1)
     ax.legend(fontsize=7, loc="best")
     return fig
 
 
-def _fit_row(markers, fit, settings, population_cls, fit_kinetics) -> pd.Series:
+def _fit_row(markers, fit, settings, population_cls, fit_kinetics, spec) -> pd.Series:
     if fit is None:
-        return fit_kinetics(markers, method="per-patient", settings=settings).iloc[0]
+        return fit_kinetics(markers, method="per-patient", settings=settings, marker=spec).iloc[0]
     if isinstance(fit, population_cls):
-        return fit_kinetics(markers, population=fit, settings=settings).iloc[0]
+        return fit_kinetics(markers, population=fit, settings=settings, marker=spec).iloc[0]
     if isinstance(fit, pd.DataFrame):
         if len(fit) != 1:
             raise InvalidInputError(f"fit must be one row of fit_kinetics, got {len(fit)} rows")

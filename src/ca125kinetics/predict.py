@@ -570,14 +570,14 @@ def _load_uri(uri: str):
 # --------------------------------------------------------------------------------------
 
 
-def _split_input(frame: pd.DataFrame, clinical):
+def _split_input(frame: pd.DataFrame, clinical, columns=None):
     """Split a pyfunc-style frame (markers rows with clinical columns repeated) in two.
 
     Returns (markers, clinical, problems) where ``problems`` maps patient_id to a reason when
     the repeated clinical values differ within a patient.
     """
     problems: dict[str, str] = {}
-    repeated = [c for c in _CLINICAL_INPUT_COLUMNS if c in frame.columns]
+    repeated = [c for c in (_CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
     if clinical is not None or not repeated or "patient_id" not in frame.columns:
         return frame, clinical, problems
     markers = frame.drop(columns=repeated)
@@ -599,24 +599,24 @@ def _split_input(frame: pd.DataFrame, clinical):
     return markers, clin, problems
 
 
-def _censored_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+def _censored_as_text(frame: pd.DataFrame, value: str = "ca125") -> pd.DataFrame:
     """Canonical frames carry ``censored`` beside a numeric ``ca125``; the reader reads the
     ``"<x"`` text form, so write censored values back as ``"<x"`` (exact ``repr`` of x)
     before validation (otherwise re-reading a canonical frame would drop the flag)."""
-    if "censored" not in frame.columns or "ca125" not in frame.columns:
+    if "censored" not in frame.columns or value not in frame.columns:
         return frame
     flag = frame["censored"].map(lambda v: v is True or (isinstance(v, (np.bool_, int, float)) and not _is_missing(v) and bool(v)))
     flag = flag.to_numpy(dtype=bool)
     if not flag.any():
         return frame.drop(columns="censored")
-    values = frame["ca125"].astype(object).to_numpy().copy()
+    values = frame[value].astype(object).to_numpy().copy()
     for i in np.flatnonzero(flag):
         v = values[i]
         if isinstance(v, (int, float, np.integer, np.floating)) and not _is_missing(v):
             values[i] = f"<{float(v)!r}"
         elif isinstance(v, str) and _DECIMAL_RE.match(v.strip()):   # a number written as text
             values[i] = f"<{float(v.strip())!r}"
-    return frame.drop(columns="censored").assign(ca125=values)
+    return frame.drop(columns="censored").assign(**{value: values})
 
 
 def _read_inputs(frame, clinical, gcig_settings, columns=None):
@@ -700,9 +700,71 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     InvalidInputError
         The table as a whole cannot be read (not a table, a required column missing).
     """
+    from .task import bundle_task
+
+    task = bundle_task(bundle)
+    if not task.is_default:
+        return _score_task(bundle, task, frame, clinical)
     gs = bundle.gcig_settings
     markers, clin, problems = _read_inputs(frame, clinical, gs, columns)
     return _score(bundle, markers, clin, problems, allow_imputed)
+
+
+#: Columns of :func:`score_frame` for a model of a task other than the default
+#: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
+TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
+                      "decision", "task", "outcome", "marker", "model_name", "model_version", "model_family",
+                      "trained_on_synthetic")
+
+
+def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
+    """Score a model of another task: the same readers, patient frame and bundle as training.
+
+    One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
+    ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
+    and the reason, with no probability.
+    """
+    from .features import build_patient_frame
+    from .io import read_clinical, read_markers
+
+    if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
+        raise InvalidInputError(
+            f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
+    problems: dict[str, str] = {}
+    if isinstance(frame, pd.DataFrame):
+        frame, clinical, problems = _split_input(frame, clinical, task.predictors)
+        frame = _censored_as_text(frame, task.marker)
+    clin = None
+    if clinical is not None:
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+        for column in task.predictors:          # unknown predictors are imputed by the model
+            if column not in clin.columns:
+                clin[column] = None
+    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker)
+    patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
+    for table in (markers, clin):
+        if table is not None:
+            for pid, problem in table.loc[table["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
+                problems.setdefault(str(pid), str(problem))
+    ids = patient["patient_id"].astype(str)
+    bad = ids.isin(problems).to_numpy() | patient["problem"].notna().to_numpy()
+    p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
+    if (~bad).any():
+        p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
+    reason = [("invalid input: " + problems.get(i) if i in problems else f"invalid input: {pr}") if b
+              else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
+    out = pd.DataFrame({
+        "patient_id": ids.to_numpy(dtype=object),
+        "status": np.where(bad, "invalid_input", "ok").astype(object),
+        "reason": pd.Series(reason, dtype=object),
+        "probability": p["p"].to_numpy(dtype=float), "p_low": p["p_low"].to_numpy(dtype=float),
+        "p_high": p["p_high"].to_numpy(dtype=float), "threshold": float(bundle.threshold),
+    })
+    out["decision"] = pd.array(np.where(bad, None, out["probability"] >= bundle.threshold), dtype="boolean")
+    out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
+    out["model_name"], out["model_version"] = bundle.name, bundle.version
+    out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
+    return out[list(TASK_SCORE_COLUMNS)]
 
 
 @dataclass
@@ -1790,11 +1852,42 @@ def add_score_arguments(parser) -> None:
     add_format_arguments(parser)
 
 
+def _cli_score_task(args, bundle) -> int:
+    """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
+    :func:`score_frame` (columns :data:`TASK_SCORE_COLUMNS`) as text, CSV or JSON."""
+    from .task import bundle_task
+
+    task = bundle_task(bundle)
+    fmt = args.format or _format_from_suffix(args.out)
+    if fmt == "fhir":
+        raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
+                                f"{bundle.name!r} predicts {task.description}: use text, csv or json")
+    frame = score_frame(bundle, args.markers, args.clinical)
+    if args.patient is not None:
+        frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
+        if frame.empty:
+            raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
+    text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
+            else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
+    return _write_score_output(text, len(frame), args.out)
+
+
+def _write_score_output(text: str, n: int, out) -> int:
+    """``ca125 score``'s output: to ``out`` (saying how many patients on stderr) or stdout."""
+    import sys
+
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cli_score(args) -> int:
     """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
     one row per patient. Returns the exit code (0)."""
-    import sys
-
     if isinstance(args.model, str) and args.model.startswith(_URI_SCHEMES):
         from .tracking import quiet_mlflow
 
@@ -1802,6 +1895,10 @@ def cli_score(args) -> int:
             bundle = load_model(args.model)
     else:
         bundle = load_model(args.model, scoring_only=True)
+    from .task import bundle_task
+
+    if not bundle_task(bundle).is_default:
+        return _cli_score_task(args, bundle)
     markers, clinical = _cli_tables(args, bundle)
     allow_imputed = bool(getattr(args, "allow_imputed", False))
     ids = sorted(set(markers["patient_id"].astype(str)))
@@ -1826,13 +1923,7 @@ def cli_score(args) -> int:
         else:
             text = _cohort_text(frame)
         n = len(frame)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(text, encoding="utf-8")
-        print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
-    else:
-        sys.stdout.write(text)
-    return 0
+    return _write_score_output(text, n, args.out)
 
 
 def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> str:

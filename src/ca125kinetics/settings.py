@@ -25,8 +25,8 @@ from typing import Any, ClassVar
 
 from .errors import InvalidInputError
 
-__all__ = ["GcigSettings", "KineticsSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE", "with_provenance",
-           "with_model_provenance", "PROVENANCE_COLUMNS"]
+__all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
+           "with_provenance", "with_model_provenance", "PROVENANCE_COLUMNS"]
 
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
@@ -257,3 +257,29 @@ class KineticsSettings(_SettingsMixin):
                 raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
         if self.min_samples < 2:
             raise InvalidInputError("setting 'min_samples' must be at least 2 (a rate needs two values)")
+
+
+@dataclass(frozen=True)
+class ResponseSettings(_SettingsMixin):
+    """Thresholds of the marker response features (:func:`ca125kinetics.response.response_features`).
+
+    Which samples count (window, pretreatment window, event exclusions, minimum number of
+    samples) is :class:`KineticsSettings`' business, not repeated here.
+
+    Parameters
+    ----------
+    clearance_r2_threshold : float
+        Exponential clearance = the log-linear fit of the used samples explains more than
+        this share of their variance (``R^2 > clearance_r2_threshold``) with a negative
+        slope. FOWARC post-hoc analysis (BMC Cancer 2018;18:1145): 0.9.
+    """
+
+    kind: ClassVar[str] = "response"
+
+    clearance_r2_threshold: float = 0.9
+
+    def __post_init__(self):
+        value = self.clearance_r2_threshold
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
+            raise InvalidInputError(
+                f"setting 'clearance_r2_threshold' must be a number in (0, 1), got {value!r}")

@@ -174,11 +174,12 @@ def figures(result) -> dict[str, Any]:
         roc = roc_curve_frame(y, pred[f"p_{model}"].to_numpy(dtype=float))
         label = f"{model}{' (selected)' if model == result.selected else ''}, AUC {ev.loc[model, 'auc']:.3f}"
         curves[label] = (roc["fpr"], roc["sensitivity"])
-    for score in ("ago", "imodel", "mskcc"):
+    labels = {"ago": "AGO", "imodel": "iMODEL", "mskcc": "MSKCC"}
+    for score in result.config.task.comparators:
         s = pred[score].to_numpy(dtype=float)
         ok = ~pd.isna(s)
         roc = roc_curve_frame(y[ok], s[ok])
-        curves[f"{score.upper() if score != 'imodel' else 'iMODEL'}, AUC {ev.loc[score, 'auc']:.3f}"] = (
+        curves[f"{labels.get(score, score)}, AUC {ev.loc[score, 'auc']:.3f}"] = (
             roc["fpr"], roc["sensitivity"])
     out = {"roc.png": roc_figure(curves, title=f"ROC, {where} patients (n = {len(y)})")}
     p = pred["p_selected"].to_numpy(dtype=float)
@@ -412,8 +413,10 @@ def _register(client, name: str, info, run_id: str, bundle) -> str:
     from mlflow.exceptions import MlflowException
 
     try:
-        client.create_registered_model(name, description="ca125kinetics: probability of complete resection "
-                                                         "at secondary cytoreduction. Research software.")
+        from .task import bundle_task
+
+        client.create_registered_model(name, description=f"ca125kinetics: probability of "
+                                                         f"{bundle_task(bundle).description}. Research software.")
     except MlflowException as exc:
         if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
             raise

@@ -76,6 +76,7 @@ from .errors import InsufficientDataError, InvalidInputError
 from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
+from .task import DEFAULT_TASK, OVARIAN_COMPARATORS, RESPONSE_COMPARATORS, TaskSpec
 
 # ``ca125kinetics.train`` is this module and, called, the function ``train`` (see _FunctionModule)
 sys.modules[__name__].__class__ = _FunctionModule
@@ -170,6 +171,7 @@ class TrainingConfig:
     landmarks: LandmarkSettings = field(default_factory=LandmarkSettings)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
+    task: TaskSpec = DEFAULT_TASK
 
     def __post_init__(self):
         where = f"training config ({self.source})"
@@ -211,6 +213,8 @@ class TrainingConfig:
                 bad("kinetics.k_ref", "'default', 'cohort_median' or a positive number", self.k_ref)
         elif not _is_real(self.k_ref) or not 0 < self.k_ref < math.inf:
             bad("kinetics.k_ref", "'default', 'cohort_median' or a positive number", self.k_ref)
+        if not isinstance(self.task, TaskSpec):
+            raise InvalidInputError(f"{where}: task must be a TaskSpec")
         if not isinstance(self.kinetics, KineticsSettings) or not isinstance(self.gcig, GcigSettings):
             raise InvalidInputError(f"{where}: kinetics/gcig must be KineticsSettings/GcigSettings")
         if not isinstance(self.landmarks, LandmarkSettings):
@@ -252,6 +256,9 @@ class TrainingConfig:
             "interval": {"n_bootstrap": self.interval_n_bootstrap, "level": self.interval_level},
             "kinetics": kinetics, "gcig": gcig, "landmarks": self.landmarks.to_dict(),
             "models": {f: self.hyperparameters(f) for f in self.families},
+            # the default task is implicit (training/default.toml has no [task]): its runs keep
+            # the parameters, and so the model versions, they had before tasks existed
+            **({} if self.task == DEFAULT_TASK else {"task": self.task.to_dict()}),
         }
 
     def to_params(self) -> dict[str, str]:
@@ -285,7 +292,7 @@ class TrainingConfig:
             "interval": {"n_bootstrap": "interval_n_bootstrap", "level": "interval_level"},
         }
         top = {"seed", "families", "threshold"}
-        known = top | set(sections) | {"kinetics", "gcig", "landmarks", "models"}
+        known = top | set(sections) | {"kinetics", "gcig", "landmarks", "models", "task"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInputError(f"{where}: unknown key(s) {unknown}; valid top-level keys are {sorted(known)}")
@@ -309,6 +316,11 @@ class TrainingConfig:
         kwargs["model_params"] = {f: dict(_section(models, f, where)) for f in models}
         if "families" in kwargs:
             kwargs["families"] = tuple(kwargs["families"])
+        if "task" in data:
+            try:
+                kwargs["task"] = TaskSpec.from_dict(dict(_section(data, "task", where)))
+            except (InvalidInputError, TypeError) as exc:
+                raise InvalidInputError(f"{where}: {exc}") from None
         return cls(source=source, **kwargs)
 
     @classmethod
@@ -475,7 +487,7 @@ class TrainingResult:
         prefix = "holdout" if self.evaluation_set == "held-out" else "oof"
         for column in ("auc", "auc_ci_low", "auc_ci_high", "brier", "citl", "calibration_slope"):
             out[f"{prefix}_{column}"] = float(row[column])
-        for score in PUBLISHED_SCORES:
+        for score in self.config.task.comparators:
             if f"delta_auc_vs_{score}" in row.index:
                 out[f"{prefix}_delta_auc_vs_{score}"] = float(row[f"delta_auc_vs_{score}"])
         out.update(landmark_metrics(self.landmarks))  # landmark.<key>.<metric>
@@ -485,18 +497,20 @@ class TrainingResult:
 # ============================================================================ computation
 
 
-def _read_inputs(markers, clinical):
+def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK):
     from .io import read_clinical, read_markers
 
     if clinical is None:
-        raise InvalidInputError("training needs the clinical table (complete_resection is the outcome); "
+        raise InvalidInputError(f"training needs the clinical table ({task.outcome} is the outcome); "
                                 "pass clinical=<path or DataFrame>")
-    clin = read_clinical(clinical, on_error="flag")
-    if "complete_resection" not in clin.columns:
-        raise InvalidInputError("the clinical table has no 'complete_resection' column: the outcome to "
-                                "train on (1 = complete resection at secondary cytoreduction, 0 = not)",
-                                column="complete_resection")
-    mk = read_markers(markers, clinical=clin, on_error="flag")
+    if task.is_default:
+        clin = read_clinical(clinical, on_error="flag")
+    else:   # the ovarian required columns are the default task's; this task declares its own
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id", task.outcome, *task.predictors))
+    if task.outcome not in clin.columns:
+        raise InvalidInputError(f"the clinical table has no {task.outcome!r} column: the outcome to "
+                                f"train on (1 = {task.description}, 0 = not)", column=task.outcome)
+    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker)
     return mk, clin
 
 
@@ -510,17 +524,38 @@ def data_digest(markers: pd.DataFrame, clinical: pd.DataFrame) -> str:
     return digest.hexdigest()
 
 
-def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
+def _outcome_values(clin: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarray:
+    """The binary outcome as 1.0/0.0/NaN; any other value is refused (never guessed)."""
+    raw = clin[column].reindex(ids)
+    if pd.api.types.is_numeric_dtype(raw) or pd.api.types.is_bool_dtype(raw):
+        values = raw.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    else:
+        text = raw.astype(object).map(lambda v: None if pd.isna(v) or str(v).strip() == "" else str(v).strip())
+        values = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float)
+        bad = text.notna().to_numpy() & np.isnan(values)
+        if bad.any():
+            raise InvalidInputError(f"outcome {column!r} of patient {ids.iloc[np.flatnonzero(bad)[0]]!r} is "
+                                    f"{text[bad].iloc[0]!r}; give 1, 0 or leave it empty", column=column)
+    bad = ~np.isnan(values) & ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise InvalidInputError(f"outcome {column!r} of patient {ids.iloc[np.flatnonzero(bad)[0]]!r} is "
+                                f"{values[bad][0]:g}; give 1, 0 or leave it empty", column=column)
+    return values
+
+
+def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
+                task: TaskSpec = DEFAULT_TASK) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(used mask, outcome 0/1 as float with NaN, exclusion counts) aligned with ``frame``."""
     clin = clinical.set_index(clinical["patient_id"].astype(str))
     ids = frame["patient_id"].astype(str)
     in_clinical = ids.isin(clin.index).to_numpy()
-    outcome = clin["complete_resection"].reindex(ids).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    outcome = (clin["complete_resection"].reindex(ids).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+               if task.is_default else _outcome_values(clin, ids, task.outcome))
     arm = (clin["arm"].reindex(ids).to_numpy(dtype=object) if "arm" in clin.columns
            else np.full(len(ids), None, dtype=object))
     invalid = frame["problem"].notna().to_numpy()
     reason = np.full(len(ids), None, dtype=object)
-    reason[np.isnan(outcome)] = "no outcome: complete_resection is empty"
+    reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
     reason[~in_clinical] = "no clinical row (markers only)"
     reason[invalid] = "invalid input (the readers flagged the patient's data)"
@@ -531,13 +566,24 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame) -> tuple[np.ndarray
     return used, outcome, table
 
 
-def _published(frame: pd.DataFrame) -> pd.DataFrame:
-    """Numeric published scores (``ago``, ``imodel``, ``mskcc``; NaN unknown) per frame row."""
+def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
+    """Numeric comparators of ``task`` (NaN unknown) per frame row, oriented so that higher
+    means the outcome is more likely (:mod:`ca125kinetics.task`)."""
     from .scores import published_scores, score_for_auc
 
-    columns = ["patient_id", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
-               "recurrence_pattern", "ca125_at_recurrence", "problem"]
-    return score_for_auc(published_scores(frame[columns].reset_index(drop=True)))[list(PUBLISHED_SCORES)]
+    out = pd.DataFrame(index=range(len(frame)))
+    ovarian = [c for c in task.comparators if c in OVARIAN_COMPARATORS]
+    if ovarian:
+        columns = ["patient_id", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+                   "recurrence_pattern", "ca125_at_recurrence", "problem"]
+        scored = score_for_auc(published_scores(frame[columns].reset_index(drop=True)))
+        for name in ovarian:
+            out[name] = scored[name].to_numpy(dtype=float)
+    for name in task.comparators:
+        if name in RESPONSE_COMPARATORS:
+            values = frame[RESPONSE_COMPARATORS[name]].to_numpy(dtype=float)
+            out[name] = -values if name == "post_pre_ratio" else values
+    return out[list(task.comparators)]
 
 
 def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -580,7 +626,14 @@ def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
 
     ok = ~np.isnan(s_eval)
     row = _metric_row(y_eval[ok], p_eval[ok], caught)
-    row["auc"] = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
+    own = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
+    if not math.isclose(own, row["auc"], rel_tol=1e-9, abs_tol=1e-12):
+        # the fitted recalibration reversed the ranking (a rule pointing the other way in these
+        # data): the probability's AUC is 1 - own, with the same DeLong variance; centre the
+        # interval on the score's own AUC
+        below, above = row["auc"] - row["auc_ci_low"], row["auc_ci_high"] - row["auc"]
+        row["auc_ci_low"], row["auc_ci_high"] = max(0.0, own - above), min(1.0, own + below)
+    row["auc"] = own
     return row
 
 
@@ -600,12 +653,12 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
         memory = joblib.Memory(cache, verbose=0)
         for family in config.families:
             pipeline = make_pipeline(family, kinetics_settings=kinetics_settings, seed=config.seed,
-                                     params=config.hyperparameters(family), memory=memory)
+                                     params=config.hyperparameters(family), memory=memory, task=config.task)
             pipeline.fit(frame.iloc[train], y[train])
             p = pipeline.predict_proba(frame.iloc[test])[:, 1]
             probabilities[f"p_{family}"] = p
             rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught)})
-    for j, score in enumerate(PUBLISHED_SCORES):
+    for j, score in enumerate(config.task.comparators):
         s = scores[:, j]
         p = _score_probability(s[train], y[train], s[test])
         probabilities[f"p_{score}"] = p
@@ -722,7 +775,7 @@ def _fit_final(frame, y, config, ks, selected, recal, memory):
     fitted = {}
     for family in config.families:
         pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
-                                 params=config.hyperparameters(family), memory=memory)
+                                 params=config.hyperparameters(family), memory=memory, task=config.task)
         if family == selected and recal["applied"]:
             pipeline.set_params(classifier=RecalibratedClassifier(pipeline.named_steps["classifier"],
                                                                   recal["intercept"], recal["slope"]))
@@ -758,30 +811,33 @@ def _interval_members(pipeline, X_kin: pd.DataFrame, y: np.ndarray, config: Trai
 
 
 def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: dict[str, np.ndarray],
-              selected: str, caught: list) -> pd.DataFrame:
+              selected: str, caught: list, names: tuple[str, ...] = PUBLISHED_SCORES) -> pd.DataFrame:
     """Final comparison table (models and published scores on the same patients)."""
     from .validation.metrics import delong_test
 
     rows = []
     for family, p in model_p.items():
         row = {"model": family, "kind": "model", "selected": family == selected, **_metric_row(y, p, caught)}
-        for j, score in enumerate(PUBLISHED_SCORES):
+        for j, score in enumerate(names):
             ok = ~np.isnan(scores[:, j])
             test = delong_test(y[ok], p[ok], scores[ok, j])
             row.update({f"delta_auc_vs_{score}": test.difference, f"delta_auc_vs_{score}_ci_low": test.ci_low,
                         f"delta_auc_vs_{score}_ci_high": test.ci_high, f"delta_auc_vs_{score}_p": test.p_value,
                         f"delta_auc_vs_{score}_n": int(ok.sum())})
         rows.append(row)
-    for j, score in enumerate(PUBLISHED_SCORES):
+    for j, score in enumerate(names):
         rows.append({"model": score, "kind": "published_score", "selected": False,
                      **_score_row(y, scores[:, j], score_p[score], caught)})
     return pd.DataFrame(rows)
 
 
-def _feature_ranges(frame: pd.DataFrame, kin: pd.DataFrame, ks: KineticsSettings) -> dict[str, tuple[float, float]]:
+def _feature_ranges(frame: pd.DataFrame, kin: pd.DataFrame, ks: KineticsSettings,
+                    task: TaskSpec = DEFAULT_TASK) -> dict[str, tuple[float, float]]:
     k = np.exp(kin["log_k"].to_numpy(dtype=float))
+    columns = (("age", "ecog", "ascites_ml", "pfi_months", "ca125_at_recurrence") if task.is_default
+               else task.numeric)
     values = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-              for c in ("age", "ecog", "ascites_ml", "pfi_months", "ca125_at_recurrence")}
+              for c in columns}
     with np.errstate(divide="ignore"):
         values.update({"k": k, "half_life_days": math.log(2) / k, "kelim_score": k / ks.k_ref})
     out = {}
@@ -847,16 +903,19 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         timings[stage] = now - clock
         clock = now
 
-    markers, clinical = _read_inputs(markers, clinical)
-    frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics)
+    task = config.task
+    names = task.comparators
+    markers, clinical = _read_inputs(markers, clinical, task)
+    frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,
+                                task=task)
     digest = data_digest(markers, clinical)
-    used, outcome, exclusions = _exclusions(frame, clinical)
-    scores_all = _published(frame).to_numpy(dtype=float)
+    used, outcome, exclusions = _exclusions(frame, clinical, task)
+    scores_all = _published(frame, task).to_numpy(dtype=float)
     frame = frame[used].reset_index(drop=True)
     y = outcome[used].astype(int)
     scores = scores_all[used]
     ids = frame["patient_id"].to_numpy(dtype=object)
-    _check_counts(y, config)
+    _check_counts(y, config, task)
     lap("read_and_build")
     step("read tables and built the patient frame")
 
@@ -887,7 +946,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     if len(hold):
         f_hold, y_eval, s_eval = frame.iloc[hold].reset_index(drop=True), y[hold], scores[hold]
         model_p = {f: fitted[f].predict_proba(f_hold)[:, 1] for f in config.families}
-        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j]) for j, s in enumerate(PUBLISHED_SCORES)}
+        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j]) for j, s in enumerate(names)}
         eval_ids, evaluation_set = ids[hold], "held-out"
     else:  # pooled out-of-fold predictions of the first repeat
         first = oof[oof["repeat"] == 0]
@@ -895,15 +954,15 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         pos = pd.Index(ids[dev]).get_indexer(first["patient_id"])
         s_eval = s_dev[pos]
         model_p = {f: first[f"p_{f}"].to_numpy(dtype=float) for f in config.families}
-        score_p = {s: first[f"p_{s}"].to_numpy(dtype=float) for s in PUBLISHED_SCORES}
+        score_p = {s: first[f"p_{s}"].to_numpy(dtype=float) for s in names}
         eval_ids, evaluation_set = first["patient_id"].to_numpy(dtype=object), "cross-validated"
-    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught)
+    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught, names)
     evaluation.insert(3, "recalibrated", (evaluation["model"] == selected) & recal["applied"]
                       & (evaluation_set == "held-out"))
     predictions = pd.DataFrame({"patient_id": eval_ids, "y": y_eval,
                                 **{f"p_{f}": p for f, p in model_p.items()},
                                 "p_selected": model_p[selected],
-                                **{s: s_eval[:, j] for j, s in enumerate(PUBLISHED_SCORES)}})
+                                **{s: s_eval[:, j] for j, s in enumerate(names)}})
     lap("evaluation")
     step("evaluated on the " + evaluation_set + " patients")
 
@@ -921,15 +980,15 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         "brier": float(sel_row["brier"]),
         "cv_auc_mean": float(summary.set_index("model").loc[selected, "auc_mean"]),
         "cv_auc_sd": float(summary.set_index("model").loc[selected, "auc_sd"]),
-        "comparison": {s: float(sel_row[f"delta_auc_vs_{s}"]) for s in PUBLISHED_SCORES},
+        "comparison": {s: float(sel_row[f"delta_auc_vs_{s}"]) for s in names},
         "selection_reason": reason, "recalibration": recal, "data_digest": digest,
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "config": config.to_dict(), "config_source": config.source,
         "package_version": _package_version(),
     }
     shared = dict(name=name, version=version, model_family=selected, threshold=float(config.threshold),
-                  gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks),
-                  trained_on_synthetic=bool(synthetic))
+                  gcig_settings=config.gcig, kinetics_settings=ks,
+                  feature_ranges=_feature_ranges(f_dev, kin_dev, ks, task), trained_on_synthetic=bool(synthetic))
     landmark_table, landmark_models = _landmarks(markers, clinical, ids, y, dev, hold, model_p[selected],
                                                  eval_ids, final, selected, config, ks, shared, caught)
     lap("landmarks")
@@ -947,14 +1006,16 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2]), landmarks=landmark_table)
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table)
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
                shared, caught):
     """Landmark models (``ca125kinetics.landmarks``): fitted on the development patients,
     evaluated where the shipped model is (held-out set, else first CV repeat's folds)."""
-    if not config.landmarks.landmarks(config.kinetics):
+    # the landmarks are the neoadjuvant CA-125 cycles of the default task; another task (its
+    # own marker and schedule) trains none, and its model says so in predict
+    if not config.task.is_default or not config.landmarks.landmarks(config.kinetics):
         return None, None
     if len(hold):
         splits = [(dev, hold)]
@@ -986,7 +1047,7 @@ def _fit_landmark(family, frame, y, idx, config, ks, population):
     from .models import make_pipeline
 
     pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
-                             params=config.hyperparameters(family))
+                             params=config.hyperparameters(family), task=config.task)
     pipeline.set_params(kinetics__population=population)
     return pipeline.fit(frame.iloc[idx], y[idx])
 
@@ -1113,12 +1174,14 @@ def _package_version() -> str:
     return __version__
 
 
-def _check_counts(y: np.ndarray, config: TrainingConfig) -> None:
+def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAULT_TASK) -> None:
     events, non_events = int(y.sum()), int(len(y) - y.sum())
     need = config.n_splits * 2 * (2 if config.holdout_fraction > 0 else 1)
     if min(events, non_events) < need:
+        what = ("complete and {} incomplete resection(s)" if task.is_default
+                else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
         raise InsufficientDataError(
-            f"{len(y)} usable patient(s) with {events} complete and {non_events} incomplete resection(s): "
+            f"{len(y)} usable patient(s) with {events} {what.format(non_events)}: "
             f"too few for {config.n_splits}-fold cross-validation with a held-out set (need at least {need} "
             "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
 
@@ -1254,9 +1317,11 @@ def summary_table(result: TrainingResult) -> pd.DataFrame:
         row = {"model": label, "CV AUC (mean ± sd)": f"{cv.loc[r.model, 'auc_mean']:.3f} ± {cv.loc[r.model, 'auc_sd']:.3f}",
                f"AUC (95% CI), {result.evaluation_set}": _fmt_ci(r.auc, r.auc_ci_low, r.auc_ci_high),
                "calibration slope": f"{r.calibration_slope:.2f}" if pd.notna(r.calibration_slope) else "-"}
-        for score in ("ago", "imodel"):
+        # the default task shows AGO and iMODEL (as before tasks existed); another task its comparators
+        shown = ("ago", "imodel") if result.config.task.is_default else result.config.task.comparators
+        for score in shown:
             key = f"delta_auc_vs_{score}"
-            row[f"ΔAUC vs {_SCORE_LABELS[score]}"] = (
+            row[f"ΔAUC vs {_SCORE_LABELS.get(score, score)}"] = (
                 _fmt_ci(getattr(r, key), getattr(r, key + "_ci_low"), getattr(r, key + "_ci_high"))
                 if r.kind == "model" else "")
         rows.append(row)
@@ -1270,8 +1335,9 @@ def format_summary(result: TrainingResult) -> str:
              f"selected: {result.selected} -- {result.selection_reason}",
              f"recalibration: {result.recalibration['reason']}",
              f"k_ref: {result.k_ref['value']:.4g}/day ({result.k_ref['source']})",
-             f"patients: {result.n_patients} in the data, {result.n_used} used ({result.n_events} complete "
-             f"resections): {result.n_development} development, {result.n_holdout} held out"]
+             f"patients: {result.n_patients} in the data, {result.n_used} used ({result.n_events} "
+             + ("complete resections" if result.config.task.is_default else f"with {result.config.task.outcome} = 1")
+             + f"): {result.n_development} development, {result.n_holdout} held out"]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"  excluded {n}: {reason}")
     if result.landmarks is not None and len(result.landmarks):
@@ -1333,11 +1399,17 @@ def model_card(result: TrainingResult) -> str:
         "",
         "## Intended use",
         "",
-        "Research software, **not a medical device**. Estimates the probability of complete resection "
-        "(no macroscopic residual disease) at secondary cytoreductive surgery for patients at first "
-        "platinum-sensitive recurrence of ovarian cancer after 3-4 cycles of platinum chemotherapy, from "
-        "the CA-125 decline during chemotherapy (KELIM-like elimination rate, population empirical Bayes) "
-        "and clinical factors. Meant for methodological research and for retraining on a study cohort, "
+        ("Research software, **not a medical device**. Estimates the probability of complete resection "
+         "(no macroscopic residual disease) at secondary cytoreductive surgery for patients at first "
+         "platinum-sensitive recurrence of ovarian cancer after 3-4 cycles of platinum chemotherapy, from "
+         "the CA-125 decline during chemotherapy (KELIM-like elimination rate, population empirical Bayes) "
+         "and clinical factors." if cfg.task.is_default else
+         f"Research software, **not a medical device**. Task `{cfg.task.name}`: estimates the probability "
+         f"of {cfg.task.description} (clinical column `{cfg.task.outcome}`), from the {cfg.task.marker} "
+         "decline during treatment (KELIM-like elimination rate, population empirical Bayes, and the "
+         "response features) and the clinical predictors "
+         f"{', '.join(cfg.task.predictors)}.")
+        + " Meant for methodological research and for retraining on a study cohort, "
         "never for an individual treatment decision without clinical judgement and local validation. "
         f"The decision threshold shipped with the model is p >= {b.threshold:.2f} (from the training config).",
         "",
@@ -1393,13 +1465,14 @@ def model_card(result: TrainingResult) -> str:
         "Brier mean": [f"{v:.3f}" for v in cv["brier_mean"]],
         "CITL mean": [f"{v:.2f}" for v in cv["citl_mean"]],
         "slope mean": [f"{v:.2f}" for v in cv["calibration_slope_mean"]]})), ""]
-    lines += ["## Comparison with AGO, iMODEL and MSKCC", "",
+    labels = [_SCORE_LABELS.get(c, c) for c in cfg.task.comparators]
+    lines += [f"## Comparison with {', '.join(labels[:-1]) + ' and ' + labels[-1] if len(labels) > 1 else ''.join(labels)}", "",
               f"Difference in AUC of the selected model minus the score, paired DeLong test on the {where} patients "
               "the score covers (a score is unknown when one of its inputs is missing).", ""]
     comp = []
-    for score in PUBLISHED_SCORES:
+    for score in cfg.task.comparators:
         key = f"delta_auc_vs_{score}"
-        comp.append({"score": _SCORE_LABELS[score], "n": int(sel[key + "_n"]),
+        comp.append({"score": _SCORE_LABELS.get(score, score), "n": int(sel[key + "_n"]),
                      "score AUC": f"{ev.loc[score, 'auc']:.3f}",
                      "ΔAUC (95% CI)": _fmt_ci(sel[key], sel[key + "_ci_low"], sel[key + "_ci_high"]),
                      "p": f"{sel[key + '_p']:.2g}"})

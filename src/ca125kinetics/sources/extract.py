@@ -69,7 +69,8 @@ def cli_extract(args) -> int:
         result = read_omop(args.url, marker=args.marker, cohort_id=args.cohort_id, person_ids=person_ids,
                            patient_id=args.patient_id, treatment_start=args.treatment_start, uln=args.uln,
                            schema=args.schema)
-    checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln or 35.0)
+    checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
+                           marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()
     out = write_table(result.markers, args.out)
     skipped = write_table(result.skipped, skipped_path(args.out))

@@ -1,0 +1,148 @@
+"""Tests of the marker response features (ca125kinetics.response).
+
+Reference values are closed-form: a series that halves every 14 days exactly
+(``C = 20 * 2^(-t/14)``) has post/pre ratio ``2^(-42/14) = 0.125``, log-linear slope
+``-ln 2 / 14`` per day and R^2 = 1; a series alternating around a constant has slope 0.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.io import read_markers
+from ca125kinetics.kinetics import _sample_usage, series_to_wide
+from ca125kinetics.markers import CEA
+from ca125kinetics.response import RESPONSE_COLUMNS, response_features
+from ca125kinetics.settings import KineticsSettings, ResponseSettings
+from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+
+def _frame(rows, marker="cea"):
+    return read_markers(pd.DataFrame(rows, columns=["patient_id", "day", marker, "event"]), marker=marker)
+
+
+@pytest.fixture(scope="module")
+def table():
+    rows = [("halving", d, 20 * 2 ** (-max(d, 0) / 14), None) for d in (-1, 14, 28, 42)]
+    rows += [("flat", d, v, None) for d, v in ((-2, 3.0), (14, 3.3), (28, 2.7), (42, 3.0))]  # baseline <= ULN
+    rows += [("stays_high", d, v, None) for d, v in ((0, 40.0), (14, 30.0), (28, 25.0), (42, 20.0))]
+    rows += [("no_baseline", d, v, None) for d, v in ((14, 30.0), (28, 25.0), (42, 20.0))]
+    rows += [("two", d, v, None) for d, v in ((0, 30.0), (14, 3.0))]
+    rows += [("censored", d, v, None) for d, v in ((0, "12"), (14, "6"), (28, "<0.5"))]
+    return response_features(_frame(rows), marker="cea")
+
+
+def _row(table, pid):
+    return table.set_index("patient_id").loc[pid]
+
+
+def test_closed_form_reference(table):
+    r = _row(table, "halving")
+    assert r["marker"] == "cea" and r["uln"] == CEA.default_uln == 5.0
+    assert r["post_pre_ratio"] == pytest.approx(0.125, rel=1e-12)
+    assert r["post_day"] == 42 and r["baseline_day"] == -1
+    assert r["clearance_slope"] == pytest.approx(-math.log(2) / 14, rel=1e-9)
+    assert r["clearance_r2"] == pytest.approx(1.0, abs=1e-12)
+    assert bool(r["normalised"]) is True            # 20 > 5 and 2.5 <= 5
+    assert bool(r["exponential_clearance"]) is True
+    assert r["response_reason"] is None
+    assert list(table.columns) == list(RESPONSE_COLUMNS)
+
+
+def test_normalisation_is_na_unless_the_baseline_is_raised(table):
+    flat = _row(table, "flat")
+    assert pd.isna(flat["normalised"]) and "not above the ULN" in flat["response_reason"]
+    assert flat["post_pre_ratio"] == pytest.approx(1.0)
+    assert bool(_row(table, "stays_high")["normalised"]) is False     # 40 > 5, 20 > 5
+
+
+def test_missing_pieces_have_a_reason(table):
+    nb = _row(table, "no_baseline")
+    assert np.isnan(nb["post_pre_ratio"]) and pd.isna(nb["normalised"])
+    assert "no usable pretreatment sample" in nb["response_reason"]
+    two = _row(table, "two")
+    assert two["post_pre_ratio"] == pytest.approx(0.1)
+    assert pd.isna(two["exponential_clearance"]) and np.isnan(two["clearance_r2"])
+    assert "clearance fit needs 3" in two["response_reason"]
+
+
+def test_censored_post_value_enters_at_its_limit_and_is_flagged(table):
+    c = _row(table, "censored")
+    assert bool(c["post_censored"]) is True and c["post_value"] == 0.5
+    assert c["post_pre_ratio"] == pytest.approx(0.5 / 12) and bool(c["normalised"]) is True
+
+
+def test_threshold_is_a_named_setting():
+    rows = [("p", d, v, None) for d, v in ((0, 40.0), (14, 20.0), (28, 16.0), (42, 4.0))]
+    frame = _frame(rows)
+    r2 = response_features(frame, marker="cea")["clearance_r2"].iloc[0]
+    assert 0.8 < r2 < 0.99
+    loose = response_features(frame, marker="cea", response=ResponseSettings(clearance_r2_threshold=0.8))
+    strict = response_features(frame, marker="cea", response=ResponseSettings(clearance_r2_threshold=0.99))
+    assert bool(loose["exponential_clearance"].iloc[0]) and not bool(strict["exponential_clearance"].iloc[0])
+    assert strict["clearance_r2_threshold"].iloc[0] == 0.99
+    for bad in (0, 1, 1.5, True, "0.9"):
+        with pytest.raises(InvalidInputError, match="clearance_r2_threshold"):
+            ResponseSettings(clearance_r2_threshold=bad)
+    assert ResponseSettings.from_json(ResponseSettings().to_json()) == ResponseSettings()
+
+
+def test_uses_the_kinetics_sample_rules():
+    """Window and event exclusions are the kinetics' own: a sample after day 100 or within
+    28 days of surgery does not enter the ratio or the fit."""
+    rows = [("p", 0, 40.0, None), ("p", 14, 20.0, None), ("p", 28, 10.0, None), ("p", 60, np.nan, "surgery"),
+            ("p", 70, 200.0, None), ("p", 98, 2.5, None), ("p", 130, 1.0, None)]
+    frame = _frame(rows)
+    usage = _sample_usage(frame, KineticsSettings(uln=5.0), CEA)
+    used_days = frame.loc[usage == "used", "day"].tolist()
+    r = response_features(frame, marker="cea").iloc[0]
+    assert used_days == [0, 14, 28, 98]
+    assert r["n_samples"] == 4 and r["post_day"] == 98 and r["post_pre_ratio"] == pytest.approx(2.5 / 40)
+    narrow = response_features(frame, marker="cea", settings=KineticsSettings(uln=5.0, window_days=30)).iloc[0]
+    assert narrow["post_day"] == 28
+
+
+def test_wide_form_and_cohort_agree():
+    cohort = simulate_rectal_cohort(120, seed=3)
+    markers = read_markers(cohort.markers, marker="cea")
+    long = response_features(markers, marker="cea")
+    wide = response_features(series_to_wide(markers, marker="cea"), marker="cea")
+    pd.testing.assert_frame_equal(long.drop(columns="response_reason"), wide.drop(columns="response_reason"),
+                                  check_dtype=False)
+    # sensible on the generator: with a raised baseline (far from the floor), a faster true
+    # decline gives a smaller ratio
+    truth = cohort.truth.set_index("patient_id")["k"]
+    ok = long[long["baseline_value"] > 2 * long["uln"]].dropna(subset=["post_pre_ratio"]).set_index("patient_id")
+    assert len(ok) > 20
+    assert np.corrcoef(np.log(truth[ok.index]), np.log(ok["post_pre_ratio"]))[0, 1] < -0.5
+
+
+def test_marker_is_never_guessed():
+    frame = _frame([("p", 0, 10.0, None), ("p", 14, 5.0, None), ("p", 28, 2.0, None)])
+    with pytest.raises(InvalidInputError, match="pass marker='cea'"):
+        response_features(frame)
+
+
+@hyp_settings(max_examples=40, deadline=None)
+@given(c0=st.floats(6.0, 500.0), k=st.floats(0.002, 0.2), scale=st.floats(0.1, 10.0))
+def test_properties(c0, k, scale):
+    """Exact exponential series: R^2 = 1 and ratio = exp(-k * last day); ratio and R^2 do
+    not depend on the unit (values and ULN scaled together)."""
+    days = (0, 14, 28, 42, 56)
+    rows = [("p", d, c0 * math.exp(-k * d), None) for d in days]
+    base = response_features(_frame(rows), marker="cea").iloc[0]
+    assert base["post_pre_ratio"] == pytest.approx(math.exp(-k * 56), rel=1e-9)
+    assert base["clearance_r2"] == pytest.approx(1.0, abs=1e-9)
+    scaled = read_markers(pd.DataFrame([(p, d, v * scale, e) for p, d, v, e in rows],
+                                       columns=["patient_id", "day", "cea", "event"]),
+                          marker="cea", uln=5.0 * scale)
+    other = response_features(scaled, marker="cea").iloc[0]
+    assert other["post_pre_ratio"] == pytest.approx(base["post_pre_ratio"], rel=1e-9)
+    assert other["clearance_r2"] == pytest.approx(base["clearance_r2"], abs=1e-9)
+    assert other["normalised"] is base["normalised"] or bool(other["normalised"]) == bool(base["normalised"])

@@ -1,0 +1,150 @@
+"""Tests of prediction tasks as configuration (ca125kinetics.task) and of the rectal pathway
+of docs/rectal.md (screen, CEA kinetics, downstaging classifier, non-inferiority analysis)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.task import DEFAULT_TASK, TaskSpec, bundle_task
+from ca125kinetics.train import TrainingConfig, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
+RECTAL = ROOT / "data" / "synthetic" / "rectal"
+
+
+def test_default_task_is_implicit_and_unchanged():
+    config = load_config(ROOT / "training" / "default.toml")
+    assert config.task == DEFAULT_TASK and DEFAULT_TASK.is_default
+    assert "task" not in config.to_dict()                  # the parameters (and versions) of before
+    assert not any(k.startswith("task.") for k in config.to_params())
+    assert DEFAULT_TASK.comparators == ("ago", "imodel", "mskcc") and DEFAULT_TASK.marker == "ca125"
+
+
+def test_rectal_toml_is_a_task():
+    config = TrainingConfig.from_toml(ROOT / "training" / "rectal.toml")
+    task = config.task
+    assert not task.is_default and task.outcome == "downstaged" and task.marker == "cea"
+    assert task.comparators == ("post_pre_ratio", "normalisation", "exponential_clearance")
+    assert not {"yct_stage", "ycn_stage", "ypt_stage", "ypn_stage", "downstaged"} & set(task.predictors)
+    assert config.to_dict()["task"]["outcome"] == "downstaged"
+    assert config.to_params()["task.marker"] == "cea"
+    assert TrainingConfig.from_dict(config.to_dict(), source="x").task == task
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"comparators": ["ago", "post_pre_ratio"]}, r"\['ago'\] are published ovarian scores: they need CA-125"),
+    ({"comparators": ["guess"]}, "unknown comparator"),
+    ({"numeric": [], "categorical": []}, "declare the clinical predictors"),
+    ({"numeric": ["age", "downstaged"]}, "cannot also be a predictor"),
+    ({"categorical": ["age"]}, "both numeric and categorical"),
+    ({"marker": "psa"}, "unknown marker"),
+    ({"numeric": "age"}, "must be a list of column names"),
+])
+def test_task_errors_are_typed_and_say_what_to_do(change, message):
+    base = dict(name="downstaging", outcome="downstaged", marker="cea", numeric=["age"],
+                categorical=["sex"], comparators=["post_pre_ratio"], description="downstaging")
+    with pytest.raises(InvalidInputError, match=message):
+        TaskSpec.from_dict({**base, **change})
+    with pytest.raises(InvalidInputError, match="unknown key"):
+        TaskSpec.from_dict({**base, "outcom": "x"})
+
+
+def test_outcome_values_other_than_0_1_are_refused():
+    from ca125kinetics.train import _outcome_values
+
+    clin = pd.DataFrame({"y": ["1", "0", None, "yes"]}, index=["a", "b", "c", "d"])
+    with pytest.raises(InvalidInputError, match="outcome 'y' of patient 'd' is 'yes'; give 1, 0"):
+        _outcome_values(clin, pd.Series(["a", "b", "c", "d"]), "y")
+    values = _outcome_values(clin.iloc[:3], pd.Series(["a", "b", "c"]), "y")
+    np.testing.assert_array_equal(values, [1.0, 0.0, np.nan])
+    with pytest.raises(InvalidInputError, match="is 2; give 1, 0"):
+        _outcome_values(pd.DataFrame({"y": [1, 2]}, index=["a", "b"]), pd.Series(["a", "b"]), "y")
+
+
+@pytest.fixture(scope="module")
+def subset():
+    """300 patients of the committed rectal cohort (the README block's input)."""
+    markers = pd.read_csv(RECTAL / "markers.csv", dtype=str)
+    clinical = pd.read_csv(RECTAL / "clinical.csv", dtype=str)
+    ids = clinical["patient_id"].iloc[:300]
+    return markers[markers["patient_id"].isin(ids)], clinical[clinical["patient_id"].isin(ids)]
+
+
+def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
+    """The four steps of docs/rectal.md through their Python equivalents, on a subset."""
+    from ca125kinetics.design import noninferiority_analysis
+    from ca125kinetics.eligibility import screen
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.kinetics import fit_kinetics
+    from ca125kinetics.predict import TASK_SCORE_COLUMNS, score_frame
+    from ca125kinetics.response import response_features
+    from ca125kinetics.train import fit_and_evaluate
+
+    markers, clinical = subset
+    # 1. ca125 screen --trial reset
+    screened = screen(clinical, trial="reset").to_frame()
+    eligible = set(screened.loc[screened["status"] == "eligible", "patient_id"])
+    randomised = set(clinical.loc[clinical["arm"].notna(), "patient_id"])
+    assert eligible == randomised and len(eligible) > 50   # the generator randomises exactly the eligible
+    # 2. ca125 kinetics --marker cea
+    cea = read_markers(markers, marker="cea")
+    kinetics = fit_kinetics(cea, marker="cea")
+    response = response_features(cea, marker="cea")
+    assert (kinetics["status"] == "ok").sum() > 100 and response["post_pre_ratio"].notna().all()
+    # 3. ca125 train --config training/rectal.toml (small settings: seconds, not minutes)
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    result = fit_and_evaluate(markers, clinical, config=config, synthetic=True)
+    ev = result.evaluation.set_index("model")
+    assert set(ev.index) == {"logistic_main", "post_pre_ratio", "normalisation", "exponential_clearance"}
+    assert ev.loc["normalisation", "n"] < ev.loc["post_pre_ratio", "n"] == result.n_holdout  # NA below ULN
+    assert 0.55 < ev.loc["logistic_main", "auc"] <= 1.0
+    assert {"delta_auc_vs_post_pre_ratio", "delta_auc_vs_exponential_clearance"} <= set(ev.columns)
+    assert result.n_events == int(clinical["downstaged"].astype(int).sum())
+    assert bundle_task(result.bundle) == config.task and result.bundle.compiled() is None
+    scored = score_frame(result.bundle, markers, clinical)
+    assert list(scored.columns) == list(TASK_SCORE_COLUMNS) and len(scored) == 300
+    assert (scored["status"] == "ok").all() and scored["probability"].between(0, 1).all()
+    assert (scored["marker"] == "cea").all()
+    # ca125 score with the saved model: the same score_frame
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.cli import main
+
+    tmp = tmp_path_factory.mktemp("rectal")
+    save_bundle(result.bundle, tmp / "model")
+    markers.to_csv(tmp / "m.csv", index=False)
+    clinical.to_csv(tmp / "c.csv", index=False)
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--clinical",
+                 str(tmp / "c.csv"), "--format", "csv", "--out", str(tmp / "s.csv")]) == 0
+    cli = pd.read_csv(tmp / "s.csv", dtype={"patient_id": str})
+    np.testing.assert_allclose(cli["probability"], scored["probability"], rtol=1e-9)
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--format", "fhir"]) == 2
+    with pytest.raises(InvalidInputError, match="missing required column"):  # the ovarian task needs its fields
+        fit_and_evaluate(markers, clinical, config=dataclasses.replace(config, task=DEFAULT_TASK))
+    # 4. ca125 design ni-analysis --randomised-only
+    trial = clinical[clinical["arm"].notna()]
+    ni = noninferiority_analysis(trial, "dfs_months", "dfs_event", "arm", experimental="reduced",
+                                 control="conventional", margin_hr=1.5, margin_diff=0.08, at=36)
+    assert ni.n_experimental + ni.n_control == len(trial) == len(eligible)
+    assert ni.noninferior_hr in (True, False) and np.isfinite(ni.hr_ci_high)
+
+
+def test_ni_analysis_randomised_only_option(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    args = ["design", "ni-analysis", "--data", str(RECTAL / "clinical.csv"), "--time", "dfs_months",
+            "--event", "dfs_event", "--arm", "arm", "--experimental", "reduced", "--control", "conventional",
+            "--margin-hr", "1.5", "--at", "36"]
+    assert main(args) == 2
+    assert "the arm is missing for some patients" in capsys.readouterr().err
+    assert main(args + ["--randomised-only"]) == 0
+    out = capsys.readouterr()
+    assert "665 patient(s) with an empty 'arm' left out, 335 analysed" in out.err
+    assert "160 vs 175 patients" in out.out
