@@ -82,12 +82,11 @@ from ca125kinetics.bundle import (  # noqa: E402
     BUNDLE_FILE,
     SYNTHETIC_FIRST_LINE,
     ModelBundle,
-    export_model,
     load_bundle,
     load_bundle_file,
-    pyfunc_input_example,
     save_bundle,
 )
+from ca125kinetics.mlflow_model import export_model, pyfunc_input_example  # noqa: E402
 from ca125kinetics.errors import InvalidInputError  # noqa: E402
 from ca125kinetics.features import build_patient_frame  # noqa: E402
 from ca125kinetics.io import read_clinical, read_markers  # noqa: E402
@@ -193,6 +192,7 @@ def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
             "mlflow_model/artifacts/bundle/bundle.joblib", "mlflow_model/artifacts/bundle/MANIFEST.sha256",
             "mlflow_model/input_example.json"} <= names
     assert set(read_manifest(out)) == names - {"MANIFEST.sha256"}  # every other file, nothing else
+    assert "mlflow_model/python_model.pkl" not in names    # models from code: the pyfunc is not pickled
     verify_manifest(out)
     assert (out / "model_card.md").read_text().splitlines()[0] == SYNTHETIC_FIRST_LINE
 
@@ -210,6 +210,16 @@ def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
     (out / "mlflow_model" / "artifacts" / "bundle" / "bundle.joblib").write_bytes(b"tampered")
     with pytest.raises(ModelIntegrityError, match="bundle.joblib"):
         mlflow.pyfunc.load_model(str(out / "mlflow_model"))
+
+
+def test_exports_pickled_before_models_from_code_still_find_their_class():
+    """Exports before the "models from code" format pickled the pyfunc class by the name
+    ca125kinetics.bundle.Ca125PyfuncModel; that name still gives the class (mlflow imported)."""
+    pytest.importorskip("mlflow")
+    from ca125kinetics import mlflow_model
+
+    old_reference = b"cca125kinetics.bundle\nCa125PyfuncModel\n."     # pickle's GLOBAL opcode
+    assert pickle.loads(old_reference) is mlflow_model.Ca125PyfuncModel
 
 
 def test_export_refuses_a_foreign_directory(small, tmp_path):

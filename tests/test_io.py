@@ -588,3 +588,35 @@ def test_two_samples_on_an_infinite_day_are_reported_not_a_crash():
     # found by the fuzz of predict: the duplicate-day message did int(inf)
     with pytest.raises(InvalidInputError, match="outside the plausible range"):
         read_markers(markers(day=[-3, np.inf, np.inf]))
+# ---------------------------------------------------------------- one patient (patient_record)
+
+
+def test_patient_record_dates_as_strings_or_timestamps_give_the_readers_days():
+    from ca125kinetics.io import patient_record
+
+    dates = ["2024-01-07", "2024-02-21"]
+    table = read_markers(pd.DataFrame({"patient_id": ["007"] * 2, "date": dates, "ca125": [400, 90]}),
+                         clinical=CLINICAL)
+    for form in (dates, [pd.Timestamp(d) for d in dates], pd.to_datetime(dates).to_numpy()):
+        record = patient_record({"patient_id": "007", "date": form, "ca125": [400, 90]}, CLINICAL)
+        assert record.day == tuple(table["day"]) and record.problem is None
+    start = {"patient_id": "007", "treatment_start": pd.Timestamp("2024-01-10")}
+    assert patient_record({"date": dates, "ca125": [400, 90]}, start).day == (-3, 42)
+    with pytest.raises(InvalidInputError, match="needs a 'treatment_start' column"):
+        patient_record({"date": dates, "ca125": [400, 90]}, {"patient_id": "007"})
+
+
+def test_patient_record_takes_the_patients_row_of_a_clinical_table(tmp_path):
+    from ca125kinetics.io import patient_record
+
+    path = tmp_path / "c.csv"
+    CLINICAL.to_csv(path, index=False)
+    as_numbers = pd.read_csv(path)                       # pandas reads "007" as 7
+    markers_numbers = markers(patient_id=[7, 7, 7])
+    for table, m in ((CLINICAL, markers()), (path, markers()), (as_numbers, markers_numbers)):
+        record = patient_record(m, table)
+        assert record.clinical["age"] == 61.0 and record.clinical["recurrence_pattern"] == "single"
+    with pytest.raises(InvalidInputError, match="'999' has markers but no clinical row"):
+        patient_record(markers(patient_id=["999"] * 3), CLINICAL)
+    with pytest.raises(InvalidInputError, match="holds 2"):
+        patient_record(markers(patient_id=["007", "12", "007"]), CLINICAL)

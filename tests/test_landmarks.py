@@ -309,14 +309,14 @@ def test_one_pass_for_all_landmarks_equals_one_pass_per_landmark(run, monkeypatc
 
     from ca125kinetics.predict import predict, predict_many
 
-    P = sys.modules["ca125kinetics.predict"]
+    T = sys.modules["ca125kinetics.predict.trajectory"]
     bundle = run[0].bundle
     items = [({"patient_id": "a", **SERIES}, CLINICAL),
              ({"patient_id": "b", "day": [-3, 20, 41], "ca125": [300.0, 250.0, 260.0]}, dict(CLINICAL, recist="SD")),
              ({"patient_id": "c", "day": [-3, 20], "ca125": [300.0, 100.0]}, CLINICAL)]
     batch = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
     alone = [predict(m, c, model=bundle).trajectory.to_dict() for m, c in items]
-    monkeypatch.setattr(P._LandmarkScorer, "compatible", staticmethod(lambda models: False))
+    monkeypatch.setattr(T.LandmarkScorer, "compatible", staticmethod(lambda models, kinetics_step: False))
     separate = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
     assert batch == alone == separate
     assert [t["status"] for t in batch] == ["ok", "ok", "none_reached"]

@@ -54,3 +54,72 @@ def test_import_is_light():
             "'fastapi', 'statsmodels', 'pandas', 'numba') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> package modules it imports, anywhere in its code (lazy imports inside
+    functions count: they are dependencies too). Imports inside a module-level PEP 562
+    ``__getattr__`` do not: they re-export a name for old pickles and the public API, and
+    nothing in the module itself uses them."""
+    import ast
+    from pathlib import Path
+
+    root = Path(ca125kinetics.__file__).parent
+
+    def name_of(path):
+        parts = list(path.relative_to(root.parent).with_suffix("").parts)
+        return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+    modules = {name_of(p): p for p in root.rglob("*.py")}
+    graph: dict[str, set[str]] = {m: set() for m in modules}
+    for module, path in modules.items():
+        package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        skipped = {id(n) for f in tree.body if isinstance(f, ast.FunctionDef) and f.name == "__getattr__"
+                   for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if id(node) in skipped:
+                continue
+            if isinstance(node, ast.ImportFrom):
+                base = package.split(".")[:len(package.split(".")) - node.level + 1] if node.level else []
+                target = ".".join(base + ([node.module] if node.module else []))
+                targets = [target] + [f"{target}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            else:
+                continue
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rsplit(".", 1)[0] if "." in target else ""
+                if target and target != module:
+                    graph[module].add(target)
+    return graph
+
+
+def test_the_package_has_no_import_cycles():
+    """Modules depend on the steps before them only (read -> rules -> kinetics -> models ->
+    tracking -> predict -> MLflow face, validation -> command line and web)."""
+    graph = _import_graph()
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(module, path):
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append(path[path.index(target):] + [target])
+            elif target not in state:
+                visit(target, path + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_the_import_graph_sees_lazy_imports():
+    graph = _import_graph()
+    assert "ca125kinetics.predict.loading" in graph["ca125kinetics.predict.engine"]
+    assert "ca125kinetics.kinetics" in graph["ca125kinetics.predict.engine"]     # only inside a function
+    assert "ca125kinetics.mlflow_model" not in graph["ca125kinetics.bundle"]     # PEP 562 re-export

@@ -11,9 +11,11 @@ import dataclasses
 import importlib
 import json
 import math
+import os
 import shutil
 import warnings
 from argparse import Namespace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -24,9 +26,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
+from ca125kinetics.io import CLINICAL_FACTORS
 
 # the module (``ca125kinetics.predict`` is also the public function of that name)
 P = importlib.import_module("ca125kinetics.predict")
+S = importlib.import_module("ca125kinetics.cli.score")   # ca125 score
 
 # The worked reading of docs/clinical-rules.md section 1 (ULN 35): response on day 21,
 # confirmed on day 63 (195 <= 1.10 x 180 = 198 and <= 200), PR.
@@ -223,7 +227,7 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
         [(markers[markers["patient_id"] == q], clinical[clinical["patient_id"] == q])
          for q in ("000003", pid, "000011")], model=bundle)}
     # the pyfunc input form: clinical columns repeated on every markers row
-    pyfunc_input = m.merge(c[["patient_id", *P._CLINICAL_PREDICTORS, "recist"]], on="patient_id")
+    pyfunc_input = m.merge(c[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
     pyfunc_row = P.score_frame(bundle, pyfunc_input).iloc[0]
     # the same numbers alone, in a cohort, in a batch and in the pyfunc form: each patient's
     # kinetics fit stops where that patient converged, whoever else is in the batch (the
@@ -235,45 +239,62 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
             assert other[col] == alone[col], col
 
 
-def _slow_patient(markers, clinical, bundle):
-    """The patient as the package readers make it (the reference of the fast reader)."""
-    gm, gc, problems = P._read_inputs(*P._one_patient_inputs(markers, clinical), bundle.gcig_settings)
-    return P._patients_from_frames(gm, gc), problems
+def _table_record(markers, clinical, bundle):
+    """The patient as the table readers make it: read_markers/read_clinical on DataFrames, then
+    io.records_from_frames (the reference of io.patient_record)."""
+    from ca125kinetics.io import read_clinical, read_markers, records_from_frames
+
+    m = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in markers.items()})
+    if "patient_id" not in m.columns:
+        m["patient_id"] = (clinical or {}).get("patient_id") or "patient"
+    c = None
+    if clinical is not None:
+        c = read_clinical(pd.DataFrame([{"patient_id": m["patient_id"].iloc[0], **clinical}], dtype=object),
+                          on_error="flag",
+                          require=("patient_id",))
+    gs = bundle.gcig_settings
+    frame = read_markers(m, clinical=c, uln=gs.uln, on_error="flag", duplicates=gs.duplicates)
+    return records_from_frames(frame, c)
 
 
-def _same_patient(fast, slow) -> bool:
-    def norm(v):
-        return None if P._is_missing(v) else (float(v) if isinstance(v, (int, float, np.number))
-                                               and not isinstance(v, bool) else v)
+def _same_record(a, b) -> bool:
+    """Field by field; NaN equals NaN (event-only and placeholder rows)."""
+    def same(x, y):
+        if isinstance(x, float) and isinstance(y, float) and x != x and y != y:
+            return True
+        return type(x) is type(y) and x == y
 
-    for name in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "row_problem"):
-        a, b = getattr(fast, name), getattr(slow, name)
-        if isinstance(a, list):
-            if len(a) != len(b) or any(norm(x) != norm(y) for x, y in zip(a, b)):
+    for name in ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem",
+                 "clinical_problem"):
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, tuple):
+            if len(x) != len(y) or not all(same(u, v) for u, v in zip(x, y)):
                 return False
-        elif a != b:
+        elif x != y:
             return False
-    ca, cb = fast.clinical or {}, slow.clinical or {}
-    return all(norm(ca.get(k)) == norm(cb.get(k)) for k in set(ca) | set(cb))
+    ca, cb = a.clinical or {}, b.clinical or {}
+    return set(ca) == set(cb) and all(same(ca[k], cb[k]) or ca[k] == cb[k] for k in ca)
 
 
-def test_fast_reader_reads_cohort_patients_as_the_package_readers_do(bundle, scored):
+def test_patient_record_reads_cohort_patients_as_the_table_readers_do(bundle, scored):
+    from ca125kinetics.io import patient_record
+
     markers, clinical, _ = scored
+    gs = bundle.gcig_settings
     ids = sorted(clinical["patient_id"])[:25]
     for pid in ids:
         rows = markers[markers["patient_id"] == pid]
         m = {c: rows[c].tolist() for c in ("patient_id", "day", "ca125", "censored", "uln", "event")}
         c = {k: (None if pd.isna(v) else v) for k, v in
-             clinical.loc[clinical["patient_id"] == pid, ["patient_id", *P._CLINICAL_PREDICTORS, "recist"]]
+             clinical.loc[clinical["patient_id"] == pid, ["patient_id", *CLINICAL_FACTORS, "recist"]]
              .iloc[0].items()}
-        fast = P._fast_patient(m, c, bundle.gcig_settings)
-        assert fast is not None, pid
-        slow, problems = _slow_patient(m, c, bundle)
-        assert problems == {} and len(slow) == 1 and _same_patient(fast, slow[0]), pid
+        record = patient_record(m, c, uln=gs.uln, duplicates=gs.duplicates)
+        table = _table_record(m, c, bundle)
+        assert record.reason is None and len(table) == 1 and _same_record(record, table[0]), pid
 
 
 # valid values; then at most one awkward or bad value planted in one field of one row, so that
-# both outcomes (fast reader or package readers) are exercised
+# valid and invalid patients are both exercised
 _good = {"day": st.integers(-30, 150), "ca125": st.one_of(st.floats(0.5, 3000), st.integers(0, 3000), st.sampled_from(
             ["12.5", " 40 ", "<5", "< 2.5", "<=3", "1e2", "7."])),
          "event": st.sampled_from([None] * 8 + ["paracentesis", "mouse_antibody", "surgery"]),
@@ -308,24 +329,24 @@ def _one_patient(draw):
 
 @settings(max_examples=200, deadline=None)
 @given(case=_one_patient())
-def test_fast_reader_accepts_only_what_the_readers_accept_and_reads_it_the_same(bundle, case):
+def test_patient_record_of_any_mapping_is_the_table_readers_record(bundle, case):
+    """Valid or not, a patient given as a mapping gets exactly the record (values, reasons)
+    that the table readers give the same patient as a DataFrame."""
+    from ca125kinetics.io import patient_record
+
     m, clin = case
-    fast = P._fast_patient(m, clin, bundle.gcig_settings)
-    if fast is None:
-        return                      # the readers decide (and give the messages)
-    slow, problems = _slow_patient(m, clin, bundle)
-    assert problems == {}, problems
-    assert len(slow) == 1 and _same_patient(fast, slow[0])
+    gs = bundle.gcig_settings
+    record = patient_record(m, clin, uln=gs.uln, duplicates=gs.duplicates)
+    table = _table_record(m, clin, bundle)
+    assert len(table) == 1 and _same_record(record, table[0])
 
 
 def test_predict_many_mixes_plain_and_awkward_inputs(bundle):
-    """Items the fast reader takes and items the package readers take are scored together;
-    each gets what predict gives it alone (a bad item is reported, not raised)."""
+    """Plain, awkward and bad items are scored together; each gets what predict gives it
+    alone (a bad item is reported, not raised)."""
     plain = ({"patient_id": "a1", **WORKED}, {"patient_id": "a1", **CLINICAL})
     awkward = ({"patient_id": ["a2"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "abc", "120", "<20"]}, None)
     frame = ({"patient_id": ["a3"] * 4, "day": [0, 21, 42, 63], "ca125": ["400", "180", "120", "<20"]}, None)
-    assert P._fast_patient(*plain, bundle.gcig_settings) is not None
-    assert P._fast_patient(*awkward, bundle.gcig_settings) is None
     many = P.predict_many([plain, awkward, frame], model=bundle)
     assert [m.patient_id for m in many] == ["a1", "a2", "a3"]
     assert many[1].status == "invalid_input" and "abc" in many[1].reason
@@ -525,7 +546,7 @@ def tables(tmp_path_factory, scored):
 
 def test_cli_one_patient_text_is_a_readable_report(model_dir, tables, capsys):
     root, ids = tables
-    code = P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[1],
+    code = S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[1],
                              model=str(model_dir)))
     out = capsys.readouterr().out
     assert code == 0
@@ -537,10 +558,10 @@ def test_cli_one_patient_text_is_a_readable_report(model_dir, tables, capsys):
 
 def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
     root, ids = tables
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[0],
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", patient=ids[0],
                       model=str(model_dir), format="json"))
     data = json.loads(capsys.readouterr().out)
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir),
                       out=str(root / "all.csv")))
     frame = pd.read_csv(root / "all.csv", dtype={"patient_id": str})
     assert list(frame["patient_id"]) == ids
@@ -552,7 +573,7 @@ def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
     assert data["package_version"] == ca125kinetics.__version__ and data["rules"] == rules
     assert frame.set_index("patient_id").loc[ids[0], "probability"] == pytest.approx(data["probability"], rel=1e-12)
     assert "wrote 3 patient(s)" in capsys.readouterr().err
-    P.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))
+    S.cli_score(_args(markers=root / "markers.csv", clinical=root / "clinical.csv", model=str(model_dir)))
     text = capsys.readouterr().out
     assert "3 patient(s): " in text and "Research software, not a medical device." in text
 
@@ -560,7 +581,7 @@ def test_cli_formats_match_predict(model_dir, tables, capsys, bundle):
 def test_cli_unknown_patient_is_a_clear_error(model_dir, tables):
     root, _ = tables
     with pytest.raises(InvalidInputError, match="patient 'nobody' has no rows in the markers table"):
-        P.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
+        S.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
 
 
 def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tables):
@@ -571,7 +592,7 @@ def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tabl
 
     root, ids = tables
     assert (model_dir / "scorer.json").is_file()
-    code = ("import sys; from ca125kinetics.predict import _main; rc = _main(['--markers', sys.argv[1], "
+    code = ("import sys; from ca125kinetics.cli.score import _main; rc = _main(['--markers', sys.argv[1], "
             "'--patient', sys.argv[2], '--model', sys.argv[3]]); "
             "heavy = sorted(m for m in ('mlflow', 'fastapi', 'matplotlib', 'uvicorn', 'sklearn', 'joblib', "
             "'scipy', 'numba') if m in sys.modules); print('HEAVY', heavy); sys.exit(rc)")
@@ -586,7 +607,7 @@ def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tabl
 
 @pytest.fixture(scope="session")
 def exported(tmp_path_factory, bundle, scored):
-    from ca125kinetics.bundle import export_model, pyfunc_input_example
+    from ca125kinetics.mlflow_model import export_model, pyfunc_input_example
 
     markers, clinical, _ = scored
     ids = sorted(clinical["patient_id"])[:4]
@@ -677,7 +698,7 @@ def registry(model_dir, tmp_path, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
 
-    from ca125kinetics.bundle import pyfunc_arguments
+    from ca125kinetics.mlflow_model import pyfunc_arguments
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -716,7 +737,7 @@ def test_tampered_registry_model_is_refused(registry):
 
 def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     root, ids = tables
-    assert P.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
+    assert S.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0
     captured = capsys.readouterr()
     assert captured.out.startswith(f"Patient {ids[0]}") and "Downloading" not in captured.err
 
@@ -850,3 +871,147 @@ def test_fuzz_findings_are_package_errors(bundle):
     # an integer clinical factor of 1e308 could not be cast to Int64 (TypeError)
     p = P.predict(WORKED, dict(CLINICAL, primary_residual_disease="1e308"), model=bundle)
     assert p.status == "invalid_input" and "primary_residual_disease" in p.reason
+def test_registry_alias_is_resolved_without_mlflow_and_a_move_is_noticed(registry, tables, bundle):
+    """A local SQLite registry is read with sqlite3 and the artifacts verified in place: the
+    score command imports neither mlflow nor scikit-learn; moving the alias is seen at once."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    root, ids = tables
+    code = ("import sys; from ca125kinetics.cli.score import _main; rc = _main(['--markers', sys.argv[1], "
+            "'--patient', sys.argv[2], '--model', 'models:/ca125-test@champion', '--format', 'json']); "
+            "heavy = sorted(m for m in ('mlflow', 'sklearn', 'joblib') if m in sys.modules); "
+            "print('HEAVY', heavy); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0]],
+                         capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
+    scored = json.loads(res.stdout[:res.stdout.rindex("HEAVY")])
+    assert scored["probability"] == P.predict(*_cohort_patient(root, ids[0]), model=bundle).probability
+    database = Path(os.environ["MLFLOW_TRACKING_URI"][len("sqlite:///"):])
+    assert P.load_model("models:/ca125-test@champion", scoring_only=True) is not None
+    with sqlite3.connect(database) as con:
+        con.execute("DELETE FROM registered_model_aliases WHERE name = 'ca125-test'")
+    with pytest.raises(ModelNotFoundError, match="no alias 'champion'"):
+        P.load_model("models:/ca125-test@champion", scoring_only=True)
+
+
+def _cohort_patient(root, pid):
+    from ca125kinetics.io import read_markers
+
+    markers = read_markers(root / "markers.csv")
+    return markers[markers["patient_id"] == pid], None
+
+
+# ----------------------------------------------------------------------------- every input form
+
+
+def _plain_patient(cohort):
+    """A cohort patient whose series (day, value) pairs carry everything: no events, no
+    censored value, the default ULN, one assay."""
+    m = cohort.markers
+    for pid, rows in m.groupby("patient_id"):
+        if rows["event"].isna().all() and not rows["censored"].any() and (rows["uln"] == 35.0).all() \
+                and rows["assay"].nunique() <= 1 and len(rows) >= 4:
+            return pid, rows.reset_index(drop=True)
+    raise AssertionError("no plain patient in the cohort")
+
+
+_SAME = ("probability", "p_low", "p_high", "k", "half_life_days", "kelim_score", "c0", "floor",
+         "gcig_baseline_value", "imodel_points")
+
+
+def test_same_patient_same_numbers_through_every_input_form(bundle, cohort, model_dir, tmp_path, capsys):
+    """File, pandas slice with the whole clinical table, validated frames, mappings (with extra
+    keys), records, pairs, the pyfunc form, the CLI and the REST request: identical floats."""
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.web.app import ScoreRequest, request_to_inputs
+
+    pid, rows = _plain_patient(cohort)
+    clinical = cohort.clinical
+    crow = clinical[clinical["patient_id"] == pid].iloc[0]
+    cdict = {k: (None if pd.isna(v) else v) for k, v in crow.items()}
+    markers_csv = tmp_path / "markers.csv"
+    out = rows[["patient_id", "day", "ca125", "uln", "assay"]].astype(object)
+    out["ca125"] = [repr(float(v)) for v in rows["ca125"]]          # exact floats in the file
+    out.to_csv(markers_csv, index=False)
+    clinical_csv = tmp_path / "clinical.csv"
+    clinical.to_csv(clinical_csv, index=False)
+    raw_markers = pd.read_csv(markers_csv)                   # as pandas reads it: ids become numbers
+    raw_clinical = pd.read_csv(clinical_csv)
+    valid_markers, valid_clinical = read_markers(markers_csv), read_clinical(clinical_csv)
+    as_dict = {c: rows[c].tolist() for c in ("patient_id", "day", "ca125", "uln", "assay")}
+    body = ScoreRequest.model_validate_json(json.dumps({
+        "patient_id": pid, "samples": [{"day": int(d), "ca125": float(v)} for d, v in zip(rows["day"], rows["ca125"])],
+        "clinical": {k: (v.item() if isinstance(v, np.generic) else v) for k, v in cdict.items()
+                     if k in CLINICAL_FACTORS + ("recist",) and v is not None}}))
+
+    reference = P.predict(markers_csv, clinical_csv, model=bundle).to_frame().iloc[0]
+    forms = {
+        "DataFrame slice (pandas)": P.predict(raw_markers[raw_markers["patient_id"] == int(pid)], raw_clinical,
+                                              model=bundle),
+        "validated frames": P.predict(valid_markers[valid_markers["patient_id"] == pid], valid_clinical, model=bundle),
+        "mapping, extra keys": P.predict({**as_dict, "site": ["A"] * len(rows)}, {**cdict, "note": "x"},
+                                         model=bundle),
+        "numpy values": P.predict({c: rows[c].to_numpy() for c in ("patient_id", "day", "ca125")}, crow,
+                                  model=bundle),
+        "records": P.predict(rows[["patient_id", "day", "ca125"]].to_dict("records"), cdict, model=bundle),
+        "pairs": P.predict(list(zip(rows["day"].tolist(), rows["ca125"].tolist())), cdict, model=bundle),
+        "REST": P.predict_many([request_to_inputs(body)], model=bundle)[0],
+    }
+    pyfunc_input = rows.merge(clinical[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
+    S.cli_score(_args(markers=markers_csv, clinical=clinical_csv, model=str(model_dir), format="json"))
+    cli = json.loads(capsys.readouterr().out)
+    for name, result in forms.items():
+        row = result.to_frame().iloc[0]
+        for col in _SAME:
+            assert row[col] == reference[col] or (pd.isna(row[col]) and pd.isna(reference[col])), (name, col)
+        assert (row["decision"], row["warnings"], row["gcig_status"]) == \
+            (reference["decision"], reference["warnings"], reference["gcig_status"]), name
+    pyfunc = P.score_frame(bundle, pyfunc_input).iloc[0]
+    for col in _SAME:
+        assert pyfunc[col] == reference[col] or (pd.isna(pyfunc[col]) and pd.isna(reference[col])), col
+    assert cli["probability"] == reference["probability"] and cli["kinetics"]["k"] == reference["k"]
+
+
+_BAD_CASES = [  # (day, ca125, column): one bad value of the data contract each
+    ([0, 21, 42], [400.0, -1.0, 150.0], "ca125"),
+    ([0, 21, 42], [400.0, "abc", 150.0], "ca125"),
+    ([0, 21, 21], [400.0, 180.0, 150.0], "day"),
+    ([0, 21, 5000], [400.0, 180.0, 150.0], "day"),
+    ([0, 21.5, 42], [400.0, 180.0, 150.0], "day"),
+]
+
+
+@pytest.mark.parametrize("days, values, column", _BAD_CASES)
+def test_bad_input_gives_the_same_typed_error_through_every_form(days, values, column, tmp_path):
+    from ca125kinetics.io import patient_record, read_markers
+
+    path = tmp_path / "m.csv"
+    pd.DataFrame({"patient_id": "p", "day": days, "ca125": values}).to_csv(path, index=False)
+    forms = {
+        "file": path,
+        "DataFrame": pd.DataFrame({"patient_id": "p", "day": days, "ca125": values}),
+        "mapping": {"patient_id": "p", "day": days, "ca125": values},
+        "records": [{"patient_id": "p", "day": d, "ca125": v} for d, v in zip(days, values)],
+        "pairs": list(zip(days, values)),
+    }
+    messages = set()
+    for name, form in forms.items():
+        with pytest.raises(InvalidInputError) as info:
+            patient_record(form, {"patient_id": "p"}, on_error="raise")
+        assert info.value.column == column, name
+        messages.add(str(info.value).split(": ", 1)[1].split("\n")[0])
+        record = patient_record(form, {"patient_id": "p"})               # what predict scores
+        assert record.problem is not None and record.samples() == (), name
+    with pytest.raises(InvalidInputError) as info:
+        read_markers(path)
+    messages.add(str(info.value).split(": ", 1)[1].split("\n")[0])
+    assert len(messages) == 1, messages
+
+
+def test_clinical_table_without_the_patient_is_a_typed_error(bundle, cohort):
+    clinical = cohort.clinical[cohort.clinical["patient_id"] != "000001"]
+    with pytest.raises(InvalidInputError, match="'000001' has markers but no clinical row"):
+        P.predict(cohort.markers[cohort.markers["patient_id"] == "000001"], clinical, model=bundle)

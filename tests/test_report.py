@@ -15,10 +15,10 @@ from argparse import ArgumentParser
 import pandas as pd
 import pytest
 
+from ca125kinetics.cli.validate import add_validate_arguments, cli_validate
 from ca125kinetics.validation.report import (
     SECTIONS,
-    add_validate_arguments,
-    cli_validate,
+    log_to_mlflow,
     render_report,
     tripod_items,
     write_report,
@@ -138,8 +138,10 @@ def test_write_report_creates_the_file_and_refuses_a_directory(result, tmp_path,
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sqlalchemy/alembic inside mlflow's SQLite store
 def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)  # the environment variable alone turns logging on
-    write_report(result, tmp_path / "report.html", experiment="validation-test")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    path = write_report(result, tmp_path / "report.html")
+    assert not (tmp_path / "mlflow.db").exists()   # writing a report logs nothing, whatever the environment
+    log_to_mlflow(result, path, tracking_uri=uri, experiment="validation-test")
     import mlflow
 
     client = mlflow.tracking.MlflowClient(tracking_uri=uri)

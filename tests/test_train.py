@@ -19,10 +19,10 @@ from ca125kinetics.errors import InsufficientDataError, InvalidInputError
 from ca125kinetics.integrity import read_manifest, verify_manifest
 from ca125kinetics.models import FAMILIES
 from ca125kinetics.synth import simulate_cohort
+from ca125kinetics.cli.train import add_train_arguments
 from ca125kinetics.train import (
     PUBLISHED_SCORES,
     TrainingConfig,
-    add_train_arguments,
     fit_and_evaluate,
     format_summary,
     load_config,

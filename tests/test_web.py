@@ -10,7 +10,8 @@ import threading
 import pytest
 from fastapi.testclient import TestClient
 
-from ca125kinetics.web import add_serve_arguments, create_app
+from ca125kinetics.cli.serve import add_serve_arguments
+from ca125kinetics.web import create_app
 from ca125kinetics.web.app import (MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SAMPLES, SECURITY_HEADERS,
                                    BodyLimitMiddleware, GuardedH11Protocol, ScoreBatcher, uvicorn_limits)
 from test_predict import CLINICAL, WORKED, build_small_model

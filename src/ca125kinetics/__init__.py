@@ -34,17 +34,19 @@ _PUBLIC = {
     "KineticsSettings": "settings",
     "ResponseSettings": "settings",
     "with_provenance": "settings",
-    "with_model_provenance": "settings",
+    "with_model_provenance": "scores",
     # read and validate
     "read_markers": "io",
     "read_clinical": "io",
     # markers where they live: FHIR R4 and OMOP CDM
     "read_fhir": "sources.fhir",
     "read_omop": "sources.omop",
-    "cohort_to_fhir": "sources.fhir",
+    "cohort_to_fhir": "sources.fhir_cohort",
     "cohort_to_omop": "sources.omop",
     "risk_assessment": "sources.fhir",
     "SourceRead": "sources._codes",
+    "patient_record": "io",
+    "PatientRecord": "io",
     # GCIG rules
     "gcig_response": "gcig",
     "gcig_progression": "gcig",

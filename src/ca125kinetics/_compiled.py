@@ -36,15 +36,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["CompiledHead", "compile_head", "expit", "percentile_interval"]
+from ._logistic import expit, logit
 
-
-def expit(z) -> np.ndarray:
-    """Logistic function ``1 / (1 + exp(-z))``, computed without overflow (equal to scipy's
-    ``expit``, which scikit-learn uses, to the last bit or so)."""
-    z = np.asarray(z, dtype=float)
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+__all__ = ["CompiledHead", "compile_head", "percentile_interval"]
 
 
 def percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
@@ -59,11 +53,6 @@ def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     picks other kernels for one row and for many, which can change the last bit): a patient's
     probability does not depend on who else is scored with it."""
     return np.einsum("ij,j...->i...", x, w, optimize=False)
-
-
-def _logit(p: np.ndarray, eps: float = 1e-8) -> np.ndarray:
-    p = np.clip(p, eps, 1.0 - eps)
-    return np.log(p) - np.log1p(-p)
 
 
 # ---------------------------------------------------------------------------- transformers
@@ -339,7 +328,7 @@ class _Classifier:
         if self.recal is None:
             return p
         a, b = self.recal
-        return expit(a + b * _logit(p))
+        return expit(a + b * logit(p))
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         return self.recalibrate(self.raw(x))

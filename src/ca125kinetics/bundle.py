@@ -1,4 +1,4 @@
-"""A trained model with everything needed to use it: the ModelBundle, save/load and export.
+"""A trained model with everything needed to use it: the ModelBundle, save and load.
 
 Sixth step of the pipeline (... -> models -> **tracking and export** -> predict -> ...).
 
@@ -8,33 +8,15 @@ its evaluation; it is what ``predict.load_model`` returns and what ``predict.sco
 scores with.
 
 On disk (``save_bundle``): ``bundle.joblib`` (the pickled bundle), ``bundle.json`` (metadata
-only, readable without unpickling anything) and ``MANIFEST.sha256``. An exported model
-(:func:`export_model`) is a directory::
-
-    <out_dir>/
-        mlflow_model/            MLflow model (pyfunc flavour, Ca125PyfuncModel)
-            MLmodel, python_model.pkl, requirements.txt, input_example.json, ...
-            artifacts/bundle/    bundle.joblib, bundle.json, MANIFEST.sha256
-        model_card.md            first line says "Trained on synthetic data - not for
-                                 clinical use" when so
-        bundle.json
-        MANIFEST.sha256          sha256sum of every other file under <out_dir>
-
-Every loader verifies a manifest before unpickling (joblib/pickle runs code on load). The
-bundle's own directory carries a manifest too, so that a copy of the MLflow model alone
-(e.g. downloaded from the registry) can be verified.
-
-mlflow is imported only inside the functions that need it (``import ca125kinetics.bundle``
-stays light); :data:`Ca125PyfuncModel` is created on first access.
+only, readable without unpickling anything), ``scorer.json`` (the scoring-only form) and
+``MANIFEST.sha256``. Every loader verifies a manifest before unpickling (joblib/pickle runs
+code on load). The MLflow face (pyfunc model, signature, export, model card) is
+:mod:`ca125kinetics.mlflow_model`, above scoring; this module imports nothing above it.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import math
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +27,7 @@ import pandas as pd
 from ._compiled import SCORER_FILE, percentile_interval, scorer_dict
 from .errors import InvalidInputError, ModelIntegrityError
 from .integrity import MANIFEST_NAME, sha256_file, verify_manifest, write_manifest
+from .io import json_value
 from .settings import GcigSettings, KineticsSettings
 
 __all__ = [
@@ -52,13 +35,6 @@ __all__ = [
     "save_bundle",
     "load_bundle",
     "load_bundle_file",
-    "export_model",
-    "default_model_card",
-    "pip_requirements",
-    "pyfunc_input_example",
-    "pyfunc_arguments",
-    "model_signature",
-    "PYFUNC_INPUT_COLUMNS",
     "BUNDLE_FILE",
     "BUNDLE_JSON",
     "SYNTHETIC_FIRST_LINE",
@@ -239,7 +215,7 @@ class ModelBundle:
         """Metadata only (JSON-ready; no fitted object)."""
         interval = {k: v for k, v in self.interval.items() if k != "members"}
         interval["n_members"] = len(self.interval.get("members") or [])
-        return _jsonable({
+        return json_value({
             "kind": "ca125kinetics.ModelBundle",
             "format_version": self.format_version,
             "name": self.name,
@@ -257,23 +233,6 @@ class ModelBundle:
                 "settings": self.landmarks.get("settings"),
                 "models": [m.to_dict() for m in self.landmarks.get("models") or []]},
         })
-
-
-def _jsonable(value):
-    """Recursively convert numpy/pandas scalars and tuples to JSON types (NaN -> None)."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.bool_, bool)):
-        return bool(value)
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return None if not math.isfinite(float(value)) else float(value)
-    if isinstance(value, (_dt.date, _dt.datetime, Path)):
-        return str(value)
-    return value
 
 
 # ---------------------------------------------------------------------------- save / load
@@ -352,221 +311,13 @@ def load_bundle(directory) -> ModelBundle:
     return load_bundle_file(root / BUNDLE_FILE)
 
 
-# ---------------------------------------------------------------------------- MLflow pyfunc
-
-
-def _pyfunc_class():
-    import mlflow.pyfunc
-
-    class Ca125PyfuncModel(mlflow.pyfunc.PythonModel):
-        """MLflow pyfunc wrapper of a ModelBundle: ``predict`` is ``predict.score_frame``.
-
-        Input: long markers rows (``patient_id``, ``day``, ``ca125``, optional ``censored``,
-        ``uln``, ``assay``, ``event``) with the patient's clinical columns repeated on every
-        row. Output: one row per patient, the columns of ``predict.SCORE_COLUMNS``.
-        """
-
-        def load_context(self, context):
-            directory = Path(context.artifacts["bundle"])
-            verify_manifest(directory)  # the bundle's own manifest
-            export_root = directory.parents[2] if len(directory.parents) > 2 else None
-            if export_root is not None and (export_root / MANIFEST_NAME).is_file() \
-                    and (export_root / MLFLOW_DIR).is_dir():
-                verify_manifest(export_root)  # inside an exported model directory
-            self.bundle = load_bundle_file(directory / BUNDLE_FILE)
-
-        def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-            from .predict import score_frame
-
-            return score_frame(self.bundle, model_input)
-
-    Ca125PyfuncModel.__module__ = __name__
-    Ca125PyfuncModel.__qualname__ = "Ca125PyfuncModel"
-    return Ca125PyfuncModel
-
-
 def __getattr__(name: str):
-    # PEP 562: the pyfunc class subclasses mlflow's PythonModel, so it is created (and mlflow
-    # imported) only when first asked for; cached so pickling finds the same class.
+    # Exported models before the "models from code" format pickled the pyfunc class as
+    # ``ca125kinetics.bundle.Ca125PyfuncModel``; unpickling them (``mlflow.pyfunc.load_model``
+    # on an old export) looks the class up here; it lives in ca125kinetics.mlflow_model (a
+    # PEP 562 re-export for old pickles only: nothing in this module uses it).
     if name == "Ca125PyfuncModel":
-        cls = _pyfunc_class()
-        globals()[name] = cls
-        return cls
+        from .mlflow_model import Ca125PyfuncModel
+
+        return Ca125PyfuncModel
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the pyfunc model (installed versions; no inference subprocess)."""
-    from importlib import metadata
-
-    names = ["ca125kinetics", "numpy", "pandas", "scipy", "scikit-learn", "statsmodels", "joblib", "mlflow"]
-    out = []
-    for name in names:
-        try:
-            out.append(f"{name}=={metadata.version(name)}")
-        except metadata.PackageNotFoundError:
-            out.append(name)
-    return out
-
-
-def pyfunc_arguments(bundle_dir) -> dict[str, Any]:
-    """Keyword arguments of ``mlflow.pyfunc.save_model``/``log_model`` for a saved bundle
-    directory: the python model, the bundle directory as the artifact ``"bundle"`` and pinned
-    requirements (no requirement-inference subprocess)."""
-    return {"python_model": __getattr__("Ca125PyfuncModel")(), "artifacts": {"bundle": str(bundle_dir)},
-            "pip_requirements": pip_requirements()}
-
-
-def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, patient_ids,
-                         task=None) -> pd.DataFrame:
-    """The pyfunc input for some patients: their markers rows with clinical columns repeated.
-
-    JSON-friendly types (nullable integers as float, missing text as ``""``). ``task``
-    (:mod:`ca125kinetics.task`; default the ovarian task) names the marker column and the
-    clinical predictors.
-    """
-    from .features import CLINICAL_PREDICTORS
-
-    value = "ca125" if task is None else task.marker
-    predictors = CLINICAL_PREDICTORS if task is None or task.is_default else task.predictors
-    ids = [str(p) for p in patient_ids]
-    cols = [c for c in ("patient_id", "day", value, "censored", "uln", "assay", "event") if c in markers.columns]
-    rows = markers.loc[markers["patient_id"].astype(str).isin(ids), cols].reset_index(drop=True)
-    if clinical is not None:
-        clin = clinical.assign(patient_id=clinical["patient_id"].astype(str))
-        keep = ["patient_id"] + [c for c in predictors if c in clin.columns]
-        rows = rows.merge(clin[keep], on="patient_id", how="left")
-    out = pd.DataFrame(index=rows.index)
-    for c in rows.columns:
-        s = rows[c]
-        if c in ("day",):
-            out[c] = s.astype(np.int64)
-        elif c == "censored":
-            out[c] = s.astype(bool)
-        elif pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            out[c] = pd.to_numeric(s, errors="coerce").astype(float)
-        else:
-            out[c] = s.map(lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
-                           else str(v)).astype(object)
-    return out
-
-
-#: Pyfunc input columns: (name, MLflow type, required). Clinical columns are optional (missing
-#: predictors are imputed by the model); ``ca125`` is numeric with ``censored`` flagging "<x".
-PYFUNC_INPUT_COLUMNS = (
-    ("patient_id", "string", True), ("day", "long", True), ("ca125", "double", True),
-    ("censored", "boolean", False), ("uln", "double", False), ("assay", "string", False),
-    ("event", "string", False), ("age", "double", False), ("ecog", "double", False),
-    ("ascites_ml", "double", False), ("figo_stage", "string", False),
-    ("primary_residual_disease", "double", False), ("pfi_months", "double", False),
-    ("recurrence_pattern", "string", False), ("recist", "string", False),
-)
-
-
-def pyfunc_input_columns(task=None) -> tuple:
-    """Pyfunc input columns ``(name, MLflow type, required)`` of a task: :data:`PYFUNC_INPUT_COLUMNS`
-    for the default task; else the task's marker column and declared predictors."""
-    if task is None or task.is_default:
-        return PYFUNC_INPUT_COLUMNS
-    return (("patient_id", "string", True), ("day", "long", True), (task.marker, "double", True),
-            ("censored", "boolean", False), ("uln", "double", False), ("assay", "string", False),
-            ("event", "string", False), *((c, "double", False) for c in task.numeric),
-            *((c, "string", False) for c in task.categorical))
-
-
-def model_signature(bundle: ModelBundle, input_example: pd.DataFrame):
-    """MLflow signature: the declared input schema (:data:`PYFUNC_INPUT_COLUMNS`) and the
-    output schema inferred from ``predict.score_frame`` on ``input_example``."""
-    import warnings
-
-    from mlflow.models import ModelSignature, infer_signature
-    from mlflow.types.schema import ColSpec, Schema
-
-    from .predict import score_frame
-
-    from .task import bundle_task
-
-    inputs = Schema([ColSpec(kind, name, required=required) for name, kind, required in
-                     pyfunc_input_columns(bundle_task(bundle))])
-    with warnings.catch_warnings():
-        # output integer columns are never enforced, so mlflow's hint about them is moot
-        warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column",
-                                category=UserWarning)
-        outputs = infer_signature(input_example, score_frame(bundle, input_example)).outputs
-    return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-def _clear_export_dir(root: Path) -> None:
-    if not root.exists():
-        return
-    if not root.is_dir():
-        raise InvalidInputError(f"export path {str(root)!r} exists and is not a directory")
-    if any(root.iterdir()) and not ((root / MANIFEST_NAME).is_file() or (root / BUNDLE_JSON).is_file()):
-        raise InvalidInputError(
-            f"export directory {str(root)!r} is not empty and does not look like an exported model "
-            "(no MANIFEST.sha256 or bundle.json); choose an empty or new directory")
-    shutil.rmtree(root)
-
-
-def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | None = None,
-                 model_card: str | None = None) -> Path:
-    """Export a bundle: MLflow pyfunc model, model card, metadata and SHA-256 manifest.
-
-    Parameters
-    ----------
-    bundle : ModelBundle
-    out_dir : str or Path
-        Created; an existing *exported model* there is replaced (any other non-empty
-        directory is refused).
-    input_example : pandas.DataFrame, optional
-        Pyfunc input (:func:`pyfunc_input_example`); with it, the signature is inferred from
-        the example and from ``predict.score_frame`` on it.
-    model_card : str, optional
-        Markdown text; default :func:`default_model_card`. For a bundle trained on synthetic
-        data the first line is forced to :data:`SYNTHETIC_FIRST_LINE`.
-
-    Returns
-    -------
-    Path
-        ``out_dir`` (the layout is in the module docstring). The directory passes
-        :func:`ca125kinetics.integrity.verify_manifest`.
-    """
-    import mlflow.pyfunc
-
-    root = Path(out_dir)
-    _clear_export_dir(root)
-    root.mkdir(parents=True)
-    signature = model_signature(bundle, input_example) if input_example is not None else None
-    with tempfile.TemporaryDirectory(prefix="ca125-export-") as tmp:
-        bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
-        mlflow.pyfunc.save_model(path=str(root / MLFLOW_DIR), signature=signature, input_example=input_example,
-                                 **pyfunc_arguments(bundle_dir))
-        shutil.copyfile(bundle_dir / BUNDLE_JSON, root / BUNDLE_JSON)
-    text = model_card if model_card is not None else default_model_card(bundle)
-    (root / MODEL_CARD).write_text(_card_first_line(bundle, text), encoding="utf-8")
-    write_manifest(root)
-    return root
-
-
-def _card_first_line(bundle: ModelBundle, text: str) -> str:
-    text = text if text.endswith("\n") else text + "\n"
-    if bundle.trained_on_synthetic and not text.startswith(SYNTHETIC_FIRST_LINE):
-        text = SYNTHETIC_FIRST_LINE + "\n\n" + text
-    return text
-
-
-def default_model_card(bundle: ModelBundle) -> str:
-    """A short model card from the bundle's metadata (training writes a fuller one)."""
-    s = bundle.training_summary
-    lines = [
-        f"# Model card: {bundle.name} {bundle.version}",
-        "",
-        "Research software, not a medical device. Predicts complete resection (no macroscopic "
-        "residual disease) at secondary cytoreduction for platinum-sensitive recurrent ovarian cancer.",
-        "",
-        f"- Model family: {bundle.model_family}; decision threshold {bundle.threshold:g}",
-        f"- Training patients: {s.get('n', '?')} ({s.get('events', '?')} complete resections)",
-        f"- Data digest (SHA-256): {s.get('data_digest', '?')}",
-        f"- Rule settings: GCIG {bundle.gcig_settings.to_json()}; kinetics {bundle.kinetics_settings.to_json()}",
-    ]
-    return "\n".join(lines) + "\n"

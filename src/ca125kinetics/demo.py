@@ -35,7 +35,9 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     """Run the whole pipeline and print a short account of each stage."""
     import pandas as pd
 
-    from .cli import _gcig_summary, _kinetics_summary, _text_table
+    from .cli._output import text_table as _text_table
+    from .cli.gcig import _gcig_summary
+    from .cli.kinetics import _kinetics_summary
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers, write_table
     from .kinetics import fit_kinetics
@@ -119,19 +121,6 @@ def _example_patient(markers, clinical, gcig) -> str:
     complete = clinical.dropna(subset=["ecog", "ascites_ml", "primary_residual_disease", "pfi_months"])["patient_id"]
     candidates = sorted(set(ok) & set(complete))
     return candidates[0] if candidates else str(gcig["patient_id"].iloc[0])
-
-
-def add_demo_arguments(parser) -> None:
-    """Options of ``ca125 demo`` (and ``python -m ca125kinetics.demo``)."""
-    parser.add_argument("--cohort", type=Path, default=DEFAULT_COHORT,
-                        help="directory with markers.csv and clinical.csv (default: the committed synthetic cohort)")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output directory (default ./out)")
-    parser.add_argument("--tracking-uri", default=None, help="MLflow tracking URI (default sqlite:///./mlflow.db)")
-    parser.add_argument("--config", type=Path, default=None, help="training config (default training/default.toml)")
-
-
-def cli_demo(args) -> int:
-    return run(cohort=args.cohort, out=args.out, tracking_uri=args.tracking_uri, config=args.config)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,14 +22,14 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
+from .io import CLINICAL_PREDICTORS
 from .settings import GcigSettings, KineticsSettings
 
 __all__ = ["build_patient_frame", "ca125_at_recurrence", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS",
            "RESPONSE_PREDICTORS"]
 
 #: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
-CLINICAL_PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
-                       "pfi_months", "recurrence_pattern", "recist")
+# CLINICAL_PREDICTORS (the clinical factors and RECIST) is the data contract's (io).
 #: Columns derived from the markers by per-patient rules (no cohort parameter).
 DERIVED_COLUMNS = ("ca125_at_recurrence", "gcig_evaluable", "gcig_responded", "gcig_category",
                    "gcig_status")

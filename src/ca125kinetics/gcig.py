@@ -50,7 +50,7 @@ from typing import Any
 
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import GcigSettings
+from .settings import EVENT_KINDS, HAMA_EVENT, GcigSettings
 
 __all__ = [
     "gcig_response",
@@ -67,9 +67,6 @@ __all__ = [
     "COHORT_COLUMNS",
 ]
 
-#: Event kinds that exclude samples (spec section 1).
-EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
-_INTERFERENCE_KINDS = frozenset({"paracentesis", "thoracentesis", "surgery"})
 
 #: Values of :attr:`GcigResponse.status`.
 RESPONSE_STATUSES = ("response", "unconfirmed", "not_confirmed", "no_response", "not_evaluable")
@@ -407,6 +404,7 @@ def _prepare(days, values, *, uln, settings, censored, events, assays, treatment
                     f"events[{i}] = {event!r} is not a (day_or_date, kind) pair; kind is one of {EVENT_KINDS}"
                 )
             event_list.append((_to_day(event[0], start, f"events[{i}] day"), event[1]))
+    _check_series(day_list, value_list, event_list, settings)
     return _build(day_list, value_list, cens_list, assay_list, event_list, _resolve_uln(uln, settings), settings)
 
 
@@ -450,10 +448,12 @@ def _aggregate(values: list[float], censored: list[bool], how: str) -> tuple[flo
     return value, any(censored)
 
 
-def _build(day_list, value_list, cens_list, assay_list, event_list, uln, settings, *,
-           patient_id=None, problem=None) -> _Series:
-    """Sort, check values, merge same-day samples, apply the exclusion windows."""
-    n = len(value_list)
+def _check_series(day_list, value_list, event_list, settings, *, patient_id=None) -> None:
+    """The checks of a series that did not come from ``ca125kinetics.io`` (the public
+    functions' lists and frames that were not read with ``io.read_markers``): numeric,
+    finite, non-negative values; no two samples on one day unless an aggregation is chosen;
+    known event kinds. A :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and
+    goes straight to :func:`_build`."""
     for i, v in enumerate(value_list):
         if type(v) is not float and (isinstance(v, bool) or not isinstance(v, Real)):
             raise InvalidInputError(
@@ -466,6 +466,30 @@ def _build(day_list, value_list, cens_list, assay_list, event_list, uln, setting
                 "correct or remove the sample",
                 patient_id=patient_id, column="ca125",
             )
+    if settings.duplicates == "error":
+        order = sorted(range(len(value_list)), key=day_list.__getitem__)
+        for d, group in itertools.groupby(order, key=day_list.__getitem__):
+            idx = list(group)
+            if len(idx) > 1:
+                shown = " and ".join(f"{_num(value_list[i])} U/mL" for i in idx)
+                raise InvalidInputError(
+                    f"{len(idx)} samples on day {d} ({shown}); GCIG treats same-day samples as a data "
+                    "error: remove all but one, or choose an aggregation with "
+                    "GcigSettings(duplicates='mean'|'median'|'max'|'min'|'first'|'last')",
+                    patient_id=patient_id, column="day",
+                )
+    for d, kind in event_list:
+        k = kind.strip().lower() if isinstance(kind, str) else kind
+        if k not in EVENT_KINDS:
+            raise InvalidInputError(
+                f"event {kind!r} on day {d} is not one of {EVENT_KINDS}", patient_id=patient_id, column="event"
+            )
+
+
+def _build(day_list, value_list, cens_list, assay_list, event_list, uln, settings, *, problem=None) -> _Series:
+    """Sort, merge same-day samples (an aggregation chosen in the settings), apply the
+    exclusion windows. The series is valid (:func:`_check_series`, or io's rules)."""
+    n = len(value_list)
     order = sorted(range(n), key=day_list.__getitem__)  # stable: input order within a day
     any_assay = any(a is not None for a in assay_list)
     day: list[int] = []
@@ -474,14 +498,6 @@ def _build(day_list, value_list, cens_list, assay_list, event_list, uln, setting
     assay: list[str | None] = []
     for d, group in itertools.groupby(order, key=day_list.__getitem__):
         idx = list(group)
-        if len(idx) > 1 and settings.duplicates == "error":
-            shown = " and ".join(f"{_num(value_list[i])} U/mL" for i in idx)
-            raise InvalidInputError(
-                f"{len(idx)} samples on day {d} ({shown}); GCIG treats same-day samples as a data "
-                "error: remove all but one, or choose an aggregation with "
-                "GcigSettings(duplicates='mean'|'median'|'max'|'min'|'first'|'last')",
-                patient_id=patient_id, column="day",
-            )
         names = {_assay_name(assay_list[i]) for i in idx} - {None} if any_assay else set()
         if len(names) > 1 and problem is None:
             problem = (f"not evaluable: samples of day {d} come from different assays "
@@ -500,11 +516,7 @@ def _build(day_list, value_list, cens_list, assay_list, event_list, uln, setting
     hama: int | None = None
     for d, kind in event_list:
         k = kind.strip().lower() if isinstance(kind, str) else kind
-        if k not in EVENT_KINDS:
-            raise InvalidInputError(
-                f"event {kind!r} on day {d} is not one of {EVENT_KINDS}", patient_id=patient_id, column="event"
-            )
-        if k == "mouse_antibody":
+        if k == HAMA_EVENT:
             hama = d if hama is None else min(hama, d)
         else:
             interference.append((d, k))
@@ -1048,12 +1060,14 @@ def no_markers_values() -> dict[str, Any]:
 
 
 def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings,
-                 settings_cache: dict | None = None):
+                 settings_cache: dict | None = None, *, check: bool = True):
     """GCIG response and progression of one patient of a canonical markers frame.
 
     The per-patient step of :func:`gcig_cohort` (also used by ``predict``): the arguments are
     the patient's rows, in the frame's order, as sequences (``ca125`` NaN on event-only rows;
-    ``event``, ``assay``, ``problem``, ``ulns`` None where empty).
+    ``event``, ``assay``, ``problem``, ``ulns`` None where empty). With ``check=False`` the
+    rows are those of an ``io.PatientRecord``, already valid under io's rules, and are not
+    checked again.
 
     Returns
     -------
@@ -1091,8 +1105,9 @@ def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, setting
             e_list[j] = (_to_day(d, None, "event day"), e_list[j][1])
         if uln not in settings_cache:
             settings_cache[uln] = _settings_for(settings, _resolve_uln(uln, settings))
-        series = _build(d_list, v_list, c_list, a_list, e_list, uln, settings_cache[uln],
-                        patient_id=patient, problem=uln_problem)
+        if check:
+            _check_series(d_list, v_list, e_list, settings, patient_id=patient)
+        series = _build(d_list, v_list, c_list, a_list, e_list, uln, settings_cache[uln], problem=uln_problem)
         res = _assess_response(series)
         prog = _assess_progression(series)
     except InvalidInputError as exc:

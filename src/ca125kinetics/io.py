@@ -51,9 +51,13 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import difflib
+import functools
+import math
+import os
 import re
 import warnings
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +66,16 @@ import pandas as pd
 
 from .errors import DataQualityWarning, InvalidInputError
 from .markers import MARKERS, MarkerSpec, get_marker
+from .settings import AGGREGATIONS as _AGGREGATIONS
+from .settings import DEFAULT_ULN, EVENT_KINDS
 
 __all__ = [
     "read_markers",
     "marker_columns",
     "read_clinical",
+    "patient_record",
+    "records_from_frames",
+    "PatientRecord",
     "write_table",
     "MARKER_COLUMNS",
     "CLINICAL_COLUMNS",
@@ -80,7 +89,6 @@ __all__ = [
 ]
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
-EVENT_KINDS = ("paracentesis", "thoracentesis", "surgery", "mouse_antibody")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
 RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
 #: Trial arms: a RESCUE-like trial (secondary cytoreduction or not), a RESET-like trial (margins).
@@ -93,6 +101,13 @@ CLINICAL_OPTIONAL = (
     "recist", "treatment_start", "complete_resection", "arm", "pfs_months", "pfs_event",
 )
 CLINICAL_COLUMNS = CLINICAL_REQUIRED + CLINICAL_OPTIONAL
+#: Clinical factors at recurrence that the models use (the required columns but the id).
+CLINICAL_FACTORS = CLINICAL_REQUIRED[1:]
+#: Clinical values a :class:`PatientRecord` carries: the factors and the RECIST category.
+CLINICAL_PREDICTORS = CLINICAL_FACTORS + ("recist",)
+#: Clinical columns that the pyfunc input form may repeat on every markers row
+#: (``treatment_start`` is needed when the markers carry dates).
+CLINICAL_INPUT_COLUMNS = CLINICAL_PREDICTORS + ("treatment_start",)
 
 #: Columns the readers themselves write (a canonical frame read again keeps them).
 _DERIVED_COLUMNS = ("figo_stage_raw", "problem")
@@ -155,9 +170,8 @@ DAY_RANGE = (-366, 1830)
 CA125_MAX = 1_000_000.0
 #: Largest assay upper limit of normal accepted, U/mL (assays use about 20-40 U/mL).
 ULN_MAX = 1000.0
-_AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _MAX_LISTED = 5
-_CENSORED_RE = re.compile(r"^\s*<\s*=?\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*$")
+_ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 _STAGE_RE = re.compile(r"^\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$", re.IGNORECASE)
 
 
@@ -170,12 +184,15 @@ class _Problem:
 
 
 class _Collector:
-    """Collects per-row problems so one call can report all of them at once."""
+    """Collects per-row problems so one call can report all of them at once.
 
-    def __init__(self, source: str, rows: pd.Series, patients: pd.Series):
+    ``rows`` (row labels as the user sees them) and ``patients`` are aligned 1-D arrays.
+    """
+
+    def __init__(self, source: str, rows, patients):
         self.source = source
-        self.rows = rows
-        self.patients = patients
+        self.rows = np.asarray(rows, dtype=object)
+        self.patients = np.asarray(patients, dtype=object)
         self.problems: list[_Problem] = []
 
     def add(self, mask, column: str | None, message) -> None:
@@ -183,9 +200,7 @@ class _Collector:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         for pos in positions:
             text = message(pos) if callable(message) else message
-            self.problems.append(
-                _Problem(self.rows.iloc[pos], self.patients.iloc[pos], column, text)
-            )
+            self.problems.append(_Problem(self.rows[pos], self.patients[pos], column, text))
 
     def error(self) -> InvalidInputError:
         first = self.problems[0]
@@ -215,6 +230,11 @@ class _Collector:
 
 
 # --------------------------------------------------------------------------- loading
+#
+# Every input form becomes the same thing before validation: a dict of 1-D numpy arrays
+# (one per column) and the row labels the messages name. The validators below work on those
+# arrays only (no pandas per operation), so one patient validates in well under a
+# millisecond and a million-row table stays vectorised.
 
 
 def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
@@ -228,11 +248,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> t
     if isinstance(source, pd.DataFrame):
         label = f"{what} DataFrame"
         _check_header(source.columns, label)
-        frame = source.copy()
-        rows = pd.Series(frame.index, index=frame.index)
-        frame = frame.reset_index(drop=True)
-        rows = rows.reset_index(drop=True)
-        return frame, label, rows
+        return source, label, pd.Series(source.index)
     if not isinstance(source, (str, Path)):
         raise InvalidInputError(
             f"cannot read {what} from a {type(source).__name__}; pass a path to a .csv or "
@@ -327,55 +343,111 @@ def _sniff(path: Path, suffix: str, what: str) -> None:
             f"{what} table as a UTF-8 .csv or a .parquet file", source=label)
 
 
-def _strip_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    return frame.rename(columns=lambda c: str(c).strip())
+def _array(values) -> np.ndarray:
+    """One column as a 1-D numpy array: numbers as float/int, anything else as objects.
+
+    Pandas extension arrays (nullable integers, strings, booleans) become float (NA -> NaN)
+    or object arrays; Python lists become object arrays unless every item is a plain number.
+    """
+    if isinstance(values, pd.Series):
+        values = values.array
+    if isinstance(values, np.ndarray):
+        return values if values.ndim == 1 else np.asarray(values, dtype=object).ravel()
+    if isinstance(values, pd.api.extensions.ExtensionArray):
+        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+            return values.to_numpy(dtype=float, na_value=np.nan)
+        if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
+            return values.to_numpy()
+        return values.to_numpy(dtype=object)
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
 
 
-def _require(frame: pd.DataFrame, columns, source: str, what: str) -> None:
-    missing = [c for c in columns if c not in frame.columns]
+def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """The columns of a DataFrame as arrays (only the rows at positions ``take`` if given),
+    names stripped of surrounding space."""
+    if take is None:
+        return {str(c).strip(): _array(values) for c, values in frame.items()}
+    return {str(c).strip(): _array(values.array[take]) for c, values in frame.items()}
+
+
+def _require(columns, required, source: str, what: str) -> None:
+    missing = [c for c in required if c not in columns]
     if missing:
         raise InvalidInputError(
-            f"missing required column(s) {missing}; the {what} table needs {list(columns)} "
-            f"(found {list(frame.columns)}). Rename or add the column(s).",
+            f"missing required column(s) {missing}; the {what} table needs {list(required)} "
+            f"(found {list(columns)}). Rename or add the column(s).",
             source=source, column=missing[0],
         )
 
 
-def _as_text(series: pd.Series) -> pd.Series:
-    """Strings with surrounding space removed; missing stays missing."""
-    out = series.astype(object).where(series.notna(), None)
-    return out.map(lambda v: v.strip() if isinstance(v, str) else v).map(
-        lambda v: None if (v is None or (isinstance(v, str) and v == "")) else v
-    )
+def _text(values: np.ndarray) -> np.ndarray:
+    """Strings with surrounding space removed; missing (None, NaN, NA, '') becomes None."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v.strip() if type(v) is str else v for v in values]
+    out[pd.isna(out)] = None
+    out[out == ""] = None
+    return out
+
+
+def _is_text(values: np.ndarray) -> bool:
+    return values.dtype == object or values.dtype.kind in "USO"
+
+
+def _shown(v):
+    """A cell as messages show it (``21.5``, not ``np.float64(21.5)``)."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _missing(values: np.ndarray) -> np.ndarray:
+    """Cells that hold nothing (None, NaN, NA); an empty string is not missing here."""
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _id(v) -> str | None:
+    # pd.NA / NaT (nullable and Parquet columns) are missing too, never a patient "<NA>"
+    if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, (float, np.floating)) and np.isnan(v)):
+        return None
+    if isinstance(v, (float, np.floating)) and float(v).is_integer():
+        return str(int(v))
+    if isinstance(v, np.integer):
+        return str(int(v))
+    return str(v).strip() or None
+
+
+def _id_array(values: np.ndarray) -> np.ndarray:
+    """Patient identifiers as strings; whole floats from a numeric column lose their '.0'."""
+    out = np.empty(len(values), dtype=object)
+    out[:] = [v if type(v) is str and v and v[0] != " " and v[-1] != " " else _id(v) for v in values]
+    return out
 
 
 def _ids(series: pd.Series) -> pd.Series:
-    """Patient identifiers as strings; whole floats from a numeric column lose their '.0'."""
-
-    def one(v):
-        # pd.NA / NaT (nullable and Parquet columns) are missing too, never a patient "<NA>"
-        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-            return None
-        if isinstance(v, (float, np.floating)) and float(v).is_integer():
-            return str(int(v))
-        return str(v).strip() or None
-
-    return series.astype(object).map(one)
+    """Patient identifiers of a column as a Series of strings (None where empty)."""
+    return pd.Series(_id_array(_array(series)), index=series.index, dtype=object)
 
 
-def _require_ids(pid: pd.Series, rows: pd.Series, source: str, how: str) -> None:
+def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> None:
     """An empty identifier cannot be attributed to a patient, so it always raises."""
-    empty = np.flatnonzero(pid.isna().to_numpy())
+    empty = np.flatnonzero(pd.isna(pid))
     if len(empty):
-        listed = ", ".join(str(rows.iloc[i]) for i in empty[:_MAX_LISTED])
+        listed = ", ".join(str(rows[i]) for i in empty[:_MAX_LISTED])
         raise InvalidInputError(
             f"patient_id is empty in {len(empty)} row(s) ({listed}); {how}",
-            source=source, row=rows.iloc[empty[0]], column="patient_id",
+            source=source, row=rows[empty[0]], column="patient_id",
         )
 
 
-def _numeric(series: pd.Series) -> pd.Series:
-    return pd.to_numeric(series, errors="coerce").astype(float)
+def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
+    if on_error not in ("raise", "flag"):
+        raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
+    if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
+        raise InvalidInputError(
+            f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
+        )
+    if uln is not None and not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
+        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
 
 # --------------------------------------------------------------------------- format rules
@@ -452,24 +524,31 @@ def _suggest_columns(name: str, known) -> list[str]:
     spellings with the same first letter (``difflib`` ratio >= 0.8, e.g. ``recurence_pattern``;
     not ``dfs_months``, another endpoint).
     """
+    return list(_suggestions(str(name), tuple(known)))
+
+
+@functools.lru_cache(maxsize=1024)
+def _suggestions(name: str, known: tuple) -> tuple:
+    """:func:`_suggest_columns`, remembered (the same extra column is seen on every call)."""
     n = _norm_name(name)
     if not n:
-        return []
+        return ()
     by_norm = {_norm_name(k): k for k in known if k != name}
     out = [k for nk, k in by_norm.items() if nk == n or (len(n) >= 3 and nk.startswith(n))]
     # a close spelling keeps the first letter: dfs_months (disease-free survival) is another
     # endpoint, not a misspelt pfs_months
     out += [by_norm[m] for m in difflib.get_close_matches(n, list(by_norm), n=3, cutoff=0.8) if m[0] == n[0]]
-    return list(dict.fromkeys(out))
+    return tuple(dict.fromkeys(out))
 
 
-def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.DataFrame:
+def _resolve_columns(table, known, mapping, source: str):
     """Apply the caller's column mapping, then refuse columns that look like known ones.
 
     Parameters
     ----------
-    frame : DataFrame
-        The table with stripped column names.
+    table : DataFrame or dict
+        The table with stripped column names: a DataFrame, or the dict of column arrays the
+        validators take (every input form becomes one); the same type is returned.
     known : iterable of str
         Column names with a meaning for this table.
     mapping : mapping of str to str, optional
@@ -488,24 +567,30 @@ def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.Dat
         (``ECOG`` for ``ecog``): it would otherwise be ignored silently.
     """
     known = tuple(known)
+    names = list(table.columns if isinstance(table, pd.DataFrame) else table)
     if mapping:
         if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
                                                     for k, v in mapping.items()):
             raise InvalidInputError(
                 "columns must map column names of the table to data-contract names, e.g. "
                 "{'ECOG': 'ecog'}", source=source)
-        mapping = {k: v for k, v in mapping.items() if k in frame.columns}
-        clash = [v for k, v in mapping.items() if v in frame.columns and v not in mapping and k != v]
+        mapping = {k: v for k, v in mapping.items() if k in names}
+        clash = [v for k, v in mapping.items() if v in names and v not in mapping and k != v]
         if clash:
             raise InvalidInputError(
                 f"the column mapping renames onto {clash}, which the table already has; map only "
                 "one column to each name", source=source, column=clash[0])
-        frame = frame.rename(columns=mapping)
-        _check_header(frame.columns, source)
-    present = set(frame.columns)
+        names = [mapping.get(n, n) for n in names]
+        _check_header(names, source)
+        if isinstance(table, pd.DataFrame):
+            table = table.rename(columns=mapping)
+        else:
+            table = {mapping.get(k, k): v for k, v in table.items()}
+    present = set(names)
+    known_set = frozenset(known)
     problems = []
-    for name in frame.columns:
-        if name in known or name in _DERIVED_COLUMNS:
+    for name in names:
+        if name in known_set or name in _DERIVED_COLUMNS:
             continue
         targets = [t for t in _suggest_columns(name, known) if t not in present]
         if targets:
@@ -519,7 +604,7 @@ def _resolve_columns(frame: pd.DataFrame, known, mapping, source: str) -> pd.Dat
             f"explicitly with columns={{{name!r}: {targets[0]!r}}} (command line: --rename "
             f"'{name}={targets[0]}'); to keep it as an extra column, rename it to something unlike "
             "a known column", source=source, column=name)
-    return frame
+    return table
 
 
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
@@ -538,35 +623,41 @@ def _number_hint(text, decimal: str, thousands: str | None) -> str:
     return ""
 
 
-def _parse_numbers(series: pd.Series, decimal: str = ".", thousands: str | None = None) -> pd.Series:
+def _parse_numbers(values, decimal: str = ".", thousands: str | None = None):
     """Numbers from a column of numbers or text; NaN where a cell is empty or does not parse.
 
-    With the defaults (``decimal="."``, no thousands separator) text is read by
-    ``pandas.to_numeric``. With a stated format, text must be a plain number written that
-    way: ``1.200,5`` with ``decimal=","`` and ``thousands="."``; a thousands separator must
-    group three digits; with ``decimal=","`` and no thousands separator a ``.`` is ambiguous
-    and the cell does not parse.
+    ``values`` is a column array (what the validators take) or a Series; a float array, or
+    a float Series with the same index, is returned. With the defaults (``decimal="."``, no
+    thousands separator) text is read by ``pandas.to_numeric``. With a stated format, text
+    must be a plain number written that way: ``1.200,5`` with ``decimal=","`` and
+    ``thousands="."``; a thousands separator must group three digits; with ``decimal=","``
+    and no thousands separator a ``.`` is ambiguous and the cell does not parse.
     """
-    if not (series.dtype == object or pd.api.types.is_string_dtype(series.dtype)):
-        return pd.to_numeric(series, errors="coerce").astype(float)
-    text = _as_text(series)
-    if decimal == "." and thousands is None:
-        return _numeric(text)
+    if isinstance(values, pd.Series):
+        return pd.Series(_parse_numbers(_array(values), decimal, thousands), index=values.index, dtype=float)
+    if values.dtype.kind in "iufb":
+        return values.astype(float)
+    text = _text(values)
+    if not len(text):
+        return np.zeros(0)
+    if decimal != "." or thousands is not None:
+        pattern = _number_pattern(decimal, thousands)
+        for i, v in enumerate(text):
+            if type(v) is str:
+                if pattern.match(v):
+                    text[i] = (v.replace(thousands, "") if thousands else v).replace(decimal, ".")
+                else:                   # not a number written this way (the caller reports it)
+                    text[i] = None
+    return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
+
+
+@functools.lru_cache(maxsize=16)
+def _number_pattern(decimal: str, thousands: str | None) -> re.Pattern:
+    """The regular expression of a number written with ``decimal`` and ``thousands``."""
     d, t = re.escape(decimal), re.escape(thousands) if thousands else None
     plain = rf"[+-]?(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
     grouped = rf"[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?" if t else None
-    pattern = re.compile(rf"^(?:{plain}|{grouped})$" if grouped else rf"^{plain}$")
-
-    def one(v):
-        if not isinstance(v, str):
-            return v
-        if not pattern.match(v):
-            return np.nan
-        if thousands:
-            v = v.replace(thousands, "")
-        return v.replace(decimal, ".")
-
-    return _numeric(text.map(one))
+    return re.compile(rf"^(?:{plain}|{grouped})$" if grouped else rf"^{plain}$")
 
 
 def _check_number_format(decimal: str, thousands: str | None) -> None:
@@ -578,12 +669,14 @@ def _check_number_format(decimal: str, thousands: str | None) -> None:
             f"got {thousands!r}")
 
 
-def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple[pd.Series, np.ndarray, Any]:
+def _parse_dates(values, date_format: str | None, what: str):
     """Calendar dates of a column: ``(dates, bad, message)``.
 
-    ``dates`` is datetime64 at midnight (a time of day is dropped: days count calendar days;
-    a timezone offset is dropped too, keeping the local date as written); ``bad`` marks
-    present cells that are not a date; ``message(raw)`` says why and how to fix it.
+    ``values`` is a column array (what the validators take) or a Series. ``dates`` is
+    datetime64[ns] at midnight (an array, or a Series with the same index; a time of day is
+    dropped: days count calendar days; a timezone offset is dropped too, keeping the local
+    date as written); ``bad`` marks present cells that are not a date; ``message(raw)`` says
+    why and how to fix it.
 
     Without ``date_format`` text must be ISO 8601 (``YYYY-MM-DD``, optionally followed by a
     time): ``01/03/2024`` is refused, never guessed (pandas would take the order of day and
@@ -594,37 +687,10 @@ def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple
     if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
         raise InvalidInputError(
             f"date_format must be a strftime format such as '%d/%m/%Y', got {date_format!r}")
-    if pd.api.types.is_datetime64_any_dtype(series.dtype):
-        values = series
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_localize(None)
-        return values.dt.normalize().astype("datetime64[ns]"), np.zeros(len(series), dtype=bool), None
-
-    def one(v):
-        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
-            return None
-        if isinstance(v, pd.Timestamp):
-            return (v.tz_localize(None) if v.tz is not None else v).normalize()
-        if isinstance(v, _dt.datetime):
-            return pd.Timestamp(v.replace(tzinfo=None)).normalize()
-        if isinstance(v, _dt.date):
-            return pd.Timestamp(v)
-        if not isinstance(v, str) or not v.strip():
-            return pd.NaT if not (isinstance(v, str)) else None
-        if date_format is None:
-            m = _ISO_DATE_RE.match(v)
-            if m is None:
-                return pd.NaT
-            return pd.to_datetime(m.group(1), format="%Y-%m-%d", errors="coerce")
-        ts = pd.to_datetime(v.strip(), format=date_format, errors="coerce")
-        if ts is pd.NaT:
-            return pd.NaT
-        return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
-
-    parsed = [one(v) for v in series.astype(object)]
-    bad = np.array([v is pd.NaT for v in parsed], dtype=bool)
-    dates = pd.Series(pd.to_datetime([None if v is pd.NaT else v for v in parsed]).astype("datetime64[ns]"),
-                      index=series.index)
+    if isinstance(values, pd.Series):
+        dates, bad, message = _parse_dates(_array(values), date_format, what)
+        return pd.Series(dates, index=values.index), bad, message
+    dates, bad = _date_values(values, date_format)
 
     def message(raw) -> str:
         if date_format is not None:
@@ -638,13 +704,56 @@ def _parse_dates(series: pd.Series, date_format: str | None, what: str) -> tuple
     return dates, bad, message
 
 
-def _cell(value):
-    """A cell as a plain Python value, for messages (``2``, not ``np.int64(2)``)."""
-    return value.item() if isinstance(value, np.generic) else value
+def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(dates, bad)`` of :func:`_parse_dates` on a column array."""
+    n = len(values)
+    if values.dtype.kind == "M":                         # a datetime column: midnight of its day
+        return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
+    if date_format is None and all(v is None or (type(v) is str and _ISO_DATE.match(v)) for v in values):
+        try:   # plain ISO dates: numpy reads them directly (pandas costs ~1 ms per call)
+            return np.array(["NaT" if v is None else v for v in values], dtype="datetime64[D]"
+                            ).astype("datetime64[ns]"), np.zeros(n, dtype=bool)
+        except ValueError:                               # 2024-02-30: the cell path says which
+            pass
+    nat = np.datetime64("NaT")
+
+    def one(v):
+        if v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and np.isnan(v)):
+            return None
+        if isinstance(v, np.datetime64):
+            return None if np.isnat(v) else pd.Timestamp(v).normalize()
+        if isinstance(v, pd.Timestamp):
+            return (v.tz_localize(None) if v.tz is not None else v).normalize()
+        if isinstance(v, _dt.datetime):
+            return pd.Timestamp(v.replace(tzinfo=None)).normalize()
+        if isinstance(v, _dt.date):
+            return pd.Timestamp(v)
+        if not isinstance(v, str):
+            return nat
+        if not v.strip():
+            return None
+        if date_format is None:
+            m = _ISO_DATE_RE.match(v)
+            if m is None:
+                return nat
+            ts = pd.to_datetime(m.group(1), format="%Y-%m-%d", errors="coerce")
+            return nat if ts is pd.NaT else ts
+        ts = pd.to_datetime(v.strip(), format=date_format, errors="coerce")
+        if ts is pd.NaT:
+            return nat
+        return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
+
+    parsed = [one(v) for v in values]
+    bad = np.fromiter((v is nat for v in parsed), dtype=bool, count=n)
+    dates = np.array([nat if v is None or v is nat else np.datetime64(v.to_datetime64(), "ns") for v in parsed],
+                     dtype="datetime64[ns]")
+    return dates, bad
 
 
-def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(flag, bad)`` of a ``censored`` column: true/false, 1/0, yes/no or empty (= false)."""
+    if values.dtype.kind == "b":
+        return values.astype(bool), np.zeros(len(values), dtype=bool)
 
     def one(v):
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
@@ -658,9 +767,9 @@ def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
             return False
         return True if text in CENSORED_TRUE else False if text in CENSORED_FALSE else None
 
-    parsed = series.astype(object).map(one)
-    bad = parsed.isna().to_numpy(dtype=bool)
-    return parsed.where(~bad, False).to_numpy(dtype=bool), bad
+    parsed = [one(v) for v in values]
+    bad = np.fromiter((v is None for v in parsed), dtype=bool, count=len(parsed))
+    return np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed)), bad
 
 
 # --------------------------------------------------------------------------- markers
@@ -669,26 +778,287 @@ def _parse_censored_flags(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
-def _parse_values(raw: pd.Series, decimal: str = ".", thousands: str | None = None
+def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
 
     The number (and the limit ``x`` of ``"<x"``) is read by :func:`_parse_numbers` with the
     stated ``decimal`` and ``thousands``.
     """
-    text = _as_text(raw)
-    censored = np.zeros(len(raw), dtype=bool)
+    if not _is_text(raw):
+        value = raw.astype(float)
+        return value, np.zeros(len(raw), dtype=bool), np.zeros(len(raw), dtype=bool)
+    text = _text(raw)
     body = text.copy()
-    is_str = text.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
-    if is_str.any():
-        idx = np.flatnonzero(is_str)
-        match = [_LIMIT_RE.match(v) for v in text.iloc[idx]]
-        hit = np.array([m is not None for m in match], dtype=bool)
-        censored[idx[hit]] = True
-        body.iloc[idx[hit]] = [m.group(1) for m in match if m is not None]
+    censored = np.zeros(len(raw), dtype=bool)
+    for i, v in enumerate(text):
+        if type(v) is str and v[:1] == "<":
+            body[i] = _LIMIT_RE.match(v).group(1)
+            censored[i] = True
     value = _parse_numbers(body, decimal, thousands)
-    bad = text.notna().to_numpy() & value.isna().to_numpy()
-    return value.to_numpy(dtype=float), censored, bad
+    bad = ~_missing(text) & np.isnan(value)
+    return value, censored, bad
+
+
+@dataclass
+class _MarkerRows:
+    """Validated markers columns (input order) and the problems found (internal)."""
+
+    patient_id: np.ndarray
+    day: np.ndarray
+    ca125: np.ndarray
+    censored: np.ndarray
+    uln: np.ndarray
+    assay: np.ndarray
+    event: np.ndarray
+    row: np.ndarray
+    extra: dict
+    problems: _Collector
+    value_name: str = "ca125"      # the marker's value column (the ``ca125`` field holds its values)
+
+
+def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
+                      day_range: tuple[int, int], known_ids=None, starts=None,
+                      clinical_given: bool = False, date_format: str | None = None, decimal: str = ".",
+                      thousands: str | None = None, spec: MarkerSpec | None = None) -> _MarkerRows:
+    """Every markers rule of the data contract, on the columns of any input form.
+
+    ``spec`` is the marker (default CA-125): its name is the value column, its label and unit
+    are in the messages, values above its plausible maximum are invalid.
+
+    ``known_ids`` (a set) are the patients of the clinical table, when one was given;
+    ``starts`` maps a patient to its ``treatment_start`` from the clinical table (None when
+    that table has no such column). ``date_format``, ``decimal`` and ``thousands`` say how
+    dates and numbers are written (:func:`_parse_dates`, :func:`_parse_numbers`). Problems
+    are collected (not raised): the caller raises or flags them.
+    """
+    spec = get_marker(spec)
+    vc, what, unit = spec.name, spec.label, spec.unit
+    value_max = CA125_MAX if vc == "ca125" else spec.plausible_max
+    if "day" not in columns and "date" in columns:
+        _require(columns, ("patient_id", vc, "date"), label, "markers")
+    else:
+        _require(columns, ("patient_id", vc, "day"), label, "markers")
+    n = len(rows)
+    pid = _id_array(columns["patient_id"])
+    _require_ids(pid, rows, label, "give every sample its patient's identifier")
+    col = _Collector(label, rows, pid)
+
+    # ---- day (or date relative to treatment_start)
+    if "day" in columns:
+        raw_day = columns["day"]
+        day_f = _parse_numbers(raw_day, decimal, thousands)
+        empty_day = _missing(raw_day)
+        col.add(np.isnan(day_f) & ~empty_day, "day",
+                lambda i: f"day {_shown(raw_day[i])!r} is not a number; give whole days from the first dose (day 0)"
+                + _number_hint(raw_day[i], decimal, thousands))
+        col.add(empty_day, "day", "day is empty; give whole days from the first dose (day 0)")
+    else:
+        day_f = _days_from_dates(columns, pid, starts, col, clinical_given, date_format)
+    known_day = ~np.isnan(day_f)
+    col.add(known_day & (np.floor(day_f) != day_f), "day",
+            lambda i: f"day {float(day_f[i])!r} is not a whole number of days")
+    lo, hi = day_range
+    col.add(known_day & ((day_f < lo) | (day_f > hi)), "day",
+            lambda i: f"day {day_f[i]:g} is outside the plausible range {lo}..{hi}; "
+            "days count from the first dose of the chemotherapy line (day 0)")
+
+    # ---- event
+    if "event" in columns:
+        raw_event = columns["event"]
+        event = _text(raw_event)
+        event[:] = [v.lower().replace(" ", "_") if type(v) is str else v for v in event]
+        known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
+        col.add(~known, "event",
+                lambda i: f"unknown event {_shown(raw_event[i])!r}; use one of {list(EVENT_KINDS)} or leave it empty")
+    else:
+        event = np.full(n, None, dtype=object)
+    no_event = np.fromiter((v is None for v in event), dtype=bool, count=n)
+
+    # ---- the marker's value
+    raw_value = columns[vc]
+    value, censored, bad_value = _parse_values(raw_value, decimal, thousands)
+    if "censored" in columns:  # a canonical frame written out and read back keeps its flags
+        raw_flag = columns["censored"]
+        flag, bad_flag = _parse_censored_flags(raw_flag)
+        col.add(bad_flag, "censored",
+                lambda i: f"censored {_shown(raw_flag[i])!r} is not a documented value; use "
+                f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
+                f"leave it empty (= false), or write the value as '<x' in the {vc} column")
+        censored = censored | flag
+    col.add(bad_value, vc,
+            lambda i: f"{what} value {_shown(raw_value[i])!r} is not a number; give {unit} as a number, "
+            "or '<x' for a value below the assay's limit" + _number_hint(raw_value[i], decimal, thousands))
+    col.add(~bad_value & (value < 0), vc,
+            lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
+    col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
+    col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
+            lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
+            f"{value_max:,.0f} {unit}); check the value and its unit")
+    empty_value = np.isnan(value) & ~bad_value
+    col.add(empty_value & no_event, vc,
+            f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
+
+    # ---- uln and assay
+    if "uln" in columns:
+        uln_raw = columns["uln"]
+        uln_v = _parse_numbers(uln_raw, decimal, thousands)
+        col.add(np.isnan(uln_v) & ~_missing(uln_raw), "uln",
+                lambda i: f"ULN {_shown(uln_raw[i])!r} is not a number; give the assay's upper limit of normal in "
+                f"{unit}" + _number_hint(uln_raw[i], decimal, thousands))
+        col.add(~np.isnan(uln_v) & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
+        typical = "assays use about 20-40 U/mL; " if vc == "ca125" else ""
+        col.add(~np.isnan(uln_v) & (uln_v > ULN_MAX), "uln",
+                lambda i: f"ULN {uln_v[i]:g} {unit} is implausible ({typical}at most "
+                f"{ULN_MAX:g}); check the value and its unit")
+        uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
+    else:
+        uln_v = np.full(n, float(uln))
+    assay = _text(columns["assay"]) if "assay" in columns else np.full(n, None, dtype=object)
+
+    canonical = marker_columns(spec)
+    extra = {c: v for c, v in columns.items() if c not in canonical and c != "date"}
+    out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
+                      np.asarray(rows, dtype=object), extra, col, vc)
+    out = _handle_duplicates(out, duplicates)
+
+    if known_ids is not None:
+        orphan = np.fromiter((p not in known_ids for p in out.patient_id), dtype=bool, count=len(out.row))
+        col.rows, col.patients = out.row, out.patient_id
+        col.add(orphan, "patient_id",
+                lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
+                "add the patient to the clinical table or remove the markers")
+    return out
+
+
+def _treatment_starts(clinical, date_format: str | None = None) -> dict[str, Any] | None:
+    """``patient_id -> treatment_start`` of a clinical table (for markers that carry dates);
+    None when the table has no ``treatment_start`` column.
+
+    A canonical frame (:func:`read_clinical`) is used as it is; anything else is read with
+    :func:`read_clinical` (dates as ``date_format`` says, never guessed).
+    """
+    if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical.columns and \
+            pd.api.types.is_datetime64_any_dtype(clinical["treatment_start"].dtype):
+        clin = clinical
+    else:
+        clin = read_clinical(clinical, require=("patient_id",), date_format=date_format)
+    if "treatment_start" not in clin.columns:
+        return None
+    starts, _, _ = _parse_dates(_array(clin["treatment_start"]), None, "treatment_start")
+    out: dict[str, Any] = {}
+    for p, t in zip(_id_array(_array(clin["patient_id"])), starts):
+        out.setdefault(p, t)
+    return out
+
+
+def _no_treatment_start() -> InvalidInputError:
+    return InvalidInputError(
+        "markers carry dates, so the clinical table needs a 'treatment_start' column "
+        "(date of the first dose)", column="treatment_start",
+    )
+
+
+def _days_from_dates(columns: dict, pid: np.ndarray, starts, col: _Collector, clinical_given: bool,
+                     date_format: str | None = None) -> np.ndarray:
+    """Days from the first dose: dates minus ``treatment_start`` of the clinical table
+    (``starts``), or of the markers rows themselves (a FHIR bundle or OMOP extract carries it
+    per row). Where both give one, they must agree. Calendar days: times of day are dropped
+    from both (:func:`_parse_dates`)."""
+    own = "treatment_start" in columns
+    if not clinical_given and not own:
+        raise InvalidInputError(
+            "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
+            "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
+        )
+    if clinical_given and starts is None and not own:
+        raise _no_treatment_start()
+    nat = np.datetime64("NaT", "ns")
+    start = np.full(len(pid), nat, dtype="datetime64[ns]")
+    if own:
+        raw_start = columns["treatment_start"]
+        start, bad_start, start_message = _parse_dates(raw_start, date_format, "treatment_start")
+        col.add(bad_start, "treatment_start", lambda i: start_message(_shown(raw_start[i])))
+    if starts is not None:
+        given = np.array([starts.get(p, nat) for p in pid], dtype="datetime64[ns]")
+        differ = ~np.isnat(given) & ~np.isnat(start) & (given != start)
+        col.add(differ, "treatment_start",
+                lambda i: f"treatment_start {pd.Timestamp(start[i]).date()} of the markers differs from "
+                f"{pd.Timestamp(given[i]).date()} in the clinical table; correct one of them")
+        start = np.where(np.isnat(given), start, given)
+    raw = columns["date"]
+    dates, bad, message = _parse_dates(raw, date_format, "date")
+    col.add(bad, "date", lambda i: message(_shown(raw[i])))
+    col.add(np.isnat(dates) & ~bad, "date", "date is empty; give the date of the sample")
+    no_start = ~np.isnat(dates) & np.isnat(start) & ~pd.isna(pid)
+    col.add(no_start, "treatment_start",
+            lambda i: f"patient {pid[i]!r} has no treatment_start in the clinical table"
+            + (" or the markers" if own else "") + "; add the date of the first dose")
+    return (dates - start) / np.timedelta64(1, "D")
+
+
+def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
+    """Rows with a value whose (patient, day) another valued row shares.
+
+    An infinite day is already reported (outside the plausible range); it is no sample day.
+    """
+    has_value = np.flatnonzero(~np.isnan(m.ca125) & np.isfinite(m.day))
+    dup = np.zeros(len(m.row), dtype=bool)
+    if len(has_value) < 2:
+        return dup
+    ids = m.patient_id[has_value]
+    codes = np.zeros(len(ids), dtype=np.int64) if (ids == ids[0]).all() else pd.factorize(ids)[0]
+    day = m.day[has_value]
+    order = np.lexsort((day, codes))
+    same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
+    if same.any():
+        dup[has_value[order[1:][same]]] = True
+        dup[has_value[order[:-1][same]]] = True
+    return dup
+
+
+def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
+    dup = _duplicate_rows(m)
+    if not dup.any():
+        return m
+    col = m.problems
+    if duplicates == "error":
+        col.add(dup, "day",
+                lambda i: f"two or more CA-125 samples on day {int(m.day[i])}; GCIG treats "
+                "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
+                "(or median/max/min/first/last) to aggregate explicitly")
+        return m
+    # explicit aggregation: one row per (patient, day), at the first duplicate's place
+    out = _rows_frame(m)
+    vc = m.value_name
+    dup_index = out.index[dup]
+    group = out.loc[dup_index]
+    agg = group.groupby(["patient_id", "day"], sort=False).agg(
+        **{vc: (vc, duplicates)},
+        censored=("censored", "all"),
+    )
+    keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
+    keep_first = keep_first.set_index(["patient_id", "day"])
+    keep_first[vc] = agg[vc]
+    keep_first["censored"] = agg["censored"]
+    keep_first = keep_first.reset_index()
+    out = pd.concat([out.drop(index=dup_index), keep_first[out.columns]], ignore_index=True)
+    extra = {c: out[c].to_numpy() for c in m.extra}
+    return _MarkerRows(out["patient_id"].to_numpy(dtype=object), out["day"].to_numpy(dtype=float),
+                       out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
+                       out["uln"].to_numpy(dtype=float), out["assay"].to_numpy(dtype=object),
+                       out["event"].to_numpy(dtype=object), out["_row"].to_numpy(dtype=object), extra, col,
+                       m.value_name)
+
+
+def _rows_frame(m: _MarkerRows) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "patient_id": m.patient_id, "day": m.day, m.value_name: m.ca125, "censored": m.censored,
+        "uln": m.uln, "assay": m.assay, "event": m.event, "_row": m.row,
+    })
+    for c, v in m.extra.items():
+        out[c] = v
+    return out
 
 
 def read_markers(
@@ -765,215 +1135,39 @@ def read_markers(
     -------
     pandas.DataFrame
         The canonical markers frame described in the module docstring.
-    """
-    if on_error not in ("raise", "flag"):
-        raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
-    if duplicates not in ("error", *_AGGREGATIONS):
-        raise InvalidInputError(
-            f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
-        )
-    spec = get_marker(marker)
-    vc, what, unit = spec.name, spec.label, spec.unit
-    value_max = CA125_MAX if vc == "ca125" else spec.plausible_max
-    uln = spec.default_uln if uln is None else uln
-    if not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
-        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
+    See Also
+    --------
+    patient_record : the same rules for one patient given in any form.
+    """
+    spec = get_marker(marker)
+    uln = spec.default_uln if uln is None else uln
+    _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name)
-    frame = _strip_columns(frame)
-    _check_header(frame.columns, label)
-    frame = _resolve_columns(frame, MARKERS_KNOWN, columns, label)
-    frame = _value_column(frame, spec, label)
-    if "day" not in frame.columns and "date" in frame.columns:
-        _require(frame, ("patient_id", vc, "date"), label, "markers")
-    else:
-        _require(frame, ("patient_id", vc, "day"), label, "markers")
-
-    pid = _ids(frame["patient_id"])
-    _require_ids(pid, rows, label, "give every sample its patient's identifier")
-    col = _Collector(label, rows, pid)
-
-    # ---- day (or date relative to treatment_start)
-    if "day" in frame.columns:
-        day_f = _parse_numbers(frame["day"], decimal, thousands)
-        raw_day = frame["day"]
-        col.add(day_f.isna() & raw_day.notna(), "day",
-                lambda i: f"day {raw_day.iloc[i]!r} is not a number; give whole days from the first dose (day 0)"
-                + _number_hint(raw_day.iloc[i], decimal, thousands))
-        col.add(raw_day.isna(), "day", "day is empty; give whole days from the first dose (day 0)")
-    else:
-        day_f = _days_from_dates(frame, pid, clinical, col, date_format)
-    whole = day_f.notna() & (np.floor(day_f) != day_f)
-    col.add(whole, "day", lambda i: f"day {day_f.iloc[i]!r} is not a whole number of days")
-    lo, hi = day_range
-    col.add(day_f.notna() & ((day_f < lo) | (day_f > hi)), "day",
-            lambda i: f"day {day_f.iloc[i]:g} is outside the plausible range {lo}..{hi}; "
-            "days count from the first dose of the chemotherapy line (day 0)")
-
-    # ---- event
-    if "event" in frame.columns:
-        event = _as_text(frame["event"]).map(lambda v: v.lower().replace(" ", "_") if isinstance(v, str) else v)
-        bad_event = event.notna() & ~event.isin(EVENT_KINDS)
-        col.add(bad_event, "event",
-                lambda i: f"unknown event {frame['event'].iloc[i]!r}; use one of {list(EVENT_KINDS)} or leave it empty")
-    else:
-        event = pd.Series([None] * len(frame), dtype=object)
-
-    # ---- the marker's value
-    value, censored, bad_value = _parse_values(frame[vc], decimal, thousands)
-    if "censored" in frame.columns:  # a canonical frame written out and read back keeps its flags
-        flag, bad_flag = _parse_censored_flags(frame["censored"])
-        col.add(bad_flag, "censored",
-                lambda i: f"censored {_cell(frame['censored'].iloc[i])!r} is not a documented value; use "
-                f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
-                f"leave it empty (= false), or write the value as '<x' in the {vc} column")
-        censored = censored | flag
-    raw_value = frame[vc]
-    col.add(bad_value, vc,
-            lambda i: f"{what} value {raw_value.iloc[i]!r} is not a number; give {unit} as a number, "
-            "or '<x' for a value below the assay's limit" + _number_hint(raw_value.iloc[i], decimal, thousands))
-    col.add(~bad_value & (value < 0), vc,
-            lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
-    col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
-    col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
-            lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
-            f"{value_max:,.0f} {unit}); check the value and its unit")
-    empty_value = np.isnan(value) & ~bad_value
-    col.add(empty_value & event.isna().to_numpy(), vc,
-            f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
-
-    # ---- uln and assay
-    if "uln" in frame.columns:
-        uln_raw = frame["uln"]
-        uln_v = _parse_numbers(uln_raw, decimal, thousands)
-        col.add(uln_v.isna() & uln_raw.notna(), "uln",
-                lambda i: f"ULN {uln_raw.iloc[i]!r} is not a number; give the assay's upper limit of normal in {unit}"
-                + _number_hint(uln_raw.iloc[i], decimal, thousands))
-        col.add(uln_v.notna() & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
-        typical = "assays use about 20-40 U/mL; " if vc == "ca125" else ""
-        col.add(uln_v.notna() & (uln_v > ULN_MAX), "uln",
-                lambda i: f"ULN {uln_v.iloc[i]:g} {unit} is implausible ({typical}at most "
-                f"{ULN_MAX:g}); check the value and its unit")
-        uln_v = uln_v.fillna(float(uln))
-    else:
-        uln_v = pd.Series(np.full(len(frame), float(uln)))
-    assay = _as_text(frame["assay"]) if "assay" in frame.columns else pd.Series([None] * len(frame), dtype=object)
-
-    extra = [c for c in frame.columns if c not in marker_columns(spec) and c not in ("date",)]
-    out = pd.DataFrame({
-        "patient_id": pid,
-        "day": day_f,
-        vc: np.where(bad_value, np.nan, value),
-        "censored": censored,
-        "uln": uln_v.to_numpy(dtype=float),
-        "assay": assay,
-        "event": event,
-        "_row": rows,
-    })
-    for c in extra:
-        out[c] = frame[c].to_numpy()
-
-    out = _handle_duplicates(out, duplicates, col, spec)
-
+    cols = _value_column(_resolve_columns(_frame_columns(frame), MARKERS_KNOWN, columns, label), spec, label)
+    starts = known = None
     if clinical is not None:
         known = set(_clinical_ids(clinical, date_format))
-        orphan = out["patient_id"].notna() & ~out["patient_id"].isin(known)
-        col.rows, col.patients = out["_row"], out["patient_id"]
-        col.add(orphan.to_numpy(), "patient_id",
-                lambda i: f"patient {out['patient_id'].iloc[i]!r} has markers but no clinical row; "
-                "add the patient to the clinical table or remove the markers")
-
-    if col.problems and on_error == "raise":
-        raise col.error()
-    return _finish_markers(out, col, float(uln), extra, spec)
-
-
-def _days_from_dates(frame, pid, clinical, col: _Collector, date_format: str | None = None) -> pd.Series:
-    """Days from the first dose: dates minus ``treatment_start`` of the clinical table, or of
-    the markers rows themselves (a FHIR bundle or OMOP extract carries it per row). Where
-    both give one, they must agree. Calendar days: times of day are dropped from both
-    (:func:`_parse_dates`)."""
-    own = "treatment_start" in frame.columns
-    if clinical is None and not own:
-        raise InvalidInputError(
-            "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
-            "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
-        )
-    start = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[ns]")
-    if own:
-        raw_start = frame["treatment_start"]
-        start, bad_start, start_message = _parse_dates(raw_start, date_format, "treatment_start")
-        col.add(bad_start, "treatment_start", lambda i: start_message(raw_start.iloc[i]))
-    if clinical is not None:
-        if isinstance(clinical, pd.DataFrame) and "treatment_start" in clinical.columns and \
-                pd.api.types.is_datetime64_any_dtype(clinical["treatment_start"].dtype):
-            clin = clinical                     # already read (canonical clinical frame)
-        else:
-            clin = read_clinical(clinical, require=("patient_id",), date_format=date_format)
-        if "treatment_start" not in clin.columns and not own:
-            raise InvalidInputError(
-                "markers carry dates, so the clinical table needs a 'treatment_start' column "
-                "(date of the first dose)", column="treatment_start",
-            )
-        if "treatment_start" in clin.columns:
-            start_dates, _, _ = _parse_dates(clin["treatment_start"], None, "treatment_start")
-            starts = pd.Series(start_dates.to_numpy(), index=_ids(clin["patient_id"]).to_numpy())
-            starts = starts[~starts.index.duplicated()]
-            given = pd.to_datetime(pid.map(starts))
-            differ = (given.notna() & start.notna() & (given != start)).to_numpy()
-            col.add(differ, "treatment_start",
-                    lambda i: f"treatment_start {start.iloc[i].date()} of the markers differs from "
-                    f"{given.iloc[i].date()} in the clinical table; correct one of them")
-            start = given.where(given.notna(), start)
-    raw = frame["date"]
-    dates, bad, message = _parse_dates(raw, date_format, "date")
-    col.add(bad, "date", lambda i: message(raw.iloc[i]))
-    col.add(dates.isna().to_numpy() & ~bad, "date", "date is empty; give the date of the sample")
-    no_start = dates.notna() & start.isna() & pid.notna()
-    col.add(no_start.to_numpy(), "treatment_start",
-            lambda i: f"patient {pid.iloc[i]!r} has no treatment_start in the clinical table"
-            + (" or the markers" if own else "") + "; add the date of the first dose")
-    return (dates - start).dt.days.astype(float)
+        if "day" not in cols and "date" in cols:
+            starts = _treatment_starts(clinical, date_format)
+    m = _validate_markers(cols, rows.to_numpy(dtype=object), label, uln=float(uln), duplicates=duplicates,
+                          day_range=day_range, known_ids=known, starts=starts,
+                          clinical_given=clinical is not None, date_format=date_format, decimal=decimal,
+                          thousands=thousands, spec=spec)
+    if m.problems.problems and on_error == "raise":
+        raise m.problems.error()
+    return _finish_markers(m, float(uln))
 
 
-def _handle_duplicates(out: pd.DataFrame, duplicates: str, col: _Collector, spec: MarkerSpec) -> pd.DataFrame:
-    vc = spec.name
-    # an infinite day is already reported (outside the plausible range); it is no sample day
-    has_value = out[vc].notna() & out["patient_id"].notna() & np.isfinite(out["day"].astype(float))
-    key = out.loc[has_value, ["patient_id", "day"]]
-    dup = key.duplicated(keep=False)
-    if not dup.any():
-        return out
-    dup_index = key.index[dup.to_numpy()]
-    if duplicates == "error":
-        mask = out.index.isin(dup_index)
-        col.rows, col.patients = out["_row"], out["patient_id"]
-        col.add(mask, "day",
-                lambda i: f"two or more CA-125 samples on day {int(out['day'].iloc[i])}; GCIG treats "
-                "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
-                "(or median/max/min/first/last) to aggregate explicitly")
-        return out
-    group = out.loc[dup_index]
-    agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        **{vc: (vc, duplicates)},
-        censored=("censored", "all"),
-    )
-    keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
-    keep_first = keep_first.set_index(["patient_id", "day"])
-    keep_first[vc] = agg[vc]
-    keep_first["censored"] = agg["censored"]
-    keep_first = keep_first.reset_index()
-    rest = out.drop(index=dup_index)
-    return pd.concat([rest, keep_first[out.columns]], ignore_index=True)
-
-
-def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[str],
-                    spec: MarkerSpec) -> pd.DataFrame:
-    vc = spec.name
+def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
+    vc = m.value_name
+    col = m.problems
+    extra = list(m.extra)
+    out = _rows_frame(m)
     reasons = col.reasons_by_patient() if col.problems else {}
     bad_ids = set(reasons)
-    good = out[~out["patient_id"].isin(bad_ids)].copy()
+    good = out[~out["patient_id"].isin(bad_ids)].copy() if bad_ids else out
     good["day"] = good["day"].astype("int64")
     good["problem"] = None
     placeholders = pd.DataFrame({
@@ -997,7 +1191,7 @@ def _finish_markers(out: pd.DataFrame, col: _Collector, uln: float, extra: list[
     result["uln"] = result["uln"].astype(float)
     for c in ("assay", "event", "problem"):
         result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(marker_columns(spec)) + extra]
+    return result[list(marker_columns(vc)) + extra]
 
 
 def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
@@ -1007,32 +1201,34 @@ def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
     return tuple(name if c == "ca125" else c for c in MARKER_COLUMNS)
 
 
-def _value_column(frame: pd.DataFrame, spec: MarkerSpec, label: str) -> pd.DataFrame:
-    """The frame with the value column named ``spec.name``, or a typed error (never a guess).
+def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
+    """The columns with the value column named ``spec.name``, or a typed error (never a guess).
 
     A ``marker`` column (``ca125 extract`` writes one, values in ``ca125``) must name
     ``spec`` on every row; its ``ca125`` column is then the marker's value. A table with
     another marker's value column and not ``spec``'s is refused, naming ``marker=``.
     """
-    if "marker" in frame.columns:
-        named = {str(v).strip().lower() for v in frame["marker"].dropna().unique()}
+    if "marker" in columns:
+        text = _text(columns["marker"])
+        named = {str(v).lower() for v in text if v is not None}
         others = sorted(named - {spec.name})
         if others:
             raise InvalidInputError(
                 f"the table's 'marker' column names {others}, not {spec.name!r} ({spec.label}); "
                 f"read it with marker={others[0]!r} (ca125 ... --marker {others[0]})",
                 source=label, column="marker")
-        if spec.name not in frame.columns and "ca125" in frame.columns:
-            frame = frame.rename(columns={"ca125": spec.name})
-        return frame
-    if spec.name not in frame.columns:
-        found = [m for m in MARKERS if m in frame.columns]
+        if spec.name not in columns and "ca125" in columns:
+            columns = {(spec.name if k == "ca125" else k): v for k, v in columns.items()}
+        return columns
+    if spec.name not in columns:
+        found = [m for m in MARKERS if m in columns]
         if found:
             raise InvalidInputError(
                 f"the table has no {spec.name!r} ({spec.label}) column but has {found}: it holds "
                 f"another marker; pass marker={found[0]!r} (on the command line --marker {found[0]}) "
                 "to read it", source=label, column=spec.name)
-    return frame
+    return columns
+
 
 
 # --------------------------------------------------------------------------- clinical
@@ -1040,9 +1236,10 @@ def _value_column(frame: pd.DataFrame, spec: MarkerSpec, label: str) -> pd.DataF
 
 def _clinical_ids(clinical, date_format: str | None = None) -> list[str]:
     if isinstance(clinical, pd.DataFrame):
+        _check_header(clinical.columns, "clinical DataFrame")
         if "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
-        return [p for p in _ids(clinical["patient_id"]) if p is not None]
+        return [p for p in _id_array(_array(clinical["patient_id"])) if p is not None]
     return list(read_clinical(clinical, on_error="flag", require=("patient_id",),
                               date_format=date_format)["patient_id"])
 
@@ -1097,7 +1294,7 @@ def _tnm_rule(label: str, prefix: str, allowed: tuple) -> _CategoryRule:
                          f"if not assessed; {others} stages belong in their own columns")
 
 
-#: Numeric clinical columns and their validation (read_clinical; predict's fast reader).
+#: Numeric clinical columns and their validation (read_clinical, patient_record).
 CLINICAL_NUMBERS = {
     "age": _NumberRule(0, 120, "give age in years"),
     "ecog": _NumberRule(0, 4, "ECOG performance status is 0-4", integer=True),
@@ -1121,7 +1318,7 @@ CLINICAL_NUMBERS = {
        for name, meaning in SCREENING_FLAGS.items()},
 }
 
-#: Text clinical columns with a closed set of values (read_clinical; predict's fast reader).
+#: Text clinical columns with a closed set of values (read_clinical, patient_record).
 CLINICAL_CATEGORIES = {
     "recurrence_pattern": _CategoryRule("recurrence pattern", str.lower, RECURRENCE_PATTERNS,
                                         f"use one of {list(RECURRENCE_PATTERNS)}"),
@@ -1163,6 +1360,89 @@ CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) 
 MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
                  + tuple(m for m in MARKERS if m != "ca125") + ("marker",))
 
+
+@dataclass
+class _ClinicalRows:
+    """Validated clinical columns (input order) and the problems found (internal)."""
+
+    patient_id: np.ndarray
+    values: dict                 # column -> canonical array (numbers float, text object)
+    duplicated: np.ndarray
+    problems: _Collector
+
+
+def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, date_format: str | None = None,
+                       decimal: str = ".", thousands: str | None = None) -> _ClinicalRows:
+    """Every clinical rule of the data contract, on the columns of any input form.
+
+    ``date_format``, ``decimal`` and ``thousands`` say how dates and numbers are written
+    (:func:`_parse_dates`, :func:`_parse_numbers`).
+    """
+    _require(columns, require, label, "clinical")
+    pid = _id_array(columns["patient_id"])
+    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
+    col = _Collector(label, rows, pid)
+    n = len(pid)
+    dup = np.zeros(n, dtype=bool)
+    if n > 1:
+        dup = pd.Series(pid).duplicated(keep=False).to_numpy()
+        col.add(dup, "patient_id",
+                lambda i: f"patient {pid[i]!r} has more than one clinical row; keep one row per patient")
+    out: dict[str, np.ndarray] = {}
+
+    for name, rule in CLINICAL_NUMBERS.items():
+        if name not in columns:
+            continue
+        raw = columns[name]
+        v = _parse_numbers(raw, decimal, thousands)
+        present = ~_missing(_text(raw)) if _is_text(raw) else ~_missing(raw)
+        col.add(present & np.isnan(v), name, lambda i, name=name, raw=raw, rule=rule:
+                f"{name} {_shown(raw[i])!r} is not a number; {rule.what}"
+                + _number_hint(raw[i], decimal, thousands))
+        ok = ~np.isnan(v)
+        if rule.integer:
+            col.add(ok & (np.floor(v) != v), name, lambda i, name=name, raw=raw, rule=rule:
+                    f"{name} {_shown(raw[i])!r} must be a whole number; {rule.what}")
+        if rule.choices is not None:
+            col.add(ok & ~np.logical_or.reduce([v == c for c in rule.choices]), name, lambda i, name=name, raw=raw, rule=rule:
+                    f"{name} {_shown(raw[i])!r} is not allowed; {rule.what}")
+        else:
+            col.add(ok & ((v < rule.low) | (v > rule.high)), name, lambda i, name=name, v=v, rule=rule:
+                    f"{name} {v[i]:g} is outside {rule.low}..{rule.high}; {rule.what}")
+        # an integer column holds whole numbers; a value outside its range (already reported,
+        # e.g. 1e308, which no integer holds) is unknown
+        out[name] = np.where((v >= rule.low) & (v <= rule.high), np.round(v), np.nan) if rule.integer else v
+
+    if "figo_stage" in columns:
+        raw = _text(columns["figo_stage"])
+        stage = np.empty(n, dtype=object)
+        stage[:] = [normalise_stage(v) for v in raw]
+        unknown = stage == "?"
+        col.add(unknown, "figo_stage",
+                lambda i: f"unknown FIGO stage {_shown(raw[i])!r}; use I, II, III or IV (substages such as IIIC accepted)")
+        stage[unknown] = None
+        out["figo_stage"] = stage
+        out["figo_stage_raw"] = raw
+
+    for name, rule in CLINICAL_CATEGORIES.items():
+        if name not in columns:
+            continue
+        raw = _text(columns[name])
+        value = np.empty(n, dtype=object)
+        value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
+        allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
+        col.add(~allowed, name, lambda i, raw=raw, rule=rule: f"unknown {rule.label} {_shown(raw[i])!r}; {rule.fix}")
+        value[~allowed] = None
+        out[name] = value
+
+    if "treatment_start" in columns:
+        raw = columns["treatment_start"]
+        ts, bad, message = _parse_dates(raw, date_format, "treatment_start")
+        col.add(bad, "treatment_start", lambda i: message(_shown(raw[i])))
+        out["treatment_start"] = ts
+    return _ClinicalRows(pid, out, dup, col)
+
+
 def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED,
                   date_format: str | None = None, sep: str | None = None, decimal: str = ".",
                   thousands: str | None = None, columns: dict[str, str] | None = None) -> pd.DataFrame:
@@ -1198,85 +1478,378 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         ``histology``, TNM stages, MMR/MSI status, ...) are validated by the same rule tables
         (:data:`CLINICAL_NUMBERS`, :data:`CLINICAL_CATEGORIES`) when present.
     """
-    if on_error not in ("raise", "flag"):
-        raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
+    _check_arguments(on_error)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "clinical", sep)
-    frame = _strip_columns(frame)
-    _check_header(frame.columns, label)
-    frame = _resolve_columns(frame, CLINICAL_KNOWN, columns, label)
-    _require(frame, require, label, "clinical")
-    pid = _ids(frame["patient_id"])
-    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
-    col = _Collector(label, rows, pid)
-    dup = pid.notna() & pid.duplicated(keep=False)
-    col.add(dup, "patient_id",
-            lambda i: f"patient {pid.iloc[i]!r} has more than one clinical row; keep one row per patient")
-
-    out = pd.DataFrame({"patient_id": pid})
-
-    def number(name, lo, hi, what, integer=False, choices=None):
-        if name not in frame.columns:
-            return
-        raw = frame[name]
-        v = _parse_numbers(raw, decimal, thousands)
-        present = raw.notna() & (raw.astype(str).str.strip() != "")
-        col.add(present & v.isna(), name, lambda i: f"{name} {raw.iloc[i]!r} is not a number; {what}"
-                + _number_hint(raw.iloc[i], decimal, thousands))
-        ok = v.notna()
-        if integer:
-            col.add(ok & (np.floor(v) != v), name, lambda i: f"{name} {raw.iloc[i]!r} must be a whole number; {what}")
-        if choices is not None:
-            col.add(ok & ~v.isin(choices), name, lambda i: f"{name} {raw.iloc[i]!r} is not allowed; {what}")
-        else:
-            col.add(ok & ((v < lo) | (v > hi)), name,
-                    lambda i: f"{name} {v.iloc[i]:g} is outside {lo}..{hi}; {what}")
-        if integer:   # values outside the range are reported above; they cannot be cast (1e308)
-            v = v.where((v >= lo) & (v <= hi)).round().astype("Int64")
-        out[name] = v
-
-    for name, rule in CLINICAL_NUMBERS.items():
-        number(name, rule.low, rule.high, rule.what, integer=rule.integer, choices=rule.choices)
-
-    if "figo_stage" in frame.columns:
-        raw = _as_text(frame["figo_stage"])
-        stage = raw.map(normalise_stage)
-        col.add((stage == "?").to_numpy(), "figo_stage",
-                lambda i: f"unknown FIGO stage {raw.iloc[i]!r}; use I, II, III or IV (substages such as IIIC accepted)")
-        out["figo_stage"] = stage.where(stage != "?", None)
-        out["figo_stage_raw"] = raw
-    def category(name, label, normalise, allowed, fix):
-        """Normalise a text column, flag values outside ``allowed``, keep the valid ones."""
-        if name not in frame.columns:
-            return
-        raw = _as_text(frame[name])
-        value = raw.map(lambda v: normalise(v) if isinstance(v, str) else v)
-        col.add((value.notna() & ~value.isin(allowed)).to_numpy(), name,
-                lambda i: f"unknown {label} {raw.iloc[i]!r}; {fix}")
-        out[name] = value.where(value.isin(allowed), None)
-
-    for name, rule in CLINICAL_CATEGORIES.items():
-        category(name, rule.label, rule.normalise, rule.allowed, rule.fix)
-    if "treatment_start" in frame.columns:
-        raw = frame["treatment_start"]
-        ts, bad, message = _parse_dates(raw, date_format, "treatment_start")
-        col.add(bad, "treatment_start", lambda i: message(raw.iloc[i]))
-        out["treatment_start"] = ts
-
-    for c in frame.columns:
-        if c not in out.columns and c != "problem":
-            out[c] = frame[c].to_numpy()
-
-    if col.problems and on_error == "raise":
-        raise col.error()
-    reasons = col.reasons_by_patient() if col.problems else {}
-    out["problem"] = out["patient_id"].map(lambda p: reasons.get(str(p)))
-    if on_error == "flag" and dup.any():
+    cols = _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, columns, label)
+    c = _validate_clinical(cols, rows.to_numpy(dtype=object), label, require, date_format=date_format,
+                           decimal=decimal, thousands=thousands)
+    if c.problems.problems and on_error == "raise":
+        raise c.problems.error()
+    out = pd.DataFrame({"patient_id": c.patient_id})
+    for name, values in c.values.items():
+        rule = CLINICAL_NUMBERS.get(name)
+        out[name] = pd.array(values, dtype="Float64").astype("Int64") if rule is not None and rule.integer \
+            else values
+    for name, values in cols.items():
+        if name not in out.columns and name != "problem":
+            out[name] = values
+    reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
+    out["problem"] = [reasons.get(str(p)) for p in c.patient_id]
+    if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
     return out.reset_index(drop=True)
 
 
+# --------------------------------------------------------------------------- one patient
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient's validated input: what GCIG rules, kinetics and scoring consume.
+
+    Built by :func:`patient_record` (one patient in any input form) or
+    :func:`records_from_frames` (the canonical frames of :func:`read_markers` and
+    :func:`read_clinical`); the rules are those of the readers, so every form gives the same
+    record.
+
+    Attributes
+    ----------
+    patient_id : str
+    day, ca125, censored, uln, assay, event : tuple
+        One item per row of the canonical markers frame, sorted by day: whole days from the
+        first dose; CA-125 in U/mL (the limit for a censored ``"<x"`` value; NaN on an
+        event-only row); censored flags; the assay's ULN; assay name or None; exclusion
+        event (:data:`EVENT_KINDS`) or None. A patient whose markers break the contract has
+        one placeholder row (day 0, CA-125 NaN) and ``problem`` says why.
+    problem : str or None
+        Why the patient's markers are invalid (every reason found), or None.
+    clinical : dict or None
+        Canonical clinical values (:data:`CLINICAL_PREDICTORS`; None when unknown), or None
+        when the patient has no clinical row.
+    clinical_problem : str or None
+        Why the patient's clinical row is invalid, or None.
+    """
+
+    patient_id: str
+    day: tuple = ()
+    ca125: tuple = ()
+    censored: tuple = ()
+    uln: tuple = ()
+    assay: tuple = ()
+    event: tuple = ()
+    problem: str | None = None
+    clinical: dict | None = field(default=None, compare=True)
+    clinical_problem: str | None = None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the patient is invalid (the clinical row's problems first), or None."""
+        return self.clinical_problem or self.problem
+
+    def samples(self) -> tuple:
+        """``(day, ca125, censored, event)`` of every row (empty when the markers are invalid);
+        ``ca125`` is None on an event-only row."""
+        if self.problem is not None:
+            return ()
+        return tuple((d, None if v != v else v, c, e)
+                     for d, v, c, e in zip(self.day, self.ca125, self.censored, self.event))
+
+
+
+
+def _plain(v):
+    """A cell as a plain Python value (None for any missing value)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, (float, np.floating)):
+        return None if v != v else float(v)
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _clinical_values(c: _ClinicalRows, j: int) -> dict:
+    out = {}
+    for name in CLINICAL_PREDICTORS:
+        values = c.values.get(name)
+        out[name] = _canonical(name, None if values is None else values[j])
+    return out
+
+
+def _canonical(name: str, v):
+    """A clinical cell as a plain value: whole numbers of integer columns as int."""
+    v = _plain(v)
+    rule = CLINICAL_NUMBERS.get(name)
+    if rule is not None and rule.integer and isinstance(v, float) and v.is_integer():
+        return int(v)
+    return v
+
+
+def _placeholder(pid: str, uln: float, problem: str) -> PatientRecord:
+    return PatientRecord(pid, (0,), (math.nan,), (False,), (uln,), (None,), (None,), problem)
+
+
+def _record_markers(m: _MarkerRows, j: np.ndarray, pid: str, uln: float, problem: str | None):
+    if problem is not None:
+        return _placeholder(pid, uln, problem)
+    j = j[np.argsort(m.day[j], kind="stable")]
+    return PatientRecord(
+        pid, tuple(int(d) for d in m.day[j]), tuple(float(v) for v in m.ca125[j]),
+        tuple(bool(c) for c in m.censored[j]), tuple(float(u) for u in m.uln[j]),
+        tuple(m.assay[j].tolist()), tuple(m.event[j].tolist()))
+
+
+_MARKER_FORMS = ("markers must be a DataFrame, a file path, a mapping of columns ({'day': [...], "
+                 "'ca125': [...]}), a sequence of records (mappings) or a sequence of (day, ca125) pairs")
+
+
+def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
+    """(columns, row labels, source label) of one patient's markers in any accepted form.
+
+    A name given twice (after stripping spaces) is refused, as in a table's header.
+    """
+    if isinstance(markers, (pd.DataFrame, str, Path)):
+        frame, label, rows = _load(markers, "markers")
+        return _frame_columns(frame), rows.to_numpy(dtype=object), label
+    if isinstance(markers, os.PathLike):
+        return _marker_columns(Path(markers))
+    if isinstance(markers, Mapping):
+        columns: dict[str, np.ndarray] = {}
+        lengths = {len(v) for v in markers.values()
+                   if isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray))}
+        if len(lengths) > 1:
+            raise InvalidInputError(f"the markers columns have different lengths {sorted(lengths)}; give "
+                                    "one value per sample in every column", source="markers mapping")
+        n = lengths.pop() if lengths else 1
+        _check_header(markers.keys(), "markers mapping")
+        for key, values in markers.items():
+            if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray)):
+                columns[str(key).strip()] = _array(values)
+            else:                               # a scalar (e.g. the patient_id) applies to every row
+                columns[str(key).strip()] = np.full(n, values, dtype=object)
+        return columns, np.arange(n, dtype=object), "markers mapping"
+    if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers:
+        if all(isinstance(r, Mapping) for r in markers):
+            keys = list(dict.fromkeys(k for r in markers for k in r))
+            _check_header(keys, "markers records")
+            columns = {str(k).strip(): _array([r.get(k) for r in markers]) for k in keys}
+            return columns, np.arange(len(markers), dtype=object), "markers records"
+        if all(isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
+            return ({"day": _array([r[0] for r in markers]), "ca125": _array([r[1] for r in markers])},
+                    np.arange(len(markers), dtype=object), "markers pairs")
+    raise InvalidInputError(f"{_MARKER_FORMS}; got {type(markers).__name__}")
+
+
+def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np.ndarray, str]:
+    """(columns, row labels, source label) of the clinical row(s) of patient ``pid``.
+
+    A table of many patients is cut to the patient's row(s) before validation; ``mapping``
+    (``columns=`` of :func:`patient_record`) may name its identifier column. The names are
+    resolved (:func:`_resolve_columns`) here.
+    """
+    if isinstance(clinical, pd.Series):
+        clinical = clinical.to_dict()
+    if isinstance(clinical, Mapping):
+        _check_header(clinical.keys(), "clinical mapping")
+        columns = _resolve_columns({str(k).strip(): _array([v]) for k, v in clinical.items()}, CLINICAL_KNOWN,
+                                   mapping, "clinical mapping")
+        if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
+            columns["patient_id"] = np.array([pid], dtype=object)
+        return columns, np.zeros(1, dtype=object), "clinical mapping"
+    if isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
+        frame, label, rows = _load(Path(clinical) if isinstance(clinical, os.PathLike) else clinical, "clinical")
+        renamed = [(mapping or {}).get(str(c).strip(), str(c).strip()) for c in frame.columns]
+        ids = [j for j, c in enumerate(renamed) if c == "patient_id"]
+        if len(ids) == 1 and len(frame) > 1:      # cut first: converting every column costs
+            hit = _rows_of(_array(frame.iloc[:, ids[0]]), pid)
+            return (_resolve_columns(_frame_columns(frame, hit), CLINICAL_KNOWN, mapping, label),
+                    rows.to_numpy(dtype=object)[hit], label)
+        return _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, mapping, label), rows.to_numpy(dtype=object), label
+    raise InvalidInputError(
+        f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
+
+
+def _rows_of(ids: np.ndarray, pid: str) -> np.ndarray:
+    """Positions of patient ``pid`` in an identifier column (without converting every id)."""
+    if ids.dtype.kind in "iuf":
+        try:
+            hit = np.flatnonzero(ids == float(pid))
+        except ValueError:
+            return np.zeros(0, dtype=np.int64)
+    else:
+        hit = np.flatnonzero(ids == pid)
+        if not len(hit):                       # ids written with spaces or as numbers
+            hit = np.flatnonzero(_id_array(ids) == pid)
+    return hit[_id_array(ids[hit]) == pid] if len(hit) else hit
+
+
+def _flagged(columns: dict) -> str | None:
+    """The reason a previous reader wrote in a ``problem`` column (validated frames)."""
+    problem = columns.get("problem")
+    if problem is None:
+        return None
+    text = _text(problem)
+    found = text[~_missing(text)]
+    return str(found[0]) if len(found) else None
+
+
+def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> str:
+    """The patient of one patient's markers: its ``patient_id``, else the clinical row's."""
+    if "patient_id" in columns:
+        pid = _id_array(columns["patient_id"])
+        _require_ids(pid, rows, label, "give every sample its patient's identifier")
+        ids = sorted(set(pid))
+        if len(ids) != 1:
+            raise InvalidInputError(
+                f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
+                "use predict_cohort for several patients", source=label, column="patient_id")
+        return ids[0]
+    if isinstance(clinical, (Mapping, pd.Series)) and not _missing(_array([clinical.get("patient_id")]))[0]:
+        return _id(clinical.get("patient_id"))
+    if isinstance(clinical, pd.DataFrame) and "patient_id" in clinical.columns and len(clinical) == 1:
+        return _id(clinical["patient_id"].iloc[0]) or "patient"
+    return "patient"
+
+
+def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicates: str = "error",
+                   day_range: tuple[int, int] = DAY_RANGE, on_error: str = "flag", date_format: str | None = None,
+                   decimal: str = ".", thousands: str | None = None,
+                   columns: dict[str, str] | None = None) -> PatientRecord:
+    """Validate one patient given in any form and return its :class:`PatientRecord`.
+
+    The rules and messages are those of :func:`read_markers` and :func:`read_clinical`
+    (the same validators run), whatever the form.
+
+    Parameters
+    ----------
+    markers : DataFrame, str, Path, mapping or sequence
+        The patient's CA-125 series: a markers table or file (data contract; one patient,
+        e.g. a slice of a larger table), a mapping of columns such as ``{"day": [-3, 21,
+        42], "ca125": [400, 180, 150]}`` (``patient_id`` may be a scalar; any other contract
+        column may be given; extra keys are kept and ignored), a sequence of records
+        (``{"day": 0, "ca125": 400}``) or of ``(day, ca125)`` pairs. Values may be Python,
+        numpy or pandas scalars. Without ``patient_id``, the clinical row's is used.
+    clinical : mapping, Series, DataFrame, str or Path, optional
+        The patient's clinical row (a mapping may have extra keys), or a clinical table of
+        many patients, from which the patient's row is taken.
+    uln, duplicates, day_range, date_format, decimal, thousands, columns
+        As in :func:`read_markers` and :func:`read_clinical` (dates never guessed, numbers as
+        stated, near misses of contract column names refused unless ``columns`` maps them;
+        ``columns`` applies to the markers and the clinical row).
+    on_error : {"flag", "raise"}
+        ``"flag"`` (default): a patient whose values break the contract gets a record whose
+        ``problem``/``clinical_problem`` holds every reason. ``"raise"``: raise one
+        :class:`InvalidInputError` instead, as the readers do.
+
+    Returns
+    -------
+    PatientRecord
+
+    Raises
+    ------
+    InvalidInputError
+        Input that cannot be attributed to one patient: not a table, a required column
+        missing, an empty identifier, several patients, or a clinical table without the
+        patient's row; with ``on_error="raise"`` also any invalid value.
+    """
+    _check_arguments(on_error, duplicates, uln)
+    _check_number_format(decimal, thousands)
+    mapping = columns
+    columns, rows, label = _marker_columns(markers)
+    columns = _resolve_columns(columns, MARKERS_KNOWN, mapping, label)
+    pid = _one_patient_id(columns, rows, label, clinical)
+    columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))
+    clin = record_clinical = clinical_problem = starts = None
+    if clinical is not None:
+        c_cols, c_rows, c_label = _clinical_columns(clinical, pid, mapping)
+        if not len(c_rows):
+            raise InvalidInputError(
+                f"patient {pid!r} has markers but no clinical row; add the patient to the clinical "
+                "table or remove the markers", source=c_label, patient_id=pid, column="patient_id")
+        clin = _validate_clinical(c_cols, c_rows, c_label, ("patient_id",), date_format=date_format,
+                                  decimal=decimal, thousands=thousands)
+        if on_error == "raise" and clin.problems.problems:
+            raise clin.problems.error()
+        if "treatment_start" in clin.values:
+            starts = {p: t for p, t in zip(clin.patient_id, clin.values["treatment_start"])}
+        reasons = clin.problems.reasons_by_patient()
+        clinical_problem = _flagged(c_cols) or reasons.get(pid)
+        record_clinical = _clinical_values(clin, 0)
+    known = None if clin is None else set(clin.patient_id)
+    m = _validate_markers(columns, rows, label, uln=float(uln), duplicates=duplicates, day_range=day_range,
+                          known_ids=known, starts=starts, clinical_given=clin is not None,
+                          date_format=date_format, decimal=decimal, thousands=thousands)
+    if on_error == "raise" and m.problems.problems:
+        raise m.problems.error()
+    problem = _flagged(columns) or m.problems.reasons_by_patient().get(pid)
+    record = _record_markers(m, np.arange(len(m.row)), pid, float(uln), problem)
+    return replace(record, clinical=record_clinical, clinical_problem=clinical_problem)
+
+
+def records_from_frames(markers: pd.DataFrame, clinical: pd.DataFrame | None = None) -> list[PatientRecord]:
+    """The :class:`PatientRecord` of every patient of canonical frames, sorted by ``patient_id``.
+
+    ``markers`` and ``clinical`` are frames returned by :func:`read_markers` and
+    :func:`read_clinical` (``on_error="flag"`` keeps invalid patients, with their reasons).
+    A patient of either frame gets a record (a clinical row without markers: no samples).
+    """
+    m = markers
+    pid = m["patient_id"].to_numpy(dtype=object)
+    order = np.argsort(pid, kind="stable") if len(pid) and not (pid[1:] >= pid[:-1]).all() else None
+    if order is not None:
+        m = m.iloc[order]
+        pid = pid[order]
+    start = np.flatnonzero(np.concatenate([[True], pid[1:] != pid[:-1]])) if len(pid) else np.zeros(0, int)
+    stop = np.append(start[1:], len(pid))
+    day = m["day"].to_numpy().tolist()
+    value = m["ca125"].to_numpy(dtype=float).tolist()
+    cens = m["censored"].to_numpy(dtype=bool).tolist()
+    uln = m["uln"].to_numpy(dtype=float).tolist()
+    assay = m["assay"].to_numpy(dtype=object).tolist()
+    event = m["event"].to_numpy(dtype=object).tolist()
+    problem = m["problem"].to_numpy(dtype=object).tolist() if "problem" in m.columns else [None] * len(pid)
+    out: dict[str, PatientRecord] = {}
+    for a, b in zip(start.tolist(), stop.tolist()):
+        flagged = next((p for p in problem[a:b] if p is not None and p == p), None)
+        out[pid[a]] = PatientRecord(str(pid[a]), tuple(day[a:b]), tuple(value[a:b]), tuple(cens[a:b]),
+                                    tuple(uln[a:b]), tuple(assay[a:b]), tuple(event[a:b]), flagged)
+    if clinical is not None:
+        cols = {c: clinical[c].to_numpy(dtype=object) for c in CLINICAL_PREDICTORS if c in clinical.columns}
+        c_problem = clinical["problem"].tolist() if "problem" in clinical.columns else [None] * len(clinical)
+        for j, p in enumerate(clinical["patient_id"].astype(str).tolist()):
+            values = {name: _canonical(name, cols[name][j] if name in cols else None)
+                      for name in CLINICAL_PREDICTORS}
+            why = c_problem[j] if c_problem[j] is not None and c_problem[j] == c_problem[j] else None
+            out[p] = replace(out.get(p, PatientRecord(p)), clinical=values, clinical_problem=why)
+    return [out[k] for k in sorted(out)]
+
+
 # --------------------------------------------------------------------------- writing
+
+
+def json_value(value):
+    """``value`` with JSON types only, recursively: NaN, infinities and pandas NA/NaT become
+    None, numpy scalars Python scalars, tuples lists, dates and paths strings."""
+    kind = type(value)
+    if value is None or kind is str or kind is int or kind is bool:   # the common cases, first
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_value(v) for v in value]
+    if value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+        return json_value(value) if type(value) is float else value
+    if isinstance(value, float):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, (_dt.date, Path)):
+        return str(value)
+    return value
 
 
 def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:

@@ -91,7 +91,7 @@ import pandas as pd
 from . import _kinetics_engine as eng
 from .errors import InsufficientDataError, InvalidInputError
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
-from .settings import KineticsSettings
+from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
 
 __all__ = [
     "KineticsPopulation",
@@ -109,8 +109,6 @@ __all__ = [
 METHODS = ("population", "per-patient", "loglinear")
 STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input", "k_at_bound")
 _OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID, _K_AT_BOUND = range(len(STATUSES))
-INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
-HAMA_EVENT = "mouse_antibody"
 _CYCLES = (2, 3, 4)
 
 #: Columns of :func:`fit_kinetics`, in order.
@@ -497,19 +495,21 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
     ev_rows, ev_kind = _text_rows(markers, "event")
     pr_rows, pr_text = _text_rows(markers, "problem")
     return _classify_rows(ids, codes, grouped, day, value, cens, uln_row, ev_rows, ev_kind, pr_rows, pr_text, s,
-                          spec)
+                          spec=spec)
 
 
 def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndarray, value: np.ndarray,
                    cens: np.ndarray, uln_row: np.ndarray, ev_rows: np.ndarray, ev_kind: np.ndarray,
-                   pr_rows: np.ndarray, pr_text: np.ndarray, s: KineticsSettings,
+                   pr_rows: np.ndarray, pr_text: np.ndarray, s: KineticsSettings, *, check: bool = True,
                    spec: MarkerSpec = CA125) -> _Rows:
     """:func:`_prepare_rows` after the columns are extracted: sort, exclusions, usage.
 
     ``codes`` (row -> position in ``ids``), ``day``, ``value`` (NaN on event-only rows),
     ``cens``, ``uln_row`` (NaN filled) are per row; ``ev_rows``/``ev_kind`` and
     ``pr_rows``/``pr_text`` are the rows and texts of the non-empty ``event`` and
-    ``problem`` entries; ``grouped``: the rows of a patient are contiguous.
+    ``problem`` entries; ``grouped``: the rows of a patient are contiguous. ``check=False``:
+    the rows are ``io.PatientRecord`` rows, valid under io's rules (one sample per day, known
+    events), and are not checked again.
     """
     n_rows = len(codes)
     n_pat = len(ids)
@@ -524,7 +524,7 @@ def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndar
         ev_rows, pr_rows = rank[ev_rows], rank[pr_rows]
         new_patient, day_step = np.diff(codes) != 0, np.diff(day)
     has_value = ~np.isnan(value)
-    same = ~new_patient & (day_step == 0) & has_value[1:] & has_value[:-1]
+    same = ~new_patient & (day_step == 0) & has_value[1:] & has_value[:-1] if check else np.zeros(0, bool)
     if same.any():
         j = int(np.flatnonzero(same)[0])
         raise InvalidInputError(

@@ -63,6 +63,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._design import (CATEGORICAL_FEATURES, NUMERIC_FEATURES,  # noqa: F401 - re-exported
                       model_feature_columns)
+from ._logistic import expit, logit
 from .errors import InvalidInputError
 from .settings import KineticsSettings
 
@@ -101,16 +102,6 @@ DEFAULT_HYPERPARAMETERS: dict[str, dict[str, Any]] = {
                           "min_samples_leaf": 40, "l2_regularization": 1.0, "early_stopping": True,
                           "validation_fraction": 0.15, "n_iter_no_change": 25},
 }
-
-def logit(p, eps: float = 1e-8) -> np.ndarray:
-    """``log(p / (1 - p))`` of probabilities clipped to ``[eps, 1 - eps]``."""
-    p = np.clip(np.asarray(p, dtype=float), eps, 1.0 - eps)
-    return np.log(p) - np.log1p(-p)
-
-
-def _expit(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
 
 class ModelFeatures(TransformerMixin, BaseEstimator):
     """Fixed transforms of the patient frame (after ``KineticsFeatures``) into predictors.
@@ -251,7 +242,7 @@ class RecalibratedClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X) -> np.ndarray:
         check_is_fitted(self, "estimator_")
         p = self.estimator_.predict_proba(X)[:, 1]
-        q = _expit(self.intercept + self.slope * logit(p))
+        q = expit(self.intercept + self.slope * logit(p))
         return np.column_stack([1.0 - q, q])
 
     def predict(self, X) -> np.ndarray:

@@ -89,10 +89,11 @@ import pandas as pd
 
 from .errors import InvalidInputError
 from .io import _STAGE_RE, RECURRENCE_PATTERNS
-from .settings import _SettingsMixin
+from .settings import _SettingsMixin, with_provenance
 
 __all__ = [
     "ScoreSettings",
+    "with_model_provenance",
     "AgoResult",
     "ImodelResult",
     "MskccResult",
@@ -1094,3 +1095,19 @@ def score_for_auc(published: pd.DataFrame) -> pd.DataFrame:
         "imodel": -published["imodel_points"].to_numpy(dtype=float),
         "mskcc": published["mskcc_recommendation"].map(_MSKCC_ORDINAL).to_numpy(dtype=float),
     })
+
+
+# ----------------------------------------------------------------------------- provenance
+
+
+def with_model_provenance(frame, model):
+    """:func:`ca125kinetics.settings.with_provenance` for a table a model produced: the model's
+    GCIG and kinetics settings, the published-score settings, the model's name and version and
+    its threshold.
+
+    ``model`` is a :class:`~ca125kinetics.ModelBundle` (or the scoring-only model of
+    ``load_model(..., scoring_only=True)``): anything with ``gcig_settings``,
+    ``kinetics_settings``, ``name``, ``version`` and ``threshold``.
+    """
+    return with_provenance(frame, model.gcig_settings, model.kinetics_settings, ScoreSettings(),
+                           model=f"{model.name} {model.version}", threshold=float(model.threshold))

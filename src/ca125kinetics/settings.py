@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 from .errors import InvalidInputError
 
 __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
-           "with_provenance", "with_model_provenance", "PROVENANCE_COLUMNS"]
+           "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
+           "AGGREGATIONS"]
 
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
@@ -40,7 +41,17 @@ DEFAULT_ULN = 35.0
 #: web page, ``ca125 kinetics`` and the validation report's KELIM-like groups.
 KELIM_FAVOURABLE_SCORE = 1.0
 
-_DUPLICATE_CHOICES = ("error", "mean", "median", "max", "min", "first", "last")
+#: Procedures that interfere with CA-125 (GCIG): samples within the interference window after
+#: them are excluded.
+INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
+#: Mouse antibody administration: every later sample is excluded (HAMA).
+HAMA_EVENT = "mouse_antibody"
+#: Every event kind of the markers table's ``event`` column.
+EVENT_KINDS = INTERFERENCE_EVENTS + (HAMA_EVENT,)
+
+#: Explicit aggregations of two samples of one patient on one day.
+AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
+_DUPLICATE_CHOICES = ("error", *AGGREGATIONS)
 
 
 class _SettingsMixin:
@@ -111,20 +122,6 @@ def with_provenance(frame, *settings, **extra):
     out = out.assign(rules=json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str),
                      package_version=__version__)
     return out
-
-
-def with_model_provenance(frame, model):
-    """:func:`with_provenance` for a table a model produced: the model's GCIG and kinetics
-    settings, the published-score settings, the model's name and version and its threshold.
-
-    ``model`` is a :class:`~ca125kinetics.ModelBundle` (or the scoring-only model of
-    ``load_model(..., scoring_only=True)``): anything with ``gcig_settings``,
-    ``kinetics_settings``, ``name``, ``version`` and ``threshold``.
-    """
-    from .scores import ScoreSettings
-
-    return with_provenance(frame, model.gcig_settings, model.kinetics_settings, ScoreSettings(),
-                           model=f"{model.name} {model.version}", threshold=float(model.threshold))
 
 
 def _positive(name: str, value: float) -> None:

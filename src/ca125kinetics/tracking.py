@@ -332,7 +332,8 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
     from mlflow.entities import Metric, Param
     from mlflow.tracking.context.registry import resolve_tags
 
-    from .bundle import model_signature, pyfunc_arguments, save_bundle
+    from .bundle import save_bundle
+    from .mlflow_model import model_signature, pyfunc_arguments
 
     store = store if store is not None else open_tracking(tracking_uri, name)
     client, experiment_id = store.client, store.experiment_id

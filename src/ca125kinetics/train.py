@@ -37,7 +37,7 @@ exported model:
    hyperparameters and the final model's kinetics population, fitted on the development
    patients who reached the landmark, evaluated on the held-out patients who reached it
    (AUC, calibration, agreement with the final decision), shipped in the bundle.
-10. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`bundle.export_model`).
+10. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`mlflow_model.export_model`).
 
 Published scores are compared by their numeric ranking (higher = more likely complete
 resection; ``scores.score_for_auc``) for the AUC. For Brier and calibration each score is
@@ -52,7 +52,6 @@ Computation never prints; the progress bar and the summary table are presentatio
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as _dt
 import hashlib
@@ -72,6 +71,7 @@ import numpy as np
 import pandas as pd
 
 from . import _FunctionModule
+from ._logistic import expit
 from .errors import InsufficientDataError, InvalidInputError
 from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
@@ -91,8 +91,6 @@ __all__ = [
     "format_summary",
     "landmark_table",
     "model_card",
-    "add_train_arguments",
-    "cli_train",
     "PUBLISHED_SCORES",
     "DEFAULT_NAME",
 ]
@@ -594,10 +592,6 @@ def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(model.intercept_[0]), float(model.coef_[0, 0])
 
 
-def _expit(x) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=float)))
-
-
 def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
     """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``."""
     from .validation.metrics import metrics
@@ -617,7 +611,7 @@ def _score_probability(s_fit, y_fit, s_eval) -> np.ndarray:
     """Logistic recalibration of a published score, fitted on (s_fit, y_fit) only."""
     ok = ~np.isnan(s_fit)
     a, b = _logistic(s_fit[ok], y_fit[ok])
-    return _expit(a + b * s_eval)
+    return expit(a + b * s_eval)
 
 
 def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
@@ -889,7 +883,8 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
                       progress) -> TrainingResult:
-    from .bundle import ModelBundle, pyfunc_input_example
+    from .bundle import ModelBundle
+    from .mlflow_model import pyfunc_input_example
     from .features import build_patient_frame
 
     step = progress or (lambda _text: None)
@@ -1242,7 +1237,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .bundle import export_model
+    from .mlflow_model import export_model
     from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
@@ -1522,76 +1517,3 @@ def model_card(result: TrainingResult) -> str:
         "and predictions.",
     ]
     return "\n".join(lines) + "\n"
-
-
-# ============================================================================ command line
-
-
-def add_train_arguments(parser) -> None:
-    """Arguments of ``ca125 train`` (the lead wires the subcommand to :func:`cli_train`)."""
-    import argparse
-
-    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
-    parser.add_argument("--clinical", required=True,
-                        help="clinical table with the outcome column complete_resection (.csv or .parquet)")
-    parser.add_argument("--config", default=None,
-                        help="training configuration: the path of a TOML file, or the name 'default' "
-                             "(the built-in configuration, identical to training/default.toml; also used "
-                             "when --config is not given)")
-    parser.add_argument("--tracking-uri", default=None,
-                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
-                             "the working directory)")
-    parser.add_argument("--name", default=DEFAULT_NAME,
-                        help=f"experiment and registered model name (default {DEFAULT_NAME})")
-    parser.add_argument("--out", default=None, help="export directory (default models/<name>)")
-    parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
-                        help="mark the model as trained on synthetic data or not (default: synthetic when a "
-                             "params.json of `ca125 synth` lies beside the markers file)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM is handled as Ctrl-C, and an interruption stops the worker processes.
-
-    By default SIGTERM ends the process at once: no ``finally`` runs, so the MLflow run stays
-    ``RUNNING`` and the joblib (loky) workers of the cross-validation are left behind. Here
-    SIGTERM raises :class:`KeyboardInterrupt` instead (the run is then ended ``KILLED``, see
-    :mod:`ca125kinetics.tracking`), and on any interruption the loky workers are killed before
-    the exception goes on (``ca125`` then exits with code 130).
-    """
-    import signal
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    except KeyboardInterrupt:
-        _kill_workers()
-        raise
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _kill_workers() -> None:
-    """Kill the worker processes of joblib's reusable loky executor, if it has any."""
-    from joblib.externals.loky import reusable_executor
-
-    executor = getattr(reusable_executor, "_executor", None)
-    if executor is not None:
-        executor.shutdown(wait=True, kill_workers=True)
-
-
-def cli_train(args) -> int:
-    """Handler of ``ca125 train``: train, then print the summary table on stdout."""
-    from .tracking import quiet_mlflow
-
-    if args.tracking_uri:
-        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
-    with quiet_mlflow(), _terminate_as_interrupt():
-        result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
-                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
-    print(format_summary(result))
-    return 0

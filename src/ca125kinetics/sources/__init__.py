@@ -17,7 +17,7 @@ __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "read
            "cohort_to_omop", "write_omop", "SourceRead", "MarkerCode", "MARKERS", "PLATINUM_RXNORM",
            "PLATINUM_ATC", "EVENT_SNOMED"]
 
-_LAZY = {"read_fhir": "fhir", "cohort_to_fhir": "fhir", "write_fhir": "fhir", "risk_assessment": "fhir",
+_LAZY = {"read_fhir": "fhir", "cohort_to_fhir": "fhir_cohort", "write_fhir": "fhir", "risk_assessment": "fhir",
          "read_omop": "omop", "cohort_to_omop": "omop", "write_omop": "omop"}
 
 

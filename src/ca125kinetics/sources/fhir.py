@@ -489,81 +489,6 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str]) -
 # --------------------------------------------------------------------------- write
 
 
-def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
-    """A FHIR R4 ``collection`` Bundle of a cohort: what :func:`read_fhir` reads back.
-
-    Each patient gets a ``Patient``, one carboplatin ``MedicationAdministration`` on the
-    treatment start (day 0), one ``Observation`` per value (LOINC, UCUM ``U/mL`` or ``ng/mL``,
-    comparator ``<`` for censored values, the ULN as ``referenceRange.high``, the assay as
-    ``method.text``) and one ``Procedure`` per paracentesis/thoracentesis. Days become dates
-    from the clinical ``treatment_start``.
-
-    Parameters
-    ----------
-    markers, clinical : path or DataFrame
-        As :func:`ca125kinetics.io.read_markers` / :func:`~ca125kinetics.io.read_clinical`;
-        the clinical table must carry ``treatment_start``.
-    marker : {"ca125", "cea"}
-        Which LOINC code the values are written under.
-
-    Returns
-    -------
-    dict
-        The Bundle as JSON-ready Python objects (:func:`write_fhir` writes it).
-    """
-    from ..io import read_clinical, read_markers
-
-    spec = marker_code(marker)
-    clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
-    table = read_markers(markers, clinical=clin)
-    starts = dict(zip(clin["patient_id"], clin["treatment_start"]))
-    codes = {v: k for k, v in EVENT_SNOMED.items()}
-    entries: list[dict] = []
-
-    def add(resource: dict) -> None:
-        entries.append({"fullUrl": f"urn:ca125kinetics:{resource['resourceType']}/{resource['id']}",
-                        "resource": resource})
-
-    for pid, rows in table.groupby("patient_id", sort=True):
-        if not _FHIR_ID_RE.match(pid):
-            raise InvalidInputError("patient_id is not a FHIR id (1-64 letters, digits, '-' or '.')",
-                                    patient_id=pid, column="patient_id")
-        start = starts.get(pid)
-        if start is None or pd.isna(start):
-            raise InvalidInputError("no treatment_start: dates cannot be written", patient_id=pid,
-                                    column="treatment_start")
-        subject = {"reference": f"Patient/{pid}"}
-        add({"resourceType": "Patient", "id": pid})
-        add({"resourceType": "MedicationAdministration", "id": f"{pid}-platinum", "status": "completed",
-             "medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "40048", "display": "carboplatin"}]},
-             "subject": dict(subject), "effectiveDateTime": start.date().isoformat()})
-        for n, r in enumerate(rows.itertuples(index=False)):
-            day = (start + pd.Timedelta(days=int(r.day))).date().isoformat()
-            if r.event is not None and r.event in codes:
-                add({"resourceType": "Procedure", "id": f"{pid}-p{n}", "status": "completed",
-                     "code": {"coding": [{"system": SNOMED, "code": codes[r.event], "display": r.event}]},
-                     "subject": dict(subject), "performedDateTime": day})
-            elif r.event is not None:
-                raise InvalidInputError(f"event {r.event!r} has no FHIR procedure code here; only "
-                                        f"{sorted(codes)} are written", patient_id=pid, column="event")
-            if pd.isna(r.ca125):
-                continue
-            quantity = {"value": float(r.ca125), "unit": spec.unit, "system": UCUM, "code": spec.unit}
-            if r.censored:
-                quantity = {"comparator": "<", **quantity}
-            obs = {"resourceType": "Observation", "id": f"{pid}-{n}", "status": "final",
-                   "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                                             "code": "laboratory"}]}],
-                   "code": {"coding": [{"system": LOINC, "code": spec.loinc}], "text": spec.label},
-                   "subject": dict(subject), "effectiveDateTime": day, "valueQuantity": quantity,
-                   "referenceRange": [{"high": {"value": float(r.uln), "unit": spec.unit, "system": UCUM,
-                                                "code": spec.unit}}]}
-            if r.assay is not None:
-                obs["method"] = {"text": str(r.assay)}
-            add(obs)
-    return {"resourceType": "Bundle", "type": "collection", "entry": entries}
-
-
 def write_fhir(bundle: Mapping, path) -> Path:
     """Write a Bundle (or any FHIR JSON) to ``path`` as compact UTF-8 JSON."""
     path = Path(path)
@@ -647,3 +572,13 @@ def risk_assessment(prediction, *, occurrence: _dt.date | str | None = None) -> 
         notes.insert(0, f"not scored: {prediction.reason}")
     ra["note"] = [{"text": t} for t in notes if t]
     return ra
+
+
+def __getattr__(name: str):
+    # cohort_to_fhir reads tables with ca125kinetics.io, which reads .json bundles with this
+    # module: it lives in fhir_cohort (no import cycle) and is re-exported here
+    if name == "cohort_to_fhir":
+        from .fhir_cohort import cohort_to_fhir
+
+        return cohort_to_fhir
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

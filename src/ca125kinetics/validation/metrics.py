@@ -49,6 +49,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .._logistic import logit
 from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 
 __all__ = [
@@ -186,11 +187,6 @@ def _check_conf_level(conf_level: float) -> float:
 
 def _z(conf_level: float) -> float:
     return float(stats.norm.ppf(0.5 + conf_level / 2.0))
-
-
-def _logit(p: np.ndarray, eps: float = LOGIT_EPS) -> np.ndarray:
-    q = np.clip(p, eps, 1.0 - eps)
-    return np.log(q) - np.log1p(-q)
 
 
 class _Result:
@@ -741,7 +737,7 @@ def metrics(
     auc, var = delong_auc(y, p)
     auc_se = math.sqrt(var)
 
-    lp = _logit(p, logit_eps)
+    lp = logit(p, logit_eps)
     citl = _coef_ci(_fit_logistic(y, np.ones((n, 1)), lp, "calibration-in-the-large"), 0, z)
     slope = _coef_ci(
         _fit_logistic(y, np.column_stack([np.ones(n), lp]), None, "the calibration slope"), 1, z

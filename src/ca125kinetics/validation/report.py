@@ -21,9 +21,7 @@ from __future__ import annotations
 import datetime as _dt
 import html
 import math
-import os
 import platform
-import sys
 import tempfile
 from pathlib import Path
 
@@ -33,8 +31,7 @@ import pandas as pd
 from ..errors import InvalidInputError
 from .studies import DECISION_RULES, OptimismResult, ValidationResult
 
-__all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "add_validate_arguments",
-           "cli_validate", "SECTIONS"]
+__all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "SECTIONS"]
 
 #: ``id`` of every section of the report, in order (tests and links rely on them).
 SECTIONS = ("model", "data", "characteristics", "performance", "roc", "calibration", "decision-curve",
@@ -609,8 +606,7 @@ def render_report(result: ValidationResult, *, title: str | None = None) -> str:
     )
 
 
-def write_report(result: ValidationResult, path, *, title: str | None = None, tracking_uri: str | None = None,
-                 experiment: str = "ca125-validation") -> Path:
+def write_report(result: ValidationResult, path, *, title: str | None = None) -> Path:
     """Write a self-contained HTML report of a validation study.
 
     Parameters
@@ -622,17 +618,17 @@ def write_report(result: ValidationResult, path, *, title: str | None = None, tr
         Output ``.html`` file; parent directories are created.
     title : str, optional
         Report title (default "Validation of <model name> <version>").
-    tracking_uri : str, optional
-        MLflow tracking URI. When given, or when the environment variable
-        ``MLFLOW_TRACKING_URI`` is set, the metrics and the report are logged to a new run of
-        ``experiment`` (:func:`log_to_mlflow`); mlflow is imported only then.
-    experiment : str
-        MLflow experiment name (default ``"ca125-validation"``).
 
     Returns
     -------
     Path
         The report's path.
+
+    Notes
+    -----
+    Writing a report never logs anything: :func:`log_to_mlflow` logs the metrics and the
+    report to MLflow when asked (``ca125 validate`` does so with ``--tracking-uri`` or
+    ``MLFLOW_TRACKING_URI``).
     """
     path = Path(path)
     if path.exists() and path.is_dir():
@@ -644,9 +640,6 @@ def write_report(result: ValidationResult, path, *, title: str | None = None, tr
     text = render_report(result, title=title)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")
-    uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
-    if uri:
-        log_to_mlflow(result, path, tracking_uri=uri, experiment=experiment)
     return path
 
 
@@ -733,94 +726,3 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
 
 
 # =========================================================================== command line
-
-
-def add_validate_arguments(parser) -> None:
-    """Arguments of ``ca125 validate`` (the lead wires them into ``cli.py``)."""
-    parser.add_argument("--model", required=True,
-                        help="exported model directory, bundle.joblib, or MLflow model URI (models:/name@alias)")
-    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
-    parser.add_argument("--clinical", required=True,
-                        help="clinical table with complete_resection (and pfs_months/pfs_event for survival)")
-    parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")
-    parser.add_argument("--title", help="report title")
-    parser.add_argument("--predictions", metavar="FILE.csv",
-                        help="also write every patient's prediction, outcome, inclusion and subgroups as CSV "
-                             "(with the rules and package version that produced them)")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
-                             "model's pipeline on this cohort (internal validation; default 0 = off)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap worker processes (default 2)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    parser.add_argument("--tracking-uri",
-                        help="log metrics and the report to this MLflow tracking URI (default: "
-                             "MLFLOW_TRACKING_URI when set)")
-    parser.add_argument("--experiment", default="ca125-validation", help="MLflow experiment name")
-    from ..cli import add_format_arguments
-
-    add_format_arguments(parser)
-
-
-def cli_validate(args) -> int:
-    """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
-    import dataclasses
-
-    from ..cli import format_options
-    from ..io import read_clinical, read_markers
-    from ..predict import load_model
-    from .studies import _describe_source, optimism_bootstrap, validate_model
-
-    if args.bootstrap < 0:
-        raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    bundle = load_model(args.model)
-    if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
-        raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
-                                "(a PDF can be printed from it in a browser)")
-    # the tables are read once, as the options say (dates, number format, column names)
-    fmt = format_options(args)
-    clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
-    markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
-                           duplicates=bundle.gcig_settings.duplicates, **fmt)
-    result = validate_model(markers, clin, model=bundle)
-    result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
-                                                 "clinical": _describe_source(args.clinical)})
-    if args.predictions:
-        from ..io import write_table
-        from ..settings import with_model_provenance
-
-        written = write_table(with_model_provenance(result.predictions, bundle), args.predictions, fmt="csv")
-        print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
-    if args.bootstrap:
-        from ..features import build_patient_frame
-
-        frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
-                                    kinetics_settings=bundle.kinetics_settings)
-        pred = result.predictions[result.predictions["included"]]
-        frame = frame.set_index(frame["patient_id"].astype(str)).loc[pred["patient_id"].astype(str)]
-        opt = optimism_bootstrap(bundle, frame.reset_index(drop=True), pred["complete_resection"].to_numpy(dtype=int),
-                                 n_boot=args.bootstrap, seed=args.seed, progress=not args.no_progress,
-                                 n_jobs=args.n_jobs)
-        result = result.with_optimism(opt)
-    logging_on = bool(args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI"))
-    if logging_on:
-        from ..tracking import quiet_mlflow
-
-        with quiet_mlflow():
-            path = write_report(result, args.out, title=args.title, tracking_uri=args.tracking_uri,
-                                experiment=args.experiment)
-    else:
-        path = write_report(result, args.out, title=args.title)
-    m = result.metrics
-    print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
-          f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
-          f"({m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope {m.calibration_slope:.2f}, "
-          f"CITL {m.citl:.2f}, Brier {m.brier:.3f}")
-    if result.optimism is not None:
-        o = result.optimism
-        print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "
-              f"calibration slope {o.corrected('calibration_slope'):.2f}")
-    print(f"wrote {path}")
-    if logging_on:
-        print(f"logged metrics and report to MLflow experiment {args.experiment!r}", file=sys.stderr)
-    return 0

@@ -959,11 +959,12 @@ def _performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     smoothed calibration and Hosmer-Lemeshow parts that cost ~10 x more per resample.
     A model that is not estimable gives NaN (its warning is recorded by the caller).
     """
-    from .metrics import _fit_logistic, _logit
+    from .._logistic import logit
+    from .metrics import _fit_logistic
 
     n = y.size
     auc, _ = delong_auc(y, p)
-    lp = _logit(p)
+    lp = logit(p)
     fit = _fit_logistic(y, np.ones((n, 1)), lp, "calibration-in-the-large")
     citl = math.nan if fit is None else float(fit.params[0])
     fit = _fit_logistic(y, np.column_stack([np.ones(n), lp]), None, "the calibration slope")

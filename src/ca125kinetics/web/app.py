@@ -67,6 +67,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
 from ..settings import KELIM_FAVOURABLE_SCORE
+from ..settings import EVENT_KINDS
 
 __all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse",
            "GuardedH11Protocol", "SecurityHeadersMiddleware", "MAX_BODY_BYTES", "MAX_SAMPLES",
@@ -97,7 +98,7 @@ SECURITY_HEADERS = (
 
 _log = logging.getLogger("ca125kinetics.web")
 
-EventKind = Literal["paracentesis", "thoracentesis", "surgery", "mouse_antibody"]
+EventKind = Literal[EVENT_KINDS]   # the data contract's event vocabulary
 
 
 # --------------------------------------------------------------------------------------

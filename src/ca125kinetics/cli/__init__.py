@@ -1,0 +1,187 @@
+"""The ``ca125`` command line.
+
+Every subcommand imports what it needs lazily, so ``ca125 --help`` and scoring stay fast.
+Errors of the package (bad input, missing model, integrity failure) and operating-system errors
+(an ``--out`` path inside a file, no permission, a full disk) become one clear line on stderr
+and exit code 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import os
+import sys
+import warnings
+from typing import Any
+
+from ..errors import Ca125KineticsError, Ca125KineticsWarning
+
+__all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
+
+EXIT_USAGE_ERROR = 2
+
+
+# ----------------------------------------------------------------------------- input format options
+
+
+def add_format_arguments(parser) -> None:
+    """Add the options that say how input tables are written (``ca125 score``, ``validate``,
+    ``gcig``, ``kinetics``): ``--date-format``, ``--sep``, ``--decimal``, ``--thousands``,
+    ``--rename``. :func:`format_options` turns them into reader keyword arguments."""
+    group = parser.add_argument_group("how the input tables are written")
+    group.add_argument("--date-format", default=None, metavar="FMT",
+                       help="strftime format of dates, e.g. '%%d/%%m/%%Y' (default: ISO YYYY-MM-DD only; "
+                       "other dates are refused, never guessed)")
+    group.add_argument("--sep", default=None, metavar="CHAR",
+                       help="CSV separator, e.g. ';' (default ','; a header with only semicolons is read "
+                       "as semicolon-separated, with a note)")
+    group.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of numbers (default '.')")
+    group.add_argument("--thousands", default=None, metavar="CHAR",
+                       help="thousands separator, e.g. '.' with --decimal ',' (default: none; 1,200 is refused)")
+    group.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", type=_rename_pair,
+                       help="read column OLD as the data-contract column NEW, e.g. --rename ECOG=ecog "
+                       "(repeatable; applies to every input table that has OLD)")
+
+
+def _rename_pair(text: str) -> tuple[str, str]:
+    old, sep, new = str(text).partition("=")
+    if not sep or not old.strip() or not new.strip():
+        raise argparse.ArgumentTypeError(f"--rename takes OLD=NEW (e.g. ECOG=ecog), got {text!r}")
+    return old.strip(), new.strip()
+
+
+def format_options(args) -> dict[str, Any]:
+    """Reader keyword arguments (``date_format``, ``sep``, ``decimal``, ``thousands``,
+    ``columns``) from the options of :func:`add_format_arguments`."""
+    sep = getattr(args, "sep", None)
+    if sep in ("\\t", "tab", "TAB"):
+        sep = "\t"
+    return {"date_format": getattr(args, "date_format", None), "sep": sep,
+            "decimal": getattr(args, "decimal", "."), "thousands": getattr(args, "thousands", None),
+            "columns": dict(getattr(args, "rename", None) or []) or None}
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports usage errors as one line, like package errors."""
+
+    def error(self, message):  # noqa: D102 - argparse hook
+        self.exit(EXIT_USAGE_ERROR, f"ca125: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``ca125`` parser; with ``argv``, only the chosen lazy subcommand loads its module."""
+    parser = _Parser(
+        prog="ca125",
+        description="CA-125 kinetics prediction models for recurrent ovarian cancer. "
+        "Research software, not a medical device.",
+    )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"ca125kinetics {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    wanted = _first_word(argv)
+    for name, help_text, module, add_name, run_name in _LAZY_COMMANDS:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if argv is None or wanted == name:
+            # the module (and what it imports) is loaded only for the command being run
+            mod = importlib.import_module(module, "ca125kinetics")
+            getattr(mod, add_name)(p)
+            p.set_defaults(func=getattr(mod, run_name))
+    return parser
+
+
+#: Every subcommand: (name, help, module relative to the ``ca125kinetics`` package,
+#: add-arguments function, handler). A module is imported only when its command runs, so
+#: that ``ca125 --help`` and ``ca125 score`` stay fast. A new command is one line here.
+_LAZY_COMMANDS = [
+    ("gcig", "apply the GCIG CA-125 response/progression rules to every patient",
+     ".cli.gcig", "add_gcig_arguments", "cli_gcig"),
+    ("synth", "generate a seeded synthetic cohort", ".cli.synth", "add_synth_arguments", "cli_synth"),
+    ("kinetics", "fit KELIM-like marker elimination rates (CA-125, CEA)", ".cli.kinetics", "add_kinetics_arguments",
+     "cli_kinetics"),
+    ("train", "train and compare complete-resection classifiers, tracked in MLflow",
+     ".cli.train", "add_train_arguments", "cli_train"),
+    ("score", "score patients' marker series with a trained model (GCIG rule applied)",
+     ".cli.score", "add_score_arguments", "cli_score"),
+    ("serve", "serve the scoring web page and JSON API", ".cli.serve", "add_serve_arguments", "cli_serve"),
+    ("validate", "validate a frozen model on a cohort and write an HTML report",
+     ".cli.validate", "add_validate_arguments", "cli_validate"),
+    ("demo", "run the main job end to end on the embedded synthetic defaults",
+     ".cli.demo", "add_demo_arguments", "cli_demo"),
+    ("design", "trial design: events, patients, detectable HR, selection-trial power, non-inferiority analysis",
+     ".design", "add_design_arguments", "cli_design"),
+    ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
+     ".eligibility", "add_screen_arguments", "cli_screen"),
+    ("extract", "read CA-125/CEA from a FHIR R4 bundle or an OMOP CDM database into a markers table",
+     ".sources.extract", "add_extract_arguments", "cli_extract"),
+]
+
+
+def _first_word(argv: list[str] | None) -> str | None:
+    words = sys.argv[1:] if argv is None else argv
+    return next((w for w in words if not w.startswith("-")), None)
+
+
+@contextlib.contextmanager
+def _package_warnings_as_notes():
+    """The package's own warnings (e.g. a separator detected in a CSV) as one line on stderr,
+    ``ca125: note: ...``, instead of Python's two-line form with a source location."""
+    default = warnings.showwarning
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, Ca125KineticsWarning):
+            print(f"ca125: note: {message}", file=sys.stderr)
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ca125`` console script."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE_ERROR
+    try:
+        with _package_warnings_as_notes():
+            return int(args.func(args) or 0)
+    except Ca125KineticsError as exc:
+        message = str(exc).splitlines()
+        extra = f" (+{len(message) - 1} more line(s))" if len(message) > 1 and not os.environ.get("CA125_VERBOSE") else ""
+        text = "\n".join(message) if os.environ.get("CA125_VERBOSE") else message[0] + extra
+        print(f"ca125: error: {text}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+    except KeyboardInterrupt:
+        print("ca125: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
+        print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE_ERROR
+
+
+def _os_error_line(exc: OSError) -> str:
+    """One line for an operating-system error: what failed, on which path, and a hint."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    paths = " -> ".join(str(p) for p in (exc.filename, exc.filename2) if p is not None)
+    hints = {
+        NotADirectoryError: "a part of the path is a file, not a directory",
+        IsADirectoryError: "give a file name, not a directory",
+        PermissionError: "check the permissions, or choose another path",
+        FileNotFoundError: "check the path",
+        FileExistsError: "a file is in the way; remove it or choose another path",
+    }
+    hint = next((text for kind, text in hints.items() if isinstance(exc, kind)), None)
+    return f"{reason}{': ' + paths if paths else ''}" + (f" ({hint})" if hint else "")

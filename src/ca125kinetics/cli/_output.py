@@ -1,0 +1,36 @@
+"""How the table commands print a table or write it to a file."""
+
+from __future__ import annotations
+
+import sys
+
+import pandas as pd
+
+__all__ = ["emit", "text_table"]
+
+
+def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
+    """Write ``frame`` to ``out`` (by suffix or ``fmt``), or print it to stdout."""
+    if out:
+        from ..io import write_table
+
+        path = write_table(frame, out, fmt=fmt if fmt and fmt != "text" else None)
+        print(f"wrote {len(frame)} row(s) to {path}", file=sys.stderr)
+        return
+    if fmt == "csv":
+        frame.to_csv(sys.stdout, index=False)
+    elif fmt == "json":
+        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
+    else:
+        sys.stdout.write((text if text is not None else text_table(frame)) + "\n")
+
+
+def text_table(frame, max_rows: int | None = None) -> str:
+    """``frame`` as a text table (at most ``max_rows`` rows, then a line saying how many more)."""
+    shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None,
+                           "display.width", 250, "display.max_colwidth", 90):
+        text = shown.to_string(index=False, na_rep="-")
+    if shown is not frame:
+        text += f"\n... {len(frame) - len(shown)} more row(s); use --out FILE for the full table"
+    return text

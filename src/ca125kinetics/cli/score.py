@@ -1,0 +1,194 @@
+"""``ca125 score``: one patient -> a report readable by a clinician; several -> one row each."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from ..errors import Ca125KineticsError, InvalidInputError
+from ..io import read_clinical, read_markers
+from ..predict import load_model, predict, predict_cohort, predict_many, score_frame
+from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
+from ..predict.loading import _URI_SCHEMES, _registry_location
+from . import add_format_arguments, format_options
+
+
+_SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
+                    "progressed", "kelim_score", "decision")
+
+
+def add_score_arguments(parser) -> None:
+    """Add the ``ca125 score`` options to an argparse parser."""
+    parser.add_argument("--markers", required=True,
+                        help="markers table (.csv or .parquet), data contract, or a FHIR R4 bundle (.json)")
+    parser.add_argument("--clinical", help="clinical table (.csv or .parquet); unknown factors may be left empty")
+    parser.add_argument("--patient", help="score only this patient_id (default: every patient in the table)")
+    parser.add_argument("--model", default=None,
+                        help="exported model directory, bundle.joblib or MLflow URI such as "
+                        "models:/ca125-complete-resection@champion (default: the shipped model)")
+    parser.add_argument("--format", choices=["text", "json", "csv", "fhir"], default=None,
+                        help="output format (default: text on the terminal, or by --out suffix); fhir: a FHIR "
+                        "R4 RiskAssessment (a Bundle of them for several patients)")
+    parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+    parser.add_argument("--allow-imputed", action="store_true",
+                        help="decide even when clinical factors are unknown (the model imputes them); by "
+                        "default such a patient gets status 'insufficient' and no decision")
+    add_format_arguments(parser)
+
+
+def cli_score(args) -> int:
+    """Handler of ``ca125 score``: one patient -> a report readable by a clinician; several ->
+    one row per patient. Returns the exit code (0)."""
+    from ..task import bundle_task
+
+    bundle = _load_quietly(args.model)
+    if not bundle_task(bundle).is_default:
+        return _cli_score_task(args, bundle)
+    markers, clinical = _cli_tables(args, bundle)
+    allow_imputed = bool(getattr(args, "allow_imputed", False))
+    ids = sorted(set(markers["patient_id"].astype(str)))
+    fmt = args.format or _format_from_suffix(args.out)
+    if fmt == "fhir":
+        text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed), len(ids)
+    elif len(ids) == 1:
+        result = predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)
+        if fmt == "json":
+            text = json.dumps(_stamped(result.to_dict(), bundle), indent=2) + "\n"
+        elif fmt == "csv":
+            text = _stamped(result.to_frame(), bundle).to_csv(index=False)
+        else:
+            text = result.to_text() + "\n"
+        n = 1
+    else:
+        frame = _stamped(predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed), bundle)
+        if fmt == "json":
+            text = frame.to_json(orient="records", indent=2) + "\n"
+        elif fmt == "csv":
+            text = frame.to_csv(index=False)
+        else:
+            text = _cohort_text(frame)
+        n = len(frame)
+    return _write_score_output(text, n, args.out)
+
+
+def _cli_score_task(args, bundle) -> int:
+    """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
+    :func:`score_frame` (columns :data:`~ca125kinetics.predict.TASK_SCORE_COLUMNS`) as text,
+    CSV or JSON."""
+    from ..task import bundle_task
+
+    task = bundle_task(bundle)
+    fmt = args.format or _format_from_suffix(args.out)
+    if fmt == "fhir":
+        raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
+                                f"{bundle.name!r} predicts {task.description}: use text, csv or json")
+    frame = score_frame(bundle, args.markers, args.clinical)
+    if args.patient is not None:
+        frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
+        if frame.empty:
+            raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
+    text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
+            else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
+    return _write_score_output(text, len(frame), args.out)
+
+
+def _write_score_output(text: str, n: int, out) -> int:
+    """``ca125 score``'s output: to ``out`` (saying how many patients on stderr) or stdout."""
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(text, encoding="utf-8")
+        print(f"wrote {n} patient(s) to {out}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _load_quietly(model):
+    """The model, scoring form; when mlflow must download it, without mlflow's progress bars
+    and log lines in a clinician's report (a local SQLite registry needs no mlflow at all)."""
+    if isinstance(model, str) and model.startswith(_URI_SCHEMES) and _registry_location(model) is None:
+        from ..tracking import quiet_mlflow
+
+        with quiet_mlflow():
+            return load_model(model, scoring_only=True)
+    return load_model(model, scoring_only=True)
+
+
+def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> str:
+    """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them."""
+    from ..sources.fhir import risk_assessment
+
+    items = [(rows, None if clinical is None else clinical[clinical["patient_id"] == pid])
+             for pid, rows in markers.groupby("patient_id", sort=True)]
+    if len(ids) == 1:
+        return json.dumps(risk_assessment(predict(*items[0], model=bundle, allow_imputed=allow_imputed)),
+                          indent=2) + "\n"
+    entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle, allow_imputed=allow_imputed)]
+    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
+
+
+def _stamped(table, bundle):
+    """``table`` (DataFrame, or a prediction's dict) with the ``rules`` and ``package_version``
+    of :func:`ca125kinetics.scores.with_model_provenance`."""
+    from ..scores import with_model_provenance
+
+    if isinstance(table, pd.DataFrame):
+        return with_model_provenance(table, bundle)
+    stamped = with_model_provenance(pd.DataFrame([{}]), bundle)
+    return {**table, "rules": json.loads(stamped["rules"].iloc[0]), "package_version": stamped["package_version"].iloc[0]}
+
+
+def _format_from_suffix(out) -> str:
+    suffix = Path(out).suffix.lower() if out else ""
+    return {".json": "json", ".csv": "csv"}.get(suffix, "text")
+
+
+def _cli_tables(args, bundle):
+    """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
+    fmt = format_options(args)
+    clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
+    markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
+                           on_error="flag", duplicates=bundle.gcig_settings.duplicates, **fmt)
+    if args.patient is not None:
+        wanted = str(args.patient).strip()
+        markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)
+        if markers.empty:
+            raise InvalidInputError(f"patient {wanted!r} has no rows in the markers table; check --patient",
+                                    source=str(args.markers), column="patient_id")
+        if clinical is not None:
+            clinical = clinical[clinical["patient_id"].astype(str) == wanted].reset_index(drop=True)
+    if markers.empty:
+        raise InvalidInputError("the markers table has no rows", source=str(args.markers))
+    return markers, clinical
+
+
+def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
+    shown = frame.loc[:, list(_SUMMARY_COLUMNS)].head(max_rows)
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200,
+                           "display.float_format", "{:.3f}".format):
+        lines = [shown.to_string(index=False, na_rep="-")]
+    if len(frame) > max_rows:
+        lines.append(f"... {len(frame) - max_rows} more patient(s); use --out FILE or --format csv for all")
+    lines.append("")
+    lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
+    if len(frame):
+        lines.append(f"model {frame['model_name'].iloc[0]} {frame['model_version'].iloc[0]}, threshold "
+                     f"{frame['threshold'].iloc[0]:.2f}. {DISCLAIMER}"
+                     + (f" {SYNTHETIC_NOTE}" if bool(frame["trained_on_synthetic"].iloc[0]) else ""))
+    return "\n".join(lines) + "\n"
+
+
+def _main(argv=None) -> int:
+    """``python -m ca125kinetics.predict --markers ...``: ``ca125 score`` without the CLI module."""
+    import argparse
+    parser = argparse.ArgumentParser(prog="ca125 score", description="Score patients with a trained model.")
+    add_score_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return cli_score(args)
+    except Ca125KineticsError as exc:
+        print(f"ca125: error: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return 2

@@ -1,0 +1,25 @@
+"""``ca125 serve``: the scoring web page and JSON API (``ca125kinetics.web``)."""
+
+from __future__ import annotations
+
+from ..web.app import serve
+
+
+def add_serve_arguments(parser) -> None:
+    """Add the ``ca125 serve`` options to an argparse parser (see :mod:`ca125kinetics.web.app`)."""
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="interface to listen on (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--model", default=None,
+                        help="model directory, bundle.joblib or MLflow URI (default: the shipped model)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, each loading the model (default 1)")
+    parser.add_argument("--log-level", default="warning",
+                        choices=["critical", "error", "warning", "info", "debug"],
+                        help="server log level (default warning)")
+
+
+def cli_serve(args) -> int:
+    """Handler of ``ca125 serve``: verify and load the model, then serve until interrupted."""
+    return serve(host=args.host, port=args.port, model=args.model, workers=args.workers,
+                 log_level=args.log_level)

@@ -1,0 +1,76 @@
+"""``ca125 train``: train and compare complete-resection classifiers, tracked in MLflow."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+
+from ..tracking import quiet_mlflow
+from ..train import DEFAULT_NAME, format_summary, train
+
+
+def add_train_arguments(parser) -> None:
+    """Arguments of ``ca125 train`` ."""
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--clinical", required=True,
+                        help="clinical table with the outcome column complete_resection (.csv or .parquet)")
+    parser.add_argument("--config", default=None,
+                        help="training configuration: the path of a TOML file, or the name 'default' "
+                             "(the built-in configuration, identical to training/default.toml; also used "
+                             "when --config is not given)")
+    parser.add_argument("--tracking-uri", default=None,
+                        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db in "
+                             "the working directory)")
+    parser.add_argument("--name", default=DEFAULT_NAME,
+                        help=f"experiment and registered model name (default {DEFAULT_NAME})")
+    parser.add_argument("--out", default=None, help="export directory (default models/<name>)")
+    parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
+                        help="mark the model as trained on synthetic data or not (default: synthetic when a "
+                             "params.json of `ca125 synth` lies beside the markers file)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM is handled as Ctrl-C, and an interruption stops the worker processes.
+
+    By default SIGTERM ends the process at once: no ``finally`` runs, so the MLflow run stays
+    ``RUNNING`` and the joblib (loky) workers of the cross-validation are left behind. Here
+    SIGTERM raises :class:`KeyboardInterrupt` instead (the run is then ended ``KILLED``, see
+    :mod:`ca125kinetics.tracking`), and on any interruption the loky workers are killed before
+    the exception goes on (``ca125`` then exits with code 130).
+    """
+    import signal
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    except KeyboardInterrupt:
+        _kill_workers()
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _kill_workers() -> None:
+    """Kill the worker processes of joblib's reusable loky executor, if it has any."""
+    from joblib.externals.loky import reusable_executor
+
+    executor = getattr(reusable_executor, "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True, kill_workers=True)
+
+
+def cli_train(args) -> int:
+    """Handler of ``ca125 train``: train, then print the summary table on stdout."""
+    if args.tracking_uri:
+        os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
+    with quiet_mlflow(), _terminate_as_interrupt():
+        result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
+                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
+    print(format_summary(result))
+    return 0

@@ -1,0 +1,91 @@
+"""``ca125 validate``: validate a frozen model on a cohort and write an HTML report."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+
+from ..errors import InvalidInputError
+from ..features import build_patient_frame
+from ..io import read_clinical, read_markers, write_table
+from ..predict import load_model
+from ..scores import with_model_provenance
+from ..tracking import quiet_mlflow
+from ..validation.report import log_to_mlflow, write_report
+from ..validation.studies import _describe_source, optimism_bootstrap, validate_model
+from . import add_format_arguments, format_options
+
+
+def add_validate_arguments(parser) -> None:
+    """Arguments of ``ca125 validate``."""
+    parser.add_argument("--model", required=True,
+                        help="exported model directory, bundle.joblib, or MLflow model URI (models:/name@alias)")
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--clinical", required=True,
+                        help="clinical table with complete_resection (and pfs_months/pfs_event for survival)")
+    parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")
+    parser.add_argument("--title", help="report title")
+    parser.add_argument("--predictions", metavar="FILE.csv",
+                        help="also write every patient's prediction, outcome, inclusion and subgroups as CSV "
+                             "(with the rules and package version that produced them)")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
+                             "model's pipeline on this cohort (internal validation; default 0 = off)")
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap worker processes (default 2)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--tracking-uri",
+                        help="log metrics and the report to this MLflow tracking URI (default: "
+                             "MLFLOW_TRACKING_URI when set)")
+    parser.add_argument("--experiment", default="ca125-validation", help="MLflow experiment name")
+    add_format_arguments(parser)
+
+
+def cli_validate(args) -> int:
+    """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
+    if args.bootstrap < 0:
+        raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    bundle = load_model(args.model)
+    if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
+        raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
+                                "(a PDF can be printed from it in a browser)")
+    # the tables are read once, as the options say (dates, number format, column names)
+    fmt = format_options(args)
+    clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
+    markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
+                           duplicates=bundle.gcig_settings.duplicates, **fmt)
+    result = validate_model(markers, clin, model=bundle)
+    result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
+                                                 "clinical": _describe_source(args.clinical)})
+    if args.predictions:
+        written = write_table(with_model_provenance(result.predictions, bundle), args.predictions, fmt="csv")
+        print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
+    if args.bootstrap:
+        frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
+                                    kinetics_settings=bundle.kinetics_settings)
+        pred = result.predictions[result.predictions["included"]]
+        frame = frame.set_index(frame["patient_id"].astype(str)).loc[pred["patient_id"].astype(str)]
+        opt = optimism_bootstrap(bundle, frame.reset_index(drop=True), pred["complete_resection"].to_numpy(dtype=int),
+                                 n_boot=args.bootstrap, seed=args.seed, progress=not args.no_progress,
+                                 n_jobs=args.n_jobs)
+        result = result.with_optimism(opt)
+    path = write_report(result, args.out, title=args.title)
+    tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+    logging_on = bool(tracking_uri)
+    if logging_on:
+        with quiet_mlflow():
+            log_to_mlflow(result, path, tracking_uri=tracking_uri, experiment=args.experiment)
+    m = result.metrics
+    print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
+          f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
+          f"({m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope {m.calibration_slope:.2f}, "
+          f"CITL {m.citl:.2f}, Brier {m.brier:.3f}")
+    if result.optimism is not None:
+        o = result.optimism
+        print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "
+              f"calibration slope {o.corrected('calibration_slope'):.2f}")
+    print(f"wrote {path}")
+    if logging_on:
+        print(f"logged metrics and report to MLflow experiment {args.experiment!r}", file=sys.stderr)
+    return 0

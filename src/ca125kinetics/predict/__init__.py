@@ -1,0 +1,131 @@
+"""Score patients with a trained model, with the GCIG CA-125 rules applied.
+
+Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> features and
+scores -> models -> tracking -> **predict** -> validation -> command line and web).
+
+One code path. Every public scoring function ends in :func:`_score_patients`, which scores
+validated patients (``io.PatientRecord``): :func:`score_frame` and :func:`predict_cohort` (many
+patients, a DataFrame), :func:`predict` and :func:`predict_many` (one patient each, a frozen
+:class:`Prediction`), the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``),
+``mlflow models serve``, the ``ca125 score`` command and the web API (``ca125 serve``); so they
+return the same numbers for the same input. The records come from the package's one
+validator: ``io.read_markers``/``io.read_clinical`` (``on_error="flag"``) and
+``io.records_from_frames`` for tables, ``io.patient_record`` for one patient in any form (a
+file, a DataFrame slice, a validated frame, a mapping of columns, records or ``(day,
+ca125)`` pairs). A patient's result does not depend on the other patients scored with it (the
+kinetics fit stops each patient where it converged), so scoring a patient alone, in a
+cohort or in a batch of web requests gives the same numbers (to the last bits; a cohort of
+20,000 patients or more is fitted by the compiled kinetics engine, which agrees with the
+numpy engine of smaller batches within the fit tolerance).
+
+Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorted by
+``patient_id``)
+---------------------------------------------------------------------------------------
+========================= ================================================================
+column                    meaning
+========================= ================================================================
+patient_id                identifier (str)
+status                    ``"ok"`` (scored), ``"insufficient"`` (scored, but clinical
+                          predictors the model needs are missing, so the decision is
+                          withheld; ``reason`` names them), ``"invalid_input"`` (the
+                          patient's data break the data contract; ``reason`` says where) or
+                          ``"not_scored"`` (valid data, but the model cannot score the patient)
+reason                    None when ``status == "ok"``, else why not
+probability               predicted probability of complete resection at secondary
+                          cytoreduction (NaN when not scored; with ``status ==
+                          "insufficient"`` computed with the missing predictors imputed)
+p_low, p_high             interval of the probability (the bundle's method; see
+                          ``bundle.ModelBundle.predict_proba``)
+threshold                 the model's decision threshold on the probability
+decision                  which branch of the decision rule fired (:data:`DECISIONS`)
+rule                      that rule, in words
+recommendation            plain-language recommendation (see *Decision rule* below)
+k, half_life_days,        KELIM-like elimination rate (per day), ``ln 2 / k`` and the
+kelim_score               standardized score ``k / k_ref`` from the model's fitted kinetics
+                          step (population empirical-Bayes estimate)
+c0, floor                 fitted CA-125 at day 0 and floor B of ``C(t) = B + (C0 - B) e^{-kt}``
+                          (U/mL); the fitted curve (:func:`curve_points`) is drawn from them
+kinetics_n_samples        samples used by the kinetics fit
+kinetics_status,          status and reason of the kinetics fit
+kinetics_reason
+gcig_*                    GCIG CA-125 response (Rustin 2011): ``gcig_evaluable``,
+                          ``gcig_responded``, ``gcig_category`` (CR/PR), ``gcig_status``,
+                          ``gcig_reason``, ``gcig_uln``, ``gcig_baseline_day``,
+                          ``gcig_baseline_value``, ``gcig_response_day``,
+                          ``gcig_confirmation_day``
+progressed,               GCIG CA-125 progression: flag, group (A/B/C), day (the first of
+progression_group,        the two qualifying samples), status and reason
+progression_day,
+progression_status,
+progression_reason
+recist, combined_category RECIST 1.1 category given, and the combined RECIST + CA-125
+                          category (Rustin 2011) when RECIST is given
+ago_*, imodel_*, mskcc_*  published selection scores (``scores.published_scores``): AGO,
+                          iMODEL, MSKCC with status and reason each
+warnings                  ``"; "``-joined per-patient warnings (empty string if none)
+model_name,               the model used
+model_version,
+model_family,
+trained_on_synthetic
+settings_json             JSON of the rule settings the prediction used: GCIG settings,
+                          kinetics settings and the threshold
+========================= ================================================================
+
+Decision rule (**Decision**, documented here and in the ``rule`` column)
+-------------------------------------------------------------------------
+Applied in this order; the first that applies fires:
+
+1. ``invalid_input`` / ``not_scored``: no recommendation, the reason is given.
+2. ``not_candidate_progression``: GCIG CA-125 progression during the neoadjuvant cycles ->
+   not a candidate for secondary cytoreduction.
+3. ``not_candidate_recist_pd``: RECIST progressive disease -> not a candidate (the combined
+   RECIST + CA-125 category is PD, Rustin 2011).
+4. ``not_eligible_no_response``: neither RECIST CR/PR/SD nor a confirmed GCIG CA-125
+   response (the RESCUE trial, NCT07295132, admits patients with RECIST CR/PR/SD **or** a
+   GCIG CA-125 response); the probability is reported for information only.
+5. ``insufficient_information``: response, but clinical predictors the model needs
+   (:data:`REQUIRED_PREDICTORS`) are unknown: the probability (computed with them imputed)
+   is shown for information only and the decision is withheld -- "insufficient
+   information: give ecog, ascites_ml, ..." -- with status ``insufficient``, unless the
+   caller opts in with ``allow_imputed=True`` (``ca125 score --allow-imputed``, REST field
+   ``allow_imputed``); then rules 6-7 decide and say which factors were imputed.
+6. ``resectable``: response (GCIG or RECIST CR/PR/SD) and ``probability >= threshold`` ->
+   "predicted completely resectable".
+7. ``not_resectable``: response and ``probability < threshold`` -> "predicted not
+   completely resectable".
+
+Every recommendation ends with "Research software, not a medical device." and, when the
+model was trained on synthetic data, "Model trained on synthetic data."
+
+Per-patient warnings (never Python warnings): fewer than ``min_samples`` CA-125 values in
+the kinetics window, values beyond the kinetics window (day 100), pretreatment value below
+2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules,
+unknown clinical predictors, and inputs outside the range seen in training
+(``ModelBundle.feature_ranges``).
+"""
+
+from __future__ import annotations
+
+from .decision import DECISIONS, DISCLAIMER, REQUIRED_PREDICTORS, SYNTHETIC_NOTE, _decide
+from .engine import _kinetics_of, _score_patients, predict, predict_cohort, predict_many, score_frame
+from .inputs import _read_inputs
+from .loading import clear_model_cache, default_model_dir, load_model
+from .result import SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _is_missing, curve_points
+
+__all__ = [
+    "predict",
+    "predict_cohort",
+    "predict_many",
+    "score_frame",
+    "load_model",
+    "clear_model_cache",
+    "curve_points",
+    "Prediction",
+    "SCORE_COLUMNS",
+    "TASK_SCORE_COLUMNS",
+    "DECISIONS",
+    "DISCLAIMER",
+    "SYNTHETIC_NOTE",
+    "REQUIRED_PREDICTORS",
+    "default_model_dir",
+]

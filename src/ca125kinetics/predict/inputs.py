@@ -1,0 +1,111 @@
+"""What the scoring functions accept, turned into validated patient records.
+
+Validation itself is ``ca125kinetics.io``'s (the one validator): tables go through
+``io.read_markers``/``io.read_clinical`` (``on_error="flag"``), one patient in any form
+through ``io.patient_record``. Here only the pyfunc form (clinical columns repeated on the
+markers rows) is split, and reasons already written in a validated frame are kept.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pandas as pd
+
+from ..errors import InvalidInputError
+from ..io import CLINICAL_INPUT_COLUMNS
+from .result import _is_missing
+
+
+def _split_input(frame: pd.DataFrame, clinical, columns=None):
+    """Split a pyfunc-style frame (markers rows with clinical columns repeated) in two.
+
+    ``columns``: the clinical columns that may be repeated (default
+    ``io.CLINICAL_INPUT_COLUMNS``; a model of another task names its own predictors).
+    Returns (markers, clinical, problems) where ``problems`` maps patient_id to a reason when
+    the repeated clinical values differ within a patient.
+    """
+    problems: dict[str, str] = {}
+    repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
+    if clinical is not None or not repeated or "patient_id" not in frame.columns:
+        return frame, clinical, problems
+    markers = frame.drop(columns=repeated)
+    pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
+    rows = []
+    for patient, idx in frame.groupby(pid, sort=True, dropna=False).groups.items():
+        row = {"patient_id": patient}
+        for column in repeated:
+            values = frame.loc[idx, column]
+            present = [v for v in values.tolist() if not _is_missing(v) and not (isinstance(v, str) and not v.strip())]
+            distinct = {str(v).strip() for v in present}
+            if len(distinct) > 1:
+                problems[str(patient)] = (
+                    f"invalid input: column {column!r} differs between rows of the patient "
+                    f"({sorted(distinct)[:3]}); clinical values must be constant within a patient")
+            row[column] = present[0] if present else None
+        rows.append(row)
+    clin = pd.DataFrame(rows, columns=["patient_id", *repeated])
+    return markers, clin, problems
+
+
+def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """A markers DataFrame with its column names checked and resolved (``io._check_header``,
+    ``io._resolve_columns``) before the clinical columns repeated on its rows are split off by
+    name, so that 'ECOG' is mapped or refused rather than left on the markers."""
+    from ..io import MARKERS_KNOWN, _check_header, _resolve_columns
+
+    _check_header(frame.columns, "markers DataFrame")
+    return _resolve_columns(frame.rename(columns=lambda c: str(c).strip()), MARKERS_KNOWN, columns,
+                            "markers DataFrame")
+
+
+def _read_inputs(frame, clinical, gcig_settings, columns=None):
+    """Canonical (markers, clinical) frames through the package readers (flagging bad patients).
+
+    ``columns`` maps column names of either table to data-contract names (``io.read_markers``).
+    """
+    from ..io import read_clinical, read_markers
+
+    if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
+        raise InvalidInputError(
+            f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
+    problems: dict[str, str] = {}
+    if isinstance(frame, pd.DataFrame):
+        frame, clinical, problems = _split_input(_resolved(frame, columns), clinical)
+        # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
+        # placeholder rows would only say "CA-125 value is empty")
+        for table in (frame, clinical):
+            if isinstance(table, pd.DataFrame) and {"patient_id", "problem"} <= set(table.columns):
+                flagged = table.loc[table["problem"].notna(), ["patient_id", "problem"]]
+                for patient, problem in flagged.itertuples(index=False):
+                    problems.setdefault(str(patient), str(problem))
+    clin = None
+    if clinical is not None:
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns)
+    uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
+    markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
+                           duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
+    if clin is not None:
+        for patient, problem in zip(clin["patient_id"], clin["problem"]):
+            if not _is_missing(problem):
+                problems.setdefault(str(patient), str(problem))
+    for patient, problem in markers.loc[markers["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
+        problems.setdefault(str(patient), str(problem))
+    return markers, clin, problems
+
+
+def _record(markers, clinical, gcig_settings, columns=None):
+    """(PatientRecord, problems) of one patient as :func:`predict` takes it.
+
+    ``io.patient_record`` validates every form; the pyfunc form (clinical columns repeated
+    on the markers rows, no separate clinical) is split first. ``columns`` maps input column
+    (or clinical key) names to data-contract names.
+    """
+    from ..io import patient_record
+
+    problems: dict[str, str] = {}
+    if isinstance(markers, pd.DataFrame) and clinical is None:
+        markers, clinical, problems = _split_input(_resolved(markers, columns), None)
+    record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
+                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
+    return record, problems

@@ -1,0 +1,366 @@
+"""The result of scoring: :class:`Prediction` (one patient), the columns of the score frame,
+and their JSON and text forms (what ``ca125 score`` prints).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InvalidInputError
+from ..io import json_value
+
+
+_GCIG_COLUMNS = (
+    "gcig_evaluable", "gcig_responded", "gcig_category", "gcig_status", "gcig_reason", "gcig_uln",
+    "gcig_baseline_day", "gcig_baseline_value", "gcig_response_day", "gcig_confirmation_day",
+)
+
+
+_PROGRESSION_COLUMNS = (
+    "progressed", "progression_group", "progression_day", "progression_status", "progression_reason",
+)
+
+
+_PUBLISHED_COLUMNS = (
+    "ago_positive", "ago_status", "ago_reason",
+    "imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason",
+    "mskcc_recommendation", "mskcc_status", "mskcc_reason",
+)
+
+
+_KINETICS_COLUMNS = (
+    "k", "half_life_days", "kelim_score", "c0", "floor", "kinetics_n_samples", "kinetics_status",
+    "kinetics_reason",
+)
+
+
+#: Columns of :func:`score_frame`, in order (see the module docstring).
+SCORE_COLUMNS = (
+    "patient_id", "status", "reason",
+    "probability", "p_low", "p_high", "threshold", "decision", "rule", "recommendation",
+    *_KINETICS_COLUMNS,
+    *_GCIG_COLUMNS,
+    *_PROGRESSION_COLUMNS,
+    "recist", "combined_category",
+    *_PUBLISHED_COLUMNS,
+    "warnings",
+    "model_name", "model_version", "model_family", "trained_on_synthetic", "settings_json",
+)
+
+#: Columns of :func:`score_frame` for a model of a task other than the default
+#: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
+TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
+                      "decision", "task", "outcome", "marker", "model_name", "model_version", "model_family",
+                      "trained_on_synthetic")
+
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Score of one patient (see :func:`predict`); one row of :func:`score_frame`.
+
+    Attributes
+    ----------
+    patient_id, status, reason : str, str, str or None
+        As in :data:`SCORE_COLUMNS`. ``status`` is ``"ok"``, ``"insufficient"`` (decision
+        withheld: clinical predictors missing), ``"invalid_input"`` or ``"not_scored"``.
+    probability, p_low, p_high : float
+        Probability of complete resection and its interval (NaN when not scored).
+    threshold : float
+        The model's decision threshold.
+    decision, rule, recommendation : str
+        Which rule of the decision rule fired (:data:`DECISIONS`), in words, and the
+        plain-language recommendation.
+    kinetics : dict
+        ``k``, ``half_life_days``, ``kelim_score``, ``c0``, ``floor``, ``n_samples``,
+        ``status``, ``reason``.
+    gcig : dict
+        GCIG response: ``evaluable``, ``responded``, ``category``, ``status``, ``reason``,
+        ``uln``, ``baseline_day``, ``baseline_value``, ``response_day``,
+        ``confirmation_day``.
+    progression : dict
+        GCIG progression: ``progressed``, ``group``, ``day``, ``status``, ``reason``.
+    recist, combined_category : str or None
+        RECIST category given and the combined RECIST + CA-125 category.
+    published_scores : dict
+        Published scores whose inputs are present enough to decide them (status ``ok`` or
+        ``ok_with_missing``): keys among ``ago_positive``, ``imodel_points``,
+        ``imodel_low_risk``, ``mskcc_recommendation``, each with ``*_status`` and ``*_reason``.
+    warnings : tuple of str
+        Per-patient warnings (data quality, out-of-range inputs).
+    model : dict
+        ``name``, ``version``, ``family``, ``trained_on_synthetic``, ``threshold``,
+        ``gcig_settings``, ``kinetics_settings``.
+    series : tuple of dict
+        The observed samples ``{"day", "ca125", "censored", "event"}`` (for a plot).
+    curve : tuple of (float, float)
+        Fitted curve ``(day, CA-125)`` points (:func:`curve_points`); empty when the
+        kinetics fit failed.
+    """
+
+    patient_id: str
+    status: str
+    reason: str | None
+    probability: float
+    p_low: float
+    p_high: float
+    threshold: float
+    decision: str
+    rule: str
+    recommendation: str
+    kinetics: dict
+    gcig: dict
+    progression: dict
+    recist: str | None
+    combined_category: str | None
+    published_scores: dict
+    warnings: tuple[str, ...]
+    model: dict
+    series: tuple = ()
+    curve: tuple = ()
+    _trajectory: Any = field(default=None, repr=False, compare=False)
+    _row: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def trajectory(self):
+        """The decision after every landmark reached (day 35, after cycles 2, 3, 4): each
+        landmark model's probability and interval on the series truncated at the landmark,
+        then the full series, and whether the decision has been stable
+        (:class:`ca125kinetics.landmarks.Trajectory`; its ``status`` says why it is empty: a
+        model without landmark models, no landmark reached, not scored). Computed on first
+        access (for the results of one ``predict_many`` call, all at once) and kept: it costs
+        a scoring pass of the truncated series, which a caller who only needs the probability
+        does not pay."""
+        value = self._trajectory
+        if callable(value):
+            value = value()
+            object.__setattr__(self, "_trajectory", value)
+        return value
+
+    @property
+    def resectable(self) -> bool | None:
+        """True when the decision is ``resectable``, False for the other scored decisions,
+        None when not scored or when the decision was withheld (``insufficient_information``)."""
+        if self.decision in ("invalid_input", "not_scored", "insufficient_information"):
+            return None
+        return self.decision == "resectable"
+
+    def to_frame(self) -> pd.DataFrame:
+        """One-row DataFrame with the columns of :data:`SCORE_COLUMNS` (the dtypes of
+        :func:`score_frame`)."""
+        if isinstance(self._row, dict):
+            return _typed(pd.DataFrame([self._row], columns=list(SCORE_COLUMNS)))
+        raise InvalidInputError("this Prediction was not built by the scoring code and has no frame form")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (NaN -> None, tuples -> lists); the web API returns it."""
+        out = {
+            "patient_id": self.patient_id, "status": self.status, "reason": self.reason,
+            "probability": self.probability, "p_low": self.p_low, "p_high": self.p_high,
+            "threshold": self.threshold, "decision": self.decision, "rule": self.rule,
+            "recommendation": self.recommendation, "kinetics": dict(self.kinetics),
+            "gcig": dict(self.gcig), "progression": dict(self.progression), "recist": self.recist,
+            "combined_category": self.combined_category,
+            "published_scores": dict(self.published_scores), "warnings": list(self.warnings),
+            "model": dict(self.model), "series": [dict(s) for s in self.series],
+            "curve": [{"day": d, "ca125": v} for d, v in self.curve],
+            "trajectory": None if self.trajectory is None else self.trajectory.to_dict(),
+        }
+        return json_value(out)
+
+    def to_text(self) -> str:
+        """A short report readable by a clinician (what ``ca125 score`` prints)."""
+        return _format_text(self)
+
+
+def _is_missing(value) -> bool:
+    kind = type(value)
+    if kind is str or kind is int or kind is bool:
+        return False
+    if kind is float:
+        return value != value
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, (float, np.floating)):
+        return bool(np.isnan(value))
+    return False
+
+
+def _clean(value):
+    """A scalar cell as a plain Python value (None for any missing marker)."""
+    if _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    """Fixed dtypes of the score frame, whatever the mix of scored and unscored patients."""
+    floats = ("probability", "p_low", "p_high", "threshold", "k", "half_life_days", "kelim_score", "c0",
+              "floor", "gcig_uln", "gcig_baseline_value", "imodel_points")
+    for c in floats:
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
+    for c in ("kinetics_n_samples", "gcig_baseline_day", "gcig_response_day", "gcig_confirmation_day",
+              "progression_day"):
+        out[c] = pd.array([None if _is_missing(v) else int(v) for v in out[c]], dtype="Int64")
+    for c in ("gcig_evaluable", "gcig_responded", "progressed", "ago_positive", "imodel_low_risk"):
+        out[c] = pd.array([None if _is_missing(v) else bool(v) for v in out[c]], dtype="boolean")
+    out["trained_on_synthetic"] = out["trained_on_synthetic"].astype(bool)
+    out["patient_id"] = out["patient_id"].astype(object)
+    return out
+
+
+def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: int = 51) -> tuple:
+    """Fitted KELIM-like curve ``C(t) = B + (C0 - B) exp(-k t)`` on a day grid, for plotting.
+
+    Parameters
+    ----------
+    k : float
+        Elimination rate constant (per day), as fitted by the kinetics step.
+    floor, c0 : float
+        Floor ``B`` and CA-125 at day 0 ``C0`` (U/mL).
+    first_day, last_day : int
+        Grid range; days before 0 take ``C0`` (no decline before the first dose).
+    n : int
+        Number of grid points (evenly spaced, ends included).
+
+    Returns
+    -------
+    tuple of (float, float)
+        ``(day, CA-125)`` pairs, rounded to 0.01 day and 0.001 U/mL; empty when an input is
+        missing or not finite.
+    """
+    values = [k, floor, c0]
+    if any(_is_missing(v) for v in values) or not all(math.isfinite(float(v)) for v in values):
+        return ()
+    k, floor, c0 = float(k), float(floor), float(c0)
+    if last_day <= first_day or n < 2:
+        return ()
+    days = np.linspace(first_day, last_day, n)
+    t = np.clip(days, 0.0, None)
+    level = floor + (c0 - floor) * np.exp(-k * t)
+    return tuple((round(float(d), 2), round(float(v), 3)) for d, v in zip(days, level))
+
+
+def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> Prediction:
+    last = max((d for d, *_ in samples), default=0)
+    first = min((d for d, *_ in samples), default=0)
+    curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
+                         last_day=max(last, bundle.kinetics_settings.window_days if last > 0 else 0))
+    published = {}
+    for score, value_cols in (("ago", ("ago_positive",)), ("imodel", ("imodel_points", "imodel_low_risk")),
+                              ("mskcc", ("mskcc_recommendation",))):
+        if row[f"{score}_status"] in ("ok", "ok_with_missing"):
+            for c in value_cols:
+                published[c] = row[c]
+            published[f"{score}_status"] = row[f"{score}_status"]
+            published[f"{score}_reason"] = row[f"{score}_reason"]
+    nan = float("nan")
+    return Prediction(
+        patient_id=row["patient_id"], status=row["status"], reason=row["reason"],
+        probability=nan if row["probability"] is None else row["probability"],
+        p_low=nan if row["p_low"] is None else row["p_low"],
+        p_high=nan if row["p_high"] is None else row["p_high"],
+        threshold=row["threshold"], decision=row["decision"], rule=row["rule"],
+        recommendation=row["recommendation"],
+        kinetics={"k": row["k"], "half_life_days": row["half_life_days"], "kelim_score": row["kelim_score"],
+                  "c0": row["c0"], "floor": row["floor"], "n_samples": row["kinetics_n_samples"],
+                  "status": row["kinetics_status"], "reason": row["kinetics_reason"]},
+        gcig={"evaluable": row["gcig_evaluable"], "responded": row["gcig_responded"],
+              "category": row["gcig_category"], "status": row["gcig_status"], "reason": row["gcig_reason"],
+              "uln": row["gcig_uln"], "baseline_day": row["gcig_baseline_day"],
+              "baseline_value": row["gcig_baseline_value"], "response_day": row["gcig_response_day"],
+              "confirmation_day": row["gcig_confirmation_day"]},
+        progression={"progressed": row["progressed"], "group": row["progression_group"],
+                     "day": row["progression_day"], "status": row["progression_status"],
+                     "reason": row["progression_reason"]},
+        recist=row["recist"], combined_category=row["combined_category"],
+        published_scores=published,
+        warnings=tuple(w for w in (row["warnings"] or "").split("; ") if w),
+        model={"name": row["model_name"], "version": row["model_version"], "family": row["model_family"],
+               "trained_on_synthetic": row["trained_on_synthetic"], "threshold": row["threshold"],
+               **json.loads(row["settings_json"])},
+        series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
+        curve=curve,
+        _trajectory=trajectory,
+        _row=dict(row),
+    )
+
+
+def _clean_row(row: dict) -> dict:
+    """A scored row with the plain Python values of its typed frame form (NaN -> None)."""
+    return {c: _clean(v) for c, v in row.items()}
+
+
+def _fmt(value, spec: str = "g", unit: str = "") -> str:
+    if _is_missing(value):
+        return "-"
+    if isinstance(value, (float, int)) and not isinstance(value, bool):
+        return f"{value:{spec}}{unit}"
+    return f"{value}{unit}"
+
+
+def _format_text(p: Prediction) -> str:
+    lines = [f"Patient {p.patient_id}", ""]
+    if p.status in ("ok", "insufficient"):
+        lines.append(f"  Probability of complete resection: {p.probability:.2f} "
+                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
+                     + (" -- computed with unknown factors imputed" if p.status == "insufficient" else ""))
+        if p.status == "insufficient":
+            lines.append(f"  Decision withheld: {p.reason}")
+    else:
+        lines.append(f"  Not scored ({p.status}): {p.reason}")
+    g = p.gcig
+    verdict = {"response": f"response ({g['category']}), fall on day {g['response_day']}, "
+                           f"confirmed on day {g['confirmation_day']}"}.get(g["status"], g["status"] or "-")
+    lines.append(f"  GCIG CA-125 response: {verdict}")
+    if g["reason"]:
+        lines.append(f"    {g['reason']}")
+    pr = p.progression
+    if pr["progressed"]:
+        lines.append(f"  GCIG CA-125 progression: group {pr['group']}, day {pr['day']}")
+    else:
+        lines.append(f"  GCIG CA-125 progression: {pr['status'] or '-'}")
+    if p.recist:
+        lines.append(f"  RECIST: {p.recist}; combined RECIST + CA-125 category: {p.combined_category or '-'}")
+    k = p.kinetics
+    ks = p.model.get("kinetics") or {}
+    lines.append(f"  KELIM-like k: {_fmt(k['k'], '.4f', '/day')}, half-life {_fmt(k['half_life_days'], '.1f', ' days')}, "
+                 f"standardized score {_fmt(k['kelim_score'], '.2f')} (favourable >= 1.0)")
+    lines.append(f"    score = k / k_ref, k_ref {_fmt(ks.get('k_ref'), '.4g', '/day')} "
+                 f"({ks.get('k_ref_source') or 'source not recorded'})")
+    if p.published_scores:
+        ps = p.published_scores
+        parts = []
+        if "ago_positive" in ps:
+            parts.append(f"AGO {'positive' if ps['ago_positive'] else 'negative'}")
+        if "imodel_low_risk" in ps and ps["imodel_low_risk"] is not None:
+            pts = ps.get("imodel_points")
+            parts.append(f"iMODEL {'low' if ps['imodel_low_risk'] else 'high'} risk"
+                         + (f" ({pts:.1f} points)" if pts is not None else ""))
+        if ps.get("mskcc_recommendation"):
+            parts.append(f"MSKCC: {ps['mskcc_recommendation']} secondary cytoreduction")
+        lines.append("  Published scores: " + "; ".join(parts))
+    if p.trajectory is not None:
+        lines.append("")
+        lines.extend("  " + line for line in p.trajectory.to_text().splitlines())
+    lines.append("")
+    lines.append(f"  Recommendation: {p.recommendation}")
+    lines.append(f"  Rule: {p.rule}")
+    if p.warnings:
+        lines.append("")
+        lines.append("  Warnings:")
+        lines.extend(f"    - {w}" for w in p.warnings)
+    m = p.model
+    lines.append("")
+    lines.append(f"  Model: {m['name']} {m['version']} ({m['family']}); ULN {m['gcig']['uln']:g} U/mL, "
+                 f"k_ref {m['kinetics']['k_ref']:g}/day"
+                 + ("; trained on synthetic data" if m["trained_on_synthetic"] else ""))
+    return "\n".join(lines)
