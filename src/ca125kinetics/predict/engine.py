@@ -11,7 +11,8 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
-from .decision import REQUIRED_PREDICTORS, _decide, _insufficient_reason, _warnings
+from .decision import (REQUIRED_PREDICTORS, _decide, _entry_met, _entry_undetermined_reason, _insufficient_reason,
+                       _warnings)
 from .inputs import _read_inputs, _record
 from .loading import load_model
 from .result import (
@@ -295,7 +296,8 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_i
         decision, rule, text = _decide(row, threshold, synthetic, missing=missing, allow_imputed=allow_imputed)
         row.update(decision=decision, rule=rule, recommendation=text)
         if decision == "insufficient_information":
-            row.update(status="insufficient", reason=_insufficient_reason(missing))
+            row.update(status="insufficient", reason=_insufficient_reason(missing) if _entry_met(row)
+                       else _entry_undetermined_reason(row))
         frame_row = {c: clinical[i].get(c) for c in CLINICAL_FACTORS}
         frame_row["ca125_at_recurrence"] = _clean(ca125_rec[i])
         row["warnings"] = "; ".join(_warnings(row, frame_row, patient.samples(), bundle, ranges))

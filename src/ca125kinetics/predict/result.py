@@ -312,7 +312,8 @@ def _format_text(p: Prediction) -> str:
     if p.status in ("ok", "insufficient"):
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
                      f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
-                     + (" -- computed with unknown factors imputed" if p.status == "insufficient" else ""))
+                     + (" -- computed with unknown factors imputed"
+                        if p.status == "insufficient" and "imputed" in (p.reason or "") else ""))
         if p.status == "insufficient":
             lines.append(f"  Decision withheld: {p.reason}")
     else:

@@ -327,7 +327,9 @@
       $("interval").textContent = (hasInterval
         ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
         : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`)
-        + (data.status === "insufficient" ? " — computed with unknown clinical factors imputed: no decision" : "");
+        + (data.status !== "insufficient" ? ""
+          : (data.reason || "").includes("imputed") ? " — computed with unknown clinical factors imputed: no decision"
+          : " — insufficient information: no decision");
       $("interval-note").textContent = hasInterval
         ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
           `given by ${iv.n_members || "the"} copies of the model refitted on bootstrap resamples of its development ` +
