@@ -157,11 +157,17 @@ def test_progression_fires_first(bundle):
                                        "(group C) on day 21.")
 
 
-def test_no_response_and_no_recist_is_not_eligible(bundle):
-    p = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60}, model=bundle)
-    assert p.gcig["status"] == "no_response"
-    assert p.decision == "not_eligible_no_response"
-    assert "no RECIST CR/PR/SD recorded and no confirmed GCIG CA-125 response" in p.recommendation
+def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
+    # RESCUE admits RECIST CR/PR/SD or a GCIG response: without RECIST, no GCIG response leaves the
+    # entry criterion undetermined (issue: no confident answer from missing data)
+    for allow in (False, True):
+        p = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60}, model=bundle,
+                      allow_imputed=allow)
+        assert p.gcig["status"] == "no_response"
+        assert p.decision == "insufficient_information" and p.status == "insufficient"
+        assert "no RECIST category recorded and no confirmed GCIG CA-125 response" in p.recommendation
+        assert p.reason.startswith("insufficient information: give recist")
+        assert "imputed" not in p.to_text().splitlines()[2]
     # RECIST SD admits the same patient (RESCUE: RECIST CR/PR/SD or a GCIG response)
     # (the other clinical factors are unknown: deciding on imputed values is opted into)
     q = P.predict({"day": [-2, 21, 42, 63], "ca125": [300.0, 250.0, 240.0, 230.0]}, {"age": 60, "recist": "SD"},
@@ -171,7 +177,9 @@ def test_no_response_and_no_recist_is_not_eligible(bundle):
 
 
 def test_warnings_name_each_data_issue(bundle):
-    p = P.predict({"day": [-3, 21, 130], "ca125": [50.0, 30.0, 20.0]}, {"age": 119.0}, model=bundle)
+    # (RECIST given and imputation allowed, so that the patient is decided: warnings are not reasons)
+    p = P.predict({"day": [-3, 21, 130], "ca125": [50.0, 30.0, 20.0]}, {"age": 119.0, "recist": "PR"}, model=bundle,
+                  allow_imputed=True)
     text = " | ".join(p.warnings)
     assert "only 2 CA-125 value(s) between day -14 and day 100" in text
     assert "1 value(s) beyond day 100 (day 130) are not used by the kinetics fit" in text
@@ -411,7 +419,7 @@ ROW = dict(status="ok", reason=None, probability=0.8, progressed=False, progress
     ({"probability": 0.6999}, "not_resectable"),
     ({"progressed": True, "progression_day": 42, "progression_group": "B"}, "not_candidate_progression"),
     ({"recist": "PD"}, "not_candidate_recist_pd"),
-    ({"gcig_responded": False}, "not_eligible_no_response"),
+    ({"gcig_responded": False}, "insufficient_information"),
     ({"gcig_responded": False, "recist": "CR"}, "resectable"),
     ({"status": "invalid_input", "reason": "bad"}, "invalid_input"),
     ({"status": "not_scored", "reason": "no markers"}, "not_scored"),
@@ -435,7 +443,7 @@ def test_decision_rule_order_property(p, progressed, responded, recist, threshol
     elif recist == "PD":
         assert d == "not_candidate_recist_pd"
     elif not responded and recist not in ("CR", "PR", "SD"):
-        assert d == "not_eligible_no_response"
+        assert d == "insufficient_information"
     else:
         assert d == ("resectable" if p >= threshold else "not_resectable")
     assert text.endswith(P.DISCLAIMER + (" " + P.SYNTHETIC_NOTE if synthetic else ""))

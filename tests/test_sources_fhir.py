@@ -296,7 +296,9 @@ def test_rest_api_accepts_fhir_json():
     client = TestClient(create_app())
     r = client.post("/api/score", content=json.dumps(one), headers={"content-type": "application/fhir+json"})
     assert r.status_code == 200, r.text
-    assert r.json()["patient_id"] == "000001" and r.json()["status"] == "ok"
+    # a bare bundle carries no RECIST or clinical factors: scored, the decision withheld
+    assert r.json()["patient_id"] == "000001" and r.json()["status"] == "insufficient"
+    assert 0 <= r.json()["probability"] <= 1
     assert r.headers["x-skipped-resources"] == "0"
     assert r.json()["series"][0] == {"day": -7, "ca125": 61.0, "censored": False, "event": None}
     two = copy.deepcopy(one)

@@ -88,6 +88,10 @@ _PUBLIC = {
     "TrainingConfig": "train",
     "TrainingResult": "train",
     "train": "train",
+    # landmarks (a decision after every cycle)
+    "LandmarkSettings": "landmarks",
+    "truncate_markers": "landmarks",
+    "Trajectory": "landmarks",
     # predict
     "predict": "predict",
     "predict_cohort": "predict",

@@ -592,6 +592,15 @@ class ScoringModel:
         self.kinetics_step = _KineticsStep(kin["method"], KineticsSettings.from_dict(kin["settings"]), population)
         self.head = head_from_dict(data["head"])
         self.interval = {"level": self.head.level, "n_members": len(self.head.members)}
+        self.landmarks = None
+        if data.get("landmarks") is not None:   # absent in files written before landmarks existed
+            from .landmarks import Landmark, LandmarkModel
+
+            marks = data["landmarks"]
+            self.landmarks = {"settings": marks["settings"], "models": [
+                LandmarkModel(Landmark.from_dict(m["landmark"]), m["status"], m["reason"], dict(m["metrics"]),
+                              None if m["model"] is None else ScoringModel(m["model"]))
+                for m in marks["models"]]}
 
     def compiled(self) -> CompiledHead:
         return self.head
@@ -613,6 +622,15 @@ def scorer_dict(bundle) -> dict | None:
     if data is None or not hasattr(kinetics, "settings_"):
         return None
     population = getattr(kinetics, "population_", None)
+    landmarks = None
+    if getattr(bundle, "landmarks", None):
+        models = []
+        for m in bundle.landmarks.get("models") or []:
+            sub = None if m.model is None else scorer_dict(m.model)
+            if m.model is not None and sub is None:
+                return None    # every landmark model must be written as numbers, or none is
+            models.append({**m.to_dict(), "model": sub})
+        landmarks = {"settings": bundle.landmarks.get("settings"), "models": models}
     return {
         "kind": "ca125kinetics.ScoringModel", "format_version": SCORER_FORMAT,
         "name": bundle.name, "version": bundle.version, "model_family": bundle.model_family,
@@ -622,4 +640,5 @@ def scorer_dict(bundle) -> dict | None:
         "kinetics": {"method": kinetics.method, "settings": kinetics.settings_.to_dict(),
                      "population": None if population is None else population.to_dict()},
         "head": data,
+        "landmarks": landmarks,
     }

@@ -48,8 +48,9 @@ MLFLOW_DIR = "mlflow_model"
 SYNTHETIC_FIRST_LINE = "**Trained on synthetic data — not for clinical use.**"
 #: Version of the bundle layout; bump when a field changes meaning. 2: the interval members
 #: are classifiers on the design matrix (``interval["members_input"] == "design"``); bundles of
-#: format 1 (members are head pipelines) still load and score.
-FORMAT_VERSION = 2
+#: format 1 (members are head pipelines) still load and score. 3: optional landmark models
+#: (``landmarks``); bundles of formats 1 and 2 load and score, without a trajectory.
+FORMAT_VERSION = 3
 
 
 @dataclass
@@ -79,6 +80,11 @@ class ModelBundle:
         ``{"method": "bootstrap_percentile", "level": 0.95, "n_bootstrap": B,
         "members_input": "design", "members": [B fitted classifiers]}``. See
         :meth:`predict_proba`.
+    landmarks : dict or None
+        ``{"settings": LandmarkSettings.to_dict(), "models": [LandmarkModel, ...]}``: one
+        model per landmark, scoring the series truncated at it (:mod:`ca125kinetics.landmarks`);
+        None for a model trained without landmarks (and for bundles of format 1 and 2, which
+        predate them): ``predict`` then returns no trajectory and says why.
     """
 
     pipeline: Any
@@ -92,6 +98,9 @@ class ModelBundle:
     trained_on_synthetic: bool = False
     training_summary: dict[str, Any] = field(default_factory=dict)
     interval: dict[str, Any] = field(default_factory=dict)
+    # a class-level default (not a factory): bundles pickled before landmarks existed lack the
+    # attribute and read None
+    landmarks: dict[str, Any] | None = None
     format_version: int = FORMAT_VERSION
 
     def __post_init__(self):
@@ -220,6 +229,9 @@ class ModelBundle:
             "interval": interval,
             "pipeline_steps": [name for name, _ in getattr(self.pipeline, "steps", [])],
             "training_summary": self.training_summary,
+            "landmarks": None if not self.landmarks else {
+                "settings": self.landmarks.get("settings"),
+                "models": [m.to_dict() for m in self.landmarks.get("models") or []]},
         })
 
 

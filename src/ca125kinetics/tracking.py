@@ -28,8 +28,8 @@ What one training logs
     * one **parent run** (experiment = the model name): every setting as a param (training
       config, GCIG and kinetics rule settings including the ``k_ref`` used and its source,
       the data digest, counts and exclusions, the selected family and the reason), the
-      selected model's metrics, tables (CV folds, CV summary, final comparison, predictions,
-      exclusions) and plots (ROC, calibration, score comparison) as artifacts, the model
+      selected model's metrics and the landmark models' (``landmark.<key>.<metric>``), tables
+      (CV folds, CV summary, final comparison, predictions, exclusions, landmarks) and plots (ROC, calibration, score comparison) as artifacts, the model
       card, and the selected model as an MLflow **pyfunc model** with signature and input
       example, registered under the model name with the alias ``champion`` (aliases, not
       the deprecated stages);
@@ -373,6 +373,8 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
             tables = {"cv_folds.csv": result.cv_folds, "cv_summary.csv": result.cv_summary,
                       "evaluation.csv": result.evaluation, "predictions.csv": result.predictions,
                       "oof_predictions.csv": result.oof_predictions, "exclusions.csv": result.exclusions}
+            if getattr(result, "landmarks", None) is not None:
+                tables["landmarks.csv"] = result.landmarks
             for file, table in tables.items():
                 table.to_csv(files / "tables" / file, index=False, lineterminator="\n")
             (files / "config.json").write_text(json.dumps(result.config.to_dict(), indent=2, sort_keys=True,

@@ -32,7 +32,12 @@ exported model:
 8. **Held-out evaluation** -- every family (fitted on the development set) and every
    published score on the held-out patients: AUC with DeLong 95 % CI, Brier, CITL and slope
    with Wald CIs, paired DeLong differences against AGO, iMODEL and MSKCC.
-9. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`mlflow_model.export_model`).
+9. **Landmarks** (:mod:`ca125kinetics.landmarks`) -- one model per landmark (day 35, after
+   cycles 2, 3, 4) on the series truncated at it: the selected family with its
+   hyperparameters and the final model's kinetics population, fitted on the development
+   patients who reached the landmark, evaluated on the held-out patients who reached it
+   (AUC, calibration, agreement with the final decision), shipped in the bundle.
+10. **MLflow** (:mod:`ca125kinetics.tracking`) and **export** (:func:`mlflow_model.export_model`).
 
 Published scores are compared by their numeric ranking (higher = more likely complete
 resection; ``scores.score_for_auc``) for the AUC. For Brier and calibration each score is
@@ -68,6 +73,7 @@ import pandas as pd
 from . import _FunctionModule
 from ._logistic import expit
 from .errors import InsufficientDataError, InvalidInputError
+from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
 from .task import DEFAULT_TASK, OVARIAN_COMPARATORS, RESPONSE_COMPARATORS, TaskSpec
@@ -83,6 +89,7 @@ __all__ = [
     "train",
     "summary_table",
     "format_summary",
+    "landmark_table",
     "model_card",
     "PUBLISHED_SCORES",
     "DEFAULT_NAME",
@@ -134,6 +141,9 @@ class TrainingConfig:
         ``"cohort_median"``: the median population-EB ``k`` of the development patients
         scored ``ok``; a number: that value (per day). Recorded in ``k_ref_source``.
     kinetics, gcig : KineticsSettings, GcigSettings
+    landmarks : LandmarkSettings
+        Landmarks at which a model of the truncated series is trained and evaluated
+        (``[landmarks]``; :mod:`ca125kinetics.landmarks`).
     model_params : dict
         ``family -> {hyperparameter: value}`` overrides (``[models.<family>]``).
     source : str
@@ -156,6 +166,7 @@ class TrainingConfig:
     k_ref: str | float = "cohort_median"
     kinetics: KineticsSettings = field(default_factory=KineticsSettings)
     gcig: GcigSettings = field(default_factory=GcigSettings)
+    landmarks: LandmarkSettings = field(default_factory=LandmarkSettings)
     model_params: dict[str, dict[str, Any]] = field(default_factory=dict)
     source: str = "built-in defaults"
     task: TaskSpec = DEFAULT_TASK
@@ -204,6 +215,12 @@ class TrainingConfig:
             raise InvalidInputError(f"{where}: task must be a TaskSpec")
         if not isinstance(self.kinetics, KineticsSettings) or not isinstance(self.gcig, GcigSettings):
             raise InvalidInputError(f"{where}: kinetics/gcig must be KineticsSettings/GcigSettings")
+        if not isinstance(self.landmarks, LandmarkSettings):
+            raise InvalidInputError(f"{where}: landmarks must be a LandmarkSettings")
+        try:
+            self.landmarks.landmarks(self.kinetics)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"{where}: [landmarks]: {exc}") from None
         for family, params in dict(self.model_params).items():
             if family not in FAMILIES:
                 bad(f"models.{family}", f"a section of a known family {list(FAMILIES)}", family)
@@ -235,7 +252,7 @@ class TrainingConfig:
             "recalibration": {"mode": self.recalibration, "slope_tolerance": self.slope_tolerance,
                               "intercept_tolerance": self.intercept_tolerance},
             "interval": {"n_bootstrap": self.interval_n_bootstrap, "level": self.interval_level},
-            "kinetics": kinetics, "gcig": gcig,
+            "kinetics": kinetics, "gcig": gcig, "landmarks": self.landmarks.to_dict(),
             "models": {f: self.hyperparameters(f) for f in self.families},
             # the default task is implicit (training/default.toml has no [task]): its runs keep
             # the parameters, and so the model versions, they had before tasks existed
@@ -273,7 +290,7 @@ class TrainingConfig:
             "interval": {"n_bootstrap": "interval_n_bootstrap", "level": "interval_level"},
         }
         top = {"seed", "families", "threshold"}
-        known = top | set(sections) | {"kinetics", "gcig", "models", "task"}
+        known = top | set(sections) | {"kinetics", "gcig", "landmarks", "models", "task"}
         unknown = sorted(set(data) - known)
         if unknown:
             raise InvalidInputError(f"{where}: unknown key(s) {unknown}; valid top-level keys are {sorted(known)}")
@@ -287,7 +304,7 @@ class TrainingConfig:
         kinetics = dict(_section(data, "kinetics", where))
         if "k_ref" in kinetics:
             kwargs["k_ref"] = kinetics.pop("k_ref")
-        for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings)):
+        for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings), ("landmarks", LandmarkSettings)):
             values = kinetics if name == "kinetics" else _section(data, name, where)
             try:
                 kwargs[name] = cls_.from_dict(values)
@@ -415,6 +432,11 @@ class TrainingResult:
     input_example : DataFrame
         Pyfunc input (markers rows with clinical columns repeated) of two evaluation patients,
         for the MLflow signature and input example.
+    landmarks : DataFrame or None
+        One row per landmark (:data:`ca125kinetics.landmarks.LANDMARK_COLUMNS`): the window,
+        whether its model was fitted (and why not), the evaluation patients who reached it,
+        AUC (DeLong CI), Brier, CITL and slope (Wald CIs), and the agreement of its decision
+        with the final one (Wilson CI). None when no landmark is configured.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
     """
@@ -441,6 +463,7 @@ class TrainingResult:
     timings: dict[str, float]
     warnings: tuple[str, ...] = ()
     input_example: pd.DataFrame | None = None
+    landmarks: pd.DataFrame | None = None
     run_id: str | None = None
     model_uri: str | None = None
     registered_name: str | None = None
@@ -465,6 +488,7 @@ class TrainingResult:
         for score in self.config.task.comparators:
             if f"delta_auc_vs_{score}" in row.index:
                 out[f"{prefix}_delta_auc_vs_{score}"] = float(row[f"delta_auc_vs_{score}"])
+        out.update(landmark_metrics(self.landmarks))  # landmark.<key>.<metric>
         return out
 
 
@@ -957,12 +981,19 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         "config": config.to_dict(), "config_source": config.source,
         "package_version": _package_version(),
     }
+    shared = dict(name=name, version=version, model_family=selected, threshold=float(config.threshold),
+                  gcig_settings=config.gcig, kinetics_settings=ks,
+                  feature_ranges=_feature_ranges(f_dev, kin_dev, ks, task), trained_on_synthetic=bool(synthetic))
+    landmark_table, landmark_models = _landmarks(markers, clinical, ids, y, dev, hold, model_p[selected],
+                                                 eval_ids, final, selected, config, ks, shared, caught)
+    lap("landmarks")
+    step("fitted and evaluated the landmark models")
     bundle = ModelBundle(
-        pipeline=final, name=name, version=version, model_family=selected, threshold=float(config.threshold),
-        gcig_settings=config.gcig, kinetics_settings=ks, feature_ranges=_feature_ranges(f_dev, kin_dev, ks, task),
-        trained_on_synthetic=bool(synthetic), training_summary=training_summary,
+        pipeline=final, **shared, training_summary=training_summary,
         interval={"method": "bootstrap_percentile", "level": config.interval_level,
-                  "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members})
+                  "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members},
+        landmarks=None if landmark_models is None else
+        {"settings": config.landmarks.to_dict(), "models": landmark_models})
     return TrainingResult(
         bundle=bundle, config=config, selected=selected, selection_reason=reason, recalibration=recal,
         k_ref={"value": ks.k_ref, "source": ks.k_ref_source, "choice": config.k_ref}, exclusions=exclusions,
@@ -970,7 +1001,166 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task))
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table)
+
+
+def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
+               shared, caught):
+    """Landmark models (``ca125kinetics.landmarks``): fitted on the development patients,
+    evaluated where the shipped model is (held-out set, else first CV repeat's folds)."""
+    # the landmarks are the neoadjuvant CA-125 cycles of the default task; another task (its
+    # own marker and schedule) trains none, and its model says so in predict
+    if not config.task.is_default or not config.landmarks.landmarks(config.kinetics):
+        return None, None
+    if len(hold):
+        splits = [(dev, hold)]
+    else:
+        from sklearn.model_selection import RepeatedStratifiedKFold
+
+        cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats, random_state=config.seed)
+        splits = [(dev[tr], dev[te]) for tr, te in list(cv.split(np.zeros(len(dev)), y[dev]))[:config.n_splits]]
+    final_p = pd.Series(np.asarray(p_final_eval, dtype=float), index=pd.Index(eval_ids).astype(str))
+    return _fit_landmark_models(markers, clinical, ids=ids, y=y, dev=dev, eval_splits=splits, final_p=final_p,
+                               final_pipeline=final, family=selected, config=config, kinetics_settings=ks,
+                               bundle_fields=shared, caught=caught)
+
+
+def _landmark_frame(markers, clinical, landmark, ids, gcig_settings, kinetics_settings) -> pd.DataFrame:
+    """The patient frame of the series truncated at ``landmark`` (rows in the order of ``ids``)."""
+    from .features import build_patient_frame
+    from .landmarks import clinical_at, truncate_markers
+
+    frame = build_patient_frame(truncate_markers(markers, landmark), clinical_at(clinical, landmark),
+                                gcig_settings=gcig_settings,
+                                kinetics_settings=kinetics_settings)
+    position = pd.Index(frame["patient_id"].astype(str)).get_indexer(pd.Index(ids).astype(str))
+    return frame.iloc[position].reset_index(drop=True)
+
+
+def _fit_landmark(family, frame, y, idx, config, ks, population):
+    """The selected family with its hyperparameters on rows ``idx``, the kinetics population fixed."""
+    from .models import make_pipeline
+
+    pipeline = make_pipeline(family, kinetics_settings=ks, seed=config.seed,
+                             params=config.hyperparameters(family), task=config.task)
+    pipeline.set_params(kinetics__population=population)
+    return pipeline.fit(frame.iloc[idx], y[idx])
+
+
+def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: np.ndarray, y: np.ndarray,
+                         dev: np.ndarray, eval_splits: list, final_p: pd.Series, final_pipeline, family: str,
+                         config, kinetics_settings: KineticsSettings, bundle_fields: dict,
+                         caught: list) -> tuple[pd.DataFrame, list]:
+    """Fit and evaluate one model per landmark of ``config.landmarks`` (``ca125kinetics.landmarks``).
+
+    Parameters
+    ----------
+    markers, clinical : pandas.DataFrame
+        Canonical tables of the whole cohort (as read by training).
+    ids, y : arrays
+        The patients used by training and their outcomes (same order).
+    dev : array of int
+        Positions of the development patients (the shipped landmark models are fitted on
+        those who reached the landmark).
+    eval_splits : list of (train positions, test positions)
+        ``[(dev, holdout)]``, or the first cross-validation repeat's folds when there is no
+        held-out set.
+    final_p : pandas.Series
+        The shipped model's full-series probability of every evaluation patient (index
+        ``patient_id``): the final decision the landmark decisions are compared with.
+    final_pipeline : sklearn Pipeline
+        The shipped model (its fitted kinetics population is the landmark models' prior).
+    family : str
+        The selected family (its hyperparameters from ``config``).
+    config : TrainingConfig
+    kinetics_settings : KineticsSettings
+        The shipped model's kinetics settings (with its ``k_ref``).
+    bundle_fields : dict
+        ``ModelBundle`` fields shared with the shipped model (name, version, threshold, ...).
+    caught : list
+        Non-fatal warnings are appended here.
+
+    Returns
+    -------
+    (DataFrame, list of LandmarkModel)
+        The per-landmark table (:data:`LANDMARK_COLUMNS`) and the landmark models.
+    """
+    from .bundle import ModelBundle
+    from .landmarks import LANDMARK_COLUMNS, MIN_OUTCOMES, LandmarkModel, reached
+    from .validation.metrics import proportion_ci
+
+    threshold = float(bundle_fields["threshold"])
+    population = getattr(final_pipeline.named_steps["kinetics"], "population_", None)
+    from .landmarks import last_sample_days
+
+    last = last_sample_days(markers).reindex(pd.Index(ids).astype(str)).to_numpy(dtype=float)
+    dev_set = np.asarray(dev)
+    rows, models = [], []
+    for lm in config.landmarks.landmarks(config.kinetics):
+        frame = _landmark_frame(markers, clinical, lm, ids, config.gcig, config.kinetics)
+        came = reached(last, lm)
+        row: dict[str, Any] = {"landmark": lm.key, "label": lm.label, "day": lm.day, "first_day": lm.first_day,
+                               "last_day": lm.last_day}
+        fit_idx = dev_set[came[dev_set]]
+        row.update(n_fit=int(len(fit_idx)), n_fit_events=int(y[fit_idx].sum()))
+        short = min(row["n_fit_events"], row["n_fit"] - row["n_fit_events"])
+        if short < MIN_OUTCOMES:
+            reason = (f"{row['n_fit']} development patients reached {lm.label} ({row['n_fit_events']} complete "
+                      f"resections): fewer than {MIN_OUTCOMES} of each outcome, no model")
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        try:
+            shipped = _fit_landmark(family, frame, y, fit_idx, config, kinetics_settings, population)
+            p_parts, idx_parts = [], []
+            for train_idx, test_idx in eval_splits:
+                tr = np.asarray(train_idx)[came[np.asarray(train_idx)]]
+                te = np.asarray(test_idx)[came[np.asarray(test_idx)]]
+                same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
+                pipeline = shipped if same else _fit_landmark(family, frame, y, tr, config, kinetics_settings, population)
+                p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
+                idx_parts.append(te)
+        except InsufficientDataError as exc:
+            reason = f"the model of {lm.label} could not be fitted: {exc}"
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
+        p = np.concatenate(p_parts)
+        te = np.concatenate(idx_parts)
+        m = _metric_row(y[te], p, caught)
+        final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
+        agree = int(((p >= threshold) == (final >= threshold)).sum())
+        low, high = proportion_ci(agree, len(te))
+        row.update(status="ok", reason=None, **m, agreement=agree / len(te) if len(te) else math.nan,
+                   agreement_ci_low=float(low), agreement_ci_high=float(high), n_agree=agree)
+        kin = shipped.named_steps["kinetics"].transform(frame.iloc[fit_idx])
+        members = _interval_members(shipped, kin, y[fit_idx], config)
+        summary = {"landmark": lm.to_dict(), "evaluation": _jsonable_row(row),
+                   "n": row["n_fit"], "events": row["n_fit_events"]}
+        bundle = ModelBundle(pipeline=shipped, **{**bundle_fields, "name": f"{bundle_fields['name']}@{lm.key}"},
+                             training_summary=summary,
+                             interval={"method": "bootstrap_percentile", "level": config.interval_level,
+                                       "n_bootstrap": config.interval_n_bootstrap, "members_input": "design",
+                                       "members": members})
+        rows.append(row)
+        models.append(LandmarkModel(lm, "ok", None, _jsonable_row(row), bundle))
+    table = pd.DataFrame(rows, columns=list(LANDMARK_COLUMNS))
+    for c in ("n_fit", "n_fit_events", "n", "n_events", "n_agree"):
+        table[c] = pd.array([None if pd.isna(v) else int(v) for v in table[c]], dtype="Int64")
+    return table, models
+
+
+def _jsonable_row(row: dict) -> dict:
+    out = {}
+    for k, v in row.items():
+        if isinstance(v, (np.integer,)):
+            v = int(v)
+        elif isinstance(v, (float, np.floating)):
+            v = float(v) if math.isfinite(float(v)) else None
+        out[k] = v
+    return out
 
 
 def _package_version() -> str:
@@ -1056,7 +1246,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     out = Path(out_dir) if out_dir is not None else Path("models") / name
     # the tracking store (imports, a new database's schema) is opened while the models are
     # cross-validated: it does not depend on the result, and it waits mostly on the disk
-    with _progress(progress, total=config.n_folds + 5) as step, \
+    with _progress(progress, total=config.n_folds + 6) as step, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca125-tracking") as pool:
         opening = pool.submit(open_tracking, uri, name)
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
@@ -1145,6 +1335,10 @@ def format_summary(result: TrainingResult) -> str:
              + f"): {result.n_development} development, {result.n_holdout} held out"]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"  excluded {n}: {reason}")
+    if result.landmarks is not None and len(result.landmarks):
+        lines += ["", f"landmarks ({result.evaluation_set} patients who reached each; agreement = same decision as "
+                      "the full series at the shipped threshold):",
+                  landmark_table(result).to_string(index=False), ""]
     if result.run_id:
         lines.append(f"MLflow: run {result.run_id} at {result.tracking_uri}; registered "
                      f"{result.registered_name} version {result.registered_version} (alias champion)")
@@ -1153,6 +1347,24 @@ def format_summary(result: TrainingResult) -> str:
     total = sum(result.timings.values())
     lines.append(f"time: {total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + ")")
     return "\n".join(lines)
+
+
+def landmark_table(result: TrainingResult) -> pd.DataFrame:
+    """The landmark metrics formatted for people (one row per landmark): window, patients,
+    AUC (95 % CI), calibration slope and CITL, agreement with the final decision (95 % CI)."""
+    rows = []
+    for r in (result.landmarks if result.landmarks is not None else pd.DataFrame()).to_dict(orient="records"):
+        ok = r["status"] == "ok"
+        rows.append({
+            "landmark": r["label"], "samples up to day": r["last_day"], "reached from day": r["first_day"],
+            "n fit": r["n_fit"], "n": r["n"] if ok else "-",
+            "AUC (95% CI)": _fmt_ci(r["auc"], r["auc_ci_low"], r["auc_ci_high"]) if ok else "not fitted",
+            "slope (95% CI)": _fmt_ci(r["calibration_slope"], r["calibration_slope_ci_low"],
+                                      r["calibration_slope_ci_high"], 2) if ok else "-",
+            "CITL (95% CI)": _fmt_ci(r["citl"], r["citl_ci_low"], r["citl_ci_high"], 2) if ok else "-",
+            "agreement (95% CI)": _fmt_ci(r["agreement"], r["agreement_ci_low"], r["agreement_ci_high"]) if ok else "-",
+        })
+    return pd.DataFrame(rows)
 
 
 def _markdown(frame: pd.DataFrame) -> str:
@@ -1260,6 +1472,19 @@ def model_card(result: TrainingResult) -> str:
                      "ΔAUC (95% CI)": _fmt_ci(sel[key], sel[key + "_ci_low"], sel[key + "_ci_high"]),
                      "p": f"{sel[key + '_p']:.2g}"})
     lines += [_markdown(pd.DataFrame(comp)), ""]
+    if result.landmarks is not None and len(result.landmarks):
+        marks = result.landmarks
+        lines += ["## Landmarks: a decision after every cycle", "",
+                  f"One model per landmark on the CA-125 series truncated at it (only the samples drawn by the "
+                  f"landmark's last day), family {result.selected} with the shipped model's hyperparameters, kinetics "
+                  "population prior and threshold; fitted on the development patients who reached the landmark "
+                  f"(latest sample on or after its first day), evaluated on the {where} patients who reached it. "
+                  "Agreement: the landmark decision (p >= threshold) equals the final decision (the shipped model "
+                  "on the full series); Wilson 95 % CI. See docs/landmarks.md.", "",
+                  _markdown(landmark_table(result)), ""]
+        for r in marks[marks["status"] != "ok"].to_dict(orient="records"):
+            lines += [f"- {r['label']}: {r['reason']}"]
+        lines += [""]
     lines += [
         "## Limitations",
         "",
@@ -1274,6 +1499,7 @@ def model_card(result: TrainingResult) -> str:
         "- Predictions outside the training range of the inputs (listed in bundle.json, `feature_ranges`) "
         "are flagged and less reliable.",
         "- The probability interval reflects sampling variability of the classifier only.",
+        "- Landmark models are not recalibrated (their calibration is reported above).",
         "",
         "## Rule settings",
         "",

@@ -80,9 +80,12 @@ Applied in this order; the first that applies fires:
    not a candidate for secondary cytoreduction.
 3. ``not_candidate_recist_pd``: RECIST progressive disease -> not a candidate (the combined
    RECIST + CA-125 category is PD, Rustin 2011).
-4. ``not_eligible_no_response``: neither RECIST CR/PR/SD nor a confirmed GCIG CA-125
-   response (the RESCUE trial, NCT07295132, admits patients with RECIST CR/PR/SD **or** a
-   GCIG CA-125 response); the probability is reported for information only.
+4. ``insufficient_information`` (entry criterion undetermined): no confirmed GCIG CA-125
+   response and no RECIST category recorded. RESCUE (NCT07295132) admits patients with RECIST
+   CR/PR/SD **or** a GCIG CA-125 response, so without RECIST the criterion cannot be judged:
+   the decision is withheld ("insufficient information: give recist ..."), status
+   ``insufficient``, the probability shown for information only. ``allow_imputed`` does not
+   change this (RECIST is an entry criterion, not a model predictor).
 5. ``insufficient_information``: response, but clinical predictors the model needs
    (:data:`REQUIRED_PREDICTORS`) are unknown: the probability (computed with them imputed)
    is shown for information only and the decision is withheld -- "insufficient

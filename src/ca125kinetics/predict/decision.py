@@ -16,7 +16,6 @@ DECISIONS = (
     "not_scored",
     "not_candidate_progression",
     "not_candidate_recist_pd",
-    "not_eligible_no_response",
     "insufficient_information",
     "resectable",
     "not_resectable",
@@ -43,6 +42,22 @@ def _insufficient_reason(missing: Sequence[str]) -> str:
     return (f"insufficient information: give {', '.join(missing)}; the probability shown was computed "
             "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
             "--allow-imputed or the API field allow_imputed decides on it anyway)")
+
+
+def _entry_met(row: Mapping[str, Any]) -> bool | None:
+    """RESCUE's response criterion: True with a confirmed GCIG CA-125 response or RECIST CR/PR/SD;
+    None (undetermined) without a GCIG response when RECIST is not recorded, since RECIST may
+    still admit the patient; RECIST PD is handled before (not a candidate)."""
+    if bool(row.get("gcig_responded")) or row.get("recist") in _RESPONSE_RECIST:
+        return True
+    return None
+
+
+def _entry_undetermined_reason(row: Mapping[str, Any]) -> str:
+    why = row.get("gcig_reason") or "GCIG response not assessed"
+    return ("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
+            f"cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response ({why}) the entry "
+            "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
 
 
 def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missing: Sequence[str] = (),
@@ -73,19 +88,20 @@ def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missin
                 f"(combined RECIST + CA-125 category PD). Predicted probability {_fmt_p(p)} shown for "
                 f"information only. {tail}")
         return "not_candidate_recist_pd", "RECIST PD -> not a candidate", text
-    gcig_response = bool(row.get("gcig_responded"))
-    if gcig_response:
+    if _entry_met(row) is None:
+        text = (f"Insufficient information: no RECIST category recorded and no confirmed GCIG CA-125 "
+                f"response ({row.get('gcig_reason') or 'GCIG response not assessed'}); give the RECIST 1.1 "
+                f"response after the neoadjuvant cycles (RESCUE admits RECIST CR/PR/SD or a GCIG response). "
+                f"Predicted probability {_fmt_p(p)} (threshold {_fmt_p(threshold)}) shown for information "
+                f"only: no decision. {tail}")
+        return ("insufficient_information",
+                "no GCIG CA-125 response and RECIST unknown -> entry criterion undetermined (insufficient "
+                "information)", text)
+    if row.get("gcig_responded"):
         basis = (f"GCIG CA-125 response ({row.get('gcig_category')}) confirmed on day "
                  f"{row.get('gcig_confirmation_day')} (fall on day {row.get('gcig_response_day')})")
-    elif recist in _RESPONSE_RECIST:
-        basis = f"RECIST {recist} (no confirmed GCIG CA-125 response: {row.get('gcig_reason')})"
     else:
-        why = row.get("gcig_reason") or "GCIG response not assessed"
-        text = (f"Not eligible by the RESCUE entry criteria: no RECIST CR/PR/SD recorded and no "
-                f"confirmed GCIG CA-125 response ({why}). Predicted probability {_fmt_p(p)} "
-                f"(threshold {_fmt_p(threshold)}) shown for information only. {tail}")
-        return ("not_eligible_no_response",
-                "no RECIST CR/PR/SD and no GCIG CA-125 response -> not eligible (RESCUE)", text)
+        basis = f"RECIST {recist} (no confirmed GCIG CA-125 response: {row.get('gcig_reason')})"
     if missing and not allow_imputed:
         text = (f"Insufficient information: give {', '.join(missing)}. {basis[0].upper() + basis[1:]}; the "
                 f"predicted probability {_fmt_p(p)} (threshold {_fmt_p(threshold)}) was computed with "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any, Mapping
 
 import numpy as np
@@ -10,13 +11,15 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
-from .decision import REQUIRED_PREDICTORS, _decide, _insufficient_reason, _warnings
+from .decision import (REQUIRED_PREDICTORS, _decide, _entry_met, _entry_undetermined_reason, _insufficient_reason,
+                       _warnings)
 from .inputs import _read_inputs, _record
 from .loading import load_model
 from .result import (
     _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _clean, _clean_row, _is_missing,
     _prediction_from_row, _typed,
 )
+from .trajectory import DeferredTrajectories
 
 
 def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
@@ -293,7 +296,8 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_i
         decision, rule, text = _decide(row, threshold, synthetic, missing=missing, allow_imputed=allow_imputed)
         row.update(decision=decision, rule=rule, recommendation=text)
         if decision == "insufficient_information":
-            row.update(status="insufficient", reason=_insufficient_reason(missing))
+            row.update(status="insufficient", reason=_insufficient_reason(missing) if _entry_met(row)
+                       else _entry_undetermined_reason(row))
         frame_row = {c: clinical[i].get(c) for c in CLINICAL_FACTORS}
         frame_row["ca125_at_recurrence"] = _clean(ca125_rec[i])
         row["warnings"] = "; ".join(_warnings(row, frame_row, patient.samples(), bundle, ranges))
@@ -379,8 +383,10 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     """
     bundle = load_model(model)
     record, problems = _record(markers, clinical, bundle.gcig_settings, columns)
-    row = _score_patients(bundle, [record], problems, allow_imputed)[0]
-    return _prediction_from_row(_clean_row(row), record.samples(), bundle)
+    rows = _score_patients(bundle, [record], problems, allow_imputed)
+    later = DeferredTrajectories(bundle, [record], problems, rows, score=_score_patients,
+                                 kinetics_step=_kinetics_step)
+    return _prediction_from_row(_clean_row(rows[0]), record.samples(), bundle, partial(later.get, 0))
 
 
 def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Prediction]:
@@ -421,7 +427,9 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
     if not records:
         return []
     rows = _score_patients(bundle, records, problems, allow_imputed)
-    return [_prediction_from_row(_clean_row(row), record.samples(), bundle) for row, record in zip(rows, records)]
+    later = DeferredTrajectories(bundle, records, problems, rows, score=_score_patients, kinetics_step=_kinetics_step)
+    return [_prediction_from_row(_clean_row(row), record.samples(), bundle, partial(later.get, i))
+            for i, (row, record) in enumerate(zip(rows, records))]
 
 
 def predict_cohort(markers, clinical=None, model=None, *, allow_imputed: bool = False,

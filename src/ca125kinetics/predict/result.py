@@ -124,7 +124,24 @@ class Prediction:
     model: dict
     series: tuple = ()
     curve: tuple = ()
+    _trajectory: Any = field(default=None, repr=False, compare=False)
     _row: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def trajectory(self):
+        """The decision after every landmark reached (day 35, after cycles 2, 3, 4): each
+        landmark model's probability and interval on the series truncated at the landmark,
+        then the full series, and whether the decision has been stable
+        (:class:`ca125kinetics.landmarks.Trajectory`; its ``status`` says why it is empty: a
+        model without landmark models, no landmark reached, not scored). Computed on first
+        access (for the results of one ``predict_many`` call, all at once) and kept: it costs
+        a scoring pass of the truncated series, which a caller who only needs the probability
+        does not pay."""
+        value = self._trajectory
+        if callable(value):
+            value = value()
+            object.__setattr__(self, "_trajectory", value)
+        return value
 
     @property
     def resectable(self) -> bool | None:
@@ -153,6 +170,7 @@ class Prediction:
             "published_scores": dict(self.published_scores), "warnings": list(self.warnings),
             "model": dict(self.model), "series": [dict(s) for s in self.series],
             "curve": [{"day": d, "ca125": v} for d, v in self.curve],
+            "trajectory": None if self.trajectory is None else self.trajectory.to_dict(),
         }
         return json_value(out)
 
@@ -231,7 +249,7 @@ def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: in
     return tuple((round(float(d), 2), round(float(v), 3)) for d, v in zip(days, level))
 
 
-def _prediction_from_row(row: dict, samples: tuple, bundle) -> Prediction:
+def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> Prediction:
     last = max((d for d, *_ in samples), default=0)
     first = min((d for d, *_ in samples), default=0)
     curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
@@ -271,6 +289,7 @@ def _prediction_from_row(row: dict, samples: tuple, bundle) -> Prediction:
                **json.loads(row["settings_json"])},
         series=tuple({"day": d, "ca125": v, "censored": c, "event": e} for d, v, c, e in samples),
         curve=curve,
+        _trajectory=trajectory,
         _row=dict(row),
     )
 
@@ -293,7 +312,8 @@ def _format_text(p: Prediction) -> str:
     if p.status in ("ok", "insufficient"):
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
                      f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
-                     + (" -- computed with unknown factors imputed" if p.status == "insufficient" else ""))
+                     + (" -- computed with unknown factors imputed"
+                        if p.status == "insufficient" and "imputed" in (p.reason or "") else ""))
         if p.status == "insufficient":
             lines.append(f"  Decision withheld: {p.reason}")
     else:
@@ -329,6 +349,9 @@ def _format_text(p: Prediction) -> str:
         if ps.get("mskcc_recommendation"):
             parts.append(f"MSKCC: {ps['mskcc_recommendation']} secondary cytoreduction")
         lines.append("  Published scores: " + "; ".join(parts))
+    if p.trajectory is not None:
+        lines.append("")
+        lines.extend("  " + line for line in p.trajectory.to_text().splitlines())
     lines.append("")
     lines.append(f"  Recommendation: {p.recommendation}")
     lines.append(f"  Rule: {p.rule}")

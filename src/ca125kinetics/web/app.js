@@ -327,7 +327,9 @@
       $("interval").textContent = (hasInterval
         ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
         : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`)
-        + (data.status === "insufficient" ? " — computed with unknown clinical factors imputed: no decision" : "");
+        + (data.status !== "insufficient" ? ""
+          : (data.reason || "").includes("imputed") ? " — computed with unknown clinical factors imputed: no decision"
+          : " — insufficient information: no decision");
       $("interval-note").textContent = hasInterval
         ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
           `given by ${iv.n_members || "the"} copies of the model refitted on bootstrap resamples of its development ` +
@@ -372,6 +374,7 @@
       const li = document.createElement("li"); li.textContent = w; ul.appendChild(li);
     }
     drawPlot(data);
+    drawTrajectory(data);
     stampPrint();
   }
 
@@ -526,6 +529,54 @@
       svg.appendChild(el("text", { x: (xa + xb) / 2, y: y - 4, "text-anchor": "middle", "font-size": 10, fill: "#7b3fa0" },
         `${g.confirmation_day - g.response_day} days (≥ ${rules.confirmation_days || 28})`));
     }
+    box.appendChild(svg);
+  }
+
+  // Probability against landmark (day 35, after cycles 2-4, then all samples), interval bars
+  // and the threshold line; the summary says whether the decision has been stable.
+  function drawTrajectory(data) {
+    const box = $("trajectory");
+    box.textContent = "";
+    const t = data.trajectory;
+    $("trajectory-summary").textContent = t ? t.summary : "";
+    const pts = t && t.status === "ok" ? t.points.filter((p) => p.probability !== null) : [];
+    $("trajectory-figure").hidden = !t;
+    if (!pts.length) return;
+    const W = 760, H = 240, L = 64, R = 20, T = 16, B = 62;
+    const step = (W - L - R) / pts.length;
+    const sx = (i) => L + step * (i + 0.5);
+    const sy = (p) => T + (1 - p) * (H - T - B);
+    const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", id: "trajectory-svg",
+      "aria-label": "Probability of complete resection at each landmark" });
+    svg.appendChild(el("rect", { x: L, y: T, width: W - L - R, height: H - T - B, fill: "none", stroke: "#9aa8b6" }));
+    for (const v of [0, 0.25, 0.5, 0.75, 1]) {
+      svg.appendChild(el("line", { x1: L, x2: W - R, y1: sy(v), y2: sy(v), stroke: "#e6ebf0" }));
+      svg.appendChild(el("text", { x: L - 6, y: sy(v) + 4, "text-anchor": "end", "font-size": 11, fill: "#44505c" }, v.toFixed(2)));
+    }
+    svg.appendChild(el("text", { x: 14, y: (T + H - B) / 2, "text-anchor": "middle", "font-size": 12,
+      transform: `rotate(-90 14 ${(T + H - B) / 2})` }, "probability"));
+    const ty = sy(t.threshold);
+    svg.appendChild(el("line", { x1: L, x2: W - R, y1: ty, y2: ty, stroke: "#b07a00", "stroke-dasharray": "5 4", class: "threshold" }));
+    svg.appendChild(el("text", { x: W - R - 4, y: ty - 4, "text-anchor": "end", "font-size": 10, fill: "#b07a00" },
+      `threshold ${fmt(t.threshold, 2)}`));
+    pts.forEach((p, i) => {
+      const x = sx(i), colour = p.decision === "resectable" ? "#1e7a3c" : "#c0392b";
+      if (p.p_low !== null && p.p_high !== null) {
+        svg.appendChild(el("line", { x1: x, x2: x, y1: sy(p.p_low), y2: sy(p.p_high), stroke: colour, "stroke-width": 2, class: "interval" }));
+        for (const v of [p.p_low, p.p_high]) {
+          svg.appendChild(el("line", { x1: x - 6, x2: x + 6, y1: sy(v), y2: sy(v), stroke: colour, "stroke-width": 2 }));
+        }
+      }
+      const c = el("circle", { cx: x, cy: sy(p.probability), r: 5, fill: colour, class: "landmark-point" });
+      c.appendChild(el("title", {}, `${p.label}: p ${fmt(p.probability, 2)} (${fmt(p.p_low, 2)}–${fmt(p.p_high, 2)}), ` +
+        `${p.n_samples} samples to day ${p.last_day}`));
+      svg.appendChild(c);
+      const [first, ...rest] = p.label.split(" (");
+      svg.appendChild(el("text", { x, y: H - B + 16, "text-anchor": "middle", "font-size": 11, fill: "#44505c" }, first));
+      if (rest.length) {
+        svg.appendChild(el("text", { x, y: H - B + 30, "text-anchor": "middle", "font-size": 10, fill: "#44505c" }, "(" + rest.join(" (")));
+      }
+    });
     box.appendChild(svg);
   }
 

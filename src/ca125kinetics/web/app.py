@@ -224,6 +224,7 @@ class ScoreResponse(BaseModel):
     model: dict[str, Any]
     series: list[ObservedSample]
     curve: list[Point]
+    trajectory: dict[str, Any] | None = None
 
 
 class ErrorResponse(BaseModel):

@@ -1,0 +1,554 @@
+"""Landmark predictions: a decision after every cycle, from the samples drawn by then.
+
+A patient at first platinum-sensitive recurrence receives 3-4 cycles of 21 days before
+secondary cytoreduction is decided. The shipped model (``ca125 train``) scores the whole
+CA-125 series; a *landmark* model scores the series as it stood at a fixed point of
+treatment, so that a decision can be read after every cycle (RESCUE, NCT07295132), at week
+5 (PRESELECT-I, NCT07023484, draws an extra CA-125 then) or after 3 cycles (NACT-KELIM ID,
+NCT07382479).
+
+Landmarks (**Decision**, :class:`LandmarkSettings`)
+---------------------------------------------------
+Days count from the first dose (day 0), as everywhere in the package. With
+``cycle_days`` = 21 and ``cycle_window_days`` = 7 (``KineticsSettings``, the window the
+kinetics already uses for "the sample before cycle c"):
+
+* **after cycle c** (``cycles``, default 2, 3, 4) is the visit before cycle ``c + 1``,
+  nominal day ``D = c * cycle_days`` (42, 63, 84). The sample of that visit may be drawn
+  ``cycle_window_days`` early or late, so the landmark's window is ``[D - w, D + w]``
+  (35-49, 56-70, 77-91);
+* **early** landmarks (``early_days``, default 35: PRESELECT-I's week-5 sample) are a
+  fixed day ``D`` with window ``[D - early_window_days, D + early_window_days]``
+  (default 0: exactly day 35).
+
+A landmark's prediction uses only the samples with ``day <= D + w`` (:attr:`Landmark.last_day`,
+**strict truncation** by :func:`truncate_markers`, the one function training and
+prediction both use): no later sample can change it. A patient has **reached** the landmark
+when her latest CA-125 sample is on or after ``D - w`` (:attr:`Landmark.first_day`): the
+landmark's sample has been drawn. Until day ``D + w`` a further sample inside the window can
+still enter that landmark's prediction (the visit may be late); after it, the landmark's
+prediction is fixed. Event rows (paracentesis, ...) after ``D + w`` are cut too: an event that
+has not happened yet cannot exclude a sample.
+
+The clinical factors are known at baseline, except the **RECIST** category: the data contract
+has no date for it, and imaging response is usually assessed after 3 cycles. **Decision**: a
+landmark whose nominal day is before ``recist_from_cycle * cycle_days`` (default cycle 3,
+day 63) treats RECIST as unknown (:func:`clinical_at`), in training and prediction alike;
+later landmarks use the category given.
+
+Landmark models (**Decision**)
+------------------------------
+One model per landmark, trained on the truncated series with the same machinery as the
+shipped model, because the distribution of the kinetics features changes with truncation (at
+day 35 most patients have two samples, too few for ``k``; the percent declines of later
+cycles are not known yet): the **selected family with its hyperparameters** (no second
+family search), the same patient frame (:func:`ca125kinetics.features.build_patient_frame`
+on the truncated markers: GCIG response as of the landmark, CA-125 at recurrence), the same
+bootstrap interval ensemble. Two things are held at those of the shipped model: the
+**kinetics population prior** (the distribution of ``log k`` and ``log B`` learned on the
+development patients' full series, a property of the patients that truncated series of two
+or three samples cannot estimate; it is used as a fixed prior, ``KineticsFeatures(population=...)``)
+and the decision **threshold**. The landmark classifier is not recalibrated (recalibration
+needs out-of-fold predictions, i.e. a cross-validation per landmark); its calibration on the
+evaluation patients is reported instead.
+
+Each landmark model is fitted (by ``ca125 train``: ``train._fit_landmark_models``) on the
+development patients who reached the landmark and evaluated on the evaluation patients who
+reached it (held-out set; without one, the pooled
+out-of-fold predictions of the first cross-validation repeat, the kinetics prior then being
+the development set's), the population a landmark serves. Reported per landmark: AUC with
+DeLong 95 % CI, Brier, calibration-in-the-large and slope with Wald CIs, and the
+**agreement** of the landmark decision (``p >= threshold``) with the final decision (the
+shipped model on the full series, same threshold), with a Wilson 95 % CI.
+
+Prediction
+----------
+``predict`` returns the trajectory (``Prediction.trajectory``, a :class:`Trajectory`):
+for every landmark reached, the landmark model's probability and interval on the truncated
+series, the decision, and whether the decision has been stable across the landmarks reached
+and the full series. Models trained before landmarks existed carry none: the trajectory then
+says so and is empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from .errors import InvalidInputError
+from .settings import KineticsSettings, _SettingsMixin
+
+__all__ = [
+    "Landmark",
+    "LandmarkSettings",
+    "LandmarkModel",
+    "landmark_mask",
+    "truncate_markers",
+    "clinical_at",
+    "last_sample_days",
+    "LANDMARK_COLUMNS",
+    "Trajectory",
+    "TrajectoryPoint",
+    "build_trajectory",
+    "latest_sample_day",
+    "reached",
+    "TRAJECTORY_COLUMNS",
+    "MIN_OUTCOMES",
+]
+
+#: A landmark model needs at least this many development patients of each outcome who
+#: reached the landmark; otherwise it is not fitted (status ``not_fitted``, with the reason).
+MIN_OUTCOMES = 10
+
+#: Columns of the per-landmark table (``TrainingResult.landmarks``), in order.
+LANDMARK_COLUMNS = (
+    "landmark", "label", "day", "first_day", "last_day", "status", "reason",
+    "n_fit", "n_fit_events", "n", "n_events", "auc", "auc_ci_low", "auc_ci_high", "brier",
+    "citl", "citl_ci_low", "citl_ci_high", "calibration_slope", "calibration_slope_ci_low",
+    "calibration_slope_ci_high", "agreement", "agreement_ci_low", "agreement_ci_high", "n_agree",
+)
+#: Landmark metrics logged to MLflow as ``landmark.<key>.<metric>``.
+LOGGED_METRICS = ("n", "n_events", "auc", "auc_ci_low", "auc_ci_high", "brier", "citl",
+                  "calibration_slope", "agreement", "agreement_ci_low", "agreement_ci_high")
+
+
+# ============================================================================ settings
+
+
+@dataclass(frozen=True)
+class Landmark:
+    """One landmark: when it is reached and which samples it uses.
+
+    Attributes
+    ----------
+    key : str
+        ``"cycle<c>"`` or ``"day<D>"`` (MLflow metric prefix ``landmark.<key>.``).
+    label : str
+        In words, e.g. ``"after cycle 2 (day 42)"``.
+    day : int
+        Nominal day ``D`` (from the first dose).
+    first_day, last_day : int
+        The landmark's window ``[D - w, D + w]``: reached when the patient's latest sample
+        is on or after ``first_day``; uses the samples with ``day <= last_day``.
+    cycle : int or None
+        The cycle after which the landmark falls (None for an early landmark).
+    uses_recist : bool
+        Whether the RECIST category is known at the landmark (:func:`clinical_at`).
+    """
+
+    key: str
+    label: str
+    day: int
+    first_day: int
+    last_day: int
+    cycle: int | None = None
+    uses_recist: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data) -> Landmark:
+        return cls(**{f.name: data[f.name] for f in dataclasses.fields(cls)})
+
+
+def _int_tuple(name: str, values) -> tuple[int, ...]:
+    if isinstance(values, (str, bytes)) or not hasattr(values, "__iter__"):
+        raise InvalidInputError(f"setting {name!r} must be a list of positive integers, got {values!r}")
+    out = tuple(values)
+    if any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in out) or len(set(out)) != len(out):
+        raise InvalidInputError(f"setting {name!r} must be a list of distinct positive integers, got {list(out)!r}")
+    return out
+
+
+@dataclass(frozen=True)
+class LandmarkSettings(_SettingsMixin):
+    """Which landmarks are trained and predicted (module docstring: the day rule).
+
+    Parameters
+    ----------
+    cycles : tuple of int
+        Landmarks after these cycles (default 2, 3, 4): nominal day ``c * cycle_days``,
+        window ``+/- cycle_window_days`` (both from ``KineticsSettings``).
+    early_days : tuple of int
+        Early landmarks at these days (default 35, PRESELECT-I's week-5 CA-125).
+    early_window_days : int
+        Window of an early landmark, ``+/-`` days around it (default 0: the exact day).
+    recist_from_cycle : int
+        RECIST is known from the landmark after this cycle on (nominal day
+        ``recist_from_cycle * cycle_days`` or later; default 3); earlier landmarks treat it
+        as unknown.
+
+    An empty ``cycles`` and ``early_days`` means no landmark models.
+    """
+
+    kind: ClassVar[str] = "landmarks"
+
+    cycles: tuple[int, ...] = (2, 3, 4)
+    early_days: tuple[int, ...] = (35,)
+    early_window_days: int = 0
+    recist_from_cycle: int = 3
+
+    def __post_init__(self):
+        object.__setattr__(self, "cycles", _int_tuple("cycles", self.cycles))
+        object.__setattr__(self, "early_days", _int_tuple("early_days", self.early_days))
+        w = self.early_window_days
+        if not isinstance(w, int) or isinstance(w, bool) or w < 0:
+            raise InvalidInputError(f"setting 'early_window_days' must be a non-negative integer, got {w!r}")
+        c = self.recist_from_cycle
+        if not isinstance(c, int) or isinstance(c, bool) or c < 0:
+            raise InvalidInputError(f"setting 'recist_from_cycle' must be a non-negative integer, got {c!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cycles": list(self.cycles), "early_days": list(self.early_days),
+                "early_window_days": self.early_window_days, "recist_from_cycle": self.recist_from_cycle}
+
+    def landmarks(self, kinetics: KineticsSettings | None = None) -> tuple[Landmark, ...]:
+        """The landmarks under ``kinetics`` (cycle length and window), ordered by ``last_day``.
+
+        Raises
+        ------
+        InvalidInputError
+            Two landmarks end on the same day, a window starts before day 1, or a landmark
+            ends after the kinetics window (``window_days``: later samples are not used).
+        """
+        ks = kinetics if kinetics is not None else KineticsSettings()
+        recist_day = self.recist_from_cycle * ks.cycle_days
+        out = [Landmark(f"day{d}", f"day {d} (early)", d, d - self.early_window_days,
+                        d + self.early_window_days, None, d >= recist_day) for d in self.early_days]
+        for c in self.cycles:
+            day = c * ks.cycle_days
+            out.append(Landmark(f"cycle{c}", f"after cycle {c} (day {day})", day, day - ks.cycle_window_days,
+                                day + ks.cycle_window_days, c, day >= recist_day))
+        out.sort(key=lambda lm: (lm.last_day, lm.day))
+        ends = [lm.last_day for lm in out]
+        if len(set(ends)) != len(ends):
+            raise InvalidInputError(f"landmarks {[lm.key for lm in out]} end on days {ends}: two end on the same "
+                                    "day; drop one of them from [landmarks]")
+        for lm in out:
+            if lm.first_day < 1:
+                raise InvalidInputError(f"landmark {lm.key} starts on day {lm.first_day}: a landmark must fall "
+                                        "after the first dose (day >= 1)")
+            if lm.last_day > ks.window_days:
+                raise InvalidInputError(
+                    f"landmark {lm.key} ends on day {lm.last_day}, after the kinetics window (window_days = "
+                    f"{ks.window_days}): samples after it are not used, so the landmark would equal the full "
+                    "series; drop it or widen kinetics.window_days")
+        return tuple(out)
+
+
+# ============================================================================ truncation
+
+
+def landmark_mask(days, last_day: int) -> np.ndarray:
+    """Which rows a landmark ending on ``last_day`` keeps: ``day <= last_day``.
+
+    The one truncation rule, used by training (:func:`truncate_markers`) and prediction.
+    A row without a day (NaN; only in a flagged, invalid patient) is kept, so that the
+    patient's problem is carried to the landmark rather than silently cut away.
+    """
+    d = np.asarray(days, dtype=float)
+    return ~(d > float(last_day))
+
+
+def truncate_markers(markers: pd.DataFrame, landmark: Landmark | int) -> pd.DataFrame:
+    """The rows of a canonical markers frame known at ``landmark`` (a :class:`Landmark` or
+    the last day, an int): samples and events with ``day <= last_day``, in the same order."""
+    if not isinstance(markers, pd.DataFrame) or "day" not in markers.columns:
+        raise InvalidInputError("truncate_markers needs a markers DataFrame with a 'day' column "
+                                "(ca125kinetics.read_markers)", column="day")
+    last = landmark.last_day if isinstance(landmark, Landmark) else landmark
+    if not isinstance(last, (int, np.integer)) or isinstance(last, bool):
+        raise InvalidInputError(f"landmark must be a Landmark or an integer day, got {landmark!r}")
+    return markers.loc[landmark_mask(pd.to_numeric(markers["day"], errors="coerce"), int(last))]
+
+
+def clinical_at(clinical, landmark: Landmark):
+    """The clinical factors known at ``landmark``: RECIST blanked (unknown) when the landmark
+    does not use it (:attr:`Landmark.uses_recist`). ``clinical`` is a clinical DataFrame, a
+    mapping of one patient's factors, or None; a copy is returned, the input is unchanged."""
+    if clinical is None or landmark.uses_recist:
+        return clinical
+    if isinstance(clinical, pd.DataFrame):
+        return clinical.assign(recist=None) if "recist" in clinical.columns else clinical
+    return {**clinical, "recist": None} if "recist" in clinical else clinical
+
+
+def last_sample_days(markers: pd.DataFrame) -> pd.Series:
+    """Per patient (index ``patient_id`` as str), :func:`latest_sample_day` of its rows: the
+    day of the latest row with a CA-125 value (NaN for a patient with event rows only)."""
+    value = pd.to_numeric(markers["ca125"], errors="coerce").tolist()
+    day = pd.to_numeric(markers["day"], errors="coerce").tolist()
+    rows: dict[str, tuple[list, list]] = {}
+    for pid, d, v in zip(markers["patient_id"].astype(str).tolist(), day, value):
+        days, values = rows.setdefault(pid, ([], []))
+        days.append(d)
+        values.append(v)
+    return pd.Series({pid: latest_sample_day(d, v) for pid, (d, v) in rows.items()}, dtype=float)
+
+
+# ============================================================================ models
+
+
+@dataclass(frozen=True)
+class LandmarkModel:
+    """A landmark with its model and its evaluation (shipped in ``ModelBundle.landmarks``).
+
+    Attributes
+    ----------
+    landmark : Landmark
+    status : {"ok", "not_fitted"}
+    reason : str or None
+        Why the model was not fitted (too few patients reached the landmark, ...).
+    metrics : dict
+        The landmark's row of :data:`LANDMARK_COLUMNS` (evaluation), JSON-ready.
+    model : ModelBundle, ScoringModel or None
+        Scores the truncated series (None when not fitted).
+    """
+
+    landmark: Landmark
+    status: str
+    reason: str | None
+    metrics: dict
+    model: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Metadata (no fitted object)."""
+        return {"landmark": self.landmark.to_dict(), "status": self.status, "reason": self.reason,
+                "metrics": dict(self.metrics)}
+
+
+def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:
+    """``{"landmark.<key>.<metric>": value}`` of the fitted landmarks (finite values only),
+    the names logged to MLflow."""
+    out: dict[str, float] = {}
+    if table is None:
+        return out
+    for row in table.to_dict(orient="records"):
+        for m in LOGGED_METRICS:
+            v = row.get(m)
+            if v is not None and not pd.isna(v) and math.isfinite(float(v)):
+                out[f"landmark.{row['landmark']}.{m}"] = float(v)
+    return out
+
+
+# ============================================================================ trajectory
+
+#: Statuses of a :class:`Trajectory`.
+TRAJECTORY_STATUSES = ("ok", "no_landmark_models", "none_reached", "withheld", "not_scored")
+#: Columns of :meth:`Trajectory.to_frame`, in order.
+TRAJECTORY_COLUMNS = ("landmark", "label", "day", "last_day", "n_samples", "status", "probability", "p_low",
+                      "p_high", "decision")
+
+
+@dataclass(frozen=True)
+class TrajectoryPoint:
+    """One point of a patient's trajectory: a landmark reached, or the full series.
+
+    Attributes
+    ----------
+    landmark : str
+        The landmark key (``"day35"``, ``"cycle2"``, ...) or ``"final"`` (all samples, the
+        shipped model).
+    label : str
+    day : int
+        Nominal day of the landmark (for ``"final"``: the day of the latest sample).
+    last_day : int
+        Samples up to this day were used.
+    n_samples : int
+        CA-125 values up to ``last_day``.
+    status : {"ok", "not_fitted", "not_scored"}
+        ``not_fitted``: the model has no fitted model for this landmark (training had too few
+        patients who reached it); ``not_scored``: the landmark model returned no probability.
+    probability, p_low, p_high : float
+        NaN unless ``status == "ok"``.
+    decision : {"resectable", "not_resectable"} or None
+        ``probability >= threshold`` or not.
+    """
+
+    landmark: str
+    label: str
+    day: int
+    last_day: int
+    n_samples: int
+    status: str
+    probability: float = math.nan
+    p_low: float = math.nan
+    p_high: float = math.nan
+    decision: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """The decision after every landmark a patient has reached (``Prediction.trajectory``).
+
+    Attributes
+    ----------
+    status : {"ok", "no_landmark_models", "none_reached", "withheld", "not_scored"}
+        ``ok``: at least one landmark reached (``points`` has them, then ``"final"``);
+        ``no_landmark_models``: the model was trained without landmarks (e.g. before they
+        existed); ``none_reached``: the latest sample is before the first landmark's
+        window; ``withheld``: the patient's decision is withheld (clinical predictors
+        unknown, status ``insufficient``), so are the landmark decisions; ``not_scored``:
+        the patient was not scored.
+    threshold : float
+    points : tuple of TrajectoryPoint
+        The landmarks reached, in order, then the full series (``"final"``); empty unless
+        ``status == "ok"``.
+    stable : bool or None
+        Whether the decision (``p >= threshold``) is the same at every point scored (None
+        when fewer than two points are scored).
+    summary : str
+        One sentence for people: whether the decision has been stable, or why there is no
+        trajectory.
+    """
+
+    status: str
+    threshold: float
+    points: tuple = ()
+    stable: bool | None = None
+    summary: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (``points`` as a list of dicts, NaN -> None)."""
+        return {"status": self.status, "threshold": self.threshold, "stable": self.stable,
+                "summary": self.summary, "points": [p.to_dict() for p in self.points]}
+
+    def to_text(self) -> str:
+        """The trajectory for people: one line per point, then :attr:`summary`."""
+        if self.status != "ok":
+            return self.summary
+        lines = [f"Decision after every landmark (threshold {self.threshold:.2f}):"]
+        width = max(len(p.label) for p in self.points)
+        for p in self.points:
+            if p.decision is None:
+                shown = "no landmark model" if p.status == "not_fitted" else "not scored"
+            else:
+                interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
+                            else "")
+                shown = f"{p.probability:.2f}{interval}  {_WORDS[p.decision]}"
+            lines.append(f"  {p.label:<{width}}  {p.n_samples} sample{'s' if p.n_samples != 1 else ' '} "
+                         f"to day {p.last_day:<3}  {shown}")
+        lines.append(self.summary)
+        return "\n".join(lines)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point, columns :data:`TRAJECTORY_COLUMNS`."""
+        rows = [{c: getattr(p, c) for c in TRAJECTORY_COLUMNS} for p in self.points]
+        return pd.DataFrame(rows, columns=list(TRAJECTORY_COLUMNS))
+
+
+def latest_sample_day(days, values) -> float:
+    """Day of a patient's latest row with a CA-125 value (NaN when none): the clock of
+    :func:`reached`."""
+    d = np.asarray(days, dtype=float)
+    if not d.size:
+        return math.nan
+    has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
+                         dtype=bool)
+    d = d[has_value & ~np.isnan(d)]
+    return float(d.max()) if d.size else math.nan
+
+
+def reached(last_day, landmark: Landmark):
+    """Whether a patient whose latest sample is on ``last_day`` has reached ``landmark``
+    (``last_day >= landmark.first_day``: the landmark's sample has been drawn; NaN: no).
+    A bool for a number, a boolean array for an array of days."""
+    last = np.asarray(last_day, dtype=float)
+    out = np.isfinite(last) & (np.nan_to_num(last, nan=-np.inf) >= landmark.first_day)
+    return bool(out) if out.ndim == 0 else out
+
+
+def _decision(p: float, threshold: float) -> str | None:
+    if not math.isfinite(p):
+        return None
+    return "resectable" if p >= threshold else "not_resectable"
+
+
+_WORDS = {"resectable": "predicted completely resectable", "not_resectable": "predicted not completely resectable"}
+
+
+def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
+                     score_at, withheld: str | None = None) -> Trajectory:
+    """A patient's trajectory from the model's landmark models.
+
+    Parameters
+    ----------
+    landmark_models : list of LandmarkModel or None
+        ``ModelBundle.landmarks["models"]`` (None: the model has no landmarks).
+    days, values : sequences
+        The patient's markers rows (day, CA-125 value; None/NaN on event rows).
+    threshold : float
+        The model's decision threshold.
+    final : (p, p_low, p_high) or None
+        The full-series prediction of the shipped model (None when not scored).
+    score_at : callable
+        ``score_at(landmark_model) -> (p, p_low, p_high)``: the landmark model on the rows of
+        ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored);
+        called only for the fitted landmarks the patient has reached (:func:`reached`).
+    withheld : str, optional
+        Why the patient's decision is withheld (``predict``'s status ``insufficient``): then
+        no landmark decision is given either.
+    """
+    if withheld is not None:
+        return Trajectory("withheld", threshold, summary=f"No trajectory: the decision is withheld ({withheld}).")
+    if final is None or not math.isfinite(float(final[0])):
+        return Trajectory("not_scored", threshold, summary="No trajectory: the patient was not scored.")
+    if not landmark_models:
+        return Trajectory("no_landmark_models", threshold, summary=(
+            "No trajectory: this model carries no landmark models (trained without them, or before they "
+            "existed); retrain it with ca125 train to get a decision after every cycle."))
+    d = np.asarray(days, dtype=float)
+    has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
+                         dtype=bool) if len(d) else np.zeros(0, dtype=bool)
+    sample_days = d[has_value & ~np.isnan(d)]
+    last = latest_sample_day(days, values)
+    marks = [m for m in landmark_models if reached(last, m.landmark)]
+    if not marks:
+        first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
+        return Trajectory("none_reached", threshold, summary=(
+            f"No landmark reached yet: the latest CA-125 sample is on day {last:g}, before the window of the "
+            f"first landmark, {first.label}, which opens on day {first.first_day}."))
+    points = []
+    for m in marks:
+        lm = m.landmark
+        n = int((landmark_mask(sample_days, lm.last_day)).sum())
+        if m.status != "ok" or m.model is None:
+            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, "not_fitted"))
+            continue
+        p, low, high = (float(x) if x is not None else math.nan for x in score_at(m))
+        status = "ok" if math.isfinite(p) else "not_scored"
+        points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, status, p, low, high,
+                                      _decision(p, threshold)))
+    p, low, high = (float(x) if x is not None else math.nan for x in final)
+    points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
+                                  int(sample_days.size), "ok", p, low, high, _decision(p, threshold)))
+    scored = [pt for pt in points if pt.decision is not None]
+    stable = None if len(scored) < 2 else len({pt.decision for pt in scored}) == 1
+    return Trajectory("ok", threshold, tuple(points), stable, _summary(points, scored, stable, threshold))
+
+
+def _summary(points, scored, stable, threshold: float) -> str:
+    landmarks = [pt for pt in scored if pt.landmark != "final"]
+    missing = [pt.label for pt in points if pt.decision is None]
+    tail = f" No landmark model for: {', '.join(missing)}." if missing else ""
+    if stable is None:
+        return "Only the full-series prediction is available: no landmark could be scored." + tail
+    n = len(landmarks)
+    if stable:
+        return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "
+                f"{n} landmark{'s' if n != 1 else ''} reached and with all samples." + tail)
+    path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold (p {pt.probability:.2f})"
+                       for pt in scored)
+    changes = sum(a.decision != b.decision for a, b in zip(scored, scored[1:]))
+    return (f"Decision not stable: it changed {changes} time{'s' if changes != 1 else ''} across the landmarks "
+            f"reached ({path}); latest: {_WORDS[scored[-1].decision]}." + tail)

@@ -1,0 +1,141 @@
+"""The landmark trajectory of scored patients (``Prediction.trajectory``).
+
+For every landmark a patient has reached (:mod:`ca125kinetics.landmarks`), the rows of her
+record kept by :func:`ca125kinetics.landmarks.landmark_mask` (strict truncation, the rule
+training used), with the clinical factors known then (``landmarks.clinical_at``), are scored
+by the one scoring path (``engine._score_patients``, passed in as ``score``) with the
+landmark's model; :func:`ca125kinetics.landmarks.build_trajectory` assembles the points and
+says whether the decision has been stable. The computation is deferred until a trajectory is
+first asked for (:class:`DeferredTrajectories`), so a caller who only needs the probability
+does not pay for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from itertools import compress
+from typing import Callable, Mapping
+
+import numpy as np
+
+#: The per-row fields of an ``io.PatientRecord``.
+_ROW_FIELDS = ("day", "ca125", "censored", "uln", "assay", "event")
+
+
+def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[dict], *,
+                 score: Callable, kinetics_step: Callable) -> list:
+    """The trajectory of each record (``rows`` are their scored rows, same order).
+
+    Every landmark the scored patients reached is scored in one pass when the landmark models
+    share their rule settings and kinetics population (as training makes them:
+    :class:`LandmarkScorer`), else one pass per landmark.
+    """
+    from ..landmarks import build_trajectory, clinical_at, landmark_mask, latest_sample_day, reached
+
+    all_marks = (getattr(bundle, "landmarks", None) or {}).get("models")
+    marks = [m for m in all_marks or () if m.model is not None]
+    scored = [i for i, r in enumerate(rows) if r["status"] == "ok"]
+    pairs = [(k, i) for i in scored for k, m in enumerate(marks)
+             if reached(latest_sample_day(records[i].day, records[i].ca125), m.landmark)]
+    at: dict = {}
+    if pairs:
+        cut = []
+        for k, i in pairs:
+            record, lm = records[i], marks[k].landmark
+            keep = landmark_mask(record.day, lm.last_day).tolist()
+            cut.append(dataclasses.replace(
+                record, patient_id=f"{record.patient_id}{LandmarkScorer.SEP}{k}",
+                clinical=clinical_at(record.clinical, lm),
+                **{f: tuple(compress(getattr(record, f), keep)) for f in _ROW_FIELDS}))
+        models = [m.model for m in marks]
+        if LandmarkScorer.compatible(models, kinetics_step):
+            groups = [(list(range(len(pairs))), LandmarkScorer(models, kinetics_step))]
+        else:
+            groups = [([j for j, (k, _) in enumerate(pairs) if k == kk], m) for kk, m in enumerate(models)]
+        for members, scorer in groups:
+            if not members:
+                continue
+            known = {cut[j].patient_id: problems[records[pairs[j][1]].patient_id] for j in members
+                     if records[pairs[j][1]].patient_id in problems}
+            for j, r in zip(members, score(scorer, [cut[j] for j in members], known)):
+                at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"])
+    return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
+                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] == "ok" else None,
+                             score_at=lambda m, i=i: at[(m.landmark.key, i)],
+                             withheld=r["reason"] if r["status"] == "insufficient" else None)
+            for i, (record, r) in enumerate(zip(records, rows))]
+
+
+class LandmarkScorer:
+    """A bundle's landmark models as one scorer for the scoring path.
+
+    Training gives every landmark model the shipped model's rule settings and kinetics
+    population (:mod:`ca125kinetics.landmarks`), so the truncated series of all landmarks go
+    through one GCIG and kinetics pass; each row is then scored by the head of its own
+    landmark, named by the suffix of its patient identifier (``<id><SEP><k>``).
+    """
+
+    SEP = "\x1f"
+
+    def __init__(self, models: list, kinetics_step: Callable):
+        first = models[0]
+        self.models = models
+        self.gcig_settings, self.kinetics_settings = first.gcig_settings, first.kinetics_settings
+        self.threshold, self.trained_on_synthetic = first.threshold, first.trained_on_synthetic
+        self.name, self.version, self.model_family = first.name, first.version, first.model_family
+        self.feature_ranges: dict = {}
+        self.kinetics_step = kinetics_step(first)
+
+    @staticmethod
+    def compatible(models: list, kinetics_step: Callable) -> bool:
+        """Whether the models share the rule settings and the fitted kinetics step."""
+        if not models:
+            return False
+        first, step = models[0], kinetics_step(models[0])
+        if step is None:
+            return False
+        for m in models[1:]:
+            other = kinetics_step(m)
+            if other is None or (m.gcig_settings, m.kinetics_settings, m.threshold) != (
+                    first.gcig_settings, first.kinetics_settings, first.threshold) or \
+                    (other.method, other.settings_, getattr(other, "population_", None)) != \
+                    (step.method, step.settings_, getattr(step, "population_", None)):
+                return False
+        return True
+
+    def predict_head(self, columns, n: int):
+        """``(p, p_low, p_high)``, each row from its landmark's model."""
+        which = np.array([int(str(pid).rsplit(self.SEP, 1)[1]) for pid in columns["patient_id"]], dtype=np.intp)
+        out = np.full((3, n), np.nan)
+        for k, model in enumerate(self.models):
+            chosen = np.flatnonzero(which == k)
+            if chosen.size:
+                part = {c: np.asarray(v)[chosen] for c, v in columns.items()}
+                out[:, chosen] = np.vstack(model.predict_head(part, chosen.size))
+        return out[0], out[1], out[2]
+
+
+class DeferredTrajectories:
+    """The trajectories of one scoring call, computed together (:func:`trajectories`) the
+    first time one of them is asked for."""
+
+    def __init__(self, bundle, records, problems, rows, *, score: Callable, kinetics_step: Callable):
+        self._args = (bundle, records, dict(problems), rows)
+        self._functions = {"score": score, "kinetics_step": kinetics_step}
+        self._lock = threading.Lock()
+        self._done: list | None = None
+
+    def get(self, i: int):
+        with self._lock:
+            if self._done is None:
+                self._done = trajectories(*self._args, **self._functions)
+                self._args = self._functions = None
+            return self._done[i]
+
+    def __getstate__(self):     # a pickled Prediction carries its trajectories, computed
+        self.get(0)
+        return {"done": self._done}
+
+    def __setstate__(self, state):
+        self._args, self._functions, self._lock, self._done = None, None, threading.Lock(), state["done"]

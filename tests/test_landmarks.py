@@ -1,0 +1,478 @@
+"""Tests of landmarks.py (and its hooks in train.py, bundle.py, predict.py and the web API).
+
+One small simulated cohort is trained once (module fixture: ``train`` with MLflow on a
+temporary SQLite store and an export), with one family, three CV folds and a small interval
+ensemble, so that the landmark models are fitted, evaluated, logged and shipped as in a real
+run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.landmarks import (LANDMARK_COLUMNS, Landmark, LandmarkModel, LandmarkSettings,
+                                     build_trajectory, clinical_at, landmark_mask, truncate_markers)
+from ca125kinetics.settings import KineticsSettings
+from ca125kinetics.synth import simulate_cohort
+from ca125kinetics.train import TrainingConfig, format_summary, load_config, train
+
+pytestmark = [
+    # mlflow internals (see tests/test_train.py)
+    pytest.mark.filterwarnings("ignore:.*type hint is inferred as AnyType:UserWarning"),
+    pytest.mark.filterwarnings("ignore:Operation with range is deprecated:pandas.errors.Pandas4Warning"),
+    pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated:DeprecationWarning"),
+]
+
+TINY = {
+    "seed": 7, "families": ["logistic_main"],
+    "cv": {"n_splits": 3, "n_repeats": 1, "holdout_fraction": 0.25, "n_jobs": 1},
+    "interval": {"n_bootstrap": 5},
+}
+SERIES = {"day": [-7, 21, 43, 62, 81], "ca125": [800.0, 300.0, 120.0, 60.0, 40.0]}
+CLINICAL = {"age": 60, "ecog": 0, "ascites_ml": 0, "pfi_months": 20, "figo_stage": "III",
+            "primary_residual_disease": 0, "recurrence_pattern": "single", "recist": "PR"}
+
+
+# ----------------------------------------------------------------------------- settings
+
+
+def test_default_landmarks_and_their_day_rule():
+    marks = LandmarkSettings().landmarks(KineticsSettings())
+    assert [(m.key, m.day, m.first_day, m.last_day, m.cycle, m.uses_recist) for m in marks] == [
+        ("day35", 35, 35, 35, None, False),
+        ("cycle2", 42, 35, 49, 2, False),
+        ("cycle3", 63, 56, 70, 3, True),
+        ("cycle4", 84, 77, 91, 4, True),
+    ]
+    assert marks[1].label == "after cycle 2 (day 42)"
+    # the cycle length and window are the kinetics settings'
+    other = LandmarkSettings(cycles=(2,), early_days=()).landmarks(KineticsSettings(cycle_days=28, cycle_window_days=3))
+    assert [(m.day, m.first_day, m.last_day) for m in other] == [(56, 53, 59)]
+    assert LandmarkSettings(cycles=(), early_days=()).landmarks() == ()
+
+
+@pytest.mark.parametrize("settings, kinetics, message", [
+    (dict(cycles=(2, 5)), {}, "after the kinetics window"),
+    (dict(cycles=(2,), early_days=(49,)), {}, "end on the same day"),
+    (dict(cycles=(0,)), {}, "distinct positive integers"),
+    (dict(early_days=(35, 35)), {}, "distinct positive integers"),
+    (dict(early_days=(3,), early_window_days=5), {}, "after the first dose"),
+    (dict(cycles="2"), {}, "list of positive integers"),
+    (dict(recist_from_cycle=-1), {}, "recist_from_cycle"),
+])
+def test_bad_landmark_settings_are_refused(settings, kinetics, message):
+    with pytest.raises(InvalidInputError, match=message):
+        LandmarkSettings(**settings).landmarks(KineticsSettings(**kinetics))
+
+
+def test_landmarks_in_the_training_config():
+    config = load_config({"landmarks": {"cycles": [3], "early_days": [], "recist_from_cycle": 4}})
+    assert config.landmarks == LandmarkSettings(cycles=(3,), early_days=(), recist_from_cycle=4)
+    assert config.to_dict()["landmarks"] == {"cycles": [3], "early_days": [], "early_window_days": 0,
+                                             "recist_from_cycle": 4}
+    assert TrainingConfig.from_dict(config.to_dict()).landmarks == config.landmarks
+    assert json.loads(config.to_params()["landmarks.cycles"]) == [3]
+    with pytest.raises(InvalidInputError, match=r"\[landmarks\]: unknown LandmarkSettings field"):
+        load_config({"landmarks": {"cycle": [2]}})
+    with pytest.raises(InvalidInputError, match=r"\[landmarks\]: landmark cycle5 ends on day 112"):
+        load_config({"landmarks": {"cycles": [5]}})
+
+
+# ----------------------------------------------------------------------------- truncation
+
+
+def test_truncate_markers_keeps_samples_and_events_up_to_the_last_day():
+    markers = pd.DataFrame({"patient_id": ["a"] * 6, "day": [-7, 21, 35, 36, 49, 50],
+                            "ca125": [500.0, 200.0, 150.0, np.nan, 90.0, 80.0],
+                            "event": [None, None, None, "paracentesis", None, None]})
+    lm = LandmarkSettings().landmarks()[1]            # after cycle 2: up to day 49
+    assert truncate_markers(markers, lm)["day"].tolist() == [-7, 21, 35, 36, 49]
+    assert truncate_markers(markers, 35)["day"].tolist() == [-7, 21, 35]
+    # a row without a day (an invalid patient) is kept, so its problem is not cut away
+    assert landmark_mask([np.nan, 10, 60], 49).tolist() == [True, True, False]
+    with pytest.raises(InvalidInputError, match="integer day"):
+        truncate_markers(markers, 35.5)
+
+
+def test_clinical_at_blanks_recist_before_it_is_assessed():
+    early, late = LandmarkSettings().landmarks()[0], LandmarkSettings().landmarks()[2]
+    assert clinical_at(CLINICAL, early)["recist"] is None and CLINICAL["recist"] == "PR"
+    assert clinical_at(CLINICAL, late) is CLINICAL
+    frame = pd.DataFrame({"patient_id": ["a"], "recist": ["SD"]})
+    assert clinical_at(frame, early)["recist"].isna().all() and frame["recist"].tolist() == ["SD"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.integers(-14, 120), min_size=1, max_size=12, unique=True),
+       later=st.lists(st.integers(50, 200), max_size=5, unique=True), last=st.integers(1, 100))
+def test_truncation_ignores_everything_after_the_landmark(days, later, last):
+    base = pd.DataFrame({"patient_id": "p", "day": days, "ca125": np.linspace(100, 10, len(days))})
+    extra = pd.DataFrame({"patient_id": ["p"] * len(later),
+                          "day": np.array([d + last for d in later], dtype=np.int64), "ca125": 5.0}).astype(base.dtypes)
+    altered = base.assign(ca125=np.where(base["day"] > last, 999.0, base["ca125"]))
+    cut = truncate_markers(base, last)
+    assert (cut["day"] <= last).all() and len(cut) == int((base["day"] <= last).sum())
+    for other in (pd.concat([base, extra], ignore_index=True), altered):
+        pd.testing.assert_frame_equal(truncate_markers(other, last).reset_index(drop=True),
+                                      cut.reset_index(drop=True))
+
+
+# ----------------------------------------------------------------------------- training
+
+
+@pytest.fixture(scope="module")
+def cohort_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cohort")
+    simulate_cohort(300, seed=31).write(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def run(cohort_dir, tmp_path_factory):
+    work = tmp_path_factory.mktemp("work")
+    uri = f"sqlite:///{work / 'mlflow.db'}"
+    result = train(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=TINY, tracking_uri=uri,
+                   name="test-landmarks", out_dir=work / "model", progress=False)
+    return result, work, uri
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_metrics_per_landmark(run):
+    result, _, _ = run
+    table = result.landmarks
+    assert list(table.columns) == list(LANDMARK_COLUMNS)
+    assert table["landmark"].tolist() == ["day35", "cycle2", "cycle3", "cycle4"]
+    assert (table["status"] == "ok").all()
+    for row in table.to_dict(orient="records"):
+        assert 0 < row["n"] <= result.n_holdout and 0 < row["n_events"] < row["n"]
+        assert row["auc_ci_low"] < row["auc"] < row["auc_ci_high"]
+        assert math.isfinite(row["calibration_slope"]) and math.isfinite(row["citl"])
+        assert row["agreement"] == pytest.approx(row["n_agree"] / row["n"])
+        assert row["agreement_ci_low"] <= row["agreement"] <= row["agreement_ci_high"]
+    # fewer patients reach the later landmarks
+    assert table["n"].iloc[-1] < table["n"].iloc[0]
+    metrics = result.metrics()
+    assert metrics["landmark.cycle2.auc"] == table.loc[1, "auc"]
+    assert metrics["landmark.day35.calibration_slope"] == table.loc[0, "calibration_slope"]
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_agreement_is_with_the_final_decision(run, cohort_dir):
+    """Recompute the agreement of one landmark from the shipped models and the held-out patients."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.landmarks import last_sample_days
+
+    result, _, _ = run
+    bundle = result.bundle
+    model = bundle.landmarks["models"][2]                       # after cycle 3
+    clinical = read_clinical(cohort_dir / "clinical.csv")
+    markers = read_markers(cohort_dir / "markers.csv", clinical=clinical)
+    held = result.predictions["patient_id"].astype(str)
+    reached = last_sample_days(markers).reindex(held) >= model.landmark.first_day
+    ids = held[reached.to_numpy()].tolist()
+    frame = build_patient_frame(truncate_markers(markers, model.landmark), clinical_at(clinical, model.landmark))
+    frame = frame.set_index("patient_id").loc[ids].reset_index()
+    p = model.model.predict_proba(frame)["p"].to_numpy()
+    final = result.predictions.set_index(held)["p_selected"].loc[ids].to_numpy()
+    agree = ((p >= bundle.threshold) == (final >= bundle.threshold)).mean()
+    assert result.landmarks.loc[2, "agreement"] == pytest.approx(agree)
+    assert result.landmarks.loc[2, "n"] == len(ids)
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_landmark_metrics_are_logged_to_mlflow(run):
+    from mlflow.tracking import MlflowClient
+
+    result, _, uri = run
+    logged = MlflowClient(tracking_uri=uri).get_run(result.run_id).data.metrics
+    for key in ("day35", "cycle2", "cycle3", "cycle4"):
+        assert logged[f"landmark.{key}.auc"] == pytest.approx(result.metrics()[f"landmark.{key}.auc"])
+        assert f"landmark.{key}.agreement" in logged and f"landmark.{key}.calibration_slope" in logged
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_landmarks_are_shipped_in_the_bundle_and_its_card(run):
+    result, work, _ = run
+    meta = json.loads((work / "model" / "bundle.json").read_text())
+    assert meta["format_version"] == 3
+    assert [m["landmark"]["key"] for m in meta["landmarks"]["models"]] == ["day35", "cycle2", "cycle3", "cycle4"]
+    assert meta["landmarks"]["models"][1]["metrics"]["auc"] == pytest.approx(result.landmarks.loc[1, "auc"])
+    card = (work / "model" / "model_card.md").read_text()
+    assert "## Landmarks: a decision after every cycle" in card and "after cycle 3 (day 63)" in card
+    assert "landmarks (held-out patients who reached each" in format_summary(result)
+
+
+@pytest.mark.slow  # a second small training run (~6 s, no MLflow)
+def test_without_a_held_out_set_the_landmarks_are_cross_validated(cohort_dir):
+    from ca125kinetics.train import fit_and_evaluate
+
+    config = dict(TINY, cv={"n_splits": 3, "n_repeats": 1, "holdout_fraction": 0.0, "n_jobs": 1},
+                  landmarks={"cycles": [3], "early_days": [35]})
+    result = fit_and_evaluate(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=config)
+    table = result.landmarks
+    assert result.evaluation_set == "cross-validated" and table["landmark"].tolist() == ["day35", "cycle3"]
+    # every development patient who reached the landmark is an out-of-fold evaluation patient once
+    assert table["n"].tolist() == table["n_fit"].tolist() and (table["status"] == "ok").all()
+    assert [m.landmark.key for m in result.bundle.landmarks["models"]] == ["day35", "cycle3"]
+
+
+# ----------------------------------------------------------------------------- prediction
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_trajectory_in_prediction_json_and_text(run):
+    from ca125kinetics.predict import predict
+
+    result, _, _ = run
+    p = predict(SERIES, CLINICAL, model=result.bundle)
+    t = p.trajectory
+    assert t.status == "ok" and [pt.landmark for pt in t.points] == ["day35", "cycle2", "cycle3", "cycle4", "final"]
+    assert [pt.n_samples for pt in t.points] == [2, 3, 4, 5, 5]
+    final = t.points[-1]
+    assert (final.probability, final.p_low, final.p_high) == (p.probability, p.p_low, p.p_high)
+    for pt in t.points:
+        assert 0 < pt.probability < 1 and pt.decision == ("resectable" if pt.probability >= 0.7 else "not_resectable")
+    as_json = p.to_dict()["trajectory"]
+    assert as_json["status"] == "ok" and len(as_json["points"]) == 5 and as_json["stable"] == t.stable
+    assert json.loads(json.dumps(as_json)) == as_json
+    text = p.to_text()
+    assert "Decision after every landmark (threshold 0.70):" in text and t.summary in text
+    assert t.summary.startswith("Decision stable" if t.stable else "Decision not stable")
+    assert list(t.to_frame()["landmark"]) == ["day35", "cycle2", "cycle3", "cycle4", "final"]
+    import pickle
+
+    assert pickle.loads(pickle.dumps(predict(SERIES, CLINICAL, model=result.bundle))).trajectory == t
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_a_landmark_is_reached_from_the_start_of_its_window(run):
+    from ca125kinetics.predict import predict
+
+    bundle = run[0].bundle
+    keys = lambda days: [pt.landmark for pt in predict(  # noqa: E731
+        {"day": days, "ca125": [800.0, 300.0, 150.0][:len(days)]}, CLINICAL, model=bundle).trajectory.points]
+    assert keys([-7, 21, 34]) == []
+    assert keys([-7, 21, 35]) == ["day35", "cycle2", "final"]
+    assert keys([-7, 21, 56]) == ["day35", "cycle2", "cycle3", "final"]
+    # a withheld decision (clinical predictors unknown) withholds the landmark decisions too
+    withheld = predict(SERIES, {"recist": "PR"}, model=bundle)
+    assert withheld.status == "insufficient" and withheld.trajectory.status == "withheld"
+    assert withheld.trajectory.summary.startswith("No trajectory: the decision is withheld (insufficient information")
+    assert predict(SERIES, {"recist": "PR"}, model=bundle, allow_imputed=True).trajectory.status == "ok"
+    early = predict({"day": [-7, 21], "ca125": [800.0, 300.0]}, CLINICAL, model=bundle).trajectory
+    assert early.status == "none_reached" and early.points == ()
+    assert "latest CA-125 sample is on day 21" in early.summary and "opens on day 35" in early.summary
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_no_sample_after_a_landmark_changes_its_prediction(run, data):
+    from ca125kinetics.predict import predict
+
+    bundle = run[0].bundle
+    marks = bundle.landmarks["models"]
+    lm = data.draw(st.sampled_from(marks)).landmark
+    days = sorted(data.draw(st.lists(st.integers(1, lm.last_day), min_size=1, max_size=4, unique=True)))
+    days = [data.draw(st.integers(-14, 0))] + days
+    later = sorted(data.draw(st.lists(st.integers(lm.last_day + 1, 140), min_size=1, max_size=4, unique=True)))
+    values = [data.draw(st.floats(40, 5000))] + [data.draw(st.floats(3, 3000)) for _ in days[1:]]
+    before = [data.draw(st.floats(3, 3000)) for _ in later]
+    after = [data.draw(st.floats(3, 3000)) for _ in later]
+    extra = data.draw(st.lists(st.integers(lm.last_day + 1, 140).filter(lambda d: d not in later), max_size=2,
+                               unique=True))
+    base = predict({"day": days + later, "ca125": values + before}, CLINICAL, model=bundle).trajectory
+    point = {pt.landmark: pt for pt in base.points}.get(lm.key)
+    assume(point is not None and point.status == "ok")
+    changed = predict({"day": days + later + extra, "ca125": values + after + [7.0] * len(extra)}, CLINICAL,
+                      model=bundle).trajectory
+    other = {pt.landmark: pt for pt in changed.points}[lm.key]
+    assert (other.probability, other.p_low, other.p_high, other.n_samples) == \
+        (point.probability, point.p_low, point.p_high, point.n_samples)
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_one_pass_for_all_landmarks_equals_one_pass_per_landmark(run, monkeypatch):
+    """predict_many scores every landmark of every patient in one pass (_LandmarkScorer): the
+    same numbers as predict one patient at a time and as one scoring pass per landmark."""
+    import sys
+
+    from ca125kinetics.predict import predict, predict_many
+
+    T = sys.modules["ca125kinetics.predict.trajectory"]
+    bundle = run[0].bundle
+    items = [({"patient_id": "a", **SERIES}, CLINICAL),
+             ({"patient_id": "b", "day": [-3, 20, 41], "ca125": [300.0, 250.0, 260.0]}, dict(CLINICAL, recist="SD")),
+             ({"patient_id": "c", "day": [-3, 20], "ca125": [300.0, 100.0]}, CLINICAL)]
+    batch = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
+    alone = [predict(m, c, model=bundle).trajectory.to_dict() for m, c in items]
+    monkeypatch.setattr(T.LandmarkScorer, "compatible", staticmethod(lambda models, kinetics_step: False))
+    separate = [p.trajectory.to_dict() for p in predict_many(items, model=bundle)]
+    assert batch == alone == separate
+    assert [t["status"] for t in batch] == ["ok", "ok", "none_reached"]
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_scoring_file_gives_the_same_trajectory(run):
+    from ca125kinetics.predict import load_model, predict
+
+    _, work, _ = run
+    full = predict(SERIES, CLINICAL, model=load_model(work / "model"))
+    fast = load_model(work / "model", scoring_only=True)
+    assert type(fast).__name__ == "ScoringModel" and fast.landmarks is not None
+    lean = predict(SERIES, CLINICAL, model=fast)
+    for a, b in zip(full.trajectory.points, lean.trajectory.points):
+        assert a.landmark == b.landmark and a.probability == pytest.approx(b.probability, abs=1e-12)
+        assert a.p_low == pytest.approx(b.p_low, abs=1e-12) and a.p_high == pytest.approx(b.p_high, abs=1e-12)
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_a_model_without_landmarks_says_so(run, tmp_path):
+    import copy
+
+    from ca125kinetics._compiled import scorer_dict
+    from ca125kinetics.bundle import load_bundle, save_bundle
+    from ca125kinetics.predict import load_model, predict
+
+    old = copy.copy(run[0].bundle)
+    del old.__dict__["landmarks"]         # as unpickled from a bundle written before landmarks existed
+    old.format_version = 2
+    assert old.landmarks is None and old.to_dict()["landmarks"] is None
+    save_bundle(old, tmp_path / "old")
+    for model in (load_bundle(tmp_path / "old"), load_model(tmp_path / "old", scoring_only=True)):
+        p = predict(SERIES, CLINICAL, model=model)
+        assert p.status == "ok" and p.trajectory.status == "no_landmark_models" and p.trajectory.points == ()
+        assert "carries no landmark models" in p.to_text()
+        assert p.to_dict()["trajectory"]["status"] == "no_landmark_models"
+    scorer = scorer_dict(old)
+    scorer.pop("landmarks")               # a scoring file written before landmarks existed
+    from ca125kinetics._compiled import ScoringModel
+    assert ScoringModel(scorer).landmarks is None
+
+
+@pytest.mark.slow  # shares the ~20 s training run of the module fixture
+def test_web_api_returns_the_trajectory(run):
+    from fastapi.testclient import TestClient
+
+    from ca125kinetics.web import create_app
+
+    _, work, _ = run
+    body = {"patient_id": "w1", "samples": [{"day": d, "ca125": v} for d, v in zip(SERIES["day"], SERIES["ca125"])],
+            "clinical": CLINICAL}
+    with TestClient(create_app(work / "model"), raise_server_exceptions=False) as client:
+        data = client.post("/api/score", json=body).json()
+        page = client.get("/").text
+    assert data["trajectory"]["status"] == "ok" and len(data["trajectory"]["points"]) == 5
+    assert 'id="trajectory"' in page and 'id="trajectory-summary"' in page
+
+
+# ----------------------------------------------------------------------------- wording
+
+
+def _models(*statuses):
+    marks = LandmarkSettings().landmarks()
+    return [LandmarkModel(lm, s, None if s == "ok" else "too few", {}, object() if s == "ok" else None)
+            for lm, s in zip(marks, statuses)]
+
+
+def test_stability_wording():
+    days, values = [-7, 21, 43, 63, 84], [900, 400, 200, 100, 50]
+    p = {"day35": 0.62, "cycle2": 0.74, "cycle3": 0.66, "cycle4": 0.80}
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                         final=(0.85, 0.8, 0.9), score_at=lambda m: (p[m.landmark.key], 0.5, 0.9))
+    assert t.stable is False
+    assert t.summary == (
+        "Decision not stable: it changed 3 times across the landmarks reached (day 35 (early): < threshold "
+        "(p 0.62) -> after cycle 2 (day 42): >= threshold (p 0.74) -> after cycle 3 (day 63): < threshold "
+        "(p 0.66) -> after cycle 4 (day 84): >= threshold (p 0.80) -> all samples (to day 84): >= threshold "
+        "(p 0.85)); latest: predicted completely resectable.")
+    same = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                            final=(0.85, 0.8, 0.9), score_at=lambda m: (0.9, 0.8, 0.95))
+    assert same.stable is True and same.summary == (
+        "Decision stable: predicted completely resectable (threshold 0.70) at each of the 4 landmarks reached "
+        "and with all samples.")
+    gap = build_trajectory(_models("ok", "not_fitted", "ok", "ok"), days=days[:3], values=values[:3],
+                           threshold=0.7, final=(0.3, 0.2, 0.4), score_at=lambda m: (0.2, 0.1, 0.3))
+    assert [pt.status for pt in gap.points] == ["ok", "not_fitted", "ok"]
+    assert gap.summary.endswith("No landmark model for: after cycle 2 (day 42).")
+    assert "predicted not completely resectable" in gap.summary and "no landmark model" in gap.to_text()
+    none = build_trajectory(None, days=days, values=values, threshold=0.7, final=(0.5, 0.4, 0.6),
+                            score_at=None)
+    assert none.status == "no_landmark_models" and "retrain" in none.summary
+    unscored = build_trajectory(_models("ok"), days=days, values=values, threshold=0.7, final=None, score_at=None)
+    assert unscored.status == "not_scored"
+
+
+def test_landmark_round_trip():
+    lm = LandmarkSettings().landmarks()[2]
+    assert Landmark.from_dict(json.loads(json.dumps(lm.to_dict()))) == lm
+
+
+# ----------------------------------------------------------------------------- web page
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not __import__("os").path.exists("/usr/bin/chromium"), reason="/usr/bin/chromium is absent")
+def test_web_page_draws_the_trajectory(tmp_path):
+    """The shipped default model carries landmark models: the page draws one point per landmark
+    reached plus the full series, with interval bars, the threshold line and the summary."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from ca125kinetics.predict import default_model_dir
+    from ca125kinetics.web import create_app
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(default_model_dir()), host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started and thread.is_alive():
+        time.sleep(0.05)
+    try:
+        with sync_api.sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
+                                         args=["--headless", "--no-sandbox", "--disable-gpu"])
+            page = browser.new_page()
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{port}/")
+            page.click("#timing-day")
+            for i, (day, value) in enumerate(zip(SERIES["day"], SERIES["ca125"])):
+                if page.locator("#samples tbody tr").count() <= i:
+                    page.click("#add-row")
+                row = page.locator("#samples tbody tr").nth(i)
+                row.locator("input.when").fill(str(day))
+                row.locator("input.value").fill(str(value))
+            for field, value in (("#age", "60"), ("#ascites", "0"), ("#pfi", "20")):
+                page.fill(field, value)
+            for field, value in (("#ecog", "0"), ("#figo", "III"), ("#residual", "0"), ("#pattern", "single"),
+                                 ("#recist", "PR")):
+                page.select_option(field, value)
+            page.click("#score")
+            page.wait_for_selector("#trajectory svg", timeout=30_000)
+            assert page.locator("#trajectory svg circle.landmark-point").count() == 5
+            assert page.locator("#trajectory svg line.interval").count() == 5
+            assert page.locator("#trajectory svg line.threshold").count() == 1
+            assert page.text_content("#trajectory-summary").startswith("Decision")
+            browser.close()
+            assert not errors, errors
+    finally:
+        server.should_exit = True
+        thread.join(10)
