@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import time
 import warnings
@@ -60,6 +61,7 @@ def main() -> None:
     from ca125kinetics.predict import load_model
     from ca125kinetics.settings import KineticsSettings
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers run this interpreter (the package's)
     session, start_s = timed(lambda: SparkSession.builder.master(f"local[{args.cores}]")
                              .appName("ca125kinetics-bench").config("spark.ui.enabled", "false")
                              # local mode: shuffle partitions matched to the cores (Spark's
