@@ -267,3 +267,17 @@ def test_detected_separator_is_a_one_line_note():
     proc = run_cli("gcig", MESSY / "markers_semicolon_decimal_comma.csv", "--sep", ";", "--decimal", ",",
                    "--thousands", ".")
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_cea_kinetics_give_no_ca125_cut_off_and_say_k_ref_is_not_theirs(capsys):
+    """The KELIM cut-off and the default k_ref are CA-125's: a CEA run says so instead of
+    labelling patients favourable against them."""
+    rectal = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "rectal" / "markers.csv"
+    assert main(["kinetics", str(rectal), "--marker", "cea"]) == 0
+    out = capsys.readouterr().out
+    assert "no favourable/unfavourable cut-off for CEA" in out and "favourable score (>=" not in out
+    assert main(["kinetics", str(rectal), "--marker", "cea", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert "no reference rate is established for CEA" in rows[0]["k_ref_source"]
+    assert main(["kinetics", str(rectal), "--marker", "cea", "--k-ref", "0.03", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["k_ref_source"] == "given on the command line (--k-ref)"

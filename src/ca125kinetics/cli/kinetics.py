@@ -67,7 +67,13 @@ def _kinetics_settings_and_population(args, spec=None):
         if step is not None and getattr(step, "method", None) == "population" and method == "population":
             population = getattr(step, "population_", None)
     else:   # the package defaults, with the marker's ULN (CA-125: KineticsSettings() itself)
-        settings = KineticsSettings() if spec is None or spec.name == "ca125" else KineticsSettings(uln=spec.default_uln)
+        if spec is None or spec.name == "ca125":
+            settings = KineticsSettings()
+        else:   # no reference rate is established for another marker: say so with the number
+            settings = KineticsSettings(
+                uln=spec.default_uln,
+                k_ref_source=f"CA-125's package default; no reference rate is established for {spec.label}, "
+                             f"so k / k_ref is not a validated scale for it (give --k-ref)")
     if args.uln is not None:
         settings = settings.replace(uln=args.uln)
     if args.k_ref is not None:
@@ -155,9 +161,12 @@ def _kinetics_summary(table, settings, spec=None) -> str:
              f"{settings.k_ref:g}/day ({settings.k_ref_source})"
              + (f"; ULN {settings.uln:g} {spec.unit}" if marker else "")]
     if len(ok):
+        # the favourable cut-off is the KELIM score's, defined for CA-125 only
+        favourable = (f", favourable score (>= {KELIM_FAVOURABLE_SCORE:g}): "
+                      f"{int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}" if not marker else
+                      f"; no favourable/unfavourable cut-off for {spec.label} (the KELIM cut-off is CA-125's)")
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
-                     f"{ok['half_life_days'].median():.1f} days, favourable score "
-                     f"(>= {KELIM_FAVOURABLE_SCORE:g}): {int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}")
+                     f"{ok['half_life_days'].median():.1f} days{favourable}")
     for status, n in table["status"].value_counts().items():
         if status != "ok":
             lines.append(f"  not scored, {status}: {n}")
