@@ -15,6 +15,7 @@ from typing import Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, MissingDependencyError
+from ..markers import MARKERS as _SPECS
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
            "EVENT_SNOMED", "SourceRead", "SKIPPED_COLUMNS", "require"]
@@ -51,15 +52,21 @@ class MarkerCode:
     default_uln: float | None = None
 
 
-#: The markers read. ``kU/L`` equals ``U/mL``; ``[iU]/mL`` is read as U/mL because CA-125
-#: assays report arbitrary kilo-units per litre that laboratories write either way (there is
-#: no international standard of CA-125 that would make IU differ from U). ``ug/L`` equals ng/mL.
-MARKERS: Mapping[str, MarkerCode] = MappingProxyType({
-    "ca125": MarkerCode("ca125", "CA-125", "10334-1", "U/mL",
-                        MappingProxyType({"U/mL": 1.0, "kU/L": 1.0, "[iU]/mL": 1.0}), 35.0),
-    "cea": MarkerCode("cea", "CEA", "2039-6", "ng/mL",
-                      MappingProxyType({"ng/mL": 1.0, "ug/L": 1.0}), None),
-})
+def _marker_code(spec) -> MarkerCode:
+    """The record-system view of a :class:`ca125kinetics.markers.MarkerSpec` (one source of
+    marker facts: name, label, LOINC, unit and the units that are the same number). Only
+    CA-125 has a default ULN here (the GCIG's 35 U/mL): for another marker the ULN must come
+    from the observation's reference range or be given explicitly."""
+    units = MappingProxyType({spec.unit: 1.0, **{alias: 1.0 for alias in spec.unit_aliases}})
+    return MarkerCode(spec.name, spec.label, spec.loinc, spec.unit, units,
+                      spec.default_uln if spec.gcig_rules else None)
+
+
+#: The markers read, from :data:`ca125kinetics.markers.MARKERS`. ``kU/L`` equals ``U/mL``;
+#: ``[iU]/mL`` is read as U/mL because CA-125 assays report arbitrary kilo-units per litre that
+#: laboratories write either way (there is no international standard of CA-125 that would make
+#: IU differ from U). ``ug/L`` equals ng/mL.
+MARKERS: Mapping[str, MarkerCode] = MappingProxyType({name: _marker_code(spec) for name, spec in _SPECS.items()})
 
 #: Platinum agents that start a line, by RxNorm ingredient code (carboplatin 40048,
 #: cisplatin 2555) and by WHO ATC code (L01XA02, L01XA01).
