@@ -167,8 +167,9 @@ CLINICAL_OUTCOMES = ("complete_resection", "arm", "pfs_months", "pfs_event", "yp
 #: Plausible day range relative to the first dose (about one year before, five years after).
 DAY_RANGE = (-366, 1830)
 #: Largest CA-125 value accepted, U/mL: no assay reports more (values of a few 10,000 U/mL
-#: are seen in practice; a larger number is a unit or typing error).
-CA125_MAX = 1_000_000.0
+#: are seen in practice; a larger number is a unit or typing error). Stated once, as the
+#: CA-125 specification's ``plausible_max`` (:mod:`ca125kinetics.markers`).
+CA125_MAX = MARKERS["ca125"].plausible_max
 #: Largest assay upper limit of normal accepted, U/mL (assays use about 20-40 U/mL).
 ULN_MAX = 1000.0
 _MAX_LISTED = 5
@@ -928,7 +929,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     """
     spec = get_marker(spec)
     vc, what, unit = spec.name, spec.label, spec.unit
-    value_max = CA125_MAX if vc == "ca125" else spec.plausible_max
+    value_max = spec.plausible_max
     if "day" not in columns and "date" in columns:
         _require(columns, ("patient_id", vc, "date"), label, "markers")
     else:
