@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import InvalidInputError
+from .markers import CA125
 
 __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
            "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
@@ -32,8 +33,8 @@ __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN"
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
 
-#: Default assay upper limit of normal for CA-125, U/mL (spec section 1).
-DEFAULT_ULN = 35.0
+#: Default assay upper limit of normal for CA-125, U/mL (GCIG; stated once in markers.py).
+DEFAULT_ULN = CA125.default_uln
 
 #: A standardized KELIM-like score ``k / k_ref`` at or above this value is called
 #: "favourable", below it "unfavourable" (the cut-off of the published KELIM score, applied
