@@ -89,6 +89,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
+from ._columns import coded_text, constant_text
 from .errors import InsufficientDataError, InvalidInputError
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
@@ -1285,11 +1286,17 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         population = _learn_population(batch, s, spec=spec)
     d = _score(batch, method, population, s)
     status = d["status"]
+    n = batch.n_patients
+    # a few distinct texts repeated over the rows: built from the texts, not row by row
+    scored = status == _OK
+    reason_code = np.zeros(n, dtype=np.int64)
+    reason_code[~scored] = np.arange(1, n - int(scored.sum()) + 1)
+    reasons = _reasons(status, d, batch, s, method, spec)
     columns = {
         "patient_id": batch.ids.to_numpy(dtype=object),
-        "method": np.full(batch.n_patients, method, dtype=object),
-        "status": np.asarray(STATUSES, dtype=object)[status],
-        "reason": _reasons(status, d, batch, s, method, spec),
+        "method": constant_text(method, n),
+        "status": coded_text(STATUSES, status),
+        "reason": coded_text([_OK_REASON[method], *reasons[~scored]], reason_code),
         "n_samples": d["n_samples"],
         "n_excluded": batch.n_excluded.astype(np.int64),
         "n_outside_window": batch.n_outside.astype(np.int64),

@@ -114,14 +114,15 @@ def with_provenance(frame, *settings, **extra):
         it last).
     """
     from . import __version__
+    from ._columns import constant_text
 
     rules = {s.kind: s.to_dict() for s in settings}
     if len(rules) != len(settings):
         raise InvalidInputError("with_provenance: two settings objects of the same kind")
     rules.update(extra)
     out = frame.drop(columns=[c for c in PROVENANCE_COLUMNS if c in frame.columns])
-    out = out.assign(rules=json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str),
-                     package_version=__version__)
+    text = json.dumps(rules, sort_keys=True, separators=(",", ":"), default=str)
+    out = out.assign(rules=constant_text(text, len(out)), package_version=constant_text(__version__, len(out)))
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from .._columns import constant_text
 from ..io import read_markers
 from ..kinetics import fit_kinetics
 from ..markers import get_marker
@@ -124,7 +125,7 @@ def _kinetics_table(markers, method, population, settings, spec, response):
     provenance columns."""
     table = fit_kinetics(markers, method=method, population=population, settings=settings, marker=spec)
     # the standardized score depends on k_ref: each row says which one and where it came from
-    table = table.assign(k_ref=settings.k_ref, k_ref_source=settings.k_ref_source)
+    table = table.assign(k_ref=settings.k_ref, k_ref_source=constant_text(settings.k_ref_source, len(table)))
     rules = [settings]
     if response is not None:
         from ..response import response_features

@@ -1,0 +1,32 @@
+"""Text columns built from their distinct texts (ca125kinetics._columns) equal the columns
+pandas builds from object arrays, dtype included."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, strategies as st
+
+from ca125kinetics._columns import coded_text, constant_text
+
+TEXT = st.text(max_size=40)
+
+
+@given(TEXT, st.integers(0, 50))
+def test_constant_text_is_the_object_array_column(value, n):
+    expected = pd.Series(np.full(n, value, dtype=object))
+    got = pd.Series(constant_text(value, n))
+    pd.testing.assert_series_equal(got, expected.astype(pd.Series([value]).dtype) if n == 0 else expected)
+
+
+@given(st.lists(TEXT, min_size=1, max_size=5, unique=True), st.data())
+def test_coded_text_is_the_indexed_object_array_column(labels, data):
+    codes = np.asarray(data.draw(st.lists(st.integers(0, len(labels) - 1), max_size=30)), dtype=np.int64)
+    expected = pd.Series(np.asarray(labels, dtype=object)[codes])
+    got = pd.Series(coded_text(labels, codes))
+    pd.testing.assert_series_equal(got, expected.astype(pd.Series(labels).dtype) if codes.size == 0 else expected)
+
+
+def test_the_columns_have_the_text_dtype_of_pandas():
+    assert pd.Series(constant_text("ok", 3)).dtype == pd.Series(["ok"]).dtype
+    assert pd.Series(coded_text(["a", "b"], np.array([1, 0]))).dtype == pd.Series(["ok"]).dtype
