@@ -252,6 +252,24 @@ def test_compiled_engine_agrees_on_the_references(monkeypatch):
             assert res.loc[f"R{i + 3}", "k"] == pytest.approx(case["k"], rel=1e-6)
 
 
+def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers, monkeypatch):
+    """Each patient's fit reads and writes only its own columns: blocks of patients fitted by
+    1, 2 or 3 threads give the same numbers, bit for bit (population learning included)."""
+    use_engine(monkeypatch, "compiled")
+    monkeypatch.setattr(eng, "PARALLEL_MIN_PATIENTS", 0)
+    out = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(eng, "n_threads", lambda threads=threads: threads)
+        assert len(eng._blocks(400, threads)) == (1 if threads == 1 else 4 * threads)
+        pop = fit_population(committed_markers)
+        out[threads] = (pop, fit_kinetics(committed_markers, population=pop),
+                        fit_kinetics(committed_markers, method="per-patient"))
+    for threads in (2, 3):
+        assert out[threads][0] == out[1][0]
+        for a, b in zip(out[1][1:], out[threads][1:]):
+            pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
 def test_engine_is_chosen_by_the_size_of_the_job(monkeypatch):
     calls = []
     for name in ("_run_numpy", "_run_compiled"):

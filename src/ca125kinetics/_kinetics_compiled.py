@@ -191,20 +191,23 @@ def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_it
 
 @njit(cache=True, nogil=True)
 def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, max_iter, first_pass, tol,
-            tol_dec, warm_start, theta, jtj, rss, n_active, done, iters):
-    """Every patient's MAP estimate, one after the other (outputs written in place).
+            tol_dec, warm_start, theta, jtj, rss, n_active, done, iters, start, stop):
+    """The MAP estimates of patients ``start..stop-1``, one after the other (outputs
+    written in place, in those patients' columns only).
 
     ``t``, ``y`` (m, P); ``cens`` (m, P) bool or (0, P) when nothing is censored;
     ``mean``, ``lower``, ``upper``, ``init`` (3, P); ``prec`` (4,); ``inv_s2`` (P,).
     Outputs: ``theta`` (3, P), ``jtj`` (6, P), ``rss``, ``n_active``, ``done``, ``iters`` (P,).
+    A patient's fit reads and writes its own columns only, and the GIL is released
+    (``nogil``): threads can fit disjoint ranges of patients at once, with the numbers of
+    a single call.
     """
-    n = t.shape[1]
     ev = np.empty(_EV_SIZE)
     ev_new = np.empty(_EV_SIZE)
     step = np.empty(3)
     cand = np.empty(3)
     th = np.empty(3)
-    for i in range(n):
+    for i in range(start, stop):
         for p in range(3):
             th[p] = min(max(init[p, i], lower[p, i]), upper[p, i])
         fin, lam, it = _lm_patient(t, y, cens, i, th, mean, prec, lower, upper, inv_s2[i], w_cens, lam0,

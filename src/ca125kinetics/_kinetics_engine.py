@@ -80,6 +80,47 @@ def use_compiled(n_fits: int) -> bool:
     return n_fits >= COMPILED_MIN_FITS
 
 
+#: The compiled engine splits a batch of at least this many patients into blocks fitted by
+#: threads at once (below it, handing work to threads costs more than it saves).
+PARALLEL_MIN_PATIENTS = 4096
+#: Most threads the compiled engine uses (each fits its own patients).
+MAX_THREADS = 8
+_POOL: list = []          # the thread pool, created on first use and kept for the process
+
+
+def n_threads() -> int:
+    """Threads of the compiled engine: the CPUs this process may run on, at most
+    :data:`MAX_THREADS`. The numbers never depend on it: each patient's fit reads and
+    writes only that patient's columns."""
+    import os
+
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_THREADS))
+
+
+def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
+    """Contiguous ranges of patients, four per thread (patients differ in cost), or one
+    range when the batch is small or there is one thread."""
+    if threads <= 1 or n < PARALLEL_MIN_PATIENTS:
+        return [(0, n)]
+    edges = np.linspace(0, n, 4 * threads + 1).astype(np.int64)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:]) if b > a]
+
+
+def _in_threads(work, blocks: list[tuple[int, int]], threads: int) -> None:
+    """``work(start, stop)`` of every block: on the calling thread when there is one block,
+    else on a pool of ``threads`` threads (the compiled functions release the GIL)."""
+    if len(blocks) == 1:
+        work(*blocks[0])
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not _POOL or _POOL[0]._max_workers != threads:
+        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-fit")]
+    for _ in _POOL[0].map(lambda block: work(*block), blocks):   # re-raises a block's error
+        pass
+
+
 @dataclass
 class Series:
     """Dense series of ``P`` patients with ``m`` samples each (samples x patients), log scale.
@@ -369,10 +410,12 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     theta, jtj = np.empty((3, n)), np.empty((6, n))
     rss, n_active = np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
-    _kinetics_compiled.fit_map(f64(s.t), f64(s.y), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
-                               f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
-                               int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-                               theta, jtj, rss, n_active, done, iters)
+    args = (f64(s.t), f64(s.y), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
+            f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
+            int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
+            theta, jtj, rss, n_active, done, iters)
+    threads = n_threads()
+    _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
     return theta, jtj, rss, n_active, done, int(iters.max(initial=0))
 
 
