@@ -194,3 +194,38 @@ def test_chunked_file_read_with_format_options(tmp_path):
                                          "--decimal", ",", "--rename", "Patient=patient_id",
                                          "--chunk-rows", "1000"])
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_read_ahead_keeps_order_and_raises_where_the_error_is():
+    from ca125kinetics.cohort import _read_ahead
+
+    assert list(_read_ahead(iter(range(50)), depth=2)) == list(range(50))
+
+    def failing():
+        yield from range(3)
+        raise InvalidInputError("bad chunk")
+
+    got = []
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        for item in _read_ahead(failing()):
+            got.append(item)
+    assert got == [0, 1, 2]                      # the items before the error, in order
+
+
+def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
+    from ca125kinetics.cohort import _read_ahead
+
+    produced, closed = [], []
+
+    def source():
+        try:
+            for i in range(1000):
+                produced.append(i)
+                yield i
+        finally:
+            closed.append(True)
+
+    items = _read_ahead(source(), depth=2)
+    assert next(items) == 0
+    items.close()                                # joins the thread
+    assert closed == [True] and len(produced) <= 5

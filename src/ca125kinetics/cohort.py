@@ -368,8 +368,11 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
         def fit(markers, population):
             return fit_kinetics(markers, method=method, settings=settings, population=population, **marker)
 
-    chunks = map(read, stream.chunks(progress=progress))
+    # the next chunks are read by a thread while this one fits and writes: the compiled fits
+    # and pyarrow's reading and writing release the GIL, so the two overlap on two cores
+    chunks = _read_ahead(map(read, stream.chunks(progress=progress)))
     if method == "population" and population is None:
+        _prepare_population_fit()     # imports and compiled code, while the first chunks are read
         held, n_held = [], 0
         for markers in chunks:
             held.append(markers)
@@ -399,6 +402,72 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
 def _chain(first: list, rest: Iterator) -> Iterator:
     yield from first
     yield from rest
+
+
+def _prepare_population_fit() -> None:
+    """Import what learning a population needs (statsmodels' MixedLM, the compiled engine and
+    its cached machine code), so that it is loaded while a background thread reads."""
+    from statsmodels.regression.mixed_linear_model import MixedLM  # noqa: F401
+
+    from ._kinetics_engine import load_compiled
+
+    load_compiled()
+
+
+#: Chunks read ahead of the one being processed (each is at most ``chunk_rows`` rows).
+READ_AHEAD = 2
+
+
+def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
+    """The items of ``items``, in order, produced by a background thread up to ``depth`` ahead.
+
+    An error raised while producing an item is raised where that item would have been
+    consumed, after the items before it. When the consumer stops early (an error, or the
+    generator is closed), the thread stops at its next item and ``items`` is closed.
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def put(entry) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    break
+            else:
+                put((done, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            put((None, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="ca125kinetics-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item, exc = slots.get()
+            if exc is not None:
+                raise exc
+            if item is done:
+                return
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,
