@@ -12,7 +12,7 @@ from ca125kinetics._columns import coded_text, constant_text
 TEXT = st.text(max_size=40)
 
 
-@given(TEXT, st.integers(0, 50))
+@given(TEXT, st.integers(0, 9000))
 def test_constant_text_is_the_object_array_column(value, n):
     expected = pd.Series(np.full(n, value, dtype=object))
     got = pd.Series(constant_text(value, n))

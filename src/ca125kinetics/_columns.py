@@ -19,14 +19,26 @@ def _text_dtype():
     return pd.Series(["x"]).dtype
 
 
+#: Rows of the one block of :func:`constant_text` that every block of its column shares.
+_BLOCK = 4096
+
+
 def constant_text(value: str, n: int):
-    """A text column of ``n`` rows that all hold ``value``."""
+    """A text column of ``n`` rows that all hold ``value``.
+
+    Stored by pyarrow, the column is one block of :data:`_BLOCK` copies of ``value``
+    referenced as many times as needed: a provenance text of 300 characters over a million
+    rows takes 1.3 MB instead of 300 MB (and no time to fill).
+    """
     dtype = _text_dtype()
     if dtype == object or getattr(dtype, "storage", None) != "pyarrow":
         return np.full(n, value, dtype=object)
     import pyarrow as pa
 
-    return pd.array(pa.repeat(pa.scalar(value, pa.large_string()), n), dtype=dtype)
+    block = pa.repeat(pa.scalar(value, pa.large_string()), min(n, _BLOCK))
+    full, rest = divmod(n, _BLOCK)
+    blocks = [block] * full + ([block.slice(0, rest)] if rest else [])
+    return pd.array(pa.chunked_array(blocks, pa.large_string()), dtype=dtype)
 
 
 def coded_text(labels, codes: np.ndarray):
