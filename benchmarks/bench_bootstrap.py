@@ -6,8 +6,8 @@ the whole pipeline (kinetics population included) refitted in every resample.
 Baseline measured in the same run (the machine is shared, so absolute times drift): one
 replicate done by hand -- clone the pipeline, fit it on a bootstrap sample, predict the
 bootstrap sample and the original sample -- timed ``--baseline-repeats`` times with the
-kinetics population's EM started cold (MixedLM start, plain EM: what every replicate cost
-before the warm start); its median x the number of resamples is the *sequential* cost. The
+kinetics population's EM started cold (MixedLM start, then the SQUAREM-accelerated EM; a
+plain EM before this release); its median x the number of resamples is the *sequential* cost. The
 same replicates are timed again warm-started as ``optimism_bootstrap`` does (EM started
 from the population of the full sample, SQUAREM-accelerated; the population is still
 learned on the resample). The script splits a replicate into its parts (kinetics

@@ -637,7 +637,9 @@ def test_warm_started_population_is_the_population_of_the_data(cohort, populatio
     far = KineticsFeatures(population_start=far_start).fit(resample).population_
     assert cold.start_method == "mixedlm" and warm.start_method == far.start_method == "population"
     assert cold.converged and warm.converged and far.converged
-    assert warm.n_iter < cold.n_iter                         # the point of the warm start (18 vs 55 here)
+    # both EMs are SQUAREM-accelerated (18 iterations each here; 55 for a plain EM from the
+    # MixedLM start): the warm start saves the MixedLM fit, and never costs iterations
+    assert warm.n_iter <= cold.n_iter
     assert (warm.n_patients, warm.n_samples) == (cold.n_patients, cold.n_samples)
     assert warm.start_sigma == population.sigma and math.isnan(warm.start_mean_slope)
     # The EM stops when an iteration moves the vector by < 1e-5; in its slowest direction

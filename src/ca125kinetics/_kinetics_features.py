@@ -33,14 +33,14 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
         Score with this fixed population instead of learning one in :meth:`fit`.
     population_start : KineticsPopulation, optional
         Start the EM of :meth:`fit` from this population's moments instead of the MixedLM
-        start (method ``"population"``, without ``population``), and accelerate it
-        (SQUAREM, Varadhan and Roland 2008). The population is still learned on the data
-        passed to :meth:`fit`, by the same EM to the same convergence criterion: the start
-        changes, not the estimator; the result agrees with a MixedLM-started fit up to the
-        EM's tolerance (moments ~1e-4 apart). A start near the answer, e.g. the population of
-        the full sample for a bootstrap resample, saves the MixedLM fit and most EM
-        iterations (~20 instead of ~50). ``population_.start_method`` is then
-        ``"population"``. Rules stay ``settings`` (the start's settings are not used).
+        start (method ``"population"``, without ``population``). The population is still
+        learned on the data passed to :meth:`fit`, by the same EM (SQUAREM-accelerated,
+        Varadhan and Roland 2008) to the same convergence criterion: the start changes, not
+        the estimator; the result agrees with a MixedLM-started fit up to the EM's tolerance
+        (moments ~1e-4 apart). A start near the answer, e.g. the population of the full
+        sample for a bootstrap resample, saves the MixedLM fit and sometimes EM iterations.
+        ``population_.start_method`` is then ``"population"``. Rules stay ``settings`` (the
+        start's settings are not used).
     marker : str, optional
         The marker of the series (``"ca125"`` by default, or the population's; ``"cea"``):
         it names the value columns (``cea_1..`` in the wide form) and the population

@@ -1136,12 +1136,11 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     population the apparent fit learned on the original sample instead of the MixedLM
     start (``population_start`` of every ``KineticsFeatures(method="population")`` step
     without a fixed ``population``, found by type; see
-    :class:`~ca125kinetics.kinetics.KineticsFeatures`), and is SQUAREM-accelerated. This
+    :class:`~ca125kinetics.kinetics.KineticsFeatures`; every EM is SQUAREM-accelerated). This
     changes the starting point, not the estimator: the EM runs to its convergence
     criterion and ends at the population a cold start finds, up to the EM's tolerance
     (moments ~1e-4 apart; ``population_.start_method`` is ``"population"``). It saves the
-    MixedLM fit and most EM iterations: a replicate of 2,000 patients takes about a third
-    of the time (``benchmarks/bench_bootstrap.py``).
+    MixedLM fit (``benchmarks/bench_bootstrap.py`` times both).
     A patient drawn k times enters the bootstrap sample k times, under distinct ids
     (``<id>#1``...). A replicate whose refit fails (e.g. too few patients for a kinetics
     population, a single outcome class) is left out and counted in ``n_failed``; warnings
