@@ -805,38 +805,44 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
 
 def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: KineticsSettings,
              method: str, spec: MarkerSpec = CA125) -> np.ndarray:
+    """Why each patient got its status (object array of texts).
+
+    The texts of one status are formatted together from plain Python values (``tolist``):
+    at registry scale about a tenth of the patients are not scored.
+    """
     unit = spec.unit
     reason = np.full(status.size, _OK_REASON[method], dtype=object)
     pw, win = s.pretreatment_window_days, s.window_days
-    for i in np.flatnonzero(status != _OK):
-        st = status[i]
-        excl = (f"; {batch.n_excluded[i]} excluded by event windows" if batch.n_excluded[i] else "")
-        excl += (f"; {batch.n_outside[i]} outside days -{pw}..{win}" if batch.n_outside[i] else "")
+    for st in np.unique(status[status != _OK]).tolist():
+        rows = np.flatnonzero(status == st)
+        col = lambda a: a[rows].tolist()  # noqa: E731 - this status' values as Python objects
+        if st in (_INSUFFICIENT, _NO_BASELINE):
+            excl = [(f"; {e} excluded by event windows" if e else "") + (f"; {o} outside days -{pw}..{win}" if o else "")
+                    for e, o in zip(col(batch.n_excluded), col(batch.n_outside))]
         if st == _INVALID:
-            reason[i] = f"invalid input: {batch.problem[i]}"
+            texts = [f"invalid input: {p}" for p in col(batch.problem)]
         elif st == _INSUFFICIENT:
-            reason[i] = (f"{d['n_samples'][i]} usable sample(s) in days -{pw}..{win} "
-                         f"({d['n_on'][i]} on treatment){excl}; at least {s.min_samples} "
-                         f"(baseline + {s.min_samples - 1} on treatment) are needed")
+            texts = [f"{n} usable sample(s) in days -{pw}..{win} ({on} on treatment){x}; at least {s.min_samples} "
+                     f"(baseline + {s.min_samples - 1} on treatment) are needed"
+                     for n, on, x in zip(col(d["n_samples"]), col(d["n_on"]), excl)]
         elif st == _NO_BASELINE:
-            reason[i] = (f"no usable pretreatment sample in days -{pw}..0{excl}; "
-                         "the fit needs the starting value")
+            texts = [f"no usable pretreatment sample in days -{pw}..0{x}; the fit needs the starting value"
+                     for x in excl]
         elif st == _AT_FLOOR:
-            if d["baseline_censored"][i]:
-                reason[i] = (f"baseline reported below the assay limit (<{d['baseline_value'][i]:g} {unit}): "
-                             "no decline to estimate")
-            else:
-                reason[i] = (f"baseline {d['baseline_value'][i]:g} {unit} <= "
-                             f"{s.min_baseline_uln_factor:g} x ULN ({batch.uln[i]:g} {unit}): "
-                             "already at the floor, no decline to estimate")
+            texts = [(f"baseline reported below the assay limit (<{b:g} {unit}): no decline to estimate") if c else
+                     (f"baseline {b:g} {unit} <= {s.min_baseline_uln_factor:g} x ULN ({u:g} {unit}): "
+                      "already at the floor, no decline to estimate")
+                     for b, c, u in zip(col(d["baseline_value"]), col(d["baseline_censored"]), col(batch.uln))]
         elif st == _RISING:
-            reason[i] = (f"{spec.label} does not decline: log-linear slope {d['slope'][i]:+.4g}/day >= 0; "
-                         "the elimination model does not apply")
-        elif st == _K_AT_BOUND:
+            texts = [f"{spec.label} does not decline: log-linear slope {v:+.4g}/day >= 0; "
+                     "the elimination model does not apply" for v in col(d["slope"])]
+        else:  # _K_AT_BOUND
             lo, hi = eng.K_BOUNDS
-            reason[i] = (f"the fitted k ({d['k_pinned'][i]:.4g}/day) sits on its bound ({lo:g}..{hi:g} per day): "
-                         f"the {d['n_samples'][i]} sample(s) do not identify the elimination rate, so no k is "
-                         "reported; check the values, or use method='population' (shrinks toward the cohort)")
+            texts = [f"the fitted k ({k:.4g}/day) sits on its bound ({lo:g}..{hi:g} per day): the {n} sample(s) "
+                     "do not identify the elimination rate, so no k is reported; check the values, or use "
+                     "method='population' (shrinks toward the cohort)"
+                     for k, n in zip(col(d["k_pinned"]), col(d["n_samples"]))]
+        reason[rows] = np.array(texts + [None], dtype=object)[:-1]   # (a 1-d array of texts)
     return reason
 
 
