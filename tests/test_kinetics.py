@@ -270,6 +270,24 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_thread_pool_is_rebuilt_in_a_forked_child(monkeypatch):
+    """A process forked after the pool was made gets its own pool (the parent's threads do
+    not exist in the child, so its pool would wait forever)."""
+    import os
+
+    blocks = eng._blocks(8192, 2)
+    seen = []
+    eng._in_threads(lambda a, b: seen.append((a, b)), blocks, 2)
+    parent_pool = eng._POOL[0]
+    eng._in_threads(lambda a, b: None, blocks, 2)
+    assert eng._POOL[0] is parent_pool                       # kept within a process
+    pid = os.getpid()
+    monkeypatch.setattr(os, "getpid", lambda: pid + 1)     # as seen from a forked child
+    eng._in_threads(lambda a, b: None, blocks, 2)
+    assert eng._POOL[0] is not parent_pool
+    assert sorted(seen) == blocks and blocks[0][0] == 0 and blocks[-1][1] == 8192
+
+
 def test_engine_is_chosen_by_the_size_of_the_job(monkeypatch):
     calls = []
     for name in ("_run_numpy", "_run_compiled"):

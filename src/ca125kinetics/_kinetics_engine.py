@@ -85,7 +85,7 @@ def use_compiled(n_fits: int) -> bool:
 PARALLEL_MIN_PATIENTS = 4096
 #: Most threads the compiled engine uses (each fits its own patients).
 MAX_THREADS = 8
-_POOL: list = []          # the thread pool, created on first use and kept for the process
+_POOL: list = []          # [pool, (threads, pid)]: created on first use, kept for the process
 
 
 def n_threads() -> int:
@@ -113,10 +113,15 @@ def _in_threads(work, blocks: list[tuple[int, int]], threads: int) -> None:
     if len(blocks) == 1:
         work(*blocks[0])
         return
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    if not _POOL or _POOL[0]._max_workers != threads:
-        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-fit")]
+    # a new pool when the size changes, or in a child process forked from this one (whose
+    # pool object would name threads that do not exist there)
+    if not _POOL or _POOL[1] != (threads, os.getpid()):
+        if _POOL and _POOL[1][1] == os.getpid():
+            _POOL[0].shutdown(wait=False)
+        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-fit"), (threads, os.getpid())]
     for _ in _POOL[0].map(lambda block: work(*block), blocks):   # re-raises a block's error
         pass
 
