@@ -1628,7 +1628,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     if has_recist:
         result["recist"] = recist
         result["combined_category"] = columns["combined_category"]
-    table = pd.DataFrame(result)
+    table = pd.DataFrame(result).astype({"patient_id": object})
     if none is not None:
         table = table.sort_values("patient_id", kind="stable")
     return table.reset_index(drop=True)
