@@ -420,7 +420,7 @@ class _ReasonColumns:
 
     def __init__(self, rows: _Rows, out: _Outputs, uln, idx):
         st = rows.settings
-        self.rows, self.out, self.idx = rows, out, idx
+        self.rows, self.out, self.idx, self.ulns = rows, out, idx, uln
         self.uln = uln[idx]
         self.pct = f"{st.response_fraction * 100:g} %"
         self.evaluable = _factor(st.evaluable_factor)
@@ -444,19 +444,30 @@ class _ReasonColumns:
     def fall(self) -> list[str]:
         """The fall of a response (its day, value, and the 50 % test against the baseline)."""
         k = _kernel
+        pct = self.pct
         thr = self.st.response_fraction * self.value(k.F_BASE_VALUE)
-        return [f"fall to {v} U/mL on day {d} (<= {self.pct} of baseline {b} U/mL on day {bd}: {t} U/mL)"
+        return [f"fall to {v} U/mL on day {d} (<= {pct} of baseline {b} U/mL on day {bd}: {t} U/mL)"
                 for v, d, b, bd, t in zip(self.num(k.F_RESP_VALUE), self.days(k.I_RESP_DAY),
                                           self.num(k.F_BASE_VALUE), self.days(k.I_BASE_DAY), self.num(thr))]
 
-    def groups(self) -> list[str]:
-        return [_GROUPS[max(g, 0)] for g in self.day(_kernel.I_GROUP).tolist()]
+    def by_group(self, build) -> list[str]:
+        """``build(group, sub)`` of the patients of each progression group, in ``idx`` order
+        (``sub`` the columns of that group's patients)."""
+        import numpy as np
 
-    def basis(self) -> list[str]:
+        groups = self.day(_kernel.I_GROUP)
+        out = np.empty(len(groups), dtype=object)
+        for g in np.unique(groups).tolist():
+            at = np.flatnonzero(groups == g)
+            out[at] = build(_GROUPS[g], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
+        return out.tolist()
+
+    def basis(self, group: str) -> list[str]:
         """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B)."""
-        nadir = self.num(_kernel.F_NADIR)
-        return [f"{self.progression} x nadir {n} U/mL" if g == _kernel.G_B else f"{self.progression} x ULN {u} U/mL"
-                for g, n, u in zip(self.day(_kernel.I_GROUP).tolist(), nadir, self.num(self.uln))]
+        f = self.progression
+        if group == "B":
+            return [f"{f} x nadir {n} U/mL" for n in self.num(_kernel.F_NADIR)]
+        return [f"{f} x ULN {u} U/mL" for u in self.num(self.uln)]
 
 
 _GROUP_TEXT = {
@@ -484,9 +495,9 @@ def _why_day_assays(c: _ReasonColumns) -> list[str]:
 
 def _why_no_baseline(c: _ReasonColumns) -> list[str]:
     w = c.st.baseline_window_days
-    text = {held: (f"not evaluable: no pretreatment sample{held} within {w} days before the first dose "
-                   f"(day -{w} to day 0)") for held in ("", " (after exclusions)")}
-    return [text[" (after exclusions)" if n else ""] for n in c.day(_kernel.I_N_EXCLUDED).tolist()]
+    text = [f"not evaluable: no pretreatment sample{held} within {w} days before the first dose (day -{w} to day 0)"
+            for held in ("", " (after exclusions)")]
+    return [text[n > 0] for n in c.day(_kernel.I_N_EXCLUDED).tolist()]
 
 
 def _why_assay_change(c: _ReasonColumns) -> list[str]:
@@ -498,16 +509,16 @@ def _why_assay_change(c: _ReasonColumns) -> list[str]:
 
 
 def _r_base_censored(c: _ReasonColumns) -> list[str]:
-    k = _kernel
+    k, f = _kernel, c.evaluable
     need = c.num(c.st.evaluable_factor * c.uln)
-    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} cannot be shown >= {c.evaluable} x ULN "
-            f"({n} U/mL)" for b, d, n in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), need)]
+    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} cannot be shown >= {f} x ULN ({n} U/mL)"
+            for b, d, n in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), need)]
 
 
 def _r_base_low(c: _ReasonColumns) -> list[str]:
+    f = c.evaluable
     need = c.num(c.st.evaluable_factor * c.uln)
-    return [f"not evaluable: baseline {b} U/mL < {c.evaluable} x ULN ({n} U/mL)"
-            for b, n in zip(c.num(_kernel.F_BASE_VALUE), need)]
+    return [f"not evaluable: baseline {b} U/mL < {f} x ULN ({n} U/mL)" for b, n in zip(c.num(_kernel.F_BASE_VALUE), need)]
 
 
 def _r_no_sample(c: _ReasonColumns) -> list[str]:
@@ -517,41 +528,46 @@ def _r_no_sample(c: _ReasonColumns) -> list[str]:
 
 
 def _r_no_fall(c: _ReasonColumns) -> list[str]:
-    k = _kernel
+    k, pct = _kernel, c.pct
     thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
-    return [f"no GCIG response: no on-treatment sample <= {c.pct} of baseline {b} U/mL on day {d} ({t} U/mL); "
+    return [f"no GCIG response: no on-treatment sample <= {pct} of baseline {b} U/mL on day {d} ({t} U/mL); "
             f"lowest {low} U/mL"
             for b, d, t, low in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), thr, c.num(k.F_LOW))]
 
 
 def _r_broken_fraction(c: _ReasonColumns) -> list[str]:
-    k = _kernel
+    k, pct = _kernel, c.pct
     thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
-    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {c.pct} of baseline ({t} U/mL)"
+    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {pct} of baseline ({t} U/mL)"
             for fall, d, v, t in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE), thr)]
 
 
 def _r_broken_rise(c: _ReasonColumns) -> list[str]:
-    k = _kernel
+    k, tol = _kernel, c.tolerance
     limit = c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV))
-    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {c.tolerance} x previous "
+    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {tol} x previous "
             f"{prev} U/mL ({lim} U/mL) and not within the normal range"
             for fall, d, v, prev, lim in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE),
                                              c.num(k.F_BRK_PREV), limit)]
 
 
 def _r_unconfirmed(c: _ReasonColumns) -> list[str]:
-    return [f"GCIG response unconfirmed: {fall}; no sample yet >= {c.st.confirmation_days} days later "
-            f"(last sample day {last})" for fall, last in zip(c.fall(), c.days(_kernel.I_LAST_DAY))]
+    wait = c.st.confirmation_days
+    return [f"GCIG response unconfirmed: {fall}; no sample yet >= {wait} days later (last sample day {last})"
+            for fall, last in zip(c.fall(), c.days(_kernel.I_LAST_DAY))]
 
 
 def _r_response(c: _ReasonColumns) -> list[str]:
+    import numpy as np
+
     k = _kernel
     conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
-    category = [_CATEGORIES[max(x, 0)] for x in c.day(k.I_CATEGORY).tolist()]
+    category = np.array(_CATEGORIES, dtype=object)[np.maximum(c.day(k.I_CATEGORY), 0)].tolist()
+    tail = (f"; every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the previous one "
+            "(or within the normal range)")
+    side = {"CR": "<=", "PR": ">"}
     return [f"GCIG response confirmed on day {d} ({cat}): {text}; confirming sample {v} U/mL on day {d} "
-            f"({gap} days later, {'<=' if cat == 'CR' else '>'} ULN {u} U/mL); every sample in between <= "
-            f"{c.pct} of baseline and <= {c.tolerance} x the previous one (or within the normal range)"
+            f"({gap} days later, {side[cat]} ULN {u} U/mL){tail}"
             for d, cat, text, v, gap, u in zip(c.days(conf), category, c.fall(), c.num(k.F_CONF_VALUE),
                                                c.days(conf - fall), c.num(c.uln))]
 
@@ -564,34 +580,41 @@ def _p_base_censored(c: _ReasonColumns) -> list[str]:
 
 
 def _p_progression(c: _ReasonColumns) -> list[str]:
-    k = _kernel
-    day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
-    return [f"GCIG CA-125 progression (group {g}) on day {d}: {v} U/mL, confirmed on day {cd} ({gap} days later) "
-            f"by {cv} U/mL, all >= {basis} ({t} U/mL); {_GROUP_TEXT[g]}"
-            for g, d, v, cd, gap, cv, basis, t in zip(
-                c.groups(), c.days(day), c.num(k.F_PROG_VALUE), c.days(conf), c.days(conf - day),
-                c.num(k.F_PCONF_VALUE), c.basis(), c.num(k.F_THRESHOLD))]
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
+        head, tail = f"GCIG CA-125 progression (group {g}) on day ", f" U/mL); {_GROUP_TEXT[g]}"
+        return [f"{head}{d}: {v} U/mL, confirmed on day {cd} ({gap} days later) by {cv} U/mL, all >= {basis} ({t}{tail}"
+                for d, v, cd, gap, cv, basis, t in zip(
+                    c.days(day), c.num(k.F_PROG_VALUE), c.days(conf), c.days(conf - day), c.num(k.F_PCONF_VALUE),
+                    c.basis(g), c.num(k.F_THRESHOLD))]
+    return c.by_group(build)
 
 
 def _p_pending(c: _ReasonColumns) -> list[str]:
-    k = _kernel
-    return [f"no GCIG CA-125 progression (group {g}): candidate on day {d} ({v} U/mL >= {basis} = {t} U/mL) "
-            f"awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; {_GROUP_TEXT[g]}"
-            for g, d, v, basis, t in zip(c.groups(), c.days(k.I_CAND_DAY), c.num(k.F_CAND_VALUE), c.basis(),
-                                         c.num(k.F_THRESHOLD))]
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        head = f"no GCIG CA-125 progression (group {g}): candidate on day "
+        tail = f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; {_GROUP_TEXT[g]}"
+        return [f"{head}{d} ({v} U/mL >= {basis} = {t}{tail}"
+                for d, v, basis, t in zip(c.days(k.I_CAND_DAY), c.num(k.F_CAND_VALUE), c.basis(g),
+                                          c.num(k.F_THRESHOLD))]
+    return c.by_group(build)
 
 
 def _p_none_nadir(c: _ReasonColumns) -> list[str]:
     k = _kernel
-    return [f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir {n} U/mL ({t} U/mL) "
-            f"at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}"
-            for n, t in zip(c.num(k.F_NADIR), c.num(k.F_THRESHOLD))]
+    head = f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir "
+    tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}"
+    return [f"{head}{n} U/mL ({t}{tail}" for n, t in zip(c.num(k.F_NADIR), c.num(k.F_THRESHOLD))]
 
 
 def _p_none_uln(c: _ReasonColumns) -> list[str]:
-    return [f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN ({t} U/mL) at least "
-            f"{c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}"
-            for g, t in zip(c.groups(), c.num(_kernel.F_THRESHOLD))]
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        head = f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN ("
+        tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}"
+        return [f"{head}{t}{tail}" for t in c.num(_kernel.F_THRESHOLD)]
+    return c.by_group(build)
 
 
 _WHY = (_why_problem, _why_day_assays, _why_no_baseline, _why_assay_change)
@@ -1495,6 +1518,35 @@ def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
     return {name: _python_list(values) for name, values in columns.items()}
 
 
+# columns whose type is fixed (the others are text, typed as pandas types text)
+_TYPED_COLUMNS = ("patient_id", "uln", "n_samples", "n_excluded", "baseline_day", "baseline_value", "evaluable",
+                  "responded", "response_day", "confirmation_day", "progressed", "progression_day")
+
+
+@functools.lru_cache(maxsize=1)
+def _arrow_text_dtype():
+    """The dtype pandas gives a column of text when it is Arrow-backed (pandas >= 3), else None."""
+    import pandas as pd
+
+    dtype = pd.Series(["text"]).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+
+
+def _text_column(values):
+    """A column of text (None where missing) as the DataFrame constructor would type it,
+    built through Arrow when pandas stores text in Arrow (its own conversion of a million
+    Python strings is several times slower); other columns are returned unchanged."""
+    import pandas as pd
+
+    dtype = _arrow_text_dtype()
+    if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
+            or pd.api.types.infer_dtype(values, skipna=True) != "string"):
+        return values
+    import pyarrow as pa
+
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)
+
+
 def _python_list(values) -> list:
     """A column as plain Python values, None where missing."""
     import pandas as pd
@@ -1628,7 +1680,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     if has_recist:
         result["recist"] = recist
         result["combined_category"] = columns["combined_category"]
-    table = pd.DataFrame(result).astype({"patient_id": object})
+    if not len(ids):   # no patient: the types an empty column of each kind gets
+        empty = pd.DataFrame({name: [] for name in result})
+        return empty.astype({name: values.dtype for name, values in result.items() if name in _TYPED_COLUMNS})
+    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id" else _text_column(values)
+                          for name, values in result.items()})
     if none is not None:
         table = table.sort_values("patient_id", kind="stable")
     return table.reset_index(drop=True)
