@@ -30,8 +30,9 @@ cache stays valid until this file changes, and the plain module never compiles a
 Inputs are the rows of all patients, sorted by patient then day (input order within a day),
 with ``starts`` the patient offsets (``starts[p]:starts[p + 1]``). A row is a sample
 (``is_sample``) and/or carries an event code. Outputs are written into flat arrays
-``outf`` (``NF`` floats a patient, NaN = none) and ``outi`` (``NI`` integers a patient,
-:data:`MISSING` = none) at ``p * NF + F_*`` / ``p * NI + I_*``, and the excluded samples into
+``outf`` (``NF`` float columns, NaN = none) and ``outi`` (``NI`` integer columns,
+:data:`MISSING` = none), column-major: output ``F_*`` of patient ``p`` of ``P`` is at
+``F_* * P + p`` (each column contiguous), and the excluded samples into
 ``xday``/``xkind``/``xevent`` at the patient's row offset (``I_N_EXCLUDED`` of them).
 """
 
@@ -279,14 +280,14 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xev
 
 
 @_jit
-def _response(fo, io, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
+def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     """GCIG response of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
     base = mv[b]
     if mc[b]:
-        outi[io + I_RCODE] = R_BASE_CENSORED
+        outi[I_RCODE * n_p + p] = R_BASE_CENSORED
         return
     if not _ge(base, prm_f[S_EVALUABLE_FACTOR] * uln):
-        outi[io + I_RCODE] = R_BASE_LOW
+        outi[I_RCODE * n_p + p] = R_BASE_LOW
         return
     thr = prm_f[S_RESPONSE_FRACTION] * base
     first = -1
@@ -296,18 +297,18 @@ def _response(fo, io, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
             break
     if first < 0:
         if b + 1 == end:
-            outi[io + I_RCODE] = R_NO_SAMPLE
+            outi[I_RCODE * n_p + p] = R_NO_SAMPLE
         else:
             low = mv[b + 1]
             for i in range(b + 2, end):
                 if mv[i] < low:
                     low = mv[i]
-            outf[fo + F_LOW] = low
-            outi[io + I_RCODE] = R_NO_FALL
+            outf[F_LOW * n_p + p] = low
+            outi[I_RCODE * n_p + p] = R_NO_FALL
         return
     fall_day = md[first]
-    outi[io + I_RESP_DAY] = fall_day
-    outf[fo + F_RESP_VALUE] = mv[first]
+    outi[I_RESP_DAY * n_p + p] = fall_day
+    outf[F_RESP_VALUE * n_p + p] = mv[first]
     confirm = -1
     for j in range(first, end):
         if md[j] - fall_day >= prm_i[S_CONFIRMATION_DAYS]:
@@ -324,27 +325,27 @@ def _response(fo, io, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         elif not _le(v, tol * prev) and not (_le(v, uln) and _le(prev, uln)):
             broken = R_BROKEN_RISE
         if broken >= 0:
-            outi[io + I_RCODE] = broken
-            outi[io + I_BRK_DAY] = md[k]
-            outf[fo + F_BRK_VALUE] = v
-            outf[fo + F_BRK_PREV] = prev
+            outi[I_RCODE * n_p + p] = broken
+            outi[I_BRK_DAY * n_p + p] = md[k]
+            outf[F_BRK_VALUE * n_p + p] = v
+            outf[F_BRK_PREV * n_p + p] = prev
             return
     if confirm < 0:
-        outi[io + I_RCODE] = R_UNCONFIRMED
+        outi[I_RCODE * n_p + p] = R_UNCONFIRMED
         return
-    outi[io + I_RCODE] = R_RESPONSE
-    outi[io + I_CONF_DAY] = md[confirm]
-    outf[fo + F_CONF_VALUE] = mv[confirm]
-    outi[io + I_CATEGORY] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
+    outi[I_RCODE * n_p + p] = R_RESPONSE
+    outi[I_CONF_DAY * n_p + p] = md[confirm]
+    outf[F_CONF_VALUE * n_p + p] = mv[confirm]
+    outi[I_CATEGORY * n_p + p] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
 
 
 @_jit
-def _progression(fo, io, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
+def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     """GCIG progression of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
     base = mv[b]
     normal_baseline = _le(base, uln)
     if mc[b] and not normal_baseline:
-        outi[io + I_PCODE] = P_BASE_CENSORED
+        outi[I_PCODE * n_p + p] = P_BASE_CENSORED
         return
     factor = prm_f[S_PROGRESSION_FACTOR]
     gap = prm_i[S_PROGRESSION_GAP]
@@ -374,55 +375,54 @@ def _progression(fo, io, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
                     held = False
                     break
             if held:
-                outi[io + I_PCODE] = P_PROGRESSION
-                outi[io + I_GROUP] = group
-                outi[io + I_PROG_DAY] = md[k]
-                outf[fo + F_PROG_VALUE] = v
-                outi[io + I_PCONF_DAY] = md[confirm]
-                outf[fo + F_PCONF_VALUE] = mv[confirm]
-                outf[fo + F_THRESHOLD] = thr
-                outf[fo + F_NADIR] = nadir
+                outi[I_PCODE * n_p + p] = P_PROGRESSION
+                outi[I_GROUP * n_p + p] = group
+                outi[I_PROG_DAY * n_p + p] = md[k]
+                outf[F_PROG_VALUE * n_p + p] = v
+                outi[I_PCONF_DAY * n_p + p] = md[confirm]
+                outf[F_PCONF_VALUE * n_p + p] = mv[confirm]
+                outf[F_THRESHOLD * n_p + p] = thr
+                outf[F_NADIR * n_p + p] = nadir
                 return
         if _le(v, uln):
             normalised = True
         if v < nadir:
             nadir = v
     group = G_C if normal_baseline else (G_A if normalised else G_B)
-    outi[io + I_GROUP] = group
-    outf[fo + F_THRESHOLD] = factor * (nadir if group == G_B else uln)
-    outf[fo + F_NADIR] = nadir
+    outi[I_GROUP * n_p + p] = group
+    outf[F_THRESHOLD * n_p + p] = factor * (nadir if group == G_B else uln)
+    outf[F_NADIR * n_p + p] = nadir
     if pending >= 0:
         # the candidate's group, threshold and nadir are those after the last sample
-        outi[io + I_PCODE] = P_PENDING
-        outi[io + I_CAND_DAY] = md[pending]
-        outf[fo + F_CAND_VALUE] = mv[pending]
+        outi[I_PCODE * n_p + p] = P_PENDING
+        outi[I_CAND_DAY * n_p + p] = md[pending]
+        outf[F_CAND_VALUE * n_p + p] = mv[pending]
     elif group == G_B:
-        outi[io + I_PCODE] = P_NONE_NADIR
+        outi[I_PCODE * n_p + p] = P_NONE_NADIR
     else:
-        outi[io + I_PCODE] = P_NONE_ULN
+        outi[I_PCODE * n_p + p] = P_NONE_ULN
 
 
 @_jit
 def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
              md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
     """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
-    fo = p * NF
-    io = p * NI
+    n_p = len(uln)
     end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, prm_i[S_DUPLICATES],
                                   md, mv, mc, ma, work, partials)
     end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma,
                          xday, xkind, xevent)
-    outi[io + I_N_SAMPLES] = end - lo
-    outi[io + I_N_EXCLUDED] = n_ex
+    outi[I_N_SAMPLES * n_p + p] = end - lo
+    outi[I_N_EXCLUDED * n_p + p] = n_ex
     if end > lo:
-        outi[io + I_LAST_DAY] = md[end - 1]
-        outf[fo + F_LAST_VALUE] = mv[end - 1]
+        outi[I_LAST_DAY * n_p + p] = md[end - 1]
+        outf[F_LAST_VALUE * n_p + p] = mv[end - 1]
     why = -1
     if problem[p]:
         why = W_PROBLEM
     elif day_assays != MISSING:
         why = W_DAY_ASSAYS
-        outi[io + I_PROBLEM_DAY] = day_assays
+        outi[I_PROBLEM_DAY * n_p + p] = day_assays
     if why < 0:
         b = -1
         for j in range(lo, end):
@@ -443,19 +443,19 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem,
                     first = j
                 elif a != ma[first]:
                     why = W_ASSAY_CHANGE
-                    outi[io + I_ASSAY1] = ma[first]
-                    outi[io + I_ASSAY1_DAY] = md[first]
-                    outi[io + I_ASSAY2] = a
-                    outi[io + I_ASSAY2_DAY] = md[j]
+                    outi[I_ASSAY1 * n_p + p] = ma[first]
+                    outi[I_ASSAY1_DAY * n_p + p] = md[first]
+                    outi[I_ASSAY2 * n_p + p] = a
+                    outi[I_ASSAY2_DAY * n_p + p] = md[j]
                     break
     if why >= 0:
-        outi[io + I_RCODE] = why
-        outi[io + I_PCODE] = why
+        outi[I_RCODE * n_p + p] = why
+        outi[I_PCODE * n_p + p] = why
         return
-    outi[io + I_BASE_DAY] = md[b]
-    outf[fo + F_BASE_VALUE] = mv[b]
-    _response(fo, io, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
-    _progression(fo, io, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
+    outi[I_BASE_DAY * n_p + p] = md[b]
+    outf[F_BASE_VALUE * n_p + p] = mv[b]
+    _response(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
+    _progression(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
 
 
 @_jit

@@ -384,7 +384,7 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
                     prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, [0.0] * longest,
                     [0.0] * (longest + 1), xday, xkind, xevent, f, i)
         f, i = np.array(f), np.array(i, dtype=np.int64)
-    return _Outputs(f.reshape(n_patients, _kernel.NF), i.reshape(n_patients, _kernel.NI),
+    return _Outputs(f.reshape(_kernel.NF, n_patients).T, i.reshape(_kernel.NI, n_patients).T,
                     np.asarray(xday), np.asarray(xkind), np.asarray(xevent))
 
 
@@ -1247,10 +1247,12 @@ def _first_per_patient(present, starts, n_rows: int):
     """Index of each patient's first row where ``present`` (``n_rows`` when none)."""
     import numpy as np
 
-    if len(starts) < 2:
-        return np.zeros(0, dtype=np.int64)
-    where = np.where(present, np.arange(n_rows), n_rows)
-    return np.minimum.reduceat(where, starts[:-1])
+    first = np.asarray(starts[:-1], dtype=np.int64).copy()
+    late = np.flatnonzero(~present[first]) if n_rows else np.zeros(0, dtype=np.int64)
+    if len(late):   # patients whose first row lacks it: their first row that has it
+        where = np.where(present, np.arange(n_rows), n_rows)
+        first[late] = np.minimum.reduceat(where, first)[late]
+    return first
 
 
 def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings, *,
