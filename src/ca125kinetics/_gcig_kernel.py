@@ -44,9 +44,14 @@ if __name__.endswith("_compiled"):   # the compiled load (module docstring)
     from numba import njit
 
     _jit = njit(cache=True, nogil=True)
+    # the helpers are inlined into their callers: a call between compiled functions passes
+    # (and reference-counts) every array argument, which cost more than the rules themselves
+    _inline = njit(cache=True, nogil=True, inline="always")
 else:
     def _jit(func):
         return func
+
+    _inline = _jit
 
 #: Relative floating-point slack at thresholds (``ca125kinetics.gcig`` module docstring).
 RTOL = 1e-9
@@ -88,19 +93,19 @@ S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR
 S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP, S_DUPLICATES = 0, 1, 2, 3, 4
 
 
-@_jit
+@_inline
 def _le(a, b):
     """``a <= b`` up to the relative floating-point slack."""
     return a <= b + RTOL * abs(b)
 
 
-@_jit
+@_inline
 def _ge(a, b):
     """``a >= b`` up to the relative floating-point slack."""
     return a >= b - RTOL * abs(b)
 
 
-@_jit
+@_inline
 def _fsum(values, n, partials):
     """``math.fsum(values[:n])`` for finite values: Shewchuk's exact partials and CPython's
     correctly rounded (half-even) final sum, step for step."""
@@ -143,7 +148,7 @@ def _fsum(values, n, partials):
     return total
 
 
-@_jit
+@_inline
 def _median(values, n):
     """Median of ``values[:n]`` (sorted in place): the middle value, or the mean of the two."""
     for i in range(1, n):
@@ -159,7 +164,7 @@ def _median(values, n):
     return (values[mid - 1] + values[mid]) / 2
 
 
-@_jit
+@_inline
 def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma, work, partials):
     """Same-day samples of rows ``lo:hi`` merged into ``md/mv/mc/ma[lo:]``.
 
@@ -227,7 +232,7 @@ def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma,
     return m, day_assays
 
 
-@_jit
+@_inline
 def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xevent):
     """Drop the merged samples ``lo:end`` drawn within an exclusion window of the events of
     rows ``lo:hi``; each excluded sample goes to ``xday/xkind/xevent[lo:]``. Returns
@@ -279,7 +284,7 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xev
     return keep, n_ex
 
 
-@_jit
+@_inline
 def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     """GCIG response of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
     base = mv[b]
@@ -339,7 +344,7 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     outi[I_CATEGORY * n_p + p] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
 
 
-@_jit
+@_inline
 def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     """GCIG progression of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
     base = mv[b]
@@ -403,7 +408,7 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         outi[I_PCODE * n_p + p] = P_NONE_ULN
 
 
-@_jit
+@_inline
 def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
              md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
     """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
