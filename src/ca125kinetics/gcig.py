@@ -450,17 +450,31 @@ class _ReasonColumns:
                 for v, d, b, bd, t in zip(self.num(k.F_RESP_VALUE), self.days(k.I_RESP_DAY),
                                           self.num(k.F_BASE_VALUE), self.days(k.I_BASE_DAY), self.num(thr))]
 
-    def by_group(self, build) -> list[str]:
-        """``build(group, sub)`` of the patients of each progression group, in ``idx`` order
-        (``sub`` the columns of that group's patients)."""
+    def split(self, column: int, labels: tuple, build) -> list[str]:
+        """``build(label, sub)`` of the patients of each value of the integer output ``column``
+        (``labels[value]``), in ``idx`` order; ``sub`` holds the columns of those patients."""
         import numpy as np
 
-        groups = self.day(_kernel.I_GROUP)
-        out = np.empty(len(groups), dtype=object)
-        for g in np.unique(groups).tolist():
-            at = np.flatnonzero(groups == g)
-            out[at] = build(_GROUPS[g], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
+        values = self.day(column)
+        out = np.empty(len(values), dtype=object)
+        for v in np.unique(values).tolist():
+            at = np.flatnonzero(values == v)
+            out[at] = build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
         return out.tolist()
+
+    def by_group(self, build) -> list[str]:
+        """:meth:`split` by progression group."""
+        return self.split(_kernel.I_GROUP, _GROUPS, build)
+
+    def per_value(self, x, build) -> list[str]:
+        """``build(text)`` of each value of ``x`` (``_num``), built once per distinct value."""
+        import numpy as np
+        import pandas as pd
+
+        if len(x) < 256 or np.any((x == 0) & np.signbit(x)):
+            return [build(t) for t in _texts(x, ".6g")]
+        codes, uniques = pd.factorize(x)
+        return np.array([build(format(v, ".6g")) for v in uniques.tolist()], dtype=object)[codes].tolist()
 
     def basis(self, group: str) -> list[str]:
         """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B)."""
@@ -558,18 +572,17 @@ def _r_unconfirmed(c: _ReasonColumns) -> list[str]:
 
 
 def _r_response(c: _ReasonColumns) -> list[str]:
-    import numpy as np
-
-    k = _kernel
-    conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
-    category = np.array(_CATEGORIES, dtype=object)[np.maximum(c.day(k.I_CATEGORY), 0)].tolist()
-    tail = (f"; every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the previous one "
-            "(or within the normal range)")
-    side = {"CR": "<=", "PR": ">"}
-    return [f"GCIG response confirmed on day {d} ({cat}): {text}; confirming sample {v} U/mL on day {d} "
-            f"({gap} days later, {side[cat]} ULN {u} U/mL){tail}"
-            for d, cat, text, v, gap, u in zip(c.days(conf), category, c.fall(), c.num(k.F_CONF_VALUE),
-                                               c.days(conf - fall), c.num(c.uln))]
+    def build(category: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
+        side = "<=" if category == "CR" else ">"
+        tail = (f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the previous one "
+                "(or within the normal range)")
+        return [f"GCIG response confirmed on day {d} ({category}): {text}; confirming sample {v} U/mL on day {d} "
+                f"({gap} days later, {side} ULN {u}{tail}"
+                for d, text, v, gap, u in zip(c.days(conf), c.fall(), c.num(k.F_CONF_VALUE), c.days(conf - fall),
+                                              c.num(c.uln))]
+    return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
 
 
 def _p_base_censored(c: _ReasonColumns) -> list[str]:
@@ -613,7 +626,7 @@ def _p_none_uln(c: _ReasonColumns) -> list[str]:
     def build(g: str, c: _ReasonColumns) -> list[str]:
         head = f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN ("
         tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}"
-        return [f"{head}{t}{tail}" for t in c.num(_kernel.F_THRESHOLD)]
+        return c.per_value(c.value(_kernel.F_THRESHOLD), lambda t: f"{head}{t}{tail}")
     return c.by_group(build)
 
 
