@@ -38,3 +38,40 @@ def test_rules_reproduce_the_recorded_contract(monkeypatch, compiled_from):
     assert got["case"].tolist() == EXPECTED["case"].tolist()
     for case, expected in EXPECTED.groupby("case", sort=False):
         pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
+
+
+def test_predict_records_give_the_cohort_columns():
+    """``records_gcig`` (predict's batch call, one list per column) and ``gcig_cohort`` are
+    the same rules on the same patients: every cell equal, missing cells None."""
+    from ca125kinetics import io
+    from ca125kinetics.settings import GcigSettings
+
+    syn = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    clinical = io.read_clinical(syn / "clinical.csv", on_error="flag", require=("patient_id",))
+    markers = io.read_markers(syn / "markers.csv", clinical=clinical, on_error="flag")
+    settings = GcigSettings()
+    records = io.records_from_frames(markers, clinical)
+    got = gcig.records_gcig(records, settings)
+    table = gcig.gcig_cohort(markers, clinical, settings=settings).set_index("patient_id")
+    table = table.loc[[r.patient_id for r in records]]
+    assert list(got) == [*gcig.COHORT_COLUMNS[1:], "combined_category"]
+    for name, values in got.items():
+        expected = [None if pd.isna(v) else v for v in table[name].tolist()]
+        assert values == expected, name
+
+
+def test_cohort_column_types():
+    """Column types as before the kernel: ids object, nullable integers and booleans, and text
+    columns typed as pandas types text (``str`` from pandas 3; object before); a column with
+    no text at all (no patient has a category) stays object."""
+    markers, clinical = generator.stress_cohort(60)
+    table = gcig.gcig_cohort(markers, clinical)
+    text = pd.Series(["x"]).dtype
+    fixed = {"patient_id": "object", "uln": "float64", "n_samples": "Int64", "n_excluded": "Int64",
+             "baseline_day": "Int64", "baseline_value": "float64", "evaluable": "boolean", "responded": "boolean",
+             "response_day": "Int64", "confirmation_day": "Int64", "progressed": "boolean",
+             "progression_day": "Int64"}
+    for name in table.columns:
+        assert table[name].dtype == fixed.get(name, text), name
+    none = gcig.gcig_cohort(markers[markers["patient_id"] == "S00000"].assign(ca125=1.0))
+    assert none["category"].dtype == object and none["category"].isna().all()
