@@ -1209,6 +1209,53 @@ def _missing(x) -> bool:
 
 
 _NO_MARKERS = "no CA-125 markers for this patient in the markers table"
+# below this many cells, a column is scanned in Python (numpy/pandas calls cost more)
+_SMALL = 512
+
+
+def _absent(values):
+    """:func:`_missing` of every cell of an object array."""
+    import numpy as np
+
+    if len(values) < _SMALL:
+        return np.array([_missing(v) for v in values.tolist()], dtype=bool)
+    import pandas as pd
+
+    return pd.isna(values)
+
+
+def _factorize(values) -> tuple[Any, list]:
+    """``(codes, distinct values)`` of an object array without missing cells, distinct values
+    in order of appearance."""
+    import numpy as np
+
+    if len(values) < _SMALL:
+        seen: dict = {}
+        codes = [seen.setdefault(v, len(seen)) for v in values.tolist()]
+        return np.array(codes, dtype=np.int64), list(seen)
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    return codes, uniques.tolist()
+
+
+class _Masked:
+    """An integer or boolean column with a missing mask (nullable in a table, None in lists)."""
+
+    __slots__ = ("values", "mask")
+
+    def __init__(self, values, mask):
+        self.values, self.mask = values, mask
+
+    def array(self):
+        """As a pandas nullable array (``Int64`` or ``boolean``)."""
+        import pandas as pd
+
+        kind = pd.arrays.BooleanArray if self.values.dtype == bool else pd.arrays.IntegerArray
+        return kind(self.values, self.mask)
+
+    def tolist(self) -> list:
+        return [None if m else v for v, m in zip(self.values.tolist(), self.mask.tolist())]
 
 
 def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
@@ -1278,7 +1325,6 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     ``none`` marks patients without markers (one placeholder row each, skipped).
     """
     import numpy as np
-    import pandas as pd
 
     n_patients, n_rows = len(starts) - 1, len(day)
     patient = np.repeat(np.arange(n_patients), np.diff(starts))
@@ -1290,21 +1336,21 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
         cens = np.array([False if _missing(c) else bool(c) for c in cens.tolist()], dtype=bool)
     # events: code of each kind (trimmed, lower case), -2 for an unknown kind
     event = np.asarray(event, dtype=object)
-    has_event = ~pd.isna(event)
+    has_event = ~_absent(event)
     event_code = np.full(n_rows, _kernel.EV_NONE, dtype=np.int64)
     if has_event.any():
-        codes, kinds = pd.factorize(event[has_event])
-        kind_code = np.array([_EVENT_CODES.get(_event_kind(k), -2) for k in kinds.tolist()], dtype=np.int64)
+        codes, kinds = _factorize(event[has_event])
+        kind_code = np.array([_EVENT_CODES.get(_event_kind(k), -2) for k in kinds], dtype=np.int64)
         event_code[has_event] = kind_code[codes]
     is_sample = ~(has_event & np.isnan(value) & ~bad_value)
     # assays: codes of the trimmed names in name order (-1 unnamed)
     assay = np.asarray(assay, dtype=object)
     assay_code = np.full(n_rows, -1, dtype=np.int64)
-    named = ~pd.isna(assay)
+    named = ~_absent(assay)
     names: list[str] = []
     if named.any():
-        codes, raw = pd.factorize(assay[named])
-        trimmed = [_assay_name(a) for a in raw.tolist()]
+        codes, raw = _factorize(assay[named])
+        trimmed = [_assay_name(a) for a in raw]
         names = sorted({a for a in trimmed if a is not None})
         position = {a: i for i, a in enumerate(names)}
         raw_code = np.array([-1 if a is None else position[a] for a in trimmed], dtype=np.int64)
@@ -1323,7 +1369,7 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     # invalid input: problem cells, then (check) the validation of the rows
     invalid: dict[int, str] = {}
     problem = np.asarray(problem, dtype=object)
-    flagged = ~pd.isna(problem)
+    flagged = ~_absent(problem)
     if flagged.any():
         firsts = _first_per_patient(flagged, starts, n_rows)
         for p in np.flatnonzero(firsts < n_rows).tolist():
@@ -1380,16 +1426,15 @@ def _recist_codes(recist):
     """Position in ``_RECIST`` of each RECIST cell (-1 missing, -2 invalid) and the reason of
     each invalid one."""
     import numpy as np
-    import pandas as pd
 
     recist = np.asarray(recist, dtype=object)
     code = np.full(len(recist), -1, dtype=np.int64)
     errors = {}
-    present = np.flatnonzero(~pd.isna(recist))
+    present = np.flatnonzero(~_absent(recist))
     if len(present):
-        codes, uniques = pd.factorize(recist[present])
+        codes, uniques = _factorize(recist[present])
         per_unique = []
-        for u in uniques.tolist():
+        for u in uniques:
             text = u.strip().upper() if isinstance(u, str) else u
             if text in _RECIST:
                 per_unique.append(_RECIST.index(text))
@@ -1413,9 +1458,9 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
 
     ``none``: patients that have no markers (a skipped placeholder row each; status
     ``"no_markers"``). ``recist``: each patient's RECIST cell (None/NaN when unknown).
+    Integer and boolean columns are :class:`_Masked` (values and a missing mask).
     """
     import numpy as np
-    import pandas as pd
 
     k = _kernel
     out = _run(rows)
@@ -1457,15 +1502,12 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
         col[none & ~bad] = _NO_MARKERS
     uln_out = np.where(none, np.nan, uln)
 
-    def ints(values, missing=None):
-        mask = ~valid if missing is None else (~valid | missing)
-        return pd.arrays.IntegerArray(np.where(mask, 0, values), mask)
-
     def bools(values):
-        return pd.arrays.BooleanArray(np.where(valid, values, False), ~valid)
+        return _Masked(np.where(valid, values, False), ~valid)
 
     def days(column):
-        return ints(i[:, column], i[:, column] == k.MISSING)
+        missing = ~valid | (i[:, column] == k.MISSING)
+        return _Masked(np.where(missing, 0, i[:, column]), missing)
 
     def labels(names, column):
         return np.array(names, dtype=object)[np.where(valid, np.maximum(i[:, column], 0), 0)]
@@ -1473,8 +1515,8 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     count_ok = valid | (none & ~bad)
     columns = dict(
         uln=uln_out,
-        n_samples=pd.arrays.IntegerArray(np.where(count_ok, np.where(none, 0, i[:, k.I_N_SAMPLES]), 0), ~count_ok),
-        n_excluded=pd.arrays.IntegerArray(np.where(count_ok, np.where(none, 0, i[:, k.I_N_EXCLUDED]), 0), ~count_ok),
+        n_samples=_Masked(np.where(count_ok & ~none, i[:, k.I_N_SAMPLES], 0), ~count_ok),
+        n_excluded=_Masked(np.where(count_ok & ~none, i[:, k.I_N_EXCLUDED], 0), ~count_ok),
         baseline_day=days(k.I_BASE_DAY),
         baseline_value=np.where(valid, f[:, k.F_BASE_VALUE], np.nan),
         evaluable=bools(rcode >= k.R_NO_SAMPLE),
@@ -1564,11 +1606,6 @@ def _text_column(values):
 
 def _python_list(values) -> list:
     """A column as plain Python values, None where missing."""
-    import pandas as pd
-
-    if isinstance(values, (pd.arrays.IntegerArray, pd.arrays.BooleanArray)):
-        out = values.to_numpy(dtype=object, na_value=None)
-        return out.tolist()
     out = values.tolist()
     if getattr(values, "dtype", None) is not None and values.dtype.kind == "f":
         return [None if v != v else v for v in out]
@@ -1691,7 +1728,8 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
-        result[name] = columns[name]
+        values = columns[name]
+        result[name] = values.array() if isinstance(values, _Masked) else values
     if has_recist:
         result["recist"] = recist
         result["combined_category"] = columns["combined_category"]
