@@ -281,10 +281,13 @@ class CombinedResponse(_ResultMixin):
 # The rules: one kernel over patient-contiguous rows (``_gcig_kernel``)
 # --------------------------------------------------------------------------------------
 
-#: Jobs of at least this many patients run the kernel compiled by numba (loaded from numba's
-#: on-disk cache after the first run); smaller ones run the same source as plain Python,
-#: without importing numba.
-COMPILED_MIN_PATIENTS = 5_000
+#: Jobs of at least this many patients run the kernel compiled by numba; smaller ones run the
+#: same source as plain Python, without importing numba. Measured on this project's
+#: registry data: plain Python ~8 us a patient, compiled ~0.4 us, but a process pays about
+#: 0.8 s once to import numba and load the compiled kernel from numba's on-disk cache (the
+#: first run ever compiles it, ~10 s), so the compiled kernel earns its start-up back from
+#: some 100,000 patients; half that keeps the worst case small either way.
+COMPILED_MIN_PATIENTS = 50_000
 
 _EVENT_CODES = {name: code for code, name in enumerate(_kernel.EVENT_NAMES)}
 _RESPONSE_STATUS = ("not_evaluable",) * 6 + ("no_response",) * 2 + ("not_confirmed",) * 2 + (
@@ -367,12 +370,13 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
         f = np.full(n_patients * _kernel.NF, np.nan)
         i = np.full(n_patients * _kernel.NI, _kernel.MISSING, dtype=np.int64)
         xday, xkind, xevent = (np.zeros(n, dtype=np.int64) for _ in range(3))
-        kernel.run(np.asarray(rows.starts, dtype=np.int64), np.asarray(rows.day, dtype=np.int64),
-                   np.asarray(rows.value, dtype=np.float64), np.asarray(rows.cens, dtype=np.bool_),
-                   np.asarray(rows.assay, dtype=np.int64), np.asarray(rows.event, dtype=np.int64),
-                   np.asarray(rows.is_sample, dtype=np.bool_), np.asarray(rows.uln, dtype=np.float64),
-                   np.asarray(rows.problem, dtype=np.bool_), np.asarray(rows.skip, dtype=np.bool_),
-                   np.array(prm_f, dtype=np.float64), np.array(prm_i, dtype=np.int64),
+        def arg(x, dtype):   # one signature: contiguous and writable (a read-only array would compile again)
+            return np.require(x, dtype=dtype, requirements="CW")
+
+        kernel.run(arg(rows.starts, np.int64), arg(rows.day, np.int64), arg(rows.value, np.float64),
+                   arg(rows.cens, np.bool_), arg(rows.assay, np.int64), arg(rows.event, np.int64),
+                   arg(rows.is_sample, np.bool_), arg(rows.uln, np.float64), arg(rows.problem, np.bool_),
+                   arg(rows.skip, np.bool_), np.array(prm_f, dtype=np.float64), np.array(prm_i, dtype=np.int64),
                    np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty(n, dtype=np.bool_),
                    np.empty(n, dtype=np.int64), np.empty(longest), np.empty(longest + 1), xday, xkind, xevent, f, i)
     else:
@@ -414,25 +418,32 @@ def _texts(x, fmt: str) -> list[str]:
     return text.tolist()
 
 
+@functools.lru_cache(maxsize=8)
+def _setting_texts(st: GcigSettings) -> tuple[str, str, str, str]:
+    """The settings as the reasons write them: response fraction (``50 %``), evaluable,
+    assay-tolerance and progression factors (``2``, ``1.10``, ``2``)."""
+    return (f"{st.response_fraction * 100:g} %", _factor(st.evaluable_factor), _factor(st.assay_tolerance),
+            _factor(st.progression_factor))
+
+
 class _ReasonColumns:
     """What the templates of the patients ``idx`` read: formatted numbers and days of the
     kernel outputs, the ULN and the settings' texts."""
 
     def __init__(self, rows: _Rows, out: _Outputs, uln, idx):
         st = rows.settings
-        self.rows, self.out, self.idx, self.ulns = rows, out, idx, uln
-        self.uln = uln[idx]
-        self.pct = f"{st.response_fraction * 100:g} %"
-        self.evaluable = _factor(st.evaluable_factor)
-        self.tolerance = _factor(st.assay_tolerance)
-        self.progression = _factor(st.progression_factor)
-        self.st = st
+        self.rows, self.out, self.idx, self.ulns, self.st = rows, out, idx, uln, st
+        self.every = len(idx) == len(uln)   # idx is every patient, in order
+        self.uln = uln if self.every else uln[idx]
+        self.pct, self.evaluable, self.tolerance, self.progression = _setting_texts(st)
 
     def value(self, column: int):
-        return self.out.f[self.idx, column]
+        values = self.out.f[:, column]
+        return values if self.every else values[self.idx]
 
     def day(self, column: int):
-        return self.out.i[self.idx, column]
+        values = self.out.i[:, column]
+        return values if self.every else values[self.idx]
 
     def num(self, x) -> list[str]:
         """``_num`` of each value; ``x`` a float output column or an array."""
@@ -456,8 +467,11 @@ class _ReasonColumns:
         import numpy as np
 
         values = self.day(column)
+        distinct = np.unique(values).tolist()
+        if len(distinct) == 1:
+            return build(labels[distinct[0]], self)
         out = np.empty(len(values), dtype=object)
-        for v in np.unique(values).tolist():
+        for v in distinct:
             at = np.flatnonzero(values == v)
             out[at] = build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
         return out.tolist()
