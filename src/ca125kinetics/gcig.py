@@ -873,11 +873,12 @@ def _event_kind(kind):
 
 
 def _check_series(day_list, value_list, event_list, settings, *, patient_id=None) -> None:
-    """The checks of a series that did not come from ``ca125kinetics.io`` (the public
-    functions' lists and frames that were not read with ``io.read_markers``): numeric,
-    finite, non-negative values; no two samples on one day unless an aggregation is chosen;
-    known event kinds. A :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and
-    goes straight to :func:`_build`."""
+    """The checks of a series that may not come from ``ca125kinetics.io`` (the public
+    functions' lists, and the frames given to :func:`gcig_cohort`): numeric, finite,
+    non-negative values; no two samples on one day unless an aggregation is chosen; known
+    event kinds. :func:`gcig_cohort` finds the patients that may fail them with whole-column
+    tests and runs them on those patients only (their message is this function's); a
+    :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and is not checked again."""
     for i, v in enumerate(value_list):
         if type(v) is not float and (isinstance(v, bool) or not isinstance(v, Real)):
             raise InvalidInputError(
