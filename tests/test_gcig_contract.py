@@ -75,3 +75,21 @@ def test_cohort_column_types():
         assert table[name].dtype == fixed.get(name, text), name
     none = gcig.gcig_cohort(markers[markers["patient_id"] == "S00000"].assign(ca125=1.0))
     assert none["category"].dtype == object and none["category"].isna().all()
+
+
+def test_messages_quote_cells_as_the_frame_holds_them():
+    """Invalid cells are quoted as the frame holds them, whatever else the table holds: an
+    integer CA-125 column stays integer next to clinical-only patients, and a missing day of
+    a nullable Int64 column is ``<NA>`` (literal messages of the per-patient implementation
+    at commit 0e3e63c)."""
+    markers = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": [0, 30, 0, 30], "ca125": [100, -3, 100, 20]})
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["PR", "SD", "CR"]})
+    table = gcig.gcig_cohort(markers, clinical).set_index("patient_id")
+    assert table.loc["a", "reason"] == ("patient 'a', column 'ca125': CA-125 value -3 on day 30 must be finite and "
+                                        ">= 0 U/mL; correct or remove the sample")
+    assert table.loc["c", "status"] == "no_markers"
+    markers = markers.assign(day=pd.array([0, None, 0, 30], dtype="Int64"), ca125=[100.0, 40.0, 100.0, 20.0])
+    table = gcig.gcig_cohort(markers).set_index("patient_id")
+    assert table.loc["a", "reason"] == ("day <NA> is not an integer day; give integer days from the first dose, or "
+                                        "dates together with treatment_start")
+    assert table.loc["b", "status"] == "unconfirmed"

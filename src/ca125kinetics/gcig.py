@@ -1331,13 +1331,15 @@ def _first_per_patient(present, starts, n_rows: int):
 
 
 def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings, *,
-             check: bool, none=None) -> tuple[_Rows, Any, dict[int, str]]:
+             check: bool, none=None, cells=None) -> tuple[_Rows, Any, dict[int, str]]:
     """The kernel's rows of patient-contiguous markers columns (a frame's, or the records').
 
     Returns the rows (sorted by day within patient), the ULN reported per patient (the first
     one given, else ``settings.uln``) and ``invalid``: patient -> why its input is invalid
     (its ``problem`` cells, or, with ``check``, the validation of :func:`_row_problem`).
     ``none`` marks patients without markers (one placeholder row each, skipped).
+    ``cells(lo, hi)``: the day, CA-125 and event cells of rows ``lo:hi`` as the input holds
+    them (for the messages of invalid rows; default: from the arrays given).
     """
     import numpy as np
 
@@ -1402,11 +1404,12 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
             samples = sorted_rows[is_sample[sorted_rows]]
             same = (patient[samples][1:] == patient[samples][:-1]) & (day_i[samples][1:] == day_i[samples][:-1])
             suspect[patient[samples][1:][same]] = True
+        if cells is None:
+            def cells(lo, hi):
+                return np.asarray(day)[lo:hi].tolist(), np.asarray(ca125)[lo:hi].tolist(), event[lo:hi].tolist()
         for p in np.flatnonzero(suspect).tolist():
             if p not in invalid:
-                lo, hi = starts[p], starts[p + 1]
-                why = _row_problem(ids[p], np.asarray(day)[lo:hi].tolist(), np.asarray(ca125)[lo:hi].tolist(),
-                                   event[lo:hi].tolist(), float(uln[p]), settings)
+                why = _row_problem(ids[p], *cells(starts[p], starts[p + 1]), float(uln[p]), settings)
                 if why is not None:
                     invalid[p] = why
     skip = np.zeros(n_patients, dtype=bool)
@@ -1733,7 +1736,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
             none = np.r_[np.zeros(len(ids), dtype=bool), np.ones(len(extra), dtype=bool)]
             ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
             starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
-    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none)
+    def frame_cells(lo, hi):   # as the frame holds them (e.g. pandas NA in an Int64 column)
+        return [frame[name].iloc[lo:hi].tolist() if name in frame.columns else [None] * (hi - lo)
+                for name in ("day", "ca125", "event")]
+
+    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none, cells=frame_cells)
     recist = None
     if has_recist:
         position = clinical_ids.get_indexer(ids)
