@@ -755,19 +755,12 @@ def _prepare(days, values, *, uln, settings, censored, events, assays, treatment
     if censored is None:
         cens_list = [False] * n
     else:
-        cens_list = _as_list(censored, "censored")
-        if len(cens_list) != n:
-            raise InvalidInputError(f"censored has {len(cens_list)} entries but values has {n}; give one flag per value")
+        cens_list = _one_per_value(censored, "censored", "flag", n)
         for i, c in enumerate(cens_list):
             if c not in (True, False):  # also admits numpy bools and 0/1
                 raise InvalidInputError(f"censored[{i}] = {c!r} is not a boolean")
         cens_list = [bool(c) for c in cens_list]
-    if assays is None:
-        assay_list = [None] * n
-    else:
-        assay_list = _as_list(assays, "assays")
-        if len(assay_list) != n:
-            raise InvalidInputError(f"assays has {len(assay_list)} entries but values has {n}; give one assay per value")
+    assay_list = [None] * n if assays is None else _one_per_value(assays, "assays", "assay", n)
     event_list = []
     if events is not None:
         for i, event in enumerate(_as_list(events, "events")):
@@ -801,6 +794,14 @@ def _as_list(x, name: str) -> list:
         return list(x)  # datetime64 elements stay datetimes (tolist() would give integers)
     tolist = getattr(x, "tolist", None)
     return tolist() if tolist is not None else list(x)
+
+
+def _one_per_value(x, name: str, item: str, n: int) -> list:
+    """``x`` as a list of ``n`` items (one per CA-125 value), or an error naming ``name``."""
+    items = _as_list(x, name)
+    if len(items) != n:
+        raise InvalidInputError(f"{name} has {len(items)} entries but values has {n}; give one {item} per value")
+    return items
 
 
 def _to_date(x, what: str) -> _dt.date:
