@@ -341,8 +341,9 @@ class _Rows:
 
 @dataclass
 class _Outputs:
-    """The kernel's outputs as numpy arrays: ``f`` (patients x NF), ``i`` (patients x NI) and
-    the excluded samples (``xday``/``xkind``/``xevent`` at each patient's row offset)."""
+    """The kernel's outputs as numpy arrays: ``f`` (patients x NF), ``i`` (patients x NI),
+    views of the kernel's column-major arrays (``f[:, F_*]`` is contiguous), and the excluded
+    samples (``xday``/``xkind``/``xevent`` at each patient's row offset)."""
 
     f: Any
     i: Any
@@ -370,6 +371,7 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
         f = np.full(n_patients * _kernel.NF, np.nan)
         i = np.full(n_patients * _kernel.NI, _kernel.MISSING, dtype=np.int64)
         xday, xkind, xevent = (np.zeros(n, dtype=np.int64) for _ in range(3))
+
         def arg(x, dtype):   # one signature: contiguous and writable (a read-only array would compile again)
             return np.require(x, dtype=dtype, requirements="CW")
 
@@ -1348,7 +1350,10 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     patient = np.repeat(np.arange(n_patients), np.diff(starts))
     value, bad_value = _numbers(ca125, whole=False)
     day_f, bad_day = _numbers(day, whole=True)
-    day_i = np.where(bad_day, 0, np.nan_to_num(day_f)).astype(np.int64)
+    if np.asarray(day).dtype.kind in "iu":   # whole days as given (float64 holds 2**53 exactly)
+        day_i = np.asarray(day, dtype=np.int64)
+    else:
+        day_i = np.where(bad_day, 0, np.nan_to_num(day_f)).astype(np.int64)
     cens = np.asarray(cens)
     if cens.dtype != bool:
         cens = np.array([False if _missing(c) else bool(c) for c in cens.tolist()], dtype=bool)
