@@ -106,3 +106,17 @@ def test_large_jobs_run_compiled(monkeypatch):
     monkeypatch.setattr(gcig, "COMPILED_MIN_PATIENTS", 4)
     gcig._run(rows)
     assert calls == [1]
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0.0, -0.0, 70.0, 1e-5])),
+                min_size=0, max_size=1200),
+       st.lists(st.integers(-10 ** 6, 10 ** 6), min_size=0, max_size=1200))
+def test_reason_numbers_are_written_one_by_one(floats, ints):
+    """The column-wise number texts of the reasons (distinct values written once, days by
+    position in their range) equal ``format`` of each value: ``_num`` and whole days."""
+    x = np.array(floats, dtype=float)
+    assert gcig._texts(x, ".6g") == [format(v, ".6g") for v in floats]
+    d = np.array(ints, dtype=np.int64)
+    assert gcig._texts(d, "d") == [format(v, "d") for v in ints]
+    assert gcig._texts(np.arange(-300, 300), "d") == [str(v) for v in range(-300, 300)]

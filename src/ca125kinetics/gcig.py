@@ -412,6 +412,11 @@ def _texts(x, fmt: str) -> list[str]:
 
     if len(x) < 256:
         return [format(v, fmt) for v in x.tolist()]
+    if x.dtype.kind == "i":   # whole days: one text per day of the range, taken by position
+        low, high = int(x.min()), int(x.max())
+        if high - low < 4 * len(x):
+            table = np.array([format(v, fmt) for v in range(low, high + 1)], dtype=object)
+            return table[x - low].tolist()
     codes, uniques = pd.factorize(x)
     text = np.array([format(v, fmt) for v in uniques.tolist()], dtype=object)[codes]
     if x.dtype.kind == "f":
