@@ -97,13 +97,19 @@ def test_small_jobs_do_not_import_numba():
 
 
 def test_large_jobs_run_compiled(monkeypatch):
+    monkeypatch.setattr(gcig, "COMPILED_MIN_PATIENTS", 50_000)
+    monkeypatch.setattr(gcig, "COMPILED_LOADED_MIN_PATIENTS", 1_000)
+    monkeypatch.setattr(gcig, "_compiled_loaded", lambda: False)
+    assert not gcig.use_compiled(49_999) and gcig.use_compiled(50_000)
+    monkeypatch.setattr(gcig, "_compiled_loaded", lambda: True)   # its start-up paid: from 1,000 patients
+    assert not gcig.use_compiled(999) and gcig.use_compiled(1_000)
     calls = []
     monkeypatch.setattr(gcig, "_compiled_kernel", lambda real=gcig._compiled_kernel: calls.append(1) or real())
     rows = _rows([([(0, 100.0, False, 0, -1, True)], 35.0, False)] * 3, GcigSettings())
-    monkeypatch.setattr(gcig, "COMPILED_MIN_PATIENTS", 3)
+    monkeypatch.setattr(gcig, "use_compiled", lambda n_patients: n_patients >= 3)
     gcig._run(rows)
     assert calls == [1]
-    monkeypatch.setattr(gcig, "COMPILED_MIN_PATIENTS", 4)
+    monkeypatch.setattr(gcig, "use_compiled", lambda n_patients: n_patients >= 4)
     gcig._run(rows)
     assert calls == [1]
 

@@ -288,6 +288,9 @@ class CombinedResponse(_ResultMixin):
 #: first run ever compiles it, ~10 s), so the compiled kernel earns its start-up back from
 #: some 100,000 patients; half that keeps the worst case small either way.
 COMPILED_MIN_PATIENTS = 50_000
+#: Once a process has loaded the compiled kernel (its start-up paid), jobs from this many
+#: patients use it too (e.g. the later chunks of a large file read in pieces).
+COMPILED_LOADED_MIN_PATIENTS = 1_000
 
 _EVENT_CODES = {name: code for code, name in enumerate(_kernel.EVENT_NAMES)}
 _RESPONSE_STATUS = ("not_evaluable",) * 6 + ("no_response",) * 2 + ("not_confirmed",) * 2 + (
@@ -299,7 +302,14 @@ _CATEGORIES = (None, "CR", "PR")
 
 def use_compiled(n_patients: int) -> bool:
     """Whether a job of ``n_patients`` runs the compiled kernel."""
+    if _compiled_loaded():
+        return n_patients >= min(COMPILED_LOADED_MIN_PATIENTS, COMPILED_MIN_PATIENTS)
     return n_patients >= COMPILED_MIN_PATIENTS
+
+
+def _compiled_loaded() -> bool:
+    """Whether this process has loaded the compiled kernel."""
+    return _compiled_kernel.cache_info().currsize > 0
 
 
 @functools.lru_cache(maxsize=1)
