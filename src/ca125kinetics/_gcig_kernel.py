@@ -38,7 +38,6 @@ with ``starts`` the patient offsets (``starts[p]:starts[p + 1]``). A row is a sa
 
 from __future__ import annotations
 
-import math
 
 if __name__.endswith("_compiled"):   # the compiled load (module docstring)
     from numba import njit

@@ -10,6 +10,13 @@ Implements sections 1-3 of ``docs/clinical-rules.md``:
   (``ca125kinetics/data/combined_response.csv``) implemented from the text of Rustin 2011;
 * :func:`gcig_cohort` - all of the above for every patient of a canonical markers frame.
 
+The rules are stated once, in :mod:`ca125kinetics._gcig_kernel`, a loop over the rows of
+patients held patient by patient in flat arrays; this module prepares those arrays from each
+kind of input, runs the kernel (as plain Python for small jobs, compiled by numba for large
+ones: :func:`use_compiled`) and turns its codes and numbers into statuses, result objects,
+table columns and reasons (one template per reason, applied to all its patients at once).
+``docs/gcig-engine.md`` describes it.
+
 References
 ----------
 Rustin GJS, Vergote I, Eisenhauer E, et al. Definitions for response and progression in
