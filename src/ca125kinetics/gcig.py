@@ -1535,52 +1535,61 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
             cats = _combined_lookup()[np.maximum(code, 0), 1, progression, response, normal]
             combined[use] = cats[use]
     valid = ~bad & ~none
-    status = np.array(_RESPONSE_STATUS, dtype=object)[np.maximum(rcode, 0)]
-    p_status = np.array(_PROGRESSION_STATUS, dtype=object)[np.maximum(pcode, 0)]
+    missing = ~valid
+    counted = valid | (none & ~bad)     # n_samples / n_excluded: 0 for a patient without markers
+    status = _names(_RESPONSE_STATUS)[np.maximum(rcode, 0)]
+    p_status = _names(_PROGRESSION_STATUS)[np.maximum(pcode, 0)]
     reason = _reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES, uln, valid)
     p_reason = _reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, uln, valid)
-    invalid_text = np.array([invalid.get(p) for p in np.flatnonzero(bad).tolist()], dtype=object)
-    for col, text in ((status, "invalid_input"), (p_status, "invalid_input")):
-        col[bad] = text
-        col[none & ~bad] = "no_markers"
-    for col in (reason, p_reason):
-        col[bad] = invalid_text
-        col[none & ~bad] = _NO_MARKERS
-    uln_out = np.where(none, np.nan, uln)
-
-    def bools(values):
-        return _Masked(np.where(valid, values, False), ~valid)
-
-    def days(column):
-        missing = ~valid | (i[:, column] == k.MISSING)
-        return _Masked(np.where(missing, 0, i[:, column]), missing)
+    if bad.any():
+        invalid_text = np.array([invalid.get(p) for p in np.flatnonzero(bad).tolist()], dtype=object)
+        status[bad], p_status[bad], reason[bad], p_reason[bad] = "invalid_input", "invalid_input", invalid_text, \
+            invalid_text
+    if none.any():
+        empty = none & ~bad
+        status[empty], p_status[empty], reason[empty], p_reason[empty] = ("no_markers", "no_markers", _NO_MARKERS,
+                                                                          _NO_MARKERS)
+    # the day columns as one block: missing for invalid patients and where the kernel wrote none
+    day_columns = (k.I_BASE_DAY, k.I_RESP_DAY, k.I_CONF_DAY, k.I_PROG_DAY)
+    block = out.i[:, day_columns]
+    block_missing = (block == k.MISSING) | missing[:, None]
+    block = np.where(block_missing, 0, block)
+    days = {c: _Masked(block[:, j], block_missing[:, j]) for j, c in enumerate(day_columns)}
+    counts = np.where((counted & ~none)[:, None], out.i[:, (k.I_N_SAMPLES, k.I_N_EXCLUDED)], 0)
 
     def labels(names, column):
-        return np.array(names, dtype=object)[np.where(valid, np.maximum(i[:, column], 0), 0)]
+        return _names(names)[np.where(valid, np.maximum(i[:, column], 0), 0)]
 
-    count_ok = valid | (none & ~bad)
     columns = dict(
-        uln=uln_out,
-        n_samples=_Masked(np.where(count_ok & ~none, i[:, k.I_N_SAMPLES], 0), ~count_ok),
-        n_excluded=_Masked(np.where(count_ok & ~none, i[:, k.I_N_EXCLUDED], 0), ~count_ok),
-        baseline_day=days(k.I_BASE_DAY),
+        uln=np.where(none, np.nan, uln),
+        n_samples=_Masked(counts[:, 0], ~counted),
+        n_excluded=_Masked(counts[:, 1], ~counted),
+        baseline_day=days[k.I_BASE_DAY],
         baseline_value=np.where(valid, f[:, k.F_BASE_VALUE], np.nan),
-        evaluable=bools(rcode >= k.R_NO_SAMPLE),
-        responded=bools(rcode == k.R_RESPONSE),
+        evaluable=_Masked(valid & (rcode >= k.R_NO_SAMPLE), missing),
+        responded=_Masked(valid & (rcode == k.R_RESPONSE), missing),
         category=labels(_CATEGORIES, k.I_CATEGORY),
-        response_day=days(k.I_RESP_DAY),
-        confirmation_day=days(k.I_CONF_DAY),
+        response_day=days[k.I_RESP_DAY],
+        confirmation_day=days[k.I_CONF_DAY],
         status=status,
         reason=reason,
-        progressed=bools(pcode == k.P_PROGRESSION),
+        progressed=_Masked(valid & (pcode == k.P_PROGRESSION), missing),
         progression_group=labels(_GROUPS, k.I_GROUP),
-        progression_day=days(k.I_PROG_DAY),
+        progression_day=days[k.I_PROG_DAY],
         progression_status=p_status,
         progression_reason=p_reason,
     )
     if combined is not None:
         columns["combined_category"] = combined
     return columns
+
+
+@functools.lru_cache(maxsize=None)
+def _names(names: tuple):
+    """``names`` as a numpy object array (taken by code)."""
+    import numpy as np
+
+    return np.array(names, dtype=object)
 
 
 def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
