@@ -113,7 +113,7 @@ def bench_in_process(model, n: int) -> None:
     print(f"model {bundle.name} {bundle.version} ({bundle.model_family}), loaded and verified in "
           f"{load_s:.2f} s; {len(items)} distinct patients")
 
-    from ca125kinetics.gcig import patient_gcig
+    from ca125kinetics.gcig import records_gcig
     from ca125kinetics.scores import published_scores_arrays
 
     # every input form users pass, on the same patients (issue: <= 5 ms each)
@@ -172,8 +172,7 @@ def bench_in_process(model, n: int) -> None:
         _row("  part: scoring a record (_score_patients)", _timeit(
             lambda r: P._score_patients(bundle, [r], {}), records), base_med),
         _row("    GCIG response and progression", _timeit(
-            lambda r: patient_gcig(r.patient_id, r.day, r.ca125, r.censored, r.uln, r.assay, r.event,
-                                   (r.problem,), gs, check=False), records), base_med),
+            lambda r: records_gcig([r], gs), records), base_med),
         _row("    kinetics (population MAP fit)", _timeit(lambda r: P._kinetics_of(bundle, [r], {}), records),
              base_med),
         _row("    model with interval (compiled head)", _timeit(lambda h: bundle.predict_head(h, 1), heads),

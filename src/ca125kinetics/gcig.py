@@ -10,6 +10,13 @@ Implements sections 1-3 of ``docs/clinical-rules.md``:
   (``ca125kinetics/data/combined_response.csv``) implemented from the text of Rustin 2011;
 * :func:`gcig_cohort` - all of the above for every patient of a canonical markers frame.
 
+The rules are stated once, in :mod:`ca125kinetics._gcig_kernel`, a loop over the rows of
+patients held patient by patient in flat arrays; this module prepares those arrays from each
+kind of input, runs the kernel (as plain Python for small jobs, compiled by numba for large
+ones: :func:`use_compiled`) and turns its codes and numbers into statuses, result objects,
+table columns and reasons (one template per reason, applied to all its patients at once).
+``docs/gcig-engine.md`` describes it.
+
 References
 ----------
 Rustin GJS, Vergote I, Eisenhauer E, et al. Definitions for response and progression in
@@ -48,9 +55,11 @@ from importlib import resources
 from numbers import Integral, Real
 from typing import Any
 
+from . import _gcig_kernel as _kernel
+from ._gcig_kernel import _le
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import EVENT_KINDS, HAMA_EVENT, GcigSettings
+from .settings import EVENT_KINDS, GcigSettings
 
 __all__ = [
     "gcig_response",
@@ -81,20 +90,6 @@ COHORT_COLUMNS = (
     "reason", "progressed", "progression_group", "progression_day", "progression_status",
     "progression_reason",
 )
-_COMBINED_COLUMNS = ("recist", "combined_category")
-
-# Relative floating-point slack at thresholds (module docstring).
-_RTOL = 1e-9
-
-
-def _le(a: float, b: float) -> bool:
-    """``a <= b`` up to the relative floating-point slack."""
-    return a <= b + _RTOL * abs(b)
-
-
-def _ge(a: float, b: float) -> bool:
-    """``a >= b`` up to the relative floating-point slack."""
-    return a >= b - _RTOL * abs(b)
 
 
 def _num(x: float) -> str:
@@ -289,26 +284,529 @@ class CombinedResponse(_ResultMixin):
     ca125_response: str
     ca125_normal: str
 
+# --------------------------------------------------------------------------------------
+# The rules: one kernel over patient-contiguous rows (``_gcig_kernel``)
+# --------------------------------------------------------------------------------------
+
+#: Jobs of at least this many patients run the kernel compiled by numba; smaller ones run the
+#: same source as plain Python, without importing numba. Measured on this project's
+#: registry data: plain Python ~8 us a patient, compiled ~0.4 us, but a process pays about
+#: 0.8 s once to import numba and load the compiled kernel from numba's on-disk cache (the
+#: first run ever compiles it, ~10 s), so the compiled kernel earns its start-up back from
+#: some 100,000 patients; half that keeps the worst case small either way.
+COMPILED_MIN_PATIENTS = 50_000
+#: Once a process has loaded the compiled kernel (its start-up paid), jobs from this many
+#: patients use it too (e.g. the later chunks of a large file read in pieces).
+COMPILED_LOADED_MIN_PATIENTS = 1_000
+
+_EVENT_CODES = {name: code for code, name in enumerate(_kernel.EVENT_NAMES)}
+_RESPONSE_STATUS = ("not_evaluable",) * 6 + ("no_response",) * 2 + ("not_confirmed",) * 2 + (
+    "unconfirmed", "response")
+_PROGRESSION_STATUS = ("not_evaluable",) * 5 + ("progression",) + ("no_progression",) * 3
+_GROUPS = (None, "A", "B", "C")
+_CATEGORIES = (None, "CR", "PR")
+
+
+def use_compiled(n_patients: int) -> bool:
+    """Whether a job of ``n_patients`` runs the compiled kernel."""
+    if _compiled_loaded():
+        return n_patients >= min(COMPILED_LOADED_MIN_PATIENTS, COMPILED_MIN_PATIENTS)
+    return n_patients >= COMPILED_MIN_PATIENTS
+
+
+def _compiled_loaded() -> bool:
+    """Whether this process has loaded the compiled kernel."""
+    return _compiled_kernel.cache_info().currsize > 0
+
+
+@functools.lru_cache(maxsize=1)
+def _compiled_kernel():
+    """``_gcig_kernel.py`` loaded a second time, as ``ca125kinetics._gcig_kernel_compiled``,
+    where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring)."""
+    import importlib.util
+    import sys
+
+    name = "ca125kinetics._gcig_kernel_compiled"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@dataclass
+class _Rows:
+    """Rows of patients as the kernel reads them (``_gcig_kernel`` docstring), with what the
+    texts need: ``texts`` (patient -> external not-evaluable reason, e.g. the ULN differs) and
+    ``assay_names`` (assay code -> name, codes in name order)."""
+
+    starts: Any
+    day: Any
+    value: Any
+    cens: Any
+    assay: Any
+    event: Any
+    is_sample: Any
+    uln: Any
+    problem: Any
+    skip: Any
+    texts: dict
+    assay_names: tuple
+    settings: GcigSettings
+
+
+@dataclass
+class _Outputs:
+    """The kernel's outputs as numpy arrays: ``f`` (patients x NF), ``i`` (patients x NI),
+    views of the kernel's column-major arrays (``f[:, F_*]`` is contiguous), and the excluded
+    samples (``xday``/``xkind``/``xevent`` at each patient's row offset)."""
+
+    f: Any
+    i: Any
+    xday: Any
+    xkind: Any
+    xevent: Any
+
+
+def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
+    """Run the kernel: compiled on numpy arrays for large jobs, plain Python on lists otherwise."""
+    import numpy as np
+
+    st = rows.settings
+    n_patients = len(rows.starts) - 1
+    n = len(rows.day)
+    prm_f = [float(st.evaluable_factor), float(st.response_fraction), float(st.assay_tolerance),
+             float(st.progression_factor)]
+    prm_i = [st.baseline_window_days, st.confirmation_days, st.interference_window_days,
+             st.progression_gap_days, _kernel.DUPLICATE_CODES[st.duplicates]]
+    longest = int(np.max(np.diff(rows.starts))) + 1 if n_patients else 1
+    if compiled is None:
+        compiled = use_compiled(n_patients)
+    if compiled:
+        kernel = _compiled_kernel()
+        f = np.full(n_patients * _kernel.NF, np.nan)
+        i = np.full(n_patients * _kernel.NI, _kernel.MISSING, dtype=np.int64)
+        xday, xkind, xevent = (np.zeros(n, dtype=np.int64) for _ in range(3))
+
+        def arg(x, dtype):   # one signature: contiguous and writable (a read-only array would compile again)
+            return np.require(x, dtype=dtype, requirements="CW")
+
+        kernel.run(arg(rows.starts, np.int64), arg(rows.day, np.int64), arg(rows.value, np.float64),
+                   arg(rows.cens, np.bool_), arg(rows.assay, np.int64), arg(rows.event, np.int64),
+                   arg(rows.is_sample, np.bool_), arg(rows.uln, np.float64), arg(rows.problem, np.bool_),
+                   arg(rows.skip, np.bool_), np.array(prm_f, dtype=np.float64), np.array(prm_i, dtype=np.int64),
+                   np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty(n, dtype=np.bool_),
+                   np.empty(n, dtype=np.int64), np.empty(longest), np.empty(longest + 1), xday, xkind, xevent, f, i)
+    else:
+        f = [math.nan] * (n_patients * _kernel.NF)
+        i = [_kernel.MISSING] * (n_patients * _kernel.NI)
+        xday, xkind, xevent = [0] * n, [0] * n, [0] * n
+        _kernel.run(*(_plain(x) for x in (rows.starts, rows.day, rows.value, rows.cens, rows.assay, rows.event,
+                                           rows.is_sample, rows.uln, rows.problem, rows.skip)),
+                    prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, [0.0] * longest,
+                    [0.0] * (longest + 1), xday, xkind, xevent, f, i)
+        f, i = np.array(f), np.array(i, dtype=np.int64)
+    return _Outputs(f.reshape(_kernel.NF, n_patients).T, i.reshape(_kernel.NI, n_patients).T,
+                    np.asarray(xday), np.asarray(xkind), np.asarray(xevent))
+
+
+def _plain(x):
+    """A sequence as a Python list (numpy arrays via ``tolist``)."""
+    return x.tolist() if hasattr(x, "tolist") else x
+
+
+# --------------------------------------------------------------------------------------
+# Reasons: one template per kernel code, built column-wise
+# --------------------------------------------------------------------------------------
+
+
+def _texts(x, fmt: str) -> list[str]:
+    """``format(v, fmt)`` of every element of the numpy array ``x``; a large array formats
+    each distinct value once (the same text: a value's text depends on the value only)."""
+    import numpy as np
+    import pandas as pd
+
+    if len(x) < 256:
+        return [format(v, fmt) for v in x.tolist()]
+    if x.dtype.kind == "i":   # whole days: one text per day of the range, taken by position
+        low, high = int(x.min()), int(x.max())
+        if high - low < 4 * len(x):
+            table = np.array([format(v, fmt) for v in range(low, high + 1)], dtype=object)
+            return table[x - low].tolist()
+    codes, uniques = pd.factorize(x)
+    text = np.array([format(v, fmt) for v in uniques.tolist()], dtype=object)[codes]
+    if x.dtype.kind == "f":
+        negative_zero = np.flatnonzero((x == 0) & np.signbit(x))  # factorize merges -0.0 and 0.0
+        text[negative_zero] = [format(v, fmt) for v in x[negative_zero].tolist()]
+    return text.tolist()
+
+
+@functools.lru_cache(maxsize=8)
+def _setting_texts(st: GcigSettings) -> tuple[str, str, str, str]:
+    """The settings as the reasons write them: response fraction (``50 %``), evaluable,
+    assay-tolerance and progression factors (``2``, ``1.10``, ``2``)."""
+    return (f"{st.response_fraction * 100:g} %", _factor(st.evaluable_factor), _factor(st.assay_tolerance),
+            _factor(st.progression_factor))
+
+
+class _ReasonColumns:
+    """What the templates of the patients ``idx`` read: formatted numbers and days of the
+    kernel outputs, the ULN and the settings' texts."""
+
+    def __init__(self, rows: _Rows, out: _Outputs, uln, idx):
+        st = rows.settings
+        self.rows, self.out, self.idx, self.ulns, self.st = rows, out, idx, uln, st
+        self.every = len(idx) == len(uln)   # idx is every patient, in order
+        self.uln = uln if self.every else uln[idx]
+        self.pct, self.evaluable, self.tolerance, self.progression = _setting_texts(st)
+
+    def value(self, column: int):
+        values = self.out.f[:, column]
+        return values if self.every else values[self.idx]
+
+    def day(self, column: int):
+        values = self.out.i[:, column]
+        return values if self.every else values[self.idx]
+
+    def num(self, x) -> list[str]:
+        """``_num`` of each value; ``x`` a float output column or an array."""
+        return _texts(self.value(x) if isinstance(x, int) else x, ".6g")
+
+    def days(self, x) -> list[str]:
+        return _texts(self.day(x) if isinstance(x, int) else x, "d")
+
+    def fall(self) -> list[str]:
+        """The fall of a response (its day, value, and the 50 % test against the baseline)."""
+        k = _kernel
+        pct = self.pct
+        thr = self.st.response_fraction * self.value(k.F_BASE_VALUE)
+        return [f"fall to {v} U/mL on day {d} (<= {pct} of baseline {b} U/mL on day {bd}: {t} U/mL)"
+                for v, d, b, bd, t in zip(self.num(k.F_RESP_VALUE), self.days(k.I_RESP_DAY),
+                                          self.num(k.F_BASE_VALUE), self.days(k.I_BASE_DAY), self.num(thr))]
+
+    def split(self, column: int, labels: tuple, build) -> list[str]:
+        """``build(label, sub)`` of the patients of each value of the integer output ``column``
+        (``labels[value]``), in ``idx`` order; ``sub`` holds the columns of those patients."""
+        import numpy as np
+
+        values = self.day(column)
+        distinct = np.unique(values).tolist()
+        if len(distinct) == 1:
+            return build(labels[distinct[0]], self)
+        out = np.empty(len(values), dtype=object)
+        for v in distinct:
+            at = np.flatnonzero(values == v)
+            out[at] = build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
+        return out.tolist()
+
+    def by_group(self, build) -> list[str]:
+        """:meth:`split` by progression group."""
+        return self.split(_kernel.I_GROUP, _GROUPS, build)
+
+    def per_value(self, x, build) -> list[str]:
+        """``build(text)`` of each value of ``x`` (``_num``), built once per distinct value."""
+        import numpy as np
+        import pandas as pd
+
+        if len(x) < 256 or np.any((x == 0) & np.signbit(x)):
+            return [build(t) for t in _texts(x, ".6g")]
+        codes, uniques = pd.factorize(x)
+        return np.array([build(format(v, ".6g")) for v in uniques.tolist()], dtype=object)[codes].tolist()
+
+    def basis(self, group: str) -> list[str]:
+        """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B)."""
+        f = self.progression
+        if group == "B":
+            return [f"{f} x nadir {n} U/mL" for n in self.num(_kernel.F_NADIR)]
+        return [f"{f} x ULN {u} U/mL" for u in self.num(self.uln)]
+
+
+_GROUP_TEXT = {
+    "A": "group A: raised before treatment, normalised on treatment",
+    "B": "group B: raised before treatment, never normalised",
+    "C": "group C: normal before treatment",
+}
+
+
+def _why_problem(c: _ReasonColumns) -> list[str]:
+    return [c.rows.texts[p] for p in c.idx.tolist()]
+
+
+def _why_day_assays(c: _ReasonColumns) -> list[str]:
+    out = []
+    for p, d in zip(c.idx.tolist(), c.day(_kernel.I_PROBLEM_DAY).tolist()):
+        r = c.rows
+        lo, hi = int(r.starts[p]), int(r.starts[p + 1])
+        names = sorted({r.assay_names[a] for q, a in zip(range(lo, hi), _plain(r.assay[lo:hi]))
+                        if r.day[q] == d and r.is_sample[q] and a >= 0})
+        out.append(f"not evaluable: samples of day {d} come from different assays ({', '.join(names)}); "
+                   "GCIG requires the same assay throughout")
+    return out
+
+
+def _why_no_baseline(c: _ReasonColumns) -> list[str]:
+    w = c.st.baseline_window_days
+    text = [f"not evaluable: no pretreatment sample{held} within {w} days before the first dose (day -{w} to day 0)"
+            for held in ("", " (after exclusions)")]
+    return [text[n > 0] for n in c.day(_kernel.I_N_EXCLUDED).tolist()]
+
+
+def _why_assay_change(c: _ReasonColumns) -> list[str]:
+    k, names = _kernel, c.rows.assay_names
+    return [f"not evaluable: assay changed from {names[a]!r} (day {d}) to {names[b]!r} (day {e}); GCIG requires "
+            "the same assay throughout"
+            for a, d, b, e in zip(c.day(k.I_ASSAY1).tolist(), c.days(k.I_ASSAY1_DAY), c.day(k.I_ASSAY2).tolist(),
+                                  c.days(k.I_ASSAY2_DAY))]
+
+
+def _r_base_censored(c: _ReasonColumns) -> list[str]:
+    k, f = _kernel, c.evaluable
+    need = c.num(c.st.evaluable_factor * c.uln)
+    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} cannot be shown >= {f} x ULN ({n} U/mL)"
+            for b, d, n in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), need)]
+
+
+def _r_base_low(c: _ReasonColumns) -> list[str]:
+    f = c.evaluable
+    need = c.num(c.st.evaluable_factor * c.uln)
+    return [f"not evaluable: baseline {b} U/mL < {f} x ULN ({n} U/mL)" for b, n in zip(c.num(_kernel.F_BASE_VALUE), need)]
+
+
+def _r_no_sample(c: _ReasonColumns) -> list[str]:
+    k = _kernel
+    return [f"no GCIG response: no on-treatment sample (day > 0) yet; baseline {b} U/mL on day {d}"
+            for b, d in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY))]
+
+
+def _r_no_fall(c: _ReasonColumns) -> list[str]:
+    k, pct = _kernel, c.pct
+    thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
+    return [f"no GCIG response: no on-treatment sample <= {pct} of baseline {b} U/mL on day {d} ({t} U/mL); "
+            f"lowest {low} U/mL"
+            for b, d, t, low in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), thr, c.num(k.F_LOW))]
+
+
+def _r_broken_fraction(c: _ReasonColumns) -> list[str]:
+    k, pct = _kernel, c.pct
+    thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
+    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {pct} of baseline ({t} U/mL)"
+            for fall, d, v, t in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE), thr)]
+
+
+def _r_broken_rise(c: _ReasonColumns) -> list[str]:
+    k, tol = _kernel, c.tolerance
+    limit = c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV))
+    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {tol} x previous "
+            f"{prev} U/mL ({lim} U/mL) and not within the normal range"
+            for fall, d, v, prev, lim in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE),
+                                             c.num(k.F_BRK_PREV), limit)]
+
+
+def _r_unconfirmed(c: _ReasonColumns) -> list[str]:
+    wait = c.st.confirmation_days
+    return [f"GCIG response unconfirmed: {fall}; no sample yet >= {wait} days later (last sample day {last})"
+            for fall, last in zip(c.fall(), c.days(_kernel.I_LAST_DAY))]
+
+
+def _r_response(c: _ReasonColumns) -> list[str]:
+    def build(category: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
+        side = "<=" if category == "CR" else ">"
+        tail = (f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the previous one "
+                "(or within the normal range)")
+        return [f"GCIG response confirmed on day {d} ({category}): {text}; confirming sample {v} U/mL on day {d} "
+                f"({gap} days later, {side} ULN {u}{tail}"
+                for d, text, v, gap, u in zip(c.days(conf), c.fall(), c.num(k.F_CONF_VALUE), c.days(conf - fall),
+                                              c.num(c.uln))]
+    return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
+
+
+def _p_base_censored(c: _ReasonColumns) -> list[str]:
+    k = _kernel
+    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} with a limit above the ULN ({u} U/mL): "
+            "cannot tell a raised from a normal baseline"
+            for b, d, u in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), c.num(c.uln))]
+
+
+def _p_progression(c: _ReasonColumns) -> list[str]:
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
+        head, tail = f"GCIG CA-125 progression (group {g}) on day ", f" U/mL); {_GROUP_TEXT[g]}"
+        return [f"{head}{d}: {v} U/mL, confirmed on day {cd} ({gap} days later) by {cv} U/mL, all >= {basis} ({t}{tail}"
+                for d, v, cd, gap, cv, basis, t in zip(
+                    c.days(day), c.num(k.F_PROG_VALUE), c.days(conf), c.days(conf - day), c.num(k.F_PCONF_VALUE),
+                    c.basis(g), c.num(k.F_THRESHOLD))]
+    return c.by_group(build)
+
+
+def _p_pending(c: _ReasonColumns) -> list[str]:
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        k = _kernel
+        head = f"no GCIG CA-125 progression (group {g}): candidate on day "
+        tail = f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; {_GROUP_TEXT[g]}"
+        return [f"{head}{d} ({v} U/mL >= {basis} = {t}{tail}"
+                for d, v, basis, t in zip(c.days(k.I_CAND_DAY), c.num(k.F_CAND_VALUE), c.basis(g),
+                                          c.num(k.F_THRESHOLD))]
+    return c.by_group(build)
+
+
+def _p_none_nadir(c: _ReasonColumns) -> list[str]:
+    k = _kernel
+    head = f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir "
+    tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}"
+    return [f"{head}{n} U/mL ({t}{tail}" for n, t in zip(c.num(k.F_NADIR), c.num(k.F_THRESHOLD))]
+
+
+def _p_none_uln(c: _ReasonColumns) -> list[str]:
+    def build(g: str, c: _ReasonColumns) -> list[str]:
+        head = f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN ("
+        tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}"
+        return c.per_value(c.value(_kernel.F_THRESHOLD), lambda t: f"{head}{t}{tail}")
+    return c.by_group(build)
+
+
+_WHY = (_why_problem, _why_day_assays, _why_no_baseline, _why_assay_change)
+#: The reason template of each response / progression code of the kernel.
+_RESPONSE_TEMPLATES = _WHY + (_r_base_censored, _r_base_low, _r_no_sample, _r_no_fall, _r_broken_fraction,
+                              _r_broken_rise, _r_unconfirmed, _r_response)
+_PROGRESSION_TEMPLATES = _WHY + (_p_base_censored, _p_progression, _p_pending, _p_none_nadir, _p_none_uln)
+
+
+def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=None):
+    """Reason text of every patient (``patients``: only those, the others None), each
+    template applied to the patients with its code."""
+    import numpy as np
+
+    codes = out.i[:, column]
+    text = np.full(len(codes), None, dtype=object)
+    if patients is not None:
+        codes = np.where(patients, codes, -1)
+    for code in np.unique(codes).tolist():
+        if code < 0:
+            continue
+        idx = np.flatnonzero(codes == code)
+        text[idx] = templates[code](_ReasonColumns(rows, out, uln, idx))
+    return text
+
+
+def _excluded(rows: _Rows, out: _Outputs, p: int) -> tuple[tuple[int, str], ...]:
+    """``(day, reason)`` of every sample of patient ``p`` excluded by an event."""
+    window = rows.settings.interference_window_days
+    lo = int(rows.starts[p])
+    found = []
+    for j in range(lo, lo + int(out.i[p, _kernel.I_N_EXCLUDED])):
+        d, kind, e = int(out.xday[j]), int(out.xkind[j]), int(out.xevent[j])
+        if kind == _kernel.EV_HAMA:
+            why = (f"drawn on or after mouse antibody administration on day {e} "
+                   "(GCIG: not evaluable after mouse antibodies, HAMA)")
+        else:
+            why = (f"drawn {d - e} days after {_kernel.EVENT_NAMES[kind]} on day {e} "
+                   f"(within the {window}-day interference window)")
+        found.append((d, why))
+    return tuple(found)
+
+
+def _single(rows: _Rows) -> tuple[_Outputs, dict[str, Any]]:
+    """The kernel's outputs for the one patient of ``rows``, and the fields both results share."""
+    out = _run(rows, compiled=False)
+    i, f = out.i[0].tolist(), out.f[0].tolist()
+    n = i[_kernel.I_N_SAMPLES]
+    has_base = i[_kernel.I_BASE_DAY] != _kernel.MISSING
+    shared = dict(baseline_day=i[_kernel.I_BASE_DAY] if has_base else None,
+                  baseline_value=f[_kernel.F_BASE_VALUE] if has_base else None,
+                  uln=float(rows.uln[0]), n_samples=n, excluded=_excluded(rows, out, 0), settings=rows.settings)
+    return out, shared
+
+
+def _day_or_none(i: list, column: int):
+    return None if i[column] == _kernel.MISSING else i[column]
+
+
+def _value_or_none(f: list, column: int):
+    return None if f[column] != f[column] else f[column]
+
+
+def _response_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> GcigResponse:
+    import numpy as np
+
+    k = _kernel
+    i, f = out.i[0].tolist(), out.f[0].tolist()
+    code = i[k.I_RCODE]
+    return GcigResponse(
+        evaluable=code >= k.R_NO_SAMPLE, responded=code == k.R_RESPONSE, category=_CATEGORIES[max(i[k.I_CATEGORY], 0)],
+        status=_RESPONSE_STATUS[code], reason=_reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES,
+                                                        np.asarray(rows.uln, dtype=float))[0],
+        response_day=_day_or_none(i, k.I_RESP_DAY), response_value=_value_or_none(f, k.F_RESP_VALUE),
+        confirmation_day=_day_or_none(i, k.I_CONF_DAY), confirmation_value=_value_or_none(f, k.F_CONF_VALUE),
+        last_day=_day_or_none(i, k.I_LAST_DAY), last_value=_value_or_none(f, k.F_LAST_VALUE), **shared)
+
+
+def _progression_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> GcigProgression:
+    import numpy as np
+
+    k = _kernel
+    i, f = out.i[0].tolist(), out.f[0].tolist()
+    code = i[k.I_PCODE]
+    progressed = code == k.P_PROGRESSION
+    return GcigProgression(
+        progressed=progressed, group=_GROUPS[max(i[k.I_GROUP], 0)], status=_PROGRESSION_STATUS[code],
+        reason=_reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, np.asarray(rows.uln, dtype=float))[0],
+        progression_day=_day_or_none(i, k.I_PROG_DAY), progression_value=_value_or_none(f, k.F_PROG_VALUE),
+        confirmation_day=_day_or_none(i, k.I_PCONF_DAY), confirmation_value=_value_or_none(f, k.F_PCONF_VALUE),
+        threshold=_value_or_none(f, k.F_THRESHOLD), nadir=_value_or_none(f, k.F_NADIR), **shared)
 
 # --------------------------------------------------------------------------------------
 # Input preparation
 # --------------------------------------------------------------------------------------
 
 
-class _Series:
-    """A patient's samples after validation, sorting, same-day aggregation and exclusions."""
-
-    __slots__ = ("day", "value", "censored", "assay", "excluded", "uln", "settings", "problem")
-
-    def __init__(self, day, value, censored, assay, excluded, uln, settings, problem):
-        self.day: list[int] = day
-        self.value: list[float] = value
-        self.censored: list[bool] = censored
-        self.assay: list[str | None] = assay
-        self.excluded: tuple[tuple[int, str], ...] = excluded
-        self.uln: float = uln
-        self.settings: GcigSettings = settings
-        self.problem: str | None = problem  # a not-evaluable reason found in the data
+def _prepare(days, values, *, uln, settings, censored, events, assays, treatment_start) -> _Rows:
+    """Validate and convert the public-API inputs (any sequence types) to one patient's rows."""
+    if settings is None:
+        settings = GcigSettings()
+    elif not isinstance(settings, GcigSettings):
+        raise InvalidInputError(f"settings must be a GcigSettings, got {type(settings).__name__}")
+    start = None if treatment_start is None else _to_date(treatment_start, "treatment_start")
+    day_list = _as_list(days, "days")
+    value_list = _as_list(values, "values")
+    n = len(value_list)
+    if len(day_list) != n:
+        raise InvalidInputError(f"days has {len(day_list)} entries but values has {n}; give one day per value")
+    day_list = [_to_day(d, start, f"days[{i}]") for i, d in enumerate(day_list)]
+    if censored is None:
+        cens_list = [False] * n
+    else:
+        cens_list = _one_per_value(censored, "censored", "flag", n)
+        for i, c in enumerate(cens_list):
+            if c not in (True, False):  # also admits numpy bools and 0/1
+                raise InvalidInputError(f"censored[{i}] = {c!r} is not a boolean")
+        cens_list = [bool(c) for c in cens_list]
+    assay_list = [None] * n if assays is None else _one_per_value(assays, "assays", "assay", n)
+    event_list = []
+    if events is not None:
+        for i, event in enumerate(_as_list(events, "events")):
+            if isinstance(event, (str, bytes)) or not hasattr(event, "__len__") or len(event) != 2:
+                raise InvalidInputError(
+                    f"events[{i}] = {event!r} is not a (day_or_date, kind) pair; kind is one of {EVENT_KINDS}"
+                )
+            event_list.append((_to_day(event[0], start, f"events[{i}] day"), event[1]))
+    _check_series(day_list, value_list, event_list, settings)
+    uln = _resolve_uln(uln, settings)
+    names = [_assay_name(a) for a in assay_list]
+    known = sorted({a for a in names if a is not None})
+    code = {name: i for i, name in enumerate(known)}
+    # samples then events, sorted by day (stable: input order within a day)
+    rows = [(d, float(v), c, -1 if a is None else code[a], _kernel.EV_NONE, True)
+            for d, v, c, a in zip(day_list, value_list, cens_list, names)]
+    rows += [(d, math.nan, False, -1, _EVENT_CODES[_event_kind(k)], False) for d, k in event_list]
+    rows.sort(key=lambda row: row[0])
+    day, value, cens, assay, event, is_sample = (list(col) for col in zip(*rows)) if rows else ([],) * 6
+    return _Rows(starts=[0, len(rows)], day=day, value=value, cens=cens, assay=assay, event=event,
+                 is_sample=is_sample, uln=[uln], problem=[False], skip=[False], texts={},
+                 assay_names=tuple(known), settings=_settings_for(settings, uln))
 
 
 def _as_list(x, name: str) -> list:
@@ -320,6 +818,14 @@ def _as_list(x, name: str) -> list:
         return list(x)  # datetime64 elements stay datetimes (tolist() would give integers)
     tolist = getattr(x, "tolist", None)
     return tolist() if tolist is not None else list(x)
+
+
+def _one_per_value(x, name: str, item: str, n: int) -> list:
+    """``x`` as a list of ``n`` items (one per CA-125 value), or an error naming ``name``."""
+    items = _as_list(x, name)
+    if len(items) != n:
+        raise InvalidInputError(f"{name} has {len(items)} entries but values has {n}; give one {item} per value")
+    return items
 
 
 def _to_date(x, what: str) -> _dt.date:
@@ -367,47 +873,6 @@ def _to_day(x, treatment_start: _dt.date | None, what: str) -> int:
     raise InvalidInputError(f"{what} {x!r} is not a whole number of days")
 
 
-def _prepare(days, values, *, uln, settings, censored, events, assays, treatment_start) -> _Series:
-    """Validate and convert the public-API inputs (any sequence types) to a :class:`_Series`."""
-    if settings is None:
-        settings = GcigSettings()
-    elif not isinstance(settings, GcigSettings):
-        raise InvalidInputError(f"settings must be a GcigSettings, got {type(settings).__name__}")
-    start = None if treatment_start is None else _to_date(treatment_start, "treatment_start")
-    day_list = _as_list(days, "days")
-    value_list = _as_list(values, "values")
-    n = len(value_list)
-    if len(day_list) != n:
-        raise InvalidInputError(f"days has {len(day_list)} entries but values has {n}; give one day per value")
-    day_list = [_to_day(d, start, f"days[{i}]") for i, d in enumerate(day_list)]
-    if censored is None:
-        cens_list = [False] * n
-    else:
-        cens_list = _as_list(censored, "censored")
-        if len(cens_list) != n:
-            raise InvalidInputError(f"censored has {len(cens_list)} entries but values has {n}; give one flag per value")
-        for i, c in enumerate(cens_list):
-            if c not in (True, False):  # also admits numpy bools and 0/1
-                raise InvalidInputError(f"censored[{i}] = {c!r} is not a boolean")
-        cens_list = [bool(c) for c in cens_list]
-    if assays is None:
-        assay_list = [None] * n
-    else:
-        assay_list = _as_list(assays, "assays")
-        if len(assay_list) != n:
-            raise InvalidInputError(f"assays has {len(assay_list)} entries but values has {n}; give one assay per value")
-    event_list = []
-    if events is not None:
-        for i, event in enumerate(_as_list(events, "events")):
-            if isinstance(event, (str, bytes)) or not hasattr(event, "__len__") or len(event) != 2:
-                raise InvalidInputError(
-                    f"events[{i}] = {event!r} is not a (day_or_date, kind) pair; kind is one of {EVENT_KINDS}"
-                )
-            event_list.append((_to_day(event[0], start, f"events[{i}] day"), event[1]))
-    _check_series(day_list, value_list, event_list, settings)
-    return _build(day_list, value_list, cens_list, assay_list, event_list, _resolve_uln(uln, settings), settings)
-
-
 def _resolve_uln(uln, settings: GcigSettings) -> float:
     if uln is None:
         return float(settings.uln)
@@ -427,33 +892,18 @@ def _assay_name(x) -> str | None:
     text = str(x).strip()
     return text or None
 
-
-def _aggregate(values: list[float], censored: list[bool], how: str) -> tuple[float, bool]:
-    """Same-day samples merged as ``settings.duplicates`` asks.
-
-    **Decision:** ``first``/``last``/``min``/``max`` keep the chosen sample's censoring flag;
-    ``mean``/``median`` are censored when any contributing sample is (an aggregate of upper
-    bounds is an upper bound).
-    """
-    if how in ("first", "last", "min", "max"):
-        pick = {"first": 0, "last": len(values) - 1,
-                "min": values.index(min(values)), "max": values.index(max(values))}[how]
-        return values[pick], censored[pick]
-    ordered = sorted(values)
-    if how == "mean":
-        value = math.fsum(values) / len(values)
-    else:  # median
-        mid = len(ordered) // 2
-        value = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
-    return value, any(censored)
+def _event_kind(kind):
+    """An event kind as the rules read it (trimmed, lower case; anything else unchanged)."""
+    return kind.strip().lower() if isinstance(kind, str) else kind
 
 
 def _check_series(day_list, value_list, event_list, settings, *, patient_id=None) -> None:
-    """The checks of a series that did not come from ``ca125kinetics.io`` (the public
-    functions' lists and frames that were not read with ``io.read_markers``): numeric,
-    finite, non-negative values; no two samples on one day unless an aggregation is chosen;
-    known event kinds. A :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and
-    goes straight to :func:`_build`."""
+    """The checks of a series that may not come from ``ca125kinetics.io`` (the public
+    functions' lists, and the frames given to :func:`gcig_cohort`): numeric, finite,
+    non-negative values; no two samples on one day unless an aggregation is chosen; known
+    event kinds. :func:`gcig_cohort` finds the patients that may fail them with whole-column
+    tests and runs them on those patients only (their message is this function's); a
+    :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and is not checked again."""
     for i, v in enumerate(value_list):
         if type(v) is not float and (isinstance(v, bool) or not isinstance(v, Real)):
             raise InvalidInputError(
@@ -479,182 +929,14 @@ def _check_series(day_list, value_list, event_list, settings, *, patient_id=None
                     patient_id=patient_id, column="day",
                 )
     for d, kind in event_list:
-        k = kind.strip().lower() if isinstance(kind, str) else kind
-        if k not in EVENT_KINDS:
+        if _event_kind(kind) not in EVENT_KINDS:
             raise InvalidInputError(
                 f"event {kind!r} on day {d} is not one of {EVENT_KINDS}", patient_id=patient_id, column="event"
             )
 
-
-def _build(day_list, value_list, cens_list, assay_list, event_list, uln, settings, *, problem=None) -> _Series:
-    """Sort, merge same-day samples (an aggregation chosen in the settings), apply the
-    exclusion windows. The series is valid (:func:`_check_series`, or io's rules)."""
-    n = len(value_list)
-    order = sorted(range(n), key=day_list.__getitem__)  # stable: input order within a day
-    any_assay = any(a is not None for a in assay_list)
-    day: list[int] = []
-    value: list[float] = []
-    cens: list[bool] = []
-    assay: list[str | None] = []
-    for d, group in itertools.groupby(order, key=day_list.__getitem__):
-        idx = list(group)
-        names = {_assay_name(assay_list[i]) for i in idx} - {None} if any_assay else set()
-        if len(names) > 1 and problem is None:
-            problem = (f"not evaluable: samples of day {d} come from different assays "
-                       f"({', '.join(sorted(names))}); GCIG requires the same assay throughout")
-        if len(idx) == 1:
-            v, c = float(value_list[idx[0]]), cens_list[idx[0]]
-        else:
-            v, c = _aggregate([float(value_list[i]) for i in idx], [cens_list[i] for i in idx],
-                              settings.duplicates)
-        day.append(d)
-        value.append(v)
-        cens.append(c)
-        assay.append(min(names) if names else None)
-
-    interference: list[tuple[int, str]] = []
-    hama: int | None = None
-    for d, kind in event_list:
-        k = kind.strip().lower() if isinstance(kind, str) else kind
-        if k == HAMA_EVENT:
-            hama = d if hama is None else min(hama, d)
-        else:
-            interference.append((d, k))
-    excluded: list[tuple[int, str]] = []
-    if interference or hama is not None:
-        interference.sort()
-        window = settings.interference_window_days
-        keep = []
-        for i, d in enumerate(day):
-            why = None
-            if hama is not None and d >= hama:
-                why = (f"drawn on or after mouse antibody administration on day {hama} "
-                       "(GCIG: not evaluable after mouse antibodies, HAMA)")
-            else:
-                for e, k in interference:
-                    if 0 <= d - e <= window:
-                        why = f"drawn {d - e} days after {k} on day {e} (within the {window}-day interference window)"
-                        break
-            if why is None:
-                keep.append(i)
-            else:
-                excluded.append((d, why))
-        day = [day[i] for i in keep]
-        value = [value[i] for i in keep]
-        cens = [cens[i] for i in keep]
-        assay = [assay[i] for i in keep]
-    return _Series(day, value, cens, assay, tuple(excluded), uln, _settings_for(settings, uln), problem)
-
-
-def _baseline(s: _Series) -> tuple[int | None, str | None]:
-    """Index of the baseline sample, or a not-evaluable reason.
-
-    **Decision:** the baseline is the latest sample (after exclusions) with
-    ``-baseline_window_days <= day <= 0``. The one-assay rule is checked over the samples the
-    rules use, i.e. from the baseline on.
-    """
-    if s.problem is not None:
-        return None, s.problem
-    window = s.settings.baseline_window_days
-    b = None
-    for i, d in enumerate(s.day):
-        if d > 0:
-            break
-        if d >= -window:
-            b = i
-    if b is None:
-        held = " (after exclusions)" if s.excluded else ""
-        return None, (f"not evaluable: no pretreatment sample{held} within {window} days before the "
-                      f"first dose (day -{window} to day 0)")
-    first_name, first_day = None, None
-    for i in range(b, len(s.day)):
-        name = s.assay[i]
-        if name is None:
-            continue
-        if first_name is None:
-            first_name, first_day = name, s.day[i]
-        elif name != first_name:
-            return None, (f"not evaluable: assay changed from {first_name!r} (day {first_day}) to "
-                          f"{name!r} (day {s.day[i]}); GCIG requires the same assay throughout")
-    return b, None
-
-
 # --------------------------------------------------------------------------------------
-# Response
+# Response and progression of one patient
 # --------------------------------------------------------------------------------------
-
-
-def _assess_response(s: _Series) -> GcigResponse:
-    st = s.settings
-    uln = s.uln
-    n = len(s.day)
-    fields: dict[str, Any] = dict(
-        evaluable=False, responded=False, category=None, baseline_day=None, baseline_value=None,
-        response_day=None, response_value=None, confirmation_day=None, confirmation_value=None,
-        last_day=s.day[-1] if n else None, last_value=s.value[-1] if n else None,
-        uln=uln, n_samples=n, excluded=s.excluded, settings=st,
-    )
-    b, why = _baseline(s)
-    if b is None:
-        return GcigResponse(status="not_evaluable", reason=why, **fields)
-    base, base_day = s.value[b], s.day[b]
-    fields.update(baseline_day=base_day, baseline_value=base)
-    need = st.evaluable_factor * uln
-    f_txt = _factor(st.evaluable_factor)
-    if s.censored[b]:
-        return GcigResponse(status="not_evaluable", reason=(
-            f"not evaluable: baseline reported as <{_num(base)} U/mL on day {base_day} cannot be shown "
-            f">= {f_txt} x ULN ({_num(need)} U/mL)"), **fields)
-    if not _ge(base, need):
-        return GcigResponse(status="not_evaluable", reason=(
-            f"not evaluable: baseline {_num(base)} U/mL < {f_txt} x ULN ({_num(need)} U/mL)"), **fields)
-    fields["evaluable"] = True
-
-    thr = st.response_fraction * base
-    pct = f"{st.response_fraction * 100:g} %"
-    base_txt = f"baseline {_num(base)} U/mL on day {base_day}"
-    first = next((i for i in range(b + 1, n) if _le(s.value[i], thr)), None)
-    if first is None:
-        if b + 1 == n:
-            why = f"no on-treatment sample (day > 0) yet; {base_txt}"
-        else:
-            low = min(s.value[b + 1:])
-            why = (f"no on-treatment sample <= {pct} of {base_txt} ({_num(thr)} U/mL); "
-                   f"lowest {_num(low)} U/mL")
-        return GcigResponse(status="no_response", reason=f"no GCIG response: {why}", **fields)
-
-    fall_day, fall_value = s.day[first], s.value[first]
-    fields.update(response_day=fall_day, response_value=fall_value)
-    fall_txt = f"fall to {_num(fall_value)} U/mL on day {fall_day} (<= {pct} of {base_txt}: {_num(thr)} U/mL)"
-    confirm = next((j for j in range(first, n) if s.day[j] - fall_day >= st.confirmation_days), None)
-    tol = st.assay_tolerance
-    for k in range(first, n if confirm is None else confirm + 1):
-        v, prev = s.value[k], s.value[k - 1]
-        broken = None
-        if not _le(v, thr):
-            broken = f"{_num(v)} U/mL > {pct} of baseline ({_num(thr)} U/mL)"
-        elif not _le(v, tol * prev) and not (_le(v, uln) and _le(prev, uln)):
-            broken = (f"{_num(v)} U/mL > {_factor(tol)} x previous {_num(prev)} U/mL "
-                      f"({_num(tol * prev)} U/mL) and not within the normal range")
-        if broken:
-            return GcigResponse(status="not_confirmed", reason=(
-                f"GCIG response not confirmed: {fall_txt} broken on day {s.day[k]}: {broken}"), **fields)
-    if confirm is None:
-        return GcigResponse(status="unconfirmed", reason=(
-            f"GCIG response unconfirmed: {fall_txt}; no sample yet >= {st.confirmation_days} days later "
-            f"(last sample day {s.day[-1]})"), **fields)
-    c_day, c_value = s.day[confirm], s.value[confirm]
-    category = "CR" if _le(c_value, uln) else "PR"
-    normal = "<=" if category == "CR" else ">"
-    fields.update(responded=True, category=category, confirmation_day=c_day, confirmation_value=c_value)
-    return GcigResponse(
-        status="response", **fields,
-        reason=(f"GCIG response confirmed on day {c_day} ({category}): {fall_txt}; confirming sample "
-                f"{_num(c_value)} U/mL on day {c_day} ({c_day - fall_day} days later, {normal} ULN "
-                f"{_num(uln)} U/mL); every sample in between <= {pct} of baseline and <= "
-                f"{_factor(tol)} x the previous one (or within the normal range)"),
-    )
-
 
 def gcig_response(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
                   treatment_start=None, marker="ca125") -> GcigResponse:
@@ -730,85 +1012,10 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     Rustin GJS et al. Int J Gynecol Cancer 2011;21:419-423. GCIG CA 125 definitions, 2005.
     """
     require_gcig_marker(marker)
-    return _assess_response(_prepare(days, values, uln=uln, settings=settings, censored=censored,
-                                     events=events, assays=assays, treatment_start=treatment_start))
-
-
-# --------------------------------------------------------------------------------------
-# Progression
-# --------------------------------------------------------------------------------------
-
-
-def _assess_progression(s: _Series) -> GcigProgression:
-    st = s.settings
-    uln = s.uln
-    n = len(s.day)
-    fields: dict[str, Any] = dict(
-        progressed=False, group=None, progression_day=None, progression_value=None,
-        confirmation_day=None, confirmation_value=None, threshold=None, nadir=None,
-        baseline_day=None, baseline_value=None, uln=uln, n_samples=n, excluded=s.excluded, settings=st,
-    )
-    b, why = _baseline(s)
-    if b is None:
-        return GcigProgression(status="not_evaluable", reason=why, **fields)
-    base, base_day = s.value[b], s.day[b]
-    fields.update(baseline_day=base_day, baseline_value=base)
-    normal_baseline = _le(base, uln)
-    if s.censored[b] and not normal_baseline:
-        return GcigProgression(status="not_evaluable", reason=(
-            f"not evaluable: baseline reported as <{_num(base)} U/mL on day {base_day} with a limit above "
-            f"the ULN ({_num(uln)} U/mL): cannot tell a raised from a normal baseline"), **fields)
-    factor, gap = st.progression_factor, st.progression_gap_days
-    f_txt = _factor(factor)
-    normalised = False
-    nadir = base
-    pending = None
-    for k in range(b + 1, n):
-        v = s.value[k]
-        if normal_baseline:
-            group, thr, basis = "C", factor * uln, f"{f_txt} x ULN {_num(uln)} U/mL"
-        elif normalised:
-            group, thr, basis = "A", factor * uln, f"{f_txt} x ULN {_num(uln)} U/mL"
-        else:
-            group, thr, basis = "B", factor * nadir, f"{f_txt} x nadir {_num(nadir)} U/mL"
-        if not s.censored[k] and _ge(v, thr) and not _le(v, uln):
-            confirm = next((m for m in range(k + 1, n) if s.day[m] - s.day[k] >= gap), None)
-            if confirm is None:
-                pending = (k, thr, basis)
-                break
-            if all(not s.censored[q] and _ge(s.value[q], thr) for q in range(k + 1, confirm + 1)):
-                c_day, c_value = s.day[confirm], s.value[confirm]
-                fields.update(progressed=True, group=group, progression_day=s.day[k], progression_value=v,
-                              confirmation_day=c_day, confirmation_value=c_value, threshold=thr, nadir=nadir)
-                return GcigProgression(status="progression", reason=(
-                    f"GCIG CA-125 progression (group {group}) on day {s.day[k]}: {_num(v)} U/mL, confirmed on "
-                    f"day {c_day} ({c_day - s.day[k]} days later) by {_num(c_value)} U/mL, all >= {basis} "
-                    f"({_num(thr)} U/mL); {_describe_group(group)}"), **fields)
-        if _le(v, uln):
-            normalised = True
-        nadir = min(nadir, v)
-    group = "C" if normal_baseline else ("A" if normalised else "B")
-    thr = factor * (nadir if group == "B" else uln)
-    fields.update(group=group, threshold=thr, nadir=nadir)
-    if pending is not None:
-        k, p_thr, basis = pending
-        why = (f"candidate on day {s.day[k]} ({_num(s.value[k])} U/mL >= {basis} = {_num(p_thr)} U/mL) "
-               f"awaits confirmation: no sample yet >= {gap} days later")
-    elif group == "B":
-        why = f"no two samples >= {f_txt} x nadir {_num(nadir)} U/mL ({_num(thr)} U/mL) at least {gap} days apart"
-    else:
-        why = f"no two samples >= {f_txt} x ULN ({_num(thr)} U/mL) at least {gap} days apart"
-    return GcigProgression(status="no_progression", reason=(
-        f"no GCIG CA-125 progression (group {group}): {why}; {_describe_group(group)}"), **fields)
-
-
-def _describe_group(group: str) -> str:
-    return {
-        "A": "group A: raised before treatment, normalised on treatment",
-        "B": "group B: raised before treatment, never normalised",
-        "C": "group C: normal before treatment",
-    }[group]
-
+    rows = _prepare(days, values, uln=uln, settings=settings, censored=censored, events=events, assays=assays,
+                    treatment_start=treatment_start)
+    out, shared = _single(rows)
+    return _response_result(rows, out, shared)
 
 def gcig_progression(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
                      treatment_start=None, marker="ca125") -> GcigProgression:
@@ -853,9 +1060,10 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
     Rustin GJS et al. Int J Gynecol Cancer 2011;21:419-423. GCIG CA 125 definitions, 2005.
     """
     require_gcig_marker(marker)
-    return _assess_progression(_prepare(days, values, uln=uln, settings=settings, censored=censored,
-                                        events=events, assays=assays, treatment_start=treatment_start))
-
+    rows = _prepare(days, values, uln=uln, settings=settings, censored=censored, events=events, assays=assays,
+                    treatment_start=treatment_start)
+    out, shared = _single(rows)
+    return _progression_result(rows, out, shared)
 
 # --------------------------------------------------------------------------------------
 # Combined RECIST 1.1 + CA-125 response (data-driven table)
@@ -1026,7 +1234,6 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
         ca125_progression=states[2], ca125_response=states[3], ca125_normal=states[4],
     )
 
-
 # --------------------------------------------------------------------------------------
 # Cohort
 # --------------------------------------------------------------------------------------
@@ -1041,93 +1248,423 @@ def _missing(x) -> bool:
     return type(x).__name__ in ("NAType", "NaTType")
 
 
-def _invalid_values(reason: str, uln) -> dict[str, Any]:
-    return dict(uln=uln, status="invalid_input", reason=reason, progression_status="invalid_input",
-                progression_reason=reason)
+_NO_MARKERS = "no CA-125 markers for this patient in the markers table"
+# below this many cells, a column is scanned in Python (numpy/pandas calls cost more)
+_SMALL = 512
 
 
-def _with_combined(values: dict[str, Any], recist, response=None, progression=None) -> dict[str, Any]:
-    """``values`` with ``combined_category`` from a RECIST value (invalid RECIST -> invalid)."""
-    if _missing(recist):
-        return values
+def _absent(values):
+    """:func:`_missing` of every cell of an object array."""
+    import numpy as np
+
+    if len(values) < _SMALL:
+        return np.array([_missing(v) for v in values.tolist()], dtype=bool)
+    import pandas as pd
+
+    return pd.isna(values)
+
+
+def _factorize(values) -> tuple[Any, list]:
+    """``(codes, distinct values)`` of an object array without missing cells, distinct values
+    in order of appearance."""
+    import numpy as np
+
+    if len(values) < _SMALL:
+        seen: dict = {}
+        codes = [seen.setdefault(v, len(seen)) for v in values.tolist()]
+        return np.array(codes, dtype=np.int64), list(seen)
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values)
+    return codes, uniques.tolist()
+
+
+class _Masked:
+    """An integer or boolean column with a missing mask (nullable in a table, None in lists)."""
+
+    __slots__ = ("values", "mask")
+
+    def __init__(self, values, mask):
+        self.values, self.mask = values, mask
+
+    def array(self):
+        """As a pandas nullable array (``Int64`` or ``boolean``)."""
+        import pandas as pd
+
+        kind = pd.arrays.BooleanArray if self.values.dtype == bool else pd.arrays.IntegerArray
+        return kind(self.values, self.mask)
+
+    def tolist(self) -> list:
+        return [None if m else v for v, m in zip(self.values.tolist(), self.mask.tolist())]
+
+
+def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
+    """Why one patient's rows (a frame's cells, in its order) fail validation, or None: the
+    checks of :func:`_check_series` after the days are read as whole numbers."""
+    d_list, v_list, e_list = [], [], []
+    for d, v, e in zip(day, ca125, event):
+        if not _missing(e):
+            e_list.append((d, e))
+            if _missing(v):
+                continue
+        d_list.append(d)
+        v_list.append(v)
     try:
-        values["combined_category"] = combined_response(
-            recist, ca125_response=response, ca125_progression=progression).category
+        d_list = [d if type(d) is int else _to_day(d, None, "day") for d in d_list]
+        e_list = [(_to_day(d, None, "event day"), kind) for d, kind in e_list]
+        _resolve_uln(uln, settings)
+        _check_series(d_list, v_list, e_list, settings, patient_id=patient)
     except InvalidInputError as exc:
-        return _invalid_values(f"clinical {exc}; use CR, PR, SD or PD, or leave it empty", values.get("uln"))
-    return values
+        return str(exc)
+    return None
 
 
-def no_markers_values() -> dict[str, Any]:
-    """The :data:`COHORT_COLUMNS` values (without ``patient_id``) of a patient with a clinical
-    row but no CA-125 markers (status ``"no_markers"``)."""
-    reason = "no CA-125 markers for this patient in the markers table"
-    return dict(status="no_markers", reason=reason, progression_status="no_markers", progression_reason=reason,
-                n_samples=0, n_excluded=0)
+def _numbers(column, *, whole: bool):
+    """A column as float64 (NaN where missing) and a mask of cells that are not numbers
+    (booleans, text; with ``whole``, numbers that are not whole)."""
+    import numpy as np
+
+    values = np.asarray(column)
+    if values.dtype.kind in "iu":
+        return values.astype(np.float64), np.zeros(len(values), dtype=bool)
+    if values.dtype.kind == "f":
+        bad = ~(np.isfinite(values) & (values == np.floor(values))) if whole else np.zeros(len(values), dtype=bool)
+        return values.astype(np.float64), bad
+    out = np.full(len(values), np.nan)
+    bad = np.zeros(len(values), dtype=bool)
+    for j, v in enumerate(values.tolist()):   # an object column: not from io.read_markers
+        if _missing(v):
+            bad[j] = whole
+        elif isinstance(v, bool) or not isinstance(v, Real):
+            bad[j] = True
+        else:
+            out[j] = float(v)
+            bad[j] = whole and not (math.isfinite(v) and float(v).is_integer())
+    return out, bad
 
 
-def patient_gcig(patient, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings,
-                 settings_cache: dict | None = None, *, check: bool = True):
-    """GCIG response and progression of one patient of a canonical markers frame.
+def _first_per_patient(present, starts, n_rows: int):
+    """Index of each patient's first row where ``present`` (``n_rows`` when none)."""
+    import numpy as np
 
-    The per-patient step of :func:`gcig_cohort` (also used by ``predict``): the arguments are
-    the patient's rows, in the frame's order, as sequences (``ca125`` NaN on event-only rows;
-    ``event``, ``assay``, ``problem``, ``ulns`` None where empty). With ``check=False`` the
-    rows are those of an ``io.PatientRecord``, already valid under io's rules, and are not
-    checked again.
+    first = np.asarray(starts[:-1], dtype=np.int64).copy()
+    late = np.flatnonzero(~present[first]) if n_rows else np.zeros(0, dtype=np.int64)
+    if len(late):   # patients whose first row lacks it: their first row that has it
+        where = np.where(present, np.arange(n_rows), n_rows)
+        first[late] = np.minimum.reduceat(where, first)[late]
+    return first
+
+
+def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings, *,
+             check: bool, none=None, cells=None) -> tuple[_Rows, Any, dict[int, str]]:
+    """The kernel's rows of patient-contiguous markers columns (a frame's, or the records').
+
+    Returns the rows (sorted by day within patient), the ULN reported per patient (the first
+    one given, else ``settings.uln``) and ``invalid``: patient -> why its input is invalid
+    (its ``problem`` cells, or, with ``check``, the validation of :func:`_row_problem`).
+    ``none`` marks patients without markers (one placeholder row each, skipped).
+    ``cells(lo, hi)``: the day, CA-125 and event cells of rows ``lo:hi`` as the input holds
+    them (for the messages of invalid rows; default: from the arrays given).
+    """
+    import numpy as np
+
+    n_patients, n_rows = len(starts) - 1, len(day)
+    patient = np.repeat(np.arange(n_patients), np.diff(starts))
+    value, bad_value = _numbers(ca125, whole=False)
+    day_f, bad_day = _numbers(day, whole=True)
+    if np.asarray(day).dtype.kind in "iu":   # whole days as given (float64 holds 2**53 exactly)
+        day_i = np.asarray(day, dtype=np.int64)
+    else:
+        day_i = np.where(bad_day, 0, np.nan_to_num(day_f)).astype(np.int64)
+    cens = np.asarray(cens)
+    if cens.dtype != bool:
+        cens = np.array([False if _missing(c) else bool(c) for c in cens.tolist()], dtype=bool)
+    # events: code of each kind (trimmed, lower case), -2 for an unknown kind
+    event = np.asarray(event, dtype=object)
+    has_event = ~_absent(event)
+    event_code = np.full(n_rows, _kernel.EV_NONE, dtype=np.int64)
+    if has_event.any():
+        codes, kinds = _factorize(event[has_event])
+        kind_code = np.array([_EVENT_CODES.get(_event_kind(k), -2) for k in kinds], dtype=np.int64)
+        event_code[has_event] = kind_code[codes]
+    is_sample = ~(has_event & np.isnan(value) & ~bad_value)
+    # assays: codes of the trimmed names in name order (-1 unnamed)
+    assay = np.asarray(assay, dtype=object)
+    assay_code = np.full(n_rows, -1, dtype=np.int64)
+    named = ~_absent(assay)
+    names: list[str] = []
+    if named.any():
+        codes, raw = _factorize(assay[named])
+        trimmed = [_assay_name(a) for a in raw]
+        names = sorted({a for a in trimmed if a is not None})
+        position = {a: i for i, a in enumerate(names)}
+        raw_code = np.array([-1 if a is None else position[a] for a in trimmed], dtype=np.int64)
+        assay_code[named] = raw_code[codes]
+    # ULN: the first one given; a patient whose ULN differs is not evaluable
+    uln_rows, _ = _numbers(ulns, whole=False)
+    has_uln = ~np.isnan(uln_rows)
+    first = _first_per_patient(has_uln, starts, n_rows)
+    uln = np.where(first < n_rows, uln_rows[np.minimum(first, max(n_rows - 1, 0))], float(settings.uln))
+    differs = np.flatnonzero(np.bincount(patient[has_uln & (uln_rows != uln[patient])], minlength=n_patients))
+    texts = {}
+    for p in differs.tolist():
+        shown = ", ".join(_num(u) for u in sorted(set(uln_rows[starts[p]:starts[p + 1]][has_uln[starts[p]:starts[p + 1]]].tolist())))
+        texts[p] = (f"not evaluable: the ULN differs within the patient ({shown} U/mL); GCIG requires "
+                    "the same assay (and ULN) throughout")
+    # invalid input: problem cells, then (check) the validation of the rows
+    invalid: dict[int, str] = {}
+    problem = np.asarray(problem, dtype=object)
+    flagged = ~_absent(problem)
+    if flagged.any():
+        firsts = _first_per_patient(flagged, starts, n_rows)
+        for p in np.flatnonzero(firsts < n_rows).tolist():
+            invalid[p] = str(problem[firsts[p]])
+    order = np.lexsort((day_i, patient)) if n_rows and np.any(
+        (np.diff(day_i) < 0) & (patient[1:] == patient[:-1])) else None
+    if check:
+        row_bad = bad_day | (is_sample & (bad_value | ~((value >= 0) & (value < np.inf)))) | (event_code == -2)
+        suspect = np.bincount(patient[row_bad], minlength=n_patients) > 0
+        suspect |= ~((uln > 0) & np.isfinite(uln))
+        if none is not None:
+            suspect &= ~none
+        if settings.duplicates == "error":
+            sorted_rows = order if order is not None else np.arange(n_rows)
+            samples = sorted_rows[is_sample[sorted_rows]]
+            same = (patient[samples][1:] == patient[samples][:-1]) & (day_i[samples][1:] == day_i[samples][:-1])
+            suspect[patient[samples][1:][same]] = True
+        if cells is None:
+            def cells(lo, hi):
+                return np.asarray(day)[lo:hi].tolist(), np.asarray(ca125)[lo:hi].tolist(), event[lo:hi].tolist()
+        for p in np.flatnonzero(suspect).tolist():
+            if p not in invalid:
+                why = _row_problem(ids[p], *cells(starts[p], starts[p + 1]), float(uln[p]), settings)
+                if why is not None:
+                    invalid[p] = why
+    skip = np.zeros(n_patients, dtype=bool)
+    skip[list(invalid)] = True
+    if none is not None:
+        skip |= none
+    has_problem = np.zeros(n_patients, dtype=bool)
+    has_problem[list(texts)] = True
+    if order is not None:
+        day_i, value, cens, assay_code, event_code, is_sample = (
+            x[order] for x in (day_i, value, cens, assay_code, event_code, is_sample))
+    rows = _Rows(starts=np.asarray(starts, dtype=np.int64), day=day_i, value=value, cens=cens, assay=assay_code,
+                 event=event_code, is_sample=is_sample, uln=uln, problem=has_problem, skip=skip, texts=texts,
+                 assay_names=tuple(names), settings=settings)
+    return rows, uln, invalid
+
+
+@functools.lru_cache(maxsize=1)
+def _combined_lookup():
+    """The combined category of every input of the table, as an array indexed by
+    (RECIST, new lesion, CA-125 progression, response, normal) positions in ``_TABLE_INPUTS``."""
+    import numpy as np
+
+    table = np.empty(tuple(len(s) for s in _TABLE_INPUTS.values()), dtype=object)
+    for index in itertools.product(*(range(len(s)) for s in _TABLE_INPUTS.values())):
+        states = tuple(s[i] for s, i in zip(_TABLE_INPUTS.values(), index))
+        table[index] = _first_rule(states).combined
+    return table
+
+
+def _recist_codes(recist):
+    """Position in ``_RECIST`` of each RECIST cell (-1 missing, -2 invalid) and the reason of
+    each invalid one."""
+    import numpy as np
+
+    recist = np.asarray(recist, dtype=object)
+    code = np.full(len(recist), -1, dtype=np.int64)
+    errors = {}
+    present = np.flatnonzero(~_absent(recist))
+    if len(present):
+        codes, uniques = _factorize(recist[present])
+        per_unique = []
+        for u in uniques:
+            text = u.strip().upper() if isinstance(u, str) else u
+            if text in _RECIST:
+                per_unique.append(_RECIST.index(text))
+                continue
+            try:
+                combined_response(u)
+            except InvalidInputError as exc:
+                errors[len(per_unique)] = f"clinical {exc}; use CR, PR, SD or PD, or leave it empty"
+            per_unique.append(-2)
+        code[present] = np.array(per_unique, dtype=np.int64)[codes]
+        reasons = np.full(len(recist), None, dtype=object)
+        for u, why in errors.items():
+            reasons[present[codes == u]] = why
+        return code, reasons
+    return code, np.full(len(recist), None, dtype=object)
+
+
+def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
+    """The :data:`COHORT_COLUMNS` (without ``patient_id``; with ``combined_category`` when
+    ``recist`` is given) of every patient of ``rows`` as arrays, from one kernel run.
+
+    ``none``: patients that have no markers (a skipped placeholder row each; status
+    ``"no_markers"``). ``recist``: each patient's RECIST cell (None/NaN when unknown).
+    Integer and boolean columns are :class:`_Masked` (values and a missing mask).
+    """
+    import numpy as np
+
+    k = _kernel
+    out = _run(rows)
+    n = len(rows.starts) - 1
+    i, f = out.i, out.f
+    bad = np.zeros(n, dtype=bool)
+    bad[list(invalid)] = True
+    none = np.zeros(n, dtype=bool) if none is None else np.asarray(none, dtype=bool)
+    rcode, pcode = i[:, k.I_RCODE], i[:, k.I_PCODE]
+    combined = None
+    if recist is not None:
+        code, why = _recist_codes(recist)
+        bad_recist = code == -2
+        for p in np.flatnonzero(bad_recist & ~bad).tolist():
+            invalid[p] = why[p]
+        bad |= bad_recist
+        use = (code >= 0) & ~bad
+        combined = np.full(n, None, dtype=object)
+        if use.any():
+            ok = ~none & use
+            tri = lambda known, flag: np.where(known, np.where(flag, 0, 1), 2)  # noqa: E731 (yes/no/unknown)
+            last = f[:, k.F_LAST_VALUE]
+            normal = tri(ok & ~np.isnan(last), last <= uln + _kernel.RTOL * np.abs(uln))
+            progression = tri(ok & (pcode >= k.P_PROGRESSION), pcode == k.P_PROGRESSION)
+            response = tri(ok & (rcode >= k.R_NO_SAMPLE), rcode == k.R_RESPONSE)
+            cats = _combined_lookup()[np.maximum(code, 0), 1, progression, response, normal]
+            combined[use] = cats[use]
+    valid = ~bad & ~none
+    missing = ~valid
+    counted = valid | (none & ~bad)     # n_samples / n_excluded: 0 for a patient without markers
+    status = _names(_RESPONSE_STATUS)[np.maximum(rcode, 0)]
+    p_status = _names(_PROGRESSION_STATUS)[np.maximum(pcode, 0)]
+    reason = _reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES, uln, valid)
+    p_reason = _reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, uln, valid)
+    if bad.any():
+        invalid_text = np.array([invalid.get(p) for p in np.flatnonzero(bad).tolist()], dtype=object)
+        status[bad], p_status[bad], reason[bad], p_reason[bad] = "invalid_input", "invalid_input", invalid_text, \
+            invalid_text
+    if none.any():
+        empty = none & ~bad
+        status[empty], p_status[empty], reason[empty], p_reason[empty] = ("no_markers", "no_markers", _NO_MARKERS,
+                                                                          _NO_MARKERS)
+    # the day columns as one block: missing for invalid patients and where the kernel wrote none
+    day_columns = (k.I_BASE_DAY, k.I_RESP_DAY, k.I_CONF_DAY, k.I_PROG_DAY)
+    block = out.i[:, day_columns]
+    block_missing = (block == k.MISSING) | missing[:, None]
+    block = np.where(block_missing, 0, block)
+    days = {c: _Masked(block[:, j], block_missing[:, j]) for j, c in enumerate(day_columns)}
+    counts = np.where((counted & ~none)[:, None], out.i[:, (k.I_N_SAMPLES, k.I_N_EXCLUDED)], 0)
+
+    def labels(names, column):
+        return _names(names)[np.where(valid, np.maximum(i[:, column], 0), 0)]
+
+    columns = dict(
+        uln=np.where(none, np.nan, uln),
+        n_samples=_Masked(counts[:, 0], ~counted),
+        n_excluded=_Masked(counts[:, 1], ~counted),
+        baseline_day=days[k.I_BASE_DAY],
+        baseline_value=np.where(valid, f[:, k.F_BASE_VALUE], np.nan),
+        evaluable=_Masked(valid & (rcode >= k.R_NO_SAMPLE), missing),
+        responded=_Masked(valid & (rcode == k.R_RESPONSE), missing),
+        category=labels(_CATEGORIES, k.I_CATEGORY),
+        response_day=days[k.I_RESP_DAY],
+        confirmation_day=days[k.I_CONF_DAY],
+        status=status,
+        reason=reason,
+        progressed=_Masked(valid & (pcode == k.P_PROGRESSION), missing),
+        progression_group=labels(_GROUPS, k.I_GROUP),
+        progression_day=days[k.I_PROG_DAY],
+        progression_status=p_status,
+        progression_reason=p_reason,
+    )
+    if combined is not None:
+        columns["combined_category"] = combined
+    return columns
+
+
+@functools.lru_cache(maxsize=None)
+def _names(names: tuple):
+    """``names`` as a numpy object array (taken by code)."""
+    import numpy as np
+
+    return np.array(names, dtype=object)
+
+
+def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
+    """GCIG columns of validated patients (``io.PatientRecord``), in their order, from one
+    kernel run: the step of ``predict``.
 
     Returns
     -------
-    (dict, GcigResponse or None, GcigProgression or None)
-        The values of the :data:`COHORT_COLUMNS` (without ``patient_id``), and the response
-        and progression (None when the patient's input is invalid).
+    dict of str to list
+        The :data:`COHORT_COLUMNS` without ``patient_id``, then ``combined_category`` (from
+        each record's clinical ``recist``), one plain Python value a patient (None where
+        missing), as :func:`gcig_cohort` gives them. A record without markers has status
+        ``"no_markers"``; one whose markers carry a ``problem`` is ``"invalid_input"``.
     """
-    if settings_cache is None:
-        settings_cache = {}
-    uln_values = [u for u in ulns if not _missing(u)]
-    uln = float(uln_values[0]) if uln_values else float(settings.uln)
-    flagged = next((p for p in problem if not _missing(p)), None)
-    if flagged is not None:
-        return _invalid_values(str(flagged), uln), None, None
-    uln_problem = None
-    if len(set(uln_values)) > 1:
-        shown = ", ".join(_num(u) for u in sorted(set(uln_values)))
-        uln_problem = (f"not evaluable: the ULN differs within the patient ({shown} U/mL); GCIG requires "
-                       "the same assay (and ULN) throughout")
-    d_list, v_list, c_list, a_list, e_list = [], [], [], [], []
-    for i in range(len(day)):
-        if not _missing(event[i]):
-            e_list.append((day[i], event[i]))
-            if _missing(ca125[i]):
-                continue
-        d_list.append(day[i])
-        v_list.append(ca125[i])
-        c_list.append(bool(cens[i]) if not _missing(cens[i]) else False)
-        a_list.append(assay[i])
-    try:
-        for i, d in enumerate(d_list):
-            if type(d) is not int:
-                d_list[i] = _to_day(d, None, "day")
-        for j, (d, _) in enumerate(e_list):
-            e_list[j] = (_to_day(d, None, "event day"), e_list[j][1])
-        if uln not in settings_cache:
-            settings_cache[uln] = _settings_for(settings, _resolve_uln(uln, settings))
-        if check:
-            _check_series(d_list, v_list, e_list, settings, patient_id=patient)
-        series = _build(d_list, v_list, c_list, a_list, e_list, uln, settings_cache[uln], problem=uln_problem)
-        res = _assess_response(series)
-        prog = _assess_progression(series)
-    except InvalidInputError as exc:
-        return _invalid_values(str(exc), uln), None, None
-    values = dict(
-        uln=uln, n_samples=res.n_samples, n_excluded=len(res.excluded), baseline_day=res.baseline_day,
-        baseline_value=res.baseline_value, evaluable=res.evaluable, responded=res.responded,
-        category=res.category, response_day=res.response_day, confirmation_day=res.confirmation_day,
-        status=res.status, reason=res.reason, progressed=prog.progressed, progression_group=prog.group,
-        progression_day=prog.progression_day, progression_status=prog.status,
-        progression_reason=prog.reason,
-    )
-    return values, res, prog
+    import itertools as it
+
+    import numpy as np
+
+    none = np.array([not p.day for p in patients], dtype=bool)
+    lengths = np.array([max(len(p.day), 1) for p in patients], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths)])
+    n_rows = int(starts[-1])
+
+    def cells(name, fill):
+        return list(it.chain.from_iterable(getattr(p, name) or (fill,) for p in patients))
+
+    problem = np.full(n_rows, None, dtype=object)
+    problem[starts[:-1]] = [p.problem for p in patients]
+    rows, uln, invalid = _rows_of(
+        [p.patient_id for p in patients], starts,
+        np.array(cells("day", 0), dtype=np.int64), np.array(cells("ca125", math.nan), dtype=np.float64),
+        np.array(cells("censored", False), dtype=bool),
+        np.array([math.nan if u is None else u for u in cells("uln", None)], dtype=np.float64),
+        np.array(cells("assay", None), dtype=object), np.array(cells("event", None), dtype=object),
+        problem, settings, check=False, none=none)
+    recist = [(p.clinical or {}).get("recist") for p in patients]
+    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+    return {name: _python_list(values) for name, values in columns.items()}
+
+
+# columns whose type is fixed (the others are text, typed as pandas types text)
+_TYPED_COLUMNS = ("patient_id", "uln", "n_samples", "n_excluded", "baseline_day", "baseline_value", "evaluable",
+                  "responded", "response_day", "confirmation_day", "progressed", "progression_day")
+
+
+@functools.lru_cache(maxsize=1)
+def _arrow_text_dtype():
+    """The dtype pandas gives a column of text when it is Arrow-backed (pandas >= 3), else None."""
+    import pandas as pd
+
+    dtype = pd.Series(["text"]).dtype
+    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
+
+
+def _text_column(values):
+    """A column of text (None where missing) as the DataFrame constructor would type it,
+    built through Arrow when pandas stores text in Arrow (its own conversion of a million
+    Python strings is several times slower); other columns are returned unchanged."""
+    import pandas as pd
+
+    dtype = _arrow_text_dtype()
+    if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
+            or pd.api.types.infer_dtype(values, skipna=True) != "string"):
+        return values
+    import pyarrow as pa
+
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)
+
+
+def _python_list(values) -> list:
+    """A column as plain Python values, None where missing."""
+    out = values.tolist()
+    if getattr(values, "dtype", None) is not None and values.dtype.kind == "f":
+        return [None if v != v else v for v in out]
+    return out
 
 
 def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
@@ -1169,6 +1706,10 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     outside CR/PR/SD/PD makes the patient ``invalid_input``. Nothing is dropped: every patient
     of ``markers`` and of ``clinical`` has exactly one row.
 
+    The rules run as one pass over the patient-contiguous rows (``_gcig_kernel``), compiled
+    with numba for cohorts of :data:`COMPILED_MIN_PATIENTS` patients or more; the reasons are
+    built one template at a time over the patients it applies to.
+
     Raises
     ------
     InvalidInputError
@@ -1193,84 +1734,69 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     if missing:
         raise InvalidInputError(f"markers lacks column(s) {missing}; read it with ca125kinetics.io.read_markers",
                                 column=missing[0])
-    recist_of: dict[str, Any] = {}
-    clinical_ids: list[str] = []
+    clinical_ids = None
     has_recist = False
     if clinical is not None:
         if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column",
                                     column="patient_id")
-        clinical_ids = [str(p) for p in clinical["patient_id"].tolist()]
-        dup = pd.Index(clinical_ids)
-        if dup.has_duplicates:
-            raise InvalidInputError(f"clinical repeats patient(s) {sorted(set(dup[dup.duplicated()]))}; "
+        clinical_ids = pd.Index([str(p) for p in clinical["patient_id"].tolist()], dtype=object)
+        if clinical_ids.has_duplicates:
+            raise InvalidInputError(f"clinical repeats patient(s) {sorted(set(clinical_ids[clinical_ids.duplicated()]))}; "
                                     "keep one row per patient", column="patient_id")
         has_recist = "recist" in clinical.columns
-        if has_recist:
-            recist_of = dict(zip(clinical_ids, clinical["recist"].tolist()))
 
     frame = markers
-    pid_text = frame["patient_id"].astype(str)
+    pid_text = frame["patient_id"]
+    if not (pid_text.dtype == object and pd.api.types.infer_dtype(pid_text, skipna=False) == "string"):
+        pid_text = pid_text.astype(str)
     if not pid_text.is_monotonic_increasing:
         order = np.argsort(pid_text.to_numpy(), kind="stable")
         frame, pid_text = frame.iloc[order], pid_text.iloc[order]
     n_rows = len(frame)
     pid = pid_text.to_numpy()
-    day = frame["day"].tolist()
-    ca125 = frame["ca125"].tolist()
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if n_rows else np.array([], dtype=np.int64)
+    ids = pid[starts]
+    starts = np.append(starts, n_rows).astype(np.int64)
 
     def column(name, default):
-        return frame[name].tolist() if name in frame.columns else [default] * n_rows
+        return frame[name].to_numpy() if name in frame.columns else np.full(n_rows, default)
 
-    cens = column("censored", False)
-    ulns = column("uln", None)
-    assay = column("assay", None)
-    event = column("event", None)
-    problem = column("problem", None)
-    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if n_rows else np.array([], dtype=int)
-    bounds = zip(starts.tolist(), [*starts[1:].tolist(), n_rows])
+    cells = [frame["day"].to_numpy(), frame["ca125"].to_numpy(), column("censored", False),
+             column("uln", math.nan), column("assay", None), column("event", None), column("problem", None)]
+    none = None
+    if clinical_ids is not None:
+        extra = clinical_ids[~clinical_ids.isin(ids)]
+        if len(extra):   # clinical patients without markers: one placeholder row each
+            placeholder = (0, math.nan, False, math.nan, None, None, None)
+            cells = [np.concatenate([c, np.full(len(extra), v)]) for c, v in zip(cells, placeholder)]
+            none = np.r_[np.zeros(len(ids), dtype=bool), np.ones(len(extra), dtype=bool)]
+            ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
+            starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
+    def frame_cells(lo, hi):   # as the frame holds them (e.g. pandas NA in an Int64 column)
+        return [frame[name].iloc[lo:hi].tolist() if name in frame.columns else [None] * (hi - lo)
+                for name in ("day", "ca125", "event")]
 
-    out: dict[str, list] = {c: [] for c in COHORT_COLUMNS}
+    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none, cells=frame_cells)
+    recist = None
     if has_recist:
-        out.update({c: [] for c in _COMBINED_COLUMNS})
-    settings_cache: dict[float, GcigSettings] = {}
-
-    def add(patient, values: dict[str, Any]):
-        out["patient_id"].append(patient)
-        for c in COHORT_COLUMNS[1:]:
-            out[c].append(values.get(c))
-        if has_recist:
-            recist = recist_of.get(patient)
-            recist = None if _missing(recist) else recist
-            out["recist"].append(recist)
-            out["combined_category"].append(values.get("combined_category"))
-
-    def add_with_combined(patient, values: dict[str, Any], response=None, progression=None):
-        if has_recist:
-            values = _with_combined(values, recist_of.get(patient), response, progression)
-        add(patient, values)
-
-    seen = set()
-    for lo, hi in bounds:
-        patient = pid[lo]
-        seen.add(patient)
-        values, res, prog = patient_gcig(patient, day[lo:hi], ca125[lo:hi], cens[lo:hi], ulns[lo:hi],
-                                         assay[lo:hi], event[lo:hi], problem[lo:hi], settings, settings_cache)
-        if res is None:
-            add(patient, values)
-        else:
-            add_with_combined(patient, values, res, prog)
-
-    for patient in clinical_ids:
-        if patient in seen:
-            continue
-        add_with_combined(patient, no_markers_values())
-
-    result = pd.DataFrame(out)
-    result = result.astype({
-        "patient_id": object, "uln": "float64", "n_samples": "Int64", "n_excluded": "Int64",
-        "baseline_day": "Int64", "baseline_value": "float64", "evaluable": "boolean",
-        "responded": "boolean", "response_day": "Int64", "confirmation_day": "Int64",
-        "progressed": "boolean", "progression_day": "Int64",
-    })
-    return result.sort_values("patient_id", kind="stable").reset_index(drop=True)
+        position = clinical_ids.get_indexer(ids)
+        recist_cells = clinical["recist"].to_numpy(dtype=object)
+        recist = np.where(position >= 0, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
+        recist[pd.isna(recist)] = None
+    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+    result = {"patient_id": np.asarray(ids, dtype=object)}
+    for name in COHORT_COLUMNS[1:]:
+        values = columns[name]
+        result[name] = values.array() if isinstance(values, _Masked) else values
+    if has_recist:
+        result["recist"] = recist
+        result["combined_category"] = columns["combined_category"]
+    if not len(ids):   # no patient: the types an empty column of each kind gets
+        empty = pd.DataFrame({name: [] for name in result})
+        return empty.astype({name: values.dtype for name, values in result.items() if name in _TYPED_COLUMNS})
+    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id" else _text_column(values)
+                          for name, values in result.items()})
+    if none is not None:
+        table = table.sort_values("patient_id", kind="stable")
+    return table.reset_index(drop=True)

@@ -183,27 +183,16 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_i
     """
     from .. import kinetics as K
     from ..features import ca125_at_recurrence
-    from ..gcig import _with_combined, no_markers_values, patient_gcig
+    from ..gcig import records_gcig
     from ..scores import published_scores_arrays
 
     gs = bundle.gcig_settings
     n = len(patients)
     problems = {**{p.patient_id: p.reason for p in patients if p.reason is not None}, **problems}
 
-    # --- GCIG response and progression (per patient)
-    cache: dict = {}
-    gcig = []
-    for p in patients:
-        recist = (p.clinical or {}).get("recist")
-        if p.day:
-            values, res, prog = patient_gcig(p.patient_id, p.day, p.ca125, p.censored, p.uln, p.assay, p.event,
-                                             (p.problem,), gs, cache,
-                                             check=False)     # a record: valid under io's rules
-            if res is not None:
-                values = _with_combined(values, recist, res, prog)
-        else:
-            values = _with_combined(no_markers_values(), recist)
-        gcig.append(values)
+    # --- GCIG response and progression (all patients in one call, as columns)
+    gcig_columns = records_gcig(patients, gs)
+    gcig = [dict(zip(gcig_columns, values)) for values in zip(*gcig_columns.values())]
 
     # --- kinetics (all patients with markers at once); its problems make a patient invalid
     index, d, k_status, k_reason, feats, k_problem = _kinetics_of(bundle, patients, problems)

@@ -1,0 +1,476 @@
+"""The GCIG CA-125 rules as one kernel over patient-contiguous arrays (private).
+
+This file is the only statement of the rules of :mod:`ca125kinetics.gcig` (same-day
+aggregation, exclusion windows, baseline, one assay, response, confirmation, progression):
+:mod:`~ca125kinetics.gcig` prepares the arrays, calls :func:`run` and turns its codes and
+numbers into statuses, result objects and reason texts.
+
+One source, two executions
+--------------------------
+The functions are written in the subset of Python that numba compiles (scalar loops,
+indexing, no objects) and take every helper they call as a module global.
+
+* Imported normally (``ca125kinetics._gcig_kernel``), ``_jit`` is the identity: the kernel is
+  plain Python. ``gcig`` runs it on Python lists for small jobs (one patient, a ``predict``
+  batch), which needs neither numba nor numpy scalars and costs a few microseconds a patient.
+* :func:`ca125kinetics.gcig._kernel` loads *this same file* a second time under the module name
+  ``ca125kinetics._gcig_kernel_compiled`` (``importlib``); under that name ``_jit`` is
+  ``numba.njit(cache=True)``, so every function, and the helpers it finds among the module's
+  globals, is compiled. Large jobs (:data:`ca125kinetics.gcig.COMPILED_MIN_PATIENTS`) use
+  it on numpy arrays.
+
+Why a second load of the file rather than ``numba.njit(fn)`` applied to the functions of the
+plain module: a jitted function resolves the helpers it calls from its module's globals at
+compile time, so in the plain module they would be the pure-Python functions (numba cannot
+call them); a separate module whose globals are the jitted helpers needs no patching of
+globals. numba's on-disk cache (``cache=True``) keys each function on this file's path and
+modification time plus the function's qualified name and line, so the compiled module's
+cache stays valid until this file changes, and the plain module never compiles anything.
+
+Inputs are the rows of all patients, sorted by patient then day (input order within a day),
+with ``starts`` the patient offsets (``starts[p]:starts[p + 1]``). A row is a sample
+(``is_sample``) and/or carries an event code. Outputs are written into flat arrays
+``outf`` (``NF`` float columns, NaN = none) and ``outi`` (``NI`` integer columns,
+:data:`MISSING` = none), column-major: output ``F_*`` of patient ``p`` of ``P`` is at
+``F_* * P + p`` (each column contiguous), and the excluded samples into
+``xday``/``xkind``/``xevent`` at the patient's row offset (``I_N_EXCLUDED`` of them).
+"""
+
+from __future__ import annotations
+
+
+if __name__.endswith("_compiled"):   # the compiled load (module docstring)
+    from numba import njit
+
+    _jit = njit(cache=True, nogil=True)
+    # the helpers are inlined into their callers: a call between compiled functions passes
+    # (and reference-counts) every array argument, which cost more than the rules themselves
+    _inline = njit(cache=True, nogil=True, inline="always")
+else:
+    def _jit(func):
+        return func
+
+    _inline = _jit
+
+#: Relative floating-point slack at thresholds (``ca125kinetics.gcig`` module docstring).
+RTOL = 1e-9
+#: An absent integer output (a day that does not exist).
+MISSING = -(2 ** 62)
+
+# settings.duplicates as a code
+DUP_ERROR, DUP_FIRST, DUP_LAST, DUP_MIN, DUP_MAX, DUP_MEAN, DUP_MEDIAN = range(7)
+DUPLICATE_CODES = {"error": DUP_ERROR, "first": DUP_FIRST, "last": DUP_LAST, "min": DUP_MIN,
+                   "max": DUP_MAX, "mean": DUP_MEAN, "median": DUP_MEDIAN}
+# event kinds: the interference events in alphabetical order (ties on a day go to the first
+# name), then mouse antibody; -1 = no event
+EV_NONE, EV_PARACENTESIS, EV_SURGERY, EV_THORACENTESIS, EV_HAMA = -1, 0, 1, 2, 3
+EVENT_NAMES = ("paracentesis", "surgery", "thoracentesis", "mouse_antibody")
+
+# why a patient is not evaluable (response and progression alike)
+W_PROBLEM, W_DAY_ASSAYS, W_NO_BASELINE, W_ASSAY_CHANGE = 0, 1, 2, 3
+# response codes (after the W_* ones)
+R_BASE_CENSORED, R_BASE_LOW, R_NO_SAMPLE, R_NO_FALL = 4, 5, 6, 7
+R_BROKEN_FRACTION, R_BROKEN_RISE, R_UNCONFIRMED, R_RESPONSE = 8, 9, 10, 11
+# progression codes (after the W_* ones)
+P_BASE_CENSORED, P_PROGRESSION, P_PENDING, P_NONE_NADIR, P_NONE_ULN = 4, 5, 6, 7, 8
+# progression groups
+G_NONE, G_A, G_B, G_C = 0, 1, 2, 3
+# response category
+CAT_NONE, CAT_CR, CAT_PR = 0, 1, 2
+
+# float outputs
+F_BASE_VALUE, F_LAST_VALUE, F_RESP_VALUE, F_CONF_VALUE, F_BRK_VALUE, F_BRK_PREV, F_LOW = 0, 1, 2, 3, 4, 5, 6
+F_PROG_VALUE, F_PCONF_VALUE, F_THRESHOLD, F_NADIR, F_CAND_VALUE = 7, 8, 9, 10, 11
+NF = 12
+# integer outputs
+I_N_SAMPLES, I_N_EXCLUDED, I_BASE_DAY, I_LAST_DAY, I_RESP_DAY, I_CONF_DAY, I_BRK_DAY = 0, 1, 2, 3, 4, 5, 6
+I_CATEGORY, I_RCODE, I_PCODE, I_GROUP, I_PROG_DAY, I_PCONF_DAY, I_CAND_DAY = 7, 8, 9, 10, 11, 12, 13
+I_ASSAY1, I_ASSAY1_DAY, I_ASSAY2, I_ASSAY2_DAY, I_PROBLEM_DAY = 14, 15, 16, 17, 18
+NI = 19
+# float settings (prm_f) and integer settings (prm_i)
+S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
+S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP, S_DUPLICATES = 0, 1, 2, 3, 4
+
+
+@_inline
+def _le(a, b):
+    """``a <= b`` up to the relative floating-point slack."""
+    return a <= b + RTOL * abs(b)
+
+
+@_inline
+def _ge(a, b):
+    """``a >= b`` up to the relative floating-point slack."""
+    return a >= b - RTOL * abs(b)
+
+
+@_inline
+def _fsum(values, n, partials):
+    """``math.fsum(values[:n])`` for finite values: Shewchuk's exact partials and CPython's
+    correctly rounded (half-even) final sum, step for step."""
+    m = 0
+    for idx in range(n):
+        x = values[idx]
+        i = 0
+        for j in range(m):
+            y = partials[j]
+            if abs(x) < abs(y):
+                x, y = y, x
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            x = hi
+        m = i
+        if x != 0.0:
+            partials[m] = x
+            m += 1
+    total = 0.0
+    if m > 0:
+        m -= 1
+        total = partials[m]
+        lo = 0.0
+        while m > 0:
+            x = total
+            m -= 1
+            y = partials[m]
+            total = x + y
+            lo = y - (total - x)
+            if lo != 0.0:
+                break
+        if m > 0 and ((lo < 0.0 and partials[m - 1] < 0.0) or (lo > 0.0 and partials[m - 1] > 0.0)):
+            y = lo * 2.0
+            x = total + y
+            if y == x - total:
+                total = x
+    return total
+
+
+@_inline
+def _median(values, n):
+    """Median of ``values[:n]`` (sorted in place): the middle value, or the mean of the two."""
+    for i in range(1, n):
+        x = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > x:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = x
+    mid = n // 2
+    if n % 2:
+        return values[mid]
+    return (values[mid - 1] + values[mid]) / 2
+
+
+@_inline
+def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma, work, partials):
+    """Same-day samples of rows ``lo:hi`` merged into ``md/mv/mc/ma[lo:]``.
+
+    Returns ``(end, day_assays)``: the end of the merged samples and the first day whose
+    samples name two assays (:data:`MISSING` if none). **Decision** (``gcig._aggregate``):
+    first/last/min/max keep the chosen sample's censoring; mean/median are censored when any
+    sample is. The day's assay is the first name in sort order (codes are sorted names).
+    """
+    m = lo
+    day_assays = MISSING
+    r = lo
+    while r < hi:
+        if not is_sample[r]:
+            r += 1
+            continue
+        d = day[r]
+        k = 0
+        first = last = r
+        imin = imax = r
+        any_cens = False
+        code = -1
+        two = False
+        q = r
+        while q < hi and day[q] == d:
+            if is_sample[q]:
+                v = value[q]
+                work[k] = v
+                k += 1
+                last = q
+                if v < value[imin]:
+                    imin = q
+                if v > value[imax]:
+                    imax = q
+                if cens[q]:
+                    any_cens = True
+                a = assay[q]
+                if a >= 0:
+                    if code < 0:
+                        code = a
+                    elif a != code:
+                        two = True
+                        if a < code:
+                            code = a
+            q += 1
+        if two and day_assays == MISSING:
+            day_assays = d
+        if k == 1 or dup == DUP_FIRST or dup == DUP_ERROR:
+            v, c = value[first], cens[first]
+        elif dup == DUP_LAST:
+            v, c = value[last], cens[last]
+        elif dup == DUP_MIN:
+            v, c = value[imin], cens[imin]
+        elif dup == DUP_MAX:
+            v, c = value[imax], cens[imax]
+        elif dup == DUP_MEAN:
+            v, c = _fsum(work, k, partials) / k, any_cens
+        else:
+            v, c = _median(work, k), any_cens
+        md[m] = d
+        mv[m] = v
+        mc[m] = c
+        ma[m] = code
+        m += 1
+        r = q
+    return m, day_assays
+
+
+@_inline
+def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xevent):
+    """Drop the merged samples ``lo:end`` drawn within an exclusion window of the events of
+    rows ``lo:hi``; each excluded sample goes to ``xday/xkind/xevent[lo:]``. Returns
+    ``(end, n_excluded)``.
+
+    A sample on or after the first mouse-antibody day is excluded (HAMA); otherwise one
+    drawn ``0 <= day - event_day <= i_window`` after an interference event, reported against
+    the earliest such event (first kind in name order on a tie).
+    """
+    hama = MISSING
+    any_interference = False
+    for r in range(lo, hi):
+        k = event[r]
+        if k == EV_HAMA:
+            if hama == MISSING or day[r] < hama:
+                hama = day[r]
+        elif k >= 0:
+            any_interference = True
+    if hama == MISSING and not any_interference:
+        return end, 0
+    keep = lo
+    n_ex = 0
+    for j in range(lo, end):
+        d = md[j]
+        kind = EV_NONE
+        when = 0
+        if hama != MISSING and d >= hama:
+            kind = EV_HAMA
+            when = hama
+        elif any_interference:
+            for r in range(lo, hi):
+                k = event[r]
+                if k >= 0 and k != EV_HAMA:
+                    e = day[r]
+                    if 0 <= d - e <= i_window and (kind == EV_NONE or (e == when and k < kind)):
+                        kind = k
+                        when = e
+        if kind == EV_NONE:
+            md[keep] = d
+            mv[keep] = mv[j]
+            mc[keep] = mc[j]
+            ma[keep] = ma[j]
+            keep += 1
+        else:
+            xday[lo + n_ex] = d
+            xkind[lo + n_ex] = kind
+            xevent[lo + n_ex] = when
+            n_ex += 1
+    return keep, n_ex
+
+
+@_inline
+def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
+    """GCIG response of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
+    base = mv[b]
+    if mc[b]:
+        outi[I_RCODE * n_p + p] = R_BASE_CENSORED
+        return
+    if not _ge(base, prm_f[S_EVALUABLE_FACTOR] * uln):
+        outi[I_RCODE * n_p + p] = R_BASE_LOW
+        return
+    thr = prm_f[S_RESPONSE_FRACTION] * base
+    first = -1
+    for i in range(b + 1, end):
+        if _le(mv[i], thr):
+            first = i
+            break
+    if first < 0:
+        if b + 1 == end:
+            outi[I_RCODE * n_p + p] = R_NO_SAMPLE
+        else:
+            low = mv[b + 1]
+            for i in range(b + 2, end):
+                if mv[i] < low:
+                    low = mv[i]
+            outf[F_LOW * n_p + p] = low
+            outi[I_RCODE * n_p + p] = R_NO_FALL
+        return
+    fall_day = md[first]
+    outi[I_RESP_DAY * n_p + p] = fall_day
+    outf[F_RESP_VALUE * n_p + p] = mv[first]
+    confirm = -1
+    for j in range(first, end):
+        if md[j] - fall_day >= prm_i[S_CONFIRMATION_DAYS]:
+            confirm = j
+            break
+    tol = prm_f[S_ASSAY_TOLERANCE]
+    stop = end if confirm < 0 else confirm + 1
+    for k in range(first, stop):
+        v = mv[k]
+        prev = mv[k - 1]
+        broken = -1
+        if not _le(v, thr):
+            broken = R_BROKEN_FRACTION
+        elif not _le(v, tol * prev) and not (_le(v, uln) and _le(prev, uln)):
+            broken = R_BROKEN_RISE
+        if broken >= 0:
+            outi[I_RCODE * n_p + p] = broken
+            outi[I_BRK_DAY * n_p + p] = md[k]
+            outf[F_BRK_VALUE * n_p + p] = v
+            outf[F_BRK_PREV * n_p + p] = prev
+            return
+    if confirm < 0:
+        outi[I_RCODE * n_p + p] = R_UNCONFIRMED
+        return
+    outi[I_RCODE * n_p + p] = R_RESPONSE
+    outi[I_CONF_DAY * n_p + p] = md[confirm]
+    outf[F_CONF_VALUE * n_p + p] = mv[confirm]
+    outi[I_CATEGORY * n_p + p] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
+
+
+@_inline
+def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
+    """GCIG progression of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
+    base = mv[b]
+    normal_baseline = _le(base, uln)
+    if mc[b] and not normal_baseline:
+        outi[I_PCODE * n_p + p] = P_BASE_CENSORED
+        return
+    factor = prm_f[S_PROGRESSION_FACTOR]
+    gap = prm_i[S_PROGRESSION_GAP]
+    normalised = False
+    nadir = base
+    pending = -1
+    for k in range(b + 1, end):
+        v = mv[k]
+        if normal_baseline:
+            group, thr = G_C, factor * uln
+        elif normalised:
+            group, thr = G_A, factor * uln
+        else:
+            group, thr = G_B, factor * nadir
+        if not mc[k] and _ge(v, thr) and not _le(v, uln):
+            confirm = -1
+            for m in range(k + 1, end):
+                if md[m] - md[k] >= gap:
+                    confirm = m
+                    break
+            if confirm < 0:
+                pending = k
+                break
+            held = True
+            for q in range(k + 1, confirm + 1):
+                if mc[q] or not _ge(mv[q], thr):
+                    held = False
+                    break
+            if held:
+                outi[I_PCODE * n_p + p] = P_PROGRESSION
+                outi[I_GROUP * n_p + p] = group
+                outi[I_PROG_DAY * n_p + p] = md[k]
+                outf[F_PROG_VALUE * n_p + p] = v
+                outi[I_PCONF_DAY * n_p + p] = md[confirm]
+                outf[F_PCONF_VALUE * n_p + p] = mv[confirm]
+                outf[F_THRESHOLD * n_p + p] = thr
+                outf[F_NADIR * n_p + p] = nadir
+                return
+        if _le(v, uln):
+            normalised = True
+        if v < nadir:
+            nadir = v
+    group = G_C if normal_baseline else (G_A if normalised else G_B)
+    outi[I_GROUP * n_p + p] = group
+    outf[F_THRESHOLD * n_p + p] = factor * (nadir if group == G_B else uln)
+    outf[F_NADIR * n_p + p] = nadir
+    if pending >= 0:
+        # the candidate's group, threshold and nadir are those after the last sample
+        outi[I_PCODE * n_p + p] = P_PENDING
+        outi[I_CAND_DAY * n_p + p] = md[pending]
+        outf[F_CAND_VALUE * n_p + p] = mv[pending]
+    elif group == G_B:
+        outi[I_PCODE * n_p + p] = P_NONE_NADIR
+    else:
+        outi[I_PCODE * n_p + p] = P_NONE_ULN
+
+
+@_inline
+def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
+             md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
+    """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
+    n_p = len(uln)
+    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, prm_i[S_DUPLICATES],
+                                  md, mv, mc, ma, work, partials)
+    end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma,
+                         xday, xkind, xevent)
+    outi[I_N_SAMPLES * n_p + p] = end - lo
+    outi[I_N_EXCLUDED * n_p + p] = n_ex
+    if end > lo:
+        outi[I_LAST_DAY * n_p + p] = md[end - 1]
+        outf[F_LAST_VALUE * n_p + p] = mv[end - 1]
+    why = -1
+    if problem[p]:
+        why = W_PROBLEM
+    elif day_assays != MISSING:
+        why = W_DAY_ASSAYS
+        outi[I_PROBLEM_DAY * n_p + p] = day_assays
+    if why < 0:
+        b = -1
+        for j in range(lo, end):
+            if md[j] > 0:
+                break
+            if md[j] >= -prm_i[S_BASELINE_WINDOW]:
+                b = j
+        if b < 0:
+            why = W_NO_BASELINE
+        else:
+            # one assay from the baseline on (unnamed samples never count as a change)
+            first = -1
+            for j in range(b, end):
+                a = ma[j]
+                if a < 0:
+                    continue
+                if first < 0:
+                    first = j
+                elif a != ma[first]:
+                    why = W_ASSAY_CHANGE
+                    outi[I_ASSAY1 * n_p + p] = ma[first]
+                    outi[I_ASSAY1_DAY * n_p + p] = md[first]
+                    outi[I_ASSAY2 * n_p + p] = a
+                    outi[I_ASSAY2_DAY * n_p + p] = md[j]
+                    break
+    if why >= 0:
+        outi[I_RCODE * n_p + p] = why
+        outi[I_PCODE * n_p + p] = why
+        return
+    outi[I_BASE_DAY * n_p + p] = md[b]
+    outf[F_BASE_VALUE * n_p + p] = mv[b]
+    _response(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
+    _progression(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
+
+
+@_jit
+def run(starts, day, value, cens, assay, event, is_sample, uln, problem, skip, prm_f, prm_i,
+        md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
+    """The GCIG outputs of every patient not marked ``skip`` (module docstring: layout).
+
+    ``md/mv/mc/ma`` (one per row), ``work`` and ``partials`` (one more than the longest
+    patient) are scratch; ``outf``/``outi`` must be filled with NaN/:data:`MISSING` first.
+    """
+    for p in range(len(starts) - 1):
+        if not skip[p]:
+            _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
+                     prm_f, prm_i, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)

@@ -1,0 +1,95 @@
+"""The GCIG rules reproduce their recorded contract exactly, reasons included.
+
+``tests/data/gcig_contract.parquet`` holds the outputs of ``gcig_cohort``,
+``gcig_response`` and ``gcig_progression`` recorded by the per-patient implementation the
+kernel replaced, on the committed synthetic cohort and on a generated stress cohort reaching
+every branch of the rules (``tests/data/gcig_contract_generator.py`` says how it is
+produced). Both executions of the kernel (plain Python and numba-compiled) must give it.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ca125kinetics import gcig
+
+DATA = Path(__file__).parent / "data"
+sys.path.insert(0, str(DATA))
+import gcig_contract_generator as generator  # noqa: E402
+
+EXPECTED = pd.read_parquet(DATA / "gcig_contract.parquet")
+
+
+def _round_trip(table: pd.DataFrame) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    return pd.read_parquet(io.BytesIO(buffer.getvalue()))
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_rules_reproduce_the_recorded_contract(monkeypatch, compiled):
+    monkeypatch.setattr(gcig, "use_compiled", lambda n_patients: compiled)
+    got = _round_trip(generator.build())
+    assert got["case"].tolist() == EXPECTED["case"].tolist()
+    for case, expected in EXPECTED.groupby("case", sort=False):
+        pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
+
+
+def test_predict_records_give_the_cohort_columns():
+    """``records_gcig`` (predict's batch call, one list per column) and ``gcig_cohort`` are
+    the same rules on the same patients: every cell equal, missing cells None."""
+    from ca125kinetics import io
+    from ca125kinetics.settings import GcigSettings
+
+    syn = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    clinical = io.read_clinical(syn / "clinical.csv", on_error="flag", require=("patient_id",))
+    markers = io.read_markers(syn / "markers.csv", clinical=clinical, on_error="flag")
+    settings = GcigSettings()
+    records = io.records_from_frames(markers, clinical)
+    got = gcig.records_gcig(records, settings)
+    table = gcig.gcig_cohort(markers, clinical, settings=settings).set_index("patient_id")
+    table = table.loc[[r.patient_id for r in records]]
+    assert list(got) == [*gcig.COHORT_COLUMNS[1:], "combined_category"]
+    for name, values in got.items():
+        expected = [None if pd.isna(v) else v for v in table[name].tolist()]
+        assert values == expected, name
+
+
+def test_cohort_column_types():
+    """Column types as before the kernel: ids object, nullable integers and booleans, and text
+    columns typed as pandas types text (``str`` from pandas 3; object before); a column with
+    no text at all (no patient has a category) stays object."""
+    markers, clinical = generator.stress_cohort(60)
+    table = gcig.gcig_cohort(markers, clinical)
+    text = pd.Series(["x"]).dtype
+    fixed = {"patient_id": "object", "uln": "float64", "n_samples": "Int64", "n_excluded": "Int64",
+             "baseline_day": "Int64", "baseline_value": "float64", "evaluable": "boolean", "responded": "boolean",
+             "response_day": "Int64", "confirmation_day": "Int64", "progressed": "boolean",
+             "progression_day": "Int64"}
+    for name in table.columns:
+        assert table[name].dtype == fixed.get(name, text), name
+    none = gcig.gcig_cohort(markers[markers["patient_id"] == "S00000"].assign(ca125=1.0))
+    assert none["category"].dtype == object and none["category"].isna().all()
+
+
+def test_messages_quote_cells_as_the_frame_holds_them():
+    """Invalid cells are quoted as the frame holds them, whatever else the table holds: an
+    integer CA-125 column stays integer next to clinical-only patients, and a missing day of
+    a nullable Int64 column is ``<NA>`` (literal messages of the per-patient implementation
+    at commit 0e3e63c)."""
+    markers = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": [0, 30, 0, 30], "ca125": [100, -3, 100, 20]})
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["PR", "SD", "CR"]})
+    table = gcig.gcig_cohort(markers, clinical).set_index("patient_id")
+    assert table.loc["a", "reason"] == ("patient 'a', column 'ca125': CA-125 value -3 on day 30 must be finite and "
+                                        ">= 0 U/mL; correct or remove the sample")
+    assert table.loc["c", "status"] == "no_markers"
+    markers = markers.assign(day=pd.array([0, None, 0, 30], dtype="Int64"), ca125=[100.0, 40.0, 100.0, 20.0])
+    table = gcig.gcig_cohort(markers).set_index("patient_id")
+    assert table.loc["a", "reason"] == ("day <NA> is not an integer day; give integer days from the first dose, or "
+                                        "dates together with treatment_start")
+    assert table.loc["b", "status"] == "unconfirmed"

@@ -1,0 +1,128 @@
+"""Tests of ca125kinetics._gcig_kernel: its two executions (plain Python, numba-compiled) agree.
+
+The kernel is one source run two ways (see its module docstring); these properties feed
+both the same random patient-contiguous rows and settings and require identical outputs,
+every float bit included. Whether the outputs are right is the business of
+``test_gcig.py`` (hand-worked series) and ``test_gcig_contract.py`` (the recorded contract).
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from hypothesis import given, settings as hsettings, strategies as st
+
+from ca125kinetics import _gcig_kernel as K
+from ca125kinetics import gcig
+from ca125kinetics.settings import GcigSettings
+
+# values near the thresholds of the default rules (ULN 35: 2 x ULN = 70, 50 % falls, 1.10 x rises)
+_VALUES = st.one_of(st.sampled_from([0.0, 5.0, 17.5, 35.0, 35.1, 69.9, 70.0, 100.0, 110.00000000000001,
+                                     140.0, 198.00000000000003, 200.0, 400.0]),
+                    st.floats(0, 5000, allow_nan=False, allow_infinity=False))
+_ROW = st.tuples(st.integers(-30, 150), _VALUES, st.booleans(), st.integers(-1, 2), st.integers(-1, 3),
+                 st.booleans())
+_PATIENT = st.tuples(st.lists(_ROW, min_size=1, max_size=12), st.sampled_from([30.0, 35.0, 35.0, 50.0]),
+                     st.booleans())
+_SETTINGS = st.builds(
+    GcigSettings, evaluable_factor=st.sampled_from([2.0, 1.5, 2.5]),
+    baseline_window_days=st.sampled_from([14, 7, 0]), response_fraction=st.sampled_from([0.5, 0.6]),
+    confirmation_days=st.sampled_from([28, 21, 0]), assay_tolerance=st.sampled_from([1.1, 1.25, 1.0]),
+    interference_window_days=st.sampled_from([28, 0, 10]), progression_factor=st.sampled_from([2.0, 1.5]),
+    progression_gap_days=st.sampled_from([7, 0, 14]), duplicates=st.sampled_from(sorted(K.DUPLICATE_CODES)))
+
+
+def _rows(patients, settings) -> gcig._Rows:
+    """Kernel rows of generated patients: sorted by day within patient, a row without an
+    event always a sample."""
+    day, value, cens, assay, event, sample, starts = [], [], [], [], [], [], [0]
+    for rows, _, _ in patients:
+        for d, v, c, a, e, s in sorted(rows, key=lambda r: r[0]):
+            day.append(d)
+            value.append(v if s or e < 0 else np.nan)
+            cens.append(c)
+            assay.append(a)
+            event.append(e)
+            sample.append(s or e < 0)
+        starts.append(len(day))
+    n = len(patients)
+    return gcig._Rows(starts=np.array(starts), day=np.array(day, dtype=np.int64), value=np.array(value),
+                      cens=np.array(cens), assay=np.array(assay, dtype=np.int64),
+                      event=np.array(event, dtype=np.int64), is_sample=np.array(sample),
+                      uln=np.array([u for _, u, _ in patients]), problem=np.array([p for _, _, p in patients]),
+                      skip=np.zeros(n, dtype=bool), texts={}, assay_names=("A", "B", "C"), settings=settings)
+
+
+def _same(a, b) -> bool:
+    return a.shape == b.shape and bool(np.all((a == b) | (np.isnan(a) & np.isnan(b)) if a.dtype.kind == "f"
+                                              else a == b))
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(st.lists(_PATIENT, min_size=1, max_size=8), _SETTINGS)
+def test_compiled_and_python_kernels_agree(patients, settings):
+    rows = _rows(patients, settings)
+    plain, compiled = gcig._run(rows, compiled=False), gcig._run(rows, compiled=True)
+    assert _same(plain.f, compiled.f)
+    assert _same(plain.i, compiled.i)
+    n_excluded = plain.i[:, K.I_N_EXCLUDED]
+    for p in range(len(patients)):   # the excluded samples (the rest of those arrays is scratch)
+        lo = rows.starts[p]
+        at = slice(lo, lo + n_excluded[p])
+        for name in ("xday", "xkind", "xevent"):
+            assert _same(getattr(plain, name)[at], getattr(compiled, name)[at])
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(0, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
+def test_kernel_fsum_is_math_fsum(values):
+    import math
+
+    partials = [0.0] * (len(values) + 1)
+    assert K._fsum(list(values), len(values), partials) == math.fsum(values)
+    compiled = gcig._compiled_kernel()
+    assert compiled._fsum(np.array(values), len(values), np.empty(len(values) + 1)) == math.fsum(values)
+
+
+def test_small_jobs_do_not_import_numba():
+    import subprocess
+
+    code = ("import sys; from ca125kinetics.gcig import gcig_response, gcig_cohort; import pandas as pd; "
+            "gcig_response([0, 21, 49], [400, 150, 100]); "
+            "gcig_cohort(pd.DataFrame({'patient_id': ['a', 'a'], 'day': [0, 30], 'ca125': [100.0, 20.0]})); "
+            "print('numba' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_large_jobs_run_compiled(monkeypatch):
+    monkeypatch.setattr(gcig, "COMPILED_MIN_PATIENTS", 50_000)
+    monkeypatch.setattr(gcig, "COMPILED_LOADED_MIN_PATIENTS", 1_000)
+    monkeypatch.setattr(gcig, "_compiled_loaded", lambda: False)
+    assert not gcig.use_compiled(49_999) and gcig.use_compiled(50_000)
+    monkeypatch.setattr(gcig, "_compiled_loaded", lambda: True)   # its start-up paid: from 1,000 patients
+    assert not gcig.use_compiled(999) and gcig.use_compiled(1_000)
+    calls = []
+    monkeypatch.setattr(gcig, "_compiled_kernel", lambda real=gcig._compiled_kernel: calls.append(1) or real())
+    rows = _rows([([(0, 100.0, False, 0, -1, True)], 35.0, False)] * 3, GcigSettings())
+    monkeypatch.setattr(gcig, "use_compiled", lambda n_patients: n_patients >= 3)
+    gcig._run(rows)
+    assert calls == [1]
+    monkeypatch.setattr(gcig, "use_compiled", lambda n_patients: n_patients >= 4)
+    gcig._run(rows)
+    assert calls == [1]
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.one_of(st.floats(allow_nan=False, allow_infinity=False), st.sampled_from([0.0, -0.0, 70.0, 1e-5])),
+                min_size=0, max_size=1200),
+       st.lists(st.integers(-10 ** 6, 10 ** 6), min_size=0, max_size=1200))
+def test_reason_numbers_are_written_one_by_one(floats, ints):
+    """The column-wise number texts of the reasons (distinct values written once, days by
+    position in their range) equal ``format`` of each value: ``_num`` and whole days."""
+    x = np.array(floats, dtype=float)
+    assert gcig._texts(x, ".6g") == [format(v, ".6g") for v in floats]
+    d = np.array(ints, dtype=np.int64)
+    assert gcig._texts(d, "d") == [format(v, "d") for v in ints]
+    assert gcig._texts(np.arange(-300, 300), "d") == [str(v) for v in range(-300, 300)]
