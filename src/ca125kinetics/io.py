@@ -188,12 +188,14 @@ class _Problem:
 class _Collector:
     """Collects per-row problems so one call can report all of them at once.
 
-    ``rows`` (row labels as the user sees them) and ``patients`` are aligned 1-D arrays.
+    ``rows`` (row labels as the user sees them, e.g. an int64 array of a file's rows) and
+    ``patients`` are aligned 1-D arrays; a message is formatted only for a row with a problem,
+    so a valid table of millions of rows costs nothing here.
     """
 
     def __init__(self, source: str, rows, patients):
         self.source = source
-        self.rows = np.asarray(rows, dtype=object)
+        self.rows = np.asarray(rows)
         self.patients = np.asarray(patients, dtype=object)
         self.problems: list[_Problem] = []
 
@@ -202,7 +204,7 @@ class _Collector:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         for pos in positions:
             text = message(pos) if callable(message) else message
-            self.problems.append(_Problem(self.rows[pos], self.patients[pos], column, text))
+            self.problems.append(_Problem(_shown(self.rows[pos]), self.patients[pos], column, text))
 
     def error(self) -> InvalidInputError:
         first = self.problems[0]
@@ -459,12 +461,213 @@ def _array(values) -> np.ndarray:
     return out
 
 
-def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None, *, arrow: bool = False) -> dict:
     """The columns of a DataFrame as arrays (only the rows at positions ``take`` if given),
-    names stripped of surrounding space."""
+    names stripped of surrounding space.
+
+    With ``arrow``, a text column held by Arrow (what ``pandas.read_parquet`` and
+    ``pandas.read_csv`` give with pandas >= 3, or a ``string[pyarrow]`` column) stays in Arrow
+    form as a :class:`_Text`, which the validators read column-wise (:func:`read_markers`,
+    :func:`read_clinical`); any other column is a numpy array (:func:`_array`).
+    """
     if take is None:
-        return {str(c).strip(): _array(values) for c, values in frame.items()}
+        return {str(c).strip(): (_Text.of(values.array) if arrow else None) or _array(values)
+                for c, values in frame.items()}
     return {str(c).strip(): _array(values.array[take]) for c, values in frame.items()}
+
+
+def _np(values):
+    """A column as the numpy array of :func:`_array` (a :class:`_Text` converted)."""
+    return values.numpy() if isinstance(values, _Text) else values
+
+
+#: First and last bytes of a text cell that need no stripping: ASCII letters, digits and
+#: punctuation (``str.strip`` removes whitespace only; a non-ASCII end is left to Python).
+_GRAPHIC = (0x21, 0x7E)
+#: Longest plain decimal text read by Arrow's parser (:meth:`_Text.numbers`); the longer
+#: (and any other) text is read by :func:`_parse_numbers`' rules, once per distinct value.
+_PLAIN_DIGITS = 17
+
+
+class _Text:
+    """A text column in Arrow form, read column-wise with the rules of the numpy columns.
+
+    Each rule gives the result the element-wise rule gives on the same cells (the column as
+    :func:`_array` would return it, :meth:`numpy`): cells that need no Python at all (text
+    without surrounding space; plain decimal numbers) are handled by Arrow kernels; every
+    other cell is handed to the element-wise rule once per distinct value, and the results
+    are taken back to the rows. A million-row column thus costs a few Arrow passes.
+
+    Parameters
+    ----------
+    source : pandas ExtensionArray
+        An Arrow-backed string array (kept: :meth:`numpy` converts it as :func:`_array` does).
+    arrow : pyarrow.Array
+        Its values as one string or large_string array.
+    """
+
+    __slots__ = ("source", "arrow", "_stripped", "_codes")
+
+    def __init__(self, source, arrow):
+        self.source, self.arrow = source, arrow
+        self._stripped = self._codes = None
+
+    @classmethod
+    def of(cls, values) -> _Text | None:
+        """A :class:`_Text` of a pandas array held by Arrow as strings, else None."""
+        if not hasattr(values, "__arrow_array__") or not isinstance(values, pd.api.extensions.ExtensionArray):
+            return None
+        kind = getattr(values.dtype, "storage", None)
+        pa_type = getattr(values.dtype, "pyarrow_dtype", None)
+        if kind not in ("pyarrow", "pyarrow_numpy") and pa_type is None:
+            return None
+        import pyarrow as pa
+
+        chunked = values.__arrow_array__()
+        if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+            return None
+        arrow = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+        return cls(values, arrow)
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def __getitem__(self, i):
+        """One cell as the numpy column holds it (for messages)."""
+        return self.source[int(i)]
+
+    def numpy(self) -> np.ndarray:
+        """The column as :func:`_array` returns it (an object array)."""
+        return _array(self.source)
+
+    def missing(self) -> np.ndarray:
+        """:func:`_missing` of the column: cells that hold nothing (an empty string is not)."""
+        return self.arrow.is_null().to_numpy(zero_copy_only=False)
+
+    def stripped(self):
+        """:func:`_text` in Arrow form: surrounding space removed; empty or missing -> null."""
+        if self._stripped is None:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
+            arr = self.arrow
+            odd = ~_graphic_ends(arr)      # surrounding space, a non-ASCII end, or empty
+            if arr.null_count:
+                odd &= ~self.missing()
+            if odd.any():
+                fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
+                arr = pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
+            self._stripped = arr
+        return self._stripped
+
+    def codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, values)``: the distinct stripped texts (an object array) and, per row,
+        the index of its text, -1 where it is missing (so ``np.append(f(values), m)[index]``
+        maps a function ``f`` of the texts to the rows, ``m`` on missing cells)."""
+        if self._codes is None:
+            self._codes = _distinct(self.stripped())
+        return self._codes
+
+    def text(self) -> np.ndarray:
+        """:func:`_text` of the column (an object array, None where missing or empty)."""
+        index, values = self.codes()
+        return np.append(values, None)[index]
+
+    def mapped(self, fn, missing, dtype=object) -> np.ndarray:
+        """``fn`` of every stripped text (computed once per distinct text), ``missing`` where
+        the cell is missing or empty."""
+        index, values = self.codes()
+        out = np.empty(len(values) + 1, dtype=dtype)
+        out[:-1] = [fn(v) for v in values]
+        out[-1] = missing
+        return out[index]
+
+    def numbers(self, decimal: str, thousands: str | None, parse) -> tuple[np.ndarray, ...]:
+        """``parse`` (:func:`_parse_numbers` or :func:`_parse_values`) of the column.
+
+        Plain decimal texts (ASCII digits with at most one ``decimal`` mark, at most
+        :data:`_PLAIN_DIGITS` characters), which every number format reads the same way, are
+        parsed by Arrow (correctly rounded, as pandas and Python read them); the other texts
+        by ``parse`` itself, once per distinct text. Returns ``parse``'s arrays.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = self.stripped()
+        n = len(text)
+        valid = text.is_valid().to_numpy(zero_copy_only=False)
+        plain = valid & (pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False) <= _PLAIN_DIGITS)
+        if plain.any():
+            digits = pc.replace_substring(text, decimal, "", max_replacements=1)
+            plain &= pc.ascii_is_decimal(digits).fill_null(False).to_numpy(zero_copy_only=False)
+        value = np.full(n, np.nan)
+        if plain.any():
+            cells = text.filter(pa.array(plain))
+            if decimal != ".":
+                cells = pc.replace_substring(cells, decimal, ".", max_replacements=1)
+            value[plain] = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+        out = [value] + [np.zeros(n, dtype=bool) for _ in range(1 if parse is _parse_numbers else 2)]
+        rest = valid & ~plain
+        if rest.any():
+            index, values = _distinct(text.filter(pa.array(rest)))
+            parsed = parse(values, decimal, thousands)
+            for target, result in zip(out, parsed if isinstance(parsed, tuple) else (parsed,)):
+                target[rest] = result[index]
+        return tuple(out)
+
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, uniques)`` of identifiers: the distinct stripped texts sorted (as Python
+        sorts strings), and each row's position among them (-1 where missing)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = self.stripped()
+        if len(text) > 1 and text.null_count == 0:
+            head, tail = text.slice(0, len(text) - 1), text.slice(1)
+            if pc.all(pc.less_equal(head, tail)).as_py():      # sorted (a registry export)
+                change = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
+                starts = np.flatnonzero(np.concatenate([[True], change]))
+                codes = np.cumsum(np.concatenate([[0], change]), dtype=np.int64)
+                uniques = text.take(pa.array(starts)).to_numpy(zero_copy_only=False)
+                return codes, np.asarray(uniques, dtype=object)
+        index, values = self.codes()
+        # UTF-8 byte order is code point order, the order of Python's string comparison
+        order = pc.sort_indices(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(values) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        rank[-1] = -1
+        return rank[index], values[order]
+
+
+def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, values)`` of an Arrow array: its distinct values (an object array) and each
+    cell's position among them, -1 where null."""
+    encoded = arr.dictionary_encode()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    index = indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return index, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _graphic_ends(arr) -> np.ndarray:
+    """Cells of an Arrow string array whose first and last bytes are :data:`_GRAPHIC` (so
+    that ``str.strip`` leaves them as they are), read from the array's buffers."""
+    import pyarrow as pa
+
+    n = len(arr)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    buffers = arr.buffers()
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset:arr.offset + n + 1]
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    if not len(data):
+        return np.zeros(n, dtype=bool)
+    lo, hi = _GRAPHIC
+    first = data.take(offsets[:-1], mode="clip")
+    last = data.take(offsets[1:] - 1, mode="clip")
+    return (offsets[1:] > offsets[:-1]) & ((first - lo) <= (hi - lo)) & ((last - lo) <= (hi - lo))
 
 
 def _require(columns, required, source: str, what: str) -> None:
@@ -479,6 +682,8 @@ def _require(columns, required, source: str, what: str) -> None:
 
 def _text(values: np.ndarray) -> np.ndarray:
     """Strings with surrounding space removed; missing (None, NaN, NA, '') becomes None."""
+    if isinstance(values, _Text):
+        return values.text()
     out = np.empty(len(values), dtype=object)
     out[:] = [v.strip() if type(v) is str else v for v in values]
     out[pd.isna(out)] = None
@@ -497,6 +702,8 @@ def _shown(v):
 
 def _missing(values: np.ndarray) -> np.ndarray:
     """Cells that hold nothing (None, NaN, NA); an empty string is not missing here."""
+    if isinstance(values, _Text):
+        return values.missing()
     return np.asarray(pd.isna(values), dtype=bool)
 
 
@@ -518,9 +725,33 @@ def _id_array(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _patient_ids(values) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(ids, codes, uniques)``: :func:`_id_array` of a column and, for a :class:`_Text`
+    column, its factorisation (:meth:`_Text.ids`; None otherwise, see :func:`_factorised`)."""
+    if isinstance(values, _Text):
+        codes, uniques = values.ids()
+        return np.append(uniques, None)[codes], codes, uniques
+    return _id_array(values), None, None
+
+
+def _factorised(ids: np.ndarray, codes=None, uniques=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of identifiers (no missing one): ``uniques`` sorted,
+    ``ids == uniques[codes]``; ``codes``/``uniques`` already known are returned."""
+    if codes is not None:
+        return codes, uniques
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
 def _ids(series: pd.Series) -> pd.Series:
     """Patient identifiers of a column as a Series of strings (None where empty)."""
     return pd.Series(_id_array(_array(series)), index=series.index, dtype=object)
+
+
+def _row_labels(rows: pd.Series) -> np.ndarray:
+    """Row labels of a loaded table as the messages name them: a file's row numbers stay
+    an integer array (a number is made for a row with a problem only), other labels objects."""
+    return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
 def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> None:
@@ -530,7 +761,7 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> No
         listed = ", ".join(str(rows[i]) for i in empty[:_MAX_LISTED])
         raise InvalidInputError(
             f"patient_id is empty in {len(empty)} row(s) ({listed}); {how}",
-            source=source, row=rows[empty[0]], column="patient_id",
+            source=source, row=_shown(rows[empty[0]]), column="patient_id",
         )
 
 
@@ -730,6 +961,8 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None):
     """
     if isinstance(values, pd.Series):
         return pd.Series(_parse_numbers(_array(values), decimal, thousands), index=values.index, dtype=float)
+    if isinstance(values, _Text):
+        return values.numbers(decimal, thousands, _parse_numbers)[0]
     if values.dtype.kind in "iufb":
         return values.astype(float)
     text = _text(values)
@@ -873,6 +1106,11 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
+def _event_kind(text: str) -> str:
+    """An ``event`` cell (stripped) as the event kinds are written: lower case, underscores."""
+    return text.lower().replace(" ", "_")
+
+
 def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
@@ -880,6 +1118,8 @@ def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = N
     The number (and the limit ``x`` of ``"<x"``) is read by :func:`_parse_numbers` with the
     stated ``decimal`` and ``thousands``.
     """
+    if isinstance(raw, _Text):
+        return raw.numbers(decimal, thousands, _parse_values)
     if not _is_text(raw):
         value = raw.astype(float)
         return value, np.zeros(len(raw), dtype=bool), np.zeros(len(raw), dtype=bool)
@@ -910,6 +1150,14 @@ class _MarkerRows:
     extra: dict
     problems: _Collector
     value_name: str = "ca125"      # the marker's value column (the ``ca125`` field holds its values)
+    codes: np.ndarray | None = None     # patient_id factorised (:func:`_factorised`), when known
+    uniques: np.ndarray | None = None
+
+    def factorised(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, uniques)`` of ``patient_id`` (``uniques`` sorted)."""
+        if self.codes is None:
+            self.codes, self.uniques = _factorised(self.patient_id)
+        return self.codes, self.uniques
 
 
 def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
@@ -935,7 +1183,9 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     else:
         _require(columns, ("patient_id", vc, "day"), label, "markers")
     n = len(rows)
-    pid = _id_array(columns["patient_id"])
+    fast = ("patient_id", vc, "day", "uln", "assay", "event")   # read column-wise if _Text
+    columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
+    pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, "give every sample its patient's identifier")
     col = _Collector(label, rows, pid)
 
@@ -961,14 +1211,18 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     # ---- event
     if "event" in columns:
         raw_event = columns["event"]
-        event = _text(raw_event)
-        event[:] = [v.lower().replace(" ", "_") if type(v) is str else v for v in event]
-        known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
+        if isinstance(raw_event, _Text):
+            event = raw_event.mapped(_event_kind, None)
+            known = raw_event.mapped(lambda v: _event_kind(v) in EVENT_KINDS, True, bool)
+        else:
+            event = _text(raw_event)
+            event[:] = [_event_kind(v) if type(v) is str else v for v in event]
+            known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
         col.add(~known, "event",
                 lambda i: f"unknown event {_shown(raw_event[i])!r}; use one of {list(EVENT_KINDS)} or leave it empty")
     else:
         event = np.full(n, None, dtype=object)
-    no_event = np.fromiter((v is None for v in event), dtype=bool, count=n)
+    no_event = np.equal(event, None)
 
     # ---- the marker's value
     raw_value = columns[vc]
@@ -1014,11 +1268,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     canonical = marker_columns(spec)
     extra = {c: v for c, v in columns.items() if c not in canonical and c != "date"}
     out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
-                      np.asarray(rows, dtype=object), extra, col, vc)
+                      np.asarray(rows), extra, col, vc, codes, uniques)
     out = _handle_duplicates(out, duplicates)
 
     if known_ids is not None:
-        orphan = np.fromiter((p not in known_ids for p in out.patient_id), dtype=bool, count=len(out.row))
+        codes, uniques = out.factorised()
+        orphan = np.fromiter((p not in known_ids for p in uniques), dtype=bool, count=len(uniques))[codes]
         col.rows, col.patients = out.row, out.patient_id
         col.add(orphan, "patient_id",
                 lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
@@ -1101,15 +1356,26 @@ def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
     dup = np.zeros(len(m.row), dtype=bool)
     if len(has_value) < 2:
         return dup
-    ids = m.patient_id[has_value]
-    codes = np.zeros(len(ids), dtype=np.int64) if (ids == ids[0]).all() else pd.factorize(ids)[0]
+    codes = m.factorised()[0][has_value]
     day = m.day[has_value]
-    order = np.lexsort((day, codes))
+    order = _sort_order(codes, day)
+    if order is None:                         # already sorted by patient and day
+        order = np.arange(len(codes))
     same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
     if same.any():
         dup[has_value[order[1:][same]]] = True
         dup[has_value[order[:-1][same]]] = True
     return dup
+
+
+def _sort_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray | None:
+    """Stable order of rows by (``codes``, ``day``), or None when they are in that order."""
+    if len(codes) < 2:
+        return None
+    step = np.diff(codes)
+    if ((step > 0) | ((step == 0) & (np.diff(day) >= 0))).all():
+        return None
+    return np.lexsort((day, codes))
 
 
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
@@ -1141,8 +1407,8 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     extra = {c: out[c].to_numpy() for c in m.extra}
     return _MarkerRows(out["patient_id"].to_numpy(dtype=object), out["day"].to_numpy(dtype=float),
                        out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
-                       out["uln"].to_numpy(dtype=float), out["assay"].to_numpy(dtype=object),
-                       out["event"].to_numpy(dtype=object), out["_row"].to_numpy(dtype=object), extra, col,
+                       out["uln"].to_numpy(dtype=float), _none_missing(out["assay"].to_numpy(dtype=object)),
+                       _none_missing(out["event"].to_numpy(dtype=object)), out["_row"].to_numpy(dtype=object), extra, col,
                        m.value_name)
 
 
@@ -1240,13 +1506,14 @@ def read_markers(
     _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name)
-    cols = _value_column(_resolve_columns(_frame_columns(frame), MARKERS_KNOWN, columns, label), spec, label)
+    cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
+                         spec, label)
     starts = known = None
     if clinical is not None:
         known = set(_clinical_ids(clinical, date_format))
         if "day" not in cols and "date" in cols:
             starts = _treatment_starts(clinical, date_format)
-    m = _validate_markers(cols, rows.to_numpy(dtype=object), label, uln=float(uln), duplicates=duplicates,
+    m = _validate_markers(cols, _row_labels(rows), label, uln=float(uln), duplicates=duplicates,
                           day_range=day_range, known_ids=known, starts=starts,
                           clinical_given=clinical is not None, date_format=date_format, decimal=decimal,
                           thousands=thousands, spec=spec)
@@ -1256,37 +1523,70 @@ def read_markers(
 
 
 def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
+    """The canonical frame: the rows of valid patients, then one placeholder row (day 0, no
+    value) per invalid patient holding its reasons, sorted by patient and day (stable)."""
     vc = m.value_name
     col = m.problems
-    extra = list(m.extra)
-    out = _rows_frame(m)
+    codes, uniques = m.factorised()
     reasons = col.reasons_by_patient() if col.problems else {}
-    bad_ids = set(reasons)
-    good = out[~out["patient_id"].isin(bad_ids)].copy() if bad_ids else out
-    good["day"] = good["day"].astype("int64")
-    good["problem"] = None
-    placeholders = pd.DataFrame({
-        "patient_id": sorted(bad_ids),
-        "day": np.zeros(len(bad_ids), dtype="int64"),
-        vc: np.nan,
-        "censored": False,
-        "uln": uln,
-        "assay": None,
-        "event": None,
-        "problem": [reasons[p] for p in sorted(bad_ids)],
-    })
-    for c in extra:
-        placeholders[c] = None
-    result = pd.concat([good.drop(columns="_row"), placeholders], ignore_index=True) if len(placeholders) else good.drop(columns="_row")
-    result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
-    result["patient_id"] = result["patient_id"].astype(object)
-    result["day"] = result["day"].astype("int64")
-    result[vc] = result[vc].astype(float)
-    result["censored"] = result["censored"].astype(bool)
-    result["uln"] = result["uln"].astype(float)
-    for c in ("assay", "event", "problem"):
-        result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(marker_columns(vc)) + extra]
+    bad = np.zeros(len(uniques), dtype=bool)
+    if reasons:
+        bad = np.fromiter((str(u) in reasons for u in uniques), dtype=bool, count=len(uniques))
+    good = ~bad[codes] if reasons else np.ones(len(codes), dtype=bool)
+    flagged = np.flatnonzero(bad)                     # sorted: uniques are
+    n_good, n_bad = int(good.sum()), len(flagged)
+
+    def rows(values, fill, dtype=None):
+        part = values if n_good == len(values) else values[good]
+        if not n_bad:
+            return part if dtype is None else part.astype(dtype, copy=False)
+        return np.concatenate([part.astype(dtype, copy=False) if dtype else part,
+                               np.full(n_bad, fill, dtype=dtype or part.dtype)])
+
+    key = rows(codes, 0)
+    if n_bad:
+        key[n_good:] = flagged
+    day = rows(m.day, 0, np.int64)
+    order = _sort_order(key, day)
+
+    def column(values, dtype=None):
+        values = values if order is None else values[order]
+        return pd.Series(values, dtype=dtype, copy=False)
+
+    problem = np.full(n_good + n_bad, None, dtype=object)
+    problem[n_good:] = [reasons[str(u)] for u in uniques[flagged]]
+    result = pd.DataFrame({
+        "patient_id": column(uniques[key], object),
+        "day": column(day),
+        vc: column(rows(m.ca125, np.nan, float)),
+        "censored": column(rows(m.censored, False, bool)),
+        "uln": column(rows(m.uln, uln, float)),
+        "assay": column(rows(m.assay, None, object), object),
+        "event": column(rows(m.event, None, object), object),
+        "problem": column(problem, object),
+    }, copy=False)
+    if m.extra:      # extra columns as pandas concatenates them (their dtype is theirs)
+        extra = pd.DataFrame(index=pd.RangeIndex(len(codes)))
+        for c, v in m.extra.items():
+            extra[c] = v
+        extra = extra[good] if n_good < len(codes) else extra
+        if n_bad:
+            placeholders = pd.DataFrame(index=pd.RangeIndex(n_bad))
+            for c in m.extra:
+                placeholders[c] = None
+            extra = pd.concat([extra, placeholders], ignore_index=True)
+        extra = (extra if order is None else extra.iloc[order]).reset_index(drop=True)
+        result = pd.concat([result, extra], axis=1)
+    return result
+
+
+def _none_missing(values: np.ndarray) -> np.ndarray:
+    """An object column with None for every missing cell (NaN, NA)."""
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
@@ -1304,7 +1604,7 @@ def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
     another marker's value column and not ``spec``'s is refused, naming ``marker=``.
     """
     if "marker" in columns:
-        text = _text(columns["marker"])
+        text = _text(_np(columns["marker"]))
         named = {str(v).lower() for v in text if v is not None}
         others = sorted(named - {spec.name})
         if others:
@@ -1474,13 +1774,16 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     (:func:`_parse_dates`, :func:`_parse_numbers`).
     """
     _require(columns, require, label, "clinical")
-    pid = _id_array(columns["patient_id"])
+    fast = ("patient_id", "figo_stage", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)   # read column-wise if _Text
+    columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
+    pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
     col = _Collector(label, rows, pid)
     n = len(pid)
     dup = np.zeros(n, dtype=bool)
     if n > 1:
-        dup = pd.Series(pid).duplicated(keep=False).to_numpy()
+        codes, _ = _factorised(pid, codes, uniques)
+        dup = np.bincount(codes, minlength=1)[codes] > 1
         col.add(dup, "patient_id",
                 lambda i: f"patient {pid[i]!r} has more than one clinical row; keep one row per patient")
     out: dict[str, np.ndarray] = {}
@@ -1490,7 +1793,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
             continue
         raw = columns[name]
         v = _parse_numbers(raw, decimal, thousands)
-        present = ~_missing(_text(raw)) if _is_text(raw) else ~_missing(raw)
+        present = ~_missing(_text(raw)) if isinstance(raw, _Text) or _is_text(raw) else ~_missing(raw)
         col.add(present & np.isnan(v), name, lambda i, name=name, raw=raw, rule=rule:
                 f"{name} {_shown(raw[i])!r} is not a number; {rule.what}"
                 + _number_hint(raw[i], decimal, thousands))
@@ -1510,8 +1813,11 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
 
     if "figo_stage" in columns:
         raw = _text(columns["figo_stage"])
-        stage = np.empty(n, dtype=object)
-        stage[:] = [normalise_stage(v) for v in raw]
+        if isinstance(columns["figo_stage"], _Text):
+            stage = columns["figo_stage"].mapped(normalise_stage, normalise_stage(None))
+        else:
+            stage = np.empty(n, dtype=object)
+            stage[:] = [normalise_stage(v) for v in raw]
         unknown = stage == "?"
         col.add(unknown, "figo_stage",
                 lambda i: f"unknown FIGO stage {_shown(raw[i])!r}; use I, II, III or IV (substages such as IIIC accepted)")
@@ -1523,9 +1829,13 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         if name not in columns:
             continue
         raw = _text(columns[name])
-        value = np.empty(n, dtype=object)
-        value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
-        allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
+        if isinstance(columns[name], _Text):
+            value = columns[name].mapped(rule.normalise, None)
+            allowed = columns[name].mapped(lambda v, rule=rule: rule.normalise(v) in rule.allowed, True, bool)
+        else:
+            value = np.empty(n, dtype=object)
+            value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
+            allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
         col.add(~allowed, name, lambda i, raw=raw, rule=rule: f"unknown {rule.label} {_shown(raw[i])!r}; {rule.fix}")
         value[~allowed] = None
         out[name] = value
@@ -1576,8 +1886,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     _check_arguments(on_error)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "clinical", sep)
-    cols = _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, columns, label)
-    c = _validate_clinical(cols, rows.to_numpy(dtype=object), label, require, date_format=date_format,
+    cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
+    c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
@@ -1588,9 +1898,9 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
             else values
     for name, values in cols.items():
         if name not in out.columns and name != "problem":
-            out[name] = values
+            out[name] = _np(values)
     reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
-    out["problem"] = [reasons.get(str(p)) for p in c.patient_id]
+    out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else [None] * len(out)
     if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
     return out.reset_index(drop=True)
