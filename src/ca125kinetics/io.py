@@ -506,11 +506,11 @@ class _Text:
         Its values as one string or large_string array.
     """
 
-    __slots__ = ("source", "arrow", "_stripped", "_codes")
+    __slots__ = ("source", "arrow", "_stripped", "_codes", "_ids")
 
     def __init__(self, source, arrow):
         self.source, self.arrow = source, arrow
-        self._stripped = self._codes = None
+        self._stripped = self._codes = self._ids = None
 
     @classmethod
     def of(cls, values) -> _Text | None:
@@ -547,18 +547,24 @@ class _Text:
     def stripped(self):
         """:func:`_text` in Arrow form: surrounding space removed; empty or missing -> null."""
         if self._stripped is None:
-            import pyarrow as pa
-            import pyarrow.compute as pc
-
-            arr = self.arrow
-            odd = ~_graphic_ends(arr)      # surrounding space, a non-ASCII end, or empty
-            if arr.null_count:
-                odd &= ~self.missing()
-            if odd.any():
-                fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
-                arr = pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
-            self._stripped = arr
+            lo, hi = _GRAPHIC
+            first, last, full = _byte_ends(self.arrow)
+            # surrounding space, a non-ASCII end, or empty: stripped by Python
+            self._stripped = self._fixed(~full | ((first - lo) > (hi - lo)) | ((last - lo) > (hi - lo)))
         return self._stripped
+
+    def _fixed(self, odd: np.ndarray):
+        """The column with the cells at ``odd`` stripped by ``str.strip`` (empty -> null)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.arrow
+        if arr.null_count:
+            odd &= ~self.missing()
+        if odd.any():
+            fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
+            arr = pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
+        return arr
 
     def codes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(index, values)``: the distinct stripped texts (an object array) and, per row,
@@ -621,7 +627,19 @@ class _Text:
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        text = self.stripped()
+        if self._ids is not None:
+            return self._ids
+        # _id_array: a text with a space (" ") at an end is stripped, any other kept as it is
+        first, last, full = _byte_ends(self.arrow)
+        text = self._fixed(~full | (first == 0x20) | (last == 0x20))
+        self._ids = self._factorise(text)
+        return self._ids
+
+    @staticmethod
+    def _factorise(text) -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
         if len(text) > 1 and text.null_count == 0:
             head, tail = text.slice(0, len(text) - 1), text.slice(1)
             if pc.all(pc.less_equal(head, tail)).as_py():      # sorted (a registry export)
@@ -630,7 +648,7 @@ class _Text:
                 codes = np.cumsum(np.concatenate([[0], change]), dtype=np.int64)
                 uniques = text.take(pa.array(starts)).to_numpy(zero_copy_only=False)
                 return codes, np.asarray(uniques, dtype=object)
-        index, values = self.codes()
+        index, values = _distinct(text)
         # UTF-8 byte order is code point order, the order of Python's string comparison
         order = pc.sort_indices(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False)
         rank = np.empty(len(values) + 1, dtype=np.int64)
@@ -650,24 +668,20 @@ def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
     return index, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _graphic_ends(arr) -> np.ndarray:
-    """Cells of an Arrow string array whose first and last bytes are :data:`_GRAPHIC` (so
-    that ``str.strip`` leaves them as they are), read from the array's buffers."""
+def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first, last, full)`` of an Arrow string array, read from its buffers: each cell's
+    first and last byte (uint8; meaningless where empty) and whether it is non-empty."""
     import pyarrow as pa
 
     n = len(arr)
-    if not n:
-        return np.zeros(0, dtype=bool)
     buffers = arr.buffers()
     kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset:arr.offset + n + 1]
+    offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset:arr.offset + n + 1] if n else np.zeros(1, kind)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     if not len(data):
-        return np.zeros(n, dtype=bool)
-    lo, hi = _GRAPHIC
-    first = data.take(offsets[:-1], mode="clip")
-    last = data.take(offsets[1:] - 1, mode="clip")
-    return (offsets[1:] > offsets[:-1]) & ((first - lo) <= (hi - lo)) & ((last - lo) <= (hi - lo))
+        return np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=bool)
+    return (data.take(offsets[:-1], mode="clip"), data.take(offsets[1:] - 1, mode="clip"),
+            offsets[1:] > offsets[:-1])
 
 
 def _require(columns, required, source: str, what: str) -> None:
@@ -754,9 +768,10 @@ def _row_labels(rows: pd.Series) -> np.ndarray:
     return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
-def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> None:
-    """An empty identifier cannot be attributed to a patient, so it always raises."""
-    empty = np.flatnonzero(pd.isna(pid))
+def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None) -> None:
+    """An empty identifier cannot be attributed to a patient, so it always raises
+    (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1)."""
+    empty = np.flatnonzero(pd.isna(pid) if codes is None else codes < 0)
     if len(empty):
         listed = ", ".join(str(rows[i]) for i in empty[:_MAX_LISTED])
         raise InvalidInputError(
@@ -1186,7 +1201,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     fast = ("patient_id", vc, "day", "uln", "assay", "event")   # read column-wise if _Text
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
-    _require_ids(pid, rows, label, "give every sample its patient's identifier")
+    _require_ids(pid, rows, label, "give every sample its patient's identifier", codes)
     col = _Collector(label, rows, pid)
 
     # ---- day (or date relative to treatment_start)
@@ -1352,16 +1367,24 @@ def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
 
     An infinite day is already reported (outside the plausible range); it is no sample day.
     """
-    has_value = np.flatnonzero(~np.isnan(m.ca125) & np.isfinite(m.day))
+    valued = ~np.isnan(m.ca125) & np.isfinite(m.day)
     dup = np.zeros(len(m.row), dtype=bool)
-    if len(has_value) < 2:
+    if valued.sum() < 2:
         return dup
-    codes = m.factorised()[0][has_value]
-    day = m.day[has_value]
-    order = _sort_order(codes, day)
-    if order is None:                         # already sorted by patient and day
-        order = np.arange(len(codes))
-    same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
+    codes, day = m.factorised()[0], m.day
+    has_value = np.arange(len(codes))
+    if not valued.all():
+        has_value = np.flatnonzero(valued)
+        codes, day = codes[has_value], day[has_value]
+    step, gap = np.diff(codes), np.diff(day)
+    order = has_value[:0]
+    if ((step > 0) | ((step == 0) & (gap >= 0))).all():     # already sorted by patient and day
+        same = (step == 0) & (gap == 0)
+        if same.any():
+            order = np.arange(len(codes))
+    else:
+        order = np.lexsort((day, codes))
+        same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
     if same.any():
         dup[has_value[order[1:][same]]] = True
         dup[has_value[order[:-1][same]]] = True
@@ -1777,7 +1800,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     fast = ("patient_id", "figo_stage", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)   # read column-wise if _Text
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
-    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
+    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes)
     col = _Collector(label, rows, pid)
     n = len(pid)
     dup = np.zeros(n, dtype=bool)
