@@ -1657,6 +1657,9 @@ def _clinical_ids(clinical, date_format: str | None = None) -> list[str]:
         _check_header(clinical.columns, "clinical DataFrame")
         if "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
+        ids = _Text.of(clinical["patient_id"].array)
+        if ids is not None:                  # the distinct identifiers (used as a set)
+            return ids.ids()[1].tolist()
         return [p for p in _id_array(_array(clinical["patient_id"])) if p is not None]
     return list(read_clinical(clinical, on_error="flag", require=("patient_id",),
                               date_format=date_format)["patient_id"])
