@@ -664,6 +664,15 @@ def test_number_rule_table_holds_for_both_storages(cell, decimal, thousands, val
         assert (bool(got[1][0]), bool(got[2][0])) == (censored, refused)
 
 
+@pytest.mark.parametrize("cells", [["12x", ""], ["", "1", "1a"], ["1", None, "x1", None], ["", ""], ["1.2.3", "4"]])
+def test_cell_bounds_of_the_column_wise_number_rule(cells):
+    """Each cell is judged on its own bytes (neighbours, empty or missing cells do not leak)."""
+    from ca125kinetics.io import _parse_numbers
+
+    column, array = _both_storages(cells)
+    np.testing.assert_array_equal(_parse_numbers(column, ".", None), _parse_numbers(array, ".", None))
+
+
 _TEXT = st.one_of(
     st.none(),
     st.text(alphabet="0123456789.,<= +-eEnaif\t\u00a0\u3000\u0661x", max_size=8),

@@ -601,13 +601,12 @@ class _Text:
 
         text = self.stripped()
         n = len(text)
-        valid = text.is_valid().to_numpy(zero_copy_only=False)
-        plain = valid & (pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False) <= _PLAIN_DIGITS)
-        if plain.any():
-            digits = pc.replace_substring(text, decimal, "", max_replacements=1)
-            plain &= pc.ascii_is_decimal(digits).fill_null(False).to_numpy(zero_copy_only=False)
+        valid = text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else np.ones(n, dtype=bool)
+        plain = valid & _plain_decimals(text, decimal)
         value = np.full(n, np.nan)
-        if plain.any():
+        if plain.all() and decimal == ".":
+            value = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        elif plain.any():
             cells = text.filter(pa.array(plain))
             if decimal != ".":
                 cells = pc.replace_substring(cells, decimal, ".", max_replacements=1)
@@ -668,9 +667,28 @@ def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
     return index, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
 
 
-def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(first, last, full)`` of an Arrow string array, read from its buffers: each cell's
-    first and last byte (uint8; meaningless where empty) and whether it is non-empty."""
+def _plain_decimals(arr, decimal: str) -> np.ndarray:
+    """Cells of an Arrow string array written as plain decimals: 1 to :data:`_PLAIN_DIGITS`
+    bytes, ASCII digits and at most one ``decimal`` mark, at least one digit (counted per cell
+    on the array's byte buffer; null cells may come out either way)."""
+    offsets, data = _buffers(arr)
+    start, length = offsets[:-1], np.diff(offsets)
+    plain = (length > 0) & (length <= _PLAIN_DIGITS)
+    if not plain.any():
+        return plain
+    # cell i's bytes run from its start to the next start; a digit after the last cell keeps
+    # every start (an empty cell at the end starts there) a valid position
+    data = np.concatenate([data[:offsets[-1]], np.array([ord("0")], dtype=np.uint8)])
+    marks = data == ord(decimal)
+    other = ((data - 48) > 9) & ~marks           # uint8: bytes below '0' wrap above '9'
+    n_marks = np.add.reduceat(marks, start, dtype=np.int32)
+    n_other = np.add.reduceat(other, start, dtype=np.int32)
+    return plain & (n_other == 0) & (n_marks <= 1) & (length > n_marks)
+
+
+def _buffers(arr) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, data)`` of an Arrow string array: its cells' offsets (length + 1) into its
+    byte buffer, as numpy views."""
     import pyarrow as pa
 
     n = len(arr)
@@ -678,6 +696,14 @@ def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
     offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset:arr.offset + n + 1] if n else np.zeros(1, kind)
     data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first, last, full)`` of an Arrow string array, read from its buffers: each cell's
+    first and last byte (uint8; meaningless where empty) and whether it is non-empty."""
+    n = len(arr)
+    offsets, data = _buffers(arr)
     if not len(data):
         return np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=bool)
     return (data.take(offsets[:-1], mode="clip"), data.take(offsets[1:] - 1, mode="clip"),
