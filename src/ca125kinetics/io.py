@@ -676,14 +676,16 @@ def _plain_decimals(arr, decimal: str) -> np.ndarray:
     plain = (length > 0) & (length <= _PLAIN_DIGITS)
     if not plain.any():
         return plain
-    # cell i's bytes run from its start to the next start; a digit after the last cell keeps
-    # every start (an empty cell at the end starts there) a valid position
-    data = np.concatenate([data[:offsets[-1]], np.array([ord("0")], dtype=np.uint8)])
-    marks = data == ord(decimal)
-    other = ((data - 48) > 9) & ~marks           # uint8: bytes below '0' wrap above '9'
-    n_marks = np.add.reduceat(marks, start, dtype=np.int32)
-    n_other = np.add.reduceat(other, start, dtype=np.int32)
-    return plain & (n_other == 0) & (n_marks <= 1) & (length > n_marks)
+    # weight of each byte: digit 0, decimal mark 1, anything else 64 (> any plain cell's
+    # marks); a cell's weight, from cumulative sums, is then 0 or 1 for a plain decimal
+    weight = np.full(256, 64, dtype=np.uint8)
+    weight[ord("0"):ord("9") + 1] = 0
+    weight[ord(decimal)] = 1
+    data = data[:offsets[-1]]
+    total = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**24 else np.int64)
+    np.cumsum(weight[data], out=total[1:])
+    cell = total[offsets[1:]] - total[start]
+    return plain & (cell <= 1) & (length > cell)
 
 
 def _buffers(arr) -> tuple[np.ndarray, np.ndarray]:
