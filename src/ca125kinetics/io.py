@@ -620,6 +620,24 @@ class _Text:
                 target[rest] = result[index]
         return tuple(out)
 
+    def iso_dates(self) -> np.ndarray | None:
+        """The column as datetime64[ns] when every cell present is a plain ISO date
+        (``YYYY-MM-DD``, :data:`_ISO_DATE`) that Arrow reads, else None (then the cells are read
+        one by one, :func:`_date_values`). A missing cell is NaT, as the cell rules give."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.arrow
+        if arr.null_count == len(arr):
+            return None
+        if not pc.all(pc.match_substring_regex(arr, _ISO_DATE.pattern)).as_py():
+            return None
+        try:
+            days = pc.cast(pc.cast(arr, pa.date32()), pa.timestamp("ns"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return np.asarray(days.to_numpy(zero_copy_only=False), dtype="datetime64[ns]")
+
     def ids(self) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, uniques)`` of identifiers: the distinct stripped texts sorted (as Python
         sorts strings), and each row's position among them (-1 where missing)."""
@@ -1078,6 +1096,11 @@ def _parse_dates(values, date_format: str | None, what: str):
 def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarray, np.ndarray]:
     """``(dates, bad)`` of :func:`_parse_dates` on a column array."""
     n = len(values)
+    if isinstance(values, _Text):
+        dates = values.iso_dates() if date_format is None else None
+        if dates is not None:
+            return dates, np.zeros(n, dtype=bool)
+        values = values.numpy()                 # any other text: the rules below, cell by cell
     if values.dtype.kind == "M":                         # a datetime column: midnight of its day
         return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
     if date_format is None and all(v is None or (type(v) is str and _ISO_DATE.match(v)) for v in values):
@@ -1226,7 +1249,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     else:
         _require(columns, ("patient_id", vc, "day"), label, "markers")
     n = len(rows)
-    fast = ("patient_id", vc, "day", "uln", "assay", "event")   # read column-wise if _Text
+    fast = ("patient_id", vc, "day", "uln", "assay", "event", "date", "treatment_start")  # column-wise if _Text
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, "give every sample its patient's identifier", codes)
@@ -1828,7 +1851,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     (:func:`_parse_dates`, :func:`_parse_numbers`).
     """
     _require(columns, require, label, "clinical")
-    fast = ("patient_id", "figo_stage", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)   # read column-wise if _Text
+    fast = ("patient_id", "figo_stage", "treatment_start", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)  # column-wise
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes)
@@ -1847,7 +1870,10 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
             continue
         raw = columns[name]
         v = _parse_numbers(raw, decimal, thousands)
-        present = ~_missing(_text(raw)) if isinstance(raw, _Text) or _is_text(raw) else ~_missing(raw)
+        if isinstance(raw, _Text):
+            present = raw.stripped().is_valid().to_numpy(zero_copy_only=False)
+        else:
+            present = ~_missing(_text(raw)) if _is_text(raw) else ~_missing(raw)
         col.add(present & np.isnan(v), name, lambda i, name=name, raw=raw, rule=rule:
                 f"{name} {_shown(raw[i])!r} is not a number; {rule.what}"
                 + _number_hint(raw[i], decimal, thousands))
