@@ -44,6 +44,15 @@ days) unless ``date_format`` says otherwise (:func:`_parse_dates`); numbers foll
 a ``censored`` flag other than true/false/1/0/yes/no/empty is refused
 (:func:`_parse_censored_flags`); a null identifier (None, NaN, ``pd.NA``) is refused like an
 empty one; CA-125 above :data:`CA125_MAX` and ULN above :data:`ULN_MAX` are invalid.
+
+Column-wise
+-----------
+The rules are applied to whole columns. A text column held by Arrow (what pandas 3 reads
+from Parquet and CSV) stays in Arrow form (:class:`_Text`): cells that need no judgement
+(no surrounding space, plain decimals, ISO dates) go through Arrow and numpy kernels, every
+other cell through the element-wise rule once per distinct value; the results and messages
+are those of the element-wise rules (tested cell by cell). Messages are formatted only for
+rows with a problem.
 """
 
 from __future__ import annotations
