@@ -121,6 +121,10 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
         grouped by patient).
     """
     finished: set[str] = set()
+    # while every piece's identifiers increase (a file sorted by patient), no identifier can
+    # appear again and the finished ones are only kept, to fill ``finished`` at the first
+    # disorder; from then on each identifier is looked up
+    increasing, kept, largest = True, [], None
     carry: pd.DataFrame | None = None
     for frame in _joined(frames, min_rows):
         if carry is not None and len(carry):
@@ -128,6 +132,19 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
         if not len(frame):
             continue
         starts, run_keys = _runs(frame, id_column)
+        if increasing and _increasing(run_keys, largest):
+            kept.append(run_keys[:-1])
+            largest = run_keys[-2] if len(run_keys) > 1 else largest
+            last = starts[-1]
+            carry = frame.iloc[last:]
+            if last:
+                yield frame.iloc[:last]
+            continue
+        if increasing:
+            increasing = False
+            for keys in kept:
+                finished.update(keys)
+            kept = []
         seen_here: set[str] = set()
         for i, k in enumerate(run_keys):
             if k in finished or k in seen_here:
@@ -144,6 +161,15 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
             yield frame.iloc[:last]
     if carry is not None and len(carry):
         yield carry
+
+
+def _increasing(keys: list, after) -> bool:
+    """True when ``keys`` strictly increase and the first is larger than ``after`` (None: no
+    bound); False when they do not, or cannot be compared (a missing identifier)."""
+    try:
+        return (after is None or keys[0] > after) and all(a < b for a, b in zip(keys, keys[1:]))
+    except TypeError:
+        return False
 
 
 def _joined(frames: Iterable[pd.DataFrame], min_rows: int) -> Iterator[pd.DataFrame]:
@@ -285,10 +311,6 @@ class _ClinicalFeed:
         if clinical is None:
             return
         self.ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
-        # row of each identifier, hashed once (not per chunk); None when an identifier repeats
-        self.position: dict | None = {k: i for i, k in enumerate(self.ids.tolist())}
-        if len(self.position) < len(self.ids):
-            self.position = None
         self.order = np.argsort(self.ids, kind="stable")
         self.sorted_ids = self.ids[self.order]
         self.handled = np.zeros(len(self.ids), dtype=bool)
@@ -298,12 +320,12 @@ class _ClinicalFeed:
         if self.clinical is None:
             return None
         keys = pd.unique(np.asarray(keys, dtype=object))
-        if self.position is not None:
-            own = np.fromiter((self.position.get(k, -1) for k in keys.tolist()), dtype=np.int64, count=len(keys))
-            own = own[own >= 0]
+        own = np.zeros(0, dtype=np.int64)
+        if len(keys):      # the chunk's own rows: identifiers between its smallest and largest key
+            lo = int(np.searchsorted(self.sorted_ids, min(keys), side="left"))
+            hi = int(np.searchsorted(self.sorted_ids, max(keys), side="right"))
+            own = self.order[lo:hi][np.asarray(pd.Index(self.sorted_ids[lo:hi], dtype=object).isin(keys))]
             own = own[~self.handled[own]]
-        else:
-            own = np.flatnonzero(pd.Index(self.ids).isin(keys) & ~self.handled)
         upto = int(np.searchsorted(self.sorted_ids, max(keys), side="right")) if len(keys) else self.upto
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
