@@ -1227,6 +1227,7 @@ class _MarkerRows:
     value_name: str = "ca125"      # the marker's value column (the ``ca125`` field holds its values)
     codes: np.ndarray | None = None     # patient_id factorised (:func:`_factorised`), when known
     uniques: np.ndarray | None = None
+    order: np.ndarray | None = None     # stable order of all rows by (codes, day), when computed
 
     def factorised(self) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, uniques)`` of ``patient_id`` (``uniques`` sorted)."""
@@ -1445,6 +1446,8 @@ def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
     else:
         order = np.lexsort((day, codes))
         same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
+        if len(has_value) == len(m.row):
+            m.order = order                   # the canonical frame's order, when no patient is flagged
     if same.any():
         dup[has_value[order[1:][same]]] = True
         dup[has_value[order[:-1][same]]] = True
@@ -1630,7 +1633,7 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
     if n_bad:
         key[n_good:] = flagged
     day = rows(m.day, 0, np.int64)
-    order = _sort_order(key, day)
+    order = m.order if m.order is not None and not n_bad and n_good == len(codes) else _sort_order(key, day)
 
     def column(values, dtype=None):
         values = values if order is None else values[order]
