@@ -1666,6 +1666,20 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
     return result
 
 
+def _inferred(values):
+    """A column as pandas infers it when it is assigned to a frame (pandas 3: text as ``str``),
+    inferred once per distinct value: a category column of a million rows has a handful."""
+    if not isinstance(values, np.ndarray) or values.dtype != object or len(values) < 1000:
+        return values
+    codes, uniques = pd.factorize(values)                  # missing cells: code -1
+    if not len(uniques) or len(uniques) > len(values) // 10:
+        return values
+    inferred = pd.Series(uniques).array                    # text only: other values stay as they are
+    if not isinstance(inferred.dtype, pd.StringDtype):
+        return values
+    return inferred.take(codes, allow_fill=True)
+
+
 def _none_missing(values: np.ndarray) -> np.ndarray:
     """An object column with None for every missing cell (NaN, NA)."""
     missing = pd.isna(values)
@@ -1987,7 +2001,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     for name, values in c.values.items():
         rule = CLINICAL_NUMBERS.get(name)
         out[name] = pd.array(values, dtype="Float64").astype("Int64") if rule is not None and rule.integer \
-            else values
+            else _inferred(values)
     for name, values in cols.items():
         if name not in out.columns and name != "problem":
             out[name] = _np(values)
