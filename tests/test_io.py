@@ -790,3 +790,13 @@ def test_problem_rows_are_the_files_rows_as_python_numbers(tmp_path):
     assert flagged["problem"].tolist() == ["invalid input: row 1, column 'ca125': CA-125 value 'abc' is not a "
                                            "number; give U/mL as a number, or '<x' for a value below the "
                                            "assay's limit"]
+
+
+@pytest.mark.parametrize("cells", [["IIIC", None, "IV"], [None, None], ["a", 1], [1.5, 2.0], ["x", np.nan]])
+def test_long_text_columns_are_typed_as_pandas_types_them(cells):
+    """read_clinical infers a long column once per distinct value: the column pandas makes."""
+    from ca125kinetics.io import _inferred
+
+    values = np.empty(2000, dtype=object)
+    values[:] = cells * (2000 // len(cells))
+    pd.testing.assert_frame_equal(pd.DataFrame({"x": _inferred(values)}), pd.DataFrame({"x": values}))
