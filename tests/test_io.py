@@ -797,6 +797,6 @@ def test_long_text_columns_are_typed_as_pandas_types_them(cells):
     """read_clinical infers a long column once per distinct value: the column pandas makes."""
     from ca125kinetics.io import _inferred
 
-    values = np.empty(2000, dtype=object)
-    values[:] = cells * (2000 // len(cells))
+    values = np.empty(2400, dtype=object)
+    values[:] = cells * (2400 // len(cells))
     pd.testing.assert_frame_equal(pd.DataFrame({"x": _inferred(values)}), pd.DataFrame({"x": values}))
