@@ -709,7 +709,7 @@ def _plain_decimals(arr, decimal: str) -> np.ndarray:
     weight[ord("0"):ord("9") + 1] = 0
     weight[ord(decimal)] = 1
     data = data[:offsets[-1]]
-    total = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**24 else np.int64)
+    total = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 // 64 else np.int64)
     np.cumsum(weight[data], out=total[1:])
     cell = total[offsets[1:]] - total[start]
     return plain & (cell <= 1) & (length > cell)
@@ -1433,21 +1433,21 @@ def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
     if valued.sum() < 2:
         return dup
     codes, day = m.factorised()[0], m.day
-    has_value = np.arange(len(codes))
+    has_value = None                          # every row has a value
     if not valued.all():
         has_value = np.flatnonzero(valued)
         codes, day = codes[has_value], day[has_value]
     step, gap = np.diff(codes), np.diff(day)
-    order = has_value[:0]
     if ((step > 0) | ((step == 0) & (gap >= 0))).all():     # already sorted by patient and day
         same = (step == 0) & (gap == 0)
-        if same.any():
-            order = np.arange(len(codes))
+        order = np.arange(len(codes)) if same.any() else None
     else:
         order = np.lexsort((day, codes))
         same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
-        if len(has_value) == len(m.row):
+        if has_value is None:
             m.order = order                   # the canonical frame's order, when no patient is flagged
+    if has_value is None:
+        has_value = np.arange(len(codes)) if same.any() else None
     if same.any():
         dup[has_value[order[1:][same]]] = True
         dup[has_value[order[:-1][same]]] = True
