@@ -17,6 +17,10 @@ user runs it, writing its table to a Parquet file:
   100,000 patients, then every patient's MAP fit)
 * ``ca125 score --markers markers.parquet --clinical clinical.parquet`` (shipped model)
 
+and, in this process (``--only read``), the readers the commands start with:
+``io.read_markers(markers.parquet)`` and ``io.read_clinical(clinical.parquet)`` (best of
+three; the clinical read's ratio is to ``pandas.read_parquet`` of the clinical file).
+
 For each: wall seconds (interpreter start and imports included), the ratio to the pandas
 read, and the subprocess's peak resident memory (``ru_maxrss`` of ``os.wait4``). Targets
 of issue 14: ratio <= 10, peak <= 3 GB. Wall-clock numbers depend on the machine and its
@@ -48,11 +52,12 @@ def cohort_files(n: int, cache: Path) -> tuple[Path, Path]:
     return markers, clinical
 
 
-def pandas_read(path: Path) -> tuple[float, int]:
+def pandas_read(path: Path, read=pd.read_parquet) -> tuple[float, int]:
+    """Best of three wall seconds of ``read(path)``, and the rows it returned."""
     best, rows = float("inf"), 0
     for _ in range(3):
         t = time.perf_counter()
-        rows = len(pd.read_parquet(path))
+        rows = len(read(path))
         best = min(best, time.perf_counter() - t)
     return best, rows
 
@@ -76,7 +81,8 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=1_000_000, help="patients (default 1,000,000)")
     parser.add_argument("--cache", type=Path, default=None, help="directory of the generated cohort")
     parser.add_argument("--only", nargs="*", default=["gcig", "kinetics", "score"],
-                        choices=["gcig", "kinetics", "score"], help="commands to time")
+                        choices=["gcig", "kinetics", "score", "read"],
+                        help="commands to time ('read': the readers, in this process)")
     args = parser.parse_args()
     cache = args.cache or Path(tempfile.gettempdir()) / "ca125kinetics-bench" / f"registry-{args.n}"
     markers, clinical = cohort_files(args.n, cache)
@@ -92,7 +98,17 @@ def main() -> None:
     }
     rows = [{"job": "pandas.read_parquet (baseline)", "seconds": read_s, "x read": 1.0, "peak GB": float("nan"),
              "ok": True}]
-    for name in args.only:
+    if "read" in args.only:
+        from ca125kinetics.io import read_clinical, read_markers
+
+        seconds, _ = pandas_read(markers, read_markers)
+        rows.append({"job": "io.read_markers (in-process)", "seconds": seconds, "x read": seconds / read_s,
+                     "peak GB": float("nan"), "ok": True})
+        clinical_s, _ = pandas_read(clinical)
+        seconds, _ = pandas_read(clinical, read_clinical)
+        rows.append({"job": "io.read_clinical (in-process)", "seconds": seconds, "x read": seconds / clinical_s,
+                     "peak GB": float("nan"), "ok": True})
+    for name in (name for name in args.only if name != "read"):
         wall, peak, code = run(commands[name])
         rows.append({"job": f"ca125 {name}", "seconds": wall, "x read": wall / read_s, "peak GB": peak,
                      "ok": code == 0})

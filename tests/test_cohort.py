@@ -229,3 +229,49 @@ def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     assert next(items) == 0
     items.close()                                # joins the thread
     assert closed == [True] and len(produced) <= 5
+
+
+@settings(max_examples=80, deadline=None)
+@given(order=st.permutations(list(range(8))), sizes=st.lists(st.integers(1, 3), min_size=8, max_size=8),
+       cut=st.integers(1, 6), again=st.booleans(), sorted_first=st.integers(0, 8))
+def test_grouped_in_any_order_is_chunked_and_a_reappearing_patient_refused(order, sizes, cut, again,
+                                                                           sorted_first):
+    """Property: rows grouped by patient are chunked whatever the patients' order (a file
+    sorted by patient, or sorted for a while and then not); a patient appearing again after
+    others is refused with its first row there, as the identifiers say."""
+    ids = [f"p{i}" for i in sorted(order[:sorted_first])] + [f"p{i}" for i in order[sorted_first:]]
+    pid = [p for p, n in zip(ids, sizes) for _ in range(n)]
+    if again:
+        pid.append(pid[0] if len(set(pid)) > 1 else "other")
+        pid.append(pid[-2] if pid[-1] == "other" else "last")
+    table = pd.DataFrame({"patient_id": pid}, index=range(2, 2 + len(pid)))
+    pieces = [table.iloc[i:i + cut] for i in range(0, len(table), cut)]
+    runs = [k for j, k in enumerate(pid) if j == 0 or pid[j - 1] != k]
+    repeated = next((j for j, k in enumerate(runs) if k in runs[:j]), None)
+    if repeated is None:
+        pd.testing.assert_frame_equal(pd.concat(list(patient_chunks(pieces))), table)
+    else:
+        row = next(2 + j for j in range(len(pid)) if pid[j] == runs[repeated]
+                   and j > 0 and pid[j - 1] != runs[repeated] and pid.index(runs[repeated]) < j)
+        with pytest.raises(InvalidInputError, match=rf"patient '{runs[repeated]}' appears again at row {row}\b"):
+            list(patient_chunks(pieces))
+
+
+@settings(max_examples=80, deadline=None)
+@given(clinical_ids=st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g"]), max_size=12),
+       chunks=st.lists(st.lists(st.sampled_from(["a", "b", "c", "d", "e", "f", "g", "h"]), min_size=1,
+                                max_size=4, unique=True), max_size=5))
+def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_ids, chunks):
+    """Each chunk gets the clinical rows of its patients (every row of a repeated identifier)
+    and the not yet handed rows whose identifier sorts before its largest; each row once."""
+    from ca125kinetics.cohort import _ClinicalFeed
+
+    clinical = pd.DataFrame({"patient_id": clinical_ids, "row": range(len(clinical_ids))})
+    feed, handed = _ClinicalFeed(clinical), set()
+    for keys in chunks:
+        rows = set(feed.for_chunk(keys)["row"])
+        expected = {r for r, p in enumerate(clinical_ids) if r not in handed and (p in keys or p <= max(keys))}
+        assert rows == expected
+        handed |= rows
+    rest = feed.rest()
+    assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))

@@ -620,3 +620,183 @@ def test_patient_record_takes_the_patients_row_of_a_clinical_table(tmp_path):
         patient_record(markers(patient_id=["999"] * 3), CLINICAL)
     with pytest.raises(InvalidInputError, match="holds 2"):
         patient_record(markers(patient_id=["007", "12", "007"]), CLINICAL)
+
+
+# ------------------------------------------------- text columns held by Arrow (column-wise rules)
+#
+# A text column held by Arrow (pandas >= 3 reads of Parquet and CSV, ``string[pyarrow]``) is read
+# column-wise (io._Text); every rule must give what the element-wise rule gives on the same cells.
+
+from ca125kinetics.io import _Text, _id_array, _missing, _parse_values, _text  # noqa: E402
+
+#: (cell, decimal, thousands) -> (value, censored, refused): the number rules of docs/input-formats.md,
+#: written out by hand (None = empty cell, value nan).
+_NUMBER_RULES = [
+    ("121.8", ".", None, 121.8, False, False), (" 42 ", ".", None, 42.0, False, False),
+    ("\u00a07\t", ".", None, 7.0, False, False), ("5.", ".", None, 5.0, False, False),
+    (".5", ".", None, 0.5, False, False), (".", ".", None, np.nan, False, True),
+    ("007", ".", None, 7.0, False, False), ("+5", ".", None, 5.0, False, False),
+    ("1e3", ".", None, 1000.0, False, False), ("-3", ".", None, -3.0, False, False),
+    ("<5", ".", None, 5.0, True, False), ("< = 5", ".", None, 5.0, True, False),
+    ("<x", ".", None, np.nan, True, True), ("nan", ".", None, np.nan, False, True),
+    ("inf", ".", None, np.inf, False, False), ("1,200", ".", None, np.nan, False, True),
+    ("1,200", ".", ",", 1200.0, False, False), ("12,00", ".", ",", np.nan, False, True),
+    ("420,5", ",", None, 420.5, False, False), ("<3,5", ",", None, 3.5, True, False),
+    ("1.200", ",", None, np.nan, False, True), ("1.200,5", ",", ".", 1200.5, False, False),
+    ("1 200,5", ",", " ", 1200.5, False, False), ("\u0661\u0662", ".", None, np.nan, False, True),
+    ("12345678901234567890", ".", None, 1.2345678901234567e19, False, False),
+    ("", ".", None, np.nan, False, False), (None, ".", None, np.nan, False, False),
+]
+
+
+def _both_storages(cells):
+    """The same cells as an Arrow-held column (io._Text) and as the numpy column of io._array."""
+    column = _Text.of(pd.array(cells, dtype="string[pyarrow]"))
+    assert column is not None
+    return column, column.numpy()
+
+
+@pytest.mark.parametrize("cell, decimal, thousands, value, censored, refused", _NUMBER_RULES)
+def test_number_rule_table_holds_for_both_storages(cell, decimal, thousands, value, censored, refused):
+    for column in _both_storages([cell, "1"]):
+        got = _parse_values(column, decimal, thousands)
+        assert (np.isnan(got[0][0]) if np.isnan(value) else got[0][0] == value), (column, got)
+        assert (bool(got[1][0]), bool(got[2][0])) == (censored, refused)
+
+
+@pytest.mark.parametrize("cells", [["12x", ""], ["", "1", "1a"], ["1", None, "x1", None], ["", ""], ["1.2.3", "4"]])
+def test_cell_bounds_of_the_column_wise_number_rule(cells):
+    """Each cell is judged on its own bytes (neighbours, empty or missing cells do not leak)."""
+    from ca125kinetics.io import _parse_numbers
+
+    column, array = _both_storages(cells)
+    np.testing.assert_array_equal(_parse_numbers(column, ".", None), _parse_numbers(array, ".", None))
+
+
+_TEXT = st.one_of(
+    st.none(),
+    st.text(alphabet="0123456789.,<= +-eEnaif\t\u00a0\u3000\u0661x", max_size=8),
+    st.sampled_from(["<5", "< 3,5", "1,200", "1.200,5", "nan", "inf", "", " ", "12345678901234567890",
+                     "0.1000000000000000055511151231257827", "1e400", "5e-324", " p1", "p1 ", "\u00a0p1"]),
+)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(cells=st.lists(_TEXT, min_size=1, max_size=12),
+       number_format=st.sampled_from([(".", None), (".", ","), (",", None), (",", "."), (",", " ")]))
+def test_column_wise_rules_equal_the_element_wise_rules(cells, number_format):
+    """Stripping, identifiers, missing cells and numbers (censored or not) read column-wise are
+    the element-wise results, cell by cell."""
+    from ca125kinetics.io import _parse_numbers, _patient_ids
+
+    column, array = _both_storages(cells)
+    decimal, thousands = number_format
+    assert _text(column).tolist() == _text(array).tolist()
+    assert _missing(column).tolist() == _missing(array).tolist()
+    if not _missing(array).any():
+        assert _patient_ids(column)[0].tolist() == _id_array(array).tolist()
+    np.testing.assert_array_equal(_parse_numbers(column, decimal, thousands), _parse_numbers(array, decimal, thousands))
+    for got, expected in zip(_parse_values(column, decimal, thousands), _parse_values(array, decimal, thousands)):
+        np.testing.assert_array_equal(got, expected)
+
+
+_MARKER_CELLS = {
+    "patient_id": st.sampled_from(["007", "007", "12", " 12", "12 ", "a", "", "\u00a0b"]),
+    "day": st.sampled_from(["-3", "21", "42", " 42", "x", "", "3.5", "4000"]),
+    "ca125": _TEXT,
+    "event": st.sampled_from(["", "surgery", " Mouse antibody ", "bogus", "PARACENTESIS"]),
+    "assay": st.sampled_from(["", "A", " A", "B "]),
+    "note": st.sampled_from(["", "x", " y"]),
+}
+
+
+@st.composite
+def _text_tables(draw):
+    n = draw(st.integers(1, 8))
+    names = ["patient_id", "day", "ca125"] + draw(st.lists(st.sampled_from(["event", "assay", "note"]), unique=True))
+    return {c: [draw(_MARKER_CELLS[c]) for _ in range(n)] for c in names}
+
+
+def _outcome(call):
+    try:
+        return call()
+    except InvalidInputError as exc:
+        return (str(exc), exc.source, exc.row, type(exc.row), exc.patient_id, exc.column)
+
+
+def _same_outcome(a, b):
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        for c in ("patient_id", "assay", "event", "problem"):
+            assert [type(v) for v in a[c]] == [type(v) for v in b[c]]
+    else:
+        assert a == b
+
+
+@hsettings(max_examples=150, deadline=None)
+@given(table=_text_tables(),
+       options=st.sampled_from([{}, {"on_error": "flag"}, {"on_error": "flag", "duplicates": "mean"},
+                                {"on_error": "flag", "decimal": ","}, {"thousands": ","}]))
+def test_read_markers_is_the_same_for_object_and_arrow_text(table, options):
+    """The canonical frame, or the error and its message, do not depend on how the text is held."""
+    as_objects = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in table.items()})
+    as_arrow = pd.DataFrame({c: pd.array(v, dtype="string[pyarrow]") for c, v in table.items()})
+    _same_outcome(_outcome(lambda: read_markers(as_objects, **options)),
+                  _outcome(lambda: read_markers(as_arrow, **options)))
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(ids=st.lists(st.sampled_from(["007", "12", " 12", "a", "x1", "\u00a0b", "é"]), min_size=1, max_size=8),
+       stages=st.lists(st.sampled_from(["", "IIIC", " iv ", "FIGO II", "V"]), min_size=8, max_size=8),
+       patterns=st.lists(st.sampled_from(["", "single", " Multiple ", "diffuse"]), min_size=8, max_size=8),
+       ages=st.lists(st.sampled_from(["", "61", " 55.5", "x", "130", "1,5"]), min_size=8, max_size=8))
+def test_read_clinical_is_the_same_for_object_and_arrow_text(ids, stages, patterns, ages):
+    n = len(ids)
+    table = {"patient_id": ids, "age": ages[:n], "figo_stage": stages[:n], "recurrence_pattern": patterns[:n],
+             "recist": ["pr"] * n}
+    as_objects = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in table.items()})
+    as_arrow = pd.DataFrame({c: pd.array(v, dtype="string[pyarrow]") for c, v in table.items()})
+    for options in ({"require": ("patient_id",)}, {"require": ("patient_id",), "on_error": "flag"}):
+        a = _outcome(lambda: read_clinical(as_objects, **options))
+        b = _outcome(lambda: read_clinical(as_arrow, **options))
+        if isinstance(a, pd.DataFrame):
+            pd.testing.assert_frame_equal(a, b, check_exact=True, check_dtype=False)
+        else:
+            assert a == b
+
+
+def test_parquet_rows_in_any_order_read_as_the_sorted_table(tmp_path):
+    """A file sorted by patient needs no sort; a shuffled one is sorted as before (stable)."""
+    rng = np.random.default_rng(3)
+    ids = np.repeat([f"{i:04d}" for i in range(40)], 5)
+    table = pd.DataFrame({"patient_id": ids, "day": np.tile([-3, 21, 42, 63, 84], 40),
+                          "ca125": rng.choice(["400", "<5", "35.5", " 12 "], len(ids)),
+                          "assay": rng.choice(["A", "B", None], len(ids))})
+    table.to_parquet(tmp_path / "sorted.parquet")
+    table.sample(frac=1, random_state=1).to_parquet(tmp_path / "shuffled.parquet")
+    sorted_read = read_markers(tmp_path / "sorted.parquet")
+    pd.testing.assert_frame_equal(sorted_read, read_markers(tmp_path / "shuffled.parquet"))
+    assert sorted_read["patient_id"].tolist() == ids.tolist()
+    assert sorted_read["assay"].map(type).isin([str, type(None)]).all()
+
+
+def test_problem_rows_are_the_files_rows_as_python_numbers(tmp_path):
+    path = tmp_path / "m.parquet"
+    markers(ca125=["400", "abc", "150"]).to_parquet(path)
+    with pytest.raises(InvalidInputError) as info:
+        read_markers(path)
+    assert info.value.row == 1 and type(info.value.row) is int
+    flagged = read_markers(path, on_error="flag")
+    assert flagged["problem"].tolist() == ["invalid input: row 1, column 'ca125': CA-125 value 'abc' is not a "
+                                           "number; give U/mL as a number, or '<x' for a value below the "
+                                           "assay's limit"]
+
+
+@pytest.mark.parametrize("cells", [["IIIC", None, "IV"], [None, None], ["a", 1], [1.5, 2.0], ["x", np.nan]])
+def test_long_text_columns_are_typed_as_pandas_types_them(cells):
+    """read_clinical infers a long column once per distinct value: the column pandas makes."""
+    from ca125kinetics.io import _inferred
+
+    values = np.empty(2400, dtype=object)
+    values[:] = cells * (2400 // len(cells))
+    pd.testing.assert_frame_equal(pd.DataFrame({"x": _inferred(values)}), pd.DataFrame({"x": values}))

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .io import MARKERS_KNOWN, TableFile, _require, _resolve_columns, _table_pieces, table_file
+from .io import MARKERS_KNOWN, TableFile, _require, _resolve_columns, _table_pieces, _Text, table_file
 
 __all__ = [
     "ChunkWriter",
@@ -65,7 +65,30 @@ DEFAULT_POPULATION_SAMPLE = 100_000
 
 def _patient_keys(frame: pd.DataFrame, id_column: str = "patient_id") -> np.ndarray:
     """Identifier of each row as text, for grouping only (validation happens later)."""
-    return frame[id_column].astype(str).str.strip().to_numpy(dtype=object)
+    return _key_text(frame, id_column).to_numpy(dtype=object)
+
+
+def _key_text(frame: pd.DataFrame, id_column: str) -> pd.Series:
+    return frame[id_column].astype(str).str.strip()
+
+
+def _runs(frame: pd.DataFrame, id_column: str = "patient_id") -> tuple[np.ndarray, list]:
+    """``(starts, keys)``: the first row of every run of rows with the same identifier (as
+    :func:`_patient_keys` writes it) and that identifier. An identifier column held by Arrow
+    is compared in Arrow, without a Python string per row."""
+    key = _key_text(frame, id_column)
+    column = _Text.of(key.array)
+    if column is None or not len(key):
+        key = key.to_numpy(dtype=object)
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if len(key) else np.zeros(0, dtype=np.int64)
+        return starts, key[starts].tolist()
+    import pyarrow.compute as pc
+
+    text = column.arrow
+    change = pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)).fill_null(True)
+    starts = np.flatnonzero(np.r_[True, change.to_numpy(zero_copy_only=False)])
+    missing = key.array.dtype.na_value          # a missing identifier as _patient_keys holds it
+    return starts, [missing if k is None else k for k in text.take(starts).to_pylist()]
 
 
 def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
@@ -98,17 +121,32 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
         grouped by patient).
     """
     finished: set[str] = set()
+    # while every piece's identifiers increase (a file sorted by patient), no identifier can
+    # appear again and the finished ones are only kept, to fill ``finished`` at the first
+    # disorder; from then on each identifier is looked up
+    increasing, kept, largest = True, [], None
     carry: pd.DataFrame | None = None
     for frame in _joined(frames, min_rows):
         if carry is not None and len(carry):
             frame = pd.concat([carry, frame])
         if not len(frame):
             continue
-        key = _patient_keys(frame, id_column)
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-        run_keys = key[starts]
+        starts, run_keys = _runs(frame, id_column)
+        if increasing and _increasing(run_keys, largest):
+            kept.append(run_keys[:-1])
+            largest = run_keys[-2] if len(run_keys) > 1 else largest
+            last = starts[-1]
+            carry = frame.iloc[last:]
+            if last:
+                yield frame.iloc[:last]
+            continue
+        if increasing:
+            increasing = False
+            for keys in kept:
+                finished.update(keys)
+            kept = []
         seen_here: set[str] = set()
-        for i, k in enumerate(run_keys.tolist()):
+        for i, k in enumerate(run_keys):
             if k in finished or k in seen_here:
                 raise InvalidInputError(
                     f"patient {k!r} appears again at row {frame.index[starts[i]]} after other "
@@ -117,12 +155,21 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
                     source=source, row=frame.index[starts[i]], patient_id=k, column=id_column)
             seen_here.add(k)
         last = starts[-1]
-        finished.update(run_keys[:-1].tolist())
+        finished.update(run_keys[:-1])
         carry = frame.iloc[last:]
         if last:
             yield frame.iloc[:last]
     if carry is not None and len(carry):
         yield carry
+
+
+def _increasing(keys: list, after) -> bool:
+    """True when ``keys`` strictly increase and the first is larger than ``after`` (None: no
+    bound); False when they do not, or cannot be compared (a missing identifier)."""
+    try:
+        return (after is None or keys[0] > after) and all(a < b for a, b in zip(keys, keys[1:]))
+    except TypeError:
+        return False
 
 
 def _joined(frames: Iterable[pd.DataFrame], min_rows: int) -> Iterator[pd.DataFrame]:
@@ -272,8 +319,13 @@ class _ClinicalFeed:
     def for_chunk(self, keys: np.ndarray) -> pd.DataFrame | None:
         if self.clinical is None:
             return None
-        keys = pd.unique(keys)
-        own = np.flatnonzero(pd.Index(self.ids).isin(keys) & ~self.handled)
+        keys = pd.unique(np.asarray(keys, dtype=object))
+        own = np.zeros(0, dtype=np.int64)
+        if len(keys):      # the chunk's own rows: identifiers between its smallest and largest key
+            lo = int(np.searchsorted(self.sorted_ids, min(keys), side="left"))
+            hi = int(np.searchsorted(self.sorted_ids, max(keys), side="right"))
+            own = self.order[lo:hi][np.asarray(pd.Index(self.sorted_ids[lo:hi], dtype=object).isin(keys))]
+            own = own[~self.handled[own]]
         upto = int(np.searchsorted(self.sorted_ids, max(keys), side="right")) if len(keys) else self.upto
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
@@ -304,7 +356,7 @@ def _read_chunks(stream: CohortStream, clinical: pd.DataFrame | None, read,
     feed = _ClinicalFeed(clinical)
     empty = None
     for chunk in stream.chunks(progress=progress):
-        clin = feed.for_chunk(stream.keys(chunk))
+        clin = feed.for_chunk(_runs(chunk, stream.id_column)[1])   # a chunk's patients are runs
         empty = chunk.iloc[:0]
         yield read(chunk, clin), clin
     rest = feed.rest()

@@ -44,6 +44,15 @@ days) unless ``date_format`` says otherwise (:func:`_parse_dates`); numbers foll
 a ``censored`` flag other than true/false/1/0/yes/no/empty is refused
 (:func:`_parse_censored_flags`); a null identifier (None, NaN, ``pd.NA``) is refused like an
 empty one; CA-125 above :data:`CA125_MAX` and ULN above :data:`ULN_MAX` are invalid.
+
+Column-wise
+-----------
+The rules are applied to whole columns. A text column held by Arrow (what pandas 3 reads
+from Parquet and CSV) stays in Arrow form (:class:`_Text`): cells that need no judgement
+(no surrounding space, plain decimals, ISO dates) go through Arrow and numpy kernels, every
+other cell through the element-wise rule once per distinct value; the results and messages
+are those of the element-wise rules (tested cell by cell). Messages are formatted only for
+rows with a problem.
 """
 
 from __future__ import annotations
@@ -188,12 +197,14 @@ class _Problem:
 class _Collector:
     """Collects per-row problems so one call can report all of them at once.
 
-    ``rows`` (row labels as the user sees them) and ``patients`` are aligned 1-D arrays.
+    ``rows`` (row labels as the user sees them, e.g. an int64 array of a file's rows) and
+    ``patients`` are aligned 1-D arrays; a message is formatted only for a row with a problem,
+    so a valid table of millions of rows costs nothing here.
     """
 
     def __init__(self, source: str, rows, patients):
         self.source = source
-        self.rows = np.asarray(rows, dtype=object)
+        self.rows = np.asarray(rows)
         self.patients = np.asarray(patients, dtype=object)
         self.problems: list[_Problem] = []
 
@@ -202,7 +213,7 @@ class _Collector:
         positions = np.flatnonzero(np.asarray(mask, dtype=bool))
         for pos in positions:
             text = message(pos) if callable(message) else message
-            self.problems.append(_Problem(self.rows[pos], self.patients[pos], column, text))
+            self.problems.append(_Problem(_shown(self.rows[pos]), self.patients[pos], column, text))
 
     def error(self) -> InvalidInputError:
         first = self.problems[0]
@@ -459,12 +470,273 @@ def _array(values) -> np.ndarray:
     return out
 
 
-def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def _frame_columns(frame: pd.DataFrame, take: np.ndarray | None = None, *, arrow: bool = False) -> dict:
     """The columns of a DataFrame as arrays (only the rows at positions ``take`` if given),
-    names stripped of surrounding space."""
+    names stripped of surrounding space.
+
+    With ``arrow``, a text column held by Arrow (what ``pandas.read_parquet`` and
+    ``pandas.read_csv`` give with pandas >= 3, or a ``string[pyarrow]`` column) stays in Arrow
+    form as a :class:`_Text`, which the validators read column-wise (:func:`read_markers`,
+    :func:`read_clinical`); any other column is a numpy array (:func:`_array`).
+    """
     if take is None:
-        return {str(c).strip(): _array(values) for c, values in frame.items()}
+        return {str(c).strip(): (_Text.of(values.array) if arrow else None) or _array(values)
+                for c, values in frame.items()}
     return {str(c).strip(): _array(values.array[take]) for c, values in frame.items()}
+
+
+def _np(values):
+    """A column as the numpy array of :func:`_array` (a :class:`_Text` converted)."""
+    return values.numpy() if isinstance(values, _Text) else values
+
+
+#: First and last bytes of a text cell that need no stripping: ASCII letters, digits and
+#: punctuation (``str.strip`` removes whitespace only; a non-ASCII end is left to Python).
+_GRAPHIC = (0x21, 0x7E)
+#: Longest plain decimal text read by Arrow's parser (:meth:`_Text.numbers`); the longer
+#: (and any other) text is read by :func:`_parse_numbers`' rules, once per distinct value.
+_PLAIN_DIGITS = 17
+
+
+class _Text:
+    """A text column in Arrow form, read column-wise with the rules of the numpy columns.
+
+    Each rule gives the result the element-wise rule gives on the same cells (the column as
+    :func:`_array` would return it, :meth:`numpy`): cells that need no Python at all (text
+    without surrounding space; plain decimal numbers) are handled by Arrow kernels; every
+    other cell is handed to the element-wise rule once per distinct value, and the results
+    are taken back to the rows. A million-row column thus costs a few Arrow passes.
+
+    Parameters
+    ----------
+    source : pandas ExtensionArray
+        An Arrow-backed string array (kept: :meth:`numpy` converts it as :func:`_array` does).
+    arrow : pyarrow.Array
+        Its values as one string or large_string array.
+    """
+
+    __slots__ = ("source", "arrow", "_stripped", "_codes", "_ids")
+
+    def __init__(self, source, arrow):
+        self.source, self.arrow = source, arrow
+        self._stripped = self._codes = self._ids = None
+
+    @classmethod
+    def of(cls, values) -> _Text | None:
+        """A :class:`_Text` of a pandas array held by Arrow as strings, else None."""
+        if not hasattr(values, "__arrow_array__") or not isinstance(values, pd.api.extensions.ExtensionArray):
+            return None
+        kind = getattr(values.dtype, "storage", None)
+        pa_type = getattr(values.dtype, "pyarrow_dtype", None)
+        if kind not in ("pyarrow", "pyarrow_numpy") and pa_type is None:
+            return None
+        import pyarrow as pa
+
+        chunked = values.__arrow_array__()
+        if not (pa.types.is_string(chunked.type) or pa.types.is_large_string(chunked.type)):
+            return None
+        arrow = chunked.combine_chunks() if isinstance(chunked, pa.ChunkedArray) else chunked
+        return cls(values, arrow)
+
+    def __len__(self) -> int:
+        return len(self.arrow)
+
+    def __getitem__(self, i):
+        """One cell as the numpy column holds it (for messages)."""
+        return self.source[int(i)]
+
+    def numpy(self) -> np.ndarray:
+        """The column as :func:`_array` returns it (an object array)."""
+        return _array(self.source)
+
+    def missing(self) -> np.ndarray:
+        """:func:`_missing` of the column: cells that hold nothing (an empty string is not)."""
+        return self.arrow.is_null().to_numpy(zero_copy_only=False)
+
+    def stripped(self):
+        """:func:`_text` in Arrow form: surrounding space removed; empty or missing -> null."""
+        if self._stripped is None:
+            lo, hi = _GRAPHIC
+            first, last, full = _byte_ends(self.arrow)
+            # surrounding space, a non-ASCII end, or empty: stripped by Python
+            self._stripped = self._fixed(~full | ((first - lo) > (hi - lo)) | ((last - lo) > (hi - lo)))
+        return self._stripped
+
+    def _fixed(self, odd: np.ndarray):
+        """The column with the cells at ``odd`` stripped by ``str.strip`` (empty -> null)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.arrow
+        if arr.null_count:
+            odd &= ~self.missing()
+        if odd.any():
+            fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
+            arr = pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
+        return arr
+
+    def codes(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(index, values)``: the distinct stripped texts (an object array) and, per row,
+        the index of its text, -1 where it is missing (so ``np.append(f(values), m)[index]``
+        maps a function ``f`` of the texts to the rows, ``m`` on missing cells)."""
+        if self._codes is None:
+            self._codes = _distinct(self.stripped())
+        return self._codes
+
+    def text(self) -> np.ndarray:
+        """:func:`_text` of the column (an object array, None where missing or empty)."""
+        index, values = self.codes()
+        return np.append(values, None)[index]
+
+    def mapped(self, fn, missing, dtype=object) -> np.ndarray:
+        """``fn`` of every stripped text (computed once per distinct text), ``missing`` where
+        the cell is missing or empty."""
+        index, values = self.codes()
+        out = np.empty(len(values) + 1, dtype=dtype)
+        out[:-1] = [fn(v) for v in values]
+        out[-1] = missing
+        return out[index]
+
+    def numbers(self, decimal: str, thousands: str | None, parse) -> tuple[np.ndarray, ...]:
+        """``parse`` (:func:`_parse_numbers` or :func:`_parse_values`) of the column.
+
+        Plain decimal texts (ASCII digits with at most one ``decimal`` mark, at most
+        :data:`_PLAIN_DIGITS` characters), which every number format reads the same way, are
+        parsed by Arrow (correctly rounded, as pandas and Python read them); the other texts
+        by ``parse`` itself, once per distinct text. Returns ``parse``'s arrays.
+        """
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        text = self.stripped()
+        n = len(text)
+        valid = text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else np.ones(n, dtype=bool)
+        plain = valid & _plain_decimals(text, decimal)
+        value = np.full(n, np.nan)
+        if plain.all() and decimal == ".":
+            value = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
+        elif plain.any():
+            cells = text.filter(pa.array(plain))
+            if decimal != ".":
+                cells = pc.replace_substring(cells, decimal, ".", max_replacements=1)
+            value[plain] = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+        out = [value] + [np.zeros(n, dtype=bool) for _ in range(1 if parse is _parse_numbers else 2)]
+        rest = valid & ~plain
+        if rest.any():
+            index, values = _distinct(text.filter(pa.array(rest)))
+            parsed = parse(values, decimal, thousands)
+            for target, result in zip(out, parsed if isinstance(parsed, tuple) else (parsed,)):
+                target[rest] = result[index]
+        return tuple(out)
+
+    def iso_dates(self) -> np.ndarray | None:
+        """The column as datetime64[ns] when every cell present is a plain ISO date
+        (``YYYY-MM-DD``, :data:`_ISO_DATE`) that Arrow reads, else None (then the cells are read
+        one by one, :func:`_date_values`). A missing cell is NaT, as the cell rules give."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        arr = self.arrow
+        if arr.null_count == len(arr):
+            return None
+        if not pc.all(pc.match_substring_regex(arr, _ISO_DATE.pattern)).as_py():
+            return None
+        try:
+            days = pc.cast(pc.cast(arr, pa.date32()), pa.timestamp("ns"))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return None
+        return np.asarray(days.to_numpy(zero_copy_only=False), dtype="datetime64[ns]")
+
+    def ids(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, uniques)`` of identifiers: the distinct stripped texts sorted (as Python
+        sorts strings), and each row's position among them (-1 where missing)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if self._ids is not None:
+            return self._ids
+        # _id_array: a text with a space (" ") at an end is stripped, any other kept as it is
+        first, last, full = _byte_ends(self.arrow)
+        text = self._fixed(~full | (first == 0x20) | (last == 0x20))
+        self._ids = self._factorise(text)
+        return self._ids
+
+    @staticmethod
+    def _factorise(text) -> tuple[np.ndarray, np.ndarray]:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        if len(text) > 1 and text.null_count == 0:
+            head, tail = text.slice(0, len(text) - 1), text.slice(1)
+            if pc.all(pc.less_equal(head, tail)).as_py():      # sorted (a registry export)
+                change = pc.not_equal(head, tail).to_numpy(zero_copy_only=False)
+                starts = np.flatnonzero(np.concatenate([[True], change]))
+                codes = np.cumsum(np.concatenate([[0], change]), dtype=np.int64)
+                uniques = text.take(pa.array(starts)).to_numpy(zero_copy_only=False)
+                return codes, np.asarray(uniques, dtype=object)
+        index, values = _distinct(text)
+        # UTF-8 byte order is code point order, the order of Python's string comparison
+        order = pc.sort_indices(pa.array(values, type=pa.large_string())).to_numpy(zero_copy_only=False)
+        rank = np.empty(len(values) + 1, dtype=np.int64)
+        rank[order] = np.arange(len(values))
+        rank[-1] = -1
+        return rank[index], values[order]
+
+
+def _distinct(arr) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, values)`` of an Arrow array: its distinct values (an object array) and each
+    cell's position among them, -1 where null."""
+    encoded = arr.dictionary_encode()
+    indices = encoded.indices
+    if indices.null_count:
+        indices = indices.fill_null(-1)
+    index = indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return index, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _plain_decimals(arr, decimal: str) -> np.ndarray:
+    """Cells of an Arrow string array written as plain decimals: 1 to :data:`_PLAIN_DIGITS`
+    bytes, ASCII digits and at most one ``decimal`` mark, at least one digit (counted per cell
+    on the array's byte buffer; null cells may come out either way)."""
+    offsets, data = _buffers(arr)
+    start, length = offsets[:-1], np.diff(offsets)
+    plain = (length > 0) & (length <= _PLAIN_DIGITS)
+    if not plain.any():
+        return plain
+    # weight of each byte: digit 0, decimal mark 1, anything else 64 (> any plain cell's
+    # marks); a cell's weight, from cumulative sums, is then 0 or 1 for a plain decimal
+    weight = np.full(256, 64, dtype=np.uint8)
+    weight[ord("0"):ord("9") + 1] = 0
+    weight[ord(decimal)] = 1
+    data = data[:offsets[-1]]
+    total = np.zeros(len(data) + 1, dtype=np.int32 if len(data) < 2**31 // 64 else np.int64)
+    np.cumsum(weight[data], out=total[1:])
+    cell = total[offsets[1:]] - total[start]
+    return plain & (cell <= 1) & (length > cell)
+
+
+def _buffers(arr) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, data)`` of an Arrow string array: its cells' offsets (length + 1) into its
+    byte buffer, as numpy views."""
+    import pyarrow as pa
+
+    n = len(arr)
+    buffers = arr.buffers()
+    kind = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=kind)[arr.offset:arr.offset + n + 1] if n else np.zeros(1, kind)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    return offsets, data
+
+
+def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(first, last, full)`` of an Arrow string array, read from its buffers: each cell's
+    first and last byte (uint8; meaningless where empty) and whether it is non-empty."""
+    n = len(arr)
+    offsets, data = _buffers(arr)
+    if not len(data):
+        return np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=bool)
+    return (data.take(offsets[:-1], mode="clip"), data.take(offsets[1:] - 1, mode="clip"),
+            offsets[1:] > offsets[:-1])
 
 
 def _require(columns, required, source: str, what: str) -> None:
@@ -479,6 +751,8 @@ def _require(columns, required, source: str, what: str) -> None:
 
 def _text(values: np.ndarray) -> np.ndarray:
     """Strings with surrounding space removed; missing (None, NaN, NA, '') becomes None."""
+    if isinstance(values, _Text):
+        return values.text()
     out = np.empty(len(values), dtype=object)
     out[:] = [v.strip() if type(v) is str else v for v in values]
     out[pd.isna(out)] = None
@@ -497,6 +771,8 @@ def _shown(v):
 
 def _missing(values: np.ndarray) -> np.ndarray:
     """Cells that hold nothing (None, NaN, NA); an empty string is not missing here."""
+    if isinstance(values, _Text):
+        return values.missing()
     return np.asarray(pd.isna(values), dtype=bool)
 
 
@@ -518,19 +794,44 @@ def _id_array(values: np.ndarray) -> np.ndarray:
     return out
 
 
+def _patient_ids(values) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """``(ids, codes, uniques)``: :func:`_id_array` of a column and, for a :class:`_Text`
+    column, its factorisation (:meth:`_Text.ids`; None otherwise, see :func:`_factorised`)."""
+    if isinstance(values, _Text):
+        codes, uniques = values.ids()
+        return np.append(uniques, None)[codes], codes, uniques
+    return _id_array(values), None, None
+
+
+def _factorised(ids: np.ndarray, codes=None, uniques=None) -> tuple[np.ndarray, np.ndarray]:
+    """``(codes, uniques)`` of identifiers (no missing one): ``uniques`` sorted,
+    ``ids == uniques[codes]``; ``codes``/``uniques`` already known are returned."""
+    if codes is not None:
+        return codes, uniques
+    codes, uniques = pd.factorize(ids, sort=True)
+    return codes.astype(np.int64, copy=False), np.asarray(uniques, dtype=object)
+
+
 def _ids(series: pd.Series) -> pd.Series:
     """Patient identifiers of a column as a Series of strings (None where empty)."""
     return pd.Series(_id_array(_array(series)), index=series.index, dtype=object)
 
 
-def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str) -> None:
-    """An empty identifier cannot be attributed to a patient, so it always raises."""
-    empty = np.flatnonzero(pd.isna(pid))
+def _row_labels(rows: pd.Series) -> np.ndarray:
+    """Row labels of a loaded table as the messages name them: a file's row numbers stay
+    an integer array (a number is made for a row with a problem only), other labels objects."""
+    return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
+
+
+def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None) -> None:
+    """An empty identifier cannot be attributed to a patient, so it always raises
+    (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1)."""
+    empty = np.flatnonzero(pd.isna(pid) if codes is None else codes < 0)
     if len(empty):
         listed = ", ".join(str(rows[i]) for i in empty[:_MAX_LISTED])
         raise InvalidInputError(
             f"patient_id is empty in {len(empty)} row(s) ({listed}); {how}",
-            source=source, row=rows[empty[0]], column="patient_id",
+            source=source, row=_shown(rows[empty[0]]), column="patient_id",
         )
 
 
@@ -730,6 +1031,8 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None):
     """
     if isinstance(values, pd.Series):
         return pd.Series(_parse_numbers(_array(values), decimal, thousands), index=values.index, dtype=float)
+    if isinstance(values, _Text):
+        return values.numbers(decimal, thousands, _parse_numbers)[0]
     if values.dtype.kind in "iufb":
         return values.astype(float)
     text = _text(values)
@@ -802,6 +1105,11 @@ def _parse_dates(values, date_format: str | None, what: str):
 def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarray, np.ndarray]:
     """``(dates, bad)`` of :func:`_parse_dates` on a column array."""
     n = len(values)
+    if isinstance(values, _Text):
+        dates = values.iso_dates() if date_format is None else None
+        if dates is not None:
+            return dates, np.zeros(n, dtype=bool)
+        values = values.numpy()                 # any other text: the rules below, cell by cell
     if values.dtype.kind == "M":                         # a datetime column: midnight of its day
         return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
     if date_format is None and all(v is None or (type(v) is str and _ISO_DATE.match(v)) for v in values):
@@ -873,6 +1181,11 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
+def _event_kind(text: str) -> str:
+    """An ``event`` cell (stripped) as the event kinds are written: lower case, underscores."""
+    return text.lower().replace(" ", "_")
+
+
 def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
@@ -880,6 +1193,8 @@ def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = N
     The number (and the limit ``x`` of ``"<x"``) is read by :func:`_parse_numbers` with the
     stated ``decimal`` and ``thousands``.
     """
+    if isinstance(raw, _Text):
+        return raw.numbers(decimal, thousands, _parse_values)
     if not _is_text(raw):
         value = raw.astype(float)
         return value, np.zeros(len(raw), dtype=bool), np.zeros(len(raw), dtype=bool)
@@ -910,6 +1225,15 @@ class _MarkerRows:
     extra: dict
     problems: _Collector
     value_name: str = "ca125"      # the marker's value column (the ``ca125`` field holds its values)
+    codes: np.ndarray | None = None     # patient_id factorised (:func:`_factorised`), when known
+    uniques: np.ndarray | None = None
+    order: np.ndarray | None = None     # stable order of all rows by (codes, day), when computed
+
+    def factorised(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(codes, uniques)`` of ``patient_id`` (``uniques`` sorted)."""
+        if self.codes is None:
+            self.codes, self.uniques = _factorised(self.patient_id)
+        return self.codes, self.uniques
 
 
 def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
@@ -935,8 +1259,10 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     else:
         _require(columns, ("patient_id", vc, "day"), label, "markers")
     n = len(rows)
-    pid = _id_array(columns["patient_id"])
-    _require_ids(pid, rows, label, "give every sample its patient's identifier")
+    fast = ("patient_id", vc, "day", "uln", "assay", "event", "date", "treatment_start")  # column-wise if _Text
+    columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
+    pid, codes, uniques = _patient_ids(columns["patient_id"])
+    _require_ids(pid, rows, label, "give every sample its patient's identifier", codes)
     col = _Collector(label, rows, pid)
 
     # ---- day (or date relative to treatment_start)
@@ -961,14 +1287,18 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     # ---- event
     if "event" in columns:
         raw_event = columns["event"]
-        event = _text(raw_event)
-        event[:] = [v.lower().replace(" ", "_") if type(v) is str else v for v in event]
-        known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
+        if isinstance(raw_event, _Text):
+            event = raw_event.mapped(_event_kind, None)
+            known = raw_event.mapped(lambda v: _event_kind(v) in EVENT_KINDS, True, bool)
+        else:
+            event = _text(raw_event)
+            event[:] = [_event_kind(v) if type(v) is str else v for v in event]
+            known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
         col.add(~known, "event",
                 lambda i: f"unknown event {_shown(raw_event[i])!r}; use one of {list(EVENT_KINDS)} or leave it empty")
     else:
         event = np.full(n, None, dtype=object)
-    no_event = np.fromiter((v is None for v in event), dtype=bool, count=n)
+    no_event = np.equal(event, None)
 
     # ---- the marker's value
     raw_value = columns[vc]
@@ -1014,11 +1344,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     canonical = marker_columns(spec)
     extra = {c: v for c, v in columns.items() if c not in canonical and c != "date"}
     out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
-                      np.asarray(rows, dtype=object), extra, col, vc)
+                      np.asarray(rows), extra, col, vc, codes, uniques)
     out = _handle_duplicates(out, duplicates)
 
     if known_ids is not None:
-        orphan = np.fromiter((p not in known_ids for p in out.patient_id), dtype=bool, count=len(out.row))
+        codes, uniques = out.factorised()
+        orphan = np.fromiter((p not in known_ids for p in uniques), dtype=bool, count=len(uniques))[codes]
         col.rows, col.patients = out.row, out.patient_id
         col.add(orphan, "patient_id",
                 lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
@@ -1097,19 +1428,40 @@ def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
 
     An infinite day is already reported (outside the plausible range); it is no sample day.
     """
-    has_value = np.flatnonzero(~np.isnan(m.ca125) & np.isfinite(m.day))
+    valued = ~np.isnan(m.ca125) & np.isfinite(m.day)
     dup = np.zeros(len(m.row), dtype=bool)
-    if len(has_value) < 2:
+    if valued.sum() < 2:
         return dup
-    ids = m.patient_id[has_value]
-    codes = np.zeros(len(ids), dtype=np.int64) if (ids == ids[0]).all() else pd.factorize(ids)[0]
-    day = m.day[has_value]
-    order = np.lexsort((day, codes))
-    same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
+    codes, day = m.factorised()[0], m.day
+    has_value = None                          # every row has a value
+    if not valued.all():
+        has_value = np.flatnonzero(valued)
+        codes, day = codes[has_value], day[has_value]
+    step, gap = np.diff(codes), np.diff(day)
+    if ((step > 0) | ((step == 0) & (gap >= 0))).all():     # already sorted by patient and day
+        same = (step == 0) & (gap == 0)
+        order = np.arange(len(codes)) if same.any() else None
+    else:
+        order = np.lexsort((day, codes))
+        same = (np.diff(codes[order]) == 0) & (np.diff(day[order]) == 0)
+        if has_value is None:
+            m.order = order                   # the canonical frame's order, when no patient is flagged
+    if has_value is None:
+        has_value = np.arange(len(codes)) if same.any() else None
     if same.any():
         dup[has_value[order[1:][same]]] = True
         dup[has_value[order[:-1][same]]] = True
     return dup
+
+
+def _sort_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray | None:
+    """Stable order of rows by (``codes``, ``day``), or None when they are in that order."""
+    if len(codes) < 2:
+        return None
+    step = np.diff(codes)
+    if ((step > 0) | ((step == 0) & (np.diff(day) >= 0))).all():
+        return None
+    return np.lexsort((day, codes))
 
 
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
@@ -1141,8 +1493,8 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     extra = {c: out[c].to_numpy() for c in m.extra}
     return _MarkerRows(out["patient_id"].to_numpy(dtype=object), out["day"].to_numpy(dtype=float),
                        out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
-                       out["uln"].to_numpy(dtype=float), out["assay"].to_numpy(dtype=object),
-                       out["event"].to_numpy(dtype=object), out["_row"].to_numpy(dtype=object), extra, col,
+                       out["uln"].to_numpy(dtype=float), _none_missing(out["assay"].to_numpy(dtype=object)),
+                       _none_missing(out["event"].to_numpy(dtype=object)), out["_row"].to_numpy(dtype=object), extra, col,
                        m.value_name)
 
 
@@ -1240,13 +1592,14 @@ def read_markers(
     _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name)
-    cols = _value_column(_resolve_columns(_frame_columns(frame), MARKERS_KNOWN, columns, label), spec, label)
+    cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
+                         spec, label)
     starts = known = None
     if clinical is not None:
         known = set(_clinical_ids(clinical, date_format))
         if "day" not in cols and "date" in cols:
             starts = _treatment_starts(clinical, date_format)
-    m = _validate_markers(cols, rows.to_numpy(dtype=object), label, uln=float(uln), duplicates=duplicates,
+    m = _validate_markers(cols, _row_labels(rows), label, uln=float(uln), duplicates=duplicates,
                           day_range=day_range, known_ids=known, starts=starts,
                           clinical_given=clinical is not None, date_format=date_format, decimal=decimal,
                           thousands=thousands, spec=spec)
@@ -1256,37 +1609,84 @@ def read_markers(
 
 
 def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
+    """The canonical frame: the rows of valid patients, then one placeholder row (day 0, no
+    value) per invalid patient holding its reasons, sorted by patient and day (stable)."""
     vc = m.value_name
     col = m.problems
-    extra = list(m.extra)
-    out = _rows_frame(m)
+    codes, uniques = m.factorised()
     reasons = col.reasons_by_patient() if col.problems else {}
-    bad_ids = set(reasons)
-    good = out[~out["patient_id"].isin(bad_ids)].copy() if bad_ids else out
-    good["day"] = good["day"].astype("int64")
-    good["problem"] = None
-    placeholders = pd.DataFrame({
-        "patient_id": sorted(bad_ids),
-        "day": np.zeros(len(bad_ids), dtype="int64"),
-        vc: np.nan,
-        "censored": False,
-        "uln": uln,
-        "assay": None,
-        "event": None,
-        "problem": [reasons[p] for p in sorted(bad_ids)],
-    })
-    for c in extra:
-        placeholders[c] = None
-    result = pd.concat([good.drop(columns="_row"), placeholders], ignore_index=True) if len(placeholders) else good.drop(columns="_row")
-    result = result.sort_values(["patient_id", "day"], kind="stable").reset_index(drop=True)
-    result["patient_id"] = result["patient_id"].astype(object)
-    result["day"] = result["day"].astype("int64")
-    result[vc] = result[vc].astype(float)
-    result["censored"] = result["censored"].astype(bool)
-    result["uln"] = result["uln"].astype(float)
-    for c in ("assay", "event", "problem"):
-        result[c] = result[c].astype(object).where(result[c].notna(), None)
-    return result[list(marker_columns(vc)) + extra]
+    bad = np.zeros(len(uniques), dtype=bool)
+    if reasons:
+        bad = np.fromiter((str(u) in reasons for u in uniques), dtype=bool, count=len(uniques))
+    good = ~bad[codes] if reasons else np.ones(len(codes), dtype=bool)
+    flagged = np.flatnonzero(bad)                     # sorted: uniques are
+    n_good, n_bad = int(good.sum()), len(flagged)
+
+    def rows(values, fill, dtype=None):
+        part = values if n_good == len(values) else values[good]
+        if not n_bad:
+            return part if dtype is None else part.astype(dtype, copy=False)
+        return np.concatenate([part.astype(dtype, copy=False) if dtype else part,
+                               np.full(n_bad, fill, dtype=dtype or part.dtype)])
+
+    key = rows(codes, 0)
+    if n_bad:
+        key[n_good:] = flagged
+    day = rows(m.day, 0, np.int64)
+    order = m.order if m.order is not None and not n_bad and n_good == len(codes) else _sort_order(key, day)
+
+    def column(values, dtype=None):
+        values = values if order is None else values[order]
+        return pd.Series(values, dtype=dtype, copy=False)
+
+    problem = np.full(n_good + n_bad, None, dtype=object)
+    problem[n_good:] = [reasons[str(u)] for u in uniques[flagged]]
+    result = pd.DataFrame({
+        "patient_id": column(uniques[key], object),
+        "day": column(day),
+        vc: column(rows(m.ca125, np.nan, float)),
+        "censored": column(rows(m.censored, False, bool)),
+        "uln": column(rows(m.uln, uln, float)),
+        "assay": column(rows(m.assay, None, object), object),
+        "event": column(rows(m.event, None, object), object),
+        "problem": column(problem, object),
+    }, copy=False)
+    if m.extra:      # extra columns as pandas concatenates them (their dtype is theirs)
+        extra = pd.DataFrame(index=pd.RangeIndex(len(codes)))
+        for c, v in m.extra.items():
+            extra[c] = v
+        extra = extra[good] if n_good < len(codes) else extra
+        if n_bad:
+            placeholders = pd.DataFrame(index=pd.RangeIndex(n_bad))
+            for c in m.extra:
+                placeholders[c] = None
+            extra = pd.concat([extra, placeholders], ignore_index=True)
+        extra = (extra if order is None else extra.iloc[order]).reset_index(drop=True)
+        result = pd.concat([result, extra], axis=1)
+    return result
+
+
+def _inferred(values):
+    """A column as pandas infers it when it is assigned to a frame (pandas 3: text as ``str``),
+    inferred once per distinct value: a category column of a million rows has a handful."""
+    if not isinstance(values, np.ndarray) or values.dtype != object or len(values) < 1000:
+        return values
+    codes, uniques = pd.factorize(values)                  # missing cells: code -1
+    if not len(uniques) or len(uniques) > len(values) // 10:
+        return values
+    inferred = pd.Series(uniques).array                    # text only: other values stay as they are
+    if not isinstance(inferred.dtype, pd.StringDtype):
+        return values
+    return inferred.take(codes, allow_fill=True)
+
+
+def _none_missing(values: np.ndarray) -> np.ndarray:
+    """An object column with None for every missing cell (NaN, NA)."""
+    missing = pd.isna(values)
+    if missing.any():
+        values = values.copy()
+        values[missing] = None
+    return values
 
 
 def marker_columns(marker: str | MarkerSpec | None = None) -> tuple[str, ...]:
@@ -1304,7 +1704,7 @@ def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
     another marker's value column and not ``spec``'s is refused, naming ``marker=``.
     """
     if "marker" in columns:
-        text = _text(columns["marker"])
+        text = _text(_np(columns["marker"]))
         named = {str(v).lower() for v in text if v is not None}
         others = sorted(named - {spec.name})
         if others:
@@ -1334,6 +1734,9 @@ def _clinical_ids(clinical, date_format: str | None = None) -> list[str]:
         _check_header(clinical.columns, "clinical DataFrame")
         if "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical table has no 'patient_id' column", column="patient_id")
+        ids = _Text.of(clinical["patient_id"].array)
+        if ids is not None:                  # the distinct identifiers (used as a set)
+            return ids.ids()[1].tolist()
         return [p for p in _id_array(_array(clinical["patient_id"])) if p is not None]
     return list(read_clinical(clinical, on_error="flag", require=("patient_id",),
                               date_format=date_format)["patient_id"])
@@ -1474,13 +1877,16 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     (:func:`_parse_dates`, :func:`_parse_numbers`).
     """
     _require(columns, require, label, "clinical")
-    pid = _id_array(columns["patient_id"])
-    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier")
+    fast = ("patient_id", "figo_stage", "treatment_start", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)  # column-wise
+    columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
+    pid, codes, uniques = _patient_ids(columns["patient_id"])
+    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes)
     col = _Collector(label, rows, pid)
     n = len(pid)
     dup = np.zeros(n, dtype=bool)
     if n > 1:
-        dup = pd.Series(pid).duplicated(keep=False).to_numpy()
+        codes, _ = _factorised(pid, codes, uniques)
+        dup = np.bincount(codes, minlength=1)[codes] > 1
         col.add(dup, "patient_id",
                 lambda i: f"patient {pid[i]!r} has more than one clinical row; keep one row per patient")
     out: dict[str, np.ndarray] = {}
@@ -1490,7 +1896,10 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
             continue
         raw = columns[name]
         v = _parse_numbers(raw, decimal, thousands)
-        present = ~_missing(_text(raw)) if _is_text(raw) else ~_missing(raw)
+        if isinstance(raw, _Text):
+            present = raw.stripped().is_valid().to_numpy(zero_copy_only=False)
+        else:
+            present = ~_missing(_text(raw)) if _is_text(raw) else ~_missing(raw)
         col.add(present & np.isnan(v), name, lambda i, name=name, raw=raw, rule=rule:
                 f"{name} {_shown(raw[i])!r} is not a number; {rule.what}"
                 + _number_hint(raw[i], decimal, thousands))
@@ -1510,8 +1919,11 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
 
     if "figo_stage" in columns:
         raw = _text(columns["figo_stage"])
-        stage = np.empty(n, dtype=object)
-        stage[:] = [normalise_stage(v) for v in raw]
+        if isinstance(columns["figo_stage"], _Text):
+            stage = columns["figo_stage"].mapped(normalise_stage, normalise_stage(None))
+        else:
+            stage = np.empty(n, dtype=object)
+            stage[:] = [normalise_stage(v) for v in raw]
         unknown = stage == "?"
         col.add(unknown, "figo_stage",
                 lambda i: f"unknown FIGO stage {_shown(raw[i])!r}; use I, II, III or IV (substages such as IIIC accepted)")
@@ -1523,9 +1935,13 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         if name not in columns:
             continue
         raw = _text(columns[name])
-        value = np.empty(n, dtype=object)
-        value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
-        allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
+        if isinstance(columns[name], _Text):
+            value = columns[name].mapped(rule.normalise, None)
+            allowed = columns[name].mapped(lambda v, rule=rule: rule.normalise(v) in rule.allowed, True, bool)
+        else:
+            value = np.empty(n, dtype=object)
+            value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
+            allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
         col.add(~allowed, name, lambda i, raw=raw, rule=rule: f"unknown {rule.label} {_shown(raw[i])!r}; {rule.fix}")
         value[~allowed] = None
         out[name] = value
@@ -1576,8 +1992,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     _check_arguments(on_error)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "clinical", sep)
-    cols = _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, columns, label)
-    c = _validate_clinical(cols, rows.to_numpy(dtype=object), label, require, date_format=date_format,
+    cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
+    c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
@@ -1585,12 +2001,12 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     for name, values in c.values.items():
         rule = CLINICAL_NUMBERS.get(name)
         out[name] = pd.array(values, dtype="Float64").astype("Int64") if rule is not None and rule.integer \
-            else values
+            else _inferred(values)
     for name, values in cols.items():
         if name not in out.columns and name != "problem":
-            out[name] = values
+            out[name] = _np(values)
     reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
-    out["problem"] = [reasons.get(str(p)) for p in c.patient_id]
+    out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else [None] * len(out)
     if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
     return out.reset_index(drop=True)
