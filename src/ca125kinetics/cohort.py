@@ -378,7 +378,9 @@ def iter_gcig(stream: CohortStream, clinical: pd.DataFrame | None, *, settings, 
         return read_markers(chunk, clinical=clin, uln=settings.uln, on_error="flag",
                             duplicates=settings.duplicates, **(read_options or {}))
 
-    for markers, clin in _read_chunks(stream, clinical, read, progress):
+    # the next chunks are read by a thread while this one is assessed and written (numpy,
+    # the compiled rules and pyarrow release the GIL, so the two overlap on two cores)
+    for markers, clin in _read_ahead(_read_chunks(stream, clinical, read, progress)):
         yield _finished(gcig_cohort(markers, clin, settings=settings), finish)
 
 
