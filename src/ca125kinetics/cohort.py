@@ -518,6 +518,17 @@ def _csv_cells(values) -> "pyarrow.Array | None":
     return None
 
 
+def _constant_cell(values: pd.Series):
+    """:func:`_csv_cells` of a column; a text column holding one value throughout (the model
+    and settings columns) as one pyarrow scalar, formatted once."""
+    if len(values) > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        first = values.iloc[0]
+        if isinstance(first, str) and bool((values == first).all()):
+            cell = _csv_cells(values.iloc[:1])
+            return None if cell is None else cell[0]
+    return _csv_cells(values)
+
+
 def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
     """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
     writes (same numbers, empty cells, flags and quoting), built column by column with
@@ -534,7 +545,7 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
                   .encode("utf-8"))
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
-        cells = [_csv_cells(block.iloc[:, j]) for j in range(block.shape[1])]
+        cells = [_constant_cell(block.iloc[:, j]) for j in range(block.shape[1])]
         if any(c is None for c in cells):
             out.write(block.to_csv(index=False, header=False).encode("utf-8"))
             continue

@@ -248,7 +248,9 @@ def _frame(columns: dict) -> pd.DataFrame:
             out[name] = pd.arrays.IntegerArray(np.where(missing, 0, v).astype(np.int64), missing)
         else:
             out[name] = pd.arrays.BooleanArray(v == 1.0, missing)
-    return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+    frame = pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+    frame["patient_id"] = frame["patient_id"].astype(object)
+    return frame
 
 
 def _rows(columns: dict, names=SCORE_COLUMNS) -> list[dict]:
