@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import CLINICAL_NUMBERS, CLINICAL_PREDICTORS, PatientRecord
+from .result import _column
 
 #: Clinical predictors held as numbers (NaN unknown); the others are text (None unknown).
 NUMERIC_PREDICTORS = tuple(c for c in CLINICAL_PREDICTORS if c in CLINICAL_NUMBERS)
@@ -26,26 +27,19 @@ _INTEGER_PREDICTORS = frozenset(c for c in NUMERIC_PREDICTORS if CLINICAL_NUMBER
 
 def _objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` with None for every missing value (NaN, NA)."""
-    out = np.asarray(values, dtype=object)
-    if out.ndim != 1:
-        flat = np.empty(len(values), dtype=object)
-        flat[:] = list(values)
-        out = flat
-    missing = pd.isna(out)
-    if missing.any():
-        out = out.copy()
-        out[missing] = None
-    return out
+    if isinstance(values, np.ndarray) and len(values) > 64:
+        out = values.astype(object)
+        missing = pd.isna(out)
+        if missing.any():
+            out = out.copy()
+            out[missing] = None
+        return out
+    return _column(values, "text")
 
 
 def _numbers(values) -> np.ndarray:
     """``values`` as float64, NaN for every missing value."""
-    if isinstance(values, pd.Series):
-        return values.to_numpy(dtype=float, na_value=np.nan)
-    arr = np.asarray(values)
-    if arr.dtype.kind in "fiub":
-        return arr.astype(float)
-    return pd.Series(arr, dtype=object).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
+    return _column(values, "probability")     # a number column
 
 
 @dataclass(frozen=True, eq=False)

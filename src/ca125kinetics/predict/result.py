@@ -217,17 +217,19 @@ _KIND = {**dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS,
 def _column(values, name: str) -> np.ndarray:
     """``values`` (a sequence, numpy or pandas array) as the engine holds column ``name``:
     float64 with NaN for a number, whole number or flag, an object array with None for text."""
+    if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
+        values = pd.Series(values)
+        if name in _KIND:
+            return values.to_numpy(dtype=float, na_value=np.nan)
+        values = values.to_numpy(dtype=object, na_value=None)
     if name in _KIND:
-        if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
-            return pd.Series(values).to_numpy(dtype=float, na_value=np.nan)
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             return values.astype(float)
-        return pd.Series(list(values), dtype=object).astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    out = np.empty(len(values), dtype=object)
-    out[:] = values.tolist() if isinstance(values, (np.ndarray, pd.Series)) else list(values)
-    missing = pd.isna(out)
-    if missing.any():
-        out[missing] = None
+        items = values.tolist() if isinstance(values, np.ndarray) else values
+        return np.array([np.nan if _is_missing(v) else float(v) for v in items], dtype=float)
+    items = values.tolist() if isinstance(values, np.ndarray) else values
+    out = np.empty(len(items), dtype=object)
+    out[:] = [None if _is_missing(v) else v for v in items]
     return out
 
 
