@@ -46,7 +46,10 @@ def _p_texts(p: np.ndarray) -> np.ndarray:
 
 
 def _int_texts(values: np.ndarray) -> np.ndarray:
-    """``f"{v}"`` of whole numbers held as float64 (``"None"`` where NaN), as an object array."""
+    """``f"{v}"`` of whole numbers held as float64 (``"None"`` where NaN), as an object array
+    (pyarrow for a long column; a short one costs less in Python)."""
+    if len(values) < 256:
+        return np.array(["None" if v != v else str(int(v)) for v in values.tolist()], dtype=object)
     import pyarrow as pa
     import pyarrow.compute as pc
 
