@@ -408,7 +408,7 @@ def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, a
     one table per chunk, patients of ``clinical`` without markers included (as
     ``predict_cohort`` includes them); ``finish`` is applied to each table."""
     from .io import read_markers
-    from .predict import predict_cohort
+    from .predict.engine import _score_read
 
     gs = bundle.gcig_settings
 
@@ -416,8 +416,8 @@ def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, a
         return read_markers(chunk, clinical=clin, uln=float(gs.uln), on_error="flag",
                             duplicates=gs.duplicates, **(read_options or {}))
 
-    for markers, clin in _read_chunks(stream, clinical, read, progress):
-        yield _finished(predict_cohort(markers, clin, model=bundle, allow_imputed=allow_imputed), finish)
+    for markers, clin in _read_chunks(stream, clinical, read, progress):   # read once, scored as read
+        yield _finished(_score_read(bundle, markers, clin, allow_imputed=allow_imputed), finish)
 
 
 def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,

@@ -10,7 +10,8 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import read_clinical, read_markers
-from ..predict import load_model, predict, predict_cohort, predict_many, score_frame
+from ..predict import load_model, predict, predict_many, score_frame
+from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
@@ -68,7 +69,7 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = _stamped(predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed), bundle)
+        frame = _stamped(_score_read(bundle, markers, clinical, allow_imputed=allow_imputed), bundle)
         text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
 
@@ -77,7 +78,13 @@ def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return frame.to_json(orient="records", indent=2) + "\n"
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        import io
+
+        from ..cohort import write_csv
+
+        out = io.BytesIO()
+        write_csv(frame, out)
+        return out.getvalue().decode("utf-8")
     return _cohort_text(frame)
 
 

@@ -13,7 +13,7 @@ from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
 from .batch import PatientBatch
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
-from .inputs import _read_inputs, _record
+from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
 from .result import (
     _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row, _rows,
@@ -308,6 +308,20 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = np.full(n, value, dtype=object)
     out["trained_on_synthetic"] = np.full(n, float(synthetic))
     return out
+
+
+def _score_read(bundle, markers: pd.DataFrame, clinical: pd.DataFrame | None,
+                allow_imputed: bool = False) -> pd.DataFrame:
+    """:func:`predict_cohort` of frames the package readers produced with the model's settings
+    (``io.read_markers(..., uln=gcig_settings.uln, duplicates=gcig_settings.duplicates,
+    on_error="flag")`` and ``io.read_clinical(..., on_error="flag")``), without reading them a
+    second time: what ``ca125 score`` runs on each chunk of a file (a model of another task
+    is scored by :func:`score_frame`)."""
+    from ..task import bundle_task
+
+    if not bundle_task(bundle).is_default:
+        return score_frame(bundle, markers, clinical, allow_imputed=allow_imputed)
+    return _score(bundle, markers, clinical, _flagged((markers, clinical), {}), allow_imputed)
 
 
 def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str],
