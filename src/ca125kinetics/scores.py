@@ -744,18 +744,19 @@ def _column_codes(columns) -> np.ndarray | None:
 def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[np.ndarray]:
     """``rule`` applied to every patient of the parsed columns (the inputs of the rule), as
     one object array per output of the rule. The rule runs once per distinct combination of
-    its inputs (``key``: columns that determine its result; by default every parsed value,
+    its inputs (``key()``: columns that determine its result; by default every parsed value,
     missing flag and message), so a cohort costs about as many calls as it has distinct inputs."""
     names = tuple(parsed)
     values = [p.values if isinstance(p.values, np.ndarray) else _objects(p.values) for p in parsed.values()]
     missing = [np.asarray(p.missing, dtype=bool) for p in parsed.values()]
     messages = [_objects(p.message) for p in parsed.values()]
     n = len(missing[0]) if missing else 0
-    code = _column_codes(key if key is not None else [*values, *missing, *messages])
-    if code is None:
-        code = np.zeros(n, dtype=np.int64)
-    _, first, code = np.unique(code, return_index=True, return_inverse=True)
-    code = code.reshape(-1)
+    if n <= 1:     # one patient: nothing to share
+        first = code = np.arange(n)
+    else:
+        code = _column_codes(key() if key is not None else [*values, *missing, *messages])
+        _, first, code = np.unique(code, return_index=True, return_inverse=True)
+        code = code.reshape(-1)
     plain = [[None if v != v else v for v in column[first].tolist()] if column.dtype != object
              else column[first].tolist() for column in values]
     rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
@@ -1078,7 +1079,7 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         ("ago_positive", "ago_status", "ago_reason"): _rule_columns(
             _ago_rule, {c: parsed[c] for c in ("ecog", "ascites_ml", "primary_residual_disease")}),
         ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _rule_columns(
-            _imodel_rule, imodel, settings, key=_imodel_key(imodel, settings)),
+            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings)),
         ("mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"): _rule_columns(
             _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings),
     }
