@@ -1,4 +1,4 @@
-"""The scoring engine: every public scoring function ends in :func:`_score_patients`."""
+"""The scoring engine: every public scoring function ends in :func:`_score_columns` (columnar)."""
 
 from __future__ import annotations
 
