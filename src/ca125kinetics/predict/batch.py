@@ -27,13 +27,6 @@ _INTEGER_PREDICTORS = frozenset(c for c in NUMERIC_PREDICTORS if CLINICAL_NUMBER
 
 def _objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` with None for every missing value (NaN, NA)."""
-    if isinstance(values, np.ndarray) and len(values) > 64:
-        out = values.astype(object)
-        missing = pd.isna(out)
-        if missing.any():
-            out = out.copy()
-            out[missing] = None
-        return out
     return _column(values, "text")
 
 

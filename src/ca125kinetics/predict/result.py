@@ -222,6 +222,17 @@ def _column(values, name: str) -> np.ndarray:
         if name in _KIND:
             return values.to_numpy(dtype=float, na_value=np.nan)
         values = values.to_numpy(dtype=object, na_value=None)
+    if isinstance(values, np.ndarray) and len(values) > 64:     # a column: whole-array operations
+        if name in _KIND:
+            if values.dtype.kind in "fiub":
+                return values.astype(float)
+            return np.where(pd.isna(values), np.nan, values).astype(float)
+        out = values.astype(object)
+        missing = pd.isna(out)
+        if missing.any():
+            out = out.copy() if out is values else out
+            out[missing] = None
+        return out
     if name in _KIND:
         if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
             return values.astype(float)
