@@ -57,6 +57,23 @@ def _int_texts(values: np.ndarray) -> np.ndarray:
     return pc.fill_null(text, "None").to_numpy(zero_copy_only=False)
 
 
+def _join(*parts) -> np.ndarray:
+    """Element-wise concatenation of text pieces: str constants and object arrays of str
+    (at least one, all of one length); pyarrow joins a long column in one pass."""
+    m = next(len(p) for p in parts if isinstance(p, np.ndarray))
+    if m < 256:
+        out = np.full(m, "", dtype=object)
+        for p in parts:
+            out = out + p
+        return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pieces = [pa.array(p, type=pa.string()) if isinstance(p, np.ndarray) else pa.scalar(p, pa.string())
+              for p in parts]
+    return np.asarray(pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False), dtype=object)
+
+
 def _texts(values: np.ndarray) -> np.ndarray:
     """``f"{v}"`` of a text column (``"None"`` where None)."""
     return np.where(pd.isna(values), "None", values).astype(object)
@@ -72,9 +89,9 @@ def _name_lists(missing: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
 
 
 def _insufficient_reason(missing: np.ndarray) -> np.ndarray:
-    return ("insufficient information: give " + missing + "; the probability shown was computed "
-            "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
-            "--allow-imputed or the API field allow_imputed decides on it anyway)")
+    return _join("insufficient information: give ", missing, "; the probability shown was computed "
+                 "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
+                 "--allow-imputed or the API field allow_imputed decides on it anyway)")
 
 
 def _entry_met(responded: np.ndarray, recist: np.ndarray) -> np.ndarray:
@@ -91,10 +108,10 @@ def _why_not_responded(gcig_reason: np.ndarray) -> np.ndarray:
 
 
 def _entry_undetermined_reason(gcig_reason: np.ndarray) -> np.ndarray:
-    return ("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
-            "cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response ("
-            + _why_not_responded(gcig_reason) + ") the entry "
-            "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
+    return _join("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
+                 "cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response (",
+                 _why_not_responded(gcig_reason), ") the entry "
+                 "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
 
 
 _RULES = {
@@ -164,59 +181,65 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         decision[at] = {"undetermined": "insufficient_information",
                         "withheld": "insufficient_information"}.get(name, name)
         if name == "invalid_input":
-            text[at] = "Not scored: " + reason[at] + ". " + tail
+            text[at] = _join("Not scored: ", reason[at], ". " + tail)
             continue
         if name == "not_scored":
-            text[at] = "No prediction: " + reason[at] + ". " + tail
+            text[at] = _join("No prediction: ", reason[at], ". " + tail)
             continue
         p2 = _p_texts(p[at])
         if name == "not_candidate_progression":
             group, day = rows["progression_group"][at], rows["progression_day"][at]
             named = ~pd.isna(group) & (group != "")
-            text[at] = ("Not a candidate for secondary cytoreduction: GCIG CA-125 progression"
-                        + np.where(named, " (group " + _texts(group) + ")", "").astype(object)
-                        + np.where(np.isnan(day), "", " on day " + _int_texts(day)).astype(object)
-                        + ". Predicted probability " + p2 + " shown for information only. " + tail)
+            text[at] = _join("Not a candidate for secondary cytoreduction: GCIG CA-125 progression",
+                             np.where(named, _join(" (group ", _texts(group), ")"), "").astype(object),
+                             np.where(np.isnan(day), "", _join(" on day ", _int_texts(day))).astype(object),
+                             ". Predicted probability ", p2, " shown for information only. " + tail)
             continue
         if name == "not_candidate_recist_pd":
-            text[at] = ("Not a candidate for secondary cytoreduction: RECIST progressive disease "
-                        "(combined RECIST + CA-125 category PD). Predicted probability " + p2
-                        + " shown for information only. " + tail)
+            text[at] = _join("Not a candidate for secondary cytoreduction: RECIST progressive disease "
+                             "(combined RECIST + CA-125 category PD). Predicted probability ", p2,
+                             " shown for information only. " + tail)
             continue
         if name == "undetermined":
             why = _why_not_responded(rows["gcig_reason"][at])
-            text[at] = ("Insufficient information: no RECIST category recorded and no confirmed GCIG CA-125 "
-                        "response (" + why + "); give the RECIST 1.1 response after the neoadjuvant cycles "
-                        "(RESCUE admits RECIST CR/PR/SD or a GCIG response). Predicted probability " + p2
-                        + f" (threshold {t2}) shown for information only: no decision. {tail}")
+            text[at] = _join("Insufficient information: no RECIST category recorded and no confirmed GCIG "
+                             "CA-125 response (", why, "); give the RECIST 1.1 response after the neoadjuvant "
+                             "cycles (RESCUE admits RECIST CR/PR/SD or a GCIG response). Predicted probability ",
+                             p2, f" (threshold {t2}) shown for information only: no decision. {tail}")
             out_status[at] = "insufficient"
             out_reason[at] = _entry_undetermined_reason(rows["gcig_reason"][at])
             continue
         # a response: GCIG (confirmed), else RECIST CR/PR/SD; both texts start with a capital
-        basis = np.where(
-            responded[at],
-            "GCIG CA-125 response (" + _texts(rows["gcig_category"][at]) + ") confirmed on day "
-            + _int_texts(rows["gcig_confirmation_day"][at]) + " (fall on day "
-            + _int_texts(rows["gcig_response_day"][at]) + ")",
-            "RECIST " + _texts(recist[at]) + " (no confirmed GCIG CA-125 response: "
-            + _texts(rows["gcig_reason"][at]) + ")").astype(object)
+        gcig = responded[at]
+        basis = np.empty(at.size, dtype=object)
+        if gcig.any():
+            on = at[gcig]
+            basis[gcig] = _join("GCIG CA-125 response (", _texts(rows["gcig_category"][on]), ") confirmed on day ",
+                                _int_texts(rows["gcig_confirmation_day"][on]), " (fall on day ",
+                                _int_texts(rows["gcig_response_day"][on]), ")")
+        if not gcig.all():
+            on = at[~gcig]
+            basis[~gcig] = _join("RECIST ", _texts(recist[on]), " (no confirmed GCIG CA-125 response: ",
+                                 _texts(rows["gcig_reason"][on]), ")")
         names = missing[at]
         if name == "withheld":
-            text[at] = ("Insufficient information: give " + names + ". " + basis + "; the predicted probability "
-                        + p2 + f" (threshold {t2}) was computed with "
-                        + np.where(n_missing[at] == 1, "this factor", "these factors").astype(object)
-                        + f" imputed and is shown for information only: no decision. {tail}")
+            text[at] = _join("Insufficient information: give ", names, ". ", basis, "; the predicted probability ",
+                             p2, f" (threshold {t2}) was computed with ",
+                             np.where(n_missing[at] == 1, "this factor", "these factors").astype(object),
+                             f" imputed and is shown for information only: no decision. {tail}")
             out_status[at] = "insufficient"
             out_reason[at] = _insufficient_reason(names)
             continue
-        basis = np.where(n_missing[at] > 0, basis + "; computed with " + names + " imputed (allowed by the caller)",
-                         basis).astype(object)
+        imputed = n_missing[at] > 0
+        if imputed.any():
+            basis[imputed] = _join(basis[imputed], "; computed with ", names[imputed],
+                                   " imputed (allowed by the caller)")
         if name == "resectable":
-            text[at] = ("Predicted completely resectable: " + basis + "; predicted probability " + p2
-                        + f" >= threshold {t2}. {tail}")
+            text[at] = _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
+                             f" >= threshold {t2}. {tail}")
         else:
-            text[at] = ("Predicted not completely resectable: " + basis + "; predicted probability " + p2
-                        + f" < threshold {t2}. {tail}")
+            text[at] = _join("Predicted not completely resectable: ", basis, "; predicted probability ", p2,
+                             f" < threshold {t2}. {tail}")
     return {"decision": decision, "rule": rule, "recommendation": text, "status": out_status, "reason": out_reason}
 
 
