@@ -510,10 +510,14 @@ def _csv_cells(values) -> "pyarrow.Array | None":
         return pc.fill_null(text, "")
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         try:
-            text = pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):      # not all text: pandas writes it
+            if dtype == object:
+                text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            else:       # pandas' own text column: its arrow data as they are
+                text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
             return None
-        quoted = pc.binary_join_element_wise('"', pc.replace_substring(text, '"', '""'), '"', "")
+        quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
         return pc.fill_null(pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text), "")
     return None
 
@@ -549,10 +553,13 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         if any(c is None for c in cells):
             out.write(block.to_csv(index=False, header=False).encode("utf-8"))
             continue
-        cells[-1] = pc.binary_join_element_wise(cells[-1], "", "\n")     # the row's end
-        rows = pc.binary_join_element_wise(*cells, ",") if len(cells) > 1 else cells[0]
+        cells = [c.cast(pa.large_string()) for c in cells]
+        empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
+        cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
+        rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
         rows = pa.array(rows) if not isinstance(rows, pa.Array) else rows
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int32, count=len(rows) + 1, offset=rows.offset * 4)
+        rows = rows.cast(pa.large_string())
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
         out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
 
 
