@@ -516,9 +516,12 @@ def _csv_cells(values) -> "pyarrow.Array | None":
                 text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
             return None
-        quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-        quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
-        return pc.fill_null(pc.if_else(pc.match_substring_regex(text, _NEEDS_QUOTES), quoted, text), "")
+        needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+        if pc.any(needs).as_py():       # quote only the cells that need it (copies only then)
+            quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+            text = pc.if_else(needs, quoted, text)
+        return pc.fill_null(text, "") if text.null_count else text
     return None
 
 
@@ -553,7 +556,7 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         if any(c is None for c in cells):
             out.write(block.to_csv(index=False, header=False).encode("utf-8"))
             continue
-        cells = [c.cast(pa.large_string()) for c in cells]
+        cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
         empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
         cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
         rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
