@@ -232,3 +232,19 @@ def test_write_csv_writes_the_text_of_to_csv(rows, block):
         cohort._CSV_BLOCK_ROWS = old
     assert out.getvalue().decode("utf-8") == frame.to_csv(index=False)
     assert tail.getvalue().decode("utf-8") == frame.to_csv(index=False, header=False)
+
+
+def test_score_parquet_output_is_the_score_table(tmp_path):
+    """``ca125 score --out x.parquet`` writes the score table (chunked or whole), with the
+    rows and values of the CSV output."""
+    base = ["score", "--markers", str(MARKERS), "--clinical", str(CLINICAL)]
+    assert main([*base, "--out", str(tmp_path / "whole.parquet"), "--chunk-rows", "10000000"]) == 0
+    assert main([*base, "--out", str(tmp_path / "chunked.parquet"), "--chunk-rows", "2000"]) == 0
+    assert main([*base, "--out", str(tmp_path / "scores.csv"), "--chunk-rows", "2000"]) == 0
+    whole, chunked = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "chunked.parquet")
+    pd.testing.assert_frame_equal(whole, chunked)
+    text = pd.read_csv(tmp_path / "scores.csv", dtype={"patient_id": str})
+    assert list(whole.columns) == list(text.columns) and len(whole) == len(text)
+    assert whole["patient_id"].tolist() == text["patient_id"].tolist()
+    assert whole["decision"].tolist() == text["decision"].tolist()
+    pd.testing.assert_series_equal(whole["probability"], text["probability"], check_dtype=False)
