@@ -45,8 +45,8 @@ def _flag_values(values) -> np.ndarray:
 def _category_values(values: np.ndarray) -> np.ndarray:
     """A categorical column as text, ``"missing"`` when unknown (NA or blank): each distinct
     value converted once."""
-    if not len(values):
-        return np.array([], dtype=object)
+    if len(values) <= 64:      # a few patients: directly
+        return np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values], dtype=object)
     missing = pd.isna(values)
     distinct, codes = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
     text = np.array(["missing" if v.strip() == "" else v for v in distinct.tolist()], dtype=object)

@@ -513,7 +513,7 @@ def _parse_numeric_array(values: np.ndarray, kind: str) -> _Parsed | None:
 
 def _parse(raw, column: str, kind: str) -> _Parsed:
     """Parse one input column: a sequence of values, a numpy array or a pandas Series."""
-    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and kind not in _TEXT_PARSERS:
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and len(raw) > 64 and kind not in _TEXT_PARSERS:
         fast = _parse_numeric_array(raw, kind)
         return fast if fast is not None else _parse_numeric(pd.Series(raw), column, kind)
     values = raw.tolist() if isinstance(raw, _ARRAYS) else list(raw)

@@ -81,6 +81,10 @@ def _texts(values: np.ndarray) -> np.ndarray:
 
 def _name_lists(missing: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per row of a ``(n, len(names))`` mask the ``", "``-joined names it marks and how many."""
+    if len(missing) <= 64:      # a few rows: directly
+        rows = missing.tolist()
+        texts = np.array([", ".join(n for n, m in zip(names, row) if m) for row in rows], dtype=object)
+        return texts, np.array([sum(row) for row in rows], dtype=np.int64)
     bits = missing.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
     codes, inverse = np.unique(bits, return_inverse=True)
     texts = np.array([", ".join(name for j, name in enumerate(names) if code >> j & 1) for code in codes.tolist()]
@@ -328,18 +332,26 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
 
+    checked = []            # (feature, values, lo, hi) of the numeric inputs with a range
     for feature, bounds in ranges.items():
         value = rows.get(feature) if feature in rows else clinical.get(feature)
         if value is None or value.dtype == object:     # unknown to the model, or text
             continue
         try:
-            lo, hi = float(bounds[0]), float(bounds[1])
+            checked.append((feature, value, float(bounds[0]), float(bounds[1])))
         except (TypeError, ValueError, IndexError):
             continue
+    if checked:
+        values = np.stack([v for _, v, _, _ in checked])
+        lo, hi = (np.array([[c[k]] for c in checked]) for k in (2, 3))
         with np.errstate(invalid="ignore"):
-            out = np.flatnonzero(warned & ((value < lo) | (value > hi)))
-        pieces.append((out, f"{feature} " + _g_texts(value[out], ".4g")
-                       + f" is outside the training range {lo:.4g}..{hi:.4g} (extrapolation: interpret with care)"))
+            outside = ((values < lo) | (values > hi)) & warned
+        for k in np.flatnonzero(outside.any(axis=1)).tolist():
+            feature, value, low, high = checked[k]
+            out = np.flatnonzero(outside[k])
+            pieces.append((out, f"{feature} " + _g_texts(value[out], ".4g")
+                           + f" is outside the training range {low:.4g}..{high:.4g} (extrapolation: interpret with "
+                             "care)"))
 
     joined = np.full(n, "", dtype=object)
     for patients, texts in pieces:

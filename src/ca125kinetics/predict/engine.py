@@ -291,8 +291,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c][show] = _column(values[j], c)
     out.update(gcig)
     out["recist"] = clinical["recist"]
-    for c in _PUBLISHED_COLUMNS:
-        out[c] = _column(pub[c], c)
+    for c in _PUBLISHED_COLUMNS:      # text with None, imodel_points float: as they come
+        out[c] = _column(pub[c], c) if c in ("ago_positive", "imodel_low_risk") else pub[c]
     missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
                                      REQUIRED_PREDICTORS)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
