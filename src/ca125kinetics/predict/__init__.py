@@ -15,8 +15,8 @@ by ``PatientBatch.from_frames`` (the patients of ``io.records_from_frames``), an
 ``io.patient_record`` for one patient in any form (a file, a DataFrame slice, a validated
 frame, a mapping of columns, records or ``(day, ca125)`` pairs). Every step is an array
 operation over all patients (the kinetics fit, the model, the published scores, the decision
-rule and its texts, the warnings); the GCIG rules run patient by patient inside
-``engine._gcig_of``. A patient's result does not depend on the other patients scored with it (the
+rule and its texts, the warnings); the GCIG rules run in one call for all patients
+(``engine._gcig_of``), by the GCIG module's engine. A patient's result does not depend on the other patients scored with it (the
 kinetics fit stops each patient where it converged), so scoring a patient alone, in a
 cohort or in a batch of web requests gives the same numbers (to the last bits; a cohort of
 20,000 patients or more is fitted by the compiled kinetics engine, which agrees with the
