@@ -114,6 +114,7 @@ def bench_in_process(model, n: int) -> None:
           f"{load_s:.2f} s; {len(items)} distinct patients")
 
     from ca125kinetics.gcig import records_gcig
+    from ca125kinetics.predict.batch import PatientBatch
     from ca125kinetics.scores import published_scores_arrays
 
     # every input form users pass, on the same patients (issue: <= 5 ms each)
@@ -173,8 +174,8 @@ def bench_in_process(model, n: int) -> None:
             lambda r: P._score_patients(bundle, [r], {}), records), base_med),
         _row("    GCIG response and progression", _timeit(
             lambda r: records_gcig([r], gs), records), base_med),
-        _row("    kinetics (population MAP fit)", _timeit(lambda r: P._kinetics_of(bundle, [r], {}), records),
-             base_med),
+        _row("    kinetics (population MAP fit)", _timeit(lambda r: P._kinetics_of(
+            bundle, PatientBatch.from_records([r]), np.array([r.reason], dtype=object)), records), base_med),
         _row("    model with interval (compiled head)", _timeit(lambda h: bundle.predict_head(h, 1), heads),
              base_med),
         _row("    published scores", _timeit(lambda r: published_scores_arrays(

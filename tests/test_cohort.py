@@ -275,3 +275,57 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
         handed |= rows
     rest = feed.rest()
     assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))
+
+
+# ----------------------------------------------------------------------------- CSV writing
+
+_text = st.one_of(st.none(), st.text(alphabet=st.sampled_from(list('ab ,"\n\r;x')), max_size=6))
+_float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1.0, 1e-4, 1e-5,
+                                                                                   1e15, 1e16, 0.1, 123.456]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(_text, _float, st.one_of(st.none(), st.integers(-10**6, 10**6)),
+                          st.one_of(st.none(), st.booleans()), st.booleans()), max_size=12),
+       st.integers(1, 5))
+def test_write_csv_writes_the_text_of_to_csv(rows, block):
+    """cohort.write_csv gives, byte for byte, what DataFrame.to_csv(index=False) gives, for
+    the column kinds of a score table (text, float, nullable Int64 and boolean, bool)."""
+    import io
+
+    from ca125kinetics import cohort
+
+    frame = pd.DataFrame({
+        "text, quoted": pd.Series([r[0] for r in rows], dtype=object),
+        "x": pd.Series([r[1] for r in rows], dtype="float64"),
+        "n": pd.array([r[2] for r in rows], dtype="Int64"),
+        "flag": pd.array([r[3] for r in rows], dtype="boolean"),
+        "b": pd.Series([r[4] for r in rows], dtype=bool),
+        "same": pd.Series(["{\"a\": 1, \"b\": [2]}"] * len(rows), dtype=object),
+    })
+    old, cohort._CSV_BLOCK_ROWS = cohort._CSV_BLOCK_ROWS, block
+    try:
+        out = io.BytesIO()
+        cohort.write_csv(frame, out)
+        tail = io.BytesIO()
+        cohort.write_csv(frame, tail, header=False)
+    finally:
+        cohort._CSV_BLOCK_ROWS = old
+    assert out.getvalue().decode("utf-8") == frame.to_csv(index=False)
+    assert tail.getvalue().decode("utf-8") == frame.to_csv(index=False, header=False)
+
+
+def test_score_parquet_output_is_the_score_table(tmp_path):
+    """``ca125 score --out x.parquet`` writes the score table (chunked or whole), with the
+    rows and values of the CSV output."""
+    base = ["score", "--markers", str(MARKERS), "--clinical", str(CLINICAL)]
+    assert main([*base, "--out", str(tmp_path / "whole.parquet"), "--chunk-rows", "10000000"]) == 0
+    assert main([*base, "--out", str(tmp_path / "chunked.parquet"), "--chunk-rows", "2000"]) == 0
+    assert main([*base, "--out", str(tmp_path / "scores.csv"), "--chunk-rows", "2000"]) == 0
+    whole, chunked = pd.read_parquet(tmp_path / "whole.parquet"), pd.read_parquet(tmp_path / "chunked.parquet")
+    pd.testing.assert_frame_equal(whole, chunked)
+    text = pd.read_csv(tmp_path / "scores.csv", dtype={"patient_id": str})
+    assert list(whole.columns) == list(text.columns) and len(whole) == len(text)
+    assert whole["patient_id"].tolist() == text["patient_id"].tolist()
+    assert whole["decision"].tolist() == text["decision"].tolist()
+    pd.testing.assert_series_equal(whole["probability"], text["probability"], check_dtype=False)

@@ -117,3 +117,28 @@ def test_row_order_of_the_inputs_does_not_matter(rnd):
     shuffled = build_patient_frame(mk.iloc[mk_order].reset_index(drop=True),
                                    clin.iloc[clin_order].reset_index(drop=True))
     pd.testing.assert_frame_equal(shuffled, expected)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.floats(1, 1000)),
+                          st.lists(st.tuples(st.integers(-20, 60), st.one_of(st.none(), st.floats(0, 500))),
+                                   max_size=6)), min_size=1, max_size=8))
+def test_ca125_at_recurrence_arrays_is_the_rule_patient_by_patient(patients):
+    """Many patients at once: the GCIG baseline, else the value of the latest day <= 0 (the
+    last such row when a day repeats), else NaN -- the rule written out here row by row."""
+    from ca125kinetics.features import ca125_at_recurrence_arrays
+
+    baseline = np.array([np.nan if b is None else b for b, _ in patients])
+    rows = [r for _, rs in patients for r in rs]
+    offsets = np.cumsum([0] + [len(rs) for _, rs in patients])
+    days = np.array([d for d, _ in rows], dtype=np.int64)
+    values = np.array([np.nan if v is None else v for _, v in rows], dtype=float)
+    got = ca125_at_recurrence_arrays(baseline, offsets, days, values)
+    for i, (b, rs) in enumerate(patients):
+        expected = b if b is not None else np.nan
+        if b is None:
+            best = None
+            for d, v in rs:
+                if d <= 0 and v is not None and (best is None or d >= best):
+                    best, expected = d, v
+        assert got[i] == expected or (np.isnan(got[i]) and np.isnan(expected))

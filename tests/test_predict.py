@@ -1023,3 +1023,26 @@ def test_clinical_table_without_the_patient_is_a_typed_error(bundle, cohort):
     clinical = cohort.clinical[cohort.clinical["patient_id"] != "000001"]
     with pytest.raises(InvalidInputError, match="'000001' has markers but no clinical row"):
         P.predict(cohort.markers[cohort.markers["patient_id"] == "000001"], clinical, model=bundle)
+
+
+def test_patient_batch_holds_the_records_of_the_table_readers(bundle, scored):
+    """PatientBatch.from_frames gives, patient by patient, the io.records_from_frames records
+    (invalid patients and clinical rows without markers included)."""
+    from ca125kinetics.io import read_clinical, read_markers, records_from_frames
+    from ca125kinetics.predict.batch import PatientBatch
+
+    markers, clinical, _ = scored
+    ids = sorted(clinical["patient_id"])[:30]
+    m = markers[markers["patient_id"].isin(ids[:25])].copy()
+    m.loc[m.index[3], "ca125"] = -5.0                       # one invalid patient
+    c = clinical[clinical["patient_id"].isin(ids)].copy()
+    c.loc[c.index[1], "ecog"] = 7                           # one invalid clinical row
+    gs = bundle.gcig_settings
+    clin = read_clinical(c, on_error="flag", require=("patient_id",))
+    frame = read_markers(m, clinical=clin, uln=gs.uln, on_error="flag", duplicates=gs.duplicates)
+    records = records_from_frames(frame, clin)
+    batch = PatientBatch.from_frames(frame, clin)
+    assert batch.n == len(records) == 30
+    assert all(_same_record(batch.record(i), r) for i, r in enumerate(records))
+    again = PatientBatch.from_records(records)
+    assert all(_same_record(again.record(i), r) for i, r in enumerate(records))

@@ -717,3 +717,26 @@ def test_text_values_are_reported_as_given():
     reasons = published_scores(frame)["imodel_reason"].tolist()
     assert "figo_stage = 1:" in reasons[0] and "figo_stage = True:" in reasons[1]
     assert "figo_stage = 1.0:" in reasons[2] and reasons[3].startswith("invalid input: ecog = 7")
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(patients)
+def test_engine_arrays_equal_the_per_patient_engine(rows):
+    """The columns the scoring engine passes (float64 arrays, object arrays of text) give, for
+    a cohort scored at once (each rule run once per distinct input), what scoring every
+    patient alone gives."""
+    n = len(rows)
+    columns = {}
+    for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months", "recurrence_pattern",
+              "ca125_at_recurrence"):
+        given = [r.get(c) for r in rows]
+        try:
+            columns[c] = np.array([np.nan if v is None else v for v in given], dtype=float)
+        except (TypeError, ValueError):
+            columns[c] = np.array(given + [None], dtype=object)[:n]
+    together = published_scores_arrays(columns, problem=np.array([None] * n, dtype=object))
+    for i in range(n):
+        alone = published_scores_arrays({c: v[i:i + 1] for c, v in columns.items()},
+                                        problem=np.array([None], dtype=object))
+        for c, v in together.items():
+            assert _na(v[i]) == _na(alone[c][0]) or (pd.isna(v[i]) and pd.isna(alone[c][0])), (c, rows[i])

@@ -42,6 +42,17 @@ def _flag_values(values) -> np.ndarray:
     return pd.array(values, dtype="boolean").astype("Float64").to_numpy(dtype=float, na_value=np.nan)
 
 
+def _category_values(values: np.ndarray) -> np.ndarray:
+    """A categorical column as text, ``"missing"`` when unknown (NA or blank): each distinct
+    value converted once."""
+    if len(values) <= 64:      # a few patients: directly
+        return np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values], dtype=object)
+    missing = pd.isna(values)
+    distinct, codes = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
+    text = np.array(["missing" if v.strip() == "" else v for v in distinct.tolist()], dtype=object)
+    return np.where(missing, "missing", text[codes.reshape(-1)]).astype(object)
+
+
 def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:
     """The transforms of :class:`ModelFeatures` on a mapping of columns (DataFrame or dict).
 
@@ -81,6 +92,5 @@ def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:
         cols[name] = v
     for name in CATEGORICAL_FEATURES:
         values = X[name].to_numpy(dtype=object) if isinstance(X[name], pd.Series) else np.asarray(X[name], dtype=object)
-        cols[name] = np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values],
-                              dtype=object)
+        cols[name] = _category_values(values)
     return cols

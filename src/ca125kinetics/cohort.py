@@ -534,7 +534,7 @@ def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, a
     one table per chunk, patients of ``clinical`` without markers included (as
     ``predict_cohort`` includes them); ``finish`` is applied to each table."""
     from .io import read_markers
-    from .predict import predict_cohort
+    from .predict.engine import _score_read
 
     gs = bundle.gcig_settings
 
@@ -542,8 +542,8 @@ def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, a
         return read_markers(chunk, clinical=clin, uln=float(gs.uln), on_error="flag",
                             duplicates=gs.duplicates, **(read_options or {}))
 
-    for markers, clin in _read_chunks(stream, clinical, read, progress):
-        yield _finished(predict_cohort(markers, clin, model=bundle, allow_imputed=allow_imputed), finish)
+    for markers, clin in _read_chunks(stream, clinical, read, progress):   # read once, scored as read
+        yield _finished(_score_read(bundle, markers, clin, allow_imputed=allow_imputed), finish)
 
 
 def run_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,
@@ -576,8 +576,8 @@ class ChunkWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
-            frame.to_csv(self.path, index=False, mode="w" if self.n_rows == 0 and self._writer is None else "a",
-                         header=self._writer is None)
+            with open(self.path, "wb" if self._writer is None else "ab") as out:
+                write_csv(frame, out, header=self._writer is None)
             self._writer = True
         else:
             import pyarrow as pa
@@ -596,6 +596,100 @@ class ChunkWriter:
         if self.fmt == "parquet" and self._writer is not None:
             self._writer.close()
         return False
+
+
+_CSV_BLOCK_ROWS = 20_000
+_NEEDS_QUOTES = '[,"\n]'
+
+
+def _csv_cells(values) -> "pyarrow.Array | None":
+    """The CSV text of every cell of one column as ``DataFrame.to_csv`` writes it (a float
+    as ``repr``, NaN/None/NA empty, flags ``True``/``False``, text quoted only when it holds a
+    comma, a quote or a newline), as a pyarrow string array; None for a column of another
+    kind (the caller then lets pandas write the table)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dtype = values.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        flags = pa.array(values.to_numpy(dtype=object, na_value=None) if dtype == "boolean" else values.to_numpy(),
+                         type=pa.bool_())
+        return pc.fill_null(pc.if_else(flags, "True", "False"), "")
+    if pd.api.types.is_integer_dtype(dtype):
+        return pc.fill_null(pc.cast(pa.array(values, from_pandas=True), pa.string()), "")
+    if dtype == np.float64:
+        x = values.to_numpy()
+        text = pc.cast(pa.array(x, from_pandas=True), pa.string())
+        # pyarrow writes what repr writes (the shortest round trip) except a whole number
+        # ("1" for "1.0") and the exponent forms: those take repr
+        with np.errstate(invalid="ignore"):
+            size = np.abs(x)
+            plain = ((size >= 1e-4) & (size < 1e16)) | (x == 0)
+        plain &= ~np.asarray(pc.fill_null(pc.match_substring(text, "e"), True))
+        whole = plain & ~np.asarray(pc.fill_null(pc.match_substring(text, "."), True))
+        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+        other = np.flatnonzero(~plain & ~np.isnan(x))
+        if other.size:
+            cells = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
+            cells[other] = [repr(v) for v in x[other].tolist()]
+            text = pa.array(cells, type=pa.string())
+        return pc.fill_null(text, "")
+    if dtype == object or pd.api.types.is_string_dtype(dtype):
+        try:
+            if dtype == object:
+                text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            else:       # pandas' own text column: its arrow data as they are
+                text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
+            return None
+        needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+        if pc.any(needs).as_py():       # quote only the cells that need it (copies only then)
+            quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+            text = pc.if_else(needs, quoted, text)
+        return pc.fill_null(text, "") if text.null_count else text
+    return None
+
+
+def _constant_cell(values: pd.Series):
+    """:func:`_csv_cells` of a column; a text column holding one value throughout (the model
+    and settings columns) as one pyarrow scalar, formatted once."""
+    if len(values) > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+        first = values.iloc[0]
+        if isinstance(first, str) and bool((values == first).all()):
+            cell = _csv_cells(values.iloc[:1])
+            return None if cell is None else cell[0]
+    return _csv_cells(values)
+
+
+def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
+    """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
+    writes (same numbers, empty cells, flags and quoting), built column by column with
+    pyarrow in blocks of rows rather than cell by cell. A column of a kind not covered
+    (``_csv_cells``) has the whole table written by pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if frame.shape[1] == 0 or not all(isinstance(c, str) for c in frame.columns):
+        out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
+        return
+    if header:
+        out.write((",".join(_csv_cells(pd.Series(list(frame.columns), dtype=object)).to_pylist()) + "\n")
+                  .encode("utf-8"))
+    for start in range(0, len(frame), _CSV_BLOCK_ROWS):
+        block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
+        cells = [_constant_cell(block.iloc[:, j]) for j in range(block.shape[1])]
+        if any(c is None for c in cells):
+            out.write(block.to_csv(index=False, header=False).encode("utf-8"))
+            continue
+        cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
+        empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
+        cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
+        rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
+        rows = pa.array(rows) if not isinstance(rows, pa.Array) else rows
+        rows = rows.cast(pa.large_string())
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
+        out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
 
 
 def chunked_format(out, fmt: str | None) -> str | None:

@@ -256,15 +256,30 @@ def ca125_at_recurrence(baseline_value, days, values) -> float:
 
     ``days``/``values`` are the patient's markers rows (a value of None or NaN -- an
     event-only or flagged row -- is skipped). The rule of :func:`build_patient_frame`, also
-    used by ``predict``.
+    used by ``predict`` (for many patients at once: :func:`ca125_at_recurrence_arrays`).
     """
     if not pd.isna(baseline_value):
         return float(baseline_value)
-    best_day, best = None, math.nan
-    for day, value in zip(days, values):
-        if day <= 0 and not pd.isna(value) and (best_day is None or day >= best_day):
-            best_day, best = day, float(value)
-    return best
+    values = np.array([math.nan if pd.isna(v) else float(v) for v in values], dtype=float)
+    days = np.asarray(days, dtype=float).reshape(-1)
+    return float(ca125_at_recurrence_arrays(np.array([math.nan]), np.array([0, len(values)]), days, values)[0])
+
+
+def ca125_at_recurrence_arrays(baseline_value: np.ndarray, offsets: np.ndarray, days: np.ndarray,
+                               values: np.ndarray) -> np.ndarray:
+    """:func:`ca125_at_recurrence` of n patients whose markers rows lie one patient after the
+    other (rows ``offsets[i]:offsets[i+1]`` are patient ``i``'s): ``baseline_value`` (n,
+    NaN where none), ``days`` and ``values`` (per row, NaN skipped). Of several pretreatment
+    rows on the latest day, the last one counts, as in :func:`ca125_at_recurrence`."""
+    out = np.asarray(baseline_value, dtype=float).copy()
+    codes = np.repeat(np.arange(len(out)), np.diff(offsets))
+    rows = np.flatnonzero((days <= 0) & ~np.isnan(values) & np.isnan(out)[codes])
+    if rows.size:
+        # the last row of the largest day per patient: sort by (patient, day, position)
+        order = rows[np.lexsort((rows, days[rows], codes[rows]))]
+        last = np.append(codes[order][1:] != codes[order][:-1], True)
+        out[codes[order][last]] = values[order][last]
+    return out
 
 
 def _day_value_rows(markers: pd.DataFrame) -> dict[str, tuple[list, list]]:

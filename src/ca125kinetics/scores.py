@@ -490,16 +490,32 @@ _MISSING_ENTRY = (None, True, "")
 
 
 def _parse_text_fast(values: list, column: str, kind: str) -> _Parsed | None:
-    text = [value for value in dict.fromkeys(values) if not _is_na(value)]  # the distinct values
-    if len(text) > _MANY_DISTINCT or any(type(value) is not str for value in text):
+    distinct = [value for value in dict.fromkeys(values) if not _is_na(value)]
+    if len(distinct) > _MANY_DISTINCT or any(type(value) is not str for value in distinct):
         return None
-    entries = {value: _parse_text_value(column, kind, value) for value in text}
+    entries = {value: _parse_text_value(column, kind, value) for value in distinct}
     rows = [entries[value] if type(value) is str else _MISSING_ENTRY for value in values]
-    return _Parsed([r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
+    return _Parsed(*([row[k] for row in rows] for k in range(3)))
+
+
+def _parse_numeric_array(values: np.ndarray, kind: str) -> _Parsed | None:
+    """:func:`_parse_numeric_fast` of a float64 array (NaN missing), without a Python step per value."""
+    integer, lo, hi, _ = _NUMERIC_RULES[kind]
+    missing = np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        bad = ~missing & ~((values >= lo) & (values <= hi) & (values != math.inf))
+        if integer:
+            bad |= ~missing & (np.floor(values) != values)
+    if bad.any():
+        return None
+    return _Parsed(values, missing, np.full(len(values), "", dtype=object))
 
 
 def _parse(raw, column: str, kind: str) -> _Parsed:
     """Parse one input column: a sequence of values, a numpy array or a pandas Series."""
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and len(raw) > 64 and kind not in _TEXT_PARSERS:
+        fast = _parse_numeric_array(raw, kind)
+        return fast if fast is not None else _parse_numeric(pd.Series(raw), column, kind)
     values = raw.tolist() if isinstance(raw, _ARRAYS) else list(raw)
     if kind in _TEXT_PARSERS:
         fast = _parse_text_fast(values, column, kind)
@@ -697,13 +713,84 @@ def _objects(items: list) -> np.ndarray:
     return out
 
 
-def _score_all(rule, parsed: Mapping[str, _Parsed], *args) -> list[tuple]:
-    """``rule`` applied to every patient of the parsed columns (the inputs of the rule)."""
+def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
+    """``(codes, k)``: the same code 0..k-1 for equal values of one column (NaN equals NaN;
+    text and None compared as values), numpy only."""
+    if column.dtype == bool:
+        return column.astype(np.int64), 2
+    if column.dtype != object:
+        distinct, codes = np.unique(column, return_inverse=True)
+        return codes.reshape(-1), len(distinct)
+    values = column.tolist()
+    lookup = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    return np.array([lookup[v] for v in values], dtype=np.int64), len(lookup)
+
+
+def _column_codes(columns) -> np.ndarray | None:
+    """One code per row, equal for rows equal in every one of ``columns`` (arrays)."""
+    code, size = None, 1
+    for column in columns:
+        c, k = _codes(column)
+        if code is None:
+            code, size = c, k
+            continue
+        if size * k >= 2**62:     # keep the combined code small: renumber it
+            distinct, code = np.unique(code, return_inverse=True)
+            size = len(distinct)
+        code, size = code * k + c, size * k
+    return code
+
+
+def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[np.ndarray]:
+    """``rule`` applied to every patient of the parsed columns (the inputs of the rule), as
+    one object array per output of the rule. The rule runs once per distinct combination of
+    its inputs (``key()``: columns that determine its result; by default every parsed value,
+    missing flag and message), so a cohort costs about as many calls as it has distinct inputs."""
     names = tuple(parsed)
-    columns = parsed.values()
-    rows = zip(zip(*[p.values for p in columns]), zip(*[p.missing for p in columns]),
-               zip(*[p.message for p in columns]))
-    return [rule(names, values, missing, messages, *args) for values, missing, messages in rows]
+    values = [p.values if isinstance(p.values, np.ndarray) else _objects(p.values) for p in parsed.values()]
+    missing = [np.asarray(p.missing, dtype=bool) for p in parsed.values()]
+    messages = [_objects(p.message) for p in parsed.values()]
+    n = len(missing[0]) if missing else 0
+    if n <= 1:     # one patient: nothing to share
+        first = code = np.arange(n)
+    else:
+        code = _column_codes(key() if key is not None else [*values, *missing, *messages])
+        _, first, code = np.unique(code, return_index=True, return_inverse=True)
+        code = code.reshape(-1)
+    plain = [[None if v != v else v for v in column[first].tolist()] if column.dtype != object
+             else column[first].tolist() for column in values]
+    rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
+            zip(zip(*plain), zip(*[m[first].tolist() for m in missing]),
+                zip(*[m[first].tolist() for m in messages]))]
+    return [_objects(list(out))[code] for out in zip(*rows)] if rows else []
+
+
+def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple]:
+    """:func:`_rule_columns` as one tuple per patient."""
+    return list(zip(*_rule_columns(rule, parsed, *args, key=key)))
+
+
+def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[np.ndarray]:
+    """Columns that determine the iMODEL result (``_imodel_rule`` uses the values only through
+    whether each item scores, and ECOG 4)."""
+    key = []
+    for item in IMODEL_ITEMS:
+        p = parsed[item.column]
+        v = p.values if isinstance(p.values, np.ndarray) else _objects(p.values)
+        absent = np.isnan(v) if v.dtype == np.float64 else np.array([x is None for x in v.tolist()], dtype=bool)
+        if item.column == "figo_stage":
+            scores = np.isin(v, ("III", "IV"))
+        elif v.dtype == np.float64:
+            with np.errstate(invalid="ignore"):
+                scores = np.asarray(_IMODEL_SCORES[item.column](v), dtype=bool)
+        else:
+            scores = np.array([False if a else bool(_IMODEL_SCORES[item.column](x)) for x, a in zip(v, absent)],
+                              dtype=bool)
+        key += [np.where(absent, -1, scores.astype(np.int8)), np.asarray(p.missing, dtype=bool), _objects(p.message)]
+    ecog = parsed["ecog"].values
+    key.append(np.array([x == 4 for x in ecog.tolist()] if not isinstance(ecog, list) else [x == 4 for x in ecog],
+                        dtype=bool) if settings.imodel_ecog4 == "not_applicable" else np.zeros(len(key[0]), dtype=bool))
+    return key
 
 
 # --------------------------------------------------------------------------- per patient
@@ -911,12 +998,17 @@ _INPUT_KINDS = {
 }
 
 
-def _problem_text(problem) -> list[str]:
+def _problem_text(problem) -> np.ndarray:
     """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank)."""
-    if all(type(value) is str or _is_na(value) for value in problem):
-        return ["" if _is_na(value) else value.strip() for value in problem]
+    problem = _objects(problem.tolist() if isinstance(problem, _ARRAYS) else problem)
+    present = np.flatnonzero(np.array([not _is_na(v) for v in problem.tolist()]
+                                      if problem.dtype == object else ~np.isnan(problem), dtype=bool))
+    out = np.full(len(problem), "", dtype=object)
+    if all(type(value) is str for value in problem[present].tolist()):
+        out[present] = [value.strip() for value in problem[present].tolist()]
+        return out
     text, missing = _as_text(pd.Series(problem, dtype=object))
-    return np.where(missing, "", text.fillna("").to_numpy(dtype=object)).tolist()
+    return np.where(missing, "", text.fillna("").to_numpy(dtype=object)).astype(object)
 
 
 def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequence | None = None,
@@ -965,8 +1057,8 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
     dfi_column = settings.dfi_column
     given = {c: v if isinstance(v, _ARRAYS) else list(v)
              for c, v in columns.items() if c in _INPUT_KINDS or c == dfi_column}
-    if problem is not None:
-        problem = problem.tolist() if isinstance(problem, _ARRAYS) else list(problem)
+    if problem is not None and not isinstance(problem, _ARRAYS):
+        problem = list(problem)
     lengths = {c: len(v) for c, v in given.items()}
     if problem is not None:
         lengths["problem"] = len(problem)
@@ -982,24 +1074,31 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
     else:
         dfi = parsed["pfi_months"]
 
+    imodel = {i.column: parsed[i.column] for i in IMODEL_ITEMS}
     results = {
-        ("ago_positive", "ago_status", "ago_reason"): _score_all(
+        ("ago_positive", "ago_status", "ago_reason"): _rule_columns(
             _ago_rule, {c: parsed[c] for c in ("ecog", "ascites_ml", "primary_residual_disease")}),
-        ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _score_all(
-            _imodel_rule, {i.column: parsed[i.column] for i in IMODEL_ITEMS}, settings),
-        ("mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"): _score_all(
+        ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _rule_columns(
+            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings)),
+        ("mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"): _rule_columns(
             _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings),
     }
     out = {}
-    for names, rows in results.items():  # rows of results -> columns (a rule may return more)
-        columns = list(zip(*rows)) or [()] * len(names)
-        out.update({name: list(column) for name, column in zip(names, columns)})
-    for i, text in enumerate(_problem_text(problem) if problem is not None else []):
-        if text:  # e.g. read_clinical(on_error="flag") found this patient's data invalid
-            fills = {"status": STATUS_INVALID, "reason": f"invalid patient data: {text}", "points": np.nan}
+    for names, columns in results.items():  # a rule may return more than these
+        out.update({name: column if columns else np.full(n, None, dtype=object)
+                    for name, column in zip(names, columns or [None] * len(names))})
+    if problem is not None:
+        text = _problem_text(problem)
+        flagged = np.flatnonzero(text != "")
+        if flagged.size:  # e.g. read_clinical(on_error="flag") found these patients' data invalid
+            fills = {"status": STATUS_INVALID, "points": np.nan}
             for column in out:
-                out[column][i] = fills.get(column.split("_", 1)[1])  # None for the results
-    return {column: np.array(out[column], dtype=float) if column == "imodel_points" else _objects(out[column])
+                what = column.split("_", 1)[1]
+                if what == "reason":
+                    out[column][flagged] = "invalid patient data: " + text[flagged]
+                else:
+                    out[column][flagged] = fills.get(what)  # None for the results
+    return {column: out[column].astype(float) if column == "imodel_points" else out[column]
             for column in PUBLISHED_SCORE_COLUMNS[1:]}
 
 

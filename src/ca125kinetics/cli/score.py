@@ -9,8 +9,9 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import read_clinical, read_markers
-from ..predict import load_model, predict, predict_cohort, predict_many, score_frame
+from ..io import read_clinical, read_markers, write_table
+from ..predict import load_model, predict, predict_many, score_frame
+from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
@@ -32,7 +33,7 @@ def add_score_arguments(parser) -> None:
     parser.add_argument("--format", choices=["text", "json", "csv", "fhir"], default=None,
                         help="output format (default: text on the terminal, or by --out suffix); fhir: a FHIR "
                         "R4 RiskAssessment (a Bundle of them for several patients)")
-    parser.add_argument("--out", help="write the result to this file (.csv, .json or .txt)")
+    parser.add_argument("--out", help="write the result to this file (.csv, .parquet, .json or .txt)")
     parser.add_argument("--allow-imputed", action="store_true",
                         help="decide even when clinical factors are unknown (the model imputes them); by "
                         "default such a patient gets status 'insufficient' and no decision")
@@ -56,6 +57,12 @@ def cli_score(args) -> int:
         return _cli_score_chunked(args, bundle, stream, fmt, allow_imputed)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
+    if fmt == "parquet":       # the table, one row per patient (as a chunked run writes it)
+        frame = (predict(markers, clinical, model=bundle, allow_imputed=allow_imputed).to_frame() if len(ids) == 1
+                 else _score_read(bundle, markers, clinical, allow_imputed=allow_imputed))
+        write_table(_stamped(frame, bundle), args.out, fmt="parquet")
+        print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
+        return 0
     if fmt == "fhir":
         text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed), len(ids)
     elif len(ids) == 1:
@@ -68,7 +75,7 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = _stamped(predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed), bundle)
+        frame = _stamped(_score_read(bundle, markers, clinical, allow_imputed=allow_imputed), bundle)
         text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
 
@@ -77,7 +84,13 @@ def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
         return frame.to_json(orient="records", indent=2) + "\n"
     if fmt == "csv":
-        return frame.to_csv(index=False)
+        import io
+
+        from ..cohort import write_csv
+
+        out = io.BytesIO()
+        write_csv(frame, out)
+        return out.getvalue().decode("utf-8")
     return _cohort_text(frame)
 
 
@@ -92,8 +105,9 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
                 if args.clinical else None)
     options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=True,
                    finish=lambda frame: _stamped(frame, bundle))
-    if chunked_format(args.out, fmt) == "csv":
-        n, _ = write_chunks(iter_score(stream, clinical, bundle, **options), args.out, "csv", ())
+    kind = chunked_format(args.out, fmt)
+    if kind in ("csv", "parquet"):
+        n, _ = write_chunks(iter_score(stream, clinical, bundle, **options), args.out, kind, ())
         print(f"wrote {n} patient(s) to {args.out}", file=sys.stderr)
         return 0
     frame = run_score(stream, clinical, bundle, **options)
@@ -169,7 +183,7 @@ def _stamped(table, bundle):
 
 def _format_from_suffix(out) -> str:
     suffix = Path(out).suffix.lower() if out else ""
-    return {".json": "json", ".csv": "csv"}.get(suffix, "text")
+    return {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "text")
 
 
 def _cli_tables(args, bundle):

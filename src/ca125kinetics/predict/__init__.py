@@ -3,16 +3,20 @@
 Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> features and
 scores -> models -> tracking -> **predict** -> validation -> command line and web).
 
-One code path. Every public scoring function ends in :func:`_score_patients`, which scores
-validated patients (``io.PatientRecord``): :func:`score_frame` and :func:`predict_cohort` (many
-patients, a DataFrame), :func:`predict` and :func:`predict_many` (one patient each, a frozen
-:class:`Prediction`), the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``),
-``mlflow models serve``, the ``ca125 score`` command and the web API (``ca125 serve``); so they
-return the same numbers for the same input. The records come from the package's one
-validator: ``io.read_markers``/``io.read_clinical`` (``on_error="flag"``) and
-``io.records_from_frames`` for tables, ``io.patient_record`` for one patient in any form (a
-file, a DataFrame slice, a validated frame, a mapping of columns, records or ``(day,
-ca125)`` pairs). A patient's result does not depend on the other patients scored with it (the
+One code path. Every public scoring function ends in :func:`engine._score_columns`, which
+scores validated patients held as columns (:class:`~ca125kinetics.predict.batch.PatientBatch`):
+:func:`score_frame` and :func:`predict_cohort` (many patients, a DataFrame), :func:`predict`
+and :func:`predict_many` (one patient each, a frozen :class:`Prediction`; a batch of one),
+the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``), ``mlflow models
+serve``, the ``ca125 score`` command and the web API (``ca125 serve``); so they return the
+same numbers for the same input. The patients come from the package's one validator:
+``io.read_markers``/``io.read_clinical`` (``on_error="flag"``) for tables, turned into columns
+by ``PatientBatch.from_frames`` (the patients of ``io.records_from_frames``), and
+``io.patient_record`` for one patient in any form (a file, a DataFrame slice, a validated
+frame, a mapping of columns, records or ``(day, ca125)`` pairs). Every step is an array
+operation over all patients (the kinetics fit, the model, the published scores, the decision
+rule and its texts, the warnings); the GCIG rules run in one call for all patients
+(``engine._gcig_of``), by the GCIG module's engine. A patient's result does not depend on the other patients scored with it (the
 kinetics fit stops each patient where it converged), so scoring a patient alone, in a
 cohort or in a batch of web requests gives the same numbers (to the last bits; a cohort of
 20,000 patients or more is fitted by the compiled kinetics engine, which agrees with the

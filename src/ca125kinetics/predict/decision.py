@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+import pandas as pd
+
 from ..io import CLINICAL_FACTORS
-from .result import _is_missing
 
 
 #: Values of the ``decision`` column, in the order the rules are tried.
@@ -38,129 +40,322 @@ def _fmt_p(p: float) -> str:
     return f"{p:.2f}"
 
 
-def _insufficient_reason(missing: Sequence[str]) -> str:
-    return (f"insufficient information: give {', '.join(missing)}; the probability shown was computed "
-            "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
-            "--allow-imputed or the API field allow_imputed decides on it anyway)")
+def _p_texts(p: np.ndarray) -> np.ndarray:
+    """``f"{p:.2f}"`` of every value (object array)."""
+    return np.array(["%.2f" % v for v in p.tolist()], dtype=object)
 
 
-def _entry_met(row: Mapping[str, Any]) -> bool | None:
-    """RESCUE's response criterion: True with a confirmed GCIG CA-125 response or RECIST CR/PR/SD;
-    None (undetermined) without a GCIG response when RECIST is not recorded, since RECIST may
-    still admit the patient; RECIST PD is handled before (not a candidate)."""
-    if bool(row.get("gcig_responded")) or row.get("recist") in _RESPONSE_RECIST:
-        return True
-    return None
+def _int_texts(values: np.ndarray) -> np.ndarray:
+    """``f"{v}"`` of whole numbers held as float64 (``"None"`` where NaN), as an object array
+    (pyarrow for a long column; a short one costs less in Python)."""
+    if len(values) < 256:
+        return np.array(["None" if v != v else str(int(v)) for v in values.tolist()], dtype=object)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    text = pa.array(values, from_pandas=True).cast(pa.int64()).cast(pa.string())
+    return pc.fill_null(text, "None").to_numpy(zero_copy_only=False)
 
 
-def _entry_undetermined_reason(row: Mapping[str, Any]) -> str:
-    why = row.get("gcig_reason") or "GCIG response not assessed"
-    return ("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
-            f"cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response ({why}) the entry "
-            "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
+def _join(*parts) -> np.ndarray:
+    """Element-wise concatenation of text pieces: str constants and object arrays of str
+    (at least one, all of one length); pyarrow joins a long column in one pass."""
+    m = next(len(p) for p in parts if isinstance(p, np.ndarray))
+    if m < 256:
+        out = np.full(m, "", dtype=object)
+        for p in parts:
+            out = out + p
+        return out
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    pieces = [pa.array(p, type=pa.string()) if isinstance(p, np.ndarray) else pa.scalar(p, pa.string())
+              for p in parts]
+    return np.asarray(pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _texts(values: np.ndarray) -> np.ndarray:
+    """``f"{v}"`` of a text column (``"None"`` where None)."""
+    return np.where(pd.isna(values), "None", values).astype(object)
+
+
+def _name_lists(missing: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a ``(n, len(names))`` mask the ``", "``-joined names it marks and how many."""
+    if len(missing) <= 64:      # a few rows: directly
+        rows = missing.tolist()
+        texts = np.array([", ".join(n for n, m in zip(names, row) if m) for row in rows], dtype=object)
+        return texts, np.array([sum(row) for row in rows], dtype=np.int64)
+    bits = missing.astype(np.int64) @ (1 << np.arange(len(names), dtype=np.int64))
+    codes, inverse = np.unique(bits, return_inverse=True)
+    texts = np.array([", ".join(name for j, name in enumerate(names) if code >> j & 1) for code in codes.tolist()]
+                     + [""], dtype=object)
+    return texts[inverse.reshape(-1)], missing.sum(axis=1)
+
+
+def _insufficient_reason(missing: np.ndarray) -> np.ndarray:
+    return _join("insufficient information: give ", missing, "; the probability shown was computed "
+                 "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
+                 "--allow-imputed or the API field allow_imputed decides on it anyway)")
+
+
+def _entry_met(responded: np.ndarray, recist: np.ndarray) -> np.ndarray:
+    """RESCUE's response criterion, per row: met with a confirmed GCIG CA-125 response
+    (``responded`` 1.0) or RECIST CR/PR/SD; otherwise undetermined (False here), since
+    RECIST may still admit the patient; RECIST PD is handled before (not a candidate)."""
+    return (responded == 1.0) | np.isin(recist, _RESPONSE_RECIST)
+
+
+def _why_not_responded(gcig_reason: np.ndarray) -> np.ndarray:
+    """The GCIG reason, or "GCIG response not assessed" where it is empty."""
+    empty = pd.isna(gcig_reason) | (gcig_reason == "")
+    return np.where(empty, "GCIG response not assessed", gcig_reason).astype(object)
+
+
+def _entry_undetermined_reason(gcig_reason: np.ndarray) -> np.ndarray:
+    return _join("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
+                 "cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response (",
+                 _why_not_responded(gcig_reason), ") the entry "
+                 "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
+
+
+_RULES = {
+    "invalid_input": "input breaks the data contract",
+    "not_scored": "the model could not score the patient",
+    "not_candidate_progression": "GCIG CA-125 progression -> not a candidate",
+    "not_candidate_recist_pd": "RECIST PD -> not a candidate",
+    "undetermined": ("no GCIG CA-125 response and RECIST unknown -> entry criterion undetermined (insufficient "
+                     "information)"),
+    "withheld": "response, but clinical predictors unknown -> decision withheld (insufficient information)",
+    "resectable": "response and probability >= threshold -> predicted completely resectable",
+    "not_resectable": "response and probability < threshold -> predicted not completely resectable",
+}
+
+
+def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool, *,
+               missing: np.ndarray | None = None, n_missing: np.ndarray | None = None,
+               allow_imputed: bool = False) -> dict[str, np.ndarray]:
+    """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
+
+    ``rows`` holds the score columns the rule reads, as the engine holds them
+    (``result._column``): ``status``, ``reason``, ``probability``, ``progressed``,
+    ``progression_day``, ``progression_group``, ``recist``, ``gcig_responded``,
+    ``gcig_category``, ``gcig_response_day``, ``gcig_confirmation_day``, ``gcig_reason``.
+    ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
+    (imputed by the model; ``""`` for none) and ``n_missing`` how many.
+
+    Returns the columns ``decision``, ``rule``, ``recommendation`` and the ``status`` and
+    ``reason`` after the rule (``insufficient`` with its reason where the decision is withheld).
+    """
+    status, reason = rows["status"], rows["reason"]
+    n = len(status)
+    if missing is None:
+        missing, n_missing = np.full(n, "", dtype=object), np.zeros(n, dtype=np.int64)
+    tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
+    p = rows["probability"]
+    recist = rows["recist"]
+    responded = rows["gcig_responded"] == 1.0
+    scored = (status != "invalid_input") & (status != "not_scored")
+    branch = {
+        "invalid_input": status == "invalid_input",
+        "not_scored": status == "not_scored",
+        "not_candidate_progression": scored & (rows["progressed"] == 1.0),
+    }
+    left = scored & ~branch["not_candidate_progression"]
+    branch["not_candidate_recist_pd"] = left & (recist == "PD")
+    left &= ~branch["not_candidate_recist_pd"]
+    met = _entry_met(rows["gcig_responded"], recist)
+    branch["undetermined"] = left & ~met
+    left &= met
+    branch["withheld"] = left & (n_missing > 0) & (not allow_imputed)
+    left &= ~branch["withheld"]
+    with np.errstate(invalid="ignore"):
+        above = p >= threshold
+    branch["resectable"], branch["not_resectable"] = left & above, left & ~above
+
+    decision = np.empty(n, dtype=object)
+    rule = np.empty(n, dtype=object)
+    text = np.empty(n, dtype=object)
+    out_status, out_reason = status.copy(), reason.copy()
+    t2 = _fmt_p(threshold)
+    for name, mask in branch.items():
+        at = np.flatnonzero(mask)
+        if not at.size:
+            continue
+        rule[at] = _RULES[name]
+        decision[at] = {"undetermined": "insufficient_information",
+                        "withheld": "insufficient_information"}.get(name, name)
+        if name == "invalid_input":
+            text[at] = _join("Not scored: ", reason[at], ". " + tail)
+            continue
+        if name == "not_scored":
+            text[at] = _join("No prediction: ", reason[at], ". " + tail)
+            continue
+        p2 = _p_texts(p[at])
+        if name == "not_candidate_progression":
+            group, day = rows["progression_group"][at], rows["progression_day"][at]
+            named = ~pd.isna(group) & (group != "")
+            text[at] = _join("Not a candidate for secondary cytoreduction: GCIG CA-125 progression",
+                             np.where(named, _join(" (group ", _texts(group), ")"), "").astype(object),
+                             np.where(np.isnan(day), "", _join(" on day ", _int_texts(day))).astype(object),
+                             ". Predicted probability ", p2, " shown for information only. " + tail)
+            continue
+        if name == "not_candidate_recist_pd":
+            text[at] = _join("Not a candidate for secondary cytoreduction: RECIST progressive disease "
+                             "(combined RECIST + CA-125 category PD). Predicted probability ", p2,
+                             " shown for information only. " + tail)
+            continue
+        if name == "undetermined":
+            why = _why_not_responded(rows["gcig_reason"][at])
+            text[at] = _join("Insufficient information: no RECIST category recorded and no confirmed GCIG "
+                             "CA-125 response (", why, "); give the RECIST 1.1 response after the neoadjuvant "
+                             "cycles (RESCUE admits RECIST CR/PR/SD or a GCIG response). Predicted probability ",
+                             p2, f" (threshold {t2}) shown for information only: no decision. {tail}")
+            out_status[at] = "insufficient"
+            out_reason[at] = _entry_undetermined_reason(rows["gcig_reason"][at])
+            continue
+        # a response: GCIG (confirmed), else RECIST CR/PR/SD; both texts start with a capital
+        gcig = responded[at]
+        basis = np.empty(at.size, dtype=object)
+        if gcig.any():
+            on = at[gcig]
+            basis[gcig] = _join("GCIG CA-125 response (", _texts(rows["gcig_category"][on]), ") confirmed on day ",
+                                _int_texts(rows["gcig_confirmation_day"][on]), " (fall on day ",
+                                _int_texts(rows["gcig_response_day"][on]), ")")
+        if not gcig.all():
+            on = at[~gcig]
+            basis[~gcig] = _join("RECIST ", _texts(recist[on]), " (no confirmed GCIG CA-125 response: ",
+                                 _texts(rows["gcig_reason"][on]), ")")
+        names = missing[at]
+        if name == "withheld":
+            text[at] = _join("Insufficient information: give ", names, ". ", basis, "; the predicted probability ",
+                             p2, f" (threshold {t2}) was computed with ",
+                             np.where(n_missing[at] == 1, "this factor", "these factors").astype(object),
+                             f" imputed and is shown for information only: no decision. {tail}")
+            out_status[at] = "insufficient"
+            out_reason[at] = _insufficient_reason(names)
+            continue
+        imputed = n_missing[at] > 0
+        if imputed.any():
+            basis[imputed] = _join(basis[imputed], "; computed with ", names[imputed],
+                                   " imputed (allowed by the caller)")
+        if name == "resectable":
+            text[at] = _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
+                             f" >= threshold {t2}. {tail}")
+        else:
+            text[at] = _join("Predicted not completely resectable: ", basis, "; predicted probability ", p2,
+                             f" < threshold {t2}. {tail}")
+    return {"decision": decision, "rule": rule, "recommendation": text, "status": out_status, "reason": out_reason}
+
+
+_DECISION_INPUTS = ("status", "reason", "probability", "progressed", "progression_day", "progression_group",
+                    "recist", "gcig_responded", "gcig_category", "gcig_response_day", "gcig_confirmation_day",
+                    "gcig_reason")
 
 
 def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missing: Sequence[str] = (),
             allow_imputed: bool = False) -> tuple[str, str, str]:
-    """(decision, rule, recommendation) for one scored row (module docstring, Decision rule).
+    """(decision, rule, recommendation) for one scored row of plain values: :func:`_decisions`
+    on one row. ``missing``: the :data:`REQUIRED_PREDICTORS` that are unknown, in the order
+    the text names them."""
+    from .result import _columns_from_rows
 
-    ``missing``: the :data:`REQUIRED_PREDICTORS` that are unknown (imputed by the model).
+    columns = _columns_from_rows([row], _DECISION_INPUTS)
+    out = _decisions(columns, threshold, synthetic, missing=np.array([", ".join(missing)], dtype=object),
+                     n_missing=np.array([len(missing)]), allow_imputed=allow_imputed)
+    return out["decision"][0], out["rule"][0], out["recommendation"][0]
+
+
+def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
+    return np.array([format(v, spec) for v in values.tolist()], dtype=object)
+
+
+def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
+              ranges: Mapping) -> np.ndarray:
+    """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
+
+    ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
+    them; ``clinical`` the model's patient-level inputs (the clinical factors and
+    ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown). An invalid patient
+    gets no warning.
     """
-    tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
-    status = row["status"]
-    if status == "invalid_input":
-        return ("invalid_input", "input breaks the data contract",
-                f"Not scored: {row['reason']}. {tail}")
-    if status == "not_scored":
-        return ("not_scored", "the model could not score the patient",
-                f"No prediction: {row['reason']}. {tail}")
-    p = float(row["probability"])
-    recist = row.get("recist")
-    if row.get("progressed"):
-        day = row.get("progression_day")
-        group = row.get("progression_group")
-        text = (f"Not a candidate for secondary cytoreduction: GCIG CA-125 progression"
-                f"{f' (group {group})' if group else ''}{f' on day {day}' if day is not None else ''}. "
-                f"Predicted probability {_fmt_p(p)} shown for information only. {tail}")
-        return "not_candidate_progression", "GCIG CA-125 progression -> not a candidate", text
-    if recist == "PD":
-        text = (f"Not a candidate for secondary cytoreduction: RECIST progressive disease "
-                f"(combined RECIST + CA-125 category PD). Predicted probability {_fmt_p(p)} shown for "
-                f"information only. {tail}")
-        return "not_candidate_recist_pd", "RECIST PD -> not a candidate", text
-    if _entry_met(row) is None:
-        text = (f"Insufficient information: no RECIST category recorded and no confirmed GCIG CA-125 "
-                f"response ({row.get('gcig_reason') or 'GCIG response not assessed'}); give the RECIST 1.1 "
-                f"response after the neoadjuvant cycles (RESCUE admits RECIST CR/PR/SD or a GCIG response). "
-                f"Predicted probability {_fmt_p(p)} (threshold {_fmt_p(threshold)}) shown for information "
-                f"only: no decision. {tail}")
-        return ("insufficient_information",
-                "no GCIG CA-125 response and RECIST unknown -> entry criterion undetermined (insufficient "
-                "information)", text)
-    if row.get("gcig_responded"):
-        basis = (f"GCIG CA-125 response ({row.get('gcig_category')}) confirmed on day "
-                 f"{row.get('gcig_confirmation_day')} (fall on day {row.get('gcig_response_day')})")
-    else:
-        basis = f"RECIST {recist} (no confirmed GCIG CA-125 response: {row.get('gcig_reason')})"
-    if missing and not allow_imputed:
-        text = (f"Insufficient information: give {', '.join(missing)}. {basis[0].upper() + basis[1:]}; the "
-                f"predicted probability {_fmt_p(p)} (threshold {_fmt_p(threshold)}) was computed with "
-                f"{'this factor' if len(missing) == 1 else 'these factors'} imputed and is shown for "
-                f"information only: no decision. {tail}")
-        return ("insufficient_information",
-                "response, but clinical predictors unknown -> decision withheld (insufficient information)", text)
-    if missing:
-        basis += f"; computed with {', '.join(missing)} imputed (allowed by the caller)"
-    if p >= threshold:
-        text = (f"Predicted completely resectable: {basis}; predicted probability {_fmt_p(p)} >= "
-                f"threshold {_fmt_p(threshold)}. {tail}")
-        return "resectable", "response and probability >= threshold -> predicted completely resectable", text
-    text = (f"Predicted not completely resectable: {basis}; predicted probability {_fmt_p(p)} < "
-            f"threshold {_fmt_p(threshold)}. {tail}")
-    return "not_resectable", "response and probability < threshold -> predicted not completely resectable", text
-
-
-def _warnings(row: Mapping[str, Any], patient: Mapping[str, Any], samples: tuple, bundle, ranges: Mapping) -> list[str]:
-    """Per-patient warnings (strings; never Python warnings)."""
-    if row["status"] == "invalid_input":
-        return []
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
-    out: list[str] = []
-    valued = [(d, v, c) for d, v, c, _ in samples if v is not None]
-    window = [s for s in valued if -ks.pretreatment_window_days <= s[0] <= ks.window_days]
-    if len(window) < ks.min_samples:
-        out.append(f"only {len(window)} CA-125 value(s) between day {-ks.pretreatment_window_days} and "
-                   f"day {ks.window_days}; the KELIM-like k needs at least {ks.min_samples} "
-                   "(the estimate leans on the population prior)")
-    late = [d for d, _, _ in valued if d > ks.window_days]
-    if late:
-        out.append(f"{len(late)} value(s) beyond day {ks.window_days} (day {', '.join(map(str, late[:5]))}) "
-                   "are not used by the kinetics fit")
-    uln = row.get("gcig_uln") or gs.uln
-    base = row.get("gcig_baseline_value")
+    n = batch.n
+    warned = rows["status"] != "invalid_input"
+    codes = batch.codes
+    valued = ~np.isnan(batch.ca125) & warned[codes]
+    day = batch.day
+    pieces: list[tuple[np.ndarray, np.ndarray]] = []    # (patients, texts), in the order shown
+
+    in_window = np.bincount(codes[valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)],
+                            minlength=n)
+    few = np.flatnonzero(warned & (in_window < ks.min_samples))
+    texts = np.array([f"only {c} CA-125 value(s) between day {-ks.pretreatment_window_days} and "
+                      f"day {ks.window_days}; the KELIM-like k needs at least {ks.min_samples} "
+                      "(the estimate leans on the population prior)" for c in range(ks.min_samples)], dtype=object)
+    pieces.append((few, texts[in_window[few]]))
+
+    late_rows = np.flatnonzero(valued & (day > ks.window_days))
+    if late_rows.size:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        late_codes = codes[late_rows]
+        patients, first, count = np.unique(late_codes, return_index=True, return_counts=True)
+        shown = np.arange(late_rows.size) - np.repeat(first, count) < 5       # the first 5 days
+        offsets = np.concatenate([[0], np.cumsum(np.minimum(count, 5))]).astype(np.int32)
+        days = pa.ListArray.from_arrays(pa.array(offsets), pa.array(day[late_rows[shown]]).cast(pa.string()))
+        listed = pc.binary_join(days, ", ").to_numpy(zero_copy_only=False)
+        pieces.append((patients, _int_texts(count.astype(float)) + f" value(s) beyond day {ks.window_days} (day "
+                       + listed + ") are not used by the kinetics fit"))
+
+    uln = rows["gcig_uln"]
+    uln = np.where(np.isnan(uln) | (uln == 0), gs.uln, uln)
+    base = rows["gcig_baseline_value"]
     limit = gs.evaluable_factor * uln
-    if base is None:
-        out.append(f"no pretreatment CA-125 within {gs.baseline_window_days} days before the first dose: "
-                   "GCIG response not evaluable")
-    elif base < limit:
-        out.append(f"pretreatment CA-125 {base:g} U/mL is below {gs.evaluable_factor:g} x ULN "
-                   f"({limit:g} U/mL): GCIG response not evaluable")
-    n_cens = sum(1 for _, _, c in valued if c)
-    if n_cens:
-        out.append(f"{n_cens} value(s) reported below the assay limit ('<x'), used as upper bounds")
-    missing = [c for c in CLINICAL_FACTORS if c in patient and _is_missing(patient[c])]
-    if missing:
-        out.append(f"clinical factor(s) unknown: {', '.join(missing)} (the model imputes them)")
+    no_base = np.isnan(base)
+    with np.errstate(invalid="ignore"):
+        low = warned & ~no_base & (base < limit)
+    absent = np.flatnonzero(warned & no_base)
+    pieces.append((absent, np.full(absent.size, f"no pretreatment CA-125 within {gs.baseline_window_days} days "
+                                                "before the first dose: GCIG response not evaluable", dtype=object)))
+    low = np.flatnonzero(low)
+    pieces.append((low, "pretreatment CA-125 " + _g_texts(base[low]) + f" U/mL is below {gs.evaluable_factor:g} x ULN ("
+                   + _g_texts(limit[low]) + " U/mL): GCIG response not evaluable"))
+
+    n_cens = np.bincount(codes[valued & batch.censored], minlength=n)
+    cens = np.flatnonzero(n_cens > 0)
+    pieces.append((cens, _int_texts(n_cens[cens].astype(float))
+                   + " value(s) reported below the assay limit ('<x'), used as upper bounds"))
+
+    unknown = np.column_stack([pd.isna(clinical[c]) for c in CLINICAL_FACTORS])
+    names, n_unknown = _name_lists(unknown, CLINICAL_FACTORS)
+    some = np.flatnonzero(warned & (n_unknown > 0))
+    pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
+
+    checked = []            # (feature, values, lo, hi) of the numeric inputs with a range
     for feature, bounds in ranges.items():
-        value = row.get(feature) if feature in row else patient.get(feature)
-        if _is_missing(value) or isinstance(value, str):
+        value = rows.get(feature) if feature in rows else clinical.get(feature)
+        if value is None or value.dtype == object:     # unknown to the model, or text
             continue
         try:
-            lo, hi = float(bounds[0]), float(bounds[1])
-            v = float(value)
+            checked.append((feature, value, float(bounds[0]), float(bounds[1])))
         except (TypeError, ValueError, IndexError):
             continue
-        if v < lo or v > hi:
-            out.append(f"{feature} {v:.4g} is outside the training range {lo:.4g}..{hi:.4g} "
-                       "(extrapolation: interpret with care)")
-    return out
+    if checked:
+        values = np.stack([v for _, v, _, _ in checked])
+        lo, hi = (np.array([[c[k]] for c in checked]) for k in (2, 3))
+        with np.errstate(invalid="ignore"):
+            outside = ((values < lo) | (values > hi)) & warned
+        for k in np.flatnonzero(outside.any(axis=1)).tolist():
+            feature, value, low, high = checked[k]
+            out = np.flatnonzero(outside[k])
+            pieces.append((out, f"{feature} " + _g_texts(value[out], ".4g")
+                           + f" is outside the training range {low:.4g}..{high:.4g} (extrapolation: interpret with "
+                             "care)"))
+
+    joined = np.full(n, "", dtype=object)
+    for patients, texts in pieces:
+        if patients.size:
+            before = joined[patients]
+            joined[patients] = np.where(before == "", texts, before + "; " + texts)
+    return joined

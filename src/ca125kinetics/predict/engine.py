@@ -1,4 +1,4 @@
-"""The scoring engine: every public scoring function ends in :func:`_score_patients`."""
+"""The scoring engine: every public scoring function ends in :func:`_score_columns` (columnar)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
-from .decision import (REQUIRED_PREDICTORS, _decide, _entry_met, _entry_undetermined_reason, _insufficient_reason,
-                       _warnings)
-from .inputs import _read_inputs, _record
+from .batch import PatientBatch
+from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
+from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
 from .result import (
-    _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _clean, _clean_row, _is_missing,
-    _prediction_from_row, _typed,
+    _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row, _rows,
 )
 from .trajectory import DeferredTrajectories
 
@@ -119,189 +118,231 @@ def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
     return out[list(TASK_SCORE_COLUMNS)]
 
 
-def _kinetics_of(bundle, patients: list, problems: Mapping[str, str]):
+#: The GCIG values the engine reports (``gcig.COHORT_COLUMNS`` and ``combined_category``),
+#: with the score column each goes to.
+_GCIG_OUTPUT = {
+    "evaluable": "gcig_evaluable", "responded": "gcig_responded", "category": "gcig_category",
+    "status": "gcig_status", "reason": "gcig_reason", "uln": "gcig_uln", "baseline_day": "gcig_baseline_day",
+    "baseline_value": "gcig_baseline_value", "response_day": "gcig_response_day",
+    "confirmation_day": "gcig_confirmation_day", "progressed": "progressed",
+    "progression_group": "progression_group", "progression_day": "progression_day",
+    "progression_status": "progression_status", "progression_reason": "progression_reason",
+    "combined_category": "combined_category",
+}
+
+
+def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
+    """GCIG response and progression, and the combined RECIST + CA-125 category, of every
+    patient of ``batch``: the score columns of :data:`_GCIG_OUTPUT` (``result._column``
+    form), from one run of the GCIG kernel (``gcig._rows_of``/``gcig._gcig_columns``, as
+    ``gcig.records_gcig`` runs it for records). The one place the engine calls the GCIG rules."""
+    from ..gcig import _gcig_columns, _rows_of
+
+    sizes = batch.sizes
+    none = sizes == 0                       # no markers: one placeholder row, skipped
+    lengths = np.maximum(sizes, 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    if none.any():
+        source = np.full(int(starts[-1]), -1, dtype=np.int64)     # placeholder rows: -1
+        source[np.repeat(~none, lengths)] = np.arange(len(batch.day))
+
+        def rows(values, fill):
+            if not len(values):
+                return np.full(len(source), fill, dtype=values.dtype)
+            out = values[np.maximum(source, 0)]
+            out[source < 0] = fill
+            return out
+    else:
+        def rows(values, fill):
+            return values
+    problem = np.full(int(starts[-1]), None, dtype=object)
+    problem[starts[:-1]] = batch.problem
+    kernel_rows, uln, invalid = _rows_of(
+        batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
+        rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, gs, check=False,
+        none=none)   # records: valid under io's rules
+    columns = _gcig_columns(kernel_rows, uln, invalid, recist=batch.clinical["recist"], none=none)
+
+    def column(values, name):
+        if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
+            return np.where(values.mask, np.nan, np.asarray(values.values, dtype=float))
+        return _column(values, name)
+
+    return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
+
+
+def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     """Kinetics of the patients with markers under the model's fitted kinetics step.
 
-    Returns ``(index, d, status_text, reasons, features, problem)``: ``index`` maps a patient
-    position to its column in the arrays; ``d`` the estimates of
-    ``kinetics._score``; ``features`` the ``kinetics.FEATURE_NAMES`` block; ``problem``
-    per column the reason the kinetics step found the input invalid (None if valid).
-    Patients with a known problem are not fitted (status ``invalid_input``).
+    ``problem`` is per patient the reason its input is invalid (None if valid): such a
+    patient is not fitted (status ``invalid_input``). Returns ``(fitted, d, status_text,
+    reasons, features, problem)``: ``fitted`` the positions of the patients with markers, in
+    the order of the arrays; ``d`` the estimates of ``kinetics._score``; ``features`` the
+    ``kinetics.FEATURE_NAMES`` block; ``problem`` per fitted patient the reason the kinetics
+    step found the input invalid (None if valid).
     """
     from .. import kinetics as K
 
     step = _kinetics_step(bundle)
     s = step.settings_ if step is not None else bundle.kinetics_settings
-    index = {i: j for j, i in enumerate(i for i, p in enumerate(patients) if p.day)}
-    chosen = [patients[i] for i in index]
-    sizes = np.fromiter((len(p.day) for p in chosen), dtype=np.int64, count=len(chosen))
-    codes = np.repeat(np.arange(len(chosen), dtype=np.int64), sizes)
-
-    def flat(attr):
-        return [v for p in chosen for v in getattr(p, attr)]
-
-    day = np.asarray(flat("day"), dtype=float)
-    value = np.asarray(flat("ca125"), dtype=float)
-    cens = np.asarray([bool(c) if not _is_missing(c) else False for c in flat("censored")], dtype=bool)
-    uln = np.asarray([np.nan if _is_missing(u) else float(u) for u in flat("uln")], dtype=float)
-    uln = np.where(np.isnan(uln), s.uln, uln)
-    ev_rows, ev_kind, pr_rows, pr_text = [], [], [], []
-    row = 0
-    for p in chosen:
-        known = problems.get(p.patient_id)
-        for e in p.event:
-            if e is not None:
-                ev_rows.append(row)
-                ev_kind.append(str(e))
-            text = known if known is not None else p.problem
-            if text is not None:
-                pr_rows.append(row)
-                pr_text.append(text)
-            row += 1
-    ids = np.array([p.patient_id for p in chosen], dtype=object)
-    r = K._classify_rows(ids, codes, True, day, value, cens, uln, np.asarray(ev_rows, dtype=np.int64),
-                         np.asarray(ev_kind, dtype=object), np.asarray(pr_rows, dtype=np.int64),
-                         np.asarray(pr_text, dtype=object), s, check=False)   # records: io checked them
-    batch = K._batch_from_rows(r)
+    sizes = batch.sizes
+    fitted = np.flatnonzero(sizes > 0)
+    codes = np.repeat(np.arange(fitted.size, dtype=np.int64), sizes[fitted])
+    uln = np.where(np.isnan(batch.uln), s.uln, batch.uln)
+    ev_rows = np.flatnonzero(~pd.isna(batch.event))
+    known = problem[fitted]
+    pr_rows = np.flatnonzero(~pd.isna(known)[codes])
+    r = K._classify_rows(batch.ids[fitted], codes, True, batch.day.astype(float), batch.ca125, batch.censored, uln,
+                         ev_rows.astype(np.int64), batch.event[ev_rows].astype(str).astype(object),
+                         pr_rows.astype(np.int64), known[codes[pr_rows]], s,
+                         check=False)   # records: io checked them
+    kinetics = K._batch_from_rows(r)
     method = step.method if step is not None else "population"
     population = getattr(step, "population_", None) if method == "population" else None
-    d = K._score(batch, method, population, s)
+    d = K._score(kinetics, method, population, s)
     status = np.asarray(K.STATUSES, dtype=object)[d["status"]]
-    reasons = K._reasons(d["status"], d, batch, s, method)
-    return index, d, status, reasons, K._features(d), batch.problem
+    reasons = K._reasons(d["status"], d, kinetics, s, method)
+    return fitted, d, status, reasons, K._features(d), kinetics.problem
 
 
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False) -> list[dict]:
+    """:func:`_score_columns` of ``io.PatientRecord`` objects, as one dict of plain values
+    per patient (None missing), in their order."""
+    return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed))
+
+
+def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
+                   allow_imputed: bool = False) -> dict[str, np.ndarray]:
     """Score validated patients: the one code path behind every public scoring function.
+
+    Columnar: every step runs on arrays over all patients (no Python call per patient
+    except inside the GCIG rules, :func:`_gcig_of`). Returns the :data:`SCORE_COLUMNS` in
+    the engine's form (``result._column``: float64 with NaN for numbers, whole numbers and
+    flags; object arrays with None for text), one entry per patient of ``batch``.
 
     ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
     model); otherwise such a patient's decision is withheld (status ``insufficient``).
 
-    ``problems`` maps a patient to why its input is invalid (the readers' reasons); the
-    kinetics step may add one (a value it cannot log-transform). The combined RECIST +
-    CA-125 category is reported for patients with a RECIST value.
+    ``problems`` maps a patient to why its input is invalid (the readers' reasons; they take
+    precedence over the batch's own); the kinetics step may add one (a value it cannot
+    log-transform). The combined RECIST + CA-125 category is reported for patients with a
+    RECIST value.
     """
     from .. import kinetics as K
-    from ..features import ca125_at_recurrence
-    from ..gcig import records_gcig
+    from ..features import ca125_at_recurrence_arrays
     from ..scores import published_scores_arrays
 
-    gs = bundle.gcig_settings
-    n = len(patients)
-    problems = {**{p.patient_id: p.reason for p in patients if p.reason is not None}, **problems}
+    n = batch.n
+    problem = batch.reason
+    if problems:
+        at = pd.Index(batch.ids).get_indexer(list(problems))
+        given = np.asarray(list(problems.values()), dtype=object)
+        problem = problem.copy()
+        problem[at[at >= 0]] = given[at >= 0]
+    clinical = batch.clinical
 
-    # --- GCIG response and progression (all patients in one call, as columns)
-    gcig_columns = records_gcig(patients, gs)
-    gcig = [dict(zip(gcig_columns, values)) for values in zip(*gcig_columns.values())]
+    gcig = _gcig_of(batch, bundle.gcig_settings)
 
     # --- kinetics (all patients with markers at once); its problems make a patient invalid
-    index, d, k_status, k_reason, feats, k_problem = _kinetics_of(bundle, patients, problems)
-    for i, j in index.items():
-        if k_problem[j] is not None:
-            problems.setdefault(patients[i].patient_id, str(k_problem[j]))
+    fitted, d, k_status, k_reason, feats, k_problem = _kinetics_of(bundle, batch, problem)
+    more = fitted[~pd.isna(k_problem)]
+    more = more[pd.isna(problem[more])]
+    if more.size:
+        problem = problem.copy()
+        problem[more] = k_problem[np.searchsorted(fitted, more)].astype(str)
 
     # --- patient-level inputs of the model and of the published scores
-    clinical = [p.clinical or {} for p in patients]
-    ca125_rec = np.array([ca125_at_recurrence(g.get("baseline_value"), p.day, p.ca125)
-                          for p, g in zip(patients, gcig)], dtype=float)
-    invalid = np.array([p.patient_id in problems for p in patients], dtype=bool)
-    has_markers = np.array([bool(p.day) for p in patients], dtype=bool)
+    ca125_rec = ca125_at_recurrence_arrays(gcig["gcig_baseline_value"], batch.offsets, batch.day, batch.ca125)
+    invalid = ~pd.isna(problem)
+    has_markers = batch.sizes > 0
 
     # --- the model, on the valid patients with markers
-    prob = np.full((n, 3), np.nan)
+    prob = np.full((3, n), np.nan)
     valid = np.flatnonzero(~invalid & has_markers)
-    if len(valid):
-        cols: dict[str, Any] = {"patient_id": np.array([patients[i].patient_id for i in valid], dtype=object)}
-        for c in ("age", "ecog", "ascites_ml", "primary_residual_disease", "pfi_months"):
-            cols[c] = np.array([np.nan if clinical[i].get(c) is None else float(clinical[i][c]) for i in valid])
-        for c in ("figo_stage", "recurrence_pattern", "recist"):
-            cols[c] = np.array([clinical[i].get(c) for i in valid], dtype=object)
+    column_of = np.full(n, -1, dtype=np.intp)
+    column_of[fitted] = np.arange(fitted.size)
+    if valid.size:
+        cols: dict[str, Any] = {"patient_id": batch.ids[valid]}
+        for c in ("age", "ecog", "ascites_ml", "primary_residual_disease", "pfi_months",
+                  "figo_stage", "recurrence_pattern", "recist"):
+            cols[c] = clinical[c][valid]
         cols["ca125_at_recurrence"] = ca125_rec[valid]
-        for c, src in (("gcig_evaluable", "evaluable"), ("gcig_responded", "responded"),
-                       ("gcig_category", "category"), ("gcig_status", "status")):
-            cols[c] = np.array([gcig[i].get(src) for i in valid], dtype=object)
-        cols_idx = np.array([index[i] for i in valid], dtype=np.intp)
+        for c in ("gcig_evaluable", "gcig_responded"):
+            flag = gcig[c][valid]
+            cols[c] = np.where(np.isnan(flag), None, flag == 1.0).astype(object)
+        for c in ("gcig_category", "gcig_status"):
+            cols[c] = gcig[c][valid]
+        block = feats[:, column_of[valid]]
         for r, name in enumerate(K.FEATURE_NAMES):
-            cols[name] = feats[r, cols_idx]
-        p, low, high = bundle.predict_head(cols, len(valid))
-        prob[valid] = np.column_stack([p, low, high])
+            cols[name] = block[r]
+        prob[:, valid] = np.vstack(bundle.predict_head(cols, len(valid)))
 
     # --- published scores
-    pub_cols = {c: [clinical[i].get(c) for i in range(n)]
-                for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
-                          "recurrence_pattern")}
-    pub_cols["ca125_at_recurrence"] = [None if np.isnan(v) else float(v) for v in ca125_rec]
-    pub = published_scores_arrays(pub_cols, problem=[problems.get(p.patient_id) for p in patients])
+    pub_cols = {c: clinical[c] for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
+                                         "pfi_months", "recurrence_pattern")}
+    pub_cols["ca125_at_recurrence"] = ca125_rec
+    pub = published_scores_arrays(pub_cols, problem=problem)
 
-    threshold = float(bundle.threshold)
+    # --- status, kinetics, then the decision rule and the warnings
+    status = np.where(invalid, "invalid_input",
+                      np.where(~has_markers | ~np.isfinite(prob[0]), "not_scored", "ok")).astype(object)
+    reason = np.where(invalid, problem,
+                      np.where(~has_markers, "no CA-125 markers for this patient (only a clinical row)",
+                               np.where(status == "not_scored", "the model returned no probability for this patient",
+                                        None))).astype(object)
+    ok = status == "ok"
+    out: dict[str, np.ndarray] = {"patient_id": batch.ids, "status": status, "reason": reason,
+                                  "probability": np.where(ok, prob[0], np.nan),
+                                  "p_low": np.where(ok, prob[1], np.nan), "p_high": np.where(ok, prob[2], np.nan),
+                                  "threshold": np.full(n, float(bundle.threshold))}
+    show = (column_of >= 0) & ~invalid
+    j = column_of[show]
+    for c, src in (("k", "k"), ("half_life_days", "half_life_days"), ("kelim_score", "kelim_score"),
+                   ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples")):
+        out[c] = np.full(n, np.nan)
+        out[c][show] = d[src][j]
+    for c, values in (("kinetics_status", k_status), ("kinetics_reason", k_reason)):
+        out[c] = np.full(n, None, dtype=object)
+        out[c][show] = _column(values[j], c)
+    out.update(gcig)
+    out["recist"] = clinical["recist"]
+    for c in _PUBLISHED_COLUMNS:      # text with None, imodel_points float: as they come
+        out[c] = _column(pub[c], c) if c in ("ago_positive", "imodel_low_risk") else pub[c]
+    missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
+                                     REQUIRED_PREDICTORS)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
-    settings_json = _settings_json(bundle)
+    out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
+                          allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
-    model_info = dict(model_name=str(getattr(bundle, "name", "")), model_version=str(getattr(bundle, "version", "")),
-                      model_family=str(getattr(bundle, "model_family", "")), trained_on_synthetic=synthetic,
-                      settings_json=settings_json)
-    rows = []
-    for i, patient in enumerate(patients):
-        pid = patient.patient_id
-        g = gcig[i]
-        row: dict[str, Any] = {"patient_id": pid}
-        if invalid[i]:
-            status, reason = "invalid_input", problems[pid]
-        elif not has_markers[i]:
-            status, reason = "not_scored", "no CA-125 markers for this patient (only a clinical row)"
-        elif not np.isfinite(prob[i, 0]):
-            status, reason = "not_scored", "the model returned no probability for this patient"
-        else:
-            status, reason = "ok", None
-        if status == "ok":
-            row.update(probability=float(prob[i, 0]), p_low=_clean(prob[i, 1]), p_high=_clean(prob[i, 2]))
-        else:
-            row.update(probability=None, p_low=None, p_high=None)
-        row.update(status=status, reason=reason, threshold=threshold)
-        j = index.get(i)
-        fitted = j is not None and status != "invalid_input" and has_markers[i]
-        for c, src in (("k", "k"), ("half_life_days", "half_life_days"), ("kelim_score", "kelim_score"),
-                       ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples")):
-            row[c] = _clean(d[src][j]) if fitted else None
-        row["kinetics_status"] = k_status[j] if fitted else None
-        row["kinetics_reason"] = _clean(k_reason[j]) if fitted else None
-        row.update(
-            gcig_evaluable=_clean(g.get("evaluable")), gcig_responded=_clean(g.get("responded")),
-            gcig_category=_clean(g.get("category")), gcig_status=_clean(g.get("status")),
-            gcig_reason=_clean(g.get("reason")), gcig_uln=_clean(g.get("uln")),
-            gcig_baseline_day=_clean(g.get("baseline_day")), gcig_baseline_value=_clean(g.get("baseline_value")),
-            gcig_response_day=_clean(g.get("response_day")),
-            gcig_confirmation_day=_clean(g.get("confirmation_day")),
-            progressed=_clean(g.get("progressed")), progression_group=_clean(g.get("progression_group")),
-            progression_day=_clean(g.get("progression_day")),
-            progression_status=_clean(g.get("progression_status")),
-            progression_reason=_clean(g.get("progression_reason")),
-            recist=_clean(clinical[i].get("recist")),
-            combined_category=_clean(g.get("combined_category")),
-        )
-        for c in _PUBLISHED_COLUMNS:
-            row[c] = _clean(pub[c][i])
-        missing = [c for c in REQUIRED_PREDICTORS if _is_missing(clinical[i].get(c))]
-        decision, rule, text = _decide(row, threshold, synthetic, missing=missing, allow_imputed=allow_imputed)
-        row.update(decision=decision, rule=rule, recommendation=text)
-        if decision == "insufficient_information":
-            row.update(status="insufficient", reason=_insufficient_reason(missing) if _entry_met(row)
-                       else _entry_undetermined_reason(row))
-        frame_row = {c: clinical[i].get(c) for c in CLINICAL_FACTORS}
-        frame_row["ca125_at_recurrence"] = _clean(ca125_rec[i])
-        row["warnings"] = "; ".join(_warnings(row, frame_row, patient.samples(), bundle, ranges))
-        row.update(model_info)
-        rows.append(row)
-    return rows
+    inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges)
+    for c, value in (("model_name", str(getattr(bundle, "name", ""))),
+                     ("model_version", str(getattr(bundle, "version", ""))),
+                     ("model_family", str(getattr(bundle, "model_family", ""))),
+                     ("settings_json", _settings_json(bundle))):
+        out[c] = np.full(n, value, dtype=object)
+    out["trained_on_synthetic"] = np.full(n, float(synthetic))
+    return out
+
+
+def _score_read(bundle, markers: pd.DataFrame, clinical: pd.DataFrame | None,
+                allow_imputed: bool = False) -> pd.DataFrame:
+    """:func:`predict_cohort` of frames the package readers produced with the model's settings
+    (``io.read_markers(..., uln=gcig_settings.uln, duplicates=gcig_settings.duplicates,
+    on_error="flag")`` and ``io.read_clinical(..., on_error="flag")``), without reading them a
+    second time: what ``ca125 score`` runs on each chunk of a file (a model of another task
+    is scored by :func:`score_frame`)."""
+    from ..task import bundle_task
+
+    if not bundle_task(bundle).is_default:
+        return score_frame(bundle, markers, clinical, allow_imputed=allow_imputed)
+    return _score(bundle, markers, clinical, _flagged((markers, clinical), {}), allow_imputed)
 
 
 def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str],
            allow_imputed: bool = False) -> pd.DataFrame:
-    """:func:`_score_patients` on canonical frames, as the typed frame of :data:`SCORE_COLUMNS`."""
-    from ..io import records_from_frames
-
-    rows = _score_patients(bundle, records_from_frames(markers, clin), problems, allow_imputed)
-    return _typed(pd.DataFrame(rows, columns=list(SCORE_COLUMNS)))
+    """:func:`_score_columns` on canonical frames, as the typed frame of :data:`SCORE_COLUMNS`."""
+    return _frame(_score_columns(bundle, PatientBatch.from_frames(markers, clin), problems, allow_imputed))
 
 
 def _kinetics_step(bundle):
@@ -375,7 +416,7 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     rows = _score_patients(bundle, [record], problems, allow_imputed)
     later = DeferredTrajectories(bundle, [record], problems, rows, score=_score_patients,
                                  kinetics_step=_kinetics_step)
-    return _prediction_from_row(_clean_row(rows[0]), record.samples(), bundle, partial(later.get, 0))
+    return _prediction_from_row(rows[0], record.samples(), bundle, partial(later.get, 0))
 
 
 def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Prediction]:
@@ -417,7 +458,7 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
         return []
     rows = _score_patients(bundle, records, problems, allow_imputed)
     later = DeferredTrajectories(bundle, records, problems, rows, score=_score_patients, kinetics_step=_kinetics_step)
-    return [_prediction_from_row(_clean_row(row), record.samples(), bundle, partial(later.get, i))
+    return [_prediction_from_row(row, record.samples(), bundle, partial(later.get, i))
             for i, (row, record) in enumerate(zip(rows, records))]
 
 

@@ -74,24 +74,27 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None):
         frame, clinical, problems = _split_input(_resolved(frame, columns), clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
         # placeholder rows would only say "CA-125 value is empty")
-        for table in (frame, clinical):
-            if isinstance(table, pd.DataFrame) and {"patient_id", "problem"} <= set(table.columns):
-                flagged = table.loc[table["problem"].notna(), ["patient_id", "problem"]]
-                for patient, problem in flagged.itertuples(index=False):
-                    problems.setdefault(str(patient), str(problem))
+        _flagged((frame, clinical), problems)
     clin = None
     if clinical is not None:
         clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns)
     uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
     markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
-    if clin is not None:
-        for patient, problem in zip(clin["patient_id"], clin["problem"]):
-            if not _is_missing(problem):
-                problems.setdefault(str(patient), str(problem))
-    for patient, problem in markers.loc[markers["problem"].notna(), ["patient_id", "problem"]].itertuples(index=False):
-        problems.setdefault(str(patient), str(problem))
+    _flagged((clin, markers), problems)
     return markers, clin, problems
+
+
+def _flagged(tables, problems: dict[str, str]) -> dict[str, str]:
+    """``problems`` with the reason of every patient flagged in the ``problem`` column of the
+    tables (DataFrames or None), the first table's first: what ``on_error="flag"`` wrote."""
+    for table in tables:
+        if isinstance(table, pd.DataFrame) and {"patient_id", "problem"} <= set(table.columns):
+            flagged = table.loc[table["problem"].notna(), ["patient_id", "problem"]]
+            for patient, problem in flagged.itertuples(index=False):
+                if not _is_missing(problem):
+                    problems.setdefault(str(patient), str(problem))
+    return problems
 
 
 def _record(markers, clinical, gcig_settings, columns=None):

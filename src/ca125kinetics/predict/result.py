@@ -155,7 +155,7 @@ class Prediction:
         """One-row DataFrame with the columns of :data:`SCORE_COLUMNS` (the dtypes of
         :func:`score_frame`)."""
         if isinstance(self._row, dict):
-            return _typed(pd.DataFrame([self._row], columns=list(SCORE_COLUMNS)))
+            return _frame(_columns_from_rows([self._row]))
         raise InvalidInputError("this Prediction was not built by the scoring code and has no frame form")
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,20 +201,94 @@ def _clean(value):
     return value
 
 
-def _typed(out: pd.DataFrame) -> pd.DataFrame:
-    """Fixed dtypes of the score frame, whatever the mix of scored and unscored patients."""
-    floats = ("probability", "p_low", "p_high", "threshold", "k", "half_life_days", "kelim_score", "c0",
-              "floor", "gcig_uln", "gcig_baseline_value", "imodel_points")
-    for c in floats:
-        out[c] = pd.to_numeric(out[c], errors="coerce").astype("float64")
-    for c in ("kinetics_n_samples", "gcig_baseline_day", "gcig_response_day", "gcig_confirmation_day",
-              "progression_day"):
-        out[c] = pd.array([None if _is_missing(v) else int(v) for v in out[c]], dtype="Int64")
-    for c in ("gcig_evaluable", "gcig_responded", "progressed", "ago_positive", "imodel_low_risk"):
-        out[c] = pd.array([None if _is_missing(v) else bool(v) for v in out[c]], dtype="boolean")
-    out["trained_on_synthetic"] = out["trained_on_synthetic"].astype(bool)
-    out["patient_id"] = out["patient_id"].astype(object)
+#: Score columns of each kind (the others are text, None when missing). In the columns the
+#: engine builds (:func:`_frame`, :func:`_rows`) every non-text column is float64 with NaN
+#: for missing: whole numbers for the ``int`` ones, 1.0/0.0 for the ``bool`` ones.
+_FLOAT_COLUMNS = ("probability", "p_low", "p_high", "threshold", "k", "half_life_days", "kelim_score", "c0",
+                  "floor", "gcig_uln", "gcig_baseline_value", "imodel_points")
+_INT_COLUMNS = ("kinetics_n_samples", "gcig_baseline_day", "gcig_response_day", "gcig_confirmation_day",
+                "progression_day")
+_BOOL_COLUMNS = ("gcig_evaluable", "gcig_responded", "progressed", "ago_positive", "imodel_low_risk",
+                 "trained_on_synthetic")
+_KIND = {**dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS, "int"),
+         **dict.fromkeys(_BOOL_COLUMNS, "bool")}
+
+
+def _column(values, name: str) -> np.ndarray:
+    """``values`` (a sequence, numpy or pandas array) as the engine holds column ``name``:
+    float64 with NaN for a number, whole number or flag, an object array with None for text."""
+    if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
+        values = pd.Series(values)
+        if name in _KIND:
+            return values.to_numpy(dtype=float, na_value=np.nan)
+        values = values.to_numpy(dtype=object, na_value=None)
+    if isinstance(values, np.ndarray) and len(values) > 64:     # a column: whole-array operations
+        if name in _KIND:
+            if values.dtype.kind in "fiub":
+                return values.astype(float)
+            return np.where(pd.isna(values), np.nan, values).astype(float)
+        out = values.astype(object)
+        missing = pd.isna(out)
+        if missing.any():
+            out = out.copy() if out is values else out
+            out[missing] = None
+        return out
+    if name in _KIND:
+        if isinstance(values, np.ndarray) and values.dtype.kind in "fiub":
+            return values.astype(float)
+        items = values.tolist() if isinstance(values, np.ndarray) else values
+        return np.array([np.nan if _is_missing(v) else float(v) for v in items], dtype=float)
+    items = values.tolist() if isinstance(values, np.ndarray) else values
+    out = np.empty(len(items), dtype=object)
+    out[:] = [None if _is_missing(v) else v for v in items]
     return out
+
+
+def _frame(columns: dict) -> pd.DataFrame:
+    """The score frame of the engine's columns: fixed dtypes whatever the mix of patients
+    (float64; nullable ``Int64`` and ``boolean``; ``trained_on_synthetic`` bool; text object)."""
+    out = {}
+    for name in SCORE_COLUMNS:
+        v = columns[name]
+        kind = _KIND.get(name)
+        if kind is None or kind == "float":
+            out[name] = v
+            continue
+        missing = np.isnan(v)
+        if name == "trained_on_synthetic":
+            out[name] = v == 1.0
+        elif kind == "int":
+            out[name] = pd.arrays.IntegerArray(np.where(missing, 0, v).astype(np.int64), missing)
+        else:
+            out[name] = pd.arrays.BooleanArray(v == 1.0, missing)
+    frame = pd.DataFrame(out, columns=list(SCORE_COLUMNS))
+    frame["patient_id"] = frame["patient_id"].astype(object)
+    return frame
+
+
+def _rows(columns: dict, names=SCORE_COLUMNS) -> list[dict]:
+    """The engine's columns as one dict per patient of plain Python values (None missing)."""
+    plain = {}
+    for name in names:
+        v = columns[name]
+        kind = _KIND.get(name)
+        if kind is None:
+            plain[name] = v.tolist()
+            continue
+        values = v.tolist()
+        if kind == "int":
+            values = [None if x != x else int(x) for x in values]
+        elif kind == "bool":
+            values = [None if x != x else x == 1.0 for x in values]
+        else:
+            values = [None if x != x else x for x in values]
+        plain[name] = values
+    return [dict(zip(plain, row)) for row in zip(*plain.values())]
+
+
+def _columns_from_rows(rows: list[dict], names=SCORE_COLUMNS) -> dict:
+    """Rows of plain values (:func:`_rows`) back as the engine's columns."""
+    return {name: _column([r.get(name) for r in rows], name) for name in names}
 
 
 def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: int = 51) -> tuple:

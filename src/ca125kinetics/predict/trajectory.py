@@ -3,9 +3,10 @@
 For every landmark a patient has reached (:mod:`ca125kinetics.landmarks`), the rows of her
 record kept by :func:`ca125kinetics.landmarks.landmark_mask` (strict truncation, the rule
 training used), with the clinical factors known then (``landmarks.clinical_at``), are scored
-by the one scoring path (``engine._score_patients``, passed in as ``score``) with the
-landmark's model; :func:`ca125kinetics.landmarks.build_trajectory` assembles the points and
-says whether the decision has been stable. The computation is deferred until a trajectory is
+by the one scoring path (``engine._score_patients``: the records through ``_score_columns``;
+passed in as ``score``) with the landmark's model;
+:func:`ca125kinetics.landmarks.build_trajectory` assembles the points and says whether the
+decision has been stable. The computation is deferred until a trajectory is
 first asked for (:class:`DeferredTrajectories`), so a caller who only needs the probability
 does not pay for it.
 """
