@@ -114,7 +114,7 @@ def bench_in_process(model, n: int) -> None:
           f"{load_s:.2f} s; {len(items)} distinct patients")
 
     from ca125kinetics.gcig import records_gcig
-    from ca125kinetics.predict.batch import PatientBatch
+    from ca125kinetics.io import PatientBatch
     from ca125kinetics.scores import published_scores_arrays
 
     # every input form users pass, on the same patients (issue: <= 5 ms each)

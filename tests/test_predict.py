@@ -1026,10 +1026,10 @@ def test_clinical_table_without_the_patient_is_a_typed_error(bundle, cohort):
 
 
 def test_patient_batch_holds_the_records_of_the_table_readers(bundle, scored):
-    """PatientBatch.from_frames gives, patient by patient, the io.records_from_frames records
-    (invalid patients and clinical rows without markers included)."""
-    from ca125kinetics.io import read_clinical, read_markers, records_from_frames
-    from ca125kinetics.predict.batch import PatientBatch
+    """PatientBatch.from_frames gives every patient of the read tables (invalid patients and
+    clinical rows without markers included); a patient with markers is the record
+    io.patient_record makes of its own rows (the one-patient reader, built independently)."""
+    from ca125kinetics.io import PatientBatch, patient_record, read_clinical, read_markers, records_from_frames
 
     markers, clinical, _ = scored
     ids = sorted(clinical["patient_id"])[:30]
@@ -1042,7 +1042,14 @@ def test_patient_batch_holds_the_records_of_the_table_readers(bundle, scored):
     frame = read_markers(m, clinical=clin, uln=gs.uln, on_error="flag", duplicates=gs.duplicates)
     records = records_from_frames(frame, clin)
     batch = PatientBatch.from_frames(frame, clin)
-    assert batch.n == len(records) == 30
-    assert all(_same_record(batch.record(i), r) for i, r in enumerate(records))
+    assert batch.n == len(records) == 30 and list(batch.ids) == ids
+    assert [batch.has_clinical[i] for i in range(30)] == [True] * 30
+    assert list(np.diff(batch.offsets) > 0) == [True] * 25 + [False] * 5
+    for i, pid in enumerate(ids[:25]):
+        alone = patient_record(m[m["patient_id"] == pid], c[c["patient_id"] == pid], uln=gs.uln,
+                               duplicates=gs.duplicates)
+        assert _same_record(batch.record(i), alone), pid
+    assert batch.problem[[i for i, p in enumerate(ids) if p == m.loc[m.index[3], "patient_id"]][0]] is not None
+    assert batch.clinical_problem[list(ids).index(c.loc[c.index[1], "patient_id"])] is not None
     again = PatientBatch.from_records(records)
     assert all(_same_record(again.record(i), r) for i, r in enumerate(records))

@@ -4,7 +4,7 @@ Seventh step of the pipeline (read and validate -> GCIG rules -> kinetics -> fea
 scores -> models -> tracking -> **predict** -> validation -> command line and web).
 
 One code path. Every public scoring function ends in :func:`engine._score_columns`, which
-scores validated patients held as columns (:class:`~ca125kinetics.predict.batch.PatientBatch`):
+scores validated patients held as columns (:class:`~ca125kinetics.io.PatientBatch`):
 :func:`score_frame` and :func:`predict_cohort` (many patients, a DataFrame), :func:`predict`
 and :func:`predict_many` (one patient each, a frozen :class:`Prediction`; a batch of one),
 the MLflow pyfunc model (``ca125kinetics.bundle.Ca125PyfuncModel.predict``), ``mlflow models

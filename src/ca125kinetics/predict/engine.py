@@ -11,7 +11,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
-from .batch import PatientBatch
+from ..io import PatientBatch
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
 from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
