@@ -112,6 +112,24 @@ def test_score_allow_imputed_equal_in_process(tables):
     _same(cspark.score(markers_df, sparse_df, allow_imputed=True), expected)
 
 
+def test_a_partition_of_many_patients_reaches_spark(tables):
+    """One partition of more patients than a text block of the output tables holds (4,096:
+    ``_columns.constant_text`` then stores a column in several blocks, which pyspark's Arrow
+    conversion refused at registry scale): kinetics and scores as in process."""
+    markers, clinical, markers_df, _ = tables
+    spark = markers_df.sparkSession
+    twice = pd.concat([markers, markers.assign(patient_id="b" + markers["patient_id"])], ignore_index=True)
+    clinical_twice = pd.concat([clinical, clinical.assign(patient_id="b" + clinical["patient_id"])],
+                               ignore_index=True)
+    assert twice["patient_id"].nunique() > 4096
+    canonical = read_markers(twice, on_error="flag")
+    population = fit_population(canonical[canonical["patient_id"].isin(markers["patient_id"])])
+    _same(cspark.fit_kinetics(spark.createDataFrame(twice), population=population, partitions=1),
+          fit_kinetics(canonical, population=population))
+    _same(cspark.score(spark.createDataFrame(twice), spark.createDataFrame(clinical_twice), partitions=1),
+          predict_cohort(twice, clinical_twice))
+
+
 def test_not_a_spark_frame_refused(tables):
     from ca125kinetics.errors import InvalidInputError
 

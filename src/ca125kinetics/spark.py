@@ -95,14 +95,27 @@ def _batches(batches):
         yield frame
 
 
+def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` as Spark's Arrow conversion takes it: a text column stored by pyarrow in
+    several blocks (``_columns.constant_text`` shares one block across a long column) is
+    made one block, since pyspark builds its record batches from single arrays."""
+    for name in frame.columns:
+        values = frame[name].array
+        if hasattr(values, "__arrow_array__"):
+            data = values.__arrow_array__()
+            if getattr(data, "num_chunks", 1) > 1:
+                frame[name] = pd.array(data.combine_chunks(), dtype=frame[name].dtype)
+    return frame
+
+
 def _kinetics_partition(batches, *, method, population, settings, spec):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
     for chunk in patient_chunks(_batches(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
         markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
-        yield fit(markers, method=method, settings=settings, marker=spec,
-                  **({"population": population} if method == "population" else {}))
+        yield _for_spark(fit(markers, method=method, settings=settings, marker=spec,
+                             **({"population": population} if method == "population" else {})))
 
 
 def _first_patients(df, n: int) -> pd.DataFrame:
@@ -191,7 +204,8 @@ def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allo
     for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical",
                                 min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
-        yield score_frame(bundle, markers, clinical if clinical_columns else None, allow_imputed=allow_imputed)
+        yield _for_spark(score_frame(bundle, markers, clinical if clinical_columns else None,
+                                     allow_imputed=allow_imputed))
 
 
 def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: bool = False,
