@@ -426,9 +426,10 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
     # and pyarrow's reading and writing release the GIL, so the two overlap on two cores
     chunks = _read_ahead(map(read, stream.chunks(progress=progress)))
     if method == "population" and population is None:
-        _prepare_population_fit()     # imports and compiled code, while the first chunks are read
         held, n_held = [], 0
         for markers in chunks:
+            if not held:   # the reading thread has started: load the imports and compiled code
+                _prepare_population_fit()     # while it reads the next chunks
             held.append(markers)
             n_held += markers["patient_id"].nunique()
             if n_held >= population_sample:
