@@ -231,6 +231,43 @@ def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     assert closed == [True] and len(produced) <= 5
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_chunks_gives_the_same_file_with_and_without_overlap(tmp_path, fmt):
+    """The parts computed by a background thread while one is written (``overlap``, the
+    default) make the same file, byte for byte, and the same kept columns as parts
+    computed and written one after the other."""
+    from ca125kinetics.cohort import iter_kinetics, stream_markers, write_chunks
+    from ca125kinetics.settings import KineticsSettings
+
+    def parts():
+        return iter_kinetics(stream_markers(MARKERS, chunk_rows=1500), method="population",
+                             settings=KineticsSettings())
+
+    got = {}
+    for overlap in (True, False):
+        out = tmp_path / f"{overlap}.{fmt}"
+        got[overlap] = write_chunks(parts(), out, fmt, ("status", "k"), overlap=overlap), out.read_bytes()
+    (n_on, kept_on), bytes_on = got[True]
+    (n_off, kept_off), bytes_off = got[False]
+    assert n_on == n_off == 3000 and bytes_on == bytes_off
+    pd.testing.assert_frame_equal(kept_on, kept_off)
+
+
+@pytest.mark.parametrize("overlap", [True, False])
+def test_write_chunks_writes_the_parts_before_an_error(tmp_path, overlap):
+    from ca125kinetics.cohort import write_chunks
+
+    def parts():
+        for i in range(3):
+            yield pd.DataFrame({"patient_id": [f"p{i}"], "k": [0.1 * i]})
+        raise InvalidInputError("bad chunk")
+
+    out = tmp_path / "parts.csv"
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        write_chunks(parts(), out, "csv", ("k",), overlap=overlap)
+    assert pd.read_csv(out)["patient_id"].tolist() == ["p0", "p1", "p2"]
+
+
 @settings(max_examples=80, deadline=None)
 @given(order=st.permutations(list(range(8))), sizes=st.lists(st.integers(1, 3), min_size=8, max_size=8),
        cut=st.integers(1, 6), again=st.booleans(), sorted_first=st.integers(0, 8))
