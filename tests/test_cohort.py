@@ -312,3 +312,31 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
         handed |= rows
     rest = feed.rest()
     assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=6), min_size=1, max_size=4),
+       wanted=st.integers(1, 30))
+def test_first_patients_of_chunks_are_those_pandas_unique_lists_first(sizes, wanted):
+    """Property: the chunks held until ``wanted`` patients are reached (patient-complete,
+    as iter_kinetics holds them), cut to their first ``wanted`` patients, keep the rows
+    ``pandas.unique`` + ``isin`` keep on the concatenated table."""
+    from ca125kinetics.cohort import _first_patients
+
+    chunks, next_id = [], 0
+    for chunk_sizes in sizes:
+        ids = []
+        for n_rows in chunk_sizes:
+            ids += [f"p{(next_id * 7919) % 1000:03d}"] * n_rows     # not in sorted order
+            next_id += 1
+        chunks.append(pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "day": range(len(ids))}))
+    held, n_patients = [], 0                 # held as iter_kinetics holds them
+    for chunk in chunks:
+        held.append(chunk)
+        n_patients += chunk["patient_id"].nunique()
+        if n_patients >= wanted:
+            break
+    got = pd.concat(_first_patients(held, n_patients, wanted), ignore_index=True)
+    whole = pd.concat(held, ignore_index=True)
+    expected = whole[whole["patient_id"].isin(pd.unique(whole["patient_id"])[:wanted])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)

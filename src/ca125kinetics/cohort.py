@@ -434,10 +434,7 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
             n_held += markers["patient_id"].nunique()
             if n_held >= population_sample:
                 break
-        sample = pd.concat(held, ignore_index=True) if held else None
-        if sample is not None and n_held > population_sample:
-            keep = pd.unique(sample["patient_id"])[:population_sample]
-            sample = sample[sample["patient_id"].isin(keep)]
+        sample = pd.concat(_first_patients(held, n_held, population_sample), ignore_index=True) if held else None
         population = fit_population(sample, settings=settings, **marker)
         chunks = _chain(held, chunks)
     for markers in chunks:
@@ -452,6 +449,19 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
     return _concat_sorted(iter_kinetics(stream, method=method, settings=settings, population=population,
                                         population_sample=population_sample, read_options=read_options,
                                         fit=fit, progress=progress))
+
+
+def _first_patients(chunks: list[pd.DataFrame], n_patients: int, wanted: int) -> list[pd.DataFrame]:
+    """``chunks`` (of ``n_patients`` patients in all, fewer than ``wanted`` before the last)
+    cut to their first ``wanted`` patients in order of appearance. A patient's rows are all
+    in one chunk (:func:`patient_chunks`), so only the last chunk is cut: to the patients whose code, in order of first appearance
+    (``pandas.factorize``, as ``pandas.unique`` orders them), is below what it may keep."""
+    if n_patients <= wanted:
+        return chunks
+    last = chunks[-1]
+    codes = pd.factorize(last["patient_id"], use_na_sentinel=False)[0]
+    keep = wanted - (n_patients - last["patient_id"].nunique())    # patients it may keep
+    return [*chunks[:-1], last[codes < keep]]
 
 
 def _chain(first: list, rest: Iterator) -> Iterator:
