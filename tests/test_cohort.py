@@ -196,6 +196,57 @@ def test_chunked_file_read_with_format_options(tmp_path):
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_chunks_writes_the_file_of_the_parts_written_one_after_another(tmp_path, fmt):
+    """``write_chunks`` of the streamed kinetics (however it overlaps computing and writing)
+    makes the same file, byte for byte, and keeps the same columns as computing each part
+    and writing it with a ChunkWriter, one after the other."""
+    from ca125kinetics.cohort import ChunkWriter, iter_kinetics, stream_markers, write_chunks
+    from ca125kinetics.settings import KineticsSettings
+
+    def parts():
+        return iter_kinetics(stream_markers(MARKERS, chunk_rows=1500), method="population",
+                             settings=KineticsSettings())
+
+    n, kept = write_chunks(parts(), tmp_path / f"overlapped.{fmt}", fmt, ("status", "k"))
+    one_by_one = []
+    with ChunkWriter(tmp_path / f"sequential.{fmt}", fmt) as writer:
+        for part in parts():
+            writer.write(part)
+            one_by_one.append(part[["status", "k"]])
+    assert n == writer.n_rows == 3000
+    assert (tmp_path / f"overlapped.{fmt}").read_bytes() == (tmp_path / f"sequential.{fmt}").read_bytes()
+    pd.testing.assert_frame_equal(kept, pd.concat(one_by_one, ignore_index=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=6), min_size=1, max_size=4),
+       wanted=st.integers(1, 30))
+def test_first_patients_of_chunks_are_those_pandas_unique_lists_first(sizes, wanted):
+    """Property: the chunks held until ``wanted`` patients are reached (patient-complete,
+    as iter_kinetics holds them), cut to their first ``wanted`` patients, keep the rows
+    ``pandas.unique`` + ``isin`` keep on the concatenated table."""
+    from ca125kinetics.cohort import _first_patients
+
+    chunks, next_id = [], 0
+    for chunk_sizes in sizes:
+        ids = []
+        for n_rows in chunk_sizes:
+            ids += [f"p{(next_id * 7919) % 1000:03d}"] * n_rows     # not in sorted order
+            next_id += 1
+        chunks.append(pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "day": range(len(ids))}))
+    held, n_patients = [], 0                 # held as iter_kinetics holds them
+    for chunk in chunks:
+        held.append(chunk)
+        n_patients += chunk["patient_id"].nunique()
+        if n_patients >= wanted:
+            break
+    got = pd.concat(_first_patients(held, n_patients, wanted), ignore_index=True)
+    whole = pd.concat(held, ignore_index=True)
+    expected = whole[whole["patient_id"].isin(pd.unique(whole["patient_id"])[:wanted])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_read_ahead_keeps_order_and_raises_where_the_error_is():
     from ca125kinetics.cohort import _read_ahead
 
@@ -229,43 +280,6 @@ def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     assert next(items) == 0
     items.close()                                # joins the thread
     assert closed == [True] and len(produced) <= 5
-
-
-@pytest.mark.parametrize("fmt", ["parquet", "csv"])
-def test_write_chunks_gives_the_same_file_with_and_without_overlap(tmp_path, fmt):
-    """The parts computed by a background thread while one is written (``overlap``, the
-    default) make the same file, byte for byte, and the same kept columns as parts
-    computed and written one after the other."""
-    from ca125kinetics.cohort import iter_kinetics, stream_markers, write_chunks
-    from ca125kinetics.settings import KineticsSettings
-
-    def parts():
-        return iter_kinetics(stream_markers(MARKERS, chunk_rows=1500), method="population",
-                             settings=KineticsSettings())
-
-    got = {}
-    for overlap in (True, False):
-        out = tmp_path / f"{overlap}.{fmt}"
-        got[overlap] = write_chunks(parts(), out, fmt, ("status", "k"), overlap=overlap), out.read_bytes()
-    (n_on, kept_on), bytes_on = got[True]
-    (n_off, kept_off), bytes_off = got[False]
-    assert n_on == n_off == 3000 and bytes_on == bytes_off
-    pd.testing.assert_frame_equal(kept_on, kept_off)
-
-
-@pytest.mark.parametrize("overlap", [True, False])
-def test_write_chunks_writes_the_parts_before_an_error(tmp_path, overlap):
-    from ca125kinetics.cohort import write_chunks
-
-    def parts():
-        for i in range(3):
-            yield pd.DataFrame({"patient_id": [f"p{i}"], "k": [0.1 * i]})
-        raise InvalidInputError("bad chunk")
-
-    out = tmp_path / "parts.csv"
-    with pytest.raises(InvalidInputError, match="bad chunk"):
-        write_chunks(parts(), out, "csv", ("k",), overlap=overlap)
-    assert pd.read_csv(out)["patient_id"].tolist() == ["p0", "p1", "p2"]
 
 
 @settings(max_examples=80, deadline=None)
@@ -313,30 +327,3 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
     rest = feed.rest()
     assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))
 
-
-@settings(max_examples=40, deadline=None)
-@given(sizes=st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=6), min_size=1, max_size=4),
-       wanted=st.integers(1, 30))
-def test_first_patients_of_chunks_are_those_pandas_unique_lists_first(sizes, wanted):
-    """Property: the chunks held until ``wanted`` patients are reached (patient-complete,
-    as iter_kinetics holds them), cut to their first ``wanted`` patients, keep the rows
-    ``pandas.unique`` + ``isin`` keep on the concatenated table."""
-    from ca125kinetics.cohort import _first_patients
-
-    chunks, next_id = [], 0
-    for chunk_sizes in sizes:
-        ids = []
-        for n_rows in chunk_sizes:
-            ids += [f"p{(next_id * 7919) % 1000:03d}"] * n_rows     # not in sorted order
-            next_id += 1
-        chunks.append(pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "day": range(len(ids))}))
-    held, n_patients = [], 0                 # held as iter_kinetics holds them
-    for chunk in chunks:
-        held.append(chunk)
-        n_patients += chunk["patient_id"].nunique()
-        if n_patients >= wanted:
-            break
-    got = pd.concat(_first_patients(held, n_patients, wanted), ignore_index=True)
-    whole = pd.concat(held, ignore_index=True)
-    expected = whole[whole["patient_id"].isin(pd.unique(whole["patient_id"])[:wanted])].reset_index(drop=True)
-    pd.testing.assert_frame_equal(got, expected)

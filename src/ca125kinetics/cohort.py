@@ -625,24 +625,10 @@ def chunked_format(out, fmt: str | None) -> str | None:
     return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(chosen)
 
 
-#: Result tables computed ahead of the one being written by :func:`write_chunks`.
-WRITE_BEHIND = 2
-
-
-def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str], *,
-                 overlap: bool = True) -> tuple[int, pd.DataFrame]:
+def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
     """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
-    rows and the ``keep`` columns of all rows (what a summary needs).
-
-    With ``overlap`` (default), ``parts`` is iterated by a background thread, up to
-    :data:`WRITE_BEHIND` tables ahead, while this thread writes: the next chunk is computed
-    while one is encoded and written (pyarrow and the compiled engines release Python's
-    global lock). The file and the result are the same either way; an error computing a
-    part is raised after the parts before it are written, as without ``overlap``.
-    """
+    rows and the ``keep`` columns of all rows (what a summary needs)."""
     kept = []
-    if overlap:
-        parts = _read_ahead(iter(parts), depth=WRITE_BEHIND)
     with ChunkWriter(out, fmt) as writer:
         for part in parts:
             writer.write(part)
