@@ -326,4 +326,3 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
         handed |= rows
     rest = feed.rest()
     assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))
-
