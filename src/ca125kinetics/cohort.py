@@ -453,9 +453,12 @@ def run_kinetics(stream: CohortStream, *, method: str, settings, population=None
 
 def _first_patients(chunks: list[pd.DataFrame], n_patients: int, wanted: int) -> list[pd.DataFrame]:
     """``chunks`` (of ``n_patients`` patients in all, fewer than ``wanted`` before the last)
-    cut to their first ``wanted`` patients in order of appearance. A patient's rows are all
-    in one chunk (:func:`patient_chunks`), so only the last chunk is cut: to the patients whose code, in order of first appearance
-    (``pandas.factorize``, as ``pandas.unique`` orders them), is below what it may keep."""
+    cut to their first ``wanted`` patients in order of appearance.
+
+    A patient's rows are all in one chunk (:func:`patient_chunks`), so only the last chunk
+    is cut: to the patients whose code in order of first appearance (``pandas.factorize``,
+    the order of ``pandas.unique``) is below the number it may keep.
+    """
     if n_patients <= wanted:
         return chunks
     last = chunks[-1]
