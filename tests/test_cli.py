@@ -281,3 +281,24 @@ def test_cea_kinetics_give_no_ca125_cut_off_and_say_k_ref_is_not_theirs(capsys):
     assert "no reference rate is established for CEA" in rows[0]["k_ref_source"]
     assert main(["kinetics", str(rectal), "--marker", "cea", "--k-ref", "0.03", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["k_ref_source"] == "given on the command line (--k-ref)"
+
+
+def test_kinetics_process_ends_without_teardown_with_its_output_whole(tmp_path):
+    """``ca125 kinetics`` run as a process ends right after writing (no interpreter
+    teardown): the exit code, stdout, stderr and the written table are those of the same
+    command run in-process; an error still gives its one line and exit code 2."""
+    from ca125kinetics.cli import EXIT_USAGE_ERROR
+
+    cohort = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default" / "markers.csv"
+    out = tmp_path / "k.csv"
+    proc = run_cli("kinetics", cohort, "--method", "per-patient", "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("KELIM-like kinetics (per-patient)") and proc.stdout.endswith("\n")
+    expected = tmp_path / "expected.csv"
+    assert main(["kinetics", str(cohort), "--method", "per-patient", "--out", str(expected)]) == 0
+    assert out.read_bytes() == expected.read_bytes()
+    # a table written to stdout arrives whole
+    proc = run_cli("kinetics", cohort, "--method", "loglinear", "--format", "csv")
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) > 3000
+    bad = run_cli("kinetics", tmp_path / "missing.csv")
+    assert bad.returncode == EXIT_USAGE_ERROR and bad.stderr.startswith("ca125: error:")

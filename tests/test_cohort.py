@@ -196,6 +196,57 @@ def test_chunked_file_read_with_format_options(tmp_path):
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "csv"])
+def test_write_chunks_writes_the_file_of_the_parts_written_one_after_another(tmp_path, fmt):
+    """``write_chunks`` of the streamed kinetics (however it overlaps computing and writing)
+    makes the same file, byte for byte, and keeps the same columns as computing each part
+    and writing it with a ChunkWriter, one after the other."""
+    from ca125kinetics.cohort import ChunkWriter, iter_kinetics, stream_markers, write_chunks
+    from ca125kinetics.settings import KineticsSettings
+
+    def parts():
+        return iter_kinetics(stream_markers(MARKERS, chunk_rows=1500), method="population",
+                             settings=KineticsSettings())
+
+    n, kept = write_chunks(parts(), tmp_path / f"overlapped.{fmt}", fmt, ("status", "k"))
+    one_by_one = []
+    with ChunkWriter(tmp_path / f"sequential.{fmt}", fmt) as writer:
+        for part in parts():
+            writer.write(part)
+            one_by_one.append(part[["status", "k"]])
+    assert n == writer.n_rows == 3000
+    assert (tmp_path / f"overlapped.{fmt}").read_bytes() == (tmp_path / f"sequential.{fmt}").read_bytes()
+    pd.testing.assert_frame_equal(kept, pd.concat(one_by_one, ignore_index=True))
+
+
+@settings(max_examples=40, deadline=None)
+@given(sizes=st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=6), min_size=1, max_size=4),
+       wanted=st.integers(1, 30))
+def test_first_patients_of_chunks_are_those_pandas_unique_lists_first(sizes, wanted):
+    """Property: the chunks held until ``wanted`` patients are reached (patient-complete,
+    as iter_kinetics holds them), cut to their first ``wanted`` patients, keep the rows
+    ``pandas.unique`` + ``isin`` keep on the concatenated table."""
+    from ca125kinetics.cohort import _first_patients
+
+    chunks, next_id = [], 0
+    for chunk_sizes in sizes:
+        ids = []
+        for n_rows in chunk_sizes:
+            ids += [f"p{(next_id * 7919) % 1000:03d}"] * n_rows     # not in sorted order
+            next_id += 1
+        chunks.append(pd.DataFrame({"patient_id": pd.array(ids, dtype="str"), "day": range(len(ids))}))
+    held, n_patients = [], 0                 # held as iter_kinetics holds them
+    for chunk in chunks:
+        held.append(chunk)
+        n_patients += chunk["patient_id"].nunique()
+        if n_patients >= wanted:
+            break
+    got = pd.concat(_first_patients(held, n_patients, wanted), ignore_index=True)
+    whole = pd.concat(held, ignore_index=True)
+    expected = whole[whole["patient_id"].isin(pd.unique(whole["patient_id"])[:wanted])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected)
+
+
 def test_read_ahead_keeps_order_and_raises_where_the_error_is():
     from ca125kinetics.cohort import _read_ahead
 

@@ -178,13 +178,41 @@ def _package_warnings_as_notes():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ca125`` console script."""
+    """Entry point of the ``ca125`` console script.
+
+    Run as the process itself (``argv`` None: the console script, ``python -m``), a command
+    whose parser sets ``exit_without_teardown`` (``ca125 kinetics``) ends the process as soon
+    as its output is written and flushed (:func:`_exit_now`).
+    """
+    process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE_ERROR
+    code = _run(args)
+    if process and getattr(args, "exit_without_teardown", False):
+        _exit_now(code)
+    return code
+
+
+def _exit_now(code: int) -> None:
+    """End the process with ``code`` once stdout and stderr are flushed, without the
+    interpreter's teardown: freeing every module and object, which after a registry-scale
+    run with the compiled engine and statsmodels loaded takes about 0.4 s and changes
+    nothing (the command's files are closed and its threads joined when it returns)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):   # a closed pipe or stream: nothing more can be said there
+            pass
+    os._exit(code)
+
+
+def _run(args) -> int:
+    """The chosen command's handler; package errors and interruptions as one line and an
+    exit code."""
     try:
         with _package_warnings_as_notes():
             return int(args.func(args) or 0)

@@ -48,6 +48,8 @@ def add_kinetics_arguments(parser) -> None:
                         help="a file read in chunks learns the population on its first N patients "
                         "(default 100000), then fits every patient under it (not with --model: the "
                         "model's population is used)")
+    # the process ends without freeing its modules once the table is written (cli.main)
+    parser.set_defaults(exit_without_teardown=True)
 
 
 def _kinetics_settings_and_population(args, spec=None):
