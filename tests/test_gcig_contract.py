@@ -40,6 +40,16 @@ def test_rules_reproduce_the_recorded_contract(monkeypatch, compiled):
         pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
 
 
+@pytest.mark.parametrize("arrow_min", [1, 10 ** 9], ids=["arrow", "lists"])
+def test_reasons_joined_by_arrow_or_as_lists_reproduce_the_contract(monkeypatch, arrow_min):
+    """The reasons are joined as Python strings for few patients and by Arrow compute for
+    many (``_ARROW_MIN``): each way alone, for every template, gives the recorded texts."""
+    monkeypatch.setattr(gcig, "_ARROW_MIN", arrow_min)
+    got = _round_trip(generator.build())
+    for case, expected in EXPECTED.groupby("case", sort=False):
+        pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
+
+
 def test_predict_records_give_the_cohort_columns():
     """``records_gcig`` (predict's batch call, one list per column) and ``gcig_cohort`` are
     the same rules on the same patients: every cell equal, missing cells None."""

@@ -126,3 +126,6 @@ def test_reason_numbers_are_written_one_by_one(floats, ints):
     d = np.array(ints, dtype=np.int64)
     assert gcig._texts(d, "d") == [format(v, "d") for v in ints]
     assert gcig._texts(np.arange(-300, 300), "d") == [str(v) for v in range(-300, 300)]
+    # the same texts as an Arrow string array (the reasons of a large cohort)
+    assert gcig._texts(x, ".6g", arrow=True).to_pylist() == [format(v, ".6g") for v in floats]
+    assert gcig._texts(d, "d", arrow=True).to_pylist() == [format(v, "d") for v in ints]
