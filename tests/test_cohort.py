@@ -212,6 +212,24 @@ def test_read_ahead_keeps_order_and_raises_where_the_error_is():
     assert got == [0, 1, 2]                      # the items before the error, in order
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_write_chunks_writes_the_parts_before_an_error_then_raises_it(tmp_path, fmt):
+    """The parts are computed by a thread while they are written: an error of a part is
+    raised by ``write_chunks`` after the parts before it are written, in order."""
+    from ca125kinetics.cohort import write_chunks
+
+    def parts():
+        for i in range(3):
+            yield pd.DataFrame({"patient_id": [f"P{i}a", f"P{i}b"], "status": ["response", "no_response"]})
+        raise InvalidInputError("bad chunk")
+
+    out = tmp_path / f"out.{fmt}"
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        write_chunks(parts(), out, fmt, ("status",))
+    got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+    assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
+
+
 def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     from ca125kinetics.cohort import _read_ahead
 

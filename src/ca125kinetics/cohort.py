@@ -598,6 +598,10 @@ class ChunkWriter:
         return False
 
 
+#: Result tables computed ahead of the one being written by :func:`write_chunks`.
+WRITE_AHEAD = 2
+
+
 def chunked_format(out, fmt: str | None) -> str | None:
     """The format a result is written in chunk by chunk (``"csv"``/``"parquet"``), from
     ``fmt`` or the suffix of ``out``; None when it is not written to a file or the format
@@ -612,10 +616,15 @@ def chunked_format(out, fmt: str | None) -> str | None:
 
 def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
     """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
-    rows and the ``keep`` columns of all rows (what a summary needs)."""
+    rows and the ``keep`` columns of all rows (what a summary needs).
+
+    The parts are produced by a background thread (:func:`_read_ahead`, up to
+    :data:`WRITE_AHEAD` ahead) while this one writes: pyarrow's Parquet writing releases the
+    GIL, so the next chunk is computed while one is written. An error of a part is raised
+    here after the parts before it are written."""
     kept = []
     with ChunkWriter(out, fmt) as writer:
-        for part in parts:
+        for part in _read_ahead(iter(parts), depth=WRITE_AHEAD):
             writer.write(part)
             kept.append(part[[c for c in keep if c in part.columns]])
     return writer.n_rows, pd.concat(kept, ignore_index=True)
