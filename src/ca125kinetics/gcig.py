@@ -1799,7 +1799,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column",
                                     column="patient_id")
-        clinical_ids = pd.Index([str(p) for p in clinical["patient_id"].tolist()], dtype=object)
+        clinical_pid = clinical["patient_id"]
+        if isinstance(clinical_pid.dtype, pd.StringDtype) and not clinical_pid.hasnans:   # text already
+            clinical_ids = pd.Index(clinical_pid.to_numpy(dtype=object), dtype=object)
+        else:
+            clinical_ids = pd.Index([str(p) for p in clinical_pid.tolist()], dtype=object)
         if clinical_ids.has_duplicates:
             raise InvalidInputError(f"clinical repeats patient(s) {sorted(set(clinical_ids[clinical_ids.duplicated()]))}; "
                                     "keep one row per patient", column="patient_id")
@@ -1824,7 +1828,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     cells = [frame["day"].to_numpy(), frame["ca125"].to_numpy(), column("censored", False),
              column("uln", math.nan), column("assay", None), column("event", None), column("problem", None)]
     none = None
-    if clinical_ids is not None:
+    # clinical rows in the patients' order (a chunk of a sorted registry): each patient's row
+    # is its position, no lookup needed
+    aligned = clinical_ids is not None and len(clinical_ids) == len(ids) and bool(
+        (clinical_ids.to_numpy() == ids).all())
+    if clinical_ids is not None and not aligned:
         extra = clinical_ids[~clinical_ids.isin(ids)]
         if len(extra):   # clinical patients without markers: one placeholder row each
             placeholder = (0, math.nan, False, math.nan, None, None, None)
@@ -1839,10 +1847,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none, cells=frame_cells)
     recist = None
     if has_recist:
-        position = clinical_ids.get_indexer(ids)
+        position = np.arange(len(ids)) if aligned else clinical_ids.get_indexer(ids)
         recist_cells = clinical["recist"].to_numpy(dtype=object)
-        recist = np.where(position >= 0, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
-        recist[pd.isna(recist)] = None
+        known = position >= 0
+        known[known] = ~clinical["recist"].isna().to_numpy()[position[known]]
+        recist = np.where(known, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
     columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
