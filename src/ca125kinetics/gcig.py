@@ -50,6 +50,7 @@ import functools
 import io as _io
 import itertools
 import math
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Integral, Real
@@ -319,20 +320,41 @@ def _compiled_loaded() -> bool:
     return _compiled_kernel.cache_info().currsize > 0
 
 
+_LOADING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _compiled_kernel():
     """``_gcig_kernel.py`` loaded a second time, as ``ca125kinetics._gcig_kernel_compiled``,
-    where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring)."""
+    where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring). One
+    thread loads it; another asking meanwhile (:func:`preload_compiled`) waits for it."""
     import importlib.util
     import sys
 
     name = "ca125kinetics._gcig_kernel_compiled"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    with _LOADING:
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        return sys.modules[name]
+
+
+def preload_compiled() -> threading.Thread:
+    """Load the compiled rules (numba and their machine code from its cache, about 1 s) in a
+    background thread, so that a command that will assess a large cohort loads them while it
+    reads its input. Returns the started thread; the first compiled job waits for it if it
+    is not done. Nothing is computed for any patient."""
+
+    def load():
+        rows = _prepare([0], [100.0], uln=35.0, settings=GcigSettings(), censored=None, events=None,
+                        assays=None, treatment_start=None)
+        _run(rows, compiled=True)   # one patient: loads the machine code of the kernel's signature
+
+    thread = threading.Thread(target=load, name="ca125kinetics-gcig-compiled", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
