@@ -661,13 +661,25 @@ def _csv_quoted(text):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    special = pc.match_substring_regex(text, '[,"\n\r]')
-    if not pc.any(special).as_py():
+    if not len(text):
         return text
-    cells = text.filter(special)
-    if pc.any(pc.match_substring(cells, "\r")).as_py():
+    # one pass over the UTF-8 bytes of all cells (the special characters are ASCII)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=text.offset * 8)
+    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
+        if text.buffers()[2] is not None else np.zeros(0, dtype=np.uint8)
+    at = np.flatnonzero((data == 44) | (data == 34) | (data < 14))   # ",", '"', control characters
+    found = data[at]
+    keep = (found == 44) | (found == 34) | (found == 10) | (found == 13)
+    at, found = at[keep], found[keep]
+    if not len(at):
+        return text
+    if (found == 13).any():
         return None
-    if pc.any(pc.match_substring(cells, '"')).as_py():
+    special = np.zeros(len(text), dtype=bool)
+    special[np.searchsorted(offsets, at + offsets[0], side="right") - 1] = True
+    special = pa.array(special)
+    cells = text.filter(special)
+    if (found == 34).any():
         cells = pc.replace_substring(cells, '"', '""')
     mark = pa.scalar('"', pa.large_string())
     return pc.replace_with_mask(text, special, pc.binary_join_element_wise(mark, cells, mark, _EMPTY()))
