@@ -331,3 +331,13 @@ def test_chunked_csv_is_byte_for_byte_what_to_csv_writes(tmp_path_factory, rows,
 
     if not any("\r" in (t or "") for t in (*columns[3], *columns[4])):   # built by Arrow, not by pandas
         assert _csv_text(frame, True) is not None
+
+
+def test_increasing_keys_compared_as_python_compares_them():
+    from ca125kinetics.cohort import _increasing
+
+    assert _increasing(["a", "b", "c"], None) and _increasing(["b"], "a")
+    assert not _increasing(["a", "c", "b"], None) and not _increasing(["a", "a"], None)
+    assert not _increasing(["b", "c"], "b")
+    assert not _increasing(["a", None, "c"], None) and not _increasing(["a", pd.NA, "c"], None)
+    assert not _increasing(["a", float("nan")], None)

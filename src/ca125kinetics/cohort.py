@@ -167,7 +167,8 @@ def _increasing(keys: list, after) -> bool:
     """True when ``keys`` strictly increase and the first is larger than ``after`` (None: no
     bound); False when they do not, or cannot be compared (a missing identifier)."""
     try:
-        return (after is None or keys[0] > after) and all(a < b for a, b in zip(keys, keys[1:]))
+        ordered = np.asarray(keys, dtype=object)   # compared pairwise in C, as Python compares them
+        return (after is None or keys[0] > after) and bool(np.all(ordered[:-1] < ordered[1:]))
     except TypeError:
         return False
 
