@@ -1375,6 +1375,42 @@ class _Masked:
         return [None if m else v for v, m in zip(self.values.tolist(), self.mask.tolist())]
 
 
+class _Labels:
+    """A text column of few distinct values: each patient's code into ``names`` (a None name:
+    missing). As a table column it is built by Arrow from the codes (no Python string a
+    patient); typed as :func:`_text_column` types the same texts."""
+
+    __slots__ = ("names", "codes")
+
+    def __init__(self, names: tuple, codes):
+        self.names, self.codes = tuple(names), codes
+
+    def set(self, where, name: str) -> None:
+        """Give the patients ``where`` the text ``name``."""
+        import numpy as np
+
+        if name not in self.names:
+            self.names += (name,)
+        self.codes = np.where(where, self.names.index(name), self.codes)
+
+    def tolist(self) -> list:
+        return _names(self.names)[self.codes].tolist()
+
+    def array(self):
+        """As the DataFrame column :func:`_text_column` makes of the same texts."""
+        import numpy as np
+
+        dtype = _arrow_text_dtype()
+        used = np.unique(self.codes).tolist() if len(self.codes) else []
+        if dtype is None or all(self.names[c] is None for c in used):
+            return _names(self.names)[self.codes]   # no text at all: left as objects
+        import pandas as pd
+        import pyarrow as pa
+
+        labels = pa.array(list(self.names), type=pa.large_string())
+        return pd.array(labels.take(pa.array(np.asarray(self.codes, dtype=np.int64))), dtype=dtype)
+
+
 def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
     """Why one patient's rows (a frame's cells, in its order) fail validation, or None: the
     checks of :func:`_check_series` after the days are read as whole numbers."""
@@ -1614,17 +1650,19 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     valid = ~bad & ~none
     missing = ~valid
     counted = valid | (none & ~bad)     # n_samples / n_excluded: 0 for a patient without markers
-    status = _names(_RESPONSE_STATUS)[np.maximum(rcode, 0)]
-    p_status = _names(_PROGRESSION_STATUS)[np.maximum(pcode, 0)]
+    status = _Labels(_RESPONSE_STATUS, np.maximum(rcode, 0))
+    p_status = _Labels(_PROGRESSION_STATUS, np.maximum(pcode, 0))
     fixed = []   # the reasons of invalid patients and of patients without markers
     if bad.any():
         at = np.flatnonzero(bad)
         fixed.append((at, [invalid.get(p) for p in at.tolist()]))
-        status[bad], p_status[bad] = "invalid_input", "invalid_input"
+        status.set(bad, "invalid_input")
+        p_status.set(bad, "invalid_input")
     if none.any():
         empty = none & ~bad
         fixed.append((np.flatnonzero(empty), [_NO_MARKERS] * int(empty.sum())))
-        status[empty], p_status[empty] = "no_markers", "no_markers"
+        status.set(empty, "no_markers")
+        p_status.set(empty, "no_markers")
     reason = _reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES, uln, valid, fixed)
     p_reason = _reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, uln, valid, fixed)
     # the day columns as one block: missing for invalid patients and where the kernel wrote none
@@ -1636,7 +1674,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     counts = np.where((counted & ~none)[:, None], out.i[:, (k.I_N_SAMPLES, k.I_N_EXCLUDED)], 0)
 
     def labels(names, column):
-        return _names(names)[np.where(valid, np.maximum(i[:, column], 0), 0)]
+        return _Labels(names, np.where(valid, np.maximum(i[:, column], 0), 0))
 
     columns = dict(
         uln=np.where(none, np.nan, uln),
@@ -1878,7 +1916,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
         values = columns[name]
-        result[name] = values.array() if isinstance(values, _Masked) else values
+        result[name] = values.array() if isinstance(values, (_Masked, _Labels)) else values
     if has_recist:
         result["recist"] = recist
         result["combined_category"] = columns["combined_category"]
