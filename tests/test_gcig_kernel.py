@@ -144,3 +144,18 @@ def test_preload_compiled_loads_the_kernel_in_a_thread_and_jobs_then_agree():
     plain = gcig._run(rows, compiled=False)
     np.testing.assert_array_equal(compiled.i, plain.i)
     np.testing.assert_array_equal(compiled.f, plain.f)
+
+
+def test_preload_failure_is_left_to_the_job_that_needs_the_kernel(monkeypatch):
+    """A failed background load prints nothing (an exception escaping the thread would fail
+    this test: pytest turns it into an error): the job that needs the compiled kernel loads
+    it again and raises the error itself."""
+    calls = []
+
+    def broken(rows, compiled=None):
+        calls.append(compiled)
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(gcig, "_run", broken)
+    gcig.preload_compiled().join()
+    assert calls == [True]

@@ -337,7 +337,11 @@ def _compiled_kernel():
             spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
-            spec.loader.exec_module(module)
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]   # a later call tries again (and reports the error) itself
+                raise
         return sys.modules[name]
 
 
@@ -350,7 +354,10 @@ def preload_compiled() -> threading.Thread:
     def load():
         rows = _prepare([0], [100.0], uln=35.0, settings=GcigSettings(), censored=None, events=None,
                         assays=None, treatment_start=None)
-        _run(rows, compiled=True)   # one patient: loads the machine code of the kernel's signature
+        try:
+            _run(rows, compiled=True)   # one patient: loads the machine code of the kernel's signature
+        except Exception:  # noqa: BLE001 - the job that needs the kernel loads it again and reports why
+            pass
 
     thread = threading.Thread(target=load, name="ca125kinetics-gcig-compiled", daemon=True)
     thread.start()
