@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import given, settings
@@ -231,6 +230,16 @@ def test_write_chunks_writes_the_parts_before_an_error_then_raises_it(tmp_path, 
     assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
 
 
+def test_increasing_keys_compared_as_python_compares_them():
+    from ca125kinetics.cohort import _increasing
+
+    assert _increasing(["a", "b", "c"], None) and _increasing(["b"], "a")
+    assert not _increasing(["a", "c", "b"], None) and not _increasing(["a", "a"], None)
+    assert not _increasing(["b", "c"], "b")
+    assert not _increasing(["a", None, "c"], None) and not _increasing(["a", pd.NA, "c"], None)
+    assert not _increasing(["a", float("nan")], None)
+
+
 def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     from ca125kinetics.cohort import _read_ahead
 
@@ -294,50 +303,3 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
         handed |= rows
     rest = feed.rest()
     assert set(range(len(clinical_ids))) - handed == (set() if rest is None else set(rest["row"]))
-
-
-_CSV_TEXT = st.text(alphabet=st.sampled_from(list('ab ,"\n\r;é-0.')), max_size=6)
-
-
-@settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(
-    st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, -0.0, 1e-5, 1e16, 0.1])),
-    st.one_of(st.none(), st.integers(-10 ** 12, 10 ** 12)),
-    st.one_of(st.none(), st.booleans()),
-    st.one_of(st.none(), _CSV_TEXT),
-    st.one_of(st.none(), _CSV_TEXT)), min_size=0, max_size=30),
-    chunks=st.integers(1, 3))
-def test_chunked_csv_is_byte_for_byte_what_to_csv_writes(tmp_path_factory, rows, chunks):
-    """The CSV cells built column-wise with Arrow (numbers, nullable integers and booleans,
-    text with commas, quotes and line breaks, missing cells) are the bytes pandas' ``to_csv``
-    writes for the whole table, over any split into chunks; a carriage return (quoted or
-    not depending on the Python version) is left to pandas."""
-    from ca125kinetics.cohort import ChunkWriter
-
-    columns = list(zip(*rows)) if rows else [()] * 5
-    frame = pd.DataFrame({
-        "value": pd.Series([float("nan") if v is None else v for v in columns[0]], dtype="float64"),
-        "day": pd.Series(list(columns[1]), dtype="Int64"),
-        "flag": pd.Series(list(columns[2]), dtype="boolean"),
-        "text": pd.Series(list(columns[3]), dtype=pd.Series(["x"]).dtype),
-        "note, \"quoted\"": pd.Series(list(columns[4]), dtype=object),
-    })
-    out = tmp_path_factory.mktemp("csv") / "out.csv"
-    with ChunkWriter(out, "csv") as writer:
-        for part in np.array_split(np.arange(len(frame)), chunks):
-            writer.write(frame.iloc[part])
-    assert out.read_bytes() == frame.to_csv(index=False).encode()
-    from ca125kinetics.cohort import _csv_text
-
-    if not any("\r" in (t or "") for t in (*columns[3], *columns[4])):   # built by Arrow, not by pandas
-        assert _csv_text(frame, True) is not None
-
-
-def test_increasing_keys_compared_as_python_compares_them():
-    from ca125kinetics.cohort import _increasing
-
-    assert _increasing(["a", "b", "c"], None) and _increasing(["b"], "a")
-    assert not _increasing(["a", "c", "b"], None) and not _increasing(["a", "a"], None)
-    assert not _increasing(["b", "c"], "b")
-    assert not _increasing(["a", None, "c"], None) and not _increasing(["a", pd.NA, "c"], None)
-    assert not _increasing(["a", float("nan")], None)

@@ -577,14 +577,8 @@ class ChunkWriter:
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
-            mode, header = ("w" if self._writer is None else "a"), self._writer is None
-            text = _csv_text(frame, header)
-            if text is None:
-                frame.to_csv(self.path, index=False, mode=mode, header=header)
-            else:
-                with open(self.path, mode + "b") as out:
-                    for piece in text:
-                        out.write(piece)
+            frame.to_csv(self.path, index=False, mode="w" if self.n_rows == 0 and self._writer is None else "a",
+                         header=self._writer is None)
             self._writer = True
         else:
             import pyarrow as pa
@@ -607,113 +601,6 @@ class ChunkWriter:
 
 #: Result tables computed ahead of the one being written by :func:`write_chunks`.
 WRITE_AHEAD = 2
-
-
-def _EMPTY():
-    import pyarrow as pa
-
-    return pa.scalar("", pa.large_string())
-
-
-def _csv_cells(values):
-    """The CSV cells ``DataFrame.to_csv`` writes for one column (numbers as numpy writes them,
-    ``True``/``False``, missing as empty, text quoted where it holds ``,``, ``"`` or a line
-    break), as an Arrow large-string array; None for a type this does not know."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    dtype = values.dtype
-    if isinstance(dtype, pd.StringDtype) or (dtype == object and pd.api.types.infer_dtype(values, skipna=True)
-                                             in ("string", "empty")):
-        text = pa.array(values.array if isinstance(dtype, pd.StringDtype) else values.to_numpy(dtype=object),
-                        type=pa.large_string(), from_pandas=True)
-        if isinstance(text, pa.ChunkedArray):
-            text = text.combine_chunks()
-        text = pc.fill_null(text, _EMPTY())
-        coded = text.dictionary_encode()
-        if len(coded.dictionary) <= len(text) // 4:   # few distinct texts: each quoted once
-            cells = _csv_quoted(coded.dictionary)
-            return None if cells is None else cells.take(coded.indices)
-        return _csv_quoted(text)
-    if isinstance(dtype, (pd.Int64Dtype, pd.BooleanDtype)) or dtype.kind in "iub":
-        array = values.array
-        data = np.asarray(array._data if hasattr(array, "_mask") else values.to_numpy())
-        mask = np.asarray(array._mask) if hasattr(array, "_mask") else None
-        if data.dtype.kind == "b":
-            text = pc.if_else(pa.array(data), pa.scalar("True", pa.large_string()),
-                              pa.scalar("False", pa.large_string()))
-        else:
-            text = pc.cast(pa.array(data), pa.large_string())
-        return text if mask is None or not mask.any() else pc.if_else(pa.array(mask), _EMPTY(), text)
-    if dtype == np.float64:
-        data = values.to_numpy()
-        codes, bits = pd.factorize(data.view(np.int64))   # by bit pattern: -0.0 is not 0.0
-        distinct = bits.view(np.float64)
-        texts = distinct.astype(str)
-        texts[np.isnan(distinct)] = ""
-        return pa.array(texts.tolist(), type=pa.large_string()).take(pa.array(codes))
-    return None
-
-
-def _csv_quoted(text):
-    """Text cells (an Arrow large-string array without nulls) as the csv module writes them:
-    quoted, inner quotes doubled, where they hold ``,``, ``"`` or a line feed; None when a
-    cell holds a carriage return (quoted or not, depending on the Python version)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not len(text):
-        return text
-    # one pass over the UTF-8 bytes of all cells (the special characters are ASCII)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=text.offset * 8)
-    data = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]] \
-        if text.buffers()[2] is not None else np.zeros(0, dtype=np.uint8)
-    at = np.flatnonzero((data == 44) | (data == 34) | (data < 14))   # ",", '"', control characters
-    found = data[at]
-    keep = (found == 44) | (found == 34) | (found == 10) | (found == 13)
-    at, found = at[keep], found[keep]
-    if not len(at):
-        return text
-    if (found == 13).any():
-        return None
-    special = np.zeros(len(text), dtype=bool)
-    special[np.searchsorted(offsets, at + offsets[0], side="right") - 1] = True
-    special = pa.array(special)
-    cells = text.filter(special)
-    if (found == 34).any():
-        cells = pc.replace_substring(cells, '"', '""')
-    mark = pa.scalar('"', pa.large_string())
-    return pc.replace_with_mask(text, special, pc.binary_join_element_wise(mark, cells, mark, _EMPTY()))
-
-
-def _csv_text(frame: pd.DataFrame, header: bool):
-    """The bytes (in pieces) ``frame.to_csv(index=False, header=header)`` writes, built column by column
-    with Arrow (pandas' writer takes about 9 s for a million GCIG rows); None when a column
-    is of a type :func:`_csv_cells` does not know (then pandas writes the frame)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if frame.shape[1] < 2 or not frame.columns.map(type).isin([str]).all():
-        return None
-    cells = []
-    for name in frame.columns:
-        column = _csv_cells(frame[name])
-        if column is None:
-            return None
-        cells.append(column)
-    names = _csv_cells(pd.Series(list(frame.columns), dtype=object))
-    if names is None:
-        return None
-    head = (",".join(names.to_pylist()) + "\n").encode() if header else b""
-    if not len(frame):
-        return [head]
-    pieces = []
-    for column in cells:
-        pieces += [column, pa.scalar(",", pa.large_string())]
-    pieces[-1] = pa.scalar("\n", pa.large_string())
-    lines = pc.binary_join_element_wise(*pieces, _EMPTY())
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=lines.offset * 8)
-    return [head, memoryview(lines.buffers()[2])[offsets[0]:offsets[-1]]]
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
