@@ -474,6 +474,8 @@ def _prepare_population_fit() -> None:
 #: is learned (1M patients: 19-25 s wall with 2, 15-18 s with 6, on a shared machine; peak
 #: memory +0.1 GB).
 READ_AHEAD = 6
+#: Result tables computed ahead of the one being written by :func:`write_chunks`.
+WRITE_AHEAD = 2
 
 
 def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
@@ -597,10 +599,6 @@ class ChunkWriter:
         if self.fmt == "parquet" and self._writer is not None:
             self._writer.close()
         return False
-
-
-#: Result tables computed ahead of the one being written by :func:`write_chunks`.
-WRITE_AHEAD = 2
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
