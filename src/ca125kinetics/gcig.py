@@ -1618,13 +1618,16 @@ def _recist_codes(recist):
     return code, np.full(len(recist), None, dtype=object)
 
 
-def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
+def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None,
+                  arrow: bool = False) -> dict[str, Any]:
     """The :data:`COHORT_COLUMNS` (without ``patient_id``; with ``combined_category`` when
     ``recist`` is given) of every patient of ``rows`` as arrays, from one kernel run.
 
     ``none``: patients that have no markers (a skipped placeholder row each; status
     ``"no_markers"``). ``recist``: each patient's RECIST cell (None/NaN when unknown).
-    Integer and boolean columns are :class:`_Masked` (values and a missing mask).
+    Integer and boolean columns are :class:`_Masked` (values and a missing mask). Text
+    columns are numpy object arrays, or with ``arrow`` (a table's columns) as they are built:
+    :class:`_Labels` and, for a large cohort, Arrow string arrays of the reasons.
     """
     import numpy as np
 
@@ -1704,7 +1707,21 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     )
     if combined is not None:
         columns["combined_category"] = combined
+    if not arrow:
+        columns = {name: _objects(values) for name, values in columns.items()}
     return columns
+
+
+def _objects(values):
+    """A text column of :func:`_gcig_columns` as a numpy object array (None where missing);
+    other columns unchanged."""
+    import numpy as np
+
+    if isinstance(values, _Labels):
+        return _names(values.names)[values.codes]
+    if hasattr(values, "to_pylist"):   # an Arrow string array
+        return np.array(values.to_pylist(), dtype=object)
+    return values
 
 
 @functools.lru_cache(maxsize=None)
@@ -1919,7 +1936,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         known = position >= 0
         known[known] = ~clinical["recist"].isna().to_numpy()[position[known]]
         recist = np.where(known, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
-    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none, arrow=True)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
         values = columns[name]
