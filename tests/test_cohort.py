@@ -263,6 +263,34 @@ def test_read_ahead_keeps_order_and_raises_where_the_error_is():
     assert got == [0, 1, 2]                      # the items before the error, in order
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_write_chunks_writes_the_parts_before_an_error_then_raises_it(tmp_path, fmt):
+    """The parts are computed by a thread while they are written: an error of a part is
+    raised by ``write_chunks`` after the parts before it are written, in order."""
+    from ca125kinetics.cohort import write_chunks
+
+    def parts():
+        for i in range(3):
+            yield pd.DataFrame({"patient_id": [f"P{i}a", f"P{i}b"], "status": ["response", "no_response"]})
+        raise InvalidInputError("bad chunk")
+
+    out = tmp_path / f"out.{fmt}"
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        write_chunks(parts(), out, fmt, ("status",))
+    got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
+    assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
+
+
+def test_increasing_keys_compared_as_python_compares_them():
+    from ca125kinetics.cohort import _increasing
+
+    assert _increasing(["a", "b", "c"], None) and _increasing(["b"], "a")
+    assert not _increasing(["a", "c", "b"], None) and not _increasing(["a", "a"], None)
+    assert not _increasing(["b", "c"], "b")
+    assert not _increasing(["a", None, "c"], None) and not _increasing(["a", pd.NA, "c"], None)
+    assert not _increasing(["a", float("nan")], None)
+
+
 def test_read_ahead_stops_and_closes_its_source_when_the_consumer_stops():
     from ca125kinetics.cohort import _read_ahead
 

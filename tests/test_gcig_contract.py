@@ -40,6 +40,16 @@ def test_rules_reproduce_the_recorded_contract(monkeypatch, compiled):
         pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
 
 
+@pytest.mark.parametrize("arrow_min", [1, 10 ** 9], ids=["arrow", "lists"])
+def test_reasons_joined_by_arrow_or_as_lists_reproduce_the_contract(monkeypatch, arrow_min):
+    """The reasons are joined as Python strings for few patients and by Arrow compute for
+    many (``_ARROW_MIN``): each way alone, for every template, gives the recorded texts."""
+    monkeypatch.setattr(gcig, "_ARROW_MIN", arrow_min)
+    got = _round_trip(generator.build())
+    for case, expected in EXPECTED.groupby("case", sort=False):
+        pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)
+
+
 def test_predict_records_give_the_cohort_columns():
     """``records_gcig`` (predict's batch call, one list per column) and ``gcig_cohort`` are
     the same rules on the same patients: every cell equal, missing cells None."""
@@ -93,3 +103,18 @@ def test_messages_quote_cells_as_the_frame_holds_them():
     assert table.loc["a", "reason"] == ("day <NA> is not an integer day; give integer days from the first dose, or "
                                         "dates together with treatment_start")
     assert table.loc["b", "status"] == "unconfirmed"
+
+
+def test_clinical_in_the_patients_order_or_shuffled_gives_the_same_table():
+    """Clinical rows in the markers' patient order are taken by position, others looked up
+    by identifier: the same table either way, RECIST (missing ones included) and combined
+    category too."""
+    markers, clinical = generator.stress_cohort(60)
+    ids = sorted(markers["patient_id"].astype(str).unique())
+    aligned = clinical.set_index(clinical["patient_id"].astype(str)).loc[ids].reset_index(drop=True)
+    aligned.loc[::7, "recist"] = None
+    shuffled = aligned.sample(frac=1.0, random_state=3).reset_index(drop=True)
+    got = gcig.gcig_cohort(markers, aligned)
+    pd.testing.assert_frame_equal(got, gcig.gcig_cohort(markers, shuffled), check_exact=True)
+    assert got["recist"].isna().tolist() == aligned["recist"].isna().tolist()
+    assert got["combined_category"].notna().any()

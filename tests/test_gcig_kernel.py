@@ -126,3 +126,36 @@ def test_reason_numbers_are_written_one_by_one(floats, ints):
     d = np.array(ints, dtype=np.int64)
     assert gcig._texts(d, "d") == [format(v, "d") for v in ints]
     assert gcig._texts(np.arange(-300, 300), "d") == [str(v) for v in range(-300, 300)]
+    # the same texts as an Arrow string array (the reasons of a large cohort)
+    assert gcig._texts(x, ".6g", arrow=True).to_pylist() == [format(v, ".6g") for v in floats]
+    assert gcig._texts(d, "d", arrow=True).to_pylist() == [format(v, "d") for v in ints]
+
+
+def test_preload_compiled_loads_the_kernel_in_a_thread_and_jobs_then_agree():
+    """``preload_compiled`` (what ``ca125 gcig`` starts before reading a large file) loads
+    the compiled kernel in a background thread; a compiled job started meanwhile waits for it
+    and gives the plain-Python results."""
+    rows = _rows([([(0, 100.0, False, 0, -1, True), (30, 20.0, False, 0, -1, True),
+                    (60, 15.0, False, 0, -1, True)], 35.0, False)] * 3, GcigSettings())
+    thread = gcig.preload_compiled()
+    compiled = gcig._run(rows, compiled=True)
+    thread.join()
+    assert gcig._compiled_loaded()
+    plain = gcig._run(rows, compiled=False)
+    np.testing.assert_array_equal(compiled.i, plain.i)
+    np.testing.assert_array_equal(compiled.f, plain.f)
+
+
+def test_preload_failure_is_left_to_the_job_that_needs_the_kernel(monkeypatch):
+    """A failed background load prints nothing (an exception escaping the thread would fail
+    this test: pytest turns it into an error): the job that needs the compiled kernel loads
+    it again and raises the error itself."""
+    calls = []
+
+    def broken(rows, compiled=None):
+        calls.append(compiled)
+        raise RuntimeError("no compiler")
+
+    monkeypatch.setattr(gcig, "_run", broken)
+    gcig.preload_compiled().join()
+    assert calls == [True]

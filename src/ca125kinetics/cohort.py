@@ -167,7 +167,8 @@ def _increasing(keys: list, after) -> bool:
     """True when ``keys`` strictly increase and the first is larger than ``after`` (None: no
     bound); False when they do not, or cannot be compared (a missing identifier)."""
     try:
-        return (after is None or keys[0] > after) and all(a < b for a, b in zip(keys, keys[1:]))
+        ordered = np.asarray(keys, dtype=object)   # compared pairwise in C, as Python compares them
+        return (after is None or keys[0] > after) and bool(np.all(ordered[:-1] < ordered[1:]))
     except TypeError:
         return False
 
@@ -487,6 +488,8 @@ def _prepare_population_fit() -> None:
 #: is learned (1M patients: 19-25 s wall with 2, 15-18 s with 6, on a shared machine; peak
 #: memory +0.1 GB).
 READ_AHEAD = 6
+#: Result tables computed ahead of the one being written by :func:`write_chunks`.
+WRITE_AHEAD = 2
 
 
 def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
@@ -724,10 +727,15 @@ def chunked_format(out, fmt: str | None) -> str | None:
 
 def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
     """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
-    rows and the ``keep`` columns of all rows (what a summary needs)."""
+    rows and the ``keep`` columns of all rows (what a summary needs).
+
+    The parts are produced by a background thread (:func:`_read_ahead`, up to
+    :data:`WRITE_AHEAD` ahead) while this one writes: pyarrow's Parquet writing releases the
+    GIL, so the next chunk is computed while one is written. An error of a part is raised
+    here after the parts before it are written."""
     kept = []
     with ChunkWriter(out, fmt) as writer:
-        for part in parts:
+        for part in _read_ahead(iter(parts), depth=WRITE_AHEAD):
             writer.write(part)
             kept.append(part[[c for c in keep if c in part.columns]])
     return writer.n_rows, pd.concat(kept, ignore_index=True)

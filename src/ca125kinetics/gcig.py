@@ -50,6 +50,7 @@ import functools
 import io as _io
 import itertools
 import math
+import threading
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Integral, Real
@@ -319,20 +320,48 @@ def _compiled_loaded() -> bool:
     return _compiled_kernel.cache_info().currsize > 0
 
 
+_LOADING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _compiled_kernel():
     """``_gcig_kernel.py`` loaded a second time, as ``ca125kinetics._gcig_kernel_compiled``,
-    where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring)."""
+    where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring). One
+    thread loads it; another asking meanwhile (:func:`preload_compiled`) waits for it."""
     import importlib.util
     import sys
 
     name = "ca125kinetics._gcig_kernel_compiled"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+    with _LOADING:
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]   # a later call tries again (and reports the error) itself
+                raise
+        return sys.modules[name]
+
+
+def preload_compiled() -> threading.Thread:
+    """Load the compiled rules (numba and their machine code from its cache, about 1 s) in a
+    background thread, so that a command that will assess a large cohort loads them while it
+    reads its input. Returns the started thread; the first compiled job waits for it if it
+    is not done. Nothing is computed for any patient."""
+
+    def load():
+        rows = _prepare([0], [100.0], uln=35.0, settings=GcigSettings(), censored=None, events=None,
+                        assays=None, treatment_start=None)
+        try:
+            _run(rows, compiled=True)   # one patient: loads the machine code of the kernel's signature
+        except Exception:  # noqa: BLE001 - the job that needs the kernel loads it again and reports why
+            pass
+
+    thread = threading.Thread(target=load, name="ca125kinetics-gcig-compiled", daemon=True)
+    thread.start()
+    return thread
 
 
 @dataclass
@@ -421,25 +450,88 @@ def _plain(x):
 # --------------------------------------------------------------------------------------
 
 
-def _texts(x, fmt: str) -> list[str]:
-    """``format(v, fmt)`` of every element of the numpy array ``x``; a large array formats
-    each distinct value once (the same text: a value's text depends on the value only)."""
+#: Patients from which a template builds its texts as Arrow string arrays (joined by Arrow
+#: compute, never a Python string a patient); fewer are joined as Python strings.
+_ARROW_MIN = 256
+
+
+def _texts(x, fmt: str, arrow: bool = False):
+    """``format(v, fmt)`` of every element of the numpy array ``x``, as a list (or, with
+    ``arrow``, an Arrow string array); a large array formats each distinct value once (the
+    same text: a value's text depends on the value only) and takes the texts by code."""
     import numpy as np
     import pandas as pd
 
     if len(x) < 256:
-        return [format(v, fmt) for v in x.tolist()]
+        texts = [format(v, fmt) for v in x.tolist()]
+        return _arrow_strings(texts) if arrow else texts
+    table = None
     if x.dtype.kind == "i":   # whole days: one text per day of the range, taken by position
         low, high = int(x.min()), int(x.max())
         if high - low < 4 * len(x):
-            table = np.array([format(v, fmt) for v in range(low, high + 1)], dtype=object)
-            return table[x - low].tolist()
-    codes, uniques = pd.factorize(x)
-    text = np.array([format(v, fmt) for v in uniques.tolist()], dtype=object)[codes]
-    if x.dtype.kind == "f":
-        negative_zero = np.flatnonzero((x == 0) & np.signbit(x))  # factorize merges -0.0 and 0.0
-        text[negative_zero] = [format(v, fmt) for v in x[negative_zero].tolist()]
-    return text.tolist()
+            table, codes = [format(v, fmt) for v in range(low, high + 1)], x - low
+    if table is None:
+        codes, uniques = pd.factorize(x)
+        table = [format(v, fmt) for v in uniques.tolist()]
+        if x.dtype.kind == "f":
+            negative_zero = np.flatnonzero((x == 0) & np.signbit(x))  # factorize merges -0.0 and 0.0
+            if len(negative_zero):   # -0.0 gets its own text ("-0")
+                codes = codes.copy()
+                codes[negative_zero] = len(table)
+                table.append(format(-0.0, fmt))
+    if arrow:
+        return _arrow_strings(table).take(_arrow_indices(codes))
+    return np.array(table, dtype=object)[codes].tolist()
+
+
+def _arrow_strings(texts):
+    import pyarrow as pa
+
+    return pa.array(texts, type=pa.string())
+
+
+def _arrow_indices(codes):
+    import numpy as np
+    import pyarrow as pa
+
+    return pa.array(np.asarray(codes, dtype=np.int64))
+
+
+def _join(n: int, pieces):
+    """The texts of ``n`` patients, each the concatenation of ``pieces``: constant strings
+    and per-patient texts (lists, or Arrow string arrays joined by Arrow compute)."""
+    if any(not isinstance(p, (str, list)) for p in pieces):
+        import pyarrow.compute as pc
+
+        return pc.binary_join_element_wise(*pieces, "")
+    if all(isinstance(p, str) for p in pieces):
+        return ["".join(pieces)] * n
+    return ["".join(t) for t in zip(*[itertools.repeat(p) if isinstance(p, str) else p for p in pieces])]
+
+
+def _scatter(n: int, parts):
+    """One text column of ``n`` patients from ``parts``, ``(positions, texts)`` pairs (texts
+    a list or an Arrow string array); patients in no part are None. An object array, or an
+    Arrow string array when a part is one or the column is large."""
+    import numpy as np
+
+    if n < _ARROW_MIN and all(isinstance(t, list) for _, t in parts):
+        out = np.full(n, None, dtype=object)
+        for at, texts in parts:
+            out[at] = texts
+        return out
+    import pyarrow as pa
+
+    parts = [(at, t) for at, t in parts if len(at)]
+    arrays = [_arrow_strings(t) if isinstance(t, list) else t for _, t in parts]
+    order = np.concatenate([at for at, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
+    where = np.full(n, len(order), dtype=np.int64)   # position of each patient's text; none: a null
+    where[order] = np.arange(len(order))
+    if len(order) < n:
+        arrays.append(pa.nulls(1, type=pa.string()))
+    if not arrays:
+        return pa.nulls(n, type=pa.string())
+    return pa.concat_arrays(arrays).take(_arrow_indices(where))
 
 
 @functools.lru_cache(maxsize=8)
@@ -452,13 +544,15 @@ def _setting_texts(st: GcigSettings) -> tuple[str, str, str, str]:
 
 class _ReasonColumns:
     """What the templates of the patients ``idx`` read: formatted numbers and days of the
-    kernel outputs, the ULN and the settings' texts."""
+    kernel outputs, the ULN and the settings' texts. The texts are lists, or Arrow string
+    arrays for :data:`_ARROW_MIN` patients or more (:func:`_join` joins either)."""
 
     def __init__(self, rows: _Rows, out: _Outputs, uln, idx):
         st = rows.settings
         self.rows, self.out, self.idx, self.ulns, self.st = rows, out, idx, uln, st
         self.every = len(idx) == len(uln)   # idx is every patient, in order
         self.uln = uln if self.every else uln[idx]
+        self.arrow = len(idx) >= _ARROW_MIN
         self.pct, self.evaluable, self.tolerance, self.progression = _setting_texts(st)
 
     def value(self, column: int):
@@ -469,23 +563,26 @@ class _ReasonColumns:
         values = self.out.i[:, column]
         return values if self.every else values[self.idx]
 
-    def num(self, x) -> list[str]:
+    def num(self, x):
         """``_num`` of each value; ``x`` a float output column or an array."""
-        return _texts(self.value(x) if isinstance(x, int) else x, ".6g")
+        return _texts(self.value(x) if isinstance(x, int) else x, ".6g", self.arrow)
 
-    def days(self, x) -> list[str]:
-        return _texts(self.day(x) if isinstance(x, int) else x, "d")
+    def days(self, x):
+        return _texts(self.day(x) if isinstance(x, int) else x, "d", self.arrow)
 
-    def fall(self) -> list[str]:
+    def join(self, *pieces):
+        """Each patient's text: ``pieces`` (constant strings and per-patient texts) joined."""
+        return _join(len(self.idx), pieces)
+
+    def fall(self):
         """The fall of a response (its day, value, and the 50 % test against the baseline)."""
         k = _kernel
-        pct = self.pct
         thr = self.st.response_fraction * self.value(k.F_BASE_VALUE)
-        return [f"fall to {v} U/mL on day {d} (<= {pct} of baseline {b} U/mL on day {bd}: {t} U/mL)"
-                for v, d, b, bd, t in zip(self.num(k.F_RESP_VALUE), self.days(k.I_RESP_DAY),
-                                          self.num(k.F_BASE_VALUE), self.days(k.I_BASE_DAY), self.num(thr))]
+        return self.join("fall to ", self.num(k.F_RESP_VALUE), " U/mL on day ", self.days(k.I_RESP_DAY),
+                         f" (<= {self.pct} of baseline ", self.num(k.F_BASE_VALUE), " U/mL on day ",
+                         self.days(k.I_BASE_DAY), ": ", self.num(thr), " U/mL)")
 
-    def split(self, column: int, labels: tuple, build) -> list[str]:
+    def split(self, column: int, labels: tuple, build):
         """``build(label, sub)`` of the patients of each value of the integer output ``column``
         (``labels[value]``), in ``idx`` order; ``sub`` holds the columns of those patients."""
         import numpy as np
@@ -494,32 +591,22 @@ class _ReasonColumns:
         distinct = np.unique(values).tolist()
         if len(distinct) == 1:
             return build(labels[distinct[0]], self)
-        out = np.empty(len(values), dtype=object)
+        parts = []
         for v in distinct:
             at = np.flatnonzero(values == v)
-            out[at] = build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))
-        return out.tolist()
+            parts.append((at, build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))))
+        texts = _scatter(len(values), parts)
+        return texts if self.arrow else texts.tolist()
 
-    def by_group(self, build) -> list[str]:
+    def by_group(self, build):
         """:meth:`split` by progression group."""
         return self.split(_kernel.I_GROUP, _GROUPS, build)
 
-    def per_value(self, x, build) -> list[str]:
-        """``build(text)`` of each value of ``x`` (``_num``), built once per distinct value."""
-        import numpy as np
-        import pandas as pd
-
-        if len(x) < 256 or np.any((x == 0) & np.signbit(x)):
-            return [build(t) for t in _texts(x, ".6g")]
-        codes, uniques = pd.factorize(x)
-        return np.array([build(format(v, ".6g")) for v in uniques.tolist()], dtype=object)[codes].tolist()
-
-    def basis(self, group: str) -> list[str]:
+    def basis(self, group: str):
         """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B)."""
-        f = self.progression
         if group == "B":
-            return [f"{f} x nadir {n} U/mL" for n in self.num(_kernel.F_NADIR)]
-        return [f"{f} x ULN {u} U/mL" for u in self.num(self.uln)]
+            return self.join(f"{self.progression} x nadir ", self.num(_kernel.F_NADIR), " U/mL")
+        return self.join(f"{self.progression} x ULN ", self.num(self.uln), " U/mL")
 
 
 _GROUP_TEXT = {
@@ -556,115 +643,110 @@ def _why_assay_change(c: _ReasonColumns) -> list[str]:
     k, names = _kernel, c.rows.assay_names
     return [f"not evaluable: assay changed from {names[a]!r} (day {d}) to {names[b]!r} (day {e}); GCIG requires "
             "the same assay throughout"
-            for a, d, b, e in zip(c.day(k.I_ASSAY1).tolist(), c.days(k.I_ASSAY1_DAY), c.day(k.I_ASSAY2).tolist(),
-                                  c.days(k.I_ASSAY2_DAY))]
+            for a, d, b, e in zip(c.day(k.I_ASSAY1).tolist(), c.day(k.I_ASSAY1_DAY).tolist(),
+                                  c.day(k.I_ASSAY2).tolist(), c.day(k.I_ASSAY2_DAY).tolist())]
 
 
-def _r_base_censored(c: _ReasonColumns) -> list[str]:
-    k, f = _kernel, c.evaluable
-    need = c.num(c.st.evaluable_factor * c.uln)
-    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} cannot be shown >= {f} x ULN ({n} U/mL)"
-            for b, d, n in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), need)]
-
-
-def _r_base_low(c: _ReasonColumns) -> list[str]:
-    f = c.evaluable
-    need = c.num(c.st.evaluable_factor * c.uln)
-    return [f"not evaluable: baseline {b} U/mL < {f} x ULN ({n} U/mL)" for b, n in zip(c.num(_kernel.F_BASE_VALUE), need)]
-
-
-def _r_no_sample(c: _ReasonColumns) -> list[str]:
+def _r_base_censored(c: _ReasonColumns):
     k = _kernel
-    return [f"no GCIG response: no on-treatment sample (day > 0) yet; baseline {b} U/mL on day {d}"
-            for b, d in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY))]
+    return c.join("not evaluable: baseline reported as <", c.num(k.F_BASE_VALUE), " U/mL on day ",
+                  c.days(k.I_BASE_DAY), f" cannot be shown >= {c.evaluable} x ULN (",
+                  c.num(c.st.evaluable_factor * c.uln), " U/mL)")
 
 
-def _r_no_fall(c: _ReasonColumns) -> list[str]:
-    k, pct = _kernel, c.pct
-    thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
-    return [f"no GCIG response: no on-treatment sample <= {pct} of baseline {b} U/mL on day {d} ({t} U/mL); "
-            f"lowest {low} U/mL"
-            for b, d, t, low in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), thr, c.num(k.F_LOW))]
+def _r_base_low(c: _ReasonColumns):
+    return c.join("not evaluable: baseline ", c.num(_kernel.F_BASE_VALUE), f" U/mL < {c.evaluable} x ULN (",
+                  c.num(c.st.evaluable_factor * c.uln), " U/mL)")
 
 
-def _r_broken_fraction(c: _ReasonColumns) -> list[str]:
-    k, pct = _kernel, c.pct
-    thr = c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE))
-    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {pct} of baseline ({t} U/mL)"
-            for fall, d, v, t in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE), thr)]
+def _r_no_sample(c: _ReasonColumns):
+    k = _kernel
+    return c.join("no GCIG response: no on-treatment sample (day > 0) yet; baseline ", c.num(k.F_BASE_VALUE),
+                  " U/mL on day ", c.days(k.I_BASE_DAY))
 
 
-def _r_broken_rise(c: _ReasonColumns) -> list[str]:
-    k, tol = _kernel, c.tolerance
-    limit = c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV))
-    return [f"GCIG response not confirmed: {fall} broken on day {d}: {v} U/mL > {tol} x previous "
-            f"{prev} U/mL ({lim} U/mL) and not within the normal range"
-            for fall, d, v, prev, lim in zip(c.fall(), c.days(k.I_BRK_DAY), c.num(k.F_BRK_VALUE),
-                                             c.num(k.F_BRK_PREV), limit)]
+def _r_no_fall(c: _ReasonColumns):
+    k = _kernel
+    return c.join(f"no GCIG response: no on-treatment sample <= {c.pct} of baseline ", c.num(k.F_BASE_VALUE),
+                  " U/mL on day ", c.days(k.I_BASE_DAY), " (",
+                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL); lowest ", c.num(k.F_LOW),
+                  " U/mL")
 
 
-def _r_unconfirmed(c: _ReasonColumns) -> list[str]:
-    wait = c.st.confirmation_days
-    return [f"GCIG response unconfirmed: {fall}; no sample yet >= {wait} days later (last sample day {last})"
-            for fall, last in zip(c.fall(), c.days(_kernel.I_LAST_DAY))]
+def _r_broken_fraction(c: _ReasonColumns):
+    k = _kernel
+    return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
+                  c.num(k.F_BRK_VALUE), f" U/mL > {c.pct} of baseline (",
+                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL)")
 
 
-def _r_response(c: _ReasonColumns) -> list[str]:
-    def build(category: str, c: _ReasonColumns) -> list[str]:
+def _r_broken_rise(c: _ReasonColumns):
+    k = _kernel
+    return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
+                  c.num(k.F_BRK_VALUE), f" U/mL > {c.tolerance} x previous ", c.num(k.F_BRK_PREV), " U/mL (",
+                  c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV)), " U/mL) and not within the normal range")
+
+
+def _r_unconfirmed(c: _ReasonColumns):
+    return c.join("GCIG response unconfirmed: ", c.fall(),
+                  f"; no sample yet >= {c.st.confirmation_days} days later (last sample day ",
+                  c.days(_kernel.I_LAST_DAY), ")")
+
+
+def _r_response(c: _ReasonColumns):
+    def build(category: str, c: _ReasonColumns):
         k = _kernel
         conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
         side = "<=" if category == "CR" else ">"
-        tail = (f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the previous one "
-                "(or within the normal range)")
-        return [f"GCIG response confirmed on day {d} ({category}): {text}; confirming sample {v} U/mL on day {d} "
-                f"({gap} days later, {side} ULN {u}{tail}"
-                for d, text, v, gap, u in zip(c.days(conf), c.fall(), c.num(k.F_CONF_VALUE), c.days(conf - fall),
-                                              c.num(c.uln))]
+        day = c.days(conf)
+        return c.join("GCIG response confirmed on day ", day, f" ({category}): ", c.fall(), "; confirming sample ",
+                      c.num(k.F_CONF_VALUE), " U/mL on day ", day, " (", c.days(conf - fall),
+                      f" days later, {side} ULN ", c.num(c.uln),
+                      f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the "
+                      "previous one (or within the normal range)")
     return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
 
 
-def _p_base_censored(c: _ReasonColumns) -> list[str]:
+def _p_base_censored(c: _ReasonColumns):
     k = _kernel
-    return [f"not evaluable: baseline reported as <{b} U/mL on day {d} with a limit above the ULN ({u} U/mL): "
-            "cannot tell a raised from a normal baseline"
-            for b, d, u in zip(c.num(k.F_BASE_VALUE), c.days(k.I_BASE_DAY), c.num(c.uln))]
+    return c.join("not evaluable: baseline reported as <", c.num(k.F_BASE_VALUE), " U/mL on day ",
+                  c.days(k.I_BASE_DAY), " with a limit above the ULN (", c.num(c.uln),
+                  " U/mL): cannot tell a raised from a normal baseline")
 
 
-def _p_progression(c: _ReasonColumns) -> list[str]:
-    def build(g: str, c: _ReasonColumns) -> list[str]:
+def _p_progression(c: _ReasonColumns):
+    def build(g: str, c: _ReasonColumns):
         k = _kernel
         day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
-        head, tail = f"GCIG CA-125 progression (group {g}) on day ", f" U/mL); {_GROUP_TEXT[g]}"
-        return [f"{head}{d}: {v} U/mL, confirmed on day {cd} ({gap} days later) by {cv} U/mL, all >= {basis} ({t}{tail}"
-                for d, v, cd, gap, cv, basis, t in zip(
-                    c.days(day), c.num(k.F_PROG_VALUE), c.days(conf), c.days(conf - day), c.num(k.F_PCONF_VALUE),
-                    c.basis(g), c.num(k.F_THRESHOLD))]
+        return c.join(f"GCIG CA-125 progression (group {g}) on day ", c.days(day), ": ", c.num(k.F_PROG_VALUE),
+                      " U/mL, confirmed on day ", c.days(conf), " (", c.days(conf - day), " days later) by ",
+                      c.num(k.F_PCONF_VALUE), " U/mL, all >= ", c.basis(g), " (", c.num(k.F_THRESHOLD),
+                      f" U/mL); {_GROUP_TEXT[g]}")
     return c.by_group(build)
 
 
-def _p_pending(c: _ReasonColumns) -> list[str]:
-    def build(g: str, c: _ReasonColumns) -> list[str]:
+def _p_pending(c: _ReasonColumns):
+    def build(g: str, c: _ReasonColumns):
         k = _kernel
-        head = f"no GCIG CA-125 progression (group {g}): candidate on day "
-        tail = f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; {_GROUP_TEXT[g]}"
-        return [f"{head}{d} ({v} U/mL >= {basis} = {t}{tail}"
-                for d, v, basis, t in zip(c.days(k.I_CAND_DAY), c.num(k.F_CAND_VALUE), c.basis(g),
-                                          c.num(k.F_THRESHOLD))]
+        return c.join(f"no GCIG CA-125 progression (group {g}): candidate on day ", c.days(k.I_CAND_DAY), " (",
+                      c.num(k.F_CAND_VALUE), " U/mL >= ", c.basis(g), " = ", c.num(k.F_THRESHOLD),
+                      f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; "
+                      f"{_GROUP_TEXT[g]}")
     return c.by_group(build)
 
 
-def _p_none_nadir(c: _ReasonColumns) -> list[str]:
+def _p_none_nadir(c: _ReasonColumns):
     k = _kernel
-    head = f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir "
-    tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}"
-    return [f"{head}{n} U/mL ({t}{tail}" for n, t in zip(c.num(k.F_NADIR), c.num(k.F_THRESHOLD))]
+    return c.join(f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir ",
+                  c.num(k.F_NADIR), " U/mL (", c.num(k.F_THRESHOLD),
+                  f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}")
 
 
-def _p_none_uln(c: _ReasonColumns) -> list[str]:
-    def build(g: str, c: _ReasonColumns) -> list[str]:
-        head = f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN ("
-        tail = f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}"
-        return c.per_value(c.value(_kernel.F_THRESHOLD), lambda t: f"{head}{t}{tail}")
+def _p_none_uln(c: _ReasonColumns):
+    def build(g: str, c: _ReasonColumns):
+        return c.join(f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN (",
+                      c.num(_kernel.F_THRESHOLD),
+                      f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}")
     return c.by_group(build)
 
 
@@ -675,21 +757,22 @@ _RESPONSE_TEMPLATES = _WHY + (_r_base_censored, _r_base_low, _r_no_sample, _r_no
 _PROGRESSION_TEMPLATES = _WHY + (_p_base_censored, _p_progression, _p_pending, _p_none_nadir, _p_none_uln)
 
 
-def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=None):
-    """Reason text of every patient (``patients``: only those, the others None), each
-    template applied to the patients with its code."""
+def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=None, fixed=()):
+    """Reason text of every patient, each template applied to the patients with its code
+    (``patients``: only those; ``fixed``: further ``(positions, texts)``; the others None).
+    An object array, or an Arrow string array for a large cohort (:func:`_scatter`)."""
     import numpy as np
 
     codes = out.i[:, column]
-    text = np.full(len(codes), None, dtype=object)
     if patients is not None:
         codes = np.where(patients, codes, -1)
+    parts = list(fixed)
     for code in np.unique(codes).tolist():
         if code < 0:
             continue
         idx = np.flatnonzero(codes == code)
-        text[idx] = templates[code](_ReasonColumns(rows, out, uln, idx))
-    return text
+        parts.append((idx, templates[code](_ReasonColumns(rows, out, uln, idx))))
+    return _scatter(len(codes), parts)
 
 
 def _excluded(rows: _Rows, out: _Outputs, p: int) -> tuple[tuple[int, str], ...]:
@@ -737,8 +820,8 @@ def _response_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> Gcig
     code = i[k.I_RCODE]
     return GcigResponse(
         evaluable=code >= k.R_NO_SAMPLE, responded=code == k.R_RESPONSE, category=_CATEGORIES[max(i[k.I_CATEGORY], 0)],
-        status=_RESPONSE_STATUS[code], reason=_reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES,
-                                                        np.asarray(rows.uln, dtype=float))[0],
+        status=_RESPONSE_STATUS[code], reason=_python_list(_reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES,
+                                                                     np.asarray(rows.uln, dtype=float)))[0],
         response_day=_day_or_none(i, k.I_RESP_DAY), response_value=_value_or_none(f, k.F_RESP_VALUE),
         confirmation_day=_day_or_none(i, k.I_CONF_DAY), confirmation_value=_value_or_none(f, k.F_CONF_VALUE),
         last_day=_day_or_none(i, k.I_LAST_DAY), last_value=_value_or_none(f, k.F_LAST_VALUE), **shared)
@@ -753,7 +836,8 @@ def _progression_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> G
     progressed = code == k.P_PROGRESSION
     return GcigProgression(
         progressed=progressed, group=_GROUPS[max(i[k.I_GROUP], 0)], status=_PROGRESSION_STATUS[code],
-        reason=_reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, np.asarray(rows.uln, dtype=float))[0],
+        reason=_python_list(_reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES,
+                                    np.asarray(rows.uln, dtype=float)))[0],
         progression_day=_day_or_none(i, k.I_PROG_DAY), progression_value=_value_or_none(f, k.F_PROG_VALUE),
         confirmation_day=_day_or_none(i, k.I_PCONF_DAY), confirmation_value=_value_or_none(f, k.F_PCONF_VALUE),
         threshold=_value_or_none(f, k.F_THRESHOLD), nadir=_value_or_none(f, k.F_NADIR), **shared)
@@ -1298,6 +1382,42 @@ class _Masked:
         return [None if m else v for v, m in zip(self.values.tolist(), self.mask.tolist())]
 
 
+class _Labels:
+    """A text column of few distinct values: each patient's code into ``names`` (a None name:
+    missing). As a table column it is built by Arrow from the codes (no Python string a
+    patient); typed as :func:`_text_column` types the same texts."""
+
+    __slots__ = ("names", "codes")
+
+    def __init__(self, names: tuple, codes):
+        self.names, self.codes = tuple(names), codes
+
+    def set(self, where, name: str) -> None:
+        """Give the patients ``where`` the text ``name``."""
+        import numpy as np
+
+        if name not in self.names:
+            self.names += (name,)
+        self.codes = np.where(where, self.names.index(name), self.codes)
+
+    def tolist(self) -> list:
+        return _names(self.names)[self.codes].tolist()
+
+    def array(self):
+        """As the DataFrame column :func:`_text_column` makes of the same texts."""
+        import numpy as np
+
+        dtype = _arrow_text_dtype()
+        used = np.unique(self.codes).tolist() if len(self.codes) else []
+        if dtype is None or all(self.names[c] is None for c in used):
+            return _names(self.names)[self.codes]   # no text at all: left as objects
+        import pandas as pd
+        import pyarrow as pa
+
+        labels = pa.array(list(self.names), type=pa.large_string())
+        return pd.array(labels.take(pa.array(np.asarray(self.codes, dtype=np.int64))), dtype=dtype)
+
+
 def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
     """Why one patient's rows (a frame's cells, in its order) fail validation, or None: the
     checks of :func:`_check_series` after the days are read as whole numbers."""
@@ -1498,13 +1618,16 @@ def _recist_codes(recist):
     return code, np.full(len(recist), None, dtype=object)
 
 
-def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
+def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None,
+                  arrow: bool = False) -> dict[str, Any]:
     """The :data:`COHORT_COLUMNS` (without ``patient_id``; with ``combined_category`` when
     ``recist`` is given) of every patient of ``rows`` as arrays, from one kernel run.
 
     ``none``: patients that have no markers (a skipped placeholder row each; status
     ``"no_markers"``). ``recist``: each patient's RECIST cell (None/NaN when unknown).
-    Integer and boolean columns are :class:`_Masked` (values and a missing mask).
+    Integer and boolean columns are :class:`_Masked` (values and a missing mask). Text
+    columns are numpy object arrays, or with ``arrow`` (a table's columns) as they are built:
+    :class:`_Labels` and, for a large cohort, Arrow string arrays of the reasons.
     """
     import numpy as np
 
@@ -1537,18 +1660,21 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     valid = ~bad & ~none
     missing = ~valid
     counted = valid | (none & ~bad)     # n_samples / n_excluded: 0 for a patient without markers
-    status = _names(_RESPONSE_STATUS)[np.maximum(rcode, 0)]
-    p_status = _names(_PROGRESSION_STATUS)[np.maximum(pcode, 0)]
-    reason = _reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES, uln, valid)
-    p_reason = _reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, uln, valid)
+    status = _Labels(_RESPONSE_STATUS, np.maximum(rcode, 0))
+    p_status = _Labels(_PROGRESSION_STATUS, np.maximum(pcode, 0))
+    fixed = []   # the reasons of invalid patients and of patients without markers
     if bad.any():
-        invalid_text = np.array([invalid.get(p) for p in np.flatnonzero(bad).tolist()], dtype=object)
-        status[bad], p_status[bad], reason[bad], p_reason[bad] = "invalid_input", "invalid_input", invalid_text, \
-            invalid_text
+        at = np.flatnonzero(bad)
+        fixed.append((at, [invalid.get(p) for p in at.tolist()]))
+        status.set(bad, "invalid_input")
+        p_status.set(bad, "invalid_input")
     if none.any():
         empty = none & ~bad
-        status[empty], p_status[empty], reason[empty], p_reason[empty] = ("no_markers", "no_markers", _NO_MARKERS,
-                                                                          _NO_MARKERS)
+        fixed.append((np.flatnonzero(empty), [_NO_MARKERS] * int(empty.sum())))
+        status.set(empty, "no_markers")
+        p_status.set(empty, "no_markers")
+    reason = _reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES, uln, valid, fixed)
+    p_reason = _reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, uln, valid, fixed)
     # the day columns as one block: missing for invalid patients and where the kernel wrote none
     day_columns = (k.I_BASE_DAY, k.I_RESP_DAY, k.I_CONF_DAY, k.I_PROG_DAY)
     block = out.i[:, day_columns]
@@ -1558,7 +1684,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     counts = np.where((counted & ~none)[:, None], out.i[:, (k.I_N_SAMPLES, k.I_N_EXCLUDED)], 0)
 
     def labels(names, column):
-        return _names(names)[np.where(valid, np.maximum(i[:, column], 0), 0)]
+        return _Labels(names, np.where(valid, np.maximum(i[:, column], 0), 0))
 
     columns = dict(
         uln=np.where(none, np.nan, uln),
@@ -1581,7 +1707,21 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     )
     if combined is not None:
         columns["combined_category"] = combined
+    if not arrow:
+        columns = {name: _objects(values) for name, values in columns.items()}
     return columns
+
+
+def _objects(values):
+    """A text column of :func:`_gcig_columns` as a numpy object array (None where missing);
+    other columns unchanged."""
+    import numpy as np
+
+    if isinstance(values, _Labels):
+        return _names(values.names)[values.codes]
+    if hasattr(values, "to_pylist"):   # an Arrow string array
+        return np.array(values.to_pylist(), dtype=object)
+    return values
 
 
 @functools.lru_cache(maxsize=None)
@@ -1649,8 +1789,11 @@ def _text_column(values):
     built through Arrow when pandas stores text in Arrow (its own conversion of a million
     Python strings is several times slower); other columns are returned unchanged."""
     import pandas as pd
+    import pyarrow as pa
 
     dtype = _arrow_text_dtype()
+    if isinstance(values, pa.Array):   # an Arrow string array (a large reason column)
+        return pd.array(values, dtype=dtype) if dtype is not None else np.array(values.to_pylist(), dtype=object)
     if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
             or pd.api.types.infer_dtype(values, skipna=True) != "string"):
         return values
@@ -1661,7 +1804,7 @@ def _text_column(values):
 
 def _python_list(values) -> list:
     """A column as plain Python values, None where missing."""
-    out = values.tolist()
+    out = values.to_pylist() if hasattr(values, "to_pylist") else values.tolist()
     if getattr(values, "dtype", None) is not None and values.dtype.kind == "f":
         return [None if v != v else v for v in out]
     return out
@@ -1740,7 +1883,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column",
                                     column="patient_id")
-        clinical_ids = pd.Index([str(p) for p in clinical["patient_id"].tolist()], dtype=object)
+        clinical_pid = clinical["patient_id"]
+        if isinstance(clinical_pid.dtype, pd.StringDtype) and not clinical_pid.hasnans:   # text already
+            clinical_ids = pd.Index(clinical_pid.to_numpy(dtype=object), dtype=object)
+        else:
+            clinical_ids = pd.Index([str(p) for p in clinical_pid.tolist()], dtype=object)
         if clinical_ids.has_duplicates:
             raise InvalidInputError(f"clinical repeats patient(s) {sorted(set(clinical_ids[clinical_ids.duplicated()]))}; "
                                     "keep one row per patient", column="patient_id")
@@ -1765,7 +1912,11 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     cells = [frame["day"].to_numpy(), frame["ca125"].to_numpy(), column("censored", False),
              column("uln", math.nan), column("assay", None), column("event", None), column("problem", None)]
     none = None
-    if clinical_ids is not None:
+    # clinical rows in the patients' order (a chunk of a sorted registry): each patient's row
+    # is its position, no lookup needed
+    aligned = clinical_ids is not None and len(clinical_ids) == len(ids) and bool(
+        (clinical_ids.to_numpy() == ids).all())
+    if clinical_ids is not None and not aligned:
         extra = clinical_ids[~clinical_ids.isin(ids)]
         if len(extra):   # clinical patients without markers: one placeholder row each
             placeholder = (0, math.nan, False, math.nan, None, None, None)
@@ -1780,15 +1931,16 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none, cells=frame_cells)
     recist = None
     if has_recist:
-        position = clinical_ids.get_indexer(ids)
+        position = np.arange(len(ids)) if aligned else clinical_ids.get_indexer(ids)
         recist_cells = clinical["recist"].to_numpy(dtype=object)
-        recist = np.where(position >= 0, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
-        recist[pd.isna(recist)] = None
-    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+        known = position >= 0
+        known[known] = ~clinical["recist"].isna().to_numpy()[position[known]]
+        recist = np.where(known, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
+    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none, arrow=True)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
         values = columns[name]
-        result[name] = values.array() if isinstance(values, _Masked) else values
+        result[name] = values.array() if isinstance(values, (_Masked, _Labels)) else values
     if has_recist:
         result["recist"] = recist
         result["combined_category"] = columns["combined_category"]

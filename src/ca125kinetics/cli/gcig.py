@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from ..gcig import gcig_cohort
+from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
@@ -39,9 +39,13 @@ def cli_gcig(args) -> int:
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)
+    # a large markers file (read in chunks) is assessed by the compiled rules: they load in
+    # the background while the clinical table is read
+    stream = cohort_stream(args)
+    if stream is not None:
+        preload_compiled()
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
-    stream = cohort_stream(args)
     if stream is None:
         markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
                                duplicates=args.duplicates, **fmt)
