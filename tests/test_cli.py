@@ -302,3 +302,17 @@ def test_kinetics_process_ends_without_teardown_with_its_output_whole(tmp_path):
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) > 3000
     bad = run_cli("kinetics", tmp_path / "missing.csv")
     assert bad.returncode == EXIT_USAGE_ERROR and bad.stderr.startswith("ca125: error:")
+
+
+def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
+    """``ca125 gcig`` also ends right after writing: its file and a table on stdout are
+    those of the command run in-process."""
+    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    args = [str(folder / "markers.csv"), "--clinical", str(folder / "clinical.csv")]
+    out, expected = tmp_path / "g.parquet", tmp_path / "expected.parquet"
+    proc = run_cli("gcig", *args, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert main(["gcig", *args, "--out", str(expected)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
+    proc = run_cli("gcig", *args, "--format", "csv")
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001

@@ -31,6 +31,8 @@ def add_gcig_arguments(parser) -> None:
     parser.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    # the process ends without freeing its modules once the table is written (cli.main)
+    parser.set_defaults(exit_without_teardown=True)
 
 
 def cli_gcig(args) -> int:
