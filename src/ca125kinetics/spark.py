@@ -121,15 +121,74 @@ def _kinetics_partition(batches, *, method, population, settings, spec):
 def _first_patients(df, n: int) -> pd.DataFrame:
     """The rows of the first ``n`` patients in ``patient_id`` order, on the driver.
 
-    The ``n``-th identifier is found with a top-``n`` of the distinct identifiers, and the
-    rows are selected with a filter ``patient_id <= last`` (a join with the identifiers
-    would shuffle the whole table twice)."""
+    The rows are selected with a filter ``patient_id <= bound`` (a join with the
+    identifiers would shuffle the whole table twice), where ``bound`` is an identifier at or
+    after the ``n``-th (:func:`_bound`, cheap: no distinct of the whole table); the driver
+    then keeps the rows up to the exact ``n``-th identifier. When the bound proves too low
+    (fewer than ``n`` patients under it), the exact ``n``-th identifier is found with a
+    top-``n`` of the distinct identifiers, as the result must not depend on an estimate."""
     from pyspark.sql import functions as F
 
-    top = df.select("patient_id").where(F.col("patient_id").isNotNull()).distinct() \
-        .orderBy("patient_id").limit(n)
-    last = top.agg(F.max("patient_id")).first()[0]
-    return _to_pandas(df.limit(0) if last is None else df.where(F.col("patient_id") <= F.lit(last)))
+    known = df.where(F.col("patient_id").isNotNull())
+    ids = known.select("patient_id")
+    bound = _bound(ids, n)
+    rows = _to_pandas(known if bound is None else df.where(F.col("patient_id") <= F.lit(bound)))
+    first = _sorted_unique(rows["patient_id"])
+    if len(first) < n and bound is not None:   # the estimate was too low: the exact n-th
+        last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
+        rows = _to_pandas(df.where(F.col("patient_id") <= F.lit(last)))
+        first = _sorted_unique(rows["patient_id"])
+    if len(first) > n:
+        rows = rows[rows["patient_id"].isin(first[:n])].reset_index(drop=True)
+    return rows
+
+
+def _sorted_unique(values: pd.Series):
+    import numpy as np
+
+    return np.sort(pd.unique(values))
+
+
+#: Patients of the hash sample below the bound of :func:`_bound` (its relative error is
+#: about one over the square root of this).
+_SAMPLE_PATIENTS = 2000
+
+
+def _bound(ids, n: int):
+    """An identifier at or after the ``n``-th smallest of ``ids`` (a one-column Spark
+    DataFrame of non-null ``patient_id``), or None when there may be fewer than ``n``.
+
+    Small ``n``: exact, by :func:`_nth_id`. Large ``n``: the patients whose identifier hashes
+    to 0 modulo ``m = n // _SAMPLE_PATIENTS`` are a random ``1/m`` of them (all of their
+    rows), so the ``n/m``-th identifier of that sample estimates the ``n``-th; the bound is
+    taken a little after it (10% plus four standard deviations), so that it is rarely low."""
+    import math
+
+    from pyspark.sql import functions as F
+
+    m = n // _SAMPLE_PATIENTS
+    if m < 2:
+        return _nth_id(ids, n)
+    k = n / m
+    sample = ids.where(F.xxhash64("patient_id") % m == 0)
+    return _nth_id(sample, math.ceil(1.1 * k + 4 * math.sqrt(k)))
+
+
+def _nth_id(ids, n: int):
+    """The exact ``n``-th smallest distinct identifier of ``ids``, or None when there are
+    fewer. The ``k`` smallest rows (a per-partition top-``k``, no shuffle of the table) hold
+    a prefix of the sorted distinct identifiers; ``k`` grows until the prefix reaches ``n``
+    identifiers or every row was taken."""
+    k = 4 * n
+    while True:
+        top = _to_pandas(ids.orderBy("patient_id").limit(k))["patient_id"]
+        first = _sorted_unique(top)
+        if len(first) >= n:
+            last = first[n - 1]
+            return last.item() if hasattr(last, "dtype") else last  # a Python value for F.lit
+        if len(top) < k:
+            return None
+        k *= 4
 
 
 def _to_pandas(df) -> pd.DataFrame:
