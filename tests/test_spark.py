@@ -164,7 +164,7 @@ def test_first_patients_when_the_bound_is_too_low(tables, monkeypatch):
 
 
 def test_nth_id_grows_past_patients_with_many_rows(session):
-    """_nth_id takes 4n rows first: here the first patient alone has more, so k grows."""
+    """_nth_id takes 8n rows first: here the first patient alone has more, so k grows."""
     rows = pd.DataFrame({"patient_id": ["a"] * 30 + ["b", "c", "c", "d"]})
     ids = session.createDataFrame(rows)
     assert [cspark._nth_id(ids, n) for n in (1, 2, 3, 4, 5)] == ["a", "b", "c", "d", None]

@@ -179,7 +179,7 @@ def _nth_id(ids, n: int):
     fewer. The ``k`` smallest rows (a per-partition top-``k``, no shuffle of the table) hold
     a prefix of the sorted distinct identifiers; ``k`` grows until the prefix reaches ``n``
     identifiers or every row was taken."""
-    k = 4 * n
+    k = 8 * n
     while True:
         top = _to_pandas(ids.orderBy("patient_id").limit(k))["patient_id"]
         first = _sorted_unique(top)
