@@ -10,8 +10,9 @@ those very functions, run on groups of complete patients.
 How the work is split
 ---------------------
 The rows are hash-partitioned by ``patient_id`` (every patient in one partition), sorted by
-``patient_id`` within partitions, and each partition is read with ``mapInPandas``: its Arrow
-batches are regrouped into frames of complete patients
+``patient_id`` within partitions, and each partition is read with ``mapInArrow``: its Arrow
+batches are converted to pandas some 100,000 rows at a time and regrouped into frames of
+complete patients
 (:func:`ca125kinetics.cohort.patient_chunks`, the chunking of the streamed CLI), each read
 with :func:`ca125kinetics.io.read_markers` and passed to the in-process function. A
 ``groupBy("patient_id").applyInPandas`` would do the same one patient at a time, paying a
@@ -45,7 +46,7 @@ from .errors import InvalidInputError
 __all__ = ["fit_kinetics", "score"]
 
 _TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
-#: Rows passed to the in-process function at a time (Arrow batches are 10,000 rows).
+#: Rows converted to pandas and passed to the in-process function at a time.
 _CHUNK_ROWS = 100_000
 
 
@@ -86,36 +87,55 @@ def _partitioned(df, partitions: int | None):
         if _TABLE in df.columns else df.repartition(n, "patient_id").sortWithinPartitions("patient_id")
 
 
-def _batches(batches):
-    """Arrow batches of a partition with a running index (row positions for messages)."""
-    start = 0
-    for frame in batches:
-        frame.index = pd.RangeIndex(start, start + len(frame))
-        start += len(frame)
-        yield frame
+def _frames(batches, rows: int = _CHUNK_ROWS):
+    """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with a
+    running index (row positions for messages).
+
+    Spark hands a partition to Python in batches of ``spark.sql.execution.arrow.maxRecordsPerBatch``
+    rows (10,000 by default); converting them some 100,000 rows at a time, as pandas
+    reads Parquet, costs less than one pandas conversion per batch (``mapInPandas``)."""
+    from itertools import chain
+
+    import pyarrow as pa
+
+    group: list = []
+    held = start = 0
+    for batch in chain(batches, [None]):   # None: the end of the partition (read lazily)
+        if batch is not None:
+            group.append(batch)
+            held += batch.num_rows
+        if group and (held >= rows or batch is None):
+            frame = pa.Table.from_batches(group).to_pandas()
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+            group, held = [], 0
 
 
-def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as Spark's Arrow conversion takes it: a text column stored by pyarrow in
-    several blocks (``_columns.constant_text`` shares one block across a long column) is
-    made one block, since pyspark builds its record batches from single arrays."""
-    for name in frame.columns:
-        values = frame[name].array
-        if hasattr(values, "__arrow_array__"):
-            data = values.__arrow_array__()
-            if getattr(data, "num_chunks", 1) > 1:
-                frame[name] = pd.array(data.combine_chunks(), dtype=frame[name].dtype)
-    return frame
+def _to_arrow(frame: pd.DataFrame, schema):
+    """Arrow record batches of a result frame in the Arrow form of its Spark ``schema``
+    (a text column stored by pyarrow in several blocks, as ``_columns.constant_text`` makes
+    it, comes back as several batches: pyspark takes a batch's columns as single arrays)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).to_batches()
 
 
-def _kinetics_partition(batches, *, method, population, settings, spec):
+def _arrow_schema(schema):
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema)
+
+
+def _kinetics_partition(batches, *, method, population, settings, spec, schema):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
+    for chunk in patient_chunks(_frames(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
         markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
-        yield _for_spark(fit(markers, method=method, settings=settings, marker=spec,
-                             **({"population": population} if method == "population" else {})))
+        yield from _to_arrow(fit(markers, method=method, settings=settings, marker=spec,
+                                 **({"population": population} if method == "population" else {})),
+                             schema)
 
 
 def _first_patients(df, n: int) -> pd.DataFrame:
@@ -246,8 +266,9 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
                                method=method, settings=settings, marker=spec,
                                **({"population": population} if method == "population" else {})))
-    run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec)
-    return _partitioned(df, partitions).mapInPandas(run, schema)
+    run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
+                  schema=_arrow_schema(schema))
+    return _partitioned(df, partitions).mapInArrow(run, schema)
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
@@ -257,14 +278,14 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     return markers, clinical
 
 
-def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed):
+def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, schema):
     from .predict import score_frame
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical",
+    for chunk in patient_chunks(_frames(batches), source="Spark markers and clinical",
                                 min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
-        yield _for_spark(score_frame(bundle, markers, clinical if clinical_columns else None,
-                                     allow_imputed=allow_imputed))
+        yield from _to_arrow(score_frame(bundle, markers, clinical if clinical_columns else None,
+                                         allow_imputed=allow_imputed), schema)
 
 
 def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: bool = False,
@@ -316,8 +337,8 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     schema = _spark_schema(score_frame(bundle, *_head_tables(head, markers_columns, clinical_columns),
                                        allow_imputed=allow_imputed))
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
-                  clinical_columns=clinical_columns, allow_imputed=allow_imputed)
-    return _partitioned(combined, partitions).mapInPandas(run, schema)
+                  clinical_columns=clinical_columns, allow_imputed=allow_imputed, schema=_arrow_schema(schema))
+    return _partitioned(combined, partitions).mapInArrow(run, schema)
 
 
 def _head_tables(head: pd.DataFrame, markers_columns, clinical_columns):
