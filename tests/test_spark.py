@@ -135,3 +135,50 @@ def test_not_a_spark_frame_refused(tables):
 
     with pytest.raises(InvalidInputError, match="must be a Spark DataFrame"):
         cspark.fit_kinetics(tables[0])
+
+
+def _first_in_pandas(markers: pd.DataFrame, n: int) -> list:
+    return sorted(markers["patient_id"].dropna().unique())[:n]
+
+
+@pytest.mark.parametrize("sample_patients", [2, 1000])
+def test_first_patients_are_the_first_in_id_order(tables, monkeypatch, sample_patients):
+    """The rows of exactly the first n patients, whether the bound comes from the hash
+    sample (tiny _SAMPLE_PATIENTS: m >= 2) or from the exact top-k rows."""
+    markers, _, markers_df, _ = tables
+    monkeypatch.setattr(cspark, "_SAMPLE_PATIENTS", sample_patients)
+    for n in (1, 7, 20, markers["patient_id"].nunique() + 5):
+        head = cspark._first_patients(markers_df, n)
+        first = _first_in_pandas(markers, n)
+        assert sorted(head["patient_id"].unique()) == first
+        assert len(head) == markers["patient_id"].isin(first).sum()
+
+
+def test_first_patients_when_the_bound_is_too_low(tables, monkeypatch):
+    """A bound under the n-th identifier (an unlucky sample) falls back to the exact one."""
+    markers, _, markers_df, _ = tables
+    first = _first_in_pandas(markers, 12)
+    monkeypatch.setattr(cspark, "_bound", lambda ids, n: first[3])
+    head = cspark._first_patients(markers_df, 12)
+    assert sorted(head["patient_id"].unique()) == first
+
+
+def test_nth_id_grows_past_patients_with_many_rows(session):
+    """_nth_id takes 8n rows first: here the first patient alone has more, so k grows."""
+    rows = pd.DataFrame({"patient_id": ["a"] * 30 + ["b", "c", "c", "d"]})
+    ids = session.createDataFrame(rows)
+    assert [cspark._nth_id(ids, n) for n in (1, 2, 3, 4, 5)] == ["a", "b", "c", "d", None]
+
+
+def test_frames_regroup_arrow_batches_with_a_running_index():
+    """Batches of 3 rows regrouped into frames of at least 5 rows (the last one shorter),
+    the index counting rows across the partition."""
+    import pyarrow as pa
+
+    batches = pa.Table.from_pandas(pd.DataFrame({"patient_id": list("aabbccdde"), "day": range(9)}),
+                                   preserve_index=False).to_batches(max_chunksize=3)
+    frames = list(cspark._frames(iter(batches), rows=5))
+    assert [len(f) for f in frames] == [6, 3]
+    assert [list(f.index) for f in frames] == [list(range(6)), [6, 7, 8]]
+    assert "".join(pd.concat(frames)["patient_id"]) == "aabbccdde"
+    assert list(cspark._frames(iter([]))) == []

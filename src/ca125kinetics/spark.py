@@ -10,8 +10,9 @@ those very functions, run on groups of complete patients.
 How the work is split
 ---------------------
 The rows are hash-partitioned by ``patient_id`` (every patient in one partition), sorted by
-``patient_id`` within partitions, and each partition is read with ``mapInPandas``: its Arrow
-batches are regrouped into frames of complete patients
+``patient_id`` within partitions, and each partition is read with ``mapInArrow``: its Arrow
+batches are converted to pandas some 100,000 rows at a time and regrouped into frames of
+complete patients
 (:func:`ca125kinetics.cohort.patient_chunks`, the chunking of the streamed CLI), each read
 with :func:`ca125kinetics.io.read_markers` and passed to the in-process function. A
 ``groupBy("patient_id").applyInPandas`` would do the same one patient at a time, paying a
@@ -45,7 +46,7 @@ from .errors import InvalidInputError
 __all__ = ["fit_kinetics", "score"]
 
 _TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
-#: Rows passed to the in-process function at a time (Arrow batches are 10,000 rows).
+#: Rows converted to pandas and passed to the in-process function at a time.
 _CHUNK_ROWS = 100_000
 
 
@@ -86,50 +87,128 @@ def _partitioned(df, partitions: int | None):
         if _TABLE in df.columns else df.repartition(n, "patient_id").sortWithinPartitions("patient_id")
 
 
-def _batches(batches):
-    """Arrow batches of a partition with a running index (row positions for messages)."""
-    start = 0
-    for frame in batches:
-        frame.index = pd.RangeIndex(start, start + len(frame))
-        start += len(frame)
-        yield frame
+def _frames(batches, rows: int = _CHUNK_ROWS):
+    """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with a
+    running index (row positions for messages).
+
+    Spark hands a partition to Python in batches of ``spark.sql.execution.arrow.maxRecordsPerBatch``
+    rows (10,000 by default); converting them some 100,000 rows at a time, as pandas
+    reads Parquet, costs less than one pandas conversion per batch (``mapInPandas``)."""
+    from itertools import chain
+
+    import pyarrow as pa
+
+    group: list = []
+    held = start = 0
+    for batch in chain(batches, [None]):   # None: the end of the partition (read lazily)
+        if batch is not None:
+            group.append(batch)
+            held += batch.num_rows
+        if group and (held >= rows or batch is None):
+            frame = pa.Table.from_batches(group).to_pandas()
+            frame.index = pd.RangeIndex(start, start + len(frame))
+            start += len(frame)
+            yield frame
+            group, held = [], 0
 
 
-def _for_spark(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` as Spark's Arrow conversion takes it: a text column stored by pyarrow in
-    several blocks (``_columns.constant_text`` shares one block across a long column) is
-    made one block, since pyspark builds its record batches from single arrays."""
-    for name in frame.columns:
-        values = frame[name].array
-        if hasattr(values, "__arrow_array__"):
-            data = values.__arrow_array__()
-            if getattr(data, "num_chunks", 1) > 1:
-                frame[name] = pd.array(data.combine_chunks(), dtype=frame[name].dtype)
-    return frame
+def _to_arrow(frame: pd.DataFrame, schema):
+    """Arrow record batches of a result frame in the Arrow form of its Spark ``schema``
+    (a text column stored by pyarrow in several blocks, as ``_columns.constant_text`` makes
+    it, comes back as several batches: pyspark takes a batch's columns as single arrays)."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(frame, schema=schema, preserve_index=False).to_batches()
 
 
-def _kinetics_partition(batches, *, method, population, settings, spec):
+def _arrow_schema(schema):
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema)
+
+
+def _kinetics_partition(batches, *, method, population, settings, spec, schema):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
+    for chunk in patient_chunks(_frames(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
         markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
-        yield _for_spark(fit(markers, method=method, settings=settings, marker=spec,
-                             **({"population": population} if method == "population" else {})))
+        yield from _to_arrow(fit(markers, method=method, settings=settings, marker=spec,
+                                 **({"population": population} if method == "population" else {})),
+                             schema)
 
 
 def _first_patients(df, n: int) -> pd.DataFrame:
     """The rows of the first ``n`` patients in ``patient_id`` order, on the driver.
 
-    The ``n``-th identifier is found with a top-``n`` of the distinct identifiers, and the
-    rows are selected with a filter ``patient_id <= last`` (a join with the identifiers
-    would shuffle the whole table twice)."""
+    The rows are selected with a filter ``patient_id <= bound`` (a join with the
+    identifiers would shuffle the whole table twice), where ``bound`` is an identifier at or
+    after the ``n``-th (:func:`_bound`, cheap: no distinct of the whole table); the driver
+    then keeps the rows up to the exact ``n``-th identifier. When the bound proves too low
+    (fewer than ``n`` patients under it), the exact ``n``-th identifier is found with a
+    top-``n`` of the distinct identifiers, as the result must not depend on an estimate."""
     from pyspark.sql import functions as F
 
-    top = df.select("patient_id").where(F.col("patient_id").isNotNull()).distinct() \
-        .orderBy("patient_id").limit(n)
-    last = top.agg(F.max("patient_id")).first()[0]
-    return _to_pandas(df.limit(0) if last is None else df.where(F.col("patient_id") <= F.lit(last)))
+    known = df.where(F.col("patient_id").isNotNull())
+    ids = known.select("patient_id")
+    bound = _bound(ids, n)
+    rows = _to_pandas(known if bound is None else df.where(F.col("patient_id") <= F.lit(bound)))
+    first = _sorted_unique(rows["patient_id"])
+    if len(first) < n and bound is not None:   # the estimate was too low: the exact n-th
+        last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
+        rows = _to_pandas(df.where(F.col("patient_id") <= F.lit(last)))
+        first = _sorted_unique(rows["patient_id"])
+    if len(first) > n:
+        rows = rows[rows["patient_id"].isin(first[:n])].reset_index(drop=True)
+    return rows
+
+
+def _sorted_unique(values: pd.Series):
+    import numpy as np
+
+    return np.sort(pd.unique(values))
+
+
+#: Patients of the hash sample below the bound of :func:`_bound` (its relative error is
+#: about one over the square root of this).
+_SAMPLE_PATIENTS = 2000
+
+
+def _bound(ids, n: int):
+    """An identifier at or after the ``n``-th smallest of ``ids`` (a one-column Spark
+    DataFrame of non-null ``patient_id``), or None when there may be fewer than ``n``.
+
+    Small ``n``: exact, by :func:`_nth_id`. Large ``n``: the patients whose identifier hashes
+    to 0 modulo ``m = n // _SAMPLE_PATIENTS`` are a random ``1/m`` of them (all of their
+    rows), so the ``n/m``-th identifier of that sample estimates the ``n``-th; the bound is
+    taken a little after it (10% plus four standard deviations), so that it is rarely low."""
+    import math
+
+    from pyspark.sql import functions as F
+
+    m = n // _SAMPLE_PATIENTS
+    if m < 2:
+        return _nth_id(ids, n)
+    k = n / m
+    sample = ids.where(F.xxhash64("patient_id") % m == 0)
+    return _nth_id(sample, math.ceil(1.1 * k + 4 * math.sqrt(k)))
+
+
+def _nth_id(ids, n: int):
+    """The exact ``n``-th smallest distinct identifier of ``ids``, or None when there are
+    fewer. The ``k`` smallest rows (a per-partition top-``k``, no shuffle of the table) hold
+    a prefix of the sorted distinct identifiers; ``k`` grows until the prefix reaches ``n``
+    identifiers or every row was taken."""
+    k = 8 * n
+    while True:
+        top = _to_pandas(ids.orderBy("patient_id").limit(k))["patient_id"]
+        first = _sorted_unique(top)
+        if len(first) >= n:
+            last = first[n - 1]
+            return last.item() if hasattr(last, "dtype") else last  # a Python value for F.lit
+        if len(top) < k:
+            return None
+        k *= 4
 
 
 def _to_pandas(df) -> pd.DataFrame:
@@ -187,8 +266,9 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
                                method=method, settings=settings, marker=spec,
                                **({"population": population} if method == "population" else {})))
-    run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec)
-    return _partitioned(df, partitions).mapInPandas(run, schema)
+    run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
+                  schema=_arrow_schema(schema))
+    return _partitioned(df, partitions).mapInArrow(run, schema)
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
@@ -198,14 +278,14 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     return markers, clinical
 
 
-def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed):
+def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, schema):
     from .predict import score_frame
 
-    for chunk in patient_chunks(_batches(batches), source="Spark markers and clinical",
+    for chunk in patient_chunks(_frames(batches), source="Spark markers and clinical",
                                 min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
-        yield _for_spark(score_frame(bundle, markers, clinical if clinical_columns else None,
-                                     allow_imputed=allow_imputed))
+        yield from _to_arrow(score_frame(bundle, markers, clinical if clinical_columns else None,
+                                         allow_imputed=allow_imputed), schema)
 
 
 def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: bool = False,
@@ -257,8 +337,8 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     schema = _spark_schema(score_frame(bundle, *_head_tables(head, markers_columns, clinical_columns),
                                        allow_imputed=allow_imputed))
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
-                  clinical_columns=clinical_columns, allow_imputed=allow_imputed)
-    return _partitioned(combined, partitions).mapInPandas(run, schema)
+                  clinical_columns=clinical_columns, allow_imputed=allow_imputed, schema=_arrow_schema(schema))
+    return _partitioned(combined, partitions).mapInArrow(run, schema)
 
 
 def _head_tables(head: pd.DataFrame, markers_columns, clinical_columns):
