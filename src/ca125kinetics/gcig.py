@@ -1732,41 +1732,52 @@ def _names(names: tuple):
     return np.array(names, dtype=object)
 
 
-def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
-    """GCIG columns of validated patients (``io.PatientRecord``), in their order, from one
-    kernel run: the step of ``predict``.
+def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
+    """GCIG columns of validated patients held as columns (``io.PatientBatch``), in their
+    order, from one kernel run: the GCIG step of scoring, for one patient or a registry.
 
     Returns
     -------
-    dict of str to list
+    dict of str to array
         The :data:`COHORT_COLUMNS` without ``patient_id``, then ``combined_category`` (from
-        each record's clinical ``recist``), one plain Python value a patient (None where
-        missing), as :func:`gcig_cohort` gives them. A record without markers has status
-        ``"no_markers"``; one whose markers carry a ``problem`` is ``"invalid_input"``.
+        each patient's clinical ``recist``), as :func:`_gcig_columns` gives them. A patient
+        without markers has status ``"no_markers"``; one whose markers carry a ``problem``
+        is ``"invalid_input"``.
     """
-    import itertools as it
-
     import numpy as np
 
-    none = np.array([not p.day for p in patients], dtype=bool)
-    lengths = np.array([max(len(p.day), 1) for p in patients], dtype=np.int64)
-    starts = np.concatenate([[0], np.cumsum(lengths)])
-    n_rows = int(starts[-1])
+    sizes = batch.sizes
+    none = sizes == 0                       # no markers: one placeholder row, skipped
+    lengths = np.maximum(sizes, 1)
+    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    if none.any():
+        source = np.full(int(starts[-1]), -1, dtype=np.int64)     # placeholder rows: -1
+        source[np.repeat(~none, lengths)] = np.arange(len(batch.day))
 
-    def cells(name, fill):
-        return list(it.chain.from_iterable(getattr(p, name) or (fill,) for p in patients))
+        def rows(values, fill):
+            if not len(values):
+                return np.full(len(source), fill, dtype=values.dtype)
+            out = values[np.maximum(source, 0)]
+            out[source < 0] = fill
+            return out
+    else:
+        def rows(values, fill):
+            return values
+    problem = np.full(int(starts[-1]), None, dtype=object)
+    problem[starts[:-1]] = batch.problem
+    kernel_rows, uln, invalid = _rows_of(
+        batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
+        rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings, check=False,
+        none=none)   # validated under io's rules
+    return _gcig_columns(kernel_rows, uln, invalid, recist=batch.clinical["recist"], none=none)
 
-    problem = np.full(n_rows, None, dtype=object)
-    problem[starts[:-1]] = [p.problem for p in patients]
-    rows, uln, invalid = _rows_of(
-        [p.patient_id for p in patients], starts,
-        np.array(cells("day", 0), dtype=np.int64), np.array(cells("ca125", math.nan), dtype=np.float64),
-        np.array(cells("censored", False), dtype=bool),
-        np.array([math.nan if u is None else u for u in cells("uln", None)], dtype=np.float64),
-        np.array(cells("assay", None), dtype=object), np.array(cells("event", None), dtype=object),
-        problem, settings, check=False, none=none)
-    recist = [(p.clinical or {}).get("recist") for p in patients]
-    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+
+def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
+    """:func:`batch_gcig` of validated patients given as ``io.PatientRecord`` objects, one
+    plain Python value a patient (None where missing), as :func:`gcig_cohort` gives them."""
+    from .io import PatientBatch
+
+    columns = batch_gcig(PatientBatch.from_records(list(patients)), settings)
     return {name: _python_list(values) for name, values in columns.items()}
 
 

@@ -134,34 +134,11 @@ _GCIG_OUTPUT = {
 def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
     """GCIG response and progression, and the combined RECIST + CA-125 category, of every
     patient of ``batch``: the score columns of :data:`_GCIG_OUTPUT` (``result._column``
-    form), from one run of the GCIG kernel (``gcig._rows_of``/``gcig._gcig_columns``, as
-    ``gcig.records_gcig`` runs it for records). The one place the engine calls the GCIG rules."""
-    from ..gcig import _gcig_columns, _rows_of
+    form), from one run of the GCIG kernel (``gcig.batch_gcig``). The one place the engine
+    calls the GCIG rules."""
+    from ..gcig import batch_gcig
 
-    sizes = batch.sizes
-    none = sizes == 0                       # no markers: one placeholder row, skipped
-    lengths = np.maximum(sizes, 1)
-    starts = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    if none.any():
-        source = np.full(int(starts[-1]), -1, dtype=np.int64)     # placeholder rows: -1
-        source[np.repeat(~none, lengths)] = np.arange(len(batch.day))
-
-        def rows(values, fill):
-            if not len(values):
-                return np.full(len(source), fill, dtype=values.dtype)
-            out = values[np.maximum(source, 0)]
-            out[source < 0] = fill
-            return out
-    else:
-        def rows(values, fill):
-            return values
-    problem = np.full(int(starts[-1]), None, dtype=object)
-    problem[starts[:-1]] = batch.problem
-    kernel_rows, uln, invalid = _rows_of(
-        batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
-        rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, gs, check=False,
-        none=none)   # records: valid under io's rules
-    columns = _gcig_columns(kernel_rows, uln, invalid, recist=batch.clinical["recist"], none=none)
+    columns = batch_gcig(batch, gs)
 
     def column(values, name):
         if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
