@@ -13,8 +13,8 @@ indexing, no objects) and take every helper they call as a module global.
 * Imported normally (``ca125kinetics._gcig_kernel``), ``_jit`` is the identity: the kernel is
   plain Python. ``gcig`` runs it on Python lists for small jobs (one patient, a ``predict``
   batch), which needs neither numba nor numpy scalars and costs a few microseconds a patient.
-* :func:`ca125kinetics.gcig._kernel` loads *this same file* a second time under the module name
-  ``ca125kinetics._gcig_kernel_compiled`` (``importlib``); under that name ``_jit`` is
+* :func:`ca125kinetics.gcig._compiled_kernel` loads *this same file* a second time under
+  the module name ``ca125kinetics._gcig_kernel_compiled`` (``importlib``); under that name ``_jit`` is
   ``numba.njit(cache=True)``, so every function, and the helpers it finds among the module's
   globals, is compiled. Large jobs (:data:`ca125kinetics.gcig.COMPILED_MIN_PATIENTS`) use
   it on numpy arrays.
