@@ -192,15 +192,6 @@ def _is_missing(value) -> bool:
     return False
 
 
-def _clean(value):
-    """A scalar cell as a plain Python value (None for any missing marker)."""
-    if _is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 #: Score columns of each kind (the others are text, None when missing). In the columns the
 #: engine builds (:func:`_frame`, :func:`_rows`) every non-text column is float64 with NaN
 #: for missing: whole numbers for the ``int`` ones, 1.0/0.0 for the ``bool`` ones.
@@ -366,11 +357,6 @@ def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> 
         _trajectory=trajectory,
         _row=dict(row),
     )
-
-
-def _clean_row(row: dict) -> dict:
-    """A scored row with the plain Python values of its typed frame form (NaN -> None)."""
-    return {c: _clean(v) for c, v in row.items()}
 
 
 def _fmt(value, spec: str = "g", unit: str = "") -> str:
