@@ -460,7 +460,6 @@ def _is_na(value) -> bool:
 
 
 def _parse_numeric_fast(values: list, kind: str) -> _Parsed | None:
-    integer, lo, hi, _ = _NUMERIC_RULES[kind]
     numbers, missing = [], []
     for value in values:
         if type(value) is float or type(value) is np.float64:
@@ -471,12 +470,24 @@ def _parse_numeric_fast(values: list, kind: str) -> _Parsed | None:
             value = float(value)
         else:
             return None
-        if value is not None and not (lo <= value <= hi and value != math.inf
-                                      and (not integer or value.is_integer())):
-            return None
         numbers.append(value)
         missing.append(value is None)
+    if _out_of_rule(np.array([math.nan if v is None else v for v in numbers], dtype=float), kind).any():
+        return None
     return _Parsed(numbers, missing, [""] * len(numbers))
+
+
+def _out_of_rule(values: np.ndarray, kind: str) -> np.ndarray:
+    """Where a float64 column (NaN missing) holds a value the ``kind``'s rule refuses (outside
+    its range, infinite, or not whole where it must be): the pre-checks accept a column
+    only when this is nowhere true; the reference parse then says why."""
+    integer, lo, hi, _ = _NUMERIC_RULES[kind]
+    present = ~np.isnan(values)
+    with np.errstate(invalid="ignore"):
+        bad = present & ~((values >= lo) & (values <= hi) & (values != math.inf))
+        if integer:
+            bad |= present & (np.floor(values) != values)
+    return bad
 
 
 @functools.lru_cache(maxsize=1024)
@@ -500,15 +511,9 @@ def _parse_text_fast(values: list, column: str, kind: str) -> _Parsed | None:
 
 def _parse_numeric_array(values: np.ndarray, kind: str) -> _Parsed | None:
     """:func:`_parse_numeric_fast` of a float64 array (NaN missing), without a Python step per value."""
-    integer, lo, hi, _ = _NUMERIC_RULES[kind]
-    missing = np.isnan(values)
-    with np.errstate(invalid="ignore"):
-        bad = ~missing & ~((values >= lo) & (values <= hi) & (values != math.inf))
-        if integer:
-            bad |= ~missing & (np.floor(values) != values)
-    if bad.any():
+    if _out_of_rule(values, kind).any():
         return None
-    return _Parsed(values, missing, np.full(len(values), "", dtype=object))
+    return _Parsed(values, np.isnan(values), np.full(len(values), "", dtype=object))
 
 
 def _parse(raw, column: str, kind: str) -> _Parsed:
