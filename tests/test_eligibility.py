@@ -25,6 +25,8 @@ from ca125kinetics.eligibility import (
     STATUSES,
     _screen_patient,
     available_trials,
+    criterion_values,
+    entry_criterion,
     load_trial,
     screen,
 )
@@ -518,6 +520,33 @@ def test_filling_a_missing_field_never_changes_a_decided_outcome(case, data):
         if b.outcome != "missing":
             assert a.outcome == b.outcome and a.verdict == b.verdict
     assert set(after.missing) <= set(before.missing)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_criterion_values_of_many_patients_are_each_patients_screen(data):
+    """criterion_values (column-wise, once per distinct combination) gives every patient the
+    outcome the screen gives that patient alone."""
+    trial = TRIALS[data.draw(st.sampled_from(sorted(TRIALS)))]
+    crit = data.draw(st.sampled_from(trial.criteria))
+    patients = data.draw(st.lists(st.fixed_dictionaries({f: st.none() | _values(f) for f in crit.fields}),
+                                  min_size=1, max_size=12))
+    values = criterion_values(crit, {f: [p[f] for p in patients] for f in crit.fields})
+    expected = {"met": True, "not_met": False, "missing": None}
+    for patient, value in zip(patients, values):
+        screened = next(c for c in _status(trial, patient).criteria if c.criterion == crit.id)
+        assert value is expected[screened.outcome]
+
+
+def test_criterion_values_need_every_field_it_reads():
+    with pytest.raises(InvalidInputError, match=r"reads \['gcig_response'\]"):
+        criterion_values(entry_criterion(), {"recist": ["SD"]})
+
+
+def test_entry_criterion_is_rescue_inclusion_3():
+    crit = entry_criterion()
+    assert crit.id == "I3" and set(crit.fields) == {"recist", "gcig_response"}
+    assert crit == next(c for c in load_trial("rescue").criteria if c.id == "I3")
 
 
 @settings(max_examples=150, deadline=None)

@@ -409,8 +409,13 @@ def test_bad_patient_in_a_cohort_is_kept_with_its_reason(bundle, cohort):
 
 
 ROW = dict(status="ok", reason=None, probability=0.8, progressed=False, progression_day=None,
-           progression_group=None, recist=None, gcig_responded=True, gcig_category="PR",
+           progression_group=None, recist=None, gcig_status="response", gcig_responded=True, gcig_category="PR",
            gcig_response_day=21, gcig_confirmation_day=63, gcig_reason="confirmed")
+
+
+def _gcig(responded: bool) -> dict:
+    """The GCIG fields of a decision row with or without a confirmed response."""
+    return {"gcig_responded": responded, "gcig_status": "response" if responded else "no_response"}
 
 
 @pytest.mark.parametrize("changes, decision", [
@@ -419,8 +424,9 @@ ROW = dict(status="ok", reason=None, probability=0.8, progressed=False, progress
     ({"probability": 0.6999}, "not_resectable"),
     ({"progressed": True, "progression_day": 42, "progression_group": "B"}, "not_candidate_progression"),
     ({"recist": "PD"}, "not_candidate_recist_pd"),
-    ({"gcig_responded": False}, "insufficient_information"),
-    ({"gcig_responded": False, "recist": "CR"}, "resectable"),
+    (_gcig(False), "insufficient_information"),
+    ({**_gcig(False), "recist": "CR"}, "resectable"),
+    ({"gcig_responded": False, "gcig_status": "unconfirmed"}, "insufficient_information"),
     ({"status": "invalid_input", "reason": "bad"}, "invalid_input"),
     ({"status": "not_scored", "reason": "no markers"}, "not_scored"),
 ])
@@ -436,7 +442,7 @@ def test_decision_rule_table(changes, decision):
        recist=st.sampled_from([None, "CR", "PR", "SD", "PD"]), threshold=st.floats(0.05, 0.95),
        synthetic=st.booleans())
 def test_decision_rule_order_property(p, progressed, responded, recist, threshold, synthetic):
-    row = {**ROW, "probability": p, "progressed": progressed, "gcig_responded": responded, "recist": recist}
+    row = {**ROW, "probability": p, "progressed": progressed, **_gcig(responded), "recist": recist}
     d, _, text = P._decide(row, threshold, synthetic)
     if progressed:
         assert d == "not_candidate_progression"
@@ -447,6 +453,57 @@ def test_decision_rule_order_property(p, progressed, responded, recist, threshol
     else:
         assert d == ("resectable" if p >= threshold else "not_resectable")
     assert text.endswith(P.DISCLAIMER + (" " + P.SYNTHETIC_NOTE if synthetic else ""))
+
+
+# GCIG series (ULN 35 U/mL): a confirmed PR, no response, a fall not yet confirmed, not evaluable
+_SERIES = {
+    "response": [(0, 400), (21, 180), (42, 195), (63, 150)],
+    "no_response": [(0, 400), (21, 300), (42, 280), (63, 260)],
+    "unconfirmed": [(0, 400), (21, 180)],
+    "not_evaluable": [(-3, 59), (21, 20), (42, 18), (63, 15)],
+}
+
+
+@pytest.mark.parametrize("recist", [None, "CR", "SD", "PD"])
+@pytest.mark.parametrize("series", list(_SERIES))
+def test_entry_criterion_is_the_screens_inclusion_3(bundle, recist, series):
+    """predict's entry criterion and ``ca125 screen``'s RESCUE inclusion 3 give the same outcome
+    for the same patient (RECIST PD aside: predict's rule 3 takes it first)."""
+    from ca125kinetics.eligibility import screen
+
+    days, values = zip(*_SERIES[series])
+    clinical = {**CLINICAL, "recist": recist}
+    p = P.predict({"day": list(days), "ca125": list(values)}, clinical, model=bundle)
+    assert p.gcig["status"] == series
+    i3 = next(c for c in screen(pd.DataFrame([{"patient_id": "p1", "recist": recist}]),
+                                pd.DataFrame({"patient_id": "p1", "day": days, "ca125": values})).patients[0].criteria
+              if c.criterion == "I3")
+    if recist == "PD":
+        assert p.decision == "not_candidate_recist_pd"
+    elif i3.outcome == "met":
+        assert p.decision in ("resectable", "not_resectable")
+    else:
+        assert i3.outcome == "missing" and p.decision == "insufficient_information"
+        assert p.reason.startswith("insufficient information: give recist")
+
+
+def test_decision_follows_the_criteria_file(monkeypatch):
+    """The entry criterion is read from the criteria file, not restated: a criterion that
+    admits RECIST CR/PR only makes SD without a GCIG response 'not a candidate'."""
+    from ca125kinetics import eligibility
+
+    narrower = eligibility.Criterion("I3", "inclusion", "RECIST CR or PR, or a GCIG response", eligibility.Group(
+        "any", (eligibility.Condition("recist", "in", ("CR", "PR")),
+                eligibility.Condition("gcig_response", "eq", "response"))))
+    row = {**ROW, **_gcig(False), "recist": "SD"}
+    assert P._decide(row, 0.7, False)[0] == "resectable"
+    monkeypatch.setattr(eligibility, "entry_criterion", lambda: narrower)
+    d, rule, text = P._decide(row, 0.7, False)
+    assert d == "not_candidate_entry" and rule.startswith("no response that meets the entry criterion")
+    assert text.startswith("Not a candidate for secondary cytoreduction: no response during the neoadjuvant cycles "
+                           "that meets the entry criterion (RESCUE admits RECIST CR/PR or a GCIG response): RECIST "
+                           "SD, GCIG CA-125 no_response (confirmed).")
+    assert P._decide({**ROW, "recist": "SD"}, 0.7, False)[0] == "resectable"   # by the GCIG response
 
 
 @settings(max_examples=100, deadline=None)
@@ -760,7 +817,7 @@ def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
 def test_missing_predictors_withhold_only_the_probability_decision(p, progressed, responded, recist, missing, allow):
     """Decisions that do not use the probability stand; the probability decision needs every
     predictor, or the caller's explicit consent to imputed values."""
-    row = {**ROW, "probability": p, "progressed": progressed, "gcig_responded": responded, "recist": recist}
+    row = {**ROW, "probability": p, "progressed": progressed, **_gcig(responded), "recist": recist}
     d, _, text = P._decide(row, 0.7, False, missing=missing, allow_imputed=allow)
     plain, _, _ = P._decide(row, 0.7, False)
     if plain in ("resectable", "not_resectable") and missing and not allow:

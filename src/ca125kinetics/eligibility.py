@@ -50,6 +50,7 @@ pathology after surgery (``ypt_stage``, ``ypn_stage``) and the other outcome col
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import sys
@@ -80,6 +81,10 @@ __all__ = [
     "DERIVED_FIELDS",
     "FRAME_COLUMNS",
     "CRITERIA_COLUMNS",
+    "ENTRY_CRITERION",
+    "entry_criterion",
+    "criterion_values",
+    "gcig_field",
 ]
 
 STATUSES = ("eligible", "ineligible", "undetermined")
@@ -113,6 +118,19 @@ def _derived_fields() -> dict[str, tuple[str, ...]]:
 # GCIG statuses that leave the response open (module docstring, Decision)
 _GCIG_OPEN = ("unconfirmed", "invalid_input", "no_markers")
 _ABSENT = "no such column in the clinical table"
+
+#: The criterion that :mod:`ca125kinetics.predict` applies as its entry criterion (its
+#: decision rule, step 4): RESCUE's inclusion 3, read from the shipped criteria file.
+ENTRY_CRITERION = ("rescue", "I3")
+#: The fields a scored patient has for the entry criterion (``recist`` and ``gcig_response``).
+_ENTRY_FIELDS = ("recist", "gcig_response")
+
+
+def gcig_field(status):
+    """The ``gcig_response`` field of a patient with GCIG response status ``status``: the
+    status, or None (unknown) when more or valid data could still change it (module
+    docstring, Decision)."""
+    return None if status is None or status in _GCIG_OPEN else status
 
 
 # ============================================================================ criteria (data)
@@ -470,6 +488,43 @@ def _evaluate(node, record: dict, notes: dict, top: bool = True) -> _Eval:
     return _Eval(False, "none of the alternatives: " + " | ".join(e.reason for e in false), (), ())
 
 
+def criterion_values(criterion: Criterion, fields) -> list:
+    """The three-valued outcome (True, False, or None = unknown) of ``criterion`` for each
+    patient whose fields are given column-wise: ``fields`` maps every field the criterion
+    reads to a sequence (None where empty), all of one length. The criterion is evaluated
+    once per distinct combination of values, by the same logic as :func:`screen`."""
+    names = criterion.fields
+    absent = [f for f in names if f not in fields]
+    if absent:
+        raise InvalidInputError(f"criterion {criterion.id} reads {absent}, which the caller does not give")
+    rows = list(zip(*(list(fields[f]) for f in names)))
+    outcome = {key: _evaluate(criterion.rule, dict(zip(names, key)), {}).value for key in set(rows)}
+    return [outcome[key] for key in rows]
+
+
+@functools.lru_cache(maxsize=1)
+def entry_criterion() -> Criterion:
+    """RESCUE's inclusion 3 (:data:`ENTRY_CRITERION`), from the shipped criteria file: the
+    entry criterion of ``predict``'s decision rule (the response during the neoadjuvant
+    cycles: RECIST 1.1 CR, PR or SD, or a GCIG CA-125 response). A scored patient has
+    ``recist`` and ``gcig_response`` only, so a criterion reading any other field is refused."""
+    name, cid = ENTRY_CRITERION
+    found = [c for c in load_trial(name).criteria if c.id == cid]
+    if len(found) != 1 or not set(found[0].fields) <= set(_ENTRY_FIELDS):
+        raise InvalidInputError(f"{name}.toml must have one criterion {cid} reading only {list(_ENTRY_FIELDS)} "
+                                "(predict applies it as the entry criterion)", source=f"{name}.toml")
+    return found[0]
+
+
+def recist_admitted(criterion: Criterion) -> tuple[str, ...]:
+    """The RECIST 1.1 categories that meet ``criterion`` by themselves (its ``recist in [...]``
+    alternative; none when it has no such alternative), as the decision texts name them."""
+    parts = criterion.rule.parts if isinstance(criterion.rule, Group) and criterion.rule.how == "any" \
+        else (criterion.rule,)
+    return tuple(v for p in parts if isinstance(p, Condition) and p.field == "recist"
+                 for v in ((p.value,) if p.op == "eq" else p.value if p.op == "in" else ()))
+
+
 @dataclass(frozen=True)
 class CriterionResult:
     """Outcome of one criterion for one patient.
@@ -752,12 +807,11 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
         row = table.loc[pid]
         status, reason = row["status"], row["reason"]
         if "gcig_response" in derived:
-            if status in _GCIG_OPEN:
-                rec["gcig_response"] = None
+            rec["gcig_response"] = gcig_field(status)
+            if rec["gcig_response"] is None:
                 note["gcig_response"] = ("no markers table given; pass the markers to apply the GCIG rules"
                                          if markers is None else f"GCIG {status}: {reason}")
             else:
-                rec["gcig_response"] = status
                 note["gcig_response"] = f"GCIG: {reason}"
         if "combined_response" in derived:
             category = row["combined_category"] if has_combined else None

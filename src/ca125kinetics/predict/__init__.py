@@ -84,12 +84,17 @@ Applied in this order; the first that applies fires:
    not a candidate for secondary cytoreduction.
 3. ``not_candidate_recist_pd``: RECIST progressive disease -> not a candidate (the combined
    RECIST + CA-125 category is PD, Rustin 2011).
-4. ``insufficient_information`` (entry criterion undetermined): no confirmed GCIG CA-125
-   response and no RECIST category recorded. RESCUE (NCT07295132) admits patients with RECIST
-   CR/PR/SD **or** a GCIG CA-125 response, so without RECIST the criterion cannot be judged:
-   the decision is withheld ("insufficient information: give recist ..."), status
-   ``insufficient``, the probability shown for information only. ``allow_imputed`` does not
-   change this (RECIST is an entry criterion, not a model predictor).
+4. The entry criterion: a response during the neoadjuvant cycles, RESCUE's inclusion 3 as
+   the shipped criteria file ``data/trials/rescue.toml`` states it (RECIST CR/PR/SD **or** a
+   confirmed GCIG CA-125 response), evaluated by the screening engine
+   (:mod:`ca125kinetics.eligibility`), so ``predict`` and ``ca125 screen`` apply one rule.
+   Not met: ``not_candidate_entry`` (not a candidate). Undetermined -- no confirmed GCIG
+   response and no RECIST category recorded --: ``insufficient_information``; without RECIST
+   the criterion cannot be judged, so the decision is withheld ("insufficient information:
+   give recist ..."), status ``insufficient``, the probability shown for information only.
+   ``allow_imputed`` does not change this (RECIST is an entry criterion, not a model
+   predictor). (With the shipped criteria a RECIST category other than PD meets the
+   criterion, so ``not_candidate_entry`` needs RECIST PD, which rule 3 has already taken.)
 5. ``insufficient_information``: response, but clinical predictors the model needs
    (:data:`REQUIRED_PREDICTORS`) are unknown: the probability (computed with them imputed)
    is shown for information only and the decision is withheld -- "insufficient

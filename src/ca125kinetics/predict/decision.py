@@ -18,6 +18,7 @@ DECISIONS = (
     "not_scored",
     "not_candidate_progression",
     "not_candidate_recist_pd",
+    "not_candidate_entry",
     "insufficient_information",
     "resectable",
     "not_resectable",
@@ -30,7 +31,6 @@ DISCLAIMER = "Research software, not a medical device."
 SYNTHETIC_NOTE = "Model trained on synthetic data."
 
 
-_RESPONSE_RECIST = ("CR", "PR", "SD")
 #: Clinical predictors the model needs for a decision: when one is unknown the model imputes
 #: it, and the decision is withheld unless the caller allows imputed values (``allow_imputed``).
 REQUIRED_PREDICTORS = CLINICAL_FACTORS
@@ -98,11 +98,31 @@ def _insufficient_reason(missing: np.ndarray) -> np.ndarray:
                  "--allow-imputed or the API field allow_imputed decides on it anyway)")
 
 
-def _entry_met(responded: np.ndarray, recist: np.ndarray) -> np.ndarray:
-    """RESCUE's response criterion, per row: met with a confirmed GCIG CA-125 response
-    (``responded`` 1.0) or RECIST CR/PR/SD; otherwise undetermined (False here), since
-    RECIST may still admit the patient; RECIST PD is handled before (not a candidate)."""
-    return (responded == 1.0) | np.isin(recist, _RESPONSE_RECIST)
+def _entry(gcig_status: np.ndarray, recist: np.ndarray) -> np.ndarray:
+    """The entry criterion per row: RESCUE's inclusion 3 as the shipped criteria file states
+    it (``eligibility.entry_criterion``; the rule ``ca125 screen`` applies), 1 (met), 0 (not
+    met) or -1 (undetermined), with ``gcig_response`` the GCIG status as the screen reads it
+    (``eligibility.gcig_field``). Evaluated once per distinct pair of values."""
+    from ..eligibility import criterion_values, entry_criterion, gcig_field
+
+    status_codes, statuses = pd.factorize(gcig_status)
+    recist_codes, categories = pd.factorize(recist)
+    width = len(categories) + 1                  # code + 1: 0 is a missing value
+    pairs, inverse = np.unique((status_codes + 1) * width + recist_codes + 1, return_inverse=True)
+    status_of, recist_of = np.divmod(pairs, width)
+    values = criterion_values(entry_criterion(), {
+        "gcig_response": [gcig_field(statuses[c - 1]) if c else None for c in status_of.tolist()],
+        "recist": [categories[c - 1] if c else None for c in recist_of.tolist()],
+    })
+    return np.array([-1 if v is None else int(v) for v in values], dtype=np.int8)[inverse.reshape(-1)]
+
+
+def _admits() -> str:
+    """What the entry criterion admits, in words: ``RECIST CR/PR/SD or a GCIG response``."""
+    from ..eligibility import entry_criterion, recist_admitted
+
+    admitted = recist_admitted(entry_criterion())
+    return (f"RECIST {'/'.join(admitted)} or " if admitted else "") + "a GCIG response"
 
 
 def _why_not_responded(gcig_reason: np.ndarray) -> np.ndarray:
@@ -114,8 +134,8 @@ def _why_not_responded(gcig_reason: np.ndarray) -> np.ndarray:
 def _entry_undetermined_reason(gcig_reason: np.ndarray) -> np.ndarray:
     return _join("insufficient information: give recist, the RECIST 1.1 category after the neoadjuvant "
                  "cycles (CR, PR, SD or PD): without a confirmed GCIG CA-125 response (",
-                 _why_not_responded(gcig_reason), ") the entry "
-                 "criterion (RECIST CR/PR/SD or a GCIG response) cannot be judged, so no decision is made")
+                 _why_not_responded(gcig_reason), f") the entry criterion ({_admits()}) cannot be judged, so no "
+                 "decision is made")
 
 
 _RULES = {
@@ -123,6 +143,7 @@ _RULES = {
     "not_scored": "the model could not score the patient",
     "not_candidate_progression": "GCIG CA-125 progression -> not a candidate",
     "not_candidate_recist_pd": "RECIST PD -> not a candidate",
+    "not_candidate_entry": "no response that meets the entry criterion -> not a candidate",
     "undetermined": ("no GCIG CA-125 response and RECIST unknown -> entry criterion undetermined (insufficient "
                      "information)"),
     "withheld": "response, but clinical predictors unknown -> decision withheld (insufficient information)",
@@ -138,7 +159,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
     (``result._column``): ``status``, ``reason``, ``probability``, ``progressed``,
-    ``progression_day``, ``progression_group``, ``recist``, ``gcig_responded``,
+    ``progression_day``, ``progression_group``, ``recist``, ``gcig_status``, ``gcig_responded``,
     ``gcig_category``, ``gcig_response_day``, ``gcig_confirmation_day``, ``gcig_reason``.
     ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
     (imputed by the model; ``""`` for none) and ``n_missing`` how many.
@@ -163,9 +184,10 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     left = scored & ~branch["not_candidate_progression"]
     branch["not_candidate_recist_pd"] = left & (recist == "PD")
     left &= ~branch["not_candidate_recist_pd"]
-    met = _entry_met(rows["gcig_responded"], recist)
-    branch["undetermined"] = left & ~met
-    left &= met
+    entry = _entry(rows["gcig_status"], recist)
+    branch["not_candidate_entry"] = left & (entry == 0)
+    branch["undetermined"] = left & (entry == -1)
+    left &= entry == 1
     branch["withheld"] = left & (n_missing > 0) & (not allow_imputed)
     left &= ~branch["withheld"]
     with np.errstate(invalid="ignore"):
@@ -204,11 +226,18 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
                              "(combined RECIST + CA-125 category PD). Predicted probability ", p2,
                              " shown for information only. " + tail)
             continue
+        if name == "not_candidate_entry":
+            text[at] = _join("Not a candidate for secondary cytoreduction: no response during the neoadjuvant "
+                             f"cycles that meets the entry criterion (RESCUE admits {_admits()}): RECIST ",
+                             _texts(recist[at]), ", GCIG CA-125 ", _texts(rows["gcig_status"][at]), " (",
+                             _why_not_responded(rows["gcig_reason"][at]), "). Predicted probability ", p2,
+                             " shown for information only. " + tail)
+            continue
         if name == "undetermined":
             why = _why_not_responded(rows["gcig_reason"][at])
             text[at] = _join("Insufficient information: no RECIST category recorded and no confirmed GCIG "
                              "CA-125 response (", why, "); give the RECIST 1.1 response after the neoadjuvant "
-                             "cycles (RESCUE admits RECIST CR/PR/SD or a GCIG response). Predicted probability ",
+                             f"cycles (RESCUE admits {_admits()}). Predicted probability ",
                              p2, f" (threshold {t2}) shown for information only: no decision. {tail}")
             out_status[at] = "insufficient"
             out_reason[at] = _entry_undetermined_reason(rows["gcig_reason"][at])
@@ -248,7 +277,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
 
 
 _DECISION_INPUTS = ("status", "reason", "probability", "progressed", "progression_day", "progression_group",
-                    "recist", "gcig_responded", "gcig_category", "gcig_response_day", "gcig_confirmation_day",
+                    "recist", "gcig_status", "gcig_responded", "gcig_category", "gcig_response_day", "gcig_confirmation_day",
                     "gcig_reason")
 
 
