@@ -8,9 +8,16 @@ Run from the repository root::
 A synthetic cohort of ``--n`` patients (:func:`ca125kinetics.synth.simulate_cohort`,
 vectorised) is written once as Parquet (``markers.parquet`` + ``clinical.parquet``) to a
 cache directory (``--cache``, default ``$TMPDIR/ca125kinetics-bench/registry-N``) and reused
-by later runs. The baseline, measured in the same run, is ``pandas.read_parquet`` of the
-markers file (best of three, in this process). Each command then runs as a subprocess, as a
-user runs it, writing its table to a Parquet file:
+by later runs. Two baselines are measured in the same run, both ``pandas.read_parquet`` of
+the markers file, best of three:
+
+* ``x read``: in this process, warm (pandas imported, the file in the page cache): the
+  strictest baseline, the one issue 14's target names;
+* ``x read (process)``: ``python -c "import pandas; pandas.read_parquet(...)"`` as a
+  subprocess, so interpreter start and imports are counted on both sides, as they are for
+  the commands.
+
+Each command then runs as a subprocess, as a user runs it, writing its table to a file:
 
 * ``ca125 gcig markers.parquet --clinical clinical.parquet``
 * ``ca125 kinetics markers.parquet`` (population method: population learned on the first
@@ -21,8 +28,8 @@ and, in this process (``--only read``), the readers the commands start with:
 ``io.read_markers(markers.parquet)`` and ``io.read_clinical(clinical.parquet)`` (best of
 three; the clinical read's ratio is to ``pandas.read_parquet`` of the clinical file).
 
-For each: wall seconds (interpreter start and imports included), the ratio to the pandas
-read, and the subprocess's peak resident memory (``ru_maxrss`` of ``os.wait4``). Targets
+For each: wall seconds (interpreter start and imports included), the ratios to the two
+pandas reads, and the subprocess's peak resident memory (``ru_maxrss`` of ``os.wait4``). Targets
 of issue 14: ratio <= 10, peak <= 3 GB. Wall-clock numbers depend on the machine and its
 load (the load average is printed). Nothing here is a test.
 """
@@ -62,6 +69,12 @@ def pandas_read(path: Path, read=pd.read_parquet) -> tuple[float, int]:
     return best, rows
 
 
+def pandas_process_read(path: Path) -> float:
+    """Best of three wall seconds of a fresh interpreter that imports pandas and reads ``path``."""
+    code = f"import pandas; pandas.read_parquet({str(path)!r})"
+    return min(run([sys.executable, "-c", code])[0] for _ in range(3))
+
+
 def run(argv: list[str]) -> tuple[float, float, int]:
     """Wall seconds, peak RSS (GB) and exit code of ``argv`` run as a subprocess."""
     t = time.perf_counter()
@@ -89,6 +102,7 @@ def main() -> None:
     out = cache / "out"
     out.mkdir(exist_ok=True)
     read_s, n_rows = pandas_read(markers)
+    process_s = pandas_process_read(markers)
     ca125 = [sys.executable, "-m", "ca125kinetics.cli"]
     commands = {
         "gcig": [*ca125, "gcig", str(markers), "--clinical", str(clinical), "--out", str(out / "gcig.parquet")],
@@ -96,25 +110,28 @@ def main() -> None:
         "score": [*ca125, "score", "--markers", str(markers), "--clinical", str(clinical),
                   "--out", str(out / "score.csv")],
     }
-    rows = [{"job": "pandas.read_parquet (baseline)", "seconds": read_s, "x read": 1.0, "peak GB": float("nan"),
-             "ok": True}]
+    rows = [{"job": "pandas.read_parquet (baseline)", "seconds": read_s, "x read": 1.0,
+             "x read (process)": float("nan"), "peak GB": float("nan"), "ok": True},
+            {"job": "python -c 'pandas.read_parquet' (baseline)", "seconds": process_s, "x read": process_s / read_s,
+             "x read (process)": 1.0, "peak GB": float("nan"), "ok": True}]
     if "read" in args.only:
         from ca125kinetics.io import read_clinical, read_markers
 
         seconds, _ = pandas_read(markers, read_markers)
         rows.append({"job": "io.read_markers (in-process)", "seconds": seconds, "x read": seconds / read_s,
-                     "peak GB": float("nan"), "ok": True})
+                     "x read (process)": float("nan"), "peak GB": float("nan"), "ok": True})
         clinical_s, _ = pandas_read(clinical)
         seconds, _ = pandas_read(clinical, read_clinical)
         rows.append({"job": "io.read_clinical (in-process)", "seconds": seconds, "x read": seconds / clinical_s,
-                     "peak GB": float("nan"), "ok": True})
+                     "x read (process)": float("nan"), "peak GB": float("nan"), "ok": True})
     for name in (name for name in args.only if name != "read"):
         wall, peak, code = run(commands[name])
-        rows.append({"job": f"ca125 {name}", "seconds": wall, "x read": wall / read_s, "peak GB": peak,
-                     "ok": code == 0})
+        rows.append({"job": f"ca125 {name}", "seconds": wall, "x read": wall / read_s,
+                     "x read (process)": wall / process_s, "peak GB": peak, "ok": code == 0})
     load = os.getloadavg()[0]
     print(f"\nRegistry benchmark: {args.n:,} patients, {n_rows:,} rows (Parquet), {os.cpu_count()} cores, "
-          f"load {load:.2f}; targets: x read <= 10, peak <= 3 GB")
+          f"load {load:.2f}; targets: x read <= 10, peak <= 3 GB ('x read (process)': the same ratio with "
+          "interpreter start and imports counted on both sides)")
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
