@@ -594,7 +594,9 @@ def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) ->
     excluded = np.zeros(n, dtype=bool)
     if len(ev_rows) == 0:
         return excluded
-    kind = np.array([k.strip().lower() for k in ev_kind], dtype=object)
+    # a few distinct event texts over many rows: each normalised once
+    at, distinct = pd.factorize(np.asarray(ev_kind, dtype=object), use_na_sentinel=False)
+    kind = np.array([k.strip().lower() for k in distinct], dtype=object)[at]
     known = np.isin(kind, INTERFERENCE_EVENTS + (HAMA_EVENT,))
     if not known.all():
         r = int(ev_rows[np.flatnonzero(~known)[0]])
@@ -811,7 +813,8 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
     at registry scale about a tenth of the patients are not scored.
     """
     unit = spec.unit
-    reason = np.full(status.size, _OK_REASON[method], dtype=object)
+    reason = np.empty(status.size, dtype=object)
+    reason.fill(_OK_REASON[method])       # (np.full makes a new str object per row)
     pw, win = s.pretreatment_window_days, s.window_days
     for st in np.unique(status[status != _OK]).tolist():
         rows = np.flatnonzero(status == st)
