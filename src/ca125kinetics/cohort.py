@@ -273,15 +273,16 @@ class CohortStream:
         """Raw (unvalidated) frames of complete patients, index = row labels."""
         pieces = _table_pieces(self.table, self.chunk_rows, "markers")
         chunks = patient_chunks(pieces, source=self.label, id_column=self.id_column)
-        if not progress:
+        # a bar is shown on stderr only on a terminal (tqdm is not even imported otherwise)
+        # and only after two seconds: short runs stay quiet
+        if not (progress and sys.stderr.isatty()):
             with closing(pieces):
                 yield from chunks
             return
         from tqdm import tqdm
 
-        # shown on stderr only on a terminal and only after two seconds: short runs stay quiet
         with tqdm(total=self.n_rows, unit="row", unit_scale=True, desc=f"ca125 {self.label}",
-                  file=sys.stderr, delay=2.0, disable=not sys.stderr.isatty(), leave=False) as bar:
+                  file=sys.stderr, delay=2.0, leave=False) as bar:
             with closing(pieces):
                 for chunk in chunks:
                     yield chunk
