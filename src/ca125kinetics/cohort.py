@@ -34,6 +34,7 @@ import sys
 from contextlib import closing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,7 +81,7 @@ def _key_text(frame: pd.DataFrame, id_column: str) -> pd.Series:
     return column.astype(str).str.strip()
 
 
-def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = False) -> tuple[np.ndarray, list]:
+def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = False) -> tuple[np.ndarray, Any]:
     """``(starts, keys)``: the first row of every run of rows with the same identifier (as
     :func:`_patient_keys` writes it) and that identifier. An identifier column held by Arrow
     is compared in Arrow, without a Python string per row; with ``arrow``, its keys stay an
