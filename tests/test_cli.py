@@ -304,6 +304,29 @@ def test_kinetics_process_ends_without_teardown_with_its_output_whole(tmp_path):
     assert bad.returncode == EXIT_USAGE_ERROR and bad.stderr.startswith("ca125: error:")
 
 
+def test_fewer_collections_only_for_a_whole_process_run(tmp_path, monkeypatch):
+    """A command run in-process (``main(argv)``, e.g. from a notebook) leaves the garbage
+    collector's thresholds as they are; a process run of a registry command
+    (``exit_without_teardown``) raises them to GC_THRESHOLDS before the command runs."""
+    import gc
+
+    import ca125kinetics.cli as cli
+
+    cohort = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default" / "markers.csv"
+    before = gc.get_threshold()
+    assert main(["kinetics", str(cohort), "--method", "loglinear", "--out", str(tmp_path / "k.csv")]) == 0
+    assert gc.get_threshold() == before
+    seen = {}
+    monkeypatch.setattr(cli, "_exit_now", lambda code: seen.setdefault("code", code))
+    monkeypatch.setattr(cli, "_run", lambda args: seen.setdefault("thresholds", gc.get_threshold()) and 0)
+    monkeypatch.setattr(sys, "argv", ["ca125", "kinetics", str(cohort), "--method", "loglinear"])
+    try:
+        cli.main()
+    finally:
+        gc.set_threshold(*before)
+    assert seen == {"thresholds": cli.GC_THRESHOLDS, "code": 0} and cli.GC_THRESHOLDS != before
+
+
 def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
     """``ca125 gcig`` also ends right after writing: its file and a table on stdout are
     those of the command run in-process."""

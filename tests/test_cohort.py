@@ -62,6 +62,38 @@ def test_chunks_hold_complete_patients():
     assert len(seen) == 3000
 
 
+def test_progress_bar_on_a_terminal_only_with_the_same_chunks(monkeypatch):
+    """progress=True counts the rows on a bar on a terminal and passes the chunks through
+    unchanged; off a terminal (a pipe, a log file) there is no bar (tqdm is not needed)."""
+    import io
+    import sys
+
+    import tqdm
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    bars = []
+
+    class Bar(tqdm.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm, "tqdm", Bar)
+    plain = list(stream_markers(MARKERS, chunk_rows=2000).chunks())
+    for stderr, drawn in ((Terminal(), True), (io.StringIO(), False)):
+        monkeypatch.setattr(sys, "stderr", stderr)
+        if not drawn:
+            monkeypatch.setitem(sys.modules, "tqdm", None)      # an import of tqdm would fail
+        got = list(stream_markers(MARKERS, chunk_rows=2000).chunks(progress=True))
+        assert len(got) == len(plain) > 1
+        for a, b in zip(plain, got):
+            pd.testing.assert_frame_equal(a, b)
+    assert len(bars) == 1 and bars[0].n == sum(len(c) for c in plain)
+
+
 def test_reappearing_patient_refused():
     frames = [pd.DataFrame({"patient_id": ["a", "a", "b"]}, index=[2, 3, 4]),
               pd.DataFrame({"patient_id": ["b", "c", "a"]}, index=[5, 6, 7])]

@@ -270,6 +270,31 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+@hyp_settings(max_examples=200, deadline=None)
+@given(m=st.integers(1, 6), p=st.integers(1, 9), seed=st.integers(0, 2**32 - 1),
+       kind=st.sampled_from(["day", "value", "flag", "nan"]), contiguous=st.booleans())
+def test_first_extreme_and_at_are_numpys_argmax_argmin_and_indexing(m, p, seed, kind, contiguous):
+    """The row loops that replace np.argmax / np.argmin along the first axis of the
+    descriptors pick the same rows, ties (first wins), -inf and NaN included; _at reads
+    arr[j, i] from C-ordered arrays and from column views alike."""
+    from ca125kinetics.kinetics import _at, _first_extreme
+
+    rng = np.random.default_rng(seed)
+    if kind == "flag":
+        a = rng.random((m, p)) < 0.4
+    else:
+        a = rng.integers(-3, 4, (m, p)).astype(float)          # few values: many ties
+        a[rng.random((m, p)) < 0.3] = -np.inf
+        if kind == "nan":
+            a[rng.random((m, p)) < 0.2] = np.nan
+    if not contiguous:
+        a = np.concatenate([a, a], axis=1)[:, :p]               # a column view, as bucket chunks are
+    np.testing.assert_array_equal(_first_extreme(a), np.argmax(a, axis=0))
+    np.testing.assert_array_equal(_first_extreme(a, smallest=True), np.argmin(a, axis=0))
+    j = rng.integers(0, m, p)
+    np.testing.assert_array_equal(_at(a, j), a[j, np.arange(p)])
+
+
 def test_thread_pool_is_rebuilt_in_a_forked_child(monkeypatch):
     """A process forked after the pool was made gets its own pool (the parent's threads do
     not exist in the child, so its pool would wait forever)."""

@@ -34,12 +34,16 @@ import sys
 from contextlib import closing
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .io import MARKERS_KNOWN, TableFile, _require, _resolve_columns, _table_pieces, _Text, table_file
+from ._columns import _text_dtype
+from .io import (
+    MARKERS_KNOWN, TableFile, _graphic_ends, _require, _resolve_columns, _table_pieces, _Text, table_file,
+)
 
 __all__ = [
     "ChunkWriter",
@@ -69,13 +73,19 @@ def _patient_keys(frame: pd.DataFrame, id_column: str = "patient_id") -> np.ndar
 
 
 def _key_text(frame: pd.DataFrame, id_column: str) -> pd.Series:
-    return frame[id_column].astype(str).str.strip()
+    column = frame[id_column]
+    if column.dtype == _text_dtype():
+        text = _Text.of(column.array)
+        if text is not None and _graphic_ends(text.arrow).all():   # nothing to strip (a registry's ids)
+            return column
+    return column.astype(str).str.strip()
 
 
-def _runs(frame: pd.DataFrame, id_column: str = "patient_id") -> tuple[np.ndarray, list]:
+def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = False) -> tuple[np.ndarray, Any]:
     """``(starts, keys)``: the first row of every run of rows with the same identifier (as
     :func:`_patient_keys` writes it) and that identifier. An identifier column held by Arrow
-    is compared in Arrow, without a Python string per row."""
+    is compared in Arrow, without a Python string per row; with ``arrow``, its keys stay an
+    Arrow array when none is missing (:func:`_key_list` gives the list)."""
     key = _key_text(frame, id_column)
     column = _Text.of(key.array)
     if column is None or not len(key):
@@ -87,8 +97,16 @@ def _runs(frame: pd.DataFrame, id_column: str = "patient_id") -> tuple[np.ndarra
     text = column.arrow
     change = pc.not_equal(text.slice(1), text.slice(0, len(text) - 1)).fill_null(True)
     starts = np.flatnonzero(np.r_[True, change.to_numpy(zero_copy_only=False)])
+    keys = text.take(starts)
+    if arrow and not keys.null_count:
+        return starts, keys
     missing = key.array.dtype.na_value          # a missing identifier as _patient_keys holds it
-    return starts, [missing if k is None else k for k in text.take(starts).to_pylist()]
+    return starts, [missing if k is None else k for k in keys.to_pylist()]
+
+
+def _key_list(keys) -> list:
+    """The keys of :func:`_runs` as a list."""
+    return keys if isinstance(keys, list) else keys.to_pylist()
 
 
 def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
@@ -131,19 +149,20 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
             frame = pd.concat([carry, frame])
         if not len(frame):
             continue
-        starts, run_keys = _runs(frame, id_column)
+        starts, run_keys = _runs(frame, id_column, arrow=increasing)
         if increasing and _increasing(run_keys, largest):
             kept.append(run_keys[:-1])
-            largest = run_keys[-2] if len(run_keys) > 1 else largest
+            largest = _key_list(run_keys[-2:-1])[0] if len(run_keys) > 1 else largest
             last = starts[-1]
             carry = frame.iloc[last:]
             if last:
                 yield frame.iloc[:last]
             continue
+        run_keys = _key_list(run_keys)
         if increasing:
             increasing = False
             for keys in kept:
-                finished.update(keys)
+                finished.update(_key_list(keys))
             kept = []
         seen_here: set[str] = set()
         for i, k in enumerate(run_keys):
@@ -163,9 +182,17 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
         yield carry
 
 
-def _increasing(keys: list, after) -> bool:
-    """True when ``keys`` strictly increase and the first is larger than ``after`` (None: no
-    bound); False when they do not, or cannot be compared (a missing identifier)."""
+def _increasing(keys, after) -> bool:
+    """True when ``keys`` (a list, or an Arrow string array without a missing value) strictly
+    increase and the first is larger than ``after`` (None: no bound); False when they do not,
+    or cannot be compared (a missing identifier). Arrow compares UTF-8 bytes, which order
+    texts as Python compares them (by code point)."""
+    if not isinstance(keys, list):
+        import pyarrow.compute as pc
+
+        n = len(keys)
+        return ((after is None or keys[0].as_py() > after)
+                and (n < 2 or pc.all(pc.less(keys.slice(0, n - 1), keys.slice(1))).as_py()))
     try:
         ordered = np.asarray(keys, dtype=object)   # compared pairwise in C, as Python compares them
         return (after is None or keys[0] > after) and bool(np.all(ordered[:-1] < ordered[1:]))
@@ -247,15 +274,16 @@ class CohortStream:
         """Raw (unvalidated) frames of complete patients, index = row labels."""
         pieces = _table_pieces(self.table, self.chunk_rows, "markers")
         chunks = patient_chunks(pieces, source=self.label, id_column=self.id_column)
-        if not progress:
+        # a bar is shown on stderr only on a terminal (tqdm is not even imported otherwise)
+        # and only after two seconds: short runs stay quiet
+        if not (progress and sys.stderr.isatty()):
             with closing(pieces):
                 yield from chunks
             return
         from tqdm import tqdm
 
-        # shown on stderr only on a terminal and only after two seconds: short runs stay quiet
         with tqdm(total=self.n_rows, unit="row", unit_scale=True, desc=f"ca125 {self.label}",
-                  file=sys.stderr, delay=2.0, disable=not sys.stderr.isatty(), leave=False) as bar:
+                  file=sys.stderr, delay=2.0, leave=False) as bar:
             with closing(pieces):
                 for chunk in chunks:
                     yield chunk

@@ -557,10 +557,8 @@ class _Text:
     def stripped(self):
         """:func:`_text` in Arrow form: surrounding space removed; empty or missing -> null."""
         if self._stripped is None:
-            lo, hi = _GRAPHIC
-            first, last, full = _byte_ends(self.arrow)
             # surrounding space, a non-ASCII end, or empty: stripped by Python
-            self._stripped = self._fixed(~full | ((first - lo) > (hi - lo)) | ((last - lo) > (hi - lo)))
+            self._stripped = self._fixed(~_graphic_ends(self.arrow))
         return self._stripped
 
     def _fixed(self, odd: np.ndarray):
@@ -571,10 +569,17 @@ class _Text:
         arr = self.arrow
         if arr.null_count:
             odd &= ~self.missing()
-        if odd.any():
-            fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
-            arr = pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
-        return arr
+        if not odd.any():
+            return arr
+        offsets, _ = _buffers(arr)
+        if arr.offset == 0 and not (odd & (offsets[1:] > offsets[:-1])).any():
+            # only empty cells (e.g. the value of event rows): they become missing, the
+            # column's buffers are kept (replace_with_mask would copy every cell)
+            valid = pa.array(~odd & ~self.missing() if arr.null_count else ~odd)
+            return pa.Array.from_buffers(arr.type, len(arr), [valid.buffers()[1], *arr.buffers()[1:]],
+                                         null_count=int(odd.sum()) + arr.null_count)
+        fixed = [v.strip() or None for v in arr.filter(pa.array(odd)).to_pylist()]
+        return pc.replace_with_mask(arr, pa.array(odd), pa.array(fixed, type=arr.type))
 
     def codes(self) -> tuple[np.ndarray, np.ndarray]:
         """``(index, values)``: the distinct stripped texts (an object array) and, per row,
@@ -738,6 +743,15 @@ def _byte_ends(arr) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=np.uint8), np.zeros(n, dtype=bool)
     return (data.take(offsets[:-1], mode="clip"), data.take(offsets[1:] - 1, mode="clip"),
             offsets[1:] > offsets[:-1])
+
+
+def _graphic_ends(arr) -> np.ndarray:
+    """Cells of an Arrow string array that are not empty and whose first and last bytes are
+    ASCII letters, digits or punctuation (:data:`_GRAPHIC`): ``str.strip`` leaves them as
+    they are."""
+    lo, hi = _GRAPHIC
+    first, last, full = _byte_ends(arr)
+    return full & ((first - lo) <= (hi - lo)) & ((last - lo) <= (hi - lo))
 
 
 def _require(columns, required, source: str, what: str) -> None:

@@ -594,7 +594,9 @@ def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) ->
     excluded = np.zeros(n, dtype=bool)
     if len(ev_rows) == 0:
         return excluded
-    kind = np.array([k.strip().lower() for k in ev_kind], dtype=object)
+    # a few distinct event texts over many rows: each normalised once
+    at, distinct = pd.factorize(np.asarray(ev_kind, dtype=object), use_na_sentinel=False)
+    kind = np.array([k.strip().lower() for k in distinct], dtype=object)[at]
     known = np.isin(kind, INTERFERENCE_EVENTS + (HAMA_EVENT,))
     if not known.all():
         r = int(ev_rows[np.flatnonzero(~known)[0]])
@@ -735,8 +737,32 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
 # =========================================================================== descriptors and status
 
 def _at(arr: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """``arr[j[i], i]`` for every column i."""
-    return arr[j, np.arange(arr.shape[1])]
+    """``arr[j[i], i]`` for every column i (a C-ordered array: as positions in its memory,
+    five times faster than the two-index form)."""
+    cols = np.arange(arr.shape[1])
+    if arr.flags.c_contiguous:
+        return arr.reshape(-1)[j * arr.shape[1] + cols]
+    return arr[j, cols]
+
+
+def _first_extreme(a: np.ndarray, *, smallest: bool = False) -> np.ndarray:
+    """``np.argmax(a, axis=0)`` (``np.argmin`` with ``smallest``) of an (m, P) array: in each
+    column, the first row holding its largest (smallest) value.
+
+    Along the first axis numpy walks every column apart, about ten times slower than these
+    ``m`` comparisons of whole rows. An array holding NaN (numpy's rule makes NaN the
+    extreme) or no row is left to numpy.
+    """
+    if a.shape[0] == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
+        return np.argmin(a, axis=0) if smallest else np.argmax(a, axis=0)
+    first = np.zeros(a.shape[1], dtype=np.intp)
+    best = a[0]
+    for j in range(1, a.shape[0]):
+        row = a[j]
+        better = row < best if smallest else row > best
+        first[better] = j
+        best = np.where(better, row, best)
+    return first
 
 
 def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
@@ -758,27 +784,27 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         out["n_samples"][idx] = day.shape[0]
         out["n_on"][idx] = on.sum(axis=0)
         has_base = pre.any(axis=0)
-        jb = np.argmax(np.where(pre, day, -np.inf), axis=0)
+        jb = _first_extreme(np.where(pre, day, -np.inf))
         base = np.where(has_base, _at(val, jb), np.nan)
         out["baseline_value"][idx] = base
         out["baseline_day"][idx] = np.where(has_base, _at(day, jb), np.nan)
         out["baseline_censored"][idx] = has_base & _at(b.cens, jb)
-        jn = np.argmin(val, axis=0)                            # days sorted: earliest of ties
+        jn = _first_extreme(val, smallest=True)               # days sorted: earliest of ties
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
         normal = on & (val <= batch.uln[idx])                 # "<x" with x <= ULN is normal
-        jt = np.argmax(normal, axis=0)
+        jt = _first_extreme(normal)
         out["time_to_normalisation_days"][idx] = np.where(normal.any(axis=0), _at(day, jt), np.nan)
         for c in _CYCLES:
             target = (c - 1) * s.cycle_days
             win = on & (np.abs(day - target) <= s.cycle_window_days)
-            jc = np.argmax(np.where(win, day, -np.inf), axis=0)
+            jc = _first_extreme(np.where(win, day, -np.inf))
             found = win.any(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 pct = 100.0 * (1.0 - _at(val, jc) / base)
             out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
             out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
-        jl = np.argmax(np.where(on, day, -np.inf), axis=0)          # last on-treatment sample
+        jl = _first_extreme(np.where(on, day, -np.inf))          # last on-treatment sample
         has_on = on.any(axis=0)
         out["last_value"][idx] = np.where(has_on, _at(val, jl), np.nan)
         out["last_day"][idx] = np.where(has_on, _at(day, jl), np.nan)
@@ -811,7 +837,8 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
     at registry scale about a tenth of the patients are not scored.
     """
     unit = spec.unit
-    reason = np.full(status.size, _OK_REASON[method], dtype=object)
+    reason = np.empty(status.size, dtype=object)
+    reason.fill(_OK_REASON[method])       # (np.full makes a new str object per row)
     pw, win = s.pretreatment_window_days, s.window_days
     for st in np.unique(status[status != _OK]).tolist():
         rows = np.flatnonzero(status == st)
@@ -902,9 +929,9 @@ def _population_start(m: eng.Moments, fs: _FitSet) -> np.ndarray:
     ser = fs.series
     value = np.exp(ser.y)
     c0 = np.exp(fs.y0)
-    j1 = np.argmax(ser.t > 0, axis=0)
-    c1 = np.take_along_axis(value, j1[None, :], axis=0)[0]
-    t1 = np.take_along_axis(ser.t, j1[None, :], axis=0)[0]
+    j1 = _first_extreme(ser.t > 0)
+    c1 = _at(value, j1)
+    t1 = _at(ser.t, j1)
     floor = np.minimum(math.exp(m.mu_v), 0.7 * value.min(axis=0))
     amp = np.maximum(c0 - floor, 0.1 * c0)
     k = np.clip(np.log(amp / np.maximum(c1 - floor, 1e-3 * amp)) / t1, 1e-3, 1.0)

@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ca125`` console script.
 
     Run as the process itself (``argv`` None: the console script, ``python -m``), a command
-    whose parser sets ``exit_without_teardown`` (``ca125 kinetics``) ends the process as soon
+    whose parser sets ``exit_without_teardown`` (``ca125 kinetics``, ``ca125 gcig``) runs
+    with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
     as its output is written and flushed (:func:`_exit_now`).
     """
     process = argv is None
@@ -191,10 +192,34 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "command", None):
         parser.print_help()
         return EXIT_USAGE_ERROR
+    whole_process = process and getattr(args, "exit_without_teardown", False)
+    if whole_process:
+        _fewer_collections()
     code = _run(args)
-    if process and getattr(args, "exit_without_teardown", False):
+    if whole_process:
         _exit_now(code)
     return code
+
+
+#: Allocations between two collections of Python's youngest generation, and collections of
+#: a generation between two of the next (Python's defaults: 700, 10, 10).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
+def _fewer_collections() -> None:
+    """Collect reference cycles less often for the rest of the process (:data:`GC_THRESHOLDS`).
+
+    A registry-scale command's data are numpy and Arrow buffers, freed by reference
+    counting as soon as a chunk is done. Its imports (pandas, pyarrow, numba, statsmodels)
+    create millions of long-lived objects, and at Python's default thresholds they set off
+    full collections that walk all of them. On the 1M-patient ``ca125 kinetics``, four
+    such collections took 0.23-0.44 s, holding the interpreter lock that the reading,
+    fitting and writing threads share. With these thresholds the collector takes under
+    0.1 s, and the peak memory is the same (measured).
+    """
+    import gc
+
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _exit_now(code: int) -> None:
