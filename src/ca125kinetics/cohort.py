@@ -621,13 +621,18 @@ class ChunkWriter:
 
 _CSV_BLOCK_ROWS = 20_000
 _NEEDS_QUOTES = '[,"\n]'
+#: Tables of at least this many rows have their CSV rows assembled by the compiled kernel
+#: (:mod:`._csv_kernel`); smaller ones by the same source as plain Python, without importing
+#: numba (about 0.5 s a process, more the first time ever, when numba compiles the kernel).
+#: Plain Python assembles some 100,000 cells a second, compiled some 60 million.
+CSV_COMPILED_MIN_ROWS = 20_000
 
 
 def _csv_cells(values) -> "pyarrow.Array | None":
     """The CSV text of every cell of one column as ``DataFrame.to_csv`` writes it (a float
-    as ``repr``, NaN/None/NA empty, flags ``True``/``False``, text quoted only when it holds a
-    comma, a quote or a newline), as a pyarrow string array; None for a column of another
-    kind (the caller then lets pandas write the table)."""
+    as ``repr``, NaN/None/NA empty, flags ``True``/``False``), unquoted, as a pyarrow string
+    array (a missing cell may be null: it is written empty); None for a column of another
+    kind (the caller then lets pandas write the table). Text is quoted by :func:`_quoted`."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -635,9 +640,9 @@ def _csv_cells(values) -> "pyarrow.Array | None":
     if pd.api.types.is_bool_dtype(dtype):
         flags = pa.array(values.to_numpy(dtype=object, na_value=None) if dtype == "boolean" else values.to_numpy(),
                          type=pa.bool_())
-        return pc.fill_null(pc.if_else(flags, "True", "False"), "")
+        return pc.if_else(flags, "True", "False")
     if pd.api.types.is_integer_dtype(dtype):
-        return pc.fill_null(pc.cast(pa.array(values, from_pandas=True), pa.string()), "")
+        return pc.cast(pa.array(values, from_pandas=True), pa.string())
     if dtype == np.float64:
         x = values.to_numpy()
         text = pc.cast(pa.array(x, from_pandas=True), pa.string())
@@ -654,63 +659,127 @@ def _csv_cells(values) -> "pyarrow.Array | None":
             cells = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
             cells[other] = [repr(v) for v in x[other].tolist()]
             text = pa.array(cells, type=pa.string())
-        return pc.fill_null(text, "")
+        return text
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         try:
             if dtype == object:
-                text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-            else:       # pandas' own text column: its arrow data as they are
-                text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
+                return pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            text = pa.array(values.array, from_pandas=True)     # pandas' own text column: its arrow data
+            return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
             return None
-        needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
-        if pc.any(needs).as_py():       # quote only the cells that need it (copies only then)
-            quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
-            text = pc.if_else(needs, quoted, text)
-        return pc.fill_null(text, "") if text.null_count else text
     return None
 
 
-def _constant_cell(values: pd.Series):
-    """:func:`_csv_cells` of a column; a text column holding one value throughout (the model
-    and settings columns) as one pyarrow scalar, formatted once."""
-    if len(values) > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+def _quoted(text) -> tuple[np.ndarray, "pyarrow.Array | None"]:
+    """``(rows, cells)``: the rows of a text column whose cell holds a comma, a quote or a
+    newline, and those cells as ``to_csv`` writes them (in double quotes, a quote doubled)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    rows = np.flatnonzero(needs.fill_null(False).to_numpy(zero_copy_only=False))
+    if not rows.size:
+        return rows, None
+    text = text.take(pa.array(rows)).cast(pa.large_string())
+    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    return rows, pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+
+
+def _bounds(text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(data, starts, ends)``: a pyarrow string array's bytes and where each cell is in
+    them (``data[starts[i]:ends[i]]``; a missing cell is empty)."""
+    import pyarrow as pa
+
+    if text.type != pa.large_string():
+        text = text.cast(pa.large_string())
+    n = len(text)
+    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=n + 1, offset=text.offset * 8)
+    buffer = text.buffers()[2]
+    data = np.frombuffer(buffer, dtype=np.uint8)[offsets[0]:offsets[-1]] if buffer is not None \
+        else np.zeros(0, dtype=np.uint8)
+    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+    if text.null_count:
+        ends = np.where(text.is_valid().to_numpy(zero_copy_only=False), ends, starts)
+    return data, starts, ends
+
+
+def _column_bytes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(data, starts, ends)`` of the CSV cells of one column (:func:`_csv_cells`, text
+    quoted where needed); a text column holding one value throughout (the model and settings
+    columns) has that cell formatted and held once. None: a column of another kind."""
+    n = len(values)
+    if n > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         first = values.iloc[0]
         if isinstance(first, str) and bool((values == first).all()):
-            cell = _csv_cells(values.iloc[:1])
-            return None if cell is None else cell[0]
-    return _csv_cells(values)
+            data, s, e = _column_bytes(values.iloc[:1])
+            data = data[s[0]:e[0]]
+            return data, np.zeros(n, dtype=np.int64), np.full(n, len(data), dtype=np.int64)
+    cells = _csv_cells(values)
+    if cells is None:
+        return None
+    data, starts, ends = _bounds(cells)
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        rows, quoted = _quoted(cells)
+        if quoted is not None:      # those cells from the quoted text, after the column's own
+            extra, qs, qe = _bounds(quoted)
+            starts, ends = starts.copy(), ends.copy()
+            starts[rows], ends[rows] = qs + len(data), qe + len(data)
+            data = np.concatenate([data, extra])
+    return data, starts, ends
+
+
+def _csv_kernel(n_rows: int):
+    """The row assembly (:mod:`._csv_kernel`) for a table of ``n_rows`` rows: compiled from
+    :data:`CSV_COMPILED_MIN_ROWS` rows, or when this process has loaded it already."""
+    from . import _csv_kernel as plain
+
+    if n_rows >= CSV_COMPILED_MIN_ROWS or (n_rows > 1 and f"{plain.__name__}_compiled" in sys.modules):
+        from ._compiled_copy import compiled_copy
+
+        return compiled_copy(plain)
+    return plain
+
+
+def _csv_block(block: pd.DataFrame, kernel) -> bytes | np.ndarray:
+    """The CSV text of the rows of ``block`` (no header), as ``to_csv`` writes them."""
+    columns = [_column_bytes(block.iloc[:, j]) for j in range(block.shape[1])]
+    if any(c is None for c in columns):
+        return block.to_csv(index=False, header=False).encode("utf-8")
+    n = len(block)
+    starts = np.empty(n * len(columns), dtype=np.int64)
+    ends = np.empty_like(starts)
+    base = 0
+    for j, (data, s, e) in enumerate(columns):      # cell j of row i at j * n + i, in one buffer
+        starts[j * n:(j + 1) * n], ends[j * n:(j + 1) * n] = s + base, e + base
+        base += len(data)
+    data = np.concatenate([c[0] for c in columns])
+    size = int((ends - starts).sum()) + len(starts)       # the cells and a separator after each
+    if kernel.__name__.endswith("_compiled"):
+        out = np.empty(size, dtype=np.uint8)
+        written = kernel.join_rows(data, starts, ends, n, out)
+    else:
+        out = bytearray(size)
+        written = kernel.join_rows(memoryview(data), starts.tolist(), ends.tolist(), n, out)
+    if written != size:     # a bug, never the data: the kernel writes what it was sized for
+        raise RuntimeError(f"CSV rows of {size} bytes came out as {written}")
+    return out
 
 
 def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
     """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
-    writes (same numbers, empty cells, flags and quoting), built column by column with
-    pyarrow in blocks of rows rather than cell by cell. A column of a kind not covered
-    (``_csv_cells``) has the whole table written by pandas."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
+    writes (same numbers, empty cells, flags and quoting). Each block of rows has its cells
+    formatted column by column with pyarrow, then its rows assembled from the cells' bytes
+    (:mod:`._csv_kernel`) rather than cell by cell in Python. A column of a kind not covered
+    (``_csv_cells``) has the block written by pandas."""
     if frame.shape[1] == 0 or not all(isinstance(c, str) for c in frame.columns):
         out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
         return
+    kernel = _csv_kernel(len(frame))
     if header:
-        out.write((",".join(_csv_cells(pd.Series(list(frame.columns), dtype=object)).to_pylist()) + "\n")
-                  .encode("utf-8"))
+        out.write(_csv_block(pd.DataFrame([list(frame.columns)], dtype=object), kernel))
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
-        block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
-        cells = [_constant_cell(block.iloc[:, j]) for j in range(block.shape[1])]
-        if any(c is None for c in cells):
-            out.write(block.to_csv(index=False, header=False).encode("utf-8"))
-            continue
-        cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
-        empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
-        cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
-        rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
-        rows = pa.array(rows) if not isinstance(rows, pa.Array) else rows
-        rows = rows.cast(pa.large_string())
-        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
-        out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
+        out.write(_csv_block(frame.iloc[start:start + _CSV_BLOCK_ROWS], kernel))
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
