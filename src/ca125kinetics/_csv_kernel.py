@@ -1,21 +1,26 @@
 """CSV rows assembled from the bytes of their cells: one kernel, plain or compiled (private).
 
-:func:`ca125kinetics.cohort.write_csv` formats every cell of a block of rows with pyarrow
-(numbers, flags, quoting), then :func:`join_rows` copies the cells, row by row, into one
-output buffer with the separators. A score table's rows are some 2.9 kB, most of it the
-model's settings and rules, the same text on every row: the cells are copied from where
-they are (a constant cell's bytes are held once), and the copy is one ``memcpy`` a cell.
+:func:`ca125kinetics.cohort.write_csv` formats the cells of a block of rows with pyarrow
+(numbers, flags; text as it is), then :func:`join_rows` writes the rows into one output
+buffer: the cells with their separators, a text cell quoted as ``DataFrame.to_csv`` quotes
+it (in double quotes, a quote doubled, when it holds a comma, a quote or a newline). A score
+table's rows are some 2.9 kB, most of it the model's settings and rules, the same text on
+every row: the cells are copied from where they are (a constant cell's bytes are held once).
 
 One source, two executions (as :mod:`ca125kinetics._gcig_kernel`)
 -----------------------------------------------------------------
-Imported normally, ``_jit`` is the identity and :func:`_copy` a slice assignment: the
-kernel is plain Python, for small tables (no numba import). Loaded a second time as
-``ca125kinetics._csv_kernel_compiled`` (:func:`ca125kinetics._compiled_copy.compiled_copy`), ``_jit``
-is ``numba.njit(cache=True)`` and :func:`_copy` a numba intrinsic emitting ``memcpy``
-(numba compiles a slice assignment to a loop over the bytes, 3-4 times slower).
+:func:`join_rows` states the layout and the quoting rule once. Imported normally, ``_jit``
+is the identity and the three byte primitives (:func:`_copy`, :func:`_special`,
+:func:`_copy_quoted`) use Python's bytes operations: the kernel is plain Python, for small
+tables (no numba import). Loaded a second time as ``ca125kinetics._csv_kernel_compiled``
+(:func:`ca125kinetics._compiled_copy.compiled_copy`), ``_jit`` is ``numba.njit(cache=True)``
+and the primitives are loops over the bytes, :func:`_copy` a numba intrinsic emitting
+``memcpy`` (numba compiles a slice assignment to a loop over the bytes, 3-4 times slower).
 """
 
 from __future__ import annotations
+
+COMMA, QUOTE, NEWLINE = 44, 34, 10
 
 if __name__.endswith("_compiled"):   # the compiled load (module docstring)
     from numba import njit, types
@@ -27,7 +32,7 @@ if __name__.endswith("_compiled"):   # the compiled load (module docstring)
     @intrinsic
     def _copy(typingctx, dst, at, src, start, n):
         """``dst[at:at + n] = src[start:start + n]`` (uint8 arrays) as one ``memcpy``, without
-        bounds checks: the caller sizes ``dst`` from the same bounds (:func:`join_rows`)."""
+        bounds checks: the caller sizes ``dst`` for the bounds it gives (:func:`join_rows`)."""
         sig = types.void(dst, types.intp, src, types.intp, types.intp)
 
         def codegen(context, builder, signature, args):
@@ -37,7 +42,36 @@ if __name__.endswith("_compiled"):   # the compiled load (module docstring)
             return context.get_dummy_value()
 
         return sig, codegen
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _special(src, start, end):
+        """True when ``src[start:end]`` holds a comma, a quote or a newline."""
+        for k in range(start, end):
+            b = src[k]
+            if b == COMMA or b == QUOTE or b == NEWLINE:
+                return True
+        return False
+
+    @njit(cache=True, nogil=True, inline="always")
+    def _copy_quoted(dst, at, src, start, end):
+        """``src[start:end]`` written at ``dst[at]`` in double quotes, a quote doubled; returns
+        the position after it."""
+        dst[at] = QUOTE
+        at += 1
+        for k in range(start, end):
+            b = src[k]
+            dst[at] = b
+            at += 1
+            if b == QUOTE:
+                dst[at] = QUOTE
+                at += 1
+        dst[at] = QUOTE
+        return at + 1
 else:
+    import re
+
+    _SPECIAL = re.compile(b'[,"\n]')
+
     def _jit(func):
         return func
 
@@ -45,27 +79,41 @@ else:
         """``dst[at:at + n] = src[start:start + n]``."""
         dst[at:at + n] = src[start:start + n]
 
+    def _special(src, start, end):
+        """True when ``src[start:end]`` holds a comma, a quote or a newline."""
+        return _SPECIAL.search(src, start, end) is not None
 
-COMMA, NEWLINE = 44, 10
+    def _copy_quoted(dst, at, src, start, end):
+        """``src[start:end]`` written at ``dst[at]`` in double quotes, a quote doubled; returns
+        the position after it."""
+        cell = b'"' + bytes(src[start:end]).replace(b'"', b'""') + b'"'
+        dst[at:at + len(cell)] = cell
+        return at + len(cell)
 
 
 @_jit
-def join_rows(data, starts, ends, n_rows, out):
+def join_rows(data, starts, ends, text, n_rows, out):
     """Write ``n_rows`` CSV rows into ``out``; return the number of bytes written.
 
     Cell ``j`` of row ``i`` is ``data[starts[k]:ends[k]]`` with ``k = j * n_rows + i``
-    (column-major); cells are separated by ``,`` and every row ends with ``\\n``. ``out``
-    holds exactly ``sum(ends - starts) + len(starts)`` bytes (the caller sizes it so).
+    (column-major); a cell of a column with ``text[j]`` true is quoted when it holds a comma,
+    a quote or a newline. Cells are separated by ``,`` and every row ends with ``\\n``.
+    ``out`` must hold ``sum(ends - starts) + len(starts)`` bytes, plus ``2 + length`` for
+    every cell of a text column (its quotes, and a second quote for each of its bytes at
+    most).
     """
-    n_cols = len(starts) // n_rows
+    n_cols = len(text)
     p = 0
     for i in range(n_rows):
         for j in range(n_cols):
             k = j * n_rows + i
             s = starts[k]
-            n = ends[k] - s
-            _copy(out, p, data, s, n)
-            p += n
+            e = ends[k]
+            if text[j] and _special(data, s, e):
+                p = _copy_quoted(out, p, data, s, e)
+            else:
+                _copy(out, p, data, s, e - s)
+                p += e - s
             out[p] = COMMA if j < n_cols - 1 else NEWLINE
             p += 1
     return p

@@ -587,6 +587,7 @@ class ChunkWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
         self._schema = None
+        self._scratch = _Scratch()
 
     def __enter__(self):
         return self
@@ -594,7 +595,7 @@ class ChunkWriter:
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
             with open(self.path, "wb" if self._writer is None else "ab") as out:
-                write_csv(frame, out, header=self._writer is None)
+                write_csv(frame, out, header=self._writer is None, scratch=self._scratch)
             self._writer = True
         else:
             import pyarrow as pa
@@ -620,11 +621,13 @@ class ChunkWriter:
 
 
 _CSV_BLOCK_ROWS = 20_000
-_NEEDS_QUOTES = '[,"\n]'
-#: Tables of at least this many rows have their CSV rows assembled by the compiled kernel
+#: Tables of at least this many rows have their CSV rows written by the compiled kernel
 #: (:mod:`._csv_kernel`); smaller ones by the same source as plain Python, without importing
-#: numba (about 0.5 s a process, more the first time ever, when numba compiles the kernel).
-#: Plain Python assembles some 100,000 cells a second, compiled some 60 million.
+#: numba. Measured on score tables (53 columns, 2.9 kB a row): plain Python ~40 us a row,
+#: compiled ~13 us (pyarrow formatting the cells included) after ~0.6 s a process to import
+#: numba and load the kernel from its on-disk cache (the first run ever compiles it, a few
+#: seconds): the two break even near 20,000 rows. A process that has loaded the kernel uses
+#: it for any table.
 CSV_COMPILED_MIN_ROWS = 20_000
 
 
@@ -632,7 +635,8 @@ def _csv_cells(values) -> "pyarrow.Array | None":
     """The CSV text of every cell of one column as ``DataFrame.to_csv`` writes it (a float
     as ``repr``, NaN/None/NA empty, flags ``True``/``False``), unquoted, as a pyarrow string
     array (a missing cell may be null: it is written empty); None for a column of another
-    kind (the caller then lets pandas write the table). Text is quoted by :func:`_quoted`."""
+    kind (the caller then lets pandas write the table). The row kernel quotes text
+    (:mod:`._csv_kernel`)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -671,21 +675,6 @@ def _csv_cells(values) -> "pyarrow.Array | None":
     return None
 
 
-def _quoted(text) -> tuple[np.ndarray, "pyarrow.Array | None"]:
-    """``(rows, cells)``: the rows of a text column whose cell holds a comma, a quote or a
-    newline, and those cells as ``to_csv`` writes them (in double quotes, a quote doubled)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
-    rows = np.flatnonzero(needs.fill_null(False).to_numpy(zero_copy_only=False))
-    if not rows.size:
-        return rows, None
-    text = text.take(pa.array(rows)).cast(pa.large_string())
-    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-    return rows, pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
-
-
 def _bounds(text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(data, starts, ends)``: a pyarrow string array's bytes and where each cell is in
     them (``data[starts[i]:ends[i]]``; a missing cell is empty)."""
@@ -704,29 +693,28 @@ def _bounds(text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return data, starts, ends
 
 
-def _column_bytes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """``(data, starts, ends)`` of the CSV cells of one column (:func:`_csv_cells`, text
-    quoted where needed); a text column holding one value throughout (the model and settings
-    columns) has that cell formatted and held once. None: a column of another kind."""
+def _column_bytes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
+    """``(data, starts, ends, text)`` of the CSV cells of one column (:func:`_csv_cells`):
+    their bytes, where each cell is in them, and whether they are text (quoted where needed
+    by the kernel). A text column holding one value throughout (the model and settings
+    columns) has that cell formatted and quoted once and held once. None: a column of
+    another kind."""
+    from . import _csv_kernel as plain
+
     n = len(values)
-    if n > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
+    is_text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
+    if n > 1 and is_text:
         first = values.iloc[0]
         if isinstance(first, str) and bool((values == first).all()):
-            data, s, e = _column_bytes(values.iloc[:1])
-            data = data[s[0]:e[0]]
-            return data, np.zeros(n, dtype=np.int64), np.full(n, len(data), dtype=np.int64)
+            data, s, e, _ = _column_bytes(values.iloc[:1])
+            cell = bytearray(2 * len(data) + 3)
+            size = plain.join_rows(memoryview(data), [0], [int(e[0] - s[0])], [True], 1, cell) - 1
+            return (np.frombuffer(bytes(cell[:size]), dtype=np.uint8), np.zeros(n, dtype=np.int64),
+                    np.full(n, size, dtype=np.int64), False)
     cells = _csv_cells(values)
     if cells is None:
         return None
-    data, starts, ends = _bounds(cells)
-    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
-        rows, quoted = _quoted(cells)
-        if quoted is not None:      # those cells from the quoted text, after the column's own
-            extra, qs, qe = _bounds(quoted)
-            starts, ends = starts.copy(), ends.copy()
-            starts[rows], ends[rows] = qs + len(data), qe + len(data)
-            data = np.concatenate([data, extra])
-    return data, starts, ends
+    return (*_bounds(cells), is_text)
 
 
 def _csv_kernel(n_rows: int):
@@ -741,45 +729,62 @@ def _csv_kernel(n_rows: int):
     return plain
 
 
-def _csv_block(block: pd.DataFrame, kernel) -> bytes | np.ndarray:
-    """The CSV text of the rows of ``block`` (no header), as ``to_csv`` writes them."""
+class _Scratch:
+    """Buffers reused from block to block (a fresh 60 MB buffer a block costs the operating
+    system's page faults as much as filling it)."""
+
+    def __init__(self):
+        self.arrays = {}
+
+    def get(self, name: str, size: int) -> np.ndarray:
+        held = self.arrays.get(name)
+        if held is None or len(held) < size:
+            held = self.arrays[name] = np.empty(max(size, int(1.25 * len(held)) if held is not None else size),
+                                                dtype=np.uint8)
+        return held[:size]
+
+
+def _csv_block(block: pd.DataFrame, kernel, scratch: _Scratch) -> bytes | memoryview:
+    """The CSV text of the rows of ``block`` (no header), as ``to_csv`` writes them (a view
+    of ``scratch``, valid until the next block)."""
     columns = [_column_bytes(block.iloc[:, j]) for j in range(block.shape[1])]
     if any(c is None for c in columns):
         return block.to_csv(index=False, header=False).encode("utf-8")
     n = len(block)
     starts = np.empty(n * len(columns), dtype=np.int64)
     ends = np.empty_like(starts)
-    base = 0
-    for j, (data, s, e) in enumerate(columns):      # cell j of row i at j * n + i, in one buffer
+    base, size = 0, n * len(columns)       # a separator after each cell
+    for j, (data, s, e, text) in enumerate(columns):     # cell j of row i at j * n + i, in one buffer
         starts[j * n:(j + 1) * n], ends[j * n:(j + 1) * n] = s + base, e + base
         base += len(data)
-    data = np.concatenate([c[0] for c in columns])
-    size = int((ends - starts).sum()) + len(starts)       # the cells and a separator after each
+        length = int((e - s).sum())
+        size += 2 * length + 2 * n if text else length     # room for quoting (join_rows)
+    data = np.concatenate([c[0] for c in columns], out=scratch.get("data", base))
+    text = np.array([c[3] for c in columns], dtype=np.bool_)
     if kernel.__name__.endswith("_compiled"):
-        out = np.empty(size, dtype=np.uint8)
-        written = kernel.join_rows(data, starts, ends, n, out)
+        out = scratch.get("out", size)
+        written = kernel.join_rows(data, starts, ends, text, n, out)
     else:
         out = bytearray(size)
-        written = kernel.join_rows(memoryview(data), starts.tolist(), ends.tolist(), n, out)
-    if written != size:     # a bug, never the data: the kernel writes what it was sized for
-        raise RuntimeError(f"CSV rows of {size} bytes came out as {written}")
-    return out
+        written = kernel.join_rows(memoryview(data), starts.tolist(), ends.tolist(), text.tolist(), n, out)
+    return memoryview(out)[:written]
 
 
-def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
+def write_csv(frame: pd.DataFrame, out, *, header: bool = True, scratch: _Scratch | None = None) -> None:
     """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
     writes (same numbers, empty cells, flags and quoting). Each block of rows has its cells
-    formatted column by column with pyarrow, then its rows assembled from the cells' bytes
-    (:mod:`._csv_kernel`) rather than cell by cell in Python. A column of a kind not covered
-    (``_csv_cells``) has the block written by pandas."""
+    formatted column by column with pyarrow, then its rows written from the cells' bytes by
+    one kernel (:mod:`._csv_kernel`) rather than cell by cell in Python. A column of a kind
+    not covered (``_csv_cells``) has the block written by pandas. ``scratch``: buffers kept
+    from an earlier call (a :class:`ChunkWriter`'s)."""
     if frame.shape[1] == 0 or not all(isinstance(c, str) for c in frame.columns):
         out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
         return
-    kernel = _csv_kernel(len(frame))
+    kernel, scratch = _csv_kernel(len(frame)), scratch or _Scratch()
     if header:
-        out.write(_csv_block(pd.DataFrame([list(frame.columns)], dtype=object), kernel))
+        out.write(_csv_block(pd.DataFrame([list(frame.columns)], dtype=object), kernel, scratch))
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
-        out.write(_csv_block(frame.iloc[start:start + _CSV_BLOCK_ROWS], kernel))
+        out.write(_csv_block(frame.iloc[start:start + _CSV_BLOCK_ROWS], kernel, scratch))
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
