@@ -10,7 +10,7 @@ every row: the cells are copied from where they are (a constant cell's bytes are
 One source, two executions (as :mod:`ca125kinetics._gcig_kernel`)
 -----------------------------------------------------------------
 :func:`join_rows` states the layout and the quoting rule once. Imported normally, ``_jit``
-is the identity and the three byte primitives (:func:`_copy`, :func:`_special`,
+is the identity and the three byte primitives (:func:`_copy`, :func:`_scan`,
 :func:`_copy_quoted`) use Python's bytes operations: the kernel is plain Python, for small
 tables (no numba import). Loaded a second time as ``ca125kinetics._csv_kernel_compiled``
 (:func:`ca125kinetics._compiled_copy.compiled_copy`), ``_jit`` is ``numba.njit(cache=True)``
@@ -44,13 +44,16 @@ if __name__.endswith("_compiled"):   # the compiled load (module docstring)
         return sig, codegen
 
     @njit(cache=True, nogil=True, inline="always")
-    def _special(src, start, end):
-        """True when ``src[start:end]`` holds a comma, a quote or a newline."""
+    def _scan(src, start, end):
+        """0: ``src[start:end]`` holds no comma, quote or newline; 1: it holds a comma or a
+        newline but no quote; 2: it holds a quote. (No early exit: the loop is vectorised.)"""
+        special = 0
+        quote = 0
         for k in range(start, end):
             b = src[k]
-            if b == COMMA or b == QUOTE or b == NEWLINE:
-                return True
-        return False
+            special |= (b == COMMA) | (b == NEWLINE)
+            quote |= b == QUOTE
+        return 2 if quote else (1 if special else 0)
 
     @njit(cache=True, nogil=True, inline="always")
     def _copy_quoted(dst, at, src, start, end):
@@ -79,9 +82,12 @@ else:
         """``dst[at:at + n] = src[start:start + n]``."""
         dst[at:at + n] = src[start:start + n]
 
-    def _special(src, start, end):
-        """True when ``src[start:end]`` holds a comma, a quote or a newline."""
-        return _SPECIAL.search(src, start, end) is not None
+    def _scan(src, start, end):
+        """0: ``src[start:end]`` holds no comma, quote or newline; 1: it holds a comma or a
+        newline but no quote; 2: it holds a quote."""
+        if _SPECIAL.search(src, start, end) is None:
+            return 0
+        return 2 if src[start:end].tobytes().find(b'"') >= 0 else 1
 
     def _copy_quoted(dst, at, src, start, end):
         """``src[start:end]`` written at ``dst[at]`` in double quotes, a quote doubled; returns
@@ -109,11 +115,18 @@ def join_rows(data, starts, ends, text, n_rows, out):
             k = j * n_rows + i
             s = starts[k]
             e = ends[k]
-            if text[j] and _special(data, s, e):
+            kind = _scan(data, s, e) if text[j] else 0
+            if kind == 2:       # quotes to double: byte by byte
                 p = _copy_quoted(out, p, data, s, e)
-            else:
+            else:               # as it is, in quotes when it holds a comma or a newline
+                if kind == 1:
+                    out[p] = QUOTE
+                    p += 1
                 _copy(out, p, data, s, e - s)
                 p += e - s
+                if kind == 1:
+                    out[p] = QUOTE
+                    p += 1
             out[p] = COMMA if j < n_cols - 1 else NEWLINE
             p += 1
     return p
