@@ -52,7 +52,7 @@ def percentile_interval(draws: np.ndarray, level: float, transform=None) -> tupl
     (``a + (b - a) g``, or ``b - (b - a)(1 - g)`` when ``g = h - floor(h) >= 0.5``); a row
     holding NaN gives NaN.
 
-    Only those order statistics are found (``numpy.partition``), and ``transform`` (a
+    Only those order statistics are read (each row sorted), and ``transform`` (a
     non-decreasing elementwise function, e.g. the members' logistic link and
     recalibration; None: the identity) is applied to them only: the k-th smallest of
     ``f(x)`` is ``f`` of the k-th smallest of ``x`` for any non-decreasing ``f``, so the
@@ -68,7 +68,7 @@ def percentile_interval(draws: np.ndarray, level: float, transform=None) -> tupl
     previous = np.clip(np.floor(virtual), 0, m - 1).astype(np.intp)    # beyond the ends: the end
     following = np.where((virtual < 0) | (virtual >= m - 1), previous, previous + 1)
     wanted = np.unique(np.concatenate([previous, following, [m - 1]]))
-    part = np.partition(draws, wanted, axis=1)
+    part = np.sort(draws, axis=1)     # numpy's vectorised sort: faster than partitioning at 4 places
     having_nan = np.isnan(part[:, m - 1])      # NaN sorts last
     order = np.ascontiguousarray(part[:, wanted])
     if transform is not None:
