@@ -657,7 +657,12 @@ def _csv_cells(values) -> "pyarrow.Array | None":
             plain = ((size >= 1e-4) & (size < 1e16)) | (x == 0)
         plain &= ~np.asarray(pc.fill_null(pc.match_substring(text, "e"), True))
         whole = plain & ~np.asarray(pc.fill_null(pc.match_substring(text, "."), True))
-        text = pc.if_else(pa.array(whole), pc.binary_join_element_wise(text, ".0", ""), text)
+        n_whole = int(whole.sum())
+        if n_whole == len(x):
+            text = pc.binary_join_element_wise(text, ".0", "")
+        elif n_whole:       # ".0" joined to those cells only
+            mask = pa.array(whole)
+            text = pc.replace_with_mask(text, mask, pc.binary_join_element_wise(text.filter(mask), ".0", ""))
         other = np.flatnonzero(~plain & ~np.isnan(x))
         if other.size:
             cells = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
