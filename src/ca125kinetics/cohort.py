@@ -623,12 +623,12 @@ class ChunkWriter:
 _CSV_BLOCK_ROWS = 20_000
 #: Tables of at least this many rows have their CSV rows written by the compiled kernel
 #: (:mod:`._csv_kernel`); smaller ones by the same source as plain Python, without importing
-#: numba. Measured on score tables (53 columns, 2.9 kB a row): plain Python ~40 us a row,
-#: compiled ~13 us (pyarrow formatting the cells included) after ~0.6 s a process to import
-#: numba and load the kernel from its on-disk cache (the first run ever compiles it, a few
-#: seconds): the two break even near 20,000 rows. A process that has loaded the kernel uses
-#: it for any table.
-CSV_COMPILED_MIN_ROWS = 20_000
+#: numba. Measured on score tables (53 columns, 2.9 kB a row; pyarrow formatting the cells
+#: included): plain Python ~35 us a row, compiled ~4 us after ~0.4 s a process to import numba
+#: and load the kernel from its on-disk cache (the first run ever compiles it, a few seconds):
+#: the two break even near 12,000 rows (~0.45 s either way). A process that has loaded the
+#: kernel uses it for any table.
+CSV_COMPILED_MIN_ROWS = 12_000
 
 
 def _csv_cells(values) -> "pyarrow.Array | None":
