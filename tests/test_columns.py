@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, strategies as st
 
-from ca125kinetics._columns import coded_text, constant_text
+from ca125kinetics._columns import coded_text, constant_text, object_text
 
 TEXT = st.text(max_size=40)
 
@@ -32,3 +32,15 @@ def test_coded_text_is_the_indexed_object_array_column(labels, data):
 def test_the_columns_have_the_text_dtype_of_pandas():
     assert pd.Series(constant_text("ok", 3)).dtype == pd.Series(["ok"]).dtype
     assert pd.Series(coded_text(["a", "b"], np.array([1, 0]))).dtype == pd.Series(["ok"]).dtype
+
+
+@given(st.lists(st.one_of(TEXT, st.none(), st.just(np.nan), st.integers(0, 3), st.just(1.5)), max_size=30))
+def test_object_text_is_the_column_pandas_makes_of_the_object_array(cells):
+    """Strings with None/NaN missing become the same ``str`` column pandas makes (converted by
+    pyarrow); an array not all text (numbers among them, or nothing but missing values) is
+    left for pandas to make what it makes of it."""
+    values = np.empty(len(cells), dtype=object)
+    values[:] = cells
+    expected = pd.DataFrame({"c": values.copy()})["c"]
+    got = pd.DataFrame({"c": object_text(values)})["c"]
+    pd.testing.assert_series_equal(got, expected)

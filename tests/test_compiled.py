@@ -12,9 +12,13 @@ import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
 from threadpoolctl import threadpool_limits
 
-from ca125kinetics._compiled import compile_head
+from ca125kinetics._compiled import compile_head, percentile_interval
+from ca125kinetics._logistic import expit, logit
 from ca125kinetics.bundle import ModelBundle
 from ca125kinetics.features import build_patient_frame
 from ca125kinetics.models import RecalibratedClassifier, frozen_classifier, frozen_head, make_pipeline
@@ -85,6 +89,46 @@ def test_design_members_give_the_percentile_interval_of_their_predictions(data, 
         assert bundle.compiled().member_matrix is not None
     else:                            # all trees: one walk through the stacked forest
         assert bundle.compiled().member_forest is not None
+
+
+def _recalibrated(slope):
+    return lambda z: expit(0.07 + slope * logit(expit(z)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(arrays(np.float64, st.tuples(st.integers(1, 12), st.integers(1, 45)),
+              elements=st.one_of(st.floats(-40, 40), st.sampled_from([0.0, 1.0, -3.0, np.nan]))),
+       st.one_of(st.sampled_from([0.95, 0.8, 0.5]), st.floats(0.0, 1.0)),
+       st.sampled_from([0.0, 0.9, 1.0, 2.5]))
+def test_percentile_interval_is_numpy_quantile_of_the_transformed_draws(z, level, slope):
+    """Bit for bit ``numpy.quantile`` of every transformed draw (ties, NaN rows, any number of
+    members), with the non-decreasing link applied only to the order statistics it needs."""
+    link = _recalibrated(slope)
+    expected = np.quantile(link(z), [(1 - level) / 2, (1 + level) / 2], axis=1)
+    for got in (percentile_interval(z, level, link), percentile_interval(link(z), level)):
+        for g, e in zip(got, expected):     # bit for bit (the sign of a zero, NaN where NaN)
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(e))
+            np.testing.assert_array_equal(g[~np.isnan(g)].view(np.int64), e[~np.isnan(e)].view(np.int64))
+
+
+def test_a_decreasing_recalibration_transforms_every_draw(data):
+    """A negative recalibration slope reverses the order: the head then takes the quantiles
+    of the probabilities themselves (not of the linear predictors)."""
+    frame, y = data
+    pipeline = _fit("logistic_main", frame, y, recalibrate=True)
+    design = pipeline[1:-1].transform(pipeline[0].transform(frame))
+    rng = np.random.default_rng(3)
+    members = [frozen_classifier(pipeline).fit(design[i], y[i])
+               for i in (rng.integers(0, len(y), len(y)) for _ in range(7))]
+    for m in members:
+        m.slope = -abs(m.slope)
+    interval = {"method": "bootstrap_percentile", "level": 0.8, "members_input": "design", "members": members}
+    bundle = ModelBundle(pipeline=pipeline, name="t", version="1", model_family="logistic_main", interval=interval)
+    out = bundle.predict_proba(frame)
+    draws = np.vstack([m.predict_proba(design)[:, 1] for m in members])
+    assert bundle.compiled().member_matrix is not None and not bundle.compiled().members[0].increasing()
+    np.testing.assert_allclose(out["p_low"], np.quantile(draws, 0.1, axis=0), rtol=0, atol=TOL)
+    np.testing.assert_allclose(out["p_high"], np.quantile(draws, 0.9, axis=0), rtol=0, atol=TOL)
 
 
 def test_format_1_members_still_score(data):

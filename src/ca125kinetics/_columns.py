@@ -50,3 +50,16 @@ def coded_text(labels, codes: np.ndarray):
 
     return pd.array(pa.array(list(labels), pa.large_string()).take(pa.array(np.asarray(codes, dtype=np.int64))),
                     dtype=dtype)
+
+
+def object_text(values: np.ndarray):
+    """The column pandas makes of an object array of strings (None or NaN missing), converted
+    by pyarrow in C rather than by pandas' check of every string (the same ``str`` column);
+    ``values`` as they are when they are not all text (or pandas stores text as objects)."""
+    dtype = _text_dtype()
+    if dtype == object or getattr(dtype, "storage", None) != "pyarrow" \
+            or pd.api.types.infer_dtype(values, skipna=True) != "string":
+        return values
+    import pyarrow as pa
+
+    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)

@@ -41,11 +41,47 @@ from ._logistic import expit, logit
 __all__ = ["CompiledHead", "compile_head", "percentile_interval"]
 
 
-def percentile_interval(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+def percentile_interval(draws: np.ndarray, level: float, transform=None) -> tuple[np.ndarray, np.ndarray]:
     """``(low, high)``: the ``(1 - level) / 2`` and ``(1 + level) / 2`` quantiles (linear
-    interpolation) of each row of ``draws`` (patients x interval members)."""
-    low, high = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2], axis=1)
-    return low, high
+    interpolation) of each row of ``transform(draws)`` (patients x interval members).
+
+    The numbers of ``numpy.quantile(transform(draws), q, axis=1)`` (method ``"linear"``,
+    Hyndman & Fan type 7): with ``M`` members the quantile ``q`` lies at the virtual index
+    ``h = (M - 1) q`` of the sorted row, between the order statistics ``x[floor(h)]`` and
+    ``x[floor(h) + 1]``, and is their linear interpolation written as numpy writes it
+    (``a + (b - a) g``, or ``b - (b - a)(1 - g)`` when ``g = h - floor(h) >= 0.5``); a row
+    holding NaN gives NaN.
+
+    Only those order statistics are read (each row sorted), and ``transform`` (a
+    non-decreasing elementwise function, e.g. the members' logistic link and
+    recalibration; None: the identity) is applied to them only: the k-th smallest of
+    ``f(x)`` is ``f`` of the k-th smallest of ``x`` for any non-decreasing ``f``, so the
+    numbers are those of transforming every draw first, at a few values a patient.
+    """
+    draws = np.asarray(draws, dtype=float)
+    n, m = draws.shape
+    if n == 0 or m == 0:
+        nan = np.full(n, np.nan)
+        return nan, nan.copy()
+    virtual = (m - 1) * np.array([(1 - level) / 2, (1 + level) / 2])
+    gamma = virtual - np.floor(virtual)
+    previous = np.clip(np.floor(virtual), 0, m - 1).astype(np.intp)    # beyond the ends: the end
+    following = np.where((virtual < 0) | (virtual >= m - 1), previous, previous + 1)
+    wanted = np.unique(np.concatenate([previous, following, [m - 1]]))
+    part = np.sort(draws, axis=1)     # numpy's vectorised sort: faster than partitioning at 4 places
+    having_nan = np.isnan(part[:, m - 1])      # NaN sorts last
+    order = np.ascontiguousarray(part[:, wanted])
+    if transform is not None:
+        order = np.asarray(transform(order), dtype=float)
+    column = {k: j for j, k in enumerate(wanted.tolist())}
+    out = []
+    for q in range(2):
+        a, b = order[:, column[int(previous[q])]], order[:, column[int(following[q])]]
+        diff = b - a
+        value = b - diff * (1 - gamma[q]) if gamma[q] >= 0.5 else a + diff * gamma[q]
+        value[having_nan] = np.nan
+        out.append(value)
+    return out[0], out[1]
 
 
 def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -324,6 +360,10 @@ class _Classifier:
             return expit(self.forest.raw(x)[:, 0])
         return np.asarray(self.inner.predict_proba(x), dtype=float)[:, 1]
 
+    def increasing(self) -> bool:
+        """True when :meth:`recalibrate` is non-decreasing (none, or a slope >= 0)."""
+        return self.recal is None or self.recal[1] >= 0
+
     def recalibrate(self, p: np.ndarray) -> np.ndarray:
         if self.recal is None:
             return p
@@ -407,12 +447,15 @@ class CompiledHead:
         """``(p, p_low, p_high)``, each of length ``n`` (NaN interval without members)."""
         x = self.design(columns, n)
         p = self.classifier(x)
-        draws = None
-        if self.member_matrix is not None:
-            w, b = self.member_matrix
-            draws = self.members[0].recalibrate(expit(_dot(x, w) + b))
-        elif self.member_forest is not None:
-            draws = self.members[0].recalibrate(expit(self.member_forest.raw(x)))
+        draws, link = None, None
+        if self.member_matrix is not None or self.member_forest is not None:
+            # the members' linear predictors; their probabilities (a non-decreasing map of
+            # them when the recalibration slope is >= 0) only at the order statistics needed
+            w, b = self.member_matrix or (None, None)
+            draws = _dot(x, w) + b if w is not None else self.member_forest.raw(x)
+            link = lambda z: self.members[0].recalibrate(expit(z))   # noqa: E731
+            if not self.members[0].increasing():
+                draws, link = link(draws), None
         elif self.members:
             draws = np.column_stack([m(x) for m in self.members])
         elif self.member_heads:
@@ -420,7 +463,7 @@ class CompiledHead:
         if draws is None or n == 0:
             nan = np.full(n, np.nan)
             return p, nan, nan.copy()
-        low, high = percentile_interval(draws, self.level)
+        low, high = percentile_interval(draws, self.level, link)
         return p, low, high
 
 

@@ -48,9 +48,9 @@ def _category_values(values: np.ndarray) -> np.ndarray:
     if len(values) <= 64:      # a few patients: directly
         return np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values], dtype=object)
     missing = pd.isna(values)
-    distinct, codes = np.unique(np.where(missing, "", values).astype(str), return_inverse=True)
+    codes, distinct = pd.factorize(np.where(missing, "", values).astype(str))    # hashed, not sorted
     text = np.array(["missing" if v.strip() == "" else v for v in distinct.tolist()], dtype=object)
-    return np.where(missing, "missing", text[codes.reshape(-1)]).astype(object)
+    return np.where(missing, "missing", text[codes]).astype(object)
 
 
 def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:

@@ -235,13 +235,26 @@ def _column(values, name: str) -> np.ndarray:
     return out
 
 
+#: Text columns of the model that scored the rows: one value in every row of an engine's
+#: table (``engine._score_columns`` fills them with ``numpy.full``).
+_MODEL_TEXT = ("model_name", "model_version", "model_family", "settings_json")
+
+
 def _frame(columns: dict) -> pd.DataFrame:
     """The score frame of the engine's columns: fixed dtypes whatever the mix of patients
     (float64; nullable ``Int64`` and ``boolean``; ``trained_on_synthetic`` bool; text object)."""
+    from .._columns import constant_text, object_text
+
     out = {}
     for name in SCORE_COLUMNS:
         v = columns[name]
         kind = _KIND.get(name)
+        if name in _MODEL_TEXT and len(v) and isinstance(v[0], str):
+            out[name] = constant_text(v[0], len(v))     # one model: one value in every row
+            continue
+        if kind is None and name != "patient_id" and isinstance(v, np.ndarray) and v.dtype == object:
+            out[name] = object_text(v)    # text converted by pyarrow, not string by string
+            continue
         if kind is None or kind == "float":
             out[name] = v
             continue
