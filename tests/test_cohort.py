@@ -399,12 +399,11 @@ _float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(_text, _float, st.one_of(st.none(), st.integers(-10**6, 10**6)),
                           st.one_of(st.none(), st.booleans()), st.booleans()), max_size=12),
-       st.integers(1, 5), st.booleans())
-def test_write_csv_writes_the_text_of_to_csv(rows, block, compiled):
+       st.integers(1, 5))
+def test_write_csv_writes_the_text_of_to_csv(rows, block):
     """cohort.write_csv gives, byte for byte, what DataFrame.to_csv(index=False) gives, for
     the column kinds of a score table (text as objects and as pandas' str, float, nullable
-    Int64 and boolean, bool, a constant text), its rows assembled by the plain or the
-    compiled kernel."""
+    Int64 and boolean, bool, a constant text)."""
     import io
 
     from ca125kinetics import cohort
@@ -418,54 +417,16 @@ def test_write_csv_writes_the_text_of_to_csv(rows, block, compiled):
         "b": pd.Series([r[4] for r in rows], dtype=bool),
         "same": pd.Series(["{\"a\": 1, \"b\": [2]}"] * len(rows), dtype=object),
     })
-    old = cohort._CSV_BLOCK_ROWS, cohort.CSV_COMPILED_MIN_ROWS
-    cohort._CSV_BLOCK_ROWS, cohort.CSV_COMPILED_MIN_ROWS = block, 0 if compiled else 10**9
+    old, cohort._CSV_BLOCK_ROWS = cohort._CSV_BLOCK_ROWS, block
     try:
         out = io.BytesIO()
         cohort.write_csv(frame, out)
         tail = io.BytesIO()
         cohort.write_csv(frame, tail, header=False)
     finally:
-        cohort._CSV_BLOCK_ROWS, cohort.CSV_COMPILED_MIN_ROWS = old
+        cohort._CSV_BLOCK_ROWS = old
     assert out.getvalue().decode("utf-8") == frame.to_csv(index=False)
     assert tail.getvalue().decode("utf-8") == frame.to_csv(index=False, header=False)
-
-
-@settings(max_examples=80, deadline=None)
-@given(st.lists(st.lists(st.binary(max_size=12).map(lambda b: b.replace(b"\r", b"")) | st.sampled_from(
-    [b'a,b', b'"', b'x\ny', b'""q', b'plain']), min_size=1, max_size=6), min_size=1, max_size=8),
-       st.lists(st.booleans(), min_size=6, max_size=6), st.randoms(use_true_random=False))
-def test_compiled_row_assembly_is_the_plain_one(cells, text, rng):
-    """The CSV row kernel compiled by numba writes what the same source run as Python writes
-    (cells taken from anywhere in one buffer, shared and in any order): the cells joined by
-    commas, row by row, a cell of a text column in double quotes (a quote doubled) when it
-    holds a comma, a quote or a newline."""
-    from ca125kinetics import _csv_kernel
-    from ca125kinetics._compiled_copy import compiled_copy
-
-    n_cols = min(len(r) for r in cells)
-    rows, text = [r[:n_cols] for r in cells], text[:n_cols]
-    pieces = [c for r in rows for c in r]
-    rng.shuffle(pieces)
-    data, where = b"", {}
-    for piece in pieces:          # each distinct cell once, in shuffled order
-        if piece not in where:
-            where[piece] = (len(data), len(data) + len(piece))
-            data += piece
-    starts = np.array([where[rows[i][j]][0] for j in range(n_cols) for i in range(len(rows))], dtype=np.int64)
-    ends = np.array([where[rows[i][j]][1] for j in range(n_cols) for i in range(len(rows))], dtype=np.int64)
-    size = 3 * len(data) * len(rows) * n_cols + 3 * len(starts)
-
-    def cell(c, quoted):
-        return b'"' + c.replace(b'"', b'""') + b'"' if quoted and any(b in c for b in b',"\n') else c
-
-    expected = b"".join(b",".join(cell(c, t) for c, t in zip(r, text)) + b"\n" for r in rows)
-    plain = bytearray(size)
-    n = _csv_kernel.join_rows(memoryview(data), starts.tolist(), ends.tolist(), text, len(rows), plain)
-    compiled = np.zeros(size, dtype=np.uint8)
-    buffer = np.frombuffer(data, dtype=np.uint8).copy() if data else np.zeros(0, dtype=np.uint8)
-    m = compiled_copy(_csv_kernel).join_rows(buffer, starts, ends, np.array(text), len(rows), compiled)
-    assert bytes(plain[:n]) == compiled[:m].tobytes() == expected
 
 
 def test_score_parquet_output_is_the_score_table(tmp_path):

@@ -1,8 +1,8 @@
 """A kernel module loaded a second time, compiled by numba (private).
 
-The kernels written in the subset of Python that numba compiles (:mod:`._gcig_kernel`,
-:mod:`._csv_kernel`) are plain Python when imported normally, and compiled when their file
-is loaded again under the module name ``<name>_compiled``, where their ``_jit`` is
+A kernel written in the subset of Python that numba compiles (:mod:`._gcig_kernel`) is
+plain Python when imported normally, and compiled when its file
+is loaded again under the module name ``<name>_compiled``, where its ``_jit`` is
 ``numba.njit(cache=True)`` (see :mod:`._gcig_kernel`'s docstring for why a second load).
 """
 

@@ -615,7 +615,6 @@ class ChunkWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writer = None
         self._schema = None
-        self._scratch = _Scratch()
 
     def __enter__(self):
         return self
@@ -623,7 +622,7 @@ class ChunkWriter:
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
             with open(self.path, "wb" if self._writer is None else "ab") as out:
-                write_csv(frame, out, header=self._writer is None, scratch=self._scratch)
+                write_csv(frame, out, header=self._writer is None)
             self._writer = True
         else:
             import pyarrow as pa
@@ -649,22 +648,14 @@ class ChunkWriter:
 
 
 _CSV_BLOCK_ROWS = 20_000
-#: Tables of at least this many rows have their CSV rows written by the compiled kernel
-#: (:mod:`._csv_kernel`); smaller ones by the same source as plain Python, without importing
-#: numba. Measured on score tables (53 columns, 2.9 kB a row; pyarrow formatting the cells
-#: included): plain Python ~35 us a row, compiled ~4 us after ~0.4 s a process to import numba
-#: and load the kernel from its on-disk cache (the first run ever compiles it, a few seconds):
-#: the two break even near 12,000 rows (~0.45 s either way). A process that has loaded the
-#: kernel uses it for any table.
-CSV_COMPILED_MIN_ROWS = 12_000
+_NEEDS_QUOTES = '[,"\n]'
 
 
 def _csv_cells(values) -> "pyarrow.Array | None":
     """The CSV text of every cell of one column as ``DataFrame.to_csv`` writes it (a float
-    as ``repr``, NaN/None/NA empty, flags ``True``/``False``), unquoted, as a pyarrow string
-    array (a missing cell may be null: it is written empty); None for a column of another
-    kind (the caller then lets pandas write the table). The row kernel quotes text
-    (:mod:`._csv_kernel`)."""
+    as ``repr``, NaN/None/NA empty, flags ``True``/``False``, text quoted only when it holds a
+    comma, a quote or a newline), as a pyarrow string array; None for a column of another
+    kind (the caller then lets pandas write the table)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -672,9 +663,9 @@ def _csv_cells(values) -> "pyarrow.Array | None":
     if pd.api.types.is_bool_dtype(dtype):
         flags = pa.array(values.to_numpy(dtype=object, na_value=None) if dtype == "boolean" else values.to_numpy(),
                          type=pa.bool_())
-        return pc.if_else(flags, "True", "False")
+        return pc.fill_null(pc.if_else(flags, "True", "False"), "")
     if pd.api.types.is_integer_dtype(dtype):
-        return pc.cast(pa.array(values, from_pandas=True), pa.string())
+        return pc.fill_null(pc.cast(pa.array(values, from_pandas=True), pa.string()), "")
     if dtype == np.float64:
         x = values.to_numpy()
         text = pc.cast(pa.array(x, from_pandas=True), pa.string())
@@ -696,130 +687,65 @@ def _csv_cells(values) -> "pyarrow.Array | None":
             cells = np.asarray(text.to_numpy(zero_copy_only=False), dtype=object)
             cells[other] = [repr(v) for v in x[other].tolist()]
             text = pa.array(cells, type=pa.string())
-        return text
+        return pc.fill_null(text, "")
     if dtype == object or pd.api.types.is_string_dtype(dtype):
         try:
             if dtype == object:
-                return pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
-            text = pa.array(values.array, from_pandas=True)     # pandas' own text column: its arrow data
-            return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+                text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+            else:       # pandas' own text column: its arrow data as they are
+                text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
             return None
+        needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+        if pc.any(needs).as_py():       # quote only the cells that need it (copies only then)
+            quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+            text = pc.if_else(needs, quoted, text)
+        return pc.fill_null(text, "") if text.null_count else text
     return None
 
 
-def _bounds(text) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(data, starts, ends)``: a pyarrow string array's bytes and where each cell is in
-    them (``data[starts[i]:ends[i]]``; a missing cell is empty)."""
-    import pyarrow as pa
-
-    if text.type != pa.large_string():
-        text = text.cast(pa.large_string())
-    n = len(text)
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64, count=n + 1, offset=text.offset * 8)
-    buffer = text.buffers()[2]
-    data = np.frombuffer(buffer, dtype=np.uint8)[offsets[0]:offsets[-1]] if buffer is not None \
-        else np.zeros(0, dtype=np.uint8)
-    starts, ends = offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
-    if text.null_count:
-        ends = np.where(text.is_valid().to_numpy(zero_copy_only=False), ends, starts)
-    return data, starts, ends
-
-
-def _column_bytes(values: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool] | None:
-    """``(data, starts, ends, text)`` of the CSV cells of one column (:func:`_csv_cells`):
-    their bytes, where each cell is in them, and whether they are text (quoted where needed
-    by the kernel). A text column holding one value throughout (the model and settings
-    columns) has that cell formatted and quoted once and held once. None: a column of
-    another kind."""
-    from . import _csv_kernel as plain
-
-    n = len(values)
-    is_text = values.dtype == object or pd.api.types.is_string_dtype(values.dtype)
-    if n > 1 and is_text:
+def _constant_cell(values: pd.Series):
+    """:func:`_csv_cells` of a column; a text column holding one value throughout (the model
+    and settings columns) as one pyarrow scalar, formatted once."""
+    if len(values) > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
         first = values.iloc[0]
         # the last and middle cells first: a column of varied text is told in O(1)
-        probes = (first, values.iloc[-1], values.iloc[n // 2])
+        probes = (first, values.iloc[-1], values.iloc[len(values) // 2])
         if all(isinstance(v, str) and v == first for v in probes) and bool((values == first).all()):
-            data, s, e, _ = _column_bytes(values.iloc[:1])
-            cell = bytearray(2 * len(data) + 3)
-            size = plain.join_rows(memoryview(data), [0], [int(e[0] - s[0])], [True], 1, cell) - 1
-            return (np.frombuffer(bytes(cell[:size]), dtype=np.uint8), np.zeros(n, dtype=np.int64),
-                    np.full(n, size, dtype=np.int64), False)
-    cells = _csv_cells(values)
-    if cells is None:
-        return None
-    return (*_bounds(cells), is_text)
+            cell = _csv_cells(values.iloc[:1])
+            return None if cell is None else cell[0]
+    return _csv_cells(values)
 
 
-def _csv_kernel(n_rows: int):
-    """The row assembly (:mod:`._csv_kernel`) for a table of ``n_rows`` rows: compiled from
-    :data:`CSV_COMPILED_MIN_ROWS` rows, or when this process has loaded it already."""
-    from . import _csv_kernel as plain
-
-    if n_rows >= CSV_COMPILED_MIN_ROWS or (n_rows > 1 and f"{plain.__name__}_compiled" in sys.modules):
-        from ._compiled_copy import compiled_copy
-
-        return compiled_copy(plain)
-    return plain
-
-
-class _Scratch:
-    """Buffers reused from block to block (a fresh 60 MB buffer a block costs the operating
-    system's page faults as much as filling it)."""
-
-    def __init__(self):
-        self.arrays = {}
-
-    def get(self, name: str, size: int) -> np.ndarray:
-        held = self.arrays.get(name)
-        if held is None or len(held) < size:
-            held = self.arrays[name] = np.empty(max(size, int(1.25 * len(held)) if held is not None else size),
-                                                dtype=np.uint8)
-        return held[:size]
-
-
-def _csv_block(block: pd.DataFrame, kernel, scratch: _Scratch) -> bytes | memoryview:
-    """The CSV text of the rows of ``block`` (no header), as ``to_csv`` writes them (a view
-    of ``scratch``, valid until the next block)."""
-    columns = [_column_bytes(block.iloc[:, j]) for j in range(block.shape[1])]
-    if any(c is None for c in columns):
-        return block.to_csv(index=False, header=False).encode("utf-8")
-    n = len(block)
-    starts = np.empty(n * len(columns), dtype=np.int64)
-    ends = np.empty_like(starts)
-    base, size = 0, n * len(columns)       # a separator after each cell
-    for j, (data, s, e, text) in enumerate(columns):     # cell j of row i at j * n + i, in one buffer
-        starts[j * n:(j + 1) * n], ends[j * n:(j + 1) * n] = s + base, e + base
-        base += len(data)
-        length = int((e - s).sum())
-        size += 2 * length + 2 * n if text else length     # room for quoting (join_rows)
-    data = np.concatenate([c[0] for c in columns], out=scratch.get("data", base))
-    text = np.array([c[3] for c in columns], dtype=np.bool_)
-    if kernel.__name__.endswith("_compiled"):
-        out = scratch.get("out", size)
-        written = kernel.join_rows(data, starts, ends, text, n, out)
-    else:
-        out = bytearray(size)
-        written = kernel.join_rows(memoryview(data), starts.tolist(), ends.tolist(), text.tolist(), n, out)
-    return memoryview(out)[:written]
-
-
-def write_csv(frame: pd.DataFrame, out, *, header: bool = True, scratch: _Scratch | None = None) -> None:
+def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
     """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
-    writes (same numbers, empty cells, flags and quoting). Each block of rows has its cells
-    formatted column by column with pyarrow, then its rows written from the cells' bytes by
-    one kernel (:mod:`._csv_kernel`) rather than cell by cell in Python. A column of a kind
-    not covered (``_csv_cells``) has the block written by pandas. ``scratch``: buffers kept
-    from an earlier call (a :class:`ChunkWriter`'s)."""
+    writes (same numbers, empty cells, flags and quoting), built column by column with
+    pyarrow in blocks of rows rather than cell by cell. A column of a kind not covered
+    (``_csv_cells``) has the whole table written by pandas."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     if frame.shape[1] == 0 or not all(isinstance(c, str) for c in frame.columns):
         out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
         return
-    kernel, scratch = _csv_kernel(len(frame)), scratch or _Scratch()
     if header:
-        out.write(_csv_block(pd.DataFrame([list(frame.columns)], dtype=object), kernel, scratch))
+        out.write((",".join(_csv_cells(pd.Series(list(frame.columns), dtype=object)).to_pylist()) + "\n")
+                  .encode("utf-8"))
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
-        out.write(_csv_block(frame.iloc[start:start + _CSV_BLOCK_ROWS], kernel, scratch))
+        block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
+        cells = [_constant_cell(block.iloc[:, j]) for j in range(block.shape[1])]
+        if any(c is None for c in cells):
+            out.write(block.to_csv(index=False, header=False).encode("utf-8"))
+            continue
+        cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
+        empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
+        cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
+        rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
+        rows = pa.array(rows) if not isinstance(rows, pa.Array) else rows
+        rows = rows.cast(pa.large_string())
+        offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
+        out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
