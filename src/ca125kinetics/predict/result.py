@@ -236,7 +236,7 @@ def _column(values, name: str) -> np.ndarray:
 
 
 #: Text columns of the model that scored the rows: one value in every row of an engine's
-#: table (``engine._score_columns`` fills them with ``numpy.full``).
+#: table (``engine._score_columns`` fills them with one string), held as one repeated text.
 _MODEL_TEXT = ("model_name", "model_version", "model_family", "settings_json")
 
 
@@ -249,7 +249,7 @@ def _frame(columns: dict) -> pd.DataFrame:
     for name in SCORE_COLUMNS:
         v = columns[name]
         kind = _KIND.get(name)
-        if name in _MODEL_TEXT and len(v) and isinstance(v[0], str):
+        if name in _MODEL_TEXT and len(v) and isinstance(v[0], str) and bool((v == v[0]).all()):
             out[name] = constant_text(v[0], len(v))     # one model: one value in every row
             continue
         if kind is None and name != "patient_id" and isinstance(v, np.ndarray) and v.dtype == object:
