@@ -40,7 +40,8 @@ from typing import Any
 
 import pandas as pd
 
-from .cohort import DEFAULT_POPULATION_SAMPLE, patient_chunks
+from ._kinetics_engine import load_compiled
+from .cohort import DEFAULT_POPULATION_SAMPLE, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
 
 __all__ = ["fit_kinetics", "score"]
@@ -158,8 +159,8 @@ def _first_patients(df, n: int) -> pd.DataFrame:
         last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
         rows = _to_pandas(df.where(F.col("patient_id") <= F.lit(last)))
         first = _sorted_unique(rows["patient_id"])
-    if len(first) > n:
-        rows = rows[rows["patient_id"].isin(first[:n])].reset_index(drop=True)
+    if len(first) > n:   # every row's identifier is one of first (sorted): keep those up to the n-th
+        rows = rows[(rows["patient_id"] <= first[n - 1]).to_numpy()].reset_index(drop=True)
     return rows
 
 
@@ -258,17 +259,73 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     if settings is None and population is not None:
         settings = population.settings
     settings = _settings(settings, spec)
-    head = read_markers(_first_patients(df, population_sample if method == "population" and population is None
-                                        else 20), uln=settings.uln, on_error="flag", marker=spec)
-    if method == "population" and population is None:
-        population = fit_population(head, settings=settings, marker=spec)
-    # the in-process function on a few patients: checks the arguments, gives the schema
-    schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
-                               method=method, settings=settings, marker=spec,
-                               **({"population": population} if method == "population" else {})))
+    learn = method == "population" and population is None
+    # while Spark finds the first patients, this process loads the fitting code; while it
+    # learns the population, the Python workers start and load it (module docstring)
+    prepare = _Background(_prepare_population_fit if learn else load_compiled)
+    try:
+        rows = _first_patients(df, population_sample if learn else 20)
+    finally:
+        prepare.result()
+    warm = _Background(_warm_workers, df.sparkSession)
+    try:
+        head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec)
+        if learn:
+            population = fit_population(head, settings=settings, marker=spec)
+        # the in-process function on a few patients: checks the arguments, gives the schema
+        schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
+                                   method=method, settings=settings, marker=spec,
+                                   **({"population": population} if method == "population" else {})))
+    finally:
+        warm.result()
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
                   schema=_arrow_schema(schema))
     return _partitioned(df, partitions).mapInArrow(run, schema)
+
+
+class _Background:
+    """``task(*args)`` run in a thread that inherits the caller's Spark job group and
+    scheduler pool (``pyspark.InheritableThread``); :meth:`result` waits for it and raises
+    its error, if any."""
+
+    def __init__(self, task, *args):
+        from pyspark import InheritableThread
+
+        self._error: BaseException | None = None
+
+        def run():
+            try:
+                task(*args)
+            except BaseException as exc:  # noqa: BLE001 - raised by result(), in the caller
+                self._error = exc
+
+        self._thread = InheritableThread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
+def _warm_workers(session) -> None:
+    """Start the session's Python workers, one per task slot (its default parallelism), and
+    load the kinetics code in them: Spark reuses a worker for the next tasks
+    (``spark.python.worker.reuse``, on by default), so the kinetics job starts with workers
+    that have imported pandas, pyarrow and the package and loaded the compiled engine
+    (about a second of CPU each)."""
+    n = session.sparkContext.defaultParallelism
+    session.range(0, n, 1, n).mapInArrow(_load_kinetics, "ready boolean").collect()
+
+
+def _load_kinetics(batches):
+    from .io import read_markers  # noqa: F401 - loaded for the kinetics tasks that follow
+    from .kinetics import fit_kinetics  # noqa: F401
+
+    load_compiled()
+    for _ in batches:
+        pass
+    yield from ()
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
