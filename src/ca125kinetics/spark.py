@@ -35,12 +35,12 @@ for invalid patients name rows by their position within the patient's Spark batc
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from ._kinetics_engine import load_compiled
 from .cohort import DEFAULT_POPULATION_SAMPLE, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
 
@@ -260,15 +260,12 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
         settings = population.settings
     settings = _settings(settings, spec)
     learn = method == "population" and population is None
-    # while Spark finds the first patients, this process loads the fitting code; while it
-    # learns the population, the Python workers start and load it (module docstring)
-    prepare = _Background(_prepare_population_fit if learn else load_compiled)
-    try:
+    # while Spark finds the first patients, this process loads what learning the population
+    # needs; while it learns it, the Python workers start and load the fitting code
+    session = df.sparkSession
+    with _in_background(session, _prepare_population_fit) if learn else nullcontext():
         rows = _first_patients(df, population_sample if learn else 20)
-    finally:
-        prepare.result()
-    warm = _Background(_warm_workers, df.sparkSession)
-    try:
+    with _in_background(session, _warm_workers, session, method != "loglinear"):
         head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec)
         if learn:
             population = fit_population(head, settings=settings, marker=spec)
@@ -276,53 +273,53 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
         schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
                                    method=method, settings=settings, marker=spec,
                                    **({"population": population} if method == "population" else {})))
-    finally:
-        warm.result()
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
                   schema=_arrow_schema(schema))
     return _partitioned(df, partitions).mapInArrow(run, schema)
 
 
-class _Background:
-    """``task(*args)`` run in a thread that inherits the caller's Spark job group and
-    scheduler pool (``pyspark.InheritableThread``); :meth:`result` waits for it and raises
-    its error, if any."""
+@contextmanager
+def _in_background(session, task, *args):
+    """Run ``task(*args)`` in a thread while the body of the ``with`` runs, then wait for it
+    and raise its error (unless the body raised one). The thread inherits the caller's job
+    group, scheduler pool and tags of Spark ``session`` (``pyspark.InheritableThread``)."""
+    from pyspark import InheritableThread
 
-    def __init__(self, task, *args):
-        from pyspark import InheritableThread
+    errors: list[BaseException] = []
 
-        self._error: BaseException | None = None
+    def run():
+        try:
+            task(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            errors.append(exc)
 
-        def run():
-            try:
-                task(*args)
-            except BaseException as exc:  # noqa: BLE001 - raised by result(), in the caller
-                self._error = exc
-
-        self._thread = InheritableThread(target=run, daemon=True)
-        self._thread.start()
-
-    def result(self) -> None:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
+    thread = InheritableThread(run, session=session, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
 
 
-def _warm_workers(session) -> None:
+def _warm_workers(session, compiled: bool) -> None:
     """Start the session's Python workers, one per task slot (its default parallelism), and
-    load the kinetics code in them: Spark reuses a worker for the next tasks
-    (``spark.python.worker.reuse``, on by default), so the kinetics job starts with workers
-    that have imported pandas, pyarrow and the package and loaded the compiled engine
-    (about a second of CPU each)."""
+    load the kinetics code in them (with ``compiled``, the compiled engine's machine code
+    too): Spark reuses a worker for the next tasks (``spark.python.worker.reuse``, on by
+    default), so the kinetics job starts with workers that have imported pandas, pyarrow and
+    the package (about a second of CPU each, which its first tasks would pay)."""
     n = session.sparkContext.defaultParallelism
-    session.range(0, n, 1, n).mapInArrow(_load_kinetics, "ready boolean").collect()
+    session.range(0, n, 1, n).mapInArrow(partial(_load_kinetics, compiled=compiled), "ready boolean").collect()
 
 
-def _load_kinetics(batches):
+def _load_kinetics(batches, *, compiled: bool):
+    from ._kinetics_engine import load_compiled
     from .io import read_markers  # noqa: F401 - loaded for the kinetics tasks that follow
     from .kinetics import fit_kinetics  # noqa: F401
 
-    load_compiled()
+    if compiled:
+        load_compiled()
     for _ in batches:
         pass
     yield from ()
