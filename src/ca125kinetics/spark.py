@@ -26,6 +26,14 @@ there are fewer, which reproduces the in-process result exactly), unless ``popul
 given; every partition then fits each patient's MAP estimate under it. For scoring, the
 model bundle carries its population (learned at training), so nothing is learned here.
 
+Work done while the driver waits: while Spark finds the first patients, the driver loads
+what learning the population needs (statsmodels, the compiled engine's machine code), as
+the streamed CLI does while it reads; while the driver learns the population, a small job
+of one task per core starts the Python workers and loads the package and the compiled
+engine in them. Spark reuses those workers for the kinetics job
+(``spark.python.worker.reuse``, on by default), whose first tasks would otherwise pay
+that start (about a second of CPU per worker).
+
 Notes
 -----
 The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
@@ -309,7 +317,10 @@ def _warm_workers(session, compiled: bool) -> None:
     too): Spark reuses a worker for the next tasks (``spark.python.worker.reuse``, on by
     default), so the kinetics job starts with workers that have imported pandas, pyarrow and
     the package (about a second of CPU each, which its first tasks would pay)."""
-    n = session.sparkContext.defaultParallelism
+    context = session.sparkContext
+    if context.getConf().get("spark.python.worker.reuse", "true").lower() != "true":
+        return   # every task starts its own worker: nothing to warm
+    n = context.defaultParallelism
     session.range(0, n, 1, n).mapInArrow(partial(_load_kinetics, compiled=compiled), "ready boolean").collect()
 
 
