@@ -182,3 +182,17 @@ def test_frames_regroup_arrow_batches_with_a_running_index():
     assert [list(f.index) for f in frames] == [list(range(6)), [6, 7, 8]]
     assert "".join(pd.concat(frames)["patient_id"]) == "aabbccdde"
     assert list(cspark._frames(iter([]))) == []
+
+
+def test_background_task_error_reaches_the_caller(session):
+    """The thread run beside the driver's work (warming the workers) does not hide errors:
+    its error is raised after the body, and an error of the body wins."""
+    def fails():
+        raise RuntimeError("task failed")
+
+    with pytest.raises(RuntimeError, match="task failed"):
+        with cspark._in_background(session, fails):
+            pass
+    with pytest.raises(ValueError, match="body failed"):
+        with cspark._in_background(session, fails):
+            raise ValueError("body failed")

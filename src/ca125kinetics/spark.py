@@ -26,6 +26,14 @@ there are fewer, which reproduces the in-process result exactly), unless ``popul
 given; every partition then fits each patient's MAP estimate under it. For scoring, the
 model bundle carries its population (learned at training), so nothing is learned here.
 
+Work done while the driver waits: while Spark finds the first patients, the driver loads
+what learning the population needs (statsmodels, the compiled engine's machine code), as
+the streamed CLI does while it reads; while the driver learns the population, a small job
+of one task per core starts the Python workers and loads the package and the compiled
+engine in them. Spark reuses those workers for the kinetics job
+(``spark.python.worker.reuse``, on by default), whose first tasks would otherwise pay
+that start (about a second of CPU per worker).
+
 Notes
 -----
 The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
@@ -35,12 +43,13 @@ for invalid patients name rows by their position within the patient's Spark batc
 
 from __future__ import annotations
 
+from contextlib import contextmanager, nullcontext
 from functools import partial
 from typing import Any
 
 import pandas as pd
 
-from .cohort import DEFAULT_POPULATION_SAMPLE, patient_chunks
+from .cohort import DEFAULT_POPULATION_SAMPLE, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
 
 __all__ = ["fit_kinetics", "score"]
@@ -158,8 +167,8 @@ def _first_patients(df, n: int) -> pd.DataFrame:
         last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
         rows = _to_pandas(df.where(F.col("patient_id") <= F.lit(last)))
         first = _sorted_unique(rows["patient_id"])
-    if len(first) > n:
-        rows = rows[rows["patient_id"].isin(first[:n])].reset_index(drop=True)
+    if len(first) > n:   # every row's identifier is one of first (sorted): keep those up to the n-th
+        rows = rows[(rows["patient_id"] <= first[n - 1]).to_numpy()].reset_index(drop=True)
     return rows
 
 
@@ -258,17 +267,73 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     if settings is None and population is not None:
         settings = population.settings
     settings = _settings(settings, spec)
-    head = read_markers(_first_patients(df, population_sample if method == "population" and population is None
-                                        else 20), uln=settings.uln, on_error="flag", marker=spec)
-    if method == "population" and population is None:
-        population = fit_population(head, settings=settings, marker=spec)
-    # the in-process function on a few patients: checks the arguments, gives the schema
-    schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
-                               method=method, settings=settings, marker=spec,
-                               **({"population": population} if method == "population" else {})))
+    learn = method == "population" and population is None
+    # while Spark finds the first patients, this process loads what learning the population
+    # needs; while it learns it, the Python workers start and load the fitting code
+    session = df.sparkSession
+    with _in_background(session, _prepare_population_fit) if learn else nullcontext():
+        rows = _first_patients(df, population_sample if learn else 20)
+    with _in_background(session, _warm_workers, session, method != "loglinear"):
+        head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec)
+        if learn:
+            population = fit_population(head, settings=settings, marker=spec)
+        # the in-process function on a few patients: checks the arguments, gives the schema
+        schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
+                                   method=method, settings=settings, marker=spec,
+                                   **({"population": population} if method == "population" else {})))
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
                   schema=_arrow_schema(schema))
     return _partitioned(df, partitions).mapInArrow(run, schema)
+
+
+@contextmanager
+def _in_background(session, task, *args):
+    """Run ``task(*args)`` in a thread while the body of the ``with`` runs, then wait for it
+    and raise its error (unless the body raised one). The thread inherits the caller's job
+    group, scheduler pool and tags of Spark ``session`` (``pyspark.InheritableThread``)."""
+    from pyspark import InheritableThread
+
+    errors: list[BaseException] = []
+
+    def run():
+        try:
+            task(*args)
+        except BaseException as exc:  # noqa: BLE001 - raised below, in the caller's thread
+            errors.append(exc)
+
+    thread = InheritableThread(run, session=session, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def _warm_workers(session, compiled: bool) -> None:
+    """Start the session's Python workers, one per task slot (its default parallelism), and
+    load the kinetics code in them (with ``compiled``, the compiled engine's machine code
+    too): Spark reuses a worker for the next tasks (``spark.python.worker.reuse``, on by
+    default), so the kinetics job starts with workers that have imported pandas, pyarrow and
+    the package (about a second of CPU each, which its first tasks would pay)."""
+    context = session.sparkContext
+    if context.getConf().get("spark.python.worker.reuse", "true").lower() != "true":
+        return   # every task starts its own worker: nothing to warm
+    n = context.defaultParallelism
+    session.range(0, n, 1, n).mapInArrow(partial(_load_kinetics, compiled=compiled), "ready boolean").collect()
+
+
+def _load_kinetics(batches, *, compiled: bool):
+    from ._kinetics_engine import load_compiled
+    from .io import read_markers  # noqa: F401 - loaded for the kinetics tasks that follow
+    from .kinetics import fit_kinetics  # noqa: F401
+
+    if compiled:
+        load_compiled()
+    for _ in batches:
+        pass
+    yield from ()
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
