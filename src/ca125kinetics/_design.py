@@ -48,7 +48,10 @@ def _category_values(values: np.ndarray) -> np.ndarray:
     if len(values) <= 64:      # a few patients: directly
         return np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values], dtype=object)
     missing = pd.isna(values)
-    codes, distinct = pd.factorize(np.where(missing, "", values).astype(str))    # hashed, not sorted
+    # every cell as str() writes it (pandas' conversion keeps a trailing NUL, which numpy's
+    # fixed-width text would drop), then each distinct text once (hashed, not sorted)
+    cells = pd.array(np.where(missing, "", values).astype(object), dtype=object).astype(str)
+    codes, distinct = pd.factorize(cells)
     text = np.array(["missing" if v.strip() == "" else v for v in distinct.tolist()], dtype=object)
     return np.where(missing, "missing", text[codes]).astype(object)
 
