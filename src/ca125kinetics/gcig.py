@@ -60,7 +60,7 @@ from . import _gcig_kernel as _kernel
 from ._gcig_kernel import _le
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import EVENT_KINDS, GcigSettings
+from .settings import EVENT_KINDS, RECIST_CATEGORIES, GcigSettings
 
 __all__ = [
     "gcig_response",
@@ -1139,7 +1139,7 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
 # --------------------------------------------------------------------------------------
 
 _TABLE_FILE = "combined_response.csv"
-_RECIST = ("CR", "PR", "SD", "PD")
+_RECIST = RECIST_CATEGORIES
 _TRI = ("yes", "no", "unknown")
 _TABLE_INPUTS = {
     "recist": _RECIST,

@@ -77,7 +77,7 @@ import pandas as pd
 from .errors import DataQualityWarning, InvalidInputError
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
-from .settings import DEFAULT_ULN, EVENT_KINDS
+from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES
 
 __all__ = [
     "read_markers",
@@ -101,7 +101,6 @@ __all__ = [
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
-RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
 #: Trial arms: a RESCUE-like trial (secondary cytoreduction or not), a RESET-like trial (margins).
 ARMS = ("surgery", "no_surgery", "reduced", "conventional")
 CLINICAL_REQUIRED = (

@@ -50,6 +50,10 @@ HAMA_EVENT = "mouse_antibody"
 #: Every event kind of the markers table's ``event`` column.
 EVENT_KINDS = INTERFERENCE_EVENTS + (HAMA_EVENT,)
 
+#: RECIST 1.1 response categories, in the order of the combined RECIST + CA-125 category
+#: (Rustin 2011): the ``recist`` column's codes, read by the GCIG rules and the readers.
+RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
+
 #: Explicit aggregations of two samples of one patient on one day.
 AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _DUPLICATE_CHOICES = ("error", *AGGREGATIONS)
