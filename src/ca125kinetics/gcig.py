@@ -320,14 +320,29 @@ def _compiled_loaded() -> bool:
     return _compiled_kernel.cache_info().currsize > 0
 
 
+_LOADING = threading.Lock()
+
+
 @functools.lru_cache(maxsize=1)
 def _compiled_kernel():
     """``_gcig_kernel.py`` loaded a second time, as ``ca125kinetics._gcig_kernel_compiled``,
     where its ``_jit`` is ``numba.njit(cache=True)`` (see that module's docstring). One
     thread loads it; another asking meanwhile (:func:`preload_compiled`) waits for it."""
-    from ._compiled_copy import compiled_copy
+    import importlib.util
+    import sys
 
-    return compiled_copy(_kernel)
+    name = "ca125kinetics._gcig_kernel_compiled"
+    with _LOADING:
+        if name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, _kernel.__file__)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            try:
+                spec.loader.exec_module(module)
+            except BaseException:
+                del sys.modules[name]   # a later call tries again (and reports the error) itself
+                raise
+        return sys.modules[name]
 
 
 def preload_compiled() -> threading.Thread:
