@@ -359,7 +359,10 @@ class _ClinicalFeed:
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
         self.upto = max(upto, self.upto)
-        rows = np.union1d(own, before)
+        new = np.zeros(len(self.ids), dtype=bool)     # own and before, once each, in row order
+        new[own] = True
+        new[before] = True
+        rows = np.flatnonzero(new)
         self.handled[rows] = True
         return self.clinical.iloc[rows].reset_index(drop=True)
 
