@@ -1715,12 +1715,10 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
 def _objects(values):
     """A text column of :func:`_gcig_columns` as a numpy object array (None where missing);
     other columns unchanged."""
-    import numpy as np
-
     if isinstance(values, _Labels):
         return _names(values.names)[values.codes]
-    if hasattr(values, "to_pylist"):   # an Arrow string array
-        return np.array(values.to_pylist(), dtype=object)
+    if hasattr(values, "to_pylist"):   # an Arrow string array (nulls: None)
+        return values.to_numpy(zero_copy_only=False)
     return values
 
 
@@ -1804,7 +1802,7 @@ def _text_column(values):
 
     dtype = _arrow_text_dtype()
     if isinstance(values, pa.Array):   # an Arrow string array (a large reason column)
-        return pd.array(values, dtype=dtype) if dtype is not None else np.array(values.to_pylist(), dtype=object)
+        return pd.array(values, dtype=dtype) if dtype is not None else _objects(values)
     if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
             or pd.api.types.infer_dtype(values, skipna=True) != "string"):
         return values
