@@ -820,3 +820,14 @@ def test_patient_batch_places_each_patient_of_both_frames(extra_clinical):
     assert batch.has_clinical.tolist() == [True] * len(expected)
     assert batch.clinical["ecog"].tolist() == [0.0, 1.0, 0.0][:len(expected)]
     assert batch.clinical["figo_stage"].tolist()[:2] == ["III", "IV"]
+
+
+@pytest.mark.parametrize("ids, orphans", [(["007", "12"], []), (["007", "999"], ["999"]), (["999"], ["999"])])
+def test_markers_patients_are_looked_up_in_the_clinical_table(ids, orphans):
+    """Each markers patient is looked up among the clinical patients, whether both tables
+    hold the same patients or not (as many patients, or fewer)."""
+    frame = markers(patient_id=[ids[0], ids[-1], ids[-1]])
+    flagged = read_markers(frame, clinical=CLINICAL, on_error="flag")
+    bad = flagged.loc[flagged["problem"].notna(), "patient_id"].tolist()
+    assert bad == orphans
+    assert all("has markers but no clinical row" in p for p in flagged["problem"].dropna())

@@ -1250,6 +1250,15 @@ class _MarkerRows:
         return self.codes, self.uniques
 
 
+def _known(uniques: np.ndarray, known_ids) -> np.ndarray:
+    """Whether each of the distinct patients ``uniques`` is one of ``known_ids`` (set
+    membership; a missing id, None or NaN, is looked up as the set holds it)."""
+    if len(uniques) == len(known_ids) and (np.asarray(list(known_ids), dtype=object) == uniques).all():
+        return np.ones(len(uniques), dtype=bool)   # the same patients (a chunk of a sorted registry)
+    known = known_ids if isinstance(known_ids, (set, frozenset)) else set(known_ids)
+    return np.fromiter((p in known for p in uniques.tolist()), dtype=bool, count=len(uniques))
+
+
 def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
                       day_range: tuple[int, int], known_ids=None, starts=None,
                       clinical_given: bool = False, date_format: str | None = None, decimal: str = ".",
@@ -1259,7 +1268,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     ``spec`` is the marker (default CA-125): its name is the value column, its label and unit
     are in the messages, values above its plausible maximum are invalid.
 
-    ``known_ids`` (a set) are the patients of the clinical table, when one was given;
+    ``known_ids`` (a collection) are the patients of the clinical table, when one was given;
     ``starts`` maps a patient to its ``treatment_start`` from the clinical table (None when
     that table has no such column). ``date_format``, ``decimal`` and ``thousands`` say how
     dates and numbers are written (:func:`_parse_dates`, :func:`_parse_numbers`). Problems
@@ -1363,10 +1372,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
 
     if known_ids is not None:
         codes, uniques = out.factorised()
-        if pd.api.types.infer_dtype(uniques, skipna=False) == "string":   # text ids: one hash lookup each, in C
-            orphan = ~pd.Index(uniques, dtype=object).isin(known_ids)[codes]
-        else:   # a missing id (None, NaN) is looked up as the set holds it
-            orphan = np.fromiter((p not in known_ids for p in uniques), dtype=bool, count=len(uniques))[codes]
+        orphan = ~_known(uniques, known_ids)[codes]
         col.rows, col.patients = out.row, out.patient_id
         col.add(orphan, "patient_id",
                 lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
@@ -1613,7 +1619,7 @@ def read_markers(
                          spec, label)
     starts = known = None
     if clinical is not None:
-        known = set(_clinical_ids(clinical, date_format))
+        known = _clinical_ids(clinical, date_format)
         if "day" not in cols and "date" in cols:
             starts = _treatment_starts(clinical, date_format)
     m = _validate_markers(cols, _row_labels(rows), label, uln=float(uln), duplicates=duplicates,
