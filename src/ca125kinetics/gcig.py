@@ -458,27 +458,31 @@ _ARROW_MIN = 256
 def _texts(x, fmt: str, arrow: bool = False):
     """``format(v, fmt)`` of every element of the numpy array ``x``, as a list (or, with
     ``arrow``, an Arrow string array); a large array formats each distinct value once (the
-    same text: a value's text depends on the value only) and takes the texts by code."""
+    same text: a value's text depends on the value only) and takes the texts by code.
+
+    ``fmt`` is ``.6g`` or ``d``: written by printf-style formatting (``"%.6g" % v``), which
+    gives ``format``'s text for these two a third faster."""
     import numpy as np
     import pandas as pd
 
+    spec = "%" + fmt
     if len(x) < 256:
-        texts = [format(v, fmt) for v in x.tolist()]
+        texts = [spec % v for v in x.tolist()]
         return _arrow_strings(texts) if arrow else texts
     table = None
     if x.dtype.kind == "i":   # whole days: one text per day of the range, taken by position
         low, high = int(x.min()), int(x.max())
         if high - low < 4 * len(x):
-            table, codes = [format(v, fmt) for v in range(low, high + 1)], x - low
+            table, codes = [spec % v for v in range(low, high + 1)], x - low
     if table is None:
         codes, uniques = pd.factorize(x)
-        table = [format(v, fmt) for v in uniques.tolist()]
+        table = [spec % v for v in uniques.tolist()]
         if x.dtype.kind == "f":
             negative_zero = np.flatnonzero((x == 0) & np.signbit(x))  # factorize merges -0.0 and 0.0
             if len(negative_zero):   # -0.0 gets its own text ("-0")
                 codes = codes.copy()
                 codes[negative_zero] = len(table)
-                table.append(format(-0.0, fmt))
+                table.append(spec % -0.0)
     if arrow:
         return _arrow_strings(table).take(_arrow_indices(codes))
     return np.array(table, dtype=object)[codes].tolist()
