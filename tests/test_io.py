@@ -831,3 +831,15 @@ def test_markers_patients_are_looked_up_in_the_clinical_table(ids, orphans):
     bad = flagged.loc[flagged["problem"].notna(), "patient_id"].tolist()
     assert bad == orphans
     assert all("has markers but no clinical row" in p for p in flagged["problem"].dropna())
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+def test_batch_objects_of_a_text_column(dtype):
+    """A clinical text column in a PatientBatch: the same Python strings whatever pandas holds
+    them in, None for every missing cell."""
+    from ca125kinetics.io import _batch_objects
+
+    column = pd.Series(["PR", None, "CR", "PR", np.nan], dtype=dtype)
+    out = _batch_objects(column)
+    assert out.dtype == object and out.tolist() == ["PR", None, "CR", "PR", None]
+    assert all(type(v) is str for v in out[[0, 2, 3]])

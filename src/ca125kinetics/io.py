@@ -2355,6 +2355,9 @@ _BATCH_INTEGER_PREDICTORS = frozenset(c for c in BATCH_NUMERIC_PREDICTORS if CLI
 def _batch_objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` with None for every missing value (None, NaN, NA, NaT)."""
     if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
+        if isinstance(values.dtype, pd.StringDtype):   # text: each distinct text made a Python str once
+            codes, uniques = pd.factorize(values)        # a missing cell: code -1, the None appended
+            return np.append(np.asarray(uniques, dtype=object), None)[codes]
         return pd.Series(values).to_numpy(dtype=object, na_value=None)
     if isinstance(values, np.ndarray):
         out = values.astype(object)          # a copy
@@ -2502,7 +2505,7 @@ class PatientBatch:
             else:
                 out = np.full(n, None, dtype=object)
                 if c in clinical.columns:
-                    out[at_c] = _batch_objects(clinical[c].to_numpy(dtype=object))
+                    out[at_c] = _batch_objects(clinical[c])
             values[c] = out
         has_clinical = np.zeros(n, dtype=bool)
         has_clinical[at_c] = True
