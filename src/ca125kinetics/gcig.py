@@ -501,6 +501,14 @@ def _arrow_indices(codes):
     return pa.array(np.asarray(codes, dtype=np.int64))
 
 
+def _present(codes) -> list[int]:
+    """The distinct values of an integer array of a few codes, in increasing order, every
+    negative one (none, :data:`_kernel.MISSING`) as -1: counted, not sorted."""
+    import numpy as np
+
+    return (np.flatnonzero(np.bincount(np.maximum(codes, -1) + 1)) - 1).tolist()
+
+
 def _join(n: int, pieces):
     """The texts of ``n`` patients, each the concatenation of ``pieces``: constant strings
     and per-patient texts (lists, or Arrow string arrays joined by Arrow compute)."""
@@ -592,7 +600,7 @@ class _ReasonColumns:
         import numpy as np
 
         values = self.day(column)
-        distinct = np.unique(values).tolist()
+        distinct = _present(values)
         if len(distinct) == 1:
             return build(labels[distinct[0]], self)
         parts = []
@@ -771,7 +779,7 @@ def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=N
     if patients is not None:
         codes = np.where(patients, codes, -1)
     parts = list(fixed)
-    for code in np.unique(codes).tolist():
+    for code in _present(codes):
         if code < 0:
             continue
         idx = np.flatnonzero(codes == code)
@@ -1412,7 +1420,7 @@ class _Labels:
         import numpy as np
 
         dtype = _arrow_text_dtype()
-        used = np.unique(self.codes).tolist() if len(self.codes) else []
+        used = _present(self.codes)
         if dtype is None or all(self.names[c] is None for c in used):
             return _names(self.names)[self.codes]   # no text at all: left as objects
         import pandas as pd
