@@ -460,8 +460,8 @@ def _texts(x, fmt: str, arrow: bool = False):
     ``arrow``, an Arrow string array); a large array formats each distinct value once (the
     same text: a value's text depends on the value only) and takes the texts by code.
 
-    ``fmt`` is ``.6g`` or ``d``: written by printf-style formatting (``"%.6g" % v``), which
-    gives ``format``'s text for these two a third faster."""
+    ``fmt`` is ``.6g`` or ``d``, applied by printf-style formatting (``"%.6g" % v``): the
+    same text as ``format`` for these two, written a third faster."""
     import numpy as np
     import pandas as pd
 
