@@ -627,3 +627,14 @@ def test_gcig_response_raises_only_package_errors(days, values, start, uln):
         g.gcig_response(days, values, uln=uln, treatment_start=start)
     except Ca125KineticsError:
         pass
+
+
+@pytest.mark.parametrize("repeat", [1, 200])   # scanned in Python, and by pandas
+def test_factorize_codes_missing_cells_minus_one(repeat):
+    """The cohort's factorization of a text column (assays): codes into the distinct values in
+    order of appearance, -1 for every kind of missing cell."""
+    cells = ["A", None, "B ", float("nan"), "A", pd.NA, "B ", pd.NaT]
+    values = np.array(cells * repeat, dtype=object)
+    codes, distinct = g._factorize(values)
+    assert distinct == ["A", "B "]
+    assert codes.tolist() == [0, -1, 1, -1, 0, -1, 1, -1] * repeat

@@ -800,3 +800,46 @@ def test_long_text_columns_are_typed_as_pandas_types_them(cells):
     values = np.empty(2400, dtype=object)
     values[:] = cells * (2400 // len(cells))
     pd.testing.assert_frame_equal(pd.DataFrame({"x": _inferred(values)}), pd.DataFrame({"x": values}))
+
+
+@pytest.mark.parametrize("extra_clinical", [False, True])
+def test_patient_batch_places_each_patient_of_both_frames(extra_clinical):
+    """PatientBatch.from_frames: the patients of both frames in sorted order, each one's markers
+    rows and clinical row at its place, whether the frames hold the same patients (a chunk of a
+    sorted registry) or the clinical table has a patient without markers."""
+    from ca125kinetics.io import PatientBatch
+
+    frame = markers(patient_id=["12", "007", "12"], day=[-3, -2, 21], ca125=["400", "90", "180"])
+    rows = pd.concat([CLINICAL, CLINICAL.iloc[:1].assign(patient_id="3")]) if extra_clinical else CLINICAL
+    clinical = read_clinical(rows, on_error="flag")
+    batch = PatientBatch.from_frames(read_markers(frame, clinical=clinical, on_error="flag"), clinical)
+    expected = ["007", "12", "3"] if extra_clinical else ["007", "12"]
+    assert list(batch.ids) == expected
+    assert batch.offsets.tolist() == [0, 1, 3, 3][:len(expected) + 1]
+    assert batch.day.tolist() == [-2, -3, 21] and batch.ca125.tolist() == [90.0, 400.0, 180.0]
+    assert batch.has_clinical.tolist() == [True] * len(expected)
+    assert batch.clinical["ecog"].tolist() == [0.0, 1.0, 0.0][:len(expected)]
+    assert batch.clinical["figo_stage"].tolist()[:2] == ["III", "IV"]
+
+
+@pytest.mark.parametrize("ids, orphans", [(["007", "12"], []), (["007", "999"], ["999"]), (["999"], ["999"])])
+def test_markers_patients_are_looked_up_in_the_clinical_table(ids, orphans):
+    """Each markers patient is looked up among the clinical patients, whether both tables
+    hold the same patients or not (as many patients, or fewer)."""
+    frame = markers(patient_id=[ids[0], ids[-1], ids[-1]])
+    flagged = read_markers(frame, clinical=CLINICAL, on_error="flag")
+    bad = flagged.loc[flagged["problem"].notna(), "patient_id"].tolist()
+    assert bad == orphans
+    assert all("has markers but no clinical row" in p for p in flagged["problem"].dropna())
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+def test_batch_objects_of_a_text_column(dtype):
+    """A clinical text column in a PatientBatch: the same Python strings whatever pandas holds
+    them in, None for every missing cell."""
+    from ca125kinetics.io import _batch_objects
+
+    column = pd.Series(["PR", None, "CR", "PR", np.nan], dtype=dtype)
+    out = _batch_objects(column)
+    assert out.dtype == object and out.tolist() == ["PR", None, "CR", "PR", None]
+    assert all(type(v) is str for v in out[[0, 2, 3]])

@@ -408,11 +408,11 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
 
 
 @_inline
-def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
+def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i, dup,
              md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
-    """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
+    """Every GCIG output of patient ``p`` (rows ``lo:hi``), same-day samples merged by ``dup``."""
     n_p = len(uln)
-    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, prm_i[S_DUPLICATES],
+    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, dup,
                                   md, mv, mc, ma, work, partials)
     end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma,
                          xday, xkind, xevent)
@@ -470,7 +470,16 @@ def run(starts, day, value, cens, assay, event, is_sample, uln, problem, skip, p
     ``md/mv/mc/ma`` (one per row), ``work`` and ``partials`` (one more than the longest
     patient) are scratch; ``outf``/``outi`` must be filled with NaN/:data:`MISSING` first.
     """
+    dup = prm_i[S_DUPLICATES]
+    if dup == DUP_ERROR or dup == DUP_FIRST:
+        # a day's first sample kept (the default): the loop is given the code as a constant,
+        # so the compiled copy drops the aggregations and runs in half the time
+        for p in range(len(starts) - 1):
+            if not skip[p]:
+                _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
+                         prm_f, prm_i, DUP_FIRST, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)
+        return
     for p in range(len(starts) - 1):
         if not skip[p]:
             _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
-                     prm_f, prm_i, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)
+                     prm_f, prm_i, dup, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)

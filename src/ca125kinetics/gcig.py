@@ -458,27 +458,31 @@ _ARROW_MIN = 256
 def _texts(x, fmt: str, arrow: bool = False):
     """``format(v, fmt)`` of every element of the numpy array ``x``, as a list (or, with
     ``arrow``, an Arrow string array); a large array formats each distinct value once (the
-    same text: a value's text depends on the value only) and takes the texts by code."""
+    same text: a value's text depends on the value only) and takes the texts by code.
+
+    ``fmt`` is ``.6g`` or ``d``, applied by printf-style formatting (``"%.6g" % v``): the
+    same text as ``format`` for these two, written a third faster."""
     import numpy as np
     import pandas as pd
 
+    spec = "%" + fmt
     if len(x) < 256:
-        texts = [format(v, fmt) for v in x.tolist()]
+        texts = [spec % v for v in x.tolist()]
         return _arrow_strings(texts) if arrow else texts
     table = None
     if x.dtype.kind == "i":   # whole days: one text per day of the range, taken by position
         low, high = int(x.min()), int(x.max())
         if high - low < 4 * len(x):
-            table, codes = [format(v, fmt) for v in range(low, high + 1)], x - low
+            table, codes = [spec % v for v in range(low, high + 1)], x - low
     if table is None:
         codes, uniques = pd.factorize(x)
-        table = [format(v, fmt) for v in uniques.tolist()]
+        table = [spec % v for v in uniques.tolist()]
         if x.dtype.kind == "f":
             negative_zero = np.flatnonzero((x == 0) & np.signbit(x))  # factorize merges -0.0 and 0.0
             if len(negative_zero):   # -0.0 gets its own text ("-0")
                 codes = codes.copy()
                 codes[negative_zero] = len(table)
-                table.append(format(-0.0, fmt))
+                table.append(spec % -0.0)
     if arrow:
         return _arrow_strings(table).take(_arrow_indices(codes))
     return np.array(table, dtype=object)[codes].tolist()
@@ -495,6 +499,14 @@ def _arrow_indices(codes):
     import pyarrow as pa
 
     return pa.array(np.asarray(codes, dtype=np.int64))
+
+
+def _present(codes) -> list[int]:
+    """The distinct values of an integer array of a few codes, in increasing order, every
+    negative one (none, :data:`_kernel.MISSING`) as -1: counted, not sorted."""
+    import numpy as np
+
+    return (np.flatnonzero(np.bincount(np.maximum(codes, -1) + 1)) - 1).tolist()
 
 
 def _join(n: int, pieces):
@@ -588,7 +600,7 @@ class _ReasonColumns:
         import numpy as np
 
         values = self.day(column)
-        distinct = np.unique(values).tolist()
+        distinct = _present(values)
         if len(distinct) == 1:
             return build(labels[distinct[0]], self)
         parts = []
@@ -767,7 +779,7 @@ def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=N
     if patients is not None:
         codes = np.where(patients, codes, -1)
     parts = list(fixed)
-    for code in np.unique(codes).tolist():
+    for code in _present(codes):
         if code < 0:
             continue
         idx = np.flatnonzero(codes == code)
@@ -1349,13 +1361,13 @@ def _absent(values):
 
 
 def _factorize(values) -> tuple[Any, list]:
-    """``(codes, distinct values)`` of an object array without missing cells, distinct values
-    in order of appearance."""
+    """``(codes, distinct values)`` of an object array, distinct values in order of appearance,
+    code -1 for a missing cell (:func:`_missing`, as pandas' factorize sees one)."""
     import numpy as np
 
     if len(values) < _SMALL:
         seen: dict = {}
-        codes = [seen.setdefault(v, len(seen)) for v in values.tolist()]
+        codes = [-1 if _missing(v) else seen.setdefault(v, len(seen)) for v in values.tolist()]
         return np.array(codes, dtype=np.int64), list(seen)
     import pandas as pd
 
@@ -1408,7 +1420,7 @@ class _Labels:
         import numpy as np
 
         dtype = _arrow_text_dtype()
-        used = np.unique(self.codes).tolist() if len(self.codes) else []
+        used = _present(self.codes)
         if dtype is None or all(self.names[c] is None for c in used):
             return _names(self.names)[self.codes]   # no text at all: left as objects
         import pandas as pd
@@ -1510,16 +1522,13 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     is_sample = ~(has_event & np.isnan(value) & ~bad_value)
     # assays: codes of the trimmed names in name order (-1 unnamed)
     assay = np.asarray(assay, dtype=object)
-    assay_code = np.full(n_rows, -1, dtype=np.int64)
-    named = ~_absent(assay)
-    names: list[str] = []
-    if named.any():
-        codes, raw = _factorize(assay[named])
-        trimmed = [_assay_name(a) for a in raw]
-        names = sorted({a for a in trimmed if a is not None})
-        position = {a: i for i, a in enumerate(names)}
-        raw_code = np.array([-1 if a is None else position[a] for a in trimmed], dtype=np.int64)
-        assay_code[named] = raw_code[codes]
+    # (most rows name one: the whole column factorized, which is faster than selecting them first)
+    codes, raw = _factorize(assay)
+    trimmed = [_assay_name(a) for a in raw]
+    names = sorted({a for a in trimmed if a is not None})
+    position = {a: i for i, a in enumerate(names)}
+    raw_code = np.array([-1 if a is None else position[a] for a in trimmed] + [-1], dtype=np.int64)
+    assay_code = raw_code[codes]   # a missing cell (code -1) takes the last: -1
     # ULN: the first one given; a patient whose ULN differs is not evaluable
     uln_rows, _ = _numbers(ulns, whole=False)
     has_uln = ~np.isnan(uln_rows)
@@ -1715,12 +1724,10 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
 def _objects(values):
     """A text column of :func:`_gcig_columns` as a numpy object array (None where missing);
     other columns unchanged."""
-    import numpy as np
-
     if isinstance(values, _Labels):
         return _names(values.names)[values.codes]
-    if hasattr(values, "to_pylist"):   # an Arrow string array
-        return np.array(values.to_pylist(), dtype=object)
+    if hasattr(values, "to_pylist"):   # an Arrow string array (nulls: None)
+        return values.to_numpy(zero_copy_only=False)
     return values
 
 
@@ -1804,7 +1811,7 @@ def _text_column(values):
 
     dtype = _arrow_text_dtype()
     if isinstance(values, pa.Array):   # an Arrow string array (a large reason column)
-        return pd.array(values, dtype=dtype) if dtype is not None else np.array(values.to_pylist(), dtype=object)
+        return pd.array(values, dtype=dtype) if dtype is not None else _objects(values)
     if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
             or pd.api.types.infer_dtype(values, skipna=True) != "string"):
         return values

@@ -1250,6 +1250,15 @@ class _MarkerRows:
         return self.codes, self.uniques
 
 
+def _known(uniques: np.ndarray, known_ids) -> np.ndarray:
+    """Whether each of the distinct patients ``uniques`` is one of ``known_ids`` (set
+    membership; a missing id, None or NaN, is looked up as the set holds it)."""
+    if len(uniques) == len(known_ids) and (np.asarray(list(known_ids), dtype=object) == uniques).all():
+        return np.ones(len(uniques), dtype=bool)   # the same patients (a chunk of a sorted registry)
+    known = known_ids if isinstance(known_ids, (set, frozenset)) else set(known_ids)
+    return np.fromiter((p in known for p in uniques.tolist()), dtype=bool, count=len(uniques))
+
+
 def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float, duplicates: str,
                       day_range: tuple[int, int], known_ids=None, starts=None,
                       clinical_given: bool = False, date_format: str | None = None, decimal: str = ".",
@@ -1259,7 +1268,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     ``spec`` is the marker (default CA-125): its name is the value column, its label and unit
     are in the messages, values above its plausible maximum are invalid.
 
-    ``known_ids`` (a set) are the patients of the clinical table, when one was given;
+    ``known_ids`` (a collection) are the patients of the clinical table, when one was given;
     ``starts`` maps a patient to its ``treatment_start`` from the clinical table (None when
     that table has no such column). ``date_format``, ``decimal`` and ``thousands`` say how
     dates and numbers are written (:func:`_parse_dates`, :func:`_parse_numbers`). Problems
@@ -1363,10 +1372,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
 
     if known_ids is not None:
         codes, uniques = out.factorised()
-        if pd.api.types.infer_dtype(uniques, skipna=False) == "string":   # text ids: one hash lookup each, in C
-            orphan = ~pd.Index(uniques, dtype=object).isin(known_ids)[codes]
-        else:   # a missing id (None, NaN) is looked up as the set holds it
-            orphan = np.fromiter((p not in known_ids for p in uniques), dtype=bool, count=len(uniques))[codes]
+        orphan = ~_known(uniques, known_ids)[codes]
         col.rows, col.patients = out.row, out.patient_id
         col.add(orphan, "patient_id",
                 lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
@@ -1613,7 +1619,7 @@ def read_markers(
                          spec, label)
     starts = known = None
     if clinical is not None:
-        known = set(_clinical_ids(clinical, date_format))
+        known = _clinical_ids(clinical, date_format)
         if "day" not in cols and "date" in cols:
             starts = _treatment_starts(clinical, date_format)
     m = _validate_markers(cols, _row_labels(rows), label, uln=float(uln), duplicates=duplicates,
@@ -2349,6 +2355,9 @@ _BATCH_INTEGER_PREDICTORS = frozenset(c for c in BATCH_NUMERIC_PREDICTORS if CLI
 def _batch_objects(values) -> np.ndarray:
     """A 1-d object array of ``values`` with None for every missing value (None, NaN, NA, NaT)."""
     if isinstance(values, (pd.Series, pd.api.extensions.ExtensionArray)):
+        if isinstance(values.dtype, pd.StringDtype):   # text: each distinct text made a Python str once
+            codes, uniques = pd.factorize(values)        # a missing cell: code -1, the None appended
+            return np.append(np.asarray(uniques, dtype=object), None)[codes]
         return pd.Series(values).to_numpy(dtype=object, na_value=None)
     if isinstance(values, np.ndarray):
         out = values.astype(object)          # a copy
@@ -2472,14 +2481,21 @@ class PatientBatch:
                                  for c in CLINICAL_PREDICTORS},
                        has_clinical=np.zeros(n, dtype=bool), clinical_problem=np.full(n, None, dtype=object))
         c_ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
-        ids = np.union1d(m_ids.astype(str), c_ids.astype(str)).astype(object) if len(c_ids) else m_ids
+        # the patients of both frames, sorted as numpy sorts text (each id converted once)
+        m_text, c_text = m_ids.astype(str), c_ids.astype(str)
+        if len(m_text) == len(c_text) and (m_text == c_text).all() and (m_text[1:] > m_text[:-1]).all():
+            ids_text = m_text   # the same sorted patients (a chunk of a sorted registry): their union
+            at_m = at_c = np.arange(len(m_text))
+        else:
+            ids_text = np.union1d(m_text, c_text) if len(c_ids) else m_text
+            at_m = np.searchsorted(ids_text, m_text) if len(m_ids) else np.zeros(0, np.int64)
+            at_c = np.searchsorted(ids_text, c_text)
+        ids = ids_text.astype(object) if len(c_ids) else m_ids
         n = len(ids)
-        at_m = np.searchsorted(ids.astype(str), m_ids.astype(str)) if len(m_ids) else np.zeros(0, np.int64)
         all_sizes = np.zeros(n, dtype=np.int64)
         all_sizes[at_m] = sizes
         problem = np.full(n, None, dtype=object)
         problem[at_m] = m_problem
-        at_c = np.searchsorted(ids.astype(str), c_ids.astype(str))
         values = {}
         for c in CLINICAL_PREDICTORS:
             if c in BATCH_NUMERIC_PREDICTORS:
@@ -2489,7 +2505,7 @@ class PatientBatch:
             else:
                 out = np.full(n, None, dtype=object)
                 if c in clinical.columns:
-                    out[at_c] = _batch_objects(clinical[c].to_numpy(dtype=object))
+                    out[at_c] = _batch_objects(clinical[c])
             values[c] = out
         has_clinical = np.zeros(n, dtype=bool)
         has_clinical[at_c] = True
