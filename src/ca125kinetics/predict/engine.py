@@ -244,11 +244,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                   "figo_stage", "recurrence_pattern", "recist"):
             cols[c] = clinical[c][valid]
         cols["ca125_at_recurrence"] = ca125_rec[valid]
-        for c in ("gcig_evaluable", "gcig_responded"):
-            flag = gcig[c][valid]
-            cols[c] = np.where(np.isnan(flag), None, flag == 1.0).astype(object)
-        for c in ("gcig_category", "gcig_status"):
-            cols[c] = gcig[c][valid]
+        for c in ("gcig_evaluable", "gcig_responded", "gcig_category", "gcig_status"):
+            cols[c] = gcig[c][valid]       # the flags as 1.0/0.0/NaN, which _design reads as they are
         block = feats[:, column_of[valid]]
         for r, name in enumerate(K.FEATURE_NAMES):
             cols[name] = block[r]
