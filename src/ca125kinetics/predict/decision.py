@@ -299,13 +299,14 @@ def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
 
 
 def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
-              ranges: Mapping) -> np.ndarray:
+              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
 
     ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
     them; ``clinical`` the model's patient-level inputs (the clinical factors and
-    ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown). An invalid patient
-    gets no warning.
+    ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown); ``unknown`` the
+    :func:`_name_lists` of the clinical factors of ``clinical`` that are unknown (the
+    decision rule's ``missing`` and ``n_missing``). An invalid patient gets no warning.
     """
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
     n = batch.n
@@ -356,8 +357,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces.append((cens, _int_texts(n_cens[cens].astype(float))
                    + " value(s) reported below the assay limit ('<x'), used as upper bounds"))
 
-    unknown = np.column_stack([pd.isna(clinical[c]) for c in CLINICAL_FACTORS])
-    names, n_unknown = _name_lists(unknown, CLINICAL_FACTORS)
+    names, n_unknown = unknown
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
 

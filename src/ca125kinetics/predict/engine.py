@@ -289,7 +289,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                           allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
-    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges)
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing))
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
