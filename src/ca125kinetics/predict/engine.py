@@ -143,6 +143,8 @@ def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
     def column(values, name):
         if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
             return np.where(values.mask, np.nan, np.asarray(values.values, dtype=float))
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            return values               # text, None where missing: already the engine's form
         return _column(values, name)
 
     return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
