@@ -260,8 +260,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub = published_scores_arrays(pub_cols, problem=problem)
 
     # --- status, kinetics, then the decision rule and the warnings
-    status = np.where(invalid, "invalid_input",
-                      np.where(~has_markers | ~np.isfinite(prob[0]), "not_scored", "ok")).astype(object)
+    status = _STATUSES[np.where(invalid, 2, np.where(~has_markers | ~np.isfinite(prob[0]), 1, 0))]
     reason = np.where(invalid, problem,
                       np.where(~has_markers, "no CA-125 markers for this patient (only a clinical row)",
                                np.where(status == "not_scored", "the model returned no probability for this patient",
@@ -299,6 +298,11 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = _repeated(value, n)
     out["trained_on_synthetic"] = np.full(n, float(synthetic))
     return out
+
+
+#: The engine's statuses before the decision rule, taken by code: one string object each, not
+#: one per patient (numpy's fixed-width text made into objects would create 60,000 of them).
+_STATUSES = np.array(["ok", "not_scored", "invalid_input"], dtype=object)
 
 
 def _repeated(text: str, n: int) -> np.ndarray:
