@@ -1019,15 +1019,14 @@ _INPUT_KINDS = {
 
 
 def _problem_text(problem) -> np.ndarray:
-    """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank)."""
-    problem = _objects(problem.tolist() if isinstance(problem, _ARRAYS) else problem)
-    present = np.flatnonzero(np.array([not _is_na(v) for v in problem.tolist()]
-                                      if problem.dtype == object else ~np.isnan(problem), dtype=bool))
-    out = np.full(len(problem), "", dtype=object)
-    if all(type(value) is str for value in problem[present].tolist()):
-        out[present] = [value.strip() for value in problem[present].tolist()]
-        return out
-    text, missing = _as_text(pd.Series(problem, dtype=object))
+    """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank).
+    Each distinct value is looked at once (a cohort has few: mostly None)."""
+    values = problem.tolist() if isinstance(problem, _ARRAYS) else list(problem)
+    present = [v for v in dict.fromkeys(values) if not _is_na(v)]
+    if all(type(value) is str for value in present):
+        stripped = {value: value.strip() for value in present}     # the values not in it are missing
+        return _objects([stripped.get(value, "") for value in values])
+    text, missing = _as_text(pd.Series(_objects(values), dtype=object))
     return np.where(missing, "", text.fillna("").to_numpy(dtype=object)).astype(object)
 
 
