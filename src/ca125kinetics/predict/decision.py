@@ -40,9 +40,26 @@ def _fmt_p(p: float) -> str:
     return f"{p:.2f}"
 
 
+#: ``"%.2f"`` of each hundredth from 0 to 1: the text of every probability clear of a midpoint.
+_HUNDREDTHS = np.array(["%.2f" % (k / 100) for k in range(101)], dtype=object)
+
+
 def _p_texts(p: np.ndarray) -> np.ndarray:
-    """``f"{p:.2f}"`` of every value (object array)."""
-    return np.array(["%.2f" % v for v in p.tolist()], dtype=object)
+    """``f"{p:.2f}"`` of every value (object array).
+
+    A probability in (0, 1] more than 1e-6 hundredths from a midpoint between two hundredths
+    (``x.xx5``) takes the text of the nearest hundredth: ``p * 100`` is within 1e-13 of its
+    exact value, so it lies on the same side of the midpoint, where Python's correctly
+    rounded formatting goes. Any other value (near a midpoint, 0, NaN, out of range) is
+    formatted by Python."""
+    hundredths = p * 100
+    with np.errstate(invalid="ignore"):
+        nearest = np.floor(hundredths + 0.5)
+        clear = (p > 0) & (p <= 1) & (np.abs(hundredths - np.floor(hundredths) - 0.5) > 1e-6)
+    out = _HUNDREDTHS[np.where(clear, nearest, 0).astype(np.intp)]
+    rest = np.flatnonzero(~clear)
+    out[rest] = ["%.2f" % v for v in p[rest].tolist()]
+    return out
 
 
 def _int_texts(values: np.ndarray) -> np.ndarray:
