@@ -52,8 +52,8 @@ def _p_texts(p: np.ndarray) -> np.ndarray:
     exact value, so it lies on the same side of the midpoint, where Python's correctly
     rounded formatting goes. Any other value (near a midpoint, 0, NaN, out of range) is
     formatted by Python."""
-    hundredths = p * 100
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):     # NaN and huge values are formatted by Python
+        hundredths = p * 100
         nearest = np.floor(hundredths + 0.5)
         clear = (p > 0) & (p <= 1) & (np.abs(hundredths - np.floor(hundredths) - 0.5) > 1e-6)
     out = _HUNDREDTHS[np.where(clear, nearest, 0).astype(np.intp)]
