@@ -34,11 +34,12 @@ def test_the_columns_have_the_text_dtype_of_pandas():
     assert pd.Series(coded_text(["a", "b"], np.array([1, 0]))).dtype == pd.Series(["ok"]).dtype
 
 
-@given(st.lists(st.one_of(TEXT, st.none(), st.just(np.nan), st.integers(0, 3), st.just(1.5)), max_size=30))
+@given(st.lists(st.one_of(TEXT, st.none(), st.just(np.nan), st.just(pd.NA), st.integers(0, 3), st.just(1.5),
+                         st.booleans(), st.binary(max_size=3)), max_size=30))
 def test_object_text_is_the_column_pandas_makes_of_the_object_array(cells):
     """Strings with None/NaN missing become the same ``str`` column pandas makes (converted by
-    pyarrow); an array not all text (numbers among them, or nothing but missing values) is
-    left for pandas to make what it makes of it."""
+    pyarrow); an array not all text (numbers, flags or bytes among them, or nothing but
+    missing values) is left for pandas to make what it makes of it."""
     values = np.empty(len(cells), dtype=object)
     values[:] = cells
     expected = pd.DataFrame({"c": values.copy()})["c"]

@@ -101,6 +101,21 @@ def scored(bundle, cohort):
 # ----------------------------------------------------------------------------- one patient
 
 
+_MIDPOINTS = [(k + 0.5) / 100 for k in range(100)]
+
+
+@given(st.lists(st.one_of(
+    st.floats(0, 1), st.floats(allow_nan=True, allow_infinity=True),
+    st.sampled_from(_MIDPOINTS).flatmap(lambda m: st.sampled_from([m, np.nextafter(m, 0), np.nextafter(m, 1)])),
+    st.sampled_from([0.0, -0.0, 1.0, 5e-324, 0.125, 0.375, 0.625, 0.875])), max_size=40))
+def test_probability_texts_are_those_python_formats(values):
+    """The recommendation's probabilities read as ``"%.2f" % p``, at and beside every midpoint
+    between two hundredths (where the nearest hundredth is decided by Python) too."""
+    decision = importlib.import_module("ca125kinetics.predict.decision")
+    p = np.asarray(values, dtype=float)
+    assert decision._p_texts(p).tolist() == ["%.2f" % v for v in values]
+
+
 def test_worked_series_gives_confirmed_pr_and_a_rule_that_names_it(bundle):
     p = P.predict(WORKED, CLINICAL, model=bundle)
     assert p.status == "ok" and p.reason is None

@@ -53,13 +53,20 @@ def coded_text(labels, codes: np.ndarray):
 
 
 def object_text(values: np.ndarray):
-    """The column pandas makes of an object array of strings (None or NaN missing), converted
-    by pyarrow in C rather than by pandas' check of every string (the same ``str`` column);
-    ``values`` as they are when they are not all text (or pandas stores text as objects)."""
+    """The column pandas makes of an object array of strings (None, NaN or NA missing),
+    converted by pyarrow in C rather than by pandas' check of every string (the same ``str``
+    column); ``values`` as they are when they are not all text (or pandas stores text as
+    objects). Whether they are is what pyarrow finds as it converts them: the type
+    ``string``, not a number, bytes, a mixture (an error) or nothing but missing values."""
     dtype = _text_dtype()
-    if dtype == object or getattr(dtype, "storage", None) != "pyarrow" \
-            or pd.api.types.infer_dtype(values, skipna=True) != "string":
+    if dtype == object or getattr(dtype, "storage", None) != "pyarrow":
         return values
     import pyarrow as pa
 
-    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)
+    try:
+        text = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return values
+    if text.type != pa.string():
+        return values
+    return pd.array(text.cast(pa.large_string()), dtype=dtype)

@@ -718,16 +718,33 @@ def _objects(items: list) -> np.ndarray:
     return out
 
 
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(first, codes)`` of a numeric array: ``codes`` numbers its distinct values 0..k-1
+    (NaN equals NaN, -0.0 equals 0.0) and ``first[c]`` is the first row holding code ``c``.
+    A long column is hashed (``pandas.factorize``, codes in order of first appearance); a
+    short one sorted by numpy, which costs less for a few rows and keeps the one-patient
+    route free of pandas."""
+    if len(values) <= 64:
+        _, first, codes = np.unique(values, return_index=True, return_inverse=True)
+        return first, codes.reshape(-1).astype(np.int64, copy=False)
+    codes, _ = pd.factorize(values, use_na_sentinel=False)
+    first = np.flatnonzero(np.diff(np.maximum.accumulate(codes), prepend=-1) > 0)    # a code not seen before
+    return first, codes.astype(np.int64, copy=False)
+
+
 def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
-    """``(codes, k)``: the same code 0..k-1 for equal values of one column (NaN equals NaN;
-    text and None compared as values), numpy only."""
+    """``(codes, k)``: the same code 0..k-1 for equal values of one column (numbers as
+    :func:`_distinct` compares them; text and None compared as values, through a dict:
+    ``pandas.factorize`` would take None and NaN for one value)."""
     if column.dtype == bool:
         return column.astype(np.int64), 2
     if column.dtype != object:
-        distinct, codes = np.unique(column, return_inverse=True)
-        return codes.reshape(-1), len(distinct)
+        first, codes = _distinct(column)
+        return codes, len(first)
     values = column.tolist()
     lookup = {v: i for i, v in enumerate(dict.fromkeys(values))}
+    if len(lookup) == 1:        # e.g. the messages of a column without an invalid value
+        return np.zeros(len(values), dtype=np.int64), 1
     return np.array([lookup[v] for v in values], dtype=np.int64), len(lookup)
 
 
@@ -740,8 +757,8 @@ def _column_codes(columns) -> np.ndarray | None:
             code, size = c, k
             continue
         if size * k >= 2**62:     # keep the combined code small: renumber it
-            distinct, code = np.unique(code, return_inverse=True)
-            size = len(distinct)
+            first, code = _distinct(code)
+            size = len(first)
         code, size = code * k + c, size * k
     return code
 
@@ -759,9 +776,7 @@ def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[
     if n <= 1:     # one patient: nothing to share
         first = code = np.arange(n)
     else:
-        code = _column_codes(key() if key is not None else [*values, *missing, *messages])
-        _, first, code = np.unique(code, return_index=True, return_inverse=True)
-        code = code.reshape(-1)
+        first, code = _distinct(_column_codes(key() if key is not None else [*values, *missing, *messages]))
     plain = [[None if v != v else v for v in column[first].tolist()] if column.dtype != object
              else column[first].tolist() for column in values]
     rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
@@ -1004,15 +1019,14 @@ _INPUT_KINDS = {
 
 
 def _problem_text(problem) -> np.ndarray:
-    """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank)."""
-    problem = _objects(problem.tolist() if isinstance(problem, _ARRAYS) else problem)
-    present = np.flatnonzero(np.array([not _is_na(v) for v in problem.tolist()]
-                                      if problem.dtype == object else ~np.isnan(problem), dtype=bool))
-    out = np.full(len(problem), "", dtype=object)
-    if all(type(value) is str for value in problem[present].tolist()):
-        out[present] = [value.strip() for value in problem[present].tolist()]
-        return out
-    text, missing = _as_text(pd.Series(problem, dtype=object))
+    """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank).
+    Each distinct value is looked at once (a cohort has few: mostly None)."""
+    values = problem.tolist() if isinstance(problem, _ARRAYS) else list(problem)
+    present = [v for v in dict.fromkeys(values) if not _is_na(v)]
+    if all(type(value) is str for value in present):
+        stripped = {value: value.strip() for value in present}     # the values not in it are missing
+        return _objects([stripped.get(value, "") for value in values])
+    text, missing = _as_text(pd.Series(_objects(values), dtype=object))
     return np.where(missing, "", text.fillna("").to_numpy(dtype=object)).astype(object)
 
 

@@ -40,9 +40,26 @@ def _fmt_p(p: float) -> str:
     return f"{p:.2f}"
 
 
+#: ``"%.2f"`` of each hundredth from 0 to 1: the text of every probability clear of a midpoint.
+_HUNDREDTHS = np.array(["%.2f" % (k / 100) for k in range(101)], dtype=object)
+
+
 def _p_texts(p: np.ndarray) -> np.ndarray:
-    """``f"{p:.2f}"`` of every value (object array)."""
-    return np.array(["%.2f" % v for v in p.tolist()], dtype=object)
+    """``f"{p:.2f}"`` of every value (object array).
+
+    A probability in (0, 1] more than 1e-6 hundredths from a midpoint between two hundredths
+    (``x.xx5``) takes the text of the nearest hundredth: ``p * 100`` is within 1e-13 of its
+    exact value, so it lies on the same side of the midpoint, where Python's correctly
+    rounded formatting goes. Any other value (near a midpoint, 0, NaN, out of range) is
+    formatted by Python."""
+    with np.errstate(invalid="ignore", over="ignore"):     # NaN and huge values are formatted by Python
+        hundredths = p * 100
+        nearest = np.floor(hundredths + 0.5)
+        clear = (p > 0) & (p <= 1) & (np.abs(hundredths - np.floor(hundredths) - 0.5) > 1e-6)
+    out = _HUNDREDTHS[np.where(clear, nearest, 0).astype(np.intp)]
+    rest = np.flatnonzero(~clear)
+    out[rest] = ["%.2f" % v for v in p[rest].tolist()]
+    return out
 
 
 def _int_texts(values: np.ndarray) -> np.ndarray:
@@ -299,13 +316,14 @@ def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
 
 
 def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
-              ranges: Mapping) -> np.ndarray:
+              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
 
     ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
     them; ``clinical`` the model's patient-level inputs (the clinical factors and
-    ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown). An invalid patient
-    gets no warning.
+    ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown); ``unknown`` the
+    :func:`_name_lists` of the clinical factors of ``clinical`` that are unknown (the
+    decision rule's ``missing`` and ``n_missing``). An invalid patient gets no warning.
     """
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
     n = batch.n
@@ -356,8 +374,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces.append((cens, _int_texts(n_cens[cens].astype(float))
                    + " value(s) reported below the assay limit ('<x'), used as upper bounds"))
 
-    unknown = np.column_stack([pd.isna(clinical[c]) for c in CLINICAL_FACTORS])
-    names, n_unknown = _name_lists(unknown, CLINICAL_FACTORS)
+    names, n_unknown = unknown
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
 

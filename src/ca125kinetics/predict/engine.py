@@ -143,6 +143,8 @@ def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
     def column(values, name):
         if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
             return np.where(values.mask, np.nan, np.asarray(values.values, dtype=float))
+        if isinstance(values, np.ndarray) and values.dtype == object:
+            return values               # text, None where missing: already the engine's form
         return _column(values, name)
 
     return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
@@ -244,11 +246,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                   "figo_stage", "recurrence_pattern", "recist"):
             cols[c] = clinical[c][valid]
         cols["ca125_at_recurrence"] = ca125_rec[valid]
-        for c in ("gcig_evaluable", "gcig_responded"):
-            flag = gcig[c][valid]
-            cols[c] = np.where(np.isnan(flag), None, flag == 1.0).astype(object)
-        for c in ("gcig_category", "gcig_status"):
-            cols[c] = gcig[c][valid]
+        for c in ("gcig_evaluable", "gcig_responded", "gcig_category", "gcig_status"):
+            cols[c] = gcig[c][valid]       # the flags as 1.0/0.0/NaN, which _design reads as they are
         block = feats[:, column_of[valid]]
         for r, name in enumerate(K.FEATURE_NAMES):
             cols[name] = block[r]
@@ -261,8 +260,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub = published_scores_arrays(pub_cols, problem=problem)
 
     # --- status, kinetics, then the decision rule and the warnings
-    status = np.where(invalid, "invalid_input",
-                      np.where(~has_markers | ~np.isfinite(prob[0]), "not_scored", "ok")).astype(object)
+    status = _STATUSES[np.where(invalid, 2, np.where(~has_markers | ~np.isfinite(prob[0]), 1, 0))]
     reason = np.where(invalid, problem,
                       np.where(~has_markers, "no CA-125 markers for this patient (only a clinical row)",
                                np.where(status == "not_scored", "the model returned no probability for this patient",
@@ -292,7 +290,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                           allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
-    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges)
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing))
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
@@ -300,6 +298,11 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = _repeated(value, n)
     out["trained_on_synthetic"] = np.full(n, float(synthetic))
     return out
+
+
+#: The engine's statuses before the decision rule, taken by code: one string object each, not
+#: one per patient (numpy's fixed-width text made into objects would create 60,000 of them).
+_STATUSES = np.array(["ok", "not_scored", "invalid_input"], dtype=object)
 
 
 def _repeated(text: str, n: int) -> np.ndarray:

@@ -265,9 +265,9 @@ def _frame(columns: dict) -> pd.DataFrame:
             out[name] = pd.arrays.IntegerArray(np.where(missing, 0, v).astype(np.int64), missing)
         else:
             out[name] = pd.arrays.BooleanArray(v == 1.0, missing)
-    frame = pd.DataFrame(out, columns=list(SCORE_COLUMNS))
-    frame["patient_id"] = frame["patient_id"].astype(object)
-    return frame
+    # identifiers stay objects: the DataFrame would read an object array as text (pandas >= 3)
+    out["patient_id"] = pd.Series(out["patient_id"], dtype=object)
+    return pd.DataFrame(out, columns=list(SCORE_COLUMNS))
 
 
 def _rows(columns: dict, names=SCORE_COLUMNS) -> list[dict]:
