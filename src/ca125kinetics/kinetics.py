@@ -756,12 +756,13 @@ def _first_extreme(a: np.ndarray, *, smallest: bool = False) -> np.ndarray:
     if a.shape[0] == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
         return np.argmin(a, axis=0) if smallest else np.argmax(a, axis=0)
     first = np.zeros(a.shape[1], dtype=np.intp)
-    best = a[0]
-    for j in range(1, a.shape[0]):
-        row = a[j]
-        better = row < best if smallest else row > best
-        first[better] = j
-        best = np.where(better, row, best)
+    best = a[0].copy()
+    better = np.empty(a.shape[1], dtype=bool)
+    beats, keep = (np.less, np.minimum) if smallest else (np.greater, np.maximum)
+    for j in range(1, a.shape[0]):       # in place, no masked indexing: a few passes per row
+        beats(a[j], best, out=better)
+        np.copyto(first, j, where=better)
+        keep(best, a[j], out=best)
     return first
 
 
