@@ -312,16 +312,29 @@ def _positive_definite(h: np.ndarray) -> np.ndarray:
 
 
 def _cofactors(a, b, c, d, e, f):
-    """Cofactors and determinant of symmetric 3 x 3 matrices ``[[a b c] [b d e] [c e f]]``."""
-    cof = (d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b)
-    return cof, a * cof[0] + b * cof[1] + c * cof[2]
+    """Cofactors ``(6, P)`` and determinant of symmetric 3 x 3 matrices ``[[a b c] [b d e] [c e f]]``.
+
+    Each product is written into the rows of one array (no temporary per operation: the
+    fits of a whole cohort take this after every EM iteration).
+    """
+    cof = np.empty((6, *np.shape(a)))
+    tmp = np.empty(np.shape(a))
+    for row, (p, q, r, s) in zip(cof, ((d, f, e, e), (c, e, b, f), (b, e, c, d),
+                                       (a, f, c, c), (b, c, a, e), (a, d, b, b))):
+        np.multiply(p, q, out=row)
+        row -= np.multiply(r, s, out=tmp)             # p q - r s
+    det = np.multiply(a, cof[0])
+    det += np.multiply(b, cof[1], out=tmp)
+    det += np.multiply(c, cof[2], out=tmp)
+    return cof, det
 
 
 def inverse3(h: np.ndarray) -> np.ndarray:
     """Inverse of symmetric 3 x 3 matrices given as ``(6, P)`` upper triangles (cofactors)."""
     cof, det = _cofactors(*h)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return np.stack(cof) / det
+        cof /= det
+    return cof
 
 
 #: Patients per chunk: the arrays of one chunk stay in the CPU cache across iterations
