@@ -642,18 +642,20 @@ def _patient_uln(codes, day, uln_row, used, first_row) -> np.ndarray:
 def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
     """Group the used rows (sorted by patient and day) by the patient's number of samples.
 
-    Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter.
+    Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter;
+    transposed, these row numbers gather every column straight into its ``(m, P)`` layout.
     """
     ui = np.flatnonzero(used)
     cu = codes[ui]
     counts = np.bincount(cu, minlength=n_pat)
-    present = np.unique(counts[counts > 0])
+    present = np.flatnonzero(np.bincount(counts)[1:]) + 1       # the sample counts that occur
     row_count = counts[cu] if present.size > 1 else None
     buckets = []
     for m in present:
         rows = ui if row_count is None else ui[row_count == m]
         pats = np.flatnonzero(counts == m)
-        dense = [np.ascontiguousarray(src[rows].reshape(pats.size, m).T) for src in (day, value, cens)]
+        at = np.ascontiguousarray(rows.reshape(pats.size, m).T)
+        dense = [src[at] for src in (day, value, cens)]
         buckets.append(_Bucket(pats, *dense))
     return buckets
 
