@@ -311,27 +311,27 @@ def _positive_definite(h: np.ndarray) -> np.ndarray:
     return (a > 0) & (minor2 > 0) & (det > 0)
 
 
-def _cofactors(a, b, c, d, e, f):
-    """Cofactors ``(6, P)`` and determinant of symmetric 3 x 3 matrices ``[[a b c] [b d e] [c e f]]``.
+def _cofactors(a, b, c, d, e, f, out=None):
+    """Cofactors and determinant of symmetric 3 x 3 matrices ``[[a b c] [b d e] [c e f]]``.
 
-    Each product is written into the rows of one array (no temporary per operation: the
-    fits of a whole cohort take this after every EM iteration).
+    ``out``: a ``(6, P)`` array to write the cofactors into, row by row (the same products
+    and subtractions): at cohort scale, where the six cofactors and their twelve products
+    as separate arrays cost several times the arithmetic.
     """
-    cof = np.empty((6, *np.shape(a)))
-    tmp = np.empty(np.shape(a))
-    for row, (p, q, r, s) in zip(cof, ((d, f, e, e), (c, e, b, f), (b, e, c, d),
-                                       (a, f, c, c), (b, c, a, e), (a, d, b, b))):
-        np.multiply(p, q, out=row)
-        row -= np.multiply(r, s, out=tmp)             # p q - r s
-    det = np.multiply(a, cof[0])
-    det += np.multiply(b, cof[1], out=tmp)
-    det += np.multiply(c, cof[2], out=tmp)
-    return cof, det
+    pairs = ((d, f, e, e), (c, e, b, f), (b, e, c, d), (a, f, c, c), (b, c, a, e), (a, d, b, b))
+    if out is None:
+        cof = tuple(p * q - r * s for p, q, r, s in pairs)
+    else:
+        cof = out
+        for row, (p, q, r, s) in zip(out, pairs):
+            np.multiply(p, q, out=row)
+            row -= r * s
+    return cof, a * cof[0] + b * cof[1] + c * cof[2]
 
 
 def inverse3(h: np.ndarray) -> np.ndarray:
     """Inverse of symmetric 3 x 3 matrices given as ``(6, P)`` upper triangles (cofactors)."""
-    cof, det = _cofactors(*h)
+    cof, det = _cofactors(*h, out=np.empty(h.shape))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         cof /= det
     return cof
