@@ -421,6 +421,8 @@ def _patient_codes(pid: pd.Series) -> tuple[np.ndarray, pd.Index, bool]:
 
 
 def _check_ids(ids: pd.Index, rows: np.ndarray) -> None:
+    if pd.api.types.infer_dtype(ids, skipna=False) == "string":
+        return                       # every id is a str: none is empty (a quarter of isna's time)
     empty = ids.isna()
     if empty.any():
         raise InvalidInputError("patient_id is empty; every sample needs a patient identifier",
@@ -642,18 +644,20 @@ def _patient_uln(codes, day, uln_row, used, first_row) -> np.ndarray:
 def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
     """Group the used rows (sorted by patient and day) by the patient's number of samples.
 
-    Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter.
+    Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter;
+    transposed, these row numbers gather every column straight into its ``(m, P)`` layout.
     """
     ui = np.flatnonzero(used)
     cu = codes[ui]
     counts = np.bincount(cu, minlength=n_pat)
-    present = np.unique(counts[counts > 0])
+    present = np.flatnonzero(np.bincount(counts)[1:]) + 1       # the sample counts that occur
     row_count = counts[cu] if present.size > 1 else None
     buckets = []
     for m in present:
         rows = ui if row_count is None else ui[row_count == m]
         pats = np.flatnonzero(counts == m)
-        dense = [np.ascontiguousarray(src[rows].reshape(pats.size, m).T) for src in (day, value, cens)]
+        at = np.ascontiguousarray(rows.reshape(pats.size, m).T)
+        dense = [src[at] for src in (day, value, cens)]
         buckets.append(_Bucket(pats, *dense))
     return buckets
 
@@ -756,12 +760,13 @@ def _first_extreme(a: np.ndarray, *, smallest: bool = False) -> np.ndarray:
     if a.shape[0] == 0 or (a.dtype.kind == "f" and np.isnan(a).any()):
         return np.argmin(a, axis=0) if smallest else np.argmax(a, axis=0)
     first = np.zeros(a.shape[1], dtype=np.intp)
-    best = a[0]
-    for j in range(1, a.shape[0]):
-        row = a[j]
-        better = row < best if smallest else row > best
-        first[better] = j
-        best = np.where(better, row, best)
+    best = a[0].copy()
+    better = np.empty(a.shape[1], dtype=bool)
+    beats, keep = (np.less, np.minimum) if smallest else (np.greater, np.maximum)
+    for j in range(1, a.shape[0]):       # in place, no masked indexing: a few passes per row
+        beats(a[j], best, out=better)
+        np.copyto(first, j, where=better)
+        keep(best, a[j], out=best)
     return first
 
 
