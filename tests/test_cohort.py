@@ -399,11 +399,13 @@ _float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(_text, _float, st.one_of(st.none(), st.integers(-10**6, 10**6)),
                           st.one_of(st.none(), st.booleans()), st.booleans()), max_size=12),
-       st.integers(1, 5))
-def test_write_csv_writes_the_text_of_to_csv(rows, block):
+       st.integers(1, 5), st.lists(st.integers(0, 6), min_size=1, max_size=7, unique=True),
+       st.integers(0, 3))
+def test_write_csv_writes_the_text_of_to_csv(rows, block, kept, repeats):
     """cohort.write_csv gives, byte for byte, what DataFrame.to_csv(index=False) gives, for
     the column kinds of a score table (text as objects and as pandas' str, float, nullable
-    Int64 and boolean, bool, a constant text)."""
+    Int64 and boolean, bool, a constant text), any of them alone or together, rows repeated
+    (a frame of equal rows; one column of empty cells, written "")."""
     import io
 
     from ca125kinetics import cohort
@@ -417,6 +419,8 @@ def test_write_csv_writes_the_text_of_to_csv(rows, block):
         "b": pd.Series([r[4] for r in rows], dtype=bool),
         "same": pd.Series(["{\"a\": 1, \"b\": [2]}"] * len(rows), dtype=object),
     })
+    frame = frame.iloc[:, kept]
+    frame = pd.concat([frame] * (repeats + 1), ignore_index=True) if repeats and len(rows) == 1 else frame
     old, cohort._CSV_BLOCK_ROWS = cohort._CSV_BLOCK_ROWS, block
     try:
         out = io.BytesIO()

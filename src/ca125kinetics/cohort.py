@@ -654,11 +654,12 @@ _CSV_BLOCK_ROWS = 20_000
 _NEEDS_QUOTES = '[,"\n]'
 
 
-def _csv_cells(values) -> "pyarrow.Array | None":
+def _csv_cells(values) -> "pyarrow.Array | pyarrow.Scalar | None":
     """The CSV text of every cell of one column as ``DataFrame.to_csv`` writes it (a float
     as ``repr``, NaN/None/NA empty, flags ``True``/``False``, text quoted only when it holds a
-    comma, a quote or a newline), as a pyarrow string array; None for a column of another
-    kind (the caller then lets pandas write the table)."""
+    comma, a quote or a newline), as a pyarrow string array; a text column holding one value
+    in every row (the model and settings columns) as that one cell, a pyarrow scalar; None
+    for a column of another kind (the caller then lets pandas write the table)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -699,26 +700,29 @@ def _csv_cells(values) -> "pyarrow.Array | None":
                 text = pc.cast(pa.array(values.array, from_pandas=True), pa.large_string())
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):   # not all text: pandas
             return None
-        needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
-        if pc.any(needs).as_py():       # quote only the cells that need it (copies only then)
-            quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
-            quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
-            text = pc.if_else(needs, quoted, text)
-        return pc.fill_null(text, "") if text.null_count else text
+        # a column repeats a few texts (statuses, reasons from templates, the settings):
+        # each distinct text is checked and quoted once, then placed in its rows
+        coded = pc.dictionary_encode(text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text)
+        distinct = _quoted(coded.dictionary)
+        if len(values) > 1 and len(distinct) == 1 and not coded.null_count:
+            return distinct[0]
+        cells = distinct.take(coded.indices)
+        return pc.fill_null(cells, "") if cells.null_count else cells
     return None
 
 
-def _constant_cell(values: pd.Series):
-    """:func:`_csv_cells` of a column; a text column holding one value throughout (the model
-    and settings columns) as one pyarrow scalar, formatted once."""
-    if len(values) > 1 and (values.dtype == object or pd.api.types.is_string_dtype(values.dtype)):
-        first = values.iloc[0]
-        # the last and middle cells first: a column of varied text is told in O(1)
-        probes = (first, values.iloc[-1], values.iloc[len(values) // 2])
-        if all(isinstance(v, str) and v == first for v in probes) and bool((values == first).all()):
-            cell = _csv_cells(values.iloc[:1])
-            return None if cell is None else cell[0]
-    return _csv_cells(values)
+def _quoted(text: "pyarrow.Array") -> "pyarrow.Array":
+    """The texts as CSV cells: quoted (quotes doubled) where they hold a comma, a quote or a
+    newline, as they are otherwise (the quoting of ``DataFrame.to_csv``)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    needs = pc.match_substring_regex(text, _NEEDS_QUOTES)
+    if not pc.any(needs).as_py():
+        return text
+    quote, empty = pa.scalar('"', pa.large_string()), pa.scalar("", pa.large_string())
+    quoted = pc.binary_join_element_wise(quote, pc.replace_substring(text, '"', '""'), quote, empty)
+    return pc.if_else(needs, quoted, text)
 
 
 def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
@@ -733,20 +737,24 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
         return
     if header:
-        out.write((",".join(_csv_cells(pd.Series(list(frame.columns), dtype=object)).to_pylist()) + "\n")
-                  .encode("utf-8"))
+        names = _quoted(pa.array([str(c) for c in frame.columns], pa.large_string()))
+        out.write((",".join(names.to_pylist()) + "\n").encode("utf-8"))
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
-        cells = [_constant_cell(block.iloc[:, j]) for j in range(block.shape[1])]
+        cells = [_csv_cells(block.iloc[:, j]) for j in range(block.shape[1])]
         if any(c is None for c in cells):
             out.write(block.to_csv(index=False, header=False).encode("utf-8"))
             continue
         cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
+        if len(cells) == 1:     # a row of one empty cell is written "" (not a blank line), as pandas does
+            empty_cell = pc.equal(cells[0], "")
+            cells[0] = pc.if_else(empty_cell, pa.scalar('""', pa.large_string()), cells[0])
+        if all(isinstance(c, pa.Scalar) for c in cells):    # every row the same: the rows of one
+            cells[0] = pa.repeat(cells[0], len(block))
         empty, newline, comma = (pa.scalar(t, pa.large_string()) for t in ("", "\n", ","))
         cells[-1] = pc.binary_join_element_wise(cells[-1], empty, newline)     # the row's end
         rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
-        rows = pa.array(rows) if not isinstance(rows, pa.Array) else rows
-        rows = rows.cast(pa.large_string())
+        rows = (rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows).cast(pa.large_string())
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
         out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
 
