@@ -101,6 +101,7 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
     from ..cohort import chunked_format, iter_score, run_score, write_chunks
 
     read_options = format_options(args)
+    _preload_compiled()     # while the clinical table is read
     clinical = (read_clinical(args.clinical, on_error="flag", require=("patient_id",), **read_options)
                 if args.clinical else None)
     options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=True,
@@ -112,6 +113,19 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
         return 0
     frame = run_score(stream, clinical, bundle, **options)
     return _write_score_output(_cohort_output(frame, fmt), len(frame), args.out)
+
+
+def _preload_compiled() -> None:
+    """Load the compiled GCIG rules and kinetics fits (numba and their cached machine code,
+    about 1 s) in background threads: a large file is scored by them, and its first chunk
+    would otherwise wait for them after the clinical table is read."""
+    import threading
+
+    from .._kinetics_engine import load_compiled
+    from ..gcig import preload_compiled
+
+    preload_compiled()
+    threading.Thread(target=load_compiled, name="ca125kinetics-kinetics-compiled", daemon=True).start()
 
 
 def _cli_score_task(args, bundle) -> int:
