@@ -737,8 +737,8 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
         return
     if header:
-        names = _quoted(pa.array([str(c) for c in frame.columns], pa.large_string()))
-        out.write((",".join(names.to_pylist()) + "\n").encode("utf-8"))
+        names = _quoted(pa.array([str(c) for c in frame.columns], pa.large_string())).to_pylist()
+        out.write((",".join(names if names != [""] else ['""']) + "\n").encode("utf-8"))   # as a row of one cell
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
         cells = [_csv_cells(block.iloc[:, j]) for j in range(block.shape[1])]
