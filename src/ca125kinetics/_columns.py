@@ -41,6 +41,16 @@ def constant_text(value: str, n: int):
     return pd.array(pa.chunked_array(blocks, pa.large_string()), dtype=dtype)
 
 
+def repeated_text(text: str, n: int) -> np.ndarray:
+    """An object array of ``n`` references to one string: the text ``numpy.full(n, text,
+    dtype=object)`` holds (through a numpy string: a trailing NUL dropped), without the new
+    string object per row that ``numpy.full`` makes (30 ms for 40,000 rows of a
+    900-character text)."""
+    out = np.empty(n, dtype=object)
+    out.fill(np.full(1, text, dtype=object)[0])
+    return out
+
+
 def coded_text(labels, codes: np.ndarray):
     """A text column holding ``labels[codes[i]]`` in row ``i`` (``codes``: integers)."""
     dtype = _text_dtype()

@@ -89,7 +89,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
-from ._columns import coded_text, constant_text
+from ._columns import coded_text, constant_text, repeated_text
 from .errors import InsufficientDataError, InvalidInputError
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
@@ -842,8 +842,7 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
     at registry scale about a tenth of the patients are not scored.
     """
     unit = spec.unit
-    reason = np.empty(status.size, dtype=object)
-    reason.fill(_OK_REASON[method])       # (np.full makes a new str object per row)
+    reason = repeated_text(_OK_REASON[method], status.size)
     pw, win = s.pretreatment_window_days, s.window_days
     for st in np.unique(status[status != _OK]).tolist():
         rows = np.flatnonzero(status == st)

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
+from .._columns import repeated_text
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
@@ -295,7 +296,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
                      ("settings_json", _settings_json(bundle))):
-        out[c] = _repeated(value, n)
+        out[c] = repeated_text(value, n)
     out["trained_on_synthetic"] = np.full(n, float(synthetic))
     return out
 
@@ -303,15 +304,6 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
 #: The engine's statuses before the decision rule, taken by code: one string object each, not
 #: one per patient (numpy's fixed-width text made into objects would create 60,000 of them).
 _STATUSES = np.array(["ok", "not_scored", "invalid_input"], dtype=object)
-
-
-def _repeated(text: str, n: int) -> np.ndarray:
-    """An object array of ``n`` references to one string: the text ``numpy.full(n, text,
-    dtype=object)`` holds (through a numpy string: a trailing NUL dropped), without making
-    ``n`` copies of it (30 ms for 40,000 rows of the 900-character settings)."""
-    out = np.empty(n, dtype=object)
-    out.fill(np.full(1, text, dtype=object)[0])
-    return out
 
 
 def _score_read(bundle, markers: pd.DataFrame, clinical: pd.DataFrame | None,
