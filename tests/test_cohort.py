@@ -46,6 +46,30 @@ def test_chunked_cli_equals_whole_table(tmp_path, command):
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+@pytest.mark.parametrize("chosen", [None, "mimalloc"])
+def test_streamed_run_takes_the_system_allocator_unless_one_was_chosen(tmp_path, monkeypatch, chosen):
+    import pyarrow as pa
+
+    before = pa.default_memory_pool()
+    if chosen:
+        monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", chosen)
+    else:
+        monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    try:
+        start = pa.mimalloc_memory_pool()     # pyarrow's default where it is built in
+    except NotImplementedError:
+        pytest.skip("this pyarrow is built without mimalloc")
+    pa.set_memory_pool(start)
+    try:
+        _run(tmp_path, "whole", ["gcig", str(MARKERS)])              # one chunk: not streamed
+        assert pa.default_memory_pool().backend_name == start.backend_name
+        _run(tmp_path, "chunked", ["gcig", str(MARKERS), "--chunk-rows", "5000"])
+        expected = start.backend_name if chosen else "system"
+        assert pa.default_memory_pool().backend_name == expected
+    finally:
+        pa.set_memory_pool(before)
+
+
 def test_parquet_chunks_equal_csv_chunks(parquet_markers):
     csv = pd.concat(list(stream_markers(MARKERS, chunk_rows=500).chunks()))
     pq = pd.concat(list(stream_markers(parquet_markers, chunk_rows=500).chunks()))
