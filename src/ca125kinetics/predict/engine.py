@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .._columns import repeated_text
+from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
@@ -136,19 +136,32 @@ def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
     """GCIG response and progression, and the combined RECIST + CA-125 category, of every
     patient of ``batch``: the score columns of :data:`_GCIG_OUTPUT` (``result._column``
     form), from one run of the GCIG kernel (``gcig.batch_gcig``). The one place the engine
-    calls the GCIG rules."""
-    from ..gcig import batch_gcig
+    calls the GCIG rules.
+
+    Text columns stay in the form the GCIG module builds them (``_columns``): the reasons an
+    Arrow string array for a large batch; the labels (few distinct values) taken by code, as
+    an Arrow array for a large batch except :data:`_READ_LABELS`, which the model and the
+    decision rule read as Python strings."""
+    from ..gcig import _Labels, batch_gcig
 
     columns = batch_gcig(batch, gs)
 
     def column(values, name):
         if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
             return np.where(values.mask, np.nan, np.asarray(values.values, dtype=float))
-        if isinstance(values, np.ndarray) and values.dtype == object:
+        if isinstance(values, _Labels):
+            if name in _READ_LABELS:
+                return np.asarray(values.names, dtype=object)[values.codes]
+            return labels_text(values.names, values.codes)
+        if is_arrow(values) or (isinstance(values, np.ndarray) and values.dtype == object):
             return values               # text, None where missing: already the engine's form
         return _column(values, name)
 
     return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
+
+
+#: GCIG labels read as Python strings: by the model (its design) and by the decision rule.
+_READ_LABELS = ("gcig_category", "gcig_status")
 
 
 def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
