@@ -99,7 +99,7 @@ def labels_text(labels, codes: np.ndarray):
         return np.asarray(labels, dtype=object)[codes]
     import pyarrow as pa
 
-    return pa.array(list(labels), pa.string()).take(np.asarray(codes, dtype=np.int64))
+    return pa.array(list(labels), pa.string(), from_pandas=True).take(np.asarray(codes, dtype=np.int64))
 
 
 def scatter_text(n: int, parts):

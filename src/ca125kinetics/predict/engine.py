@@ -168,11 +168,12 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     """Kinetics of the patients with markers under the model's fitted kinetics step.
 
     ``problem`` is per patient the reason its input is invalid (None if valid): such a
-    patient is not fitted (status ``invalid_input``). Returns ``(fitted, d, status_text,
-    reasons, features, problem)``: ``fitted`` the positions of the patients with markers, in
-    the order of the arrays; ``d`` the estimates of ``kinetics._score``; ``features`` the
-    ``kinetics.FEATURE_NAMES`` block; ``problem`` per fitted patient the reason the kinetics
-    step found the input invalid (None if valid).
+    patient is not fitted (status ``invalid_input``). Returns ``(fitted, d, status, reasons,
+    features, problem)``: ``fitted`` the positions of the patients with markers, in the
+    order of the arrays; ``d`` the estimates of ``kinetics._score``; ``status`` and
+    ``reasons`` the texts of each fitted patient as ``(texts, codes)`` (its text
+    ``texts[codes[i]]``); ``features`` the ``kinetics.FEATURE_NAMES`` block; ``problem`` per
+    fitted patient the reason the kinetics step found the input invalid (None if valid).
     """
     from .. import kinetics as K
 
@@ -193,9 +194,8 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     method = step.method if step is not None else "population"
     population = getattr(step, "population_", None) if method == "population" else None
     d = K._score(kinetics, method, population, s)
-    status = np.asarray(K.STATUSES, dtype=object)[d["status"]]
     reasons = K._reasons(d["status"], d, kinetics, s, method)
-    return fitted, d, status, reasons, K._features(d), kinetics.problem
+    return fitted, d, (list(K.STATUSES), d["status"]), reasons, K._features(d), kinetics.problem
 
 
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False) -> list[dict]:
@@ -223,7 +223,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     """
     from .. import kinetics as K
     from ..features import ca125_at_recurrence_arrays
-    from ..scores import published_scores_arrays
+    from ..scores import _published_columns
 
     n = batch.n
     problem = batch.reason
@@ -271,7 +271,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub_cols = {c: clinical[c] for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
                                          "pfi_months", "recurrence_pattern")}
     pub_cols["ca125_at_recurrence"] = ca125_rec
-    pub = published_scores_arrays(pub_cols, problem=problem)
+    pub = _published_columns(pub_cols, problem, None, labels_text)
 
     # --- status, kinetics, then the decision rule and the warnings
     status = _STATUSES[np.where(invalid, 2, np.where(~has_markers | ~np.isfinite(prob[0]), 1, 0))]
@@ -290,9 +290,10 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                    ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples")):
         out[c] = np.full(n, np.nan)
         out[c][show] = d[src][j]
-    for c, values in (("kinetics_status", k_status), ("kinetics_reason", k_reason)):
-        out[c] = np.full(n, None, dtype=object)
-        out[c][show] = _column(values[j], c)
+    for c, (texts, codes) in (("kinetics_status", k_status), ("kinetics_reason", k_reason)):
+        at = np.full(n, len(texts), dtype=np.int64)     # not shown: missing
+        at[show] = codes[j]
+        out[c] = labels_text([*texts, None], at)
     out.update(gcig)
     out["recist"] = clinical["recist"]
     for c in _PUBLISHED_COLUMNS:      # text with None, imodel_points float: as they come
