@@ -187,14 +187,18 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
-    (``result._column``): ``status``, ``reason``, ``probability``, ``progressed``,
+    (``engine._score_columns``; ``status``, ``reason``, ``recist``, ``gcig_status`` and
+    ``gcig_category`` object arrays, the other texts in either form): ``status``,
+    ``reason``, ``probability``, ``progressed``,
     ``progression_day``, ``progression_group``, ``recist``, ``gcig_status``, ``gcig_responded``,
     ``gcig_category``, ``gcig_response_day``, ``gcig_confirmation_day``, ``gcig_reason``.
     ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
     (imputed by the model; ``""`` for none) and ``n_missing`` how many.
 
-    Returns the columns ``decision``, ``rule``, ``recommendation`` and the ``status`` and
-    ``reason`` after the rule (``insufficient`` with its reason where the decision is withheld).
+    Returns the columns ``decision``, ``rule``, ``recommendation`` (text columns in the form
+    of their length: built by Arrow for a large batch) and the ``status`` and ``reason``
+    after the rule (object arrays; ``insufficient`` with its reason where the decision is
+    withheld).
     """
     status, reason = rows["status"], rows["reason"]
     n = len(status)

@@ -154,7 +154,7 @@ def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
                 return np.asarray(values.names, dtype=object)[values.codes]
             return labels_text(values.names, values.codes)
         if is_arrow(values) or (isinstance(values, np.ndarray) and values.dtype == object):
-            return values               # text, None where missing: already the engine's form
+            return values               # text (a _columns text column): already the engine's form
         return _column(values, name)
 
     return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
@@ -211,7 +211,10 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     Columnar: every step runs on arrays over all patients (no Python call per patient
     except inside the GCIG rules, :func:`_gcig_of`). Returns the :data:`SCORE_COLUMNS` in
     the engine's form (``result._column``: float64 with NaN for numbers, whole numbers and
-    flags; object arrays with None for text), one entry per patient of ``batch``.
+    flags; text as a ``_columns`` text column: an object array with None missing, or from
+    ``_columns.ARROW_MIN`` patients an Arrow string array, built by Arrow where the texts
+    come from Arrow or from a few distinct texts, and taken into the score frame without a
+    copy), one entry per patient of ``batch``.
 
     ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
     model); otherwise such a patient's decision is withheld (status ``insufficient``).
