@@ -1073,19 +1073,17 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
     InvalidInputError
         The given columns and ``problem`` do not all have the same length.
     """
-    return _published_columns(columns, problem, settings, lambda texts, codes: _objects(texts)[codes])
+    coded = _published_codes(columns, problem, settings)
+    out = {column: _objects(values)[codes] for column, (values, codes) in coded.items()}
+    out["imodel_points"] = out["imodel_points"].astype(float)
+    return out
 
 
-#: Text columns of :func:`published_scores_arrays` (the others are flags and points).
-_PUBLISHED_TEXT = ("ago_status", "ago_reason", "imodel_status", "imodel_reason", "mskcc_recommendation",
-                   "mskcc_status", "mskcc_reason")
-
-
-def _published_columns(columns: Mapping[str, Sequence], problem, settings, text) -> dict:
-    """:func:`published_scores_arrays` with the columns of :data:`_PUBLISHED_TEXT` made by
-    ``text(texts, codes)`` (patient ``i``'s text ``texts[codes[i]]``, None missing): the
-    scoring engine takes them as ``_columns.labels_text`` (an Arrow string array for a large
-    batch, never a Python string a patient)."""
+def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict[str, tuple[list, np.ndarray]]:
+    """:func:`published_scores_arrays` with each column as ``(values, codes)``, patient
+    ``i``'s value ``values[codes[i]]`` (None missing): the few distinct results of the rules,
+    from which the scoring engine builds its columns (the texts as ``_columns.labels_text``,
+    an Arrow string array for a large batch, never a Python string a patient)."""
     settings = settings or _DEFAULT_SETTINGS
     dfi_column = settings.dfi_column
     given = {c: v if isinstance(v, _ARRAYS) else list(v)
@@ -1132,14 +1130,7 @@ def _published_columns(columns: Mapping[str, Sequence], problem, settings, text)
                 values = values + (("invalid patient data: " + problems[flagged]).tolist() if what == "reason"
                                    else [fills.get(what)])    # None for the results
                 out[column] = (values, codes)
-    result = {}
-    for column in PUBLISHED_SCORE_COLUMNS[1:]:
-        values, codes = out[column]
-        if column in _PUBLISHED_TEXT:
-            result[column] = text(values, codes)
-        else:
-            result[column] = _objects(values)[codes].astype(float) if column == "imodel_points" else _objects(values)[codes]
-    return result
+    return {column: out[column] for column in PUBLISHED_SCORE_COLUMNS[1:]}
 
 
 def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,

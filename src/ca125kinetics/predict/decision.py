@@ -300,7 +300,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         if imputed.any():
             both = np.flatnonzero(imputed)
             basis = scatter_text(at.size, [
-                (both, _join(take_text(basis, both), "; computed with ", names[both], " imputed (allowed by the caller)")),
+                (both, _join(take_text(basis, both), "; computed with ", names[both],
+                             " imputed (allowed by the caller)")),
                 (np.flatnonzero(~imputed), take_text(basis, np.flatnonzero(~imputed)))])
         if name == "resectable":
             texts.append((at, _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
@@ -379,7 +380,8 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
         offsets = np.concatenate([[0], np.cumsum(np.minimum(count, 5))]).astype(np.int32)
         days = pa.ListArray.from_arrays(pa.array(offsets), pa.array(day[late_rows[shown]]).cast(pa.string()))
         listed = pc.binary_join(days, ", ").to_numpy(zero_copy_only=False)
-        pieces.append((patients, text_objects(_int_texts(count.astype(float))) + f" value(s) beyond day {ks.window_days} (day "
+        counts = text_objects(_int_texts(count.astype(float)))
+        pieces.append((patients, counts + f" value(s) beyond day {ks.window_days} (day "
                        + listed + ") are not used by the kinetics fit"))
 
     uln = rows["gcig_uln"]

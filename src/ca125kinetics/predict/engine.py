@@ -17,7 +17,8 @@ from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
 from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
 from .result import (
-    _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row, _rows,
+    _KIND, _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row,
+    _rows,
 )
 from .trajectory import DeferredTrajectories
 
@@ -226,7 +227,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     """
     from .. import kinetics as K
     from ..features import ca125_at_recurrence_arrays
-    from ..scores import _published_columns
+    from ..scores import _published_codes
 
     n = batch.n
     problem = batch.reason
@@ -274,7 +275,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub_cols = {c: clinical[c] for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
                                          "pfi_months", "recurrence_pattern")}
     pub_cols["ca125_at_recurrence"] = ca125_rec
-    pub = _published_columns(pub_cols, problem, None, labels_text)
+    pub = _published_codes(pub_cols, problem, None)
 
     # --- status, kinetics, then the decision rule and the warnings
     status = _STATUSES[np.where(invalid, 2, np.where(~has_markers | ~np.isfinite(prob[0]), 1, 0))]
@@ -299,8 +300,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = labels_text([*texts, None], at)
     out.update(gcig)
     out["recist"] = clinical["recist"]
-    for c in _PUBLISHED_COLUMNS:      # text with None, imodel_points float: as they come
-        out[c] = _column(pub[c], c) if c in ("ago_positive", "imodel_low_risk") else pub[c]
+    for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
+        values, codes = pub[c]
+        out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
     missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
                                      REQUIRED_PREDICTORS)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
