@@ -43,8 +43,10 @@ def test_rules_reproduce_the_recorded_contract(monkeypatch, compiled):
 @pytest.mark.parametrize("arrow_min", [1, 10 ** 9], ids=["arrow", "lists"])
 def test_reasons_joined_by_arrow_or_as_lists_reproduce_the_contract(monkeypatch, arrow_min):
     """The reasons are joined as Python strings for few patients and by Arrow compute for
-    many (``_ARROW_MIN``): each way alone, for every template, gives the recorded texts."""
-    monkeypatch.setattr(gcig, "_ARROW_MIN", arrow_min)
+    many (``_columns.ARROW_MIN``): each way alone, for every template, gives the recorded texts."""
+    from ca125kinetics import _columns
+
+    monkeypatch.setattr(_columns, "ARROW_MIN", arrow_min)
     got = _round_trip(generator.build())
     for case, expected in EXPECTED.groupby("case", sort=False):
         pd.testing.assert_frame_equal(got[got["case"] == case], expected, check_exact=True, obj=case)

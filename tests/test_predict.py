@@ -420,6 +420,50 @@ def test_bad_patient_in_a_cohort_is_kept_with_its_reason(bundle, cohort):
     assert "no CA-125 markers" in frame.loc["no-markers", "reason"]
 
 
+def _mixed_cohort(cohort, n: int):
+    """The first ``n`` patients of the cohort with every kind of row the text columns hold:
+    an invalid patient, one without markers, unknown clinical factors (decision withheld),
+    unknown RECIST, a patient with markers and no clinical row."""
+    ids = sorted(cohort.clinical["patient_id"])[:n]
+    markers = cohort.markers[cohort.markers["patient_id"].isin(ids)].reset_index(drop=True)
+    clinical = cohort.clinical[cohort.clinical["patient_id"].isin(ids[:-1])].reset_index(drop=True)
+    markers.loc[markers.index[markers["patient_id"] == ids[1]][1], "ca125"] = -1.0
+    clinical.loc[2:n // 3, "ecog"] = np.nan
+    clinical.loc[n // 3:n // 2, "recist"] = None
+    clinical.loc[n // 2:n // 2 + 5, ["age", "pfi_months"]] = np.nan
+    extra = pd.DataFrame([{"patient_id": "no-markers", "age": 50.0}])
+    return markers, pd.concat([clinical, extra], ignore_index=True)
+
+
+@pytest.mark.parametrize("n", [40, 300])
+@pytest.mark.parametrize("allow_imputed", [False, True])
+def test_text_columns_built_by_arrow_or_as_python_strings_are_the_same(monkeypatch, bundle, cohort, n,
+                                                                       allow_imputed):
+    """The engine's text columns are Python strings below ``_columns.ARROW_MIN`` patients and
+    Arrow string arrays from there (the GCIG reasons, the published scores' and kinetics'
+    texts, the recommendations): either way, for a cohort of a few or of many patients, the
+    score frame (dtypes included) and the rows ``predict`` reads are the same."""
+    from ca125kinetics import _columns
+    from ca125kinetics.io import records_from_frames
+
+    engine = importlib.import_module("ca125kinetics.predict.engine")
+    markers, clinical = _mixed_cohort(cohort, n)
+    records = records_from_frames(markers, clinical)
+    got = {}
+    for arrow_min in (1, 10 ** 9):
+        monkeypatch.setattr(_columns, "ARROW_MIN", arrow_min)
+        got[arrow_min] = (P.predict_cohort(markers, clinical, model=bundle, allow_imputed=allow_imputed),
+                          engine._score_patients(bundle, records, {}, allow_imputed))
+    (arrow, arrow_rows), (objects, object_rows) = got.values()
+    pd.testing.assert_frame_equal(arrow, objects, check_exact=True)
+    assert arrow_rows == object_rows
+    assert set(arrow["status"]) >= {"ok", "invalid_input", "not_scored"}
+    for column in ("reason", "kinetics_status", "combined_category"):     # texts and missing values
+        assert arrow[column].isna().any() and arrow[column].notna().any(), column
+    assert arrow["rule"].str.contains("decision withheld").any() != allow_imputed
+    assert arrow["patient_id"].dtype == object and arrow["recommendation"].dtype == pd.Series(["x"]).dtype
+
+
 # ----------------------------------------------------------------------------- decision rule
 
 

@@ -6,12 +6,22 @@ of those strings into its text storage (about 25 ms per 60,000 rows of a 400-cha
 text). These helpers build the same column from the few distinct texts: pyarrow repeats or
 indexes them in C, and the column gets the dtype pandas gives text (``str``, stored by
 pyarrow, from pandas 3; ``object`` before), so the table is the one an object array makes.
+
+The scoring engine holds a text column in one of two forms: a numpy object array of Python
+strings (None missing) for fewer than :data:`ARROW_MIN` rows, an Arrow string array (null
+missing) from :data:`ARROW_MIN` rows (built by Arrow compute, never a Python string a row, and
+taken into the table without a copy). The helpers below read and build either form.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+
+
+#: Rows from which a text column is built as an Arrow string array; fewer rows are Python
+#: strings (an object array), which cost less than Arrow's calls for a few rows.
+ARROW_MIN = 256
 
 
 def _text_dtype():
@@ -60,6 +70,71 @@ def coded_text(labels, codes: np.ndarray):
 
     return pd.array(pa.array(list(labels), pa.large_string()).take(pa.array(np.asarray(codes, dtype=np.int64))),
                     dtype=dtype)
+
+
+def is_arrow(values) -> bool:
+    """Whether a text column is an Arrow array (else a numpy object array or a list)."""
+    return hasattr(values, "to_pylist")
+
+
+def text_objects(values) -> np.ndarray:
+    """A text column as a numpy object array (None missing)."""
+    return values.to_numpy(zero_copy_only=False) if is_arrow(values) else np.asarray(values, dtype=object)
+
+
+def text_list(values) -> list:
+    """A text column as a list of Python strings (None missing)."""
+    return values.to_pylist() if is_arrow(values) else values.tolist()
+
+
+def take_text(values, at: np.ndarray):
+    """The rows ``at`` (integer positions) of a text column, in its form."""
+    return values.take(np.asarray(at, dtype=np.int64)) if is_arrow(values) else values[at]
+
+
+def labels_text(labels, codes: np.ndarray):
+    """The text column holding ``labels[codes[i]]`` in row ``i`` (a None label: missing), in
+    the form of its length: an object array, or an Arrow array of the labels taken by code."""
+    if len(codes) < ARROW_MIN:
+        return np.asarray(labels, dtype=object)[codes]
+    import pyarrow as pa
+
+    return pa.array(list(labels), pa.string(), from_pandas=True).take(np.asarray(codes, dtype=np.int64))
+
+
+def scatter_text(n: int, parts):
+    """One text column of ``n`` rows from ``parts``, ``(positions, texts)`` pairs (texts in
+    either form, or a list); rows in no part are missing. In the form of ``n`` rows: an
+    object array, or an Arrow string array (the parts concatenated, then taken in row order)."""
+    if n < ARROW_MIN:
+        out = np.full(n, None, dtype=object)
+        for at, texts in parts:
+            out[at] = text_objects(texts)
+        return out
+    import pyarrow as pa
+
+    parts = [(at, t) for at, t in parts if len(at)]
+    arrays = [t if is_arrow(t) else pa.array(t, type=pa.string()) for _, t in parts]
+    order = np.concatenate([at for at, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
+    where = np.full(n, len(order), dtype=np.int64)   # position of each row's text; none: a null
+    where[order] = np.arange(len(order))
+    if len(order) < n:
+        arrays.append(pa.nulls(1, type=pa.string()))
+    return pa.concat_arrays(arrays).take(where)
+
+
+def text_column(values):
+    """The column pandas makes of a text column in either form (as of an object array of the
+    same strings): an Arrow string array is taken as it is (no copy of its texts), an
+    object array converted by :func:`object_text`."""
+    if not is_arrow(values):
+        return object_text(values)
+    dtype = _text_dtype()
+    if values.null_count == len(values) or dtype == object or getattr(dtype, "storage", None) != "pyarrow":
+        return text_objects(values)     # no text at all, or pandas stores text as objects
+    import pyarrow as pa
+
+    return pd.array(values.cast(pa.large_string()), dtype=dtype)
 
 
 def object_text(values: np.ndarray):

@@ -450,11 +450,6 @@ def _plain(x):
 # --------------------------------------------------------------------------------------
 
 
-#: Patients from which a template builds its texts as Arrow string arrays (joined by Arrow
-#: compute, never a Python string a patient); fewer are joined as Python strings.
-_ARROW_MIN = 256
-
-
 def _texts(x, fmt: str, arrow: bool = False):
     """``format(v, fmt)`` of every element of the numpy array ``x``, as a list (or, with
     ``arrow``, an Arrow string array); a large array formats each distinct value once (the
@@ -521,31 +516,6 @@ def _join(n: int, pieces):
     return ["".join(t) for t in zip(*[itertools.repeat(p) if isinstance(p, str) else p for p in pieces])]
 
 
-def _scatter(n: int, parts):
-    """One text column of ``n`` patients from ``parts``, ``(positions, texts)`` pairs (texts
-    a list or an Arrow string array); patients in no part are None. An object array, or an
-    Arrow string array when a part is one or the column is large."""
-    import numpy as np
-
-    if n < _ARROW_MIN and all(isinstance(t, list) for _, t in parts):
-        out = np.full(n, None, dtype=object)
-        for at, texts in parts:
-            out[at] = texts
-        return out
-    import pyarrow as pa
-
-    parts = [(at, t) for at, t in parts if len(at)]
-    arrays = [_arrow_strings(t) if isinstance(t, list) else t for _, t in parts]
-    order = np.concatenate([at for at, _ in parts]) if parts else np.zeros(0, dtype=np.int64)
-    where = np.full(n, len(order), dtype=np.int64)   # position of each patient's text; none: a null
-    where[order] = np.arange(len(order))
-    if len(order) < n:
-        arrays.append(pa.nulls(1, type=pa.string()))
-    if not arrays:
-        return pa.nulls(n, type=pa.string())
-    return pa.concat_arrays(arrays).take(_arrow_indices(where))
-
-
 @functools.lru_cache(maxsize=8)
 def _setting_texts(st: GcigSettings) -> tuple[str, str, str, str]:
     """The settings as the reasons write them: response fraction (``50 %``), evaluable,
@@ -557,14 +527,17 @@ def _setting_texts(st: GcigSettings) -> tuple[str, str, str, str]:
 class _ReasonColumns:
     """What the templates of the patients ``idx`` read: formatted numbers and days of the
     kernel outputs, the ULN and the settings' texts. The texts are lists, or Arrow string
-    arrays for :data:`_ARROW_MIN` patients or more (:func:`_join` joins either)."""
+    arrays (joined by Arrow compute, never a Python string a patient) for
+    ``_columns.ARROW_MIN`` patients or more (:func:`_join` joins either)."""
 
     def __init__(self, rows: _Rows, out: _Outputs, uln, idx):
+        from ._columns import ARROW_MIN
+
         st = rows.settings
         self.rows, self.out, self.idx, self.ulns, self.st = rows, out, idx, uln, st
         self.every = len(idx) == len(uln)   # idx is every patient, in order
         self.uln = uln if self.every else uln[idx]
-        self.arrow = len(idx) >= _ARROW_MIN
+        self.arrow = len(idx) >= ARROW_MIN
         self.pct, self.evaluable, self.tolerance, self.progression = _setting_texts(st)
 
     def value(self, column: int):
@@ -599,6 +572,8 @@ class _ReasonColumns:
         (``labels[value]``), in ``idx`` order; ``sub`` holds the columns of those patients."""
         import numpy as np
 
+        from ._columns import scatter_text
+
         values = self.day(column)
         distinct = _present(values)
         if len(distinct) == 1:
@@ -607,7 +582,7 @@ class _ReasonColumns:
         for v in distinct:
             at = np.flatnonzero(values == v)
             parts.append((at, build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))))
-        texts = _scatter(len(values), parts)
+        texts = scatter_text(len(values), parts)
         return texts if self.arrow else texts.tolist()
 
     def by_group(self, build):
@@ -772,8 +747,10 @@ _PROGRESSION_TEMPLATES = _WHY + (_p_base_censored, _p_progression, _p_pending, _
 def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=None, fixed=()):
     """Reason text of every patient, each template applied to the patients with its code
     (``patients``: only those; ``fixed``: further ``(positions, texts)``; the others None).
-    An object array, or an Arrow string array for a large cohort (:func:`_scatter`)."""
+    An object array, or an Arrow string array for a large cohort (``_columns.scatter_text``)."""
     import numpy as np
+
+    from ._columns import scatter_text
 
     codes = out.i[:, column]
     if patients is not None:
@@ -784,7 +761,7 @@ def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=N
             continue
         idx = np.flatnonzero(codes == code)
         parts.append((idx, templates[code](_ReasonColumns(rows, out, uln, idx))))
-    return _scatter(len(codes), parts)
+    return scatter_text(len(codes), parts)
 
 
 def _excluded(rows: _Rows, out: _Outputs, p: int) -> tuple[tuple[int, str], ...]:
@@ -1627,16 +1604,16 @@ def _recist_codes(recist):
     return code, np.full(len(recist), None, dtype=object)
 
 
-def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None,
-                  arrow: bool = False) -> dict[str, Any]:
+def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
     """The :data:`COHORT_COLUMNS` (without ``patient_id``; with ``combined_category`` when
     ``recist`` is given) of every patient of ``rows`` as arrays, from one kernel run.
 
     ``none``: patients that have no markers (a skipped placeholder row each; status
     ``"no_markers"``). ``recist``: each patient's RECIST cell (None/NaN when unknown).
     Integer and boolean columns are :class:`_Masked` (values and a missing mask). Text
-    columns are numpy object arrays, or with ``arrow`` (a table's columns) as they are built:
-    :class:`_Labels` and, for a large cohort, Arrow string arrays of the reasons.
+    columns are as they are built: :class:`_Labels` (few distinct values), the reasons as
+    ``_columns`` text columns (an object array, or an Arrow string array for a large cohort),
+    ``combined_category`` an object array.
     """
     import numpy as np
 
@@ -1716,19 +1693,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     )
     if combined is not None:
         columns["combined_category"] = combined
-    if not arrow:
-        columns = {name: _objects(values) for name, values in columns.items()}
     return columns
-
-
-def _objects(values):
-    """A text column of :func:`_gcig_columns` as a numpy object array (None where missing);
-    other columns unchanged."""
-    if isinstance(values, _Labels):
-        return _names(values.names)[values.codes]
-    if hasattr(values, "to_pylist"):   # an Arrow string array (nulls: None)
-        return values.to_numpy(zero_copy_only=False)
-    return values
 
 
 @functools.lru_cache(maxsize=None)
@@ -1809,9 +1774,11 @@ def _text_column(values):
     import pandas as pd
     import pyarrow as pa
 
+    from ._columns import text_objects
+
     dtype = _arrow_text_dtype()
     if isinstance(values, pa.Array):   # an Arrow string array (a large reason column)
-        return pd.array(values, dtype=dtype) if dtype is not None else _objects(values)
+        return pd.array(values, dtype=dtype) if dtype is not None else text_objects(values)
     if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
             or pd.api.types.infer_dtype(values, skipna=True) != "string"):
         return values
@@ -1954,7 +1921,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         known = position >= 0
         known[known] = ~clinical["recist"].isna().to_numpy()[position[known]]
         recist = np.where(known, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
-    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none, arrow=True)
+    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
         values = columns[name]

@@ -89,7 +89,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
-from ._columns import coded_text, constant_text, repeated_text
+from ._columns import coded_text, constant_text
 from .errors import InsufficientDataError, InvalidInputError
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
@@ -835,14 +835,17 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
 
 
 def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: KineticsSettings,
-             method: str, spec: MarkerSpec = CA125) -> np.ndarray:
-    """Why each patient got its status (object array of texts).
+             method: str, spec: MarkerSpec = CA125) -> tuple[list, np.ndarray]:
+    """Why each patient got its status: ``(texts, codes)``, patient ``i``'s reason being
+    ``texts[codes[i]]`` (a scored patient's the one text ``texts[0]``), so that a table
+    column is built from the texts, not row by row.
 
     The texts of one status are formatted together from plain Python values (``tolist``):
     at registry scale about a tenth of the patients are not scored.
     """
     unit = spec.unit
-    reason = repeated_text(_OK_REASON[method], status.size)
+    texts_of = [_OK_REASON[method]]
+    codes = np.zeros(status.size, dtype=np.int64)
     pw, win = s.pretreatment_window_days, s.window_days
     for st in np.unique(status[status != _OK]).tolist():
         rows = np.flatnonzero(status == st)
@@ -873,8 +876,9 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
                      "do not identify the elimination rate, so no k is reported; check the values, or use "
                      "method='population' (shrinks toward the cohort)"
                      for k, n in zip(col(d["k_pinned"]), col(d["n_samples"]))]
-        reason[rows] = np.array(texts + [None], dtype=object)[:-1]   # (a 1-d array of texts)
-    return reason
+        codes[rows] = len(texts_of) + np.arange(rows.size)
+        texts_of.extend(texts)
+    return texts_of, codes
 
 
 # =========================================================================== fitting
@@ -1313,15 +1317,12 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
     status = d["status"]
     n = batch.n_patients
     # a few distinct texts repeated over the rows: built from the texts, not row by row
-    scored = status == _OK
-    reason_code = np.zeros(n, dtype=np.int64)
-    reason_code[~scored] = np.arange(1, n - int(scored.sum()) + 1)
-    reasons = _reasons(status, d, batch, s, method, spec)
+    reasons, reason_code = _reasons(status, d, batch, s, method, spec)
     columns = {
         "patient_id": batch.ids.to_numpy(dtype=object),
         "method": constant_text(method, n),
         "status": coded_text(STATUSES, status),
-        "reason": coded_text([_OK_REASON[method], *reasons[~scored]], reason_code),
+        "reason": coded_text(reasons, reason_code),
         "n_samples": d["n_samples"],
         "n_excluded": batch.n_excluded.astype(np.int64),
         "n_outside_window": batch.n_outside.astype(np.int64),

@@ -763,9 +763,10 @@ def _column_codes(columns) -> np.ndarray | None:
     return code
 
 
-def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[np.ndarray]:
+def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple[list, np.ndarray]]:
     """``rule`` applied to every patient of the parsed columns (the inputs of the rule), as
-    one object array per output of the rule. The rule runs once per distinct combination of
+    ``(values, codes)`` per output of the rule, patient ``i``'s value ``values[codes[i]]``
+    (``codes`` one array shared by the outputs). The rule runs once per distinct combination of
     its inputs (``key()``: columns that determine its result; by default every parsed value,
     missing flag and message), so a cohort costs about as many calls as it has distinct inputs."""
     names = tuple(parsed)
@@ -782,12 +783,12 @@ def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[
     rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
             zip(zip(*plain), zip(*[m[first].tolist() for m in missing]),
                 zip(*[m[first].tolist() for m in messages]))]
-    return [_objects(list(out))[code] for out in zip(*rows)] if rows else []
+    return [(list(out), code) for out in zip(*rows)] if rows else []
 
 
 def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple]:
     """:func:`_rule_columns` as one tuple per patient."""
-    return list(zip(*_rule_columns(rule, parsed, *args, key=key)))
+    return list(zip(*[_objects(values)[code] for values, code in _rule_columns(rule, parsed, *args, key=key)]))
 
 
 def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[np.ndarray]:
@@ -1072,6 +1073,17 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
     InvalidInputError
         The given columns and ``problem`` do not all have the same length.
     """
+    coded = _published_codes(columns, problem, settings)
+    out = {column: _objects(values)[codes] for column, (values, codes) in coded.items()}
+    out["imodel_points"] = out["imodel_points"].astype(float)
+    return out
+
+
+def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict[str, tuple[list, np.ndarray]]:
+    """:func:`published_scores_arrays` with each column as ``(values, codes)``, patient
+    ``i``'s value ``values[codes[i]]`` (None missing): the few distinct results of the rules,
+    from which the scoring engine builds its columns (the texts as ``_columns.labels_text``,
+    an Arrow string array for a large batch, never a Python string a patient)."""
     settings = settings or _DEFAULT_SETTINGS
     dfi_column = settings.dfi_column
     given = {c: v if isinstance(v, _ARRAYS) else list(v)
@@ -1104,21 +1116,21 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
     }
     out = {}
     for names, columns in results.items():  # a rule may return more than these
-        out.update({name: column if columns else np.full(n, None, dtype=object)
+        out.update({name: column if columns else ([None], np.zeros(n, dtype=np.int64))
                     for name, column in zip(names, columns or [None] * len(names))})
     if problem is not None:
-        text = _problem_text(problem)
-        flagged = np.flatnonzero(text != "")
+        problems = _problem_text(problem)
+        flagged = np.flatnonzero(problems != "")
         if flagged.size:  # e.g. read_clinical(on_error="flag") found these patients' data invalid
             fills = {"status": STATUS_INVALID, "points": np.nan}
-            for column in out:
+            for column, (values, codes) in out.items():
                 what = column.split("_", 1)[1]
-                if what == "reason":
-                    out[column][flagged] = "invalid patient data: " + text[flagged]
-                else:
-                    out[column][flagged] = fills.get(what)  # None for the results
-    return {column: out[column].astype(float) if column == "imodel_points" else out[column]
-            for column in PUBLISHED_SCORE_COLUMNS[1:]}
+                codes = codes.copy()        # (shared by the outputs of a rule)
+                codes[flagged] = len(values) + (np.arange(flagged.size) if what == "reason" else 0)
+                values = values + (("invalid patient data: " + problems[flagged]).tolist() if what == "reason"
+                                   else [fills.get(what)])    # None for the results
+                out[column] = (values, codes)
+    return {column: out[column] for column in PUBLISHED_SCORE_COLUMNS[1:]}
 
 
 def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,

@@ -9,6 +9,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._columns import ARROW_MIN, is_arrow, labels_text, scatter_text, take_text, text_objects
 from ..io import CLINICAL_FACTORS
 
 
@@ -41,11 +42,12 @@ def _fmt_p(p: float) -> str:
 
 
 #: ``"%.2f"`` of each hundredth from 0 to 1: the text of every probability clear of a midpoint.
-_HUNDREDTHS = np.array(["%.2f" % (k / 100) for k in range(101)], dtype=object)
+_HUNDREDTHS = tuple("%.2f" % (k / 100) for k in range(101))
 
 
-def _p_texts(p: np.ndarray) -> np.ndarray:
-    """``f"{p:.2f}"`` of every value (object array).
+def _p_texts(p: np.ndarray):
+    """``f"{p:.2f}"`` of every value (a text column of ``_columns``: an object array, or an
+    Arrow string array for a long column).
 
     A probability in (0, 1] more than 1e-6 hundredths from a midpoint between two hundredths
     (``x.xx5``) takes the text of the nearest hundredth: ``p * 100`` is within 1e-13 of its
@@ -56,43 +58,48 @@ def _p_texts(p: np.ndarray) -> np.ndarray:
         hundredths = p * 100
         nearest = np.floor(hundredths + 0.5)
         clear = (p > 0) & (p <= 1) & (np.abs(hundredths - np.floor(hundredths) - 0.5) > 1e-6)
-    out = _HUNDREDTHS[np.where(clear, nearest, 0).astype(np.intp)]
+    codes = np.where(clear, nearest, 0).astype(np.intp)
     rest = np.flatnonzero(~clear)
-    out[rest] = ["%.2f" % v for v in p[rest].tolist()]
-    return out
+    codes[rest] = len(_HUNDREDTHS) + np.arange(rest.size)
+    return labels_text([*_HUNDREDTHS, *("%.2f" % v for v in p[rest].tolist())], codes)
 
 
-def _int_texts(values: np.ndarray) -> np.ndarray:
-    """``f"{v}"`` of whole numbers held as float64 (``"None"`` where NaN), as an object array
-    (pyarrow for a long column; a short one costs less in Python)."""
-    if len(values) < 256:
+def _int_texts(values: np.ndarray):
+    """``f"{v}"`` of whole numbers held as float64 (``"None"`` where NaN), as a text column
+    of ``_columns`` (pyarrow for a long column; a short one costs less in Python)."""
+    if len(values) < ARROW_MIN:
         return np.array(["None" if v != v else str(int(v)) for v in values.tolist()], dtype=object)
     import pyarrow as pa
     import pyarrow.compute as pc
 
     text = pa.array(values, from_pandas=True).cast(pa.int64()).cast(pa.string())
-    return pc.fill_null(text, "None").to_numpy(zero_copy_only=False)
+    return pc.fill_null(text, "None")
 
 
-def _join(*parts) -> np.ndarray:
-    """Element-wise concatenation of text pieces: str constants and object arrays of str
-    (at least one, all of one length); pyarrow joins a long column in one pass."""
-    m = next(len(p) for p in parts if isinstance(p, np.ndarray))
-    if m < 256:
+def _join(*parts):
+    """Element-wise concatenation of text pieces: str constants and text columns (at least
+    one, all of one length; object arrays or Arrow string arrays). A long column is joined by
+    pyarrow in one pass into an Arrow string array, a short one as Python strings."""
+    m = next(len(p) for p in parts if not isinstance(p, str))
+    if m < ARROW_MIN:
         out = np.full(m, "", dtype=object)
         for p in parts:
-            out = out + p
+            out = out + (p if isinstance(p, str) else text_objects(p))
         return out
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    pieces = [pa.array(p, type=pa.string()) if isinstance(p, np.ndarray) else pa.scalar(p, pa.string())
+    pieces = [pa.scalar(p, pa.string()) if isinstance(p, str) else p if is_arrow(p) else pa.array(p, type=pa.string())
               for p in parts]
-    return np.asarray(pc.binary_join_element_wise(*pieces, "").to_numpy(zero_copy_only=False), dtype=object)
+    return pc.binary_join_element_wise(*pieces, "")
 
 
-def _texts(values: np.ndarray) -> np.ndarray:
-    """``f"{v}"`` of a text column (``"None"`` where None)."""
+def _texts(values):
+    """``f"{v}"`` of a text column (``"None"`` where missing), in its form."""
+    if is_arrow(values):
+        import pyarrow.compute as pc
+
+        return pc.fill_null(values, "None")
     return np.where(pd.isna(values), "None", values).astype(object)
 
 
@@ -142,8 +149,13 @@ def _admits() -> str:
     return (f"RECIST {'/'.join(admitted)} or " if admitted else "") + "a GCIG response"
 
 
-def _why_not_responded(gcig_reason: np.ndarray) -> np.ndarray:
-    """The GCIG reason, or "GCIG response not assessed" where it is empty."""
+def _why_not_responded(gcig_reason):
+    """The GCIG reason, or "GCIG response not assessed" where it is missing or empty (a text
+    column, in its form)."""
+    if is_arrow(gcig_reason):
+        import pyarrow.compute as pc
+
+        return pc.if_else(pc.equal(pc.fill_null(gcig_reason, ""), ""), "GCIG response not assessed", gcig_reason)
     empty = pd.isna(gcig_reason) | (gcig_reason == "")
     return np.where(empty, "GCIG response not assessed", gcig_reason).astype(object)
 
@@ -175,14 +187,18 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
-    (``result._column``): ``status``, ``reason``, ``probability``, ``progressed``,
+    (``engine._score_columns``; ``status``, ``reason``, ``recist``, ``gcig_status`` and
+    ``gcig_category`` object arrays, the other texts in either form): ``status``,
+    ``reason``, ``probability``, ``progressed``,
     ``progression_day``, ``progression_group``, ``recist``, ``gcig_status``, ``gcig_responded``,
     ``gcig_category``, ``gcig_response_day``, ``gcig_confirmation_day``, ``gcig_reason``.
     ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
     (imputed by the model; ``""`` for none) and ``n_missing`` how many.
 
-    Returns the columns ``decision``, ``rule``, ``recommendation`` and the ``status`` and
-    ``reason`` after the rule (``insufficient`` with its reason where the decision is withheld).
+    Returns the columns ``decision``, ``rule``, ``recommendation`` (text columns in the form
+    of their length: built by Arrow for a large batch) and the ``status`` and ``reason``
+    after the rule (object arrays; ``insufficient`` with its reason where the decision is
+    withheld).
     """
     status, reason = rows["status"], rows["reason"]
     n = len(status)
@@ -211,86 +227,98 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         above = p >= threshold
     branch["resectable"], branch["not_resectable"] = left & above, left & ~above
 
-    decision = np.empty(n, dtype=object)
-    rule = np.empty(n, dtype=object)
-    text = np.empty(n, dtype=object)
+    code = np.full(n, len(_BRANCHES), dtype=np.intp)       # the branch of each row (none: missing)
+    texts = []                                             # (rows, recommendations) of each branch
     out_status, out_reason = status.copy(), reason.copy()
     t2 = _fmt_p(threshold)
     for name, mask in branch.items():
         at = np.flatnonzero(mask)
         if not at.size:
             continue
-        rule[at] = _RULES[name]
-        decision[at] = {"undetermined": "insufficient_information",
-                        "withheld": "insufficient_information"}.get(name, name)
+        code[at] = _BRANCHES.index(name)
         if name == "invalid_input":
-            text[at] = _join("Not scored: ", reason[at], ". " + tail)
+            texts.append((at, _join("Not scored: ", reason[at], ". " + tail)))
             continue
         if name == "not_scored":
-            text[at] = _join("No prediction: ", reason[at], ". " + tail)
+            texts.append((at, _join("No prediction: ", reason[at], ". " + tail)))
             continue
         p2 = _p_texts(p[at])
         if name == "not_candidate_progression":
-            group, day = rows["progression_group"][at], rows["progression_day"][at]
+            group, day = text_objects(take_text(rows["progression_group"], at)), rows["progression_day"][at]
             named = ~pd.isna(group) & (group != "")
-            text[at] = _join("Not a candidate for secondary cytoreduction: GCIG CA-125 progression",
-                             np.where(named, _join(" (group ", _texts(group), ")"), "").astype(object),
-                             np.where(np.isnan(day), "", _join(" on day ", _int_texts(day))).astype(object),
-                             ". Predicted probability ", p2, " shown for information only. " + tail)
+            texts.append((at, _join("Not a candidate for secondary cytoreduction: GCIG CA-125 progression",
+                                    np.where(named, text_objects(_join(" (group ", _texts(group), ")")), ""),
+                                    np.where(np.isnan(day), "", text_objects(_join(" on day ", _int_texts(day)))),
+                                    ". Predicted probability ", p2, " shown for information only. " + tail)))
             continue
         if name == "not_candidate_recist_pd":
-            text[at] = _join("Not a candidate for secondary cytoreduction: RECIST progressive disease "
-                             "(combined RECIST + CA-125 category PD). Predicted probability ", p2,
-                             " shown for information only. " + tail)
+            texts.append((at, _join("Not a candidate for secondary cytoreduction: RECIST progressive disease "
+                                    "(combined RECIST + CA-125 category PD). Predicted probability ", p2,
+                                    " shown for information only. " + tail)))
             continue
+        gcig_reason = take_text(rows["gcig_reason"], at)
         if name == "not_candidate_entry":
-            text[at] = _join("Not a candidate for secondary cytoreduction: no response during the neoadjuvant "
-                             f"cycles that meets the entry criterion (RESCUE admits {_admits()}): RECIST ",
-                             _texts(recist[at]), ", GCIG CA-125 ", _texts(rows["gcig_status"][at]), " (",
-                             _why_not_responded(rows["gcig_reason"][at]), "). Predicted probability ", p2,
-                             " shown for information only. " + tail)
+            texts.append((at, _join("Not a candidate for secondary cytoreduction: no response during the "
+                                    "neoadjuvant cycles that meets the entry criterion (RESCUE admits "
+                                    f"{_admits()}): RECIST ", _texts(recist[at]), ", GCIG CA-125 ",
+                                    _texts(rows["gcig_status"][at]), " (", _why_not_responded(gcig_reason),
+                                    "). Predicted probability ", p2, " shown for information only. " + tail)))
             continue
         if name == "undetermined":
-            why = _why_not_responded(rows["gcig_reason"][at])
-            text[at] = _join("Insufficient information: no RECIST category recorded and no confirmed GCIG "
-                             "CA-125 response (", why, "); give the RECIST 1.1 response after the neoadjuvant "
-                             f"cycles (RESCUE admits {_admits()}). Predicted probability ",
-                             p2, f" (threshold {t2}) shown for information only: no decision. {tail}")
+            why = _why_not_responded(gcig_reason)
+            texts.append((at, _join("Insufficient information: no RECIST category recorded and no confirmed GCIG "
+                                    "CA-125 response (", why, "); give the RECIST 1.1 response after the "
+                                    f"neoadjuvant cycles (RESCUE admits {_admits()}). Predicted probability ",
+                                    p2, f" (threshold {t2}) shown for information only: no decision. {tail}")))
             out_status[at] = "insufficient"
-            out_reason[at] = _entry_undetermined_reason(rows["gcig_reason"][at])
+            out_reason[at] = text_objects(_entry_undetermined_reason(gcig_reason))
             continue
         # a response: GCIG (confirmed), else RECIST CR/PR/SD; both texts start with a capital
         gcig = responded[at]
-        basis = np.empty(at.size, dtype=object)
+        parts = []
         if gcig.any():
             on = at[gcig]
-            basis[gcig] = _join("GCIG CA-125 response (", _texts(rows["gcig_category"][on]), ") confirmed on day ",
-                                _int_texts(rows["gcig_confirmation_day"][on]), " (fall on day ",
-                                _int_texts(rows["gcig_response_day"][on]), ")")
+            parts.append((np.flatnonzero(gcig), _join(
+                "GCIG CA-125 response (", _texts(rows["gcig_category"][on]), ") confirmed on day ",
+                _int_texts(rows["gcig_confirmation_day"][on]), " (fall on day ",
+                _int_texts(rows["gcig_response_day"][on]), ")")))
         if not gcig.all():
-            on = at[~gcig]
-            basis[~gcig] = _join("RECIST ", _texts(recist[on]), " (no confirmed GCIG CA-125 response: ",
-                                 _texts(rows["gcig_reason"][on]), ")")
+            off = np.flatnonzero(~gcig)
+            parts.append((off, _join("RECIST ", _texts(recist[at[off]]), " (no confirmed GCIG CA-125 response: ",
+                                     _texts(take_text(gcig_reason, off)), ")")))
+        basis = scatter_text(at.size, parts)
         names = missing[at]
         if name == "withheld":
-            text[at] = _join("Insufficient information: give ", names, ". ", basis, "; the predicted probability ",
-                             p2, f" (threshold {t2}) was computed with ",
-                             np.where(n_missing[at] == 1, "this factor", "these factors").astype(object),
-                             f" imputed and is shown for information only: no decision. {tail}")
+            texts.append((at, _join("Insufficient information: give ", names, ". ", basis,
+                                    "; the predicted probability ", p2, f" (threshold {t2}) was computed with ",
+                                    np.where(n_missing[at] == 1, "this factor", "these factors").astype(object),
+                                    f" imputed and is shown for information only: no decision. {tail}")))
             out_status[at] = "insufficient"
-            out_reason[at] = _insufficient_reason(names)
+            out_reason[at] = text_objects(_insufficient_reason(names))
             continue
         imputed = n_missing[at] > 0
         if imputed.any():
-            basis[imputed] = _join(basis[imputed], "; computed with ", names[imputed],
-                                   " imputed (allowed by the caller)")
+            both = np.flatnonzero(imputed)
+            basis = scatter_text(at.size, [
+                (both, _join(take_text(basis, both), "; computed with ", names[both],
+                             " imputed (allowed by the caller)")),
+                (np.flatnonzero(~imputed), take_text(basis, np.flatnonzero(~imputed)))])
         if name == "resectable":
-            text[at] = _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
-                             f" >= threshold {t2}. {tail}")
+            texts.append((at, _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
+                                    f" >= threshold {t2}. {tail}")))
         else:
-            text[at] = _join("Predicted not completely resectable: ", basis, "; predicted probability ", p2,
-                             f" < threshold {t2}. {tail}")
-    return {"decision": decision, "rule": rule, "recommendation": text, "status": out_status, "reason": out_reason}
+            texts.append((at, _join("Predicted not completely resectable: ", basis, "; predicted probability ", p2,
+                                    f" < threshold {t2}. {tail}")))
+    decision = labels_text([_DECISION_OF.get(b, b) for b in _BRANCHES] + [None], code)
+    rule = labels_text([_RULES[b] for b in _BRANCHES] + [None], code)
+    return {"decision": decision, "rule": rule, "recommendation": scatter_text(n, texts), "status": out_status,
+            "reason": out_reason}
+
+
+#: The branches of the decision rule (:data:`_RULES`), in the order they are tried, and the
+#: decision of the two that withhold one.
+_BRANCHES = tuple(_RULES)
+_DECISION_OF = {"undetermined": "insufficient_information", "withheld": "insufficient_information"}
 
 
 _DECISION_INPUTS = ("status", "reason", "probability", "progressed", "progression_day", "progression_group",
@@ -352,7 +380,8 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
         offsets = np.concatenate([[0], np.cumsum(np.minimum(count, 5))]).astype(np.int32)
         days = pa.ListArray.from_arrays(pa.array(offsets), pa.array(day[late_rows[shown]]).cast(pa.string()))
         listed = pc.binary_join(days, ", ").to_numpy(zero_copy_only=False)
-        pieces.append((patients, _int_texts(count.astype(float)) + f" value(s) beyond day {ks.window_days} (day "
+        counts = text_objects(_int_texts(count.astype(float)))
+        pieces.append((patients, counts + f" value(s) beyond day {ks.window_days} (day "
                        + listed + ") are not used by the kinetics fit"))
 
     uln = rows["gcig_uln"]
@@ -371,7 +400,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
 
     n_cens = np.bincount(codes[valued & batch.censored], minlength=n)
     cens = np.flatnonzero(n_cens > 0)
-    pieces.append((cens, _int_texts(n_cens[cens].astype(float))
+    pieces.append((cens, text_objects(_int_texts(n_cens[cens].astype(float)))
                    + " value(s) reported below the assay limit ('<x'), used as upper bounds"))
 
     names, n_unknown = unknown

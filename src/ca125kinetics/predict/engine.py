@@ -9,7 +9,7 @@ from typing import Any, Mapping
 import numpy as np
 import pandas as pd
 
-from .._columns import repeated_text
+from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
@@ -17,7 +17,8 @@ from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
 from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
 from .result import (
-    _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row, _rows,
+    _KIND, _PUBLISHED_COLUMNS, SCORE_COLUMNS, TASK_SCORE_COLUMNS, Prediction, _column, _frame, _prediction_from_row,
+    _rows,
 )
 from .trajectory import DeferredTrajectories
 
@@ -136,30 +137,44 @@ def _gcig_of(batch: PatientBatch, gs) -> dict[str, np.ndarray]:
     """GCIG response and progression, and the combined RECIST + CA-125 category, of every
     patient of ``batch``: the score columns of :data:`_GCIG_OUTPUT` (``result._column``
     form), from one run of the GCIG kernel (``gcig.batch_gcig``). The one place the engine
-    calls the GCIG rules."""
-    from ..gcig import batch_gcig
+    calls the GCIG rules.
+
+    Text columns stay in the form the GCIG module builds them (``_columns``): the reasons an
+    Arrow string array for a large batch; the labels (few distinct values) taken by code, as
+    an Arrow array for a large batch except :data:`_READ_LABELS`, which the model and the
+    decision rule read as Python strings."""
+    from ..gcig import _Labels, batch_gcig
 
     columns = batch_gcig(batch, gs)
 
     def column(values, name):
         if hasattr(values, "mask"):     # an integer or boolean column with its missing mask
             return np.where(values.mask, np.nan, np.asarray(values.values, dtype=float))
-        if isinstance(values, np.ndarray) and values.dtype == object:
-            return values               # text, None where missing: already the engine's form
+        if isinstance(values, _Labels):
+            if name in _READ_LABELS:
+                return np.asarray(values.names, dtype=object)[values.codes]
+            return labels_text(values.names, values.codes)
+        if is_arrow(values) or (isinstance(values, np.ndarray) and values.dtype == object):
+            return values               # text (a _columns text column): already the engine's form
         return _column(values, name)
 
     return {name: column(columns[k], name) for k, name in _GCIG_OUTPUT.items()}
+
+
+#: GCIG labels read as Python strings: by the model (its design) and by the decision rule.
+_READ_LABELS = ("gcig_category", "gcig_status")
 
 
 def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     """Kinetics of the patients with markers under the model's fitted kinetics step.
 
     ``problem`` is per patient the reason its input is invalid (None if valid): such a
-    patient is not fitted (status ``invalid_input``). Returns ``(fitted, d, status_text,
-    reasons, features, problem)``: ``fitted`` the positions of the patients with markers, in
-    the order of the arrays; ``d`` the estimates of ``kinetics._score``; ``features`` the
-    ``kinetics.FEATURE_NAMES`` block; ``problem`` per fitted patient the reason the kinetics
-    step found the input invalid (None if valid).
+    patient is not fitted (status ``invalid_input``). Returns ``(fitted, d, status, reasons,
+    features, problem)``: ``fitted`` the positions of the patients with markers, in the
+    order of the arrays; ``d`` the estimates of ``kinetics._score``; ``status`` and
+    ``reasons`` the texts of each fitted patient as ``(texts, codes)`` (its text
+    ``texts[codes[i]]``); ``features`` the ``kinetics.FEATURE_NAMES`` block; ``problem`` per
+    fitted patient the reason the kinetics step found the input invalid (None if valid).
     """
     from .. import kinetics as K
 
@@ -180,9 +195,8 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     method = step.method if step is not None else "population"
     population = getattr(step, "population_", None) if method == "population" else None
     d = K._score(kinetics, method, population, s)
-    status = np.asarray(K.STATUSES, dtype=object)[d["status"]]
     reasons = K._reasons(d["status"], d, kinetics, s, method)
-    return fitted, d, status, reasons, K._features(d), kinetics.problem
+    return fitted, d, (list(K.STATUSES), d["status"]), reasons, K._features(d), kinetics.problem
 
 
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False) -> list[dict]:
@@ -198,7 +212,10 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     Columnar: every step runs on arrays over all patients (no Python call per patient
     except inside the GCIG rules, :func:`_gcig_of`). Returns the :data:`SCORE_COLUMNS` in
     the engine's form (``result._column``: float64 with NaN for numbers, whole numbers and
-    flags; object arrays with None for text), one entry per patient of ``batch``.
+    flags; text as a ``_columns`` text column: an object array with None missing, or from
+    ``_columns.ARROW_MIN`` patients an Arrow string array, built by Arrow where the texts
+    come from Arrow or from a few distinct texts, and taken into the score frame without a
+    copy), one entry per patient of ``batch``.
 
     ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
     model); otherwise such a patient's decision is withheld (status ``insufficient``).
@@ -210,7 +227,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     """
     from .. import kinetics as K
     from ..features import ca125_at_recurrence_arrays
-    from ..scores import published_scores_arrays
+    from ..scores import _published_codes
 
     n = batch.n
     problem = batch.reason
@@ -258,7 +275,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub_cols = {c: clinical[c] for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
                                          "pfi_months", "recurrence_pattern")}
     pub_cols["ca125_at_recurrence"] = ca125_rec
-    pub = published_scores_arrays(pub_cols, problem=problem)
+    pub = _published_codes(pub_cols, problem, None)
 
     # --- status, kinetics, then the decision rule and the warnings
     status = _STATUSES[np.where(invalid, 2, np.where(~has_markers | ~np.isfinite(prob[0]), 1, 0))]
@@ -277,13 +294,15 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                    ("c0", "c0"), ("floor", "floor"), ("kinetics_n_samples", "n_samples")):
         out[c] = np.full(n, np.nan)
         out[c][show] = d[src][j]
-    for c, values in (("kinetics_status", k_status), ("kinetics_reason", k_reason)):
-        out[c] = np.full(n, None, dtype=object)
-        out[c][show] = _column(values[j], c)
+    for c, (texts, codes) in (("kinetics_status", k_status), ("kinetics_reason", k_reason)):
+        at = np.full(n, len(texts), dtype=np.int64)     # not shown: missing
+        at[show] = codes[j]
+        out[c] = labels_text([*texts, None], at)
     out.update(gcig)
     out["recist"] = clinical["recist"]
-    for c in _PUBLISHED_COLUMNS:      # text with None, imodel_points float: as they come
-        out[c] = _column(pub[c], c) if c in ("ago_positive", "imodel_low_risk") else pub[c]
+    for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
+        values, codes = pub[c]
+        out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
     missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
                                      REQUIRED_PREDICTORS)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))

@@ -242,8 +242,9 @@ _MODEL_TEXT = ("model_name", "model_version", "model_family", "settings_json")
 
 def _frame(columns: dict) -> pd.DataFrame:
     """The score frame of the engine's columns: fixed dtypes whatever the mix of patients
-    (float64; nullable ``Int64`` and ``boolean``; ``trained_on_synthetic`` bool; text object)."""
-    from .._columns import constant_text, object_text
+    (float64; nullable ``Int64`` and ``boolean``; ``trained_on_synthetic`` bool; text as
+    pandas types text: an Arrow string array of the engine taken without a copy)."""
+    from .._columns import constant_text, is_arrow, text_column
 
     out = {}
     for name in SCORE_COLUMNS:
@@ -252,8 +253,8 @@ def _frame(columns: dict) -> pd.DataFrame:
         if name in _MODEL_TEXT and len(v) and isinstance(v[0], str) and bool((v == v[0]).all()):
             out[name] = constant_text(v[0], len(v))     # one model: one value in every row
             continue
-        if kind is None and name != "patient_id" and isinstance(v, np.ndarray) and v.dtype == object:
-            out[name] = object_text(v)    # text converted by pyarrow, not string by string
+        if kind is None and name != "patient_id" and (is_arrow(v) or (isinstance(v, np.ndarray) and v.dtype == object)):
+            out[name] = text_column(v)    # text converted by pyarrow, not string by string
             continue
         if kind is None or kind == "float":
             out[name] = v
@@ -272,12 +273,14 @@ def _frame(columns: dict) -> pd.DataFrame:
 
 def _rows(columns: dict, names=SCORE_COLUMNS) -> list[dict]:
     """The engine's columns as one dict per patient of plain Python values (None missing)."""
+    from .._columns import text_list
+
     plain = {}
     for name in names:
         v = columns[name]
         kind = _KIND.get(name)
         if kind is None:
-            plain[name] = v.tolist()
+            plain[name] = text_list(v)
             continue
         values = v.tolist()
         if kind == "int":
