@@ -491,7 +491,11 @@ class CompiledHead:
             # the members' linear predictors; their probabilities (a non-decreasing map of
             # them when the recalibration slope is >= 0) only at the order statistics needed
             w, b = self.member_matrix or (None, None)
-            draws = _dot(x, w) + b if w is not None else self.member_forest.raw(x)
+            if w is not None:
+                draws = _dot(x, w)
+                draws += b
+            else:
+                draws = self.member_forest.raw(x)
             link = lambda z: self.members[0].recalibrate(expit(z))   # noqa: E731
             if not self.members[0].increasing():
                 draws, link = link(draws), None

@@ -508,6 +508,7 @@ def _parse_text_value(column: str, kind: str, value: str) -> tuple:
 
 
 _MISSING_ENTRY = (None, True, "")
+_NO_MESSAGE = np.array("", dtype=object)
 
 
 def _object_codes(values) -> tuple[list | np.ndarray, list]:
@@ -543,7 +544,7 @@ def _parse_numeric_array(values: np.ndarray, kind: str) -> _Parsed | None:
     """:func:`_parse_numeric_fast` of a float64 array (NaN missing), without a Python step per value."""
     if _out_of_rule(values, kind).any():
         return None
-    return _Parsed(values, np.isnan(values), np.full(len(values), "", dtype=object))
+    return _Parsed(values, np.isnan(values), np.broadcast_to(_NO_MESSAGE, values.shape))  # "" everywhere, not copied
 
 
 def _parse(raw, column: str, kind: str) -> _Parsed:
@@ -818,12 +819,13 @@ def _row_codes(parsed: _Parsed) -> tuple[np.ndarray, int]:
     return codes, len(first)
 
 
-def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[np.ndarray]:
+def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None,
+                  keep: Sequence[int] | None = None) -> list[np.ndarray]:
     """``rule`` applied to every patient of the parsed columns (the inputs of the rule), as
-    one object array per output of the rule. The rule runs once per distinct combination of
-    its inputs (``key()``: ``(codes, k)`` pairs that determine its result; by default the
-    codes of each parsed column, :func:`_row_codes`), so a cohort costs about as many calls
-    as it has distinct inputs."""
+    one object array per output of the rule (``keep``: only the outputs at these positions).
+    The rule runs once per distinct combination of its inputs (``key()``: ``(codes, k)``
+    pairs that determine its result; by default the codes of each parsed column,
+    :func:`_row_codes`), so a cohort costs about as many calls as it has distinct inputs."""
     names = tuple(parsed)
     values = [p.values if isinstance(p.values, np.ndarray) else _objects(p.values) for p in parsed.values()]
     missing = [np.asarray(p.missing, dtype=bool) for p in parsed.values()]
@@ -838,7 +840,8 @@ def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[
     rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
             zip(zip(*plain), zip(*[m[first].tolist() for m in missing]),
                 zip(*[m[first].tolist() for m in messages]))]
-    return [_objects(list(out))[code] for out in zip(*rows)] if rows else []
+    outputs = list(zip(*rows))
+    return [_objects(list(outputs[k]))[code] for k in (range(len(outputs)) if keep is None else keep)] if rows else []
 
 
 def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple]:
@@ -1158,12 +1161,13 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         ("ago_positive", "ago_status", "ago_reason"): _rule_columns(
             _ago_rule, {c: parsed[c] for c in ("ecog", "ascites_ml", "primary_residual_disease")}),
         ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _rule_columns(
-            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings)),
-        ("mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"): _rule_columns(
-            _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings),
+            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings), keep=(0, 1, 2, 3)),
+        ("mskcc_recommendation", "mskcc_status", "mskcc_reason"): _rule_columns(
+            _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings,
+            keep=(0, 2, 3)),
     }
     out = {}
-    for names, columns in results.items():  # a rule may return more than these
+    for names, columns in results.items():  # the outputs the published columns show
         out.update({name: column if columns else np.full(n, None, dtype=object)
                     for name, column in zip(names, columns or [None] * len(names))})
     if problem is not None:
