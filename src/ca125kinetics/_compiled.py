@@ -98,13 +98,13 @@ def _dot(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     if w.ndim == 1 or x.shape[0] <= _DOT_ROWS:
         return np.einsum("ij,j...->i...", x, w, optimize=False)
     out = np.empty((x.shape[0], w.shape[1]))
-    block = np.empty((_DOT_ROWS, w.shape[1]), order="F")
+    rows, block = np.empty((_DOT_ROWS, x.shape[1]), order="F"), np.empty((_DOT_ROWS, w.shape[1]), order="F")
     for start in range(0, x.shape[0], _DOT_ROWS):
-        rows = np.asfortranarray(x[start:start + _DOT_ROWS])
-        part = block[:rows.shape[0]]
-        part.fill(0.0)
-        np.einsum("ij,jk->ik", rows, w, out=part, optimize=False)
-        out[start:start + rows.shape[0]] = part
+        m = min(_DOT_ROWS, x.shape[0] - start)
+        rows[:m] = x[start:start + m]
+        block[:m] = 0.0
+        np.einsum("ij,jk->ik", rows[:m], w, out=block[:m], optimize=False)
+        out[start:start + m] = block[:m]
     return out
 
 
