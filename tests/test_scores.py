@@ -754,3 +754,18 @@ def test_engine_arrays_equal_the_per_patient_engine(rows):
                                         problem=np.array([None], dtype=object))
         for c, v in together.items():
             assert _na(v[i]) == _na(alone[c][0]) or (pd.isna(v[i]) and pd.isna(alone[c][0])), (c, rows[i])
+
+
+def test_text_of_a_str_subclass_is_read_as_that_text():
+    """numpy.str_ after an equal str (as a NumPy text array gives them) is the same stage, not
+    a missing one: what the pandas parse reads, short or past 64 rows."""
+    for copies in (1, 40):
+        stages = ["III", np.str_("III")] * copies
+        columns = {"figo_stage": stages, "primary_residual_disease": [0] * len(stages), "pfi_months": [20] * len(stages),
+                   "ecog": [0] * len(stages), "ca125_at_recurrence": [50] * len(stages), "ascites_ml": [0] * len(stages)}
+        out = published_scores_arrays(columns)
+        assert set(out["imodel_status"].tolist()) == {"ok"} and set(out["imodel_points"].tolist()) == {0.8}
+        frame = pd.DataFrame({"patient_id": [f"p{i}" for i in range(len(stages))],
+                              **{c: pd.Series(v, dtype=object) for c, v in columns.items()},
+                              "recurrence_pattern": None})
+        pd.testing.assert_frame_equal(published_scores(frame), _reference_scores(frame))
