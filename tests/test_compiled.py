@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from threadpoolctl import threadpool_limits
 
-from ca125kinetics._compiled import compile_head, percentile_interval
+from ca125kinetics._compiled import _DOT_ROWS, _dot, compile_head, percentile_interval
 from ca125kinetics._logistic import expit, logit
 from ca125kinetics.bundle import ModelBundle
 from ca125kinetics.features import build_patient_frame
@@ -109,6 +109,26 @@ def test_percentile_interval_is_numpy_quantile_of_the_transformed_draws(z, level
         for g, e in zip(got, expected):     # bit for bit (the sign of a zero, NaN where NaN)
             np.testing.assert_array_equal(np.isnan(g), np.isnan(e))
             np.testing.assert_array_equal(g[~np.isnan(g)].view(np.int64), e[~np.isnan(e)].view(np.int64))
+
+
+@pytest.mark.parametrize("n", [1, 7, _DOT_ROWS, _DOT_ROWS + 1, 2 * _DOT_ROWS + 5])
+def test_dot_is_the_running_sum_whatever_the_rows(n):
+    """Every entry of ``_dot(x, W)`` is ``((0 + x_0 W_0k) + x_1 W_1k) + ...`` bit for bit (the
+    members' linear predictors), in blocks of rows or not; and a patient's entries, of a matrix
+    or of a vector (the classifier), do not depend on the other rows scored with it."""
+    rng = np.random.default_rng(n)
+    x, w = rng.normal(size=(n, 34)) * 10.0 ** rng.integers(-3, 4, size=34), rng.normal(size=(34, 40))
+    x[rng.random((n, 34)) < 0.05] = 0.0
+    running = np.zeros((n, 40))
+    for j in range(34):
+        running = running + x[:, j, None] * w[j]
+    got = _dot(x, w)
+    assert got.flags.c_contiguous
+    np.testing.assert_array_equal(got.view(np.int64), running.view(np.int64))
+    v = w[:, 0].copy()
+    for i in sorted({0, n // 2, n - 1}):
+        np.testing.assert_array_equal(_dot(x[i:i + 1], w).view(np.int64), got[i:i + 1].view(np.int64))
+        np.testing.assert_array_equal(_dot(x[i:i + 1], v).view(np.int64), _dot(x, v)[i:i + 1].view(np.int64))
 
 
 def test_a_decreasing_recalibration_transforms_every_draw(data):

@@ -633,17 +633,24 @@ SETTINGS_VARIANTS = [ScoreSettings(), ScoreSettings(imodel_ecog4="not_applicable
        st.lists(st.sampled_from([None, np.nan, "", " ", "ca125 'abc' is not a number"]), min_size=6, max_size=6),
        st.sets(st.sampled_from(INPUT_COLUMNS)), st.sampled_from(SETTINGS_VARIANTS))
 def test_engine_equals_published_scores_on_awkward_values(rows, problems, left_out, settings):
-    n = len(rows)
-    columns = {c: [row[c] for row in rows] for c in awkward if c not in left_out}
-    problem = problems[:n]
-    frame = pd.DataFrame({
-        "patient_id": [f"p{i}" for i in range(n)],
-        **{c: pd.Series(columns.get(c, [None] * n), dtype=object) for c in awkward},  # left out: unknown
-        "problem": pd.Series(problem, dtype=object),
-    })
-    expected = published_scores(frame, settings=settings)
-    pd.testing.assert_frame_equal(expected, _reference_scores(frame, settings=settings))
-    _assert_engine_equals_frame(published_scores_arrays(columns, problem=problem, settings=settings), expected)
+    """Also with the patients repeated past 64 and given as object arrays: the distinct values
+    are then found by hashing (pandas), not one by one."""
+    problems = problems[:len(rows)]
+    for copies in (1, 65 // len(rows) + 1):
+        n = len(rows) * copies
+        columns = {c: [row[c] for row in rows] * copies for c in awkward if c not in left_out}
+        problem = problems * copies
+        frame = pd.DataFrame({
+            "patient_id": [f"p{i}" for i in range(n)],
+            **{c: pd.Series(columns.get(c, [None] * n), dtype=object) for c in awkward},  # left out: unknown
+            "problem": pd.Series(problem, dtype=object),
+        })
+        expected = published_scores(frame, settings=settings)
+        pd.testing.assert_frame_equal(expected, _reference_scores(frame, settings=settings))
+        if copies > 1:
+            columns = {c: np.array(v + [None], dtype=object)[:n] for c, v in columns.items()}
+            problem = np.array(problem + [None], dtype=object)[:n]
+        _assert_engine_equals_frame(published_scores_arrays(columns, problem=problem, settings=settings), expected)
 
 
 na_values = st.sampled_from([None, np.nan, pd.NA, np.float64("nan")])
@@ -662,14 +669,18 @@ canonical = {  # what read_clinical produces, as plain Python (or numpy) values
 @given(st.sampled_from(sorted(canonical)).flatmap(lambda kind: st.tuples(
     st.just(kind), st.lists(st.one_of(canonical[kind], canonical[kind], awkward[kind]), min_size=1, max_size=5))))
 def test_fast_parse_equals_pandas_parse(kind_and_values):
-    """The fast route gives, value by value, what the pandas parse of an object column gives."""
+    """The fast route gives, value by value, what the pandas parse of an object column gives;
+    the values repeated past 64 (distinct values found by hashing, not one by one) too."""
     kind, values = kind_and_values
-    fast = scores_module._parse(values, kind, kind)
-    with mock.patch.object(scores_module, "_parse_numeric_fast", lambda values, kind: None), \
-            mock.patch.object(scores_module, "_parse_text_fast", lambda values, column, kind: None):
-        reference = scores_module._parse(values, kind, kind)
-    assert fast == reference, values
-    assert [type(v) for v in fast.values] == [type(v) for v in reference.values]
+    for given in (values, values * (65 // len(values) + 1)):
+        fast = scores_module._parse(given, kind, kind)
+        with mock.patch.object(scores_module, "_parse_numeric_fast", lambda values, kind: None), \
+                mock.patch.object(scores_module, "_parse_text_fast", lambda values, column, kind: None):
+            reference = scores_module._parse(given, kind, kind)
+        for field in ("values", "missing", "message"):
+            got, expected = (getattr(p, field).tolist() if isinstance(getattr(p, field), np.ndarray)
+                             else list(getattr(p, field)) for p in (fast, reference))
+            assert got == expected and [type(v) for v in got] == [type(v) for v in expected], (field, given)
 
 
 def test_engine_needs_no_pandas_for_canonical_values(monkeypatch):
@@ -743,3 +754,18 @@ def test_engine_arrays_equal_the_per_patient_engine(rows):
                                         problem=np.array([None], dtype=object))
         for c, v in together.items():
             assert _na(v[i]) == _na(alone[c][0]) or (pd.isna(v[i]) and pd.isna(alone[c][0])), (c, rows[i])
+
+
+def test_text_of_a_str_subclass_is_read_as_that_text():
+    """numpy.str_ after an equal str (as a NumPy text array gives them) is the same stage, not
+    a missing one: what the pandas parse reads, short or past 64 rows."""
+    for copies in (1, 40):
+        stages = ["III", np.str_("III")] * copies
+        columns = {"figo_stage": stages, "primary_residual_disease": [0] * len(stages), "pfi_months": [20] * len(stages),
+                   "ecog": [0] * len(stages), "ca125_at_recurrence": [50] * len(stages), "ascites_ml": [0] * len(stages)}
+        out = published_scores_arrays(columns)
+        assert set(out["imodel_status"].tolist()) == {"ok"} and set(out["imodel_points"].tolist()) == {0.8}
+        frame = pd.DataFrame({"patient_id": [f"p{i}" for i in range(len(stages))],
+                              **{c: pd.Series(v, dtype=object) for c, v in columns.items()},
+                              "recurrence_pattern": None})
+        pd.testing.assert_frame_equal(published_scores(frame), _reference_scores(frame))

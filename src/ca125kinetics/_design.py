@@ -47,13 +47,15 @@ def _category_values(values: np.ndarray) -> np.ndarray:
     value converted once."""
     if len(values) <= 64:      # a few patients: directly
         return np.array(["missing" if pd.isna(v) or str(v).strip() == "" else str(v) for v in values], dtype=object)
-    missing = pd.isna(values)
-    # every cell as str() writes it (pandas' conversion keeps a trailing NUL, which numpy's
-    # fixed-width text would drop), then each distinct text once (hashed, not sorted)
-    cells = pd.array(np.where(missing, "", values).astype(object), dtype=object).astype(str)
-    codes, distinct = pd.factorize(cells)
-    text = np.array(["missing" if v.strip() == "" else v for v in distinct.tolist()], dtype=object)
-    return np.where(missing, "missing", text[codes]).astype(object)
+    codes, distinct = pd.factorize(values)      # hashed, not sorted; missing: -1
+    if not all(type(v) is str for v in distinct):
+        # equal values of other types print differently (1, 1.0, True): every cell as str()
+        # writes it first (pandas' conversion keeps a trailing NUL, which numpy's fixed-width
+        # text would drop), then each distinct text once
+        cells = pd.array(np.where(pd.isna(values), "", values).astype(object), dtype=object).astype(str)
+        codes, distinct = pd.factorize(cells)
+    text = ["missing" if v.strip() == "" else v for v in distinct.tolist()] + ["missing"]   # -1: the last
+    return np.array(text, dtype=object)[codes]
 
 
 def model_feature_columns(X, n: int) -> dict[str, np.ndarray]:

@@ -4,9 +4,9 @@ Three published rules, scored per patient (``ago_score``, ``imodel_score``,
 ``mskcc_category``) or for a whole canonical clinical frame at once (``published_scores``), so
 that trained models can be compared with them on the same data and the same metrics
 (``score_for_auc``). All of them run one engine, ``published_scores_arrays``: inputs are parsed
-column by column (without pandas for the values ``read_clinical`` produces), then each rule
-scores one patient at a time in plain Python, so one patient takes about 0.1 ms and a cohort
-of 3,000 patients some 30 ms.
+column by column (without pandas for one patient's values as ``read_clinical`` produces
+them), then each rule scores in plain Python once per distinct combination of its inputs, so
+one patient takes about 0.1 ms and a cohort of 3,000 patients some 30 ms.
 
 AGO score
     Harter P et al., Ann Surg Oncol 2006 (DESKTOP I); validated prospectively in DESKTOP II
@@ -80,7 +80,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any, ClassVar, Mapping, Sequence
 
@@ -361,11 +361,18 @@ class MskccResult:
 
 @dataclass(frozen=True)
 class _Parsed:
-    """One input column, parsed: one entry per patient in each list."""
+    """One input column, parsed: one entry per patient in each sequence (list or array).
 
-    values: list  # float (numbers) or str (stage "I".."IV", pattern); None where absent
-    missing: list  # bool: empty in the input
-    message: list  # str: "" or why the value is invalid (present but breaking the contract)
+    ``values`` is either a float64 array, NaN where absent, with no message anywhere (the
+    route of :func:`_parse_numeric_array`), or a list or object array of floats (numbers) or
+    str (stage "I".."IV", pattern), None where absent. ``codes``, when the parse knows them
+    (the text route), are integers per patient: patients with the same code have the same
+    value, missing flag and message (:func:`_row_codes`)."""
+
+    values: Sequence  # float (numbers) or str (stage "I".."IV", pattern); None where absent
+    missing: Sequence  # bool: empty in the input
+    message: Sequence  # str: "" or why the value is invalid (present but breaking the contract)
+    codes: np.ndarray | None = field(default=None, compare=False)
 
     @classmethod
     def from_arrays(cls, values: np.ndarray, missing: np.ndarray, invalid: np.ndarray,
@@ -443,14 +450,17 @@ def _parse_pattern(raw: pd.Series, column: str = "recurrence_pattern") -> _Parse
 
 _TEXT_PARSERS = {"figo_stage": _parse_stage, "recurrence_pattern": _parse_pattern}
 
-# The fast route, without pandas, for what read_clinical produces: numbers of plain types
-# checked in Python, text parsed once per distinct string (by the reference parse, cached). It
+# The fast route for what read_clinical produces: numbers of plain types checked in Python (a
+# long float64 array as a whole), text parsed once per distinct string (by the reference parse,
+# cached; the distinct strings of a long column found by pandas' hashing, of a short one in
+# Python, so that one patient is scored without pandas). It
 # gives what the reference gives for an object column of the same values; a value it cannot
 # vouch for (a number written as text, a bool, a number in a text column, an invalid number,
 # whose message the reference writes) sends its whole column to the reference.
 _INT_TYPES = frozenset({int, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8})
 _EXACT_INT = 2**53  # beyond, an integer may round differently through text
 _MANY_DISTINCT = 64  # more distinct text values than this: the reference parses the column
+_SHORT = 64  # a column of at most this many values is looked at without pandas (one patient)
 _NA = pd.NA
 _ARRAYS = (pd.Series, np.ndarray)  # columns that carry a type
 
@@ -498,30 +508,54 @@ def _parse_text_value(column: str, kind: str, value: str) -> tuple:
 
 
 _MISSING_ENTRY = (None, True, "")
+_NO_MESSAGE = np.array("", dtype=object)
 
 
-def _parse_text_fast(values: list, column: str, kind: str) -> _Parsed | None:
-    distinct = [value for value in dict.fromkeys(values) if not _is_na(value)]
+def _object_codes(values) -> tuple[list | np.ndarray, list]:
+    """``(codes, distinct)`` of a sequence of values: ``distinct`` its present values in order
+    of first appearance (equal values, e.g. ``1`` and ``1.0``, are one), ``codes`` per value
+    the index in ``distinct``, -1 where the value is missing (None, NaN or NA; on a long
+    column pandas' missing values, which also count NaT and a Decimal NaN). A short column is
+    looked at value by value in Python (no pandas: the one-patient route; ``codes`` a list);
+    a long one hashed by ``pandas.factorize``, without a Python step per value (``codes`` an
+    int64 array)."""
+    if len(values) <= _SHORT:
+        lookup: dict = {}
+        values = values.tolist() if isinstance(values, _ARRAYS) else values
+        return [-1 if _is_na(value) else lookup.setdefault(value, len(lookup)) for value in values], list(lookup)
+    codes, distinct = pd.factorize(_as_objects(values))
+    return codes.astype(np.int64, copy=False), distinct.tolist()
+
+
+def _parse_text_fast(values, column: str, kind: str) -> _Parsed | None:
+    codes, distinct = _object_codes(values)
     if len(distinct) > _MANY_DISTINCT or any(type(value) is not str for value in distinct):
         return None
-    entries = {value: _parse_text_value(column, kind, value) for value in distinct}
-    rows = [entries[value] if type(value) is str else _MISSING_ENTRY for value in values]
-    return _Parsed(*([row[k] for row in rows] for k in range(3)))
+    # each distinct text parsed once; code -1 (missing) takes the entry appended last
+    entries = [_parse_text_value(column, kind, value) for value in distinct] + [_MISSING_ENTRY]
+    if len(codes) <= _SHORT:    # a few patients: lists cost less than arrays
+        rows = [entries[code] for code in codes]
+        return _Parsed(*([row[k] for row in rows] for k in range(3)), codes=codes)
+    values, missing, message = (_objects([entry[k] for entry in entries])[codes] for k in range(3))
+    return _Parsed(values, missing.astype(bool), message, codes=codes)
 
 
 def _parse_numeric_array(values: np.ndarray, kind: str) -> _Parsed | None:
     """:func:`_parse_numeric_fast` of a float64 array (NaN missing), without a Python step per value."""
     if _out_of_rule(values, kind).any():
         return None
-    return _Parsed(values, np.isnan(values), np.full(len(values), "", dtype=object))
+    return _Parsed(values, np.isnan(values), np.broadcast_to(_NO_MESSAGE, values.shape))  # "" everywhere, not copied
 
 
 def _parse(raw, column: str, kind: str) -> _Parsed:
     """Parse one input column: a sequence of values, a numpy array or a pandas Series."""
-    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and len(raw) > 64 and kind not in _TEXT_PARSERS:
+    if isinstance(raw, np.ndarray) and raw.dtype == np.float64 and len(raw) > _SHORT and kind not in _TEXT_PARSERS:
         fast = _parse_numeric_array(raw, kind)
         return fast if fast is not None else _parse_numeric(pd.Series(raw), column, kind)
-    values = raw.tolist() if isinstance(raw, _ARRAYS) else list(raw)
+    if kind in _TEXT_PARSERS and isinstance(raw, np.ndarray) and raw.dtype == object:
+        values = raw       # its items are what tolist() gives: no copy
+    else:
+        values = raw.tolist() if isinstance(raw, _ARRAYS) else list(raw)
     if kind in _TEXT_PARSERS:
         fast = _parse_text_fast(values, column, kind)
     else:
@@ -718,13 +752,18 @@ def _objects(items: list) -> np.ndarray:
     return out
 
 
+def _as_objects(items) -> np.ndarray:
+    """:func:`_objects` of a sequence; an object array as it is (not copied)."""
+    return items if isinstance(items, np.ndarray) and items.dtype == object else _objects(items)
+
+
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(first, codes)`` of a numeric array: ``codes`` numbers its distinct values 0..k-1
     (NaN equals NaN, -0.0 equals 0.0) and ``first[c]`` is the first row holding code ``c``.
     A long column is hashed (``pandas.factorize``, codes in order of first appearance); a
     short one sorted by numpy, which costs less for a few rows and keeps the one-patient
     route free of pandas."""
-    if len(values) <= 64:
+    if len(values) <= _SHORT:
         _, first, codes = np.unique(values, return_index=True, return_inverse=True)
         return first, codes.reshape(-1).astype(np.int64, copy=False)
     codes, _ = pd.factorize(values, use_na_sentinel=False)
@@ -734,25 +773,22 @@ def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _codes(column: np.ndarray) -> tuple[np.ndarray, int]:
     """``(codes, k)``: the same code 0..k-1 for equal values of one column (numbers as
-    :func:`_distinct` compares them; text and None compared as values, through a dict:
-    ``pandas.factorize`` would take None and NaN for one value)."""
+    :func:`_distinct` compares them; other values as :func:`_object_codes` does, the missing
+    ones (None, NaN, NA) one value: a parsed column holds None only)."""
     if column.dtype == bool:
         return column.astype(np.int64), 2
     if column.dtype != object:
         first, codes = _distinct(column)
         return codes, len(first)
-    values = column.tolist()
-    lookup = {v: i for i, v in enumerate(dict.fromkeys(values))}
-    if len(lookup) == 1:        # e.g. the messages of a column without an invalid value
-        return np.zeros(len(values), dtype=np.int64), 1
-    return np.array([lookup[v] for v in values], dtype=np.int64), len(lookup)
+    codes, distinct = _object_codes(column)
+    return np.asarray(codes, dtype=np.int64) % (len(distinct) + 1), len(distinct) + 1     # missing (-1) takes the last code
 
 
-def _column_codes(columns) -> np.ndarray | None:
-    """One code per row, equal for rows equal in every one of ``columns`` (arrays)."""
+def _column_codes(columns: Sequence[tuple[np.ndarray, int]]) -> np.ndarray | None:
+    """One code per row, equal for rows equal in every one of ``columns`` (``(codes, k)``
+    pairs, as :func:`_codes` returns them)."""
     code, size = None, 1
-    for column in columns:
-        c, k = _codes(column)
+    for c, k in columns:
         if code is None:
             code, size = c, k
             continue
@@ -763,27 +799,51 @@ def _column_codes(columns) -> np.ndarray | None:
     return code
 
 
-def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple[list, np.ndarray]]:
+def _by_value(parsed: _Parsed) -> bool:
+    """The column is a float64 array (NaN where absent, no message): its values alone tell
+    its patients apart."""
+    return isinstance(parsed.values, np.ndarray) and parsed.values.dtype == np.float64
+
+
+def _row_codes(parsed: _Parsed) -> tuple[np.ndarray, int]:
+    """``(codes, k)`` of a parsed column: the same code 0..k-1 for patients with the same
+    value, missing flag and message (the codes the parse found, when it did)."""
+    if parsed.codes is not None:
+        first, codes = _distinct(parsed.codes)
+    elif _by_value(parsed):
+        first, codes = _distinct(parsed.values)
+    else:
+        first, codes = _distinct(_column_codes([_codes(_as_objects(parsed.values)),
+                                                _codes(np.asarray(parsed.missing, dtype=bool)),
+                                                _codes(_as_objects(parsed.message))]))
+    return codes, len(first)
+
+
+def _rule_columns(rule, parsed: Mapping[str, _Parsed], *args, key=None,
+                  keep: Sequence[int] | None = None) -> list[tuple[list, np.ndarray]]:
     """``rule`` applied to every patient of the parsed columns (the inputs of the rule), as
-    ``(values, codes)`` per output of the rule, patient ``i``'s value ``values[codes[i]]``
-    (``codes`` one array shared by the outputs). The rule runs once per distinct combination of
-    its inputs (``key()``: columns that determine its result; by default every parsed value,
-    missing flag and message), so a cohort costs about as many calls as it has distinct inputs."""
+    ``(values, codes)`` per output of the rule (``keep``: only the outputs at these
+    positions), patient ``i``'s value ``values[codes[i]]`` (``codes`` one array shared by the
+    outputs). The rule runs once per distinct combination of its inputs (``key()``:
+    ``(codes, k)`` pairs that determine its result; by default the codes of each parsed
+    column, :func:`_row_codes`), so a cohort costs about as many calls as it has distinct
+    inputs."""
     names = tuple(parsed)
     values = [p.values if isinstance(p.values, np.ndarray) else _objects(p.values) for p in parsed.values()]
     missing = [np.asarray(p.missing, dtype=bool) for p in parsed.values()]
-    messages = [_objects(p.message) for p in parsed.values()]
+    messages = [_as_objects(p.message) for p in parsed.values()]
     n = len(missing[0]) if missing else 0
     if n <= 1:     # one patient: nothing to share
         first = code = np.arange(n)
     else:
-        first, code = _distinct(_column_codes(key() if key is not None else [*values, *missing, *messages]))
+        first, code = _distinct(_column_codes(key() if key is not None else [_row_codes(p) for p in parsed.values()]))
     plain = [[None if v != v else v for v in column[first].tolist()] if column.dtype != object
              else column[first].tolist() for column in values]
     rows = [rule(names, tuple(v), tuple(m), tuple(msg), *args) for v, m, msg in
             zip(zip(*plain), zip(*[m[first].tolist() for m in missing]),
                 zip(*[m[first].tolist() for m in messages]))]
-    return [(list(out), code) for out in zip(*rows)] if rows else []
+    outputs = list(zip(*rows))
+    return [(list(outputs[k]), code) for k in (range(len(outputs)) if keep is None else keep)] if rows else []
 
 
 def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tuple]:
@@ -791,26 +851,30 @@ def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tup
     return list(zip(*[_objects(values)[code] for values, code in _rule_columns(rule, parsed, *args, key=key)]))
 
 
-def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[np.ndarray]:
-    """Columns that determine the iMODEL result (``_imodel_rule`` uses the values only through
-    whether each item scores, and ECOG 4)."""
+def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[tuple[np.ndarray, int]]:
+    """``(codes, k)`` pairs that determine the iMODEL result (``_imodel_rule`` uses the values
+    only through whether each item scores, and ECOG 4): per item, whether it scores (or is
+    absent), with its missing flag and message; each worked out once per distinct parsed entry
+    where the column is not a float64 array."""
     key = []
     for item in IMODEL_ITEMS:
-        p = parsed[item.column]
-        v = p.values if isinstance(p.values, np.ndarray) else _objects(p.values)
-        absent = np.isnan(v) if v.dtype == np.float64 else np.array([x is None for x in v.tolist()], dtype=bool)
-        if item.column == "figo_stage":
-            scores = np.isin(v, ("III", "IV"))
-        elif v.dtype == np.float64:
+        p, scores = parsed[item.column], _IMODEL_SCORES[item.column]
+        if _by_value(p):    # absent is NaN (missing, no message): 2; else 1 if the item scores
             with np.errstate(invalid="ignore"):
-                scores = np.asarray(_IMODEL_SCORES[item.column](v), dtype=bool)
-        else:
-            scores = np.array([False if a else bool(_IMODEL_SCORES[item.column](x)) for x, a in zip(v, absent)],
-                              dtype=bool)
-        key += [np.where(absent, -1, scores.astype(np.int8)), np.asarray(p.missing, dtype=bool), _objects(p.message)]
-    ecog = parsed["ecog"].values
-    key.append(np.array([x == 4 for x in ecog.tolist()] if not isinstance(ecog, list) else [x == 4 for x in ecog],
-                        dtype=bool) if settings.imodel_ecog4 == "not_applicable" else np.zeros(len(key[0]), dtype=bool))
+                key.append((np.where(np.isnan(p.values), 2, np.asarray(scores(p.values), dtype=np.int64)), 3))
+            continue
+        codes, k = _row_codes(p)
+        first = np.zeros(k, dtype=np.intp)
+        first[codes] = np.arange(len(codes))    # a patient of each code (any one: they are equal)
+        entries: dict = {}
+        state = [entries.setdefault((None if v is None else bool(scores(v)), m, msg), len(entries)) for v, m, msg in
+                 zip(_as_objects(p.values)[first].tolist(), np.asarray(p.missing, dtype=bool)[first].tolist(),
+                     _as_objects(p.message)[first].tolist())]
+        key.append((np.array(state, dtype=np.int64)[codes], len(entries)))
+    if settings.imodel_ecog4 == "not_applicable":
+        ecog = parsed["ecog"].values
+        key.append((np.asarray(ecog == 4 if _by_value(parsed["ecog"]) else [x == 4 for x in ecog],
+                               dtype=np.int64), 2))
     return key
 
 
@@ -1022,18 +1086,17 @@ _INPUT_KINDS = {
 def _problem_text(problem) -> np.ndarray:
     """Stripped problem text per patient; '' where there is none (None, NaN, NA or blank).
     Each distinct value is looked at once (a cohort has few: mostly None)."""
-    values = problem.tolist() if isinstance(problem, _ARRAYS) else list(problem)
-    present = [v for v in dict.fromkeys(values) if not _is_na(v)]
-    if all(type(value) is str for value in present):
-        stripped = {value: value.strip() for value in present}     # the values not in it are missing
-        return _objects([stripped.get(value, "") for value in values])
-    text, missing = _as_text(pd.Series(_objects(values), dtype=object))
+    codes, distinct = _object_codes(problem)
+    if all(type(value) is str for value in distinct):
+        text = [value.strip() for value in distinct] + [""]     # missing (-1): the last
+        return _objects([text[code] for code in codes]) if len(codes) <= _SHORT else _objects(text)[codes]
+    text, missing = _as_text(pd.Series(_objects(list(problem)), dtype=object))
     return np.where(missing, "", text.fillna("").to_numpy(dtype=object)).astype(object)
 
 
 def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequence | None = None,
                             settings: ScoreSettings | None = None) -> dict[str, np.ndarray]:
-    """AGO, iMODEL and MSKCC of n patients from plain columns of values, without pandas.
+    """AGO, iMODEL and MSKCC of n patients from plain columns of values.
 
     The engine of :func:`published_scores` (same rules, same parse, same results), for callers
     that hold one patient's values and need the scores in well under a millisecond.
@@ -1047,7 +1110,8 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         ``ca125_at_recurrence``. An absent column means unknown for every patient; other
         keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
         (int/float or None/NaN/NA; text for stage and pattern, parsed once per distinct
-        string) take a fast route without pandas. Any other value (a number written as text,
+        string) take a fast route (without pandas for up to 64 patients; for more, pandas
+        only finds the distinct values). Any other value (a number written as text,
         a bool, a number in a text column, an invalid number) sends its column through the
         pandas parse of ``published_scores``, with the result ``published_scores`` gives for
         an object column holding these values; a numeric-typed numpy array or Series is read
@@ -1110,12 +1174,13 @@ def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict
         ("ago_positive", "ago_status", "ago_reason"): _rule_columns(
             _ago_rule, {c: parsed[c] for c in ("ecog", "ascites_ml", "primary_residual_disease")}),
         ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _rule_columns(
-            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings)),
-        ("mskcc_recommendation", "mskcc_dfi_group", "mskcc_status", "mskcc_reason"): _rule_columns(
-            _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings),
+            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings), keep=(0, 1, 2, 3)),
+        ("mskcc_recommendation", "mskcc_status", "mskcc_reason"): _rule_columns(
+            _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings,
+            keep=(0, 2, 3)),
     }
     out = {}
-    for names, columns in results.items():  # a rule may return more than these
+    for names, columns in results.items():  # the outputs the published columns show
         out.update({name: column if columns else ([None], np.zeros(n, dtype=np.int64))
                     for name, column in zip(names, columns or [None] * len(names))})
     if problem is not None:
