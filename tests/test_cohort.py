@@ -135,6 +135,24 @@ def test_reappearing_patient_refused_by_cli(tmp_path, capsys):
     assert "appears again at row 42" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_missing_identifier_refused_streamed_as_read_whole(tmp_path, capsys, suffix):
+    """A sample without its patient's identifier, in a chunk handed clinical rows, is refused
+    by the reader's message, as when the file is read whole (not a TypeError of the lookup)."""
+    markers = pd.DataFrame({"patient_id": ["a", "a", "b", "b", None, "c", "c"], "day": [-1, 20, -1, 20, -1, -1, 20],
+                            "ca125": ["100", "10", "100", "10", "100", "10", "5"]})
+    path = tmp_path / f"m{suffix}"
+    markers.to_csv(path, index=False) if suffix == ".csv" else markers.to_parquet(path)
+    clinical = tmp_path / "c.csv"
+    pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "recist": ["PR", "SD", "PD", "CR"]}).to_csv(clinical, index=False)
+    errors = []
+    for chunk in ([], ["--chunk-rows", "2"]):
+        assert main(["gcig", str(path), "--clinical", str(clinical), "--format", "csv", *chunk]) == 2
+        errors.append(capsys.readouterr().err)
+    assert "patient_id is empty in 1 row(s)" in errors[0]
+    assert errors[1] == errors[0]
+
+
 def test_chunk_rows_must_be_positive():
     with pytest.raises(InvalidInputError, match="chunk_rows"):
         stream_markers(MARKERS, chunk_rows=0)

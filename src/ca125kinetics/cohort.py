@@ -104,6 +104,19 @@ def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = F
     return starts, [missing if k is None else k for k in keys.to_pylist()]
 
 
+def _arrow_keys(keys):
+    """Identifiers (a list, a pandas text array, or an Arrow string array; None or NaN
+    missing) as one Arrow ``large_string`` array."""
+    import pyarrow as pa
+
+    text = _Text.of(keys) if isinstance(keys, pd.api.extensions.ExtensionArray) else None
+    if text is not None:
+        keys = text.arrow
+    elif not isinstance(keys, pa.Array):
+        keys = pa.array(np.asarray(keys, dtype=object), type=pa.large_string(), from_pandas=True)
+    return keys.cast(pa.large_string())
+
+
 def _key_list(keys) -> list:
     """The keys of :func:`_runs` as a list."""
     return keys if isinstance(keys, list) else keys.to_pylist()
@@ -333,33 +346,59 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | N
 class _ClinicalFeed:
     """Hands each chunk the clinical rows it needs: its own patients, and (so that a file
     sorted by patient gives results in patient order) the patients without markers whose
-    identifier sorts before the chunk's last one. :meth:`rest` gives those never handed out."""
+    identifier sorts before the chunk's last one. :meth:`rest` gives those never handed out.
+
+    The identifiers are held sorted in Arrow form (UTF-8 byte order is code point order, the
+    order of Python's string comparison): a chunk's rows are found by two binary searches and,
+    unless the chunk's identifiers are exactly the sorted ones in between (a sorted registry),
+    one Arrow membership test, without a Python string per patient."""
 
     def __init__(self, clinical: pd.DataFrame | None):
         self.clinical = clinical
         if clinical is None:
             return
-        self.ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
-        self.order = np.argsort(self.ids, kind="stable")
-        self.sorted_ids = self.ids[self.order]
-        self.handled = np.zeros(len(self.ids), dtype=bool)
+        import pyarrow.compute as pc
+
+        ids = _arrow_keys(clinical["patient_id"].astype(str).array)
+        self.order = pc.sort_indices(ids).to_numpy(zero_copy_only=False)   # a stable sort
+        self.sorted_ids = ids.take(self.order)
+        self.handled = np.zeros(len(ids), dtype=bool)
         self.upto = 0
 
-    def for_chunk(self, keys: np.ndarray) -> pd.DataFrame | None:
+    def _position(self, key: str, side: str) -> int:
+        """Where ``key`` goes in the sorted identifiers (``numpy.searchsorted``'s ``side``)."""
+        lo, hi = 0, len(self.sorted_ids)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            value = self.sorted_ids[mid].as_py()
+            if value < key or (side == "right" and value == key):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def for_chunk(self, keys) -> pd.DataFrame | None:
+        """The clinical rows of a chunk whose patients are ``keys`` (a list, or an Arrow string
+        array; a missing identifier matches no row)."""
         if self.clinical is None:
             return None
-        keys = pd.unique(np.asarray(keys, dtype=object))
+        import pyarrow.compute as pc
+
+        keys = _arrow_keys(keys).drop_null()
         own = np.zeros(0, dtype=np.int64)
+        upto = self.upto
         if len(keys):      # the chunk's own rows: identifiers between its smallest and largest key
-            lo = int(np.searchsorted(self.sorted_ids, min(keys), side="left"))
-            hi = int(np.searchsorted(self.sorted_ids, max(keys), side="right"))
-            own = self.order[lo:hi][np.asarray(pd.Index(self.sorted_ids[lo:hi], dtype=object).isin(keys))]
+            smallest, largest = (k.as_py() for k in pc.min_max(keys).values())
+            lo, upto = self._position(smallest, "left"), self._position(largest, "right")
+            between = self.sorted_ids.slice(lo, upto - lo)
+            own = self.order[lo:upto]
+            if not (len(between) == len(keys) and between.equals(keys)):
+                own = own[pc.is_in(between, value_set=keys).to_numpy(zero_copy_only=False)]
             own = own[~self.handled[own]]
-        upto = int(np.searchsorted(self.sorted_ids, max(keys), side="right")) if len(keys) else self.upto
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
         self.upto = max(upto, self.upto)
-        new = np.zeros(len(self.ids), dtype=bool)     # own and before, once each, in row order
+        new = np.zeros(len(self.handled), dtype=bool)     # own and before, once each, in row order
         new[own] = True
         new[before] = True
         rows = np.flatnonzero(new)
@@ -388,7 +427,7 @@ def _read_chunks(stream: CohortStream, clinical: pd.DataFrame | None, read,
     feed = _ClinicalFeed(clinical)
     empty = None
     for chunk in stream.chunks(progress=progress):
-        clin = feed.for_chunk(_runs(chunk, stream.id_column)[1])   # a chunk's patients are runs
+        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1])   # a chunk's patients are runs
         empty = chunk.iloc[:0]
         yield read(chunk, clin), clin
     rest = feed.rest()

@@ -556,44 +556,51 @@ class _ReasonColumns:
         return _texts(self.day(x) if isinstance(x, int) else x, "d", self.arrow)
 
     def join(self, *pieces):
-        """Each patient's text: ``pieces`` (constant strings and per-patient texts) joined."""
-        return _join(len(self.idx), pieces)
+        """Each patient's text: ``pieces`` (constant strings, per-patient texts, and tuples of
+        such pieces, e.g. :meth:`fall`, spliced in: every text is joined once) joined."""
+        flat = [q for p in pieces for q in (p if isinstance(p, tuple) else (p,))]
+        return _join(len(self.idx), flat)
 
-    def fall(self):
-        """The fall of a response (its day, value, and the 50 % test against the baseline)."""
+    def fall(self) -> tuple:
+        """The fall of a response (its day, value, and the 50 % test against the baseline), as
+        the pieces :meth:`join` splices in."""
         k = _kernel
         thr = self.st.response_fraction * self.value(k.F_BASE_VALUE)
-        return self.join("fall to ", self.num(k.F_RESP_VALUE), " U/mL on day ", self.days(k.I_RESP_DAY),
-                         f" (<= {self.pct} of baseline ", self.num(k.F_BASE_VALUE), " U/mL on day ",
-                         self.days(k.I_BASE_DAY), ": ", self.num(thr), " U/mL)")
+        return ("fall to ", self.num(k.F_RESP_VALUE), " U/mL on day ", self.days(k.I_RESP_DAY),
+                f" (<= {self.pct} of baseline ", self.num(k.F_BASE_VALUE), " U/mL on day ",
+                self.days(k.I_BASE_DAY), ": ", self.num(thr), " U/mL)")
 
     def split(self, column: int, labels: tuple, build):
         """``build(label, sub)`` of the patients of each value of the integer output ``column``
-        (``labels[value]``), in ``idx`` order; ``sub`` holds the columns of those patients."""
+        (``labels[value]``); ``sub`` holds the columns of those patients. One value: its texts,
+        in ``idx`` order; more: :class:`_Parts`, each value's patients and texts, which
+        :func:`_reasons` places among the others' (no column of these patients built first)."""
         import numpy as np
-
-        from ._columns import scatter_text
 
         values = self.day(column)
         distinct = _present(values)
         if len(distinct) == 1:
             return build(labels[distinct[0]], self)
-        parts = []
+        parts = _Parts()
         for v in distinct:
-            at = np.flatnonzero(values == v)
-            parts.append((at, build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, self.idx[at]))))
-        texts = scatter_text(len(values), parts)
-        return texts if self.arrow else texts.tolist()
+            at = self.idx[values == v]
+            parts.append((at, build(labels[v], _ReasonColumns(self.rows, self.out, self.ulns, at))))
+        return parts
 
     def by_group(self, build):
         """:meth:`split` by progression group."""
         return self.split(_kernel.I_GROUP, _GROUPS, build)
 
-    def basis(self, group: str):
-        """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B)."""
+    def basis(self, group: str) -> tuple:
+        """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B),
+        as the pieces :meth:`join` splices in."""
         if group == "B":
-            return self.join(f"{self.progression} x nadir ", self.num(_kernel.F_NADIR), " U/mL")
-        return self.join(f"{self.progression} x ULN ", self.num(self.uln), " U/mL")
+            return (f"{self.progression} x nadir ", self.num(_kernel.F_NADIR), " U/mL")
+        return (f"{self.progression} x ULN ", self.num(self.uln), " U/mL")
+
+
+class _Parts(list):
+    """Reason texts of a template as ``(patients, texts)`` pairs (:meth:`_ReasonColumns.split`)."""
 
 
 _GROUP_TEXT = {
@@ -760,7 +767,11 @@ def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=N
         if code < 0:
             continue
         idx = np.flatnonzero(codes == code)
-        parts.append((idx, templates[code](_ReasonColumns(rows, out, uln, idx))))
+        texts = templates[code](_ReasonColumns(rows, out, uln, idx))
+        if isinstance(texts, _Parts):
+            parts.extend(texts)
+        else:
+            parts.append((idx, texts))
     return scatter_text(len(codes), parts)
 
 
