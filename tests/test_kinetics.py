@@ -270,6 +270,29 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_em_fits_starting_from_the_previous_sample_sums_are_the_fits_that_sum_again(committed_markers,
+                                                                                 monkeypatch):
+    """Each EM iteration's compiled fits start from the sums over each patient's samples that
+    the previous iteration left at its estimate: the population is the one learned by
+    summing every patient's samples again, bit for bit (censored values included), and the
+    buffer holds the sums of every patient at its last estimate."""
+    from ca125kinetics.kinetics import _EmStep
+
+    use_engine(monkeypatch, "compiled")
+    assert committed_markers["censored"].any()
+    kept = fit_population(committed_markers)
+    buffers = []
+    real = eng.sample_sums
+    monkeypatch.setattr(eng, "sample_sums", lambda n: buffers.append(real(n)) or buffers[-1])
+    assert fit_population(committed_markers) == kept
+    assert buffers and all(np.isin(b[:, -1], (1.0, 2.0)).all() for b in buffers)   # every patient kept its sums
+    monkeypatch.setattr(eng, "sample_sums", lambda n: np.zeros((0, eng._SUM_COLUMNS)))   # keep none
+    assert fit_population(committed_markers) == kept
+    monkeypatch.setattr(_EmStep, "__init__", lambda self, sets, _init=_EmStep.__init__: (
+        _init(self, sets), setattr(self, "sums", None))[0])
+    assert fit_population(committed_markers) == kept
+
+
 @hyp_settings(max_examples=200, deadline=None)
 @given(m=st.integers(1, 6), p=st.integers(1, 9), seed=st.integers(0, 2**32 - 1),
        kind=st.sampled_from(["day", "value", "flag", "nan"]), contiguous=st.booleans())

@@ -346,7 +346,8 @@ _FIRST_PASS_ITER = 12
 
 def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init: np.ndarray,
             sigma: np.ndarray | float, *, max_iter: int = 100, tol: float = 1e-8,
-            tol_decrement: float = 1e-8, warm_start: bool = False, compiled: bool | None = None) -> MapFit:
+            tol_decrement: float = 1e-8, warm_start: bool = False, compiled: bool | None = None,
+            sums: np.ndarray | None = None) -> MapFit:
     """Batched Levenberg-Marquardt minimisation of ``Q_i`` for every patient at once.
 
     Each iteration solves ``(H + lambda (diag H + eps)) delta = -g`` per patient in closed
@@ -363,6 +364,11 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
 
     ``warm_start=True`` (``init`` already close to the optimum, as in EM iterations) takes
     Newton steps from the first iteration.
+
+    ``sums``: a buffer from :func:`sample_sums` kept across the fits of an EM, in which the
+    compiled engine leaves each patient's sums over its samples at its estimate; the next
+    fit started from those estimates (``init``) starts from them instead of summing again,
+    with the same numbers (the numpy engine sums again and leaves the buffer alone).
     """
     n = s.n_patients
     inv_s2 = np.broadcast_to(1.0 / np.square(np.asarray(sigma, dtype=float)), (n,)).copy()
@@ -370,7 +376,7 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
         compiled = use_compiled(n)
     run = _run_compiled if compiled else _run_numpy
     theta, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
-                                                  tol_decrement, warm_start)
+                                                  tol_decrement, warm_start, sums)
     # Laplace covariance from the Gauss-Newton (expected information) Hessian: positive
     # definite with any proper prior and stable from one EM iteration to the next, unlike
     # the Newton Hessian of weakly identified patients, which can be nearly singular
@@ -383,8 +389,20 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     return MapFit(theta, inverse3(hess), jtj, rss, n_active, done, n_iter)
 
 
-def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement, warm_start):
-    """:func:`fit_map`'s iterations vectorised across patients, in cache-sized chunks."""
+def sample_sums(n_patients: int) -> np.ndarray:
+    """An empty buffer of ``n_patients`` patients' sample sums for :func:`fit_map`'s ``sums``."""
+    return np.zeros((n_patients, _SUM_COLUMNS))
+
+
+#: Columns of a patient's sample sums in the compiled engine: 20 sums and what they hold
+#: (layout in :mod:`._kinetics_compiled`).
+_SUM_COLUMNS = 21
+
+
+def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement, warm_start,
+               sums):
+    """:func:`fit_map`'s iterations vectorised across patients, in cache-sized chunks
+    (``sums`` is not used: every patient's samples are summed at ``init``)."""
     n = s.n_patients
     theta = np.clip(init, lower, upper)
     lam = np.full(n, _LAMBDA0)
@@ -424,24 +442,27 @@ def load_compiled() -> None:
     s = Series(np.array([[0.0], [21.0], [42.0]]), np.log(np.array([[400.0], [150.0], [60.0]])))
     bounds = np.array([[-9.0], [-9.0], [-9.0]]), np.array([[1.0], [5.0], [9.0]])
     prior = Prior(np.zeros((3, 1)), (1.0, 0.0, 1.0, 0.25))
-    _run_compiled(s, prior, *bounds, np.zeros((3, 1)), np.ones(1), 2, 1e-8, 1e-10, False)
+    _run_compiled(s, prior, *bounds, np.zeros((3, 1)), np.ones(1), 2, 1e-8, 1e-10, False, None)
 
 
 def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement,
-                  warm_start):
+                  warm_start, sums):
     """:func:`fit_map`'s iterations compiled (numba), one patient after the other."""
     from . import _kinetics_compiled  # lazy: numba is imported only for large batches
 
     n = s.n_patients
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    cens = np.zeros((0, n), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens, dtype=np.bool_)
+    # patients x samples: the transpose of the series, a view of how buckets are gathered
+    cens = np.zeros((n, 0), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens.T, dtype=np.bool_)
+    if sums is None:
+        sums = np.zeros((0, _SUM_COLUMNS))
     theta, jtj = np.empty((3, n)), np.empty((6, n))
     rss, n_active = np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
-    args = (f64(s.t), f64(s.y), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
+    args = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
             f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
             int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-            theta, jtj, rss, n_active, done, iters)
+            theta, jtj, rss, n_active, done, iters, sums)
     threads = n_threads()
     _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
     return theta, jtj, rss, n_active, done, int(iters.max(initial=0))
