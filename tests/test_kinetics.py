@@ -270,6 +270,31 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_markers, monkeypatch):
+    """The compiled engine inverts each patient's Gauss-Newton Hessian in the kernel, with
+    the products of ``laplace_cov`` in its order: the same covariance, bit for bit, from the
+    fit's own J'J (proper and vague priors, censored values included)."""
+    from ca125kinetics.kinetics import _describe, _fit_sets_population, _prepare_fit, _to_batch
+
+    use_engine(monkeypatch, "compiled")
+    pop = fit_population(committed_markers)
+    settings = pop.settings
+    batch = _to_batch(committed_markers, settings)
+    d = _describe(batch, settings)
+    sets = _prepare_fit(batch, d["status"], d, "population")
+    assert any(fs.series.cens is not None for fs in sets)
+    for fs, fit in zip(sets, _fit_sets_population(sets, pop._moments(), compiled=True)):
+        p_uu, p_uv, p_vv = pop._moments().precision()
+        prec = (p_uu, p_uv, p_vv, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2)
+        inv_s2 = np.full(fs.idx.size, 1.0 / np.square(pop.sigma))
+        np.testing.assert_array_equal(fit.cov, eng.laplace_cov(fit.jtj, inv_s2, prec))
+        vague = eng.fit_map(fs.series, eng.Prior(np.zeros((3, fs.idx.size)), (0.0, 0.0, 0.0, 0.0)),
+                            fs.lower, fs.upper, fit.theta, 0.1, compiled=True)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            expected = eng.laplace_cov(vague.jtj, np.full(fs.idx.size, 1.0 / np.square(0.1)), (0.0, 0.0, 0.0, 0.0))
+        np.testing.assert_array_equal(vague.cov, expected)
+
+
 def test_em_fits_starting_from_the_previous_sample_sums_are_the_fits_that_sum_again(committed_markers,
                                                                                  monkeypatch):
     """Each EM iteration's compiled fits start from the sums over each patient's samples that

@@ -209,6 +209,28 @@ def _damped_step(ev, lam, step):
             step[p] = 0.0
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _laplace_cov(ev, prec, inv_s2, cov, i):
+    """Column ``i`` of ``cov``: ``(J'J / sigma^2 + prior precision)^-1`` by cofactors, the
+    products of :func:`._kinetics_engine.laplace_cov` in its order (a singular matrix gives
+    what numpy's division gives: the ``numpy`` error model divides by zero as IEEE does)."""
+    a = ev[_J] * inv_s2 + prec[0]
+    b = ev[_J + 1] * inv_s2 + prec[1]
+    c = ev[_J + 2] * inv_s2
+    d = ev[_J + 3] * inv_s2 + prec[2]
+    e = ev[_J + 4] * inv_s2
+    f = ev[_J + 5] * inv_s2 + prec[3]
+    c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
+    c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
+    det = a * c00 + b * c01 + c * c02
+    cov[0, i] = c00 / det
+    cov[1, i] = c01 / det
+    cov[2, i] = c02 / det
+    cov[3, i] = c11 / det
+    cov[4, i] = c12 / det
+    cov[5, i] = c22 / det
+
+
 @njit(cache=True, nogil=True)
 def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_iter, tol, tol_dec,
                 warm, ev, ev_new, step, cand):
@@ -254,14 +276,14 @@ def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_it
 
 @njit(cache=True, nogil=True)
 def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, max_iter, first_pass, tol,
-            tol_dec, warm_start, theta, jtj, rss, n_active, done, iters, sums, start, stop):
+            tol_dec, warm_start, theta, cov, jtj, rss, n_active, done, iters, sums, start, stop):
     """The MAP estimates of patients ``start..stop-1``, one after the other (outputs
     written in place, in those patients' columns only).
 
     ``t``, ``y`` (P, m), patients x samples; ``cens`` (P, m) bool or (P, 0) when nothing
     is censored; ``mean``, ``lower``, ``upper``, ``init`` (3, P); ``prec`` (4,);
-    ``inv_s2`` (P,). Outputs: ``theta`` (3, P), ``jtj`` (6, P), ``rss``, ``n_active``,
-    ``done``, ``iters`` (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
+    ``inv_s2`` (P,). Outputs: ``theta`` (3, P), ``cov`` (Laplace covariance) and ``jtj``
+    (6, P), ``rss``, ``n_active``, ``done``, ``iters`` (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
     on entry a patient's sample sums at ``init`` where marked (a warm start from the
     previous fit, whose estimate ``init`` is), on return those at its estimate.
     A patient's fit reads and writes its own columns only, and the GIL is released
@@ -294,6 +316,7 @@ def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, ma
             theta[p, i] = th[p]
         for p in range(6):
             jtj[p, i] = ev[_J + p]
+        _laplace_cov(ev, prec, inv_s2[i], cov, i)
         rss[i] = ev[_RSS]
         n_active[i] = ev[_NACT]
         done[i] = fin

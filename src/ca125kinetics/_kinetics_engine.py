@@ -375,18 +375,26 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     if compiled is None:
         compiled = use_compiled(n)
     run = _run_compiled if compiled else _run_numpy
-    theta, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
-                                                  tol_decrement, warm_start, sums)
-    # Laplace covariance from the Gauss-Newton (expected information) Hessian: positive
-    # definite with any proper prior and stable from one EM iteration to the next, unlike
-    # the Newton Hessian of weakly identified patients, which can be nearly singular
-    p_uu, p_uv, p_vv, p_ww = prior.prec
+    theta, cov, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
+                                                       tol_decrement, warm_start, sums)
+    return MapFit(theta, cov, jtj, rss, n_active, done, n_iter)
+
+
+def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:
+    """Laplace posterior covariance ``(J'J / sigma^2 + prior precision)^-1`` (6, P).
+
+    From the Gauss-Newton (expected information) Hessian: positive definite with any proper
+    prior and stable from one EM iteration to the next, unlike the Newton Hessian of weakly
+    identified patients, which can be nearly singular. The compiled engine computes the same
+    products in the same order, patient by patient (:mod:`._kinetics_compiled`).
+    """
+    p_uu, p_uv, p_vv, p_ww = prec
     hess = jtj * inv_s2
     hess[0] += p_uu
     hess[1] += p_uv
     hess[3] += p_vv
     hess[5] += p_ww
-    return MapFit(theta, inverse3(hess), jtj, rss, n_active, done, n_iter)
+    return inverse3(hess)
 
 
 def sample_sums(n_patients: int) -> np.ndarray:
@@ -432,7 +440,7 @@ def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, to
     n_active = np.empty(n)
     for idx, ev in parts:                # the tail, written last, overrides its first pass
         jtj[:, idx], rss[idx], n_active[idx] = ev.jtj, ev.rss, ev.n_active
-    return theta, jtj, rss, n_active, done, n_iter
+    return theta, laplace_cov(jtj, inv_s2, prior.prec), jtj, rss, n_active, done, n_iter
 
 
 def load_compiled() -> None:
@@ -456,16 +464,16 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     cens = np.zeros((n, 0), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens.T, dtype=np.bool_)
     if sums is None:
         sums = np.zeros((0, _SUM_COLUMNS))
-    theta, jtj = np.empty((3, n)), np.empty((6, n))
+    theta, cov, jtj = np.empty((3, n)), np.empty((6, n)), np.empty((6, n))
     rss, n_active = np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
     args = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
             f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
             int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-            theta, jtj, rss, n_active, done, iters, sums)
+            theta, cov, jtj, rss, n_active, done, iters, sums)
     threads = n_threads()
     _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
-    return theta, jtj, rss, n_active, done, int(iters.max(initial=0))
+    return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0))
 
 
 def _damped_step(h: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
