@@ -311,7 +311,7 @@ def test_em_fits_starting_from_the_previous_sample_sums_are_the_fits_that_sum_ag
     monkeypatch.setattr(eng, "sample_sums", lambda n: buffers.append(real(n)) or buffers[-1])
     assert fit_population(committed_markers) == kept
     assert buffers and all(np.isin(b[:, -1], (1.0, 2.0)).all() for b in buffers)   # every patient kept its sums
-    monkeypatch.setattr(eng, "sample_sums", lambda n: np.zeros((0, eng._SUM_COLUMNS)))   # keep none
+    monkeypatch.setattr(eng, "sample_sums", lambda n: real(0))   # keep none
     assert fit_population(committed_markers) == kept
     monkeypatch.setattr(_EmStep, "__init__", lambda self, sets, _init=_EmStep.__init__: (
         _init(self, sets), setattr(self, "sums", None))[0])

@@ -34,12 +34,12 @@ import math
 import numpy as np
 from numba import njit
 
-from ._kinetics_engine import _SUM_COLUMNS as N_SUMS   # 20 sums and what they hold
-
 _Q, _G, _H, _J, _RSS, _NACT = 0, 1, 4, 10, 16, 17
 #: Where the sample sums start in ``ev`` (20 sums, then what they hold: :data:`_NO_SUMS`,
 #: :data:`_GAUSS_NEWTON` or :data:`_WITH_NEWTON`, the Newton terms included).
 _S = 18
+#: Columns of a patient's sample sums (``fit_map``'s ``sums``): 20 sums and what they hold.
+N_SUMS = 21
 _SUMS_KIND = _S + N_SUMS - 1
 _NO_SUMS, _GAUSS_NEWTON, _WITH_NEWTON = 0.0, 1.0, 2.0
 _EV_SIZE = _S + N_SUMS

@@ -398,13 +398,11 @@ def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:
 
 
 def sample_sums(n_patients: int) -> np.ndarray:
-    """An empty buffer of ``n_patients`` patients' sample sums for :func:`fit_map`'s ``sums``."""
-    return np.zeros((n_patients, _SUM_COLUMNS))
+    """An empty buffer of ``n_patients`` patients' sample sums for :func:`fit_map`'s ``sums``
+    (the compiled engine's layout: loads it)."""
+    from . import _kinetics_compiled
 
-
-#: Columns of a patient's sample sums in the compiled engine: 20 sums and what they hold
-#: (layout in :mod:`._kinetics_compiled`).
-_SUM_COLUMNS = 21
+    return np.zeros((n_patients, _kinetics_compiled.N_SUMS))
 
 
 def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement, warm_start,
@@ -463,7 +461,7 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     # patients x samples: the transpose of the series, a view of how buckets are gathered
     cens = np.zeros((n, 0), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens.T, dtype=np.bool_)
     if sums is None:
-        sums = np.zeros((0, _SUM_COLUMNS))
+        sums = np.zeros((0, _kinetics_compiled.N_SUMS))
     theta, cov, jtj = np.empty((3, n)), np.empty((6, n)), np.empty((6, n))
     rss, n_active = np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
