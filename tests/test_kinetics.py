@@ -270,6 +270,54 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_markers, monkeypatch):
+    """The compiled engine inverts each patient's Gauss-Newton Hessian in the kernel, with
+    the products of ``laplace_cov`` in its order: the same covariance, bit for bit, from the
+    fit's own J'J (proper and vague priors, censored values included)."""
+    from ca125kinetics.kinetics import _describe, _fit_sets_population, _prepare_fit, _to_batch
+
+    use_engine(monkeypatch, "compiled")
+    pop = fit_population(committed_markers)
+    settings = pop.settings
+    batch = _to_batch(committed_markers, settings)
+    d = _describe(batch, settings)
+    sets = _prepare_fit(batch, d["status"], d, "population")
+    assert any(fs.series.cens is not None for fs in sets)
+    for fs, fit in zip(sets, _fit_sets_population(sets, pop._moments(), compiled=True)):
+        p_uu, p_uv, p_vv = pop._moments().precision()
+        prec = (p_uu, p_uv, p_vv, 1.0 / eng.AMPLITUDE_PRIOR_SD ** 2)
+        inv_s2 = np.full(fs.idx.size, 1.0 / np.square(pop.sigma))
+        np.testing.assert_array_equal(fit.cov, eng.laplace_cov(fit.jtj, inv_s2, prec))
+        vague = eng.fit_map(fs.series, eng.Prior(np.zeros((3, fs.idx.size)), (0.0, 0.0, 0.0, 0.0)),
+                            fs.lower, fs.upper, fit.theta, 0.1, compiled=True)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            expected = eng.laplace_cov(vague.jtj, np.full(fs.idx.size, 1.0 / np.square(0.1)), (0.0, 0.0, 0.0, 0.0))
+        np.testing.assert_array_equal(vague.cov, expected)
+
+
+def test_em_fits_starting_from_the_previous_sample_sums_are_the_fits_that_sum_again(committed_markers,
+                                                                                 monkeypatch):
+    """Each EM iteration's compiled fits start from the sums over each patient's samples that
+    the previous iteration left at its estimate: the population is the one learned by
+    summing every patient's samples again, bit for bit (censored values included), and the
+    buffer holds the sums of every patient at its last estimate."""
+    from ca125kinetics.kinetics import _EmStep
+
+    use_engine(monkeypatch, "compiled")
+    assert committed_markers["censored"].any()
+    kept = fit_population(committed_markers)
+    buffers = []
+    real = eng.sample_sums
+    monkeypatch.setattr(eng, "sample_sums", lambda n: buffers.append(real(n)) or buffers[-1])
+    assert fit_population(committed_markers) == kept
+    assert buffers and all(np.isin(b[:, -1], (1.0, 2.0)).all() for b in buffers)   # every patient kept its sums
+    monkeypatch.setattr(eng, "sample_sums", lambda n: real(0))   # keep none
+    assert fit_population(committed_markers) == kept
+    monkeypatch.setattr(_EmStep, "__init__", lambda self, sets, _init=_EmStep.__init__: (
+        _init(self, sets), setattr(self, "sums", None))[0])
+    assert fit_population(committed_markers) == kept
+
+
 @hyp_settings(max_examples=200, deadline=None)
 @given(m=st.integers(1, 6), p=st.integers(1, 9), seed=st.integers(0, 2**32 - 1),
        kind=st.sampled_from(["day", "value", "flag", "nan"]), contiguous=st.booleans())

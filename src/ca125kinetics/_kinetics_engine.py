@@ -346,7 +346,8 @@ _FIRST_PASS_ITER = 12
 
 def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init: np.ndarray,
             sigma: np.ndarray | float, *, max_iter: int = 100, tol: float = 1e-8,
-            tol_decrement: float = 1e-8, warm_start: bool = False, compiled: bool | None = None) -> MapFit:
+            tol_decrement: float = 1e-8, warm_start: bool = False, compiled: bool | None = None,
+            sums: np.ndarray | None = None) -> MapFit:
     """Batched Levenberg-Marquardt minimisation of ``Q_i`` for every patient at once.
 
     Each iteration solves ``(H + lambda (diag H + eps)) delta = -g`` per patient in closed
@@ -363,28 +364,51 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
 
     ``warm_start=True`` (``init`` already close to the optimum, as in EM iterations) takes
     Newton steps from the first iteration.
+
+    ``sums``: a buffer from :func:`sample_sums` kept across the fits of an EM, in which the
+    compiled engine leaves each patient's sums over its samples at its estimate; the next
+    fit started from those estimates (``init``) starts from them instead of summing again,
+    with the same numbers (the numpy engine sums again and leaves the buffer alone).
     """
     n = s.n_patients
     inv_s2 = np.broadcast_to(1.0 / np.square(np.asarray(sigma, dtype=float)), (n,)).copy()
     if compiled is None:
         compiled = use_compiled(n)
     run = _run_compiled if compiled else _run_numpy
-    theta, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
-                                                  tol_decrement, warm_start)
-    # Laplace covariance from the Gauss-Newton (expected information) Hessian: positive
-    # definite with any proper prior and stable from one EM iteration to the next, unlike
-    # the Newton Hessian of weakly identified patients, which can be nearly singular
-    p_uu, p_uv, p_vv, p_ww = prior.prec
+    theta, cov, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
+                                                       tol_decrement, warm_start, sums)
+    return MapFit(theta, cov, jtj, rss, n_active, done, n_iter)
+
+
+def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:
+    """Laplace posterior covariance ``(J'J / sigma^2 + prior precision)^-1`` (6, P).
+
+    From the Gauss-Newton (expected information) Hessian: positive definite with any proper
+    prior and stable from one EM iteration to the next, unlike the Newton Hessian of weakly
+    identified patients, which can be nearly singular. The compiled engine computes the same
+    products in the same order, patient by patient (:mod:`._kinetics_compiled`).
+    """
+    p_uu, p_uv, p_vv, p_ww = prec
     hess = jtj * inv_s2
     hess[0] += p_uu
     hess[1] += p_uv
     hess[3] += p_vv
     hess[5] += p_ww
-    return MapFit(theta, inverse3(hess), jtj, rss, n_active, done, n_iter)
+    return inverse3(hess)
 
 
-def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement, warm_start):
-    """:func:`fit_map`'s iterations vectorised across patients, in cache-sized chunks."""
+def sample_sums(n_patients: int) -> np.ndarray:
+    """An empty buffer of ``n_patients`` patients' sample sums for :func:`fit_map`'s ``sums``
+    (the compiled engine's layout: loads it)."""
+    from . import _kinetics_compiled
+
+    return np.zeros((n_patients, _kinetics_compiled.N_SUMS))
+
+
+def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement, warm_start,
+               sums):
+    """:func:`fit_map`'s iterations vectorised across patients, in cache-sized chunks
+    (``sums`` is not used: every patient's samples are summed at ``init``)."""
     n = s.n_patients
     theta = np.clip(init, lower, upper)
     lam = np.full(n, _LAMBDA0)
@@ -414,7 +438,7 @@ def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, to
     n_active = np.empty(n)
     for idx, ev in parts:                # the tail, written last, overrides its first pass
         jtj[:, idx], rss[idx], n_active[idx] = ev.jtj, ev.rss, ev.n_active
-    return theta, jtj, rss, n_active, done, n_iter
+    return theta, laplace_cov(jtj, inv_s2, prior.prec), jtj, rss, n_active, done, n_iter
 
 
 def load_compiled() -> None:
@@ -424,27 +448,30 @@ def load_compiled() -> None:
     s = Series(np.array([[0.0], [21.0], [42.0]]), np.log(np.array([[400.0], [150.0], [60.0]])))
     bounds = np.array([[-9.0], [-9.0], [-9.0]]), np.array([[1.0], [5.0], [9.0]])
     prior = Prior(np.zeros((3, 1)), (1.0, 0.0, 1.0, 0.25))
-    _run_compiled(s, prior, *bounds, np.zeros((3, 1)), np.ones(1), 2, 1e-8, 1e-10, False)
+    _run_compiled(s, prior, *bounds, np.zeros((3, 1)), np.ones(1), 2, 1e-8, 1e-10, False, None)
 
 
 def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, tol, tol_decrement,
-                  warm_start):
+                  warm_start, sums):
     """:func:`fit_map`'s iterations compiled (numba), one patient after the other."""
     from . import _kinetics_compiled  # lazy: numba is imported only for large batches
 
     n = s.n_patients
     f64 = lambda a: np.ascontiguousarray(a, dtype=np.float64)  # noqa: E731
-    cens = np.zeros((0, n), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens, dtype=np.bool_)
-    theta, jtj = np.empty((3, n)), np.empty((6, n))
+    # patients x samples: the transpose of the series, a view of how buckets are gathered
+    cens = np.zeros((n, 0), dtype=np.bool_) if s.cens is None else np.ascontiguousarray(s.cens.T, dtype=np.bool_)
+    if sums is None:
+        sums = np.zeros((0, _kinetics_compiled.N_SUMS))
+    theta, cov, jtj = np.empty((3, n)), np.empty((6, n)), np.empty((6, n))
     rss, n_active = np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
-    args = (f64(s.t), f64(s.y), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
+    args = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
             f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
             int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-            theta, jtj, rss, n_active, done, iters)
+            theta, cov, jtj, rss, n_active, done, iters, sums)
     threads = n_threads()
     _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
-    return theta, jtj, rss, n_active, done, int(iters.max(initial=0))
+    return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0))
 
 
 def _damped_step(h: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:

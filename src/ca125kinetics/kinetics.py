@@ -951,17 +951,19 @@ def _n_fit(sets: list[_FitSet]) -> int:
 
 
 def _fit_sets_population(sets: list[_FitSet], m: eng.Moments, inits=None, *,
-                         compiled: bool | None = None) -> list[eng.MapFit]:
+                         compiled: bool | None = None, sums=None) -> list[eng.MapFit]:
     """MAP of every patient under the population prior (``inits``: warm start from an EM step).
 
     ``compiled``: run the compiled engine (default: when the patients of all ``sets``
-    together are enough, :func:`eng.use_compiled`).
+    together are enough, :func:`eng.use_compiled`). ``sums``: one :func:`eng.sample_sums`
+    buffer per set, kept across an EM's fits (see :func:`eng.fit_map`).
     """
     if compiled is None:
         compiled = eng.use_compiled(_n_fit(sets))
     return [eng.fit_map(fs.series, _population_prior(m, fs), fs.lower, fs.upper,
                         _population_start(m, fs) if inits is None else inits[pos], m.sigma,
-                        warm_start=inits is not None, compiled=compiled)
+                        warm_start=inits is not None, compiled=compiled,
+                        sums=None if sums is None else sums[pos])
             for pos, fs in enumerate(sets)]
 
 
@@ -1076,7 +1078,8 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
 class _EmStep:
     """One EM iteration as a map ``moments -> moments`` (E: every patient's MAP and Laplace
     covariance under the prior; M: :func:`eng.m_step`); each call's MAP fits start from the
-    previous call's estimates. ``n_calls`` counts the iterations."""
+    previous call's estimates, and from the sums over each patient's samples there.
+    ``n_calls`` counts the iterations."""
 
     def __init__(self, sets: list[_FitSet]):
         self.sets = sets
@@ -1084,9 +1087,10 @@ class _EmStep:
         self.n_calls = 0
         # an EM takes some tens of iterations, each fitting every patient
         self.compiled = eng.use_compiled(_n_fit(sets) * _EM_TYPICAL_ITER)
+        self.sums = [eng.sample_sums(fs.idx.size) for fs in sets] if self.compiled else None
 
     def __call__(self, m: eng.Moments) -> eng.Moments:
-        fits = _fit_sets_population(self.sets, m, self.inits, compiled=self.compiled)
+        fits = _fit_sets_population(self.sets, m, self.inits, compiled=self.compiled, sums=self.sums)
         self.inits = [f.theta for f in fits]
         self.n_calls += 1
         return eng.m_step(fits)[0]
