@@ -442,12 +442,13 @@ _float = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
 @given(st.lists(st.tuples(_text, _float, st.one_of(st.none(), st.integers(-10**6, 10**6)),
                           st.one_of(st.none(), st.booleans()), st.booleans()), max_size=12),
        st.integers(1, 5), st.lists(st.integers(0, 6), min_size=1, max_size=7, unique=True),
-       st.integers(0, 3))
-def test_write_csv_writes_the_text_of_to_csv(rows, block, kept, repeats):
+       st.integers(0, 3), st.integers(1, 64))
+def test_write_csv_writes_the_text_of_to_csv(rows, block, kept, repeats, write_bytes):
     """cohort.write_csv gives, byte for byte, what DataFrame.to_csv(index=False) gives, for
     the column kinds of a score table (text as objects and as pandas' str, float, nullable
     Int64 and boolean, bool, a constant text), any of them alone or together, rows repeated
-    (a frame of equal rows; one column of empty cells, written "")."""
+    (a frame of equal rows; one column of empty cells, written ""), blocks of rows of any
+    size handed to the file in pieces of any size."""
     import io
 
     from ca125kinetics import cohort
@@ -465,14 +466,15 @@ def test_write_csv_writes_the_text_of_to_csv(rows, block, kept, repeats):
     if len(kept) == 1 and repeats == 3:      # a column without a name
         frame.columns = [""]
     frame = pd.concat([frame] * (repeats + 1), ignore_index=True) if repeats and len(rows) == 1 else frame
-    old, cohort._CSV_BLOCK_ROWS = cohort._CSV_BLOCK_ROWS, block
+    old = cohort._CSV_BLOCK_ROWS, cohort._CSV_WRITE_BYTES
+    cohort._CSV_BLOCK_ROWS, cohort._CSV_WRITE_BYTES = block, write_bytes
     try:
         out = io.BytesIO()
         cohort.write_csv(frame, out)
         tail = io.BytesIO()
         cohort.write_csv(frame, tail, header=False)
     finally:
-        cohort._CSV_BLOCK_ROWS = old
+        cohort._CSV_BLOCK_ROWS, cohort._CSV_WRITE_BYTES = old
     assert out.getvalue().decode("utf-8") == frame.to_csv(index=False)
     assert tail.getvalue().decode("utf-8") == frame.to_csv(index=False, header=False)
 

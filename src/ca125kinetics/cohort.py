@@ -690,6 +690,10 @@ class ChunkWriter:
 
 
 _CSV_BLOCK_ROWS = 20_000
+#: Bytes handed to one ``write`` call. A block's rows (about 60 MB of a score table) written
+#: in one call cost the kernel about twice the system time of the same bytes in 1 MB calls
+#: (1,000,000-patient score CSV, 2.9 GB: 7.6-9.3 s -> 3.4-4.6 s system time).
+_CSV_WRITE_BYTES = 1024 * 1024
 _NEEDS_QUOTES = '[,"\n]'
 
 
@@ -795,7 +799,9 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
         rows = (rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows).cast(pa.large_string())
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
-        out.write(memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]])
+        text = memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
+        for at in range(0, len(text), _CSV_WRITE_BYTES):
+            out.write(text[at:at + _CSV_WRITE_BYTES])
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
