@@ -1385,7 +1385,7 @@ class _Masked:
 class _Labels:
     """A text column of few distinct values: each patient's code into ``names`` (a None name:
     missing). As a table column it is built by Arrow from the codes (no Python string a
-    patient); typed as :func:`_text_column` types the same texts."""
+    patient); typed as ``_columns.text_column`` types the same texts."""
 
     __slots__ = ("names", "codes")
 
@@ -1404,7 +1404,7 @@ class _Labels:
         return _names(self.names)[self.codes].tolist()
 
     def array(self):
-        """As the DataFrame column :func:`_text_column` makes of the same texts."""
+        """As the DataFrame column ``_columns.text_column`` makes of the same texts."""
         import numpy as np
 
         dtype = _arrow_text_dtype()
@@ -1778,26 +1778,6 @@ def _arrow_text_dtype():
     return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
 
 
-def _text_column(values):
-    """A column of text (None where missing) as the DataFrame constructor would type it,
-    built through Arrow when pandas stores text in Arrow (its own conversion of a million
-    Python strings is several times slower); other columns are returned unchanged."""
-    import pandas as pd
-    import pyarrow as pa
-
-    from ._columns import text_objects
-
-    dtype = _arrow_text_dtype()
-    if isinstance(values, pa.Array):   # an Arrow string array (a large reason column)
-        return pd.array(values, dtype=dtype) if dtype is not None else text_objects(values)
-    if (dtype is None or getattr(values, "dtype", None) != object or not len(values)
-            or pd.api.types.infer_dtype(values, skipna=True) != "string"):
-        return values
-    import pyarrow as pa
-
-    return pd.array(pa.array(values, type=pa.large_string(), from_pandas=True), dtype=dtype)
-
-
 def _python_list(values) -> list:
     """A column as plain Python values, None where missing."""
     out = values.to_pylist() if hasattr(values, "to_pylist") else values.tolist()
@@ -1943,7 +1923,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     if not len(ids):   # no patient: the types an empty column of each kind gets
         empty = pd.DataFrame({name: [] for name in result})
         return empty.astype({name: values.dtype for name, values in result.items() if name in _TYPED_COLUMNS})
-    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id" else _text_column(values)
+    from ._columns import text_column
+
+    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id" else text_column(values)
                           for name, values in result.items()})
     if none is not None:
         table = table.sort_values("patient_id", kind="stable")
