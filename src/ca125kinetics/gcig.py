@@ -1405,17 +1405,9 @@ class _Labels:
 
     def array(self):
         """As the DataFrame column ``_columns.text_column`` makes of the same texts."""
-        import numpy as np
+        from ._columns import labels_text, text_column
 
-        dtype = _arrow_text_dtype()
-        used = _present(self.codes)
-        if dtype is None or all(self.names[c] is None for c in used):
-            return _names(self.names)[self.codes]   # no text at all: left as objects
-        import pandas as pd
-        import pyarrow as pa
-
-        labels = pa.array(list(self.names), type=pa.large_string())
-        return pd.array(labels.take(pa.array(np.asarray(self.codes, dtype=np.int64))), dtype=dtype)
+        return text_column(labels_text(self.names, self.codes))
 
 
 def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
@@ -1767,15 +1759,6 @@ def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
 # columns whose type is fixed (the others are text, typed as pandas types text)
 _TYPED_COLUMNS = ("patient_id", "uln", "n_samples", "n_excluded", "baseline_day", "baseline_value", "evaluable",
                   "responded", "response_day", "confirmation_day", "progressed", "progression_day")
-
-
-@functools.lru_cache(maxsize=1)
-def _arrow_text_dtype():
-    """The dtype pandas gives a column of text when it is Arrow-backed (pandas >= 3), else None."""
-    import pandas as pd
-
-    dtype = pd.Series(["text"]).dtype
-    return dtype if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow" else None
 
 
 def _python_list(values) -> list:
