@@ -1,0 +1,132 @@
+# Reference values for tests/test_validation_edges.py: the validation statistics on edge cases
+# (ties, risks of exactly 0 or 1, tiny samples, separation, reversed scores, survival with
+# all-censored / tied / single-event data), computed with R.
+#
+# Run from the repository root:
+#   Rscript tests/data/validation_edge_reference.R > tests/data/validation_edge_reference.json
+# Needs R >= 4.1 with pROC (>= 1.18), survival (>= 3.5) and jsonlite. Every input is written
+# literally below and copied into the JSON, so the tests never regenerate data.
+suppressPackageStartupMessages({library(pROC); library(survival); library(jsonlite)})
+
+num <- function(x) { x <- as.numeric(x); x[!is.finite(x)] <- NA; x }
+eps <- 1e-8  # the package clips risks to [eps, 1 - eps] before logits (documented)
+
+binary_cases <- list(
+  ties_many   = list(y = c(0,0,1,0,1,1,0,1,0,0,1,1,0,1,0,1,0,0,1,1),
+                     p = c(.1,.1,.1,.3,.3,.3,.3,.5,.5,.5,.5,.5,.7,.7,.7,.7,.1,.3,.7,.1)),
+  ties_all    = list(y = c(1,0,1,0,0,0,1,0), p = rep(.4, 8)),
+  p_zero_one  = list(y = c(0,0,1,0,1,1,0,1,1,0), p = c(0,.2,0,.4,1,.7,1,.6,.9,.1)),
+  tiny_n4     = list(y = c(0,1,0,1), p = c(.2,.6,.4,.3)),
+  tiny_n5     = list(y = c(1,0,0,1,1), p = c(.9,.1,.5,.5,.3)),
+  separation  = list(y = c(0,0,0,1,1,1), p = c(.1,.2,.3,.7,.8,.9)),
+  reversed    = list(y = c(1,1,1,0,0,0,1,0), p = c(.1,.2,.3,.7,.8,.9,.6,.05))
+)
+
+binary <- lapply(binary_cases, function(d) {
+  r <- roc(d$y, d$p, levels = c(0, 1), direction = "<", quiet = TRUE)
+  ci <- ci.auc(r, method = "delong")
+  lp <- qlogis(pmin(pmax(d$p, eps), 1 - eps))
+  w <- character(0)
+  fit_glm <- function(f) withCallingHandlers(glm(f, family = binomial, control = glm.control(epsilon = 1e-14, maxit = 200)),
+                                             warning = function(x) { w <<- c(w, conditionMessage(x)); invokeRestart("muffleWarning") })
+  citl <- fit_glm(d$y ~ 1 + offset(lp))
+  slope <- fit_glm(d$y ~ lp)
+  sc <- summary(slope)$coefficients
+  list(y = d$y, p = d$p,
+       auc = as.numeric(auc(r)), var_delong = num(var(r, method = "delong")),
+       ci_delong = num(ci[c(1, 3)]),
+       citl = num(coef(citl)[1]), citl_se = num(sqrt(vcov(citl)[1, 1])),
+       slope = num(coef(slope)[2]), slope_se = if (nrow(sc) == 2) num(sc[2, 2]) else NA,
+       glm_warnings = unique(w),
+       brier = mean((d$p - d$y)^2), oe = sum(d$y) / sum(d$p))
+})
+
+roc_test_cases <- list(
+  identical   = list(y = binary_cases$tiny_n5$y, p1 = binary_cases$tiny_n5$p, p2 = binary_cases$tiny_n5$p),
+  one_all_tied = list(y = binary_cases$ties_many$y, p1 = binary_cases$ties_many$p, p2 = rep(.2, 20)),
+  ties_both   = list(y = binary_cases$ties_many$y, p1 = binary_cases$ties_many$p,
+                     p2 = c(.2,.4,.4,.2,.6,.4,.2,.6,.2,.4,.6,.6,.4,.6,.2,.4,.2,.2,.6,.4)),
+  tiny_n4     = list(y = c(0,1,0,1), p1 = c(.2,.6,.4,.3), p2 = c(.5,.4,.1,.9))
+)
+roc_test <- lapply(roc_test_cases, function(d) {
+  r1 <- roc(d$y, d$p1, levels = c(0, 1), direction = "<", quiet = TRUE)
+  r2 <- roc(d$y, d$p2, levels = c(0, 1), direction = "<", quiet = TRUE)
+  t <- suppressWarnings(roc.test(r1, r2, method = "delong", paired = TRUE))
+  list(y = d$y, p1 = d$p1, p2 = d$p2, z = num(t$statistic), p_value = num(t$p.value),
+       ci = if (is.null(t$conf.int)) NA else num(t$conf.int))
+})
+
+# Wilson = prop.test without continuity correction; Clopper-Pearson = binom.test
+props <- list(c(0, 5), c(5, 5), c(1, 1), c(0, 1), c(3, 10), c(1, 2))
+proportions <- lapply(props, function(xn) list(
+  x = xn[1], n = xn[2],
+  wilson = num(suppressWarnings(prop.test(xn[1], xn[2], correct = FALSE))$conf.int),
+  clopper_pearson = num(binom.test(xn[1], xn[2])$conf.int)))
+
+# Hosmer-Lemeshow over quantile groups of p with tied risks never split: cut() at the unique
+# type-7 quantiles (as pandas.qcut, right-closed, lowest included), empty groups dropped,
+# chi2 = sum (O - E)^2 / (E (1 - E / n)), df = groups - 2 (the ResourceSelection::hoslem.test
+# statistic, which is sum over both outcome columns of (O - E)^2 / E).
+hosmer_lemeshow <- function(y, p, g = 10) {
+  breaks <- unique(quantile(p, seq(0, 1, length.out = g + 1)))
+  grp <- if (length(breaks) == 1) factor(rep(1, length(p)))  # one distinct risk: one group
+         else droplevels(cut(p, breaks, include.lowest = TRUE))
+  o <- tapply(y, grp, sum); e <- tapply(p, grp, sum); n <- tapply(p, grp, length)
+  chi2 <- sum((o - e)^2 / (e * (1 - e / n))); df <- nlevels(grp) - 2
+  list(chi2 = num(if (df >= 1) chi2 else NA), df = df, p_value = num(if (df >= 1) pchisq(chi2, df, lower.tail = FALSE) else NA),
+       groups = as.integer(n), observed = as.numeric(o), mean_p = as.numeric(e / n))
+}
+for (k in names(binary)) binary[[k]]$hosmer_lemeshow <- hosmer_lemeshow(binary[[k]]$y, binary[[k]]$p)
+
+survival_cases <- list(
+  all_censored     = list(time = c(1, 2, 3, 4), event = c(0, 0, 0, 0)),
+  tied_event_censor = list(time = c(1, 2, 2, 2, 3, 4, 4, 5), event = c(1, 1, 0, 1, 0, 1, 0, 0)),
+  single_event     = list(time = c(2, 3, 5, 7), event = c(0, 1, 0, 0)),
+  all_events_end   = list(time = c(1, 2, 3), event = c(1, 1, 1)),
+  half_then_censored = list(time = c(1, 2, 3, 4), event = c(1, 1, 0, 0)),
+  half_then_event  = list(time = c(1, 2, 3, 4), event = c(1, 1, 1, 1)),
+  event_at_zero    = list(time = c(0, 1, 2, 3, 3), event = c(1, 0, 1, 1, 0)),
+  last_censored_after_event = list(time = c(1, 2, 3, 3, 6), event = c(1, 1, 1, 0, 0))
+)
+survival_km <- lapply(survival_cases, function(d) {
+  out <- list(time = d$time, event = d$event)
+  for (ct in c("log-log", "log", "plain")) {
+    f <- survfit(Surv(d$time, d$event) ~ 1, conf.type = ct)
+    q <- quantile(f, 0.5)
+    out[[ct]] <- list(time = f$time, n_risk = f$n.risk, n_event = f$n.event, n_censor = f$n.censor,
+                      survival = f$surv, std_err_of_log = num(f$std.err),
+                      ci_low = num(f$lower), ci_high = num(f$upper),
+                      median = num(q$quantile), median_ci = num(c(q$lower, q$upper)))
+  }
+  out
+})
+
+two_group_cases <- list(
+  ties_two_groups = list(time = c(1, 2, 2, 2, 3, 4, 4, 5, 2, 3, 3, 6),
+                         event = c(1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 0),
+                         group = c(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1)),
+  single_event = list(time = c(2, 3, 5, 7, 1, 4), event = c(0, 1, 0, 0, 0, 0), group = c(0, 0, 0, 1, 1, 1)),
+  separation = list(time = c(1, 2, 3, 4, 5, 6), event = c(1, 1, 1, 1, 0, 0), group = c(1, 1, 1, 0, 0, 0))
+)
+two_group <- lapply(two_group_cases, function(d) {
+  sd <- survdiff(Surv(d$time, d$event) ~ d$group)
+  cw <- character(0)
+  cx <- lapply(c("efron", "breslow"), function(ties) {
+    fit <- withCallingHandlers(coxph(Surv(d$time, d$event) ~ d$group, ties = ties),
+                               warning = function(x) { cw <<- c(cw, conditionMessage(x)); invokeRestart("muffleWarning") })
+    list(coef = num(coef(fit)), se = num(sqrt(vcov(fit)[1, 1])))
+  })
+  names(cx) <- c("efron", "breslow")
+  list(time = d$time, event = d$event, group = d$group,
+       logrank = list(chi2 = num(sd$chisq), observed = as.numeric(sd$obs), expected = as.numeric(sd$exp)),
+       cox = cx, cox_warnings = unique(cw))
+})
+
+cat(toJSON(list(
+  generated_by = "Rscript tests/data/validation_edge_reference.R",
+  r_version = R.version.string,
+  pROC = as.character(packageVersion("pROC")),
+  survival = as.character(packageVersion("survival")),
+  binary = binary, roc_test = roc_test, proportions = proportions,
+  survival_km = survival_km, two_group = two_group),
+  digits = NA, auto_unbox = TRUE, na = "null", pretty = TRUE))
