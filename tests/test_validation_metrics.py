@@ -464,3 +464,117 @@ def test_calibration_fits_survive_logits_at_the_clip():
     assert abs(expected - (-0.19457237)) < 1e-6
     assert abs(res.citl - expected) < 1e-6
     assert np.isfinite(res.calibration_slope) and abs(res.calibration_slope) < 10
+
+
+# ---------------------------------------------------------------- edge cases vs R
+# Reference values: tests/data/validation_edge_reference.R (pROC, glm, the Hosmer-Lemeshow
+# formula written in R), output stored in tests/data/validation_edge_reference.json.
+
+EDGE = json.loads((DATA / "validation_edge_reference.json").read_text())
+
+
+def _quiet_metrics(y, p):
+    """metrics() with its DataQualityWarnings collected (returned as their messages)."""
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataQualityWarning)
+        m = metrics(y, p)
+    return m, [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["binary"]))
+def test_edge_case_auc_and_delong_interval_match_proc(case):
+    ref = EDGE["binary"][case]
+    m, _ = _quiet_metrics(ref["y"], ref["p"])
+    assert m.auc == pytest.approx(ref["auc"], abs=1e-12)
+    assert m.auc_se**2 == pytest.approx(ref["var_delong"], abs=1e-12)
+    assert (m.auc_ci_low, m.auc_ci_high) == pytest.approx(tuple(ref["ci_delong"]), abs=1e-12)
+    assert m.brier == pytest.approx(ref["brier"], abs=1e-12)
+    assert m.oe_ratio == pytest.approx(ref["oe"], rel=1e-12)
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["binary"]))
+def test_edge_case_calibration_intercept_and_slope_match_r_glm(case):
+    ref = EDGE["binary"][case]
+    m, warned = _quiet_metrics(ref["y"], ref["p"])
+    assert m.citl == pytest.approx(ref["citl"], abs=1e-6)
+    assert m.citl_se == pytest.approx(ref["citl_se"], rel=1e-6)
+    if ref["slope"] is None:  # R glm: NA (logit p is collinear with the intercept)
+        assert math.isnan(m.calibration_slope) and any("do not vary" in w for w in warned)
+    elif any("numerically 0 or 1" in w for w in np.atleast_1d(ref["glm_warnings"])):
+        # separation: R's estimate is wherever glm stopped; the package says NaN, with a warning
+        assert math.isnan(m.calibration_slope) and any("not estimable" in w for w in warned)
+    else:
+        assert m.calibration_slope == pytest.approx(ref["slope"], rel=1e-6)
+        assert m.calibration_slope_se == pytest.approx(ref["slope_se"], rel=1e-6)
+        assert not warned
+
+
+def test_calibration_slope_of_identical_risks_is_nan_not_a_number_from_a_singular_fit():
+    # regression: the collinear GLM returned a minimum-norm "slope" of 0.178 (R glm: NA)
+    ref = EDGE["binary"]["ties_all"]
+    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+        m = metrics(ref["y"], ref["p"])
+    assert math.isnan(m.calibration_slope) and math.isnan(m.calibration_slope_se)
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["binary"]))
+def test_edge_case_hosmer_lemeshow_groups_match_r_cut_at_quantiles(case):
+    ref = EDGE["binary"][case]
+    hl = ref["hosmer_lemeshow"]
+    m, _ = _quiet_metrics(ref["y"], ref["p"])
+    assert m.hosmer_lemeshow_df == max(hl["df"], 0)
+    if hl["chi2"] is None:  # one group (df < 1) or a group of risks all 0 (R: chi2 Inf, p 0)
+        assert math.isnan(m.hosmer_lemeshow_chi2) and math.isnan(m.hosmer_lemeshow_p)
+    else:
+        assert m.hosmer_lemeshow_chi2 == pytest.approx(hl["chi2"], rel=1e-12)
+        assert m.hosmer_lemeshow_p == pytest.approx(hl["p_value"], rel=1e-9)
+    grouped = calibration_curve(ref["y"], ref["p"]).query("curve == 'grouped'")
+    assert grouped["n"].tolist() == np.atleast_1d(hl["groups"]).tolist()
+    assert grouped["n_events"].tolist() == np.atleast_1d(hl["observed"]).tolist()
+    np.testing.assert_allclose(grouped["predicted"], np.atleast_1d(hl["mean_p"]), rtol=1e-12)
+
+
+def test_small_samples_have_no_empty_risk_groups():
+    # regression: 4 patients in 10 quantile groups left 6 empty groups, so HL had df 8 and
+    # chi2 NaN (with a numpy warning) and the calibration curve had 6 all-NaN rows
+    y, p = [0, 1, 0, 1], [0.2, 0.6, 0.4, 0.3]
+    m = metrics(y, p)
+    assert m.hosmer_lemeshow_df == 2 and math.isfinite(m.hosmer_lemeshow_chi2)
+    grouped = calibration_curve(y, p).query("curve == 'grouped'")
+    assert len(grouped) == 4 and grouped["observed"].notna().all()
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["roc_test"]))
+def test_edge_case_delong_test_matches_proc_roc_test(case):
+    ref = EDGE["roc_test"][case]
+    res = delong_test(ref["y"], ref["p1"], ref["p2"])
+    assert res.z == pytest.approx(ref["z"], abs=1e-12)
+    assert res.p_value == pytest.approx(ref["p_value"], rel=1e-9)
+    assert (res.ci_low, res.ci_high) == pytest.approx(tuple(ref["ci"]), abs=1e-12)
+
+
+@pytest.mark.parametrize("i", range(len(EDGE["proportions"])))
+def test_edge_case_proportion_intervals_match_prop_test_and_binom_test(i):
+    ref = EDGE["proportions"][i]
+    for method, key in (("wilson", "wilson"), ("clopper-pearson", "clopper_pearson")):
+        low, high = proportion_ci(ref["x"], ref["n"], method=method)
+        assert (float(low), float(high)) == pytest.approx(tuple(ref[key]), abs=1e-12)
+
+
+def test_direction_is_fixed_events_higher_unlike_proc_auto():
+    # pROC's default direction = "auto" would flip this curve to AUC 0.75; the package keeps
+    # the stated convention (higher score = event more likely), as pROC with direction = "<"
+    ref = EDGE["binary"]["reversed"]
+    auc, _ = delong_auc(ref["y"], ref["p"])
+    assert auc == pytest.approx(ref["auc"]) and auc < 0.5
+
+
+@pytest.mark.parametrize("y", [[0, 1], [1, 0, 0], [0, 1, 1]])
+def test_fewer_than_two_per_class_is_a_typed_refusal(y):
+    p = np.linspace(0.1, 0.9, len(y))
+    with pytest.raises(InsufficientDataError, match="at least 2 events and 2 non-events"):
+        metrics(y, p)
+    with pytest.raises(InsufficientDataError):
+        delong_test(y, p, p[::-1])

@@ -398,8 +398,8 @@ def delong_test(y, p1, p2, *, conf_level: float = 0.95) -> DelongTestResult:
 # --------------------------------------------------------------------------- calibration
 
 
-def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, what: str):
-    """Maximum-likelihood logistic fit (statsmodels GLM, IRLS); None when not estimable."""
+def _glm_fit(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None):
+    """statsmodels GLM (binomial, logit) by IRLS; (fit or None, warnings raised meanwhile)."""
     from statsmodels.genmod import families
     from statsmodels.genmod.generalized_linear_model import GLM
     from statsmodels.tools.sm_exceptions import PerfectSeparationError
@@ -412,6 +412,20 @@ def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, wh
             )
         except (np.linalg.LinAlgError, ValueError, ZeroDivisionError, PerfectSeparationError):
             res = None
+    return res, list(caught)
+
+
+def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, what: str):
+    """Maximum-likelihood logistic fit (statsmodels GLM, IRLS); None when not estimable.
+
+    Not estimable: the columns of ``exog`` are collinear (every patient has the same risk,
+    so the slope is not identifiable; R ``glm`` reports NA), or the fit does not converge to
+    finite values (perfect separation). A :class:`DataQualityWarning` says so.
+    """
+    if np.linalg.matrix_rank(exog) < exog.shape[1]:
+        res, caught = None, []
+    else:
+        res, caught = _glm_fit(y, exog, offset)
     ok = (
         res is not None
         and bool(getattr(res, "converged", True))
@@ -525,11 +539,17 @@ def _lowess_calibration(y: np.ndarray, p: np.ndarray, frac: float) -> np.ndarray
 
 
 def _risk_groups(p: np.ndarray, n_groups: int) -> np.ndarray:
-    """Group index (0..G-1) by quantiles of p; tied risks always share a group."""
+    """Group index (0..G-1) by quantiles of p; tied risks always share a group.
+
+    The groups are the intervals between the distinct type-7 quantiles of ``p`` (right-closed,
+    the lowest value included: R ``cut(p, unique(quantile(p, 0:G / G)), include.lowest =
+    TRUE)``); intervals holding no patient (few patients, or heavily tied risks) are dropped
+    and the rest numbered 0..G-1, so every group is non-empty.
+    """
     if np.ptp(p) == 0.0:  # one distinct risk: one group (qcut would return no bins)
         return np.zeros(p.size, dtype=np.int64)
-    codes = pd.qcut(p, n_groups, labels=False, duplicates="drop")
-    return np.asarray(codes, dtype=np.int64)
+    codes = np.asarray(pd.qcut(p, n_groups, labels=False, duplicates="drop"), dtype=np.int64)
+    return np.unique(codes, return_inverse=True)[1].astype(np.int64)
 
 
 def _check_frac(frac: float) -> float:
@@ -578,8 +598,11 @@ class ValidationMetrics(_Result):
         ``|s(p_i) - p_i|`` over the patients, with ``s`` the lowess calibration curve
         (Austin & Steyerberg 2019).
     hosmer_lemeshow_chi2, hosmer_lemeshow_df, hosmer_lemeshow_p : float, int, float
-        ``sum_g (O_g - E_g)^2 / (E_g (1 - E_g / n_g))`` over quantile groups of p, df =
-        groups - 2. Reported because reviewers ask; prefer the curve and ICI.
+        ``sum_g (O_g - E_g)^2 / (E_g (1 - E_g / n_g))`` over quantile groups of p (empty
+        groups dropped, tied risks never split), df = groups - 2. NaN when df < 1 or when a
+        group's risks are all 0 or all 1 (its variance ``E_g (1 - E_g / n_g)`` is 0; R's
+        formula gives Inf or NaN there). Reported because reviewers ask; prefer the curve
+        and ICI.
     n_clipped : int
         Patients whose risk was clipped to [logit_eps, 1 - logit_eps] for the logit models.
     conf_level, lowess_frac, logit_eps : float
