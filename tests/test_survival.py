@@ -238,3 +238,97 @@ def test_bad_cox_and_logrank_input():
         logrank(GEHAN["time"], GEHAN["event"], ["a"] * 42)
     with pytest.raises(InvalidInputError, match="conf_type"):
         kaplan_meier(GEHAN["time"], GEHAN["event"], conf_type="arcsine")
+
+
+# ---------------------------------------------------------------- edge cases vs R survival
+# tests/data/validation_edge_reference.R -> validation_edge_reference.json (survfit,
+# quantile.survfit, survdiff, coxph on small literal data sets).
+
+EDGE = json.loads((DATA / "validation_edge_reference.json").read_text())
+CONF_TYPES = ("log-log", "log", "plain")
+
+
+def _r(values):
+    return np.array([math.nan if v is None else v for v in np.atleast_1d(values)], dtype=float)
+
+
+@pytest.mark.parametrize("conf_type", CONF_TYPES)
+@pytest.mark.parametrize("case", sorted(EDGE["survival_km"]))
+def test_edge_case_kaplan_meier_matches_r_survfit(case, conf_type):
+    ref = EDGE["survival_km"][case]
+    r = ref[conf_type]
+    km = kaplan_meier(ref["time"], ref["event"], conf_type=conf_type)
+    km = km.iloc[len(km) - len(r["time"]):]  # R has no row for the added start at time 0
+    np.testing.assert_array_equal(km["time"], _r(r["time"]))
+    for col, key in (("n_risk", "n_risk"), ("n_event", "n_event"), ("n_censor", "n_censor")):
+        np.testing.assert_array_equal(km[col], _r(r[key]))
+    np.testing.assert_allclose(km["survival"], _r(r["survival"]), rtol=1e-12, atol=1e-15)
+    # R's std.err is the SE of -log S; the package reports the SE of S
+    np.testing.assert_allclose(km["std_err"], _r(r["survival"]) * _r(r["std_err_of_log"]), rtol=1e-10)
+    low, high = _r(r["ci_low"]), _r(r["ci_high"])
+    at_one = _r(r["survival"]) == 1.0
+    if conf_type == "log-log":  # documented: [1, 1] where S = 1, R gives NA
+        assert np.isnan(low[at_one]).all() and (km["ci_low"].to_numpy()[at_one] == 1.0).all()
+        low[at_one] = high[at_one] = 1.0
+    np.testing.assert_allclose(km["ci_low"], low, rtol=1e-10)
+    np.testing.assert_allclose(km["ci_high"], high, rtol=1e-10)
+
+
+@pytest.mark.parametrize("conf_type", CONF_TYPES)
+@pytest.mark.parametrize("case", sorted(EDGE["survival_km"]))
+def test_edge_case_median_and_interval_match_r_quantile_survfit(case, conf_type):
+    ref = EDGE["survival_km"][case]
+    r = ref[conf_type]
+    med = median_survival(ref["time"], ref["event"], conf_type=conf_type).iloc[0]
+    np.testing.assert_allclose([med["median"], med["ci_low"], med["ci_high"]],
+                               np.r_[_r(r["median"]), _r(r["median_ci"])], rtol=1e-12)
+
+
+def test_median_upper_limit_not_reached_when_the_curve_drops_to_zero_first():
+    # regression: statsmodels' quantile_ci gave 3 (the time S hit 0, where the pointwise
+    # limit is undefined); R quantile.survfit says NA, as the docstring always promised
+    med = median_survival([1, 2, 3], [1, 1, 1]).iloc[0]
+    assert (med["median"], med["ci_low"]) == (2.0, 1.0) and math.isnan(med["ci_high"])
+
+
+def test_median_of_a_curve_ending_at_one_half_is_the_midpoint_to_the_last_time():
+    # regression: S = 3/4, 1/2 at t = 1, 2 then censored at 3 and 4; R: (2 + 4) / 2 = 3
+    assert median_survival([1, 2, 3, 4], [1, 1, 0, 0])["median"].iloc[0] == 3.0
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["two_group"]))
+def test_edge_case_logrank_matches_r_survdiff(case):
+    ref = EDGE["two_group"][case]
+    res = logrank(ref["time"], ref["event"], ref["group"])
+    lr = ref["logrank"]
+    assert res.chi2 == pytest.approx(lr["chi2"], rel=1e-10)
+    np.testing.assert_allclose(res.observed, lr["observed"], rtol=1e-12)
+    np.testing.assert_allclose(res.expected, lr["expected"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+@pytest.mark.parametrize("case", sorted(EDGE["two_group"]))
+def test_edge_case_cox_matches_r_coxph_or_says_not_estimable(case, ties):
+    ref = EDGE["two_group"][case]
+    df = pd.DataFrame({"t": ref["time"], "e": ref["event"], "g": ref["group"]})
+    if ref["cox_warnings"]:  # R: "coefficient may be infinite" / "did not converge"
+        from ca125kinetics.errors import DataQualityWarning
+
+        with pytest.warns(DataQualityWarning, match="not estimable"):
+            table = cox(df, "t", "e", "g", ties=ties)
+        assert table[["coef", "se", "hr", "hr_ci_low", "hr_ci_high", "p_value"]].isna().all().all()
+    else:
+        table = cox(df, "t", "e", "g", ties=ties)
+        assert table["coef"].iloc[0] == pytest.approx(ref["cox"][ties]["coef"], rel=1e-6)
+        assert table["se"].iloc[0] == pytest.approx(ref["cox"][ties]["se"], rel=1e-6)
+
+
+def test_all_censored_data_is_summarised_or_refused_never_a_number():
+    t, e = [1, 2, 3, 4], [0, 0, 0, 0]
+    km = kaplan_meier(t, e)
+    assert (km["survival"] == 1.0).all()
+    assert median_survival(t, e)[["median", "ci_low", "ci_high"]].isna().all().all()
+    with pytest.raises(InvalidInputError, match="at least one event"):
+        logrank(t, e, [0, 0, 1, 1])
+    with pytest.raises(InvalidInputError, match="at least one event"):
+        cox(pd.DataFrame({"t": t, "e": e, "g": [0, 0, 1, 1]}), "t", "e", "g")

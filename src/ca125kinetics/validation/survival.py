@@ -20,13 +20,14 @@ efficiency of Cox's likelihood function for censored data. J Am Stat Assoc 1977;
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import InsufficientDataError, InvalidInputError
+from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 from .metrics import _as_1d, _check_conf_level, _Result, refuse_bad
 
 __all__ = ["kaplan_meier", "median_survival", "logrank", "LogrankResult", "logrank_z", "cox", "CONF_TYPES"]
@@ -161,7 +162,10 @@ def kaplan_meier(
         Greenwood standard error ``S(t) sqrt(sum_{t_i <= t} d_i / (n_i (n_i - d_i)))``
         (statsmodels ``SurvfuncRight``). ``n_risk`` counts patients with ``time >= t``.
         The interval is NaN where ``S = 0`` (and where the Greenwood SE is undefined,
-        after the last patient at risk has the event).
+        after the last patient at risk has the event). Where ``S = 1`` (before the first
+        event, or with every patient censored) the interval is ``[1, 1]`` whatever
+        ``conf_type``; R ``survfit`` gives NA there for ``conf.type = "log-log"``, whose
+        transform ``log(-log S)`` is undefined at 1 (and ``[1, 1]`` for the other two).
     """
     from statsmodels.duration.survfunc import SurvfuncRight
 
@@ -202,15 +206,40 @@ def kaplan_meier(
     return pd.concat(pieces, ignore_index=True)
 
 
-def _km_median(times: np.ndarray, surv: np.ndarray) -> float:
-    """Median of a Kaplan-Meier curve given at its event times (R survival convention)."""
-    below = np.flatnonzero(surv <= 0.5 + 1e-10)
-    if below.size == 0:
+#: Tolerance for "the curve equals 1/2" (R ``quantile.survfit``: ``sqrt(.Machine$double.eps)``).
+_QUANTILE_TOL = math.sqrt(np.finfo(float).eps)
+
+
+def _first_time_at_or_below(times: np.ndarray, curve: np.ndarray, prob: float = 0.5) -> float:
+    """Time at which a step curve (value after each time) first reaches ``1 - prob`` or below.
+
+    R ``survival``'s rule (its internal ``findq``), applied to the whole curve: every distinct
+    observed time, censoring times included, with the curve's value just after it, preceded
+    by time 0 with value 1. Values within ``_QUANTILE_TOL`` of ``1 - prob`` count as equal;
+    points where the curve is NaN (an interval limit after S reached 0) are skipped. Where
+    the curve equals ``1 - prob`` over a flat stretch, the result is its midpoint: the time
+    it got there and the first time it falls strictly below, or the last observed time when
+    it never does. NaN when the curve never reaches ``1 - prob``.
+    """
+    x = np.r_[0.0, times]
+    y = np.r_[0.0, 1.0 - curve]  # the cumulative distribution, rising from 0
+    if not np.nanmax(y) + _QUANTILE_TOL >= prob:  # R has no tolerance here; rounding of S
         return math.nan
-    i = int(below[0])
-    if abs(surv[i] - 0.5) <= 1e-10 and i + 1 < times.size:
-        return float((times[i] + times[i + 1]) / 2.0)
-    return float(times[i])
+    x_max = x[-1]
+    keep = ~pd.Series(y).duplicated().to_numpy()  # first time each value is reached
+    x, y = x[keep], y[keep]
+    finite = ~np.isnan(y)
+
+    def first_reaching(shift: float) -> int | None:
+        above = np.flatnonzero(finite & (y + shift >= prob))
+        return None if above.size == 0 else int(above[np.argmin(y[above])])
+
+    reach, below = first_reaching(_QUANTILE_TOL), first_reaching(-_QUANTILE_TOL)
+    if finite[-1] and abs(prob - y[-1]) < _QUANTILE_TOL:  # flat at 1 - prob up to the end
+        return float((x[reach] + x_max) / 2.0)
+    if reach is None or below is None:
+        return math.nan
+    return float((x[reach] + x[below]) / 2.0)
 
 
 def median_survival(
@@ -225,30 +254,34 @@ def median_survival(
     conf_level : float
         Default 0.95.
     conf_type : {"log-log", "log", "plain"}
-        Transformation used to invert the pointwise test (statsmodels
-        ``SurvfuncRight.quantile_ci`` with method "cloglog", "log" or "linear"); ``"log"``
-        matches R ``quantile(survfit(...))`` with its default ``conf.type = "log"``.
+        Transformation of the pointwise interval of :func:`kaplan_meier` from which the
+        interval of the median is read; ``"log"`` matches R ``quantile(survfit(...))`` with
+        its default ``conf.type = "log"``.
 
     Returns
     -------
     pandas.DataFrame
-        Columns ``group, n, n_events, median, ci_low, ci_high``. The median is the first event
-        time at which the Kaplan-Meier estimate falls to 0.5 or below; when it equals 0.5
-        exactly (within 1e-10) there, the median is the midpoint between that time and the
-        next event time, as in R ``survival`` (statsmodels' ``quantile`` would take the next
-        time). NaN means "not reached" (the curve, or the interval bound, never reaches 0.5).
+        Columns ``group, n, n_events, median, ci_low, ci_high``. The median is the first
+        time at which the Kaplan-Meier estimate falls to 0.5 or below; where it equals 0.5
+        exactly (within 1.5e-8) over a stretch of time, the median is that stretch's
+        midpoint: between the time it reached 0.5 and the next event time, or the last
+        observed time if no event follows. ``ci_low`` and ``ci_high`` are the times at which
+        the lower and the upper pointwise limits of :func:`kaplan_meier` (same
+        ``conf_level`` and ``conf_type``) reach 0.5 by the same rule (Brookmeyer & Crowley
+        1982). This is R ``quantile(survfit(...), 0.5)`` (survival 3.5). NaN means "not
+        reached": the curve, or the interval limit, never gets to 0.5 (an upper limit that
+        is still above 0.5 when the curve drops to 0, where the limit is undefined, is not
+        reached).
     """
-    from statsmodels.duration.survfunc import SurvfuncRight
-
     conf_level = _check_conf(conf_level, conf_type)
     rows = []
     for label, t, e in _groups(time, event, group):
         median = low = high = math.nan
         if e.sum() > 0:
-            sf = SurvfuncRight(t, e)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                median = _km_median(sf.surv_times, sf.surv_prob)
-                low, high = sf.quantile_ci(0.5, alpha=1.0 - conf_level, method=CONF_TYPES[conf_type])
+            km = kaplan_meier(t, e, conf_level=conf_level, conf_type=conf_type)
+            times = km["time"].to_numpy()
+            median, low, high = (_first_time_at_or_below(times, km[col].to_numpy())
+                                 for col in ("survival", "ci_low", "ci_high"))
         rows.append({
             "group": label,
             "n": int(t.size),
@@ -257,11 +290,7 @@ def median_survival(
             "ci_low": low,
             "ci_high": high,
         })
-    frame = pd.DataFrame(rows)
-    for col in ("median", "ci_low", "ci_high"):
-        values = pd.to_numeric(frame[col], errors="coerce").astype(float)
-        frame[col] = values.where(np.isfinite(values))
-    return frame
+    return pd.DataFrame(rows).astype({"median": float, "ci_low": float, "ci_high": float})
 
 
 @dataclass(frozen=True)
@@ -483,9 +512,14 @@ def cox(
     pandas.DataFrame
         One row per covariate: ``term, coef, se, hr, hr_ci_low, hr_ci_high, z, p_value, n,
         n_events``; ``hr = exp(coef)``, interval ``exp(coef +/- z se)``, Wald z and two-sided
-        p (statsmodels ``PHReg``).
+        p (statsmodels ``PHReg``). When the fit does not converge to finite values (monotone
+        likelihood: a covariate separates events from non-events, e.g. every event in one
+        group, so the hazard ratio is 0 or infinite), every estimate is NaN and a
+        :class:`~ca125kinetics.errors.DataQualityWarning` says so (R ``coxph`` reports the
+        arbitrary value where its iterations stopped, with a warning).
     """
     from statsmodels.duration.hazard_regression import PHReg
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     if not isinstance(df, pd.DataFrame):
         raise InvalidInputError(f"df must be a pandas DataFrame, got {type(df).__name__}")
@@ -527,10 +561,23 @@ def cox(
     kwargs = {}
     if strata is not None:
         kwargs["strata"] = pd.factorize(df[strata])[0]
-    res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
+    coef = np.asarray(res.params, dtype=float)
+    se = np.asarray(res.bse, dtype=float)
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    if not (converged and np.all(np.isfinite(coef)) and np.all(np.isfinite(se))):
+        warnings.warn(
+            f"the Cox model of {covariates} is not estimable: the partial likelihood has no "
+            "finite maximum (typically a covariate separates the patients with an event from "
+            "those without: monotone likelihood, an infinite hazard ratio; R coxph warns that "
+            "the 'coefficient may be infinite'); its coefficients are reported as NaN",
+            DataQualityWarning,
+            stacklevel=2,
+        )
+        coef = se = np.full(len(covariates), math.nan)
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
-    coef = np.asarray(res.params)
-    se = np.asarray(res.bse)
     return pd.DataFrame({
         "term": covariates,
         "coef": coef,
