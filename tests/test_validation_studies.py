@@ -442,3 +442,27 @@ def test_resampled_frames_keep_rows_and_make_ids_unique(idx):
     assert out["v"].tolist() == [float(i) for i in idx]
     assert [pid.split("#")[0] for pid in out["patient_id"]] == [f"{i:03d}" for i in idx]
     assert math.isclose(out["v"].sum(), float(sum(idx)))
+
+
+def test_survival_analysis_says_how_many_patients_each_missing_value_left_out():
+    from ca125kinetics.validation.studies import survival_analysis
+
+    n = 12
+    ids = [f"p{i}" for i in range(n)]
+    clinical = pd.DataFrame({
+        "patient_id": ids,
+        "pfs_months": [3, 5, 8, 9, 12, 14, 2, 6, 7, 11, 15, 20],
+        "pfs_event": [1, 1, 0, 1, 1, 0, 1, 1, 1, 0, 1, 0],
+        "arm": ["surgery", "surgery", None, "surgery", "no_surgery", "no_surgery",
+                "surgery", "no_surgery", "surgery", "no_surgery", "surgery", "no_surgery"],
+        "complete_resection": [1, np.nan, np.nan, 0, np.nan, np.nan, 1, np.nan, 0, np.nan, 1, np.nan],
+    })
+    scored = pd.DataFrame({"patient_id": ids, "status": "ok",
+                           "kelim_score": [1.2, 0.8, 1.1, 0.7, 1.3, 0.9, 1.0, 0.6, 1.4, 0.5, 0.95, 1.05]})
+    res = survival_analysis(clinical, scored)
+    assert "arm: 1 patient(s) without a known arm left out" in res.notes
+    cr = [n for n in res.notes if n.startswith("Cox model 'kelim+complete_resection (surgery arm)'")]
+    assert cr == ["Cox model 'kelim+complete_resection (surgery arm)': 1 patient(s) with a missing covariate "
+                  "left out (missing per covariate: {'complete_resection': 1})"]
+    kelim_arm = [n for n in res.notes if n.startswith("Cox model 'kelim+arm'")]
+    assert kelim_arm and "{'surgery': 1}" in kelim_arm[0]

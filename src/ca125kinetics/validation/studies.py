@@ -873,6 +873,9 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     caught_all: list[str] = []
 
     def run(analysis: str, sub: pd.DataFrame, group_col: str, what: str):
+        unknown = int(sub[group_col].isna().sum())
+        if unknown and group_col != "kelim_group":  # missing KELIM-like scores are noted once, below
+            notes.append(f"{analysis}: {unknown} patient(s) without {what} left out")
         sub = sub[sub[group_col].notna()]
         left = None
         if sub[group_col].nunique() < 1 or len(sub) == 0:
@@ -905,6 +908,11 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         notes.append("analyses by arm not run: no arm recorded")
 
     def fit_cox(label: str, sub: pd.DataFrame, covariates: list[str]):
+        missing = {c: int(sub[c].isna().sum()) for c in covariates if sub[c].isna().any()}
+        if missing:
+            left = len(sub) - len(sub.dropna(subset=covariates))
+            notes.append(f"Cox model {label!r}: {left} patient(s) with a missing covariate left out "
+                         f"(missing per covariate: {missing})")
         sub = sub.dropna(subset=covariates)
         constant = [c for c in covariates if sub[c].nunique() < 2]
         if len(sub) == 0 or sub["event"].sum() == 0 or constant:
