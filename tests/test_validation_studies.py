@@ -466,3 +466,20 @@ def test_survival_analysis_says_how_many_patients_each_missing_value_left_out():
                   "left out (missing per covariate: {'complete_resection': 1})"]
     kelim_arm = [n for n in res.notes if n.startswith("Cox model 'kelim+arm'")]
     assert kelim_arm and "{'surgery': 1}" in kelim_arm[0]
+
+
+@pytest.mark.parametrize(
+    "y, p, rows, match",
+    [
+        ([0, 1, 0, 1, 1], [0.1, np.nan, 0.3, 0.8, 0.5], 5, "finite"),
+        ([0, 1, np.nan, 1, 1], [0.1, 0.2, 0.3, 0.8, 0.5], 5, "only 0 and 1"),
+        ([0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.8, 0.5], 4, "groups has 4 rows"),
+    ],
+)
+def test_subgroup_metrics_refuses_missing_values_instead_of_counting_them(y, p, rows, match):
+    # regression: a missing risk in a small ("counts only") level gave expected = NaN silently
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.studies import subgroup_metrics
+
+    with pytest.raises(InvalidInputError, match=match):
+        subgroup_metrics(y, p, pd.DataFrame({"g": list("aabbb")[:rows]}))

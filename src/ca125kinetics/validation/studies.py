@@ -61,6 +61,8 @@ from .metrics import (
     ThresholdMetrics,
     ValidationMetrics,
     calibration_curve,
+    check_outcome,
+    check_risk,
     delong_auc,
     delong_test,
     metrics,
@@ -705,8 +707,11 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
         citl, calibration_slope, oe_ratio, brier, note``; ``observed`` is the event
         proportion, ``expected`` the mean predicted probability.
     """
-    y = np.asarray(y, dtype=np.int64)
-    p = np.asarray(p, dtype=float)
+    y = check_outcome(y)
+    p = check_risk(p, y.size)
+    if len(groups) != y.size:
+        raise InvalidInputError(f"groups has {len(groups)} rows but the outcome has {y.size}; pass one row "
+                                "per patient, in the same order as y and p")
     rows = []
     for name in groups.columns:
         labels = groups[name].map(lambda v: "unknown" if _missing(v) else str(v)).to_numpy(dtype=object)
