@@ -332,3 +332,23 @@ def test_all_censored_data_is_summarised_or_refused_never_a_number():
         logrank(t, e, [0, 0, 1, 1])
     with pytest.raises(InvalidInputError, match="at least one event"):
         cox(pd.DataFrame({"t": t, "e": e, "g": [0, 0, 1, 1]}), "t", "e", "g")
+
+
+def test_stratified_logrank_and_cox_match_r():
+    ref = EDGE["stratified"]
+    res = logrank(ref["time"], ref["event"], ref["group"], strata=ref["stratum"])
+    assert res.chi2 == pytest.approx(ref["logrank"]["chi2"], rel=1e-10)
+    np.testing.assert_allclose(res.observed, ref["logrank"]["observed"], rtol=1e-12)
+    np.testing.assert_allclose(res.expected, ref["logrank"]["expected"], rtol=1e-12)
+    df = pd.DataFrame({k: ref[k] for k in ("time", "event", "group", "stratum")})
+    table = cox(df, "time", "event", "group", strata="stratum")
+    assert table["coef"].iloc[0] == pytest.approx(ref["cox"]["coef"], rel=1e-6)
+    assert table["se"].iloc[0] == pytest.approx(ref["cox"]["se"], rel=1e-6)
+
+
+def test_median_and_interval_match_r_on_random_small_data_sets():
+    for i, ref in enumerate(EDGE["random_medians"]):
+        for conf_type in CONF_TYPES:
+            med = median_survival(ref["time"], ref["event"], conf_type=conf_type).iloc[0]
+            np.testing.assert_allclose([med["median"], med["ci_low"], med["ci_high"]], _r(ref[conf_type]),
+                                       rtol=1e-12, err_msg=f"data set {i}, {conf_type}")

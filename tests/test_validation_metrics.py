@@ -578,3 +578,30 @@ def test_fewer_than_two_per_class_is_a_typed_refusal(y):
         metrics(y, p)
     with pytest.raises(InsufficientDataError):
         delong_test(y, p, p[::-1])
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["net_benefit"]))
+def test_edge_case_net_benefit_matches_the_formula_in_r(case):
+    ref = EDGE["net_benefit"][case]
+    nb = net_benefit(ref["y"], ref["p"], ref["threshold"])
+    assert nb["tp"].tolist() == ref["tp"] and nb["fp"].tolist() == ref["fp"]
+    np.testing.assert_allclose(nb["net_benefit"], ref["net_benefit"], rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(nb["treat_all"], ref["treat_all"], rtol=1e-12, atol=1e-15)
+
+
+@pytest.mark.parametrize("case", sorted(EDGE["roc_points"]))
+def test_edge_case_roc_points_and_threshold_counts_match_proc_coords(case):
+    ref = EDGE["roc_points"][case]
+    roc = roc_curve_frame(ref["y"], ref["p"]).iloc[::-1]  # pROC lists thresholds ascending
+    np.testing.assert_allclose(roc["sensitivity"], ref["sensitivity"], rtol=1e-12)
+    np.testing.assert_allclose(roc["specificity"], ref["specificity"], rtol=1e-12)
+    assert roc["tp"].tolist() == ref["tp"] and roc["fp"].tolist() == ref["fp"]
+    at = ref["at_threshold"]
+    for i, t in enumerate(at["threshold"]):
+        m = threshold_metrics(ref["y"], ref["p"], t)
+        assert (m.tp, m.fp, m.tn, m.fn) == (at["tp"][i], at["fp"][i], at["tn"][i], at["fn"][i])
+        np.testing.assert_allclose([m.ppv, m.npv], _none_to_nan([at["ppv"][i], at["npv"][i]]), rtol=1e-12)
+
+
+def _none_to_nan(values):
+    return np.array([math.nan if v is None else v for v in values], dtype=float)

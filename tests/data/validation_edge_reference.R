@@ -122,11 +122,57 @@ two_group <- lapply(two_group_cases, function(d) {
        cox = cx, cox_warnings = unique(cw))
 })
 
+# stratified log-rank and Cox (strata with ties, one stratum with a single event)
+strat <- list(time = c(1, 2, 2, 3, 4, 4, 5, 6, 1, 1, 2, 3, 3, 4, 5, 7),
+              event = c(1, 1, 0, 1, 0, 1, 1, 0, 1, 0, 0, 1, 0, 0, 1, 0),
+              group = c(0, 1, 0, 1, 0, 1, 0, 1, 1, 0, 1, 0, 1, 0, 1, 0),
+              stratum = c(rep("a", 8), rep("b", 8)))
+sd <- survdiff(Surv(strat$time, strat$event) ~ strat$group + strata(strat$stratum))
+sc <- coxph(Surv(strat$time, strat$event) ~ strat$group + strata(strat$stratum))
+stratified <- c(strat, list(logrank = list(chi2 = num(sd$chisq), observed = as.numeric(rowSums(sd$obs)),
+                                           expected = as.numeric(rowSums(sd$exp))),
+                            cox = list(coef = num(coef(sc)), se = num(sqrt(vcov(sc)[1, 1])))))
+
+# 60 small random data sets (seeded), median and interval for each conf.type
+set.seed(20261130)
+random_medians <- lapply(1:60, function(i) {
+  n <- sample(3:25, 1)
+  time <- pmax(round(rexp(n, 0.1) * 2) / 2, 0)
+  event <- rbinom(n, 1, runif(1, 0.3, 1))
+  res <- list(time = time, event = event)
+  for (ct in c("log-log", "log", "plain")) {
+    q <- quantile(survfit(Surv(time, event) ~ 1, conf.type = ct), 0.5)
+    res[[ct]] <- num(c(q$quantile, q$lower, q$upper))
+  }
+  res
+})
+
+# net benefit, treated when p >= t (Vickers & Elkin 2006; the dcurves/rmda formula; neither
+# package is in Debian, so the formula is written out)
+net_benefit <- lapply(binary_cases[c("ties_many", "p_zero_one", "separation")], function(d) {
+  t <- c(0, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 0.99)
+  n <- length(d$y)
+  tp <- sapply(t, function(th) sum(d$p >= th & d$y == 1)); fp <- sapply(t, function(th) sum(d$p >= th & d$y == 0))
+  list(y = d$y, p = d$p, threshold = t, tp = tp, fp = fp, net_benefit = tp / n - fp / n * t / (1 - t),
+       treat_all = mean(d$y) - (1 - mean(d$y)) * t / (1 - t))
+})
+
+# ROC points and classification at a threshold: pROC coords (direction "<": positive when p >= t)
+roc_points <- lapply(binary_cases[c("ties_many", "p_zero_one")], function(d) {
+  r <- roc(d$y, d$p, levels = c(0, 1), direction = "<", quiet = TRUE)
+  co <- coords(r, "all", ret = c("sensitivity", "specificity", "tp", "fp"), transpose = FALSE)
+  at <- coords(r, c(0.3, 0.5, 1), input = "threshold", ret = c("tp", "fp", "tn", "fn", "ppv", "npv"), transpose = FALSE)
+  list(y = d$y, p = d$p, sensitivity = co$sensitivity, specificity = co$specificity, tp = co$tp, fp = co$fp,
+       at_threshold = list(threshold = c(0.3, 0.5, 1), tp = at$tp, fp = at$fp, tn = at$tn, fn = at$fn,
+                           ppv = num(at$ppv), npv = num(at$npv)))
+})
+
 cat(toJSON(list(
   generated_by = "Rscript tests/data/validation_edge_reference.R",
   r_version = R.version.string,
   pROC = as.character(packageVersion("pROC")),
   survival = as.character(packageVersion("survival")),
   binary = binary, roc_test = roc_test, proportions = proportions,
-  survival_km = survival_km, two_group = two_group),
+  survival_km = survival_km, two_group = two_group, stratified = stratified,
+  random_medians = random_medians, net_benefit = net_benefit, roc_points = roc_points),
   digits = NA, auto_unbox = TRUE, na = "null", pretty = TRUE))
