@@ -352,3 +352,22 @@ def test_median_and_interval_match_r_on_random_small_data_sets():
             med = median_survival(ref["time"], ref["event"], conf_type=conf_type).iloc[0]
             np.testing.assert_allclose([med["median"], med["ci_low"], med["ci_high"]], _r(ref[conf_type]),
                                        rtol=1e-12, err_msg=f"data set {i}, {conf_type}")
+
+
+@pytest.mark.parametrize(
+    "covariates, strata, match",
+    [
+        (["g"], None, r"\['g'\] do not vary"),
+        (["x", "g"], None, r"\['g'\] do not vary"),
+        (["x", "x2"], None, "collinear"),
+        (["x", "w"], "s", r"\['w'\] do not vary within every stratum"),
+    ],
+)
+def test_cox_refuses_covariates_without_an_identifiable_coefficient(covariates, strata, match):
+    # regression: a constant covariate raised numpy's LinAlgError; collinear ones gave NaN with
+    # a message about separation. R coxph reports NA for such coefficients.
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6], "e": [1, 0, 1, 1, 0, 1], "g": [1.0] * 6,
+                       "x": [0.1, 0.5, 0.2, 0.9, 0.3, 0.4], "s": [0, 0, 0, 1, 1, 1], "w": [0, 0, 0, 1, 1, 1]})
+    df["x2"] = 2 * df["x"] + 1
+    with pytest.raises(InvalidInputError, match=match):
+        cox(df, "t", "e", covariates, strata=strata)

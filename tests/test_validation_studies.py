@@ -483,3 +483,22 @@ def test_subgroup_metrics_refuses_missing_values_instead_of_counting_them(y, p, 
 
     with pytest.raises(InvalidInputError, match=match):
         subgroup_metrics(y, p, pd.DataFrame({"g": list("aabbb")[:rows]}))
+
+
+def test_survival_analysis_notes_a_cox_model_whose_covariates_coincide():
+    from ca125kinetics.validation.studies import survival_analysis
+
+    ids = [f"p{i}" for i in range(8)]
+    clinical = pd.DataFrame({
+        "patient_id": ids,
+        "pfs_months": [3, 5, 8, 9, 12, 14, 2, 6],
+        "pfs_event": [1, 1, 0, 1, 1, 0, 1, 1],
+        "arm": ["surgery"] * 6 + ["no_surgery"] * 2,
+        "complete_resection": [1, 0, 1, 0, 1, 0, np.nan, np.nan],  # = kelim_favourable in the surgery arm
+    })
+    scored = pd.DataFrame({"patient_id": ids, "status": "ok",
+                           "kelim_score": [1.2, 0.8, 1.1, 0.7, 1.3, 0.9, 1.0, 0.6]})
+    res = survival_analysis(clinical, scored)
+    assert any(n.startswith("Cox model 'kelim+complete_resection (surgery arm)' not fitted") and "collinear" in n
+               for n in res.notes)
+    assert set(res.cox["model"]) == {"kelim+arm"}

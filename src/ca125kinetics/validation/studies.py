@@ -926,7 +926,11 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
             return
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            table = sv.cox(sub, "time", "event", covariates, conf_level=conf_level)
+            try:
+                table = sv.cox(sub, "time", "event", covariates, conf_level=conf_level)
+            except InvalidInputError as err:  # e.g. the two covariates coincide in this subset
+                notes.append(f"Cox model {label!r} not fitted: {err}")
+                return
         caught_all.extend(str(w.message) for w in caught)
         cox_rows.append(table.assign(model=label))
 

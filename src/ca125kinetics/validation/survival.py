@@ -479,6 +479,29 @@ def logrank_z(time, event, group) -> np.ndarray:
     return z[0] if one else z
 
 
+def _check_identifiable(x: np.ndarray, covariates: list[str], strata: np.ndarray | None) -> None:
+    """Refuse covariates whose Cox coefficients are not identifiable (R ``coxph`` gives NA).
+
+    The partial likelihood only sees each covariate's variation within a stratum: a column
+    that is constant (within every stratum) or a linear combination of the others has no
+    estimate.
+    """
+    codes = np.zeros(len(x), dtype=np.int64) if strata is None else np.asarray(strata)
+    centred = x - (pd.DataFrame(x).groupby(codes).transform("mean").to_numpy())
+    if np.linalg.matrix_rank(centred) == x.shape[1]:
+        return
+    scale = np.maximum(np.abs(x).max(axis=0), 1.0)
+    constant = [name for j, name in enumerate(covariates) if np.all(np.abs(centred[:, j]) <= 1e-12 * scale[j])]
+    where = " within every stratum" if strata is not None else ""
+    what = (f"covariate(s) {constant} do not vary{where}" if constant
+            else f"the covariates {covariates} are collinear (one is a linear combination of the others{where})")
+    raise InvalidInputError(
+        f"the Cox model cannot be fitted: {what}, so their hazard ratios are not identifiable "
+        "(R coxph reports NA for them); drop or combine those covariates",
+        column=constant[0] if constant else None,
+    )
+
+
 def cox(
     df: pd.DataFrame,
     duration: str,
@@ -517,6 +540,13 @@ def cox(
         group, so the hazard ratio is 0 or infinite), every estimate is NaN and a
         :class:`~ca125kinetics.errors.DataQualityWarning` says so (R ``coxph`` reports the
         arbitrary value where its iterations stopped, with a warning).
+
+    Raises
+    ------
+    InvalidInputError
+        Besides bad input: when a covariate does not vary (within every stratum, if
+        stratified) or the covariates are collinear; R ``coxph`` reports NA for such a
+        coefficient and fits the others, this function asks for the column to be dropped.
     """
     from statsmodels.duration.hazard_regression import PHReg
     from statsmodels.tools.sm_exceptions import ConvergenceWarning
@@ -561,6 +591,7 @@ def cox(
     kwargs = {}
     if strata is not None:
         kwargs["strata"] = pd.factorize(df[strata])[0]
+    _check_identifiable(x, covariates, kwargs.get("strata"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
