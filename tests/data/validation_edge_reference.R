@@ -167,6 +167,17 @@ roc_points <- lapply(binary_cases[c("ties_many", "p_zero_one")], function(d) {
                            ppv = num(at$ppv), npv = num(at$npv)))
 })
 
+# ICI family (Austin & Steyerberg 2019) on tests/data/validation_calibration.csv: the package's
+# smoother is local-linear lowess, i.e. loess(degree = 1, surface = "direct"); R's default
+# loess (degree 2, interpolated surface) is recorded too, to show the size of that documented
+# difference. Quantiles are type 7.
+cal <- read.csv("tests/data/validation_calibration.csv")
+ici <- function(fit) { d <- abs(predict(fit, newdata = cal) - cal$p)
+  list(ici = mean(d), e50 = median(d), e90 = as.numeric(quantile(d, 0.9)), emax = max(d)) }
+ici_calibration <- list(
+  local_linear = ici(loess(y ~ p, data = cal, span = 0.75, degree = 1, surface = "direct")),
+  r_default_loess = ici(loess(y ~ p, data = cal)))
+
 cat(toJSON(list(
   generated_by = "Rscript tests/data/validation_edge_reference.R",
   r_version = R.version.string,
@@ -174,5 +185,6 @@ cat(toJSON(list(
   survival = as.character(packageVersion("survival")),
   binary = binary, roc_test = roc_test, proportions = proportions,
   survival_km = survival_km, two_group = two_group, stratified = stratified,
-  random_medians = random_medians, net_benefit = net_benefit, roc_points = roc_points),
+  random_medians = random_medians, net_benefit = net_benefit, roc_points = roc_points,
+  ici_calibration = ici_calibration),
   digits = NA, auto_unbox = TRUE, na = "null", pretty = TRUE))
