@@ -733,13 +733,20 @@ def metrics(
       algorithm; ``AUC +/- z SE`` clipped to [0, 1], on the AUC scale (``pROC::ci.auc``).
     * Calibration-in-the-large and slope: maximum-likelihood logistic models (statsmodels
       GLM, binomial, logit link) ``logit P(y=1) = a + offset(logit p)`` and
-      ``logit P(y=1) = a + b logit p`` (Van Calster et al. 2019); Wald intervals.
+      ``logit P(y=1) = a + b logit p`` (Van Calster et al. 2019); Wald intervals. Risks of
+      exactly 0 or 1 are kept, clipped to ``logit_eps`` (``rms::val.prob`` instead deletes
+      them from its logistic calibration and its C index, with a warning). The slope is NaN
+      (with a warning) when it is not identifiable: every risk equal (R ``glm``: NA;
+      ``val.prob`` reports 0) or perfect separation (``glm`` stops at an arbitrary large
+      value, with a warning).
     * O/E: ``sum(y) / sum(p)``; ``SE(ln O/E) = sqrt((1 - phi) / (n phi))`` with ``phi`` the
       observed prevalence (Riley et al. 2021).
     * ICI family (Austin & Steyerberg 2019): the calibration curve ``s`` is a lowess of y
       on p (statsmodels ``lowess``: locally *linear* tricube-weighted fits over the
-      nearest ``lowess_frac * n`` patients, no robustness iterations); R ``loess`` used in
-      the paper is locally quadratic, so values differ slightly from R. ``s`` is evaluated
+      nearest ``lowess_frac * n`` patients, no robustness iterations), which is R
+      ``loess(y ~ p, span = lowess_frac, degree = 1, surface = "direct")``; R's default
+      ``loess`` used in the paper is locally quadratic, so values differ slightly from it
+      (and from ``rms::val.prob``'s Eavg/E90/Emax, a ``lowess`` of span 2/3). ``s`` is evaluated
       at each patient's own ``p``; ICI = mean, E50 = median, E90 = 90th percentile, Emax =
       max of ``|s(p_i) - p_i|``. Where risks are so heavily tied that a local fit has no
       spread in ``p`` (a score with few levels), ``s`` there is the observed event rate of
