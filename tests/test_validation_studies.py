@@ -463,9 +463,9 @@ def test_survival_analysis_says_how_many_patients_each_missing_value_left_out():
     assert "arm: 1 patient(s) without a known arm left out" in res.notes
     cr = [n for n in res.notes if n.startswith("Cox model 'kelim+complete_resection (surgery arm)'")]
     assert cr == ["Cox model 'kelim+complete_resection (surgery arm)': 1 patient(s) with a missing covariate "
-                  "left out (missing per covariate: {'complete_resection': 1})"]
+                  "left out (missing: complete_resection 1)"]
     kelim_arm = [n for n in res.notes if n.startswith("Cox model 'kelim+arm'")]
-    assert kelim_arm and "{'surgery': 1}" in kelim_arm[0]
+    assert kelim_arm and "(missing: surgery 1)" in kelim_arm[0]
 
 
 @pytest.mark.parametrize(

@@ -913,11 +913,11 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         notes.append("analyses by arm not run: no arm recorded")
 
     def fit_cox(label: str, sub: pd.DataFrame, covariates: list[str]):
-        missing = {c: int(sub[c].isna().sum()) for c in covariates if sub[c].isna().any()}
+        missing = [f"{c} {int(sub[c].isna().sum())}" for c in covariates if sub[c].isna().any()]
         if missing:
             left = len(sub) - len(sub.dropna(subset=covariates))
             notes.append(f"Cox model {label!r}: {left} patient(s) with a missing covariate left out "
-                         f"(missing per covariate: {missing})")
+                         f"(missing: {', '.join(missing)})")
         sub = sub.dropna(subset=covariates)
         constant = [c for c in covariates if sub[c].nunique() < 2]
         if len(sub) == 0 or sub["event"].sum() == 0 or constant:
