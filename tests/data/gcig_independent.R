@@ -32,22 +32,35 @@
 #   makes the result "undetermined" (NA) with the rule "censored".
 # * Two samples on one day: the patient is a data error ("duplicate_day").
 
-args <- commandArgs(trailingOnly = TRUE)
-if (length(args) < 2L) stop("usage: Rscript gcig_independent.R INPUT.csv OUTPUT.csv [ULN]")
+argv <- commandArgs(trailingOnly = TRUE)
+flags <- argv[startsWith(argv, "--")]
+args <- argv[!startsWith(argv, "--")]
+if (length(args) < 2L) stop("usage: Rscript gcig_independent.R INPUT.csv OUTPUT.csv [ULN] [--restart] [--sustained] [--censored-bound]")
 default_uln <- if (length(args) >= 3L) as.numeric(args[[3L]]) else 35
+# Options for the points where the rule text admits two readings (see README):
+RESTART <- "--restart" %in% flags            # a broken first fall: try the next fall
+SUSTAINED <- "--sustained" %in% flags        # progression: the first sample >= 7 d later and
+                                             # every sample in between must be >= threshold
+CENSORED_BOUND <- "--censored-bound" %in% flags  # "<x": at-most tests use x, at-least never met
 
 raw <- read.csv(args[[1L]], colClasses = "character", na.strings = "")
 
 # Three-valued comparisons for possibly censored values. A value is a pair (v, cens):
 # cens TRUE means the true value is in (0, v).
+# A decimal value exactly at a threshold counts as at it: comparisons allow a relative slack
+# of 1e-9 (1.10 * 180 is 198.00000000000003 in binary floating point).
+SLACK <- 1e-9
 le <- function(v, cens, t) {          # value <= t ?
+  t <- t * (1 + SLACK)
   if (!cens) return(v <= t)
   if (v <= t) return(TRUE)
+  if (CENSORED_BOUND) return(FALSE)
   NA
 }
 ge <- function(v, cens, t) {          # value >= t ?
+  t <- t * (1 - SLACK)
   if (!cens) return(v >= t)
-  if (v <= t) return(FALSE)
+  if (v <= t || CENSORED_BOUND) return(FALSE)
   NA
 }
 
@@ -57,17 +70,20 @@ score_patient <- function(d, uln_default) {
               baseline_day = NA, baseline_value = NA, baseline_censored = NA,
               progression = NA, progression_group = NA, progression_day = NA,
               progression_rule = "", uln = NA, n_excluded = 0L)
-  uln <- uln_default
-  if ("uln" %in% names(d)) {
-    u <- unique(as.numeric(d$uln[!is.na(d$uln)]))
-    if (length(u) == 1L) uln <- u
-    if (length(u) > 1L) {
-      out$status <- "error"; out$reason <- "uln_changes"; return(out)
-    }
-  }
-  out$uln <- uln
   d$day <- as.integer(d$day)
   d <- d[order(d$day), , drop = FALSE]
+  uln <- uln_default
+  one_setting <- TRUE
+  if ("uln" %in% names(d)) {
+    u <- unique(as.numeric(d$uln[!is.na(d$uln) & !is.na(d$ca125)]))
+    if (length(u) >= 1L) uln <- u[[1L]]
+    if (length(u) > 1L) { one_setting <- FALSE; out$reason <- "uln_changes" }
+  }
+  if ("assay" %in% names(d)) {
+    a <- unique(d$assay[!is.na(d$assay) & !is.na(d$ca125)])
+    if (length(a) > 1L) { one_setting <- FALSE; out$reason <- "assay_changes" }
+  }
+  out$uln <- uln
   ev <- if ("event" %in% names(d)) d$event else rep(NA_character_, nrow(d))
   has_value <- !is.na(d$ca125)
   if (anyDuplicated(d$day[has_value])) {
@@ -90,6 +106,11 @@ score_patient <- function(d, uln_default) {
 
   # --- baseline -------------------------------------------------------------------------
   pre <- which(day >= -14 & day <= 0)
+  if (!one_setting) {
+    out$status <- "not_evaluable"
+    out$response_rule <- out$reason; out$progression_rule <- out$reason
+    return(out)
+  }
   if (length(pre) == 0L) {
     out$status <- "not_evaluable"; out$reason <- "no_baseline"
     out$response_rule <- "no_baseline"; out$progression_rule <- "no_baseline"
@@ -121,9 +142,9 @@ score_patient <- function(d, uln_default) {
         both_normal <- isTRUE(le(val[[j]], cens[[j]], uln)) &&
           isTRUE(le(val[[j - 1L]], cens[[j - 1L]], uln))
         if (both_normal) ok_rise <- TRUE
-        else if (!cens[[j]] && !cens[[j - 1L]]) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]]
-        else if (cens[[j]] && !cens[[j - 1L]]) ok_rise <- if (val[[j]] <= 1.10 * val[[j - 1L]]) TRUE else NA
-        else if (!cens[[j]] && cens[[j - 1L]]) ok_rise <- NA
+        else if (!cens[[j]] && !cens[[j - 1L]]) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
+        else if (cens[[j]] && !cens[[j - 1L]]) ok_rise <- if (val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)) TRUE else if (CENSORED_BOUND) FALSE else NA
+        else if (CENSORED_BOUND) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
         else ok_rise <- NA
         if (is.na(ok_half) || is.na(ok_rise)) { outcome <- "censored"; break }
         if (!ok_half) { outcome <- "rose_above_half"; break }
@@ -138,13 +159,13 @@ score_patient <- function(d, uln_default) {
         done <- TRUE; break
       }
       if (outcome == "censored") { out$response <- NA; out$response_rule <- "censored"; done <- TRUE; break }
-      out$response_rule <- outcome  # last failure reason, try next candidate
+      out$response_rule <- outcome  # the first fall is broken
+      if (!RESTART) break           # strict: the assessment is anchored on the first fall
     }
   }
 
   # --- progression ------------------------------------------------------------------------
-  raised <- ge(bv, bc, uln + 1e-12)  # > ULN
-  if (!bc) raised <- bv > uln
+  raised <- !le(bv, bc, uln)  # raised before treatment: not within the normal range
   if (is.na(raised)) {
     out$progression_rule <- "censored_baseline"; return(out)
   }
@@ -168,16 +189,22 @@ score_patient <- function(d, uln_default) {
       thr <- 2 * val[idx][[m]]; thr_cens <- cens[idx][[m]]
     }
     # candidate >= threshold and > ULN
-    c1 <- if (thr_cens) { if (!cens[[i]] && val[[i]] >= thr) TRUE else if (cens[[i]]) FALSE else NA }
+    c1 <- if (thr_cens && !CENSORED_BOUND) { if (!cens[[i]] && val[[i]] >= thr * (1 - SLACK)) TRUE else if (cens[[i]]) FALSE else NA }
           else ge(val[[i]], cens[[i]], thr)
     above_uln <- if (cens[[i]]) (if (val[[i]] <= uln) FALSE else NA) else val[[i]] > uln
     if (isFALSE(c1) || isFALSE(above_uln)) next
     if (is.na(c1) || is.na(above_uln)) { out$progression <- NA; out$progression_rule <- "censored"; break }
     second <- FALSE; unsure <- FALSE
     for (j in post[post > i]) {
-      if (day[[j]] - day[[i]] < 7) next
-      c2 <- if (thr_cens) { if (!cens[[j]] && val[[j]] >= thr) TRUE else if (cens[[j]]) FALSE else NA }
+      c2 <- if (thr_cens && !CENSORED_BOUND) { if (!cens[[j]] && val[[j]] >= thr * (1 - SLACK)) TRUE else if (cens[[j]]) FALSE else NA }
             else ge(val[[j]], cens[[j]], thr)
+      if (SUSTAINED) {
+        if (is.na(c2)) { unsure <- TRUE; break }
+        if (!c2) break
+        if (day[[j]] - day[[i]] >= 7) { second <- TRUE; break }
+        next
+      }
+      if (day[[j]] - day[[i]] < 7) next
       if (isTRUE(c2)) { second <- TRUE; break }
       if (is.na(c2)) unsure <- TRUE
     }
