@@ -1509,9 +1509,10 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     position = {a: i for i, a in enumerate(names)}
     raw_code = np.array([-1 if a is None else position[a] for a in trimmed] + [-1], dtype=np.int64)
     assay_code = raw_code[codes]   # a missing cell (code -1) takes the last: -1
-    # ULN: the first one given; a patient whose ULN differs is not evaluable
+    # ULN: the first one given; a patient whose ULN differs is not evaluable. The ULN is a
+    # sample's: an event-only row has none (io.read_markers fills the default into its cell)
     uln_rows, _ = _numbers(ulns, whole=False)
-    has_uln = ~np.isnan(uln_rows)
+    has_uln = ~np.isnan(uln_rows) & is_sample
     first = _first_per_patient(has_uln, starts, n_rows)
     uln = np.where(first < n_rows, uln_rows[np.minimum(first, max(n_rows - 1, 0))], float(settings.uln))
     differs = np.flatnonzero(np.bincount(patient[has_uln & (uln_rows != uln[patient])], minlength=n_patients))
