@@ -30,7 +30,7 @@ _RESPONSE_STATUS = {
     "rise_over_10pct": "not_confirmed", "no_fall": "no_response",
     "baseline_below_2uln": "not_evaluable", "no_baseline": "not_evaluable",
     "assay_changes": "not_evaluable", "uln_changes": "not_evaluable",
-    "censored": "undetermined", "censored_baseline": "undetermined",
+    "censored": "undetermined", "censored_baseline": "not_evaluable",
 }
 
 
@@ -53,9 +53,9 @@ def normalise_r(r: pd.DataFrame) -> pd.DataFrame:
         out[col] = r[col].astype("Int64")
     out["baseline_value"] = r["baseline_value"]
     prog = r["progression"].map({True: "progression", False: "no_progression"})
-    prog = prog.where(~r["progression_rule"].isin(["no_baseline", "assay_changes", "uln_changes"]),
-                      "not_evaluable")
-    prog = prog.where(~r["progression_rule"].isin(["censored", "censored_baseline"]), "undetermined")
+    prog = prog.where(~r["progression_rule"].isin(["no_baseline", "assay_changes", "uln_changes",
+                                                     "censored_baseline"]), "not_evaluable")
+    prog = prog.where(~r["progression_rule"].eq("censored"), "undetermined")
     out["progression_status"] = prog.where(~error, "invalid_input")
     out["progressed"] = r["progression"].map({True: True, False: False})
     out.loc[out["progression_status"].eq("not_evaluable"), "progressed"] = False

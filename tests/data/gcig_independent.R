@@ -11,25 +11,40 @@
 # uln (per sample, constant within a patient), optional event (paracentesis, thoracentesis,
 # surgery, mouse_antibody). OUTPUT.csv has one row per patient (columns below).
 #
-# Readings (each one marked where the text leaves a choice):
+# Readings. Where the rule text admits two readings, the default is the literal one written
+# first, and a flag selects the other (the package's documented Decision):
 # * Excluded samples: a sample is excluded when a paracentesis / thoracentesis / surgery
-#   happened on the same day or within the 28 days before it (0 <= day - event_day <= 28,
-#   reading "for 28 days after" inclusively), or a mouse_antibody event happened on or before
-#   its day. Excluded samples are removed before any rule runs.
+#   happened on the same day or within the 28 days before it (0 <= day - event_day <= 28),
+#   or a mouse_antibody event happened on or before its day. Excluded samples are removed
+#   before any rule runs. An event-only row (no CA-125) is not a sample.
+# * One assay and one ULN: a change of the `assay` name among the samples, or of the `uln`
+#   among the samples, makes the patient not evaluable (response and progression).
+#   Default: any two samples ("the same assay must be used throughout").
+#   --assay-from-baseline: only the samples from the baseline on are compared.
 # * Baseline: latest non-excluded sample with -14 <= day <= 0; evaluable for response when
-#   the baseline is >= 2 x ULN.
-# * Response: candidate falls are the post-baseline samples <= 50 % of baseline, in order.
-#   From a candidate, every following sample must be <= 50 % of baseline and <= 1.10 x its
-#   previous sample (unless both are <= ULN); the first sample >= 28 days after the candidate
-#   that passes confirms. If the run breaks, the next candidate is tried. CR when the
-#   confirming value <= ULN.
+#   the baseline is >= 2 x ULN (a censored baseline "<x" is not shown to be: not evaluable).
+# * Response: the first fall is the first post-baseline sample <= 50 % of baseline. From it,
+#   every following sample must be <= 50 % of baseline and <= 1.10 x its previous sample
+#   (unless both are <= ULN); the first sample >= 28 days after the fall confirms. CR when
+#   the confirming value <= ULN. Default: a broken first fall is not confirmed ("every
+#   sample from the first fall ... ").
+#   --restart: a broken fall is followed by the next fall, and so on.
 # * Progression: baseline <= ULN -> group C (threshold 2 x ULN). Baseline > ULN: a candidate
-#   sample after the first normal (<= ULN) post-baseline value uses group A (2 x ULN); before
-#   any normal value, group B (2 x the lowest value from baseline up to the sample before the
-#   candidate). A candidate must be >= threshold and > ULN; a second sample >= 7 days later
-#   (not necessarily the next one) must be >= the same threshold. Progression day = candidate.
-# * Censored "<x": the true value lies in (0, x). A comparison that the bound cannot decide
-#   makes the result "undetermined" (NA) with the rule "censored".
+#   after the first normal (<= ULN) post-baseline value uses group A (2 x ULN); before any
+#   normal value, group B (2 x the lowest value from the baseline up to the sample before the
+#   candidate). A candidate must be >= threshold and > ULN. Progression day = candidate.
+#   Default: any later sample >= 7 days after it and >= the same threshold is the second
+#   occasion ("two occasions at least 7 days apart").
+#   --sustained: the first sample >= 7 days later and every sample in between must be >=
+#   the threshold; otherwise the next candidate is tried.
+#   Without progression the group is the one after the last sample (A if normalised, else B).
+# * Censored "<x" (true value in (0, x)). Default: a comparison the bound cannot decide makes
+#   the result "undetermined" (rule "censored"); a baseline "<x" with x > ULN leaves the
+#   progression group unknown (not evaluable).
+#   --censored-bound: tests "value <= limit" use x (false when x is above the limit), tests
+#   "value >= limit" are never met, a censored previous sample enters the 10 % rule as x,
+#   a censored nadir as x.
+# * A decimal exactly at a threshold counts as at it (relative slack 1e-9).
 # * Two samples on one day: the patient is a data error ("duplicate_day").
 
 argv <- commandArgs(trailingOnly = TRUE)
@@ -41,6 +56,7 @@ default_uln <- if (length(args) >= 3L) as.numeric(args[[3L]]) else 35
 RESTART <- "--restart" %in% flags            # a broken first fall: try the next fall
 SUSTAINED <- "--sustained" %in% flags        # progression: the first sample >= 7 d later and
                                              # every sample in between must be >= threshold
+ASSAY_FROM_BASELINE <- "--assay-from-baseline" %in% flags  # one assay from the baseline on
 CENSORED_BOUND <- "--censored-bound" %in% flags  # "<x": at-most tests use x, at-least never met
 
 raw <- read.csv(args[[1L]], colClasses = "character", na.strings = "")
@@ -79,10 +95,6 @@ score_patient <- function(d, uln_default) {
     if (length(u) >= 1L) uln <- u[[1L]]
     if (length(u) > 1L) { one_setting <- FALSE; out$reason <- "uln_changes" }
   }
-  if ("assay" %in% names(d)) {
-    a <- unique(d$assay[!is.na(d$assay) & !is.na(d$ca125)])
-    if (length(a) > 1L) { one_setting <- FALSE; out$reason <- "assay_changes" }
-  }
   out$uln <- uln
   ev <- if ("event" %in% names(d)) d$event else rep(NA_character_, nrow(d))
   has_value <- !is.na(d$ca125)
@@ -103,6 +115,16 @@ score_patient <- function(d, uln_default) {
   cens <- startsWith(trimws(s$ca125), "<")
   val <- as.numeric(sub("^<", "", trimws(s$ca125)))
   day <- s$day
+  if ("assay" %in% names(s)) {
+    keep_a <- !is.na(s$assay)
+    if (ASSAY_FROM_BASELINE) {  # only the samples from the baseline on
+      pre_a <- which(day >= -14 & day <= 0)
+      keep_a <- keep_a & (if (length(pre_a)) day >= day[[max(pre_a)]] else day > 0)
+    }
+    if (length(unique(s$assay[keep_a])) > 1L && one_setting) {
+      one_setting <- FALSE; out$reason <- "assay_changes"
+    }
+  }
 
   # --- baseline -------------------------------------------------------------------------
   pre <- which(day >= -14 & day <= 0)
@@ -123,8 +145,8 @@ score_patient <- function(d, uln_default) {
 
   # --- response ---------------------------------------------------------------------------
   raised2 <- ge(bv, bc, 2 * uln)
-  if (is.na(raised2)) {
-    out$status <- "undetermined"; out$response_rule <- "censored_baseline"
+  if (is.na(raised2)) {  # "<x" with x above 2 x ULN: a sample >= 2 x ULN is not shown to exist
+    out$status <- "not_evaluable"; out$response_rule <- "censored_baseline"
   } else if (!raised2) {
     out$status <- "not_evaluable"; out$response_rule <- "baseline_below_2uln"
   } else {
@@ -136,6 +158,7 @@ score_patient <- function(d, uln_default) {
       if (is.na(f)) { out$response <- NA; out$response_rule <- "censored"; break }
       if (!f) next
       # candidate fall at i: walk forward
+      if (is.na(out$response_day)) out$response_day <- day[[i]]  # date of the first fall
       outcome <- "unconfirmed"
       for (j in post[post > i]) {
         ok_half <- le(val[[j]], cens[[j]], half)
@@ -145,6 +168,8 @@ score_patient <- function(d, uln_default) {
         else if (!cens[[j]] && !cens[[j - 1L]]) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
         else if (cens[[j]] && !cens[[j - 1L]]) ok_rise <- if (val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)) TRUE else if (CENSORED_BOUND) FALSE else NA
         else if (CENSORED_BOUND) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
+        # previous "<y": its true value is below y, so a value above 1.10 y is surely a rise
+        else if (!cens[[j]] && val[[j]] > 1.10 * val[[j - 1L]] * (1 + SLACK)) ok_rise <- FALSE
         else ok_rise <- NA
         if (is.na(ok_half) || is.na(ok_rise)) { outcome <- "censored"; break }
         if (!ok_half) { outcome <- "rose_above_half"; break }
@@ -165,7 +190,7 @@ score_patient <- function(d, uln_default) {
   }
 
   # --- progression ------------------------------------------------------------------------
-  raised <- !le(bv, bc, uln)  # raised before treatment: not within the normal range
+  raised <- if (bc && bv > uln) NA else !le(bv, bc, uln)  # raised: not within the normal range
   if (is.na(raised)) {
     out$progression_rule <- "censored_baseline"; return(out)
   }
