@@ -120,3 +120,24 @@ def test_clinical_in_the_patients_order_or_shuffled_gives_the_same_table():
     pd.testing.assert_frame_equal(got, gcig.gcig_cohort(markers, shuffled), check_exact=True)
     assert got["recist"].isna().tolist() == aligned["recist"].isna().tolist()
     assert got["combined_category"].notna().any()
+
+
+def test_rules_agree_with_the_independent_r_reading():
+    """Every field of every patient agrees with an independent base-R reading of the rules.
+
+    ``tests/data/gcig_r_cases.csv`` holds 1,000 adversarial patients
+    (``gcig_adversarial_generator.py``, seed 20261130) and ``gcig_r_expected.csv`` the output
+    of ``gcig_independent.R`` on them with the flags that select the package's documented
+    Decisions where the rule text admits two readings (``gcig_r_README.md`` gives the
+    commands and lists those readings)."""
+    import gcig_compare_r as compare
+
+    from ca125kinetics import io as markers_io
+
+    r = compare.normalise_r(pd.read_csv(DATA / "gcig_r_expected.csv", dtype={"patient_id": str}))
+    frame = markers_io.read_markers(DATA / "gcig_r_cases.csv", on_error="flag")
+    got = compare.package_fields(gcig.gcig_cohort(frame))
+    agree = compare.compare(got, r)
+    assert len(agree) == 1000
+    bad = {f: agree.index[~agree[f]].tolist()[:5] for f in compare.FIELDS if not agree[f].all()}
+    assert not bad, bad

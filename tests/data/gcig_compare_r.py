@@ -63,17 +63,23 @@ def normalise_r(r: pd.DataFrame) -> pd.DataFrame:
     out["n_excluded"] = r["n_excluded"].astype("Int64")
     out["uln"] = r["uln"]
     # a data error carries no result in either implementation
+    out = out.astype(object)
     out.loc[error, [f for f in FIELDS if f not in ("status", "progression_status")]] = pd.NA
     return out.set_index("patient_id").sort_index()
 
 
 def package(markers: pathlib.Path, uln: float) -> pd.DataFrame:
+    """The package's fields for a markers file (read as a user reads it)."""
     from ca125kinetics import gcig, io
     from ca125kinetics.settings import GcigSettings
 
     frame = io.read_markers(markers, on_error="flag", uln=uln)
-    res = gcig.gcig_cohort(frame, settings=GcigSettings(uln=uln))
-    out = res.set_index("patient_id").sort_index()[list(FIELDS)].copy()
+    return package_fields(gcig.gcig_cohort(frame, settings=GcigSettings(uln=uln)))
+
+
+def package_fields(res: pd.DataFrame) -> pd.DataFrame:
+    """The compared fields of a ``gcig_cohort`` table, indexed by patient."""
+    out = res.set_index("patient_id").sort_index()[list(FIELDS)].astype(object)
     out.loc[out["status"].eq("invalid_input"),
             [f for f in FIELDS if f not in ("status", "progression_status")]] = pd.NA
     # a patient with no result for a field has nothing to compare (no group when not evaluable)
