@@ -5,7 +5,8 @@ Each patient is built to sit on an edge of a rule: falls of exactly 50 %, confir
 on the edges of the 14-day window and at exactly 2 x ULN, censored values (``<x``), values
 at exactly 2 x ULN / 2 x nadir, progression occasions 6/7 days apart with and without a dip
 in between, normalisation then rise, samples on one day, procedures and mouse antibodies
-around the events that matter, samples long before day 0, per-patient ULN and assay columns.
+around the events that matter (on event-only rows and on sample rows), samples long before
+day 0, per-patient ULN (sometimes changing between samples) and assay columns.
 
 Usage (writes a long-format markers CSV: patient_id, day, ca125, uln, assay, event)::
 
@@ -109,6 +110,10 @@ def _series(rng: random.Random) -> tuple[list[dict], float | None]:
         anchor = rng.choice(rows)["day"]
         rows.append({"day": anchor + rng.choice((0, -28, -29, -1, 1)), "ca125": "",
                      "event": rng.choice(EVENTS)})
+    # an event recorded on a sample's own row
+    if rng.random() < 0.04:
+        target = rng.choice([r for r in rows if r.get("ca125") and not r.get("event")])
+        target["event"] = rng.choice(EVENTS)
     # assay column: constant, or a change before / after the baseline
     assay = None
     if rng.random() < 0.08:
@@ -118,6 +123,11 @@ def _series(rng: random.Random) -> tuple[list[dict], float | None]:
         if rng.random() < 0.5:
             target = rng.choice([r for r in rows if r.get("ca125")])
             target["assay"] = "Elecsys"
+    # a sample whose ULN differs from the patient's
+    if rng.random() < 0.03:
+        target = rng.choice([r for r in rows if r.get("ca125")])
+        target["uln"] = 30.0 if uln == 35.0 else 35.0
+        uln_col = uln
     rng.shuffle(rows)  # unsorted input is sorted by the rules
     return rows, uln_col
 
@@ -133,7 +143,7 @@ def generate(n: int, seed: int) -> list[dict]:
                 "patient_id": pid,
                 "day": row["day"],
                 "ca125": row.get("ca125", ""),
-                "uln": "" if uln_col is None or not row.get("ca125") else _fmt(uln_col),
+                "uln": "" if uln_col is None or not row.get("ca125") else _fmt(row.get("uln", uln_col)),
                 "assay": row.get("assay", ""),
                 "event": row.get("event", ""),
             })
