@@ -162,6 +162,16 @@ def test_settings_change_the_rule():
     assert res.settings.response_fraction == 0.4
 
 
+def test_confirmation_is_a_later_sample_even_with_no_minimum_interval():
+    # Found by the comparison with the independent R reading under confirmation_days=0
+    # (tests/data/gcig_r_README.md): "a later sample drawn >= N days after the first sample
+    # showing the fall" confirms it, so the fall never confirms itself.
+    zero = GcigSettings(confirmation_days=0)
+    res = g.gcig_response([0, 21, 42], [400, 150, 160], settings=zero)
+    assert (res.status, res.response_day, res.confirmation_day) == ("response", 21, 42)
+    assert g.gcig_response([0, 21], [400, 150], settings=zero).status == "unconfirmed"
+
+
 def test_interference_windows_listed_with_reasons():
     res = g.gcig_response([0, 10, 38, 39], [400, 150, 150, 140],
                           events=[(10, "surgery"), (-40, "thoracentesis")])

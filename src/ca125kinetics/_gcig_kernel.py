@@ -314,7 +314,7 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     outi[I_RESP_DAY * n_p + p] = fall_day
     outf[F_RESP_VALUE * n_p + p] = mv[first]
     confirm = -1
-    for j in range(first, end):
+    for j in range(first + 1, end):   # a later sample confirms (the fall never confirms itself)
         if md[j] - fall_day >= prm_i[S_CONFIRMATION_DAYS]:
             confirm = j
             break

@@ -3,7 +3,7 @@
 Usage::
 
     python tests/data/gcig_compare_r.py MARKERS.csv [--uln 35] [--r-flags "--censored-bound --sustained"]
-        [--show 5] [--write-r OUT.csv]
+        [--set confirmation_days=21 ...] [--show 5] [--write-r OUT.csv]
 
 Runs ``Rscript tests/data/gcig_independent.R MARKERS.csv OUT.csv ULN FLAGS``, runs the package
 on the same file (``io.read_markers(..., on_error="flag")`` then ``gcig_cohort``), maps both to
@@ -68,13 +68,13 @@ def normalise_r(r: pd.DataFrame) -> pd.DataFrame:
     return out.set_index("patient_id").sort_index()
 
 
-def package(markers: pathlib.Path, uln: float) -> pd.DataFrame:
+def package(markers: pathlib.Path, uln: float, settings: dict | None = None) -> pd.DataFrame:
     """The package's fields for a markers file (read as a user reads it)."""
     from ca125kinetics import gcig, io
     from ca125kinetics.settings import GcigSettings
 
     frame = io.read_markers(markers, on_error="flag", uln=uln)
-    return package_fields(gcig.gcig_cohort(frame, settings=GcigSettings(uln=uln)))
+    return package_fields(gcig.gcig_cohort(frame, settings=GcigSettings(uln=uln, **(settings or {}))))
 
 
 def package_fields(res: pd.DataFrame) -> pd.DataFrame:
@@ -114,11 +114,19 @@ def main() -> None:
     parser.add_argument("--r-flags", default="")
     parser.add_argument("--show", type=int, default=5)
     parser.add_argument("--write-r", type=pathlib.Path)
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a GcigSettings field for both sides, e.g. confirmation_days=21")
     args = parser.parse_args()
+    settings = {}
+    for item in args.set:
+        name, value = item.split("=")
+        settings[name] = float(value) if name in ("evaluable_factor", "response_fraction",
+                                                  "assay_tolerance", "progression_factor") else int(value)
+    flags = " ".join([args.r_flags, *(f"--set={item}" for item in args.set)])
     with tempfile.TemporaryDirectory() as tmp:
-        raw = run_r(args.markers, args.write_r or pathlib.Path(tmp) / "r.csv", args.uln, args.r_flags)
+        raw = run_r(args.markers, args.write_r or pathlib.Path(tmp) / "r.csv", args.uln, flags)
     r = normalise_r(raw)
-    py = package(args.markers, args.uln)
+    py = package(args.markers, args.uln, settings)
     ok = compare(py, r)
     print(f"{len(ok)} patients, {ok.all(axis=1).sum()} agree on all {len(FIELDS)} fields; "
           f"{int(ok.values.sum())}/{ok.size} fields agree")

@@ -50,10 +50,19 @@
 argv <- commandArgs(trailingOnly = TRUE)
 flags <- argv[startsWith(argv, "--")]
 args <- argv[!startsWith(argv, "--")]
-if (length(args) < 2L) stop("usage: Rscript gcig_independent.R INPUT.csv OUTPUT.csv [ULN] [--restart] [--sustained] [--censored-bound]")
+if (length(args) < 2L) stop("usage: Rscript gcig_independent.R INPUT.csv OUTPUT.csv [ULN] [--restart] [--sustained] [--censored-bound] [--assay-from-baseline] [--set=NAME=VALUE ...]")
 default_uln <- if (length(args) >= 3L) as.numeric(args[[3L]]) else 35
 # Options for the points where the rule text admits two readings (see README):
 RESTART <- "--restart" %in% flags            # a broken first fall: try the next fall
+# Rule settings (GCIG values by default), e.g. --set=confirmation_days=21
+SET <- list(evaluable_factor = 2, baseline_window_days = 14, response_fraction = 0.5,
+            confirmation_days = 28, assay_tolerance = 1.10, interference_window_days = 28,
+            progression_factor = 2, progression_gap_days = 7)
+for (f in flags[startsWith(flags, "--set=")]) {
+  kv <- strsplit(sub("^--set=", "", f), "=", fixed = TRUE)[[1L]]
+  if (!kv[[1L]] %in% names(SET)) stop("unknown setting ", kv[[1L]])
+  SET[[kv[[1L]]]] <- as.numeric(kv[[2L]])
+}
 SUSTAINED <- "--sustained" %in% flags        # progression: the first sample >= 7 d later and
                                              # every sample in between must be >= threshold
 ASSAY_FROM_BASELINE <- "--assay-from-baseline" %in% flags  # one assay from the baseline on
@@ -105,7 +114,7 @@ score_patient <- function(d, uln_default) {
   for (k in which(!is.na(ev))) {
     e <- ev[[k]]; ed <- d$day[[k]]
     if (e %in% c("paracentesis", "thoracentesis", "surgery")) {
-      excluded <- excluded | (d$day >= ed & d$day - ed <= 28)
+      excluded <- excluded | (d$day >= ed & d$day - ed <= SET$interference_window_days)
     } else if (e == "mouse_antibody") {
       excluded <- excluded | (d$day >= ed)
     }
@@ -118,7 +127,7 @@ score_patient <- function(d, uln_default) {
   if ("assay" %in% names(s)) {
     keep_a <- !is.na(s$assay)
     if (ASSAY_FROM_BASELINE) {  # only the samples from the baseline on
-      pre_a <- which(day >= -14 & day <= 0)
+      pre_a <- which(day >= -SET$baseline_window_days & day <= 0)
       keep_a <- keep_a & (if (length(pre_a)) day >= day[[max(pre_a)]] else day > 0)
     }
     if (length(unique(s$assay[keep_a])) > 1L && one_setting) {
@@ -127,7 +136,7 @@ score_patient <- function(d, uln_default) {
   }
 
   # --- baseline -------------------------------------------------------------------------
-  pre <- which(day >= -14 & day <= 0)
+  pre <- which(day >= -SET$baseline_window_days & day <= 0)
   if (!one_setting) {
     out$status <- "not_evaluable"
     out$response_rule <- out$reason; out$progression_rule <- out$reason
@@ -144,13 +153,13 @@ score_patient <- function(d, uln_default) {
   post <- seq_len(length(day))[seq_len(length(day)) > b]
 
   # --- response ---------------------------------------------------------------------------
-  raised2 <- ge(bv, bc, 2 * uln)
+  raised2 <- ge(bv, bc, SET$evaluable_factor * uln)
   if (is.na(raised2)) {  # "<x" with x above 2 x ULN: a sample >= 2 x ULN is not shown to exist
     out$status <- "not_evaluable"; out$response_rule <- "censored_baseline"
   } else if (!raised2) {
     out$status <- "not_evaluable"; out$response_rule <- "baseline_below_2uln"
   } else {
-    half <- 0.5 * bv
+    half <- SET$response_fraction * bv
     out$response <- FALSE; out$response_rule <- "no_fall"
     done <- FALSE
     for (i in post) {
@@ -165,16 +174,16 @@ score_patient <- function(d, uln_default) {
         both_normal <- isTRUE(le(val[[j]], cens[[j]], uln)) &&
           isTRUE(le(val[[j - 1L]], cens[[j - 1L]], uln))
         if (both_normal) ok_rise <- TRUE
-        else if (!cens[[j]] && !cens[[j - 1L]]) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
-        else if (cens[[j]] && !cens[[j - 1L]]) ok_rise <- if (val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)) TRUE else if (CENSORED_BOUND) FALSE else NA
-        else if (CENSORED_BOUND) ok_rise <- val[[j]] <= 1.10 * val[[j - 1L]] * (1 + SLACK)
-        # previous "<y": its true value is below y, so a value above 1.10 y is surely a rise
-        else if (!cens[[j]] && val[[j]] > 1.10 * val[[j - 1L]] * (1 + SLACK)) ok_rise <- FALSE
+        else if (!cens[[j]] && !cens[[j - 1L]]) ok_rise <- val[[j]] <= SET$assay_tolerance * val[[j - 1L]] * (1 + SLACK)
+        else if (cens[[j]] && !cens[[j - 1L]]) ok_rise <- if (val[[j]] <= SET$assay_tolerance * val[[j - 1L]] * (1 + SLACK)) TRUE else if (CENSORED_BOUND) FALSE else NA
+        else if (CENSORED_BOUND) ok_rise <- val[[j]] <= SET$assay_tolerance * val[[j - 1L]] * (1 + SLACK)
+        # previous "<y": its true value is below y, so a value above the tolerance x y is surely a rise
+        else if (!cens[[j]] && val[[j]] > SET$assay_tolerance * val[[j - 1L]] * (1 + SLACK)) ok_rise <- FALSE
         else ok_rise <- NA
         if (is.na(ok_half) || is.na(ok_rise)) { outcome <- "censored"; break }
         if (!ok_half) { outcome <- "rose_above_half"; break }
         if (!ok_rise) { outcome <- "rise_over_10pct"; break }
-        if (day[[j]] - day[[i]] >= 28) { outcome <- "confirmed"; break }
+        if (day[[j]] - day[[i]] >= SET$confirmation_days) { outcome <- "confirmed"; break }
       }
       if (outcome == "confirmed") {
         out$response <- TRUE; out$response_rule <- "confirmed"
@@ -204,14 +213,14 @@ score_patient <- function(d, uln_default) {
   group_final <- if (!raised) "C" else if (!is.na(first_normal)) "A" else "B"
   out$progression_group <- group_final
   for (i in post) {
-    if (!raised) { grp <- "C"; thr <- 2 * uln; thr_cens <- FALSE }
-    else if (!is.na(first_normal) && i > first_normal) { grp <- "A"; thr <- 2 * uln; thr_cens <- FALSE }
+    if (!raised) { grp <- "C"; thr <- SET$progression_factor * uln; thr_cens <- FALSE }
+    else if (!is.na(first_normal) && i > first_normal) { grp <- "A"; thr <- SET$progression_factor * uln; thr_cens <- FALSE }
     else if (!is.na(first_normal) && i == first_normal) next
     else {
       grp <- "B"
       idx <- c(b, post[post < i])
       m <- which.min(val[idx])
-      thr <- 2 * val[idx][[m]]; thr_cens <- cens[idx][[m]]
+      thr <- SET$progression_factor * val[idx][[m]]; thr_cens <- cens[idx][[m]]
     }
     # candidate >= threshold and > ULN
     c1 <- if (thr_cens && !CENSORED_BOUND) { if (!cens[[i]] && val[[i]] >= thr * (1 - SLACK)) TRUE else if (cens[[i]]) FALSE else NA }
@@ -226,10 +235,10 @@ score_patient <- function(d, uln_default) {
       if (SUSTAINED) {
         if (is.na(c2)) { unsure <- TRUE; break }
         if (!c2) break
-        if (day[[j]] - day[[i]] >= 7) { second <- TRUE; break }
+        if (day[[j]] - day[[i]] >= SET$progression_gap_days) { second <- TRUE; break }
         next
       }
-      if (day[[j]] - day[[i]] < 7) next
+      if (day[[j]] - day[[i]] < SET$progression_gap_days) next
       if (isTRUE(c2)) { second <- TRUE; break }
       if (is.na(c2)) unsure <- TRUE
     }
