@@ -169,7 +169,9 @@ score_patient <- function(d, uln_default) {
       # candidate fall at i: walk forward
       if (is.na(out$response_day)) out$response_day <- day[[i]]  # date of the first fall
       outcome <- "unconfirmed"
-      for (j in post[post > i]) {
+      # "every sample from the first fall up to and including the confirming one": the fall
+      # itself too (against the sample before it, the baseline at least)
+      for (j in post[post >= i]) {
         ok_half <- le(val[[j]], cens[[j]], half)
         both_normal <- isTRUE(le(val[[j]], cens[[j]], uln)) &&
           isTRUE(le(val[[j - 1L]], cens[[j - 1L]], uln))
@@ -183,7 +185,7 @@ score_patient <- function(d, uln_default) {
         if (is.na(ok_half) || is.na(ok_rise)) { outcome <- "censored"; break }
         if (!ok_half) { outcome <- "rose_above_half"; break }
         if (!ok_rise) { outcome <- "rise_over_10pct"; break }
-        if (day[[j]] - day[[i]] >= SET$confirmation_days) { outcome <- "confirmed"; break }
+        if (j > i && day[[j]] - day[[i]] >= SET$confirmation_days) { outcome <- "confirmed"; break }
       }
       if (outcome == "confirmed") {
         out$response <- TRUE; out$response_rule <- "confirmed"
