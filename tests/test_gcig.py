@@ -162,6 +162,16 @@ def test_settings_change_the_rule():
     assert res.settings.response_fraction == 0.4
 
 
+def test_confirmation_is_a_later_sample_even_with_no_minimum_interval():
+    # Found by the comparison with the independent R reading under confirmation_days=0
+    # (tests/data/gcig_r_README.md): "a later sample drawn >= N days after the first sample
+    # showing the fall" confirms it, so the fall never confirms itself.
+    zero = GcigSettings(confirmation_days=0)
+    res = g.gcig_response([0, 21, 42], [400, 150, 160], settings=zero)
+    assert (res.status, res.response_day, res.confirmation_day) == ("response", 21, 42)
+    assert g.gcig_response([0, 21], [400, 150], settings=zero).status == "unconfirmed"
+
+
 def test_interference_windows_listed_with_reasons():
     res = g.gcig_response([0, 10, 38, 39], [400, 150, 150, 140],
                           events=[(10, "surgery"), (-40, "thoracentesis")])
@@ -299,6 +309,21 @@ def test_no_progression_reports_group_and_threshold():
     assert (res.status, res.group, res.threshold, res.nadir) == ("no_progression", "A", 70, 30)
     res = g.gcig_progression([0, 21], [400, 100])
     assert (res.group, res.threshold) == ("B", 200)
+
+
+def test_candidate_broken_before_the_series_ends_is_not_pending():
+    # Found by the comparison with the independent R reading (tests/data/gcig_r_README.md,
+    # patient A01256 of the adversarial cohort, simplified). The day-42 candidate (200 >= 2 x
+    # nadir 100) is broken by day 45 (30 U/mL, below its threshold) before any sample 7 days
+    # later exists, so it is not awaiting confirmation; day 45 is a normal value, so the
+    # patient is group A ("never normalised" would be false) and day 48 (75 >= 2 x ULN 70) is
+    # the candidate that awaits confirmation.
+    res = g.gcig_progression([0, 21, 42, 45, 48], [400, 100, 200, 30, 75])
+    assert (res.status, res.group, res.threshold, res.nadir) == ("no_progression", "A", 70, 30)
+    assert "candidate on day 48 (75 U/mL" in res.reason and "never normalised" not in res.reason
+    # a candidate whose later samples all hold stays the pending one
+    res = g.gcig_progression([0, 21, 42, 45], [400, 100, 200, 210])
+    assert (res.group, res.threshold) == ("B", 200) and "candidate on day 42" in res.reason
 
 
 def test_censored_values_never_reach_a_progression_threshold():
@@ -500,6 +525,22 @@ def test_cohort_event_rows_and_per_patient_settings():
     assert (out.loc["p2", "uln"], out.loc["p2", "category"]) == (30.0, "CR")
     dup = g.gcig_cohort(pd.concat([markers, markers.iloc[[2]]]), settings=GcigSettings(duplicates="first"))
     assert dup.set_index("patient_id").loc["p1", "n_excluded"] == 1  # the merged day-21 sample
+
+
+def test_cohort_event_row_without_uln_is_not_a_uln_change():
+    # Found by the comparison with the independent R reading (tests/data/gcig_r_README.md,
+    # patient A00488 of the adversarial cohort, simplified): the samples carry ULN 30 and the
+    # event-only row none, which io.read_markers fills with the default 35. The ULN belongs
+    # to a sample; an event row has none to differ, so the patient stays evaluable at ULN 30.
+    from ca125kinetics import io
+
+    raw = pd.DataFrame({"patient_id": ["p1"] * 4, "day": [0, 21, 49, 100],
+                        "ca125": ["200", "90", "80", ""], "uln": [30, 30, 30, None],
+                        "event": [None, None, None, "mouse_antibody"]})
+    out = g.gcig_cohort(io.read_markers(raw)).set_index("patient_id")
+    assert (out.loc["p1", "uln"], out.loc["p1", "status"], out.loc["p1", "category"]) == (30.0, "response", "PR")
+    assert (out.loc["p1", "response_day"], out.loc["p1", "confirmation_day"]) == (21, 49)
+    assert out.loc["p1", "progression_status"] == "no_progression"
 
 
 def test_cohort_minimal_columns_and_errors():

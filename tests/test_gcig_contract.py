@@ -120,3 +120,34 @@ def test_clinical_in_the_patients_order_or_shuffled_gives_the_same_table():
     pd.testing.assert_frame_equal(got, gcig.gcig_cohort(markers, shuffled), check_exact=True)
     assert got["recist"].isna().tolist() == aligned["recist"].isna().tolist()
     assert got["combined_category"].notna().any()
+
+
+R_CUSTOM = dict(uln=30.0, evaluable_factor=2.5, baseline_window_days=10, response_fraction=0.6,
+                confirmation_days=21, assay_tolerance=1.25, interference_window_days=14,
+                progression_factor=1.5, progression_gap_days=10)
+
+
+@pytest.mark.parametrize("expected, settings", [("gcig_r_expected.csv", {}),
+                                                ("gcig_r_expected_custom.csv", R_CUSTOM)],
+                         ids=["gcig", "custom"])
+def test_rules_agree_with_the_independent_r_reading(expected, settings):
+    """Every field of every patient agrees with an independent base-R reading of the rules.
+
+    ``tests/data/gcig_r_cases.csv`` holds 1,000 adversarial patients
+    (``gcig_adversarial_generator.py``, seed 20261130) and ``gcig_r_expected*.csv`` the output
+    of ``gcig_independent.R`` on them, under the GCIG settings and under non-default ones, with
+    the flags that select the package's documented Decisions where the rule text admits two
+    readings (``gcig_r_README.md`` gives the commands and lists those readings)."""
+    import gcig_compare_r as compare
+
+    from ca125kinetics import io as markers_io
+    from ca125kinetics.settings import GcigSettings
+
+    r = compare.normalise_r(pd.read_csv(DATA / expected, dtype={"patient_id": str}))
+    rules = GcigSettings(**settings)
+    frame = markers_io.read_markers(DATA / "gcig_r_cases.csv", on_error="flag", uln=rules.uln)
+    got = compare.package_fields(gcig.gcig_cohort(frame, settings=rules))
+    agree = compare.compare(got, r)
+    assert len(agree) == 1000
+    bad = {f: agree.index[~agree[f]].tolist()[:5] for f in compare.FIELDS if not agree[f].all()}
+    assert not bad, bad

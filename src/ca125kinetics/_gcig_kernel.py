@@ -314,7 +314,7 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     outi[I_RESP_DAY * n_p + p] = fall_day
     outf[F_RESP_VALUE * n_p + p] = mv[first]
     confirm = -1
-    for j in range(first, end):
+    for j in range(first + 1, end):   # a later sample confirms (the fall never confirms itself)
         if md[j] - fall_day >= prm_i[S_CONFIRMATION_DAYS]:
             confirm = j
             break
@@ -370,14 +370,15 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
                 if md[m] - md[k] >= gap:
                     confirm = m
                     break
-            if confirm < 0:
-                pending = k
-                break
+            # the samples up to the confirming one (all later ones when none is yet) must hold
             held = True
-            for q in range(k + 1, confirm + 1):
+            for q in range(k + 1, end if confirm < 0 else confirm + 1):
                 if mc[q] or not _ge(mv[q], thr):
                     held = False
                     break
+            if held and confirm < 0:
+                pending = k   # may still be confirmed by a later sample
+                break
             if held:
                 outi[I_PCODE * n_p + p] = P_PROGRESSION
                 outi[I_GROUP * n_p + p] = group

@@ -1118,7 +1118,9 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
     * A candidate must be ``>= threshold`` and ``> ULN`` (a rise within the normal range is
       never progression). It is confirmed by the first later sample drawn ``>= 7`` days after
       it (exactly 7 days counts); that sample and every sample in between must also be
-      ``>= threshold``. Otherwise the scan goes on with the next sample.
+      ``>= threshold``. Otherwise the scan goes on with the next sample. A candidate with no
+      sample yet 7 days later awaits confirmation only while every later sample holds at or
+      above its threshold; one already broken is dropped and the scan goes on.
     * Without progression, ``group`` is the patient's group after the last sample (A if CA-125
       ever normalised on treatment, else B; C if the baseline was normal) and ``threshold``
       the one then in force.
@@ -1509,9 +1511,10 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     position = {a: i for i, a in enumerate(names)}
     raw_code = np.array([-1 if a is None else position[a] for a in trimmed] + [-1], dtype=np.int64)
     assay_code = raw_code[codes]   # a missing cell (code -1) takes the last: -1
-    # ULN: the first one given; a patient whose ULN differs is not evaluable
+    # ULN: the first one given; a patient whose ULN differs is not evaluable. The ULN is a
+    # sample's: an event-only row has none (io.read_markers fills the default into its cell)
     uln_rows, _ = _numbers(ulns, whole=False)
-    has_uln = ~np.isnan(uln_rows)
+    has_uln = ~np.isnan(uln_rows) & is_sample
     first = _first_per_patient(has_uln, starts, n_rows)
     uln = np.where(first < n_rows, uln_rows[np.minimum(first, max(n_rows - 1, 0))], float(settings.uln))
     differs = np.flatnonzero(np.bincount(patient[has_uln & (uln_rows != uln[patient])], minlength=n_patients))
@@ -1804,8 +1807,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     Notes
     -----
     **Decision:** if the ``uln`` column differs within a patient, the patient is not evaluable
-    (like an assay change), with a reason; the first row's ULN is reported. A ``recist`` value
-    outside CR/PR/SD/PD makes the patient ``invalid_input``. Nothing is dropped: every patient
+    (like an assay change), with a reason; the first row's ULN is reported. The ULN is a
+    sample's: an event-only row (``ca125`` NaN) has none, whatever its ``uln`` cell holds. A
+    ``recist`` value outside CR/PR/SD/PD makes the patient ``invalid_input``. Nothing is dropped: every patient
     of ``markers`` and of ``clinical`` has exactly one row.
 
     The rules run as one pass over the patient-contiguous rows (``_gcig_kernel``), compiled
