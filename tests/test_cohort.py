@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,32 @@ def test_missing_identifier_refused_streamed_as_read_whole(tmp_path, capsys, suf
         errors.append(capsys.readouterr().err)
     assert "patient_id is empty in 1 row(s)" in errors[0]
     assert errors[1] == errors[0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, capsys, suffix, command):
+    """A markers file grouped by patient in descending order, streamed with a clinical table:
+    the first chunk was handed every clinical row sorting before its patient as a patient
+    without markers, and the later chunks' patients then had 'no clinical row' (each patient
+    reported twice, wrongly). Now refused; read whole, the same file is scored."""
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""])
+    ids = table["patient_id"].unique()[:4]
+    markers = table[table["patient_id"].isin(ids)].iloc[::-1]
+    path = tmp_path / f"m{suffix}"
+    markers.to_csv(path, index=False) if suffix == ".csv" else markers.to_parquet(path, index=False)
+    clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    clinical_path = tmp_path / "c.csv"
+    clinical[clinical["patient_id"].isin(ids)].to_csv(clinical_path, index=False)
+    base = ([command, str(path)] if command == "gcig" else [command, "--markers", str(path)]) + [
+        "--clinical", str(clinical_path), "--format", "csv"]
+    assert main(base) == 0
+    whole = pd.read_csv(StringIO(capsys.readouterr().out), dtype=str)
+    assert sorted(whole["patient_id"]) == sorted(ids)
+    assert main([*base, "--chunk-rows", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"patient '{ids[-2]}' comes after patients whose identifiers sort after it" in err
+    assert "must be sorted by patient_id" in err
 
 
 def test_chunk_rows_must_be_positive():
@@ -417,12 +444,19 @@ def test_grouped_in_any_order_is_chunked_and_a_reappearing_patient_refused(order
                                 max_size=4, unique=True), max_size=5))
 def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_ids, chunks):
     """Each chunk gets the clinical rows of its patients (every row of a repeated identifier)
-    and the not yet handed rows whose identifier sorts before its largest; each row once."""
+    and the not yet handed rows whose identifier sorts before its largest; each row once. A
+    chunk whose patient's row was already handed (to an earlier chunk of larger identifiers,
+    as a patient without markers) is refused."""
     from ca125kinetics.cohort import _ClinicalFeed
 
     clinical = pd.DataFrame({"patient_id": clinical_ids, "row": range(len(clinical_ids))})
     feed, handed = _ClinicalFeed(clinical), set()
     for keys in chunks:
+        again = sorted(p for r, p in enumerate(clinical_ids) if r in handed and p in keys)
+        if again:
+            with pytest.raises(InvalidInputError, match=r"patient '[a-g]' comes after .*must be sorted by patient_id"):
+                feed.for_chunk(keys, "m.csv")
+            return
         rows = set(feed.for_chunk(keys)["row"])
         expected = {r for r, p in enumerate(clinical_ids) if r not in handed and (p in keys or p <= max(keys))}
         assert rows == expected
