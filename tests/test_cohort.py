@@ -298,6 +298,21 @@ def test_chunked_file_read_with_format_options(tmp_path):
     pd.testing.assert_frame_equal(whole, chunked)
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_identifier_column_name_with_spaces_streamed_as_read_whole(tmp_path, suffix):
+    """A header ' patient_id ' (spaces around the name) is read as patient_id whole, as every
+    column name is stripped; streamed it was a KeyError of the chunking."""
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""]).iloc[:60]
+    path = tmp_path / f"m{suffix}"
+    spaced = table.rename(columns={"patient_id": " patient_id "})
+    spaced.to_csv(path, index=False) if suffix == ".csv" else spaced.to_parquet(path, index=False)
+    base = ["gcig", str(path)]
+    whole = _run(tmp_path, "whole", base)
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "7"])
+    assert whole["patient_id"].nunique() == table["patient_id"].nunique()
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "csv"])
 def test_write_chunks_writes_the_file_of_the_parts_written_one_after_another(tmp_path, fmt):
     """``write_chunks`` of the streamed kinetics (however it overlaps computing and writing)

@@ -254,7 +254,8 @@ def _id_column(table: TableFile, columns: dict[str, str] | None) -> str:
         return "patient_id"
     resolved = _resolve_columns(dict.fromkeys(n.strip() for n in names), MARKERS_KNOWN, columns, table.label)
     _require(resolved, ("patient_id",), table.label, "markers")
-    return next((k for k, v in (columns or {}).items() if v == "patient_id" and k in names), "patient_id")
+    # the file's own spelling: read_markers strips the names (a header "patient_id ")
+    return next((n for n in names if (columns or {}).get(n.strip(), n.strip()) == "patient_id"), "patient_id")
 
 
 @dataclass(frozen=True)

@@ -882,8 +882,9 @@ def _first_line(path: Path) -> str:
 
 
 def _header_names(path: Path, sep: str) -> list[str]:
-    """The raw header of a CSV file (before pandas renames duplicates to ``x.1``)."""
-    return [name.strip() for name in next(csv.reader([_first_line(path)], delimiter=sep), [])]
+    """The raw header of a CSV file (before pandas renames duplicates to ``x.1``), names as
+    pandas gives them (not stripped: the readers strip them)."""
+    return next(csv.reader([_first_line(path)], delimiter=sep), [])
 
 
 def _detect_sep(path: Path, label: str) -> str:
