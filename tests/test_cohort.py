@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from io import StringIO
 from pathlib import Path
 
@@ -178,6 +179,23 @@ def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, c
     err = capsys.readouterr().err
     assert f"patient '{ids[-2]}' comes after patients whose identifiers sort after it" in err
     assert "must be sorted by patient_id" in err
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_damaged_parquet_refused_by_every_command_as_read_whole(tmp_path, capsys, parquet_markers, command):
+    """A Parquet file cut short (it starts with 'PAR1' but has no footer) is the readers' one
+    line; the cohort commands looked for its row count first and raised pyarrow's ArrowInvalid."""
+    from ca125kinetics.io import read_markers
+
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(parquet_markers.read_bytes()[:-100])
+    said = rf"^ca125: error: {path}: could not be read as a markers table \(ArrowInvalid: .*magic bytes.*\n$"
+    with pytest.raises(InvalidInputError, match=said[len("^ca125: error: "):-3]):
+        read_markers(path)
+    argv = [command, str(path)] if command != "score" else [command, "--markers", str(path)]
+    for chunk in ([], ["--chunk-rows", "3"]):
+        assert main([*argv, *chunk]) == 2
+        assert re.match(said, capsys.readouterr().err)
 
 
 def test_chunk_rows_must_be_positive():

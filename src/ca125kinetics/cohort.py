@@ -45,7 +45,8 @@ import pandas as pd
 from .errors import InvalidInputError
 from ._columns import _text_dtype
 from .io import (
-    MARKERS_KNOWN, TableFile, _graphic_ends, _require, _resolve_columns, _table_pieces, _Text, table_file,
+    MARKERS_KNOWN, TableFile, _graphic_ends, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
+    table_file,
 )
 
 __all__ = [
@@ -341,7 +342,8 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | N
     if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise InvalidInputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
     table = table_file(source, "markers", sep)
-    return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
+    with _read_errors("markers", table.label):   # a damaged Parquet footer, as the readers say it
+        return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
 
 
 # --------------------------------------------------------------------------- per-command runs
