@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._columns import is_arrow, labels_text, repeated_text
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, _invalid_reason
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
@@ -104,7 +104,7 @@ def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
     p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
     if (~bad).any():
         p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
-    reason = [("invalid input: " + problems.get(i) if i in problems else f"invalid input: {pr}") if b
+    reason = [_invalid_reason(problems[i] if i in problems else pr) if b
               else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
     out = pd.DataFrame({
         "patient_id": ids.to_numpy(dtype=object),
