@@ -60,6 +60,7 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     """
     from ..task import bundle_task
 
+    _check_allow_imputed(allow_imputed)
     task = bundle_task(bundle)
     if not task.is_default:
         return _score_task(bundle, task, frame, clinical)
@@ -205,6 +206,14 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_i
     return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed))
 
 
+def _check_allow_imputed(allow_imputed) -> None:
+    """``allow_imputed`` is True or False: any other value (``"no"``, ``1``, None) would be
+    read by its truth value, and a decision made on imputed factors must be asked for."""
+    if not isinstance(allow_imputed, (bool, np.bool_)):
+        raise InvalidInputError(
+            f"allow_imputed must be True or False, got {allow_imputed!r} ({type(allow_imputed).__name__})")
+
+
 def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                    allow_imputed: bool = False) -> dict[str, np.ndarray]:
     """Score validated patients: the one code path behind every public scoring function.
@@ -229,6 +238,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     from ..features import ca125_at_recurrence_arrays
     from ..scores import _published_codes
 
+    _check_allow_imputed(allow_imputed)
     n = batch.n
     problem = batch.reason
     if problems:
