@@ -178,7 +178,22 @@ def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, c
     assert main([*base, "--chunk-rows", "3"]) == 2
     err = capsys.readouterr().err
     assert f"patient '{ids[-2]}' comes after patients whose identifiers sort after it" in err
-    assert "must be sorted by patient_id" in err
+    assert "must be sorted by patient_id as text ('10' before '9')" in err
+
+
+def test_numerically_sorted_identifiers_with_clinical_refused_streamed(tmp_path, capsys):
+    """Identifiers sorted as numbers (8, 9, 10: an export sorted numerically) are not in text
+    order: streamed with a clinical table, patient '10' was reported twice. Refused, with
+    how to sort; read whole, all three are scored."""
+    rows = [(p, d, v) for p in ("8", "9", "10") for d, v in ((-3, 400.0), (21, 150.0), (42, 60.0))]
+    path, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    pd.DataFrame(rows, columns=["patient_id", "day", "ca125"]).to_csv(path, index=False)
+    pd.DataFrame({"patient_id": ["8", "9", "10"], "recist": ["PR", "SD", "PR"]}).to_csv(clinical, index=False)
+    base = ["gcig", str(path), "--clinical", str(clinical), "--format", "csv"]
+    assert main(base) == 0
+    assert sorted(pd.read_csv(StringIO(capsys.readouterr().out), dtype=str)["patient_id"]) == ["10", "8", "9"]
+    assert main([*base, "--chunk-rows", "2"]) == 2
+    assert "patient '10' comes after patients whose identifiers sort after it" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
@@ -487,7 +502,7 @@ def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_i
     for keys in chunks:
         again = sorted(p for r, p in enumerate(clinical_ids) if r in handed and p in keys)
         if again:
-            with pytest.raises(InvalidInputError, match=r"patient '[a-g]' comes after .*must be sorted by patient_id"):
+            with pytest.raises(InvalidInputError, match=r"patient '[a-g]' comes after .*must be sorted by patient_id as text"):
                 feed.for_chunk(keys, "m.csv")
             return
         rows = set(feed.for_chunk(keys)["row"])

@@ -15,7 +15,7 @@ The rows of one patient must be contiguous in the file (sorted or grouped by
 may continue in the next chunk, so it is carried over. A patient whose rows appear again
 after another patient's rows is refused with an :class:`~ca125kinetics.errors.InvalidInputError`
 naming the patient and row (sort the file by ``patient_id``, or read it whole). With a
-clinical table (``gcig``, ``score``), the file must be sorted by ``patient_id``: a chunk is
+clinical table (``gcig``, ``score``), the file must be sorted by ``patient_id`` as text: a chunk is
 handed the clinical patients without markers that sort before its last patient, so a patient
 that comes after larger identifiers is refused. Error messages name the file's rows as the
 whole-table reader does (CSV: the header is row 1).
@@ -414,8 +414,9 @@ class _ClinicalFeed:
                 raise InvalidInputError(
                     f"patient {patient!r} comes after patients whose identifiers sort after it, and "
                     "its clinical row was already reported as a patient without markers; with a "
-                    "clinical table, a markers file read in chunks must be sorted by patient_id: "
-                    "sort it (or read it whole with --chunk-rows above its number of rows)",
+                    "clinical table, a markers file read in chunks must be sorted by patient_id as "
+                    "text ('10' before '9'): sort it so (or read it whole with --chunk-rows above "
+                    "its number of rows)",
                     source=source, patient_id=patient, column="patient_id")
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
