@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -153,6 +155,64 @@ def test_missing_identifier_refused_streamed_as_read_whole(tmp_path, capsys, suf
     assert errors[1] == errors[0]
 
 
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, capsys, suffix, command):
+    """A markers file grouped by patient in descending order, streamed with a clinical table:
+    the first chunk was handed every clinical row sorting before its patient as a patient
+    without markers, and the later chunks' patients then had 'no clinical row' (each patient
+    reported twice, wrongly). Now refused; read whole, the same file is scored."""
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""])
+    ids = table["patient_id"].unique()[:4]
+    markers = table[table["patient_id"].isin(ids)].iloc[::-1]
+    path = tmp_path / f"m{suffix}"
+    markers.to_csv(path, index=False) if suffix == ".csv" else markers.to_parquet(path, index=False)
+    clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    clinical_path = tmp_path / "c.csv"
+    clinical[clinical["patient_id"].isin(ids)].to_csv(clinical_path, index=False)
+    base = ([command, str(path)] if command == "gcig" else [command, "--markers", str(path)]) + [
+        "--clinical", str(clinical_path), "--format", "csv"]
+    assert main(base) == 0
+    whole = pd.read_csv(StringIO(capsys.readouterr().out), dtype=str)
+    assert sorted(whole["patient_id"]) == sorted(ids)
+    assert main([*base, "--chunk-rows", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"patient '{ids[-2]}' comes after patients whose identifiers sort after it" in err
+    assert "must be sorted by patient_id as text ('10' before '9')" in err
+
+
+def test_numerically_sorted_identifiers_with_clinical_refused_streamed(tmp_path, capsys):
+    """Identifiers sorted as numbers (8, 9, 10: an export sorted numerically) are not in text
+    order: streamed with a clinical table, patient '10' was reported twice. Refused, with
+    how to sort; read whole, all three are scored."""
+    rows = [(p, d, v) for p in ("8", "9", "10") for d, v in ((-3, 400.0), (21, 150.0), (42, 60.0))]
+    path, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    pd.DataFrame(rows, columns=["patient_id", "day", "ca125"]).to_csv(path, index=False)
+    pd.DataFrame({"patient_id": ["8", "9", "10"], "recist": ["PR", "SD", "PR"]}).to_csv(clinical, index=False)
+    base = ["gcig", str(path), "--clinical", str(clinical), "--format", "csv"]
+    assert main(base) == 0
+    assert sorted(pd.read_csv(StringIO(capsys.readouterr().out), dtype=str)["patient_id"]) == ["10", "8", "9"]
+    assert main([*base, "--chunk-rows", "2"]) == 2
+    assert "patient '10' comes after patients whose identifiers sort after it" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_damaged_parquet_refused_by_every_command_as_read_whole(tmp_path, capsys, parquet_markers, command):
+    """A Parquet file cut short (it starts with 'PAR1' but has no footer) is the readers' one
+    line; the cohort commands looked for its row count first and raised pyarrow's ArrowInvalid."""
+    from ca125kinetics.io import read_markers
+
+    path = tmp_path / "cut.parquet"
+    path.write_bytes(parquet_markers.read_bytes()[:-100])
+    said = rf"^ca125: error: {path}: could not be read as a markers table \(ArrowInvalid: .*magic bytes.*\n$"
+    with pytest.raises(InvalidInputError, match=said[len("^ca125: error: "):-3]):
+        read_markers(path)
+    argv = [command, str(path)] if command != "score" else [command, "--markers", str(path)]
+    for chunk in ([], ["--chunk-rows", "3"]):
+        assert main([*argv, *chunk]) == 2
+        assert re.match(said, capsys.readouterr().err)
+
+
 def test_chunk_rows_must_be_positive():
     with pytest.raises(InvalidInputError, match="chunk_rows"):
         stream_markers(MARKERS, chunk_rows=0)
@@ -268,6 +328,21 @@ def test_chunked_file_read_with_format_options(tmp_path):
     chunked = _run(tmp_path, "chunked", ["kinetics", str(path), "--method", "per-patient", "--sep", ";",
                                          "--decimal", ",", "--rename", "Patient=patient_id",
                                          "--chunk-rows", "1000"])
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_identifier_column_name_with_spaces_streamed_as_read_whole(tmp_path, suffix):
+    """A header ' patient_id ' (spaces around the name) is read as patient_id whole, as every
+    column name is stripped; streamed it was a KeyError of the chunking."""
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False, na_values=[""]).iloc[:60]
+    path = tmp_path / f"m{suffix}"
+    spaced = table.rename(columns={"patient_id": " patient_id "})
+    spaced.to_csv(path, index=False) if suffix == ".csv" else spaced.to_parquet(path, index=False)
+    base = ["gcig", str(path)]
+    whole = _run(tmp_path, "whole", base)
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "7"])
+    assert whole["patient_id"].nunique() == table["patient_id"].nunique()
     pd.testing.assert_frame_equal(whole, chunked)
 
 
@@ -417,12 +492,19 @@ def test_grouped_in_any_order_is_chunked_and_a_reappearing_patient_refused(order
                                 max_size=4, unique=True), max_size=5))
 def test_clinical_feed_hands_each_chunk_its_rows_and_the_earlier_ones(clinical_ids, chunks):
     """Each chunk gets the clinical rows of its patients (every row of a repeated identifier)
-    and the not yet handed rows whose identifier sorts before its largest; each row once."""
+    and the not yet handed rows whose identifier sorts before its largest; each row once. A
+    chunk whose patient's row was already handed (to an earlier chunk of larger identifiers,
+    as a patient without markers) is refused."""
     from ca125kinetics.cohort import _ClinicalFeed
 
     clinical = pd.DataFrame({"patient_id": clinical_ids, "row": range(len(clinical_ids))})
     feed, handed = _ClinicalFeed(clinical), set()
     for keys in chunks:
+        again = sorted(p for r, p in enumerate(clinical_ids) if r in handed and p in keys)
+        if again:
+            with pytest.raises(InvalidInputError, match=r"patient '[a-g]' comes after .*must be sorted by patient_id as text"):
+                feed.for_chunk(keys, "m.csv")
+            return
         rows = set(feed.for_chunk(keys)["row"])
         expected = {r for r, p in enumerate(clinical_ids) if r not in handed and (p in keys or p <= max(keys))}
         assert rows == expected

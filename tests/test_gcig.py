@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -679,3 +680,31 @@ def test_factorize_codes_missing_cells_minus_one(repeat):
     codes, distinct = g._factorize(values)
     assert distinct == ["A", "B "]
     assert codes.tolist() == [0, -1, 1, -1, 0, -1, 1, -1] * repeat
+
+
+@pytest.mark.parametrize("chunk", [[], ["--chunk-rows", "3"]])
+def test_clinical_rows_the_reader_flags_make_the_patient_invalid(tmp_path, capsys, chunk):
+    """A clinical table read with on_error='flag' (as ca125 gcig reads it): a patient with two
+    clinical rows of different RECIST, or a RECIST the reader cannot read, was reported as if
+    the first row / no RECIST were given (the reader's problem was dropped). Now the patient is
+    invalid_input with the reader's reason, read whole or streamed, as gcig_cohort's docstring
+    says of an unknown RECIST."""
+    from ca125kinetics.cli import main
+    from ca125kinetics.io import read_clinical, read_markers
+
+    rows = [(p, d, v) for p in ("a", "b", "c") for d, v in ((-3, 400.0), (21, 150.0), (42, 60.0), (70, 20.0))]
+    markers = pd.DataFrame(rows, columns=["patient_id", "day", "ca125"])
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "b", "c"], "recist": ["PR", "SD", "PD", "XX"]})
+    m_path, c_path = tmp_path / "m.csv", tmp_path / "c.csv"
+    markers.to_csv(m_path, index=False)
+    clinical.to_csv(c_path, index=False)
+    read = read_clinical(c_path, on_error="flag", require=("patient_id",))
+    table = g.gcig_cohort(read_markers(m_path, clinical=read, on_error="flag"), read).set_index("patient_id")
+    assert table["status"].to_dict() == {"a": "response", "b": "invalid_input", "c": "invalid_input"}
+    assert "patient 'b' has more than one clinical row" in table.loc["b", "reason"]
+    assert "unknown RECIST category 'XX'" in table.loc["c", "reason"]
+    assert table.loc["a", "combined_category"] == "PR" and pd.isna(table.loc["b", "combined_category"])
+    assert main(["gcig", str(m_path), "--clinical", str(c_path), "--format", "csv", *chunk]) == 0
+    cli = pd.read_csv(StringIO(capsys.readouterr().out), dtype=str).set_index("patient_id")
+    assert cli["status"].to_dict() == table["status"].to_dict()
+    assert cli["reason"].to_dict() == table["reason"].to_dict()

@@ -584,6 +584,30 @@ def test_readers_raise_only_package_errors(table, other, options):
             pass
 
 
+@pytest.mark.parametrize("form", ["numpy", "objects"])
+def test_true_false_is_not_a_day_a_value_or_an_age(tmp_path, form):
+    """True/False where a number is expected (a boolean Parquet column, or Python bools in a
+    frame or in predict's mapping) was read as 1/0: day 1 and 0, CA-125 1 and 0 U/mL, ECOG 1.
+    It is refused as any other non-number (as gcig_cohort already refused it); a 0/1 flag
+    (pfs_event, complete_resection) still takes True/False."""
+    flags = np.array([True, False, True]) if form == "numpy" else [True, False, True]
+    frame = markers(day=flags, ca125=flags, uln=flags)
+    problem = read_markers(frame, on_error="flag")["problem"].iloc[0]
+    for said in ("column 'day': day True is not a number", "column 'ca125': CA-125 value False is not a number",
+                 "column 'uln': ULN True is not a number"):
+        assert said in problem
+    path = tmp_path / "m.parquet"
+    frame.assign(ca125=[400.0, 180.0, 150.0], uln=35.0).to_parquet(path)    # a boolean Parquet day
+    with pytest.raises(InvalidInputError, match=r"row 0, patient '007', column 'day': day True is not a number"):
+        read_markers(path)
+    clinical = CLINICAL.assign(ecog=np.array([True, False]) if form == "numpy" else [True, 0],
+                               pfs_event=np.array([True, False]) if form == "numpy" else [True, 0])
+    read = read_clinical(clinical, on_error="flag")
+    assert "column 'ecog': ecog True is not a number" in read["problem"].iloc[0]
+    assert read["pfs_event"].tolist() == [1, 0]
+    assert pd.isna(read["problem"].iloc[1]) if form == "objects" else "ecog False" in read["problem"].iloc[1]
+
+
 def test_two_samples_on_an_infinite_day_are_reported_not_a_crash():
     # found by the fuzz of predict: the duplicate-day message did int(inf)
     with pytest.raises(InvalidInputError, match="outside the plausible range"):

@@ -528,6 +528,18 @@ def test_every_unscorable_patient_keeps_a_row(method, population):
     assert res.set_index("patient_id").loc[["flagged", "zero_value"], "baseline_value"].isna().all()
 
 
+def test_invalid_patient_reason_says_invalid_input_once():
+    """A patient flagged by read_markers (its problem text begins with 'invalid input: '):
+    the reason was 'invalid input: invalid input: row 1, ...'."""
+    from ca125kinetics.io import read_markers
+
+    frame = pd.concat([one_patient([-3, 21, 42], [300, -120, 60], pid="negative"),
+                       one_patient([-3, 21, 42, 63], [300, 120, 60, 30], pid="good")], ignore_index=True)
+    markers = read_markers(frame[["patient_id", "day", "ca125"]], on_error="flag")
+    reason = fit_kinetics(markers, method="per-patient").set_index("patient_id").loc["negative", "reason"]
+    assert reason == "invalid input: row 1, column 'ca125': CA-125 value -120 is negative; CA-125 in U/mL cannot be below 0"
+
+
 def test_no_baseline_when_only_on_treatment_samples_are_usable():
     status, reason, _ = status_of(one_patient([5, 21, 42, 63], [300, 120, 60, 30]))
     assert status == "no_baseline" and "no usable pretreatment sample" in reason

@@ -191,6 +191,20 @@ def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
     assert "RECIST SD (no confirmed GCIG CA-125 response" in q.recommendation
 
 
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, None])
+def test_allow_imputed_other_than_true_or_false_is_refused(bundle, scored, value):
+    """allow_imputed='no' was read by its truth value: a decision on imputed clinical factors
+    that nobody asked for. Every scoring function refuses a value that is not True/False."""
+    markers, clinical, _ = scored
+    calls = [lambda: P.predict(WORKED, {"age": 60, "recist": "SD"}, model=bundle, allow_imputed=value),
+             lambda: P.predict_many([(WORKED, {"age": 60})], model=bundle, allow_imputed=value),
+             lambda: P.predict_cohort(markers, clinical, model=bundle, allow_imputed=value)]
+    for call in calls:
+        with pytest.raises(InvalidInputError, match=r"allow_imputed must be True or False, got"):
+            call()
+    assert P.predict(WORKED, {"age": 60}, model=bundle, allow_imputed=np.bool_(False)).status == "insufficient"
+
+
 def test_warnings_name_each_data_issue(bundle):
     # (RECIST given and imputation allowed, so that the patient is decided: warnings are not reasons)
     p = P.predict({"day": [-3, 21, 130], "ca125": [50.0, 30.0, 20.0]}, {"age": 119.0, "recist": "PR"}, model=bundle,

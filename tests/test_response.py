@@ -72,6 +72,18 @@ def test_missing_pieces_have_a_reason(table):
     assert "clearance fit needs 3" in two["response_reason"]
 
 
+def test_invalid_patient_reason_says_invalid_input_once():
+    """The reader's problem text already begins with 'invalid input: '; the reason repeated it
+    ('invalid input: invalid input: row 1, ...'). A problem text without it still gets it."""
+    rows = [("bad", -1, "-3", None), ("bad", 14, "2", None), ("ok", -1, "20", None), ("ok", 14, "2", None)]
+    flagged = read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]), marker="cea",
+                           on_error="flag")
+    reason = _row(response_features(flagged, marker="cea"), "bad")["response_reason"]
+    assert reason.startswith("invalid input: row 0, column 'cea': ") and reason.count("invalid input") == 1
+    own = flagged.assign(problem=np.where(flagged["patient_id"] == "bad", "checked by hand", None))
+    assert _row(response_features(own, marker="cea"), "bad")["response_reason"] == "invalid input: checked by hand"
+
+
 def test_censored_post_value_enters_at_its_limit_and_is_flagged(table):
     c = _row(table, "censored")
     assert bool(c["post_censored"]) is True and c["post_value"] == 0.5

@@ -14,8 +14,11 @@ The rows of one patient must be contiguous in the file (sorted or grouped by
 ``patient_id``; ``ca125 synth`` and most exports are sorted). The last patient of a chunk
 may continue in the next chunk, so it is carried over. A patient whose rows appear again
 after another patient's rows is refused with an :class:`~ca125kinetics.errors.InvalidInputError`
-naming the patient and row (sort the file by ``patient_id``, or read it whole). Error
-messages name the file's rows as the whole-table reader does (CSV: the header is row 1).
+naming the patient and row (sort the file by ``patient_id``, or read it whole). With a
+clinical table (``gcig``, ``score``), the file must be sorted by ``patient_id`` as text: a chunk is
+handed the clinical patients without markers that sort before its last patient, so a patient
+that comes after larger identifiers is refused. Error messages name the file's rows as the
+whole-table reader does (CSV: the header is row 1).
 
 Population kinetics
 -------------------
@@ -42,7 +45,8 @@ import pandas as pd
 from .errors import InvalidInputError
 from ._columns import _text_dtype
 from .io import (
-    MARKERS_KNOWN, TableFile, _graphic_ends, _require, _resolve_columns, _table_pieces, _Text, table_file,
+    MARKERS_KNOWN, TableFile, _graphic_ends, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
+    table_file,
 )
 
 __all__ = [
@@ -251,7 +255,8 @@ def _id_column(table: TableFile, columns: dict[str, str] | None) -> str:
         return "patient_id"
     resolved = _resolve_columns(dict.fromkeys(n.strip() for n in names), MARKERS_KNOWN, columns, table.label)
     _require(resolved, ("patient_id",), table.label, "markers")
-    return next((k for k, v in (columns or {}).items() if v == "patient_id" and k in names), "patient_id")
+    # the file's own spelling: read_markers strips the names (a header "patient_id ")
+    return next((n for n in names if (columns or {}).get(n.strip(), n.strip()) == "patient_id"), "patient_id")
 
 
 @dataclass(frozen=True)
@@ -337,7 +342,8 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | N
     if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
         raise InvalidInputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
     table = table_file(source, "markers", sep)
-    return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
+    with _read_errors("markers", table.label):   # a damaged Parquet footer, as the readers say it
+        return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
 
 
 # --------------------------------------------------------------------------- per-command runs
@@ -377,9 +383,18 @@ class _ClinicalFeed:
                 hi = mid
         return lo
 
-    def for_chunk(self, keys) -> pd.DataFrame | None:
+    def for_chunk(self, keys, source: str | None = None) -> pd.DataFrame | None:
         """The clinical rows of a chunk whose patients are ``keys`` (a list, or an Arrow string
-        array; a missing identifier matches no row)."""
+        array; a missing identifier matches no row).
+
+        Raises
+        ------
+        InvalidInputError
+            A patient's clinical row was already handed out, as a patient without markers to
+            an earlier chunk whose identifiers sort after it (a file grouped but not sorted by
+            patient): its result was already given, so the file is refused (``source`` names
+            it in the message).
+        """
         if self.clinical is None:
             return None
         import pyarrow.compute as pc
@@ -394,7 +409,15 @@ class _ClinicalFeed:
             own = self.order[lo:upto]
             if not (len(between) == len(keys) and between.equals(keys)):
                 own = own[pc.is_in(between, value_set=keys).to_numpy(zero_copy_only=False)]
-            own = own[~self.handled[own]]
+            if self.handled[own].any():
+                patient = str(self.clinical["patient_id"].iloc[own[self.handled[own]][0]]).strip()
+                raise InvalidInputError(
+                    f"patient {patient!r} comes after patients whose identifiers sort after it, and "
+                    "its clinical row was already reported as a patient without markers; with a "
+                    "clinical table, a markers file read in chunks must be sorted by patient_id as "
+                    "text ('10' before '9'): sort it so (or read it whole with --chunk-rows above "
+                    "its number of rows)",
+                    source=source, patient_id=patient, column="patient_id")
         before = self.order[self.upto:max(upto, self.upto)]
         before = before[~self.handled[before]]
         self.upto = max(upto, self.upto)
@@ -427,7 +450,7 @@ def _read_chunks(stream: CohortStream, clinical: pd.DataFrame | None, read,
     feed = _ClinicalFeed(clinical)
     empty = None
     for chunk in stream.chunks(progress=progress):
-        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1])   # a chunk's patients are runs
+        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1], stream.label)   # a chunk's patients are runs
         empty = chunk.iloc[:0]
         yield read(chunk, clin), clin
     rest = feed.rest()

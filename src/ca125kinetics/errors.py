@@ -81,6 +81,13 @@ class SyntheticModelWarning(Ca125KineticsWarning):
     """The model in use was trained on synthetic data: not for clinical decisions."""
 
 
+def _invalid_reason(problem) -> str:
+    """The reason of a patient whose input is invalid: its ``problem`` text (which the readers
+    already begin with ``"invalid input: "``), with that prefix added only when missing."""
+    text = str(problem)
+    return text if text.startswith("invalid input: ") else f"invalid input: {text}"
+
+
 def location(*, source=None, row=None, patient_id=None, column=None) -> str:
     """Format where a problem is, e.g. ``"markers.csv, row 12, patient '007', column 'ca125'"``."""
     parts = []

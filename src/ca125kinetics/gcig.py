@@ -1772,6 +1772,26 @@ def _python_list(values) -> list:
     return out
 
 
+def _with_clinical_problems(problem, ids, starts, clinical_ids, clinical_problem):
+    """The markers rows' ``problem`` cells (a copy) with each patient's clinical ``problem``
+    (what :func:`ca125kinetics.io.read_clinical` flagged: a repeated patient, a RECIST or
+    date it could not read, ...) in the patient's first row when its markers carry none:
+    the patient is then ``invalid_input`` with that reason, as ``ca125 score`` reports it."""
+    import numpy as np
+    import pandas as pd
+
+    clinical_problem = clinical_problem.to_numpy(dtype=object)
+    flagged = np.flatnonzero(~_absent(clinical_problem))
+    if not len(flagged):
+        return problem
+    problem = np.array(problem, dtype=object)
+    at = pd.Index(ids, dtype=object).get_indexer(clinical_ids[flagged])
+    for p, text in zip(at.tolist(), clinical_problem[flagged].tolist()):
+        if p >= 0 and _absent(problem[starts[p]:starts[p + 1]]).all():
+            problem[starts[p]] = text
+    return problem
+
+
 def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     """GCIG response, progression (and combined category) for every patient of a cohort.
 
@@ -1801,7 +1821,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         ``clinical`` has ``recist``. ``status`` / ``progression_status`` are the values of
         :func:`gcig_response` / :func:`gcig_progression`, or ``"invalid_input"`` (the patient's
         rows carry ``problem``, or its data fail validation: the reason says why) or
-        ``"no_markers"``. Day columns are nullable ``Int64``; ``evaluable``, ``responded`` and
+        ``"no_markers"``; a patient whose ``clinical`` row carries a ``problem`` (as
+        :func:`ca125kinetics.io.read_clinical` flags it) is ``"invalid_input"`` with that
+        reason, unless its markers' problem is reported. Day columns are nullable ``Int64``; ``evaluable``, ``responded`` and
         ``progressed`` are nullable ``boolean`` (NA for ``invalid_input`` / ``no_markers``).
 
     Notes
@@ -1887,6 +1909,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
             none = np.r_[np.zeros(len(ids), dtype=bool), np.ones(len(extra), dtype=bool)]
             ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
             starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
+    if clinical_ids is not None and "problem" in clinical.columns:
+        cells[6] = _with_clinical_problems(cells[6], ids, starts, clinical_ids, clinical["problem"])
+
     def frame_cells(lo, hi):   # as the frame holds them (e.g. pandas NA in an Int64 column)
         return [frame[name].iloc[lo:hi].tolist() if name in frame.columns else [None] * (hi - lo)
                 for name in ("day", "ca125", "event")]

@@ -882,8 +882,9 @@ def _first_line(path: Path) -> str:
 
 
 def _header_names(path: Path, sep: str) -> list[str]:
-    """The raw header of a CSV file (before pandas renames duplicates to ``x.1``)."""
-    return [name.strip() for name in next(csv.reader([_first_line(path)], delimiter=sep), [])]
+    """The raw header of a CSV file (before pandas renames duplicates to ``x.1``), names as
+    pandas gives them (not stripped: the readers strip them)."""
+    return next(csv.reader([_first_line(path)], delimiter=sep), [])
 
 
 def _detect_sep(path: Path, label: str) -> str:
@@ -1033,8 +1034,11 @@ def _number_hint(text, decimal: str, thousands: str | None) -> str:
     return ""
 
 
-def _parse_numbers(values, decimal: str = ".", thousands: str | None = None):
+def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, booleans: bool = False):
     """Numbers from a column of numbers or text; NaN where a cell is empty or does not parse.
+
+    True/False is not a number (NaN: the caller reports it), unless ``booleans`` (a 0/1
+    flag such as ``pfs_event``, where True is 1 and False 0).
 
     ``values`` is a column array (what the validators take) or a Series; a float array, or
     a float Series with the same index, is returned. With the defaults (``decimal="."``, no
@@ -1044,14 +1048,21 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None):
     and no thousands separator a ``.`` is ambiguous and the cell does not parse.
     """
     if isinstance(values, pd.Series):
-        return pd.Series(_parse_numbers(_array(values), decimal, thousands), index=values.index, dtype=float)
+        return pd.Series(_parse_numbers(_array(values), decimal, thousands, booleans=booleans),
+                         index=values.index, dtype=float)
     if isinstance(values, _Text):
         return values.numbers(decimal, thousands, _parse_numbers)[0]
+    if values.dtype.kind == "b" and not booleans:   # never a day, a value or an age of 1/0
+        return np.full(len(values), np.nan)
     if values.dtype.kind in "iufb":
         return values.astype(float)
     text = _text(values)
     if not len(text):
         return np.zeros(0)
+    if not booleans:
+        flags = [i for i, v in enumerate(text) if isinstance(v, (bool, np.bool_))]
+        if flags:
+            text[flags] = None
     if decimal != "." or thousands is not None:
         pattern = _number_pattern(decimal, thousands)
         for i, v in enumerate(text):
@@ -1209,6 +1220,8 @@ def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = N
     """
     if isinstance(raw, _Text):
         return raw.numbers(decimal, thousands, _parse_values)
+    if raw.dtype.kind == "b":          # True/False is not a number (:func:`_parse_numbers`)
+        return np.full(len(raw), np.nan), np.zeros(len(raw), dtype=bool), np.ones(len(raw), dtype=bool)
     if not _is_text(raw):
         value = raw.astype(float)
         return value, np.zeros(len(raw), dtype=bool), np.zeros(len(raw), dtype=bool)
@@ -1918,7 +1931,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         if name not in columns:
             continue
         raw = columns[name]
-        v = _parse_numbers(raw, decimal, thousands)
+        v = _parse_numbers(raw, decimal, thousands, booleans=rule.choices == (0, 1))
         if isinstance(raw, _Text):
             present = raw.stripped().is_valid().to_numpy(zero_copy_only=False)
         else:

@@ -90,7 +90,7 @@ import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
 from ._columns import coded_text, constant_text
-from .errors import InsufficientDataError, InvalidInputError
+from .errors import InsufficientDataError, InvalidInputError, _invalid_reason
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
 
@@ -854,7 +854,7 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
             excl = [(f"; {e} excluded by event windows" if e else "") + (f"; {o} outside days -{pw}..{win}" if o else "")
                     for e, o in zip(col(batch.n_excluded), col(batch.n_outside))]
         if st == _INVALID:
-            texts = [f"invalid input: {p}" for p in col(batch.problem)]
+            texts = [_invalid_reason(p) for p in col(batch.problem)]
         elif st == _INSUFFICIENT:
             texts = [f"{n} usable sample(s) in days -{pw}..{win} ({on} on treatment){x}; at least {s.min_samples} "
                      f"(baseline + {s.min_samples - 1} on treatment) are needed"

@@ -42,6 +42,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .errors import _invalid_reason
 from .markers import MarkerSpec, get_marker
 from .settings import KineticsSettings, ResponseSettings
 
@@ -140,7 +141,7 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, has_both,
     window = f"days -{s.pretreatment_window_days}..{s.window_days}"
     for i in np.flatnonzero(invalid | ~has_both | ~raised | ~fit_ok):
         if invalid[i]:
-            out[i] = f"invalid input: {batch.problem[i]}"
+            out[i] = _invalid_reason(batch.problem[i])
             continue
         parts = []
         if np.isnan(d["baseline_value"][i]):

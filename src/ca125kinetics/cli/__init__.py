@@ -70,7 +70,8 @@ def add_chunk_arguments(parser) -> None:
     """The ``--chunk-rows`` option of the cohort commands (gcig, kinetics, score)."""
     parser.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                         help="a markers file of more than N rows (default 250000) is read in "
-                        "patient-complete chunks of about N rows; its rows must be grouped by patient")
+                        "patient-complete chunks of about N rows; its rows must be grouped by patient "
+                        "(sorted by patient_id when a clinical table is given)")
 
 
 def cohort_stream(args):

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._columns import is_arrow, labels_text, repeated_text
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, _invalid_reason
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
@@ -60,6 +60,7 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     """
     from ..task import bundle_task
 
+    _check_allow_imputed(allow_imputed)
     task = bundle_task(bundle)
     if not task.is_default:
         return _score_task(bundle, task, frame, clinical)
@@ -104,7 +105,7 @@ def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
     p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
     if (~bad).any():
         p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
-    reason = [("invalid input: " + problems.get(i) if i in problems else f"invalid input: {pr}") if b
+    reason = [_invalid_reason(problems[i] if i in problems else pr) if b
               else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
     out = pd.DataFrame({
         "patient_id": ids.to_numpy(dtype=object),
@@ -205,6 +206,14 @@ def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_i
     return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed))
 
 
+def _check_allow_imputed(allow_imputed) -> None:
+    """``allow_imputed`` is True or False: any other value (``"no"``, ``1``, None) would be
+    read by its truth value, and a decision made on imputed factors must be asked for."""
+    if not isinstance(allow_imputed, (bool, np.bool_)):
+        raise InvalidInputError(
+            f"allow_imputed must be True or False, got {allow_imputed!r} ({type(allow_imputed).__name__})")
+
+
 def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                    allow_imputed: bool = False) -> dict[str, np.ndarray]:
     """Score validated patients: the one code path behind every public scoring function.
@@ -229,6 +238,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     from ..features import ca125_at_recurrence_arrays
     from ..scores import _published_codes
 
+    _check_allow_imputed(allow_imputed)
     n = batch.n
     problem = batch.reason
     if problems:
