@@ -92,6 +92,21 @@ def test_date_shift_changes_nothing():
     pd.testing.assert_frame_equal(a, b)
 
 
+def test_day_and_date_together_must_agree_and_are_never_half_ignored():
+    markers = pd.DataFrame({"patient_id": ["007"] * 2, "day": [-3, 42], "date": ["2024-01-07", "2024-02-21"],
+                            "ca125": [400, 90]})
+    # agreeing with treatment_start: read, the day kept
+    assert read_markers(markers, clinical=CLINICAL)["day"].tolist() == [-3, 42]
+    # a date one day off its row's day: that row is refused, named
+    with pytest.raises(InvalidInputError, match=r"day 42 but date 2024-02-22 is day 43"):
+        read_markers(markers.assign(date=["2024-01-07", "2024-02-22"]), clinical=CLINICAL)
+    flagged = read_markers(markers.assign(date=["2024-01-07", "2024-02-22"]), clinical=CLINICAL, on_error="flag")
+    assert flagged["problem"].str.contains("date 2024-02-22 is day 43").any()
+    # nothing to check them against: refused rather than the date silently dropped
+    with pytest.raises(InvalidInputError, match="both 'day' and 'date'.*drop one"):
+        read_markers(markers)
+
+
 # ---------------------------------------------------------------- bad input, one per contract clause
 
 

@@ -1310,6 +1310,8 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
                 lambda i: f"day {_shown(raw_day[i])!r} is not a number; give whole days from the first dose (day 0)"
                 + _number_hint(raw_day[i], decimal, thousands))
         col.add(empty_day, "day", "day is empty; give whole days from the first dose (day 0)")
+        if "date" in columns:
+            _check_day_against_date(day_f, columns, pid, starts, col, clinical_given, date_format)
     else:
         day_f = _days_from_dates(columns, pid, starts, col, clinical_given, date_format)
     known_day = ~np.isnan(day_f)
@@ -1457,6 +1459,26 @@ def _days_from_dates(columns: dict, pid: np.ndarray, starts, col: _Collector, cl
             lambda i: f"patient {pid[i]!r} has no treatment_start in the clinical table"
             + (" or the markers" if own else "") + "; add the date of the first dose")
     return (dates - start) / np.timedelta64(1, "D")
+
+
+def _check_day_against_date(day: np.ndarray, columns: dict, pid: np.ndarray, starts, col: _Collector,
+                            clinical_given: bool, date_format: str | None) -> None:
+    """Markers carrying both ``day`` and ``date``: the day is what the rules read, so each
+    row's date must give the same day from the first dose (:func:`_days_from_dates`); a row
+    where they differ is a problem. Without a ``treatment_start`` (of the clinical table or of
+    the markers rows) the date cannot be checked, and the table is refused rather than one of
+    the two columns being ignored."""
+    if "treatment_start" not in columns and starts is None:
+        raise InvalidInputError(
+            "markers carry both 'day' and 'date', and there is no treatment_start to check one "
+            "against the other; drop one of the two columns, or give the clinical table's "
+            "treatment_start (first dose of the line)", source=col.source, column="date")
+    from_dates = _days_from_dates(columns, pid, starts, col, clinical_given, date_format)
+    raw = columns["date"]
+    differ = ~np.isnan(day) & ~np.isnan(from_dates) & (day != from_dates)
+    col.add(differ, "date",
+            lambda i: f"day {day[i]:g} but date {_shown(raw[i])} is day {from_dates[i]:g} from the first "
+            "dose (treatment_start); correct one of them, or drop one of the two columns")
 
 
 def _duplicate_rows(m: _MarkerRows) -> np.ndarray:
@@ -1633,7 +1655,7 @@ def read_markers(
     starts = known = None
     if clinical is not None:
         known = _clinical_ids(clinical, date_format)
-        if "day" not in cols and "date" in cols:
+        if "date" in cols:
             starts = _treatment_starts(clinical, date_format)
     m = _validate_markers(cols, _row_labels(rows), label, uln=float(uln), duplicates=duplicates,
                           day_range=day_range, known_ids=known, starts=starts,
