@@ -414,21 +414,31 @@ def test_read_ahead_keeps_order_and_raises_where_the_error_is():
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_write_chunks_writes_the_parts_before_an_error_then_raises_it(tmp_path, fmt):
+def test_write_chunks_raises_a_parts_error_and_leaves_no_file_that_looks_complete(tmp_path, fmt):
     """The parts are computed by a thread while they are written: an error of a part is
-    raised by ``write_chunks`` after the parts before it are written, in order."""
+    raised by ``write_chunks`` (after the parts before it were written, in order, to the
+    hidden partial file), and neither a partial output nor the partial file is left; a file
+    already at the output path stays as it was. Without an error the file is all parts."""
     from ca125kinetics.cohort import write_chunks
 
-    def parts():
+    def parts(fail: bool):
         for i in range(3):
             yield pd.DataFrame({"patient_id": [f"P{i}a", f"P{i}b"], "status": ["response", "no_response"]})
-        raise InvalidInputError("bad chunk")
+        if fail:
+            raise InvalidInputError("bad chunk")
 
     out = tmp_path / f"out.{fmt}"
     with pytest.raises(InvalidInputError, match="bad chunk"):
-        write_chunks(parts(), out, fmt, ("status",))
+        write_chunks(parts(True), out, fmt, ("status",))
+    assert list(tmp_path.iterdir()) == []
+    out.write_text("an earlier result")
+    with pytest.raises(InvalidInputError, match="bad chunk"):
+        write_chunks(parts(True), out, fmt, ("status",))
+    assert out.read_text() == "an earlier result" and list(tmp_path.iterdir()) == [out]
+    assert write_chunks(parts(False), out, fmt, ("status",))[0] == 6
     got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
     assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
+    assert list(tmp_path.iterdir()) == [out]
 
 
 def test_increasing_keys_compared_as_python_compares_them():

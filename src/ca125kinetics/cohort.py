@@ -669,6 +669,10 @@ class ChunkWriter:
     The file holds the chunks in the order written (patient order when the markers file is
     sorted by patient); CSV cells are formatted as ``DataFrame.to_csv`` formats a whole
     table. Use as a context manager; :attr:`n_rows` counts the rows written.
+
+    The chunks go to a hidden file beside ``path`` (``.NAME.partial``), renamed to ``path``
+    when the block ends without an error: a run stopped by a refusal (or anything else)
+    leaves no file that looks complete, and a file already at ``path`` stays as it was.
     """
 
     def __init__(self, path, fmt: str):
@@ -676,8 +680,9 @@ class ChunkWriter:
             raise InvalidInputError(f"chunked output is written as csv or parquet, not {fmt!r}")
         from pathlib import Path
 
-        self.path, self.fmt, self.n_rows = Path(path), fmt, 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.target, self.fmt, self.n_rows = Path(path), fmt, 0
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.path = self.target.with_name(f".{self.target.name}.partial")
         self._writer = None
         self._schema = None
 
@@ -706,9 +711,17 @@ class ChunkWriter:
             self._writer.write_table(table.cast(self._schema))
         self.n_rows += len(frame)
 
-    def __exit__(self, *exc):
-        if self.fmt == "parquet" and self._writer is not None:
-            self._writer.close()
+    def __exit__(self, exc_type, exc, tb):
+        complete = False
+        try:
+            if self.fmt == "parquet" and self._writer is not None:
+                self._writer.close()
+            complete = exc_type is None and self._writer is not None
+        finally:
+            if complete:
+                self.path.replace(self.target)
+            else:
+                self.path.unlink(missing_ok=True)
         return False
 
 
