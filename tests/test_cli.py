@@ -86,6 +86,16 @@ def test_missing_file_and_bad_option_are_clean():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("renames", [("ca125=x", "ca125=y"), ("uln=ca125", "assay=ca125")])
+def test_a_rename_given_twice_is_refused_not_last_wins(series, capsys, renames):
+    args = ["gcig", str(series)]
+    for pair in renames:
+        args += ["--rename", pair]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--rename names the" in err and "twice" in err and "Traceback" not in err
+
+
 def test_duplicate_days_need_an_explicit_choice(tmp_path, capsys):
     path = tmp_path / "dup.csv"
     path.write_text("patient_id,day,ca125\n1,0,400\n1,0,380\n1,21,150\n1,49,100\n")
@@ -122,7 +132,7 @@ def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
     assert {"k", "half_life_days", "post_pre_ratio", "normalised", "clearance_r2"} <= set(table.columns)
     # without --marker: one line naming the option, exit 2
     assert main(["kinetics", str(path)]) == 2
-    assert "pass marker='cea' (on the command line --marker cea)" in capsys.readouterr().err
+    assert "marker='cea' (ca125 kinetics --marker cea)" in capsys.readouterr().err
     assert main(["gcig", str(path), "--marker", "cea"]) == 2
     assert "GCIG rules are defined for CA-125 only, not for CEA" in capsys.readouterr().err
 

@@ -318,7 +318,7 @@ def test_cea_table_is_read_with_marker_cea():
 
 
 def test_a_cea_only_table_without_marker_is_a_typed_error_naming_the_option():
-    with pytest.raises(InvalidInputError, match=r"pass marker='cea' \(on the command line --marker cea\)"):
+    with pytest.raises(InvalidInputError, match=r"marker='cea' \(ca125 kinetics --marker cea\), or a model trained for it \(ca125 score --model"):
         read_markers(_cea_rows())
     with pytest.raises(InvalidInputError, match="unknown marker 'psa'"):
         read_markers(_cea_rows(), marker="psa")
@@ -544,6 +544,17 @@ def test_undocumented_censored_value_is_an_error():
     assert read_markers(markers(censored=[0, 1, 0]))["censored"].tolist() == [False, True, False]
     with pytest.raises(InvalidInputError, match="censored 2"):
         read_markers(markers(censored=[0, 2, 0]))
+
+
+@pytest.mark.parametrize("said_false", [False, "false", "no", 0])
+def test_a_censored_value_whose_flag_says_false_is_refused_not_resolved(said_false):
+    """'<5' with censored stated false contradicts itself: refused (which one is right is not
+    guessed); an empty flag beside '<5' is no statement and the '<' is read."""
+    frame = pd.DataFrame({"patient_id": ["007"] * 3, "day": [0, 21, 42], "ca125": ["400", "<5", "6"],
+                          "censored": [False, said_false, None]})
+    with pytest.raises(InvalidInputError, match=r"value '<5' is written as below the assay's limit but censored"):
+        read_markers(frame)
+    assert read_markers(frame.assign(censored=[False, None, None]))["censored"].tolist() == [False, True, False]
 
 
 @pytest.mark.parametrize("null", [None, pd.NA])

@@ -1348,6 +1348,10 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
                 lambda i: f"censored {_shown(raw_flag[i])!r} is not a documented value; use "
                 f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
                 f"leave it empty (= false), or write the value as '<x' in the {vc} column")
+        said_false = ~flag & ~bad_flag & ~_missing(raw_flag)
+        col.add(censored & said_false, "censored",
+                lambda i: f"{what} value {_shown(raw_value[i])!r} is written as below the assay's limit "
+                f"but censored is {_shown(raw_flag[i])!r}; correct one of them (or leave censored empty)")
         censored = censored | flag
     col.add(bad_value, vc,
             lambda i: f"{what} value {_shown(raw_value[i])!r} is not a number; give {unit} as a number, "
@@ -1778,8 +1782,10 @@ def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
         if found:
             raise InvalidInputError(
                 f"the table has no {spec.name!r} ({spec.label}) column but has {found}: it holds "
-                f"another marker; pass marker={found[0]!r} (on the command line --marker {found[0]}) "
-                "to read it", source=label, column=spec.name)
+                f"another marker. Read as {found[0]!r} where that marker applies: marker={found[0]!r} "
+                f"(ca125 kinetics --marker {found[0]}), or a model trained for it (ca125 score "
+                "--model ...); the GCIG rules and the shipped model are defined for CA-125 only",
+                source=label, column=spec.name)
     return columns
 
 

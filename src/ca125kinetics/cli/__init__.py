@@ -16,7 +16,7 @@ import sys
 import warnings
 from typing import Any
 
-from ..errors import Ca125KineticsError, Ca125KineticsWarning
+from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
 
@@ -55,12 +55,18 @@ def _rename_pair(text: str) -> tuple[str, str]:
 def format_options(args) -> dict[str, Any]:
     """Reader keyword arguments (``date_format``, ``sep``, ``decimal``, ``thousands``,
     ``columns``) from the options of :func:`add_format_arguments`."""
+    renames = list(getattr(args, "rename", None) or [])
+    for what, names in (("column", [old for old, _ in renames]), ("target", [new for _, new in renames])):
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise InvalidInputError(f"--rename names the {what} {twice[0]!r} twice; rename each column once, "
+                                    "to a different data-contract column")
     sep = getattr(args, "sep", None)
     if sep in ("\\t", "tab", "TAB"):
         sep = "\t"
     return {"date_format": getattr(args, "date_format", None), "sep": sep,
             "decimal": getattr(args, "decimal", "."), "thousands": getattr(args, "thousands", None),
-            "columns": dict(getattr(args, "rename", None) or []) or None}
+            "columns": dict(renames) or None}
 
 
 # ----------------------------------------------------------------------------- registry-size files
