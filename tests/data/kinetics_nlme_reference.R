@@ -7,7 +7,9 @@
 #   python tests/data/kinetics_nlme_simulation.py out/nlme
 #   Rscript tests/data/kinetics_nlme_reference.R out/nlme
 #
-# writes out/nlme/nlme_<scenario>.json for every cohort of the directory, and
+# The fit starts from generic values (k 0.05/day, floor 10, amplitude the median baseline);
+# when nlme stops there with an error it is restarted once from the simulation's true means
+# (recorded as `start`). Writes out/nlme/nlme_<scenario>.json for every cohort of the directory, and
 # tests/data/kinetics_nlme_reference.json (the committed reference: the scenario `small`,
 # with every patient's empirical-Bayes estimate, and the population of every scenario).
 #
@@ -43,13 +45,14 @@ scorable <- function(d) {
 curve <- deriv(~ log(exp(lB) + exp(lA - exp(lk) * t)), c("lk", "lB", "lA"),
                function(lk, lB, lA, t) {})
 
-fit_one <- function(d, method) {
+fit_one <- function(d, method, truth = NULL) {
   d$t <- pmax(d$day, 0)
   d$y <- log(d$ca125)
   d$id <- factor(d$patient_id)
   g <- groupedData(y ~ t | id, data = d)
   base <- tapply(d$ca125[d$day <= 0], d$patient_id[d$day <= 0], function(v) v[length(v)])
   start <- c(lk = log(0.05), lB = log(10), lA = log(median(base)))   # generic, not the truth
+  if (!is.null(truth)) start <- c(lk = truth$mu_log_k, lB = truth$mu_log_floor, lA = truth$mu_log_amp)
   nlme(y ~ curve(lk, lB, lA, t), data = g,
        fixed = lk + lB + lA ~ 1,
        random = pdBlocked(list(pdSymm(lk + lB ~ 1), pdSymm(lA ~ 1))),
@@ -59,7 +62,6 @@ fit_one <- function(d, method) {
 }
 
 summarise <- function(fit, d) {
-  vc <- as.matrix(fit$modelStruct$reStruct[[1]])          # in units of sigma^2
   s2 <- fit$sigma^2
   blocks <- pdMatrix(fit$modelStruct$reStruct)[[1]] * s2
   cov_kb <- blocks[1:2, 1:2]
@@ -70,24 +72,49 @@ summarise <- function(fit, d) {
        sd_log_k = sqrt(cov_kb[1, 1]), sd_log_floor = sqrt(cov_kb[2, 2]),
        corr_log_k_floor = cov_kb[1, 2] / sqrt(cov_kb[1, 1] * cov_kb[2, 2]),
        sd_log_amp = sqrt(blocks[3, 3]), sigma = fit$sigma,
-       logLik = as.numeric(logLik(fit)), n_iter = fit$numIter)
+       logLik = as.numeric(logLik(fit)), n_iter = fit$numIter,
+       se = standard_errors(fit))
+}
+
+# Standard errors: of the fixed effects from summary(); of the sds, the correlation and sigma
+# from intervals() (approximate 95 % limits on the transformed scale, as half their width on
+# the natural scale divided by 1.96); NA where nlme cannot compute them.
+standard_errors <- function(fit) {
+  tt <- summary(fit)$tTable
+  se <- list(mu_log_k = tt["lk", "Std.Error"], mu_log_floor = tt["lB", "Std.Error"],
+             mu_log_amp = tt["lA", "Std.Error"])
+  iv <- tryCatch(intervals(fit, which = "var-cov"), error = function(e) NULL)
+  half <- function(row) unname((row[["upper"]] - row[["lower"]]) / (2 * qnorm(0.975)))
+  if (is.null(iv)) return(c(se, sd_log_k = NA, sd_log_floor = NA, corr_log_k_floor = NA, sigma = NA))
+  re <- iv$reStruct$id
+  c(se, sd_log_k = half(re["sd(lk)", ]), sd_log_floor = half(re["sd(lB)", ]),
+    corr_log_k_floor = half(re["cor(lk,lB)", ]), sigma = half(iv$sigma))
 }
 
 versions <- list(R = R.version.string, nlme = as.character(packageVersion("nlme")),
                  jsonlite = as.character(packageVersion("jsonlite")))
+truths <- fromJSON(file.path(dir, "truth.json"))
 ref <- NULL
 for (file in sort(list.files(dir, pattern = "^[a-z]+\\.csv$", full.names = TRUE))) {
   name <- sub("\\.csv$", "", basename(file))
   d <- scorable(read.csv(file, stringsAsFactors = FALSE))
-  out <- list(scenario = name, versions = versions)
+  out <- list(scenario = name, versions = versions, truth = truths[[name]])
   for (method in c("ML", "REML")) {
     t0 <- proc.time()[["elapsed"]]
     fit <- tryCatch(fit_one(d, method), error = function(e) e)
+    start <- "generic"
     if (inherits(fit, "error")) {
-      out[[method]] <- list(error = conditionMessage(fit))
+      # nlme stops when a PNLS step cannot decrease its objective (weakly identified floors):
+      # try once more from the simulation's true means, and say so
+      generic_error <- conditionMessage(fit)
+      fit <- tryCatch(fit_one(d, method, truths[[name]]), error = function(e) e)
+      start <- paste0("truth (from the generic start: ", generic_error, ")")
+    }
+    if (inherits(fit, "error")) {
+      out[[method]] <- list(error = conditionMessage(fit), start = start)
       next
     }
-    out[[method]] <- c(summarise(fit, d), seconds = proc.time()[["elapsed"]] - t0)
+    out[[method]] <- c(summarise(fit, d), start = start, seconds = proc.time()[["elapsed"]] - t0)
     if (method == "ML") {
       co <- coef(fit)                                  # fixed + random: the EB estimates
       out$patients <- list(patient_id = rownames(co), log_k = co$lk, log_floor = co$lB, log_amp = co$lA)
