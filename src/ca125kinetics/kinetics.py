@@ -40,7 +40,9 @@ Methods (``fit_kinetics(method=...)``)
         Empirical Bayes: :func:`fit_population` learns the population distribution of
         ``(log k, log B)`` (bivariate normal) and the residual sd ``sigma`` from a cohort,
         then each patient's MAP estimate is computed under that prior. A patient with 3
-        samples is shrunk toward the population; one with many samples barely moves.
+        samples is shrunk toward the population; one with many samples barely moves. The MAP
+        is the better of two fits, started from the patient's first samples and from the
+        population medians (a posterior with few noisy samples can have two modes).
         ``C0`` has no population distribution (it is pinned by the baseline sample): its
         amplitude ``A = C0 - B`` gets a weak per-patient prior
         ``log A ~ N(log baseline, 2^2)``. ``k_se`` is the Laplace posterior sd (delta
