@@ -188,6 +188,13 @@ class MapFit:
     converged: np.ndarray
     n_iter: int
 
+    def where(self, pick: np.ndarray, other: MapFit) -> MapFit:
+        """The fit of ``other`` for the patients where ``pick`` is True, this one's elsewhere."""
+        return MapFit(*(np.where(pick, b, a) for a, b in (
+            (self.theta, other.theta), (self.cov, other.cov), (self.jtj, other.jtj), (self.rss, other.rss),
+            (self.n_active, other.n_active), (self.converged, other.converged))),
+            max(self.n_iter, other.n_iter))
+
 
 @dataclass
 class _Eval:
@@ -378,6 +385,13 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     theta, cov, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
                                                        tol_decrement, warm_start, sums)
     return MapFit(theta, cov, jtj, rss, n_active, done, n_iter)
+
+
+def objective(theta: np.ndarray, s: Series, prior: Prior, sigma: float) -> np.ndarray:
+    """``Q_i`` of every patient at ``theta`` (3, P): the objective :func:`fit_map` minimises."""
+    inv_s2 = np.full(s.n_patients, 1.0 / sigma ** 2)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        return _evaluate(theta, s, prior, inv_s2).q
 
 
 def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:

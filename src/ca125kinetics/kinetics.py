@@ -40,7 +40,9 @@ Methods (``fit_kinetics(method=...)``)
         Empirical Bayes: :func:`fit_population` learns the population distribution of
         ``(log k, log B)`` (bivariate normal) and the residual sd ``sigma`` from a cohort,
         then each patient's MAP estimate is computed under that prior. A patient with 3
-        samples is shrunk toward the population; one with many samples barely moves.
+        samples is shrunk toward the population; one with many samples barely moves. The MAP
+        is the better of two fits, started from the patient's first samples and from the
+        population medians (a posterior with few noisy samples can have two modes).
         ``C0`` has no population distribution (it is pinned by the baseline sample): its
         amplitude ``A = C0 - B`` gets a weak per-patient prior
         ``log A ~ N(log baseline, 2^2)``. ``k_se`` is the Laplace posterior sd (delta
@@ -954,17 +956,54 @@ def _fit_sets_population(sets: list[_FitSet], m: eng.Moments, inits=None, *,
                          compiled: bool | None = None, sums=None) -> list[eng.MapFit]:
     """MAP of every patient under the population prior (``inits``: warm start from an EM step).
 
+    Without ``inits``, every patient is fitted from two starts (:func:`_population_start`,
+    from its data, and :func:`_prior_start`, the population medians) and keeps the fit with
+    the lower objective: the global mode when the posterior has two.
+
     ``compiled``: run the compiled engine (default: when the patients of all ``sets``
     together are enough, :func:`eng.use_compiled`). ``sums``: one :func:`eng.sample_sums`
     buffer per set, kept across an EM's fits (see :func:`eng.fit_map`).
     """
     if compiled is None:
         compiled = eng.use_compiled(_n_fit(sets))
-    return [eng.fit_map(fs.series, _population_prior(m, fs), fs.lower, fs.upper,
-                        _population_start(m, fs) if inits is None else inits[pos], m.sigma,
-                        warm_start=inits is not None, compiled=compiled,
-                        sums=None if sums is None else sums[pos])
-            for pos, fs in enumerate(sets)]
+    fits = []
+    for pos, fs in enumerate(sets):
+        prior = _population_prior(m, fs)
+        buffer = None if sums is None else sums[pos]
+        if inits is not None:
+            fits.append(eng.fit_map(fs.series, prior, fs.lower, fs.upper, inits[pos], m.sigma, warm_start=True,
+                                    compiled=compiled, sums=buffer))
+            continue
+        # with few noisy samples the posterior can have two modes (e.g. a fast decline to a
+        # high floor, and a slower one to a low floor): fit from the data's start and from
+        # the population's, and keep the better mode
+        fit = eng.fit_map(fs.series, prior, fs.lower, fs.upper, _population_start(m, fs), m.sigma,
+                          compiled=compiled, sums=buffer)
+        other_buffer = None if buffer is None else np.zeros_like(buffer)    # (0 rows: keep none)
+        other = eng.fit_map(fs.series, prior, fs.lower, fs.upper, _prior_start(m, fs), m.sigma,
+                            compiled=compiled, sums=other_buffer)
+        better = (eng.objective(other.theta, fs.series, prior, m.sigma)
+                  < eng.objective(fit.theta, fs.series, prior, m.sigma) - _MODE_MARGIN)
+        if buffer is not None and buffer.shape[0]:
+            buffer[better] = other_buffer[better]
+        fits.append(fit.where(better, other))
+    return fits
+
+
+#: The fit from the population's start replaces the fit from the data's start when its
+#: objective (a negative log posterior) is lower by more than this: two fits of the same mode
+#: differ by far less, so the estimate of a patient with one mode does not change.
+_MODE_MARGIN = 1e-6
+
+
+def _prior_start(m: eng.Moments, fs: _FitSet) -> np.ndarray:
+    """Start values at the population medians: ``k = exp(mu_log_k)``, ``B = exp(mu_log_floor)``,
+    ``A = max(baseline - B, 0.1 baseline)``; then the box bounds."""
+    c0 = np.exp(fs.y0)
+    floor = math.exp(m.mu_v)
+    amp = np.maximum(c0 - floor, 0.1 * c0)
+    ones = np.ones(fs.idx.size)
+    return np.clip(np.stack([ones * m.mu_u, ones * math.log(floor), np.log(amp)]), fs.lower, fs.upper)
 
 
 def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.MapFit]:
