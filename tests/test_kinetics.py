@@ -295,6 +295,22 @@ def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_mark
         np.testing.assert_array_equal(vague.cov, expected)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_fits_objective_is_the_objective_at_its_estimate(committed_markers, compiled):
+    """``MapFit.q``, by which the better of a patient's two starts is kept, is ``Q_i`` at the
+    estimate, as :func:`eng.objective` evaluates it there (both engines, censored values
+    included)."""
+    from ca125kinetics.kinetics import _describe, _fit_sets_population, _population_prior, _prepare_fit, _to_batch
+
+    pop = fit_population(committed_markers)
+    batch = _to_batch(committed_markers, pop.settings)
+    d = _describe(batch, pop.settings)
+    sets = _prepare_fit(batch, d["status"], d, "population")
+    for fs, fit in zip(sets, _fit_sets_population(sets, pop._moments(), compiled=compiled)):
+        expected = eng.objective(fit.theta, fs.series, _population_prior(pop._moments(), fs), pop.sigma)
+        np.testing.assert_allclose(fit.q, expected, rtol=1e-12, atol=1e-12)
+
+
 def test_em_fits_starting_from_the_previous_sample_sums_are_the_fits_that_sum_again(committed_markers,
                                                                                  monkeypatch):
     """Each EM iteration's compiled fits start from the sums over each patient's samples that

@@ -276,14 +276,14 @@ def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_it
 
 @njit(cache=True, nogil=True)
 def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, max_iter, first_pass, tol,
-            tol_dec, warm_start, theta, cov, jtj, rss, n_active, done, iters, sums, start, stop):
+            tol_dec, warm_start, theta, cov, jtj, rss, n_active, done, iters, sums, q, start, stop):
     """The MAP estimates of patients ``start..stop-1``, one after the other (outputs
     written in place, in those patients' columns only).
 
     ``t``, ``y`` (P, m), patients x samples; ``cens`` (P, m) bool or (P, 0) when nothing
     is censored; ``mean``, ``lower``, ``upper``, ``init`` (3, P); ``prec`` (4,);
     ``inv_s2`` (P,). Outputs: ``theta`` (3, P), ``cov`` (Laplace covariance) and ``jtj``
-    (6, P), ``rss``, ``n_active``, ``done``, ``iters`` (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
+    (6, P), ``rss``, ``n_active``, ``done``, ``iters``, ``q`` (the objective at the estimate) (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
     on entry a patient's sample sums at ``init`` where marked (a warm start from the
     previous fit, whose estimate ``init`` is), on return those at its estimate.
     A patient's fit reads and writes its own columns only, and the GIL is released
@@ -319,6 +319,7 @@ def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, ma
         _laplace_cov(ev, prec, inv_s2[i], cov, i)
         rss[i] = ev[_RSS]
         n_active[i] = ev[_NACT]
+        q[i] = ev[_Q]
         done[i] = fin
         iters[i] = it
         if keep:

@@ -177,7 +177,8 @@ class MapFit:
     ``J'J`` (without ``1/sigma^2``), ``rss`` the residual sum of squares and ``n_active``
     the number of samples, all three of the uncensored samples (a censored value bounds
     the curve, it is not an observation of the noise); ``converged`` per patient and
-    ``n_iter`` the largest number of iterations any patient took.
+    ``n_iter`` the largest number of iterations any patient took; ``q`` (P,) the objective
+    ``Q_i`` at the estimate (what :func:`objective` gives there).
     """
 
     theta: np.ndarray
@@ -187,13 +188,14 @@ class MapFit:
     n_active: np.ndarray
     converged: np.ndarray
     n_iter: int
+    q: np.ndarray
 
     def where(self, pick: np.ndarray, other: MapFit) -> MapFit:
         """The fit of ``other`` for the patients where ``pick`` is True, this one's elsewhere."""
-        return MapFit(*(np.where(pick, b, a) for a, b in (
-            (self.theta, other.theta), (self.cov, other.cov), (self.jtj, other.jtj), (self.rss, other.rss),
-            (self.n_active, other.n_active), (self.converged, other.converged))),
-            max(self.n_iter, other.n_iter))
+        a, b = (self.theta, self.cov, self.jtj, self.rss, self.n_active, self.converged), \
+            (other.theta, other.cov, other.jtj, other.rss, other.n_active, other.converged)
+        return MapFit(*(np.where(pick, y, x) for x, y in zip(a, b)), max(self.n_iter, other.n_iter),
+                      np.where(pick, other.q, self.q))
 
 
 @dataclass
@@ -382,9 +384,9 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     if compiled is None:
         compiled = use_compiled(n)
     run = _run_compiled if compiled else _run_numpy
-    theta, cov, jtj, rss, n_active, done, n_iter = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
-                                                       tol_decrement, warm_start, sums)
-    return MapFit(theta, cov, jtj, rss, n_active, done, n_iter)
+    theta, cov, jtj, rss, n_active, done, n_iter, q = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
+                                                          tol_decrement, warm_start, sums)
+    return MapFit(theta, cov, jtj, rss, n_active, done, n_iter, q)
 
 
 def objective(theta: np.ndarray, s: Series, prior: Prior, sigma: float) -> np.ndarray:
@@ -448,11 +450,10 @@ def _run_numpy(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter, to
         parts.append((tail, ev))
         n_iter = max(n_iter, _FIRST_PASS_ITER + it)
     jtj = np.empty((6, n))
-    rss = np.empty(n)
-    n_active = np.empty(n)
+    rss, n_active, q = np.empty(n), np.empty(n), np.empty(n)
     for idx, ev in parts:                # the tail, written last, overrides its first pass
-        jtj[:, idx], rss[idx], n_active[idx] = ev.jtj, ev.rss, ev.n_active
-    return theta, laplace_cov(jtj, inv_s2, prior.prec), jtj, rss, n_active, done, n_iter
+        jtj[:, idx], rss[idx], n_active[idx], q[idx] = ev.jtj, ev.rss, ev.n_active, ev.q
+    return theta, laplace_cov(jtj, inv_s2, prior.prec), jtj, rss, n_active, done, n_iter, q
 
 
 def load_compiled() -> None:
@@ -477,15 +478,15 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     if sums is None:
         sums = np.zeros((0, _kinetics_compiled.N_SUMS))
     theta, cov, jtj = np.empty((3, n)), np.empty((6, n)), np.empty((6, n))
-    rss, n_active = np.empty(n), np.empty(n)
+    rss, n_active, q = np.empty(n), np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
     args = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
             f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
             int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-            theta, cov, jtj, rss, n_active, done, iters, sums)
+            theta, cov, jtj, rss, n_active, done, iters, sums, q)
     threads = n_threads()
     _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
-    return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0))
+    return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0)), q
 
 
 def _damped_step(h: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:

@@ -982,8 +982,7 @@ def _fit_sets_population(sets: list[_FitSet], m: eng.Moments, inits=None, *,
         other_buffer = None if buffer is None else np.zeros_like(buffer)    # (0 rows: keep none)
         other = eng.fit_map(fs.series, prior, fs.lower, fs.upper, _prior_start(m, fs), m.sigma,
                             compiled=compiled, sums=other_buffer)
-        better = (eng.objective(other.theta, fs.series, prior, m.sigma)
-                  < eng.objective(fit.theta, fs.series, prior, m.sigma) - _MODE_MARGIN)
+        better = other.q < fit.q - _MODE_MARGIN
         if buffer is not None and buffer.shape[0]:
             buffer[better] = other_buffer[better]
         fits.append(fit.where(better, other))
