@@ -439,6 +439,11 @@ def test_write_chunks_raises_a_parts_error_and_leaves_no_file_that_looks_complet
     got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
     assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
     assert list(tmp_path.iterdir()) == [out]
+    folder = tmp_path / "a_folder"
+    folder.mkdir()
+    with pytest.raises(InvalidInputError, match="is a directory; give the name of the file"):
+        write_chunks(parts(False), folder, fmt, ("status",))
+    assert sorted(tmp_path.iterdir()) == sorted([out, folder]) and list(folder.iterdir()) == []
 
 
 def test_increasing_keys_compared_as_python_compares_them():

@@ -681,6 +681,8 @@ class ChunkWriter:
         from pathlib import Path
 
         self.target, self.fmt, self.n_rows = Path(path), fmt, 0
+        if self.target.is_dir():
+            raise InvalidInputError(f"--out {self.target} is a directory; give the name of the file to write")
         self.target.parent.mkdir(parents=True, exist_ok=True)
         self.path = self.target.with_name(f".{self.target.name}.partial")
         self._writer = None
@@ -718,10 +720,11 @@ class ChunkWriter:
                 self._writer.close()
             complete = exc_type is None and self._writer is not None
         finally:
-            if complete:
-                self.path.replace(self.target)
-            else:
-                self.path.unlink(missing_ok=True)
+            try:
+                if complete:
+                    self.path.replace(self.target)
+            finally:
+                self.path.unlink(missing_ok=True)   # not there once renamed
         return False
 
 
