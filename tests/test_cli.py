@@ -86,6 +86,19 @@ def test_missing_file_and_bad_option_are_clean():
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("command", [["gcig", "{m}"], ["gcig", "{m}", "--clinical", "{c}"], ["kinetics", "{m}"],
+                                     ["score", "--markers", "{m}"]])
+def test_a_markers_file_without_rows_is_refused_by_every_command(tmp_path, capsys, command):
+    """An empty export is refused alike, not reported on as a cohort of no patients (gcig
+    printed an empty table and exit 0, kinetics a population error)."""
+    markers, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    markers.write_text("patient_id,day,ca125\n")
+    clinical.write_text("patient_id,recist\n007,PR\n")
+    assert main([a.format(m=markers, c=clinical) for a in command]) == 2
+    err = capsys.readouterr().err
+    assert "the markers table has no rows" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("renames", [("ca125=x", "ca125=y"), ("uln=ca125", "assay=ca125")])
 def test_a_rename_given_twice_is_refused_not_last_wins(series, capsys, renames):
     args = ["gcig", str(series)]

@@ -52,6 +52,13 @@ def _rename_pair(text: str) -> tuple[str, str]:
     return old.strip(), new.strip()
 
 
+def require_rows(markers, source) -> None:
+    """Refuse a markers table without rows (an empty export, a filter that kept nothing): a
+    command would otherwise report on no patients as if it had assessed a cohort."""
+    if len(markers) == 0:
+        raise InvalidInputError("the markers table has no rows", source=str(source))
+
+
 def format_options(args) -> dict[str, Any]:
     """Reader keyword arguments (``date_format``, ``sep``, ``decimal``, ``thousands``,
     ``columns``) from the options of :func:`add_format_arguments`."""

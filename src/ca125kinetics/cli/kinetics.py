@@ -11,7 +11,7 @@ from ..markers import get_marker
 from ..settings import (
     KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, with_provenance,
 )
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, require_rows
 from ._output import emit, text_table
 
 
@@ -98,6 +98,7 @@ def cli_kinetics(args) -> int:
     stream = cohort_stream(args)
     if stream is None:
         markers = read_markers(args.markers, uln=settings.uln, on_error="flag", **read_options)
+        require_rows(markers, args.markers)
         table = fit(markers, population)
     else:  # a large file: read in patient-complete chunks, each fitted as a whole table is
         from ..cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks

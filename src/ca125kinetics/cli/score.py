@@ -14,7 +14,7 @@ from ..predict import load_model, predict, predict_many, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, require_rows
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -214,8 +214,7 @@ def _cli_tables(args, bundle):
                                     source=str(args.markers), column="patient_id")
         if clinical is not None:
             clinical = clinical[clinical["patient_id"].astype(str) == wanted].reset_index(drop=True)
-    if markers.empty:
-        raise InvalidInputError("the markers table has no rows", source=str(args.markers))
+    require_rows(markers, args.markers)
     return markers, clinical
 
 
