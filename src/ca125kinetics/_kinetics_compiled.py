@@ -283,7 +283,8 @@ def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, ma
     ``t``, ``y`` (P, m), patients x samples; ``cens`` (P, m) bool or (P, 0) when nothing
     is censored; ``mean``, ``lower``, ``upper``, ``init`` (3, P); ``prec`` (4,);
     ``inv_s2`` (P,). Outputs: ``theta`` (3, P), ``cov`` (Laplace covariance) and ``jtj``
-    (6, P), ``rss``, ``n_active``, ``done``, ``iters``, ``q`` (the objective at the estimate) (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
+    (6, P), ``rss``, ``n_active``, ``done``, ``iters``, ``q`` (the objective at the estimate)
+    (P,). ``sums`` (P, :data:`N_SUMS`), or (0, N_SUMS) to keep none:
     on entry a patient's sample sums at ``init`` where marked (a warm start from the
     previous fit, whose estimate ``init`` is), on return those at its estimate.
     A patient's fit reads and writes its own columns only, and the GIL is released

@@ -450,7 +450,8 @@ def _read_chunks(stream: CohortStream, clinical: pd.DataFrame | None, read,
     feed = _ClinicalFeed(clinical)
     empty = None
     for chunk in stream.chunks(progress=progress):
-        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1], stream.label)   # a chunk's patients are runs
+        # a chunk's patients are runs
+        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1], stream.label)
         empty = chunk.iloc[:0]
         yield read(chunk, clin), clin
     rest = feed.rest()

@@ -1823,8 +1823,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         rows carry ``problem``, or its data fail validation: the reason says why) or
         ``"no_markers"``; a patient whose ``clinical`` row carries a ``problem`` (as
         :func:`ca125kinetics.io.read_clinical` flags it) is ``"invalid_input"`` with that
-        reason, unless its markers' problem is reported. Day columns are nullable ``Int64``; ``evaluable``, ``responded`` and
-        ``progressed`` are nullable ``boolean`` (NA for ``invalid_input`` / ``no_markers``).
+        reason, unless its markers' problem is reported. Day columns are nullable ``Int64``;
+        ``evaluable``, ``responded`` and ``progressed`` are nullable ``boolean`` (NA for
+        ``invalid_input`` / ``no_markers``).
 
     Notes
     -----
