@@ -178,7 +178,7 @@ class MapFit:
     the number of samples, all three of the uncensored samples (a censored value bounds
     the curve, it is not an observation of the noise); ``converged`` per patient and
     ``n_iter`` the largest number of iterations any patient took; ``q`` (P,) the objective
-    ``Q_i`` at the estimate (what :func:`objective` gives there).
+    ``Q_i`` at the estimate (what :func:`_evaluate` gives there).
     """
 
     theta: np.ndarray
@@ -387,13 +387,6 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     theta, cov, jtj, rss, n_active, done, n_iter, q = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
                                                           tol_decrement, warm_start, sums)
     return MapFit(theta, cov, jtj, rss, n_active, done, n_iter, q)
-
-
-def objective(theta: np.ndarray, s: Series, prior: Prior, sigma: float) -> np.ndarray:
-    """``Q_i`` of every patient at ``theta`` (3, P): the objective :func:`fit_map` minimises."""
-    inv_s2 = np.full(s.n_patients, 1.0 / sigma ** 2)
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        return _evaluate(theta, s, prior, inv_s2).q
 
 
 def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:
