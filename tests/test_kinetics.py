@@ -790,6 +790,19 @@ def test_population_em_ends_near_its_fixed_point(cohort, population, monkeypatch
     np.testing.assert_allclose(moment_vector(population), moment_vector(exact), rtol=0, atol=1e-4)
 
 
+def test_population_that_stops_at_the_iteration_limit_says_so(cohort, population, monkeypatch):
+    """An EM stopped by its iteration limit is not used silently: converged is False and a
+    DataQualityWarning names the limit and what to check (the fit itself is still returned)."""
+    from ca125kinetics import kinetics as K
+    from ca125kinetics.errors import DataQualityWarning
+
+    monkeypatch.setattr(K, "_EM_MAX_ITER", 4)
+    with pytest.warns(DataQualityWarning, match="stopped at the EM's 4-iteration limit without converging"):
+        stopped = fit_population(cohort[0])
+    assert not stopped.converged and stopped.n_iter == 4
+    assert population.converged        # the same cohort converges without the limit
+
+
 def test_population_start_is_checked(cohort, population):
     X = series_to_wide(cohort[0])
     with pytest.raises(InvalidInputError, match="population_start must be a KineticsPopulation"):

@@ -85,6 +85,7 @@ import dataclasses
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,7 @@ import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
 from ._columns import coded_text, constant_text
-from .errors import InsufficientDataError, InvalidInputError, _invalid_reason
+from .errors import DataQualityWarning, InsufficientDataError, InvalidInputError, _invalid_reason
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
 from .settings import HAMA_EVENT, INTERFERENCE_EVENTS, KineticsSettings
 
@@ -1103,6 +1104,13 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
                  "converged": start_population.converged, "method": "population"}
     em = _EmStep(sets)
     moments, n_iter, converged = _em_squarem(em, moments)
+    if not converged:
+        warnings.warn(
+            f"the population fit ({n_ok} patients) stopped at the EM's {_EM_MAX_ITER}-iteration limit "
+            "without converging: its moments are still moving, so the population and the per-patient "
+            "fits shrunk towards it are uncertain (its converged field is False). This happens when "
+            "the series bound the floors only weakly (most end far above their floor); check "
+            "sd_log_floor, or use method='per-patient'", DataQualityWarning, stacklevel=3)
     n_samples = int(sum(fs.series.t.size for fs in sets))
     return KineticsPopulation(
         mu_log_k=moments.mu_u, sd_log_k=moments.sd_u, mu_log_floor=moments.mu_v,
