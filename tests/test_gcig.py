@@ -708,3 +708,25 @@ def test_clinical_rows_the_reader_flags_make_the_patient_invalid(tmp_path, capsy
     cli = pd.read_csv(StringIO(capsys.readouterr().out), dtype=str).set_index("patient_id")
     assert cli["status"].to_dict() == table["status"].to_dict()
     assert cli["reason"].to_dict() == table["reason"].to_dict()
+
+
+def test_gcig_reasons_of_flagged_patients_are_scorings_gcig_reasons():
+    """gcig_cohort and scoring give a flagged patient the same GCIG status and reason: the
+    markers' problem when its markers are flagged (also when its clinical row is flagged too:
+    scoring's overall ``reason`` then names the clinical one, the GCIG columns the markers'
+    input of the rules), the clinical problem when only the clinical row is."""
+    from ca125kinetics import predict_cohort
+    from ca125kinetics.io import read_clinical, read_markers
+
+    markers = pd.DataFrame({"patient_id": [p for p in "abc" for _ in range(4)], "day": [-3, 21, 42, 70] * 3,
+                            "ca125": ["400", "150", "x60", "20", "400", "150", "60", "20", "400", "150", "60", "20"]})
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["XX", "YY", "PR"], "age": [60, 61, 62]})
+    read = read_clinical(clinical, on_error="flag", require=("patient_id",))
+    table = g.gcig_cohort(read_markers(markers, clinical=read, on_error="flag"), read).set_index("patient_id")
+    scored = predict_cohort(markers, clinical).set_index("patient_id")
+    assert table["status"].to_dict() == {"a": "invalid_input", "b": "invalid_input", "c": "response"}
+    assert "'x60' is not a number" in table.loc["a", "reason"]
+    assert "unknown RECIST category 'YY'" in table.loc["b", "reason"]
+    assert "unknown RECIST category 'XX'" in scored.loc["a", "reason"]
+    for c, s in (("status", "gcig_status"), ("reason", "gcig_reason"), ("progression_reason", "progression_reason")):
+        assert table[c].to_dict() == scored[s].to_dict()

@@ -1719,8 +1719,9 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
     dict of str to array
         The :data:`COHORT_COLUMNS` without ``patient_id``, then ``combined_category`` (from
         each patient's clinical ``recist``), as :func:`_gcig_columns` gives them. A patient
-        without markers has status ``"no_markers"``; one whose markers carry a ``problem``
-        is ``"invalid_input"``.
+        without markers has status ``"no_markers"``; one whose markers or clinical row carry a
+        ``problem`` is ``"invalid_input"`` with the markers' problem as its reason, else the
+        clinical one (as :func:`gcig_cohort` reports a flagged patient).
     """
     import numpy as np
 
@@ -1742,7 +1743,7 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
         def rows(values, fill):
             return values
     problem = np.full(int(starts[-1]), None, dtype=object)
-    problem[starts[:-1]] = batch.problem
+    problem[starts[:-1]] = np.where(_absent(batch.problem), batch.clinical_problem, batch.problem)
     kernel_rows, uln, invalid = _rows_of(
         batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
         rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings, check=False,
