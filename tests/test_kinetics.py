@@ -295,6 +295,42 @@ def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_mark
         np.testing.assert_array_equal(vague.cov, expected)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_fits_with_a_parameter_at_its_bound_converge(engine, monkeypatch):
+    """Per-patient least squares of slow declines with 3-4 samples put many floors at a bound
+    (lower or upper). A step that would push a parameter at its bound outward is taken without
+    it (projected Newton): every fit converges, and a longer run does not move it. Before,
+    the clipped joint step crawled along the bound: 734 of 992 such fits stopped at the
+    iteration limit, with k up to 11 % from the constrained optimum."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("sim", ROOT / "tests" / "data" / "kinetics_nlme_simulation.py")
+    sim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sim)
+    markers, _ = sim.simulate({**sim.SCENARIOS["weakfloor"], "n": 400})
+    markers = markers.drop(columns=["event", "problem"])
+    use_engine(monkeypatch, engine)
+    fit_map, fits = eng.fit_map, []
+
+    def recorded(*args, **kwargs):
+        fits.append((args, fit_map(*args, **kwargs)))
+        return fits[-1][1]
+
+    monkeypatch.setattr(eng, "fit_map", recorded)
+    short = fit_kinetics(markers, method="per-patient")
+    at_bound, converged = [], []
+    for (series, _, lower, upper, *_), fit in fits:
+        at_bound.append(((fit.theta <= lower) | (fit.theta >= upper)).any(axis=0))
+        converged.append(fit.converged)
+    at_bound, converged = np.concatenate(at_bound), np.concatenate(converged)
+    assert at_bound.sum() > 100 and converged[at_bound].all()
+    assert (~converged).sum() <= 2    # an interior ridge (k -> 0 on a flat series) may remain
+    monkeypatch.setattr(eng, "fit_map", lambda *a, **k: recorded(*a, **{**k, "max_iter": 2000}))
+    long = fit_kinetics(markers, method="per-patient")
+    moved = ~np.isclose(long["k"], short["k"], rtol=1e-6, atol=0, equal_nan=True)
+    assert moved.sum() <= (~converged).sum()      # only a fit that had not converged moves
+
+
 @pytest.mark.parametrize("compiled", [False, True])
 def test_a_fits_objective_is_the_objective_at_its_estimate(committed_markers, compiled):
     """``MapFit.q``, by which the better of a patient's two starts is kept, is ``Q_i`` at the

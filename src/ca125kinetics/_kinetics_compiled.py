@@ -186,9 +186,21 @@ def _from_sums(u, v, w, mu, mv, mw, prec, inv_s2, newton, ev):
 
 
 @njit(cache=True, nogil=True)
-def _damped_step(ev, lam, step):
-    """``(H + lambda (diag H + eps)) delta = -g`` by cofactors; a non-finite component is 0."""
+def _damped_step(ev, lam, step, th, lo, hi, i):
+    """``(H + lambda (diag H + eps)) delta = -g`` by cofactors, the parameters held at a bound
+    taken out (:func:`._kinetics_engine._projected`); a non-finite component is 0. Returns
+    the decrement ``-g' delta`` of the projected gradient."""
     a, b, c, d, e, f = ev[_H], ev[_H + 1], ev[_H + 2], ev[_H + 3], ev[_H + 4], ev[_H + 5]
+    g0, g1, g2 = ev[_G], ev[_G + 1], ev[_G + 2]
+    h0 = (th[0] <= lo[0, i] and g0 > 0) or (th[0] >= hi[0, i] and g0 < 0)
+    h1 = (th[1] <= lo[1, i] and g1 > 0) or (th[1] >= hi[1, i] and g1 < 0)
+    h2 = (th[2] <= lo[2, i] and g2 > 0) or (th[2] >= hi[2, i] and g2 < 0)
+    if h0:
+        g0, b, c = 0.0, 0.0, 0.0
+    if h1:
+        g1, b, e = 0.0, 0.0, 0.0
+    if h2:
+        g2, c, e = 0.0, 0.0, 0.0
     eps = 1e-12 * (a + d + f + 1.0)
     a = a + lam * (a + eps)
     d = d + lam * (d + eps)
@@ -196,17 +208,17 @@ def _damped_step(ev, lam, step):
     c00, c01, c02 = d * f - e * e, c * e - b * f, b * e - c * d
     c11, c12, c22 = a * f - c * c, b * c - a * e, a * d - b * b
     det = a * c00 + b * c01 + c * c02
-    g0, g1, g2 = ev[_G], ev[_G + 1], ev[_G + 2]
     if det == 0.0:
         step[0] = step[1] = step[2] = 0.0
-        return
-    scale = -1.0 / det
-    step[0] = (c00 * g0 + c01 * g1 + c02 * g2) * scale
-    step[1] = (c01 * g0 + c11 * g1 + c12 * g2) * scale
-    step[2] = (c02 * g0 + c12 * g1 + c22 * g2) * scale
-    for p in range(3):
-        if not math.isfinite(step[p]):
-            step[p] = 0.0
+    else:
+        scale = -1.0 / det
+        step[0] = (c00 * g0 + c01 * g1 + c02 * g2) * scale
+        step[1] = (c01 * g0 + c11 * g1 + c12 * g2) * scale
+        step[2] = (c02 * g0 + c12 * g1 + c22 * g2) * scale
+        for p in range(3):
+            if not math.isfinite(step[p]):
+                step[p] = 0.0
+    return -(g0 * step[0] + g1 * step[1] + g2 * step[2])
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -247,8 +259,7 @@ def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_it
     else:
         _evaluate(t, y, cens, i, th[0], th[1], th[2], mu, mv, mw, prec, inv_s2, w_cens, warm, ev)
     for it in range(1, n_iter + 1):
-        _damped_step(ev, lam, step)
-        decrement = -(ev[_G] * step[0] + ev[_G + 1] * step[1] + ev[_G + 2] * step[2])
+        decrement = _damped_step(ev, lam, step, th, lo, hi, i)
         light = lam <= 1e-2
         if light and decrement < tol_dec:
             return True, lam, it

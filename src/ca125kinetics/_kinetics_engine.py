@@ -482,6 +482,24 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0)), q
 
 
+def _projected(h: np.ndarray, g: np.ndarray, theta: np.ndarray, lo: np.ndarray, hi: np.ndarray):
+    """``(h, g)`` with the parameters held at a bound taken out of the step (projected
+    Newton, Bertsekas 1982): a parameter at its lower bound whose gradient is positive (or at
+    its upper bound, negative) would only be pushed outside and clipped back, so its gradient
+    entry and its Hessian off-diagonal entries become 0 and the others solve their own
+    system. Without it, the clipped joint step crawls along the bound and the fit stops at
+    the iteration limit short of the constrained optimum (a per-patient floor at its bound).
+    """
+    held = ((theta <= lo) & (g > 0)) | ((theta >= hi) & (g < 0))
+    if not held.any():
+        return h, g
+    g = np.where(held, 0.0, g)
+    h = h.copy()
+    for k, (p, q) in ((1, (0, 1)), (2, (0, 2)), (4, (1, 2))):
+        h[k] = np.where(held[p] | held[q], 0.0, h[k])
+    return h, g
+
+
 def _damped_step(h: np.ndarray, g: np.ndarray, lam: np.ndarray) -> np.ndarray:
     """Solve ``(H + lambda (diag H + eps)) delta = -g`` (Marquardt's scaled damping).
 
@@ -520,8 +538,9 @@ def _lm(s: Series, prior: Prior, lo, hi, theta, lam, inv_s2, max_iter, tol, tol_
     alive = np.ones(n, dtype=bool)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
-        step = _damped_step(ev.hess, ev.grad, lam)
-        decrement = -np.einsum("ij,ij->j", ev.grad, step)
+        hess, grad = _projected(ev.hess, ev.grad, theta, lo, hi)
+        step = _damped_step(hess, grad, lam)
+        decrement = -np.einsum("ij,ij->j", grad, step)
         light = lam <= 1e-2
         alive &= ~(light & (decrement < tol_decrement))
         if int(alive.sum()) <= alive.size // 2:         # drop the finished ones
