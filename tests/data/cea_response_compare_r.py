@@ -3,12 +3,12 @@
 Usage::
 
     PYTHONPATH=src python tests/data/cea_response_compare_r.py CASES.csv [--r-out OUT.csv]
-        [--threshold 0.9] [--show 5]
+        [--threshold 0.9] [--uln 5] [--show 5]
 
 Runs ``Rscript tests/data/cea_response_independent.R features CASES.csv OUT.csv`` (unless
 ``--r-out`` names an existing R output), runs the package on the same file
-(``read_markers(..., marker="cea", on_error="flag")`` then ``response_features``), and prints,
-per field, how many patients agree and a few disagreements. ``package_table`` and
+(``read_markers(..., marker="cea", uln=ULN, on_error="flag")`` then ``response_features``), and
+prints, per field, how many patients agree and a few disagreements. ``package_table`` and
 ``compare`` are what ``tests/test_response.py`` uses against the stored R output.
 """
 
@@ -29,13 +29,13 @@ _NUMERIC = ("uln", "n_samples", "baseline_value", "baseline_day", "post_value", 
             "post_pre_ratio", "clearance_slope", "clearance_r2")
 
 
-def package_table(cases: pathlib.Path, threshold: float = 0.9) -> pd.DataFrame:
+def package_table(cases: pathlib.Path, threshold: float = 0.9, uln: float = 5.0) -> pd.DataFrame:
     """The package's features on ``cases``, in the compared columns (one row per patient)."""
     from ca125kinetics import read_markers
     from ca125kinetics.response import response_features
     from ca125kinetics.settings import ResponseSettings
 
-    markers = read_markers(cases, marker="cea", on_error="flag")
+    markers = read_markers(cases, marker="cea", uln=uln, on_error="flag")
     table = response_features(markers, marker="cea",
                               response=ResponseSettings(clearance_r2_threshold=threshold))
     reason = table["response_reason"].fillna("")
@@ -86,14 +86,16 @@ def main() -> None:
     parser.add_argument("cases", type=pathlib.Path)
     parser.add_argument("--r-out", type=pathlib.Path)
     parser.add_argument("--threshold", type=float, default=0.9)
+    parser.add_argument("--uln", type=float, default=5.0, help="ULN where the uln column is empty")
     parser.add_argument("--show", type=int, default=5)
     args = parser.parse_args()
     r_out = args.r_out or pathlib.Path("/tmp/cea_response_r.csv")
     if args.r_out is None or not r_out.exists():
         subprocess.run(["Rscript", str(HERE / "cea_response_independent.R"), "features",
-                        str(args.cases), str(r_out), "--threshold", repr(args.threshold)],
+                        str(args.cases), str(r_out), "--threshold", repr(args.threshold),
+                        "--uln", repr(args.uln)],
                        check=True)
-    diffs = compare(package_table(args.cases, args.threshold), r_table(r_out))
+    diffs = compare(package_table(args.cases, args.threshold, args.uln), r_table(r_out))
     n = len(r_table(r_out))
     for field, rows in diffs.items():
         print(f"{field:24s} {n - len(rows):5d}/{n} agree")

@@ -23,8 +23,9 @@
 #                    R^2 > threshold (strict) and slope < 0
 #   invalid input    two samples on one day, a negative or non-numeric value, a day outside
 #                    -366..1830: every feature NA
-# Open points (what the text leaves open) are listed in cea_response_README.md; the choices
-# made here are flagged with "OPEN" below.
+# Open points (what the text leaves open) are listed in cea_response_README.md with how each
+# was resolved after the comparison with the package; the lines changed then are marked
+# "RESOLVED" below (the first reading is in the README).
 
 args <- commandArgs(trailingOnly = TRUE)
 opt <- function(name, default) {
@@ -56,15 +57,15 @@ generate <- function(path, seed, n) {
   add("E12_pre_at_uln", c(0, 21, 42), c("5", "4", "3"))                     # pre == ULN
   add("E13_post_censored_low", c(0, 21, 42), c("20", "6", "<2.5"))
   add("E14_post_censored_at_uln", c(0, 21, 42), c("20", "6", "<5"))
-  add("E15_post_censored_above_uln", c(0, 21, 42), c("20", "12", "<10"))   # OPEN
-  add("E16_pre_censored", c(0, 21, 42), c("<10", "6", "4"))               # OPEN
-  add("E17_both_censored", c(0, 21, 42), c("<10", "6", "<2.5"))            # OPEN
+  add("E15_post_censored_above_uln", c(0, 21, 42), c("20", "12", "<10"))
+  add("E16_pre_censored", c(0, 21, 42), c("<10", "6", "4"))
+  add("E17_both_censored", c(0, 21, 42), c("<10", "6", "<2.5"))
   add("E18_zero_baseline", c(0, 21, 42), c("0", "3", "2"))
   add("E19_zero_post", c(0, 21, 42), c("20", "3", "0"))
   add("E20_smoker_uln5", c(0, 21, 42), c("12", "6", "4"), 5)
   add("E21_nonsmoker_uln3", c(0, 21, 42), c("12", "6", "4"), 3)             # not normal at 3
   add("E22_uln3_post_eq", c(0, 21, 42), c("12", "6", "3"), 3)
-  add("E23_uln_changes", c(0, 21, 42), c("12", "6", "4"), c(3, 5, 5))        # OPEN
+  add("E23_uln_changes", c(0, 21, 42), c("12", "6", "4"), c(3, 5, 5))
   add("E24_late_post", c(0, 42, 98, 101, 140), c("20", "10", "6", "4", "3"))  # > window dropped
   add("E25_pre_only_three", c(-10, -5, 0), c("20", "18", "16"))           # t all 0
   add("E26_post_only_three", c(14, 28, 42), c("20", "10", "5"))
@@ -132,17 +133,27 @@ features_one <- function(d, default_uln, thr, window, pre_window, min_samples) {
     out$reason <- "invalid"
     return(out)
   }
+  # RESOLVED (was: a 0 only undefines the ratio/fit): a used value of 0 is invalid input, as
+  # in the kinetics (an assay reports "<limit", not 0; the log-scale fit needs positive
+  # values); a 0 outside the used days is not looked at
+  in_use <- d$day >= -pre_window & d$day <= window
+  if (any(pv$value[in_use] == 0)) {
+    out$reason <- "invalid"
+    return(out)
+  }
   ulns <- ifelse(is.na(d$uln), default_uln, d$uln)
-  # OPEN: a ULN that changes within a patient; here the ULN of the post sample is used for
-  # normalisation and the patient's ULN is reported only when it is constant.
   d$value <- pv$value
   d$censored <- pv$censored
   d$uln_row <- ulns
   d <- d[order(d$day), ]
   used <- d[d$day >= -pre_window & d$day <= window, ]
   out$n_samples <- nrow(used)
-  if (length(unique(ulns)) == 1) out$uln <- ulns[1]
   pre <- used[used$day <= 0, ]
+  # RESOLVED (was: the post sample's ULN, the patient's only when constant): the patient's ULN
+  # is the baseline sample's, else the first used sample's, else the first row's; it serves
+  # both sides of the normalisation
+  out$uln <- if (nrow(pre) > 0) pre$uln_row[nrow(pre)] else
+    if (nrow(used) > 0) used$uln_row[1] else d$uln_row[1]
   post <- used[used$day > 0, ]
   if (nrow(pre) > 0) {
     b <- pre[nrow(pre), ]
@@ -156,9 +167,14 @@ features_one <- function(d, default_uln, thr, window, pre_window, min_samples) {
     out$post_censored <- p$censored
   }
   if (nrow(pre) > 0 && nrow(post) > 0) {
-    if (b$value > 0) out$post_pre_ratio <- p$value / b$value
-    u <- p$uln_row
-    if (b$value > u) out$normalised <- p$value <= u   # OPEN: "<x" with x > ULN -> FALSE here
+    # RESOLVED (was: always reported): "<y" / "<x" bounds the true ratio neither way
+    if (!(b$censored && p$censored)) out$post_pre_ratio <- p$value / b$value
+    u <- out$uln
+    # RESOLVED (was: "<x" entered at x on both sides): a "<x" baseline may or may not be
+    # raised, and a "<x" post with x > ULN may or may not be normal: both NA (undetermined)
+    raised <- b$value > u && !b$censored
+    post_known <- !p$censored || p$value <= u
+    if (raised && post_known) out$normalised <- p$value <= u
   }
   vals <- used$value
   if (nrow(used) >= min_samples && all(vals > 0) && length(unique(vals)) > 1) {
