@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -451,3 +452,23 @@ def test_quoted_selection_dilution_figures_and_the_assumptions_that_come_closest
     for ppv, q in quoted.items():
         assert abs(got[ppv] / q - 1) < 0.026
     assert got[0.755] / got[1.0] == pytest.approx(2.0, abs=0.1) and got[0.6] / got[1.0] == pytest.approx(4.1, abs=0.1)
+
+
+@pytest.mark.parametrize("argv", [
+    ["design", "events", "--hr", "0.6"],
+    ["design", "events", "--hr", "1", "--margin-diff", "0.05", "--at-time", "36", "--control-survival", "0.8"],
+    ["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14"],
+    ["design", "detectable-hr", "--events", "200"],
+    ["design", "detectable-hr", "--events", "200", "--true-hr", "1"],
+    ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+     "--control-median", "14", "--power-target", "0.8", "--sims", "50", "--seed", "1"],
+    ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+     "--control-median", "14", "--n", "160", "--sims", "50", "--seed", "1"],
+])
+def test_every_text_line_with_a_hazard_ratio_states_its_direction(argv, capsys):
+    # the selection-trial text printed "the mixture hazard ratio 0.7064" and "effective hazard
+    # ratio 0.7064" without saying against which arm
+    assert main(argv) == 0
+    for line in capsys.readouterr().out.splitlines():
+        if re.search(r"hazard ratio [0-9]", line):
+            assert "vs control" in line, line

@@ -1477,14 +1477,15 @@ def _cli_selection(args) -> int:
     if args.n is None:
         screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
         lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
-                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f}, "
+                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f} "
+                     "(surgery vs control), "
                      f"P(event by the analysis) {result.p_event:.4f}")
     lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
                  f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
                  f"{sim['power_schoenfeld']:.3f}")
     lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
                  f"control), {1 - sim['ppv']:.3f} incomplete ({sim['hr_incomplete']:g} vs control); effective hazard "
-                 f"ratio {sim['hr_mixture']:.4f} (event-weighted; {sim['hr_initial']:.3f} at time 0)")
+                 f"ratio {sim['hr_mixture']:.4f} vs control (event-weighted; {sim['hr_initial']:.3f} at time 0)")
     lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
                  f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
                  f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
