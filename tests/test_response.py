@@ -241,3 +241,35 @@ def test_features_agree_with_the_independent_r_reading(expected, threshold, uln)
     diffs = compare.compare(got, r)
     bad = {field: rows["patient_id"].tolist()[:5] for field, rows in diffs.items() if len(rows)}
     assert not bad, bad
+
+
+_VALUES = st.sampled_from(["1.114", "44.36", "5", "3", "20", "0.7", "12.5", "<2.5", "<5", "<10"])
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.integers(-20, 110), min_size=1, max_size=7, unique=True),
+       values=st.lists(_VALUES, min_size=7, max_size=7), uln=st.sampled_from([3.0, 5.0, 6.0]),
+       seed=st.integers(0, 2**16))
+def test_rules_hold_on_adversarial_series(days, values, uln, seed):
+    """Repeated values, censored values below, at and above the ULN, unsorted rows, samples
+    outside the window: R^2 lies in [0, 1] or is NA (never the negative R^2 of a flat series),
+    clearance is NA exactly when R^2 is, nothing is judged from a censored baseline or a
+    censored post value above the ULN, the ratio of two censored values is NA, and the row
+    order does not matter."""
+    rows = [("p", d, v, None) for d, v in zip(days, values)]
+    frame = read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]),
+                         marker="cea", uln=uln)
+    r = response_features(frame, marker="cea").iloc[0]
+    if not math.isnan(r["clearance_r2"]):
+        assert -1e-12 <= r["clearance_r2"] <= 1 + 1e-12
+    assert pd.isna(r["exponential_clearance"]) == math.isnan(r["clearance_r2"])
+    if r["baseline_censored"] or (r["post_censored"] and r["post_value"] > uln):
+        assert pd.isna(r["normalised"])
+    if r["baseline_censored"] and r["post_censored"]:
+        assert math.isnan(r["post_pre_ratio"])
+    if not pd.isna(r["normalised"]):
+        assert r["baseline_value"] > uln and bool(r["normalised"]) == (r["post_value"] <= uln)
+    shuffled = pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]).sample(
+        frac=1.0, random_state=seed)
+    again = response_features(read_markers(shuffled, marker="cea", uln=uln), marker="cea").iloc[0]
+    pd.testing.assert_series_equal(again, r)
