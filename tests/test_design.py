@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -381,3 +382,93 @@ def test_cli_errors_are_one_line(capsys):
     assert main(["design", "events", "--hr", "1.2"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ca125: error:") and err.count("\n") == 1
+
+
+# --------------------------------------------------------------------------- audit (h-cea)
+
+@pytest.mark.parametrize("call", [
+    lambda: design.events(0.6, alpha=0.025, power=0.02),                # z sum < 0: squared away
+    lambda: design.events(0.6, alpha=0.025, power=0.025),               # 0 events
+    lambda: design.events(0.6, alpha=0.05, sided=2, power=0.04),
+    lambda: design.detectable_hr(100, power=0.01),                      # an "HR" above 1
+    lambda: design.supported_margin(100, power=0.01),
+    lambda: design.selection_trial_sample_size(0.01, ppv=0.9, hr_complete=0.6, hr_incomplete=1.2,
+                                               control_median=14, sims=10),
+])
+def test_power_not_above_alpha_is_refused(call):
+    # D = (z(1 - a/s) + z(power))^2 / ...: with power <= alpha the sum is <= 0 and the square
+    # hid it (161.07 events at power 0.9 became 0.13 events at power 0.02)
+    with pytest.raises(InvalidInputError, match="power .* must exceed alpha"):
+        call()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"ppv": 1.2}, "ppv"), ({"ppv": -0.1}, "ppv"), ({"hr_complete": 0.0}, "hr_complete"),
+    ({"hr_incomplete": -1.0}, "hr_incomplete"), ({"control_median": 0.0}, "control_median"),
+])
+def test_nonsensical_selection_inputs_are_refused(kwargs, match):
+    args = dict(ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14, accrual=36, follow_up=24)
+    args.update(kwargs)
+    with pytest.raises(InvalidInputError, match=match):
+        design.mixture_hr(args.pop("ppv"), **args)
+
+
+@pytest.mark.parametrize("s_c, delta", [(0.8, 0.8), (0.8, 0.95), (0.8, 0.0), (1.0, 0.1), (0.0, 0.1)])
+def test_margin_leaving_no_survival_is_refused(s_c, delta):
+    # M = ln(S_c - delta) / ln(S_c) needs 0 < S_c - delta < S_c < 1
+    with pytest.raises(InvalidInputError):
+        design.hr_margin_from_difference(s_c, delta)
+    with pytest.raises(InvalidInputError):
+        design.events(1.0, margin_diff=delta, at_time=36, control_survival=s_c)
+
+
+def test_every_result_with_a_hazard_ratio_states_its_direction():
+    kw = dict(hr_complete=0.6, hr_incomplete=1.2, control_median=14)
+    results = [design.events(0.6), design.detectable_hr(200), design.supported_margin(200),
+               design.simulate_selection_trial(60, ppv=0.755, sims=20, **kw),
+               design.selection_trial_sample_size(0.8, ppv=0.755, sims=20, **kw)]
+    for r in results:
+        assert r.direction == design.DIRECTION and "experimental vs control" in r.direction
+        assert "direction" in set(r.to_frame()["quantity"])
+
+
+def test_quoted_selection_dilution_figures_and_the_assumptions_that_come_closest():
+    """The illustrative 122 / 244 / 497 events for 80 % power at PPV 1 / 0.755 / 0.60
+    (HR_R0 0.60, HR_inc 1.20, control median 14) state no accrual, follow-up or formula.
+    Schoenfeld gives 120.3 at PPV 1 whatever the accrual; with the event-weighted mixture HR
+    (R ``integrate``, design_reference.json) uniform accrual 36 and follow-up 36 months come
+    closest: 250.1 and 488.6 (within 2.5 %), accrual 36 / follow-up 24 gives 259.9 and 526.0.
+    The dilution itself is reproduced: about twice the events at 0.755, four times at 0.60."""
+    ref = {(m["follow_up"], m["ppv"]): m for m in REF["mixture_hr"]}
+    quoted = {1.0: 122, 0.755: 244, 0.6: 497}
+    got = {}
+    for ppv in quoted:
+        h = design.mixture_hr(ppv, hr_complete=0.6, hr_incomplete=1.2, control_median=14, accrual=36,
+                              follow_up=36)
+        assert h == pytest.approx(ref[(36, ppv)]["hr_mixture"], rel=1e-7)
+        got[ppv] = design.events(h, alpha=0.025, sided=1, power=0.8).events
+    assert got[1.0] == pytest.approx(120.32, abs=0.01)
+    assert got[0.755] == pytest.approx(250.09, abs=0.01) and got[0.6] == pytest.approx(488.62, abs=0.01)
+    for ppv, q in quoted.items():
+        assert abs(got[ppv] / q - 1) < 0.026
+    assert got[0.755] / got[1.0] == pytest.approx(2.0, abs=0.1) and got[0.6] / got[1.0] == pytest.approx(4.1, abs=0.1)
+
+
+@pytest.mark.parametrize("argv", [
+    ["design", "events", "--hr", "0.6"],
+    ["design", "events", "--hr", "1", "--margin-diff", "0.05", "--at-time", "36", "--control-survival", "0.8"],
+    ["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14"],
+    ["design", "detectable-hr", "--events", "200"],
+    ["design", "detectable-hr", "--events", "200", "--true-hr", "1"],
+    ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+     "--control-median", "14", "--power-target", "0.8", "--sims", "50", "--seed", "1"],
+    ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+     "--control-median", "14", "--n", "160", "--sims", "50", "--seed", "1"],
+])
+def test_every_text_line_with_a_hazard_ratio_states_its_direction(argv, capsys):
+    # the selection-trial text printed "the mixture hazard ratio 0.7064" and "effective hazard
+    # ratio 0.7064" without saying against which arm
+    assert main(argv) == 0
+    for line in capsys.readouterr().out.splitlines():
+        if re.search(r"hazard ratio [0-9]", line):
+            assert "vs control" in line, line

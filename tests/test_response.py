@@ -158,3 +158,118 @@ def test_properties(c0, k, scale):
     assert other["post_pre_ratio"] == pytest.approx(base["post_pre_ratio"], rel=1e-9)
     assert other["clearance_r2"] == pytest.approx(base["clearance_r2"], abs=1e-9)
     assert other["normalised"] is base["normalised"] or bool(other["normalised"]) == bool(base["normalised"])
+
+
+# --- defects found by the comparison with the independent R reading (tests/data/cea_response_*) ---
+
+def test_equal_values_are_flat_even_when_their_log_mean_rounds():
+    # log(1.114) * 3 / 3 != log(1.114) in floating point: the sum of squares about the mean was
+    # ~1e-33 > 0, so a flat series got R^2 = -0.09 instead of "undefined"
+    t = response_features(_frame([("p", d, 1.114, None) for d in (8, 29, 55)]), marker="cea")
+    assert math.isnan(t["clearance_r2"].iloc[0]) and math.isnan(t["clearance_slope"].iloc[0])
+    assert pd.isna(t["exponential_clearance"].iloc[0])
+    assert "all used values equal" in t["response_reason"].iloc[0]
+
+
+def test_pretreatment_samples_only_give_no_clearance_fit():
+    # every used sample at t = 0: no slope, so clearance is undefined, not False
+    t = response_features(_frame([("p", d, v, None) for d, v in ((-10, 20), (-5, 18), (0, 16))]),
+                          marker="cea")
+    assert pd.isna(t["exponential_clearance"].iloc[0]) and math.isnan(t["clearance_r2"].iloc[0])
+    assert "no time span" in t["response_reason"].iloc[0]
+
+
+def test_censored_baseline_leaves_normalisation_undetermined_and_says_why():
+    # "<10" with ULN 5: the baseline may or may not be raised; the reason said "baseline 10 ng/mL
+    # not above the ULN (5 ng/mL)", which is false
+    t = response_features(_frame([("p", d, v, None) for d, v in ((0, "<10"), (21, "6"), (42, "4"))]),
+                          marker="cea")
+    r = _row(t, "p")
+    assert pd.isna(r["normalised"]) and bool(r["baseline_censored"])
+    assert "not above the ULN" not in r["response_reason"]
+    assert "<10" in r["response_reason"] and "undetermined" in r["response_reason"]
+    assert r["post_pre_ratio"] == pytest.approx(0.4)     # a lower bound: the baseline is < 10
+
+
+def test_censored_post_above_the_uln_leaves_normalisation_undetermined():
+    # "<10" with ULN 5 after a raised baseline: the value may be normal or not (was False)
+    t = response_features(_frame([("p", d, v, None) for d, v in ((0, "20"), (21, "12"), (42, "<10"))]),
+                          marker="cea")
+    r = _row(t, "p")
+    assert pd.isna(r["normalised"]) and "<10" in r["response_reason"]
+    t = response_features(_frame([("p", d, v, None) for d, v in ((0, "20"), (21, "12"), (42, "<5"))]),
+                          marker="cea")
+    assert bool(_row(t, "p")["normalised"])              # "<5" with ULN 5 is normal
+
+
+def test_ratio_of_two_censored_values_is_not_reported():
+    # "<2.5" / "<10": neither an upper nor a lower bound of the true ratio
+    t = response_features(_frame([("p", d, v, None) for d, v in ((0, "<10"), (21, "6"), (42, "<2.5"))]),
+                          marker="cea")
+    r = _row(t, "p")
+    assert math.isnan(r["post_pre_ratio"]) and "both" in r["response_reason"]
+
+
+def test_duplicate_day_message_names_the_marker_read():
+    frame = pd.DataFrame({"patient_id": ["p", "p", "p"], "day": [0, 14, 14], "cea": [20, 10, 11]})
+    with pytest.raises(InvalidInputError, match="two or more CEA samples on day 14") as info:
+        read_markers(frame, marker="cea")
+    assert "CA-125" not in str(info.value) and "GCIG" not in str(info.value)
+
+
+@pytest.mark.parametrize(("expected", "threshold", "uln"), [
+    ("cea_response_expected.csv", 0.9, 5.0),
+    ("cea_response_expected_custom.csv", 0.8, 3.0),
+])
+def test_features_agree_with_the_independent_r_reading(expected, threshold, uln):
+    """Every compared field of 434 adversarial CEA patients equals the stored output of
+    ``tests/data/cea_response_independent.R`` (base R, written from the documentation before
+    the code was read; ``tests/data/cea_response_README.md`` gives the commands and the readings
+    the text left open). No R is needed here."""
+    import sys
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data"
+    sys.path.insert(0, str(data))
+    try:
+        import cea_response_compare_r as compare
+    finally:
+        sys.path.remove(str(data))
+    got = compare.package_table(data / "cea_response_cases.csv", threshold, uln)
+    r = compare.r_table(data / expected)
+    assert len(r) == 434 and r["invalid"].sum() >= 5 and r["exponential_clearance"].notna().sum() > 200
+    diffs = compare.compare(got, r)
+    bad = {field: rows["patient_id"].tolist()[:5] for field, rows in diffs.items() if len(rows)}
+    assert not bad, bad
+
+
+_VALUES = st.sampled_from(["1.114", "44.36", "5", "3", "20", "0.7", "12.5", "<2.5", "<5", "<10"])
+
+
+@hyp_settings(max_examples=60, deadline=None)
+@given(days=st.lists(st.integers(-20, 110), min_size=1, max_size=7, unique=True),
+       values=st.lists(_VALUES, min_size=7, max_size=7), uln=st.sampled_from([3.0, 5.0, 6.0]),
+       seed=st.integers(0, 2**16))
+def test_rules_hold_on_adversarial_series(days, values, uln, seed):
+    """Repeated values, censored values below, at and above the ULN, unsorted rows, samples
+    outside the window: R^2 lies in [0, 1] or is NA (never the negative R^2 of a flat series),
+    clearance is NA exactly when R^2 is, nothing is judged from a censored baseline or a
+    censored post value above the ULN, the ratio of two censored values is NA, and the row
+    order does not matter."""
+    rows = [("p", d, v, None) for d, v in zip(days, values)]
+    frame = read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]),
+                         marker="cea", uln=uln)
+    r = response_features(frame, marker="cea").iloc[0]
+    if not math.isnan(r["clearance_r2"]):
+        assert -1e-12 <= r["clearance_r2"] <= 1 + 1e-12
+    assert pd.isna(r["exponential_clearance"]) == math.isnan(r["clearance_r2"])
+    if r["baseline_censored"] or (r["post_censored"] and r["post_value"] > uln):
+        assert pd.isna(r["normalised"])
+    if r["baseline_censored"] and r["post_censored"]:
+        assert math.isnan(r["post_pre_ratio"])
+    if not pd.isna(r["normalised"]):
+        assert r["baseline_value"] > uln and bool(r["normalised"]) == (r["post_value"] <= uln)
+    shuffled = pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]).sample(
+        frac=1.0, random_state=seed)
+    again = response_features(read_markers(shuffled, marker="cea", uln=uln), marker="cea").iloc[0]
+    pd.testing.assert_series_equal(again, r)

@@ -104,11 +104,18 @@ def _check_count(name, value, low=1) -> int:
     return int(value)
 
 
-def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float, float]:
+def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float | None, float]:
     alpha = _number("alpha", alpha, low=0.0, high=1.0)
     if sided not in (1, 2) or isinstance(sided, bool):
         raise InvalidInputError(f"sided must be 1 or 2 (sides of the test), got {sided!r}")
+    if power is None:                      # a simulation: the power is what it estimates
+        return alpha, int(sided), power, _number("allocation", allocation, low=0.0, high=1.0)
     power = _number("power", power, low=0.0, high=1.0)
+    if power <= alpha:
+        # z(1 - alpha/sided) + z(power) <= 0 would be squared into a plausible-looking count
+        raise InvalidInputError(
+            f"power ({power:g}) must exceed alpha ({alpha:g}): a test that rejects no more often "
+            "under the alternative than under the null is not a design; give e.g. power=0.8 or 0.9")
     allocation = _number("allocation", allocation, low=0.0, high=1.0)
     return alpha, int(sided), power, allocation
 
@@ -714,7 +721,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     n = _check_count("n", n, low=2)
     sims = _check_count("sims", sims)
     seed = _check_count("seed", seed, low=0)
-    alpha, sided, _, allocation = _check_test(alpha, sided, 0.5, allocation)
+    alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
                                               follow_up)
     n_e = int(round(n * allocation))
@@ -772,6 +779,8 @@ class SelectionSampleSizeResult(_Frame):
     p_event : float
     simulated : dict
         :class:`SelectionTrialResult` of ``n`` patients (the check by simulation).
+    direction : str
+        :data:`DIRECTION`.
     """
 
     n: int
@@ -781,6 +790,7 @@ class SelectionSampleSizeResult(_Frame):
     hr_mixture: float
     p_event: float
     simulated: dict
+    direction: str = DIRECTION
 
 
 def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete: float, hr_incomplete: float,
@@ -798,7 +808,7 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     selects) gives the patients to screen.
     """
     power_target = _number("power_target", power_target, low=0.0, high=1.0)
-    alpha, sided, _, allocation = _check_test(alpha, sided, 0.5, allocation)
+    alpha, sided, power_target, allocation = _check_test(alpha, sided, power_target, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
                                               follow_up)
     hr_mix = mixture_hr(ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=control_median, accrual=a,
@@ -1467,14 +1477,15 @@ def _cli_selection(args) -> int:
     if args.n is None:
         screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
         lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
-                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f}, "
+                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f} "
+                     "(surgery vs control), "
                      f"P(event by the analysis) {result.p_event:.4f}")
     lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
                  f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
                  f"{sim['power_schoenfeld']:.3f}")
     lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
                  f"control), {1 - sim['ppv']:.3f} incomplete ({sim['hr_incomplete']:g} vs control); effective hazard "
-                 f"ratio {sim['hr_mixture']:.4f} (event-weighted; {sim['hr_initial']:.3f} at time 0)")
+                 f"ratio {sim['hr_mixture']:.4f} vs control (event-weighted; {sim['hr_initial']:.3f} at time 0)")
     lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
                  f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
                  f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")

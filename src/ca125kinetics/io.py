@@ -1532,9 +1532,11 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
         return m
     col = m.problems
     if duplicates == "error":
+        label = get_marker(m.value_name).label      # the marker read, not always CA-125
         col.add(dup, "day",
-                lambda i: f"two or more CA-125 samples on day {int(m.day[i])}; GCIG treats "
-                "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
+                lambda i: f"two or more {label} samples on day {int(m.day[i])}; "
+                + ("GCIG treats this" if label == "CA-125" else "this is treated")
+                + " as a data error: remove the extra sample(s) or pass duplicates='mean' "
                 "(or median/max/min/first/last) to aggregate explicitly")
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place

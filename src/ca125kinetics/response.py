@@ -14,22 +14,27 @@ Features (one row per patient)
     below 1 is a decline (J Cancer 2020;11:6565-6570: the post/pre CEA ratio predicted
     tumour regression and downstaging in 284 patients with raised baseline CEA).
     ``normalised``: ``C_post <= ULN`` given ``C_pre > ULN`` (the patient's ULN, recorded in
-    ``uln``); NA when ``C_pre <= ULN`` (nothing to normalise) or either sample is missing.
-    Normalisation went with better DFS in the same study.
+    ``uln``: the baseline sample's, which serves both sides); NA when ``C_pre <= ULN``
+    (nothing to normalise) or either sample is missing. Normalisation went with better DFS
+    in the same study.
     ``clearance_r2``: ``R^2 = 1 - RSS / TSS`` of the ordinary least-squares fit of
     ``log C`` on ``t = max(day, 0)`` over all used samples (baseline and on-treatment);
     ``clearance_slope`` its slope per day. ``exponential_clearance``: ``R^2 >
     clearance_r2_threshold`` (default 0.9, :class:`~ca125kinetics.settings.ResponseSettings`)
     and a negative slope -- the FOWARC pattern (BMC Cancer 2018;18:1145: an exponential CEA
     decline at weeks 2, 4, 6, 8 and 14 with fit R^2 > 0.9 independently predicted
-    ypT0-2N0 and pCR). NA with fewer than ``KineticsSettings.min_samples`` used samples or
-    when every used value is equal.
+    ypT0-2N0 and pCR). NA with fewer than ``KineticsSettings.min_samples`` used samples,
+    when every used value is equal, or when every used sample is pretreatment (no time
+    span).
 
 Convention
     A censored ``"<x"`` value enters at its limit ``x`` (as the kinetics descriptors do), so
-    a censored ``C_post`` makes the ratio an upper bound (``post_censored`` says so), and
-    ``"<x"`` with ``x <= ULN`` counts as normal. A patient whose input is invalid gets NA
-    features and the reason.
+    a censored ``C_post`` makes the ratio an upper bound (``post_censored`` says so) and a
+    censored ``C_pre`` a lower bound (``baseline_censored``); with both censored the ratio
+    is bounded neither way and is NA. **Never guessed**: whether a ``"<x"`` baseline was
+    raised is unknown, so its normalisation is NA; a ``"<x"`` post value is normal when
+    ``x <= ULN`` and undetermined (NA) when ``x > ULN``. A patient whose input is invalid
+    (a used value of 0 included, as in the kinetics) gets NA features and the reason.
 
 References
 ----------
@@ -50,8 +55,8 @@ __all__ = ["response_features", "RESPONSE_COLUMNS"]
 
 #: Columns of :func:`response_features`, in order.
 RESPONSE_COLUMNS = (
-    "patient_id", "marker", "uln", "n_samples", "baseline_value", "baseline_day", "post_value",
-    "post_day", "post_censored", "post_pre_ratio", "normalised", "clearance_slope", "clearance_r2",
+    "patient_id", "marker", "uln", "n_samples", "baseline_value", "baseline_day",
+    "baseline_censored", "post_value", "post_day", "post_censored", "post_pre_ratio", "normalised", "clearance_slope", "clearance_r2",
     "exponential_clearance", "clearance_r2_threshold", "response_reason",
 )
 
@@ -102,16 +107,22 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
     n = batch.n_patients
     invalid = batch.problem != None  # noqa: E711 - elementwise on an object array
     pre, post = d["baseline_value"], d["last_value"]
+    pre_cens, post_cens = d["baseline_censored"], d["last_censored"]
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = post / pre
         r2 = 1.0 - d["loglinear_rss"] / d["loglinear_tss"]
-    raised = (pre > batch.uln) & ~d["baseline_censored"]
+    # "<x" baseline: raised or not is unknown; "<x" post with x > ULN: normal or not is unknown
+    raised = (pre > batch.uln) & ~pre_cens
+    post_known = ~post_cens | (post <= batch.uln)
     has_both = ~np.isnan(pre) & ~np.isnan(post)
-    fit_ok = (d["n_samples"] >= s.min_samples) & (d["loglinear_tss"] > 0) & ~invalid
+    bounded = has_both & ~(pre_cens & post_cens)     # "<y" / "<x" bounds the ratio neither way
+    judged = raised & has_both & post_known
+    fit_ok = ((d["n_samples"] >= s.min_samples) & (d["loglinear_tss"] > 0) & np.isfinite(d["slope"])
+              & ~invalid)
     r2 = np.where(fit_ok, r2, np.nan)
     slope = np.where(fit_ok, d["slope"], np.nan)
-    normalised = pd.array(np.where(raised & has_both, post <= batch.uln, False), dtype="boolean")
-    normalised[~(raised & has_both)] = pd.NA
+    normalised = pd.array(np.where(judged, post <= batch.uln, False), dtype="boolean")
+    normalised[~judged] = pd.NA
     clearance = pd.array((r2 > r.clearance_r2_threshold) & (slope < 0), dtype="boolean")
     clearance[~fit_ok] = pd.NA
     return pd.DataFrame({
@@ -121,41 +132,62 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         "n_samples": d["n_samples"],
         "baseline_value": pre,
         "baseline_day": d["baseline_day"],
+        "baseline_censored": pre_cens,
         "post_value": post,
         "post_day": d["last_day"],
         "post_censored": d["last_censored"],
-        "post_pre_ratio": np.where(has_both, ratio, np.nan),
+        "post_pre_ratio": np.where(bounded, ratio, np.nan),
         "normalised": normalised,
         "clearance_slope": slope,
         "clearance_r2": r2,
         "exponential_clearance": clearance,
         "clearance_r2_threshold": np.full(n, float(r.clearance_r2_threshold)),
-        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, has_both, raised, fit_ok),
+        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok),
                                      dtype=object),   # object: None stays None (pandas 3 infers str)
     }, columns=list(RESPONSE_COLUMNS))
 
 
-def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, has_both, raised, fit_ok) -> np.ndarray:
+def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok) -> np.ndarray:
     """Why a feature is NA (None when every feature is defined)."""
     out = np.full(batch.n_patients, None, dtype=object)
     window = f"days -{s.pretreatment_window_days}..{s.window_days}"
-    for i in np.flatnonzero(invalid | ~has_both | ~raised | ~fit_ok):
+    unit = spec.unit
+    for i in np.flatnonzero(invalid | ~bounded | ~judged | ~fit_ok):
         if invalid[i]:
             out[i] = _invalid_reason(batch.problem[i])
             continue
+        pre, post, uln = d["baseline_value"][i], d["last_value"][i], batch.uln[i]
+        pre_cens, post_cens = d["baseline_censored"][i], d["last_censored"][i]
         parts = []
-        if np.isnan(d["baseline_value"][i]):
+        if np.isnan(pre):
             parts.append(f"no usable pretreatment sample in days -{s.pretreatment_window_days}..0: "
                          "no ratio, normalisation")
-        elif np.isnan(d["last_value"][i]):
+        elif np.isnan(post):
             parts.append(f"no usable on-treatment sample in {window}: no ratio, normalisation")
-        elif not raised[i]:
-            parts.append(f"baseline {d['baseline_value'][i]:g} {spec.unit} not above the ULN "
-                         f"({batch.uln[i]:g} {spec.unit}): normalisation undefined")
+        else:
+            if pre_cens and post_cens:
+                parts.append(f"baseline and post value both reported below the assay limit "
+                             f"(<{pre:g}, <{post:g} {unit}): the ratio is bounded neither way, not reported")
+            if pre_cens and pre > uln:
+                parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), a limit above "
+                             f"the ULN ({uln:g} {unit}): whether it was raised is unknown, normalisation "
+                             "undetermined")
+            elif pre_cens:
+                parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), at or below the "
+                             f"ULN ({uln:g} {unit}): normalisation undefined")
+            elif not pre > uln:
+                parts.append(f"baseline {pre:g} {unit} not above the ULN ({uln:g} {unit}): "
+                             "normalisation undefined")
+            elif post_cens and post > uln:
+                parts.append(f"post value reported below the assay limit (<{post:g} {unit}), a limit above "
+                             f"the ULN ({uln:g} {unit}): normalisation undetermined")
         if not fit_ok[i]:
             if d["n_samples"][i] < s.min_samples:
                 parts.append(f"{d['n_samples'][i]} usable sample(s) in {window}, clearance fit needs "
                              f"{s.min_samples}")
+            elif not np.isfinite(d["slope"][i]):
+                parts.append("every used sample is pretreatment (t = 0): no time span, clearance "
+                             "slope and R^2 undefined")
             else:
                 parts.append("all used values equal: clearance R^2 undefined")
         out[i] = "; ".join(parts)

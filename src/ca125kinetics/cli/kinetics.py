@@ -153,7 +153,8 @@ def _response_summary(features, response) -> str:
     norm = features["normalised"].dropna()
     clear = features["exponential_clearance"].dropna()
     return (f"  response: median post/pre ratio {ratio.median():.3g} ({len(ratio)} patient(s)); "
-            f"normalised {int(norm.sum())} of {len(norm)} with a raised baseline; exponential "
+            f"normalised {int(norm.sum())} of {len(norm)} with a raised baseline (and a post value "
+            f"known to be normal or not); exponential "
             f"clearance (R^2 > {response.clearance_r2_threshold:g}) {int(clear.sum())} of {len(clear)}")
 
 
