@@ -302,6 +302,30 @@ def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column,
     assert needle in str(info.value) and f"column '{column}'" in str(info.value)
 
 
+@pytest.mark.parametrize(("status", "lost"), [("pMMR", 1), ("pMMR", 2), ("pMMR", 4), ("dMMR", 0)])
+def test_mmr_status_contradicting_the_count_of_lost_proteins_is_refused(status, lost):
+    # pMMR means all four MMR proteins expressed and dMMR the loss of one or more: a row
+    # stating both a status and a count that disagree cannot be read either way (read as
+    # pMMR it would open RESET's chemotherapy path to a tumour with two proteins lost)
+    table = pd.DataFrame({"patient_id": ["1", "2"], "mmr_status": [status, status],
+                          "mmr_proteins_lost": [lost, None]})
+    with pytest.raises(InvalidInputError) as info:
+        read_clinical(table, require=("patient_id",))
+    message = str(info.value)
+    assert f"mmr_status {status!r} contradicts mmr_proteins_lost {lost}" in message
+    assert "column 'mmr_status'" in message and "patient '1'" in message and "'2'" not in message
+    flagged = read_clinical(table, require=("patient_id",), on_error="flag")
+    assert flagged["problem"].notna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize(("status", "lost"), [("pMMR", 0), ("dMMR", 1), ("dMMR", 2), ("dMMR", 4), (None, 3),
+                                              ("pMMR", None)])
+def test_mmr_status_agreeing_with_the_count_is_read(status, lost):
+    out = read_clinical(pd.DataFrame({"patient_id": ["1"], "mmr_status": [status], "mmr_proteins_lost": [lost]}),
+                        require=("patient_id",))
+    assert out["problem"].isna().all()
+
+
 # ---- markers as a parameter (CEA)
 
 def _cea_rows():

@@ -2010,6 +2010,15 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         value[~allowed] = None
         out[name] = value
 
+    if "mmr_status" in out and "mmr_proteins_lost" in out:
+        # pMMR = all four proteins expressed, dMMR = one or more lost: a count that says
+        # otherwise contradicts the status, and neither can be trusted over the other
+        status, lost = out["mmr_status"], out["mmr_proteins_lost"]
+        col.add(((status == "pMMR") & (lost >= 1)) | ((status == "dMMR") & (lost == 0)), "mmr_status",
+                lambda i: f"mmr_status {status[i]!r} contradicts mmr_proteins_lost {lost[i]:g} (pMMR means "
+                          "all four MMR proteins expressed, dMMR the loss of one or more); correct one of "
+                          "them, or leave the one in doubt empty")
+
     if "treatment_start" in columns:
         raw = columns["treatment_start"]
         ts, bad, message = _parse_dates(raw, date_format, "treatment_start")
