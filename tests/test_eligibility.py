@@ -755,3 +755,25 @@ def test_every_cell_the_independent_reading_refuses_is_refused_naming_its_column
             screen(row, trial=trial)
         column = bad["case_note"].iloc[i].split("=")[0] if "=" in bad["case_note"].iloc[i] else "mmr_status"
         assert f"column '{column}'" in str(info.value), (bad["case_note"].iloc[i], str(info.value))
+
+
+@pytest.mark.parametrize("trial", ["rescue", "reset"])
+def test_cli_and_python_api_give_the_same_screen_naming_the_criteria_used(trial, tmp_path, capsys):
+    cases, markers, _ = _independent(trial)
+    result = screen(cases, markers, trial=trial)
+    spec = load_trial(trial)
+    given = ["--markers", str(markers)] if markers else []
+    out = tmp_path / "screen.json"
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--format", "json",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result.to_dict()))
+    capsys.readouterr()
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--format", "csv"]) == 0
+    frame = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(frame, result.to_frame().fillna("").astype(str))
+    # every output names the criteria file and the digest of its text
+    assert set(frame["criteria_file"]) == {f"{trial}.toml (shipped criteria)"}
+    assert set(frame["criteria_sha256"]) == {spec.sha256}
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--max-rows", "1"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert f"criteria {trial}.toml (shipped criteria), sha256 {spec.sha256[:12]}" in header

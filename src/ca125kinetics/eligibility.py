@@ -96,7 +96,9 @@ OPERATORS = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="
              "in": "in", "not_in": "not in"}
 _GROUPS = ("all", "any")
 #: Columns of :meth:`ScreeningResult.to_frame` (one row per patient).
-FRAME_COLUMNS = ("patient_id", "trial", "status", "admitted_by", "failed", "missing", "reason")
+#: ``criteria_file`` and ``criteria_sha256`` say which criteria file (and which text of it) decided.
+FRAME_COLUMNS = ("patient_id", "trial", "status", "admitted_by", "failed", "missing", "reason",
+                 "criteria_file", "criteria_sha256")
 #: Columns of :meth:`ScreeningResult.criteria_frame` (one row per patient and criterion).
 CRITERIA_COLUMNS = ("patient_id", "criterion", "kind", "outcome", "verdict", "clause", "missing", "reason")
 _TRIALS_PACKAGE = "ca125kinetics"
@@ -652,12 +654,14 @@ class ScreeningResult:
 
     def to_frame(self):
         """One row per patient, columns :data:`FRAME_COLUMNS` (``failed`` and ``missing`` are
-        ``"; "``-joined criterion ids and field names, empty when none)."""
+        ``"; "``-joined criterion ids and field names, empty when none; every row names the
+        criteria file and the SHA-256 of its text, so that a written table says what decided)."""
         import pandas as pd
 
         rows = [{"patient_id": p.patient_id, "trial": p.trial, "status": p.status, "admitted_by": p.admitted_by,
                  "failed": "; ".join(p.failed) or None, "missing": "; ".join(p.missing) or None,
-                 "reason": p.reason} for p in self.patients]
+                 "reason": p.reason, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256}
+                for p in self.patients]
         return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
 
     def criteria_frame(self):
@@ -828,7 +832,7 @@ def format_screening(result: ScreeningResult, *, max_rows: int | None = None) ->
     """Text report: one line per patient (status and reason), then the summary counts."""
     t = result.trial
     lines = [f"{t.name}{f' ({t.registry})' if t.registry else ''}: eligibility screen of "
-             f"{len(result.patients)} patient(s), criteria {t.path}"]
+             f"{len(result.patients)} patient(s), criteria {t.path}, sha256 {t.sha256[:12]}"]
     if not result.markers_given and any(f in t.fields for f in DERIVED_FIELDS):
         lines.append("  no markers table given: GCIG CA-125 response unknown (pass --markers)")
     if result.absent_columns:
