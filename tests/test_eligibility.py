@@ -777,3 +777,16 @@ def test_cli_and_python_api_give_the_same_screen_naming_the_criteria_used(trial,
     assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--max-rows", "1"]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert f"criteria {trial}.toml (shipped criteria), sha256 {spec.sha256[:12]}" in header
+
+
+@pytest.mark.parametrize("given_markers", [False, True])
+def test_a_clinical_column_named_like_a_derived_field_is_refused_not_ignored(given_markers):
+    # the screen derives gcig_response from the markers; a column of that name in the
+    # clinical table would otherwise be dropped silently (or overridden by the markers)
+    row = rescue_patient(recist="PD", gcig_response="response")
+    markers = markers_of(NO_RESPONSE) if given_markers else None
+    with pytest.raises(InvalidInputError) as info:
+        screen(pd.DataFrame([row]), markers, trial="rescue")
+    assert "gcig_response" in str(info.value) and "markers" in str(info.value)
+    # a trial that does not read the derived field screens the table as before
+    assert one(reset_patient(gcig_response="response"), "reset").status == "eligible"

@@ -758,6 +758,12 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> Scr
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
     clin = read_clinical(clinical, require=("patient_id",))
+    clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
+    if clashing:
+        raise InvalidInputError(
+            f"the clinical table has a column {clashing[0]!r}, which the screen derives from the markers by "
+            "the package's GCIG rules and would otherwise ignore; drop or rename the column and pass the "
+            "CA-125 markers table instead", column=clashing[0])
     ids = clin["patient_id"].astype(str).tolist()
     records = [{} for _ in ids]
     notes: list[dict] = [{} for _ in ids]
