@@ -691,3 +691,102 @@ def test_public_api():
     for name in ("screen", "load_trial", "Trial", "ScreeningResult", "PatientScreening"):
         assert name in ca125kinetics.__all__
     assert ca125kinetics.screen is screen
+
+
+# ============================================================================ independent reading
+# tests/data/screening_README.md: adversarial patients (screening_cases_generator.py) and the
+# verdicts of a reading of the registry text written without the package
+# (screening_independent.py). Every criterion of every patient must agree.
+
+DATA = Path(__file__).resolve().parent / "data"
+_CLAUSE_NAMES = {"RECIST 1.1 CR/PR/SD": "recist", "GCIG CA-125 response": "gcig",
+                 "pMMR/MSS after chemotherapy or TNT": "pmmr_chemo", "dMMR/MSI-H after immunotherapy": "dmmr_immuno"}
+
+
+def _independent(trial):
+    cases = DATA / f"screening_{trial}_cases.csv"
+    markers = DATA / "screening_rescue_markers.csv" if trial == "rescue" else None
+    expected = pd.read_csv(DATA / f"screening_{trial}_expected.csv", dtype=str, keep_default_na=False)
+    return cases, markers, expected
+
+
+@pytest.mark.parametrize("trial", ["rescue", "reset"])
+def test_every_adversarial_patient_agrees_with_the_independent_reading(trial):
+    cases, markers, expected = _independent(trial)
+    result = screen(cases, markers, trial=trial)
+    got = {(p.patient_id, c.criterion): (c.verdict, ";".join(sorted(c.missing)),
+                                         ";".join(_CLAUSE_NAMES[x] for x in (c.clause or "").split("; ") if x),
+                                         p.status)
+           for p in result.patients for c in p.criteria}
+    want = {(r.patient_id, r.criterion): (r.verdict, r.missing, r.clause, r.status) for r in expected.itertuples()}
+    assert got.keys() == want.keys()
+    notes = pd.read_csv(cases, dtype=str, keep_default_na=False).set_index("patient_id")["case_note"]
+    differ = [f"{pid} ({notes[pid]}) {crit}: package {got[pid, crit]} vs independent {want[pid, crit]}"
+              for pid, crit in want if got[pid, crit] != want[pid, crit]]
+    assert not differ, "\n".join(differ[:20])
+    # the patient's own fields follow from its criteria
+    by_patient = expected.groupby("patient_id")
+    for p in result.patients:
+        rows = by_patient.get_group(p.patient_id)
+        assert set(p.missing) == {f for m in rows.loc[rows.verdict == "missing", "missing"] for f in m.split(";") if m}
+        assert set(p.failed) == set(rows.loc[rows.verdict == "fail", "criterion"])
+    # every status, and each clause of the alternatives, occurs among the cases
+    assert set(expected["status"]) == set(STATUSES)
+
+
+def test_independent_cases_give_the_gcig_status_they_were_built_for():
+    cases, markers, _ = _independent("rescue")
+    table = gcig_cohort(read_markers(markers), read_clinical(cases, require=("patient_id",)))
+    built = pd.read_csv(cases, dtype=str, keep_default_na=False)[["patient_id", "gcig_status"]]
+    both = built.merge(table[["patient_id", "status"]], on="patient_id", how="left")
+    assert (both["gcig_status"] == both["status"]).all()
+    assert set(both["status"]) == {"response", "no_response", "not_confirmed", "not_evaluable", "unconfirmed",
+                                   "no_markers"}
+
+
+@pytest.mark.parametrize("trial", ["rescue", "reset"])
+def test_every_cell_the_independent_reading_refuses_is_refused_naming_its_column(trial):
+    bad = pd.read_csv(DATA / f"screening_{trial}_bad.csv", dtype=str, keep_default_na=False)
+    expected = pd.read_csv(DATA / f"screening_{trial}_bad_expected.csv", dtype=str, keep_default_na=False)
+    assert (expected["status"] == "error").all() and len(expected) == len(bad)
+    for i in range(len(bad)):
+        row = bad.iloc[[i]].replace("", None)
+        with pytest.raises(InvalidInputError) as info:
+            screen(row, trial=trial)
+        column = bad["case_note"].iloc[i].split("=")[0] if "=" in bad["case_note"].iloc[i] else "mmr_status"
+        assert f"column '{column}'" in str(info.value), (bad["case_note"].iloc[i], str(info.value))
+
+
+@pytest.mark.parametrize("trial", ["rescue", "reset"])
+def test_cli_and_python_api_give_the_same_screen_naming_the_criteria_used(trial, tmp_path, capsys):
+    cases, markers, _ = _independent(trial)
+    result = screen(cases, markers, trial=trial)
+    spec = load_trial(trial)
+    given = ["--markers", str(markers)] if markers else []
+    out = tmp_path / "screen.json"
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--format", "json",
+                 "--out", str(out)]) == 0
+    assert json.loads(out.read_text()) == json.loads(json.dumps(result.to_dict()))
+    capsys.readouterr()
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--format", "csv"]) == 0
+    frame = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), dtype=str, keep_default_na=False)
+    pd.testing.assert_frame_equal(frame, result.to_frame().fillna("").astype(str))
+    # every output names the criteria file and the digest of its text
+    assert set(frame["criteria_file"]) == {f"{trial}.toml (shipped criteria)"}
+    assert set(frame["criteria_sha256"]) == {spec.sha256}
+    assert main(["screen", "--trial", trial, "--clinical", str(cases), *given, "--max-rows", "1"]) == 0
+    header = capsys.readouterr().out.splitlines()[0]
+    assert f"criteria {trial}.toml (shipped criteria), sha256 {spec.sha256[:12]}" in header
+
+
+@pytest.mark.parametrize("given_markers", [False, True])
+def test_a_clinical_column_named_like_a_derived_field_is_refused_not_ignored(given_markers):
+    # the screen derives gcig_response from the markers; a column of that name in the
+    # clinical table would otherwise be dropped silently (or overridden by the markers)
+    row = rescue_patient(recist="PD", gcig_response="response")
+    markers = markers_of(NO_RESPONSE) if given_markers else None
+    with pytest.raises(InvalidInputError) as info:
+        screen(pd.DataFrame([row]), markers, trial="rescue")
+    assert "gcig_response" in str(info.value) and "markers" in str(info.value)
+    # a trial that does not read the derived field screens the table as before
+    assert one(reset_patient(gcig_response="response"), "reset").status == "eligible"

@@ -289,7 +289,7 @@ def test_screening_columns_are_optional_and_typed_when_present():
     ("cn_stage", "N3", "use one of ['N0', 'N1', 'N1a'"),
     ("histology", "serous", "unknown histology 'serous'; use one of ['high_grade_serous'"),
     ("tumour_site", "rectum", "unknown tumour site 'rectum'"),
-    ("consent", "yes", "consent 'yes' is not a number"),
+    ("consent", "maybe", "consent 'maybe' is not a number"),
     ("platinum_refractory", "2", "platinum_refractory '2' is not allowed"),
     ("asa", "7", "asa 7 is outside 1..6"),
     ("recurrence_number", "1.5", "must be a whole number"),
@@ -300,6 +300,59 @@ def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column,
     with pytest.raises(InvalidInputError) as info:
         read_clinical(pd.DataFrame({"patient_id": ["1"], column: [value]}), require=("patient_id",))
     assert needle in str(info.value) and f"column '{column}'" in str(info.value)
+
+
+@pytest.mark.parametrize(("status", "lost"), [("pMMR", 1), ("pMMR", 2), ("pMMR", 4), ("dMMR", 0)])
+def test_mmr_status_contradicting_the_count_of_lost_proteins_is_refused(status, lost):
+    # pMMR means all four MMR proteins expressed and dMMR the loss of one or more: a row
+    # stating both a status and a count that disagree cannot be read either way (read as
+    # pMMR it would open RESET's chemotherapy path to a tumour with two proteins lost)
+    table = pd.DataFrame({"patient_id": ["1", "2"], "mmr_status": [status, status],
+                          "mmr_proteins_lost": [lost, None]})
+    with pytest.raises(InvalidInputError) as info:
+        read_clinical(table, require=("patient_id",))
+    message = str(info.value)
+    assert f"mmr_status {status!r} contradicts mmr_proteins_lost {lost}" in message
+    assert "column 'mmr_status'" in message and "patient '1'" in message and "'2'" not in message
+    flagged = read_clinical(table, require=("patient_id",), on_error="flag")
+    assert flagged["problem"].notna().tolist() == [True, False]
+
+
+@pytest.mark.parametrize(("status", "lost"), [("pMMR", 0), ("dMMR", 1), ("dMMR", 2), ("dMMR", 4), (None, 3),
+                                              ("pMMR", None)])
+def test_mmr_status_agreeing_with_the_count_is_read(status, lost):
+    out = read_clinical(pd.DataFrame({"patient_id": ["1"], "mmr_status": [status], "mmr_proteins_lost": [lost]}),
+                        require=("patient_id",))
+    assert out["problem"].isna().all()
+
+
+@pytest.mark.parametrize(("cell", "value"), [
+    ("1", 1), ("0", 0), ("1.0", 1), (" 0 ", 0), (1, 1), (0, 0), (1.0, 1), (True, 1), (False, 0),
+    # the words of a markers table's censored column, in any case
+    ("yes", 1), ("No", 0), ("True", 1), ("FALSE", 0), ("true", 1),
+    # anything else is refused, never read as missing or as 0
+    ("y", None), ("n", None), ("2", None), ("ja", None), ("0.5", None), ("unknown", None),
+])
+def test_clinical_flags_read_boolean_like_cells_as_every_reader_does(cell, value, tmp_path):
+    # one rule for every 0/1 clinical column (screening flags, pfs_event, ...), the same words
+    # as the censored column of the markers reader; a frame and the CSV pandas writes of it
+    # (True -> "True") read alike
+    columns = ["consent", "archived_tissue", "pfs_event", "primary_residual_disease"]
+    frame = pd.DataFrame({"patient_id": ["1"], **{c: [cell] for c in columns}})
+    path = tmp_path / "flags.csv"
+    frame.to_csv(path, index=False)
+    arrow = frame.astype({c: "string[pyarrow]" for c in columns}) if isinstance(cell, str) else frame
+    for source in (frame, path, arrow):
+        if value is None:
+            with pytest.raises(InvalidInputError) as info:
+                read_clinical(source, require=("patient_id",))
+            assert f"column '{columns[-1]}'" in str(info.value)  # first in the rule table (the message lists a few)
+        else:
+            out = read_clinical(source, require=("patient_id",))
+            assert [out[c].iloc[0] for c in columns] == [value] * len(columns)
+    if value is not None and isinstance(cell, str):
+        censored = read_markers(pd.DataFrame({"patient_id": ["1"], "day": [0], "ca125": ["5"], "censored": [cell]}))
+        assert bool(censored["censored"].iloc[0]) == bool(value)
 
 
 # ---- markers as a parameter (CEA)

@@ -53,7 +53,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import sys
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -96,7 +95,9 @@ OPERATORS = {"eq": "=", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">="
              "in": "in", "not_in": "not in"}
 _GROUPS = ("all", "any")
 #: Columns of :meth:`ScreeningResult.to_frame` (one row per patient).
-FRAME_COLUMNS = ("patient_id", "trial", "status", "admitted_by", "failed", "missing", "reason")
+#: ``criteria_file`` and ``criteria_sha256`` say which criteria file (and which text of it) decided.
+FRAME_COLUMNS = ("patient_id", "trial", "status", "admitted_by", "failed", "missing", "reason",
+                 "criteria_file", "criteria_sha256")
 #: Columns of :meth:`ScreeningResult.criteria_frame` (one row per patient and criterion).
 CRITERIA_COLUMNS = ("patient_id", "criterion", "kind", "outcome", "verdict", "clause", "missing", "reason")
 _TRIALS_PACKAGE = "ca125kinetics"
@@ -652,12 +653,14 @@ class ScreeningResult:
 
     def to_frame(self):
         """One row per patient, columns :data:`FRAME_COLUMNS` (``failed`` and ``missing`` are
-        ``"; "``-joined criterion ids and field names, empty when none)."""
+        ``"; "``-joined criterion ids and field names, empty when none; every row names the
+        criteria file and the SHA-256 of its text, so that a written table says what decided)."""
         import pandas as pd
 
         rows = [{"patient_id": p.patient_id, "trial": p.trial, "status": p.status, "admitted_by": p.admitted_by,
                  "failed": "; ".join(p.failed) or None, "missing": "; ".join(p.missing) or None,
-                 "reason": p.reason} for p in self.patients]
+                 "reason": p.reason, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256}
+                for p in self.patients]
         return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
 
     def criteria_frame(self):
@@ -754,6 +757,12 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> Scr
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
     clin = read_clinical(clinical, require=("patient_id",))
+    clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
+    if clashing:
+        raise InvalidInputError(
+            f"the clinical table has a column {clashing[0]!r}, which the screen derives from the markers by "
+            "the package's GCIG rules and would otherwise ignore; drop or rename the column and pass the "
+            "CA-125 markers table instead", column=clashing[0])
     ids = clin["patient_id"].astype(str).tolist()
     records = [{} for _ in ids]
     notes: list[dict] = [{} for _ in ids]
@@ -828,7 +837,7 @@ def format_screening(result: ScreeningResult, *, max_rows: int | None = None) ->
     """Text report: one line per patient (status and reason), then the summary counts."""
     t = result.trial
     lines = [f"{t.name}{f' ({t.registry})' if t.registry else ''}: eligibility screen of "
-             f"{len(result.patients)} patient(s), criteria {t.path}"]
+             f"{len(result.patients)} patient(s), criteria {t.path}, sha256 {t.sha256[:12]}"]
     if not result.markers_given and any(f in t.fields for f in DERIVED_FIELDS):
         lines.append("  no markers table given: GCIG CA-125 response unknown (pass --markers)")
     if result.absent_columns:
@@ -858,43 +867,3 @@ def format_screening(result: ScreeningResult, *, max_rows: int | None = None) ->
         for row in crit.itertuples():
             lines.append(f"  {row.criterion:<5} {row.kind:<9} fail {row.fail:>6}  missing {row.missing:>6}  {row.text}")
     return "\n".join(lines)
-
-
-def add_screen_arguments(parser) -> None:
-    """Options of ``ca125 screen``."""
-    parser.add_argument("--trial", default="rescue",
-                        help="trial: 'rescue', 'reset' or the path of a .toml criteria file (default rescue)")
-    parser.add_argument("--clinical", required=True, help="clinical table (.csv or .parquet)")
-    parser.add_argument("--markers", help="CA-125 markers table, for the GCIG response criterion")
-    parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
-    parser.add_argument("--format", choices=["text", "csv", "json"], default="text",
-                        help="text: one line per patient and a summary; csv: one row per patient; "
-                        "json: every criterion of every patient")
-    parser.add_argument("--out", help="write to this file instead of stdout")
-    parser.add_argument("--max-rows", type=int, default=0,
-                        help="patients listed in the text report (default 0 = all)")
-
-
-def cli_screen(args) -> int:
-    """``ca125 screen``: screen a clinical table against a trial's criteria."""
-    import json
-
-    from .settings import GcigSettings
-
-    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln))
-    if args.format == "json":
-        text = json.dumps(result.to_dict(), indent=2)
-    elif args.format == "csv":
-        text = result.to_frame().to_csv(index=False, lineterminator="\n")
-    else:
-        text = format_screening(result, max_rows=args.max_rows or None)
-    if args.out:
-        path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
-        counts = ", ".join(f"{row.status} {row.n}" for row in result.summary().itertuples())
-        print(f"wrote the {result.trial.name} screen of {len(result.patients)} patient(s) to {path} ({counts})",
-              file=sys.stderr)
-    else:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
-    return 0

@@ -1038,7 +1038,9 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
     """Numbers from a column of numbers or text; NaN where a cell is empty or does not parse.
 
     True/False is not a number (NaN: the caller reports it), unless ``booleans`` (a 0/1
-    flag such as ``pfs_event``, where True is 1 and False 0).
+    flag such as ``pfs_event``, where True is 1 and False 0, and the texts a ``censored``
+    column takes, :data:`CENSORED_TRUE` / :data:`CENSORED_FALSE` in any case, read the same
+    way: a boolean frame reads alike in memory and from the CSV pandas writes of it).
 
     ``values`` is a column array (what the validators take) or a Series; a float array, or
     a float Series with the same index, is returned. With the defaults (``decimal="."``, no
@@ -1051,7 +1053,11 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
         return pd.Series(_parse_numbers(_array(values), decimal, thousands, booleans=booleans),
                          index=values.index, dtype=float)
     if isinstance(values, _Text):
-        return values.numbers(decimal, thousands, _parse_numbers)[0]
+        out = values.numbers(decimal, thousands, _parse_numbers)[0]
+        if booleans:
+            words = values.mapped(_boolean_word, np.nan, float)
+            out = np.where(np.isnan(out), words, out)
+        return out
     if values.dtype.kind == "b" and not booleans:   # never a day, a value or an age of 1/0
         return np.full(len(values), np.nan)
     if values.dtype.kind in "iufb":
@@ -1063,6 +1069,10 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
         flags = [i for i, v in enumerate(text) if isinstance(v, (bool, np.bool_))]
         if flags:
             text[flags] = None
+    else:
+        for i, v in enumerate(text):
+            if type(v) is str and not np.isnan(word := _boolean_word(v)):
+                text[i] = word
     if decimal != "." or thousands is not None:
         pattern = _number_pattern(decimal, thousands)
         for i, v in enumerate(text):
@@ -1072,6 +1082,12 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
                 else:                   # not a number written this way (the caller reports it)
                     text[i] = None
     return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
+
+
+def _boolean_word(text: str) -> float:
+    """1.0 / 0.0 for a text a ``censored`` column reads as true / false (any case), else NaN."""
+    word = text.strip().lower()
+    return 1.0 if word in CENSORED_TRUE else 0.0 if word in CENSORED_FALSE else np.nan
 
 
 @functools.lru_cache(maxsize=16)
@@ -2011,6 +2027,15 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         col.add(~allowed, name, lambda i, raw=raw, rule=rule: f"unknown {rule.label} {_shown(raw[i])!r}; {rule.fix}")
         value[~allowed] = None
         out[name] = value
+
+    if "mmr_status" in out and "mmr_proteins_lost" in out:
+        # pMMR = all four proteins expressed, dMMR = one or more lost: a count that says
+        # otherwise contradicts the status, and neither can be trusted over the other
+        status, lost = out["mmr_status"], out["mmr_proteins_lost"]
+        col.add(((status == "pMMR") & (lost >= 1)) | ((status == "dMMR") & (lost == 0)), "mmr_status",
+                lambda i: f"mmr_status {status[i]!r} contradicts mmr_proteins_lost {lost[i]:g} (pMMR means "
+                          "all four MMR proteins expressed, dMMR the loss of one or more); correct one of "
+                          "them, or leave the one in doubt empty")
 
     if "treatment_start" in columns:
         raw = columns["treatment_start"]

@@ -178,7 +178,7 @@ _LAZY_COMMANDS = [
     ("design", "trial design: events, patients, detectable HR, selection-trial power, non-inferiority analysis",
      ".design", "add_design_arguments", "cli_design"),
     ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
-     ".eligibility", "add_screen_arguments", "cli_screen"),
+     ".cli.screen", "add_screen_arguments", "cli_screen"),
     ("extract", "read CA-125/CEA from a FHIR R4 bundle or an OMOP CDM database into a markers table",
      ".sources.extract", "add_extract_arguments", "cli_extract"),
 ]

@@ -1,0 +1,50 @@
+"""``ca125 screen``: screen a clinical table against a trial's eligibility criteria
+(``docs/screening.md``). The command writes what :func:`ca125kinetics.eligibility.screen`
+returns: ``to_dict()`` as JSON, ``to_frame()`` as CSV, or the text report."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ..eligibility import format_screening, screen
+
+
+def add_screen_arguments(parser) -> None:
+    """Options of ``ca125 screen``."""
+    parser.add_argument("--trial", default="rescue",
+                        help="trial: 'rescue', 'reset' or the path of a .toml criteria file (default rescue)")
+    parser.add_argument("--clinical", required=True, help="clinical table (.csv or .parquet)")
+    parser.add_argument("--markers", help="CA-125 markers table, for the GCIG response criterion")
+    parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    parser.add_argument("--format", choices=["text", "csv", "json"], default="text",
+                        help="text: one line per patient and a summary; csv: one row per patient; "
+                        "json: every criterion of every patient")
+    parser.add_argument("--out", help="write to this file instead of stdout")
+    parser.add_argument("--max-rows", type=int, default=0,
+                        help="patients listed in the text report (default 0 = all)")
+
+
+def cli_screen(args) -> int:
+    """``ca125 screen``: screen a clinical table against a trial's criteria."""
+    import json
+
+    from ..settings import GcigSettings
+
+    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln))
+    if args.format == "json":
+        text = json.dumps(result.to_dict(), indent=2)
+    elif args.format == "csv":
+        text = result.to_frame().to_csv(index=False, lineterminator="\n")
+    else:
+        text = format_screening(result, max_rows=args.max_rows or None)
+    if args.out:
+        path = Path(args.out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        counts = ", ".join(f"{row.status} {row.n}" for row in result.summary().itertuples())
+        print(f"wrote the {result.trial.name} screen of {len(result.patients)} patient(s) to {path} ({counts})",
+              file=sys.stderr)
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    return 0
