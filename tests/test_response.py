@@ -202,6 +202,22 @@ def test_censored_post_above_the_uln_leaves_normalisation_undetermined():
     assert bool(_row(t, "p")["normalised"])              # "<5" with ULN 5 is normal
 
 
+
+def test_post_sample_on_another_uln_leaves_normalisation_undetermined():
+    """Baseline 12 against ULN 3, post 4 against ULN 5 (another assay or laboratory): normal by
+    the post sample's range, not by the baseline's, so NA with both ULNs named (it was judged
+    False by the baseline's ULN); the same ULN on both sides is judged as before."""
+    def features(ulns):
+        rows = pd.DataFrame({"patient_id": "p", "day": [0, 21, 42], "cea": [12.0, 6.0, 4.0], "uln": ulns})
+        return _row(response_features(read_markers(rows, marker="cea"), marker="cea"), "p")
+
+    r = features([3.0, 5.0, 5.0])
+    assert pd.isna(r["normalised"]) and r["uln"] == 3.0
+    assert "the ULN changes from 3 ng/mL (baseline) to 5 ng/mL (post sample)" in r["response_reason"]
+    assert r["post_pre_ratio"] == pytest.approx(4 / 12)
+    assert not bool(features([3.0, 3.0, 3.0])["normalised"])
+    assert bool(features([5.0, 3.0, 5.0])["normalised"])      # a middle sample's ULN does not judge
+
 def test_ratio_of_two_censored_values_is_not_reported():
     # "<2.5" / "<10": neither an upper nor a lower bound of the true ratio
     t = response_features(_frame([("p", d, v, None) for d, v in ((0, "<10"), (21, "6"), (42, "<2.5"))]),

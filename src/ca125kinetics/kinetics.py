@@ -319,7 +319,8 @@ class _Batch:
     """Everything the estimator needs about a cohort, in output order of patients."""
 
     ids: pd.Index
-    uln: np.ndarray
+    uln: np.ndarray              # the baseline sample's (:func:`_patient_uln`)
+    last_uln: np.ndarray         # the last used sample's (the wide form: ``uln``)
     n_excluded: np.ndarray
     n_outside: np.ndarray
     problem: np.ndarray          # object: None or reason text
@@ -571,8 +572,11 @@ def _batch_from_rows(r: _Rows) -> _Batch:
     n_outside = np.bincount(r.codes[r.outside], minlength=n_pat)
     n_excluded = np.bincount(r.codes[r.excluded], minlength=n_pat)
     uln = _patient_uln(r.codes, r.day, r.uln_row, r.used, r.first_row)
+    last_uln = uln.copy()
+    pats, rows = _last_per_patient(r.codes, np.flatnonzero(r.used))
+    last_uln[pats] = r.uln_row[rows]
     buckets = _dense_buckets(r.codes, r.day, r.value, r.cens, r.used, n_pat)
-    return _Batch(r.ids, uln, n_excluded, n_outside, r.problem, buckets)
+    return _Batch(r.ids, uln, last_uln, n_excluded, n_outside, r.problem, buckets)
 
 
 def _sample_usage(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec = CA125) -> np.ndarray:
@@ -738,7 +742,7 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
         # rows are sorted with the used samples first: keep the first m columns
         sub = [np.ascontiguousarray(a[pats, :m].T) for a in (day, value, cens & used)]
         buckets.append(_Bucket(pats, *sub))
-    return _Batch(ids, uln, n_excluded, n_outside, problem, buckets)
+    return _Batch(ids, uln, uln, n_excluded, n_outside, problem, buckets)
 
 
 # =========================================================================== descriptors and status

@@ -14,8 +14,9 @@ Features (one row per patient)
     below 1 is a decline (J Cancer 2020;11:6565-6570: the post/pre CEA ratio predicted
     tumour regression and downstaging in 284 patients with raised baseline CEA).
     ``normalised``: ``C_post <= ULN`` given ``C_pre > ULN`` (the patient's ULN, recorded in
-    ``uln``: the baseline sample's, which serves both sides); NA when ``C_pre <= ULN``
-    (nothing to normalise) or either sample is missing. Normalisation went with better DFS
+    ``uln``: the baseline sample's); NA when ``C_pre <= ULN`` (nothing to normalise), when
+    either sample is missing, or when the post sample carries another ULN than the baseline
+    (an assay or laboratory change: normal by which range is unknown). Normalisation went with better DFS
     in the same study.
     ``clearance_r2``: ``R^2 = 1 - RSS / TSS`` of the ordinary least-squares fit of
     ``log C`` on ``t = max(day, 0)`` over all used samples (baseline and on-treatment);
@@ -116,7 +117,10 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
     post_known = ~post_cens | (post <= batch.uln)
     has_both = ~np.isnan(pre) & ~np.isnan(post)
     bounded = has_both & ~(pre_cens & post_cens)     # "<y" / "<x" bounds the ratio neither way
-    judged = raised & has_both & post_known
+    # the post sample measured against another ULN than the baseline's (an assay or laboratory
+    # change): normal by which range is unknown
+    uln_changed = batch.last_uln != batch.uln
+    judged = raised & has_both & post_known & ~uln_changed
     fit_ok = ((d["n_samples"] >= s.min_samples) & (d["loglinear_tss"] > 0) & np.isfinite(d["slope"])
               & ~invalid)
     r2 = np.where(fit_ok, r2, np.nan)
@@ -178,6 +182,9 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
             elif not pre > uln:
                 parts.append(f"baseline {pre:g} {unit} not above the ULN ({uln:g} {unit}): "
                              "normalisation undefined")
+            elif batch.last_uln[i] != uln:
+                parts.append(f"the ULN changes from {uln:g} {unit} (baseline) to {batch.last_uln[i]:g} {unit} "
+                             "(post sample): an assay or laboratory change, normalisation undetermined")
             elif post_cens and post > uln:
                 parts.append(f"post value reported below the assay limit (<{post:g} {unit}), a limit above "
                              f"the ULN ({uln:g} {unit}): normalisation undetermined")

@@ -174,7 +174,11 @@ features_one <- function(d, default_uln, thr, window, pre_window, min_samples) {
     # raised, and a "<x" post with x > ULN may or may not be normal: both NA (undetermined)
     raised <- b$value > u && !b$censored
     post_known <- !p$censored || p$value <= u
-    if (raised && post_known) out$normalised <- p$value <= u
+    # RESOLVED (was: the baseline's ULN judged the post sample whatever its own ULN): a post
+    # sample measured against another ULN than the baseline's (an assay or laboratory change)
+    # is normal by which range is unknown: NA (undetermined)
+    same_range <- p$uln_row == b$uln_row
+    if (raised && post_known && same_range) out$normalised <- p$value <= u
   }
   vals <- used$value
   if (nrow(used) >= min_samples && all(vals > 0) && length(unique(vals)) > 1) {
