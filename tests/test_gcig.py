@@ -671,6 +671,15 @@ def test_gcig_response_raises_only_package_errors(days, values, start, uln):
         pass
 
 
+
+@pytest.mark.parametrize("day", [9.223372036854776e18, -(2 ** 70), 10 ** 6 + 1])
+def test_a_day_beyond_any_series_is_refused(day):
+    """Found by the fuzz test: a whole-number day of 9.2e18 overflowed the kernel's 64-bit
+    integers (a raw OverflowError); days are now refused beyond a million either side."""
+    with pytest.raises(InvalidInputError, match="is not a plausible day"):
+        g.gcig_response([0, day], [400.0, 100.0])
+    assert g.gcig_response([0, 10 ** 6], [400.0, 100.0]).status
+
 @pytest.mark.parametrize("repeat", [1, 200])   # scanned in Python, and by pandas
 def test_factorize_codes_missing_cells_minus_one(repeat):
     """The cohort's factorization of a text column (assays): codes into the distinct values in

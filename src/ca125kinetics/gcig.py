@@ -950,11 +950,17 @@ def _to_day(x, treatment_start: _dt.date | None, what: str) -> int:
             f"{what} {x!r} is not an integer day; give integer days from the first dose, "
             "or dates together with treatment_start"
         )
-    if isinstance(x, Integral):
-        return int(x)
-    if math.isfinite(x) and float(x).is_integer():
-        return int(x)
-    raise InvalidInputError(f"{what} {x!r} is not a whole number of days")
+    if not isinstance(x, Integral) and not (math.isfinite(x) and float(x).is_integer()):
+        raise InvalidInputError(f"{what} {x!r} is not a whole number of days")
+    if not -_DAY_LIMIT <= x <= _DAY_LIMIT:     # the kernel's days are 64-bit integers
+        raise InvalidInputError(f"{what} {x!r} is not a plausible day from the first dose "
+                                f"(at most {_DAY_LIMIT:,} days either side); check the column")
+    return int(x)
+
+
+#: Largest day (either side of the first dose) a series may give: about 2,700 years, far
+#: beyond any real series, and far inside the kernel's 64-bit integers (day differences too).
+_DAY_LIMIT = 10 ** 6
 
 
 def _resolve_uln(uln, settings: GcigSettings) -> float:
