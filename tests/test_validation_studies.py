@@ -602,6 +602,21 @@ def test_calibration_in_the_large_per_resample_is_rs_glm_offset(rms_case):
     assert ours["optimism"] == pytest.approx(float(np.mean(per["citl_boot"] - per["citl_test"])), abs=1e-6)
 
 
+def test_mean_on_resample_minus_mean_on_original_is_the_optimism():
+    """rms's identity training - test = optimism, over the same resamples: a resample whose
+    slope is not estimable on the resample (its events separated) is left out of both means,
+    not only of the optimism."""
+    X = pd.DataFrame({"x": [0.1, 0.3, 0.4, 0.7, 0.8, 1.0, 1.3, 1.4, 1.6, 1.7, 1.9, 2.2]})
+    y = np.array([0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1])
+    res = optimism_bootstrap(_lrm(), X, y, n_boot=40, seed=1, progress=False, n_jobs=1)
+    table = res.table.set_index("metric")
+    assert table.loc["calibration_slope", "n_resamples"] < 40  # some resamples are separated
+    assert any("calibration slope is not estimable" in w for w in res.warnings)
+    for m in OPTIMISM_METRICS:
+        row = table.loc[m]
+        assert row["bootstrap"] - row["test"] == pytest.approx(row["optimism"], abs=1e-12)
+
+
 def test_bootstrap_indices_are_checked(noise):
     overfit, X, y = noise
     n = len(X)

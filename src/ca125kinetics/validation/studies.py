@@ -180,7 +180,9 @@ class OptimismResult:
         (mean performance of the refitted model on its own bootstrap sample), ``test`` (mean
         performance of the refitted model on the original sample), ``optimism`` (mean of
         bootstrap - test), ``optimism_sd`` (SD over resamples), ``corrected`` (apparent -
-        optimism), ``n_resamples`` (resamples with a finite value of that metric).
+        optimism), ``n_resamples`` (resamples where that metric is finite both on the
+        resample and on the original sample; the three means are over these, so
+        ``bootstrap - test = optimism``, as rms ``validate``'s training - test).
     resamples : pandas.DataFrame
         One row per successful resample: ``resample`` and, per metric, ``<metric>_boot``,
         ``<metric>_test``.
@@ -1285,10 +1287,12 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         diff = (resamples[f"{m}_boot"] - resamples[f"{m}_test"]).to_numpy(dtype=float)
         ok = np.isfinite(diff)
         optimism = float(diff[ok].mean()) if ok.any() else math.nan
+        # the means over the resamples of the optimism (rms's "training" and "test"), so that
+        # bootstrap - test = optimism even when a measure is NaN on one side only
         table.append({
             "metric": m, "apparent": apparent[m],
-            "bootstrap": float(np.nanmean(resamples[f"{m}_boot"])) if ok.any() else math.nan,
-            "test": float(np.nanmean(resamples[f"{m}_test"])) if ok.any() else math.nan,
+            "bootstrap": float(resamples[f"{m}_boot"].to_numpy(dtype=float)[ok].mean()) if ok.any() else math.nan,
+            "test": float(resamples[f"{m}_test"].to_numpy(dtype=float)[ok].mean()) if ok.any() else math.nan,
             "optimism": optimism, "optimism_sd": float(diff[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
             "corrected": apparent[m] - optimism, "n_resamples": int(ok.sum()),
         })
