@@ -1206,7 +1206,13 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     A patient drawn k times enters the bootstrap sample k times, under distinct ids
     (``<id>#1``...). A replicate whose refit fails (e.g. too few patients for a kinetics
     population, a single outcome class) is left out and counted in ``n_failed``; warnings
-    raised during refits are collected in ``warnings``, not re-emitted.
+    raised during refits are collected in ``warnings``, not re-emitted (a refit that only
+    warns, e.g. of non-convergence, is kept). A measure not estimable in one replicate
+    (NaN) leaves that replicate out of that measure's three means only (``n_resamples``).
+    On the same resamples (``indices``) an unpenalised logistic model gives the AUC, Brier
+    score and calibration slope rows of ``rms::validate(method = "boot")`` (tested; see
+    ``docs/validation-statistics.md`` for rms's other indices and its recalibration
+    intercept, which is not calibration-in-the-large).
     """
     t0 = time.perf_counter()
     estimator = _estimator_of(pipeline_or_bundle)
