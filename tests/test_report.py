@@ -237,6 +237,9 @@ def test_optimism_columns_add_up_as_printed(result):
                 assert round(float(cells[i]) - float(cells[j]), 3) == float(cells[k]), row
                 checked += 1
     assert checked == 8  # the performance table and the bootstrap table, four metrics each
+    assert "seed 1;" in part
+    given = _section(render_report(result.with_optimism(dataclasses.replace(o, seed=None))), "performance")
+    assert "resamples given by the caller" in given and "seed None" not in given
 
 
 def test_decision_curve_has_every_published_rule_or_says_why(result, html_text):

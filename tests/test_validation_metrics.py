@@ -613,3 +613,32 @@ def test_ici_family_matches_r_local_linear_loess():
     ref = EDGE["ici_calibration"]["local_linear"]
     m = metrics(CAL["y"], CAL["p"])
     assert (m.ici, m.e50, m.e90, m.emax) == pytest.approx((ref["ici"], ref["e50"], ref["e90"], ref["emax"]), rel=1e-9)
+
+
+# --------------------------------------------------------------------------- rms::val.prob
+# rms::val.prob(p, y, pl = FALSE) on the fixed risks p and p2 of validation_calibration.csv, made by
+# tests/data/rms_validate_reference.R (tests/data/rms_validate_README.md).
+
+VALPROB = json.loads((DATA / "rms_validate_reference.json").read_text())["val_prob"]
+
+
+@pytest.mark.parametrize("column", ["p", "p2"])
+def test_metrics_agree_with_rms_val_prob(column):
+    cal = pd.read_csv(DATA / "validation_calibration.csv")
+    ref = VALPROB[column]
+    vp = ref["val_prob"]
+    m = metrics(cal["y"], cal[column], lowess_frac=2 / 3)
+    assert m.auc == pytest.approx(vp["C (ROC)"], abs=1e-12)
+    assert 2 * m.auc - 1 == pytest.approx(vp["Dxy"], abs=1e-12)
+    assert m.brier == pytest.approx(vp["Brier"], abs=1e-12)
+    assert m.calibration_slope == pytest.approx(vp["Slope"], abs=1e-7)  # lrm.fit's own tolerance
+    # val.prob's "Intercept" is the recalibration intercept (fitted with the slope), not the
+    # calibration-in-the-large reported here: R's glm(y ~ offset(qlogis(p))) is
+    assert m.citl == pytest.approx(ref["citl"], abs=1e-9)
+    assert abs(m.citl - vp["Intercept"]) > 0.1
+    # Eavg/E90/Emax: val.prob smooths with lowess(p, y, iter = 0), span 2/3 and delta = 1 % of the
+    # range of p (R interpolates linearly between points closer than delta); with delta = 0 it
+    # is the package's smoother exactly, and delta moves Eavg by < 1e-5
+    for ours, theirs in ((m.ici, "Eavg"), (m.e90, "E90"), (m.emax, "Emax")):
+        assert ours == pytest.approx(ref["lowess_delta0"][theirs], abs=1e-12)
+        assert ours == pytest.approx(vp[theirs], abs=1e-5)

@@ -9,7 +9,9 @@ outcome is empty.
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -502,3 +504,145 @@ def test_survival_analysis_notes_a_cox_model_whose_covariates_coincide():
     assert any(n.startswith("Cox model 'kelim+complete_resection (surgery arm)' not fitted") and "collinear" in n
                for n in res.notes)
     assert set(res.cox["model"]) == {"kelim+arm"}
+
+
+# ----------------------------------------------------------------------------- against rms::validate
+# tests/data/rms_validate_reference.json: rms::validate(lrm(...), method = "boot", B = 200) and the
+# 200 resamples rms drew (1-based), made by tests/data/rms_validate_reference.R (see
+# tests/data/rms_validate_README.md). The package refits the same unpenalised logistic model on
+# the same resamples, so the two bootstraps agree up to the two optimisers' tolerances.
+
+_RMS_DATA = Path(__file__).parent / "data"
+_RMS = json.loads((_RMS_DATA / "rms_validate_reference.json").read_text())
+_RMS_FILES = {"main": "rms_validate_data.csv", "tiny": "rms_validate_tiny.csv"}
+
+
+def _lrm():
+    """rms::lrm's model: unpenalised maximum likelihood, solved to convergence."""
+    return LogisticRegression(C=np.inf, solver="newton-cholesky", tol=1e-12, max_iter=100)
+
+
+@pytest.fixture(scope="module", params=["main", "tiny"])
+def rms_case(request):
+    ref = _RMS[request.param]
+    data = pd.read_csv(_RMS_DATA / _RMS_FILES[request.param])
+    indices = [np.asarray(row) - 1 for row in ref["indices"]]
+    res = optimism_bootstrap(_lrm(), data.drop(columns="y"), data["y"].to_numpy(), indices=indices,
+                             progress=False, n_jobs=1)
+    return request.param, ref, res
+
+
+def _rms_table(ref) -> pd.DataFrame:
+    return pd.DataFrame(ref["validate"]).set_index("index")
+
+
+def test_bootstrap_records_the_resamples_it_was_given(rms_case):
+    _, ref, res = rms_case
+    assert res.n_boot == ref["B"] == 200 and res.seed is None and res.n == ref["n"]
+    assert res.n_events == ref["n_events"]
+
+
+def test_failed_resamples_are_rms_failures(rms_case):
+    """The same resamples fail (no event drawn: a single outcome class), and every other
+    resample counts for every metric, as rms's ``n`` column; a resample with one event is
+    kept (its AUC is defined; only a DeLong variance would need two)."""
+    _, ref, res = rms_case
+    failed = sorted(f["resample"] - 1 for f in ref["failures"])
+    assert res.n_failed == ref["n_failed"] == len(failed)
+    assert sorted(set(range(200)) - set(res.resamples["resample"])) == failed
+    assert all("2 classes" in f for f in res.failures)
+    assert (res.table["n_resamples"] == _rms_table(ref).loc["Dxy", "n"]).all()
+
+
+def test_optimism_of_auc_and_brier_is_rms_validate(rms_case):
+    """AUC = (Dxy + 1) / 2 (somers2) and Brier ``B``: apparent, mean on resample (rms
+    "training"), mean on original ("test"), optimism and corrected value."""
+    _, ref, res = rms_case
+    rms = _rms_table(ref)
+    ours = res.table.set_index("metric")
+    columns = {"apparent": "index.orig", "bootstrap": "training", "test": "test", "optimism": "optimism",
+               "corrected": "index.corrected"}
+    for ours_col, rms_col in columns.items():
+        dxy = rms.loc["Dxy", rms_col]
+        expected = dxy / 2 if ours_col == "optimism" else (dxy + 1) / 2
+        assert ours.loc["auc", ours_col] == pytest.approx(expected, abs=1e-12)
+        assert ours.loc["brier", ours_col] == pytest.approx(rms.loc["B", rms_col], abs=1e-6)
+
+
+def test_corrected_calibration_slope_is_harrells(rms_case):
+    """rms: test slope = slope of ``y ~ lp`` with lp the resample model's linear predictor on
+    the original data, averaged; training slope 1 by definition. The package computes the
+    slope on the resample too (1 to the fit's tolerance for an unpenalised model)."""
+    _, ref, res = rms_case
+    rms = _rms_table(ref)
+    ours = res.table.set_index("metric").loc["calibration_slope"]
+    assert ours["test"] == pytest.approx(rms.loc["Slope", "test"], abs=1e-5)
+    assert ours["bootstrap"] == pytest.approx(1.0, abs=1e-6)
+    assert ours["corrected"] == pytest.approx(rms.loc["Slope", "index.corrected"], abs=1e-5)
+    per = pd.DataFrame(ref["resamples"])
+    # per resample 1e-4: rms's lrm.fit stops up to ~6e-5 short of the maximum on resamples with
+    # one event (see the calibration-in-the-large test)
+    np.testing.assert_allclose(res.resamples["calibration_slope_test"], per["Slope_test"], atol=1e-4)
+
+
+def test_calibration_in_the_large_per_resample_is_rs_glm_offset(rms_case):
+    """rms reports no calibration-in-the-large (its "Intercept" is the recalibration
+    intercept, fitted with the slope); the script adds ``glm(y ~ offset(lp), binomial)`` on
+    the resample and on the original data of every resample."""
+    _, ref, res = rms_case
+    per = pd.DataFrame(ref["resamples"])
+    # 1e-4: rms's lrm.fit (maxit 12, stopping on the change in -2 log L) ends up to 6e-5 short of
+    # the maximum on the resamples of the tiny set with one event (citl on the resample should
+    # be 0, as the package's is), and its linear predictor on the original data differs as much
+    np.testing.assert_allclose(res.resamples["citl_boot"], per["citl_boot"], atol=1e-4)
+    np.testing.assert_allclose(res.resamples["citl_test"], per["citl_test"], atol=1e-4)
+    np.testing.assert_allclose(res.resamples["auc_test"], (per["Dxy_test"] + 1) / 2, atol=1e-12)
+    np.testing.assert_allclose(res.resamples["brier_test"], per["B_test"], atol=1e-6)
+    ours = res.table.set_index("metric").loc["citl"]
+    assert ours["optimism"] == pytest.approx(float(np.mean(per["citl_boot"] - per["citl_test"])), abs=1e-6)
+
+
+def test_mean_on_resample_minus_mean_on_original_is_the_optimism():
+    """rms's identity training - test = optimism, over the same resamples: a resample whose
+    slope is not estimable on the resample (its events separated) is left out of both means,
+    not only of the optimism."""
+    X = pd.DataFrame({"x": [0.1, 0.3, 0.4, 0.7, 0.8, 1.0, 1.3, 1.4, 1.6, 1.7, 1.9, 2.2]})
+    y = np.array([0, 0, 0, 0, 1, 0, 0, 1, 1, 0, 1, 1])
+    res = optimism_bootstrap(_lrm(), X, y, n_boot=40, seed=1, progress=False, n_jobs=1)
+    table = res.table.set_index("metric")
+    assert table.loc["calibration_slope", "n_resamples"] < 40  # some resamples are separated
+    assert any("calibration slope is not estimable" in w for w in res.warnings)
+    for m in OPTIMISM_METRICS:
+        row = table.loc[m]
+        assert row["bootstrap"] - row["test"] == pytest.approx(row["optimism"], abs=1e-12)
+
+
+def test_bootstrap_indices_are_checked(noise):
+    overfit, X, y = noise
+    n = len(X)
+    good = [np.arange(n), np.zeros(n, dtype=int)]
+    with pytest.raises(InvalidInputError, match="resample 2 .* 0 to 119"):
+        optimism_bootstrap(overfit, X, y, indices=[np.arange(n), np.full(n, n)], progress=False, n_jobs=1)
+    with pytest.raises(InvalidInputError, match="resample 1 has 119 row positions"):
+        optimism_bootstrap(overfit, X, y, indices=[np.arange(n - 1)], progress=False, n_jobs=1)
+    with pytest.raises(InvalidInputError, match="integer"):
+        optimism_bootstrap(overfit, X, y, indices=[np.arange(n) + 0.5], progress=False, n_jobs=1)
+    with pytest.raises(InvalidInputError, match="n_boot = 3 .* 2 resamples"):
+        optimism_bootstrap(overfit, X, y, n_boot=3, indices=good, progress=False, n_jobs=1)
+    with pytest.raises(InvalidInputError, match="seed"):
+        optimism_bootstrap(overfit, X, y, seed=4, indices=good, progress=False, n_jobs=1)
+    res = optimism_bootstrap(overfit, X, y, n_boot=2, indices=good, progress=False, n_jobs=1)
+    assert res.n_boot == 2 and res.seed is None
+
+
+def test_drawn_resamples_are_the_seeded_generators():
+    """The resamples drawn from ``seed`` are ``default_rng(seed).integers(0, n, n)``, B times
+    (what the documentation tells a user who wants to give them to R)."""
+    X = pd.DataFrame({"x": np.linspace(0, 1, 30)})
+    y = np.tile([0, 1, 1], 10)
+    rng = np.random.default_rng(11)
+    indices = [rng.integers(0, 30, size=30) for _ in range(5)]
+    drawn = optimism_bootstrap(_lrm(), X, y, n_boot=5, seed=11, progress=False, n_jobs=1)
+    given = optimism_bootstrap(_lrm(), X, y, indices=indices, progress=False, n_jobs=1)
+    pd.testing.assert_frame_equal(drawn.resamples, given.resamples)
+    assert drawn.seed == 11 and given.seed is None

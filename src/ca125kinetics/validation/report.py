@@ -319,7 +319,7 @@ def _optimism_block(opt: OptimismResult) -> str:
     table = opt.table.copy()
     text = (f"<h3>Internal validation: Harrell's optimism-corrected bootstrap</h3>"
             f"<p>{opt.n_boot} bootstrap resamples of the {opt.n} analysed patients ({opt.n_events} with the "
-            f"outcome), seed {opt.seed}; the whole pipeline (<code>{_esc(opt.pipeline)}</code>), the kinetics "
+            f"outcome), {'resamples given by the caller' if opt.seed is None else f'seed {opt.seed}'}; the whole pipeline (<code>{_esc(opt.pipeline)}</code>), the kinetics "
             f"population included, was refitted on each resample and tested on the resample and on the original "
             f"sample; optimism = mean(bootstrap - test), corrected = apparent - optimism (Harrell et al. 1996). "
             f"{opt.n_failed} resample(s) failed and were left out; {opt.elapsed_seconds:.1f} s on "
@@ -710,7 +710,9 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
         for k, v in (m.get(key) or {}).items():
             params[f"{prefix}.{k}"] = v
     if result.optimism is not None:
-        params.update(bootstrap_resamples=result.optimism.n_boot, bootstrap_seed=result.optimism.seed)
+        seed = result.optimism.seed
+        params.update(bootstrap_resamples=result.optimism.n_boot,
+                      bootstrap_seed="resamples given by the caller" if seed is None else seed)
     with mlflow.start_run(run_name=run_name or f"validate {m['name']} {m['version']}".strip()) as run:
         mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         mlflow.log_metrics(_flat_metrics(result))

@@ -63,7 +63,6 @@ from .metrics import (
     calibration_curve,
     check_outcome,
     check_risk,
-    delong_auc,
     delong_test,
     metrics,
     net_benefit,
@@ -114,6 +113,9 @@ EXCLUSION_REASONS = ("no_markers", "invalid_input", "not_scored", "no_outcome")
 #: A standardized KELIM-like score >= this value is "favourable" (the package's one cut-off,
 #: :data:`ca125kinetics.settings.KELIM_FAVOURABLE_SCORE`).
 KELIM_FAVOURABLE = KELIM_FAVOURABLE_SCORE
+
+#: Resamples of :func:`optimism_bootstrap` unless told otherwise.
+_DEFAULT_N_BOOT = 200
 
 #: Metrics corrected for optimism by :func:`optimism_bootstrap`.
 OPTIMISM_METRICS = ("auc", "calibration_slope", "citl", "brier")
@@ -178,7 +180,9 @@ class OptimismResult:
         (mean performance of the refitted model on its own bootstrap sample), ``test`` (mean
         performance of the refitted model on the original sample), ``optimism`` (mean of
         bootstrap - test), ``optimism_sd`` (SD over resamples), ``corrected`` (apparent -
-        optimism), ``n_resamples`` (resamples with a finite value of that metric).
+        optimism), ``n_resamples`` (resamples where that metric is finite both on the
+        resample and on the original sample; the three means are over these, so
+        ``bootstrap - test = optimism``, as rms ``validate``'s training - test).
     resamples : pandas.DataFrame
         One row per successful resample: ``resample`` and, per metric, ``<metric>_boot``,
         ``<metric>_test``.
@@ -187,7 +191,9 @@ class OptimismResult:
     n_boot, n_failed : int
         Resamples requested, and resamples whose refit or scoring failed (left out; their
         messages in ``failures``).
-    seed, n_jobs : int
+    seed : int or None
+        Seed the resamples were drawn with; None when the caller gave them (``indices``).
+    n_jobs : int
     elapsed_seconds : float
         Wall-clock time of the whole procedure (apparent fit included).
     failures : tuple of str
@@ -204,7 +210,7 @@ class OptimismResult:
     n_events: int
     n_boot: int
     n_failed: int
-    seed: int
+    seed: int | None
     n_jobs: int
     elapsed_seconds: float
     failures: tuple[str, ...] = ()
@@ -973,14 +979,18 @@ def _performance(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
     Same definitions as :func:`ca125kinetics.validation.metrics.metrics` (Mann-Whitney AUC;
     logistic recalibration models on ``logit p`` clipped at ``LOGIT_EPS``), without the
-    smoothed calibration and Hosmer-Lemeshow parts that cost ~10 x more per resample.
-    A model that is not estimable gives NaN (its warning is recorded by the caller).
+    smoothed calibration and Hosmer-Lemeshow parts that cost ~10 x more per resample, and
+    without the DeLong variance: a resample with a single event (or non-event) has an AUC,
+    and leaving it out would bias the optimism toward resamples with more events (rms
+    ``validate`` keeps it too). A model that is not estimable gives NaN (its warning is
+    recorded by the caller); a single outcome class is refused (``InvalidInputError``).
     """
     from .._logistic import logit
-    from .metrics import _fit_logistic
+    from .metrics import _check_classes, _delong_components, _fit_logistic
 
     n = y.size
-    auc, _ = delong_auc(y, p)
+    _check_classes(y)
+    auc = _delong_components(y, p[None, :])[0][0]
     lp = logit(p)
     fit = _fit_logistic(y, np.ones((n, 1)), lp, "calibration-in-the-large")
     citl = math.nan if fit is None else float(fit.params[0])
@@ -1095,8 +1105,35 @@ def _describe_estimator(est) -> str:
     return type(est).__name__
 
 
-def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_boot: int = 200, seed: int = 0,
-                       progress: bool = True, n_jobs: int | None = 2) -> OptimismResult:
+def _check_indices(indices, n: int, n_boot, seed) -> list[np.ndarray]:
+    """The caller's resamples as 0-based int arrays of length ``n``, or a typed refusal."""
+    if seed is not None:
+        raise InvalidInputError(f"seed = {seed!r} was given with the resamples (indices): nothing is drawn, "
+                                "so give one or the other")
+    if isinstance(indices, (str, bytes)) or not hasattr(indices, "__len__") or len(indices) == 0:
+        raise InvalidInputError("indices must be a non-empty sequence of resamples (arrays of row positions)")
+    if n_boot is not None and n_boot != len(indices):
+        raise InvalidInputError(f"n_boot = {n_boot!r} disagrees with the {len(indices)} resamples given (indices); "
+                                "leave n_boot out")
+    out = []
+    for b, idx in enumerate(indices, start=1):
+        arr = np.asarray(idx)
+        if arr.ndim != 1 or not np.issubdtype(arr.dtype, np.integer):
+            raise InvalidInputError(f"resample {b} (indices) must be a 1-d array of integer row positions, got "
+                                    f"dtype {arr.dtype} with shape {arr.shape}")
+        if arr.size != n:
+            raise InvalidInputError(f"resample {b} has {arr.size} row positions; a bootstrap sample of the "
+                                    f"{n} patients has {n}")
+        if arr.min() < 0 or arr.max() >= n:
+            raise InvalidInputError(f"resample {b} holds row positions outside 0 to {n - 1} (0-based; from R's "
+                                    "1-based sample(), subtract 1)")
+        out.append(arr.astype(np.int64))
+    return out
+
+
+def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_boot: int | None = None,
+                       seed: int | None = None, progress: bool = True, n_jobs: int | None = 2,
+                       indices=None) -> OptimismResult:
     """Internal validation by Harrell's optimism-corrected bootstrap.
 
     Parameters
@@ -1111,15 +1148,23 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         with an observed outcome only.
     y : array-like of 0/1
         Outcome of each row of ``patient_frame`` (1 = complete resection).
-    n_boot : int
+    n_boot : int, optional
         Bootstrap resamples (default 200; Steyerberg 2019 recommends 100-200).
-    seed : int
-        Seed of ``numpy.random.default_rng``; all resample indices are drawn up front, so
+    seed : int, optional
+        Seed of ``numpy.random.default_rng`` (default 0); resample ``b`` is the ``b``-th
+        ``rng.integers(0, n, size=n)`` of that generator. All resamples are drawn up front, so
         the result does not depend on ``n_jobs``.
     progress : bool
         Show a tqdm progress bar on stderr.
     n_jobs : int or None
         joblib workers (loky processes); 1 runs in this process. Default 2.
+    indices : sequence of integer arrays, optional
+        The resamples themselves instead of drawing them: one array of ``n`` row positions
+        of ``patient_frame`` (0-based) per resample, e.g. the samples of another program to
+        reproduce its result (R ``rms::validate`` draws ``sample(n, replace = TRUE)`` after
+        ``set.seed``: subtract 1), or the same samples for two pipelines. ``n_boot`` is then
+        their number (another ``n_boot`` is refused), no ``seed`` may be given and the result
+        records ``seed = None``.
 
     Returns
     -------
@@ -1161,7 +1206,13 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     A patient drawn k times enters the bootstrap sample k times, under distinct ids
     (``<id>#1``...). A replicate whose refit fails (e.g. too few patients for a kinetics
     population, a single outcome class) is left out and counted in ``n_failed``; warnings
-    raised during refits are collected in ``warnings``, not re-emitted.
+    raised during refits are collected in ``warnings``, not re-emitted (a refit that only
+    warns, e.g. of non-convergence, is kept). A measure not estimable in one replicate
+    (NaN) leaves that replicate out of that measure's three means only (``n_resamples``).
+    On the same resamples (``indices``) an unpenalised logistic model gives the AUC, Brier
+    score and calibration slope rows of ``rms::validate(method = "boot")`` (tested; see
+    ``docs/validation-statistics.md`` for rms's other indices and its recalibration
+    intercept, which is not calibration-in-the-large).
     """
     t0 = time.perf_counter()
     estimator = _estimator_of(pipeline_or_bundle)
@@ -1180,15 +1231,21 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     if yv.sum() < 2 or yv.size - yv.sum() < 2:
         raise InsufficientDataError(f"the bootstrap needs at least 2 patients with and without the outcome, "
                                     f"got {int(yv.sum())} and {int(yv.size - yv.sum())}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
-        raise InvalidInputError(f"n_boot must be a positive integer, got {n_boot!r}")
     n_jobs = 1 if n_jobs is None else int(n_jobs)
     if n_jobs == 0:
         raise InvalidInputError("n_jobs must be a positive number of workers or -1 (all cores), got 0")
     X = patient_frame.reset_index(drop=True)
     n = len(X)
-    rng = np.random.default_rng(seed)
-    indices = [rng.integers(0, n, size=n) for _ in range(int(n_boot))]
+    if indices is None:
+        n_boot = _DEFAULT_N_BOOT if n_boot is None else n_boot
+        if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
+            raise InvalidInputError(f"n_boot must be a positive integer, got {n_boot!r}")
+        seed = 0 if seed is None else seed
+        rng = np.random.default_rng(seed)
+        indices = [rng.integers(0, n, size=n) for _ in range(int(n_boot))]
+    else:
+        indices = _check_indices(indices, n, n_boot, seed)
+        n_boot = len(indices)
 
     apparent, _, error, apparent_warnings, fitted = _fit_and_score(estimator, X, yv, None)
     if apparent is None:
@@ -1236,16 +1293,18 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         diff = (resamples[f"{m}_boot"] - resamples[f"{m}_test"]).to_numpy(dtype=float)
         ok = np.isfinite(diff)
         optimism = float(diff[ok].mean()) if ok.any() else math.nan
+        # the means over the resamples of the optimism (rms's "training" and "test"), so that
+        # bootstrap - test = optimism even when a measure is NaN on one side only
         table.append({
             "metric": m, "apparent": apparent[m],
-            "bootstrap": float(np.nanmean(resamples[f"{m}_boot"])) if ok.any() else math.nan,
-            "test": float(np.nanmean(resamples[f"{m}_test"])) if ok.any() else math.nan,
+            "bootstrap": float(resamples[f"{m}_boot"].to_numpy(dtype=float)[ok].mean()) if ok.any() else math.nan,
+            "test": float(resamples[f"{m}_test"].to_numpy(dtype=float)[ok].mean()) if ok.any() else math.nan,
             "optimism": optimism, "optimism_sd": float(diff[ok].std(ddof=1)) if ok.sum() > 1 else math.nan,
             "corrected": apparent[m] - optimism, "n_resamples": int(ok.sum()),
         })
     return OptimismResult(
         table=pd.DataFrame(table), resamples=resamples, n=n, n_events=int(yv.sum()), n_boot=int(n_boot),
-        n_failed=int(sum(failures.values())), seed=int(seed), n_jobs=n_jobs,
+        n_failed=int(sum(failures.values())), seed=None if seed is None else int(seed), n_jobs=n_jobs,
         elapsed_seconds=time.perf_counter() - t0,
         failures=tuple(f"{msg} ({k}x)" for msg, k in failures.most_common()),
         warnings=tuple(f"{msg} ({k}x)" for msg, k in caught.most_common()),
