@@ -509,6 +509,28 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
         read_markers(markers(ECOG=[0, 0, 0]))
 
 
+def test_a_spelling_variant_beside_the_contract_column_is_refused(tmp_path):
+    # 'ECOG' beside 'ecog', 'CA_125' beside 'ca125': the same column written twice with
+    # different values; keeping the contract column and ignoring the other would be a guess
+    from ca125kinetics.io import patient_record
+
+    path = tmp_path / "c.csv"
+    path.write_text("patient_id,ecog,ECOG\n1,0,3\n")
+    with pytest.raises(InvalidInputError, match="'ECOG' and 'ecog'"):
+        read_clinical(path, require=("patient_id",))
+    with pytest.raises(InvalidInputError, match="'CA_125' and 'ca125'"):
+        read_markers(markers(CA_125=[1.0, 2.0, 3.0]))
+    with pytest.raises(InvalidInputError, match="'ca_125' and 'ca125'"):
+        patient_record({"day": [0, 21], "ca125": [400, 180], "ca_125": [400, 18]})
+    with pytest.raises(InvalidInputError, match="'Ecog' and 'ecog'"):
+        patient_record({"day": [0, 21], "ca125": [400, 180]}, {"ecog": 0, "Ecog": 3})
+    # an explicit mapping of the variant onto the present column is refused as before
+    with pytest.raises(InvalidInputError, match="already has"):
+        patient_record({"day": [0], "ca125": [400]}, {"ecog": 0, "ECOG": 3}, columns={"ECOG": "ecog"})
+    # unlike names (a close spelling, an abbreviation) stay extra columns when the column is there
+    assert patient_record({"day": [0], "ca125": [400]}, {"ascites_ml": 0, "ascites": "no"}).clinical["ascites_ml"] == 0
+
+
 @pytest.mark.parametrize("name, expected", [
     ("ECOG", ["ecog"]), ("Figo Stage", ["figo_stage"]), ("recurence_pattern", ["recurrence_pattern"]),
     ("pfs", ["pfs_months", "pfs_event"]), ("ag", ["age"]), ("site", []), ("id", []), ("notes", []),

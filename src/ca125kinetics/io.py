@@ -999,6 +999,7 @@ def _resolve_columns(table, known, mapping, source: str):
             table = {mapping.get(k, k): v for k, v in table.items()}
     present = set(names)
     known_set = frozenset(known)
+    _check_spellings(names, present & known_set, source)
     problems = []
     for name in names:
         if name in known_set or name in _DERIVED_COLUMNS:
@@ -1016,6 +1017,26 @@ def _resolve_columns(table, known, mapping, source: str):
             f"'{name}={targets[0]}'); to keep it as an extra column, rename it to something unlike "
             "a known column", source=source, column=name)
     return table
+
+
+def _check_spellings(names, present_known, source: str) -> None:
+    """Refuse a column that is a contract column of the table written another way.
+
+    ``ECOG`` beside ``ecog``, ``CA_125`` beside ``ca125`` (equal once lower-cased and
+    stripped of spaces and punctuation): the table gives the value twice, possibly different,
+    and reading one while ignoring the other would be a guess. Close spellings and
+    abbreviations (``ascites`` beside ``ascites_ml``) may be other data and stay extra columns.
+    """
+    by_norm = {_norm_name(k): k for k in present_known}
+    twice = [(n, by_norm[_norm_name(n)]) for n in names
+             if n not in present_known and n not in _DERIVED_COLUMNS and _norm_name(n) in by_norm]
+    if twice:
+        name, column = twice[0]
+        listed = "; ".join(f"{n!r} and {c!r}" for n, c in twice)
+        raise InvalidInputError(
+            f"the table names the same column twice, written differently: {listed}; which one holds "
+            f"the data is ambiguous: remove or rename one of them (e.g. drop {name!r})",
+            source=source, column=name)
 
 
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
