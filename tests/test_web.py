@@ -124,6 +124,18 @@ BAD = [
      "outside the plausible range"),
     ("too many samples", json.dumps({"samples": [{"day": d, "ca125": 50.0} for d in range(MAX_SAMPLES + 1)]}).encode(),
      422, f"at most {MAX_SAMPLES} items"),
+    # JSON keeps the last of two equal keys: the first value would be dropped without a word
+    ("key twice in a sample", b'{"samples": [{"day": 0, "ca125": 400, "ca125": 4}]}', 422,
+     "'ca125' is given twice"),
+    ("key twice in clinical", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"ecog": 0, "ecog": 3}}', 422,
+     "'ecog' is given twice"),
+    # a number is not a date (pydantic reads 1706572800 and "1706572800" as Unix seconds)
+    ("date as a number", b'{"treatment_start": "2024-01-01", "samples": [{"date": 1706572800, "ca125": 5}]}', 422,
+     "samples.0.date: Value error, give the date as text YYYY-MM-DD"),
+    ("date as digits", b'{"treatment_start": "2024-01-01", "samples": [{"date": "1706572800", "ca125": 5}]}', 422,
+     "samples.0.date: Value error, give the date as text YYYY-MM-DD"),
+    ("start as a number", b'{"treatment_start": 1706572800, "samples": [{"date": "2024-01-01", "ca125": 5}]}', 422,
+     "treatment_start: Value error, give the date as text YYYY-MM-DD"),
     ("deep nesting", b"[" * 20000 + b"]" * 20000, 400, "could not be parsed"),
     ("huge integer", b'{"samples": [{"day": ' + b"9" * 5000 + b', "ca125": 5}]}', 400, "could not be parsed"),
     ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}', 422, "valid dictionary"),

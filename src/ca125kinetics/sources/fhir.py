@@ -54,6 +54,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
+from ..io import json_unique_keys
 from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
                      events_take_sample_uln, marker_code, no_marker_message, require,
                      skipped_frame)
@@ -107,7 +108,7 @@ def _refuse_constant(name: str):
 
 def _parse_json(data: bytes | str, label: str) -> Any:
     try:
-        return json.loads(data, parse_constant=_refuse_constant)
+        return json.loads(data, parse_constant=_refuse_constant, object_pairs_hook=json_unique_keys)
     except RecursionError as exc:
         raise InvalidInputError("JSON is nested too deeply to be a FHIR resource", source=label) from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -61,6 +61,7 @@ import h11
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
@@ -106,6 +107,16 @@ EventKind = Literal[EVENT_KINDS]   # the data contract's event vocabulary
 # --------------------------------------------------------------------------------------
 
 
+def _iso_date(value):
+    """A date of the API as text ``YYYY-MM-DD`` (the data contract's form; pydantic would read a
+    number, or text of digits, as Unix seconds)."""
+    from ..io import _ISO_DATE_RE
+
+    if value is None or isinstance(value, _dt.date) or (isinstance(value, str) and _ISO_DATE_RE.match(value)):
+        return value
+    raise ValueError(f"give the date as text YYYY-MM-DD, got {str(value)[:40]!r}")
+
+
 class Sample(BaseModel):
     """One CA-125 sample: its day (or date) and value."""
 
@@ -117,6 +128,11 @@ class Sample(BaseModel):
     ca125: float | None = Field(None, strict=True, ge=0, le=1_000_000, description="CA-125, U/mL")
     censored: bool = Field(False, strict=True, description="the value was reported as '<ca125' (below the assay limit)")
     event: EventKind | None = Field(None, description="procedure on this day (GCIG exclusion window)")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_text(cls, v):
+        return _iso_date(v)
 
     @model_validator(mode="after")
     def _check(self):
@@ -171,6 +187,11 @@ class ScoreRequest(BaseModel):
         False, strict=True,
         description="decide even when clinical factors are unknown (the model imputes them); by default "
                     "such a patient gets status 'insufficient', the probability for information and no decision")
+
+    @field_validator("treatment_start", mode="before")
+    @classmethod
+    def _date_text(cls, v):
+        return _iso_date(v)
 
     @field_validator("patient_id")
     @classmethod
@@ -230,6 +251,36 @@ class ScoreResponse(BaseModel):
 class ErrorResponse(BaseModel):
     detail: Any
     message: str
+
+
+class _JSONBodyRequest(Request):
+    """A request whose JSON body refuses a key given twice in one object
+    (:func:`ca125kinetics.io.json_unique_keys`): FastAPI answers 422, the key named."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            from ..io import json_unique_keys
+
+            body = await self.body()
+            try:
+                self._json = json.loads(body, object_pairs_hook=json_unique_keys)
+            except InvalidInputError as exc:
+                text = body.decode("utf-8", "replace")
+                at = max(text.rfind(json.dumps(exc.column)), 0)
+                raise json.JSONDecodeError(str(exc), text, at) from None
+        return self._json
+
+
+class _JSONBodyRoute(APIRoute):
+    """The API's routes: their JSON bodies are read by :class:`_JSONBodyRequest`."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def read_strictly(request: Request):
+            return await handler(_JSONBodyRequest(request.scope, request.receive))
+
+        return read_strictly
 
 
 # --------------------------------------------------------------------------------------
@@ -691,6 +742,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
                      "series during neoadjuvant chemotherapy, with the GCIG CA-125 rules applied. "
                      "Research software, not a medical device."),
     )
+    app.router.route_class = _JSONBodyRoute
     app.state.bundle = bundle
     app.state.batcher = ScoreBatcher(bundle)
 
