@@ -931,6 +931,22 @@ def test_progression_decides_without_clinical_factors(bundle):
     assert p.decision == "not_candidate_progression" and p.status == "ok"
 
 
+def test_predict_reads_numbers_and_dates_in_the_format_stated(bundle):
+    # the refusal of '400,0' tells the caller to state decimal=','; predict must take it
+    comma = {"day": WORKED["day"], "ca125": ["400,0", "180,0", "195,0", "150,0"]}
+    refused = P.predict(comma, CLINICAL, model=bundle)
+    assert refused.status == "invalid_input" and "decimal=','" in refused.reason
+    expected = P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    assert P.predict(comma, dict(CLINICAL, age="61,0"), model=bundle, decimal=",").to_dict() == expected
+    thousands = {"day": WORKED["day"], "ca125": ["1.400", 180, 195, 150]}
+    assert P.predict(thousands, CLINICAL, model=bundle, decimal=",", thousands=".").to_dict()["series"][0]["ca125"] == 1400.0
+    # dates: refused unless ISO, read as stated with date_format (3 March = day 0)
+    dated = {"date": ["03/03/2025", "24/03/2025", "14/04/2025", "05/05/2025"], "ca125": WORKED["ca125"]}
+    start = dict(CLINICAL, treatment_start="03/03/2025")
+    assert "never guessed" in P.predict(dated, start, model=bundle).reason
+    assert P.predict(dated, start, model=bundle, date_format="%d/%m/%Y").to_dict() == expected
+
+
 def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
     renamed = {"ECOG" if k == "ecog" else k: v for k, v in CLINICAL.items()}
     with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):

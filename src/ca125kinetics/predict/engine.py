@@ -383,7 +383,8 @@ def _settings_json(bundle) -> str:
 
 
 def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
-            columns: dict[str, str] | None = None) -> Prediction:
+            columns: dict[str, str] | None = None, date_format: str | None = None, decimal: str = ".",
+            thousands: str | None = None) -> Prediction:
     """Score one patient: probability of complete resection with the GCIG rule applied.
 
     Parameters
@@ -405,6 +406,10 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
         probability, computed with the unknown factors imputed, is shown for information.
     columns : dict, optional
         Renaming of input column (or clinical key) names to data-contract names.
+    date_format, decimal, thousands : optional
+        How dates and numbers given as text are written, as in :func:`~ca125kinetics.io.read_markers`
+        (default: ISO ``YYYY-MM-DD`` dates and ``.`` decimals, no thousands separator; other
+        writings are refused, never guessed).
 
     Returns
     -------
@@ -422,7 +427,8 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
         See :func:`load_model`.
     """
     bundle = load_model(model)
-    record, problems = _record(markers, clinical, bundle.gcig_settings, columns)
+    record, problems = _record(markers, clinical, bundle.gcig_settings, columns,
+                               date_format=date_format, decimal=decimal, thousands=thousands)
     rows = _score_patients(bundle, [record], problems, allow_imputed)
     later = DeferredTrajectories(bundle, [record], problems, rows, score=_score_patients,
                                  kinetics_step=_kinetics_step)

@@ -97,12 +97,13 @@ def _flagged(tables, problems: dict[str, str]) -> dict[str, str]:
     return problems
 
 
-def _record(markers, clinical, gcig_settings, columns=None):
+def _record(markers, clinical, gcig_settings, columns=None, **formats):
     """(PatientRecord, problems) of one patient as :func:`predict` takes it.
 
     ``io.patient_record`` validates every form; the pyfunc form (clinical columns repeated
     on the markers rows, no separate clinical) is split first. ``columns`` maps input column
-    (or clinical key) names to data-contract names.
+    (or clinical key) names to data-contract names; ``formats`` (``date_format``, ``decimal``,
+    ``thousands``) say how text is written.
     """
     from ..io import patient_record
 
@@ -110,5 +111,5 @@ def _record(markers, clinical, gcig_settings, columns=None):
     if isinstance(markers, pd.DataFrame) and clinical is None:
         markers, clinical, problems = _split_input(_resolved(markers, columns), None)
     record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
-                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
+                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
     return record, problems
