@@ -219,6 +219,23 @@ def test_warnings_name_each_data_issue(bundle):
     assert p.to_frame()["warnings"].iloc[0] == "; ".join(p.warnings)
 
 
+def test_gcig_warnings_give_the_rule_that_applied(bundle):
+    # GCIG not evaluable because the assay changed: the warning said "no pretreatment CA-125
+    # within 14 days", although day -3 was there
+    series = {"day": [-3, 21, 42, 63], "ca125": [400.0, 180.0, 95.0, 40.0]}
+    p = P.predict(dict(series, assay=["a", "a", "b", "b"]), {"recist": "PR"}, model=bundle, allow_imputed=True)
+    text = " | ".join(p.warnings)
+    assert "no pretreatment" not in text
+    assert "GCIG response not evaluable: assay changed from 'a' (day -3) to 'b' (day 42)" in text
+    p = P.predict(dict(series, day=[3, 21, 42, 63]), {"recist": "PR"}, model=bundle, allow_imputed=True)
+    assert "GCIG response not evaluable: no pretreatment sample within 14 days before the first dose" in \
+        " | ".join(p.warnings)
+    # samples set aside by the GCIG rules are named (the docstring promised it)
+    p = P.predict(dict(series, event=[None, "mouse_antibody", None, None]), {"recist": "PR"}, model=bundle,
+                  allow_imputed=True)
+    assert "3 sample(s) excluded by the GCIG rules (drawn on the day of, or within 28 days after," in " | ".join(p.warnings)
+
+
 def test_clean_patient_has_no_warnings(bundle):
     p = P.predict({"day": [-3, 21, 42, 63], "ca125": [400.0, 180.0, 95.0, 40.0]}, CLINICAL, model=bundle)
     assert p.warnings == ()

@@ -131,6 +131,7 @@ _GCIG_OUTPUT = {
     "progression_group": "progression_group", "progression_day": "progression_day",
     "progression_status": "progression_status", "progression_reason": "progression_reason",
     "combined_category": "combined_category",
+    "n_excluded": "gcig_n_excluded",     # for the warnings only (not a score column)
 }
 
 
@@ -308,6 +309,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         at = np.full(n, len(texts), dtype=np.int64)     # not shown: missing
         at[show] = codes[j]
         out[c] = labels_text([*texts, None], at)
+    n_excluded = gcig.pop("gcig_n_excluded")
     out.update(gcig)
     out["recist"] = clinical["recist"]
     for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
@@ -320,7 +322,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                           allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
-    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing))
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded)
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
