@@ -149,6 +149,15 @@ def test_field_errors_name_the_field_and_highlight_it(page):
     assert page.text_content("#error-list") == "Sample 2, CA-125: must be at most 1000000"
 
 
+def test_a_fractional_day_is_refused_not_truncated(page):
+    # the day field held "21.5" and the page sent parseInt's 21 (and "1e2" as day 1)
+    _fill_rows(page, [(0, 400), ("21.5", 180), (42, 95)])
+    page.click("#score")
+    page.wait_for_selector("#samples tbody tr:nth-child(2) input.when.invalid", timeout=30_000)
+    assert page.text_content("#error-list") == "Sample 2, day: must be a whole number"
+    assert page.locator("#answer").is_hidden()
+
+
 def test_the_gcig_reasoning_interval_and_kelim_group_are_explained(page):
     _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
     page.select_option("#figo", "IIIC")  # substages are offered

@@ -135,7 +135,9 @@
       }
       const s = { ca125: parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
         censored: tr.querySelector("input.cens").checked };
-      if (mode === "date") s.date = when; else s.day = parseInt(when, 10);
+      // the day as typed (parseInt would send "21.5" as 21 and "1e2" as 1): the API refuses a
+      // fractional day, and the message is shown at the field
+      if (mode === "date") s.date = when; else s.day = parseNumber(when, `Sample ${i + 1}, day`, problems, whenInput);
       samples.push(s);
       sampleRows.push(tr);
     });
@@ -183,6 +185,7 @@
     if (field === "figo_stage") return "is not a FIGO stage (I to IV, optionally with a substage such as IIIC)";
     if (type === "string_pattern_mismatch") return "is not a recognised value";
     if (type === "missing") return "is required";
+    if (type === "int_type" || type === "int_from_float") return "must be a whole number";  // e.g. day 21.5
     if (/_parsing$|_type$/.test(type)) return "must be a number";
     return String(error.msg || "is not valid").replace(/^Value error, /, "").replace(/^Input should be /, "must be ")
       .replace("greater than or equal to", "at least").replace("less than or equal to", "at most")
