@@ -509,6 +509,33 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
         read_markers(markers(ECOG=[0, 0, 0]))
 
 
+def test_one_patient_with_a_marker_column_naming_another_marker_is_refused():
+    # read_markers refused it; patient_record (predict, one patient) scored CEA values as CA-125
+    from ca125kinetics.io import patient_record
+
+    with pytest.raises(InvalidInputError, match=r"'marker' column names \['cea'\], not 'ca125'"):
+        read_markers(markers(marker=["CEA"] * 3))
+    with pytest.raises(InvalidInputError, match=r"'marker' column names \['cea'\], not 'ca125'"):
+        patient_record({"day": [0, 21], "ca125": [4, 2], "marker": "CEA"})
+    assert patient_record({"day": [0, 21], "ca125": [400, 180], "marker": "ca125"}).ca125 == (400.0, 180.0)
+
+
+def test_a_unit_column_must_name_the_markers_unit():
+    # a 'unit' column was an extra column, ignored: CA-125 values said to be in ng/mL were read
+    # as U/mL. The unit (or one that is the same number, kU/L) is accepted, any other refused.
+    from ca125kinetics.io import patient_record
+
+    ok = read_markers(markers(unit=["U/mL", "kU/L", None]))
+    assert ok["ca125"].tolist() == [400.0, 180.0, 150.0]
+    assert read_markers(markers(unit=["U/ml", " KU/L ", ""]))["ca125"].tolist() == [400.0, 180.0, 150.0]
+    with pytest.raises(InvalidInputError, match=r"row 1, patient '007', column 'unit': unit 'ng/mL' is not the unit of CA-125 \(U/mL"):
+        read_markers(markers(unit=["U/mL", "ng/mL", "U/mL"]))
+    record = patient_record({"day": [0, 21], "ca125": [400, 180], "unit": "ng/mL"})
+    assert record.problem is not None and "unit 'ng/mL' is not the unit of CA-125" in record.problem
+    with pytest.raises(InvalidInputError, match="'units' looks like 'unit'"):
+        read_markers(markers(units=["ng/mL"] * 3))
+
+
 def test_a_spelling_variant_beside_the_contract_column_is_refused(tmp_path):
     # 'ECOG' beside 'ecog', 'CA_125' beside 'ca125': the same column written twice with
     # different values; keeping the contract column and ignoring the other would be a guess

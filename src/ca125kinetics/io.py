@@ -1404,6 +1404,14 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     empty_value = np.isnan(value) & ~bad_value
     col.add(empty_value & no_event, vc,
             f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
+    if "unit" in columns:   # optional: the values' unit, stated; it must be the marker's (no conversion)
+        raw_unit = _text(columns["unit"])
+        units = {u.casefold() for u in (unit, *spec.unit_aliases)}
+        col.add(np.fromiter((u is not None and str(u).casefold() not in units for u in raw_unit), dtype=bool,
+                            count=n), "unit",
+                lambda i: f"unit {_shown(raw_unit[i])!r} is not the unit of {what} ({unit}, or "
+                f"{' or '.join(spec.unit_aliases)}, the same number); convert the value to {unit}, or check "
+                "that the row is a " + what + " measurement")
 
     # ---- uln and assay
     if "uln" in columns:
@@ -1958,7 +1966,7 @@ CLINICAL_CATEGORIES = {
 CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) + tuple(CLINICAL_CATEGORIES)))
 #: The same for a markers table, which may repeat the clinical columns on every row (the
 #: pyfunc input form of ``predict``).
-MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date", "unit") + CLINICAL_KNOWN
                  + tuple(m for m in MARKERS if m != "ca125") + ("marker",))
 
 
@@ -2371,7 +2379,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     _check_number_format(decimal, thousands)
     mapping = columns
     columns, rows, label = _marker_columns(markers)
-    columns = _resolve_columns(columns, MARKERS_KNOWN, mapping, label)
+    columns = _value_column(_resolve_columns(columns, MARKERS_KNOWN, mapping, label), get_marker(None), label)
     pid = _one_patient_id(columns, rows, label, clinical)
     columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))
     clin = record_clinical = clinical_problem = starts = None
