@@ -472,6 +472,15 @@ def test_number_formats(text, decimal, thousands, expected):
     assert (np.isnan(value) if expected is None else value == expected)
 
 
+def test_complex_numbers_are_not_numbers():
+    # numpy cast 400+5j to 400 (a ComplexWarning, then the imaginary part dropped)
+    values = np.array([400 + 5j, 400 + 0j, 7], dtype=object)
+    assert np.isnan(_parse_numbers(values)[:2]).all() and _parse_numbers(values)[2] == 7
+    assert np.isnan(_parse_numbers(np.array([1 + 0j]))).all()
+    with pytest.raises(InvalidInputError, match=r"CA-125 value \(400\+5j\) is not a number"):
+        read_markers(markers(ca125=[400 + 5j, 180, 150]))
+
+
 def test_bad_number_format_arguments():
     for kwargs in ({"decimal": ";"}, {"decimal": ",", "thousands": ","}, {"sep": ";;"}):
         with pytest.raises(InvalidInputError):

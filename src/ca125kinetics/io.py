@@ -460,7 +460,8 @@ def _array(values) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values if values.ndim == 1 else np.asarray(values, dtype=object).ravel()
     if isinstance(values, pd.api.extensions.ExtensionArray):
-        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        if (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+                and values.dtype.kind != "c"):      # complex: objects, refused cell by cell
             return values.to_numpy(dtype=float, na_value=np.nan)
         if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
             return values.to_numpy()
@@ -1077,7 +1078,7 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
     """Numbers from a column of numbers or text; NaN where a cell is empty or does not parse.
 
     True/False is not a number (NaN: the caller reports it), unless ``booleans`` (a 0/1
-    flag such as ``pfs_event``, where True is 1 and False 0).
+    flag such as ``pfs_event``, where True is 1 and False 0); nor is a complex number.
 
     ``values`` is a column array (what the validators take) or a Series; a float array, or
     a float Series with the same index, is returned. With the defaults (``decimal="."``, no
@@ -1098,10 +1099,12 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
     text = _text(values)
     if not len(text):
         return np.zeros(0)
-    if not booleans:
-        flags = [i for i, v in enumerate(text) if isinstance(v, (bool, np.bool_))]
-        if flags:
-            text[flags] = None
+    # True/False (unless booleans) and complex numbers (numpy would drop the imaginary part)
+    # are not numbers: the caller reports them
+    unread = (complex, np.complexfloating) if booleans else (bool, np.bool_, complex, np.complexfloating)
+    flags = [i for i, v in enumerate(text) if isinstance(v, unread)]
+    if flags:
+        text[flags] = None
     if decimal != "." or thousands is not None:
         pattern = _number_pattern(decimal, thousands)
         for i, v in enumerate(text):
