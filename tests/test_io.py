@@ -140,7 +140,11 @@ def test_empty_ca125_without_event():
 
 def test_duplicate_day_is_error_unless_aggregated():
     df = markers(day=[0, 21, 21])
-    _raises(df, "two or more CA-125 samples on day 21")
+    error = _raises(df, "two or more CA-125 samples on day 21")
+    # the fix it names must be one every entry point can follow: scoring (predict, ca125 score,
+    # the API) takes no duplicates= but the model's GCIG setting
+    assert "remove the extra sample(s)" in str(error) and "a model scores with the setting it was trained with" in \
+        str(error)
     agg = read_markers(df, duplicates="mean")
     assert agg["ca125"].tolist() == [400.0, 165.0]
     assert read_markers(df, duplicates="max")["ca125"].tolist() == [400.0, 180.0]

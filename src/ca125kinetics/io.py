@@ -1584,8 +1584,9 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     if duplicates == "error":
         col.add(dup, "day",
                 lambda i: f"two or more CA-125 samples on day {int(m.day[i])}; GCIG treats "
-                "this as a data error: remove the extra sample(s) or pass duplicates='mean' "
-                "(or median/max/min/first/last) to aggregate explicitly")
+                "this as a data error: remove the extra sample(s), or aggregate them explicitly with "
+                "duplicates='mean' (or median/max/min/first/last) where the reader takes it (read_markers, "
+                "ca125 gcig --duplicates: a model scores with the setting it was trained with)")
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)
