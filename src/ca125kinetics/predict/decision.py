@@ -395,17 +395,18 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     absent = np.flatnonzero(warned & no_base)
     # without a baseline the GCIG reason says which rule applied (no pretreatment sample, an
     # assay or ULN change, ...); a patient without markers has none
-    why = text_objects(take_text(rows["gcig_reason"], absent))
-    stated = np.array([isinstance(w, str) and w.startswith("not evaluable") for w in why.tolist()], dtype=bool)
-    pieces.append((absent, np.where(stated, "GCIG response " + why.astype(str),
-                                    f"no pretreatment CA-125 within {gs.baseline_window_days} days before the "
-                                    "first dose: GCIG response not evaluable").astype(object)))
+    # (warnings are "; "-joined: a reason's own "; " becomes ", ", so that it stays one warning)
+    why = text_objects(take_text(rows["gcig_reason"], absent)).tolist()
+    pieces.append((absent, np.array([
+        "GCIG response " + w.replace("; ", ", ") if isinstance(w, str) and w.startswith("not evaluable")
+        else f"no pretreatment CA-125 within {gs.baseline_window_days} days before the first dose: GCIG "
+             "response not evaluable" for w in why], dtype=object)))
     with np.errstate(invalid="ignore"):
         excluded = np.flatnonzero(warned & (n_excluded > 0))
     pieces.append((excluded, text_objects(_int_texts(n_excluded[excluded].astype(float)))
                    + " sample(s) excluded by the GCIG rules (drawn on the day of, or within "
                    + f"{gs.interference_window_days} days after, paracentesis, thoracentesis or surgery, or on or "
-                     "after mouse antibody administration); the GCIG reading does not use them"))
+                     "after mouse antibody administration), not used by the GCIG reading"))
     low = np.flatnonzero(low)
     pieces.append((low, "pretreatment CA-125 " + _g_texts(base[low]) + f" U/mL is below {gs.evaluable_factor:g} x ULN ("
                    + _g_texts(limit[low]) + " U/mL): GCIG response not evaluable"))
