@@ -211,6 +211,9 @@ def test_warnings_name_each_data_issue(bundle):
                   allow_imputed=True)
     text = " | ".join(p.warnings)
     assert "only 2 CA-125 value(s) between day -14 and day 100" in text
+    # each warning is one item of the list (they are '; '-joined in the table and split back)
+    assert ("only 2 CA-125 value(s) between day -14 and day 100: the KELIM-like k needs at least 3 (the estimate "
+            "leans on the population prior)") in p.warnings
     assert "1 value(s) beyond day 100 (day 130) are not used by the kinetics fit" in text
     assert "pretreatment CA-125 50 U/mL is below 2 x ULN (70 U/mL): GCIG response not evaluable" in text
     assert "age 119 is outside the training range" in text

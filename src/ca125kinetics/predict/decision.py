@@ -366,7 +366,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
                             minlength=n)
     few = np.flatnonzero(warned & (in_window < ks.min_samples))
     texts = np.array([f"only {c} CA-125 value(s) between day {-ks.pretreatment_window_days} and "
-                      f"day {ks.window_days}; the KELIM-like k needs at least {ks.min_samples} "
+                      f"day {ks.window_days}: the KELIM-like k needs at least {ks.min_samples} "
                       "(the estimate leans on the population prior)" for c in range(ks.min_samples)], dtype=object)
     pieces.append((few, texts[in_window[few]]))
 
