@@ -245,6 +245,13 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     page.click("#score")
     page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
     assert page.locator("#plot svg circle.observed").count() == n_values
+    # days without the date of the first dose: the dated paracentesis cannot be placed; it was
+    # dropped without a word (the note still said "sent with the samples")
+    page.fill("#treatment-start", "")
+    _fill_rows(page, [(21 * i - 3, 100) for i in range(n_values)])
+    page.click("#score")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "1 exclusion event(s) of the FHIR bundle" in page.text_content("#error-list")
 
 
 def test_decimal_comma_is_refused_and_imputed_probability_is_marked(page):

@@ -149,6 +149,12 @@
       if (mode === "date") samples.push({ date: e.date, ca125: null, event: e.event });
       else if (start) samples.push({ day: dayDiff(e.date, start), ca125: null, event: e.event });
     }
+    if (mode === "day" && bundleEvents.length && !$("treatment-start").value) {
+      // the events are dated: without day 0 they cannot be placed, and are never dropped silently
+      problems.push({ text: `${bundleEvents.length} exclusion event(s) of the FHIR bundle (` +
+        bundleEvents.map((e) => `${e.event} ${e.date}`).join(", ") + ") are dated: enter the samples by date " +
+        "with the date of the first dose, so that the events can be counted from it", fields: [$("timing-date")] });
+    }
     const req = {
       patient_id: "web",
       samples,
