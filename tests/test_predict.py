@@ -971,6 +971,25 @@ def test_predict_reads_numbers_and_dates_in_the_format_stated(bundle):
     assert P.predict(dated, start, model=bundle, date_format="%d/%m/%Y").to_dict() == expected
 
 
+def test_clinical_factors_on_the_markers_are_read_in_every_form_or_refused_when_given_twice(bundle):
+    # the pyfunc form (clinical factors repeated on the markers) was read from a DataFrame with
+    # patient_id only: a mapping, records or a frame without patient_id ignored 'ecog' and
+    # answered "insufficient information: give ecog"
+    reference = P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    with_factors = {**WORKED, **CLINICAL}
+    records = [dict(CLINICAL, day=d, ca125=v) for d, v in zip(WORKED["day"], WORKED["ca125"])]
+    for form in (with_factors, records, pd.DataFrame(with_factors), pd.DataFrame(with_factors).assign(patient_id="p")):
+        got = P.predict(form, model=bundle).to_dict()
+        assert got["status"] == "ok", got["reason"]
+        assert {k: v for k, v in got.items() if k != "patient_id"} == \
+            {k: v for k, v in reference.items() if k != "patient_id"}
+    # given on the markers and in a clinical row as well: which one counts is a guess, refused
+    for form in ({**WORKED, "ecog": 3}, pd.DataFrame({**WORKED, "ecog": 3, "patient_id": "p"})):
+        with pytest.raises(InvalidInputError, match=r"clinical factor\(s\) \['ecog'\] on the markers and a "
+                                                    "clinical row as well"):
+            P.predict(form, dict(CLINICAL, patient_id="p"), model=bundle)
+
+
 def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
     renamed = {"ECOG" if k == "ecog" else k: v for k, v in CLINICAL.items()}
     with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):

@@ -9,7 +9,9 @@ markers rows) is split, and reasons already written in a validated frame are kep
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
@@ -27,8 +29,20 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     """
     problems: dict[str, str] = {}
     repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
-    if clinical is not None or not repeated or "patient_id" not in frame.columns:
+    if clinical is not None:
+        given = [c for c in repeated if c != "treatment_start" and not frame[c].map(_blank).all()]
+        if given:
+            raise InvalidInputError(
+                f"clinical factor(s) {given} on the markers and a clinical row as well: which value counts "
+                "would be a guess; give each factor in one place (drop the column(s) from the markers, or "
+                "leave out the clinical row)", column=given[0])
         return frame, clinical, problems
+    if not repeated:
+        return frame, clinical, problems
+    if "patient_id" not in frame.columns:       # one patient (predict): its clinical row as a mapping
+        markers, clin, problems = _split_input(frame.assign(patient_id="patient"), None, columns)
+        row = {k: v for k, v in clin.iloc[0].items() if k != "patient_id"}
+        return markers.drop(columns="patient_id"), row, problems
     markers = frame.drop(columns=repeated)
     pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
     rows = []
@@ -36,7 +50,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         row = {"patient_id": patient}
         for column in repeated:
             values = frame.loc[idx, column]
-            present = [v for v in values.tolist() if not _is_missing(v) and not (isinstance(v, str) and not v.strip())]
+            present = [v for v in values.tolist() if not _blank(v)]
             distinct = {str(v).strip() for v in present}
             if len(distinct) > 1:
                 problems[str(patient)] = (
@@ -46,6 +60,11 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         rows.append(row)
     clin = pd.DataFrame(rows, columns=["patient_id", *repeated])
     return markers, clin, problems
+
+
+def _blank(value) -> bool:
+    """Whether a cell gives no value (missing, or text of spaces)."""
+    return _is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -108,8 +127,32 @@ def _record(markers, clinical, gcig_settings, columns=None, **formats):
     from ..io import patient_record
 
     problems: dict[str, str] = {}
-    if isinstance(markers, pd.DataFrame) and clinical is None:
-        markers, clinical, problems = _split_input(_resolved(markers, columns), None)
+    markers = _as_frame_if_clinical(markers, columns)
+    if isinstance(markers, pd.DataFrame):
+        markers, clinical, problems = _split_input(_resolved(markers, columns), clinical)
     record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
                             duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
     return record, problems
+
+
+def _as_frame_if_clinical(markers, columns=None):
+    """``markers`` (a mapping of columns, or records) as a DataFrame when it carries clinical
+    factors, so that they are read as in the DataFrame form (:func:`_split_input`); any other
+    input unchanged (``io.patient_record`` reads it, and reports a malformed one)."""
+    if isinstance(markers, Mapping):
+        keys = list(markers)
+    elif isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers \
+            and all(isinstance(r, Mapping) for r in markers):
+        keys = list(dict.fromkeys(k for r in markers for k in r))
+    else:
+        return markers
+    names = {(columns or {}).get(str(k).strip(), str(k).strip()) for k in keys}
+    if names.isdisjoint(CLINICAL_INPUT_COLUMNS):
+        return markers
+    try:
+        if isinstance(markers, Mapping):
+            listed = any(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in markers.values())
+            return pd.DataFrame(dict(markers)) if listed else pd.DataFrame([dict(markers)])
+        return pd.DataFrame.from_records(list(markers))
+    except ValueError:          # e.g. columns of different lengths: patient_record says so
+        return markers
