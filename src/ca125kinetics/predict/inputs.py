@@ -128,7 +128,7 @@ def _record(markers, clinical, gcig_settings, columns=None, **formats):
 
     problems: dict[str, str] = {}
     markers = _as_frame_if_clinical(markers, columns)
-    if isinstance(markers, pd.DataFrame):
+    if isinstance(markers, pd.DataFrame) and (clinical is None or _carries_clinical(markers.columns, columns)):
         markers, clinical, problems = _split_input(_resolved(markers, columns), clinical)
     record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
                             duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
@@ -146,8 +146,7 @@ def _as_frame_if_clinical(markers, columns=None):
         keys = list(dict.fromkeys(k for r in markers for k in r))
     else:
         return markers
-    names = {(columns or {}).get(str(k).strip(), str(k).strip()) for k in keys}
-    if names.isdisjoint(CLINICAL_INPUT_COLUMNS):
+    if not _carries_clinical(keys, columns):
         return markers
     try:
         if isinstance(markers, Mapping):
@@ -156,3 +155,10 @@ def _as_frame_if_clinical(markers, columns=None):
         return pd.DataFrame.from_records(list(markers))
     except ValueError:          # e.g. columns of different lengths: patient_record says so
         return markers
+
+
+def _carries_clinical(names, columns=None) -> bool:
+    """Whether column names (after stripping and the ``columns`` mapping) include a clinical
+    factor (:data:`~ca125kinetics.io.CLINICAL_INPUT_COLUMNS`)."""
+    mapping = columns or {}
+    return any(mapping.get(str(k).strip(), str(k).strip()) in CLINICAL_INPUT_COLUMNS for k in names)
