@@ -380,6 +380,21 @@ def test_mixed_allow_imputed_requests_are_batched_apart(model_dir):
     assert first.status == "insufficient" and second.status == "ok"
 
 
+def test_data_contract_errors_name_the_field_of_the_request(client):
+    # the reader's "row 1, column 'day'" is the request's samples.1.day (and samples.0.date for a
+    # sample given by date): an API client is told where, in its own terms
+    dup = client.post("/api/score", json=_request(samples=[{"day": -3, "ca125": 400}, {"day": 21, "ca125": 180},
+                                                           {"day": 21, "ca125": 170}]))
+    assert dup.status_code == 422
+    message = dup.json()["message"]
+    assert message.startswith("invalid input: samples.1.day: two or more CA-125 samples on day 21") and \
+        "samples.2.day: two or more" in message and "row " not in message
+    far = client.post("/api/score", json=_request(treatment_start="2024-06-01",
+                                                  samples=[{"date": "2010-01-01", "ca125": 400}]))
+    assert far.status_code == 422
+    assert far.json()["message"].startswith("invalid input: samples.0.date: day -5265 is outside the plausible range")
+
+
 def test_near_miss_field_names_are_suggested(client):
     resp = client.post("/api/score", json=_request(clinical={"ECOG": 1}))
     assert resp.status_code == 422

@@ -53,6 +53,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
@@ -312,6 +313,25 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
         markers["uln"] = [req.uln] * len(days)
     clinical = {"patient_id": req.patient_id, **req.clinical.model_dump()}
     return markers, clinical
+
+
+_ROW_COLUMN = re.compile(r"row (\d+), column '([a-z_0-9]+)'")
+
+
+def _request_terms(reason: str, req: ScoreRequest) -> str:
+    """A reader's reason in the request's terms: ``row 1, column 'day'`` (the markers built
+    by :func:`request_to_inputs`, one row per sample, in order) becomes ``samples.1.day`` --
+    ``samples.1.date`` when that sample was given by date --, a clinical column
+    ``clinical.<name>``."""
+    def where(m):
+        row, column = int(m.group(1)), m.group(2)
+        if column in Clinical.model_fields:
+            return f"clinical.{column}"
+        if column == "day" and row < len(req.samples) and req.samples[row].date is not None:
+            column = "date"
+        return f"samples.{row}.{column}"
+
+    return _ROW_COLUMN.sub(where, reason)
 
 
 # --------------------------------------------------------------------------------------
@@ -810,7 +830,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         markers, clinical = request_to_inputs(req)
         result = await app.state.batcher.score_async(markers, clinical, req.allow_imputed)
         if result.status == "invalid_input":
-            raise InvalidInputError(result.reason or "invalid input")
+            raise InvalidInputError(_request_terms(result.reason or "invalid input", req))
         return JSONResponse(content=result.to_dict())
 
     @app.post("/api/fhir/samples", summary="Read a one-patient FHIR R4 bundle into samples",
