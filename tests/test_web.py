@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ca125kinetics.cli.serve import add_serve_arguments
 from ca125kinetics.web import create_app
@@ -393,6 +394,32 @@ def test_data_contract_errors_name_the_field_of_the_request(client):
                                                   samples=[{"date": "2010-01-01", "ca125": 400}]))
     assert far.status_code == 422
     assert far.json()["message"].startswith("invalid input: samples.0.date: day -5265 is outside the plausible range")
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+                 st.text(max_size=12), st.sampled_from(["<5", "2024-01-01", "IIIC", "PR", "single", "surgery"]),
+                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+_SAMPLE = st.one_of(
+    st.fixed_dictionaries({"day": st.integers(-400, 2000), "ca125": st.floats(0, 2e6)}),
+    st.dictionaries(st.sampled_from(["day", "date", "ca125", "censored", "event", "Day", "ca_125"]), _ANY, max_size=4))
+_CLINICAL = st.dictionaries(st.sampled_from(["age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
+                                             "pfi_months", "recurrence_pattern", "recist", "ECOG"]), _ANY, max_size=8)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(samples=st.lists(_SAMPLE, min_size=0, max_size=6), clinical=_CLINICAL,
+       extra=st.dictionaries(st.sampled_from(["treatment_start", "uln", "allow_imputed", "patient_id"]), _ANY,
+                             max_size=2))
+def test_no_request_body_gets_a_server_error(client, samples, clinical, extra):
+    # whatever a client sends: a 4xx with the error shape, or a result carrying the disclaimer
+    resp = client.post("/api/score", json={"patient_id": "f", "samples": samples, "clinical": clinical, **extra})
+    assert resp.status_code in (200, 400, 413, 422), resp.text
+    data = resp.json()
+    if resp.status_code == 200:
+        assert data["recommendation"].endswith("Research software, not a medical device. Model trained on "
+                                               "synthetic data.")
+    else:
+        assert set(data) == {"detail", "message"} and data["message"]
 
 
 def test_near_miss_field_names_are_suggested(client):
