@@ -990,6 +990,31 @@ def test_clinical_factors_on_the_markers_are_read_in_every_form_or_refused_when_
             P.predict(form, dict(CLINICAL, patient_id="p"), model=bundle)
 
 
+_ODD_FORMS = {     # found by fuzzing predict with dicts and records of arbitrary cells
+    "array in a uln cell": ({"day": [-3, 21], "ca125": [400, 180], "uln": [np.array([1, 2]), 35]}, None),
+    "array as age": ({"day": [0], "ca125": [5]}, {"age": np.array([1, 2])}),
+    "list as patient_id": ({"day": [-3], "ca125": [400]}, {"patient_id": []}),
+    "set as assay": ([{"day": 0, "assay": set(), "ca125": 5}], None),
+    "dict as assay": ({"ca125": [5, 5], "assay": [False, {}], "day": [0, 42]}, None),
+    "dict as patient_id": ({"day": [0], "ca125": [5], "patient_id": [{}]}, None),
+    "list as a CA-125 value": ({"day": [0, 21], "ca125": [[400], 180]}, None),
+    "no samples, a factor": ({"ecog": [], "day": [], "ca125": []}, None),
+    "a set beside a factor": ({"ecog": [], "ca_125": set()}, {}),
+    "a timestamp as ecog": ({"ecog": pd.Timestamp("2024-01-01"), "day": [], "ca125": []}, {}),
+}
+
+
+@pytest.mark.parametrize("name", list(_ODD_FORMS))
+def test_odd_single_patient_forms_give_a_result_or_a_typed_error(bundle, name):
+    markers, clinical = _ODD_FORMS[name]
+    try:
+        p = P.predict(markers, clinical, model=bundle)
+    except InvalidInputError as error:
+        assert "list, set, dict or array" in str(error) or "looks like" in str(error), error
+    else:
+        assert p.status == "not_scored"        # only the forms without samples are scored
+
+
 def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
     renamed = {"ECOG" if k == "ecog" else k: v for k, v in CLINICAL.items()}
     with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):

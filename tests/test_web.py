@@ -396,7 +396,7 @@ def test_data_contract_errors_name_the_field_of_the_request(client):
     assert far.json()["message"].startswith("invalid input: samples.0.date: day -5265 is outside the plausible range")
 
 
-_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False),
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
                  st.text(max_size=12), st.sampled_from(["<5", "2024-01-01", "IIIC", "PR", "single", "surgery"]),
                  st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
 _SAMPLE = st.one_of(

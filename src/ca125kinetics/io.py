@@ -2237,7 +2237,8 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
     """
     if isinstance(markers, (pd.DataFrame, str, Path)):
         frame, label, rows = _load(markers, "markers")
-        return _frame_columns(frame), rows.to_numpy(dtype=object), label
+        rows = rows.to_numpy(dtype=object)
+        return _one_value_per_cell(_frame_columns(frame), label, rows), rows, label
     if isinstance(markers, os.PathLike):
         return _marker_columns(Path(markers))
     if isinstance(markers, Mapping):
@@ -2253,18 +2254,42 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
             if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray)):
                 columns[str(key).strip()] = _array(values)
             else:                               # a scalar (e.g. the patient_id) applies to every row
-                columns[str(key).strip()] = np.full(n, values, dtype=object)
-        return columns, np.arange(n, dtype=object), "markers mapping"
+                columns[str(key).strip()] = np.empty(n, dtype=object)
+                columns[str(key).strip()][:] = [values] * n
+        return _one_value_per_cell(columns, "markers mapping"), np.arange(n, dtype=object), "markers mapping"
     if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers:
         if all(isinstance(r, Mapping) for r in markers):
             keys = list(dict.fromkeys(k for r in markers for k in r))
             _check_header(keys, "markers records")
             columns = {str(k).strip(): _array([r.get(k) for r in markers]) for k in keys}
-            return columns, np.arange(len(markers), dtype=object), "markers records"
+            return _one_value_per_cell(columns, "markers records"), np.arange(len(markers), dtype=object), \
+                "markers records"
         if all(isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
-            return ({"day": _array([r[0] for r in markers]), "ca125": _array([r[1] for r in markers])},
-                    np.arange(len(markers), dtype=object), "markers pairs")
+            return (_one_value_per_cell({"day": _array([r[0] for r in markers]), "ca125": _array([r[1] for r in markers])},
+                                        "markers pairs"), np.arange(len(markers), dtype=object), "markers pairs")
     raise InvalidInputError(f"{_MARKER_FORMS}; got {type(markers).__name__}")
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray, pd.Series, pd.DataFrame)
+
+
+def _one_value_per_cell(columns: dict, label: str, rows=None) -> dict:
+    """``columns`` (of a mapping or records) when every cell holds one value; else a typed error.
+
+    A list, set, dict or array in a cell is neither a value nor text: the validators would read
+    it as text (a list as an assay name, a dict as a patient identifier) or fail on it.
+    ``rows`` are the row labels of the messages (default: positions).
+    """
+    for name, values in columns.items():
+        if values.dtype != object:
+            continue
+        for i, v in enumerate(values.tolist()):
+            if isinstance(v, _CONTAINERS):
+                raise InvalidInputError(
+                    f"the cell holds a {type(v).__name__} ({str(v)[:40]}), not one value: a list, set, dict or "
+                    "array is never read as a number or text; give one number, text or date per cell",
+                    source=label, row=i if rows is None else rows[i], column=str(name))
+    return columns
 
 
 def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np.ndarray, str]:
@@ -2278,8 +2303,8 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
-        columns = _resolve_columns({str(k).strip(): _array([v]) for k, v in clinical.items()}, CLINICAL_KNOWN,
-                                   mapping, "clinical mapping")
+        columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
+        columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
         if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
             columns["patient_id"] = np.array([pid], dtype=object)
         return columns, np.zeros(1, dtype=object), "clinical mapping"
@@ -2289,9 +2314,12 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         ids = [j for j, c in enumerate(renamed) if c == "patient_id"]
         if len(ids) == 1 and len(frame) > 1:      # cut first: converting every column costs
             hit = _rows_of(_array(frame.iloc[:, ids[0]]), pid)
-            return (_resolve_columns(_frame_columns(frame, hit), CLINICAL_KNOWN, mapping, label),
-                    rows.to_numpy(dtype=object)[hit], label)
-        return _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, mapping, label), rows.to_numpy(dtype=object), label
+            rows = rows.to_numpy(dtype=object)[hit]
+            return (_resolve_columns(_one_value_per_cell(_frame_columns(frame, hit), label, rows), CLINICAL_KNOWN,
+                                     mapping, label), rows, label)
+        rows = rows.to_numpy(dtype=object)
+        return (_resolve_columns(_one_value_per_cell(_frame_columns(frame), label, rows), CLINICAL_KNOWN, mapping,
+                                 label), rows, label)
     raise InvalidInputError(
         f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
 

@@ -30,7 +30,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     problems: dict[str, str] = {}
     repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
     if clinical is not None:
-        given = [c for c in repeated if c != "treatment_start" and not frame[c].map(_blank).all()]
+        given = [c for c in repeated if c != "treatment_start" and not all(map(_blank, frame[c].tolist()))]
         if given:
             raise InvalidInputError(
                 f"clinical factor(s) {given} on the markers and a clinical row as well: which value counts "
@@ -41,7 +41,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         return frame, clinical, problems
     if "patient_id" not in frame.columns:       # one patient (predict): its clinical row as a mapping
         markers, clin, problems = _split_input(frame.assign(patient_id="patient"), None, columns)
-        row = {k: v for k, v in clin.iloc[0].items() if k != "patient_id"}
+        row = {k: v for k, v in clin.iloc[0].items() if k != "patient_id"} if len(clin) else {}
         return markers.drop(columns="patient_id"), row, problems
     markers = frame.drop(columns=repeated)
     pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
@@ -153,7 +153,7 @@ def _as_frame_if_clinical(markers, columns=None):
             listed = any(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in markers.values())
             return pd.DataFrame(dict(markers)) if listed else pd.DataFrame([dict(markers)])
         return pd.DataFrame.from_records(list(markers))
-    except ValueError:          # e.g. columns of different lengths: patient_record says so
+    except (ValueError, TypeError):     # columns of different lengths, a set...: patient_record says so
         return markers
 
 
