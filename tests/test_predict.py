@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import ca125kinetics
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
@@ -1013,6 +1013,32 @@ def test_odd_single_patient_forms_give_a_result_or_a_typed_error(bundle, name):
         assert "list, set, dict or array" in str(error) or "looks like" in str(error), error
     else:
         assert p.status == "not_scored"        # only the forms without samples are scored
+
+
+_CELLS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=8),
+                   st.sampled_from(["<5", "< 5", ">5", "1,5", "2024-01-01", "01/02/2024", "IIIC", "PR", "single",
+                                    "surgery", np.int64(3), np.float32(2.5), pd.NA, pd.NaT, 1 + 2j, b"12",
+                                    pd.Timestamp("2024-01-01"), (1, 2), [1], {"a": 1}, set()]))
+_MARKER_KEYS = ["day", "date", "ca125", "censored", "event", "uln", "assay", "patient_id", "unit", "marker", "Day",
+                "ca_125", "ecog", "x"]
+_CLINICAL_KEYS = ["age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+                  "recurrence_pattern", "recist", "treatment_start", "patient_id", "ECOG", "foo"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(0, 4), data=st.data())
+def test_any_single_patient_mapping_gives_a_result_or_a_typed_error(bundle, n, data):
+    markers = data.draw(st.dictionaries(st.sampled_from(_MARKER_KEYS),
+                                        st.one_of(_CELLS, st.lists(_CELLS, min_size=n, max_size=n)), min_size=1))
+    if data.draw(st.booleans()):
+        markers.update(day=[-3, 21, 42, 63][:n], ca125=[400, 180, 95, 40][:n])
+    clinical = data.draw(st.one_of(st.none(), st.dictionaries(st.sampled_from(_CLINICAL_KEYS), _CELLS)))
+    try:
+        p = P.predict(markers, clinical, model=bundle)
+    except InvalidInputError:
+        return
+    assert p.status in ("ok", "insufficient", "invalid_input", "not_scored")
+    assert p.recommendation.endswith("Research software, not a medical device. Model trained on synthetic data.")
 
 
 def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
