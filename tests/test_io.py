@@ -235,6 +235,18 @@ def test_clinical_normalisation():
     assert df["problem"].isna().all()
 
 
+@pytest.mark.parametrize("text, stage", [
+    ("IIIC", "III"), ("iiic", "III"), ("FIGO IIIc", "III"), ("IV B", "IV"), ("IC3", "I"), ("IIIA2", "III"),
+    ("IIC", "II"), ("I", "I"), ("IVB", "IV"),
+    # not FIGO substages of ovarian cancer: the substage was dropped and the stage read as given
+    ("IA9", "?"), ("I0", "?"), ("IIIC5", "?"), ("IVC", "?"), ("IID", "?"), ("IIA1", "?"), ("IB2", "?"), ("IIID", "?"),
+])
+def test_figo_stages_and_substages(text, stage):
+    from ca125kinetics.io import normalise_stage
+
+    assert normalise_stage(text) == stage
+
+
 @pytest.mark.parametrize("column,value,match", [
     ("figo_stage", "V", "unknown FIGO stage 'V'"),
     ("recurrence_pattern", "diffuse", "unknown recurrence pattern"),

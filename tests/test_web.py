@@ -115,6 +115,8 @@ BAD = [
     ("day out of range", b'{"samples": [{"day": 5000, "ca125": 5}]}', 422, "less than or equal to 1830"),
     ("unknown field", b'{"samples": [{"day": 0, "ca125": 5}], "evil": 1}', 422, "evil: Extra inputs"),
     ("unknown stage", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"figo_stage": "V"}}', 422, "figo_stage"),
+    ("unknown substage", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"figo_stage": "IA9"}}', 422,
+     "clinical.figo_stage"),
     ("script id", b'{"patient_id": "<script>", "samples": [{"day": 0, "ca125": 5}]}', 422, "patient_id"),
     ("day and date", b'{"samples": [{"day": 0, "date": "2024-01-01", "ca125": 5}]}', 422, "exactly one of"),
     ("dates without start", b'{"samples": [{"date": "2024-01-01", "ca125": 5}]}', 422, "treatment_start"),

@@ -183,7 +183,13 @@ CA125_MAX = MARKERS["ca125"].plausible_max
 ULN_MAX = 1000.0
 _MAX_LISTED = 5
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_STAGE_RE = re.compile(r"^\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$", re.IGNORECASE)
+#: A FIGO stage at diagnosis of ovarian cancer, with its substage if any (FIGO 2014: IA, IB,
+#: IC1-IC3, IIA, IIB, IIIA1, IIIA2, IIIB, IIIC, IVA, IVB; and IC, IIC, IIIA of FIGO 1988): group 1
+#: the stage, group 2 the substage. Any other substage (IA9, IVC) is refused, not dropped.
+#: The web API's request model uses the same pattern.
+_STAGE_RE = re.compile(
+    r"(?i)^(?=\s*(?:FIGO\s*)?(?:IV\s*[AB]?|III\s*(?:A[12]?|[BC])?|II\s*[A-C]?|I\s*(?:[AB]|C[1-3]?)?)\s*$)"
+    r"\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$")
 
 
 @dataclass(frozen=True)

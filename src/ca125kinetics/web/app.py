@@ -68,6 +68,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
+from ..io import _STAGE_RE
 from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import EVENT_KINDS
 
@@ -149,12 +150,12 @@ class Sample(BaseModel):
 class Clinical(BaseModel):
     """Clinical factors at recurrence (all optional: unknown factors are imputed by the model)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, regex_engine="python-re")
 
     age: float | None = Field(None, strict=True, ge=0, le=120, description="years")
     ecog: int | None = Field(None, strict=True, ge=0, le=4, description="ECOG performance status at recurrence")
     ascites_ml: float | None = Field(None, strict=True, ge=0, le=50_000, description="ascites volume on imaging, mL")
-    figo_stage: str | None = Field(None, max_length=12, pattern=r"^\s*(?:FIGO\s*)?(?:IV|III|II|I)\s*[A-Ca-c]?[0-9]?\s*$",
+    figo_stage: str | None = Field(None, max_length=12, pattern=_STAGE_RE.pattern,   # the readers' pattern
                                    description="FIGO stage at diagnosis: I-IV (substages such as IIIC accepted)")
     primary_residual_disease: int | None = Field(
         None, strict=True, ge=0, le=1, description="0 = complete resection at primary surgery, 1 = any residual")
