@@ -880,24 +880,6 @@ _ISO_DATE_RE = re.compile(
     r"^\s*(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?\s*$")
 
 
-def json_unique_keys(pairs: list) -> dict:
-    """``object_pairs_hook`` for :func:`json.loads` that refuses a key given twice in one object.
-
-    JSON keeps the last of two equal keys, so ``{"ca125": 400, "ca125": 4}`` would be read as
-    4 without a word; here it raises :class:`InvalidInputError` (its ``column`` is the key; the
-    message does not repeat it as a location, since a JSON reader adds its own).
-    """
-    out = dict(pairs)
-    if len(out) < len(pairs):
-        seen: set = set()
-        key = next(k for k, _ in pairs if k in seen or seen.add(k))
-        error = InvalidInputError(f"the key {key!r} is given twice in one JSON object (JSON would keep "
-                                  "only the last value); give each field once")
-        error.column = key
-        raise error
-    return out
-
-
 def _first_line(path: Path) -> str:
     import gzip
 

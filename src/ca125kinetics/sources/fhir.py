@@ -54,12 +54,11 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
-from ..io import json_unique_keys
 from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
                      events_take_sample_uln, marker_code, no_marker_message, require,
                      skipped_frame)
 
-__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
+__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
            "MAX_BUNDLE_BYTES",
            "LOINC", "UCUM", "SNOMED", "RXNORM", "ATC"]
 
@@ -100,6 +99,26 @@ def _models() -> dict[str, Any]:
     return {"Bundle": Bundle, "Observation": Observation, "Procedure": Procedure,
             "MedicationAdministration": MedicationAdministration, "MedicationRequest": MedicationRequest,
             "Patient": Patient, "Medication": Medication}
+
+
+def json_unique_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` for :func:`json.loads` that refuses a key given twice in one object.
+
+    The package's JSON readers use it: FHIR bundles here, request bodies of the web API
+    (``ca125kinetics.web.app``). JSON keeps the last of two equal keys, so ``{"ca125": 400,
+    "ca125": 4}`` would be read as 4 without a word; here it raises :class:`InvalidInputError`
+    (its ``column`` is the key; the message does not repeat it as a location, since a JSON
+    reader adds its own).
+    """
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen: set = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        error = InvalidInputError(f"the key {key!r} is given twice in one JSON object (JSON would keep "
+                                  "only the last value); give each field once")
+        error.column = key
+        raise error
+    return out
 
 
 def _refuse_constant(name: str):

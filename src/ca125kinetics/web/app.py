@@ -257,11 +257,11 @@ class ErrorResponse(BaseModel):
 
 class _JSONBodyRequest(Request):
     """A request whose JSON body refuses a key given twice in one object
-    (:func:`ca125kinetics.io.json_unique_keys`): FastAPI answers 422, the key named."""
+    (:func:`ca125kinetics.sources.fhir.json_unique_keys`): FastAPI answers 422, the key named."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            from ..io import json_unique_keys
+            from ..sources.fhir import json_unique_keys
 
             body = await self.body()
             try:
