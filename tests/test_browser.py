@@ -158,6 +158,19 @@ def test_a_fractional_day_is_refused_not_truncated(page):
     assert page.locator("#answer").is_hidden()
 
 
+def test_switching_to_dates_never_truncates_a_day(page):
+    # switching day -> date converted parseInt("21.5") = 21 (and "1e2" = 1) into a date
+    page.click("#timing-date")
+    page.fill("#treatment-start", "2025-03-03")
+    page.click("#timing-day")
+    rows = page.locator("#samples tbody tr")
+    rows.nth(0).locator("input.when").fill("21.5")
+    rows.nth(1).locator("input.when").fill("1e2")
+    page.click("#timing-date")
+    assert rows.nth(0).locator("input.when").input_value() == ""       # not 2025-03-24
+    assert rows.nth(1).locator("input.when").input_value() == "2025-06-11"   # day 100
+
+
 def test_the_gcig_reasoning_interval_and_kelim_group_are_explained(page):
     _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
     page.select_option("#figo", "IIIC")  # substages are offered

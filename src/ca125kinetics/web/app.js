@@ -60,7 +60,10 @@
       const old = input.value;
       let converted = "";
       if (old && start) {
-        converted = mode === "day" ? String(dayDiff(old, start)) : addDays(start, parseInt(old, 10));
+        // a day that is not a whole number (21.5) is not converted: the field is left empty
+        // (parseInt would give 21, and 1 for "1e2")
+        const day = Number(old);
+        converted = mode === "day" ? String(dayDiff(old, start)) : Number.isInteger(day) ? addDays(start, day) : "";
       }
       setWhenType(input);
       input.value = converted;
