@@ -422,9 +422,11 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     Raises
     ------
     InvalidInputError
-        The input holds more than one patient, or cannot be read. Invalid values of one
-        patient are reported in the result (``status="invalid_input"``) rather than raised,
-        as in :func:`predict_cohort`.
+        The input holds more than one patient, or cannot be read (a list, set, dict or array
+        in a cell; a column written twice in different spellings, ``ECOG`` beside ``ecog``;
+        clinical factors given on the markers and in ``clinical`` as well). Invalid values of
+        one patient are reported in the result (``status="invalid_input"``) rather than
+        raised, as in :func:`predict_cohort`.
     ModelNotFoundError, ModelIntegrityError
         See :func:`load_model`.
     """
