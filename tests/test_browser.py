@@ -149,6 +149,28 @@ def test_field_errors_name_the_field_and_highlight_it(page):
     assert page.text_content("#error-list") == "Sample 2, CA-125: must be at most 1000000"
 
 
+def test_a_fractional_day_is_refused_not_truncated(page):
+    # the day field held "21.5" and the page sent parseInt's 21 (and "1e2" as day 1)
+    _fill_rows(page, [(0, 400), ("21.5", 180), (42, 95)])
+    page.click("#score")
+    page.wait_for_selector("#samples tbody tr:nth-child(2) input.when.invalid", timeout=30_000)
+    assert page.text_content("#error-list") == "Sample 2, day: must be a whole number"
+    assert page.locator("#answer").is_hidden()
+
+
+def test_switching_to_dates_never_truncates_a_day(page):
+    # switching day -> date converted parseInt("21.5") = 21 (and "1e2" = 1) into a date
+    page.click("#timing-date")
+    page.fill("#treatment-start", "2025-03-03")
+    page.click("#timing-day")
+    rows = page.locator("#samples tbody tr")
+    rows.nth(0).locator("input.when").fill("21.5")
+    rows.nth(1).locator("input.when").fill("1e2")
+    page.click("#timing-date")
+    assert rows.nth(0).locator("input.when").input_value() == ""       # not 2025-03-24
+    assert rows.nth(1).locator("input.when").input_value() == "2025-06-11"   # day 100
+
+
 def test_the_gcig_reasoning_interval_and_kelim_group_are_explained(page):
     _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
     page.select_option("#figo", "IIIC")  # substages are offered
@@ -236,6 +258,13 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     page.click("#score")
     page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
     assert page.locator("#plot svg circle.observed").count() == n_values
+    # days without the date of the first dose: the dated paracentesis cannot be placed; it was
+    # dropped without a word (the note still said "sent with the samples")
+    page.fill("#treatment-start", "")
+    _fill_rows(page, [(21 * i - 3, 100) for i in range(n_values)])
+    page.click("#score")
+    page.wait_for_selector("#error:not([hidden])", timeout=30_000)
+    assert "1 exclusion event(s) of the FHIR bundle" in page.text_content("#error-list")
 
 
 def test_decimal_comma_is_refused_and_imputed_probability_is_marked(page):

@@ -140,7 +140,11 @@ def test_empty_ca125_without_event():
 
 def test_duplicate_day_is_error_unless_aggregated():
     df = markers(day=[0, 21, 21])
-    _raises(df, "two or more CA-125 samples on day 21")
+    error = _raises(df, "two or more CA-125 samples on day 21")
+    # the fix it names must be one every entry point can follow: scoring (predict, ca125 score,
+    # the API) takes no duplicates= but the model's GCIG setting
+    assert "remove the extra sample(s)" in str(error) and "a model scores with the setting it was trained with" in \
+        str(error)
     agg = read_markers(df, duplicates="mean")
     assert agg["ca125"].tolist() == [400.0, 165.0]
     assert read_markers(df, duplicates="max")["ca125"].tolist() == [400.0, 180.0]
@@ -229,6 +233,18 @@ def test_clinical_normalisation():
     assert df["primary_residual_disease"].isna().tolist() == [False, True]
     assert df["treatment_start"].dt.year.tolist() == [2024, 2024]
     assert df["problem"].isna().all()
+
+
+@pytest.mark.parametrize("text, stage", [
+    ("IIIC", "III"), ("iiic", "III"), ("FIGO IIIc", "III"), ("IV B", "IV"), ("IC3", "I"), ("IIIA2", "III"),
+    ("IIC", "II"), ("I", "I"), ("IVB", "IV"),
+    # not FIGO substages of ovarian cancer: the substage was dropped and the stage read as given
+    ("IA9", "?"), ("I0", "?"), ("IIIC5", "?"), ("IVC", "?"), ("IID", "?"), ("IIA1", "?"), ("IB2", "?"), ("IIID", "?"),
+])
+def test_figo_stages_and_substages(text, stage):
+    from ca125kinetics.io import normalise_stage
+
+    assert normalise_stage(text) == stage
 
 
 @pytest.mark.parametrize("column,value,match", [
@@ -525,6 +541,15 @@ def test_number_formats(text, decimal, thousands, expected):
     assert (np.isnan(value) if expected is None else value == expected)
 
 
+def test_complex_numbers_are_not_numbers():
+    # numpy cast 400+5j to 400 (a ComplexWarning, then the imaginary part dropped)
+    values = np.array([400 + 5j, 400 + 0j, 7], dtype=object)
+    assert np.isnan(_parse_numbers(values)[:2]).all() and _parse_numbers(values)[2] == 7
+    assert np.isnan(_parse_numbers(np.array([1 + 0j]))).all()
+    with pytest.raises(InvalidInputError, match=r"CA-125 value \(400\+5j\) is not a number"):
+        read_markers(markers(ca125=[400 + 5j, 180, 150]))
+
+
 def test_bad_number_format_arguments():
     for kwargs in ({"decimal": ";"}, {"decimal": ",", "thousands": ","}, {"sep": ";;"}):
         with pytest.raises(InvalidInputError):
@@ -560,6 +585,55 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
         read_markers(pd.DataFrame({"patient_id": ["1"], "day": [0], "CA-125": [100]}))
     with pytest.raises(InvalidInputError, match="'ECOG' looks like 'ecog'"):
         read_markers(markers(ECOG=[0, 0, 0]))
+
+
+def test_one_patient_with_a_marker_column_naming_another_marker_is_refused():
+    # read_markers refused it; patient_record (predict, one patient) scored CEA values as CA-125
+    from ca125kinetics.io import patient_record
+
+    with pytest.raises(InvalidInputError, match=r"'marker' column names \['cea'\], not 'ca125'"):
+        read_markers(markers(marker=["CEA"] * 3))
+    with pytest.raises(InvalidInputError, match=r"'marker' column names \['cea'\], not 'ca125'"):
+        patient_record({"day": [0, 21], "ca125": [4, 2], "marker": "CEA"})
+    assert patient_record({"day": [0, 21], "ca125": [400, 180], "marker": "ca125"}).ca125 == (400.0, 180.0)
+
+
+def test_a_unit_column_must_name_the_markers_unit():
+    # a 'unit' column was an extra column, ignored: CA-125 values said to be in ng/mL were read
+    # as U/mL. The unit (or one that is the same number, kU/L) is accepted, any other refused.
+    from ca125kinetics.io import patient_record
+
+    ok = read_markers(markers(unit=["U/mL", "kU/L", None]))
+    assert ok["ca125"].tolist() == [400.0, 180.0, 150.0]
+    assert read_markers(markers(unit=["U/ml", " KU/L ", ""]))["ca125"].tolist() == [400.0, 180.0, 150.0]
+    with pytest.raises(InvalidInputError, match=r"row 1, patient '007', column 'unit': unit 'ng/mL' is not the unit of CA-125 \(U/mL"):
+        read_markers(markers(unit=["U/mL", "ng/mL", "U/mL"]))
+    record = patient_record({"day": [0, 21], "ca125": [400, 180], "unit": "ng/mL"})
+    assert record.problem is not None and "unit 'ng/mL' is not the unit of CA-125" in record.problem
+    with pytest.raises(InvalidInputError, match="'units' looks like 'unit'"):
+        read_markers(markers(units=["ng/mL"] * 3))
+
+
+def test_a_spelling_variant_beside_the_contract_column_is_refused(tmp_path):
+    # 'ECOG' beside 'ecog', 'CA_125' beside 'ca125': the same column written twice with
+    # different values; keeping the contract column and ignoring the other would be a guess
+    from ca125kinetics.io import patient_record
+
+    path = tmp_path / "c.csv"
+    path.write_text("patient_id,ecog,ECOG\n1,0,3\n")
+    with pytest.raises(InvalidInputError, match="'ECOG' and 'ecog'"):
+        read_clinical(path, require=("patient_id",))
+    with pytest.raises(InvalidInputError, match="'CA_125' and 'ca125'"):
+        read_markers(markers(CA_125=[1.0, 2.0, 3.0]))
+    with pytest.raises(InvalidInputError, match="'ca_125' and 'ca125'"):
+        patient_record({"day": [0, 21], "ca125": [400, 180], "ca_125": [400, 18]})
+    with pytest.raises(InvalidInputError, match="'Ecog' and 'ecog'"):
+        patient_record({"day": [0, 21], "ca125": [400, 180]}, {"ecog": 0, "Ecog": 3})
+    # an explicit mapping of the variant onto the present column is refused as before
+    with pytest.raises(InvalidInputError, match="already has"):
+        patient_record({"day": [0], "ca125": [400]}, {"ecog": 0, "ECOG": 3}, columns={"ECOG": "ecog"})
+    # unlike names (a close spelling, an abbreviation) stay extra columns when the column is there
+    assert patient_record({"day": [0], "ca125": [400]}, {"ascites_ml": 0, "ascites": "no"}).clinical["ascites_ml"] == 0
 
 
 @pytest.mark.parametrize("name, expected", [

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 
 import ca125kinetics
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ca125kinetics.errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
@@ -211,12 +211,36 @@ def test_warnings_name_each_data_issue(bundle):
                   allow_imputed=True)
     text = " | ".join(p.warnings)
     assert "only 2 CA-125 value(s) between day -14 and day 100" in text
+    # each warning is one item of the list (they are '; '-joined in the table and split back)
+    assert ("only 2 CA-125 value(s) between day -14 and day 100: the KELIM-like k needs at least 3 (the estimate "
+            "leans on the population prior)") in p.warnings
     assert "1 value(s) beyond day 100 (day 130) are not used by the kinetics fit" in text
     assert "pretreatment CA-125 50 U/mL is below 2 x ULN (70 U/mL): GCIG response not evaluable" in text
     assert "age 119 is outside the training range" in text
     assert "clinical factor(s) unknown: ecog" in text
     assert p.status == "ok"  # warnings never stop scoring
     assert p.to_frame()["warnings"].iloc[0] == "; ".join(p.warnings)
+
+
+def test_gcig_warnings_give_the_rule_that_applied(bundle):
+    # GCIG not evaluable because the assay changed: the warning said "no pretreatment CA-125
+    # within 14 days", although day -3 was there
+    series = {"day": [-3, 21, 42, 63], "ca125": [400.0, 180.0, 95.0, 40.0]}
+    p = P.predict(dict(series, assay=["a", "a", "b", "b"]), {"recist": "PR"}, model=bundle, allow_imputed=True)
+    text = " | ".join(p.warnings)
+    assert "no pretreatment" not in text
+    # one warning (the reason's own '; ' would split it in the list)
+    assert ("GCIG response not evaluable: assay changed from 'a' (day -3) to 'b' (day 42), GCIG requires the same "
+            "assay throughout") in p.warnings
+    p = P.predict(dict(series, day=[3, 21, 42, 63]), {"recist": "PR"}, model=bundle, allow_imputed=True)
+    assert "GCIG response not evaluable: no pretreatment sample within 14 days before the first dose" in \
+        " | ".join(p.warnings)
+    # samples set aside by the GCIG rules are named (the docstring promised it)
+    p = P.predict(dict(series, event=[None, "mouse_antibody", None, None]), {"recist": "PR"}, model=bundle,
+                  allow_imputed=True)
+    assert ("3 sample(s) excluded by the GCIG rules (drawn on the day of, or within 28 days after, paracentesis, "
+            "thoracentesis or surgery, or on or after mouse antibody administration), not used by the GCIG "
+            "reading") in p.warnings
 
 
 def test_clean_patient_has_no_warnings(bundle):
@@ -929,6 +953,92 @@ def test_progression_decides_without_clinical_factors(bundle):
     p = P.predict({"day": [-3, 21, 42, 63], "ca125": [400.0, 150.0, 320.0, 400.0]}, model=bundle)
     assert p.progression["progressed"] and p.progression["day"] == 42
     assert p.decision == "not_candidate_progression" and p.status == "ok"
+
+
+def test_predict_reads_numbers_and_dates_in_the_format_stated(bundle):
+    # the refusal of '400,0' tells the caller to state decimal=','; predict must take it
+    comma = {"day": WORKED["day"], "ca125": ["400,0", "180,0", "195,0", "150,0"]}
+    refused = P.predict(comma, CLINICAL, model=bundle)
+    assert refused.status == "invalid_input" and "decimal=','" in refused.reason
+    expected = P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    assert P.predict(comma, dict(CLINICAL, age="61,0"), model=bundle, decimal=",").to_dict() == expected
+    thousands = {"day": WORKED["day"], "ca125": ["1.400", 180, 195, 150]}
+    assert P.predict(thousands, CLINICAL, model=bundle, decimal=",", thousands=".").to_dict()["series"][0]["ca125"] == 1400.0
+    # dates: refused unless ISO, read as stated with date_format (3 March = day 0)
+    dated = {"date": ["03/03/2025", "24/03/2025", "14/04/2025", "05/05/2025"], "ca125": WORKED["ca125"]}
+    start = dict(CLINICAL, treatment_start="03/03/2025")
+    assert "never guessed" in P.predict(dated, start, model=bundle).reason
+    assert P.predict(dated, start, model=bundle, date_format="%d/%m/%Y").to_dict() == expected
+
+
+def test_clinical_factors_on_the_markers_are_read_in_every_form_or_refused_when_given_twice(bundle):
+    # the pyfunc form (clinical factors repeated on the markers) was read from a DataFrame with
+    # patient_id only: a mapping, records or a frame without patient_id ignored 'ecog' and
+    # answered "insufficient information: give ecog"
+    reference = P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    with_factors = {**WORKED, **CLINICAL}
+    records = [dict(CLINICAL, day=d, ca125=v) for d, v in zip(WORKED["day"], WORKED["ca125"])]
+    for form in (with_factors, records, pd.DataFrame(with_factors), pd.DataFrame(with_factors).assign(patient_id="p")):
+        got = P.predict(form, model=bundle).to_dict()
+        assert got["status"] == "ok", got["reason"]
+        assert {k: v for k, v in got.items() if k != "patient_id"} == \
+            {k: v for k, v in reference.items() if k != "patient_id"}
+    # given on the markers and in a clinical row as well: which one counts is a guess, refused
+    for form in ({**WORKED, "ecog": 3}, pd.DataFrame({**WORKED, "ecog": 3, "patient_id": "p"})):
+        with pytest.raises(InvalidInputError, match=r"clinical factor\(s\) \['ecog'\] on the markers and a "
+                                                    "clinical row as well"):
+            P.predict(form, dict(CLINICAL, patient_id="p"), model=bundle)
+
+
+_ODD_FORMS = {     # found by fuzzing predict with dicts and records of arbitrary cells
+    "array in a uln cell": ({"day": [-3, 21], "ca125": [400, 180], "uln": [np.array([1, 2]), 35]}, None),
+    "array as age": ({"day": [0], "ca125": [5]}, {"age": np.array([1, 2])}),
+    "list as patient_id": ({"day": [-3], "ca125": [400]}, {"patient_id": []}),
+    "set as assay": ([{"day": 0, "assay": set(), "ca125": 5}], None),
+    "dict as assay": ({"ca125": [5, 5], "assay": [False, {}], "day": [0, 42]}, None),
+    "dict as patient_id": ({"day": [0], "ca125": [5], "patient_id": [{}]}, None),
+    "list as a CA-125 value": ({"day": [0, 21], "ca125": [[400], 180]}, None),
+    "no samples, a factor": ({"ecog": [], "day": [], "ca125": []}, None),
+    "a set beside a factor": ({"ecog": [], "ca_125": set()}, {}),
+    "a timestamp as ecog": ({"ecog": pd.Timestamp("2024-01-01"), "day": [], "ca125": []}, {}),
+}
+
+
+@pytest.mark.parametrize("name", list(_ODD_FORMS))
+def test_odd_single_patient_forms_give_a_result_or_a_typed_error(bundle, name):
+    markers, clinical = _ODD_FORMS[name]
+    try:
+        p = P.predict(markers, clinical, model=bundle)
+    except InvalidInputError as error:
+        assert "list, set, dict or array" in str(error) or "looks like" in str(error), error
+    else:
+        assert p.status == "not_scored"        # only the forms without samples are scored
+
+
+_CELLS = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(), st.text(max_size=8),
+                   st.sampled_from(["<5", "< 5", ">5", "1,5", "2024-01-01", "01/02/2024", "IIIC", "PR", "single",
+                                    "surgery", np.int64(3), np.float32(2.5), pd.NA, pd.NaT, 1 + 2j, b"12",
+                                    pd.Timestamp("2024-01-01"), (1, 2), [1], {"a": 1}, set()]))
+_MARKER_KEYS = ["day", "date", "ca125", "censored", "event", "uln", "assay", "patient_id", "unit", "marker", "Day",
+                "ca_125", "ecog", "x"]
+_CLINICAL_KEYS = ["age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
+                  "recurrence_pattern", "recist", "treatment_start", "patient_id", "ECOG", "foo"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(n=st.integers(0, 4), data=st.data())
+def test_any_single_patient_mapping_gives_a_result_or_a_typed_error(bundle, n, data):
+    markers = data.draw(st.dictionaries(st.sampled_from(_MARKER_KEYS),
+                                        st.one_of(_CELLS, st.lists(_CELLS, min_size=n, max_size=n)), min_size=1))
+    if data.draw(st.booleans()):
+        markers.update(day=[-3, 21, 42, 63][:n], ca125=[400, 180, 95, 40][:n])
+    clinical = data.draw(st.one_of(st.none(), st.dictionaries(st.sampled_from(_CLINICAL_KEYS), _CELLS)))
+    try:
+        p = P.predict(markers, clinical, model=bundle)
+    except InvalidInputError:
+        return
+    assert p.status in ("ok", "insufficient", "invalid_input", "not_scored")
+    assert p.recommendation.endswith("Research software, not a medical device. Model trained on synthetic data.")
 
 
 def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):

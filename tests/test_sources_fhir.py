@@ -209,6 +209,9 @@ def test_no_marker_is_a_typed_error():
     (b'{"resourceType": "Patient2"}', "is not read"),
     (b'{"resourceType": "Bundle", "type": "collection", "issues": {}, "entry": []}', "not a valid FHIR R4 Bundle"),
     (b'"text"', "must be an object"),
+    # JSON keeps the last of two equal keys: a value would be replaced without a word
+    (b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": {"valueQuantity": '
+     b'{"value": 400, "value": 4}}}]}', "not valid JSON.*'value' is given twice"),
 ])
 def test_hostile_bodies_give_typed_errors(body, message):
     with pytest.raises(InvalidInputError, match=message):

@@ -9,6 +9,7 @@ import threading
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ca125kinetics.cli.serve import add_serve_arguments
 from ca125kinetics.web import create_app
@@ -114,6 +115,8 @@ BAD = [
     ("day out of range", b'{"samples": [{"day": 5000, "ca125": 5}]}', 422, "less than or equal to 1830"),
     ("unknown field", b'{"samples": [{"day": 0, "ca125": 5}], "evil": 1}', 422, "evil: Extra inputs"),
     ("unknown stage", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"figo_stage": "V"}}', 422, "figo_stage"),
+    ("unknown substage", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"figo_stage": "IA9"}}', 422,
+     "clinical.figo_stage"),
     ("script id", b'{"patient_id": "<script>", "samples": [{"day": 0, "ca125": 5}]}', 422, "patient_id"),
     ("day and date", b'{"samples": [{"day": 0, "date": "2024-01-01", "ca125": 5}]}', 422, "exactly one of"),
     ("dates without start", b'{"samples": [{"date": "2024-01-01", "ca125": 5}]}', 422, "treatment_start"),
@@ -124,6 +127,18 @@ BAD = [
      "outside the plausible range"),
     ("too many samples", json.dumps({"samples": [{"day": d, "ca125": 50.0} for d in range(MAX_SAMPLES + 1)]}).encode(),
      422, f"at most {MAX_SAMPLES} items"),
+    # JSON keeps the last of two equal keys: the first value would be dropped without a word
+    ("key twice in a sample", b'{"samples": [{"day": 0, "ca125": 400, "ca125": 4}]}', 422,
+     "'ca125' is given twice"),
+    ("key twice in clinical", b'{"samples": [{"day": 0, "ca125": 5}], "clinical": {"ecog": 0, "ecog": 3}}', 422,
+     "'ecog' is given twice"),
+    # a number is not a date (pydantic reads 1706572800 and "1706572800" as Unix seconds)
+    ("date as a number", b'{"treatment_start": "2024-01-01", "samples": [{"date": 1706572800, "ca125": 5}]}', 422,
+     "samples.0.date: Value error, give the date as text YYYY-MM-DD"),
+    ("date as digits", b'{"treatment_start": "2024-01-01", "samples": [{"date": "1706572800", "ca125": 5}]}', 422,
+     "samples.0.date: Value error, give the date as text YYYY-MM-DD"),
+    ("start as a number", b'{"treatment_start": 1706572800, "samples": [{"date": "2024-01-01", "ca125": 5}]}', 422,
+     "treatment_start: Value error, give the date as text YYYY-MM-DD"),
     ("deep nesting", b"[" * 20000 + b"]" * 20000, 400, "could not be parsed"),
     ("huge integer", b'{"samples": [{"day": ' + b"9" * 5000 + b', "ca125": 5}]}', 400, "could not be parsed"),
     ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}', 422, "valid dictionary"),
@@ -366,6 +381,47 @@ def test_mixed_allow_imputed_requests_are_batched_apart(model_dir):
 
     first, second = asyncio.run(both())
     assert first.status == "insufficient" and second.status == "ok"
+
+
+def test_data_contract_errors_name_the_field_of_the_request(client):
+    # the reader's "row 1, column 'day'" is the request's samples.1.day (and samples.0.date for a
+    # sample given by date): an API client is told where, in its own terms
+    dup = client.post("/api/score", json=_request(samples=[{"day": -3, "ca125": 400}, {"day": 21, "ca125": 180},
+                                                           {"day": 21, "ca125": 170}]))
+    assert dup.status_code == 422
+    message = dup.json()["message"]
+    assert message.startswith("invalid input: samples.1.day: two or more CA-125 samples on day 21") and \
+        "samples.2.day: two or more" in message and "row " not in message
+    far = client.post("/api/score", json=_request(treatment_start="2024-06-01",
+                                                  samples=[{"date": "2010-01-01", "ca125": 400}]))
+    assert far.status_code == 422
+    assert far.json()["message"].startswith("invalid input: samples.0.date: day -5265 is outside the plausible range")
+
+
+_ANY = st.one_of(st.none(), st.booleans(), st.integers(-10**20, 10**20), st.floats(allow_nan=False, allow_infinity=False),
+                 st.text(max_size=12), st.sampled_from(["<5", "2024-01-01", "IIIC", "PR", "single", "surgery"]),
+                 st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2))
+_SAMPLE = st.one_of(
+    st.fixed_dictionaries({"day": st.integers(-400, 2000), "ca125": st.floats(0, 2e6)}),
+    st.dictionaries(st.sampled_from(["day", "date", "ca125", "censored", "event", "Day", "ca_125"]), _ANY, max_size=4))
+_CLINICAL = st.dictionaries(st.sampled_from(["age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
+                                             "pfi_months", "recurrence_pattern", "recist", "ECOG"]), _ANY, max_size=8)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(samples=st.lists(_SAMPLE, min_size=0, max_size=6), clinical=_CLINICAL,
+       extra=st.dictionaries(st.sampled_from(["treatment_start", "uln", "allow_imputed", "patient_id"]), _ANY,
+                             max_size=2))
+def test_no_request_body_gets_a_server_error(client, samples, clinical, extra):
+    # whatever a client sends: a 4xx with the error shape, or a result carrying the disclaimer
+    resp = client.post("/api/score", json={"patient_id": "f", "samples": samples, "clinical": clinical, **extra})
+    assert resp.status_code in (200, 400, 413, 422), resp.text
+    data = resp.json()
+    if resp.status_code == 200:
+        assert data["recommendation"].endswith("Research software, not a medical device. Model trained on "
+                                               "synthetic data.")
+    else:
+        assert set(data) == {"detail", "message"} and data["message"]
 
 
 def test_near_miss_field_names_are_suggested(client):

@@ -183,7 +183,13 @@ CA125_MAX = MARKERS["ca125"].plausible_max
 ULN_MAX = 1000.0
 _MAX_LISTED = 5
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
-_STAGE_RE = re.compile(r"^\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$", re.IGNORECASE)
+#: A FIGO stage at diagnosis of ovarian cancer, with its substage if any (FIGO 2014: IA, IB,
+#: IC1-IC3, IIA, IIB, IIIA1, IIIA2, IIIB, IIIC, IVA, IVB; and IC, IIC, IIIA of FIGO 1988): group 1
+#: the stage, group 2 the substage. Any other substage (IA9, IVC) is refused, not dropped.
+#: The web API's request model uses the same pattern.
+_STAGE_RE = re.compile(
+    r"(?i)^(?=\s*(?:FIGO\s*)?(?:IV\s*[AB]?|III\s*(?:A[12]?|[BC])?|II\s*[A-C]?|I\s*(?:[AB]|C[1-3]?)?)\s*$)"
+    r"\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$")
 
 
 @dataclass(frozen=True)
@@ -460,7 +466,8 @@ def _array(values) -> np.ndarray:
     if isinstance(values, np.ndarray):
         return values if values.ndim == 1 else np.asarray(values, dtype=object).ravel()
     if isinstance(values, pd.api.extensions.ExtensionArray):
-        if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        if (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
+                and values.dtype.kind != "c"):      # complex: objects, refused cell by cell
             return values.to_numpy(dtype=float, na_value=np.nan)
         if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
             return values.to_numpy()
@@ -999,6 +1006,7 @@ def _resolve_columns(table, known, mapping, source: str):
             table = {mapping.get(k, k): v for k, v in table.items()}
     present = set(names)
     known_set = frozenset(known)
+    _check_spellings(names, present & known_set, source)
     problems = []
     for name in names:
         if name in known_set or name in _DERIVED_COLUMNS:
@@ -1016,6 +1024,26 @@ def _resolve_columns(table, known, mapping, source: str):
             f"'{name}={targets[0]}'); to keep it as an extra column, rename it to something unlike "
             "a known column", source=source, column=name)
     return table
+
+
+def _check_spellings(names, present_known, source: str) -> None:
+    """Refuse a column that is a contract column of the table written another way.
+
+    ``ECOG`` beside ``ecog``, ``CA_125`` beside ``ca125`` (equal once lower-cased and
+    stripped of spaces and punctuation): the table gives the value twice, possibly different,
+    and reading one while ignoring the other would be a guess. Close spellings and
+    abbreviations (``ascites`` beside ``ascites_ml``) may be other data and stay extra columns.
+    """
+    by_norm = {_norm_name(k): k for k in present_known}
+    twice = [(n, by_norm[_norm_name(n)]) for n in names
+             if n not in present_known and n not in _DERIVED_COLUMNS and _norm_name(n) in by_norm]
+    if twice:
+        name, column = twice[0]
+        listed = "; ".join(f"{n!r} and {c!r}" for n, c in twice)
+        raise InvalidInputError(
+            f"the table names the same column twice, written differently: {listed}; which one holds "
+            f"the data is ambiguous: remove or rename one of them (e.g. drop {name!r})",
+            source=source, column=name)
 
 
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
@@ -1040,7 +1068,8 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
     True/False is not a number (NaN: the caller reports it), unless ``booleans`` (a 0/1
     flag such as ``pfs_event``, where True is 1 and False 0, and the texts a ``censored``
     column takes, :data:`CENSORED_TRUE` / :data:`CENSORED_FALSE` in any case, read the same
-    way: a boolean frame reads alike in memory and from the CSV pandas writes of it).
+    way: a boolean frame reads alike in memory and from the CSV pandas writes of it); nor is
+    a complex number.
 
     ``values`` is a column array (what the validators take) or a Series; a float array, or
     a float Series with the same index, is returned. With the defaults (``decimal="."``, no
@@ -1065,11 +1094,13 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
     text = _text(values)
     if not len(text):
         return np.zeros(0)
-    if not booleans:
-        flags = [i for i, v in enumerate(text) if isinstance(v, (bool, np.bool_))]
-        if flags:
-            text[flags] = None
-    else:
+    # True/False (unless booleans) and complex numbers (numpy would drop the imaginary part)
+    # are not numbers: the caller reports them
+    unread = (complex, np.complexfloating) if booleans else (bool, np.bool_, complex, np.complexfloating)
+    flags = [i for i, v in enumerate(text) if isinstance(v, unread)]
+    if flags:
+        text[flags] = None
+    if booleans:
         for i, v in enumerate(text):
             if type(v) is str and not np.isnan(word := _boolean_word(v)):
                 text[i] = word
@@ -1381,6 +1412,14 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     empty_value = np.isnan(value) & ~bad_value
     col.add(empty_value & no_event, vc,
             f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
+    if "unit" in columns:   # optional: the values' unit, stated; it must be the marker's (no conversion)
+        raw_unit = _text(columns["unit"])
+        units = {u.casefold() for u in (unit, *spec.unit_aliases)}
+        col.add(np.fromiter((u is not None and str(u).casefold() not in units for u in raw_unit), dtype=bool,
+                            count=n), "unit",
+                lambda i: f"unit {_shown(raw_unit[i])!r} is not the unit of {what} ({unit}, or "
+                f"{' or '.join(spec.unit_aliases)}, the same number); convert the value to {unit}, or check "
+                "that the row is a " + what + " measurement")
 
     # ---- uln and assay
     if "uln" in columns:
@@ -1552,8 +1591,9 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
         col.add(dup, "day",
                 lambda i: f"two or more {label} samples on day {int(m.day[i])}; "
                 + ("GCIG treats this" if label == "CA-125" else "this is treated")
-                + " as a data error: remove the extra sample(s) or pass duplicates='mean' "
-                "(or median/max/min/first/last) to aggregate explicitly")
+                + " as a data error: remove the extra sample(s), or aggregate them explicitly with "
+                "duplicates='mean' (or median/max/min/first/last) where the reader takes it (read_markers, "
+                "ca125 gcig --duplicates: a model scores with the setting it was trained with)")
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)
@@ -1937,7 +1977,7 @@ CLINICAL_CATEGORIES = {
 CLINICAL_KNOWN = tuple(dict.fromkeys(CLINICAL_COLUMNS + tuple(CLINICAL_NUMBERS) + tuple(CLINICAL_CATEGORIES)))
 #: The same for a markers table, which may repeat the clinical columns on every row (the
 #: pyfunc input form of ``predict``).
-MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date",) + CLINICAL_KNOWN
+MARKERS_KNOWN = (tuple(c for c in MARKER_COLUMNS if c != "problem") + ("date", "unit") + CLINICAL_KNOWN
                  + tuple(m for m in MARKERS if m != "ca125") + ("marker",))
 
 
@@ -2213,7 +2253,8 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
     """
     if isinstance(markers, (pd.DataFrame, str, Path)):
         frame, label, rows = _load(markers, "markers")
-        return _frame_columns(frame), rows.to_numpy(dtype=object), label
+        rows = rows.to_numpy(dtype=object)
+        return _one_value_per_cell(_frame_columns(frame), label, rows), rows, label
     if isinstance(markers, os.PathLike):
         return _marker_columns(Path(markers))
     if isinstance(markers, Mapping):
@@ -2229,18 +2270,42 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
             if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray)):
                 columns[str(key).strip()] = _array(values)
             else:                               # a scalar (e.g. the patient_id) applies to every row
-                columns[str(key).strip()] = np.full(n, values, dtype=object)
-        return columns, np.arange(n, dtype=object), "markers mapping"
+                columns[str(key).strip()] = np.empty(n, dtype=object)
+                columns[str(key).strip()][:] = [values] * n
+        return _one_value_per_cell(columns, "markers mapping"), np.arange(n, dtype=object), "markers mapping"
     if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers:
         if all(isinstance(r, Mapping) for r in markers):
             keys = list(dict.fromkeys(k for r in markers for k in r))
             _check_header(keys, "markers records")
             columns = {str(k).strip(): _array([r.get(k) for r in markers]) for k in keys}
-            return columns, np.arange(len(markers), dtype=object), "markers records"
+            return _one_value_per_cell(columns, "markers records"), np.arange(len(markers), dtype=object), \
+                "markers records"
         if all(isinstance(r, (tuple, list)) and len(r) == 2 for r in markers):
-            return ({"day": _array([r[0] for r in markers]), "ca125": _array([r[1] for r in markers])},
-                    np.arange(len(markers), dtype=object), "markers pairs")
+            return (_one_value_per_cell({"day": _array([r[0] for r in markers]), "ca125": _array([r[1] for r in markers])},
+                                        "markers pairs"), np.arange(len(markers), dtype=object), "markers pairs")
     raise InvalidInputError(f"{_MARKER_FORMS}; got {type(markers).__name__}")
+
+
+_CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray, pd.Series, pd.DataFrame)
+
+
+def _one_value_per_cell(columns: dict, label: str, rows=None) -> dict:
+    """``columns`` (of a mapping or records) when every cell holds one value; else a typed error.
+
+    A list, set, dict or array in a cell is neither a value nor text: the validators would read
+    it as text (a list as an assay name, a dict as a patient identifier) or fail on it.
+    ``rows`` are the row labels of the messages (default: positions).
+    """
+    for name, values in columns.items():
+        if values.dtype != object:
+            continue
+        for i, v in enumerate(values.tolist()):
+            if isinstance(v, _CONTAINERS):
+                raise InvalidInputError(
+                    f"the cell holds a {type(v).__name__} ({str(v)[:40]}), not one value: a list, set, dict or "
+                    "array is never read as a number or text; give one number, text or date per cell",
+                    source=label, row=i if rows is None else rows[i], column=str(name))
+    return columns
 
 
 def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np.ndarray, str]:
@@ -2254,8 +2319,8 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
-        columns = _resolve_columns({str(k).strip(): _array([v]) for k, v in clinical.items()}, CLINICAL_KNOWN,
-                                   mapping, "clinical mapping")
+        columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
+        columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
         if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
             columns["patient_id"] = np.array([pid], dtype=object)
         return columns, np.zeros(1, dtype=object), "clinical mapping"
@@ -2265,9 +2330,12 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         ids = [j for j, c in enumerate(renamed) if c == "patient_id"]
         if len(ids) == 1 and len(frame) > 1:      # cut first: converting every column costs
             hit = _rows_of(_array(frame.iloc[:, ids[0]]), pid)
-            return (_resolve_columns(_frame_columns(frame, hit), CLINICAL_KNOWN, mapping, label),
-                    rows.to_numpy(dtype=object)[hit], label)
-        return _resolve_columns(_frame_columns(frame), CLINICAL_KNOWN, mapping, label), rows.to_numpy(dtype=object), label
+            rows = rows.to_numpy(dtype=object)[hit]
+            return (_resolve_columns(_one_value_per_cell(_frame_columns(frame, hit), label, rows), CLINICAL_KNOWN,
+                                     mapping, label), rows, label)
+        rows = rows.to_numpy(dtype=object)
+        return (_resolve_columns(_one_value_per_cell(_frame_columns(frame), label, rows), CLINICAL_KNOWN, mapping,
+                                 label), rows, label)
     raise InvalidInputError(
         f"clinical must be a mapping, a Series, a DataFrame or a file path, got {type(clinical).__name__}")
 
@@ -2359,7 +2427,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     _check_number_format(decimal, thousands)
     mapping = columns
     columns, rows, label = _marker_columns(markers)
-    columns = _resolve_columns(columns, MARKERS_KNOWN, mapping, label)
+    columns = _value_column(_resolve_columns(columns, MARKERS_KNOWN, mapping, label), get_marker(None), label)
     pid = _one_patient_id(columns, rows, label, clinical)
     columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))
     clin = record_clinical = clinical_problem = starts = None

@@ -344,14 +344,15 @@ def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
 
 
 def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
-              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray], n_excluded: np.ndarray) -> np.ndarray:
     """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
 
     ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
     them; ``clinical`` the model's patient-level inputs (the clinical factors and
     ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown); ``unknown`` the
     :func:`_name_lists` of the clinical factors of ``clinical`` that are unknown (the
-    decision rule's ``missing`` and ``n_missing``). An invalid patient gets no warning.
+    decision rule's ``missing`` and ``n_missing``); ``n_excluded`` the number of samples each
+    patient's GCIG rules set aside (NaN unknown). An invalid patient gets no warning.
     """
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
     n = batch.n
@@ -365,7 +366,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
                             minlength=n)
     few = np.flatnonzero(warned & (in_window < ks.min_samples))
     texts = np.array([f"only {c} CA-125 value(s) between day {-ks.pretreatment_window_days} and "
-                      f"day {ks.window_days}; the KELIM-like k needs at least {ks.min_samples} "
+                      f"day {ks.window_days}: the KELIM-like k needs at least {ks.min_samples} "
                       "(the estimate leans on the population prior)" for c in range(ks.min_samples)], dtype=object)
     pieces.append((few, texts[in_window[few]]))
 
@@ -392,8 +393,20 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     with np.errstate(invalid="ignore"):
         low = warned & ~no_base & (base < limit)
     absent = np.flatnonzero(warned & no_base)
-    pieces.append((absent, np.full(absent.size, f"no pretreatment CA-125 within {gs.baseline_window_days} days "
-                                                "before the first dose: GCIG response not evaluable", dtype=object)))
+    # without a baseline the GCIG reason says which rule applied (no pretreatment sample, an
+    # assay or ULN change, ...); a patient without markers has none
+    # (warnings are "; "-joined: a reason's own "; " becomes ", ", so that it stays one warning)
+    why = text_objects(take_text(rows["gcig_reason"], absent)).tolist()
+    pieces.append((absent, np.array([
+        "GCIG response " + w.replace("; ", ", ") if isinstance(w, str) and w.startswith("not evaluable")
+        else f"no pretreatment CA-125 within {gs.baseline_window_days} days before the first dose: GCIG "
+             "response not evaluable" for w in why], dtype=object)))
+    with np.errstate(invalid="ignore"):
+        excluded = np.flatnonzero(warned & (n_excluded > 0))
+    pieces.append((excluded, text_objects(_int_texts(n_excluded[excluded].astype(float)))
+                   + " sample(s) excluded by the GCIG rules (drawn on the day of, or within "
+                   + f"{gs.interference_window_days} days after, paracentesis, thoracentesis or surgery, or on or "
+                     "after mouse antibody administration), not used by the GCIG reading"))
     low = np.flatnonzero(low)
     pieces.append((low, "pretreatment CA-125 " + _g_texts(base[low]) + f" U/mL is below {gs.evaluable_factor:g} x ULN ("
                    + _g_texts(limit[low]) + " U/mL): GCIG response not evaluable"))

@@ -131,6 +131,7 @@ _GCIG_OUTPUT = {
     "progression_group": "progression_group", "progression_day": "progression_day",
     "progression_status": "progression_status", "progression_reason": "progression_reason",
     "combined_category": "combined_category",
+    "n_excluded": "gcig_n_excluded",     # for the warnings only (not a score column)
 }
 
 
@@ -308,6 +309,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         at = np.full(n, len(texts), dtype=np.int64)     # not shown: missing
         at[show] = codes[j]
         out[c] = labels_text([*texts, None], at)
+    n_excluded = gcig.pop("gcig_n_excluded")
     out.update(gcig)
     out["recist"] = clinical["recist"]
     for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
@@ -320,7 +322,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                           allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
-    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing))
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded)
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
@@ -383,7 +385,8 @@ def _settings_json(bundle) -> str:
 
 
 def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
-            columns: dict[str, str] | None = None) -> Prediction:
+            columns: dict[str, str] | None = None, date_format: str | None = None, decimal: str = ".",
+            thousands: str | None = None) -> Prediction:
     """Score one patient: probability of complete resection with the GCIG rule applied.
 
     Parameters
@@ -405,6 +408,10 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
         probability, computed with the unknown factors imputed, is shown for information.
     columns : dict, optional
         Renaming of input column (or clinical key) names to data-contract names.
+    date_format, decimal, thousands : optional
+        How dates and numbers given as text are written, as in :func:`~ca125kinetics.io.read_markers`
+        (default: ISO ``YYYY-MM-DD`` dates and ``.`` decimals, no thousands separator; other
+        writings are refused, never guessed).
 
     Returns
     -------
@@ -415,14 +422,17 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     Raises
     ------
     InvalidInputError
-        The input holds more than one patient, or cannot be read. Invalid values of one
-        patient are reported in the result (``status="invalid_input"``) rather than raised,
-        as in :func:`predict_cohort`.
+        The input holds more than one patient, or cannot be read (a list, set, dict or array
+        in a cell; a column written twice in different spellings, ``ECOG`` beside ``ecog``;
+        clinical factors given on the markers and in ``clinical`` as well). Invalid values of
+        one patient are reported in the result (``status="invalid_input"``) rather than
+        raised, as in :func:`predict_cohort`.
     ModelNotFoundError, ModelIntegrityError
         See :func:`load_model`.
     """
     bundle = load_model(model)
-    record, problems = _record(markers, clinical, bundle.gcig_settings, columns)
+    record, problems = _record(markers, clinical, bundle.gcig_settings, columns,
+                               date_format=date_format, decimal=decimal, thousands=thousands)
     rows = _score_patients(bundle, [record], problems, allow_imputed)
     later = DeferredTrajectories(bundle, [record], problems, rows, score=_score_patients,
                                  kinetics_step=_kinetics_step)

@@ -9,7 +9,9 @@ markers rows) is split, and reasons already written in a validated frame are kep
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
@@ -27,8 +29,20 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     """
     problems: dict[str, str] = {}
     repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
-    if clinical is not None or not repeated or "patient_id" not in frame.columns:
+    if clinical is not None:
+        given = [c for c in repeated if c != "treatment_start" and not all(map(_blank, frame[c].tolist()))]
+        if given:
+            raise InvalidInputError(
+                f"clinical factor(s) {given} on the markers and a clinical row as well: which value counts "
+                "would be a guess; give each factor in one place (drop the column(s) from the markers, or "
+                "leave out the clinical row)", column=given[0])
         return frame, clinical, problems
+    if not repeated:
+        return frame, clinical, problems
+    if "patient_id" not in frame.columns:       # one patient (predict): its clinical row as a mapping
+        markers, clin, problems = _split_input(frame.assign(patient_id="patient"), None, columns)
+        row = {k: v for k, v in clin.iloc[0].items() if k != "patient_id"} if len(clin) else {}
+        return markers.drop(columns="patient_id"), row, problems
     markers = frame.drop(columns=repeated)
     pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
     rows = []
@@ -36,7 +50,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         row = {"patient_id": patient}
         for column in repeated:
             values = frame.loc[idx, column]
-            present = [v for v in values.tolist() if not _is_missing(v) and not (isinstance(v, str) and not v.strip())]
+            present = [v for v in values.tolist() if not _blank(v)]
             distinct = {str(v).strip() for v in present}
             if len(distinct) > 1:
                 problems[str(patient)] = (
@@ -46,6 +60,11 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         rows.append(row)
     clin = pd.DataFrame(rows, columns=["patient_id", *repeated])
     return markers, clin, problems
+
+
+def _blank(value) -> bool:
+    """Whether a cell gives no value (missing, or text of spaces)."""
+    return _is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
@@ -97,18 +116,49 @@ def _flagged(tables, problems: dict[str, str]) -> dict[str, str]:
     return problems
 
 
-def _record(markers, clinical, gcig_settings, columns=None):
+def _record(markers, clinical, gcig_settings, columns=None, **formats):
     """(PatientRecord, problems) of one patient as :func:`predict` takes it.
 
     ``io.patient_record`` validates every form; the pyfunc form (clinical columns repeated
     on the markers rows, no separate clinical) is split first. ``columns`` maps input column
-    (or clinical key) names to data-contract names.
+    (or clinical key) names to data-contract names; ``formats`` (``date_format``, ``decimal``,
+    ``thousands``) say how text is written.
     """
     from ..io import patient_record
 
     problems: dict[str, str] = {}
-    if isinstance(markers, pd.DataFrame) and clinical is None:
-        markers, clinical, problems = _split_input(_resolved(markers, columns), None)
+    markers = _as_frame_if_clinical(markers, columns)
+    if isinstance(markers, pd.DataFrame) and (clinical is None or _carries_clinical(markers.columns, columns)):
+        markers, clinical, problems = _split_input(_resolved(markers, columns), clinical)
     record = patient_record(markers, clinical, uln=float(gcig_settings.uln),
-                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
+                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
     return record, problems
+
+
+def _as_frame_if_clinical(markers, columns=None):
+    """``markers`` (a mapping of columns, or records) as a DataFrame when it carries clinical
+    factors, so that they are read as in the DataFrame form (:func:`_split_input`); any other
+    input unchanged (``io.patient_record`` reads it, and reports a malformed one)."""
+    if isinstance(markers, Mapping):
+        keys = list(markers)
+    elif isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers \
+            and all(isinstance(r, Mapping) for r in markers):
+        keys = list(dict.fromkeys(k for r in markers for k in r))
+    else:
+        return markers
+    if not _carries_clinical(keys, columns):
+        return markers
+    try:
+        if isinstance(markers, Mapping):
+            listed = any(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in markers.values())
+            return pd.DataFrame(dict(markers)) if listed else pd.DataFrame([dict(markers)])
+        return pd.DataFrame.from_records(list(markers))
+    except (ValueError, TypeError):     # columns of different lengths, a set...: patient_record says so
+        return markers
+
+
+def _carries_clinical(names, columns=None) -> bool:
+    """Whether column names (after stripping and the ``columns`` mapping) include a clinical
+    factor (:data:`~ca125kinetics.io.CLINICAL_INPUT_COLUMNS`)."""
+    mapping = columns or {}
+    return any(mapping.get(str(k).strip(), str(k).strip()) in CLINICAL_INPUT_COLUMNS for k in names)

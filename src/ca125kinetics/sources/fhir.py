@@ -58,7 +58,7 @@ from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, Marke
                      events_take_sample_uln, marker_code, no_marker_message, require,
                      skipped_frame)
 
-__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
+__all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
            "MAX_BUNDLE_BYTES",
            "LOINC", "UCUM", "SNOMED", "RXNORM", "ATC"]
 
@@ -101,13 +101,33 @@ def _models() -> dict[str, Any]:
             "Patient": Patient, "Medication": Medication}
 
 
+def json_unique_keys(pairs: list) -> dict:
+    """``object_pairs_hook`` for :func:`json.loads` that refuses a key given twice in one object.
+
+    The package's JSON readers use it: FHIR bundles here, request bodies of the web API
+    (``ca125kinetics.web.app``). JSON keeps the last of two equal keys, so ``{"ca125": 400,
+    "ca125": 4}`` would be read as 4 without a word; here it raises :class:`InvalidInputError`
+    (its ``column`` is the key; the message does not repeat it as a location, since a JSON
+    reader adds its own).
+    """
+    out = dict(pairs)
+    if len(out) < len(pairs):
+        seen: set = set()
+        key = next(k for k, _ in pairs if k in seen or seen.add(k))
+        error = InvalidInputError(f"the key {key!r} is given twice in one JSON object (JSON would keep "
+                                  "only the last value); give each field once")
+        error.column = key
+        raise error
+    return out
+
+
 def _refuse_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
 def _parse_json(data: bytes | str, label: str) -> Any:
     try:
-        return json.loads(data, parse_constant=_refuse_constant)
+        return json.loads(data, parse_constant=_refuse_constant, object_pairs_hook=json_unique_keys)
     except RecursionError as exc:
         raise InvalidInputError("JSON is nested too deeply to be a FHIR resource", source=label) from exc
     except (ValueError, UnicodeDecodeError) as exc:

@@ -60,7 +60,10 @@
       const old = input.value;
       let converted = "";
       if (old && start) {
-        converted = mode === "day" ? String(dayDiff(old, start)) : addDays(start, parseInt(old, 10));
+        // a day that is not a whole number (21.5) is not converted: the field is left empty
+        // (parseInt would give 21, and 1 for "1e2")
+        const day = Number(old);
+        converted = mode === "day" ? String(dayDiff(old, start)) : Number.isInteger(day) ? addDays(start, day) : "";
       }
       setWhenType(input);
       input.value = converted;
@@ -135,7 +138,9 @@
       }
       const s = { ca125: parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
         censored: tr.querySelector("input.cens").checked };
-      if (mode === "date") s.date = when; else s.day = parseInt(when, 10);
+      // the day as typed (parseInt would send "21.5" as 21 and "1e2" as 1): the API refuses a
+      // fractional day, and the message is shown at the field
+      if (mode === "date") s.date = when; else s.day = parseNumber(when, `Sample ${i + 1}, day`, problems, whenInput);
       samples.push(s);
       sampleRows.push(tr);
     });
@@ -146,6 +151,12 @@
       const start = $("treatment-start").value;
       if (mode === "date") samples.push({ date: e.date, ca125: null, event: e.event });
       else if (start) samples.push({ day: dayDiff(e.date, start), ca125: null, event: e.event });
+    }
+    if (mode === "day" && bundleEvents.length && !$("treatment-start").value) {
+      // the events are dated: without day 0 they cannot be placed, and are never dropped silently
+      problems.push({ text: `${bundleEvents.length} exclusion event(s) of the FHIR bundle (` +
+        bundleEvents.map((e) => `${e.event} ${e.date}`).join(", ") + ") are dated: enter the samples by date " +
+        "with the date of the first dose, so that the events can be counted from it", fields: [$("timing-date")] });
     }
     const req = {
       patient_id: "web",
@@ -183,6 +194,7 @@
     if (field === "figo_stage") return "is not a FIGO stage (I to IV, optionally with a substage such as IIIC)";
     if (type === "string_pattern_mismatch") return "is not a recognised value";
     if (type === "missing") return "is required";
+    if (type === "int_type" || type === "int_from_float") return "must be a whole number";  // e.g. day 21.5
     if (/_parsing$|_type$/.test(type)) return "must be a number";
     return String(error.msg || "is not valid").replace(/^Value error, /, "").replace(/^Input should be /, "must be ")
       .replace("greater than or equal to", "at least").replace("less than or equal to", "at most")
@@ -232,7 +244,7 @@
     }
     if (out.length) return out;
     // a data-contract message: drop the reader's row/column prefixes and the hints meant for programmers
-    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/row \d+, column '[^']*': /, ""))
+    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/row \d+, column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, ""))
       .filter((p) => !/duplicates=|pass [a-z_]+=/.test(p));
     return [...new Set(parts)].map((text) => ({ text: text.charAt(0).toUpperCase() + text.slice(1), fields: [] }));
   }

@@ -53,6 +53,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
@@ -61,11 +62,13 @@ import h11
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
+from ..io import _STAGE_RE
 from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import EVENT_KINDS
 
@@ -106,6 +109,16 @@ EventKind = Literal[EVENT_KINDS]   # the data contract's event vocabulary
 # --------------------------------------------------------------------------------------
 
 
+def _iso_date(value):
+    """A date of the API as text ``YYYY-MM-DD`` (the data contract's form; pydantic would read a
+    number, or text of digits, as Unix seconds)."""
+    from ..io import _ISO_DATE_RE
+
+    if value is None or isinstance(value, _dt.date) or (isinstance(value, str) and _ISO_DATE_RE.match(value)):
+        return value
+    raise ValueError(f"give the date as text YYYY-MM-DD, got {str(value)[:40]!r}")
+
+
 class Sample(BaseModel):
     """One CA-125 sample: its day (or date) and value."""
 
@@ -117,6 +130,11 @@ class Sample(BaseModel):
     ca125: float | None = Field(None, strict=True, ge=0, le=1_000_000, description="CA-125, U/mL")
     censored: bool = Field(False, strict=True, description="the value was reported as '<ca125' (below the assay limit)")
     event: EventKind | None = Field(None, description="procedure on this day (GCIG exclusion window)")
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _date_text(cls, v):
+        return _iso_date(v)
 
     @model_validator(mode="after")
     def _check(self):
@@ -132,12 +150,12 @@ class Sample(BaseModel):
 class Clinical(BaseModel):
     """Clinical factors at recurrence (all optional: unknown factors are imputed by the model)."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, regex_engine="python-re")
 
     age: float | None = Field(None, strict=True, ge=0, le=120, description="years")
     ecog: int | None = Field(None, strict=True, ge=0, le=4, description="ECOG performance status at recurrence")
     ascites_ml: float | None = Field(None, strict=True, ge=0, le=50_000, description="ascites volume on imaging, mL")
-    figo_stage: str | None = Field(None, max_length=12, pattern=r"^\s*(?:FIGO\s*)?(?:IV|III|II|I)\s*[A-Ca-c]?[0-9]?\s*$",
+    figo_stage: str | None = Field(None, max_length=12, pattern=_STAGE_RE.pattern,   # the readers' pattern
                                    description="FIGO stage at diagnosis: I-IV (substages such as IIIC accepted)")
     primary_residual_disease: int | None = Field(
         None, strict=True, ge=0, le=1, description="0 = complete resection at primary surgery, 1 = any residual")
@@ -171,6 +189,11 @@ class ScoreRequest(BaseModel):
         False, strict=True,
         description="decide even when clinical factors are unknown (the model imputes them); by default "
                     "such a patient gets status 'insufficient', the probability for information and no decision")
+
+    @field_validator("treatment_start", mode="before")
+    @classmethod
+    def _date_text(cls, v):
+        return _iso_date(v)
 
     @field_validator("patient_id")
     @classmethod
@@ -232,6 +255,36 @@ class ErrorResponse(BaseModel):
     message: str
 
 
+class _JSONBodyRequest(Request):
+    """A request whose JSON body refuses a key given twice in one object
+    (:func:`ca125kinetics.sources.fhir.json_unique_keys`): FastAPI answers 422, the key named."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            from ..sources.fhir import json_unique_keys
+
+            body = await self.body()
+            try:
+                self._json = json.loads(body, object_pairs_hook=json_unique_keys)
+            except InvalidInputError as exc:
+                text = body.decode("utf-8", "replace")
+                at = max(text.rfind(json.dumps(exc.column)), 0)
+                raise json.JSONDecodeError(str(exc), text, at) from None
+        return self._json
+
+
+class _JSONBodyRoute(APIRoute):
+    """The API's routes: their JSON bodies are read by :class:`_JSONBodyRequest`."""
+
+    def get_route_handler(self):
+        handler = super().get_route_handler()
+
+        async def read_strictly(request: Request):
+            return await handler(_JSONBodyRequest(request.scope, request.receive))
+
+        return read_strictly
+
+
 # --------------------------------------------------------------------------------------
 # Conversion to the package's inputs
 # --------------------------------------------------------------------------------------
@@ -261,6 +314,25 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
         markers["uln"] = [req.uln] * len(days)
     clinical = {"patient_id": req.patient_id, **req.clinical.model_dump()}
     return markers, clinical
+
+
+_ROW_COLUMN = re.compile(r"row (\d+), column '([a-z_0-9]+)'")
+
+
+def _request_terms(reason: str, req: ScoreRequest) -> str:
+    """A reader's reason in the request's terms: ``row 1, column 'day'`` (the markers built
+    by :func:`request_to_inputs`, one row per sample, in order) becomes ``samples.1.day`` --
+    ``samples.1.date`` when that sample was given by date --, a clinical column
+    ``clinical.<name>``."""
+    def where(m):
+        row, column = int(m.group(1)), m.group(2)
+        if column in Clinical.model_fields:
+            return f"clinical.{column}"
+        if column == "day" and row < len(req.samples) and req.samples[row].date is not None:
+            column = "date"
+        return f"samples.{row}.{column}"
+
+    return _ROW_COLUMN.sub(where, reason)
 
 
 # --------------------------------------------------------------------------------------
@@ -691,6 +763,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
                      "series during neoadjuvant chemotherapy, with the GCIG CA-125 rules applied. "
                      "Research software, not a medical device."),
     )
+    app.router.route_class = _JSONBodyRoute
     app.state.bundle = bundle
     app.state.batcher = ScoreBatcher(bundle)
 
@@ -758,7 +831,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         markers, clinical = request_to_inputs(req)
         result = await app.state.batcher.score_async(markers, clinical, req.allow_imputed)
         if result.status == "invalid_input":
-            raise InvalidInputError(result.reason or "invalid input")
+            raise InvalidInputError(_request_terms(result.reason or "invalid input", req))
         return JSONResponse(content=result.to_dict())
 
     @app.post("/api/fhir/samples", summary="Read a one-patient FHIR R4 bundle into samples",
