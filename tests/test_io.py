@@ -1020,3 +1020,13 @@ def test_batch_objects_of_a_text_column(dtype):
     out = _batch_objects(column)
     assert out.dtype == object and out.tolist() == ["PR", None, "CR", "PR", None]
     assert all(type(v) is str for v in out[[0, 2, 3]])
+
+
+@pytest.mark.parametrize("raw", ["2024-02-30", "2023-13-01", "2024-04-31T10:00"])
+def test_an_impossible_iso_date_is_refused_as_such(raw):
+    """A date written as YYYY-MM-DD that names no day is refused as that, not as an ambiguous
+    format (the message used to suggest date_format=, which cannot help)."""
+    clinical = pd.DataFrame({"patient_id": ["a"], "treatment_start": [raw]})
+    with pytest.raises(InvalidInputError, match="is written as YYYY-MM-DD but no such day exists") as error:
+        read_clinical(clinical, require=("patient_id",))
+    assert "date_format" not in str(error.value)

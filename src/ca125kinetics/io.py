@@ -1166,6 +1166,9 @@ def _parse_dates(values, date_format: str | None, what: str):
         if date_format is not None:
             return (f"{what} {raw!r} does not match date_format {date_format!r}; correct the value or "
                     "the format")
+        if isinstance(raw, str) and _ISO_DATE_RE.match(raw):      # the form is right, the day is not
+            return (f"{what} {raw!r} is written as YYYY-MM-DD but no such day exists (a month 01-12 and "
+                    "a day that month has); correct the value")
         return (f"{what} {raw!r} is not an ISO date (YYYY-MM-DD, optionally with a time); a date such "
                 "as 01/03/2024 is ambiguous (1 March or 3 January), so it is never guessed: write "
                 "YYYY-MM-DD, or state the format with date_format='%d/%m/%Y' (command line "
