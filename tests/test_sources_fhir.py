@@ -317,3 +317,149 @@ def test_rest_api_accepts_fhir_json():
     assert r.status_code == 413
     r = client.post("/api/fhir/samples", content=json.dumps(_bundle(_obs(oid="x", loinc="2039-6", unit="ng/mL"))))
     assert r.status_code == 422 and "no usable CA-125" in r.json()["message"]
+
+
+# --------------------------------------------------------------------------- audit: silent misreads
+
+
+def _ma(rid, when, pid="p1"):
+    return {"resourceType": "MedicationAdministration", "id": rid, "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "40048"}]},
+            "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": when}
+
+
+def _reasons(result):
+    return dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+
+
+def test_an_observation_coded_as_both_markers_is_refused_for_either():
+    both = {"coding": [{"system": "http://loinc.org", "code": "10334-1"}, {"system": "http://loinc.org", "code": "2039-6"}]}
+    for marker, unit in (("ca125", "U/mL"), ("cea", "ng/mL")):
+        result = read_fhir(_bundle(_obs(oid="good", loinc=MARKER_LOINC[marker], unit=unit),
+                                   _obs(oid="both", code=both, unit=unit)), marker=marker)
+        assert list(result.markers["resource_id"]) == ["Observation/good"]
+        assert "coded as both CA-125 (LOINC 10334-1) and CEA (LOINC 2039-6)" in _reasons(result)["Observation/both"]
+
+
+MARKER_LOINC = {"ca125": "10334-1", "cea": "2039-6"}
+
+
+@pytest.mark.parametrize("comparator", ["ad", "~", "=="])
+def test_a_comparator_other_than_the_four_of_r4_is_refused(comparator):
+    # R5's 'ad' ("sufficient to achieve this total quantity") or a typo must not become a plain value
+    odd = _obs(oid="odd", valueQuantity={"value": 5, "comparator": comparator, "unit": "U/mL", "system": UCUM,
+                                         "code": "U/mL"}, when="2025-01-11")
+    result = read_fhir([_obs(oid="good"), odd])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    reasons = _reasons(result)
+    assert "Observation/odd" in reasons and f"comparator {comparator!r}" in reasons["Observation/odd"]
+
+
+@pytest.mark.parametrize("code, unit, value", [
+    ("U/ml", "U/ml", 40.0),            # UCUM: l and L are both the litre
+    ("kU/l", None, 40.0),
+    ("[IU]/mL", "IU/mL", 40.0),        # UCUM: [IU] and [iU] are both the international unit
+    ("U/mL", "U/mL", 40.0),
+    ("kU/L", "U/mL", 40.0),            # the text names another unit that is the same number
+])
+def test_ucum_spellings_of_the_same_unit_are_read(code, unit, value):
+    quantity = {"value": 40, "system": UCUM, "code": code, **({"unit": unit} if unit else {})}
+    result = read_fhir([_obs(oid="a", valueQuantity=quantity, referenceRange=None)])
+    assert result.markers["ca125"].tolist() == [value] and len(result.skipped) == 0
+
+
+def test_micro_sign_in_a_cea_unit_is_read_as_ug():
+    quantity = {"value": 3.1, "unit": "µg/L", "system": UCUM, "code": "µg/L"}
+    greek = {"value": 3.2, "unit": "μg/L", "system": UCUM, "code": "μg/L"}
+    result = read_fhir([_obs(oid="a", loinc="2039-6", valueQuantity=quantity, referenceRange=None),
+                        _obs(oid="b", loinc="2039-6", valueQuantity=greek, referenceRange=None, when="2025-01-11")],
+                       marker="cea", uln=5.0)
+    assert result.markers["ca125"].tolist() == [3.1, 3.2] and len(result.skipped) == 0
+
+
+@pytest.mark.parametrize("code, unit, fragment", [
+    ("U/mL", "mg/dL", "unit text 'mg/dL' does not match its UCUM code 'U/mL'"),
+    ("U/mL", "ng/mL", "unit text 'ng/mL' does not match its UCUM code 'U/mL'"),
+    ("U/ML", "U/ML", "'U/ML' is not a CA-125 unit"),     # ML is the megalitre in UCUM
+    ("U/L", "U/L", "'U/L' is not a CA-125 unit"),         # a thousand times smaller
+])
+def test_a_unit_whose_text_and_code_disagree_or_differ_is_refused(code, unit, fragment):
+    quantity = {"value": 40, "unit": unit, "system": UCUM, "code": code}
+    result = read_fhir([_obs(oid="good"), _obs(oid="a", valueQuantity=quantity, when="2025-01-11")])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    assert fragment in _reasons(result)["Observation/a"]
+
+
+def test_a_reference_range_given_only_as_text_is_not_replaced_by_the_default_uln():
+    text_only = _obs(oid="t", referenceRange=[{"text": "< 30 U/mL"}], when="2025-01-11")
+    result = read_fhir([_obs(oid="good"), text_only])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    assert "referenceRange '< 30 U/mL' has no high value" in _reasons(result)["Observation/t"]
+    given = read_fhir([text_only], uln=30.0)                # the user says which ULN applies
+    assert given.markers["uln"].tolist() == [30.0]
+    low_only = _obs(oid="l", referenceRange=[{"low": {"value": 0, "unit": "U/mL", "system": UCUM, "code": "U/mL"}}])
+    assert read_fhir([low_only]).markers["uln"].tolist() == [35.0]     # no upper limit stated: the default
+
+
+def test_the_same_resource_twice_is_read_once_and_different_versions_are_refused():
+    same = read_fhir(_bundle(_obs(oid="a"), _obs(oid="a"), _obs(oid="b", when="2025-01-20")))
+    assert same.markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    assert same.skipped["source_id"].tolist() == ["Observation/a"]
+    assert "appears again, identical" in same.skipped["reason"].iloc[0]
+    versions = read_fhir(_bundle(_obs(oid="a"), _obs(61.0, oid="a", when="2025-01-12"), _obs(oid="b", when="2025-01-20")))
+    assert versions.markers["resource_id"].tolist() == ["Observation/b"]
+    assert versions.skipped["source_id"].tolist() == ["Observation/a", "Observation/a"]
+    assert versions.skipped["reason"].str.contains("appears 2 times with different content").all()
+
+
+def _page(n, *resources, next_url=None):
+    links = [{"relation": "self", "url": f"http://ehr.example/fhir/Observation?code=10334-1&page={n}"}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {"resourceType": "Bundle", "type": "searchset", "link": links,
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+
+
+def test_one_page_of_a_search_is_refused_and_all_pages_together_are_read():
+    page2_url = "http://ehr.example/fhir/Observation?code=10334-1&page=2"
+    first = _page(1, _obs(oid="a"), next_url=page2_url)
+    second = _page(2, _obs(oid="b", when="2025-02-10"))
+    with pytest.raises(InvalidInputError, match="one page of a search result.*page=2"):
+        read_fhir(first)
+    result = read_fhir([first, second])
+    assert result.markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    with pytest.raises(InvalidInputError, match="page=3"):
+        read_fhir([first, _page(2, _obs(oid="b"), next_url=page2_url.replace("2", "3"))])
+
+
+def test_platinum_doses_of_more_than_one_line_give_no_treatment_start():
+    # first-line carboplatin in 2022 and the line at recurrence in 2025: day 0 is ambiguous
+    result = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m2", "2022-01-22"),
+                               _ma("m3", "2025-02-20"), _ma("m4", "2025-03-13")))
+    assert result.treatment_starts.empty
+    assert result.markers["treatment_start"].tolist() == [None]
+    reason = _reasons(result)["MedicationAdministration/m1"]
+    assert "2022-01-01" in reason and "2025-02-20" in reason and "treatment_start" in reason
+    with pytest.raises(InvalidInputError, match="treatment_start"):
+        read_markers(result.markers)
+    chosen = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m3", "2025-02-20")),
+                       treatment_start={"p1": "2025-02-20"})
+    assert read_markers(chosen.markers)["day"].tolist() == [9]
+    # cycles three weeks apart and a pause for surgery are one line
+    one = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2025-01-01"), _ma("m2", "2025-01-22"),
+                            _ma("m3", "2025-04-20")))
+    assert one.treatment_starts["treatment_start"].tolist() == ["2025-01-01"]
+    assert len(one.skipped) == 0
+
+
+def test_a_cea_cohort_round_trips_through_fhir():
+    rectal = COHORT.parent / "rectal"
+    markers = pd.read_csv(rectal / "markers.csv", dtype={"patient_id": str})
+    markers = markers[markers["patient_id"].isin(["000001", "000002", "000003"])]
+    clinical = pd.read_csv(rectal / "clinical.csv", dtype={"patient_id": str})
+    bundle = cohort_to_fhir(markers, clinical, marker="cea")
+    back = read_markers(read_fhir(bundle, marker="cea").markers, marker="cea")
+    expected = read_markers(markers, clinical=clinical, marker="cea")
+    columns = ["patient_id", "day", "cea", "censored", "uln", "assay", "event"]
+    pd.testing.assert_frame_equal(back[columns], expected[columns])

@@ -51,6 +51,38 @@ class MarkerCode:
     units: Mapping[str, float] = field(default_factory=dict)
     default_uln: float | None = None
 
+    def factor(self, code: str) -> float | None:
+        """The factor converting UCUM ``code`` to :attr:`unit`, or None when it is not read.
+
+        Spellings UCUM itself makes equal are one unit here: ``l`` and ``L`` are both the
+        litre (``U/ml`` is ``U/mL``), ``[IU]`` and ``[iU]`` both the international unit. The
+        micro sign (``µg/L``, U+00B5 or the Greek μ) is read as UCUM's ``u``. Anything else
+        differing (``U/ML`` is units per megalitre, ``U/L`` a thousand times smaller) is not
+        read.
+        """
+        keys = {ucum_key(u): f for u, f in self.units.items()}
+        return keys.get(ucum_key(code)) if isinstance(code, str) else None
+
+    def names_unit(self, text: str) -> bool:
+        """True when the human-readable unit text ``text`` names one of the units read (case,
+        spaces, brackets and the micro sign aside: ``IU/mL``, ``U/ml``, ``µg/L``)."""
+        loose = {_loose(u) for u in self.units}
+        return _loose(text) in loose
+
+
+def ucum_key(code: str) -> str:
+    """A UCUM unit code with the spellings UCUM makes equal written one way (see
+    :meth:`MarkerCode.factor`)."""
+    num, sep, den = code.strip().partition("/")
+    num = num.replace("\u00b5", "u").replace("\u03bc", "u").replace("[IU]", "[iU]")
+    if den.endswith("l"):
+        den = den[:-1] + "L"
+    return num + sep + den
+
+
+def _loose(text: str) -> str:
+    return "".join(ucum_key(str(text)).replace("[", "").replace("]", "").split()).casefold()
+
 
 def _marker_code(spec) -> MarkerCode:
     """The record-system view of a :class:`ca125kinetics.markers.MarkerSpec` (one source of

@@ -217,9 +217,13 @@ def _unit_factor(quantity: Mapping, marker: MarkerCode) -> tuple[float | None, s
     if system != UCUM or code is None:
         return None, (f"unit {unit or code!r} is not UCUM-coded (system {UCUM}); {marker.label} is read in "
                       f"{sorted(marker.units)}")
-    if code not in marker.units:
+    factor = marker.factor(code)
+    if factor is None:
         return None, f"unit {code!r} is not a {marker.label} unit; read: {sorted(marker.units)}"
-    return marker.units[code], None
+    if unit is not None and not marker.names_unit(unit):
+        return None, (f"unit text {unit!r} does not match its UCUM code {code!r}: which one is right is "
+                      "ambiguous; correct the one that is wrong at the source")
+    return factor, None
 
 
 class _Context:
@@ -346,6 +350,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
 
         if kind == "Observation":
             loinc = _codes(res.get("code"), LOINC)
+            coded = [m for m in MARKERS.values() if m.loinc in loinc]
+            if len(coded) > 1:
+                skip("coded as both " + " and ".join(f"{m.label} (LOINC {m.loinc})" for m in coded)
+                     + ": which marker the value is is ambiguous; correct Observation.code at the source")
+                continue
             if spec.loinc not in loinc:
                 hit = next((other[c] for c in loinc if c in other), None)
                 skip(f"{hit.label} (LOINC {hit.loinc}), not the marker read: pass marker='{hit.name}'" if hit
@@ -426,12 +435,17 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
     if comparator in (">", ">="):
         return (f"value {comparator}{q['value']} is above the measuring range: the true value is unknown; "
                 "ask the laboratory for the diluted result")
+    if comparator not in (None, "<", "<="):
+        return (f"comparator {comparator!r} is not one of FHIR R4's <, <=, >=, >: the value is neither plain "
+                "nor censored; correct valueQuantity.comparator at the source")
     factor, unit_problem = _unit_factor(q, spec)
     if unit_problem:
         return unit_problem
     value = float(q["value"]) * factor
     limit = spec.default_uln if uln is None else float(uln)
-    highs = [r.get("high") for r in res.get("referenceRange", []) or [] if isinstance(r, dict) and r.get("high")]
+    ranges = [r for r in res.get("referenceRange", []) or [] if isinstance(r, dict)]
+    highs = [r.get("high") for r in ranges if r.get("high")]
+    texts = [r["text"] for r in ranges if r.get("text")]
     if highs:
         values = set()
         for high in highs:
@@ -442,6 +456,10 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
         if len(values) > 1:
             return f"referenceRange holds different upper limits {sorted(values)}: which ULN applies is ambiguous"
         limit = values.pop()
+    elif uln is None and texts:
+        # the laboratory stated its range, only as text: the default ULN may not be it
+        return (f"referenceRange {texts[0]!r} has no high value: the ULN it states is not read from text; "
+                f"pass uln=... ({spec.unit}) to say which ULN applies")
     elif limit is None:
         return (f"no referenceRange.high and no uln given: the {spec.label} ULN is needed "
                 "(pass uln=... in ng/mL)")
