@@ -143,9 +143,27 @@ def _load(source, max_bytes: int) -> tuple[Any, str]:
 
 
 def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
-    """(fullUrl, resource) of every entry; the Bundle envelope itself is validated as R4B."""
+    """(fullUrl, resource) of every entry; each Bundle envelope itself is validated as R4B.
+
+    A list holding Bundles is read as the pages of one search: every ``next`` link must be
+    the ``self`` link of another page given (one page alone would silently miss the rest).
+    """
     if isinstance(data, list):
-        return [(None, item.get("resource", item) if isinstance(item, dict) else item) for item in data]
+        pages = [d for d in data if isinstance(d, dict) and d.get("resourceType") == "Bundle"]
+        if not pages:
+            return [(None, item.get("resource", item) if isinstance(item, dict) else item) for item in data]
+        if len(pages) != len(data):
+            raise InvalidInputError("a list mixes Bundles and other items; give the pages of a search (Bundles) "
+                                    "or a list of resources", source=label)
+        selves = {link.get("url") for page in pages for link in _links(page, "self")}
+        for page in pages:
+            for link in _links(page, "next"):
+                if link.get("url") not in selves:
+                    raise InvalidInputError(
+                        f"the pages given are not the whole search result: link 'next' {link.get('url')!r} is the "
+                        "self link of no page given; fetch every page (follow link.next until there is none) "
+                        "and pass them all", source=label)
+        return [entry for page in pages for entry in _bundle_entries(page, label, models)]
     if not isinstance(data, dict):
         raise InvalidInputError(f"FHIR JSON must be an object (a Bundle or a resource), got a "
                                 f"{type(data).__name__}", source=label)
@@ -156,6 +174,21 @@ def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, A
         raise InvalidInputError(
             f"resourceType {kind!r} is not read; give a Bundle, or Observation/Procedure/"
             "MedicationAdministration/MedicationRequest resources", source=label)
+    nexts = _links(data, "next")
+    if nexts:
+        raise InvalidInputError(
+            f"the Bundle is one page of a search result: link 'next' {nexts[0].get('url')!r} points to more "
+            "results that are not in it; fetch every page (follow link.next until there is none) and pass the "
+            "pages together as a list, or merge their entries into one Bundle", source=label)
+    return _bundle_entries(data, label, models)
+
+
+def _links(bundle: Mapping, relation: str) -> list[dict]:
+    return [link for link in bundle.get("link", []) or []
+            if isinstance(link, dict) and link.get("relation") == relation]
+
+
+def _bundle_entries(data: Mapping, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
     envelope = {k: v for k, v in data.items() if k != "entry"}
     try:
         models["Bundle"].model_validate(envelope)
@@ -202,6 +235,12 @@ def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
     if day is None:
         return None, f"date {raw!r} is not precise to the day; give YYYY-MM-DD"
     return day, None
+
+
+def _resource_id(res: Mapping, full_url: str | None, i: int) -> str:
+    """``Type/id`` of a resource, else its entry's fullUrl, else its place in the bundle."""
+    kind = res.get("resourceType")
+    return f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else (full_url or f"entry[{i}]")
 
 
 def _codes(concept: Any, system: str) -> list[str]:
@@ -327,12 +366,29 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
 
+    # one resource given twice (overlapping exports, pages, _include): read once when the copies
+    # are identical; copies that differ (versions) leave which one holds ambiguous
+    copies: dict[str, list[str]] = {}
+    for i, (full_url, res) in enumerate(entries):
+        if isinstance(res, dict):
+            copies.setdefault(_resource_id(res, full_url, i), []).append(json.dumps(res, sort_keys=True))
+    read_once: set[str] = set()
+
     for i, (full_url, res) in enumerate(entries):
         if not isinstance(res, dict):
             skipped.append((f"entry[{i}]", None, None, "entry has no resource object"))
             continue
         kind = res.get("resourceType")
-        rid = f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else (full_url or f"entry[{i}]")
+        rid = _resource_id(res, full_url, i)
+        if len(set(copies[rid])) > 1:
+            skipped.append((rid, context.patient(res)[0], kind,
+                            f"appears {len(copies[rid])} times with different content (versions of one resource?): "
+                            "which one holds is ambiguous; export one version of it"))
+            continue
+        if rid in read_once:
+            skipped.append((rid, context.patient(res)[0], kind, "appears again, identical: read once"))
+            continue
+        read_once.add(rid)
         if kind not in _READ_TYPES:
             skipped.append((rid, None, kind, f"resource type {kind!r} is not read"))
             continue
