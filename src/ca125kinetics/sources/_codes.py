@@ -18,7 +18,7 @@ from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
-           "EVENT_SNOMED", "SourceRead", "SKIPPED_COLUMNS", "require"]
+           "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "SourceRead", "SKIPPED_COLUMNS", "require"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +108,52 @@ PLATINUM_ATC: Mapping[str, str] = MappingProxyType({"L01XA02": "carboplatin", "L
 #: Procedures that open a GCIG exclusion window, by SNOMED CT code: 61515000 paracentesis of
 #: abdomen, 91602002 thoracentesis.
 EVENT_SNOMED: Mapping[str, str] = MappingProxyType({"61515000": "paracentesis", "91602002": "thoracentesis"})
+
+#: Platinum doses of one patient more than this many days apart are two lines of treatment.
+#: Cycles are 21-28 days apart, and a pause for interval or secondary surgery within a line
+#: lasts some 6-10 weeks; a platinum-sensitive recurrence comes 6 months or more after the
+#: last dose. A record holding the first line and the line at recurrence then has no single
+#: day 0: the readers refuse to choose (:func:`first_doses`).
+LINE_GAP_DAYS = 90
+
+
+def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
+                kind: str) -> tuple[dict[str, tuple[str, str]], list[tuple]]:
+    """The first platinum dose of each patient whose doses form one line.
+
+    Parameters
+    ----------
+    doses : mapping of patient_id to a list of (ISO date, source record)
+    gap_days : int
+        Doses more than ``gap_days`` apart (consecutive, in date order) start a new line.
+    kind : str
+        Record kind written to the skipped rows.
+
+    Returns
+    -------
+    starts : dict of patient_id to (ISO date, source record)
+        Patients with one line: its first dose.
+    skipped : list of (source_id, patient_id, kind, reason)
+        Patients with doses of more than one line: no start is chosen (the earliest would be
+        the first line's, a silent misreading of a record that also holds the line at
+        recurrence); the reason names each line's first dose and how to give the start.
+    """
+    starts, skipped = {}, []
+    for pid, given in doses.items():
+        ordered = sorted(given)
+        days = [pd.Timestamp(d) for d, _ in ordered]
+        lines = [ordered[0]] + [ordered[i + 1] for i, (a, b) in enumerate(zip(days, days[1:]))
+                                if (b - a).days > gap_days]
+        if len(lines) == 1:
+            starts[pid] = ordered[0]
+            continue
+        skipped.append((ordered[0][1], pid, kind,
+                        f"platinum doses of {len(lines)} lines (first doses {', '.join(d for d, _ in lines)}; "
+                        f"more than {gap_days} days apart): which line is day 0 is ambiguous; pass "
+                        "treatment_start= (a date per patient) or give the line's first dose as treatment_start "
+                        "in the clinical table"))
+    return starts, skipped
+
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.
 SKIPPED_COLUMNS = ("source_id", "patient_id", "kind", "reason")

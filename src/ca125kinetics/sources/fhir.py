@@ -54,9 +54,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
-from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     events_take_sample_uln, marker_code, no_marker_message, require,
-                     skipped_frame)
+from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode,
+                     SourceRead, events_take_sample_uln, first_doses, marker_code, no_marker_message,
+                     require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
            "MAX_BUNDLE_BYTES",
@@ -316,7 +316,8 @@ def _platinum(concept: Any) -> str | None:
 
 
 def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float | None = None,
-              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES) -> SourceRead:
+              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES,
+              line_gap_days: int = LINE_GAP_DAYS) -> SourceRead:
     """Read one marker's values, exclusion events and treatment starts from FHIR R4 resources.
 
     Parameters
@@ -336,6 +337,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         SNOMED CT procedure codes read as exclusion events (default: :data:`EVENT_SNOMED`).
     max_bytes : int
         Largest file or body read.
+    line_gap_days : int
+        Platinum doses of a patient more than this many days apart are two lines
+        (:data:`~ca125kinetics.sources._codes.LINE_GAP_DAYS`, 90): such a patient gets no
+        treatment start from the bundle (which line is day 0 is ambiguous) and a skipped row
+        naming each line's first dose; pass ``treatment_start`` for them.
 
     Returns
     -------
@@ -456,10 +462,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 continue
             (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
 
-    skipped_table = skipped_frame(skipped)
     if not any(r["event"] is None for r in rows):
-        raise NoMarkerDataError(no_marker_message(spec, skipped_table, label), source=None)
-    starts = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows})
+        raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label), source=None)
+    starts, lines = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows},
+                                      line_gap_days)
+    skipped_table = skipped_frame(skipped + lines)
     markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
                                           "resource_id"])
     start_of = dict(zip(starts["patient_id"], starts["treatment_start"]))
@@ -543,21 +550,25 @@ def _as_day(value, what: str) -> str:
                                 column="treatment_start") from exc
 
 
-def _treatment_starts(administered, requested, given, patients: Iterable[str]) -> pd.DataFrame:
-    """Earliest platinum administration per patient, else planned start; ``given`` wins."""
-    rows = []
+def _treatment_starts(administered, requested, given, patients: Iterable[str],
+                      gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
+    """First platinum administration per patient, else planned start; ``given`` wins. A
+    patient whose doses span more than one line gets none (and a skipped row saying why)."""
+    rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
             rows.append((pid, _as_day(given, "every patient"), "given"))
         elif isinstance(given, Mapping) and given.get(pid) is not None:
             rows.append((pid, _as_day(given[pid], f"patient {pid!r}"), "given"))
-        elif pid in administered:
-            day, rid = min(administered[pid])
-            rows.append((pid, day, rid))
-        elif pid in requested:
-            day, rid = min(requested[pid])
-            rows.append((pid, day, rid))
-    return pd.DataFrame(rows, columns=["patient_id", "treatment_start", "source"]).astype(object)
+        else:
+            chosen[pid] = True
+    starts, skipped = first_doses({p: administered[p] for p in chosen if p in administered}, gap_days,
+                                  "MedicationAdministration")
+    planned, more = first_doses({p: requested[p] for p in chosen if p in requested and p not in administered},
+                                gap_days, "MedicationRequest")
+    rows += [(pid, day, rid) for pid, (day, rid) in {**starts, **planned}.items()]
+    frame = pd.DataFrame(sorted(rows), columns=["patient_id", "treatment_start", "source"]).astype(object)
+    return frame, skipped + more
 
 
 # --------------------------------------------------------------------------- write

@@ -420,7 +420,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
 
     spec = marker_code(marker)
     clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
-    table = read_markers(markers, clinical=clin)
+    table = read_markers(markers, clinical=clin, marker=spec.name)
     vocab = _vocabulary(spec)
     cid = {(v, c): i for i, v, c in vocab[["concept_id", "vocabulary_id", "concept_code"]].itertuples(index=False)}
     ids = sorted(set(table["patient_id"]))
@@ -437,7 +437,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
                            "year_of_birth": year.to_numpy(), "race_concept_id": 0, "ethnicity_concept_id": 0,
                            "person_source_value": ids})
     when = (table["patient_id"].map(start) + pd.to_timedelta(table["day"], unit="D")).dt.date
-    values = table[table["ca125"].notna()]
+    values = table[table[spec.name].notna()]
     measurement = pd.DataFrame({
         "measurement_id": np.arange(1, len(values) + 1),
         "person_id": values["patient_id"].map(person_of).to_numpy(),
@@ -447,7 +447,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
         "measurement_type_concept_id": 0,
         "operator_concept_id": np.where(values["censored"], cid[("Meas Value Operator", "<")],
                                         cid[("Meas Value Operator", "=")]),
-        "value_as_number": values["ca125"].to_numpy(),
+        "value_as_number": values[spec.name].to_numpy(),
         "value_as_concept_id": None,
         "unit_concept_id": cid[("UCUM", spec.unit)],
         "range_low": None,
