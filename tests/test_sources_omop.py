@@ -256,3 +256,143 @@ def test_missing_driver_is_a_typed_error(monkeypatch, fixture_db):
     monkeypatch.setitem(sys.modules, "duckdb_engine", None)
     with pytest.raises(MissingDependencyError, match=r"ca125kinetics\[omop\]"):
         read_omop(fixture_db)
+
+
+# --------------------------------------------------------------------------- audit: silent misreads
+
+
+def _day(text):
+    return dt.date.fromisoformat(text)
+
+
+@pytest.fixture(scope="module")
+def audit_db(tmp_path_factory):
+    """The committed fixture plus the rows each audit test below reads (persons 9001-9006)."""
+    url = f"duckdb:///{tmp_path_factory.mktemp('omop-audit') / 'audit.duckdb'}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    eq, less = _concept(url, "Meas Value Operator", "="), _concept(url, "Meas Value Operator", "<")
+    carboplatin = _concept(url, "RxNorm", "40048")
+    concept = pd.DataFrame([{
+        "concept_id": 43, "concept_name": "unit per milliliter", "domain_id": "Unit", "vocabulary_id": "UCUM",
+        "concept_class_id": "Unit", "standard_concept": "S", "concept_code": "U/ml",
+        "valid_start_date": _day("1970-01-01"), "valid_end_date": _day("2099-12-31"), "invalid_reason": None}])
+    person = pd.DataFrame({"person_id": range(9001, 9007), "gender_concept_id": 0, "year_of_birth": 1960,
+                           "race_concept_id": 0, "ethnicity_concept_id": 0,
+                           "person_source_value": ["shared", "shared", "p9003", "p9004", "p9005", "p9006"]})
+    base = {"measurement_type_concept_id": 0, "measurement_concept_id": ca125, "operator_concept_id": eq,
+            "value_as_number": 50.0, "unit_concept_id": ul, "range_high": 35.0, "unit_source_value": "U/mL"}
+    rows = [
+        {"measurement_id": 9101, "person_id": 9001, "measurement_date": _day("2026-01-01")},
+        {"measurement_id": 9102, "person_id": 9002, "measurement_date": _day("2026-01-02")},
+        # person 9003: value_source_value against value_as_number and operator_concept_id
+        {"measurement_id": 9201, "person_id": 9003, "measurement_date": _day("2026-01-01"), "value_as_number": 5.0,
+         "value_source_value": "<5"},                                              # '=' contradicts '<5'
+        {"measurement_id": 9202, "person_id": 9003, "measurement_date": _day("2026-01-02"), "value_as_number": 5.0,
+         "operator_concept_id": None, "value_source_value": "<5"},                 # no operator: the source's '<'
+        {"measurement_id": 9203, "person_id": 9003, "measurement_date": _day("2026-01-03"), "value_as_number": 5000.0,
+         "operator_concept_id": None, "value_source_value": ">5000"},
+        {"measurement_id": 9204, "person_id": 9003, "measurement_date": _day("2026-01-04"), "value_as_number": 125.0,
+         "value_source_value": "12,5"},                                            # decimal comma read as grouping
+        {"measurement_id": 9205, "person_id": 9003, "measurement_date": _day("2026-01-05"), "value_as_number": 12.5,
+         "value_source_value": "12,5"},
+        {"measurement_id": 9206, "person_id": 9003, "measurement_date": _day("2026-01-06"), "value_as_number": 1250.0,
+         "value_source_value": "1,250"},                                           # either reading: the ETL's
+        {"measurement_id": 9207, "person_id": 9003, "measurement_date": _day("2026-01-07"), "value_as_number": 5.0,
+         "operator_concept_id": less, "value_source_value": "< 5"},
+        {"measurement_id": 9301, "person_id": 9004, "measurement_date": _day("2026-01-01"), "unit_concept_id": 43},
+        {"measurement_id": 9401, "person_id": 9005, "measurement_date": _day("2025-03-01")},
+        {"measurement_id": 9501, "person_id": 9006, "measurement_date": _day("2026-01-01")},
+    ]
+    drug = pd.DataFrame({"drug_exposure_id": [9901, 9902, 9903, 9904], "person_id": [9005, 9005, 9005, 9006],
+                         "drug_concept_id": carboplatin, "drug_type_concept_id": 0,
+                         "drug_exposure_start_date": [_day(d) for d in ("2022-01-01", "2022-01-22", "2025-02-20",
+                                                                        "2025-12-01")]})
+    drug["drug_exposure_end_date"] = drug["drug_exposure_start_date"]
+    cohort = pd.DataFrame({"cohort_definition_id": 1, "subject_id": [1, 9006, 9006],   # 9006 in two eras
+                           "cohort_start_date": [_day("2027-01-01"), _day("2025-12-01"), _day("2026-06-01")],
+                           "cohort_end_date": [_day("2027-02-01"), _day("2026-01-01"), _day("2026-07-01")]})
+    write_omop({"concept": concept, "person": person, "measurement": pd.DataFrame([{**base, **r} for r in rows]),
+                "drug_exposure": drug, "cohort": cohort}, url)
+    return url
+
+
+def test_a_person_in_the_cohort_twice_has_each_measurement_once(audit_db):
+    in_cohort = read_omop(audit_db, cohort_id=1)
+    assert in_cohort.markers["measurement_id"].dropna().is_unique
+    by_id = read_omop(audit_db, person_ids=[1, 9006])
+    for pid in ("1", "9006"):
+        pd.testing.assert_frame_equal(
+            in_cohort.markers[in_cohort.markers["patient_id"] == pid].reset_index(drop=True),
+            by_id.markers[by_id.markers["patient_id"] == pid].reset_index(drop=True))
+
+
+def test_persons_sharing_a_person_source_value_are_not_merged(audit_db):
+    result = read_omop(audit_db, person_ids=[9001, 9002, 9006], patient_id="person_source_value")
+    assert sorted(set(result.markers["patient_id"])) == ["p9006"]
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    for mid in ("measurement_id=9101", "measurement_id=9102"):
+        assert "person_source_value 'shared' is shared by persons 9001, 9002" in reasons[mid]
+        assert "patient_id='person_id'" in reasons[mid]
+    assert sorted(set(read_omop(audit_db, person_ids=[9001, 9002]).markers["patient_id"])) == ["9001", "9002"]
+
+
+def test_value_source_value_is_checked_against_the_value_and_operator(audit_db):
+    result = read_omop(audit_db, person_ids=[9003])
+    m = result.markers.set_index("measurement_id")
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    assert "operator '=' contradicts value_source_value '<5'" in reasons["measurement_id=9201"]
+    assert m.loc[9202, "censored"] and m.loc[9202, "ca125"] == 5.0                 # the source's '<'
+    assert "above the measuring range" in reasons["measurement_id=9203"]
+    assert "value_as_number 125.0 disagrees with value_source_value '12,5'" in reasons["measurement_id=9204"]
+    assert m.loc[9205, "ca125"] == 12.5 and m.loc[9206, "ca125"] == 1250.0
+    assert m.loc[9207, "censored"]
+    assert sorted(m.index) == [9202, 9205, 9206, 9207]
+
+
+def test_ucum_spellings_of_the_unit_are_read(audit_db):
+    result = read_omop(audit_db, person_ids=[9004])
+    assert result.markers["ca125"].tolist() == [50.0] and len(result.skipped) == 0
+
+
+def test_drug_exposures_of_more_than_one_line_give_no_treatment_start(audit_db):
+    result = read_omop(audit_db, person_ids=[9005, 9006])
+    assert result.treatment_starts["patient_id"].tolist() == ["9006"]
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    reason = reasons["drug_exposure_id=9901"]
+    assert "platinum doses of 2 lines (first doses 2022-01-01, 2025-02-20" in reason
+    assert result.markers.loc[result.markers["patient_id"] == "9005", "treatment_start"].tolist() == [None]
+    given = read_omop(audit_db, person_ids=[9005], treatment_start={"9005": "2025-02-20"})
+    assert given.treatment_starts["source"].tolist() == ["given"] and len(given.skipped) == 0
+
+
+def test_a_cea_cohort_round_trips_through_omop(tmp_path):
+    rectal = COHORT.parent / "rectal"
+    markers = pd.read_csv(rectal / "markers.csv", dtype={"patient_id": str})
+    markers = markers[markers["patient_id"].isin(["000001", "000002", "000003"])]
+    clinical = pd.read_csv(rectal / "clinical.csv", dtype={"patient_id": str})
+    url = f"duckdb:///{tmp_path / 'cea.duckdb'}"
+    write_omop(cohort_to_omop(markers, clinical, marker="cea"), url)
+    back = read_markers(read_omop(url, marker="cea", patient_id="person_source_value").markers, marker="cea")
+    expected = read_markers(markers, clinical=clinical, marker="cea")
+    columns = ["patient_id", "day", "cea", "censored", "uln", "assay", "event"]
+    pd.testing.assert_frame_equal(back[columns], expected[columns])
+
+
+def test_tables_from_a_directory_of_parquet_files_or_none(tmp_path):
+    from ca125kinetics.sources.omop import _read_table_files
+
+    parquet = tmp_path / "parquet"
+    parquet.mkdir()
+    for name, frame in _read_table_files(FIXTURE).items():
+        frame.to_parquet(parquet / f"{name}.parquet")
+    url = f"duckdb:///{tmp_path / 'p.duckdb'}"
+    write_omop(parquet, url)
+    assert len(read_omop(url, cohort_id=1).markers) > 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InvalidInputError, match="holds no OMOP table file"):
+        write_omop(empty, f"duckdb:///{tmp_path / 'e.duckdb'}")
+    (parquet / "person.csv").write_text("person_id\n1\n")
+    with pytest.raises(InvalidInputError, match="both person.csv and person.parquet"):
+        write_omop(parquet, f"duckdb:///{tmp_path / 'b.duckdb'}")

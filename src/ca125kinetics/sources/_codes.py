@@ -66,8 +66,14 @@ class MarkerCode:
     def names_unit(self, text: str) -> bool:
         """True when the human-readable unit text ``text`` names one of the units read (case,
         spaces, brackets and the micro sign aside: ``IU/mL``, ``U/ml``, ``µg/L``)."""
-        loose = {_loose(u) for u in self.units}
-        return _loose(text) in loose
+        return self.factor_of_text(text) is not None
+
+    def factor_of_text(self, text) -> float | None:
+        """The factor of the unit the human-readable ``text`` names (as :meth:`names_unit`),
+        or None."""
+        if not isinstance(text, str):
+            return None
+        return {_loose(u): f for u, f in self.units.items()}.get(_loose(text))
 
 
 def ucum_key(code: str) -> str:
