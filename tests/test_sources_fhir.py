@@ -463,3 +463,19 @@ def test_a_cea_cohort_round_trips_through_fhir():
     expected = read_markers(markers, clinical=clinical, marker="cea")
     columns = ["patient_id", "day", "cea", "censored", "uln", "assay", "event"]
     pd.testing.assert_frame_equal(back[columns], expected[columns])
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_an_extract_written_and_read_back_is_the_extract(tmp_path, suffix):
+    from ca125kinetics.io import write_table
+
+    admin = _ma("ma", "2025-01-05")
+    result = read_fhir(_bundle(_obs(oid="a", pid="007"), _obs(5, oid="b", pid="007", when="2025-02-01",
+                                    valueQuantity={"value": 5, "comparator": "<", "unit": "U/mL", "system": UCUM,
+                                                   "code": "U/mL"}),
+                               dict(admin, subject={"reference": "Patient/007"})))
+    direct = read_markers(result.markers)
+    back = read_markers(write_table(result.markers, tmp_path / f"extract.{suffix}"))
+    pd.testing.assert_frame_equal(back.astype(object), direct.astype(object))
+    assert back["treatment_start"].tolist() == ["2025-01-05", "2025-01-05"]
+    assert back["patient_id"].tolist() == ["007", "007"] and back["censored"].tolist() == [False, True]
