@@ -479,3 +479,25 @@ def test_an_extract_written_and_read_back_is_the_extract(tmp_path, suffix):
     pd.testing.assert_frame_equal(back.astype(object), direct.astype(object))
     assert back["treatment_start"].tolist() == ["2025-01-05", "2025-01-05"]
     assert back["patient_id"].tolist() == ["007", "007"] and back["censored"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize("start", ["2025-01", "2025", "01/02/2025", "2025-1-5"])
+def test_a_treatment_start_not_precise_to_the_day_or_not_iso_is_refused(start):
+    # pandas reads '2025-01' as 1 January and '01/02/2025' as 2 January: both guesses
+    with pytest.raises(InvalidInputError, match="not a date.*YYYY-MM-DD"):
+        read_fhir([_obs()], treatment_start=start)
+    with pytest.raises(InvalidInputError, match="not a date.*YYYY-MM-DD"):
+        read_fhir([_obs()], treatment_start={"p1": start})
+
+
+def test_treatment_start_as_a_date_object_or_iso_text_is_read():
+    import datetime as dt
+
+    for start in (dt.date(2025, 1, 5), pd.Timestamp("2025-01-05"), "2025-01-05", "2025-01-05T09:00:00+01:00"):
+        assert read_fhir([_obs()], treatment_start=start).treatment_starts["treatment_start"].tolist() == ["2025-01-05"]
+
+
+@pytest.mark.parametrize("uln", [True, float("inf"), float("nan"), 0, -5, "35"])
+def test_a_uln_that_is_not_a_positive_finite_number_is_refused(uln):
+    with pytest.raises(InvalidInputError, match="uln must be a positive"):
+        read_fhir([_obs()], uln=uln)

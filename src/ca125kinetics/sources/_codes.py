@@ -8,17 +8,22 @@ arguments where a site codes differently.
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
-           "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "SourceRead", "SKIPPED_COLUMNS", "require"]
+           "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "check_uln", "as_day", "SourceRead", "SKIPPED_COLUMNS",
+           "require"]
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,38 @@ def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
                         "treatment_start= (a date per patient) or give the line's first dose as treatment_start "
                         "in the clinical table"))
     return starts, skipped
+
+
+def check_uln(uln, marker: MarkerCode) -> None:
+    """Refuse a ``uln=`` argument that is not a positive finite number (True is not 1)."""
+    if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float))
+                            or not math.isfinite(uln) or uln <= 0):
+        raise InvalidInputError(f"uln must be a positive number of {marker.unit}, got {uln!r}")
+
+
+_ISO_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def as_day(value, what: str) -> str:
+    """A given ``treatment_start`` as an ISO day: a date or timestamp object, or ISO text
+    ``YYYY-MM-DD`` (a time of day after it is dropped, the day kept as written). A date less
+    precise than a day (``2025-01``) or in another order (``01/02/2025``) is refused, never
+    completed or guessed."""
+    if isinstance(value, np.datetime64) and not pd.isna(value):
+        value = pd.Timestamp(value)
+    if isinstance(value, (_dt.date, pd.Timestamp)) and not pd.isna(value):
+        return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
+    m = _ISO_DAY_RE.match(value.strip()) if isinstance(value, str) else None
+    try:
+        return _dt.date.fromisoformat(m.group(1)).isoformat() if m else _refuse_day(value, what)
+    except ValueError as exc:
+        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
+                                column="treatment_start") from exc
+
+
+def _refuse_day(value, what: str):
+    raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date precise to the day; use YYYY-MM-DD",
+                            column="treatment_start")
 
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.

@@ -55,8 +55,8 @@ import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode,
-                     SourceRead, events_take_sample_uln, first_doses, marker_code, no_marker_message,
-                     require, skipped_frame)
+                     SourceRead, as_day, check_uln, events_take_sample_uln, first_doses, marker_code,
+                     no_marker_message, require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir",
            "MAX_BUNDLE_BYTES",
@@ -360,8 +360,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         ``fhir.resources`` is not installed (``pip install 'ca125kinetics[fhir]'``).
     """
     spec = marker_code(marker)
-    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    check_uln(uln, spec)
     models = _models()
     data, label = _load(source, max_bytes)
     entries = _entries(data, label, models)
@@ -542,14 +541,6 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
     return None, "no dosageInstruction.timing.repeat.boundsPeriod.start (the planned first dose)"
 
 
-def _as_day(value, what: str) -> str:
-    try:
-        return pd.Timestamp(value).date().isoformat()
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
-                                column="treatment_start") from exc
-
-
 def _treatment_starts(administered, requested, given, patients: Iterable[str],
                       gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
     """First platinum administration per patient, else planned start; ``given`` wins. A
@@ -557,9 +548,9 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
     rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
-            rows.append((pid, _as_day(given, "every patient"), "given"))
+            rows.append((pid, as_day(given, "every patient"), "given"))
         elif isinstance(given, Mapping) and given.get(pid) is not None:
-            rows.append((pid, _as_day(given[pid], f"patient {pid!r}"), "given"))
+            rows.append((pid, as_day(given[pid], f"patient {pid!r}"), "given"))
         else:
             chosen[pid] = True
     starts, skipped = first_doses({p: administered[p] for p in chosen if p in administered}, gap_days,

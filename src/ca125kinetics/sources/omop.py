@@ -41,8 +41,8 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     events_take_sample_uln, first_doses, marker_code, no_marker_message, require,
-                     skipped_frame)
+                     as_day, check_uln, events_take_sample_uln, first_doses, marker_code, no_marker_message,
+                     require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
 
@@ -204,8 +204,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         raise InvalidInputError(f"patient_id must be 'person_id' or 'person_source_value', got {patient_id!r}")
     if cohort_id is not None and person_ids is not None:
         raise InvalidInputError("give cohort_id or person_ids, not both")
-    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    check_uln(uln, spec)
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
@@ -308,8 +307,6 @@ def _iso(value) -> str | None:
 
 def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, label, event_codes,
               line_gap_days) -> SourceRead:
-    from .fhir import _as_day
-
     persons = frames["persons"]
     name_of = (dict(zip(persons["person_id"], persons["person_source_value"])) if patient_id == "person_source_value"
                else {p: str(p) for p in persons["person_id"]})
@@ -402,7 +399,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label))
     given = {} if treatment_start is None else (
         {p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping) else treatment_start)
-    given_rows = [(str(p), _as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
+    given_rows = [(str(p), as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
     doses: dict[str, list[tuple[str, str]]] = {}
     for r in frames["starts"].itertuples(index=False):
         pid = name_of.get(r.person_id)
