@@ -501,3 +501,12 @@ def test_treatment_start_as_a_date_object_or_iso_text_is_read():
 def test_a_uln_that_is_not_a_positive_finite_number_is_refused(uln):
     with pytest.raises(InvalidInputError, match="uln must be a positive"):
         read_fhir([_obs()], uln=uln)
+
+
+def test_a_procedure_coded_as_two_different_events_is_refused():
+    codes = [{"system": "http://snomed.info/sct", "code": "61515000"}, {"system": "http://snomed.info/sct", "code": "91602002"}]
+    proc = {"resourceType": "Procedure", "id": "pc", "status": "completed", "code": {"coding": codes},
+            "subject": {"reference": "Patient/p1"}, "performedDateTime": "2025-01-20"}
+    result = read_fhir([_obs(), proc])
+    assert result.markers["event"].isna().all()
+    assert "coded as both paracentesis and thoracentesis" in _reasons(result)["Procedure/pc"]

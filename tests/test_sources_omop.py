@@ -273,10 +273,20 @@ def audit_db(tmp_path_factory):
     ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
     eq, less = _concept(url, "Meas Value Operator", "="), _concept(url, "Meas Value Operator", "<")
     carboplatin = _concept(url, "RxNorm", "40048")
-    concept = pd.DataFrame([{
-        "concept_id": 43, "concept_name": "unit per milliliter", "domain_id": "Unit", "vocabulary_id": "UCUM",
-        "concept_class_id": "Unit", "standard_concept": "S", "concept_code": "U/ml",
-        "valid_start_date": _day("1970-01-01"), "valid_end_date": _day("2099-12-31"), "invalid_reason": None}])
+    paracentesis, thoracentesis = _concept(url, "SNOMED", "61515000"), _concept(url, "SNOMED", "91602002")
+    concept = pd.DataFrame([
+        (43, "unit per milliliter", "Unit", "UCUM", "U/ml"),
+        (44, "Ultrasound-guided paracentesis of abdomen", "Procedure", "SNOMED", "900000000000044"),
+        (45, "Drainage of abdomen and chest", "Procedure", "SNOMED", "900000000000045")],
+        columns=["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_code"])
+    concept = concept.assign(concept_class_id="Unit", standard_concept="S", valid_start_date=_day("1970-01-01"),
+                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
+    ancestor = pd.DataFrame({"ancestor_concept_id": [paracentesis, paracentesis, thoracentesis],
+                             "descendant_concept_id": [44, 45, 45], "min_levels_of_separation": 1,
+                             "max_levels_of_separation": 1})
+    procedure = pd.DataFrame({"procedure_occurrence_id": [9801, 9802], "person_id": 9006,
+                              "procedure_concept_id": [44, 45], "procedure_date": [_day("2026-01-05"), _day("2026-01-06")],
+                              "procedure_type_concept_id": 0})
     person = pd.DataFrame({"person_id": range(9001, 9007), "gender_concept_id": 0, "year_of_birth": 1960,
                            "race_concept_id": 0, "ethnicity_concept_id": 0,
                            "person_source_value": ["shared", "shared", "p9003", "p9004", "p9005", "p9006"]})
@@ -313,7 +323,8 @@ def audit_db(tmp_path_factory):
                            "cohort_start_date": [_day("2027-01-01"), _day("2025-12-01"), _day("2026-06-01")],
                            "cohort_end_date": [_day("2027-02-01"), _day("2026-01-01"), _day("2026-07-01")]})
     write_omop({"concept": concept, "person": person, "measurement": pd.DataFrame([{**base, **r} for r in rows]),
-                "drug_exposure": drug, "cohort": cohort}, url)
+                "drug_exposure": drug, "cohort": cohort, "concept_ancestor": ancestor,
+                "procedure_occurrence": procedure}, url)
     return url
 
 
@@ -396,3 +407,13 @@ def test_tables_from_a_directory_of_parquet_files_or_none(tmp_path):
     (parquet / "person.csv").write_text("person_id\n1\n")
     with pytest.raises(InvalidInputError, match="both person.csv and person.parquet"):
         write_omop(parquet, f"duckdb:///{tmp_path / 'b.duckdb'}")
+
+
+def test_procedures_coded_below_an_exclusion_event_are_events(audit_db):
+    # a more specific SNOMED procedure (through concept_ancestor) is the event it descends from;
+    # one descending from two different events is listed, not given either name
+    result = read_omop(audit_db, person_ids=[9006])
+    events = result.markers[result.markers["event"].notna()]
+    assert events[["date", "event", "procedure_occurrence_id"]].values.tolist() == [["2026-01-05", "paracentesis", 9801]]
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    assert "both paracentesis and thoracentesis" in reasons["procedure_occurrence_id=9802"]

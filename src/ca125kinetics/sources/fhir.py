@@ -433,6 +433,10 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip("procedure is not coded (SNOMED CT) as an exclusion event: "
                      f"{dict(event_codes)}")
                 continue
+            kinds = sorted({event_codes[c] for c in snomed})
+            if len(kinds) > 1:
+                skip(f"coded as both {' and '.join(kinds)}: which exclusion window applies is ambiguous")
+                continue
             if res.get("status") not in _PROCEDURE_STATUS:
                 skip(f"status {res.get('status')!r}: only completed procedures are events")
                 continue

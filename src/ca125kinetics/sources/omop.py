@@ -19,7 +19,8 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
   ``concept_ancestor``) from the RxNorm ingredients carboplatin (40048) or cisplatin (2555), or
   from the ATC classes L01XA02/L01XA01; or given explicitly;
 * exclusion events: ``procedure_occurrence`` rows of the SNOMED paracentesis/thoracentesis
-  concepts (61515000, 91602002).
+  concepts (61515000, 91602002) or of a procedure descending from them (through
+  ``concept_ancestor``); one descending from both is listed as skipped.
 
 ``measurement_date`` is the sample's day. ``measurement_source_value`` (the local laboratory
 code, which names the assay in most source systems) is read as the assay; pass
@@ -287,11 +288,17 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
          .where(sa.or_(d.c.drug_concept_id.in_(drugs), d.c.drug_concept_id.in_(roots)))
          .order_by(d.c.person_id, d.c.drug_exposure_start_date, d.c.drug_exposure_id))
     out["starts"] = pd.DataFrame(conn.execute(q).all(), columns=["person_id", "start", "drug_exposure_id"])
+    # exclusion events: the SNOMED event concepts and every procedure descending from them
     p, pc = t["procedure_occurrence"], concept.alias("pc")
-    q = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
-         .join(persons, p.c.person_id == pid_col)
-         .join(pc, pc.c.concept_id == p.c.procedure_concept_id)
-         .where(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes))))
+    is_event = sa.and_(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes)))
+    direct = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
+              .join(persons, p.c.person_id == pid_col)
+              .join(pc, pc.c.concept_id == p.c.procedure_concept_id).where(is_event))
+    below = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
+             .join(persons, p.c.person_id == pid_col)
+             .join(ca, ca.c.descendant_concept_id == p.c.procedure_concept_id)
+             .join(pc, pc.c.concept_id == ca.c.ancestor_concept_id).where(is_event))
+    q = sa.union(direct, below)
     out["events"] = pd.DataFrame(conn.execute(q).all(),
                                  columns=["procedure_occurrence_id", "person_id", "procedure_date", "code"])
     return out
@@ -383,15 +390,20 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                      "ca125": float(r.value_as_number) * factor, "censored": op == "censored", "uln": limit,
                      "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
                      "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
-    for r in frames["events"].itertuples(index=False):
+    events = frames["events"].assign(event=frames["events"]["code"].map(event_codes))
+    for key, group in events.groupby("procedure_occurrence_id", sort=True):
+        r, sid = group.iloc[0], f"procedure_occurrence_id={key}"
         pid = name_of.get(r.person_id)
-        if pid is None:
-            skipped.append((f"procedure_occurrence_id={r.procedure_occurrence_id}", None, "procedure_occurrence",
-                            unnamed.get(r.person_id, f"person {r.person_id} has no {patient_id}")))
+        kinds = sorted(set(group["event"]))
+        if pid is None or len(kinds) > 1:
+            skipped.append((sid, pid, "procedure_occurrence",
+                            unnamed.get(r.person_id, f"person {r.person_id} has no {patient_id}") if pid is None
+                            else f"the procedure descends from both {' and '.join(kinds)}: which exclusion window "
+                                 "applies is ambiguous"))
             continue
         rows.append({"patient_id": str(pid), "date": _iso(r.procedure_date), "ca125": np.nan, "censored": False,
-                     "uln": np.nan, "assay": None, "event": event_codes[r.code], "measurement_id": pd.NA,
-                     "procedure_occurrence_id": int(r.procedure_occurrence_id)})
+                     "uln": np.nan, "assay": None, "event": kinds[0], "measurement_id": pd.NA,
+                     "procedure_occurrence_id": int(key)})
     with_values = {r["patient_id"] for r in rows if r["event"] is None}
     for pid in sorted({str(v) for v in name_of.values() if v is not None} - with_values):
         skipped.append((f"person={pid}", pid, "person", f"no usable {spec.label} measurement"))
