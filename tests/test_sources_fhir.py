@@ -510,3 +510,17 @@ def test_a_procedure_coded_as_two_different_events_is_refused():
     result = read_fhir([_obs(), proc])
     assert result.markers["event"].isna().all()
     assert "coded as both paracentesis and thoracentesis" in _reasons(result)["Procedure/pc"]
+
+
+def test_one_patient_id_on_two_servers_is_not_merged():
+    a = _obs(oid="a", subject={"reference": "https://hospital-a.example/fhir/Patient/1"})
+    b = _obs(oid="b", subject={"reference": "https://hospital-b.example/fhir/Patient/1"}, when="2025-01-11")
+    same = _obs(oid="c", subject={"reference": "https://hospital-a.example/fhir/Patient/2"}, when="2025-01-12")
+    also = _obs(oid="d", subject={"reference": "https://hospital-a.example/fhir/Patient/2/_history/3"},
+                when="2025-01-13")
+    result = read_fhir([a, b, same, also])
+    assert result.markers["resource_id"].tolist() == ["Observation/c", "Observation/d"]
+    assert result.markers["patient_id"].tolist() == ["2", "2"]
+    reasons = _reasons(result)
+    assert "Patient/1 is referenced on 2 servers" in reasons["Observation/a"]
+    assert "hospital-b.example" in reasons["Observation/b"]

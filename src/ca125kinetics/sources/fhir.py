@@ -271,9 +271,18 @@ class _Context:
     def __init__(self, entries: list[tuple[str | None, Any]]):
         self.patients: dict[str, str] = {}
         self.medications: dict[str, Any] = {}
+        # servers (absolute URL bases) each Patient id is referenced on: one id on two servers
+        # may be two patients, never merged into one series
+        self.servers: dict[str, set[str]] = {}
         for full_url, res in entries:
             if not isinstance(res, dict):
                 continue
+            subject = res.get("subject")
+            for url in (full_url if res.get("resourceType") == "Patient" else None,
+                        subject.get("reference") if isinstance(subject, dict) else None):
+                m = _PATIENT_REF_RE.search(url) if isinstance(url, str) and "://" in url else None
+                if m:
+                    self.servers.setdefault(m.group(1), set()).add(url[:m.start()].rstrip("/"))
             rid = res.get("id")
             keys = [k for k in (full_url, f"{res.get('resourceType')}/{rid}" if rid else None) if k]
             if res.get("resourceType") == "Patient":
@@ -291,6 +300,10 @@ class _Context:
         if ref in self.patients:
             return self.patients[ref], None
         m = _PATIENT_REF_RE.search(ref)
+        if m and len(self.servers.get(m.group(1), ())) > 1:
+            servers = sorted(self.servers[m.group(1)])
+            return None, (f"Patient/{m.group(1)} is referenced on {len(servers)} servers ({', '.join(servers)}): "
+                          "the same id may be two patients; read each server's resources separately")
         if m:
             return m.group(1), None
         return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
