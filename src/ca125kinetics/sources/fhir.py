@@ -11,11 +11,15 @@ data must not carry). A resource that fails validation is listed as skipped with
 validator's message; it never stops the others.
 
 * ``Observation`` with LOINC 10334-1 (CA-125) or 2039-6 (CEA): the marker asked for is read,
-  the other listed as skipped. ``status`` must be ``final``, ``amended`` or ``corrected``.
-  ``valueQuantity`` in a UCUM unit of :data:`~ca125kinetics.sources.MARKERS` (converted to
-  U/mL or ng/mL); comparator ``<``/``<=`` gives a censored value (the limit, as ``"<x"`` in a
-  markers file); ``>``/``>=`` (above the measuring range) is refused. ``referenceRange.high``
-  is the ULN. ``method`` (text, else the first coding's display or code) is the assay.
+  the other listed as skipped (one coded as both: skipped). ``status`` must be ``final``,
+  ``amended`` or ``corrected``. ``valueQuantity`` in a UCUM unit of
+  :data:`~ca125kinetics.sources.MARKERS` (converted to U/mL or ng/mL; UCUM's equal spellings
+  read, :meth:`~ca125kinetics.sources.MarkerCode.factor`; a ``unit`` text naming another unit
+  than the code refused); comparator ``<``/``<=`` gives a censored value (the limit, as
+  ``"<x"`` in a markers file); ``>``/``>=`` (above the measuring range) and any other
+  comparator are refused. ``referenceRange.high`` is the ULN (a range given only as text is
+  refused unless ``uln`` is given). ``method`` (text, else the first coding's display or
+  code) is the assay.
 * ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
   thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
   patient's first sample (a procedure has no reference range of its own).
@@ -25,8 +29,8 @@ validator's message; it never stops the others.
   the treatment start (day 0). A ``MedicationRequest`` (status ``active``/``completed``) counts
   only for a patient without any administration, through the planned start
   ``dosageInstruction.timing.repeat.boundsPeriod.start`` (``authoredOn`` is the order date,
-  not a dose, and is not used). A bundle holding more than one platinum line gives the first:
-  pass ``treatment_start`` to choose.
+  not a dose, and is not used). A patient whose doses are more than ``line_gap_days`` apart
+  has several lines and gets no start (a skipped row says so): pass ``treatment_start``.
 * ``Patient`` and ``Medication`` resolve references; any other resource is listed as skipped.
 
 Dates. ``effectiveDateTime`` or ``effectiveInstant`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
@@ -36,7 +40,12 @@ less precise than a day (``2025-03``) is refused.
 
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
 ``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
-that ``fullUrl`` (its ``id``, else the uuid).
+that ``fullUrl`` (its ``id``, else the uuid). One id referenced on two servers is skipped, not
+merged.
+
+Duplicates and pages. A resource given twice is read once (identical copies) or skipped
+(differing copies). A ``searchset`` page with a ``next`` link is refused; a list of pages is
+read when every ``next`` link is the ``self`` link of a page given.
 
 Size. A file or body above ``max_bytes`` (default :data:`MAX_BUNDLE_BYTES`) is refused before
 it is read; JSON nested deeper than Python can parse, ``NaN``/``Infinity`` and duplicate-free
