@@ -417,3 +417,23 @@ def test_procedures_coded_below_an_exclusion_event_are_events(audit_db):
     assert events[["date", "event", "procedure_occurrence_id"]].values.tolist() == [["2026-01-05", "paracentesis", 9801]]
     reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
     assert "both paracentesis and thoracentesis" in reasons["procedure_occurrence_id=9802"]
+
+
+@pytest.mark.parametrize("bad", [[1.5], ["abc"], [True], ["1e3"]])
+def test_person_ids_that_are_not_whole_numbers_are_refused(fixture_db, bad):
+    # int(1.5) is 1 and int(True) is 1: another person's series, read without a word
+    with pytest.raises(InvalidInputError, match="person_id .* is not a whole number"):
+        read_omop(fixture_db, person_ids=bad)
+
+
+@pytest.mark.parametrize("bad", [1.5, "x", True])
+def test_a_cohort_id_that_is_not_a_whole_number_is_refused(fixture_db, bad):
+    with pytest.raises(InvalidInputError, match="cohort_id .* is not a whole number"):
+        read_omop(fixture_db, cohort_id=bad)
+
+
+def test_person_ids_as_text_or_numpy_integers_are_read(fixture_db):
+    import numpy as np
+
+    for ids in (["1", " 2 "], [np.int64(1), 2.0]):
+        assert sorted(set(read_omop(fixture_db, person_ids=ids).markers["patient_id"])) == ["1", "2"]

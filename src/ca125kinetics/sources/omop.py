@@ -235,13 +235,13 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     concept, person = t["concept"], t["person"]
     loincs = [m.loinc for m in MARKERS.values()]
     if person_ids is not None:
-        ids = sorted({int(p) for p in person_ids})
+        ids = sorted({_whole(p, "person_id") for p in person_ids})
         if not ids:
             raise InvalidInputError("person_ids is empty; give at least one person_id")
         persons = sa.select(person.c.person_id).where(person.c.person_id.in_(ids))
     elif cohort_id is not None:
         c = t["cohort"]
-        persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == int(cohort_id))
+        persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == _whole(cohort_id, "cohort_id"))
     else:
         persons = sa.select(person.c.person_id)
     persons = persons.distinct().subquery()      # a person may be in a cohort in several eras
@@ -302,6 +302,18 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     out["events"] = pd.DataFrame(conn.execute(q).all(),
                                  columns=["procedure_occurrence_id", "person_id", "procedure_date", "code"])
     return out
+
+
+def _whole(value, what: str) -> int:
+    """An id given as a whole number (int, numpy integer, digits, or an integral float);
+    ``int()`` alone would read 1.5 or True as person 1."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise InvalidInputError(f"{what} {value!r} is not a whole number; give the integer {what}")
 
 
 def _iso(value) -> str | None:
