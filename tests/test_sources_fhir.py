@@ -524,3 +524,15 @@ def test_one_patient_id_on_two_servers_is_not_merged():
     reasons = _reasons(result)
     assert "Patient/1 is referenced on 2 servers" in reasons["Observation/a"]
     assert "hospital-b.example" in reasons["Observation/b"]
+
+
+def test_a_history_bundle_is_refused():
+    # versions and deletions of resources, not their current state: a deleted Observation's
+    # earlier version would be read as a sample
+    history = {"resourceType": "Bundle", "type": "history", "entry": [
+        {"fullUrl": "http://ehr.example/fhir/Observation/a", "resource": _obs(oid="a"),
+         "request": {"method": "POST", "url": "Observation"}, "response": {"status": "201"}},
+        {"fullUrl": "http://ehr.example/fhir/Observation/a", "request": {"method": "DELETE", "url": "Observation/a"},
+         "response": {"status": "204"}}]}
+    with pytest.raises(InvalidInputError, match="history Bundle.*current"):
+        read_fhir(history)

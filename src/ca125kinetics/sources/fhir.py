@@ -198,6 +198,11 @@ def _links(bundle: Mapping, relation: str) -> list[dict]:
 
 
 def _bundle_entries(data: Mapping, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
+    if data.get("type") == "history":
+        raise InvalidInputError(
+            "is a history Bundle: it holds versions and deletions of resources, not their current state (a "
+            "deleted result's earlier version would be read); export the current resources (a search or "
+            "Patient/$everything) instead", source=label)
     envelope = {k: v for k, v in data.items() if k != "entry"}
     try:
         models["Bundle"].model_validate(envelope)
