@@ -536,3 +536,24 @@ def test_a_history_bundle_is_refused():
          "response": {"status": "204"}}]}
     with pytest.raises(InvalidInputError, match="history Bundle.*current"):
         read_fhir(history)
+
+
+def test_a_platinum_drug_is_found_through_the_medication_ingredient_or_a_contained_medication():
+    # administrations are usually coded as a clinical drug (RxNorm SCD), the ingredient in Medication
+    scd = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "597195",
+                       "display": "carboplatin 10 MG/ML Injectable Solution"}]}
+    ingredient = [{"itemCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]}}]
+    med = {"resourceType": "Medication", "id": "carbo-scd", "code": scd, "ingredient": ingredient}
+    by_reference = dict(_ma("ma1", "2025-01-05"), medicationReference={"reference": "Medication/carbo-scd"})
+    del by_reference["medicationCodeableConcept"]
+    contained = dict(_ma("ma2", "2025-01-07", pid="p2"), medicationReference={"reference": "#m"},
+                     contained=[dict(med, id="m")])
+    del contained["medicationCodeableConcept"]
+    scd_only = dict(_ma("ma3", "2025-01-09", pid="p3"), medicationCodeableConcept=scd)
+    result = read_fhir([_obs(oid="1"), _obs(oid="2", pid="p2"), _obs(oid="3", pid="p3"), med, by_reference,
+                        contained, scd_only])
+    assert dict(zip(result.treatment_starts["patient_id"], result.treatment_starts["treatment_start"])) == {
+        "p1": "2025-01-05", "p2": "2025-01-07"}
+    assert "not a platinum agent" in _reasons(result)["MedicationAdministration/ma3"]
+    assert "Medication.ingredient" in _reasons(result)["MedicationAdministration/ma3"]

@@ -304,7 +304,7 @@ class _Context:
                     self.patients[k] = str(rid) if rid else str(full_url).rsplit(":", 1)[-1]
             elif res.get("resourceType") == "Medication":
                 for k in keys:
-                    self.medications[k] = res.get("code")
+                    self.medications[k] = _medication_concepts(res)
 
     def patient(self, resource: Mapping) -> tuple[str | None, str | None]:
         subject = resource.get("subject")
@@ -322,20 +322,34 @@ class _Context:
             return m.group(1), None
         return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
 
-    def medication(self, resource: Mapping) -> Any:
-        concept = resource.get("medicationCodeableConcept")
-        if concept is None and isinstance(resource.get("medicationReference"), dict):
-            concept = self.medications.get(resource["medicationReference"].get("reference"))
-        return concept
+    def medication(self, resource: Mapping) -> list:
+        """The codes of the drug given: ``medicationCodeableConcept``, or the code and
+        ingredients of the referenced ``Medication`` (a bundle entry or a contained one)."""
+        if resource.get("medicationCodeableConcept") is not None:
+            return [resource["medicationCodeableConcept"]]
+        ref = (resource.get("medicationReference") or {}).get("reference")
+        if isinstance(ref, str) and ref.startswith("#"):
+            return next((_medication_concepts(c) for c in resource.get("contained", []) or []
+                         if isinstance(c, dict) and c.get("resourceType") == "Medication"
+                         and c.get("id") == ref[1:]), [])
+        return self.medications.get(ref, [])
 
 
-def _platinum(concept: Any) -> str | None:
-    for code in _codes(concept, RXNORM):
-        if code in PLATINUM_RXNORM:
-            return PLATINUM_RXNORM[code]
-    for code in _codes(concept, ATC):
-        if code in PLATINUM_ATC:
-            return PLATINUM_ATC[code]
+def _medication_concepts(medication: Mapping) -> list:
+    """A Medication's code and its ingredients' codes (a clinical drug such as RxNorm's
+    'carboplatin 10 MG/ML Injectable Solution' names its ingredient there)."""
+    return [medication.get("code")] + [i.get("itemCodeableConcept") for i in medication.get("ingredient", []) or []
+                                       if isinstance(i, dict)]
+
+
+def _platinum(concepts: list) -> str | None:
+    for concept in concepts:
+        for code in _codes(concept, RXNORM):
+            if code in PLATINUM_RXNORM:
+                return PLATINUM_RXNORM[code]
+        for code in _codes(concept, ATC):
+            if code in PLATINUM_ATC:
+                return PLATINUM_ATC[code]
     return None
 
 
@@ -477,7 +491,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         else:  # MedicationAdministration / MedicationRequest
             drug = _platinum(context.medication(res))
             if drug is None:
-                skip("not a platinum agent (carboplatin/cisplatin by RxNorm or ATC code)")
+                skip("not a platinum agent (carboplatin/cisplatin by RxNorm ingredient or ATC code, in the drug's code "
+                     "or a Medication.ingredient; a clinical-drug code alone is not resolved here)")
                 continue
             allowed = _ADMINISTRATION_STATUS if kind == "MedicationAdministration" else _REQUEST_STATUS
             if res.get("status") not in allowed:
