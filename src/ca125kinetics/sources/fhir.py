@@ -414,10 +414,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
 
     # one resource given twice (overlapping exports, pages, _include): read once when the copies
     # are identical; copies that differ (versions) leave which one holds ambiguous
-    copies: dict[str, list[str]] = {}
+    copies: dict[str, list] = {}
     for i, (full_url, res) in enumerate(entries):
         if isinstance(res, dict):
-            copies.setdefault(_resource_id(res, full_url, i), []).append(json.dumps(res, sort_keys=True))
+            copies.setdefault(_resource_id(res, full_url, i), []).append(res)
+    copies = {rid: [json.dumps(r, sort_keys=True) for r in found] for rid, found in copies.items() if len(found) > 1}
     read_once: set[str] = set()
 
     for i, (full_url, res) in enumerate(entries):
@@ -426,7 +427,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
             continue
         kind = res.get("resourceType")
         rid = _resource_id(res, full_url, i)
-        if len(set(copies[rid])) > 1:
+        if len(set(copies.get(rid, ()))) > 1:
             skipped.append((rid, context.patient(res)[0], kind,
                             f"appears {len(copies[rid])} times with different content (versions of one resource?): "
                             "which one holds is ambiguous; export one version of it"))
