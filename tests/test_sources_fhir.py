@@ -557,3 +557,43 @@ def test_a_platinum_drug_is_found_through_the_medication_ingredient_or_a_contain
         "p1": "2025-01-05", "p2": "2025-01-07"}
     assert "not a platinum agent" in _reasons(result)["MedicationAdministration/ma3"]
     assert "Medication.ingredient" in _reasons(result)["MedicationAdministration/ma3"]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"status": "entered-in-error"}, "status 'entered-in-error'"),
+    ({"status": "cancelled"}, "status 'cancelled'"),
+    ({"status": "registered"}, "status 'registered'"),
+    ({"valueQuantity": None, "valueString": "<5"}, "valueString instead of valueQuantity"),
+    ({"valueQuantity": None, "dataAbsentReason": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}]}},
+     "dataAbsentReason ['error']"),
+    ({"effectiveDateTime": None, "issued": "2025-01-10T10:00:00Z"}, "no effectiveDateTime"),
+    ({"effectiveDateTime": None, "effectivePeriod": {"end": "2025-01-10"}}, "no effectiveDateTime"),
+    ({"code": {"coding": [{"system": "http://snomed.info/sct", "code": "104436007"}]}}, "no LOINC code"),
+    ({"code": {"coding": [{"system": "urn:oid:1.2.3", "code": "CA125"}], "text": "CA-125"}}, "no LOINC code"),
+    ({"subject": {"reference": "#pat"}, "contained": [{"resourceType": "Patient", "id": "pat"}]},
+     "is not a Patient reference"),
+    ({"subject": {"identifier": {"system": "urn:mrn", "value": "p1"}}}, "no subject.reference"),
+    ({"valueQuantity": {"value": 40, "unit": "U/mL"}}, "is not UCUM-coded"),
+    ({"valueQuantity": {"value": 40}}, "is not UCUM-coded"),
+])
+def test_records_that_were_already_refused_stay_refused(change, fragment):
+    """The audit's probes that the reader already handled: each is listed with its reason."""
+    odd = {k: v for k, v in _obs(oid="odd", when="2025-01-11", **change).items() if v is not None}
+    result = read_fhir([_obs(oid="good"), odd])
+    assert result.markers["resource_id"].tolist() == ["Observation/good"]
+    assert fragment in _reasons(result)["Observation/odd"]
+
+
+@pytest.mark.parametrize("change, day", [
+    ({"status": "amended"}, "2025-01-11"),
+    ({"status": "corrected"}, "2025-01-11"),
+    ({"effectiveDateTime": None, "effectivePeriod": {"start": "2025-01-09T08:00:00+01:00", "end": "2025-01-10"}},
+     "2025-01-09"),
+    ({"effectiveDateTime": None, "effectiveInstant": "2025-01-12T23:59:59.5-11:00"}, "2025-01-12"),
+    ({"effectiveDateTime": "2024-01-31T23:30:00-05:00"}, "2024-01-31"),      # 1 February in UTC
+])
+def test_records_that_were_already_read_stay_read(change, day):
+    odd = {k: v for k, v in _obs(oid="odd", when="2025-01-11", **change).items() if v is not None}
+    result = read_fhir([odd])
+    assert result.markers["date"].tolist() == [day] and len(result.skipped) == 0
