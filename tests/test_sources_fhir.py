@@ -524,6 +524,15 @@ def test_one_patient_id_on_two_servers_is_not_merged():
     reasons = _reasons(result)
     assert "Patient/1 is referenced on 2 servers" in reasons["Observation/a"]
     assert "hospital-b.example" in reasons["Observation/b"]
+    # a relative reference to that id, with both servers' Patient entries in the bundle, is as ambiguous
+    patients = [{"fullUrl": f"https://hospital-{h}.example/fhir/Patient/1", "resource": {"resourceType": "Patient",
+                                                                                        "id": "1"}} for h in "ab"]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": patients + [{"resource": _obs(oid="e", subject={"reference": "Patient/1"})},
+                                   {"resource": _obs(oid="f", pid="3")}]}
+    relative = read_fhir(bundle)
+    assert relative.markers["resource_id"].tolist() == ["Observation/f"]
+    assert "referenced on 2 servers" in _reasons(relative)["Observation/e"]
 
 
 def test_a_history_bundle_is_refused():
@@ -597,3 +606,17 @@ def test_records_that_were_already_read_stay_read(change, day):
     odd = {k: v for k, v in _obs(oid="odd", when="2025-01-11", **change).items() if v is not None}
     result = read_fhir([odd])
     assert result.markers["date"].tolist() == [day] and len(result.skipped) == 0
+
+
+def test_a_json_file_holding_the_pages_is_read_by_the_command_line(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    page2_url = "http://ehr.example/fhir/Observation?code=10334-1&page=2"
+    pages = [_page(1, _obs(oid="a"), next_url=page2_url), _page(2, _obs(oid="b", when="2025-02-10"))]
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps(pages))
+    assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 0
+    assert pd.read_csv(tmp_path / "m.csv")["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    path.write_text(json.dumps(pages[0]))
+    assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "one page of a search result" in capsys.readouterr().err

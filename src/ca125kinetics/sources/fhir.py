@@ -311,16 +311,15 @@ class _Context:
         ref = subject.get("reference") if isinstance(subject, dict) else None
         if not ref:
             return None, "no subject.reference: the sample cannot be given to a patient"
-        if ref in self.patients:
-            return self.patients[ref], None
         m = _PATIENT_REF_RE.search(ref)
-        if m and len(self.servers.get(m.group(1), ())) > 1:
-            servers = sorted(self.servers[m.group(1)])
-            return None, (f"Patient/{m.group(1)} is referenced on {len(servers)} servers ({', '.join(servers)}): "
+        pid = self.patients.get(ref, m.group(1) if m else None)
+        if pid is None:
+            return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        if len(self.servers.get(pid, ())) > 1:
+            servers = sorted(self.servers[pid])
+            return None, (f"Patient/{pid} is referenced on {len(servers)} servers ({', '.join(servers)}): "
                           "the same id may be two patients; read each server's resources separately")
-        if m:
-            return m.group(1), None
-        return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        return pid, None
 
     def medication(self, resource: Mapping) -> list:
         """The codes of the drug given: ``medicationCodeableConcept``, or the code and
