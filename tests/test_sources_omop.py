@@ -441,3 +441,17 @@ def test_person_ids_as_text_or_numpy_integers_are_read(fixture_db):
 
     for ids in (["1", " 2 "], [np.int64(1), 2.0]):
         assert sorted(set(read_omop(fixture_db, person_ids=ids).markers["patient_id"])) == ["1", "2"]
+
+
+def test_a_cohort_member_missing_from_the_person_table_is_listed(tmp_path):
+    url = f"duckdb:///{tmp_path / 'orphan.duckdb'}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    write_omop({"cohort": pd.DataFrame([{"cohort_definition_id": 1, "subject_id": 7777,
+                                         "cohort_start_date": _day("2026-01-01"), "cohort_end_date": _day("2026-01-01")}]),
+                "measurement": pd.DataFrame([{"measurement_id": 7001, "person_id": 7777, "measurement_concept_id": ca125,
+                                              "measurement_date": _day("2026-01-01"), "measurement_type_concept_id": 0,
+                                              "value_as_number": 40.0, "unit_concept_id": ul, "range_high": 35.0}])}, url)
+    result = read_omop(url, cohort_id=1)
+    assert "person 7777 is not in the person table" in dict(zip(result.skipped["source_id"],
+                                                                result.skipped["reason"]))["measurement_id=7001"]

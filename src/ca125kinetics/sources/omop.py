@@ -348,7 +348,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             skipped.append((sid, pid, "measurement", reason))
 
         if pid is None:
-            skip(unnamed.get(r.person_id, f"person {r.person_id} has no {patient_id}"))
+            skip(unnamed.get(r.person_id, f"person {r.person_id} is not in the person table"))
             continue
         if r.loinc in other:
             hit = other[r.loinc]
@@ -409,7 +409,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         kinds = sorted(set(group["event"]))
         if pid is None or len(kinds) > 1:
             skipped.append((sid, pid, "procedure_occurrence",
-                            unnamed.get(r.person_id, f"person {r.person_id} has no {patient_id}") if pid is None
+                            unnamed.get(r.person_id, f"person {r.person_id} is not in the person table") if pid is None
                             else f"the procedure descends from both {' and '.join(kinds)}: which exclusion window "
                                  "applies is ambiguous"))
             continue
