@@ -620,3 +620,11 @@ def test_a_json_file_holding_the_pages_is_read_by_the_command_line(tmp_path, cap
     path.write_text(json.dumps(pages[0]))
     assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 2
     assert "one page of a search result" in capsys.readouterr().err
+
+
+def test_a_list_of_bundle_entries_keeps_their_full_urls():
+    uuid = "urn:uuid:11111111-2222-3333-4444-555555555555"
+    entries = [{"fullUrl": uuid, "resource": {"resourceType": "Patient", "id": "P7"}},
+               {"resource": _obs(oid="a", subject={"reference": uuid})}]
+    result = read_fhir(entries)
+    assert result.markers["patient_id"].tolist() == ["P7"] and len(result.skipped) == 0

@@ -160,7 +160,8 @@ def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, A
     if isinstance(data, list):
         pages = [d for d in data if isinstance(d, dict) and d.get("resourceType") == "Bundle"]
         if not pages:
-            return [(None, item.get("resource", item) if isinstance(item, dict) else item) for item in data]
+            return [((item.get("fullUrl"), item["resource"]) if "resource" in item else (None, item))
+                    if isinstance(item, dict) else (None, item) for item in data]
         if len(pages) != len(data):
             raise InvalidInputError("a list mixes Bundles and other items; give the pages of a search (Bundles) "
                                     "or a list of resources", source=label)
