@@ -362,6 +362,8 @@ def test_a_comparator_other_than_the_four_of_r4_is_refused(comparator):
     ("[IU]/mL", "IU/mL", 40.0),        # UCUM: [IU] and [iU] are both the international unit
     ("U/mL", "U/mL", 40.0),
     ("kU/L", "U/mL", 40.0),            # the text names another unit that is the same number
+    ("U/mL", "units/mL", 40.0),
+    ("U/mL", "Units / mL", 40.0),
 ])
 def test_ucum_spellings_of_the_same_unit_are_read(code, unit, value):
     quantity = {"value": 40, "system": UCUM, "code": code, **({"unit": unit} if unit else {})}

@@ -70,7 +70,8 @@ class MarkerCode:
 
     def names_unit(self, text: str) -> bool:
         """True when the human-readable unit text ``text`` names one of the units read (case,
-        spaces, brackets and the micro sign aside: ``IU/mL``, ``U/ml``, ``µg/L``)."""
+        spaces, brackets, the micro sign and 'units' spelt out aside: ``IU/mL``, ``U/ml``,
+        ``µg/L``, ``units/mL``)."""
         return self.factor_of_text(text) is not None
 
     def factor_of_text(self, text) -> float | None:
@@ -92,7 +93,9 @@ def ucum_key(code: str) -> str:
 
 
 def _loose(text: str) -> str:
-    return "".join(ucum_key(str(text)).replace("[", "").replace("]", "").split()).casefold()
+    """A unit text without case, spaces, brackets, micro sign, or 'unit(s)' spelt out."""
+    text = re.sub(r"(?i)\bunits?\b", "u", str(text))
+    return "".join(ucum_key(text).replace("[", "").replace("]", "").split()).casefold()
 
 
 def _marker_code(spec) -> MarkerCode:
