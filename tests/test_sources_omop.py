@@ -314,6 +314,12 @@ def audit_db(tmp_path_factory):
          "value_source_value": "1,250"},                                           # either reading: the ETL's
         {"measurement_id": 9207, "person_id": 9003, "measurement_date": _day("2026-01-07"), "value_as_number": 5.0,
          "operator_concept_id": less, "value_source_value": "< 5"},
+        {"measurement_id": 9208, "person_id": 9003, "measurement_date": _day("2026-01-08"), "value_as_number": 5.0,
+         "operator_concept_id": less, "value_source_value": "5"},                 # the ETL kept the number only
+        {"measurement_id": 9209, "person_id": 9003, "measurement_date": _day("2026-01-09"), "value_as_number": 5.0,
+         "operator_concept_id": None, "value_source_value": "<5 U/mL"},            # the unit in the text
+        {"measurement_id": 9210, "person_id": 9003, "measurement_date": _day("2026-01-10"), "value_as_number": 125.0,
+         "value_source_value": "12,5 U/ml", "unit_source_value": None},
         {"measurement_id": 9301, "person_id": 9004, "measurement_date": _day("2026-01-01"), "unit_concept_id": 43},
         {"measurement_id": 9401, "person_id": 9005, "measurement_date": _day("2025-03-01")},
         {"measurement_id": 9501, "person_id": 9006, "measurement_date": _day("2026-01-01")},
@@ -361,8 +367,9 @@ def test_value_source_value_is_checked_against_the_value_and_operator(audit_db):
     assert "above the measuring range" in reasons["measurement_id=9203"]
     assert "value_as_number 125.0 disagrees with value_source_value '12,5'" in reasons["measurement_id=9204"]
     assert m.loc[9205, "ca125"] == 12.5 and m.loc[9206, "ca125"] == 1250.0
-    assert m.loc[9207, "censored"]
-    assert sorted(m.index) == [9202, 9205, 9206, 9207]
+    assert m.loc[9207, "censored"] and m.loc[9208, "censored"] and m.loc[9209, "censored"]
+    assert "disagrees with value_source_value '12,5 U/ml'" in reasons["measurement_id=9210"]
+    assert sorted(m.index) == [9202, 9205, 9206, 9207, 9208, 9209]
 
 
 def test_ucum_spellings_of_the_unit_are_read(audit_db):

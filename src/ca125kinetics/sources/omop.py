@@ -54,24 +54,28 @@ OMOP_TABLES = ("concept", "concept_ancestor", "person", "measurement", "drug_exp
 #: are not Athena's (the reader finds concepts by code, so any ids work).
 SYNTHETIC_CONCEPT_BASE = 2_000_000_000
 _OPERATORS = {"<": "censored", "<=": "censored", "=": "plain", ">": "above", ">=": "above"}
-_SOURCE_VALUE_RE = re.compile(r"^\s*(<=|>=|<|>|=)?\s*(\d[\d.,]*)\s*$")
+_SOURCE_VALUE_RE = re.compile(r"^\s*(<=|>=|<|>|=)?\s*(\d[\d.,]*)\s*([^\d\s].*?)?\s*$")
 
 
-def _source_value(text) -> tuple[str | None, set[float]]:
-    """What a ``value_source_value`` (the laboratory's result text) says: the kind of its
-    comparator (``"censored"``, ``"above"``, ``"plain"`` for a bare number; None when the text
-    is not a number) and its possible readings. ``12,5`` is 12.5 (a thousands separator groups
-    three digits); ``1,250`` may be 1250 or 1.25, both kept: the number is read by the
-    markers reader's number parser under each convention."""
+def _source_value(text) -> tuple[str | None, set[float], str | None]:
+    """What a ``value_source_value`` (the laboratory's result text) says.
+
+    Returns the kind of the comparator written in it (``"censored"`` for ``<``/``<=``,
+    ``"above"``, ``"plain"`` for ``=``; None when none is written or the text is not a
+    number), its possible readings, and the unit written after the number (or None).
+    ``12,5`` is 12.5 (a thousands separator groups three digits); ``1,250`` may be 1250 or
+    1.25, both kept: the number is read by the markers reader's number parser under each
+    convention.
+    """
     from ..io import _parse_numbers
 
     m = _SOURCE_VALUE_RE.match(text) if isinstance(text, str) else None
     if m is None:
-        return None, set()
+        return None, set(), None
     body = np.array([m.group(2)], dtype=object)
     readings = {float(v[0]) for dec, sep in ((".", None), (".", ","), (",", None), (",", "."))
                 if not np.isnan(v := _parse_numbers(body, dec, sep))[0]}
-    return _OPERATORS[m.group(1) or "="], readings
+    return (_OPERATORS[m.group(1)] if m.group(1) else None), readings, m.group(3)
 
 
 # --------------------------------------------------------------------------- schema
@@ -373,7 +377,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             skip(f"unit {shown!r} (unit_concept_id {r.unit_concept_id}) is not a UCUM {spec.label} unit; "
                  f"read: {sorted(spec.units)}")
             continue
-        source_op, readings = _source_value(r.value_source_value)
+        source_op, readings, written_unit = _source_value(r.value_source_value)
         if source_op is not None and op is None:
             op = source_op      # no operator concept: the comparator the laboratory wrote
         elif source_op is not None and source_op != op:
@@ -384,12 +388,13 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             skip(f"operator {r.operator or r.value_source_value!r}: the value is above the measuring range and its "
                  "true value unknown")
             continue
-        source_factor = spec.factor_of_text(r.unit_source_value)
+        source_unit = written_unit or r.unit_source_value
+        source_factor = spec.factor_of_text(source_unit)
         if readings and source_factor is not None and not any(
                 math.isclose(float(r.value_as_number) * factor, x * source_factor, rel_tol=1e-6) for x in readings):
             skip(f"value_as_number {float(r.value_as_number)!r} disagrees with value_source_value "
                  f"{r.value_source_value!r} (read as {' or '.join(f'{x:g}' for x in sorted(readings))} "
-                 f"{r.unit_source_value}): a decimal comma or unit conversion gone wrong in the ETL?")
+                 f"{source_unit}): a decimal comma or unit conversion gone wrong in the ETL?")
             continue
         if r.range_high is not None and not pd.isna(r.range_high):
             limit = float(r.range_high) * factor
