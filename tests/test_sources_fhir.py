@@ -334,7 +334,8 @@ def _reasons(result):
 
 
 def test_an_observation_coded_as_both_markers_is_refused_for_either():
-    both = {"coding": [{"system": "http://loinc.org", "code": "10334-1"}, {"system": "http://loinc.org", "code": "2039-6"}]}
+    both = {"coding": [{"system": "http://loinc.org", "code": "10334-1"},
+                       {"system": "http://loinc.org", "code": "2039-6"}]}
     for marker, unit in (("ca125", "U/mL"), ("cea", "ng/mL")):
         result = read_fhir(_bundle(_obs(oid="good", loinc=MARKER_LOINC[marker], unit=unit),
                                    _obs(oid="both", code=both, unit=unit)), marker=marker)
@@ -409,7 +410,8 @@ def test_the_same_resource_twice_is_read_once_and_different_versions_are_refused
     assert same.markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
     assert same.skipped["source_id"].tolist() == ["Observation/a"]
     assert "appears again, identical" in same.skipped["reason"].iloc[0]
-    versions = read_fhir(_bundle(_obs(oid="a"), _obs(61.0, oid="a", when="2025-01-12"), _obs(oid="b", when="2025-01-20")))
+    versions = read_fhir(_bundle(_obs(oid="a"), _obs(61.0, oid="a", when="2025-01-12"),
+                                 _obs(oid="b", when="2025-01-20")))
     assert versions.markers["resource_id"].tolist() == ["Observation/b"]
     assert versions.skipped["source_id"].tolist() == ["Observation/a", "Observation/a"]
     assert versions.skipped["reason"].str.contains("appears 2 times with different content").all()
@@ -506,7 +508,8 @@ def test_a_uln_that_is_not_a_positive_finite_number_is_refused(uln):
 
 
 def test_a_procedure_coded_as_two_different_events_is_refused():
-    codes = [{"system": "http://snomed.info/sct", "code": "61515000"}, {"system": "http://snomed.info/sct", "code": "91602002"}]
+    codes = [{"system": "http://snomed.info/sct", "code": "61515000"},
+             {"system": "http://snomed.info/sct", "code": "91602002"}]
     proc = {"resourceType": "Procedure", "id": "pc", "status": "completed", "code": {"coding": codes},
             "subject": {"reference": "Patient/p1"}, "performedDateTime": "2025-01-20"}
     result = read_fhir([_obs(), proc])

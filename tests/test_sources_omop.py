@@ -289,7 +289,8 @@ def audit_db(tmp_path_factory):
                              "descendant_concept_id": [44, 45, 45], "min_levels_of_separation": 1,
                              "max_levels_of_separation": 1})
     procedure = pd.DataFrame({"procedure_occurrence_id": [9801, 9802], "person_id": 9006,
-                              "procedure_concept_id": [44, 45], "procedure_date": [_day("2026-01-05"), _day("2026-01-06")],
+                              "procedure_concept_id": [44, 45],
+                              "procedure_date": [_day("2026-01-05"), _day("2026-01-06")],
                               "procedure_type_concept_id": 0})
     person = pd.DataFrame({"person_id": range(9001, 9007), "gender_concept_id": 0, "year_of_birth": 1960,
                            "race_concept_id": 0, "ethnicity_concept_id": 0,
@@ -425,7 +426,8 @@ def test_procedures_coded_below_an_exclusion_event_are_events(audit_db):
     # one descending from two different events is listed, not given either name
     result = read_omop(audit_db, person_ids=[9006])
     events = result.markers[result.markers["event"].notna()]
-    assert events[["date", "event", "procedure_occurrence_id"]].values.tolist() == [["2026-01-05", "paracentesis", 9801]]
+    assert events[["date", "event", "procedure_occurrence_id"]].values.tolist() == [
+        ["2026-01-05", "paracentesis", 9801]]
     reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
     assert "both paracentesis and thoracentesis" in reasons["procedure_occurrence_id=9802"]
 
@@ -454,11 +456,12 @@ def test_a_cohort_member_missing_from_the_person_table_is_listed(tmp_path):
     url = f"duckdb:///{tmp_path / 'orphan.duckdb'}"
     write_omop(FIXTURE, url)
     ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
-    write_omop({"cohort": pd.DataFrame([{"cohort_definition_id": 1, "subject_id": 7777,
-                                         "cohort_start_date": _day("2026-01-01"), "cohort_end_date": _day("2026-01-01")}]),
-                "measurement": pd.DataFrame([{"measurement_id": 7001, "person_id": 7777, "measurement_concept_id": ca125,
-                                              "measurement_date": _day("2026-01-01"), "measurement_type_concept_id": 0,
-                                              "value_as_number": 40.0, "unit_concept_id": ul, "range_high": 35.0}])}, url)
+    cohort = pd.DataFrame([{"cohort_definition_id": 1, "subject_id": 7777, "cohort_start_date": _day("2026-01-01"),
+                            "cohort_end_date": _day("2026-01-01")}])
+    measurement = pd.DataFrame([{"measurement_id": 7001, "person_id": 7777, "measurement_concept_id": ca125,
+                                 "measurement_date": _day("2026-01-01"), "measurement_type_concept_id": 0,
+                                 "value_as_number": 40.0, "unit_concept_id": ul, "range_high": 35.0}])
+    write_omop({"cohort": cohort, "measurement": measurement}, url)
     result = read_omop(url, cohort_id=1)
     assert "person 7777 is not in the person table" in dict(zip(result.skipped["source_id"],
                                                                 result.skipped["reason"]))["measurement_id=7001"]

@@ -626,8 +626,9 @@ def _read_table_files(directory: Path) -> dict[str, pd.DataFrame]:
             frame = pd.read_parquet(found[0])
         else:
             frame = pd.read_csv(found[0], keep_default_na=False, na_values=[""],
-                                dtype={c: str for c in ("concept_code", "person_source_value", "measurement_source_value",
-                                                        "unit_source_value", "value_source_value")})
+                                dtype={c: str for c in ("concept_code", "person_source_value",
+                                                        "measurement_source_value", "unit_source_value",
+                                                        "value_source_value")})
         for c in dates & set(frame.columns):
             frame[c] = pd.to_datetime(frame[c]).dt.date
         out[name] = frame
