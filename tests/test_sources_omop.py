@@ -321,7 +321,8 @@ def audit_db(tmp_path_factory):
          "operator_concept_id": None, "value_source_value": "<5 U/mL"},            # the unit in the text
         {"measurement_id": 9210, "person_id": 9003, "measurement_date": _day("2026-01-10"), "value_as_number": 125.0,
          "value_source_value": "12,5 U/ml", "unit_source_value": None},
-        {"measurement_id": 9301, "person_id": 9004, "measurement_date": _day("2026-01-01"), "unit_concept_id": 43},
+        {"measurement_id": 9301, "person_id": 9004, "measurement_date": _day("2026-01-01"), "unit_concept_id": 43,
+         "measurement_datetime": dt.datetime(2026, 1, 2, 4, 30)},                  # UTC, past midnight
         {"measurement_id": 9401, "person_id": 9005, "measurement_date": _day("2025-03-01")},
         {"measurement_id": 9501, "person_id": 9006, "measurement_date": _day("2026-01-01")},
     ]
@@ -373,9 +374,10 @@ def test_value_source_value_is_checked_against_the_value_and_operator(audit_db):
     assert sorted(m.index) == [9202, 9205, 9206, 9207, 9208, 9209]
 
 
-def test_ucum_spellings_of_the_unit_are_read(audit_db):
+def test_ucum_spellings_of_the_unit_are_read_and_measurement_date_is_the_day(audit_db):
     result = read_omop(audit_db, person_ids=[9004])
     assert result.markers["ca125"].tolist() == [50.0] and len(result.skipped) == 0
+    assert result.markers["date"].tolist() == ["2026-01-01"]      # not measurement_datetime's day
 
 
 def test_drug_exposures_of_more_than_one_line_give_no_treatment_start(audit_db):
