@@ -10,14 +10,18 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
   ``vocabulary_id = 'LOINC'`` and ``concept_code`` 10334-1 (CA-125) or 2039-6 (CEA); rows of
   the other marker are listed as skipped;
 * the comparator: ``operator_concept_id`` is looked up in the ``Meas Value Operator``
-  vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` or none a
-  plain value, ``>``/``>=`` (above the measuring range) are refused;
+  vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` a plain value,
+  ``>``/``>=`` (above the measuring range) are refused; with none, the comparator written in
+  ``value_source_value`` (else a plain value). ``value_source_value`` is checked against the
+  row (a comparator contradicting the operator, a number that is not ``value_as_number``:
+  skipped), never read in its place;
 * the unit: ``unit_concept_id`` must be a ``UCUM`` concept among the marker's units
   (:data:`~ca125kinetics.sources.MARKERS`; converted to U/mL or ng/mL), else the row is
   refused; ``range_high`` (in the row's unit) is the ULN;
-* the treatment start: the earliest ``drug_exposure_start_date`` of a drug descending (through
+* the treatment start: the first ``drug_exposure_start_date`` of a drug descending (through
   ``concept_ancestor``) from the RxNorm ingredients carboplatin (40048) or cisplatin (2555), or
-  from the ATC classes L01XA02/L01XA01; or given explicitly;
+  from the ATC classes L01XA02/L01XA01, when the exposures form one line (none, and a skipped
+  row, for a person with exposures more than ``line_gap_days`` apart); or given explicitly;
 * exclusion events: ``procedure_occurrence`` rows of the SNOMED paracentesis/thoracentesis
   concepts (61515000, 91602002) or of a procedure descending from them (through
   ``concept_ancestor``); one descending from both is listed as skipped.
@@ -25,7 +29,8 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
 ``measurement_date`` is the sample's day. ``measurement_source_value`` (the local laboratory
 code, which names the assay in most source systems) is read as the assay; pass
 ``assay_column=None`` to leave it out. ``patient_id`` is ``person_id``, or
-``person.person_source_value`` when asked. Every imported row keeps its ``measurement_id``
+``person.person_source_value`` when asked (persons sharing one are skipped, not merged); a
+person in a cohort in several eras is read once. Every imported row keeps its ``measurement_id``
 (or ``procedure_occurrence_id``); every row not imported is listed with its reason.
 """
 
