@@ -320,3 +320,319 @@ def test_rest_api_accepts_fhir_json():
     assert r.status_code == 413
     r = client.post("/api/fhir/samples", content=json.dumps(_bundle(_obs(oid="x", loinc="2039-6", unit="ng/mL"))))
     assert r.status_code == 422 and "no usable CA-125" in r.json()["message"]
+
+
+# --------------------------------------------------------------------------- audit: silent misreads
+
+
+def _ma(rid, when, pid="p1"):
+    return {"resourceType": "MedicationAdministration", "id": rid, "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "40048"}]},
+            "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": when}
+
+
+def _reasons(result):
+    return dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+
+
+def test_an_observation_coded_as_both_markers_is_refused_for_either():
+    both = {"coding": [{"system": "http://loinc.org", "code": "10334-1"},
+                       {"system": "http://loinc.org", "code": "2039-6"}]}
+    for marker, unit in (("ca125", "U/mL"), ("cea", "ng/mL")):
+        result = read_fhir(_bundle(_obs(oid="good", loinc=MARKER_LOINC[marker], unit=unit),
+                                   _obs(oid="both", code=both, unit=unit)), marker=marker)
+        assert list(result.markers["resource_id"]) == ["Observation/good"]
+        assert "coded as both CA-125 (LOINC 10334-1) and CEA (LOINC 2039-6)" in _reasons(result)["Observation/both"]
+
+
+MARKER_LOINC = {"ca125": "10334-1", "cea": "2039-6"}
+
+
+@pytest.mark.parametrize("comparator", ["ad", "~", "=="])
+def test_a_comparator_other_than_the_four_of_r4_is_refused(comparator):
+    # R5's 'ad' ("sufficient to achieve this total quantity") or a typo must not become a plain value
+    odd = _obs(oid="odd", valueQuantity={"value": 5, "comparator": comparator, "unit": "U/mL", "system": UCUM,
+                                         "code": "U/mL"}, when="2025-01-11")
+    result = read_fhir([_obs(oid="good"), odd])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    reasons = _reasons(result)
+    assert "Observation/odd" in reasons and f"comparator {comparator!r}" in reasons["Observation/odd"]
+
+
+@pytest.mark.parametrize("code, unit, value", [
+    ("U/ml", "U/ml", 40.0),            # UCUM: l and L are both the litre
+    ("kU/l", None, 40.0),
+    ("[IU]/mL", "IU/mL", 40.0),        # UCUM: [IU] and [iU] are both the international unit
+    ("U/mL", "U/mL", 40.0),
+    ("kU/L", "U/mL", 40.0),            # the text names another unit that is the same number
+    ("U/mL", "units/mL", 40.0),
+    ("U/mL", "Units / mL", 40.0),
+])
+def test_ucum_spellings_of_the_same_unit_are_read(code, unit, value):
+    quantity = {"value": 40, "system": UCUM, "code": code, **({"unit": unit} if unit else {})}
+    result = read_fhir([_obs(oid="a", valueQuantity=quantity, referenceRange=None)])
+    assert result.markers["ca125"].tolist() == [value] and len(result.skipped) == 0
+
+
+def test_micro_sign_in_a_cea_unit_is_read_as_ug():
+    quantity = {"value": 3.1, "unit": "µg/L", "system": UCUM, "code": "µg/L"}
+    greek = {"value": 3.2, "unit": "μg/L", "system": UCUM, "code": "μg/L"}
+    result = read_fhir([_obs(oid="a", loinc="2039-6", valueQuantity=quantity, referenceRange=None),
+                        _obs(oid="b", loinc="2039-6", valueQuantity=greek, referenceRange=None, when="2025-01-11")],
+                       marker="cea", uln=5.0)
+    assert result.markers["ca125"].tolist() == [3.1, 3.2] and len(result.skipped) == 0
+
+
+@pytest.mark.parametrize("code, unit, fragment", [
+    ("U/mL", "mg/dL", "unit text 'mg/dL' does not match its UCUM code 'U/mL'"),
+    ("U/mL", "ng/mL", "unit text 'ng/mL' does not match its UCUM code 'U/mL'"),
+    ("U/ML", "U/ML", "'U/ML' is not a CA-125 unit"),     # ML is the megalitre in UCUM
+    ("U/L", "U/L", "'U/L' is not a CA-125 unit"),         # a thousand times smaller
+])
+def test_a_unit_whose_text_and_code_disagree_or_differ_is_refused(code, unit, fragment):
+    quantity = {"value": 40, "unit": unit, "system": UCUM, "code": code}
+    result = read_fhir([_obs(oid="good"), _obs(oid="a", valueQuantity=quantity, when="2025-01-11")])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    assert fragment in _reasons(result)["Observation/a"]
+
+
+def test_a_reference_range_given_only_as_text_is_not_replaced_by_the_default_uln():
+    text_only = _obs(oid="t", referenceRange=[{"text": "< 30 U/mL"}], when="2025-01-11")
+    result = read_fhir([_obs(oid="good"), text_only])
+    assert list(result.markers["resource_id"]) == ["Observation/good"]
+    assert "referenceRange '< 30 U/mL' has no high value" in _reasons(result)["Observation/t"]
+    given = read_fhir([text_only], uln=30.0)                # the user says which ULN applies
+    assert given.markers["uln"].tolist() == [30.0]
+    low_only = _obs(oid="l", referenceRange=[{"low": {"value": 0, "unit": "U/mL", "system": UCUM, "code": "U/mL"}}])
+    assert read_fhir([low_only]).markers["uln"].tolist() == [35.0]     # no upper limit stated: the default
+
+
+def test_the_same_resource_twice_is_read_once_and_different_versions_are_refused():
+    same = read_fhir(_bundle(_obs(oid="a"), _obs(oid="a"), _obs(oid="b", when="2025-01-20")))
+    assert same.markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    assert same.skipped["source_id"].tolist() == ["Observation/a"]
+    assert "appears again, identical" in same.skipped["reason"].iloc[0]
+    versions = read_fhir(_bundle(_obs(oid="a"), _obs(61.0, oid="a", when="2025-01-12"),
+                                 _obs(oid="b", when="2025-01-20")))
+    assert versions.markers["resource_id"].tolist() == ["Observation/b"]
+    assert versions.skipped["source_id"].tolist() == ["Observation/a", "Observation/a"]
+    assert versions.skipped["reason"].str.contains("appears 2 times with different content").all()
+
+
+def _page(n, *resources, next_url=None):
+    links = [{"relation": "self", "url": f"http://ehr.example/fhir/Observation?code=10334-1&page={n}"}]
+    if next_url:
+        links.append({"relation": "next", "url": next_url})
+    return {"resourceType": "Bundle", "type": "searchset", "link": links,
+            "entry": [{"resource": r, "search": {"mode": "match"}} for r in resources]}
+
+
+def test_one_page_of_a_search_is_refused_and_all_pages_together_are_read():
+    page2_url = "http://ehr.example/fhir/Observation?code=10334-1&page=2"
+    first = _page(1, _obs(oid="a"), next_url=page2_url)
+    second = _page(2, _obs(oid="b", when="2025-02-10"))
+    with pytest.raises(InvalidInputError, match="one page of a search result.*page=2"):
+        read_fhir(first)
+    result = read_fhir([first, second])
+    assert result.markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    with pytest.raises(InvalidInputError, match="page=3"):
+        read_fhir([first, _page(2, _obs(oid="b"), next_url=page2_url.replace("2", "3"))])
+
+
+def test_platinum_doses_of_more_than_one_line_give_no_treatment_start():
+    # first-line carboplatin in 2022 and the line at recurrence in 2025: day 0 is ambiguous
+    result = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m2", "2022-01-22"),
+                               _ma("m3", "2025-02-20"), _ma("m4", "2025-03-13")))
+    assert result.treatment_starts.empty
+    assert result.markers["treatment_start"].tolist() == [None]
+    reason = _reasons(result)["MedicationAdministration/m1"]
+    assert "2022-01-01" in reason and "2025-02-20" in reason and "treatment_start" in reason
+    with pytest.raises(InvalidInputError, match="treatment_start"):
+        read_markers(result.markers)
+    chosen = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m3", "2025-02-20")),
+                       treatment_start={"p1": "2025-02-20"})
+    assert read_markers(chosen.markers)["day"].tolist() == [9]
+    # cycles three weeks apart and a pause for surgery are one line
+    one = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2025-01-01"), _ma("m2", "2025-01-22"),
+                            _ma("m3", "2025-04-20")))
+    assert one.treatment_starts["treatment_start"].tolist() == ["2025-01-01"]
+    assert len(one.skipped) == 0
+
+
+def test_a_cea_cohort_round_trips_through_fhir():
+    rectal = COHORT.parent / "rectal"
+    markers = pd.read_csv(rectal / "markers.csv", dtype={"patient_id": str})
+    markers = markers[markers["patient_id"].isin(["000001", "000002", "000003"])]
+    clinical = pd.read_csv(rectal / "clinical.csv", dtype={"patient_id": str})
+    bundle = cohort_to_fhir(markers, clinical, marker="cea")
+    back = read_markers(read_fhir(bundle, marker="cea").markers, marker="cea")
+    expected = read_markers(markers, clinical=clinical, marker="cea")
+    columns = ["patient_id", "day", "cea", "censored", "uln", "assay", "event"]
+    pd.testing.assert_frame_equal(back[columns], expected[columns])
+
+
+@pytest.mark.parametrize("suffix", ["csv", "parquet"])
+def test_an_extract_written_and_read_back_is_the_extract(tmp_path, suffix):
+    from ca125kinetics.io import write_table
+
+    admin = _ma("ma", "2025-01-05")
+    result = read_fhir(_bundle(_obs(oid="a", pid="007"), _obs(5, oid="b", pid="007", when="2025-02-01",
+                                    valueQuantity={"value": 5, "comparator": "<", "unit": "U/mL", "system": UCUM,
+                                                   "code": "U/mL"}),
+                               dict(admin, subject={"reference": "Patient/007"})))
+    direct = read_markers(result.markers)
+    back = read_markers(write_table(result.markers, tmp_path / f"extract.{suffix}"))
+    pd.testing.assert_frame_equal(back.astype(object), direct.astype(object))
+    assert back["treatment_start"].tolist() == ["2025-01-05", "2025-01-05"]
+    assert back["patient_id"].tolist() == ["007", "007"] and back["censored"].tolist() == [False, True]
+
+
+@pytest.mark.parametrize("start", ["2025-01", "2025", "01/02/2025", "2025-1-5"])
+def test_a_treatment_start_not_precise_to_the_day_or_not_iso_is_refused(start):
+    # pandas reads '2025-01' as 1 January and '01/02/2025' as 2 January: both guesses
+    with pytest.raises(InvalidInputError, match="not a date.*YYYY-MM-DD"):
+        read_fhir([_obs()], treatment_start=start)
+    with pytest.raises(InvalidInputError, match="not a date.*YYYY-MM-DD"):
+        read_fhir([_obs()], treatment_start={"p1": start})
+
+
+def test_treatment_start_as_a_date_object_or_iso_text_is_read():
+    import datetime as dt
+
+    for start in (dt.date(2025, 1, 5), pd.Timestamp("2025-01-05"), "2025-01-05", "2025-01-05T09:00:00+01:00"):
+        assert read_fhir([_obs()], treatment_start=start).treatment_starts["treatment_start"].tolist() == ["2025-01-05"]
+
+
+@pytest.mark.parametrize("uln", [True, float("inf"), float("nan"), 0, -5, "35"])
+def test_a_uln_that_is_not_a_positive_finite_number_is_refused(uln):
+    with pytest.raises(InvalidInputError, match="uln must be a positive"):
+        read_fhir([_obs()], uln=uln)
+
+
+def test_a_procedure_coded_as_two_different_events_is_refused():
+    codes = [{"system": "http://snomed.info/sct", "code": "61515000"},
+             {"system": "http://snomed.info/sct", "code": "91602002"}]
+    proc = {"resourceType": "Procedure", "id": "pc", "status": "completed", "code": {"coding": codes},
+            "subject": {"reference": "Patient/p1"}, "performedDateTime": "2025-01-20"}
+    result = read_fhir([_obs(), proc])
+    assert result.markers["event"].isna().all()
+    assert "coded as both paracentesis and thoracentesis" in _reasons(result)["Procedure/pc"]
+
+
+def test_one_patient_id_on_two_servers_is_not_merged():
+    a = _obs(oid="a", subject={"reference": "https://hospital-a.example/fhir/Patient/1"})
+    b = _obs(oid="b", subject={"reference": "https://hospital-b.example/fhir/Patient/1"}, when="2025-01-11")
+    same = _obs(oid="c", subject={"reference": "https://hospital-a.example/fhir/Patient/2"}, when="2025-01-12")
+    also = _obs(oid="d", subject={"reference": "https://hospital-a.example/fhir/Patient/2/_history/3"},
+                when="2025-01-13")
+    result = read_fhir([a, b, same, also])
+    assert result.markers["resource_id"].tolist() == ["Observation/c", "Observation/d"]
+    assert result.markers["patient_id"].tolist() == ["2", "2"]
+    reasons = _reasons(result)
+    assert "Patient/1 is referenced on 2 servers" in reasons["Observation/a"]
+    assert "hospital-b.example" in reasons["Observation/b"]
+    # a relative reference to that id, with both servers' Patient entries in the bundle, is as ambiguous
+    patients = [{"fullUrl": f"https://hospital-{h}.example/fhir/Patient/1", "resource": {"resourceType": "Patient",
+                                                                                        "id": "1"}} for h in "ab"]
+    bundle = {"resourceType": "Bundle", "type": "collection",
+              "entry": patients + [{"resource": _obs(oid="e", subject={"reference": "Patient/1"})},
+                                   {"resource": _obs(oid="f", pid="3")}]}
+    relative = read_fhir(bundle)
+    assert relative.markers["resource_id"].tolist() == ["Observation/f"]
+    assert "referenced on 2 servers" in _reasons(relative)["Observation/e"]
+
+
+def test_a_history_bundle_is_refused():
+    # versions and deletions of resources, not their current state: a deleted Observation's
+    # earlier version would be read as a sample
+    history = {"resourceType": "Bundle", "type": "history", "entry": [
+        {"fullUrl": "http://ehr.example/fhir/Observation/a", "resource": _obs(oid="a"),
+         "request": {"method": "POST", "url": "Observation"}, "response": {"status": "201"}},
+        {"fullUrl": "http://ehr.example/fhir/Observation/a", "request": {"method": "DELETE", "url": "Observation/a"},
+         "response": {"status": "204"}}]}
+    with pytest.raises(InvalidInputError, match="history Bundle.*current"):
+        read_fhir(history)
+
+
+def test_a_platinum_drug_is_found_through_the_medication_ingredient_or_a_contained_medication():
+    # administrations are usually coded as a clinical drug (RxNorm SCD), the ingredient in Medication
+    scd = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "597195",
+                       "display": "carboplatin 10 MG/ML Injectable Solution"}]}
+    ingredient = [{"itemCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]}}]
+    med = {"resourceType": "Medication", "id": "carbo-scd", "code": scd, "ingredient": ingredient}
+    by_reference = dict(_ma("ma1", "2025-01-05"), medicationReference={"reference": "Medication/carbo-scd"})
+    del by_reference["medicationCodeableConcept"]
+    contained = dict(_ma("ma2", "2025-01-07", pid="p2"), medicationReference={"reference": "#m"},
+                     contained=[dict(med, id="m")])
+    del contained["medicationCodeableConcept"]
+    scd_only = dict(_ma("ma3", "2025-01-09", pid="p3"), medicationCodeableConcept=scd)
+    result = read_fhir([_obs(oid="1"), _obs(oid="2", pid="p2"), _obs(oid="3", pid="p3"), med, by_reference,
+                        contained, scd_only])
+    assert dict(zip(result.treatment_starts["patient_id"], result.treatment_starts["treatment_start"])) == {
+        "p1": "2025-01-05", "p2": "2025-01-07"}
+    assert "not a platinum agent" in _reasons(result)["MedicationAdministration/ma3"]
+    assert "Medication.ingredient" in _reasons(result)["MedicationAdministration/ma3"]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"status": "entered-in-error"}, "status 'entered-in-error'"),
+    ({"status": "cancelled"}, "status 'cancelled'"),
+    ({"status": "registered"}, "status 'registered'"),
+    ({"valueQuantity": None, "valueString": "<5"}, "valueString instead of valueQuantity"),
+    ({"valueQuantity": None, "dataAbsentReason": {"coding": [
+        {"system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}]}},
+     "dataAbsentReason ['error']"),
+    ({"effectiveDateTime": None, "issued": "2025-01-10T10:00:00Z"}, "no effectiveDateTime"),
+    ({"effectiveDateTime": None, "effectivePeriod": {"end": "2025-01-10"}}, "no effectiveDateTime"),
+    ({"code": {"coding": [{"system": "http://snomed.info/sct", "code": "104436007"}]}}, "no LOINC code"),
+    ({"code": {"coding": [{"system": "urn:oid:1.2.3", "code": "CA125"}], "text": "CA-125"}}, "no LOINC code"),
+    ({"subject": {"reference": "#pat"}, "contained": [{"resourceType": "Patient", "id": "pat"}]},
+     "is not a Patient reference"),
+    ({"subject": {"identifier": {"system": "urn:mrn", "value": "p1"}}}, "no subject.reference"),
+    ({"valueQuantity": {"value": 40, "unit": "U/mL"}}, "is not UCUM-coded"),
+    ({"valueQuantity": {"value": 40}}, "is not UCUM-coded"),
+])
+def test_records_that_were_already_refused_stay_refused(change, fragment):
+    """The audit's probes that the reader already handled: each is listed with its reason."""
+    odd = {k: v for k, v in _obs(oid="odd", when="2025-01-11", **change).items() if v is not None}
+    result = read_fhir([_obs(oid="good"), odd])
+    assert result.markers["resource_id"].tolist() == ["Observation/good"]
+    assert fragment in _reasons(result)["Observation/odd"]
+
+
+@pytest.mark.parametrize("change, day", [
+    ({"status": "amended"}, "2025-01-11"),
+    ({"status": "corrected"}, "2025-01-11"),
+    ({"effectiveDateTime": None, "effectivePeriod": {"start": "2025-01-09T08:00:00+01:00", "end": "2025-01-10"}},
+     "2025-01-09"),
+    ({"effectiveDateTime": None, "effectiveInstant": "2025-01-12T23:59:59.5-11:00"}, "2025-01-12"),
+    ({"effectiveDateTime": "2024-01-31T23:30:00-05:00"}, "2024-01-31"),      # 1 February in UTC
+])
+def test_records_that_were_already_read_stay_read(change, day):
+    odd = {k: v for k, v in _obs(oid="odd", when="2025-01-11", **change).items() if v is not None}
+    result = read_fhir([odd])
+    assert result.markers["date"].tolist() == [day] and len(result.skipped) == 0
+
+
+def test_a_json_file_holding_the_pages_is_read_by_the_command_line(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    page2_url = "http://ehr.example/fhir/Observation?code=10334-1&page=2"
+    pages = [_page(1, _obs(oid="a"), next_url=page2_url), _page(2, _obs(oid="b", when="2025-02-10"))]
+    path = tmp_path / "pages.json"
+    path.write_text(json.dumps(pages))
+    assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 0
+    assert pd.read_csv(tmp_path / "m.csv")["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    path.write_text(json.dumps(pages[0]))
+    assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 2
+    assert "one page of a search result" in capsys.readouterr().err
+
+
+def test_a_list_of_bundle_entries_keeps_their_full_urls():
+    uuid = "urn:uuid:11111111-2222-3333-4444-555555555555"
+    entries = [{"fullUrl": uuid, "resource": {"resourceType": "Patient", "id": "P7"}},
+               {"resource": _obs(oid="a", subject={"reference": uuid})}]
+    result = read_fhir(entries)
+    assert result.markers["patient_id"].tolist() == ["P7"] and len(result.skipped) == 0

@@ -1442,7 +1442,9 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     assay = _text(columns["assay"]) if "assay" in columns else np.full(n, None, dtype=object)
 
     canonical = marker_columns(spec)
-    extra = {c: v for c, v in columns.items() if c not in canonical and c != "date"}
+    # a column read column-wise (``treatment_start``) is kept as its cells, not its reader
+    extra = {c: (v.numpy() if isinstance(v, _Text) else v) for c, v in columns.items()
+             if c not in canonical and c != "date"}
     out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
                       np.asarray(rows), extra, col, vc, codes, uniques)
     out = _handle_duplicates(out, duplicates)

@@ -8,17 +8,22 @@ arguments where a site codes differently.
 
 from __future__ import annotations
 
+import datetime as _dt
+import math
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Mapping
 
+import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
-           "EVENT_SNOMED", "SourceRead", "SKIPPED_COLUMNS", "require"]
+           "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "check_uln", "as_day", "SourceRead", "SKIPPED_COLUMNS",
+           "require"]
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,47 @@ class MarkerCode:
     units: Mapping[str, float] = field(default_factory=dict)
     default_uln: float | None = None
 
+    def factor(self, code: str) -> float | None:
+        """The factor converting UCUM ``code`` to :attr:`unit`, or None when it is not read.
+
+        Spellings UCUM itself makes equal are one unit here: ``l`` and ``L`` are both the
+        litre (``U/ml`` is ``U/mL``), ``[IU]`` and ``[iU]`` both the international unit. The
+        micro sign (``µg/L``, U+00B5 or the Greek μ) is read as UCUM's ``u``. Anything else
+        differing (``U/ML`` is units per megalitre, ``U/L`` a thousand times smaller) is not
+        read.
+        """
+        keys = {ucum_key(u): f for u, f in self.units.items()}
+        return keys.get(ucum_key(code)) if isinstance(code, str) else None
+
+    def names_unit(self, text: str) -> bool:
+        """True when the human-readable unit text ``text`` names one of the units read (case,
+        spaces, brackets, the micro sign and 'units' spelt out aside: ``IU/mL``, ``U/ml``,
+        ``µg/L``, ``units/mL``)."""
+        return self.factor_of_text(text) is not None
+
+    def factor_of_text(self, text) -> float | None:
+        """The factor of the unit the human-readable ``text`` names (as :meth:`names_unit`),
+        or None."""
+        if not isinstance(text, str):
+            return None
+        return {_loose(u): f for u, f in self.units.items()}.get(_loose(text))
+
+
+def ucum_key(code: str) -> str:
+    """A UCUM unit code with the spellings UCUM makes equal written one way (see
+    :meth:`MarkerCode.factor`)."""
+    num, sep, den = code.strip().partition("/")
+    num = num.replace("\u00b5", "u").replace("\u03bc", "u").replace("[IU]", "[iU]")
+    if den.endswith("l"):
+        den = den[:-1] + "L"
+    return num + sep + den
+
+
+def _loose(text: str) -> str:
+    """A unit text without case, spaces, brackets, micro sign, or 'unit(s)' spelt out."""
+    text = re.sub(r"(?i)\bunits?\b", "u", str(text))
+    return "".join(ucum_key(text).replace("[", "").replace("]", "").split()).casefold()
+
 
 def _marker_code(spec) -> MarkerCode:
     """The record-system view of a :class:`ca125kinetics.markers.MarkerSpec` (one source of
@@ -76,6 +122,84 @@ PLATINUM_ATC: Mapping[str, str] = MappingProxyType({"L01XA02": "carboplatin", "L
 #: Procedures that open a GCIG exclusion window, by SNOMED CT code: 61515000 paracentesis of
 #: abdomen, 91602002 thoracentesis.
 EVENT_SNOMED: Mapping[str, str] = MappingProxyType({"61515000": "paracentesis", "91602002": "thoracentesis"})
+
+#: Platinum doses of one patient more than this many days apart are two lines of treatment.
+#: Cycles are 21-28 days apart, and a pause for interval or secondary surgery within a line
+#: lasts some 6-10 weeks; a platinum-sensitive recurrence comes 6 months or more after the
+#: last dose. A record holding the first line and the line at recurrence then has no single
+#: day 0: the readers refuse to choose (:func:`first_doses`).
+LINE_GAP_DAYS = 90
+
+
+def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
+                kind: str) -> tuple[dict[str, tuple[str, str]], list[tuple]]:
+    """The first platinum dose of each patient whose doses form one line.
+
+    Parameters
+    ----------
+    doses : mapping of patient_id to a list of (ISO date, source record)
+    gap_days : int
+        Doses more than ``gap_days`` apart (consecutive, in date order) start a new line.
+    kind : str
+        Record kind written to the skipped rows.
+
+    Returns
+    -------
+    starts : dict of patient_id to (ISO date, source record)
+        Patients with one line: its first dose.
+    skipped : list of (source_id, patient_id, kind, reason)
+        Patients with doses of more than one line: no start is chosen (the earliest would be
+        the first line's, a silent misreading of a record that also holds the line at
+        recurrence); the reason names each line's first dose and how to give the start.
+    """
+    starts, skipped = {}, []
+    for pid, given in doses.items():
+        ordered = sorted(given)
+        days = [pd.Timestamp(d) for d, _ in ordered]
+        lines = [ordered[0]] + [ordered[i + 1] for i, (a, b) in enumerate(zip(days, days[1:]))
+                                if (b - a).days > gap_days]
+        if len(lines) == 1:
+            starts[pid] = ordered[0]
+            continue
+        skipped.append((ordered[0][1], pid, kind,
+                        f"platinum doses of {len(lines)} lines (first doses {', '.join(d for d, _ in lines)}; "
+                        f"more than {gap_days} days apart): which line is day 0 is ambiguous; pass "
+                        "treatment_start= (a date per patient) or give the line's first dose as treatment_start "
+                        "in the clinical table"))
+    return starts, skipped
+
+
+def check_uln(uln, marker: MarkerCode) -> None:
+    """Refuse a ``uln=`` argument that is not a positive finite number (True is not 1)."""
+    if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float))
+                            or not math.isfinite(uln) or uln <= 0):
+        raise InvalidInputError(f"uln must be a positive number of {marker.unit}, got {uln!r}")
+
+
+_ISO_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def as_day(value, what: str) -> str:
+    """A given ``treatment_start`` as an ISO day: a date or timestamp object, or ISO text
+    ``YYYY-MM-DD`` (a time of day after it is dropped, the day kept as written). A date less
+    precise than a day (``2025-01``) or in another order (``01/02/2025``) is refused, never
+    completed or guessed."""
+    if isinstance(value, np.datetime64) and not pd.isna(value):
+        value = pd.Timestamp(value)
+    if isinstance(value, (_dt.date, pd.Timestamp)) and not pd.isna(value):
+        return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
+    m = _ISO_DAY_RE.match(value.strip()) if isinstance(value, str) else None
+    try:
+        return _dt.date.fromisoformat(m.group(1)).isoformat() if m else _refuse_day(value, what)
+    except ValueError as exc:
+        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
+                                column="treatment_start") from exc
+
+
+def _refuse_day(value, what: str):
+    raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date precise to the day; use YYYY-MM-DD",
+                            column="treatment_start")
+
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.
 SKIPPED_COLUMNS = ("source_id", "patient_id", "kind", "reason")

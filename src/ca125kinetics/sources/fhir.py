@@ -11,11 +11,15 @@ data must not carry). A resource that fails validation is listed as skipped with
 validator's message; it never stops the others.
 
 * ``Observation`` with LOINC 10334-1 (CA-125) or 2039-6 (CEA): the marker asked for is read,
-  the other listed as skipped. ``status`` must be ``final``, ``amended`` or ``corrected``.
-  ``valueQuantity`` in a UCUM unit of :data:`~ca125kinetics.sources.MARKERS` (converted to
-  U/mL or ng/mL); comparator ``<``/``<=`` gives a censored value (the limit, as ``"<x"`` in a
-  markers file); ``>``/``>=`` (above the measuring range) is refused. ``referenceRange.high``
-  is the ULN. ``method`` (text, else the first coding's display or code) is the assay.
+  the other listed as skipped (one coded as both: skipped). ``status`` must be ``final``,
+  ``amended`` or ``corrected``. ``valueQuantity`` in a UCUM unit of
+  :data:`~ca125kinetics.sources.MARKERS` (converted to U/mL or ng/mL; UCUM's equal spellings
+  read, :meth:`~ca125kinetics.sources.MarkerCode.factor`; a ``unit`` text naming another unit
+  than the code refused); comparator ``<``/``<=`` gives a censored value (the limit, as
+  ``"<x"`` in a markers file); ``>``/``>=`` (above the measuring range) and any other
+  comparator are refused. ``referenceRange.high`` is the ULN (a range given only as text is
+  refused unless ``uln`` is given). ``method`` (text, else the first coding's display or
+  code) is the assay.
 * ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
   thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
   patient's first sample (a procedure has no reference range of its own).
@@ -25,8 +29,8 @@ validator's message; it never stops the others.
   the treatment start (day 0). A ``MedicationRequest`` (status ``active``/``completed``) counts
   only for a patient without any administration, through the planned start
   ``dosageInstruction.timing.repeat.boundsPeriod.start`` (``authoredOn`` is the order date,
-  not a dose, and is not used). A bundle holding more than one platinum line gives the first:
-  pass ``treatment_start`` to choose.
+  not a dose, and is not used). A patient whose doses are more than ``line_gap_days`` apart
+  has several lines and gets no start (a skipped row says so): pass ``treatment_start``.
 * ``Patient`` and ``Medication`` resolve references; any other resource is listed as skipped.
 
 Dates. ``effectiveDateTime`` or ``effectiveInstant`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
@@ -36,7 +40,12 @@ less precise than a day (``2025-03``) is refused.
 
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
 ``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
-that ``fullUrl`` (its ``id``, else the uuid).
+that ``fullUrl`` (its ``id``, else the uuid). One id referenced on two servers is skipped, not
+merged.
+
+Duplicates and pages. A resource given twice is read once (identical copies) or skipped
+(differing copies). A ``searchset`` page with a ``next`` link is refused; a list of pages is
+read when every ``next`` link is the ``self`` link of a page given.
 
 Size. A file or body above ``max_bytes`` (default :data:`MAX_BUNDLE_BYTES`) is refused before
 it is read; JSON nested deeper than Python can parse, ``NaN``/``Infinity`` and duplicate-free
@@ -54,9 +63,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
-from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     events_take_sample_uln, marker_code, no_marker_message, require,
-                     skipped_frame)
+from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode,
+                     SourceRead, as_day, check_uln, events_take_sample_uln, first_doses, marker_code,
+                     no_marker_message, require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
            "MAX_BUNDLE_BYTES",
@@ -163,9 +172,28 @@ def _load(source, max_bytes: int) -> tuple[Any, str]:
 
 
 def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
-    """(fullUrl, resource) of every entry; the Bundle envelope itself is validated as R4B."""
+    """(fullUrl, resource) of every entry; each Bundle envelope itself is validated as R4B.
+
+    A list holding Bundles is read as the pages of one search: every ``next`` link must be
+    the ``self`` link of another page given (one page alone would silently miss the rest).
+    """
     if isinstance(data, list):
-        return [(None, item.get("resource", item) if isinstance(item, dict) else item) for item in data]
+        pages = [d for d in data if isinstance(d, dict) and d.get("resourceType") == "Bundle"]
+        if not pages:
+            return [((item.get("fullUrl"), item["resource"]) if "resource" in item else (None, item))
+                    if isinstance(item, dict) else (None, item) for item in data]
+        if len(pages) != len(data):
+            raise InvalidInputError("a list mixes Bundles and other items; give the pages of a search (Bundles) "
+                                    "or a list of resources", source=label)
+        selves = {link.get("url") for page in pages for link in _links(page, "self")}
+        for page in pages:
+            for link in _links(page, "next"):
+                if link.get("url") not in selves:
+                    raise InvalidInputError(
+                        f"the pages given are not the whole search result: link 'next' {link.get('url')!r} is the "
+                        "self link of no page given; fetch every page (follow link.next until there is none) "
+                        "and pass them all", source=label)
+        return [entry for page in pages for entry in _bundle_entries(page, label, models)]
     if not isinstance(data, dict):
         raise InvalidInputError(f"FHIR JSON must be an object (a Bundle or a resource), got a "
                                 f"{type(data).__name__}", source=label)
@@ -176,6 +204,26 @@ def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, A
         raise InvalidInputError(
             f"resourceType {kind!r} is not read; give a Bundle, or Observation/Procedure/"
             "MedicationAdministration/MedicationRequest resources", source=label)
+    nexts = _links(data, "next")
+    if nexts:
+        raise InvalidInputError(
+            f"the Bundle is one page of a search result: link 'next' {nexts[0].get('url')!r} points to more "
+            "results that are not in it; fetch every page (follow link.next until there is none) and pass the "
+            "pages together as a list, or merge their entries into one Bundle", source=label)
+    return _bundle_entries(data, label, models)
+
+
+def _links(bundle: Mapping, relation: str) -> list[dict]:
+    return [link for link in bundle.get("link", []) or []
+            if isinstance(link, dict) and link.get("relation") == relation]
+
+
+def _bundle_entries(data: Mapping, label: str, models: Mapping) -> list[tuple[str | None, Any]]:
+    if data.get("type") == "history":
+        raise InvalidInputError(
+            "is a history Bundle: it holds versions and deletions of resources, not their current state (a "
+            "deleted result's earlier version would be read); export the current resources (a search or "
+            "Patient/$everything) instead", source=label)
     envelope = {k: v for k, v in data.items() if k != "entry"}
     try:
         models["Bundle"].model_validate(envelope)
@@ -224,6 +272,12 @@ def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
     return day, None
 
 
+def _resource_id(res: Mapping, full_url: str | None, i: int) -> str:
+    """``Type/id`` of a resource, else its entry's fullUrl, else its place in the bundle."""
+    kind = res.get("resourceType")
+    return f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else (full_url or f"entry[{i}]")
+
+
 def _codes(concept: Any, system: str) -> list[str]:
     if not isinstance(concept, dict):
         return []
@@ -237,9 +291,13 @@ def _unit_factor(quantity: Mapping, marker: MarkerCode) -> tuple[float | None, s
     if system != UCUM or code is None:
         return None, (f"unit {unit or code!r} is not UCUM-coded (system {UCUM}); {marker.label} is read in "
                       f"{sorted(marker.units)}")
-    if code not in marker.units:
+    factor = marker.factor(code)
+    if factor is None:
         return None, f"unit {code!r} is not a {marker.label} unit; read: {sorted(marker.units)}"
-    return marker.units[code], None
+    if unit is not None and not marker.names_unit(unit):
+        return None, (f"unit text {unit!r} does not match its UCUM code {code!r}: which one is right is "
+                      "ambiguous; correct the one that is wrong at the source")
+    return factor, None
 
 
 class _Context:
@@ -248,9 +306,18 @@ class _Context:
     def __init__(self, entries: list[tuple[str | None, Any]]):
         self.patients: dict[str, str] = {}
         self.medications: dict[str, Any] = {}
+        # servers (absolute URL bases) each Patient id is referenced on: one id on two servers
+        # may be two patients, never merged into one series
+        self.servers: dict[str, set[str]] = {}
         for full_url, res in entries:
             if not isinstance(res, dict):
                 continue
+            subject = res.get("subject")
+            for url in (full_url if res.get("resourceType") == "Patient" else None,
+                        subject.get("reference") if isinstance(subject, dict) else None):
+                m = _PATIENT_REF_RE.search(url) if isinstance(url, str) and "://" in url else None
+                if m:
+                    self.servers.setdefault(m.group(1), set()).add(url[:m.start()].rstrip("/"))
             rid = res.get("id")
             keys = [k for k in (full_url, f"{res.get('resourceType')}/{rid}" if rid else None) if k]
             if res.get("resourceType") == "Patient":
@@ -258,34 +325,51 @@ class _Context:
                     self.patients[k] = str(rid) if rid else str(full_url).rsplit(":", 1)[-1]
             elif res.get("resourceType") == "Medication":
                 for k in keys:
-                    self.medications[k] = res.get("code")
+                    self.medications[k] = _medication_concepts(res)
 
     def patient(self, resource: Mapping) -> tuple[str | None, str | None]:
         subject = resource.get("subject")
         ref = subject.get("reference") if isinstance(subject, dict) else None
         if not ref:
             return None, "no subject.reference: the sample cannot be given to a patient"
-        if ref in self.patients:
-            return self.patients[ref], None
         m = _PATIENT_REF_RE.search(ref)
-        if m:
-            return m.group(1), None
-        return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        pid = self.patients.get(ref, m.group(1) if m else None)
+        if pid is None:
+            return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        if len(self.servers.get(pid, ())) > 1:
+            servers = sorted(self.servers[pid])
+            return None, (f"Patient/{pid} is referenced on {len(servers)} servers ({', '.join(servers)}): "
+                          "the same id may be two patients; read each server's resources separately")
+        return pid, None
 
-    def medication(self, resource: Mapping) -> Any:
-        concept = resource.get("medicationCodeableConcept")
-        if concept is None and isinstance(resource.get("medicationReference"), dict):
-            concept = self.medications.get(resource["medicationReference"].get("reference"))
-        return concept
+    def medication(self, resource: Mapping) -> list:
+        """The codes of the drug given: ``medicationCodeableConcept``, or the code and
+        ingredients of the referenced ``Medication`` (a bundle entry or a contained one)."""
+        if resource.get("medicationCodeableConcept") is not None:
+            return [resource["medicationCodeableConcept"]]
+        ref = (resource.get("medicationReference") or {}).get("reference")
+        if isinstance(ref, str) and ref.startswith("#"):
+            return next((_medication_concepts(c) for c in resource.get("contained", []) or []
+                         if isinstance(c, dict) and c.get("resourceType") == "Medication"
+                         and c.get("id") == ref[1:]), [])
+        return self.medications.get(ref, [])
 
 
-def _platinum(concept: Any) -> str | None:
-    for code in _codes(concept, RXNORM):
-        if code in PLATINUM_RXNORM:
-            return PLATINUM_RXNORM[code]
-    for code in _codes(concept, ATC):
-        if code in PLATINUM_ATC:
-            return PLATINUM_ATC[code]
+def _medication_concepts(medication: Mapping) -> list:
+    """A Medication's code and its ingredients' codes (a clinical drug such as RxNorm's
+    'carboplatin 10 MG/ML Injectable Solution' names its ingredient there)."""
+    return [medication.get("code")] + [i.get("itemCodeableConcept") for i in medication.get("ingredient", []) or []
+                                       if isinstance(i, dict)]
+
+
+def _platinum(concepts: list) -> str | None:
+    for concept in concepts:
+        for code in _codes(concept, RXNORM):
+            if code in PLATINUM_RXNORM:
+                return PLATINUM_RXNORM[code]
+        for code in _codes(concept, ATC):
+            if code in PLATINUM_ATC:
+                return PLATINUM_ATC[code]
     return None
 
 
@@ -293,7 +377,8 @@ def _platinum(concept: Any) -> str | None:
 
 
 def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float | None = None,
-              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES) -> SourceRead:
+              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES,
+              line_gap_days: int = LINE_GAP_DAYS) -> SourceRead:
     """Read one marker's values, exclusion events and treatment starts from FHIR R4 resources.
 
     Parameters
@@ -313,6 +398,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         SNOMED CT procedure codes read as exclusion events (default: :data:`EVENT_SNOMED`).
     max_bytes : int
         Largest file or body read.
+    line_gap_days : int
+        Platinum doses of a patient more than this many days apart are two lines
+        (:data:`~ca125kinetics.sources._codes.LINE_GAP_DAYS`, 90): such a patient gets no
+        treatment start from the bundle (which line is day 0 is ambiguous) and a skipped row
+        naming each line's first dose; pass ``treatment_start`` for them.
 
     Returns
     -------
@@ -331,8 +421,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         ``fhir.resources`` is not installed (``pip install 'ca125kinetics[fhir]'``).
     """
     spec = marker_code(marker)
-    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    check_uln(uln, spec)
     models = _models()
     data, label = _load(source, max_bytes)
     entries = _entries(data, label, models)
@@ -343,12 +432,30 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
 
+    # one resource given twice (overlapping exports, pages, _include): read once when the copies
+    # are identical; copies that differ (versions) leave which one holds ambiguous
+    copies: dict[str, list] = {}
+    for i, (full_url, res) in enumerate(entries):
+        if isinstance(res, dict):
+            copies.setdefault(_resource_id(res, full_url, i), []).append(res)
+    copies = {rid: [json.dumps(r, sort_keys=True) for r in found] for rid, found in copies.items() if len(found) > 1}
+    read_once: set[str] = set()
+
     for i, (full_url, res) in enumerate(entries):
         if not isinstance(res, dict):
             skipped.append((f"entry[{i}]", None, None, "entry has no resource object"))
             continue
         kind = res.get("resourceType")
-        rid = f"{kind}/{res['id']}" if isinstance(res.get("id"), str) else (full_url or f"entry[{i}]")
+        rid = _resource_id(res, full_url, i)
+        if len(set(copies.get(rid, ()))) > 1:
+            skipped.append((rid, context.patient(res)[0], kind,
+                            f"appears {len(copies[rid])} times with different content (versions of one resource?): "
+                            "which one holds is ambiguous; export one version of it"))
+            continue
+        if rid in read_once:
+            skipped.append((rid, context.patient(res)[0], kind, "appears again, identical: read once"))
+            continue
+        read_once.add(rid)
         if kind not in _READ_TYPES:
             skipped.append((rid, None, kind, f"resource type {kind!r} is not read"))
             continue
@@ -366,6 +473,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
 
         if kind == "Observation":
             loinc = _codes(res.get("code"), LOINC)
+            coded = [m for m in MARKERS.values() if m.loinc in loinc]
+            if len(coded) > 1:
+                skip("coded as both " + " and ".join(f"{m.label} (LOINC {m.loinc})" for m in coded)
+                     + ": which marker the value is is ambiguous; correct Observation.code at the source")
+                continue
             if spec.loinc not in loinc:
                 hit = next((other[c] for c in loinc if c in other), None)
                 skip(f"{hit.label} (LOINC {hit.loinc}), not the marker read: pass marker='{hit.name}'" if hit
@@ -383,6 +495,10 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip("procedure is not coded (SNOMED CT) as an exclusion event: "
                      f"{dict(event_codes)}")
                 continue
+            kinds = sorted({event_codes[c] for c in snomed})
+            if len(kinds) > 1:
+                skip(f"coded as both {' and '.join(kinds)}: which exclusion window applies is ambiguous")
+                continue
             if res.get("status") not in _PROCEDURE_STATUS:
                 skip(f"status {res.get('status')!r}: only completed procedures are events")
                 continue
@@ -396,7 +512,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         else:  # MedicationAdministration / MedicationRequest
             drug = _platinum(context.medication(res))
             if drug is None:
-                skip("not a platinum agent (carboplatin/cisplatin by RxNorm or ATC code)")
+                skip("not a platinum agent (carboplatin/cisplatin by RxNorm ingredient or ATC code, in the drug's code "
+                     "or a Medication.ingredient; a clinical-drug code alone is not resolved here)")
                 continue
             allowed = _ADMINISTRATION_STATUS if kind == "MedicationAdministration" else _REQUEST_STATUS
             if res.get("status") not in allowed:
@@ -411,10 +528,11 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 continue
             (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
 
-    skipped_table = skipped_frame(skipped)
     if not any(r["event"] is None for r in rows):
-        raise NoMarkerDataError(no_marker_message(spec, skipped_table, label), source=None)
-    starts = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows})
+        raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label), source=None)
+    starts, lines = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows},
+                                      line_gap_days)
+    skipped_table = skipped_frame(skipped + lines)
     markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
                                           "resource_id"])
     start_of = dict(zip(starts["patient_id"], starts["treatment_start"]))
@@ -446,12 +564,17 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
     if comparator in (">", ">="):
         return (f"value {comparator}{q['value']} is above the measuring range: the true value is unknown; "
                 "ask the laboratory for the diluted result")
+    if comparator not in (None, "<", "<="):
+        return (f"comparator {comparator!r} is not one of FHIR R4's <, <=, >=, >: the value is neither plain "
+                "nor censored; correct valueQuantity.comparator at the source")
     factor, unit_problem = _unit_factor(q, spec)
     if unit_problem:
         return unit_problem
     value = float(q["value"]) * factor
     limit = spec.default_uln if uln is None else float(uln)
-    highs = [r.get("high") for r in res.get("referenceRange", []) or [] if isinstance(r, dict) and r.get("high")]
+    ranges = [r for r in res.get("referenceRange", []) or [] if isinstance(r, dict)]
+    highs = [r.get("high") for r in ranges if r.get("high")]
+    texts = [r["text"] for r in ranges if r.get("text")]
     if highs:
         values = set()
         for high in highs:
@@ -462,6 +585,10 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
         if len(values) > 1:
             return f"referenceRange holds different upper limits {sorted(values)}: which ULN applies is ambiguous"
         limit = values.pop()
+    elif uln is None and texts:
+        # the laboratory stated its range, only as text: the default ULN may not be it
+        return (f"referenceRange {texts[0]!r} has no high value: the ULN it states is not read from text; "
+                f"pass uln=... ({spec.unit}) to say which ULN applies")
     elif limit is None:
         return (f"no referenceRange.high and no uln given: the {spec.label} ULN is needed "
                 "(pass uln=... in ng/mL)")
@@ -481,29 +608,25 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
     return None, "no dosageInstruction.timing.repeat.boundsPeriod.start (the planned first dose)"
 
 
-def _as_day(value, what: str) -> str:
-    try:
-        return pd.Timestamp(value).date().isoformat()
-    except (ValueError, TypeError) as exc:
-        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
-                                column="treatment_start") from exc
-
-
-def _treatment_starts(administered, requested, given, patients: Iterable[str]) -> pd.DataFrame:
-    """Earliest platinum administration per patient, else planned start; ``given`` wins."""
-    rows = []
+def _treatment_starts(administered, requested, given, patients: Iterable[str],
+                      gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
+    """First platinum administration per patient, else planned start; ``given`` wins. A
+    patient whose doses span more than one line gets none (and a skipped row saying why)."""
+    rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
-            rows.append((pid, _as_day(given, "every patient"), "given"))
+            rows.append((pid, as_day(given, "every patient"), "given"))
         elif isinstance(given, Mapping) and given.get(pid) is not None:
-            rows.append((pid, _as_day(given[pid], f"patient {pid!r}"), "given"))
-        elif pid in administered:
-            day, rid = min(administered[pid])
-            rows.append((pid, day, rid))
-        elif pid in requested:
-            day, rid = min(requested[pid])
-            rows.append((pid, day, rid))
-    return pd.DataFrame(rows, columns=["patient_id", "treatment_start", "source"]).astype(object)
+            rows.append((pid, as_day(given[pid], f"patient {pid!r}"), "given"))
+        else:
+            chosen[pid] = True
+    starts, skipped = first_doses({p: administered[p] for p in chosen if p in administered}, gap_days,
+                                  "MedicationAdministration")
+    planned, more = first_doses({p: requested[p] for p in chosen if p in requested and p not in administered},
+                                gap_days, "MedicationRequest")
+    rows += [(pid, day, rid) for pid, (day, rid) in {**starts, **planned}.items()]
+    frame = pd.DataFrame(sorted(rows), columns=["patient_id", "treatment_start", "source"]).astype(object)
+    return frame, skipped + more
 
 
 # --------------------------------------------------------------------------- write

@@ -41,7 +41,7 @@ def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
     """
     spec = marker_code(marker)
     clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
-    table = read_markers(markers, clinical=clin)
+    table = read_markers(markers, clinical=clin, marker=spec.name)
     starts = dict(zip(clin["patient_id"], clin["treatment_start"]))
     codes = {v: k for k, v in EVENT_SNOMED.items()}
     entries: list[dict] = []
@@ -72,9 +72,10 @@ def cohort_to_fhir(markers, clinical, *, marker: str = "ca125") -> dict:
             elif r.event is not None:
                 raise InvalidInputError(f"event {r.event!r} has no FHIR procedure code here; only "
                                         f"{sorted(codes)} are written", patient_id=pid, column="event")
-            if pd.isna(r.ca125):
+            value = getattr(r, spec.name)
+            if pd.isna(value):
                 continue
-            quantity = {"value": float(r.ca125), "unit": spec.unit, "system": UCUM, "code": spec.unit}
+            quantity = {"value": float(value), "unit": spec.unit, "system": UCUM, "code": spec.unit}
             if r.censored:
                 quantity = {"comparator": "<", **quantity}
             obs = {"resourceType": "Observation", "id": f"{pid}-{n}", "status": "final",

@@ -10,27 +10,35 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
   ``vocabulary_id = 'LOINC'`` and ``concept_code`` 10334-1 (CA-125) or 2039-6 (CEA); rows of
   the other marker are listed as skipped;
 * the comparator: ``operator_concept_id`` is looked up in the ``Meas Value Operator``
-  vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` or none a
-  plain value, ``>``/``>=`` (above the measuring range) are refused;
+  vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` a plain value,
+  ``>``/``>=`` (above the measuring range) are refused; with none, the comparator written in
+  ``value_source_value`` (else a plain value). ``value_source_value`` is checked against the
+  row (a comparator contradicting the operator, a number that is not ``value_as_number``:
+  skipped), never read in its place;
 * the unit: ``unit_concept_id`` must be a ``UCUM`` concept among the marker's units
   (:data:`~ca125kinetics.sources.MARKERS`; converted to U/mL or ng/mL), else the row is
   refused; ``range_high`` (in the row's unit) is the ULN;
-* the treatment start: the earliest ``drug_exposure_start_date`` of a drug descending (through
+* the treatment start: the first ``drug_exposure_start_date`` of a drug descending (through
   ``concept_ancestor``) from the RxNorm ingredients carboplatin (40048) or cisplatin (2555), or
-  from the ATC classes L01XA02/L01XA01; or given explicitly;
+  from the ATC classes L01XA02/L01XA01, when the exposures form one line (none, and a skipped
+  row, for a person with exposures more than ``line_gap_days`` apart); or given explicitly;
 * exclusion events: ``procedure_occurrence`` rows of the SNOMED paracentesis/thoracentesis
-  concepts (61515000, 91602002).
+  concepts (61515000, 91602002) or of a procedure descending from them (through
+  ``concept_ancestor``); one descending from both is listed as skipped.
 
 ``measurement_date`` is the sample's day. ``measurement_source_value`` (the local laboratory
 code, which names the assay in most source systems) is read as the assay; pass
 ``assay_column=None`` to leave it out. ``patient_id`` is ``person_id``, or
-``person.person_source_value`` when asked. Every imported row keeps its ``measurement_id``
+``person.person_source_value`` when asked (persons sharing one are skipped, not merged); a
+person in a cohort in several eras is read once. Every imported row keeps its ``measurement_id``
 (or ``procedure_occurrence_id``); every row not imported is listed with its reason.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
+import re
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -38,8 +46,9 @@ import numpy as np
 import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
-from ._codes import (EVENT_SNOMED, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     events_take_sample_uln, marker_code, no_marker_message, require, skipped_frame)
+from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
+                     as_day, check_uln, events_take_sample_uln, first_doses, marker_code, no_marker_message,
+                     require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
 
@@ -50,6 +59,28 @@ OMOP_TABLES = ("concept", "concept_ancestor", "person", "measurement", "drug_exp
 #: are not Athena's (the reader finds concepts by code, so any ids work).
 SYNTHETIC_CONCEPT_BASE = 2_000_000_000
 _OPERATORS = {"<": "censored", "<=": "censored", "=": "plain", ">": "above", ">=": "above"}
+_SOURCE_VALUE_RE = re.compile(r"^\s*(<=|>=|<|>|=)?\s*(\d[\d.,]*)\s*([^\d\s].*?)?\s*$")
+
+
+def _source_value(text) -> tuple[str | None, set[float], str | None]:
+    """What a ``value_source_value`` (the laboratory's result text) says.
+
+    Returns the kind of the comparator written in it (``"censored"`` for ``<``/``<=``,
+    ``"above"``, ``"plain"`` for ``=``; None when none is written or the text is not a
+    number), its possible readings, and the unit written after the number (or None).
+    ``12,5`` is 12.5 (a thousands separator groups three digits); ``1,250`` may be 1250 or
+    1.25, both kept: the number is read by the markers reader's number parser under each
+    convention.
+    """
+    from ..io import _parse_numbers
+
+    m = _SOURCE_VALUE_RE.match(text) if isinstance(text, str) else None
+    if m is None:
+        return None, set(), None
+    body = np.array([m.group(2)], dtype=object)
+    readings = {float(v[0]) for dec, sep in ((".", None), (".", ","), (",", None), (",", "."))
+                if not np.isnan(v := _parse_numbers(body, dec, sep))[0]}
+    return (_OPERATORS[m.group(1)] if m.group(1) else None), readings, m.group(3)
 
 
 # --------------------------------------------------------------------------- schema
@@ -132,7 +163,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
               person_ids: Iterable[int] | None = None, patient_id: str = "person_id",
               treatment_start=None, uln: float | None = None, schema: str | None = None,
               assay_column: str | None = "measurement_source_value",
-              event_codes: Mapping[str, str] = EVENT_SNOMED) -> SourceRead:
+              event_codes: Mapping[str, str] = EVENT_SNOMED, line_gap_days: int = LINE_GAP_DAYS) -> SourceRead:
     """Extract one marker's values, exclusion events and treatment starts of a cohort.
 
     Parameters
@@ -158,6 +189,10 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         ``measurement`` column read as the assay (default ``measurement_source_value``).
     event_codes : mapping of str to str
         SNOMED CT procedure codes read as exclusion events.
+    line_gap_days : int
+        Platinum exposures of a person more than this many days apart are two lines (90 by
+        default): such a person gets no treatment start (which line is day 0 is ambiguous)
+        and a skipped row naming each line's first dose; pass ``treatment_start`` for them.
 
     Returns
     -------
@@ -179,8 +214,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         raise InvalidInputError(f"patient_id must be 'person_id' or 'person_source_value', got {patient_id!r}")
     if cohort_id is not None and person_ids is not None:
         raise InvalidInputError("give cohort_id or person_ids, not both")
-    if uln is not None and not (isinstance(uln, (int, float)) and uln > 0):
-        raise InvalidInputError(f"uln must be a positive number of {spec.unit}, got {uln!r}")
+    check_uln(uln, spec)
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
@@ -198,7 +232,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
                                 "URL, the schema and that the CDM v5.4 tables exist", source=label) from exc
     finally:
         engine.dispose()
-    return _assemble(frames, spec, uln, treatment_start, patient_id, label, event_codes)
+    return _assemble(frames, spec, uln, treatment_start, patient_id, label, event_codes, line_gap_days)
 
 
 def _key(table: str, schema: str | None) -> str:
@@ -210,16 +244,16 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     concept, person = t["concept"], t["person"]
     loincs = [m.loinc for m in MARKERS.values()]
     if person_ids is not None:
-        ids = sorted({int(p) for p in person_ids})
+        ids = sorted({_whole(p, "person_id") for p in person_ids})
         if not ids:
             raise InvalidInputError("person_ids is empty; give at least one person_id")
         persons = sa.select(person.c.person_id).where(person.c.person_id.in_(ids))
     elif cohort_id is not None:
         c = t["cohort"]
-        persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == int(cohort_id))
+        persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == _whole(cohort_id, "cohort_id"))
     else:
         persons = sa.select(person.c.person_id)
-    persons = persons.subquery()
+    persons = persons.distinct().subquery()      # a person may be in a cohort in several eras
     pid_col = persons.c[0]
     who = sa.select(person.c.person_id, person.c.person_source_value).join(
         persons, person.c.person_id == pid_col)
@@ -237,7 +271,7 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     cols = [m.c.measurement_id, m.c.person_id, mc.c.concept_code.label("loinc"), m.c.measurement_date,
             m.c.value_as_number, m.c.range_high, op.c.vocabulary_id.label("op_vocabulary"),
             op.c.concept_name.label("operator"), m.c.operator_concept_id, unit.c.vocabulary_id.label("unit_vocabulary"),
-            unit.c.concept_code.label("unit"), m.c.unit_concept_id, m.c.unit_source_value]
+            unit.c.concept_code.label("unit"), m.c.unit_concept_id, m.c.unit_source_value, m.c.value_source_value]
     if assay_column is not None:
         cols.append(m.c[assay_column].label("assay"))
     q = (sa.select(*cols)
@@ -258,20 +292,37 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     ca = t["concept_ancestor"]
     drugs = sa.select(ca.c.descendant_concept_id).where(ca.c.ancestor_concept_id.in_(roots))
     d = t["drug_exposure"]
-    q = (sa.select(d.c.person_id, sa.func.min(d.c.drug_exposure_start_date).label("start"),
-                   sa.func.min(d.c.drug_exposure_id).label("drug_exposure_id"))
+    q = (sa.select(d.c.person_id, d.c.drug_exposure_start_date.label("start"), d.c.drug_exposure_id)
          .join(persons, d.c.person_id == pid_col)
          .where(sa.or_(d.c.drug_concept_id.in_(drugs), d.c.drug_concept_id.in_(roots)))
-         .group_by(d.c.person_id))
+         .order_by(d.c.person_id, d.c.drug_exposure_start_date, d.c.drug_exposure_id))
     out["starts"] = pd.DataFrame(conn.execute(q).all(), columns=["person_id", "start", "drug_exposure_id"])
+    # exclusion events: the SNOMED event concepts and every procedure descending from them
     p, pc = t["procedure_occurrence"], concept.alias("pc")
-    q = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
-         .join(persons, p.c.person_id == pid_col)
-         .join(pc, pc.c.concept_id == p.c.procedure_concept_id)
-         .where(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes))))
+    is_event = sa.and_(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes)))
+    direct = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
+              .join(persons, p.c.person_id == pid_col)
+              .join(pc, pc.c.concept_id == p.c.procedure_concept_id).where(is_event))
+    below = (sa.select(p.c.procedure_occurrence_id, p.c.person_id, p.c.procedure_date, pc.c.concept_code)
+             .join(persons, p.c.person_id == pid_col)
+             .join(ca, ca.c.descendant_concept_id == p.c.procedure_concept_id)
+             .join(pc, pc.c.concept_id == ca.c.ancestor_concept_id).where(is_event))
+    q = sa.union(direct, below)
     out["events"] = pd.DataFrame(conn.execute(q).all(),
                                  columns=["procedure_occurrence_id", "person_id", "procedure_date", "code"])
     return out
+
+
+def _whole(value, what: str) -> int:
+    """An id given as a whole number (int, numpy integer, digits, or an integral float);
+    ``int()`` alone would read 1.5 or True as person 1."""
+    if isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+        return int(value)
+    if isinstance(value, (float, np.floating)) and math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    raise InvalidInputError(f"{what} {value!r} is not a whole number; give the integer {what}")
 
 
 def _iso(value) -> str | None:
@@ -282,12 +333,20 @@ def _iso(value) -> str | None:
     return pd.Timestamp(value).date().isoformat()
 
 
-def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, label, event_codes) -> SourceRead:
-    from .fhir import _as_day
-
+def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, label, event_codes,
+              line_gap_days) -> SourceRead:
     persons = frames["persons"]
     name_of = (dict(zip(persons["person_id"], persons["person_source_value"])) if patient_id == "person_source_value"
                else {p: str(p) for p in persons["person_id"]})
+    unnamed = {p: f"person {p} has no {patient_id}" for p, v in name_of.items() if v is None or pd.isna(v)}
+    named = persons[persons["person_id"].map(lambda p: p not in unnamed)]
+    for value, group in named.groupby(named["person_id"].map(name_of), sort=True):
+        if len(group) > 1:       # two persons under one patient_id would be merged into one series
+            ids = ", ".join(str(p) for p in sorted(group["person_id"]))
+            for p in group["person_id"]:
+                unnamed[p] = (f"{patient_id} {value!r} is shared by persons {ids}: read with patient_id='person_id' "
+                              "(--patient-id person_id), or make the source values unique")
+    name_of = {p: (None if p in unnamed else v) for p, v in name_of.items()}
     rows, skipped = [], []
     other = {m.loinc: m for m in MARKERS.values() if m.name != spec.name}
     default = spec.default_uln if uln is None else float(uln)
@@ -297,8 +356,8 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         def skip(reason: str) -> None:
             skipped.append((sid, pid, "measurement", reason))
 
-        if pid is None or pd.isna(pid):
-            skip(f"person {r.person_id} has no {patient_id}")
+        if pid is None:
+            skip(unnamed.get(r.person_id, f"person {r.person_id} is not in the person table"))
             continue
         if r.loinc in other:
             hit = other[r.loinc]
@@ -317,15 +376,31 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                 skip(f"operator_concept_id {r.operator_concept_id} is not a Meas Value Operator concept "
                      f"(<, <=, =, >=, >)")
                 continue
-            if op == "above":
-                skip(f"operator {r.operator!r}: the value is above the measuring range and its true value unknown")
-                continue
-        if r.unit_vocabulary != "UCUM" or r.unit not in spec.units:
+        factor = spec.factor(r.unit) if r.unit_vocabulary == "UCUM" else None
+        if factor is None:
             shown = r.unit if r.unit_vocabulary == "UCUM" else (r.unit_source_value or r.unit_concept_id)
             skip(f"unit {shown!r} (unit_concept_id {r.unit_concept_id}) is not a UCUM {spec.label} unit; "
                  f"read: {sorted(spec.units)}")
             continue
-        factor = spec.units[r.unit]
+        source_op, readings, written_unit = _source_value(r.value_source_value)
+        if source_op is not None and op is None:
+            op = source_op      # no operator concept: the comparator the laboratory wrote
+        elif source_op is not None and source_op != op:
+            skip(f"operator {r.operator!r} contradicts value_source_value {r.value_source_value!r}: whether the "
+                 "value is censored is ambiguous; correct operator_concept_id in the ETL")
+            continue
+        if op == "above":
+            skip(f"operator {r.operator or r.value_source_value!r}: the value is above the measuring range and its "
+                 "true value unknown")
+            continue
+        source_unit = written_unit or r.unit_source_value
+        source_factor = spec.factor_of_text(source_unit)
+        if readings and source_factor is not None and not any(
+                math.isclose(float(r.value_as_number) * factor, x * source_factor, rel_tol=1e-6) for x in readings):
+            skip(f"value_as_number {float(r.value_as_number)!r} disagrees with value_source_value "
+                 f"{r.value_source_value!r} (read as {' or '.join(f'{x:g}' for x in sorted(readings))} "
+                 f"{source_unit}): a decimal comma or unit conversion gone wrong in the ETL?")
+            continue
         if r.range_high is not None and not pd.isna(r.range_high):
             limit = float(r.range_high) * factor
         elif default is None:
@@ -337,34 +412,37 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                      "ca125": float(r.value_as_number) * factor, "censored": op == "censored", "uln": limit,
                      "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
                      "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
-    for r in frames["events"].itertuples(index=False):
+    events = frames["events"].assign(event=frames["events"]["code"].map(event_codes))
+    for key, group in events.groupby("procedure_occurrence_id", sort=True):
+        r, sid = group.iloc[0], f"procedure_occurrence_id={key}"
         pid = name_of.get(r.person_id)
-        if pid is None or pd.isna(pid):
-            skipped.append((f"procedure_occurrence_id={r.procedure_occurrence_id}", None, "procedure_occurrence",
-                            f"person {r.person_id} has no {patient_id}"))
+        kinds = sorted(set(group["event"]))
+        if pid is None or len(kinds) > 1:
+            skipped.append((sid, pid, "procedure_occurrence",
+                            unnamed.get(r.person_id, f"person {r.person_id} is not in the person table") if pid is None
+                            else f"the procedure descends from both {' and '.join(kinds)}: which exclusion window "
+                                 "applies is ambiguous"))
             continue
         rows.append({"patient_id": str(pid), "date": _iso(r.procedure_date), "ca125": np.nan, "censored": False,
-                     "uln": np.nan, "assay": None, "event": event_codes[r.code], "measurement_id": pd.NA,
-                     "procedure_occurrence_id": int(r.procedure_occurrence_id)})
+                     "uln": np.nan, "assay": None, "event": kinds[0], "measurement_id": pd.NA,
+                     "procedure_occurrence_id": int(key)})
     with_values = {r["patient_id"] for r in rows if r["event"] is None}
-    for pid in sorted({str(v) for v in name_of.values() if v is not None and not pd.isna(v)} - with_values):
+    for pid in sorted({str(v) for v in name_of.values() if v is not None} - with_values):
         skipped.append((f"person={pid}", pid, "person", f"no usable {spec.label} measurement"))
-    skipped_table = skipped_frame(skipped)
     if not with_values:
-        raise NoMarkerDataError(no_marker_message(spec, skipped_table, label))
-    starts = []
+        raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label))
+    given = {} if treatment_start is None else (
+        {p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping) else treatment_start)
+    given_rows = [(str(p), as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
+    doses: dict[str, list[tuple[str, str]]] = {}
     for r in frames["starts"].itertuples(index=False):
         pid = name_of.get(r.person_id)
-        if pid is not None and not pd.isna(pid):
-            starts.append((str(pid), _iso(r.start), f"drug_exposure_id={r.drug_exposure_id}"))
-    start_table = pd.DataFrame(starts, columns=["patient_id", "treatment_start", "source"]).astype(object)
-    if treatment_start is not None:
-        given = ({p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping)
-                 else treatment_start)
-        given_rows = [(str(p), _as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
-        start_table = pd.concat([start_table[~start_table["patient_id"].isin([g[0] for g in given_rows])],
-                                 pd.DataFrame(given_rows, columns=start_table.columns)], ignore_index=True)
-    start_table = start_table.sort_values("patient_id", kind="stable").reset_index(drop=True)
+        if pid is not None and str(pid) not in {g[0] for g in given_rows}:
+            doses.setdefault(str(pid), []).append((_iso(r.start), f"drug_exposure_id={r.drug_exposure_id}"))
+    firsts, lines = first_doses(doses, line_gap_days, "drug_exposure")
+    skipped_table = skipped_frame(skipped + lines)
+    start_table = pd.DataFrame(sorted([(p, d, src) for p, (d, src) in firsts.items()] + given_rows),
+                               columns=["patient_id", "treatment_start", "source"]).astype(object)
     markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
                                           "measurement_id", "procedure_occurrence_id"])
     start_of = dict(zip(start_table["patient_id"], start_table["treatment_start"]))
@@ -420,7 +498,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
 
     spec = marker_code(marker)
     clin = read_clinical(clinical, require=("patient_id", "treatment_start"))
-    table = read_markers(markers, clinical=clin)
+    table = read_markers(markers, clinical=clin, marker=spec.name)
     vocab = _vocabulary(spec)
     cid = {(v, c): i for i, v, c in vocab[["concept_id", "vocabulary_id", "concept_code"]].itertuples(index=False)}
     ids = sorted(set(table["patient_id"]))
@@ -437,7 +515,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
                            "year_of_birth": year.to_numpy(), "race_concept_id": 0, "ethnicity_concept_id": 0,
                            "person_source_value": ids})
     when = (table["patient_id"].map(start) + pd.to_timedelta(table["day"], unit="D")).dt.date
-    values = table[table["ca125"].notna()]
+    values = table[table[spec.name].notna()]
     measurement = pd.DataFrame({
         "measurement_id": np.arange(1, len(values) + 1),
         "person_id": values["patient_id"].map(person_of).to_numpy(),
@@ -447,7 +525,7 @@ def cohort_to_omop(markers, clinical, *, marker: str = "ca125") -> dict[str, pd.
         "measurement_type_concept_id": 0,
         "operator_concept_id": np.where(values["censored"], cid[("Meas Value Operator", "<")],
                                         cid[("Meas Value Operator", "=")]),
-        "value_as_number": values["ca125"].to_numpy(),
+        "value_as_number": values[spec.name].to_numpy(),
         "value_as_concept_id": None,
         "unit_concept_id": cid[("UCUM", spec.unit)],
         "range_low": None,
@@ -486,7 +564,7 @@ def write_omop(tables: Mapping[str, pd.DataFrame] | str | Path, url: str, *, sch
 
     Parameters
     ----------
-    tables : mapping of table name to DataFrame, or a directory of ``<table>.csv`` files
+    tables : mapping of table name to DataFrame, or a directory of ``<table>.csv`` or ``<table>.parquet`` files
         As returned by :func:`cohort_to_omop` (the committed test fixture is such a directory).
     url : str
         SQLAlchemy URL of the database (a DuckDB file is created when absent).
@@ -495,7 +573,7 @@ def write_omop(tables: Mapping[str, pd.DataFrame] | str | Path, url: str, *, sch
     """
     sa = require("sqlalchemy", "omop", "writing OMOP CDM databases")
     if isinstance(tables, (str, Path)):
-        tables = _read_csv_tables(Path(tables))
+        tables = _read_table_files(Path(tables))
     md = _metadata(schema)
     engine = _engine(url)
     try:
@@ -534,21 +612,34 @@ def _insert(conn, table, frame: pd.DataFrame) -> None:
     conn.execute(table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records"))
 
 
-def _read_csv_tables(directory: Path) -> dict[str, pd.DataFrame]:
+def _read_table_files(directory: Path) -> dict[str, pd.DataFrame]:
+    """The OMOP tables of a directory of ``<table>.csv`` or ``<table>.parquet`` files."""
     if not directory.is_dir():
-        raise InvalidInputError("not a directory of OMOP table CSV files", source=str(directory))
+        raise InvalidInputError("not a directory of OMOP table files (<table>.csv or <table>.parquet)",
+                                source=str(directory))
     dates = {"valid_start_date", "valid_end_date", "measurement_date", "drug_exposure_start_date",
              "drug_exposure_end_date", "procedure_date", "cohort_start_date", "cohort_end_date"}
     out = {}
     for name in OMOP_TABLES:
-        path = directory / f"{name}.csv"
-        if path.exists():
-            frame = pd.read_csv(path, keep_default_na=False, na_values=[""],
-                                dtype={"concept_code": str, "person_source_value": str,
-                                       "measurement_source_value": str, "unit_source_value": str})
-            for c in dates & set(frame.columns):
-                frame[c] = pd.to_datetime(frame[c]).dt.date
-            out[name] = frame
+        found = [p for p in (directory / f"{name}.csv", directory / f"{name}.parquet") if p.exists()]
+        if len(found) > 1:
+            raise InvalidInputError(f"holds both {name}.csv and {name}.parquet: which one is the table is "
+                                    "ambiguous; remove one", source=str(directory))
+        if not found:
+            continue
+        if found[0].suffix == ".parquet":
+            frame = pd.read_parquet(found[0])
+        else:
+            frame = pd.read_csv(found[0], keep_default_na=False, na_values=[""],
+                                dtype={c: str for c in ("concept_code", "person_source_value",
+                                                        "measurement_source_value", "unit_source_value",
+                                                        "value_source_value")})
+        for c in dates & set(frame.columns):
+            frame[c] = pd.to_datetime(frame[c]).dt.date
+        out[name] = frame
+    if not out:
+        raise InvalidInputError(f"holds no OMOP table file: expected <table>.csv or <table>.parquet for tables "
+                                f"{list(OMOP_TABLES)}", source=str(directory))
     return out
 
 
