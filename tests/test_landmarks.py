@@ -670,3 +670,64 @@ def test_stability_is_not_claimed_from_a_single_landmark():
     two = build_trajectory(_models("ok", "ok"), days=days, values=values, threshold=0.7,
                            final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
     assert two.stable is True and two.summary.startswith("Decision stable")
+
+
+_SHIPPED_MARKS = None
+
+
+def _shipped_landmarks():
+    global _SHIPPED_MARKS
+    if _SHIPPED_MARKS is None:
+        from ca125kinetics.predict import load_model
+
+        _SHIPPED_MARKS = [m.landmark for m in load_model(None).landmarks["models"] if m.model is not None]
+    return _SHIPPED_MARKS
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_nothing_unknown_at_a_landmark_changes_its_prediction(data):
+    """The shipped model's landmark prediction is the same whatever happens after D + w (samples
+    added, altered, censored or removed; events; a change of assay), and whatever RECIST says
+    at a landmark before cycle 3 (given, changed, or unknown)."""
+    from ca125kinetics.predict import predict_many
+
+    lm = data.draw(st.sampled_from(_shipped_landmarks()), label="landmark")
+    inside = data.draw(st.lists(st.integers(1, lm.last_day), max_size=4, unique=True), label="inside")
+    in_window = data.draw(st.integers(lm.first_day, lm.last_day), label="in_window")
+    days = sorted({data.draw(st.integers(-14, 0), label="baseline"), *inside, in_window})
+    value = st.floats(3, 3000).map(lambda v: round(v, 1))
+    values = [round(data.draw(st.floats(80, 5000)), 1)] + [data.draw(value) for _ in days[1:]]
+    base = [(d, v, None, "A") for d, v in zip(days, values)]
+    if data.draw(st.booleans(), label="event before"):
+        free = [d for d in range(1, lm.last_day + 1) if d not in days]
+        base.append((data.draw(st.sampled_from(free), label="event day"), None, "paracentesis", "A"))
+    after = st.integers(lm.last_day + 1, 150)
+
+    def later(assay):
+        rows = data.draw(st.lists(st.tuples(after, st.one_of(value, value.map(lambda v: f"<{v}"), st.none()),
+                                            st.sampled_from([None, None, "paracentesis", "thoracentesis",
+                                                             "surgery", "mouse_antibody"])),
+                                  max_size=4, unique_by=lambda r: r[0]))
+        # a row is a sample, an event, or both (an event-only row has no value)
+        return [(d, 10.0 if v is None and e is None else v, e, assay) for d, v, e in rows]
+
+    def record(pid, rows, recist):
+        every = sorted(base + rows, key=lambda r: r[0])
+        markers = {"patient_id": [pid] * len(every)}
+        for i, column in enumerate(("day", "ca125", "event", "assay")):
+            markers[column] = [r[i] for r in every]
+        return markers, {**FACTORS, "recist": recist}
+
+    recists = st.sampled_from(["CR", "PR", "SD", "PD", None])
+    first_recist = data.draw(recists, label="recist")
+    second_recist = first_recist if lm.uses_recist else data.draw(recists, label="recist, other")
+    a = record("a", later("A"), first_recist)
+    b = record("b", later(data.draw(st.sampled_from(["A", "B"]), label="assay after")), second_recist)
+    pa, pb = (p.trajectory for p in predict_many([a, b]))
+    assert pa.status == pb.status == "ok", (pa.summary, pb.summary)
+    one, two = ({pt.landmark: pt for pt in t.points}[lm.key] for t in (pa, pb))
+    assert one.status == two.status and one.sample_days == two.sample_days and one.reason == two.reason
+    if one.status == "ok":
+        assert (one.probability, one.p_low, one.p_high, one.decision) == \
+            (two.probability, two.p_low, two.p_high, two.decision)
