@@ -479,7 +479,9 @@ class Trajectory:
             else:
                 interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
                             else "")
-                auc = f"  [model AUC {p.auc:.2f}, n {p.n_evaluated}]" if p.auc is not None else ""
+                ci = (f" ({p.auc_ci_low:.2f} to {p.auc_ci_high:.2f})"
+                      if p.auc_ci_low is not None and p.auc_ci_high is not None else "")
+                auc = f"  [model AUC {p.auc:.2f}{ci}, n {p.n_evaluated}]" if p.auc is not None else ""
                 shown = f"{p.probability:.2f}{interval}  {_WORDS[p.decision]}{auc}"
             days = ", ".join(str(d) for d in p.sample_days)
             lines.append(f"  {p.label:<{width}}  {p.n_samples} sample{'s' if p.n_samples != 1 else ' '} "
