@@ -65,9 +65,14 @@ Prediction
 ----------
 ``predict`` returns the trajectory (``Prediction.trajectory``, a :class:`Trajectory`):
 for every landmark reached, the landmark model's probability and interval on the truncated
-series, the decision, and whether the decision has been stable across the landmarks reached
-and the full series. Models trained before landmarks existed carry none: the trajectory then
-says so and is empty.
+series, the decision, the days of the samples used, and the model's own evaluation (AUC,
+agreement) and synthetic-data flag; for every landmark not reached, why; and whether the
+decision has been stable (**Decision**: said only from two landmarks scored on different
+samples). Only unknown clinical predictors withhold the landmark decisions (as they withhold
+the patient's); a recommendation withheld because the entry criterion cannot be judged yet (no
+RECIST before cycle 3) does not: the landmark decision is the probability against the
+threshold. Models trained before landmarks existed carry none: the trajectory then says so and
+is empty.
 """
 
 from __future__ import annotations
