@@ -731,3 +731,45 @@ def test_nothing_unknown_at_a_landmark_changes_its_prediction(data):
     if one.status == "ok":
         assert (one.probability, one.p_low, one.p_high, one.decision) == \
             (two.probability, two.p_low, two.p_high, two.decision)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cycles=st.lists(st.integers(1, 4), unique=True, max_size=3),
+       early=st.lists(st.integers(8, 60), unique=True, max_size=2), early_window=st.integers(0, 6),
+       cycle_window=st.integers(0, 9), rows=st.lists(
+           st.tuples(st.integers(-30, 120), st.sampled_from(["100", "<5", "", "", "40"]),
+                     st.sampled_from(["", "", "", "paracentesis", "mouse_antibody"])),
+           max_size=8, unique_by=lambda r: r[0]))
+def test_the_day_rule_under_other_settings_agrees_with_the_independent_reading(cycles, early, early_window,
+                                                                                cycle_window, rows):
+    """Other cycles, early days and windows: which landmarks are reached, the days of the samples
+    each uses, and the not-reached reasons, against tests/data/landmarks_independent.py."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("landmarks_independent", DATA / "landmarks_independent.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    rows = [(d, v if v or e else "100", e) for d, v, e in rows]
+    try:
+        marks = LandmarkSettings(cycles=tuple(cycles), early_days=tuple(early), early_window_days=early_window
+                                 ).landmarks(KineticsSettings(cycle_window_days=cycle_window))
+    except InvalidInputError:
+        assume(False)
+    assume(marks)
+    expected = {e["point"]: e for e in ref.reference_points(
+        [{"day": d, "ca125": v, "event": e} for d, v, e in rows], {},
+        ref.landmarks(tuple(cycles), tuple(early), early_window, 21, cycle_window))}
+    values = [float(v.lstrip("<")) if v else None for _, v, _ in rows]
+    t = build_trajectory([LandmarkModel(lm, "ok", None, {}, object()) for lm in marks],
+                         days=[d for d, _, _ in rows], values=values, threshold=0.7, final=(0.5, 0.4, 0.6),
+                         score_at=lambda m: (0.5, 0.4, 0.6))
+    assert {pt.landmark for pt in t.points} - {"final"} == set(expected) - {"final"}
+    status = expected["final"]["trajectory_status"]
+    assert t.status == {"scored": "ok"}.get(status, status)
+    for pt in t.points:
+        e = expected[pt.landmark]
+        if pt.landmark == "final":
+            assert list(pt.sample_days) == e["sample_days"]
+            continue
+        assert (pt.status != "not_reached") == bool(e["reached"]), (pt, e)
+        assert list(pt.sample_days) == e["sample_days"] and pt.last_day == e["to_day"]
