@@ -617,7 +617,7 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     if recommendation is not None:
         summary += (" The landmark decisions compare the models' probabilities with the threshold only; the "
                     f"recommendation, which applies the eligibility rules to the full series, is "
-                    f"{recommendation[0].replace('_', ' ')} ({recommendation[1]}).")
+                    f"{recommendation[0]}: {recommendation[1]}.")
     synthetic = [pt.trained_on_synthetic for pt in points if pt.trained_on_synthetic is not None]
     return Trajectory("ok", threshold, tuple(points), stable, summary,
                       trained_on_synthetic=any(synthetic) if synthetic else None)
