@@ -259,7 +259,8 @@ def test_a_landmark_is_reached_from_the_start_of_its_window(run):
 
     bundle = run[0].bundle
     keys = lambda days: [pt.landmark for pt in predict(  # noqa: E731
-        {"day": days, "ca125": [800.0, 300.0, 150.0][:len(days)]}, CLINICAL, model=bundle).trajectory.points]
+        {"day": days, "ca125": [800.0, 300.0, 150.0][:len(days)]}, CLINICAL, model=bundle).trajectory.points
+        if pt.status != "not_reached"]
     assert keys([-7, 21, 34]) == []
     assert keys([-7, 21, 35]) == ["day35", "cycle2", "final"]
     assert keys([-7, 21, 56]) == ["day35", "cycle2", "cycle3", "final"]
@@ -269,7 +270,7 @@ def test_a_landmark_is_reached_from_the_start_of_its_window(run):
     assert withheld.trajectory.summary.startswith("No trajectory: the decision is withheld (insufficient information")
     assert predict(SERIES, {"recist": "PR"}, model=bundle, allow_imputed=True).trajectory.status == "ok"
     early = predict({"day": [-7, 21], "ca125": [800.0, 300.0]}, CLINICAL, model=bundle).trajectory
-    assert early.status == "none_reached" and early.points == ()
+    assert early.status == "none_reached" and [pt.status for pt in early.points] == ["not_reached"] * 4
     assert "latest CA-125 sample is on day 21" in early.summary and "opens on day 35" in early.summary
 
 
@@ -403,7 +404,8 @@ def test_stability_wording():
         "and with all samples.")
     gap = build_trajectory(_models("ok", "not_fitted", "ok", "ok"), days=days[:3], values=values[:3],
                            threshold=0.7, final=(0.3, 0.2, 0.4), score_at=lambda m: (0.2, 0.1, 0.3))
-    assert [pt.status for pt in gap.points] == ["ok", "not_fitted", "ok"]
+    assert [pt.status for pt in gap.points] == ["ok", "not_fitted", "not_reached", "not_reached", "ok"]
+    assert gap.stable is None and gap.summary.startswith("Too early to say whether the decision is stable")
     assert gap.summary.endswith("No landmark model for: after cycle 2 (day 42).")
     assert "predicted not completely resectable" in gap.summary and "no landmark model" in gap.to_text()
     none = build_trajectory(None, days=days, values=values, threshold=0.7, final=(0.5, 0.4, 0.6),
@@ -471,8 +473,303 @@ def test_web_page_draws_the_trajectory(tmp_path):
             assert page.locator("#trajectory svg line.interval").count() == 5
             assert page.locator("#trajectory svg line.threshold").count() == 1
             assert page.text_content("#trajectory-summary").startswith("Decision")
+            assert "trained on synthetic data" in page.text_content("#trajectory-notes")
+            assert "days -7, 21, 43, 62, 81" in page.locator("#trajectory svg circle.landmark-point title").last.text_content()
             browser.close()
             assert not errors, errors
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+# ----------------------------------------------------------------------------- audit: the day rule read independently
+#
+# tests/data/landmarks_independent.py reads the day rule from docs/landmarks.md alone (standard
+# library, nothing imported from the package); tests/data/landmarks_cases_generator.py writes the
+# seeded adversarial series of tests/data/landmarks_{markers,clinical}.csv and the reading's
+# output is tests/data/landmarks_expected.csv (tests/data/landmarks_README.md). The shipped
+# default model scores them (a second or two).
+
+DATA = __import__("pathlib").Path(__file__).parent / "data"
+FACTORS = {k: v for k, v in CLINICAL.items() if k != "recist"}
+
+
+def _cases():
+    import csv
+
+    with open(DATA / "landmarks_clinical.csv", newline="") as f:
+        clinical = list(csv.DictReader(f))
+    rows: dict = {}
+    with open(DATA / "landmarks_markers.csv", newline="") as f:
+        for r in csv.DictReader(f):
+            rows.setdefault(r["patient_id"], []).append(r)
+    with open(DATA / "landmarks_expected.csv", newline="") as f:
+        expected: dict = {}
+        for r in csv.DictReader(f):
+            expected.setdefault(r["patient_id"], {})[r["point"]] = r
+    items = []
+    for c in clinical:
+        rs = rows[c["patient_id"]]
+        dated = rs[0]["day"] == ""
+        markers = {"patient_id": [c["patient_id"]] * len(rs),
+                   "date" if dated else "day": [r["date"] if dated else int(r["day"]) for r in rs],
+                   "ca125": [r["ca125"] or None for r in rs], "event": [r["event"] or None for r in rs]}
+        factors = {k: c[k] for k in FACTORS}
+        factors["recist"] = c["recist"] or None
+        if dated:
+            factors["treatment_start"] = c["treatment_start"]
+        items.append((markers, factors))
+    return clinical, items, expected
+
+
+def _days(text):
+    return [int(d) for d in text.split(";")] if text else []
+
+
+@pytest.fixture(scope="module")
+def scored_cases():
+    """The adversarial cases scored by the shipped model, with every truncated record the
+    trajectory scored (captured on the scoring path: rows, events and clinical factors)."""
+    import sys
+
+    from ca125kinetics.predict import predict_many
+
+    E = sys.modules["ca125kinetics.predict.engine"]
+    T = sys.modules["ca125kinetics.predict.trajectory"]
+    clinical, items, expected = _cases()
+    seen, original = {}, E._score_patients
+
+    def capture(bundle, patients, problems, allow_imputed=False):
+        for r in patients:
+            if T.LandmarkScorer.SEP in r.patient_id:
+                seen[r.patient_id] = r
+        return original(bundle, patients, problems, allow_imputed)
+
+    mp = pytest.MonkeyPatch()
+    mp.setattr(E, "_score_patients", capture)
+    try:
+        predictions = predict_many(items)
+        for p in predictions:
+            p.trajectory
+    finally:
+        mp.undo()
+    return clinical, predictions, expected, seen
+
+
+def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_cases):
+    """Status, the landmarks reached, the days each point used and why a landmark was not
+    reached: as the independent reading of docs/landmarks.md says, for every case."""
+    clinical, predictions, expected, _ = scored_cases
+    for c, p in zip(clinical, predictions):
+        exp, t, note = expected[c["patient_id"]], p.trajectory, c["case_note"]
+        status = exp["final"]["trajectory_status"]
+        assert t.status == {"scored": "ok"}.get(status, status), (note, t.status, t.summary)
+        points = {pt.landmark: pt for pt in t.points}
+        for key, e in exp.items():
+            if key == "final" and status != "scored":
+                continue
+            pt = points[key]
+            if e["reached"] == "1":
+                assert pt.status in ("ok", "not_fitted", "not_scored"), (note, key, pt)
+                if pt.status == "not_scored":       # reached, but nothing drawn up to D + w
+                    assert e["sample_days"] == "" and pt.reason.startswith("not scored: no CA-125 markers"), pt
+                assert list(pt.sample_days) == _days(e["sample_days"]), (note, key)
+                assert (pt.n_samples, pt.last_day) == (int(e["n_samples"]), int(e["to_day"])), (note, key)
+            else:
+                assert pt.status == "not_reached" and pt.decision is None and pt.sample_days == (), (note, key)
+                assert pt.reason.startswith("not reached: the latest CA-125 sample is on day "), (note, key)
+                assert f"before this landmark's window opens on day {int(e['nominal_day']) - int(e['window_days'])}" \
+                    in pt.reason, (note, key)
+
+
+def test_every_landmark_is_scored_on_the_rows_and_factors_known_then(scored_cases):
+    """What the scoring path received for each landmark: the samples and the events up to
+    D + w only (an event after it cannot exclude anything yet), RECIST only from cycle 3."""
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.predict.trajectory import LandmarkScorer
+
+    clinical, predictions, expected, seen = scored_cases
+    keys = [m.landmark.key for m in load_model(None).landmarks["models"] if m.model is not None]
+    n = 0
+    for c, p in zip(clinical, predictions):
+        for k, key in enumerate(keys):
+            e = expected[c["patient_id"]][key]
+            record = seen.get(f"{c['patient_id']}{LandmarkScorer.SEP}{k}")
+            assert (record is not None) == (e["reached"] == "1"), (c["case_note"], key)
+            if record is None:
+                continue
+            n += 1
+            assert [int(d) for d, v in zip(record.day, record.ca125) if not math.isnan(v)] == _days(e["sample_days"])
+            assert [int(d) for d, ev in zip(record.day, record.event) if ev] == _days(e["event_days"])
+            assert record.clinical["recist"] == (c["recist"] or None if e["recist_known"] == "1" else None)
+    assert n > 300
+
+
+def test_an_undetermined_entry_criterion_does_not_withhold_the_landmark_decisions():
+    """Day 35, RECIST not assessed yet (it is after cycle 3) and no GCIG response confirmable yet
+    (28 days after the fall): the recommendation is withheld, but the landmark decisions -- the
+    models' probabilities against the threshold, which is what a decision after every cycle
+    needs -- are given, and the summary says the recommendation is withheld and why."""
+    from ca125kinetics.predict import predict
+
+    p = predict({"day": [-5, 20, 35], "ca125": [900.0, 240.0, 150.0]}, FACTORS)
+    assert p.status == "insufficient" and p.decision == "insufficient_information"
+    t = p.trajectory
+    assert t.status == "ok", t.summary
+    assert [pt.landmark for pt in t.points if pt.status == "ok"] == ["day35", "cycle2", "final"]
+    assert "the recommendation" in t.summary and "insufficient information" in t.summary
+    # unknown clinical predictors still withhold both (allow_imputed=True gives both)
+    assert predict({"day": [-5, 20, 35], "ca125": [900.0, 240.0, 150.0]}, {"recist": "PR"}).trajectory.status \
+        == "withheld"
+
+
+def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():
+    from ca125kinetics.predict import load_model, predict
+
+    bundle = load_model(None)
+    p = predict({"day": [-5, 20, 41, 60], "ca125": [400.0, 300.0, 90.0, 40.0]}, CLINICAL)
+    t = p.trajectory
+    assert t.trained_on_synthetic is True and "synthetic" in t.to_text()
+    assert [pt.landmark for pt in t.points] == ["day35", "cycle2", "cycle3", "cycle4", "final"]
+    metrics = {m.landmark.key: m.metrics for m in bundle.landmarks["models"]}
+    for pt in t.points[:3]:
+        assert pt.status == "ok" and pt.trained_on_synthetic is True and pt.threshold == bundle.threshold
+        m = metrics[pt.landmark]
+        assert (pt.auc, pt.auc_ci_low, pt.auc_ci_high, pt.n_evaluated, pt.agreement) == \
+            (m["auc"], m["auc_ci_low"], m["auc_ci_high"], m["n"], m["agreement"])
+    assert [pt.sample_days for pt in t.points] == [(-5, 20), (-5, 20, 41), (-5, 20, 41, 60), (), (-5, 20, 41, 60)]
+    assert t.points[3].status == "not_reached" and t.points[3].reason == (
+        "not reached: the latest CA-125 sample is on day 60, before this landmark's window opens on day 77")
+    final = t.points[-1]
+    assert final.auc == bundle.training_summary["auc"] and final.trained_on_synthetic is True
+    text = t.to_text()
+    assert t.points[3].reason in text and "AUC 0.80" in text
+    frame = t.to_frame()
+    assert list(frame.columns) == list(__import__("ca125kinetics.landmarks", fromlist=["x"]).TRAJECTORY_COLUMNS)
+    assert frame["status"].tolist() == ["ok", "ok", "ok", "not_reached", "ok"]
+    as_json = p.to_dict()["trajectory"]
+    assert as_json["trained_on_synthetic"] is True and as_json["points"][1]["sample_days"] == [-5, 20, 41]
+    assert as_json["points"][3]["reason"].startswith("not reached")
+
+
+def test_stability_is_not_claimed_from_a_single_landmark():
+    """One landmark scored (the others without a model) and the full series: two points, but
+    one landmark is no trajectory; the summary says so instead of calling the decision stable."""
+    days, values = [-7, 21, 43], [900, 400, 200]
+    one = build_trajectory(_models("ok", "not_fitted"), days=days, values=values, threshold=0.7,
+                           final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
+    assert one.stable is None and not one.summary.startswith("Decision stable")
+    assert one.summary == (
+        "Too early to say whether the decision is stable: only one landmark scored. day 35 (early): predicted "
+        "completely resectable (p 0.90); all samples (to day 43): predicted completely resectable (p 0.90); "
+        "threshold 0.70. No landmark model for: after cycle 2 (day 42).")
+    # day 35 and after cycle 2 on the same samples (none drawn on days 36-49): one look, not two
+    same = build_trajectory(_models("ok", "ok"), days=[-7, 21, 35], values=values, threshold=0.7,
+                            final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
+    assert same.stable is None and "the 2 landmarks scored used the same samples (days -7, 21, 35)" in same.summary
+    two = build_trajectory(_models("ok", "ok"), days=days, values=values, threshold=0.7,
+                           final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
+    assert two.stable is True and two.summary.startswith("Decision stable")
+
+
+_SHIPPED_MARKS = None
+
+
+def _shipped_landmarks():
+    global _SHIPPED_MARKS
+    if _SHIPPED_MARKS is None:
+        from ca125kinetics.predict import load_model
+
+        _SHIPPED_MARKS = [m.landmark for m in load_model(None).landmarks["models"] if m.model is not None]
+    return _SHIPPED_MARKS
+
+
+@settings(max_examples=20, deadline=None)
+@given(data=st.data())
+def test_nothing_unknown_at_a_landmark_changes_its_prediction(data):
+    """The shipped model's landmark prediction is the same whatever happens after D + w (samples
+    added, altered, censored or removed; events; a change of assay), and whatever RECIST says
+    at a landmark before cycle 3 (given, changed, or unknown)."""
+    from ca125kinetics.predict import predict_many
+
+    lm = data.draw(st.sampled_from(_shipped_landmarks()), label="landmark")
+    inside = data.draw(st.lists(st.integers(1, lm.last_day), max_size=4, unique=True), label="inside")
+    in_window = data.draw(st.integers(lm.first_day, lm.last_day), label="in_window")
+    days = sorted({data.draw(st.integers(-14, 0), label="baseline"), *inside, in_window})
+    value = st.floats(3, 3000).map(lambda v: round(v, 1))
+    values = [round(data.draw(st.floats(80, 5000)), 1)] + [data.draw(value) for _ in days[1:]]
+    base = [(d, v, None, "A") for d, v in zip(days, values)]
+    if data.draw(st.booleans(), label="event before"):
+        free = [d for d in range(1, lm.last_day + 1) if d not in days]
+        base.append((data.draw(st.sampled_from(free), label="event day"), None, "paracentesis", "A"))
+    after = st.integers(lm.last_day + 1, 150)
+
+    def later(assay):
+        rows = data.draw(st.lists(st.tuples(after, st.one_of(value, value.map(lambda v: f"<{v}"), st.none()),
+                                            st.sampled_from([None, None, "paracentesis", "thoracentesis",
+                                                             "surgery", "mouse_antibody"])),
+                                  max_size=4, unique_by=lambda r: r[0]))
+        # a row is a sample, an event, or both (an event-only row has no value)
+        return [(d, 10.0 if v is None and e is None else v, e, assay) for d, v, e in rows]
+
+    def record(pid, rows, recist):
+        every = sorted(base + rows, key=lambda r: r[0])
+        markers = {"patient_id": [pid] * len(every)}
+        for i, column in enumerate(("day", "ca125", "event", "assay")):
+            markers[column] = [r[i] for r in every]
+        return markers, {**FACTORS, "recist": recist}
+
+    recists = st.sampled_from(["CR", "PR", "SD", "PD", None])
+    first_recist = data.draw(recists, label="recist")
+    second_recist = first_recist if lm.uses_recist else data.draw(recists, label="recist, other")
+    a = record("a", later("A"), first_recist)
+    b = record("b", later(data.draw(st.sampled_from(["A", "B"]), label="assay after")), second_recist)
+    pa, pb = (p.trajectory for p in predict_many([a, b]))
+    assert pa.status == pb.status == "ok", (pa.summary, pb.summary)
+    one, two = ({pt.landmark: pt for pt in t.points}[lm.key] for t in (pa, pb))
+    assert one.status == two.status and one.sample_days == two.sample_days and one.reason == two.reason
+    if one.status == "ok":
+        assert (one.probability, one.p_low, one.p_high, one.decision) == \
+            (two.probability, two.p_low, two.p_high, two.decision)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cycles=st.lists(st.integers(1, 4), unique=True, max_size=3),
+       early=st.lists(st.integers(8, 60), unique=True, max_size=2), early_window=st.integers(0, 6),
+       cycle_window=st.integers(0, 9), rows=st.lists(
+           st.tuples(st.integers(-30, 120), st.sampled_from(["100", "<5", "", "", "40"]),
+                     st.sampled_from(["", "", "", "paracentesis", "mouse_antibody"])),
+           max_size=8, unique_by=lambda r: r[0]))
+def test_the_day_rule_under_other_settings_agrees_with_the_independent_reading(cycles, early, early_window,
+                                                                                cycle_window, rows):
+    """Other cycles, early days and windows: which landmarks are reached, the days of the samples
+    each uses, and the not-reached reasons, against tests/data/landmarks_independent.py."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("landmarks_independent", DATA / "landmarks_independent.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    rows = [(d, v if v or e else "100", e) for d, v, e in rows]
+    try:
+        marks = LandmarkSettings(cycles=tuple(cycles), early_days=tuple(early), early_window_days=early_window
+                                 ).landmarks(KineticsSettings(cycle_window_days=cycle_window))
+    except InvalidInputError:
+        assume(False)
+    assume(marks)
+    expected = {e["point"]: e for e in ref.reference_points(
+        [{"day": d, "ca125": v, "event": e} for d, v, e in rows], {},
+        ref.landmarks(tuple(cycles), tuple(early), early_window, 21, cycle_window))}
+    values = [float(v.lstrip("<")) if v else None for _, v, _ in rows]
+    t = build_trajectory([LandmarkModel(lm, "ok", None, {}, object()) for lm in marks],
+                         days=[d for d, _, _ in rows], values=values, threshold=0.7, final=(0.5, 0.4, 0.6),
+                         score_at=lambda m: (0.5, 0.4, 0.6))
+    assert {pt.landmark for pt in t.points} - {"final"} == set(expected) - {"final"}
+    status = expected["final"]["trajectory_status"]
+    assert t.status == {"scored": "ok"}.get(status, status)
+    for pt in t.points:
+        e = expected[pt.landmark]
+        if pt.landmark == "final":
+            assert list(pt.sample_days) == e["sample_days"]
+            continue
+        assert (pt.status != "not_reached") == bool(e["reached"]), (pt, e)
+        assert list(pt.sample_days) == e["sample_days"] and pt.last_day == e["to_day"]

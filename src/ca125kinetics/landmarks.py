@@ -65,9 +65,14 @@ Prediction
 ----------
 ``predict`` returns the trajectory (``Prediction.trajectory``, a :class:`Trajectory`):
 for every landmark reached, the landmark model's probability and interval on the truncated
-series, the decision, and whether the decision has been stable across the landmarks reached
-and the full series. Models trained before landmarks existed carry none: the trajectory then
-says so and is empty.
+series, the decision, the days of the samples used, and the model's own evaluation (AUC,
+agreement) and synthetic-data flag; for every landmark not reached, why; and whether the
+decision has been stable (**Decision**: said only from two landmarks scored on different
+samples). Only unknown clinical predictors withhold the landmark decisions (as they withhold
+the patient's); a recommendation withheld because the entry criterion cannot be judged yet (no
+RECIST before cycle 3) does not: the landmark decision is the probability against the
+threshold. Models trained before landmarks existed carry none: the trajectory then says so and
+is empty.
 """
 
 from __future__ import annotations
@@ -342,13 +347,14 @@ def landmark_metrics(table: pd.DataFrame | None) -> dict[str, float]:
 #: Statuses of a :class:`Trajectory`.
 TRAJECTORY_STATUSES = ("ok", "no_landmark_models", "none_reached", "withheld", "not_scored")
 #: Columns of :meth:`Trajectory.to_frame`, in order.
-TRAJECTORY_COLUMNS = ("landmark", "label", "day", "last_day", "n_samples", "status", "probability", "p_low",
-                      "p_high", "decision")
+TRAJECTORY_COLUMNS = ("landmark", "label", "day", "last_day", "n_samples", "sample_days", "status", "reason",
+                      "probability", "p_low", "p_high", "decision", "threshold", "auc", "auc_ci_low", "auc_ci_high",
+                      "n_evaluated", "agreement", "trained_on_synthetic")
 
 
 @dataclass(frozen=True)
 class TrajectoryPoint:
-    """One point of a patient's trajectory: a landmark reached, or the full series.
+    """One point of a patient's trajectory: a landmark (reached or not), or the full series.
 
     Attributes
     ----------
@@ -359,16 +365,34 @@ class TrajectoryPoint:
     day : int
         Nominal day of the landmark (for ``"final"``: the day of the latest sample).
     last_day : int
-        Samples up to this day were used.
+        Samples up to this day were used (``D + w``; for ``"final"`` the latest sample).
     n_samples : int
-        CA-125 values up to ``last_day``.
-    status : {"ok", "not_fitted", "not_scored"}
+        CA-125 values up to ``last_day`` (0 for a landmark not reached).
+    sample_days : tuple of int
+        Their days: the samples the point used (empty for a landmark not reached).
+    status : {"ok", "not_reached", "not_fitted", "not_scored"}
+        ``not_reached``: the patient's latest sample is before the landmark's window;
         ``not_fitted``: the model has no fitted model for this landmark (training had too few
         patients who reached it); ``not_scored``: the landmark model returned no probability.
+    reason : str or None
+        Why there is no probability (None when ``status == "ok"``).
     probability, p_low, p_high : float
         NaN unless ``status == "ok"``.
     decision : {"resectable", "not_resectable"} or None
         ``probability >= threshold`` or not.
+    threshold : float or None
+        The threshold of the point's own model (None without a model).
+    auc, auc_ci_low, auc_ci_high : float or None
+        The point's model's AUC with its DeLong 95 % CI on the evaluation patients of its
+        training run (those who reached the landmark; for ``"final"`` the shipped model's);
+        None when the model does not carry it (a scoring file has no training summary).
+    n_evaluated : int or None
+        How many evaluation patients that AUC is from.
+    agreement : float or None
+        Share of the evaluation patients whose landmark decision equalled the final decision
+        (None for ``"final"`` and without a model).
+    trained_on_synthetic : bool or None
+        Whether the point's model was trained on synthetic data (None without a model).
     """
 
     landmark: str
@@ -381,10 +405,21 @@ class TrajectoryPoint:
     p_low: float = math.nan
     p_high: float = math.nan
     decision: str | None = None
+    sample_days: tuple = ()
+    reason: str | None = None
+    threshold: float | None = None
+    auc: float | None = None
+    auc_ci_low: float | None = None
+    auc_ci_high: float | None = None
+    n_evaluated: int | None = None
+    agreement: float | None = None
+    trained_on_synthetic: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
-                for k, v in dataclasses.asdict(self).items()}
+        out = {k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+               for k, v in dataclasses.asdict(self).items()}
+        out["sample_days"] = list(self.sample_days)
+        return out
 
 
 @dataclass(frozen=True)
@@ -394,22 +429,31 @@ class Trajectory:
     Attributes
     ----------
     status : {"ok", "no_landmark_models", "none_reached", "withheld", "not_scored"}
-        ``ok``: at least one landmark reached (``points`` has them, then ``"final"``);
-        ``no_landmark_models``: the model was trained without landmarks (e.g. before they
-        existed); ``none_reached``: the latest sample is before the first landmark's
-        window; ``withheld``: the patient's decision is withheld (clinical predictors
-        unknown, status ``insufficient``), so are the landmark decisions; ``not_scored``:
-        the patient was not scored.
+        ``ok``: at least one landmark reached; ``no_landmark_models``: the model was trained
+        without landmarks (e.g. before they existed); ``none_reached``: the latest sample is
+        before the first landmark's window; ``withheld``: the patient's decision is withheld
+        because clinical predictors are unknown (``allow_imputed=True`` gives both), so are
+        the landmark decisions; ``not_scored``: the patient was not scored. A
+        recommendation withheld for another reason (the entry criterion undetermined before
+        RECIST is assessed) or not a candidate does not withhold the landmark decisions,
+        which are the models' probabilities against the threshold only: the summary then
+        says what the recommendation is.
     threshold : float
     points : tuple of TrajectoryPoint
-        The landmarks reached, in order, then the full series (``"final"``); empty unless
-        ``status == "ok"``.
+        Every landmark of the model in order, reached or not (a landmark not reached has
+        status ``not_reached`` and says why), then the full series (``"final"``) when
+        ``status == "ok"``; with ``none_reached`` the landmarks only; otherwise empty.
     stable : bool or None
-        Whether the decision (``p >= threshold``) is the same at every point scored (None
-        when fewer than two points are scored).
+        Whether the decision (``p >= threshold``) is the same at every point scored; None
+        unless at least two landmarks were scored on different samples (one landmark and the
+        full series, or day 35 and after cycle 2 on the same samples, are one look at the
+        series, not a trajectory).
     summary : str
         One sentence for people: whether the decision has been stable, or why there is no
         trajectory.
+    trained_on_synthetic : bool or None
+        Whether a model behind the points was trained on synthetic data (None: no model
+        scored the patient).
     """
 
     status: str
@@ -417,11 +461,13 @@ class Trajectory:
     points: tuple = ()
     stable: bool | None = None
     summary: str = ""
+    trained_on_synthetic: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (``points`` as a list of dicts, NaN -> None)."""
         return {"status": self.status, "threshold": self.threshold, "stable": self.stable,
-                "summary": self.summary, "points": [p.to_dict() for p in self.points]}
+                "summary": self.summary, "trained_on_synthetic": self.trained_on_synthetic,
+                "points": [p.to_dict() for p in self.points]}
 
     def to_text(self) -> str:
         """The trajectory for people: one line per point, then :attr:`summary`."""
@@ -430,15 +476,25 @@ class Trajectory:
         lines = [f"Decision after every landmark (threshold {self.threshold:.2f}):"]
         width = max(len(p.label) for p in self.points)
         for p in self.points:
+            if p.status == "not_reached":
+                lines.append(f"  {p.label:<{width}}  {p.reason}")
+                continue
             if p.decision is None:
                 shown = "no landmark model" if p.status == "not_fitted" else "not scored"
             else:
                 interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
                             else "")
-                shown = f"{p.probability:.2f}{interval}  {_WORDS[p.decision]}"
+                ci = (f" ({p.auc_ci_low:.2f} to {p.auc_ci_high:.2f})"
+                      if p.auc_ci_low is not None and p.auc_ci_high is not None else "")
+                auc = f"  [model AUC {p.auc:.2f}{ci}, n {p.n_evaluated}]" if p.auc is not None else ""
+                shown = f"{p.probability:.2f}{interval}  {_WORDS[p.decision]}{auc}"
+            days = ", ".join(str(d) for d in p.sample_days)
             lines.append(f"  {p.label:<{width}}  {p.n_samples} sample{'s' if p.n_samples != 1 else ' '} "
-                         f"to day {p.last_day:<3}  {shown}")
+                         f"to day {p.last_day:<3}  {shown}" + (f"\n  {'':<{width}}  (days {days})" if days else ""))
         lines.append(self.summary)
+        if self.trained_on_synthetic:
+            lines.append("The landmark models were trained on synthetic data: their AUCs describe the simulator, "
+                         "not patients.")
         return "\n".join(lines)
 
     def to_frame(self) -> pd.DataFrame:
@@ -478,7 +534,8 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 
 
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
-                     score_at, withheld: str | None = None) -> Trajectory:
+                     score_at, withheld: str | None = None, model=None,
+                     recommendation: tuple[str, str] | None = None) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -492,12 +549,21 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     final : (p, p_low, p_high) or None
         The full-series prediction of the shipped model (None when not scored).
     score_at : callable
-        ``score_at(landmark_model) -> (p, p_low, p_high)``: the landmark model on the rows of
-        ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not scored);
-        called only for the fitted landmarks the patient has reached (:func:`reached`).
+        ``score_at(landmark_model) -> (p, p_low, p_high[, reason])``: the landmark model on the
+        rows of ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not
+        scored, with the reason); called only for the fitted landmarks the patient has reached
+        (:func:`reached`).
     withheld : str, optional
-        Why the patient's decision is withheld (``predict``'s status ``insufficient``): then
-        no landmark decision is given either.
+        Why the patient's decision is withheld because clinical predictors are unknown
+        (``predict``'s status ``insufficient``, rule "withheld"): then no landmark decision
+        is given either.
+    model : ModelBundle or ScoringModel, optional
+        The shipped model: the full-series point reports its AUC (``training_summary``) and
+        whether it was trained on synthetic data.
+    recommendation : (decision, rule), optional
+        The full series' recommendation when it is not the probability against the threshold
+        (not a candidate, or withheld because the entry criterion is undetermined): the
+        summary says so, since the points compare the probabilities with the threshold only.
     """
     if withheld is not None:
         return Trajectory("withheld", threshold, summary=f"No trajectory: the decision is withheld ({withheld}).")
@@ -510,31 +576,88 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     d = np.asarray(days, dtype=float)
     has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
                          dtype=bool) if len(d) else np.zeros(0, dtype=bool)
-    sample_days = d[has_value & ~np.isnan(d)]
+    sample_days = np.sort(d[has_value & ~np.isnan(d)])
     last = latest_sample_day(days, values)
-    marks = [m for m in landmark_models if reached(last, m.landmark)]
-    if not marks:
-        first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
-        return Trajectory("none_reached", threshold, summary=(
-            f"No landmark reached yet: the latest CA-125 sample is on day {last:g}, before the window of the "
-            f"first landmark, {first.label}, which opens on day {first.first_day}."))
     points = []
-    for m in marks:
+    for m in landmark_models:
         lm = m.landmark
-        n = int((landmark_mask(sample_days, lm.last_day)).sum())
-        if m.status != "ok" or m.model is None:
-            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, "not_fitted"))
+        if not reached(last, m.landmark):
+            latest = "there is no CA-125 sample" if math.isnan(last) else f"the latest CA-125 sample is on day {last:g}"
+            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, 0, "not_reached", reason=(
+                f"not reached: {latest}, before this landmark's window opens on day {lm.first_day}")))
             continue
-        p, low, high = (float(x) if x is not None else math.nan for x in score_at(m))
+        used = tuple(int(x) for x in sample_days[landmark_mask(sample_days, lm.last_day)])
+        about = _model_facts(m)
+        if m.status != "ok" or m.model is None:
+            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), "not_fitted",
+                                          sample_days=used, reason=f"no landmark model: {m.reason}", **about))
+            continue
+        got = tuple(score_at(m))
+        p, low, high = (float(x) if x is not None else math.nan for x in got[:3])
         status = "ok" if math.isfinite(p) else "not_scored"
-        points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, n, status, p, low, high,
-                                      _decision(p, threshold)))
+        why = got[3] if len(got) > 3 and got[3] else "the landmark model returned no probability"
+        points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), status, p, low, high,
+                                      _decision(p, threshold), sample_days=used,
+                                      reason=None if status == "ok" else f"not scored: {why}", **about))
+    if all(pt.status == "not_reached" for pt in points):
+        first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
+        return Trajectory("none_reached", threshold, tuple(points), summary=(
+            f"No landmark reached yet: the latest CA-125 sample is on day {last:g}, before the window of the "
+            f"first landmark, {first.label}, which opens on day {first.first_day}."),
+            trained_on_synthetic=_synthetic(model))
     p, low, high = (float(x) if x is not None else math.nan for x in final)
     points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
-                                  int(sample_days.size), "ok", p, low, high, _decision(p, threshold)))
-    scored = [pt for pt in points if pt.decision is not None]
-    stable = None if len(scored) < 2 else len({pt.decision for pt in scored}) == 1
-    return Trajectory("ok", threshold, tuple(points), stable, _summary(points, scored, stable, threshold))
+                                  int(sample_days.size), "ok", p, low, high, _decision(p, threshold),
+                                  sample_days=tuple(int(x) for x in sample_days), **_shipped_facts(model)))
+    reached_points = [pt for pt in points if pt.status != "not_reached"]
+    scored = [pt for pt in reached_points if pt.decision is not None]
+    times = {pt.sample_days for pt in scored if pt.landmark != "final"}
+    stable = None if len(times) < 2 else len({pt.decision for pt in scored}) == 1
+    summary = _summary(reached_points, scored, stable, threshold)
+    if recommendation is not None:
+        summary += (" The landmark decisions compare the models' probabilities with the threshold only; the "
+                    f"recommendation, which applies the eligibility rules to the full series, is "
+                    f"{recommendation[0]}: {recommendation[1]}.")
+    synthetic = [pt.trained_on_synthetic for pt in points if pt.trained_on_synthetic is not None]
+    return Trajectory("ok", threshold, tuple(points), stable, summary,
+                      trained_on_synthetic=any(synthetic) if synthetic else None)
+
+
+def _model_facts(m) -> dict[str, Any]:
+    """The landmark model's own threshold, evaluation (AUC with CI, patients, agreement) and
+    whether it was trained on synthetic data, for its trajectory point."""
+    metrics = m.metrics or {}
+
+    n = metrics.get("n")
+    threshold = getattr(m.model, "threshold", None)
+    return {"threshold": _number(threshold),
+            "auc": _number(metrics.get("auc")), "auc_ci_low": _number(metrics.get("auc_ci_low")),
+            "auc_ci_high": _number(metrics.get("auc_ci_high")),
+            "n_evaluated": None if _number(n) is None else int(n),
+            "agreement": _number(metrics.get("agreement")), "trained_on_synthetic": _synthetic(m.model)}
+
+
+def _number(v) -> float | None:
+    """A finite number as float, else None (a metric that was not computed)."""
+    return float(v) if v is not None and math.isfinite(float(v)) else None
+
+
+def _synthetic(model) -> bool | None:
+    flag = getattr(model, "trained_on_synthetic", None)
+    return None if flag is None else bool(flag)
+
+
+def _shipped_facts(model) -> dict[str, Any]:
+    """The shipped model's threshold, AUC with CI on its evaluation patients
+    (``training_summary``; absent from a scoring file) and the synthetic flag."""
+    if model is None:
+        return {}
+    summary = getattr(model, "training_summary", None) or {}
+    ci = summary.get("auc_ci") or (None, None)
+    n = summary.get("n_holdout") if summary.get("evaluation_set") == "held-out" else summary.get("n")
+    return {"threshold": _number(model.threshold), "auc": _number(summary.get("auc")),
+            "auc_ci_low": _number(ci[0]), "auc_ci_high": _number(ci[1]),
+            "n_evaluated": None if _number(n) is None else int(n), "trained_on_synthetic": _synthetic(model)}
 
 
 def _summary(points, scored, stable, threshold: float) -> str:
@@ -542,7 +665,14 @@ def _summary(points, scored, stable, threshold: float) -> str:
     missing = [pt.label for pt in points if pt.decision is None]
     tail = f" No landmark model for: {', '.join(missing)}." if missing else ""
     if stable is None:
-        return "Only the full-series prediction is available: no landmark could be scored." + tail
+        if not landmarks:
+            return "Only the full-series prediction is available: no landmark could be scored." + tail
+        lead = ("only one landmark scored" if len(landmarks) == 1 else
+                f"the {len(landmarks)} landmarks scored used the same samples "
+                f"(days {', '.join(str(d) for d in landmarks[0].sample_days)})")
+        each = "; ".join(f"{pt.label}: {_WORDS[pt.decision]} (p {pt.probability:.2f})" for pt in scored)
+        return (f"Too early to say whether the decision is stable: {lead}. {each}; threshold {threshold:.2f}."
+                + tail)
     n = len(landmarks)
     if stable:
         return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "

@@ -130,10 +130,12 @@ class Prediction:
     @property
     def trajectory(self):
         """The decision after every landmark reached (day 35, after cycles 2, 3, 4): each
-        landmark model's probability and interval on the series truncated at the landmark,
+        landmark model's probability and interval on the series truncated at the landmark
+        (with the sample days used and the model's AUC), each landmark not reached with why,
         then the full series, and whether the decision has been stable
-        (:class:`ca125kinetics.landmarks.Trajectory`; its ``status`` says why it is empty: a
-        model without landmark models, no landmark reached, not scored). Computed on first
+        (:class:`ca125kinetics.landmarks.Trajectory`; its ``status`` says why there is no
+        decision: a model without landmark models, no landmark reached, clinical predictors
+        unknown, not scored). Computed on first
         access (for the results of one ``predict_many`` call, all at once) and kept: it costs
         a scoring pass of the truncated series, which a caller who only needs the probability
         does not pay."""

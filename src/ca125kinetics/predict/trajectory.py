@@ -20,6 +20,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
+#: Statuses of a scored patient (``insufficient``: scored, the recommendation withheld).
+_SCORED = ("ok", "insufficient")
 #: The per-row fields of an ``io.PatientRecord``.
 _ROW_FIELDS = ("day", "ca125", "censored", "uln", "assay", "event")
 
@@ -33,10 +35,11 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
     :class:`LandmarkScorer`), else one pass per landmark.
     """
     from ..landmarks import build_trajectory, clinical_at, landmark_mask, latest_sample_day, reached
+    from .decision import _RULES
 
     all_marks = (getattr(bundle, "landmarks", None) or {}).get("models")
     marks = [m for m in all_marks or () if m.model is not None]
-    scored = [i for i, r in enumerate(rows) if r["status"] == "ok"]
+    scored = [i for i, r in enumerate(rows) if r["status"] in _SCORED]
     pairs = [(k, i) for i in scored for k, m in enumerate(marks)
              if reached(latest_sample_day(records[i].day, records[i].ca125), m.landmark)]
     at: dict = {}
@@ -60,11 +63,15 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
             known = {cut[j].patient_id: problems[records[pairs[j][1]].patient_id] for j in members
                      if records[pairs[j][1]].patient_id in problems}
             for j, r in zip(members, score(scorer, [cut[j] for j in members], known)):
-                at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"])
+                at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"],
+                                                                       r["reason"])
+    withheld, by_threshold = _RULES["withheld"], (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
-                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] == "ok" else None,
+                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in _SCORED else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
-                             withheld=r["reason"] if r["status"] == "insufficient" else None)
+                             withheld=r["reason"] if r["rule"] == withheld else None, model=bundle,
+                             recommendation=None if r["rule"] in by_threshold or r["status"] not in _SCORED
+                             else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
 
 

@@ -551,6 +551,20 @@
     box.textContent = "";
     const t = data.trajectory;
     $("trajectory-summary").textContent = t ? t.summary : "";
+    // every landmark without a probability says why (not reached, no model, not scored); the
+    // models' evaluation and the synthetic-data note stay beside the figure
+    const notes = $("trajectory-notes");
+    notes.textContent = "";
+    const note = (text) => {
+      const li = document.createElement("li");
+      li.className = "trajectory-note";
+      li.textContent = text;
+      notes.appendChild(li);
+    };
+    for (const p of t ? t.points.filter((q) => q.probability === null && q.reason) : []) note(`${p.label}: ${p.reason}`);
+    if (t && t.trained_on_synthetic) {
+      note("The landmark models were trained on synthetic data: their AUCs describe the simulator, not patients.");
+    }
     const pts = t && t.status === "ok" ? t.points.filter((p) => p.probability !== null) : [];
     $("trajectory-figure").hidden = !t;
     if (!pts.length) return;
@@ -581,7 +595,9 @@
       }
       const c = el("circle", { cx: x, cy: sy(p.probability), r: 5, fill: colour, class: "landmark-point" });
       c.appendChild(el("title", {}, `${p.label}: p ${fmt(p.probability, 2)} (${fmt(p.p_low, 2)}–${fmt(p.p_high, 2)}), ` +
-        `${p.n_samples} samples to day ${p.last_day}`));
+        `${p.n_samples} samples to day ${p.last_day} (days ${p.sample_days.join(", ")})` +
+        (p.auc === null ? "" : `; model AUC ${fmt(p.auc, 2)} (${fmt(p.auc_ci_low, 2)}–${fmt(p.auc_ci_high, 2)}), ` +
+          `n ${p.n_evaluated}`)));
       svg.appendChild(c);
       const [first, ...rest] = p.label.split(" (");
       svg.appendChild(el("text", { x, y: H - B + 16, "text-anchor": "middle", "font-size": 11, fill: "#44505c" }, first));
