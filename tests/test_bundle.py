@@ -70,6 +70,39 @@ def test_missing_or_malformed_manifest(model_dir):
         verify_manifest(model_dir / "nope")
 
 
+def test_a_manifest_that_is_not_text_is_refused(model_dir):
+    (model_dir / MANIFEST_NAME).write_bytes(b"\xff\xfe\x00 a binary file, not sha256sum output\n")
+    with pytest.raises(ModelIntegrityError, match="not UTF-8 text"):
+        verify_manifest(model_dir)
+
+
+@pytest.mark.parametrize("inside", ["a.txt", "sub/c.txt"])
+def test_a_symbolic_link_is_refused_even_when_listed(model_dir, tmp_path, inside):
+    """A link makes the directory's bytes live elsewhere (they can change after the check, or
+    be another model's): refused whatever it points to, even when the manifest lists it with
+    the right digest."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"abc")
+    target = model_dir / inside
+    target.unlink(missing_ok=True)
+    target.symlink_to(outside)
+    (model_dir / MANIFEST_NAME).write_text(
+        "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(model_dir).as_posix()}\n"
+                for p in sorted(model_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME))
+    with pytest.raises(ModelIntegrityError, match=f"'{inside}' is a symbolic link"):
+        verify_manifest(model_dir)
+
+
+def test_a_linked_directory_is_refused(model_dir, tmp_path):
+    write_manifest(model_dir)
+    (tmp_path / "elsewhere").mkdir()
+    (model_dir / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(ModelIntegrityError, match="'linked' is a symbolic link"):
+        verify_manifest(model_dir)
+    with pytest.raises(ModelIntegrityError, match="symbolic link"):
+        write_manifest(model_dir)
+
+
 # ----------------------------------------------------------------------------- bundle
 
 import json  # noqa: E402 - sections of this module
