@@ -147,7 +147,6 @@ def _stamp(root: Path) -> tuple:
 
 def _load_local(path: Path, scoring_only: bool = False):
     from .._compiled import SCORER_FILE
-    from ..integrity import verify_manifest
 
     root, bundle_path = _bundle_root(path)
     scorer = bundle_path.parent / SCORER_FILE
@@ -158,10 +157,23 @@ def _load_local(path: Path, scoring_only: bool = False):
         cached = _CACHE.get(key)
         if cached is not None and cached[1] == stamp:
             return cached[0]
-        verify_manifest(root)  # raises ModelIntegrityError before anything is unpickled
+        _verify_manifests(root)  # raises ModelIntegrityError before anything is unpickled
         bundle = _read_scorer(scorer) if scoring_only else _unpickle(bundle_path)
         _CACHE[key] = (bundle, stamp)
         return bundle
+
+
+def _verify_manifests(root: Path) -> None:
+    """Verify ``root``'s manifest and every manifest under it (an exported model holds the
+    bundle's own manifest, which MLflow's loader checks: a rewritten outer manifest must not
+    hide a change inside)."""
+    from ..integrity import MANIFEST_NAME, verify_manifest
+
+    manifests = sorted(root.rglob(MANIFEST_NAME))
+    if (root / MANIFEST_NAME) not in manifests:
+        verify_manifest(root)    # raises: no manifest at the top
+    for manifest in manifests:
+        verify_manifest(manifest.parent)
 
 
 def _read_scorer(path: Path):
