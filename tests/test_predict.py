@@ -919,6 +919,19 @@ def test_tampered_registry_model_is_refused(registry):
         P.load_model("models:/no-such-model@champion")
 
 
+def test_a_registry_version_whose_artifacts_are_gone_is_not_found_without_mlflow(registry):
+    """The alias resolves (sqlite3) to a local directory that no longer exists: a clear
+    ModelNotFoundError naming the version and the missing directory, not a hand-over to mlflow
+    (whose download of a missing local path fails with its own, less clear error)."""
+    import shutil
+
+    P.load_model("models:/ca125-test@champion", scoring_only=True)
+    shutil.rmtree(registry)
+    P.clear_model_cache()
+    with pytest.raises(ModelNotFoundError, match=r"version 1 of 'ca125-test'.*artifacts .* do not exist"):
+        P.load_model("models:/ca125-test@champion", scoring_only=True)
+
+
 def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):
     root, ids = tables
     assert S.cli_score(_args(markers=root / "markers.csv", patient=ids[0], model="models:/ca125-test@champion")) == 0

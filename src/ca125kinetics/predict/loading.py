@@ -240,7 +240,11 @@ def _registry_location(uri: str) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     path = Path(unquote(parsed.path))
-    return path if path.is_dir() else None
+    if not path.is_dir():
+        raise ModelNotFoundError(
+            f"the MLflow model URI {uri!r} names version {version} of {name!r}, whose artifacts {str(path)!r} "
+            f"do not exist (deleted or moved); restore them, or point the alias at another version")
+    return path
 
 
 def _load_uri(uri: str, scoring_only: bool = False):
