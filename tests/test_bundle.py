@@ -211,6 +211,35 @@ def test_a_changed_bundle_is_refused_before_unpickling(small, tmp_path):
         load_bundle_file(foreign)
 
 
+def test_content_digest_follows_what_the_model_computes_not_its_name(small, tmp_path):
+    """The digest behind a model's version: the same for the same fitted numbers (after a save
+    and load, under another name or version), different when one coefficient moves by one ulp
+    or the threshold changes."""
+    import copy
+    import dataclasses
+
+    from ca125kinetics.bundle import content_digest
+
+    from ca125kinetics._compiled import scorer_dict
+
+    small_bundle, _, _, _ = small
+    # the format-1 interval members cannot be written as numbers (joblib.hash of the parts);
+    # without them, the scoring file's data is hashed
+    plain = dataclasses.replace(small_bundle, interval={})
+    assert scorer_dict(small_bundle) is None and scorer_dict(plain) is not None
+    for bundle, where in ((small_bundle, tmp_path / "b"), (plain, tmp_path / "plain")):
+        digest = content_digest(bundle)
+        assert len(digest) == 64 and digest == content_digest(bundle)
+        assert content_digest(load_bundle(save_bundle(bundle, where))) == digest
+        assert content_digest(dataclasses.replace(bundle, name="other", version="9+x")) == digest
+        assert content_digest(dataclasses.replace(bundle, threshold=0.6)) != digest
+        moved = copy.deepcopy(bundle)
+        coef = moved.pipeline.named_steps["classifier"].coef_
+        coef[0, 0] = np.nextafter(coef[0, 0], np.inf)
+        assert content_digest(moved) != digest
+    assert content_digest(plain) != content_digest(small_bundle)
+
+
 @pytest.mark.filterwarnings(*MLFLOW_WARNINGS)
 def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
     import mlflow.pyfunc

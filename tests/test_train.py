@@ -87,6 +87,28 @@ def test_config_file_errors_and_params(tmp_path):
     assert json.loads(params["models.logistic_spline.Cs"])[0] == 0.001
 
 
+def test_model_version_is_the_data_the_settings_and_the_fitted_model_not_the_config_file_name():
+    """``--config default`` is the built-in configuration, identical to training/default.toml:
+    the same model whichever way the file is named; a model whose fitted numbers differ (e.g.
+    trained by another revision of the code under the same package version) gets another
+    version."""
+    import copy
+
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.train import model_version
+
+    shipped = load_model(ROOT / "models" / "default")
+    digest = shipped.training_summary["data_digest"]
+    versions = {model_version(digest, load_config(c), shipped)
+                for c in ("default", None, "training/default.toml", str(ROOT / "training" / "default.toml"))}
+    assert len(versions) == 1
+    moved = copy.deepcopy(shipped)
+    moved.pipeline.named_steps["classifier"].estimator_.coef_[0, 0] += 1e-9
+    assert model_version(digest, load_config("default"), moved) not in versions
+    assert model_version(digest, load_config({"seed": 1}), shipped) not in versions
+    assert model_version("0" * 64, load_config("default"), shipped) not in versions
+
+
 def test_too_few_outcomes_is_an_insufficient_data_error():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InsufficientDataError, match="too few"):
