@@ -299,6 +299,7 @@ def test_export_refuses_a_foreign_directory(small, tmp_path):
 # pickle, its version follows its content, its card's numbers are its bundle's, and every output
 # names it and says it was trained on synthetic data.
 
+import io  # noqa: E402
 import re  # noqa: E402
 import shutil  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -477,3 +478,53 @@ def test_a_shipped_model_card_states_its_bundles_numbers(shipped):
     assert meta["interval"]["n_members"] == meta["interval"]["n_bootstrap"] == cfg["interval"]["n_bootstrap"]
     assert meta["threshold"] == cfg["threshold"]
     assert s["data_digest"][:12] in meta["kinetics_settings"]["k_ref_source"]
+
+
+@pytest.fixture(scope="module")
+def three_patients(tmp_path_factory):
+    """Three committed patients (one operated with every factor known) as CSV files."""
+    root = tmp_path_factory.mktemp("three")
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype={"patient_id": str})
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype={"patient_id": str})
+    ids = ["000001", "000003", "000004"]
+    markers[markers["patient_id"].isin(ids)].to_csv(root / "markers.csv", index=False)
+    clinical[clinical["patient_id"].isin(ids)].to_csv(root / "clinical.csv", index=False)
+    return root, ids
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "parquet"])
+@pytest.mark.parametrize("patients", ["one", "several"])
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_every_output_of_a_shipped_model_names_it_and_says_synthetic(shipped, shipped_loaded, three_patients,
+                                                                      fmt, patients, tmp_path, capsys):
+    """``ca125 score`` with a shipped model, one patient or several, in every format: the
+    model's name and version, ``trained_on_synthetic`` and the rules it applied."""
+    from ca125kinetics.cli import main
+
+    full, _, meta = shipped_loaded[shipped.name]
+    root, ids = three_patients
+    argv = ["score", "--markers", str(root / "markers.csv"), "--clinical", str(root / "clinical.csv"),
+            "--model", str(shipped)] + (["--patient", ids[0]] if patients == "one" else [])
+    out = tmp_path / "scores.parquet"
+    assert main(argv + (["--out", str(out)] if fmt == "parquet" else ["--format", fmt])) == 0
+    text = capsys.readouterr().out
+    name, version = meta["name"], meta["version"]
+    if fmt == "text":
+        assert f"{name} {version}" in text and "trained on synthetic data" in text.lower()
+        assert "k_ref" in text or "threshold" in text
+        return
+    if fmt == "json" and patients == "one":
+        record = json.loads(text)
+        assert (record["model"]["name"], record["model"]["version"]) == (name, version)
+        assert record["model"]["trained_on_synthetic"] is True and "synthetic" in record["recommendation"].lower()
+        assert record["rules"]["model"] == f"{name} {version}" and record["rules"]["gcig"]["uln"] == 35.0
+        return
+    table = (pd.read_parquet(out) if fmt == "parquet" else pd.DataFrame(json.loads(text)) if fmt == "json"
+             else pd.read_csv(io.StringIO(text), dtype={"patient_id": str}))
+    assert len(table) == (1 if patients == "one" else 3)
+    assert set(table["model_name"]) == {name} and set(table["model_version"]) == {version}
+    assert table["trained_on_synthetic"].astype(bool).all()
+    rules = [json.loads(r) for r in table["rules"]]
+    assert all(r["model"] == f"{name} {version}" for r in rules)
+    assert all(json.loads(t)["kinetics"]["k_ref"] == meta["kinetics_settings"]["k_ref"] for t in table["settings_json"])
+    assert table["recommendation"].str.contains("synthetic", case=False).all()
