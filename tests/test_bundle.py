@@ -366,6 +366,25 @@ def test_a_shipped_model_missing_a_file_or_holding_another_is_refused(shipped, t
 
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_another_models_bundle_under_a_rewritten_manifest_is_refused_before_reading(shipped, small, tmp_path,
+                                                                                    no_reading):
+    """Another model's whole bundle directory (pickle, scoring file, metadata, own manifest)
+    put in place of the shipped one and the top manifest rewritten: every digest matches, but
+    the export's bundle.json (which the card describes) is not the bundle's, nor its recorded
+    SHA-256 the pickle's."""
+    from ca125kinetics.predict import load_model
+
+    copy = shutil.copytree(shipped, tmp_path / shipped.name)
+    inner = copy / "mlflow_model" / "artifacts" / "bundle"
+    shutil.rmtree(inner)
+    save_bundle(small[0], inner)
+    write_manifest(copy)
+    for scoring_only in (False, True):
+        with pytest.raises(ModelIntegrityError, match="describes another model"):
+            load_model(copy, scoring_only=scoring_only)
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
 def test_a_shipped_model_carries_the_package_pyfunc_code(shipped):
     """MLflow runs the model's code file on mlflow.pyfunc.load_model (before load_context can
     check anything): the shipped file is the package's, byte for byte."""
