@@ -91,6 +91,7 @@ __all__ = [
     "format_summary",
     "landmark_table",
     "model_card",
+    "model_version",
     "PUBLISHED_SCORES",
     "DEFAULT_NAME",
 ]
