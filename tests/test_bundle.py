@@ -70,6 +70,39 @@ def test_missing_or_malformed_manifest(model_dir):
         verify_manifest(model_dir / "nope")
 
 
+def test_a_manifest_that_is_not_text_is_refused(model_dir):
+    (model_dir / MANIFEST_NAME).write_bytes(b"\xff\xfe\x00 a binary file, not sha256sum output\n")
+    with pytest.raises(ModelIntegrityError, match="not UTF-8 text"):
+        verify_manifest(model_dir)
+
+
+@pytest.mark.parametrize("inside", ["a.txt", "sub/c.txt"])
+def test_a_symbolic_link_is_refused_even_when_listed(model_dir, tmp_path, inside):
+    """A link makes the directory's bytes live elsewhere (they can change after the check, or
+    be another model's): refused whatever it points to, even when the manifest lists it with
+    the right digest."""
+    outside = tmp_path / "outside.txt"
+    outside.write_bytes(b"abc")
+    target = model_dir / inside
+    target.unlink(missing_ok=True)
+    target.symlink_to(outside)
+    (model_dir / MANIFEST_NAME).write_text(
+        "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(model_dir).as_posix()}\n"
+                for p in sorted(model_dir.rglob("*")) if p.is_file() and p.name != MANIFEST_NAME))
+    with pytest.raises(ModelIntegrityError, match=f"'{inside}' is a symbolic link"):
+        verify_manifest(model_dir)
+
+
+def test_a_linked_directory_is_refused(model_dir, tmp_path):
+    write_manifest(model_dir)
+    (tmp_path / "elsewhere").mkdir()
+    (model_dir / "linked").symlink_to(tmp_path / "elsewhere", target_is_directory=True)
+    with pytest.raises(ModelIntegrityError, match="'linked' is a symbolic link"):
+        verify_manifest(model_dir)
+    with pytest.raises(ModelIntegrityError, match="symbolic link"):
+        write_manifest(model_dir)
+
+
 # ----------------------------------------------------------------------------- bundle
 
 import json  # noqa: E402 - sections of this module
@@ -178,6 +211,35 @@ def test_a_changed_bundle_is_refused_before_unpickling(small, tmp_path):
         load_bundle_file(foreign)
 
 
+def test_content_digest_follows_what_the_model_computes_not_its_name(small, tmp_path):
+    """The digest behind a model's version: the same for the same fitted numbers (after a save
+    and load, under another name or version), different when one coefficient moves by one ulp
+    or the threshold changes."""
+    import copy
+    import dataclasses
+
+    from ca125kinetics.bundle import content_digest
+
+    from ca125kinetics._compiled import scorer_dict
+
+    small_bundle, _, _, _ = small
+    # the format-1 interval members cannot be written as numbers (joblib.hash of the parts);
+    # without them, the scoring file's data is hashed
+    plain = dataclasses.replace(small_bundle, interval={})
+    assert scorer_dict(small_bundle) is None and scorer_dict(plain) is not None
+    for bundle, where in ((small_bundle, tmp_path / "b"), (plain, tmp_path / "plain")):
+        digest = content_digest(bundle)
+        assert len(digest) == 64 and digest == content_digest(bundle)
+        assert content_digest(load_bundle(save_bundle(bundle, where))) == digest
+        assert content_digest(dataclasses.replace(bundle, name="other", version="9+x")) == digest
+        assert content_digest(dataclasses.replace(bundle, threshold=0.6)) != digest
+        moved = copy.deepcopy(bundle)
+        coef = moved.pipeline.named_steps["classifier"].coef_
+        coef[0, 0] = np.nextafter(coef[0, 0], np.inf)
+        assert content_digest(moved) != digest
+    assert content_digest(plain) != content_digest(small_bundle)
+
+
 @pytest.mark.filterwarnings(*MLFLOW_WARNINGS)
 def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
     import mlflow.pyfunc
@@ -228,3 +290,260 @@ def test_export_refuses_a_foreign_directory(small, tmp_path):
     with pytest.raises(InvalidInputError, match="does not look like an exported model"):
         export_model(bundle, tmp_path)
     assert (tmp_path / "data.csv").read_text() == "important"
+
+
+# ----------------------------------------------------------------------------- the shipped models
+#
+# Every model under models/ is checked against its own metadata: what a load reads is covered by
+# its manifest and refused when changed before anything is read, its scoring file scores as its
+# pickle, its version follows its content, its card's numbers are its bundle's, and every output
+# names it and says it was trained on synthetic data.
+
+import io  # noqa: E402
+import re  # noqa: E402
+import shutil  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = sorted(p.parent for p in (ROOT / "models").glob("*/MANIFEST.sha256"))
+SHIPPED_FILES = [(d, p.relative_to(d).as_posix()) for d in SHIPPED for p in sorted(d.rglob("*")) if p.is_file()]
+
+
+def _shipped_id(item):
+    return f"{item[0].name}:{item[1]}" if isinstance(item, tuple) else item.name
+
+
+def test_every_shipped_model_is_listed():
+    assert [d.name for d in SHIPPED] == ["default"]
+    assert len(SHIPPED_FILES) >= 13
+
+
+@pytest.fixture
+def no_reading(monkeypatch):
+    """Loading must stop before the bundle is unpickled or its scoring file read."""
+    from ca125kinetics.predict import clear_model_cache, loading
+
+    def refuse(*_args):
+        raise AssertionError("the model was read before the change was noticed")
+
+    monkeypatch.setattr(loading, "_unpickle", refuse)
+    monkeypatch.setattr(loading, "_read_scorer", refuse)
+    clear_model_cache()
+    yield
+    clear_model_cache()
+
+
+@pytest.mark.parametrize("scoring_only", [False, True])
+@pytest.mark.parametrize("shipped", SHIPPED_FILES, ids=_shipped_id)
+def test_a_changed_byte_in_any_file_of_a_shipped_model_is_refused_before_reading(shipped, scoring_only,
+                                                                                  tmp_path, no_reading):
+    from ca125kinetics.predict import load_model
+
+    directory, rel = shipped
+    copy = shutil.copytree(directory, tmp_path / directory.name)
+    data = bytearray((copy / rel).read_bytes())
+    data[len(data) // 2] ^= 0x01
+    (copy / rel).write_bytes(bytes(data))
+    # the top manifest itself: a line made malformed, or a digest or path that no longer matches
+    expected = "." if rel == MANIFEST_NAME else rf"'{re.escape(rel)}' was changed"
+    with pytest.raises(ModelIntegrityError, match=expected):
+        load_model(copy, scoring_only=scoring_only)
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_a_shipped_model_missing_a_file_or_holding_another_is_refused(shipped, tmp_path, no_reading):
+    from ca125kinetics.predict import load_model
+
+    copy = shutil.copytree(shipped, tmp_path / shipped.name)
+    (copy / "mlflow_model" / "artifacts" / "bundle" / "scorer.json").unlink()
+    with pytest.raises(ModelIntegrityError, match="'mlflow_model/artifacts/bundle/scorer.json' listed in .* is missing"):
+        load_model(copy, scoring_only=True)
+    shutil.rmtree(copy)
+    copy = shutil.copytree(shipped, tmp_path / shipped.name)
+    (copy / "mlflow_model" / "python_model.pkl").write_bytes(pickle.dumps({"a": 1}))
+    with pytest.raises(ModelIntegrityError, match="'mlflow_model/python_model.pkl' is not listed"):
+        load_model(copy)
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_another_models_bundle_under_a_rewritten_manifest_is_refused_before_reading(shipped, small, tmp_path,
+                                                                                    no_reading):
+    """Another model's whole bundle directory (pickle, scoring file, metadata, own manifest)
+    put in place of the shipped one and the top manifest rewritten: every digest matches, but
+    the export's bundle.json (which the card describes) is not the bundle's, nor its recorded
+    SHA-256 the pickle's."""
+    from ca125kinetics.predict import load_model
+
+    copy = shutil.copytree(shipped, tmp_path / shipped.name)
+    inner = copy / "mlflow_model" / "artifacts" / "bundle"
+    shutil.rmtree(inner)
+    save_bundle(small[0], inner)
+    write_manifest(copy)
+    for scoring_only in (False, True):
+        with pytest.raises(ModelIntegrityError, match="describes another model"):
+            load_model(copy, scoring_only=scoring_only)
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_a_shipped_model_carries_the_package_pyfunc_code(shipped):
+    """MLflow runs the model's code file on mlflow.pyfunc.load_model (before load_context can
+    check anything): the shipped file is the package's, byte for byte."""
+    from ca125kinetics.mlflow_model import PYFUNC_CODE
+
+    assert (shipped / "mlflow_model" / PYFUNC_CODE.name).read_bytes() == PYFUNC_CODE.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def shipped_loaded():
+    from ca125kinetics.predict import clear_model_cache, load_model
+
+    clear_model_cache()
+    return {d.name: (load_model(d), load_model(d, scoring_only=True), json.loads((d / "bundle.json").read_text()))
+            for d in SHIPPED}
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_a_shipped_scoring_file_is_its_pickled_model(shipped, shipped_loaded, committed_cohort):
+    """``ca125 score`` reads scorer.json, Python's load_model the pickle: the same metadata and
+    the same predictions (landmark trajectories included) on 300 committed patients."""
+    from ca125kinetics.predict import predict_cohort
+
+    full, light, meta = shipped_loaded[shipped.name]
+    inner = json.loads((shipped / "mlflow_model" / "artifacts" / "bundle" / "bundle.json").read_text())
+    assert inner == meta and full.to_dict() == {k: v for k, v in meta.items() if k != "bundle_sha256"}
+    assert meta["bundle_sha256"] == read_manifest(shipped)["mlflow_model/artifacts/bundle/bundle.joblib"]
+    for name in ("name", "version", "model_family", "threshold", "trained_on_synthetic"):
+        assert getattr(light, name) == meta[name], name
+    assert light.gcig_settings.to_dict() == meta["gcig_settings"]
+    assert light.kinetics_settings.to_dict() == meta["kinetics_settings"]
+    assert {k: list(v) for k, v in light.feature_ranges.items()} == meta["feature_ranges"]
+    assert [m.to_dict() for m in light.landmarks["models"]] == meta["landmarks"]["models"]
+    assert {m.model.version for m in light.landmarks["models"] if m.model} == {meta["version"]}
+    markers, clinical = committed_cohort
+    ids = sorted(clinical["patient_id"])[:300]
+    rows, clin = markers[markers["patient_id"].isin(ids)], clinical[clinical["patient_id"].isin(ids)]
+    pd.testing.assert_frame_equal(predict_cohort(rows, clin, model=light), predict_cohort(rows, clin, model=full))
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_a_shipped_version_is_its_data_settings_and_content(shipped, shipped_loaded):
+    from ca125kinetics.train import load_config, model_version
+
+    full, _, meta = shipped_loaded[shipped.name]
+    summary = meta["training_summary"]
+    assert full.version == model_version(summary["data_digest"], load_config(summary["config"]), full)
+    assert full.version.startswith(summary["package_version"] + "+")
+
+
+def _ci(value, low, high, digits=3):
+    return f"{value:.{digits}f} ({low:.{digits}f} to {high:.{digits}f})"
+
+
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_a_shipped_model_card_states_its_bundles_numbers(shipped):
+    """Every number of the card that the bundle stores (cohort sizes, exclusions, digest,
+    selection, recalibration, k_ref and its source, interval, held-out and CV metrics of the
+    selected model, AUC differences, landmark metrics, settings, config) is the bundle's, in the
+    card's rounding; the card says synthetic data and research use. The rest of the card (the
+    other families' and scores' rows) comes from training tables the bundle does not keep."""
+    from ca125kinetics.settings import GcigSettings, KineticsSettings
+
+    meta = json.loads((shipped / "bundle.json").read_text())
+    card = (shipped / "model_card.md").read_text(encoding="utf-8")
+    s, cfg = meta["training_summary"], meta["training_summary"]["config"]
+    assert meta["trained_on_synthetic"] is True
+    assert card.splitlines()[0] == SYNTHETIC_FIRST_LINE
+    assert "Research software, **not a medical device**" in card and "Trained and evaluated on **synthetic** data" in card
+    rec = s["recalibration"]
+    family = meta["model_family"]
+    expected = [
+        f"# Model card: {meta['name']} ({meta['version']})",
+        f"Trained {s['date']} with ca125kinetics {s['package_version']}.",
+        f"The decision threshold shipped with the model is p >= {meta['threshold']:.2f}",
+        f"- Patients in the data: {s['n_patients_in_data']}; used: {s['n'] + s['n_holdout']} (",
+        f"- Development set: {s['n']}; held-out set: {s['n_holdout']} (stratified, fraction "
+        f"{cfg['cv']['holdout_fraction']:g}, seed {cfg['seed']})",
+        *(f"- Excluded: {e['n']} ({e['reason']})" for e in s["exclusions"]),
+        f"- Data digest (SHA-256 of the canonical markers and clinical tables): `{s['data_digest']}`",
+        f"- Family: **{family}**",
+        f"- Selection: {s['selection_reason']}",
+        f"- Recalibration: {rec['reason']}" + (f" (applied: logit p' = {rec['intercept']:.3f} + {rec['slope']:.3f} "
+                                               "logit p)" if rec["applied"] else ""),
+        f"- k_ref: {meta['kinetics_settings']['k_ref']:.4g} per day ({meta['kinetics_settings']['k_ref_source']})",
+        f"{meta['interval']['level']:.0%} percentile interval over {meta['interval']['n_bootstrap']} bootstrap refits",
+        f"## Performance ({s['evaluation_set']} patients, n = {s['n_holdout']})",
+        f"| {family} (selected) | {s['n_holdout']} | {_ci(s['auc'], *s['auc_ci'])} | {s['brier']:.3f} | "
+        f"{s['citl']:.2f} (",
+        f"{cfg['cv']['n_splits']}-fold stratified cross-validation repeated {cfg['cv']['n_repeats']} times",
+        f"| {family} | {s['cv_auc_mean']:.3f} ({s['cv_auc_sd']:.3f}) |",
+        f"- GCIG: `{GcigSettings.from_dict(meta['gcig_settings']).to_json()}`",
+        f"- Kinetics: `{KineticsSettings.from_dict(meta['kinetics_settings']).to_json()}`",
+        f"- Training config ({s['config_source']}): `{json.dumps(cfg, sort_keys=True)}`",
+        f"with tables whose data digest is `{s['data_digest']}`",
+    ]
+    for m in meta["landmarks"]["models"]:
+        r = m["metrics"]
+        expected.append(f"| {r['label']} | {r['last_day']} | {r['first_day']} | {r['n_fit']} | {r['n']} | "
+                        f"{_ci(r['auc'], r['auc_ci_low'], r['auc_ci_high'])} | "
+                        f"{_ci(r['calibration_slope'], r['calibration_slope_ci_low'], r['calibration_slope_ci_high'], 2)} | "
+                        f"{_ci(r['citl'], r['citl_ci_low'], r['citl_ci_high'], 2)} | "
+                        f"{_ci(r['agreement'], r['agreement_ci_low'], r['agreement_ci_high'])} |")
+    missing = [line for line in expected if line not in card]
+    assert not missing, missing
+    assert re.search(rf"\| {family} \(selected\) \| .* \| {s['calibration_slope']:.2f} \(", card)
+    for score, label in (("ago", "AGO"), ("imodel", "iMODEL"), ("mskcc", "MSKCC")):
+        assert re.search(rf"^\| {label} \| \d+ \| [0-9.]+ \| {s['comparison'][score]:.3f} \(", card, re.M), label
+    assert sum(e["n"] for e in s["exclusions"]) == s["n_excluded"] == s["n_patients_in_data"] - s["n"] - s["n_holdout"]
+    assert meta["interval"]["n_members"] == meta["interval"]["n_bootstrap"] == cfg["interval"]["n_bootstrap"]
+    assert meta["threshold"] == cfg["threshold"]
+    assert s["data_digest"][:12] in meta["kinetics_settings"]["k_ref_source"]
+
+
+@pytest.fixture(scope="module")
+def three_patients(tmp_path_factory):
+    """Three committed patients (one operated with every factor known) as CSV files."""
+    root = tmp_path_factory.mktemp("three")
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype={"patient_id": str})
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype={"patient_id": str})
+    ids = ["000001", "000003", "000004"]
+    markers[markers["patient_id"].isin(ids)].to_csv(root / "markers.csv", index=False)
+    clinical[clinical["patient_id"].isin(ids)].to_csv(root / "clinical.csv", index=False)
+    return root, ids
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "csv", "parquet"])
+@pytest.mark.parametrize("patients", ["one", "several"])
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_every_output_of_a_shipped_model_names_it_and_says_synthetic(shipped, shipped_loaded, three_patients,
+                                                                      fmt, patients, tmp_path, capsys):
+    """``ca125 score`` with a shipped model, one patient or several, in every format: the
+    model's name and version, ``trained_on_synthetic`` and the rules it applied."""
+    from ca125kinetics.cli import main
+
+    full, _, meta = shipped_loaded[shipped.name]
+    root, ids = three_patients
+    argv = ["score", "--markers", str(root / "markers.csv"), "--clinical", str(root / "clinical.csv"),
+            "--model", str(shipped)] + (["--patient", ids[0]] if patients == "one" else [])
+    out = tmp_path / "scores.parquet"
+    assert main(argv + (["--out", str(out)] if fmt == "parquet" else ["--format", fmt])) == 0
+    text = capsys.readouterr().out
+    name, version = meta["name"], meta["version"]
+    if fmt == "text":
+        assert f"{name} {version}" in text and "trained on synthetic data" in text.lower()
+        assert "k_ref" in text or "threshold" in text
+        return
+    if fmt == "json" and patients == "one":
+        record = json.loads(text)
+        assert (record["model"]["name"], record["model"]["version"]) == (name, version)
+        assert record["model"]["trained_on_synthetic"] is True and "synthetic" in record["recommendation"].lower()
+        assert record["rules"]["model"] == f"{name} {version}" and record["rules"]["gcig"]["uln"] == 35.0
+        return
+    table = (pd.read_parquet(out) if fmt == "parquet" else pd.DataFrame(json.loads(text)) if fmt == "json"
+             else pd.read_csv(io.StringIO(text), dtype={"patient_id": str}))
+    assert len(table) == (1 if patients == "one" else 3)
+    assert set(table["model_name"]) == {name} and set(table["model_version"]) == {version}
+    assert table["trained_on_synthetic"].astype(bool).all()
+    rules = [json.loads(r) for r in table["rules"]]
+    assert all(r["model"] == f"{name} {version}" for r in rules)
+    assert all(json.loads(t)["kinetics"]["k_ref"] == meta["kinetics_settings"]["k_ref"] for t in table["settings_json"])
+    assert table["recommendation"].str.contains("synthetic", case=False).all()

@@ -676,6 +676,28 @@ def test_change_after_loading_is_noticed(model_copy):
         P.load_model(model_copy)
 
 
+@pytest.mark.parametrize("scoring_only", [False, True])
+def test_a_bundle_inside_an_export_is_checked_against_its_own_manifest_too(model_dir, tmp_path, scoring_only):
+    """An exported model holds the bundle's manifest inside the outer one. The outer manifest
+    rewritten over a changed bundle directory (e.g. by ``sha256sum * > MANIFEST.sha256``) must
+    not hide the change: MLflow's loader checks the inner manifest, and so does load_model."""
+    import shutil
+
+    from ca125kinetics.integrity import write_manifest
+
+    outer = tmp_path / "export"
+    inner = outer / "mlflow_model" / "artifacts" / "bundle"
+    shutil.copytree(model_dir, inner)
+    write_manifest(outer)
+    assert P.load_model(outer, scoring_only=scoring_only) is not None
+    with open(inner / "bundle.json", "a") as handle:
+        handle.write(" ")
+    write_manifest(outer)
+    P.clear_model_cache()
+    with pytest.raises(ModelIntegrityError, match=r"'bundle.json' was changed"):
+        P.load_model(outer, scoring_only=scoring_only)
+
+
 def test_missing_model_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(ModelNotFoundError, match="no model at"):
         P.load_model(tmp_path / "nope")
@@ -895,6 +917,19 @@ def test_tampered_registry_model_is_refused(registry):
         P.load_model("models:/ca125-test@champion")
     with pytest.raises(ModelNotFoundError, match="could not resolve the MLflow model URI"):
         P.load_model("models:/no-such-model@champion")
+
+
+def test_a_registry_version_whose_artifacts_are_gone_is_not_found_without_mlflow(registry):
+    """The alias resolves (sqlite3) to a local directory that no longer exists: a clear
+    ModelNotFoundError naming the version and the missing directory, not a hand-over to mlflow
+    (whose download of a missing local path fails with its own, less clear error)."""
+    import shutil
+
+    P.load_model("models:/ca125-test@champion", scoring_only=True)
+    shutil.rmtree(registry)
+    P.clear_model_cache()
+    with pytest.raises(ModelNotFoundError, match=r"version 1 of 'ca125-test'.*artifacts .* do not exist"):
+        P.load_model("models:/ca125-test@champion", scoring_only=True)
 
 
 def test_cli_scores_with_a_registry_uri_quietly(registry, tables, capsys):

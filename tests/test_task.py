@@ -4,6 +4,7 @@ of docs/rectal.md (screen, CEA kinetics, downstaging classifier, non-inferiority
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
@@ -130,6 +131,15 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
                  str(tmp / "c.csv"), "--format", "csv", "--out", str(tmp / "s.csv")]) == 0
     cli = pd.read_csv(tmp / "s.csv", dtype={"patient_id": str})
     np.testing.assert_allclose(cli["probability"], scored["probability"], rtol=1e-9)
+    # Parquet is a table (it was the text view written under a .parquet name), and every format
+    # carries the model, trained_on_synthetic and the rules applied, as the default task's do
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--clinical",
+                 str(tmp / "c.csv"), "--out", str(tmp / "s.parquet")]) == 0
+    table = pd.read_parquet(tmp / "s.parquet")
+    np.testing.assert_allclose(table["probability"], scored["probability"], rtol=1e-9)
+    for frame in (cli, table):
+        assert set(frame["model_version"]) == {result.bundle.version} and frame["trained_on_synthetic"].all()
+        assert {json.loads(r)["model"] for r in frame["rules"]} == {f"{result.bundle.name} {result.bundle.version}"}
     assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--format", "fhir"]) == 2
     with pytest.raises(InvalidInputError, match="missing required column"):  # the ovarian task needs its fields
         fit_and_evaluate(markers, clinical, config=dataclasses.replace(config, task=DEFAULT_TASK))

@@ -87,6 +87,28 @@ def test_config_file_errors_and_params(tmp_path):
     assert json.loads(params["models.logistic_spline.Cs"])[0] == 0.001
 
 
+def test_model_version_is_the_data_the_settings_and_the_fitted_model_not_the_config_file_name():
+    """``--config default`` is the built-in configuration, identical to training/default.toml:
+    the same model whichever way the file is named; a model whose fitted numbers differ (e.g.
+    trained by another revision of the code under the same package version) gets another
+    version."""
+    import copy
+
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.train import model_version
+
+    shipped = load_model(ROOT / "models" / "default")
+    digest = shipped.training_summary["data_digest"]
+    versions = {model_version(digest, load_config(c), shipped)
+                for c in ("default", None, "training/default.toml", str(ROOT / "training" / "default.toml"))}
+    assert len(versions) == 1
+    moved = copy.deepcopy(shipped)
+    moved.pipeline.named_steps["classifier"].estimator_.coef_[0, 0] += 1e-9
+    assert model_version(digest, load_config("default"), moved) not in versions
+    assert model_version(digest, load_config({"seed": 1}), shipped) not in versions
+    assert model_version("0" * 64, load_config("default"), shipped) not in versions
+
+
 def test_too_few_outcomes_is_an_insufficient_data_error():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InsufficientDataError, match="too few"):
@@ -273,6 +295,26 @@ def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_d
     frame = build_patient_frame(read_markers(cohort_dir / "markers.csv", clinical=clin), clin)
     exported = load_model(first.export_dir)
     pd.testing.assert_frame_equal(exported.predict_proba(frame), second.bundle.predict_proba(frame))
+
+
+def test_training_twice_on_the_committed_cohort_gives_the_same_model():
+    """The first 300 patients of the committed synthetic cohort, the small configuration, twice:
+    the same fitted numbers (content digest, hence version), metrics and predictions, bit for
+    bit. (The whole cohort with training/default.toml behaves alike: measured, 35-46 s a run;
+    see training/README.md.)"""
+    from ca125kinetics.bundle import content_digest
+
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str)
+    ids = clinical["patient_id"].iloc[:300]
+    markers, clinical = markers[markers["patient_id"].isin(ids)], clinical[clinical["patient_id"].isin(ids)]
+    first, second = (fit_and_evaluate(markers, clinical, config=SMALL, synthetic=True) for _ in range(2))
+    assert content_digest(first.bundle) == content_digest(second.bundle)
+    assert first.bundle.version == second.bundle.version and first.data_digest == second.data_digest
+    assert first.metrics() == second.metrics()
+    pd.testing.assert_frame_equal(first.predictions, second.predictions, check_exact=True)
+    pd.testing.assert_frame_equal(first.oof_predictions, second.oof_predictions, check_exact=True)
+    assert first.bundle.trained_on_synthetic and first.bundle.landmarks is not None
 
 
 def test_score_row_interval_is_centred_on_the_scores_own_auc_when_reversed():

@@ -16,6 +16,7 @@ code on load). The MLflow face (pyfunc model, signature, export, model card) is
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ __all__ = [
     "save_bundle",
     "load_bundle",
     "load_bundle_file",
+    "content_digest",
     "BUNDLE_FILE",
     "BUNDLE_JSON",
     "SYNTHETIC_FIRST_LINE",
@@ -233,6 +235,42 @@ class ModelBundle:
                 "settings": self.landmarks.get("settings"),
                 "models": [m.to_dict() for m in self.landmarks.get("models") or []]},
         })
+
+
+def content_digest(bundle: ModelBundle) -> str:
+    """SHA-256 (hex) of what a model computes, whatever it is called: the root of its version.
+
+    The data of its scoring file (:func:`ca125kinetics._compiled.scorer_dict`: every fitted
+    number of the kinetics population, the transformers, the classifier, the interval members
+    and the landmark models, with the rule settings, the threshold, the training ranges and
+    ``trained_on_synthetic``), without the ``name`` and ``version`` fields, as JSON with
+    sorted keys. The scoring file scores exactly as the bundle, so two models that score a
+    patient differently have different digests. For a model the scoring file cannot hold, the
+    ``joblib.hash`` of the same parts (pipeline, interval, landmark models) stands for it.
+    """
+    data = scorer_dict(bundle)
+    if data is None:
+        import dataclasses
+        import pickle
+
+        import joblib
+
+        marks = (bundle.landmarks or {}).get("models") or []
+        parts = [dataclasses.replace(bundle, name="", version="", training_summary={}, landmarks=None),
+                 [(m.to_dict(), None if m.model is None else content_digest(m.model)) for m in marks]]
+        # through a pickle round trip first: shared references (a view and its base) are
+        # pickled as the loaded copy has them, so a saved and loaded model hashes alike
+        return hashlib.sha256(joblib.hash(pickle.loads(pickle.dumps(parts))).encode()).hexdigest()
+
+    def anonymous(d):
+        out = {k: v for k, v in d.items() if k not in ("name", "version")}
+        if out.get("landmarks"):
+            out["landmarks"] = {**out["landmarks"], "models": [
+                {**m, "model": None if m["model"] is None else anonymous(m["model"])}
+                for m in out["landmarks"]["models"]]}
+        return out
+
+    return hashlib.sha256(json.dumps(anonymous(data), sort_keys=True).encode()).hexdigest()
 
 
 # ---------------------------------------------------------------------------- save / load

@@ -5,8 +5,9 @@ carries ``MANIFEST.sha256``, in the format of ``sha256sum`` (one line per file,
 ``<64 hex digits>  <path relative to the directory, with forward slashes>``), listing
 **every other file** under the directory. :func:`verify_manifest` recomputes every digest and
 refuses the directory (:class:`~ca125kinetics.errors.ModelIntegrityError`) when a listed file
-changed or is missing, or when a file is present that the manifest does not list (a planted
-file is as suspicious as a changed one). Loaders call it before unpickling anything.
+changed or is missing, when a file is present that the manifest does not list (a planted
+file is as suspicious as a changed one), or when the directory holds a symbolic link (its
+bytes would live outside the directory). Loaders call it before unpickling anything.
 
 The manifest can be checked with standard tools too: ``cd <dir> && sha256sum -c MANIFEST.sha256``.
 """
@@ -38,9 +39,22 @@ def sha256_file(path) -> str:
 
 
 def _files(directory: Path) -> list[str]:
-    """Relative POSIX paths of every file under ``directory`` except the manifest, sorted."""
-    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*")
-                  if p.is_file() and p.relative_to(directory).as_posix() != MANIFEST_NAME)
+    """Relative POSIX paths of every file under ``directory`` except the manifest, sorted.
+
+    A symbolic link anywhere under ``directory`` is refused: the bytes it stands for live
+    elsewhere (they can change after the check, or belong to another model), and a linked
+    directory would not be listed at all.
+    """
+    out = []
+    for p in directory.rglob("*"):
+        rel = p.relative_to(directory).as_posix()
+        if p.is_symlink():
+            raise ModelIntegrityError(
+                f"{str(directory)!r}: {rel!r} is a symbolic link (to {str(p.readlink())!r}); a model "
+                "directory must hold its own files: copy the target in place of the link, or re-export the model")
+        if p.is_file() and rel != MANIFEST_NAME:
+            out.append(rel)
+    return sorted(out)
 
 
 def _directory(directory) -> Path:
@@ -86,8 +100,14 @@ def read_manifest(directory) -> dict[str, str]:
         raise ModelIntegrityError(
             f"{str(root)!r} has no {MANIFEST_NAME}: it cannot be verified, so it is not loaded; "
             "re-export the model (ca125 train ... --out DIR) or restore the manifest")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ModelIntegrityError(
+            f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): not a manifest in sha256sum "
+            "format; restore it or re-export the model") from exc
     listed: dict[str, str] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         match = _LINE.match(line)
@@ -110,7 +130,8 @@ def verify_manifest(directory) -> None:
     ModelIntegrityError
         Naming the first offending file, when a listed file is missing or its SHA-256 differs
         (changed), when a file under the directory is not listed (unknown), or when the
-        manifest itself is missing or malformed. Nothing is unpickled here.
+        manifest itself is missing or malformed (or not text), or when a symbolic link is under
+        the directory. Nothing is unpickled here.
     """
     root = _directory(directory)
     listed = read_manifest(root)

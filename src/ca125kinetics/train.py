@@ -91,6 +91,7 @@ __all__ = [
     "format_summary",
     "landmark_table",
     "model_card",
+    "model_version",
     "PUBLISHED_SCORES",
     "DEFAULT_NAME",
 ]
@@ -961,9 +962,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     lap("evaluation")
     step("evaluated on the " + evaluation_set + " patients")
 
-    # deterministic: the package, the data and every setting that can change a result
-    settings_text = json.dumps(config.to_params(), sort_keys=True)
-    version = f"{_package_version()}+{hashlib.sha256((digest + settings_text).encode()).hexdigest()[:12]}"
+    version = "provisional"    # model_version() once the bundle holds every fitted model
     sel_row = evaluation.set_index("model").loc[selected]
     training_summary = {
         "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),
@@ -994,6 +993,10 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
                   "n_bootstrap": config.interval_n_bootstrap, "members_input": "design", "members": members},
         landmarks=None if landmark_models is None else
         {"settings": config.landmarks.to_dict(), "models": landmark_models})
+    bundle.version = model_version(digest, config, bundle)
+    for m in landmark_models or []:
+        if m.model is not None:
+            m.model.version = bundle.version
     return TrainingResult(
         bundle=bundle, config=config, selected=selected, selection_reason=reason, recalibration=recal,
         k_ref={"value": ks.k_ref, "source": ks.k_ref_source, "choice": config.k_ref}, exclusions=exclusions,
@@ -1161,6 +1164,25 @@ def _jsonable_row(row: dict) -> dict:
             v = float(v) if math.isfinite(float(v)) else None
         out[k] = v
     return out
+
+
+def model_version(data_digest: str, config: TrainingConfig, bundle) -> str:
+    """The version of a trained model: ``<package version>+<12 hex digits>``, deterministic.
+
+    The digits are the start of ``SHA-256(data digest + settings + content digest)``: the
+    data (:func:`data_digest`), every configuration value that can change a result
+    (:meth:`TrainingConfig.to_params` without ``config.source``, the file's *name*:
+    ``--config default`` and ``--config training/default.toml`` are the same configuration)
+    and the fitted model itself (:func:`ca125kinetics.bundle.content_digest`). So the same
+    data, settings and code give the same version, and a model that scores any patient
+    differently -- e.g. trained by another revision of the code under the same package
+    version -- gets another one.
+    """
+    from .bundle import content_digest
+
+    params = {k: v for k, v in config.to_params().items() if k != "config.source"}
+    text = data_digest + json.dumps(params, sort_keys=True) + content_digest(bundle)
+    return f"{_package_version()}+{hashlib.sha256(text.encode()).hexdigest()[:12]}"
 
 
 def _package_version() -> str:
@@ -1513,7 +1535,9 @@ def model_card(result: TrainingResult) -> str:
         f"ca125 train --markers MARKERS --clinical CLINICAL --config {cfg.source if cfg.source.endswith('.toml') else 'training/default.toml'} --name {b.name}",
         "```",
         "",
-        f"with tables whose data digest is `{result.data_digest}`; the same seed and data give the same metrics "
-        "and predictions.",
+        f"with tables whose data digest is `{result.data_digest}`: the same data, configuration and "
+        "ca125kinetics code give the same metrics, predictions and model version. The version's digits "
+        "follow the data, the settings and the fitted model itself: a model retrained by another revision "
+        "of the code that scores differently gets another version.",
     ]
     return "\n".join(lines) + "\n"

@@ -130,9 +130,11 @@ def _preload_compiled() -> None:
 
 def _cli_score_task(args, bundle) -> int:
     """``ca125 score`` with a model of another task (:mod:`ca125kinetics.task`): the table of
-    :func:`score_frame` (columns :data:`~ca125kinetics.predict.TASK_SCORE_COLUMNS`) as text,
-    CSV or JSON."""
+    :func:`score_frame` (columns :data:`~ca125kinetics.predict.TASK_SCORE_COLUMNS`, then
+    ``rules`` and ``package_version``) as text, CSV, JSON or Parquet."""
     from ..task import bundle_task
+
+    from ..settings import with_provenance
 
     task = bundle_task(bundle)
     fmt = args.format or _format_from_suffix(args.out)
@@ -144,8 +146,19 @@ def _cli_score_task(args, bundle) -> int:
         frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
         if frame.empty:
             raise InvalidInputError(f"patient {args.patient!r} is not in the markers or clinical table")
-    text = (frame.to_json(orient="records", indent=2) + "\n" if fmt == "json"
-            else frame.to_csv(index=False) if fmt == "csv" else frame.to_string(index=False) + "\n")
+    # the rules this model applied: its kinetics settings (no GCIG rule, no published score)
+    frame = with_provenance(frame, bundle.kinetics_settings, model=f"{bundle.name} {bundle.version}",
+                            threshold=float(bundle.threshold), task=task.name)
+    if fmt == "parquet":
+        write_table(frame, args.out, fmt="parquet")
+        print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
+        return 0
+    if fmt in ("json", "csv"):
+        text = frame.to_json(orient="records", indent=2) + "\n" if fmt == "json" else frame.to_csv(index=False)
+    else:   # the rules once, under the table
+        text = (frame.drop(columns=["rules", "package_version"]).to_string(index=False) + "\n"
+                + (f"rules: {frame['rules'].iloc[0]}; ca125kinetics {frame['package_version'].iloc[0]}\n"
+                   if len(frame) else ""))
     return _write_score_output(text, len(frame), args.out)
 
 

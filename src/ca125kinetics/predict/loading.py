@@ -147,7 +147,6 @@ def _stamp(root: Path) -> tuple:
 
 def _load_local(path: Path, scoring_only: bool = False):
     from .._compiled import SCORER_FILE
-    from ..integrity import verify_manifest
 
     root, bundle_path = _bundle_root(path)
     scorer = bundle_path.parent / SCORER_FILE
@@ -158,10 +157,47 @@ def _load_local(path: Path, scoring_only: bool = False):
         cached = _CACHE.get(key)
         if cached is not None and cached[1] == stamp:
             return cached[0]
-        verify_manifest(root)  # raises ModelIntegrityError before anything is unpickled
+        _verify_manifests(root)  # raises ModelIntegrityError before anything is unpickled
+        _verify_metadata(root, bundle_path)
         bundle = _read_scorer(scorer) if scoring_only else _unpickle(bundle_path)
         _CACHE[key] = (bundle, stamp)
         return bundle
+
+
+def _verify_manifests(root: Path) -> None:
+    """Verify ``root``'s manifest and every manifest under it (an exported model holds the
+    bundle's own manifest, which MLflow's loader checks: a rewritten outer manifest must not
+    hide a change inside)."""
+    from ..integrity import MANIFEST_NAME, verify_manifest
+
+    manifests = sorted(root.rglob(MANIFEST_NAME))
+    if (root / MANIFEST_NAME) not in manifests:
+        verify_manifest(root)    # raises: no manifest at the top
+    for manifest in manifests:
+        verify_manifest(manifest.parent)
+
+
+def _verify_metadata(root: Path, bundle_path: Path) -> None:
+    """The metadata beside a verified bundle describes it: ``bundle.json``'s ``bundle_sha256``
+    is the pickle's digest, and an exported model's top ``bundle.json`` (the one its card
+    describes) is the bundle's. Another model's bundle directory put in place under a
+    rewritten manifest passes every digest, but not this."""
+    from ..integrity import sha256_file
+
+    meta = bundle_path.parent / "bundle.json"
+    if not meta.is_file():
+        return
+    try:
+        recorded = json.loads(meta.read_text(encoding="utf-8")).get("bundle_sha256")
+    except (ValueError, AttributeError) as exc:
+        raise ModelIntegrityError(f"{str(meta)!r} is not the JSON metadata of a bundle; re-export the model") from exc
+    top = root / "bundle.json"
+    if (recorded is not None and recorded != sha256_file(bundle_path)) or (
+            top != meta and top.is_file() and top.read_bytes() != meta.read_bytes()):
+        raise ModelIntegrityError(
+            f"{str(root)!r}: the bundle describes another model than its metadata ({str(meta)!r}"
+            f"{'' if top == meta else f' or {str(top)!r}'}): the files come from different exports; "
+            "restore the model directory from its source or re-export it")
 
 
 def _read_scorer(path: Path):
@@ -228,7 +264,11 @@ def _registry_location(uri: str) -> Path | None:
     if parsed.scheme not in ("", "file"):
         return None
     path = Path(unquote(parsed.path))
-    return path if path.is_dir() else None
+    if not path.is_dir():
+        raise ModelNotFoundError(
+            f"the MLflow model URI {uri!r} names version {version} of {name!r}, whose artifacts {str(path)!r} "
+            f"do not exist (deleted or moved); restore them, or point the alias at another version")
+    return path
 
 
 def _load_uri(uri: str, scoring_only: bool = False):
@@ -283,6 +323,7 @@ def _load_artifacts(uri: str, root: Path, scoring_only: bool, key: str):
         if not covered:
             raise ModelIntegrityError(
                 f"the bundle of the MLflow model {uri!r} is not covered by its MANIFEST.sha256")
+        _verify_metadata(root, covered[0])
         scorer = covered[0].parent / SCORER_FILE
         bundle = _read_scorer(scorer) if scoring_only and scorer.is_file() else _unpickle(covered[0])
         _CACHE[key] = (bundle, stamp)
