@@ -176,7 +176,7 @@ _LAZY_COMMANDS = [
     ("demo", "run the main job end to end on the embedded synthetic defaults",
      ".cli.demo", "add_demo_arguments", "cli_demo"),
     ("design", "trial design: events, patients, detectable HR, selection-trial power, non-inferiority analysis",
-     ".design", "add_design_arguments", "cli_design"),
+     ".cli.design", "add_design_arguments", "cli_design"),
     ("screen", "screen patients against a trial's eligibility criteria (rescue, reset or a criteria file)",
      ".cli.screen", "add_screen_arguments", "cli_screen"),
     ("extract", "read CA-125/CEA from a FHIR R4 bundle or an OMOP CDM database into a markers table",

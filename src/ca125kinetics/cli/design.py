@@ -1,0 +1,346 @@
+"""``ca125 design``: trial design from the command line (``docs/design.md``). Each subcommand
+prints what a function of :mod:`ca125kinetics.design` returns (events, patients, the
+detectable hazard ratio or supported margin, a selection trial's power, a non-inferiority
+analysis), as text or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+
+import numpy as np
+import pandas as pd
+
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, detectable_hr, events, noninferiority_analysis,
+                      patients_support, plot_power_curve, power_curve, sample_size, selection_from_predictions,
+                      selection_trial_sample_size, simulate_selection_trial, supported_margin)
+from ..errors import InvalidInputError
+
+
+def _add_test_options(p, *, power: bool = True) -> None:
+    p.add_argument("--alpha", type=float, default=0.025, help="total type I error of the test (default 0.025)")
+    p.add_argument("--sided", type=int, choices=[1, 2], default=1, help="sides of the test (default 1)")
+    if power:
+        p.add_argument("--power", type=float, default=0.9, help="target power (default 0.9)")
+    p.add_argument("--allocation", type=float, default=0.5,
+                   help="share randomised to the experimental arm (default 0.5 = 1:1; 2:1 is 0.6667)")
+    p.add_argument("--format", choices=["text", "json"], default="text", help="output format (default text)")
+
+
+def _add_margin_options(p) -> None:
+    p.add_argument("--margin-hr", type=float, help="non-inferiority margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float,
+                   help="non-inferiority margin on survival at --at-time (e.g. 0.05), converted to an HR margin "
+                        "under proportional hazards; needs --control-survival and --at-time")
+    p.add_argument("--at-time", type=float, help="time point of --margin-diff / --control-survival (months)")
+    p.add_argument("--control-survival", type=float, help="control arm's survival at --at-time (e.g. 0.80)")
+
+
+def _add_trial_options(p, *, control_survival: bool = False) -> None:
+    p.add_argument("--accrual", type=float, required=True, help="uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, required=True,
+                   help="follow-up after the last patient enters, to the analysis (months)")
+    p.add_argument("--control-median", type=float,
+                   help="control arm's median (months, exponential)" +
+                        ("; or give --control-survival at --at-time" if control_survival else ""))
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average",
+                   help="probability of an event that turns events into patients: 'average' of both arms "
+                        "(default, Schoenfeld/rpact) or the 'control' arm's")
+
+
+def add_design_arguments(parser) -> None:
+    """Arguments of ``ca125 design`` and its subcommands."""
+    sub = parser.add_subparsers(dest="design_command", metavar="SUBCOMMAND", required=True)
+    p = sub.add_parser("events", help="events for superiority or non-inferiority (Schoenfeld)",
+                       description="Events a two-arm log-rank/Cox comparison needs (Schoenfeld). Hazard ratios "
+                       "are experimental vs control.")
+    p.add_argument("--hr", type=float, required=True,
+                   help="anticipated hazard ratio, experimental vs control (e.g. 0.6; 1 for non-inferiority)")
+    _add_test_options(p)
+    _add_margin_options(p)
+
+    p = sub.add_parser("n", help="patients: events / probability of an event (uniform accrual, exponential)",
+                       description="Patients needed: Schoenfeld events divided by the probability of an event by "
+                       "the analysis (uniform accrual, fixed follow-up after the last entry, exponential).")
+    p.add_argument("--hr", type=float, required=True, help="anticipated hazard ratio, experimental vs control")
+    _add_test_options(p)
+    _add_margin_options(p)
+    _add_trial_options(p, control_survival=True)
+
+    p = sub.add_parser("detectable-hr", help="hazard ratio detectable (or NI margin supported) by events or patients",
+                       description="Largest hazard ratio (experimental vs control) detectable with --events events "
+                       "or --n patients; with --true-hr, the smallest non-inferiority margin they support.")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--events", type=float, help="number of events")
+    what.add_argument("--n", type=int, help="patients randomised (needs --accrual, --follow-up and the control arm)")
+    p.add_argument("--true-hr", type=float,
+                   help="non-inferiority: hazard ratio assumed true (often 1); prints the margin supported")
+    _add_test_options(p)
+    p.add_argument("--accrual", type=float, help="with --n: uniform accrual period (months)")
+    p.add_argument("--follow-up", type=float, help="with --n: follow-up after the last entry (months)")
+    p.add_argument("--control-median", type=float, help="with --n: control median (months, exponential)")
+    p.add_argument("--control-survival", type=float, help="with --n: control survival at --at-time (e.g. 0.80)")
+    p.add_argument("--at-time", type=float, help="time point of --control-survival (months)")
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average")
+
+    p = sub.add_parser("selection-trial", help="power of a trial whose surgery arm mixes complete and incomplete "
+                       "resections (simulated log-rank)",
+                       description="Power of a selection trial (RESCUE-like): the surgery arm holds a share PPV of "
+                       "complete resections (hazard ratio --hr-complete vs control) and 1 - PPV incomplete ones "
+                       "(--hr-incomplete). Power of --n patients by simulated log-rank tests, or the patients for "
+                       "--power-target.")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--ppv", type=float, help="complete-resection rate among the randomised (the model's PPV)")
+    src.add_argument("--predictions", help="table (.csv/.parquet) of a model's predictions with the probability "
+                     "(--p-column) and the observed complete_resection of every patient; needs --threshold")
+    src.add_argument("--cohort", help="directory written by 'ca125 synth': its truth.csv gives the true probability "
+                     "and the counterfactual outcome (an oracle model); needs --threshold")
+    p.add_argument("--threshold", type=float, help="selection threshold: patients with p >= threshold are randomised")
+    p.add_argument("--p-column", default="p", help="probability column of --predictions (default 'p')")
+    p.add_argument("--outcome-column", default="complete_resection",
+                   help="outcome column of --predictions (default 'complete_resection')")
+    p.add_argument("--hr-complete", type=float, required=True, help="hazard ratio after complete resection vs control")
+    p.add_argument("--hr-incomplete", type=float, required=True,
+                   help="hazard ratio after incomplete resection vs control (DESKTOP III: > 1, harm)")
+    p.add_argument("--control-median", type=float, required=True, help="control median PFS (months, exponential)")
+    size = p.add_mutually_exclusive_group(required=True)
+    size.add_argument("--n", type=int, help="patients randomised: prints the simulated power")
+    size.add_argument("--power-target", type=float, help="target power: prints the patients needed (and checks "
+                      "them by simulation)")
+    p.add_argument("--accrual", type=float, default=36.0, help="uniform accrual period (months, default 36)")
+    p.add_argument("--follow-up", type=float, default=24.0, help="follow-up after the last entry (months, default 24)")
+    p.add_argument("--sims", type=int, default=2000, help="simulated trials (default 2000)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this PNG file")
+    _add_test_options(p, power=False)
+
+    p = sub.add_parser("ni-analysis", help="non-inferiority analysis: Kaplan-Meier at a time point and Cox HR by arm",
+                       description="Kaplan-Meier survival at --at by arm with the difference and its Greenwood "
+                       "interval, and the Cox hazard ratio, each compared with its margin (experimental vs control).")
+    p.add_argument("--data", required=True, help="one row per patient (.csv or .parquet)")
+    p.add_argument("--time", required=True, help="column of follow-up time (months)")
+    p.add_argument("--event", required=True, help="column of the event indicator (1 = event, 0 = censored)")
+    p.add_argument("--arm", required=True, help="column of the arm label")
+    p.add_argument("--experimental", required=True, help="label of the experimental arm")
+    p.add_argument("--control", required=True, help="label of the control arm")
+    p.add_argument("--margin-hr", type=float, help="margin on the hazard ratio (> 1)")
+    p.add_argument("--margin-diff", type=float, help="margin on survival at --at (e.g. 0.05)")
+    p.add_argument("--at", type=float, default=36.0, help="time point (default 36 months)")
+    p.add_argument("--conf-level", type=float, default=0.95, help="two-sided level (default 0.95)")
+    p.add_argument("--format", choices=["text", "json", "html"], default="text")
+    p.add_argument("--out", help="write the output (text, JSON or an HTML page) to this file")
+    p.add_argument("--randomised-only", action="store_true",
+                   help="leave out patients whose arm is empty (not randomised; counted on stderr); "
+                   "without it an empty arm is an error")
+
+
+def _print_json(payload: dict) -> None:
+    sys.stdout.write(json.dumps(payload, indent=2) + "\n")
+
+
+def _sided_text(alpha: float, sided: int) -> str:
+    return f"{'one' if sided == 1 else 'two'}-sided alpha {alpha:g}"
+
+
+def _cli_events(args) -> int:
+    r = events(args.hr, alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation,
+               margin_hr=args.margin_hr, margin_diff=args.margin_diff, at_time=args.at_time,
+               control_survival=args.control_survival)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    print(f"{r.events:.2f} events ({r.events_required} required) for {r.hypothesis}: anticipated hazard ratio "
+          f"{r.hr:g} (experimental vs control) against {r.hr_null:.4g}; {_sided_text(r.alpha, r.sided)}, power "
+          f"{r.power:g}, share experimental {r.allocation:.4g}\n  margin: {r.margin}\n  {r.formula}")
+    return 0
+
+
+def _cli_n(args) -> int:
+    r = sample_size(args.hr, accrual=args.accrual, follow_up=args.follow_up, control_median=args.control_median,
+                    control_survival=args.control_survival, at_time=args.at_time, alpha=args.alpha,
+                    sided=args.sided, power=args.power, allocation=args.allocation, margin_hr=args.margin_hr,
+                    margin_diff=args.margin_diff, convention=args.convention)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    ev = r.events_result
+    print(f"{r.n} patients ({r.n_experimental} experimental, {r.n_control} control) for {r.events:.2f} events "
+          f"({ev['hypothesis']}, hazard ratio {ev['hr']:g} experimental vs control against {ev['hr_null']:.4g}; "
+          f"{_sided_text(ev['alpha'], ev['sided'])}, power {ev['power']:g})\n"
+          f"  P(event by the analysis) {r.p_event:.4f} ({r.event_probability_convention}; control {r.p_event_control:.4f}, "
+          f"experimental {r.p_event_experimental:.4f})\n"
+          f"  {r.survival_model}; uniform accrual {r.accrual:g}, follow-up {r.follow_up:g} after the last entry; "
+          "no dropout\n  margin: " + ev["margin"])
+    return 0
+
+
+def _cli_detectable(args) -> int:
+    kw = dict(alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation)
+    if args.events is not None:
+        r = detectable_hr(args.events, **kw) if args.true_hr is None else supported_margin(
+            args.events, true_hr=args.true_hr, **kw)
+    else:
+        for name in ("accrual", "follow_up"):
+            if getattr(args, name) is None:
+                raise InvalidInputError(f"--n needs --{name.replace('_', '-')} (and the control arm's survival)")
+        r = patients_support(args.n, accrual=args.accrual, follow_up=args.follow_up,
+                             control_median=args.control_median, control_survival=args.control_survival,
+                             at_time=args.at_time, true_hr=args.true_hr, convention=args.convention, **kw)
+    if args.format == "json":
+        _print_json(r.to_dict())
+        return 0
+    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f})"
+                                        if math.isfinite(r.n) else "")
+    if r.hypothesis == "superiority":
+        print(f"detectable hazard ratio {r.hr:.4f} (experimental vs control) with {base}; "
+              f"{_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+    else:
+        text = (f"smallest non-inferiority margin {r.hr:.4f} on the hazard ratio (experimental vs control) with "
+                f"{base}, true hazard ratio {r.true_hr:g}; {_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+        if math.isfinite(r.survival_difference):
+            text += (f"\n  = a loss of {r.survival_difference:.4f} in survival at {r.at_time:g} from the control's "
+                     f"{r.control_survival:g}")
+        print(text)
+    return 0
+
+
+def _selection_input(args):
+    from ..io import _load
+
+    if args.ppv is not None:
+        if args.threshold is not None:
+            raise InvalidInputError("--threshold applies to --predictions or --cohort, not to --ppv")
+        return None
+    if args.threshold is None:
+        raise InvalidInputError("--predictions and --cohort need --threshold (patients with p >= threshold are "
+                                "randomised)")
+    if args.cohort is not None:
+        from pathlib import Path
+
+        frame, label, _ = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
+        p_col, y_col = "p_complete_resection", "complete_resection_potential"
+    else:
+        frame, label, _ = _load(args.predictions, "predictions")
+        p_col, y_col = args.p_column, args.outcome_column
+    missing = [c for c in (p_col, y_col) if c not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"column(s) {missing} not found; the table has {list(frame.columns)} (name the "
+                                "columns with --p-column and --outcome-column)", source=label)
+    p = pd.to_numeric(frame[p_col], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(np.isnan(y))
+    if bad.size:
+        raise InvalidInputError(
+            f"{y_col} is missing or not 0/1 for {bad.size} patient(s), first at data row {bad[0] + 1}; the PPV "
+            "needs every patient's outcome: keep only patients whose resection status is known", source=label,
+            column=y_col)
+    return p, y, label
+
+
+def _cli_selection(args) -> int:
+    data = _selection_input(args)
+    selection = None
+    ppv = args.ppv
+    if data is not None:
+        p, y, label = data
+        selection = selection_from_predictions(p, y, args.threshold, source=label)
+        ppv = selection.ppv
+        if selection.n_selected == 0:
+            raise InvalidInputError(f"no patient has p >= {args.threshold:g}; lower --threshold")
+    common = dict(ppv=ppv, hr_complete=args.hr_complete, hr_incomplete=args.hr_incomplete,
+                  control_median=args.control_median, accrual=args.accrual, follow_up=args.follow_up,
+                  alpha=args.alpha, sided=args.sided, allocation=args.allocation, sims=args.sims, seed=args.seed)
+    if args.n is not None:
+        result = simulate_selection_trial(args.n, **common)
+        payload = result.to_dict()
+        n = args.n
+    else:
+        share = selection.share_randomised if selection is not None else None
+        result = selection_trial_sample_size(args.power_target, share_randomised=share, **common)
+        payload = result.to_dict()
+        payload["power"] = result.simulated["power"]
+        payload["power_mcse"] = result.simulated["power_mcse"]
+        n = result.n
+    if selection is not None:
+        payload["selection"] = selection.to_dict()
+    if args.plot:
+        curve_kw = {k: v for k, v in common.items() if k != "ppv"}
+        curve_kw["sims"] = min(args.sims, 1000)
+        if selection is not None:
+            curve = power_curve(n, predictions=(p, y), **curve_kw)
+        else:
+            curve = power_curve(n, **curve_kw)
+        fig = plot_power_curve(curve, n=n)
+        fig.savefig(args.plot, dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.format == "json":
+        _print_json(payload)
+        return 0
+    lines = []
+    if selection is not None:
+        lines.append(f"selection p >= {selection.threshold:g} on {selection.n_cohort} patients ({selection.source}): "
+                     f"{selection.n_selected} randomised ({100 * selection.share_randomised:.1f} %), PPV "
+                     f"{selection.ppv:.3f} (95 % CI {selection.ppv_ci_low:.3f}-{selection.ppv_ci_high:.3f}; "
+                     f"{selection.complete_rate_cohort:.3f} without selection)")
+    sim = payload if args.n is not None else result.simulated
+    if args.n is None:
+        screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
+        lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
+                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f} "
+                     "(surgery vs control), "
+                     f"P(event by the analysis) {result.p_event:.4f}")
+    lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
+                 f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
+                 f"{sim['power_schoenfeld']:.3f}")
+    lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
+                 f"control), {1 - sim['ppv']:.3f} incomplete ({sim['hr_incomplete']:g} vs control); effective hazard "
+                 f"ratio {sim['hr_mixture']:.4f} vs control (event-weighted; {sim['hr_initial']:.3f} at time 0)")
+    lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
+                 f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
+                 f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
+    print("\n".join(lines))
+    return 0
+
+
+def _cli_ni(args) -> int:
+    from ..io import _load
+
+    frame, _, _ = _load(args.data, "trial data")
+    if args.randomised_only and args.arm in frame.columns:
+        empty = frame[args.arm].isna() | (frame[args.arm].astype(str).str.strip() == "")
+        frame = frame[~empty.to_numpy()].reset_index(drop=True)
+        print(f"--randomised-only: {int(empty.sum())} patient(s) with an empty {args.arm!r} left out, "
+              f"{len(frame)} analysed", file=sys.stderr)
+    r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
+                                control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
+                                at=args.at, conf_level=args.conf_level)
+    if args.format == "json":
+        text = r.to_json()
+    elif args.format == "html":
+        from ..validation.report import _CSS
+
+        text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Non-inferiority analysis</title>"
+                f"<style>{_CSS}</style></head><body><h1>Non-inferiority analysis</h1>{r.to_html()}</body></html>")
+    else:
+        text = r.to_text()
+    if args.out:
+        from pathlib import Path
+
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    else:
+        print(text)
+    return 0
+
+
+_HANDLERS = {"events": _cli_events, "n": _cli_n, "detectable-hr": _cli_detectable,
+             "selection-trial": _cli_selection, "ni-analysis": _cli_ni}
+
+
+def cli_design(args) -> int:
+    """Handler of ``ca125 design``: dispatch to the subcommand."""
+    return _HANDLERS[args.design_command](args)
