@@ -194,6 +194,12 @@ def test_mouse_antibody_excludes_same_day_and_later():
     assert [d for d, _ in res.excluded] == [30, 49]
     assert all("HAMA" in why for _, why in res.excluded)
     assert res.status == "unconfirmed"
+    # the reason says the series stops early because samples were set aside, not only "yet"
+    assert "(last sample day 21; 2 sample(s) set aside by the exclusion windows" in res.reason
+    early = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(10, "mouse_antibody")])
+    assert early.status == "no_response"
+    assert "no on-treatment sample (day > 0) yet; 2 sample(s) set aside by the exclusion windows" in early.reason
+    assert "set aside" not in g.gcig_response([0, 21], [400, 150]).reason
 
 
 def test_mouse_antibody_before_baseline_makes_not_evaluable():

@@ -561,6 +561,16 @@ class _ReasonColumns:
         flat = [q for p in pieces for q in (p if isinstance(p, tuple) else (p,))]
         return _join(len(self.idx), flat)
 
+    def excluded(self, before: str, after: str = ""):
+        """Per patient, ``before + "N sample(s) excluded ..." + after`` when the exclusion
+        windows set samples aside, else nothing: a series that ends early only because its
+        later samples were excluded says so (after mouse antibodies no later sample counts)."""
+        n = self.day(_kernel.I_N_EXCLUDED)
+        w = self.st.interference_window_days
+        texts = [f"{before}{c} sample(s) set aside by the exclusion windows ({w} days after a procedure; "
+                 f"every sample after mouse antibodies){after}" if c > 0 else "" for c in n.tolist()]
+        return _arrow_strings(texts) if self.arrow else texts
+
     def fall(self) -> tuple:
         """The fall of a response (its day, value, and the 50 % test against the baseline), as
         the pieces :meth:`join` splices in."""
@@ -655,8 +665,8 @@ def _r_base_low(c: _ReasonColumns):
 
 def _r_no_sample(c: _ReasonColumns):
     k = _kernel
-    return c.join("no GCIG response: no on-treatment sample (day > 0) yet; baseline ", c.num(k.F_BASE_VALUE),
-                  " U/mL on day ", c.days(k.I_BASE_DAY))
+    return c.join("no GCIG response: no on-treatment sample (day > 0) yet", c.excluded("; "),
+                  "; baseline ", c.num(k.F_BASE_VALUE), " U/mL on day ", c.days(k.I_BASE_DAY))
 
 
 def _r_no_fall(c: _ReasonColumns):
@@ -684,7 +694,7 @@ def _r_broken_rise(c: _ReasonColumns):
 def _r_unconfirmed(c: _ReasonColumns):
     return c.join("GCIG response unconfirmed: ", c.fall(),
                   f"; no sample yet >= {c.st.confirmation_days} days later (last sample day ",
-                  c.days(_kernel.I_LAST_DAY), ")")
+                  c.days(_kernel.I_LAST_DAY), c.excluded("; "), ")")
 
 
 def _r_response(c: _ReasonColumns):
