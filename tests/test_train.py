@@ -121,6 +121,50 @@ def test_clinical_without_outcome_is_refused():
         fit_and_evaluate(sim.markers, sim.clinical.drop(columns="complete_resection"), config=SMALL)
 
 
+@pytest.mark.parametrize("recode", [{"0": "2"}, {"0": "-1"}, {"1": "unknown"}])
+def test_an_outcome_coded_otherwise_than_1_0_is_refused_not_turned_into_exclusions(recode):
+    """A 1/2 (or -1, or text) coding of complete_resection used to make every such patient an
+    'invalid input' exclusion: with 1/2, all incomplete resections were left out, and the run
+    then said the cohort had none."""
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.astype({"complete_resection": "string"})
+    clinical["complete_resection"] = clinical["complete_resection"].replace(recode)
+    with pytest.raises(InvalidInputError, match=r"outcome 'complete_resection': \d+ patient\(s\) have a value "
+                                                r"other than 1, 0 or empty .*recode the column"):
+        fit_and_evaluate(sim.markers, clinical, config=SMALL)
+
+
+def test_outcome_yes_no_true_false_and_floats_read_as_1_0():
+    """The 0/1 codes the reader accepts (yes/no, true/false, 1.0/0.0, typed booleans) give the
+    same outcome as 1/0: the same patients used, the same events."""
+    from ca125kinetics.train import _exclusions, _read_inputs
+    from ca125kinetics.features import build_patient_frame
+
+    sim = simulate_cohort(30, seed=2)
+    reference = None
+    for mapping in ({1: "1", 0: "0"}, {1: "yes", 0: "no"}, {1: "True", 0: "false"}, {1: "1.0", 0: "0.0"},
+                    {1: True, 0: False}):
+        clinical = sim.clinical.assign(complete_resection=sim.clinical["complete_resection"].map(mapping))
+        markers, clin = _read_inputs(sim.markers, clinical)
+        used, outcome, table = _exclusions(build_patient_frame(markers, clin), clin)
+        got = (used.tolist(), np.nan_to_num(outcome, nan=-1).tolist(), table.to_dict(orient="records"))
+        reference = reference or got
+        assert got == reference
+    assert sum(reference[0]) == int(sim.clinical["complete_resection"].notna().sum())
+
+
+@pytest.mark.parametrize("column", ["age", "ecog", "figo_stage", "recurrence_pattern"])
+def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
+    """Used to crash inside scikit-learn (gradient boosting's binning: 'window shape cannot be
+    larger than input array shape'; a published score fitted on no patient) with a raw
+    traceback."""
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str).iloc[:120]
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    with pytest.raises(InvalidInputError, match=rf"predictor column\(s\) \['{column}'\] are empty for all"):
+        fit_and_evaluate(markers, clinical.assign(**{column: None}), config=SMALL)
+
+
 # ----------------------------------------------------------------------------- one training run
 
 

@@ -553,6 +553,7 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     arm = (clin["arm"].reindex(ids).to_numpy(dtype=object) if "arm" in clin.columns
            else np.full(len(ids), None, dtype=object))
     invalid = frame["problem"].notna().to_numpy()
+    _refuse_bad_outcome(frame["problem"], ids, task)
     reason = np.full(len(ids), None, dtype=object)
     reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
@@ -563,6 +564,45 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     table = pd.DataFrame({"reason": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
     table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return used, outcome, table
+
+
+def _refuse_bad_outcome(problems: pd.Series, ids: pd.Series, task: TaskSpec) -> None:
+    """Refuse the run when the reader refused a value of the outcome column.
+
+    The outcome is what is learned: a coding other than 1/0/empty (``1``/``2``, ``-1``,
+    ``unknown``) is a coding of the whole column, never a problem of single patients, so it is
+    not turned into exclusions (a ``1``/``2`` coding would otherwise leave every ``2`` patient
+    out and train on one class) -- as :func:`_outcome_values` refuses it for other tasks.
+    """
+    where = f"column {task.outcome!r}"
+    bad = problems.astype(object).map(lambda text: isinstance(text, str) and where in text).to_numpy(dtype=bool)
+    if bad.any():
+        first = problems[bad].iloc[0]
+        detail = first[first.index(where):].split("; ")[0]
+        raise InvalidInputError(
+            f"outcome {task.outcome!r}: {int(bad.sum())} patient(s) have a value other than 1, 0 or empty "
+            f"(first: patient {ids[bad].iloc[0]!r}, {detail}); recode the column to 1 = "
+            f"{task.description}, 0 = not, empty = unknown (true/false and yes/no are read as 1/0)",
+            column=task.outcome)
+
+
+def _check_predictors(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> None:
+    """Refuse a clinical predictor that is empty for every usable patient.
+
+    Missing values are imputed from the patients where the predictor is known; with none
+    known there is nothing to learn or impute from (and the published scores reading it are
+    undefined for everyone), so the run stops here with the column named.
+    """
+    from .io import CLINICAL_REQUIRED
+
+    columns = task.predictors if not task.is_default else CLINICAL_REQUIRED[1:]
+    empty = [c for c in columns if c in frame.columns and frame[c].isna().all()]
+    if empty:
+        raise InvalidInputError(
+            f"predictor column(s) {empty} are empty for all {len(frame)} usable patient(s): a model "
+            "cannot learn from (or impute) a column with no known value; fill in the values, or, "
+            "for a task of your own, leave the column out of [task] numeric/categorical",
+            column=empty[0])
 
 
 def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
@@ -912,6 +952,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     scores = scores_all[used]
     ids = frame["patient_id"].to_numpy(dtype=object)
     _check_counts(y, config, task)
+    _check_predictors(frame, task)
     lap("read_and_build")
     step("read tables and built the patient frame")
 
