@@ -165,6 +165,26 @@ def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
         fit_and_evaluate(markers, clinical.assign(**{column: None}), config=SMALL)
 
 
+@pytest.mark.parametrize("kind", ["file", "other directory"])
+def test_an_export_path_that_would_be_refused_is_refused_before_training(tmp_path, monkeypatch, kind):
+    """--out naming a file (or a non-empty directory that is not an exported model) used to be
+    refused only after the cross-validation, the MLflow run and the registration of a
+    'champion' version that was then never exported."""
+    import ca125kinetics.train as T
+
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("notes\n")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("notes\n")
+    monkeypatch.setattr(T, "fit_and_evaluate", lambda *a, **k: pytest.fail("trained before checking --out"))
+    with pytest.raises(InvalidInputError, match="export (path|directory) .*(not a directory|choose an empty)"):
+        train("markers.csv", "clinical.csv", config=SMALL, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+              out_dir=out, progress=False)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
 # ----------------------------------------------------------------------------- one training run
 
 

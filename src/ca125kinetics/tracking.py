@@ -74,7 +74,8 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
     Raises
     ------
     InvalidInputError
-        A file-store URI or a plain path (deprecated MLflow file store).
+        A file-store URI or a plain path (deprecated MLflow file store), a SQLite file in a
+        directory that does not exist, or a scheme MLflow has no store for (``sqlit://``).
     """
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{_DB_NAME}"
     parsed = urlparse(uri)
@@ -86,8 +87,22 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
         path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
         if not path or path == ":memory:":
             raise InvalidInputError(f"SQLite tracking URI {uri!r} needs a database file, e.g. sqlite:///{_DB_NAME}")
-        return "sqlite:///" + str(Path(path).expanduser().resolve())
+        database = Path(path).expanduser().resolve()
+        if not database.parent.is_dir():
+            raise InvalidInputError(f"SQLite tracking URI {uri!r}: the directory {str(database.parent)!r} does "
+                                    "not exist (SQLite creates the database file, not its directory); create "
+                                    "it or give another path")
+        return "sqlite:///" + str(database)
+    if parsed.scheme.split("+")[0] not in _SERVER_SCHEMES:
+        raise InvalidInputError(
+            f"tracking URI {uri!r}: unknown scheme {parsed.scheme!r}; use sqlite:///FILE.db, a tracking server "
+            f"http(s)://host:port, or a database URI with one of {sorted(_SERVER_SCHEMES - {'http', 'https'})}")
     return uri
+
+
+#: URI schemes (before any ``+driver``) of the stores MLflow tracks and registers models in,
+#: besides SQLite.
+_SERVER_SCHEMES = frozenset({"http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc"})
 
 
 @contextlib.contextmanager

@@ -1300,13 +1300,14 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .mlflow_model import export_model
+    from .mlflow_model import check_export_dir, export_model
     from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
     synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
+    check_export_dir(out)  # and on an export path that would be refused after the run was registered
     # the tracking store (imports, a new database's schema) is opened while the models are
     # cross-validated: it does not depend on the result, and it waits mostly on the disk
     with _progress(progress, total=config.n_folds + 6) as step, \
