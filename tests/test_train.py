@@ -185,6 +185,24 @@ def test_an_export_path_that_would_be_refused_is_refused_before_training(tmp_pat
     assert not (tmp_path / "mlflow.db").exists()
 
 
+def test_how_the_cohort_was_called_synthetic_is_decided_and_said(tmp_path):
+    """The card used to say 'Synthetic cohort from ca125kinetics.synth' for any cohort given
+    --synthetic (another simulator's, or a real one marked by mistake) and 'Cohort supplied by
+    the user' for synthetic tables copied without their params.json, never saying why."""
+    from ca125kinetics.train import _synthetic_status
+
+    (tmp_path / "markers.csv").write_text("patient_id,day,ca125\n")
+    plain = tmp_path / "markers.csv"
+    assert _synthetic_status(plain, None) == (False, "not declared (neither --synthetic nor --no-synthetic) and "
+                                              "no params.json of `ca125 synth` beside the markers file: read "
+                                              "as a real cohort")
+    assert _synthetic_status(plain, True) == (True, "declared synthetic by the user (--synthetic)")
+    assert _synthetic_status(pd.DataFrame(), False) == (False, "declared not synthetic by the user (--no-synthetic)")
+    (tmp_path / "params.json").write_text(json.dumps({"generator_version": 1}))
+    assert _synthetic_status(plain, None)[0] and "detected" in _synthetic_status(plain, None)[1]
+    assert _synthetic_status(plain, False)[0] is False   # the user's word wins, and is recorded
+
+
 # ----------------------------------------------------------------------------- one training run
 
 
@@ -265,6 +283,7 @@ def test_mlflow_parent_children_and_champion_alias(run):
     parent = client.get_run(result.run_id)
     params = parent.data.params
     assert params["data.digest_sha256"] == result.data_digest
+    assert params["data.synthetic_source"].startswith("detected: a params.json")
     assert params["k_ref.source"] == result.k_ref["source"] and params["kinetics.k_ref"] == str(result.k_ref["value"])
     assert params["gcig.uln"] == "35.0" and params["selection.selected"] == result.selected
     assert parent.data.metrics["holdout_auc"] == pytest.approx(result.metrics()["holdout_auc"])
@@ -321,6 +340,8 @@ def test_export_directory(run):
                     "## Limitations", "## Rule settings", "## How to reproduce"):
         assert heading in card
     assert result.data_digest in card and "not a medical device" in card
+    assert ("Synthetic cohort (simulated patients, not people); synthetic or not: detected: a params.json "
+            "of `ca125 synth` lies beside the markers file." in card)
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["trained_on_synthetic"] is True and meta["model_family"] == result.selected
 

@@ -440,6 +440,9 @@ class TrainingResult:
         with the final one (Wilson CI). None when no landmark is configured.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
+    synthetic_source : str
+        How the cohort came to be called synthetic or not (declared by the user, or detected
+        from a ``params.json`` of ``ca125 synth``); in the model card and the MLflow params.
     """
 
     bundle: Any
@@ -471,6 +474,7 @@ class TrainingResult:
     registered_version: str | None = None
     tracking_uri: str | None = None
     export_dir: str | None = None
+    synthetic_source: str = ""
 
     def to_frame(self) -> pd.DataFrame:
         """The final comparison table (:attr:`evaluation`)."""
@@ -1045,7 +1049,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table)
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
+        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})")
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
@@ -1257,6 +1262,17 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, n
 # ============================================================================ train (tracking + export)
 
 
+def _synthetic_status(markers, synthetic: bool | None) -> tuple[bool, str]:
+    """Whether the cohort is synthetic, and how that was decided (for the card and MLflow)."""
+    if synthetic is not None:
+        return bool(synthetic), ("declared synthetic by the user (--synthetic)" if synthetic
+                                 else "declared not synthetic by the user (--no-synthetic)")
+    if _looks_synthetic(markers):
+        return True, "detected: a params.json of `ca125 synth` lies beside the markers file"
+    return False, ("not declared (neither --synthetic nor --no-synthetic) and no params.json of "
+                   "`ca125 synth` beside the markers file: read as a real cohort")
+
+
 def _looks_synthetic(markers) -> bool:
     """True when ``markers`` is a file written by ``ca125 synth`` (a ``params.json`` with the
     generator version beside it)."""
@@ -1305,7 +1321,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
 
     config = load_config(config)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
-    synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
+    synthetic, synthetic_source = _synthetic_status(markers, synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
     check_export_dir(out)  # and on an export path that would be refused after the run was registered
     # the tracking store (imports, a new database's schema) is opened while the models are
@@ -1314,6 +1330,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca125-tracking") as pool:
         opening = pool.submit(open_tracking, uri, name)
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
+        result = dataclasses.replace(result, synthetic_source=synthetic_source)
         clock = time.perf_counter()
         example = result.input_example
         card = model_card(result)
@@ -1474,10 +1491,13 @@ def model_card(result: TrainingResult) -> str:
         "",
         "## Training data",
         "",
-        ("Synthetic cohort from `ca125kinetics.synth` (simulated patients, not people)." if b.trained_on_synthetic
-         else "Cohort supplied by the user (see the data digest)."),
+        ("Synthetic cohort (simulated patients, not people)" if b.trained_on_synthetic
+         else "Cohort supplied by the user (see the data digest)")
+        + (f"; synthetic or not: {result.synthetic_source}." if result.synthetic_source else "."),
         f"- Patients in the data: {result.n_patients}; used: {result.n_used} "
-        f"({result.n_events} complete resections, {result.n_used - result.n_events} incomplete)",
+        + (f"({result.n_events} complete resections, {result.n_used - result.n_events} incomplete)"
+           if cfg.task.is_default else f"({result.n_events} with {cfg.task.outcome} = 1, "
+           f"{result.n_used - result.n_events} with {cfg.task.outcome} = 0)"),
         f"- Development set: {result.n_development}; held-out set: {result.n_holdout} "
         f"(stratified, fraction {cfg.holdout_fraction:g}, seed {cfg.seed})",
     ]
