@@ -153,6 +153,28 @@ def test_outcome_yes_no_true_false_and_floats_read_as_1_0():
     assert sum(reference[0]) == int(sim.clinical["complete_resection"].notna().sum())
 
 
+def test_an_excluded_patient_s_reason_names_what_to_correct():
+    """Every flagged patient used to be counted under one reason, 'invalid input (the readers
+    flagged the patient's data)', and a patient with markers but no clinical row fell under it
+    too (its own reason was never reached)."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.train import _exclusions, _read_inputs
+
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.astype({"age": object})
+    operated = clinical.index[clinical["complete_resection"].notna()]
+    clinical.loc[operated[0], "age"] = "abc"
+    clinical = pd.concat([clinical, clinical.loc[[operated[1]]]], ignore_index=True)   # two rows
+    stray = sim.markers[sim.markers["patient_id"] == clinical.loc[operated[2], "patient_id"]].assign(patient_id="X1")
+    markers, clin = _read_inputs(pd.concat([sim.markers, stray], ignore_index=True), clinical)
+    _, _, table = _exclusions(build_patient_frame(markers, clin), clin)
+    reasons = dict(zip(table["reason"], table["n"]))
+    assert reasons.pop("invalid input in column(s) age") == 1
+    assert reasons.pop("invalid input in column(s) patient_id") == 1
+    assert reasons.pop("no clinical row (markers only)") == 1
+    assert set(reasons) <= {"no outcome: no_surgery arm (not operated)"}
+
+
 @pytest.mark.parametrize("column", ["age", "ecog", "figo_stage", "recurrence_pattern"])
 def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
     """Used to crash inside scikit-learn (gradient boosting's binning: 'window shape cannot be

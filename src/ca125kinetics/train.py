@@ -58,6 +58,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -561,13 +562,21 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     reason = np.full(len(ids), None, dtype=object)
     reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
+    reason[invalid] = [_invalid_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
     reason[~in_clinical] = "no clinical row (markers only)"
-    reason[invalid] = "invalid input (the readers flagged the patient's data)"
     used = np.array([r is None for r in reason], dtype=bool)
     counts = pd.Series([r for r in reason if r is not None], dtype=object).value_counts()
     table = pd.DataFrame({"reason": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
     table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return used, outcome, table
+
+
+def _invalid_reason(problem: str) -> str:
+    """Exclusion reason of a patient the readers flagged: the columns their messages name
+    (``row 3, column 'age': ...``), so that the counts say what to correct; the full messages
+    are in the readers' ``problem`` column (``ca125 gcig``/``io.read_clinical(on_error="flag")``)."""
+    columns = sorted(set(re.findall(r"column '([^']+)'", problem)))
+    return "invalid input" + (f" in column(s) {', '.join(columns)}" if columns else "")
 
 
 def _refuse_bad_outcome(problems: pd.Series, ids: pd.Series, task: TaskSpec) -> None:
