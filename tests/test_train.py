@@ -175,6 +175,29 @@ def test_an_excluded_patient_s_reason_names_what_to_correct():
     assert set(reasons) <= {"no outcome: no_surgery arm (not operated)"}
 
 
+def test_patients_used_with_unknown_values_are_counted():
+    """Patients with an outcome but no CA-125 sample, or with a predictor unknown, are kept and
+    their values filled by the models' missing-value handling; this used to be said nowhere
+    (summary, card, MLflow)."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.train import _exclusions, _missing_counts, _read_inputs
+
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.copy()
+    operated = clinical.loc[clinical["complete_resection"].notna(), "patient_id"]
+    clinical.loc[clinical["patient_id"].isin(operated.iloc[:3]), "age"] = np.nan
+    markers = sim.markers[~sim.markers["patient_id"].isin(operated.iloc[3:5])]
+    markers, clin = _read_inputs(markers, clinical)
+    frame = build_patient_frame(markers, clin)
+    used, _, _ = _exclusions(frame, clin)
+    frame = frame[used]
+    expected_age = int(frame["age"].isna().sum())
+    assert expected_age >= 3
+    missing = _missing_counts(frame, markers)
+    assert missing["age"] == expected_age and missing["no CA-125 sample"] == 2
+    assert all(n > 0 for n in missing.values())
+
+
 @pytest.mark.parametrize("column", ["age", "ecog", "figo_stage", "recurrence_pattern"])
 def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
     """Used to crash inside scikit-learn (gradient boosting's binning: 'window shape cannot be
@@ -306,6 +329,7 @@ def test_mlflow_parent_children_and_champion_alias(run):
     params = parent.data.params
     assert params["data.digest_sha256"] == result.data_digest
     assert params["data.synthetic_source"].startswith("detected: a params.json")
+    assert json.loads(params["data.missing"]) == result.missing
     assert params["k_ref.source"] == result.k_ref["source"] and params["kinetics.k_ref"] == str(result.k_ref["value"])
     assert params["gcig.uln"] == "35.0" and params["selection.selected"] == result.selected
     assert parent.data.metrics["holdout_auc"] == pytest.approx(result.metrics()["holdout_auc"])
@@ -364,6 +388,10 @@ def test_export_directory(run):
     assert result.data_digest in card and "not a medical device" in card
     assert ("Synthetic cohort (simulated patients, not people); synthetic or not: detected: a params.json "
             "of `ca125 synth` lies beside the markers file." in card)
+    assert result.missing and result.bundle.training_summary["missing"] == result.missing
+    line = ("- Used with unknown values (kept, filled by the models' missing-value handling): "
+            + ", ".join(f"{k} {n}" for k, n in result.missing.items()))
+    assert line in card and "used with unknown values" in format_summary(result)
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["trained_on_synthetic"] is True and meta["model_family"] == result.selected
 

@@ -287,7 +287,7 @@ def _params(result) -> dict[str, str]:
         "data.n_excluded": str(int(result.exclusions["n"].sum())),
         "data.exclusions": json.dumps(dict(zip(result.exclusions["reason"], result.exclusions["n"].astype(int).tolist()))),
         "data.trained_on_synthetic": str(bundle.trained_on_synthetic),
-        "data.synthetic_source": result.synthetic_source,
+        "data.synthetic_source": result.synthetic_source, "data.missing": json.dumps(result.missing),
         "k_ref.value": str(result.k_ref["value"]), "k_ref.choice": str(result.k_ref["choice"]),
         "k_ref.source": result.k_ref["source"],
         "selection.selected": result.selected, "selection.reason": result.selection_reason,

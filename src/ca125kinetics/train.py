@@ -441,6 +441,10 @@ class TrainingResult:
         with the final one (Wilson CI). None when no landmark is configured.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
+    missing : dict
+        Among the patients used: how many have each clinical predictor unknown (filled by the
+        models' missing-value handling, never dropped), and how many have no marker sample at
+        all (``"no <marker> sample"``: kinetics unknown); only counts above 0.
     synthetic_source : str
         How the cohort came to be called synthetic or not (declared by the user, or detected
         from a ``params.json`` of ``ca125 synth``); in the model card and the MLflow params.
@@ -476,6 +480,7 @@ class TrainingResult:
     tracking_uri: str | None = None
     export_dir: str | None = None
     synthetic_source: str = ""
+    missing: dict[str, int] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The final comparison table (:attr:`evaluation`)."""
@@ -569,6 +574,20 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     table = pd.DataFrame({"reason": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
     table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return used, outcome, table
+
+
+def _missing_counts(frame: pd.DataFrame, markers: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> dict[str, int]:
+    """Unknown values among the used patients (``frame``): per clinical predictor, and the
+    patients without any marker sample (see :attr:`TrainingResult.missing`)."""
+    from .io import CLINICAL_REQUIRED
+    from .markers import get_marker
+
+    columns = task.predictors if not task.is_default else (*CLINICAL_REQUIRED[1:], "recist")
+    out = {c: int(frame[c].isna().sum()) for c in columns if c in frame.columns}
+    marker = get_marker(task.marker)
+    sampled = markers.loc[markers[marker.name].notna(), "patient_id"].astype(str)
+    out[f"no {marker.label} sample"] = int((~frame["patient_id"].astype(str).isin(sampled)).sum())
+    return {k: v for k, v in out.items() if v}
 
 
 def _invalid_reason(problem: str) -> str:
@@ -966,6 +985,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     ids = frame["patient_id"].to_numpy(dtype=object)
     _check_counts(y, config, task)
     _check_predictors(frame, task)
+    missing = _missing_counts(frame, markers, task)
     lap("read_and_build")
     step("read tables and built the patient frame")
 
@@ -1021,7 +1041,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     training_summary = {
         "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),
         "n_patients_in_data": int(len(outcome)), "n_excluded": int(exclusions["n"].sum()),
-        "exclusions": exclusions.to_dict(orient="records"),
+        "exclusions": exclusions.to_dict(orient="records"), "missing": missing,
         "evaluation_set": evaluation_set,
         "auc": float(sel_row["auc"]), "auc_ci": [float(sel_row["auc_ci_low"]), float(sel_row["auc_ci_high"])],
         "calibration_slope": float(sel_row["calibration_slope"]), "citl": float(sel_row["citl"]),
@@ -1059,7 +1079,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
         input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
-        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})")
+        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing)
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
@@ -1413,6 +1433,10 @@ def summary_table(result: TrainingResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _missing_text(result: TrainingResult) -> str:
+    return ", ".join(f"{name} {n}" for name, n in result.missing.items())
+
+
 def format_summary(result: TrainingResult) -> str:
     """The text printed at the end of ``ca125 train``."""
     table = summary_table(result).to_string(index=False)
@@ -1425,6 +1449,8 @@ def format_summary(result: TrainingResult) -> str:
              + f"): {result.n_development} development, {result.n_holdout} held out"]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"  excluded {n}: {reason}")
+    if result.missing:
+        lines.append(f"  used with unknown values (filled by the models' missing-value handling): {_missing_text(result)}")
     if result.landmarks is not None and len(result.landmarks):
         lines += ["", f"landmarks ({result.evaluation_set} patients who reached each; agreement = same decision as "
                       "the full series at the shipped threshold):",
@@ -1512,6 +1538,9 @@ def model_card(result: TrainingResult) -> str:
     ]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"- Excluded: {n} ({reason})")
+    if result.missing:
+        lines.append(f"- Used with unknown values (kept, filled by the models' missing-value handling): "
+                     f"{_missing_text(result)}")
     lines += [f"- Data digest (SHA-256 of the canonical markers and clinical tables): `{result.data_digest}`", ""]
     lines += [
         "## Model",
