@@ -64,6 +64,10 @@ def test_built_in_defaults_are_training_default_toml():
     ({"cv": {"n_splits": 1}}, "cv.n_splits must be an integer >= 2"),
     ({"threshold": 1.2}, "threshold must be a probability"),
     ({"families": ["logistic_main", "svm"]}, "families must be"),
+    ({"families": "logistic_main"}, r"families must be a list of names, e.g. \['logistic_main'\], got 'logistic_main'"),
+    ({"seed": 1.0}, "seed must be a non-negative integer"),
+    ({"cv": {"n_splits": "5"}}, "cv.n_splits must be an integer >= 2, got '5'"),
+    ({"threshold": 0}, r"threshold must be a probability in \(0, 1\), got 0"),
     ({"kinetics": {"k_ref": "mean"}}, "kinetics.k_ref must be"),
     ({"kinetics": {"window_dayz": 100}}, r"\[kinetics\]: unknown KineticsSettings field"),
     ({"models": {"gradient_boosting": {"depth": 3}}}, r"\[models.gradient_boosting\]: unknown hyperparameter"),
@@ -111,8 +115,11 @@ def test_model_version_is_the_data_the_settings_and_the_fitted_model_not_the_con
 
 def test_too_few_outcomes_is_an_insufficient_data_error():
     sim = simulate_cohort(30, seed=2)
-    with pytest.raises(InsufficientDataError, match="too few"):
+    with pytest.raises(InsufficientDataError, match="too few for 3-fold cross-validation with a held-out set"):
         fit_and_evaluate(sim.markers, sim.clinical, config=SMALL)
+    no_holdout = dict(SMALL, cv=dict(SMALL["cv"], holdout_fraction=0))   # the message said 'held-out' too
+    with pytest.raises(InsufficientDataError, match=r"too few for 3-fold cross-validation \(need at least 6"):
+        fit_and_evaluate(sim.markers.iloc[:0], sim.clinical.iloc[:8], config=no_holdout)
 
 
 def test_clinical_without_outcome_is_refused():
@@ -196,6 +203,19 @@ def test_patients_used_with_unknown_values_are_counted():
     missing = _missing_counts(frame, markers)
     assert missing["age"] == expected_age and missing["no CA-125 sample"] == 2
     assert all(n > 0 for n in missing.values())
+
+
+def test_a_comparator_known_for_too_few_patients_is_named_with_the_way_out():
+    """recurrence_pattern known for 30 of 300 patients: MSKCC (which reads it) is known for a
+    handful of each fold's patients; the run used to stop on 'the DeLong interval of the AUC
+    needs at least 2 events and 2 non-events', naming neither the score nor what to do."""
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str).iloc[:300]
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    clinical.loc[clinical.index[30:], "recurrence_pattern"] = None
+    with pytest.raises(InsufficientDataError, match=r"comparator 'mskcc' is known .* for only \d+ of \d+ .*"
+                                                    r"\[task\] comparators = \['ago', 'imodel'\]"):
+        fit_and_evaluate(markers, clinical, config=SMALL)
 
 
 @pytest.mark.parametrize("column", ["age", "ecog", "figo_stage", "recurrence_pattern"])

@@ -181,6 +181,8 @@ class TrainingConfig:
 
         if not _is_int(self.seed) or self.seed < 0:
             bad("seed", "a non-negative integer", self.seed)
+        if isinstance(self.families, str):
+            bad("families", f"a list of names, e.g. [{self.families!r}]", self.families)
         fams = tuple(self.families)
         if not fams or any(f not in FAMILIES for f in fams) or len(set(fams)) != len(fams):
             bad("families", f"a non-empty list of distinct names from {list(FAMILIES)}", list(fams))
@@ -314,7 +316,7 @@ class TrainingConfig:
                 raise InvalidInputError(f"{where}: [{name}]: {exc}") from None
         models = _section(data, "models", where)
         kwargs["model_params"] = {f: dict(_section(models, f, where)) for f in models}
-        if "families" in kwargs:
+        if "families" in kwargs and not isinstance(kwargs["families"], str):   # a string is refused by name
             kwargs["families"] = tuple(kwargs["families"])
         if "task" in data:
             try:
@@ -680,18 +682,32 @@ def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
             "calibration_slope_ci_high": m.calibration_slope_ci_high}
 
 
-def _score_probability(s_fit, y_fit, s_eval) -> np.ndarray:
+def _score_probability(s_fit, y_fit, s_eval, name: str = "", task: TaskSpec = DEFAULT_TASK) -> np.ndarray:
     """Logistic recalibration of a published score, fitted on (s_fit, y_fit) only."""
     ok = ~np.isnan(s_fit)
+    if min(int(y_fit[ok].sum()), int((1 - y_fit[ok]).sum())) < 2:
+        raise _comparator_too_rare(name, task, int(ok.sum()), len(ok), "training patients of a fold")
     a, b = _logistic(s_fit[ok], y_fit[ok])
     return expit(a + b * s_eval)
 
 
-def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
+def _comparator_too_rare(name: str, task: TaskSpec, known: int, n: int, where: str) -> InsufficientDataError:
+    """The error when a comparator is known for too few patients to be evaluated."""
+    others = [c for c in task.comparators if c != name]
+    return InsufficientDataError(
+        f"comparator {name!r} is known (every input it reads given) for only {known} of {n} {where}: too "
+        "few, with both outcomes, to fit and evaluate it; fill in its inputs, or compare with the others "
+        f"only: [task] comparators = {others} in the training config")
+
+
+def _score_row(y_eval, s_eval, p_eval, caught: list, name: str = "",
+               task: TaskSpec = DEFAULT_TASK, where: str = "evaluation patients") -> dict[str, float]:
     """Metrics of a published score: AUC from its ranking, the rest from its probability."""
     from .validation.metrics import delong_auc
 
     ok = ~np.isnan(s_eval)
+    if min(int(y_eval[ok].sum()), int((1 - y_eval[ok]).sum())) < 2:
+        raise _comparator_too_rare(name, task, int(ok.sum()), len(ok), where)
     row = _metric_row(y_eval[ok], p_eval[ok], caught)
     own = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
     if not math.isclose(own, row["auc"], rel_tol=1e-9, abs_tol=1e-12):
@@ -727,9 +743,10 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
             rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught)})
     for j, score in enumerate(config.task.comparators):
         s = scores[:, j]
-        p = _score_probability(s[train], y[train], s[test])
+        p = _score_probability(s[train], y[train], s[test], score, config.task)
         probabilities[f"p_{score}"] = p
-        rows.append({"model": score, "kind": "published_score", **_score_row(y[test], s[test], p, caught)})
+        rows.append({"model": score, "kind": "published_score",
+                     **_score_row(y[test], s[test], p, caught, score, config.task, "test patients of a fold")})
     return {"probabilities": probabilities, "rows": rows, "warnings": caught}
 
 
@@ -878,10 +895,15 @@ def _interval_members(pipeline, X_kin: pd.DataFrame, y: np.ndarray, config: Trai
 
 
 def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: dict[str, np.ndarray],
-              selected: str, caught: list, names: tuple[str, ...] = PUBLISHED_SCORES) -> pd.DataFrame:
+              selected: str, caught: list, names: tuple[str, ...] = PUBLISHED_SCORES,
+              task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
     """Final comparison table (models and published scores on the same patients)."""
     from .validation.metrics import delong_test
 
+    for j, score in enumerate(names):   # each comparator is evaluable before anything is compared
+        ok = ~np.isnan(scores[:, j])
+        if min(int(y[ok].sum()), int((1 - y[ok]).sum())) < 2:
+            raise _comparator_too_rare(score, task, int(ok.sum()), len(ok), "evaluation patients")
     rows = []
     for family, p in model_p.items():
         row = {"model": family, "kind": "model", "selected": family == selected, **_metric_row(y, p, caught)}
@@ -894,7 +916,7 @@ def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: di
         rows.append(row)
     for j, score in enumerate(names):
         rows.append({"model": score, "kind": "published_score", "selected": False,
-                     **_score_row(y, scores[:, j], score_p[score], caught)})
+                     **_score_row(y, scores[:, j], score_p[score], caught, score, task)})
     return pd.DataFrame(rows)
 
 
@@ -1016,7 +1038,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     if len(hold):
         f_hold, y_eval, s_eval = frame.iloc[hold].reset_index(drop=True), y[hold], scores[hold]
         model_p = {f: fitted[f].predict_proba(f_hold)[:, 1] for f in config.families}
-        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j]) for j, s in enumerate(names)}
+        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j], s, task) for j, s in enumerate(names)}
         eval_ids, evaluation_set = ids[hold], "held-out"
     else:  # pooled out-of-fold predictions of the first repeat
         first = oof[oof["repeat"] == 0]
@@ -1026,7 +1048,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         model_p = {f: first[f"p_{f}"].to_numpy(dtype=float) for f in config.families}
         score_p = {s: first[f"p_{s}"].to_numpy(dtype=float) for s in names}
         eval_ids, evaluation_set = first["patient_id"].to_numpy(dtype=object), "cross-validated"
-    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught, names)
+    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught, names, task)
     evaluation.insert(3, "recalibrated", (evaluation["model"] == selected) & recal["applied"]
                       & (evaluation_set == "held-out"))
     predictions = pd.DataFrame({"patient_id": eval_ids, "y": y_eval,
@@ -1274,7 +1296,8 @@ def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAUL
                 else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
         raise InsufficientDataError(
             f"{len(y)} usable patient(s) with {events} {what.format(non_events)}: "
-            f"too few for {config.n_splits}-fold cross-validation with a held-out set (need at least {need} "
+            f"too few for {config.n_splits}-fold cross-validation"
+            f"{' with a held-out set' if config.holdout_fraction > 0 else ''} (need at least {need} "
             "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
 
 
