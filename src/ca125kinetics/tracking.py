@@ -269,10 +269,19 @@ def open_tracking(tracking_uri: str | None, name: str) -> TrackingStore:
     from matplotlib.figure import Figure  # noqa: F401
     from mlflow.tracking import MlflowClient
 
+    from mlflow.exceptions import MlflowException
+
     uri = resolve_tracking_uri(tracking_uri)
     with store_lock(uri):        # concurrent first runs on one new SQLite file must not race
         client = MlflowClient(tracking_uri=uri)
-        return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
+        try:
+            return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
+        except MlflowException as exc:   # e.g. a tracking server that is down or a wrong address
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInputError(
+                f"tracking URI {uri!r}: the tracking store could not be opened ({first[:300]}); check the "
+                "address and that the server is running, or track locally with --tracking-uri "
+                f"sqlite:///{_DB_NAME}") from None
 
 
 def _params(result) -> dict[str, str]:
