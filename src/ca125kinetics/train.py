@@ -612,7 +612,7 @@ def _refuse_bad_outcome(problems: pd.Series, ids: pd.Series, task: TaskSpec) -> 
     bad = problems.astype(object).map(lambda text: isinstance(text, str) and where in text).to_numpy(dtype=bool)
     if bad.any():
         first = problems[bad].iloc[0]
-        detail = first[first.index(where):].split("; ")[0]
+        detail = first[first.index(where) + len(where) + 2:].split("; ")[0]   # the reader's message
         raise InvalidInputError(
             f"outcome {task.outcome!r}: {int(bad.sum())} patient(s) have a value other than 1, 0 or empty "
             f"(first: patient {ids[bad].iloc[0]!r}, {detail}); recode the column to 1 = "
