@@ -110,6 +110,11 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     assert {"delta_auc_vs_post_pre_ratio", "delta_auc_vs_exponential_clearance"} <= set(ev.columns)
     assert result.n_events == int(clinical["downstaged"].astype(int).sum())
     assert bundle_task(result.bundle) == config.task and result.bundle.compiled() is None
+    from ca125kinetics.train import model_card  # the card counts this task's outcome, not resections
+
+    card = model_card(result)
+    assert (f"({result.n_events} with downstaged = 1, {result.n_used - result.n_events} with downstaged = 0)"
+            in card) and "complete resections" not in card.split("## Training data")[1].split("##")[0]
     scored = score_frame(result.bundle, markers, clinical)
     assert list(scored.columns) == list(TASK_SCORE_COLUMNS) and len(scored) == 300
     assert (scored["status"] == "ok").all() and scored["probability"].between(0, 1).all()

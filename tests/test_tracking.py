@@ -74,3 +74,49 @@ def test_store_lock_needs_the_database_directory(tmp_path):
     with pytest.raises(FileNotFoundError):
         with store_lock(f"sqlite:///{tmp_path / 'no-such-dir' / 'mlflow.db'}"):
             pass
+
+
+@pytest.mark.parametrize("uri, message", [
+    ("sqlit:///mlruns.db", r"unknown scheme 'sqlit'; use sqlite:///FILE.db"),
+    ("sqllite:///mlruns.db", r"unknown scheme 'sqllite'"),
+    ("htp://localhost:5000", r"unknown scheme 'htp'"),
+])
+def test_a_tracking_uri_with_a_misspelt_scheme_is_refused_before_training(uri, message):
+    """Used to pass, then fail after the whole run with MLflow's raw
+    UnsupportedModelRegistryStoreURIException traceback."""
+    from ca125kinetics.errors import InvalidInputError
+    from ca125kinetics.tracking import resolve_tracking_uri
+
+    with pytest.raises(InvalidInputError, match=message):
+        resolve_tracking_uri(uri)
+
+
+def test_a_sqlite_file_in_a_missing_directory_is_refused_and_good_uris_pass(tmp_path):
+    from ca125kinetics.errors import InvalidInputError
+    from ca125kinetics.tracking import resolve_tracking_uri
+
+    with pytest.raises(InvalidInputError, match="does not exist .*create it"):
+        resolve_tracking_uri(f"sqlite:///{tmp_path / 'missing' / 'mlflow.db'}")
+    assert resolve_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}") == f"sqlite:///{tmp_path / 'mlflow.db'}"
+    for uri in ("http://localhost:5000", "https://mlflow.example.org", "postgresql+psycopg2://u@h/db",
+                "mysql://u@h/db", "databricks://profile"):
+        assert resolve_tracking_uri(uri) == uri
+
+
+@pytest.mark.filterwarnings("ignore:.*type hint is inferred as AnyType:UserWarning")  # mlflow's import notice
+def test_a_tracking_store_that_cannot_be_opened_is_a_one_line_package_error(monkeypatch):
+    """A tracking server that is down (or a wrong host) used to end ``ca125 train``, after the
+    whole training, in MLflow's raw MlflowException traceback."""
+    from mlflow.exceptions import MlflowException
+
+    import ca125kinetics.tracking as tracking
+    from ca125kinetics.errors import InvalidInputError
+
+    def refused(client, name, uri):
+        raise MlflowException("API request to http://127.0.0.1:9/api/2.0/mlflow/experiments/get-by-name failed "
+                              "with exception HTTPConnectionPool(host='127.0.0.1', port=9): Max retries exceeded")
+
+    monkeypatch.setattr(tracking, "_experiment_id", refused)
+    with pytest.raises(InvalidInputError, match=r"tracking URI 'http://127.0.0.1:9/': the tracking store could "
+                                                r"not be opened \(API request .*\); check the address"):
+        tracking.open_tracking("http://127.0.0.1:9/", "x")

@@ -64,6 +64,10 @@ def test_built_in_defaults_are_training_default_toml():
     ({"cv": {"n_splits": 1}}, "cv.n_splits must be an integer >= 2"),
     ({"threshold": 1.2}, "threshold must be a probability"),
     ({"families": ["logistic_main", "svm"]}, "families must be"),
+    ({"families": "logistic_main"}, r"families must be a list of names, e.g. \['logistic_main'\], got 'logistic_main'"),
+    ({"seed": 1.0}, "seed must be a non-negative integer"),
+    ({"cv": {"n_splits": "5"}}, "cv.n_splits must be an integer >= 2, got '5'"),
+    ({"threshold": 0}, r"threshold must be a probability in \(0, 1\), got 0"),
     ({"kinetics": {"k_ref": "mean"}}, "kinetics.k_ref must be"),
     ({"kinetics": {"window_dayz": 100}}, r"\[kinetics\]: unknown KineticsSettings field"),
     ({"models": {"gradient_boosting": {"depth": 3}}}, r"\[models.gradient_boosting\]: unknown hyperparameter"),
@@ -111,14 +115,157 @@ def test_model_version_is_the_data_the_settings_and_the_fitted_model_not_the_con
 
 def test_too_few_outcomes_is_an_insufficient_data_error():
     sim = simulate_cohort(30, seed=2)
-    with pytest.raises(InsufficientDataError, match="too few"):
+    with pytest.raises(InsufficientDataError, match="too few for 3-fold cross-validation with a held-out set"):
         fit_and_evaluate(sim.markers, sim.clinical, config=SMALL)
+    no_holdout = dict(SMALL, cv=dict(SMALL["cv"], holdout_fraction=0))   # the message said 'held-out' too
+    with pytest.raises(InsufficientDataError, match=r"too few for 3-fold cross-validation \(need at least 6"):
+        fit_and_evaluate(sim.markers.iloc[:0], sim.clinical.iloc[:8], config=no_holdout)
 
 
 def test_clinical_without_outcome_is_refused():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InvalidInputError, match="complete_resection"):
         fit_and_evaluate(sim.markers, sim.clinical.drop(columns="complete_resection"), config=SMALL)
+
+
+@pytest.mark.parametrize("recode", [{"0": "2"}, {"0": "-1"}, {"1": "unknown"}])
+def test_an_outcome_coded_otherwise_than_1_0_is_refused_not_turned_into_exclusions(recode):
+    """A 1/2 (or -1, or text) coding of complete_resection used to make every such patient an
+    'invalid input' exclusion: with 1/2, all incomplete resections were left out, and the run
+    then said the cohort had none."""
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.astype({"complete_resection": "string"})
+    clinical["complete_resection"] = clinical["complete_resection"].replace(recode)
+    with pytest.raises(InvalidInputError, match=r"outcome 'complete_resection': \d+ patient\(s\) have a value "
+                                                r"other than 1, 0 or empty .*recode the column"):
+        fit_and_evaluate(sim.markers, clinical, config=SMALL)
+
+
+def test_outcome_yes_no_true_false_and_floats_read_as_1_0():
+    """The 0/1 codes the reader accepts (yes/no, true/false, 1.0/0.0, typed booleans) give the
+    same outcome as 1/0: the same patients used, the same events."""
+    from ca125kinetics.train import _exclusions, _read_inputs
+    from ca125kinetics.features import build_patient_frame
+
+    sim = simulate_cohort(30, seed=2)
+    reference = None
+    for mapping in ({1: "1", 0: "0"}, {1: "yes", 0: "no"}, {1: "True", 0: "false"}, {1: "1.0", 0: "0.0"},
+                    {1: True, 0: False}):
+        clinical = sim.clinical.assign(complete_resection=sim.clinical["complete_resection"].map(mapping))
+        markers, clin = _read_inputs(sim.markers, clinical)
+        used, outcome, table = _exclusions(build_patient_frame(markers, clin), clin)
+        got = (used.tolist(), np.nan_to_num(outcome, nan=-1).tolist(), table.to_dict(orient="records"))
+        reference = reference or got
+        assert got == reference
+    assert sum(reference[0]) == int(sim.clinical["complete_resection"].notna().sum())
+
+
+def test_an_excluded_patient_s_reason_names_what_to_correct():
+    """Every flagged patient used to be counted under one reason, 'invalid input (the readers
+    flagged the patient's data)', and a patient with markers but no clinical row fell under it
+    too (its own reason was never reached)."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.train import _exclusions, _read_inputs
+
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.astype({"age": object})
+    operated = clinical.index[clinical["complete_resection"].notna()]
+    clinical.loc[operated[0], "age"] = "abc"
+    clinical = pd.concat([clinical, clinical.loc[[operated[1]]]], ignore_index=True)   # two rows
+    stray = sim.markers[sim.markers["patient_id"] == clinical.loc[operated[2], "patient_id"]].assign(patient_id="X1")
+    markers, clin = _read_inputs(pd.concat([sim.markers, stray], ignore_index=True), clinical)
+    _, _, table = _exclusions(build_patient_frame(markers, clin), clin)
+    reasons = dict(zip(table["reason"], table["n"]))
+    assert reasons.pop("invalid input in column(s) age") == 1
+    assert reasons.pop("invalid input in column(s) patient_id") == 1
+    assert reasons.pop("no clinical row (markers only)") == 1
+    assert set(reasons) <= {"no outcome: no_surgery arm (not operated)"}
+
+
+def test_patients_used_with_unknown_values_are_counted():
+    """Patients with an outcome but no CA-125 sample, or with a predictor unknown, are kept and
+    their values filled by the models' missing-value handling; this used to be said nowhere
+    (summary, card, MLflow)."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.train import _exclusions, _missing_counts, _read_inputs
+
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.copy()
+    operated = clinical.loc[clinical["complete_resection"].notna(), "patient_id"]
+    clinical.loc[clinical["patient_id"].isin(operated.iloc[:3]), "age"] = np.nan
+    markers = sim.markers[~sim.markers["patient_id"].isin(operated.iloc[3:5])]
+    markers, clin = _read_inputs(markers, clinical)
+    frame = build_patient_frame(markers, clin)
+    used, _, _ = _exclusions(frame, clin)
+    frame = frame[used]
+    expected_age = int(frame["age"].isna().sum())
+    assert expected_age >= 3
+    missing = _missing_counts(frame, markers)
+    assert missing["age"] == expected_age and missing["no CA-125 sample"] == 2
+    assert all(n > 0 for n in missing.values())
+
+
+def test_a_comparator_known_for_too_few_patients_is_named_with_the_way_out():
+    """recurrence_pattern known for 30 of 300 patients: MSKCC (which reads it) is known for a
+    handful of each fold's patients; the run used to stop on 'the DeLong interval of the AUC
+    needs at least 2 events and 2 non-events', naming neither the score nor what to do."""
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str).iloc[:300]
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    clinical.loc[clinical.index[30:], "recurrence_pattern"] = None
+    with pytest.raises(InsufficientDataError, match=r"comparator 'mskcc' is known .* for only \d+ of \d+ .*"
+                                                    r"\[task\] comparators = \['ago', 'imodel'\]"):
+        fit_and_evaluate(markers, clinical, config=SMALL)
+
+
+@pytest.mark.parametrize("column", ["age", "ecog", "figo_stage", "recurrence_pattern"])
+def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
+    """Used to crash inside scikit-learn (gradient boosting's binning: 'window shape cannot be
+    larger than input array shape'; a published score fitted on no patient) with a raw
+    traceback."""
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str).iloc[:120]
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    with pytest.raises(InvalidInputError, match=rf"predictor column\(s\) \['{column}'\] are empty for all"):
+        fit_and_evaluate(markers, clinical.assign(**{column: None}), config=SMALL)
+
+
+@pytest.mark.parametrize("kind", ["file", "other directory"])
+def test_an_export_path_that_would_be_refused_is_refused_before_training(tmp_path, monkeypatch, kind):
+    """--out naming a file (or a non-empty directory that is not an exported model) used to be
+    refused only after the cross-validation, the MLflow run and the registration of a
+    'champion' version that was then never exported."""
+    import ca125kinetics.train as T
+
+    out = tmp_path / "out"
+    if kind == "file":
+        out.write_text("notes\n")
+    else:
+        out.mkdir()
+        (out / "notes.txt").write_text("notes\n")
+    monkeypatch.setattr(T, "fit_and_evaluate", lambda *a, **k: pytest.fail("trained before checking --out"))
+    with pytest.raises(InvalidInputError, match="export (path|directory) .*(not a directory|choose an empty)"):
+        train("markers.csv", "clinical.csv", config=SMALL, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
+              out_dir=out, progress=False)
+    assert not (tmp_path / "mlflow.db").exists()
+
+
+def test_how_the_cohort_was_called_synthetic_is_decided_and_said(tmp_path):
+    """The card used to say 'Synthetic cohort from ca125kinetics.synth' for any cohort given
+    --synthetic (another simulator's, or a real one marked by mistake) and 'Cohort supplied by
+    the user' for synthetic tables copied without their params.json, never saying why."""
+    from ca125kinetics.train import _synthetic_status
+
+    (tmp_path / "markers.csv").write_text("patient_id,day,ca125\n")
+    plain = tmp_path / "markers.csv"
+    assert _synthetic_status(plain, None) == (False, "not declared (neither --synthetic nor --no-synthetic) and "
+                                              "no params.json of `ca125 synth` beside the markers file: read "
+                                              "as a real cohort")
+    assert _synthetic_status(plain, True) == (True, "declared synthetic by the user (--synthetic)")
+    assert _synthetic_status(pd.DataFrame(), False) == (False, "declared not synthetic by the user (--no-synthetic)")
+    (tmp_path / "params.json").write_text(json.dumps({"generator_version": 1}))
+    assert _synthetic_status(plain, None)[0] and "detected" in _synthetic_status(plain, None)[1]
+    assert _synthetic_status(plain, False)[0] is False   # the user's word wins, and is recorded
 
 
 # ----------------------------------------------------------------------------- one training run
@@ -201,6 +348,8 @@ def test_mlflow_parent_children_and_champion_alias(run):
     parent = client.get_run(result.run_id)
     params = parent.data.params
     assert params["data.digest_sha256"] == result.data_digest
+    assert params["data.synthetic_source"].startswith("detected: a params.json")
+    assert json.loads(params["data.missing"]) == result.missing
     assert params["k_ref.source"] == result.k_ref["source"] and params["kinetics.k_ref"] == str(result.k_ref["value"])
     assert params["gcig.uln"] == "35.0" and params["selection.selected"] == result.selected
     assert parent.data.metrics["holdout_auc"] == pytest.approx(result.metrics()["holdout_auc"])
@@ -257,6 +406,12 @@ def test_export_directory(run):
                     "## Limitations", "## Rule settings", "## How to reproduce"):
         assert heading in card
     assert result.data_digest in card and "not a medical device" in card
+    assert ("Synthetic cohort (simulated patients, not people); synthetic or not: detected: a params.json "
+            "of `ca125 synth` lies beside the markers file." in card)
+    assert result.missing and result.bundle.training_summary["missing"] == result.missing
+    line = ("- Used with unknown values (kept, filled by the models' missing-value handling): "
+            + ", ".join(f"{k} {n}" for k, n in result.missing.items()))
+    assert line in card and "used with unknown values" in format_summary(result)
     meta = json.loads((out / "bundle.json").read_text())
     assert meta["trained_on_synthetic"] is True and meta["model_family"] == result.selected
 

@@ -50,6 +50,7 @@ __all__ = [
     "PYFUNC_INPUT_COLUMNS",
     "pyfunc_input_columns",
     "export_model",
+    "check_export_dir",
     "default_model_card",
     "model_signature",
     "pip_requirements",
@@ -204,7 +205,9 @@ def model_signature(bundle: ModelBundle, input_example: pd.DataFrame):
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def _clear_export_dir(root: Path) -> None:
+def check_export_dir(root: Path) -> None:
+    """Refuse an export path that :func:`export_model` would refuse: an existing file, or a
+    non-empty directory that is not an exported model (called by ``train`` before fitting)."""
     if not root.exists():
         return
     if not root.is_dir():
@@ -213,7 +216,12 @@ def _clear_export_dir(root: Path) -> None:
         raise InvalidInputError(
             f"export directory {str(root)!r} is not empty and does not look like an exported model "
             "(no MANIFEST.sha256 or bundle.json); choose an empty or new directory")
-    shutil.rmtree(root)
+
+
+def _clear_export_dir(root: Path) -> None:
+    check_export_dir(root)
+    if root.exists():
+        shutil.rmtree(root)
 
 
 def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | None = None,

@@ -74,7 +74,8 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
     Raises
     ------
     InvalidInputError
-        A file-store URI or a plain path (deprecated MLflow file store).
+        A file-store URI or a plain path (deprecated MLflow file store), a SQLite file in a
+        directory that does not exist, or a scheme MLflow has no store for (``sqlit://``).
     """
     uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{_DB_NAME}"
     parsed = urlparse(uri)
@@ -86,8 +87,22 @@ def resolve_tracking_uri(tracking_uri: str | None = None) -> str:
         path = uri[len("sqlite:///"):] if uri.startswith("sqlite:///") else ""
         if not path or path == ":memory:":
             raise InvalidInputError(f"SQLite tracking URI {uri!r} needs a database file, e.g. sqlite:///{_DB_NAME}")
-        return "sqlite:///" + str(Path(path).expanduser().resolve())
+        database = Path(path).expanduser().resolve()
+        if not database.parent.is_dir():
+            raise InvalidInputError(f"SQLite tracking URI {uri!r}: the directory {str(database.parent)!r} does "
+                                    "not exist (SQLite creates the database file, not its directory); create "
+                                    "it or give another path")
+        return "sqlite:///" + str(database)
+    if parsed.scheme.split("+")[0] not in _SERVER_SCHEMES:
+        raise InvalidInputError(
+            f"tracking URI {uri!r}: unknown scheme {parsed.scheme!r}; use sqlite:///FILE.db, a tracking server "
+            f"http(s)://host:port, or a database URI with one of {sorted(_SERVER_SCHEMES - {'http', 'https'})}")
     return uri
+
+
+#: URI schemes (before any ``+driver``) of the stores MLflow tracks and registers models in,
+#: besides SQLite.
+_SERVER_SCHEMES = frozenset({"http", "https", "postgresql", "mysql", "mssql", "databricks", "databricks-uc", "uc"})
 
 
 @contextlib.contextmanager
@@ -254,10 +269,19 @@ def open_tracking(tracking_uri: str | None, name: str) -> TrackingStore:
     from matplotlib.figure import Figure  # noqa: F401
     from mlflow.tracking import MlflowClient
 
+    from mlflow.exceptions import MlflowException
+
     uri = resolve_tracking_uri(tracking_uri)
     with store_lock(uri):        # concurrent first runs on one new SQLite file must not race
         client = MlflowClient(tracking_uri=uri)
-        return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
+        try:
+            return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
+        except MlflowException as exc:   # e.g. a tracking server that is down or a wrong address
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InvalidInputError(
+                f"tracking URI {uri!r}: the tracking store could not be opened ({first[:300]}); check the "
+                "address and that the server is running, or track locally with --tracking-uri "
+                f"sqlite:///{_DB_NAME}") from None
 
 
 def _params(result) -> dict[str, str]:
@@ -272,6 +296,7 @@ def _params(result) -> dict[str, str]:
         "data.n_excluded": str(int(result.exclusions["n"].sum())),
         "data.exclusions": json.dumps(dict(zip(result.exclusions["reason"], result.exclusions["n"].astype(int).tolist()))),
         "data.trained_on_synthetic": str(bundle.trained_on_synthetic),
+        "data.synthetic_source": result.synthetic_source, "data.missing": json.dumps(result.missing),
         "k_ref.value": str(result.k_ref["value"]), "k_ref.choice": str(result.k_ref["choice"]),
         "k_ref.source": result.k_ref["source"],
         "selection.selected": result.selected, "selection.reason": result.selection_reason,

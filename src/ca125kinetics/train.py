@@ -58,6 +58,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 import time
@@ -180,6 +181,8 @@ class TrainingConfig:
 
         if not _is_int(self.seed) or self.seed < 0:
             bad("seed", "a non-negative integer", self.seed)
+        if isinstance(self.families, str):
+            bad("families", f"a list of names, e.g. [{self.families!r}]", self.families)
         fams = tuple(self.families)
         if not fams or any(f not in FAMILIES for f in fams) or len(set(fams)) != len(fams):
             bad("families", f"a non-empty list of distinct names from {list(FAMILIES)}", list(fams))
@@ -313,7 +316,7 @@ class TrainingConfig:
                 raise InvalidInputError(f"{where}: [{name}]: {exc}") from None
         models = _section(data, "models", where)
         kwargs["model_params"] = {f: dict(_section(models, f, where)) for f in models}
-        if "families" in kwargs:
+        if "families" in kwargs and not isinstance(kwargs["families"], str):   # a string is refused by name
             kwargs["families"] = tuple(kwargs["families"])
         if "task" in data:
             try:
@@ -440,6 +443,13 @@ class TrainingResult:
         with the final one (Wilson CI). None when no landmark is configured.
     run_id, model_uri, registered_name, registered_version, tracking_uri, export_dir
         Filled by :func:`train` (None from :func:`fit_and_evaluate`).
+    missing : dict
+        Among the patients used: how many have each clinical predictor unknown (filled by the
+        models' missing-value handling, never dropped), and how many have no marker sample at
+        all (``"no <marker> sample"``: kinetics unknown); only counts above 0.
+    synthetic_source : str
+        How the cohort came to be called synthetic or not (declared by the user, or detected
+        from a ``params.json`` of ``ca125 synth``); in the model card and the MLflow params.
     """
 
     bundle: Any
@@ -471,6 +481,8 @@ class TrainingResult:
     registered_version: str | None = None
     tracking_uri: str | None = None
     export_dir: str | None = None
+    synthetic_source: str = ""
+    missing: dict[str, int] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The final comparison table (:attr:`evaluation`)."""
@@ -553,16 +565,78 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     arm = (clin["arm"].reindex(ids).to_numpy(dtype=object) if "arm" in clin.columns
            else np.full(len(ids), None, dtype=object))
     invalid = frame["problem"].notna().to_numpy()
+    _refuse_bad_outcome(frame["problem"], ids, task)
     reason = np.full(len(ids), None, dtype=object)
     reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
+    reason[invalid] = [_invalid_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
     reason[~in_clinical] = "no clinical row (markers only)"
-    reason[invalid] = "invalid input (the readers flagged the patient's data)"
     used = np.array([r is None for r in reason], dtype=bool)
     counts = pd.Series([r for r in reason if r is not None], dtype=object).value_counts()
     table = pd.DataFrame({"reason": counts.index.astype(object), "n": counts.to_numpy(dtype=np.int64)})
     table = table.sort_values(["n", "reason"], ascending=[False, True], kind="stable").reset_index(drop=True)
     return used, outcome, table
+
+
+def _missing_counts(frame: pd.DataFrame, markers: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> dict[str, int]:
+    """Unknown values among the used patients (``frame``): per clinical predictor, and the
+    patients without any marker sample (see :attr:`TrainingResult.missing`)."""
+    from .io import CLINICAL_REQUIRED
+    from .markers import get_marker
+
+    columns = task.predictors if not task.is_default else (*CLINICAL_REQUIRED[1:], "recist")
+    out = {c: int(frame[c].isna().sum()) for c in columns if c in frame.columns}
+    marker = get_marker(task.marker)
+    sampled = markers.loc[markers[marker.name].notna(), "patient_id"].astype(str)
+    out[f"no {marker.label} sample"] = int((~frame["patient_id"].astype(str).isin(sampled)).sum())
+    return {k: v for k, v in out.items() if v}
+
+
+def _invalid_reason(problem: str) -> str:
+    """Exclusion reason of a patient the readers flagged: the columns their messages name
+    (``row 3, column 'age': ...``), so that the counts say what to correct; the full messages
+    are in the readers' ``problem`` column (``ca125 gcig``/``io.read_clinical(on_error="flag")``)."""
+    columns = sorted(set(re.findall(r"column '([^']+)'", problem)))
+    return "invalid input" + (f" in column(s) {', '.join(columns)}" if columns else "")
+
+
+def _refuse_bad_outcome(problems: pd.Series, ids: pd.Series, task: TaskSpec) -> None:
+    """Refuse the run when the reader refused a value of the outcome column.
+
+    The outcome is what is learned: a coding other than 1/0/empty (``1``/``2``, ``-1``,
+    ``unknown``) is a coding of the whole column, never a problem of single patients, so it is
+    not turned into exclusions (a ``1``/``2`` coding would otherwise leave every ``2`` patient
+    out and train on one class) -- as :func:`_outcome_values` refuses it for other tasks.
+    """
+    where = f"column {task.outcome!r}"
+    bad = problems.astype(object).map(lambda text: isinstance(text, str) and where in text).to_numpy(dtype=bool)
+    if bad.any():
+        first = problems[bad].iloc[0]
+        detail = first[first.index(where) + len(where) + 2:].split("; ")[0]   # the reader's message
+        raise InvalidInputError(
+            f"outcome {task.outcome!r}: {int(bad.sum())} patient(s) have a value other than 1, 0 or empty "
+            f"(first: patient {ids[bad].iloc[0]!r}, {detail}); recode the column to 1 = "
+            f"{task.description}, 0 = not, empty = unknown (true/false and yes/no are read as 1/0)",
+            column=task.outcome)
+
+
+def _check_predictors(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> None:
+    """Refuse a clinical predictor that is empty for every usable patient.
+
+    Missing values are imputed from the patients where the predictor is known; with none
+    known there is nothing to learn or impute from (and the published scores reading it are
+    undefined for everyone), so the run stops here with the column named.
+    """
+    from .io import CLINICAL_REQUIRED
+
+    columns = task.predictors if not task.is_default else CLINICAL_REQUIRED[1:]
+    empty = [c for c in columns if c in frame.columns and frame[c].isna().all()]
+    if empty:
+        raise InvalidInputError(
+            f"predictor column(s) {empty} are empty for all {len(frame)} usable patient(s): a model "
+            "cannot learn from (or impute) a column with no known value; fill in the values, or, "
+            "for a task of your own, leave the column out of [task] numeric/categorical",
+            column=empty[0])
 
 
 def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
@@ -608,18 +682,32 @@ def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
             "calibration_slope_ci_high": m.calibration_slope_ci_high}
 
 
-def _score_probability(s_fit, y_fit, s_eval) -> np.ndarray:
+def _score_probability(s_fit, y_fit, s_eval, name: str = "", task: TaskSpec = DEFAULT_TASK) -> np.ndarray:
     """Logistic recalibration of a published score, fitted on (s_fit, y_fit) only."""
     ok = ~np.isnan(s_fit)
+    if min(int(y_fit[ok].sum()), int((1 - y_fit[ok]).sum())) < 2:
+        raise _comparator_too_rare(name, task, int(ok.sum()), len(ok), "training patients of a fold")
     a, b = _logistic(s_fit[ok], y_fit[ok])
     return expit(a + b * s_eval)
 
 
-def _score_row(y_eval, s_eval, p_eval, caught: list) -> dict[str, float]:
+def _comparator_too_rare(name: str, task: TaskSpec, known: int, n: int, where: str) -> InsufficientDataError:
+    """The error when a comparator is known for too few patients to be evaluated."""
+    others = [c for c in task.comparators if c != name]
+    return InsufficientDataError(
+        f"comparator {name!r} is known (every input it reads given) for only {known} of {n} {where}: too "
+        "few, with both outcomes, to fit and evaluate it; fill in its inputs, or compare with the others "
+        f"only: [task] comparators = {others} in the training config")
+
+
+def _score_row(y_eval, s_eval, p_eval, caught: list, name: str = "",
+               task: TaskSpec = DEFAULT_TASK, where: str = "evaluation patients") -> dict[str, float]:
     """Metrics of a published score: AUC from its ranking, the rest from its probability."""
     from .validation.metrics import delong_auc
 
     ok = ~np.isnan(s_eval)
+    if min(int(y_eval[ok].sum()), int((1 - y_eval[ok]).sum())) < 2:
+        raise _comparator_too_rare(name, task, int(ok.sum()), len(ok), where)
     row = _metric_row(y_eval[ok], p_eval[ok], caught)
     own = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
     if not math.isclose(own, row["auc"], rel_tol=1e-9, abs_tol=1e-12):
@@ -655,9 +743,10 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
             rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught)})
     for j, score in enumerate(config.task.comparators):
         s = scores[:, j]
-        p = _score_probability(s[train], y[train], s[test])
+        p = _score_probability(s[train], y[train], s[test], score, config.task)
         probabilities[f"p_{score}"] = p
-        rows.append({"model": score, "kind": "published_score", **_score_row(y[test], s[test], p, caught)})
+        rows.append({"model": score, "kind": "published_score",
+                     **_score_row(y[test], s[test], p, caught, score, config.task, "test patients of a fold")})
     return {"probabilities": probabilities, "rows": rows, "warnings": caught}
 
 
@@ -806,10 +895,15 @@ def _interval_members(pipeline, X_kin: pd.DataFrame, y: np.ndarray, config: Trai
 
 
 def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: dict[str, np.ndarray],
-              selected: str, caught: list, names: tuple[str, ...] = PUBLISHED_SCORES) -> pd.DataFrame:
+              selected: str, caught: list, names: tuple[str, ...] = PUBLISHED_SCORES,
+              task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
     """Final comparison table (models and published scores on the same patients)."""
     from .validation.metrics import delong_test
 
+    for j, score in enumerate(names):   # each comparator is evaluable before anything is compared
+        ok = ~np.isnan(scores[:, j])
+        if min(int(y[ok].sum()), int((1 - y[ok]).sum())) < 2:
+            raise _comparator_too_rare(score, task, int(ok.sum()), len(ok), "evaluation patients")
     rows = []
     for family, p in model_p.items():
         row = {"model": family, "kind": "model", "selected": family == selected, **_metric_row(y, p, caught)}
@@ -822,7 +916,7 @@ def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: di
         rows.append(row)
     for j, score in enumerate(names):
         rows.append({"model": score, "kind": "published_score", "selected": False,
-                     **_score_row(y, scores[:, j], score_p[score], caught)})
+                     **_score_row(y, scores[:, j], score_p[score], caught, score, task)})
     return pd.DataFrame(rows)
 
 
@@ -912,6 +1006,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     scores = scores_all[used]
     ids = frame["patient_id"].to_numpy(dtype=object)
     _check_counts(y, config, task)
+    _check_predictors(frame, task)
+    missing = _missing_counts(frame, markers, task)
     lap("read_and_build")
     step("read tables and built the patient frame")
 
@@ -942,7 +1038,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     if len(hold):
         f_hold, y_eval, s_eval = frame.iloc[hold].reset_index(drop=True), y[hold], scores[hold]
         model_p = {f: fitted[f].predict_proba(f_hold)[:, 1] for f in config.families}
-        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j]) for j, s in enumerate(names)}
+        score_p = {s: _score_probability(s_dev[:, j], y_dev, s_eval[:, j], s, task) for j, s in enumerate(names)}
         eval_ids, evaluation_set = ids[hold], "held-out"
     else:  # pooled out-of-fold predictions of the first repeat
         first = oof[oof["repeat"] == 0]
@@ -952,7 +1048,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         model_p = {f: first[f"p_{f}"].to_numpy(dtype=float) for f in config.families}
         score_p = {s: first[f"p_{s}"].to_numpy(dtype=float) for s in names}
         eval_ids, evaluation_set = first["patient_id"].to_numpy(dtype=object), "cross-validated"
-    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught, names)
+    evaluation = _evaluate(y_eval, model_p, s_eval, score_p, selected, caught, names, task)
     evaluation.insert(3, "recalibrated", (evaluation["model"] == selected) & recal["applied"]
                       & (evaluation_set == "held-out"))
     predictions = pd.DataFrame({"patient_id": eval_ids, "y": y_eval,
@@ -967,7 +1063,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     training_summary = {
         "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),
         "n_patients_in_data": int(len(outcome)), "n_excluded": int(exclusions["n"].sum()),
-        "exclusions": exclusions.to_dict(orient="records"),
+        "exclusions": exclusions.to_dict(orient="records"), "missing": missing,
         "evaluation_set": evaluation_set,
         "auc": float(sel_row["auc"]), "auc_ci": [float(sel_row["auc_ci_low"]), float(sel_row["auc_ci_high"])],
         "calibration_slope": float(sel_row["calibration_slope"]), "citl": float(sel_row["citl"]),
@@ -1004,7 +1100,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table)
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
+        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing)
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
@@ -1199,7 +1296,8 @@ def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAUL
                 else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
         raise InsufficientDataError(
             f"{len(y)} usable patient(s) with {events} {what.format(non_events)}: "
-            f"too few for {config.n_splits}-fold cross-validation with a held-out set (need at least {need} "
+            f"too few for {config.n_splits}-fold cross-validation"
+            f"{' with a held-out set' if config.holdout_fraction > 0 else ''} (need at least {need} "
             "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
 
 
@@ -1214,6 +1312,17 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, n
 
 
 # ============================================================================ train (tracking + export)
+
+
+def _synthetic_status(markers, synthetic: bool | None) -> tuple[bool, str]:
+    """Whether the cohort is synthetic, and how that was decided (for the card and MLflow)."""
+    if synthetic is not None:
+        return bool(synthetic), ("declared synthetic by the user (--synthetic)" if synthetic
+                                 else "declared not synthetic by the user (--no-synthetic)")
+    if _looks_synthetic(markers):
+        return True, "detected: a params.json of `ca125 synth` lies beside the markers file"
+    return False, ("not declared (neither --synthetic nor --no-synthetic) and no params.json of "
+                   "`ca125 synth` beside the markers file: read as a real cohort")
 
 
 def _looks_synthetic(markers) -> bool:
@@ -1259,19 +1368,21 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from .mlflow_model import export_model
+    from .mlflow_model import check_export_dir, export_model
     from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
-    synthetic = _looks_synthetic(markers) if synthetic is None else bool(synthetic)
+    synthetic, synthetic_source = _synthetic_status(markers, synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
+    check_export_dir(out)  # and on an export path that would be refused after the run was registered
     # the tracking store (imports, a new database's schema) is opened while the models are
     # cross-validated: it does not depend on the result, and it waits mostly on the disk
     with _progress(progress, total=config.n_folds + 6) as step, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca125-tracking") as pool:
         opening = pool.submit(open_tracking, uri, name)
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
+        result = dataclasses.replace(result, synthetic_source=synthetic_source)
         clock = time.perf_counter()
         example = result.input_example
         card = model_card(result)
@@ -1345,6 +1456,10 @@ def summary_table(result: TrainingResult) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def _missing_text(result: TrainingResult) -> str:
+    return ", ".join(f"{name} {n}" for name, n in result.missing.items())
+
+
 def format_summary(result: TrainingResult) -> str:
     """The text printed at the end of ``ca125 train``."""
     table = summary_table(result).to_string(index=False)
@@ -1357,6 +1472,8 @@ def format_summary(result: TrainingResult) -> str:
              + f"): {result.n_development} development, {result.n_holdout} held out"]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"  excluded {n}: {reason}")
+    if result.missing:
+        lines.append(f"  used with unknown values (filled by the models' missing-value handling): {_missing_text(result)}")
     if result.landmarks is not None and len(result.landmarks):
         lines += ["", f"landmarks ({result.evaluation_set} patients who reached each; agreement = same decision as "
                       "the full series at the shipped threshold):",
@@ -1432,15 +1549,21 @@ def model_card(result: TrainingResult) -> str:
         "",
         "## Training data",
         "",
-        ("Synthetic cohort from `ca125kinetics.synth` (simulated patients, not people)." if b.trained_on_synthetic
-         else "Cohort supplied by the user (see the data digest)."),
+        ("Synthetic cohort (simulated patients, not people)" if b.trained_on_synthetic
+         else "Cohort supplied by the user (see the data digest)")
+        + (f"; synthetic or not: {result.synthetic_source}." if result.synthetic_source else "."),
         f"- Patients in the data: {result.n_patients}; used: {result.n_used} "
-        f"({result.n_events} complete resections, {result.n_used - result.n_events} incomplete)",
+        + (f"({result.n_events} complete resections, {result.n_used - result.n_events} incomplete)"
+           if cfg.task.is_default else f"({result.n_events} with {cfg.task.outcome} = 1, "
+           f"{result.n_used - result.n_events} with {cfg.task.outcome} = 0)"),
         f"- Development set: {result.n_development}; held-out set: {result.n_holdout} "
         f"(stratified, fraction {cfg.holdout_fraction:g}, seed {cfg.seed})",
     ]
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"- Excluded: {n} ({reason})")
+    if result.missing:
+        lines.append(f"- Used with unknown values (kept, filled by the models' missing-value handling): "
+                     f"{_missing_text(result)}")
     lines += [f"- Data digest (SHA-256 of the canonical markers and clinical tables): `{result.data_digest}`", ""]
     lines += [
         "## Model",
