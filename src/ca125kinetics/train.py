@@ -569,7 +569,7 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     reason = np.full(len(ids), None, dtype=object)
     reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
-    reason[invalid] = [_invalid_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
+    reason[invalid] = [_exclusion_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
     reason[~in_clinical] = "no clinical row (markers only)"
     used = np.array([r is None for r in reason], dtype=bool)
     counts = pd.Series([r for r in reason if r is not None], dtype=object).value_counts()
@@ -592,7 +592,7 @@ def _missing_counts(frame: pd.DataFrame, markers: pd.DataFrame, task: TaskSpec =
     return {k: v for k, v in out.items() if v}
 
 
-def _invalid_reason(problem: str) -> str:
+def _exclusion_reason(problem: str) -> str:
     """Exclusion reason of a patient the readers flagged: the columns their messages name
     (``row 3, column 'age': ...``), so that the counts say what to correct; the full messages
     are in the readers' ``problem`` column (``ca125 gcig``/``io.read_clinical(on_error="flag")``)."""
