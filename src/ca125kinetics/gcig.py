@@ -565,11 +565,15 @@ class _ReasonColumns:
         """Per patient, ``before + "N sample(s) excluded ..." + after`` when the exclusion
         windows set samples aside, else nothing: a series that ends early only because its
         later samples were excluded says so (after mouse antibodies no later sample counts)."""
-        n = self.day(_kernel.I_N_EXCLUDED)
+        import numpy as np
+
+        counts, codes = np.unique(self.day(_kernel.I_N_EXCLUDED), return_inverse=True)
         w = self.st.interference_window_days
-        texts = [f"{before}{c} sample(s) set aside by the exclusion windows ({w} days after a procedure; "
-                 f"every sample after mouse antibodies){after}" if c > 0 else "" for c in n.tolist()]
-        return _arrow_strings(texts) if self.arrow else texts
+        labels = [f"{before}{c} sample(s) set aside by the exclusion windows ({w} days after a procedure; "
+                  f"every sample after mouse antibodies){after}" if c > 0 else "" for c in counts.tolist()]
+        if self.arrow:      # each distinct count's text once, taken by code
+            return _arrow_strings(labels).take(_arrow_indices(codes))
+        return [labels[i] for i in codes.tolist()]
 
     def fall(self) -> tuple:
         """The fall of a response (its day, value, and the 50 % test against the baseline), as
