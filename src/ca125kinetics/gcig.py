@@ -1741,9 +1741,10 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
         each patient's clinical ``recist``), as :func:`_gcig_columns` gives them. A patient
         without markers has status ``"no_markers"``; one whose markers or clinical row carry a
         ``problem`` is ``"invalid_input"`` with the markers' problem as its reason, else the
-        clinical one (as :func:`gcig_cohort` reports a flagged patient).
+        clinical one (:func:`_with_clinical_problems`, as :func:`gcig_cohort` reports it).
     """
     import numpy as np
+    import pandas as pd
 
     sizes = batch.sizes
     none = sizes == 0                       # no markers: one placeholder row, skipped
@@ -1763,7 +1764,8 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
         def rows(values, fill):
             return values
     problem = np.full(int(starts[-1]), None, dtype=object)
-    problem[starts[:-1]] = np.where(_absent(batch.problem), batch.clinical_problem, batch.problem)
+    problem[starts[:-1]] = batch.problem
+    problem = _with_clinical_problems(problem, batch.ids, starts, batch.ids, pd.Series(batch.clinical_problem))
     kernel_rows, uln, invalid = _rows_of(
         batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
         rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings, check=False,
@@ -1797,7 +1799,8 @@ def _with_clinical_problems(problem, ids, starts, clinical_ids, clinical_problem
     """The markers rows' ``problem`` cells (a copy) with each patient's clinical ``problem``
     (what :func:`ca125kinetics.io.read_clinical` flagged: a repeated patient, a RECIST or
     date it could not read, ...) in the patient's first row when its markers carry none:
-    the patient is then ``invalid_input`` with that reason, as ``ca125 score`` reports it."""
+    the patient is then ``invalid_input`` with that reason. The one rule of :func:`gcig_cohort`
+    and of scoring's GCIG columns (:func:`batch_gcig`)."""
     import numpy as np
     import pandas as pd
 
