@@ -302,11 +302,7 @@ def test_fits_with_a_parameter_at_its_bound_converge(engine, monkeypatch):
     it (projected Newton): every fit converges, and a longer run does not move it. Before,
     the clipped joint step crawled along the bound: 734 of 992 such fits stopped at the
     iteration limit, with k up to 11 % from the constrained optimum."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("sim", ROOT / "tests" / "data" / "kinetics_nlme_simulation.py")
-    sim = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(sim)
+    sim = _simulation_script()
     markers, _ = sim.simulate({**sim.SCENARIOS["weakfloor"], "n": 400})
     markers = markers.drop(columns=["event", "problem"])
     use_engine(monkeypatch, engine)
@@ -939,12 +935,18 @@ def nlme_population(nlme_cohort):
     return fit_population(nlme_cohort)
 
 
-def test_committed_nlme_cohort_is_the_simulation_scripts():
+def _simulation_script():
+    """tests/data/kinetics_nlme_simulation.py as a module (it is a script, not a package module)."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("sim", ROOT / "tests" / "data" / "kinetics_nlme_simulation.py")
     sim = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sim)
+    return sim
+
+
+def test_committed_nlme_cohort_is_the_simulation_scripts():
+    sim = _simulation_script()
     markers, _ = sim.simulate(sim.SCENARIOS["small"])
     assert markers.to_csv(index=False) == (ROOT / "tests" / "data" / "kinetics_nlme_small.csv").read_text()
 
