@@ -614,6 +614,26 @@ def test_a_unit_column_must_name_the_markers_unit():
         read_markers(markers(units=["ng/mL"] * 3))
 
 
+@pytest.mark.parametrize("text", ["IU/mL", "units/mL", "U / ml", "[IU]/ML", "Units/mL", "kU/l", "foo", "U/L",
+                                  "ng/mL", "IU/L", "mU/mL"])
+def test_a_unit_text_is_read_by_one_rule_in_tables_and_record_sources(text):
+    # the markers table's 'unit' column and the FHIR/OMOP unit text used to be two rules: the
+    # table refused 'IU/mL' and 'units/mL', which the record readers read as U/mL
+    from ca125kinetics.markers import CA125, CEA
+    from ca125kinetics.sources import MARKERS
+
+    named = CA125.names_unit(text)
+    assert named == MARKERS["ca125"].names_unit(text)
+    assert named == (text not in ("foo", "U/L", "ng/mL", "IU/L", "mU/mL"))
+    frame = markers(unit=[text] * 3)
+    if named:
+        assert read_markers(frame)["ca125"].tolist() == [400.0, 180.0, 150.0]
+    else:
+        with pytest.raises(InvalidInputError, match="is not the unit of CA-125"):
+            read_markers(frame)
+    assert CEA.names_unit("\u00b5g/L") and CEA.names_unit("ng / ml") and not CEA.names_unit("U/mL")
+
+
 def test_a_spelling_variant_beside_the_contract_column_is_refused(tmp_path):
     # 'ECOG' beside 'ecog', 'CA_125' beside 'ca125': the same column written twice with
     # different values; keeping the contract column and ignoring the other would be a guess

@@ -1417,9 +1417,9 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
             f"{what} value is empty; give the value, or remove the row (only event rows may omit it)")
     if "unit" in columns:   # optional: the values' unit, stated; it must be the marker's (no conversion)
         raw_unit = _text(columns["unit"])
-        units = {u.casefold() for u in (unit, *spec.unit_aliases)}
-        col.add(np.fromiter((u is not None and str(u).casefold() not in units for u in raw_unit), dtype=bool,
-                            count=n), "unit",
+        unit_text = [None if u is None else str(u) for u in raw_unit]
+        named = {u: u is None or spec.names_unit(u) for u in set(unit_text)}
+        col.add(np.fromiter((not named[u] for u in unit_text), dtype=bool, count=n), "unit",
                 lambda i: f"unit {_shown(raw_unit[i])!r} is not the unit of {what} ({unit}, or "
                 f"{' or '.join(spec.unit_aliases)}, the same number); convert the value to {unit}, or check "
                 "that the row is a " + what + " measurement")

@@ -25,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,15 +95,45 @@ class MarkerSpec:
         """``ln 2 / typical_k_per_day``."""
         return math.log(2.0) / self.typical_k_per_day
 
-    def accepts_unit(self, unit: str) -> bool:
-        """True when ``unit`` is this marker's unit or one that is the same number."""
-        return unit == self.unit or unit in self.unit_aliases
+    def accepts_unit(self, code: str) -> bool:
+        """True when the UCUM code ``code`` is this marker's unit or one that is the same
+        number, in the spellings UCUM makes equal (:func:`ucum_key`)."""
+        return isinstance(code, str) and ucum_key(code) in {ucum_key(u) for u in (self.unit, *self.unit_aliases)}
+
+    def names_unit(self, text) -> bool:
+        """True when the unit text ``text``, as people write it, names this marker's unit or
+        one that is the same number (:func:`unit_text_key`: case, spaces, brackets, the micro
+        sign and 'units' spelt out aside, so ``IU/mL``, ``units/mL``, ``U/ML`` and ``µg/L``
+        are read). This is the one rule for a unit given as text: the ``unit`` column of a
+        markers table and the unit text of a FHIR or OMOP record."""
+        return isinstance(text, str) and unit_text_key(text) in {
+            unit_text_key(u) for u in (self.unit, *self.unit_aliases)}
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def ucum_key(code: str) -> str:
+    """A UCUM unit code with the spellings UCUM makes equal written one way: ``l`` and ``L``
+    are both the litre (``U/ml`` is ``U/mL``), ``[IU]`` and ``[iU]`` both the international
+    unit, and the micro sign (U+00B5, or the Greek mu) is UCUM's ``u``. Anything else that
+    differs is another unit (``U/ML`` is units per megalitre, ``U/L`` a thousand times
+    smaller)."""
+    num, sep, den = code.strip().partition("/")
+    num = num.replace("\u00b5", "u").replace("\u03bc", "u").replace("[IU]", "[iU]")
+    if den.endswith("l"):
+        den = den[:-1] + "L"
+    return num + sep + den
+
+
+def unit_text_key(text: str) -> str:
+    """A unit as people write it, without case, spaces, brackets, the micro sign or 'unit(s)'
+    spelt out: ``"units / mL"``, ``"IU/ml"`` and ``"U/mL"`` give one key."""
+    text = re.sub(r"(?i)\bunits?\b", "u", str(text))
+    return "".join(ucum_key(text).replace("[", "").replace("]", "").split()).casefold()
 
 
 CA125 = MarkerSpec(

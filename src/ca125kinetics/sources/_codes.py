@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
+from ..markers import ucum_key, unit_text_key
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
            "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "check_uln", "as_day", "SourceRead", "SKIPPED_COLUMNS",
@@ -79,23 +80,7 @@ class MarkerCode:
         or None."""
         if not isinstance(text, str):
             return None
-        return {_loose(u): f for u, f in self.units.items()}.get(_loose(text))
-
-
-def ucum_key(code: str) -> str:
-    """A UCUM unit code with the spellings UCUM makes equal written one way (see
-    :meth:`MarkerCode.factor`)."""
-    num, sep, den = code.strip().partition("/")
-    num = num.replace("\u00b5", "u").replace("\u03bc", "u").replace("[IU]", "[iU]")
-    if den.endswith("l"):
-        den = den[:-1] + "L"
-    return num + sep + den
-
-
-def _loose(text: str) -> str:
-    """A unit text without case, spaces, brackets, micro sign, or 'unit(s)' spelt out."""
-    text = re.sub(r"(?i)\bunits?\b", "u", str(text))
-    return "".join(ucum_key(text).replace("[", "").replace("]", "").split()).casefold()
+        return {unit_text_key(u): f for u, f in self.units.items()}.get(unit_text_key(text))
 
 
 def _marker_code(spec) -> MarkerCode:
