@@ -203,6 +203,7 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
         {"measurement_id": 9004, "unit_concept_id": 0},
         {"measurement_id": 9005, "operator_concept_id": ul},
         {"measurement_id": 9006, "measurement_concept_id": cea, "unit_concept_id": ngml},
+        {"measurement_id": 9008, "measurement_concept_id": 0, "measurement_source_value": "CA 125 (local)"},
     ]
     write_omop({"concept": extra_concepts, "measurement": pd.DataFrame([{**base, **r} for r in rows])}, url)
     result = read_omop(url, person_ids=[1, 2])
@@ -213,7 +214,10 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
     assert "unit_concept_id 0" in reasons["measurement_id=9004"]
     assert "not a Meas Value Operator concept" in reasons["measurement_id=9005"]
     assert "CEA (LOINC 2039-6)" in reasons["measurement_id=9006"]
-    assert not result.markers["measurement_id"].isin(range(9001, 9007)).any()
+    # an unmapped row (concept 0) used to be passed over without a word: it may be the marker
+    assert ("measurement_concept_id 0 (unmapped; measurement_source_value 'CA 125 (local)')"
+            in reasons["measurement_id=9008"]) and "map it to LOINC 10334-1" in reasons["measurement_id=9008"]
+    assert not result.markers["measurement_id"].isin(range(9001, 9009)).any()
     cea = read_omop(url, person_ids=[1], marker="cea")
     assert cea.markers["measurement_id"].tolist() == [9006]
     assert cea.skipped["reason"].str.contains("CA-125 \\(LOINC 10334-1\\), not the marker read").sum() >= 5

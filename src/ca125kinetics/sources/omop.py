@@ -283,6 +283,11 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
          .order_by(m.c.person_id, m.c.measurement_date, m.c.measurement_id))
     res = conn.execute(q)
     out["measurements"] = pd.DataFrame(res.all(), columns=list(res.keys()))
+    # unmapped rows (concept 0) may hold the marker under a local code: listed, never read
+    q = (sa.select(m.c.measurement_id, m.c.person_id, m.c.measurement_source_value)
+         .join(persons, m.c.person_id == pid_col).where(m.c.measurement_concept_id == 0)
+         .order_by(m.c.person_id, m.c.measurement_id))
+    out["unmapped"] = pd.DataFrame(conn.execute(q).all(), columns=["measurement_id", "person_id", "source_value"])
     if "assay" not in out["measurements"]:
         out["measurements"]["assay"] = None
     # platinum ingredients (RxNorm) and classes (ATC), and every drug descending from them
@@ -412,6 +417,10 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                      "ca125": float(r.value_as_number) * factor, "censored": op == "censored", "uln": limit,
                      "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
                      "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
+    for r in frames["unmapped"].itertuples(index=False):
+        skipped.append((f"measurement_id={r.measurement_id}", name_of.get(r.person_id), "measurement",
+                        f"measurement_concept_id 0 (unmapped; measurement_source_value {r.source_value!r}): not known "
+                        f"to be {spec.label}; if it is, map it to LOINC {spec.loinc} in the ETL"))
     events = frames["events"].assign(event=frames["events"]["code"].map(event_codes))
     for key, group in events.groupby("procedure_occurrence_id", sort=True):
         r, sid = group.iloc[0], f"procedure_occurrence_id={key}"
