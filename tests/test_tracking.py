@@ -120,3 +120,34 @@ def test_a_tracking_store_that_cannot_be_opened_is_a_one_line_package_error(monk
     with pytest.raises(InvalidInputError, match=r"tracking URI 'http://127.0.0.1:9/': the tracking store could "
                                                 r"not be opened \(API request .*\); check the address"):
         tracking.open_tracking("http://127.0.0.1:9/", "x")
+
+
+def test_a_tracking_store_that_cannot_be_opened_stops_training_at_its_next_step(monkeypatch, tmp_path):
+    """The store is opened beside the cross-validation; its failure used to surface only after
+    the whole fit (a server down was found minutes later)."""
+    import threading
+
+    import ca125kinetics.tracking as tracking
+    import ca125kinetics.train as train_module
+    from ca125kinetics.errors import InvalidInputError
+
+    failed, steps_after = threading.Event(), []
+
+    def refused(uri, name):
+        failed.set()
+        raise InvalidInputError(f"tracking URI {uri!r}: the tracking store could not be opened (down)")
+
+    def fit(markers, clinical, *, progress, **kwargs):
+        failed.wait()
+        for _ in range(100_000):       # the fit's steps; the next one after the failure stops it
+            steps_after.append(1)
+            progress("fold")
+            time.sleep(0.001)          # a step of work (lets the failing thread finish)
+        raise AssertionError("the fit ran to its end although the tracking store had failed")
+
+    monkeypatch.setattr(tracking, "open_tracking", refused)
+    monkeypatch.setattr(train_module, "fit_and_evaluate", fit)
+    with pytest.raises(InvalidInputError, match="could not be opened"):
+        train_module.train(None, None, tracking_uri="http://127.0.0.1:9/", out_dir=tmp_path / "out",
+                           progress=False, synthetic=True)
+    assert len(steps_after) < 100_000

@@ -1381,7 +1381,16 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     with _progress(progress, total=config.n_folds + 6) as step, \
             ThreadPoolExecutor(max_workers=1, thread_name_prefix="ca125-tracking") as pool:
         opening = pool.submit(open_tracking, uri, name)
-        result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic, progress=step)
+
+        def step_or_stop(text):
+            # a store that cannot be opened (a server down, a wrong address) stops the fit
+            # at its next step, rather than after the whole cross-validation
+            step(text)
+            if opening.done() and opening.exception() is not None:
+                raise opening.exception()
+
+        result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic,
+                                  progress=step_or_stop)
         result = dataclasses.replace(result, synthetic_source=synthetic_source)
         clock = time.perf_counter()
         example = result.input_example
