@@ -335,6 +335,9 @@ def test_scoring_file_gives_the_same_trajectory(run):
     for a, b in zip(full.trajectory.points, lean.trajectory.points):
         assert a.landmark == b.landmark and a.probability == pytest.approx(b.probability, abs=1e-12)
         assert a.p_low == pytest.approx(b.p_low, abs=1e-12) and a.p_high == pytest.approx(b.p_high, abs=1e-12)
+        # the scoring file carries the training summary: the full-series point's AUC was missing
+        assert (a.auc, a.auc_ci_low, a.auc_ci_high) == (b.auc, b.auc_ci_low, b.auc_ci_high)
+    assert full.trajectory.points[-1].auc is not None
 
 
 @pytest.mark.slow  # shares the ~20 s training run of the module fixture

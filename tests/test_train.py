@@ -466,6 +466,12 @@ def test_training_twice_on_the_committed_cohort_gives_the_same_model():
     first, second = (fit_and_evaluate(markers, clinical, config=SMALL, synthetic=True) for _ in range(2))
     assert content_digest(first.bundle) == content_digest(second.bundle)
     assert first.bundle.version == second.bundle.version and first.data_digest == second.data_digest
+    # two runs in one second share the training date; another date (the summary the scoring
+    # file now carries) must not change what the model computes, hence its version
+    import dataclasses
+
+    later = dataclasses.replace(first.bundle, training_summary={**first.bundle.training_summary, "date": "2099"})
+    assert content_digest(later) == content_digest(first.bundle)
     assert first.metrics() == second.metrics()
     pd.testing.assert_frame_equal(first.predictions, second.predictions, check_exact=True)
     pd.testing.assert_frame_equal(first.oof_predictions, second.oof_predictions, check_exact=True)

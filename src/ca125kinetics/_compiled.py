@@ -727,4 +727,5 @@ def scorer_dict(bundle) -> dict | None:
                      "population": None if population is None else population.to_dict()},
         "head": data,
         "landmarks": landmarks,
+        "training_summary": bundle.training_summary,   # the final point's AUC in trajectories
     }

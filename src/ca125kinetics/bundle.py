@@ -243,7 +243,8 @@ def content_digest(bundle: ModelBundle) -> str:
     The data of its scoring file (:func:`ca125kinetics._compiled.scorer_dict`: every fitted
     number of the kinetics population, the transformers, the classifier, the interval members
     and the landmark models, with the rule settings, the threshold, the training ranges and
-    ``trained_on_synthetic``), without the ``name`` and ``version`` fields, as JSON with
+    ``trained_on_synthetic``), without the ``name``, ``version`` and ``training_summary``
+    (the training date and the evaluation, which do not score) fields, as JSON with
     sorted keys. The scoring file scores exactly as the bundle, so two models that score a
     patient differently have different digests. For a model the scoring file cannot hold, the
     ``joblib.hash`` of the same parts (pipeline, interval, landmark models) stands for it.
@@ -263,7 +264,7 @@ def content_digest(bundle: ModelBundle) -> str:
         return hashlib.sha256(joblib.hash(pickle.loads(pickle.dumps(parts))).encode()).hexdigest()
 
     def anonymous(d):
-        out = {k: v for k, v in d.items() if k not in ("name", "version")}
+        out = {k: v for k, v in d.items() if k not in ("name", "version", "training_summary")}
         if out.get("landmarks"):
             out["landmarks"] = {**out["landmarks"], "models": [
                 {**m, "model": None if m["model"] is None else anonymous(m["model"])}

@@ -385,7 +385,8 @@ class TrajectoryPoint:
     auc, auc_ci_low, auc_ci_high : float or None
         The point's model's AUC with its DeLong 95 % CI on the evaluation patients of its
         training run (those who reached the landmark; for ``"final"`` the shipped model's);
-        None when the model does not carry it (a scoring file has no training summary).
+        None when the model does not carry it (one built by hand without a training
+        summary; a scoring file written before it held the summary).
     n_evaluated : int or None
         How many evaluation patients that AUC is from.
     agreement : float or None
@@ -649,7 +650,7 @@ def _synthetic(model) -> bool | None:
 
 def _shipped_facts(model) -> dict[str, Any]:
     """The shipped model's threshold, AUC with CI on its evaluation patients
-    (``training_summary``; absent from a scoring file) and the synthetic flag."""
+    (``training_summary``, also in the scoring file) and the synthetic flag."""
     if model is None:
         return {}
     summary = getattr(model, "training_summary", None) or {}
