@@ -428,3 +428,32 @@ def test_near_miss_field_names_are_suggested(client):
     resp = client.post("/api/score", json=_request(clinical={"ECOG": 1}))
     assert resp.status_code == 422
     assert resp.json()["message"] == "clinical.ECOG: Extra inputs are not permitted (did you mean 'ecog'?)"
+
+
+@pytest.mark.parametrize("recist, pattern", [(" pr ", "Single"), ("sd", "CARCINOMATOSIS"), ("", "multiple")])
+def test_category_fields_are_read_as_the_readers_read_them(client, model_dir, recist, pattern):
+    # the API refused "pr" and "Single", which predict() and the clinical table read as PR and
+    # single: one patient got two answers depending on the way in
+    clinical = dict(CLINICAL, recist=recist, recurrence_pattern=pattern)
+    resp = client.post("/api/score", json=_request(clinical=clinical))
+    assert resp.status_code == 200, resp.text
+    alone = P.predict({"patient_id": "w1", **WORKED}, dict(clinical, patient_id="w1"), model=model_dir)
+    assert resp.json() == json.loads(json.dumps(alone.to_dict()))
+    bad = client.post("/api/score", json=_request(clinical=dict(CLINICAL, recist="partial")))
+    assert bad.status_code == 422 and "recist" in bad.json()["message"]
+
+
+def test_the_api_limits_are_the_readers_limits():
+    # the schema's bounds were typed in a second time beside the readers' rules
+    from ca125kinetics.io import CLINICAL_NUMBERS, DAY_RANGE
+    from ca125kinetics.markers import CA125
+    from ca125kinetics.web.app import Clinical, Sample
+
+    props = Clinical.model_json_schema()["properties"]
+    for name in ("age", "ecog", "ascites_ml", "primary_residual_disease", "pfi_months"):
+        bounds = next(a for a in props[name]["anyOf"] if a.get("type") != "null")
+        assert (bounds["minimum"], bounds["maximum"]) == (CLINICAL_NUMBERS[name].low, CLINICAL_NUMBERS[name].high)
+    sample = Sample.model_json_schema()["properties"]
+    day = next(a for a in sample["day"]["anyOf"] if a.get("type") != "null")
+    ca125 = next(a for a in sample["ca125"]["anyOf"] if a.get("type") != "null")
+    assert (day["minimum"], day["maximum"]) == DAY_RANGE and ca125["maximum"] == CA125.plausible_max

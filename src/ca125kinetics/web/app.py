@@ -68,7 +68,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import _STAGE_RE
+from ..io import _STAGE_RE, CLINICAL_CATEGORIES, CLINICAL_NUMBERS, DAY_RANGE, RECURRENCE_PATTERNS
+from ..markers import CA125
+from ..settings import RECIST_CATEGORIES
 from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import EVENT_KINDS
 
@@ -104,6 +106,25 @@ _log = logging.getLogger("ca125kinetics.web")
 EventKind = Literal[EVENT_KINDS]   # the data contract's event vocabulary
 
 
+def _clinical_number(name: str, description: str):
+    """The schema of a numeric clinical field: the bounds of the readers' rule for it
+    (``io.CLINICAL_NUMBERS``), so the API and the validator it feeds cannot drift apart."""
+    rule = CLINICAL_NUMBERS[name]
+    return Field(None, strict=True, ge=rule.low, le=rule.high, description=description)
+
+
+def _category(name: str):
+    """A before-validator reading a category field as the readers do (``io.CLINICAL_CATEGORIES``:
+    stripped, then normalised, e.g. ``"pr"`` is ``PR``; empty text is unknown); the schema
+    lists the codes."""
+    rule = CLINICAL_CATEGORIES[name]
+
+    def read(cls, v):
+        return (rule.normalise(v.strip()) if v.strip() else None) if isinstance(v, str) else v
+
+    return field_validator(name, mode="before")(read)
+
+
 # --------------------------------------------------------------------------------------
 # Request and response models
 # --------------------------------------------------------------------------------------
@@ -124,10 +145,10 @@ class Sample(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    day: int | None = Field(None, strict=True, ge=-366, le=1830,
+    day: int | None = Field(None, strict=True, ge=DAY_RANGE[0], le=DAY_RANGE[1],
                             description="days from the first dose (day 0); pretreatment <= 0")
     date: _dt.date | None = Field(None, description="sample date (ISO); needs treatment_start")
-    ca125: float | None = Field(None, strict=True, ge=0, le=1_000_000, description="CA-125, U/mL")
+    ca125: float | None = Field(None, strict=True, ge=0, le=CA125.plausible_max, description="CA-125, U/mL")
     censored: bool = Field(False, strict=True, description="the value was reported as '<ca125' (below the assay limit)")
     event: EventKind | None = Field(None, description="procedure on this day (GCIG exclusion window)")
 
@@ -152,17 +173,21 @@ class Clinical(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False, regex_engine="python-re")
 
-    age: float | None = Field(None, strict=True, ge=0, le=120, description="years")
-    ecog: int | None = Field(None, strict=True, ge=0, le=4, description="ECOG performance status at recurrence")
-    ascites_ml: float | None = Field(None, strict=True, ge=0, le=50_000, description="ascites volume on imaging, mL")
+    age: float | None = _clinical_number("age", "years")
+    ecog: int | None = _clinical_number("ecog", "ECOG performance status at recurrence")
+    ascites_ml: float | None = _clinical_number("ascites_ml", "ascites volume on imaging, mL")
     figo_stage: str | None = Field(None, max_length=12, pattern=_STAGE_RE.pattern,   # the readers' pattern
                                    description="FIGO stage at diagnosis: I-IV (substages such as IIIC accepted)")
-    primary_residual_disease: int | None = Field(
-        None, strict=True, ge=0, le=1, description="0 = complete resection at primary surgery, 1 = any residual")
-    pfi_months: float | None = Field(None, strict=True, ge=0, le=600, description="platinum-free interval, months")
-    recurrence_pattern: Literal["single", "multiple", "carcinomatosis"] | None = None
-    recist: Literal["CR", "PR", "SD", "PD"] | None = Field(
-        None, description="RECIST 1.1 response after the neoadjuvant cycles")
+    primary_residual_disease: int | None = _clinical_number(
+        "primary_residual_disease", "0 = complete resection at primary surgery, 1 = any residual")
+    pfi_months: float | None = _clinical_number("pfi_months", "platinum-free interval, months")
+    recurrence_pattern: Literal[RECURRENCE_PATTERNS] | None = Field(
+        None, description="single site, multiple sites or carcinomatosis at recurrence (case is ignored)")
+    recist: Literal[RECIST_CATEGORIES] | None = Field(
+        None, description="RECIST 1.1 response after the neoadjuvant cycles (case is ignored)")
+
+    _recurrence_pattern = _category("recurrence_pattern")
+    _recist = _category("recist")
 
 
 class ScoreRequest(BaseModel):
