@@ -927,23 +927,22 @@ def _one_per_value(x, name: str, item: str, n: int) -> list:
 
 
 def _to_date(x, what: str) -> _dt.date:
-    """A calendar date from a date, datetime, pandas Timestamp, numpy datetime64 or ISO string."""
-    if isinstance(x, str):
-        try:
-            return _dt.datetime.fromisoformat(x.strip()).date()
-        except ValueError:
-            raise InvalidInputError(f"{what} {x!r} is not an ISO date; write it as YYYY-MM-DD") from None
-    if type(x).__name__ == "datetime64":
-        import pandas as pd
+    """A calendar date from a date, datetime, pandas Timestamp, numpy datetime64 or text, read
+    by the markers reader's date rule (:func:`ca125kinetics.io.read_markers`: text is ISO
+    ``YYYY-MM-DD``, optionally with a time; the time of day and a timezone offset never move
+    the day), so a date this API takes is one the files take, and the reverse."""
+    import numpy as np
 
-        x = pd.Timestamp(x)
-    if isinstance(x, _dt.datetime):
-        if x != x:  # NaT
-            raise InvalidInputError(f"{what} is missing (NaT); give a date or drop the sample")
-        return x.date()
-    if isinstance(x, _dt.date):
-        return x
-    raise InvalidInputError(f"{what} {x!r} is not a date; give dates, datetimes or ISO strings")
+    from .io import _parse_dates
+
+    cell = np.empty(1, dtype=object)
+    cell[0] = x
+    dates, bad, message = _parse_dates(cell, None, what)
+    if bad[0]:
+        raise InvalidInputError(message(x))
+    if np.isnat(dates[0]):
+        raise InvalidInputError(f"{what} is missing ({x!r}); give a date or drop the sample")
+    return dates[0].astype("datetime64[D]").item()
 
 
 def _to_day(x, treatment_start: _dt.date | None, what: str) -> int:
