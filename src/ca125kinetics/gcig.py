@@ -971,6 +971,10 @@ def _to_day(x, treatment_start: _dt.date | None, what: str) -> int:
     return int(x)
 
 
+#: Largest CA-125 value a series may give, U/mL: the markers reader's limit
+#: (``MarkerSpec.plausible_max``), beyond what any assay reports.
+_VALUE_MAX = MARKERS["ca125"].plausible_max
+
 #: Largest day (either side of the first dose) a series may give: about 2,700 years, far
 #: beyond any real series, and far inside the kernel's 64-bit integers (day differences too).
 _DAY_LIMIT = 10 ** 6
@@ -1017,6 +1021,12 @@ def _check_series(day_list, value_list, event_list, settings, *, patient_id=None
             raise InvalidInputError(
                 f"CA-125 value {v!r} on day {day_list[i]} must be finite and >= 0 U/mL; "
                 "correct or remove the sample",
+                patient_id=patient_id, column="ca125",
+            )
+        if v > _VALUE_MAX:
+            raise InvalidInputError(
+                f"CA-125 value {v:g} U/mL on day {day_list[i]} is beyond what any assay reports (at most "
+                f"{_VALUE_MAX:,.0f} U/mL); check the value and its unit",
                 patient_id=patient_id, column="ca125",
             )
     if settings.duplicates == "error":
@@ -1106,7 +1116,8 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     Raises
     ------
     InvalidInputError
-        Lengths differ, a value is not a finite non-negative number, a day is not an integer
+        Lengths differ, a value is not a finite non-negative number or is beyond what any
+        assay reports (the markers reader's limit, 1,000,000 U/mL), a day is not an integer
         (or not a date with ``treatment_start``), an unknown event kind, two samples on one day
         with ``settings.duplicates == "error"``.
 
@@ -1553,7 +1564,7 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     order = np.lexsort((day_i, patient)) if n_rows and np.any(
         (np.diff(day_i) < 0) & (patient[1:] == patient[:-1])) else None
     if check:
-        row_bad = bad_day | (is_sample & (bad_value | ~((value >= 0) & (value < np.inf)))) | (event_code == -2)
+        row_bad = bad_day | (is_sample & (bad_value | ~((value >= 0) & (value <= _VALUE_MAX)))) | (event_code == -2)
         suspect = np.bincount(patient[row_bad], minlength=n_patients) > 0
         suspect |= ~((uln > 0) & np.isfinite(uln))
         if none is not None:
