@@ -65,6 +65,12 @@ SERIES = {
     "mouse_antibody_before_high": [(-20, "", "mouse_antibody"), (-5, "300", ""), (21, "100", "")],
     "mouse_antibody_between": [(-30, "60", ""), (-20, "", "mouse_antibody"), (-2, "300", ""),
                                (21, "100", "")],
+    "paracentesis_within_window": [(-12, "300", ""), (-10, "", "paracentesis"), (-5, "60", ""),
+                                   (21, "40", "")],
+    "mouse_antibody_within_window": [(-12, "300", ""), (-10, "", "mouse_antibody"), (-5, "60", ""),
+                                     (21, "40", "")],
+    "thoracentesis_within_window_low": [(-12, "60", ""), (-10, "", "thoracentesis"), (-5, "300", ""),
+                                        (21, "100", "")],
     "surgery_at_day0": [(-3, "300", ""), (0, "", "surgery"), (21, "100", "")],
 }
 

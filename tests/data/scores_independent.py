@@ -54,13 +54,15 @@ S9  iMODEL points in tenths (exact arithmetic): figo III/IV 8; primary residual 
     (105 gives none); ascites_ml > 0 30 (any ascites; 0 = none). Low risk when the total
     <= 47 (4.7 itself is low risk). ECOG 4: decision ``poor`` scores it as ECOG 2-3;
     ``not_applicable`` leaves the patient unscored (status ``not_applicable``).
-S10 CA-125 at recurrence: the GCIG baseline (the latest sample with -14 <= day <= 0), else
-    the latest pretreatment value (day <= 0). Both are the latest sample with a value and
-    day <= 0, so that is what is read; event rows (no value) are skipped; READING: an event
-    (paracentesis, mouse antibody) does not remove the pretreatment value here, it is the
-    value measured at recurrence. Censored ``<L``: the true value is below L, so with
-    L <= 105 it is not above 105 (no points); with L > 105 it is unknown. No pretreatment
-    value: unknown.
+S10 CA-125 at recurrence (the documented decision): the GCIG baseline, i.e. the latest
+    sample with a value and -14 <= day <= 0 that the GCIG exclusions leave (a sample from the
+    day of a paracentesis, thoracentesis or surgery to 28 days after it; every sample after
+    mouse antibodies); else the latest pretreatment value (day <= 0) of any age, exclusions
+    not applied (the decision says "the latest pretreatment value"). Event rows (no value)
+    are skipped. Censored ``<L``: the true value is below L, so with L <= 105 it is not
+    above 105 (no points); with L > 105 it is unknown. No pretreatment value: unknown.
+    (First version of this reading: the latest pretreatment sample, exclusions ignored;
+    corrected after the comparison, see scores_README.md.)
 S11 MSKCC (Chi 2006): interval from pfi_months. Under 6: ``not_applicable``; 6-12 (12
     included); over 12 to 30 (30 included); over 30. Table (reading of the paper):
     single: offer / offer / offer; multiple: consider / offer / offer;
@@ -159,10 +161,21 @@ def read_row(row):
 def ca125_at_recurrence(samples):
     """samples: marker rows (dicts of text) of one patient -> (text, value_or_None, upper_bound).
 
-    READING S10: the latest sample with a value and day <= 0. A censored ``<L`` gives
-    (``<L``, None, L): the value is below L.
+    READING S10. A censored ``<L`` gives (``<L``, None, L): the value is below L.
     """
-    pre = [s for s in samples if (s.get("ca125") or "") != "" and int(s["day"]) <= 0]
+    events = [(int(s["day"]), s["event"]) for s in samples if (s.get("event") or "") != ""]
+
+    def excluded(day):
+        for at, event in events:
+            if event in ("paracentesis", "thoracentesis", "surgery") and at <= day <= at + 28:
+                return True
+            if event == "mouse_antibody" and day > at:
+                return True
+        return False
+
+    valued = [s for s in samples if (s.get("ca125") or "") != "" and int(s["day"]) <= 0]
+    baseline = [s for s in valued if -14 <= int(s["day"]) and not excluded(int(s["day"]))]
+    pre = baseline or valued
     if not pre:
         return "", None, None
     latest = max(pre, key=lambda s: int(s["day"]))
