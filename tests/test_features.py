@@ -142,3 +142,16 @@ def test_ca125_at_recurrence_arrays_is_the_rule_patient_by_patient(patients):
                 if d <= 0 and v is not None and (best is None or d >= best):
                     best, expected = d, v
         assert got[i] == expected or (np.isnan(got[i]) and np.isnan(expected))
+
+
+def test_ca125_at_recurrence_censored_flags_the_row_the_value_comes_from():
+    markers = read_markers(pd.DataFrame({
+        "patient_id": ["a", "a", "b", "b", "c", "c", "d"],
+        "day": [-30, -3, -30, 21, -40, -5, 21],
+        "ca125": ["<500", "300", "<200", "100", "400", "<20", "50"]}))
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c", "d"]})
+    frame = build_patient_frame(markers, clinical).set_index("patient_id")
+    # a: the GCIG baseline (day -3) is measured; b: the latest pretreatment value is "<200";
+    # c: the baseline is "<20"; d: no pretreatment value
+    assert frame["ca125_at_recurrence"].tolist()[:3] == [300.0, 200.0, 20.0]
+    assert frame["ca125_at_recurrence_censored"].tolist() == [False, True, True, False]

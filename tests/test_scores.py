@@ -769,3 +769,31 @@ def test_text_of_a_str_subclass_is_read_as_that_text():
                               **{c: pd.Series(v, dtype=object) for c, v in columns.items()},
                               "recurrence_pattern": None})
         pd.testing.assert_frame_equal(published_scores(frame), _reference_scores(frame))
+
+
+# ------------------------------------------------------------------ censored CA-125 at recurrence
+# "<200" says the value is below 200 U/mL, not that it is 200: with a limit above 105 U/mL the
+# iMODEL CA-125 item could score 0 or 1.8, so it is unknown; with a limit of 105 or less it is
+# known not to score (found by the independent audit, tests/data/scores_README.md).
+
+
+@pytest.mark.parametrize("limit, low_risk, status", [
+    (200.0, None, "missing_input"), (106.0, None, "missing_input"),
+    (105.0, True, "ok"), (5.0, True, "ok"),
+])
+def test_a_censored_ca125_at_recurrence_is_an_upper_bound_never_the_value(limit, low_risk, status):
+    # FIGO III 0.8 + ascites 3.0 = 3.8: the CA-125 item (1.8) decides the risk group
+    frame = pd.DataFrame({"patient_id": ["1"], "ecog": [0], "ascites_ml": [800.0], "figo_stage": ["III"],
+                          "primary_residual_disease": [0], "pfi_months": [20.0], "recurrence_pattern": ["single"],
+                          "ca125_at_recurrence": [limit], "ca125_at_recurrence_censored": [True]})
+    out = published_scores(frame).iloc[0]
+    assert (None if pd.isna(out["imodel_low_risk"]) else bool(out["imodel_low_risk"])) == low_risk
+    assert out["imodel_status"] == status
+    if status == "missing_input":
+        assert "missing ca125_at_recurrence" in out["imodel_reason"]
+    one = imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored=True)
+    assert (one.low_risk, one.status) == (low_risk, status)
+    # measured (not censored), the same number scores as it always did
+    assert imodel_score("III", 0, 20.0, 0, limit, 800.0).points == (5.6 if limit > 105 else 3.8)
+    with pytest.raises(InvalidInputError, match="ca125_at_recurrence_censored"):
+        imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored="yes")

@@ -569,6 +569,30 @@ def _parse(raw, column: str, kind: str) -> _Parsed:
     return _parse_numeric(raw, column, kind)
 
 
+def _below_limit(parsed: _Parsed, censored, n: int) -> _Parsed:
+    """CA-125 at recurrence reported below the assay's limit (``"<200"``, ``censored`` true):
+    the value is an upper bound. Below a limit of 105 U/mL or less it is not above 105 (the
+    iMODEL item scores 0, as the limit itself gives); below a higher limit it may be either,
+    so the value is unknown (missing), never read as the limit."""
+    flags = censored if isinstance(censored, np.ndarray) and censored.dtype == bool else \
+        np.array([False if _is_na(c) else bool(c) for c in (censored.tolist() if isinstance(censored, _ARRAYS)
+                                                            else censored)], dtype=bool)
+    if len(flags) != n:
+        raise InvalidInputError(f"ca125_at_recurrence_censored must hold one flag per patient ({n}), "
+                                f"got {len(flags)}", column="ca125_at_recurrence_censored")
+    values = parsed.values if _by_value(parsed) else np.array(
+        [math.nan if v is None else v for v in parsed.values], dtype=float)
+    with np.errstate(invalid="ignore"):
+        unknown = flags & (values > IMODEL_CA125_CUT)
+    if not unknown.any():
+        return parsed
+    missing = np.asarray(parsed.missing, dtype=bool) | unknown
+    if _by_value(parsed):
+        return _Parsed(np.where(unknown, np.nan, values), missing, parsed.message)
+    return _Parsed([None if u else v for v, u in zip(parsed.values, unknown.tolist())], missing.tolist(),
+                   list(parsed.message))
+
+
 def _unknown(n: int) -> _Parsed:
     """A column absent from the input: every value missing."""
     return _Parsed([None] * n, [True] * n, [""] * n)
@@ -939,7 +963,8 @@ def ago_score(ecog, ascites_ml, primary_residual_disease, *, patient_id=None) ->
 
 
 def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_at_recurrence, ascites_ml,
-                 *, patient_id=None, settings: ScoreSettings | None = None) -> ImodelResult:
+                 *, ca125_at_recurrence_censored: bool = False, patient_id=None,
+                 settings: ScoreSettings | None = None) -> ImodelResult:
     """iMODEL (Tian 2012) of one patient.
 
     ``points = 0.8 [FIGO III-IV] + 1.5 [primary residual] + 2.4 [PFI < 16 months]
@@ -960,6 +985,9 @@ def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_a
         CA-125 at recurrence, U/mL.
     ascites_ml : float or None
         Ascites volume at recurrence in mL (0 if none).
+    ca125_at_recurrence_censored : bool
+        True when ``ca125_at_recurrence`` is an assay limit the value was reported below
+        (``"<200"``): above 105 U/mL such a limit leaves the CA-125 item unknown.
     patient_id : str, optional
         Only used to say where an input error is.
     settings : ScoreSettings, optional
@@ -986,6 +1014,11 @@ def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_a
               "pfi_months": pfi_months, "ecog": ecog, "ca125_at_recurrence": ca125_at_recurrence,
               "ascites_ml": ascites_ml}
     parsed = _parse_one(inputs, {c: c for c in inputs}, patient_id)
+    if ca125_at_recurrence_censored not in (True, False):
+        raise InvalidInputError(f"ca125_at_recurrence_censored must be True or False, got "
+                                f"{ca125_at_recurrence_censored!r}", patient_id=patient_id,
+                                column="ca125_at_recurrence_censored")
+    parsed["ca125_at_recurrence"] = _below_limit(parsed["ca125_at_recurrence"], [ca125_at_recurrence_censored], 1)
     points, low_risk, status, reason, lo, hi, items = _score_all(
         _imodel_rule, {i.column: parsed[i.column] for i in IMODEL_ITEMS}, settings)[0]
     return ImodelResult(
@@ -1107,8 +1140,10 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         Input column name -> n values (list, tuple, numpy array or pandas Series), one per
         patient: ``ecog``, ``ascites_ml``, ``figo_stage``, ``primary_residual_disease``,
         ``pfi_months`` (and ``settings.dfi_column``), ``recurrence_pattern``,
-        ``ca125_at_recurrence``. An absent column means unknown for every patient; other
-        keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
+        ``ca125_at_recurrence``, and ``ca125_at_recurrence_censored`` (true where that value
+        was reported below the assay's limit, ``"<200"``: an upper bound, so a limit above
+        105 U/mL leaves the iMODEL CA-125 item unknown). An absent column means unknown for
+        every patient (not censored, for the flag); other keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
         (int/float or None/NaN/NA; text for stage and pattern, parsed once per distinct
         string) take a fast route (without pandas for up to 64 patients; for more, pandas
         only finds the distinct values). Any other value (a number written as text,
@@ -1164,6 +1199,9 @@ def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict
             column=next(c for c, length in lengths.items() if length != n),
         )
     parsed = {c: _parse(given[c], c, kind) if c in given else _unknown(n) for c, kind in _INPUT_KINDS.items()}
+    if columns.get("ca125_at_recurrence_censored") is not None:
+        parsed["ca125_at_recurrence"] = _below_limit(parsed["ca125_at_recurrence"],
+                                                     columns["ca125_at_recurrence_censored"], n)
     if dfi_column != "pfi_months":  # the MSKCC DFI is read as an interval, whichever column holds it
         dfi = _parse(given[dfi_column], dfi_column, "pfi_months") if dfi_column in given else _unknown(n)
     else:
@@ -1213,7 +1251,10 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
     ca125_at_recurrence : pandas.Series or mapping, optional
         CA-125 at recurrence (U/mL) indexed by ``patient_id`` (the training code passes the
         pretreatment baseline); patients absent from it count as missing. Without it the
-        clinical column ``ca125_at_recurrence`` is used if present, else CA-125 is missing.
+        clinical column ``ca125_at_recurrence`` is used if present (with the flag column
+        ``ca125_at_recurrence_censored`` of ``build_patient_frame`` when present: a value
+        reported as ``"<200"`` is an upper bound, and with a limit above 105 U/mL the iMODEL
+        CA-125 item is unknown), else CA-125 is missing.
     settings : ScoreSettings, optional
         Decisions; defaults to ``ScoreSettings()``.
 
@@ -1252,6 +1293,8 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
     columns = {column: frame[column] for column in kinds}
     if ca125_at_recurrence is not None or "ca125_at_recurrence" in frame.columns:
         columns["ca125_at_recurrence"] = _ca125_column(frame, ca125_at_recurrence)
+    if ca125_at_recurrence is None and "ca125_at_recurrence_censored" in frame.columns:
+        columns["ca125_at_recurrence_censored"] = frame["ca125_at_recurrence_censored"]
     problem = frame["problem"] if "problem" in frame.columns else None
     columns = {"patient_id": frame["patient_id"].to_numpy(dtype=object),
                **published_scores_arrays(columns, problem=problem, settings=settings)}

@@ -648,7 +648,7 @@ def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFra
     ovarian = [c for c in task.comparators if c in OVARIAN_COMPARATORS]
     if ovarian:
         columns = ["patient_id", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
-                   "recurrence_pattern", "ca125_at_recurrence", "problem"]
+                   "recurrence_pattern", "ca125_at_recurrence", "ca125_at_recurrence_censored", "problem"]
         scored = score_for_auc(published_scores(frame[columns].reset_index(drop=True)))
         for name in ovarian:
             out[name] = scored[name].to_numpy(dtype=float)
