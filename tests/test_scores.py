@@ -797,3 +797,19 @@ def test_a_censored_ca125_at_recurrence_is_an_upper_bound_never_the_value(limit,
     assert imodel_score("III", 0, 20.0, 0, limit, 800.0).points == (5.6 if limit > 105 else 3.8)
     with pytest.raises(InvalidInputError, match="ca125_at_recurrence_censored"):
         imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored="yes")
+
+
+def test_unknown_ecog_decides_no_risk_group_when_ecog_4_is_not_applicable():
+    """With imodel_ecog4='not_applicable' an unknown ECOG may be 4, which leaves the patient
+    unscored: no risk group is certain (it used to say 'low risk whatever the missing items')."""
+    na = ScoreSettings(imodel_ecog4="not_applicable")
+    r = imodel_score("III", 0, 20.0, None, 50.0, 0.0, settings=na)
+    assert (r.low_risk, r.status) == (None, "missing_input")
+    assert "missing ecog" in r.reason and "ECOG 4 would leave the patient unscored" in r.reason
+    assert (r.points_min, r.points_max) == (0.8, 3.2)
+    # by default ECOG 4 scores like 2-3, so the range decides
+    assert imodel_score("III", 0, 20.0, None, 50.0, 0.0).low_risk is True
+    frame = pd.DataFrame({"patient_id": ["1", "2"], "ecog": [None, 4], "ascites_ml": [0.0, 0.0],
+                          "figo_stage": ["III", "III"], "primary_residual_disease": [0, 0], "pfi_months": [20.0, 20.0],
+                          "recurrence_pattern": ["single", "single"], "ca125_at_recurrence": [50.0, 50.0]})
+    assert published_scores(frame, settings=na)["imodel_status"].tolist() == ["missing_input", "not_applicable"]

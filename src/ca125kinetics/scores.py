@@ -49,7 +49,9 @@ inputs are (ECOG 1 with unknown ascites -> negative, ``"ok_with_missing"``); all
 criteria met but one missing -> NA. iMODEL: a missing item could add 0 or its points, so the
 total lies in ``[points_min, points_max]``; the total itself is NA (it is not a number we
 know), but the risk group is reported when the whole range lies on one side of 4.7
-(``points_max <= 4.7`` -> low risk, ``points_min > 4.7`` -> high risk). MSKCC: the
+(``points_max <= 4.7`` -> low risk, ``points_min > 4.7`` -> high risk), except that with
+``imodel_ecog4="not_applicable"`` an unknown ECOG leaves it NA (ECOG 4 would leave the
+patient unscored). MSKCC: the
 recommendation is reported when every value of the missing input gives the same cell (e.g.
 unknown pattern with DFI > 30 months -> "offer"); an unknown DFI always leaves it NA, because
 the DFI could be < 6 months.
@@ -661,13 +663,17 @@ def _imodel_rule(names, values, missing, messages, settings: ScoreSettings) -> t
     order of ``IMODEL_ITEMS``."""
     scoring = tuple(None if value is None else _IMODEL_SCORES[item.column](value)
                     for item, value in zip(IMODEL_ITEMS, values))
-    ecog4_excluded = settings.imodel_ecog4 == "not_applicable" and values[names.index("ecog")] == 4
-    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded)
+    ecog = values[names.index("ecog")]
+    ecog4_excluded = settings.imodel_ecog4 == "not_applicable" and ecog == 4
+    ecog4_possible = settings.imodel_ecog4 == "not_applicable" and ecog is None
+    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded, ecog4_possible)
 
 
 @functools.lru_cache(maxsize=4096)  # the values matter only through `scoring`: few combinations
-def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool) -> tuple:
-    """iMODEL from whether each item scores (True / False, None where absent)."""
+def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool, ecog4_possible: bool = False) -> tuple:
+    """iMODEL from whether each item scores (True / False, None where absent). With
+    ``ecog4_possible`` (ECOG unknown, ECOG 4 not applicable) no risk group is certain: the
+    patient may be outside the score."""
     # integer tenths keep sums exact: 0.8 + 1.5 + 2.4 is 47 tenths, not 4.699999...
     awarded = [tenths if scores else 0 for tenths, scores in zip(_IMODEL_TENTHS, scoring)]
     items = tuple(np.nan if scores is None else tenths / 10 for scores, tenths in zip(scoring, awarded))
@@ -688,6 +694,10 @@ def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool) -> 
                              for item, tenths in zip(IMODEL_ITEMS, awarded) if tenths]) or "no risk item"
         return lo / 10, low, STATUS_OK, "iMODEL %.1f = %s; %s" % (lo / 10, scored, group), lo / 10, hi / 10, items
     between = "total between %.1f and %.1f" % (lo / 10, hi / 10)
+    if ecog4_possible:
+        return (np.nan, None, STATUS_MISSING,
+                f"iMODEL unknown: missing {lacking}; {between}, but ECOG 4 would leave the patient unscored "
+                "(settings.imodel_ecog4 = 'not_applicable')", lo / 10, hi / 10, items)
     if low or high:  # the whole range lies on one side of 4.7
         return (np.nan, low, STATUS_OK_WITH_MISSING,
                 f"iMODEL total unknown: missing {lacking}; {between}, {group} whatever the missing items",
