@@ -813,3 +813,27 @@ def test_unknown_ecog_decides_no_risk_group_when_ecog_4_is_not_applicable():
                           "figo_stage": ["III", "III"], "primary_residual_disease": [0, 0], "pfi_months": [20.0, 20.0],
                           "recurrence_pattern": ["single", "single"], "ca125_at_recurrence": [50.0, 50.0]})
     assert published_scores(frame, settings=na)["imodel_status"].tolist() == ["missing_input", "not_applicable"]
+
+
+def test_a_raw_frame_is_read_with_the_data_contract_rules_of_read_clinical():
+    """published_scores on a table read without read_clinical applies the contract's bounds
+    (ascites 0-50,000 mL, PFI 0-600 months) and reads the 0/1 flag words (yes/no, true/false)
+    as read_clinical does; it used to score 50,001 mL and 600.1 months and refuse 'yes'."""
+    raw = pd.DataFrame({"patient_id": ["1", "2", "3", "4"], "age": ["60"] * 4, "ecog": ["0", "0", "0", "0"],
+                        "ascites_ml": ["50001", "0", "0", "0"], "figo_stage": ["II"] * 4,
+                        "primary_residual_disease": ["0", "0", "yes", "False"],
+                        "pfi_months": ["20", "600.1", "20", "20"], "recurrence_pattern": ["single"] * 4})
+    out = published_scores(raw)
+    assert out["ago_status"].tolist()[:1] == ["invalid_input"] and "50001" in out.loc[0, "ago_reason"]
+    assert out.loc[1, "mskcc_status"] == "invalid_input" and "600.1" in out.loc[1, "mskcc_reason"]
+    assert out["ago_positive"].tolist()[2:] == [False, True]
+    for i in range(len(raw)):    # read_clinical agrees on every row
+        row = raw.iloc[[i]]
+        if i < 2:
+            with pytest.raises(InvalidInputError):
+                read_clinical(row)
+        else:
+            assert read_clinical(row)["primary_residual_disease"].iloc[0] == (1 if i == 2 else 0)
+    assert ago_score(0, 0, "no").positive is True and ago_score(0, 0, True).positive is False
+    with pytest.raises(InvalidInputError, match="ascites_ml"):
+        ago_score(0, 50_001, 0)

@@ -164,3 +164,29 @@ def test_every_row_the_independent_reading_refuses_is_refused_naming_its_column(
     # and nothing else is refused
     flagged = read_clinical(CLINICAL, on_error="flag").set_index("patient_id")["problem"]
     assert set(flagged[flagged.notna()].index) == set(refused.index)
+
+
+_READS = {"ago": {"ecog", "ascites_ml", "primary_residual_disease"},
+          "imodel_status": {"figo_stage", "primary_residual_disease", "pfi_months", "ecog", "ascites_ml"},
+          "mskcc_status": {"pfi_months", "recurrence_pattern"}}
+
+
+def test_published_scores_of_the_raw_text_table_agree_with_the_independent_reading(tables, expected, notes):
+    """The table as written (text cells, no read_clinical) with the CA-125 at recurrence of the
+    patient frame: the same results on every row the reading accepts; on a refused row, each
+    score that reads a refused column is invalid_input (published_scores computes the others,
+    as its documentation says; read_clinical flags the whole patient)."""
+    markers, clinical = tables
+    frame = build_patient_frame(markers, clinical).set_index("patient_id")
+    raw = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False).replace("", None)
+    for column in ("ca125_at_recurrence", "ca125_at_recurrence_censored"):
+        raw[column] = frame.loc[raw["patient_id"], column].to_numpy()
+    rows = published_scores(raw).to_dict("records")
+    accepted = set(expected.index[expected["invalid"] == ""])
+    _agree([r for r in rows if r["patient_id"] in accepted], expected, notes)
+    for row in rows:
+        if row["patient_id"] in accepted:
+            continue
+        refused, got = set(expected.loc[row["patient_id"], "invalid"].split(";")), _reading(row)
+        for field, reads in _READS.items():
+            assert (got[field] == "invalid_input") == bool(refused & reads), (row["patient_id"], field, got[field])

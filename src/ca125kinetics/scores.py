@@ -90,7 +90,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .io import _STAGE_RE, RECURRENCE_PATTERNS
+from .io import _STAGE_RE, CA125_MAX, CLINICAL_NUMBERS, RECURRENCE_PATTERNS, _boolean_word
 from .settings import _SettingsMixin, with_provenance
 
 __all__ = [
@@ -385,15 +385,24 @@ class _Parsed:
 
 _FIX = "; correct it, or leave it empty if unknown"
 
-# kind -> (whole number?, lower bound, upper bound, rule)
+# kind -> (whole number?, lower bound, upper bound, rule): the bounds are the data contract's,
+# the ones read_clinical applies (io.CLINICAL_NUMBERS; CA-125 io.CA125_MAX), so that a value
+# read_clinical refuses is never scored here, nor the reverse
 _NUMERIC_RULES = {
-    "ecog": (True, 0.0, 4.0, "ECOG performance status must be a whole number 0-4"),
-    "ascites_ml": (False, 0.0, np.inf, "ascites must be a volume in mL >= 0 (0 if none)"),
+    "ecog": (True, CLINICAL_NUMBERS["ecog"].low, CLINICAL_NUMBERS["ecog"].high,
+             "ECOG performance status must be a whole number %g-%g"),
+    "ascites_ml": (False, CLINICAL_NUMBERS["ascites_ml"].low, CLINICAL_NUMBERS["ascites_ml"].high,
+                   "ascites must be a volume in mL, %g-%g (0 if none)"),
     "primary_residual_disease": (
         True, 0.0, 1.0, "use 0 (complete resection at primary surgery) or 1 (any residual disease)"),
-    "pfi_months": (False, 0.0, np.inf, "the interval must be a number of months >= 0"),
-    "ca125_at_recurrence": (False, 0.0, np.inf, "CA-125 at recurrence must be a number >= 0 U/mL"),
+    "pfi_months": (False, CLINICAL_NUMBERS["pfi_months"].low, CLINICAL_NUMBERS["pfi_months"].high,
+                   "the interval must be a number of months, %g-%g"),
+    "ca125_at_recurrence": (False, 0.0, CA125_MAX, "CA-125 at recurrence must be a number of U/mL, %g-%g"),
 }
+_NUMERIC_RULES = {kind: (whole, float(lo), float(hi), rule % (lo, hi) if "%g" in rule else rule)
+                  for kind, (whole, lo, hi, rule) in _NUMERIC_RULES.items()}
+#: 0/1 flags: true/false and yes/no (any case) and booleans read as 1/0, as read_clinical reads them
+_FLAG_KINDS = frozenset({"primary_residual_disease"})
 
 # The reference parse, with pandas: any value of any type. A typed (numeric) column is read as
 # numbers; an object column value by value as text, so "12" and " 12 " count as 12.
@@ -421,9 +430,13 @@ def _parse_numeric(raw: pd.Series, column: str, kind: str) -> _Parsed:
     else:  # text (e.g. a CSV read without types): numbers written as text are accepted
         text, missing = _as_text(raw)
         if pd.api.types.is_bool_dtype(raw.dtype):
-            values = np.full(len(raw), np.nan)
+            values = (raw.to_numpy(dtype=float, na_value=np.nan) if kind in _FLAG_KINDS
+                      else np.full(len(raw), np.nan))
         else:
             values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            if kind in _FLAG_KINDS:   # the words (and booleans, as text) read_clinical reads as 1/0
+                words = text.where(~missing).map(_boolean_word, na_action="ignore")
+                values = np.where(np.isnan(values), words.to_numpy(dtype=float, na_value=np.nan), values)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(values) | (values < lo) | (values > hi)
         if integer:
