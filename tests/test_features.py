@@ -150,11 +150,13 @@ def test_ca125_at_recurrence_censored_flags_the_row_the_value_comes_from():
         "day": [-30, -3, -30, 21, -40, -5, 21],
         "ca125": ["<500", "300", "<200", "100", "400", "<20", "50"]}))
     clinical = pd.DataFrame({"patient_id": ["a", "b", "c", "d"]})
-    frame = build_patient_frame(markers, clinical).set_index("patient_id")
+    frame = build_patient_frame(markers, clinical, censored_flag=True).set_index("patient_id")
     # a: the GCIG baseline (day -3) is measured; b: the latest pretreatment value is "<200";
     # c: the baseline is "<20"; d: no pretreatment value
     assert frame["ca125_at_recurrence"].tolist()[:3] == [300.0, 200.0, 20.0]
     assert frame["ca125_at_recurrence_censored"].tolist() == [False, True, True, False]
+    # not a model input: a fitted model expects the frame without it
+    assert "ca125_at_recurrence_censored" not in build_patient_frame(markers, clinical).columns
 
 
 @settings(max_examples=100, deadline=None)

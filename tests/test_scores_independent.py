@@ -91,7 +91,7 @@ def _agree(rows, expected, notes, prefix=""):
 
 def test_published_scores_of_the_patient_frame_agree_with_the_independent_reading(tables, expected, notes):
     markers, clinical = tables
-    frame = build_patient_frame(markers, clinical)
+    frame = build_patient_frame(markers, clinical, censored_flag=True)
     assert len(frame) == len(expected)
     _agree(published_scores(frame).to_dict("records"), expected, notes)
     # the other ECOG-4 decision: such patients unscored
@@ -131,7 +131,7 @@ def test_single_patient_predict_agrees_with_the_independent_reading(tables, expe
 
 def test_per_patient_functions_agree_with_the_independent_reading(tables, expected, notes):
     markers, clinical = tables
-    frame = build_patient_frame(markers, clinical).set_index("patient_id")
+    frame = build_patient_frame(markers, clinical, censored_flag=True).set_index("patient_id")
     rows = []
     for pid, c in clinical.set_index("patient_id").iterrows():
         if isinstance(c["problem"], str):
@@ -177,7 +177,7 @@ def test_published_scores_of_the_raw_text_table_agree_with_the_independent_readi
     score that reads a refused column is invalid_input (published_scores computes the others,
     as its documentation says; read_clinical flags the whole patient)."""
     markers, clinical = tables
-    frame = build_patient_frame(markers, clinical).set_index("patient_id")
+    frame = build_patient_frame(markers, clinical, censored_flag=True).set_index("patient_id")
     raw = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False).replace("", None)
     for column in ("ca125_at_recurrence", "ca125_at_recurrence_censored"):
         raw[column] = frame.loc[raw["patient_id"], column].to_numpy()

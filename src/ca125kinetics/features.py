@@ -31,7 +31,7 @@ __all__ = ["build_patient_frame", "ca125_at_recurrence", "ca125_at_recurrence_ce
 #: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
 # CLINICAL_PREDICTORS (the clinical factors and RECIST) is the data contract's (io).
 #: Columns derived from the markers by per-patient rules (no cohort parameter).
-DERIVED_COLUMNS = ("ca125_at_recurrence", "ca125_at_recurrence_censored", "gcig_evaluable", "gcig_responded", "gcig_category",
+DERIVED_COLUMNS = ("ca125_at_recurrence", "gcig_evaluable", "gcig_responded", "gcig_category",
                    "gcig_status")
 #: Response features (:mod:`ca125kinetics.response`) in the patient frame of a task other than
 #: the default (per-patient rules: no cohort parameter).
@@ -46,7 +46,8 @@ _NULLABLE = {"age": "float64", "ecog": "Int64", "ascites_ml": "float64", "figo_s
 
 def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
                         gcig_settings: GcigSettings | None = None,
-                        kinetics_settings: KineticsSettings | None = None, task=None) -> pd.DataFrame:
+                        kinetics_settings: KineticsSettings | None = None, task=None,
+                        censored_flag: bool = False) -> pd.DataFrame:
     """One row per patient: clinical predictors, GCIG response, CA-125 at recurrence, series.
 
     Parameters
@@ -68,6 +69,12 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
         ``categorical`` as str or None), :data:`RESPONSE_PREDICTORS` (``normalised`` and
         ``exponential_clearance`` as 1.0/0.0/NaN), the wide series of the task's marker
         (``cea_1..``) and ``problem``; no GCIG column (the GCIG rules are CA-125's).
+    censored_flag : bool
+        Add ``ca125_at_recurrence_censored`` after ``ca125_at_recurrence`` (default task
+        only): that value was reported below the assay's limit (``"<200"``), so it is an
+        upper bound, which :func:`ca125kinetics.scores.published_scores` reads as one. It is
+        not a model input (a fitted model expects the frame without it): training asks for
+        it to score the published scores, then drops it.
 
     Returns
     -------
@@ -83,9 +90,8 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
           ``baseline_window_days`` before the first dose, after event exclusions), else the
           latest pretreatment value (``day <= 0``) of any age, else NaN. A censored value
           enters at its limit;
-        * ``ca125_at_recurrence_censored`` (bool): that value was reported below the assay's
-          limit (``"<200"``), so it is an upper bound: the published scores do not read
-          ``"<200"`` as above 105 U/mL (:func:`ca125_at_recurrence_censored`);
+        * with ``censored_flag``, ``ca125_at_recurrence_censored`` (bool): that value was
+          reported below the assay's limit (:func:`ca125_at_recurrence_censored`);
         * ``gcig_evaluable``, ``gcig_responded`` (boolean), ``gcig_category`` (CR/PR/None),
           ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
         * the wide series of :func:`ca125kinetics.kinetics.series_to_wide`: ``day_1..``,
@@ -138,8 +144,9 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
     rows = _day_value_rows(markers)
     out["ca125_at_recurrence"] = np.array([ca125_at_recurrence(b, *rows.get(pid, ((), ())))
                                            for b, pid in zip(baseline, ids)], dtype=float)
-    out["ca125_at_recurrence_censored"] = _censored_at_recurrence(
-        markers, ids, gcig["baseline_day"].to_numpy(dtype=float, na_value=np.nan))
+    if censored_flag:
+        out["ca125_at_recurrence_censored"] = _censored_at_recurrence(
+            markers, ids, gcig["baseline_day"].to_numpy(dtype=float, na_value=np.nan))
     for source, column in _GCIG_COLUMNS.items():
         values = gcig[source].reset_index(drop=True)
         if source in ("evaluable", "responded"):
