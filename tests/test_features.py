@@ -142,3 +142,45 @@ def test_ca125_at_recurrence_arrays_is_the_rule_patient_by_patient(patients):
                 if d <= 0 and v is not None and (best is None or d >= best):
                     best, expected = d, v
         assert got[i] == expected or (np.isnan(got[i]) and np.isnan(expected))
+
+
+def test_ca125_at_recurrence_censored_flags_the_row_the_value_comes_from():
+    markers = read_markers(pd.DataFrame({
+        "patient_id": ["a", "a", "b", "b", "c", "c", "d"],
+        "day": [-30, -3, -30, 21, -40, -5, 21],
+        "ca125": ["<500", "300", "<200", "100", "400", "<20", "50"]}))
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c", "d"]})
+    frame = build_patient_frame(markers, clinical, censored_flag=True).set_index("patient_id")
+    # a: the GCIG baseline (day -3) is measured; b: the latest pretreatment value is "<200";
+    # c: the baseline is "<20"; d: no pretreatment value
+    assert frame["ca125_at_recurrence"].tolist()[:3] == [300.0, 200.0, 20.0]
+    assert frame["ca125_at_recurrence_censored"].tolist() == [False, True, True, False]
+    # not a model input: a fitted model expects the frame without it
+    assert "ca125_at_recurrence_censored" not in build_patient_frame(markers, clinical).columns
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.one_of(st.none(), st.integers(-14, 0)),
+                          st.lists(st.tuples(st.integers(-20, 60), st.one_of(st.none(), st.floats(0, 500)),
+                                             st.booleans()), max_size=6)), min_size=1, max_size=8))
+def test_ca125_at_recurrence_censored_is_the_flag_of_the_row_the_rule_takes(patients):
+    """The flag of the last row with a value on the baseline day (when there is a baseline),
+    else of the last row of the latest day <= 0 with a value, else False -- written out here
+    row by row."""
+    from ca125kinetics.features import ca125_at_recurrence_censored
+
+    baseline_day = np.array([np.nan if b is None else b for b, _ in patients], dtype=float)
+    rows = [r for _, rs in patients for r in rs]
+    offsets = np.cumsum([0] + [len(rs) for _, rs in patients])
+    days = np.array([d for d, _, _ in rows], dtype=np.int64)
+    values = np.array([np.nan if v is None else v for _, v, _ in rows], dtype=float)
+    flags = np.array([c for _, _, c in rows], dtype=bool)
+    got = ca125_at_recurrence_censored(baseline_day, offsets, days, values, flags)
+    for i, (b, rs) in enumerate(patients):
+        taken = None
+        for d, v, c in rs:       # in order: a later row on the same day wins
+            if v is None:
+                continue
+            if (d == b) if b is not None else (d <= 0 and (taken is None or d >= taken[0])):
+                taken = (d, c)
+        assert got[i] == (taken is not None and taken[1])

@@ -138,6 +138,22 @@ def test_worked_series_gives_confirmed_pr_and_a_rule_that_names_it(bundle):
     assert p.published_scores["mskcc_recommendation"] in ("offer", "consider", "no")
 
 
+def test_predict_names_why_a_published_score_is_not_determined(bundle):
+    """An undetermined, not applicable or invalid score keeps its status and reason in
+    ``published_scores`` (it used to be dropped without a word), as in ``predict_cohort``."""
+    clinical = {**CLINICAL, "ecog": None, "pfi_months": 4.0}
+    p = P.predict(WORKED, clinical, model=bundle)
+    ps = p.published_scores
+    assert ps["ago_positive"] is None and ps["ago_status"] == "missing_input"
+    assert "missing ecog" in ps["ago_reason"]
+    assert ps["mskcc_recommendation"] is None and ps["mskcc_status"] == "not_applicable"
+    cohort = P.predict_cohort(pd.DataFrame({**WORKED, "patient_id": "1"}),
+                              pd.DataFrame([{**clinical, "patient_id": "1"}]), model=bundle).iloc[0]
+    for score in ("ago", "imodel", "mskcc"):
+        assert (ps[f"{score}_status"], ps[f"{score}_reason"]) == (cohort[f"{score}_status"], cohort[f"{score}_reason"])
+    assert "AGO not determined (AGO unknown: missing ecog" in p.to_text()
+
+
 def test_kinetics_are_those_the_model_saw(bundle):
     """k reported = exp(log_k) of the model's own kinetics step; half-life and score follow."""
     from ca125kinetics.features import build_patient_frame

@@ -769,3 +769,71 @@ def test_text_of_a_str_subclass_is_read_as_that_text():
                               **{c: pd.Series(v, dtype=object) for c, v in columns.items()},
                               "recurrence_pattern": None})
         pd.testing.assert_frame_equal(published_scores(frame), _reference_scores(frame))
+
+
+# ------------------------------------------------------------------ censored CA-125 at recurrence
+# "<200" says the value is below 200 U/mL, not that it is 200: with a limit above 105 U/mL the
+# iMODEL CA-125 item could score 0 or 1.8, so it is unknown; with a limit of 105 or less it is
+# known not to score (found by the independent audit, tests/data/scores_README.md).
+
+
+@pytest.mark.parametrize("limit, low_risk, status", [
+    (200.0, None, "missing_input"), (106.0, None, "missing_input"),
+    (105.0, True, "ok"), (5.0, True, "ok"),
+])
+def test_a_censored_ca125_at_recurrence_is_an_upper_bound_never_the_value(limit, low_risk, status):
+    # FIGO III 0.8 + ascites 3.0 = 3.8: the CA-125 item (1.8) decides the risk group
+    frame = pd.DataFrame({"patient_id": ["1"], "ecog": [0], "ascites_ml": [800.0], "figo_stage": ["III"],
+                          "primary_residual_disease": [0], "pfi_months": [20.0], "recurrence_pattern": ["single"],
+                          "ca125_at_recurrence": [limit], "ca125_at_recurrence_censored": [True]})
+    out = published_scores(frame).iloc[0]
+    assert (None if pd.isna(out["imodel_low_risk"]) else bool(out["imodel_low_risk"])) == low_risk
+    assert out["imodel_status"] == status
+    if status == "missing_input":
+        assert "missing ca125_at_recurrence" in out["imodel_reason"]
+    one = imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored=True)
+    assert (one.low_risk, one.status) == (low_risk, status)
+    # measured (not censored), the same number scores as it always did
+    assert imodel_score("III", 0, 20.0, 0, limit, 800.0).points == (5.6 if limit > 105 else 3.8)
+    with pytest.raises(InvalidInputError, match="ca125_at_recurrence_censored"):
+        imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored="yes")
+
+
+def test_unknown_ecog_decides_no_risk_group_when_ecog_4_is_not_applicable():
+    """With imodel_ecog4='not_applicable' an unknown ECOG may be 4, which leaves the patient
+    unscored: no risk group is certain (it used to say 'low risk whatever the missing items')."""
+    na = ScoreSettings(imodel_ecog4="not_applicable")
+    r = imodel_score("III", 0, 20.0, None, 50.0, 0.0, settings=na)
+    assert (r.low_risk, r.status) == (None, "missing_input")
+    assert "missing ecog" in r.reason and "ECOG 4 would leave the patient unscored" in r.reason
+    assert (r.points_min, r.points_max) == (0.8, 3.2)
+    # by default ECOG 4 scores like 2-3, so the range decides
+    assert imodel_score("III", 0, 20.0, None, 50.0, 0.0).low_risk is True
+    frame = pd.DataFrame({"patient_id": ["1", "2"], "ecog": [None, 4], "ascites_ml": [0.0, 0.0],
+                          "figo_stage": ["III", "III"], "primary_residual_disease": [0, 0], "pfi_months": [20.0, 20.0],
+                          "recurrence_pattern": ["single", "single"], "ca125_at_recurrence": [50.0, 50.0]})
+    assert published_scores(frame, settings=na)["imodel_status"].tolist() == ["missing_input", "not_applicable"]
+
+
+def test_a_raw_frame_is_read_with_the_data_contract_rules_of_read_clinical():
+    """published_scores on a table read without read_clinical applies the contract's bounds
+    (ascites 0-50,000 mL, PFI 0-600 months) and reads the 0/1 flag words (yes/no, true/false)
+    as read_clinical does; it used to score 50,001 mL and 600.1 months and refuse 'yes'."""
+    raw = pd.DataFrame({"patient_id": ["1", "2", "3", "4"], "age": ["60"] * 4, "ecog": ["0", "0", "0", "0"],
+                        "ascites_ml": ["50001", "0", "0", "0"], "figo_stage": ["II"] * 4,
+                        "primary_residual_disease": ["0", "0", "yes", "False"],
+                        "pfi_months": ["20", "600.1", "20", "20"], "recurrence_pattern": ["single"] * 4})
+    out = published_scores(raw)
+    assert out["ago_status"].tolist()[:1] == ["invalid_input"] and "50001" in out.loc[0, "ago_reason"]
+    assert out.loc[1, "mskcc_status"] == "invalid_input" and "600.1" in out.loc[1, "mskcc_reason"]
+    assert out["ago_positive"].tolist()[2:] == [False, True]
+    for i in range(len(raw)):    # read_clinical agrees on every row
+        row = raw.iloc[[i]]
+        if i < 2:
+            with pytest.raises(InvalidInputError):
+                read_clinical(row)
+        else:
+            assert read_clinical(row)["primary_residual_disease"].iloc[0] == (1 if i == 2 else 0)
+    assert ago_score(0, 0, "no").positive is True and ago_score(0, 0, True).positive is False
+    with pytest.raises(InvalidInputError, match="ascites_ml"):
+        ago_score(0, 50_001, 0)

@@ -25,7 +25,7 @@ from .errors import InvalidInputError
 from .io import CLINICAL_PREDICTORS
 from .settings import GcigSettings, KineticsSettings
 
-__all__ = ["build_patient_frame", "ca125_at_recurrence", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS",
+__all__ = ["build_patient_frame", "ca125_at_recurrence", "ca125_at_recurrence_censored", "CLINICAL_PREDICTORS", "DERIVED_COLUMNS",
            "RESPONSE_PREDICTORS"]
 
 #: Clinical predictor columns copied from the clinical frame (NA where unknown or absent).
@@ -46,7 +46,8 @@ _NULLABLE = {"age": "float64", "ecog": "Int64", "ascites_ml": "float64", "figo_s
 
 def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = None, *,
                         gcig_settings: GcigSettings | None = None,
-                        kinetics_settings: KineticsSettings | None = None, task=None) -> pd.DataFrame:
+                        kinetics_settings: KineticsSettings | None = None, task=None,
+                        censored_flag: bool = False) -> pd.DataFrame:
     """One row per patient: clinical predictors, GCIG response, CA-125 at recurrence, series.
 
     Parameters
@@ -68,6 +69,12 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
         ``categorical`` as str or None), :data:`RESPONSE_PREDICTORS` (``normalised`` and
         ``exponential_clearance`` as 1.0/0.0/NaN), the wide series of the task's marker
         (``cea_1..``) and ``problem``; no GCIG column (the GCIG rules are CA-125's).
+    censored_flag : bool
+        Add ``ca125_at_recurrence_censored`` after ``ca125_at_recurrence`` (default task
+        only): that value was reported below the assay's limit (``"<200"``), so it is an
+        upper bound, which :func:`ca125kinetics.scores.published_scores` reads as one. It is
+        not a model input (a fitted model expects the frame without it): training asks for
+        it to score the published scores, then drops it.
 
     Returns
     -------
@@ -83,6 +90,8 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
           ``baseline_window_days`` before the first dose, after event exclusions), else the
           latest pretreatment value (``day <= 0``) of any age, else NaN. A censored value
           enters at its limit;
+        * with ``censored_flag``, ``ca125_at_recurrence_censored`` (bool): that value was
+          reported below the assay's limit (:func:`ca125_at_recurrence_censored`);
         * ``gcig_evaluable``, ``gcig_responded`` (boolean), ``gcig_category`` (CR/PR/None),
           ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
         * the wide series of :func:`ca125kinetics.kinetics.series_to_wide`: ``day_1..``,
@@ -135,6 +144,9 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
     rows = _day_value_rows(markers)
     out["ca125_at_recurrence"] = np.array([ca125_at_recurrence(b, *rows.get(pid, ((), ())))
                                            for b, pid in zip(baseline, ids)], dtype=float)
+    if censored_flag:
+        out["ca125_at_recurrence_censored"] = _censored_at_recurrence(
+            markers, ids, gcig["baseline_day"].to_numpy(dtype=float, na_value=np.nan))
     for source, column in _GCIG_COLUMNS.items():
         values = gcig[source].reset_index(drop=True)
         if source in ("evaluable", "responded"):
@@ -272,14 +284,61 @@ def ca125_at_recurrence_arrays(baseline_value: np.ndarray, offsets: np.ndarray, 
     NaN where none), ``days`` and ``values`` (per row, NaN skipped). Of several pretreatment
     rows on the latest day, the last one counts, as in :func:`ca125_at_recurrence`."""
     out = np.asarray(baseline_value, dtype=float).copy()
+    row = _recurrence_rows(np.where(np.isnan(out), np.nan, 1.0), offsets, days, values, use_baseline=False)
+    chosen = np.isnan(out) & (row >= 0)
+    out[chosen] = values[row[chosen]]
+    return out
+
+
+def ca125_at_recurrence_censored(baseline_day: np.ndarray, offsets: np.ndarray, days: np.ndarray,
+                                 values: np.ndarray, censored: np.ndarray) -> np.ndarray:
+    """Whether the CA-125 at recurrence of each of n patients (the value of
+    :func:`ca125_at_recurrence_arrays`) was reported below the assay's limit (``"<200"``): the
+    flag of the row it comes from, the GCIG baseline's row (the last row with a value on
+    ``baseline_day``, NaN where there is no baseline) else the latest pretreatment row. Such a
+    value is an upper bound, not a measurement; the published scores read it as one
+    (:mod:`ca125kinetics.scores`)."""
+    row = _recurrence_rows(np.asarray(baseline_day, dtype=float), offsets, days, values, use_baseline=True)
+    flags = np.asarray(censored, dtype=bool)
+    return np.where(row >= 0, flags[np.maximum(row, 0)] if len(flags) else False, False)
+
+
+def _recurrence_rows(baseline: np.ndarray, offsets: np.ndarray, days: np.ndarray, values: np.ndarray,
+                     *, use_baseline: bool) -> np.ndarray:
+    """Per patient the markers row its CA-125 at recurrence comes from (-1: none; the one rule
+    of :func:`ca125_at_recurrence_arrays` and :func:`ca125_at_recurrence_censored`): with a
+    baseline (``baseline`` not NaN) the last row with a value on the baseline day when
+    ``use_baseline`` (else none: the caller holds the baseline's value), otherwise the last
+    row of the latest day <= 0 with a value."""
+    out = np.full(len(baseline), -1, dtype=np.int64)
     codes = np.repeat(np.arange(len(out)), np.diff(offsets))
-    rows = np.flatnonzero((days <= 0) & ~np.isnan(values) & np.isnan(out)[codes])
+    has_base = ~np.isnan(baseline)[codes]
+    days = np.asarray(days)
+    if use_baseline:
+        on_day = days == np.where(has_base, baseline[codes], 0)
+        eligible = np.where(has_base, on_day, days <= 0) & ~np.isnan(values)
+    else:
+        eligible = ~has_base & (days <= 0) & ~np.isnan(values)
+    rows = np.flatnonzero(eligible)
     if rows.size:
         # the last row of the largest day per patient: sort by (patient, day, position)
         order = rows[np.lexsort((rows, days[rows], codes[rows]))]
         last = np.append(codes[order][1:] != codes[order][:-1], True)
-        out[codes[order][last]] = values[order][last]
+        out[codes[order][last]] = order[last]
     return out
+
+
+def _censored_at_recurrence(markers: pd.DataFrame, ids: pd.Index, baseline_day: np.ndarray) -> np.ndarray:
+    """:func:`ca125_at_recurrence_censored` of the patients ``ids`` (every markers patient among
+    them) from a markers frame in any row order."""
+    at = ids.get_indexer(markers["patient_id"].astype(str))
+    order = np.argsort(at, kind="stable")      # rows grouped by patient, in the order of ids
+    offsets = np.searchsorted(at[order], np.arange(len(ids) + 1))
+    days = pd.to_numeric(markers["day"], errors="coerce").to_numpy(dtype=float)[order]
+    values = pd.to_numeric(markers["ca125"], errors="coerce").to_numpy(dtype=float)[order]
+    flags = (markers["censored"].fillna(False).to_numpy(dtype=bool) if "censored" in markers.columns
+             else np.zeros(len(markers), dtype=bool))[order]
+    return ca125_at_recurrence_censored(baseline_day, offsets, days, values, flags)
 
 
 def _day_value_rows(markers: pd.DataFrame) -> dict[str, tuple[list, list]]:

@@ -49,7 +49,9 @@ inputs are (ECOG 1 with unknown ascites -> negative, ``"ok_with_missing"``); all
 criteria met but one missing -> NA. iMODEL: a missing item could add 0 or its points, so the
 total lies in ``[points_min, points_max]``; the total itself is NA (it is not a number we
 know), but the risk group is reported when the whole range lies on one side of 4.7
-(``points_max <= 4.7`` -> low risk, ``points_min > 4.7`` -> high risk). MSKCC: the
+(``points_max <= 4.7`` -> low risk, ``points_min > 4.7`` -> high risk), except that with
+``imodel_ecog4="not_applicable"`` an unknown ECOG leaves it NA (ECOG 4 would leave the
+patient unscored). MSKCC: the
 recommendation is reported when every value of the missing input gives the same cell (e.g.
 unknown pattern with DFI > 30 months -> "offer"); an unknown DFI always leaves it NA, because
 the DFI could be < 6 months.
@@ -88,7 +90,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .io import _STAGE_RE, RECURRENCE_PATTERNS
+from .io import _STAGE_RE, CA125_MAX, CLINICAL_NUMBERS, RECURRENCE_PATTERNS, _boolean_word
 from .settings import _SettingsMixin, with_provenance
 
 __all__ = [
@@ -383,15 +385,24 @@ class _Parsed:
 
 _FIX = "; correct it, or leave it empty if unknown"
 
-# kind -> (whole number?, lower bound, upper bound, rule)
+# kind -> (whole number?, lower bound, upper bound, rule): the bounds are the data contract's,
+# the ones read_clinical applies (io.CLINICAL_NUMBERS; CA-125 io.CA125_MAX), so that a value
+# read_clinical refuses is never scored here, nor the reverse
 _NUMERIC_RULES = {
-    "ecog": (True, 0.0, 4.0, "ECOG performance status must be a whole number 0-4"),
-    "ascites_ml": (False, 0.0, np.inf, "ascites must be a volume in mL >= 0 (0 if none)"),
+    "ecog": (True, CLINICAL_NUMBERS["ecog"].low, CLINICAL_NUMBERS["ecog"].high,
+             "ECOG performance status must be a whole number %g-%g"),
+    "ascites_ml": (False, CLINICAL_NUMBERS["ascites_ml"].low, CLINICAL_NUMBERS["ascites_ml"].high,
+                   "ascites must be a volume in mL, %g-%g (0 if none)"),
     "primary_residual_disease": (
         True, 0.0, 1.0, "use 0 (complete resection at primary surgery) or 1 (any residual disease)"),
-    "pfi_months": (False, 0.0, np.inf, "the interval must be a number of months >= 0"),
-    "ca125_at_recurrence": (False, 0.0, np.inf, "CA-125 at recurrence must be a number >= 0 U/mL"),
+    "pfi_months": (False, CLINICAL_NUMBERS["pfi_months"].low, CLINICAL_NUMBERS["pfi_months"].high,
+                   "the interval must be a number of months, %g-%g"),
+    "ca125_at_recurrence": (False, 0.0, CA125_MAX, "CA-125 at recurrence must be a number of U/mL, %g-%g"),
 }
+_NUMERIC_RULES = {kind: (whole, float(lo), float(hi), rule % (lo, hi) if "%g" in rule else rule)
+                  for kind, (whole, lo, hi, rule) in _NUMERIC_RULES.items()}
+#: 0/1 flags: true/false and yes/no (any case) and booleans read as 1/0, as read_clinical reads them
+_FLAG_KINDS = frozenset({"primary_residual_disease"})
 
 # The reference parse, with pandas: any value of any type. A typed (numeric) column is read as
 # numbers; an object column value by value as text, so "12" and " 12 " count as 12.
@@ -419,9 +430,13 @@ def _parse_numeric(raw: pd.Series, column: str, kind: str) -> _Parsed:
     else:  # text (e.g. a CSV read without types): numbers written as text are accepted
         text, missing = _as_text(raw)
         if pd.api.types.is_bool_dtype(raw.dtype):
-            values = np.full(len(raw), np.nan)
+            values = (raw.to_numpy(dtype=float, na_value=np.nan) if kind in _FLAG_KINDS
+                      else np.full(len(raw), np.nan))
         else:
             values = pd.to_numeric(text.where(~missing), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            if kind in _FLAG_KINDS:   # the words (and booleans, as text) read_clinical reads as 1/0
+                words = text.where(~missing).map(_boolean_word, na_action="ignore")
+                values = np.where(np.isnan(values), words.to_numpy(dtype=float, na_value=np.nan), values)
     with np.errstate(invalid="ignore"):
         bad = ~np.isfinite(values) | (values < lo) | (values > hi)
         if integer:
@@ -569,6 +584,30 @@ def _parse(raw, column: str, kind: str) -> _Parsed:
     return _parse_numeric(raw, column, kind)
 
 
+def _below_limit(parsed: _Parsed, censored, n: int) -> _Parsed:
+    """CA-125 at recurrence reported below the assay's limit (``"<200"``, ``censored`` true):
+    the value is an upper bound. Below a limit of 105 U/mL or less it is not above 105 (the
+    iMODEL item scores 0, as the limit itself gives); below a higher limit it may be either,
+    so the value is unknown (missing), never read as the limit."""
+    flags = censored if isinstance(censored, np.ndarray) and censored.dtype == bool else \
+        np.array([False if _is_na(c) else bool(c) for c in (censored.tolist() if isinstance(censored, _ARRAYS)
+                                                            else censored)], dtype=bool)
+    if len(flags) != n:
+        raise InvalidInputError(f"ca125_at_recurrence_censored must hold one flag per patient ({n}), "
+                                f"got {len(flags)}", column="ca125_at_recurrence_censored")
+    values = parsed.values if _by_value(parsed) else np.array(
+        [math.nan if v is None else v for v in parsed.values], dtype=float)
+    with np.errstate(invalid="ignore"):
+        unknown = flags & (values > IMODEL_CA125_CUT)
+    if not unknown.any():
+        return parsed
+    missing = np.asarray(parsed.missing, dtype=bool) | unknown
+    if _by_value(parsed):
+        return _Parsed(np.where(unknown, np.nan, values), missing, parsed.message)
+    return _Parsed([None if u else v for v, u in zip(parsed.values, unknown.tolist())], missing.tolist(),
+                   list(parsed.message))
+
+
 def _unknown(n: int) -> _Parsed:
     """A column absent from the input: every value missing."""
     return _Parsed([None] * n, [True] * n, [""] * n)
@@ -637,13 +676,17 @@ def _imodel_rule(names, values, missing, messages, settings: ScoreSettings) -> t
     order of ``IMODEL_ITEMS``."""
     scoring = tuple(None if value is None else _IMODEL_SCORES[item.column](value)
                     for item, value in zip(IMODEL_ITEMS, values))
-    ecog4_excluded = settings.imodel_ecog4 == "not_applicable" and values[names.index("ecog")] == 4
-    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded)
+    ecog = values[names.index("ecog")]
+    ecog4_excluded = settings.imodel_ecog4 == "not_applicable" and ecog == 4
+    ecog4_possible = settings.imodel_ecog4 == "not_applicable" and ecog is None
+    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded, ecog4_possible)
 
 
 @functools.lru_cache(maxsize=4096)  # the values matter only through `scoring`: few combinations
-def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool) -> tuple:
-    """iMODEL from whether each item scores (True / False, None where absent)."""
+def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool, ecog4_possible: bool = False) -> tuple:
+    """iMODEL from whether each item scores (True / False, None where absent). With
+    ``ecog4_possible`` (ECOG unknown, ECOG 4 not applicable) no risk group is certain: the
+    patient may be outside the score."""
     # integer tenths keep sums exact: 0.8 + 1.5 + 2.4 is 47 tenths, not 4.699999...
     awarded = [tenths if scores else 0 for tenths, scores in zip(_IMODEL_TENTHS, scoring)]
     items = tuple(np.nan if scores is None else tenths / 10 for scores, tenths in zip(scoring, awarded))
@@ -664,6 +707,10 @@ def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool) -> 
                              for item, tenths in zip(IMODEL_ITEMS, awarded) if tenths]) or "no risk item"
         return lo / 10, low, STATUS_OK, "iMODEL %.1f = %s; %s" % (lo / 10, scored, group), lo / 10, hi / 10, items
     between = "total between %.1f and %.1f" % (lo / 10, hi / 10)
+    if ecog4_possible:
+        return (np.nan, None, STATUS_MISSING,
+                f"iMODEL unknown: missing {lacking}; {between}, but ECOG 4 would leave the patient unscored "
+                "(settings.imodel_ecog4 = 'not_applicable')", lo / 10, hi / 10, items)
     if low or high:  # the whole range lies on one side of 4.7
         return (np.nan, low, STATUS_OK_WITH_MISSING,
                 f"iMODEL total unknown: missing {lacking}; {between}, {group} whatever the missing items",
@@ -939,7 +986,8 @@ def ago_score(ecog, ascites_ml, primary_residual_disease, *, patient_id=None) ->
 
 
 def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_at_recurrence, ascites_ml,
-                 *, patient_id=None, settings: ScoreSettings | None = None) -> ImodelResult:
+                 *, ca125_at_recurrence_censored: bool = False, patient_id=None,
+                 settings: ScoreSettings | None = None) -> ImodelResult:
     """iMODEL (Tian 2012) of one patient.
 
     ``points = 0.8 [FIGO III-IV] + 1.5 [primary residual] + 2.4 [PFI < 16 months]
@@ -960,6 +1008,9 @@ def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_a
         CA-125 at recurrence, U/mL.
     ascites_ml : float or None
         Ascites volume at recurrence in mL (0 if none).
+    ca125_at_recurrence_censored : bool
+        True when ``ca125_at_recurrence`` is an assay limit the value was reported below
+        (``"<200"``): above 105 U/mL such a limit leaves the CA-125 item unknown.
     patient_id : str, optional
         Only used to say where an input error is.
     settings : ScoreSettings, optional
@@ -986,6 +1037,11 @@ def imodel_score(figo_stage, primary_residual_disease, pfi_months, ecog, ca125_a
               "pfi_months": pfi_months, "ecog": ecog, "ca125_at_recurrence": ca125_at_recurrence,
               "ascites_ml": ascites_ml}
     parsed = _parse_one(inputs, {c: c for c in inputs}, patient_id)
+    if ca125_at_recurrence_censored not in (True, False):
+        raise InvalidInputError(f"ca125_at_recurrence_censored must be True or False, got "
+                                f"{ca125_at_recurrence_censored!r}", patient_id=patient_id,
+                                column="ca125_at_recurrence_censored")
+    parsed["ca125_at_recurrence"] = _below_limit(parsed["ca125_at_recurrence"], [ca125_at_recurrence_censored], 1)
     points, low_risk, status, reason, lo, hi, items = _score_all(
         _imodel_rule, {i.column: parsed[i.column] for i in IMODEL_ITEMS}, settings)[0]
     return ImodelResult(
@@ -1107,8 +1163,10 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         Input column name -> n values (list, tuple, numpy array or pandas Series), one per
         patient: ``ecog``, ``ascites_ml``, ``figo_stage``, ``primary_residual_disease``,
         ``pfi_months`` (and ``settings.dfi_column``), ``recurrence_pattern``,
-        ``ca125_at_recurrence``. An absent column means unknown for every patient; other
-        keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
+        ``ca125_at_recurrence``, and ``ca125_at_recurrence_censored`` (true where that value
+        was reported below the assay's limit, ``"<200"``: an upper bound, so a limit above
+        105 U/mL leaves the iMODEL CA-125 item unknown). An absent column means unknown for
+        every patient (not censored, for the flag); other keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
         (int/float or None/NaN/NA; text for stage and pattern, parsed once per distinct
         string) take a fast route (without pandas for up to 64 patients; for more, pandas
         only finds the distinct values). Any other value (a number written as text,
@@ -1164,6 +1222,9 @@ def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict
             column=next(c for c, length in lengths.items() if length != n),
         )
     parsed = {c: _parse(given[c], c, kind) if c in given else _unknown(n) for c, kind in _INPUT_KINDS.items()}
+    if columns.get("ca125_at_recurrence_censored") is not None:
+        parsed["ca125_at_recurrence"] = _below_limit(parsed["ca125_at_recurrence"],
+                                                     columns["ca125_at_recurrence_censored"], n)
     if dfi_column != "pfi_months":  # the MSKCC DFI is read as an interval, whichever column holds it
         dfi = _parse(given[dfi_column], dfi_column, "pfi_months") if dfi_column in given else _unknown(n)
     else:
@@ -1213,7 +1274,10 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
     ca125_at_recurrence : pandas.Series or mapping, optional
         CA-125 at recurrence (U/mL) indexed by ``patient_id`` (the training code passes the
         pretreatment baseline); patients absent from it count as missing. Without it the
-        clinical column ``ca125_at_recurrence`` is used if present, else CA-125 is missing.
+        clinical column ``ca125_at_recurrence`` is used if present (with the flag column
+        ``ca125_at_recurrence_censored`` of ``build_patient_frame`` when present: a value
+        reported as ``"<200"`` is an upper bound, and with a limit above 105 U/mL the iMODEL
+        CA-125 item is unknown), else CA-125 is missing.
     settings : ScoreSettings, optional
         Decisions; defaults to ``ScoreSettings()``.
 
@@ -1252,6 +1316,8 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
     columns = {column: frame[column] for column in kinds}
     if ca125_at_recurrence is not None or "ca125_at_recurrence" in frame.columns:
         columns["ca125_at_recurrence"] = _ca125_column(frame, ca125_at_recurrence)
+    if ca125_at_recurrence is None and "ca125_at_recurrence_censored" in frame.columns:
+        columns["ca125_at_recurrence_censored"] = frame["ca125_at_recurrence_censored"]
     problem = frame["problem"] if "problem" in frame.columns else None
     columns = {"patient_id": frame["patient_id"].to_numpy(dtype=object),
                **published_scores_arrays(columns, problem=problem, settings=settings)}

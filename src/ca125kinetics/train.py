@@ -649,6 +649,7 @@ def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFra
     if ovarian:
         columns = ["patient_id", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
                    "recurrence_pattern", "ca125_at_recurrence", "problem"]
+        columns += [c for c in ("ca125_at_recurrence_censored",) if c in frame.columns]
         scored = score_for_auc(published_scores(frame[columns].reset_index(drop=True)))
         for name in ovarian:
             out[name] = scored[name].to_numpy(dtype=float)
@@ -997,10 +998,11 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     names = task.comparators
     markers, clinical = _read_inputs(markers, clinical, task)
     frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,
-                                task=task)
+                                task=task, censored_flag=True)
     digest = data_digest(markers, clinical)
     used, outcome, exclusions = _exclusions(frame, clinical, task)
     scores_all = _published(frame, task).to_numpy(dtype=float)
+    frame = frame.drop(columns=["ca125_at_recurrence_censored"], errors="ignore")    # not a model input
     frame = frame[used].reset_index(drop=True)
     y = outcome[used].astype(int)
     scores = scores_all[used]

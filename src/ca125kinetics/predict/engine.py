@@ -236,7 +236,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     RECIST value.
     """
     from .. import kinetics as K
-    from ..features import ca125_at_recurrence_arrays
+    from ..features import ca125_at_recurrence_arrays, ca125_at_recurrence_censored
     from ..scores import _published_codes
 
     _check_allow_imputed(allow_imputed)
@@ -286,6 +286,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     pub_cols = {c: clinical[c] for c in ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
                                          "pfi_months", "recurrence_pattern")}
     pub_cols["ca125_at_recurrence"] = ca125_rec
+    pub_cols["ca125_at_recurrence_censored"] = ca125_at_recurrence_censored(
+        gcig["gcig_baseline_day"], batch.offsets, batch.day, batch.ca125, batch.censored)
     pub = _published_codes(pub_cols, problem, None)
 
     # --- status, kinetics, then the decision rule and the warnings

@@ -89,9 +89,11 @@ class Prediction:
     recist, combined_category : str or None
         RECIST category given and the combined RECIST + CA-125 category.
     published_scores : dict
-        Published scores whose inputs are present enough to decide them (status ``ok`` or
-        ``ok_with_missing``): keys among ``ago_positive``, ``imodel_points``,
-        ``imodel_low_risk``, ``mskcc_recommendation``, each with ``*_status`` and ``*_reason``.
+        The three published scores, always all of them: ``ago_positive``, ``imodel_points``,
+        ``imodel_low_risk``, ``mskcc_recommendation`` (None unless the score's inputs decide
+        it, status ``ok`` or ``ok_with_missing``), and for each score ``*_status`` and
+        ``*_reason`` (``missing_input`` naming the missing inputs, ``not_applicable``,
+        ``invalid_input``), as the columns of ``predict_cohort``.
     warnings : tuple of str
         Per-patient warnings (data quality, out-of-range inputs).
     model : dict
@@ -332,19 +334,28 @@ def curve_points(k, floor, c0, *, first_day: int = 0, last_day: int = 100, n: in
     return tuple((round(float(d), 2), round(float(v), 3)) for d, v in zip(days, level))
 
 
+#: The published scores of a Prediction: score -> its value fields (with ``<score>_status`` and
+#: ``<score>_reason`` always present, so an undetermined score says why).
+_PUBLISHED_VALUES = (("ago", ("ago_positive",)), ("imodel", ("imodel_points", "imodel_low_risk")),
+                     ("mskcc", ("mskcc_recommendation",)))
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, float) and value != value
+
+
 def _prediction_from_row(row: dict, samples: tuple, bundle, trajectory=None) -> Prediction:
     last = max((d for d, *_ in samples), default=0)
     first = min((d for d, *_ in samples), default=0)
     curve = curve_points(row["k"], row["floor"], row["c0"], first_day=min(first, 0),
                          last_day=max(last, bundle.kinetics_settings.window_days if last > 0 else 0))
     published = {}
-    for score, value_cols in (("ago", ("ago_positive",)), ("imodel", ("imodel_points", "imodel_low_risk")),
-                              ("mskcc", ("mskcc_recommendation",))):
-        if row[f"{score}_status"] in ("ok", "ok_with_missing"):
-            for c in value_cols:
-                published[c] = row[c]
-            published[f"{score}_status"] = row[f"{score}_status"]
-            published[f"{score}_reason"] = row[f"{score}_reason"]
+    for score, value_cols in _PUBLISHED_VALUES:
+        decided = row[f"{score}_status"] in ("ok", "ok_with_missing")
+        for c in value_cols:
+            published[c] = row[c] if decided and not _is_nan(row[c]) else None
+        published[f"{score}_status"] = row[f"{score}_status"]
+        published[f"{score}_reason"] = row[f"{score}_reason"]
     nan = float("nan")
     return Prediction(
         patient_id=row["patient_id"], status=row["status"], reason=row["reason"],
@@ -418,14 +429,17 @@ def _format_text(p: Prediction) -> str:
     if p.published_scores:
         ps = p.published_scores
         parts = []
-        if "ago_positive" in ps:
+        if ps.get("ago_positive") is not None:
             parts.append(f"AGO {'positive' if ps['ago_positive'] else 'negative'}")
-        if "imodel_low_risk" in ps and ps["imodel_low_risk"] is not None:
+        if ps.get("imodel_low_risk") is not None:
             pts = ps.get("imodel_points")
             parts.append(f"iMODEL {'low' if ps['imodel_low_risk'] else 'high'} risk"
                          + (f" ({pts:.1f} points)" if pts is not None else ""))
         if ps.get("mskcc_recommendation"):
             parts.append(f"MSKCC: {ps['mskcc_recommendation']} secondary cytoreduction")
+        for score, name in (("ago", "AGO"), ("imodel", "iMODEL"), ("mskcc", "MSKCC")):
+            if ps.get(f"{score}_status") not in (None, "ok", "ok_with_missing"):
+                parts.append(f"{name} not determined ({ps[f'{score}_reason']})")
         lines.append("  Published scores: " + "; ".join(parts))
     if p.trajectory is not None:
         lines.append("")

@@ -373,11 +373,15 @@
     }
     const ps = data.published_scores || {};
     const parts = [];
-    if ("ago_positive" in ps) parts.push(`AGO ${ps.ago_positive ? "positive" : "negative"}`);
+    if (ps.ago_positive !== undefined && ps.ago_positive !== null) parts.push(`AGO ${ps.ago_positive ? "positive" : "negative"}`);
     if (ps.imodel_low_risk !== undefined && ps.imodel_low_risk !== null) {
       parts.push(`iMODEL ${ps.imodel_low_risk ? "low" : "high"} risk` + (ps.imodel_points !== null && ps.imodel_points !== undefined ? ` (${fmt(ps.imodel_points, 1)} points)` : ""));
     }
     if (ps.mskcc_recommendation) parts.push(`MSKCC: ${ps.mskcc_recommendation} secondary cytoreduction`);
+    for (const [score, name] of [["ago", "AGO"], ["imodel", "iMODEL"], ["mskcc", "MSKCC"]]) {
+      const st = ps[`${score}_status`];
+      if (st && st !== "ok" && st !== "ok_with_missing") parts.push(`${name} not determined (${ps[`${score}_reason`]})`);
+    }
     $("published").textContent = parts.length ? "Published scores: " + parts.join("; ") : "";
     $("recommendation").textContent = data.recommendation;
     const ul = $("warnings");
