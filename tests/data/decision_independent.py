@@ -11,6 +11,11 @@ with it.
 Usage::
 
     python tests/data/decision_independent.py FACTS.csv OUT.csv
+    python tests/data/decision_independent.py --function CASES.csv OUT.csv
+
+The second form reads the inputs of the Python function ``combined_response`` (``recist``,
+``new_lesion``, ``ca125_progression``, ``ca125_response``, ``ca125_normal``: yes/no/empty)
+and gives the combined category alone.
 
 ``FACTS.csv`` holds one row per case (``case_id``) with the facts the two rules take:
 
@@ -83,10 +88,16 @@ D6  Entry criterion = RESCUE inclusion 3, three-valued: RECIST in {CR, PR, SD} o
     clause is true, false when both are false, otherwise unknown. As the screen evaluates it,
     RECIST PD with a confirmed GCIG response meets it; the recommendation never gets there
     (rule 3 fires first).
-D7  "At or above the threshold": the documentation's convention for every threshold ("at
-    least" is inclusive, with a relative slack of 1e-9 so that a value at the threshold in
-    decimal counts as at it) applies to the probability too: p >= t * (1 - 1e-9). So
-    p = t - 1e-12 is at the threshold; p = t - 1e-8 is below it.
+D7  "At or above the threshold": p >= t, compared exactly. (The first version of this reading
+    applied the documentation's general convention for thresholds, a relative slack of 1e-9,
+    to the probability too, so p = t - 1e-12 counted as at the threshold; the package compares
+    exactly, as ``docs/landmarks.md`` states (``p >= threshold``). The slack serves measured
+    values written in decimal; a probability is computed. Resolved in the documentation, which
+    now says so in section 6; this reading follows it.)
+D8  A patient whose markers break the data contract (GCIG status ``invalid_input``) gets no
+    combined category (``undetermined``), whatever the RECIST category: the data contract
+    gives such a patient the status ``invalid_input`` and no result. (Added after the first
+    comparison: the first version of this reading derived a category from RECIST alone.)
 """
 
 from __future__ import annotations
@@ -97,7 +108,6 @@ import sys
 RECIST_CODES = ("CR", "PR", "SD", "PD")
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
               "pfi_months", "recurrence_pattern")
-RELATIVE_SLACK = 1e-9  # READING D7
 GCIG_ENTRY = {"response": True, "no_response": False, "not_confirmed": False,
               "not_evaluable": False, "unconfirmed": None, "invalid_input": None,
               "no_markers": None}  # READING D6
@@ -155,7 +165,7 @@ def entry(recist: str | None, gcig_status: str) -> bool | None:
 
 def at_or_above(probability: float, threshold: float) -> bool:
     """READING D7."""
-    return probability >= threshold * (1.0 - RELATIVE_SLACK)
+    return probability >= threshold
 
 
 def decide(*, scored: str, progression: bool | None, recist: str | None, entry_met: bool | None,
@@ -197,6 +207,8 @@ def read_case(row: dict[str, str]) -> dict[str, str]:
     new_lesion = yes_no(row["new_lesion"], "new_lesion")
     normal = yes_no(row["ca125_normal"], "ca125_normal")
     category = combined(recist, new_lesion, progression, response, normal)
+    if status == "invalid_input":  # READING D8
+        category = "undetermined"
     met = entry(recist, status)
     missing = [name for name in row["missing_predictors"].split(";") if name]
     unknown = set(missing) - set(PREDICTORS)
@@ -212,6 +224,25 @@ def read_case(row: dict[str, str]) -> dict[str, str]:
             "decision": decision, "rule": rule, "named": ";".join(named), "note": ""}
 
 
+def read_function_case(row: dict[str, str]) -> dict[str, str]:
+    """The combined category alone, from the inputs of the Python function (all five given)."""
+    recist = read_recist(row["recist"])
+    category = combined(recist, yes_no(row["new_lesion"], "new_lesion"),
+                        yes_no(row["ca125_progression"], "ca125_progression"),
+                        yes_no(row["ca125_response"], "ca125_response"),
+                        yes_no(row["ca125_normal"], "ca125_normal"))
+    return {"case_id": row["case_id"], "combined": category}
+
+
+def main_function(cases: str, out: str) -> None:
+    with open(cases, newline="", encoding="utf-8") as handle:
+        rows = [read_function_case(row) for row in csv.DictReader(handle)]
+    with open(out, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["case_id", "combined"], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def main(facts: str, out: str) -> None:
     with open(facts, newline="", encoding="utf-8") as handle:
         rows = [read_case(row) for row in csv.DictReader(handle)]
@@ -223,4 +254,7 @@ def main(facts: str, out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:3])
+    if sys.argv[1] == "--function":
+        main_function(*sys.argv[2:4])
+    else:
+        main(*sys.argv[1:3])
