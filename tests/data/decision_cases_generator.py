@@ -175,7 +175,7 @@ def cases(out: Path, seed: int) -> None:
              and r["series"] not in ("resp_then_prog_b", "resp_cr_then_prog_a",
                                      "no_response_prog_b", "not_evaluable_prog_c",
                                      "duplicate_day", "baseline_only", "no_markers")]
-    for run in rng.sample(reach, 40):
+    for run in rng.sample(reach, 16):
         for offset in OFFSETS:
             runs.append({**run, "case_id": f"{run['case_id']}/t{offset}", "threshold_offset": offset,
                          "case_note": f"{run['case_note']}; threshold = p + {offset}"})
