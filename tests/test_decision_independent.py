@@ -36,6 +36,7 @@ DECISIONS = {"invalid_input": ("none", "invalid"), "not_scored": ("none", "not_s
              "not_candidate_entry": ("not_candidate", "entry_not_met"),
              "resectable": ("resectable", "at_or_above"),
              "not_resectable": ("not_resectable", "below")}
+SERIES_WITH_MARKERS = 24  # decision_cases_generator.SERIES without no_markers
 COMBINED = {"CR": "CR", "PR": "PR", "SD": "SD", "PD": "PD", None: "undetermined"}
 
 
@@ -195,6 +196,28 @@ def test_ca125_score_agrees_with_the_independent_reading(cases, tmp_path, capsys
                          *flags]) == 0
         frame = pd.read_csv(out, dtype={"patient_id": str}, keep_default_na=False, na_values=[""])
         _compare(chosen, _cohort_rows(frame, chosen), "ca125 score")
+    capsys.readouterr()
+
+
+def test_ca125_score_for_one_patient_agrees_with_the_independent_reading(cases, tmp_path, capsys):
+    """``ca125 score --patient ID --format json``: one patient of each series, RECIST unknown."""
+    import json
+
+    chosen = cases[(cases["case_note"] == "recist=empty") & (cases["allow_imputed"] == "0")
+                   & (cases["threshold_offset"] == "") & (cases["series"] != "no_markers")]
+    got = {}
+    for _, case in chosen.iterrows():
+        out = tmp_path / f"{case['patient_id']}.json"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntheticModelWarning)
+            assert main(["score", "--markers", str(DATA / "decision_markers.csv"), "--clinical",
+                         str(DATA / "decision_clinical.csv"), "--patient", case["patient_id"], "--format", "json",
+                         "--out", str(out)]) == 0
+        p = json.loads(out.read_text())
+        got[case["case_id"]] = _row(p["decision"], p["rule"], p["combined_category"], p["reason"],
+                                    p["recommendation"], _named_from_reason(case))
+    assert len(got) == SERIES_WITH_MARKERS
+    _compare(chosen, got, "ca125 score --patient")
     capsys.readouterr()
 
 

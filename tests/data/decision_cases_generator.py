@@ -16,7 +16,7 @@ Two steps (from the repository root)::
   paracentesis and after mouse antibodies, a baseline only, two samples, a duplicated day
   (breaks the data contract) and no markers at all;
 * ``decision_clinical.csv``: the patients' clinical rows: every RECIST spelling the data
-  contract allows (the four codes in any case, empty), clinical profiles of high and low
+  contract allows (the four codes in any case, with spaces around, empty), clinical profiles of high and low
   probability, every predictor left empty alone and all together;
 * ``decision_bad_clinical.csv``: RECIST cells the data contract does not allow (``NE``,
   ``non-CR/non-PD``, ``complete``, ``C R``, ``PD?``), one per row, each must be refused;
@@ -62,7 +62,7 @@ PROFILES = {  # clinical profiles of high and of low probability of complete res
                      "primary_residual_disease": "1", "pfi_months": "7",
                      "recurrence_pattern": "carcinomatosis"},
 }
-RECIST_SPELLINGS = ["CR", "PR", "SD", "PD", "", "cr", "pr", "sd", "pd", "Cr", "sD"]
+RECIST_SPELLINGS = ["CR", "PR", "SD", "PD", "", "cr", "pr", "sd", "pd", "Cr", "sD", " PR "]
 BAD_RECIST = ["NE", "non-CR/non-PD", "complete", "C R", "PD?", "progressive", "0"]
 # (day, ca125 as written, event) per sample; the built GCIG status and what is being hit.
 SERIES = {
@@ -172,6 +172,7 @@ def cases(out: Path, seed: int) -> None:
                          "allow_imputed": allow, "threshold_offset": "", "case_note": note})
     # 5. thresholds set relative to the probability, on patients that reach rules 6/7
     reach = [r for r in runs if r["recist"].strip().upper() in ("CR", "PR", "SD")
+             and (r["missing_predictors"] == "" or r["allow_imputed"] == "1")
              and r["series"] not in ("resp_then_prog_b", "resp_cr_then_prog_a",
                                      "no_response_prog_b", "not_evaluable_prog_c",
                                      "duplicate_day", "baseline_only", "no_markers")]
