@@ -678,6 +678,26 @@ def test_responses_are_consistent(series):
         assert prog.progression_value > 35
 
 
+@hsettings(max_examples=100, deadline=None)
+@given(_series, st.integers(min_value=1, max_value=9))
+def test_cohort_combined_category_is_the_functions(series, keep):
+    """One rule: ``gcig_cohort``'s combined category equals ``combined_response`` on the
+    patient's GCIG results, for every RECIST category and RECIST unknown (a series cut to
+    ``keep`` samples, so that some have no on-treatment sample)."""
+    start, gaps, values = series
+    days, values = _days(start, gaps)[:keep], values[:keep]
+    recists = ["CR", "PR", "SD", "PD", None]
+    markers = _markers([(r or "none", d, v, False, 35, None, None, None)
+                        for r in recists for d, v in zip(days, values)])
+    clinical = pd.DataFrame({"patient_id": [r or "none" for r in recists], "recist": recists})
+    table = g.gcig_cohort(markers, clinical).set_index("patient_id")["combined_category"]
+    response, progression = g.gcig_response(days, values), g.gcig_progression(days, values)
+    for recist in recists:
+        want = g.combined_response(recist, ca125_response=response, ca125_progression=progression).category
+        got = table[recist or "none"]
+        assert (None if pd.isna(got) else got) == want, (recist, days, values)
+
+
 def test_gcig_refuses_another_marker():
     days, values = [0, 30, 60], [200.0, 80.0, 40.0]
     for fn in (g.gcig_response, g.gcig_progression):
