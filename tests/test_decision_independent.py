@@ -16,7 +16,6 @@ import dataclasses
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -259,8 +258,16 @@ def test_screen_evaluates_the_entry_criterion_as_the_independent_reading(cases):
     assert not differ, f"{len(differ)} disagreements, e.g.\n" + "\n".join(differ[:25])
 
 
-def test_every_recist_spelling_the_reading_refuses_is_refused_naming_the_column():
+def test_every_recist_spelling_the_reading_refuses_is_refused_naming_the_column(model):
+    """The reader raises; a cohort scores the patient as invalid_input, naming the column."""
     bad = _read("decision_bad_clinical.csv")
     for i in range(len(bad)):
         with pytest.raises(InvalidInputError, match="recist"):
             read_clinical(bad.iloc[[i]])
+        pid = bad["patient_id"].iloc[i]
+        markers = pd.DataFrame({"patient_id": [pid] * 3, "day": [0, 21, 42], "ca125": [400.0, 180.0, 60.0]})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SyntheticModelWarning)
+            row = predict_cohort(markers, bad.iloc[[i]], model).iloc[0]
+        assert (row["status"], row["decision"]) == ("invalid_input", "invalid_input")
+        assert "column 'recist'" in row["reason"] and pd.isna(row["combined_category"])
