@@ -437,11 +437,43 @@ def test_combined_normal_from_latest_sample_and_progression_objects():
     assert g.combined_response("PR", ca125_progression=no_baseline).ca125_progression == "unknown"
 
 
+def test_combined_normal_needs_an_on_treatment_sample():
+    """A pretreatment sample says nothing of CA-125 after the neoadjuvant cycles: RECIST CR with
+    only a baseline (400 U/mL on day 0) stays CR (normality unknown), not PR."""
+    baseline_only = g.gcig_response([0], [400])
+    res = g.combined_response("CR", ca125_response=baseline_only)
+    assert (res.ca125_normal, res.category) == ("unknown", "CR"), res.reason
+    assert g.combined_response("CR", ca125_response=CONFIRMED_CR).ca125_normal == "yes"
+    markers = _markers([("a", 0, 400, False, 35, None, None, None),
+                        ("b", 0, 400, False, 35, None, None, None), ("b", 21, 30, False, 35, None, None, None)])
+    table = g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["a", "b"], "recist": ["CR", "CR"]}))
+    assert table.set_index("patient_id")["combined_category"].to_dict() == {"a": "CR", "b": "CR"}
+
+
+def test_combined_without_recist_is_pd_on_evidence_of_progression_otherwise_undetermined():
+    """RECIST unknown: a CA-125 progression or a new lesion is progression on its own (GCIG
+    2011); anything else leaves the combined category undetermined, never guessed."""
+    for kwargs in (dict(ca125_progression=True), dict(new_lesion=True)):
+        res = g.combined_response(None, **kwargs)
+        assert res.category == "PD" and res.recist is None, res.reason
+    res = g.combined_response(None, ca125_response=True, ca125_normal=True)
+    assert res.category is None and res.rule == 11
+    assert res.reason.startswith("undetermined") and "give recist" in res.reason
+    prog = [("p", 0, 400, False, 35, None, None, None), ("p", 21, 350, False, 35, None, None, None),
+            ("p", 42, 820, False, 35, None, None, None), ("p", 49, 900, False, 35, None, None, None)]
+    resp = [("r", 0, 400, False, 35, None, None, None), ("r", 21, 180, False, 35, None, None, None),
+            ("r", 49, 30, False, 35, None, None, None)]
+    table = g.gcig_cohort(_markers(prog + resp), pd.DataFrame({"patient_id": ["p", "r"], "recist": [None, None]}))
+    table = table.set_index("patient_id")
+    assert table.loc["p", "progression_status"] == "progression" and table.loc["p", "combined_category"] == "PD"
+    assert table.loc["r", "status"] == "response" and pd.isna(table.loc["r", "combined_category"])
+
+
 def test_combined_table_is_data_driven_and_complete():
     table = g.combined_response_table()
     assert list(table.columns) == ["rule", "recist", "new_lesion", "ca125_progression", "ca125_response",
                                    "ca125_normal", "combined", "basis"]
-    assert table.rule.tolist() == list(range(1, 11))
+    assert table.rule.tolist() == list(range(1, 12))
     assert all(b.startswith(("Rustin 2011", "Decision")) for b in table.basis)
     text = (Path(g.__file__).parent / "data" / "combined_response.csv").read_text()
     assert "implemented from the text of Rustin et al. IJGC 2011" in text.splitlines()[0]
@@ -654,6 +686,26 @@ def test_responses_are_consistent(series):
         assert prog.progression_value >= prog.threshold and prog.confirmation_value >= prog.threshold
         assert prog.confirmation_day - prog.progression_day >= 7
         assert prog.progression_value > 35
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(_series, st.integers(min_value=1, max_value=9))
+def test_cohort_combined_category_is_the_functions(series, keep):
+    """One rule: ``gcig_cohort``'s combined category equals ``combined_response`` on the
+    patient's GCIG results, for every RECIST category and RECIST unknown (a series cut to
+    ``keep`` samples, so that some have no on-treatment sample)."""
+    start, gaps, values = series
+    days, values = _days(start, gaps)[:keep], values[:keep]
+    recists = ["CR", "PR", "SD", "PD", None]
+    markers = _markers([(r or "none", d, v, False, 35, None, None, None)
+                        for r in recists for d, v in zip(days, values)])
+    clinical = pd.DataFrame({"patient_id": [r or "none" for r in recists], "recist": recists})
+    table = g.gcig_cohort(markers, clinical).set_index("patient_id")["combined_category"]
+    response, progression = g.gcig_response(days, values), g.gcig_progression(days, values)
+    for recist in recists:
+        want = g.combined_response(recist, ca125_response=response, ca125_progression=progression).category
+        got = table[recist or "none"]
+        assert (None if pd.isna(got) else got) == want, (recist, days, values)
 
 
 def test_gcig_refuses_another_marker():

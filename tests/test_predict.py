@@ -101,6 +101,18 @@ def scored(bundle, cohort):
 # ----------------------------------------------------------------------------- one patient
 
 
+def test_text_report_states_the_combined_category_when_recist_is_unknown(bundle):
+    """RECIST unknown: the report says so, and gives the combined category (PD on a confirmed
+    CA-125 progression) or says it is undetermined, instead of leaving the line out."""
+    clinical = {**CLINICAL, "recist": None}
+    text = P.predict(WORKED, clinical, model=bundle).to_text()
+    assert "RECIST: unknown; combined RECIST + CA-125 category: undetermined (RECIST unknown: give recist)" in text
+    progressing = {"day": [0, 21, 42, 49], "ca125": [400.0, 350.0, 820.0, 900.0]}
+    p = P.predict(progressing, clinical, model=bundle)
+    assert p.combined_category == "PD" and p.decision == "not_candidate_progression"
+    assert "RECIST: unknown; combined RECIST + CA-125 category: PD" in p.to_text()
+
+
 _MIDPOINTS = [(k + 0.5) / 100 for k in range(100)]
 
 

@@ -258,16 +258,17 @@ class CombinedResponse(_ResultMixin):
 
     Attributes
     ----------
-    category : {"CR", "PR", "SD", "PD"}
-        The combined category.
+    category : {"CR", "PR", "SD", "PD"} or None
+        The combined category; None when it is undetermined (RECIST unknown and no evidence
+        of progression: the reason says so and asks for ``recist``).
     reason : str
         Which table row fired and on what inputs.
     rule : int
         ``rule`` id of the row of ``combined_response.csv`` that fired (first match wins).
     basis : str
         The row's ``basis`` cell: the spec/paper text it implements, or the Decision.
-    recist : str
-        RECIST 1.1 category given.
+    recist : str or None
+        RECIST 1.1 category given (None: unknown).
     new_lesion : bool
         Whether a new lesion was reported.
     ca125_progression, ca125_response, ca125_normal : {"yes", "no", "unknown"}
@@ -1079,7 +1080,7 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     * **One assay**: a change of assay name from the baseline on makes the patient not
       evaluable.
 
-    Worked reading (spec section 1, ULN 35): 400 on day 0, 180 on day 21, 195 on day 42, 150 on
+    Worked reading (docs/clinical-rules.md section 1, ULN 35): 400 on day 0, 180 on day 21, 195 on day 42, 150 on
     day 63 -> response on day 21 confirmed on day 63, PR (195 <= 1.10 x 180 = 198, <= 200). With
     199 on day 42 -> ``not_confirmed`` (199 > 198).
 
@@ -1188,8 +1189,11 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
 _TABLE_FILE = "combined_response.csv"
 _RECIST = RECIST_CATEGORIES
 _TRI = ("yes", "no", "unknown")
+#: The table's ``combined`` value of a row that gives no category (``CombinedResponse.category``
+#: None; ``combined_category`` missing in a cohort table).
+_UNDETERMINED = "undetermined"
 _TABLE_INPUTS = {
-    "recist": _RECIST,
+    "recist": (*_RECIST, "unknown"),
     "new_lesion": ("yes", "no"),
     "ca125_progression": _TRI,
     "ca125_response": _TRI,
@@ -1227,7 +1231,7 @@ def _combined_rules() -> tuple[_Rule, ...]:
                 raise ModelIntegrityError(f"{_TABLE_FILE}, rule {row['rule']}: {name}={cell!r}; use '*' or "
                                           f"'|'-separated values from {states}")
             accepts.append(got)
-        if row["combined"] not in _RECIST:
+        if row["combined"] not in (*_RECIST, _UNDETERMINED):
             raise ModelIntegrityError(f"{_TABLE_FILE}, rule {row['rule']}: combined={row['combined']!r}")
         rules.append(_Rule(int(row["rule"]), tuple(accepts), row["combined"], row["basis"].strip()))
     for states in itertools.product(*_TABLE_INPUTS.values()):
@@ -1264,6 +1268,22 @@ def _tri(flag) -> str:
     return "unknown" if flag is None else ("yes" if flag else "no")
 
 
+def _normal_state(last_day, last_value, uln):
+    """"CA-125 normal" of the combined table, element-wise, as a position in ``_TRI`` (0 yes,
+    1 no, 2 unknown): whether the latest sample the GCIG rules used (after exclusions) is
+    <= ULN (with the rules' floating-point slack), judged only when that sample was drawn on
+    treatment (``day > 0``). **Decision:** a pretreatment sample says nothing of CA-125 after
+    the neoadjuvant cycles, so a patient without an on-treatment sample is unknown (and a RECIST
+    CR stays CR, rule 7). ``last_day`` None/NaN or the kernel's missing day: unknown."""
+    import numpy as np
+
+    day = np.asarray(np.nan if last_day is None else last_day, dtype=float)
+    value = np.asarray(np.nan if last_value is None else last_value, dtype=float)
+    with np.errstate(invalid="ignore"):
+        known = (day > 0) & ~np.isnan(value)
+        return np.where(known, np.where(_le(value, np.asarray(uln, dtype=float)), 0, 1), 2)
+
+
 def _flag(x, name: str) -> bool | None:
     if x is None:
         return None
@@ -1278,7 +1298,8 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
 
     The table ``ca125kinetics/data/combined_response.csv`` (see
     :func:`combined_response_table`) is read top-down and the first matching row fires. It was
-    implemented from the text of Rustin et al., IJGC 2011, as summarised in spec section 3:
+    implemented from the text of Rustin et al., IJGC 2011, as summarised in docs/clinical-rules.md
+    section 3:
     RECIST PD or a new lesion -> PD; RECIST CR with normal CA-125 -> CR; RECIST CR with a CA-125
     response but not normal -> PR; RECIST PR -> PR unless CA-125 PD -> PD; RECIST SD with a
     confirmed CA-125 response -> PR; otherwise SD. Each row's ``basis`` says which sentence it
@@ -1295,10 +1316,14 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     * Only a *confirmed* GCIG response counts as a CA-125 response; ``unconfirmed`` and
       ``not_confirmed`` count as "no", ``not_evaluable`` as "unknown".
 
+    * **Decision (rule 11):** RECIST unknown (None) without a new lesion or a CA-125
+      progression -> no category (``category`` None, the reason says "undetermined ... give
+      recist"); with either, PD (rules 2-3): progression needs no RECIST category.
+
     Parameters
     ----------
-    recist : {"CR", "PR", "SD", "PD"}
-        RECIST 1.1 category (case-insensitive).
+    recist : {"CR", "PR", "SD", "PD"} or None
+        RECIST 1.1 category (case-insensitive); None (or NaN) = unknown.
     ca125_response : GcigResponse, bool or None
         CA-125 response; None = unknown.
     ca125_progression : GcigProgression, bool or None
@@ -1309,7 +1334,8 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     ca125_normal : bool or None
         CA-125 within the normal range at the assessment. **Decision:** when None and
         ``ca125_response`` is a :class:`GcigResponse`, it is "latest sample used <= ULN"
-        (``last_value``); otherwise unknown.
+        (``last_value``) if that sample was drawn on treatment (``last_day > 0``); otherwise
+        unknown.
 
     Returns
     -------
@@ -1318,17 +1344,20 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     Raises
     ------
     InvalidInputError
-        Unknown RECIST category or a flag that is not a boolean.
+        Unknown RECIST category (any text other than the four codes, ``""`` included) or a
+        flag that is not a boolean.
     ModelIntegrityError
         The packaged table is malformed or leaves a combination of inputs without a row.
     """
-    code = recist.strip().upper() if isinstance(recist, str) else recist
-    if code not in _RECIST:
-        raise InvalidInputError(f"recist must be one of {_RECIST} (RECIST 1.1), got {recist!r}", column="recist")
+    code = "unknown" if _missing(recist) else recist.strip().upper() if isinstance(recist, str) else recist
+    if code not in _TABLE_INPUTS["recist"]:
+        raise InvalidInputError(f"recist must be one of {_RECIST} (RECIST 1.1), got {recist!r}",
+                                column="recist")
     if isinstance(ca125_response, GcigResponse):
         response = None if ca125_response.status == "not_evaluable" else ca125_response.responded
-        if ca125_normal is None and ca125_response.last_value is not None:
-            ca125_normal = _le(ca125_response.last_value, ca125_response.uln)
+        if ca125_normal is None:
+            state = int(_normal_state(ca125_response.last_day, ca125_response.last_value, ca125_response.uln))
+            ca125_normal = (True, False, None)[state]
     else:
         response = _flag(ca125_response, "ca125_response")
     if isinstance(ca125_progression, GcigProgression):
@@ -1342,11 +1371,11 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     states = (code, _tri(lesion), _tri(progression), _tri(response), _tri(normal))
     rule = _first_rule(states)
     return CombinedResponse(
-        category=rule.combined,
+        category=None if rule.combined == _UNDETERMINED else rule.combined,
         reason=(f"{rule.combined}: rule {rule.rule} of the combined RECIST 1.1 + CA-125 table ({rule.basis}); "
                 f"RECIST {code}, new lesion {states[1]}, CA-125 progression {states[2]}, confirmed CA-125 "
                 f"response {states[3]}, CA-125 normal {states[4]}"),
-        rule=rule.rule, basis=rule.basis, recist=code, new_lesion=lesion,
+        rule=rule.rule, basis=rule.basis, recist=None if code == "unknown" else code, new_lesion=lesion,
         ca125_progression=states[2], ca125_response=states[3], ca125_normal=states[4],
     )
 
@@ -1668,16 +1697,17 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
         for p in np.flatnonzero(bad_recist & ~bad).tolist():
             invalid[p] = why[p]
         bad |= bad_recist
-        use = (code >= 0) & ~bad
+        use = ~bad
         combined = np.full(n, None, dtype=object)
         if use.any():
             ok = ~none & use
             tri = lambda known, flag: np.where(known, np.where(flag, 0, 1), 2)  # noqa: E731 (yes/no/unknown)
-            last = f[:, k.F_LAST_VALUE]
-            normal = tri(ok & ~np.isnan(last), last <= uln + _kernel.RTOL * np.abs(uln))
+            normal = np.where(ok, _normal_state(i[:, k.I_LAST_DAY], f[:, k.F_LAST_VALUE], uln), 2)
             progression = tri(ok & (pcode >= k.P_PROGRESSION), pcode == k.P_PROGRESSION)
             response = tri(ok & (rcode >= k.R_NO_SAMPLE), rcode == k.R_RESPONSE)
-            cats = _combined_lookup()[np.maximum(code, 0), 1, progression, response, normal]
+            recist_at = np.where(code == -1, _TABLE_INPUTS["recist"].index("unknown"), np.maximum(code, 0))
+            cats = _combined_lookup()[recist_at, 1, progression, response, normal]
+            cats[cats == _UNDETERMINED] = None
             combined[use] = cats[use]
     valid = ~bad & ~none
     missing = ~valid

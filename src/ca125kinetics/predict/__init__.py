@@ -63,7 +63,9 @@ progression_day,
 progression_status,
 progression_reason
 recist, combined_category RECIST 1.1 category given, and the combined RECIST + CA-125
-                          category (Rustin 2011) when RECIST is given
+                          category (Rustin 2011; ``docs/clinical-rules.md`` section 3):
+                          with RECIST unknown, PD on a confirmed GCIG progression,
+                          otherwise missing (undetermined); missing for invalid input
 ago_*, imodel_*, mskcc_*  published selection scores (``scores.published_scores``): AGO,
                           iMODEL, MSKCC with status and reason each
 warnings                  ``"; "``-joined per-patient warnings (empty string if none)

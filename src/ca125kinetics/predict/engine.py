@@ -232,8 +232,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
 
     ``problems`` maps a patient to why its input is invalid (the readers' reasons; they take
     precedence over the batch's own); the kinetics step may add one (a value it cannot
-    log-transform). The combined RECIST + CA-125 category is reported for patients with a
-    RECIST value.
+    log-transform). The combined RECIST + CA-125 category (``gcig.gcig_cohort``) is reported
+    for every valid patient: with RECIST unknown it is PD on a confirmed GCIG progression and
+    missing (undetermined) otherwise.
     """
     from .. import kinetics as K
     from ..features import ca125_at_recurrence_arrays, ca125_at_recurrence_censored

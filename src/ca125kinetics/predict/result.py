@@ -418,8 +418,9 @@ def _format_text(p: Prediction) -> str:
         lines.append(f"  GCIG CA-125 progression: group {pr['group']}, day {pr['day']}")
     else:
         lines.append(f"  GCIG CA-125 progression: {pr['status'] or '-'}")
-    if p.recist:
-        lines.append(f"  RECIST: {p.recist}; combined RECIST + CA-125 category: {p.combined_category or '-'}")
+    if p.status != "invalid_input":
+        category = p.combined_category or "undetermined (RECIST unknown: give recist)"
+        lines.append(f"  RECIST: {p.recist or 'unknown'}; combined RECIST + CA-125 category: {category}")
     k = p.kinetics
     ks = p.model.get("kinetics") or {}
     lines.append(f"  KELIM-like k: {_fmt(k['k'], '.4f', '/day')}, half-life {_fmt(k['half_life_days'], '.1f', ' days')}, "
