@@ -306,11 +306,15 @@ def test_fits_with_a_parameter_at_its_bound_converge(engine, monkeypatch):
     markers, _ = sim.simulate({**sim.SCENARIOS["weakfloor"], "n": 400})
     markers = markers.drop(columns=["event", "problem"])
     use_engine(monkeypatch, engine)
+    from ca125kinetics import kinetics as K
+
     fit_map, fits = eng.fit_map, []
 
     def recorded(*args, **kwargs):
-        fits.append((args, fit_map(*args, **kwargs)))
-        return fits[-1][1]
+        fit = fit_map(*args, **kwargs)
+        if kwargs.get("max_iter") == K.PER_PATIENT_MAX_ITER:      # the fits, not their checks on the faces
+            fits.append((args, fit))
+        return fit
 
     monkeypatch.setattr(eng, "fit_map", recorded)
     short = fit_kinetics(markers, method="per-patient")
@@ -321,7 +325,7 @@ def test_fits_with_a_parameter_at_its_bound_converge(engine, monkeypatch):
     at_bound, converged = np.concatenate(at_bound), np.concatenate(converged)
     assert at_bound.sum() > 100 and converged[at_bound].all()
     assert (~converged).sum() <= 2    # an interior ridge (k -> 0 on a flat series) may remain
-    monkeypatch.setattr(eng, "fit_map", lambda *a, **k: recorded(*a, **{**k, "max_iter": 2000}))
+    monkeypatch.setattr(eng, "fit_map", lambda *a, **k: fit_map(*a, **{**k, "max_iter": 2000}))
     long = fit_kinetics(markers, method="per-patient")
     moved = ~np.isclose(long["k"], short["k"], rtol=1e-6, atol=0, equal_nan=True)
     assert moved.sum() <= (~converged).sum()      # only a fit that had not converged moves
@@ -1083,19 +1087,19 @@ def test_k_pinned_at_its_bound_is_not_ok():
 def test_a_fit_stopped_at_its_iteration_limit_is_not_converged(engine, monkeypatch, committed_markers):
     """A fit still moving at its iteration limit is no optimum: status ``not_converged``, no
     k, a reason naming the limit (before, it was ``ok`` with the k where it stopped). On the
-    committed cohort two censored series stay in their penalty's narrow valley for 3,000
-    iterations (their k was 6.7 % and 0.3 % from the optimum after 100)."""
+    committed cohort a censored series stays in its penalty's narrow valley for 300
+    iterations (its k was 6.7 % from the optimum after 100)."""
     use_engine(monkeypatch, engine)
     from ca125kinetics import kinetics as K
 
     res = fit_kinetics(committed_markers, method="per-patient").set_index("patient_id")
     stuck = res.index[res["status"] == "not_converged"].tolist()
-    assert stuck == ["001236", "001518"]
+    assert stuck == ["001236"]
     assert res.loc[stuck, "k"].isna().all() and res.loc[stuck, "kelim_score"].isna().all()
-    assert "iteration limit (3000 iterations)" in res.loc["001236", "reason"]
+    assert "iteration limit (300 iterations)" in res.loc["001236", "reason"]
     monkeypatch.setattr(K, "PER_PATIENT_MAX_ITER", 3)
     short = fit_kinetics(committed_markers, method="per-patient")
-    assert (short["status"] == "not_converged").sum() > 100
+    assert (short["status"] == "not_converged").sum() > 50
     assert short.loc[short["status"] == "not_converged", "k"].isna().all()
 
 
