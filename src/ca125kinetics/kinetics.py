@@ -52,7 +52,8 @@ Methods (``fit_kinetics(method=...)``)
         bounds so that it never explodes: ``1e-4 <= k <= 2`` per day,
         ``1e-3 ULN <= B <= ULN``, ``baseline e^-12 <= A <= baseline e^3``; started from the
         best k of a grid with (B, A) in closed form, stopped when the predicted decrease of
-        the objective is below 1e-12 (at most 3,000 iterations). ``log_k_se`` uses
+        the objective is below 1e-12 (at most 300 iterations; a weakly identified fit is
+        checked on the faces of the box, see ``_fit_sets_per_patient``). ``log_k_se`` uses
         ``settings.residual_sd_log`` (NaN when k is not identified).
     ``"loglinear"``
         Naive ordinary least squares slope of ``log C`` on ``t`` (``k = -slope``), ignoring
@@ -1042,6 +1043,9 @@ _FIT_TOL = 1e-12
 #: Iteration limit of the fits that check a per-patient fit on the faces of its box (two
 #: parameters, or three from a constrained optimum: a few steps when the face holds the optimum).
 _CHECK_MAX_ITER = 50
+#: Variance of log k (Laplace) above which a per-patient fit is weakly identified and
+#: checked on the faces of its box (``_fit_sets_per_patient``): a sd of log k above 1.
+_WEAK_LOG_K_VAR = 1.0
 #: **Decision**: a k is not identified when a bound of k fits within this much of the fit's
 #: objective ``Q`` (2e-10 in the sum of squared log residuals ``S``) (:func:`_fit_sets_per_patient`).
 _IDENTIFIED_TOL = 1e-8
@@ -1080,7 +1084,7 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
                           max_iter=PER_PATIENT_MAX_ITER, tol_decrement=_FIT_TOL)
         bounds = np.log(eng.K_BOUNDS)
         with np.errstate(invalid="ignore"):
-            weak = (~((fit.cov[0] >= 0.0) & (fit.cov[0] <= 1.0)) | ~fit.converged
+            weak = (~((fit.cov[0] >= 0.0) & (fit.cov[0] <= _WEAK_LOG_K_VAR)) | ~fit.converged
                     | (np.abs(fit.theta[0][None, :] - bounds[:, None]) < 0.01).any(axis=0))
         cand = np.flatnonzero(weak)
         if cand.size:
@@ -1096,7 +1100,8 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
                 # from the fit's floor and amplitude, and from those that fit best at that k
                 # (linear in them: the start grid's closed form): with k held the log-scale
                 # fit of two nearly collinear terms can creep too
-                for start in (fit.theta[:, cand], eng.start_from_grid(sub[0], sub[2], sub[3], k_grid=(math.exp(bound),))):
+                closed_form = eng.start_from_grid(sub[0], sub[2], sub[3], k_grid=(math.exp(bound),))
+                for start in (fit.theta[:, cand], closed_form):
                     held = _held_fit(start, sub, 0, np.full(cand.size, bound), sigma, compiled)
                     same = (held.q <= fit.q[cand] + _IDENTIFIED_TOL) & (log_k == fit.theta[0, cand])
                     log_k[same] = bound
