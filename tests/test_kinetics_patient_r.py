@@ -101,3 +101,17 @@ def test_k_agrees_with_r_at_the_optimum(compared):
     close = ok[fit["dlog_k"] <= 1e-6]
     np.testing.assert_allclose(pkg.loc[close, "rmse_log"], r.loc[close, "rmse_log"], rtol=1e-4, atol=1e-7)
     np.testing.assert_allclose(pkg.loc[close, "c0"], r.loc[close, "c0"], rtol=1e-4)
+
+
+def test_committed_cases_are_the_generators():
+    """``kinetics_patient_cases.csv`` is what the seeded generator writes (row for row)."""
+    import csv
+
+    spec = importlib.util.spec_from_file_location("kinetics_patient_cases_generator",
+                                                  DATA / "kinetics_patient_cases_generator.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with (DATA / "kinetics_patient_cases.csv").open(newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[0] == ["patient_id", "day", "ca125", "uln"]
+    assert [tuple(r) for r in rows[1:]] == [(p, str(d), v, u) for p, d, v, u in module.build()]
