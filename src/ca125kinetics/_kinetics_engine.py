@@ -353,8 +353,17 @@ CHUNK = 16384
 _FIRST_PASS_ITER = 12
 
 
+#: Default iteration limit of :func:`fit_map`.
+MAX_ITER = 100
+
+
+def objective(theta: np.ndarray, s: Series, prior: Prior, inv_s2: np.ndarray) -> np.ndarray:
+    """``Q_i`` of every patient at ``theta`` (3, P), what :func:`fit_map` minimises."""
+    return _evaluate(theta, s, prior, inv_s2).q
+
+
 def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init: np.ndarray,
-            sigma: np.ndarray | float, *, max_iter: int = 100, tol: float = 1e-8,
+            sigma: np.ndarray | float, *, max_iter: int = MAX_ITER, tol: float = 1e-8,
             tol_decrement: float = 1e-8, warm_start: bool = False, compiled: bool | None = None,
             sums: np.ndarray | None = None) -> MapFit:
     """Batched Levenberg-Marquardt minimisation of ``Q_i`` for every patient at once.
@@ -588,7 +597,8 @@ def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
 
     Returns ``slope``, ``intercept``, ``slope_se`` (``sqrt(RSS / (m - 2) / Sxx)``, NaN
     when ``m <= 2``) and the residual sum of squares. ``slope`` is NaN when all times are
-    equal.
+    equal, and 0 exactly when all values are (not the rounding of the sums, about 1e-19
+    of either sign, which made a constant series ``rising`` or fitted by chance).
     """
     m = s.t.shape[0]
     t_bar = s.t.mean(axis=0)
@@ -597,6 +607,7 @@ def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     sxx = np.einsum("ij,ij->j", dt, dt)
     with np.errstate(invalid="ignore", divide="ignore"):
         slope = np.where(sxx > 0, np.einsum("ij,ij->j", dt, s.y) / sxx, np.nan)
+        slope[(sxx > 0) & (s.y == s.y[:1]).all(axis=0)] = 0.0
         intercept = y_bar - slope * t_bar
         res = s.y - intercept - slope * s.t
         rss = np.einsum("ij,ij->j", res, res)

@@ -50,8 +50,11 @@ Methods (``fit_kinetics(method=...)``)
     ``"per-patient"``
         The floor model fitted to each patient alone by least squares (no prior), with box
         bounds so that it never explodes: ``1e-4 <= k <= 2`` per day,
-        ``1e-3 ULN <= B <= ULN``; started from the best k of a grid with (B, A) in closed
-        form. ``log_k_se`` uses ``settings.residual_sd_log`` (NaN when k is not identified).
+        ``1e-3 ULN <= B <= ULN``, ``baseline e^-12 <= A <= baseline e^3``; started from the
+        best k of a grid with (B, A) in closed form, stopped when the predicted decrease of
+        the objective is below 1e-12 (at most 300 iterations; a weakly identified fit is
+        checked on the faces of the box, see ``_fit_sets_per_patient``). ``log_k_se`` uses
+        ``settings.residual_sd_log`` (NaN when k is not identified).
     ``"loglinear"``
         Naive ordinary least squares slope of ``log C`` on ``t`` (``k = -slope``), ignoring
         the floor: shown for comparison; it underestimates k once values near the floor.
@@ -62,10 +65,16 @@ Status of a patient (first rule that applies)
     ``min_samples - 1`` on treatment), ``no_baseline`` (no used sample with
     ``-pretreatment_window_days <= day <= 0``), ``at_floor`` (baseline reported ``"<x"`` or
     ``<= min_baseline_uln_factor * ULN``), ``rising`` (**Decision**: the log-linear slope is
-    ``>= 0``: no net decline, the decline model does not apply), else ``ok``; after the
-    fit, ``k_at_bound`` (floor-model methods: the fitted k sits on its box bound, ``1e-4`` or
+    ``>= 0``, exactly 0 for a constant series: no net decline, the decline model does not
+    apply), else ``ok``; after the fit, ``not_converged`` (floor-model methods: the fit
+    stopped at its iteration limit still moving, so its k is no optimum), then
+    ``k_at_bound`` (floor-model methods: the fitted k sits on its box bound, ``1e-4`` or
     ``2`` per day, so the data do not identify it -- a value no decline reaches -- and it is
-    not reported as a result). Only ``ok`` patients get ``k``; every patient keeps a row.
+    not reported as a result; **Decision**, per-patient method: also when the best fit with
+    k held at a bound is within 1e-8 of the fit's objective, e.g. every on-treatment sample
+    already at the floor). Thresholds are inclusive with the rules' relative slack of 1e-9
+    (a baseline written 30.000000001 with ULN 30 is at the floor). Only ``ok`` patients get
+    ``k``; every patient keeps a row.
     Descriptors (baseline, nadir, time to normalisation, percent declines) are reported for
     every patient with valid input.
 
@@ -92,6 +101,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
+from ._gcig_kernel import RTOL
 from ._columns import coded_text, constant_text
 from .errors import DataQualityWarning, InsufficientDataError, InvalidInputError, _invalid_reason
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
@@ -111,8 +121,9 @@ __all__ = [
 ]
 
 METHODS = ("population", "per-patient", "loglinear")
-STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input", "k_at_bound")
-_OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID, _K_AT_BOUND = range(len(STATUSES))
+STATUSES = ("ok", "insufficient_samples", "no_baseline", "at_floor", "rising", "invalid_input", "k_at_bound",
+            "not_converged")
+_OK, _INSUFFICIENT, _NO_BASELINE, _AT_FLOOR, _RISING, _INVALID, _K_AT_BOUND, _NOT_CONVERGED = range(len(STATUSES))
 _CYCLES = (2, 3, 4)
 
 #: Columns of :func:`fit_kinetics`, in order.
@@ -804,7 +815,8 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         jn = _first_extreme(val, smallest=True)               # days sorted: earliest of ties
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
-        normal = on & (val <= batch.uln[idx])                 # "<x" with x <= ULN is normal
+        uln = batch.uln[idx]                                  # "<x" with x <= ULN is normal
+        normal = on & (val <= uln + RTOL * uln)
         jt = _first_extreme(normal)
         out["time_to_normalisation_days"][idx] = np.where(normal.any(axis=0), _at(day, jt), np.nan)
         for c in _CYCLES:
@@ -836,7 +848,9 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     few = (out["n_samples"] < s.min_samples) | (out["n_on"] < s.min_samples - 1)
     status[ok() & few] = _INSUFFICIENT
     status[ok() & np.isnan(out["baseline_value"])] = _NO_BASELINE
-    low = out["baseline_censored"] | (out["baseline_value"] <= s.min_baseline_uln_factor * batch.uln)
+    # at most the limit, with the rules' relative slack (a decimal value at the limit is at it)
+    limit = s.min_baseline_uln_factor * batch.uln
+    low = out["baseline_censored"] | (out["baseline_value"] <= limit + RTOL * limit)
     status[ok() & low] = _AT_FLOOR
     status[ok() & ~(out["slope"] < 0)] = _RISING
     out["status"] = status
@@ -879,12 +893,17 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
         elif st == _RISING:
             texts = [f"{spec.label} does not decline: log-linear slope {v:+.4g}/day >= 0; "
                      "the elimination model does not apply" for v in col(d["slope"])]
-        else:  # _K_AT_BOUND
+        elif st == _K_AT_BOUND:
             lo, hi = eng.K_BOUNDS
-            texts = [f"the fitted k ({k:.4g}/day) sits on its bound ({lo:g}..{hi:g} per day): the {n} sample(s) "
-                     "do not identify the elimination rate, so no k is reported; check the values, or use "
-                     "method='population' (shrinks toward the cohort)"
+            texts = [f"the fitted k ({k:.4g}/day) sits on its bound ({lo:g}..{hi:g} per day), or fits the samples "
+                     f"as well as the bound does: the {n} sample(s) do not identify the elimination rate, so no k "
+                     "is reported; check the values, or use method='population' (shrinks toward the cohort)"
                      for k, n in zip(col(d["k_pinned"]), col(d["n_samples"]))]
+        else:  # _NOT_CONVERGED
+            texts = [f"the fit stopped at its iteration limit ({it} iterations) before converging (k was "
+                     f"{k:.4g}/day and still moving): no k is reported; check the values (a censored value "
+                     "against the other samples), or use method='population'"
+                     for k, it in zip(col(d["k_unconverged"]), col(d["fit_iterations"]))]
         codes[rows] = len(texts_of) + np.arange(rows.size)
         texts_of.extend(texts)
     return texts_of, codes
@@ -1012,16 +1031,102 @@ def _prior_start(m: eng.Moments, fs: _FitSet) -> np.ndarray:
     return np.clip(np.stack([ones * m.mu_u, ones * math.log(floor), np.log(amp)]), fs.lower, fs.upper)
 
 
+#: Iteration limit of the per-patient fits. A fit still moving at the limit (after the
+#: checks of :func:`_fit_sets_per_patient`) is ``not_converged``.
+PER_PATIENT_MAX_ITER = 300
+#: Stopping tolerance of the per-patient fits (``fit_map``'s ``tol_decrement``, the
+#: predicted decrease of the objective ``Q = S / (2 x 0.1^2)``). With the default, 1e-8,
+#: fits in a long curved valley (a nearly flat series, whose floor can slide from the ULN to
+#: its lower bound) stopped where the objective could still fall by up to 6e-6, k up to
+#: 22 % from the optimum an independent R fit finds (``tests/test_kinetics_patient_r.py``).
+_FIT_TOL = 1e-12
+#: Iteration limit of the fits that check a per-patient fit on the faces of its box (two
+#: parameters, or three from a constrained optimum: a few steps when the face holds the optimum).
+_CHECK_MAX_ITER = 50
+#: Variance of log k (Laplace) above which a per-patient fit is weakly identified and
+#: checked on the faces of its box (``_fit_sets_per_patient``): a sd of log k above 1.
+_WEAK_LOG_K_VAR = 1.0
+#: **Decision**: a k is not identified when a bound of k fits within this much of the fit's
+#: objective ``Q`` (2e-10 in the sum of squared log residuals ``S``) (:func:`_fit_sets_per_patient`).
+_IDENTIFIED_TOL = 1e-8
+
+
 def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.MapFit]:
-    """Least squares of each patient alone: no prior, box bounds only, started on a k grid."""
+    """Least squares of each patient alone: no prior, box bounds only, started on a k grid.
+
+    The fits whose k is weakly identified (Laplace sd of log k above 1 or not finite, k
+    within 1 % of a bound) or that did not converge are checked on the faces of the box:
+
+    1. *The floor at a bound.* Such a fit often creeps along a curved valley toward a bound
+       of the floor (hundreds of Levenberg-Marquardt steps; the 1e-8 tolerance used to stop
+       it half way). The fit with the floor held at each of its bounds (two parameters,
+       quickly converged), then freed again from there, replaces the fit where its
+       objective is lower.
+    2. *k at a bound* (**Decision**): a k is not identified when the best fit with k held at
+       a bound of its box (1e-4 or 2 per day; floor and amplitude fitted again) has an
+       objective no higher than the fit's plus :data:`_IDENTIFIED_TOL`: the profile of the
+       objective in k is flat up to that bound. k is then set to that bound and reported as
+       ``k_at_bound``. It happens when every on-treatment sample is already at the floor or
+       below a censored limit (any faster decline fits as well: the optimiser stopped where
+       it started, 0.5 per day at the top of the start grid), and on the ridge of a nearly
+       flat series (k -> 0).
+
+    The other fits are not checked: their objective rises by far more than the tolerance
+    before any bound.
+    """
     fits = []
     compiled = eng.use_compiled(_n_fit(sets))
+    sigma = s.residual_sd_log
     for fs in sets:
         prior = eng.Prior(np.zeros((3, fs.idx.size)), (0.0, 0.0, 0.0, 0.0))
         init = eng.start_from_grid(fs.series, fs.lower, fs.upper)
-        fits.append(eng.fit_map(fs.series, prior, fs.lower, fs.upper, init, s.residual_sd_log,
-                                compiled=compiled))
+        fit = eng.fit_map(fs.series, prior, fs.lower, fs.upper, init, sigma, compiled=compiled,
+                          max_iter=PER_PATIENT_MAX_ITER, tol_decrement=_FIT_TOL)
+        bounds = np.log(eng.K_BOUNDS)
+        with np.errstate(invalid="ignore"):
+            weak = (~((fit.cov[0] >= 0.0) & (fit.cov[0] <= _WEAK_LOG_K_VAR)) | ~fit.converged
+                    | (np.abs(fit.theta[0][None, :] - bounds[:, None]) < 0.01).any(axis=0))
+        cand = np.flatnonzero(weak)
+        if cand.size:
+            sub = (fs.series.take(cand), prior.take(cand), fs.lower[:, cand], fs.upper[:, cand])
+            for face in (sub[2][1], sub[3][1]):                   # 1. the floor at a bound
+                held = _held_fit(fit.theta[:, cand], sub, 1, face, sigma, compiled)
+                # freed from the face: a constrained optimum there converges in a few steps
+                freed = eng.fit_map(*sub, held.theta, sigma, compiled=compiled, max_iter=_CHECK_MAX_ITER,
+                                    tol_decrement=_FIT_TOL, warm_start=True)
+                _replace(fit, cand, freed, freed.converged & (freed.q < fit.q[cand] - _FIT_TOL))
+            log_k = fit.theta[0, cand].copy()
+            for bound in bounds[::-1]:                               # 2. k at a bound
+                # from the fit's floor and amplitude, and from those that fit best at that k
+                # (linear in them: the start grid's closed form): with k held the log-scale
+                # fit of two nearly collinear terms can creep too
+                closed_form = eng.start_from_grid(sub[0], sub[2], sub[3], k_grid=(math.exp(bound),))
+                for start in (fit.theta[:, cand], closed_form):
+                    held = _held_fit(start, sub, 0, np.full(cand.size, bound), sigma, compiled)
+                    same = (held.q <= fit.q[cand] + _IDENTIFIED_TOL) & (log_k == fit.theta[0, cand])
+                    log_k[same] = bound
+            fit.theta[0, cand] = log_k
+        fits.append(fit)
     return fits
+
+
+def _held_fit(theta: np.ndarray, sub, param: int, at: np.ndarray, sigma: float, compiled: bool) -> eng.MapFit:
+    """The fits of ``sub = (series, prior, lower, upper)`` with parameter ``param`` held at
+    ``at`` (its bounds collapsed there), started from ``theta`` with that parameter set."""
+    series, prior, lower, upper = sub
+    lower, upper, init = lower.copy(), upper.copy(), theta.copy()
+    lower[param] = upper[param] = init[param] = at
+    return eng.fit_map(series, prior, lower, upper, init, sigma, compiled=compiled, max_iter=_CHECK_MAX_ITER,
+                       tol_decrement=_FIT_TOL)
+
+
+def _replace(fit: eng.MapFit, cols: np.ndarray, other: eng.MapFit, pick: np.ndarray) -> None:
+    """Patients ``cols[pick]`` of ``fit`` take ``other``'s fit (``other`` fitted ``cols``), in place."""
+    at = cols[pick]
+    for name in ("theta", "cov", "jtj"):
+        getattr(fit, name)[:, at] = getattr(other, name)[:, pick]
+    for name in ("rss", "n_active", "converged", "q"):
+        getattr(fit, name)[at] = getattr(other, name)[pick]
 
 
 def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
@@ -1043,20 +1148,36 @@ def _score(batch: _Batch, method: str, population: KineticsPopulation | None,
             fits = _fit_sets_population(sets, population._moments())
         else:
             fits = _fit_sets_per_patient(sets, s)
+        d["converged"] = np.ones(n, dtype=bool)
+        d["fit_iterations"] = np.full(n, PER_PATIENT_MAX_ITER if method == "per-patient" else eng.MAX_ITER)
         for fs, f in zip(sets, fits):
             idx = fs.idx
+            d["converged"][idx] = f.converged
             d["k"][idx] = np.exp(f.theta[0])
             d["floor"][idx] = np.exp(f.theta[1])
             d["c0"][idx] = np.exp(f.theta[1]) + np.exp(f.theta[2])
             with np.errstate(invalid="ignore"):
                 d["log_k_se"][idx] = np.sqrt(np.where((f.cov[0] >= 0) & np.isfinite(f.cov[0]), f.cov[0], np.nan))
                 d["rmse_log"][idx] = np.sqrt(f.rss / np.maximum(f.n_active, 1))
+        _flag_unconverged(d)
         _flag_k_at_bound(d)
     d["k_se"] = d["k"] * d["log_k_se"]
     with np.errstate(divide="ignore"):
         d["half_life_days"] = math.log(2.0) / d["k"]
     d["kelim_score"] = d["k"] / s.k_ref
     return d
+
+
+def _flag_unconverged(d: dict[str, np.ndarray]) -> None:
+    """Status ``not_converged`` (model columns NaN) where the fit stopped at its iteration
+    limit while still moving: its k is no optimum, so it must not pass as ``ok``; the k
+    where it stopped is kept in ``k_unconverged`` for the reason."""
+    stuck = (d["status"] == _OK) & ~d["converged"]
+    d["k_unconverged"] = np.where(stuck, d["k"], np.nan)
+    if stuck.any():
+        d["status"][stuck] = _NOT_CONVERGED
+        for name in ("k", "log_k_se", "floor", "c0", "rmse_log"):
+            d[name][stuck] = np.nan
 
 
 def _flag_k_at_bound(d: dict[str, np.ndarray]) -> None:
