@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.predict.decision import SCORED_STATUSES
 from ca125kinetics.validation import survival as sv
 from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
 from ca125kinetics.validation.studies import (
@@ -120,7 +121,7 @@ def test_frozen_validation_gives_the_metrics_of_predict_cohort_output(result, mo
     scored = predict_cohort(markers, clinical, model=model, allow_imputed=True)
     outcome = clinical.set_index("patient_id")["complete_resection"]
     scored["y"] = scored["patient_id"].map(outcome).astype("Float64")
-    ok = scored[(scored["status"] == "ok") & scored["probability"].notna() & scored["y"].notna()]
+    ok = scored[scored["status"].isin(SCORED_STATUSES) & scored["probability"].notna() & scored["y"].notna()]
     y, p = ok["y"].to_numpy(dtype=int), ok["probability"].to_numpy(dtype=float)
     assert result.metrics.to_dict() == metrics(y, p).to_dict()
     assert result.threshold.to_dict() == threshold_metrics(y, p, 0.70).to_dict()
@@ -159,6 +160,22 @@ def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, coho
     flow = result.flow.set_index("step")["n"]
     assert flow["analysed"] == result.metrics.n == len(analysed)
     assert sum(flow[f"excluded: {r}"] for r in EXCLUSION_REASONS) == len(excluded)
+
+
+def test_a_withheld_decision_does_not_exclude_a_scored_patient(training, cohort):
+    """Without RECIST, a patient with no confirmed GCIG response gets no decision (status
+    "insufficient") but has a probability: the study measures probabilities, so the patient
+    is analysed, like one whose unknown predictors were imputed."""
+    markers, clinical, _ = cohort
+    clinical = clinical.assign(recist=pd.NA)
+    res = validate_model(markers, clinical, model=training[0], survival=False, subgroups=())
+    pred = res.predictions.set_index("patient_id")
+    withheld = pred.index[pred["status"] == "insufficient"]
+    assert len(withheld) > 0 and pred.loc[withheld, "probability"].notna().all()
+    observed = pred.loc[withheld, "complete_resection"].notna()
+    assert observed.any()
+    assert pred.loc[withheld[observed.to_numpy()], "included"].all()
+    assert "not_scored" not in set(res.exclusions["reason"])
 
 
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):

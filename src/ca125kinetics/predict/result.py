@@ -387,7 +387,9 @@ def _fmt(value, spec: str = "g", unit: str = "") -> str:
 
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
-    if p.status in ("ok", "insufficient"):
+    from .decision import SCORED_STATUSES
+
+    if p.status in SCORED_STATUSES:
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
                      f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
                      + (" -- computed with unknown factors imputed"

@@ -24,9 +24,10 @@ Numbers come from :mod:`ca125kinetics.validation.metrics` and
 Who is analysed (**Decision**, reported in ``ValidationResult.exclusions``)
 ----------------------------------------------------------------------------
 A patient enters the performance analysis when (1) the data contract holds for them
-(``status != "invalid_input"``), (2) the model scored them (``status == "ok"``) and (3) the
-outcome ``complete_resection`` is observed (0 or 1; in a trial it is observed only in the
-surgery arm). Every other patient, including a clinical row without any marker, is listed
+(``status != "invalid_input"``), (2) the model scored them (a probability; ``status`` ``"ok"``
+or ``"insufficient"``: a decision withheld for an unknown predictor or an undetermined entry
+criterion is not used here, the probability is) and (3) the outcome ``complete_resection``
+is observed (0 or 1; in a trial it is observed only in the surgery arm). Every other patient, including a clinical row without any marker, is listed
 in the exclusions table with one reason code (the first that applies, in this order:
 ``no_markers``, ``invalid_input``, ``not_scored``, ``no_outcome``) and a detail. Nobody is
 dropped silently. Complete-case analysis of the outcome is the only option: the outcome
@@ -487,6 +488,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     """
     from ..io import read_clinical
     from ..predict import load_model, predict_cohort
+    from ..predict.decision import SCORED_STATUSES
 
     thresholds = _check_thresholds(thresholds)
     bundle = load_model(model)
@@ -521,7 +523,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             rows.append((pid, "no_markers", "clinical row without any marker sample: cannot be scored"))
         elif st == "invalid_input":
             rows.append((pid, "invalid_input", str(reason)))
-        elif st != "ok" or not np.isfinite(pv):
+        elif st not in SCORED_STATUSES or not np.isfinite(pv):
             rows.append((pid, "not_scored", str(reason) if not _missing(reason) else "no probability"))
         elif not np.isfinite(yv):
             arm = arm_by_id.get(pid) if arm_by_id is not None else None
@@ -538,7 +540,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     exclusions = exclusions.sort_values(["reason", "patient_id"], key=lambda s: s.map(order) if s.name == "reason" else s,
                                         kind="stable").reset_index(drop=True)
 
-    included = (status == "ok") & np.isfinite(prob) & np.isfinite(y_all)
+    # a withheld decision (status "insufficient") is not a missing probability: analysed
+    included = np.isin(status, SCORED_STATUSES) & np.isfinite(prob) & np.isfinite(y_all)
     y = y_all[included].astype(np.int64)
     p = prob[included]
     n_events = int(y.sum())
