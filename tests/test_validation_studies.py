@@ -151,6 +151,11 @@ def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, coho
     for reason, pid in planted.items():
         assert reasons[pid] == reason
     assert set(reasons) <= set(EXCLUSION_REASONS)
+    # the predictions table carries each patient's reason (none when analysed)
+    pred = result.predictions.set_index("patient_id")
+    assert pred.loc[pred["included"], "exclusion_reason"].isna().all()
+    excluded_scored = pred.index[~pred["included"]]
+    assert (pred.loc[excluded_scored, "exclusion_reason"] == reasons[excluded_scored]).all()
     detail = result.exclusions.set_index("patient_id")["detail"]
     assert "ca125" in detail[planted["invalid_input"]]
     assert "empty in the clinical table" in detail[planted["no_outcome"]]

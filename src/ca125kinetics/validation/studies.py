@@ -274,7 +274,11 @@ class ValidationResult:
         (TRIPOD 13b): counts (%) or median [IQR].
     predictions : pandas.DataFrame
         One row per scored patient: ``patient_id, status, probability, threshold,
-        kelim_score, complete_resection, included`` and the subgroup variables.
+        kelim_score, complete_resection, included, exclusion_reason`` (the reason code of
+        :attr:`exclusions`, missing when included), the published scores as scored
+        (``ago_positive, imodel_points, imodel_low_risk, mskcc_recommendation``; the
+        comparison uses their numeric forms, :func:`ca125kinetics.scores.score_for_auc`) and
+        the subgroup variables (``subgroup_<name>``).
     survival : SurvivalAnalysis or None
         PFS analyses, when the clinical table has ``pfs_months`` and ``pfs_event``.
     sample_size : pandas.DataFrame or None
@@ -568,7 +572,11 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         "kelim_score": pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float),
         _OUTCOME: pd.array([None if not np.isfinite(v) else int(v) for v in y_all], dtype="Int64"),
         "included": included,
+        "exclusion_reason": scored["patient_id"].map(exclusions.set_index("patient_id")["reason"]).to_numpy(
+            dtype=object),
     })
+    for column in _PUBLISHED_COLUMNS:  # so that the comparison table can be recomputed from the file
+        predictions[column] = scored[column].to_numpy(dtype=object)
     for name in sub_names:
         predictions[f"subgroup_{name}"] = groups[name].to_numpy(dtype=object)
     subgroup_table = subgroup_metrics(y, p, groups.loc[included].reset_index(drop=True), conf_level=conf_level)
@@ -747,6 +755,9 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
                                        "auc_ci_low", "auc_ci_high", "citl", "calibration_slope", "oe_ratio",
                                        "brier", "note"])
 
+
+#: Published-score columns of the scoring output copied into ``ValidationResult.predictions``.
+_PUBLISHED_COLUMNS = ("ago_positive", "imodel_points", "imodel_low_risk", "mskcc_recommendation")
 
 _COMPARATORS = (
     ("ago", "AGO score (positive = ECOG 0, ascites < 500 mL, no residual at primary surgery)"),
