@@ -165,6 +165,10 @@ def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, coho
     flow = result.flow.set_index("step")["n"]
     assert flow["analysed"] == result.metrics.n == len(analysed)
     assert sum(flow[f"excluded: {r}"] for r in EXCLUSION_REASONS) == len(excluded)
+    # the flow starts from everyone, and does not call a clinical-only patient one with markers
+    assert flow["patients in either table (analysed or excluded)"] == len(everyone)
+    assert flow["patients with markers"] == markers["patient_id"].nunique()
+    assert flow["patients in the clinical table"] == len(clinical)
 
 
 def test_a_withheld_decision_does_not_exclude_a_scored_patient(training, cohort):
@@ -251,6 +255,15 @@ def test_decision_curve_and_case_mix(result):
     assert dc["treat_all"].iloc[0] == pytest.approx(prevalence - (1 - prevalence) * 0.01 / 0.99)
     cm = result.case_mix.set_index("feature")
     assert cm.loc["age", "n_checked"] == result.metrics.n
+    # each rule's availability is its own decision's, not its score's (iMODEL low risk can be
+    # known when some points are not)
+    pred = result.predictions[result.predictions["included"]]
+    rules = result.decision_rules.set_index("rule")
+    assert rules.loc["imodel_low_risk", "n_available"] == pred["imodel_low_risk"].notna().sum()
+    assert rules.loc["ago_positive", "n_available"] == pred["ago_positive"].notna().sum()
+    assert rules.loc["mskcc_offer", "n_available"] == pred["mskcc_recommendation"].notna().sum()
+    for rule, drawn in rules["drawn"].items():
+        assert drawn == (f"net_benefit_{rule}" in dc.columns) == (rules.loc[rule, "n_available"] == result.metrics.n)
 
 
 # ----------------------------------------------------------------------------- survival

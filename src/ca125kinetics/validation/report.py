@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from .studies import DECISION_RULES, OptimismResult, ValidationResult
+from .studies import OptimismResult, ValidationResult
 
 __all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "SECTIONS"]
 
@@ -380,17 +380,14 @@ def _section_decision(result: ValidationResult) -> str:
             f"{_fmt(row['threshold'], 2)}: model {_fmt(row['net_benefit'])}, treat all {_fmt(row['treat_all'])}, "
             f"treat none 0.</p>")
     drawn, left_out = [], []
-    comparison = result.comparison.set_index("score")
-    n = result.metrics.n
-    for rule, (score, description) in DECISION_RULES.items():
-        if f"net_benefit_{rule}" in dc.columns:
-            nb = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]][f"net_benefit_{rule}"].iloc[0]
-            drawn.append(f"<li>{_esc(description)} (dashed): net benefit {_fmt(nb)} at the model's threshold</li>")
+    for r in result.decision_rules.itertuples():
+        if r.drawn:
+            nb = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]][f"net_benefit_{r.rule}"].iloc[0]
+            drawn.append(f"<li>{_esc(r.description)} (dashed): net benefit {_fmt(nb)} at the model's threshold</li>")
         else:
-            available = int(comparison.loc[score, "n"]) if score in comparison.index else 0
-            left_out.append(f"<li>{_esc(description)}: left out, because it is available for {available:,} of "
-                            f"the {n:,} analysed patients (a net benefit needs a decision for every patient; "
-                            f"see the comparison table for its AUC on those)</li>")
+            left_out.append(f"<li>{_esc(r.description)}: left out, because it is available for {r.n_available:,} "
+                            f"of the {r.n_analysed:,} analysed patients (a net benefit needs a decision for every "
+                            f"patient; see the comparison table for the score's AUC where it is known)</li>")
     text += "<p>Published rules, each as the strategy \"operate when the rule says so\":</p><ul>" \
         + "".join(drawn + left_out) + "</ul>"
     return text + _figure(fig, "Decision curve: model, operate on all, operate on none"

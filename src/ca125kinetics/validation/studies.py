@@ -257,6 +257,11 @@ class ValidationResult:
         ``net_benefit_<rule>`` columns for the published binary rules of
         :data:`DECISION_RULES` (AGO positive, iMODEL low risk, MSKCC offer, MSKCC offer or
         consider), each when every analysed patient has it.
+    decision_rules : pandas.DataFrame
+        ``rule, description, n_available, n_analysed, drawn``: for each rule of
+        :data:`DECISION_RULES`, the analysed patients for whom the rule's decision is known
+        (the iMODEL low-risk call can be known when some points are not) and whether it is
+        on the decision curve (known for every analysed patient).
     subgroups : pandas.DataFrame
         :func:`subgroup_metrics` output.
     comparison : pandas.DataFrame
@@ -268,7 +273,9 @@ class ValidationResult:
         ``patient_id, reason, detail``: every patient not analysed (reason codes
         :data:`EXCLUSION_REASONS`).
     flow : pandas.DataFrame
-        ``step, n`` participant flow (TRIPOD item 13a).
+        ``step, n`` participant flow (TRIPOD item 13a): patients in the clinical table, with
+        markers, in either table (each of them is analysed or excluded once), excluded by
+        reason, analysed, and analysed with and without complete resection.
     characteristics : pandas.DataFrame
         ``characteristic, level, all, outcome_1, outcome_0`` of the analysed patients
         (TRIPOD 13b): counts (%) or median [IQR].
@@ -306,6 +313,7 @@ class ValidationResult:
     roc: pd.DataFrame
     roc_scores: pd.DataFrame
     decision_curve: pd.DataFrame
+    decision_rules: pd.DataFrame
     subgroups: pd.DataFrame
     comparison: pd.DataFrame
     exclusions: pd.DataFrame
@@ -582,7 +590,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     subgroup_table = subgroup_metrics(y, p, groups.loc[included].reset_index(drop=True), conf_level=conf_level)
 
     # ---- published scores and KELIM-like score alone, on the same patients
-    comparison, roc_scores, rule_columns = _comparators(scored.loc[included].reset_index(drop=True), y, p,
+    comparison, roc_scores, rule_columns, decision_rules = _comparators(scored.loc[included].reset_index(drop=True), y, p,
                                                         conf_level)
 
     # ---- decision curve (model, treat all/none, and the published binary rules)
@@ -590,7 +598,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     for label, values in rule_columns.items():
         nb = net_benefit(y, values, thresholds)
         dca[f"net_benefit_{label}"] = nb["net_benefit"].to_numpy()
-    flow = _flow(clin, scored, exclusions, included, y)
+    flow = _flow(clin, scored, with_markers, exclusions, included, y)
     characteristics = _characteristics(scored.loc[included], clin, y)
 
     surv = None
@@ -606,7 +614,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
 
     return ValidationResult(
         model=_model_info(bundle), metrics=perf, threshold=tm, calibration=cal, roc=roc,
-        roc_scores=roc_scores, decision_curve=dca, subgroups=subgroup_table, comparison=comparison,
+        roc_scores=roc_scores, decision_curve=dca, decision_rules=decision_rules, subgroups=subgroup_table,
+        comparison=comparison,
         exclusions=exclusions, flow=flow, characteristics=characteristics, predictions=predictions,
         survival=surv, sample_size=sample_size, case_mix=case_mix,
         source={"markers": _describe_source(markers), "clinical": _describe_source(clinical),
@@ -653,10 +662,13 @@ def _reason_counts(exclusions: pd.DataFrame) -> str:
     return ", ".join(f"{r} {int(counts[r])}" for r in EXCLUSION_REASONS if r in counts) or "none"
 
 
-def _flow(clin, scored, exclusions, included, y) -> pd.DataFrame:
+def _flow(clin, scored, with_markers, exclusions, included, y) -> pd.DataFrame:
+    """Participant flow: every patient of either table is analysed or excluded once."""
     counts = exclusions["reason"].value_counts()
+    everyone = set(clin["patient_id"].astype(str)) | set(scored["patient_id"].astype(str))
     rows = [("patients in the clinical table", int(len(clin))),
-            ("patients with markers (scored by the model)", int(len(scored)))]
+            ("patients with markers", len(with_markers)),
+            ("patients in either table (analysed or excluded)", len(everyone))]
     for reason in EXCLUSION_REASONS:
         rows.append((f"excluded: {reason}", int(counts.get(reason, 0))))
     rows += [("analysed", int(included.sum())), ("analysed with complete resection", int(y.sum())),
@@ -796,20 +808,24 @@ def _comparators(scored_in: pd.DataFrame, y: np.ndarray, p: np.ndarray, conf_lev
             r = roc_curve_frame(yk, sk)
             curves.append(pd.DataFrame({"score": key, "fpr": r["fpr"], "sensitivity": r["sensitivity"]}))
         rows.append(row)
-    rules = {}
-    ago = numeric["ago"].to_numpy(dtype=float)
-    if np.all(np.isfinite(ago)):
-        rules["ago_positive"] = ago
-    low = scored_in["imodel_low_risk"].astype("boolean")
-    if not low.isna().any():
-        rules["imodel_low_risk"] = low.to_numpy(dtype=float)
-    mskcc = scored_in["mskcc_recommendation"].astype(object)
-    if mskcc.isin(("offer", "consider", "no")).all():
-        rules["mskcc_offer"] = (mskcc == "offer").to_numpy(dtype=float)
-        rules["mskcc_offer_or_consider"] = mskcc.isin(("offer", "consider")).to_numpy(dtype=float)
+    # each rule's own decision (1 operate, 0 not, NaN unknown): the iMODEL low-risk call is
+    # known for more patients than its points (a range of points on one side of 4.7)
+    mskcc = scored_in["mskcc_recommendation"].map({"offer": 2.0, "consider": 1.0, "no": 0.0}).to_numpy(dtype=float)
+    decided = {
+        "ago_positive": numeric["ago"].to_numpy(dtype=float),
+        "imodel_low_risk": scored_in["imodel_low_risk"].astype("boolean").astype("Float64").to_numpy(
+            dtype=float, na_value=np.nan),
+        "mskcc_offer": np.where(np.isnan(mskcc), np.nan, mskcc == 2.0),
+        "mskcc_offer_or_consider": np.where(np.isnan(mskcc), np.nan, mskcc >= 1.0),
+    }
+    rules = {rule: values for rule, values in decided.items() if np.all(np.isfinite(values))}
+    availability = pd.DataFrame({
+        "rule": list(DECISION_RULES), "description": [d for _, d in DECISION_RULES.values()],
+        "n_available": [int(np.isfinite(decided[r]).sum()) for r in DECISION_RULES],
+        "n_analysed": int(y.size), "drawn": [r in rules for r in DECISION_RULES]})
     roc_scores = (pd.concat(curves, ignore_index=True) if curves
                   else pd.DataFrame({"score": [], "fpr": [], "sensitivity": []}))
-    return pd.DataFrame(rows), roc_scores, rules
+    return pd.DataFrame(rows), roc_scores, rules, availability
 
 
 def _z(conf_level: float) -> float:
