@@ -688,7 +688,8 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
     (``auc_<score>``) and, with a bootstrap, ``optimism_*`` and ``corrected_*`` (non-finite
     values are not logged). Params: model name, version, family, threshold, the rule
     settings (``gcig.*``, ``kinetics.*``) and the input descriptions. Artifacts: the report
-    and CSV tables (exclusions, subgroups, comparison, predictions).
+    and every table of the report as CSV under ``validation/tables/``
+    (:meth:`~.studies.ValidationResult.tables`).
     """
     import mlflow
 
@@ -716,10 +717,8 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
         mlflow.set_tag("ca125kinetics.kind", "validation")
         mlflow.log_artifact(str(report_path), artifact_path="validation")
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ("exclusions", "subgroups", "comparison", "predictions"):
-                frame = getattr(result, name)
+            for name, frame in result.tables().items():
                 frame.to_csv(Path(tmp) / f"{name}.csv", index=False)
-            result.to_frame().to_csv(Path(tmp) / "metrics.csv", index=False)
             mlflow.log_artifacts(tmp, artifact_path="validation/tables")
         return run.info.run_id
 

@@ -341,6 +341,33 @@ class ValidationResult:
                 frame[column] = frame["metric"].map(opt[column]).astype(float)
         return frame
 
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the report, by name, for analysis outside the package.
+
+        ``metrics`` (:meth:`to_frame`), ``threshold`` (``ThresholdMetrics.to_frame``),
+        ``flow``, ``exclusions``, ``characteristics``, ``calibration``, ``roc``,
+        ``roc_scores``, ``decision_curve``, ``decision_rules``, ``comparison``,
+        ``subgroups``, ``predictions``, ``notes`` (``part, note``: ``"study"`` or
+        ``"survival"``), and when present ``case_mix``, ``sample_size``, ``optimism``
+        (``OptimismResult.table``) and ``survival_km``, ``survival_medians``,
+        ``survival_logrank``, ``survival_cox``. Copies: changing one changes nothing here.
+        """
+        out = {"metrics": self.to_frame(), "threshold": self.threshold.to_frame()}
+        for name in ("flow", "exclusions", "characteristics", "calibration", "roc", "roc_scores", "decision_curve",
+                     "decision_rules", "comparison", "subgroups", "predictions", "case_mix", "sample_size"):
+            frame = getattr(self, name)
+            if frame is not None:
+                out[name] = frame.copy()
+        if self.optimism is not None:
+            out["optimism"] = self.optimism.table.copy()
+        if self.survival is not None:
+            for name in ("km", "medians", "logrank", "cox"):
+                out[f"survival_{name}"] = getattr(self.survival, name).copy()
+        notes = [("study", n) for n in self.notes]
+        notes += [("survival", n) for n in (self.survival.notes if self.survival is not None else ())]
+        out["notes"] = pd.DataFrame(notes, columns=["part", "note"])
+        return out
+
     def with_optimism(self, optimism: OptimismResult) -> ValidationResult:
         """A copy with an internal-validation result attached (for the report)."""
         if not isinstance(optimism, OptimismResult):
