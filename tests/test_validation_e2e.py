@@ -75,6 +75,7 @@ def test_file_paths_give_the_same_study(result):
     assert by_path.metrics.to_dict() == result.metrics.to_dict()
     pd.testing.assert_frame_equal(by_path.exclusions, result.exclusions)
     pd.testing.assert_frame_equal(by_path.comparison, result.comparison)
+    pd.testing.assert_frame_equal(by_path.predictions, result.predictions)
 
 
 # ----------------------------------------------------------------------------- R's inputs
