@@ -325,3 +325,24 @@ def test_cli_validate_refuses_a_file_as_tables_directory_before_the_work(model_d
     with pytest.raises(InvalidInputError, match="is a file"):
         cli_validate(args)
     assert not (tmp_path / "r.html").exists()
+
+
+def test_net_benefit_is_stated_at_the_models_own_threshold_not_a_neighbour(model_dir, files):
+    """A threshold off the 0.01 grid (0.705) is put on the decision curve; the report states the
+    net benefit there (it used to print the nearest grid point's, labelled with that point)."""
+    import dataclasses
+
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.validation.metrics import net_benefit
+
+    bundle = dataclasses.replace(load_model(model_dir), threshold=0.705)
+    res = validate_model(files[0], files[1], model=bundle, survival=False, subgroups=())
+    dc = res.decision_curve
+    assert 0.705 in set(dc["threshold"]) and len(dc) == 100
+    pred = res.predictions[res.predictions["included"]]
+    expected = net_benefit(pred["complete_resection"].to_numpy(dtype=int), pred["probability"].to_numpy(dtype=float),
+                           [0.705])["net_benefit"].iloc[0]
+    assert dc.loc[dc["threshold"] == 0.705, "net_benefit"].iloc[0] == expected
+    html = render_report(res)
+    assert f"At the model's threshold 0.705: model {expected:.3f}," in html
+    assert "positive = probability &ge; 0.705)" in html

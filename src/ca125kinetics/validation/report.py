@@ -306,7 +306,7 @@ def _section_performance(result: ValidationResult) -> str:
               "the columns add up as printed). The frozen model's estimate is not the refitted apparent value."
               if "corrected" in frame.columns else "") + "</p>"]
     t = result.threshold
-    out.append(f"<h3>At the model's threshold (positive = probability &ge; {_fmt(t.threshold, 2)})</h3>")
+    out.append(f"<h3>At the model's threshold (positive = probability &ge; {t.threshold:g})</h3>")
     out.append(_table(t.to_frame(), columns={"metric": "metric", "estimate": "estimate", "ci_low": "CI low",
                                              "ci_high": "CI high", "numerator": "numerator",
                                              "denominator": "denominator"}))
@@ -373,17 +373,18 @@ def _section_decision(result: ValidationResult) -> str:
     fig = decision_curve_figure(result.decision_curve)
     dc = result.decision_curve
     t = result.model["threshold"]
-    at = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]]
-    row = at.iloc[0]
-    text = (f"<p>Net benefit of operating on patients with a predicted probability of complete resection at "
-            f"or above the threshold probability (Vickers &amp; Elkin 2006). At the model's threshold "
-            f"{_fmt(row['threshold'], 2)}: model {_fmt(row['net_benefit'])}, treat all {_fmt(row['treat_all'])}, "
-            f"treat none 0.</p>")
+    at = dc[dc["threshold"] == t]    # validate_model always puts the model's threshold on the curve
+    row = at.iloc[0] if len(at) else None
+    text = ("<p>Net benefit of operating on patients with a predicted probability of complete resection at "
+            "or above the threshold probability (Vickers &amp; Elkin 2006). "
+            + (f"At the model's threshold {t:g}: model {_fmt(row['net_benefit'])}, treat all "
+               f"{_fmt(row['treat_all'])}, treat none 0.</p>" if row is not None
+               else f"The curve was not computed at the model's threshold {t:g}.</p>"))
     drawn, left_out = [], []
     for r in result.decision_rules.itertuples():
         if r.drawn:
-            nb = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]][f"net_benefit_{r.rule}"].iloc[0]
-            drawn.append(f"<li>{_esc(r.description)} (dashed): net benefit {_fmt(nb)} at the model's threshold</li>")
+            nb = "" if row is None else f": net benefit {_fmt(row[f'net_benefit_{r.rule}'])} at the model's threshold"
+            drawn.append(f"<li>{_esc(r.description)} (dashed){nb}</li>")
         else:
             left_out.append(f"<li>{_esc(r.description)}: left out, because it is available for {r.n_available:,} "
                             f"of the {r.n_analysed:,} analysed patients (a net benefit needs a decision for every "

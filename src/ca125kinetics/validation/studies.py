@@ -496,7 +496,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         Subgroup variables (:data:`DEFAULT_SUBGROUPS`); clinical columns absent from the
         table are skipped with a note.
     thresholds : sequence of float
-        Thresholds of the decision curve (default 0.01..0.99).
+        Thresholds of the decision curve (default 0.01..0.99); the model's own threshold is
+        always added, so the net benefit at it is computed, not read off a neighbour.
     survival : bool
         Run the PFS analyses when ``pfs_months`` and ``pfs_event`` are present.
     conf_level : float
@@ -531,6 +532,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
 
     thresholds = _check_thresholds(thresholds)
     bundle = load_model(model)
+    if 0.0 < float(bundle.threshold) < 1.0:  # the report states the net benefit at the model's own threshold
+        thresholds = np.unique(np.r_[thresholds, float(bundle.threshold)])
     clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
     if _OUTCOME not in clin.columns:
         raise InvalidInputError(
