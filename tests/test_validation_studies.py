@@ -23,7 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ca125kinetics.errors import InsufficientDataError, InvalidInputError
-from ca125kinetics.predict.decision import SCORED_STATUSES
+from ca125kinetics.predict.result import SCORED_STATUSES
 from ca125kinetics.validation import survival as sv
 from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
 from ca125kinetics.validation.studies import (

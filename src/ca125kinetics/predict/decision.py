@@ -26,12 +26,6 @@ DECISIONS = (
 )
 
 
-#: Statuses of a patient the model scored (a probability): ``"ok"``, and ``"insufficient"``
-#: (scored, the decision withheld: a clinical predictor unknown, or the entry criterion
-#: undetermined). ``"invalid_input"`` and ``"not_scored"`` patients have no probability.
-SCORED_STATUSES = ("ok", "insufficient")
-
-
 DISCLAIMER = "Research software, not a medical device."
 
 

@@ -20,7 +20,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .decision import SCORED_STATUSES
+from .result import SCORED_STATUSES
 
 #: The per-row fields of an ``io.PatientRecord``.
 _ROW_FIELDS = ("day", "ca125", "censored", "uln", "assay", "event")

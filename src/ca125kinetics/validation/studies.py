@@ -528,7 +528,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     """
     from ..io import read_clinical
     from ..predict import load_model, predict_cohort
-    from ..predict.decision import SCORED_STATUSES
+    from ..predict.result import SCORED_STATUSES
 
     thresholds = _check_thresholds(thresholds)
     bundle = load_model(model)
