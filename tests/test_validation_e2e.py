@@ -264,6 +264,16 @@ def test_characteristics_table_is_rs(result):
     assert ours == ref
 
 
+def test_sample_size_section_is_rs(result):
+    ss, ref = result.sample_size.reset_index(drop=True), REF["sample_size"]
+    assert ss["criterion"].tolist() == ref["criterion"]
+    assert ss["n"].tolist() == ref["n"]
+    np.testing.assert_allclose(ss["events"].to_numpy(dtype=float), ref["events"], rtol=EXACT)
+    np.testing.assert_allclose(ss["se"].to_numpy(dtype=float), np.array(ref["se"], dtype=float), rtol=EXACT,
+                               equal_nan=True)
+    assert set(ss["available"]) == {REF["flow"]["analysed"]}
+
+
 # ----------------------------------------------------------------------------- survival
 
 

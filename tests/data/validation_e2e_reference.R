@@ -235,6 +235,27 @@ for (item in list(c("ecog", "ECOG"), c("figo_stage", "FIGO stage"), c("recurrenc
   }
 }
 
+# ------------------------------------------------------------------ sample size (Riley et al. 2021)
+# anticipated values = the observed ones: prevalence, AUC, linear predictor ~ Normal(mean, sd)
+# of qlogis(p); 95 % interval widths O/E 0.2, calibration slope 0.2, C-statistic 0.1 (z = 1.96)
+lp_mean <- mean(lp); lp_sd <- sd(lp)
+se_oe <- asinh(0.2 / 2) / 1.96
+n_oe <- ceiling((1 - prev) / (prev * se_oe^2))
+moment <- function(k) integrate(function(x) x^k * plogis(x) * (1 - plogis(x)) * dnorm(x, lp_mean, lp_sd),
+                                -Inf, Inf, rel.tol = 1e-12)$value
+i00 <- moment(0); i01 <- moment(1); i11 <- moment(2)
+se_slope <- 0.2 / (2 * 1.96)
+n_slope <- ceiling(i00 / (se_slope^2 * (i00 * i11 - i01^2)))
+auc_obs <- overall$auc
+newcombe_se <- function(m) sqrt(auc_obs * (1 - auc_obs) * (1 + (m / 2 - 1) * (1 - auc_obs) / (2 - auc_obs) +
+                                  (m / 2 - 1) * auc_obs / (1 + auc_obs)) / (m^2 * prev * (1 - prev)))
+n_c <- 2
+while (2 * 1.96 * newcombe_se(n_c) > 0.1) n_c <- n_c + 1
+sample_size <- list(criterion = c("oe", "calibration_slope", "cstatistic", "final"),
+                    n = c(n_oe, n_slope, n_c, max(n_oe, n_slope, n_c)),
+                    events = c(n_oe, n_slope, n_c, max(n_oe, n_slope, n_c)) * prev,
+                    se = c(se_oe, se_slope, newcombe_se(n_c), NA))
+
 # ------------------------------------------------------------------ progression-free survival
 # every clinical row with valid input and both pfs_months and pfs_event known
 cl <- clin
@@ -294,5 +315,5 @@ out <- list(
   flow = flow, exclusions = exclusions, analysed = analysed, overall = overall, val_prob = val_prob,
   calibration = calibration, threshold = threshold, roc_points = list(fp = roc_points$fp, tp = roc_points$tp),
   decision = decision, rules_available = rules_available, comparison = comparison, subgroups = subgroups,
-  characteristics = characteristics, survival = survival_out)
+  characteristics = characteristics, sample_size = sample_size, survival = survival_out)
 cat(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", null = "null", pretty = FALSE), "\n")
