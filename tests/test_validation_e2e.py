@@ -264,6 +264,13 @@ def test_characteristics_table_is_rs(result):
     assert ours == ref
 
 
+def test_case_mix_counts_are_rs(result):
+    cm = result.case_mix.set_index("feature")
+    for ref in REF["case_mix"]:
+        row = cm.loc[ref["feature"]]
+        assert (row["n_checked"], row["n_outside"]) == (ref["n_checked"], ref["n_outside"]), ref["feature"]
+
+
 def test_sample_size_section_is_rs(result):
     ss, ref = result.sample_size.reset_index(drop=True), REF["sample_size"]
     assert ss["criterion"].tolist() == ref["criterion"]

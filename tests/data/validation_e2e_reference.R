@@ -235,6 +235,15 @@ for (item in list(c("ecog", "ECOG"), c("figo_stage", "FIGO stage"), c("recurrenc
   }
 }
 
+# ------------------------------------------------------------------ case mix against the training ranges
+# analysed patients with a value outside the range the model records (models/default/bundle.json)
+ranges <- fromJSON("models/default/bundle.json")$feature_ranges
+case_mix <- lapply(c("age", "ascites_ml", "ecog", "pfi_months", "kelim_score"), function(f) {
+  v <- if (f == "kelim_score") kel else num(ca[[f]])
+  ok <- !is.na(v)
+  list(feature = f, n_checked = sum(ok), n_outside = sum(ok & (v < ranges[[f]][1] | v > ranges[[f]][2])))
+})
+
 # ------------------------------------------------------------------ sample size (Riley et al. 2021)
 # anticipated values = the observed ones: prevalence, AUC, linear predictor ~ Normal(mean, sd)
 # of qlogis(p); 95 % interval widths O/E 0.2, calibration slope 0.2, C-statistic 0.1 (z = 1.96)
@@ -315,5 +324,5 @@ out <- list(
   flow = flow, exclusions = exclusions, analysed = analysed, overall = overall, val_prob = val_prob,
   calibration = calibration, threshold = threshold, roc_points = list(fp = roc_points$fp, tp = roc_points$tp),
   decision = decision, rules_available = rules_available, comparison = comparison, subgroups = subgroups,
-  characteristics = characteristics, sample_size = sample_size, survival = survival_out)
+  characteristics = characteristics, case_mix = case_mix, sample_size = sample_size, survival = survival_out)
 cat(toJSON(out, auto_unbox = TRUE, digits = NA, na = "null", null = "null", pretty = FALSE), "\n")
