@@ -194,9 +194,11 @@ def _section_data(result: ValidationResult) -> str:
     summary = ", ".join(f"{_esc(r)}: {int(n)}" for r, n in counts.items()) or "none"
     parts = [_kv_table([("markers", src.get("markers", "")), ("clinical", src.get("clinical", ""))]),
              "<h3>Participant flow</h3>", _table(result.flow, columns={"step": "step", "n": "patients"}),
-             "<p>Analysed: valid input, scored by the model, and the outcome <code>complete_resection</code> "
-             "observed. The outcome is never imputed (complete-case analysis of the outcome); missing "
-             "predictors are handled by the frozen model as in training.</p>",
+             "<p>Analysed: valid input, scored by the model (a probability: a decision withheld by "
+             "<code>ca125 score</code> for an unknown predictor or an undetermined entry criterion does not "
+             "exclude), and the outcome <code>complete_resection</code> observed. The outcome is never imputed "
+             "(complete-case analysis of the outcome); missing predictors are handled by the frozen model as "
+             "in training.</p>",
              f"<h3>Excluded patients ({len(result.exclusions)}; {summary})</h3>"]
     if len(result.exclusions):
         state = " open" if len(result.exclusions) <= 50 else ""
