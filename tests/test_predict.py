@@ -1356,3 +1356,28 @@ def test_patient_batch_holds_the_records_of_the_table_readers(bundle, scored):
     assert batch.clinical_problem[list(ids).index(c.loc[c.index[1], "patient_id"])] is not None
     again = PatientBatch.from_records(records)
     assert all(_same_record(again.record(i), r) for i, r in enumerate(records))
+
+
+def test_tables_already_read_score_as_the_files_do(bundle, scored, tmp_path):
+    """predict_cohort on the tables the readers made (flagged) reads them again: a clinical
+    row they flagged keeps its flag, so the patient's GCIG columns say invalid_input as when
+    the files are given (re-reading the flagged frame found its blanked value valid)."""
+    from ca125kinetics.io import read_clinical, read_markers
+
+    markers, clinical, _ = scored
+    ids = sorted(clinical["patient_id"])[:12]
+    m = markers[markers["patient_id"].isin(ids)].copy()
+    c = clinical[clinical["patient_id"].isin(ids)].copy()
+    bad = c["patient_id"].iloc[2]
+    c["ecog"] = c["ecog"].astype(object)
+    c.loc[c.index[2], "ecog"] = 7
+    m.to_csv(tmp_path / "m.csv", index=False)
+    c.to_csv(tmp_path / "c.csv", index=False)
+    gs = bundle.gcig_settings
+    clin = read_clinical(tmp_path / "c.csv", on_error="flag", require=("patient_id",))
+    frame = read_markers(tmp_path / "m.csv", clinical=clin, uln=gs.uln, on_error="flag", duplicates=gs.duplicates)
+    from_files = P.predict_cohort(tmp_path / "m.csv", tmp_path / "c.csv", model=bundle).set_index("patient_id")
+    from_frames = P.predict_cohort(frame, clin, model=bundle).set_index("patient_id")
+    assert from_files.loc[bad, "status"] == from_frames.loc[bad, "status"] == "invalid_input"
+    assert from_files.loc[bad, "gcig_status"] == "invalid_input"
+    pd.testing.assert_frame_equal(from_frames, from_files)

@@ -152,6 +152,8 @@ def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
     assert run.data.params["model_name"] == "report-test"
     names = {a.path for a in client.list_artifacts(run.info.run_id, "validation")}
     assert "validation/report.html" in names
+    logged = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run.info.run_id, "validation/tables")}
+    assert logged == {f"{name}.csv" for name in result.tables()}
     assert (tmp_path / "mlartifacts").is_dir()  # next to the database, as for training
 
 
@@ -290,3 +292,57 @@ def test_cli_validate_writes_per_patient_predictions(model_dir, files, tmp_path,
     assert json.loads(pred["rules"].iloc[0])["model"] == "report-test 0.0.1+test"
     assert set(pred["package_version"]) == {ca125kinetics.__version__}
     assert "patient prediction(s)" in capsys.readouterr().err
+
+
+def test_cli_validate_writes_every_table_of_the_report(model_dir, files, tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(tmp_path / "r.html"), "--tables", str(tmp_path / "tables")])
+    assert cli_validate(args) == 0
+    result = validate_model(files[0], files[1], model=model_dir)
+    names = {p.stem for p in (tmp_path / "tables").glob("*.csv")}
+    assert names == set(result.tables())
+    assert {"metrics", "threshold", "flow", "exclusions", "decision_curve", "decision_rules", "comparison",
+            "subgroups", "predictions", "notes"} <= names
+    metrics_csv = pd.read_csv(tmp_path / "tables" / "metrics.csv").set_index("metric")
+    assert metrics_csv.loc["auc", "estimate"] == pytest.approx(result.metrics.auc, rel=1e-14)
+    assert list(metrics_csv.columns[-2:]) == ["rules", "package_version"]
+    flow = pd.read_csv(tmp_path / "tables" / "flow.csv").set_index("step")["n"]
+    assert flow.to_dict() == result.flow.set_index("step")["n"].to_dict()
+    assert "table(s) to" in capsys.readouterr().err
+
+
+def test_cli_validate_refuses_a_file_as_tables_directory_before_the_work(model_dir, files, tmp_path):
+    from ca125kinetics.errors import InvalidInputError
+
+    (tmp_path / "t.csv").write_text("x\n")
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(tmp_path / "r.html"), "--tables", str(tmp_path / "t.csv")])
+    with pytest.raises(InvalidInputError, match="is a file"):
+        cli_validate(args)
+    assert not (tmp_path / "r.html").exists()
+
+
+def test_net_benefit_is_stated_at_the_models_own_threshold_not_a_neighbour(model_dir, files):
+    """A threshold off the 0.01 grid (0.705) is put on the decision curve; the report states the
+    net benefit there (it used to print the nearest grid point's, labelled with that point)."""
+    import dataclasses
+
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.validation.metrics import net_benefit
+
+    bundle = dataclasses.replace(load_model(model_dir), threshold=0.705)
+    res = validate_model(files[0], files[1], model=bundle, survival=False, subgroups=())
+    dc = res.decision_curve
+    assert 0.705 in set(dc["threshold"]) and len(dc) == 100
+    pred = res.predictions[res.predictions["included"]]
+    expected = net_benefit(pred["complete_resection"].to_numpy(dtype=int), pred["probability"].to_numpy(dtype=float),
+                           [0.705])["net_benefit"].iloc[0]
+    assert dc.loc[dc["threshold"] == 0.705, "net_benefit"].iloc[0] == expected
+    html = render_report(res)
+    assert f"At the model's threshold 0.705: model {expected:.3f}," in html
+    assert "positive = probability &ge; 0.705)" in html

@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.predict.result import SCORED_STATUSES
 from ca125kinetics.validation import survival as sv
 from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
 from ca125kinetics.validation.studies import (
@@ -120,7 +121,7 @@ def test_frozen_validation_gives_the_metrics_of_predict_cohort_output(result, mo
     scored = predict_cohort(markers, clinical, model=model, allow_imputed=True)
     outcome = clinical.set_index("patient_id")["complete_resection"]
     scored["y"] = scored["patient_id"].map(outcome).astype("Float64")
-    ok = scored[(scored["status"] == "ok") & scored["probability"].notna() & scored["y"].notna()]
+    ok = scored[scored["status"].isin(SCORED_STATUSES) & scored["probability"].notna() & scored["y"].notna()]
     y, p = ok["y"].to_numpy(dtype=int), ok["probability"].to_numpy(dtype=float)
     assert result.metrics.to_dict() == metrics(y, p).to_dict()
     assert result.threshold.to_dict() == threshold_metrics(y, p, 0.70).to_dict()
@@ -150,6 +151,11 @@ def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, coho
     for reason, pid in planted.items():
         assert reasons[pid] == reason
     assert set(reasons) <= set(EXCLUSION_REASONS)
+    # the predictions table carries each patient's reason (none when analysed)
+    pred = result.predictions.set_index("patient_id")
+    assert pred.loc[pred["included"], "exclusion_reason"].isna().all()
+    excluded_scored = pred.index[~pred["included"]]
+    assert (pred.loc[excluded_scored, "exclusion_reason"] == reasons[excluded_scored]).all()
     detail = result.exclusions.set_index("patient_id")["detail"]
     assert "ca125" in detail[planted["invalid_input"]]
     assert "empty in the clinical table" in detail[planted["no_outcome"]]
@@ -159,6 +165,26 @@ def test_every_patient_is_analysed_or_excluded_once_with_its_reason(result, coho
     flow = result.flow.set_index("step")["n"]
     assert flow["analysed"] == result.metrics.n == len(analysed)
     assert sum(flow[f"excluded: {r}"] for r in EXCLUSION_REASONS) == len(excluded)
+    # the flow starts from everyone, and does not call a clinical-only patient one with markers
+    assert flow["patients in either table (analysed or excluded)"] == len(everyone)
+    assert flow["patients with markers"] == markers["patient_id"].nunique()
+    assert flow["patients in the clinical table"] == len(clinical)
+
+
+def test_a_withheld_decision_does_not_exclude_a_scored_patient(training, cohort):
+    """Without RECIST, a patient with no confirmed GCIG response gets no decision (status
+    "insufficient") but has a probability: the study measures probabilities, so the patient
+    is analysed, like one whose unknown predictors were imputed."""
+    markers, clinical, _ = cohort
+    clinical = clinical.assign(recist=pd.NA)
+    res = validate_model(markers, clinical, model=training[0], survival=False, subgroups=())
+    pred = res.predictions.set_index("patient_id")
+    withheld = pred.index[pred["status"] == "insufficient"]
+    assert len(withheld) > 0 and pred.loc[withheld, "probability"].notna().all()
+    observed = pred.loc[withheld, "complete_resection"].notna()
+    assert observed.any()
+    assert pred.loc[withheld[observed.to_numpy()], "included"].all()
+    assert "not_scored" not in set(res.exclusions["reason"])
 
 
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):
@@ -229,6 +255,15 @@ def test_decision_curve_and_case_mix(result):
     assert dc["treat_all"].iloc[0] == pytest.approx(prevalence - (1 - prevalence) * 0.01 / 0.99)
     cm = result.case_mix.set_index("feature")
     assert cm.loc["age", "n_checked"] == result.metrics.n
+    # each rule's availability is its own decision's, not its score's (iMODEL low risk can be
+    # known when some points are not)
+    pred = result.predictions[result.predictions["included"]]
+    rules = result.decision_rules.set_index("rule")
+    assert rules.loc["imodel_low_risk", "n_available"] == pred["imodel_low_risk"].notna().sum()
+    assert rules.loc["ago_positive", "n_available"] == pred["ago_positive"].notna().sum()
+    assert rules.loc["mskcc_offer", "n_available"] == pred["mskcc_recommendation"].notna().sum()
+    for rule, drawn in rules["drawn"].items():
+        assert drawn == (f"net_benefit_{rule}" in dc.columns) == (rules.loc[rule, "n_available"] == result.metrics.n)
 
 
 # ----------------------------------------------------------------------------- survival

@@ -29,6 +29,10 @@ def add_validate_arguments(parser) -> None:
     parser.add_argument("--predictions", metavar="FILE.csv",
                         help="also write every patient's prediction, outcome, inclusion and subgroups as CSV "
                              "(with the rules and package version that produced them)")
+    parser.add_argument("--tables", metavar="DIR",
+                        help="also write every table of the report as CSV into DIR (metrics.csv, threshold.csv, "
+                             "flow.csv, exclusions.csv, comparison.csv, decision_curve.csv, subgroups.csv, "
+                             "survival_*.csv, ...; each with the rules and package version)")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
                              "model's pipeline on this cohort (internal validation; default 0 = off)")
@@ -50,6 +54,8 @@ def cli_validate(args) -> int:
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
                                 "(a PDF can be printed from it in a browser)")
+    if args.tables and os.path.exists(args.tables) and not os.path.isdir(args.tables):
+        raise InvalidInputError(f"--tables {args.tables!r} is a file; give a directory for the report's CSV tables")
     # the tables are read once, as the options say (dates, number format, column names)
     fmt = format_options(args)
     clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
@@ -71,6 +77,8 @@ def cli_validate(args) -> int:
                                  n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
     path = write_report(result, args.out, title=args.title)
+    if args.tables:
+        _write_tables(result, bundle, args.tables)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     logging_on = bool(tracking_uri)
     if logging_on:
@@ -89,3 +97,14 @@ def cli_validate(args) -> int:
     if logging_on:
         print(f"logged metrics and report to MLflow experiment {args.experiment!r}", file=sys.stderr)
     return 0
+
+
+def _write_tables(result, bundle, directory) -> None:
+    """Every table of the report (``ValidationResult.tables``) as ``DIR/<name>.csv``."""
+    from pathlib import Path
+
+    out = Path(directory)
+    tables = result.tables()
+    for name, frame in tables.items():
+        write_table(with_model_provenance(frame, bundle), out / f"{name}.csv", fmt="csv")
+    print(f"wrote {len(tables)} table(s) to {out}", file=sys.stderr)

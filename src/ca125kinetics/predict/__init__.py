@@ -29,15 +29,16 @@ Output of :func:`score_frame` (:data:`SCORE_COLUMNS`, one row per patient, sorte
 column                    meaning
 ========================= ================================================================
 patient_id                identifier (str)
-status                    ``"ok"`` (scored), ``"insufficient"`` (scored, but clinical
-                          predictors the model needs are missing, so the decision is
-                          withheld; ``reason`` names them), ``"invalid_input"`` (the
-                          patient's data break the data contract; ``reason`` says where) or
+status                    ``"ok"`` (scored), ``"insufficient"`` (scored, but the decision
+                          is withheld: clinical predictors the model needs are missing, or
+                          the entry criterion is undetermined; ``reason`` says which),
+                          ``"invalid_input"`` (the patient's data break the data
+                          contract; ``reason`` says where) or
                           ``"not_scored"`` (valid data, but the model cannot score the patient)
 reason                    None when ``status == "ok"``, else why not
 probability               predicted probability of complete resection at secondary
                           cytoreduction (NaN when not scored; with ``status ==
-                          "insufficient"`` computed with the missing predictors imputed)
+                          "insufficient"`` computed with any missing predictor imputed)
 p_low, p_high             interval of the probability (the bundle's method; see
                           ``bundle.ModelBundle.predict_proba``)
 threshold                 the model's decision threshold on the probability

@@ -96,7 +96,13 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None):
         _flagged((frame, clinical), problems)
     clin = None
     if clinical is not None:
+        # a clinical frame read with on_error="flag" keeps its reasons too: its flagged values
+        # are blanked, so reading it again finds nothing wrong with the row
+        earlier = _flagged((clinical,), {})
         clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns)
+        if earlier:
+            kept = clin["patient_id"].astype(str).map(earlier)
+            clin["problem"] = clin["problem"].where(clin["problem"].notna(), kept)
     uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
     markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
                            duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)

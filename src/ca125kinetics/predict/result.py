@@ -15,6 +15,11 @@ import pandas as pd
 from ..errors import InvalidInputError
 from ..io import json_value
 
+#: Statuses of a patient the model scored (a probability): ``"ok"``, and ``"insufficient"``
+#: (scored, the decision withheld: a clinical predictor unknown, or the entry criterion
+#: undetermined). ``"invalid_input"`` and ``"not_scored"`` patients have no probability.
+SCORED_STATUSES = ("ok", "insufficient")
+
 
 _GCIG_COLUMNS = (
     "gcig_evaluable", "gcig_responded", "gcig_category", "gcig_status", "gcig_reason", "gcig_uln",
@@ -398,7 +403,7 @@ def _fmt(value, spec: str = "g", unit: str = "") -> str:
 
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
-    if p.status in ("ok", "insufficient"):
+    if p.status in SCORED_STATUSES:
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
                      f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
                      + (" -- computed with unknown factors imputed"

@@ -20,8 +20,8 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-#: Statuses of a scored patient (``insufficient``: scored, the recommendation withheld).
-_SCORED = ("ok", "insufficient")
+from .result import SCORED_STATUSES
+
 #: The per-row fields of an ``io.PatientRecord``.
 _ROW_FIELDS = ("day", "ca125", "censored", "uln", "assay", "event")
 
@@ -39,7 +39,7 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
 
     all_marks = (getattr(bundle, "landmarks", None) or {}).get("models")
     marks = [m for m in all_marks or () if m.model is not None]
-    scored = [i for i, r in enumerate(rows) if r["status"] in _SCORED]
+    scored = [i for i, r in enumerate(rows) if r["status"] in SCORED_STATUSES]
     pairs = [(k, i) for i in scored for k, m in enumerate(marks)
              if reached(latest_sample_day(records[i].day, records[i].ca125), m.landmark)]
     at: dict = {}
@@ -67,10 +67,10 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                                                                        r["reason"])
     withheld, by_threshold = _RULES["withheld"], (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
-                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in _SCORED else None,
+                             final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
                              withheld=r["reason"] if r["rule"] == withheld else None, model=bundle,
-                             recommendation=None if r["rule"] in by_threshold or r["status"] not in _SCORED
+                             recommendation=None if r["rule"] in by_threshold or r["status"] not in SCORED_STATUSES
                              else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
 

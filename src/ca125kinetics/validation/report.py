@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from .studies import DECISION_RULES, OptimismResult, ValidationResult
+from .studies import OptimismResult, ValidationResult
 
 __all__ = ["write_report", "render_report", "tripod_items", "log_to_mlflow", "SECTIONS"]
 
@@ -194,9 +194,11 @@ def _section_data(result: ValidationResult) -> str:
     summary = ", ".join(f"{_esc(r)}: {int(n)}" for r, n in counts.items()) or "none"
     parts = [_kv_table([("markers", src.get("markers", "")), ("clinical", src.get("clinical", ""))]),
              "<h3>Participant flow</h3>", _table(result.flow, columns={"step": "step", "n": "patients"}),
-             "<p>Analysed: valid input, scored by the model, and the outcome <code>complete_resection</code> "
-             "observed. The outcome is never imputed (complete-case analysis of the outcome); missing "
-             "predictors are handled by the frozen model as in training.</p>",
+             "<p>Analysed: valid input, scored by the model (a probability: a decision withheld by "
+             "<code>ca125 score</code> for an unknown predictor or an undetermined entry criterion does not "
+             "exclude), and the outcome <code>complete_resection</code> observed. The outcome is never imputed "
+             "(complete-case analysis of the outcome); missing predictors are handled by the frozen model as "
+             "in training.</p>",
              f"<h3>Excluded patients ({len(result.exclusions)}; {summary})</h3>"]
     if len(result.exclusions):
         state = " open" if len(result.exclusions) <= 50 else ""
@@ -306,7 +308,7 @@ def _section_performance(result: ValidationResult) -> str:
               "the columns add up as printed). The frozen model's estimate is not the refitted apparent value."
               if "corrected" in frame.columns else "") + "</p>"]
     t = result.threshold
-    out.append(f"<h3>At the model's threshold (positive = probability &ge; {_fmt(t.threshold, 2)})</h3>")
+    out.append(f"<h3>At the model's threshold (positive = probability &ge; {t.threshold:g})</h3>")
     out.append(_table(t.to_frame(), columns={"metric": "metric", "estimate": "estimate", "ci_low": "CI low",
                                              "ci_high": "CI high", "numerator": "numerator",
                                              "denominator": "denominator"}))
@@ -373,24 +375,22 @@ def _section_decision(result: ValidationResult) -> str:
     fig = decision_curve_figure(result.decision_curve)
     dc = result.decision_curve
     t = result.model["threshold"]
-    at = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]]
-    row = at.iloc[0]
-    text = (f"<p>Net benefit of operating on patients with a predicted probability of complete resection at "
-            f"or above the threshold probability (Vickers &amp; Elkin 2006). At the model's threshold "
-            f"{_fmt(row['threshold'], 2)}: model {_fmt(row['net_benefit'])}, treat all {_fmt(row['treat_all'])}, "
-            f"treat none 0.</p>")
+    at = dc[dc["threshold"] == t]    # validate_model always puts the model's threshold on the curve
+    row = at.iloc[0] if len(at) else None
+    text = ("<p>Net benefit of operating on patients with a predicted probability of complete resection at "
+            "or above the threshold probability (Vickers &amp; Elkin 2006). "
+            + (f"At the model's threshold {t:g}: model {_fmt(row['net_benefit'])}, treat all "
+               f"{_fmt(row['treat_all'])}, treat none 0.</p>" if row is not None
+               else f"The curve was not computed at the model's threshold {t:g}.</p>"))
     drawn, left_out = [], []
-    comparison = result.comparison.set_index("score")
-    n = result.metrics.n
-    for rule, (score, description) in DECISION_RULES.items():
-        if f"net_benefit_{rule}" in dc.columns:
-            nb = dc.iloc[(dc["threshold"] - t).abs().argsort()[:1]][f"net_benefit_{rule}"].iloc[0]
-            drawn.append(f"<li>{_esc(description)} (dashed): net benefit {_fmt(nb)} at the model's threshold</li>")
+    for r in result.decision_rules.itertuples():
+        if r.drawn:
+            nb = "" if row is None else f": net benefit {_fmt(row[f'net_benefit_{r.rule}'])} at the model's threshold"
+            drawn.append(f"<li>{_esc(r.description)} (dashed){nb}</li>")
         else:
-            available = int(comparison.loc[score, "n"]) if score in comparison.index else 0
-            left_out.append(f"<li>{_esc(description)}: left out, because it is available for {available:,} of "
-                            f"the {n:,} analysed patients (a net benefit needs a decision for every patient; "
-                            f"see the comparison table for its AUC on those)</li>")
+            left_out.append(f"<li>{_esc(r.description)}: left out, because it is available for {r.n_available:,} "
+                            f"of the {r.n_analysed:,} analysed patients (a net benefit needs a decision for every "
+                            f"patient; see the comparison table for the score's AUC where it is known)</li>")
     text += "<p>Published rules, each as the strategy \"operate when the rule says so\":</p><ul>" \
         + "".join(drawn + left_out) + "</ul>"
     return text + _figure(fig, "Decision curve: model, operate on all, operate on none"
@@ -691,7 +691,8 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
     (``auc_<score>``) and, with a bootstrap, ``optimism_*`` and ``corrected_*`` (non-finite
     values are not logged). Params: model name, version, family, threshold, the rule
     settings (``gcig.*``, ``kinetics.*``) and the input descriptions. Artifacts: the report
-    and CSV tables (exclusions, subgroups, comparison, predictions).
+    and every table of the report as CSV under ``validation/tables/``
+    (:meth:`~.studies.ValidationResult.tables`).
     """
     import mlflow
 
@@ -719,10 +720,8 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
         mlflow.set_tag("ca125kinetics.kind", "validation")
         mlflow.log_artifact(str(report_path), artifact_path="validation")
         with tempfile.TemporaryDirectory() as tmp:
-            for name in ("exclusions", "subgroups", "comparison", "predictions"):
-                frame = getattr(result, name)
+            for name, frame in result.tables().items():
                 frame.to_csv(Path(tmp) / f"{name}.csv", index=False)
-            result.to_frame().to_csv(Path(tmp) / "metrics.csv", index=False)
             mlflow.log_artifacts(tmp, artifact_path="validation/tables")
         return run.info.run_id
 

@@ -24,9 +24,10 @@ Numbers come from :mod:`ca125kinetics.validation.metrics` and
 Who is analysed (**Decision**, reported in ``ValidationResult.exclusions``)
 ----------------------------------------------------------------------------
 A patient enters the performance analysis when (1) the data contract holds for them
-(``status != "invalid_input"``), (2) the model scored them (``status == "ok"``) and (3) the
-outcome ``complete_resection`` is observed (0 or 1; in a trial it is observed only in the
-surgery arm). Every other patient, including a clinical row without any marker, is listed
+(``status != "invalid_input"``), (2) the model scored them (a probability; ``status`` ``"ok"``
+or ``"insufficient"``: a decision withheld for an unknown predictor or an undetermined entry
+criterion is not used here, the probability is) and (3) the outcome ``complete_resection``
+is observed (0 or 1; in a trial it is observed only in the surgery arm). Every other patient, including a clinical row without any marker, is listed
 in the exclusions table with one reason code (the first that applies, in this order:
 ``no_markers``, ``invalid_input``, ``not_scored``, ``no_outcome``) and a detail. Nobody is
 dropped silently. Complete-case analysis of the outcome is the only option: the outcome
@@ -256,6 +257,11 @@ class ValidationResult:
         ``net_benefit_<rule>`` columns for the published binary rules of
         :data:`DECISION_RULES` (AGO positive, iMODEL low risk, MSKCC offer, MSKCC offer or
         consider), each when every analysed patient has it.
+    decision_rules : pandas.DataFrame
+        ``rule, description, n_available, n_analysed, drawn``: for each rule of
+        :data:`DECISION_RULES`, the analysed patients for whom the rule's decision is known
+        (the iMODEL low-risk call can be known when some points are not) and whether it is
+        on the decision curve (known for every analysed patient).
     subgroups : pandas.DataFrame
         :func:`subgroup_metrics` output.
     comparison : pandas.DataFrame
@@ -267,13 +273,19 @@ class ValidationResult:
         ``patient_id, reason, detail``: every patient not analysed (reason codes
         :data:`EXCLUSION_REASONS`).
     flow : pandas.DataFrame
-        ``step, n`` participant flow (TRIPOD item 13a).
+        ``step, n`` participant flow (TRIPOD item 13a): patients in the clinical table, with
+        markers, in either table (each of them is analysed or excluded once), excluded by
+        reason, analysed, and analysed with and without complete resection.
     characteristics : pandas.DataFrame
         ``characteristic, level, all, outcome_1, outcome_0`` of the analysed patients
         (TRIPOD 13b): counts (%) or median [IQR].
     predictions : pandas.DataFrame
         One row per scored patient: ``patient_id, status, probability, threshold,
-        kelim_score, complete_resection, included`` and the subgroup variables.
+        kelim_score, complete_resection, included, exclusion_reason`` (the reason code of
+        :attr:`exclusions`, missing when included), the published scores as scored
+        (``ago_positive, imodel_points, imodel_low_risk, mskcc_recommendation``; the
+        comparison uses their numeric forms, :func:`ca125kinetics.scores.score_for_auc`) and
+        the subgroup variables (``subgroup_<name>``).
     survival : SurvivalAnalysis or None
         PFS analyses, when the clinical table has ``pfs_months`` and ``pfs_event``.
     sample_size : pandas.DataFrame or None
@@ -301,6 +313,7 @@ class ValidationResult:
     roc: pd.DataFrame
     roc_scores: pd.DataFrame
     decision_curve: pd.DataFrame
+    decision_rules: pd.DataFrame
     subgroups: pd.DataFrame
     comparison: pd.DataFrame
     exclusions: pd.DataFrame
@@ -327,6 +340,33 @@ class ValidationResult:
             for column in ("apparent", "optimism", "corrected"):
                 frame[column] = frame["metric"].map(opt[column]).astype(float)
         return frame
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the report, by name, for analysis outside the package.
+
+        ``metrics`` (:meth:`to_frame`), ``threshold`` (``ThresholdMetrics.to_frame``),
+        ``flow``, ``exclusions``, ``characteristics``, ``calibration``, ``roc``,
+        ``roc_scores``, ``decision_curve``, ``decision_rules``, ``comparison``,
+        ``subgroups``, ``predictions``, ``notes`` (``part, note``: ``"study"`` or
+        ``"survival"``), and when present ``case_mix``, ``sample_size``, ``optimism``
+        (``OptimismResult.table``) and ``survival_km``, ``survival_medians``,
+        ``survival_logrank``, ``survival_cox``. Copies: changing one changes nothing here.
+        """
+        out = {"metrics": self.to_frame(), "threshold": self.threshold.to_frame()}
+        for name in ("flow", "exclusions", "characteristics", "calibration", "roc", "roc_scores", "decision_curve",
+                     "decision_rules", "comparison", "subgroups", "predictions", "case_mix", "sample_size"):
+            frame = getattr(self, name)
+            if frame is not None:
+                out[name] = frame.copy()
+        if self.optimism is not None:
+            out["optimism"] = self.optimism.table.copy()
+        if self.survival is not None:
+            for name in ("km", "medians", "logrank", "cox"):
+                out[f"survival_{name}"] = getattr(self.survival, name).copy()
+        notes = [("study", n) for n in self.notes]
+        notes += [("survival", n) for n in (self.survival.notes if self.survival is not None else ())]
+        out["notes"] = pd.DataFrame(notes, columns=["part", "note"])
+        return out
 
     def with_optimism(self, optimism: OptimismResult) -> ValidationResult:
         """A copy with an internal-validation result attached (for the report)."""
@@ -456,7 +496,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         Subgroup variables (:data:`DEFAULT_SUBGROUPS`); clinical columns absent from the
         table are skipped with a note.
     thresholds : sequence of float
-        Thresholds of the decision curve (default 0.01..0.99).
+        Thresholds of the decision curve (default 0.01..0.99); the model's own threshold is
+        always added, so the net benefit at it is computed, not read off a neighbour.
     survival : bool
         Run the PFS analyses when ``pfs_months`` and ``pfs_event`` are present.
     conf_level : float
@@ -487,9 +528,12 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     """
     from ..io import read_clinical
     from ..predict import load_model, predict_cohort
+    from ..predict.result import SCORED_STATUSES
 
     thresholds = _check_thresholds(thresholds)
     bundle = load_model(model)
+    if 0.0 < float(bundle.threshold) < 1.0:  # the report states the net benefit at the model's own threshold
+        thresholds = np.unique(np.r_[thresholds, float(bundle.threshold)])
     clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
     if _OUTCOME not in clin.columns:
         raise InvalidInputError(
@@ -521,7 +565,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             rows.append((pid, "no_markers", "clinical row without any marker sample: cannot be scored"))
         elif st == "invalid_input":
             rows.append((pid, "invalid_input", str(reason)))
-        elif st != "ok" or not np.isfinite(pv):
+        elif st not in SCORED_STATUSES or not np.isfinite(pv):
             rows.append((pid, "not_scored", str(reason) if not _missing(reason) else "no probability"))
         elif not np.isfinite(yv):
             arm = arm_by_id.get(pid) if arm_by_id is not None else None
@@ -538,7 +582,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     exclusions = exclusions.sort_values(["reason", "patient_id"], key=lambda s: s.map(order) if s.name == "reason" else s,
                                         kind="stable").reset_index(drop=True)
 
-    included = (status == "ok") & np.isfinite(prob) & np.isfinite(y_all)
+    # a withheld decision (status "insufficient") is not a missing probability: analysed
+    included = np.isin(status, SCORED_STATUSES) & np.isfinite(prob) & np.isfinite(y_all)
     y = y_all[included].astype(np.int64)
     p = prob[included]
     n_events = int(y.sum())
@@ -565,13 +610,17 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         "kelim_score": pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float),
         _OUTCOME: pd.array([None if not np.isfinite(v) else int(v) for v in y_all], dtype="Int64"),
         "included": included,
+        "exclusion_reason": scored["patient_id"].map(exclusions.set_index("patient_id")["reason"]).to_numpy(
+            dtype=object),
     })
+    for column in _PUBLISHED_COLUMNS:  # so that the comparison table can be recomputed from the file
+        predictions[column] = scored[column].to_numpy(dtype=object)
     for name in sub_names:
         predictions[f"subgroup_{name}"] = groups[name].to_numpy(dtype=object)
     subgroup_table = subgroup_metrics(y, p, groups.loc[included].reset_index(drop=True), conf_level=conf_level)
 
     # ---- published scores and KELIM-like score alone, on the same patients
-    comparison, roc_scores, rule_columns = _comparators(scored.loc[included].reset_index(drop=True), y, p,
+    comparison, roc_scores, rule_columns, decision_rules = _comparators(scored.loc[included].reset_index(drop=True), y, p,
                                                         conf_level)
 
     # ---- decision curve (model, treat all/none, and the published binary rules)
@@ -579,7 +628,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     for label, values in rule_columns.items():
         nb = net_benefit(y, values, thresholds)
         dca[f"net_benefit_{label}"] = nb["net_benefit"].to_numpy()
-    flow = _flow(clin, scored, exclusions, included, y)
+    flow = _flow(clin, scored, with_markers, exclusions, included, y)
     characteristics = _characteristics(scored.loc[included], clin, y)
 
     surv = None
@@ -595,7 +644,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
 
     return ValidationResult(
         model=_model_info(bundle), metrics=perf, threshold=tm, calibration=cal, roc=roc,
-        roc_scores=roc_scores, decision_curve=dca, subgroups=subgroup_table, comparison=comparison,
+        roc_scores=roc_scores, decision_curve=dca, decision_rules=decision_rules, subgroups=subgroup_table,
+        comparison=comparison,
         exclusions=exclusions, flow=flow, characteristics=characteristics, predictions=predictions,
         survival=surv, sample_size=sample_size, case_mix=case_mix,
         source={"markers": _describe_source(markers), "clinical": _describe_source(clinical),
@@ -642,10 +692,13 @@ def _reason_counts(exclusions: pd.DataFrame) -> str:
     return ", ".join(f"{r} {int(counts[r])}" for r in EXCLUSION_REASONS if r in counts) or "none"
 
 
-def _flow(clin, scored, exclusions, included, y) -> pd.DataFrame:
+def _flow(clin, scored, with_markers, exclusions, included, y) -> pd.DataFrame:
+    """Participant flow: every patient of either table is analysed or excluded once."""
     counts = exclusions["reason"].value_counts()
+    everyone = set(clin["patient_id"].astype(str)) | set(scored["patient_id"].astype(str))
     rows = [("patients in the clinical table", int(len(clin))),
-            ("patients with markers (scored by the model)", int(len(scored)))]
+            ("patients with markers", len(with_markers)),
+            ("patients in either table (analysed or excluded)", len(everyone))]
     for reason in EXCLUSION_REASONS:
         rows.append((f"excluded: {reason}", int(counts.get(reason, 0))))
     rows += [("analysed", int(included.sum())), ("analysed with complete resection", int(y.sum())),
@@ -745,6 +798,9 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
                                        "brier", "note"])
 
 
+#: Published-score columns of the scoring output copied into ``ValidationResult.predictions``.
+_PUBLISHED_COLUMNS = ("ago_positive", "imodel_points", "imodel_low_risk", "mskcc_recommendation")
+
 _COMPARATORS = (
     ("ago", "AGO score (positive = ECOG 0, ascites < 500 mL, no residual at primary surgery)"),
     ("imodel", "iMODEL (minus total points)"),
@@ -782,20 +838,24 @@ def _comparators(scored_in: pd.DataFrame, y: np.ndarray, p: np.ndarray, conf_lev
             r = roc_curve_frame(yk, sk)
             curves.append(pd.DataFrame({"score": key, "fpr": r["fpr"], "sensitivity": r["sensitivity"]}))
         rows.append(row)
-    rules = {}
-    ago = numeric["ago"].to_numpy(dtype=float)
-    if np.all(np.isfinite(ago)):
-        rules["ago_positive"] = ago
-    low = scored_in["imodel_low_risk"].astype("boolean")
-    if not low.isna().any():
-        rules["imodel_low_risk"] = low.to_numpy(dtype=float)
-    mskcc = scored_in["mskcc_recommendation"].astype(object)
-    if mskcc.isin(("offer", "consider", "no")).all():
-        rules["mskcc_offer"] = (mskcc == "offer").to_numpy(dtype=float)
-        rules["mskcc_offer_or_consider"] = mskcc.isin(("offer", "consider")).to_numpy(dtype=float)
+    # each rule's own decision (1 operate, 0 not, NaN unknown): the iMODEL low-risk call is
+    # known for more patients than its points (a range of points on one side of 4.7)
+    mskcc = scored_in["mskcc_recommendation"].map({"offer": 2.0, "consider": 1.0, "no": 0.0}).to_numpy(dtype=float)
+    decided = {
+        "ago_positive": numeric["ago"].to_numpy(dtype=float),
+        "imodel_low_risk": scored_in["imodel_low_risk"].astype("boolean").astype("Float64").to_numpy(
+            dtype=float, na_value=np.nan),
+        "mskcc_offer": np.where(np.isnan(mskcc), np.nan, mskcc == 2.0),
+        "mskcc_offer_or_consider": np.where(np.isnan(mskcc), np.nan, mskcc >= 1.0),
+    }
+    rules = {rule: values for rule, values in decided.items() if np.all(np.isfinite(values))}
+    availability = pd.DataFrame({
+        "rule": list(DECISION_RULES), "description": [d for _, d in DECISION_RULES.values()],
+        "n_available": [int(np.isfinite(decided[r]).sum()) for r in DECISION_RULES],
+        "n_analysed": int(y.size), "drawn": [r in rules for r in DECISION_RULES]})
     roc_scores = (pd.concat(curves, ignore_index=True) if curves
                   else pd.DataFrame({"score": [], "fpr": [], "sensitivity": []}))
-    return pd.DataFrame(rows), roc_scores, rules
+    return pd.DataFrame(rows), roc_scores, rules, availability
 
 
 def _z(conf_level: float) -> float:
