@@ -395,7 +395,104 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     run = _run_compiled if compiled else _run_numpy
     theta, cov, jtj, rss, n_active, done, n_iter, q = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
                                                           tol_decrement, warm_start, sums)
-    return MapFit(theta, cov, jtj, rss, n_active, done, n_iter, q)
+    fit = MapFit(theta, cov, jtj, rss, n_active, done, n_iter, q)
+    if s.cens is not None and not done.all():
+        fit = _finish_at_walls(fit, s, prior, lower, upper, inv_s2, run, max_iter, tol, tol_decrement, sums)
+    return fit
+
+
+def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2, run, max_iter, tol,
+                     tol_decrement, sums) -> MapFit:
+    """Finish the fits that stopped at the iteration limit beside a censored sample's wall.
+
+    A censored ``"<x"`` sample is a one-sided residual of weight :data:`CENSORED_WEIGHT`: a
+    wall at ``f = log x``. Where the estimate lies on it (the other samples pull the curve
+    up to the limit), an iterate a hair below the limit has no wall in its Hessian, so its
+    step runs deep into the wall and is refused, again and again: such a fit crawls along
+    the wall (thousands of iterations for a decline ending ``"<5"``). Here a refused step
+    that ran into a wall is taken again with that wall's curvature in the Hessian (the
+    objective and gradient are unchanged, so the optimum is too), which walks along the
+    wall in a few steps; the fit is then run again from there by the same engine, which
+    decides convergence and the returned fields as for any fit. A patient's result is
+    replaced only where the objective is lower.
+    """
+    stuck = np.flatnonzero(~fit.converged & s.cens.any(axis=0))
+    if not stuck.size:
+        return fit
+    sub, sub_prior, lo, hi = s.take(stuck), prior.take(stuck), lower[:, stuck], upper[:, stuck]
+    theta = _lm_walls(sub, sub_prior, lo, hi, fit.theta[:, stuck].copy(), inv_s2[stuck], max_iter, tol_decrement)
+    keep = sums is not None and sums.shape[0] > 0
+    sub_sums = np.zeros((stuck.size, sums.shape[1])) if keep else None
+    th, cov, jtj, rss, n_active, done, n_iter, q = run(sub, sub_prior, lo, hi, theta, inv_s2[stuck], max_iter,
+                                                       tol, tol_decrement, True, sub_sums)
+    better = q <= fit.q[stuck]
+    at, pick = stuck[better], np.flatnonzero(better)
+    out = MapFit(fit.theta.copy(), fit.cov.copy(), fit.jtj.copy(), fit.rss.copy(), fit.n_active.copy(),
+                 fit.converged.copy(), max(fit.n_iter, n_iter), fit.q.copy())
+    for name, new in (("theta", th), ("cov", cov), ("jtj", jtj), ("rss", rss), ("n_active", n_active),
+                      ("converged", done), ("q", q)):
+        getattr(out, name)[..., at] = new[..., pick]
+    if keep:
+        sums[at] = sub_sums[pick]
+    return out
+
+
+def _lm_walls(s: Series, prior: Prior, lo, hi, theta, inv_s2, max_iter, tol_decrement) -> np.ndarray:
+    """Levenberg-Marquardt as :func:`_lm` (Newton steps), where a refused step that ran into
+    a censored sample's wall is taken again with the wall's curvature ``CENSORED_WEIGHT g g'
+    / sigma^2`` in the Hessian (``g`` the gradient of ``f`` at that sample); see
+    :func:`_finish_at_walls`. Returns the parameters reached."""
+    n = s.n_patients
+    lam = np.full(n, _LAMBDA0)
+    alive = np.ones(n, dtype=bool)
+    wall_weight = CENSORED_WEIGHT * inv_s2
+    ev = _evaluate(theta, s, prior, inv_s2, newton=alive.copy())
+    for _ in range(max_iter):
+        hess, grad = _projected(ev.hess, ev.grad, theta, lo, hi)
+        step = _damped_step(hess, grad, lam)
+        decrement = -np.einsum("ij,ij->j", grad, step)
+        alive &= ~((lam <= 1e-2) & (decrement < tol_decrement)) & (lam <= _LAMBDA_MAX)
+        if not alive.any():
+            break
+        step = np.where(alive, step, 0.0)
+        newton = decrement < 1.0
+        cand = np.clip(theta + step, lo, hi)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            ev_new = _evaluate(cand, s, prior, inv_s2, newton=newton)
+            refused = ev_new.q > ev.q
+            f_now, g_now = _level_and_gradient(theta, s.t)
+            ran_in = s.cens & (predict_log(cand, s.t) > s.y) & (f_now <= s.y) & refused
+            again = ran_in.any(axis=0)
+            if again.any():
+                g = [gi * ran_in for gi in g_now]
+                walls = np.stack([np.einsum("ij,ij->j", g[a], g_now[b]) for a, b in _TRIANGLE]) * wall_weight
+                retry = np.clip(theta + _damped_step(hess + walls, grad, lam), lo, hi)
+                ev_retry = _evaluate(retry, s, prior, inv_s2, newton=newton)
+                take = np.flatnonzero(again & (ev_retry.q <= ev.q))
+                cand[:, take] = retry[:, take]
+                ev_new.restore(take, ev_retry)
+        better = ev_new.q <= ev.q
+        worse = np.flatnonzero(~better)
+        cand[:, worse] = theta[:, worse]
+        ev_new.restore(worse, ev)
+        theta, ev = cand, ev_new
+        lam = np.where(better, np.maximum(lam * 0.25, 1e-12), lam * 8.0)
+    return theta
+
+
+#: The (row, column) pairs of a symmetric 3 x 3 matrix's upper triangle, in the (6, P) order.
+_TRIANGLE = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
+
+
+def _level_and_gradient(theta: np.ndarray, t: np.ndarray):
+    """``f = log(B + A e^{-kt})`` at every sample and its gradient ``(f_u, f_v, f_w) =
+    (-k t q, 1 - q, q)`` with ``q = A e^{-kt} / (B + A e^{-kt})`` (as in :func:`_evaluate`)."""
+    u, v, w = theta
+    k = np.exp(u)
+    a = np.exp(w - k * t)
+    level = np.exp(v) + a
+    q = a / level
+    return np.log(level), (-k * t * q, 1.0 - q, q)
 
 
 def laplace_cov(jtj: np.ndarray, inv_s2: np.ndarray, prec) -> np.ndarray:
