@@ -1174,3 +1174,19 @@ def test_a_baseline_at_the_uln_within_the_rules_slack_is_at_the_floor():
         one_patient([-2, 21, 42, 63], [35.0000001, 20, 12, 9], uln=35.0, pid="above"),
     ], ignore_index=True), method="per-patient").set_index("patient_id")
     assert res.loc["at", "status"] == "at_floor" and res.loc["above", "status"] == "ok"
+
+
+def test_an_unconverged_population_fit_says_so_without_advising_its_own_method(committed_markers, monkeypatch):
+    """A population MAP fit stopped at its limit is ``not_converged`` with no k; its reason
+    advised "use method='population'", the method it was."""
+    from ca125kinetics import _kinetics_engine as eng
+    from ca125kinetics.kinetics import fit_population
+
+    population = fit_population(committed_markers)
+    fit_map = eng.fit_map
+    monkeypatch.setattr(eng, "fit_map", lambda *a, **k: fit_map(*a, **{**k, "max_iter": 1}))
+    res = fit_kinetics(committed_markers, method="population", population=population)
+    stuck = res[res["status"] == "not_converged"]
+    assert len(stuck) > 0 and stuck["k"].isna().all()
+    assert stuck["reason"].str.contains("iteration limit").all()
+    assert not stuck["reason"].str.contains("method='population'").any()

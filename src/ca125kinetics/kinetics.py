@@ -900,9 +900,10 @@ def _reasons(status: np.ndarray, d: dict[str, np.ndarray], batch: _Batch, s: Kin
                      "is reported; check the values, or use method='population' (shrinks toward the cohort)"
                      for k, n in zip(col(d["k_pinned"]), col(d["n_samples"]))]
         else:  # _NOT_CONVERGED
+            other = ", or use method='population'" if method == "per-patient" else ""
             texts = [f"the fit stopped at its iteration limit ({it} iterations) before converging (k was "
                      f"{k:.4g}/day and still moving): no k is reported; check the values (a censored value "
-                     "against the other samples), or use method='population'"
+                     f"against the other samples){other}"
                      for k, it in zip(col(d["k_unconverged"]), col(d["fit_iterations"]))]
         codes[rows] = len(texts_of) + np.arange(rows.size)
         texts_of.extend(texts)
