@@ -94,7 +94,7 @@ def test_adversarial_gcig_cases(spark):
 
 def test_flagged_rows_small_patients_events_censored_uln_and_assay(spark, cohort):
     """Rows the readers flag (empty values, an unknown event, unknown RECIST, a duplicate
-    clinical patient, patients in one table only), patients with one or two samples, an
+    clinical patient, patients in one table only, a null in every clinical column), patients with one or two samples, an
     event-only patient, a censored value, a per-sample ULN change and an assay change."""
     markers, clinical, population = cohort
     ids = sorted(markers["patient_id"].unique())
@@ -108,6 +108,8 @@ def test_flagged_rows_small_patients_events_censored_uln_and_assay(spark, cohort
                                    (ids[6], "ca125", ""), (ids[7], "day", None), (ids[8], "uln", "abc")):
         m.loc[m.index[m["patient_id"] == patient][-2:], column] = value
     c = clinical.copy()
+    for i, column in enumerate(c.columns[1:]):     # a null in every clinical column
+        c.loc[4 + i % (len(c) - 4), column] = None
     c.loc[0, "recist"] = "partial"
     c.loc[2, "age"] = None
     c = pd.concat([c, c.iloc[[1]].assign(age="70"), c.iloc[[3]].assign(patient_id="clinical-only")],
@@ -265,6 +267,28 @@ def test_column_names_with_a_dot(spark, cohort):
     markers_df = spark.createDataFrame(m)
     _same(cspark.fit_kinetics(markers_df, population=population), _kinetics(m, population=population))
     _same(cspark.score(markers_df, spark.createDataFrame(clinical)), predict_cohort(m, clinical))
+
+
+@pytest.mark.parametrize(("table", "column", "cast", "how"), [
+    ("markers", "patient_id", "binary", r"text encoding is unknown.*cast\('string'\)"),
+    ("markers", "ca125", "float", r"single precision.*cast\('string'\)"),
+    ("markers", "day", "array<int>", "one value"),
+    ("clinical", "age", "float", r"single precision.*cast\('string'\)"),
+])
+def test_column_types_that_cannot_be_read_are_refused(spark, cohort, table, column, cast, how):
+    """A binary identifier was read as the text "b'000001'", a single-precision CA-125 of
+    21.2 as 21.2000007629 and an array as an invalid value: refused, saying how to cast."""
+    from pyspark.sql import functions as F
+
+    markers, clinical, population = cohort
+    frames = {"markers": spark.createDataFrame(markers), "clinical": spark.createDataFrame(clinical)}
+    value = F.array(F.col(column).cast("int")) if cast.startswith("array") else F.col(column).cast(cast)
+    frames[table] = frames[table].withColumn(column, value)
+    with pytest.raises(InvalidInputError, match=f"{table} column '{column}'.*{how}"):
+        cspark.score(frames["markers"], frames["clinical"])
+    if table == "markers":
+        with pytest.raises(InvalidInputError, match=how):
+            cspark.fit_kinetics(frames["markers"], population=population)
 
 
 @pytest.mark.parametrize("duplicates", ["first", "last"])

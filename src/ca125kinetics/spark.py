@@ -69,6 +69,33 @@ def _require_spark(df, name: str):
         raise InvalidInputError(f"{name} must be a Spark DataFrame, got {type(df).__name__}")
     if "patient_id" not in df.columns:
         raise InvalidInputError(f"{name} has no 'patient_id' column (found {df.columns})", column="patient_id")
+    _require_readable_types(df, name)
+
+
+def _require_readable_types(df, name: str) -> None:
+    """Refuse a data-contract column of a Spark type the readers cannot read unambiguously:
+    binary (its text encoding is unknown: the reader would see ``b'007'``), single precision
+    (``21.2`` is stored as 21.2000007629...: which did the laboratory write?), and arrays,
+    maps and structs (one value per cell). The message says how to cast it."""
+    from pyspark.sql import types as T
+
+    from .io import MARKERS_KNOWN
+
+    for field in df.schema.fields:
+        if field.name not in MARKERS_KNOWN:   # every contract column, the clinical ones included
+            continue
+        kind = field.dataType
+        if isinstance(kind, (T.BinaryType, T.FloatType)):
+            why = ("its text encoding is unknown" if isinstance(kind, T.BinaryType)
+                   else "single precision stores 21.2 as 21.2000007629...")
+            how = f"df.withColumn({field.name!r}, F.col({field.name!r}).cast('string'))"
+        elif isinstance(kind, (T.ArrayType, T.MapType, T.StructType)):
+            why, how = "a cell must hold one value", "select one value per row into a plain column"
+        else:
+            continue
+        raise InvalidInputError(
+            f"{name} column {field.name!r} is a Spark {kind.simpleString()}, which cannot be read "
+            f"unambiguously ({why}); {how}", column=field.name)
 
 
 def _spark_schema(frame: pd.DataFrame):
