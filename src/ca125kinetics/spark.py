@@ -38,7 +38,15 @@ Notes
 -----
 The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
 or notebook library). Rows of a Spark DataFrame have no file row numbers: the reasons given
-for invalid patients name rows by their position within the patient's Spark batch.
+for invalid patients name rows by their position among the rows of their Spark partition.
+
+Rows are grouped by the identifier as the readers read it (a space at an end stripped:
+:func:`_patient_key`); rows without one reach the driver with the first patients, where the
+reader refuses them as in process. Refused before any work: contract columns of a Spark type
+the readers cannot read unambiguously (binary, single precision, nested), ``patient_id`` of
+different types in the two tables of :func:`score`, and a model that keeps the first or last
+same-day sample (row order, which Spark does not keep). ``docs/registry.md`` lists what was
+compared.
 """
 
 from __future__ import annotations
