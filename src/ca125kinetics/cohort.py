@@ -45,7 +45,7 @@ import pandas as pd
 from .errors import InvalidInputError
 from ._columns import _text_dtype
 from .io import (
-    MARKERS_KNOWN, TableFile, _graphic_ends, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
+    MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
     table_file,
 )
 
@@ -77,12 +77,15 @@ def _patient_keys(frame: pd.DataFrame, id_column: str = "patient_id") -> np.ndar
 
 
 def _key_text(frame: pd.DataFrame, id_column: str) -> pd.Series:
+    """The identifiers as the reader reads them (``io._ids``: a text with a space at an end
+    stripped, whole numbers without '.0', None where missing), so that a chunk boundary
+    never falls inside one of the reader's patients nor joins two of them."""
     column = frame[id_column]
     if column.dtype == _text_dtype():
         text = _Text.of(column.array)
         if text is not None and _graphic_ends(text.arrow).all():   # nothing to strip (a registry's ids)
             return column
-    return column.astype(str).str.strip()
+    return _ids(column)
 
 
 def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = False) -> tuple[np.ndarray, Any]:
