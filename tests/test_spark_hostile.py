@@ -196,6 +196,29 @@ def test_cea_kinetics(spark):
         cspark.fit_kinetics(spark.createDataFrame(cea), method="per-patient")
 
 
+def test_cea_task_model_scores(spark):
+    """A model of another task (rectal downstaging on CEA, trained here with small settings)
+    scores the rectal cohort with a flagged CEA value, a padded identifier and a duplicate
+    clinical row as in process."""
+    from ca125kinetics.predict import score_frame
+    from ca125kinetics.train import TrainingConfig, fit_and_evaluate
+
+    rectal = ROOT / "data" / "synthetic" / "rectal"
+    markers = _first(_text(rectal / "markers.csv"), 150)
+    clinical = _text(rectal / "clinical.csv")
+    clinical = clinical[clinical["patient_id"].isin(markers["patient_id"])].reset_index(drop=True)
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    m = markers.copy()
+    m.loc[0, "cea"] = "-1"
+    m.loc[5, "patient_id"] = " " + m.loc[5, "patient_id"]
+    c = pd.concat([clinical, clinical.iloc[[3]]], ignore_index=True)
+    _same(cspark.score(spark.createDataFrame(m), spark.createDataFrame(c), model=bundle, partitions=3),
+          score_frame(bundle, m, c))
+
+
 # --- differences found, and fixed ------------------------------------------------------------
 
 def test_ids_padded_with_spaces_are_one_patient(spark, cohort):
