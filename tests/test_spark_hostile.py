@@ -316,6 +316,21 @@ def test_column_types_that_cannot_be_read_are_refused(spark, cohort, table, colu
             cspark.fit_kinetics(frames["markers"], population=population)
 
 
+@pytest.mark.parametrize("options", [{"partitions": 0}, {"partitions": -1}, {"partitions": 2.5},
+                                     {"partitions": True}, {"population_sample": 0}, {"population_sample": 5}])
+def test_partitions_and_population_sample_are_checked(spark, cohort, options):
+    """partitions=0 silently meant the default, -1 failed inside Spark, and a population
+    sample of 0 took a nonsense bound: typed errors, the population sample's as the streamed
+    CLI's."""
+    markers_df = spark.createDataFrame(cohort[0])
+    name = next(iter(options))
+    with pytest.raises(InvalidInputError, match=f"{name} must be a whole number"):
+        cspark.fit_kinetics(markers_df, **options)
+    if name == "partitions":
+        with pytest.raises(InvalidInputError, match="partitions must be a whole number"):
+            cspark.score(markers_df, **options)
+
+
 @pytest.mark.parametrize("duplicates", ["first", "last"])
 def test_model_taking_the_first_or_last_duplicate_is_refused(spark, cohort, duplicates):
     """Same-day samples kept by their order (duplicates='first'/'last') depend on the row

@@ -506,10 +506,8 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
     from .io import read_markers
     from .kinetics import fit_kinetics, fit_population
 
-    if method == "population" and population is None and (
-            not isinstance(population_sample, (int, np.integer)) or population_sample < 10):
-        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
-                                f"population is learned on), got {population_sample!r}")
+    if method == "population" and population is None:
+        _check_population_sample(population_sample)
     options = dict(read_options or {})
     marker = {"marker": options["marker"]} if "marker" in options else {}
 
@@ -537,6 +535,14 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
         chunks = _chain(held, chunks)
     for markers in chunks:
         yield fit(markers, population if method == "population" else None)
+
+
+def _check_population_sample(population_sample) -> None:
+    """Refuse a ``population_sample`` that is not a whole number of at least 10 patients
+    (the streamed CLI's and Spark's population sample)."""
+    if not isinstance(population_sample, (int, np.integer)) or population_sample < 10:
+        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
+                                f"population is learned on), got {population_sample!r}")
 
 
 def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,

@@ -57,7 +57,7 @@ from typing import Any
 
 import pandas as pd
 
-from .cohort import DEFAULT_POPULATION_SAMPLE, _prepare_population_fit, patient_chunks
+from .cohort import DEFAULT_POPULATION_SAMPLE, _check_population_sample, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
 
 __all__ = ["fit_kinetics", "score"]
@@ -104,6 +104,15 @@ def _require_readable_types(df, name: str) -> None:
         raise InvalidInputError(
             f"{name} column {field.name!r} is a Spark {kind.simpleString()}, which cannot be read "
             f"unambiguously ({why}); {how}", column=field.name)
+
+
+def _check_partitions(partitions) -> None:
+    from numbers import Integral
+
+    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, Integral)
+                                   or partitions < 1):
+        raise InvalidInputError("partitions must be a whole number >= 1 (Spark partitions of the work) or "
+                                f"None (twice the session's default parallelism), got {partitions!r}")
 
 
 def _spark_schema(frame: pd.DataFrame):
@@ -357,12 +366,15 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     from .kinetics import fit_kinetics as fit
 
     _require_spark(df, "markers")
+    _check_partitions(partitions)
     # the in-process defaults: the population's marker and settings, else the marker's
     spec = _population_marker(population, marker)
     if settings is None and population is not None:
         settings = population.settings
     settings = _settings(settings, spec)
     learn = method == "population" and population is None
+    if learn:
+        _check_population_sample(population_sample)
     # while Spark finds the first patients, this process loads what learning the population
     # needs; while it learns it, the Python workers start and load the fitting code
     session = df.sparkSession
@@ -480,6 +492,7 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     from .predict import load_model, score_frame
 
     _require_spark(markers_df, "markers")
+    _check_partitions(partitions)
     bundle = model if hasattr(model, "gcig_settings") else load_model(model)
     _require_row_order_free(bundle)
     markers_columns = list(markers_df.columns)
