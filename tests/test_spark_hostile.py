@@ -258,6 +258,13 @@ def test_missing_patient_id_raises_the_in_process_error(spark, cohort, missing):
         cspark.fit_kinetics(markers_df, population=population)
     with pytest.raises(InvalidInputError, match="patient_id is empty in 1 row"):
         cspark.score(markers_df)
+    if missing is None:   # a clinical row without an identifier: refused as in process too
+        c = clinical.copy()
+        c.loc[4, "patient_id"] = None
+        with pytest.raises(InvalidInputError, match="every clinical row needs the patient's identifier"):
+            predict_cohort(markers, c)
+        with pytest.raises(InvalidInputError, match="every clinical row needs the patient's identifier"):
+            cspark.score(spark.createDataFrame(markers), spark.createDataFrame(c))
 
 
 def test_first_patients_hold_whole_padded_patients_and_rows_without_id(spark):
