@@ -119,8 +119,17 @@ def test_flagged_rows_small_patients_events_censored_uln_and_assay(spark, cohort
     _same(cspark.score(markers_df, clinical_df, allow_imputed=True), predict_cohort(m, c, allow_imputed=True))
 
 
-def test_messy_unreportable_values(spark):
-    messy = _text(DATA / "messy" / "markers_unreportable_values.csv")
+@pytest.mark.parametrize(("name", "sep", "start"), [
+    ("markers_unreportable_values.csv", ",", None),
+    ("markers_semicolon_decimal_comma.csv", ";", None),   # no decimal= on Spark: flagged as without it
+    ("markers_dates_ddmmyyyy.csv", ",", "04/03/2024"),     # no date_format= on Spark: flagged as without it
+    ("markers_censored_undocumented.csv", ",", None),
+])
+def test_messy_tables(spark, name, sep, start):
+    """The messy inputs of tests/data/messy, as Spark reads them (every column text)."""
+    messy = pd.read_csv(DATA / "messy" / name, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    if start is not None:
+        messy = messy.assign(treatment_start=start)
     _same(cspark.score(spark.createDataFrame(messy)), predict_cohort(messy))
 
 
