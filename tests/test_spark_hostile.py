@@ -94,16 +94,18 @@ def test_adversarial_gcig_cases(spark):
 
 def test_flagged_rows_small_patients_events_censored_uln_and_assay(spark, cohort):
     """Rows the readers flag (empty values, an unknown event, unknown RECIST, a duplicate
-    clinical patient, patients in one table only, a null in every clinical column), patients with one or two samples, an
-    event-only patient, a censored value, a per-sample ULN change and an assay change."""
+    clinical patient, patients in one table only, a null in every clinical column),
+    patients with one or two samples, an event row, an event-only patient, a censored
+    value, a per-sample ULN change and an assay change."""
     markers, clinical, population = cohort
     ids = sorted(markers["patient_id"].unique())
     m = markers.copy()
     position = m.groupby("patient_id").cumcount()
     m = m[~((m["patient_id"] == ids[0]) & (position >= 1)) & ~((m["patient_id"] == ids[1]) & (position >= 2))]
-    m = pd.concat([m, pd.DataFrame({"patient_id": [ids[2], "event-only", "markers-only"],
-                                    "day": ["30", "10", "5"], "ca125": [None, None, "80"],
-                                    "event": ["surgery", "progression", None]})], ignore_index=True)
+    m = pd.concat([m, pd.DataFrame({"patient_id": [ids[2], "event-only", "bad-event", "markers-only"],
+                                    "day": ["30", "10", "12", "5"], "ca125": [None, None, "50", "80"],
+                                    "event": ["surgery", "paracentesis", "progression", None]})],
+                  ignore_index=True)
     for patient, column, value in ((ids[3], "ca125", "<5"), (ids[4], "uln", "30"), (ids[5], "assay", "OTHER"),
                                    (ids[6], "ca125", ""), (ids[7], "day", None), (ids[8], "uln", "abc")):
         m.loc[m.index[m["patient_id"] == patient][-2:], column] = value
