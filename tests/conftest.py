@@ -39,3 +39,31 @@ def same_results_as_csv(committed_cohort):
         pd.testing.assert_frame_equal(predict_cohort(table, clinical), expected["predictions"])
 
     return check
+
+
+@pytest.fixture(scope="session")
+def spark_session():
+    """One local 2-core Spark session for the Spark test modules (skipped without pyspark or
+    Java; scripts/test.sh installs Debian's default-jre-headless when missing)."""
+    import os
+    import shutil
+    import sys
+
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'ca125kinetics[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (Spark needs it; scripts/test.sh installs default-jre-headless)")
+    from pyspark.sql import SparkSession
+
+    # the workers must run this interpreter (the one with the package installed), not whatever
+    # 'python3' is first on the PATH (Spark reads PYSPARK_PYTHON when the session starts)
+    saved = os.environ.get("PYSPARK_PYTHON")
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    spark = (SparkSession.builder.master("local[2]").appName("ca125kinetics-test")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.sql.shuffle.partitions", "4").getOrCreate())
+    yield spark
+    spark.stop()
+    if saved is None:
+        os.environ.pop("PYSPARK_PYTHON", None)
+    else:
+        os.environ["PYSPARK_PYTHON"] = saved

@@ -266,6 +266,15 @@ def test_any_cut_gives_each_patient_in_one_chunk(sizes, cuts, min_rows):
             assert owner.setdefault(patient, i) == i
 
 
+def test_chunks_group_identifiers_as_the_reader_reads_them():
+    """' 7' and '7' are one patient to the reader (a space at an end is stripped), '\t7' and
+    '7' two (kept as written): the chunking keyed '\t7' as '7' and refused '7' as a patient
+    whose rows were not together."""
+    table = pd.DataFrame({"patient_id": ["\t7", "\t7", "10", " 7", "7", "7 ", "8"], "row": range(7)})
+    chunks = list(patient_chunks([table.iloc[:3], table.iloc[3:5], table.iloc[5:]]))
+    assert [list(c["row"]) for c in chunks] == [[0, 1], [2], [3, 4, 5], [6]]
+
+
 @pytest.fixture(scope="module")
 def clinical_with_extra_patients(tmp_path_factory):
     """The committed clinical table plus three patients without markers: first, in the

@@ -6,9 +6,7 @@ when missing); without either, the module is skipped with the reason printed (-r
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -38,22 +36,8 @@ def _raw(name: str) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def session():
-    from pyspark.sql import SparkSession
-
-    # the workers must run this interpreter (the one with the package installed), not whatever
-    # 'python3' is first on the PATH (Spark reads PYSPARK_PYTHON when the session starts)
-    saved = os.environ.get("PYSPARK_PYTHON")
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    spark = (SparkSession.builder.master("local[2]").appName("ca125kinetics-test")
-             .config("spark.ui.enabled", "false").config("spark.sql.shuffle.partitions", "4")
-             .getOrCreate())
-    yield spark
-    spark.stop()
-    if saved is None:
-        os.environ.pop("PYSPARK_PYTHON", None)
-    else:
-        os.environ["PYSPARK_PYTHON"] = saved
+def session(spark_session):
+    return spark_session   # one session for the Spark modules (conftest.py)
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ import pandas as pd
 from .errors import InvalidInputError
 from ._columns import _text_dtype
 from .io import (
-    MARKERS_KNOWN, TableFile, _graphic_ends, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
+    MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
     table_file,
 )
 
@@ -77,12 +77,15 @@ def _patient_keys(frame: pd.DataFrame, id_column: str = "patient_id") -> np.ndar
 
 
 def _key_text(frame: pd.DataFrame, id_column: str) -> pd.Series:
+    """The identifiers as the reader reads them (``io._ids``: a text with a space at an end
+    stripped, whole numbers without '.0', None where missing), so that a chunk boundary
+    never falls inside one of the reader's patients nor joins two of them."""
     column = frame[id_column]
     if column.dtype == _text_dtype():
         text = _Text.of(column.array)
         if text is not None and _graphic_ends(text.arrow).all():   # nothing to strip (a registry's ids)
             return column
-    return column.astype(str).str.strip()
+    return _ids(column)
 
 
 def _runs(frame: pd.DataFrame, id_column: str = "patient_id", *, arrow: bool = False) -> tuple[np.ndarray, Any]:
@@ -503,10 +506,8 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
     from .io import read_markers
     from .kinetics import fit_kinetics, fit_population
 
-    if method == "population" and population is None and (
-            not isinstance(population_sample, (int, np.integer)) or population_sample < 10):
-        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
-                                f"population is learned on), got {population_sample!r}")
+    if method == "population" and population is None:
+        _check_population_sample(population_sample)
     options = dict(read_options or {})
     marker = {"marker": options["marker"]} if "marker" in options else {}
 
@@ -534,6 +535,14 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
         chunks = _chain(held, chunks)
     for markers in chunks:
         yield fit(markers, population if method == "population" else None)
+
+
+def _check_population_sample(population_sample) -> None:
+    """Refuse a ``population_sample`` that is not a whole number of at least 10 patients
+    (the streamed CLI's and Spark's population sample)."""
+    if not isinstance(population_sample, (int, np.integer)) or population_sample < 10:
+        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
+                                f"population is learned on), got {population_sample!r}")
 
 
 def run_kinetics(stream: CohortStream, *, method: str, settings, population=None,

@@ -38,23 +38,32 @@ Notes
 -----
 The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
 or notebook library). Rows of a Spark DataFrame have no file row numbers: the reasons given
-for invalid patients name rows by their position within the patient's Spark batch.
+for invalid patients name rows by their position among the rows of their Spark partition.
+
+Rows are grouped by the identifier as the readers read it (a space at an end stripped:
+:func:`_patient_key`); rows without one reach the driver with the first patients, where the
+reader refuses them as in process. Refused before any work: contract columns of a Spark type
+the readers cannot read unambiguously (binary, single precision, nested), ``patient_id`` of
+different types in the two tables of :func:`score`, and a model that keeps the first or last
+same-day sample (row order, which Spark does not keep). ``docs/registry.md`` lists what was
+compared.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager, nullcontext
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
 import pandas as pd
 
-from .cohort import DEFAULT_POPULATION_SAMPLE, _prepare_population_fit, patient_chunks
+from .cohort import DEFAULT_POPULATION_SAMPLE, _check_population_sample, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
 
 __all__ = ["fit_kinetics", "score"]
 
 _TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
+_KEY = "_ca125_key"      # the patient key (_patient_key) of the first patients' rows on the driver
 #: Rows converted to pandas and passed to the in-process function at a time.
 _CHUNK_ROWS = 100_000
 
@@ -68,6 +77,42 @@ def _require_spark(df, name: str):
         raise InvalidInputError(f"{name} must be a Spark DataFrame, got {type(df).__name__}")
     if "patient_id" not in df.columns:
         raise InvalidInputError(f"{name} has no 'patient_id' column (found {df.columns})", column="patient_id")
+    _require_readable_types(df, name)
+
+
+def _require_readable_types(df, name: str) -> None:
+    """Refuse a data-contract column of a Spark type the readers cannot read unambiguously:
+    binary (its text encoding is unknown: the reader would see ``b'007'``), single precision
+    (``21.2`` is stored as 21.2000007629...: which did the laboratory write?), and arrays,
+    maps and structs (one value per cell). The message says how to cast it."""
+    from pyspark.sql import types as T
+
+    from .io import MARKERS_KNOWN
+
+    for field in df.schema.fields:
+        if field.name not in MARKERS_KNOWN:   # every contract column, the clinical ones included
+            continue
+        kind = field.dataType
+        if isinstance(kind, (T.BinaryType, T.FloatType)):
+            why = ("its text encoding is unknown" if isinstance(kind, T.BinaryType)
+                   else "single precision stores 21.2 as 21.2000007629...")
+            how = f"df.withColumn({field.name!r}, F.col({field.name!r}).cast('string'))"
+        elif isinstance(kind, (T.ArrayType, T.MapType, T.StructType)):
+            why, how = "a cell must hold one value", "select one value per row into a plain column"
+        else:
+            continue
+        raise InvalidInputError(
+            f"{name} column {field.name!r} is a Spark {kind.simpleString()}, which cannot be read "
+            f"unambiguously ({why}); {how}", column=field.name)
+
+
+def _check_partitions(partitions) -> None:
+    from numbers import Integral
+
+    if partitions is not None and (isinstance(partitions, bool) or not isinstance(partitions, Integral)
+                                   or partitions < 1):
+        raise InvalidInputError("partitions must be a whole number >= 1 (Spark partitions of the work) or "
+                                f"None (twice the session's default parallelism), got {partitions!r}")
 
 
 def _spark_schema(frame: pd.DataFrame):
@@ -90,15 +135,66 @@ def _spark_schema(frame: pd.DataFrame):
     return T.StructType([field(c, frame[c].dtype) for c in frame.columns])
 
 
-def _partitioned(df, partitions: int | None):
+def _run(df, partitions: int | None, work, schema):
+    """``work`` (a partition function, keyword ``names``) run with ``mapInArrow`` on the
+    rows of ``df`` hash-partitioned by patient, sorted by patient (clinical rows after the
+    markers rows of their patient) within partitions.
+
+    The rows are grouped by :func:`_patient_key`, not by the raw ``patient_id``: identifiers
+    the reader takes for one patient (``" 7"`` and ``"7"``) must reach one partition and one
+    chunk. The columns travel under their positions (``_0``, ``_1``, ...) and ``work`` gets
+    the names back (``names``): ``mapInArrow`` names its input columns, and pyspark reads a
+    name with a dot (``ca125.1``) as a field of a struct."""
+    from pyspark.sql import functions as F
+
+    names = list(df.columns)
+    plain = df.toDF(*(f"_{i}" for i in range(len(names))))
+    key = _patient_key(plain, f"_{names.index('patient_id')}")
+    order = [key] + ([F.col(f"_{names.index(_TABLE)}")] if _TABLE in names else [])
     n = partitions or 2 * df.sparkSession.sparkContext.defaultParallelism
-    return df.repartition(n, "patient_id").sortWithinPartitions("patient_id", _TABLE) \
-        if _TABLE in df.columns else df.repartition(n, "patient_id").sortWithinPartitions("patient_id")
+    return plain.repartition(n, key).sortWithinPartitions(*order).mapInArrow(partial(work, names=names), schema)
 
 
-def _frames(batches, rows: int = _CHUNK_ROWS):
+def _patient_key(df, column: str = "patient_id"):
+    """The Spark column that groups the rows of one patient: a text identifier as the reader
+    reads it (:func:`ca125kinetics.io.read_markers`; the chunking's key,
+    ``cohort._key_text``): with a space at an end, stripped of the whitespace at its ends
+    (what Python's ``str.strip`` removes), else as it is; any other type as it is. (The test
+    for a space costs about nothing; stripping every identifier made the shuffle and sort of
+    4.2 million rows about 1.5 s slower.)"""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if isinstance(df.schema[column].dataType, T.StringType):
+        text = F.col(column)
+        return F.when(text.startswith(" ") | text.endswith(" "),
+                      F.btrim(text, F.lit(_whitespace()))).otherwise(text)
+    return F.col(column)
+
+
+@cache
+def _whitespace() -> str:
+    """The characters ``str.strip()`` removes (``str.isspace``)."""
+    import sys
+
+    return "".join(filter(str.isspace, map(chr, range(sys.maxunicode + 1))))   # 29 of them; ~40 ms
+
+
+def _missing_id(df):
+    """Rows whose ``patient_id`` is null (or NaN): the reader refuses them, whatever the
+    patient."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    column = F.col("patient_id")
+    if isinstance(df.schema["patient_id"].dataType, (T.FloatType, T.DoubleType)):
+        return column.isNull() | F.isnan(column)
+    return column.isNull()
+
+
+def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
     """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with a
-    running index (row positions for messages).
+    running index (row positions for messages) and columns ``names`` (:func:`_run`).
 
     Spark hands a partition to Python in batches of ``spark.sql.execution.arrow.maxRecordsPerBatch``
     rows (10,000 by default); converting them some 100,000 rows at a time, as pandas
@@ -115,6 +211,8 @@ def _frames(batches, rows: int = _CHUNK_ROWS):
             held += batch.num_rows
         if group and (held >= rows or batch is None):
             frame = pa.Table.from_batches(group).to_pandas()
+            if names is not None:
+                frame.columns = names
             frame.index = pd.RangeIndex(start, start + len(frame))
             start += len(frame)
             yield frame
@@ -136,11 +234,11 @@ def _arrow_schema(schema):
     return to_arrow_schema(schema)
 
 
-def _kinetics_partition(batches, *, method, population, settings, spec, schema):
+def _kinetics_partition(batches, *, method, population, settings, spec, schema, names):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
-    for chunk in patient_chunks(_frames(batches), source="Spark markers", min_rows=_CHUNK_ROWS):
+    for chunk in patient_chunks(_frames(batches, names=names), source="Spark markers", min_rows=_CHUNK_ROWS):
         markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
         yield from _to_arrow(fit(markers, method=method, settings=settings, marker=spec,
                                  **({"population": population} if method == "population" else {})),
@@ -148,9 +246,11 @@ def _kinetics_partition(batches, *, method, population, settings, spec, schema):
 
 
 def _first_patients(df, n: int) -> pd.DataFrame:
-    """The rows of the first ``n`` patients in ``patient_id`` order, on the driver.
+    """The rows of the first ``n`` patients in identifier order (:func:`_patient_key`), and
+    every row without an identifier (the reader refuses those: on the driver, with the
+    in-process message, not in an executor when the result is collected), on the driver.
 
-    The rows are selected with a filter ``patient_id <= bound`` (a join with the
+    The rows are selected with a filter ``key <= bound`` (a join with the
     identifiers would shuffle the whole table twice), where ``bound`` is an identifier at or
     after the ``n``-th (:func:`_bound`, cheap: no distinct of the whole table); the driver
     then keeps the rows up to the exact ``n``-th identifier. When the bound proves too low
@@ -158,18 +258,22 @@ def _first_patients(df, n: int) -> pd.DataFrame:
     top-``n`` of the distinct identifiers, as the result must not depend on an estimate."""
     from pyspark.sql import functions as F
 
-    known = df.where(F.col("patient_id").isNotNull())
-    ids = known.select("patient_id")
+    missing = _missing_id(df)
+    ids = df.where(~missing).select(_patient_key(df).alias("patient_id"))
+    keyed = df.withColumn(_KEY, _patient_key(df))
     bound = _bound(ids, n)
-    rows = _to_pandas(known if bound is None else df.where(F.col("patient_id") <= F.lit(bound)))
-    first = _sorted_unique(rows["patient_id"])
+    rows = _to_pandas(keyed if bound is None else keyed.where(missing | (F.col(_KEY) <= F.lit(bound))))
+    first = _sorted_unique(rows[_KEY].dropna())
     if len(first) < n and bound is not None:   # the estimate was too low: the exact n-th
         last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
-        rows = _to_pandas(df.where(F.col("patient_id") <= F.lit(last)))
-        first = _sorted_unique(rows["patient_id"])
-    if len(first) > n:   # every row's identifier is one of first (sorted): keep those up to the n-th
-        rows = rows[(rows["patient_id"] <= first[n - 1]).to_numpy()].reset_index(drop=True)
-    return rows
+        rows = _to_pandas(keyed.where(missing | (F.col(_KEY) <= F.lit(last))))
+        first = _sorted_unique(rows[_KEY].dropna())
+    if len(first) > n:   # every known row's key is one of first (sorted): keep those up to the n-th
+        key = rows[_KEY]
+        keep = key.isna().to_numpy(copy=True)
+        keep[~keep] = (key[~keep] <= first[n - 1]).to_numpy()
+        rows = rows[keep].reset_index(drop=True)
+    return rows.drop(columns=_KEY)
 
 
 def _sorted_unique(values: pd.Series):
@@ -262,12 +366,15 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     from .kinetics import fit_kinetics as fit
 
     _require_spark(df, "markers")
+    _check_partitions(partitions)
     # the in-process defaults: the population's marker and settings, else the marker's
     spec = _population_marker(population, marker)
     if settings is None and population is not None:
         settings = population.settings
     settings = _settings(settings, spec)
     learn = method == "population" and population is None
+    if learn:
+        _check_population_sample(population_sample)
     # while Spark finds the first patients, this process loads what learning the population
     # needs; while it learns it, the Python workers start and load the fitting code
     session = df.sparkSession
@@ -283,7 +390,7 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
                                    **({"population": population} if method == "population" else {})))
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
                   schema=_arrow_schema(schema))
-    return _partitioned(df, partitions).mapInArrow(run, schema)
+    return _run(df, partitions, run, schema)
 
 
 @contextmanager
@@ -343,10 +450,10 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     return markers, clinical
 
 
-def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, schema):
+def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, schema, names):
     from .predict import score_frame
 
-    for chunk in patient_chunks(_frames(batches), source="Spark markers and clinical",
+    for chunk in patient_chunks(_frames(batches, names=names), source="Spark markers and clinical",
                                 min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
         yield from _to_arrow(score_frame(bundle, markers, clinical if clinical_columns else None,
@@ -385,12 +492,15 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     from .predict import load_model, score_frame
 
     _require_spark(markers_df, "markers")
+    _check_partitions(partitions)
     bundle = model if hasattr(model, "gcig_settings") else load_model(model)
+    _require_row_order_free(bundle)
     markers_columns = list(markers_df.columns)
     clinical_columns: list[str] = []
     combined = markers_df.withColumn(_TABLE, F.lit(0))
     if clinical_df is not None:
         _require_spark(clinical_df, "clinical")
+        _require_same_id_type(markers_df, clinical_df)
         clinical_columns = list(clinical_df.columns)
         shared = [c for c in clinical_columns if c in markers_columns and c != "patient_id"]
         if shared:
@@ -403,7 +513,35 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
                                        allow_imputed=allow_imputed))
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
                   clinical_columns=clinical_columns, allow_imputed=allow_imputed, schema=_arrow_schema(schema))
-    return _partitioned(combined, partitions).mapInArrow(run, schema)
+    return _run(combined, partitions, run, schema)
+
+
+def _require_row_order_free(bundle) -> None:
+    """A model that keeps the first or last of a patient's same-day samples
+    (``duplicates="first"``/``"last"``) scores by the order of the rows, which a Spark
+    DataFrame does not have (a shuffle reorders them): refused, never a guess."""
+    duplicates = getattr(getattr(bundle, "gcig_settings", None), "duplicates", "error")
+    if duplicates in ("first", "last"):
+        raise InvalidInputError(
+            f"the model keeps the {duplicates} of a patient's same-day samples (duplicates={duplicates!r}), "
+            "which depends on the order of the rows, and a Spark DataFrame has none; score the table in "
+            "process (ca125 score, predict_cohort) or with a model trained with duplicates='error', 'mean', "
+            "'median', 'max' or 'min'")
+
+
+def _require_same_id_type(markers_df, clinical_df) -> None:
+    """Spark's union of the two tables would convert one ``patient_id`` type to the other
+    (text ``"007"`` to the number 7), joining patients the readers keep apart: identifiers of
+    different types are refused (integers of different widths are the same numbers)."""
+    from pyspark.sql import types as T
+
+    ours, theirs = (df.schema["patient_id"].dataType for df in (markers_df, clinical_df))
+    if ours != theirs and not (isinstance(ours, T.IntegralType) and isinstance(theirs, T.IntegralType)):
+        raise InvalidInputError(
+            f"patient_id is {ours.simpleString()} in markers but {theirs.simpleString()} in clinical; "
+            "Spark would convert one to the other (text '007' to the number 7): give both the same type, "
+            "as text to keep leading zeros: df.withColumn('patient_id', F.col('patient_id').cast('string'))",
+            column="patient_id")
 
 
 def _head_tables(head: pd.DataFrame, markers_columns, clinical_columns):
