@@ -417,10 +417,15 @@ def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2,
     replaced only where the objective is lower.
     """
     stuck = np.flatnonzero(~fit.converged & s.cens.any(axis=0))
+    if stuck.size:    # beside a wall: a censored sample's curve within 0.1 % of its limit
+        with np.errstate(over="ignore", invalid="ignore"):
+            near = (s.cens[:, stuck] & (predict_log(fit.theta[:, stuck], s.t[:, stuck]) > s.y[:, stuck] - _NEAR_WALL))
+        stuck = stuck[near.any(axis=0)]
     if not stuck.size:
         return fit
     sub, sub_prior, lo, hi = s.take(stuck), prior.take(stuck), lower[:, stuck], upper[:, stuck]
-    theta = _lm_walls(sub, sub_prior, lo, hi, fit.theta[:, stuck].copy(), inv_s2[stuck], max_iter, tol_decrement)
+    theta = _lm_walls(sub, sub_prior, lo, hi, fit.theta[:, stuck].copy(), inv_s2[stuck],
+                      min(max_iter, _WALL_ITER), tol_decrement)
     keep = sums is not None and sums.shape[0] > 0
     sub_sums = np.zeros((stuck.size, sums.shape[1])) if keep else None
     th, cov, jtj, rss, n_active, done, n_iter, q = run(sub, sub_prior, lo, hi, theta, inv_s2[stuck], max_iter,
@@ -479,6 +484,12 @@ def _lm_walls(s: Series, prior: Prior, lo, hi, theta, inv_s2, max_iter, tol_decr
         lam = np.where(better, np.maximum(lam * 0.25, 1e-12), lam * 8.0)
     return theta
 
+
+#: A censored sample's curve within this much (log scale) of its limit is beside its wall.
+_NEAR_WALL = 1e-3
+#: Iterations of :func:`_lm_walls`: a fit beside a wall reaches its optimum in a few (then the
+#: engine's refit decides convergence); one that does not is stuck for another reason.
+_WALL_ITER = 30
 
 #: The (row, column) pairs of a symmetric 3 x 3 matrix's upper triangle, in the (6, P) order.
 _TRIANGLE = ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2))
