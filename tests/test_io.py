@@ -1050,3 +1050,31 @@ def test_an_impossible_iso_date_is_refused_as_such(raw):
     with pytest.raises(InvalidInputError, match="is written as YYYY-MM-DD but no such day exists") as error:
         read_clinical(clinical, require=("patient_id",))
     assert "date_format" not in str(error.value)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "Float32", "float32[pyarrow]", "float16"])
+def test_single_precision_contract_columns_are_refused(dtype, tmp_path):
+    # a float32 column was read as its float64 widening: 21.2 became 21.2000007629, which the
+    # rules' 1e-9 slack does not absorb at a limit (Spark refused the same column)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    frame = markers(ca125=[400.0, 180.0, 150.0])
+    with pytest.raises(InvalidInputError, match=r"column 'ca125' holds single-precision numbers"):
+        read_markers(frame.astype({"ca125": dtype}))
+    with pytest.raises(InvalidInputError, match=r"column 'age' holds single-precision numbers"):
+        read_clinical(pd.DataFrame({"patient_id": ["1"], "age": [61.0]}).astype({"age": dtype}),
+                      require=("patient_id",))
+    # an extra column is not read, whatever its type
+    assert len(read_markers(frame.assign(note=np.float32(1.5)))) == 3
+    path = tmp_path / "m.parquet"
+    pq.write_table(pa.table({"patient_id": ["1"] * 3, "day": [0, 21, 42],
+                             "ca125": pa.array([400, 180, 60], pa.float32())}), path)
+    with pytest.raises(InvalidInputError, match="single-precision"):
+        read_markers(path)
+
+
+def test_patient_ids_given_as_bytes_are_refused():
+    # b'007' was read as the patient "b'007'"
+    with pytest.raises(InvalidInputError, match="'patient_id' holds bytes"):
+        read_markers(markers().assign(patient_id=b"007"))

@@ -468,7 +468,9 @@ def _array(values) -> np.ndarray:
     if isinstance(values, pd.api.extensions.ExtensionArray):
         if (pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype)
                 and values.dtype.kind != "c"):      # complex: objects, refused cell by cell
-            return values.to_numpy(dtype=float, na_value=np.nan)
+            # single precision stays single: the readers refuse it (_check_column_types)
+            single = getattr(values.dtype, "numpy_dtype", None) in (np.float32, np.float16)
+            return values.to_numpy(dtype=values.dtype.numpy_dtype if single else float, na_value=np.nan)
         if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
             return values.to_numpy()
         return values.to_numpy(dtype=object)
@@ -1014,6 +1016,7 @@ def _resolve_columns(table, known, mapping, source: str):
         targets = [t for t in _suggest_columns(name, known) if t not in present]
         if targets:
             problems.append((name, targets))
+    _check_column_types(table, present & known_set, source)
     if problems:
         name, targets = problems[0]
         listed = "; ".join(f"{n!r} looks like {' or '.join(map(repr, t))}" for n, t in problems)
@@ -1024,6 +1027,30 @@ def _resolve_columns(table, known, mapping, source: str):
             f"'{name}={targets[0]}'); to keep it as an extra column, rename it to something unlike "
             "a known column", source=source, column=name)
     return table
+
+
+def _check_column_types(table, present_known, source: str) -> None:
+    """Refuse a contract column whose type says what its values were only approximately:
+    single-precision numbers (float32, float16: ``21.2`` is held as 21.2000007629..., so which
+    value the laboratory wrote is not known, and a value at a rule's limit may fall on either
+    side of it), and identifiers given as bytes (their text encoding is unknown: ``b'007'``
+    would be read as the patient ``"b'007'"``). The message says how to read it instead."""
+    for name in sorted(present_known):
+        values = table[name]
+        dtype = getattr(values, "dtype", None)
+        if dtype is not None and getattr(dtype, "numpy_dtype", dtype) in (np.float32, np.float16):
+            raise InvalidInputError(
+                f"column {name!r} holds single-precision numbers ({dtype}): 21.2 is held as "
+                "21.2000007629..., so the value written is not known exactly; give the column in double "
+                f"precision or as text (write the file with float64, or read the source with "
+                f"dtype={{{name!r}: 'float64'}} or str; converting float32 to float64 keeps the error)",
+                source=source, column=name)
+        if name == "patient_id" and dtype is not None and dtype.kind == "O" and any(
+                isinstance(v, (bytes, bytearray)) for v in values):
+            raise InvalidInputError(
+                "column 'patient_id' holds bytes, whose text encoding is unknown (b'007' would be read "
+                "as the patient \"b'007'\"); decode them first, e.g. .str.decode('utf-8')",
+                source=source, column=name)
 
 
 def _check_spellings(names, present_known, source: str) -> None:
