@@ -371,3 +371,18 @@ def test_cox_refuses_covariates_without_an_identifiable_coefficient(covariates, 
     df["x2"] = 2 * df["x"] + 1
     with pytest.raises(InvalidInputError, match=match):
         cox(df, "t", "e", covariates, strata=strata)
+
+
+def test_logrank_p_value_is_rs_where_it_is_tiny():
+    """statsmodels' p is 1 - cdf, which is 0 below about 1e-16; R's
+    ``pchisq(chisq, df, lower.tail = FALSE)`` is not. Reference (R 4.2.2, survival 3.5.3):
+    ``t <- c(1:30, 101:130); survdiff(Surv(t, rep(1, 60)) ~ rep(c("a", "b"), each = 30))``
+    gives chisq 71.351088258238818 and p 2.9899292718207888e-17."""
+    import numpy as np
+
+    from ca125kinetics.validation.survival import logrank
+
+    t = np.r_[np.arange(1, 31), np.arange(101, 131)]
+    r = logrank(t, np.ones(60), ["a"] * 30 + ["b"] * 30)
+    assert r.chi2 == pytest.approx(71.351088258238818, rel=1e-12)
+    assert r.p_value == pytest.approx(2.9899292718207888e-17, rel=1e-9)

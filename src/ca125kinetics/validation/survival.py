@@ -389,13 +389,14 @@ def logrank(time, event, group, *, strata=None) -> LogrankResult:
     else:
         expected = _expected_events(t, e, codes, range(len(labels)))
     try:
-        chi2, p_value = survdiff(t, e, codes, **kwargs)
+        chi2, _ = survdiff(t, e, codes, **kwargs)   # its p is 1 - cdf: 0 below about 1e-16
     except np.linalg.LinAlgError:
         raise InsufficientDataError(
             "the log-rank variance is zero: at every event time either only one group is at "
             "risk or every patient at risk has the event, so the groups cannot be compared"
         ) from None
     observed = [float(e[codes == k].sum()) for k in range(len(labels))]
+    p_value = stats.chi2.sf(chi2, len(labels) - 1)    # as R's pchisq(chisq, df, lower.tail = FALSE)
     return LogrankResult(
         chi2=float(chi2),
         df=len(labels) - 1,
