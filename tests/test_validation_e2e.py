@@ -292,12 +292,14 @@ def test_survival_counts_are_rs(result):
     assert f"{ref['unknown_pfs_left_out']} patient(s) with unknown pfs_months/pfs_event left out" in notes
     assert f"{ref['no_kelim_score']} patient(s) without a KELIM-like score" in notes
     assert f"arm: {ref['arm_unknown']} patient(s) without a known arm left out" in notes
+    assert f"predicted_group: {ref['no_probability']} patient(s) without a probability from the model left out" in notes
     for model, cox in REF["survival"]["cox"].items():
         match = re.search(rf"Cox model '{re.escape(model)}': (\d+) patient\(s\) with a missing covariate", notes)
         assert match and int(match.group(1)) == cox["left_out"], model
 
 
-@pytest.mark.parametrize("analysis", ["kelim_group", "arm", "kelim_group_surgery"])
+@pytest.mark.parametrize("analysis", ["kelim_group", "arm", "kelim_group_surgery", "predicted_group",
+                                      "predicted_group_surgery"])
 def test_kaplan_meier_medians_and_logrank_are_rs(result, analysis):
     s, ref = result.survival, REF["survival"][analysis]
     km = s.km[s.km["analysis"] == analysis]

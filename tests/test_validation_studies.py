@@ -272,7 +272,8 @@ def test_decision_curve_and_case_mix(result):
 def test_survival_by_kelim_group_and_arm_matches_the_survival_module(result, cohort):
     s = result.survival
     assert s is not None
-    assert set(s.km["analysis"]) == {"kelim_group", "arm", "kelim_group_surgery"}
+    assert set(s.km["analysis"]) == {"kelim_group", "arm", "kelim_group_surgery", "predicted_group",
+                                     "predicted_group_surgery"}
     clinical = cohort[1].set_index("patient_id")
     pred = result.predictions.set_index("patient_id")
     valid = pred.index[pred["status"] != "invalid_input"]
@@ -281,6 +282,13 @@ def test_survival_by_kelim_group_and_arm_matches_the_survival_module(result, coh
     arm = sv.kaplan_meier(data["pfs_months"], data["pfs_event"], data["arm"])
     km_arm = s.km[s.km["analysis"] == "arm"].drop(columns="analysis").reset_index(drop=True)
     pd.testing.assert_frame_equal(km_arm, arm, check_dtype=False)
+    # the model's predicted group: probability at or above its threshold
+    p, t = pred.loc[data.index, "probability"], pred.loc[data.index, "threshold"]
+    group = np.where(p >= t, [f"predicted resectable (p >= {x:.2f})" for x in t],
+                     [f"predicted not resectable (p < {x:.2f})" for x in t])
+    by_group = sv.kaplan_meier(data["pfs_months"][p.notna()], data["pfs_event"][p.notna()], group[p.notna()])
+    km_group = s.km[s.km["analysis"] == "predicted_group"].drop(columns="analysis").reset_index(drop=True)
+    pd.testing.assert_frame_equal(km_group, by_group, check_dtype=False)
     with_score = data[data["kelim"].notna()].copy()
     with_score["kelim_favourable"] = (with_score["kelim"] >= 1).astype(float)
     with_score["surgery"] = (with_score["arm"] == "surgery").astype(float)

@@ -276,8 +276,15 @@ sd$kelim <- num(pred$kelim_score[match(sd$patient_id, pred$patient_id)])
 sd$kelim_group <- ifelse(is.na(sd$kelim), NA, ifelse(sd$kelim >= 1, "favourable (score >= 1)", "unfavourable (score < 1)"))
 sd$arm[sd$arm == ""] <- NA
 sd$cr <- num(sd$complete_resection)
+# the model's predicted group: probability at or above its threshold, for the scored patients
+at <- match(sd$patient_id, pred$patient_id)
+sd$p <- num(pred$probability[at])
+scored <- !is.na(sd$p) & pred$status[at] %in% c("ok", "insufficient")
+sd$predicted_group <- ifelse(!scored, NA, ifelse(sd$p >= thr, sprintf("predicted resectable (p >= %.2f)", thr),
+                                                 sprintf("predicted not resectable (p < %.2f)", thr)))
 surv_counts <- list(n_patients = nrow(sd), invalid_left_out = sum(cl$invalid), unknown_pfs_left_out = sum(!known & !cl$invalid),
-                    no_kelim_score = sum(is.na(sd$kelim_group)), arm_unknown = sum(is.na(sd$arm)))
+                    no_kelim_score = sum(is.na(sd$kelim_group)), arm_unknown = sum(is.na(sd$arm)),
+                    no_probability = sum(is.na(sd$predicted_group)))
 km_table <- function(d, g) {
   fit <- survfit(Surv(time, event) ~ g, data = data.frame(time = d$time, event = d$event, g = d[[g]]),
                  conf.type = "log-log")
@@ -297,7 +304,9 @@ survival_out <- list(
   counts = surv_counts,
   kelim_group = km_table(sd[!is.na(sd$kelim_group), ], "kelim_group"),
   arm = km_table(sd[!is.na(sd$arm), ], "arm"),
-  kelim_group_surgery = km_table(surgery[!is.na(surgery$kelim_group), ], "kelim_group"))
+  kelim_group_surgery = km_table(surgery[!is.na(surgery$kelim_group), ], "kelim_group"),
+  predicted_group = km_table(sd[!is.na(sd$predicted_group), ], "predicted_group"),
+  predicted_group_surgery = km_table(surgery[!is.na(surgery$predicted_group), ], "predicted_group"))
 cox_table <- function(d, covariates) {
   d <- d[complete.cases(d[, covariates]), ]
   fit <- coxph(as.formula(paste("Surv(time, event) ~", paste(covariates, collapse = " + "))), data = d, ties = "efron")

@@ -423,14 +423,18 @@ def _section_survival(result: ValidationResult) -> str:
     if s is None:
         return "<p>Not run: the clinical table has no <code>pfs_months</code>/<code>pfs_event</code>.</p>"
     titles = {"kelim_group": "PFS by KELIM-like group (all patients)", "arm": "PFS by arm",
-              "kelim_group_surgery": "PFS by KELIM-like group, surgery arm"}
+              "kelim_group_surgery": "PFS by KELIM-like group, surgery arm",
+              "predicted_group": "PFS by the model's predicted group (all patients)",
+              "predicted_group_surgery": "PFS by the model's predicted group, surgery arm"}
     figs = []
     for analysis, part in s.km.groupby("analysis", sort=False):
         fig = km_figure(part, title=titles.get(analysis, analysis))
         figs.append(_figure(fig, f"Kaplan-Meier estimate with 95 % log-log pointwise band: "
                                  f"{titles.get(analysis, analysis)}.", f"Kaplan-Meier {analysis}"))
     out = [f"<p>{s.n_patients} patients with progression-free survival known. KELIM-like group: favourable "
-           f"when the standardized score k / k_ref &ge; 1 (model's kinetics settings). Comparisons of arms are "
+           f"when the standardized score k / k_ref &ge; 1 (model's kinetics settings). Predicted group: the "
+           f"model's probability at or above its threshold, or below it (outside the surgery arm a prognostic "
+           f"grouping, not the effect of surgery). Comparisons of arms are "
            f"randomised only in a trial; complete resection is observed after randomisation, so its hazard "
            f"ratio is associational.</p>",
            '<div class="figs">' + "".join(figs) + "</div>",

@@ -884,7 +884,8 @@ def _sample_size(y, p, perf) -> tuple[pd.DataFrame | None, str | None]:
 
 
 def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95) -> SurvivalAnalysis:
-    """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group and surgery arm.
+    """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group, by the model's
+    predicted group and by surgery arm.
 
     Parameters
     ----------
@@ -893,7 +894,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         and optionally ``arm`` and ``complete_resection``.
     scored : pandas.DataFrame
         :func:`ca125kinetics.predict.predict_cohort` output (``patient_id``, ``status``,
-        ``kelim_score``).
+        ``kelim_score``, ``probability``, ``threshold``).
 
     Returns
     -------
@@ -904,7 +905,12 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     Patients with invalid input or unknown PFS time/event are left out (counted in
     ``notes``). KELIM-like group: favourable when the standardized score ``k / k_ref >=
     1`` (:data:`KELIM_FAVOURABLE`), computed with the model's kinetics settings; patients
-    without a score (kinetics not estimable) are left out of the KELIM-like analyses. Cox
+    without a score (kinetics not estimable) are left out of the KELIM-like analyses.
+    Predicted group: the model's probability at or above its threshold ("predicted
+    resectable") or below it, for the patients it scored (status ``ok`` or ``insufficient``:
+    the probability, not a withheld decision); analysed in everyone and in the surgery arm
+    (``predicted_group``, ``predicted_group_surgery``; outside the surgery arm it is a
+    prognostic grouping, not the effect of surgery). Cox
     models (Efron ties, Wald intervals): ``kelim+arm`` with covariates ``kelim_favourable``
     (1/0) and ``surgery`` (1 = surgery arm); ``kelim+complete_resection (surgery arm)``
     with ``kelim_favourable`` and ``complete_resection`` within the surgery arm. Comparisons
@@ -937,6 +943,21 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         "complete_resection": (pd.to_numeric(data["complete_resection"], errors="coerce")[keep]
                                if "complete_resection" in data else np.nan),
     })
+    from ..predict.result import SCORED_STATUSES
+
+    has_probability = {"probability", "threshold"} <= set(sc.columns)
+    if not has_probability:
+        notes.append("analyses by the model's predicted group not run: the scored table has no "
+                     "probability and threshold columns")
+    probability = (pd.to_numeric(sc["probability"], errors="coerce").reindex(data.index)[keep]
+                   if has_probability else pd.Series(np.nan, index=data.index[keep]))
+    threshold = (pd.to_numeric(sc["threshold"], errors="coerce").reindex(data.index)[keep]
+                 if has_probability else pd.Series(np.nan, index=data.index[keep]))
+    scored_ok = status[keep].isin(SCORED_STATUSES) & probability.notna() & threshold.notna()
+    frame["predicted_group"] = np.where(
+        ~scored_ok, None, np.where(probability >= threshold,
+                                   [f"predicted resectable (p >= {t:.2f})" for t in threshold.fillna(0)],
+                                   [f"predicted not resectable (p < {t:.2f})" for t in threshold.fillna(0)]))
     frame["kelim_group"] = np.where(frame["kelim_score"].isna(), None,
                                     np.where(frame["kelim_score"] >= KELIM_FAVOURABLE, _KELIM_LABELS[0],
                                              _KELIM_LABELS[1]))
@@ -971,10 +992,15 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     if n_no_score:
         notes.append(f"{n_no_score} patient(s) without a KELIM-like score left out of the KELIM-like analyses")
     run("kelim_group", frame, "kelim_group", "a KELIM-like score")
+    if has_probability:
+        run("predicted_group", frame, "predicted_group", "a probability from the model")
     if frame["arm"].notna().any():
         run("arm", frame, "arm", "a known arm")
         surgery = frame[frame["arm"] == "surgery"]
         run("kelim_group_surgery", surgery, "kelim_group", "a KELIM-like score in the surgery arm")
+        if has_probability:
+            run("predicted_group_surgery", surgery, "predicted_group",
+                "a probability from the model in the surgery arm")
     else:
         notes.append("analyses by arm not run: no arm recorded")
 
