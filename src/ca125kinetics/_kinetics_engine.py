@@ -465,9 +465,12 @@ def _lm_walls(s: Series, prior: Prior, lo, hi, theta, inv_s2, max_iter, tol_decr
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             ev_new = _evaluate(cand, s, prior, inv_s2, newton=newton)
             refused = ev_new.q > ev.q
-            f_now, g_now = _level_and_gradient(theta, s.t)
-            ran_in = s.cens & (predict_log(cand, s.t) > s.y) & (f_now <= s.y) & refused
-            again = ran_in.any(axis=0)
+            if refused.any():     # which refused steps ran into a wall (the levels only then)
+                f_now, g_now = _level_and_gradient(theta, s.t)
+                ran_in = s.cens & (predict_log(cand, s.t) > s.y) & (f_now <= s.y) & refused
+                again = ran_in.any(axis=0)
+            else:
+                again = refused
             if again.any():
                 g = [gi * ran_in for gi in g_now]
                 walls = np.stack([np.einsum("ij,ij->j", g[a], g_now[b]) for a, b in _TRIANGLE]) * wall_weight
