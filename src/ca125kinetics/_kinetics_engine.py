@@ -396,13 +396,13 @@ def fit_map(s: Series, prior: Prior, lower: np.ndarray, upper: np.ndarray, init:
     theta, cov, jtj, rss, n_active, done, n_iter, q = run(s, prior, lower, upper, init, inv_s2, max_iter, tol,
                                                           tol_decrement, warm_start, sums)
     fit = MapFit(theta, cov, jtj, rss, n_active, done, n_iter, q)
-    if s.cens is not None and not done.all():
-        fit = _finish_at_walls(fit, s, prior, lower, upper, inv_s2, run, max_iter, tol, tol_decrement, sums)
+    if not compiled and s.cens is not None and not done.all():   # compiled: done patient by patient
+        fit = _finish_at_walls(fit, s, prior, lower, upper, inv_s2, max_iter, tol, tol_decrement)
     return fit
 
 
-def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2, run, max_iter, tol,
-                     tol_decrement, sums) -> MapFit:
+def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2, max_iter, tol,
+                     tol_decrement) -> MapFit:
     """Finish the fits that stopped at the iteration limit beside a censored sample's wall.
 
     A censored ``"<x"`` sample is a one-sided residual of weight :data:`CENSORED_WEIGHT`: a
@@ -412,9 +412,11 @@ def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2,
     the wall (thousands of iterations for a decline ending ``"<5"``). Here a refused step
     that ran into a wall is taken again with that wall's curvature in the Hessian (the
     objective and gradient are unchanged, so the optimum is too), which walks along the
-    wall in a few steps; the fit is then run again from there by the same engine, which
-    decides convergence and the returned fields as for any fit. A patient's result is
-    replaced only where the objective is lower.
+    wall in a few steps; the fit is then run again from there, which decides convergence
+    and the returned fields as for any fit. A patient's result is replaced only where the
+    objective is lower. This is the numpy engine's; the compiled engine finishes each such
+    fit the same way in its kernel, right after the fit (:func:`._kinetics_compiled.fit_map`),
+    without a numpy pass over the patients.
     """
     stuck = np.flatnonzero(~fit.converged & s.cens.any(axis=0))
     if stuck.size:    # beside a wall: a censored sample's curve within 0.1 % of its limit
@@ -426,10 +428,8 @@ def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2,
     sub, sub_prior, lo, hi = s.take(stuck), prior.take(stuck), lower[:, stuck], upper[:, stuck]
     theta = _lm_walls(sub, sub_prior, lo, hi, fit.theta[:, stuck].copy(), inv_s2[stuck],
                       min(max_iter, _WALL_ITER), tol_decrement)
-    keep = sums is not None and sums.shape[0] > 0
-    sub_sums = np.zeros((stuck.size, sums.shape[1])) if keep else None
-    th, cov, jtj, rss, n_active, done, n_iter, q = run(sub, sub_prior, lo, hi, theta, inv_s2[stuck], max_iter,
-                                                       tol, tol_decrement, True, sub_sums)
+    th, cov, jtj, rss, n_active, done, n_iter, q = _run_numpy(sub, sub_prior, lo, hi, theta, inv_s2[stuck],
+                                                              max_iter, tol, tol_decrement, True, None)
     better = q <= fit.q[stuck]
     at, pick = stuck[better], np.flatnonzero(better)
     out = MapFit(fit.theta.copy(), fit.cov.copy(), fit.jtj.copy(), fit.rss.copy(), fit.n_active.copy(),
@@ -437,8 +437,6 @@ def _finish_at_walls(fit: MapFit, s: Series, prior: Prior, lower, upper, inv_s2,
     for name, new in (("theta", th), ("cov", cov), ("jtj", jtj), ("rss", rss), ("n_active", n_active),
                       ("converged", done), ("q", q)):
         getattr(out, name)[..., at] = new[..., pick]
-    if keep:
-        sums[at] = sub_sums[pick]
     return out
 
 
@@ -446,7 +444,8 @@ def _lm_walls(s: Series, prior: Prior, lo, hi, theta, inv_s2, max_iter, tol_decr
     """Levenberg-Marquardt as :func:`_lm` (Newton steps), where a refused step that ran into
     a censored sample's wall is taken again with the wall's curvature ``CENSORED_WEIGHT g g'
     / sigma^2`` in the Hessian (``g`` the gradient of ``f`` at that sample); see
-    :func:`_finish_at_walls`. Returns the parameters reached."""
+    :func:`_finish_at_walls`. Returns the parameters reached. The compiled engine's
+    :func:`._kinetics_compiled._lm_walls` takes the same steps, one patient at a time."""
     n = s.n_patients
     lam = np.full(n, _LAMBDA0)
     alive = np.ones(n, dtype=bool)
@@ -474,7 +473,9 @@ def _lm_walls(s: Series, prior: Prior, lo, hi, theta, inv_s2, max_iter, tol_decr
             if again.any():
                 g = [gi * ran_in for gi in g_now]
                 walls = np.stack([np.einsum("ij,ij->j", g[a], g_now[b]) for a, b in _TRIANGLE]) * wall_weight
-                retry = np.clip(theta + _damped_step(hess + walls, grad, lam), lo, hi)
+                # the parameters held at a bound stay out of the retaken step too
+                retry = np.clip(theta + _damped_step(*_projected(ev.hess + walls, ev.grad, theta, lo, hi), lam),
+                                lo, hi)
                 ev_retry = _evaluate(retry, s, prior, inv_s2, newton=newton)
                 take = np.flatnonzero(again & (ev_retry.q <= ev.q))
                 cand[:, take] = retry[:, take]
@@ -593,12 +594,19 @@ def _run_compiled(s: Series, prior: Prior, lower, upper, init, inv_s2, max_iter,
     theta, cov, jtj = np.empty((3, n)), np.empty((6, n)), np.empty((6, n))
     rss, n_active, q = np.empty(n), np.empty(n), np.empty(n)
     done, iters = np.empty(n, dtype=np.bool_), np.empty(n, dtype=np.int64)
-    args = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
-            f64(lower), f64(upper), f64(init), f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0,
-            int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement), bool(warm_start),
-            theta, cov, jtj, rss, n_active, done, iters, sums, q)
+    data = (f64(s.t.T), f64(s.y.T), cens, f64(prior.mean), np.asarray(prior.prec, dtype=np.float64),
+            f64(lower), f64(upper))
+    rules = (f64(inv_s2), CENSORED_WEIGHT, _LAMBDA0, int(max_iter), _FIRST_PASS_ITER, float(tol), float(tol_decrement))
+    outputs = (theta, cov, jtj, rss, n_active, done, iters, sums, q)
+    start_at = (f64(init),)
+
+    def work(start, stop):
+        _kinetics_compiled.fit_map(*data, *start_at, *rules, bool(warm_start), *outputs, start, stop)
+        # then the fits stopped beside a censored sample's wall (returns at once when none is censored)
+        _kinetics_compiled.finish_at_walls(*data, *rules, _NEAR_WALL, _WALL_ITER, *outputs, start, stop)
+
     threads = n_threads()
-    _in_threads(lambda start, stop: _kinetics_compiled.fit_map(*args, start, stop), _blocks(n, threads), threads)
+    _in_threads(work, _blocks(n, threads), threads)
     return theta, cov, jtj, rss, n_active, done, int(iters.max(initial=0)), q
 
 
