@@ -599,3 +599,23 @@ def test_score_parquet_output_is_the_score_table(tmp_path):
     assert whole["patient_id"].tolist() == text["patient_id"].tolist()
     assert whole["decision"].tolist() == text["decision"].tolist()
     pd.testing.assert_series_equal(whole["probability"], text["probability"], check_dtype=False)
+
+
+def test_parquet_chunks_keep_statistics_of_values_and_codes_not_of_free_text(tmp_path):
+    """Min/max statistics let a reader skip row groups by value, patient or code; free text
+    (a reason) is never filtered so, and its statistics cost writing time: it has none."""
+    import pyarrow.parquet as pq
+
+    from ca125kinetics.cohort import ChunkWriter
+
+    frame = pd.DataFrame({"patient_id": ["001", "002"], "k": [0.05, 0.07], "status": ["ok", "rising"],
+                          "reason": ["the fit converged after 12 iterations with k 0.05/day", None]})
+    with ChunkWriter(tmp_path / "t.parquet", "parquet") as writer:
+        writer.write(frame)
+        writer.write(frame.assign(patient_id=["003", "004"]))
+    group = pq.ParquetFile(tmp_path / "t.parquet").metadata.row_group(1)
+    stats = {group.column(i).path_in_schema: group.column(i).is_stats_set for i in range(group.num_columns)}
+    assert stats == {"patient_id": True, "k": True, "status": True, "reason": False}
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"),
+                                  pd.concat([frame, frame.assign(patient_id=["003", "004"])], ignore_index=True),
+                                  check_dtype=False)
