@@ -205,7 +205,7 @@ def test_cohort_awaiting_in_both_engines(monkeypatch, compiled):
                                                         events=[(14, "paracentesis")]).reason
     assert out.loc["pre", "reason"].startswith("GCIG response not yet assessable: no CA-125 sample after the "
                                                "first dose (day > 0) yet; evaluable baseline 500 U/mL on day -2")
-    assert out.loc[awaiting, "combined_category"].tolist() == ["SD", "PD", None, "CR"]
+    assert out.loc[awaiting, "combined_category"].fillna("undetermined").tolist() == ["SD", "PD", "undetermined", "CR"]
     # the compiled and the plain kernel give the same table
     monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
     pd.testing.assert_frame_equal(g.gcig_cohort(markers, clinical).set_index("patient_id"), out)
