@@ -756,7 +756,7 @@ def test_independent_cases_give_the_gcig_status_they_were_built_for():
     both = built.merge(table[["patient_id", "status"]], on="patient_id", how="left")
     assert (both["gcig_status"] == both["status"]).all()
     assert set(both["status"]) == {"response", "no_response", "not_confirmed", "not_evaluable", "unconfirmed",
-                                   "no_markers"}
+                                   "awaiting", "no_markers"}
 
 
 @pytest.mark.parametrize("trial", ["rescue", "reset"])
