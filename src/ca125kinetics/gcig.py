@@ -213,7 +213,8 @@ class GcigProgression(_ResultMixin):
     Attributes
     ----------
     progressed : bool
-        Confirmed GCIG CA-125 progression.
+        Confirmed GCIG CA-125 progression (False: none confirmed up to the last sample, which
+        includes a patient with no sample after the first dose yet; the reason says so).
     group : {"A", "B", "C"} or None
         Group of the progression; without progression the group the patient is in at the
         last sample (A if CA-125 ever normalised on treatment, B otherwise, C if the baseline
@@ -1112,6 +1113,10 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
       **Decision (strict reading):** the assessment is anchored on the first fall; a broken fall
       gives ``status="not_confirmed"`` and is not restarted from a later fall.
     * **CR** if the confirming value is ``<= ULN``, else **PR**.
+    * **Nothing after the first dose** (**Decision**): an evaluable baseline with no usable
+      sample after day 0 (none drawn yet, or every one excluded) gives ``status="awaiting"``
+      and ``responded=None``, with a reason naming what is missing (and the excluded
+      on-treatment samples, with why): missing data, not a finding of no response.
     * **Exclusions** (each listed in ``excluded`` with its reason): samples with
       ``0 <= day - event_day <= 28`` after paracentesis, thoracentesis or surgery (**Decision**:
       the event day itself is excluded); after ``mouse_antibody`` every later sample, the same
@@ -1196,6 +1201,13 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
       the one then in force.
     * No baseline, or a change of assay -> ``status="not_evaluable"``. Exclusions and censored
       values as in :func:`gcig_response` (a censored value never reaches a threshold).
+    * **Decision (no sample after the first dose):** ``no_progression`` means "no confirmed
+      progression up to the last sample", censored there like a survival time (as after one
+      on-treatment sample, or with a candidate awaiting its confirmation). A baseline with no
+      usable sample after day 0 is ``no_progression`` with a reason that says nothing after
+      the first dose was assessed (and lists the excluded on-treatment samples); no consumer
+      reads it as more (the combined table and the decision rule act on a confirmed
+      progression only).
 
     Parameters
     ----------
