@@ -170,7 +170,8 @@ def test_recist_pd_with_every_on_treatment_sample_excluded_is_undetermined_namin
                             "event": [None, "paracentesis", None, None]})
     p = one(rescue_patient(recist="PD"), markers=markers)
     assert p.status == "undetermined" and p.failed == () and p.missing == ("gcig_response",)
-    assert "GCIG awaiting: GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet" in p.reason
+    assert ("GCIG awaiting: GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) "
+            "yet" in p.reason)
     assert "day 21 (drawn 7 days after paracentesis on day 14" in p.reason
     assert outcome(p, "I3").outcome == "missing"
 

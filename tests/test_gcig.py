@@ -148,9 +148,9 @@ def test_every_on_treatment_sample_excluded_is_awaiting_and_says_which_and_why()
     assert [d for d, _ in res.excluded] == [21, 35]
     assert res.reason == (
         "GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet; evaluable "
-        "baseline 400 U/mL on day 0 (>= 2 x ULN, 70 U/mL); 2 on-treatment sample(s) excluded: day 21 (drawn 7 days after paracentesis on "
-        "day 14, within the 28-day interference window), day 35 (drawn 21 days after paracentesis on day 14, "
-        "within the 28-day interference window)")
+        "baseline 400 U/mL on day 0 (>= 2 x ULN, 70 U/mL); 2 on-treatment sample(s) excluded: day 21 (drawn 7 "
+        "days after paracentesis on day 14, within the 28-day interference window), day 35 (drawn 21 days after "
+        "paracentesis on day 14, within the 28-day interference window)")
     hama = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(10, "mouse_antibody")])
     assert hama.status == "awaiting"
     assert "2 on-treatment sample(s) excluded: day 21 (drawn on or after mouse antibody administration on day 10" \

@@ -5,11 +5,11 @@ a criterion: ages 17.99/18/19/80/80.99/81, a PFI of exactly 6 months, ECOG 1/2 a
 (alone and with the other one missing), every field left empty one at a time, every code of
 every category field, the full MMR x MSI x regimen grid (dMMR after chemotherapy only, pMMR
 after immunotherapy, MSI-L, ...), RECIST x GCIG status (SD without a CA-125 response, a
-CA-125 response with PD or no RECIST, an unconfirmed fall, no CA-125 after the first dose yet), ycT4, a pathological ypT/ypN
-that disagrees with the clinical restaging, contradictory flags; then random patients mixing
-all of these. Cells that must be refused (unknown or misspelt codes, out-of-range numbers,
-a pathological stage in the restaging column, flags other than 0/1, contradictory MMR
-fields) go to separate ``*_bad`` files, one refusal per row.
+CA-125 response with PD or no RECIST, an unconfirmed fall, no CA-125 after the first dose
+yet), ycT4, a pathological ypT/ypN that disagrees with the clinical restaging, contradictory
+flags; then random patients mixing all of these. Cells that must be refused (unknown or
+misspelt codes, out-of-range numbers, a pathological stage in the restaging column, flags
+other than 0/1, contradictory MMR fields) go to separate ``*_bad`` files, one refusal per row.
 
 Usage (from the repository root; standard library only)::
 
