@@ -51,6 +51,16 @@ def test_gcig_to_json_file(series, tmp_path, capsys):
     assert "response" in capsys.readouterr().out  # the summary
 
 
+def test_gcig_summary_counts_patients_awaiting_a_sample_after_the_first_dose(tmp_path, capsys):
+    path = tmp_path / "m.csv"
+    path.write_text("patient_id,day,ca125\n001,0,400\n002,0,400\n002,21,150\n")
+    assert main(["gcig", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert "GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet" in text
+    summary = text[text.index("GCIG CA-125 response (Rustin 2011)"):]
+    assert "awaiting" in summary and "unconfirmed" in summary and "no_response" not in summary
+
+
 def test_gcig_text_and_csv_stdout(series, capsys):
     assert main(["gcig", str(series)]) == 0
     text = capsys.readouterr().out

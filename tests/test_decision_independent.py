@@ -35,7 +35,7 @@ DECISIONS = {"invalid_input": ("none", "invalid"), "not_scored": ("none", "not_s
              "not_candidate_entry": ("not_candidate", "entry_not_met"),
              "resectable": ("resectable", "at_or_above"),
              "not_resectable": ("not_resectable", "below")}
-SERIES_WITH_MARKERS = 24  # decision_cases_generator.SERIES without no_markers
+SERIES_WITH_MARKERS = 26  # decision_cases_generator.SERIES without no_markers
 COMBINED = {"CR": "CR", "PR": "PR", "SD": "SD", "PD": "PD", None: "undetermined"}
 
 
@@ -120,7 +120,7 @@ def test_cases_give_the_facts_they_were_built_for(tables):
     built = runs.set_index("patient_id")["built_gcig"]
     got = table.loc[built.index, "status"]
     assert (got[built != ""] == built[built != ""]).all()
-    assert set(got) == {"response", "unconfirmed", "not_confirmed", "no_response", "not_evaluable",
+    assert set(got) == {"response", "unconfirmed", "not_confirmed", "no_response", "awaiting", "not_evaluable",
                         "invalid_input", "no_markers"}
     assert set(table["progression_status"]) >= {"progression", "no_progression", "not_evaluable"}
 

@@ -86,6 +86,7 @@ RESPONSE = [(0, 400), (21, 180), (42, 195), (63, 150)]          # confirmed PR o
 NO_RESPONSE = [(0, 400), (21, 300), (42, 280), (63, 260)]       # never <= 50 %
 NOT_EVALUABLE = [(-3, 59), (21, 20), (42, 18), (63, 15)]        # baseline 59 < 2 x ULN
 UNCONFIRMED = [(0, 400), (21, 180)]                              # fall, no sample >= 28 days later
+AWAITING = [(-3, 300), (0, 400)]                                 # evaluable baseline, nothing after day 0
 
 
 def markers_of(series, pid="p1") -> pd.DataFrame:
@@ -144,6 +145,7 @@ def test_recist_pd_without_markers_is_undetermined_naming_the_gcig_response():
     (NO_RESPONSE, "ineligible", "no_response"),
     (NOT_EVALUABLE, "ineligible", "not_evaluable"),
     (UNCONFIRMED, "undetermined", "unconfirmed"),
+    (AWAITING, "undetermined", "awaiting"),
 ])
 def test_recist_pd_decided_by_the_gcig_response(series, status, gcig):
     markers = markers_of(series)
@@ -157,7 +159,21 @@ def test_recist_pd_decided_by_the_gcig_response(series, status, gcig):
         assert p.failed == ("I3",)
         assert "recist is PD, not one of [CR, PR, SD]" in i3.reason and f"gcig_response is {gcig}" in i3.reason
     else:
-        assert p.missing == ("gcig_response",) and "GCIG unconfirmed" in p.reason
+        assert p.missing == ("gcig_response",) and f"GCIG {gcig}" in p.reason
+
+
+def test_recist_pd_with_every_on_treatment_sample_excluded_is_undetermined_naming_what_is_missing():
+    """A RECIST PD patient enters RESCUE only by a GCIG response: without any usable CA-125
+    after the first dose (here every one drawn within 28 days of a paracentesis) the screen
+    cannot tell, so the patient is undetermined, never ineligible on a guess."""
+    markers = pd.DataFrame({"patient_id": "p1", "day": [0, 14, 21, 35], "ca125": [400.0, np.nan, 150.0, 100.0],
+                            "event": [None, "paracentesis", None, None]})
+    p = one(rescue_patient(recist="PD"), markers=markers)
+    assert p.status == "undetermined" and p.failed == () and p.missing == ("gcig_response",)
+    assert ("GCIG awaiting: GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) "
+            "yet" in p.reason)
+    assert "day 21 (drawn 7 days after paracentesis on day 14" in p.reason
+    assert outcome(p, "I3").outcome == "missing"
 
 
 def test_sd_with_gcig_response_names_both_alternatives():
@@ -478,7 +494,7 @@ def test_markers_of_a_patient_without_clinical_row_is_an_error():
 
 def _values(field: str):
     if field == "gcig_response":
-        return st.sampled_from([s for s in RESPONSE_STATUSES if s != "unconfirmed"])
+        return st.sampled_from([s for s in RESPONSE_STATUSES if s not in ("unconfirmed", "awaiting")])
     if field in CLINICAL_CATEGORIES:
         return st.sampled_from(CLINICAL_CATEGORIES[field].allowed)
     rule = CLINICAL_NUMBERS[field]
@@ -741,7 +757,7 @@ def test_independent_cases_give_the_gcig_status_they_were_built_for():
     both = built.merge(table[["patient_id", "status"]], on="patient_id", how="left")
     assert (both["gcig_status"] == both["status"]).all()
     assert set(both["status"]) == {"response", "no_response", "not_confirmed", "not_evaluable", "unconfirmed",
-                                   "no_markers"}
+                                   "awaiting", "no_markers"}
 
 
 @pytest.mark.parametrize("trial", ["rescue", "reset"])

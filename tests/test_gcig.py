@@ -123,11 +123,92 @@ def test_reason_messages_as_in_spec():
     assert res.status == "not_evaluable" and res.evaluable is False
 
 
-def test_no_on_treatment_sample():
+def test_no_on_treatment_sample_is_awaiting_not_no_response():
+    # an evaluable baseline and nothing after the first dose: missing data, not a finding
     res = g.gcig_response([-3, 0], [300, 400])
-    assert res.status == "no_response"
-    assert "no on-treatment sample" in res.reason
-    assert res.baseline_day == 0
+    assert res.status == "awaiting" and res.responded is None and res.evaluable is True
+    assert res.reason == ("GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) "
+                          "yet; evaluable baseline 400 U/mL on day 0 (>= 2 x ULN, 70 U/mL)")
+    assert res.baseline_day == 0 and res.category is None and res.response_day is None
+    assert "awaiting" in g.RESPONSE_STATUSES
+
+
+def test_only_a_day_0_baseline_is_awaiting():
+    res = g.gcig_response([0], [400])
+    assert (res.status, res.responded, res.n_samples) == ("awaiting", None, 1)
+    # a pretreatment sample that cannot be a baseline stays not evaluable, awaiting or not
+    assert g.gcig_response([0], [60]).status == "not_evaluable"
+    assert g.gcig_response([-20], [400]).status == "not_evaluable"
+    assert g.gcig_response([0], [100], censored=[True]).status == "not_evaluable"
+
+
+def test_every_on_treatment_sample_excluded_is_awaiting_and_says_which_and_why():
+    res = g.gcig_response([0, 21, 35], [400, 150, 100], events=[(14, "paracentesis")])
+    assert res.status == "awaiting" and res.responded is None
+    assert [d for d, _ in res.excluded] == [21, 35]
+    assert res.reason == (
+        "GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet; evaluable "
+        "baseline 400 U/mL on day 0 (>= 2 x ULN, 70 U/mL); 2 on-treatment sample(s) excluded: day 21 (drawn 7 "
+        "days after paracentesis on day 14, within the 28-day interference window), day 35 (drawn 21 days after "
+        "paracentesis on day 14, within the 28-day interference window)")
+    hama = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(10, "mouse_antibody")])
+    assert hama.status == "awaiting"
+    assert "2 on-treatment sample(s) excluded: day 21 (drawn on or after mouse antibody administration on day 10" \
+        in hama.reason
+
+
+def test_progression_without_an_on_treatment_sample_says_so():
+    """**Decision:** ``no_progression`` means "no confirmed progression up to the last
+    sample" (a censored observation, as with one on-treatment sample or a candidate awaiting
+    its confirmation); without any on-treatment sample the reason says that nothing after the
+    first dose was assessed, instead of a threshold never reached."""
+    res = g.gcig_progression([0], [400])
+    assert (res.status, res.progressed, res.group) == ("no_progression", False, "B")
+    assert res.reason.startswith("no GCIG CA-125 progression: no CA-125 sample after the first dose (day > 0) yet")
+    normal = g.gcig_progression([0, 21], [20, 90], events=[(10, "surgery")])
+    assert (normal.status, normal.group) == ("no_progression", "C")
+    assert "no CA-125 sample after the first dose (day > 0) yet; 1 on-treatment sample(s) excluded" in normal.reason
+    # one on-treatment sample is assessed (no progression can be confirmed yet): unchanged
+    assert "after the first dose" not in g.gcig_progression([0, 21], [400, 300]).reason
+
+
+def test_awaiting_is_an_unknown_response_in_the_combined_category():
+    awaiting = g.gcig_response([0], [400])
+    for recist, category, rule in (("SD", "SD", 10), ("CR", "CR", 7), ("PR", "PR", 8), (None, None, 11)):
+        res = g.combined_response(recist, ca125_response=awaiting,
+                                  ca125_progression=g.gcig_progression([0], [400]))
+        assert (res.category, res.rule, res.ca125_response, res.ca125_normal) == (category, rule, "unknown",
+                                                                                   "unknown")
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_cohort_awaiting_in_both_engines(monkeypatch, compiled):
+    markers = pd.DataFrame({
+        "patient_id": ["base0", "pre", "pre", "excl", "excl", "excl", "hama", "hama", "low", "resp", "resp"],
+        "day": [0, -7, -2, 0, 21, 35, -1, 30, 0, 0, 21],
+        "ca125": [400.0, 300.0, 500.0, 400.0, 150.0, 100.0, 400.0, 100.0, 50.0, 400.0, 100.0],
+        "event": [None, None, None, None, None, None, None, None, None, None, None],
+    })
+    events = pd.DataFrame({"patient_id": ["excl", "hama"], "day": [14, 5], "ca125": [np.nan, np.nan],
+                           "event": ["paracentesis", "mouse_antibody"]})
+    markers = pd.concat([markers, events], ignore_index=True)
+    clinical = pd.DataFrame({"patient_id": ["base0", "pre", "excl", "hama", "low", "resp"],
+                             "recist": ["SD", "CR", "PD", None, "SD", "SD"]})
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
+    out = g.gcig_cohort(markers, clinical).set_index("patient_id")
+    awaiting = ["base0", "excl", "hama", "pre"]
+    assert (out.loc[awaiting, "status"] == "awaiting").all()
+    assert out.loc[awaiting, "responded"].isna().all() and out.loc[awaiting, "evaluable"].all()
+    assert (out.loc[awaiting, "progression_status"] == "no_progression").all()
+    assert out.loc["low", "status"] == "not_evaluable" and out.loc["resp", "status"] == "unconfirmed"
+    assert out.loc["excl", "reason"] == g.gcig_response([0, 21, 35], [400, 150, 100],
+                                                        events=[(14, "paracentesis")]).reason
+    assert out.loc["pre", "reason"].startswith("GCIG response not yet assessable: no CA-125 sample after the "
+                                               "first dose (day > 0) yet; evaluable baseline 500 U/mL on day -2")
+    assert out.loc[awaiting, "combined_category"].fillna("undetermined").tolist() == ["SD", "PD", "undetermined", "CR"]
+    # the compiled and the plain kernel give the same table
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
+    pd.testing.assert_frame_equal(g.gcig_cohort(markers, clinical).set_index("patient_id"), out)
 
 
 def test_confirmation_beyond_next_cycle():
@@ -197,8 +278,8 @@ def test_mouse_antibody_excludes_same_day_and_later():
     # the reason says the series stops early because samples were set aside, not only "yet"
     assert "(last sample day 21; 2 sample(s) set aside by the exclusion windows" in res.reason
     early = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(10, "mouse_antibody")])
-    assert early.status == "no_response"
-    assert "no on-treatment sample (day > 0) yet; 2 sample(s) set aside by the exclusion windows" in early.reason
+    assert early.status == "awaiting"
+    assert "no CA-125 sample after the first dose (day > 0) yet" in early.reason
     assert "set aside" not in g.gcig_response([0, 21], [400, 150]).reason
 
 

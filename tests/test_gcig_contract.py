@@ -134,7 +134,9 @@ def test_rules_agree_with_the_independent_r_reading(expected, settings):
     """Every field of every patient agrees with an independent base-R reading of the rules.
 
     ``tests/data/gcig_r_cases.csv`` holds 1,000 adversarial patients
-    (``gcig_adversarial_generator.py``, seed 20261130) and ``gcig_r_expected*.csv`` the output
+    (``gcig_adversarial_generator.py``, seed 20261130) and its 16 hand-written edge patients
+    (``E_*``: no usable sample after the first dose, every one excluded, a baseline only, and
+    their neighbours that are not evaluable), and ``gcig_r_expected*.csv`` the output
     of ``gcig_independent.R`` on them, under the GCIG settings and under non-default ones, with
     the flags that select the package's documented Decisions where the rule text admits two
     readings (``gcig_r_README.md`` gives the commands and lists those readings)."""
@@ -148,6 +150,9 @@ def test_rules_agree_with_the_independent_r_reading(expected, settings):
     frame = markers_io.read_markers(DATA / "gcig_r_cases.csv", on_error="flag", uln=rules.uln)
     got = compare.package_fields(gcig.gcig_cohort(frame, settings=rules))
     agree = compare.compare(got, r)
-    assert len(agree) == 1000
+    assert len(agree) == 1016
     bad = {f: agree.index[~agree[f]].tolist()[:5] for f in compare.FIELDS if not agree[f].all()}
     assert not bad, bad
+    # the R reading has its own rule for "nothing after the first dose" (awaiting, response unknown)
+    awaiting = r.index[r["status"] == "awaiting"]
+    assert len(awaiting) and r.loc[awaiting, "responded"].isna().all()

@@ -74,6 +74,33 @@ def test_compiled_and_python_kernels_agree(patients, settings):
             assert _same(getattr(plain, name)[at], getattr(compiled, name)[at])
 
 
+# patients with nothing usable after the first dose: pretreatment samples only, or later ones
+# all drawn on or after a mouse-antibody event on day 1
+_PRE_ROW = st.tuples(st.integers(-30, 0), _VALUES, st.booleans(), st.integers(-1, 0), st.just(-1), st.just(True))
+_LATE_ROW = st.tuples(st.integers(1, 150), _VALUES, st.booleans(), st.integers(-1, 0), st.just(-1), st.just(True))
+_NOTHING_AFTER_DAY_0 = st.tuples(
+    st.builds(lambda pre, late: pre + ([(1, 0.0, False, -1, K.EV_HAMA, False)] + late if late else []),
+              st.lists(_PRE_ROW, min_size=1, max_size=4), st.lists(_LATE_ROW, max_size=4)),
+    st.sampled_from([30.0, 35.0]), st.just(False))
+
+
+@hsettings(max_examples=100, deadline=None)
+@given(st.lists(_NOTHING_AFTER_DAY_0, min_size=1, max_size=8),
+       st.sampled_from(["first", "mean", "max"]))
+def test_kernels_agree_without_a_sample_after_the_first_dose(patients, duplicates):
+    """Both executions give the ``awaiting`` response code (evaluable baseline) and the
+    no-sample progression code to every patient with a baseline and nothing after day 0."""
+    rows = _rows(patients, GcigSettings(duplicates=duplicates))
+    plain, compiled = gcig._run(rows, compiled=False), gcig._run(rows, compiled=True)
+    assert _same(plain.f, compiled.f) and _same(plain.i, compiled.i)
+    rcode, pcode = plain.i[:, K.I_RCODE], plain.i[:, K.I_PCODE]
+    evaluable = rcode >= K.R_NO_SAMPLE
+    assert (rcode[evaluable] == K.R_NO_SAMPLE).all()
+    has_baseline = plain.i[:, K.I_BASE_DAY] != K.MISSING
+    assert ((pcode == K.P_NO_SAMPLE) | (pcode == K.P_BASE_CENSORED) | ~has_baseline).all()
+    assert [gcig._RESPONSE_STATUS[c] for c in rcode[evaluable].tolist()] == ["awaiting"] * int(evaluable.sum())
+
+
 @hsettings(max_examples=100, deadline=None)
 @given(st.lists(st.floats(0, 1e6, allow_nan=False, allow_infinity=False), min_size=1, max_size=20))
 def test_kernel_fsum_is_math_fsum(values):

@@ -219,6 +219,22 @@ def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
     assert "RECIST SD (no confirmed GCIG CA-125 response" in q.recommendation
 
 
+def test_no_ca125_after_the_first_dose_is_an_unknown_response_not_a_no(bundle):
+    """An evaluable baseline and no CA-125 after the first dose: the GCIG response is
+    ``awaiting`` (responded unknown), so without RECIST the entry criterion is undetermined and
+    the reason says what is missing; with RECIST SD the patient enters by RECIST."""
+    markers = {"day": [-2], "ca125": [400.0]}
+    p = P.predict(markers, {**CLINICAL, "recist": None}, model=bundle)
+    assert p.gcig["status"] == "awaiting" and p.gcig["responded"] is None and p.gcig["evaluable"] is True
+    assert p.decision == "insufficient_information" and p.status == "insufficient"
+    assert "no CA-125 sample after the first dose (day > 0) yet" in p.recommendation
+    assert p.combined_category is None
+    assert "GCIG CA-125 response: awaiting" in p.to_text()
+    q = P.predict(markers, {**CLINICAL, "recist": "SD"}, model=bundle)
+    assert q.decision in ("resectable", "not_resectable") and q.combined_category == "SD"
+    assert "RECIST SD (no confirmed GCIG CA-125 response: GCIG response not yet assessable" in q.recommendation
+
+
 @pytest.mark.parametrize("value", ["no", "False", 0, 1, None])
 def test_allow_imputed_other_than_true_or_false_is_refused(bundle, scored, value):
     """allow_imputed='no' was read by its truth value: a decision on imputed clinical factors
@@ -586,6 +602,7 @@ _SERIES = {
     "no_response": [(0, 400), (21, 300), (42, 280), (63, 260)],
     "unconfirmed": [(0, 400), (21, 180)],
     "not_evaluable": [(-3, 59), (21, 20), (42, 18), (63, 15)],
+    "awaiting": [(-9, 350), (-2, 400)],
 }
 
 

@@ -68,11 +68,13 @@ EVENT_NAMES = ("paracentesis", "surgery", "thoracentesis", "mouse_antibody")
 
 # why a patient is not evaluable (response and progression alike)
 W_PROBLEM, W_DAY_ASSAYS, W_NO_BASELINE, W_ASSAY_CHANGE = 0, 1, 2, 3
-# response codes (after the W_* ones)
+# response codes (after the W_* ones); R_NO_SAMPLE: an evaluable baseline and no sample after
+# the first dose (none drawn yet, or every one excluded), status "awaiting"
 R_BASE_CENSORED, R_BASE_LOW, R_NO_SAMPLE, R_NO_FALL = 4, 5, 6, 7
 R_BROKEN_FRACTION, R_BROKEN_RISE, R_UNCONFIRMED, R_RESPONSE = 8, 9, 10, 11
-# progression codes (after the W_* ones)
-P_BASE_CENSORED, P_PROGRESSION, P_PENDING, P_NONE_NADIR, P_NONE_ULN = 4, 5, 6, 7, 8
+# progression codes (after the W_* ones); P_NO_SAMPLE: a baseline and no sample after the first
+# dose (nothing assessed yet; status "no_progression", the reason says why)
+P_BASE_CENSORED, P_PROGRESSION, P_PENDING, P_NONE_NADIR, P_NONE_ULN, P_NO_SAMPLE = 4, 5, 6, 7, 8, 9
 # progression groups
 G_NONE, G_A, G_B, G_C = 0, 1, 2, 3
 # response category
@@ -402,6 +404,8 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         outi[I_PCODE * n_p + p] = P_PENDING
         outi[I_CAND_DAY * n_p + p] = md[pending]
         outf[F_CAND_VALUE * n_p + p] = mv[pending]
+    elif b + 1 == end:
+        outi[I_PCODE * n_p + p] = P_NO_SAMPLE
     elif group == G_B:
         outi[I_PCODE * n_p + p] = P_NONE_NADIR
     else:

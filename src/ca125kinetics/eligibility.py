@@ -39,9 +39,10 @@ Fields derived from the markers
 GCIG rules, Rustin 2011; never re-implemented here) on the markers table, and
 ``combined_response`` its combined RECIST 1.1 + CA-125 category. **Decision:** a GCIG status
 that more or valid data could still change is unknown, with its reason: ``unconfirmed`` (a
-50 % fall without a sample >= 28 days later yet), ``invalid_input`` (the patient's markers
-fail validation) and ``no_markers`` (no markers for the patient, or no markers table). A
-``not_evaluable`` patient cannot show a GCIG response, so the clause is false.
+50 % fall without a sample >= 28 days later yet), ``awaiting`` (an evaluable baseline but no
+usable CA-125 after the first dose yet: none drawn, or every one excluded), ``invalid_input``
+(the patient's markers fail validation) and ``no_markers`` (no markers for the patient, or no
+markers table). A ``not_evaluable`` patient cannot show a GCIG response, so the clause is false.
 
 Clinical restaging (``yct_stage``, ``ycn_stage``, ``ycm_stage``) is what a gate reads;
 pathology after surgery (``ypt_stage``, ``ypn_stage``) and the other outcome columns
@@ -117,7 +118,7 @@ def _derived_fields() -> dict[str, tuple[str, ...]]:
 
 
 # GCIG statuses that leave the response open (module docstring, Decision)
-_GCIG_OPEN = ("unconfirmed", "invalid_input", "no_markers")
+_GCIG_OPEN = ("unconfirmed", "awaiting", "invalid_input", "no_markers")
 _ABSENT = "no such column in the clinical table"
 
 #: The criterion that :mod:`ca125kinetics.predict` applies as its entry criterion (its

@@ -92,8 +92,9 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
           enters at its limit;
         * with ``censored_flag``, ``ca125_at_recurrence_censored`` (bool): that value was
           reported below the assay's limit (:func:`ca125_at_recurrence_censored`);
-        * ``gcig_evaluable``, ``gcig_responded`` (boolean), ``gcig_category`` (CR/PR/None),
-          ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
+        * ``gcig_evaluable``, ``gcig_responded`` (boolean; NA when unknown: status
+          ``awaiting``, no usable sample after the first dose), ``gcig_category``
+          (CR/PR/None), ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
         * the wide series of :func:`ca125kinetics.kinetics.series_to_wide`: ``day_1..``,
           ``ca125_1..``, ``censored_1..`` (used samples, NaN-padded), ``uln``,
           ``n_excluded``, ``n_outside_window`` (a patient without markers has no samples);

@@ -79,7 +79,7 @@ __all__ = [
 
 
 #: Values of :attr:`GcigResponse.status`.
-RESPONSE_STATUSES = ("response", "unconfirmed", "not_confirmed", "no_response", "not_evaluable")
+RESPONSE_STATUSES = ("response", "unconfirmed", "not_confirmed", "no_response", "awaiting", "not_evaluable")
 #: Values of :attr:`GcigProgression.status`.
 PROGRESSION_STATUSES = ("progression", "no_progression", "not_evaluable")
 
@@ -154,14 +154,17 @@ class GcigResponse(_ResultMixin):
     ----------
     evaluable : bool
         A baseline exists and is >= ``evaluable_factor`` x ULN, with one assay throughout.
-    responded : bool
-        Confirmed GCIG response (``status == "response"``).
+    responded : bool or None
+        Confirmed GCIG response (``status == "response"``); None (unknown) when ``status`` is
+        ``"awaiting"``: no sample after the first dose to judge it on.
     category : {"CR", "PR"} or None
         CR when the confirming value is <= ULN, PR otherwise; None without a confirmed response.
     status : str
         One of :data:`RESPONSE_STATUSES`: ``"response"``; ``"unconfirmed"`` (a 50 % fall,
         no sample yet >= 28 days later); ``"not_confirmed"`` (the fall was broken before
-        confirmation); ``"no_response"``; ``"not_evaluable"``.
+        confirmation); ``"no_response"`` (on-treatment samples, none <= 50 % of baseline);
+        ``"awaiting"`` (an evaluable baseline but no usable sample after the first dose: none
+        drawn yet, or every one excluded; the reason says which and why); ``"not_evaluable"``.
     reason : str
         Human-readable explanation of ``status``.
     baseline_day, baseline_value : int, float or None
@@ -185,7 +188,7 @@ class GcigResponse(_ResultMixin):
     """
 
     evaluable: bool
-    responded: bool
+    responded: bool | None
     category: str | None
     status: str
     reason: str
@@ -210,7 +213,8 @@ class GcigProgression(_ResultMixin):
     Attributes
     ----------
     progressed : bool
-        Confirmed GCIG CA-125 progression.
+        Confirmed GCIG CA-125 progression (False: none confirmed up to the last sample, which
+        includes a patient with no sample after the first dose yet; the reason says so).
     group : {"A", "B", "C"} or None
         Group of the progression; without progression the group the patient is in at the
         last sample (A if CA-125 ever normalised on treatment, B otherwise, C if the baseline
@@ -302,9 +306,9 @@ COMPILED_MIN_PATIENTS = 50_000
 COMPILED_LOADED_MIN_PATIENTS = 1_000
 
 _EVENT_CODES = {name: code for code, name in enumerate(_kernel.EVENT_NAMES)}
-_RESPONSE_STATUS = ("not_evaluable",) * 6 + ("no_response",) * 2 + ("not_confirmed",) * 2 + (
+_RESPONSE_STATUS = ("not_evaluable",) * 6 + ("awaiting", "no_response") + ("not_confirmed",) * 2 + (
     "unconfirmed", "response")
-_PROGRESSION_STATUS = ("not_evaluable",) * 5 + ("progression",) + ("no_progression",) * 3
+_PROGRESSION_STATUS = ("not_evaluable",) * 5 + ("progression",) + ("no_progression",) * 4
 _GROUPS = (None, "A", "B", "C")
 _CATEGORIES = (None, "CR", "PR")
 
@@ -576,6 +580,20 @@ class _ReasonColumns:
             return _arrow_strings(labels).take(_arrow_indices(codes))
         return [labels[i] for i in codes.tolist()]
 
+    def excluded_on_treatment(self):
+        """Per patient, ``"; N on-treatment sample(s) excluded: day d (why), ..."`` when the
+        exclusion windows set aside samples drawn after the first dose, else nothing: what a
+        patient without a usable on-treatment sample is missing, sample by sample. Built one
+        patient at a time, for the patients with such samples only."""
+        counts = self.day(_kernel.I_N_EXCLUDED)
+        texts = [""] * len(self.idx)
+        for j in (counts > 0).nonzero()[0].tolist():
+            after = [(d, why) for d, why in _excluded(self.rows, self.out, int(self.idx[j]), inline=True) if d > 0]
+            if after:
+                texts[j] = (f"; {len(after)} on-treatment sample(s) excluded: "
+                            + ", ".join(f"day {d} ({why})" for d, why in after))
+        return _arrow_strings(texts) if self.arrow else texts
+
     def fall(self) -> tuple:
         """The fall of a response (its day, value, and the 50 % test against the baseline), as
         the pieces :meth:`join` splices in."""
@@ -670,8 +688,10 @@ def _r_base_low(c: _ReasonColumns):
 
 def _r_no_sample(c: _ReasonColumns):
     k = _kernel
-    return c.join("no GCIG response: no on-treatment sample (day > 0) yet", c.excluded("; "),
-                  "; baseline ", c.num(k.F_BASE_VALUE), " U/mL on day ", c.days(k.I_BASE_DAY))
+    return c.join("GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet; "
+                  "evaluable baseline ", c.num(k.F_BASE_VALUE), " U/mL on day ", c.days(k.I_BASE_DAY),
+                  f" (>= {c.evaluable} x ULN, ", c.num(c.st.evaluable_factor * c.uln), " U/mL)",
+                  c.excluded_on_treatment())
 
 
 def _r_no_fall(c: _ReasonColumns):
@@ -744,6 +764,22 @@ def _p_pending(c: _ReasonColumns):
     return c.by_group(build)
 
 
+#: The group of a patient without any on-treatment sample (A needs a normal on-treatment value).
+_GROUP_SO_FAR = {
+    "B": "group B until CA-125 normalises on treatment: raised before treatment",
+    "C": "group C: normal before treatment",
+}
+
+
+def _p_no_sample(c: _ReasonColumns):
+    def build(g: str, c: _ReasonColumns):
+        return c.join("no GCIG CA-125 progression: no CA-125 sample after the first dose (day > 0) yet",
+                      c.excluded_on_treatment(), "; progression needs two samples >= ", c.basis(g), " (",
+                      c.num(_kernel.F_THRESHOLD), f" U/mL) at least {c.st.progression_gap_days} days apart; "
+                      f"{_GROUP_SO_FAR[g]}")
+    return c.by_group(build)
+
+
 def _p_none_nadir(c: _ReasonColumns):
     k = _kernel
     return c.join(f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir ",
@@ -763,7 +799,8 @@ _WHY = (_why_problem, _why_day_assays, _why_no_baseline, _why_assay_change)
 #: The reason template of each response / progression code of the kernel.
 _RESPONSE_TEMPLATES = _WHY + (_r_base_censored, _r_base_low, _r_no_sample, _r_no_fall, _r_broken_fraction,
                               _r_broken_rise, _r_unconfirmed, _r_response)
-_PROGRESSION_TEMPLATES = _WHY + (_p_base_censored, _p_progression, _p_pending, _p_none_nadir, _p_none_uln)
+_PROGRESSION_TEMPLATES = _WHY + (_p_base_censored, _p_progression, _p_pending, _p_none_nadir, _p_none_uln,
+                                 _p_no_sample)
 
 
 def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=None, fixed=()):
@@ -790,20 +827,22 @@ def _reasons(rows: _Rows, out: _Outputs, column: int, templates, uln, patients=N
     return scatter_text(len(codes), parts)
 
 
-def _excluded(rows: _Rows, out: _Outputs, p: int) -> tuple[tuple[int, str], ...]:
-    """``(day, reason)`` of every sample of patient ``p`` excluded by an event."""
+def _excluded(rows: _Rows, out: _Outputs, p: int, inline: bool = False) -> tuple[tuple[int, str], ...]:
+    """``(day, reason)`` of every sample of patient ``p`` excluded by an event; with
+    ``inline`` the reason's last clause follows a comma instead of parentheses (to sit inside
+    a parenthesis of a longer text)."""
     window = rows.settings.interference_window_days
     lo = int(rows.starts[p])
     found = []
     for j in range(lo, lo + int(out.i[p, _kernel.I_N_EXCLUDED])):
         d, kind, e = int(out.xday[j]), int(out.xkind[j]), int(out.xevent[j])
         if kind == _kernel.EV_HAMA:
-            why = (f"drawn on or after mouse antibody administration on day {e} "
-                   "(GCIG: not evaluable after mouse antibodies, HAMA)")
+            what, rule = (f"drawn on or after mouse antibody administration on day {e}",
+                          "GCIG: not evaluable after mouse antibodies, HAMA")
         else:
-            why = (f"drawn {d - e} days after {_kernel.EVENT_NAMES[kind]} on day {e} "
-                   f"(within the {window}-day interference window)")
-        found.append((d, why))
+            what, rule = (f"drawn {d - e} days after {_kernel.EVENT_NAMES[kind]} on day {e}",
+                          f"within the {window}-day interference window")
+        found.append((d, f"{what}, {rule}" if inline else f"{what} ({rule})"))
     return tuple(found)
 
 
@@ -834,7 +873,8 @@ def _response_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> Gcig
     i, f = out.i[0].tolist(), out.f[0].tolist()
     code = i[k.I_RCODE]
     return GcigResponse(
-        evaluable=code >= k.R_NO_SAMPLE, responded=code == k.R_RESPONSE, category=_CATEGORIES[max(i[k.I_CATEGORY], 0)],
+        evaluable=code >= k.R_NO_SAMPLE, responded=None if code == k.R_NO_SAMPLE else code == k.R_RESPONSE,
+        category=_CATEGORIES[max(i[k.I_CATEGORY], 0)],
         status=_RESPONSE_STATUS[code], reason=_python_list(_reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES,
                                                                      np.asarray(rows.uln, dtype=float)))[0],
         response_day=_day_or_none(i, k.I_RESP_DAY), response_value=_value_or_none(f, k.F_RESP_VALUE),
@@ -1073,6 +1113,10 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
       **Decision (strict reading):** the assessment is anchored on the first fall; a broken fall
       gives ``status="not_confirmed"`` and is not restarted from a later fall.
     * **CR** if the confirming value is ``<= ULN``, else **PR**.
+    * **Nothing after the first dose** (**Decision**): an evaluable baseline with no usable
+      sample after day 0 (none drawn yet, or every one excluded) gives ``status="awaiting"``
+      and ``responded=None``, with a reason naming what is missing (and the excluded
+      on-treatment samples, with why): missing data, not a finding of no response.
     * **Exclusions** (each listed in ``excluded`` with its reason): samples with
       ``0 <= day - event_day <= 28`` after paracentesis, thoracentesis or surgery (**Decision**:
       the event day itself is excluded); after ``mouse_antibody`` every later sample, the same
@@ -1157,6 +1201,13 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
       the one then in force.
     * No baseline, or a change of assay -> ``status="not_evaluable"``. Exclusions and censored
       values as in :func:`gcig_response` (a censored value never reaches a threshold).
+    * **Decision (no sample after the first dose):** ``no_progression`` means "no confirmed
+      progression up to the last sample", censored there like a survival time (as after one
+      on-treatment sample, or with a candidate awaiting its confirmation). A baseline with no
+      usable sample after day 0 is ``no_progression`` with a reason that says nothing after
+      the first dose was assessed (and lists the excluded on-treatment samples); no consumer
+      reads it as more (the combined table and the decision rule act on a confirmed
+      progression only).
 
     Parameters
     ----------
@@ -1314,7 +1365,8 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     * **Decision (rule 7):** RECIST CR with CA-125 normality unknown -> CR (the combined
       category is downgraded only on evidence).
     * Only a *confirmed* GCIG response counts as a CA-125 response; ``unconfirmed`` and
-      ``not_confirmed`` count as "no", ``not_evaluable`` as "unknown".
+      ``not_confirmed`` count as "no", ``not_evaluable`` and ``awaiting`` (no sample after the
+      first dose yet) as "unknown".
 
     * **Decision (rule 11):** RECIST unknown (None) without a new lesion or a CA-125
       progression -> no category (``category`` None, the reason says "undetermined ... give
@@ -1325,7 +1377,8 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
     recist : {"CR", "PR", "SD", "PD"} or None
         RECIST 1.1 category (case-insensitive); None (or NaN) = unknown.
     ca125_response : GcigResponse, bool or None
-        CA-125 response; None = unknown.
+        CA-125 response; None = unknown (a ``not_evaluable`` or ``awaiting`` result is also
+        unknown).
     ca125_progression : GcigProgression, bool or None
         Confirmed GCIG CA-125 progression; None = unknown (a ``not_evaluable`` progression
         result is also unknown).
@@ -1354,7 +1407,7 @@ def combined_response(recist, *, ca125_response=None, ca125_progression=None, ne
         raise InvalidInputError(f"recist must be one of {_RECIST} (RECIST 1.1), got {recist!r}",
                                 column="recist")
     if isinstance(ca125_response, GcigResponse):
-        response = None if ca125_response.status == "not_evaluable" else ca125_response.responded
+        response = None if ca125_response.status == "not_evaluable" else ca125_response.responded  # awaiting: None
         if ca125_normal is None:
             state = int(_normal_state(ca125_response.last_day, ca125_response.last_value, ca125_response.uln))
             ca125_normal = (True, False, None)[state]
@@ -1704,7 +1757,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
             tri = lambda known, flag: np.where(known, np.where(flag, 0, 1), 2)  # noqa: E731 (yes/no/unknown)
             normal = np.where(ok, _normal_state(i[:, k.I_LAST_DAY], f[:, k.F_LAST_VALUE], uln), 2)
             progression = tri(ok & (pcode >= k.P_PROGRESSION), pcode == k.P_PROGRESSION)
-            response = tri(ok & (rcode >= k.R_NO_SAMPLE), rcode == k.R_RESPONSE)
+            response = tri(ok & (rcode > k.R_NO_SAMPLE), rcode == k.R_RESPONSE)   # awaiting: unknown
             recist_at = np.where(code == -1, _TABLE_INPUTS["recist"].index("unknown"), np.maximum(code, 0))
             cats = _combined_lookup()[recist_at, 1, progression, response, normal]
             cats[cats == _UNDETERMINED] = None
@@ -1745,7 +1798,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
         baseline_day=days[k.I_BASE_DAY],
         baseline_value=np.where(valid, f[:, k.F_BASE_VALUE], np.nan),
         evaluable=_Masked(valid & (rcode >= k.R_NO_SAMPLE), missing),
-        responded=_Masked(valid & (rcode == k.R_RESPONSE), missing),
+        responded=_Masked(valid & (rcode == k.R_RESPONSE), missing | (rcode == k.R_NO_SAMPLE)),
         category=labels(_CATEGORIES, k.I_CATEGORY),
         response_day=days[k.I_RESP_DAY],
         confirmation_day=days[k.I_CONF_DAY],

@@ -13,8 +13,10 @@ Two steps (from the repository root)::
   confirmed, no response, not evaluable (low baseline, no baseline in the window, an assay
   change), progression of groups A, B and C (with and without a response first), a
   candidate progression still waiting for its confirming sample, exclusions after a
-  paracentesis and after mouse antibodies, a baseline only, two samples, a duplicated day
-  (breaks the data contract) and no markers at all;
+  paracentesis and after mouse antibodies, a baseline only, every on-treatment sample
+  excluded (after a paracentesis, after mouse antibodies; with the baseline only: no CA-125
+  after the first dose yet), two samples, a duplicated day (breaks the data contract) and no
+  markers at all;
 * ``decision_clinical.csv``: the patients' clinical rows: every RECIST spelling the data
   contract allows (the four codes in any case, with spaces around, empty), clinical profiles of high and low
   probability, every predictor left empty alone and all together;
@@ -94,7 +96,9 @@ SERIES = {
     "not_evaluable_prog_c": ("not_evaluable", [(0, "20"), (21, "25"), (42, "80"), (49, "90")]),
     "not_evaluable_assay_change": ("not_evaluable", [(0, "400", "", "A"), (21, "180", "", "A"),
                                                      (42, "60", "", "B"), (63, "30", "", "B")]),
-    "baseline_only": ("", [(0, "400")]),
+    "baseline_only": ("awaiting", [(0, "400")]),
+    "all_excluded_paracentesis": ("awaiting", [(0, "400"), (14, "", "paracentesis"), (21, "150"), (35, "100")]),
+    "all_excluded_hama": ("awaiting", [(-3, "400"), (10, "", "mouse_antibody"), (21, "150"), (49, "30")]),
     "duplicate_day": ("invalid_input", [(0, "400"), (21, "180"), (21, "190"), (63, "150")]),
     "no_markers": ("no_markers", []),
 }
@@ -175,7 +179,8 @@ def cases(out: Path, seed: int) -> None:
              and (r["missing_predictors"] == "" or r["allow_imputed"] == "1")
              and r["series"] not in ("resp_then_prog_b", "resp_cr_then_prog_a",
                                      "no_response_prog_b", "not_evaluable_prog_c",
-                                     "duplicate_day", "baseline_only", "no_markers")]
+                                     "duplicate_day", "baseline_only", "all_excluded_paracentesis",
+                                     "all_excluded_hama", "no_markers")]
     for run in rng.sample(reach, 16):
         for offset in OFFSETS:
             runs.append({**run, "case_id": f"{run['case_id']}/t{offset}", "threshold_offset": offset,

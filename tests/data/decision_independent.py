@@ -22,8 +22,8 @@ and gives the combined category alone.
 * ``recist``: the RECIST 1.1 category as written in the clinical table (any spelling);
 * ``new_lesion``: ``yes``/``no``, or empty when the input has no such field;
 * ``gcig_status``: the status of the package's GCIG response rule on the patient's markers
-  (``response``, ``unconfirmed``, ``not_confirmed``, ``no_response``, ``not_evaluable``,
-  ``invalid_input``, ``no_markers``). The GCIG rules were audited on their own (against R);
+  (``response``, ``unconfirmed``, ``not_confirmed``, ``no_response``, ``awaiting``,
+  ``not_evaluable``, ``invalid_input``, ``no_markers``). The GCIG rules were audited on their own (against R);
   here they are an input;
 * ``progression_status``: the status of the package's GCIG progression rule (``progression``
   is a confirmed progression; ``no_progression`` is none; anything else, such as a candidate
@@ -84,10 +84,14 @@ D5  Recommendation, first rule that fires (docs section 6):
 D6  Entry criterion = RESCUE inclusion 3, three-valued: RECIST in {CR, PR, SD} or GCIG status
     ``response``. RECIST known (CR/PR/SD/PD): that clause is true/false. GCIG: ``response``
     true; ``no_response``, ``not_confirmed``, ``not_evaluable`` false (the data show no
-    response); ``unconfirmed``, ``invalid_input``, ``no_markers`` unknown. "or": true when a
-    clause is true, false when both are false, otherwise unknown. As the screen evaluates it,
-    RECIST PD with a confirmed GCIG response meets it; the recommendation never gets there
-    (rule 3 fires first).
+    response); ``unconfirmed``, ``awaiting``, ``invalid_input``, ``no_markers`` unknown. "or":
+    true when a clause is true, false when both are false, otherwise unknown. As the screen
+    evaluates it, RECIST PD with a confirmed GCIG response meets it; the recommendation never
+    gets there (rule 3 fires first). ``awaiting`` (an evaluable baseline and no usable CA-125
+    after the first dose: none drawn yet, or every one excluded) was added when the package
+    stopped reporting that case as ``no_response``: the documentation's rule that missing
+    information gives "undetermined", never a default, makes it unknown here, and an unknown
+    CA-125 response in D2 (it is not a confirmed one).
 D7  "At or above the threshold": p >= t, compared exactly. (The first version of this reading
     applied the documentation's general convention for thresholds, a relative slack of 1e-9,
     to the probability too, so p = t - 1e-12 counted as at the threshold; the package compares
@@ -109,7 +113,7 @@ RECIST_CODES = ("CR", "PR", "SD", "PD")
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
               "pfi_months", "recurrence_pattern")
 GCIG_ENTRY = {"response": True, "no_response": False, "not_confirmed": False,
-              "not_evaluable": False, "unconfirmed": None, "invalid_input": None,
+              "not_evaluable": False, "unconfirmed": None, "awaiting": None, "invalid_input": None,
               "no_markers": None}  # READING D6
 
 

@@ -132,12 +132,41 @@ def _series(rng: random.Random) -> tuple[list[dict], float | None]:
     return rows, uln_col
 
 
+#: Hand-written patients appended after the random ones (they use no random numbers, so the
+#: random patients are those of the same seed without them): an evaluable baseline with no
+#: usable sample after the first dose (none drawn, or every one excluded), beside baselines
+#: that are not evaluable with no sample after it either, and one excluded sample of two.
+#: Each: (name, ULN column or None, [(day, ca125 text, event)]).
+EDGE_CASES = (
+    ("only_day0_baseline", None, [(0, "400", "")]),
+    ("pretreatment_only", None, [(-20, "900", ""), (-3, "400", "")]),
+    ("baseline_day_minus14_only", None, [(-14, "400", "")]),
+    ("baseline_day_minus15_only", None, [(-15, "400", "")]),
+    ("baseline_exactly_2uln_only", None, [(0, "70", "")]),
+    ("baseline_below_2uln_only", None, [(0, "69.99", "")]),
+    ("baseline_censored_only", None, [(0, "<100", "")]),
+    ("baseline_normal_only", None, [(-2, "20", "")]),
+    ("uln30_baseline_2uln_only", 30.0, [(0, "60", "")]),
+    ("all_excluded_paracentesis", None, [(0, "400", ""), (14, "", "paracentesis"), (21, "150", ""),
+                                         (35, "100", "")]),
+    ("all_excluded_surgery_day28", None, [(0, "400", ""), (5, "", "surgery"), (21, "150", ""), (33, "90", "")]),
+    ("all_excluded_mouse_antibody", None, [(0, "400", ""), (10, "", "mouse_antibody"), (21, "150", ""),
+                                           (49, "100", "")]),
+    ("excluded_on_its_own_row", None, [(0, "400", ""), (21, "150", "thoracentesis")]),
+    ("event_only_after_baseline", None, [(-1, "400", ""), (30, "", "paracentesis")]),
+    ("one_of_two_excluded", None, [(0, "400", ""), (1, "", "paracentesis"), (21, "150", ""), (30, "160", "")]),
+    ("pretreatment_excluded_then_none", None, [(-10, "500", ""), (-8, "", "paracentesis"), (-2, "400", ""),
+                                               (20, "", "mouse_antibody"), (42, "100", "")]),
+)
+
+
 def generate(n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     out = []
-    for i in range(n):
-        rows, uln_col = _series(rng)
-        pid = f"A{i:05d}"
+    patients = [(f"A{i:05d}", *_series(rng)) for i in range(n)]
+    for name, uln_col, samples in EDGE_CASES:
+        patients.append((f"E_{name}", [{"day": d, "ca125": v, "event": e} for d, v, e in samples], uln_col))
+    for pid, rows, uln_col in patients:
         for row in rows:
             out.append({
                 "patient_id": pid,

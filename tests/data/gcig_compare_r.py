@@ -27,7 +27,7 @@ FIELDS = ("status", "evaluable", "responded", "category", "response_day", "confi
 
 _RESPONSE_STATUS = {
     "confirmed": "response", "unconfirmed": "unconfirmed", "rose_above_half": "not_confirmed",
-    "rise_over_10pct": "not_confirmed", "no_fall": "no_response",
+    "rise_over_10pct": "not_confirmed", "no_fall": "no_response", "no_sample": "awaiting",
     "baseline_below_2uln": "not_evaluable", "no_baseline": "not_evaluable",
     "assay_changes": "not_evaluable", "uln_changes": "not_evaluable",
     "censored": "undetermined", "censored_baseline": "not_evaluable",

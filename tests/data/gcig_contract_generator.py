@@ -10,6 +10,13 @@ as it stood before the rules became a kernel over patient-contiguous arrays (com
 every cell exactly (reasons included). Regenerate it only for a deliberate change of the
 rules, and say so in the commit.
 
+Regenerated for the ``awaiting`` status (an evaluable baseline with no usable sample after the
+first dose, none drawn or every one excluded, was ``no_response``): only those patients'
+``status``, ``responded`` (now missing), ``reason`` and ``progression_reason`` changed (474
+patient rows of the cohort cases and their ``api`` rows; 642 progression reasons, those of
+every patient with a baseline and no sample after the first dose, whether evaluable for
+response or not), every other cell is as before.
+
 Inputs (all deterministic):
 
 * ``synthetic``: the committed synthetic cohort ``data/synthetic/default`` (markers and

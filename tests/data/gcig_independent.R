@@ -23,6 +23,11 @@
 #   --assay-from-baseline: only the samples from the baseline on are compared.
 # * Baseline: latest non-excluded sample with -14 <= day <= 0; evaluable for response when
 #   the baseline is >= 2 x ULN (a censored baseline "<x" is not shown to be: not evaluable).
+# * No sample after the first dose: an evaluable baseline with no non-excluded sample on a
+#   day > 0 (none drawn yet, or every one excluded) has no response to judge: response
+#   unknown (NA), rule "no_sample" (awaiting data), not "no_fall". (Added when the package
+#   stopped reporting this case as "no response"; the rule text defines a response by a fall
+#   after the first dose, and nothing after it says neither yes nor no.)
 # * Response: the first fall is the first post-baseline sample <= 50 % of baseline. From it,
 #   every following sample must be <= 50 % of baseline and <= 1.10 x its previous sample
 #   (unless both are <= ULN); the first sample >= 28 days after the fall confirms. CR when
@@ -158,6 +163,8 @@ score_patient <- function(d, uln_default) {
     out$status <- "not_evaluable"; out$response_rule <- "censored_baseline"
   } else if (!raised2) {
     out$status <- "not_evaluable"; out$response_rule <- "baseline_below_2uln"
+  } else if (!any(day > 0)) {  # nothing after the first dose (baseline evaluable)
+    out$response <- NA; out$response_rule <- "no_sample"
   } else {
     half <- SET$response_fraction * bv
     out$response <- FALSE; out$response_rule <- "no_fall"

@@ -5,11 +5,11 @@ a criterion: ages 17.99/18/19/80/80.99/81, a PFI of exactly 6 months, ECOG 1/2 a
 (alone and with the other one missing), every field left empty one at a time, every code of
 every category field, the full MMR x MSI x regimen grid (dMMR after chemotherapy only, pMMR
 after immunotherapy, MSI-L, ...), RECIST x GCIG status (SD without a CA-125 response, a
-CA-125 response with PD or no RECIST, an unconfirmed fall), ycT4, a pathological ypT/ypN
-that disagrees with the clinical restaging, contradictory flags; then random patients mixing
-all of these. Cells that must be refused (unknown or misspelt codes, out-of-range numbers,
-a pathological stage in the restaging column, flags other than 0/1, contradictory MMR
-fields) go to separate ``*_bad`` files, one refusal per row.
+CA-125 response with PD or no RECIST, an unconfirmed fall, no CA-125 after the first dose
+yet), ycT4, a pathological ypT/ypN that disagrees with the clinical restaging, contradictory
+flags; then random patients mixing all of these. Cells that must be refused (unknown or
+misspelt codes, out-of-range numbers, a pathological stage in the restaging column, flags
+other than 0/1, contradictory MMR fields) go to separate ``*_bad`` files, one refusal per row.
 
 Usage (from the repository root; standard library only)::
 
@@ -68,6 +68,7 @@ SERIES = {
     "not_evaluable": [(0, 50), (21, 20), (42, 15), (63, 10)],
     "unconfirmed": [(0, 400), (21, 180), (42, 170)],
     "no_markers": [],
+    "awaiting": [(-3, 300), (0, 400)],  # an evaluable baseline, nothing after the first dose yet
 }
 RESCUE_CHOICES = {
     "recurrence_number": ["0", "1", "2", "3"], "tumour_site": SITES, "histology": HISTOLOGY,
@@ -121,7 +122,14 @@ def rescue_cases(rng: random.Random, n_random: int) -> list[tuple[str, dict[str,
         ("RESET-only columns present", {**RESCUE_BASE, "asa": "5", "mmr_status": "dMMR",
                                          "yct_stage": "T4"}),
     ]
-    return cases + _random(rng, n_random, RESCUE_BASE, RESCUE_CHOICES, "rescue")
+    # GCIG "awaiting" (no CA-125 after the first dose yet), after the random patients so that
+    # these (and the RESET cases, drawn next) are those of the same seed without them
+    awaiting = [(f"recist={recist or 'empty'} gcig=awaiting", {**RESCUE_BASE, "recist": recist,
+                                                                "gcig_status": "awaiting"})
+                for recist in RECIST]
+    awaiting.append(("recist=PD gcig=awaiting, failed I2", {**RESCUE_BASE, "recist": "PD", "pfi_months": "5",
+                                                             "gcig_status": "awaiting"}))
+    return cases + _random(rng, n_random, RESCUE_BASE, RESCUE_CHOICES, "rescue") + awaiting
 
 
 def reset_cases(rng: random.Random, n_random: int) -> list[tuple[str, dict[str, str]]]:

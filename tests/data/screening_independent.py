@@ -11,7 +11,7 @@ Usage::
 
 ``CASES.csv`` holds one patient per row: ``patient_id``, the clinical columns written canonically (numbers, 0/1 flags, codes) and, for RESCUE,
 ``gcig_status``: the status of the GCIG rules on the patient's markers (``response``,
-``no_response``, ``not_confirmed``, ``not_evaluable``, ``unconfirmed``, ``no_markers``).
+``no_response``, ``not_confirmed``, ``not_evaluable``, ``unconfirmed``, ``awaiting``, ``no_markers``).
 An empty cell is an unknown fact. A row holding a value this reading does not know gets the
 status ``error`` (the package must refuse it).
 
@@ -34,9 +34,11 @@ R3  RESCUE I1 "first recurrence": recurrence_number == 1. "Platinum-sensitive" i
 R4  RESCUE I2: pfi_months >= 6, exactly 6 counts.
 R5  RESCUE I3, GCIG clause: a confirmed response is true; no_response, not_confirmed and
     not_evaluable are false (the data exist and show no response by the GCIG rules);
-    unconfirmed (a 50 % fall not yet followed 28 days later) and no markers are unknown.
-    RECIST PD with a confirmed GCIG response is admitted by the GCIG clause (the registry's
-    literal "or").
+    unconfirmed (a 50 % fall not yet followed 28 days later), awaiting (an evaluable baseline
+    and no CA-125 after the first dose yet: nothing to judge a response on) and no markers
+    are unknown. RECIST PD with a confirmed GCIG response is admitted by the GCIG clause (the
+    registry's literal "or"). (``awaiting`` was added when the package stopped reporting that
+    case as ``no_response``; a RECIST PD patient with it is undetermined, not ineligible.)
 R6  RESCUE I4: age >= 19 on the decimal age (18.99 fails).
 R7  RESCUE sex ("women only") and "any initial stage" are not conditions on the fields.
 R8  RESET I1 "ages 18-80": completed years, 18 <= age < 81 (80.5 is 80, admitted).
@@ -89,7 +91,7 @@ CODES = {
                             "none"},
     "bowel_obstruction": {"none", "relieved_by_colostomy", "unrelieved"},
     "gcig_status": {"response", "no_response", "not_confirmed", "not_evaluable", "unconfirmed",
-                    "no_markers"},
+                    "awaiting", "no_markers"},
 }
 NUMBERS = {  # column: (low, high, whole)
     "age": (0, 120, False), "pfi_months": (0, 600, False), "ecog": (0, 4, True),
@@ -178,7 +180,7 @@ def gcig_clause(p):
         return True, set()
     if status in ("no_response", "not_confirmed", "not_evaluable"):
         return False, set()
-    return None, {"gcig_response"}  # unconfirmed, no markers (READING R5)
+    return None, {"gcig_response"}  # unconfirmed, awaiting, no markers (READING R5)
 
 
 def rescue(p):

@@ -54,7 +54,8 @@ kinetics_n_samples        samples used by the kinetics fit
 kinetics_status,          status and reason of the kinetics fit
 kinetics_reason
 gcig_*                    GCIG CA-125 response (Rustin 2011): ``gcig_evaluable``,
-                          ``gcig_responded``, ``gcig_category`` (CR/PR), ``gcig_status``,
+                          ``gcig_responded`` (missing when ``gcig_status`` is ``awaiting``:
+                          no CA-125 after the first dose yet), ``gcig_category`` (CR/PR), ``gcig_status``,
                           ``gcig_reason``, ``gcig_uln``, ``gcig_baseline_day``,
                           ``gcig_baseline_value``, ``gcig_response_day``,
                           ``gcig_confirmation_day``

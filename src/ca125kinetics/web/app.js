@@ -319,7 +319,8 @@
       return `response (${g.category}): fall on day ${g.response_day}, confirmed on day ${g.confirmation_day}`;
     }
     const words = { unconfirmed: "unconfirmed fall", not_confirmed: "fall not confirmed",
-      no_response: "no response", not_evaluable: "not evaluable" };
+      no_response: "no response", awaiting: "awaiting a CA-125 after the first dose",
+      not_evaluable: "not evaluable" };
     return (words[g.status] || g.status) + (g.reason ? ` — ${g.reason}` : "");
   }
 
