@@ -502,6 +502,27 @@ def test_bad_patient_in_a_cohort_is_kept_with_its_reason(bundle, cohort):
     assert "no CA-125 markers" in frame.loc["no-markers", "reason"]
 
 
+def test_cohort_reads_text_numbers_and_dates_as_the_caller_states(bundle, cohort):
+    """Decimal commas, thousands dots and day-first dates in both tables: flagged without
+    the options (never guessed), and with them the scores of the same patients written
+    plainly."""
+    ids = ["000001", "000002", "000003"]
+    markers = cohort.markers[cohort.markers["patient_id"].isin(ids)].reset_index(drop=True)
+    clinical = cohort.clinical[cohort.clinical["patient_id"].isin(ids)].reset_index(drop=True)
+    plain = P.predict_cohort(markers, clinical, model=bundle)
+    start = pd.Timestamp("2024-03-04")
+    written = markers.assign(
+        ca125=[f"{v:,.3f}".replace(",", " ").replace(".", ",").replace(" ", ".") for v in markers["ca125"]],
+        date=(start + pd.to_timedelta(markers["day"], unit="D")).dt.strftime("%d/%m/%Y")).drop(columns="day")
+    written_clinical = clinical.assign(treatment_start="04/03/2024",
+                                       age=[f"{v:.1f}".replace(".", ",") for v in clinical["age"]])
+    assert (P.predict_cohort(written, written_clinical, model=bundle)["status"] == "invalid_input").all()
+    stated = P.predict_cohort(written, written_clinical, model=bundle, date_format="%d/%m/%Y", decimal=",",
+                              thousands=".")
+    columns = ["patient_id", "status", "probability", "k", "gcig_status", "decision"]
+    pd.testing.assert_frame_equal(stated[columns], plain[columns], rtol=1e-6)
+
+
 def _mixed_cohort(cohort, n: int):
     """The first ``n`` patients of the cohort with every kind of row the text columns hold:
     an invalid patient, one without markers, unknown clinical factors (decision withheld),

@@ -123,8 +123,8 @@ def test_flagged_rows_small_patients_events_censored_uln_and_assay(spark, cohort
 
 @pytest.mark.parametrize(("name", "sep", "start"), [
     ("markers_unreportable_values.csv", ",", None),
-    ("markers_semicolon_decimal_comma.csv", ";", None),   # no decimal= on Spark: flagged as without it
-    ("markers_dates_ddmmyyyy.csv", ",", "04/03/2024"),     # no date_format= on Spark: flagged as without it
+    ("markers_semicolon_decimal_comma.csv", ";", None),   # no decimal=: flagged, as in process without it
+    ("markers_dates_ddmmyyyy.csv", ",", "04/03/2024"),     # no date_format=: flagged, as in process
     ("markers_censored_undocumented.csv", ",", None),
 ])
 def test_messy_tables(spark, name, sep, start):
@@ -133,6 +133,26 @@ def test_messy_tables(spark, name, sep, start):
     if start is not None:
         messy = messy.assign(treatment_start=start)
     _same(cspark.score(spark.createDataFrame(messy)), predict_cohort(messy))
+
+
+@pytest.mark.parametrize(("name", "sep", "start", "formats"), [
+    ("markers_semicolon_decimal_comma.csv", ";", None, {"decimal": ",", "thousands": "."}),
+    ("markers_dates_ddmmyyyy.csv", ",", "04/03/2024", {"date_format": "%d/%m/%Y"}),
+])
+def test_messy_tables_read_as_the_user_says(spark, name, sep, start, formats):
+    """Decimal commas and day-first dates, stated with decimal= / date_format=: Spark reads
+    them as the in-process functions do, and the patients flagged without the option are
+    scored with it."""
+    messy = pd.read_csv(DATA / "messy" / name, sep=sep, dtype=str, keep_default_na=False, na_values=[""])
+    if start is not None:
+        messy = messy.assign(treatment_start=start)
+    stated = predict_cohort(messy, **formats)
+    assert (predict_cohort(messy)["status"] == "invalid_input").any()
+    assert not (stated["status"] == "invalid_input").any()
+    frame = spark.createDataFrame(messy)
+    _same(cspark.score(frame, **formats), stated)
+    kinetics = cspark.fit_kinetics(frame, method="per-patient", **formats)    # one patient: no population
+    _same(kinetics, fit_kinetics(read_markers(messy, on_error="flag", **formats), method="per-patient"))
 
 
 def test_numbers_as_text_and_unicode_ids(spark, cohort):

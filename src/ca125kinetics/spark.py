@@ -234,12 +234,12 @@ def _arrow_schema(schema):
     return to_arrow_schema(schema)
 
 
-def _kinetics_partition(batches, *, method, population, settings, spec, schema, names):
+def _kinetics_partition(batches, *, method, population, settings, spec, formats, schema, names):
     from .io import read_markers
     from .kinetics import fit_kinetics as fit
 
     for chunk in patient_chunks(_frames(batches, names=names), source="Spark markers", min_rows=_CHUNK_ROWS):
-        markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec)
+        markers = read_markers(chunk, uln=settings.uln, on_error="flag", marker=spec, **formats)
         yield from _to_arrow(fit(markers, method=method, settings=settings, marker=spec,
                                  **({"population": population} if method == "population" else {})),
                              schema)
@@ -332,7 +332,8 @@ def _to_pandas(df) -> pd.DataFrame:
 
 
 def fit_kinetics(df, *, method: str = "population", population=None, settings=None, marker=None,
-                 population_sample: int = DEFAULT_POPULATION_SAMPLE, partitions: int | None = None):
+                 population_sample: int = DEFAULT_POPULATION_SAMPLE, partitions: int | None = None,
+                 date_format: str | None = None, decimal: str = ".", thousands: str | None = None):
     """KELIM-like kinetics of every patient of a Spark markers DataFrame.
 
     Parameters
@@ -354,6 +355,10 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
         Patients the population is learned on when not given (first in ``patient_id`` order).
     partitions : int, optional
         Spark partitions of the work (default twice the default parallelism).
+    date_format, decimal, thousands : optional
+        How dates and numbers held as text are written, as in
+        :func:`~ca125kinetics.io.read_markers` (default ISO dates, ``.`` decimals; other
+        writings are flagged for their patient, never guessed).
 
     Returns
     -------
@@ -367,6 +372,7 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
 
     _require_spark(df, "markers")
     _check_partitions(partitions)
+    formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     # the in-process defaults: the population's marker and settings, else the marker's
     spec = _population_marker(population, marker)
     if settings is None and population is not None:
@@ -381,7 +387,7 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     with _in_background(session, _prepare_population_fit) if learn else nullcontext():
         rows = _first_patients(df, population_sample if learn else 20)
     with _in_background(session, _warm_workers, session, method != "loglinear"):
-        head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec)
+        head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec, **formats)
         if learn:
             population = fit_population(head, settings=settings, marker=spec)
         # the in-process function on a few patients: checks the arguments, gives the schema
@@ -389,7 +395,7 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
                                    method=method, settings=settings, marker=spec,
                                    **({"population": population} if method == "population" else {})))
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
-                  schema=_arrow_schema(schema))
+                  formats=formats, schema=_arrow_schema(schema))
     return _run(df, partitions, run, schema)
 
 
@@ -450,18 +456,19 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     return markers, clinical
 
 
-def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, schema, names):
+def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, formats, schema, names):
     from .predict import score_frame
 
     for chunk in patient_chunks(_frames(batches, names=names), source="Spark markers and clinical",
                                 min_rows=_CHUNK_ROWS):
         markers, clinical = _split_tables(chunk, markers_columns, clinical_columns)
         yield from _to_arrow(score_frame(bundle, markers, clinical if clinical_columns else None,
-                                         allow_imputed=allow_imputed), schema)
+                                         allow_imputed=allow_imputed, **formats), schema)
 
 
 def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: bool = False,
-          partitions: int | None = None):
+          partitions: int | None = None, date_format: str | None = None, decimal: str = ".",
+          thousands: str | None = None):
     """Score every patient with a trained model: Spark form of :func:`~ca125kinetics.predict.predict_cohort`.
 
     Parameters
@@ -480,6 +487,9 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
         ``insufficient`` and no decision.
     partitions : int, optional
         Spark partitions of the work (default twice the default parallelism).
+    date_format, decimal, thousands : optional
+        How dates and numbers held as text are written in either table, as in
+        :func:`~ca125kinetics.predict.score_frame`.
 
     Returns
     -------
@@ -509,10 +519,12 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
         combined = combined.unionByName(clinical_df.withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
     # the in-process function on a few patients: checks the model and inputs, gives the schema
     head = _first_patients(combined, 20)
+    formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     schema = _spark_schema(score_frame(bundle, *_head_tables(head, markers_columns, clinical_columns),
-                                       allow_imputed=allow_imputed))
+                                       allow_imputed=allow_imputed, **formats))
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
-                  clinical_columns=clinical_columns, allow_imputed=allow_imputed, schema=_arrow_schema(schema))
+                  clinical_columns=clinical_columns, allow_imputed=allow_imputed, formats=formats,
+                  schema=_arrow_schema(schema))
     return _run(combined, partitions, run, schema)
 
 

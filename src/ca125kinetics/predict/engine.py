@@ -24,7 +24,8 @@ from .trajectory import DeferredTrajectories
 
 
 def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
-                columns: dict[str, str] | None = None) -> pd.DataFrame:
+                columns: dict[str, str] | None = None, date_format: str | None = None, decimal: str = ".",
+                thousands: str | None = None) -> pd.DataFrame:
     """Score every patient of a markers table with a trained model (the single code path).
 
     Parameters
@@ -45,6 +46,10 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     columns : dict, optional
         Renaming of either table's columns to data-contract names, e.g. ``{"ECOG": "ecog"}``
         (a near miss of a contract column is refused otherwise).
+    date_format, decimal, thousands : optional
+        How dates and numbers given as text are written in either table, as in
+        :func:`~ca125kinetics.io.read_markers` (default: ISO ``YYYY-MM-DD`` dates and ``.``
+        decimals, no thousands separator; other writings are flagged, never guessed).
 
     Returns
     -------
@@ -62,15 +67,17 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
 
     _check_allow_imputed(allow_imputed)
     task = bundle_task(bundle)
+    formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     if not task.is_default:
-        return _score_task(bundle, task, frame, clinical)
+        return _score_task(bundle, task, frame, clinical, formats)
     gs = bundle.gcig_settings
-    markers, clin, problems = _read_inputs(frame, clinical, gs, columns)
+    markers, clin, problems = _read_inputs(frame, clinical, gs, columns, **formats)
     return _score(bundle, markers, clin, problems, allow_imputed)
 
 
-def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
-    """Score a model of another task: the same readers, patient frame and bundle as training.
+def _score_task(bundle, task, frame, clinical, formats) -> pd.DataFrame:
+    """Score a model of another task: the same readers, patient frame and bundle as training
+    (``formats``: the readers' ``date_format``, ``decimal`` and ``thousands``).
 
     One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
     ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
@@ -90,11 +97,11 @@ def _score_task(bundle, task, frame, clinical) -> pd.DataFrame:
         frame, clinical, problems = _split_input(frame, clinical, task.predictors)
     clin = None
     if clinical is not None:
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), **formats)
         for column in task.predictors:          # unknown predictors are imputed by the model
             if column not in clin.columns:
                 clin[column] = None
-    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker)
+    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker, **formats)
     patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
     for table in (markers, clin):
         if table is not None:
@@ -486,7 +493,8 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
 
 
 def predict_cohort(markers, clinical=None, model=None, *, allow_imputed: bool = False,
-                   columns: dict[str, str] | None = None) -> pd.DataFrame:
+                   columns: dict[str, str] | None = None, date_format: str | None = None, decimal: str = ".",
+                   thousands: str | None = None) -> pd.DataFrame:
     """Score many patients: one row per patient with the columns of :data:`SCORE_COLUMNS`.
 
     Parameters
@@ -498,7 +506,7 @@ def predict_cohort(markers, clinical=None, model=None, *, allow_imputed: bool = 
         One row per patient.
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`.
-    allow_imputed, columns
+    allow_imputed, columns, date_format, decimal, thousands
         As in :func:`score_frame`.
 
     Returns
@@ -506,4 +514,5 @@ def predict_cohort(markers, clinical=None, model=None, *, allow_imputed: bool = 
     pandas.DataFrame
         As :func:`score_frame`; bad patients get ``status="invalid_input"`` and a reason.
     """
-    return score_frame(load_model(model), markers, clinical, allow_imputed=allow_imputed, columns=columns)
+    return score_frame(load_model(model), markers, clinical, allow_imputed=allow_imputed, columns=columns,
+                       date_format=date_format, decimal=decimal, thousands=thousands)

@@ -78,10 +78,11 @@ def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
                             "markers DataFrame")
 
 
-def _read_inputs(frame, clinical, gcig_settings, columns=None):
+def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
     """Canonical (markers, clinical) frames through the package readers (flagging bad patients).
 
-    ``columns`` maps column names of either table to data-contract names (``io.read_markers``).
+    ``columns`` maps column names of either table to data-contract names (``io.read_markers``);
+    ``formats`` (``date_format``, ``decimal``, ``thousands``) say how text is written.
     """
     from ..io import read_clinical, read_markers
 
@@ -99,13 +100,13 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None):
         # a clinical frame read with on_error="flag" keeps its reasons too: its flagged values
         # are blanked, so reading it again finds nothing wrong with the row
         earlier = _flagged((clinical,), {})
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns)
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns, **formats)
         if earlier:
             kept = clin["patient_id"].astype(str).map(earlier)
             clin["problem"] = clin["problem"].where(clin["problem"].notna(), kept)
     uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
     markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
-                           duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns)
+                           duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
     _flagged((clin, markers), problems)
     return markers, clin, problems
 
