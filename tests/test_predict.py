@@ -222,7 +222,8 @@ def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
 def test_no_ca125_after_the_first_dose_is_an_unknown_response_not_a_no(bundle):
     """An evaluable baseline and no CA-125 after the first dose: the GCIG response is
     ``awaiting`` (responded unknown), so without RECIST the entry criterion is undetermined and
-    the reason says what is missing; with RECIST SD the patient enters by RECIST."""
+    the reason says what is missing; with RECIST SD the patient enters by RECIST, and rule 5
+    withholds the decision (the kinetics are imputed) unless imputed values are allowed."""
     markers = {"day": [-2], "ca125": [400.0]}
     p = P.predict(markers, {**CLINICAL, "recist": None}, model=bundle)
     assert p.gcig["status"] == "awaiting" and p.gcig["responded"] is None and p.gcig["evaluable"] is True
@@ -231,6 +232,9 @@ def test_no_ca125_after_the_first_dose_is_an_unknown_response_not_a_no(bundle):
     assert p.combined_category is None
     assert "GCIG CA-125 response: awaiting" in p.to_text()
     q = P.predict(markers, {**CLINICAL, "recist": "SD"}, model=bundle)
+    assert q.decision == "insufficient_information" and q.combined_category == "SD"
+    assert q.reason.startswith("insufficient information: give the on-treatment CA-125 values")
+    q = P.predict(markers, {**CLINICAL, "recist": "SD"}, model=bundle, allow_imputed=True)
     assert q.decision in ("resectable", "not_resectable") and q.combined_category == "SD"
     assert "RECIST SD (no confirmed GCIG CA-125 response: GCIG response not yet assessable" in q.recommendation
 
