@@ -40,8 +40,9 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
         One row per patient (``io.read_clinical``; only ``patient_id`` is required, missing
         predictors are unknown and the model imputes them).
     allow_imputed : bool
-        Decide even when clinical predictors are unknown (see *Decision rule*); by default
-        such a patient gets status ``insufficient`` and no decision.
+        Decide even when clinical predictors are unknown, or the kinetics have no CA-125
+        after the first dose (see *Decision rule*, rule 5); by default such a patient gets
+        status ``insufficient`` and no decision.
     columns : dict, optional
         Renaming of either table's columns to data-contract names, e.g. ``{"ECOG": "ecog"}``
         (a near miss of a contract column is refused otherwise).
@@ -227,8 +228,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     come from Arrow or from a few distinct texts, and taken into the score frame without a
     copy), one entry per patient of ``batch``.
 
-    ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
-    model); otherwise such a patient's decision is withheld (status ``insufficient``).
+    ``allow_imputed``: decide even when clinical predictors are unknown, or the kinetics have
+    no CA-125 after the first dose (imputed by the model); otherwise such a patient's decision
+    is withheld (status ``insufficient``).
 
     ``problems`` maps a patient to why its input is invalid (the readers' reasons; they take
     precedence over the batch's own); the kinetics step may add one (a value it cannot
@@ -411,9 +413,10 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`; None uses the shipped default model.
     allow_imputed : bool
-        Decide even when clinical predictors are unknown. By default the decision is
+        Decide even when clinical predictors are unknown, or the kinetics have no CA-125
+        after the first dose (rule 5 of the *Decision rule*). By default the decision is
         withheld (status ``insufficient``, decision ``insufficient_information``) and the
-        probability, computed with the unknown factors imputed, is shown for information.
+        probability, computed with the unknown inputs imputed, is shown for information.
     columns : dict, optional
         Renaming of input column (or clinical key) names to data-contract names.
     date_format, decimal, thousands : optional
