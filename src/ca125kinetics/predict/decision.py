@@ -330,10 +330,14 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         imputed = (known > 0) | kin
         if imputed.any():
             both = np.flatnonzero(imputed)
-            which = np.where(~kin[both], names[both] + " imputed (allowed by the caller)",
-                             np.where(known[both] > 0, names[both] + " and ", "").astype(object) + _KINETICS_ALLOWED)
+            prefix, kin_both = names[both], kin[both]
+            if kin_both.any():          # "ecog and the kinetics ...", or "the kinetics ..." alone
+                k = np.flatnonzero(kin_both)
+                prefix = prefix.copy()
+                prefix[k] = np.where(known[both[k]] > 0, prefix[k] + " and ", "")
+            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED], kin_both.astype(np.intp))
             basis = scatter_text(at.size, [
-                (both, _join(take_text(basis, both), "; computed with ", which.astype(object))),
+                (both, _join(take_text(basis, both), "; computed with ", prefix, suffix)),
                 (np.flatnonzero(~imputed), take_text(basis, np.flatnonzero(~imputed)))])
         if name == "resectable":
             texts.append((at, _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
