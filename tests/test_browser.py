@@ -285,3 +285,15 @@ def test_decimal_comma_is_refused_and_imputed_probability_is_marked(page):
     page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
     assert "computed with unknown clinical factors imputed: no decision" in page.text_content("#interval")
     assert page.text_content("#recommendation").startswith("Insufficient information: give age, ecog")
+
+
+def test_a_baseline_only_is_marked_as_computed_with_the_kinetics_imputed(page):
+    """No CA-125 after the first dose: the kinetics are imputed (rule 5), which the probability
+    line says, beside the clinical factors left unknown."""
+    _fill_rows(page, [(-3, 400)])
+    page.select_option("#recist", "PR")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert ("computed with unknown clinical factors and the CA-125 kinetics (no CA-125 after the first dose) "
+            "imputed: no decision") in page.text_content("#interval")
+    assert page.text_content("#recommendation").startswith("Insufficient information: give age, ecog")

@@ -35,7 +35,7 @@ DECISIONS = {"invalid_input": ("none", "invalid"), "not_scored": ("none", "not_s
              "not_candidate_entry": ("not_candidate", "entry_not_met"),
              "resectable": ("resectable", "at_or_above"),
              "not_resectable": ("not_resectable", "below")}
-SERIES_WITH_MARKERS = 26  # decision_cases_generator.SERIES without no_markers
+SERIES_WITH_MARKERS = 30  # decision_cases_generator.SERIES without no_markers, and KINETICS_SERIES
 COMBINED = {"CR": "CR", "PR": "PR", "SD": "SD", "PD": "PD", None: "undetermined"}
 
 
@@ -68,16 +68,19 @@ def _decision(decision, rule):
     if decision == "insufficient_information":
         if "entry criterion undetermined" in rule:
             return "insufficient_information", "entry_undetermined"
-        if "clinical predictors unknown" in rule:
+        if "model inputs unknown" in rule:
             return "insufficient_information", "missing_predictors"
         return "insufficient_information", f"? {rule}"
     return DECISIONS.get(decision, (decision, f"? {rule}"))
 
 
 def _named(text):
-    """The predictors (and recist) a reason or recommendation names, in the reading's order."""
+    """The predictors (and recist) a reason or recommendation names, in the reading's order;
+    ``ca125_after_first_dose`` where it says the kinetics have no CA-125 after the first dose."""
     words = set(str(text).replace(",", " ").replace(";", " ").replace(":", " ").split())
-    return ";".join(name for name in (*PREDICTORS, "recist") if name in words)
+    if "no CA-125 after the first dose" in str(text):
+        words.add("ca125_after_first_dose")
+    return ";".join(name for name in (*PREDICTORS, "ca125_after_first_dose", "recist") if name in words)
 
 
 def _row(decision, rule, combined, reason, recommendation, named_from_reason):

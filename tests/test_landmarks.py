@@ -551,7 +551,10 @@ def scored_cases():
     mp = pytest.MonkeyPatch()
     mp.setattr(E, "_score_patients", capture)
     try:
-        predictions = predict_many(items)
+        # allow_imputed: the day rule is compared here; a series without a usable on-treatment
+        # sample (pretreatment samples only) has its kinetics imputed, which withholds the
+        # decision and the trajectory by default (rule 5, tested apart)
+        predictions = predict_many(items, allow_imputed=True)
         for p in predictions:
             p.trajectory
     finally:
@@ -624,6 +627,21 @@ def test_an_undetermined_entry_criterion_does_not_withhold_the_landmark_decision
     # unknown clinical predictors still withhold both (allow_imputed=True gives both)
     assert predict({"day": [-5, 20, 35], "ca125": [900.0, 240.0, 150.0]}, {"recist": "PR"}).trajectory.status \
         == "withheld"
+
+
+def test_no_ca125_after_the_first_dose_withholds_the_trajectory_as_the_decision():
+    """Rule 5: no on-treatment CA-125 the kinetics can use (a baseline only; samples beyond the
+    kinetics window, day 100, which reach every landmark) withholds the decision, and with it
+    the trajectory, whose full-series point would decide on the imputed kinetics;
+    allow_imputed=True gives both."""
+    from ca125kinetics.predict import predict
+
+    for series, opted in (({"day": [-5], "ca125": [900.0]}, "none_reached"),
+                          ({"day": [-5, 110, 130], "ca125": [900.0, 240.0, 150.0]}, "ok")):
+        p = predict(series, CLINICAL)
+        assert p.status == "insufficient" and p.trajectory.status == "withheld"
+        assert "give the on-treatment CA-125 values" in p.trajectory.summary
+        assert predict(series, CLINICAL, allow_imputed=True).trajectory.status == opted
 
 
 def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():
@@ -727,7 +745,9 @@ def test_nothing_unknown_at_a_landmark_changes_its_prediction(data):
     second_recist = first_recist if lm.uses_recist else data.draw(recists, label="recist, other")
     a = record("a", later("A"), first_recist)
     b = record("b", later(data.draw(st.sampled_from(["A", "B"]), label="assay after")), second_recist)
-    pa, pb = (p.trajectory for p in predict_many([a, b]))
+    # allow_imputed: every on-treatment sample may be excluded (an event before), which
+    # withholds the full-series decision and the trajectory by default (rule 5)
+    pa, pb = (p.trajectory for p in predict_many([a, b], allow_imputed=True))
     assert pa.status == pb.status == "ok", (pa.summary, pb.summary)
     one, two = ({pt.landmark: pt for pt in t.points}[lm.key] for t in (pa, pb))
     assert one.status == two.status and one.sample_days == two.sample_days and one.reason == two.reason

@@ -222,7 +222,8 @@ def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
 def test_no_ca125_after_the_first_dose_is_an_unknown_response_not_a_no(bundle):
     """An evaluable baseline and no CA-125 after the first dose: the GCIG response is
     ``awaiting`` (responded unknown), so without RECIST the entry criterion is undetermined and
-    the reason says what is missing; with RECIST SD the patient enters by RECIST."""
+    the reason says what is missing; with RECIST SD the patient enters by RECIST, and rule 5
+    withholds the decision (the kinetics are imputed) unless imputed values are allowed."""
     markers = {"day": [-2], "ca125": [400.0]}
     p = P.predict(markers, {**CLINICAL, "recist": None}, model=bundle)
     assert p.gcig["status"] == "awaiting" and p.gcig["responded"] is None and p.gcig["evaluable"] is True
@@ -231,6 +232,9 @@ def test_no_ca125_after_the_first_dose_is_an_unknown_response_not_a_no(bundle):
     assert p.combined_category is None
     assert "GCIG CA-125 response: awaiting" in p.to_text()
     q = P.predict(markers, {**CLINICAL, "recist": "SD"}, model=bundle)
+    assert q.decision == "insufficient_information" and q.combined_category == "SD"
+    assert q.reason.startswith("insufficient information: give the on-treatment CA-125 values")
+    q = P.predict(markers, {**CLINICAL, "recist": "SD"}, model=bundle, allow_imputed=True)
     assert q.decision in ("resectable", "not_resectable") and q.combined_category == "SD"
     assert "RECIST SD (no confirmed GCIG CA-125 response: GCIG response not yet assessable" in q.recommendation
 
@@ -643,6 +647,9 @@ def test_entry_criterion_is_the_screens_inclusion_3(bundle, recist, series):
               if c.criterion == "I3")
     if recist == "PD":
         assert p.decision == "not_candidate_recist_pd"
+    elif i3.outcome == "met" and series == "awaiting":     # entry by RECIST, but no kinetics: rule 5
+        assert p.decision == "insufficient_information"
+        assert p.reason.startswith("insufficient information: give the on-treatment CA-125 values")
     elif i3.outcome == "met":
         assert p.decision in ("resectable", "not_resectable")
     else:
@@ -1047,6 +1054,137 @@ def test_markers_only_is_insufficient_not_resectable(bundle):
     assert frame["status"].tolist() == ["insufficient"] and frame["decision"].tolist() == ["insufficient_information"]
     many = P.predict_many([(dict(WORKED, patient_id=["m"] * 4), None)], model=bundle, allow_imputed=True)
     assert many[0].status == "ok"
+
+
+# ------------------------------------------------------- no CA-125 after the first dose (rule 5)
+
+# Series with no CA-125 after the first dose among the samples the kinetics uses (its days
+# -14..100, none in an exclusion window): the KELIM-like kinetics, the model's main predictor,
+# are imputed.
+NO_ON_TREATMENT = {
+    "baseline only": {"day": [-3], "ca125": [400.0]},
+    "two pretreatment samples": {"day": [-9, -2], "ca125": [350.0, 400.0]},
+    "every on-treatment sample excluded": {"day": [0, 14, 21, 35], "ca125": [400.0, None, 150.0, 100.0],
+                                           "event": [None, "paracentesis", None, None]},
+    "after mouse antibodies": {"day": [-3, 10, 21, 49], "ca125": [400.0, None, 150.0, 30.0],
+                               "event": [None, "mouse_antibody", None, None]},
+    "only beyond the kinetics window": {"day": [0, 120, 141], "ca125": [400.0, 150.0, 100.0]},
+}
+NO_KINETICS = "no CA-125 after the first dose"
+
+
+@pytest.mark.parametrize("name", list(NO_ON_TREATMENT))
+def test_no_ca125_after_the_first_dose_withholds_the_decision(bundle, name):
+    series = NO_ON_TREATMENT[name]
+    p = P.predict(series, CLINICAL, model=bundle)
+    assert (p.status, p.decision, p.resectable) == ("insufficient", "insufficient_information", None)
+    assert p.reason.startswith("insufficient information: give the on-treatment CA-125 values")
+    assert NO_KINETICS in p.reason and "kinetics imputed" in p.reason
+    assert 0 <= p.probability <= 1                                   # shown, for information only
+    assert p.recommendation.startswith("Insufficient information: give the on-treatment CA-125 values")
+    assert "no decision" in p.recommendation and p.rule == P.decision._RULES["withheld"]
+    assert "Decision withheld" in p.to_text()
+    # the caller opts in: the same probability, a decision that says the kinetics were imputed
+    opted = P.predict(series, CLINICAL, model=bundle, allow_imputed=True)
+    assert opted.status == "ok" and opted.decision in ("resectable", "not_resectable")
+    assert opted.probability == p.probability
+    assert "kinetics imputed" in opted.recommendation and "allowed by the caller" in opted.recommendation
+
+
+def test_one_ca125_after_the_first_dose_still_decides(bundle):
+    """A decline partly seen (k not estimable from 1-2 on-treatment samples) is not rule 5."""
+    # one on-treatment sample; two; one left after an exclusion window and the kinetics window
+    for series in ({"day": [0, 21], "ca125": [400.0, 180.0]}, {"day": [-3, 21, 42], "ca125": [400.0, 180.0, 150.0]},
+                   {"day": [0, 14, 21, 50, 120], "ca125": [400.0, None, 150.0, 120.0, 100.0],
+                    "event": [None, "paracentesis", None, None, None]}):
+        p = P.predict(series, CLINICAL, model=bundle)
+        assert p.status == "ok" and p.decision in ("resectable", "not_resectable"), series
+        assert NO_KINETICS not in p.recommendation and "imputed" not in p.recommendation
+
+
+def test_no_ca125_after_the_first_dose_and_unknown_factors_are_named_in_one_message(bundle):
+    clinical = {k: v for k, v in CLINICAL.items() if k not in ("ecog", "pfi_months")}
+    p = P.predict(NO_ON_TREATMENT["baseline only"], clinical, model=bundle)
+    assert p.status == "insufficient" and p.decision == "insufficient_information"
+    assert p.reason.startswith("insufficient information: give ecog, pfi_months and the on-treatment CA-125 values")
+    assert p.reason.count("insufficient information") == 1 and NO_KINETICS in p.reason
+    assert p.recommendation.startswith("Insufficient information: give ecog, pfi_months and the on-treatment CA-125")
+    assert "these factors and the kinetics imputed" in p.recommendation
+    opted = P.predict(NO_ON_TREATMENT["baseline only"], clinical, model=bundle, allow_imputed=True)
+    assert opted.decision in ("resectable", "not_resectable")
+    assert "computed with ecog, pfi_months and the kinetics imputed" in opted.recommendation
+
+
+def test_no_ca125_after_the_first_dose_does_not_withhold_the_earlier_rules(bundle):
+    """Rules 1-4 come first: RECIST PD is not a candidate; without RECIST the entry criterion
+    is undetermined (the reason asks for recist)."""
+    series = NO_ON_TREATMENT["baseline only"]
+    assert P.predict(series, dict(CLINICAL, recist="PD"), model=bundle).decision == "not_candidate_recist_pd"
+    undetermined = P.predict(series, dict(CLINICAL, recist=None), model=bundle)
+    assert undetermined.reason.startswith("insufficient information: give recist")
+
+
+@settings(max_examples=200, deadline=None)
+@given(p=st.floats(0, 1), progressed=st.booleans(), responded=st.booleans(),
+       recist=st.sampled_from([None, "CR", "PR", "SD", "PD"]),
+       missing=st.lists(st.sampled_from(P.REQUIRED_PREDICTORS), unique=True), no_kinetics=st.booleans(),
+       allow=st.booleans())
+def test_no_ca125_after_the_first_dose_withholds_only_the_probability_decision(p, progressed, responded, recist,
+                                                                                  missing, no_kinetics, allow):
+    row = {**ROW, "probability": p, "progressed": progressed, **_gcig(responded), "recist": recist}
+    d, rule, text = P._decide(row, 0.7, False, missing=missing, no_kinetics=no_kinetics, allow_imputed=allow)
+    plain, _, _ = P._decide(row, 0.7, False)
+    if plain in ("resectable", "not_resectable") and (missing or no_kinetics) and not allow:
+        assert d == "insufficient_information" and rule == P.decision._RULES["withheld"]
+        give = ", ".join(missing) + (" and " if missing and no_kinetics else "") + \
+            ("the on-treatment CA-125 values" if no_kinetics else "")
+        assert text.startswith(f"Insufficient information: give {give}")
+        assert (NO_KINETICS in text) == no_kinetics
+    else:
+        assert d == plain
+        if plain in ("resectable", "not_resectable"):
+            assert ("kinetics imputed" in text) == no_kinetics
+            assert ("allowed by the caller" in text) == bool(missing or no_kinetics)
+
+
+def test_no_ca125_after_the_first_dose_is_withheld_on_every_path(bundle, model_dir, tmp_path, capsys):
+    """predict, predict_many, predict_cohort, score_frame (also in the pyfunc form), ca125 score
+    for one patient and for a cohort (whole and in chunks) agree."""
+    from ca125kinetics.cli import main
+
+    ids = [f"n{i}" for i in range(len(NO_ON_TREATMENT))] + ["y0"]
+    series = [*NO_ON_TREATMENT.values(), WORKED]
+    rows = [pd.DataFrame({"patient_id": pid, **{k: v for k, v in s.items()}}) for pid, s in zip(ids, series)]
+    markers = pd.concat(rows, ignore_index=True)
+    clinical = pd.DataFrame([{"patient_id": pid, **CLINICAL} for pid in ids])
+    want = {False: ["insufficient"] * (len(ids) - 1) + ["ok"], True: ["ok"] * len(ids)}
+    for allow in (False, True):
+        cohort = P.predict_cohort(markers, clinical, model=bundle, allow_imputed=allow).set_index("patient_id")
+        assert cohort.loc[ids, "status"].tolist() == want[allow]
+        one = [P.predict(s, CLINICAL, model=bundle, allow_imputed=allow) for s in series]
+        many = P.predict_many([(dict(s, patient_id=[pid] * len(s["day"])), dict(CLINICAL, patient_id=pid))
+                               for pid, s in zip(ids, series)], model=bundle, allow_imputed=allow)
+        for got in (one, many):
+            assert [g.status for g in got] == want[allow]
+            assert [g.recommendation for g in got] == cohort.loc[ids, "recommendation"].tolist()
+        frame = P.score_frame(bundle, markers, clinical, allow_imputed=allow).set_index("patient_id")
+        assert frame.loc[ids, "recommendation"].tolist() == cohort.loc[ids, "recommendation"].tolist()
+    pyfunc = markers.merge(clinical, on="patient_id")       # the pyfunc's input: clinical on every row
+    served = P.score_frame(bundle, pyfunc).set_index("patient_id")
+    assert served.loc[ids, "status"].tolist() == want[False]
+    # ca125 score: one patient (text), the cohort whole and in chunks of a few rows
+    markers.to_csv(tmp_path / "markers.csv", index=False)
+    clinical.to_csv(tmp_path / "clinical.csv", index=False)
+    files = ["--markers", str(tmp_path / "markers.csv"), "--clinical", str(tmp_path / "clinical.csv"),
+             "--model", str(model_dir)]
+    assert main(["score", *files, "--patient", "n0"]) == 0
+    assert "Decision withheld: insufficient information: give the on-treatment CA-125" in capsys.readouterr().out
+    for extra in ([], ["--chunk-rows", "4"], ["--allow-imputed"], ["--allow-imputed", "--chunk-rows", "4"]):
+        out = tmp_path / "score.csv"
+        assert main(["score", *files, "--format", "csv", "--out", str(out), *extra]) == 0
+        got = pd.read_csv(out, dtype={"patient_id": str}).set_index("patient_id")
+        assert got.loc[ids, "status"].tolist() == want["--allow-imputed" in extra], extra
+    capsys.readouterr()
 
 
 def test_progression_decides_without_clinical_factors(bundle):

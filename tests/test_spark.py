@@ -96,6 +96,24 @@ def test_score_allow_imputed_equal_in_process(tables):
     _same(cspark.score(markers_df, sparse_df, allow_imputed=True), expected)
 
 
+def test_score_withholds_a_decision_without_ca125_after_the_first_dose(session):
+    """Rule 5 on Spark as in process: a baseline only, and every on-treatment sample excluded
+    after a paracentesis, withhold the decision; one on-treatment sample does not."""
+    markers = pd.DataFrame({"patient_id": ["s1", "s2", "s2", "s2", "s3", "s3"],
+                            "day": ["-3", "0", "14", "21", "0", "21"],
+                            "ca125": ["400", "400", None, "150", "400", "180"],
+                            "event": [None, None, "paracentesis", None, None, None]})
+    clinical = pd.DataFrame({"patient_id": ["s1", "s2", "s3"], "age": "61", "ecog": "0", "ascites_ml": "0",
+                             "figo_stage": "IIIC", "primary_residual_disease": "0", "pfi_months": "18",
+                             "recurrence_pattern": "single", "recist": "PR"})
+    for allow in (False, True):
+        expected = predict_cohort(markers, clinical, allow_imputed=allow)
+        want = ["ok"] * 3 if allow else ["insufficient", "insufficient", "ok"]
+        assert expected["status"].tolist() == want
+        _same(cspark.score(session.createDataFrame(markers), session.createDataFrame(clinical),
+                           allow_imputed=allow), expected)
+
+
 def test_a_partition_of_many_patients_reaches_spark(tables):
     """One partition of more patients than a text block of the output tables holds (4,096:
     ``_columns.constant_text`` then stores a column in several blocks, which pyspark's Arrow

@@ -368,6 +368,21 @@ def test_missing_clinical_factors_withhold_the_decision_unless_allowed(client):
     assert resp.status_code == 422 and "allow_imputed" in resp.json()["message"]
 
 
+def test_no_ca125_after_the_first_dose_withholds_the_decision_unless_allowed(client, model_dir):
+    """A baseline only: the kinetics, the model's main predictor, are imputed (rule 5)."""
+    body = _request(samples=[{"day": -3, "ca125": 400}])
+    data = client.post("/api/score", json=body).json()
+    assert data["status"] == "insufficient" and data["decision"] == "insufficient_information"
+    assert data["reason"].startswith("insufficient information: give the on-treatment CA-125 values")
+    assert data["probability"] is not None
+    alone = P.predict({"patient_id": "w1", "day": [-3], "ca125": [400.0]}, dict(CLINICAL, patient_id="w1"),
+                      model=model_dir)
+    assert data == json.loads(json.dumps(alone.to_dict()))
+    data = client.post("/api/score", json={**body, "allow_imputed": True}).json()
+    assert data["status"] == "ok" and data["decision"] in ("resectable", "not_resectable")
+    assert "kinetics imputed" in data["recommendation"]
+
+
 def test_mixed_allow_imputed_requests_are_batched_apart(model_dir):
     """Concurrent requests with different allow_imputed each get their own answer."""
     import asyncio

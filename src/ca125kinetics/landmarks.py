@@ -68,8 +68,9 @@ for every landmark reached, the landmark model's probability and interval on the
 series, the decision, the days of the samples used, and the model's own evaluation (AUC,
 agreement) and synthetic-data flag; for every landmark not reached, why; and whether the
 decision has been stable (**Decision**: said only from two landmarks scored on different
-samples). Only unknown clinical predictors withhold the landmark decisions (as they withhold
-the patient's); a recommendation withheld because the entry criterion cannot be judged yet (no
+samples). Only unknown model inputs withhold the landmark decisions, as they withhold the
+patient's (rule 5 of the decision rule: clinical predictors, or no CA-125 after the first dose
+among the samples the kinetics use); a recommendation withheld because the entry criterion cannot be judged yet (no
 RECIST before cycle 3) does not: the landmark decision is the probability against the
 threshold. Models trained before landmarks existed carry none: the trajectory then says so and
 is empty.
@@ -433,7 +434,8 @@ class Trajectory:
         ``ok``: at least one landmark reached; ``no_landmark_models``: the model was trained
         without landmarks (e.g. before they existed); ``none_reached``: the latest sample is
         before the first landmark's window; ``withheld``: the patient's decision is withheld
-        because clinical predictors are unknown (``allow_imputed=True`` gives both), so are
+        because model inputs are unknown (clinical predictors, or no CA-125 after the first
+        dose for the kinetics; ``allow_imputed=True`` gives both), so are
         the landmark decisions; ``not_scored``: the patient was not scored. A
         recommendation withheld for another reason (the entry criterion undetermined before
         RECIST is assessed) or not a candidate does not withhold the landmark decisions,
@@ -555,7 +557,7 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         scored, with the reason); called only for the fitted landmarks the patient has reached
         (:func:`reached`).
     withheld : str, optional
-        Why the patient's decision is withheld because clinical predictors are unknown
+        Why the patient's decision is withheld because model inputs are unknown
         (``predict``'s status ``insufficient``, rule "withheld"): then no landmark decision
         is given either.
     model : ModelBundle or ScoringModel, optional

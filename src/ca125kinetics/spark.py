@@ -482,7 +482,8 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
         directory, or an MLflow URI such as ``models:/ca125-complete-resection@champion``.
         Loaded once on the driver and shipped to the executors with the task.
     allow_imputed : bool
-        Decide even when clinical predictors are unknown, as in
+        Decide even when clinical predictors or the on-treatment CA-125 of the kinetics are
+        unknown, as in
         :func:`~ca125kinetics.predict.score_frame`; by default such a patient gets status
         ``insufficient`` and no decision.
     partitions : int, optional

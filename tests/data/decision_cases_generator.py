@@ -16,7 +16,9 @@ Two steps (from the repository root)::
   paracentesis and after mouse antibodies, a baseline only, every on-treatment sample
   excluded (after a paracentesis, after mouse antibodies; with the baseline only: no CA-125
   after the first dose yet), two samples, a duplicated day (breaks the data contract) and no
-  markers at all;
+  markers at all; then, appended (rule 5's kinetics, READING D9), two pretreatment samples,
+  samples after the first dose beyond the kinetics window only (with a GCIG response
+  confirmed there and without), and one on-treatment sample left by an exclusion window;
 * ``decision_clinical.csv``: the patients' clinical rows: every RECIST spelling the data
   contract allows (the four codes in any case, with spaces around, empty), clinical profiles of high and low
   probability, every predictor left empty alone and all together;
@@ -27,7 +29,7 @@ Two steps (from the repository root)::
   threshold is p + offset, so p is exactly at it, 1e-12 or 1e-8 below or above it);
   ``case_note`` says what each tests; ``built_gcig`` is the GCIG status the series was built
   for, ``ca125_normal`` reading D3 of ``decision_independent.py`` worked out from the series
-  written;
+  written, ``kinetics_on_treatment`` its reading D9 (its function ``kinetics_on_treatment``);
 * ``decision_function_cases.csv``: every combination of the inputs of the Python function
   ``combined_response`` (RECIST x new lesion x CA-125 progression x confirmed response x
   normal), for the combined category alone.
@@ -48,7 +50,11 @@ import argparse
 import csv
 import itertools
 import random
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from decision_independent import kinetics_on_treatment  # noqa: E402 - READING D9, standard library only
 
 ULN = 35.0
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
@@ -101,6 +107,18 @@ SERIES = {
     "all_excluded_hama": ("awaiting", [(-3, "400"), (10, "", "mouse_antibody"), (21, "150"), (49, "30")]),
     "duplicate_day": ("invalid_input", [(0, "400"), (21, "180"), (21, "190"), (63, "150")]),
     "no_markers": ("no_markers", []),
+}
+# Series added for rule 5's kinetics (READING D9), appended after the patients above so that
+# these keep their numbers: no on-treatment sample the kinetics may use although there are
+# samples after the first dose (beyond day 100, with a GCIG response confirmed there or not),
+# two pretreatment samples, and one on-treatment sample left by an exclusion window and the
+# kinetics window (a decline partly seen: the decision stands).
+KINETICS_SERIES = {
+    "pretreatment_only": ("awaiting", [(-9, "350"), (-2, "400")]),
+    "beyond_kinetics_window": ("unconfirmed", [(0, "400"), (120, "150"), (141, "100")]),
+    "response_beyond_kinetics_window": ("response", [(0, "400"), (110, "150"), (140, "140")]),
+    "one_left_after_exclusion": ("response", [(0, "400"), (14, "", "paracentesis"), (21, "150"),
+                                              (50, "120"), (120, "100")]),
 }
 OFFSETS = ["0", "1e-12", "-1e-12", "1e-8", "-1e-8"]  # threshold = probability + offset
 
@@ -158,9 +176,10 @@ def cases(out: Path, seed: int) -> None:
         patients.append((name, "random", clinical))
 
     clinical_rows, marker_rows, runs = [], [], []
-    for number, (name, note, clinical) in enumerate(patients, start=1):
+
+    def add(number: int, name: str, note: str, clinical: dict[str, str]) -> None:
         pid = f"D{number:04d}"
-        built, series = SERIES[name]
+        built, series = {**SERIES, **KINETICS_SERIES}[name]
         clinical_rows.append({"patient_id": pid, **clinical})
         for sample in series:
             day, value = sample[0], sample[1]
@@ -172,8 +191,13 @@ def cases(out: Path, seed: int) -> None:
         for allow in ("0", "1"):
             runs.append({"case_id": f"{pid}/{allow}", "patient_id": pid, "series": name,
                          "built_gcig": built, "recist": clinical["recist"],
-                         "ca125_normal": ca125_normal(series), "missing_predictors": missing,
-                         "allow_imputed": allow, "threshold_offset": "", "case_note": note})
+                         "ca125_normal": ca125_normal(series),
+                         "kinetics_on_treatment": str(kinetics_on_treatment(series)),
+                         "missing_predictors": missing, "allow_imputed": allow, "threshold_offset": "",
+                         "case_note": note})
+
+    for number, (name, note, clinical) in enumerate(patients, start=1):
+        add(number, name, note, clinical)
     # 5. thresholds set relative to the probability, on patients that reach rules 6/7
     reach = [r for r in runs if r["recist"].strip().upper() in ("CR", "PR", "SD")
              and (r["missing_predictors"] == "" or r["allow_imputed"] == "1")
@@ -185,6 +209,18 @@ def cases(out: Path, seed: int) -> None:
         for offset in OFFSETS:
             runs.append({**run, "case_id": f"{run['case_id']}/t{offset}", "threshold_offset": offset,
                          "case_note": f"{run['case_note']}; threshold = p + {offset}"})
+    # 6. the series of rule 5's kinetics: every canonical RECIST, a predictor empty, all empty
+    number = len(patients)
+    for name in KINETICS_SERIES:
+        for recist in ["CR", "PR", "SD", "PD", ""]:
+            number += 1
+            add(number, name, f"recist={recist or 'empty'}", {**PROFILES["favourable"], "recist": recist})
+        for missing in ("ecog", "all"):
+            clinical = {**PROFILES["middling"], "recist": "PR"}
+            for field in (PREDICTORS if missing == "all" else [missing]):
+                clinical[field] = ""
+            number += 1
+            add(number, name, f"{missing} empty recist=PR", clinical)
 
     _write(out / "decision_clinical.csv", ["patient_id", *PREDICTORS, "recist"], clinical_rows)
     _write(out / "decision_markers.csv", ["patient_id", "day", "ca125", "uln", "assay", "event"],
@@ -237,6 +273,7 @@ def facts(out: Path) -> None:
                      "progression_status": progression if isinstance(progression, str) else "",
                      "ca125_normal": run["ca125_normal"], "scored": state, "probability": p,
                      "threshold": t, "missing_predictors": run["missing_predictors"],
+                     "kinetics_on_treatment": run["kinetics_on_treatment"],
                      "allow_imputed": run["allow_imputed"]})
     _write(out / "decision_facts.csv", list(rows[0]), rows)
 

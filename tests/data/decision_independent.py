@@ -35,6 +35,9 @@ and gives the combined category alone.
   probability could be computed), ``scored``;
 * ``probability``, ``threshold``: as ``repr`` of the floats (empty when not scored);
 * ``missing_predictors``: the model's clinical predictors left empty, ``;``-separated;
+* ``kinetics_on_treatment``: how many CA-125 samples after the first dose the kinetics may
+  use (READING D9, :func:`kinetics_on_treatment`, worked out by the case generator from the
+  series it wrote);
 * ``allow_imputed``: ``0``/``1``.
 
 ``OUT.csv`` holds, per case: ``recist_code`` (the category read, or ``error``),
@@ -42,7 +45,8 @@ and gives the combined category alone.
 criterion, inclusion 3, as the screen evaluates it: ``met``/``not_met``/``unknown``),
 ``decision`` (``none``, ``not_candidate``, ``insufficient_information``, ``resectable``,
 ``not_resectable``), ``rule`` (this reading's name of the rule that fired) and ``named``
-(the fields the reason must name, ``;``-separated).
+(the fields the reason must name, ``;``-separated; ``ca125_after_first_dose`` for the
+on-treatment CA-125 the kinetics lack, D9).
 
 Readings of places the documentation leaves open (each is a choice, marked READING below):
 
@@ -77,9 +81,12 @@ D5  Recommendation, first rule that fires (docs section 6):
       insufficient information (``entry_undetermined``), naming ``recist`` (and nothing
       else: the predictors are not the reason here);
     5 ``missing_predictors``: a model predictor is unknown and imputation was not allowed ->
-      insufficient information naming every unknown predictor;
+      insufficient information naming every unknown predictor; the CA-125 kinetics count as
+      one (D9): no on-treatment sample they may use -> named ``ca125_after_first_dose``,
+      after the clinical predictors, in the same message;
     6 ``at_or_above``: probability >= threshold -> predicted completely resectable (with
-      imputation allowed, the recommendation names the imputed predictors);
+      imputation allowed, the recommendation names the imputed predictors, the kinetics
+      included);
     7 ``below``: otherwise predicted not completely resectable (idem).
 D6  Entry criterion = RESCUE inclusion 3, three-valued: RECIST in {CR, PR, SD} or GCIG status
     ``response``. RECIST known (CR/PR/SD/PD): that clause is true/false. GCIG: ``response``
@@ -102,6 +109,15 @@ D8  A patient whose markers break the data contract (GCIG status ``invalid_input
     combined category (``undetermined``), whatever the RECIST category: the data contract
     gives such a patient the status ``invalid_input`` and no result. (Added after the first
     comparison: the first version of this reading derived a category from RECIST alone.)
+D9  (Added with rule 5's kinetics, ``docs/clinical-rules.md`` section 6 note 4.) The model
+    predicts from the CA-125 decline during the neoadjuvant cycles (section 4): with no
+    CA-125 after the first dose among the samples the kinetics use, its kinetics are imputed
+    as an unknown clinical predictor is. The samples the kinetics use (section 4, "Who is
+    scored", and the exclusions "as in GCIG", section 1): a row with a value (a censored
+    ``<x`` is one), ``0 < day <= 100``, not excluded by an event: a paracentesis,
+    thoracentesis or surgery on day e excludes ``e <= day <= e + 28``, mouse antibodies on
+    day e every ``day >= e``. Only zero such samples counts: one or two (a decline partly
+    seen, k not estimable) do not withhold the decision.
 """
 
 from __future__ import annotations
@@ -112,6 +128,9 @@ import sys
 RECIST_CODES = ("CR", "PR", "SD", "PD")
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
               "pfi_months", "recurrence_pattern")
+KINETICS_WINDOW_DAYS = 100  # READING D9
+INTERFERENCE_DAYS = 28
+PROCEDURES = ("paracentesis", "thoracentesis", "surgery")
 GCIG_ENTRY = {"response": True, "no_response": False, "not_confirmed": False,
               "not_evaluable": False, "unconfirmed": None, "awaiting": None, "invalid_input": None,
               "no_markers": None}  # READING D6
@@ -167,6 +186,21 @@ def entry(recist: str | None, gcig_status: str) -> bool | None:
     return either(recist_clause, GCIG_ENTRY[gcig_status])
 
 
+def kinetics_on_treatment(series: list[tuple]) -> int:
+    """READING D9: the samples after the first dose the kinetics may use, from a series of
+    ``(day, ca125 as written, event)`` rows (event empty or missing for none)."""
+    events = [(s[0], s[2]) for s in series if len(s) > 2 and s[2]]
+    unknown = {kind for _, kind in events} - {*PROCEDURES, "mouse_antibody"}
+    if unknown:
+        raise BadValue(f"events {sorted(unknown)} are not known to this reading")
+
+    def excluded(day: int) -> bool:
+        return any(day >= when if kind == "mouse_antibody" else when <= day <= when + INTERFERENCE_DAYS
+                   for when, kind in events)
+
+    return sum(1 for s in series if s[1] != "" and 0 < s[0] <= KINETICS_WINDOW_DAYS and not excluded(s[0]))
+
+
 def at_or_above(probability: float, threshold: float) -> bool:
     """READING D7."""
     return probability >= threshold
@@ -174,7 +208,7 @@ def at_or_above(probability: float, threshold: float) -> bool:
 
 def decide(*, scored: str, progression: bool | None, recist: str | None, entry_met: bool | None,
            probability: float | None, threshold: float | None, missing: list[str],
-           allow_imputed: bool) -> tuple[str, str, list[str]]:
+           on_treatment: int, allow_imputed: bool) -> tuple[str, str, list[str]]:
     """READING D5: (decision, rule, named)."""
     if scored == "invalid":
         return "none", "invalid", []
@@ -188,9 +222,10 @@ def decide(*, scored: str, progression: bool | None, recist: str | None, entry_m
         return "not_candidate", "entry_not_met", []
     if entry_met is None:
         return "insufficient_information", "entry_undetermined", ["recist"]
-    if missing and not allow_imputed:
-        return "insufficient_information", "missing_predictors", list(missing)
-    named = list(missing)  # imputed and allowed: the recommendation names them
+    unknown = list(missing) + (["ca125_after_first_dose"] if on_treatment == 0 else [])  # D9
+    if unknown and not allow_imputed:
+        return "insufficient_information", "missing_predictors", unknown
+    named = unknown  # imputed and allowed: the recommendation names them
     if at_or_above(probability, threshold):
         return "resectable", "at_or_above", named
     return "not_resectable", "below", named
@@ -222,7 +257,8 @@ def read_case(row: dict[str, str]) -> dict[str, str]:
         scored=row["scored"], progression=progression, recist=recist, entry_met=met,
         probability=float(row["probability"]) if row["probability"] else None,
         threshold=float(row["threshold"]) if row["threshold"] else None,
-        missing=missing, allow_imputed=row["allow_imputed"] == "1")
+        missing=missing, on_treatment=int(row["kinetics_on_treatment"]),
+        allow_imputed=row["allow_imputed"] == "1")
     return {**out, "recist_code": recist or "", "combined": category,
             "entry": {True: "met", False: "not_met", None: "unknown"}[met],
             "decision": decision, "rule": rule, "named": ";".join(named), "note": ""}

@@ -35,8 +35,9 @@ def add_score_arguments(parser) -> None:
                         "R4 RiskAssessment (a Bundle of them for several patients)")
     parser.add_argument("--out", help="write the result to this file (.csv, .parquet, .json or .txt)")
     parser.add_argument("--allow-imputed", action="store_true",
-                        help="decide even when clinical factors are unknown (the model imputes them); by "
-                        "default such a patient gets status 'insufficient' and no decision")
+                        help="decide even when clinical factors are unknown, or there is no CA-125 after the first "
+                        "dose for the kinetics (the model imputes them); by default such a patient gets "
+                        "status 'insufficient' and no decision")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
 

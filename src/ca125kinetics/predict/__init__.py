@@ -31,7 +31,8 @@ column                    meaning
 patient_id                identifier (str)
 status                    ``"ok"`` (scored), ``"insufficient"`` (scored, but the decision
                           is withheld: clinical predictors the model needs are missing, or
-                          the entry criterion is undetermined; ``reason`` says which),
+                          no CA-125 after the first dose for the kinetics, or the entry
+                          criterion is undetermined; ``reason`` says which),
                           ``"invalid_input"`` (the patient's data break the data
                           contract; ``reason`` says where) or
                           ``"not_scored"`` (valid data, but the model cannot score the patient)
@@ -99,12 +100,19 @@ Applied in this order; the first that applies fires:
    ``allow_imputed`` does not change this (RECIST is an entry criterion, not a model
    predictor). (With the shipped criteria a RECIST category other than PD meets the
    criterion, so ``not_candidate_entry`` needs RECIST PD, which rule 3 has already taken.)
-5. ``insufficient_information``: response, but clinical predictors the model needs
-   (:data:`REQUIRED_PREDICTORS`) are unknown: the probability (computed with them imputed)
-   is shown for information only and the decision is withheld -- "insufficient
-   information: give ecog, ascites_ml, ..." -- with status ``insufficient``, unless the
-   caller opts in with ``allow_imputed=True`` (``ca125 score --allow-imputed``, REST field
-   ``allow_imputed``); then rules 6-7 decide and say which factors were imputed.
+5. ``insufficient_information``: response, but inputs the model needs are unknown: clinical
+   predictors (:data:`REQUIRED_PREDICTORS`), or (**Decision**) the CA-125 after the first
+   dose -- no sample with day > 0 among those the model's kinetics use (the kinetics fit's
+   count of used on-treatment samples, ``n_on``, is 0: none drawn yet, every one excluded by
+   an event window, or all beyond the kinetics window), so the KELIM-like features, the
+   model's main predictor (it predicts from the CA-125 decline during the neoadjuvant
+   cycles), are imputed. One or two on-treatment samples (k not estimable, a decline partly
+   seen) do not count. The probability (computed with them imputed) is shown for
+   information only and the decision is withheld -- "insufficient information: give ecog,
+   ascites_ml and the on-treatment CA-125 values (no CA-125 after the first dose, ...)",
+   one message naming all -- with status ``insufficient``, unless the caller opts in with
+   ``allow_imputed=True`` (``ca125 score --allow-imputed``, REST field ``allow_imputed``);
+   then rules 6-7 decide and say what was imputed ("computed with the kinetics imputed").
 6. ``resectable``: response (GCIG or RECIST CR/PR/SD) and ``probability >= threshold`` ->
    "predicted completely resectable".
 7. ``not_resectable``: response and ``probability < threshold`` -> "predicted not

@@ -116,9 +116,31 @@ def _name_lists(missing: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, 
     return texts[inverse.reshape(-1)], missing.sum(axis=1)
 
 
-def _insufficient_reason(missing: np.ndarray) -> np.ndarray:
-    return _join("insufficient information: give ", missing, "; the probability shown was computed "
-                 "with them imputed, so no decision is made (allow_imputed=True, ca125 score "
+#: What rule 5 asks for when the model's kinetics have no CA-125 after the first dose.
+_KINETICS_GIVE = ("the on-treatment CA-125 values (no CA-125 after the first dose, day > 0, that the kinetics can "
+                  "use: none drawn yet, or every one excluded after a procedure or mouse antibodies, or beyond the "
+                  "kinetics window; the model predicts from the CA-125 decline during the neoadjuvant cycles)")
+
+#: How an allowed decision on imputed kinetics says so.
+_KINETICS_ALLOWED = ("the kinetics imputed (allowed by the caller: no CA-125 after the first dose, day > 0, that "
+                     "the kinetics can use)")
+
+
+def _unknown_inputs(missing: np.ndarray, n_missing: np.ndarray, no_kinetics: np.ndarray):
+    """The model inputs rule 5 asks for, per row: the unknown clinical predictors
+    (``missing``, ``n_missing`` of them) followed, where ``no_kinetics``, by the on-treatment
+    CA-125 the kinetics need (:data:`_KINETICS_GIVE`)."""
+    give = missing.copy()
+    kin = np.flatnonzero(no_kinetics)
+    if kin.size:
+        give[kin] = np.where(n_missing[kin] > 0, missing[kin] + " and ", "").astype(object) + _KINETICS_GIVE
+    return give
+
+
+def _insufficient_reason(give: np.ndarray, no_kinetics: np.ndarray, n_missing: np.ndarray) -> np.ndarray:
+    them = np.where(~no_kinetics, "them", np.where(n_missing > 0, "them and the kinetics", "the kinetics"))
+    return _join("insufficient information: give ", give, "; the probability shown was computed with ",
+                 them.astype(object), " imputed, so no decision is made (allow_imputed=True, ca125 score "
                  "--allow-imputed or the API field allow_imputed decides on it anyway)")
 
 
@@ -175,7 +197,8 @@ _RULES = {
     "not_candidate_entry": "no response that meets the entry criterion -> not a candidate",
     "undetermined": ("no GCIG CA-125 response and RECIST unknown -> entry criterion undetermined (insufficient "
                      "information)"),
-    "withheld": "response, but clinical predictors unknown -> decision withheld (insufficient information)",
+    "withheld": ("response, but model inputs unknown (clinical predictors, or no CA-125 after the first dose for "
+                 "the kinetics) -> decision withheld (insufficient information)"),
     "resectable": "response and probability >= threshold -> predicted completely resectable",
     "not_resectable": "response and probability < threshold -> predicted not completely resectable",
 }
@@ -183,7 +206,7 @@ _RULES = {
 
 def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool, *,
                missing: np.ndarray | None = None, n_missing: np.ndarray | None = None,
-               allow_imputed: bool = False) -> dict[str, np.ndarray]:
+               no_kinetics: np.ndarray | None = None, allow_imputed: bool = False) -> dict[str, np.ndarray]:
     """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
@@ -193,7 +216,9 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     ``progression_day``, ``progression_group``, ``recist``, ``gcig_status``, ``gcig_responded``,
     ``gcig_category``, ``gcig_response_day``, ``gcig_confirmation_day``, ``gcig_reason``.
     ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
-    (imputed by the model; ``""`` for none) and ``n_missing`` how many.
+    (imputed by the model; ``""`` for none) and ``n_missing`` how many; ``no_kinetics``: per row
+    whether the kinetics the model uses hold no CA-125 after the first dose (day > 0), so that
+    the KELIM-like features are imputed too (rule 5 treats it as an unknown predictor).
 
     Returns the columns ``decision``, ``rule``, ``recommendation`` (text columns in the form
     of their length: built by Arrow for a large batch) and the ``status`` and ``reason``
@@ -204,6 +229,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     n = len(status)
     if missing is None:
         missing, n_missing = np.full(n, "", dtype=object), np.zeros(n, dtype=np.int64)
+    if no_kinetics is None:
+        no_kinetics = np.zeros(n, dtype=bool)
     tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
     p = rows["probability"]
     recist = rows["recist"]
@@ -221,7 +248,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     branch["not_candidate_entry"] = left & (entry == 0)
     branch["undetermined"] = left & (entry == -1)
     left &= entry == 1
-    branch["withheld"] = left & (n_missing > 0) & (not allow_imputed)
+    branch["withheld"] = left & ((n_missing > 0) | no_kinetics) & (not allow_imputed)
     left &= ~branch["withheld"]
     with np.errstate(invalid="ignore"):
         above = p >= threshold
@@ -287,21 +314,30 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
             parts.append((off, _join("RECIST ", _texts(recist[at[off]]), " (no confirmed GCIG CA-125 response: ",
                                      _texts(take_text(gcig_reason, off)), ")")))
         basis = scatter_text(at.size, parts)
-        names = missing[at]
+        names, kin, known = missing[at], no_kinetics[at], n_missing[at]
         if name == "withheld":
-            texts.append((at, _join("Insufficient information: give ", names, ". ", basis,
+            give = _unknown_inputs(names, known, kin)
+            factors = np.where(known == 1, "this factor", "these factors")
+            imputed = np.where(~kin, factors, np.where(known > 0, np.char.add(factors, " and the kinetics"),
+                                                        "the kinetics"))
+            texts.append((at, _join("Insufficient information: give ", give, ". ", basis,
                                     "; the predicted probability ", p2, f" (threshold {t2}) was computed with ",
-                                    np.where(n_missing[at] == 1, "this factor", "these factors").astype(object),
+                                    imputed.astype(object),
                                     f" imputed and is shown for information only: no decision. {tail}")))
             out_status[at] = "insufficient"
-            out_reason[at] = text_objects(_insufficient_reason(names))
+            out_reason[at] = text_objects(_insufficient_reason(give, kin, known))
             continue
-        imputed = n_missing[at] > 0
+        imputed = (known > 0) | kin
         if imputed.any():
             both = np.flatnonzero(imputed)
+            prefix, kin_both = names[both], kin[both]
+            if kin_both.any():          # "ecog and the kinetics ...", or "the kinetics ..." alone
+                k = np.flatnonzero(kin_both)
+                prefix = prefix.copy()
+                prefix[k] = np.where(known[both[k]] > 0, prefix[k] + " and ", "")
+            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED], kin_both.astype(np.intp))
             basis = scatter_text(at.size, [
-                (both, _join(take_text(basis, both), "; computed with ", names[both],
-                             " imputed (allowed by the caller)")),
+                (both, _join(take_text(basis, both), "; computed with ", prefix, suffix)),
                 (np.flatnonzero(~imputed), take_text(basis, np.flatnonzero(~imputed)))])
         if name == "resectable":
             texts.append((at, _join("Predicted completely resectable: ", basis, "; predicted probability ", p2,
@@ -327,15 +363,17 @@ _DECISION_INPUTS = ("status", "reason", "probability", "progressed", "progressio
 
 
 def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missing: Sequence[str] = (),
-            allow_imputed: bool = False) -> tuple[str, str, str]:
+            no_kinetics: bool = False, allow_imputed: bool = False) -> tuple[str, str, str]:
     """(decision, rule, recommendation) for one scored row of plain values: :func:`_decisions`
     on one row. ``missing``: the :data:`REQUIRED_PREDICTORS` that are unknown, in the order
-    the text names them."""
+    the text names them; ``no_kinetics``: no CA-125 after the first dose among the samples
+    the kinetics use."""
     from .result import _columns_from_rows
 
     columns = _columns_from_rows([row], _DECISION_INPUTS)
     out = _decisions(columns, threshold, synthetic, missing=np.array([", ".join(missing)], dtype=object),
-                     n_missing=np.array([len(missing)]), allow_imputed=allow_imputed)
+                     n_missing=np.array([len(missing)]), no_kinetics=np.array([bool(no_kinetics)]),
+                     allow_imputed=allow_imputed)
     return out["decision"][0], out["rule"][0], out["recommendation"][0]
 
 

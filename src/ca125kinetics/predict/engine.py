@@ -41,8 +41,9 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
         One row per patient (``io.read_clinical``; only ``patient_id`` is required, missing
         predictors are unknown and the model imputes them).
     allow_imputed : bool
-        Decide even when clinical predictors are unknown (see *Decision rule*); by default
-        such a patient gets status ``insufficient`` and no decision.
+        Decide even when clinical predictors are unknown, or the kinetics have no CA-125
+        after the first dose (see *Decision rule*, rule 5); by default such a patient gets
+        status ``insufficient`` and no decision.
     columns : dict, optional
         Renaming of either table's columns to data-contract names, e.g. ``{"ECOG": "ecog"}``
         (a near miss of a contract column is refused otherwise).
@@ -234,8 +235,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     come from Arrow or from a few distinct texts, and taken into the score frame without a
     copy), one entry per patient of ``batch``.
 
-    ``allow_imputed``: decide even when clinical predictors are unknown (imputed by the
-    model); otherwise such a patient's decision is withheld (status ``insufficient``).
+    ``allow_imputed``: decide even when clinical predictors are unknown, or the kinetics have
+    no CA-125 after the first dose (imputed by the model); otherwise such a patient's decision
+    is withheld (status ``insufficient``).
 
     ``problems`` maps a patient to why its input is invalid (the readers' reasons; they take
     precedence over the batch's own); the kinetics step may add one (a value it cannot
@@ -327,9 +329,14 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
     missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
                                      REQUIRED_PREDICTORS)
+    # rule 5: no CA-125 after the first dose among the samples the kinetics use (the fit's
+    # count of used samples with day > 0): the KELIM-like features are imputed
+    n_on = np.full(n, -1, dtype=np.int64)
+    n_on[show] = d["n_on"][j]
+    no_kinetics = ok & (n_on == 0)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
-                          allow_imputed=allow_imputed))
+                          no_kinetics=no_kinetics, allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
     out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded)
@@ -413,9 +420,10 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     model : None, str, Path or ModelBundle, optional
         See :func:`load_model`; None uses the shipped default model.
     allow_imputed : bool
-        Decide even when clinical predictors are unknown. By default the decision is
+        Decide even when clinical predictors are unknown, or the kinetics have no CA-125
+        after the first dose (rule 5 of the *Decision rule*). By default the decision is
         withheld (status ``insufficient``, decision ``insufficient_information``) and the
-        probability, computed with the unknown factors imputed, is shown for information.
+        probability, computed with the unknown inputs imputed, is shown for information.
     columns : dict, optional
         Renaming of input column (or clinical key) names to data-contract names.
     date_format, decimal, thousands : optional

@@ -16,8 +16,9 @@ from ..errors import InvalidInputError
 from ..io import json_value
 
 #: Statuses of a patient the model scored (a probability): ``"ok"``, and ``"insufficient"``
-#: (scored, the decision withheld: a clinical predictor unknown, or the entry criterion
-#: undetermined). ``"invalid_input"`` and ``"not_scored"`` patients have no probability.
+#: (scored, the decision withheld: a clinical predictor unknown, no CA-125 after the first dose
+#: for the kinetics, or the entry criterion undetermined). ``"invalid_input"`` and
+#: ``"not_scored"`` patients have no probability.
 SCORED_STATUSES = ("ok", "insufficient")
 
 
@@ -74,7 +75,8 @@ class Prediction:
     ----------
     patient_id, status, reason : str, str, str or None
         As in :data:`SCORE_COLUMNS`. ``status`` is ``"ok"``, ``"insufficient"`` (decision
-        withheld: clinical predictors missing), ``"invalid_input"`` or ``"not_scored"``.
+        withheld: model inputs missing, or the entry criterion undetermined),
+        ``"invalid_input"`` or ``"not_scored"``.
     probability, p_low, p_high : float
         Probability of complete resection and its interval (NaN when not scored).
     threshold : float

@@ -25,7 +25,8 @@ Who is analysed (**Decision**, reported in ``ValidationResult.exclusions``)
 ----------------------------------------------------------------------------
 A patient enters the performance analysis when (1) the data contract holds for them
 (``status != "invalid_input"``), (2) the model scored them (a probability; ``status`` ``"ok"``
-or ``"insufficient"``: a decision withheld for an unknown predictor or an undetermined entry
+or ``"insufficient"``: a decision withheld for an unknown predictor (the kinetics' CA-125 after
+the first dose included) or an undetermined entry
 criterion is not used here, the probability is) and (3) the outcome ``complete_resection``
 is observed (0 or 1; in a trial it is observed only in the surgery arm). Every other patient, including a clinical row without any marker, is listed
 in the exclusions table with one reason code (the first that applies, in this order:

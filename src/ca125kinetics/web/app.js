@@ -324,6 +324,15 @@
     return (words[g.status] || g.status) + (g.reason ? ` — ${g.reason}` : "");
   }
 
+  // What a withheld decision's probability was computed with (the reason of rule 5 says
+  // "computed with them [and the kinetics] imputed" or "computed with the kinetics imputed").
+  function imputedNote(reason) {
+    if (!reason.includes("imputed")) return " — insufficient information: no decision";
+    const what = [reason.includes("computed with them") && "unknown clinical factors",
+      reason.includes("the kinetics imputed") && "the CA-125 kinetics (no CA-125 after the first dose)"];
+    return ` — computed with ${what.filter(Boolean).join(" and ")} imputed: no decision`;
+  }
+
   function render(data) {
     $("result").hidden = false;
     $("error").hidden = true;
@@ -340,9 +349,7 @@
       $("interval").textContent = (hasInterval
         ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
         : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`)
-        + (data.status !== "insufficient" ? ""
-          : (data.reason || "").includes("imputed") ? " — computed with unknown clinical factors imputed: no decision"
-          : " — insufficient information: no decision");
+        + (data.status !== "insufficient" ? "" : imputedNote(data.reason || ""));
       $("interval-note").textContent = hasInterval
         ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
           `given by ${iv.n_members || "the"} copies of the model refitted on bootstrap resamples of its development ` +

@@ -212,7 +212,8 @@ class ScoreRequest(BaseModel):
     clinical: Clinical = Field(default_factory=Clinical)
     allow_imputed: bool = Field(
         False, strict=True,
-        description="decide even when clinical factors are unknown (the model imputes them); by default "
+        description="decide even when clinical factors are unknown, or there is no CA-125 after the first dose "
+                    "for the kinetics (the model imputes them); by default "
                     "such a patient gets status 'insufficient', the probability for information and no decision")
 
     @field_validator("treatment_start", mode="before")
