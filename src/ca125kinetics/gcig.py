@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as _dt
 import functools
 import io as _io
 import itertools
@@ -53,7 +52,7 @@ import math
 import threading
 from dataclasses import dataclass
 from importlib import resources
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 from . import _gcig_kernel as _kernel
@@ -905,13 +904,14 @@ def _progression_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> G
 def _prepare(days, values, *, uln, settings, censored, events, assays, treatment_start,
              day_range=None, caller: str = "gcig_response") -> _Rows:
     """One patient's rows of the public-API inputs (any sequence types), validated by the markers
-    reader: the lists become a small markers table (samples, then one row per event; dates in a
-    ``date`` column beside ``treatment_start`` when it is given), read by
-    :func:`ca125kinetics.io.read_markers` (its rules and messages; a row is named as the lists
-    name it, ``days[2]/values[2]`` or ``events[0]``), then converted as :func:`gcig_cohort`
-    converts a canonical frame. Only the shape of the arguments is checked here."""
+    reader: the lists become one patient's markers columns (samples, then one row per event;
+    dates in a ``date`` column beside ``treatment_start`` when it is given), read by
+    :func:`ca125kinetics.io.patient_record` (the rules and messages of
+    :func:`ca125kinetics.io.read_markers`, as ``predict`` reads a patient; a row is named as
+    the lists name it, ``days[2]/values[2]`` or ``events[0]``), then converted to the kernel's
+    rows as every validated input is (:func:`_rows_of`). Only the shape of the arguments is
+    checked here."""
     import numpy as np
-    import pandas as pd
 
     from . import io
 
@@ -939,21 +939,23 @@ def _prepare(days, values, *, uln, settings, censored, events, assays, treatment
         labels += [f"events[{i}]" for i in range(len(event_list))]
     if treatment_start is not None:
         columns["date"] = columns.pop("day")
-        columns["treatment_start"] = [treatment_start] * len(labels)
-    cells = {"patient_id": ["patient"] * len(labels), **columns}
-    frame = pd.DataFrame({name: _object_array(v) for name, v in cells.items()},
-                         index=pd.Index(_object_array(labels), dtype=object))
-    frame.attrs["ca125_source"] = caller
+        columns["treatment_start"] = treatment_start       # a scalar: every row's
     uln = _resolve_uln(uln, settings)
-    read = io.read_markers(frame, uln=uln, on_error="raise", day_range=io.DAY_RANGE if day_range is None else day_range,
-                           duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES)
-    settings = _settings_for(settings, uln)
-    if not len(read):     # no sample and no event: the one patient, without rows
+    record = io.patient_record(
+        {"patient_id": "patient", **{k: _object_array(v) if isinstance(v, list) else v for k, v in columns.items()}},
+        uln=uln, on_error="raise", day_range=io.DAY_RANGE if day_range is None else day_range,
+        duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES, source=caller, rows=labels)
+    settings = _settings_for(settings, float(uln))
+    n = len(record.day)
+    if not n:     # no sample and no event: the one patient, without rows
         ints, flags = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         return _Rows(starts=np.zeros(2, dtype=np.int64), day=ints, value=np.zeros(0), cens=flags, assay=ints,
                      event=ints, is_sample=flags, uln=np.array([settings.uln]), problem=np.zeros(1, dtype=bool),
                      skip=np.zeros(1, dtype=bool), texts={}, assay_names=(), settings=settings)
-    return _frame_rows(read, settings)[0]
+    return _rows_of(["patient"], np.array([0, n], dtype=np.int64), np.array(record.day, dtype=np.int64),
+                    np.array(record.ca125, dtype=float), np.array(record.censored, dtype=bool),
+                    np.array(record.uln, dtype=float), _object_array(list(record.assay)),
+                    _object_array(list(record.event)), np.full(n, None, dtype=object), settings)[0]
 
 
 def _object_array(values: list):
@@ -1890,7 +1892,12 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         The canonical markers frame (``ca125kinetics.io.read_markers``): columns
         ``patient_id``, ``day``, ``ca125`` and optionally ``censored``, ``uln``, ``assay``,
         ``event``, ``problem``; extra columns are ignored. A row with an ``event`` adds that
-        event for its patient (an event-only row has ``ca125`` NaN).
+        event for its patient (an event-only row has ``ca125`` NaN). A frame that
+        ``read_markers`` returned and nobody changed since is used as it is; any other frame
+        (built by hand, sliced, sorted, edited) is read by ``read_markers(on_error="flag",
+        uln=settings.uln)`` first (:func:`_read`): a patient whose rows break a rule of the
+        data contract is ``"invalid_input"`` with the reader's reasons, exactly as if the
+        frame had been a file.
     clinical : pandas.DataFrame, optional
         One row per patient with ``patient_id``; when it has a ``recist`` column, the
         combined category is added. Patients in ``clinical`` without markers get a row with

@@ -872,7 +872,8 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {allowed[1:]}, got {duplicates!r}"
         )
-    if uln is not None and not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
+    if uln is not None and not (isinstance(uln, (int, float)) and not isinstance(uln, bool) and np.isfinite(uln)
+                                and 0 < uln <= ULN_MAX):
         raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
 
@@ -2487,7 +2488,8 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
 def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicates: str = "error",
                    day_range: tuple[int, int] = DAY_RANGE, on_error: str = "flag", date_format: str | None = None,
                    decimal: str = ".", thousands: str | None = None,
-                   columns: dict[str, str] | None = None) -> PatientRecord:
+                   columns: dict[str, str] | None = None, source: str | None = None,
+                   rows: Sequence | None = None) -> PatientRecord:
     """Validate one patient given in any form and return its :class:`PatientRecord`.
 
     The rules and messages are those of :func:`read_markers` and :func:`read_clinical`
@@ -2508,7 +2510,12 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     uln, duplicates, day_range, date_format, decimal, thousands, columns
         As in :func:`read_markers` and :func:`read_clinical` (dates never guessed, numbers as
         stated, near misses of contract column names refused unless ``columns`` maps them;
-        ``columns`` applies to the markers and the clinical row).
+        ``columns`` applies to the markers and the clinical row). ``duplicates`` may also be
+        ``"keep"`` (:data:`KEEP_DUPLICATES`, as in :func:`read_markers`).
+    source, rows : optional
+        How messages name the markers and their rows (default: the form, e.g. ``"markers
+        mapping"``, and the rows' positions or a table's index); a caller that holds the
+        series in other terms names them so, e.g. ``rows=["days[0]/values[0]", ...]``.
     on_error : {"flag", "raise"}
         ``"flag"`` (default): a patient whose values break the contract gets a record whose
         ``problem``/``clinical_problem`` holds every reason. ``"raise"``: raise one
@@ -2525,10 +2532,17 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
         missing, an empty identifier, several patients, or a clinical table without the
         patient's row; with ``on_error="raise"`` also any invalid value.
     """
-    _check_arguments(on_error, duplicates, uln)
+    _check_arguments(on_error, duplicates, uln, keep=True)
     _check_number_format(decimal, thousands)
     mapping = columns
+    named = rows
     columns, rows, label = _marker_columns(markers)
+    label = label if source is None else source
+    if named is not None:
+        if len(named) != len(rows):
+            raise InvalidInputError(f"rows names {len(named)} rows but the markers have {len(rows)}")
+        rows = np.empty(len(named), dtype=object)
+        rows[:] = list(named)
     columns = _value_column(_resolve_columns(columns, MARKERS_KNOWN, mapping, label), get_marker(None), label)
     pid = _one_patient_id(columns, rows, label, clinical)
     columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))
