@@ -305,7 +305,8 @@ def test_unsorted_input_is_sorted_by_day():
 
 
 def test_same_day_samples_are_an_error_by_default():
-    with pytest.raises(InvalidInputError, match=r"2 samples on day 21 .*duplicates="):
+    with pytest.raises(InvalidInputError, match=r"row days\[1\]/values\[1\].*two or more CA-125 samples on day 21"
+                       r".*GcigSettings\(duplicates="):
         g.gcig_response([0, 21, 21, 49], [400, 180, 190, 100])
 
 
@@ -345,7 +346,7 @@ def test_dates_with_treatment_start():
 def test_dates_need_treatment_start_and_numbers_refuse_it():
     with pytest.raises(InvalidInputError, match="treatment_start"):
         g.gcig_response(["2024-03-01", "2024-03-22"], [400, 180])
-    with pytest.raises(InvalidInputError, match="treatment_start was given"):
+    with pytest.raises(InvalidInputError, match="date 0 is a number, not a date; with a treatment_start"):
         g.gcig_response([0, 21], [400, 180], treatment_start="2024-03-01")
     with pytest.raises(InvalidInputError, match="no such day exists"):
         g.gcig_response(["2024-13-45"], [400], treatment_start="2024-03-01")
@@ -360,20 +361,21 @@ def test_dates_need_treatment_start_and_numbers_refuse_it():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     (dict(days=[0, 21], values=[400]), "days has 2 entries but values has 1"),
-    (dict(days=[0, 21], values=[400, -1]), "must be finite and >= 0"),
-    (dict(days=[0, 21], values=[400, math.nan]), "must be finite and >= 0"),
-    (dict(days=[0, 21], values=[400, math.inf]), "must be finite and >= 0"),
-    # beyond what any assay reports: the markers reader refused it, this API read it
+    # the markers reader's rules and messages (io.read_markers), the row named as the lists name it
+    (dict(days=[0, 21], values=[400, -1]), r"row days\[1\]/values\[1\].*CA-125 value -1 is negative"),
+    (dict(days=[0, 21], values=[400, math.nan]), r"days\[1\]/values\[1\].*CA-125 value is empty"),
+    (dict(days=[0, 21], values=[400, math.inf]), "CA-125 value is infinite"),
     (dict(days=[0, 21], values=[400, 1.5e6]), "beyond what any assay reports"),
-    (dict(days=[0, 21], values=[400, "<5"]), "censored=True"),
+    (dict(days=[0, 21], values=[400, "abc"]), "'<x' for a value below the assay's limit"),
     (dict(days=[0, 21], values=[400, True]), "is not a number"),
     (dict(days=[0, 21.5], values=[400, 180]), "not a whole number of days"),
-    (dict(days=[0, True], values=[400, 180]), "not an integer day"),
+    (dict(days=[0, True], values=[400, 180]), "day True is not a number"),
+    (dict(days=[0, 5000], values=[400, 180]), "day 5000 is outside the plausible range -366..1830"),
     (dict(days="0,21", values=[400, 180]), "days must be a sequence"),
     (dict(days=[0, 21], values=[400, 180], censored=[0]), "censored has 1 entries"),
-    (dict(days=[0, 21], values=[400, 180], censored=[0, "yes"]), r"censored\[1\]"),
+    (dict(days=[0, 21], values=[400, 180], censored=[0, "maybe"]), r"days\[1\]/values\[1\].*censored 'maybe'"),
     (dict(days=[0, 21], values=[400, 180], assays=["A"]), "assays has 1 entries"),
-    (dict(days=[0, 21], values=[400, 180], events=[(5, "chemo")]), "is not one of"),
+    (dict(days=[0, 21], values=[400, 180], events=[(5, "chemo")]), r"row events\[0\].*unknown event 'chemo'"),
     (dict(days=[0, 21], values=[400, 180], events=[5]), "not a \\(day_or_date, kind\\) pair"),
     (dict(days=[0, 21], values=[400, 180], uln=0), "uln must be a positive"),
     (dict(days=[0, 21], values=[400, 180], settings={"uln": 35}), "settings must be a GcigSettings"),
@@ -629,7 +631,7 @@ def test_cohort_invalid_input_no_markers_uln_change_and_combined():
     assert pd.isna(out.loc["002", "evaluable"]) and pd.isna(out.loc["002", "combined_category"])
     assert out.loc["003", "status"] == "not_evaluable" and "ULN differs" in out.loc["003", "reason"]
     assert out.loc["003", "progression_status"] == "not_evaluable"
-    assert out.loc["004", "status"] == "invalid_input" and "2 samples on day 21" in out.loc["004", "reason"]
+    assert out.loc["004", "status"] == "invalid_input" and "two or more CA-125 samples on day 21" in out.loc["004", "reason"]
     assert out.loc["005", "status"] == "invalid_input" and "'recist'" in out.loc["005", "reason"]
     assert out.loc["006", "status"] == "no_markers" and out.loc["006", "combined_category"] == "PR"
     assert out.loc["006", "n_samples"] == 0
@@ -710,7 +712,11 @@ def _summary(res):
 @given(_series, st.sampled_from([0.001, 0.37, 3.0, 1000.0, 1 / 3]))
 def test_scaling_values_and_uln_changes_nothing(series, c):
     start, gaps, values = series
-    assume(max(values) * c <= g._VALUE_MAX)     # beyond what any assay reports is refused
+    from ca125kinetics import io
+    from ca125kinetics.markers import MARKERS
+
+    # beyond what any assay reports, and an implausible ULN, are refused (the markers reader's limits)
+    assume(max(values) * c <= MARKERS["ca125"].plausible_max and 35 * c <= io.ULN_MAX)
     days = _days(start, gaps)
     for func, scaled_keys in ((g.gcig_response, ("baseline_value", "response_value", "confirmation_value",
                                                   "last_value")),
@@ -821,13 +827,44 @@ def test_gcig_response_raises_only_package_errors(days, values, start, uln):
 
 
 
-@pytest.mark.parametrize("day", [9.223372036854776e18, -(2 ** 70), 10 ** 6 + 1])
-def test_a_day_beyond_any_series_is_refused(day):
+@pytest.mark.parametrize("day", [9.223372036854776e18, -(2 ** 70), 10 ** 6 + 1, 5000, -367, 1831])
+def test_a_day_beyond_the_plausible_range_is_refused_as_the_files_refuse_it(day):
     """Found by the fuzz test: a whole-number day of 9.2e18 overflowed the kernel's 64-bit
-    integers (a raw OverflowError); days are now refused beyond a million either side."""
-    with pytest.raises(InvalidInputError, match="is not a plausible day"):
+    integers (a raw OverflowError). The lists had their own limit (a million days either
+    side) while the files refused days outside io.DAY_RANGE (-366..1830): the lists are now
+    read by the markers reader, with its range, which ``day_range=`` states as it does there."""
+    from ca125kinetics import io
+
+    with pytest.raises(InvalidInputError, match="is outside the plausible range -366..1830"):
         g.gcig_response([0, day], [400.0, 100.0])
-    assert g.gcig_response([0, 10 ** 6], [400.0, 100.0]).status
+    with pytest.raises(InvalidInputError, match="is outside the plausible range -366..1830"):
+        io.read_markers(pd.DataFrame({"patient_id": "p", "day": [0, day], "ca125": [400.0, 100.0]}))
+    assert g.gcig_response([0, 1830], [400.0, 100.0]).status == "unconfirmed"
+    if abs(day) < 10 ** 7:
+        wide = (-10 ** 7, 10 ** 7)
+        assert g.gcig_progression([0, day], [400.0, 100.0], day_range=wide).status
+        assert g.gcig_response([0, day], [400.0, 100.0], day_range=wide).status
+
+
+@pytest.mark.parametrize(("days", "values", "cell"), [
+    ([0, 21], [400, -1], "-1"), ([0, 21], [400, 1.5e6], "1.5e+06"), ([0, 21], [400, "abc"], "abc"),
+    ([0, 21.5], [400, 180], None), ([0, 5000], [400, 180], None), ([0, 21, 21], [400, 180, 190], None),
+])
+def test_a_list_and_a_file_with_the_same_bad_value_give_the_same_message(tmp_path, days, values, cell):
+    """One validator: the message a file gets (after its location) is the one the lists get."""
+    from ca125kinetics import io
+
+    path = tmp_path / "markers.csv"
+    pd.DataFrame({"patient_id": "patient", "day": days, "ca125": values}).to_csv(path, index=False)
+    with pytest.raises(InvalidInputError) as from_file:
+        io.read_markers(path)
+    with pytest.raises(InvalidInputError) as from_lists:
+        g.gcig_response(days, values)
+    file_text, list_text = str(from_file.value), str(from_lists.value)
+    assert file_text.split("': ", 1)[1].split("\n")[0] == list_text.split("': ", 1)[1].split("\n")[0]
+    assert "row days[1]/values[1]" in list_text and from_lists.value.source == "gcig_response"
+    if cell is not None:
+        assert cell in list_text
 
 @pytest.mark.parametrize("repeat", [1, 200])   # scanned in Python, and by pandas
 def test_factorize_codes_missing_cells_minus_one(repeat):

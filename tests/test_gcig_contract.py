@@ -89,22 +89,42 @@ def test_cohort_column_types():
     assert none["category"].dtype == object and none["category"].isna().all()
 
 
-def test_messages_quote_cells_as_the_frame_holds_them():
-    """Invalid cells are quoted as the frame holds them, whatever else the table holds: an
-    integer CA-125 column stays integer next to clinical-only patients, and a missing day of
-    a nullable Int64 column is ``<NA>`` (literal messages of the per-patient implementation
-    at commit 0e3e63c)."""
+def test_a_frame_not_from_the_reader_is_read_by_it():
+    """A frame built by hand is validated by ``io.read_markers`` itself (``on_error="flag"``):
+    its invalid patients carry the reader's reasons, the row named by the frame's index, the
+    text a file with the same cells gets. (It had its own checks and messages, quoting the
+    cells as the frame held them, until the one-validator change.)"""
     markers = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": [0, 30, 0, 30], "ca125": [100, -3, 100, 20]})
     clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["PR", "SD", "CR"]})
     table = gcig.gcig_cohort(markers, clinical).set_index("patient_id")
-    assert table.loc["a", "reason"] == ("patient 'a', column 'ca125': CA-125 value -3 on day 30 must be finite and "
-                                        ">= 0 U/mL; correct or remove the sample")
+    assert table.loc["a", "reason"] == ("invalid input: row 1, column 'ca125': CA-125 value -3 is negative; CA-125 "
+                                        "in U/mL cannot be below 0")
     assert table.loc["c", "status"] == "no_markers"
     markers = markers.assign(day=pd.array([0, None, 0, 30], dtype="Int64"), ca125=[100.0, 40.0, 100.0, 20.0])
     table = gcig.gcig_cohort(markers).set_index("patient_id")
-    assert table.loc["a", "reason"] == ("day <NA> is not an integer day; give integer days from the first dose, or "
-                                        "dates together with treatment_start")
+    assert table.loc["a", "reason"] == ("invalid input: row 1, column 'day': day is empty; give whole days from the "
+                                        "first dose (day 0)")
     assert table.loc["b", "status"] == "unconfirmed"
+
+
+def test_a_frame_the_reader_returned_is_not_read_again_until_it_changes(monkeypatch):
+    """``gcig_cohort`` takes a frame ``io.read_markers`` returned as it is (no second reading:
+    the registry's speed), and reads any changed or derived frame again."""
+    from ca125kinetics import io as markers_io
+
+    frame = markers_io.read_markers(pd.DataFrame({"patient_id": ["a", "a"], "day": [0, 21], "ca125": [400.0, 150.0]}))
+    assert markers_io.read_unchanged(frame)
+    calls = []
+    reader = markers_io.read_markers
+    monkeypatch.setattr(markers_io, "read_markers", lambda *a, **k: calls.append(1) or reader(*a, **k))
+    assert gcig.gcig_cohort(frame)["status"].tolist() == ["unconfirmed"] and not calls
+    assert not markers_io.read_unchanged(frame.iloc[:1]) and not markers_io.read_unchanged(frame.copy())
+    frame.loc[1, "ca125"] = -5.0           # a cell set after reading: read (and refused) again
+    assert not markers_io.read_unchanged(frame)
+    table = gcig.gcig_cohort(frame)
+    assert calls and table["status"].tolist() == ["invalid_input"] and "is negative" in table.loc[0, "reason"]
+    kept = markers_io.read_markers(frame.assign(ca125=[400.0, 150.0]), duplicates=markers_io.KEEP_DUPLICATES)
+    assert not markers_io.read_unchanged(kept)      # same-day samples may remain: read again by the settings
 
 
 def test_clinical_in_the_patients_order_or_shuffled_gives_the_same_table():

@@ -1078,3 +1078,30 @@ def test_patient_ids_given_as_bytes_are_refused():
     # b'007' was read as the patient "b'007'"
     with pytest.raises(InvalidInputError, match="'patient_id' holds bytes"):
         read_markers(markers().assign(patient_id=b"007"))
+
+
+def test_duplicates_keep_leaves_same_day_samples_and_applies_every_other_rule():
+    """``duplicates="keep"`` is for a consumer that merges same-day samples by its own stated
+    rule (GCIG's ``GcigSettings.duplicates``): the rows stay, every other rule still applies,
+    and such a frame is never taken as one without same-day samples (``read_unchanged``)."""
+    from ca125kinetics import io
+
+    df = pd.DataFrame({"patient_id": ["p"] * 3, "day": [0, 21, 21], "ca125": [400.0, 180.0, 190.0]})
+    kept = io.read_markers(df, duplicates=io.KEEP_DUPLICATES)
+    assert kept["day"].tolist() == [0, 21, 21] and kept["ca125"].tolist() == [400.0, 180.0, 190.0]
+    assert not io.read_unchanged(kept) and io.read_unchanged(io.read_markers(df, duplicates="mean"))
+    with pytest.raises(InvalidInputError, match="is negative"):
+        io.read_markers(df.assign(ca125=[400.0, -1.0, 190.0]), duplicates=io.KEEP_DUPLICATES)
+    record = io.patient_record({"day": [0, 21, 21], "ca125": [400, 180, 190]}, duplicates="keep")
+    assert record.day == (0, 21, 21)
+
+
+def test_patient_record_names_the_input_and_rows_as_the_caller_does():
+    from ca125kinetics import io
+
+    with pytest.raises(InvalidInputError) as err:
+        io.patient_record({"day": [0, 21], "ca125": [400, -1]}, on_error="raise", source="my lists",
+                          rows=["a[0]", "a[1]"])
+    assert str(err.value).startswith("my lists, row a[1], patient 'patient', column 'ca125': CA-125 value -1 is")
+    with pytest.raises(InvalidInputError, match="rows names 1 rows but the markers have 2"):
+        io.patient_record({"day": [0, 21], "ca125": [400, 1]}, rows=["a[0]"])

@@ -45,7 +45,6 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as _dt
 import functools
 import io as _io
 import itertools
@@ -53,7 +52,7 @@ import math
 import threading
 from dataclasses import dataclass
 from importlib import resources
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 from . import _gcig_kernel as _kernel
@@ -902,50 +901,78 @@ def _progression_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> G
 # --------------------------------------------------------------------------------------
 
 
-def _prepare(days, values, *, uln, settings, censored, events, assays, treatment_start) -> _Rows:
-    """Validate and convert the public-API inputs (any sequence types) to one patient's rows."""
-    if settings is None:
-        settings = GcigSettings()
-    elif not isinstance(settings, GcigSettings):
-        raise InvalidInputError(f"settings must be a GcigSettings, got {type(settings).__name__}")
-    start = None if treatment_start is None else _to_date(treatment_start, "treatment_start")
-    day_list = _as_list(days, "days")
+def _prepare(days, values, *, uln, settings, censored, events, assays, treatment_start,
+             day_range=None, caller: str = "gcig_response") -> _Rows:
+    """One patient's rows of the public-API inputs (any sequence types), validated by the markers
+    reader: the lists become one patient's markers columns (samples, then one row per event;
+    dates in a ``date`` column beside ``treatment_start`` when it is given), read by
+    :func:`ca125kinetics.io.patient_record` (the rules and messages of
+    :func:`ca125kinetics.io.read_markers`, as ``predict`` reads a patient; a row is named as
+    the lists name it, ``days[2]/values[2]`` or ``events[0]``), then converted to the kernel's
+    rows as every validated input is (:func:`_rows_of`). Only the shape of the arguments is
+    checked here."""
+    import numpy as np
+
+    from . import io
+
+    settings = _settings(settings)
     value_list = _as_list(values, "values")
     n = len(value_list)
-    if len(day_list) != n:
-        raise InvalidInputError(f"days has {len(day_list)} entries but values has {n}; give one day per value")
-    day_list = [_to_day(d, start, f"days[{i}]") for i, d in enumerate(day_list)]
-    if censored is None:
-        cens_list = [False] * n
-    else:
-        cens_list = _one_per_value(censored, "censored", "flag", n)
-        for i, c in enumerate(cens_list):
-            if c not in (True, False):  # also admits numpy bools and 0/1
-                raise InvalidInputError(f"censored[{i}] = {c!r} is not a boolean")
-        cens_list = [bool(c) for c in cens_list]
-    assay_list = [None] * n if assays is None else _one_per_value(assays, "assays", "assay", n)
-    event_list = []
-    if events is not None:
-        for i, event in enumerate(_as_list(events, "events")):
-            if isinstance(event, (str, bytes)) or not hasattr(event, "__len__") or len(event) != 2:
-                raise InvalidInputError(
-                    f"events[{i}] = {event!r} is not a (day_or_date, kind) pair; kind is one of {EVENT_KINDS}"
-                )
-            event_list.append((_to_day(event[0], start, f"events[{i}] day"), event[1]))
-    _check_series(day_list, value_list, event_list, settings)
+    day_list = _one_per_value(days, "days", "day", n)
+    columns = {"day": day_list, "ca125": value_list}
+    if censored is not None:
+        columns["censored"] = _one_per_value(censored, "censored", "flag", n)
+    if assays is not None:
+        columns["assay"] = _one_per_value(assays, "assays", "assay", n)
+    labels = [f"days[{i}]/values[{i}]" for i in range(n)]
+    event_list = [] if events is None else _as_list(events, "events")
+    for i, event in enumerate(event_list):
+        if isinstance(event, (str, bytes)) or not hasattr(event, "__len__") or len(event) != 2:
+            raise InvalidInputError(
+                f"events[{i}] = {event!r} is not a (day_or_date, kind) pair; kind is one of {EVENT_KINDS}"
+            )
+    if event_list:
+        for name, cells in columns.items():
+            cells.extend([None] * len(event_list))
+        columns["day"][n:] = [e[0] for e in event_list]
+        columns["event"] = [None] * n + [e[1] for e in event_list]
+        labels += [f"events[{i}]" for i in range(len(event_list))]
+    if treatment_start is not None:
+        columns["date"] = columns.pop("day")
+        columns["treatment_start"] = treatment_start       # a scalar: every row's
     uln = _resolve_uln(uln, settings)
-    names = [_assay_name(a) for a in assay_list]
-    known = sorted({a for a in names if a is not None})
-    code = {name: i for i, name in enumerate(known)}
-    # samples then events, sorted by day (stable: input order within a day)
-    rows = [(d, float(v), c, -1 if a is None else code[a], _kernel.EV_NONE, True)
-            for d, v, c, a in zip(day_list, value_list, cens_list, names)]
-    rows += [(d, math.nan, False, -1, _EVENT_CODES[_event_kind(k)], False) for d, k in event_list]
-    rows.sort(key=lambda row: row[0])
-    day, value, cens, assay, event, is_sample = (list(col) for col in zip(*rows)) if rows else ([],) * 6
-    return _Rows(starts=[0, len(rows)], day=day, value=value, cens=cens, assay=assay, event=event,
-                 is_sample=is_sample, uln=[uln], problem=[False], skip=[False], texts={},
-                 assay_names=tuple(known), settings=_settings_for(settings, uln))
+    record = io.patient_record(
+        {"patient_id": "patient", **{k: _object_array(v) if isinstance(v, list) else v for k, v in columns.items()}},
+        uln=uln, on_error="raise", day_range=io.DAY_RANGE if day_range is None else day_range,
+        duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES, source=caller, rows=labels)
+    settings = _settings_for(settings, float(uln))
+    n = len(record.day)
+    if not n:     # no sample and no event: the one patient, without rows
+        ints, flags = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
+        return _Rows(starts=np.zeros(2, dtype=np.int64), day=ints, value=np.zeros(0), cens=flags, assay=ints,
+                     event=ints, is_sample=flags, uln=np.array([settings.uln]), problem=np.zeros(1, dtype=bool),
+                     skip=np.zeros(1, dtype=bool), texts={}, assay_names=(), settings=settings)
+    return _rows_of(["patient"], np.array([0, n], dtype=np.int64), np.array(record.day, dtype=np.int64),
+                    np.array(record.ca125, dtype=float), np.array(record.censored, dtype=bool),
+                    np.array(record.uln, dtype=float), _object_array(list(record.assay)),
+                    _object_array(list(record.event)), np.full(n, None, dtype=object), settings)[0]
+
+
+def _object_array(values: list):
+    """``values`` as a numpy object array, each cell as given (no type inferred)."""
+    import numpy as np
+
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _settings(settings) -> GcigSettings:
+    if settings is None:
+        return GcigSettings()
+    if not isinstance(settings, GcigSettings):
+        raise InvalidInputError(f"settings must be a GcigSettings, got {type(settings).__name__}")
+    return settings
 
 
 def _as_list(x, name: str) -> list:
@@ -967,66 +994,9 @@ def _one_per_value(x, name: str, item: str, n: int) -> list:
     return items
 
 
-def _to_date(x, what: str) -> _dt.date:
-    """A calendar date from a date, datetime, pandas Timestamp, numpy datetime64 or text, read
-    by the markers reader's date rule (:func:`ca125kinetics.io.read_markers`: text is ISO
-    ``YYYY-MM-DD``, optionally with a time; the time of day and a timezone offset never move
-    the day), so a date this API takes is one the files take, and the reverse."""
-    import numpy as np
-
-    from .io import _parse_dates
-
-    cell = np.empty(1, dtype=object)
-    cell[0] = x
-    dates, bad, message = _parse_dates(cell, None, what)
-    if bad[0]:
-        raise InvalidInputError(message(x))
-    if np.isnat(dates[0]):
-        raise InvalidInputError(f"{what} is missing ({x!r}); give a date or drop the sample")
-    return dates[0].astype("datetime64[D]").item()
-
-
-def _to_day(x, treatment_start: _dt.date | None, what: str) -> int:
-    """Day relative to the first dose.
-
-    **Decision:** with ``treatment_start`` both ends are reduced to calendar dates before
-    subtracting, so the time of day never shifts a sample by one day.
-    """
-    if treatment_start is not None:
-        if isinstance(x, (Real, bool)) and not isinstance(x, _dt.date):
-            raise InvalidInputError(
-                f"{what} {x!r} is a number but treatment_start was given; give dates "
-                "(or integer days without treatment_start)"
-            )
-        return (_to_date(x, what) - treatment_start).days
-    if isinstance(x, bool) or not isinstance(x, Real):
-        raise InvalidInputError(
-            f"{what} {x!r} is not an integer day; give integer days from the first dose, "
-            "or dates together with treatment_start"
-        )
-    if not isinstance(x, Integral) and not (math.isfinite(x) and float(x).is_integer()):
-        raise InvalidInputError(f"{what} {x!r} is not a whole number of days")
-    if not -_DAY_LIMIT <= x <= _DAY_LIMIT:     # the kernel's days are 64-bit integers
-        raise InvalidInputError(f"{what} {x!r} is not a plausible day from the first dose "
-                                f"(at most {_DAY_LIMIT:,} days either side); check the column")
-    return int(x)
-
-
-#: Largest CA-125 value a series may give, U/mL: the markers reader's limit
-#: (``MarkerSpec.plausible_max``), beyond what any assay reports.
-_VALUE_MAX = MARKERS["ca125"].plausible_max
-
-#: Largest day (either side of the first dose) a series may give: about 2,700 years, far
-#: beyond any real series, and far inside the kernel's 64-bit integers (day differences too).
-_DAY_LIMIT = 10 ** 6
-
-
-def _resolve_uln(uln, settings: GcigSettings) -> float:
-    if uln is None:
-        return float(settings.uln)
-    if isinstance(uln, bool) or not isinstance(uln, Real) or not math.isfinite(uln) or uln <= 0:
-        raise InvalidInputError(f"uln must be a positive finite number (U/mL), got {uln!r}")
-    return float(uln)
+def _resolve_uln(uln, settings: GcigSettings):
+    """The ULN given, else the settings' (the reader checks it: ``io.read_markers(uln=)``)."""
+    return float(settings.uln) if uln is None else uln
 
 
 def _settings_for(settings: GcigSettings, uln: float) -> GcigSettings:
@@ -1045,55 +1015,12 @@ def _event_kind(kind):
     return kind.strip().lower() if isinstance(kind, str) else kind
 
 
-def _check_series(day_list, value_list, event_list, settings, *, patient_id=None) -> None:
-    """The checks of a series that may not come from ``ca125kinetics.io`` (the public
-    functions' lists, and the frames given to :func:`gcig_cohort`): numeric, finite,
-    non-negative values; no two samples on one day unless an aggregation is chosen; known
-    event kinds. :func:`gcig_cohort` finds the patients that may fail them with whole-column
-    tests and runs them on those patients only (their message is this function's); a
-    :class:`~ca125kinetics.io.PatientRecord` has passed io's rules and is not checked again."""
-    for i, v in enumerate(value_list):
-        if type(v) is not float and (isinstance(v, bool) or not isinstance(v, Real)):
-            raise InvalidInputError(
-                f"CA-125 value {v!r} (sample {i}) is not a number; give '<5' as 5 with censored=True",
-                patient_id=patient_id, column="ca125",
-            )
-        if not 0 <= v < math.inf:  # also false for NaN
-            raise InvalidInputError(
-                f"CA-125 value {v!r} on day {day_list[i]} must be finite and >= 0 U/mL; "
-                "correct or remove the sample",
-                patient_id=patient_id, column="ca125",
-            )
-        if v > _VALUE_MAX:
-            raise InvalidInputError(
-                f"CA-125 value {v:g} U/mL on day {day_list[i]} is beyond what any assay reports (at most "
-                f"{_VALUE_MAX:,.0f} U/mL); check the value and its unit",
-                patient_id=patient_id, column="ca125",
-            )
-    if settings.duplicates == "error":
-        order = sorted(range(len(value_list)), key=day_list.__getitem__)
-        for d, group in itertools.groupby(order, key=day_list.__getitem__):
-            idx = list(group)
-            if len(idx) > 1:
-                shown = " and ".join(f"{_num(value_list[i])} U/mL" for i in idx)
-                raise InvalidInputError(
-                    f"{len(idx)} samples on day {d} ({shown}); GCIG treats same-day samples as a data "
-                    "error: remove all but one, or choose an aggregation with "
-                    "GcigSettings(duplicates='mean'|'median'|'max'|'min'|'first'|'last')",
-                    patient_id=patient_id, column="day",
-                )
-    for d, kind in event_list:
-        if _event_kind(kind) not in EVENT_KINDS:
-            raise InvalidInputError(
-                f"event {kind!r} on day {d} is not one of {EVENT_KINDS}", patient_id=patient_id, column="event"
-            )
-
 # --------------------------------------------------------------------------------------
 # Response and progression of one patient
 # --------------------------------------------------------------------------------------
 
 def gcig_response(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
-                  treatment_start=None, marker="ca125") -> GcigResponse:
+                  treatment_start=None, marker="ca125", day_range=None) -> GcigResponse:
     """GCIG CA-125 response in the relapse setting (Rustin 2011; GCIG 2005).
 
     The rules are defined for CA-125 only: ``marker`` other than ``"ca125"`` (e.g.
@@ -1153,6 +1080,9 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
         Assay name per sample (None/empty = unknown, never counted as a change).
     treatment_start : date, datetime or ISO string, optional
         First dose; required when ``days`` holds dates.
+    day_range : (int, int), optional
+        Plausible inclusive range of the days, as in :func:`ca125kinetics.io.read_markers`
+        (default :data:`ca125kinetics.io.DAY_RANGE`, -366..1830).
 
     Returns
     -------
@@ -1161,10 +1091,16 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     Raises
     ------
     InvalidInputError
-        Lengths differ, a value is not a finite non-negative number or is beyond what any
-        assay reports (the markers reader's limit, 1,000,000 U/mL), a day is not an integer
-        (or not a date with ``treatment_start``), an unknown event kind, two samples on one day
-        with ``settings.duplicates == "error"``.
+        The lengths differ or an event is not a ``(day, kind)`` pair; or the series breaks a
+        rule of the markers files: the lists are read as a markers table by
+        :func:`ca125kinetics.io.read_markers` (``on_error="raise"``), so a value, day, date,
+        censored flag, event kind or ULN a file may not hold is refused here with the same
+        message, its row named as the lists name it (``days[2]/values[2]``, ``events[0]``):
+        a value that is not a number, negative, infinite or beyond what any assay reports; a
+        day that is not whole or outside ``day_range``; two samples on one day with
+        ``settings.duplicates == "error"`` (another setting merges them, by the rules'
+        ``settings.duplicates``). A value written ``"<x"`` is read as censored at ``x``, as
+        in a file.
 
     References
     ----------
@@ -1172,12 +1108,12 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
     """
     require_gcig_marker(marker)
     rows = _prepare(days, values, uln=uln, settings=settings, censored=censored, events=events, assays=assays,
-                    treatment_start=treatment_start)
+                    treatment_start=treatment_start, day_range=day_range, caller="gcig_response")
     out, shared = _single(rows)
     return _response_result(rows, out, shared)
 
 def gcig_progression(days, values, *, uln=None, settings=None, censored=None, events=None, assays=None,
-                     treatment_start=None, marker="ca125") -> GcigProgression:
+                     treatment_start=None, marker="ca125", day_range=None) -> GcigProgression:
     """GCIG CA-125 progression (Rustin 2011; GCIG 2005). CA-125 only: another ``marker``
     raises :class:`InvalidInputError`.
 
@@ -1229,7 +1165,7 @@ def gcig_progression(days, values, *, uln=None, settings=None, censored=None, ev
     """
     require_gcig_marker(marker)
     rows = _prepare(days, values, uln=uln, settings=settings, censored=censored, events=events, assays=assays,
-                    treatment_start=treatment_start)
+                    treatment_start=treatment_start, day_range=day_range, caller="gcig_progression")
     out, shared = _single(rows)
     return _progression_result(rows, out, shared)
 
@@ -1524,27 +1460,6 @@ class _Labels:
         return text_column(labels_text(self.names, self.codes))
 
 
-def _row_problem(patient, day, ca125, event, uln, settings: GcigSettings) -> str | None:
-    """Why one patient's rows (a frame's cells, in its order) fail validation, or None: the
-    checks of :func:`_check_series` after the days are read as whole numbers."""
-    d_list, v_list, e_list = [], [], []
-    for d, v, e in zip(day, ca125, event):
-        if not _missing(e):
-            e_list.append((d, e))
-            if _missing(v):
-                continue
-        d_list.append(d)
-        v_list.append(v)
-    try:
-        d_list = [d if type(d) is int else _to_day(d, None, "day") for d in d_list]
-        e_list = [(_to_day(d, None, "event day"), kind) for d, kind in e_list]
-        _resolve_uln(uln, settings)
-        _check_series(d_list, v_list, e_list, settings, patient_id=patient)
-    except InvalidInputError as exc:
-        return str(exc)
-    return None
-
-
 def _numbers(column, *, whole: bool):
     """A column as float64 (NaN where missing) and a mask of cells that are not numbers
     (booleans, text; with ``whole``, numbers that are not whole)."""
@@ -1582,15 +1497,14 @@ def _first_per_patient(present, starts, n_rows: int):
 
 
 def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings, *,
-             check: bool, none=None, cells=None) -> tuple[_Rows, Any, dict[int, str]]:
-    """The kernel's rows of patient-contiguous markers columns (a frame's, or the records').
+             none=None) -> tuple[_Rows, Any, dict[int, str]]:
+    """The kernel's rows of patient-contiguous markers columns validated by the markers reader
+    (a canonical frame's, or the records').
 
     Returns the rows (sorted by day within patient), the ULN reported per patient (the first
     one given, else ``settings.uln``) and ``invalid``: patient -> why its input is invalid
-    (its ``problem`` cells, or, with ``check``, the validation of :func:`_row_problem`).
-    ``none`` marks patients without markers (one placeholder row each, skipped).
-    ``cells(lo, hi)``: the day, CA-125 and event cells of rows ``lo:hi`` as the input holds
-    them (for the messages of invalid rows; default: from the arrays given).
+    (its ``problem`` cells). ``none`` marks patients without markers (one placeholder row
+    each, skipped).
     """
     import numpy as np
 
@@ -1645,25 +1559,6 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
             invalid[p] = str(problem[firsts[p]])
     order = np.lexsort((day_i, patient)) if n_rows and np.any(
         (np.diff(day_i) < 0) & (patient[1:] == patient[:-1])) else None
-    if check:
-        row_bad = bad_day | (is_sample & (bad_value | ~((value >= 0) & (value <= _VALUE_MAX)))) | (event_code == -2)
-        suspect = np.bincount(patient[row_bad], minlength=n_patients) > 0
-        suspect |= ~((uln > 0) & np.isfinite(uln))
-        if none is not None:
-            suspect &= ~none
-        if settings.duplicates == "error":
-            sorted_rows = order if order is not None else np.arange(n_rows)
-            samples = sorted_rows[is_sample[sorted_rows]]
-            same = (patient[samples][1:] == patient[samples][:-1]) & (day_i[samples][1:] == day_i[samples][:-1])
-            suspect[patient[samples][1:][same]] = True
-        if cells is None:
-            def cells(lo, hi):
-                return np.asarray(day)[lo:hi].tolist(), np.asarray(ca125)[lo:hi].tolist(), event[lo:hi].tolist()
-        for p in np.flatnonzero(suspect).tolist():
-            if p not in invalid:
-                why = _row_problem(ids[p], *cells(starts[p], starts[p + 1]), float(uln[p]), settings)
-                if why is not None:
-                    invalid[p] = why
     skip = np.zeros(n_patients, dtype=bool)
     skip[list(invalid)] = True
     if none is not None:
@@ -1861,7 +1756,7 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
     problem = _with_clinical_problems(problem, batch.ids, starts, batch.ids, pd.Series(batch.clinical_problem))
     kernel_rows, uln, invalid = _rows_of(
         batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
-        rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings, check=False,
+        rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings,
         none=none)   # validated under io's rules
     return _gcig_columns(kernel_rows, uln, invalid, recist=batch.clinical["recist"], none=none)
 
@@ -1909,6 +1804,82 @@ def _with_clinical_problems(problem, ids, starts, clinical_ids, clinical_problem
     return problem
 
 
+def _read(markers, settings: GcigSettings):
+    """``markers`` as the markers reader returns it: a frame :func:`ca125kinetics.io.read_markers`
+    returned and nobody changed since (:func:`ca125kinetics.io.read_unchanged`) as it is, any
+    other frame read by it (``on_error="flag"``: a patient whose rows break a rule is flagged,
+    with the reader's reasons). Same-day samples are kept for the rules to merge by
+    ``settings.duplicates`` unless that is ``"error"``. A ``problem`` a row of the frame
+    carries is its patient's reason (it comes first, as the reader would have put it there)."""
+    import numpy as np
+
+    from . import io
+
+    if io.read_unchanged(markers):
+        return markers
+    given = markers["problem"] if "problem" in markers.columns else None
+    frame = io.read_markers(markers if given is None else markers.drop(columns="problem"), on_error="flag",
+                            uln=settings.uln,
+                            duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES)
+    if given is not None and given.notna().any():
+        flagged = given.notna().to_numpy()
+        ids = io._id_array(markers["patient_id"].to_numpy(dtype=object)[flagged])
+        reasons = dict(zip(reversed(ids.tolist()), reversed(given.to_numpy(dtype=object)[flagged].tolist())))
+        pid = frame["patient_id"].to_numpy(dtype=object)
+        first = np.r_[True, pid[1:] != pid[:-1]] if len(pid) else np.zeros(0, dtype=bool)
+        problem = frame["problem"].to_numpy(dtype=object).copy()
+        for at in np.flatnonzero(first).tolist():
+            if pid[at] in reasons:
+                problem[at] = reasons[pid[at]]
+        frame = frame.assign(problem=problem)
+    return frame
+
+
+def _frame_rows(frame, settings: GcigSettings, clinical_ids=None, clinical=None):
+    """The kernel's rows of a canonical markers frame (:func:`_read`), patients sorted by
+    ``patient_id``, then (``clinical_ids``, the clinical frame's identifiers) one placeholder
+    patient per clinical patient without markers. Returns ``(rows, uln, invalid, ids, none,
+    aligned)``: :func:`_rows_of`'s three, the patients, the mask of those without markers (or
+    None) and whether the clinical rows are in the patients' order."""
+    import numpy as np
+    import pandas as pd
+
+    pid_text = frame["patient_id"]
+    if not (pid_text.dtype == object and pd.api.types.infer_dtype(pid_text, skipna=False) == "string"):
+        pid_text = pid_text.astype(str)
+    if not pid_text.is_monotonic_increasing:
+        order = np.argsort(pid_text.to_numpy(), kind="stable")
+        frame, pid_text = frame.iloc[order], pid_text.iloc[order]
+    n_rows = len(frame)
+    pid = pid_text.to_numpy()
+    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if n_rows else np.array([], dtype=np.int64)
+    ids = pid[starts]
+    starts = np.append(starts, n_rows).astype(np.int64)
+
+    def column(name, default):
+        return frame[name].to_numpy() if name in frame.columns else np.full(n_rows, default)
+
+    cells = [frame["day"].to_numpy(), frame["ca125"].to_numpy(), column("censored", False),
+             column("uln", math.nan), column("assay", None), column("event", None), column("problem", None)]
+    none = None
+    # clinical rows in the patients' order (a chunk of a sorted registry): each patient's row
+    # is its position, no lookup needed
+    aligned = clinical_ids is not None and len(clinical_ids) == len(ids) and bool(
+        (clinical_ids.to_numpy() == ids).all())
+    if clinical_ids is not None and not aligned:
+        extra = clinical_ids[~clinical_ids.isin(ids)]
+        if len(extra):   # clinical patients without markers: one placeholder row each
+            placeholder = (0, math.nan, False, math.nan, None, None, None)
+            cells = [np.concatenate([c, np.full(len(extra), v)]) for c, v in zip(cells, placeholder)]
+            none = np.r_[np.zeros(len(ids), dtype=bool), np.ones(len(extra), dtype=bool)]
+            ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
+            starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
+    if clinical_ids is not None and "problem" in clinical.columns:
+        cells[6] = _with_clinical_problems(cells[6], ids, starts, clinical_ids, clinical["problem"])
+    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, none=none)
+    return rows, uln, invalid, ids, none, aligned
+
+
 def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
     """GCIG response, progression (and combined category) for every patient of a cohort.
 
@@ -1921,7 +1892,12 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         The canonical markers frame (``ca125kinetics.io.read_markers``): columns
         ``patient_id``, ``day``, ``ca125`` and optionally ``censored``, ``uln``, ``assay``,
         ``event``, ``problem``; extra columns are ignored. A row with an ``event`` adds that
-        event for its patient (an event-only row has ``ca125`` NaN).
+        event for its patient (an event-only row has ``ca125`` NaN). A frame that
+        ``read_markers`` returned and nobody changed since is used as it is; any other frame
+        (built by hand, sliced, sorted, edited) is read by ``read_markers(on_error="flag",
+        uln=settings.uln)`` first (:func:`_read`): a patient whose rows break a rule of the
+        data contract is ``"invalid_input"`` with the reader's reasons, exactly as if the
+        frame had been a file.
     clinical : pandas.DataFrame, optional
         One row per patient with ``patient_id``; when it has a ``recist`` column, the
         combined category is added. Patients in ``clinical`` without markers get a row with
@@ -1970,10 +1946,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         for other in MARKERS:
             if other in markers.columns:
                 require_gcig_marker(other)
-    if settings is None:
-        settings = GcigSettings()
-    elif not isinstance(settings, GcigSettings):
-        raise InvalidInputError(f"settings must be a GcigSettings, got {type(settings).__name__}")
+    settings = _settings(settings)
     if not isinstance(markers, pd.DataFrame):
         raise InvalidInputError(f"markers must be a pandas DataFrame, got {type(markers).__name__}")
     missing = [c for c in ("patient_id", "day", "ca125") if c not in markers.columns]
@@ -1996,45 +1969,8 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
                                     "keep one row per patient", column="patient_id")
         has_recist = "recist" in clinical.columns
 
-    frame = markers
-    pid_text = frame["patient_id"]
-    if not (pid_text.dtype == object and pd.api.types.infer_dtype(pid_text, skipna=False) == "string"):
-        pid_text = pid_text.astype(str)
-    if not pid_text.is_monotonic_increasing:
-        order = np.argsort(pid_text.to_numpy(), kind="stable")
-        frame, pid_text = frame.iloc[order], pid_text.iloc[order]
-    n_rows = len(frame)
-    pid = pid_text.to_numpy()
-    starts = np.flatnonzero(np.r_[True, pid[1:] != pid[:-1]]) if n_rows else np.array([], dtype=np.int64)
-    ids = pid[starts]
-    starts = np.append(starts, n_rows).astype(np.int64)
-
-    def column(name, default):
-        return frame[name].to_numpy() if name in frame.columns else np.full(n_rows, default)
-
-    cells = [frame["day"].to_numpy(), frame["ca125"].to_numpy(), column("censored", False),
-             column("uln", math.nan), column("assay", None), column("event", None), column("problem", None)]
-    none = None
-    # clinical rows in the patients' order (a chunk of a sorted registry): each patient's row
-    # is its position, no lookup needed
-    aligned = clinical_ids is not None and len(clinical_ids) == len(ids) and bool(
-        (clinical_ids.to_numpy() == ids).all())
-    if clinical_ids is not None and not aligned:
-        extra = clinical_ids[~clinical_ids.isin(ids)]
-        if len(extra):   # clinical patients without markers: one placeholder row each
-            placeholder = (0, math.nan, False, math.nan, None, None, None)
-            cells = [np.concatenate([c, np.full(len(extra), v)]) for c, v in zip(cells, placeholder)]
-            none = np.r_[np.zeros(len(ids), dtype=bool), np.ones(len(extra), dtype=bool)]
-            ids = np.concatenate([ids, np.asarray(extra, dtype=object)])
-            starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
-    if clinical_ids is not None and "problem" in clinical.columns:
-        cells[6] = _with_clinical_problems(cells[6], ids, starts, clinical_ids, clinical["problem"])
-
-    def frame_cells(lo, hi):   # as the frame holds them (e.g. pandas NA in an Int64 column)
-        return [frame[name].iloc[lo:hi].tolist() if name in frame.columns else [None] * (hi - lo)
-                for name in ("day", "ca125", "event")]
-
-    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, check=True, none=none, cells=frame_cells)
+    rows, uln, invalid, ids, none, aligned = _frame_rows(_read(markers, settings), settings, clinical_ids,
+                                                         clinical)
     recist = None
     if has_recist:
         position = np.arange(len(ids)) if aligned else clinical_ids.get_indexer(ids)

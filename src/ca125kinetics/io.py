@@ -858,14 +858,22 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
         )
 
 
-def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
+#: ``duplicates=`` of :func:`read_markers` that keeps same-day samples as they are, for a
+#: consumer that merges them by its own stated rule (the GCIG rules, ``GcigSettings.duplicates``).
+KEEP_DUPLICATES = "keep"
+
+
+def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL",
+                     keep: bool = False) -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
-    if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
+    allowed = ("error", *_AGGREGATIONS) + ((KEEP_DUPLICATES,) if keep else ())
+    if duplicates is not None and duplicates not in allowed:
         raise InvalidInputError(
-            f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
+            f"duplicates must be 'error' or one of {allowed[1:]}, got {duplicates!r}"
         )
-    if uln is not None and not (isinstance(uln, (int, float)) and np.isfinite(uln) and 0 < uln <= ULN_MAX):
+    if uln is not None and not (isinstance(uln, (int, float)) and not isinstance(uln, bool) and np.isfinite(uln)
+                                and 0 < uln <= ULN_MAX):
         raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
 
 
@@ -1081,6 +1089,14 @@ def _check_spellings(names, present_known, source: str) -> None:
             source=source, column=name)
 
 
+def _date_hint(value) -> str:
+    """For a ``day`` cell that holds a date: where a date goes."""
+    if isinstance(value, (_dt.date, np.datetime64)) or (isinstance(value, str) and _ISO_DATE_RE.match(value.strip())):
+        return ("; it is a date: give dates in a 'date' column together with the first dose (treatment_start, "
+                "of the clinical table or the markers rows, or gcig_response's treatment_start=)")
+    return ""
+
+
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
     """How to state the number format, for a cell that did not parse."""
     if not isinstance(text, str):
@@ -1201,6 +1217,9 @@ def _parse_dates(values, date_format: str | None, what: str):
         if date_format is not None:
             return (f"{what} {raw!r} does not match date_format {date_format!r}; correct the value or "
                     "the format")
+        if isinstance(raw, (int, float, np.number)) and not isinstance(raw, bool):
+            return (f"{what} {raw!r} is a number, not a date; with a treatment_start, days are read from "
+                    "dates: give dates, or whole days from the first dose in 'day' without treatment_start")
         if isinstance(raw, str) and _ISO_DATE_RE.match(raw):      # the form is right, the day is not
             return (f"{what} {raw!r} is written as YYYY-MM-DD but no such day exists (a month 01-12 and "
                     "a day that month has); correct the value")
@@ -1393,7 +1412,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         empty_day = _missing(raw_day)
         col.add(np.isnan(day_f) & ~empty_day, "day",
                 lambda i: f"day {_shown(raw_day[i])!r} is not a number; give whole days from the first dose (day 0)"
-                + _number_hint(raw_day[i], decimal, thousands))
+                + (_date_hint(raw_day[i]) or _number_hint(raw_day[i], decimal, thousands)))
         col.add(empty_day, "day", "day is empty; give whole days from the first dose (day 0)")
         if "date" in columns:
             _check_day_against_date(day_f, columns, pid, starts, col, clinical_given, date_format)
@@ -1622,6 +1641,8 @@ def _sort_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray | None:
 
 
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
+    if duplicates == KEEP_DUPLICATES:       # the consumer merges them (read_markers docstring)
+        return m
     dup = _duplicate_rows(m)
     if not dup.any():
         return m
@@ -1633,7 +1654,8 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
                 + ("GCIG treats this" if label == "CA-125" else "this is treated")
                 + " as a data error: remove the extra sample(s), or aggregate them explicitly with "
                 "duplicates='mean' (or median/max/min/first/last) where the reader takes it (read_markers, "
-                "ca125 gcig --duplicates: a model scores with the setting it was trained with)")
+                "ca125 gcig --duplicates, GcigSettings(duplicates=...) for gcig_response: a model scores with "
+                "the setting it was trained with)")
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)
@@ -1705,7 +1727,11 @@ def read_markers(
         Two samples of one patient on the same day are a data error (``"error"``, the
         default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
         ``min``, ``first``, ``last``. A censored value takes part with its limit; the
-        aggregate is censored only if every aggregated value is.
+        aggregate is censored only if every aggregated value is. ``"keep"``
+        (:data:`KEEP_DUPLICATES`) keeps them as they are, every other rule applied, for a
+        consumer that merges them by its own stated rule: the GCIG rules do, by
+        ``GcigSettings.duplicates`` (:func:`ca125kinetics.gcig.gcig_cohort`,
+        :func:`ca125kinetics.gcig.gcig_response` read their input so).
     on_error : {"raise", "flag"}
         ``"raise"``: raise one :class:`InvalidInputError` listing the problems.
         ``"flag"``: keep every patient; a patient with problems becomes one row
@@ -1749,7 +1775,7 @@ def read_markers(
     """
     spec = get_marker(marker)
     uln = spec.default_uln if uln is None else uln
-    _check_arguments(on_error, duplicates, uln, spec.unit)
+    _check_arguments(on_error, duplicates, uln, spec.unit, keep=True)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
@@ -1765,7 +1791,44 @@ def read_markers(
                           thousands=thousands, spec=spec)
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
-    return _finish_markers(m, float(uln))
+    frame = _finish_markers(m, float(uln))
+    if duplicates != KEEP_DUPLICATES and spec.name == "ca125":
+        _remember(frame, day_range)
+    return frame
+
+
+# The frames read_markers returned, as long as they live and are not changed: a consumer of
+# canonical frames (gcig_cohort) validates any other frame with read_markers itself, and these
+# not again. A frame is held by a weak reference; a shallow copy shares its column arrays, so
+# that pandas' copy-on-write gives the frame new arrays on any change of a cell (a column
+# array pandas hands out is read-only), which :func:`read_unchanged` sees.
+_READ: dict[int, tuple[Any, pd.DataFrame, tuple[int, int]]] = {}
+
+
+def _remember(frame: pd.DataFrame, day_range: tuple[int, int]) -> None:
+    import weakref
+
+    key = id(frame)
+    _READ[key] = (weakref.ref(frame, lambda _, key=key: _READ.pop(key, None)), frame.copy(deep=False),
+                  tuple(day_range))
+
+
+def _buffer(values) -> int:
+    return np.asarray(values).__array_interface__["data"][0]
+
+
+def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE) -> bool:
+    """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (without
+    ``duplicates="keep"``, with ``day_range``), unchanged since: no cell set, no column
+    replaced, added or removed. Such a frame meets every rule of the reader; any other frame
+    (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`."""
+    entry = _READ.get(id(frame))
+    if entry is None or entry[0]() is not frame or entry[2] != tuple(day_range):
+        return False
+    kept = entry[1]
+    if len(frame) != len(kept) or list(frame.columns) != list(kept.columns):
+        return False
+    return all(_buffer(frame[c].array) == _buffer(kept[c].array) for c in kept.columns)
 
 
 def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
@@ -2425,7 +2488,8 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
 def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicates: str = "error",
                    day_range: tuple[int, int] = DAY_RANGE, on_error: str = "flag", date_format: str | None = None,
                    decimal: str = ".", thousands: str | None = None,
-                   columns: dict[str, str] | None = None) -> PatientRecord:
+                   columns: dict[str, str] | None = None, source: str | None = None,
+                   rows: Sequence | None = None) -> PatientRecord:
     """Validate one patient given in any form and return its :class:`PatientRecord`.
 
     The rules and messages are those of :func:`read_markers` and :func:`read_clinical`
@@ -2446,7 +2510,12 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     uln, duplicates, day_range, date_format, decimal, thousands, columns
         As in :func:`read_markers` and :func:`read_clinical` (dates never guessed, numbers as
         stated, near misses of contract column names refused unless ``columns`` maps them;
-        ``columns`` applies to the markers and the clinical row).
+        ``columns`` applies to the markers and the clinical row). ``duplicates`` may also be
+        ``"keep"`` (:data:`KEEP_DUPLICATES`, as in :func:`read_markers`).
+    source, rows : optional
+        How messages name the markers and their rows (default: the form, e.g. ``"markers
+        mapping"``, and the rows' positions or a table's index); a caller that holds the
+        series in other terms names them so, e.g. ``rows=["days[0]/values[0]", ...]``.
     on_error : {"flag", "raise"}
         ``"flag"`` (default): a patient whose values break the contract gets a record whose
         ``problem``/``clinical_problem`` holds every reason. ``"raise"``: raise one
@@ -2463,10 +2532,17 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
         missing, an empty identifier, several patients, or a clinical table without the
         patient's row; with ``on_error="raise"`` also any invalid value.
     """
-    _check_arguments(on_error, duplicates, uln)
+    _check_arguments(on_error, duplicates, uln, keep=True)
     _check_number_format(decimal, thousands)
     mapping = columns
+    named = rows
     columns, rows, label = _marker_columns(markers)
+    label = label if source is None else source
+    if named is not None:
+        if len(named) != len(rows):
+            raise InvalidInputError(f"rows names {len(named)} rows but the markers have {len(rows)}")
+        rows = np.empty(len(named), dtype=object)
+        rows[:] = list(named)
     columns = _value_column(_resolve_columns(columns, MARKERS_KNOWN, mapping, label), get_marker(None), label)
     pid = _one_patient_id(columns, rows, label, clinical)
     columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))

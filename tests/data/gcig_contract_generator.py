@@ -17,6 +17,19 @@ patient rows of the cohort cases and their ``api`` rows; 642 progression reasons
 every patient with a baseline and no sample after the first dose, whether evaluable for
 response or not), every other cell is as before.
 
+Regenerated when the GCIG functions stopped validating their input with checks of their own
+and read it with the markers reader (``io.read_markers``) instead, as the files are read:
+``gcig_response``/``gcig_progression`` read their lists as a markers table, and
+``gcig_cohort`` reads a frame the reader did not return. Only the ``stress-*`` and
+``float-days`` cases (frames built by hand) and the ``api`` rows changed: the reasons of
+every ``invalid_input`` patient (452 rows; the reader's texts, e.g. "invalid input: row 8,
+column 'day': two or more CA-125 samples on day 21; ..." for "2 samples on day 21 ..."), the
+``uln`` of 162 of them (a flagged patient reports the default ULN, as a flagged file's does),
+the 62 ``api`` error texts, and 25 patients whose ``uln`` column is empty on some rows and not
+on others: the reader fills an empty ``uln`` cell with the default ULN (as in a file), so
+their ULN now differs within the patient (``not_evaluable``, with that reason; the cohort
+case had read an empty cell as "the patient's first ULN"). Every other cell is as before.
+
 Inputs (all deterministic):
 
 * ``synthetic``: the committed synthetic cohort ``data/synthetic/default`` (markers and
