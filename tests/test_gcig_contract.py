@@ -127,6 +127,17 @@ def test_a_frame_the_reader_returned_is_not_read_again_until_it_changes(monkeypa
     assert not markers_io.read_unchanged(kept)      # same-day samples may remain: read again by the settings
 
 
+def test_without_copy_on_write_every_frame_is_read_again(monkeypatch):
+    """pandas 2 sets a cell in place unless copy-on-write is switched on: a changed frame
+    would keep its arrays, so there no frame counts as unchanged and each is read again."""
+    from ca125kinetics import io as markers_io
+
+    frame = markers_io.read_markers(pd.DataFrame({"patient_id": ["a", "a"], "day": [0, 21], "ca125": [400.0, 150.0]}))
+    assert markers_io.read_unchanged(frame)
+    monkeypatch.setattr(markers_io, "_copy_on_write", lambda: False)
+    assert not markers_io.read_unchanged(frame)
+
+
 def test_clinical_in_the_patients_order_or_shuffled_gives_the_same_table():
     """Clinical rows in the markers' patient order are taken by position, others looked up
     by identifier: the same table either way, RECIST (missing ones included) and combined

@@ -1817,11 +1817,28 @@ def _buffer(values) -> int:
     return np.asarray(values).__array_interface__["data"][0]
 
 
+def _copy_on_write() -> bool:
+    """Whether pandas gives a frame new arrays whenever a cell is set (copy-on-write: always
+    from pandas 3; an option before, off by default)."""
+    if int(pd.__version__.split(".")[0]) >= 3:
+        return True
+    try:
+        return pd.get_option("mode.copy_on_write") is True
+    except (KeyError, AttributeError, pd.errors.OptionError):
+        return False
+
+
 def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE) -> bool:
     """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (without
     ``duplicates="keep"``, with ``day_range``), unchanged since: no cell set, no column
     replaced, added or removed. Such a frame meets every rule of the reader; any other frame
-    (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`."""
+    (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`.
+
+    A change is seen through copy-on-write (a set cell gives the frame new arrays). Without
+    it (pandas 2 with ``mode.copy_on_write`` off, its default) a cell set in place keeps the
+    array, so no frame counts as unchanged there: every frame is read again."""
+    if not _copy_on_write():
+        return False
     entry = _READ.get(id(frame))
     if entry is None or entry[0]() is not frame or entry[2] != tuple(day_range):
         return False
