@@ -1080,20 +1080,66 @@ def test_patient_ids_given_as_bytes_are_refused():
         read_markers(markers().assign(patient_id=b"007"))
 
 
-def test_duplicates_keep_leaves_same_day_samples_and_applies_every_other_rule():
-    """``duplicates="keep"`` is for a consumer that merges same-day samples by its own stated
-    rule (GCIG's ``GcigSettings.duplicates``): the rows stay, every other rule still applies,
-    and such a frame is never taken as one without same-day samples (``read_unchanged``)."""
-    from ca125kinetics import io
+@pytest.mark.parametrize(("how", "values", "censored", "expected"), [
+    ("mean", [5, 10], [True, False], (7.5, True)),       # the mean of <5 and 10 is below 7.5
+    ("mean", [5, 6], [False, False], (5.5, False)),
+    ("min", [5, 3], [True, False], (3.0, True)),         # min(<5, 3) is at most 3
+    ("min", [5, 10], [True, False], (5.0, True)),
+    ("max", [5, 3], [True, False], (5.0, True)),         # max(<5, 3) is below 5
+    ("max", [5, 5], [True, False], (5.0, False)),        # max(<5, 5) is 5
+    ("max", [5, 10], [True, False], (10.0, False)),
+    ("median", [2, 10, 12], [True, False, False], (10.0, False)),   # <2 stays below the middle
+    ("median", [10, 3, 4, 20], [True, False, False, False], (7.0, True)),
+    ("first", [5, 10], [True, False], (5.0, True)),
+    ("last", [5, 10], [True, False], (10.0, False)),
+])
+def test_an_aggregate_of_same_day_samples_is_censored_when_a_censored_sample_could_lower_it(
+        how, values, censored, expected):
+    """A ``"<x"`` sample is an upper bound: the aggregate (taken with the limit) is censored
+    exactly when lowering a censored sample could lower it. The reader said "censored only if
+    all are" (the mean of <5 and 10 read as exactly 7.5) and the GCIG rules had their own
+    rule (min(<5, 3) read as exactly 3): one rule now, the reader's, for every series."""
+    from ca125kinetics import gcig
 
-    df = pd.DataFrame({"patient_id": ["p"] * 3, "day": [0, 21, 21], "ca125": [400.0, 180.0, 190.0]})
-    kept = io.read_markers(df, duplicates=io.KEEP_DUPLICATES)
-    assert kept["day"].tolist() == [0, 21, 21] and kept["ca125"].tolist() == [400.0, 180.0, 190.0]
-    assert not io.read_unchanged(kept) and io.read_unchanged(io.read_markers(df, duplicates="mean"))
-    with pytest.raises(InvalidInputError, match="is negative"):
-        io.read_markers(df.assign(ca125=[400.0, -1.0, 190.0]), duplicates=io.KEEP_DUPLICATES)
-    record = io.patient_record({"day": [0, 21, 21], "ca125": [400, 180, 190]}, duplicates="keep")
-    assert record.day == (0, 21, 21)
+    df = pd.DataFrame({"patient_id": "p", "day": [0] + [21] * len(values), "ca125": [400.0] + values,
+                       "censored": [False] + censored})
+    day21 = read_markers(df, duplicates=how).set_index("day").loc[21]
+    assert (day21["ca125"], bool(day21["censored"])) == pytest.approx(expected)
+    # the GCIG list API reads its series by the same rule
+    listed = gcig.gcig_response([0] + [21] * len(values), [400.0] + values, censored=[False] + censored,
+                                settings=gcig.GcigSettings(duplicates=how))
+    framed = gcig.gcig_cohort(df, settings=gcig.GcigSettings(duplicates=how)).iloc[0]
+    assert listed.status == framed["status"] and listed.reason == framed["reason"]
+
+
+def test_same_day_samples_of_two_assays_or_ulns_are_not_aggregated():
+    """Two assays' (or two ULNs') samples on one day cannot be one value of one assay: the
+    patient is refused with the reason (the first sample's assay and ULN used to be kept,
+    hiding the assay change the GCIG rules look for); one named assay and an unnamed sample
+    aggregate under the named one."""
+    df = pd.DataFrame({"patient_id": "p", "day": [0, 21, 21], "ca125": [400.0, 180.0, 190.0],
+                       "assay": ["A", "A", "B"]})
+    with pytest.raises(InvalidInputError, match=r"two assays \(A, B\) on day 21 cannot be aggregated"):
+        read_markers(df, duplicates="mean")
+    with pytest.raises(InvalidInputError, match=r"two ULNs \(30, 35\) on day 21 cannot be aggregated"):
+        read_markers(df.drop(columns="assay").assign(uln=[35.0, 30.0, 35.0]), duplicates="max")
+    one = read_markers(df.assign(assay=[None, None, "A"]), duplicates="mean").set_index("day").loc[21]
+    assert one["ca125"] == 185.0 and one["assay"] == "A"
+
+
+def test_an_event_on_an_aggregated_sample_is_kept():
+    """A paracentesis written on the second of two same-day samples: the aggregate used to
+    take the first row's (empty) event, and the exclusion it opens was lost. The event now
+    stays a row of its own that day, and the GCIG rules set the samples it covers aside."""
+    from ca125kinetics import gcig
+
+    df = pd.DataFrame({"patient_id": "p", "day": [-7, -7, 21, 42], "ca125": [300.0, 310.0, 100.0, 60.0],
+                       "event": [None, "paracentesis", None, None]})
+    read = read_markers(df, duplicates="mean")
+    assert read["event"].tolist().count("paracentesis") == 1
+    assert read.loc[read["ca125"].notna(), "ca125"].tolist() == [305.0, 100.0, 60.0]
+    table = gcig.gcig_cohort(df, settings=gcig.GcigSettings(duplicates="mean")).iloc[0]
+    assert table["status"] == "not_evaluable" and "exclusions" in table["reason"]
 
 
 def test_patient_record_names_the_input_and_rows_as_the_caller_does():

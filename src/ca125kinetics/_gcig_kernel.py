@@ -1,7 +1,8 @@
 """The GCIG CA-125 rules as one kernel over patient-contiguous arrays (private).
 
-This file is the only statement of the rules of :mod:`ca125kinetics.gcig` (same-day
-aggregation, exclusion windows, baseline, one assay, response, confirmation, progression):
+This file is the only statement of the rules of :mod:`ca125kinetics.gcig` (exclusion
+windows, baseline, one assay, response, confirmation, progression; same-day samples are
+refused or aggregated before, by the markers reader, :func:`ca125kinetics.io.read_markers`):
 :mod:`~ca125kinetics.gcig` prepares the arrays, calls :func:`run` and turns its codes and
 numbers into statuses, result objects and reason texts.
 
@@ -58,9 +59,6 @@ RTOL = 1e-9
 MISSING = -(2 ** 62)
 
 # settings.duplicates as a code
-DUP_ERROR, DUP_FIRST, DUP_LAST, DUP_MIN, DUP_MAX, DUP_MEAN, DUP_MEDIAN = range(7)
-DUPLICATE_CODES = {"error": DUP_ERROR, "first": DUP_FIRST, "last": DUP_LAST, "min": DUP_MIN,
-                   "max": DUP_MAX, "mean": DUP_MEAN, "median": DUP_MEDIAN}
 # event kinds: the interference events in alphabetical order (ties on a day go to the first
 # name), then mouse antibody; -1 = no event
 EV_NONE, EV_PARACENTESIS, EV_SURGERY, EV_THORACENTESIS, EV_HAMA = -1, 0, 1, 2, 3
@@ -91,7 +89,7 @@ I_ASSAY1, I_ASSAY1_DAY, I_ASSAY2, I_ASSAY2_DAY, I_PROBLEM_DAY = 14, 15, 16, 17, 
 NI = 19
 # float settings (prm_f) and integer settings (prm_i)
 S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
-S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP, S_DUPLICATES = 0, 1, 2, 3, 4
+S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP = 0, 1, 2, 3
 
 
 @_inline
@@ -107,72 +105,15 @@ def _ge(a, b):
 
 
 @_inline
-def _fsum(values, n, partials):
-    """``math.fsum(values[:n])`` for finite values: Shewchuk's exact partials and CPython's
-    correctly rounded (half-even) final sum, step for step."""
-    m = 0
-    for idx in range(n):
-        x = values[idx]
-        i = 0
-        for j in range(m):
-            y = partials[j]
-            if abs(x) < abs(y):
-                x, y = y, x
-            hi = x + y
-            lo = y - (hi - x)
-            if lo != 0.0:
-                partials[i] = lo
-                i += 1
-            x = hi
-        m = i
-        if x != 0.0:
-            partials[m] = x
-            m += 1
-    total = 0.0
-    if m > 0:
-        m -= 1
-        total = partials[m]
-        lo = 0.0
-        while m > 0:
-            x = total
-            m -= 1
-            y = partials[m]
-            total = x + y
-            lo = y - (total - x)
-            if lo != 0.0:
-                break
-        if m > 0 and ((lo < 0.0 and partials[m - 1] < 0.0) or (lo > 0.0 and partials[m - 1] > 0.0)):
-            y = lo * 2.0
-            x = total + y
-            if y == x - total:
-                total = x
-    return total
+def _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma):
+    """The samples of rows ``lo:hi``, one per day, into ``md/mv/mc/ma[lo:]``.
 
-
-@_inline
-def _median(values, n):
-    """Median of ``values[:n]`` (sorted in place): the middle value, or the mean of the two."""
-    for i in range(1, n):
-        x = values[i]
-        j = i - 1
-        while j >= 0 and values[j] > x:
-            values[j + 1] = values[j]
-            j -= 1
-        values[j + 1] = x
-    mid = n // 2
-    if n % 2:
-        return values[mid]
-    return (values[mid - 1] + values[mid]) / 2
-
-
-@_inline
-def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma, work, partials):
-    """Same-day samples of rows ``lo:hi`` merged into ``md/mv/mc/ma[lo:]``.
-
-    Returns ``(end, day_assays)``: the end of the merged samples and the first day whose
-    samples name two assays (:data:`MISSING` if none). **Decision** (``gcig._aggregate``):
-    first/last/min/max keep the chosen sample's censoring; mean/median are censored when any
-    sample is. The day's assay is the first name in sort order (codes are sorted names).
+    Returns ``(end, day_assays)``: the end of the samples and the first day whose samples
+    name two assays (:data:`MISSING` if none). Same-day samples reach the rules refused or
+    aggregated by the markers reader (``io.read_markers(duplicates=...)``, the one rule for
+    every series, with ``GcigSettings.duplicates``); should rows with two samples on a day
+    reach the kernel otherwise, the day's first is kept and their assays are still compared.
+    The day's assay is the first name in sort order (codes are sorted names).
     """
     m = lo
     day_assays = MISSING
@@ -182,25 +123,12 @@ def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma,
             r += 1
             continue
         d = day[r]
-        k = 0
-        first = last = r
-        imin = imax = r
-        any_cens = False
+        first = r
         code = -1
         two = False
         q = r
         while q < hi and day[q] == d:
             if is_sample[q]:
-                v = value[q]
-                work[k] = v
-                k += 1
-                last = q
-                if v < value[imin]:
-                    imin = q
-                if v > value[imax]:
-                    imax = q
-                if cens[q]:
-                    any_cens = True
                 a = assay[q]
                 if a >= 0:
                     if code < 0:
@@ -212,18 +140,7 @@ def _merge_days(lo, hi, day, value, cens, assay, is_sample, dup, md, mv, mc, ma,
             q += 1
         if two and day_assays == MISSING:
             day_assays = d
-        if k == 1 or dup == DUP_FIRST or dup == DUP_ERROR:
-            v, c = value[first], cens[first]
-        elif dup == DUP_LAST:
-            v, c = value[last], cens[last]
-        elif dup == DUP_MIN:
-            v, c = value[imin], cens[imin]
-        elif dup == DUP_MAX:
-            v, c = value[imax], cens[imax]
-        elif dup == DUP_MEAN:
-            v, c = _fsum(work, k, partials) / k, any_cens
-        else:
-            v, c = _median(work, k), any_cens
+        v, c = value[first], cens[first]
         md[m] = d
         mv[m] = v
         mc[m] = c
@@ -413,12 +330,11 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
 
 
 @_inline
-def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i, dup,
-             md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
-    """Every GCIG output of patient ``p`` (rows ``lo:hi``), same-day samples merged by ``dup``."""
+def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
+             md, mv, mc, ma, xday, xkind, xevent, outf, outi):
+    """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
     n_p = len(uln)
-    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, dup,
-                                  md, mv, mc, ma, work, partials)
+    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma)
     end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma,
                          xday, xkind, xevent)
     outi[I_N_SAMPLES * n_p + p] = end - lo
@@ -469,22 +385,13 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem,
 
 @_jit
 def run(starts, day, value, cens, assay, event, is_sample, uln, problem, skip, prm_f, prm_i,
-        md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi):
+        md, mv, mc, ma, xday, xkind, xevent, outf, outi):
     """The GCIG outputs of every patient not marked ``skip`` (module docstring: layout).
 
-    ``md/mv/mc/ma`` (one per row), ``work`` and ``partials`` (one more than the longest
-    patient) are scratch; ``outf``/``outi`` must be filled with NaN/:data:`MISSING` first.
+    ``md/mv/mc/ma`` (one per row) are scratch; ``outf``/``outi`` must be filled with
+    NaN/:data:`MISSING` first.
     """
-    dup = prm_i[S_DUPLICATES]
-    if dup == DUP_ERROR or dup == DUP_FIRST:
-        # a day's first sample kept (the default): the loop is given the code as a constant,
-        # so the compiled copy drops the aggregations and runs in half the time
-        for p in range(len(starts) - 1):
-            if not skip[p]:
-                _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
-                         prm_f, prm_i, DUP_FIRST, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)
-        return
     for p in range(len(starts) - 1):
         if not skip[p]:
             _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
-                     prm_f, prm_i, dup, md, mv, mc, ma, work, partials, xday, xkind, xevent, outf, outi)
+                     prm_f, prm_i, md, mv, mc, ma, xday, xkind, xevent, outf, outi)

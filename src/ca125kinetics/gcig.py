@@ -412,8 +412,7 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
     prm_f = [float(st.evaluable_factor), float(st.response_fraction), float(st.assay_tolerance),
              float(st.progression_factor)]
     prm_i = [st.baseline_window_days, st.confirmation_days, st.interference_window_days,
-             st.progression_gap_days, _kernel.DUPLICATE_CODES[st.duplicates]]
-    longest = int(np.max(np.diff(rows.starts))) + 1 if n_patients else 1
+             st.progression_gap_days]
     if compiled is None:
         compiled = use_compiled(n_patients)
     if compiled:
@@ -430,15 +429,14 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
                    arg(rows.is_sample, np.bool_), arg(rows.uln, np.float64), arg(rows.problem, np.bool_),
                    arg(rows.skip, np.bool_), np.array(prm_f, dtype=np.float64), np.array(prm_i, dtype=np.int64),
                    np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty(n, dtype=np.bool_),
-                   np.empty(n, dtype=np.int64), np.empty(longest), np.empty(longest + 1), xday, xkind, xevent, f, i)
+                   np.empty(n, dtype=np.int64), xday, xkind, xevent, f, i)
     else:
         f = [math.nan] * (n_patients * _kernel.NF)
         i = [_kernel.MISSING] * (n_patients * _kernel.NI)
         xday, xkind, xevent = [0] * n, [0] * n, [0] * n
         _kernel.run(*(_plain(x) for x in (rows.starts, rows.day, rows.value, rows.cens, rows.assay, rows.event,
                                            rows.is_sample, rows.uln, rows.problem, rows.skip)),
-                    prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, [0.0] * longest,
-                    [0.0] * (longest + 1), xday, xkind, xevent, f, i)
+                    prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, xday, xkind, xevent, f, i)
         f, i = np.array(f), np.array(i, dtype=np.int64)
     return _Outputs(f.reshape(_kernel.NF, n_patients).T, i.reshape(_kernel.NI, n_patients).T,
                     np.asarray(xday), np.asarray(xkind), np.asarray(xevent))
@@ -944,7 +942,7 @@ def _prepare(days, values, *, uln, settings, censored, events, assays, treatment
     record = io.patient_record(
         {"patient_id": "patient", **{k: _object_array(v) if isinstance(v, list) else v for k, v in columns.items()}},
         uln=uln, on_error="raise", day_range=io.DAY_RANGE if day_range is None else day_range,
-        duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES, source=caller, rows=labels)
+        duplicates=settings.duplicates, source=caller, rows=labels)
     settings = _settings_for(settings, float(uln))
     n = len(record.day)
     if not n:     # no sample and no event: the one patient, without rows
@@ -1808,8 +1806,9 @@ def _read(markers, settings: GcigSettings):
     """``markers`` as the markers reader returns it: a frame :func:`ca125kinetics.io.read_markers`
     returned and nobody changed since (:func:`ca125kinetics.io.read_unchanged`) as it is, any
     other frame read by it (``on_error="flag"``: a patient whose rows break a rule is flagged,
-    with the reader's reasons). Same-day samples are kept for the rules to merge by
-    ``settings.duplicates`` unless that is ``"error"``. A ``problem`` a row of the frame
+    with the reader's reasons). Same-day samples are refused or aggregated by the reader, by
+    ``settings.duplicates`` (one rule for every series, :func:`ca125kinetics.io.read_markers`).
+    A ``problem`` a row of the frame
     carries is its patient's reason (it comes first, as the reader would have put it there)."""
     import numpy as np
 
@@ -1820,7 +1819,7 @@ def _read(markers, settings: GcigSettings):
     given = markers["problem"] if "problem" in markers.columns else None
     frame = io.read_markers(markers if given is None else markers.drop(columns="problem"), on_error="flag",
                             uln=settings.uln,
-                            duplicates="error" if settings.duplicates == "error" else io.KEEP_DUPLICATES)
+                            duplicates=settings.duplicates)
     if given is not None and given.notna().any():
         flagged = given.notna().to_numpy()
         ids = io._id_array(markers["patient_id"].to_numpy(dtype=object)[flagged])

@@ -858,16 +858,10 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
         )
 
 
-#: ``duplicates=`` of :func:`read_markers` that keeps same-day samples as they are, for a
-#: consumer that merges them by its own stated rule (the GCIG rules, ``GcigSettings.duplicates``).
-KEEP_DUPLICATES = "keep"
-
-
-def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL",
-                     keep: bool = False) -> None:
+def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
-    allowed = ("error", *_AGGREGATIONS) + ((KEEP_DUPLICATES,) if keep else ())
+    allowed = ("error", *_AGGREGATIONS)
     if duplicates is not None and duplicates not in allowed:
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {allowed[1:]}, got {duplicates!r}"
@@ -1641,8 +1635,6 @@ def _sort_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray | None:
 
 
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
-    if duplicates == KEEP_DUPLICATES:       # the consumer merges them (read_markers docstring)
-        return m
     dup = _duplicate_rows(m)
     if not dup.any():
         return m
@@ -1662,22 +1654,75 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     vc = m.value_name
     dup_index = out.index[dup]
     group = out.loc[dup_index]
-    agg = group.groupby(["patient_id", "day"], sort=False).agg(
-        **{vc: (vc, duplicates)},
-        censored=("censored", "all"),
-    )
+    label = get_marker(vc).label
+    _refuse_mixed(group, "assay", col, len(out),
+                  lambda d, seen: f"{label} samples of two assays ({seen}) on day {d} cannot be aggregated into one "
+                  "value: give one assay's sample for that day (the GCIG rules need one assay throughout)")
+    _refuse_mixed(group, "uln", col, len(out),
+                  lambda d, seen: f"{label} samples with two ULNs ({seen}) on day {d} cannot be aggregated into one "
+                  "value: give the samples of that day one assay and its ULN")
+    by = group.groupby(["patient_id", "day"], sort=False)
+    value = by[vc].agg(duplicates)
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
     keep_first = keep_first.set_index(["patient_id", "day"])
-    keep_first[vc] = agg[vc]
-    keep_first["censored"] = agg["censored"]
+    keep_first[vc] = value
+    keep_first["censored"] = _merged_censored(group, by, vc, duplicates)
+    keep_first["assay"] = by["assay"].first()        # the one assay named that day, if any
+    keep_first["uln"] = by["uln"].first()
+    keep_first["event"] = None                       # the day's events follow as rows of their own
     keep_first = keep_first.reset_index()
-    out = pd.concat([out.drop(index=dup_index), keep_first[out.columns]], ignore_index=True)
+    events = group.loc[group["event"].notna()].assign(**{vc: np.nan, "censored": False})
+    out = pd.concat([out.drop(index=dup_index), keep_first[out.columns], events[out.columns]], ignore_index=True)
     extra = {c: out[c].to_numpy() for c in m.extra}
     return _MarkerRows(out["patient_id"].to_numpy(dtype=object), out["day"].to_numpy(dtype=float),
                        out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
                        out["uln"].to_numpy(dtype=float), _none_missing(out["assay"].to_numpy(dtype=object)),
                        _none_missing(out["event"].to_numpy(dtype=object)), out["_row"].to_numpy(dtype=object), extra, col,
                        m.value_name)
+
+
+def _merged_censored(group: pd.DataFrame, by, vc: str, how: str) -> pd.Series:
+    """Whether each aggregate of same-day samples is censored (**Decision**, one rule for
+    every reader of a series). A censored ``"<x"`` sample is an upper bound (the level was
+    below ``x``) and enters the aggregate at its limit, so the aggregate is an upper bound
+    too; it is censored exactly when lowering a censored sample below its limit could
+    lower it:
+
+    * ``mean``, ``min``: when any sample is censored (``min(<5, 3)`` is at most 3);
+    * ``max``: when a censored limit exceeds every uncensored value (``max(<5, 5)`` is 5);
+    * ``median``: when a censored limit is at or above the lower middle value (below it,
+      the sample stays below the middle whatever its level);
+    * ``first``, ``last``: the chosen sample's flag.
+    """
+    cens = group["censored"].astype(bool)
+    if how in ("first", "last"):
+        return getattr(by["censored"], how)().astype(bool)
+    if how in ("mean", "min"):
+        return by["censored"].any()
+    limits = group[vc].where(cens, -np.inf).groupby([group["patient_id"], group["day"]], sort=False).max()
+    if how == "max":
+        exact = group[vc].where(~cens, -np.inf).groupby([group["patient_id"], group["day"]], sort=False).max()
+        return limits > exact
+    lower_middle = by[vc].quantile(0.5, interpolation="lower")
+    return limits >= lower_middle
+
+
+def _refuse_mixed(group: pd.DataFrame, column: str, col, n_rows: int, message) -> None:
+    """Flag the same-day samples whose ``column`` (assay, ULN) names two values: they cannot
+    be aggregated into one value of one assay, so the patient is refused with
+    ``message(day, "a, b")`` rather than given the first sample's."""
+    keys = [group["patient_id"], group["day"]]
+    two = (group[column].groupby(keys, sort=False).transform("nunique") > 1).to_numpy()
+    if not two.any():
+        return
+    rows = group.index.to_numpy()[two]
+    flags = np.zeros(n_rows, dtype=bool)
+    flags[rows] = True
+    seen = group.loc[two].groupby(keys, sort=False)[column].agg(
+        lambda v: ", ".join(f"{x:g}" if isinstance(x, float) else str(x) for x in sorted(v.dropna().unique())))
+    text = {r: message(int(d), seen[(p, d)]) for r, p, d in
+            zip(rows.tolist(), group.loc[two, "patient_id"].tolist(), group.loc[two, "day"].tolist())}
+    col.add(flags, column, lambda i: text[i])
 
 
 def _rows_frame(m: _MarkerRows) -> pd.DataFrame:
@@ -1727,11 +1772,10 @@ def read_markers(
         Two samples of one patient on the same day are a data error (``"error"``, the
         default) unless an aggregation is chosen explicitly: ``mean``, ``median``, ``max``,
         ``min``, ``first``, ``last``. A censored value takes part with its limit; the
-        aggregate is censored only if every aggregated value is. ``"keep"``
-        (:data:`KEEP_DUPLICATES`) keeps them as they are, every other rule applied, for a
-        consumer that merges them by its own stated rule: the GCIG rules do, by
-        ``GcigSettings.duplicates`` (:func:`ca125kinetics.gcig.gcig_cohort`,
-        :func:`ca125kinetics.gcig.gcig_response` read their input so).
+        aggregate is censored when lowering a censored sample could lower it
+        (:func:`_merged_censored`); samples of two assays on one day are not aggregated (the
+        patient is refused). The GCIG functions read their input with
+        ``GcigSettings.duplicates`` here: this is the one rule for same-day samples.
     on_error : {"raise", "flag"}
         ``"raise"``: raise one :class:`InvalidInputError` listing the problems.
         ``"flag"``: keep every patient; a patient with problems becomes one row
@@ -1775,7 +1819,7 @@ def read_markers(
     """
     spec = get_marker(marker)
     uln = spec.default_uln if uln is None else uln
-    _check_arguments(on_error, duplicates, uln, spec.unit, keep=True)
+    _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
@@ -1792,7 +1836,7 @@ def read_markers(
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
     frame = _finish_markers(m, float(uln))
-    if duplicates != KEEP_DUPLICATES and spec.name == "ca125":
+    if spec.name == "ca125":
         _remember(frame, day_range)
     return frame
 
@@ -1829,8 +1873,8 @@ def _copy_on_write() -> bool:
 
 
 def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE) -> bool:
-    """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (without
-    ``duplicates="keep"``, with ``day_range``), unchanged since: no cell set, no column
+    """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (with
+    ``day_range``), unchanged since: no cell set, no column
     replaced, added or removed. Such a frame meets every rule of the reader; any other frame
     (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`.
 
@@ -2527,8 +2571,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     uln, duplicates, day_range, date_format, decimal, thousands, columns
         As in :func:`read_markers` and :func:`read_clinical` (dates never guessed, numbers as
         stated, near misses of contract column names refused unless ``columns`` maps them;
-        ``columns`` applies to the markers and the clinical row). ``duplicates`` may also be
-        ``"keep"`` (:data:`KEEP_DUPLICATES`, as in :func:`read_markers`).
+        ``columns`` applies to the markers and the clinical row).
     source, rows : optional
         How messages name the markers and their rows (default: the form, e.g. ``"markers
         mapping"``, and the rows' positions or a table's index); a caller that holds the
@@ -2549,7 +2592,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
         missing, an empty identifier, several patients, or a clinical table without the
         patient's row; with ``on_error="raise"`` also any invalid value.
     """
-    _check_arguments(on_error, duplicates, uln, keep=True)
+    _check_arguments(on_error, duplicates, uln)
     _check_number_format(decimal, thousands)
     mapping = columns
     named = rows

@@ -30,6 +30,16 @@ on others: the reader fills an empty ``uln`` cell with the default ULN (as in a 
 their ULN now differs within the patient (``not_evaluable``, with that reason; the cohort
 case had read an empty cell as "the patient's first ULN"). Every other cell is as before.
 
+Regenerated when same-day samples got one rule, the reader's, for every path (the kernel no
+longer merges rows of its own): an aggregate is censored exactly when lowering a censored
+sample could lower it, an event on one of the samples stays a row of its own, and samples of
+two assays or two ULNs on one day are refused. Only ``stress-*`` cases with an aggregation
+setting, ``float-days`` and their ``api`` rows changed (504 rows): 297 patients with two
+assays or ULNs on a day went from ``not_evaluable`` to ``invalid_input`` (the reader's
+reason), 93 ``invalid_input`` reasons now also name that, and 8 patients changed outcome by
+the censoring of their aggregates or a kept event (e.g. the median of ``<53.3``, 73.6 and
+70 is exactly 70; the minimum of 429.6 and ``<472.1`` is at most 429.6).
+
 Inputs (all deterministic):
 
 * ``synthetic``: the committed synthetic cohort ``data/synthetic/default`` (markers and

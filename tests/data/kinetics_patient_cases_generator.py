@@ -17,7 +17,7 @@ chosen to sit where the rules and the fit are hardest:
   scaled by 1e-3 or 1e3, a value of 0, a value beyond the plausible maximum (1e6);
 * unequal spacing (samples one day apart next to gaps of 60 days);
 * samples outside the analysis window (before day -14, after day 100);
-* two samples on one day (aggregated by the mean, censored only if both are).
+* two samples on one day (aggregated by the mean, censored if either is: an upper bound).
 
 Run from the repository root: ``python tests/data/kinetics_patient_cases_generator.py``
 (see ``kinetics_patient_README.md``).

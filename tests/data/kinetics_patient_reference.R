@@ -9,8 +9,8 @@
 #
 # Reading of the cases (the markers file as read_markers(..., duplicates = "mean") reads it):
 #   "<x" is a value below the assay limit x (censored at x); a value > 1e6 U/mL or < 0, or a
-#   ULN > 1000 U/mL, makes the patient invalid; two samples on one day become their mean, censored only if every
-#   one of them is.
+#   ULN > 1000 U/mL, makes the patient invalid; two samples on one day become their mean, censored if any
+#   of them is (the mean of an upper bound and a value is an upper bound).
 # Who is scored, first rule that applies:
 #   used samples: -14 <= day <= 100;
 #   invalid_input   a used value that is not > 0 (the log-scale fit), or a reading problem;
@@ -127,10 +127,10 @@ for (pid in unique(raw$patient_id)) {
               c0 = NA, half_life_days = NA, kelim_score = NA, rmse_log = NA, log_k_se = NA,
               objective = NA, proj_grad = NA, n_starts_at_best = NA)
   read_problem <- any(is.na(p$value) | p$value < 0 | p$value > PLAUSIBLE_MAX | p$uln > ULN_MAX)
-  # duplicates: the mean of the day's values, censored only if all of them are
+  # duplicates: the mean of the day's values, censored if any of them is (an upper bound)
   days <- sort(unique(p$day))
   value <- vapply(days, function(d) mean(p$value[p$day == d]), numeric(1))
-  cens <- vapply(days, function(d) all(p$censored[p$day == d]), logical(1))
+  cens <- vapply(days, function(d) any(p$censored[p$day == d]), logical(1))
   uln_day <- vapply(days, function(d) p$uln[p$day == d][1], numeric(1))
   used <- days >= -PRE & days <= WINDOW
   out$n_outside <- sum(!used)
