@@ -1089,6 +1089,9 @@ def test_patient_ids_given_as_bytes_are_refused():
     ("max", [5, 5], [True, False], (5.0, False)),        # max(<5, 5) is 5
     ("max", [5, 10], [True, False], (10.0, False)),
     ("median", [2, 10, 12], [True, False, False], (10.0, False)),   # <2 stays below the middle
+    ("median", [10, 10, 12], [True, False, False], (10.0, False)),  # so does <10 below 10
+    ("median", [10, 3, 10, 20], [True, False, False, False], (10.0, True)),   # (3 + 10) / 2 if low
+    ("min", [5, 0], [True, False], (0.0, False)),        # nothing is below 0
     ("median", [10, 3, 4, 20], [True, False, False, False], (7.0, True)),
     ("first", [5, 10], [True, False], (5.0, True)),
     ("last", [5, 10], [True, False], (10.0, False)),
@@ -1096,7 +1099,8 @@ def test_patient_ids_given_as_bytes_are_refused():
 def test_an_aggregate_of_same_day_samples_is_censored_when_a_censored_sample_could_lower_it(
         how, values, censored, expected):
     """A ``"<x"`` sample is an upper bound: the aggregate (taken with the limit) is censored
-    exactly when lowering a censored sample could lower it. The reader said "censored only if
+    exactly when lowering a censored sample could lower it, i.e. when it is lower with the
+    censored samples at 0. The reader said "censored only if
     all are" (the mean of <5 and 10 read as exactly 7.5) and the GCIG rules had their own
     rule (min(<5, 3) read as exactly 3): one rule now, the reader's, for every series."""
     from ca125kinetics import gcig
@@ -1110,6 +1114,38 @@ def test_an_aggregate_of_same_day_samples_is_censored_when_a_censored_sample_cou
                                 settings=gcig.GcigSettings(duplicates=how))
     framed = gcig.gcig_cohort(df, settings=gcig.GcigSettings(duplicates=how)).iloc[0]
     assert listed.status == framed["status"] and listed.reason == framed["reason"]
+
+
+_SAME_DAY = st.lists(st.tuples(st.sampled_from([0.0, 3.0, 5.0, 10.0, 12.0, 70.0]) | st.floats(0.5, 500),
+                               st.booleans()), min_size=2, max_size=6)
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(_SAME_DAY, st.sampled_from(["mean", "median", "max", "min", "first", "last"]), st.randoms())
+def test_an_aggregate_read_as_exact_is_the_same_whatever_the_censored_levels(samples, how, rnd):
+    """What "censored" means for an aggregate, checked from the levels themselves: whatever
+    level each ``"<x"`` sample truly had (in [0, x)), the aggregate is at most the value read,
+    and equal to it when the value is read as exact; when it is read as censored, some levels
+    give less (all of them at 0)."""
+    import statistics
+
+    values = [v if not c or v > 0 else 1.0 for v, c in samples]    # a "<0" cannot be written
+    cens = [c for _, c in samples]
+    df = pd.DataFrame({"patient_id": "p", "day": [0] + [21] * len(values), "ca125": [400.0] + values,
+                       "censored": [False] + cens})
+    day21 = read_markers(df, duplicates=how).set_index("day").loc[21]
+    value, censored = float(day21["ca125"]), bool(day21["censored"])
+    aggregate = {"mean": statistics.fmean, "median": statistics.median, "max": max, "min": min,
+                 "first": lambda v: v[0], "last": lambda v: v[-1]}[how]
+    draws = [[rnd.uniform(0, v) if c else v for v, c in zip(values, cens)] for _ in range(20)]
+    draws.append([0.0 if c else v for v, c in zip(values, cens)])
+    for levels in draws:
+        got = aggregate(levels)
+        assert got <= value * (1 + 1e-12) + 1e-12
+        if not censored:
+            assert got == pytest.approx(value, rel=1e-12, abs=1e-12)
+    if censored:
+        assert aggregate(draws[-1]) < value
 
 
 def test_same_day_samples_of_two_assays_or_ulns_are_not_aggregated():

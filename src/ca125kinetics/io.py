@@ -1684,27 +1684,17 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
 def _merged_censored(group: pd.DataFrame, by, vc: str, how: str) -> pd.Series:
     """Whether each aggregate of same-day samples is censored (**Decision**, one rule for
     every reader of a series). A censored ``"<x"`` sample is an upper bound (the level was
-    below ``x``) and enters the aggregate at its limit, so the aggregate is an upper bound
-    too; it is censored exactly when lowering a censored sample below its limit could
-    lower it:
-
-    * ``mean``, ``min``: when any sample is censored (``min(<5, 3)`` is at most 3);
-    * ``max``: when a censored limit exceeds every uncensored value (``max(<5, 5)`` is 5);
-    * ``median``: when a censored limit is at or above the lower middle value (below it,
-      the sample stays below the middle whatever its level);
-    * ``first``, ``last``: the chosen sample's flag.
+    in ``[0, x)``) and enters the aggregate at its limit, so the aggregate is an upper bound
+    too. It is censored exactly when lowering the censored samples could lower it; every
+    aggregation named (mean, median, max, min, first, last) is monotone, so that is when the
+    aggregate with the censored samples at 0, their lowest level, is below the aggregate
+    with them at their limits. So ``mean(<5, 10)`` and ``min(<5, 3)`` are censored,
+    ``max(<5, 5)`` and ``median(<10, 10, 12)`` are exact, and ``first``/``last`` take the
+    chosen sample's flag.
     """
-    cens = group["censored"].astype(bool)
-    if how in ("first", "last"):
-        return getattr(by["censored"], how)().astype(bool)
-    if how in ("mean", "min"):
-        return by["censored"].any()
-    limits = group[vc].where(cens, -np.inf).groupby([group["patient_id"], group["day"]], sort=False).max()
-    if how == "max":
-        exact = group[vc].where(~cens, -np.inf).groupby([group["patient_id"], group["day"]], sort=False).max()
-        return limits > exact
-    lower_middle = by[vc].quantile(0.5, interpolation="lower")
-    return limits >= lower_middle
+    lowest = group[vc].where(~group["censored"].astype(bool), 0.0)
+    lowered = lowest.groupby([group["patient_id"], group["day"]], sort=False).agg(how)
+    return lowered < by[vc].agg(how)
 
 
 def _refuse_mixed(group: pd.DataFrame, column: str, col, n_rows: int, message) -> None:
