@@ -167,7 +167,10 @@ class GcigSettings(_SettingsMixin):
     duplicates : str
         What to do with two samples of one patient on the same day: ``"error"`` (default:
         a data error per the spec) or an explicit aggregation (``mean``, ``median``,
-        ``max``, ``min``, ``first``, ``last``).
+        ``max``, ``min``, ``first``, ``last``), done by the markers reader for every path: a
+        censored value enters at its limit and the aggregate is censored when it is lower
+        with the censored samples at 0; samples of two assays or ULNs on one day are refused
+        (:func:`ca125kinetics.io.read_markers`).
     """
 
     kind: ClassVar[str] = "gcig"

@@ -23,7 +23,9 @@ def add_gcig_arguments(parser) -> None:
     parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
     parser.add_argument("--duplicates", default="error",
                         choices=["error", *AGGREGATIONS],
-                        help="two samples on one day: a data error (default) or an explicit aggregation")
+                        help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
+                        "among them makes it an upper bound when it could be lower; two assays on one day are "
+                        "refused)")
     parser.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
                         help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
