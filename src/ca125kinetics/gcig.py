@@ -1096,9 +1096,9 @@ def gcig_response(days, values, *, uln=None, settings=None, censored=None, event
         message, its row named as the lists name it (``days[2]/values[2]``, ``events[0]``):
         a value that is not a number, negative, infinite or beyond what any assay reports; a
         day that is not whole or outside ``day_range``; two samples on one day with
-        ``settings.duplicates == "error"`` (another setting merges them, by the rules'
-        ``settings.duplicates``). A value written ``"<x"`` is read as censored at ``x``, as
-        in a file.
+        ``settings.duplicates == "error"`` (another setting has the reader aggregate them,
+        as it does a file's; samples of two assays or ULNs on one day are refused). A value
+        written ``"<x"`` is read as censored at ``x``, as in a file.
 
     References
     ----------
