@@ -58,7 +58,6 @@ RTOL = 1e-9
 #: An absent integer output (a day that does not exist).
 MISSING = -(2 ** 62)
 
-# settings.duplicates as a code
 # event kinds: the interference events in alphabetical order (ties on a day go to the first
 # name), then mouse antibody; -1 = no event
 EV_NONE, EV_PARACENTESIS, EV_SURGERY, EV_THORACENTESIS, EV_HAMA = -1, 0, 1, 2, 3

@@ -1811,6 +1811,7 @@ def _read(markers, settings: GcigSettings):
     A ``problem`` a row of the frame
     carries is its patient's reason (it comes first, as the reader would have put it there)."""
     import numpy as np
+    import pandas as pd
 
     from . import io
 
@@ -1826,10 +1827,10 @@ def _read(markers, settings: GcigSettings):
         reasons = dict(zip(reversed(ids.tolist()), reversed(given.to_numpy(dtype=object)[flagged].tolist())))
         pid = frame["patient_id"].to_numpy(dtype=object)
         first = np.r_[True, pid[1:] != pid[:-1]] if len(pid) else np.zeros(0, dtype=bool)
+        carried = pd.Series(pid).map(reasons).to_numpy(dtype=object)
         problem = frame["problem"].to_numpy(dtype=object).copy()
-        for at in np.flatnonzero(first).tolist():
-            if pid[at] in reasons:
-                problem[at] = reasons[pid[at]]
+        at = first & pd.notna(carried)
+        problem[at] = carried[at]
         frame = frame.assign(problem=problem)
     return frame
 

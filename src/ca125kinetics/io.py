@@ -861,10 +861,9 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
 def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
-    allowed = ("error", *_AGGREGATIONS)
-    if duplicates is not None and duplicates not in allowed:
+    if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
         raise InvalidInputError(
-            f"duplicates must be 'error' or one of {allowed[1:]}, got {duplicates!r}"
+            f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
     if uln is not None and not (isinstance(uln, (int, float)) and not isinstance(uln, bool) and np.isfinite(uln)
                                 and 0 < uln <= ULN_MAX):
@@ -1668,7 +1667,6 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     keep_first[vc] = value
     keep_first["censored"] = _merged_censored(group, by, vc, duplicates)
     keep_first["assay"] = by["assay"].first()        # the one assay named that day, if any
-    keep_first["uln"] = by["uln"].first()
     keep_first["event"] = None                       # the day's events follow as rows of their own
     keep_first = keep_first.reset_index()
     events = group.loc[group["event"].notna()].assign(**{vc: np.nan, "censored": False})
