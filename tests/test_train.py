@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -536,6 +537,13 @@ def _children(pid: int) -> set[int]:
     return out
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:   # ended meanwhile
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -565,10 +573,11 @@ def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
     guard = time.monotonic() + 300  # a hang guard, not a speed requirement
     while len(workers) < 2 and proc.poll() is None and time.monotonic() < guard:
         # loky starts its workers through a resource-tracker child: count python children
-        # that are not the resource tracker
+        # that are not the resource tracker. The signal goes as soon as the second worker
+        # exists, often while loky is still starting it: the moment that used to hang.
         workers = {c for c in _children(proc.pid)
-                   if b"resource_tracker" not in Path(f"/proc/{c}/cmdline").read_bytes()}
-        time.sleep(0.2)
+                   if b"resource_tracker" not in _cmdline(c)}
+        time.sleep(0.005)
     assert proc.poll() is None and len(workers) >= 2, "the cross-validation workers never started"
     proc.send_signal(getattr(signal, signame))
     _, err = proc.communicate(timeout=300)
@@ -576,6 +585,42 @@ def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
     while any(_alive(w) for w in workers) and time.monotonic() < guard:
         time.sleep(0.2)
     assert not any(_alive(w) for w in workers), "worker processes outlived ca125 train"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_an_interrupted_train_kills_workers_loky_does_not_know(tmp_path):
+    """An interruption while loky starts a worker leaves a child that no executor lists.
+    ``_kill_workers`` kills every child but the resource trackers: run in a process of
+    its own, with one registered loky worker, one unknown child and both trackers."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "kill.py"
+    script.write_text(
+        "import subprocess, sys\n"
+        "from joblib import Parallel, delayed\n"
+        "from ca125kinetics.cli.train import _kill_workers\n"
+        "Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))  # loky workers, kept for reuse\n"
+        "import multiprocessing.resource_tracker as mrt; mrt.ensure_running()\n"
+        "from joblib.externals.loky.backend import resource_tracker as lrt\n"
+        "trackers = sorted([mrt._resource_tracker._pid, lrt._resource_tracker._pid])\n"
+        "unknown = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+        "print(' '.join(map(str, [unknown.pid, *trackers])), flush=True)\n"
+        "_kill_workers()\n"
+        "state = lambda pid: open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]\n"
+        "print(unknown.wait(timeout=30), *(state(p) != 'Z' for p in trackers))\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline().split()
+    assert first, proc.communicate(timeout=120)[1]
+    unknown, trackers = int(first[0]), {int(p) for p in first[1:]}
+    workers = _children(proc.pid) - trackers - {unknown}
+    assert len(trackers) == 2 and len(workers) >= 1
+    out, err = proc.communicate(timeout=120)  # a hang guard, not a speed requirement
+    assert proc.returncode == 0, err
+    assert out.split() == ["-9", "True", "True"]   # the unknown child was killed, the trackers were not
+    assert not any(_alive(w) for w in workers)
 
 
 def test_config_default_is_found_by_name_from_any_directory(tmp_path, monkeypatch):
