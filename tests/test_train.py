@@ -552,23 +552,16 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
-@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
-def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
+def _interrupt_once_workers_run(command: list, cwd: Path, signame: str) -> None:
+    """Run ``ca125 <command>``, send ``signame`` as soon as two worker processes exist, and
+    check that it ends with code 130 and "ca125: interrupted", and that no worker outlives it."""
     import signal
     import subprocess
     import sys
     import time
 
-    simulate_cohort(240, seed=31).write(tmp_path / "cohort")
-    config = tmp_path / "slow.toml"
-    config.write_text("[cv]\nn_splits = 5\nn_repeats = 20\nn_jobs = 2\n")  # long enough to be killed in CV
-    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", "train",
-                             "--markers", tmp_path / "cohort" / "markers.csv",
-                             "--clinical", tmp_path / "cohort" / "clinical.csv", "--config", config,
-                             "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-                             "--out", tmp_path / "model", "--no-progress"],
-                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", *command], cwd=cwd,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     workers: set[int] = set()
     guard = time.monotonic() + 300  # a hang guard, not a speed requirement
     while len(workers) < 2 and proc.poll() is None and time.monotonic() < guard:
@@ -578,19 +571,45 @@ def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
         workers = {c for c in _children(proc.pid)
                    if b"resource_tracker" not in _cmdline(c)}
         time.sleep(0.005)
-    assert proc.poll() is None and len(workers) >= 2, "the cross-validation workers never started"
+    assert proc.poll() is None and len(workers) >= 2, "the worker processes never started"
     proc.send_signal(getattr(signal, signame))
-    _, err = proc.communicate(timeout=300)
-    assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err
+    try:
+        _, err = proc.communicate(timeout=300)
+    finally:
+        for pid in _children(proc.pid) if proc.poll() is None else ():
+            os.kill(pid, signal.SIGKILL)   # a failed test leaves no worker behind
+        proc.kill()
+    assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err, err
     while any(_alive(w) for w in workers) and time.monotonic() < guard:
         time.sleep(0.2)
-    assert not any(_alive(w) for w in workers), "worker processes outlived ca125 train"
+    assert not any(_alive(w) for w in workers), "worker processes outlived the command"
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+def test_killing_ca125_train_stops_its_worker_processes(tmp_path, signame):
+    simulate_cohort(240, seed=31).write(tmp_path / "cohort")
+    config = tmp_path / "slow.toml"
+    config.write_text("[cv]\nn_splits = 5\nn_repeats = 20\nn_jobs = 2\n")  # long enough to be killed in CV
+    _interrupt_once_workers_run(["train", "--markers", tmp_path / "cohort" / "markers.csv",
+                                 "--clinical", tmp_path / "cohort" / "clinical.csv", "--config", config,
+                                 "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                 "--out", tmp_path / "model", "--no-progress"], tmp_path, signame)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_killing_ca125_validate_stops_its_bootstrap_workers(tmp_path):
+    simulate_cohort(160, seed=32).write(tmp_path / "cohort")
+    _interrupt_once_workers_run(["validate", "--model", ROOT / "models" / "default",
+                                 "--markers", tmp_path / "cohort" / "markers.csv",
+                                 "--clinical", tmp_path / "cohort" / "clinical.csv", "--out", tmp_path / "r.html",
+                                 "--bootstrap", "2000", "--n-jobs", "2", "--no-progress"], tmp_path, "SIGTERM")
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
 def test_an_interrupted_train_kills_workers_loky_does_not_know(tmp_path):
     """An interruption while loky starts a worker leaves a child that no executor lists.
-    ``_kill_workers`` kills every child but the resource trackers: run in a process of
+    ``kill_workers`` kills every child but the resource trackers: run in a process of
     its own, with one registered loky worker, one unknown child and both trackers."""
     import subprocess
     import sys
@@ -599,14 +618,14 @@ def test_an_interrupted_train_kills_workers_loky_does_not_know(tmp_path):
     script.write_text(
         "import subprocess, sys\n"
         "from joblib import Parallel, delayed\n"
-        "from ca125kinetics.cli.train import _kill_workers\n"
+        "from ca125kinetics.cli._workers import kill_workers\n"
         "Parallel(n_jobs=2)(delayed(abs)(i) for i in range(4))  # loky workers, kept for reuse\n"
         "import multiprocessing.resource_tracker as mrt; mrt.ensure_running()\n"
         "from joblib.externals.loky.backend import resource_tracker as lrt\n"
         "trackers = sorted([mrt._resource_tracker._pid, lrt._resource_tracker._pid])\n"
         "unknown = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
         "print(' '.join(map(str, [unknown.pid, *trackers])), flush=True)\n"
-        "_kill_workers()\n"
+        "kill_workers()\n"
         "state = lambda pid: open(f'/proc/{pid}/stat').read().rsplit(')', 1)[1].split()[0]\n"
         "print(unknown.wait(timeout=30), *(state(p) != 'Z' for p in trackers))\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}

@@ -15,6 +15,7 @@ from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
 from ..validation.studies import _describe_source, optimism_bootstrap, validate_model
 from . import add_format_arguments, format_options
+from ._workers import stop_workers_on_interrupt
 
 
 def add_validate_arguments(parser) -> None:
@@ -72,9 +73,10 @@ def cli_validate(args) -> int:
                                     kinetics_settings=bundle.kinetics_settings)
         pred = result.predictions[result.predictions["included"]]
         frame = frame.set_index(frame["patient_id"].astype(str)).loc[pred["patient_id"].astype(str)]
-        opt = optimism_bootstrap(bundle, frame.reset_index(drop=True), pred["complete_resection"].to_numpy(dtype=int),
-                                 n_boot=args.bootstrap, seed=args.seed, progress=not args.no_progress,
-                                 n_jobs=args.n_jobs)
+        with stop_workers_on_interrupt():
+            opt = optimism_bootstrap(bundle, frame.reset_index(drop=True),
+                                     pred["complete_resection"].to_numpy(dtype=int), n_boot=args.bootstrap,
+                                     seed=args.seed, progress=not args.no_progress, n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
     path = write_report(result, args.out, title=args.title)
     if args.tables:
