@@ -372,3 +372,32 @@ def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
     proc = run_cli("gcig", *args, "--format", "csv")
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_sigterm_stops_a_chunked_score_and_removes_its_partial_file(tmp_path, fmt):
+    """A batch scheduler stops a job with SIGTERM: ``ca125 score`` then ends as after Ctrl-C
+    (code 130, "ca125: interrupted"), and its hidden partial output is removed (SIGTERM used
+    to end the process at once, leaving it); a file already at the output path stays."""
+    import signal
+    import time
+
+    from ca125kinetics.synth import simulate_cohort
+
+    simulate_cohort(6000, seed=5).write(tmp_path / "cohort")
+    out = tmp_path / f"scores.{fmt}"
+    out.write_text("an earlier result")
+    partial = tmp_path / f".scores.{fmt}.partial"
+    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", "score",
+                             "--markers", str(tmp_path / "cohort" / "markers.csv"),
+                             "--clinical", str(tmp_path / "cohort" / "clinical.csv"),
+                             "--out", str(out), "--chunk-rows", "200"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    guard = time.monotonic() + 120  # a hang guard, not a speed requirement
+    while not partial.exists() and proc.poll() is None and time.monotonic() < guard:
+        time.sleep(0.005)
+    assert partial.exists() and proc.poll() is None, "the run ended before its first chunk was written"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err, err
+    assert not partial.exists() and out.read_text() == "an earlier result"

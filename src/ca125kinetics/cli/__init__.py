@@ -212,7 +212,9 @@ def main(argv: list[str] | None = None) -> int:
     Run as the process itself (``argv`` None: the console script, ``python -m``), a command
     whose parser sets ``exit_without_teardown`` (``ca125 kinetics``, ``ca125 gcig``) runs
     with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
-    as its output is written and flushed (:func:`_exit_now`).
+    as its output is written and flushed (:func:`_exit_now`). Run as the process, every
+    command but ``ca125 serve`` (the server stops gracefully by itself) takes SIGTERM as
+    Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up runs and it exits with 130.
     """
     process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -224,7 +226,13 @@ def main(argv: list[str] | None = None) -> int:
     whole_process = process and getattr(args, "exit_without_teardown", False)
     if whole_process:
         _fewer_collections()
-    code = _run(args)
+    if process and args.command != "serve":   # the server handles SIGTERM itself: a graceful stop
+        from ._workers import sigterm_as_interrupt
+
+        with sigterm_as_interrupt():
+            code = _run(args)
+    else:
+        code = _run(args)
     if whole_process:
         _exit_now(code)
     return code

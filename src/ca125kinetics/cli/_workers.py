@@ -7,15 +7,14 @@ import os
 
 
 @contextlib.contextmanager
-def stop_workers_on_interrupt():
-    """SIGTERM is handled as Ctrl-C, and an interruption stops the worker processes.
+def sigterm_as_interrupt():
+    """SIGTERM is handled as Ctrl-C while the block runs (in the main thread).
 
-    For the commands that start joblib (loky) worker processes: ``ca125 train`` (the
-    cross-validation) and ``ca125 validate --bootstrap``. By default SIGTERM ends the process
-    at once: no ``finally`` runs, so an MLflow run stays ``RUNNING`` and the workers are left
-    behind. Here SIGTERM raises :class:`KeyboardInterrupt` instead (the run is then ended
-    ``KILLED``, see :mod:`ca125kinetics.tracking`), and on any interruption the worker
-    processes are killed before the exception goes on (``ca125`` then exits with code 130).
+    By default SIGTERM ends the process at once, and no ``finally`` runs: a chunked output's
+    hidden ``.NAME.partial`` file stays behind (gigabytes for a registry), an MLflow run stays
+    ``RUNNING`` and worker processes are left behind. A batch scheduler stops a job at its time
+    limit with SIGTERM. Here SIGTERM raises :class:`KeyboardInterrupt`, so every clean-up runs
+    and ``ca125`` exits with code 130 ("ca125: interrupted"), as after Ctrl-C.
     """
     import signal
 
@@ -25,11 +24,25 @@ def stop_workers_on_interrupt():
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
-    except KeyboardInterrupt:
-        kill_workers()
-        raise
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def stop_workers_on_interrupt():
+    """SIGTERM is handled as Ctrl-C (:func:`sigterm_as_interrupt`), and an interruption
+    stops the worker processes before the exception goes on.
+
+    For the commands that start joblib (loky) worker processes: ``ca125 train`` (the
+    cross-validation) and ``ca125 validate --bootstrap``. An interrupted MLflow run is ended
+    ``KILLED`` (see :mod:`ca125kinetics.tracking`).
+    """
+    with sigterm_as_interrupt():
+        try:
+            yield
+        except KeyboardInterrupt:
+            kill_workers()
+            raise
 
 
 def kill_workers() -> None:
