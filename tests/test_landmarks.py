@@ -542,11 +542,11 @@ def scored_cases():
     clinical, items, expected = _cases()
     seen, original = {}, E._score_patients
 
-    def capture(bundle, patients, problems, allow_imputed=False):
+    def capture(bundle, patients, problems, allow_imputed=False, **columns):
         for r in patients:
             if T.LandmarkScorer.SEP in r.patient_id:
                 seen[r.patient_id] = r
-        return original(bundle, patients, problems, allow_imputed)
+        return original(bundle, patients, problems, allow_imputed, **columns)
 
     mp = pytest.MonkeyPatch()
     mp.setattr(E, "_score_patients", capture)
@@ -576,7 +576,7 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
                 continue
             pt = points[key]
             if e["reached"] == "1":
-                assert pt.status in ("ok", "not_fitted", "not_scored"), (note, key, pt)
+                assert pt.status in ("ok", "not_fitted", "not_scored"), (note, key, pt)   # allow_imputed
                 if pt.status == "not_scored":       # reached, but nothing drawn up to D + w
                     assert e["sample_days"] == "" and pt.reason.startswith("not scored: no CA-125 markers"), pt
                 assert list(pt.sample_days) == _days(e["sample_days"]), (note, key)
@@ -586,6 +586,30 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
                 assert pt.reason.startswith("not reached: the latest CA-125 sample is on day "), (note, key)
                 assert f"before this landmark's window opens on day {int(e['nominal_day']) - int(e['window_days'])}" \
                     in pt.reason, (note, key)
+
+
+def test_a_landmark_decides_only_with_ca125_after_the_first_dose_as_the_reading_says():
+    """Without ``allow_imputed``, a landmark reached gives no decision (``insufficient``)
+    exactly where the independent reading's samples up to D + w hold none after the first
+    dose (day > 0, within the kinetics window) that its events leave (rule 5 at the landmark)."""
+    from ca125kinetics.predict import predict_many
+
+    clinical, items, expected = _cases()
+    n_insufficient = 0
+    for c, p in zip(clinical, predict_many(items)):
+        t = p.trajectory
+        if t.status != "ok":
+            continue
+        points = {pt.landmark: pt for pt in t.points}
+        for key, e in expected[c["patient_id"]].items():
+            if key == "final" or e["reached"] != "1" or points[key].status in ("not_fitted", "not_scored"):
+                continue
+            on = [d for d in _days(e["sample_days"]) if 0 < d <= 100 and d not in _days(e["excluded_days"])]
+            pt = points[key]
+            assert (pt.status == "insufficient") == (not on), (c["case_note"], key, pt.status, on)
+            assert (pt.decision is None) == (not on)
+            n_insufficient += pt.status == "insufficient"
+    assert n_insufficient >= 5
 
 
 def test_every_landmark_is_scored_on_the_rows_and_factors_known_then(scored_cases):
@@ -642,6 +666,32 @@ def test_no_ca125_after_the_first_dose_withholds_the_trajectory_as_the_decision(
         assert p.status == "insufficient" and p.trajectory.status == "withheld"
         assert "give the on-treatment CA-125 values" in p.trajectory.summary
         assert predict(series, CLINICAL, allow_imputed=True).trajectory.status == opted
+
+
+def test_a_landmark_without_ca125_after_the_first_dose_gives_no_decision():
+    """Rule 5 at a landmark: a series whose samples up to the landmark are a baseline only
+    (here the first on-treatment sample is drawn on day 39, after the day-35 landmark) gives
+    that landmark's probability, computed with the kinetics imputed, but no decision, and the
+    point takes no part in the stability; allow_imputed=True decides on it, as for the
+    patient. Before, the day-35 point said "predicted completely resectable" (p 0.77) from
+    the baseline alone, and the decision was "not stable"."""
+    from ca125kinetics.predict import predict
+
+    series = {"day": [-9, 39, 60], "ca125": [65.6, 22.6, 16.1]}
+    clinical = {"age": 61, "ecog": 0, "ascites_ml": 0, "pfi_months": 22, "figo_stage": "III",
+                "primary_residual_disease": 0, "recurrence_pattern": "single", "recist": "PR"}
+    t = predict(series, clinical).trajectory
+    day35 = t.points[0]
+    assert day35.landmark == "day35" and day35.status == "insufficient" and day35.decision is None
+    assert day35.sample_days == (-9,) and 0 < day35.probability < 1
+    assert day35.reason.startswith("no decision: no CA-125 after the first dose up to day 35")
+    decided = [pt for pt in t.points if pt.decision is not None]
+    assert [pt.landmark for pt in decided] == ["cycle2", "cycle3", "final"]
+    assert "No decision at day 35 (early)" in t.summary and "no decision" in t.to_text()
+    assert t.to_dict()["points"][0]["status"] == "insufficient"
+    opted = predict(series, clinical, allow_imputed=True).trajectory.points[0]
+    assert opted.status == "ok" and opted.decision is not None
+    assert opted.probability == day35.probability
 
 
 def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():

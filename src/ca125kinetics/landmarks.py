@@ -371,16 +371,19 @@ class TrajectoryPoint:
         CA-125 values up to ``last_day`` (0 for a landmark not reached).
     sample_days : tuple of int
         Their days: the samples the point used (empty for a landmark not reached).
-    status : {"ok", "not_reached", "not_fitted", "not_scored"}
+    status : {"ok", "not_reached", "not_fitted", "not_scored", "insufficient"}
         ``not_reached``: the patient's latest sample is before the landmark's window;
         ``not_fitted``: the model has no fitted model for this landmark (training had too few
-        patients who reached it); ``not_scored``: the landmark model returned no probability.
+        patients who reached it); ``not_scored``: the landmark model returned no probability;
+        ``insufficient``: no CA-125 after the first dose up to ``last_day`` that the kinetics
+        can use, so the probability (shown) was computed with the kinetics imputed and no
+        decision is given (rule 5 of the decision rule; ``allow_imputed=True`` decides).
     reason : str or None
-        Why there is no probability (None when ``status == "ok"``).
+        Why there is no probability, or no decision (None when ``status == "ok"``).
     probability, p_low, p_high : float
-        NaN unless ``status == "ok"``.
+        NaN unless ``status`` is ``"ok"`` or ``"insufficient"``.
     decision : {"resectable", "not_resectable"} or None
-        ``probability >= threshold`` or not.
+        ``probability >= threshold`` or not (None unless ``status == "ok"``).
     threshold : float or None
         The threshold of the point's own model (None without a model).
     auc, auc_ci_low, auc_ci_high : float or None
@@ -482,7 +485,10 @@ class Trajectory:
             if p.status == "not_reached":
                 lines.append(f"  {p.label:<{width}}  {p.reason}")
                 continue
-            if p.decision is None:
+            if p.status == "insufficient":
+                shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
+                         "(kinetics imputed)")
+            elif p.decision is None:
                 shown = "no landmark model" if p.status == "not_fitted" else "not scored"
             else:
                 interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
@@ -538,7 +544,7 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
                      score_at, withheld: str | None = None, model=None,
-                     recommendation: tuple[str, str] | None = None) -> Trajectory:
+                     recommendation: tuple[str, str] | None = None, allow_imputed: bool = False) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -552,10 +558,13 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     final : (p, p_low, p_high) or None
         The full-series prediction of the shipped model (None when not scored).
     score_at : callable
-        ``score_at(landmark_model) -> (p, p_low, p_high[, reason])``: the landmark model on the
-        rows of ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN when not
-        scored, with the reason); called only for the fitted landmarks the patient has reached
-        (:func:`reached`).
+        ``score_at(landmark_model) -> (p, p_low, p_high[, reason[, n_on]])``: the landmark
+        model on the rows of ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN
+        when not scored, with the reason; ``n_on`` the CA-125 samples after the first dose the
+        kinetics used); called only for the fitted landmarks the patient has reached
+        (:func:`reached`). A point with ``n_on == 0`` gets no decision (status
+        ``insufficient``: its kinetics are imputed, rule 5 of the decision rule) unless
+        ``allow_imputed``.
     withheld : str, optional
         Why the patient's decision is withheld because model inputs are unknown
         (``predict``'s status ``insufficient``, rule "withheld"): then no landmark decision
@@ -599,9 +608,15 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         p, low, high = (float(x) if x is not None else math.nan for x in got[:3])
         status = "ok" if math.isfinite(p) else "not_scored"
         why = got[3] if len(got) > 3 and got[3] else "the landmark model returned no probability"
+        reason = None if status == "ok" else f"not scored: {why}"
+        if status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
+            status, reason = "insufficient", (
+                f"no decision: no CA-125 after the first dose up to day {lm.last_day} that the kinetics can use "
+                "(none drawn yet, or every one excluded after a procedure or mouse antibodies), so the probability "
+                "was computed with the kinetics imputed (allow_imputed=True decides on it anyway)")
         points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), status, p, low, high,
-                                      _decision(p, threshold), sample_days=used,
-                                      reason=None if status == "ok" else f"not scored: {why}", **about))
+                                      _decision(p, threshold) if status == "ok" else None, sample_days=used,
+                                      reason=reason, **about))
     if all(pt.status == "not_reached" for pt in points):
         first = min(landmark_models, key=lambda m: m.landmark.first_day).landmark
         return Trajectory("none_reached", threshold, tuple(points), summary=(
@@ -665,8 +680,11 @@ def _shipped_facts(model) -> dict[str, Any]:
 
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
-    missing = [pt.label for pt in points if pt.decision is None]
-    tail = f" No landmark model for: {', '.join(missing)}." if missing else ""
+    missing = [pt.label for pt in points if pt.decision is None and pt.status != "insufficient"]
+    early = [pt.label for pt in points if pt.status == "insufficient"]
+    tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
+        f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
+        if early else "")
     if stable is None:
         if not landmarks:
             return "Only the full-series prediction is available: no landmark could be scored." + tail

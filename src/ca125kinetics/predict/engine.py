@@ -209,10 +209,13 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     return fitted, d, (list(K.STATUSES), d["status"]), reasons, K._features(d), kinetics.problem
 
 
-def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False) -> list[dict]:
+def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False,
+                    names=SCORE_COLUMNS) -> list[dict]:
     """:func:`_score_columns` of ``io.PatientRecord`` objects, as one dict of plain values
-    per patient (None missing), in their order."""
-    return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed))
+    per patient (None missing), in their order: the columns ``names`` (also
+    ``"kinetics_n_on"``, the CA-125 samples after the first dose the kinetics used, which is
+    no score column)."""
+    return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed), names)
 
 
 def _check_allow_imputed(allow_imputed) -> None:
@@ -334,6 +337,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     n_on = np.full(n, -1, dtype=np.int64)
     n_on[show] = d["n_on"][j]
     no_kinetics = ok & (n_on == 0)
+    # no score column: what the trajectory needs to withhold a landmark's decision by the same rule
+    out["kinetics_n_on"] = np.where(n_on >= 0, n_on, np.nan).astype(float)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
                           no_kinetics=no_kinetics, allow_imputed=allow_imputed))
@@ -452,7 +457,7 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     record, problems = _record(markers, clinical, bundle.gcig_settings, columns,
                                date_format=date_format, decimal=decimal, thousands=thousands)
     rows = _score_patients(bundle, [record], problems, allow_imputed)
-    later = DeferredTrajectories(bundle, [record], problems, rows, score=_score_patients,
+    later = DeferredTrajectories(bundle, [record], problems, rows, allow_imputed=allow_imputed, score=_score_patients,
                                  kinetics_step=_kinetics_step)
     return _prediction_from_row(rows[0], record.samples(), bundle, partial(later.get, 0))
 
@@ -495,7 +500,8 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
     if not records:
         return []
     rows = _score_patients(bundle, records, problems, allow_imputed)
-    later = DeferredTrajectories(bundle, records, problems, rows, score=_score_patients, kinetics_step=_kinetics_step)
+    later = DeferredTrajectories(bundle, records, problems, rows, allow_imputed=allow_imputed, score=_score_patients,
+                                 kinetics_step=_kinetics_step)
     return [_prediction_from_row(row, record.samples(), bundle, partial(later.get, i))
             for i, (row, record) in enumerate(zip(rows, records))]
 

@@ -213,7 +213,8 @@ _INT_COLUMNS = ("kinetics_n_samples", "gcig_baseline_day", "gcig_response_day", 
 _BOOL_COLUMNS = ("gcig_evaluable", "gcig_responded", "progressed", "ago_positive", "imodel_low_risk",
                  "trained_on_synthetic")
 _KIND = {**dict.fromkeys(_FLOAT_COLUMNS, "float"), **dict.fromkeys(_INT_COLUMNS, "int"),
-         **dict.fromkeys(_BOOL_COLUMNS, "bool")}
+         **dict.fromkeys(_BOOL_COLUMNS, "bool"),
+         "kinetics_n_on": "int"}      # the engine's count of used on-treatment samples (no score column)
 
 
 def _column(values, name: str) -> np.ndarray:

@@ -20,15 +20,19 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from .result import SCORED_STATUSES
+from .result import SCORE_COLUMNS, SCORED_STATUSES
 
 #: The per-row fields of an ``io.PatientRecord``.
 _ROW_FIELDS = ("day", "ca125", "censored", "uln", "assay", "event")
 
 
 def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[dict], *,
-                 score: Callable, kinetics_step: Callable) -> list:
+                 score: Callable, kinetics_step: Callable, allow_imputed: bool = False) -> list:
     """The trajectory of each record (``rows`` are their scored rows, same order).
+
+    A landmark whose truncated series has no CA-125 after the first dose that the kinetics
+    can use gets no decision (rule 5 of the decision rule, as for the full series) unless
+    ``allow_imputed``, the caller's choice for the patient's decision.
 
     Every landmark the scored patients reached is scored in one pass when the landmark models
     share their rule settings and kinetics population (as training makes them:
@@ -62,14 +66,16 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                 continue
             known = {cut[j].patient_id: problems[records[pairs[j][1]].patient_id] for j in members
                      if records[pairs[j][1]].patient_id in problems}
-            for j, r in zip(members, score(scorer, [cut[j] for j in members], known)):
+            scored_rows = score(scorer, [cut[j] for j in members], known, names=(*SCORE_COLUMNS, "kinetics_n_on"))
+            for j, r in zip(members, scored_rows):
                 at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"],
-                                                                       r["reason"])
+                                                                       r["reason"], r["kinetics_n_on"])
     withheld, by_threshold = _RULES["withheld"], (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
                              withheld=r["reason"] if r["rule"] == withheld else None, model=bundle,
+                             allow_imputed=allow_imputed,
                              recommendation=None if r["rule"] in by_threshold or r["status"] not in SCORED_STATUSES
                              else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
@@ -128,9 +134,10 @@ class DeferredTrajectories:
     """The trajectories of one scoring call, computed together (:func:`trajectories`) the
     first time one of them is asked for."""
 
-    def __init__(self, bundle, records, problems, rows, *, score: Callable, kinetics_step: Callable):
+    def __init__(self, bundle, records, problems, rows, *, score: Callable, kinetics_step: Callable,
+                 allow_imputed: bool = False):
         self._args = (bundle, records, dict(problems), rows)
-        self._functions = {"score": score, "kinetics_step": kinetics_step}
+        self._functions = {"score": score, "kinetics_step": kinetics_step, "allow_imputed": allow_imputed}
         self._lock = threading.Lock()
         self._done: list | None = None
 

@@ -563,7 +563,8 @@
     box.textContent = "";
     const t = data.trajectory;
     $("trajectory-summary").textContent = t ? t.summary : "";
-    // every landmark without a probability says why (not reached, no model, not scored); the
+    // every landmark without a probability says why (not reached, no model, not scored), and
+    // one without a decision too (no CA-125 after the first dose by then: drawn in grey); the
     // models' evaluation and the synthetic-data note stay beside the figure
     const notes = $("trajectory-notes");
     notes.textContent = "";
@@ -573,7 +574,9 @@
       li.textContent = text;
       notes.appendChild(li);
     };
-    for (const p of t ? t.points.filter((q) => q.probability === null && q.reason) : []) note(`${p.label}: ${p.reason}`);
+    for (const p of t ? t.points.filter((q) => q.reason && (q.probability === null || q.decision === null)) : []) {
+      note(`${p.label}: ${p.reason}`);
+    }
     if (t && t.trained_on_synthetic) {
       note("The landmark models were trained on synthetic data: their AUCs describe the simulator, not patients.");
     }
@@ -598,7 +601,8 @@
     svg.appendChild(el("text", { x: W - R - 4, y: ty - 4, "text-anchor": "end", "font-size": 10, fill: "#b07a00" },
       `threshold ${fmt(t.threshold, 2)}`));
     pts.forEach((p, i) => {
-      const x = sx(i), colour = p.decision === "resectable" ? "#1e7a3c" : "#c0392b";
+      const x = sx(i), colour = p.decision === "resectable" ? "#1e7a3c"
+        : p.decision === "not_resectable" ? "#c0392b" : "#8a949e";
       if (p.p_low !== null && p.p_high !== null) {
         svg.appendChild(el("line", { x1: x, x2: x, y1: sy(p.p_low), y2: sy(p.p_high), stroke: colour, "stroke-width": 2, class: "interval" }));
         for (const v of [p.p_low, p.p_high]) {
