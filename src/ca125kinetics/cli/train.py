@@ -6,8 +6,8 @@ import argparse
 import os
 
 from ..tracking import quiet_mlflow
-from ._workers import stop_workers_on_interrupt
 from ..train import DEFAULT_NAME, format_summary, train
+from ._workers import stop_workers_on_interrupt
 
 
 def add_train_arguments(parser) -> None:

@@ -212,9 +212,9 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False,
                     names=SCORE_COLUMNS) -> list[dict]:
     """:func:`_score_columns` of ``io.PatientRecord`` objects, as one dict of plain values
-    per patient (None missing), in their order: the columns ``names`` (also
-    ``"kinetics_n_on"``, the CA-125 samples after the first dose the kinetics used, which is
-    no score column)."""
+    per patient (None missing), in their order, with the columns ``names``: score columns,
+    and ``"kinetics_n_on"`` if asked for (the CA-125 samples after the first dose the
+    kinetics used, rule 5's count; no score column)."""
     return _rows(_score_columns(bundle, PatientBatch.from_records(patients), problems, allow_imputed), names)
 
 
