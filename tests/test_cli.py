@@ -401,3 +401,34 @@ def test_sigterm_stops_a_chunked_score_and_removes_its_partial_file(tmp_path, fm
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err, err
     assert not partial.exists() and out.read_text() == "an earlier result"
+
+
+def test_an_error_raised_while_an_interruption_is_handled_is_the_interruption(capsys):
+    """Ctrl-C or SIGTERM landing inside joblib's start of its executor thread made joblib's
+    abort raise ``RuntimeError: cannot join thread before it is started`` while the
+    interruption was handled: ``ca125 train`` printed a traceback and exited 1 (seen in a
+    test run). An error whose context holds an interruption is the interruption (exit 130);
+    any other error is not."""
+    import argparse
+
+    from ca125kinetics.cli import _run
+    from ca125kinetics.errors import caused_by_interrupt
+
+    def interrupted_inside_joblib(args):
+        try:
+            raise KeyboardInterrupt("signal 15")
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot join thread before it is started")
+
+    def plain_failure(args):
+        raise RuntimeError("a real failure")
+
+    assert _run(argparse.Namespace(func=interrupted_inside_joblib)) == 130
+    assert capsys.readouterr().err.strip() == "ca125: interrupted"
+    with pytest.raises(RuntimeError, match="a real failure"):
+        _run(argparse.Namespace(func=plain_failure))
+    try:
+        interrupted_inside_joblib(None)
+    except RuntimeError as exc:
+        assert caused_by_interrupt(exc)
+        assert not caused_by_interrupt(RuntimeError("x")) and caused_by_interrupt(KeyboardInterrupt())

@@ -20,6 +20,7 @@ __all__ = [
     "DataQualityWarning",
     "SyntheticModelWarning",
     "location",
+    "caused_by_interrupt",
 ]
 
 
@@ -79,6 +80,24 @@ class DataQualityWarning(Ca125KineticsWarning):
 
 class SyntheticModelWarning(Ca125KineticsWarning):
     """The model in use was trained on synthetic data: not for clinical decisions."""
+
+
+def caused_by_interrupt(exc: BaseException) -> bool:
+    """Whether ``exc`` is an interruption (Ctrl-C, or SIGTERM taken as one), or was raised
+    while one was being handled (in its ``__context__`` chain).
+
+    An interruption can land inside a library's own machinery and turn into another error
+    there: arriving while loky started its executor thread, it made joblib's abort raise
+    ``RuntimeError: cannot join thread before it is started``. That error is still the
+    interruption the user asked for, not a failure to report with a traceback.
+    """
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        seen.add(id(exc))
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def _invalid_reason(problem) -> str:

@@ -422,11 +422,14 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
 def _parent_run(mlflow, **kwargs):
     """``mlflow.start_run(**kwargs)`` that ends the run as ``KILLED`` when interrupted (Ctrl-C,
     or SIGTERM turned into an interruption by ``ca125 train``); other errors end it ``FAILED``."""
+    from .errors import caused_by_interrupt
+
     with mlflow.start_run(**kwargs) as run:
         try:
             yield run
-        except KeyboardInterrupt:
-            mlflow.end_run("KILLED")
+        except BaseException as exc:
+            if caused_by_interrupt(exc):
+                mlflow.end_run("KILLED")
             raise
 
 

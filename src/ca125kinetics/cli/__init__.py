@@ -16,11 +16,13 @@ import sys
 import warnings
 from typing import Any
 
-from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError
+from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, caused_by_interrupt
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
 
 EXIT_USAGE_ERROR = 2
+#: Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports Ctrl-C).
+EXIT_INTERRUPTED = 130
 
 
 # ----------------------------------------------------------------------------- input format options
@@ -214,7 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
     as its output is written and flushed (:func:`_exit_now`). Run as the process, every
     command but ``ca125 serve`` (the server stops gracefully by itself) takes SIGTERM as
-    Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up runs and it exits with 130.
+    Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up runs and it exits with 130,
+    at once (:func:`_exit_now`).
     """
     process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -233,7 +236,9 @@ def main(argv: list[str] | None = None) -> int:
             code = _run(args)
     else:
         code = _run(args)
-    if whole_process:
+    if whole_process or (process and code == EXIT_INTERRUPTED):
+        # after an interruption, no interpreter teardown: it would join what the interruption
+        # left half made (an executor thread never started, a worker never registered)
         _exit_now(code)
     return code
 
@@ -286,12 +291,20 @@ def _run(args) -> int:
         return EXIT_USAGE_ERROR
     except KeyboardInterrupt:
         print("ca125: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return 0
     except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
+        if caused_by_interrupt(exc):
+            print("ca125: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
         print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE_ERROR
+    except Exception as exc:
+        if caused_by_interrupt(exc):   # e.g. joblib's abort failing when Ctrl-C landed inside it
+            print("ca125: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        raise
 
 
 def _os_error_line(exc: OSError) -> str:

@@ -37,10 +37,14 @@ def stop_workers_on_interrupt():
     cross-validation) and ``ca125 validate --bootstrap``. An interrupted MLflow run is ended
     ``KILLED`` (see :mod:`ca125kinetics.tracking`).
     """
+    from ..errors import caused_by_interrupt
+
     with sigterm_as_interrupt():
         try:
             yield
-        except KeyboardInterrupt:
+        except BaseException as exc:
+            if not caused_by_interrupt(exc):
+                raise
             kill_workers()
             raise
 
@@ -65,7 +69,10 @@ def kill_workers() -> None:
             os.kill(pid, signal.SIGKILL)
     executor = getattr(reusable_executor, "_executor", None)
     if executor is not None:
-        executor.shutdown(wait=True, kill_workers=True)
+        # an interruption inside the start of the executor's thread leaves a thread that
+        # cannot be joined (RuntimeError); the workers are dead already
+        with contextlib.suppress(RuntimeError):
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 def _resource_tracker_pids() -> set[int]:
