@@ -662,3 +662,31 @@ def test_config_default_is_found_by_name_from_any_directory(tmp_path, monkeypatc
         load_config("default.toml")  # a file name is a path, not a name
     (tmp_path / "default").write_text("seed = 3\n")  # an existing file wins over the name
     assert load_config("default").seed == 3
+
+
+def test_after_an_interruption_background_threads_stay_quiet(tmp_path):
+    """Once the guard handles an interruption, a background thread's error (here a future's
+    callback failing, as joblib's does on a killed worker, and a thread raising) prints no
+    traceback: the process is ending and "ca125: interrupted" is the line to see. Run in a
+    process of its own (the guard changes process-wide hooks)."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "quiet.py"
+    script.write_text(
+        "import concurrent.futures, threading\n"
+        "from ca125kinetics.cli._workers import stop_workers_on_interrupt\n"
+        "try:\n"
+        "    with stop_workers_on_interrupt():\n"
+        "        raise KeyboardInterrupt\n"
+        "except KeyboardInterrupt:\n"
+        "    pass\n"
+        "f = concurrent.futures.Future()\n"
+        "f.add_done_callback(lambda _: 1 / 0)\n"
+        "f.set_result(1)\n"
+        "t = threading.Thread(target=lambda: 1 / 0); t.start(); t.join()\n"
+        "print('done')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "src"), os.environ.get("PYTHONPATH", "")])}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)  # a hang guard
+    assert done.returncode == 0 and done.stdout == "done\n" and "Traceback" not in done.stderr, done.stderr

@@ -45,8 +45,21 @@ def stop_workers_on_interrupt():
         except BaseException as exc:
             if not caused_by_interrupt(exc):
                 raise
+            _quiet_background_threads()
             kill_workers()
             raise
+
+
+def _quiet_background_threads() -> None:
+    """After an interruption, the process is ending: an error of a background thread about
+    the workers it is about to lose (joblib's result callback on a killed worker, logged by
+    ``concurrent.futures`` with its traceback; an executor thread's own) is no news, and
+    would bury the one line the user should see ("ca125: interrupted")."""
+    import logging
+    import threading
+
+    logging.getLogger("concurrent.futures").disabled = True
+    threading.excepthook = lambda args: None
 
 
 def kill_workers() -> None:
