@@ -290,21 +290,24 @@ def _run(args) -> int:
         print(f"ca125: error: {text}", file=sys.stderr)
         return EXIT_USAGE_ERROR
     except KeyboardInterrupt:
-        print("ca125: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return _interrupted()
     except BrokenPipeError:
         return 0
     except OSError as exc:  # --out in a non-directory, a full disk, no permission, ...
         if caused_by_interrupt(exc):
-            print("ca125: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted()
         print(f"ca125: error: {_os_error_line(exc)}", file=sys.stderr)
         return EXIT_USAGE_ERROR
     except Exception as exc:
         if caused_by_interrupt(exc):   # e.g. joblib's abort failing when Ctrl-C landed inside it
-            print("ca125: interrupted", file=sys.stderr)
-            return EXIT_INTERRUPTED
+            return _interrupted()
         raise
+
+
+def _interrupted() -> int:
+    """Ctrl-C or SIGTERM (or an error raised while one was handled): one line, code 130."""
+    print("ca125: interrupted", file=sys.stderr)
+    return EXIT_INTERRUPTED
 
 
 def _os_error_line(exc: OSError) -> str:

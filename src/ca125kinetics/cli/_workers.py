@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 
+from ..errors import caused_by_interrupt
+
 
 @contextlib.contextmanager
 def sigterm_as_interrupt():
@@ -37,8 +39,6 @@ def stop_workers_on_interrupt():
     cross-validation) and ``ca125 validate --bootstrap``. An interrupted MLflow run is ended
     ``KILLED`` (see :mod:`ca125kinetics.tracking`).
     """
-    from ..errors import caused_by_interrupt
-
     with sigterm_as_interrupt():
         try:
             yield
