@@ -1114,7 +1114,7 @@ def test_a_population_fit_stopped_at_its_limit_runs_on(engine, monkeypatch, comm
     full = fit_kinetics(committed_markers, method="population", population=pop).set_index("patient_id")
     monkeypatch.setattr(K, "POPULATION_MAX_ITER", 3)
     with monkeypatch.context() as without:
-        without.setattr(K, "_run_on", lambda sets, fits, m: None)
+        without.setattr(K, "_run_on", lambda sets, fits, m, **engine: None)
         stopped = fit_kinetics(committed_markers, method="population", population=pop).set_index("patient_id")
     stuck = stopped.index[stopped["status"] == "not_converged"]
     assert len(stuck) >= 3 and (full.loc[stuck, "status"] == "ok").all()
@@ -1125,6 +1125,25 @@ def test_a_population_fit_stopped_at_its_limit_runs_on(engine, monkeypatch, comm
     np.testing.assert_allclose(ran_on.loc[stuck, "k"], full.loc[stuck, "k"], rtol=1e-5)
     unmoved = stopped.index[stopped["status"] == "ok"]
     assert ran_on.loc[unmoved, "k"].equals(stopped.loc[unmoved, "k"])   # converged fits untouched
+
+
+def test_stuck_population_fits_run_on_in_the_engine_of_their_cohort(monkeypatch, committed_markers):
+    """The few fits that run on are fitted by the engine that fitted the cohort: a cohort
+    large enough for the compiled engine does not hand its stuck fits to the numpy engine
+    because they are few (1,000 numpy iterations of one patient took about 0.2 s, a fifth of
+    scoring a chunk of 120,000 registry patients)."""
+    from ca125kinetics import kinetics as K
+
+    pop = fit_population(committed_markers)
+    monkeypatch.setattr(K, "POPULATION_MAX_ITER", 3)
+    monkeypatch.setattr(eng, "COMPILED_MIN_FITS", 1000)      # the cohort: compiled; its stuck fits: fewer
+    engines = []
+    fit_map = eng.fit_map
+    monkeypatch.setattr(eng, "fit_map", lambda *a, **kw: engines.append((kw.get("compiled"), kw["max_iter"]))
+                        or fit_map(*a, **kw))
+    fit_kinetics(committed_markers, method="population", population=pop)
+    assert {compiled for compiled, _ in engines} == {True}
+    assert (True, K.POPULATION_MORE_ITER) in engines    # fits ran on
 
 
 @pytest.mark.parametrize("engine", ENGINES)
