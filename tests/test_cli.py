@@ -350,14 +350,14 @@ def test_fewer_collections_only_for_a_whole_process_run(tmp_path, monkeypatch):
     assert main(["kinetics", str(cohort), "--method", "loglinear", "--out", str(tmp_path / "k.csv")]) == 0
     assert gc.get_threshold() == before
     seen = {}
-    monkeypatch.setattr(cli, "_exit_now", lambda code: seen.setdefault("code", code))
+    monkeypatch.setattr(cli, "_exit_now", lambda code, **how: seen.setdefault("code", (code, how)))
     monkeypatch.setattr(cli, "_run", lambda args: seen.setdefault("thresholds", gc.get_threshold()) and 0)
     monkeypatch.setattr(sys, "argv", ["ca125", "kinetics", str(cohort), "--method", "loglinear"])
     try:
         cli.main()
     finally:
         gc.set_threshold(*before)
-    assert seen == {"thresholds": cli.GC_THRESHOLDS, "code": 0} and cli.GC_THRESHOLDS != before
+    assert seen == {"thresholds": cli.GC_THRESHOLDS, "code": (0, {"exit_handlers": True})} and cli.GC_THRESHOLDS != before
 
 
 def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
@@ -372,6 +372,47 @@ def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
     proc = run_cli("gcig", *args, "--format", "csv")
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001
+
+
+def test_score_process_ends_without_teardown_with_its_output_whole(tmp_path, capsys):
+    """``ca125 score`` also ends right after writing: its Parquet table, its CSV on stdout and
+    one patient's report are those of the command run in-process."""
+    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    args = ["--markers", str(folder / "markers.csv"), "--clinical", str(folder / "clinical.csv")]
+    out, expected = tmp_path / "s.parquet", tmp_path / "expected.parquet"
+    proc = run_cli("score", *args, "--out", out)
+    assert proc.returncode == 0, proc.stderr
+    assert main(["score", *args, "--out", str(expected)]) == 0
+    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
+    proc = run_cli("score", *args, "--format", "csv")
+    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001
+    proc = run_cli("score", *args, "--patient", "000002")
+    capsys.readouterr()
+    assert main(["score", *args, "--patient", "000002"]) == 0
+    assert proc.returncode == 0 and proc.stdout == capsys.readouterr().out and "Patient 000002" in proc.stdout
+
+
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_a_process_run_without_teardown_still_runs_its_exit_handlers(tmp_path, command):
+    """Ending without the interpreter's teardown skips the freeing of modules, not the exit
+    handlers: what a command leaves to them (a temporary copy of a downloaded model, a log
+    flushed at exit) is still done. A handler registered before the run writes a file."""
+    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    flag = tmp_path / "handler-ran"
+    argv = {"gcig": ["gcig", str(folder / "markers.csv"), "--out", str(tmp_path / "g.csv")],
+            "kinetics": ["kinetics", str(folder / "markers.csv"), "--method", "loglinear",
+                         "--out", str(tmp_path / "k.csv")],
+            "score": ["score", "--markers", str(folder / "markers.csv"), "--out", str(tmp_path / "s.csv")]}[command]
+    code = ("import atexit, sys\n"
+            f"atexit.register(lambda: open({str(flag)!r}, 'w').write('ran'))\n"
+            "from ca125kinetics.cli import main\n"
+            f"sys.argv = ['ca125', *{argv!r}]\n"
+            "main()\n"
+            "print('main returned')\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "main returned" not in proc.stdout       # the process ended in main, without teardown
+    assert flag.read_text() == "ran"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

@@ -9,6 +9,7 @@ and exit code 2; they never print a traceback.
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import importlib
 import os
@@ -212,9 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ca125`` console script.
 
     Run as the process itself (``argv`` None: the console script, ``python -m``), a command
-    whose parser sets ``exit_without_teardown`` (``ca125 kinetics``, ``ca125 gcig``) runs
+    whose parser sets ``exit_without_teardown`` (``ca125 kinetics``, ``gcig``, ``score``) runs
     with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
-    as its output is written and flushed (:func:`_exit_now`). Run as the process, every
+    as its output is written and flushed and its exit handlers have run (:func:`_exit_now`).
+    Run as the process, every
     command but ``ca125 serve`` (the server stops gracefully by itself) takes SIGTERM as
     Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up runs and it exits with 130,
     at once (:func:`_exit_now`).
@@ -236,10 +238,13 @@ def main(argv: list[str] | None = None) -> int:
             code = _run(args)
     else:
         code = _run(args)
-    if whole_process or (process and code == EXIT_INTERRUPTED):
-        # after an interruption, no interpreter teardown: it would join what the interruption
-        # left half made (an executor thread never started, a worker never registered)
+    if process and code == EXIT_INTERRUPTED:
+        # after an interruption, no interpreter teardown and no exit handlers: they would join
+        # what the interruption left half made (an executor thread never started, a worker
+        # never registered)
         _exit_now(code)
+    if whole_process:
+        _exit_now(code, exit_handlers=True)
     return code
 
 
@@ -264,11 +269,15 @@ def _fewer_collections() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _exit_now(code: int) -> None:
+def _exit_now(code: int, *, exit_handlers: bool = False) -> None:
     """End the process with ``code`` once stdout and stderr are flushed, without the
     interpreter's teardown: freeing every module and object, which after a registry-scale
     run with the compiled engine and statsmodels loaded takes about 0.4 s and changes
-    nothing (the command's files are closed and its threads joined when it returns)."""
+    nothing (the command's files are closed and its threads joined when it returns).
+    ``exit_handlers``: the ``atexit`` handlers run first, as at a normal exit (e.g. the
+    removal of the temporary copy of a model that MLflow downloaded)."""
+    if exit_handlers:
+        atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()

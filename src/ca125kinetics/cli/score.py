@@ -40,6 +40,8 @@ def add_score_arguments(parser) -> None:
                         "status 'insufficient' and no decision")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    # the process ends without freeing its modules once the output is written (cli.main)
+    parser.set_defaults(exit_without_teardown=True)
 
 
 def cli_score(args) -> int:
