@@ -33,8 +33,15 @@ def parquet_markers(tmp_path_factory):
     return path
 
 
+@pytest.mark.parametrize("threads", [1, 3])
 @pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
-def test_chunked_cli_equals_whole_table(tmp_path, command):
+def test_chunked_cli_equals_whole_table(tmp_path, monkeypatch, command, threads):
+    """Chunks scored (or assessed) one at a time, or three at once, give the whole table."""
+    import ca125kinetics.cohort as cohort
+    import ca125kinetics._kinetics_engine as engine
+
+    monkeypatch.setattr(cohort, "CHUNK_THREADS", threads)
+    monkeypatch.setattr(engine, "usable_cpus", lambda: 4)
     if command == "score":
         base = ["score", "--markers", str(MARKERS), "--clinical", str(CLINICAL)]
     elif command == "gcig":
@@ -420,6 +427,77 @@ def test_read_ahead_keeps_order_and_raises_where_the_error_is():
         for item in _read_ahead(failing()):
             got.append(item)
     assert got == [0, 1, 2]                      # the items before the error, in order
+
+
+def test_in_order_keeps_the_order_of_its_items_whatever_their_threads_finish():
+    """Items worked on by several threads at once come back in the order they were given,
+    however long each takes; with one thread they are worked on in this thread."""
+    import random
+    import threading
+    import time
+
+    from ca125kinetics.cohort import _in_order
+
+    rng = random.Random(3)
+    delays = [rng.choice([0.0, 0.001, 0.01]) for _ in range(60)]
+    names = set()
+
+    def work(i):
+        names.add(threading.current_thread().name)
+        time.sleep(delays[i])
+        return i * 10
+
+    assert list(_in_order(work, iter(range(60)), 3)) == [i * 10 for i in range(60)]
+    assert len(names) > 1
+    names.clear()
+    assert list(_in_order(work, iter(range(5)), 1)) == [0, 10, 20, 30, 40]
+    assert names == {threading.current_thread().name}
+
+
+def test_in_order_raises_an_items_error_after_the_results_before_it_and_starts_no_more():
+    """An item's error is raised where its result would have come, after the earlier
+    results; the items not yet started are not worked on, and the source is not read
+    further than the items in flight."""
+    import time
+
+    from ca125kinetics.cohort import _in_order
+
+    taken, started = [], []
+
+    def source():
+        for i in range(100):
+            taken.append(i)
+            yield i
+
+    def work(i):
+        started.append(i)
+        if i == 4:
+            raise InvalidInputError("bad chunk 4")
+        time.sleep(0.002)
+        return i
+
+    got = []
+    with pytest.raises(InvalidInputError, match="bad chunk 4"):
+        for item in _in_order(work, source(), 2):
+            got.append(item)
+    assert got == [0, 1, 2, 3]
+    assert max(taken) <= 4 + 3 and max(started) <= 4 + 3
+
+
+def test_in_order_stops_taking_items_when_the_consumer_stops():
+    from ca125kinetics.cohort import _in_order
+
+    taken = []
+
+    def source():
+        for i in range(1000):
+            taken.append(i)
+            yield i
+
+    results = _in_order(lambda i: i, source(), 2)
+    assert next(results) == 0
+    results.close()                  # waits for the items in flight
+    assert len(taken) <= 4
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])

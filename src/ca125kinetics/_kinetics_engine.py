@@ -49,6 +49,7 @@ Two implementations of one algorithm
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from dataclasses import dataclass
 
@@ -86,16 +87,21 @@ PARALLEL_MIN_PATIENTS = 4096
 #: Most threads the compiled engine uses (each fits its own patients).
 MAX_THREADS = 8
 _POOL: list = []          # [pool, (threads, pid)]: created on first use, kept for the process
+_POOL_LOCK = threading.Lock()
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on."""
+    import os
+
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
 
 
 def n_threads() -> int:
     """Threads of the compiled engine: the CPUs this process may run on, at most
     :data:`MAX_THREADS`. The numbers never depend on it: each patient's fit reads and
     writes only that patient's columns."""
-    import os
-
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    return max(1, min(cpus, MAX_THREADS))
+    return min(usable_cpus(), MAX_THREADS)
 
 
 def _blocks(n: int, threads: int) -> list[tuple[int, int]]:
@@ -117,12 +123,15 @@ def _in_threads(work, blocks: list[tuple[int, int]], threads: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     # a new pool when the size changes, or in a child process forked from this one (whose
-    # pool object would name threads that do not exist there)
-    if not _POOL or _POOL[1] != (threads, os.getpid()):
-        if _POOL and _POOL[1][1] == os.getpid():
-            _POOL[0].shutdown(wait=False)
-        _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-fit"), (threads, os.getpid())]
-    for _ in _POOL[0].map(lambda block: work(*block), blocks):   # re-raises a block's error
+    # pool object would name threads that do not exist there); under a lock, as several
+    # threads may fit at once (chunks of a registry scored together, web requests)
+    with _POOL_LOCK:
+        if not _POOL or _POOL[1] != (threads, os.getpid()):
+            if _POOL and _POOL[1][1] == os.getpid():
+                _POOL[0].shutdown(wait=False)
+            _POOL[:] = [ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-fit"), (threads, os.getpid())]
+        pool = _POOL[0]
+    for _ in pool.map(lambda block: work(*block), blocks):   # re-raises a block's error
         pass
 
 
