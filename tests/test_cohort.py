@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from io import StringIO
 from pathlib import Path
 
@@ -53,6 +54,27 @@ def test_chunked_cli_equals_whole_table(tmp_path, monkeypatch, command, threads)
     chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "997"])
     assert len(whole) == 3000
     pd.testing.assert_frame_equal(whole, chunked)
+
+
+def test_streamed_run_limits_glibcs_malloc_arenas_unless_the_user_chose(monkeypatch):
+    """A streamed run keeps glibc's allocator to a few arenas (the memory of chunks computed
+    by several threads is reused rather than handed back and faulted in again), unless
+    ``MALLOC_ARENA_MAX`` says how many; on another C library nothing is changed."""
+    import platform
+
+    import ca125kinetics.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "_limit_malloc_arenas", lambda: calls.append(True) or True)
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "system")
+    cli._streaming_allocator()
+    assert calls == [True]
+    monkeypatch.undo()
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert cli._limit_malloc_arenas() is False
+    monkeypatch.delenv("MALLOC_ARENA_MAX")
+    glibc = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert cli._limit_malloc_arenas() is glibc
 
 
 @pytest.mark.parametrize("chosen", [None, "mimalloc"])

@@ -746,11 +746,16 @@ class ChunkWriter:
     def __enter__(self):
         return self
 
-    def write(self, frame: pd.DataFrame) -> None:
+    def write(self, frame: "pd.DataFrame | _CsvText") -> None:
+        """Append ``frame``'s rows (for CSV, also its text made ahead by :func:`_csv_text`)."""
         if self.fmt == "csv":
+            text = frame if isinstance(frame, _CsvText) else _csv_text(frame, first=self._writer is None)
+            if text.first != (self._writer is None):
+                raise ValueError("a CSV chunk's text has the header exactly when it is the first chunk")
             with open(self.path, "wb" if self._writer is None else "ab") as out:
-                write_csv(frame, out, header=self._writer is None)
+                _write_pieces(text.pieces, out)
             self._writer = True
+            self.n_rows += text.n_rows
         else:
             import pyarrow as pa
             import pyarrow.parquet as pq
@@ -770,7 +775,7 @@ class ChunkWriter:
                 self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=coded,
                                                 write_statistics=[f.name for f in self._schema if f.name not in prose])
             self._writer.write_table(table.cast(self._schema))
-        self.n_rows += len(frame)
+            self.n_rows += len(frame)
 
     def __exit__(self, exc_type, exc, tb):
         complete = False
@@ -882,22 +887,34 @@ def _quoted(text: "pyarrow.Array") -> "pyarrow.Array":
 def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
     """Write ``frame`` as CSV to the binary file ``out``: the text ``frame.to_csv(index=False)``
     writes (same numbers, empty cells, flags and quoting), built column by column with
-    pyarrow in blocks of rows rather than cell by cell. A column of a kind not covered
-    (``_csv_cells``) has the whole table written by pandas."""
+    pyarrow in blocks of rows rather than cell by cell (:func:`csv_pieces`)."""
+    _write_pieces(csv_pieces(frame, header=header), out)
+
+
+def _write_pieces(pieces: Iterable, out) -> None:
+    for piece in pieces:
+        for at in range(0, len(piece), _CSV_WRITE_BYTES):
+            out.write(piece[at:at + _CSV_WRITE_BYTES])
+
+
+def csv_pieces(frame: pd.DataFrame, *, header: bool = True) -> Iterator:
+    """The CSV text of ``frame`` (see :func:`write_csv`) as consecutive pieces of bytes
+    (``bytes`` or memoryviews of Arrow buffers). A column of a kind not covered
+    (``_csv_cells``) has a block's rows written by pandas."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if frame.shape[1] == 0 or not all(isinstance(c, str) for c in frame.columns):
-        out.write(frame.to_csv(index=False, header=header).encode("utf-8"))
+        yield frame.to_csv(index=False, header=header).encode("utf-8")
         return
     if header:
         names = _quoted(pa.array([str(c) for c in frame.columns], pa.large_string())).to_pylist()
-        out.write((",".join(names if names != [""] else ['""']) + "\n").encode("utf-8"))   # as a row of one cell
+        yield (",".join(names if names != [""] else ['""']) + "\n").encode("utf-8")   # as a row of one cell
     for start in range(0, len(frame), _CSV_BLOCK_ROWS):
         block = frame.iloc[start:start + _CSV_BLOCK_ROWS]
         cells = [_csv_cells(block.iloc[:, j]) for j in range(block.shape[1])]
         if any(c is None for c in cells):
-            out.write(block.to_csv(index=False, header=False).encode("utf-8"))
+            yield block.to_csv(index=False, header=False).encode("utf-8")
             continue
         cells = [c if c.type == pa.large_string() else c.cast(pa.large_string()) for c in cells]
         if len(cells) == 1:     # a row of one empty cell is written "" (not a blank line), as pandas does
@@ -910,9 +927,7 @@ def write_csv(frame: pd.DataFrame, out, *, header: bool = True) -> None:
         rows = pc.binary_join_element_wise(*cells, comma) if len(cells) > 1 else cells[0]
         rows = (rows.combine_chunks() if isinstance(rows, pa.ChunkedArray) else rows).cast(pa.large_string())
         offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64, count=len(rows) + 1, offset=rows.offset * 8)
-        text = memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
-        for at in range(0, len(text), _CSV_WRITE_BYTES):
-            out.write(text[at:at + _CSV_WRITE_BYTES])
+        yield memoryview(rows.buffers()[2])[offsets[0]:offsets[-1]]
 
 
 def chunked_format(out, fmt: str | None) -> str | None:
@@ -927,17 +942,40 @@ def chunked_format(out, fmt: str | None) -> str | None:
     return {"csv": "csv", "parquet": "parquet", "pq": "parquet"}.get(chosen)
 
 
+@dataclass
+class _CsvText:
+    """A chunk's CSV text made ahead of its writing: its pieces (:func:`csv_pieces`), with
+    the header when ``first``, and its number of rows."""
+
+    pieces: list
+    n_rows: int
+    first: bool
+
+
+def _csv_text(frame: pd.DataFrame, *, first: bool) -> _CsvText:
+    return _CsvText(list(csv_pieces(frame, header=first)), len(frame), first)
+
+
 def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[str]) -> tuple[int, pd.DataFrame]:
     """Write ``parts`` to ``out`` as they come (:class:`ChunkWriter`); return the number of
     rows and the ``keep`` columns of all rows (what a summary needs).
 
     The parts are produced by a background thread (:func:`_read_ahead`, up to
     :data:`WRITE_AHEAD` ahead) while this one writes: pyarrow's Parquet writing releases the
-    GIL, so the next chunk is computed while one is written. An error of a part is raised
-    here after the parts before it are written."""
+    GIL, so the next chunk is computed while one is written. For CSV that thread also makes
+    each part's text (pyarrow's string kernels release the GIL too), so this one only writes
+    bytes. An error of a part is raised here after the parts before it are written."""
+    keep = list(keep)
+
+    def prepared() -> Iterator[tuple[Any, pd.DataFrame]]:
+        with closing(iter(parts)) as source:
+            for number, part in enumerate(source):
+                kept_part = part[[c for c in keep if c in part.columns]]
+                yield (_csv_text(part, first=number == 0) if fmt == "csv" else part), kept_part
+
     kept = []
     with ChunkWriter(out, fmt) as writer:
-        for part in _read_ahead(iter(parts), depth=WRITE_AHEAD):
+        for part, kept_part in _read_ahead(prepared(), depth=WRITE_AHEAD):
             writer.write(part)
-            kept.append(part[[c for c in keep if c in part.columns]])
+            kept.append(kept_part)
     return writer.n_rows, pd.concat(kept, ignore_index=True)
