@@ -407,6 +407,26 @@ def test_write_chunks_writes_the_file_of_the_parts_written_one_after_another(tmp
     pd.testing.assert_frame_equal(kept, pd.concat(one_by_one, ignore_index=True))
 
 
+def test_a_csv_text_made_ahead_has_its_header_exactly_when_it_is_written_first(tmp_path):
+    """CSV text made ahead of writing (by the producing thread) carries the header only for
+    the first chunk; a text that does not fit its place is refused, not written, so no file
+    gets a second header or none."""
+    from ca125kinetics.cohort import ChunkWriter, _csv_text
+
+    frame = pd.DataFrame({"patient_id": ["a", "b"], "k": [0.1, 0.2]})
+    with pytest.raises(ValueError, match="header exactly when it is the first chunk"):
+        with ChunkWriter(tmp_path / "out.csv", "csv") as writer:
+            writer.write(_csv_text(frame, first=False))
+    assert list(tmp_path.iterdir()) == []
+    with ChunkWriter(tmp_path / "out.csv", "csv") as writer:
+        writer.write(_csv_text(frame, first=True))
+        with pytest.raises(ValueError, match="header exactly"):
+            writer.write(_csv_text(frame, first=True))
+        writer.write(_csv_text(frame, first=False))
+    assert (tmp_path / "out.csv").read_text() == frame.to_csv(index=False) + "a,0.1\nb,0.2\n"
+    assert writer.n_rows == 4
+
+
 @settings(max_examples=40, deadline=None)
 @given(sizes=st.lists(st.lists(st.integers(1, 3), min_size=1, max_size=6), min_size=1, max_size=4),
        wanted=st.integers(1, 30))
