@@ -575,8 +575,8 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
         sample = pd.concat(_first_patients(held, n_held, population_sample), ignore_index=True) if held else None
         population = fit_population(sample, settings=settings, **marker)
         chunks = _chain(held, chunks)
-    for markers in chunks:
-        yield fit(markers, population if method == "population" else None)
+    given = population if method == "population" else None
+    yield from _in_order(lambda markers: fit(markers, given), chunks, _chunk_threads())
 
 
 def _check_population_sample(population_sample) -> None:
