@@ -567,6 +567,7 @@ def test_write_chunks_raises_a_parts_error_and_leaves_no_file_that_looks_complet
     assert write_chunks(parts(False), out, fmt, ("status",))[0] == 6
     got = pd.read_csv(out) if fmt == "csv" else pd.read_parquet(out)
     assert got["patient_id"].tolist() == ["P0a", "P0b", "P1a", "P1b", "P2a", "P2b"]
+    assert write_chunks(list(parts(False)), out, fmt, ("status",))[0] == 6      # any iterable of parts
     assert list(tmp_path.iterdir()) == [out]
     folder = tmp_path / "a_folder"
     folder.mkdir()
