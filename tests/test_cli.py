@@ -360,36 +360,26 @@ def test_fewer_collections_only_for_a_whole_process_run(tmp_path, monkeypatch):
     assert seen == {"thresholds": cli.GC_THRESHOLDS, "code": (0, {"exit_handlers": True})} and cli.GC_THRESHOLDS != before
 
 
-def test_gcig_process_ends_without_teardown_with_its_output_whole(tmp_path):
-    """``ca125 gcig`` also ends right after writing: its file and a table on stdout are
-    those of the command run in-process."""
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_process_ends_without_teardown_with_its_output_whole(tmp_path, capsys, command):
+    """``ca125 gcig`` and ``ca125 score`` also end right after writing: their Parquet file,
+    a table on stdout and (score) one patient's report are those of the command run
+    in-process."""
     folder = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
-    args = [str(folder / "markers.csv"), "--clinical", str(folder / "clinical.csv")]
-    out, expected = tmp_path / "g.parquet", tmp_path / "expected.parquet"
-    proc = run_cli("gcig", *args, "--out", out)
+    markers = [str(folder / "markers.csv")] if command == "gcig" else ["--markers", str(folder / "markers.csv")]
+    args = [command, *markers, "--clinical", str(folder / "clinical.csv")]
+    out, expected = tmp_path / "out.parquet", tmp_path / "expected.parquet"
+    proc = run_cli(*args, "--out", out)
     assert proc.returncode == 0, proc.stderr
-    assert main(["gcig", *args, "--out", str(expected)]) == 0
+    assert main([*args, "--out", str(expected)]) == 0
     pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
-    proc = run_cli("gcig", *args, "--format", "csv")
+    proc = run_cli(*args, "--format", "csv")
     assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001
-
-
-def test_score_process_ends_without_teardown_with_its_output_whole(tmp_path, capsys):
-    """``ca125 score`` also ends right after writing: its Parquet table, its CSV on stdout and
-    one patient's report are those of the command run in-process."""
-    folder = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
-    args = ["--markers", str(folder / "markers.csv"), "--clinical", str(folder / "clinical.csv")]
-    out, expected = tmp_path / "s.parquet", tmp_path / "expected.parquet"
-    proc = run_cli("score", *args, "--out", out)
-    assert proc.returncode == 0, proc.stderr
-    assert main(["score", *args, "--out", str(expected)]) == 0
-    pd.testing.assert_frame_equal(pd.read_parquet(out), pd.read_parquet(expected))
-    proc = run_cli("score", *args, "--format", "csv")
-    assert proc.returncode == 0 and len(proc.stdout.splitlines()) == 3001
-    proc = run_cli("score", *args, "--patient", "000002")
-    capsys.readouterr()
-    assert main(["score", *args, "--patient", "000002"]) == 0
-    assert proc.returncode == 0 and proc.stdout == capsys.readouterr().out and "Patient 000002" in proc.stdout
+    if command == "score":
+        proc = run_cli(*args, "--patient", "000002")
+        capsys.readouterr()
+        assert main([*args, "--patient", "000002"]) == 0
+        assert proc.returncode == 0 and proc.stdout == capsys.readouterr().out and "Patient 000002" in proc.stdout
 
 
 @pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
