@@ -526,6 +526,35 @@ def test_in_order_raises_an_items_error_after_the_results_before_it_and_starts_n
     assert max(taken) <= 4 + 3 and max(started) <= 4 + 3
 
 
+@pytest.mark.parametrize("threads", [1, 3])
+def test_in_order_raises_the_first_error_in_the_items_order(threads):
+    """A chunk that cannot be read (the source's error) comes after the results of the
+    chunks before it, and after an earlier chunk's own error: the error one thread meets."""
+    import time
+
+    from ca125kinetics.cohort import _in_order
+
+    def source(fail_at):
+        for i in range(10):
+            if i == fail_at:
+                raise InvalidInputError(f"chunk {i} cannot be read")
+            yield i
+
+    def work(i):
+        time.sleep(0.01 if i == 1 else 0.0)
+        if i == 1:
+            raise InvalidInputError("chunk 1 is wrong")
+        return i
+
+    got = []
+    with pytest.raises(InvalidInputError, match="chunk 3 cannot be read"):
+        for item in _in_order(lambda i: i, source(3), threads):
+            got.append(item)
+    assert got == [0, 1, 2]
+    with pytest.raises(InvalidInputError, match="chunk 1 is wrong"):
+        list(_in_order(work, source(3), threads))
+
+
 def test_in_order_stops_taking_items_when_the_consumer_stops():
     from ca125kinetics.cohort import _in_order
 

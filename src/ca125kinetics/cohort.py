@@ -476,9 +476,11 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
     ``threads`` threads at once (one more item is taken from ``items`` than are being worked
     on, so no thread waits for the next item to be read).
 
-    An error of an item is raised where that item's result would have been yielded, after
-    the results before it; the items not yet started are then dropped, and those being
-    worked on are finished first (as when the consumer stops early)."""
+    An error of an item, or of ``items`` itself (a chunk that cannot be read), is raised where
+    that item's result would have been yielded, after the results before it: the first error
+    in the file's order, as one thread would meet it. The items not yet started are then
+    dropped, and those being worked on are finished first (as when the consumer stops
+    early)."""
     if threads <= 1:
         for item in items:
             yield work(item)
@@ -488,15 +490,28 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
 
     pool = ThreadPoolExecutor(threads, thread_name_prefix="ca125kinetics-chunk")
     pending: deque = deque()
+    source, source_error = iter(items), None
     try:
-        for item in items:
+        while True:
+            try:
+                item = next(source)
+            except StopIteration:
+                break
+            except Exception as exc:  # noqa: BLE001 - raised below, after the results before it
+                source_error = exc
+                break
             pending.append(pool.submit(work, item))
             if len(pending) > threads:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
+        if source_error is not None:
+            raise source_error
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        close = getattr(source, "close", None)      # e.g. a reading thread stops at once
+        if close is not None:
+            close()
 
 
 def _chunk_threads() -> int:
