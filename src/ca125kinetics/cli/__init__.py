@@ -248,10 +248,9 @@ def main(argv: list[str] | None = None) -> int:
     whose parser sets ``exit_without_teardown`` (``ca125 kinetics``, ``gcig``, ``score``) runs
     with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
     as its output is written and flushed and its exit handlers have run (:func:`_exit_now`).
-    Run as the process, every
-    command but ``ca125 serve`` (the server stops gracefully by itself) takes SIGTERM as
-    Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up runs and it exits with 130,
-    at once (:func:`_exit_now`).
+    Run as the process, every command but ``ca125 serve`` (the server stops gracefully by
+    itself) takes SIGTERM as Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up
+    runs and it exits with 130, at once (:func:`_exit_now`, without the exit handlers).
     """
     process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
