@@ -87,7 +87,8 @@ def add_chunk_arguments(parser) -> None:
     parser.add_argument("--chunk-rows", type=int, default=None, metavar="N",
                         help="a markers file of more than N rows (default 250000) is read in "
                         "patient-complete chunks of about N rows; its rows must be grouped by patient "
-                        "(sorted by patient_id when a clinical table is given)")
+                        "(sorted by patient_id when a clinical table is given); one chunk per usable CPU, "
+                        "at most 4, is computed at once: lower N to use less memory")
 
 
 def cohort_stream(args):
