@@ -509,9 +509,15 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
             raise source_error
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-        close = getattr(source, "close", None)      # e.g. a reading thread stops at once
-        if close is not None:
-            close()
+        _close(source)      # e.g. a reading thread stops at once
+
+
+def _close(items) -> None:
+    """Close ``items`` when it can be closed (a generator: its ``finally`` runs now, e.g. a
+    thread producing it stops); a plain iterator has nothing to close."""
+    close = getattr(items, "close", None)
+    if close is not None:
+        close()
 
 
 def _chunk_threads() -> int:
@@ -687,9 +693,7 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
             put((None, exc))
         finally:
-            close = getattr(items, "close", None)
-            if close is not None:
-                close()
+            _close(items)
 
     worker = threading.Thread(target=produce, name="ca125kinetics-read-ahead", daemon=True)
     worker.start()
@@ -991,9 +995,7 @@ def write_chunks(parts: Iterable[pd.DataFrame], out, fmt: str, keep: Iterable[st
                 kept_part = part[[c for c in keep if c in part.columns]]
                 yield (_csv_text(part, first=number == 0) if fmt == "csv" else part), kept_part
         finally:        # closed early (an error, an interruption): the parts' producer stops too
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
+            _close(source)
 
     kept = []
     with ChunkWriter(out, fmt) as writer:
