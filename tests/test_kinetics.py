@@ -270,6 +270,19 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_compiled_helpers_are_compiled_without_numbas_runtime():
+    """The compiled functions that allocate nothing are compiled without numba's runtime, whose
+    reference counting of every array argument took a fifth of the fits' time. A numba that
+    drops the option would still give the same numbers, only slower: this test says so."""
+    kc = pytest.importorskip("ca125kinetics._kinetics_compiled")
+
+    assert kc._NO_ALLOCATION.get("_nrt") is False, "this numba has no _nrt option: the fits run slower"
+    for name in ("_lm_patient", "_evaluate", "_sample_sums", "_from_sums", "_damped_step", "_write",
+                 "_laplace_cov", "_lm_walls"):
+        assert getattr(kc, name).targetoptions.get("_nrt") is False, name
+    assert "_nrt" not in kc.fit_map.targetoptions     # allocates its work arrays
+
+
 def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_markers, monkeypatch):
     """The compiled engine inverts each patient's Gauss-Newton Hessian in the kernel, with
     the products of ``laplace_cov`` in its order: the same covariance, bit for bit, from the

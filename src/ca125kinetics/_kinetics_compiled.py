@@ -8,7 +8,8 @@ numba compiles to machine code. A patient's sums over its samples, its 3 x 3 clo
 solve and its iterations stay in registers: no array is allocated inside the loop over
 patients, which is what makes it 2-4 microseconds per patient instead of the numpy
 engine's ~10 (whose every operation walks whole arrays) or a ``scipy.optimize.curve_fit``
-call's ~1 millisecond.
+call's ~1 millisecond. The functions called in that loop are compiled without numba's
+runtime (:func:`_without_runtime`): no reference count of an array changes inside it either.
 
 Why numba: it compiles this numeric Python to LLVM machine code in place, with an on-disk
 cache (``cache=True``: the compiled functions are written next to this file, or under
@@ -46,7 +47,31 @@ _EV_SIZE = _S + N_SUMS
 _LAMBDA_MAX = 1e12      # as in the numpy engine
 
 
-@njit(cache=True, nogil=True)
+def _without_runtime() -> dict:
+    """numba's option to compile a function without its runtime (NRT), where this numba has
+    it (``_nrt``: underscored, outside numba's documented options; numba's own tests use it),
+    else nothing.
+
+    With the runtime, every array a compiled function is given, and every array variable
+    an inlined function's parameters become, is reference-counted on the way in and out:
+    an atomic increment and decrement each, a few dozen per Levenberg-Marquardt iteration.
+    ``perf`` put them at 20-25 % of the CPU time of the fits. The functions given these
+    options allocate nothing, so they need no runtime; the numbers are the same bit for bit
+    (only :func:`fit_map` and :func:`finish_at_walls`, which allocate their work arrays
+    once a call, keep it). A numba without the option compiles them with it: slower, same
+    numbers (``tests/test_kinetics_compiled.py`` checks that this numba has it)."""
+    try:
+        from numba.core.cpu import CPUTargetOptions
+    except ImportError:      # pragma: no cover - another numba layout
+        return {}
+    return {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
+
+
+#: Options of the compiled functions that allocate nothing (:func:`_without_runtime`).
+_NO_ALLOCATION = {"cache": True, "nogil": True, **_without_runtime()}
+
+
+@njit(**_NO_ALLOCATION, inline="always")
 def _evaluate(t, y, cens, i, u, v, w, mu, mv, mw, prec, inv_s2, w_cens, newton, ev):
     """Objective, gradient and Hessian of patient ``i`` at ``(u, v, w)`` into ``ev``.
 
@@ -58,7 +83,7 @@ def _evaluate(t, y, cens, i, u, v, w, mu, mv, mw, prec, inv_s2, w_cens, newton, 
     _from_sums(u, v, w, mu, mv, mw, prec, inv_s2, newton, ev)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION, inline="always")
 def _sample_sums(t, y, cens, i, u, v, w, w_cens, newton, ev):
     """The sums over patient ``i``'s samples at ``(u, v, w)``, into ``ev[_S:]`` (marked
     :data:`_WITH_NEWTON` when they include the Newton terms, else :data:`_GAUSS_NEWTON`).
@@ -134,7 +159,7 @@ def _sample_sums(t, y, cens, i, u, v, w, w_cens, newton, ev):
     ev[_SUMS_KIND] = _WITH_NEWTON if newton else _GAUSS_NEWTON
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION, inline="always")
 def _from_sums(u, v, w, mu, mv, mw, prec, inv_s2, newton, ev):
     """Objective, gradient, Hessian, ``J'J``, RSS and count of :func:`_evaluate` from the
     sample sums in ``ev[_S:]`` (taken at ``(u, v, w)``; with the Newton terms if ``newton``)."""
@@ -185,7 +210,7 @@ def _from_sums(u, v, w, mu, mv, mw, prec, inv_s2, newton, ev):
     ev[_NACT] = o_n
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION, inline="always")
 def _damped_step(ev, lam, step, th, lo, hi, i):
     """``(H + lambda (diag H + eps)) delta = -g`` by cofactors, the parameters held at a bound
     taken out (:func:`._kinetics_engine._projected`); a non-finite component is 0. Returns
@@ -194,7 +219,7 @@ def _damped_step(ev, lam, step, th, lo, hi, i):
                   lam, step, th, lo, hi, i)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _damped_step_walls(ev, walls, lam, step, th, lo, hi, i):
     """:func:`_damped_step` with the walls' curvature ``walls`` (6) added to the Hessian
     (:func:`_wall_curvature`)."""
@@ -203,7 +228,7 @@ def _damped_step_walls(ev, walls, lam, step, th, lo, hi, i):
                   hi, i)
 
 
-@njit(cache=True, nogil=True, inline="always")    # as a call, it costs 20 % of a fit
+@njit(**_NO_ALLOCATION, inline="always")    # as a call, it costs 20 % of a fit
 def _solve(a, b, c, d, e, f, g0, g1, g2, lam, step, th, lo, hi, i):
     """The damped, projected step of :func:`_damped_step` for the Hessian (upper triangle
     ``a..f``) and gradient ``g0..g2``."""
@@ -236,7 +261,7 @@ def _solve(a, b, c, d, e, f, g0, g1, g2, lam, step, th, lo, hi, i):
     return -(g0 * step[0] + g1 * step[1] + g2 * step[2])
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _beside_wall(t, y, cens, i, th, near):
     """Whether a censored sample's fitted curve at ``th`` is above ``limit - near`` (log
     scale): the fit lies beside (or on) that sample's wall."""
@@ -247,7 +272,7 @@ def _beside_wall(t, y, cens, i, th, near):
     return False
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _wall_curvature(t, y, cens, i, th, cand, w_scale, walls):
     """The curvature of the censored samples' walls that the step from ``th`` to ``cand``
     ran into (at or below the limit at ``th``, above it at ``cand``) into ``walls`` (6):
@@ -280,7 +305,7 @@ def _wall_curvature(t, y, cens, i, th, cand, w_scale, walls):
     return hit
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _lm_walls(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_iter, tol_dec, ev, ev_new, step,
               cand, walls):
     """Levenberg-Marquardt iterations of patient ``i`` from ``th`` (updated in place) in which
@@ -305,7 +330,7 @@ def _lm_walls(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_iter
         lam = _accept_or_refuse(ev_new[_Q] <= ev[_Q], th, cand, ev, ev_new, lam)
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**_NO_ALLOCATION, inline="always")
 def _accept_or_refuse(better, th, cand, ev, ev_new, lam):
     """Levenberg-Marquardt's acceptance: a step that did not raise the objective is taken
     (``th``, ``ev`` updated in place) and the damping relaxed, else the damping raised.
@@ -319,7 +344,7 @@ def _accept_or_refuse(better, th, cand, ev, ev_new, lam):
     return max(lam * 0.25, 1e-12)
 
 
-@njit(cache=True, nogil=True, error_model="numpy")
+@njit(**_NO_ALLOCATION, error_model="numpy")
 def _laplace_cov(ev, prec, inv_s2, cov, i):
     """Column ``i`` of ``cov``: ``(J'J / sigma^2 + prior precision)^-1`` by cofactors, the
     products of :func:`._kinetics_engine.laplace_cov` in its order (a singular matrix gives
@@ -341,7 +366,7 @@ def _laplace_cov(ev, prec, inv_s2, cov, i):
     cov[5, i] = c22 / det
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_iter, tol, tol_dec,
                 warm, ev, ev_new, step, cand):
     """Levenberg-Marquardt iterations of patient ``i`` from ``th`` (updated in place).
@@ -376,7 +401,7 @@ def _lm_patient(t, y, cens, i, th, mean, prec, lo, hi, inv_s2, w_cens, lam, n_it
     return False, lam, n_iter
 
 
-@njit(cache=True, nogil=True, inline="always")
+@njit(**_NO_ALLOCATION, inline="always")
 def _two_passes(t, y, cens, i, th, mean, prec, lower, upper, inv_s2, w_cens, lam0, max_iter, first_pass, tol,
                 tol_dec, warm_start, ev, ev_new, step, cand):
     """Patient ``i``'s fit from ``th`` (in place): ``first_pass`` iterations, then, if still
@@ -436,7 +461,7 @@ def fit_map(t, y, cens, mean, prec, lower, upper, init, inv_s2, w_cens, lam0, ma
         _write(i, th, ev, fin, it, prec, inv_s2[i], theta, cov, jtj, rss, n_active, done, iters, sums, q)
 
 
-@njit(cache=True, nogil=True)
+@njit(**_NO_ALLOCATION)
 def _write(i, th, ev, fin, it, prec, inv_s2, theta, cov, jtj, rss, n_active, done, iters, sums, q):
     """Patient ``i``'s estimate ``th``, the evaluation there ``ev``, its state and iterations
     into the outputs of :func:`fit_map`."""
