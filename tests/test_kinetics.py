@@ -270,17 +270,23 @@ def test_compiled_fits_do_not_depend_on_the_number_of_threads(committed_markers,
             pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
-def test_compiled_helpers_are_compiled_without_numbas_runtime():
-    """The compiled functions that allocate nothing are compiled without numba's runtime, whose
-    reference counting of every array argument took a fifth of the fits' time. A numba that
-    drops the option would still give the same numbers, only slower: this test says so."""
+def test_compiled_kernels_are_compiled_without_numbas_runtime():
+    """The compiled functions that allocate nothing (the kinetics fits' helpers, the GCIG
+    kernel) are compiled without numba's runtime, whose reference counting of every array
+    argument took a fifth of the fits' time. A numba that drops the option would still give
+    the same numbers, only slower: this test says so."""
     kc = pytest.importorskip("ca125kinetics._kinetics_compiled")
+    from ca125kinetics._numba_options import NO_ALLOCATION
+    from ca125kinetics.gcig import _compiled_kernel
 
-    assert kc._NO_ALLOCATION.get("_nrt") is False, "this numba has no _nrt option: the fits run slower"
+    assert NO_ALLOCATION.get("_nrt") is False, "this numba has no _nrt option: the compiled kernels run slower"
     for name in ("_lm_patient", "_evaluate", "_sample_sums", "_from_sums", "_damped_step", "_write",
                  "_laplace_cov", "_lm_walls"):
         assert getattr(kc, name).targetoptions.get("_nrt") is False, name
     assert "_nrt" not in kc.fit_map.targetoptions     # allocates its work arrays
+    kernel = _compiled_kernel()
+    assert kernel.run.targetoptions.get("_nrt") is False
+    assert kernel._patient.targetoptions.get("_nrt") is False
 
 
 def test_compiled_laplace_covariance_is_the_numpy_one_bit_for_bit(committed_markers, monkeypatch):

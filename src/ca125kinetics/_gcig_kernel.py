@@ -43,10 +43,14 @@ from __future__ import annotations
 if __name__.endswith("_compiled"):   # the compiled load (module docstring)
     from numba import njit
 
-    _jit = njit(cache=True, nogil=True)
-    # the helpers are inlined into their callers: a call between compiled functions passes
-    # (and reference-counts) every array argument, which cost more than the rules themselves
-    _inline = njit(cache=True, nogil=True, inline="always")
+    from ._numba_options import NO_ALLOCATION
+
+    # no function allocates (the caller passes scratch and outputs), so none needs numba's
+    # runtime, which reference-counts every array argument and every array variable an
+    # inlined function's parameters become (_numba_options.without_runtime); the helpers
+    # are inlined into their callers: a call passes every array argument
+    _jit = njit(**NO_ALLOCATION)
+    _inline = njit(**NO_ALLOCATION, inline="always")
 else:
     def _jit(func):
         return func

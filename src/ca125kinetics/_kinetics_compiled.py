@@ -9,7 +9,7 @@ solve and its iterations stay in registers: no array is allocated inside the loo
 patients, which is what makes it 2-4 microseconds per patient instead of the numpy
 engine's ~10 (whose every operation walks whole arrays) or a ``scipy.optimize.curve_fit``
 call's ~1 millisecond. The functions called in that loop are compiled without numba's
-runtime (:func:`_without_runtime`): no reference count of an array changes inside it either.
+runtime (:func:`._numba_options.without_runtime`): no reference count of an array changes inside it either.
 
 Why numba: it compiles this numeric Python to LLVM machine code in place, with an on-disk
 cache (``cache=True``: the compiled functions are written next to this file, or under
@@ -35,6 +35,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._numba_options import NO_ALLOCATION as _NO_ALLOCATION
+
 _Q, _G, _H, _J, _RSS, _NACT = 0, 1, 4, 10, 16, 17
 #: Where the sample sums start in ``ev`` (20 sums, then what they hold: :data:`_NO_SUMS`,
 #: :data:`_GAUSS_NEWTON` or :data:`_WITH_NEWTON`, the Newton terms included).
@@ -46,29 +48,6 @@ _NO_SUMS, _GAUSS_NEWTON, _WITH_NEWTON = 0.0, 1.0, 2.0
 _EV_SIZE = _S + N_SUMS
 _LAMBDA_MAX = 1e12      # as in the numpy engine
 
-
-def _without_runtime() -> dict:
-    """numba's option to compile a function without its runtime (NRT), where this numba has
-    it (``_nrt``: underscored, outside numba's documented options; numba's own tests use it),
-    else nothing.
-
-    With the runtime, every array a compiled function is given, and every array variable
-    an inlined function's parameters become, is reference-counted on the way in and out:
-    an atomic increment and decrement each, a few dozen per Levenberg-Marquardt iteration.
-    ``perf`` put them at 20-25 % of the CPU time of the fits. The functions given these
-    options allocate nothing, so they need no runtime; the numbers are the same bit for bit
-    (only :func:`fit_map` and :func:`finish_at_walls`, which allocate their work arrays
-    once a call, keep it). A numba without the option compiles them with it: slower, same
-    numbers (``tests/test_kinetics_compiled.py`` checks that this numba has it)."""
-    try:
-        from numba.core.cpu import CPUTargetOptions
-    except ImportError:      # pragma: no cover - another numba layout
-        return {}
-    return {"_nrt": False} if hasattr(CPUTargetOptions, "_nrt") else {}
-
-
-#: Options of the compiled functions that allocate nothing (:func:`_without_runtime`).
-_NO_ALLOCATION = {"cache": True, "nogil": True, **_without_runtime()}
 
 
 @njit(**_NO_ALLOCATION, inline="always")
