@@ -2781,16 +2781,15 @@ class PatientBatch:
                                  for c in CLINICAL_PREDICTORS},
                        has_clinical=np.zeros(n, dtype=bool), clinical_problem=np.full(n, None, dtype=object))
         c_ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
-        # the patients of both frames, sorted as numpy sorts text (each id converted once)
-        m_text, c_text = m_ids.astype(str), c_ids.astype(str)
-        if len(m_text) == len(c_text) and (m_text == c_text).all() and (m_text[1:] > m_text[:-1]).all():
-            ids_text = m_text   # the same sorted patients (a chunk of a sorted registry): their union
-            at_m = at_c = np.arange(len(m_text))
-        else:
+        if len(m_ids) == len(c_ids) and (m_ids == c_ids).all() and (m_ids[1:] > m_ids[:-1]).all():
+            ids = m_ids   # the same sorted patients (a chunk of a sorted registry): their union
+            at_m = at_c = np.arange(len(m_ids))
+        else:   # the patients of both frames, sorted as numpy sorts text (each id converted once)
+            m_text, c_text = m_ids.astype(str), c_ids.astype(str)
             ids_text = np.union1d(m_text, c_text) if len(c_ids) else m_text
             at_m = np.searchsorted(ids_text, m_text) if len(m_ids) else np.zeros(0, np.int64)
             at_c = np.searchsorted(ids_text, c_text)
-        ids = ids_text.astype(object) if len(c_ids) else m_ids
+            ids = ids_text.astype(object) if len(c_ids) else m_ids
         n = len(ids)
         all_sizes = np.zeros(n, dtype=np.int64)
         all_sizes[at_m] = sizes
