@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, caused_by_interrupt
 from ._columns import _text_dtype
 from .io import (
     MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
@@ -508,8 +508,17 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
         if source_error is not None:
             raise source_error
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        pool.shutdown(wait=not _interrupted(), cancel_futures=True)
         _close(source)      # e.g. a reading thread stops at once
+
+
+def _interrupted() -> bool:
+    """Whether the error being handled here is an interruption (Ctrl-C, or SIGTERM taken as
+    one). Stopped by one, :func:`_in_order` and :func:`_read_ahead` do not wait for their
+    threads to finish the item in hand (a chunk, or learning the population: up to 2 s);
+    the threads stop at their next item, and an interrupted command ends at once."""
+    exc = sys.exc_info()[1]
+    return exc is not None and caused_by_interrupt(exc)
 
 
 def _close(items) -> None:
@@ -707,7 +716,8 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
             yield item
     finally:
         stop.set()
-        worker.join()
+        if not _interrupted():
+            worker.join()
 
 
 def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, allow_imputed: bool = False,
