@@ -9,7 +9,8 @@ solve and its iterations stay in registers: no array is allocated inside the loo
 patients, which is what makes it 2-4 microseconds per patient instead of the numpy
 engine's ~10 (whose every operation walks whole arrays) or a ``scipy.optimize.curve_fit``
 call's ~1 millisecond. The functions called in that loop are compiled without numba's
-runtime (:func:`._numba_options.without_runtime`): no reference count of an array changes inside it either.
+runtime (:func:`._numba_options.without_runtime`): no array's reference count changes in it
+either.
 
 Why numba: it compiles this numeric Python to LLVM machine code in place, with an on-disk
 cache (``cache=True``: the compiled functions are written next to this file, or under
@@ -47,7 +48,6 @@ _SUMS_KIND = _S + N_SUMS - 1
 _NO_SUMS, _GAUSS_NEWTON, _WITH_NEWTON = 0.0, 1.0, 2.0
 _EV_SIZE = _S + N_SUMS
 _LAMBDA_MAX = 1e12      # as in the numpy engine
-
 
 
 @njit(**_NO_ALLOCATION, inline="always")

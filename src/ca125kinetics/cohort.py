@@ -480,7 +480,7 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
     that item's result would have been yielded, after the results before it: the first error
     in the file's order, as one thread would meet it. The items not yet started are then
     dropped, and those being worked on are finished first (as when the consumer stops
-    early)."""
+    early), unless an interruption stopped the consumer (:func:`_interrupted`)."""
     if threads <= 1:
         for item in items:
             yield work(item)
@@ -674,7 +674,8 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
 
     An error raised while producing an item is raised where that item would have been
     consumed, after the items before it. When the consumer stops early (an error, or the
-    generator is closed), the thread stops at its next item and ``items`` is closed.
+    generator is closed), the thread stops at its next item and ``items`` is closed; the
+    consumer waits for that, unless an interruption stopped it (:func:`_interrupted`).
     """
     import queue
     import threading
