@@ -480,7 +480,7 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
     that item's result would have been yielded, after the results before it: the first error
     in the file's order, as one thread would meet it. The items not yet started are then
     dropped, and those being worked on are finished first (as when the consumer stops
-    early), unless an interruption stopped the consumer (:func:`_interrupted`)."""
+    early), unless an interruption stopped the consumer (:func:`_handling_interrupt`)."""
     if threads <= 1:
         for item in items:
             yield work(item)
@@ -508,11 +508,11 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
         if source_error is not None:
             raise source_error
     finally:
-        pool.shutdown(wait=not _interrupted(), cancel_futures=True)
+        pool.shutdown(wait=not _handling_interrupt(), cancel_futures=True)
         _close(source)      # e.g. a reading thread stops at once
 
 
-def _interrupted() -> bool:
+def _handling_interrupt() -> bool:
     """Whether the error being handled here is an interruption (Ctrl-C, or SIGTERM taken as
     one). Stopped by one, :func:`_in_order` and :func:`_read_ahead` do not wait for their
     threads to finish the item in hand (a chunk, or learning the population: up to 2 s);
@@ -675,7 +675,7 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
     An error raised while producing an item is raised where that item would have been
     consumed, after the items before it. When the consumer stops early (an error, or the
     generator is closed), the thread stops at its next item and ``items`` is closed; the
-    consumer waits for that, unless an interruption stopped it (:func:`_interrupted`).
+    consumer waits for that, unless an interruption stopped it (:func:`_handling_interrupt`).
     """
     import queue
     import threading
@@ -717,7 +717,7 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
             yield item
     finally:
         stop.set()
-        if not _interrupted():
+        if not _handling_interrupt():
             worker.join()
 
 
