@@ -348,6 +348,20 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
             assert other[col] == alone[col], col
 
 
+def test_pyfunc_form_reads_a_frame_whose_index_labels_repeat(bundle, scored):
+    """The pyfunc input form (clinical columns on every markers row) is split by row
+    position: a frame whose index repeats a label (e.g. concatenated pieces) scores as the
+    same frame with a plain index. Before, the rows of a label were taken by label, so every
+    patient's clinical values seemed to differ between its rows."""
+    markers, clinical, _ = scored
+    some = markers[markers["patient_id"].isin(["000003", "000007"])]
+    pyfunc_input = some.merge(clinical[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
+    plain = P.score_frame(bundle, pyfunc_input)
+    repeated = P.score_frame(bundle, pyfunc_input.set_axis([0] * len(pyfunc_input)))
+    assert (plain["status"] != "invalid_input").all()
+    pd.testing.assert_frame_equal(repeated, plain)
+
+
 def _table_record(markers, clinical, bundle):
     """The patient as the table readers make it: read_markers/read_clinical on DataFrames, then
     io.records_from_frames (the reference of io.patient_record)."""

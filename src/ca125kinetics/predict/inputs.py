@@ -46,10 +46,11 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     markers = frame.drop(columns=repeated)
     pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
     rows = []
-    for patient, idx in frame.groupby(pid, sort=True, dropna=False).groups.items():
+    # by position: the index labels may repeat (a user's frame, or unnumbered rows)
+    for patient, at in frame.groupby(pid, sort=True, dropna=False).indices.items():
         row = {"patient_id": patient}
         for column in repeated:
-            values = frame.loc[idx, column]
+            values = frame[column].iloc[at]
             present = [v for v in values.tolist() if not _blank(v)]
             distinct = {str(v).strip() for v in present}
             if len(distinct) > 1:
