@@ -155,6 +155,12 @@ def test_reappearing_patient_refused():
               pd.DataFrame({"patient_id": ["b", "c", "a"]}, index=[5, 6, 7])]
     with pytest.raises(InvalidInputError, match=r"patient 'a' appears again at row 7.*sort the file"):
         list(patient_chunks(frames, source="m.csv"))
+    # rows without a position (io.unnumbered, a Spark partition's): no row is named
+    from ca125kinetics.io import unnumbered
+
+    with pytest.raises(InvalidInputError, match=r"patient 'a' appears again after other patients' rows") as raised:
+        list(patient_chunks([unnumbered(f.copy()) for f in frames], source="Spark markers"))
+    assert raised.value.row is None
 
 
 def test_reappearing_patient_refused_by_cli(tmp_path, capsys):

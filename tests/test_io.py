@@ -130,6 +130,32 @@ def test_non_numeric_ca125_names_file_row_patient_column(tmp_path):
     assert (err.row, err.patient_id, err.column) == (3, "007", "ca125")
 
 
+def test_unnumbered_rows_are_named_by_patient_column_and_value_not_by_number():
+    """Rows labelled None (``io.unnumbered``: a Spark partition's rows, which have no
+    position in the user's table) are never given a number: a reason, an error and the
+    empty-identifier error name the patient, the column and the value only."""
+    from ca125kinetics.io import unnumbered
+
+    frame = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": ["0", "21", "0", "x"],
+                          "ca125": ["400", "high", "50", "40"]})
+    flagged = read_markers(unnumbered(frame.copy()), on_error="flag").set_index("patient_id")["problem"]
+    assert flagged["a"] == ("invalid input: column 'ca125': CA-125 value 'high' is not a number; give U/mL "
+                            "as a number, or '<x' for a value below the assay's limit")
+    assert flagged["b"].startswith("invalid input: column 'day': day 'x' is not a number")
+    # numbered rows, as before
+    assert read_markers(frame, on_error="flag").set_index("patient_id")["problem"]["a"].startswith(
+        "invalid input: row 1, column 'ca125'")
+    with pytest.raises(InvalidInputError) as raised:
+        read_markers(unnumbered(frame.copy()))
+    assert "row" not in str(raised.value).replace("rows", "") and raised.value.row is None
+    assert "also: patient 'a', column 'ca125'" in str(raised.value)
+    frame.loc[1, "patient_id"] = None
+    with pytest.raises(InvalidInputError, match=r"patient_id is empty in 1 row\(s\); give"):
+        read_markers(unnumbered(frame.copy()))
+    with pytest.raises(InvalidInputError, match=r"patient_id is empty in 1 row\(s\) \(1\); give"):
+        read_markers(frame)
+
+
 def test_negative_ca125():
     _raises(markers(ca125=["400", "-1", "150"]), "negative")
 

@@ -360,6 +360,11 @@ def test_pyfunc_form_reads_a_frame_whose_index_labels_repeat(bundle, scored):
     repeated = P.score_frame(bundle, pyfunc_input.set_axis([0] * len(pyfunc_input)))
     assert (plain["status"] != "invalid_input").all()
     pd.testing.assert_frame_equal(repeated, plain)
+    # a clinical value's problem names the patient and column: its row of the table made
+    # from the repeated columns is no row of the input
+    pyfunc_input["age"] = pyfunc_input["age"].astype(object).where(pyfunc_input["patient_id"] != "000007", "old")
+    reason = P.score_frame(bundle, pyfunc_input).set_index("patient_id").loc["000007", "reason"]
+    assert reason.startswith("invalid input: column 'age': age 'old' is not a number"), reason
 
 
 def _table_record(markers, clinical, bundle):

@@ -172,16 +172,16 @@ def test_nth_id_grows_past_patients_with_many_rows(session):
     assert [cspark._nth_id(ids, n) for n in (1, 2, 3, 4, 5)] == ["a", "b", "c", "d", None]
 
 
-def test_frames_regroup_arrow_batches_with_a_running_index():
+def test_frames_regroup_arrow_batches_with_unnumbered_rows():
     """Batches of 3 rows regrouped into frames of at least 5 rows (the last one shorter),
-    the index counting rows across the partition."""
+    every row labelled None (a Spark row has no position in the user's table)."""
     import pyarrow as pa
 
     batches = pa.Table.from_pandas(pd.DataFrame({"patient_id": list("aabbccdde"), "day": range(9)}),
                                    preserve_index=False).to_batches(max_chunksize=3)
     frames = list(cspark._frames(iter(batches), rows=5))
     assert [len(f) for f in frames] == [6, 3]
-    assert [list(f.index) for f in frames] == [list(range(6)), [6, 7, 8]]
+    assert [list(f.index) for f in frames] == [[None] * 6, [None] * 3]
     assert "".join(pd.concat(frames)["patient_id"]) == "aabbccdde"
     assert list(cspark._frames(iter([]))) == []
 

@@ -187,11 +187,12 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
         seen_here: set[str] = set()
         for i, k in enumerate(run_keys):
             if k in finished or k in seen_here:
+                row = frame.index[starts[i]]     # None: rows without a position (io.unnumbered)
                 raise InvalidInputError(
-                    f"patient {k!r} appears again at row {frame.index[starts[i]]} after other "
+                    f"patient {k!r} appears again{'' if row is None else f' at row {row}'} after other "
                     "patients' rows; streaming needs the rows of each patient together: sort the "
                     "file by patient_id (or read it whole)",
-                    source=source, row=frame.index[starts[i]], patient_id=k, column=id_column)
+                    source=source, row=row, patient_id=k, column=id_column)
             seen_here.add(k)
         last = starts[-1]
         finished.update(run_keys[:-1])

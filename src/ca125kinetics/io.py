@@ -225,9 +225,7 @@ class _Collector:
         first = self.problems[0]
         lines = [f"{first.message}"]
         extra = [
-            f"  also: row {p.row}, patient {p.patient_id!r}"
-            + (f", column {p.column!r}" if p.column else "")
-            + f": {p.message}"
+            f"  also: {_where(p.row, f'patient {p.patient_id!r}', p.column)}: {p.message}"
             for p in self.problems[1:_MAX_LISTED]
         ]
         more = len(self.problems) - _MAX_LISTED
@@ -243,9 +241,30 @@ class _Collector:
     def reasons_by_patient(self) -> dict[str, str]:
         out: dict[str, list[str]] = {}
         for p in self.problems:
-            where = f"row {p.row}" + (f", column {p.column!r}" if p.column else "")
-            out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}")
+            where = _where(p.row, None, p.column)
+            out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}" if where else p.message)
         return {pid: "invalid input: " + "; ".join(msgs) for pid, msgs in out.items()}
+
+
+def _where(row, patient: str | None, column: str | None) -> str:
+    """``row R, <patient>, column 'C'`` as a message places a problem; a row labelled None
+    (:func:`unnumbered`: rows without a position to give) is not named."""
+    parts = [] if row is None else [f"row {row}"]
+    if patient is not None:
+        parts.append(patient)
+    if column:
+        parts.append(f"column {column!r}")
+    return ", ".join(parts)
+
+
+def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every row labelled None: the readers' messages then name no row.
+
+    For rows that have no position a user could look up (a Spark partition's rows, in an
+    order Spark chose): a message names the patient, the column and the value instead of a
+    row number that would point at another row of the user's table."""
+    frame.index = pd.Index(np.full(len(frame), None, dtype=object), dtype=object)
+    return frame
 
 
 # --------------------------------------------------------------------------- loading
@@ -851,9 +870,10 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
     (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1)."""
     empty = np.flatnonzero(pd.isna(pid) if codes is None else codes < 0)
     if len(empty):
-        listed = ", ".join(str(rows[i]) for i in empty[:_MAX_LISTED])
+        labels = [str(rows[i]) for i in empty[:_MAX_LISTED] if rows[i] is not None]   # None: unnumbered
+        listed = f" ({', '.join(labels)})" if labels else ""
         raise InvalidInputError(
-            f"patient_id is empty in {len(empty)} row(s) ({listed}); {how}",
+            f"patient_id is empty in {len(empty)} row(s){listed}; {how}",
             source=source, row=_shown(rows[empty[0]]), column="patient_id",
         )
 

@@ -37,8 +37,9 @@ that start (about a second of CPU per worker).
 Notes
 -----
 The ``ca125kinetics`` package must be installed on the executors (on Databricks: a cluster
-or notebook library). Rows of a Spark DataFrame have no file row numbers: the reasons given
-for invalid patients name rows by their position among the rows of their Spark partition.
+or notebook library). Rows of a Spark DataFrame have no position in the user's table: the
+reasons given for invalid patients name the column and the value, never a row number (in
+process, a file's reasons also give the row).
 
 Rows are grouped by the identifier as the readers read it (a space at an end stripped:
 :func:`_patient_key`); rows without one reach the driver with the first patients, where the
@@ -59,6 +60,7 @@ import pandas as pd
 
 from .cohort import DEFAULT_POPULATION_SAMPLE, _check_population_sample, _prepare_population_fit, patient_chunks
 from .errors import InvalidInputError
+from .io import unnumbered
 
 __all__ = ["fit_kinetics", "score"]
 
@@ -193,8 +195,9 @@ def _missing_id(df):
 
 
 def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
-    """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with a
-    running index (row positions for messages) and columns ``names`` (:func:`_run`).
+    """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with
+    columns ``names`` (:func:`_run`) and every row labelled None (``io.unnumbered``): a Spark
+    row has no position in the user's table, so the readers' messages name none.
 
     Spark hands a partition to Python in batches of ``spark.sql.execution.arrow.maxRecordsPerBatch``
     rows (10,000 by default); converting them some 100,000 rows at a time, as pandas
@@ -204,7 +207,7 @@ def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
     import pyarrow as pa
 
     group: list = []
-    held = start = 0
+    held = 0
     for batch in chain(batches, [None]):   # None: the end of the partition (read lazily)
         if batch is not None:
             group.append(batch)
@@ -213,9 +216,7 @@ def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
             frame = pa.Table.from_batches(group).to_pandas()
             if names is not None:
                 frame.columns = names
-            frame.index = pd.RangeIndex(start, start + len(frame))
-            start += len(frame)
-            yield frame
+            yield unnumbered(frame)
             group, held = [], 0
 
 
@@ -452,7 +453,7 @@ def _load_kinetics(batches, *, compiled: bool):
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
     is_clinical = chunk[_TABLE] == 1
     markers = chunk.loc[~is_clinical, markers_columns]
-    clinical = chunk.loc[is_clinical, clinical_columns].reset_index(drop=True)
+    clinical = unnumbered(chunk.loc[is_clinical, clinical_columns])
     return markers, clinical
 
 

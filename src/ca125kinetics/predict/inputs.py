@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..io import CLINICAL_INPUT_COLUMNS
+from ..io import CLINICAL_INPUT_COLUMNS, unnumbered
 from .result import _is_missing
 
 
@@ -59,7 +59,8 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
                     f"({sorted(distinct)[:3]}); clinical values must be constant within a patient")
             row[column] = present[0] if present else None
         rows.append(row)
-    clin = pd.DataFrame(rows, columns=["patient_id", *repeated])
+    # a row of this table is no row of the input: its problems name the patient, not a number
+    clin = unnumbered(pd.DataFrame(rows, columns=["patient_id", *repeated]))
     return markers, clin, problems
 
 
