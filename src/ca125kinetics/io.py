@@ -258,7 +258,8 @@ def _where(row, patient: str | None, column: str | None) -> str:
 
 
 def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with every row labelled None: the readers' messages then name no row.
+    """``frame`` with every row labelled None (its index replaced in place; the frame is
+    returned): the readers' messages then name no row.
 
     For rows that have no position a user could look up (a Spark partition's rows, in an
     order Spark chose): a message names the patient, the column and the value instead of a
