@@ -4,8 +4,9 @@ Every case compares the Spark result with the in-process function on the same ro
 raw text table, as ``ca125`` reads a CSV): the same rows (patients), columns, values and
 missing values. The one documented difference: a Spark row has no position in the table, so
 a Spark reason names no row (``io.unnumbered``): the in-process ``row <n>, `` is removed
-before comparing, and no Spark reason may hold one. Small cohorts, one Spark session for the Spark modules
-(``conftest.spark_session``); needs pyspark and Java, skipped without them.
+before comparing, and no Spark reason may hold one. Small cohorts, one Spark session for
+the Spark modules (``conftest.spark_session``); needs pyspark and Java, skipped without
+them.
 """
 
 from __future__ import annotations
