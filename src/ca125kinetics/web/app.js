@@ -244,7 +244,7 @@
     }
     if (out.length) return out;
     // a data-contract message: drop the reader's row/column prefixes and the hints meant for programmers
-    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/row \d+, column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, ""))
+    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/(row \d+, )?column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, ""))
       .filter((p) => !/duplicates=|pass [a-z_]+=/.test(p));
     return [...new Set(parts)].map((text) => ({ text: text.charAt(0).toUpperCase() + text.slice(1), fields: [] }));
   }
