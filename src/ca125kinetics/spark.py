@@ -451,7 +451,7 @@ def _load_kinetics(batches, *, compiled: bool):
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
-    is_clinical = chunk[_TABLE] == 1
+    is_clinical = (chunk[_TABLE] == 1).to_numpy()   # a plain mask: the rows' labels are all None
     markers = chunk.loc[~is_clinical, markers_columns]
     clinical = unnumbered(chunk.loc[is_clinical, clinical_columns])
     return markers, clinical
