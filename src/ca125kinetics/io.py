@@ -74,7 +74,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataQualityWarning, InvalidInputError
+from .errors import DataQualityWarning, InvalidInputError, location
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
 from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES
@@ -225,7 +225,7 @@ class _Collector:
         first = self.problems[0]
         lines = [f"{first.message}"]
         extra = [
-            f"  also: {_where(p.row, f'patient {p.patient_id!r}', p.column)}: {p.message}"
+            f"  also: {location(row=p.row, patient_id=p.patient_id, column=p.column or None)}: {p.message}"
             for p in self.problems[1:_MAX_LISTED]
         ]
         more = len(self.problems) - _MAX_LISTED
@@ -241,20 +241,9 @@ class _Collector:
     def reasons_by_patient(self) -> dict[str, str]:
         out: dict[str, list[str]] = {}
         for p in self.problems:
-            where = _where(p.row, None, p.column)
+            where = location(row=p.row, column=p.column or None)   # a row labelled None: not named
             out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}" if where else p.message)
         return {pid: "invalid input: " + "; ".join(msgs) for pid, msgs in out.items()}
-
-
-def _where(row, patient: str | None, column: str | None) -> str:
-    """``row R, <patient>, column 'C'`` as a message places a problem; a row labelled None
-    (:func:`unnumbered`: rows without a position to give) is not named."""
-    parts = [] if row is None else [f"row {row}"]
-    if patient is not None:
-        parts.append(patient)
-    if column:
-        parts.append(f"column {column!r}")
-    return ", ".join(parts)
 
 
 def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
