@@ -988,6 +988,31 @@ def test_read_clinical_is_the_same_for_object_and_arrow_text(ids, stages, patter
             assert a == b
 
 
+@pytest.mark.parametrize("raw_kinds", [5, 300])
+def test_long_clinical_text_columns_are_the_same_for_object_and_arrow_text(raw_kinds):
+    """From 1,000 rows, read_clinical builds an Arrow text column from the few distinct texts
+    (codes and labels): the frame is the one the cell-by-cell reading of objects gives, types
+    included, with unknown categories and stages missing (300 raw stages: too many distinct
+    texts to code, the column is taken as it is)."""
+    n = 1200
+    rng = np.random.default_rng(raw_kinds)
+    stages = ["IIIC", " iv ", "FIGO II", None, ""] + [f"V{i}" for i in range(raw_kinds - 5)]
+    table = {"patient_id": [f"{i:05d}" for i in range(n)],
+             "figo_stage": [stages[i] for i in rng.integers(0, len(stages), n)],
+             "recurrence_pattern": rng.choice(["single", " Multiple ", "diffuse", "", "carcinomatosis"], n).tolist(),
+             "recist": rng.choice(["pr", "CR", "zz", "SD ", "pd"], n).tolist(),
+             "tumour_site": [None] * n}
+    as_objects = pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in table.items()})
+    as_arrow = pd.DataFrame({c: pd.array(v, dtype="string[pyarrow]") for c, v in table.items()})
+    a = read_clinical(as_objects, require=("patient_id",), on_error="flag")
+    b = read_clinical(as_arrow, require=("patient_id",), on_error="flag")
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert b["recist"].isna().sum() == (as_objects["recist"] == "zz").sum() > 0
+    assert b["figo_stage"].dropna().isin(["II", "III", "IV"]).all()
+    if raw_kinds > 5:
+        assert b["problem"].str.contains("unknown FIGO stage 'V").any()
+
+
 def test_parquet_rows_in_any_order_read_as_the_sorted_table(tmp_path):
     """A file sorted by patient needs no sort; a shuffled one is sorted as before (stable)."""
     rng = np.random.default_rng(3)

@@ -614,11 +614,15 @@ class _Text:
     def mapped(self, fn, missing, dtype=object) -> np.ndarray:
         """``fn`` of every stripped text (computed once per distinct text), ``missing`` where
         the cell is missing or empty."""
-        index, values = self.codes()
-        out = np.empty(len(values) + 1, dtype=dtype)
-        out[:-1] = [fn(v) for v in values]
-        out[-1] = missing
-        return out[index]
+        index, _ = self.codes()
+        return np.append(self.labels(fn, dtype), np.array(missing, dtype=dtype))[index]
+
+    def labels(self, fn, dtype=object) -> np.ndarray:
+        """``fn`` of each distinct stripped text, in the order of :meth:`codes`' values."""
+        _, values = self.codes()
+        out = np.empty(len(values), dtype=dtype)
+        out[:] = [fn(v) for v in values]
+        return out
 
     def numbers(self, decimal: str, thousands: str | None, parse) -> tuple[np.ndarray, ...]:
         """``parse`` (:func:`_parse_numbers` or :func:`_parse_values`) of the column.
@@ -1962,6 +1966,18 @@ def _inferred(values):
     return inferred.take(codes, allow_fill=True)
 
 
+def _inferred_coded(index: np.ndarray, labels: np.ndarray, values: np.ndarray):
+    """:func:`_inferred` of ``values``, a text column known by its codes (``values`` is
+    ``labels`` plus None, taken at ``index``; -1 is None): the column is made from the few
+    labels, not by hashing every row. ``labels`` are text or None, and may repeat."""
+    present = {label for label in labels if label is not None}
+    if len(values) < 1000 or not present or len(present) > len(values) // 10:
+        return values
+    from ._columns import coded_text
+
+    return coded_text([*labels, None], np.where(index < 0, len(labels), index))
+
+
 def _none_missing(values: np.ndarray) -> np.ndarray:
     """An object column with None for every missing cell (NaN, NA)."""
     missing = pd.isna(values)
@@ -2151,6 +2167,10 @@ class _ClinicalRows:
     values: dict                 # column -> canonical array (numbers float, text object)
     duplicated: np.ndarray
     problems: _Collector
+    #: text columns of ``values`` read from an Arrow column, by the codes they were made of:
+    #: column -> ``(index, labels)`` with ``values[column] == labels + [None]`` taken at
+    #: ``index`` (-1: None); read_clinical builds its column from them without hashing every row
+    coded: dict = field(default_factory=dict)
 
 
 def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, date_format: str | None = None,
@@ -2174,6 +2194,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         col.add(dup, "patient_id",
                 lambda i: f"patient {pid[i]!r} has more than one clinical row; keep one row per patient")
     out: dict[str, np.ndarray] = {}
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     for name, rule in CLINICAL_NUMBERS.items():
         if name not in columns:
@@ -2204,7 +2225,11 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     if "figo_stage" in columns:
         raw = _text(columns["figo_stage"])
         if isinstance(columns["figo_stage"], _Text):
-            stage = columns["figo_stage"].mapped(normalise_stage, normalise_stage(None))
+            index, texts = columns["figo_stage"].codes()
+            labels = columns["figo_stage"].labels(normalise_stage)
+            stage = np.append(labels, normalise_stage(None))[index]
+            coded["figo_stage"] = (index, np.where(labels == "?", None, labels))
+            coded["figo_stage_raw"] = (index, texts)
         else:
             stage = np.empty(n, dtype=object)
             stage[:] = [normalise_stage(v) for v in raw]
@@ -2218,15 +2243,20 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     for name, rule in CLINICAL_CATEGORIES.items():
         if name not in columns:
             continue
-        raw = _text(columns[name])
         if isinstance(columns[name], _Text):
-            value = columns[name].mapped(rule.normalise, None)
-            allowed = columns[name].mapped(lambda v, rule=rule: rule.normalise(v) in rule.allowed, True, bool)
+            index, texts = columns[name].codes()
+            labels = columns[name].labels(rule.normalise)
+            known = np.fromiter((label in rule.allowed for label in labels), dtype=bool, count=len(labels))
+            value, allowed = np.append(labels, None)[index], np.append(known, True)[index]
+            coded[name] = (index, np.where(known, labels, None))
+            cell = (lambda i, index=index, texts=texts: texts[index[i]])    # a refused cell holds text
         else:
+            raw = _text(columns[name])
             value = np.empty(n, dtype=object)
             value[:] = [rule.normalise(v) if type(v) is str else v for v in raw]
             allowed = np.fromiter((v is None or v in rule.allowed for v in value), dtype=bool, count=n)
-        col.add(~allowed, name, lambda i, raw=raw, rule=rule: f"unknown {rule.label} {_shown(raw[i])!r}; {rule.fix}")
+            cell = raw.__getitem__
+        col.add(~allowed, name, lambda i, cell=cell, rule=rule: f"unknown {rule.label} {_shown(cell(i))!r}; {rule.fix}")
         value[~allowed] = None
         out[name] = value
 
@@ -2244,7 +2274,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         ts, bad, message = _parse_dates(raw, date_format, "treatment_start")
         col.add(bad, "treatment_start", lambda i: message(_shown(raw[i])))
         out["treatment_start"] = ts
-    return _ClinicalRows(pid, out, dup, col)
+    return _ClinicalRows(pid, out, dup, col, coded)
 
 
 def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] = CLINICAL_REQUIRED,
@@ -2293,8 +2323,10 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     out = pd.DataFrame({"patient_id": c.patient_id})
     for name, values in c.values.items():
         rule = CLINICAL_NUMBERS.get(name)
-        out[name] = pd.array(values, dtype="Float64").astype("Int64") if rule is not None and rule.integer \
-            else _inferred(values)
+        if rule is not None and rule.integer:
+            out[name] = pd.array(values, dtype="Float64").astype("Int64")
+        else:
+            out[name] = _inferred(values) if name not in c.coded else _inferred_coded(*c.coded[name], values)
     for name, values in cols.items():
         if name not in out.columns and name != "problem":
             out[name] = _np(values)
