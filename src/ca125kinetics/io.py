@@ -2331,7 +2331,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
         if name not in out.columns and name != "problem":
             out[name] = _np(values)
     reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
-    out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else [None] * len(out)
+    out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else np.full(len(out), None, dtype=object)
     if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
     return out.reset_index(drop=True)
