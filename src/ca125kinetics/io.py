@@ -1952,13 +1952,24 @@ def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
     return result
 
 
+#: Rows from which a text column is made from its distinct values (:func:`_coded`).
+_CODED_MIN_ROWS = 1000
+
+
+def _coded(n_rows: int, n_distinct: int) -> bool:
+    """Whether a text column of ``n_rows`` holding ``n_distinct`` texts (missing cells aside)
+    is made from its distinct texts taken by code: long, with few distinct texts (a category
+    column of a million rows has a handful), and not all missing."""
+    return n_rows >= _CODED_MIN_ROWS and 0 < n_distinct <= n_rows // 10
+
+
 def _inferred(values):
     """A column as pandas infers it when it is assigned to a frame (pandas 3: text as ``str``),
     inferred once per distinct value: a category column of a million rows has a handful."""
-    if not isinstance(values, np.ndarray) or values.dtype != object or len(values) < 1000:
+    if not isinstance(values, np.ndarray) or values.dtype != object or len(values) < _CODED_MIN_ROWS:
         return values
     codes, uniques = pd.factorize(values)                  # missing cells: code -1
-    if not len(uniques) or len(uniques) > len(values) // 10:
+    if not _coded(len(values), len(uniques)):
         return values
     inferred = pd.Series(uniques).array                    # text only: other values stay as they are
     if not isinstance(inferred.dtype, pd.StringDtype):
@@ -1970,8 +1981,7 @@ def _inferred_coded(index: np.ndarray, labels: np.ndarray, values: np.ndarray):
     """:func:`_inferred` of ``values``, a text column known by its codes (``values`` is
     ``labels`` plus None, taken at ``index``; -1 is None): the column is made from the few
     labels, not by hashing every row. ``labels`` are text or None, and may repeat."""
-    present = {label for label in labels if label is not None}
-    if len(values) < 1000 or not present or len(present) > len(values) // 10:
+    if not _coded(len(values), len({label for label in labels if label is not None})):
         return values
     from ._columns import coded_text
 
