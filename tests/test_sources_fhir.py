@@ -123,7 +123,7 @@ def test_every_skip_has_its_reason():
     assert "not defined in FHIR R4" in reasons["Observation/r5"] and "triggeredBy" in reasons["Observation/r5"]
     assert "no subject.reference" in reasons["Observation/nosubject"]
     assert "'Condition' is not read" in reasons["Condition/c1"]
-    assert "not a platinum agent" in reasons["MedicationAdministration/ma"]
+    assert "not a drug of the line" in reasons["MedicationAdministration/ma"]
 
 
 def test_cea_needs_a_uln_and_converts_ug_per_l():
@@ -572,8 +572,64 @@ def test_a_platinum_drug_is_found_through_the_medication_ingredient_or_a_contain
                         contained, scd_only])
     assert dict(zip(result.treatment_starts["patient_id"], result.treatment_starts["treatment_start"])) == {
         "p1": "2025-01-05", "p2": "2025-01-07"}
-    assert "not a platinum agent" in _reasons(result)["MedicationAdministration/ma3"]
+    assert "not a drug of the line" in _reasons(result)["MedicationAdministration/ma3"]
+    assert "drug_codes={'597195': 'carboplatin'}" in _reasons(result)["MedicationAdministration/ma3"]
     assert "Medication.ingredient" in _reasons(result)["MedicationAdministration/ma3"]
+
+
+def test_a_clinical_drug_code_given_in_drug_codes_is_a_dose_of_the_line(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    scd = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "597195",
+                       "display": "carboplatin 10 MG/ML Injectable Solution"}]}
+    resources = [_obs(oid="1", when="2025-01-20"), dict(_ma("scd", "2025-01-09"), medicationCodeableConcept=scd),
+                 _ma("ingredient", "2025-01-12", pid="p2"), _obs(oid="2", pid="p2", when="2025-01-20")]
+    assert read_fhir(resources).treatment_starts["patient_id"].tolist() == ["p2"]   # the code is not looked up
+    given = read_fhir(resources, drug_codes={"597195": "carboplatin"})
+    assert dict(zip(given.treatment_starts["patient_id"], given.treatment_starts["treatment_start"])) == {
+        "p1": "2025-01-09", "p2": "2025-01-12"}                 # the default ingredients are still read
+    assert "MedicationAdministration/scd" not in _reasons(given)
+    assert given.markers.loc[given.markers["patient_id"] == "p1", "treatment_start"].tolist() == ["2025-01-09"]
+    # the command line says the same with --drug-code
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_bundle(*resources)))
+    out = tmp_path / "m.csv"
+    assert main(["extract", "fhir", str(path), "--drug-code", "597195=carboplatin", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out, dtype=str)["treatment_start"]) == {"2025-01-09", "2025-01-12"}
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("codes, fragment", [
+    ([("597195", "carboplatin")], None),
+    ("597195=carboplatin", "must map RxNorm codes to drug names"),
+    ({597195: "carboplatin"}, "give the code as text of digits"),
+    ({"RX597195": "carboplatin"}, "is not an RxNorm code"),
+    ({"597195": ""}, "needs the drug's name as text"),
+    ({"597195": None}, "needs the drug's name as text"),
+    ({"40048": "cisplatin"}, "RxNorm 40048 is carboplatin, not 'cisplatin'"),
+])
+def test_bad_drug_codes_are_refused_before_the_bundle_is_read(codes, fragment):
+    codes = dict(codes) if isinstance(codes, list) else codes
+    if fragment is None:      # a mapping given as a dict of pairs is fine
+        assert read_fhir([_obs()], drug_codes=codes).markers["patient_id"].tolist() == ["p1"]
+        return
+    with pytest.raises(InvalidInputError, match=fragment):
+        read_fhir(b"not json", drug_codes=codes)      # the argument is checked first
+
+
+@pytest.mark.parametrize("option, fragment", [
+    ("597195", "give RXNORM=NAME"), ("597195=carboplatin=x", "give RXNORM=NAME"),
+    ("abc=carboplatin", "not an RxNorm code")])
+def test_a_bad_drug_code_option_is_a_usage_error(tmp_path, capsys, option, fragment):
+    from ca125kinetics.cli import main
+
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps(_bundle(_obs())))
+    assert main(["extract", "fhir", str(path), "--drug-code", option, "--out", str(tmp_path / "m.csv")]) == 2
+    assert fragment in capsys.readouterr().err
+    codes = ["--drug-code", "597195=carboplatin", "--drug-code", "597195=cisplatin"]
+    assert main(["extract", "fhir", str(path), *codes, "--out", str(tmp_path / "m.csv")]) == 2
+    assert "given as 'carboplatin' and as 'cisplatin'" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("change, fragment", [

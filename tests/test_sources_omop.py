@@ -344,6 +344,55 @@ def audit_db(tmp_path_factory):
     return url
 
 
+def test_drug_codes_add_an_agent_and_the_drugs_descending_from_it(tmp_path):
+    """Another agent of the line (oxaliplatin's RxNorm ingredient here) is read only when
+    ``drug_codes`` names it, with the clinical drugs under it in ``concept_ancestor``."""
+    from ca125kinetics.cli import main
+
+    url = f"duckdb:///{tmp_path / 'drugs.duckdb'}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    eq = _concept(url, "Meas Value Operator", "=")
+    concept = pd.DataFrame([(46, "oxaliplatin", "Drug", "RxNorm", "Ingredient", "32592"),
+                            (47, "oxaliplatin 5 MG/ML Injectable Solution", "Drug", "RxNorm", "Clinical Drug",
+                             "0000047")],
+                           columns=["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
+                                    "concept_code"])
+    concept = concept.assign(standard_concept="S", valid_start_date=_day("1970-01-01"),
+                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
+    ancestor = pd.DataFrame({"ancestor_concept_id": [46, 46], "descendant_concept_id": [46, 47],
+                             "min_levels_of_separation": [0, 1], "max_levels_of_separation": [0, 1]})
+    person = pd.DataFrame({"person_id": [9701], "gender_concept_id": 0, "year_of_birth": 1960, "race_concept_id": 0,
+                           "ethnicity_concept_id": 0, "person_source_value": ["p9701"]})
+    measurement = pd.DataFrame({"measurement_id": [9711, 9712], "person_id": 9701, "measurement_concept_id": ca125,
+                                "measurement_date": [_day("2026-03-01"), _day("2026-03-25")],
+                                "measurement_type_concept_id": 0, "operator_concept_id": eq,
+                                "value_as_number": [80.0, 30.0], "unit_concept_id": ul, "range_high": 35.0,
+                                "unit_source_value": "U/mL"})
+    drug = pd.DataFrame({"drug_exposure_id": [9721, 9722], "person_id": 9701, "drug_concept_id": 47,
+                         "drug_type_concept_id": 0,
+                         "drug_exposure_start_date": [_day("2026-03-04"), _day("2026-03-25")]})
+    drug["drug_exposure_end_date"] = drug["drug_exposure_start_date"]
+    write_omop({"concept": concept, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
+                "drug_exposure": drug}, url)
+    assert read_omop(url, person_ids=[9701]).treatment_starts.empty          # not a drug of the line by default
+    given = read_omop(url, person_ids=[9701], drug_codes={"32592": "oxaliplatin"})
+    assert given.treatment_starts["treatment_start"].tolist() == ["2026-03-04"]
+    assert read_markers(given.markers, on_error="raise")["day"].tolist() == [-3, 21]
+    out = tmp_path / "m.csv"
+    assert main(["extract", "omop", "--url", url, "--person-ids", str(_ids_file(tmp_path, [9701])),
+                 "--drug-code", "32592=oxaliplatin", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out, dtype=str)["treatment_start"]) == {"2026-03-04"}
+    with pytest.raises(InvalidInputError, match="not an RxNorm code"):
+        read_omop(url, drug_codes={"L01XA03": "oxaliplatin"})
+
+
+def _ids_file(tmp_path, ids):
+    path = tmp_path / "persons.txt"
+    path.write_text("".join(f"{i}\n" for i in ids))
+    return path
+
+
 def test_a_person_in_the_cohort_twice_has_each_measurement_once(audit_db):
     in_cohort = read_omop(audit_db, cohort_id=1)
     assert in_cohort.markers["measurement_id"].dropna().is_unique

@@ -23,7 +23,8 @@ from ..markers import MARKERS as _SPECS
 from ..markers import ucum_key, unit_text_key
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
-           "EVENT_SNOMED", "LINE_GAP_DAYS", "first_doses", "check_uln", "as_day", "SourceRead", "SKIPPED_COLUMNS",
+           "EVENT_SNOMED", "LINE_GAP_DAYS", "line_drugs", "first_doses", "check_uln", "as_day", "SourceRead",
+           "SKIPPED_COLUMNS",
            "require"]
 
 
@@ -103,6 +104,35 @@ MARKERS: Mapping[str, MarkerCode] = MappingProxyType({name: _marker_code(spec) f
 #: cisplatin 2555) and by WHO ATC code (L01XA02, L01XA01).
 PLATINUM_RXNORM: Mapping[str, str] = MappingProxyType({"40048": "carboplatin", "2555": "cisplatin"})
 PLATINUM_ATC: Mapping[str, str] = MappingProxyType({"L01XA02": "carboplatin", "L01XA01": "cisplatin"})
+
+
+
+def line_drugs(drug_codes: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The RxNorm codes whose records are the line's doses: :data:`PLATINUM_RXNORM` and the
+    codes a site adds (``drug_codes``, RxNorm code -> drug name), e.g. a clinical drug such
+    as ``{"597195": "carboplatin"}`` ("carboplatin 10 MG/ML Injectable Solution") in a FHIR
+    bundle that names no ingredient, or the ingredient of another agent of the line.
+
+    A code is RxNorm's identifier written as text of digits; a name is not empty. A code
+    that :data:`PLATINUM_RXNORM` already names must keep that name. Anything else is refused
+    with an :class:`InvalidInputError` saying what to give."""
+    if drug_codes is None:
+        return PLATINUM_RXNORM
+    if not isinstance(drug_codes, Mapping):
+        raise InvalidInputError(f"drug_codes must map RxNorm codes to drug names, e.g. "
+                                f"{{'597195': 'carboplatin'}}; got {type(drug_codes).__name__}")
+    out = dict(PLATINUM_RXNORM)
+    for code, name in drug_codes.items():
+        if not (isinstance(code, str) and code.isascii() and code.isdigit()):
+            raise InvalidInputError(f"drug_codes: {code!r} is not an RxNorm code; give the code as text of "
+                                    "digits, e.g. '597195'")
+        if not (isinstance(name, str) and name.strip()):
+            raise InvalidInputError(f"drug_codes: RxNorm {code} needs the drug's name as text, got {name!r}")
+        if out.get(code, name.strip()) != name.strip():
+            raise InvalidInputError(f"drug_codes: RxNorm {code} is {out[code]}, not {name.strip()!r}")
+        out[code] = name.strip()
+    return MappingProxyType(out)
+
 
 #: Procedures that open a GCIG exclusion window, by SNOMED CT code: 61515000 paracentesis of
 #: abdomen, 91602002 thoracentesis.

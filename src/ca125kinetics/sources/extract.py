@@ -35,6 +35,9 @@ def add_extract_arguments(parser) -> None:
         p.add_argument("--treatment-start", help="first dose (YYYY-MM-DD) for every patient, instead of the "
                        "platinum records of the source")
         p.add_argument("--uln", type=float, help="ULN for samples without a reference range (CA-125 default 35 U/mL)")
+        p.add_argument("--drug-code", action="append", metavar="RXNORM=NAME",
+                       help="a further RxNorm code whose records are doses of the line, beside the carboplatin and "
+                       "cisplatin ingredients, e.g. a clinical drug: 597195=carboplatin (repeat for several)")
         p.add_argument("--out", required=True, help="markers table to write (.csv or .parquet); the skipped "
                        "records go to <out>.skipped.csv beside it")
 
@@ -52,7 +55,8 @@ def cli_extract(args) -> int:
     if args.source_kind == "fhir":
         from .fhir import read_fhir
 
-        result = read_fhir(args.bundle, marker=args.marker, treatment_start=args.treatment_start, uln=args.uln)
+        result = read_fhir(args.bundle, marker=args.marker, treatment_start=args.treatment_start, uln=args.uln,
+                           drug_codes=_drug_codes(args.drug_code))
     else:
         from .omop import read_omop
 
@@ -68,7 +72,7 @@ def cli_extract(args) -> int:
             person_ids = [int(w) for w in lines]
         result = read_omop(args.url, marker=args.marker, cohort_id=args.cohort_id, person_ids=person_ids,
                            patient_id=args.patient_id, treatment_start=args.treatment_start, uln=args.uln,
-                           schema=args.schema)
+                           schema=args.schema, drug_codes=_drug_codes(args.drug_code))
     checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
                            marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()
@@ -80,3 +84,19 @@ def cli_extract(args) -> int:
         print(f"{flagged} patient(s) break the markers data contract (ca125 gcig {out} shows why)",
               file=sys.stderr)
     return 0
+
+
+def _drug_codes(pairs: list[str] | None) -> dict[str, str] | None:
+    """``--drug-code RXNORM=NAME`` options as the readers' ``drug_codes`` (None when none)."""
+    if not pairs:
+        return None
+    out: dict[str, str] = {}
+    for pair in pairs:
+        code, sep, name = pair.partition("=")
+        code = code.strip()
+        if not sep or "=" in name:
+            raise InvalidInputError(f"--drug-code {pair!r}: give RXNORM=NAME, e.g. 597195=carboplatin")
+        if out.get(code, name.strip()) != name.strip():
+            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name.strip()!r}")
+        out[code] = name.strip()
+    return out

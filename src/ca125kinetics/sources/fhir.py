@@ -63,9 +63,9 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
-from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode,
+from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, MarkerCode,
                      SourceRead, as_day, check_uln, events_take_sample_uln, first_doses, marker_code,
-                     no_marker_message, require, skipped_frame)
+                     line_drugs, no_marker_message, require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
            "MAX_BUNDLE_BYTES",
@@ -362,11 +362,13 @@ def _medication_concepts(medication: Mapping) -> list:
                                        if isinstance(i, dict)]
 
 
-def _platinum(concepts: list) -> str | None:
+def _line_drug(concepts: list, rxnorm: Mapping[str, str]) -> str | None:
+    """The drug of the line that ``concepts`` code (by an RxNorm code of ``rxnorm`` or a
+    platinum ATC class), or None."""
     for concept in concepts:
         for code in _codes(concept, RXNORM):
-            if code in PLATINUM_RXNORM:
-                return PLATINUM_RXNORM[code]
+            if code in rxnorm:
+                return rxnorm[code]
         for code in _codes(concept, ATC):
             if code in PLATINUM_ATC:
                 return PLATINUM_ATC[code]
@@ -378,7 +380,7 @@ def _platinum(concepts: list) -> str | None:
 
 def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float | None = None,
               event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES,
-              line_gap_days: int = LINE_GAP_DAYS) -> SourceRead:
+              line_gap_days: int = LINE_GAP_DAYS, drug_codes: Mapping[str, str] | None = None) -> SourceRead:
     """Read one marker's values, exclusion events and treatment starts from FHIR R4 resources.
 
     Parameters
@@ -403,6 +405,13 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         (:data:`~ca125kinetics.sources._codes.LINE_GAP_DAYS`, 90): such a patient gets no
         treatment start from the bundle (which line is day 0 is ambiguous) and a skipped row
         naming each line's first dose; pass ``treatment_start`` for them.
+    drug_codes : mapping of str to str, optional
+        Further RxNorm codes (code -> drug name) whose administrations are the line's doses,
+        beside the carboplatin and cisplatin ingredients and ATC classes read by default
+        (:func:`~ca125kinetics.sources._codes.line_drugs`): a clinical drug coded without its
+        ingredient, such as ``{"597195": "carboplatin"}`` ("carboplatin 10 MG/ML Injectable
+        Solution"), or another agent of the line. A code is never looked up: an
+        administration coded otherwise is listed as skipped.
 
     Returns
     -------
@@ -422,6 +431,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     """
     spec = marker_code(marker)
     check_uln(uln, spec)
+    rxnorm = line_drugs(drug_codes)
     models = _models()
     data, label = _load(source, max_bytes)
     entries = _entries(data, label, models)
@@ -510,10 +520,12 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                          "uln": float("nan"), "assay": None, "event": event_codes[snomed[0]],
                          "resource_id": rid})
         else:  # MedicationAdministration / MedicationRequest
-            drug = _platinum(context.medication(res))
+            drug = _line_drug(context.medication(res), rxnorm)
             if drug is None:
-                skip("not a platinum agent (carboplatin/cisplatin by RxNorm ingredient or ATC code, in the drug's code "
-                     "or a Medication.ingredient; a clinical-drug code alone is not resolved here)")
+                skip("not a drug of the line (carboplatin/cisplatin by RxNorm ingredient or ATC code, in the "
+                     "drug's code or a Medication.ingredient, or a code given in drug_codes; a clinical-drug code "
+                     "is not looked up: add it with drug_codes={'597195': 'carboplatin'}, command line "
+                     "--drug-code 597195=carboplatin)")
                 continue
             allowed = _ADMINISTRATION_STATUS if kind == "MedicationAdministration" else _REQUEST_STATUS
             if res.get("status") not in allowed:

@@ -47,7 +47,7 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     as_day, check_uln, events_take_sample_uln, first_doses, marker_code, no_marker_message,
+                     as_day, check_uln, events_take_sample_uln, first_doses, line_drugs, marker_code, no_marker_message,
                      require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
@@ -163,7 +163,8 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
               person_ids: Iterable[int] | None = None, patient_id: str = "person_id",
               treatment_start=None, uln: float | None = None, schema: str | None = None,
               assay_column: str | None = "measurement_source_value",
-              event_codes: Mapping[str, str] = EVENT_SNOMED, line_gap_days: int = LINE_GAP_DAYS) -> SourceRead:
+              event_codes: Mapping[str, str] = EVENT_SNOMED, line_gap_days: int = LINE_GAP_DAYS,
+              drug_codes: Mapping[str, str] | None = None) -> SourceRead:
     """Extract one marker's values, exclusion events and treatment starts of a cohort.
 
     Parameters
@@ -193,6 +194,12 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         Platinum exposures of a person more than this many days apart are two lines (90 by
         default): such a person gets no treatment start (which line is day 0 is ambiguous)
         and a skipped row naming each line's first dose; pass ``treatment_start`` for them.
+    drug_codes : mapping of str to str, optional
+        Further RxNorm codes (code -> drug name) whose exposures, and those of every drug
+        descending from them in ``concept_ancestor``, are the line's doses, beside carboplatin
+        and cisplatin (:func:`~ca125kinetics.sources._codes.line_drugs`): e.g. another agent
+        of the line by its ingredient. The clinical drugs of an ingredient are found through
+        the vocabulary already.
 
     Returns
     -------
@@ -215,6 +222,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
     if cohort_id is not None and person_ids is not None:
         raise InvalidInputError("give cohort_id or person_ids, not both")
     check_uln(uln, spec)
+    rxnorm = line_drugs(drug_codes)
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
@@ -223,7 +231,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
     label = _label(engine)
     try:
         with engine.connect() as conn:
-            frames = _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes)
+            frames = _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes, rxnorm)
     except Ca125KineticsError:
         raise
     except sa.exc.SQLAlchemyError as exc:
@@ -239,7 +247,7 @@ def _key(table: str, schema: str | None) -> str:
     return f"{schema}.{table}" if schema else table
 
 
-def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes) -> dict:
+def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, event_codes, rxnorm) -> dict:
     t = {name: md.tables[_key(name, schema)] for name in OMOP_TABLES}
     concept, person = t["concept"], t["person"]
     loincs = [m.loinc for m in MARKERS.values()]
@@ -290,9 +298,10 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     out["unmapped"] = pd.DataFrame(conn.execute(q).all(), columns=["measurement_id", "person_id", "source_value"])
     if "assay" not in out["measurements"]:
         out["measurements"]["assay"] = None
-    # platinum ingredients (RxNorm) and classes (ATC), and every drug descending from them
+    # the line's drugs (RxNorm: platinum ingredients and drug_codes; ATC: platinum classes), and
+    # every drug descending from them
     roots = sa.select(concept.c.concept_id).where(sa.or_(
-        sa.and_(concept.c.vocabulary_id == "RxNorm", concept.c.concept_code.in_(list(PLATINUM_RXNORM))),
+        sa.and_(concept.c.vocabulary_id == "RxNorm", concept.c.concept_code.in_(list(rxnorm))),
         sa.and_(concept.c.vocabulary_id == "ATC", concept.c.concept_code.in_(list(PLATINUM_ATC)))))
     ca = t["concept_ancestor"]
     drugs = sa.select(ca.c.descendant_concept_id).where(ca.c.ancestor_concept_id.in_(roots))
