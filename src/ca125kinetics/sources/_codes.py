@@ -106,7 +106,6 @@ PLATINUM_RXNORM: Mapping[str, str] = MappingProxyType({"40048": "carboplatin", "
 PLATINUM_ATC: Mapping[str, str] = MappingProxyType({"L01XA02": "carboplatin", "L01XA01": "cisplatin"})
 
 
-
 def line_drugs(drug_codes: Mapping[str, str] | None) -> Mapping[str, str]:
     """The RxNorm codes whose records are the line's doses: :data:`PLATINUM_RXNORM` and the
     codes a site adds (``drug_codes``, RxNorm code -> drug name), e.g. a clinical drug such
