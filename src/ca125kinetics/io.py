@@ -2326,10 +2326,16 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "clinical", sep)
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
+    del frame
     c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
+    # the columns outside the contract are kept as read; the others are read from c from here
+    # on, so the arrays of the read table can be freed before the frame is built
+    extra = {name: values for name, values in cols.items()
+             if name not in c.values and name not in ("patient_id", "problem")}
+    del cols
     out = pd.DataFrame({"patient_id": c.patient_id})
     for name, values in c.values.items():
         rule = CLINICAL_NUMBERS.get(name)
@@ -2337,9 +2343,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
             out[name] = pd.array(values, dtype="Float64").astype("Int64")
         else:
             out[name] = _inferred(values) if name not in c.coded else _inferred_coded(*c.coded[name], values)
-    for name, values in cols.items():
-        if name not in out.columns and name != "problem":
-            out[name] = _np(values)
+    for name, values in extra.items():
+        out[name] = _np(values)
     reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
     out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else np.full(len(out), None, dtype=object)
     if on_error == "flag" and c.duplicated.any():
