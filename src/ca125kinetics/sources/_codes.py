@@ -127,9 +127,9 @@ def line_drugs(drug_codes: Mapping[str, str] | None) -> Mapping[str, str]:
                                     "digits, e.g. '597195'")
         if not (isinstance(name, str) and name.strip()):
             raise InvalidInputError(f"drug_codes: RxNorm {code} needs the drug's name as text, got {name!r}")
-        if out.get(code, name.strip()) != name.strip():
-            raise InvalidInputError(f"drug_codes: RxNorm {code} is {out[code]}, not {name.strip()!r}")
-        out[code] = name.strip()
+        name = name.strip()
+        if out.setdefault(code, name) != name:
+            raise InvalidInputError(f"drug_codes: RxNorm {code} is {out[code]}, not {name!r}")
     return MappingProxyType(out)
 
 

@@ -93,10 +93,9 @@ def _drug_codes(pairs: list[str] | None) -> dict[str, str] | None:
     out: dict[str, str] = {}
     for pair in pairs:
         code, sep, name = pair.partition("=")
-        code = code.strip()
         if not sep or "=" in name:
             raise InvalidInputError(f"--drug-code {pair!r}: give RXNORM=NAME, e.g. 597195=carboplatin")
-        if out.get(code, name.strip()) != name.strip():
-            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name.strip()!r}")
-        out[code] = name.strip()
+        code, name = code.strip(), name.strip()
+        if out.setdefault(code, name) != name:
+            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name!r}")
     return out

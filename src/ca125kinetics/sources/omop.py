@@ -47,8 +47,8 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     as_day, check_uln, events_take_sample_uln, first_doses, line_drugs, marker_code, no_marker_message,
-                     require, skipped_frame)
+                     as_day, check_uln, events_take_sample_uln, first_doses, line_drugs, marker_code,
+                     no_marker_message, require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
 
