@@ -4,7 +4,9 @@ hostile bundles, RiskAssessment output, the CLI and the REST API."""
 from __future__ import annotations
 
 import copy
+import io
 import json
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -630,6 +632,94 @@ def test_a_bad_drug_code_option_is_a_usage_error(tmp_path, capsys, option, fragm
     codes = ["--drug-code", "597195=carboplatin", "--drug-code", "597195=cisplatin"]
     assert main(["extract", "fhir", str(path), *codes, "--out", str(tmp_path / "m.csv")]) == 2
     assert "given as 'carboplatin' and as 'cisplatin'" in capsys.readouterr().err
+
+
+_SCD = {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "597195",
+                   "display": "carboplatin 10 MG/ML Injectable Solution"}]}
+
+
+def _scd_bundle(tmp_path):
+    """One patient whose carboplatin is coded only as a clinical drug (RxNorm SCD 597195)."""
+    resources = [_obs(120.0, oid="o1", when="2025-01-02"), _obs(60.0, oid="o2", when="2025-01-23"),
+                 _obs(30.0, oid="o3", when="2025-02-13"), dict(_ma("scd", "2025-01-05"), medicationCodeableConcept=_SCD)]
+    path = tmp_path / "scd.json"
+    path.write_text(json.dumps(_bundle(*resources)))
+    return path, _bundle(*resources)
+
+
+def test_a_bundle_read_as_markers_or_scored_by_a_command_takes_drug_codes(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    path, _ = _scd_bundle(tmp_path)
+    # by default the dose is not read: no day 0
+    with pytest.warns(DataQualityWarning, match=r"1 record\(s\) skipped \(1x not a drug of the line"):
+        with pytest.raises(InvalidInputError, match="treatment_start"):
+            read_markers(path)
+    markers = read_markers(path, drug_codes={"597195": "carboplatin"})
+    assert markers["day"].tolist() == [-3, 18, 39]                    # days from the SCD dose
+    for command in (["gcig", str(path)], ["kinetics", str(path), "--method", "per-patient"],
+                    ["score", "--markers", str(path)]):
+        assert main([*command, "--drug-code", "597195=carboplatin", "--format", "csv"]) == 0, command
+        rows = pd.read_csv(io.StringIO(capsys.readouterr().out), dtype={"patient_id": str})
+        assert rows["patient_id"].tolist() == ["p1"] and rows["status"].iloc[0] != "invalid_input", command
+    assert main(["score", "--markers", str(path), "--format", "json", "--drug-code", "597195=carboplatin"]) == 0
+    assert [s["day"] for s in json.loads(capsys.readouterr().out)["series"]] == [-3, 18, 39]
+    with warnings.catch_warnings():     # the command prints its reader's notes on stderr
+        warnings.simplefilter("always")
+        assert main(["score", "--markers", str(path), "--format", "json"]) == 0   # without the code: no day 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["status"] == "invalid_input" and "treatment_start" in json.loads(out)["reason"]
+    assert "ca125: note:" in err and "not a drug of the line" in err
+
+
+def test_drug_codes_with_a_table_are_refused_before_it_is_read(tmp_path, capsys):
+    from ca125kinetics.cli import main
+
+    table = pd.DataFrame({"patient_id": ["p1", "p1"], "day": [0, 21], "ca125": [100.0, 50.0]})
+    path = tmp_path / "m.csv"
+    table.to_csv(path, index=False)
+    for source in (path, table):
+        with pytest.raises(InvalidInputError, match="FHIR R4 bundle.*leave the drug codes out"):
+            read_markers(source, drug_codes={"597195": "carboplatin"})
+    assert read_markers(path, drug_codes={})["day"].tolist() == [0, 21]            # an empty mapping adds nothing
+    with pytest.raises(InvalidInputError, match="not an RxNorm code"):              # a bad code says so first
+        read_markers(path, drug_codes={"RX1": "carboplatin"})
+    # on the command line too, also for a file large enough to be read in chunks
+    for chunk in ([], ["--chunk-rows", "1"]):
+        assert main(["gcig", str(path), "--drug-code", "597195=carboplatin", *chunk]) == 2
+        assert "leave the drug codes out" in capsys.readouterr().err
+        assert main(["score", "--markers", str(path), "--drug-code", "597195=carboplatin", *chunk]) == 2
+        assert "leave the drug codes out" in capsys.readouterr().err
+
+
+def test_the_scoring_server_reads_bundles_with_the_sites_drug_codes(tmp_path, monkeypatch):
+    from fastapi.testclient import TestClient
+
+    from ca125kinetics.cli import build_parser, drug_codes_option
+    from ca125kinetics.web.app import app_from_env, create_app
+
+    _, bundle = _scd_bundle(tmp_path)
+    body, fhir = json.dumps(bundle), {"content-type": "application/fhir+json"}
+    plain = TestClient(create_app())
+    r = plain.post("/api/fhir/samples", content=body, headers=fhir)
+    assert r.status_code == 200 and "treatment_start" not in r.json() and r.json()["skipped_resources"] == 1
+    site = TestClient(create_app(drug_codes={"597195": "carboplatin"}))
+    r = site.post("/api/fhir/samples", content=body, headers=fhir)
+    assert r.status_code == 200 and r.json()["treatment_start"] == "2025-01-05" and r.json()["skipped_resources"] == 0
+    r = site.post("/api/score", content=body, headers=fhir)
+    assert r.status_code == 200, r.text
+    assert [s["day"] for s in r.json()["series"]] == [-3, 18, 39] and r.headers["x-skipped-resources"] == "0"
+    assert site.get("/api/model").json()["fhir_drug_codes"] == {"40048": "carboplatin", "2555": "cisplatin",
+                                                                "597195": "carboplatin"}
+    assert plain.get("/api/model").json()["fhir_drug_codes"] == {"40048": "carboplatin", "2555": "cisplatin"}
+    with pytest.raises(InvalidInputError, match="RxNorm 40048 is carboplatin"):   # before serving
+        create_app(drug_codes={"40048": "cisplatin"})
+    # ca125 serve --drug-code, and the workers' app built from the environment serve() sets
+    args = build_parser().parse_args(["serve", "--drug-code", "597195=carboplatin"])
+    assert drug_codes_option(args) == {"597195": "carboplatin"}
+    monkeypatch.setenv("CA125_SERVE_DRUG_CODES", json.dumps({"597195": "carboplatin"}))
+    r = TestClient(app_from_env()).post("/api/fhir/samples", content=body, headers=fhir)
+    assert r.json()["treatment_start"] == "2025-01-05"
 
 
 @pytest.mark.parametrize("change, fragment", [

@@ -438,7 +438,7 @@ def test_drug_exposures_of_more_than_one_line_give_no_treatment_start(audit_db):
     assert result.treatment_starts["patient_id"].tolist() == ["9006"]
     reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
     reason = reasons["drug_exposure_id=9901"]
-    assert "platinum doses of 2 lines (first doses 2022-01-01, 2025-02-20" in reason
+    assert "doses of the line's drugs in 2 lines (first doses 2022-01-01, 2025-02-20" in reason
     assert result.markers.loc[result.markers["patient_id"] == "9005", "treatment_start"].tolist() == [None]
     given = read_omop(audit_db, person_ids=[9005], treatment_start={"9005": "2025-02-20"})
     assert given.treatment_starts["source"].tolist() == ["given"] and len(given.skipped) == 0

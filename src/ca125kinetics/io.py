@@ -265,22 +265,27 @@ def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
 # millisecond and a million-row table stays vectorised.
 
 
-def _load(source, what: str, sep: str | None = None, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
+def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
+          drug_codes: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels).
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
     :func:`_detect_sep`). A header naming a column twice is refused (:func:`_check_header`).
     A DataFrame's index gives the row labels; a frame that is a piece of a file read in
-    chunks (:func:`_table_pieces`) names that file in messages.
+    chunks (:func:`_table_pieces`) names that file in messages. ``drug_codes`` are read from
+    a FHIR bundle only (:func:`_load_fhir`); given with a table, they are refused before it is
+    read.
     """
     if isinstance(source, pd.DataFrame):
         _check_sep(sep)
         label = source.attrs.get("ca125_source") or f"{what} DataFrame"
+        _fhir_only(drug_codes, label)
         _check_header(source.columns, label)
         return source, label, pd.Series(source.index)
     table = table_file(source, what, sep)
     if table.kind == "fhir":
-        return _load_fhir(table.path, marker)
+        return _load_fhir(table.path, marker, drug_codes)
+    _fhir_only(drug_codes, table.label)
     with _read_errors(what, table.label):
         if table.kind == "csv":
             frame = pd.read_csv(table.path, **_csv_options(table.sep))
@@ -409,15 +414,32 @@ def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.D
                     yield labelled(frame)
 
 
-def _load_fhir(path: Path, marker: str = "ca125") -> tuple[pd.DataFrame, str, pd.Series]:
+def _fhir_only(drug_codes, label: str) -> None:
+    """Refuse ``drug_codes`` for a source that is not a FHIR bundle: a table's days come from
+    its own ``day`` or ``date`` and ``treatment_start`` columns, and codes that cannot be
+    applied must not look as if they had been. (An empty mapping adds no code.)"""
+    if drug_codes is None:
+        return
+    from .sources._codes import line_drugs
+
+    line_drugs(drug_codes)          # a malformed argument gets its own message
+    if drug_codes:
+        raise InvalidInputError(f"drug_codes (--drug-code) name the line's drugs in a FHIR R4 bundle (.json); "
+                                f"{label} is a table, whose days come from its day or date and treatment_start "
+                                "columns: leave the drug codes out")
+
+
+def _load_fhir(path: Path, marker: str = "ca125",
+               drug_codes: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
-    (``ca125 extract fhir`` writes the full list).
+    (``ca125 extract fhir`` writes the full list). ``drug_codes`` as
+    :func:`ca125kinetics.sources.fhir.read_fhir`.
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path, marker=marker)
+    result = read_fhir(path, marker=marker, drug_codes=drug_codes)
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -1751,6 +1773,7 @@ def read_markers(
     decimal: str = ".",
     thousands: str | None = None,
     columns: dict[str, str] | None = None,
+    drug_codes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate a tumour-marker table (long format, one row per sample).
 
@@ -1809,6 +1832,11 @@ def read_markers(
         Explicit renaming of the table's columns to data-contract names, e.g.
         ``{"Patient": "patient_id", "CA125 (U/mL)": "ca125"}``. A column that is a case,
         space or close-spelling variant of a data-contract column is refused otherwise.
+    drug_codes : mapping of str to str, optional
+        For a FHIR bundle (``.json``): further RxNorm codes whose administrations are doses
+        of the line, e.g. ``{"597195": "carboplatin"}`` (as
+        :func:`ca125kinetics.sources.fhir.read_fhir`). A table's days come from its own
+        columns, so ``drug_codes`` with any other source is refused.
 
     Returns
     -------
@@ -1823,7 +1851,7 @@ def read_markers(
     uln = spec.default_uln if uln is None else uln
     _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
-    frame, label, rows = _load(source, "markers", sep, spec.name)
+    frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
                          spec, label)
     starts = known = None

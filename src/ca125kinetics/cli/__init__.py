@@ -19,7 +19,7 @@ from typing import Any
 
 from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, caused_by_interrupt
 
-__all__ = ["main", "build_parser", "add_format_arguments", "format_options"]
+__all__ = ["main", "build_parser", "add_format_arguments", "format_options", "markers_options"]
 
 EXIT_USAGE_ERROR = 2
 #: Exit code after Ctrl-C or SIGTERM (128 + SIGINT, as a shell reports Ctrl-C).
@@ -46,6 +46,31 @@ def add_format_arguments(parser) -> None:
     group.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", type=_rename_pair,
                        help="read column OLD as the data-contract column NEW, e.g. --rename ECOG=ecog "
                        "(repeatable; applies to every input table that has OLD)")
+    add_drug_code_argument(group)
+
+
+def add_drug_code_argument(parser) -> None:
+    """The ``--drug-code RXNORM=NAME`` option (repeatable): further RxNorm codes whose records
+    are doses of the line in a FHIR bundle or an OMOP database (:func:`drug_codes_option`)."""
+    parser.add_argument("--drug-code", action="append", default=None, metavar="RXNORM=NAME",
+                        help="FHIR bundle or OMOP source: a further RxNorm code whose records are doses of the "
+                        "line, beside the carboplatin and cisplatin ingredients, e.g. a clinical drug: "
+                        "597195=carboplatin (repeat for several)")
+
+
+def drug_codes_option(args) -> dict[str, str] | None:
+    """``--drug-code RXNORM=NAME`` options as the readers' ``drug_codes`` (None when none).
+    The codes and names are checked by the readers
+    (:func:`ca125kinetics.sources._codes.line_drugs`); here only the option's form."""
+    out: dict[str, str] = {}
+    for pair in getattr(args, "drug_code", None) or ():
+        code, sep, name = pair.partition("=")
+        if not sep or "=" in name:
+            raise InvalidInputError(f"--drug-code {pair!r}: give RXNORM=NAME, e.g. 597195=carboplatin")
+        code, name = code.strip(), name.strip()
+        if out.setdefault(code, name) != name:
+            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name!r}")
+    return out or None
 
 
 def _rename_pair(text: str) -> tuple[str, str]:
@@ -79,6 +104,14 @@ def format_options(args) -> dict[str, Any]:
             "columns": dict(renames) or None}
 
 
+def markers_options(args) -> dict[str, Any]:
+    """``read_markers`` keyword arguments from the command's options: :func:`format_options`,
+    and ``drug_codes`` when ``--drug-code`` is given (read from a FHIR bundle; a table given
+    with them is refused by the reader)."""
+    codes = drug_codes_option(args)
+    return {**format_options(args), **({"drug_codes": codes} if codes else {})}
+
+
 # ----------------------------------------------------------------------------- registry-size files
 
 
@@ -97,7 +130,8 @@ def cohort_stream(args):
     and its header read with the command's ``--sep`` and ``--rename``."""
     from ..cohort import DEFAULT_CHUNK_ROWS, stream_markers
 
-    if not isinstance(args.markers, str):
+    if not isinstance(args.markers, str) or drug_codes_option(args):
+        # drug codes are read from a FHIR bundle, read whole; a table is refused with them
         return None
     fmt = format_options(args)
     # notes of the file check (a detected separator) are given once: here when the file is

@@ -8,7 +8,7 @@ from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, require_rows
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
 from ._output import emit, text_table
 
 
@@ -52,7 +52,7 @@ def cli_gcig(args) -> int:
     settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
     if stream is None:
         markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
-                               duplicates=args.duplicates, **fmt)
+                               duplicates=args.duplicates, **markers_options(args))
         require_rows(markers, args.markers)
         table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     else:  # a large file: read in patient-complete chunks, each chunk as a whole table is read

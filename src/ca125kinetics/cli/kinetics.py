@@ -11,7 +11,7 @@ from ..markers import get_marker
 from ..settings import (
     KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, with_provenance,
 )
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, require_rows
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, markers_options, require_rows
 from ._output import emit, text_table
 
 
@@ -88,7 +88,7 @@ def cli_kinetics(args) -> int:
     """Handler of ``ca125 kinetics``; returns the exit code."""
     spec = get_marker(args.marker)
     settings, population, method = _kinetics_settings_and_population(args, spec)
-    read_options = {"marker": spec, **format_options(args)}
+    read_options = {"marker": spec, **markers_options(args)}
     response = (ResponseSettings(clearance_r2_threshold=args.clearance_r2)
                 if args.response or spec.name != "ca125" else None)
 

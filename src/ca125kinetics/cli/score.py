@@ -14,7 +14,7 @@ from ..predict import load_model, predict, predict_many, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, require_rows
+from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -221,7 +221,7 @@ def _cli_tables(args, bundle):
     fmt = format_options(args)
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
-                           on_error="flag", duplicates=bundle.gcig_settings.duplicates, **fmt)
+                           on_error="flag", duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     if args.patient is not None:
         wanted = str(args.patient).strip()
         markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)

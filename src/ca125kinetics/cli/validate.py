@@ -14,7 +14,7 @@ from ..scores import with_model_provenance
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
 from ..validation.studies import _describe_source, optimism_bootstrap, validate_model
-from . import add_format_arguments, format_options
+from . import add_format_arguments, format_options, markers_options
 from ._workers import stop_workers_on_interrupt
 
 
@@ -61,7 +61,7 @@ def cli_validate(args) -> int:
     fmt = format_options(args)
     clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
     markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
-                           duplicates=bundle.gcig_settings.duplicates, **fmt)
+                           duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     result = validate_model(markers, clin, model=bundle)
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})

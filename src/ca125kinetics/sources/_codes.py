@@ -137,7 +137,8 @@ def line_drugs(drug_codes: Mapping[str, str] | None) -> Mapping[str, str]:
 #: abdomen, 91602002 thoracentesis.
 EVENT_SNOMED: Mapping[str, str] = MappingProxyType({"61515000": "paracentesis", "91602002": "thoracentesis"})
 
-#: Platinum doses of one patient more than this many days apart are two lines of treatment.
+#: Doses of the line's drugs (platinum, and any ``drug_codes``) of one patient more than this
+#: many days apart are two lines of treatment.
 #: Cycles are 21-28 days apart, and a pause for interval or secondary surgery within a line
 #: lasts some 6-10 weeks; a platinum-sensitive recurrence comes 6 months or more after the
 #: last dose. A record holding the first line and the line at recurrence then has no single
@@ -147,7 +148,7 @@ LINE_GAP_DAYS = 90
 
 def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
                 kind: str) -> tuple[dict[str, tuple[str, str]], list[tuple]]:
-    """The first platinum dose of each patient whose doses form one line.
+    """The first dose of the line's drugs of each patient whose doses form one line.
 
     Parameters
     ----------
@@ -176,7 +177,8 @@ def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
             starts[pid] = ordered[0]
             continue
         skipped.append((ordered[0][1], pid, kind,
-                        f"platinum doses of {len(lines)} lines (first doses {', '.join(d for d, _ in lines)}; "
+                        f"doses of the line's drugs in {len(lines)} lines (first doses "
+                        f"{', '.join(d for d, _ in lines)}; "
                         f"more than {gap_days} days apart): which line is day 0 is ambiguous; pass "
                         "treatment_start= (a date per patient) or give the line's first dose as treatment_start "
                         "in the clinical table"))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from ..cli import add_drug_code_argument, drug_codes_option
 from ..errors import InvalidInputError
 
 __all__ = ["add_extract_arguments", "cli_extract", "skipped_path"]
@@ -35,9 +36,7 @@ def add_extract_arguments(parser) -> None:
         p.add_argument("--treatment-start", help="first dose (YYYY-MM-DD) for every patient, instead of the "
                        "platinum records of the source")
         p.add_argument("--uln", type=float, help="ULN for samples without a reference range (CA-125 default 35 U/mL)")
-        p.add_argument("--drug-code", action="append", metavar="RXNORM=NAME",
-                       help="a further RxNorm code whose records are doses of the line, beside the carboplatin and "
-                       "cisplatin ingredients, e.g. a clinical drug: 597195=carboplatin (repeat for several)")
+        add_drug_code_argument(p)
         p.add_argument("--out", required=True, help="markers table to write (.csv or .parquet); the skipped "
                        "records go to <out>.skipped.csv beside it")
 
@@ -56,7 +55,7 @@ def cli_extract(args) -> int:
         from .fhir import read_fhir
 
         result = read_fhir(args.bundle, marker=args.marker, treatment_start=args.treatment_start, uln=args.uln,
-                           drug_codes=_drug_codes(args.drug_code))
+                           drug_codes=drug_codes_option(args))
     else:
         from .omop import read_omop
 
@@ -72,7 +71,7 @@ def cli_extract(args) -> int:
             person_ids = [int(w) for w in lines]
         result = read_omop(args.url, marker=args.marker, cohort_id=args.cohort_id, person_ids=person_ids,
                            patient_id=args.patient_id, treatment_start=args.treatment_start, uln=args.uln,
-                           schema=args.schema, drug_codes=_drug_codes(args.drug_code))
+                           schema=args.schema, drug_codes=drug_codes_option(args))
     checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
                            marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()
@@ -84,18 +83,3 @@ def cli_extract(args) -> int:
         print(f"{flagged} patient(s) break the markers data contract (ca125 gcig {out} shows why)",
               file=sys.stderr)
     return 0
-
-
-def _drug_codes(pairs: list[str] | None) -> dict[str, str] | None:
-    """``--drug-code RXNORM=NAME`` options as the readers' ``drug_codes`` (None when none)."""
-    if not pairs:
-        return None
-    out: dict[str, str] = {}
-    for pair in pairs:
-        code, sep, name = pair.partition("=")
-        if not sep or "=" in name:
-            raise InvalidInputError(f"--drug-code {pair!r}: give RXNORM=NAME, e.g. 597195=carboplatin")
-        code, name = code.strip(), name.strip()
-        if out.setdefault(code, name) != name:
-            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name!r}")
-    return out

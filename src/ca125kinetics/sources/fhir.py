@@ -392,7 +392,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         skipped.
     treatment_start : date, str, or mapping of patient_id to date, optional
         First dose of the line, given explicitly: one date for every patient or one per
-        patient. It takes precedence over the platinum administrations of the bundle.
+        patient. It takes precedence over the administrations of the line's drugs in the bundle.
     uln : float, optional
         ULN for samples without ``referenceRange.high``. Default: 35 U/mL for CA-125 (the
         package's default); for CEA such samples are skipped unless ``uln`` is given.
@@ -401,7 +401,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     max_bytes : int
         Largest file or body read.
     line_gap_days : int
-        Platinum doses of a patient more than this many days apart are two lines
+        Doses of the line's drugs of a patient more than this many days apart are two lines
         (:data:`~ca125kinetics.sources._codes.LINE_GAP_DAYS`, 90): such a patient gets no
         treatment start from the bundle (which line is day 0 is ambiguous) and a skipped row
         naming each line's first dose; pass ``treatment_start`` for them.
@@ -622,7 +622,7 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
 
 def _treatment_starts(administered, requested, given, patients: Iterable[str],
                       gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
-    """First platinum administration per patient, else planned start; ``given`` wins. A
+    """First administration of the line's drugs per patient, else planned start; ``given`` wins. A
     patient whose doses span more than one line gets none (and a skipped row saying why)."""
     rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
@@ -652,19 +652,21 @@ def write_fhir(bundle: Mapping, path) -> Path:
     return path
 
 
-def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES) -> tuple[dict, int]:
+def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
+                            drug_codes: Mapping[str, str] | None = None) -> tuple[dict, int]:
     """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
     resources skipped.
 
-    Samples keep their dates, the treatment start comes from the bundle's platinum
-    administration, events from its procedures; the clinical factors are left unknown.
+    Samples keep their dates, the treatment start comes from the bundle's first dose of the
+    line (platinum, or a drug of ``drug_codes``, as :func:`read_fhir`), events from its
+    procedures; the clinical factors are left unknown.
 
     Raises
     ------
     InvalidInputError
         Not one patient, samples with different ULNs, or anything :func:`read_fhir` refuses.
     """
-    result = read_fhir(body, max_bytes=max_bytes)
+    result = read_fhir(body, max_bytes=max_bytes, drug_codes=drug_codes)
     m = result.markers
     ids = sorted(set(m["patient_id"]))
     if len(ids) != 1:

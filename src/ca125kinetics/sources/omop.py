@@ -191,7 +191,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
     event_codes : mapping of str to str
         SNOMED CT procedure codes read as exclusion events.
     line_gap_days : int
-        Platinum exposures of a person more than this many days apart are two lines (90 by
+        Exposures to the line's drugs of a person more than this many days apart are two lines (90 by
         default): such a person gets no treatment start (which line is day 0 is ambiguous)
         and a skipped row naming each line's first dose; pass ``treatment_start`` for them.
     drug_codes : mapping of str to str, optional

@@ -458,8 +458,9 @@ class FhirBodyMiddleware:
     request body (:func:`ca125kinetics.sources.fhir.score_request_from_fhir`); an unreadable
     bundle is a 422 with the reader's message. Runs inside :class:`BodyLimitMiddleware`."""
 
-    def __init__(self, app):
+    def __init__(self, app, drug_codes=None):
         self.app = app
+        self.drug_codes = drug_codes
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
@@ -475,7 +476,8 @@ class FhirBodyMiddleware:
         try:
             from ..sources.fhir import score_request_from_fhir
 
-            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES)
+            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES,
+                                                       drug_codes=self.drug_codes)
         except Ca125KineticsError as exc:
             await _send_json(send, 422, {"detail": str(exc), "message": str(exc).splitlines()[0]})
             return
@@ -766,7 +768,8 @@ def _plain_errors(errors) -> list[dict]:
     return out
 
 
-def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S) -> FastAPI:
+def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S,
+               drug_codes=None) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
 
     Parameters
@@ -777,9 +780,17 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         Title of the OpenAPI description.
     body_timeout : float
         Seconds a client has to send the request body (408 afterwards).
+    drug_codes : mapping of str to str, optional
+        The site's further RxNorm codes of the line's drugs in the FHIR bundles it is sent
+        (``POST /api/score`` with ``application/fhir+json``, ``POST /api/fhir/samples``), e.g.
+        ``{"597195": "carboplatin"}``, as :func:`ca125kinetics.sources.fhir.read_fhir`;
+        checked now. ``GET /api/model`` lists the codes read.
     """
     from ..predict import load_model
+    from ..sources._codes import line_drugs
 
+    read_codes = line_drugs(drug_codes)      # refused here, before the model is loaded
+    drug_codes = dict(drug_codes) if drug_codes else None
     bundle = load_model(model)
     app = FastAPI(
         docs_url=None, redoc_url=None,  # both load scripts from a CDN, which the CSP forbids
@@ -846,6 +857,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
             "kelim_favourable_score": KELIM_FAVOURABLE_SCORE,
             "interval": _interval_description(b),
             "limits": {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES},
+            "fhir_drug_codes": dict(read_codes),
         }
 
     @app.post("/api/score", response_model=ScoreResponse, summary="Score one patient",
@@ -869,20 +881,23 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         the page fills its form with them. ``skipped_resources`` counts what was not read."""
         from ..sources.fhir import score_request_from_fhir
 
-        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES)
+        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES,
+                                                drug_codes=drug_codes)
         return {**body, "skipped_resources": skipped}
 
-    app.add_middleware(FhirBodyMiddleware)
+    app.add_middleware(FhirBodyMiddleware, drug_codes=drug_codes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
 
 
 def app_from_env() -> FastAPI:
-    """App factory for multi-process serving: the model comes from ``$CA125_SERVE_MODEL``."""
+    """App factory for multi-process serving: the model comes from ``$CA125_SERVE_MODEL``, the
+    FHIR drug codes from ``$CA125_SERVE_DRUG_CODES`` (a JSON object, as :func:`serve` sets it)."""
     import os
 
-    return create_app(os.environ.get("CA125_SERVE_MODEL") or None)
+    codes = os.environ.get("CA125_SERVE_DRUG_CODES")
+    return create_app(os.environ.get("CA125_SERVE_MODEL") or None, drug_codes=json.loads(codes) if codes else None)
 
 
 def uvicorn_limits() -> dict:
@@ -892,10 +907,11 @@ def uvicorn_limits() -> dict:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
-          log_level: str = "warning") -> int:
+          log_level: str = "warning", drug_codes=None) -> int:
     """Verify and load the model, then run the app with uvicorn until interrupted.
 
     With ``workers > 1`` each worker process loads (and verifies) the model itself.
+    ``drug_codes`` as :func:`create_app`.
     """
     import os
     import sys
@@ -904,7 +920,8 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
 
     if workers < 1:
         raise InvalidInputError(f"--workers must be at least 1, got {workers}")
-    app = create_app(model)  # verify and load once here, so a bad model fails before serving
+    # verify and load once here, so a bad model (or drug code) fails before serving
+    app = create_app(model, drug_codes=drug_codes)
     b = app.state.bundle
     print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
           "(Ctrl-C to stop). Research software, not a medical device.", file=sys.stderr)
@@ -913,6 +930,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
     else:
         os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
+        os.environ["CA125_SERVE_DRUG_CODES"] = json.dumps(dict(drug_codes)) if drug_codes else ""
         uvicorn.run("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=False, **limits)
     return 0
