@@ -709,6 +709,46 @@ def test_duplicated_header_is_an_error(tmp_path):
         read_clinical(path, require=("patient_id",))
 
 
+def test_rows_with_more_fields_than_the_header_are_refused_or_read_under_their_names(tmp_path):
+    """pandas would take the extra first fields as the index and shift every column: an
+    unquoted 1,200 made patient '0' with a day of 1."""
+    from ca125kinetics.io import _table_pieces, table_file
+
+    def stream_table(path, what, chunk_rows):
+        return _table_pieces(table_file(path, what, None), chunk_rows, what)
+
+    shifted = tmp_path / "shifted.csv"
+    shifted.write_text("patient_id,day,ca125\n001,0,1,200\n001,21,180,5\n001,49,150,0\n")
+    two_more = tmp_path / "two_more.csv"
+    two_more.write_text("patient_id,day,ca125\n001,0,400,,\n001,21,180,,7\n")
+    for path, row in ((shifted, 2), (two_more, 3)):
+        with pytest.raises(InvalidInputError, match=rf"row {row} has \d fields but the header names 3"):
+            read_markers(path)
+        with pytest.raises(InvalidInputError, match=rf"row {row} has"):       # read in pieces too
+            list(stream_table(path, "markers", chunk_rows=1))
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,ecog\n001,0,1\n")
+    with pytest.raises(InvalidInputError, match="row 2 has 3 fields"):
+        read_clinical(clinical, require=("patient_id",))
+    # separators after the last column (empty fields in every row) are read under the header's names
+    trailing = tmp_path / "trailing.csv"
+    trailing.write_text("patient_id,day,ca125\n001,0,400,\n001,21,180,\n")
+    got = read_markers(trailing)
+    assert got["patient_id"].tolist() == ["001", "001"] and got["ca125"].tolist() == [400.0, 180.0]
+    pieces = list(stream_table(trailing, "markers", chunk_rows=1))
+    assert [p.index[0] for p in pieces] == [2, 3] and pd.concat(pieces)["patient_id"].tolist() == ["001", "001"]
+
+
+def test_a_value_censored_at_zero_is_refused():
+    # "<0" would read as a value of 0 (a complete response at 0 U/mL); a limit of 0 is no limit
+    for frame in (markers(ca125=["400", "<0", "100"]), markers(ca125=["400", "< 0.0", "100"]),
+                  markers(ca125=["400", "0", "100"], censored=["false", "true", "false"])):
+        with pytest.raises(InvalidInputError, match=r"is censored at 0: below a limit of 0 is no value"):
+            read_markers(frame)
+    assert read_markers(markers(ca125=["400", "0", "100"]))["ca125"].tolist() == [400.0, 0.0, 100.0]
+    assert read_markers(markers(ca125=["400", "<0.5", "100"]))["censored"].tolist() == [False, True, False]
+
+
 def test_undocumented_censored_value_is_an_error():
     with pytest.raises(InvalidInputError, match=r"censored 'maybe' is not a documented value"):
         read_markers(MESSY / "markers_censored_undocumented.csv")

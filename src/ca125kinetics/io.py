@@ -288,7 +288,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
     _fhir_only(drug_codes, table.label)
     with _read_errors(what, table.label):
         if table.kind == "csv":
-            frame = pd.read_csv(table.path, **_csv_options(table.sep))
+            frame = _csv_fields(pd.read_csv(table.path, **_csv_options(table.sep)), table.first_row, table.label)
         else:
             frame = pd.read_parquet(table.path)
             _check_header(frame.columns, table.label)
@@ -368,6 +368,31 @@ def _csv_options(sep: str) -> dict[str, Any]:
     return {"dtype": str, "keep_default_na": False, "na_values": [""], "sep": sep}
 
 
+def _csv_fields(frame: pd.DataFrame, first_row: int, label: str) -> pd.DataFrame:
+    """``frame`` as parsed from CSV rows that have exactly the header's fields.
+
+    When every data row has more fields than the header, pandas takes the first fields as
+    the index and shifts every column by them: a row ``001,0,1,200`` under ``patient_id,day,
+    ca125`` (an unquoted ``1,200``) would become patient ``0`` on day 1. (Rows of unequal
+    length are refused by the parser itself.) Extra fields that are empty in every row are
+    trailing separators, which some exports write: the columns are put back under their
+    names. Any other extra field is refused, naming the first row that has one."""
+    if isinstance(frame.index, pd.RangeIndex):
+        return frame
+    header, extra = list(frame.columns), frame.index.nlevels
+    whole = frame.reset_index()
+    whole.columns = [*header, *(f"\0extra{i}" for i in range(extra))]
+    filled = whole.iloc[:, len(header):].notna().any(axis=1).to_numpy()
+    if filled.any():
+        i = int(np.argmax(filled))
+        raise InvalidInputError(
+            f"row {first_row + i} has {len(header) + extra} fields but the header names {len(header)} "
+            f"({', '.join(header)}): a value with an unquoted separator (e.g. 1,200 for 1200), or a column "
+            "without a name; quote such values or write them without the separator, or name every column",
+            source=label)
+    return whole.iloc[:, :len(header)]
+
+
 @contextlib.contextmanager
 def _read_errors(what: str, label: str):
     """pandas/pyarrow parse errors become one clear package error."""
@@ -411,7 +436,7 @@ def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.D
         else:
             with pd.read_csv(table.path, chunksize=chunk_rows, **_csv_options(table.sep)) as reader:
                 for frame in reader:
-                    yield labelled(frame)
+                    yield labelled(_csv_fields(frame, offset, table.label))
 
 
 def _fhir_only(drug_codes, label: str) -> None:
@@ -1491,6 +1516,9 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
             "or '<x' for a value below the assay's limit" + _number_hint(raw_value[i], decimal, thousands))
     col.add(~bad_value & (value < 0), vc,
             lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
+    col.add(~bad_value & censored & (value == 0), vc,
+            lambda i: f"{what} value {_shown(raw_value[i])!r} is censored at 0: below a limit of 0 is no value; "
+            "give the assay's limit of quantification as the report states it (e.g. '<5')")
     col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
     col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
             lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
