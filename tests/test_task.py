@@ -43,6 +43,15 @@ def test_rectal_toml_is_a_task():
     ({"comparators": ["guess"]}, "unknown comparator"),
     ({"numeric": [], "categorical": []}, "declare the clinical predictors"),
     ({"numeric": ["age", "downstaged"]}, "cannot also be a predictor"),
+    ({"categorical": ["sex", "yct_stage", "ycn_stage"]},
+     r"'yct_stage' at restaging, 'ycn_stage' at restaging are not known before the outcome 'downstaged'"),
+    ({"categorical": ["ypt_stage"]}, "'ypt_stage' at the operation are not known before the outcome"),
+    ({"numeric": ["dfs_months"]}, "'dfs_months' during follow-up are not known"),
+    ({"categorical": ["arm"]}, "'arm' at randomisation are not known before the outcome 'downstaged' "
+                               "\\(recorded at restaging\\)"),
+    ({"outcome": "complete_resection", "marker": "ca125", "numeric": ["pfs_months"]},
+     "'pfs_months' during follow-up are not known before the outcome 'complete_resection' "
+     "\\(recorded at the operation\\)"),
     ({"categorical": ["age"]}, "both numeric and categorical"),
     ({"marker": "psa"}, "unknown marker"),
     ({"numeric": "age"}, "must be a list of column names"),
@@ -54,6 +63,15 @@ def test_task_errors_are_typed_and_say_what_to_do(change, message):
         TaskSpec.from_dict({**base, **change})
     with pytest.raises(InvalidInputError, match="unknown key"):
         TaskSpec.from_dict({**base, "outcom": "x"})
+
+
+def test_predictors_recorded_before_the_outcome_are_allowed():
+    # restaging before the operation, pathology before follow-up; a column not listed is baseline
+    TaskSpec(name="r0", outcome="complete_resection", numeric=["age"], categorical=["recist", "ycn_stage"])
+    TaskSpec(name="dfs", outcome="dfs_event", marker="cea", categorical=["ypt_stage", "arm", "downstaged"],
+             comparators=["post_pre_ratio"])
+    TaskSpec(name="own", outcome="my_outcome", marker="cea", categorical=["ypt_stage"],
+             comparators=["post_pre_ratio"])   # an outcome of the user's own: its time is not known
 
 
 def test_outcome_values_other_than_0_1_are_refused():

@@ -39,7 +39,7 @@ from .errors import InvalidInputError
 from .markers import get_marker
 
 __all__ = ["TaskSpec", "DEFAULT_TASK", "COMPARATORS", "OVARIAN_COMPARATORS", "RESPONSE_COMPARATORS",
-           "bundle_task"]
+           "RECORDED_AFTER_START", "bundle_task"]
 
 #: The published ovarian scores (need the ovarian clinical fields and CA-125).
 OVARIAN_COMPARATORS = ("ago", "imodel", "mskcc")
@@ -51,6 +51,19 @@ COMPARATORS = OVARIAN_COMPARATORS + tuple(RESPONSE_COMPARATORS)
 #: The ovarian clinical columns the published ovarian scores read.
 OVARIAN_SCORE_COLUMNS = ("ecog", "ascites_ml", "figo_stage", "primary_residual_disease", "pfi_months",
                          "recurrence_pattern")
+
+#: When the clinical columns that come after the start of treatment are recorded, in the order
+#: of care (every other column is known before or during the neoadjuvant treatment):
+#: restaging (the trial's gate, and the downstaging it defines), randomisation, the operation
+#: and its pathology, follow-up. A task's predictors must be recorded before its outcome
+#: (:class:`TaskSpec`): never the restaging that defines downstaging, nor the pathology or the
+#: follow-up that come after it.
+RECORDED_AFTER_START = {
+    **dict.fromkeys(("recist", "yct_stage", "ycn_stage", "ycm_stage", "downstaged"), (1, "at restaging")),
+    "arm": (2, "at randomisation"),
+    **dict.fromkeys(("complete_resection", "ypt_stage", "ypn_stage"), (3, "at the operation")),
+    **dict.fromkeys(("pfs_months", "pfs_event", "dfs_months", "dfs_event"), (4, "during follow-up")),
+}
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,14 @@ class TaskSpec:
             raise InvalidInputError(f"[task] column(s) {both} are both numeric and categorical; declare each once")
         if self.outcome in self.numeric + self.categorical:
             raise InvalidInputError(f"[task] the outcome {self.outcome!r} cannot also be a predictor")
+        if self.outcome in RECORDED_AFTER_START:
+            rank, when = RECORDED_AFTER_START[self.outcome]
+            late = [c for c in self.numeric + self.categorical if RECORDED_AFTER_START.get(c, (0,))[0] >= rank]
+            if late:
+                recorded = ", ".join(f"{c!r} {RECORDED_AFTER_START[c][1]}" for c in late)
+                raise InvalidInputError(
+                    f"[task] predictor(s) {recorded} are not known before the outcome {self.outcome!r} "
+                    f"(recorded {when}); a model may use only what is known before its outcome: leave them out")
         unknown = sorted(set(self.comparators) - set(COMPARATORS))
         if unknown:
             raise InvalidInputError(f"[task] unknown comparator(s) {unknown}; choose from {list(COMPARATORS)}")
