@@ -114,6 +114,19 @@ def test_detectable_hr_inverts_events(hr, power, alloc, sided):
         pytest.approx(d, rel=1e-12)
 
 
+def test_a_bound_below_1_is_not_a_noninferiority_margin(capsys):
+    from ca125kinetics.cli import main
+
+    # 1000 events and a true HR of 0.7 show superiority itself: 0.8593 would be no margin
+    with pytest.raises(InvalidInputError, match=r"bound of 0.8593, below 1: that is not a non-inferiority margin"):
+        design.supported_margin(1000, true_hr=0.7)
+    with pytest.raises(InvalidInputError, match="below 1"):
+        design.patients_support(300, accrual=24, follow_up=24, control_median=14, true_hr=0.6)
+    assert main(["design", "detectable-hr", "--events", "1000", "--true-hr", "0.7"]) == 2
+    assert "superiority itself" in capsys.readouterr().err
+    assert design.supported_margin(1000, true_hr=0.9).hr > 1          # a margin still where there is one
+
+
 @hsettings(max_examples=60, deadline=None)
 @given(margin=st.floats(1.05, 2.0), true_hr=st.floats(0.7, 1.0), power=st.floats(0.5, 0.99))
 def test_supported_margin_inverts_noninferiority_events(margin, true_hr, power):

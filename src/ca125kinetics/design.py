@@ -369,11 +369,22 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
     :func:`events` for non-inferiority. With this many events, non-inferiority with margin
     ``M`` (or any wider one) is shown with the stated power when the true hazard ratio
     (experimental vs control) is ``true_hr``.
+
+    A non-inferiority margin is above 1. When ``M`` is at most 1 (a true hazard ratio well
+    below 1), the events show superiority itself with at least the stated power, and no
+    margin is the answer: refused with an :class:`InvalidInputError` that says so, rather
+    than printing a "margin" below 1.
     """
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
     d = _check_events(n_events)
     true_hr = _check_hr("true_hr", true_hr)
     m = true_hr * math.exp(_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
+    if m <= 1.0:
+        raise InvalidInputError(
+            f"with a true hazard ratio of {true_hr:g} (experimental vs control), {d:g} events support a bound of "
+            f"{m:.4f}, below 1: that is not a non-inferiority margin (a margin is above 1); these events show "
+            f"superiority itself with at least power {power:g}. For the hazard ratio they detect, leave out "
+            "true_hr (--true-hr)")
     return DetectableHrResult(hr=m, events=d, hypothesis="non-inferiority", true_hr=true_hr, alpha=alpha,
                               sided=sided, power=power, allocation=allocation)
 
