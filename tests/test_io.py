@@ -492,6 +492,7 @@ def test_a_directory_or_unreadable_file_is_one_clear_error(tmp_path):
 # stated, or refused with a typed error that says how to fix it; never guessed.
 
 from pathlib import Path  # noqa: E402
+import json  # noqa: E402
 import warnings  # noqa: E402
 
 from ca125kinetics.errors import DataQualityWarning  # noqa: E402
@@ -508,6 +509,25 @@ def test_day_first_dates_are_refused_not_guessed():
         read_markers(MESSY / "markers_dates_iso.csv", clinical=MESSY / "clinical_start_ddmmyyyy.csv")
     with pytest.raises(InvalidInputError, match="treatment_start"):
         read_clinical(MESSY / "clinical_start_ddmmyyyy.csv", require=("patient_id",))
+
+
+def test_a_refused_clinical_start_is_quoted_where_the_dated_markers_need_it(capsys):
+    """A clinical table read with on_error="flag" (as the commands read it) blanks the start it
+    refused; the markers then said "add the date of the first dose", a date that was given."""
+    from ca125kinetics.cli import main
+
+    flagged = read_clinical(MESSY / "clinical_start_ddmmyyyy.csv", require=("patient_id",), on_error="flag")
+    got = read_markers(MESSY / "markers_dates_iso.csv", clinical=flagged, on_error="flag")
+    assert "no usable treatment_start: in the clinical table, row 2, column 'treatment_start': treatment_start " \
+           "'04/03/2024' is not an ISO date" in got["problem"].iloc[0]
+    assert main(["gcig", str(MESSY / "markers_dates_iso.csv"), "--clinical", str(MESSY / "clinical_start_ddmmyyyy.csv"),
+                 "--format", "json"]) == 0
+    assert "never guessed" in json.loads(capsys.readouterr().out)[0]["reason"]
+    # a start simply missing is still asked for
+    empty = pd.DataFrame({"patient_id": ["007"], "treatment_start": [None], "ecog": ["7"]})
+    got = read_markers(MESSY / "markers_dates_iso.csv", clinical=read_clinical(empty, require=("patient_id",),
+                                                                               on_error="flag"), on_error="flag")
+    assert "has no treatment_start in the clinical table; add the date of the first dose" in got["problem"].iloc[0]
 
 
 def test_stated_date_format_reads_day_first_dates():

@@ -1585,10 +1585,26 @@ def _treatment_starts(clinical, date_format: str | None = None) -> dict[str, Any
     if "treatment_start" not in clin.columns:
         return None
     starts, _, _ = _parse_dates(_array(clin["treatment_start"]), None, "treatment_start")
-    out: dict[str, Any] = {}
-    for p, t in zip(_id_array(_array(clin["patient_id"])), starts):
+    ids = _id_array(_array(clin["patient_id"]))
+    out = _Starts()
+    for p, t in zip(ids, starts):
         out.setdefault(p, t)
+    if "problem" in clin.columns:   # a flagged row: the reader's reason for a date it refused
+        for p, t, why in zip(ids, starts, _array(clin["problem"])):
+            if np.isnat(t) and isinstance(why, str) and "column 'treatment_start'" in why:
+                out.refused.setdefault(p, why)
     return out
+
+
+class _Starts(dict):
+    """``patient_id -> treatment_start`` (:func:`_treatment_starts`), and ``refused``: for a
+    patient whose start the clinical reader refused (a table read with ``on_error="flag"``),
+    its reason, which the markers' "no treatment_start" message then quotes instead of asking
+    for a date that was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.refused: dict[str, str] = {}
 
 
 def _no_treatment_start() -> InvalidInputError:
@@ -1630,8 +1646,11 @@ def _days_from_dates(columns: dict, pid: np.ndarray, starts, col: _Collector, cl
     col.add(bad, "date", lambda i: message(_shown(raw[i])))
     col.add(np.isnat(dates) & ~bad, "date", "date is empty; give the date of the sample")
     no_start = ~np.isnat(dates) & np.isnat(start) & ~pd.isna(pid)
+    refused = getattr(starts, "refused", {})
     col.add(no_start, "treatment_start",
-            lambda i: f"patient {pid[i]!r} has no treatment_start in the clinical table"
+            lambda i: f"patient {pid[i]!r} has no usable treatment_start: in the clinical table, "
+            f"{refused[pid[i]].removeprefix('invalid input: ')}" if pid[i] in refused else
+            f"patient {pid[i]!r} has no treatment_start in the clinical table"
             + (" or the markers" if own else "") + "; add the date of the first dose")
     return (dates - start) / np.timedelta64(1, "D")
 
