@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -574,6 +576,37 @@ def test_ambiguous_thousands_separator_is_refused():
     with pytest.raises(InvalidInputError, match=r"'1,200' could be a decimal comma or a thousands separator"):
         read_markers(path)
     assert read_markers(path, thousands=",")["ca125"].tolist() == [1200.0, 420.0, 95.0]
+
+
+def test_a_point_grouping_thousands_in_a_semicolon_table_is_refused(tmp_path):
+    """A semicolon-separated export (a European spreadsheet) often writes 1200 as 1.200; read
+    with the default format it was 1.2."""
+    from ca125kinetics.io import _table_pieces, table_file
+
+    path = tmp_path / "m.csv"
+    path.write_text("patient_id;day;ca125;uln\n007;-3;1.200;35\n007;21;<1.000;35\n007;42;12.5;35\n")
+    for kw in ({}, {"sep": ";"}):             # the separator detected or stated
+        with pytest.warns(DataQualityWarning) if not kw else contextlib.nullcontext():
+            with pytest.raises(InvalidInputError, match=r"in a semicolon-separated table '1.200' could be a point "
+                               r"between thousands or a decimal point.*thousands=',' if it is the decimal point"):
+                read_markers(path, **kw)
+    with pytest.raises(InvalidInputError, match=r"'<1.000' could be"):           # a censored limit too
+        read_markers(path, sep=";")
+    pieces = list(_table_pieces(table_file(path, "markers", ";"), 1, "markers"))     # read in chunks
+    with pytest.raises(InvalidInputError, match="'1.200' could be a point between thousands"):
+        read_markers(pieces[0])
+    # the format stated: read as written; 12.5 and a value with 1, 2 or 4 decimals are not ambiguous
+    assert read_markers(path, sep=";", thousands=",")["ca125"].tolist() == [1.2, 1.0, 12.5]
+    path.write_text("patient_id;day;ca125\n007;-3;1200\n007;21;180.25\n007;42;12.5\n")
+    assert read_markers(path, sep=";")["ca125"].tolist() == [1200.0, 180.25, 12.5]
+    # the same texts in a comma-separated table, a DataFrame or a clinical table of commas: as before
+    assert read_markers(markers(ca125=["1.200", "180", "150"]))["ca125"].tolist() == [1.2, 180.0, 150.0]
+    clinical = tmp_path / "c.csv"
+    clinical.write_text("patient_id;ascites_ml\n007;1.500\n")
+    with pytest.raises(InvalidInputError, match="'1.500' could be a point between thousands"):
+        read_clinical(clinical, sep=";", require=("patient_id",))
+    assert read_clinical(clinical, sep=";", decimal=",", thousands=".",
+                         require=("patient_id",))["ascites_ml"].tolist() == [1500.0]
 
 
 @pytest.mark.parametrize("text, decimal, thousands, expected", [

@@ -289,6 +289,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
     with _read_errors(what, table.label):
         if table.kind == "csv":
             frame = _csv_fields(pd.read_csv(table.path, **_csv_options(table.sep)), table.first_row, table.label)
+            frame.attrs["ca125_sep"] = table.sep
         else:
             frame = pd.read_parquet(table.path)
             _check_header(frame.columns, table.label)
@@ -420,6 +421,7 @@ def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.D
         nonlocal offset
         frame.index = pd.RangeIndex(offset, offset + len(frame))
         frame.attrs["ca125_source"] = table.label
+        frame.attrs["ca125_sep"] = table.sep if table.kind == "csv" else None
         offset += len(frame)
         return frame
 
@@ -686,6 +688,9 @@ class _Text:
         n = len(text)
         valid = text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else np.ones(n, dtype=bool)
         plain = valid & _plain_decimals(text, decimal)
+        if thousands == _DOT_AMBIGUOUS and plain.any():   # 1.200: read by ``parse``, which refuses it
+            grouped = pc.match_substring_regex(text, f"^{_DOT_GROUPED}$")
+            plain &= ~grouped.to_numpy(zero_copy_only=False).astype(bool)
         value = np.full(n, np.nan)
         if plain.all() and decimal == ".":
             value = pc.cast(text, pa.float64()).to_numpy(zero_copy_only=False)
@@ -1151,10 +1156,36 @@ def _date_hint(value) -> str:
     return ""
 
 
+#: The number format of a semicolon-separated CSV read with the default format (a point as
+#: the decimal mark, no thousands separator stated), in place of ``thousands=None``
+#: (:func:`_table_number_format`): such exports (European spreadsheets) often write a point
+#: between thousands, so a cell such as ``1.200`` could be 1200 or 1.2 and is refused, as
+#: ``1,200`` is in any table; ``12.5`` or ``1200`` are read as usual.
+_DOT_AMBIGUOUS = "dot-ambiguous"
+#: A number written with points grouping three digits (``1.200``, ``12.000.000``).
+_DOT_GROUPED = r"[+-]?\d{1,3}(?:\.\d{3})+"
+
+
+def _table_number_format(frame: pd.DataFrame, decimal: str, thousands: str | None) -> str | None:
+    """``thousands`` for the numbers of ``frame``: :data:`_DOT_AMBIGUOUS` for a CSV read as
+    semicolon-separated (stated or detected, :func:`_load`) with the default format; else
+    ``thousands`` as given."""
+    if thousands is None and decimal == "." and frame.attrs.get("ca125_sep") == ";":
+        return _DOT_AMBIGUOUS
+    return thousands
+
+
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
     """How to state the number format, for a cell that did not parse."""
     if not isinstance(text, str):
         return ""
+    if thousands == _DOT_AMBIGUOUS:
+        if re.fullmatch(_DOT_GROUPED, text.strip().lstrip("<").strip()):
+            return (f"; in a semicolon-separated table {text.strip()!r} could be a point between thousands or a "
+                    "decimal point (1.200 is 1200 or 1.2): state the format, decimal=',' thousands='.' if the "
+                    "point separates thousands, thousands=',' if it is the decimal point (command line "
+                    "--decimal , --thousands . / --thousands ,)")
+        thousands = None
     if decimal == "." and thousands is None and "," in text:
         return (f"; {text.strip()!r} could be a decimal comma or a thousands separator (1,200 is 1.2 or "
                 "1200): state the format with decimal=',' or thousands=',' (command line --decimal "
@@ -1214,7 +1245,8 @@ def _parse_numbers(values, decimal: str = ".", thousands: str | None = None, *, 
         for i, v in enumerate(text):
             if type(v) is str:
                 if pattern.match(v):
-                    text[i] = (v.replace(thousands, "") if thousands else v).replace(decimal, ".")
+                    text[i] = (v.replace(thousands, "") if thousands and thousands != _DOT_AMBIGUOUS
+                               else v).replace(decimal, ".")
                 else:                   # not a number written this way (the caller reports it)
                     text[i] = None
     return np.asarray(pd.to_numeric(text, errors="coerce"), dtype=float)
@@ -1228,9 +1260,12 @@ def _boolean_word(text: str) -> float:
 
 @functools.lru_cache(maxsize=16)
 def _number_pattern(decimal: str, thousands: str | None) -> re.Pattern:
-    """The regular expression of a number written with ``decimal`` and ``thousands``."""
+    """The regular expression of a number written with ``decimal`` and ``thousands``
+    (:data:`_DOT_AMBIGUOUS`: a plain number with a decimal point, not grouped by points)."""
     d, t = re.escape(decimal), re.escape(thousands) if thousands else None
     plain = rf"[+-]?(?:\d+(?:{d}\d*)?|{d}\d+)(?:[eE][+-]?\d+)?"
+    if thousands == _DOT_AMBIGUOUS:
+        return re.compile(rf"^(?!{_DOT_GROUPED}$){plain}$")
     grouped = rf"[+-]?\d{{1,3}}(?:{t}\d{{3}})+(?:{d}\d*)?" if t else None
     return re.compile(rf"^(?:{plain}|{grouped})$" if grouped else rf"^{plain}$")
 
@@ -1899,6 +1934,7 @@ def read_markers(
     _check_arguments(on_error, duplicates, uln, spec.unit)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes)
+    thousands = _table_number_format(frame, decimal, thousands)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
                          spec, label)
     starts = known = None
@@ -2400,6 +2436,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     _check_arguments(on_error)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "clinical", sep)
+    thousands = _table_number_format(frame, decimal, thousands)
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
     del frame
     c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
