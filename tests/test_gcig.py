@@ -925,3 +925,20 @@ def test_gcig_reasons_of_flagged_patients_are_scorings_gcig_reasons():
     assert "unknown RECIST category 'XX'" in scored.loc["a", "reason"]
     for c, s in (("status", "gcig_status"), ("reason", "gcig_reason"), ("progression_reason", "progression_reason")):
         assert table[c].to_dict() == scored[s].to_dict()
+
+
+def test_every_reason_says_that_samples_were_set_aside():
+    """A confirmed PR read "every sample in between <= 50 % of baseline" while a 500 U/mL drawn
+    two weeks after a paracentesis had been set aside without a word."""
+    from ca125kinetics import gcig_cohort
+
+    m = pd.DataFrame({"patient_id": ["1"] * 6, "day": [0, 21, 30, 42, 63, 84],
+                      "ca125": [400, 150, None, 500, 150, 140],
+                      "event": [None, None, "paracentesis", None, None, None]})
+    row = gcig_cohort(m).iloc[0]
+    assert row["status"] == "response" and row["n_excluded"] == 1
+    for column in ("reason", "progression_reason"):
+        assert row[column].endswith("; 1 sample(s) set aside by the exclusion windows (28 days after a procedure; "
+                                    "every sample after mouse antibodies)"), column
+    kept = gcig_cohort(m.assign(event=None).drop(index=2)).iloc[0]        # without the paracentesis
+    assert "set aside" not in kept["reason"] and kept["status"] == "not_confirmed"   # the 500 breaks it

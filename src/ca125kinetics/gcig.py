@@ -696,21 +696,22 @@ def _r_no_fall(c: _ReasonColumns):
     return c.join(f"no GCIG response: no on-treatment sample <= {c.pct} of baseline ", c.num(k.F_BASE_VALUE),
                   " U/mL on day ", c.days(k.I_BASE_DAY), " (",
                   c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL); lowest ", c.num(k.F_LOW),
-                  " U/mL")
+                  " U/mL", c.excluded("; "))
 
 
 def _r_broken_fraction(c: _ReasonColumns):
     k = _kernel
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
                   c.num(k.F_BRK_VALUE), f" U/mL > {c.pct} of baseline (",
-                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL)")
+                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL)", c.excluded("; "))
 
 
 def _r_broken_rise(c: _ReasonColumns):
     k = _kernel
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
                   c.num(k.F_BRK_VALUE), f" U/mL > {c.tolerance} x previous ", c.num(k.F_BRK_PREV), " U/mL (",
-                  c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV)), " U/mL) and not within the normal range")
+                  c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV)), " U/mL) and not within the normal range",
+                  c.excluded("; "))
 
 
 def _r_unconfirmed(c: _ReasonColumns):
@@ -729,7 +730,7 @@ def _r_response(c: _ReasonColumns):
                       c.num(k.F_CONF_VALUE), " U/mL on day ", day, " (", c.days(conf - fall),
                       f" days later, {side} ULN ", c.num(c.uln),
                       f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the "
-                      "previous one (or within the normal range)")
+                      "previous one (or within the normal range)", c.excluded("; "))
     return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
 
 
@@ -747,7 +748,7 @@ def _p_progression(c: _ReasonColumns):
         return c.join(f"GCIG CA-125 progression (group {g}) on day ", c.days(day), ": ", c.num(k.F_PROG_VALUE),
                       " U/mL, confirmed on day ", c.days(conf), " (", c.days(conf - day), " days later) by ",
                       c.num(k.F_PCONF_VALUE), " U/mL, all >= ", c.basis(g), " (", c.num(k.F_THRESHOLD),
-                      f" U/mL); {_GROUP_TEXT[g]}")
+                      f" U/mL); {_GROUP_TEXT[g]}", c.excluded("; "))
     return c.by_group(build)
 
 
@@ -757,7 +758,7 @@ def _p_pending(c: _ReasonColumns):
         return c.join(f"no GCIG CA-125 progression (group {g}): candidate on day ", c.days(k.I_CAND_DAY), " (",
                       c.num(k.F_CAND_VALUE), " U/mL >= ", c.basis(g), " = ", c.num(k.F_THRESHOLD),
                       f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; "
-                      f"{_GROUP_TEXT[g]}")
+                      f"{_GROUP_TEXT[g]}", c.excluded("; "))
     return c.by_group(build)
 
 
@@ -781,14 +782,15 @@ def _p_none_nadir(c: _ReasonColumns):
     k = _kernel
     return c.join(f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir ",
                   c.num(k.F_NADIR), " U/mL (", c.num(k.F_THRESHOLD),
-                  f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}")
+                  f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}", c.excluded("; "))
 
 
 def _p_none_uln(c: _ReasonColumns):
     def build(g: str, c: _ReasonColumns):
         return c.join(f"no GCIG CA-125 progression (group {g}): no two samples >= {c.progression} x ULN (",
                       c.num(_kernel.F_THRESHOLD),
-                      f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}")
+                      f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT[g]}",
+                      c.excluded("; "))
     return c.by_group(build)
 
 

@@ -40,6 +40,14 @@ reason), 93 ``invalid_input`` reasons now also name that, and 8 patients changed
 the censoring of their aggregates or a kept event (e.g. the median of ``<53.3``, 73.6 and
 70 is exactly 70; the minimum of 429.6 and ``<472.1`` is at most 429.6).
 
+Regenerated when every response and progression reason of a patient whose samples the
+exclusion windows set aside says so, as the ``unconfirmed`` reason already did ("; N
+sample(s) set aside by the exclusion windows (28 days after a procedure; every sample after
+mouse antibodies)"): before, a confirmed response read "every sample in between <= 50 % of
+baseline" with an excluded 500 U/mL between, and nothing said it had been set aside. Only
+``reason`` (233 rows) and ``progression_reason`` (556 rows) changed, each by that text
+appended, and the ``reason`` in 109 ``api`` rows; every other cell is as before.
+
 Inputs (all deterministic):
 
 * ``synthetic``: the committed synthetic cohort ``data/synthetic/default`` (markers and
