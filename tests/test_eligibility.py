@@ -105,6 +105,15 @@ def test_rescue_patient_meeting_every_criterion_is_eligible():
     assert p.missing == () and p.failed == ()
 
 
+def test_only_an_eligible_patient_is_admitted_by_a_clause():
+    # the spec records which clause of inclusion 3 admitted the patient: no one admits an
+    # ineligible or undetermined one; the clause the criterion passed by stays in its row
+    for change, status in (({"pfi_months": 5.99}, "ineligible"), ({"consent": None}, "undetermined")):
+        p = one(rescue_patient(**change))
+        assert p.status == status and p.admitted_by is None
+        assert next(c for c in p.criteria if c.criterion == "I3").clause == "RECIST 1.1 CR/PR/SD"
+
+
 @pytest.mark.parametrize(("pfi", "status"), [(6.0, "eligible"), (6, "eligible"), (5.99, "ineligible"),
                                              (5.0, "ineligible"), (60.0, "eligible")])
 def test_pfi_boundary_six_months(pfi, status):

@@ -604,7 +604,10 @@ def _screen_patient(patient_id: str, trial: Trial, record: dict, notes: dict) ->
     failed = [c for c in results if c.verdict == "fail"]
     open_ = [c for c in results if c.verdict == "missing"]
     missing = tuple(dict.fromkeys(f for c in open_ for f in c.missing))
-    admitted = "; ".join(f"{c.criterion}: {c.clause}" for c in results if c.clause) or None
+    # the alternative that admitted the patient: only an eligible patient is admitted (the
+    # clause each criterion passed by stays in its row, ``clause``, for every patient)
+    admitted = ("; ".join(f"{c.criterion}: {c.clause}" for c in results if c.clause) or None
+                if not failed and not open_ else None)
     if failed:
         status = "ineligible"
         reason = "fails " + "; ".join(f"{c.criterion} {_kind_word(c)} ({c.reason})" for c in failed)
