@@ -513,6 +513,46 @@ def test_survival_analysis_says_how_many_patients_each_missing_value_left_out():
     assert kelim_arm and "(missing: surgery 1)" in kelim_arm[0]
 
 
+def test_the_kelim_cutoff_is_a_named_parameter_per_setting(capsys, result, tmp_path):
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.cli import main
+    from ca125kinetics.settings import KELIM_CUTOFFS, kelim_cutoff
+    from ca125kinetics.validation.studies import survival_analysis
+
+    assert dict(KELIM_CUTOFFS) == {"first_line": 1.0, "relapse": 1.08} and kelim_cutoff() == 1.0
+    ids = [f"p{i}" for i in range(8)]
+    clinical = pd.DataFrame({"patient_id": ids, "pfs_months": [3, 5, 8, 9, 12, 14, 2, 6],
+                             "pfs_event": [1, 1, 0, 1, 1, 0, 1, 1]})
+    scored = pd.DataFrame({"patient_id": ids, "status": "ok",
+                           "kelim_score": [1.2, 0.8, 1.05, 0.7, 1.3, 0.9, 1.0, 1.1]})
+    groups = {}
+    for cut, favourable in ((None, 5), ("first_line", 5), ("relapse", 3), (1.1, 3), ("0.75", 7)):
+        res = survival_analysis(clinical, scored, kelim_cutoff=cut)
+        km = res.km[res.km["analysis"] == "kelim_group"]
+        label = f"favourable (score >= {kelim_cutoff(cut):g})"
+        assert res.kelim_cutoff == kelim_cutoff(cut) and set(km["group"]) >= {label}
+        assert res.medians.set_index(["analysis", "group"]).loc[("kelim_group", label), "n"] == favourable, cut
+        groups[cut] = res.cox.loc[res.cox["term"] == "kelim_favourable", "hr"].iloc[0]
+    assert groups["relapse"] == groups[1.1] and groups["relapse"] != groups["first_line"]
+    for bad in ("second_line", 0, -1.0, True, float("nan")):
+        with pytest.raises(InvalidInputError, match="give a setting \\(first_line, relapse\\) or a positive"):
+            survival_analysis(clinical, scored, kelim_cutoff=bad)
+    # the commands: refused before any work, named in the summary
+    assert main(["kinetics", "x.csv", "--kelim-cutoff", "sometimes"]) == 2
+    assert "KELIM cut-off 'sometimes'" in capsys.readouterr().err
+    assert main(["validate", "--model", "m", "--markers", "x", "--clinical", "y", "--out", "r.html",
+                 "--kelim-cutoff", "-2"]) == 2
+    assert "KELIM cut-off '-2'" in capsys.readouterr().err
+    assert result.source["kelim_cutoff"] == 1.0 and result.survival.kelim_cutoff == 1.0   # the study records it
+    markers = tmp_path / "m.csv"
+    pd.DataFrame({"patient_id": ["a"] * 4 + ["b"] * 4, "day": [-3, 21, 42, 63] * 2,
+                  "ca125": [900, 300, 110, 45, 900, 600, 420, 300]}).to_csv(markers, index=False)
+    for cut, shown in ((None, ">= 1)"), ("relapse", ">= 1.08)")):
+        assert main(["kinetics", str(markers), "--method", "per-patient", "--format", "text",
+                     *(["--kelim-cutoff", cut] if cut else [])]) == 0
+        assert f"favourable score ({shown}" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "y, p, rows, match",
     [

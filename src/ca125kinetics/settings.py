@@ -20,14 +20,16 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import numbers
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from .errors import InvalidInputError
 from .markers import CA125
 
 __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
-           "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
+           "KELIM_CUTOFFS", "kelim_cutoff", "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
            "AGGREGATIONS"]
 
 #: The two columns :func:`with_provenance` appends.
@@ -36,11 +38,43 @@ PROVENANCE_COLUMNS = ("rules", "package_version")
 #: Default assay upper limit of normal for CA-125, U/mL (GCIG; stated once in markers.py).
 DEFAULT_ULN = CA125.default_uln
 
+#: KELIM cut-offs by treatment setting, named (**Decision**: a parameter per setting, as
+#: cut-offs found in one setting do not carry to another): ``first_line`` 1.0, the published
+#: KELIM cut-off of first-line chemotherapy; ``relapse`` 1.08, found after 3 cycles at first
+#: platinum-sensitive recurrence for a platinum-free interval of 12 months or more (IJGC 2023;
+#: 33 Suppl 4: A179.2; 96 patients). Both were found for the published KELIM; the package's
+#: score is its own open KELIM-like score (``k / k_ref``), so either is a convention to state.
+KELIM_CUTOFFS = MappingProxyType({"first_line": 1.0, "relapse": 1.08})
+
 #: A standardized KELIM-like score ``k / k_ref`` at or above this value is called
-#: "favourable", below it "unfavourable" (the cut-off of the published KELIM score, applied
-#: to the package's own open KELIM-like score; docs/clinical-rules.md section 4). Used by the
-#: web page, ``ca125 kinetics`` and the validation report's KELIM-like groups.
-KELIM_FAVOURABLE_SCORE = 1.0
+#: "favourable", below it "unfavourable": the ``first_line`` cut-off of
+#: :data:`KELIM_CUTOFFS`, the default wherever a cut-off is used (the web page, ``ca125
+#: kinetics``, the validation study's KELIM-like groups; the last two take another,
+#: :func:`kelim_cutoff`). docs/clinical-rules.md section 4.
+KELIM_FAVOURABLE_SCORE = KELIM_CUTOFFS["first_line"]
+
+
+def kelim_cutoff(value=None) -> float:
+    """The KELIM-like cut-off ``value`` names: None (:data:`KELIM_FAVOURABLE_SCORE`), a setting
+    of :data:`KELIM_CUTOFFS` (``"relapse"``), or a positive number (a number written as text,
+    as a command line gives it, too). Anything else is refused with an
+    :class:`InvalidInputError` listing the settings."""
+    if value is None:
+        return KELIM_FAVOURABLE_SCORE
+    if isinstance(value, str) and value.strip() in KELIM_CUTOFFS:
+        return KELIM_CUTOFFS[value.strip()]
+    number = value
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            number = None
+    if (isinstance(number, bool) or not isinstance(number, numbers.Real) or not math.isfinite(number)
+            or number <= 0):
+        raise InvalidInputError(f"KELIM cut-off {value!r}: give a setting ({', '.join(KELIM_CUTOFFS)}) or a "
+                                "positive number (the standardized score k / k_ref at or above which it is "
+                                "favourable)")
+    return float(number)
 
 #: Procedures that interfere with CA-125 (GCIG): samples within the interference window after
 #: them are excluded.

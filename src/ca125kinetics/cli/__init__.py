@@ -58,6 +58,18 @@ def add_drug_code_argument(parser) -> None:
                         "597195=carboplatin (repeat for several)")
 
 
+def add_kelim_cutoff_argument(parser) -> None:
+    """The ``--kelim-cutoff`` option: the cut-off of the KELIM-like groups, a setting of
+    :data:`ca125kinetics.settings.KELIM_CUTOFFS` or a number
+    (:func:`ca125kinetics.settings.kelim_cutoff` reads it)."""
+    from ..settings import KELIM_CUTOFFS
+
+    settings = ", ".join(f"{name} ({value:g})" for name, value in KELIM_CUTOFFS.items())
+    parser.add_argument("--kelim-cutoff", default=None, metavar="SETTING|NUMBER",
+                        help=f"standardized KELIM-like score k / k_ref at or above which it is called favourable: "
+                        f"a treatment setting, {settings}, or a number (default first_line)")
+
+
 def drug_codes_option(args) -> dict[str, str] | None:
     """``--drug-code RXNORM=NAME`` options as the readers' ``drug_codes`` (None when none).
     The codes and names are checked by the readers

@@ -9,9 +9,10 @@ from ..io import read_markers
 from ..kinetics import fit_kinetics
 from ..markers import get_marker
 from ..settings import (
-    KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, with_provenance,
+    KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, kelim_cutoff, with_provenance,
 )
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, markers_options, require_rows
+from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, cohort_stream, markers_options,
+               require_rows)
 from ._output import emit, text_table
 
 
@@ -44,6 +45,7 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--max-rows", type=int, default=40)
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    add_kelim_cutoff_argument(parser)
     parser.add_argument("--population-sample", type=int, default=100_000, metavar="N",
                         help="a file read in chunks learns the population on its first N patients "
                         "(default 100000), then fits every patient under it (not with --model: the "
@@ -87,6 +89,7 @@ def _kinetics_settings_and_population(args, spec=None):
 def cli_kinetics(args) -> int:
     """Handler of ``ca125 kinetics``; returns the exit code."""
     spec = get_marker(args.marker)
+    cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
     settings, population, method = _kinetics_settings_and_population(args, spec)
     read_options = {"marker": spec, **markers_options(args)}
     response = (ResponseSettings(clearance_r2_threshold=args.clearance_r2)
@@ -111,10 +114,10 @@ def cli_kinetics(args) -> int:
                                    ("method", "status", "k", "half_life_days", "kelim_score",
                                     "post_pre_ratio", "normalised", "exponential_clearance"))
             print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
-            print(_summary(kept, settings, spec, response))
+            print(_summary(kept, settings, spec, response, cutoff))
             return 0
         table = run_kinetics(stream, **options)
-    summary = _summary(table, settings, spec, response)
+    summary = _summary(table, settings, spec, response, cutoff)
     text = text_table(table.drop(columns=list(PROVENANCE_COLUMNS)), max_rows=args.max_rows) + "\n\n" + summary
     emit(table, args.out, args.format, text=text)
     if args.out:
@@ -141,8 +144,8 @@ def _kinetics_table(markers, method, population, settings, spec, response):
     return with_provenance(table, *rules, method=method, **marker)
 
 
-def _summary(table, settings, spec, response) -> str:
-    summary = _kinetics_summary(table, settings, spec)
+def _summary(table, settings, spec, response, cutoff: float = KELIM_FAVOURABLE_SCORE) -> str:
+    summary = _kinetics_summary(table, settings, spec, cutoff)
     if response is not None:
         summary += "\n" + _response_summary(table, response)
     return summary
@@ -158,7 +161,7 @@ def _response_summary(features, response) -> str:
             f"clearance (R^2 > {response.clearance_r2_threshold:g}) {int(clear.sum())} of {len(clear)}")
 
 
-def _kinetics_summary(table, settings, spec=None) -> str:
+def _kinetics_summary(table, settings, spec=None, cutoff: float = KELIM_FAVOURABLE_SCORE) -> str:
     ok = table[table["status"] == "ok"]
     marker = "" if spec is None or spec.name == "ca125" else f"{spec.label} "
     lines = [f"KELIM-like {marker}kinetics ({table['method'].iloc[0] if len(table) else '-'}), "
@@ -167,8 +170,8 @@ def _kinetics_summary(table, settings, spec=None) -> str:
              + (f"; ULN {settings.uln:g} {spec.unit}" if marker else "")]
     if len(ok):
         # the favourable cut-off is the KELIM score's, defined for CA-125 only
-        favourable = (f", favourable score (>= {KELIM_FAVOURABLE_SCORE:g}): "
-                      f"{int((ok['kelim_score'] >= KELIM_FAVOURABLE_SCORE).sum())}" if not marker else
+        favourable = (f", favourable score (>= {cutoff:g}): {int((ok['kelim_score'] >= cutoff).sum())}"
+                      if not marker else
                       f"; no favourable/unfavourable cut-off for {spec.label} (the KELIM cut-off is CA-125's)")
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
                      f"{ok['half_life_days'].median():.1f} days{favourable}")

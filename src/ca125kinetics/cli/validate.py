@@ -11,10 +11,11 @@ from ..features import build_patient_frame
 from ..io import read_clinical, read_markers, write_table
 from ..predict import load_model
 from ..scores import with_model_provenance
+from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
 from ..validation.studies import _describe_source, optimism_bootstrap, validate_model
-from . import add_format_arguments, format_options, markers_options
+from . import add_format_arguments, add_kelim_cutoff_argument, format_options, markers_options
 from ._workers import stop_workers_on_interrupt
 
 
@@ -44,6 +45,7 @@ def add_validate_arguments(parser) -> None:
                         help="log metrics and the report to this MLflow tracking URI (default: "
                              "MLFLOW_TRACKING_URI when set)")
     parser.add_argument("--experiment", default="ca125-validation", help="MLflow experiment name")
+    add_kelim_cutoff_argument(parser)
     add_format_arguments(parser)
 
 
@@ -51,6 +53,7 @@ def cli_validate(args) -> int:
     """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
     if args.bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before the work
     bundle = load_model(args.model)
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
@@ -62,7 +65,7 @@ def cli_validate(args) -> int:
     clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
     markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
                            duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
-    result = validate_model(markers, clin, model=bundle)
+    result = validate_model(markers, clin, model=bundle, kelim_cutoff=cutoff)
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})
     if args.predictions:

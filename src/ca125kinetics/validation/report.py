@@ -432,7 +432,8 @@ def _section_survival(result: ValidationResult) -> str:
         figs.append(_figure(fig, f"Kaplan-Meier estimate with 95 % log-log pointwise band: "
                                  f"{titles.get(analysis, analysis)}.", f"Kaplan-Meier {analysis}"))
     out = [f"<p>{s.n_patients} patients with progression-free survival known. KELIM-like group: favourable "
-           f"when the standardized score k / k_ref &ge; 1 (model's kinetics settings). Predicted group: the "
+           f"when the standardized score k / k_ref &ge; {s.kelim_cutoff:g} (model's kinetics settings). "
+           f"Predicted group: the "
            f"model's probability at or above its threshold, or below it (outside the surgery arm a prognostic "
            f"grouping, not the effect of surgery). Comparisons of arms are "
            f"randomised only in a trial; complete resection is observed after randomisation, so its hazard "

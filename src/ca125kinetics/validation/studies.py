@@ -59,6 +59,7 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError
 from ..settings import KELIM_FAVOURABLE_SCORE
+from ..settings import kelim_cutoff as _kelim_cutoff
 from .metrics import (
     ThresholdMetrics,
     ValidationMetrics,
@@ -112,8 +113,9 @@ DEFAULT_THRESHOLDS = tuple(round(i / 100, 2) for i in range(1, 100))
 #: Reason codes of excluded patients, in the order they are tried.
 EXCLUSION_REASONS = ("no_markers", "invalid_input", "not_scored", "no_outcome")
 
-#: A standardized KELIM-like score >= this value is "favourable" (the package's one cut-off,
-#: :data:`ca125kinetics.settings.KELIM_FAVOURABLE_SCORE`).
+#: A standardized KELIM-like score >= this value is "favourable" unless the study names another
+#: cut-off (``kelim_cutoff``: :func:`ca125kinetics.settings.kelim_cutoff`, e.g. ``"relapse"``);
+#: :data:`ca125kinetics.settings.KELIM_FAVOURABLE_SCORE`.
 KELIM_FAVOURABLE = KELIM_FAVOURABLE_SCORE
 
 #: Resamples of :func:`optimism_bootstrap` unless told otherwise.
@@ -126,7 +128,14 @@ OPTIMISM_METRICS = ("auc", "calibration_slope", "citl", "brier")
 MIN_SUBGROUP_CLASS = 5
 
 _OUTCOME = "complete_resection"
-_KELIM_LABELS = ("favourable (score >= 1)", "unfavourable (score < 1)")
+
+
+def _kelim_groups(score, cutoff: float) -> np.ndarray:
+    """Each patient's KELIM-like group at ``cutoff``: ``"favourable (score >= c)"``,
+    ``"unfavourable (score < c)"``, or None without a score."""
+    score = pd.to_numeric(pd.Series(score), errors="coerce").to_numpy(dtype=float)
+    return np.where(np.isnan(score), None, np.where(score >= cutoff, f"favourable (score >= {cutoff:g})",
+                                                    f"unfavourable (score < {cutoff:g})"))
 
 
 # =========================================================================== results
@@ -165,6 +174,7 @@ class SurvivalAnalysis:
     cox: pd.DataFrame
     n_patients: int
     notes: tuple[str, ...] = ()
+    kelim_cutoff: float = KELIM_FAVOURABLE_SCORE
 
     def to_frame(self) -> pd.DataFrame:
         """The medians table (one row per analysis and group)."""
@@ -417,16 +427,16 @@ def _check_thresholds(thresholds) -> np.ndarray:
     return np.unique(t)
 
 
-def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Sequence[str]) -> pd.DataFrame:
-    """One column per requested subgroup variable, aligned with ``scored`` (labels as text)."""
+def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Sequence[str],
+                      kelim_cut: float = KELIM_FAVOURABLE_SCORE) -> pd.DataFrame:
+    """One column per requested subgroup variable, aligned with ``scored`` (labels as text;
+    the KELIM-like group at ``kelim_cut``)."""
     out = pd.DataFrame(index=scored.index)
     clin_by_id = clin.set_index("patient_id")
     pid = scored["patient_id"].astype(str)
     for name in subgroups:
         if name == "kelim_group":
-            score = pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float)
-            values = np.where(np.isnan(score), None,
-                              np.where(score >= KELIM_FAVOURABLE, _KELIM_LABELS[0], _KELIM_LABELS[1]))
+            values = _kelim_groups(scored["kelim_score"], kelim_cut)
         elif name == "gcig_category":
             cat = scored["gcig_category"].astype(object)
             status = scored["gcig_status"].astype(object)
@@ -478,7 +488,7 @@ def _missing(value) -> bool:
 
 def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = DEFAULT_SUBGROUPS,
                    thresholds: Sequence[float] = DEFAULT_THRESHOLDS, survival: bool = True,
-                   conf_level: float = 0.95) -> ValidationResult:
+                   conf_level: float = 0.95, kelim_cutoff: float | str | None = None) -> ValidationResult:
     """Validate a frozen model on a cohort: score everyone, analyse those with an outcome.
 
     Parameters
@@ -503,6 +513,10 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         Run the PFS analyses when ``pfs_months`` and ``pfs_event`` are present.
     conf_level : float
         Level of every interval (default 0.95).
+    kelim_cutoff : float or str, optional
+        Cut-off of the KELIM-like groups (subgroup ``kelim_group``, the PFS analyses): a
+        setting of :data:`ca125kinetics.settings.KELIM_CUTOFFS` (``"first_line"`` 1.0, the
+        default; ``"relapse"`` 1.08) or a positive number. Recorded in ``source``.
 
     Returns
     -------
@@ -511,8 +525,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     Raises
     ------
     InvalidInputError
-        The clinical table has no ``complete_resection`` column, or a subgroup variable is
-        unknown.
+        The clinical table has no ``complete_resection`` column, a subgroup variable is
+        unknown, or the KELIM cut-off is neither a setting nor a positive number.
     InsufficientDataError
         Fewer than two analysed patients with and without complete resection.
 
@@ -532,6 +546,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     from ..predict.result import SCORED_STATUSES
 
     thresholds = _check_thresholds(thresholds)
+    kelim_cut = _kelim_cutoff(kelim_cutoff)
     bundle = load_model(model)
     if 0.0 < float(bundle.threshold) < 1.0:  # the report states the net benefit at the model's own threshold
         thresholds = np.unique(np.r_[thresholds, float(bundle.threshold)])
@@ -602,7 +617,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
 
     # ---- subgroup variables and predictions table
     sub_names = [s for s in subgroups if s in present]
-    groups = _subgroup_columns(scored, clin, sub_names)
+    groups = _subgroup_columns(scored, clin, sub_names, kelim_cut)
     predictions = pd.DataFrame({
         "patient_id": scored["patient_id"].to_numpy(dtype=object),
         "status": status,
@@ -635,7 +650,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     surv = None
     if survival:
         if {"pfs_months", "pfs_event"} <= set(clin.columns):
-            surv = survival_analysis(clin, scored, conf_level=conf_level)
+            surv = survival_analysis(clin, scored, conf_level=conf_level, kelim_cutoff=kelim_cut)
         else:
             notes.append("survival analyses not run: the clinical table has no pfs_months/pfs_event columns")
     case_mix = _case_mix(bundle, scored.loc[included], clin)
@@ -650,7 +665,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         exclusions=exclusions, flow=flow, characteristics=characteristics, predictions=predictions,
         survival=surv, sample_size=sample_size, case_mix=case_mix,
         source={"markers": _describe_source(markers), "clinical": _describe_source(clinical),
-                "n_clinical": int(len(clin)), "n_scored": int(len(scored))},
+                "n_clinical": int(len(clin)), "n_scored": int(len(scored)), "kelim_cutoff": kelim_cut},
         notes=tuple(notes),
     )
 
@@ -884,7 +899,8 @@ def _sample_size(y, p, perf) -> tuple[pd.DataFrame | None, str | None]:
 # =========================================================================== survival
 
 
-def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95) -> SurvivalAnalysis:
+def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95,
+                      kelim_cutoff: float | str | None = None) -> SurvivalAnalysis:
     """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group, by the model's
     predicted group and by surgery arm.
 
@@ -904,8 +920,9 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     Notes
     -----
     Patients with invalid input or unknown PFS time/event are left out (counted in
-    ``notes``). KELIM-like group: favourable when the standardized score ``k / k_ref >=
-    1`` (:data:`KELIM_FAVOURABLE`), computed with the model's kinetics settings; patients
+    ``notes``). KELIM-like group: favourable when the standardized score ``k / k_ref`` is at
+    or above ``kelim_cutoff`` (:func:`ca125kinetics.settings.kelim_cutoff`: a setting or a
+    number; default :data:`KELIM_FAVOURABLE`, 1), computed with the model's kinetics settings; patients
     without a score (kinetics not estimable) are left out of the KELIM-like analyses.
     Predicted group: the model's probability at or above its threshold ("predicted
     resectable") or below it, for the patients it scored (status ``ok`` or ``insufficient``:
@@ -920,6 +937,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     """
     from . import survival as sv
 
+    cut = _kelim_cutoff(kelim_cutoff)
     notes: list[str] = []
     clin = clinical.copy()
     clin["patient_id"] = clin["patient_id"].astype(str)
@@ -959,9 +977,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         ~scored_ok, None, np.where(probability >= threshold,
                                    [f"predicted resectable (p >= {t:.2f})" for t in threshold.fillna(0)],
                                    [f"predicted not resectable (p < {t:.2f})" for t in threshold.fillna(0)]))
-    frame["kelim_group"] = np.where(frame["kelim_score"].isna(), None,
-                                    np.where(frame["kelim_score"] >= KELIM_FAVOURABLE, _KELIM_LABELS[0],
-                                             _KELIM_LABELS[1]))
+    frame["kelim_group"] = _kelim_groups(frame["kelim_score"], cut)
     km, medians, logranks, cox_rows = [], [], [], []
     caught_all: list[str] = []
 
@@ -1028,7 +1044,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         cox_rows.append(table.assign(model=label))
 
     frame["kelim_favourable"] = np.where(frame["kelim_score"].isna(), np.nan,
-                                         (frame["kelim_score"] >= KELIM_FAVOURABLE).astype(float))
+                                         (frame["kelim_score"] >= cut).astype(float))
     if frame["arm"].notna().any():
         frame["surgery"] = np.where(frame["arm"].isna(), np.nan, (frame["arm"] == "surgery").astype(float))
         fit_cox("kelim+arm", frame, ["kelim_favourable", "surgery"])
@@ -1055,6 +1071,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
                            "n_events"]),
         n_patients=int(keep.sum()),
         notes=tuple(notes),
+        kelim_cutoff=cut,
     )
 
 
