@@ -239,8 +239,12 @@ def test_trajectory_in_prediction_json_and_text(run):
     assert [pt.n_samples for pt in t.points] == [2, 3, 4, 5, 5]
     final = t.points[-1]
     assert (final.probability, final.p_low, final.p_high) == (p.probability, p.p_low, p.p_high)
+    # SERIES has no day-35 sample: that landmark has a probability and no decision
+    assert [pt.status for pt in t.points] == ["no_visit_sample", "ok", "ok", "ok", "ok"]
     for pt in t.points:
-        assert 0 < pt.probability < 1 and pt.decision == ("resectable" if pt.probability >= 0.7 else "not_resectable")
+        assert 0 < pt.probability < 1
+        assert pt.decision == (None if pt.status == "no_visit_sample" else
+                               "resectable" if pt.probability >= 0.7 else "not_resectable")
     as_json = p.to_dict()["trajectory"]
     assert as_json["status"] == "ok" and len(as_json["points"]) == 5 and as_json["stable"] == t.stable
     assert json.loads(json.dumps(as_json)) == as_json
@@ -251,6 +255,31 @@ def test_trajectory_in_prediction_json_and_text(run):
     import pickle
 
     assert pickle.loads(pickle.dumps(predict(SERIES, CLINICAL, model=result.bundle))).trajectory == t
+
+
+def test_a_landmark_whose_window_holds_no_sample_gets_no_decision():
+    """Past a landmark with its visit's sample missing (a sample before the window, the next
+    after it), the landmark model's probability on the earlier samples is shown, and no
+    decision: it would rest on a visit without a sample. The shipped model."""
+    from ca125kinetics.predict import predict
+
+    clinical = dict(CLINICAL, figo_stage="IIIC", pfi_months=18)
+    t = predict({"day": [-5, 20, 41, 75], "ca125": [400.0, 300.0, 90.0, 30.0]}, clinical).trajectory
+    points = {pt.landmark: pt for pt in t.points}
+    assert {k: pt.status for k, pt in points.items()} == {
+        "day35": "no_visit_sample", "cycle2": "ok", "cycle3": "no_visit_sample", "cycle4": "not_reached", "final": "ok"}
+    cycle3 = points["cycle3"]
+    assert cycle3.decision is None and 0 < cycle3.probability < 1 and cycle3.sample_days == (-5, 20, 41)
+    assert cycle3.reason == ("no decision: no CA-125 sample in this landmark's window (days 56 to 70); the latest "
+                             "sample before it is on day 41, and the next on day 75: the probability is the "
+                             "landmark model's on the earlier samples")
+    assert "No decision at day 35 (early), after cycle 3 (day 63): no CA-125 sample in the visit's window." in t.summary
+    assert "no landmark model" not in t.summary.lower()
+    assert "no decision: no CA-125 sample in this visit's window (days 56 to 70)" in t.to_text()
+    # a sample on the window's edges is the visit's
+    for day in (56, 70):
+        edge = predict({"day": [-5, 20, 41, day, 75], "ca125": [400.0, 300.0, 90.0, 60.0, 30.0]}, clinical)
+        assert {pt.landmark: pt.status for pt in edge.trajectory.points}["cycle3"] == "ok", day
 
 
 @pytest.mark.slow  # shares the ~20 s training run of the module fixture
@@ -390,7 +419,7 @@ def _models(*statuses):
 
 
 def test_stability_wording():
-    days, values = [-7, 21, 43, 63, 84], [900, 400, 200, 100, 50]
+    days, values = [-7, 21, 35, 43, 63, 84], [900, 400, 300, 200, 100, 50]   # a sample at every visit
     p = {"day35": 0.62, "cycle2": 0.74, "cycle3": 0.66, "cycle4": 0.80}
     t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
                          final=(0.85, 0.8, 0.9), score_at=lambda m: (p[m.landmark.key], 0.5, 0.9))
@@ -576,9 +605,14 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
                 continue
             pt = points[key]
             if e["reached"] == "1":
-                assert pt.status in ("ok", "not_fitted", "not_scored"), (note, key, pt)   # allow_imputed
+                assert pt.status in ("ok", "not_fitted", "not_scored", "no_visit_sample"), (note, key, pt)  # imputed
                 if pt.status == "not_scored":       # reached, but nothing drawn up to D + w
                     assert e["sample_days"] == "" and pt.reason.startswith("not scored: no CA-125 markers"), pt
+                # a decision needs a sample in the landmark's window (D - w to D + w)
+                if key != "final" and pt.status in ("ok", "no_visit_sample"):
+                    first = int(e["nominal_day"]) - int(e["window_days"])
+                    in_window = [d for d in _days(e["sample_days"]) if d >= first]
+                    assert (pt.status == "no_visit_sample") == (not in_window), (note, key, pt.status)
                 assert list(pt.sample_days) == _days(e["sample_days"]), (note, key)
                 assert (pt.n_samples, pt.last_day) == (int(e["n_samples"]), int(e["to_day"])), (note, key)
             else:
@@ -607,7 +641,7 @@ def test_a_landmark_decides_only_with_ca125_after_the_first_dose_as_the_reading_
             on = [d for d in _days(e["sample_days"]) if 0 < d <= 100 and d not in _days(e["excluded_days"])]
             pt = points[key]
             assert (pt.status == "insufficient") == (not on), (c["case_note"], key, pt.status, on)
-            assert (pt.decision is None) == (not on)
+            assert (pt.decision is None) == (not on or pt.status == "no_visit_sample")
             n_insufficient += pt.status == "insufficient"
     assert n_insufficient >= 5
 
@@ -689,16 +723,20 @@ def test_a_landmark_without_ca125_after_the_first_dose_gives_no_decision():
     assert [pt.landmark for pt in decided] == ["cycle2", "cycle3", "final"]
     assert "No decision at day 35 (early)" in t.summary and "no decision" in t.to_text()
     assert t.to_dict()["points"][0]["status"] == "insufficient"
+    # allow_imputed decides on imputed kinetics, but not on a visit without a sample (none on day 35)
     opted = predict(series, clinical, allow_imputed=True).trajectory.points[0]
-    assert opted.status == "ok" and opted.decision is not None
+    assert opted.status == "no_visit_sample" and opted.decision is None
     assert opted.probability == day35.probability
+    sampled = predict({"day": [-9, 35, 39, 60], "ca125": [65.6, 30.0, 22.6, 16.1]}, clinical,
+                      allow_imputed=True).trajectory.points[0]
+    assert sampled.status == "ok" and sampled.decision is not None
 
 
 def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():
     from ca125kinetics.predict import load_model, predict
 
     bundle = load_model(None)
-    p = predict({"day": [-5, 20, 41, 60], "ca125": [400.0, 300.0, 90.0, 40.0]}, CLINICAL)
+    p = predict({"day": [-5, 20, 35, 41, 60], "ca125": [400.0, 300.0, 150.0, 90.0, 40.0]}, CLINICAL)
     t = p.trajectory
     assert t.trained_on_synthetic is True and "synthetic" in t.to_text()
     assert [pt.landmark for pt in t.points] == ["day35", "cycle2", "cycle3", "cycle4", "final"]
@@ -708,7 +746,8 @@ def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():
         m = metrics[pt.landmark]
         assert (pt.auc, pt.auc_ci_low, pt.auc_ci_high, pt.n_evaluated, pt.agreement) == \
             (m["auc"], m["auc_ci_low"], m["auc_ci_high"], m["n"], m["agreement"])
-    assert [pt.sample_days for pt in t.points] == [(-5, 20), (-5, 20, 41), (-5, 20, 41, 60), (), (-5, 20, 41, 60)]
+    assert [pt.sample_days for pt in t.points] == [(-5, 20, 35), (-5, 20, 35, 41), (-5, 20, 35, 41, 60), (),
+                                                   (-5, 20, 35, 41, 60)]
     assert t.points[3].status == "not_reached" and t.points[3].reason == (
         "not reached: the latest CA-125 sample is on day 60, before this landmark's window opens on day 77")
     final = t.points[-1]
@@ -719,14 +758,14 @@ def test_each_landmark_point_says_what_it_used_and_how_good_its_model_is():
     assert list(frame.columns) == list(__import__("ca125kinetics.landmarks", fromlist=["x"]).TRAJECTORY_COLUMNS)
     assert frame["status"].tolist() == ["ok", "ok", "ok", "not_reached", "ok"]
     as_json = p.to_dict()["trajectory"]
-    assert as_json["trained_on_synthetic"] is True and as_json["points"][1]["sample_days"] == [-5, 20, 41]
+    assert as_json["trained_on_synthetic"] is True and as_json["points"][1]["sample_days"] == [-5, 20, 35, 41]
     assert as_json["points"][3]["reason"].startswith("not reached")
 
 
 def test_stability_is_not_claimed_from_a_single_landmark():
     """One landmark scored (the others without a model) and the full series: two points, but
     one landmark is no trajectory; the summary says so instead of calling the decision stable."""
-    days, values = [-7, 21, 43], [900, 400, 200]
+    days, values = [-7, 21, 35, 43], [900, 400, 300, 200]
     one = build_trajectory(_models("ok", "not_fitted"), days=days, values=values, threshold=0.7,
                            final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
     assert one.stable is None and not one.summary.startswith("Decision stable")
@@ -735,7 +774,7 @@ def test_stability_is_not_claimed_from_a_single_landmark():
         "completely resectable (p 0.90); all samples (to day 43): predicted completely resectable (p 0.90); "
         "threshold 0.70. No landmark model for: after cycle 2 (day 42).")
     # day 35 and after cycle 2 on the same samples (none drawn on days 36-49): one look, not two
-    same = build_trajectory(_models("ok", "ok"), days=[-7, 21, 35], values=values, threshold=0.7,
+    same = build_trajectory(_models("ok", "ok"), days=[-7, 21, 35], values=values[:3], threshold=0.7,
                             final=(0.9, 0.8, 0.95), score_at=lambda m: (0.9, 0.8, 0.95))
     assert same.stable is None and "the 2 landmarks scored used the same samples (days -7, 21, 35)" in same.summary
     two = build_trajectory(_models("ok", "ok"), days=days, values=values, threshold=0.7,

@@ -371,8 +371,12 @@ class TrajectoryPoint:
         CA-125 values up to ``last_day`` (0 for a landmark not reached).
     sample_days : tuple of int
         Their days: the samples the point used (empty for a landmark not reached).
-    status : {"ok", "not_reached", "not_fitted", "not_scored", "insufficient"}
+    status : {"ok", "not_reached", "no_visit_sample", "not_fitted", "not_scored", "insufficient"}
         ``not_reached``: the patient's latest sample is before the landmark's window;
+        ``no_visit_sample``: the patient is past the landmark but its window holds no
+        CA-125 sample (the visit's sample was not drawn, or not recorded): the probability
+        (shown) is the landmark model's on the earlier samples, and no decision is given, as
+        it would rest on a visit that has no sample;
         ``not_fitted``: the model has no fitted model for this landmark (training had too few
         patients who reached it); ``not_scored``: the landmark model returned no probability;
         ``insufficient``: no CA-125 after the first dose up to ``last_day`` that the kinetics
@@ -381,7 +385,7 @@ class TrajectoryPoint:
     reason : str or None
         Why there is no probability, or no decision (None when ``status == "ok"``).
     probability, p_low, p_high : float
-        NaN unless ``status`` is ``"ok"`` or ``"insufficient"``.
+        NaN unless ``status`` is ``"ok"``, ``"insufficient"`` or ``"no_visit_sample"``.
     decision : {"resectable", "not_resectable"} or None
         ``probability >= threshold`` or not (None unless ``status == "ok"``).
     threshold : float or None
@@ -488,6 +492,9 @@ class Trajectory:
             if p.status == "insufficient":
                 shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
                          "(kinetics imputed)")
+            elif p.status == "no_visit_sample":
+                shown = (f"{p.probability:.2f}  no decision: no CA-125 sample in this visit's window (days "
+                         f"{2 * p.day - p.last_day} to {p.last_day})")
             elif p.decision is None:
                 shown = "no landmark model" if p.status == "not_fitted" else "not scored"
             else:
@@ -609,11 +616,18 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         status = "ok" if math.isfinite(p) else "not_scored"
         why = got[3] if len(got) > 3 and got[3] else "the landmark model returned no probability"
         reason = None if status == "ok" else f"not scored: {why}"
+        visit = sample_days[(sample_days >= lm.first_day) & (sample_days <= lm.last_day)]
         if status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
             status, reason = "insufficient", (
                 f"no decision: no CA-125 after the first dose up to day {lm.last_day} that the kinetics can use "
                 "(none drawn yet, or every one excluded after a procedure or mouse antibodies), so the probability "
                 "was computed with the kinetics imputed (allow_imputed=True decides on it anyway)")
+        elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
+            before = f"the latest sample before it is on day {used[-1]}" if used else "there is no sample before it"
+            status, reason = "no_visit_sample", (
+                f"no decision: no CA-125 sample in this landmark's window (days {lm.first_day} to {lm.last_day}); "
+                f"{before}, and the next on day {int(sample_days[sample_days > lm.last_day][0])}: the "
+                "probability is the landmark model's on the earlier samples")
         points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), status, p, low, high,
                                       _decision(p, threshold) if status == "ok" else None, sample_days=used,
                                       reason=reason, **about))
@@ -680,11 +694,13 @@ def _shipped_facts(model) -> dict[str, Any]:
 
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
-    missing = [pt.label for pt in points if pt.decision is None and pt.status != "insufficient"]
+    missing = [pt.label for pt in points if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample")]
     early = [pt.label for pt in points if pt.status == "insufficient"]
+    unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
         f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
-        if early else "")
+        if early else "") + (
+        f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window." if unsampled else "")
     if stable is None:
         if not landmarks:
             return "Only the full-series prediction is available: no landmark could be scored." + tail
