@@ -782,3 +782,26 @@ def test_a_list_of_bundle_entries_keeps_their_full_urls():
                {"resource": _obs(oid="a", subject={"reference": uuid})}]
     result = read_fhir(entries)
     assert result.markers["patient_id"].tolist() == ["P7"] and len(result.skipped) == 0
+
+
+def test_a_fhir_bundle_of_scores_has_every_patient_the_other_formats_have(tmp_path, capsys):
+    """--format fhir of a cohort: a patient with markers and no clinical row stopped the run, and
+    one with a clinical row and no markers was left out; the JSON table lists both, not scored."""
+    from ca125kinetics.cli import main
+
+    markers = pd.read_csv(COHORT / "markers.csv", dtype=str)
+    clinical = pd.read_csv(COHORT / "clinical.csv", dtype=str)
+    a, b, c = sorted(set(markers["patient_id"]))[:3]
+    markers[markers["patient_id"].isin([a, b])].to_csv(tmp_path / "m.csv", index=False)
+    clinical[clinical["patient_id"].isin([a, c])].to_csv(tmp_path / "c.csv", index=False)
+    args = ["score", "--markers", str(tmp_path / "m.csv"), "--clinical", str(tmp_path / "c.csv"), "--format"]
+    assert main([*args, "json"]) == 0
+    table = {r["patient_id"]: r for r in json.loads(capsys.readouterr().out)}
+    assert main([*args, "fhir"]) == 0
+    entries = [e["resource"] for e in json.loads(capsys.readouterr().out)["entry"]]
+    assert [e["subject"]["reference"] for e in entries] == [f"Patient/{p}" for p in (a, b, c)]
+    assert [e["status"] for e in entries] == ["final", "cancelled", "cancelled"]
+    assert [table[p]["status"] for p in (a, b, c)] == ["ok", "invalid_input", "not_scored"]
+    assert "has markers but no clinical" in entries[1]["note"][0]["text"]
+    assert "no CA-125 markers for this patient" in entries[2]["note"][0]["text"]
+    assert entries[0]["prediction"][0]["probabilityDecimal"] == pytest.approx(table[a]["probability"], abs=1e-6)

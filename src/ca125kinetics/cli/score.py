@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import read_clinical, read_markers, write_table
-from ..predict import load_model, predict, predict_many, score_frame
+from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
 from ..predict.loading import _URI_SCHEMES, _registry_location
@@ -188,15 +188,19 @@ def _load_quietly(model):
 
 
 def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> str:
-    """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them."""
+    """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them, one
+    per patient of the cohort table the other formats write (:func:`_score_read`: a patient
+    with markers and no clinical row, or a clinical row and no markers, is in it, not scored,
+    with the reason; one bad patient never stops the cohort)."""
+    from ..predict.result import _prediction_from_row
     from ..sources.fhir import risk_assessment
 
-    items = [(rows, None if clinical is None else clinical[clinical["patient_id"] == pid])
-             for pid, rows in markers.groupby("patient_id", sort=True)]
-    if len(ids) == 1:
-        return json.dumps(risk_assessment(predict(*items[0], model=bundle, allow_imputed=allow_imputed)),
+    if len(ids) == 1:       # as the other formats report one patient
+        return json.dumps(risk_assessment(predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)),
                           indent=2) + "\n"
-    entries = [{"resource": risk_assessment(p)} for p in predict_many(items, model=bundle, allow_imputed=allow_imputed)]
+    frame = _score_read(bundle, markers, clinical, allow_imputed=allow_imputed)
+    entries = [{"resource": risk_assessment(_prediction_from_row(row, (), bundle))}
+               for row in frame.to_dict("records")]
     return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
 
 
