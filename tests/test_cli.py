@@ -273,7 +273,8 @@ def test_kinetics_states_k_ref_and_takes_the_models(series, model_dir, capsys):
     assert main(["kinetics", str(series), "--model", str(model_dir), "--format", "json"]) == 0
     rows = {r["patient_id"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows["007"]["k_ref"] == bundle.kinetics_settings.k_ref
-    assert rows["007"]["k_ref_source"].startswith(f"model {bundle.name} {bundle.version}: ")
+    synthetic = ", trained on synthetic data" if bundle.trained_on_synthetic else ""
+    assert rows["007"]["k_ref_source"].startswith(f"model {bundle.name} {bundle.version}{synthetic}: ")
     scored = predict_cohort(read_markers(series), model=bundle).set_index("patient_id")
     assert rows["007"]["kelim_score"] == pytest.approx(scored.loc["007", "kelim_score"], rel=1e-9)
     assert main(["kinetics", str(series), "--model", str(model_dir)]) == 0

@@ -288,10 +288,14 @@ def test_cli_validate_writes_per_patient_predictions(model_dir, files, tmp_path,
     assert pred["patient_id"].tolist() == expected["patient_id"].astype(str).tolist()
     assert pred["probability"].to_numpy() == pytest.approx(expected["probability"].to_numpy(dtype=float),
                                                            rel=1e-12, nan_ok=True)
-    assert list(pred.columns[-2:]) == ["rules", "package_version"]
+    assert list(pred.columns[-3:]) == ["trained_on_synthetic", "rules", "package_version"]
     assert json.loads(pred["rules"].iloc[0])["model"] == "report-test 0.0.1+test"
     assert set(pred["package_version"]) == {ca125kinetics.__version__}
-    assert "patient prediction(s)" in capsys.readouterr().err
+    # a model trained on synthetic data says so in every output, as the score tables do
+    synthetic = bool(ca125kinetics.load_model(model_dir).trained_on_synthetic)
+    assert synthetic and set(pred["trained_on_synthetic"]) == {True}
+    out, err = capsys.readouterr()
+    assert "patient prediction(s)" in err and "model trained on synthetic data" in out
 
 
 def test_cli_validate_writes_every_table_of_the_report(model_dir, files, tmp_path, monkeypatch, capsys):
@@ -308,7 +312,8 @@ def test_cli_validate_writes_every_table_of_the_report(model_dir, files, tmp_pat
             "subgroups", "predictions", "notes"} <= names
     metrics_csv = pd.read_csv(tmp_path / "tables" / "metrics.csv").set_index("metric")
     assert metrics_csv.loc["auc", "estimate"] == pytest.approx(result.metrics.auc, rel=1e-14)
-    assert list(metrics_csv.columns[-2:]) == ["rules", "package_version"]
+    assert list(metrics_csv.columns[-3:]) == ["trained_on_synthetic", "rules", "package_version"]
+    assert set(metrics_csv["trained_on_synthetic"]) == {True}
     flow = pd.read_csv(tmp_path / "tables" / "flow.csv").set_index("step")["n"]
     assert flow.to_dict() == result.flow.set_index("step")["n"].to_dict()
     assert "table(s) to" in capsys.readouterr().err

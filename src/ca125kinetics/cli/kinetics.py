@@ -67,8 +67,11 @@ def _kinetics_settings_and_population(args, spec=None):
         bundle = load_model(args.model, scoring_only=True)
         step = _kinetics_step(bundle)
         settings = step.settings_ if step is not None else bundle.kinetics_settings
+        # every row says where k_ref (and the population) came from, and that the model learned
+        # them from synthetic data when it did
+        synthetic = ", trained on synthetic data" if getattr(bundle, "trained_on_synthetic", False) else ""
         settings = settings.replace(k_ref_source=f"model {getattr(bundle, 'name', '')} "
-                                    f"{getattr(bundle, 'version', '')}: {settings.k_ref_source}")
+                                    f"{getattr(bundle, 'version', '')}{synthetic}: {settings.k_ref_source}")
         if step is not None and getattr(step, "method", None) == "population" and method == "population":
             population = getattr(step, "population_", None)
     else:   # the package defaults, with the marker's ULN (CA-125: KineticsSettings() itself)

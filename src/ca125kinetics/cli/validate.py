@@ -69,7 +69,7 @@ def cli_validate(args) -> int:
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})
     if args.predictions:
-        written = write_table(with_model_provenance(result.predictions, bundle), args.predictions, fmt="csv")
+        written = write_table(_stamped(result.predictions, bundle), args.predictions, fmt="csv")
         print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
     if args.bootstrap:
         frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
@@ -98,10 +98,25 @@ def cli_validate(args) -> int:
         o = result.optimism
         print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "
               f"calibration slope {o.corrected('calibration_slope'):.2f}")
+    if getattr(bundle, "trained_on_synthetic", False):
+        print(SYNTHETIC_NOTE)
     print(f"wrote {path}")
     if logging_on:
         print(f"logged metrics and report to MLflow experiment {args.experiment!r}", file=sys.stderr)
     return 0
+
+
+#: What ``ca125 validate`` prints after its figures when the model was trained on synthetic data.
+SYNTHETIC_NOTE = ("model trained on synthetic data: these figures describe how it does on this cohort, not a model "
+                  "fitted to patients; research software, not a medical device")
+
+
+def _stamped(frame, bundle):
+    """A table of the study as written: ``trained_on_synthetic`` (the model's, on every row, as
+    the score tables carry it), then the provenance columns
+    (:func:`~ca125kinetics.scores.with_model_provenance`)."""
+    synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
+    return with_model_provenance(frame.assign(trained_on_synthetic=synthetic), bundle)
 
 
 def _write_tables(result, bundle, directory) -> None:
@@ -111,5 +126,5 @@ def _write_tables(result, bundle, directory) -> None:
     out = Path(directory)
     tables = result.tables()
     for name, frame in tables.items():
-        write_table(with_model_provenance(frame, bundle), out / f"{name}.csv", fmt="csv")
+        write_table(_stamped(frame, bundle), out / f"{name}.csv", fmt="csv")
     print(f"wrote {len(tables)} table(s) to {out}", file=sys.stderr)
