@@ -289,3 +289,20 @@ def test_rules_hold_on_adversarial_series(days, values, uln, seed):
         frac=1.0, random_state=seed)
     again = response_features(read_markers(shuffled, marker="cea", uln=uln), marker="cea").iloc[0]
     pd.testing.assert_series_equal(again, r)
+
+
+def test_settings_left_at_ca125s_uln_are_refused_for_cea():
+    """KineticsSettings' ULN defaults to CA-125's 35: given for CEA it was read as 35 ng/mL
+    wherever a row gives no ULN (a baseline of 12 ng/mL 'not above the ULN')."""
+    from ca125kinetics import fit_kinetics
+    from ca125kinetics.settings import KineticsSettings
+
+    cea = pd.DataFrame({"patient_id": ["a"] * 3, "day": [-3, 14, 28], "cea": [12.0, 8.0, 4.0]})
+    for call in (lambda s: response_features(cea, marker="cea", settings=s),
+                 lambda s: fit_kinetics(cea, marker="cea", method="per-patient", settings=s)):
+        with pytest.raises(InvalidInputError, match=r"settings.uln is 35, CA-125's default ULN .* but the marker "
+                                                    r"is CEA: give its ULN, e.g. KineticsSettings\(uln=5"):
+            call(KineticsSettings(window_days=100))
+    got = response_features(cea, marker="cea", settings=KineticsSettings(window_days=100, uln=5.0))
+    assert got["uln"].tolist() == [5.0] and got["normalised"].tolist() == [True]
+    assert response_features(cea, marker="cea")["uln"].tolist() == [5.0]       # no settings: CEA's default

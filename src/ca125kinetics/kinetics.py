@@ -349,6 +349,12 @@ def _settings(settings, spec: MarkerSpec = CA125) -> KineticsSettings:
         raise InvalidInputError(
             f"settings must be a KineticsSettings, got {type(settings).__name__}; "
             "build one with ca125kinetics.KineticsSettings(...)")
+    if spec is not CA125 and settings.uln == CA125.default_uln:
+        # KineticsSettings' ULN defaults to CA-125's: for another marker it would be read as
+        # that marker's ULN (35 ng/mL of CEA) wherever a row gives none
+        raise InvalidInputError(
+            f"settings.uln is {settings.uln:g}, CA-125's default ULN ({CA125.unit}), but the marker is {spec.label}: "
+            f"give its ULN, e.g. KineticsSettings(uln={spec.default_uln:g}, ...) ({spec.unit})")
     return settings
 
 
