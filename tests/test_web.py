@@ -472,3 +472,16 @@ def test_the_api_limits_are_the_readers_limits():
     day = next(a for a in sample["day"]["anyOf"] if a.get("type") != "null")
     ca125 = next(a for a in sample["ca125"]["anyOf"] if a.get("type") != "null")
     assert (day["minimum"], day["maximum"]) == DAY_RANGE and ca125["maximum"] == CA125.plausible_max
+
+
+def test_a_whole_number_written_as_a_float_is_read_as_the_readers_read_it(client):
+    # ECOG 1.0 and residual disease 0.0 are whole numbers (the MLflow model takes doubles): the
+    # same answer as 1 and 0; 1.5, true and "1" are still refused
+    body = _request()
+    whole = _request(clinical=dict(body["clinical"], ecog=float(body["clinical"]["ecog"]),
+                                   primary_residual_disease=float(body["clinical"]["primary_residual_disease"])))
+    a, b = client.post("/api/score", json=body), client.post("/api/score", json=whole)
+    assert a.status_code == b.status_code == 200 and a.json()["probability"] == b.json()["probability"]
+    for bad in (1.5, True, "1"):
+        r = client.post("/api/score", json=_request(clinical=dict(body["clinical"], ecog=bad)))
+        assert r.status_code == 422 and r.json()["message"].startswith("clinical.ecog:"), bad

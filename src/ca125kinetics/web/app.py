@@ -189,6 +189,13 @@ class Clinical(BaseModel):
     _recurrence_pattern = _category("recurrence_pattern")
     _recist = _category("recist")
 
+    @field_validator("ecog", "primary_residual_disease", mode="before")
+    @classmethod
+    def _whole_number(cls, v):
+        """A whole number written as a float (``1.0``), as the readers and the MLflow model
+        (doubles) take it; ``1.5`` and booleans are still refused."""
+        return int(v) if isinstance(v, float) and v.is_integer() else v
+
 
 class ScoreRequest(BaseModel):
     """One patient's CA-125 series and clinical factors."""
