@@ -306,3 +306,18 @@ def test_settings_left_at_ca125s_uln_are_refused_for_cea():
     got = response_features(cea, marker="cea", settings=KineticsSettings(window_days=100, uln=5.0))
     assert got["uln"].tolist() == [5.0] and got["normalised"].tolist() == [True]
     assert response_features(cea, marker="cea")["uln"].tolist() == [5.0]       # no settings: CEA's default
+
+
+def test_normal_range_is_read_with_the_kinetics_slack():
+    """A value a rounding error (1e-9 relative) above the ULN is at the ULN for the response
+    features as for the kinetics: the same patient got 'at_floor' from one and a raised
+    baseline from the other."""
+    from ca125kinetics import fit_kinetics
+
+    x = 5 * (1 + 5e-10)
+    at = pd.DataFrame({"patient_id": ["a"] * 4, "day": [-3, 14, 28, 42], "cea": [x, 4.0, 3.0, 2.0]})
+    got = response_features(at, marker="cea")
+    assert fit_kinetics(at, marker="cea", method="per-patient")["status"].tolist() == ["at_floor"]
+    assert got["normalised"].isna().all() and "not above the ULN" in got["response_reason"].iloc[0]
+    down = pd.DataFrame({"patient_id": ["b"] * 4, "day": [-3, 14, 28, 42], "cea": [20.0, 12.0, 8.0, x]})
+    assert response_features(down, marker="cea")["normalised"].tolist() == [True]

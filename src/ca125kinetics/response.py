@@ -48,6 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ._gcig_kernel import RTOL
 from .errors import _invalid_reason
 from .markers import MarkerSpec, get_marker
 from .settings import KineticsSettings, ResponseSettings
@@ -112,9 +113,12 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = post / pre
         r2 = 1.0 - d["loglinear_rss"] / d["loglinear_tss"]
-    # "<x" baseline: raised or not is unknown; "<x" post with x > ULN: normal or not is unknown
-    raised = (pre > batch.uln) & ~pre_cens
-    post_known = ~post_cens | (post <= batch.uln)
+    # "<x" baseline: raised or not is unknown; "<x" post with x > ULN: normal or not is unknown.
+    # "Within the normal range" with the relative slack of the kinetics and GCIG rules (RTOL):
+    # a value a rounding error above the ULN is at the ULN, as the kinetics read it
+    top = batch.uln + RTOL * batch.uln
+    raised = (pre > top) & ~pre_cens
+    post_known = ~post_cens | (post <= top)
     has_both = ~np.isnan(pre) & ~np.isnan(post)
     bounded = has_both & ~(pre_cens & post_cens)     # "<y" / "<x" bounds the ratio neither way
     # the post sample measured against another ULN than the baseline's (an assay or laboratory
@@ -125,7 +129,7 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
               & ~invalid)
     r2 = np.where(fit_ok, r2, np.nan)
     slope = np.where(fit_ok, d["slope"], np.nan)
-    normalised = pd.array(np.where(judged, post <= batch.uln, False), dtype="boolean")
+    normalised = pd.array(np.where(judged, post <= top, False), dtype="boolean")
     normalised[~judged] = pd.NA
     clearance = pd.array((r2 > r.clearance_r2_threshold) & (slope < 0), dtype="boolean")
     clearance[~fit_ok] = pd.NA
@@ -146,13 +150,14 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         "clearance_r2": r2,
         "exponential_clearance": clearance,
         "clearance_r2_threshold": np.full(n, float(r.clearance_r2_threshold)),
-        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok),
+        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok, top),
                                      dtype=object),   # object: None stays None (pandas 3 infers str)
     }, columns=list(RESPONSE_COLUMNS))
 
 
-def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok) -> np.ndarray:
-    """Why a feature is NA (None when every feature is defined)."""
+def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok, top) -> np.ndarray:
+    """Why a feature is NA (None when every feature is defined); ``top`` is the top of each
+    patient's normal range as :func:`response_features` compares with it."""
     out = np.full(batch.n_patients, None, dtype=object)
     window = f"days -{s.pretreatment_window_days}..{s.window_days}"
     unit = spec.unit
@@ -160,7 +165,7 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
         if invalid[i]:
             out[i] = _invalid_reason(batch.problem[i])
             continue
-        pre, post, uln = d["baseline_value"][i], d["last_value"][i], batch.uln[i]
+        pre, post, uln, high = d["baseline_value"][i], d["last_value"][i], batch.uln[i], top[i]
         pre_cens, post_cens = d["baseline_censored"][i], d["last_censored"][i]
         parts = []
         if np.isnan(pre):
@@ -172,20 +177,20 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
             if pre_cens and post_cens:
                 parts.append(f"baseline and post value both reported below the assay limit "
                              f"(<{pre:g}, <{post:g} {unit}): the ratio is bounded neither way, not reported")
-            if pre_cens and pre > uln:
+            if pre_cens and pre > high:
                 parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), a limit above "
                              f"the ULN ({uln:g} {unit}): whether it was raised is unknown, normalisation "
                              "undetermined")
             elif pre_cens:
                 parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), at or below the "
                              f"ULN ({uln:g} {unit}): normalisation undefined")
-            elif not pre > uln:
+            elif not pre > high:
                 parts.append(f"baseline {pre:g} {unit} not above the ULN ({uln:g} {unit}): "
                              "normalisation undefined")
             elif batch.last_uln[i] != uln:
                 parts.append(f"the ULN changes from {uln:g} {unit} (baseline) to {batch.last_uln[i]:g} {unit} "
                              "(post sample): an assay or laboratory change, normalisation undetermined")
-            elif post_cens and post > uln:
+            elif post_cens and post > high:
                 parts.append(f"post value reported below the assay limit (<{post:g} {unit}), a limit above "
                              f"the ULN ({uln:g} {unit}): normalisation undetermined")
         if not fit_ok[i]:
