@@ -1218,6 +1218,19 @@ def test_single_precision_contract_columns_are_refused(dtype, tmp_path):
         read_markers(path)
 
 
+@pytest.mark.parametrize("single", [np.float32(13.4), np.float16(13.5)])
+def test_a_single_precision_number_in_a_clinical_mapping_is_refused_as_in_a_table(single):
+    # predict(m, {"pfi_months": np.float32(13.4)}) scored the float64 widening, 13.3999996185
+    from ca125kinetics import predict
+
+    clinical = {"age": 60, "ecog": 0, "ascites_ml": 0, "figo_stage": "III", "primary_residual_disease": 0,
+                "pfi_months": single, "recurrence_pattern": "single", "recist": "PR"}
+    series = {"day": [-3, 21, 42, 63], "ca125": [400, 180, 95, 40]}
+    with pytest.raises(InvalidInputError, match=r"column 'pfi_months' holds single-precision numbers"):
+        predict(series, clinical)
+    assert predict(series, dict(clinical, pfi_months=float(np.float64(13.4)))).status == "ok"
+
+
 def test_patient_ids_given_as_bytes_are_refused():
     # b'007' was read as the patient "b'007'"
     with pytest.raises(InvalidInputError, match="'patient_id' holds bytes"):

@@ -2640,7 +2640,9 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
-        columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
+        # a single-precision number keeps its type, which the column check refuses as in a table
+        columns = _one_value_per_cell({str(k).strip(): np.asarray([v]) if isinstance(v, (np.float32, np.float16))
+                                       else _array([v]) for k, v in clinical.items()}, "clinical mapping")
         columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
         if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
             columns["patient_id"] = np.array([pid], dtype=object)
