@@ -806,3 +806,23 @@ def test_parquet_chunks_keep_statistics_of_values_and_codes_not_of_free_text(tmp
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "t.parquet"),
                                   pd.concat([frame, frame.assign(patient_id=["003", "004"])], ignore_index=True),
                                   check_dtype=False)
+
+
+@pytest.mark.parametrize("command", ["gcig", "score"])
+def test_parquet_chunks_whose_first_chunk_has_an_empty_text_column(tmp_path, capsys, command):
+    """A text column empty in the first chunk (e.g. GCIG category, the first patient without a
+    response) made the chunked Parquet writer fail (binary_length of a null column)."""
+    from ca125kinetics.cli import main
+
+    data = Path(__file__).parent / "data" / "chunks_empty_first"
+    markers, clinical = str(data / "markers.csv"), str(data / "clinical.csv")
+    args = ([command, markers] if command == "gcig" else [command, "--markers", markers]) + ["--clinical", clinical]
+    outs = {}
+    for rows in (7, 10**6):
+        out = tmp_path / f"{rows}.parquet"
+        assert main([*args, "--out", str(out), "--chunk-rows", str(rows)]) == 0
+        outs[rows] = pd.read_parquet(out)
+    capsys.readouterr()
+    # the same cells; a column empty in every chunk is typed text when chunked, null when whole
+    same = [f.astype(object).where(f.notna(), None) for f in (outs[7], outs[10**6])]
+    pd.testing.assert_frame_equal(*same)

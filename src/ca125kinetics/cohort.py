@@ -804,7 +804,8 @@ class ChunkWriter:
                 coded = text + [f.name for f in self._schema if pa.types.is_integer(f.type)]
                 # no min/max statistics of free text (reasons, recommendations, settings): no
                 # filter reads them, and they are 15 % of the writing time of a score table
-                prose = [name for name in text if _mean_length(table.column(name)) > _PROSE_LENGTH]
+                prose = [name for name in text if _mean_length(table.column(name).cast(self._schema.field(name).type))
+                         > _PROSE_LENGTH]
                 self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=coded,
                                                 write_statistics=[f.name for f in self._schema if f.name not in prose])
             self._writer.write_table(table.cast(self._schema))
