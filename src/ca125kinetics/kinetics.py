@@ -349,7 +349,7 @@ def _settings(settings, spec: MarkerSpec = CA125) -> KineticsSettings:
         raise InvalidInputError(
             f"settings must be a KineticsSettings, got {type(settings).__name__}; "
             "build one with ca125kinetics.KineticsSettings(...)")
-    if spec is not CA125 and settings.uln == CA125.default_uln:
+    if spec.name != CA125.name and settings.uln == CA125.default_uln:   # by name: specs are pickled to Spark
         # KineticsSettings' ULN defaults to CA-125's: for another marker it would be read as
         # that marker's ULN (35 ng/mL of CEA) wherever a row gives none
         raise InvalidInputError(
