@@ -694,7 +694,8 @@ def _shipped_facts(model) -> dict[str, Any]:
 
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
-    missing = [pt.label for pt in points if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample")]
+    missing = [pt.label for pt in points
+               if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample")]
     early = [pt.label for pt in points if pt.status == "insufficient"]
     unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
