@@ -253,6 +253,15 @@ def test_chunk_rows_must_be_positive():
         stream_markers(MARKERS, chunk_rows=0)
 
 
+@pytest.mark.parametrize("rows", ["0", "-5"])
+def test_cli_chunk_rows_zero_refused_not_read_as_default(capsys, rows):
+    """``--chunk-rows 0`` was read as the default (250,000) and the file was scored."""
+    assert main(["gcig", str(MARKERS), "--chunk-rows", rows, "--format", "csv"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"chunk_rows (--chunk-rows) must be a whole number >= 1, got {int(rows)}" in captured.err
+
+
 def test_streamed_population_learned_on_first_patients():
     from ca125kinetics.cohort import run_kinetics
     from ca125kinetics.io import read_markers

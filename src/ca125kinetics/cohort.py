@@ -343,11 +343,17 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | N
     -------
     CohortStream
     """
-    if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
-        raise InvalidInputError(f"chunk_rows must be a whole number >= 1, got {chunk_rows!r}")
+    chunk_rows = checked_chunk_rows(chunk_rows)
     table = table_file(source, "markers", sep)
     with _read_errors("markers", table.label):   # a damaged Parquet footer, as the readers say it
-        return CohortStream(table, int(chunk_rows), _row_count(table), _id_column(table, columns))
+        return CohortStream(table, chunk_rows, _row_count(table), _id_column(table, columns))
+
+
+def checked_chunk_rows(chunk_rows) -> int:
+    """``chunk_rows`` as an int; InvalidInputError unless a whole number >= 1."""
+    if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
+        raise InvalidInputError(f"chunk_rows (--chunk-rows) must be a whole number >= 1, got {chunk_rows!r}")
+    return int(chunk_rows)
 
 
 # --------------------------------------------------------------------------- per-command runs

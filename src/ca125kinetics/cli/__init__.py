@@ -140,8 +140,9 @@ def cohort_stream(args):
     """The markers file of a cohort command opened for chunks (:mod:`ca125kinetics.cohort`),
     or None when it is one chunk (then the whole table is read at once). The file is checked
     and its header read with the command's ``--sep`` and ``--rename``."""
-    from ..cohort import DEFAULT_CHUNK_ROWS, stream_markers
+    from ..cohort import DEFAULT_CHUNK_ROWS, checked_chunk_rows, stream_markers
 
+    chunk_rows = checked_chunk_rows(DEFAULT_CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows)
     if not isinstance(args.markers, str) or drug_codes_option(args):
         # drug codes are read from a FHIR bundle, read whole; a table is refused with them
         return None
@@ -150,7 +151,7 @@ def cohort_stream(args):
     # streamed, else by the whole-table reader, which checks the file again
     with warnings.catch_warnings(record=True) as notes:
         warnings.simplefilter("always")
-        stream = stream_markers(args.markers, chunk_rows=args.chunk_rows or DEFAULT_CHUNK_ROWS,
+        stream = stream_markers(args.markers, chunk_rows=chunk_rows,
                                 sep=fmt["sep"], columns=fmt["columns"])
         if stream.fits_one_chunk():
             return None
