@@ -690,3 +690,28 @@ def test_after_an_interruption_background_threads_stay_quiet(tmp_path):
     done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=120)  # a hang guard
     assert done.returncode == 0 and done.stdout == "done\n" and "Traceback" not in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("mode", ["auto", "always", "never"])
+def test_recalibration_never_reverses_the_ranking(mode):
+    """Out-of-fold predictions that rank patients the wrong way round (slope < 0): 'auto' had
+    recalibrated with the negative slope, turning the shipped model's ranking upside down."""
+    from ca125kinetics.train import _recalibration
+
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.05, 0.95, 400)
+    y = (rng.random(400) < 1 - p).astype(int)     # the higher p, the rarer the event
+    oof = pd.DataFrame({"y": y, "p_logistic_main": p})
+    config = load_config({"recalibration": {"mode": mode}})
+    caught: list[str] = []
+    if mode == "always":
+        with pytest.raises(InsufficientDataError, match=r"fitted recalibration slope .* \(<= 0"):
+            _recalibration(oof, "logistic_main", config, caught)
+        return
+    recal = _recalibration(oof, "logistic_main", config, caught)
+    assert recal["fitted_slope"] < 0 and not recal["applied"]
+    assert (recal["intercept"], recal["slope"]) == (0.0, 1.0)
+    warned = [w for w in caught if "does not rank patients in the right direction" in w]
+    assert len(warned) == 1
+    if mode == "auto":
+        assert "would reverse or flatten the ranking: not recalibrated" in recal["reason"]

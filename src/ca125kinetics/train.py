@@ -25,7 +25,8 @@ exported model:
 6. **Recalibration** (``recalibration.mode``): logistic recalibration ``logit p' = a + b
    logit p`` with ``a, b`` fitted on the pooled out-of-fold predictions of the selected
    family; ``"auto"`` applies it only when the out-of-fold calibration slope differs from 1
-   or the CITL from 0 by more than the tolerances.
+   or the CITL from 0 by more than the tolerances, and never with a fitted slope ``b <= 0``
+   (it would reverse the ranking: a warning says so; ``"always"`` then raises).
 7. **Final model** -- the selected family refitted on the whole development set (with the
    recalibration), a bootstrap ensemble for ``p_low``/``p_high``
    (``bundle.ModelBundle.predict_proba``), and ``k_ref`` recalibrated when asked.
@@ -826,10 +827,29 @@ def _recalibration(oof: pd.DataFrame, family: str, config: TrainingConfig, caugh
            "citl": abs(m["citl"]) > config.intercept_tolerance}
     described = (f"pooled out-of-fold calibration slope {m['calibration_slope']:.3f} (tolerance "
                  f"{config.slope_tolerance:g}), CITL {m['citl']:.3f} (tolerance {config.intercept_tolerance:g})")
+    reverses = not (math.isfinite(b) and b > 0)
+    if reverses:
+        # logit p' = a + b logit p with b <= 0 ranks the patients the other way round (or all
+        # alike): the selected model did not rank them in the right direction out of fold
+        caught.append(
+            f"the selected model ({family}) has a pooled out-of-fold calibration slope of {b:.3f} (<= 0): "
+            "out of fold it does not rank patients in the right direction"
+            + (", and recalibrating would reverse or flatten its ranking, so it is not recalibrated"
+               if config.recalibration == "auto" else "")
+            + "; add patients or predictors before using it")
     if config.recalibration == "always":
+        if reverses:
+            raise InsufficientDataError(
+                f"recalibration.mode = 'always', but the fitted recalibration slope of the selected model "
+                f"({family}) is {b:.3f} (<= 0; {described}): applying it would reverse or flatten the "
+                "model's ranking of patients; add patients or predictors, or set recalibration.mode = "
+                "'auto' or 'never' in the training config")
         applied, reason = True, f"mode 'always'; {described}"
     elif config.recalibration == "never":
         applied, reason = False, f"mode 'never'; {described}"
+    elif reverses:
+        applied, reason = False, (f"mode 'auto': {described} -> the fitted slope {b:.3f} is <= 0, which would "
+                                  "reverse or flatten the ranking: not recalibrated")
     elif off["slope"] or off["citl"]:
         applied, reason = True, f"mode 'auto': {described} -> recalibrated"
     else:
