@@ -255,6 +255,25 @@ def test_perfect_separation_gives_nan_slope_with_a_warning():
     assert math.isnan(m.calibration_slope) and m.auc == 1.0 and math.isfinite(m.citl)
 
 
+@pytest.mark.parametrize("flip", [False, True])
+def test_quasi_separation_gives_nan_slope_not_a_number_with_a_ci_of_millions(flip):
+    """Events and non-events apart but for ties at one risk: the slope has no finite
+    maximum-likelihood value. IRLS stopped at 147 with a 95 % CI of +-9.8 million and no
+    warning (R glm: 'fitted probabilities numerically 0 or 1 occurred')."""
+    p = np.r_[np.linspace(0.05, 0.45, 20), [0.5] * 4, np.linspace(0.55, 0.95, 20)]
+    y = np.r_[[0] * 20, [0, 1, 0, 1], [1] * 20]
+    if flip:
+        y = 1 - y
+    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable.*but for ties at one value"):
+        m = metrics(y, p)
+    assert math.isnan(m.calibration_slope) and math.isnan(m.calibration_slope_ci_high)
+    assert math.isfinite(m.citl)
+    y[0], y[-1] = y[-1], y[0]     # one event among the non-events: a finite maximum again
+    m, warned = _quiet_metrics(y, p)
+    assert math.isfinite(m.calibration_slope) and m.calibration_slope_ci_high - m.calibration_slope_ci_low < 100
+    assert not any("not estimable" in w for w in warned)
+
+
 def test_calibration_curve_frame():
     curve = calibration_curve(CAL["y"], CAL["p"], n_groups=5)
     assert list(curve.columns) == ["curve", "predicted", "observed", "ci_low", "ci_high", "n", "n_events"]

@@ -419,10 +419,13 @@ def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, wh
     """Maximum-likelihood logistic fit (statsmodels GLM, IRLS); None when not estimable.
 
     Not estimable: the columns of ``exog`` are collinear (every patient has the same risk,
-    so the slope is not identifiable; R ``glm`` reports NA), or the fit does not converge to
-    finite values (perfect separation). A :class:`DataQualityWarning` says so.
+    so the slope is not identifiable; R ``glm`` reports NA), the covariate of an
+    ``[1, x]`` design separates events from non-events, completely or but for ties at one
+    value (the likelihood has no maximum: IRLS stops at a large slope with a standard error
+    of millions, R ``glm`` warns "fitted probabilities numerically 0 or 1 occurred"), or the
+    fit does not converge to finite values. A :class:`DataQualityWarning` says so.
     """
-    if np.linalg.matrix_rank(exog) < exog.shape[1]:
+    if np.linalg.matrix_rank(exog) < exog.shape[1] or _separated(y, exog):
         res, caught = None, []
     else:
         res, caught = _glm_fit(y, exog, offset)
@@ -437,14 +440,27 @@ def _fit_logistic(y: np.ndarray, exog: np.ndarray, offset: np.ndarray | None, wh
         res = _polish_logistic(y, exog, offset, res)
     if not ok or res is None:
         warnings.warn(
-            f"{what} is not estimable: the logistic fit did not converge to finite values "
-            "(the predictions separate events from non-events perfectly, or do not vary); "
-            "it is reported as NaN",
+            f"{what} is not estimable: the logistic fit has no finite solution (the predictions "
+            "separate events from non-events, completely or but for ties at one value, or do not "
+            "vary); it is reported as NaN",
             DataQualityWarning,
             stacklevel=3,
         )
         return None
     return res
+
+
+def _separated(y: np.ndarray, exog: np.ndarray) -> bool:
+    """Whether the covariate of an intercept-and-covariate design separates the outcomes:
+    every event's value on one side of every non-event's, ties at the boundary allowed
+    (quasi-complete separation: the maximum-likelihood slope is infinite)."""
+    if exog.shape[1] != 2:
+        return False
+    x, events = exog[:, 1], np.asarray(y) == 1
+    if events.all() or not events.any():
+        return False
+    low, high = x[events], x[~events]
+    return bool(low.min() >= high.max() or low.max() <= high.min())
 
 
 def _logistic_llf(y: np.ndarray, eta: np.ndarray) -> float:
