@@ -705,7 +705,7 @@ def test_recalibration_never_reverses_the_ranking(mode):
     config = load_config({"recalibration": {"mode": mode}})
     caught: list[str] = []
     if mode == "always":
-        with pytest.raises(InsufficientDataError, match=r"fitted recalibration slope .* \(<= 0"):
+        with pytest.raises(InsufficientDataError, match=r"the fitted slope -[0-9.]+ is <= 0"):
             _recalibration(oof, "logistic_main", config, caught)
         return
     recal = _recalibration(oof, "logistic_main", config, caught)
@@ -715,3 +715,21 @@ def test_recalibration_never_reverses_the_ranking(mode):
     assert len(warned) == 1
     if mode == "auto":
         assert "would reverse or flatten the ranking: not recalibrated" in recal["reason"]
+
+
+@pytest.mark.parametrize("mode", ["auto", "always"])
+def test_recalibration_not_fitted_to_separated_out_of_fold_risks(mode):
+    """Out-of-fold risks that separate the outcomes, with a CITL beyond the tolerance: 'auto'
+    had recalibrated with the penalised fit's slope (about 44), pushing risks to 0 or 1."""
+    from ca125kinetics.train import _recalibration
+
+    p = np.r_[np.linspace(0.30, 0.55, 30), np.linspace(0.60, 0.90, 30)]
+    oof = pd.DataFrame({"y": np.r_[[0] * 30, [1] * 30], "p_logistic_main": p})
+    config = load_config({"recalibration": {"mode": mode}})
+    if mode == "always":
+        with pytest.raises(InsufficientDataError, match="the recalibration slope has no finite estimate"):
+            _recalibration(oof, "logistic_main", config, [])
+        return
+    recal = _recalibration(oof, "logistic_main", config, [])
+    assert abs(recal["oof_citl"]) > 0.1 and not recal["applied"]
+    assert recal["reason"].endswith("has no finite estimate: not recalibrated")

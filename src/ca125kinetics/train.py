@@ -828,6 +828,7 @@ def _recalibration(oof: pd.DataFrame, family: str, config: TrainingConfig, caugh
     described = (f"pooled out-of-fold calibration slope {m['calibration_slope']:.3f} (tolerance "
                  f"{config.slope_tolerance:g}), CITL {m['citl']:.3f} (tolerance {config.intercept_tolerance:g})")
     reverses = not (math.isfinite(b) and b > 0)
+    separated = not reverses and not math.isfinite(m["calibration_slope"])
     if reverses:
         # logit p' = a + b logit p with b <= 0 ranks the patients the other way round (or all
         # alike): the selected model did not rank them in the right direction out of fold
@@ -837,19 +838,23 @@ def _recalibration(oof: pd.DataFrame, family: str, config: TrainingConfig, caugh
             + (", and recalibrating would reverse or flatten its ranking, so it is not recalibrated"
                if config.recalibration == "auto" else "")
             + "; add patients or predictors before using it")
+        unusable = f"the fitted slope {b:.3f} is <= 0, which would reverse or flatten the ranking"
+    elif separated:
+        # the out-of-fold risks separate the outcomes: the slope has no finite estimate, and
+        # the (penalised) fit's large slope would push every risk to 0 or 1
+        unusable = ("the out-of-fold risks separate the outcomes, so the recalibration slope has no "
+                    "finite estimate")
     if config.recalibration == "always":
-        if reverses:
+        if reverses or separated:
             raise InsufficientDataError(
-                f"recalibration.mode = 'always', but the fitted recalibration slope of the selected model "
-                f"({family}) is {b:.3f} (<= 0; {described}): applying it would reverse or flatten the "
-                "model's ranking of patients; add patients or predictors, or set recalibration.mode = "
-                "'auto' or 'never' in the training config")
+                f"recalibration.mode = 'always', but for the selected model ({family}) {unusable} "
+                f"({described}); add patients or predictors, or set recalibration.mode = 'auto' or "
+                "'never' in the training config")
         applied, reason = True, f"mode 'always'; {described}"
     elif config.recalibration == "never":
         applied, reason = False, f"mode 'never'; {described}"
-    elif reverses:
-        applied, reason = False, (f"mode 'auto': {described} -> the fitted slope {b:.3f} is <= 0, which would "
-                                  "reverse or flatten the ranking: not recalibrated")
+    elif reverses or separated:
+        applied, reason = False, f"mode 'auto': {described} -> {unusable}: not recalibrated"
     elif off["slope"] or off["citl"]:
         applied, reason = True, f"mode 'auto': {described} -> recalibrated"
     else:
