@@ -337,6 +337,37 @@ def test_selection_recalibration_and_k_ref_are_recorded(run):
 
 
 @pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_events_per_parameter_is_stated_and_warned_below_ten(run):
+    from mlflow.tracking import MlflowClient
+
+    from ca125kinetics.task import DEFAULT_TASK
+    from ca125kinetics.train import _events_per_parameter, model_card
+
+    result, _ = run
+    size = result.bundle.training_summary["sample_size"]
+    names = result.bundle.pipeline.named_steps["preprocess"].get_feature_names_out()
+    y_dev = result.oof_predictions.drop_duplicates("patient_id")["y"]
+    smaller = min(int(y_dev.sum()), int((1 - y_dev).sum()))
+    assert size["design_columns"] == len(names) > 10
+    assert size["smaller_group_n"] == smaller
+    assert size["events_per_parameter"] == pytest.approx(smaller / len(names))
+    card = model_card(result)
+    assert (f"- Events per parameter: {smaller / len(names):.1f} ({smaller} {size['smaller_group']}, the smaller "
+            f"outcome group of the development set, for {len(names)} columns of the {result.selected}") in card
+    warned = [w for w in result.warnings if "events per parameter" in w]
+    assert len(warned) == (size["events_per_parameter"] < 10)
+    run_params = MlflowClient(tracking_uri=result.tracking_uri).get_run(result.run_id).data.params
+    assert float(run_params["data.events_per_parameter"]) == pytest.approx(size["events_per_parameter"], abs=0.01)
+    caught: list[str] = []
+    few = _events_per_parameter(np.r_[np.zeros(35), np.ones(5)], result.bundle.pipeline, "x", DEFAULT_TASK, caught)
+    assert few["smaller_group"] == "complete resections" and few["smaller_group_n"] == 5
+    assert caught == [f"{5 / len(names):.1f} events per parameter: 5 complete resections (the smaller outcome group "
+                      f"of the development set) for {len(names)} columns of the x design matrix, below the rule of "
+                      "thumb of 10; the model may be overfitted (its held-out calibration slope says how much): "
+                      "add patients, or fewer predictors or a simpler family"]
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_mlflow_parent_children_and_champion_alias(run):
     from mlflow.tracking import MlflowClient
 

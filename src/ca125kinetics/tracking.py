@@ -293,6 +293,7 @@ def _params(result) -> dict[str, str]:
         "data.digest_sha256": result.data_digest, "data.n_patients": str(result.n_patients),
         "data.n_used": str(result.n_used), "data.n_events": str(result.n_events),
         "data.n_development": str(result.n_development), "data.n_holdout": str(result.n_holdout),
+        "data.events_per_parameter": f"{result.bundle.training_summary['sample_size']['events_per_parameter']:.2f}",
         "data.n_excluded": str(int(result.exclusions["n"].sum())),
         "data.exclusions": json.dumps(dict(zip(result.exclusions["reason"], result.exclusions["n"].astype(int).tolist()))),
         "data.trained_on_synthetic": str(bundle.trained_on_synthetic),

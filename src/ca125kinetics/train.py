@@ -1052,6 +1052,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     with tempfile.TemporaryDirectory(prefix="ca125-final-") as cache:
         fitted = _fit_final(f_dev, y_dev, config, config.kinetics, selected, recal, joblib.Memory(cache, verbose=0))
     final = fitted[selected]
+    sample_size = _events_per_parameter(y_dev, final, selected, task, caught)
     kin_dev = final.named_steps["kinetics"].transform(f_dev)
     ks = _k_ref(config, kin_dev["log_k"].to_numpy(dtype=float), digest)
     for pipeline in fitted.values():
@@ -1098,7 +1099,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         "cv_auc_mean": float(summary.set_index("model").loc[selected, "auc_mean"]),
         "cv_auc_sd": float(summary.set_index("model").loc[selected, "auc_sd"]),
         "comparison": {s: float(sel_row[f"delta_auc_vs_{s}"]) for s in names},
-        "selection_reason": reason, "recalibration": recal, "data_digest": digest,
+        "selection_reason": reason, "recalibration": recal, "sample_size": sample_size, "data_digest": digest,
         "date": _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat(),
         "config": config.to_dict(), "config_source": config.source,
         "package_version": _package_version(),
@@ -1313,6 +1314,33 @@ def _package_version() -> str:
     from . import __version__
 
     return __version__
+
+
+#: Events per parameter below which training warns (Peduzzi et al., J Clin Epidemiol 1996;
+#: 49: 1373-9: 10 per variable). A rule of thumb only: Riley et al. (BMJ 2020; 368: m441)
+#: derive the size a model needs from its expected R^2 and the outcome's prevalence.
+MIN_EVENTS_PER_PARAMETER = 10.0
+
+
+def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, caught: list) -> dict[str, Any]:
+    """Events per parameter of the selected model: the smaller outcome group of the development
+    set over the columns of its classifier's design matrix (spline bases, missing-value
+    indicators and one column per category counted); a warning below
+    :data:`MIN_EVENTS_PER_PARAMETER`."""
+    columns = len(final.named_steps["preprocess"].get_feature_names_out())
+    events = int(y.sum())
+    smaller = min(events, int(len(y) - events))
+    group = ("complete" if smaller == events else "incomplete") + " resections" if task.is_default else (
+        f"patients with {task.outcome} = {1 if smaller == events else 0}")
+    epv = smaller / columns
+    if epv < MIN_EVENTS_PER_PARAMETER:
+        caught.append(
+            f"{epv:.1f} events per parameter: {smaller} {group} (the smaller outcome group of the development "
+            f"set) for {columns} columns of the {family} design matrix, below the rule of thumb of "
+            f"{MIN_EVENTS_PER_PARAMETER:g}; the model may be overfitted (its held-out calibration slope "
+            "says how much): add patients, or fewer predictors or a simpler family")
+    return {"design_columns": columns, "smaller_group": group, "smaller_group_n": smaller,
+            "events_per_parameter": epv}
 
 
 def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAULT_TASK) -> None:
@@ -1595,6 +1623,15 @@ def model_card(result: TrainingResult) -> str:
         f"- Development set: {result.n_development}; held-out set: {result.n_holdout} "
         f"(stratified, fraction {cfg.holdout_fraction:g}, seed {cfg.seed})",
     ]
+    size = b.training_summary.get("sample_size")
+    if size:
+        lines.append(
+            f"- Events per parameter: {size['events_per_parameter']:.1f} ({size['smaller_group_n']} "
+            f"{size['smaller_group']}, the smaller outcome group of the development set, for "
+            f"{size['design_columns']} columns of the {result.selected} design matrix"
+            + (f"; below the rule of thumb of {MIN_EVENTS_PER_PARAMETER:g}: the model may be overfitted)"
+               if size["events_per_parameter"] < MIN_EVENTS_PER_PARAMETER else
+               f"; the rule of thumb asks for at least {MIN_EVENTS_PER_PARAMETER:g})"))
     for reason, n in result.exclusions.itertuples(index=False):
         lines.append(f"- Excluded: {n} ({reason})")
     if result.missing:
