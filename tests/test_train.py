@@ -368,6 +368,25 @@ def test_events_per_parameter_is_stated_and_warned_below_ten(run):
 
 
 @pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_training_warnings_are_printed_and_in_the_model_card(run):
+    """The non-fatal problems of a run (a fold's slope not estimable, few events per
+    parameter, ...) were collected in TrainingResult.warnings and shown nowhere."""
+    import dataclasses
+
+    from ca125kinetics.train import model_card
+
+    result, _ = run
+    many = tuple(f"problem number {i}" for i in range(12))
+    noisy = dataclasses.replace(result, warnings=many)
+    text, card = format_summary(noisy), model_card(noisy)
+    assert "warnings (12):\n  - problem number 0\n" in text and "  - problem number 9\n" in text
+    assert "problem number 10" not in text and "... and 2 more (all in the model card)" in text
+    assert "## Warnings during training" in card and all(f"- {w}\n" in card for w in many)
+    quiet = dataclasses.replace(result, warnings=())
+    assert "warnings (" not in format_summary(quiet) and "## Warnings during training" not in model_card(quiet)
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_mlflow_parent_children_and_champion_alias(run):
     from mlflow.tracking import MlflowClient
 

@@ -1542,6 +1542,12 @@ def format_summary(result: TrainingResult) -> str:
         lines += ["", f"landmarks ({result.evaluation_set} patients who reached each; agreement = same decision as "
                       "the full series at the shipped threshold):",
                   landmark_table(result).to_string(index=False), ""]
+    if result.warnings:
+        shown = result.warnings[:_WARNINGS_SHOWN]
+        lines += ["", f"warnings ({len(result.warnings)}):", *(f"  - {w}" for w in shown)]
+        if len(result.warnings) > len(shown):
+            lines.append(f"  ... and {len(result.warnings) - len(shown)} more (all in the model card)")
+        lines.append("")
     if result.run_id:
         lines.append(f"MLflow: run {result.run_id} at {result.tracking_uri}; registered "
                      f"{result.registered_name} version {result.registered_version} (alias champion)")
@@ -1550,6 +1556,10 @@ def format_summary(result: TrainingResult) -> str:
     total = sum(result.timings.values())
     lines.append(f"time: {total:.1f} s (" + ", ".join(f"{k} {v:.1f}" for k, v in result.timings.items()) + ")")
     return "\n".join(lines)
+
+
+#: Warnings of a training run printed by ``ca125 train`` (the model card lists them all).
+_WARNINGS_SHOWN = 10
 
 
 def landmark_table(result: TrainingResult) -> pd.DataFrame:
@@ -1704,6 +1714,9 @@ def model_card(result: TrainingResult) -> str:
             lines += [f"- {r['label']}: {r['reason']}"]
         lines += [""]
     lines += [
+        *(["## Warnings during training", "",
+           "Non-fatal problems met while training (each once):", "",
+           *(f"- {w}" for w in result.warnings), ""] if result.warnings else []),
         "## Limitations",
         "",
         "- " + ("Trained and evaluated on **synthetic** data: the numbers describe the simulator, not patients; "
