@@ -783,3 +783,37 @@ def test_recalibration_not_fitted_to_separated_out_of_fold_risks(mode):
     recal = _recalibration(oof, "logistic_main", config, [])
     assert abs(recal["oof_citl"]) > 0.1 and not recal["applied"]
     assert recal["reason"].endswith("has no finite estimate: not recalibrated")
+
+
+def test_patients_entered_twice_under_new_ids_are_warned_about():
+    """The same CA-125 series and clinical row under two identifiers (a registry export that
+    merged two sources) went unnoticed: one copy in a training fold and one in the test fold
+    inflate the cross-validated and held-out metrics."""
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.task import DEFAULT_TASK
+    from ca125kinetics.train import _duplicate_patients
+
+    cohort = ROOT / "data" / "synthetic" / "default"
+    clinical = read_clinical(cohort / "clinical.csv", on_error="flag")
+    markers = read_markers(cohort / "markers.csv", clinical=clinical, on_error="flag")
+    caught: list[str] = []
+    assert _duplicate_patients(markers, clinical, DEFAULT_TASK, caught) == 0 and caught == []
+
+    renamed = {"000002": "X2", "000005": "X5"}
+    again_m = markers[markers["patient_id"].isin(list(renamed))].assign(
+        patient_id=lambda f: f["patient_id"].map(renamed))
+    again_c = clinical[clinical["patient_id"].isin(list(renamed))].assign(
+        patient_id=lambda f: f["patient_id"].map(renamed), complete_resection=[1, 0])    # outcome aside
+    both_m, both_c = pd.concat([markers, again_m]), pd.concat([clinical, again_c])
+    assert _duplicate_patients(both_m, both_c, DEFAULT_TASK, caught) == 2
+    assert caught == ["2 patient(s) repeat another under a different patient_id (the same ca125 series and "
+                      "clinical row): '000002' = 'X2'; '000005' = 'X5'; a patient entered twice can fall in both "
+                      "a training and a test fold and inflate the cross-validated and held-out metrics: keep one "
+                      "row set per patient"]
+    one_differs = again_m.copy()
+    one_differs.loc[one_differs.index[0], "ca125"] += 0.5     # one sample of X2 differs
+    caught.clear()
+    assert _duplicate_patients(pd.concat([markers, one_differs]), both_c, DEFAULT_TASK, caught) == 1
+    assert "'000005' = 'X5'" in caught[0] and "X2" not in caught[0]
+    age_differs = again_c.assign(age=again_c["age"] + 1)
+    assert _duplicate_patients(both_m, pd.concat([clinical, age_differs]), DEFAULT_TASK, []) == 0

@@ -526,6 +526,52 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK):
     return mk, clin
 
 
+#: Duplicate patients named in the warning of :func:`_duplicate_patients`.
+_DUPLICATES_NAMED = 5
+
+
+def _duplicate_patients(markers: pd.DataFrame, clinical: pd.DataFrame, task: TaskSpec, caught: list) -> int:
+    """Warn about patients entered twice under different identifiers: the same marker series
+    (every column of every sample, at least two samples) and the same clinical row (every
+    column but the identifier and the outcome). One in the training folds and one in the
+    test fold or held-out set inflates the cross-validated and held-out metrics. Returns the
+    number of patients that repeat another (0 when none)."""
+    ignore = {"patient_id", "problem"}
+    mk = markers.sort_values(["patient_id", "day"], kind="stable")
+    ids = mk["patient_id"].astype(str).to_numpy()
+    if len(ids) == 0:
+        return 0
+    rows = pd.util.hash_pandas_object(mk.drop(columns=[c for c in mk.columns if c in ignore]),
+                                      index=False).to_numpy()
+    starts = np.flatnonzero(np.r_[True, ids[1:] != ids[:-1]])
+    counts = np.diff(np.r_[starts, len(ids)])
+    position = np.arange(len(ids)) - np.repeat(starts, counts)
+    with np.errstate(over="ignore"):    # a polynomial hash of each series, modulo 2**64
+        weights = np.uint64(0x9E3779B97F4A7C15) ** (position.astype(np.uint64) + np.uint64(1))
+        series = np.add.reduceat(rows * weights, starts)
+    series = pd.Series(series, index=ids[starts])[counts >= 2]
+    clin = clinical.drop_duplicates("patient_id", keep=False)
+    clin = clin.set_index(clin["patient_id"].astype(str))
+    keep = [c for c in clin.columns if c not in ignore | {task.outcome}]
+    row = pd.Series(pd.util.hash_pandas_object(clin[keep], index=False).to_numpy(), index=clin.index)
+    series = series[series.index.isin(row.index)]
+    signature = pd.DataFrame({"series": series.to_numpy(), "row": row.reindex(series.index).to_numpy()},
+                             index=series.index)
+    repeated = signature[signature.duplicated(keep=False)]
+    if repeated.empty:
+        return 0
+    groups = [sorted(g) for g in repeated.groupby(["series", "row"]).groups.values()]
+    groups.sort()
+    named = "; ".join(" = ".join(repr(i) for i in g) for g in groups[:_DUPLICATES_NAMED])
+    more = f" (and {len(groups) - _DUPLICATES_NAMED} more groups)" if len(groups) > _DUPLICATES_NAMED else ""
+    extra = sum(len(g) - 1 for g in groups)
+    caught.append(
+        f"{extra} patient(s) repeat another under a different patient_id (the same {task.marker} series and "
+        f"clinical row): {named}{more}; a patient entered twice can fall in both a training and a test fold "
+        "and inflate the cross-validated and held-out metrics: keep one row set per patient")
+    return extra
+
+
 def data_digest(markers: pd.DataFrame, clinical: pd.DataFrame) -> str:
     """SHA-256 of the canonical tables (CSV, sorted, ``\\n`` line ends, repr floats)."""
     digest = hashlib.sha256()
@@ -1025,6 +1071,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,
                                 task=task, censored_flag=True)
     digest = data_digest(markers, clinical)
+    _duplicate_patients(markers, clinical, task, caught)
     used, outcome, exclusions = _exclusions(frame, clinical, task)
     scores_all = _published(frame, task).to_numpy(dtype=float)
     frame = frame.drop(columns=["ca125_at_recurrence_censored"], errors="ignore")    # not a model input
