@@ -191,6 +191,24 @@ def test_missing_identifier_refused_streamed_as_read_whole(tmp_path, capsys, suf
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+@pytest.mark.parametrize("chunk_rows", ["1", "2", "4"])
+def test_empty_identifier_inside_a_patients_rows_refused_streamed_as_read_whole(tmp_path, capsys, suffix,
+                                                                                chunk_rows):
+    """A sample without its identifier among patient 'a''s rows: streamed, 'a' was said to
+    'appear again' and the user told to sort a file that was sorted."""
+    markers = pd.DataFrame({"patient_id": ["a", "a", None, "a", "b", "b"], "day": [-1, 20, 30, 40, -1, 20],
+                            "ca125": ["100", "10", "9", "8", "100", "10"]})
+    path = tmp_path / f"m{suffix}"
+    markers.to_csv(path, index=False) if suffix == ".csv" else markers.to_parquet(path, index=False)
+    errors = []
+    for chunk in ([], ["--chunk-rows", chunk_rows]):
+        assert main(["gcig", str(path), "--format", "csv", *chunk]) == 2
+        errors.append(capsys.readouterr().err)
+    assert "patient_id is empty in 1 row(s)" in errors[0]
+    assert errors[1] == errors[0]
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 @pytest.mark.parametrize("command", ["gcig", "score"])
 def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, capsys, suffix, command):
     """A markers file grouped by patient in descending order, streamed with a clinical table:

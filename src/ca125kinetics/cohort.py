@@ -164,6 +164,7 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
     # disorder; from then on each identifier is looked up
     increasing, kept, largest = True, [], None
     carry: pd.DataFrame | None = None
+    unnamed: pd.Series | None = None     # the identifiers of the first piece with an empty one
     for frame in _joined(frames, min_rows):
         if carry is not None and len(carry):
             frame = pd.concat([carry, frame])
@@ -184,9 +185,17 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
             for keys in kept:
                 finished.update(_key_list(keys))
             kept = []
+        if unnamed is None and any(pd.isna(k) for k in run_keys):
+            unnamed = frame[id_column]
         seen_here: set[str] = set()
         for i, k in enumerate(run_keys):
             if k in finished or k in seen_here:
+                if unnamed is not None:
+                    # rows without an identifier split a patient's rows: the readers' refusal of
+                    # those rows, as when the file is read whole, not a sorting problem
+                    from .io import require_sample_ids
+
+                    require_sample_ids(unnamed, source)
                 row = frame.index[starts[i]]     # None: rows without a position (io.unnumbered)
                 raise InvalidInputError(
                     f"patient {k!r} appears again{'' if row is None else f' at row {row}'} after other "

@@ -911,6 +911,18 @@ def _row_labels(rows: pd.Series) -> np.ndarray:
     return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
+#: How to mend a markers row without a patient identifier (the readers' refusal).
+_NO_SAMPLE_ID = "give every sample its patient's identifier"
+
+
+def require_sample_ids(ids: pd.Series, source: str) -> None:
+    """Refuse markers rows without a patient identifier as :func:`read_markers` does: ``ids``
+    is the identifier column of a piece of a markers file, indexed by row number (None: a
+    row without a position). Nothing happens when every row has one."""
+    rows = np.asarray(ids.index, dtype=object)
+    _require_ids(_id_array(_array(ids)), rows, source, _NO_SAMPLE_ID)
+
+
 def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None) -> None:
     """An empty identifier cannot be attributed to a patient, so it always raises
     (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1)."""
@@ -1491,7 +1503,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     fast = ("patient_id", vc, "day", "uln", "assay", "event", "date", "treatment_start")  # column-wise if _Text
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
-    _require_ids(pid, rows, label, "give every sample its patient's identifier", codes)
+    _require_ids(pid, rows, label, _NO_SAMPLE_ID, codes)
     col = _Collector(label, rows, pid)
 
     # ---- day (or date relative to treatment_start)
@@ -2691,7 +2703,7 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
     """The patient of one patient's markers: its ``patient_id``, else the clinical row's."""
     if "patient_id" in columns:
         pid = _id_array(columns["patient_id"])
-        _require_ids(pid, rows, label, "give every sample its patient's identifier")
+        _require_ids(pid, rows, label, _NO_SAMPLE_ID)
         ids = sorted(set(pid))
         if len(ids) != 1:
             raise InvalidInputError(
