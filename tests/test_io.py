@@ -1344,3 +1344,30 @@ def test_patient_record_names_the_input_and_rows_as_the_caller_does():
     assert str(err.value).startswith("my lists, row a[1], patient 'patient', column 'ca125': CA-125 value -1 is")
     with pytest.raises(InvalidInputError, match="rows names 1 rows but the markers have 2"):
         io.patient_record({"day": [0, 21], "ca125": [400, 1]}, rows=["a[0]"])
+
+
+@pytest.mark.parametrize("as_file", [False, True])
+def test_an_empty_uln_among_a_patients_given_ones_is_warned_about(tmp_path, as_file):
+    """An empty uln cell is read as the default (35), as documented; among a patient's samples
+    with ULN 30 that made GCIG say "the ULN differs (30, 35)" with no word of where 35 came
+    from. The reader now says so. A patient with no ULN at all, or every sample's, is quiet."""
+    table = pd.DataFrame({"patient_id": ["a"] * 4 + ["b"] * 2 + ["c"] * 2,
+                          "day": [0, 21, 42, 63, 0, 21, 0, 21],
+                          "ca125": [400, 180, 195, 150, 100, 50, 90, 40],
+                          "uln": [30, 30, None, 30, None, None, 30, 30]})
+    source = table
+    if as_file:
+        source = tmp_path / "m.csv"
+        table.to_csv(source, index=False)
+    with pytest.warns(DataQualityWarning) as record:
+        markers = read_markers(source)
+    said = [str(w.message) for w in record if "uln is empty" in str(w.message)]
+    row = 4 if as_file else 2     # a file's line number, a DataFrame's row label
+    assert said == [f"{source if as_file else 'markers DataFrame'}: uln is empty in 1 sample row(s) ({row}) of 1 "
+                    "patient(s) whose other samples give a ULN (first: patient 'a'); those samples are read with "
+                    "the default 35 U/mL, so the patient's ULN differs between samples and the GCIG rules find "
+                    "it not evaluable: give every sample of a patient its assay's ULN"]
+    assert markers["uln"].tolist() == [30, 30, 35, 30, 35, 35, 30, 30]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        read_markers(table[table["patient_id"] != "a"])

@@ -911,6 +911,33 @@ def _row_labels(rows: pd.Series) -> np.ndarray:
     return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
+def _warn_partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, rows: np.ndarray,
+                      label: str, default: float, unit: str) -> None:
+    """A :class:`DataQualityWarning` when samples without a ULN (``empty``: an empty ``uln``
+    cell on a row with a value) belong to patients whose other samples give one. The reader
+    fills the default into those cells, as documented, so such a patient has two ULNs, and
+    the GCIG rules find it not evaluable ("the ULN differs"); this says where that came from."""
+    given = ~np.isnan(uln_v)
+    if not (empty.any() and given.any()):
+        return
+    if codes is None:
+        codes = pd.factorize(pid)[0]
+    k = int(codes.max()) + 1
+    both = (np.bincount(codes[given], minlength=k) > 0) & (np.bincount(codes[empty], minlength=k) > 0)
+    mixed = np.flatnonzero(empty & both[codes])
+    if not len(mixed):
+        return
+    labels = [str(rows[i]) for i in mixed[:_MAX_LISTED] if rows[i] is not None]
+    listed = f" ({', '.join(labels)}{', ...' if len(mixed) > len(labels) else ''})" if labels else ""
+    patients = len(np.unique(codes[mixed]))
+    warnings.warn(
+        f"{label}: uln is empty in {len(mixed)} sample row(s){listed} of {patients} patient(s) whose other "
+        f"samples give a ULN (first: patient {pid[mixed[0]]!r}); those samples are read with the default "
+        f"{default:g} {unit}, so the patient's ULN differs between samples and the GCIG rules find it not "
+        "evaluable: give every sample of a patient its assay's ULN",
+        DataQualityWarning, stacklevel=5)
+
+
 #: How to mend a markers row without a patient identifier (the readers' refusal).
 _NO_SAMPLE_ID = "give every sample its patient's identifier"
 
@@ -1594,6 +1621,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         col.add(~np.isnan(uln_v) & (uln_v > ULN_MAX), "uln",
                 lambda i: f"ULN {uln_v[i]:g} {unit} is implausible ({typical}at most "
                 f"{ULN_MAX:g}); check the value and its unit")
+        _warn_partial_uln(uln_v, _missing(uln_raw) & ~np.isnan(value), pid, codes, rows, label, float(uln), unit)
         uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
     else:
         uln_v = np.full(n, float(uln))
