@@ -7,7 +7,7 @@ import hashlib
 import pytest
 
 from ca125kinetics.errors import ModelIntegrityError
-from ca125kinetics.integrity import MANIFEST_NAME, read_manifest, verify_manifest, write_manifest
+from ca125kinetics.integrity import MANIFEST_NAME, read_manifest, sha256_file, verify_manifest, write_manifest
 
 
 # ----------------------------------------------------------------------------- integrity
@@ -423,6 +423,30 @@ def test_another_models_bundle_under_a_rewritten_manifest_is_refused_before_read
     for scoring_only in (False, True):
         with pytest.raises(ModelIntegrityError, match="describes another model"):
             load_model(copy, scoring_only=scoring_only)
+
+
+def test_an_edited_scoring_file_under_rewritten_manifests_is_refused(small, tmp_path, no_reading):
+    """scorer.json edited (one number of the model) and both manifests rewritten: every
+    digest matched, and ``ca125 score`` (which reads scorer.json) and the pickled pipeline
+    (pyfunc, --no-scorer) would have given different probabilities. bundle.json records the
+    scoring file's SHA-256 beside the pickle's."""
+    import json
+
+    from ca125kinetics.predict import load_model
+
+    import dataclasses
+
+    no_members = {"method": "bootstrap_percentile", "level": 0.9, "members": []}     # then a scoring file
+    root = save_bundle(dataclasses.replace(small[0], interval=no_members), tmp_path / "b")
+    meta = json.loads((root / "bundle.json").read_text())
+    assert meta["scorer_sha256"] == sha256_file(root / "scorer.json")
+    data = json.loads((root / "scorer.json").read_text())
+    data["threshold"] = 0.123
+    (root / "scorer.json").write_text(json.dumps(data, sort_keys=True) + "\n")
+    write_manifest(root)
+    for scoring_only in (False, True):
+        with pytest.raises(ModelIntegrityError, match="describes another model"):
+            load_model(root, scoring_only=scoring_only)
 
 
 @pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)

@@ -284,7 +284,8 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
     files), which is replaced. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
     ``scorer.json`` (``_compiled.ScoringModel``) holds the model as plain numbers for scoring
     without unpickling; it is written when every fitted step can be (all three model
-    families; a pipeline with a transformer of another kind is scored by unpickling).
+    families; a pipeline with a transformer of another kind is scored by unpickling), and
+    ``bundle.json`` records its SHA-256 too, so that the two files are loaded only together.
 
     Returns
     -------
@@ -313,6 +314,8 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
         (root / SCORER_FILE).unlink()
     meta = bundle.to_dict()
     meta["bundle_sha256"] = sha256_file(root / BUNDLE_FILE)
+    if scorer is not None:
+        meta["scorer_sha256"] = sha256_file(root / SCORER_FILE)
     (root / BUNDLE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     write_manifest(root)
     return root

@@ -179,8 +179,9 @@ def _verify_manifests(root: Path) -> None:
 
 def _verify_metadata(root: Path, bundle_path: Path) -> None:
     """The metadata beside a verified bundle describes it: ``bundle.json``'s ``bundle_sha256``
-    is the pickle's digest, and an exported model's top ``bundle.json`` (the one its card
-    describes) is the bundle's. Another model's bundle directory put in place under a
+    is the pickle's digest and its ``scorer_sha256`` (exports since it was added) the scoring
+    file's, and an exported model's top ``bundle.json`` (the one its card describes) is the
+    bundle's. Another model's bundle directory, or scoring file, put in place under a
     rewritten manifest passes every digest, but not this."""
     from ..integrity import sha256_file
 
@@ -188,11 +189,16 @@ def _verify_metadata(root: Path, bundle_path: Path) -> None:
     if not meta.is_file():
         return
     try:
-        recorded = json.loads(meta.read_text(encoding="utf-8")).get("bundle_sha256")
+        data = json.loads(meta.read_text(encoding="utf-8"))
+        recorded, scorer_recorded = data.get("bundle_sha256"), data.get("scorer_sha256")
     except (ValueError, AttributeError) as exc:
         raise ModelIntegrityError(f"{str(meta)!r} is not the JSON metadata of a bundle; re-export the model") from exc
+    from .._compiled import SCORER_FILE
+
+    scorer = bundle_path.parent / SCORER_FILE
     top = root / "bundle.json"
     if (recorded is not None and recorded != sha256_file(bundle_path)) or (
+            scorer_recorded is not None and (not scorer.is_file() or scorer_recorded != sha256_file(scorer))) or (
             top != meta and top.is_file() and top.read_bytes() != meta.read_bytes()):
         raise ModelIntegrityError(
             f"{str(root)!r}: the bundle describes another model than its metadata ({str(meta)!r}"
