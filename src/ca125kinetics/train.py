@@ -26,7 +26,8 @@ exported model:
    logit p`` with ``a, b`` fitted on the pooled out-of-fold predictions of the selected
    family; ``"auto"`` applies it only when the out-of-fold calibration slope differs from 1
    or the CITL from 0 by more than the tolerances, and never with a fitted slope ``b <= 0``
-   (it would reverse the ranking: a warning says so; ``"always"`` then raises).
+   (it would reverse the ranking: a warning says so) nor to risks that separate the outcomes
+   (no finite slope); ``"always"`` then raises.
 7. **Final model** -- the selected family refitted on the whole development set (with the
    recalibration), a bootstrap ensemble for ``p_low``/``p_high``
    (``bundle.ModelBundle.predict_proba``), and ``k_ref`` recalibrated when asked.
