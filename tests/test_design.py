@@ -336,6 +336,28 @@ def test_noninferiority_refuses_unnamed_arms_and_unreached_times(aml):
                                        control="Nonmaintained", at=100)
 
 
+@pytest.mark.parametrize("column, value, said", [
+    ("status", 2, r"column 'status': event must be 1 \(event observed\) or 0 \(censored\); found 2 at position 0"),
+    ("status", "yes", r"column 'status': event must be .*; found 'yes' at position 0"),
+    ("time", -1.0, r"column 'time': time must be finite and >= 0; found -1.0 at position 0"),
+])
+def test_noninferiority_refusals_name_the_users_columns(aml, column, value, said):
+    """A bad event or time was refused naming kaplan_meier's parameters ('event', 'time'),
+    not the frame's columns, and a text value was shown as nan."""
+    bad = aml.astype({column: object})
+    bad.loc[0, column] = value
+    with pytest.raises(InvalidInputError, match=said) as raised:
+        design.noninferiority_analysis(bad, "time", "status", "x", experimental="Maintained",
+                                       control="Nonmaintained", at=20)
+    assert raised.value.column == column and raised.value.row == 0
+
+
+def test_star_import_of_design_gives_every_name():
+    namespace: dict = {}
+    exec("from ca125kinetics.design import *", namespace)
+    assert "noninferiority_analysis" in namespace and "cli_design" not in namespace
+
+
 # --------------------------------------------------------------------------- command line
 
 

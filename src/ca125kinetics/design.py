@@ -17,7 +17,7 @@ Four parts, all numpy/scipy (statsmodels only for the non-inferiority analysis):
   cohort's predictions and a threshold into the share randomised and the PPV.
 * **Non-inferiority analysis** (RESET-like): :func:`noninferiority_analysis` compares the
   Kaplan-Meier survival at a time point and the Cox hazard ratio with stated margins.
-* The ``ca125 design`` command line (:func:`add_design_arguments`, :func:`cli_design`).
+* The ``ca125 design`` command line is :mod:`ca125kinetics.cli.design`.
 
 Conventions (stated again where they matter)
 --------------------------------------------
@@ -84,8 +84,6 @@ __all__ = [
     "power_curve",
     "plot_power_curve",
     "noninferiority_analysis",
-    "add_design_arguments",
-    "cli_design",
 ]
 
 #: How every hazard ratio of this module reads.
@@ -1160,7 +1158,7 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     """
     from .errors import InsufficientDataError
     from .validation.metrics import _check_conf_level
-    from .validation.survival import cox, kaplan_meier
+    from .validation.survival import _check_time_event, cox, kaplan_meier
 
     if not isinstance(frame, pd.DataFrame):
         raise InvalidInputError(f"frame must be a pandas DataFrame, got {type(frame).__name__}")
@@ -1178,8 +1176,11 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
         raise InvalidInputError("the arm is missing for some patients; every patient needs an arm", column=arm)
     exp_label, ctl_label = _arm_labels(arms, experimental, control)
     labels = np.array([str(v) for v in arms], dtype=object)
-    t = pd.to_numeric(frame[time], errors="coerce").to_numpy(dtype=float)
-    e = pd.to_numeric(frame[event], errors="coerce").to_numpy(dtype=float)
+    try:   # the user's values, checked as kaplan_meier checks them, named by the user's columns
+        t, e = _check_time_event(frame[time].to_numpy(), frame[event].to_numpy())
+    except InvalidInputError as exc:
+        name = {"time": time, "event": event}.get(exc.column, exc.column)
+        raise InvalidInputError(f"column {name!r}: {exc.message}", row=exc.row, column=name) from None
     km = kaplan_meier(t, e, labels, conf_type="plain", conf_level=conf_level)
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
     est = {}

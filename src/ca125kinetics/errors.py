@@ -39,6 +39,7 @@ class InvalidInputError(Ca125KineticsError, ValueError):
     """
 
     def __init__(self, message: str, *, source=None, row=None, patient_id=None, column=None):
+        self.message = message      # without the location
         self.source = source
         self.row = row
         self.patient_id = patient_id
