@@ -804,6 +804,24 @@ def test_cli_and_python_api_give_the_same_screen_naming_the_criteria_used(trial,
     assert f"criteria {trial}.toml (shipped criteria), sha256 {spec.sha256[:12]}" in header
 
 
+def test_max_rows_negative_refused_and_zero_lists_everyone(capsys):
+    """--max-rows -2 listed all but the last two patients; format_screening(max_rows=0) listed
+    none and told the user to pass --max-rows 0."""
+    from ca125kinetics.eligibility import format_screening
+
+    rows = pd.DataFrame([rescue_patient(patient_id=f"p{i}") for i in range(3)])
+    result = screen(rows, trial="rescue")
+    every = format_screening(result)
+    assert format_screening(result, max_rows=0) == every and "more patient(s)" not in every
+    assert "... 2 more patient(s)" in format_screening(result, max_rows=1)
+    with pytest.raises(InvalidInputError, match=r"max_rows \(--max-rows\) must be a whole number >= 0"):
+        format_screening(result, max_rows=-2)
+    path = Path(__import__("tempfile").mkdtemp()) / "c.csv"
+    rows.to_csv(path, index=False)
+    assert main(["screen", "--trial", "rescue", "--clinical", str(path), "--max-rows", "-2"]) == 2
+    assert "must be a whole number >= 0" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("given_markers", [False, True])
 def test_a_clinical_column_named_like_a_derived_field_is_refused_not_ignored(given_markers):
     # the screen derives gcig_response from the markers; a column of that name in the

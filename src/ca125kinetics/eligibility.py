@@ -54,6 +54,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+import numbers
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -838,7 +839,12 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
 
 
 def format_screening(result: ScreeningResult, *, max_rows: int | None = None) -> str:
-    """Text report: one line per patient (status and reason), then the summary counts."""
+    """Text report: one line per patient (status and reason), then the summary counts;
+    ``max_rows`` patients listed (None or 0: every one)."""
+    if max_rows is not None and (not isinstance(max_rows, numbers.Integral) or isinstance(max_rows, bool)
+                                 or max_rows < 0):
+        raise InvalidInputError(f"max_rows (--max-rows) must be a whole number >= 0 (0: every patient), "
+                                f"got {max_rows!r}")
     t = result.trial
     lines = [f"{t.name}{f' ({t.registry})' if t.registry else ''}: eligibility screen of "
              f"{len(result.patients)} patient(s), criteria {t.path}, sha256 {t.sha256[:12]}"]
@@ -847,7 +853,7 @@ def format_screening(result: ScreeningResult, *, max_rows: int | None = None) ->
     if result.absent_columns:
         lines.append(f"  columns absent from the clinical table (missing for everyone): {', '.join(result.absent_columns)}")
     width = max([len(p.patient_id) for p in result.patients] + [10])
-    shown = result.patients if max_rows is None else result.patients[:max_rows]
+    shown = result.patients[:max_rows] if max_rows else result.patients
     for p in shown:
         lines.append(f"{p.patient_id:<{width}}  {p.status:<12}  {p.reason}")
     if len(shown) < len(result.patients):

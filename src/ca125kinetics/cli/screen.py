@@ -37,7 +37,7 @@ def cli_screen(args) -> int:
     elif args.format == "csv":
         text = result.to_frame().to_csv(index=False, lineterminator="\n")
     else:
-        text = format_screening(result, max_rows=args.max_rows or None)
+        text = format_screening(result, max_rows=args.max_rows)
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
