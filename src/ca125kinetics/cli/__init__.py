@@ -142,7 +142,8 @@ def cohort_stream(args):
     and its header read with the command's ``--sep`` and ``--rename``."""
     from ..cohort import DEFAULT_CHUNK_ROWS, checked_chunk_rows, stream_markers
 
-    chunk_rows = checked_chunk_rows(DEFAULT_CHUNK_ROWS if args.chunk_rows is None else args.chunk_rows)
+    given = getattr(args, "chunk_rows", None)
+    chunk_rows = checked_chunk_rows(DEFAULT_CHUNK_ROWS if given is None else given)
     if not isinstance(args.markers, str) or drug_codes_option(args):
         # drug codes are read from a FHIR bundle, read whole; a table is refused with them
         return None
