@@ -55,7 +55,8 @@ def test_events_equal_qnorm_and_rpact(case):
 def test_patients_equal_rpact(case):
     r = design.sample_size(case["hr"], accrual=case["accrual"], follow_up=case["follow_up"],
                            control_median=case["control_median"], alpha=case["alpha"], sided=case["sided"],
-                           power=case["power"], allocation=case["allocation"], margin_hr=case["margin_hr"])
+                           power=case["power"], allocation=case["allocation"], margin_hr=case["margin_hr"],
+                           convention="average")     # rpact's
     assert r.events == pytest.approx(case["events_rpact"], abs=1e-6)
     assert r.events / r.p_event == pytest.approx(case["subjects_rpact"], rel=1e-9)
     assert r.n == math.ceil(case["subjects_rpact"])
@@ -165,8 +166,14 @@ def test_patients_support_inverts_sample_size():
 
 
 def test_conventions_of_the_event_probability():
-    avg = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14)
-    ctl = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, convention="control")
+    """The default is the specification's: events over the probability of an event by the
+    analysis from the control distribution (exponential), accrual and follow-up."""
+    avg = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, convention="average")
+    ctl = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14)
+    lam = math.log(2) / 14
+    p_c = 1 - (math.exp(-lam * 24) - math.exp(-lam * 60)) / (lam * 36)
+    assert ctl.event_probability_convention == "control" and ctl.p_event == pytest.approx(p_c, rel=1e-12)
+    assert ctl.n == math.ceil(ctl.events / p_c) == 188
     assert ctl.p_event == avg.p_event_control
     assert avg.p_event == pytest.approx((avg.p_event_control + avg.p_event_experimental) / 2)
     assert ctl.n < avg.n  # the control arm has more events when HR < 1
@@ -199,7 +206,7 @@ def test_results_have_tidy_and_json_forms():
     r = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14)
     frame = r.to_frame()
     assert list(frame.columns) == ["quantity", "value"]
-    assert dict(zip(frame["quantity"], frame["value"]))["n"] == 207
+    assert dict(zip(frame["quantity"], frame["value"]))["n"] == 188
     assert json.loads(r.to_json())["events_result"]["events"] == pytest.approx(161.0686, abs=1e-4)
 
 
@@ -234,7 +241,7 @@ def test_batched_logrank_sign_and_degenerate_rows():
 
 
 def test_simulated_power_agrees_with_schoenfeld_when_every_resection_is_complete():
-    ss = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, power=0.8)
+    ss = design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, power=0.8, convention="average")
     r = design.simulate_selection_trial(ss.n, ppv=1.0, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
                                         sims=1500, seed=11)
     assert r.hr_mixture == 0.6
@@ -373,7 +380,14 @@ def test_cli_events_json_contract(capsys):
 def test_cli_text_states_the_direction(capsys):
     assert main(["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("207 patients") and "experimental vs control" in out
+    assert out.startswith("188 patients") and "experimental vs control" in out
+    # the control convention's patients expect fewer events than required under HR 0.6: said
+    assert ("note: under the anticipated hazard ratio the 188 patients expect 146.3 events (both arms), fewer "
+            "than the 161.07 required: power below 0.9; --convention average gives 207 patients") in out
+    assert main(["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14",
+                 "--convention", "average"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("207 patients") and "note:" not in out
     assert main(["design", "detectable-hr", "--n", "874", "--true-hr", "1", "--accrual", "36", "--follow-up", "36",
                  "--control-survival", "0.8", "--at-time", "36", "--power", "0.8"]) == 0
     assert "loss of" in capsys.readouterr().out

@@ -390,7 +390,7 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
 def patients_support(n: int, *, accrual: float, follow_up: float, control_median: float | None = None,
                      control_survival: float | None = None, at_time: float | None = None,
                      true_hr: float | None = None, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
-                     allocation: float = 0.5, convention: str = "average") -> DetectableHrResult:
+                     allocation: float = 0.5, convention: str = "control") -> DetectableHrResult:
     """What ``n`` randomised patients support: the detectable HR, or the non-inferiority margin.
 
     Superiority (``true_hr`` None): the hazard ratio (experimental vs control) ``HR`` such that
@@ -511,7 +511,7 @@ class TrialSampleSizeResult(_Frame):
 def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_median: float | None = None,
                 control_survival: float | None = None, at_time: float | None = None, alpha: float = 0.025,
                 sided: int = 1, power: float = 0.9, allocation: float = 0.5, margin_hr: float | None = None,
-                margin_diff: float | None = None, convention: str = "average") -> TrialSampleSizeResult:
+                margin_diff: float | None = None, convention: str = "control") -> TrialSampleSizeResult:
     """Patients for a two-arm time-to-event trial: Schoenfeld events / P(event by the analysis).
 
     Parameters
@@ -529,11 +529,13 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
     convention : {"average", "control"}
         Probability of an event that turns events into patients:
 
-        * ``"average"`` (default; Schoenfeld 1983, Collett 2015, rpact
-          ``getSampleSizeSurvival``): ``P = p P_e + (1 - p) P_c``, the expected share of
-          patients with an event across both arms under the alternative.
-        * ``"control"``: ``P = P_c``, the control arm's probability (a simpler convention
-          seen in protocols; fewer patients when the experimental arm has fewer events).
+        * ``"control"`` (default: the specification's "probability of an event by the
+          analysis, from the control distribution"): ``P = P_c``, the control arm's
+          probability; fewer patients than ``"average"`` when the experimental arm has fewer
+          events (HR < 1), the same under HR = 1.
+        * ``"average"`` (Schoenfeld 1983, Collett 2015, rpact ``getSampleSizeSurvival``):
+          ``P = p P_e + (1 - p) P_c``, the expected share of patients with an event across
+          both arms under the alternative: more conservative when HR < 1.
 
         ``P_arm`` is :func:`event_probability` with the arm's exponential hazard. No
         dropout is modelled.

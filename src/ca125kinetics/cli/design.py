@@ -44,9 +44,9 @@ def _add_trial_options(p, *, control_survival: bool = False) -> None:
     p.add_argument("--control-median", type=float,
                    help="control arm's median (months, exponential)" +
                         ("; or give --control-survival at --at-time" if control_survival else ""))
-    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average",
-                   help="probability of an event that turns events into patients: 'average' of both arms "
-                        "(default, Schoenfeld/rpact) or the 'control' arm's")
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="control",
+                   help="probability of an event that turns events into patients: the 'control' arm's "
+                        "(default) or the 'average' of both arms (Schoenfeld/rpact; more patients when HR < 1)")
 
 
 def add_design_arguments(parser) -> None:
@@ -82,7 +82,9 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--control-median", type=float, help="with --n: control median (months, exponential)")
     p.add_argument("--control-survival", type=float, help="with --n: control survival at --at-time (e.g. 0.80)")
     p.add_argument("--at-time", type=float, help="time point of --control-survival (months)")
-    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="average")
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="control",
+                   help="probability of an event that turns events into patients: the 'control' arm's "
+                        "(default) or the 'average' of both arms")
 
     p = sub.add_parser("selection-trial", help="power of a trial whose surgery arm mixes complete and incomplete "
                        "resections (simulated log-rank)",
@@ -172,6 +174,11 @@ def _cli_n(args) -> int:
           f"experimental {r.p_event_experimental:.4f})\n"
           f"  {r.survival_model}; uniform accrual {r.accrual:g}, follow-up {r.follow_up:g} after the last entry; "
           "no dropout\n  margin: " + ev["margin"])
+    both = ev["allocation"] * r.p_event_experimental + (1.0 - ev["allocation"]) * r.p_event_control
+    if r.n * both < r.events:
+        print(f"  note: under the anticipated hazard ratio the {r.n} patients expect {r.n * both:.1f} events "
+              f"(both arms), fewer than the {r.events:.2f} required: power below {ev['power']:g}; "
+              f"--convention average gives {math.ceil(r.events / both - 1e-9)} patients")
     return 0
 
 
