@@ -197,8 +197,8 @@ def _cli_detectable(args) -> int:
     if args.format == "json":
         _print_json(r.to_dict())
         return 0
-    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f})"
-                                        if math.isfinite(r.n) else "")
+    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f}, "
+                                        f"{args.convention} convention)" if math.isfinite(r.n) else "")
     if r.hypothesis == "superiority":
         print(f"detectable hazard ratio {r.hr:.4f} (experimental vs control) with {base}; "
               f"{_sided_text(r.alpha, r.sided)}, power {r.power:g}")
