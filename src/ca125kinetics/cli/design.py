@@ -297,7 +297,8 @@ def _cli_selection(args) -> int:
     if args.n is None:
         screened = "" if not math.isfinite(result.n_screened) else f", {math.ceil(result.n_screened)} to screen"
         lines.append(f"{result.n} patients randomised{screened} for power {result.power_target:g}: "
-                     f"{result.events:.1f} events (Schoenfeld) for the mixture hazard ratio {result.hr_mixture:.4f} "
+                     f"{result.events:.1f} events ({math.ceil(result.events - 1e-9)} required; Schoenfeld) for the "
+                     f"mixture hazard ratio {result.hr_mixture:.4f} "
                      "(surgery vs control), "
                      f"P(event by the analysis) {result.p_event:.4f}")
     lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
