@@ -8,6 +8,7 @@ Reference values are closed-form: a series that halves every 14 days exactly
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -142,7 +143,7 @@ def test_marker_is_never_guessed():
 
 
 @hyp_settings(max_examples=40, deadline=None)
-@given(c0=st.floats(6.0, 500.0), k=st.floats(0.002, 0.2), scale=st.floats(0.1, 10.0))
+@given(c0=st.floats(6.0, 500.0), k=st.floats(0.002, 0.2), scale=st.floats(0.1, 4.0))   # CEA ULN <= 20
 def test_properties(c0, k, scale):
     """Exact exponential series: R^2 = 1 and ratio = exp(-k * last day); ratio and R^2 do
     not depend on the unit (values and ULN scaled together)."""
@@ -306,6 +307,33 @@ def test_settings_left_at_ca125s_uln_are_refused_for_cea():
     got = response_features(cea, marker="cea", settings=KineticsSettings(window_days=100, uln=5.0))
     assert got["uln"].tolist() == [5.0] and got["normalised"].tolist() == [True]
     assert response_features(cea, marker="cea")["uln"].tolist() == [5.0]       # no settings: CEA's default
+
+
+def test_a_cea_uln_in_ca125s_range_is_refused_wherever_it_is_given(capsys):
+    """A CEA table whose uln column says 35 (CA-125's ULN, copied over) was read as 35 ng/mL:
+    a baseline of 20 ng/mL, 4 x CEA's ULN, was 'already at the floor'. Every CEA ULN above
+    20 ng/mL (assays use 2.5-10) is implausible: the patient is invalid_input with the row
+    named, and the argument and settings are refused."""
+    from ca125kinetics import fit_kinetics
+    from ca125kinetics.cli import main
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.settings import KineticsSettings
+
+    cea = pd.DataFrame({"patient_id": ["a"] * 3, "day": [-3, 14, 28], "cea": [20.0, 12.0, 4.0], "uln": 35.0})
+    said = r"ULN 35 ng/mL is implausible for CEA \(CEA assays use 3, 5, 6 ng/mL; at most 20\)"
+    with pytest.raises(InvalidInputError, match=said):
+        read_markers(cea, marker="cea")
+    flagged = fit_kinetics(read_markers(cea, marker="cea", on_error="flag"), marker="cea", method="per-patient")
+    assert flagged["status"].tolist() == ["invalid_input"] and re.search(said, flagged["reason"][0])
+    assert read_markers(cea.assign(uln=20.0), marker="cea")["uln"].tolist() == [20.0] * 3
+    with pytest.raises(InvalidInputError, match=r"uln must be a positive number of ng/mL \(at most 20\)"):
+        read_markers(cea.drop(columns="uln"), marker="cea", uln=30)
+    for call in (lambda s: response_features(cea.drop(columns="uln"), marker="cea", settings=s),
+                 lambda s: fit_kinetics(cea.drop(columns="uln"), marker="cea", method="per-patient", settings=s)):
+        with pytest.raises(InvalidInputError, match=r"settings.uln is 30 ng/mL, implausible for CEA \(at most 20"):
+            call(KineticsSettings(uln=30.0))
+    ca125 = cea.rename(columns={"cea": "ca125"}).assign(uln=400.0)
+    assert read_markers(ca125)["uln"].tolist() == [400.0] * 3      # CA-125: up to 1000 U/mL
 
 
 def test_normal_range_is_read_with_the_kinetics_slack():

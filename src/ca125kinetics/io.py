@@ -179,8 +179,9 @@ DAY_RANGE = (-366, 1830)
 #: are seen in practice; a larger number is a unit or typing error). Stated once, as the
 #: CA-125 specification's ``plausible_max`` (:mod:`ca125kinetics.markers`).
 CA125_MAX = MARKERS["ca125"].plausible_max
-#: Largest assay upper limit of normal accepted, U/mL (assays use about 20-40 U/mL).
-ULN_MAX = 1000.0
+#: Largest CA-125 assay upper limit of normal accepted, U/mL (assays use about 20-40 U/mL):
+#: the CA-125 specification's ``uln_max`` (each marker has its own).
+ULN_MAX = MARKERS["ca125"].uln_max
 _MAX_LISTED = 5
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: A FIGO stage at diagnosis of ovarian cancer, with its substage if any (FIGO 2014: IA, IB,
@@ -963,7 +964,8 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
         )
 
 
-def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL") -> None:
+def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL",
+                     uln_max: float = ULN_MAX) -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
     if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
@@ -971,8 +973,8 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
     if uln is not None and not (isinstance(uln, (int, float)) and not isinstance(uln, bool) and np.isfinite(uln)
-                                and 0 < uln <= ULN_MAX):
-        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {ULN_MAX:g}), got {uln!r}")
+                                and 0 < uln <= uln_max):
+        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {uln_max:g}), got {uln!r}")
 
 
 # --------------------------------------------------------------------------- format rules
@@ -1617,10 +1619,11 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
                 lambda i: f"ULN {_shown(uln_raw[i])!r} is not a number; give the assay's upper limit of normal in "
                 f"{unit}" + _number_hint(uln_raw[i], decimal, thousands))
         col.add(~np.isnan(uln_v) & ~(uln_v > 0), "uln", f"ULN must be a positive number of {unit}")
-        typical = "assays use about 20-40 U/mL; " if vc == "ca125" else ""
-        col.add(~np.isnan(uln_v) & (uln_v > ULN_MAX), "uln",
-                lambda i: f"ULN {uln_v[i]:g} {unit} is implausible ({typical}at most "
-                f"{ULN_MAX:g}); check the value and its unit")
+        typical = ("assays use about 20-40 U/mL; " if vc == "ca125" else
+                   f"{what} assays use {', '.join(f'{u:g}' for u in spec.uln_alternatives)} {unit}; ")
+        col.add(~np.isnan(uln_v) & (uln_v > spec.uln_max), "uln",
+                lambda i: f"ULN {uln_v[i]:g} {unit} is implausible for {what} ({typical}at most "
+                f"{spec.uln_max:g}); check the value and its unit (another marker's ULN?)")
         _warn_partial_uln(uln_v, _missing(uln_raw) & ~np.isnan(value), pid, codes, rows, label, float(uln), unit)
         uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
     else:
@@ -1971,7 +1974,7 @@ def read_markers(
     """
     spec = get_marker(marker)
     uln = spec.default_uln if uln is None else uln
-    _check_arguments(on_error, duplicates, uln, spec.unit)
+    _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes)
     thousands = _table_number_format(frame, decimal, thousands)

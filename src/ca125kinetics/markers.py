@@ -67,6 +67,10 @@ class MarkerSpec:
         Typical floor ``B`` reached under effective treatment, in ``unit``.
     gcig_rules : bool
         Whether the GCIG response and progression rules are defined for this marker.
+    uln_max : float
+        Largest plausible upper limit of normal, in ``unit``: a larger ULN (in a table's
+        ``uln`` column or given as an argument) is refused as implausible, as another unit's
+        or another marker's ULN would be (CA-125's 35 U/mL read as 35 ng/mL of CEA).
     """
 
     name: str
@@ -81,11 +85,12 @@ class MarkerSpec:
     typical_k_per_day: float
     typical_floor: float
     gcig_rules: bool
+    uln_max: float = 1000.0
 
     def __post_init__(self):
         if not self.name or self.name != self.name.lower() or not self.name.isidentifier():
             raise InvalidInputError(f"marker name must be a lower-case identifier, got {self.name!r}")
-        for key in ("default_uln", "plausible_max", "typical_k_per_day", "typical_floor"):
+        for key in ("default_uln", "plausible_max", "typical_k_per_day", "typical_floor", "uln_max"):
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise InvalidInputError(f"MarkerSpec.{key} must be a positive finite number, got {value!r}")
@@ -153,6 +158,8 @@ CEA = MarkerSpec(
     # plasma half-life of CEA after resection is a few days; during neoadjuvant therapy the
     # decline is slower (tumour shrinkage): the prior centres on a ~25-day half-life
     typical_k_per_day=0.028, typical_floor=1.5, gcig_rules=False,
+    # assays' ULNs are 2.5-10 ng/mL: 20 leaves room, and refuses CA-125's 30 or 35 U/mL
+    uln_max=20.0,
 )
 
 #: Markers the package knows, by name.
