@@ -605,7 +605,9 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
                 continue
             pt = points[key]
             if e["reached"] == "1":
-                assert pt.status in ("ok", "not_fitted", "not_scored", "no_visit_sample"), (note, key, pt)  # imputed
+                # imputed kinetics allowed; not_candidate: the case's own GCIG progression or RECIST PD
+                assert pt.status in ("ok", "not_fitted", "not_scored", "no_visit_sample", "not_candidate"), (
+                    note, key, pt)
                 if pt.status == "not_scored":       # reached, but nothing drawn up to D + w
                     assert e["sample_days"] == "" and pt.reason.startswith("not scored: no CA-125 markers"), pt
                 # a decision needs a sample in the landmark's window (D - w to D + w)
@@ -640,8 +642,9 @@ def test_a_landmark_decides_only_with_ca125_after_the_first_dose_as_the_reading_
                 continue
             on = [d for d in _days(e["sample_days"]) if 0 < d <= 100 and d not in _days(e["excluded_days"])]
             pt = points[key]
-            assert (pt.status == "insufficient") == (not on), (c["case_note"], key, pt.status, on)
-            assert (pt.decision is None) == (not on or pt.status == "no_visit_sample")
+            if pt.status != "not_candidate":     # progression or RECIST PD by then: no decision either way
+                assert (pt.status == "insufficient") == (not on), (c["case_note"], key, pt.status, on)
+            assert (pt.decision is None) == (not on or pt.status in ("no_visit_sample", "not_candidate"))
             n_insufficient += pt.status == "insufficient"
     assert n_insufficient >= 5
 
@@ -885,3 +888,29 @@ def test_the_day_rule_under_other_settings_agrees_with_the_independent_reading(c
             continue
         assert (pt.status != "not_reached") == bool(e["reached"]), (pt, e)
         assert list(pt.sample_days) == e["sample_days"] and pt.last_day == e["to_day"]
+
+
+def test_no_landmark_decision_once_the_samples_show_progression():
+    """A patient whose CA-125 progression (GCIG) is confirmed on day 84 got 'not a candidate'
+    as her recommendation, yet her trajectory said 'predicted completely resectable' after
+    cycle 4 and with all samples, and 'Decision stable'. A point whose samples show the
+    progression now has status not_candidate: its probability, no decision."""
+    from ca125kinetics.predict import predict
+
+    p = predict({"day": [-5, 21, 42, 63, 84], "ca125": [1000, 150, 100, 210, 220]}, {**CLINICAL, "recist": "PR"})
+    assert p.decision == "not_candidate_progression"
+    points = {pt.landmark: pt for pt in p.trajectory.points}
+    # cycle 3 (samples to day 70) holds the first rise only: progression is not confirmed yet
+    assert points["cycle3"].status == "ok" and points["cycle3"].decision is not None
+    for key in ("cycle4", "final"):
+        pt = points[key]
+        assert pt.status == "not_candidate" and pt.decision is None and math.isfinite(pt.probability), pt
+        assert pt.reason.startswith("no decision: GCIG CA-125 progression"), pt.reason
+        assert "not a candidate for secondary cytoreduction, whatever the probability" in pt.reason
+    summary = p.trajectory.summary
+    assert "and with all samples" not in summary
+    assert "No decision at after cycle 4 (day 84), all samples (to day 84): not a candidate" in summary
+    assert "no decision: GCIG CA-125 progression" in p.trajectory.to_text()
+    same = predict({"day": [-5, 21, 42, 63], "ca125": [1000, 150, 100, 210]}, {**CLINICAL, "recist": "PR"})
+    assert same.decision != "not_candidate_progression"
+    assert all(pt.status != "not_candidate" for pt in same.trajectory.points)

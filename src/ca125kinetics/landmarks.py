@@ -371,7 +371,7 @@ class TrajectoryPoint:
         CA-125 values up to ``last_day`` (0 for a landmark not reached).
     sample_days : tuple of int
         Their days: the samples the point used (empty for a landmark not reached).
-    status : {"ok", "not_reached", "no_visit_sample", "not_fitted", "not_scored", "insufficient"}
+    status : {"ok", "not_reached", "no_visit_sample", "not_candidate", "not_fitted", "not_scored", "insufficient"}
         ``not_reached``: the patient's latest sample is before the landmark's window;
         ``no_visit_sample``: the patient is past the landmark but its window holds no
         CA-125 sample (the visit's sample was not drawn, or not recorded): the probability
@@ -381,11 +381,15 @@ class TrajectoryPoint:
         patients who reached it); ``not_scored``: the landmark model returned no probability;
         ``insufficient``: no CA-125 after the first dose up to ``last_day`` that the kinetics
         can use, so the probability (shown) was computed with the kinetics imputed and no
-        decision is given (rule 5 of the decision rule; ``allow_imputed=True`` decides).
+        decision is given (rule 5 of the decision rule; ``allow_imputed=True`` decides);
+        ``not_candidate``: the samples up to ``last_day`` (for ``"final"``: all of them) show
+        GCIG CA-125 progression, or RECIST progressive disease is known by then: the
+        probability is shown, and no decision, as the decision rule puts that first.
     reason : str or None
         Why there is no probability, or no decision (None when ``status == "ok"``).
     probability, p_low, p_high : float
-        NaN unless ``status`` is ``"ok"``, ``"insufficient"`` or ``"no_visit_sample"``.
+        NaN unless ``status`` is ``"ok"``, ``"insufficient"``, ``"no_visit_sample"`` or
+        ``"not_candidate"``.
     decision : {"resectable", "not_resectable"} or None
         ``probability >= threshold`` or not (None unless ``status == "ok"``).
     threshold : float or None
@@ -495,6 +499,8 @@ class Trajectory:
             elif p.status == "no_visit_sample":
                 shown = (f"{p.probability:.2f}  no decision: no CA-125 sample in this visit's window (days "
                          f"{2 * p.day - p.last_day} to {p.last_day})")
+            elif p.status == "not_candidate":
+                shown = f"{p.probability:.2f}  no decision: {p.reason[len('no decision: '):]}"
             elif p.decision is None:
                 shown = "no landmark model" if p.status == "not_fitted" else "not scored"
             else:
@@ -540,6 +546,12 @@ def reached(last_day, landmark: Landmark):
     return bool(out) if out.ndim == 0 else out
 
 
+#: Decisions of the decision rule that make a patient not a candidate whatever the probability,
+#: and how a trajectory point says it (status ``not_candidate``).
+_NOT_CANDIDATE = {"not_candidate_progression": "GCIG CA-125 progression",
+                  "not_candidate_recist_pd": "RECIST progressive disease"}
+
+
 def _decision(p: float, threshold: float) -> str | None:
     if not math.isfinite(p):
         return None
@@ -565,13 +577,15 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     final : (p, p_low, p_high) or None
         The full-series prediction of the shipped model (None when not scored).
     score_at : callable
-        ``score_at(landmark_model) -> (p, p_low, p_high[, reason[, n_on]])``: the landmark
-        model on the rows of ``days`` kept by :func:`landmark_mask` (the caller truncates; NaN
-        when not scored, with the reason; ``n_on`` the CA-125 samples after the first dose the
-        kinetics used); called only for the fitted landmarks the patient has reached
-        (:func:`reached`). A point with ``n_on == 0`` gets no decision (status
-        ``insufficient``: its kinetics are imputed, rule 5 of the decision rule) unless
-        ``allow_imputed``.
+        ``score_at(landmark_model) -> (p, p_low, p_high[, reason[, n_on[, decision]]])``: the
+        landmark model on the rows of ``days`` kept by :func:`landmark_mask` (the caller
+        truncates; NaN when not scored, with the reason; ``n_on`` the CA-125 samples after the
+        first dose the kinetics used; ``decision`` the decision rule's on those rows); called
+        only for the fitted landmarks the patient has reached (:func:`reached`). A point with
+        ``n_on == 0`` gets no decision (status ``insufficient``: its kinetics are imputed, rule
+        5 of the decision rule) unless ``allow_imputed``; a point whose rows make the patient
+        not a candidate (GCIG progression, RECIST PD: the rule's first steps) gets none
+        either (status ``not_candidate``).
     withheld : str, optional
         Why the patient's decision is withheld because model inputs are unknown
         (``predict``'s status ``insufficient``, rule "withheld"): then no landmark decision
@@ -617,7 +631,11 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         why = got[3] if len(got) > 3 and got[3] else "the landmark model returned no probability"
         reason = None if status == "ok" else f"not scored: {why}"
         visit = sample_days[(sample_days >= lm.first_day) & (sample_days <= lm.last_day)]
-        if status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
+        if status == "ok" and len(got) > 5 and got[5] in _NOT_CANDIDATE:
+            status, reason = "not_candidate", (
+                f"no decision: {_NOT_CANDIDATE[got[5]]} in the samples up to day {lm.last_day}: not a candidate "
+                "for secondary cytoreduction, whatever the probability (shown for information only)")
+        elif status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
             status, reason = "insufficient", (
                 f"no decision: no CA-125 after the first dose up to day {lm.last_day} that the kinetics can use "
                 "(none drawn yet, or every one excluded after a procedure or mouse antibodies), so the probability "
@@ -638,9 +656,15 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
             f"first landmark, {first.label}, which opens on day {first.first_day}."),
             trained_on_synthetic=_synthetic(model))
     p, low, high = (float(x) if x is not None else math.nan for x in final)
+    excluded = recommendation is not None and recommendation[0] in _NOT_CANDIDATE
     points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
-                                  int(sample_days.size), "ok", p, low, high, _decision(p, threshold),
-                                  sample_days=tuple(int(x) for x in sample_days), **_shipped_facts(model)))
+                                  int(sample_days.size), "not_candidate" if excluded else "ok", p, low, high,
+                                  None if excluded else _decision(p, threshold),
+                                  sample_days=tuple(int(x) for x in sample_days),
+                                  reason=(f"no decision: {_NOT_CANDIDATE[recommendation[0]]}: not a candidate for "
+                                          "secondary cytoreduction, whatever the probability (shown for "
+                                          "information only)") if excluded else None,
+                                  **_shipped_facts(model)))
     reached_points = [pt for pt in points if pt.status != "not_reached"]
     scored = [pt for pt in reached_points if pt.decision is not None]
     times = {pt.sample_days for pt in scored if pt.landmark != "final"}
@@ -695,13 +719,16 @@ def _shipped_facts(model) -> dict[str, Any]:
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
     missing = [pt.label for pt in points
-               if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample")]
+               if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample", "not_candidate")]
     early = [pt.label for pt in points if pt.status == "insufficient"]
     unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
+    excluded = [pt.label for pt in points if pt.status == "not_candidate"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
         f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
         if early else "") + (
-        f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window." if unsampled else "")
+        f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window." if unsampled else "") + (
+        f" No decision at {', '.join(excluded)}: not a candidate for secondary cytoreduction (GCIG CA-125 "
+        "progression or RECIST progressive disease by then)." if excluded else "")
     if stable is None:
         if not landmarks:
             return "Only the full-series prediction is available: no landmark could be scored." + tail
@@ -714,7 +741,8 @@ def _summary(points, scored, stable, threshold: float) -> str:
     n = len(landmarks)
     if stable:
         return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "
-                f"{n} landmark{'s' if n != 1 else ''} reached and with all samples." + tail)
+                f"{n} landmark{'s' if n != 1 else ''} reached"
+                + (" and with all samples." if any(pt.landmark == "final" for pt in scored) else ".") + tail)
     path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold (p {pt.probability:.2f})"
                        for pt in scored)
     changes = sum(a.decision != b.decision for a, b in zip(scored, scored[1:]))

@@ -69,7 +69,8 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
             scored_rows = score(scorer, [cut[j] for j in members], known, names=(*SCORE_COLUMNS, "kinetics_n_on"))
             for j, r in zip(members, scored_rows):
                 at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"],
-                                                                       r["reason"], r["kinetics_n_on"])
+                                                                       r["reason"], r["kinetics_n_on"],
+                                                                       r["decision"])
     withheld, by_threshold = _RULES["withheld"], (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
