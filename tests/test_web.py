@@ -68,6 +68,21 @@ def test_censored_value_and_uln(client):
     assert any("below the assay limit" in w for w in data["warnings"])
 
 
+def test_a_censored_value_is_scored_to_the_last_bit_as_predict_scores_it(client, model_dir):
+    """A censored 35.000001 was passed on as the text '<35' (format 'g', 6 digits): at ULN 35
+    the confirming value became 'within the normal range', the category CR instead of PR, and
+    every number differed from predict's and ca125 score's."""
+    from ca125kinetics.predict import predict
+
+    samples = [{"day": -5, "ca125": 400}, {"day": 21, "ca125": 150}, {"day": 49, "ca125": 35.000001, "censored": True}]
+    data = client.post("/api/score", json=_request(samples=samples)).json()
+    alone = predict({"patient_id": "w1", "day": [-5, 21, 49], "ca125": [400, 150, "<35.000001"]}, dict(CLINICAL),
+                    model=model_dir)
+    assert data["series"][-1]["ca125"] == 35.000001
+    assert data["gcig"]["category"] == alone.gcig["category"] == "PR"
+    assert data["probability"] == alone.probability
+
+
 def test_model_info_page_and_assets(client):
     info = client.get("/api/model").json()
     assert info["name"] == "test-small" and info["threshold"] == 0.70 and info["trained_on_synthetic"] is True

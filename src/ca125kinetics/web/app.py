@@ -327,20 +327,20 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
     """(markers columns, clinical mapping) for :func:`ca125kinetics.predict.predict`.
 
     Dates become days from ``treatment_start`` (calendar-day difference); a censored value
-    is passed as ``"<x"``, as in a markers file.
+    is passed with the ``censored`` flag of the markers table (the value is the assay's
+    limit, to the last bit).
     """
-    days, values, events = [], [], []
+    days, values, events, censored = [], [], [], []
     for s in req.samples:
         day = s.day if s.day is not None else (s.date - req.treatment_start).days
         days.append(day)
-        if s.ca125 is None:
-            values.append(None)
-        elif s.censored:
-            values.append(f"<{s.ca125:g}")
-        else:
-            values.append(s.ca125)
+        values.append(s.ca125)
+        # the flag, not "<x" text: a text would carry the value rounded as formatted
+        censored.append(bool(s.censored) and s.ca125 is not None)
         events.append(s.event)
     markers: dict[str, list] = {"patient_id": [req.patient_id] * len(days), "day": days, "ca125": values}
+    if any(censored):
+        markers["censored"] = censored
     if any(e is not None for e in events):
         markers["event"] = events
     if req.uln is not None:
