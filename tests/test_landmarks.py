@@ -914,3 +914,18 @@ def test_no_landmark_decision_once_the_samples_show_progression():
     same = predict({"day": [-5, 21, 42, 63], "ca125": [1000, 150, 100, 210]}, {**CLINICAL, "recist": "PR"})
     assert same.decision != "not_candidate_progression"
     assert all(pt.status != "not_candidate" for pt in same.trajectory.points)
+
+
+def test_landmarks_give_no_decision_on_unknown_factors_whichever_rule_decided():
+    """ECOG and ascites unknown: the patient's decision is withheld (rule 5) only when the
+    rules before it pass; when an earlier rule decided (entry criterion undetermined here),
+    the landmarks decided on the imputed factors, silently."""
+    from ca125kinetics.predict import predict
+
+    factors = {k: v for k, v in CLINICAL.items() if k not in ("ecog", "ascites_ml", "recist")}
+    series = {"day": [-5, 20, 35, 42], "ca125": [400, 300, 150, 120]}
+    p = predict(series, factors)
+    assert p.decision == "insufficient_information" and p.trajectory.status == "withheld"
+    assert "model inputs unknown (ecog, ascites_ml)" in p.trajectory.summary
+    assert predict(series, factors, allow_imputed=True).trajectory.status == "ok"
+    assert predict(series, {**factors, "ecog": 0, "ascites_ml": 0}).trajectory.status == "ok"

@@ -209,6 +209,10 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
     return fitted, d, (list(K.STATUSES), d["status"]), reasons, K._features(d), kinetics.problem
 
 
+#: The columns of a prediction's row: the score columns and what its trajectory needs.
+_PREDICT_NAMES = (*SCORE_COLUMNS, "predictors_unknown")
+
+
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False,
                     names=SCORE_COLUMNS) -> list[dict]:
     """:func:`_score_columns` of ``io.PatientRecord`` objects, as one dict of plain values
@@ -339,6 +343,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     no_kinetics = ok & (n_on == 0)
     # no score column: what the trajectory needs to withhold a landmark's decision by the same rule
     out["kinetics_n_on"] = np.where(n_on >= 0, n_on, np.nan).astype(float)
+    # no score column either: the trajectory withholds the landmarks' decisions on the same
+    # unknown inputs whichever rule decided the patient
+    out["predictors_unknown"] = missing
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
                           no_kinetics=no_kinetics, allow_imputed=allow_imputed))
@@ -456,7 +463,7 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     bundle = load_model(model)
     record, problems = _record(markers, clinical, bundle.gcig_settings, columns,
                                date_format=date_format, decimal=decimal, thousands=thousands)
-    rows = _score_patients(bundle, [record], problems, allow_imputed)
+    rows = _score_patients(bundle, [record], problems, allow_imputed, names=_PREDICT_NAMES)
     later = DeferredTrajectories(bundle, [record], problems, rows, allow_imputed=allow_imputed, score=_score_patients,
                                  kinetics_step=_kinetics_step)
     return _prediction_from_row(rows[0], record.samples(), bundle, partial(later.get, 0))
@@ -499,7 +506,7 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
         raise InvalidInputError("predict_many needs a different patient_id for every item", column="patient_id")
     if not records:
         return []
-    rows = _score_patients(bundle, records, problems, allow_imputed)
+    rows = _score_patients(bundle, records, problems, allow_imputed, names=_PREDICT_NAMES)
     later = DeferredTrajectories(bundle, records, problems, rows, allow_imputed=allow_imputed, score=_score_patients,
                                  kinetics_step=_kinetics_step)
     return [_prediction_from_row(row, record.samples(), bundle, partial(later.get, i))
