@@ -650,6 +650,23 @@ def _event_exclusions(codes, day, ev_rows, ev_kind, ids, s: KineticsSettings) ->
     return excluded
 
 
+def excluded_by_events(days, events, settings: KineticsSettings | None = None) -> np.ndarray:
+    """One patient's rows excluded by an interference window (paracentesis, thoracentesis,
+    surgery: that day and the ``interference_window_days`` after it) or after mouse
+    antibodies, as the fits exclude them (:func:`_event_exclusions`); ``days`` and
+    ``events`` (None or an event name per row) in any order, the mask in theirs."""
+    s = settings or KineticsSettings()
+    day = np.asarray(days, dtype=float)
+    order = np.argsort(day, kind="stable")
+    ev = np.asarray(events, dtype=object)[order]
+    ev_rows = np.flatnonzero(np.array([e is not None and e == e and str(e).strip() != "" for e in ev], dtype=bool))
+    sorted_mask = _event_exclusions(np.zeros(len(day), dtype=np.int64), day[order], ev_rows, ev[ev_rows],
+                                    np.array(["patient"], dtype=object), s)
+    out = np.empty(len(day), dtype=bool)
+    out[order] = sorted_mask
+    return out
+
+
 def _last_per_patient(codes: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Patients and their last row among ``rows`` (ascending, rows sorted by patient)."""
     c = codes[rows]

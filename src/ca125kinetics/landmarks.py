@@ -563,7 +563,8 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
                      score_at, withheld: str | None = None, model=None,
-                     recommendation: tuple[str, str] | None = None, allow_imputed: bool = False) -> Trajectory:
+                     recommendation: tuple[str, str] | None = None, allow_imputed: bool = False,
+                     excluded=None) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -572,6 +573,10 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         ``ModelBundle.landmarks["models"]`` (None: the model has no landmarks).
     days, values : sequences
         The patient's markers rows (day, CA-125 value; None/NaN on event rows).
+    excluded : sequence of bool, optional
+        The rows the rules set aside (after a procedure or mouse antibodies:
+        :func:`ca125kinetics.kinetics.excluded_by_events`): such a sample is not a landmark
+        visit's sample (``no_visit_sample``).
     threshold : float
         The model's decision threshold.
     final : (p, p_low, p_high) or None
@@ -610,6 +615,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     has_value = np.array([v is not None and not (isinstance(v, float) and math.isnan(v)) for v in values],
                          dtype=bool) if len(d) else np.zeros(0, dtype=bool)
     sample_days = np.sort(d[has_value & ~np.isnan(d)])
+    set_aside = np.zeros(len(d), dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
+    usable_days = np.sort(d[has_value & ~set_aside & ~np.isnan(d)])
     last = latest_sample_day(days, values)
     points = []
     for m in landmark_models:
@@ -630,7 +637,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         status = "ok" if math.isfinite(p) else "not_scored"
         why = got[3] if len(got) > 3 and got[3] else "the landmark model returned no probability"
         reason = None if status == "ok" else f"not scored: {why}"
-        visit = sample_days[(sample_days >= lm.first_day) & (sample_days <= lm.last_day)]
+        visit = usable_days[(usable_days >= lm.first_day) & (usable_days <= lm.last_day)]
+        drawn = sample_days[(sample_days >= lm.first_day) & (sample_days <= lm.last_day)]
         if status == "ok" and len(got) > 5 and got[5] in _NOT_CANDIDATE:
             status, reason = "not_candidate", (
                 f"no decision: {_NOT_CANDIDATE[got[5]]} in the samples up to day {lm.last_day}: not a candidate "
@@ -641,11 +649,16 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                 "(none drawn yet, or every one excluded after a procedure or mouse antibodies), so the probability "
                 "was computed with the kinetics imputed (allow_imputed=True decides on it anyway)")
         elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
-            before = f"the latest sample before it is on day {used[-1]}" if used else "there is no sample before it"
+            earlier = sample_days[sample_days < lm.first_day]
+            before = (f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size
+                      else "there is no sample before it")
+            # nothing after the window is named: the point is what was known by its last day
+            aside = ", ".join(str(int(x)) for x in drawn)
             status, reason = "no_visit_sample", (
-                f"no decision: no CA-125 sample in this landmark's window (days {lm.first_day} to {lm.last_day}); "
-                f"{before}, and the next on day {int(sample_days[sample_days > lm.last_day][0])}: the "
-                "probability is the landmark model's on the earlier samples")
+                f"no decision: no CA-125 sample in this landmark's window (days {lm.first_day} to {lm.last_day})"
+                + (f" that the rules use (day {aside}: set aside after a procedure or mouse antibodies)"
+                   if drawn.size else "")
+                + f"; {before}: the probability is the landmark model's on the earlier samples")
         points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), status, p, low, high,
                                       _decision(p, threshold) if status == "ok" else None, sample_days=used,
                                       reason=reason, **about))

@@ -38,6 +38,7 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
     share their rule settings and kinetics population (as training makes them:
     :class:`LandmarkScorer`), else one pass per landmark.
     """
+    from ..kinetics import excluded_by_events
     from ..landmarks import build_trajectory, clinical_at, landmark_mask, latest_sample_day, reached
     from .decision import _RULES
 
@@ -78,6 +79,7 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                              withheld=r["reason"] if r["rule"] == withheld else _unknown(r, allow_imputed),
                              model=bundle,
                              allow_imputed=allow_imputed,
+                             excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings),
                              recommendation=None if r["rule"] in by_threshold or r["status"] not in SCORED_STATUSES
                              else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
