@@ -500,3 +500,16 @@ def test_a_whole_number_written_as_a_float_is_read_as_the_readers_read_it(client
     for bad in (1.5, True, "1"):
         r = client.post("/api/score", json=_request(clinical=dict(body["clinical"], ecog=bad)))
         assert r.status_code == 422 and r.json()["message"].startswith("clinical.ecog:"), bad
+
+
+def test_a_whole_day_written_as_a_float_is_read_as_the_readers_read_it(client):
+    """Day 21.0 is day 21 for predict and ca125 score (the data contract asks for a whole
+    number); the API refused it. 21.5, true and "21" are still refused."""
+    body = _request()
+    as_floats = _request(samples=[dict(s, day=float(s["day"])) for s in body["samples"]])
+    a, b = client.post("/api/score", json=body), client.post("/api/score", json=as_floats)
+    assert a.status_code == b.status_code == 200 and a.json()["probability"] == b.json()["probability"]
+    for bad in (21.5, True, "21"):
+        samples = [dict(body["samples"][0], day=bad), *body["samples"][1:]]
+        r = client.post("/api/score", json=_request(samples=samples))
+        assert r.status_code == 422 and r.json()["message"].startswith("samples.0.day"), (bad, r.json())

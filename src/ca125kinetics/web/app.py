@@ -140,6 +140,12 @@ def _iso_date(value):
     raise ValueError(f"give the date as text YYYY-MM-DD, got {str(value)[:40]!r}")
 
 
+def _whole(v):
+    """A whole number written as a float (``21.0``), as the readers and the MLflow model
+    (doubles) take it; ``21.5`` and booleans are still refused."""
+    return int(v) if isinstance(v, float) and v.is_integer() else v
+
+
 class Sample(BaseModel):
     """One CA-125 sample: its day (or date) and value."""
 
@@ -156,6 +162,11 @@ class Sample(BaseModel):
     @classmethod
     def _date_text(cls, v):
         return _iso_date(v)
+
+    @field_validator("day", mode="before")
+    @classmethod
+    def _whole_day(cls, v):
+        return _whole(v)
 
     @model_validator(mode="after")
     def _check(self):
@@ -192,9 +203,7 @@ class Clinical(BaseModel):
     @field_validator("ecog", "primary_residual_disease", mode="before")
     @classmethod
     def _whole_number(cls, v):
-        """A whole number written as a float (``1.0``), as the readers and the MLflow model
-        (doubles) take it; ``1.5`` and booleans are still refused."""
-        return int(v) if isinstance(v, float) and v.is_integer() else v
+        return _whole(v)
 
 
 class ScoreRequest(BaseModel):
