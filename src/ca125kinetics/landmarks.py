@@ -669,14 +669,14 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
             f"first landmark, {first.label}, which opens on day {first.first_day}."),
             trained_on_synthetic=_synthetic(model))
     p, low, high = (float(x) if x is not None else math.nan for x in final)
-    excluded = recommendation is not None and recommendation[0] in _NOT_CANDIDATE
+    ruled_out = recommendation is not None and recommendation[0] in _NOT_CANDIDATE
     points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
-                                  int(sample_days.size), "not_candidate" if excluded else "ok", p, low, high,
-                                  None if excluded else _decision(p, threshold),
+                                  int(sample_days.size), "not_candidate" if ruled_out else "ok", p, low, high,
+                                  None if ruled_out else _decision(p, threshold),
                                   sample_days=tuple(int(x) for x in sample_days),
                                   reason=(f"no decision: {_NOT_CANDIDATE[recommendation[0]]}: not a candidate for "
                                           "secondary cytoreduction, whatever the probability (shown for "
-                                          "information only)") if excluded else None,
+                                          "information only)") if ruled_out else None,
                                   **_shipped_facts(model)))
     reached_points = [pt for pt in points if pt.status != "not_reached"]
     scored = [pt for pt in reached_points if pt.decision is not None]

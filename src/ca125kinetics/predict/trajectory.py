@@ -79,7 +79,8 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                              withheld=r["reason"] if r["rule"] == withheld else _unknown(r, allow_imputed),
                              model=bundle,
                              allow_imputed=allow_imputed,
-                             excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings),
+                             excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings)
+                             if r["status"] in SCORED_STATUSES else None,
                              recommendation=None if r["rule"] in by_threshold or r["status"] not in SCORED_STATUSES
                              else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
