@@ -804,7 +804,7 @@ def test_cli_and_python_api_give_the_same_screen_naming_the_criteria_used(trial,
     assert f"criteria {trial}.toml (shipped criteria), sha256 {spec.sha256[:12]}" in header
 
 
-def test_max_rows_negative_refused_and_zero_lists_everyone(capsys):
+def test_max_rows_negative_refused_and_zero_lists_everyone(capsys, tmp_path):
     """--max-rows -2 listed all but the last two patients; format_screening(max_rows=0) listed
     none and told the user to pass --max-rows 0."""
     from ca125kinetics.eligibility import format_screening
@@ -816,7 +816,7 @@ def test_max_rows_negative_refused_and_zero_lists_everyone(capsys):
     assert "... 2 more patient(s)" in format_screening(result, max_rows=1)
     with pytest.raises(InvalidInputError, match=r"max_rows \(--max-rows\) must be a whole number >= 0"):
         format_screening(result, max_rows=-2)
-    path = Path(__import__("tempfile").mkdtemp()) / "c.csv"
+    path = tmp_path / "c.csv"
     rows.to_csv(path, index=False)
     assert main(["screen", "--trial", "rescue", "--clinical", str(path), "--max-rows", "-2"]) == 2
     assert "must be a whole number >= 0" in capsys.readouterr().err
