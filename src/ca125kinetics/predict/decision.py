@@ -347,8 +347,11 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
                                     f" < threshold {t2}. {tail}")))
     decision = labels_text([_DECISION_OF.get(b, b) for b in _BRANCHES] + [None], code)
     rule = labels_text([_RULES[b] for b in _BRANCHES] + [None], code)
+    # no score column: the clinical predictors that rule 5 would not impute, whichever branch
+    # decided the row (the trajectory withholds its landmark decisions on them)
+    unknown = np.where((n_missing > 0) & (not allow_imputed), missing, "").astype(object)
     return {"decision": decision, "rule": rule, "recommendation": scatter_text(n, texts), "status": out_status,
-            "reason": out_reason}
+            "reason": out_reason, "predictors_unknown": unknown}
 
 
 #: The branches of the decision rule (:data:`_RULES`), in the order they are tried, and the

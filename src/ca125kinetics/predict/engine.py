@@ -343,9 +343,6 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     no_kinetics = ok & (n_on == 0)
     # no score column: what the trajectory needs to withhold a landmark's decision by the same rule
     out["kinetics_n_on"] = np.where(n_on >= 0, n_on, np.nan).astype(float)
-    # no score column either: the trajectory withholds the landmarks' decisions on the same
-    # unknown inputs whichever rule decided the patient
-    out["predictors_unknown"] = missing
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
                           no_kinetics=no_kinetics, allow_imputed=allow_imputed))

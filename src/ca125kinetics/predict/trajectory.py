@@ -76,7 +76,7 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
-                             withheld=r["reason"] if r["rule"] == withheld else _unknown(r, allow_imputed),
+                             withheld=r["reason"] if r["rule"] == withheld else _unknown(r),
                              model=bundle,
                              allow_imputed=allow_imputed,
                              excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings)
@@ -86,12 +86,12 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
             for i, (record, r) in enumerate(zip(records, rows))]
 
 
-def _unknown(row: dict, allow_imputed: bool) -> str | None:
+def _unknown(row: dict) -> str | None:
     """Why a patient decided by an earlier rule (not a candidate, entry undetermined) gets no
-    landmark decisions either: model inputs unknown, as the "withheld" rule says; None when
-    they are known, or ``allow_imputed``."""
+    landmark decisions either: model inputs unknown that rule 5 would not impute (the
+    decision rule's ``predictors_unknown``); None when there are none."""
     unknown = row.get("predictors_unknown")
-    if not unknown or allow_imputed or row["status"] not in SCORED_STATUSES:
+    if not unknown or row["status"] not in SCORED_STATUSES:
         return None
     return (f"model inputs unknown ({unknown}): the landmark models would decide on imputed values "
             "(allow_imputed=True decides on them)")
