@@ -658,9 +658,9 @@ def excluded_by_events(days, events, settings: KineticsSettings | None = None) -
     s = settings or KineticsSettings()
     day = np.asarray(days, dtype=float)
     order = np.argsort(day, kind="stable")
-    ev = np.asarray(events, dtype=object)[order]
-    ev_rows = np.flatnonzero(np.array([e is not None and e == e and str(e).strip() != "" for e in ev], dtype=bool))
-    sorted_mask = _event_exclusions(np.zeros(len(day), dtype=np.int64), day[order], ev_rows, ev[ev_rows],
+    # the event rows as the fits find them (_text_rows of the event column)
+    ev_rows, ev_kind = _text_rows(pd.DataFrame({"event": np.asarray(events, dtype=object)[order]}), "event")
+    sorted_mask = _event_exclusions(np.zeros(len(day), dtype=np.int64), day[order], ev_rows, ev_kind,
                                     np.array(["patient"], dtype=object), s)
     out = np.empty(len(day), dtype=bool)
     out[order] = sorted_mask
