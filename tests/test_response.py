@@ -219,6 +219,28 @@ def test_post_sample_on_another_uln_leaves_normalisation_undetermined():
     assert not bool(features([3.0, 3.0, 3.0])["normalised"])
     assert bool(features([5.0, 3.0, 5.0])["normalised"])      # a middle sample's ULN does not judge
 
+
+def test_wide_form_keeps_the_post_samples_uln():
+    """The wide form (series_to_wide, which training and cross-validation use) carries the last
+    used sample's ULN as ``last_uln``: the ULN change gives NA there as in the long form (it
+    kept the baseline's ULN only, so the change was lost and 4 ng/mL judged against ULN 5 was
+    'normalised' True), and wide_to_long gives that ULN back to the last sample."""
+    from ca125kinetics.kinetics import wide_to_long
+
+    rows = pd.DataFrame({"patient_id": ["p"] * 3 + ["q"] * 3, "day": [0, 21, 42] * 2,
+                         "cea": [12.0, 6.0, 4.0, 12.0, 6.0, 2.0], "uln": [5.0, 5.0, 3.0, 5.0, 5.0, 5.0]})
+    long = read_markers(rows, marker="cea")
+    wide = series_to_wide(long, marker="cea")
+    assert wide["last_uln"].tolist() == [3.0, 5.0] and wide["uln"].tolist() == [5.0, 5.0]
+    expected = response_features(long, marker="cea")
+    assert pd.isna(expected.loc[0, "normalised"]) and bool(expected.loc[1, "normalised"])
+    for frame in (wide, wide_to_long(wide, marker="cea")):
+        got = response_features(frame, marker="cea")
+        pd.testing.assert_frame_equal(got, expected)
+    assert wide_to_long(wide, marker="cea")["uln"].tolist() == [5.0, 5.0, 3.0, 5.0, 5.0, 5.0]
+    # a wide frame without the column (made before it existed) reads the baseline's ULN as before
+    assert bool(response_features(wide.drop(columns="last_uln"), marker="cea").loc[0, "normalised"])
+
 def test_ratio_of_two_censored_values_is_not_reported():
     # "<2.5" / "<10": neither an upper nor a lower bound of the true ratio
     t = response_features(_frame([("p", d, v, None) for d, v in ((0, "<10"), (21, "6"), (42, "<2.5"))]),

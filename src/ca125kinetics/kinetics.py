@@ -142,7 +142,7 @@ FEATURE_NAMES = (
 )
 
 #: Per-patient columns of the wide form besides ``day_j``, ``ca125_j``, ``censored_j``.
-WIDE_META_COLUMNS = ("uln", "n_excluded", "n_outside_window", "problem")
+WIDE_META_COLUMNS = ("uln", "last_uln", "n_excluded", "n_outside_window", "problem")
 _WIDE_RE = re.compile(r"^(day|ca125|censored)_([0-9]+)$")
 
 #: A population needs at least this many patients with status ``ok``.
@@ -756,6 +756,9 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
         used = ~np.isnan(value)
     uln = (_numeric_column(wide, "uln", how) if "uln" in wide.columns else np.full(n_pat, s.uln))
     uln = np.where(np.isnan(uln), s.uln, uln)
+    # the last used sample's ULN (a frame made before the column existed: the baseline's)
+    last_uln = (_numeric_column(wide, "last_uln", how) if "last_uln" in wide.columns else uln)
+    last_uln = np.where(np.isnan(last_uln), uln, last_uln)
     n_excluded = (wide["n_excluded"].fillna(0).to_numpy(dtype=np.int64) if "n_excluded" in wide.columns
                   else np.zeros(n_pat, dtype=np.int64))
     n_outside = n_outside + (wide["n_outside_window"].fillna(0).to_numpy(dtype=np.int64)
@@ -769,9 +772,9 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
             j = int(np.flatnonzero(bad[i])[0])
             problem[i] = (f"{spec.label} {value[i, j]:g} {spec.unit} on day {day[i, j]:g} is not positive: the "
                           "log-scale fit needs positive values; report values below the assay limit as '<limit'")
-    bad_uln = ~(uln > 0)
-    for i in np.flatnonzero(bad_uln & (problem == None)):  # noqa: E711
-        problem[i] = f"ULN {uln[i]:g} is not positive; give the assay's ULN in {spec.unit}"
+    for ulns in (uln, last_uln):
+        for i in np.flatnonzero(~(ulns > 0) & (problem == None)):  # noqa: E711
+            problem[i] = f"ULN {ulns[i]:g} is not positive; give the assay's ULN in {spec.unit}"
     used &= (problem == None)[:, None]  # noqa: E711 - elementwise on an object array
     counts = used.sum(axis=1)
     buckets = []
@@ -780,7 +783,7 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
         # rows are sorted with the used samples first: keep the first m columns
         sub = [np.ascontiguousarray(a[pats, :m].T) for a in (day, value, cens & used)]
         buckets.append(_Bucket(pats, *sub))
-    return _Batch(ids, uln, uln, n_excluded, n_outside, problem, buckets)
+    return _Batch(ids, uln, last_uln, n_excluded, n_outside, problem, buckets)
 
 
 # =========================================================================== descriptors and status
@@ -1604,8 +1607,9 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
         Indexed by ``patient_id`` (order of first appearance in ``markers``); columns
         ``day_1..day_m``, ``ca125_1..ca125_m`` (``cea_1..`` for CEA), ``censored_1..censored_m`` (float;
         censored 1.0/0.0) holding the *used* samples sorted by day and NaN-padded
-        (``m`` = the largest number of used samples), then ``uln`` (the patient's ULN),
-        ``n_excluded`` (samples excluded by event windows), ``n_outside_window`` and
+        (``m`` = the largest number of used samples), then ``uln`` (the patient's ULN: the
+        baseline sample's), ``last_uln`` (the last used sample's, which differs after a
+        change of assay or laboratory), ``n_excluded`` (samples excluded by event windows), ``n_outside_window`` and
         ``problem`` (None or why the patient's input is invalid). Every patient keeps a
         row, with no samples if none is usable.
     """
@@ -1631,7 +1635,7 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     for name, arr in (("day", day), (spec.name, value), ("censored", cens)):
         for j in range(m):
             data[f"{name}_{j + 1}"] = arr[:, j]
-    data.update({"uln": batch.uln, "n_excluded": batch.n_excluded.astype(np.int64),
+    data.update({"uln": batch.uln, "last_uln": batch.last_uln, "n_excluded": batch.n_excluded.astype(np.int64),
                  "n_outside_window": batch.n_outside.astype(np.int64), "problem": batch.problem})
     return pd.DataFrame(data, index=batch.ids)
 
@@ -1640,7 +1644,9 @@ def wide_to_long(wide: pd.DataFrame, *, marker: str | MarkerSpec | None = None) 
     """Inverse of :func:`series_to_wide`: the canonical long frame of the used samples.
 
     A patient without samples keeps one row (day 0, ca125 NaN, with its ``problem``), as
-    ``read_markers(on_error="flag")`` does; ``n_excluded`` counts are not carried over.
+    ``read_markers(on_error="flag")`` does; ``n_excluded`` counts are not carried over. Every
+    row has the patient's ``uln`` but the last sample, which has ``last_uln`` (the wide form
+    keeps no other sample's ULN).
     ``marker`` (default ``"ca125"``) names the value columns.
     """
     spec = get_marker(marker)
@@ -1666,12 +1672,15 @@ def wide_to_long(wide: pd.DataFrame, *, marker: str | MarkerSpec | None = None) 
     p, dd = np.concatenate(pid), np.concatenate(day)
     order = np.lexsort((dd, p))
     p = p[order]
+    uln = batch.uln[p]
+    last = np.flatnonzero(np.r_[p[1:] != p[:-1], True]) if p.size else p     # each patient's last row
+    uln[last] = batch.last_uln[p[last]]
     return pd.DataFrame({
         "patient_id": batch.ids.to_numpy(dtype=object)[p],
         "day": dd[order].astype(np.int64),
         spec.name: np.concatenate(value)[order],
         "censored": np.concatenate(cens)[order].astype(bool),
-        "uln": batch.uln[p],
+        "uln": uln,
         "assay": np.full(p.size, None, dtype=object),
         "event": np.full(p.size, None, dtype=object),
         "problem": batch.problem[p],
