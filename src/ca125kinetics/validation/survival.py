@@ -66,20 +66,27 @@ def _check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
     return t, e.astype(np.int64)
 
 
-def _check_group(group, n: int) -> np.ndarray:
-    g = _as_1d(group, "group")
+def _check_group(group, n: int, name: str = "group", index=None) -> np.ndarray:
+    """``group`` (or the strata: ``name``) as an array of one label per patient, none missing;
+    with ``index`` (the rows of a DataFrame), a missing one is named by its row label."""
+    g = _as_1d(group, name)
     if g.shape[0] != n:
         raise InvalidInputError(
-            f"group has {g.shape[0]} values but time has {n}; pass one group label per patient",
-            column="group",
+            f"{name} has {g.shape[0]} values but time has {n}; pass one {name} label per patient",
+            column=name,
         )
     missing = np.flatnonzero(pd.isna(g))
     if missing.size:
+        at = (f"in {missing.size} row(s), first at row {index[missing[0]]!r}" if index is not None
+              else f"at position {missing[0]}")
+        what, drop = (("group", "leave them out of all arrays") if index is None and name == "group" else
+                      ("stratum", "leave them out of all arrays") if index is None else
+                      ("stratum", "drop those rows before fitting"))
         raise InvalidInputError(
-            f"group is missing at position {missing[0]}; give every patient a group "
-            "(e.g. 'unknown') or leave them out of all arrays",
-            row=int(missing[0]),
-            column="group",
+            f"{name if index is None else f'strata column {name!r}'} is missing {at}; give every patient a "
+            f"{what} (e.g. 'unknown') or {drop}",
+            row=index[missing[0]] if index is not None else int(missing[0]),
+            column=name,
         )
     return g
 
@@ -379,7 +386,7 @@ def logrank(time, event, group, *, strata=None) -> LogrankResult:
     codes = pd.Series(g).map({label: k for k, label in enumerate(labels)}).to_numpy(dtype=np.int64)
     kwargs = {}
     if strata is not None:
-        s = _check_group(strata, t.size)
+        s = _check_group(strata, t.size, "strata")
         kwargs["strata"] = pd.factorize(pd.Series(s))[0]
         expected = np.zeros(len(labels))
         for code in np.unique(kwargs["strata"]):
@@ -591,7 +598,8 @@ def cox(
                                 column=event)
     kwargs = {}
     if strata is not None:
-        kwargs["strata"] = pd.factorize(df[strata])[0]
+        # a missing stratum is refused, never a stratum of its own (R's coxph drops the row)
+        kwargs["strata"] = pd.factorize(_check_group(df[strata], len(df), strata, df.index))[0]
     _check_identifiable(x, covariates, kwargs.get("strata"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
