@@ -187,6 +187,30 @@ def test_a_withheld_decision_does_not_exclude_a_scored_patient(training, cohort)
     assert "not_scored" not in set(res.exclusions["reason"])
 
 
+def test_a_refused_outcome_is_not_rewritten_in_the_predictions(training, cohort):
+    """An outcome of 0.5 (refused: not 0 or 1) had been written as 0 in the predictions table,
+    and a patient with two clinical rows (outcomes 0 and 1) as the first one's 0: both are
+    excluded as invalid input and their outcome is empty; the others' are as given."""
+    markers, clinical, _ = cohort
+    clinical = clinical.copy()
+    surgery = clinical.loc[clinical["arm"] == "surgery", "patient_id"].tolist()
+    half, twice = surgery[5], surgery[6]
+    clinical["complete_resection"] = clinical["complete_resection"].astype(object)
+    clinical.loc[clinical["patient_id"] == half, "complete_resection"] = "0.5"
+    again = clinical[clinical["patient_id"] == twice].copy()
+    clinical.loc[clinical["patient_id"] == twice, "complete_resection"] = 0
+    again["complete_resection"] = 1
+    clinical = pd.concat([clinical, again], ignore_index=True)
+    res = validate_model(markers, clinical, model=training[0], survival=False, subgroups=())
+    pred = res.predictions.set_index("patient_id")
+    reasons = res.exclusions.set_index("patient_id")["reason"]
+    for pid in (half, twice):
+        assert reasons[pid] == "invalid_input" and pd.isna(pred.loc[pid, "complete_resection"])
+    given = cohort[1].set_index("patient_id")["complete_resection"]
+    kept = pred.index[pred["included"]]
+    assert (pred.loc[kept, "complete_resection"] == given[kept]).all()
+
+
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):
     with pytest.raises(InvalidInputError, match="complete_resection"):
         validate_model(cohort[0], cohort[1].drop(columns=["complete_resection"]), model=training[0])

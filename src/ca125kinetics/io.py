@@ -2383,8 +2383,9 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
             col.add(ok & ((v < rule.low) | (v > rule.high)), name, lambda i, name=name, v=v, rule=rule:
                     f"{name} {v[i]:g} is outside {rule.low}..{rule.high}; {rule.what}")
         # an integer column holds whole numbers; a value outside its range (already reported,
-        # e.g. 1e308, which no integer holds) is unknown
-        out[name] = np.where((v >= rule.low) & (v <= rule.high), np.round(v), np.nan) if rule.integer else v
+        # e.g. 1e308, which no integer holds) or not whole (reported: 0.5 is no 0 or 1) is unknown
+        out[name] = (np.where((v >= rule.low) & (v <= rule.high) & (np.floor(v) == v), v, np.nan) if rule.integer
+                     else v)
 
     if "figo_stage" in columns:
         raw = _text(columns["figo_stage"])

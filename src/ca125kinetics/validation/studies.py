@@ -616,6 +616,11 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     roc = roc_curve_frame(y, p)
 
     # ---- subgroup variables and predictions table
+    # the outcome as the clinical table states it; none for a refused clinical row (a patient
+    # with two rows has no one outcome, a refused cell no value)
+    refused = (clin.set_index("patient_id")["problem"].reindex(scored["patient_id"]).notna().to_numpy()
+               if "problem" in clin.columns else np.zeros(len(scored), dtype=bool))
+    shown_outcome = np.where(refused, np.nan, y_all)
     sub_names = [s for s in subgroups if s in present]
     groups = _subgroup_columns(scored, clin, sub_names, kelim_cut)
     predictions = pd.DataFrame({
@@ -624,7 +629,7 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         "probability": prob,
         "threshold": scored["threshold"].to_numpy(dtype=float),
         "kelim_score": pd.to_numeric(scored["kelim_score"], errors="coerce").to_numpy(dtype=float),
-        _OUTCOME: pd.array([None if not np.isfinite(v) else int(v) for v in y_all], dtype="Int64"),
+        _OUTCOME: pd.array([None if not np.isfinite(v) else int(v) for v in shown_outcome], dtype="Int64"),
         "included": included,
         "exclusion_reason": scored["patient_id"].map(exclusions.set_index("patient_id")["reason"]).to_numpy(
             dtype=object),
