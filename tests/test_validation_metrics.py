@@ -408,7 +408,12 @@ def test_delong_of_a_model_against_itself(pairs):
     [
         ([0, 1, 2, 0], [0.1, 0.2, 0.3, 0.4], "only 0 and 1.*position 2"),
         ([0, 1, np.nan, 0], [0.1, 0.2, 0.3, 0.4], "only 0 and 1"),
-        (["no", "yes", "no", "yes"], [0.1, 0.2, 0.3, 0.4], "recode the outcome"),
+        (["no", "yes", "no", "yes"], [0.1, 0.2, 0.3, 0.4], "found 'no' at position 0.*recode the outcome"),
+        # a missing value among booleans or objects is named where it is (it had quoted the
+        # first value, True, as "non-numeric", which booleans are not)
+        (pd.array([True, False, True, None], dtype="boolean"), [0.1, 0.2, 0.3, 0.4],
+         "found <NA> at position 3.*missing outcome"),
+        (pd.Series([1, 0, 1, pd.NA], dtype=object), [0.1, 0.2, 0.3, 0.4], "found <NA> at position 3"),
         ([0, 1, 0, 1], [0.1, 1.2, 0.3, 0.4], r"probability in \[0, 1\].*position 1"),
         ([0, 1, 0, 1], [0.1, np.nan, 0.3, 0.4], "finite"),
         ([0, 1, 0, 1], [0.1, 0.2, 0.3], "3 values but the outcome has 4"),
