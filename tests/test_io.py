@@ -1232,6 +1232,26 @@ def test_a_single_precision_number_in_a_clinical_mapping_is_refused_as_in_a_tabl
     assert predict(series, dict(clinical, pfi_months=float(np.float64(13.4)))).status == "ok"
 
 
+@pytest.mark.parametrize("form", ["mapping", "pairs", "records", "frame"])
+def test_a_single_precision_number_among_python_values_is_refused(form):
+    """200.1 given as np.float32 in a list was read as 200.1000061: above the 50 % line of 400.2,
+    so the GCIG response became unconfirmed and the decision was withheld, silently (a float32
+    array was refused, a float32 in a list not)."""
+    from ca125kinetics import predict
+
+    clinical = {"age": 65, "ecog": 0, "ascites_ml": 0, "pfi_months": 14, "figo_stage": "III",
+                "primary_residual_disease": 0, "recurrence_pattern": "multiple"}
+    days, values = [-5, 21, 49], [400.2, np.float32(200.1), 150.0]
+    series = {"mapping": {"day": days, "ca125": values}, "pairs": list(zip(days, values)),
+              "records": [{"day": d, "ca125": v} for d, v in zip(days, values)],
+              "frame": pd.DataFrame({"day": days, "ca125": np.array(values + ["<5"], dtype=object)[:3]})}[form]
+    with pytest.raises(InvalidInputError, match=r"column 'ca125' holds single-precision numbers \(float32\)"):
+        predict(series, clinical)
+    assert predict({"day": days, "ca125": [400.2, 200.1, 150.0]}, clinical).gcig["status"] == "response"
+    # a key that is not a contract column is not read, whatever its type
+    assert predict({"day": days, "ca125": [400.2, 200.1, 150.0], "note": np.float32(1)}, clinical).status == "ok"
+
+
 def test_patient_ids_given_as_bytes_are_refused():
     # b'007' was read as the patient "b'007'"
     with pytest.raises(InvalidInputError, match="'patient_id' holds bytes"):

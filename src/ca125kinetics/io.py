@@ -1142,10 +1142,16 @@ def _check_column_types(table, present_known, source: str) -> None:
     single-precision numbers (float32, float16: ``21.2`` is held as 21.2000007629..., so which
     value the laboratory wrote is not known, and a value at a rule's limit may fall on either
     side of it), and identifiers given as bytes (their text encoding is unknown: ``b'007'``
-    would be read as the patient ``"b'007'"``). The message says how to read it instead."""
+    would be read as the patient ``"b'007'"``). The message says how to read it instead.
+
+    A column of Python values (a list, records, a mapping) holding a numpy float32 or float16
+    (``[400.2, np.float32(200.1)]``) is refused as a column of them is: it would be read as its
+    widening, 200.1000061."""
     for name in sorted(present_known):
         values = table[name]
         dtype = getattr(values, "dtype", None)
+        if dtype is not None and dtype.kind == "O":
+            dtype = _single_cells(values) or dtype
         if dtype is not None and getattr(dtype, "numpy_dtype", dtype) in (np.float32, np.float16):
             raise InvalidInputError(
                 f"column {name!r} holds single-precision numbers ({dtype}): 21.2 is held as "
@@ -1158,6 +1164,18 @@ def _check_column_types(table, present_known, source: str) -> None:
                 "column 'patient_id' holds bytes, whose text encoding is unknown (b'007' would be read "
                 "as the patient \"b'007'\"); decode them first, e.g. .str.decode('utf-8')",
                 source=source, column=name)
+
+
+def _single_cells(values) -> np.dtype | None:
+    """The type of the first single-precision number among the cells of an object column, or
+    None: pandas' C type inference settles a column of text (or of whole numbers, dates...)
+    at once; only a column it finds to hold floats, or a mixture, has its cells' types listed."""
+    from pandas.api.types import infer_dtype
+
+    if infer_dtype(values, skipna=True) not in ("floating", "mixed", "mixed-integer-float"):
+        return None
+    types = set(map(type, values))          # (in C: a tenth of a loop's time)
+    return next((np.dtype(t) for t in (np.float32, np.float16) if t in types), None)
 
 
 def _holds_bytes(values: np.ndarray) -> bool:
@@ -2684,9 +2702,8 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
-        # a single-precision number keeps its type, which the column check refuses as in a table
-        columns = _one_value_per_cell({str(k).strip(): np.asarray([v]) if isinstance(v, (np.float32, np.float16))
-                                       else _array([v]) for k, v in clinical.items()}, "clinical mapping")
+        # (a single-precision number is refused by the column check, as in a table)
+        columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
         columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
         if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
             columns["patient_id"] = np.array([pid], dtype=object)
