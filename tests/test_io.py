@@ -179,6 +179,50 @@ def test_duplicate_day_is_error_unless_aggregated():
     assert read_markers(df, duplicates="max")["ca125"].tolist() == [400.0, 180.0]
 
 
+def test_aggregated_samples_are_read_again_only_with_their_aggregation():
+    """Samples aggregated by read_markers(duplicates="mean") were scored by predict (whose model
+    reads with "error") as if measured, the result stating duplicates "error": the mean 200 fell
+    on the 50 % line and made a confirmed response. A frame keeps its aggregation (attrs) and is
+    read again only with it, by the readers, predict and the GCIG rules alike."""
+    from ca125kinetics import predict
+    from ca125kinetics.gcig import gcig_cohort
+    from ca125kinetics.settings import GcigSettings
+
+    raw = pd.DataFrame({"patient_id": "p1", "day": [-5, 20, 20, 41, 62], "ca125": [400, 150, 250, 90, 60]})
+    agg = read_markers(raw, duplicates="mean")
+    assert agg.attrs["ca125_duplicates"] == "mean"
+    clinical = {"age": 65, "ecog": 0, "ascites_ml": 0, "pfi_months": 14, "figo_stage": "III",
+                "primary_residual_disease": 0, "recurrence_pattern": "multiple", "recist": "SD"}
+    for read_again in (lambda m: predict(m, clinical), lambda m: gcig_cohort(m), lambda m: read_markers(m),
+                       lambda m: read_markers(m, duplicates="max")):
+        for frame in (agg, agg[agg["patient_id"] == "p1"], agg.copy()):
+            with pytest.raises(InvalidInputError, match=r"aggregated by read_markers\(duplicates='mean'\)"):
+                read_again(frame)
+    same = GcigSettings(duplicates="mean")
+    assert gcig_cohort(agg, settings=same)["status"].tolist() == ["response"]
+    assert read_markers(agg, duplicates="mean").attrs["ca125_duplicates"] == "mean"   # kept when read again
+    # nothing aggregated, nothing recorded: the frame is read with any setting
+    plain = read_markers(raw.iloc[[0, 1, 3, 4]], duplicates="mean")
+    assert "ca125_duplicates" not in plain.attrs and predict(plain, clinical).status == "ok"
+
+
+def test_a_flagged_clinical_frame_read_again_keeps_its_reasons():
+    """read_clinical(on_error="flag") leaves a refused cell empty (ECOG 7, stage V, an outcome of
+    0.5) and writes the reason in ``problem``; read again, the frame had lost the reasons, and
+    its patients passed as valid with unknown values (validate_model reads the clinical table
+    it is given so)."""
+    raw = pd.DataFrame({"patient_id": ["1", "2", "3"], "ecog": [7, 1, 0], "figo_stage": ["III", "V", "IV"],
+                        "complete_resection": ["1", "1", "0.5"]})
+    once = read_clinical(raw, on_error="flag", require=("patient_id",))
+    assert once["ecog"].isna().tolist() == [True, False, False] and once["complete_resection"].isna().tolist() == \
+        [False, False, True]
+    again = read_clinical(once, on_error="flag", require=("patient_id",))
+    pd.testing.assert_series_equal(again["problem"], once["problem"])
+    assert again["problem"].notna().all()
+    with pytest.raises(InvalidInputError, match=r"patient '1' was flagged by an earlier reading: .*ecog 7"):
+        read_clinical(once, require=("patient_id",))
+
+
 def test_day_out_of_range_and_not_whole():
     _raises(markers(day=[0, 21, 5000]), "outside the plausible range")
     _raises(markers(day=[0, 21.5, 42]), "not a whole number")

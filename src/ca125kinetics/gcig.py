@@ -1817,7 +1817,7 @@ def _read(markers, settings: GcigSettings):
 
     from . import io
 
-    if io.read_unchanged(markers):
+    if io.read_unchanged(markers, duplicates=settings.duplicates):
         return markers
     given = markers["problem"] if "problem" in markers.columns else None
     frame = io.read_markers(markers if given is None else markers.drop(columns="problem"), on_error="flag",

@@ -1507,6 +1507,7 @@ class _MarkerRows:
     codes: np.ndarray | None = None     # patient_id factorised (:func:`_factorised`), when known
     uniques: np.ndarray | None = None
     order: np.ndarray | None = None     # stable order of all rows by (codes, day), when computed
+    aggregated: bool = False            # same-day samples were aggregated (duplicates=...)
 
     def factorised(self) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, uniques)`` of ``patient_id`` (``uniques`` sorted)."""
@@ -1855,7 +1856,7 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
                        out[vc].to_numpy(dtype=float), out["censored"].to_numpy(dtype=bool),
                        out["uln"].to_numpy(dtype=float), _none_missing(out["assay"].to_numpy(dtype=object)),
                        _none_missing(out["event"].to_numpy(dtype=object)), out["_row"].to_numpy(dtype=object), extra, col,
-                       m.value_name)
+                       m.value_name, aggregated=True)
 
 
 def _merged_censored(group: pd.DataFrame, by, vc: str, how: str) -> pd.Series:
@@ -1995,6 +1996,7 @@ def read_markers(
     _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes)
+    _check_aggregation(frame, duplicates, label)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
                          spec, label)
@@ -2009,10 +2011,32 @@ def read_markers(
                           thousands=thousands, spec=spec)
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
+    aggregated = m.aggregated or frame.attrs.get(AGGREGATED_ATTR) == duplicates
     frame = _finish_markers(m, float(uln))
+    if aggregated:
+        frame.attrs[AGGREGATED_ATTR] = duplicates
     if spec.name == "ca125":
         _remember(frame, day_range)
     return frame
+
+
+#: The ``attrs`` key of a frame :func:`read_markers` returned with same-day samples
+#: aggregated: the aggregation (``"mean"``, ...). The frame is read again only with it.
+AGGREGATED_ATTR = "ca125_duplicates"
+
+
+def _check_aggregation(frame, duplicates: str, label: str) -> None:
+    """Refuse a frame whose same-day samples :func:`read_markers` aggregated with another
+    setting than ``duplicates`` (e.g. ``mean`` read again with a model's ``error``): its
+    aggregates would pass for measured samples, and the result would state the other
+    setting."""
+    done = frame.attrs.get(AGGREGATED_ATTR) if isinstance(frame, pd.DataFrame) else None
+    if done is not None and done != duplicates:
+        raise InvalidInputError(
+            f"these markers hold same-day samples aggregated by read_markers(duplicates={done!r}), but they are "
+            f"read now with duplicates={duplicates!r} (a model scores, and the GCIG rules read, with the setting "
+            f"they were given or trained with): pass the samples as measured, or read them with "
+            f"duplicates={duplicates!r} in the first place", source=label, column="day")
 
 
 # The frames read_markers returned, as long as they live and are not changed: a consumer of
@@ -2046,9 +2070,10 @@ def _copy_on_write() -> bool:
         return False
 
 
-def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE) -> bool:
+def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE, duplicates: str = "error") -> bool:
     """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (with
-    ``day_range``), unchanged since: no cell set, no column
+    ``day_range``, and its same-day samples left as they are or aggregated by
+    ``duplicates``), unchanged since: no cell set, no column
     replaced, added or removed. Such a frame meets every rule of the reader; any other frame
     (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`.
 
@@ -2059,6 +2084,8 @@ def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE) -> bool:
         return False
     entry = _READ.get(id(frame))
     if entry is None or entry[0]() is not frame or entry[2] != tuple(day_range):
+        return False
+    if frame.attrs.get(AGGREGATED_ATTR, duplicates) != duplicates:
         return False
     kept = entry[1]
     if len(frame) != len(kept) or list(frame.columns) != list(kept.columns):
@@ -2505,6 +2532,11 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
+    given = _given_reasons(cols.get("problem"), c.patient_id)
+    if given and on_error == "raise":
+        pid, reason = next(iter(given.items()))
+        raise InvalidInputError(f"patient {pid!r} was flagged by an earlier reading: {reason}", source=label,
+                                patient_id=pid, column="problem")
     # the columns outside the contract are kept as read; the others are read from c from here
     # on, so the arrays of the read table can be freed before the frame is built
     extra = {name: values for name, values in cols.items()
@@ -2520,6 +2552,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     for name, values in extra.items():
         out[name] = _np(values)
     reasons = c.problems.reasons_by_patient() if c.problems.problems else {}
+    reasons = {**reasons, **given}     # a reason an earlier reading wrote comes first, as it did there
     out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else np.full(len(out), None, dtype=object)
     if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
@@ -2738,6 +2771,20 @@ def _rows_of(ids: np.ndarray, pid: str) -> np.ndarray:
     return hit[_id_array(ids[hit]) == pid] if len(hit) else hit
 
 
+def _given_reasons(problem, patient_id: np.ndarray) -> dict[str, str]:
+    """Patient -> the reason a previous reader wrote in the ``problem`` column of a frame it
+    returned (``on_error="flag"``), the first per patient. Read again, such a frame keeps its
+    reasons: its refused cells are empty there, and would pass for unknown values."""
+    if problem is None:
+        return {}
+    text = _text(problem)
+    at = np.flatnonzero(~_missing(text))
+    out: dict[str, str] = {}
+    for i in at.tolist():
+        out.setdefault(str(patient_id[i]), str(text[i]))
+    return out
+
+
 def _flagged(columns: dict) -> str | None:
     """The reason a previous reader wrote in a ``problem`` column (validated frames)."""
     problem = columns.get("problem")
@@ -2818,6 +2865,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     named = rows
     columns, rows, label = _marker_columns(markers)
     label = label if source is None else source
+    _check_aggregation(markers, duplicates, label)
     if named is not None:
         if len(named) != len(rows):
             raise InvalidInputError(f"rows names {len(named)} rows but the markers have {len(rows)}")
