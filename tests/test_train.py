@@ -161,6 +161,25 @@ def test_outcome_yes_no_true_false_and_floats_read_as_1_0():
     assert sum(reference[0]) == int(sim.clinical["complete_resection"].notna().sum())
 
 
+def test_an_outcome_given_for_the_no_surgery_arm_is_not_learned():
+    """Patients of the no_surgery arm with complete_resection 0 (not resected because not
+    operated) had been trained on as incomplete resections, silently; they are excluded, counted
+    as contradictory."""
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.train import _exclusions, _read_inputs
+
+    sim = simulate_cohort(40, seed=2)
+    not_operated = sim.clinical["arm"] == "no_surgery"
+    assert not_operated.any() and sim.clinical.loc[not_operated, "complete_resection"].isna().all()
+    clinical = sim.clinical.assign(complete_resection=sim.clinical["complete_resection"].where(~not_operated, 0))
+    markers, clin = _read_inputs(sim.markers, clinical)
+    used, _, table = _exclusions(build_patient_frame(markers, clin), clin)
+    reasons = dict(zip(table["reason"], table["n"]))
+    assert reasons == {"contradictory: complete_resection given for the no_surgery arm (not operated)":
+                       int(not_operated.sum())}
+    assert used.sum() == int((~not_operated).sum())
+
+
 def test_an_excluded_patient_s_reason_names_what_to_correct():
     """Every flagged patient used to be counted under one reason, 'invalid input (the readers
     flagged the patient's data)', and a patient with markers but no clinical row fell under it

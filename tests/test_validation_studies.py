@@ -211,6 +211,21 @@ def test_a_refused_outcome_is_not_rewritten_in_the_predictions(training, cohort)
     assert (pred.loc[kept, "complete_resection"] == given[kept]).all()
 
 
+def test_an_outcome_given_for_the_no_surgery_arm_is_not_analysed(training, cohort):
+    """A no_surgery patient with complete_resection 0 had been analysed as an incomplete
+    resection; such patients are excluded (no_outcome), the detail naming the contradiction."""
+    markers, clinical, _ = cohort
+    not_operated = clinical["arm"] == "no_surgery"
+    clinical = clinical.assign(complete_resection=clinical["complete_resection"].where(~not_operated, 0))
+    res = validate_model(markers, clinical, model=training[0], survival=False, subgroups=())
+    pred = res.predictions.set_index("patient_id")
+    ids = set(clinical.loc[not_operated, "patient_id"]) & set(pred.index)
+    assert ids and not pred.loc[list(ids), "included"].any()
+    detail = res.exclusions.set_index("patient_id")["detail"]
+    assert all("given for arm 'no_surgery' (not operated): contradictory" in detail[pid] for pid in ids
+               if pred.loc[pid, "status"] in ("ok", "insufficient"))
+
+
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):
     with pytest.raises(InvalidInputError, match="complete_resection"):
         validate_model(cohort[0], cohort[1].drop(columns=["complete_resection"]), model=training[0])

@@ -617,6 +617,10 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     reason = np.full(len(ids), None, dtype=object)
     reason[np.isnan(outcome)] = f"no outcome: {task.outcome} is empty"
     reason[np.isnan(outcome) & (arm == "no_surgery")] = "no outcome: no_surgery arm (not operated)"
+    # an outcome of the operation recorded for a patient who was not operated contradicts the
+    # arm (a 0 may code "not resected because not operated"): neither is learned from
+    reason[~np.isnan(outcome) & (arm == "no_surgery")] = (f"contradictory: {task.outcome} given for the no_surgery "
+                                                          "arm (not operated)")
     reason[invalid] = [_exclusion_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
     reason[~in_clinical] = "no clinical row (markers only)"
     used = np.array([r is None for r in reason], dtype=bool)

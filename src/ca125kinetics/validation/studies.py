@@ -486,6 +486,11 @@ def _missing(value) -> bool:
         return False
 
 
+def _not_operated(arm_by_id, pid) -> bool:
+    """Whether the clinical table puts the patient in the ``no_surgery`` arm."""
+    return arm_by_id is not None and arm_by_id.get(pid) == "no_surgery"
+
+
 def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = DEFAULT_SUBGROUPS,
                    thresholds: Sequence[float] = DEFAULT_THRESHOLDS, survival: bool = True,
                    conf_level: float = 0.95, kelim_cutoff: float | str | None = None) -> ValidationResult:
@@ -583,11 +588,13 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             rows.append((pid, "invalid_input", str(reason)))
         elif st not in SCORED_STATUSES or not np.isfinite(pv):
             rows.append((pid, "not_scored", str(reason) if not _missing(reason) else "no probability"))
-        elif not np.isfinite(yv):
+        elif not np.isfinite(yv) or _not_operated(arm_by_id, pid):
             arm = arm_by_id.get(pid) if arm_by_id is not None else None
             detail = (f"{_OUTCOME} not observed" +
                       (f" (arm {arm!r}: not operated)" if isinstance(arm, str) and arm == "no_surgery"
                        else " (empty in the clinical table)"))
+            if np.isfinite(yv):     # an outcome of an operation the patient did not have
+                detail = f"{_OUTCOME} {int(yv)} given for arm 'no_surgery' (not operated): contradictory, not analysed"
             rows.append((pid, "no_outcome", detail))
     scored_ids = set(scored["patient_id"])
     for pid in clin["patient_id"]:  # the scoring path lists clinical-only patients; in case it does not
@@ -599,7 +606,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
                                         kind="stable").reset_index(drop=True)
 
     # a withheld decision (status "insufficient") is not a missing probability: analysed
-    included = np.isin(status, SCORED_STATUSES) & np.isfinite(prob) & np.isfinite(y_all)
+    operated = ~np.array([_not_operated(arm_by_id, pid) for pid in scored["patient_id"]], dtype=bool)
+    included = np.isin(status, SCORED_STATUSES) & np.isfinite(prob) & np.isfinite(y_all) & operated
     y = y_all[included].astype(np.int64)
     p = prob[included]
     n_events = int(y.sum())
