@@ -123,6 +123,32 @@ def test_too_few_outcomes_is_an_insufficient_data_error():
         fit_and_evaluate(sim.markers.iloc[:0], sim.clinical.iloc[:8], config=no_holdout)
 
 
+def test_tables_are_read_as_the_read_options_say(tmp_path):
+    """ca125 train had no --sep/--decimal/--thousands/--date-format/--rename, though the readers'
+    messages named them: a semicolon file with decimal commas, or a column named ECOG, could
+    not be trained on. Read as stated, the tables are the plain ones (same data digest), and
+    the model card's command repeats the options."""
+    from ca125kinetics.train import _read_inputs, data_digest, model_card
+
+    sim = simulate_cohort(120, seed=2)
+    plain = _read_inputs(sim.markers, sim.clinical)
+    markers, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    sim.markers.to_csv(markers, sep=";", decimal=",", index=False)
+    sim.clinical.rename(columns={"ecog": "ECOG"}).to_csv(clinical, sep=";", decimal=",", index=False)
+    options = {"sep": ";", "decimal": ",", "columns": {"ECOG": "ecog"}}
+    with pytest.raises(InvalidInputError, match="ECOG"):
+        _read_inputs(markers, clinical, read_options={"sep": ";", "decimal": ","})
+    read = _read_inputs(markers, clinical, read_options=options)
+    assert data_digest(*read) == data_digest(*plain)
+    with pytest.raises(InvalidInputError, match=r"read_options: unknown key\(s\) \['delimiter'\]"):
+        _read_inputs(markers, clinical, read_options={"delimiter": ";"})
+    result = fit_and_evaluate(markers, clinical, config=SMALL, read_options=options)
+    assert result.data_digest == data_digest(*plain) and result.read_options == options
+    card = model_card(result)
+    assert "--config CONFIG.toml --name ca125-complete-resection --sep ';' --decimal , --rename ECOG=ecog" in card
+    assert "where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a dict)" in card
+
+
 def test_clinical_without_outcome_is_refused():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InvalidInputError, match="complete_resection"):

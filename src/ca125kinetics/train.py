@@ -452,6 +452,9 @@ class TrainingResult:
     synthetic_source : str
         How the cohort came to be called synthetic or not (declared by the user, or detected
         from a ``params.json`` of ``ca125 synth``); in the model card and the MLflow params.
+    read_options : dict
+        How the tables were read (``sep``, ``decimal``, ``thousands``, ``date_format``,
+        ``columns``; only those given); the model card's command repeats them.
     """
 
     bundle: Any
@@ -485,6 +488,7 @@ class TrainingResult:
     export_dir: str | None = None
     synthetic_source: str = ""
     missing: dict[str, int] = field(default_factory=dict)
+    read_options: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The final comparison table (:attr:`evaluation`)."""
@@ -510,21 +514,39 @@ class TrainingResult:
 # ============================================================================ computation
 
 
-def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK):
+def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options: dict | None = None):
+    """The two tables read (``on_error="flag"``) with ``read_options``: how they are written
+    (``sep``, ``decimal``, ``thousands``, ``date_format``) and ``columns`` (renames), as
+    ``ca125 score`` and ``validate`` read them."""
     from .io import read_clinical, read_markers
+
+    options = _checked_read_options(read_options)
 
     if clinical is None:
         raise InvalidInputError(f"training needs the clinical table ({task.outcome} is the outcome); "
                                 "pass clinical=<path or DataFrame>")
     if task.is_default:
-        clin = read_clinical(clinical, on_error="flag")
+        clin = read_clinical(clinical, on_error="flag", **options)
     else:   # the ovarian required columns are the default task's; this task declares its own
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id", task.outcome, *task.predictors))
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id", task.outcome, *task.predictors),
+                             **options)
     if task.outcome not in clin.columns:
         raise InvalidInputError(f"the clinical table has no {task.outcome!r} column: the outcome to "
                                 f"train on (1 = {task.description}, 0 = not)", column=task.outcome)
-    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker)
+    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker, **options)
     return mk, clin
+
+
+#: The reader options training takes (``read_options``): how the tables are written.
+READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
+
+
+def _checked_read_options(read_options: dict | None) -> dict:
+    options = dict(read_options or {})
+    unknown = sorted(set(options) - set(READ_OPTIONS))
+    if unknown:
+        raise InvalidInputError(f"read_options: unknown key(s) {unknown}; valid: {list(READ_OPTIONS)}")
+    return {k: v for k, v in options.items() if v is not None}
 
 
 #: Duplicate patients named in the warning of :func:`_duplicate_patients`.
@@ -1015,7 +1037,8 @@ def _feature_ranges(frame: pd.DataFrame, kin: pd.DataFrame, ks: KineticsSettings
 
 
 def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME,
-                     synthetic: bool = False, progress: Callable[[str], None] | None = None) -> TrainingResult:
+                     synthetic: bool = False, progress: Callable[[str], None] | None = None,
+                     read_options: dict | None = None) -> TrainingResult:
     """Cross-validate, select, recalibrate, fit and evaluate (no MLflow, no export).
 
     Parameters
@@ -1032,6 +1055,10 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
         The cohort is synthetic (stored in the bundle; the model card says so in line 1).
     progress : callable, optional
         Called with a short description after each stage (the CLI draws a progress bar).
+    read_options : dict, optional
+        How the tables are written, as the readers take it: ``sep``, ``decimal``,
+        ``thousands``, ``date_format``, ``columns`` (e.g. ``{"sep": ";", "decimal": ","}``,
+        ``{"columns": {"ECOG": "ecog"}}``); nothing is guessed without them.
 
     Returns
     -------
@@ -1050,11 +1077,11 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
     # threads only contend (measured: a CV fold took 4x longer with 2 threads under load).
     # Parallelism is across folds (cv.n_jobs processes) instead.
     with threadpool_limits(limits=1):
-        return _fit_and_evaluate(markers, clinical, load_config(config), name, synthetic, progress)
+        return _fit_and_evaluate(markers, clinical, load_config(config), name, synthetic, progress, read_options)
 
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
-                      progress) -> TrainingResult:
+                      progress, read_options: dict | None = None) -> TrainingResult:
     from .bundle import ModelBundle
     from .mlflow_model import pyfunc_input_example
     from .features import build_patient_frame
@@ -1072,7 +1099,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
 
     task = config.task
     names = task.comparators
-    markers, clinical = _read_inputs(markers, clinical, task)
+    markers, clinical = _read_inputs(markers, clinical, task, read_options)
     frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,
                                 task=task, censored_flag=True)
     digest = data_digest(markers, clinical)
@@ -1181,7 +1208,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
         input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
-        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing)
+        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing,
+        read_options=_checked_read_options(read_options))
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
@@ -1445,7 +1473,8 @@ def _looks_synthetic(markers) -> bool:
 
 
 def train(markers, clinical, *, config=None, tracking_uri: str | None = None, name: str = DEFAULT_NAME,
-          out_dir=None, progress=True, synthetic: bool | None = None) -> TrainingResult:
+          out_dir=None, progress=True, synthetic: bool | None = None,
+          read_options: dict | None = None) -> TrainingResult:
     """Train, compare, track, register and export a complete-resection model (``ca125 train``).
 
     Parameters
@@ -1466,6 +1495,9 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     synthetic : bool, optional
         Whether the cohort is synthetic (the model card then says so in its first line).
         Default: detected from a ``params.json`` of ``ca125 synth`` beside the markers file.
+    read_options : dict, optional
+        How the tables are written (:func:`fit_and_evaluate`; ``ca125 train --sep --decimal
+        --thousands --date-format --rename``).
 
     Returns
     -------
@@ -1479,6 +1511,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
+    _checked_read_options(read_options)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
     synthetic, synthetic_source = _synthetic_status(markers, synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
@@ -1497,7 +1530,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
                 raise opening.exception()
 
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic,
-                                  progress=step_or_stop)
+                                  progress=step_or_stop, read_options=read_options)
         result = dataclasses.replace(result, synthetic_source=synthetic_source)
         clock = time.perf_counter()
         example = result.input_example
@@ -1637,6 +1670,25 @@ def _markdown(frame: pd.DataFrame) -> str:
     header = "| " + " | ".join(map(str, frame.columns)) + " |"
     rule = "|" + "|".join("---" for _ in frame.columns) + "|"
     return "\n".join([header, rule] + ["| " + " | ".join(row) + " |" for row in cells])
+
+
+def _config_argument(cfg: TrainingConfig) -> str:
+    """``--config`` of the card's command: the TOML file, ``default``, or a placeholder for a
+    configuration given in Python (a dict, a TrainingConfig), which no file holds."""
+    if cfg.source.endswith(".toml"):
+        return cfg.source
+    return "default" if cfg.source.startswith("built-in defaults") else "CONFIG.toml"
+
+
+def _read_arguments(options: dict) -> str:
+    """The command-line options that read the tables as ``options`` says (shell-quoted)."""
+    import shlex
+
+    flags = {"sep": "--sep", "decimal": "--decimal", "thousands": "--thousands", "date_format": "--date-format"}
+    out = [f" {flags[k]} {shlex.quote(str(v))}" for k, v in options.items() if k in flags and v is not None
+           and not (k == "decimal" and v == ".")]
+    out += [f" --rename {shlex.quote(f'{old}={new}')}" for old, new in (options.get("columns") or {}).items()]
+    return "".join(out)
 
 
 def model_card(result: TrainingResult) -> str:
@@ -1793,9 +1845,13 @@ def model_card(result: TrainingResult) -> str:
         "## How to reproduce",
         "",
         "```",
-        f"ca125 train --markers MARKERS --clinical CLINICAL --config {cfg.source if cfg.source.endswith('.toml') else 'training/default.toml'} --name {b.name}",
+        f"ca125 train --markers MARKERS --clinical CLINICAL --config {_config_argument(cfg)} --name {b.name}"
+        + _read_arguments(result.read_options),
         "```",
         "",
+        *([] if cfg.source.endswith(".toml") or cfg.source.startswith("built-in defaults") else [
+            f"where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a "
+            f"{cfg.source}), written as TOML;", ""]),
         f"with tables whose data digest is `{result.data_digest}`: the same data, configuration and "
         "ca125kinetics code give the same metrics, predictions and model version. The version's digits "
         "follow the data, the settings and the fitted model itself: a model retrained by another revision "

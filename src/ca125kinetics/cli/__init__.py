@@ -29,10 +29,12 @@ EXIT_INTERRUPTED = 130
 # ----------------------------------------------------------------------------- input format options
 
 
-def add_format_arguments(parser) -> None:
+def add_format_arguments(parser, drug_codes: bool = True) -> None:
     """Add the options that say how input tables are written (``ca125 score``, ``validate``,
-    ``gcig``, ``kinetics``): ``--date-format``, ``--sep``, ``--decimal``, ``--thousands``,
-    ``--rename``. :func:`format_options` turns them into reader keyword arguments."""
+    ``gcig``, ``kinetics``, ``train``): ``--date-format``, ``--sep``, ``--decimal``,
+    ``--thousands``, ``--rename`` (and ``--drug-code`` unless ``drug_codes`` is False: a
+    command that reads no FHIR bundle or OMOP database). :func:`format_options` turns them
+    into reader keyword arguments."""
     group = parser.add_argument_group("how the input tables are written")
     group.add_argument("--date-format", default=None, metavar="FMT",
                        help="strftime format of dates, e.g. '%%d/%%m/%%Y' (default: ISO YYYY-MM-DD only; "
@@ -46,7 +48,8 @@ def add_format_arguments(parser) -> None:
     group.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", type=_rename_pair,
                        help="read column OLD as the data-contract column NEW, e.g. --rename ECOG=ecog "
                        "(repeatable; applies to every input table that has OLD)")
-    add_drug_code_argument(group)
+    if drug_codes:
+        add_drug_code_argument(group)
 
 
 def add_drug_code_argument(parser) -> None:

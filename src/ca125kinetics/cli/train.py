@@ -7,6 +7,7 @@ import os
 
 from ..tracking import quiet_mlflow
 from ..train import DEFAULT_NAME, format_summary, train
+from . import add_format_arguments, format_options
 from ._workers import stop_workers_on_interrupt
 
 
@@ -29,6 +30,7 @@ def add_train_arguments(parser) -> None:
                         help="mark the model as trained on synthetic data or not (default: synthetic when a "
                              "params.json of `ca125 synth` lies beside the markers file)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_format_arguments(parser, drug_codes=False)
 
 
 def cli_train(args) -> int:
@@ -37,6 +39,7 @@ def cli_train(args) -> int:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     with quiet_mlflow(), stop_workers_on_interrupt():
         result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
-                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic)
+                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic,
+                       read_options=format_options(args))
     print(format_summary(result))
     return 0
