@@ -149,6 +149,21 @@ def test_tables_are_read_as_the_read_options_say(tmp_path):
     assert "where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a dict)" in card
 
 
+def test_a_run_left_without_patients_says_why():
+    """Every patient excluded (here: ascites written yes/no) was reported as too few for
+    cross-validation, the exclusions computed but not shown; identifiers that match across no
+    table (leading zeros lost in the clinical table) failed in the population fit with advice
+    train does not take."""
+    sim = simulate_cohort(120, seed=2)
+    with pytest.raises(InsufficientDataError, match=r"0 usable patient\(s\) .*\(120 patient\(s\) left out: invalid "
+                                                    r"input in column\(s\) ascites_ml \(120\); correct those columns"):
+        fit_and_evaluate(sim.markers, sim.clinical.assign(ascites_ml="yes"), config=SMALL)
+    stripped = sim.clinical.assign(patient_id=sim.clinical["patient_id"].str.lstrip("0"))
+    with pytest.raises(InvalidInputError, match=r"none of the \d+ patients with an outcome has a CA-125 sample: the "
+                                                r"markers' patient_id \('000001'.*leading zeros"):
+        fit_and_evaluate(sim.markers, stripped, config=SMALL)
+
+
 def test_clinical_without_outcome_is_refused():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InvalidInputError, match="complete_resection"):

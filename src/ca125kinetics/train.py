@@ -1111,9 +1111,10 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     y = outcome[used].astype(int)
     scores = scores_all[used]
     ids = frame["patient_id"].to_numpy(dtype=object)
-    _check_counts(y, config, task)
+    _check_counts(y, config, task, exclusions)
     _check_predictors(frame, task)
     missing = _missing_counts(frame, markers, task)
+    _check_markers_matched(frame, markers, missing, task)
     lap("read_and_build")
     step("read tables and built the patient frame")
 
@@ -1423,17 +1424,40 @@ def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, cau
             "events_per_parameter": epv}
 
 
-def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAULT_TASK) -> None:
+def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAULT_TASK,
+                  exclusions: pd.DataFrame | None = None) -> None:
     events, non_events = int(y.sum()), int(len(y) - y.sum())
     need = config.n_splits * 2 * (2 if config.holdout_fraction > 0 else 1)
     if min(events, non_events) < need:
         what = ("complete and {} incomplete resection(s)" if task.is_default
                 else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
+        left_out = ""
+        if exclusions is not None and len(exclusions):
+            listed = "; ".join(f"{r} ({n})" for r, n in zip(exclusions["reason"], exclusions["n"]))
+            left_out = (f" ({int(exclusions['n'].sum())} patient(s) left out: {listed}; correct those columns, "
+                        "or state how the tables are written: --sep, --decimal, --date-format, --rename)")
         raise InsufficientDataError(
-            f"{len(y)} usable patient(s) with {events} {what.format(non_events)}: "
+            f"{len(y)} usable patient(s) with {events} {what.format(non_events)}{left_out}: "
             f"too few for {config.n_splits}-fold cross-validation"
             f"{' with a held-out set' if config.holdout_fraction > 0 else ''} (need at least {need} "
             "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
+
+
+def _check_markers_matched(frame: pd.DataFrame, markers: pd.DataFrame, missing: dict[str, int],
+                           task: TaskSpec = DEFAULT_TASK) -> None:
+    """Refuse a run in which no patient used has a marker sample: the two tables' identifiers
+    do not match (``1`` for ``000001``: leading zeros lost), or the markers are of no use, and
+    the kinetics would be learned from nothing."""
+    from .markers import get_marker
+
+    label = get_marker(task.marker).label
+    if len(frame) and missing.get(f"no {label} sample", 0) == len(frame):
+        shown = lambda ids: ", ".join(repr(str(i)) for i in list(dict.fromkeys(ids))[:3])   # noqa: E731
+        raise InvalidInputError(
+            f"none of the {len(frame)} patients with an outcome has a {label} sample: the markers' patient_id "
+            f"({shown(markers['patient_id'])}) match none of the clinical table's ({shown(frame['patient_id'])}); "
+            "identifiers are text, so keep them as written in both tables (leading zeros included)",
+            column="patient_id")
 
 
 def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
