@@ -164,6 +164,22 @@ def test_a_run_left_without_patients_says_why():
         fit_and_evaluate(sim.markers, stripped, config=SMALL)
 
 
+def test_the_card_of_a_run_without_a_held_out_set_says_how_it_was_evaluated():
+    """With cv.holdout_fraction = 0 the card said "Evaluated on a held-out part of the training
+    cohort", and did not say that a recalibration fitted on the out-of-fold predictions was
+    never checked (the performance shown is the model's before it)."""
+    from ca125kinetics.train import model_card
+
+    sim = simulate_cohort(200, seed=2)
+    config = {**SMALL, "cv": {**SMALL["cv"], "holdout_fraction": 0.0}, "recalibration": {"mode": "always"}}
+    result = fit_and_evaluate(sim.markers, sim.clinical, config=config, synthetic=False)
+    assert result.evaluation_set == "cross-validated" and result.recalibration["applied"]
+    card = model_card(result)
+    assert "held-out part" not in card
+    assert "Evaluated by cross-validation on the training cohort only (no part was held out)" in card
+    assert "the recalibrated model's calibration is unchecked" in card
+
+
 def test_clinical_without_outcome_is_refused():
     sim = simulate_cohort(30, seed=2)
     with pytest.raises(InvalidInputError, match="complete_resection"):

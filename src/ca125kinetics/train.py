@@ -1132,7 +1132,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     with tempfile.TemporaryDirectory(prefix="ca125-final-") as cache:
         fitted = _fit_final(f_dev, y_dev, config, config.kinetics, selected, recal, joblib.Memory(cache, verbose=0))
     final = fitted[selected]
-    sample_size = _events_per_parameter(y_dev, final, selected, task, caught)
+    sample_size = _events_per_parameter(y_dev, final, selected, task, caught, held_out=len(hold) > 0)
     kin_dev = final.named_steps["kinetics"].transform(f_dev)
     ks = _k_ref(config, kin_dev["log_k"].to_numpy(dtype=float), digest)
     for pipeline in fitted.values():
@@ -1403,7 +1403,8 @@ def _package_version() -> str:
 MIN_EVENTS_PER_PARAMETER = 10.0
 
 
-def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, caught: list) -> dict[str, Any]:
+def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, caught: list,
+                          held_out: bool = True) -> dict[str, Any]:
     """Events per parameter of the selected model: the smaller outcome group of the development
     set over the columns of its classifier's design matrix (spline bases, missing-value
     indicators and one column per category counted); a warning below
@@ -1418,8 +1419,8 @@ def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, cau
         caught.append(
             f"{epv:.1f} events per parameter: {smaller} {group} (the smaller outcome group of the development "
             f"set) for {columns} columns of the {family} design matrix, below the rule of thumb of "
-            f"{MIN_EVENTS_PER_PARAMETER:g}; the model may be overfitted (its held-out calibration slope "
-            "says how much): add patients, or fewer predictors or a simpler family")
+            f"{MIN_EVENTS_PER_PARAMETER:g}; the model may be overfitted (its {'held-out' if held_out else 'out-of-fold'} "
+            "calibration slope says how much): add patients, or fewer predictors or a simpler family")
     return {"design_columns": columns, "smaller_group": group, "smaller_group_n": smaller,
             "events_per_parameter": epv}
 
@@ -1850,7 +1851,13 @@ def model_card(result: TrainingResult) -> str:
         "- " + ("Trained and evaluated on **synthetic** data: the numbers describe the simulator, not patients; "
                 "the model must not be used for care." if b.trained_on_synthetic
                 else "Evaluated on a held-out part of the training cohort only: external validation is needed "
-                     "before any use outside this cohort."),
+                     "before any use outside this cohort." if result.evaluation_set == "held-out"
+                else "Evaluated by cross-validation on the training cohort only (no part was held out): "
+                     "external validation is needed before any use outside this cohort."),
+        *(["- The recalibration was fitted on the out-of-fold predictions, and no patient was held out to "
+           "check it: the performance above is the model's before recalibration, and the recalibrated "
+           "model's calibration is unchecked."]
+          if result.recalibration["applied"] and result.evaluation_set != "held-out" else []),
         "- The KELIM-like score is an open re-implementation, not numerically equal to the closed "
         "biomarker-kinetics.org calculator.",
         "- Patients without a surgical outcome (e.g. not operated) are excluded: the model describes "
