@@ -173,7 +173,7 @@ def test_cli_validate_writes_the_report(model_dir, files, tmp_path, monkeypatch,
 
 # ----------------------------------------------------------------------------- researchers' needs
 
-SUMMARY = {"n": 400, "events": 290, "auc": 0.81, "auc_ci": [0.76, 0.85], "brier": 0.16,
+SUMMARY = {"n": 400, "events": 290, "n_holdout": 100, "n_evaluated": 100, "events_evaluated": 71, "auc": 0.81, "auc_ci": [0.76, 0.85], "brier": 0.16,
            "calibration_slope": 1.05, "citl": -0.06, "evaluation_set": "held-out", "date": "2026-11-21",
            "config": {"cv": {"n_splits": 5}, "families": ["logistic_main", "logistic_spline"]},
            "exclusions": [{"n": 12, "reason": "no outcome"}]}
@@ -191,7 +191,14 @@ def test_development_versus_validation_table(result):
     assert row.group(1) == "0.810 (0.760 to 0.850)"
     assert row.group(2).startswith(f"{result.metrics.auc:.3f} (")
     assert row.group(3) == f"{result.metrics.auc - 0.81:.3f}"
-    assert "<tr><td>patients analysed</td><td>400</td>" in part
+    # the counts of the held-out patients the development figures were measured on (it gave the
+    # development set's 400 beside the held-out set's AUC)
+    assert "<tr><td>patients analysed</td><td>100</td>" in part
+    assert "<tr><td>complete resections</td><td>71</td>" in part
+    old = {k: v for k, v in SUMMARY.items() if k not in ("n_evaluated", "events_evaluated")}
+    part = _section(render_report(dataclasses.replace(result, model={**result.model, "training_summary": old})),
+                    "performance")
+    assert "<tr><td>patients analysed</td><td>100</td>" in part and "<tr><td>complete resections</td><td>-</td>" in part
     # a model without a training summary says why there is no table
     bare = render_report(dataclasses.replace(result, model={**result.model, "training_summary": {}}))
     assert "records no training summary" in _section(bare, "performance")

@@ -22,7 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 from ca125kinetics.predict.result import SCORED_STATUSES
 from ca125kinetics.validation import survival as sv
 from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
@@ -224,6 +224,33 @@ def test_an_outcome_given_for_the_no_surgery_arm_is_not_analysed(training, cohor
     detail = res.exclusions.set_index("patient_id")["detail"]
     assert all("given for arm 'no_surgery' (not operated): contradictory" in detail[pid] for pid in ids
                if pred.loc[pid, "status"] in ("ok", "insufficient"))
+
+
+def test_the_training_cohort_is_named_as_such_and_the_development_counts_are_the_evaluated_ones(training, cohort):
+    """Validating on the training cohort itself was reported as a validation (its apparent
+    AUC beside the development figures, 'a fall is expected'); the development column gave
+    the development set's counts beside the held-out set's metrics."""
+    import dataclasses
+
+    from ca125kinetics.train import _read_inputs, data_digest
+    from ca125kinetics.validation.report import _development_vs_validation
+
+    markers, clinical, _ = cohort
+    bundle = training[0]
+    summary = {"n": 180, "events": 120, "n_holdout": 60, "evaluation_set": "held-out", "auc": 0.8,
+               "auc_ci": [0.7, 0.9], "calibration_slope": 1.0, "citl": 0.0, "brier": 0.15}
+    other = validate_model(markers, clinical, model=dataclasses.replace(bundle, training_summary=summary),
+                           survival=False, subgroups=())
+    assert not other.source["training_cohort"]
+    html = _development_vs_validation(other)
+    assert "<td>60</td>" in html and "<td>180</td>" not in html and "own training cohort" not in html
+    mine = dict(summary, n_evaluated=60, events_evaluated=41, data_digest=data_digest(*_read_inputs(markers, clinical)))
+    with pytest.warns(DataQualityWarning, match="own training cohort"):
+        own = validate_model(markers, clinical, model=dataclasses.replace(bundle, training_summary=mine),
+                             survival=False, subgroups=())
+    assert own.source["training_cohort"] and any("own training cohort" in n for n in own.notes)
+    html = _development_vs_validation(own)
+    assert "This cohort is the model's own training cohort" in html and "<td>41</td>" in html
 
 
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):

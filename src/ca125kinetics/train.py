@@ -1170,6 +1170,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     sel_row = evaluation.set_index("model").loc[selected]
     training_summary = {
         "n": int(len(y_dev)), "events": int(y_dev.sum()), "n_holdout": int(len(hold)),
+        # the patients the performance below was measured on (held-out, or the development set)
+        "n_evaluated": int(len(y_eval)), "events_evaluated": int(np.sum(y_eval)),
         "n_patients_in_data": int(len(outcome)), "n_excluded": int(exclusions["n"].sum()),
         "exclusions": exclusions.to_dict(orient="records"), "missing": missing,
         "evaluation_set": evaluation_set,

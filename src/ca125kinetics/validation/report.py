@@ -255,8 +255,15 @@ def _development_vs_validation(result: ValidationResult) -> str:
                 "development performance cannot be shown beside this cohort's.</p>")
     m = result.metrics
     rows = []
+    # the counts of the patients the development figures were measured on: the held-out set
+    # (a model that does not record its events there shows none), or the development set
+    measured = {"n": summary.get("n_evaluated"), "events": summary.get("events_evaluated")}
+    if measured["n"] is None:
+        held_out = summary.get("evaluation_set") == "held-out"
+        measured = ({"n": summary.get("n_holdout"), "events": None} if held_out
+                    else {"n": summary.get("n"), "events": summary.get("events")})
     for label, dev_key, metric in _DEV_VS_VAL:
-        dev = summary.get(dev_key)
+        dev = measured[dev_key] if dev_key in measured else summary.get(dev_key)
         val = getattr(m, metric)
         integer = metric in ("n", "n_events")
         dev_text = "-" if dev is None else (f"{int(dev):,}" if integer else _fmt(dev))
@@ -267,12 +274,15 @@ def _development_vs_validation(result: ValidationResult) -> str:
             val_text += f" ({_ci(m.auc_ci_low, m.auc_ci_high)})"
         diff = "-" if dev is None or integer else _fmt(float(val) - float(dev))
         rows.append({"metric": label, "development": dev_text, "validation": val_text, "difference": diff})
-    dev_n, dev_e = summary.get("n"), summary.get("events")
+    dev_n, dev_e = measured["n"], measured["events"]
     if dev_n and dev_e is not None:
         rows.append({"metric": "proportion with complete resection", "development": _fmt(dev_e / dev_n),
                      "validation": _fmt(m.prevalence), "difference": _fmt(m.prevalence - dev_e / dev_n)})
     where = summary.get("evaluation_set", "development")
-    return ("<h3>Development versus validation</h3>"
+    own = ("<p><strong>This cohort is the model's own training cohort</strong> (its data digest is the one the "
+           "model recorded at training): the figures below are apparent performance, not a validation; "
+           "validate on patients the model has not seen.</p>" if result.source.get("training_cohort") else "")
+    return ("<h3>Development versus validation</h3>" + own +
             f"<p>Development: the model's own evaluation at training ({_esc(where)} patients of the training "
             f"cohort, {_esc(summary.get('date', 'date not recorded'))}); validation: this cohort. Difference = "
             "validation - development. A fall in AUC or a calibration slope below 1 on new patients is expected; "

@@ -486,6 +486,24 @@ def _missing(value) -> bool:
         return False
 
 
+def _is_training_cohort(bundle, markers, clinical) -> bool:
+    """Whether the tables are the model's training cohort: their data digest, read as training
+    reads them (:func:`ca125kinetics.train.data_digest`), is the one the model recorded. A
+    cohort that differs in one cell is another cohort (it then goes unnoticed: the check names
+    the plain mistake, validating on the training file)."""
+    recorded = (getattr(bundle, "training_summary", None) or {}).get("data_digest")
+    if not recorded:
+        return False
+    from ..train import _read_inputs, data_digest
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return data_digest(*_read_inputs(markers, clinical)) == recorded
+    except InvalidInputError:     # read otherwise than training reads (the study reports it)
+        return False
+
+
 def _not_operated(arm_by_id, pid) -> bool:
     """Whether the clinical table puts the patient in the ``no_surgery`` arm."""
     return arm_by_id is not None and arm_by_id.get(pid) == "no_surgery"
@@ -569,6 +587,12 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     clin["patient_id"] = clin["patient_id"].astype(str)
     notes: list[str] = []
 
+    own = _is_training_cohort(bundle, markers, clinical)
+    if own:
+        notes.append("this cohort is the model's own training cohort (the same data digest): its figures are "
+                     "apparent performance, not a validation")
+        warnings.warn("validate_model: the cohort is the model's own training cohort (the same data digest); "
+                      "its figures are apparent performance, not a validation", DataQualityWarning, stacklevel=2)
     present, missing = _resolve_subgroups(subgroups, scored, clin)
     notes += [f"subgroup {s!r} not analysed: no such column in the clinical table" for s in missing]
 
@@ -678,7 +702,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
         exclusions=exclusions, flow=flow, characteristics=characteristics, predictions=predictions,
         survival=surv, sample_size=sample_size, case_mix=case_mix,
         source={"markers": _describe_source(markers), "clinical": _describe_source(clinical),
-                "n_clinical": int(len(clin)), "n_scored": int(len(scored)), "kelim_cutoff": kelim_cut},
+                "n_clinical": int(len(clin)), "n_scored": int(len(scored)), "kelim_cutoff": kelim_cut,
+                "training_cohort": own},
         notes=tuple(notes),
     )
 
