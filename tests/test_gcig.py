@@ -283,6 +283,28 @@ def test_mouse_antibody_excludes_same_day_and_later():
     assert "set aside" not in g.gcig_response([0, 21], [400, 150]).reason
 
 
+def test_a_result_waiting_for_a_sample_says_none_will_count_after_mouse_antibodies():
+    """'no sample yet >= 28 days later' after mouse antibodies read as if a later sample could
+    still confirm the response; the docs promised the reason would say none will. The same text
+    in a registry's columns (Arrow) as for one patient."""
+    one = g.gcig_response([0, 21, 49], [400, 180, 150], events=[(30, "mouse_antibody")])
+    assert one.status == "unconfirmed"
+    assert one.reason.endswith("; no later sample will count: mouse antibodies on day 30")
+    waiting = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(10, "mouse_antibody")])
+    assert waiting.status == "awaiting" and "no later sample will count: mouse antibodies on day 10" in waiting.reason
+    pending = g.gcig_progression([0, 21, 42, 60], [400, 100, 30, 300], events=[(63, "mouse_antibody")])
+    assert pending.status == "no_progression" and "awaits confirmation" in pending.reason
+    assert pending.reason.endswith("; no later sample will count: mouse antibodies on day 63")
+    assert "will count" not in g.gcig_response([0, 21, 49], [400, 180, 150]).reason
+    rows = [("hama", d, v, e) for d, v, e in ((0, 400, None), (21, 180, None), (30, None, "mouse_antibody"),
+                                               (49, 150, None))]
+    rows += [(f"p{i:03d}", d, v, None) for i in range(300) for d, v in ((0, 400), (21, 180), (49, 150))]
+    frame = pd.DataFrame(rows, columns=["patient_id", "day", "ca125", "event"])
+    table = g.gcig_cohort(frame).set_index("patient_id")
+    assert table.loc["hama", "reason"] == one.reason
+    assert "will count" not in table.loc["p000", "reason"]
+
+
 def test_mouse_antibody_before_baseline_makes_not_evaluable():
     res = g.gcig_response([0, 21, 49], [400, 150, 100], events=[(-1, "mouse_antibody")])
     assert res.status == "not_evaluable" and len(res.excluded) == 3

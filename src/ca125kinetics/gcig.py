@@ -577,6 +577,22 @@ class _ReasonColumns:
             return _arrow_strings(labels).take(_arrow_indices(codes))
         return [labels[i] for i in codes.tolist()]
 
+    def after_antibodies(self, before: str):
+        """Per patient, ``before + "no later sample will count: mouse antibodies on day d"``
+        for a patient given mouse antibodies (every sample from that day on is excluded), else
+        nothing: a result still waiting for a sample says that none can come."""
+        import numpy as np
+
+        days = _antibody_days(self.rows)
+        days = days if self.every else days[self.idx]
+        given = np.flatnonzero(days != _kernel.MISSING)
+        if not len(given):
+            return ""
+        texts = [""] * len(self.idx)
+        for j, d in zip(given.tolist(), days[given].tolist()):
+            texts[j] = f"{before}no later sample will count: mouse antibodies on day {d}"
+        return _arrow_strings(texts) if self.arrow else texts
+
     def excluded_on_treatment(self):
         """Per patient, ``"; N on-treatment sample(s) excluded: day d (why), ..."`` when the
         exclusion windows set aside samples drawn after the first dose, else nothing: what a
@@ -640,6 +656,23 @@ _GROUP_TEXT = {
 }
 
 
+def _antibody_days(rows: _Rows):
+    """The day of each patient's first mouse-antibody event (:data:`_kernel.MISSING`: none),
+    computed once per set of rows."""
+    import numpy as np
+
+    days = getattr(rows, "_antibody_days", None)
+    if days is None:
+        at = np.flatnonzero(np.asarray(rows.event) == _kernel.EV_HAMA)
+        none = np.iinfo(np.int64).max
+        days = np.full(len(rows.starts) - 1, none, dtype=np.int64)
+        if at.size:
+            np.minimum.at(days, np.searchsorted(rows.starts, at, side="right") - 1, np.asarray(rows.day)[at])
+        days[days == none] = _kernel.MISSING
+        rows._antibody_days = days
+    return days
+
+
 def _why_problem(c: _ReasonColumns) -> list[str]:
     return [c.rows.texts[p] for p in c.idx.tolist()]
 
@@ -688,7 +721,7 @@ def _r_no_sample(c: _ReasonColumns):
     return c.join("GCIG response not yet assessable: no CA-125 sample after the first dose (day > 0) yet; "
                   "evaluable baseline ", c.num(k.F_BASE_VALUE), " U/mL on day ", c.days(k.I_BASE_DAY),
                   f" (>= {c.evaluable} x ULN, ", c.num(c.st.evaluable_factor * c.uln), " U/mL)",
-                  c.excluded_on_treatment())
+                  c.excluded_on_treatment(), c.after_antibodies("; "))
 
 
 def _r_no_fall(c: _ReasonColumns):
@@ -717,7 +750,7 @@ def _r_broken_rise(c: _ReasonColumns):
 def _r_unconfirmed(c: _ReasonColumns):
     return c.join("GCIG response unconfirmed: ", c.fall(),
                   f"; no sample yet >= {c.st.confirmation_days} days later (last sample day ",
-                  c.days(_kernel.I_LAST_DAY), c.excluded("; "), ")")
+                  c.days(_kernel.I_LAST_DAY), c.excluded("; "), ")", c.after_antibodies("; "))
 
 
 def _r_response(c: _ReasonColumns):
@@ -758,7 +791,7 @@ def _p_pending(c: _ReasonColumns):
         return c.join(f"no GCIG CA-125 progression (group {g}): candidate on day ", c.days(k.I_CAND_DAY), " (",
                       c.num(k.F_CAND_VALUE), " U/mL >= ", c.basis(g), " = ", c.num(k.F_THRESHOLD),
                       f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; "
-                      f"{_GROUP_TEXT[g]}", c.excluded("; "))
+                      f"{_GROUP_TEXT[g]}", c.excluded("; "), c.after_antibodies("; "))
     return c.by_group(build)
 
 
@@ -774,7 +807,7 @@ def _p_no_sample(c: _ReasonColumns):
         return c.join("no GCIG CA-125 progression: no CA-125 sample after the first dose (day > 0) yet",
                       c.excluded_on_treatment(), "; progression needs two samples >= ", c.basis(g), " (",
                       c.num(_kernel.F_THRESHOLD), f" U/mL) at least {c.st.progression_gap_days} days apart; "
-                      f"{_GROUP_SO_FAR[g]}")
+                      f"{_GROUP_SO_FAR[g]}", c.after_antibodies("; "))
     return c.by_group(build)
 
 
