@@ -50,6 +50,17 @@ def test_score_returns_the_numbers_of_predict(client, model_dir):
     assert [s["day"] for s in data["series"]] == WORKED["day"]
 
 
+@pytest.mark.parametrize("field", ["figo_stage", "recurrence_pattern", "recist"])
+def test_an_empty_category_is_unknown_as_predict_reads_it(client, model_dir, field):
+    """figo_stage "" was refused (422, a pattern error) where predict, the CLI and the API's other
+    category fields read empty text as unknown."""
+    clinical = dict(CLINICAL, **{field: ""})
+    resp = client.post("/api/score", json=_request(clinical=clinical))
+    assert resp.status_code == 200, resp.text
+    alone = P.predict({"patient_id": "w1", **WORKED}, dict(clinical, patient_id="w1"), model=model_dir)
+    assert resp.json() == json.loads(json.dumps(alone.to_dict()))
+
+
 def test_dates_are_days_from_treatment_start(client):
     by_day = client.post("/api/score", json=_request()).json()
     dates = [{"date": d, "ca125": v} for d, v in zip(["2025-03-03", "2025-03-24", "2025-04-14", "2025-05-05"],

@@ -205,6 +205,12 @@ class Clinical(BaseModel):
     def _whole_number(cls, v):
         return _whole(v)
 
+    @field_validator("figo_stage", mode="before")
+    @classmethod
+    def _stage(cls, v):
+        # empty text is unknown, as the readers and the other category fields read it
+        return None if isinstance(v, str) and not v.strip() else v
+
 
 class ScoreRequest(BaseModel):
     """One patient's CA-125 series and clinical factors."""
