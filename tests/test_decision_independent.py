@@ -76,9 +76,11 @@ def _decision(decision, rule):
 
 def _named(text):
     """The predictors (and recist) a reason or recommendation names, in the reading's order;
-    ``ca125_after_first_dose`` where it says the kinetics have no CA-125 after the first dose."""
+    ``ca125_after_first_dose`` where it says the kinetics have no CA-125 decline to measure (no
+    CA-125 after the first dose, or no pretreatment CA-125: readings D9 and D10)."""
     words = set(str(text).replace(",", " ").replace(";", " ").replace(":", " ").split())
-    if "no CA-125 after the first dose" in str(text):
+    if any(says in str(text) for says in ("no CA-125 after the first dose", "a pretreatment CA-125 (none in the "
+                                          "kinetics' window", "no pretreatment CA-125 in the kinetics' window")):
         words.add("ca125_after_first_dose")
     return ";".join(name for name in (*PREDICTORS, "ca125_after_first_dose", "recist") if name in words)
 

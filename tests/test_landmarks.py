@@ -638,7 +638,8 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
 def test_a_landmark_decides_only_with_ca125_after_the_first_dose_as_the_reading_says():
     """Without ``allow_imputed``, a landmark reached gives no decision (``insufficient``)
     exactly where the independent reading's samples up to D + w hold none after the first
-    dose (day > 0, within the kinetics window) that its events leave (rule 5 at the landmark)."""
+    dose (day > 0, within the kinetics window) that its events leave, or no pretreatment one
+    (day -14 to 0) to measure the decline from (rule 5 at the landmark)."""
     from ca125kinetics.predict import predict_many
 
     clinical, items, expected = _cases()
@@ -651,7 +652,8 @@ def test_a_landmark_decides_only_with_ca125_after_the_first_dose_as_the_reading_
         for key, e in expected[c["patient_id"]].items():
             if key == "final" or e["reached"] != "1" or points[key].status in ("not_fitted", "not_scored"):
                 continue
-            on = [d for d in _days(e["sample_days"]) if 0 < d <= 100 and d not in _days(e["excluded_days"])]
+            kept = [d for d in _days(e["sample_days"]) if d not in _days(e["excluded_days"])]
+            on = [d for d in kept if 0 < d <= 100] if any(-14 <= d <= 0 for d in kept) else []
             pt = points[key]
             if pt.status != "not_candidate":     # progression or RECIST PD by then: no decision either way
                 assert (pt.status == "insufficient") == (not on), (c["case_note"], key, pt.status, on)
@@ -732,7 +734,8 @@ def test_a_landmark_without_ca125_after_the_first_dose_gives_no_decision():
     day35 = t.points[0]
     assert day35.landmark == "day35" and day35.status == "insufficient" and day35.decision is None
     assert day35.sample_days == (-9,) and 0 < day35.probability < 1
-    assert day35.reason.startswith("no decision: no CA-125 after the first dose up to day 35")
+    assert day35.reason.startswith("no decision: no CA-125 decline up to day 35 for the kinetics to measure (no "
+                                   "CA-125 after the first dose")
     decided = [pt for pt in t.points if pt.decision is not None]
     assert [pt.landmark for pt in decided] == ["cycle2", "cycle3", "final"]
     assert "No decision at day 35 (early)" in t.summary and "no decision" in t.to_text()

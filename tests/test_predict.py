@@ -1112,6 +1112,27 @@ def test_no_ca125_after_the_first_dose_withholds_the_decision(bundle, name):
     assert "kinetics imputed" in opted.recommendation and "allowed by the caller" in opted.recommendation
 
 
+@pytest.mark.parametrize("series", [
+    {"day": [-20, 21, 42, 63], "ca125": [400.0, 180.0, 95.0, 40.0]},        # baseline outside the window
+    {"day": [21, 42, 63], "ca125": [400.0, 180.0, 95.0]},                     # no pretreatment sample
+    {"day": [-5, 21, 42], "ca125": [400.0, 180.0, 95.0],
+     "event": ["paracentesis", None, None]},                                    # baseline set aside
+])
+def test_no_pretreatment_ca125_withholds_the_decision(bundle, series):
+    """A series without a pretreatment CA-125 for the kinetics gave a decision (not resectable,
+    p 0.58) on kinetics imputed entirely: no decline can be measured without a baseline, as
+    none can without a sample after the first dose (rule 5)."""
+    p = P.predict(series, CLINICAL, model=bundle)
+    assert (p.status, p.decision) == ("insufficient", "insufficient_information"), p.reason
+    assert p.reason.startswith("insufficient information: give a pretreatment CA-125 (none in the kinetics' window")
+    assert 0 <= p.probability <= 1
+    opted = P.predict(series, CLINICAL, model=bundle, allow_imputed=True)
+    assert opted.decision in ("resectable", "not_resectable") and opted.probability == p.probability
+    assert "no pretreatment CA-125 in the kinetics' window" in opted.recommendation
+    missing = P.predict(series, dict(CLINICAL, ecog=None), model=bundle)
+    assert missing.reason.startswith("insufficient information: give ecog and a pretreatment CA-125")
+
+
 def test_one_ca125_after_the_first_dose_still_decides(bundle):
     """A decline partly seen (k not estimable from 1-2 on-treatment samples) is not rule 5."""
     # one on-treatment sample; two; one left after an exclusion window and the kinetics window

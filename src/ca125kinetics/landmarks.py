@@ -645,9 +645,10 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                 "for secondary cytoreduction, whatever the probability (shown for information only)")
         elif status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
             status, reason = "insufficient", (
-                f"no decision: no CA-125 after the first dose up to day {lm.last_day} that the kinetics can use "
-                "(none drawn yet, or every one excluded after a procedure or mouse antibodies), so the probability "
-                "was computed with the kinetics imputed (allow_imputed=True decides on it anyway)")
+                f"no decision: no CA-125 decline up to day {lm.last_day} for the kinetics to measure (no CA-125 "
+                "after the first dose that they can use: none drawn yet, or every one excluded after a procedure "
+                "or mouse antibodies; or no pretreatment CA-125 in their window), so the probability was computed "
+                "with the kinetics imputed (allow_imputed=True decides on it anyway)")
         elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
             earlier = sample_days[sample_days < lm.first_day]
             before = (f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size

@@ -118,6 +118,12 @@ D9  (Added with rule 5's kinetics, ``docs/clinical-rules.md`` section 6 note 4.)
     thoracentesis or surgery on day e excludes ``e <= day <= e + 28``, mouse antibodies on
     day e every ``day >= e``. Only zero such samples counts: one or two (a decline partly
     seen, k not estimable) do not withhold the decision.
+D10 (Added when rule 5 was extended, ``docs/clinical-rules.md`` section 6 note 4: "no CA-125
+    decline for the kinetics to measure".) The decline is measured from a pretreatment CA-125
+    among the samples the kinetics use: a row with a value, ``-14 <= day <= 0`` (the kinetics'
+    pretreatment window, section 4), not excluded by an event (as in D9). Without one, the
+    kinetics are imputed as in D9, whatever the samples after the first dose: D9's count is
+    then 0.
 """
 
 from __future__ import annotations
@@ -129,6 +135,7 @@ RECIST_CODES = ("CR", "PR", "SD", "PD")
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
               "pfi_months", "recurrence_pattern")
 KINETICS_WINDOW_DAYS = 100  # READING D9
+PRETREATMENT_WINDOW_DAYS = 14  # READING D10
 INTERFERENCE_DAYS = 28
 PROCEDURES = ("paracentesis", "thoracentesis", "surgery")
 GCIG_ENTRY = {"response": True, "no_response": False, "not_confirmed": False,
@@ -187,8 +194,9 @@ def entry(recist: str | None, gcig_status: str) -> bool | None:
 
 
 def kinetics_on_treatment(series: list[tuple]) -> int:
-    """READING D9: the samples after the first dose the kinetics may use, from a series of
-    ``(day, ca125 as written, event)`` rows (event empty or missing for none)."""
+    """READINGS D9 and D10: the samples after the first dose the kinetics may use, from a series
+    of ``(day, ca125 as written, event)`` rows (event empty or missing for none); 0 without a
+    pretreatment sample they may use."""
     events = [(s[0], s[2]) for s in series if len(s) > 2 and s[2]]
     unknown = {kind for _, kind in events} - {*PROCEDURES, "mouse_antibody"}
     if unknown:
@@ -198,6 +206,8 @@ def kinetics_on_treatment(series: list[tuple]) -> int:
         return any(day >= when if kind == "mouse_antibody" else when <= day <= when + INTERFERENCE_DAYS
                    for when, kind in events)
 
+    if not any(s[1] != "" and -PRETREATMENT_WINDOW_DAYS <= s[0] <= 0 and not excluded(s[0]) for s in series):
+        return 0                                        # READING D10: no decline to measure
     return sum(1 for s in series if s[1] != "" and 0 < s[0] <= KINETICS_WINDOW_DAYS and not excluded(s[0]))
 
 

@@ -121,19 +121,30 @@ _KINETICS_GIVE = ("the on-treatment CA-125 values (no CA-125 after the first dos
                   "use: none drawn yet, or every one excluded after a procedure or mouse antibodies, or beyond the "
                   "kinetics window; the model predicts from the CA-125 decline during the neoadjuvant cycles)")
 
+#: What rule 5 asks for when the kinetics have no pretreatment CA-125 to measure the decline from.
+_BASELINE_GIVE = ("a pretreatment CA-125 (none in the kinetics' window before the first dose, day <= 0, so they "
+                  "cannot measure the decline: the model predicts from the CA-125 decline during the neoadjuvant "
+                  "cycles)")
+
 #: How an allowed decision on imputed kinetics says so.
 _KINETICS_ALLOWED = ("the kinetics imputed (allowed by the caller: no CA-125 after the first dose, day > 0, that "
                      "the kinetics can use)")
+_BASELINE_ALLOWED = ("the kinetics imputed (allowed by the caller: no pretreatment CA-125 in the kinetics' window "
+                     "to measure the decline from)")
 
 
-def _unknown_inputs(missing: np.ndarray, n_missing: np.ndarray, no_kinetics: np.ndarray):
+def _unknown_inputs(missing: np.ndarray, n_missing: np.ndarray, no_kinetics: np.ndarray,
+                    no_baseline: np.ndarray | None = None):
     """The model inputs rule 5 asks for, per row: the unknown clinical predictors
-    (``missing``, ``n_missing`` of them) followed, where ``no_kinetics``, by the on-treatment
-    CA-125 the kinetics need (:data:`_KINETICS_GIVE`)."""
+    (``missing``, ``n_missing`` of them) followed, where ``no_kinetics``, by the CA-125 the
+    kinetics need: the on-treatment values (:data:`_KINETICS_GIVE`), or, where ``no_baseline``,
+    a pretreatment value (:data:`_BASELINE_GIVE`)."""
     give = missing.copy()
     kin = np.flatnonzero(no_kinetics)
     if kin.size:
-        give[kin] = np.where(n_missing[kin] > 0, missing[kin] + " and ", "").astype(object) + _KINETICS_GIVE
+        what = (np.where(no_baseline[kin], _BASELINE_GIVE, _KINETICS_GIVE).astype(object) if no_baseline is not None
+                else _KINETICS_GIVE)
+        give[kin] = np.where(n_missing[kin] > 0, missing[kin] + " and ", "").astype(object) + what
     return give
 
 
@@ -206,7 +217,8 @@ _RULES = {
 
 def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool, *,
                missing: np.ndarray | None = None, n_missing: np.ndarray | None = None,
-               no_kinetics: np.ndarray | None = None, allow_imputed: bool = False) -> dict[str, np.ndarray]:
+               no_kinetics: np.ndarray | None = None, no_baseline: np.ndarray | None = None,
+               allow_imputed: bool = False) -> dict[str, np.ndarray]:
     """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
@@ -218,7 +230,9 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     ``missing``: per row the ``", "``-joined :data:`REQUIRED_PREDICTORS` that are unknown
     (imputed by the model; ``""`` for none) and ``n_missing`` how many; ``no_kinetics``: per row
     whether the kinetics the model uses hold no CA-125 after the first dose (day > 0), so that
-    the KELIM-like features are imputed too (rule 5 treats it as an unknown predictor).
+    the KELIM-like features are imputed too (rule 5 treats it as an unknown predictor);
+    ``no_baseline``: among those, the rows whose kinetics lack the pretreatment CA-125 instead
+    (the texts ask for it).
 
     Returns the columns ``decision``, ``rule``, ``recommendation`` (text columns in the form
     of their length: built by Arrow for a large batch) and the ``status`` and ``reason``
@@ -231,6 +245,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         missing, n_missing = np.full(n, "", dtype=object), np.zeros(n, dtype=np.int64)
     if no_kinetics is None:
         no_kinetics = np.zeros(n, dtype=bool)
+    if no_baseline is None:
+        no_baseline = np.zeros(n, dtype=bool)
     tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
     p = rows["probability"]
     recist = rows["recist"]
@@ -314,9 +330,9 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
             parts.append((off, _join("RECIST ", _texts(recist[at[off]]), " (no confirmed GCIG CA-125 response: ",
                                      _texts(take_text(gcig_reason, off)), ")")))
         basis = scatter_text(at.size, parts)
-        names, kin, known = missing[at], no_kinetics[at], n_missing[at]
+        names, kin, known, base = missing[at], no_kinetics[at], n_missing[at], no_baseline[at]
         if name == "withheld":
-            give = _unknown_inputs(names, known, kin)
+            give = _unknown_inputs(names, known, kin, base)
             factors = np.where(known == 1, "this factor", "these factors")
             imputed = np.where(~kin, factors, np.where(known > 0, np.char.add(factors, " and the kinetics"),
                                                         "the kinetics"))
@@ -335,7 +351,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
                 k = np.flatnonzero(kin_both)
                 prefix = prefix.copy()
                 prefix[k] = np.where(known[both[k]] > 0, prefix[k] + " and ", "")
-            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED], kin_both.astype(np.intp))
+            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED, _BASELINE_ALLOWED],
+                                 kin_both.astype(np.intp) + (kin_both & base[both]).astype(np.intp))
             basis = scatter_text(at.size, [
                 (both, _join(take_text(basis, both), "; computed with ", prefix, suffix)),
                 (np.flatnonzero(~imputed), take_text(basis, np.flatnonzero(~imputed)))])
@@ -366,17 +383,18 @@ _DECISION_INPUTS = ("status", "reason", "probability", "progressed", "progressio
 
 
 def _decide(row: Mapping[str, Any], threshold: float, synthetic: bool, *, missing: Sequence[str] = (),
-            no_kinetics: bool = False, allow_imputed: bool = False) -> tuple[str, str, str]:
+            no_kinetics: bool = False, no_baseline: bool = False, allow_imputed: bool = False) -> tuple[str, str, str]:
     """(decision, rule, recommendation) for one scored row of plain values: :func:`_decisions`
     on one row. ``missing``: the :data:`REQUIRED_PREDICTORS` that are unknown, in the order
-    the text names them; ``no_kinetics``: no CA-125 after the first dose among the samples
-    the kinetics use."""
+    the text names them; ``no_kinetics``: no CA-125 decline for the kinetics to measure (no
+    CA-125 after the first dose among the samples they use, or, ``no_baseline``, no
+    pretreatment CA-125)."""
     from .result import _columns_from_rows
 
     columns = _columns_from_rows([row], _DECISION_INPUTS)
     out = _decisions(columns, threshold, synthetic, missing=np.array([", ".join(missing)], dtype=object),
                      n_missing=np.array([len(missing)]), no_kinetics=np.array([bool(no_kinetics)]),
-                     allow_imputed=allow_imputed)
+                     no_baseline=np.array([bool(no_baseline)]), allow_imputed=allow_imputed)
     return out["decision"][0], out["rule"][0], out["recommendation"][0]
 
 

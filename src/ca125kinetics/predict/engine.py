@@ -336,16 +336,20 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
     missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
                                      REQUIRED_PREDICTORS)
-    # rule 5: no CA-125 after the first dose among the samples the kinetics use (the fit's
-    # count of used samples with day > 0): the KELIM-like features are imputed
+    # rule 5: no CA-125 decline for the kinetics to measure -- no CA-125 after the first dose
+    # among the samples they use (the fit's count of used samples with day > 0), or no
+    # pretreatment CA-125 to measure it from (counted as none): the KELIM-like features are imputed
+    no_baseline = np.zeros(n, dtype=bool)
+    no_baseline[show] = np.isnan(d["baseline_value"][j])
     n_on = np.full(n, -1, dtype=np.int64)
-    n_on[show] = d["n_on"][j]
+    n_on[show] = np.where(no_baseline[show], 0, d["n_on"][j])
     no_kinetics = ok & (n_on == 0)
+    no_baseline &= no_kinetics
     # no score column: what the trajectory needs to withhold a landmark's decision by the same rule
     out["kinetics_n_on"] = np.where(n_on >= 0, n_on, np.nan).astype(float)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
-                          no_kinetics=no_kinetics, allow_imputed=allow_imputed))
+                          no_kinetics=no_kinetics, no_baseline=no_baseline, allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
     out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded)
