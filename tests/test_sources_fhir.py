@@ -242,6 +242,17 @@ def test_read_markers_warns_about_skipped_records(tmp_path):
     assert table["day"].tolist() == [9]
 
 
+def test_the_uln_given_to_the_markers_reader_reaches_a_bundle(tmp_path):
+    """read_markers(bundle, uln=30) (ca125 gcig --uln 30, a model's ULN in ca125 score) gave the
+    bundle's samples without a reference range ULN 35, while the run recorded 30: the same
+    values as a CSV gave group B, the bundle group A. A sample's own range still wins."""
+    plain = {k: v for k, v in _obs().items() if k != "referenceRange"}
+    path = write_fhir(_bundle(dict(plain, id="a"), _obs(oid="b", when="2025-01-20")), tmp_path / "b.json")
+    clinical = pd.DataFrame({"patient_id": ["p1"], "treatment_start": ["2025-01-01"]})
+    assert read_markers(path, clinical=clinical, uln=30)["uln"].tolist() == [30.0, 35.0]
+    assert read_markers(path, clinical=clinical)["uln"].tolist() == [35.0, 35.0]     # the default, as before
+
+
 def test_missing_library_is_a_typed_error(monkeypatch):
     import sys
 

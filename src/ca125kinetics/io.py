@@ -267,7 +267,7 @@ def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
-          drug_codes: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+          drug_codes: Mapping[str, str] | None = None, uln: float | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels).
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
@@ -275,7 +275,8 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
     A DataFrame's index gives the row labels; a frame that is a piece of a file read in
     chunks (:func:`_table_pieces`) names that file in messages. ``drug_codes`` are read from
     a FHIR bundle only (:func:`_load_fhir`); given with a table, they are refused before it is
-    read.
+    read. ``uln`` (given by the caller, else None) is a FHIR bundle's ULN for samples without a
+    reference range (a table's empty ``uln`` cells are filled by the markers reader).
     """
     if isinstance(source, pd.DataFrame):
         _check_sep(sep)
@@ -285,7 +286,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
         return source, label, pd.Series(source.index)
     table = table_file(source, what, sep)
     if table.kind == "fhir":
-        return _load_fhir(table.path, marker, drug_codes)
+        return _load_fhir(table.path, marker, drug_codes, uln)
     _fhir_only(drug_codes, table.label)
     with _read_errors(what, table.label):
         if table.kind == "csv":
@@ -457,8 +458,8 @@ def _fhir_only(drug_codes, label: str) -> None:
                                 "columns: leave the drug codes out")
 
 
-def _load_fhir(path: Path, marker: str = "ca125",
-               drug_codes: Mapping[str, str] | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+def _load_fhir(path: Path, marker: str = "ca125", drug_codes: Mapping[str, str] | None = None,
+               uln: float | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
@@ -467,7 +468,7 @@ def _load_fhir(path: Path, marker: str = "ca125",
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path, marker=marker, drug_codes=drug_codes)
+    result = read_fhir(path, marker=marker, drug_codes=drug_codes, uln=uln)
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -1992,10 +1993,10 @@ def read_markers(
     patient_record : the same rules for one patient given in any form.
     """
     spec = get_marker(marker)
-    uln = spec.default_uln if uln is None else uln
+    given_uln, uln = uln, spec.default_uln if uln is None else uln
     _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
-    frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes)
+    frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes, uln=given_uln)
     _check_aggregation(frame, duplicates, label)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
