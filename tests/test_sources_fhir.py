@@ -533,6 +533,27 @@ def test_a_procedure_coded_as_two_different_events_is_refused():
     assert "coded as both paracentesis and thoracentesis" in _reasons(result)["Procedure/pc"]
 
 
+def test_two_patient_entries_with_one_id_are_not_merged():
+    """Two Patient entries (two fullUrls, two names) with the id "1" had their samples read as one
+    series of patient 1; they are skipped, naming both entries, and the summary of skipped
+    records keeps the fullUrls (it cut the reason at the colon of 'urn:uuid')."""
+    from ca125kinetics.sources._codes import _reason_kind
+
+    urls = ("urn:uuid:0b0e1a3e-0000-4000-8000-00000000000a", "urn:uuid:0b0e1a3e-0000-4000-8000-00000000000b")
+    patients = [{"fullUrl": u, "resource": {"resourceType": "Patient", "id": "1", "name": [{"family": f}]}}
+                for u, f in zip(urls, ("Smith", "Jones"))]
+    observations = [{"resource": _obs(oid=f"o{i}", subject={"reference": u}, when=f"2025-01-{10 + i}")}
+                    for i, u in enumerate(urls)]
+    other = {"resource": _obs(oid="o9", pid="2")}
+    result = read_fhir({"resourceType": "Bundle", "type": "collection", "entry": patients + observations + [other]})
+    assert result.markers["patient_id"].tolist() == ["2"]
+    reasons = _reasons(result)
+    assert all(f"Patient id '1' is the id of 2 Patient entries ({urls[0]}, {urls[1]})" in reasons[f"Observation/o{i}"]
+               for i in range(2))
+    assert _reason_kind(reasons["Observation/o0"]).endswith(f"({urls[0]}, {urls[1]})")
+    assert _reason_kind("unit 'x' is not a UCUM unit: read U/mL") == "unit 'x' is not a UCUM unit"
+
+
 def test_one_patient_id_on_two_servers_is_not_merged():
     a = _obs(oid="a", subject={"reference": "https://hospital-a.example/fhir/Patient/1"})
     b = _obs(oid="b", subject={"reference": "https://hospital-b.example/fhir/Patient/1"}, when="2025-01-11")

@@ -280,8 +280,9 @@ class SourceRead:
 
 
 def _reason_kind(reason: str) -> str:
-    """The reason without its specifics (the text before the first colon), for summaries."""
-    return str(reason).split(":")[0].split(";")[0]
+    """The reason without its specifics (the text before the first ": " or "; "), for
+    summaries: a colon inside a word (``urn:uuid:...``, ``http://...``) does not end it."""
+    return re.split(r"[:;](?:\s|$)", str(reason), maxsplit=1)[0]
 
 
 def events_take_sample_uln(markers: pd.DataFrame) -> pd.DataFrame:

@@ -309,6 +309,9 @@ class _Context:
         # servers (absolute URL bases) each Patient id is referenced on: one id on two servers
         # may be two patients, never merged into one series
         self.servers: dict[str, set[str]] = {}
+        # the fullUrls of the Patient entries of each id: two entries (two fullUrls) with one
+        # id may be two patients, never merged into one series either
+        self.entries: dict[str, set[str]] = {}
         for full_url, res in entries:
             if not isinstance(res, dict):
                 continue
@@ -323,6 +326,8 @@ class _Context:
             if res.get("resourceType") == "Patient":
                 for k in keys:
                     self.patients[k] = str(rid) if rid else str(full_url).rsplit(":", 1)[-1]
+                if full_url:
+                    self.entries.setdefault(self.patients[keys[0]], set()).add(str(full_url))
             elif res.get("resourceType") == "Medication":
                 for k in keys:
                     self.medications[k] = _medication_concepts(res)
@@ -340,6 +345,11 @@ class _Context:
             servers = sorted(self.servers[pid])
             return None, (f"Patient/{pid} is referenced on {len(servers)} servers ({', '.join(servers)}): "
                           "the same id may be two patients; read each server's resources separately")
+        if len(self.entries.get(pid, ())) > 1:
+            urls = sorted(self.entries[pid])
+            return None, (f"Patient id {pid!r} is the id of {len(urls)} Patient entries ({', '.join(urls)}): they "
+                          "may be two patients, so no sample of theirs is given to either; give each patient "
+                          "its own id")
         return pid, None
 
     def medication(self, resource: Mapping) -> list:
