@@ -453,6 +453,25 @@ def test_one_page_of_a_search_is_refused_and_all_pages_together_are_read():
         read_fhir([first, _page(2, _obs(oid="b"), next_url=page2_url.replace("2", "3"))])
 
 
+def test_a_later_line_only_ordered_beside_an_earlier_one_given_gives_no_treatment_start():
+    """First-line carboplatin administered in 2023 and the line at recurrence only ordered
+    (MedicationRequest) in 2025: day 0 was silently 2023-03-01, the 2025 series read as a
+    progression on day 676. A request of the same line as the administrations changes nothing."""
+    def request(start, rid="mr"):
+        return {"resourceType": "MedicationRequest", "id": rid, "status": "active", "intent": "order",
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                          "code": "40048"}]},
+                "subject": {"reference": "Patient/p1"},
+                "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {"start": start}}}}]}
+
+    given = (_ma("m1", "2023-03-01"), _ma("m2", "2023-03-22"))
+    result = read_fhir(_bundle(_obs(oid="a", when="2025-01-20"), *given, request("2025-01-06")))
+    assert result.treatment_starts.empty and result.markers["treatment_start"].tolist() == [None]
+    assert any("2023-03-01" in r and "2025-01-06" in r for r in _reasons(result).values())
+    same_line = read_fhir(_bundle(_obs(oid="a", when="2023-04-20"), *given, request("2023-02-27")))
+    assert same_line.treatment_starts["treatment_start"].tolist() == ["2023-03-01"]
+
+
 def test_platinum_doses_of_more_than_one_line_give_no_treatment_start():
     # first-line carboplatin in 2022 and the line at recurrence in 2025: day 0 is ambiguous
     result = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m2", "2022-01-22"),

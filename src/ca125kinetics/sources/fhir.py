@@ -633,7 +633,8 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
 def _treatment_starts(administered, requested, given, patients: Iterable[str],
                       gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
     """First administration of the line's drugs per patient, else planned start; ``given`` wins. A
-    patient whose doses span more than one line gets none (and a skipped row saying why)."""
+    patient whose doses span more than one line gets none (and a skipped row saying why); the
+    planned starts of a patient with administrations count toward the lines."""
     rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
@@ -642,8 +643,13 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
             rows.append((pid, as_day(given[pid], f"patient {pid!r}"), "given"))
         else:
             chosen[pid] = True
-    starts, skipped = first_doses({p: administered[p] for p in chosen if p in administered}, gap_days,
-                                  "MedicationAdministration")
+    # a patient's requests count toward the lines too: an old line's administrations beside a
+    # later line only ordered would otherwise make the old line's first dose day 0, silently
+    with_requests = {p: administered[p] + requested[p] for p in chosen if p in administered and p in requested}
+    several = {row[1]: row for row in first_doses(with_requests, gap_days, "MedicationAdministration")[1]}
+    starts, skipped = first_doses({p: administered[p] for p in chosen if p in administered and p not in several},
+                                  gap_days, "MedicationAdministration")
+    skipped += list(several.values())
     planned, more = first_doses({p: requested[p] for p in chosen if p in requested and p not in administered},
                                 gap_days, "MedicationRequest")
     rows += [(pid, day, rid) for pid, (day, rid) in {**starts, **planned}.items()]
