@@ -472,6 +472,16 @@ def test_a_later_line_only_ordered_beside_an_earlier_one_given_gives_no_treatmen
     assert same_line.treatment_starts["treatment_start"].tolist() == ["2023-03-01"]
 
 
+@pytest.mark.parametrize("high", [{"unit": "U/mL", "system": UCUM, "code": "U/mL"}, {"value": "high"},
+                                  {"value": 0, "unit": "U/mL", "system": UCUM, "code": "U/mL"}, "35"])
+def test_a_reference_range_high_without_a_usable_value_is_skipped_with_its_reason(high):
+    """A referenceRange.high with a unit but no value (valid R4: Quantity.value is 0..1) stopped
+    the reader with a KeyError traceback."""
+    result = read_fhir(_bundle(_obs(oid="a", referenceRange=[{"high": high}]), _obs(oid="b", when="2025-01-20")))
+    assert result.markers["resource_id"].tolist() == ["Observation/b"]
+    assert "referenceRange" in _reasons(result)["Observation/a"]
+
+
 def test_platinum_doses_of_more_than_one_line_give_no_treatment_start():
     # first-line carboplatin in 2022 and the line at recurrence in 2025: day 0 is ambiguous
     result = read_fhir(_bundle(_obs(oid="a", when="2025-03-01"), _ma("m1", "2022-01-01"), _ma("m2", "2022-01-22"),

@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -600,10 +601,19 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
     if highs:
         values = set()
         for high in highs:
+            if not isinstance(high, dict) or high.get("value") is None:
+                return ("referenceRange.high has no value (a unit alone): the ULN the laboratory states is unknown; "
+                        "correct the range at the source, or remove it and pass uln=")
             f, p = _unit_factor(high, spec)
             if p:
                 return f"referenceRange.high: {p}"
-            values.add(float(high["value"]) * f)
+            try:
+                limit_here = float(high["value"]) * f
+            except (TypeError, ValueError):
+                limit_here = math.nan
+            if not (math.isfinite(limit_here) and limit_here > 0):
+                return f"referenceRange.high value {high['value']!r} is not a positive number: the ULN is unknown"
+            values.add(limit_here)
         if len(values) > 1:
             return f"referenceRange holds different upper limits {sorted(values)}: which ULN applies is ambiguous"
         limit = values.pop()
