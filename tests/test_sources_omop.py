@@ -325,6 +325,11 @@ def audit_db(tmp_path_factory):
          "operator_concept_id": None, "value_source_value": "<5 U/mL"},            # the unit in the text
         {"measurement_id": 9210, "person_id": 9003, "measurement_date": _day("2026-01-10"), "value_as_number": 125.0,
          "value_source_value": "12,5 U/ml", "unit_source_value": None},
+        # a comparator the pattern does not read: the value may be censored (was read as plain 5)
+        {"measurement_id": 9211, "person_id": 9003, "measurement_date": _day("2026-01-11"), "value_as_number": 5.0,
+         "operator_concept_id": None, "value_source_value": "≤5"},
+        {"measurement_id": 9212, "person_id": 9003, "measurement_date": _day("2026-01-12"), "value_as_number": 5.0,
+         "value_source_value": "less than 5"},
         {"measurement_id": 9301, "person_id": 9004, "measurement_date": _day("2026-01-01"), "unit_concept_id": 43,
          "measurement_datetime": dt.datetime(2026, 1, 2, 4, 30)},                  # UTC, past midnight
         {"measurement_id": 9401, "person_id": 9005, "measurement_date": _day("2025-03-01")},
@@ -424,6 +429,8 @@ def test_value_source_value_is_checked_against_the_value_and_operator(audit_db):
     assert m.loc[9205, "ca125"] == 12.5 and m.loc[9206, "ca125"] == 1250.0
     assert m.loc[9207, "censored"] and m.loc[9208, "censored"] and m.loc[9209, "censored"]
     assert "disagrees with value_source_value '12,5 U/ml'" in reasons["measurement_id=9210"]
+    for mid in (9211, 9212):
+        assert "writes a comparator the reader does not read" in reasons[f"measurement_id={mid}"]
     assert sorted(m.index) == [9202, 9205, 9206, 9207, 9208, 9209]
 
 

@@ -60,6 +60,10 @@ OMOP_TABLES = ("concept", "concept_ancestor", "person", "measurement", "drug_exp
 SYNTHETIC_CONCEPT_BASE = 2_000_000_000
 _OPERATORS = {"<": "censored", "<=": "censored", "=": "plain", ">": "above", ">=": "above"}
 _SOURCE_VALUE_RE = re.compile(r"^\s*(<=|>=|<|>|=)?\s*(\d[\d.,]*)\s*([^\d\s].*?)?\s*$")
+#: A comparator written otherwise than the pattern reads (``≤5``, ``less than 5``, ``< 5 (below
+#: limit)``...): the value may be censored, which the number alone does not say.
+_OTHER_COMPARATOR_RE = re.compile(r"[<>≤≥≦≧≪≫]|\b(less|lower|below|under|greater|more|above|over|lt|gt|le|ge)\b",
+                                  re.IGNORECASE)
 
 
 def _source_value(text) -> tuple[str | None, set[float], str | None]:
@@ -397,6 +401,12 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                  f"read: {sorted(spec.units)}")
             continue
         source_op, readings, written_unit = _source_value(r.value_source_value)
+        if (source_op is None and not readings and isinstance(r.value_source_value, str)
+                and _OTHER_COMPARATOR_RE.search(r.value_source_value)):
+            skip(f"value_source_value {r.value_source_value!r} writes a comparator the reader does not read (it "
+                 "reads <, <=, >, >=, = before the number): whether the value is censored is unknown; write it as "
+                 "'<5' or set operator_concept_id in the ETL")
+            continue
         if source_op is not None and op is None:
             op = source_op      # no operator concept: the comparator the laboratory wrote
         elif source_op is not None and source_op != op:
