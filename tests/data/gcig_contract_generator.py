@@ -10,6 +10,12 @@ as it stood before the rules became a kernel over patient-contiguous arrays (com
 every cell exactly (reasons included). Regenerate it only for a deliberate change of the
 rules, and say so in the commit.
 
+Regenerated when a result still waiting for a sample after mouse antibodies said that none will
+count ("; no later sample will count: mouse antibodies on day d" at the end of the reasons of
+``unconfirmed``, ``awaiting``, a pending progression and progression with no sample after the
+first dose): only that clause was added, to 52 ``reason`` and 61 ``progression_reason`` cells
+and 19 ``api`` rows; every other cell is as before.
+
 Regenerated for the ``awaiting`` status (an evaluable baseline with no usable sample after the
 first dose, none drawn or every one excluded, was ``no_response``): only those patients'
 ``status``, ``responded`` (now missing), ``reason`` and ``progression_reason`` changed (474
