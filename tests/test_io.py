@@ -179,6 +179,35 @@ def test_duplicate_day_is_error_unless_aggregated():
     assert read_markers(df, duplicates="max")["ca125"].tolist() == [400.0, 180.0]
 
 
+def test_a_uln_filled_in_by_default_gives_way_to_the_settings_uln():
+    """KineticsSettings(uln=30) and GcigSettings(uln=30) were ignored on a frame read_markers
+    returned: its uln column, filled with the default 35 where the table stated none, won (a
+    patient with baseline 34 became at_floor, normalisation moved from day 63 to 42). A ULN
+    stated in the table or given to the reader still wins, as documented."""
+    from ca125kinetics.gcig import gcig_cohort
+    from ca125kinetics.kinetics import fit_kinetics
+    from ca125kinetics.settings import GcigSettings, KineticsSettings
+
+    raw = pd.DataFrame({"patient_id": ["n"] * 4 + ["f"] * 4, "day": [0, 21, 42, 63] * 2,
+                        "ca125": [500.0, 100, 33, 20, 34, 25, 15, 12]})
+    read = read_markers(raw)
+    assert read.attrs["ca125_uln_filled"] == 35.0 and read_markers(read).attrs["ca125_uln_filled"] == 35.0
+    columns = ["patient_id", "status", "uln", "time_to_normalisation_days"]
+    kinetics = KineticsSettings(uln=30.0)
+    expected = fit_kinetics(raw, method="per-patient", settings=kinetics)[columns].sort_values("patient_id")
+    got = fit_kinetics(read, method="per-patient", settings=kinetics)[columns].sort_values("patient_id")
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    assert got["status"].tolist() == ["ok", "ok"] and got["time_to_normalisation_days"].tolist() == [21.0, 63.0]
+    gcig = GcigSettings(uln=30.0)
+    assert gcig_cohort(read, settings=gcig)["uln"].tolist() == [30.0, 30.0]
+    stated = read_markers(raw, uln=35)
+    assert "ca125_uln_filled" not in stated.attrs
+    assert fit_kinetics(stated, method="per-patient", settings=kinetics)["uln"].tolist() == [35.0, 35.0]
+    assert gcig_cohort(stated, settings=gcig)["uln"].tolist() == [35.0, 35.0]
+    edited = read.assign(uln=[30.0] * 4 + [35.0] * 4)          # the column changed since: stated
+    assert gcig_cohort(edited, settings=GcigSettings())["uln"].tolist() == [30.0, 35.0]     # f, n as edited
+
+
 def test_aggregated_samples_are_read_again_only_with_their_aggregation():
     """Samples aggregated by read_markers(duplicates="mean") were scored by predict (whose model
     reads with "error") as if measured, the result stating duplicates "error": the mean 200 fell

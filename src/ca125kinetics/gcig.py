@@ -1850,6 +1850,9 @@ def _read(markers, settings: GcigSettings):
 
     from . import io
 
+    if io.filled_uln(markers) not in (None, float(settings.uln)):
+        # a ULN the reader filled in by default is no statement: the settings' applies
+        markers = markers.drop(columns="uln")
     if io.read_unchanged(markers, duplicates=settings.duplicates):
         return markers
     given = markers["problem"] if "problem" in markers.columns else None

@@ -2013,12 +2013,34 @@ def read_markers(
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
     aggregated = m.aggregated or frame.attrs.get(AGGREGATED_ATTR) == duplicates
+    # the ULN filled in by default (no uln column, none given): no statement of the table's
+    # (a frame read so before, read again, keeps the mark)
+    defaulted = given_uln is None and ("uln" not in cols or filled_uln(frame) == uln)
     frame = _finish_markers(m, float(uln))
     if aggregated:
         frame.attrs[AGGREGATED_ATTR] = duplicates
+    if defaulted:
+        frame.attrs[FILLED_ULN_ATTR] = float(uln)
     if spec.name == "ca125":
         _remember(frame, day_range)
     return frame
+
+
+#: The ``attrs`` key of a frame :func:`read_markers` returned with its ``uln`` column filled
+#: by its default (the table had none, the caller gave no ``uln=``): the ULN filled in.
+FILLED_ULN_ATTR = "ca125_uln_filled"
+
+
+def filled_uln(frame) -> float | None:
+    """The ULN :func:`read_markers` filled into every row of ``frame``'s ``uln`` column by its
+    default (the table stated none and the caller gave no ``uln=``), while the column holds
+    only it; else None. Such a ULN is no statement: a consumer with a ULN setting of its own
+    (``GcigSettings.uln``, ``KineticsSettings.uln``) applies that one instead."""
+    value = frame.attrs.get(FILLED_ULN_ATTR) if isinstance(frame, pd.DataFrame) else None
+    if value is None or "uln" not in frame.columns:
+        return None
+    column = pd.to_numeric(frame["uln"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return float(value) if bool(np.all((column == value) | np.isnan(column))) else None
 
 
 #: The ``attrs`` key of a frame :func:`read_markers` returned with same-day samples

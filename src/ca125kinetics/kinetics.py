@@ -517,7 +517,10 @@ def _prepare_rows(markers: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
             "ca125kinetics.read_markers, which parses censored values", column=spec.name)
     value = _numeric_column(markers, "ca125", how)
     cens = _bool_column(markers, "censored")
-    uln_row = (_numeric_column(markers, "uln", how) if "uln" in markers.columns
+    from .io import filled_uln
+
+    # a ULN the markers reader filled in by default is no statement: the settings' applies
+    uln_row = (_numeric_column(markers, "uln", how) if "uln" in markers.columns and filled_uln(markers) is None
                else np.full(n_rows, s.uln))
     uln_row = np.where(np.isnan(uln_row), s.uln, uln_row)
     ev_rows, ev_kind = _text_rows(markers, "event")
