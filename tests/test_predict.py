@@ -1133,6 +1133,15 @@ def test_no_pretreatment_ca125_withholds_the_decision(bundle, series):
     assert missing.reason.startswith("insufficient information: give ecog and a pretreatment CA-125")
 
 
+def test_the_text_names_the_patients_own_uln_beside_the_models(bundle):
+    """With samples of ULN 30, the text's footer said only "ULN 35 U/mL" (the model's default),
+    as if the rules had read the patient against 35."""
+    own = P.predict(dict(WORKED, uln=[30.0] * len(WORKED["day"])), CLINICAL, model=bundle)
+    assert own.gcig["uln"] == 30.0
+    assert "ULN 35 U/mL (where a sample states none; this patient's samples: 30 U/mL)" in own.to_text()
+    assert "this patient's samples" not in P.predict(WORKED, CLINICAL, model=bundle).to_text()
+
+
 def test_one_ca125_after_the_first_dose_still_decides(bundle):
     """A decline partly seen (k not estimable from 1-2 on-treatment samples) is not rule 5."""
     # one on-treatment sample; two; one left after an exclusion window and the kinetics window

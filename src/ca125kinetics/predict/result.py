@@ -462,7 +462,12 @@ def _format_text(p: Prediction) -> str:
         lines.extend(f"    - {w}" for w in p.warnings)
     m = p.model
     lines.append("")
-    lines.append(f"  Model: {m['name']} {m['version']} ({m['family']}); ULN {m['gcig']['uln']:g} U/mL, "
+    # the model's ULN fills a sample without one; the patient's own ULN, where it differs, is said
+    own = (p.gcig or {}).get("uln")
+    uln = f"ULN {m['gcig']['uln']:g} U/mL" + (
+        f" (where a sample states none; this patient's samples: {own:g} U/mL)"
+        if isinstance(own, (int, float)) and math.isfinite(own) and own != m["gcig"]["uln"] else "")
+    lines.append(f"  Model: {m['name']} {m['version']} ({m['family']}); {uln}, "
                  f"k_ref {m['kinetics']['k_ref']:g}/day"
                  + ("; trained on synthetic data" if m["trained_on_synthetic"] else ""))
     return "\n".join(lines)
