@@ -250,6 +250,10 @@ def test_a_flagged_clinical_frame_read_again_keeps_its_reasons():
     assert again["problem"].notna().all()
     with pytest.raises(InvalidInputError, match=r"patient '1' was flagged by an earlier reading: .*ecog 7"):
         read_clinical(once, require=("patient_id",))
+    # a table's own column named problem (a problem list, say) is not read as reasons
+    own = read_clinical(raw.assign(ecog=[1, 1, 0], figo_stage="III", complete_resection="1",
+                                   problem=["hypertension", None, None]), on_error="flag", require=("patient_id",))
+    assert own["problem"].isna().all()
 
 
 def test_day_out_of_range_and_not_whole():

@@ -2550,12 +2550,15 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     frame, label, rows = _load(source, "clinical", sep)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
+    frame_attrs = dict(frame.attrs)
     del frame
     c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
-    given = _given_reasons(cols.get("problem"), c.patient_id)
+    # the reasons of a frame this reader flagged (never a "problem" column of the user's own)
+    flagged = isinstance(frame_attrs, dict) and frame_attrs.get(_CLINICAL_READ_ATTR)
+    given = _given_reasons(cols.get("problem"), c.patient_id) if flagged else {}
     if given and on_error == "raise":
         pid, reason = next(iter(given.items()))
         raise InvalidInputError(f"patient {pid!r} was flagged by an earlier reading: {reason}", source=label,
@@ -2579,7 +2582,14 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     out["problem"] = [reasons.get(str(p)) for p in c.patient_id] if reasons else np.full(len(out), None, dtype=object)
     if on_error == "flag" and c.duplicated.any():
         out = out[~out["patient_id"].duplicated(keep="first")]
-    return out.reset_index(drop=True)
+    out = out.reset_index(drop=True)
+    out.attrs[_CLINICAL_READ_ATTR] = True
+    return out
+
+
+#: The ``attrs`` key of a frame :func:`read_clinical` returned: read again, its ``problem``
+#: column holds that reader's reasons (a table's own ``problem`` column is not read).
+_CLINICAL_READ_ATTR = "ca125_clinical_read"
 
 
 # --------------------------------------------------------------------------- one patient
