@@ -211,7 +211,9 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
     assert "value_as_number is empty" in reasons["measurement_id=9001"]
     assert "above the measuring range" in reasons["measurement_id=9002"]
     assert "'mg/dL'" in reasons["measurement_id=9003"] and "not a UCUM CA-125 unit" in reasons["measurement_id=9003"]
-    assert "unit_concept_id 0" in reasons["measurement_id=9004"]
+    # an unmapped unit says so (it said "unit 'U/mL' ... is not a UCUM CA-125 unit; read: ['U/mL', ...]")
+    assert "unit_concept_id is 0 (unmapped; the source wrote" in reasons["measurement_id=9004"]
+    assert "map the unit to its UCUM concept in the ETL" in reasons["measurement_id=9004"]
     assert "not a Meas Value Operator concept" in reasons["measurement_id=9005"]
     assert "CEA (LOINC 2039-6)" in reasons["measurement_id=9006"]
     # an unmapped row (concept 0) used to be passed over without a word: it may be the marker

@@ -396,6 +396,13 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                 continue
         factor = spec.factor(r.unit) if r.unit_vocabulary == "UCUM" else None
         if factor is None:
+            if r.unit_vocabulary != "UCUM" and (r.unit_concept_id is None or pd.isna(r.unit_concept_id)
+                                                or r.unit_concept_id == 0):
+                # no unit concept at all: the source's text is not read in its place (never guessed)
+                skip(f"unit_concept_id is {'empty' if r.unit_concept_id is None or pd.isna(r.unit_concept_id) else 0}"
+                     f" (unmapped; the source wrote {r.unit_source_value!r}): map the unit to its UCUM concept in the "
+                     f"ETL; read: {sorted(spec.units)}")
+                continue
             shown = r.unit if r.unit_vocabulary == "UCUM" else (r.unit_source_value or r.unit_concept_id)
             skip(f"unit {shown!r} (unit_concept_id {r.unit_concept_id}) is not a UCUM {spec.label} unit; "
                  f"read: {sorted(spec.units)}")
