@@ -147,6 +147,10 @@ def test_tables_are_read_as_the_read_options_say(tmp_path):
     card = model_card(result)
     assert "--config CONFIG.toml --name ca125-complete-resection --sep ';' --decimal , --rename ECOG=ecog" in card
     assert "where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a dict)" in card
+    # a TrainingConfig built in Python is no file either (its source reads "built-in defaults")
+    from ca125kinetics.train import TrainingConfig, _config_argument
+
+    assert _config_argument(TrainingConfig(seed=7)) == "CONFIG.toml" and _config_argument(TrainingConfig()) == "default"
 
 
 def test_a_run_left_without_patients_says_why():

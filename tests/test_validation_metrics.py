@@ -414,6 +414,8 @@ def test_delong_of_a_model_against_itself(pairs):
         (pd.array([True, False, True, None], dtype="boolean"), [0.1, 0.2, 0.3, 0.4],
          "found <NA> at position 3.*missing outcome"),
         (pd.Series([1, 0, 1, pd.NA], dtype=object), [0.1, 0.2, 0.3, 0.4], "found <NA> at position 3"),
+        (pd.Series([np.int64(1), np.int64(0), np.int64(1), pd.NA], dtype=object), [0.1, 0.2, 0.3, 0.4],
+         "found <NA> at position 3;"),                       # numpy integers are numbers
         ([0, 1, 0, 1], [0.1, 1.2, 0.3, 0.4], r"probability in \[0, 1\].*position 1"),
         ([0, 1, 0, 1], [0.1, np.nan, 0.3, 0.4], "finite"),
         ([0, 1, 0, 1], [0.1, 0.2, 0.3], "3 values but the outcome has 4"),

@@ -1704,7 +1704,7 @@ def _config_argument(cfg: TrainingConfig) -> str:
     configuration given in Python (a dict, a TrainingConfig), which no file holds."""
     if cfg.source.endswith(".toml"):
         return cfg.source
-    return "default" if cfg.source.startswith("built-in defaults") else "CONFIG.toml"
+    return "default" if cfg.to_dict() == TrainingConfig().to_dict() else "CONFIG.toml"
 
 
 def _read_arguments(options: dict) -> str:
@@ -1882,7 +1882,7 @@ def model_card(result: TrainingResult) -> str:
         + _read_arguments(result.read_options),
         "```",
         "",
-        *([] if cfg.source.endswith(".toml") or cfg.source.startswith("built-in defaults") else [
+        *([] if _config_argument(cfg) != "CONFIG.toml" else [
             f"where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a "
             f"{cfg.source}), written as TOML;", ""]),
         f"with tables whose data digest is `{result.data_digest}`: the same data, configuration and "

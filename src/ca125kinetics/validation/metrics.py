@@ -126,7 +126,8 @@ def check_outcome(y, *, name: str = "y") -> np.ndarray:
         # a missing value among booleans (pandas NA), or text: each value on its own, so that
         # the first bad one is named (a missing one too), not the first value
         arr = np.array(arr.tolist() + [None], dtype=object)[:-1]    # Python values, shown as written
-        num = np.array([float(v) if isinstance(v, (bool, int, float)) else np.nan for v in arr])
+        num = np.array([float(v) if isinstance(v, (bool, int, float, np.bool_, np.integer, np.floating)) else np.nan
+                        for v in arr])
     refuse_bad(arr, np.flatnonzero(~np.isin(num, (0.0, 1.0))), name,
                "hold only 0 and 1 (1 = event, 0 = no event)",
                "recode the outcome as 0/1 and drop or impute patients with a missing outcome")
