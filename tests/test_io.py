@@ -200,6 +200,10 @@ def test_a_uln_filled_in_by_default_gives_way_to_the_settings_uln():
     assert got["status"].tolist() == ["ok", "ok"] and got["time_to_normalisation_days"].tolist() == [21.0, 63.0]
     gcig = GcigSettings(uln=30.0)
     assert gcig_cohort(read, settings=gcig)["uln"].tolist() == [30.0, 30.0]
+    # the one-patient reader (predict, with a model's ULN) alike
+    from ca125kinetics.io import patient_record
+
+    assert set(patient_record(read[read["patient_id"] == "f"], uln=30.0).uln) == {30.0}
     stated = read_markers(raw, uln=35)
     assert "ca125_uln_filled" not in stated.attrs
     assert fit_kinetics(stated, method="per-patient", settings=kinetics)["uln"].tolist() == [35.0, 35.0]

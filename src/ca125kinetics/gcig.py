@@ -1850,10 +1850,7 @@ def _read(markers, settings: GcigSettings):
 
     from . import io
 
-    if io.filled_uln(markers) not in (None, float(settings.uln)):
-        # a ULN the reader filled in by default is no statement: the settings' applies
-        markers = markers.drop(columns="uln")
-    if io.read_unchanged(markers, duplicates=settings.duplicates):
+    if io.read_unchanged(markers, duplicates=settings.duplicates, uln=settings.uln):
         return markers
     given = markers["problem"] if "problem" in markers.columns else None
     frame = io.read_markers(markers if given is None else markers.drop(columns="problem"), on_error="flag",
@@ -1861,8 +1858,8 @@ def _read(markers, settings: GcigSettings):
                             duplicates=settings.duplicates)
     if given is not None and given.notna().any():
         flagged = given.notna().to_numpy()
-        ids = io._id_array(markers["patient_id"].to_numpy(dtype=object)[flagged])
-        reasons = dict(zip(reversed(ids.tolist()), reversed(given.to_numpy(dtype=object)[flagged].tolist())))
+        reasons = io._given_reasons(given.to_numpy(dtype=object)[flagged],
+                                    io._id_array(markers["patient_id"].to_numpy(dtype=object)[flagged]))
         pid = frame["patient_id"].to_numpy(dtype=object)
         first = np.r_[True, pid[1:] != pid[:-1]] if len(pid) else np.zeros(0, dtype=bool)
         carried = pd.Series(pid).map(reasons).to_numpy(dtype=object)

@@ -1997,6 +1997,7 @@ def read_markers(
     _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
     frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes, uln=given_uln)
+    frame = _without_unstated_uln(frame, uln)
     _check_aggregation(frame, duplicates, label)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _value_column(_resolve_columns(_frame_columns(frame, arrow=True), MARKERS_KNOWN, columns, label),
@@ -2048,6 +2049,15 @@ def filled_uln(frame) -> float | None:
 AGGREGATED_ATTR = "ca125_duplicates"
 
 
+def _without_unstated_uln(frame, uln: float):
+    """``frame`` without its ``uln`` column when that holds only a default this reader filled
+    in earlier (:func:`filled_uln`) other than ``uln``: no statement of the table's, so the
+    ULN the reader is given now applies (a ``GcigSettings.uln``, a model's)."""
+    if filled_uln(frame) not in (None, float(uln)):
+        return frame.drop(columns="uln")
+    return frame
+
+
 def _check_aggregation(frame, duplicates: str, label: str) -> None:
     """Refuse a frame whose same-day samples :func:`read_markers` aggregated with another
     setting than ``duplicates`` (e.g. ``mean`` read again with a model's ``error``): its
@@ -2093,10 +2103,11 @@ def _copy_on_write() -> bool:
         return False
 
 
-def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE, duplicates: str = "error") -> bool:
+def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE, duplicates: str = "error",
+                   uln: float | None = None) -> bool:
     """Whether ``frame`` is a CA-125 markers frame :func:`read_markers` returned (with
-    ``day_range``, and its same-day samples left as they are or aggregated by
-    ``duplicates``), unchanged since: no cell set, no column
+    ``day_range``, its same-day samples left as they are or aggregated by ``duplicates``, and,
+    given ``uln``, no default ULN filled in but that one), unchanged since: no cell set, no column
     replaced, added or removed. Such a frame meets every rule of the reader; any other frame
     (built by hand, sliced, sorted, edited) is to be read with :func:`read_markers`.
 
@@ -2109,6 +2120,8 @@ def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE, duplicates: st
     if entry is None or entry[0]() is not frame or entry[2] != tuple(day_range):
         return False
     if frame.attrs.get(AGGREGATED_ATTR, duplicates) != duplicates:
+        return False
+    if uln is not None and filled_uln(frame) not in (None, float(uln)):
         return False
     kept = entry[1]
     if len(frame) != len(kept) or list(frame.columns) != list(kept.columns):
@@ -2896,6 +2909,8 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     _check_number_format(decimal, thousands)
     mapping = columns
     named = rows
+    if isinstance(markers, pd.DataFrame):
+        markers = _without_unstated_uln(markers, uln)
     columns, rows, label = _marker_columns(markers)
     label = label if source is None else source
     _check_aggregation(markers, duplicates, label)
