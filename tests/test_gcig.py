@@ -211,6 +211,45 @@ def test_cohort_awaiting_in_both_engines(monkeypatch, compiled):
     pd.testing.assert_frame_equal(g.gcig_cohort(markers, clinical).set_index("patient_id"), out)
 
 
+@pytest.mark.parametrize("compiled", [False, True])
+def test_uln_compared_from_the_baseline_on_as_the_assay(monkeypatch, compiled):
+    """One ULN among the samples the rules use, as one assay: a ULN that differs only before
+    the baseline or on a sample an exclusion window sets aside changes nothing, and the ULN
+    used is the first from the baseline on. It had been compared over every sample, so a
+    lab's older ULN on a sample months before made the patient not evaluable."""
+    series = {   # patient: (days, values, ulns, events)
+        "old": ([-120, -3, 21, 42, 63], [90.0, 400, 180, 195, 150], [30, 35, 35, 35, 35], []),
+        "excl": ([-3, 10, 35, 63, 70], [400.0, 300, 180, 150, 140], [35, 35, 35, 35, 35], []),
+        "hama": ([-3, 21, 42, 63, 90], [400.0, 180, 195, 150, 20], [35, 35, 35, 35, 30], [(70, "mouse_antibody")]),
+        "after": ([-3, 21, 42, 63], [400.0, 180, 195, 150], [35, 35, 30, 30], []),
+        "pre30": ([-40, -3, 21, 42, 63], [300.0, 62, 30, 25, 20], [35, 30, 30, 30, 30], []),
+    }
+    rows = []
+    for pid, (days, values, ulns, events) in series.items():
+        rows += [dict(patient_id=pid, day=d, ca125=v, uln=u) for d, v, u in zip(days, values, ulns)]
+        rows += [dict(patient_id=pid, day=d, ca125=np.nan, uln=np.nan, event=e) for d, e in events]
+    markers = pd.DataFrame(rows)
+    # a sample inside the paracentesis window of "excl" states another ULN
+    markers.loc[(markers.patient_id == "excl") & (markers.day == 10), "uln"] = 30
+    markers = pd.concat([markers, pd.DataFrame([dict(patient_id="excl", day=2, ca125=np.nan, uln=np.nan,
+                                                     event="paracentesis")])], ignore_index=True)
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
+    out = g.gcig_cohort(markers).set_index("patient_id")
+    for pid in ("old", "excl", "hama"):
+        assert out.loc[pid, "status"] == "response" and out.loc[pid, "category"] == "PR", pid
+        assert out.loc[pid, "uln"] == 35.0
+    assert out.loc["after", "status"] == "not_evaluable"
+    assert out.loc["after", "progression_status"] == "not_evaluable"
+    assert out.loc["after", "reason"] == ("not evaluable: the ULN changed from 35 U/mL (day -3) to 30 U/mL (day 42); "
+                                          "GCIG requires the same assay (and ULN) from the baseline on")
+    assert out.loc["after", "progression_reason"] == out.loc["after", "reason"]
+    # the baseline's ULN 30 (not the earlier 35): 62 >= 2 x 30 is evaluable, 20 <= 30 is a CR
+    assert out.loc["pre30", "uln"] == 30.0 and out.loc["pre30", "status"] == "response"
+    assert out.loc["pre30", "category"] == "CR" and "ULN 30 U/mL" in out.loc["pre30", "reason"]
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
+    pd.testing.assert_frame_equal(g.gcig_cohort(markers).set_index("patient_id"), out)
+
+
 def test_confirmation_beyond_next_cycle():
     # 21-day cycles: day-21 sample after the fall cannot confirm it, the one after can
     res = g.gcig_response([0, 21, 42, 63], [400, 150, 120, 100])
@@ -651,7 +690,7 @@ def test_cohort_invalid_input_no_markers_uln_change_and_combined():
     assert out.loc["002", "reason"] == "day 'abc' is not a number (markers.csv row 9)"
     assert out.loc["002", "progression_status"] == "invalid_input"
     assert pd.isna(out.loc["002", "evaluable"]) and pd.isna(out.loc["002", "combined_category"])
-    assert out.loc["003", "status"] == "not_evaluable" and "ULN differs" in out.loc["003", "reason"]
+    assert out.loc["003", "status"] == "not_evaluable" and "ULN changed from 30 U/mL (day 0) to 35 U/mL (day 21)" in out.loc["003", "reason"]
     assert out.loc["003", "progression_status"] == "not_evaluable"
     assert out.loc["004", "status"] == "invalid_input" and "two or more CA-125 samples on day 21" in out.loc["004", "reason"]
     assert out.loc["005", "status"] == "invalid_input" and "'recist'" in out.loc["005", "reason"]

@@ -1468,7 +1468,8 @@ def test_an_empty_uln_among_a_patients_given_ones_is_warned_about(tmp_path, as_f
     assert said == [f"{source if as_file else 'markers DataFrame'}: uln is empty in 1 sample row(s) ({row}) of 1 "
                     "patient(s) whose other samples give a ULN (first: patient 'a'); those samples are read with "
                     "the default 35 U/mL, so the patient's ULN differs between samples and the GCIG rules find "
-                    "it not evaluable: give every sample of a patient its assay's ULN"]
+                    "it not evaluable when both ULNs are used (from the baseline on): give every sample of a "
+                    "patient its assay's ULN"]
     assert markers["uln"].tolist() == [30, 30, 35, 30, 35, 35, 30, 30]
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)

@@ -68,7 +68,7 @@ EV_NONE, EV_PARACENTESIS, EV_SURGERY, EV_THORACENTESIS, EV_HAMA = -1, 0, 1, 2, 3
 EVENT_NAMES = ("paracentesis", "surgery", "thoracentesis", "mouse_antibody")
 
 # why a patient is not evaluable (response and progression alike)
-W_PROBLEM, W_DAY_ASSAYS, W_NO_BASELINE, W_ASSAY_CHANGE = 0, 1, 2, 3
+W_ULN_CHANGE, W_DAY_ASSAYS, W_NO_BASELINE, W_ASSAY_CHANGE = 0, 1, 2, 3
 # response codes (after the W_* ones); R_NO_SAMPLE: an evaluable baseline and no sample after
 # the first dose (none drawn yet, or every one excluded), status "awaiting"
 R_BASE_CENSORED, R_BASE_LOW, R_NO_SAMPLE, R_NO_FALL = 4, 5, 6, 7
@@ -84,12 +84,15 @@ CAT_NONE, CAT_CR, CAT_PR = 0, 1, 2
 # float outputs
 F_BASE_VALUE, F_LAST_VALUE, F_RESP_VALUE, F_CONF_VALUE, F_BRK_VALUE, F_BRK_PREV, F_LOW = 0, 1, 2, 3, 4, 5, 6
 F_PROG_VALUE, F_PCONF_VALUE, F_THRESHOLD, F_NADIR, F_CAND_VALUE = 7, 8, 9, 10, 11
-NF = 12
+# the ULN used, and the two ULNs of a change (W_ULN_CHANGE)
+F_ULN, F_ULN1, F_ULN2 = 12, 13, 14
+NF = 15
 # integer outputs
 I_N_SAMPLES, I_N_EXCLUDED, I_BASE_DAY, I_LAST_DAY, I_RESP_DAY, I_CONF_DAY, I_BRK_DAY = 0, 1, 2, 3, 4, 5, 6
 I_CATEGORY, I_RCODE, I_PCODE, I_GROUP, I_PROG_DAY, I_PCONF_DAY, I_CAND_DAY = 7, 8, 9, 10, 11, 12, 13
 I_ASSAY1, I_ASSAY1_DAY, I_ASSAY2, I_ASSAY2_DAY, I_PROBLEM_DAY = 14, 15, 16, 17, 18
-NI = 19
+I_ULN1_DAY, I_ULN2_DAY = 19, 20
+NI = 21
 # float settings (prm_f) and integer settings (prm_i)
 S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
 S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP = 0, 1, 2, 3
@@ -108,8 +111,9 @@ def _ge(a, b):
 
 
 @_inline
-def _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma):
-    """The samples of rows ``lo:hi``, one per day, into ``md/mv/mc/ma[lo:]``.
+def _merge_days(lo, hi, day, value, cens, assay, uln_row, is_sample, md, mv, mc, ma, mu):
+    """The samples of rows ``lo:hi``, one per day, into ``md/mv/mc/ma/mu[lo:]`` (``mu``: the
+    day's first ULN given, NaN when none is).
 
     Returns ``(end, day_assays)``: the end of the samples and the first day whose samples
     name two assays (:data:`MISSING` if none). Same-day samples reach the rules refused or
@@ -129,9 +133,12 @@ def _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma):
         first = r
         code = -1
         two = False
+        u = uln_row[first]
         q = r
         while q < hi and day[q] == d:
             if is_sample[q]:
+                if u != u:
+                    u = uln_row[q]
                 a = assay[q]
                 if a >= 0:
                     if code < 0:
@@ -148,13 +155,14 @@ def _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma):
         mv[m] = v
         mc[m] = c
         ma[m] = code
+        mu[m] = u
         m += 1
         r = q
     return m, day_assays
 
 
 @_inline
-def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xevent):
+def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, mu, xday, xkind, xevent):
     """Drop the merged samples ``lo:end`` drawn within an exclusion window of the events of
     rows ``lo:hi``; each excluded sample goes to ``xday/xkind/xevent[lo:]``. Returns
     ``(end, n_excluded)``.
@@ -196,6 +204,7 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, xday, xkind, xev
             mv[keep] = mv[j]
             mc[keep] = mc[j]
             ma[keep] = ma[j]
+            mu[keep] = mu[j]
             keep += 1
         else:
             xday[lo + n_ex] = d
@@ -333,12 +342,13 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
 
 
 @_inline
-def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem, prm_f, prm_i,
-             md, mv, mc, ma, xday, xkind, xevent, outf, outi):
+def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, uln_row, prm_f, prm_i,
+             md, mv, mc, ma, mu, xday, xkind, xevent, outf, outi):
     """Every GCIG output of patient ``p`` (rows ``lo:hi``)."""
     n_p = len(uln)
-    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, is_sample, md, mv, mc, ma)
-    end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma,
+    outf[F_ULN * n_p + p] = uln[p]
+    end, day_assays = _merge_days(lo, hi, day, value, cens, assay, uln_row, is_sample, md, mv, mc, ma, mu)
+    end, n_ex = _exclude(lo, hi, end, day, event, prm_i[S_INTERFERENCE_WINDOW], md, mv, mc, ma, mu,
                          xday, xkind, xevent)
     outi[I_N_SAMPLES * n_p + p] = end - lo
     outi[I_N_EXCLUDED * n_p + p] = n_ex
@@ -346,9 +356,7 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem,
         outi[I_LAST_DAY * n_p + p] = md[end - 1]
         outf[F_LAST_VALUE * n_p + p] = mv[end - 1]
     why = -1
-    if problem[p]:
-        why = W_PROBLEM
-    elif day_assays != MISSING:
+    if day_assays != MISSING:
         why = W_DAY_ASSAYS
         outi[I_PROBLEM_DAY * n_p + p] = day_assays
     if why < 0:
@@ -376,25 +384,49 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, problem,
                     outi[I_ASSAY2 * n_p + p] = a
                     outi[I_ASSAY2_DAY * n_p + p] = md[j]
                     break
+    u = uln[p]
+    if why < 0:
+        # one ULN from the baseline on, as one assay (a sample without one takes the patient's)
+        first = -1
+        for j in range(b, end):
+            if mu[j] != mu[j]:
+                continue
+            if first < 0:
+                first = j
+                u = mu[j]
+            elif mu[j] != u:
+                why = W_ULN_CHANGE
+                outf[F_ULN1 * n_p + p] = u
+                outi[I_ULN1_DAY * n_p + p] = md[first]
+                outf[F_ULN2 * n_p + p] = mu[j]
+                outi[I_ULN2_DAY * n_p + p] = md[j]
+                break
+        outf[F_ULN * n_p + p] = u
     if why >= 0:
         outi[I_RCODE * n_p + p] = why
         outi[I_PCODE * n_p + p] = why
         return
     outi[I_BASE_DAY * n_p + p] = md[b]
     outf[F_BASE_VALUE * n_p + p] = mv[b]
-    _response(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
-    _progression(p, n_p, b, end, uln[p], md, mv, mc, prm_f, prm_i, outf, outi)
+    _response(p, n_p, b, end, u, md, mv, mc, prm_f, prm_i, outf, outi)
+    _progression(p, n_p, b, end, u, md, mv, mc, prm_f, prm_i, outf, outi)
 
 
 @_jit
-def run(starts, day, value, cens, assay, event, is_sample, uln, problem, skip, prm_f, prm_i,
-        md, mv, mc, ma, xday, xkind, xevent, outf, outi):
+def run(starts, day, value, cens, assay, event, is_sample, uln, uln_row, skip, prm_f, prm_i,
+        md, mv, mc, ma, mu, xday, xkind, xevent, outf, outi):
     """The GCIG outputs of every patient not marked ``skip`` (module docstring: layout).
 
-    ``md/mv/mc/ma`` (one per row) are scratch; ``outf``/``outi`` must be filled with
-    NaN/:data:`MISSING` first.
+    ``uln`` is each patient's ULN when no sample used states one (and the ULN reported
+    without a baseline); ``uln_row`` each row's ULN (NaN: none given). ``F_ULN`` is the ULN
+    used: the first stated from the baseline on, else ``uln`` (every patient, skipped ones
+    included). ``md/mv/mc/ma/mu`` (one per row) are scratch; ``outf``/``outi`` must be filled
+    with NaN/:data:`MISSING` first.
     """
-    for p in range(len(starts) - 1):
-        if not skip[p]:
-            _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, problem,
-                     prm_f, prm_i, md, mv, mc, ma, xday, xkind, xevent, outf, outi)
+    n_p = len(starts) - 1
+    for p in range(n_p):
+        if skip[p]:
+            outf[F_ULN * n_p + p] = uln[p]
+        else:
+            _patient(p, starts[p], starts[p + 1], day, value, cens, assay, event, is_sample, uln, uln_row,
+                     prm_f, prm_i, md, mv, mc, ma, mu, xday, xkind, xevent, outf, outi)

@@ -370,9 +370,9 @@ def preload_compiled() -> threading.Thread:
 
 @dataclass
 class _Rows:
-    """Rows of patients as the kernel reads them (``_gcig_kernel`` docstring), with what the
-    texts need: ``texts`` (patient -> external not-evaluable reason, e.g. the ULN differs) and
-    ``assay_names`` (assay code -> name, codes in name order)."""
+    """Rows of patients as the kernel reads them (``_gcig_kernel`` docstring: ``uln`` per
+    patient, ``uln_row`` per row), with what the texts need: ``assay_names`` (assay code ->
+    name, codes in name order)."""
 
     starts: Any
     day: Any
@@ -382,9 +382,8 @@ class _Rows:
     event: Any
     is_sample: Any
     uln: Any
-    problem: Any
+    uln_row: Any
     skip: Any
-    texts: dict
     assay_names: tuple
     settings: GcigSettings
 
@@ -426,17 +425,17 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
 
         kernel.run(arg(rows.starts, np.int64), arg(rows.day, np.int64), arg(rows.value, np.float64),
                    arg(rows.cens, np.bool_), arg(rows.assay, np.int64), arg(rows.event, np.int64),
-                   arg(rows.is_sample, np.bool_), arg(rows.uln, np.float64), arg(rows.problem, np.bool_),
+                   arg(rows.is_sample, np.bool_), arg(rows.uln, np.float64), arg(rows.uln_row, np.float64),
                    arg(rows.skip, np.bool_), np.array(prm_f, dtype=np.float64), np.array(prm_i, dtype=np.int64),
                    np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), np.empty(n, dtype=np.bool_),
-                   np.empty(n, dtype=np.int64), xday, xkind, xevent, f, i)
+                   np.empty(n, dtype=np.int64), np.empty(n, dtype=np.float64), xday, xkind, xevent, f, i)
     else:
         f = [math.nan] * (n_patients * _kernel.NF)
         i = [_kernel.MISSING] * (n_patients * _kernel.NI)
         xday, xkind, xevent = [0] * n, [0] * n, [0] * n
         _kernel.run(*(_plain(x) for x in (rows.starts, rows.day, rows.value, rows.cens, rows.assay, rows.event,
-                                           rows.is_sample, rows.uln, rows.problem, rows.skip)),
-                    prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, xday, xkind, xevent, f, i)
+                                           rows.is_sample, rows.uln, rows.uln_row, rows.skip)),
+                    prm_f, prm_i, [0] * n, [0.0] * n, [False] * n, [0] * n, [0.0] * n, xday, xkind, xevent, f, i)
         f, i = np.array(f), np.array(i, dtype=np.int64)
     return _Outputs(f.reshape(_kernel.NF, n_patients).T, i.reshape(_kernel.NI, n_patients).T,
                     np.asarray(xday), np.asarray(xkind), np.asarray(xevent))
@@ -673,8 +672,11 @@ def _antibody_days(rows: _Rows):
     return days
 
 
-def _why_problem(c: _ReasonColumns) -> list[str]:
-    return [c.rows.texts[p] for p in c.idx.tolist()]
+def _why_uln_change(c: _ReasonColumns):
+    k = _kernel
+    return c.join("not evaluable: the ULN changed from ", c.num(k.F_ULN1), " U/mL (day ", c.days(k.I_ULN1_DAY),
+                  ") to ", c.num(k.F_ULN2), " U/mL (day ", c.days(k.I_ULN2_DAY),
+                  "); GCIG requires the same assay (and ULN) from the baseline on")
 
 
 def _why_day_assays(c: _ReasonColumns) -> list[str]:
@@ -827,7 +829,7 @@ def _p_none_uln(c: _ReasonColumns):
     return c.by_group(build)
 
 
-_WHY = (_why_problem, _why_day_assays, _why_no_baseline, _why_assay_change)
+_WHY = (_why_uln_change, _why_day_assays, _why_no_baseline, _why_assay_change)
 #: The reason template of each response / progression code of the kernel.
 _RESPONSE_TEMPLATES = _WHY + (_r_base_censored, _r_base_low, _r_no_sample, _r_no_fall, _r_broken_fraction,
                               _r_broken_rise, _r_unconfirmed, _r_response)
@@ -886,7 +888,7 @@ def _single(rows: _Rows) -> tuple[_Outputs, dict[str, Any]]:
     has_base = i[_kernel.I_BASE_DAY] != _kernel.MISSING
     shared = dict(baseline_day=i[_kernel.I_BASE_DAY] if has_base else None,
                   baseline_value=f[_kernel.F_BASE_VALUE] if has_base else None,
-                  uln=float(rows.uln[0]), n_samples=n, excluded=_excluded(rows, out, 0), settings=rows.settings)
+                  uln=f[_kernel.F_ULN], n_samples=n, excluded=_excluded(rows, out, 0), settings=rows.settings)
     return out, shared
 
 
@@ -908,7 +910,7 @@ def _response_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> Gcig
         evaluable=code >= k.R_NO_SAMPLE, responded=None if code == k.R_NO_SAMPLE else code == k.R_RESPONSE,
         category=_CATEGORIES[max(i[k.I_CATEGORY], 0)],
         status=_RESPONSE_STATUS[code], reason=_python_list(_reasons(rows, out, k.I_RCODE, _RESPONSE_TEMPLATES,
-                                                                     np.asarray(rows.uln, dtype=float)))[0],
+                                                                     out.f[:, k.F_ULN]))[0],
         response_day=_day_or_none(i, k.I_RESP_DAY), response_value=_value_or_none(f, k.F_RESP_VALUE),
         confirmation_day=_day_or_none(i, k.I_CONF_DAY), confirmation_value=_value_or_none(f, k.F_CONF_VALUE),
         last_day=_day_or_none(i, k.I_LAST_DAY), last_value=_value_or_none(f, k.F_LAST_VALUE), **shared)
@@ -923,8 +925,7 @@ def _progression_result(rows: _Rows, out: _Outputs, shared: dict[str, Any]) -> G
     progressed = code == k.P_PROGRESSION
     return GcigProgression(
         progressed=progressed, group=_GROUPS[max(i[k.I_GROUP], 0)], status=_PROGRESSION_STATUS[code],
-        reason=_python_list(_reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES,
-                                    np.asarray(rows.uln, dtype=float)))[0],
+        reason=_python_list(_reasons(rows, out, k.I_PCODE, _PROGRESSION_TEMPLATES, out.f[:, k.F_ULN]))[0],
         progression_day=_day_or_none(i, k.I_PROG_DAY), progression_value=_value_or_none(f, k.F_PROG_VALUE),
         confirmation_day=_day_or_none(i, k.I_PCONF_DAY), confirmation_value=_value_or_none(f, k.F_PCONF_VALUE),
         threshold=_value_or_none(f, k.F_THRESHOLD), nadir=_value_or_none(f, k.F_NADIR), **shared)
@@ -983,8 +984,8 @@ def _prepare(days, values, *, uln, settings, censored, events, assays, treatment
     if not n:     # no sample and no event: the one patient, without rows
         ints, flags = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool)
         return _Rows(starts=np.zeros(2, dtype=np.int64), day=ints, value=np.zeros(0), cens=flags, assay=ints,
-                     event=ints, is_sample=flags, uln=np.array([settings.uln]), problem=np.zeros(1, dtype=bool),
-                     skip=np.zeros(1, dtype=bool), texts={}, assay_names=(), settings=settings)
+                     event=ints, is_sample=flags, uln=np.array([settings.uln]), uln_row=np.zeros(0),
+                     skip=np.zeros(1, dtype=bool), assay_names=(), settings=settings)
     return _rows_of(["patient"], np.array([0, n], dtype=np.int64), np.array(record.day, dtype=np.int64),
                     np.array(record.ca125, dtype=float), np.array(record.censored, dtype=bool),
                     np.array(record.uln, dtype=float), _object_array(list(record.assay)),
@@ -1530,14 +1531,15 @@ def _first_per_patient(present, starts, n_rows: int):
 
 
 def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, settings: GcigSettings, *,
-             none=None) -> tuple[_Rows, Any, dict[int, str]]:
+             none=None) -> tuple[_Rows, dict[int, str]]:
     """The kernel's rows of patient-contiguous markers columns validated by the markers reader
     (a canonical frame's, or the records').
 
-    Returns the rows (sorted by day within patient), the ULN reported per patient (the first
-    one given, else ``settings.uln``) and ``invalid``: patient -> why its input is invalid
-    (its ``problem`` cells). ``none`` marks patients without markers (one placeholder row
-    each, skipped).
+    Returns the rows (sorted by day within patient) and ``invalid``: patient -> why its
+    input is invalid (its ``problem`` cells). ``none`` marks patients without markers (one
+    placeholder row each, skipped). The rows' ``uln`` is each patient's first ULN given (in
+    day order), else ``settings.uln``: the ULN the kernel uses when no sample from the
+    baseline on states one, and reports without a baseline.
     """
     import numpy as np
 
@@ -1570,18 +1572,10 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     position = {a: i for i, a in enumerate(names)}
     raw_code = np.array([-1 if a is None else position[a] for a in trimmed] + [-1], dtype=np.int64)
     assay_code = raw_code[codes]   # a missing cell (code -1) takes the last: -1
-    # ULN: the first one given; a patient whose ULN differs is not evaluable. The ULN is a
-    # sample's: an event-only row has none (io.read_markers fills the default into its cell)
+    # ULN: a sample's (an event-only row has none, though io.read_markers fills the default
+    # into its cell); the kernel compares them from the baseline on, as the assays
     uln_rows, _ = _numbers(ulns, whole=False)
-    has_uln = ~np.isnan(uln_rows) & is_sample
-    first = _first_per_patient(has_uln, starts, n_rows)
-    uln = np.where(first < n_rows, uln_rows[np.minimum(first, max(n_rows - 1, 0))], float(settings.uln))
-    differs = np.flatnonzero(np.bincount(patient[has_uln & (uln_rows != uln[patient])], minlength=n_patients))
-    texts = {}
-    for p in differs.tolist():
-        shown = ", ".join(_num(u) for u in sorted(set(uln_rows[starts[p]:starts[p + 1]][has_uln[starts[p]:starts[p + 1]]].tolist())))
-        texts[p] = (f"not evaluable: the ULN differs within the patient ({shown} U/mL); GCIG requires "
-                    "the same assay (and ULN) throughout")
+    uln_rows = np.where(is_sample, uln_rows, np.nan)
     # invalid input: problem cells, then (check) the validation of the rows
     invalid: dict[int, str] = {}
     problem = np.asarray(problem, dtype=object)
@@ -1596,15 +1590,15 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     skip[list(invalid)] = True
     if none is not None:
         skip |= none
-    has_problem = np.zeros(n_patients, dtype=bool)
-    has_problem[list(texts)] = True
     if order is not None:
-        day_i, value, cens, assay_code, event_code, is_sample = (
-            x[order] for x in (day_i, value, cens, assay_code, event_code, is_sample))
+        day_i, value, cens, assay_code, event_code, is_sample, uln_rows = (
+            x[order] for x in (day_i, value, cens, assay_code, event_code, is_sample, uln_rows))
+    first = _first_per_patient(~np.isnan(uln_rows), starts, n_rows)
+    uln = np.where(first < n_rows, uln_rows[np.minimum(first, max(n_rows - 1, 0))], float(settings.uln))
     rows = _Rows(starts=np.asarray(starts, dtype=np.int64), day=day_i, value=value, cens=cens, assay=assay_code,
-                 event=event_code, is_sample=is_sample, uln=uln, problem=has_problem, skip=skip, texts=texts,
+                 event=event_code, is_sample=is_sample, uln=uln, uln_row=uln_rows, skip=skip,
                  assay_names=tuple(names), settings=settings)
-    return rows, uln, invalid
+    return rows, invalid
 
 
 @functools.lru_cache(maxsize=1)
@@ -1650,7 +1644,7 @@ def _recist_codes(recist):
     return code, np.full(len(recist), None, dtype=object)
 
 
-def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
+def _gcig_columns(rows: _Rows, invalid: dict[int, str], recist=None, none=None) -> dict[str, Any]:
     """The :data:`COHORT_COLUMNS` (without ``patient_id``; with ``combined_category`` when
     ``recist`` is given) of every patient of ``rows`` as arrays, from one kernel run.
 
@@ -1667,6 +1661,7 @@ def _gcig_columns(rows: _Rows, uln, invalid: dict[int, str], recist=None, none=N
     out = _run(rows)
     n = len(rows.starts) - 1
     i, f = out.i, out.f
+    uln = f[:, k.F_ULN]
     bad = np.zeros(n, dtype=bool)
     bad[list(invalid)] = True
     none = np.zeros(n, dtype=bool) if none is None else np.asarray(none, dtype=bool)
@@ -1787,11 +1782,11 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
     problem = np.full(int(starts[-1]), None, dtype=object)
     problem[starts[:-1]] = batch.problem
     problem = _with_clinical_problems(problem, batch.ids, starts, batch.ids, pd.Series(batch.clinical_problem))
-    kernel_rows, uln, invalid = _rows_of(
+    kernel_rows, invalid = _rows_of(
         batch.ids.tolist(), starts, rows(batch.day, 0), rows(batch.ca125, np.nan), rows(batch.censored, False),
         rows(batch.uln, np.nan), rows(batch.assay, None), rows(batch.event, None), problem, settings,
         none=none)   # validated under io's rules
-    return _gcig_columns(kernel_rows, uln, invalid, recist=batch.clinical["recist"], none=none)
+    return _gcig_columns(kernel_rows, invalid, recist=batch.clinical["recist"], none=none)
 
 
 def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
@@ -1873,8 +1868,8 @@ def _read(markers, settings: GcigSettings):
 def _frame_rows(frame, settings: GcigSettings, clinical_ids=None, clinical=None):
     """The kernel's rows of a canonical markers frame (:func:`_read`), patients sorted by
     ``patient_id``, then (``clinical_ids``, the clinical frame's identifiers) one placeholder
-    patient per clinical patient without markers. Returns ``(rows, uln, invalid, ids, none,
-    aligned)``: :func:`_rows_of`'s three, the patients, the mask of those without markers (or
+    patient per clinical patient without markers. Returns ``(rows, invalid, ids, none,
+    aligned)``: :func:`_rows_of`'s two, the patients, the mask of those without markers (or
     None) and whether the clinical rows are in the patients' order."""
     import numpy as np
     import pandas as pd
@@ -1911,8 +1906,8 @@ def _frame_rows(frame, settings: GcigSettings, clinical_ids=None, clinical=None)
             starts = np.append(starts, n_rows + np.arange(1, len(extra) + 1)).astype(np.int64)
     if clinical_ids is not None and "problem" in clinical.columns:
         cells[6] = _with_clinical_problems(cells[6], ids, starts, clinical_ids, clinical["problem"])
-    rows, uln, invalid = _rows_of(ids, starts, *cells, settings, none=none)
-    return rows, uln, invalid, ids, none, aligned
+    rows, invalid = _rows_of(ids, starts, *cells, settings, none=none)
+    return rows, invalid, ids, none, aligned
 
 
 def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
@@ -2004,8 +1999,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
                                     "keep one row per patient", column="patient_id")
         has_recist = "recist" in clinical.columns
 
-    rows, uln, invalid, ids, none, aligned = _frame_rows(_read(markers, settings), settings, clinical_ids,
-                                                         clinical)
+    rows, invalid, ids, none, aligned = _frame_rows(_read(markers, settings), settings, clinical_ids, clinical)
     recist = None
     if has_recist:
         position = np.arange(len(ids)) if aligned else clinical_ids.get_indexer(ids)
@@ -2013,7 +2007,7 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         known = position >= 0
         known[known] = ~clinical["recist"].isna().to_numpy()[position[known]]
         recist = np.where(known, recist_cells[np.maximum(position, 0)] if len(recist_cells) else None, None)
-    columns = _gcig_columns(rows, uln, invalid, recist=recist, none=none)
+    columns = _gcig_columns(rows, invalid, recist=recist, none=none)
     result = {"patient_id": np.asarray(ids, dtype=object)}
     for name in COHORT_COLUMNS[1:]:
         values = columns[name]

@@ -918,7 +918,8 @@ def _warn_partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, cod
     """A :class:`DataQualityWarning` when samples without a ULN (``empty``: an empty ``uln``
     cell on a row with a value) belong to patients whose other samples give one. The reader
     fills the default into those cells, as documented, so such a patient has two ULNs, and
-    the GCIG rules find it not evaluable ("the ULN differs"); this says where that came from."""
+    the GCIG rules find it not evaluable when both are used ("the ULN changed"); this says
+    where that came from."""
     given = ~np.isnan(uln_v)
     if not (empty.any() and given.any()):
         return
@@ -936,7 +937,8 @@ def _warn_partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, cod
         f"{label}: uln is empty in {len(mixed)} sample row(s){listed} of {patients} patient(s) whose other "
         f"samples give a ULN (first: patient {pid[mixed[0]]!r}); those samples are read with the default "
         f"{default:g} {unit}, so the patient's ULN differs between samples and the GCIG rules find it not "
-        "evaluable: give every sample of a patient its assay's ULN",
+        "evaluable when both ULNs are used (from the baseline on): give every sample of a patient its "
+        "assay's ULN",
         DataQualityWarning, stacklevel=5)
 
 

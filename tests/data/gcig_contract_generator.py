@@ -10,6 +10,15 @@ as it stood before the rules became a kernel over patient-contiguous arrays (com
 every cell exactly (reasons included). Regenerate it only for a deliberate change of the
 rules, and say so in the commit.
 
+Regenerated when the ULN came to be compared as the assay is, among the samples the rules use
+from the baseline on (it had been compared over every sample, also before the baseline and
+inside an exclusion window): only the 267 patients whose reason had been "the ULN differs
+within the patient" changed. 169 now read "the ULN changed from U (day d) to V (day e)"; the
+other 98 differed only on samples the rules do not use and now carry their own outcome (all
+still ``not_evaluable`` here: no baseline in the window, an assay change, or a baseline below
+2 x ULN, 8 of these last now with a baseline day, value and progression group and status).
+Every other cell is as before.
+
 Regenerated when a result still waiting for a sample after mouse antibodies said that none will
 count ("; no later sample will count: mouse antibodies on day d" at the end of the reasons of
 ``unconfirmed``, ``awaiting``, a pending progression and progression with no sample after the

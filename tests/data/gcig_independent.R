@@ -20,7 +20,10 @@
 # * One assay and one ULN: a change of the `assay` name among the samples, or of the `uln`
 #   among the samples, makes the patient not evaluable (response and progression).
 #   Default: any two samples ("the same assay must be used throughout").
-#   --assay-from-baseline: only the samples from the baseline on are compared.
+#   --assay-from-baseline: only the samples used from the baseline on are compared (excluded
+#   samples and those before the baseline do not count), the assay names and the ULNs alike;
+#   the ULN used is then the first one from the baseline on (without a baseline, the first
+#   sample's, as by default).
 # * Baseline: latest non-excluded sample with -14 <= day <= 0; evaluable for response when
 #   the baseline is >= 2 x ULN (a censored baseline "<x" is not shown to be: not evaluable).
 # * No sample after the first dose: an evaluable baseline with no non-excluded sample on a
@@ -107,7 +110,7 @@ score_patient <- function(d, uln_default) {
   if ("uln" %in% names(d)) {
     u <- unique(as.numeric(d$uln[!is.na(d$uln) & !is.na(d$ca125)]))
     if (length(u) >= 1L) uln <- u[[1L]]
-    if (length(u) > 1L) { one_setting <- FALSE; out$reason <- "uln_changes" }
+    if (length(u) > 1L && !ASSAY_FROM_BASELINE) { one_setting <- FALSE; out$reason <- "uln_changes" }
   }
   out$uln <- uln
   ev <- if ("event" %in% names(d)) d$event else rep(NA_character_, nrow(d))
@@ -137,6 +140,16 @@ score_patient <- function(d, uln_default) {
     }
     if (length(unique(s$assay[keep_a])) > 1L && one_setting) {
       one_setting <- FALSE; out$reason <- "assay_changes"
+    }
+  }
+  if (ASSAY_FROM_BASELINE && "uln" %in% names(s)) {  # the ULNs of the samples used, from the baseline on
+    pre_u <- which(day >= -SET$baseline_window_days & day <= 0)
+    if (length(pre_u)) {
+      su <- as.numeric(s$uln)
+      u <- unique(su[!is.na(su) & day >= day[[max(pre_u)]]])
+      if (length(u) >= 1L) uln <- u[[1L]]
+      if (length(u) > 1L && one_setting) { one_setting <- FALSE; out$reason <- "uln_changes" }
+      out$uln <- uln
     }
   }
 
