@@ -82,7 +82,7 @@ def _named(text):
     if any(says in str(text) for says in ("no CA-125 after the first dose", "a pretreatment CA-125 (none in the "
                                           "kinetics' window", "no pretreatment CA-125 in the kinetics' window")):
         words.add("ca125_after_first_dose")
-    return ";".join(name for name in (*PREDICTORS, "ca125_after_first_dose", "recist") if name in words)
+    return ";".join(name for name in (*PREDICTORS, "recist", "ca125_after_first_dose") if name in words)
 
 
 def _row(decision, rule, combined, reason, recommendation, named_from_reason):

@@ -696,8 +696,13 @@ def test_an_undetermined_entry_criterion_does_not_withhold_the_landmark_decision
     assert p.status == "insufficient" and p.decision == "insufficient_information"
     t = p.trajectory
     assert t.status == "ok", t.summary
-    assert [pt.landmark for pt in t.points if pt.status == "ok"] == ["day35", "cycle2", "final"]
+    assert [pt.landmark for pt in t.points if pt.status == "ok"] == ["day35", "cycle2"]
     assert "the recommendation" in t.summary and "insufficient information" in t.summary
+    # the full-series model learned RECIST as assessed: unknown, it would be imputed there
+    final = t.points[-1]
+    assert final.landmark == "final" and final.status == "insufficient" and final.decision is None
+    assert final.reason.startswith("no decision: RECIST unknown, and the model uses it")
+    assert "No decision at all samples (to day 35): RECIST unknown" in t.summary
     # unknown clinical predictors still withhold both (allow_imputed=True gives both)
     assert predict({"day": [-5, 20, 35], "ca125": [900.0, 240.0, 150.0]}, {"recist": "PR"}).trajectory.status \
         == "withheld"
@@ -940,6 +945,6 @@ def test_landmarks_give_no_decision_on_unknown_factors_whichever_rule_decided():
     series = {"day": [-5, 20, 35, 42], "ca125": [400, 300, 150, 120]}
     p = predict(series, factors)
     assert p.decision == "insufficient_information" and p.trajectory.status == "withheld"
-    assert "model inputs unknown (ecog, ascites_ml)" in p.trajectory.summary
+    assert "model inputs unknown (ecog, ascites_ml, recist)" in p.trajectory.summary
     assert predict(series, factors, allow_imputed=True).trajectory.status == "ok"
     assert predict(series, {**factors, "ecog": 0, "ascites_ml": 0}).trajectory.status == "ok"

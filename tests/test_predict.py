@@ -671,6 +671,9 @@ def test_entry_criterion_is_the_screens_inclusion_3(bundle, recist, series):
     elif i3.outcome == "met" and series == "awaiting":     # entry by RECIST, but no kinetics: rule 5
         assert p.decision == "insufficient_information"
         assert p.reason.startswith("insufficient information: give the on-treatment CA-125 values")
+    elif i3.outcome == "met" and recist is None:   # entry by the GCIG response; RECIST is a model input
+        assert p.decision == "insufficient_information"
+        assert p.reason.startswith("insufficient information: give recist; the probability shown was computed")
     elif i3.outcome == "met":
         assert p.decision in ("resectable", "not_resectable")
     else:
@@ -1350,7 +1353,10 @@ def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
     with pytest.raises(InvalidInputError, match="'pfi' looks like 'pfi_months'"):
         P.predict_cohort(markers, messy, model=bundle)
     mapping = {"ECOG": "ecog", "ascites": "ascites_ml", "FIGO": "figo_stage", "pfi": "pfi_months"}
-    assert P.predict_cohort(markers, messy, model=bundle, columns=mapping)["status"].tolist() == ["ok"]
+    mapped = P.predict_cohort(markers, messy, model=bundle, columns=mapping)
+    # every factor read (the table has no recist, a model input: the decision waits for it)
+    assert mapped["status"].tolist() == ["insufficient"] and mapped["reason"].str.startswith(
+        "insufficient information: give recist;").all()
 
 
 def test_null_patient_ids_are_never_a_patient_named_na(bundle):
@@ -1608,3 +1614,42 @@ def test_tables_already_read_score_as_the_files_do(bundle, scored, tmp_path):
     assert from_files.loc[bad, "status"] == from_frames.loc[bad, "status"] == "invalid_input"
     assert from_files.loc[bad, "gcig_status"] == "invalid_input"
     pd.testing.assert_frame_equal(from_frames, from_files)
+
+
+def test_an_unknown_recist_is_imputed_unless_the_model_learned_it_unknown(tmp_path):
+    """RECIST is one of the model's inputs (a one-hot category beside FIGO stage and the
+    recurrence pattern). The shipped model was fitted on patients whose RECIST was known, so
+    an unknown one was silently scored as no category at all: a GCIG responder with RECIST SD
+    was 'not resectable' (p 0.68) and 'resectable' (p 0.71) with RECIST left empty. Rule 5
+    now withholds the decision, as for any unknown predictor; ``allow_imputed`` decides and
+    says so. A model fitted on patients with RECIST sometimes unknown learned that level, and
+    decides on it."""
+    from ca125kinetics.bundle import ModelBundle
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.models import make_pipeline
+    from ca125kinetics.synth import simulate_cohort
+
+    series = {"day": [0, 21, 42, 63], "ca125": [400, 180, 195, 150]}    # a confirmed GCIG PR
+    factors = {k: v for k, v in CLINICAL.items() if k != "recist"}
+    shipped = P.load_model(None)
+    assert shipped.learned_unknown("recist") is False
+    for recist in (None, "", "  "):
+        p = P.predict(series, {**factors, "recist": recist})
+        assert p.status == "insufficient" and p.decision == "insufficient_information"
+        assert p.reason.startswith("insufficient information: give recist; the probability shown was computed")
+    allowed = P.predict(series, factors, allow_imputed=True)
+    assert allowed.status == "ok" and allowed.decision in ("resectable", "not_resectable")
+    assert "computed with recist imputed (allowed by the caller)" in allowed.recommendation
+    assert P.predict(series, {**factors, "recist": "SD"}).status == "ok"
+    # a model whose training patients had RECIST unknown at times learned it so
+    cohort = simulate_cohort(240, 11)
+    clinical = cohort.clinical.copy()
+    clinical.loc[clinical.index[::4], "recist"] = None
+    frame = build_patient_frame(cohort.markers, clinical)
+    y = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])["complete_resection_potential"]
+    pipeline = make_pipeline("logistic_main").fit(frame, y.to_numpy(dtype=int))
+    learned = ModelBundle(pipeline=pipeline, name="t", version="0", model_family="logistic_main", threshold=0.5,
+                          feature_ranges={}, trained_on_synthetic=True, training_summary={"n": 240}, interval={})
+    assert learned.learned_unknown("recist") is True
+    p = P.predict(series, factors, model=learned)
+    assert p.status == "ok" and p.decision in ("resectable", "not_resectable")

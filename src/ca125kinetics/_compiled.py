@@ -456,6 +456,24 @@ class CompiledHead:
         else:  # format 1: whole head pipelines, each compiled on its own
             self.member_heads = [CompiledHead(list(m.steps), None) for m in members]
 
+    def learned_levels(self, name: str) -> frozenset | None:
+        """The levels of the categorical feature ``name`` (``_design.CATEGORICAL_FEATURES``)
+        that the model's one-hot encoding learned, ``"missing"`` among them when the
+        training patients had it unknown; None when no part of the model encodes it."""
+        from ._design import CATEGORICAL_FEATURES
+
+        j = CATEGORICAL_FEATURES.index(name)
+        for part in self.parts:
+            at = np.flatnonzero(part.index == j) if part.source == "categorical" else ()
+            if len(at):
+                position = int(at[0])
+                for step in part.steps:
+                    if step.kind == "onehot":
+                        return frozenset(step.categories[position].tolist())
+                    if step.kind != "passthrough":
+                        return None
+        return None
+
     # -- pieces
 
     def _one_recalibration(self) -> bool:
@@ -694,6 +712,18 @@ class ScoringModel:
     def predict_head(self, columns, n: int):
         """``(p, p_low, p_high)``, as ``ModelBundle.predict_head``."""
         return self.head.predict(columns, n)
+
+    def learned_unknown(self, name: str) -> bool:
+        """As ``ModelBundle.learned_unknown``."""
+        return learned_unknown(self.head, name)
+
+
+def learned_unknown(head: CompiledHead | None, name: str) -> bool:
+    """Whether the model of ``head`` learned the categorical feature ``name`` unknown (its
+    training patients had it so: an unknown value is then a level it was fitted on, not an
+    imputation). False when it did not, or when it cannot be told (no compiled head)."""
+    levels = None if head is None else head.learned_levels(name)
+    return levels is not None and "missing" in levels
 
 
 def scorer_dict(bundle) -> dict | None:

@@ -141,6 +141,14 @@ class ModelBundle:
             self.__dict__["_compiled_head"] = cache
         return cache[1]
 
+    def learned_unknown(self, name: str) -> bool:
+        """Whether the model learned the categorical predictor ``name`` (``recist``) unknown:
+        its training patients had it unknown, so an unknown value is a level it was fitted on.
+        Otherwise an unknown value is imputed (the decision rule's rule 5)."""
+        from ._compiled import learned_unknown
+
+        return learned_unknown(self.compiled(), name)
+
     def __getstate__(self):
         state = dict(self.__dict__)
         for cache in ("_compiled_head", "_settings_json"):

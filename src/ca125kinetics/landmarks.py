@@ -493,7 +493,9 @@ class Trajectory:
             if p.status == "not_reached":
                 lines.append(f"  {p.label:<{width}}  {p.reason}")
                 continue
-            if p.status == "insufficient":
+            if p.status == "insufficient" and _recist_point(p):
+                shown = f"{p.probability:.2f}  no decision: RECIST unknown, which this model uses (imputed)"
+            elif p.status == "insufficient":
                 shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
                          "(kinetics imputed)")
             elif p.status == "no_visit_sample":
@@ -564,7 +566,7 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
                      score_at, withheld: str | None = None, model=None,
                      recommendation: tuple[str, str] | None = None, allow_imputed: bool = False,
-                     excluded=None) -> Trajectory:
+                     excluded=None, unknown_recist: bool = False) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -602,6 +604,11 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         The full series' recommendation when it is not the probability against the threshold
         (not a candidate, or withheld because the entry criterion is undetermined): the
         summary says so, since the points compare the probabilities with the threshold only.
+    unknown_recist : bool
+        The patient's RECIST is unknown (and it is the only clinical predictor unknown): a
+        point whose model uses RECIST, i.e. did not learn it unknown (a landmark before RECIST
+        is assessed did), computes its probability with RECIST imputed and gets no decision
+        (status ``insufficient``) unless ``allow_imputed``; so does the full-series point.
     """
     if withheld is not None:
         return Trajectory("withheld", threshold, summary=f"No trajectory: the decision is withheld ({withheld}).")
@@ -649,6 +656,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                 "after the first dose that they can use: none drawn yet, or every one excluded after a procedure "
                 "or mouse antibodies; or no pretreatment CA-125 in their window), so the probability was computed "
                 "with the kinetics imputed (allow_imputed=True decides on it anyway)")
+        elif status == "ok" and unknown_recist and not allow_imputed and not _learned_recist(m.model):
+            status, reason = "insufficient", _RECIST_IMPUTED.format(model="this landmark's model")
         elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
             earlier = sample_days[sample_days < lm.first_day]
             before = (f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size
@@ -671,13 +680,16 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
             trained_on_synthetic=_synthetic(model))
     p, low, high = (float(x) if x is not None else math.nan for x in final)
     ruled_out = recommendation is not None and recommendation[0] in _NOT_CANDIDATE
+    imputed = not ruled_out and unknown_recist and not allow_imputed and not _learned_recist(model)
     points.append(TrajectoryPoint("final", f"all samples (to day {last:g})", int(last), int(last),
-                                  int(sample_days.size), "not_candidate" if ruled_out else "ok", p, low, high,
-                                  None if ruled_out else _decision(p, threshold),
+                                  int(sample_days.size),
+                                  "not_candidate" if ruled_out else "insufficient" if imputed else "ok", p, low, high,
+                                  None if ruled_out or imputed else _decision(p, threshold),
                                   sample_days=tuple(int(x) for x in sample_days),
                                   reason=(f"no decision: {_NOT_CANDIDATE[recommendation[0]]}: not a candidate for "
                                           "secondary cytoreduction, whatever the probability (shown for "
-                                          "information only)") if ruled_out else None,
+                                          "information only)") if ruled_out else
+                                  _RECIST_IMPUTED.format(model="the model") if imputed else None,
                                   **_shipped_facts(model)))
     reached_points = [pt for pt in points if pt.status != "not_reached"]
     scored = [pt for pt in reached_points if pt.decision is not None]
@@ -691,6 +703,19 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     synthetic = [pt.trained_on_synthetic for pt in points if pt.trained_on_synthetic is not None]
     return Trajectory("ok", threshold, tuple(points), stable, summary,
                       trained_on_synthetic=any(synthetic) if synthetic else None)
+
+
+#: Why a point whose model uses RECIST gets no decision when RECIST is unknown.
+_RECIST_IMPUTED = ("no decision: RECIST unknown, and {model} uses it (it learned RECIST as assessed, after cycle "
+                   "3), so the probability was computed with it imputed (give recist, or allow_imputed=True "
+                   "decides on it anyway)")
+
+
+def _learned_recist(model) -> bool:
+    """Whether ``model`` learned RECIST unknown (``ModelBundle.learned_unknown``); False when
+    it cannot tell."""
+    learned = getattr(model, "learned_unknown", None)
+    return bool(learned is not None and learned("recist"))
 
 
 def _model_facts(m) -> dict[str, Any]:
@@ -730,16 +755,22 @@ def _shipped_facts(model) -> dict[str, Any]:
             "n_evaluated": None if _number(n) is None else int(n), "trained_on_synthetic": _synthetic(model)}
 
 
+def _recist_point(pt) -> bool:
+    return (pt.reason or "").startswith("no decision: RECIST unknown")
+
+
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
     missing = [pt.label for pt in points
                if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample", "not_candidate")]
-    early = [pt.label for pt in points if pt.status == "insufficient"]
+    early = [pt.label for pt in points if pt.status == "insufficient" and not _recist_point(pt)]
+    recist = [pt.label for pt in points if pt.status == "insufficient" and _recist_point(pt)]
     unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
     excluded = [pt.label for pt in points if pt.status == "not_candidate"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
         f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
         if early else "") + (
+        f" No decision at {', '.join(recist)}: RECIST unknown, which that model uses (imputed)." if recist else "") + (
         f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window." if unsampled else "") + (
         f" No decision at {', '.join(excluded)}: not a candidate for secondary cytoreduction (GCIG CA-125 "
         "progression or RECIST progressive disease by then)." if excluded else "")

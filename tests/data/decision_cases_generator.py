@@ -268,11 +268,15 @@ def facts(out: Path) -> None:
             state, p = "scored", repr(float(pred["probability"]))
         t = repr(threshold) if not run["threshold_offset"] else (
             repr(float(p) + float(run["threshold_offset"])) if p else "")
+        # RECIST is a model input too (reading D11): unknown, it is among the missing predictors
+        missing = [m for m in run["missing_predictors"].split(";") if m]
+        if not run["recist"].strip():
+            missing.append("recist")
         rows.append({"case_id": run["case_id"], "recist": run["recist"], "new_lesion": "",
                      "gcig_status": status if isinstance(status, str) else "",
                      "progression_status": progression if isinstance(progression, str) else "",
                      "ca125_normal": run["ca125_normal"], "scored": state, "probability": p,
-                     "threshold": t, "missing_predictors": run["missing_predictors"],
+                     "threshold": t, "missing_predictors": ";".join(missing),
                      "kinetics_on_treatment": run["kinetics_on_treatment"],
                      "allow_imputed": run["allow_imputed"]})
     _write(out / "decision_facts.csv", list(rows[0]), rows)

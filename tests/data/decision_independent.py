@@ -124,6 +124,11 @@ D10 (Added when rule 5 was extended, ``docs/clinical-rules.md`` section 6 note 4
     pretreatment window, section 4), not excluded by an event (as in D9). Without one, the
     kinetics are imputed as in D9, whatever the samples after the first dose: D9's count is
     then 0.
+D11 (Added when the documentation was corrected: the model takes RECIST as one of its inputs,
+    a category beside FIGO stage and the recurrence pattern, and the shipped model never saw
+    it unknown.) ``recist`` is one of rule 5's predictors: unknown (empty), it is named among
+    ``missing_predictors`` (the facts list it last, after the seven clinical factors). Rule 4
+    still fires first when the entry criterion is undetermined, naming ``recist`` alone.
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ import sys
 
 RECIST_CODES = ("CR", "PR", "SD", "PD")
 PREDICTORS = ("age", "ecog", "ascites_ml", "figo_stage", "primary_residual_disease",
-              "pfi_months", "recurrence_pattern")
+              "pfi_months", "recurrence_pattern", "recist")   # READING D11: recist
 KINETICS_WINDOW_DAYS = 100  # READING D9
 PRETREATMENT_WINDOW_DAYS = 14  # READING D10
 INTERFERENCE_DAYS = 28

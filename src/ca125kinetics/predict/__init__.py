@@ -97,11 +97,11 @@ Applied in this order; the first that applies fires:
    response and no RECIST category recorded --: ``insufficient_information``; without RECIST
    the criterion cannot be judged, so the decision is withheld ("insufficient information:
    give recist ..."), status ``insufficient``, the probability shown for information only.
-   ``allow_imputed`` does not change this (RECIST is an entry criterion, not a model
-   predictor). (With the shipped criteria a RECIST category other than PD meets the
+   ``allow_imputed`` does not change this (the entry criterion is judged, never imputed). (With the shipped criteria a RECIST category other than PD meets the
    criterion, so ``not_candidate_entry`` needs RECIST PD, which rule 3 has already taken.)
 5. ``insufficient_information``: response, but inputs the model needs are unknown: clinical
-   predictors (:data:`REQUIRED_PREDICTORS`), or (**Decision**) the CA-125 after the first
+   predictors (:data:`REQUIRED_PREDICTORS`, RECIST among them unless the model learned it
+   unknown: ``ModelBundle.learned_unknown``), or (**Decision**) the CA-125 after the first
    dose -- no sample with day > 0 among those the model's kinetics use (the kinetics fit's
    count of used on-treatment samples, ``n_on``, is 0: none drawn yet, every one excluded by
    an event window, or all beyond the kinetics window), so the KELIM-like features, the

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from .._columns import ARROW_MIN, is_arrow, labels_text, scatter_text, take_text, text_objects
-from ..io import CLINICAL_FACTORS
+from ..io import CLINICAL_PREDICTORS
 
 
 #: Values of the ``decision`` column, in the order the rules are tried.
@@ -34,7 +34,10 @@ SYNTHETIC_NOTE = "Model trained on synthetic data."
 
 #: Clinical predictors the model needs for a decision: when one is unknown the model imputes
 #: it, and the decision is withheld unless the caller allows imputed values (``allow_imputed``).
-REQUIRED_PREDICTORS = CLINICAL_FACTORS
+#: RECIST is one of the model's predictors too; an unknown RECIST is imputed unless the model
+#: learned it unknown (``ModelBundle.learned_unknown``: its training patients had it so, as a
+#: landmark model before RECIST is assessed did).
+REQUIRED_PREDICTORS = CLINICAL_PREDICTORS
 
 
 def _fmt_p(p: float) -> str:

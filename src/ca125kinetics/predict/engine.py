@@ -210,7 +210,7 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
 
 
 #: The columns of a prediction's row: the score columns and what its trajectory needs.
-_PREDICT_NAMES = (*SCORE_COLUMNS, "predictors_unknown")
+_PREDICT_NAMES = (*SCORE_COLUMNS, "predictors_unknown", "kinetics_n_on")
 
 
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False,
@@ -334,8 +334,9 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
         values, codes = pub[c]
         out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
-    missing, n_missing = _name_lists(np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS]),
-                                     REQUIRED_PREDICTORS)
+    unknown = np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS])
+    unknown[:, REQUIRED_PREDICTORS.index("recist")] &= ~_learned_unknown(bundle, "recist", batch.ids)
+    missing, n_missing = _name_lists(unknown, REQUIRED_PREDICTORS)
     # rule 5: no CA-125 decline for the kinetics to measure -- no CA-125 after the first dose
     # among the samples they use (the fit's count of used samples with day > 0), or no
     # pretreatment CA-125 to measure it from (counted as none): the KELIM-like features are imputed
@@ -398,6 +399,17 @@ def _kinetics_step(bundle):
         if isinstance(step, KineticsFeatures):
             return step
     return None
+
+
+def _learned_unknown(bundle, name: str, ids) -> np.ndarray:
+    """Per patient, whether the model that scores it learned the categorical predictor
+    ``name`` unknown (``ModelBundle.learned_unknown``; per row for the landmark models of a
+    trajectory): then an unknown value is no imputation. A model that cannot tell: False."""
+    rows = getattr(bundle, "learned_unknown_rows", None)
+    if rows is not None:
+        return np.asarray(rows(name, ids), dtype=bool)
+    learned = getattr(bundle, "learned_unknown", None)
+    return np.full(len(ids), bool(learned is not None and learned(name)))
 
 
 def _settings_json(bundle) -> str:

@@ -72,11 +72,11 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                 at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"],
                                                                        r["reason"], r["kinetics_n_on"],
                                                                        r["decision"])
-    withheld, by_threshold = _RULES["withheld"], (_RULES["resectable"], _RULES["not_resectable"])
+    by_threshold = (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
-                             withheld=r["reason"] if r["rule"] == withheld else _unknown(r),
+                             withheld=_withheld(r), unknown_recist=_recist_only(r),
                              model=bundle,
                              allow_imputed=allow_imputed,
                              excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings)
@@ -84,6 +84,26 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                              recommendation=None if r["rule"] in by_threshold or r["status"] not in SCORED_STATUSES
                              else (r["decision"], r["rule"]))
             for i, (record, r) in enumerate(zip(records, rows))]
+
+
+def _recist_only(row: dict) -> bool:
+    """RECIST is the only model input unknown (not imputed by the caller's leave): the
+    trajectory's points decide or not by whether their models use it (``build_trajectory``'s
+    ``unknown_recist``), rather than the whole trajectory being withheld."""
+    return row.get("predictors_unknown") == "recist"
+
+
+def _withheld(row: dict) -> str | None:
+    """Why the whole trajectory is withheld (``build_trajectory``'s ``withheld``): the
+    patient's decision withheld by rule 5, or model inputs unknown when an earlier rule
+    decided (:func:`_unknown`); not when RECIST alone is unknown and the kinetics measured a
+    decline (then per point, :func:`_recist_only`)."""
+    from .decision import _RULES
+
+    if row["rule"] == _RULES["withheld"]:
+        no_kinetics = row.get("kinetics_n_on") == 0
+        return None if _recist_only(row) and not no_kinetics else row["reason"]
+    return None if _recist_only(row) else _unknown(row)
 
 
 def _unknown(row: dict) -> str | None:
@@ -134,9 +154,20 @@ class LandmarkScorer:
                 return False
         return True
 
+    def _which(self, patient_ids) -> np.ndarray:
+        """The landmark model of each row (its position in :attr:`models`)."""
+        return np.array([int(str(pid).rsplit(self.SEP, 1)[1]) for pid in patient_ids], dtype=np.intp)
+
+    def learned_unknown_rows(self, name: str, patient_ids) -> np.ndarray:
+        """Per row, ``learned_unknown(name)`` of its landmark's model (a landmark before
+        RECIST is assessed learned RECIST unknown)."""
+        learned = np.array([bool(m.learned_unknown(name)) for m in self.models] + [False])
+        which = self._which(patient_ids)
+        return learned[which] if len(which) else np.zeros(0, dtype=bool)
+
     def predict_head(self, columns, n: int):
         """``(p, p_low, p_high)``, each row from its landmark's model."""
-        which = np.array([int(str(pid).rsplit(self.SEP, 1)[1]) for pid in columns["patient_id"]], dtype=np.intp)
+        which = self._which(columns["patient_id"])
         out = np.full((3, n), np.nan)
         for k, model in enumerate(self.models):
             chosen = np.flatnonzero(which == k)
