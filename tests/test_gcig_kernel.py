@@ -35,9 +35,10 @@ _SETTINGS = st.builds(
 
 def _rows(patients, settings) -> gcig._Rows:
     """Kernel rows of generated patients: sorted by day within patient, a row without an
-    event always a sample."""
-    day, value, cens, assay, event, sample, starts = [], [], [], [], [], [], [0]
-    for rows, _, _ in patients:
+    event always a sample; each sample states the patient's ULN, but the last sample of a
+    patient flagged ``changed``, which states another one (a ULN change)."""
+    day, value, cens, assay, event, sample, uln_row, starts = [], [], [], [], [], [], [], [0]
+    for rows, uln, changed in patients:
         for d, v, c, a, e, s in sorted(rows, key=lambda r: r[0]):
             day.append(d)
             value.append(v if s or e < 0 else np.nan)
@@ -45,13 +46,18 @@ def _rows(patients, settings) -> gcig._Rows:
             assay.append(a)
             event.append(e)
             sample.append(s or e < 0)
+            uln_row.append(uln if s or e < 0 else np.nan)
+        if changed:
+            last = [j for j in range(starts[-1], len(day)) if sample[j]]
+            if last:
+                uln_row[last[-1]] = uln + 5.0
         starts.append(len(day))
     n = len(patients)
     return gcig._Rows(starts=np.array(starts), day=np.array(day, dtype=np.int64), value=np.array(value),
                       cens=np.array(cens), assay=np.array(assay, dtype=np.int64),
                       event=np.array(event, dtype=np.int64), is_sample=np.array(sample),
-                      uln=np.array([u for _, u, _ in patients]), problem=np.array([p for _, _, p in patients]),
-                      skip=np.zeros(n, dtype=bool), texts={}, assay_names=("A", "B", "C"), settings=settings)
+                      uln=np.array([u for _, u, _ in patients]), uln_row=np.array(uln_row, dtype=float),
+                      skip=np.zeros(n, dtype=bool), assay_names=("A", "B", "C"), settings=settings)
 
 
 def _same(a, b) -> bool:
