@@ -322,7 +322,8 @@ def test_bad_arguments():
 
 
 @hsettings(max_examples=30, deadline=None)
-@given(st.lists(st.tuples(st.integers(-14, 100), st.floats(0, 1e5, allow_nan=False)), min_size=1, max_size=8, unique_by=lambda t: t[0]))
+@given(st.lists(st.tuples(st.integers(-14, 100), st.floats(0, 1e5, allow_nan=False, exclude_min=True)), min_size=1,
+                max_size=8, unique_by=lambda t: t[0]))
 def test_any_valid_series_reads_sorted_and_complete(samples):
     days, values = zip(*samples)
     df = read_markers(pd.DataFrame({"patient_id": "p", "day": days, "ca125": values}))
@@ -880,8 +881,27 @@ def test_a_value_censored_at_zero_is_refused():
                   markers(ca125=["400", "0", "100"], censored=["false", "true", "false"])):
         with pytest.raises(InvalidInputError, match=r"is censored at 0: below a limit of 0 is no value"):
             read_markers(frame)
-    assert read_markers(markers(ca125=["400", "0", "100"]))["ca125"].tolist() == [400.0, 0.0, 100.0]
     assert read_markers(markers(ca125=["400", "<0.5", "100"]))["censored"].tolist() == [False, True, False]
+
+
+def test_a_value_of_zero_is_refused_by_the_reader_for_every_command():
+    """No assay measures 0 U/mL: an export's 0 stands for a value below the limit, or for none.
+    Read as a measurement, ``ca125 gcig`` made it a fall and a confirmed CR while the
+    kinetics refused it (log scale) and ``score`` called the patient invalid: one row, three
+    readings. The reader refuses it, so every command says the same."""
+    from ca125kinetics import fit_kinetics, gcig_cohort, gcig_response
+
+    for value in ("0", "0.0", " 0 ", 0, 0.0):
+        frame = markers(ca125=["400", value, "100"])
+        with pytest.raises(InvalidInputError, match=r"no assay measures 0 U/mL; give the value below the assay's "
+                                                      r"limit as the report states it \(e.g. '<5'\)"):
+            read_markers(frame)
+    series = pd.DataFrame({"patient_id": "Z1", "day": [-3, 21, 42, 63], "ca125": [400, 0, 0, 0]})
+    flagged = read_markers(series, on_error="flag")
+    assert gcig_cohort(flagged)["status"].tolist() == ["invalid_input"]
+    assert fit_kinetics(flagged, method="per-patient")["status"].tolist() == ["invalid_input"]
+    with pytest.raises(InvalidInputError, match="no assay measures 0"):
+        gcig_response([0, 21, 42, 63], [400, 0, 0, 0])
 
 
 def test_undocumented_censored_value_is_an_error():
@@ -1321,7 +1341,7 @@ def test_a_single_precision_number_among_python_values_is_refused(form):
     from ca125kinetics import predict
 
     clinical = {"age": 65, "ecog": 0, "ascites_ml": 0, "pfi_months": 14, "figo_stage": "III",
-                "primary_residual_disease": 0, "recurrence_pattern": "multiple"}
+                "primary_residual_disease": 0, "recurrence_pattern": "multiple", "recist": "SD"}
     days, values = [-5, 21, 49], [400.2, np.float32(200.1), 150.0]
     series = {"mapping": {"day": days, "ca125": values}, "pairs": list(zip(days, values)),
               "records": [{"day": d, "ca125": v} for d, v in zip(days, values)],
@@ -1350,7 +1370,6 @@ def test_patient_ids_given_as_bytes_are_refused():
     ("median", [2, 10, 12], [True, False, False], (10.0, False)),   # <2 stays below the middle
     ("median", [10, 10, 12], [True, False, False], (10.0, False)),  # so does <10 below 10
     ("median", [10, 3, 10, 20], [True, False, False, False], (10.0, True)),   # (3 + 10) / 2 if low
-    ("min", [5, 0], [True, False], (0.0, False)),        # nothing is below 0
     ("median", [10, 3, 4, 20], [True, False, False, False], (7.0, True)),
     ("first", [5, 10], [True, False], (5.0, True)),
     ("last", [5, 10], [True, False], (10.0, False)),
@@ -1375,7 +1394,7 @@ def test_an_aggregate_of_same_day_samples_is_censored_when_a_censored_sample_cou
     assert listed.status == framed["status"] and listed.reason == framed["reason"]
 
 
-_SAME_DAY = st.lists(st.tuples(st.sampled_from([0.0, 3.0, 5.0, 10.0, 12.0, 70.0]) | st.floats(0.5, 500),
+_SAME_DAY = st.lists(st.tuples(st.sampled_from([0.5, 3.0, 5.0, 10.0, 12.0, 70.0]) | st.floats(0.5, 500),
                                st.booleans()), min_size=2, max_size=6)
 
 

@@ -57,7 +57,7 @@ def test_every_case_was_compared(compared):
     assert set(r["status"]) == {"ok", "insufficient_samples", "no_baseline", "at_floor", "rising",
                                 "invalid_input", "k_at_bound"}
     assert set(r["reason_category"]) >= {"k_at_bound:lower", "k_at_bound:upper", "at_floor:censored_baseline",
-                                         "insufficient_samples:on_treatment", "invalid_input:not_positive"}
+                                         "insufficient_samples:on_treatment", "invalid_input:reading"}
 
 
 def test_status_and_reason_category_agree_with_r(compared):

@@ -98,8 +98,6 @@ def test_every_skip_has_its_reason():
         _obs(oid="nodate", effectiveDateTime=None),
         _obs(oid="month", when="2025-01"),
         _obs(oid="prelim", status="preliminary"),
-        _obs(oid="above", valueQuantity={"value": 5000, "comparator": ">", "unit": "U/mL", "system": UCUM,
-                                         "code": "U/mL"}),
         _obs(oid="r5", triggeredBy=[{"observation": {"reference": "Observation/x"}, "type": "reflex"}]),
         _obs(oid="nosubject", subject=None),
         {"resourceType": "Condition", "id": "c1"},
@@ -121,7 +119,6 @@ def test_every_skip_has_its_reason():
     assert "no effectiveDateTime" in reasons["Observation/nodate"]
     assert "not precise to the day" in reasons["Observation/month"]
     assert "'preliminary'" in reasons["Observation/prelim"]
-    assert "above the measuring range" in reasons["Observation/above"]
     assert "not defined in FHIR R4" in reasons["Observation/r5"] and "triggeredBy" in reasons["Observation/r5"]
     assert "no subject.reference" in reasons["Observation/nosubject"]
     assert "'Condition' is not read" in reasons["Condition/c1"]
@@ -866,3 +863,31 @@ def test_a_fhir_bundle_of_scores_has_every_patient_the_other_formats_have(tmp_pa
     assert "has markers but no clinical" in entries[1]["note"][0]["text"]
     assert "no CA-125 markers for this patient" in entries[2]["note"][0]["text"]
     assert entries[0]["prediction"][0]["probabilityDecimal"] == pytest.approx(table[a]["probability"], abs=1e-6)
+
+
+def test_a_value_above_the_measuring_range_makes_the_patient_invalid_not_a_missing_sample():
+    """A pretreatment '>5000' was skipped, so an earlier, lower sample (100 on day -10) became
+    the GCIG baseline: 'no response' and, scored, 'not resectable' (p 0.37) where the series
+    with the sample is a PR. The sample is kept as written; the markers reader refuses it as
+    in a file, and the one-patient request (REST, the page's FHIR input) names it."""
+    from ca125kinetics import gcig_cohort, read_markers
+    from ca125kinetics.sources.fhir import score_request_from_fhir
+
+    above = _obs(oid="above", when="2025-01-09",
+                 valueQuantity={"value": 5000, "comparator": ">", "unit": "U/mL", "system": UCUM, "code": "U/mL"})
+    admin = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+             "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2025-01-10"}
+    bundle = _bundle(_obs(100.0, oid="early", when="2024-12-31"), above, _obs(180.0, oid="good", when="2025-01-31"),
+                     admin)
+    result = read_fhir(bundle)
+    assert "Observation/above" not in set(result.skipped["source_id"])
+    assert result.markers.loc[result.markers["resource_id"] == "Observation/above", "ca125"].tolist() == [">5000"]
+    flagged = read_markers(result.markers, on_error="flag")
+    out = gcig_cohort(flagged)
+    assert out["status"].tolist() == ["invalid_input"]
+    assert "'>5000' is not a number" in out["reason"].iloc[0] and "diluted result" in out["reason"].iloc[0]
+    with pytest.raises(InvalidInputError, match=r"sample of 2025-01-09 \(Observation/above\) is above the "
+                                                 r"measuring range \(>5000 U/mL\)"):
+        score_request_from_fhir(json.dumps(bundle).encode())

@@ -1241,6 +1241,9 @@ def _number_hint(text, decimal: str, thousands: str | None) -> str:
     """How to state the number format, for a cell that did not parse."""
     if not isinstance(text, str):
         return ""
+    if text.strip()[:1] in (">", "\u2265"):
+        return ("; a value above the assay's measuring range ('>x') is not a measurement: the true value is "
+                "unknown (no lower bound is read as one); ask the laboratory for the diluted result")
     if thousands == _DOT_AMBIGUOUS:
         if re.fullmatch(_DOT_GROUPED, text.strip().lstrip("<").strip()):
             return (f"; in a semicolon-separated table {text.strip()!r} could be a point between thousands or a "
@@ -1617,6 +1620,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     col.add(~bad_value & censored & (value == 0), vc,
             lambda i: f"{what} value {_shown(raw_value[i])!r} is censored at 0: below a limit of 0 is no value; "
             "give the assay's limit of quantification as the report states it (e.g. '<5')")
+    # no assay measures 0: an export's 0 stands for a value below the limit, or for none; read
+    # as a measurement it made a GCIG fall and CR while the log-scale kinetics refused it
+    col.add(~bad_value & ~censored & (value == 0), vc,
+            lambda i: f"{what} value {_shown(raw_value[i])!r}: no assay measures 0 {unit}; give the value "
+            "below the assay's limit as the report states it (e.g. '<5'), or leave the cell empty if none "
+            "was measured (only event rows may omit it)")
     col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
     col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
             lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "

@@ -133,11 +133,11 @@ features_one <- function(d, default_uln, thr, window, pre_window, min_samples) {
     out$reason <- "invalid"
     return(out)
   }
-  # RESOLVED (was: a 0 only undefines the ratio/fit): a used value of 0 is invalid input, as
-  # in the kinetics (an assay reports "<limit", not 0; the log-scale fit needs positive
-  # values); a 0 outside the used days is not looked at
-  in_use <- d$day >= -pre_window & d$day <= window
-  if (any(pv$value[in_use] == 0)) {
+  # RESOLVED (was: a 0 only undefines the ratio/fit): a value of 0 is invalid input, as in
+  # the kinetics (an assay reports "<limit", not 0; the log-scale fit needs positive values).
+  # RESOLVED again (1 Dec; was: a 0 outside the used days is not looked at): a 0 (or "<0") on any
+  # day, as the package's markers reader now refuses it wherever it is
+  if (any(pv$value == 0)) {
     out$reason <- "invalid"
     return(out)
   }

@@ -8,7 +8,7 @@
 # Base R only (stats::nlminb, the PORT bounded quasi-Newton, and optim L-BFGS-B).
 #
 # Reading of the cases (the markers file as read_markers(..., duplicates = "mean") reads it):
-#   "<x" is a value below the assay limit x (censored at x); a value > 1e6 U/mL or < 0, or a
+#   "<x" is a value below the assay limit x (censored at x); a value > 1e6 U/mL, < 0 or a plain 0, or a
 #   ULN > 1000 U/mL, makes the patient invalid; two samples on one day become their mean, censored if any
 #   of them is (the mean of an upper bound and a value is an upper bound).
 # Who is scored, first rule that applies:
@@ -126,7 +126,10 @@ for (pid in unique(raw$patient_id)) {
               n_outside = 0L, baseline_value = NA, uln = NA, k = NA, floor = NA, amplitude = NA,
               c0 = NA, half_life_days = NA, kelim_score = NA, rmse_log = NA, log_k_se = NA,
               objective = NA, proj_grad = NA, n_starts_at_best = NA)
-  read_problem <- any(is.na(p$value) | p$value < 0 | p$value > PLAUSIBLE_MAX | p$uln > ULN_MAX)
+  # a plain 0 is no measurement (no assay measures 0: refused where the markers are read, as a
+  # negative value is; added 1 Dec, when the package's reader began refusing it)
+  read_problem <- any(is.na(p$value) | p$value < 0 | (p$value == 0 & !p$censored) | p$value > PLAUSIBLE_MAX |
+                      p$uln > ULN_MAX)
   # duplicates: the mean of the day's values, censored if any of them is (an upper bound)
   days <- sort(unique(p$day))
   value <- vapply(days, function(d) mean(p$value[p$day == d]), numeric(1))

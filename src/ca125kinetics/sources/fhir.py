@@ -16,8 +16,11 @@ validator's message; it never stops the others.
   :data:`~ca125kinetics.sources.MARKERS` (converted to U/mL or ng/mL; UCUM's equal spellings
   read, :meth:`~ca125kinetics.sources.MarkerCode.factor`; a ``unit`` text naming another unit
   than the code refused); comparator ``<``/``<=`` gives a censored value (the limit, as
-  ``"<x"`` in a markers file); ``>``/``>=`` (above the measuring range) and any other
-  comparator are refused. ``referenceRange.high`` is the ULN (a range given only as text is
+  ``"<x"`` in a markers file); ``>``/``>=`` (above the measuring range) is kept as written
+  (``">5000"``), a sample whose value is unknown, which the markers reader refuses as it
+  refuses the text in a file: the patient is ``invalid_input`` with that reason, never read
+  as if the sample had not been drawn (an earlier, lower sample would become the GCIG
+  baseline). Any other comparator is refused. ``referenceRange.high`` is the ULN (a range given only as text is
   refused unless ``uln`` is given). ``method`` (text, else the first coding's display or
   code) is the assay.
 * ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
@@ -584,16 +587,18 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
     if q.get("value") is None:
         return "valueQuantity has no value"
     comparator = q.get("comparator")
-    if comparator in (">", ">="):
-        return (f"value {comparator}{q['value']} is above the measuring range: the true value is unknown; "
-                "ask the laboratory for the diluted result")
-    if comparator not in (None, "<", "<="):
+    if comparator not in (None, "<", "<=", ">", ">="):
         return (f"comparator {comparator!r} is not one of FHIR R4's <, <=, >=, >: the value is neither plain "
                 "nor censored; correct valueQuantity.comparator at the source")
     factor, unit_problem = _unit_factor(q, spec)
     if unit_problem:
         return unit_problem
     value = float(q["value"]) * factor
+    if comparator in (">", ">="):
+        # a sample drawn, its value unknown: kept as written, so that the markers reader refuses
+        # it as it refuses '>5000' in a file and the patient is not read as if it were not drawn
+        # (skipped, a pretreatment '>5000' let an earlier, lower sample become the baseline)
+        value = f"{comparator}{value:g}"
     limit = spec.default_uln if uln is None else float(uln)
     ranges = [r for r in res.get("referenceRange", []) or [] if isinstance(r, dict)]
     highs = [r.get("high") for r in ranges if r.get("high")]
@@ -690,7 +695,8 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
     Raises
     ------
     InvalidInputError
-        Not one patient, samples with different ULNs, or anything :func:`read_fhir` refuses.
+        Not one patient, samples with different ULNs, a sample above the measuring range
+        (``valueQuantity.comparator`` ``>``), or anything :func:`read_fhir` refuses.
     """
     result = read_fhir(body, max_bytes=max_bytes, drug_codes=drug_codes)
     m = result.markers
@@ -701,6 +707,13 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
     ulns = sorted(set(m.loc[m["event"].isna(), "uln"]))
     if len(ulns) > 1:
         raise InvalidInputError(f"the samples carry different ULNs {ulns}; GCIG needs one assay and ULN")
+    above = [r for r in m.itertuples(index=False) if isinstance(r.ca125, str)]
+    if above:   # a sample drawn whose value is unknown: the series cannot be read without it
+        r = above[0]
+        raise InvalidInputError(
+            f"the {result.marker.label} sample of {r.date} ({r.resource_id}) is above the measuring range "
+            f"({r.ca125} {result.marker.unit}): its value is unknown, and the series cannot be read without it "
+            "(it may be the baseline); ask the laboratory for the diluted result", column="ca125")
     samples = [{"date": r.date, "ca125": None if pd.isna(r.ca125) else float(r.ca125), "censored": bool(r.censored),
                 "event": r.event} for r in m.itertuples(index=False)]
     request = {"patient_id": ids[0], "samples": samples, "uln": ulns[0]}

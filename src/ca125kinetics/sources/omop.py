@@ -11,7 +11,9 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
   the other marker are listed as skipped;
 * the comparator: ``operator_concept_id`` is looked up in the ``Meas Value Operator``
   vocabulary by its name: ``<``/``<=`` give a censored value (the limit), ``=`` a plain value,
-  ``>``/``>=`` (above the measuring range) are refused; with none, the comparator written in
+  ``>``/``>=`` (above the measuring range) keep the value as written (``">5000"``), which the
+  markers reader refuses as in a file (the patient is ``invalid_input`` with the reason, not
+  read as if the sample had not been drawn); with none, the comparator written in
   ``value_source_value`` (else a plain value). ``value_source_value`` is checked against the
   row (a comparator contradicting the operator, a number that is not ``value_as_number``:
   skipped), never read in its place;
@@ -420,10 +422,6 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             skip(f"operator {r.operator!r} contradicts value_source_value {r.value_source_value!r}: whether the "
                  "value is censored is ambiguous; correct operator_concept_id in the ETL")
             continue
-        if op == "above":
-            skip(f"operator {r.operator or r.value_source_value!r}: the value is above the measuring range and its "
-                 "true value unknown")
-            continue
         source_unit = written_unit or r.unit_source_value
         source_factor = spec.factor_of_text(source_unit)
         if readings and source_factor is not None and not any(
@@ -439,8 +437,13 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             continue
         else:
             limit = default
+        value = float(r.value_as_number) * factor
+        if op == "above":
+            # a sample drawn, its value unknown: kept as written ('>5000'), which the markers reader
+            # refuses as in a file, so the patient is not read as if it had not been drawn
+            value = f"{r.operator if r.operator in ('>', '>=') else '>'}{value:g}"
         rows.append({"patient_id": str(pid), "date": _iso(r.measurement_date),
-                     "ca125": float(r.value_as_number) * factor, "censored": op == "censored", "uln": limit,
+                     "ca125": value, "censored": op == "censored", "uln": limit,
                      "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
                      "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
     for r in frames["unmapped"].itertuples(index=False):
