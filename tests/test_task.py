@@ -135,8 +135,30 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
             in card) and "complete resections" not in card.split("## Training data")[1].split("##")[0]
     scored = score_frame(result.bundle, markers, clinical)
     assert list(scored.columns) == list(TASK_SCORE_COLUMNS) and len(scored) == 300
-    assert (scored["status"] == "ok").all() and scored["probability"].between(0, 1).all()
-    assert (scored["marker"] == "cea").all()
+    assert scored["probability"].between(0, 1).all() and (scored["marker"] == "cea").all()
+    # the cohort's few patients without an MMR result get no decision (rule 5), the others one
+    held = scored["status"] == "insufficient"
+    assert (scored.loc[~held, "status"] == "ok").all() and 0 < held.sum() < 15
+    assert scored.loc[held, "reason"].str.contains("mmr_").all() and scored.loc[held, "decision"].isna().all()
+    # rule 5 for a task model: imputed inputs withhold the decision (it decided for a patient
+    # with no clinical factor and one pretreatment CEA), unless allow_imputed; odd values are named
+    first, second = sorted(clinical["patient_id"])[:2]
+    only_pre = markers[(markers["patient_id"] != first) | (pd.to_numeric(markers["day"]) <= 0)]
+    odd = clinical.copy()
+    odd.loc[odd["patient_id"] == first, list(config.task.predictors)] = None
+    odd.loc[odd["patient_id"] == second, ["age", "tumour_site"]] = ["12", "ovary"]
+    withheld = score_frame(result.bundle, only_pre, odd).set_index("patient_id")
+    assert withheld.loc[first, "status"] == "insufficient" and pd.isna(withheld.loc[first, "decision"])
+    assert withheld.loc[first, "reason"].startswith("insufficient information: give age, ")
+    assert "the CEA decline (a pretreatment CEA and one after the first dose" in withheld.loc[first, "reason"]
+    assert np.isfinite(withheld.loc[first, "probability"])
+    allowed = score_frame(result.bundle, only_pre, odd, allow_imputed=True).set_index("patient_id")
+    assert allowed.loc[first, "status"] == "ok" and allowed.loc[first, "reason"].startswith("scored with age, ")
+    assert withheld.loc[second, "warnings"] == ("age 12 is outside the training range "
+                                                f"{result.bundle.feature_ranges['age'][0]:g}-"
+                                                f"{result.bundle.feature_ranges['age'][1]:g}; tumour_site 'ovary' "
+                                                "was not seen in training (the model reads it as no category)")
+    assert (scored["warnings"] == "").mean() > 0.9
     # a patient with a negative CEA: its reason says 'invalid input' once (it said it twice)
     bad = markers.copy()
     bad.loc[bad.index[0], "cea"] = "-1"

@@ -70,24 +70,30 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
     task = bundle_task(bundle)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     if not task.is_default:
-        return _score_task(bundle, task, frame, clinical, formats)
+        return _score_task(bundle, task, frame, clinical, formats, allow_imputed)
     gs = bundle.gcig_settings
     markers, clin, problems = _read_inputs(frame, clinical, gs, columns, **formats)
     return _score(bundle, markers, clin, problems, allow_imputed)
 
 
-def _score_task(bundle, task, frame, clinical, formats) -> pd.DataFrame:
+def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = False) -> pd.DataFrame:
     """Score a model of another task: the same readers, patient frame and bundle as training
     (``formats``: the readers' ``date_format``, ``decimal`` and ``thousands``).
 
     One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
     ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
-    and the reason, with no probability.
+    and the reason, with no probability. As for the default task (rule 5), a patient whose
+    model inputs are imputed -- a clinical predictor unknown, or no marker decline to measure
+    (no pretreatment sample or none after the first dose among those the response features
+    use: ``post_pre_ratio`` undefined) -- gets status ``insufficient`` and no decision,
+    unless ``allow_imputed``. ``warnings`` names values outside the training range
+    (``ModelBundle.feature_ranges``) and categories the model never saw.
     """
     import os
 
     from ..features import build_patient_frame
     from ..io import read_clinical, read_markers
+    from ..markers import get_marker
     from .inputs import _split_input
 
     if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
@@ -113,20 +119,91 @@ def _score_task(bundle, task, frame, clinical, formats) -> pd.DataFrame:
     p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
     if (~bad).any():
         p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
+    imputed = _task_imputed(patient, task)
+    withheld = ~bad & (imputed != "") & (not allow_imputed)
+    label = get_marker(task.marker).label
     reason = [_invalid_reason(problems[i] if i in problems else pr) if b
-              else "scored" for i, pr, b in zip(ids, patient["problem"], bad)]
+              else (f"insufficient information: give {what}; the probability shown was computed with them imputed, "
+                    "so no decision is made (allow_imputed=True, ca125 score --allow-imputed, decides on it anyway)"
+                    if w else f"scored with {what} imputed (allowed by the caller)" if what else "scored")
+              for i, pr, b, w, what in zip(ids, patient["problem"], bad, withheld,
+                                           (_imputed_text(x, label) for x in imputed))]
     out = pd.DataFrame({
         "patient_id": ids.to_numpy(dtype=object),
-        "status": np.where(bad, "invalid_input", "ok").astype(object),
+        "status": np.where(bad, "invalid_input", np.where(withheld, "insufficient", "ok")).astype(object),
         "reason": pd.Series(reason, dtype=object),
         "probability": p["p"].to_numpy(dtype=float), "p_low": p["p_low"].to_numpy(dtype=float),
         "p_high": p["p_high"].to_numpy(dtype=float), "threshold": float(bundle.threshold),
     })
-    out["decision"] = pd.array(np.where(bad, None, out["probability"] >= bundle.threshold), dtype="boolean")
+    out["decision"] = pd.array(np.where(bad | withheld, None, out["probability"] >= bundle.threshold),
+                               dtype="boolean")
+    out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task)).astype(object)
     out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
     out["model_name"], out["model_version"] = bundle.name, bundle.version
     out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
     return out[list(TASK_SCORE_COLUMNS)]
+
+
+#: The marker decline a task model measures: named where it is imputed (rule 5).
+_NO_DECLINE = "marker_decline"
+
+
+def _task_imputed(patient: pd.DataFrame, task) -> np.ndarray:
+    """Per patient, the ``", "``-joined model inputs that are imputed: the task's clinical
+    predictors that are unknown, then :data:`_NO_DECLINE` when the response features find no
+    pretreatment sample or none after the first dose (``post_pre_ratio`` undefined), so that
+    the marker's decline -- what the model predicts from -- is imputed."""
+    names = [c for c in task.predictors if c in patient.columns]
+    unknown = np.column_stack([patient[c].isna().to_numpy() for c in names] +
+                              [patient["post_pre_ratio"].isna().to_numpy() if "post_pre_ratio" in patient.columns
+                               else np.ones(len(patient), dtype=bool)]) if len(patient) else np.zeros((0, 1), bool)
+    labels = [*names, _NO_DECLINE]
+    return np.array([", ".join(n for n, m in zip(labels, row) if m) for row in unknown.tolist()], dtype=object)
+
+
+def _imputed_text(imputed: str, label: str) -> str:
+    """:func:`_task_imputed`'s names for people (the decline said in words)."""
+    return imputed.replace(_NO_DECLINE, f"the {label} decline (a pretreatment {label} and one after the first dose, "
+                                        "day > 0, in the response window)")
+
+
+def _task_levels(bundle) -> dict[str, set]:
+    """The categories the task model's one-hot encoding learned, per categorical predictor
+    (empty when the pipeline holds none it can read)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    levels: dict[str, set] = {}
+    pipeline = getattr(bundle, "pipeline", None)
+    for _, step in getattr(pipeline, "steps", []):
+        chain = step.steps if isinstance(step, Pipeline) else [(None, step)]
+        for _, part in chain:
+            if isinstance(part, ColumnTransformer):
+                for _, fitted, columns in part.transformers_:
+                    inner = fitted.steps if isinstance(fitted, Pipeline) else [(None, fitted)]
+                    for _, enc in inner:
+                        if isinstance(enc, OneHotEncoder):
+                            for c, cats in zip(columns, enc.categories_):
+                                levels[str(c)] = {str(v) for v in cats}
+    return levels
+
+
+def _task_warnings(bundle, patient: pd.DataFrame, task) -> np.ndarray:
+    """Per patient, ``"; "``-joined: clinical values outside the training range, and
+    categories the model never saw (read as no category at all)."""
+    parts: list[list[str]] = [[] for _ in range(len(patient))]
+    for c, (lo, hi) in dict(getattr(bundle, "feature_ranges", None) or {}).items():
+        if c in task.predictors and c in patient.columns:
+            v = pd.to_numeric(patient[c], errors="coerce").to_numpy(dtype=float)
+            for j in np.flatnonzero((v < lo) | (v > hi)).tolist():
+                parts[j].append(f"{c} {v[j]:g} is outside the training range {lo:g}-{hi:g}")
+    for c, seen in _task_levels(bundle).items():
+        if c in task.categorical and c in patient.columns:
+            for j, v in enumerate(patient[c].tolist()):
+                if v is not None and not pd.isna(v) and str(v).strip() and str(v) not in seen:
+                    parts[j].append(f"{c} {v!r} was not seen in training (the model reads it as no category)")
+    return np.array(["; ".join(p) for p in parts], dtype=object)
 
 
 #: The GCIG values the engine reports (``gcig.COHORT_COLUMNS`` and ``combined_category``),

@@ -62,8 +62,8 @@ SCORE_COLUMNS = (
 #: Columns of :func:`score_frame` for a model of a task other than the default
 #: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
 TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
-                      "decision", "task", "outcome", "marker", "model_name", "model_version", "model_family",
-                      "trained_on_synthetic")
+                      "decision", "warnings", "task", "outcome", "marker", "model_name", "model_version",
+                      "model_family", "trained_on_synthetic")
 
 
 
