@@ -390,7 +390,15 @@ def test_cli_text_states_the_direction(capsys):
     assert out.startswith("207 patients") and "note:" not in out
     assert main(["design", "detectable-hr", "--n", "874", "--true-hr", "1", "--accrual", "36", "--follow-up", "36",
                  "--control-survival", "0.8", "--at-time", "36", "--power", "0.8"]) == 0
-    assert "loss of" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "loss of" in out and "note:" not in out      # a true HR of 1: both arms expect the same events
+    # the inverse problem says the same: 160 patients under HR 0.6198 expect 125.4 events, not
+    # the 137.2 the control arm's probability counts (simulated power 0.76, not 0.80)
+    assert main(["design", "detectable-hr", "--n", "160", "--accrual", "36", "--follow-up", "24",
+                 "--control-median", "14", "--power", "0.8"]) == 0
+    assert ("note: under hazard ratio 0.6198 the 160 patients expect 125.4 events (both arms), fewer than the "
+            "137.2 the control convention counts: power below 0.8; --convention average gives a detectable hazard "
+            "ratio of 0.6056") in capsys.readouterr().out
 
 
 def test_cli_selection_trial_json_and_power_target(capsys):
