@@ -421,6 +421,13 @@ def test_cli_selection_trial_from_predictions(tmp_path, capsys):
     assert main(args) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["ppv"] == pytest.approx(0.75) and out["selection"]["share_randomised"] == pytest.approx(4 / 6)
+    # a PPV from 4 patients (95 % CI 0.30-0.95) sizes no trial with confidence: the power at its
+    # lower bound is given, and the text says the PPV rests on too few patients
+    assert out["selection"]["power_at_ppv_ci_low"] < out["power"]
+    assert main([a for a in args if a not in ("--format", "json")]) == 0
+    text = capsys.readouterr().out
+    assert f"at the PPV's lower 95 % bound {out['selection']['ppv_ci_low']:.3f} the same 100 patients have power" in text
+    assert "note: the PPV rests on 4 selected patient(s), too few to size a trial on" in text
     pd.DataFrame({"probability": [0.9], "complete_resection": [1]}).to_csv(path, index=False)
     assert main(args) == 2
     assert "--p-column" in capsys.readouterr().err

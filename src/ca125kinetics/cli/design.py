@@ -294,6 +294,9 @@ def _cli_selection(args) -> int:
         n = result.n
     if selection is not None:
         payload["selection"] = selection.to_dict()
+        # the PPV is an estimate: the same patients' power at its lower 95 % bound
+        low = simulate_selection_trial(n, **{**common, "ppv": selection.ppv_ci_low, "sims": min(args.sims, 1000)})
+        payload["selection"].update(power_at_ppv_ci_low=low.power, power_mcse_at_ppv_ci_low=low.power_mcse)
     if args.plot:
         curve_kw = {k: v for k, v in common.items() if k != "ppv"}
         curve_kw["sims"] = min(args.sims, 1000)
@@ -333,8 +336,20 @@ def _cli_selection(args) -> int:
     lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
                  f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
                  f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
+    if selection is not None:
+        s = payload["selection"]
+        lines.append(f"  at the PPV's lower 95 % bound {selection.ppv_ci_low:.3f} the same {n} patients have power "
+                     f"{s['power_at_ppv_ci_low']:.3f} (Monte Carlo SE {s['power_mcse_at_ppv_ci_low']:.3f})")
+        if selection.n_selected < SELECTION_FEW:
+            lines.append(f"  note: the PPV rests on {selection.n_selected} selected patient(s), too few to size a trial "
+                         "on: the sample size is as uncertain as the PPV (lower --threshold, or use a larger cohort)")
     print("\n".join(lines))
     return 0
+
+
+#: Fewer selected patients than this, and ``selection-trial --predictions`` says the PPV they
+#: give is too uncertain to size a trial on (its 95 % interval is then wider than about 0.3).
+SELECTION_FEW = 30
 
 
 def _cli_ni(args) -> int:
