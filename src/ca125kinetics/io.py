@@ -326,8 +326,9 @@ class TableFile:
 
     @property
     def first_row(self) -> int:
-        """Label of the first data row in messages: rows as a spreadsheet shows them for CSV
-        (the header is row 1, so data start at 2), positions from 0 for Parquet."""
+        """Label of the first data row in messages: CSV records counted from the header's 1 (data
+        start at 2; blank lines, which the parser skips, are not counted), positions from 0
+        for Parquet."""
         return 2 if self.kind == "csv" else 0
 
 
