@@ -1653,3 +1653,21 @@ def test_an_unknown_recist_is_imputed_unless_the_model_learned_it_unknown(tmp_pa
     assert learned.learned_unknown("recist") is True
     p = P.predict(series, factors, model=learned)
     assert p.status == "ok" and p.decision in ("resectable", "not_resectable")
+
+
+def test_range_warnings_read_alike_from_the_bundle_and_its_scoring_file():
+    """``ca125 score`` (the scoring file, whose JSON sorts its keys) and ``predict_cohort`` (the
+    bundle) gave the out-of-range warnings in different orders (half_life_days, k, ... against
+    k, half_life_days, ...): a cell-by-cell comparison of the two outputs flagged them."""
+    import json
+
+    from ca125kinetics._compiled import ScoringModel
+
+    scorer = ScoringModel(json.loads((Path(__file__).parents[1] / "models" / "default" / "mlflow_model" / "artifacts"
+                                      / "bundle" / "scorer.json").read_text()))
+    markers = pd.DataFrame({"patient_id": "A", "day": [-3, 7, 14, 21, 42], "ca125": [4000, 500, 60, 12, 8]})
+    clinical = pd.DataFrame([{**CLINICAL, "patient_id": "A", "age": 95}])
+    from_bundle = P.predict_cohort(markers, clinical, model=P.load_model(None))["warnings"][0]
+    assert from_bundle == P.predict_cohort(markers, clinical, model=scorer)["warnings"][0]
+    named = [part.split(" ")[0] for part in from_bundle.split("; ")]
+    assert named == ["age", "k", "half_life_days", "kelim_score"]

@@ -106,6 +106,12 @@ def _texts(values):
     return np.where(pd.isna(values), "None", values).astype(object)
 
 
+#: The order of the out-of-range warnings: the clinical inputs, then the kinetics, as training
+#: records the ranges (``train._feature_ranges``).
+_RANGE_ORDER = ("age", "ecog", "ascites_ml", "pfi_months", "ca125_at_recurrence", "k", "half_life_days",
+                "kelim_score")
+
+
 def _name_lists(missing: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per row of a ``(n, len(names))`` mask the ``", "``-joined names it marks and how many."""
     if len(missing) <= 64:      # a few rows: directly
@@ -483,7 +489,9 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
 
     checked = []            # (feature, values, lo, hi) of the numeric inputs with a range
-    for feature, bounds in ranges.items():
+    # in the training's order whatever the model file's (a scoring file's JSON sorts its keys)
+    order = {name: i for i, name in enumerate(_RANGE_ORDER)}
+    for feature, bounds in sorted(ranges.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         value = rows.get(feature) if feature in rows else clinical.get(feature)
         if value is None or value.dtype == object:     # unknown to the model, or text
             continue
