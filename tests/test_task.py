@@ -208,3 +208,25 @@ def test_ni_analysis_randomised_only_option(tmp_path, capsys):
     out = capsys.readouterr()
     assert "665 patient(s) with an empty 'arm' left out, 335 analysed" in out.err
     assert "160 vs 175 patients" in out.out
+
+
+def test_a_downstaged_label_the_restaging_contradicts_is_excluded_not_learned():
+    """``downstaged`` is defined by the restaging (ycT<=3 N0 M0). A 1 recorded with ycN2, or a
+    0 with ycT2 N0 M0, was read and learned as given; such a patient is now excluded as
+    contradictory (neither can be trusted), and a stage that cannot tell checks nothing."""
+    from ca125kinetics.io import read_clinical
+    from ca125kinetics.train import _exclusions
+
+    task = TrainingConfig.from_toml(ROOT / "training" / "rectal.toml").task
+    clinical = read_clinical(pd.DataFrame({
+        "patient_id": ["ok1", "ok0", "n2", "t2", "t4", "unknown"],
+        "yct_stage": ["T3", "T4", "T3", "T2", "T4a", None],
+        "ycn_stage": ["N0", "N0", "N2", "N0", None, "N0"],
+        "ycm_stage": ["M0", "M0", "M0", "M0", None, "M0"],
+        "downstaged": [1, 0, 1, 0, 1, 1]}), require=("patient_id",))
+    frame = pd.DataFrame({"patient_id": clinical["patient_id"], "problem": None})
+    used, outcome, table = _exclusions(frame, clinical, task)
+    assert dict(zip(frame["patient_id"], used)) == {"ok1": True, "ok0": True, "n2": False, "t2": False, "t4": False,
+                                                    "unknown": True}
+    assert table.to_dict("records") == [{"reason": "contradictory: downstaged disagrees with the restaging recorded "
+                                                   "(downstaged means ycT<=3 N0 M0)", "n": 3}]

@@ -624,6 +624,28 @@ def _outcome_values(clin: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarr
     return values
 
 
+#: Clinical T stages at restaging that a downstaging (ycT<=3 N0 M0) admits.
+_DOWNSTAGED_T = ("T0", "Tis", "T1", "T2", "T3")
+
+
+def _restaging_gate(clin: pd.DataFrame, ids: pd.Series) -> np.ndarray:
+    """Per patient, whether the recorded clinical restaging is ycT<=3 N0 M0: 1.0, 0.0, or NaN
+    when the stages recorded cannot tell (a known stage outside the gate says 0 whatever the
+    others; all three within it say 1)."""
+    n = len(ids)
+    within, outside = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
+    for column, admitted in (("yct_stage", _DOWNSTAGED_T), ("ycn_stage", ("N0",)), ("ycm_stage", ("M0",))):
+        if column not in clin.columns:
+            within[:] = False
+            continue
+        stage = clin[column].reindex(ids).to_numpy(dtype=object)
+        known = ~pd.isna(stage)
+        inside = known & np.isin(stage.astype(str), admitted)
+        outside |= known & ~inside
+        within &= inside
+    return np.where(outside, 0.0, np.where(within, 1.0, np.nan))
+
+
 def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
                 task: TaskSpec = DEFAULT_TASK) -> tuple[np.ndarray, np.ndarray, pd.DataFrame]:
     """(used mask, outcome 0/1 as float with NaN, exclusion counts) aligned with ``frame``."""
@@ -643,6 +665,13 @@ def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
     # arm (a 0 may code "not resected because not operated"): neither is learned from
     reason[~np.isnan(outcome) & (arm == "no_surgery")] = (f"contradictory: {task.outcome} given for the no_surgery "
                                                           "arm (not operated)")
+    if task.outcome == "downstaged":
+        # downstaging is defined by the restaging (ycT<=3 N0 M0): a label that the recorded
+        # restaging contradicts is an error in one of them, and neither is learned from
+        gate = _restaging_gate(clin, ids)
+        known = ~np.isnan(outcome) & ~np.isnan(gate)
+        reason[known & (outcome != gate)] = ("contradictory: downstaged disagrees with the restaging recorded "
+                                             "(downstaged means ycT<=3 N0 M0)")
     reason[invalid] = [_exclusion_reason(text) for text in frame["problem"].to_numpy(dtype=object)[invalid]]
     reason[~in_clinical] = "no clinical row (markers only)"
     used = np.array([r is None for r in reason], dtype=bool)
