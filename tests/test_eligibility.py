@@ -678,6 +678,23 @@ def test_cli_text(tmp_path, capsys):
     assert "summary:" in out and "eligible            2" in out and "ineligible          1" in out
 
 
+def test_cli_reads_a_european_table_as_stated(tmp_path, capsys):
+    """A semicolon table with decimal commas and day/month dates could not be screened from the
+    command line: the reader's refusal named --decimal, which ca125 screen did not have."""
+    clinical = _clinical_file(tmp_path)
+    table = pd.read_csv(clinical, dtype={"patient_id": str})
+    table["age"] = table["age"] + 0.5
+    european = tmp_path / "eu.csv"
+    table.to_csv(european, sep=";", decimal=",", index=False)
+    assert main(["screen", "--clinical", str(european), "--format", "csv", "--sep", ";"]) == 2
+    assert "--decimal" in capsys.readouterr().err
+    assert main(["screen", "--clinical", str(european), "--format", "csv", "--sep", ";", "--decimal", ","]) == 0
+    frame = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), dtype={"patient_id": str})
+    assert frame["status"].tolist() == ["eligible", "ineligible", "undetermined"]
+    with pytest.raises(InvalidInputError, match="not the readers' format options"):
+        screen(european, read_options={"uln": 30})
+
+
 def test_cli_csv_and_json(tmp_path, capsys):
     clinical = _clinical_file(tmp_path)
     assert main(["screen", "--clinical", str(clinical), "--format", "csv"]) == 0

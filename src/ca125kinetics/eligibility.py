@@ -723,7 +723,7 @@ class ScreeningResult:
 # ============================================================================ screen
 
 
-def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> ScreeningResult:
+def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_options=None) -> ScreeningResult:
     """Screen every patient of a clinical table against a trial's criteria.
 
     Parameters
@@ -740,6 +740,10 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> Scr
         ``"rescue"``, ``"reset"`` or a criteria file (:func:`load_trial`).
     gcig_settings : GcigSettings, optional
         Settings of the GCIG rules (default ULN 35 U/mL).
+    read_options : dict, optional
+        How the tables are written, as the readers take it: ``date_format``, ``sep``,
+        ``decimal``, ``thousands``, ``columns`` (``ca125 screen --decimal , --date-format
+        %d/%m/%Y ...``); numbers and dates written otherwise are refused, never guessed.
 
     Returns
     -------
@@ -761,7 +765,8 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> Scr
     settings = GcigSettings() if gcig_settings is None else gcig_settings
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
-    clin = read_clinical(clinical, require=("patient_id",))
+    options = _read_options(read_options)
+    clin = read_clinical(clinical, require=("patient_id",), **options)
     clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
     if clashing:
         raise InvalidInputError(
@@ -782,7 +787,7 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None) -> Scr
             rec[name] = _cell(value)
     derived = [f for f in DERIVED_FIELDS if f in spec.fields]
     if derived:
-        _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort)
+        _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort, options)
     patients = tuple(_screen_patient(pid, spec, rec, note) for pid, rec, note in zip(ids, records, notes))
     absent = tuple(f for f in spec.fields if f not in DERIVED_FIELDS and f not in clin.columns)
     return ScreeningResult(spec, patients, markers is not None, float(settings.uln), absent)
@@ -799,7 +804,23 @@ def _cell(value):
     return float(value)
 
 
-def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort) -> None:
+def _read_options(read_options) -> dict:
+    """``screen``'s ``read_options``: how the tables are written, as the readers take it
+    (``date_format``, ``sep``, ``decimal``, ``thousands``, ``columns``); nothing else."""
+    allowed = ("date_format", "sep", "decimal", "thousands", "columns")
+    if read_options is None:
+        return {}
+    if not isinstance(read_options, dict):
+        raise InvalidInputError(f"read_options must be a dict of the readers' options {list(allowed)}, "
+                                f"got {type(read_options).__name__}")
+    unknown = sorted(set(read_options) - set(allowed))
+    if unknown:
+        raise InvalidInputError(f"read_options {unknown} are not the readers' format options; use {list(allowed)}")
+    return dict(read_options)
+
+
+def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort,
+              options=None) -> None:
     """Fill the GCIG-derived fields from the package's own GCIG rules."""
     import pandas as pd
 
@@ -808,7 +829,7 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
                               "ca125": pd.Series([], dtype=float)})
     else:
         frame = read_markers(markers, clinical=clin, uln=settings.uln, duplicates=settings.duplicates,
-                             on_error="flag")
+                             on_error="flag", **(options or {}))
         orphans = sorted(set(frame["patient_id"].astype(str)) - set(ids))
         if orphans:
             raise InvalidInputError(

@@ -23,6 +23,9 @@ def add_screen_arguments(parser) -> None:
     parser.add_argument("--out", help="write to this file instead of stdout")
     parser.add_argument("--max-rows", type=int, default=0,
                         help="patients listed in the text report (default 0 = all)")
+    from . import add_format_arguments
+
+    add_format_arguments(parser, drug_codes=False)
 
 
 def cli_screen(args) -> int:
@@ -30,8 +33,10 @@ def cli_screen(args) -> int:
     import json
 
     from ..settings import GcigSettings
+    from . import format_options
 
-    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln))
+    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln),
+                    read_options=format_options(args))
     if args.format == "json":
         text = json.dumps(result.to_dict(), indent=2)
     elif args.format == "csv":
