@@ -61,6 +61,14 @@ def test_an_empty_category_is_unknown_as_predict_reads_it(client, model_dir, fie
     assert resp.json() == json.loads(json.dumps(alone.to_dict()))
 
 
+def test_an_unknown_figo_stage_is_named_in_words_not_by_the_pattern(client):
+    """An API client sent figo_stage "3" and got the reader's regular expression as the message."""
+    resp = client.post("/api/score", json=_request(clinical=dict(CLINICAL, figo_stage="3")))
+    assert resp.status_code == 422
+    assert resp.json()["message"] == ("clinical.figo_stage: unknown FIGO stage '3'; use I, II, III or IV (substages "
+                                      "such as IIIC accepted, 'FIGO' before it allowed)")
+
+
 def test_dates_are_days_from_treatment_start(client):
     by_day = client.post("/api/score", json=_request()).json()
     dates = [{"date": d, "ca125": v} for d, v in zip(["2025-03-03", "2025-03-24", "2025-04-14", "2025-05-05"],

@@ -765,7 +765,12 @@ def _error_message(errors: list[dict]) -> str:
             parts.append(f"the request body is not valid JSON (at character {where}{': ' + reason if reason else ''})")
             continue
         loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
-        parts.append(f"{loc or 'body'}: {e.get('msg', 'invalid')}{_field_suggestion(e)}")
+        msg = e.get("msg", "invalid")
+        if e.get("type") == "string_pattern_mismatch" and loc.endswith("figo_stage"):
+            # the pattern itself is no message for people
+            msg = (f"unknown FIGO stage {e.get('input')!r}; use I, II, III or IV (substages such as IIIC "
+                   "accepted, 'FIGO' before it allowed)")
+        parts.append(f"{loc or 'body'}: {msg}{_field_suggestion(e)}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
 
