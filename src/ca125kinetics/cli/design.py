@@ -341,8 +341,9 @@ def _cli_selection(args) -> int:
         lines.append(f"  at the PPV's lower 95 % bound {selection.ppv_ci_low:.3f} the same {n} patients have power "
                      f"{s['power_at_ppv_ci_low']:.3f} (Monte Carlo SE {s['power_mcse_at_ppv_ci_low']:.3f})")
         if selection.n_selected < SELECTION_FEW:
-            lines.append(f"  note: the PPV rests on {selection.n_selected} selected patient(s), too few to size a trial "
-                         "on: the sample size is as uncertain as the PPV (lower --threshold, or use a larger cohort)")
+            lines.append(f"  note: the PPV rests on {selection.n_selected} selected patient(s), too few to size a "
+                         "trial on: the sample size is as uncertain as the PPV (lower --threshold, or use a larger "
+                         "cohort)")
     print("\n".join(lines))
     return 0
 

@@ -97,7 +97,8 @@ Applied in this order; the first that applies fires:
    response and no RECIST category recorded --: ``insufficient_information``; without RECIST
    the criterion cannot be judged, so the decision is withheld ("insufficient information:
    give recist ..."), status ``insufficient``, the probability shown for information only.
-   ``allow_imputed`` does not change this (the entry criterion is judged, never imputed). (With the shipped criteria a RECIST category other than PD meets the
+   ``allow_imputed`` does not change this (the entry criterion is judged, never imputed).
+   (With the shipped criteria a RECIST category other than PD meets the
    criterion, so ``not_candidate_entry`` needs RECIST PD, which rule 3 has already taken.)
 5. ``insufficient_information``: response, but inputs the model needs are unknown: clinical
    predictors (:data:`REQUIRED_PREDICTORS`, RECIST among them unless the model learned it
