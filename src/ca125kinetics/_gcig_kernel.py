@@ -92,7 +92,10 @@ I_N_SAMPLES, I_N_EXCLUDED, I_BASE_DAY, I_LAST_DAY, I_RESP_DAY, I_CONF_DAY, I_BRK
 I_CATEGORY, I_RCODE, I_PCODE, I_GROUP, I_PROG_DAY, I_PCONF_DAY, I_CAND_DAY = 7, 8, 9, 10, 11, 12, 13
 I_ASSAY1, I_ASSAY1_DAY, I_ASSAY2, I_ASSAY2_DAY, I_PROBLEM_DAY = 14, 15, 16, 17, 18
 I_ULN1_DAY, I_ULN2_DAY = 19, 20
-NI = 21
+# which of the values the reasons show were reported censored ('<x', shown at x): a bitmask
+I_CENSORED = 21
+NI = 22
+C_RESP, C_CONF, C_BRK, C_PREV, C_LOW, C_NADIR = 1, 2, 4, 8, 16, 32
 # float settings (prm_f) and integer settings (prm_i)
 S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
 S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP = 0, 1, 2, 3
@@ -108,6 +111,15 @@ def _le(a, b):
 def _ge(a, b):
     """``a >= b`` up to the relative floating-point slack."""
     return a >= b - RTOL * abs(b)
+
+
+@_inline
+def _flag(p, n_p, bit, outi):
+    """Mark a value the reasons show as reported censored (:data:`I_CENSORED`)."""
+    at = I_CENSORED * n_p + p
+    if outi[at] == MISSING:
+        outi[at] = 0
+    outi[at] = outi[at] | bit
 
 
 @_inline
@@ -234,16 +246,20 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         if b + 1 == end:
             outi[I_RCODE * n_p + p] = R_NO_SAMPLE
         else:
-            low = mv[b + 1]
+            at = b + 1
             for i in range(b + 2, end):
-                if mv[i] < low:
-                    low = mv[i]
-            outf[F_LOW * n_p + p] = low
+                if mv[i] < mv[at]:
+                    at = i
+            outf[F_LOW * n_p + p] = mv[at]
+            if mc[at]:
+                _flag(p, n_p, C_LOW, outi)
             outi[I_RCODE * n_p + p] = R_NO_FALL
         return
     fall_day = md[first]
     outi[I_RESP_DAY * n_p + p] = fall_day
     outf[F_RESP_VALUE * n_p + p] = mv[first]
+    if mc[first]:
+        _flag(p, n_p, C_RESP, outi)
     confirm = -1
     for j in range(first + 1, end):   # a later sample confirms (the fall never confirms itself)
         if md[j] - fall_day >= prm_i[S_CONFIRMATION_DAYS]:
@@ -264,6 +280,10 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
             outi[I_BRK_DAY * n_p + p] = md[k]
             outf[F_BRK_VALUE * n_p + p] = v
             outf[F_BRK_PREV * n_p + p] = prev
+            if mc[k]:
+                _flag(p, n_p, C_BRK, outi)
+            if mc[k - 1]:
+                _flag(p, n_p, C_PREV, outi)
             return
     if confirm < 0:
         outi[I_RCODE * n_p + p] = R_UNCONFIRMED
@@ -271,6 +291,8 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     outi[I_RCODE * n_p + p] = R_RESPONSE
     outi[I_CONF_DAY * n_p + p] = md[confirm]
     outf[F_CONF_VALUE * n_p + p] = mv[confirm]
+    if mc[confirm]:
+        _flag(p, n_p, C_CONF, outi)
     outi[I_CATEGORY * n_p + p] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
 
 
@@ -286,6 +308,7 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
     gap = prm_i[S_PROGRESSION_GAP]
     normalised = False
     nadir = base
+    nadir_cens = mc[b]
     pending = -1
     for k in range(b + 1, end):
         v = mv[k]
@@ -319,15 +342,20 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
                 outf[F_PCONF_VALUE * n_p + p] = mv[confirm]
                 outf[F_THRESHOLD * n_p + p] = thr
                 outf[F_NADIR * n_p + p] = nadir
+                if nadir_cens:
+                    _flag(p, n_p, C_NADIR, outi)
                 return
         if _le(v, uln):
             normalised = True
         if v < nadir:
             nadir = v
+            nadir_cens = mc[k]
     group = G_C if normal_baseline else (G_A if normalised else G_B)
     outi[I_GROUP * n_p + p] = group
     outf[F_THRESHOLD * n_p + p] = factor * (nadir if group == G_B else uln)
     outf[F_NADIR * n_p + p] = nadir
+    if nadir_cens:
+        _flag(p, n_p, C_NADIR, outi)
     if pending >= 0:
         # the candidate's group, threshold and nadir are those after the last sample
         outi[I_PCODE * n_p + p] = P_PENDING

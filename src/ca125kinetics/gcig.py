@@ -556,6 +556,16 @@ class _ReasonColumns:
     def days(self, x):
         return _texts(self.day(x) if isinstance(x, int) else x, "d", self.arrow)
 
+    def cnum(self, column: int, bit: int) -> tuple:
+        """The value of a float output ``column`` as :meth:`num`, written ``<x`` where it was
+        reported censored (the kernel's :data:`_kernel.I_CENSORED` ``bit``): the pieces
+        :meth:`join` splices in. A censored value is shown as reported, not as a measurement."""
+        import numpy as np
+
+        flags = self.day(_kernel.I_CENSORED)
+        marks = np.where((flags != _kernel.MISSING) & ((flags & bit) != 0), "<", "").tolist()
+        return (_arrow_strings(marks) if self.arrow else marks), self.num(column)
+
     def join(self, *pieces):
         """Each patient's text: ``pieces`` (constant strings, per-patient texts, and tuples of
         such pieces, e.g. :meth:`fall`, spliced in: every text is joined once) joined."""
@@ -611,7 +621,7 @@ class _ReasonColumns:
         the pieces :meth:`join` splices in."""
         k = _kernel
         thr = self.st.response_fraction * self.value(k.F_BASE_VALUE)
-        return ("fall to ", self.num(k.F_RESP_VALUE), " U/mL on day ", self.days(k.I_RESP_DAY),
+        return ("fall to ", *self.cnum(k.F_RESP_VALUE, k.C_RESP), " U/mL on day ", self.days(k.I_RESP_DAY),
                 f" (<= {self.pct} of baseline ", self.num(k.F_BASE_VALUE), " U/mL on day ",
                 self.days(k.I_BASE_DAY), ": ", self.num(thr), " U/mL)")
 
@@ -640,7 +650,7 @@ class _ReasonColumns:
         """The progression threshold's basis: ``2 x ULN u`` (groups A, C) or ``2 x nadir n`` (B),
         as the pieces :meth:`join` splices in."""
         if group == "B":
-            return (f"{self.progression} x nadir ", self.num(_kernel.F_NADIR), " U/mL")
+            return (f"{self.progression} x nadir ", *self.cnum(_kernel.F_NADIR, _kernel.C_NADIR), " U/mL")
         return (f"{self.progression} x ULN ", self.num(self.uln), " U/mL")
 
 
@@ -730,21 +740,22 @@ def _r_no_fall(c: _ReasonColumns):
     k = _kernel
     return c.join(f"no GCIG response: no on-treatment sample <= {c.pct} of baseline ", c.num(k.F_BASE_VALUE),
                   " U/mL on day ", c.days(k.I_BASE_DAY), " (",
-                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL); lowest ", c.num(k.F_LOW),
+                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL); lowest ", c.cnum(k.F_LOW, k.C_LOW),
                   " U/mL", c.excluded("; "))
 
 
 def _r_broken_fraction(c: _ReasonColumns):
     k = _kernel
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
-                  c.num(k.F_BRK_VALUE), f" U/mL > {c.pct} of baseline (",
+                  c.cnum(k.F_BRK_VALUE, k.C_BRK), f" U/mL > {c.pct} of baseline (",
                   c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL)", c.excluded("; "))
 
 
 def _r_broken_rise(c: _ReasonColumns):
     k = _kernel
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
-                  c.num(k.F_BRK_VALUE), f" U/mL > {c.tolerance} x previous ", c.num(k.F_BRK_PREV), " U/mL (",
+                  c.cnum(k.F_BRK_VALUE, k.C_BRK), f" U/mL > {c.tolerance} x previous ",
+                  c.cnum(k.F_BRK_PREV, k.C_PREV), " U/mL (",
                   c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV)), " U/mL) and not within the normal range",
                   c.excluded("; "))
 
@@ -762,7 +773,7 @@ def _r_response(c: _ReasonColumns):
         side = "<=" if category == "CR" else ">"
         day = c.days(conf)
         return c.join("GCIG response confirmed on day ", day, f" ({category}): ", c.fall(), "; confirming sample ",
-                      c.num(k.F_CONF_VALUE), " U/mL on day ", day, " (", c.days(conf - fall),
+                      c.cnum(k.F_CONF_VALUE, k.C_CONF), " U/mL on day ", day, " (", c.days(conf - fall),
                       f" days later, {side} ULN ", c.num(c.uln),
                       f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the "
                       "previous one (or within the normal range)", c.excluded("; "))
@@ -816,7 +827,7 @@ def _p_no_sample(c: _ReasonColumns):
 def _p_none_nadir(c: _ReasonColumns):
     k = _kernel
     return c.join(f"no GCIG CA-125 progression (group B): no two samples >= {c.progression} x nadir ",
-                  c.num(k.F_NADIR), " U/mL (", c.num(k.F_THRESHOLD),
+                  c.cnum(k.F_NADIR, k.C_NADIR), " U/mL (", c.num(k.F_THRESHOLD),
                   f" U/mL) at least {c.st.progression_gap_days} days apart; {_GROUP_TEXT['B']}", c.excluded("; "))
 
 

@@ -10,6 +10,12 @@ as it stood before the rules became a kernel over patient-contiguous arrays (com
 every cell exactly (reasons included). Regenerate it only for a deliberate change of the
 rules, and say so in the commit.
 
+Regenerated when the reasons began to show a value reported censored as reported, ``<x``
+(the fall, the confirming sample, a breaking sample and the one before it, the lowest sample,
+the nadir), where they had shown it as a measurement ``x``: only a ``<`` was inserted, in 372
+``reason`` and 47 ``progression_reason`` cells and 64 ``api`` rows; every other cell is as
+before.
+
 Regenerated when the ULN came to be compared as the assay is, among the samples the rules use
 from the baseline on (it had been compared over every sample, also before the baseline and
 inside an exclusion window): only the 267 patients whose reason had been "the ULN differs
