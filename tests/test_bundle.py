@@ -449,6 +449,29 @@ def test_an_edited_scoring_file_under_rewritten_manifests_is_refused(small, tmp_
             load_model(root, scoring_only=scoring_only)
 
 
+@pytest.mark.parametrize(("field", "value"), [("threshold", 0.2), ("trained_on_synthetic", False)])
+@pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
+def test_edited_metadata_under_rewritten_manifests_is_refused(shipped, field, value, tmp_path):
+    """Both bundle.json copies edited (threshold 0.2, or trained_on_synthetic false) and both
+    manifests rewritten: every digest matched, and the model loaded and scored with its own
+    threshold 0.7 and synthetic flag while the metadata a person reads said otherwise."""
+    import json
+
+    from ca125kinetics.predict import load_model
+
+    copy = shutil.copytree(shipped, tmp_path / shipped.name)
+    inner = copy / "mlflow_model" / "artifacts" / "bundle"
+    for meta in (copy / "bundle.json", inner / "bundle.json"):
+        data = json.loads(meta.read_text())
+        data[field] = value
+        meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_manifest(inner)
+    write_manifest(copy)
+    for scoring_only in (False, True):
+        with pytest.raises(ModelIntegrityError, match=f"states {field} {value!r} but the model scores with"):
+            load_model(copy, scoring_only=scoring_only)
+
+
 @pytest.mark.parametrize("shipped", SHIPPED, ids=_shipped_id)
 def test_a_shipped_model_carries_the_package_pyfunc_code(shipped):
     """MLflow runs the model's code file on mlflow.pyfunc.load_model (before load_context can

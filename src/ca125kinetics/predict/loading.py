@@ -160,8 +160,33 @@ def _load_local(path: Path, scoring_only: bool = False):
         _verify_manifests(root)  # raises ModelIntegrityError before anything is unpickled
         _verify_metadata(root, bundle_path)
         bundle = _read_scorer(scorer) if scoring_only else _unpickle(bundle_path)
+        _check_described(bundle, bundle_path.parent / "bundle.json")
         _CACHE[key] = (bundle, stamp)
         return bundle
+
+
+#: What ``bundle.json`` states of a model that scoring reads from the model itself: the
+#: metadata a person reads must be the model that runs.
+_DESCRIBED = ("name", "version", "threshold", "trained_on_synthetic", "model_family")
+
+
+def _check_described(model, meta: Path) -> None:
+    """``bundle.json`` states the loaded model's name, version, threshold, family and
+    synthetic-data flag. A file edited and put under a rewritten manifest (threshold 0.2,
+    trained_on_synthetic false) passed every digest while scoring used the model's own
+    values: the metadata must describe the model that scores."""
+    if not meta.is_file():
+        return
+    try:
+        data = json.loads(meta.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ModelIntegrityError(f"{str(meta)!r} is not the JSON metadata of a bundle; re-export the model") from exc
+    for name in _DESCRIBED:
+        if name in data and hasattr(model, name) and data[name] != getattr(model, name):
+            raise ModelIntegrityError(
+                f"{str(meta)!r} states {name} {data[name]!r} but the model scores with {getattr(model, name)!r}: the "
+                "metadata was edited or comes from another export; restore the model directory from its source "
+                "or re-export it")
 
 
 def _verify_manifests(root: Path) -> None:
