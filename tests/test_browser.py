@@ -149,6 +149,19 @@ def test_field_errors_name_the_field_and_highlight_it(page):
     assert page.text_content("#error-list") == "Sample 2, CA-125: must be at most 1000000"
 
 
+def test_a_data_contract_refusal_of_a_sample_is_shown_at_its_row(page):
+    """The reader's refusal of one sample (a CA-125 of 0, which no assay measures) was shown
+    above the form without the row, and told the surgeon to type '<5', which the value field
+    refuses: it is now at the sample's row, in the form's words."""
+    _fill_rows(page, [(0, 400), (21, 0), (42, 95)])
+    page.click("#score")
+    page.wait_for_selector("#samples tbody tr:nth-child(2) input.value.invalid", timeout=30_000)
+    text = page.text_content("#error-list")
+    assert text.startswith("Sample 2: CA-125 value 0.0: no assay measures 0 U/mL")
+    assert "'below the assay limit' ticked" in text and "samples.1" not in text
+    assert page.locator("#answer").is_hidden()
+
+
 def test_a_fractional_day_is_refused_not_truncated(page):
     # the day field held "21.5" and the page sent parseInt's 21 (and "1e2" as day 1)
     _fill_rows(page, [(0, 400), ("21.5", 180), (42, 95)])

@@ -243,10 +243,28 @@
         "remove or correct one of them", fields: rows.map((tr) => tr.querySelector("input.when")) });
     }
     if (out.length) return out;
-    // a data-contract message: drop the reader's row/column prefixes and the hints meant for programmers
-    const parts = message.replace(/^invalid input: /, "").split("; ").map((p) => p.replace(/(row \d+, )?column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, ""))
-      .filter((p) => !/duplicates=|pass [a-z_]+=/.test(p));
-    return [...new Set(parts)].map((text) => ({ text: text.charAt(0).toUpperCase() + text.slice(1), fields: [] }));
+    // a data-contract message: drop the reader's row/column prefixes and the hints meant for
+    // programmers; a sample's problem ("samples.4.date: ...") goes to that row's field
+    const items = [], texts = new Set();
+    for (const p of message.replace(/^invalid input: /, "").split("; ")) {
+      if (/duplicates=|pass [a-z_]+=/.test(p)) continue;
+      const at = /^(?:row \d+, )?(?:column '[^']*': )?samples\.(\d+)\.(\w+): /.exec(p);
+      let text = p.replace(/(row \d+, )?column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, "");
+      text = text.charAt(0).toUpperCase() + text.slice(1);
+      // the form writes a value below the assay's limit with its box, not as '<x'
+      text = text.replace(/as the report states it \(e\.g\. '<5'\)/, "as the report states it (the limit, with " +
+        "'below the assay limit' ticked)");
+      const tr = at ? sampleRows[Number(at[1])] : undefined;
+      const fields = [];
+      if (tr) {
+        fields.push(tr.querySelector(at[2] === "ca125" || at[2] === "censored" ? "input.value" : "input.when"));
+        text = `Sample ${Array.prototype.indexOf.call(tbody.children, tr) + 1}: ${text}`;
+      }
+      if (texts.has(text)) continue;
+      texts.add(text);
+      items.push({ text, fields });
+    }
+    return items;
   }
 
   function clearInvalid() {
