@@ -119,7 +119,8 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
     if (~bad).any():
         p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
-    imputed = _task_imputed(patient, task)
+    levels = _task_levels(bundle)
+    imputed = _task_imputed(patient, task, levels)
     withheld = ~bad & (imputed != "") & (not allow_imputed)
     label = get_marker(task.marker).label
     reason = [_invalid_reason(problems[i] if i in problems else pr) if b
@@ -137,7 +138,7 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     })
     out["decision"] = pd.array(np.where(bad | withheld, None, out["probability"] >= bundle.threshold),
                                dtype="boolean")
-    out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task)).astype(object)
+    out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task, levels)).astype(object)
     out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
     out["model_name"], out["model_version"] = bundle.name, bundle.version
     out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
@@ -148,12 +149,13 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
 _NO_DECLINE = "marker_decline"
 
 
-def _task_imputed(patient: pd.DataFrame, task) -> np.ndarray:
+def _task_imputed(patient: pd.DataFrame, task, levels: dict[str, set]) -> np.ndarray:
     """Per patient, the ``", "``-joined model inputs that are imputed: the task's clinical
-    predictors that are unknown, then :data:`_NO_DECLINE` when the response features find no
-    pretreatment sample or none after the first dose (``post_pre_ratio`` undefined), so that
-    the marker's decline -- what the model predicts from -- is imputed."""
-    names = [c for c in task.predictors if c in patient.columns]
+    predictors that are unknown (but a categorical one whose unknown the model learned as a
+    level, ``"missing"`` among ``levels``), then :data:`_NO_DECLINE` when the response
+    features find no pretreatment sample or none after the first dose (``post_pre_ratio``
+    undefined), so that the marker's decline -- what the model predicts from -- is imputed."""
+    names = [c for c in task.predictors if c in patient.columns and "missing" not in levels.get(c, ())]
     unknown = np.column_stack([patient[c].isna().to_numpy() for c in names] +
                               [patient["post_pre_ratio"].isna().to_numpy() if "post_pre_ratio" in patient.columns
                                else np.ones(len(patient), dtype=bool)]) if len(patient) else np.zeros((0, 1), bool)
@@ -189,7 +191,7 @@ def _task_levels(bundle) -> dict[str, set]:
     return levels
 
 
-def _task_warnings(bundle, patient: pd.DataFrame, task) -> np.ndarray:
+def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) -> np.ndarray:
     """Per patient, ``"; "``-joined: clinical values outside the training range, and
     categories the model never saw (read as no category at all)."""
     parts: list[list[str]] = [[] for _ in range(len(patient))]
@@ -198,7 +200,7 @@ def _task_warnings(bundle, patient: pd.DataFrame, task) -> np.ndarray:
             v = pd.to_numeric(patient[c], errors="coerce").to_numpy(dtype=float)
             for j in np.flatnonzero((v < lo) | (v > hi)).tolist():
                 parts[j].append(f"{c} {v[j]:g} is outside the training range {lo:g}-{hi:g}")
-    for c, seen in _task_levels(bundle).items():
+    for c, seen in levels.items():
         if c in task.categorical and c in patient.columns:
             for j, v in enumerate(patient[c].tolist()):
                 if v is not None and not pd.isna(v) and str(v).strip() and str(v) not in seen:
