@@ -891,3 +891,21 @@ def test_a_value_above_the_measuring_range_makes_the_patient_invalid_not_a_missi
     with pytest.raises(InvalidInputError, match=r"sample of 2025-01-09 \(Observation/above\) is above the "
                                                  r"measuring range \(>5000 U/mL\)"):
         score_request_from_fhir(json.dumps(bundle).encode())
+
+
+def test_times_written_in_two_utc_offsets_are_named_in_a_warning():
+    """A day is the day as written: one instant written 22:00-05:00 and 03:00Z gives two days.
+    A patient whose times mix offsets was read without a word; it now gets a warning naming
+    them (one offset, or dates alone, are quiet)."""
+    from ca125kinetics.errors import DataQualityWarning
+
+    mixed = _bundle(_obs(oid="a", when="2025-01-01T22:00:00-05:00"), _obs(oid="b", when="2025-01-22T03:00:00Z"),
+                    _obs(oid="c", when="2025-02-12"))
+    with pytest.warns(DataQualityWarning, match=r"1 patient\(s\) have times written in more than one UTC offset "
+                                                r"\(p1: \+00:00, -05:00\)"):
+        read_fhir(mixed)
+    one = _bundle(_obs(oid="a", when="2025-01-01T22:00:00-05:00"), _obs(oid="b", when="2025-01-22T08:00:00-05:00"),
+                  _obs(oid="c", when="2025-02-12"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DataQualityWarning)
+        read_fhir(one)

@@ -38,7 +38,10 @@ validator's message; it never stops the others.
 
 Dates. ``effectiveDateTime`` or ``effectiveInstant`` (else ``effectivePeriod.start``; ``performed*`` for procedures)
 is cut to its calendar day **as written**: ``2025-03-01T23:30:00-05:00`` is 1 March, the day
-in the time zone the sender recorded, never shifted to UTC or to this machine's zone. A date
+in the time zone the sender recorded, never shifted to UTC or to this machine's zone. A patient
+whose times are written in more than one UTC offset gets a
+:class:`~ca125kinetics.errors.DataQualityWarning` naming the offsets (one instant written in
+two of them falls on two days). A date
 less precise than a day (``2025-03``) is refused.
 
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
@@ -263,11 +266,29 @@ def _day(value: Any) -> str | None:
     return f"{m.group(1)}-{m.group(2)}-{m.group(3)}" if m else None
 
 
-def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
-    """(day, problem) from ``<prefix>DateTime`` (or ``Instant``) or ``<prefix>Period.start``."""
+def _raw_when(resource: Mapping, prefix: str):
+    """``<prefix>DateTime`` (or ``Instant``), else ``<prefix>Period.start``, as written."""
     raw = resource.get(f"{prefix}DateTime") or resource.get(f"{prefix}Instant")
     if raw is None and isinstance(resource.get(f"{prefix}Period"), dict):
         raw = resource[f"{prefix}Period"].get("start")
+    return raw
+
+
+#: The UTC offset a dateTime is written in (``Z`` or ``+hh:mm``), after a time of day.
+_OFFSET_RE = re.compile(r"T[0-9:.]+(Z|[+-]\d{2}:\d{2})$")
+
+
+def _offset(resource: Mapping, prefix: str) -> str | None:
+    """The UTC offset ``resource``'s time is written in (``"+00:00"`` for ``Z``), or None for
+    a date alone."""
+    raw = _raw_when(resource, prefix)
+    m = _OFFSET_RE.search(raw) if isinstance(raw, str) else None
+    return None if m is None else ("+00:00" if m.group(1) == "Z" else m.group(1))
+
+
+def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
+    """(day, problem) from ``<prefix>DateTime`` (or ``Instant``) or ``<prefix>Period.start``."""
+    raw = _raw_when(resource, prefix)
     if raw is None:
         return None, f"no {prefix}DateTime or {prefix}Period.start: the sample's date is needed"
     day = _day(raw)
@@ -455,6 +476,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     skipped: list[tuple] = []
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
+    offsets: dict[str, set] = {}      # the UTC offsets each patient's times are written in
 
     # one resource given twice (overlapping exports, pages, _include): read once when the copies
     # are identical; copies that differ (versions) leave which one holds ambiguous
@@ -513,6 +535,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip(row)
                 continue
             rows.append({"patient_id": pid, **row, "resource_id": rid})
+            offsets.setdefault(pid, set()).add(_offset(res, "effective"))
         elif kind == "Procedure":
             snomed = [c for c in _codes(res.get("code"), SNOMED) if c in event_codes]
             if not snomed:
@@ -530,6 +553,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
             if problem or when:
                 skip(problem or when)
                 continue
+            offsets.setdefault(pid, set()).add(_offset(res, "performed"))
             rows.append({"patient_id": pid, "date": day, "ca125": float("nan"), "censored": False,
                          "uln": float("nan"), "assay": None, "event": event_codes[snomed[0]],
                          "resource_id": rid})
@@ -553,6 +577,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip(problem or when)
                 continue
             (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
+            if kind == "MedicationAdministration":
+                offsets.setdefault(pid, set()).add(_offset(res, "effective"))
 
     if not any(r["event"] is None for r in rows):
         raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label), source=None)
@@ -566,7 +592,27 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     markers["treatment_start"] = markers["treatment_start"].where(markers["treatment_start"].notna(), None)
     markers.insert(8, "marker", spec.name)
     markers = events_take_sample_uln(markers)
+    _warn_mixed_offsets(offsets, label)
     return SourceRead(markers=markers, skipped=skipped_table, treatment_starts=starts, marker=spec, source=label)
+
+
+def _warn_mixed_offsets(offsets: Mapping[str, set], label: str) -> None:
+    """A :class:`DataQualityWarning` naming the patients whose times are written in more than
+    one UTC offset: a day is taken as written in each (never shifted), so one instant written
+    in two offsets (22:00-05:00 and 03:00Z) falls on two days, and the days between a sample and
+    the first dose can be a day off."""
+    import warnings
+
+    from ..errors import DataQualityWarning
+
+    mixed = sorted(p for p, seen in offsets.items() if len(seen - {None}) > 1)
+    if mixed:
+        shown = "; ".join(f"{p}: {', '.join(sorted(offsets[p] - {None}))}" for p in mixed[:5])
+        warnings.warn(
+            f"{label}: {len(mixed)} patient(s) have times written in more than one UTC offset ({shown}"
+            f"{'; ...' if len(mixed) > 5 else ''}); each day is the day as written, never shifted, so one instant "
+            "written in two offsets falls on two days: check that the days from the first dose are right",
+            DataQualityWarning, stacklevel=3)
 
 
 def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str | None) -> dict | str:
