@@ -464,3 +464,37 @@ def test_an_error_raised_while_an_interruption_is_handled_is_the_interruption(ca
     except RuntimeError as exc:
         assert caused_by_interrupt(exc)
         assert not caused_by_interrupt(RuntimeError("x")) and caused_by_interrupt(KeyboardInterrupt())
+
+
+def test_options_are_read_by_their_whole_name_only(series, tmp_path, capsys):
+    """argparse's abbreviations read ``--marker cea`` on ``ca125 score`` (which has no
+    --marker) as ``--markers cea``: a file named 'cea', or the marker asked for ignored while
+    CA-125 was scored. Every command takes options by their whole name."""
+    for command in (["score", "--markers", str(series), "--marker", "cea"],
+                    ["screen", "--clinical", str(series), "--marker", "cea"], ["gcig", str(series), "--form", "csv"]):
+        with pytest.raises(SystemExit) as info:
+            main(command)
+        assert info.value.code == 2
+        assert f"unrecognized arguments: {' '.join(command[-2:])}" in capsys.readouterr().err
+
+
+def test_an_out_file_of_a_kind_the_command_does_not_write_is_refused(series, tmp_path, capsys):
+    """``--out x.xlsx`` got a text table (score, screen), and ni-analysis wrote text into
+    ``.json`` and ``.html``: the suffix now chooses the format where --format is not given, and
+    a suffix the command does not write is refused before any work."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n001,61\n")
+    for command in (["score", "--markers", str(series)], ["screen", "--clinical", str(clinical)]):
+        assert main([*command, "--out", str(tmp_path / "x.xlsx")]) == 2
+        assert "the command writes" in capsys.readouterr().err and not (tmp_path / "x.xlsx").exists()
+    assert main(["screen", "--clinical", str(clinical), "--out", str(tmp_path / "s.csv")]) == 0
+    assert (tmp_path / "s.csv").read_text().startswith("patient_id,trial,status")
+    assert main(["screen", "--clinical", str(clinical), "--out", str(tmp_path / "s.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "s.parquet")["patient_id"].tolist() == ["001"]
+    data = Path(__file__).parent / "data" / "design_ni_aml.csv"
+    ni = ["design", "ni-analysis", "--data", str(data), "--time", "time", "--event", "status", "--arm", "x",
+          "--experimental", "Maintained", "--control", "Nonmaintained", "--margin-hr", "1.3", "--at", "36"]
+    assert main([*ni, "--out", str(tmp_path / "ni.json")]) == 0
+    assert json.loads((tmp_path / "ni.json").read_text())
+    assert main([*ni, "--out", str(tmp_path / "ni.html")]) == 0
+    assert (tmp_path / "ni.html").read_text().startswith("<!DOCTYPE html>")

@@ -2265,7 +2265,9 @@ def _value_column(columns: dict, spec: MarkerSpec, label: str) -> dict:
         if others:
             raise InvalidInputError(
                 f"the table's 'marker' column names {others}, not {spec.name!r} ({spec.label}); "
-                f"read it with marker={others[0]!r} (ca125 ... --marker {others[0]})",
+                f"read it as that marker where it applies: marker={others[0]!r} (ca125 kinetics --marker "
+                f"{others[0]}), or a model trained for it (ca125 score --model ...); the GCIG rules, the shipped "
+                "model and the screen are defined for CA-125 only",
                 source=label, column="marker")
         if spec.name not in columns and "ca125" in columns:
             columns = {(spec.name if k == "ca125" else k): v for k, v in columns.items()}

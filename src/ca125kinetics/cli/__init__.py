@@ -215,7 +215,14 @@ def _limit_malloc_arenas() -> bool:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line, like package errors."""
+    """argparse that reports usage errors as one line, like package errors, and reads an
+    option only by its whole name: with abbreviations, ``--marker cea`` on a command without
+    ``--marker`` was read as ``--markers cea`` (scoring CA-125 from a file named 'cea', or
+    silently ignoring the marker asked for)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message):  # noqa: D102 - argparse hook
         self.exit(EXIT_USAGE_ERROR, f"ca125: error: {message} (see '{self.prog} --help')\n")

@@ -6,7 +6,30 @@ import sys
 
 import pandas as pd
 
-__all__ = ["emit", "text_table"]
+__all__ = ["emit", "text_table", "format_for_out"]
+
+
+def format_for_out(out: str | None, given: str | None, suffixes: dict[str, str], default: str = "text", *,
+                   option: str = "--out") -> str:
+    """The output format: ``given`` (``--format``) when stated, else the one ``out``'s suffix
+    names (``suffixes``: suffix -> format), else ``default`` without ``--out``. An ``--out``
+    whose suffix names no format the command writes, without ``--format``, is refused (a
+    text table had been written into ``x.xlsx``, and a report into ``x.csv``)."""
+    from pathlib import Path
+
+    from ..errors import InvalidInputError
+
+    if given:
+        return given
+    if not out:
+        return default
+    suffix = Path(out).suffix.lower()
+    if suffix not in suffixes:
+        kinds = ", ".join(s for s in sorted(set(suffixes)) if s)
+        raise InvalidInputError(f"{option} {out}: the command writes {kinds} files, not "
+                                f"{suffix or 'a file without a suffix'}; name the file with one of them"
+                                + (", or state the format with --format" if option == "--out" else ""))
+    return suffixes[suffix]
 
 
 def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:

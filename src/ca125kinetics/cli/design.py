@@ -130,8 +130,9 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--margin-diff", type=float, help="margin on survival at --at (e.g. 0.05)")
     p.add_argument("--at", type=float, default=36.0, help="time point (default 36 months)")
     p.add_argument("--conf-level", type=float, default=0.95, help="two-sided level (default 0.95)")
-    p.add_argument("--format", choices=["text", "json", "html"], default="text")
-    p.add_argument("--out", help="write the output (text, JSON or an HTML page) to this file")
+    p.add_argument("--format", choices=["text", "json", "html"], default=None,
+                   help="default: text, or by the --out suffix (.txt, .json, .html)")
+    p.add_argument("--out", help="write the output (text, JSON or an HTML page: .txt, .json, .html) to this file")
     p.add_argument("--randomised-only", action="store_true",
                    help="leave out patients whose arm is empty (not randomised; counted on stderr); "
                    "without it an empty arm is an error")
@@ -355,7 +356,9 @@ SELECTION_FEW = 30
 
 def _cli_ni(args) -> int:
     from ..io import _load
+    from ._output import format_for_out
 
+    fmt = format_for_out(args.out, args.format, {".txt": "text", ".json": "json", ".html": "html", ".htm": "html"})
     frame, _, _ = _load(args.data, "trial data")
     if args.randomised_only and args.arm in frame.columns:
         empty = frame[args.arm].isna() | (frame[args.arm].astype(str).str.strip() == "")
@@ -365,9 +368,9 @@ def _cli_ni(args) -> int:
     r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
                                 control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
                                 at=args.at, conf_level=args.conf_level)
-    if args.format == "json":
+    if fmt == "json":
         text = r.to_json()
-    elif args.format == "html":
+    elif fmt == "html":
         from ..validation.report import _CSS
 
         text = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Non-inferiority analysis</title>"

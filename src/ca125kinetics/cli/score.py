@@ -216,8 +216,10 @@ def _stamped(table, bundle):
 
 
 def _format_from_suffix(out) -> str:
-    suffix = Path(out).suffix.lower() if out else ""
-    return {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}.get(suffix, "text")
+    from ._output import format_for_out
+
+    return format_for_out(out, None, {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                                      ".txt": "text"})
 
 
 def _cli_tables(args, bundle):

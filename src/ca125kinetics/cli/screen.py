@@ -17,10 +17,10 @@ def add_screen_arguments(parser) -> None:
     parser.add_argument("--clinical", required=True, help="clinical table (.csv or .parquet)")
     parser.add_argument("--markers", help="CA-125 markers table, for the GCIG response criterion")
     parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
-    parser.add_argument("--format", choices=["text", "csv", "json"], default="text",
-                        help="text: one line per patient and a summary; csv: one row per patient; "
-                        "json: every criterion of every patient")
-    parser.add_argument("--out", help="write to this file instead of stdout")
+    parser.add_argument("--format", choices=["text", "csv", "json", "parquet"], default=None,
+                        help="text: one line per patient and a summary; csv (or parquet): one row per patient; "
+                        "json: every criterion of every patient (default: text, or by the --out suffix)")
+    parser.add_argument("--out", help="write to this file instead of stdout (.txt, .csv, .json or .parquet)")
     parser.add_argument("--max-rows", type=int, default=0,
                         help="patients listed in the text report (default 0 = all)")
     from . import add_format_arguments
@@ -35,18 +35,28 @@ def cli_screen(args) -> int:
     from ..settings import GcigSettings
     from . import format_options
 
+    from ._output import format_for_out
+
+    fmt = format_for_out(args.out, args.format, {".txt": "text", ".csv": "csv", ".json": "json", ".parquet": "parquet"})
+    if fmt == "parquet" and not args.out:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError("--format parquet writes a file: give --out FILE.parquet")
     result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln),
                     read_options=format_options(args))
-    if args.format == "json":
+    if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2)
-    elif args.format == "csv":
+    elif fmt in ("csv", "parquet"):
         text = result.to_frame().to_csv(index=False, lineterminator="\n")
     else:
         text = format_screening(result, max_rows=args.max_rows)
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+        if fmt == "parquet":
+            result.to_frame().to_parquet(path, index=False)
+        else:
+            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
         counts = ", ".join(f"{row.status} {row.n}" for row in result.summary().itertuples())
         print(f"wrote the {result.trial.name} screen of {len(result.patients)} patient(s) to {path} ({counts})",
               file=sys.stderr)

@@ -29,8 +29,9 @@ def add_validate_arguments(parser) -> None:
     parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")
     parser.add_argument("--title", help="report title")
     parser.add_argument("--predictions", metavar="FILE.csv",
-                        help="also write every patient's prediction, outcome, inclusion and subgroups as CSV "
-                             "(with the rules and package version that produced them)")
+                        help="also write every patient's prediction, outcome, inclusion and subgroups (with "
+                             "the rules and package version that produced them), as CSV, Parquet or JSON by "
+                             "the suffix (.csv, .parquet, .json)")
     parser.add_argument("--tables", metavar="DIR",
                         help="also write every table of the report as CSV into DIR (metrics.csv, threshold.csv, "
                              "flow.csv, exclusions.csv, comparison.csv, decision_curve.csv, subgroups.csv, "
@@ -58,6 +59,12 @@ def cli_validate(args) -> int:
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
                                 "(a PDF can be printed from it in a browser)")
+    if args.predictions:
+        from ._output import format_for_out
+
+        format_for_out(args.predictions, None,   # refused before the work, not after
+                       {"": "csv", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"},
+                       option="--predictions")
     if args.tables and os.path.exists(args.tables) and not os.path.isdir(args.tables):
         raise InvalidInputError(f"--tables {args.tables!r} is a file; give a directory for the report's CSV tables")
     # the tables are read once, as the options say (dates, number format, column names)
@@ -69,7 +76,7 @@ def cli_validate(args) -> int:
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})
     if args.predictions:
-        written = write_table(_stamped(result.predictions, bundle), args.predictions, fmt="csv")
+        written = write_table(_stamped(result.predictions, bundle), args.predictions)
         print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
     if args.bootstrap:
         frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
