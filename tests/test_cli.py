@@ -498,3 +498,12 @@ def test_an_out_file_of_a_kind_the_command_does_not_write_is_refused(series, tmp
     assert json.loads((tmp_path / "ni.json").read_text())
     assert main([*ni, "--out", str(tmp_path / "ni.html")]) == 0
     assert (tmp_path / "ni.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_demo_refuses_a_cohort_directory_that_does_not_exist(tmp_path, capsys):
+    """A typo in --cohort generated 3,000 synthetic patients there and trained on them; only
+    the default cohort is made when it is missing."""
+    missing = tmp_path / "nosuchdir"
+    assert main(["demo", "--cohort", str(missing), "--out", str(tmp_path / "out")]) == 2
+    assert f"--cohort {missing}: no markers.csv there" in capsys.readouterr().err
+    assert not missing.exists()

@@ -55,6 +55,13 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     t0 = _stage(1, "Synthetic cohort")
     markers_path, clinical_path = cohort / "markers.csv", cohort / "clinical.csv"
     if not markers_path.exists():
+        if Path(cohort).resolve() != Path(DEFAULT_COHORT).resolve():
+            # a cohort named by the user is read, never made up in its place (a typo in the
+            # path had generated 3,000 synthetic patients there and trained on them)
+            from .errors import InvalidInputError
+
+            raise InvalidInputError(f"--cohort {cohort}: no markers.csv there; give a directory holding markers.csv "
+                                    f"and clinical.csv (ca125 synth --out {cohort} writes a synthetic one)")
         print(f"    {cohort} not found: generating the default cohort there")
         write_synthetic(3000, 20261121, cohort)
     markers = read_markers(markers_path, on_error="flag")
