@@ -1493,3 +1493,20 @@ def test_an_empty_uln_among_a_patients_given_ones_is_warned_about(tmp_path, as_f
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)
         read_markers(table[table["patient_id"] != "a"])
+
+
+def test_command_line_users_are_told_the_options_they_have():
+    """Two messages named only Python arguments ('pass clinical=...', "method='per-patient'")
+    to users of ca125 kinetics, which has no --clinical: they now say what the command line
+    takes (a treatment_start column in the markers table; --method per-patient, --model)."""
+    from ca125kinetics.errors import InsufficientDataError
+    from ca125kinetics.kinetics import fit_kinetics
+
+    dated = pd.DataFrame({"patient_id": "p", "date": ["2025-01-01", "2025-01-22"], "ca125": [400.0, 200.0]})
+    with pytest.raises(InvalidInputError, match="in a column of the markers table, or a clinical table with it"):
+        read_markers(dated)
+    five = pd.DataFrame({"patient_id": np.repeat([f"p{i}" for i in range(5)], 4), "day": [0, 21, 42, 63] * 5,
+                         "ca125": [400.0, 200.0, 100.0, 50.0] * 5})
+    with pytest.raises(InsufficientDataError, match=r"--method per-patient\), pass a fitted population= "
+                                                    r"\(a model's: --model\)"):
+        fit_kinetics(read_markers(five), method="population")

@@ -1733,8 +1733,9 @@ def _days_from_dates(columns: dict, pid: np.ndarray, starts, col: _Collector, cl
     own = "treatment_start" in columns
     if not clinical_given and not own:
         raise InvalidInputError(
-            "markers carry 'date' but no 'day'; pass clinical=... with a 'treatment_start' "
-            "column (first dose of the line), or add a 'day' column", source=col.source, column="date",
+            "markers carry 'date' but no 'day'; give each row its 'treatment_start' (first dose of the "
+            "line) in a column of the markers table, or a clinical table with it (clinical=..., command line "
+            "--clinical where the command takes one), or add a 'day' column", source=col.source, column="date",
         )
     if clinical_given and starts is None and not own:
         raise _no_treatment_start()

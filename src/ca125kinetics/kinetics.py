@@ -1282,8 +1282,8 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
     if n_ok < MIN_POPULATION_PATIENTS:
         raise InsufficientDataError(
             f"a population needs at least {MIN_POPULATION_PATIENTS} patients with status 'ok', "
-            f"got {n_ok} of {batch.n_patients}; use method='per-patient', pass a fitted "
-            "population=, or fit the population on a larger cohort")
+            f"got {n_ok} of {batch.n_patients}; use method='per-patient' (command line --method per-patient), "
+            "pass a fitted population= (a model's: --model), or fit the population on a larger cohort")
     if start_population is None:
         start = _mixedlm_start(sets)
         uln_med = float(np.median(np.exp(np.concatenate([fs.log_uln for fs in sets]))))
