@@ -56,7 +56,8 @@ def add_drug_code_argument(parser) -> None:
     """The ``--drug-code RXNORM=NAME`` option (repeatable): further RxNorm codes whose records
     are doses of the line in a FHIR bundle or an OMOP database (:func:`drug_codes_option`)."""
     parser.add_argument("--drug-code", action="append", default=None, metavar="RXNORM=NAME",
-                        help="FHIR bundle or OMOP source: a further RxNorm code whose records are doses of the "
+                        help="a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or "
+                        "OMOP; a table is refused with it): a further RxNorm code whose records are doses of the "
                         "line, beside the carboplatin and cisplatin ingredients, e.g. a clinical drug: "
                         "597195=carboplatin (repeat for several)")
 

@@ -23,7 +23,7 @@ def add_validate_arguments(parser) -> None:
     """Arguments of ``ca125 validate``."""
     parser.add_argument("--model", required=True,
                         help="exported model directory, bundle.joblib, or MLflow model URI (models:/name@alias)")
-    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet)")
+    parser.add_argument("--markers", required=True, help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     parser.add_argument("--clinical", required=True,
                         help="clinical table with complete_resection (and pfs_months/pfs_event for survival)")
     parser.add_argument("--out", required=True, help="output HTML report, e.g. report.html")

@@ -37,7 +37,7 @@ def add_extract_arguments(parser) -> None:
                        "platinum records of the source")
         p.add_argument("--uln", type=float, help="ULN for samples without a reference range (CA-125 default 35 U/mL)")
         add_drug_code_argument(p)
-        p.add_argument("--out", required=True, help="markers table to write (.csv or .parquet); the skipped "
+        p.add_argument("--out", required=True, help="markers table to write (.csv, .parquet or .json); the skipped "
                        "records go to <out>.skipped.csv beside it")
 
 
