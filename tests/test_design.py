@@ -536,3 +536,27 @@ def test_every_text_line_with_a_hazard_ratio_states_its_direction(argv, capsys):
     for line in capsys.readouterr().out.splitlines():
         if re.search(r"hazard ratio [0-9]", line):
             assert "vs control" in line, line
+
+
+def test_cli_design_tables_are_read_as_stated(tmp_path, capsys):
+    """ni-analysis and selection-trial had no format options, yet their notes named --sep; a
+    decimal comma became NaN in selection-trial ('p must be finite') and a doubled message in
+    ni-analysis. Both take --sep/--decimal/--thousands and refuse a number written otherwise."""
+    aml = pd.read_csv(DATA / "design_ni_aml.csv")
+    aml["time"] = aml["time"] + 0.5
+    eu = tmp_path / "ni_eu.csv"
+    aml.to_csv(eu, sep=";", decimal=",", index=False)
+    ni = ["design", "ni-analysis", "--data", str(eu), "--time", "time", "--event", "status", "--arm", "x",
+          "--experimental", "Maintained", "--control", "Nonmaintained", "--margin-hr", "1.3", "--sep", ";"]
+    assert main(ni) == 2
+    assert "time '9,5' (data row 1) is not a number" in capsys.readouterr().err
+    assert main([*ni, "--decimal", ","]) == 0
+    pred = tmp_path / "pred_eu.csv"
+    pd.DataFrame({"p": [0.91, 0.8, 0.75, 0.4], "complete_resection": [1, 1, 0, 1]}).to_csv(pred, sep=";", decimal=",",
+                                                                                          index=False)
+    sel = ["design", "selection-trial", "--predictions", str(pred), "--threshold", "0.7", "--hr-complete", "0.6",
+           "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100", "--sims", "50", "--sep", ";"]
+    assert main(sel) == 2
+    assert "p '0,91' (data row 1) is not a number" in capsys.readouterr().err
+    assert main([*sel, "--decimal", ",", "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["selection"]["n_selected"] == 3

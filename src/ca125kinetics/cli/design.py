@@ -116,6 +116,7 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this PNG file")
     _add_test_options(p, power=False)
+    _add_table_format_options(p)
 
     p = sub.add_parser("ni-analysis", help="non-inferiority analysis: Kaplan-Meier at a time point and Cox HR by arm",
                        description="Kaplan-Meier survival at --at by arm with the difference and its Greenwood "
@@ -136,6 +137,7 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--randomised-only", action="store_true",
                    help="leave out patients whose arm is empty (not randomised; counted on stderr); "
                    "without it an empty arm is an error")
+    _add_table_format_options(p)
 
 
 def _print_json(payload: dict) -> None:
@@ -236,6 +238,40 @@ def _note_control_convention(args, r, kw) -> None:
               f"average gives a {what} of {average.hr:.4f}")
 
 
+def _add_table_format_options(p) -> None:
+    """How the table's numbers are written: ``--sep``, ``--decimal``, ``--thousands`` (as the
+    readers take them; a number written otherwise is refused, never guessed)."""
+    group = p.add_argument_group("how the table is written")
+    group.add_argument("--sep", default=None, metavar="CHAR", help="CSV separator, e.g. ';' (default ',')")
+    group.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of numbers (default '.')")
+    group.add_argument("--thousands", default=None, metavar="CHAR", help="thousands separator (default: none)")
+
+
+def _table(args, source, what: str):
+    """The table at ``source`` read with the command's ``--sep``."""
+    from ..io import _load
+
+    return _load(source, what, sep=args.sep)
+
+
+def _numbers(frame, column: str, label: str, args) -> np.ndarray:
+    """``column`` as numbers written as ``--decimal``/``--thousands`` say (NaN where empty); a
+    cell that is not such a number is refused, naming it (it had become NaN, and the error
+    that followed named the NaN, not the decimal comma)."""
+    from ..io import _number_hint, _parse_numbers
+
+    raw = frame[column].to_numpy(dtype=object)
+    values = _parse_numbers(raw, args.decimal, args.thousands)
+    given = np.array([not (v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
+                      for v in raw], dtype=bool)
+    bad = np.flatnonzero(np.isnan(values) & given)
+    if bad.size:
+        cell = raw[bad[0]]
+        raise InvalidInputError(f"{column} {cell!r} (data row {bad[0] + 1}) is not a number"
+                                + _number_hint(cell, args.decimal, args.thousands), source=label, column=column)
+    return values
+
+
 def _selection_input(args):
     from ..io import _load
 
@@ -252,14 +288,14 @@ def _selection_input(args):
         frame, label, _ = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
         p_col, y_col = "p_complete_resection", "complete_resection_potential"
     else:
-        frame, label, _ = _load(args.predictions, "predictions")
+        frame, label, _ = _table(args, args.predictions, "predictions")
         p_col, y_col = args.p_column, args.outcome_column
     missing = [c for c in (p_col, y_col) if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"column(s) {missing} not found; the table has {list(frame.columns)} (name the "
                                 "columns with --p-column and --outcome-column)", source=label)
-    p = pd.to_numeric(frame[p_col], errors="coerce").to_numpy(dtype=float)
-    y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
+    p = _numbers(frame, p_col, label, args)
+    y = _numbers(frame, y_col, label, args)
     bad = np.flatnonzero(np.isnan(y))
     if bad.size:
         raise InvalidInputError(
@@ -359,7 +395,10 @@ def _cli_ni(args) -> int:
     from ._output import format_for_out
 
     fmt = format_for_out(args.out, args.format, {".txt": "text", ".json": "json", ".html": "html", ".htm": "html"})
-    frame, _, _ = _load(args.data, "trial data")
+    frame, label, _ = _table(args, args.data, "trial data")
+    for column in (args.time, args.event):
+        if column in frame.columns:
+            frame[column] = _numbers(frame, column, label, args)
     if args.randomised_only and args.arm in frame.columns:
         empty = frame[args.arm].isna() | (frame[args.arm].astype(str).str.strip() == "")
         frame = frame[~empty.to_numpy()].reset_index(drop=True)
