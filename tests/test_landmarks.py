@@ -954,3 +954,23 @@ def test_landmarks_give_no_decision_on_unknown_factors_whichever_rule_decided():
     assert "model inputs unknown (ecog, ascites_ml, recist)" in p.trajectory.summary
     assert predict(series, factors, allow_imputed=True).trajectory.status == "ok"
     assert predict(series, {**factors, "ecog": 0, "ascites_ml": 0}).trajectory.status == "ok"
+
+
+def test_a_landmark_whose_evaluation_patients_hold_one_outcome_is_not_fitted_not_a_failed_run(tmp_path):
+    """200 synthetic patients (seed 5): the held-out patients who reach cycle 4 are 10
+    complete resections and 1 incomplete. The run failed there, after the main model was
+    fitted ('the DeLong interval of the AUC needs at least 2 events and 2 non-events'); that
+    landmark is now not fitted, with the reason, and the run completes."""
+    import dataclasses
+
+    from ca125kinetics.synth import write_synthetic
+    from ca125kinetics.train import TrainingConfig, fit_and_evaluate
+
+    write_synthetic(200, 5, tmp_path)
+    config = dataclasses.replace(TrainingConfig(), families=("logistic_main",), n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    result = fit_and_evaluate(tmp_path / "markers.csv", tmp_path / "clinical.csv", config=config, synthetic=True)
+    table = result.landmarks.set_index("landmark")
+    assert table.loc["cycle4", "status"] == "not_fitted"
+    assert table.loc["cycle4", "reason"].endswith("fewer than 2 of each outcome to evaluate a model, no model")
+    assert (table.drop(index="cycle4")["status"] == "ok").all()

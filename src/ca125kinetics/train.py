@@ -1369,6 +1369,17 @@ def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: 
             continue
         p = np.concatenate(p_parts)
         te = np.concatenate(idx_parts)
+        held = int(y[te].sum())
+        if min(held, len(te) - held) < 2:
+            # a model that cannot be evaluated is not shipped (the run failed here, after the
+            # main model was fitted, on a small cohort whose held-out set reached a late
+            # landmark with one incomplete resection)
+            reason = (f"{len(te)} evaluation patients reached {lm.label} ({held} complete resections): fewer than "
+                      "2 of each outcome to evaluate a model, no model")
+            row.update(status="not_fitted", reason=reason)
+            rows.append(row)
+            models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
+            continue
         m = _metric_row(y[te], p, caught)
         final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
         agree = int(((p >= threshold) == (final >= threshold)).sum())
