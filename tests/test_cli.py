@@ -507,3 +507,22 @@ def test_demo_refuses_a_cohort_directory_that_does_not_exist(tmp_path, capsys):
     assert main(["demo", "--cohort", str(missing), "--out", str(tmp_path / "out")]) == 2
     assert f"--cohort {missing}: no markers.csv there" in capsys.readouterr().err
     assert not missing.exists()
+
+
+def test_max_rows_means_the_same_on_every_command(series, capsys):
+    """--max-rows 0 printed an empty table on gcig and kinetics (all rows on screen), and -1
+    showed every row but one; 0 is every row, a negative number is refused."""
+    assert main(["gcig", str(series), "--max-rows", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "007" in out and "008" in out and "more row(s)" not in out
+    for command in (["gcig", str(series)], ["kinetics", str(series)], ["screen", "--clinical", str(series)]):
+        with pytest.raises(SystemExit) as info:
+            main([*command, "--max-rows", "-1"])
+        assert info.value.code == 2 and "-1 is negative" in capsys.readouterr().err
+
+
+def test_screen_takes_drug_codes_for_markers_given_as_a_fhir_bundle(tmp_path, capsys):
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n001,61\n")
+    assert main(["screen", "--clinical", str(clinical), "--drug-code", "597195=carboplatin"]) == 2
+    assert "no markers were given: leave them out" in capsys.readouterr().err

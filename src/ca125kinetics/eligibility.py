@@ -744,6 +744,8 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         How the tables are written, as the readers take it: ``date_format``, ``sep``,
         ``decimal``, ``thousands``, ``columns`` (``ca125 screen --decimal , --date-format
         %d/%m/%Y ...``); numbers and dates written otherwise are refused, never guessed.
+        ``drug_codes``: further RxNorm codes of the line's drugs, for markers given as a FHIR
+        bundle (``--drug-code``).
 
     Returns
     -------
@@ -766,7 +768,10 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
     options = _read_options(read_options)
-    clin = read_clinical(clinical, require=("patient_id",), **options)
+    if options.get("drug_codes") and markers is None:
+        raise InvalidInputError("drug_codes (--drug-code) name the line's drugs in a FHIR bundle given as the markers; "
+                                "no markers were given: leave them out")
+    clin = read_clinical(clinical, require=("patient_id",), **{k: v for k, v in options.items() if k != "drug_codes"})
     clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
     if clashing:
         raise InvalidInputError(
@@ -806,8 +811,9 @@ def _cell(value):
 
 def _read_options(read_options) -> dict:
     """``screen``'s ``read_options``: how the tables are written, as the readers take it
-    (``date_format``, ``sep``, ``decimal``, ``thousands``, ``columns``); nothing else."""
-    allowed = ("date_format", "sep", "decimal", "thousands", "columns")
+    (``date_format``, ``sep``, ``decimal``, ``thousands``, ``columns``; ``drug_codes`` for
+    markers given as a FHIR bundle); nothing else."""
+    allowed = ("date_format", "sep", "decimal", "thousands", "columns", "drug_codes")
     if read_options is None:
         return {}
     if not isinstance(read_options, dict):

@@ -48,9 +48,23 @@ def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
         sys.stdout.write((text if text is not None else text_table(frame)) + "\n")
 
 
+def max_rows_option(text: str) -> int:
+    """``--max-rows``: a whole number >= 0, 0 meaning every row (one meaning for every command)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative; give the rows to show, or 0 for all")
+    return value
+
+
 def text_table(frame, max_rows: int | None = None) -> str:
-    """``frame`` as a text table (at most ``max_rows`` rows, then a line saying how many more)."""
-    shown = frame if max_rows is None or len(frame) <= max_rows else frame.head(max_rows)
+    """``frame`` as a text table (at most ``max_rows`` rows, then a line saying how many more;
+    None or 0: every row)."""
+    shown = frame if not max_rows or len(frame) <= max_rows else frame.head(max_rows)
     with pd.option_context("display.max_rows", None, "display.max_columns", None,
                            "display.width", 250, "display.max_colwidth", 90):
         text = shown.to_string(index=False, na_rep="-")

@@ -9,7 +9,7 @@ from ..io import read_clinical, read_markers
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
-from ._output import emit, text_table
+from ._output import emit, max_rows_option, text_table
 
 
 def add_gcig_arguments(parser) -> None:
@@ -30,7 +30,8 @@ def add_gcig_arguments(parser) -> None:
                         help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
-    parser.add_argument("--max-rows", type=int, default=40, help="rows shown in the text table (default 40)")
+    parser.add_argument("--max-rows", type=max_rows_option, default=40,
+                        help="rows shown in the text table (default 40; 0 = all)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
     # the process ends without freeing its modules once the table is written (cli.main)

@@ -13,7 +13,7 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, cohort_stream, markers_options,
                require_rows)
-from ._output import emit, text_table
+from ._output import emit, max_rows_option, text_table
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -42,7 +42,8 @@ def add_kinetics_arguments(parser) -> None:
                         help="R^2 threshold of exponential clearance (default 0.9, FOWARC)")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)
-    parser.add_argument("--max-rows", type=int, default=40)
+    parser.add_argument("--max-rows", type=max_rows_option, default=40,
+                        help="rows shown in the text table (default 40; 0 = all)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
     add_kelim_cutoff_argument(parser)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from ..eligibility import format_screening, screen
+from ._output import max_rows_option
 
 
 def add_screen_arguments(parser) -> None:
@@ -21,11 +22,11 @@ def add_screen_arguments(parser) -> None:
                         help="text: one line per patient and a summary; csv (or parquet): one row per patient; "
                         "json: every criterion of every patient (default: text, or by the --out suffix)")
     parser.add_argument("--out", help="write to this file instead of stdout (.txt, .csv, .json or .parquet)")
-    parser.add_argument("--max-rows", type=int, default=0,
+    parser.add_argument("--max-rows", type=max_rows_option, default=0,
                         help="patients listed in the text report (default 0 = all)")
     from . import add_format_arguments
 
-    add_format_arguments(parser, drug_codes=False)
+    add_format_arguments(parser)
 
 
 def cli_screen(args) -> int:
@@ -33,7 +34,7 @@ def cli_screen(args) -> int:
     import json
 
     from ..settings import GcigSettings
-    from . import format_options
+    from . import markers_options
 
     from ._output import format_for_out
 
@@ -43,7 +44,7 @@ def cli_screen(args) -> int:
 
         raise InvalidInputError("--format parquet writes a file: give --out FILE.parquet")
     result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln),
-                    read_options=format_options(args))
+                    read_options=markers_options(args))
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2)
     elif fmt in ("csv", "parquet"):
