@@ -526,3 +526,23 @@ def test_screen_takes_drug_codes_for_markers_given_as_a_fhir_bundle(tmp_path, ca
     clinical.write_text("patient_id,age\n001,61\n")
     assert main(["screen", "--clinical", str(clinical), "--drug-code", "597195=carboplatin"]) == 2
     assert "no markers were given: leave them out" in capsys.readouterr().err
+
+
+def test_validate_names_the_invalid_input_when_it_left_nobody(tmp_path, capsys):
+    """A cohort written with decimal commas left no patient, and the message told the
+    statistician to check the complete_resection column; it now shows the first invalid
+    patient's reason and the format options."""
+    root = Path(__file__).resolve().parents[1] / "data" / "synthetic" / "default"
+    clinical = pd.read_csv(root / "clinical.csv", dtype={"patient_id": str}).head(40)
+    markers = pd.read_csv(root / "markers.csv", dtype={"patient_id": str})
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    markers["ca125"] = pd.to_numeric(markers["ca125"], errors="coerce") + 0.25
+    markers.to_csv(tmp_path / "m.csv", sep=";", decimal=",", index=False)
+    clinical.to_csv(tmp_path / "c.csv", sep=";", decimal=",", index=False)
+    shipped = str(Path(__file__).resolve().parents[1] / "models" / "default")
+    assert main(["validate", "--model", shipped, "--markers", str(tmp_path / "m.csv"),
+                 "--clinical", str(tmp_path / "c.csv"),
+                 "--sep", ";", "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert "the first invalid patient: invalid input: row " in err and "state how they are written" in err
+    assert "Check the 'complete_resection' column" not in err

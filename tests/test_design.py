@@ -426,7 +426,8 @@ def test_cli_selection_trial_from_predictions(tmp_path, capsys):
     assert out["selection"]["power_at_ppv_ci_low"] < out["power"]
     assert main([a for a in args if a not in ("--format", "json")]) == 0
     text = capsys.readouterr().out
-    assert f"at the PPV's lower 95 % bound {out['selection']['ppv_ci_low']:.3f} the same 100 patients have power" in text
+    bound = f"{out['selection']['ppv_ci_low']:.3f}"
+    assert f"at the PPV's lower 95 % bound {bound} the same 100 patients have power" in text
     assert "note: the PPV rests on 4 selected patient(s), too few to size a trial on" in text
     pd.DataFrame({"probability": [0.9], "complete_resection": [1]}).to_csv(path, index=False)
     assert main(args) == 2

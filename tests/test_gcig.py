@@ -690,7 +690,8 @@ def test_cohort_invalid_input_no_markers_uln_change_and_combined():
     assert out.loc["002", "reason"] == "day 'abc' is not a number (markers.csv row 9)"
     assert out.loc["002", "progression_status"] == "invalid_input"
     assert pd.isna(out.loc["002", "evaluable"]) and pd.isna(out.loc["002", "combined_category"])
-    assert out.loc["003", "status"] == "not_evaluable" and "ULN changed from 30 U/mL (day 0) to 35 U/mL (day 21)" in out.loc["003", "reason"]
+    assert out.loc["003", "status"] == "not_evaluable"
+    assert "ULN changed from 30 U/mL (day 0) to 35 U/mL (day 21)" in out.loc["003", "reason"]
     assert out.loc["003", "progression_status"] == "not_evaluable"
     assert out.loc["004", "status"] == "invalid_input" and "two or more CA-125 samples on day 21" in out.loc["004", "reason"]
     assert out.loc["005", "status"] == "invalid_input" and "'recist'" in out.loc["005", "reason"]

@@ -636,10 +636,16 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     p = prob[included]
     n_events = int(y.sum())
     if n_events < 2 or y.size - n_events < 2:
+        invalid = exclusions.loc[exclusions["reason"] == "invalid_input", "detail"]
+        # the most common cause named: invalid input (a table written otherwise than read), or the outcome
+        hint = (f"; the first invalid patient: {str(invalid.iloc[0])[:300]} -- correct the tables, or state how they "
+                "are written (--sep, --decimal, --thousands, --date-format, --rename)"
+                if len(invalid) * 2 >= len(exclusions) and len(invalid) else
+                f". Check the {_OUTCOME!r} column of the clinical table")
         raise InsufficientDataError(
             f"validation needs at least 2 analysed patients with and 2 without complete resection; "
             f"got {n_events} and {y.size - n_events} of {y.size} analysed ({len(exclusions)} excluded: "
-            f"{_reason_counts(exclusions)}). Check the {_OUTCOME!r} column of the clinical table")
+            f"{_reason_counts(exclusions)}){hint}")
 
     # ---- overall performance
     perf = metrics(y, p, conf_level=conf_level)
