@@ -218,7 +218,7 @@ def test_each_rescue_exclusion_flag(criterion, flag):
     ({"histology": "borderline"}, ("I1", "E2")),
     ({"histology": "non_epithelial"}, ("I1", "E2")),
     ({"histology": "adenocarcinoma"}, ("I1",)),
-    ({"tumour_site": "colon"}, ("I1",)),
+    ({"tumour_site": "colon", "histology": "adenocarcinoma"}, ("I1",)),   # (high_grade_serous there is refused)
     ({"surgeon_r0_judgement": 0}, ("I5",)),
     ({"consent": 0}, ("I6",)),
     ({"archived_tissue": 0}, ("E11",)),

@@ -429,6 +429,22 @@ def test_screening_columns_reject_unknown_values_naming_the_allowed_ones(column,
     assert needle in str(info.value) and f"column '{column}'" in str(info.value)
 
 
+def test_an_ovarian_histology_code_at_a_rectal_site_is_refused():
+    """A rectal mucinous adenocarcinoma is coded 'adenocarcinoma'; 'mucinous' is the ovarian
+    code, and read as given at an upper-rectum site the RESET screen found the patient 'not
+    adenocarcinoma' (ineligible), silently. The pair is refused as contradictory."""
+    table = pd.DataFrame({"patient_id": ["1", "2", "3", "4"],
+                          "histology": ["mucinous", "high_grade_serous", "adenocarcinoma", "mucinous"],
+                          "tumour_site": ["upper_rectum", "colon", "upper_rectum", "ovary"]})
+    with pytest.raises(InvalidInputError, match=r"histology 'mucinous' is an ovarian/tubal/peritoneal code but "
+                                                 r"tumour_site is 'upper_rectum'; a rectal or colonic "
+                                                 r"adenocarcinoma \(mucinous and signet-ring included\) is coded "
+                                                 r"'adenocarcinoma'"):
+        read_clinical(table, require=("patient_id",))
+    flagged = read_clinical(table, require=("patient_id",), on_error="flag")
+    assert flagged["problem"].notna().tolist() == [True, True, False, False]
+
+
 @pytest.mark.parametrize(("status", "lost"), [("pMMR", 1), ("pMMR", 2), ("pMMR", 4), ("dMMR", 0)])
 def test_mmr_status_contradicting_the_count_of_lost_proteins_is_refused(status, lost):
     # pMMR means all four MMR proteins expressed and dMMR the loss of one or more: a row

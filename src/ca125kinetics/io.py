@@ -129,11 +129,15 @@ HISTOLOGY_CODES = (
     "mixed_epithelial", "other_epithelial", "borderline", "non_epithelial",
     "adenocarcinoma", "neuroendocrine", "squamous", "other",
 )
+#: The ovarian/tubal/peritoneal histology codes (contradicted by a rectal or colonic site).
+_OVARIAN_HISTOLOGY = HISTOLOGY_CODES[:9]
 #: Primary tumour site codes (ovarian trials; rectal trials, site seen on endoscopy).
 TUMOUR_SITES = (
     "ovary", "fallopian_tube", "peritoneum",
     "upper_rectum", "rectosigmoid", "mid_rectum", "low_rectum", "colon", "other",
 )
+#: The rectal and colonic sites.
+_BOWEL_SITES = ("upper_rectum", "rectosigmoid", "mid_rectum", "low_rectum", "colon")
 T_STAGES = ("T0", "Tis", "T1", "T2", "T3", "T4", "T4a", "T4b")
 N_STAGES = ("N0", "N1", "N1a", "N1b", "N1c", "N2", "N2a", "N2b")
 M_STAGES = ("M0", "M1", "M1a", "M1b", "M1c")
@@ -2520,6 +2524,17 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         col.add(~allowed, name, lambda i, cell=cell, rule=rule: f"unknown {rule.label} {_shown(cell(i))!r}; {rule.fix}")
         value[~allowed] = None
         out[name] = value
+
+    if "histology" in out and "tumour_site" in out:
+        # an ovarian/tubal/peritoneal histology code at a rectal or colonic site contradicts the
+        # site: a rectal mucinous adenocarcinoma is coded 'adenocarcinoma', and read as
+        # 'mucinous' the RESET screen found it 'not adenocarcinoma', silently
+        histology, site = out["histology"], out["tumour_site"]
+        col.add(np.isin(histology.astype(str), _OVARIAN_HISTOLOGY) & np.isin(site.astype(str), _BOWEL_SITES),
+                "histology",
+                lambda i: f"histology {histology[i]!r} is an ovarian/tubal/peritoneal code but tumour_site is "
+                          f"{site[i]!r}; a rectal or colonic adenocarcinoma (mucinous and signet-ring included) is "
+                          "coded 'adenocarcinoma': correct the one in error")
 
     if "mmr_status" in out and "mmr_proteins_lost" in out:
         # pMMR = all four proteins expressed, dMMR = one or more lost: a count that says

@@ -9,7 +9,8 @@ CA-125 response with PD or no RECIST, an unconfirmed fall, no CA-125 after the f
 yet), ycT4, a pathological ypT/ypN that disagrees with the clinical restaging, contradictory
 flags; then random patients mixing all of these. Cells that must be refused (unknown or
 misspelt codes, out-of-range numbers, a pathological stage in the restaging column, flags
-other than 0/1, contradictory MMR fields) go to separate ``*_bad`` files, one refusal per row.
+other than 0/1, contradictory MMR fields, an ovarian histology code at a rectal or colonic
+site) go to separate ``*_bad`` files, one refusal per row.
 
 Usage (from the repository root; standard library only)::
 
@@ -87,6 +88,18 @@ RESET_CHOICES = {
 FLAG_VALUES = ["0", "1"]
 
 
+#: The ovarian/tubal/peritoneal histology codes, and the rectal and colonic sites: a pair of
+#: them contradicts itself (a rectal mucinous adenocarcinoma is coded adenocarcinoma).
+OVARIAN_HISTOLOGY = HISTOLOGY[:9]
+BOWEL_SITES = ["upper_rectum", "rectosigmoid", "mid_rectum", "low_rectum", "colon"]
+
+
+def _contradiction(row: dict[str, str]) -> bool:
+    """A row the readers refuse as contradictory (those go to the refused files)."""
+    return _mmr_contradiction(row) or (row.get("histology") in OVARIAN_HISTOLOGY
+                                       and row.get("tumour_site") in BOWEL_SITES)
+
+
 def _mmr_contradiction(row: dict[str, str]) -> bool:
     status, lost = row.get("mmr_status", ""), row.get("mmr_proteins_lost", "")
     return bool(status and lost) and ((status == "pMMR" and lost != "0")
@@ -109,7 +122,7 @@ def _edge_cases(base: dict[str, str], choices: dict[str, list[str]]) -> list[tup
 
 
 def rescue_cases(rng: random.Random, n_random: int) -> list[tuple[str, dict[str, str]]]:
-    cases = _edge_cases(RESCUE_BASE, RESCUE_CHOICES)
+    cases = [case for case in _edge_cases(RESCUE_BASE, RESCUE_CHOICES) if not _contradiction(case[1])]
     for recist, gcig in itertools.product(RECIST, GCIG):
         cases.append((f"recist={recist or 'empty'} gcig={gcig}",
                       {**RESCUE_BASE, "recist": recist, "gcig_status": gcig}))
@@ -134,7 +147,7 @@ def rescue_cases(rng: random.Random, n_random: int) -> list[tuple[str, dict[str,
 
 def reset_cases(rng: random.Random, n_random: int) -> list[tuple[str, dict[str, str]]]:
     cases = [case for case in _edge_cases(RESET_BASE, RESET_CHOICES)
-             if not _mmr_contradiction(case[1])]  # those are in the refused file
+             if not _contradiction(case[1])]  # those are in the refused file
     for status, lost, msi, regimen in itertools.product(
             ["pMMR", "dMMR", ""], ["0", "1", "2", "3", "4", ""], ["MSS", "MSI-L", "MSI-H", ""],
             REGIMENS):
@@ -179,7 +192,7 @@ def _random(rng, n, base, choices, trial):
                 row[field] = rng.choice(choices.get(field, FLAG_VALUES))
             else:
                 row[field] = "no_markers" if field == "gcig_status" else ""
-        if trial == "reset" and _mmr_contradiction(row):
+        if _contradiction(row):
             continue
         out.append((f"random {len(out) + 1}", row))
     return out
@@ -203,7 +216,12 @@ BAD_RESET = BAD_COMMON + [
     ("neoadjuvant_regimen", "FOLFOX"), ("neoadjuvant_regimen", "chemo"),
     ("bowel_obstruction", "yes"), ("bowel_obstruction", "partial"),
 ]
-CONTRADICTIONS = [
+SITE_CONTRADICTIONS = [
+    ("histology=mucinous (the ovarian code) at the upper rectum", {"histology": "mucinous",
+                                                                   "tumour_site": "upper_rectum"}),
+    ("histology=high_grade_serous at the colon", {"histology": "high_grade_serous", "tumour_site": "colon"}),
+]
+CONTRADICTIONS = SITE_CONTRADICTIONS + [
     ("pMMR with two proteins lost", {"mmr_status": "pMMR", "mmr_proteins_lost": "2"}),
     ("pMMR with one protein lost", {"mmr_status": "pMMR", "mmr_proteins_lost": "1"}),
     ("dMMR with no protein lost", {"mmr_status": "dMMR", "mmr_proteins_lost": "0"}),
@@ -244,7 +262,7 @@ def main() -> None:
             _write(args.out_dir / "screening_rescue_markers.csv", markers,
                    ["patient_id", "day", "ca125"])
         bad = _bad(base, BAD_RESCUE if trial == "rescue" else BAD_RESET, f"{prefix}X",
-                   CONTRADICTIONS if trial == "reset" else ())
+                   CONTRADICTIONS if trial == "reset" else SITE_CONTRADICTIONS)
         _write(args.out_dir / f"screening_{trial}_bad.csv",
                [{"patient_id": pid, "case_note": note, **row} for pid, note, row in bad], columns)
 

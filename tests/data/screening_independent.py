@@ -60,6 +60,11 @@ R13 RESET I3 location: tumour_site upper_rectum or rectosigmoid and
 R14 RESET E7 "ASA >= IV and/or ECOG >= 2": asa >= 4 or ecog >= 2.
 R15 Staging methods (contrast CT, MRI) are how stages are obtained, not conditions.
 R16 Flags are 0/1 only in this reading's input (the generator writes them canonically).
+R17 (Added when the package began refusing it.) An ovarian/tubal/peritoneal histology code
+    (the epithelial ones, borderline, non_epithelial) with a rectal or colonic tumour_site is
+    contradictory input: the data contract codes a rectal mucinous or signet-ring
+    adenocarcinoma as ``adenocarcinoma``, so ``mucinous`` at the upper rectum is an error in one
+    of the two cells, never read as "not adenocarcinoma" (status error, refused).
 """
 
 from __future__ import annotations
@@ -113,6 +118,10 @@ class BadValue(Exception):
     """A cell this reading does not know."""
 
 
+OVARIAN_HISTOLOGY = EPITHELIAL | {"borderline", "non_epithelial"}
+BOWEL_SITES = {"upper_rectum", "rectosigmoid", "mid_rectum", "low_rectum", "colon"}
+
+
 def parse(row: dict[str, str]) -> dict[str, object]:
     """Cells to values: empty is None; anything unknown raises BadValue."""
     out: dict[str, object] = {}
@@ -142,6 +151,8 @@ def parse(row: dict[str, str]) -> dict[str, object]:
             out[column] = text
         else:
             out[column] = text  # a column this reading does not use
+    if out.get("histology") in OVARIAN_HISTOLOGY and out.get("tumour_site") in BOWEL_SITES:
+        raise BadValue(f"histology={out['histology']!r} at tumour_site={out['tumour_site']!r}")  # R17
     return out
 
 
