@@ -154,10 +154,10 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     assert np.isfinite(withheld.loc[first, "probability"])
     allowed = score_frame(result.bundle, only_pre, odd, allow_imputed=True).set_index("patient_id")
     assert allowed.loc[first, "status"] == "ok" and allowed.loc[first, "reason"].startswith("scored with age, ")
-    assert withheld.loc[second, "warnings"] == ("age 12 is outside the training range "
-                                                f"{result.bundle.feature_ranges['age'][0]:g}-"
-                                                f"{result.bundle.feature_ranges['age'][1]:g}; tumour_site 'ovary' "
-                                                "was not seen in training (the model reads it as no category)")
+    low, high = result.bundle.feature_ranges["age"]
+    assert withheld.loc[second, "warnings"] == (f"age 12 is outside the training range {low:.4g}..{high:.4g} "
+                                                "(extrapolation: interpret with care); tumour_site 'ovary' was not "
+                                                "seen in training (the model reads it as no category)")
     assert (scored["warnings"] == "").mean() > 0.9
     # a patient with a negative CEA: its reason says 'invalid input' once (it said it twice)
     bad = markers.copy()

@@ -767,7 +767,9 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     settings = GcigSettings() if gcig_settings is None else gcig_settings
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
-    options = _read_options(read_options)
+    from .io import checked_read_options
+
+    options = checked_read_options(read_options, extra=("drug_codes",))
     if options.get("drug_codes") and markers is None:
         raise InvalidInputError("drug_codes (--drug-code) name the line's drugs in a FHIR bundle given as the markers; "
                                 "no markers were given: leave them out")
@@ -807,22 +809,6 @@ def _cell(value):
     if isinstance(value, str):
         return value
     return float(value)
-
-
-def _read_options(read_options) -> dict:
-    """``screen``'s ``read_options``: how the tables are written, as the readers take it
-    (``date_format``, ``sep``, ``decimal``, ``thousands``, ``columns``; ``drug_codes`` for
-    markers given as a FHIR bundle); nothing else."""
-    allowed = ("date_format", "sep", "decimal", "thousands", "columns", "drug_codes")
-    if read_options is None:
-        return {}
-    if not isinstance(read_options, dict):
-        raise InvalidInputError(f"read_options must be a dict of the readers' options {list(allowed)}, "
-                                f"got {type(read_options).__name__}")
-    unknown = sorted(set(read_options) - set(allowed))
-    if unknown:
-        raise InvalidInputError(f"read_options {unknown} are not the readers' format options; use {list(allowed)}")
-    return dict(read_options)
 
 
 def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort,

@@ -2593,14 +2593,13 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     frame, label, rows = _load(source, "clinical", sep)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
-    frame_attrs = dict(frame.attrs)
+    flagged = bool(frame.attrs.get(_CLINICAL_READ_ATTR))   # a frame this reader returned and flagged
     del frame
     c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
     # the reasons of a frame this reader flagged (never a "problem" column of the user's own)
-    flagged = isinstance(frame_attrs, dict) and frame_attrs.get(_CLINICAL_READ_ATTR)
     given = _given_reasons(cols.get("problem"), c.patient_id) if flagged else {}
     if given and on_error == "raise":
         pid, reason = next(iter(given.items()))
@@ -2628,6 +2627,27 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     out = out.reset_index(drop=True)
     out.attrs[_CLINICAL_READ_ATTR] = True
     return out
+
+
+#: How the tables are written, as every reader takes it: the ``read_options`` of the functions
+#: that read tables on the caller's behalf (``train``, ``eligibility.screen``).
+READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
+
+
+def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
+    """``read_options`` as reader keyword arguments: a dict of :data:`READ_OPTIONS` (and
+    ``extra``, e.g. ``drug_codes`` where markers may be a FHIR bundle), None values left out;
+    anything else is refused."""
+    allowed = (*READ_OPTIONS, *extra)
+    if read_options is None:
+        return {}
+    if not isinstance(read_options, dict):
+        raise InvalidInputError(f"read_options must be a dict of the readers' options {list(allowed)}, got "
+                                f"{type(read_options).__name__}")
+    unknown = sorted(set(read_options) - set(allowed))
+    if unknown:
+        raise InvalidInputError(f"read_options: unknown key(s) {unknown}; valid: {list(allowed)}")
+    return {k: v for k, v in read_options.items() if v is not None}
 
 
 #: The ``attrs`` key of a frame :func:`read_clinical` returned: read again, its ``problem``

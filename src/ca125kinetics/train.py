@@ -518,9 +518,9 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options:
     """The two tables read (``on_error="flag"``) with ``read_options``: how they are written
     (``sep``, ``decimal``, ``thousands``, ``date_format``) and ``columns`` (renames), as
     ``ca125 score`` and ``validate`` read them."""
-    from .io import read_clinical, read_markers
+    from .io import checked_read_options, read_clinical, read_markers
 
-    options = _checked_read_options(read_options)
+    options = checked_read_options(read_options)
 
     if clinical is None:
         raise InvalidInputError(f"training needs the clinical table ({task.outcome} is the outcome); "
@@ -535,18 +535,6 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options:
                                 f"train on (1 = {task.description}, 0 = not)", column=task.outcome)
     mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker, **options)
     return mk, clin
-
-
-#: The reader options training takes (``read_options``): how the tables are written.
-READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
-
-
-def _checked_read_options(read_options: dict | None) -> dict:
-    options = dict(read_options or {})
-    unknown = sorted(set(options) - set(READ_OPTIONS))
-    if unknown:
-        raise InvalidInputError(f"read_options: unknown key(s) {unknown}; valid: {list(READ_OPTIONS)}")
-    return {k: v for k, v in options.items() if v is not None}
 
 
 #: Duplicate patients named in the warning of :func:`_duplicate_patients`.
@@ -1112,8 +1100,9 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
                       progress, read_options: dict | None = None) -> TrainingResult:
     from .bundle import ModelBundle
-    from .mlflow_model import pyfunc_input_example
     from .features import build_patient_frame
+    from .io import checked_read_options
+    from .mlflow_model import pyfunc_input_example
 
     step = progress or (lambda _text: None)
     timings: dict[str, float] = {}
@@ -1241,7 +1230,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
         input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
         synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing,
-        read_options=_checked_read_options(read_options))
+        read_options=checked_read_options(read_options))
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
@@ -1574,11 +1563,12 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    from .io import checked_read_options
     from .mlflow_model import check_export_dir, export_model
     from .tracking import log_training, open_tracking, resolve_tracking_uri
 
     config = load_config(config)
-    _checked_read_options(read_options)
+    checked_read_options(read_options)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
     synthetic, synthetic_source = _synthetic_status(markers, synthetic)
     out = Path(out_dir) if out_dir is not None else Path("models") / name

@@ -258,13 +258,12 @@ def _numbers(frame, column: str, label: str, args) -> np.ndarray:
     """``column`` as numbers written as ``--decimal``/``--thousands`` say (NaN where empty); a
     cell that is not such a number is refused, naming it (it had become NaN, and the error
     that followed named the NaN, not the decimal comma)."""
-    from ..io import _number_hint, _parse_numbers
+    from ..io import _missing, _number_hint, _parse_numbers
 
     raw = frame[column].to_numpy(dtype=object)
     values = _parse_numbers(raw, args.decimal, args.thousands)
-    given = np.array([not (v is None or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "")
-                      for v in raw], dtype=bool)
-    bad = np.flatnonzero(np.isnan(values) & given)
+    blank = np.array([isinstance(v, str) and not v.strip() for v in raw], dtype=bool)
+    bad = np.flatnonzero(np.isnan(values) & ~_missing(raw) & ~blank)
     if bad.size:
         cell = raw[bad[0]]
         raise InvalidInputError(f"{column} {cell!r} (data row {bad[0] + 1}) is not a number"

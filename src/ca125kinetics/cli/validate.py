@@ -59,12 +59,13 @@ def cli_validate(args) -> int:
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
                                 "(a PDF can be printed from it in a browser)")
+    predictions_format = None
     if args.predictions:
         from ._output import format_for_out
 
-        format_for_out(args.predictions, None,   # refused before the work, not after
-                       {"": "csv", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".json": "json"},
-                       option="--predictions")
+        predictions_format = format_for_out(   # decided (or refused) before the work, not after
+            args.predictions, None, {"": "csv", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+                                     ".json": "json"}, option="--predictions")
     if args.tables and os.path.exists(args.tables) and not os.path.isdir(args.tables):
         raise InvalidInputError(f"--tables {args.tables!r} is a file; give a directory for the report's CSV tables")
     # the tables are read once, as the options say (dates, number format, column names)
@@ -76,7 +77,7 @@ def cli_validate(args) -> int:
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})
     if args.predictions:
-        written = write_table(_stamped(result.predictions, bundle), args.predictions)
+        written = write_table(_stamped(result.predictions, bundle), args.predictions, fmt=predictions_format)
         print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
     if args.bootstrap:
         frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,

@@ -488,17 +488,28 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
 
+    pieces += _range_pieces(ranges, lambda feature: rows.get(feature) if feature in rows else clinical.get(feature),
+                            warned)
+    return _joined(n, pieces)
+
+
+def _range_pieces(ranges: Mapping, value_of, warned: np.ndarray) -> list:
+    """``(patients, texts)`` of the values outside the training range (``ranges``: feature ->
+    (low, high), e.g. ``ModelBundle.feature_ranges``), in the training's order whatever the
+    model file's (a scoring file's JSON sorts its keys); ``value_of(feature)`` is a float array
+    per patient (None, or text, for a feature not checked); only ``warned`` patients. One rule
+    for every model's warnings (the default task's and any other's)."""
     checked = []            # (feature, values, lo, hi) of the numeric inputs with a range
-    # in the training's order whatever the model file's (a scoring file's JSON sorts its keys)
     order = {name: i for i, name in enumerate(_RANGE_ORDER)}
     for feature, bounds in sorted(ranges.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
-        value = rows.get(feature) if feature in rows else clinical.get(feature)
+        value = value_of(feature)
         if value is None or value.dtype == object:     # unknown to the model, or text
             continue
         try:
             checked.append((feature, value, float(bounds[0]), float(bounds[1])))
         except (TypeError, ValueError, IndexError):
             continue
+    pieces = []
     if checked:
         values = np.stack([v for _, v, _, _ in checked])
         lo, hi = (np.array([[c[k]] for c in checked]) for k in (2, 3))
@@ -510,7 +521,11 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
             pieces.append((out, f"{feature} " + _g_texts(value[out], ".4g")
                            + f" is outside the training range {low:.4g}..{high:.4g} (extrapolation: interpret with "
                              "care)"))
+    return pieces
 
+
+def _joined(n: int, pieces) -> np.ndarray:
+    """Per patient, the ``"; "``-joined texts of ``pieces`` (``(patients, texts)``, in order)."""
     joined = np.full(n, "", dtype=object)
     for patients, texts in pieces:
         if patients.size:

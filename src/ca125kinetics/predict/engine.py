@@ -192,20 +192,25 @@ def _task_levels(bundle) -> dict[str, set]:
 
 
 def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) -> np.ndarray:
-    """Per patient, ``"; "``-joined: clinical values outside the training range, and
-    categories the model never saw (read as no category at all)."""
-    parts: list[list[str]] = [[] for _ in range(len(patient))]
-    for c, (lo, hi) in dict(getattr(bundle, "feature_ranges", None) or {}).items():
-        if c in task.predictors and c in patient.columns:
-            v = pd.to_numeric(patient[c], errors="coerce").to_numpy(dtype=float)
-            for j in np.flatnonzero((v < lo) | (v > hi)).tolist():
-                parts[j].append(f"{c} {v[j]:g} is outside the training range {lo:g}-{hi:g}")
+    """Per patient, ``"; "``-joined: clinical values outside the training range (the default
+    task's rule, :func:`decision._range_pieces`), and categories the model never saw (read as
+    no category at all)."""
+    from .decision import _joined, _range_pieces
+
+    def value_of(c):
+        if c not in task.predictors or c not in patient.columns:
+            return None
+        return pd.to_numeric(patient[c], errors="coerce").to_numpy(dtype=float)
+
+    n = len(patient)
+    pieces = _range_pieces(dict(getattr(bundle, "feature_ranges", None) or {}), value_of, np.ones(n, dtype=bool))
     for c, seen in levels.items():
         if c in task.categorical and c in patient.columns:
             for j, v in enumerate(patient[c].tolist()):
                 if v is not None and not pd.isna(v) and str(v).strip() and str(v) not in seen:
-                    parts[j].append(f"{c} {v!r} was not seen in training (the model reads it as no category)")
-    return np.array(["; ".join(p) for p in parts], dtype=object)
+                    pieces.append((np.array([j]), f"{c} {v!r} was not seen in training (the model reads it as no "
+                                                  "category)"))
+    return _joined(n, pieces)
 
 
 #: The GCIG values the engine reports (``gcig.COHORT_COLUMNS`` and ``combined_category``),
