@@ -414,8 +414,8 @@ def test_cli_selection_trial_json_and_power_target(capsys):
 
 def test_cli_selection_trial_from_predictions(tmp_path, capsys):
     path = tmp_path / "pred.csv"
-    pd.DataFrame({"p": [0.9, 0.8, 0.75, 0.4, 0.2, 0.7], "complete_resection": [1, 1, 0, 1, 0, 1]}).to_csv(path,
-                                                                                                         index=False)
+    pd.DataFrame({"probability": [0.9, 0.8, 0.75, 0.4, 0.2, 0.7],
+                  "complete_resection": [1, 1, 0, 1, 0, 1]}).to_csv(path, index=False)
     args = ["design", "selection-trial", "--predictions", str(path), "--threshold", "0.7", "--hr-complete", "0.6",
             "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100", "--sims", "100", "--format", "json"]
     assert main(args) == 0
@@ -429,9 +429,16 @@ def test_cli_selection_trial_from_predictions(tmp_path, capsys):
     bound = f"{out['selection']['ppv_ci_low']:.3f}"
     assert f"at the PPV's lower 95 % bound {bound} the same 100 patients have power" in text
     assert "note: the PPV rests on 4 selected patient(s), too few to size a trial on" in text
-    pd.DataFrame({"probability": [0.9], "complete_resection": [1]}).to_csv(path, index=False)
+    pd.DataFrame({"p": [0.9], "complete_resection": [1]}).to_csv(path, index=False)
     assert main(args) == 2
     assert "--p-column" in capsys.readouterr().err
+    assert main([*args, "--p-column", "p"]) == 0
+    capsys.readouterr()
+    # a validation's predictions file: its patients without an outcome are named by 'included'
+    pd.DataFrame({"probability": [0.9, 0.8], "complete_resection": [1, None], "included": [True, False]}).to_csv(
+        path, index=False)
+    assert main(args) == 2
+    assert "the rows whose 'included' is true" in capsys.readouterr().err
 
 
 def test_cli_ni_analysis_html(aml, tmp_path, capsys):
@@ -553,11 +560,11 @@ def test_cli_design_tables_are_read_as_stated(tmp_path, capsys):
     assert "time '9,5' (data row 1) is not a number" in capsys.readouterr().err
     assert main([*ni, "--decimal", ","]) == 0
     pred = tmp_path / "pred_eu.csv"
-    pd.DataFrame({"p": [0.91, 0.8, 0.75, 0.4], "complete_resection": [1, 1, 0, 1]}).to_csv(pred, sep=";", decimal=",",
-                                                                                          index=False)
+    pd.DataFrame({"probability": [0.91, 0.8, 0.75, 0.4],
+                  "complete_resection": [1, 1, 0, 1]}).to_csv(pred, sep=";", decimal=",", index=False)
     sel = ["design", "selection-trial", "--predictions", str(pred), "--threshold", "0.7", "--hr-complete", "0.6",
            "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100", "--sims", "50", "--sep", ";"]
     assert main(sel) == 2
-    assert "p '0,91' (data row 1) is not a number" in capsys.readouterr().err
+    assert "probability '0,91' (data row 1) is not a number" in capsys.readouterr().err
     assert main([*sel, "--decimal", ",", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["selection"]["n_selected"] == 3

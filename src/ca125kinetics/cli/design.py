@@ -99,7 +99,9 @@ def add_design_arguments(parser) -> None:
     src.add_argument("--cohort", help="directory written by 'ca125 synth': its truth.csv gives the true probability "
                      "and the counterfactual outcome (an oracle model); needs --threshold")
     p.add_argument("--threshold", type=float, help="selection threshold: patients with p >= threshold are randomised")
-    p.add_argument("--p-column", default="p", help="probability column of --predictions (default 'p')")
+    p.add_argument("--p-column", default="probability",
+                   help="probability column of --predictions (default 'probability', as 'ca125 score' and "
+                        "'ca125 validate --predictions' write it)")
     p.add_argument("--outcome-column", default="complete_resection",
                    help="outcome column of --predictions (default 'complete_resection')")
     p.add_argument("--hr-complete", type=float, required=True, help="hazard ratio after complete resection vs control")
@@ -299,8 +301,9 @@ def _selection_input(args):
     if bad.size:
         raise InvalidInputError(
             f"{y_col} is missing or not 0/1 for {bad.size} patient(s), first at data row {bad[0] + 1}; the PPV "
-            "needs every patient's outcome: keep only patients whose resection status is known", source=label,
-            column=y_col)
+            "needs every patient's outcome: keep only patients whose resection status is known"
+            + (" (the rows whose 'included' is true, in a 'ca125 validate --predictions' table)"
+               if "included" in frame.columns else ""), source=label, column=y_col)
     return p, y, label
 
 
