@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -775,7 +776,7 @@ def test_the_scoring_server_reads_bundles_with_the_sites_drug_codes(tmp_path, mo
     # ca125 serve --drug-code, and the workers' app built from the environment serve() sets
     args = build_parser().parse_args(["serve", "--drug-code", "597195=carboplatin"])
     assert drug_codes_option(args) == {"597195": "carboplatin"}
-    monkeypatch.setenv("CA125_SERVE_DRUG_CODES", json.dumps({"597195": "carboplatin"}))
+    monkeypatch.setenv("CA125_SERVE_FHIR_CODES", json.dumps({"drug_codes": {"597195": "carboplatin"}}))
     r = TestClient(app_from_env()).post("/api/fhir/samples", content=body, headers=fhir)
     assert r.json()["treatment_start"] == "2025-01-05"
 
@@ -909,3 +910,79 @@ def test_times_written_in_two_utc_offsets_are_named_in_a_warning():
     with warnings.catch_warnings():
         warnings.simplefilter("error", DataQualityWarning)
         read_fhir(one)
+
+
+def _surgery_bundle():
+    """One patient with a laparotomy (SNOMED 387713003 'surgical procedure', no default event
+    code) between a PR's fall and its confirmation, and a rise after it (the operation's)."""
+    proc = {"resourceType": "Procedure", "id": "lap", "status": "completed",
+            "code": {"coding": [{"system": "http://snomed.info/sct", "code": "387713003"}]},
+            "subject": {"reference": "Patient/p1"}, "performedDateTime": "2025-02-05"}
+    samples = [_obs(400.0, oid="o1", when="2025-01-02"), _obs(150.0, oid="o2", when="2025-01-23"),
+               _obs(240.0, oid="o3", when="2025-02-13"), _obs(100.0, oid="o4", when="2025-03-06")]
+    return _bundle(*samples, _ma("ma", "2025-01-05"), proc)
+
+
+def test_a_sites_surgery_code_is_an_exclusion_event_on_every_reader(tmp_path, capsys):
+    """Surgery opens a GCIG exclusion window, but no default SNOMED code names it (it is coded
+    in too many ways): a site's code is given with event_codes / --event-code. Without it the
+    procedure is skipped, with a reason naming the option."""
+    from ca125kinetics.cli import build_parser, event_codes_option, main
+    from ca125kinetics.sources.fhir import score_request_from_fhir
+
+    bundle = _surgery_bundle()
+    plain = read_fhir(bundle)
+    assert plain.markers["event"].isna().all()
+    assert "--event-code 387713003=surgery" in _reasons(plain)["Procedure/lap"]
+    site = read_fhir(bundle, event_codes={"387713003": "surgery"})
+    assert site.markers["event"].tolist() == [None] * 4 + ["surgery"]
+    path = tmp_path / "surgery.json"
+    path.write_text(json.dumps(bundle))
+    markers = read_markers(path, event_codes={"387713003": "surgery"})
+    assert markers.loc[markers["event"].notna(), ["day", "event"]].values.tolist() == [[31, "surgery"]]
+    # the rise of day 39 lies in the surgery's 28-day window: the GCIG rules set it aside, and
+    # the fall of day 18 is confirmed on day 60; read without the event, the rise breaks it
+    assert main(["gcig", str(path), "--event-code", "387713003=surgery", "--format", "csv"]) == 0
+    row = pd.read_csv(io.StringIO(capsys.readouterr().out)).iloc[0]
+    assert (row["status"], row["category"], row["n_excluded"]) == ("response", "PR", 1)
+    assert "set aside by the exclusion windows" in row["reason"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert main(["gcig", str(path), "--format", "csv"]) == 0
+    plain_row = pd.read_csv(io.StringIO(capsys.readouterr().out)).iloc[0]
+    assert plain_row["status"] != "response" and plain_row["n_excluded"] == 0
+    request, skipped = score_request_from_fhir(json.dumps(bundle).encode(), event_codes={"387713003": "surgery"})
+    assert skipped == 0 and [(e["date"], e["event"]) for e in request["samples"] if e["event"]] == [
+        ("2025-02-05", "surgery")]
+    args = build_parser().parse_args(["serve", "--event-code", "387713003=surgery"])
+    assert event_codes_option(args) == {"387713003": "surgery"}
+
+
+@pytest.mark.parametrize("codes, fragment", [
+    ({"387713003": "laparotomy"}, "not an event kind of the GCIG rules"),
+    ({"61515000": "surgery"}, "SNOMED CT 61515000 is paracentesis, not 'surgery'"),
+    ({"SCT387713003": "surgery"}, "is not a SNOMED CT code"),
+    ({"387713003": ""}, "needs an event kind as text"),
+    ("387713003=surgery", "must map SNOMED CT codes to event kinds"),
+])
+def test_bad_event_codes_are_refused(codes, fragment):
+    with pytest.raises(InvalidInputError, match=re.escape(fragment)):
+        read_fhir(_surgery_bundle(), event_codes=codes)
+
+
+def test_event_codes_with_a_table_are_refused(tmp_path, capsys):
+    from ca125kinetics.cli import main
+    from ca125kinetics.eligibility import screen
+
+    path = tmp_path / "m.csv"
+    pd.DataFrame({"patient_id": ["p1", "p1"], "day": [0, 21], "ca125": [100.0, 50.0]}).to_csv(path, index=False)
+    with pytest.raises(InvalidInputError, match="leave the event codes out"):
+        read_markers(path, event_codes={"387713003": "surgery"})
+    assert main(["score", "--markers", str(path), "--event-code", "387713003=surgery"]) == 2
+    assert "leave the event codes out" in capsys.readouterr().err
+    assert main(["gcig", str(path), "--event-code", "387713003"]) == 2
+    assert "give SNOMED=KIND, e.g. 387713003=surgery" in capsys.readouterr().err
+    clinical = tmp_path / "c.csv"
+    pd.DataFrame({"patient_id": ["p1"]}).to_csv(clinical, index=False)
+    with pytest.raises(InvalidInputError, match=r"event_codes \(--event-code\) are read from a FHIR bundle"):
+        screen(clinical, read_options={"event_codes": {"387713003": "surgery"}})

@@ -532,3 +532,44 @@ def test_a_cohort_member_missing_from_the_person_table_is_listed(tmp_path):
     result = read_omop(url, cohort_id=1)
     assert "person 7777 is not in the person table" in dict(zip(result.skipped["source_id"],
                                                                 result.skipped["reason"]))["measurement_id=7001"]
+
+
+def test_event_codes_add_a_sites_surgery_and_the_procedures_descending_from_it(tmp_path):
+    """Surgery opens a GCIG exclusion window but no default code names it: ``event_codes``
+    (``--event-code``) adds a site's code, and the procedures under it in ``concept_ancestor``."""
+    from ca125kinetics.cli import main
+
+    url = f"duckdb:///{tmp_path / 'surgery.duckdb'}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    eq = _concept(url, "Meas Value Operator", "=")
+    concept = pd.DataFrame([(56, "Surgical procedure", "Procedure", "SNOMED", "Procedure", "387713003"),
+                            (57, "Exploratory laparotomy", "Procedure", "SNOMED", "Procedure", "900000000000057")],
+                           columns=["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
+                                    "concept_code"])
+    concept = concept.assign(standard_concept="S", valid_start_date=_day("1970-01-01"),
+                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
+    ancestor = pd.DataFrame({"ancestor_concept_id": [56, 56], "descendant_concept_id": [56, 57],
+                             "min_levels_of_separation": [0, 1], "max_levels_of_separation": [0, 1]})
+    person = pd.DataFrame({"person_id": [9801], "gender_concept_id": 0, "year_of_birth": 1960, "race_concept_id": 0,
+                           "ethnicity_concept_id": 0, "person_source_value": ["p9801"]})
+    measurement = pd.DataFrame({"measurement_id": [9811, 9812], "person_id": 9801, "measurement_concept_id": ca125,
+                                "measurement_date": [_day("2026-03-01"), _day("2026-03-25")],
+                                "measurement_type_concept_id": 0, "operator_concept_id": eq,
+                                "value_as_number": [80.0, 30.0], "unit_concept_id": ul, "range_high": 35.0,
+                                "unit_source_value": "U/mL"})
+    procedure = pd.DataFrame({"procedure_occurrence_id": [9821], "person_id": 9801, "procedure_concept_id": [57],
+                              "procedure_date": [_day("2026-03-10")], "procedure_type_concept_id": 0})
+    write_omop({"concept": concept, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
+                "procedure_occurrence": procedure}, url)
+    plain = read_omop(url, person_ids=[9801])
+    assert plain.markers["event"].isna().all()
+    given = read_omop(url, person_ids=[9801], event_codes={"387713003": "surgery"})
+    assert given.markers.loc[given.markers["event"].notna(), ["date", "event"]].values.tolist() == [
+        ["2026-03-10", "surgery"]]
+    out = tmp_path / "m.csv"
+    assert main(["extract", "omop", "--url", url, "--person-ids", str(_ids_file(tmp_path, [9801])),
+                 "--event-code", "387713003=surgery", "--out", str(out)]) == 0
+    assert pd.read_csv(out, dtype=str)["event"].dropna().tolist() == ["surgery"]
+    with pytest.raises(InvalidInputError, match="not an event kind of the GCIG rules"):
+        read_omop(url, event_codes={"387713003": "laparotomy"})

@@ -744,8 +744,9 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         How the tables are written, as the readers take it: ``date_format``, ``sep``,
         ``decimal``, ``thousands``, ``columns`` (``ca125 screen --decimal , --date-format
         %d/%m/%Y ...``); numbers and dates written otherwise are refused, never guessed.
-        ``drug_codes``: further RxNorm codes of the line's drugs, for markers given as a FHIR
-        bundle (``--drug-code``).
+        ``drug_codes`` and ``event_codes``: further RxNorm codes of the line's drugs and SNOMED
+        CT codes of exclusion events, for markers given as a FHIR bundle (``--drug-code``,
+        ``--event-code``).
 
     Returns
     -------
@@ -769,11 +770,13 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
     from .io import checked_read_options
 
-    options = checked_read_options(read_options, extra=("drug_codes",))
-    if options.get("drug_codes") and markers is None:
-        raise InvalidInputError("drug_codes (--drug-code) name the line's drugs in a FHIR bundle given as the markers; "
-                                "no markers were given: leave them out")
-    clin = read_clinical(clinical, require=("patient_id",), **{k: v for k, v in options.items() if k != "drug_codes"})
+    fhir_codes = ("drug_codes", "event_codes")
+    options = checked_read_options(read_options, extra=fhir_codes)
+    given = [name for name in fhir_codes if options.get(name)]
+    if given and markers is None:
+        raise InvalidInputError(f"{given[0]} (--{given[0][:-1].replace('_', '-')}) are read from a FHIR bundle given "
+                                "as the markers; no markers were given: leave them out")
+    clin = read_clinical(clinical, require=("patient_id",), **{k: v for k, v in options.items() if k not in fhir_codes})
     clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
     if clashing:
         raise InvalidInputError(

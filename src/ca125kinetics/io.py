@@ -271,27 +271,27 @@ def unnumbered(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
-          drug_codes: Mapping[str, str] | None = None, uln: float | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
+          codes: Mapping[str, Any] | None = None, uln: float | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """Load a table as strings where possible; return (frame, source label, row labels).
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
     :func:`_detect_sep`). A header naming a column twice is refused (:func:`_check_header`).
     A DataFrame's index gives the row labels; a frame that is a piece of a file read in
-    chunks (:func:`_table_pieces`) names that file in messages. ``drug_codes`` are read from
-    a FHIR bundle only (:func:`_load_fhir`); given with a table, they are refused before it is
-    read. ``uln`` (given by the caller, else None) is a FHIR bundle's ULN for samples without a
+    chunks (:func:`_table_pieces`) names that file in messages. ``codes`` (``drug_codes``,
+    ``event_codes``) are read from a FHIR bundle only (:func:`_load_fhir`); given with a
+    table, they are refused before it is read. ``uln`` (given by the caller, else None) is a FHIR bundle's ULN for samples without a
     reference range (a table's empty ``uln`` cells are filled by the markers reader).
     """
     if isinstance(source, pd.DataFrame):
         _check_sep(sep)
         label = source.attrs.get("ca125_source") or f"{what} DataFrame"
-        _fhir_only(drug_codes, label)
+        _fhir_only(codes, label)
         _check_header(source.columns, label)
         return source, label, pd.Series(source.index)
     table = table_file(source, what, sep)
     if table.kind == "fhir":
-        return _load_fhir(table.path, marker, drug_codes, uln)
-    _fhir_only(drug_codes, table.label)
+        return _load_fhir(table.path, marker, codes, uln)
+    _fhir_only(codes, table.label)
     with _read_errors(what, table.label):
         if table.kind == "csv":
             frame = _csv_fields(pd.read_csv(table.path, **_csv_options(table.sep)), table.first_row, table.label)
@@ -448,32 +448,43 @@ def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.D
                     yield labelled(_csv_fields(frame, offset, table.label))
 
 
-def _fhir_only(drug_codes, label: str) -> None:
-    """Refuse ``drug_codes`` for a source that is not a FHIR bundle: a table's days come from
-    its own ``day`` or ``date`` and ``treatment_start`` columns, and codes that cannot be
-    applied must not look as if they had been. (An empty mapping adds no code.)"""
-    if drug_codes is None:
-        return
-    from .sources._codes import line_drugs
-
-    line_drugs(drug_codes)          # a malformed argument gets its own message
-    if drug_codes:
-        raise InvalidInputError(f"drug_codes (--drug-code) name the line's drugs in a FHIR R4 bundle (.json); "
-                                f"{label} is a table, whose days come from its day or date and treatment_start "
-                                "columns: leave the drug codes out")
+#: The FHIR-only codes of ``read_markers``: their checks, and why a table cannot take them.
+_FHIR_CODES = {
+    "drug_codes": ("line_drugs", "--drug-code", "the line's drugs",
+                   "whose days come from its day or date and treatment_start columns"),
+    "event_codes": ("exclusion_events", "--event-code", "the exclusion events' procedures",
+                    "whose events are its event column"),
+}
 
 
-def _load_fhir(path: Path, marker: str = "ca125", drug_codes: Mapping[str, str] | None = None,
+def _fhir_only(codes, label: str) -> None:
+    """Refuse ``drug_codes`` or ``event_codes`` for a source that is not a FHIR bundle: a
+    table's days come from its own ``day`` or ``date`` and ``treatment_start`` columns and its
+    events from its ``event`` column, and codes that cannot be applied must not look as if
+    they had been. (An empty mapping adds no code.)"""
+    from .sources import _codes
+
+    for name, given in (codes or {}).items():
+        if given is None:
+            continue
+        check, option, what, table_has = _FHIR_CODES[name]
+        getattr(_codes, check)(given)          # a malformed argument gets its own message
+        if given:
+            raise InvalidInputError(f"{name} ({option}) name {what} in a FHIR R4 bundle (.json); {label} is a "
+                                    f"table, {table_has}: leave the {name.replace('_', ' ')} out")
+
+
+def _load_fhir(path: Path, marker: str = "ca125", codes: Mapping[str, Any] | None = None,
                uln: float | None = None) -> tuple[pd.DataFrame, str, pd.Series]:
     """A ``.json`` markers file is a FHIR R4 bundle: its markers table, rows named by resource.
 
     Records the FHIR reader skipped are reported in one :class:`DataQualityWarning`
-    (``ca125 extract fhir`` writes the full list). ``drug_codes`` as
-    :func:`ca125kinetics.sources.fhir.read_fhir`.
+    (``ca125 extract fhir`` writes the full list). ``codes`` (``drug_codes``, ``event_codes``)
+    as :func:`ca125kinetics.sources.fhir.read_fhir` takes them.
     """
     from .sources.fhir import read_fhir
 
-    result = read_fhir(path, marker=marker, drug_codes=drug_codes, uln=uln)
+    result = read_fhir(path, marker=marker, uln=uln, **{k: v for k, v in (codes or {}).items() if v is not None})
     if len(result.skipped):
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
@@ -1936,6 +1947,7 @@ def read_markers(
     thousands: str | None = None,
     columns: dict[str, str] | None = None,
     drug_codes: Mapping[str, str] | None = None,
+    event_codes: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate a tumour-marker table (long format, one row per sample).
 
@@ -1999,6 +2011,11 @@ def read_markers(
         of the line, e.g. ``{"597195": "carboplatin"}`` (as
         :func:`ca125kinetics.sources.fhir.read_fhir`). A table's days come from its own
         columns, so ``drug_codes`` with any other source is refused.
+    event_codes : mapping of str to str, optional
+        For a FHIR bundle: further SNOMED CT procedure codes read as exclusion events (code ->
+        event kind), e.g. ``{"387713003": "surgery"}``, beside paracentesis and thoracentesis
+        (as :func:`ca125kinetics.sources.fhir.read_fhir`). A table's events are its ``event``
+        column, so ``event_codes`` with any other source is refused.
 
     Returns
     -------
@@ -2013,7 +2030,8 @@ def read_markers(
     given_uln, uln = uln, spec.default_uln if uln is None else uln
     _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
-    frame, label, rows = _load(source, "markers", sep, spec.name, drug_codes=drug_codes, uln=given_uln)
+    frame, label, rows = _load(source, "markers", sep, spec.name,
+                               codes={"drug_codes": drug_codes, "event_codes": event_codes}, uln=given_uln)
     frame = _without_unstated_uln(frame, uln)
     _check_aggregation(frame, duplicates, label)
     thousands = _table_number_format(frame, decimal, thousands)
@@ -2636,7 +2654,8 @@ READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
 
 def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
     """``read_options`` as reader keyword arguments: a dict of :data:`READ_OPTIONS` (and
-    ``extra``, e.g. ``drug_codes`` where markers may be a FHIR bundle), None values left out;
+    ``extra``, e.g. ``drug_codes`` and ``event_codes`` where markers may be a FHIR bundle),
+    None values left out;
     anything else is refused."""
     allowed = (*READ_OPTIONS, *extra)
     if read_options is None:

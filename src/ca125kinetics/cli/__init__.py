@@ -29,12 +29,12 @@ EXIT_INTERRUPTED = 130
 # ----------------------------------------------------------------------------- input format options
 
 
-def add_format_arguments(parser, drug_codes: bool = True) -> None:
+def add_format_arguments(parser, codes: bool = True) -> None:
     """Add the options that say how input tables are written (``ca125 score``, ``validate``,
     ``gcig``, ``kinetics``, ``train``): ``--date-format``, ``--sep``, ``--decimal``,
-    ``--thousands``, ``--rename`` (and ``--drug-code`` unless ``drug_codes`` is False: a
-    command that reads no FHIR bundle or OMOP database). :func:`format_options` turns them
-    into reader keyword arguments."""
+    ``--thousands``, ``--rename`` (and ``--drug-code`` and ``--event-code`` unless ``codes``
+    is False: a command that reads no FHIR bundle or OMOP database).
+    :func:`format_options` turns them into reader keyword arguments."""
     group = parser.add_argument_group("how the input tables are written")
     group.add_argument("--date-format", default=None, metavar="FMT",
                        help="strftime format of dates, e.g. '%%d/%%m/%%Y' (default: ISO YYYY-MM-DD only; "
@@ -48,18 +48,26 @@ def add_format_arguments(parser, drug_codes: bool = True) -> None:
     group.add_argument("--rename", action="append", default=[], metavar="OLD=NEW", type=_rename_pair,
                        help="read column OLD as the data-contract column NEW, e.g. --rename ECOG=ecog "
                        "(repeatable; applies to every input table that has OLD)")
-    if drug_codes:
-        add_drug_code_argument(group)
+    if codes:
+        add_code_arguments(group)
 
 
-def add_drug_code_argument(parser) -> None:
+def add_code_arguments(parser) -> None:
     """The ``--drug-code RXNORM=NAME`` option (repeatable): further RxNorm codes whose records
-    are doses of the line in a FHIR bundle or an OMOP database (:func:`drug_codes_option`)."""
+    are doses of the line in a FHIR bundle or an OMOP database (:func:`drug_codes_option`),
+    and the ``--event-code SNOMED=KIND`` option (repeatable): further SNOMED CT procedure
+    codes read there as exclusion events (:func:`event_codes_option`)."""
     parser.add_argument("--drug-code", action="append", default=None, metavar="RXNORM=NAME",
                         help="a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or "
                         "OMOP; a table is refused with it): a further RxNorm code whose records are doses of the "
                         "line, beside the carboplatin and cisplatin ingredients, e.g. a clinical drug: "
                         "597195=carboplatin (repeat for several)")
+    parser.add_argument("--event-code", action="append", default=None, metavar="SNOMED=KIND",
+                        help="a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or "
+                        "OMOP; a table is refused with it): a further SNOMED CT procedure code read as an "
+                        "exclusion event of the GCIG rules, beside paracentesis 61515000 and thoracentesis "
+                        "91602002, e.g. a surgical procedure: 387713003=surgery (KIND: paracentesis, surgery, "
+                        "thoracentesis or mouse_antibody; repeat for several)")
 
 
 def add_kelim_cutoff_argument(parser) -> None:
@@ -78,14 +86,32 @@ def drug_codes_option(args) -> dict[str, str] | None:
     """``--drug-code RXNORM=NAME`` options as the readers' ``drug_codes`` (None when none).
     The codes and names are checked by the readers
     (:func:`ca125kinetics.sources._codes.line_drugs`); here only the option's form."""
+    return _code_pairs(getattr(args, "drug_code", None), "--drug-code", "RXNORM=NAME", "597195=carboplatin",
+                       "RxNorm")
+
+
+def event_codes_option(args) -> dict[str, str] | None:
+    """``--event-code SNOMED=KIND`` options as the readers' ``event_codes`` (None when none),
+    checked by the readers (:func:`ca125kinetics.sources._codes.exclusion_events`)."""
+    return _code_pairs(getattr(args, "event_code", None), "--event-code", "SNOMED=KIND", "387713003=surgery",
+                       "SNOMED CT")
+
+
+def source_codes_options(args) -> dict[str, dict[str, str]]:
+    """The readers' ``drug_codes`` and ``event_codes`` of the command's options, those given."""
+    given = {"drug_codes": drug_codes_option(args), "event_codes": event_codes_option(args)}
+    return {k: v for k, v in given.items() if v}
+
+
+def _code_pairs(pairs, option: str, form: str, example: str, vocabulary: str) -> dict[str, str] | None:
     out: dict[str, str] = {}
-    for pair in getattr(args, "drug_code", None) or ():
+    for pair in pairs or ():
         code, sep, name = pair.partition("=")
         if not sep or "=" in name:
-            raise InvalidInputError(f"--drug-code {pair!r}: give RXNORM=NAME, e.g. 597195=carboplatin")
+            raise InvalidInputError(f"{option} {pair!r}: give {form}, e.g. {example}")
         code, name = code.strip(), name.strip()
         if out.setdefault(code, name) != name:
-            raise InvalidInputError(f"--drug-code: RxNorm {code} is given as {out[code]!r} and as {name!r}")
+            raise InvalidInputError(f"{option}: {vocabulary} {code} is given as {out[code]!r} and as {name!r}")
     return out or None
 
 
@@ -122,10 +148,9 @@ def format_options(args) -> dict[str, Any]:
 
 def markers_options(args) -> dict[str, Any]:
     """``read_markers`` keyword arguments from the command's options: :func:`format_options`,
-    and ``drug_codes`` when ``--drug-code`` is given (read from a FHIR bundle; a table given
-    with them is refused by the reader)."""
-    codes = drug_codes_option(args)
-    return {**format_options(args), **({"drug_codes": codes} if codes else {})}
+    and ``drug_codes`` / ``event_codes`` when ``--drug-code`` / ``--event-code`` are given
+    (read from a FHIR bundle; a table given with them is refused by the reader)."""
+    return {**format_options(args), **source_codes_options(args)}
 
 
 # ----------------------------------------------------------------------------- registry-size files
@@ -148,8 +173,8 @@ def cohort_stream(args):
 
     given = getattr(args, "chunk_rows", None)
     chunk_rows = checked_chunk_rows(DEFAULT_CHUNK_ROWS if given is None else given)
-    if not isinstance(args.markers, str) or drug_codes_option(args):
-        # drug codes are read from a FHIR bundle, read whole; a table is refused with them
+    if not isinstance(args.markers, str) or source_codes_options(args):
+        # drug and event codes are read from a FHIR bundle, read whole; a table is refused with them
         return None
     fmt = format_options(args)
     # notes of the file check (a detected separator) are given once: here when the file is

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..web.app import serve
-from . import add_drug_code_argument, drug_codes_option
+from . import add_code_arguments, source_codes_options
 
 
 def add_serve_arguments(parser) -> None:
@@ -18,10 +18,10 @@ def add_serve_arguments(parser) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"],
                         help="server log level (default warning)")
-    add_drug_code_argument(parser)
+    add_code_arguments(parser)
 
 
 def cli_serve(args) -> int:
     """Handler of ``ca125 serve``: verify and load the model, then serve until interrupted."""
     return serve(host=args.host, port=args.port, model=args.model, workers=args.workers,
-                 log_level=args.log_level, drug_codes=drug_codes_option(args))
+                 log_level=args.log_level, **source_codes_options(args))

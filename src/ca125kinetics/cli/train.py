@@ -30,7 +30,7 @@ def add_train_arguments(parser) -> None:
                         help="mark the model as trained on synthetic data or not (default: synthetic when a "
                              "params.json of `ca125 synth` lies beside the markers file)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
-    add_format_arguments(parser, drug_codes=False)
+    add_format_arguments(parser, codes=False)
 
 
 def cli_train(args) -> int:

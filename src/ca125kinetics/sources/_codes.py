@@ -21,9 +21,11 @@ import pandas as pd
 from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
 from ..markers import ucum_key, unit_text_key
+from ..settings import EVENT_KINDS
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
-           "EVENT_SNOMED", "LINE_GAP_DAYS", "line_drugs", "first_doses", "check_uln", "as_day", "SourceRead",
+           "EVENT_SNOMED", "LINE_GAP_DAYS", "line_drugs", "exclusion_events", "first_doses", "check_uln", "as_day",
+           "SourceRead",
            "SKIPPED_COLUMNS",
            "require"]
 
@@ -115,26 +117,49 @@ def line_drugs(drug_codes: Mapping[str, str] | None) -> Mapping[str, str]:
     A code is RxNorm's identifier written as text of digits; a name is not empty. A code
     that :data:`PLATINUM_RXNORM` already names must keep that name. Anything else is refused
     with an :class:`InvalidInputError` saying what to give."""
-    if drug_codes is None:
-        return PLATINUM_RXNORM
-    if not isinstance(drug_codes, Mapping):
-        raise InvalidInputError(f"drug_codes must map RxNorm codes to drug names, e.g. "
-                                f"{{'597195': 'carboplatin'}}; got {type(drug_codes).__name__}")
-    out = dict(PLATINUM_RXNORM)
-    for code, name in drug_codes.items():
+    return _site_codes(drug_codes, PLATINUM_RXNORM, "drug_codes", "RxNorm", "an RxNorm code", "drug names",
+                       ("597195", "carboplatin"), "the drug's name")
+
+
+def exclusion_events(event_codes: Mapping[str, str] | None) -> Mapping[str, str]:
+    """The SNOMED CT procedure codes read as exclusion events: :data:`EVENT_SNOMED` and the
+    codes a site adds (``event_codes``, SNOMED CT code -> event kind of
+    :data:`~ca125kinetics.settings.EVENT_KINDS`), e.g. ``{"387713003": "surgery"}`` (surgical
+    procedure), which no default names: surgery is coded in too many ways to list.
+
+    As :func:`line_drugs`: a code is text of digits, a code of :data:`EVENT_SNOMED` keeps its
+    kind, and the kind must be one the GCIG rules know."""
+    return _site_codes(event_codes, EVENT_SNOMED, "event_codes", "SNOMED CT", "a SNOMED CT code", "event kinds",
+                       ("387713003", "surgery"), "an event kind", kinds=EVENT_KINDS)
+
+
+def _site_codes(given, defaults: Mapping[str, str], what: str, vocabulary: str, a_code: str, names: str,
+                example: tuple[str, str], name_is: str, kinds: tuple[str, ...] | None = None) -> Mapping[str, str]:
+    """``defaults`` and the codes of ``given`` (code -> name), checked (see :func:`line_drugs`)."""
+    if given is None:
+        return defaults
+    if not isinstance(given, Mapping):
+        raise InvalidInputError(f"{what} must map {vocabulary} codes to {names}, e.g. "
+                                f"{{{example[0]!r}: {example[1]!r}}}; got {type(given).__name__}")
+    out = dict(defaults)
+    for code, name in given.items():
         if not (isinstance(code, str) and code.isascii() and code.isdigit()):
-            raise InvalidInputError(f"drug_codes: {code!r} is not an RxNorm code; give the code as text of "
-                                    "digits, e.g. '597195'")
+            raise InvalidInputError(f"{what}: {code!r} is not {a_code}; give the code as text of "
+                                    f"digits, e.g. {example[0]!r}")
         if not (isinstance(name, str) and name.strip()):
-            raise InvalidInputError(f"drug_codes: RxNorm {code} needs the drug's name as text, got {name!r}")
+            raise InvalidInputError(f"{what}: {vocabulary} {code} needs {name_is} as text, got {name!r}")
         name = name.strip()
+        if kinds is not None and name not in kinds:
+            raise InvalidInputError(f"{what}: {vocabulary} {code} is given as {name!r}, not an event kind of the "
+                                    f"GCIG rules; use one of {list(kinds)}")
         if out.setdefault(code, name) != name:
-            raise InvalidInputError(f"drug_codes: RxNorm {code} is {out[code]}, not {name!r}")
+            raise InvalidInputError(f"{what}: {vocabulary} {code} is {out[code]}, not {name!r}")
     return MappingProxyType(out)
 
 
 #: Procedures that open a GCIG exclusion window, by SNOMED CT code: 61515000 paracentesis of
-#: abdomen, 91602002 thoracentesis.
+#: abdomen, 91602002 thoracentesis. Surgery, coded in too many ways to list, is a site's
+#: ``event_codes`` (:func:`exclusion_events`).
 EVENT_SNOMED: Mapping[str, str] = MappingProxyType({"61515000": "paracentesis", "91602002": "thoracentesis"})
 
 #: Doses of the line's drugs (platinum, and any ``drug_codes``) of one patient more than this

@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..cli import add_drug_code_argument, drug_codes_option
+from ..cli import add_code_arguments, source_codes_options
 from ..errors import InvalidInputError
 
 __all__ = ["add_extract_arguments", "cli_extract", "skipped_path"]
@@ -36,7 +36,7 @@ def add_extract_arguments(parser) -> None:
         p.add_argument("--treatment-start", help="first dose (YYYY-MM-DD) for every patient, instead of the "
                        "platinum records of the source")
         p.add_argument("--uln", type=float, help="ULN for samples without a reference range (CA-125 default 35 U/mL)")
-        add_drug_code_argument(p)
+        add_code_arguments(p)
         p.add_argument("--out", required=True, help="markers table to write (.csv, .parquet or .json); the skipped "
                        "records go to <out>.skipped.csv beside it")
 
@@ -55,7 +55,7 @@ def cli_extract(args) -> int:
         from .fhir import read_fhir
 
         result = read_fhir(args.bundle, marker=args.marker, treatment_start=args.treatment_start, uln=args.uln,
-                           drug_codes=drug_codes_option(args))
+                           **source_codes_options(args))
     else:
         from .omop import read_omop
 
@@ -71,7 +71,7 @@ def cli_extract(args) -> int:
             person_ids = [int(w) for w in lines]
         result = read_omop(args.url, marker=args.marker, cohort_id=args.cohort_id, person_ids=person_ids,
                            patient_id=args.patient_id, treatment_start=args.treatment_start, uln=args.uln,
-                           schema=args.schema, drug_codes=drug_codes_option(args))
+                           schema=args.schema, **source_codes_options(args))
     checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
                            marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()

@@ -71,7 +71,7 @@ import pandas as pd
 
 from ..errors import InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, MarkerCode,
-                     SourceRead, as_day, check_uln, events_take_sample_uln, first_doses, marker_code,
+                     SourceRead, as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, marker_code,
                      line_drugs, no_marker_message, require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
@@ -414,7 +414,7 @@ def _line_drug(concepts: list, rxnorm: Mapping[str, str]) -> str | None:
 
 
 def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float | None = None,
-              event_codes: Mapping[str, str] = EVENT_SNOMED, max_bytes: int = MAX_BUNDLE_BYTES,
+              event_codes: Mapping[str, str] | None = None, max_bytes: int = MAX_BUNDLE_BYTES,
               line_gap_days: int = LINE_GAP_DAYS, drug_codes: Mapping[str, str] | None = None) -> SourceRead:
     """Read one marker's values, exclusion events and treatment starts from FHIR R4 resources.
 
@@ -431,8 +431,10 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     uln : float, optional
         ULN for samples without ``referenceRange.high``. Default: 35 U/mL for CA-125 (the
         package's default); for CEA such samples are skipped unless ``uln`` is given.
-    event_codes : mapping of str to str
-        SNOMED CT procedure codes read as exclusion events (default: :data:`EVENT_SNOMED`).
+    event_codes : mapping of str to str, optional
+        Further SNOMED CT procedure codes (code -> event kind) read as exclusion events, beside
+        :data:`EVENT_SNOMED` (paracentesis, thoracentesis), e.g. a site's surgical procedures
+        ``{"387713003": "surgery"}`` (:func:`~ca125kinetics.sources._codes.exclusion_events`).
     max_bytes : int
         Largest file or body read.
     line_gap_days : int
@@ -467,6 +469,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     spec = marker_code(marker)
     check_uln(uln, spec)
     rxnorm = line_drugs(drug_codes)
+    event_codes = exclusion_events(event_codes)
     models = _models()
     data, label = _load(source, max_bytes)
     entries = _entries(data, label, models)
@@ -540,7 +543,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
             snomed = [c for c in _codes(res.get("code"), SNOMED) if c in event_codes]
             if not snomed:
                 skip("procedure is not coded (SNOMED CT) as an exclusion event: "
-                     f"{dict(event_codes)}")
+                     f"{dict(event_codes)}; a site's code of one (e.g. a surgical procedure) is added with "
+                     "event_codes={'387713003': 'surgery'}, command line --event-code 387713003=surgery")
                 continue
             kinds = sorted({event_codes[c] for c in snomed})
             if len(kinds) > 1:
@@ -730,13 +734,15 @@ def write_fhir(bundle: Mapping, path) -> Path:
 
 
 def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
-                            drug_codes: Mapping[str, str] | None = None) -> tuple[dict, int]:
+                            drug_codes: Mapping[str, str] | None = None,
+                            event_codes: Mapping[str, str] | None = None) -> tuple[dict, int]:
     """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
     resources skipped.
 
     Samples keep their dates, the treatment start comes from the bundle's first dose of the
     line (platinum, or a drug of ``drug_codes``, as :func:`read_fhir`), events from its
-    procedures; the clinical factors are left unknown.
+    procedures (those of :data:`EVENT_SNOMED` and ``event_codes``); the clinical factors are
+    left unknown.
 
     Raises
     ------
@@ -744,7 +750,7 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
         Not one patient, samples with different ULNs, a sample above the measuring range
         (``valueQuantity.comparator`` ``>``), or anything :func:`read_fhir` refuses.
     """
-    result = read_fhir(body, max_bytes=max_bytes, drug_codes=drug_codes)
+    result = read_fhir(body, max_bytes=max_bytes, drug_codes=drug_codes, event_codes=event_codes)
     m = result.markers
     ids = sorted(set(m["patient_id"]))
     if len(ids) != 1:

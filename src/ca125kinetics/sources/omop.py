@@ -49,7 +49,8 @@ import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
-                     as_day, check_uln, events_take_sample_uln, first_doses, line_drugs, marker_code,
+                     as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, line_drugs,
+                     marker_code,
                      no_marker_message, require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
@@ -169,7 +170,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
               person_ids: Iterable[int] | None = None, patient_id: str = "person_id",
               treatment_start=None, uln: float | None = None, schema: str | None = None,
               assay_column: str | None = "measurement_source_value",
-              event_codes: Mapping[str, str] = EVENT_SNOMED, line_gap_days: int = LINE_GAP_DAYS,
+              event_codes: Mapping[str, str] | None = None, line_gap_days: int = LINE_GAP_DAYS,
               drug_codes: Mapping[str, str] | None = None) -> SourceRead:
     """Extract one marker's values, exclusion events and treatment starts of a cohort.
 
@@ -194,8 +195,11 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         Schema of the CDM tables (PostgreSQL: e.g. ``cdm``); default the connection's.
     assay_column : str or None
         ``measurement`` column read as the assay (default ``measurement_source_value``).
-    event_codes : mapping of str to str
-        SNOMED CT procedure codes read as exclusion events.
+    event_codes : mapping of str to str, optional
+        Further SNOMED CT procedure codes (code -> event kind) read as exclusion events, with
+        every procedure descending from them, beside :data:`EVENT_SNOMED` (paracentesis,
+        thoracentesis), e.g. ``{"387713003": "surgery"}``
+        (:func:`~ca125kinetics.sources._codes.exclusion_events`).
     line_gap_days : int
         Exposures to the line's drugs of a person more than this many days apart are two lines (90 by
         default): such a person gets no treatment start (which line is day 0 is ambiguous)
@@ -229,6 +233,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         raise InvalidInputError("give cohort_id or person_ids, not both")
     check_uln(uln, spec)
     rxnorm = line_drugs(drug_codes)
+    event_codes = exclusion_events(event_codes)
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:

@@ -480,9 +480,9 @@ class FhirBodyMiddleware:
     request body (:func:`ca125kinetics.sources.fhir.score_request_from_fhir`); an unreadable
     bundle is a 422 with the reader's message. Runs inside :class:`BodyLimitMiddleware`."""
 
-    def __init__(self, app, drug_codes=None):
+    def __init__(self, app, codes=None):
         self.app = app
-        self.drug_codes = drug_codes
+        self.codes = codes or {}        # the reader's drug_codes and event_codes
 
     async def __call__(self, scope, receive, send):
         headers = dict(scope.get("headers", ())) if scope["type"] == "http" else {}
@@ -498,8 +498,7 @@ class FhirBodyMiddleware:
         try:
             from ..sources.fhir import score_request_from_fhir
 
-            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES,
-                                                       drug_codes=self.drug_codes)
+            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES, **self.codes)
         except Ca125KineticsError as exc:
             await _send_json(send, 422, {"detail": str(exc), "message": str(exc).splitlines()[0]})
             return
@@ -796,7 +795,7 @@ def _plain_errors(errors) -> list[dict]:
 
 
 def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S,
-               drug_codes=None) -> FastAPI:
+               drug_codes=None, event_codes=None) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
 
     Parameters
@@ -812,12 +811,17 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         (``POST /api/score`` with ``application/fhir+json``, ``POST /api/fhir/samples``), e.g.
         ``{"597195": "carboplatin"}``, as :func:`ca125kinetics.sources.fhir.read_fhir`;
         checked now. ``GET /api/model`` lists the codes read.
+    event_codes : mapping of str to str, optional
+        The site's further SNOMED CT codes of exclusion events (procedures) in those bundles,
+        e.g. ``{"387713003": "surgery"}``, as :func:`~ca125kinetics.sources.fhir.read_fhir`;
+        checked now and listed by ``GET /api/model``.
     """
     from ..predict import load_model
-    from ..sources._codes import line_drugs
+    from ..sources._codes import exclusion_events, line_drugs
 
-    read_codes = line_drugs(drug_codes)      # refused here, before the model is loaded
-    drug_codes = dict(drug_codes) if drug_codes else None
+    # refused here, before the model is loaded
+    read_codes, read_events = line_drugs(drug_codes), exclusion_events(event_codes)
+    codes = {k: dict(v) for k, v in (("drug_codes", drug_codes), ("event_codes", event_codes)) if v}
     bundle = load_model(model)
     app = FastAPI(
         docs_url=None, redoc_url=None,  # both load scripts from a CDN, which the CSP forbids
@@ -884,7 +888,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
             "kelim_favourable_score": KELIM_FAVOURABLE_SCORE,
             "interval": _interval_description(b),
             "limits": {"max_samples": MAX_SAMPLES, "max_body_bytes": MAX_BODY_BYTES},
-            "fhir_drug_codes": dict(read_codes),
+            "fhir_drug_codes": dict(read_codes), "fhir_event_codes": dict(read_events),
         }
 
     @app.post("/api/score", response_model=ScoreResponse, summary="Score one patient",
@@ -908,11 +912,10 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         the page fills its form with them. ``skipped_resources`` counts what was not read."""
         from ..sources.fhir import score_request_from_fhir
 
-        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES,
-                                                drug_codes=drug_codes)
+        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES, **codes)
         return {**body, "skipped_resources": skipped}
 
-    app.add_middleware(FhirBodyMiddleware, drug_codes=drug_codes)
+    app.add_middleware(FhirBodyMiddleware, codes=codes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
@@ -920,11 +923,12 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
 
 def app_from_env() -> FastAPI:
     """App factory for multi-process serving: the model comes from ``$CA125_SERVE_MODEL``, the
-    FHIR drug codes from ``$CA125_SERVE_DRUG_CODES`` (a JSON object, as :func:`serve` sets it)."""
+    FHIR drug and event codes from ``$CA125_SERVE_FHIR_CODES`` (a JSON object of
+    ``drug_codes`` and ``event_codes``, as :func:`serve` sets it)."""
     import os
 
-    codes = os.environ.get("CA125_SERVE_DRUG_CODES")
-    return create_app(os.environ.get("CA125_SERVE_MODEL") or None, drug_codes=json.loads(codes) if codes else None)
+    codes = os.environ.get("CA125_SERVE_FHIR_CODES")
+    return create_app(os.environ.get("CA125_SERVE_MODEL") or None, **(json.loads(codes) if codes else {}))
 
 
 def uvicorn_limits() -> dict:
@@ -934,11 +938,11 @@ def uvicorn_limits() -> dict:
 
 
 def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
-          log_level: str = "warning", drug_codes=None) -> int:
+          log_level: str = "warning", drug_codes=None, event_codes=None) -> int:
     """Verify and load the model, then run the app with uvicorn until interrupted.
 
     With ``workers > 1`` each worker process loads (and verifies) the model itself.
-    ``drug_codes`` as :func:`create_app`.
+    ``drug_codes`` and ``event_codes`` as :func:`create_app`.
     """
     import os
     import sys
@@ -948,7 +952,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     if workers < 1:
         raise InvalidInputError(f"--workers must be at least 1, got {workers}")
     # verify and load once here, so a bad model (or drug code) fails before serving
-    app = create_app(model, drug_codes=drug_codes)
+    app = create_app(model, drug_codes=drug_codes, event_codes=event_codes)
     b = app.state.bundle
     print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
           "(Ctrl-C to stop). Research software, not a medical device.", file=sys.stderr)
@@ -957,7 +961,8 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
     else:
         os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
-        os.environ["CA125_SERVE_DRUG_CODES"] = json.dumps(dict(drug_codes)) if drug_codes else ""
+        os.environ["CA125_SERVE_FHIR_CODES"] = json.dumps(
+            {k: dict(v) for k, v in (("drug_codes", drug_codes), ("event_codes", event_codes)) if v})
         uvicorn.run("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
                     workers=workers, log_level=log_level, access_log=False, **limits)
     return 0
