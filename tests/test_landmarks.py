@@ -281,9 +281,12 @@ def test_a_landmark_whose_window_holds_no_sample_gets_no_decision():
     assert late.reason == ("no decision: no CA-125 sample in this landmark's window (days 56 to 70) that the rules "
                            "use (day 60: set aside after a procedure or mouse antibodies); the latest sample before "
                            "it is on day 41: the probability is the landmark model's on the earlier samples")
-    assert "No decision at day 35 (early), after cycle 3 (day 63): no CA-125 sample in the visit's window." in t.summary
+    assert ("No decision at day 35 (early), after cycle 3 (day 63): no CA-125 sample in the visit's window that the "
+            "rules use.") in t.summary
     assert "no landmark model" not in t.summary.lower()
-    assert "no decision: no CA-125 sample in this visit's window (days 56 to 70)" in t.to_text()
+    assert cycle3.reason in t.to_text()
+    # the text names the sample set aside, not "no sample" (day 60 is listed among the days)
+    assert late.reason in aside.to_text() and "(days -5, 20, 41, 60)" in aside.to_text()
     # a sample on the window's edges is the visit's
     for day in (56, 70):
         edge = predict({"day": [-5, 20, 41, day, 75], "ca125": [400.0, 300.0, 90.0, 60.0, 30.0]}, clinical)
@@ -441,8 +444,8 @@ def test_stability_wording():
     same = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
                             final=(0.85, 0.8, 0.9), score_at=lambda m: (0.9, 0.8, 0.95))
     assert same.stable is True and same.summary == (
-        "Decision stable: predicted completely resectable (threshold 0.70) at each of the 4 landmarks reached "
-        "and with all samples.")
+        "Decision stable: predicted completely resectable (threshold 0.70) at each of the 4 landmarks with a "
+        "decision and with all samples.")
     gap = build_trajectory(_models("ok", "not_fitted", "ok", "ok"), days=days[:3], values=values[:3],
                            threshold=0.7, final=(0.3, 0.2, 0.4), score_at=lambda m: (0.2, 0.1, 0.3))
     assert [pt.status for pt in gap.points] == ["ok", "not_fitted", "not_reached", "not_reached", "ok"]
@@ -454,6 +457,50 @@ def test_stability_wording():
     assert none.status == "no_landmark_models" and "retrain" in none.summary
     unscored = build_trajectory(_models("ok"), days=days, values=values, threshold=0.7, final=None, score_at=None)
     assert unscored.status == "not_scored"
+
+
+def test_models_disagreeing_on_the_same_samples_are_no_change_of_course():
+    """The full-series model and the last landmark's model on the same samples, on either side
+    of the threshold: no change over time (no new sample), but no settled decision either; the
+    summary names the two points and their probabilities."""
+    days, values = [-3, 21, 42, 63], [400, 350, 250, 60]
+    p = {"day35": 0.5, "cycle2": 0.35, "cycle3": 0.69}
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                         final=(0.71, 0.55, 0.81), score_at=lambda m: (p[m.landmark.key], 0.3, 0.8))
+    assert t.stable is False
+    assert t.summary.startswith("Decision not settled: no new sample changed it, but the models disagree (")
+    assert ("after cycle 3 (day 63) and all samples (to day 63) used the same samples (days -3, 21, 42, 63) and "
+            "their models disagree (p 0.69 and 0.71, threshold 0.70): the probability is close to the "
+            "threshold.") in t.summary
+    # a change on new samples is counted, the disagreement on the same ones is not
+    p["day35"] = 0.8
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=[-3, 21, 35, 42, 63], values=[400, 350, 300, 250, 60],
+                         threshold=0.7, final=(0.71, 0.55, 0.81), score_at=lambda m: (p[m.landmark.key], 0.3, 0.8))
+    assert t.summary.startswith("Decision not stable: it changed 1 time across the landmarks reached")
+    assert "their models disagree (p 0.69 and 0.71" in t.summary
+
+
+def test_a_landmark_reached_without_a_sample_by_its_last_day_says_so():
+    """Samples from day 60 on: day 35 and cycle 2 are reached (a later sample exists) with no
+    sample up to their last day. They are not scored, and say why; they are not called
+    landmarks without a model, nor counted among the landmarks with a decision."""
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=[60, 80], values=[400, 150], threshold=0.7,
+                         final=(0.6, 0.4, 0.7), score_at=lambda m: (0.5, 0.3, 0.7, None, 0))
+    points = {pt.landmark: pt for pt in t.points}
+    assert points["cycle2"].status == "not_scored" and points["cycle2"].reason == (
+        "not scored: no CA-125 sample drawn up to day 49; the first is on day 60")
+    assert "No landmark model" not in t.summary
+    assert "Not scored: day 35 (early) (no CA-125 sample drawn up to day 35; the first is on day 60)" in t.summary
+    assert "no CA-125 sample drawn up to day 49; the first is on day 60" in t.to_text()
+    # its landmarks decided on imputed kinetics (allowed): the summary says so
+    allowed = build_trajectory(_models("ok", "ok", "ok", "ok"), days=[60, 80], values=[400, 150], threshold=0.7,
+                               final=(0.6, 0.4, 0.7), score_at=lambda m: (0.5, 0.3, 0.7, None, 0),
+                               allow_imputed=True, imputed_inputs="ecog")
+    assert allowed.summary.startswith("Decision stable: predicted not completely resectable (threshold 0.70) at each "
+                                      "of the 2 landmarks with a decision")
+    assert ("The decisions at after cycle 3 (day 63), after cycle 4 (day 84) rest on imputed kinetics"
+            in allowed.summary)
+    assert "Every decision above rests on imputed ecog (allow_imputed=True)." in allowed.summary
 
 
 def test_landmark_round_trip():
@@ -618,7 +665,8 @@ def test_every_adversarial_series_agrees_with_the_independent_day_rule(scored_ca
                 assert pt.status in ("ok", "not_fitted", "not_scored", "no_visit_sample", "not_candidate"), (
                     note, key, pt)
                 if pt.status == "not_scored":       # reached, but nothing drawn up to D + w
-                    assert e["sample_days"] == "" and pt.reason.startswith("not scored: no CA-125 markers"), pt
+                    assert e["sample_days"] == "" and pt.reason.startswith(
+                        f"not scored: no CA-125 sample drawn up to day {pt.last_day}; the first is on day "), pt
                 # a decision needs a sample in the landmark's window (D - w to D + w)
                 if key != "final" and pt.status in ("ok", "no_visit_sample"):
                     first = int(e["nominal_day"]) - int(e["window_days"])

@@ -498,13 +498,10 @@ class Trajectory:
             elif p.status == "insufficient":
                 shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
                          "(kinetics imputed)")
-            elif p.status == "no_visit_sample":
-                shown = (f"{p.probability:.2f}  no decision: no CA-125 sample in this visit's window (days "
-                         f"{2 * p.day - p.last_day} to {p.last_day})")
-            elif p.status == "not_candidate":
-                shown = f"{p.probability:.2f}  no decision: {p.reason[len('no decision: '):]}"
+            elif p.status in ("no_visit_sample", "not_candidate"):      # the reason says which sample
+                shown = f"{p.probability:.2f}  {p.reason}"
             elif p.decision is None:
-                shown = "no landmark model" if p.status == "not_fitted" else "not scored"
+                shown = "no landmark model" if p.status == "not_fitted" else p.reason or "not scored"
             else:
                 interval = (f" ({p.p_low:.2f} to {p.p_high:.2f})" if math.isfinite(p.p_low) and math.isfinite(p.p_high)
                             else "")
@@ -566,7 +563,7 @@ _WORDS = {"resectable": "predicted completely resectable", "not_resectable": "pr
 def build_trajectory(landmark_models, *, days, values, threshold: float, final: tuple | None,
                      score_at, withheld: str | None = None, model=None,
                      recommendation: tuple[str, str] | None = None, allow_imputed: bool = False,
-                     excluded=None, unknown_recist: bool = False) -> Trajectory:
+                     excluded=None, unknown_recist: bool = False, imputed_inputs: str | None = None) -> Trajectory:
     """A patient's trajectory from the model's landmark models.
 
     Parameters
@@ -609,6 +606,10 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         point whose model uses RECIST, i.e. did not learn it unknown (a landmark before RECIST
         is assessed did), computes its probability with RECIST imputed and gets no decision
         (status ``insufficient``) unless ``allow_imputed``; so does the full-series point.
+    imputed_inputs : str, optional
+        The model inputs unknown and imputed by the caller's leave (``allow_imputed``), e.g.
+        ``"ecog, recist"``: the summary says that every decision rests on them, as the
+        patient's recommendation does.
     """
     if withheld is not None:
         return Trajectory("withheld", threshold, summary=f"No trajectory: the decision is withheld ({withheld}).")
@@ -625,7 +626,7 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     set_aside = np.zeros(len(d), dtype=bool) if excluded is None else np.asarray(excluded, dtype=bool)
     usable_days = np.sort(d[has_value & ~set_aside & ~np.isnan(d)])
     last = latest_sample_day(days, values)
-    points = []
+    points, guessed = [], []     # guessed: landmarks decided on imputed kinetics (allow_imputed)
     for m in landmark_models:
         lm = m.landmark
         if not reached(last, m.landmark):
@@ -638,6 +639,11 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         if m.status != "ok" or m.model is None:
             points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), "not_fitted",
                                           sample_days=used, reason=f"no landmark model: {m.reason}", **about))
+            continue
+        if not used:    # reached by a later sample, none drawn by its last day: nothing to score
+            points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, 0, "not_scored", reason=(
+                f"not scored: no CA-125 sample drawn up to day {lm.last_day}; the first is on day "
+                f"{int(sample_days[0])}"), **about))
             continue
         got = tuple(score_at(m))
         p, low, high = (float(x) if x is not None else math.nan for x in got[:3])
@@ -669,6 +675,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                 + (f" that the rules use (day {aside}: set aside after a procedure or mouse antibodies)"
                    if drawn.size else "")
                 + f"; {before}: the probability is the landmark model's on the earlier samples")
+        if status == "ok" and len(got) > 4 and got[4] == 0:
+            guessed.append(lm.label)
         points.append(TrajectoryPoint(lm.key, lm.label, lm.day, lm.last_day, len(used), status, p, low, high,
                                       _decision(p, threshold) if status == "ok" else None, sample_days=used,
                                       reason=reason, **about))
@@ -696,6 +704,12 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     times = {pt.sample_days for pt in scored if pt.landmark != "final"}
     stable = None if len(times) < 2 else len({pt.decision for pt in scored}) == 1
     summary = _summary(reached_points, scored, stable, threshold)
+    if imputed_inputs and scored:
+        summary += f" Every decision above rests on imputed {imputed_inputs} (allow_imputed=True)."
+    if guessed:
+        summary += (f" The decision{'s' if len(guessed) > 1 else ''} at {', '.join(guessed)} "
+                    f"rest{'' if len(guessed) > 1 else 's'} on imputed kinetics (no CA-125 after the first dose "
+                    "by then; allow_imputed=True).")
     if recommendation is not None:
         summary += (" The landmark decisions compare the models' probabilities with the threshold only; the "
                     f"recommendation, which applies the eligibility rules to the full series, is "
@@ -761,35 +775,52 @@ def _recist_point(pt) -> bool:
 
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
-    missing = [pt.label for pt in points
-               if pt.decision is None and pt.status not in ("insufficient", "no_visit_sample", "not_candidate")]
+    missing = [pt.label for pt in points if pt.status == "not_fitted"]
+    unscored = [f"{pt.label} ({(pt.reason or '').removeprefix('not scored: ')})"
+                for pt in points if pt.status == "not_scored"]
     early = [pt.label for pt in points if pt.status == "insufficient" and not _recist_point(pt)]
     recist = [pt.label for pt in points if pt.status == "insufficient" and _recist_point(pt)]
     unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
     excluded = [pt.label for pt in points if pt.status == "not_candidate"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
+        f" Not scored: {'; '.join(unscored)}." if unscored else "") + (
         f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
         if early else "") + (
         f" No decision at {', '.join(recist)}: RECIST unknown, which that model uses (imputed)." if recist else "") + (
-        f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window." if unsampled else "") + (
+        f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window that the rules use."
+        if unsampled else "") + (
         f" No decision at {', '.join(excluded)}: not a candidate for secondary cytoreduction (GCIG CA-125 "
         "progression or RECIST progressive disease by then)." if excluded else "")
     if stable is None:
         if not landmarks:
-            return "Only the full-series prediction is available: no landmark could be scored." + tail
+            return "Only the full-series decision is available: no landmark gave a decision." + tail
         lead = ("only one landmark scored" if len(landmarks) == 1 else
                 f"the {len(landmarks)} landmarks scored used the same samples "
                 f"(days {', '.join(str(d) for d in landmarks[0].sample_days)})")
         each = "; ".join(f"{pt.label}: {_WORDS[pt.decision]} (p {pt.probability:.2f})" for pt in scored)
         return (f"Too early to say whether the decision is stable: {lead}. {each}; threshold {threshold:.2f}."
-                + tail)
+                + _disagreements(scored, threshold) + tail)
     n = len(landmarks)
     if stable:
         return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "
-                f"{n} landmark{'s' if n != 1 else ''} reached"
+                f"{n} landmark{'s' if n != 1 else ''} with a decision"
                 + (" and with all samples." if any(pt.landmark == "final" for pt in scored) else ".") + tail)
     path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold (p {pt.probability:.2f})"
                        for pt in scored)
-    changes = sum(a.decision != b.decision for a, b in zip(scored, scored[1:]))
-    return (f"Decision not stable: it changed {changes} time{'s' if changes != 1 else ''} across the landmarks "
-            f"reached ({path}); latest: {_WORDS[scored[-1].decision]}." + tail)
+    # a change is a new decision on new samples; two models that disagree on the same samples
+    # are a patient near the threshold, not a change over time
+    changes = sum(a.decision != b.decision and a.sample_days != b.sample_days for a, b in zip(scored, scored[1:]))
+    lead = (f"Decision not stable: it changed {changes} time{'s' if changes != 1 else ''} across the landmarks "
+            f"reached" if changes else "Decision not settled: no new sample changed it, but the models disagree")
+    return f"{lead} ({path}); latest: {_WORDS[scored[-1].decision]}." + _disagreements(scored, threshold) + tail
+
+
+def _disagreements(scored, threshold: float) -> str:
+    """The pairs of consecutive points that used the same samples and decide differently:
+    their models disagree about one series (its probabilities lie on both sides of the
+    threshold), which is no change of the patient's course."""
+    pairs = [(a, b) for a, b in zip(scored, scored[1:]) if a.decision != b.decision and a.sample_days == b.sample_days]
+    return "".join(
+        f" {a.label} and {b.label} used the same samples (days {', '.join(str(d) for d in a.sample_days)}) and "
+        f"their models disagree (p {a.probability:.2f} and {b.probability:.2f}, threshold {threshold:.2f}): the "
+        "probability is close to the threshold." for a, b in pairs)

@@ -376,8 +376,10 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     # no score column: the clinical predictors that rule 5 would not impute, whichever branch
     # decided the row (the trajectory withholds its landmark decisions on them)
     unknown = np.where((n_missing > 0) & (not allow_imputed), missing, "").astype(object)
+    # and those the caller's leave imputed (the trajectory says its decisions rest on them)
+    imputed_names = np.where((n_missing > 0) & allow_imputed, missing, "").astype(object)
     return {"decision": decision, "rule": rule, "recommendation": scatter_text(n, texts), "status": out_status,
-            "reason": out_reason, "predictors_unknown": unknown}
+            "reason": out_reason, "predictors_unknown": unknown, "predictors_imputed": imputed_names}
 
 
 #: The branches of the decision rule (:data:`_RULES`), in the order they are tried, and the

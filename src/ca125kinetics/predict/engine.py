@@ -294,7 +294,7 @@ def _kinetics_of(bundle, batch: PatientBatch, problem: np.ndarray):
 
 
 #: The columns of a prediction's row: the score columns and what its trajectory needs.
-_PREDICT_NAMES = (*SCORE_COLUMNS, "predictors_unknown", "kinetics_n_on")
+_PREDICT_NAMES = (*SCORE_COLUMNS, "predictors_unknown", "predictors_imputed", "kinetics_n_on")
 
 
 def _score_patients(bundle, patients: list, problems: Mapping[str, str], allow_imputed: bool = False,

@@ -77,6 +77,7 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
                              score_at=lambda m, i=i: at[(m.landmark.key, i)],
                              withheld=_withheld(r), unknown_recist=_recist_only(r),
+                             imputed_inputs=r.get("predictors_imputed") or None,
                              model=bundle,
                              allow_imputed=allow_imputed,
                              excluded=excluded_by_events(record.day, record.event, bundle.kinetics_settings)
