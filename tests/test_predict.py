@@ -1007,6 +1007,16 @@ def test_mlflow_model_uri_is_verified_and_loaded(registry, bundle):
                                                                                model=bundle).probability
 
 
+def test_a_relative_sqlite_registry_uri_is_the_working_directorys(registry, monkeypatch):
+    """``sqlite:///mlflow.db`` (train's default, relative) named the registry: loading by alias
+    ended in a ValueError traceback ('relative path can't be expressed as a file URI')."""
+    monkeypatch.chdir(registry.parent)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///mlflow.db")
+    P.clear_model_cache()
+    assert P.load_model("models:/ca125-test@champion", scoring_only=True).name == P.load_model(
+        "models:/ca125-test@champion").name
+
+
 def test_tampered_registry_model_is_refused(registry):
     stored = next(registry.rglob("bundle.joblib"))
     stored.write_bytes(stored.read_bytes() + b"\0")

@@ -266,12 +266,13 @@ def _registry_location(uri: str) -> Path | None:
     registry = os.environ.get("MLFLOW_REGISTRY_URI") or os.environ.get("MLFLOW_TRACKING_URI") or ""
     if match is None or not registry.startswith("sqlite:///"):
         return None
-    database = Path(unquote(registry[len("sqlite:///"):].split("?", 1)[0]))
+    database = Path(unquote(registry[len("sqlite:///"):].split("?", 1)[0])).expanduser()
     if not database.is_file():
         return None
     name, alias, version = match["name"], match["alias"], match["version"]
     try:
-        with sqlite3.connect(f"{database.as_uri()}?mode=ro", uri=True) as con:
+        # a relative path (sqlite:///mlflow.db, train's default) is the working directory's
+        with sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True) as con:
             if alias is not None:
                 found = con.execute("SELECT version FROM registered_model_aliases WHERE name = ? AND alias = ?",
                                     (name, alias)).fetchone()
