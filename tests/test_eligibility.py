@@ -851,3 +851,29 @@ def test_a_clinical_column_named_like_a_derived_field_is_refused_not_ignored(giv
     assert "gcig_response" in str(info.value) and "markers" in str(info.value)
     # a trial that does not read the derived field screens the table as before
     assert one(reset_patient(gcig_response="response"), "reset").status == "eligible"
+
+
+def test_every_screen_output_records_the_rules_and_package_version(tmp_path, capsys):
+    """As every table the package writes: the CSV and Parquet rows end with ``rules`` and
+    ``package_version`` (the trial, its criteria file and digest, and the GCIG settings that
+    derived gcig_response, with the --uln given), and the JSON carries both."""
+    from ca125kinetics import __version__
+
+    clinical = _clinical_file(tmp_path)
+    markers = tmp_path / "markers.csv"
+    markers_of(RESPONSE, pid="009").to_csv(markers, index=False)
+    args = ["screen", "--clinical", str(clinical), "--markers", str(markers), "--uln", "30"]
+    assert main([*args, "--format", "csv"]) == 0
+    frame = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out), dtype={"patient_id": str})
+    assert list(frame.columns[-2:]) == ["rules", "package_version"] and set(frame["package_version"]) == {__version__}
+    rules = json.loads(frame["rules"].iloc[0])
+    assert rules["trial"] == "rescue" and rules["criteria_sha256"] == load_trial("rescue").sha256
+    assert rules["gcig"]["uln"] == 30.0
+    assert main([*args, "--out", str(tmp_path / "s.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "s.parquet")["rules"].iloc[0] == frame["rules"].iloc[0]
+    capsys.readouterr()
+    assert main([*args, "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["rules"] == rules and out["package_version"] == __version__
+    # without markers no GCIG rule was applied, and none is recorded
+    assert "gcig" not in json.loads(screen(clinical).to_frame()["rules"].iloc[0])

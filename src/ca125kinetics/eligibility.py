@@ -99,7 +99,7 @@ _GROUPS = ("all", "any")
 #: Columns of :meth:`ScreeningResult.to_frame` (one row per patient).
 #: ``criteria_file`` and ``criteria_sha256`` say which criteria file (and which text of it) decided.
 FRAME_COLUMNS = ("patient_id", "trial", "status", "admitted_by", "failed", "missing", "reason",
-                 "criteria_file", "criteria_sha256")
+                 "criteria_file", "criteria_sha256", "rules", "package_version")
 #: Columns of :meth:`ScreeningResult.criteria_frame` (one row per patient and criterion).
 CRITERIA_COLUMNS = ("patient_id", "criterion", "kind", "outcome", "verdict", "clause", "missing", "reason")
 _TRIALS_PACKAGE = "ca125kinetics"
@@ -642,6 +642,9 @@ class ScreeningResult:
         Default ULN of the GCIG rules (the markers' own ``uln`` column wins where given).
     absent_columns : tuple of str
         Columns the criteria read that the clinical table lacks (missing for every patient).
+    gcig_settings : GcigSettings or None
+        The GCIG rules' settings that derived ``gcig_response`` (None: the default settings
+        with ``uln``); the tables' ``rules`` column records them with the trial.
     """
 
     trial: Trial
@@ -649,6 +652,18 @@ class ScreeningResult:
     markers_given: bool
     uln: float
     absent_columns: tuple[str, ...] = ()
+    gcig_settings: Any = None
+
+    def rules(self) -> dict:
+        """What decided the screen, as the ``rules`` column and the JSON's ``rules`` say it: the
+        trial, its criteria file and digest, and the GCIG settings when markers were screened."""
+        from .settings import GcigSettings
+
+        out = {"trial": self.trial.id, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256}
+        if self.markers_given:
+            settings = self.gcig_settings if self.gcig_settings is not None else GcigSettings(uln=self.uln)
+            out["gcig"] = settings.to_dict()
+        return out
 
     def __getitem__(self, patient_id: str) -> PatientScreening:
         for p in self.patients:
@@ -666,7 +681,9 @@ class ScreeningResult:
                  "failed": "; ".join(p.failed) or None, "missing": "; ".join(p.missing) or None,
                  "reason": p.reason, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256}
                 for p in self.patients]
-        return pd.DataFrame(rows, columns=list(FRAME_COLUMNS))
+        from .settings import with_provenance
+
+        return with_provenance(pd.DataFrame(rows, columns=list(FRAME_COLUMNS[:-2])), **self.rules())
 
     def criteria_frame(self):
         """One row per patient and criterion, columns :data:`CRITERIA_COLUMNS`."""
@@ -701,12 +718,16 @@ class ScreeningResult:
         return pd.DataFrame(rows, columns=["criterion", "kind", "text", "pass", "fail", "missing", "only_failure"])
 
     def to_dict(self) -> dict:
-        """JSON-ready: the trial, the summary and every patient with every criterion."""
+        """JSON-ready: the trial, the summary and every patient with every criterion, with the
+        ``rules`` (:meth:`rules`) and the ``package_version`` that screened them."""
+        from . import __version__
+
         return {
             "trial": {"id": self.trial.id, "name": self.trial.name, "registry": self.trial.registry,
                       "title": self.trial.title, "source": self.trial.source, "criteria_file": self.trial.path, "criteria_sha256": self.trial.sha256},
             "markers_given": self.markers_given,
             "absent_columns": list(self.absent_columns),
+            "rules": self.rules(), "package_version": __version__,
             "uln": self.uln,
             "summary": {row.status: int(row.n) for row in self.summary().itertuples()},
             "patients": [
@@ -800,7 +821,7 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort, options)
     patients = tuple(_screen_patient(pid, spec, rec, note) for pid, rec, note in zip(ids, records, notes))
     absent = tuple(f for f in spec.fields if f not in DERIVED_FIELDS and f not in clin.columns)
-    return ScreeningResult(spec, patients, markers is not None, float(settings.uln), absent)
+    return ScreeningResult(spec, patients, markers is not None, float(settings.uln), absent, settings)
 
 
 def _cell(value):

@@ -38,7 +38,7 @@ def add_extract_arguments(parser) -> None:
         p.add_argument("--uln", type=float, help="ULN for samples without a reference range (CA-125 default 35 U/mL)")
         add_code_arguments(p)
         p.add_argument("--out", required=True, help="markers table to write (.csv, .parquet or .json); the skipped "
-                       "records go to <out>.skipped.csv beside it")
+                       "records go beside it, markers.parquet -> markers.skipped.csv")
 
 
 def skipped_path(out) -> Path:
