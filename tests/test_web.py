@@ -532,3 +532,30 @@ def test_a_whole_day_written_as_a_float_is_read_as_the_readers_read_it(client):
         samples = [dict(body["samples"][0], day=bad), *body["samples"][1:]]
         r = client.post("/api/score", json=_request(samples=samples))
         assert r.status_code == 422 and r.json()["message"].startswith("samples.0.day"), (bad, r.json())
+
+
+def test_a_samples_assay_and_uln_are_read_as_a_markers_table_reads_them(client, model_dir):
+    """The API took neither (422 'Extra inputs are not permitted'), so an assay change that
+    makes the CLI's GCIG response not evaluable was scored as a response: the same patient,
+    two answers. A sample's assay and ULN are now the table's columns; a sample without a
+    ULN takes the request's."""
+    from ca125kinetics.predict import predict
+
+    clinical = {"age": 65, "ecog": 0, "ascites_ml": 0, "pfi_months": 14, "figo_stage": "III",
+                "primary_residual_disease": 0, "recurrence_pattern": "multiple", "recist": "SD"}
+    days, values = [-3, 21, 42, 63], [400.0, 150.0, 100.0, 20.0]
+    for extra, table in ((dict(assay=list("AAAB")), dict(assay=list("AAAB"))),
+                         (dict(uln=[35.0, 35.0, 35.0, None]), dict(uln=[35.0, 35.0, 35.0, 30.0]))):
+        name, cells = next(iter(extra.items()))
+        samples = [{"day": d, "ca125": v, **({name: c} if c is not None else {})}
+                   for d, v, c in zip(days, values, cells)]
+        body = {"patient_id": "q", "samples": samples, "clinical": clinical, "uln": 30}
+        r = client.post("/api/score", json=body)
+        assert r.status_code == 200, r.text
+        direct = predict({"day": days, "ca125": values, **table, **({} if name == "uln" else {"uln": [30.0] * 4})},
+                         clinical, model=model_dir)
+        got = r.json()
+        assert got["gcig"]["status"] == direct.gcig["status"] == "not_evaluable", name
+        assert got["probability"] == direct.probability and got["decision"] == direct.decision
+    r = client.post("/api/score", json={"samples": [{"day": 0, "ca125": 100, "uln": 0}]})
+    assert r.status_code == 422 and "samples.0.uln" in r.text

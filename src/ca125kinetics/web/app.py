@@ -157,6 +157,12 @@ class Sample(BaseModel):
     ca125: float | None = Field(None, strict=True, ge=0, le=CA125.plausible_max, description="CA-125, U/mL")
     censored: bool = Field(False, strict=True, description="the value was reported as '<ca125' (below the assay limit)")
     event: EventKind | None = Field(None, description="procedure on this day (GCIG exclusion window)")
+    assay: str | None = Field(None, min_length=1, max_length=64,
+                              description="the assay (or laboratory) that measured the sample: a change from the "
+                                          "baseline on makes the GCIG response not evaluable, as in a markers table")
+    uln: float | None = Field(None, strict=True, gt=0, le=CA125.uln_max,
+                              description="this sample's assay upper limit of normal, U/mL (default: the request's "
+                                          "'uln', else the model's GCIG setting)")
 
     @field_validator("date", mode="before")
     @classmethod
@@ -343,7 +349,9 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
 
     Dates become days from ``treatment_start`` (calendar-day difference); a censored value
     is passed with the ``censored`` flag of the markers table (the value is the assay's
-    limit, to the last bit).
+    limit, to the last bit). A sample's ``assay`` and ``uln`` are the markers table's columns
+    (a sample without a ULN takes the request's ``uln``, else the reader's default), so a
+    series scored here is read as the same rows in a file are.
     """
     days, values, events, censored = [], [], [], []
     for s in req.samples:
@@ -358,8 +366,10 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
         markers["censored"] = censored
     if any(e is not None for e in events):
         markers["event"] = events
-    if req.uln is not None:
-        markers["uln"] = [req.uln] * len(days)
+    if req.uln is not None or any(s.uln is not None for s in req.samples):
+        markers["uln"] = [s.uln if s.uln is not None else req.uln for s in req.samples]
+    if any(s.assay is not None for s in req.samples):
+        markers["assay"] = [s.assay for s in req.samples]
     clinical = {"patient_id": req.patient_id, **req.clinical.model_dump()}
     return markers, clinical
 
