@@ -1681,3 +1681,22 @@ def test_range_warnings_read_alike_from_the_bundle_and_its_scoring_file():
     assert from_bundle == P.predict_cohort(markers, clinical, model=scorer)["warnings"][0]
     named = [part.split(" ")[0] for part in from_bundle.split("; ")]
     assert named == ["age", "k", "half_life_days", "kelim_score"]
+
+
+def test_an_assay_change_among_the_kinetics_samples_is_a_warning(bundle):
+    """The GCIG rules make such a patient not evaluable; the KELIM-like fit has no assay rule
+    and used both assays' values without a word (the probability rested on a 150 (assay A) ->
+    20 (assay B) drop). The warning says that k and the probability mix assays; an unnamed
+    assay is no change."""
+    clinical = dict(CLINICAL, recist="PR")
+    series = {"day": [-3, 21, 42, 63, 84], "ca125": [400.0, 250.0, 150.0, 20.0, 15.0]}
+    mixed = P.predict({**series, "assay": ["A", "A", "A", "B", "B"]}, clinical, model=bundle)
+    assert ("CA-125 from more than one assay in the kinetics' samples ('A' on day -3, 'B' from day 63): the "
+            "KELIM-like k, and the probability resting on it, mix assays (interpret with care)") in mixed.warnings
+    for assay in (["A"] * 5, [None, "A", "A", "A", "A"], None):
+        one = P.predict({**series, **({"assay": assay} if assay else {})}, clinical, model=bundle)
+        assert not any("more than one assay" in w for w in one.warnings), assay
+    # the cohort path says the same
+    frame = pd.DataFrame({"patient_id": "x", **series, "assay": ["A", "A", "A", "B", "B"]})
+    cohort = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "x", **clinical}]), model=bundle)
+    assert "more than one assay" in cohort["warnings"].iloc[0]

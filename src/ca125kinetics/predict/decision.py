@@ -455,6 +455,8 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
         pieces.append((patients, counts + f" value(s) beyond day {ks.window_days} (day "
                        + listed + ") are not used by the kinetics fit"))
 
+    pieces.append(_assay_changes(batch, valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)))
+
     uln = rows["gcig_uln"]
     uln = np.where(np.isnan(uln) | (uln == 0), gs.uln, uln)
     base = rows["gcig_baseline_value"]
@@ -493,6 +495,27 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces += _range_pieces(ranges, lambda feature: rows.get(feature) if feature in rows else clinical.get(feature),
                             warned)
     return _joined(n, pieces)
+
+
+def _assay_changes(batch, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(patients, texts)`` of the patients whose samples the kinetics use (rows ``used``, in
+    the batch's order: by patient, then day) were measured by more than one named assay. The
+    GCIG rules make such a patient not evaluable; the KELIM-like fit has no such rule and
+    uses every sample, so the warning says that k, and the probability resting on it, mix
+    assays. An unnamed assay is no change, as in the GCIG rules."""
+    rows = np.flatnonzero(used & (batch.assay != None))  # noqa: E711 - elementwise on an object array
+    if not rows.size:
+        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
+    names = pd.factorize(batch.assay[rows])[0]
+    patient = batch.codes[rows]
+    _, first, count = np.unique(patient, return_index=True, return_counts=True)
+    other = np.flatnonzero(names != np.repeat(names[first], count))
+    changed, at = np.unique(patient[other], return_index=True)
+    texts = [f"CA-125 from more than one assay in the kinetics' samples ({batch.assay[rows[first[k]]]!r} on day "
+             f"{batch.day[rows[first[k]]]:g}, {batch.assay[rows[o]]!r} from day {batch.day[rows[o]]:g}): the "
+             "KELIM-like k, and the probability resting on it, mix assays (interpret with care)"
+             for k, o in zip(np.searchsorted(np.unique(patient), changed).tolist(), other[at].tolist())]
+    return changed, np.array(texts, dtype=object)
 
 
 def _range_pieces(ranges: Mapping, value_of, warned: np.ndarray) -> list:
