@@ -39,8 +39,9 @@ CLINICAL = {"age": 61.0, "ecog": 0, "ascites_ml": 0.0, "figo_stage": "IIIC", "pr
             "pfi_months": 18.0, "recurrence_pattern": "single", "recist": "PR"}
 
 
-def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members: int = 5):
-    """Fit a small logistic bundle on a simulated cohort and save it (with its manifest)."""
+def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members: int = 5, keep=None):
+    """Fit a small logistic bundle on a simulated cohort and save it (with its manifest);
+    ``keep(frame)``, a boolean mask of the patient frame, chooses the training patients."""
     from ca125kinetics.bundle import ModelBundle, save_bundle
     from ca125kinetics.features import build_patient_frame
     from ca125kinetics.models import frozen_classifier, make_pipeline
@@ -48,6 +49,8 @@ def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members:
 
     cohort = simulate_cohort(n, seed)
     frame = build_patient_frame(cohort.markers, cohort.clinical)
+    if keep is not None:
+        frame = frame[keep(frame)].reset_index(drop=True)
     truth = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])
     y = truth["complete_resection_potential"].to_numpy(dtype=int)
     pipeline = make_pipeline("logistic_main").fit(frame, y)
@@ -1700,3 +1703,29 @@ def test_an_assay_change_among_the_kinetics_samples_is_a_warning(bundle):
     frame = pd.DataFrame({"patient_id": "x", **series, "assay": ["A", "A", "A", "B", "B"]})
     cohort = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "x", **clinical}]), model=bundle)
     assert "more than one assay" in cohort["warnings"].iloc[0]
+
+
+def test_a_category_the_model_never_learned_is_read_as_unknown_and_said(tmp_path):
+    """A model trained without carcinomatosis patients read 'carcinomatosis' as no level at
+    all (its one-hot encoding ignores it), and scored the patient as one with the pattern
+    unknown, decision included and no word: rule 5 now counts such a level as unknown
+    (withheld unless allow_imputed), and a warning names the level."""
+    model_dir, _ = build_small_model(tmp_path / "m", n=400,
+                                     keep=lambda f: f["recurrence_pattern"] != "carcinomatosis")
+    assert "carcinomatosis" not in P.load_model(model_dir, scoring_only=True).learned_levels("recurrence_pattern")
+    series = {"day": [-3, 21, 42, 63], "ca125": [400.0, 150.0, 60.0, 20.0]}
+    clinical = dict(CLINICAL, recist="PR", recurrence_pattern="carcinomatosis")
+    unseen = P.predict(series, clinical, model=model_dir)
+    assert unseen.status == "insufficient" and unseen.decision == "insufficient_information"
+    assert "recurrence_pattern" in unseen.reason
+    said = "recurrence_pattern 'carcinomatosis' is not a level the model was trained on"
+    assert any(w.startswith(said) for w in unseen.warnings)
+    allowed = P.predict(series, clinical, model=model_dir, allow_imputed=True)
+    assert allowed.status == "ok" and any(w.startswith(said) for w in allowed.warnings)
+    blank = P.predict(series, dict(clinical, recurrence_pattern=None), model=model_dir, allow_imputed=True)
+    assert allowed.probability == blank.probability        # what the model made of it: unknown
+    learned = P.predict(series, dict(clinical, recurrence_pattern="single"), model=model_dir)
+    assert learned.status == "ok" and not any("not a level" in w for w in learned.warnings)
+    frame = pd.DataFrame({"patient_id": "c", **series})
+    cohort = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "c", **clinical}]), model=model_dir)
+    assert cohort["status"].iloc[0] == "insufficient" and said in cohort["warnings"].iloc[0]

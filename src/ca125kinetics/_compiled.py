@@ -717,6 +717,10 @@ class ScoringModel:
         """As ``ModelBundle.learned_unknown``."""
         return learned_unknown(self.head, name)
 
+    def learned_levels(self, name: str) -> frozenset | None:
+        """As ``ModelBundle.learned_levels``."""
+        return None if self.head is None else self.head.learned_levels(name)
+
 
 def learned_unknown(head: CompiledHead | None, name: str) -> bool:
     """Whether the model of ``head`` learned the categorical feature ``name`` unknown (its

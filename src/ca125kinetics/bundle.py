@@ -149,6 +149,13 @@ class ModelBundle:
 
         return learned_unknown(self.compiled(), name)
 
+    def learned_levels(self, name: str) -> frozenset | None:
+        """The levels of the categorical predictor ``name`` the model's one-hot encoding
+        learned (``"missing"`` among them when it learned the predictor unknown); None when it
+        cannot be told. A value outside them is read as no level at all."""
+        head = self.compiled()
+        return None if head is None else head.learned_levels(name)
+
     def __getstate__(self):
         state = dict(self.__dict__)
         for cache in ("_compiled_head", "_settings_json"):

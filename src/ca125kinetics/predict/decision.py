@@ -414,7 +414,8 @@ def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
 
 
 def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
-              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray], n_excluded: np.ndarray) -> np.ndarray:
+              ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray], n_excluded: np.ndarray,
+              unseen: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
     """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
 
     ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
@@ -422,7 +423,9 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     ``ca125_at_recurrence``; float64 NaN unknown, or text None unknown); ``unknown`` the
     :func:`_name_lists` of the clinical factors of ``clinical`` that are unknown (the
     decision rule's ``missing`` and ``n_missing``); ``n_excluded`` the number of samples each
-    patient's GCIG rules set aside (NaN unknown). An invalid patient gets no warning.
+    patient's GCIG rules set aside (NaN unknown); ``unseen`` per categorical predictor the
+    patients whose level the model never learned, and their values (counted among the
+    unknown: the warning says why). An invalid patient gets no warning.
     """
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
     n = batch.n
@@ -488,6 +491,11 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces.append((cens, text_objects(_int_texts(n_cens[cens].astype(float)))
                    + " value(s) reported below the assay limit ('<x'), used as upper bounds"))
 
+    for name, (mask, values) in (unseen or {}).items():
+        at = np.flatnonzero(mask & warned)
+        pieces.append((at, np.array([f"{name} {v!r} is not a level the model was trained on (none of its "
+                                     "training patients had it): read as unknown" for v in values[at].tolist()],
+                                    dtype=object)))
     names, n_unknown = unknown
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))

@@ -13,6 +13,7 @@ from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError, _invalid_reason
 from ..io import CLINICAL_FACTORS
 from ..io import PatientBatch
+from .._design import CATEGORICAL_FEATURES
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
 from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
@@ -420,6 +421,11 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         out[c] = labels_text(values, codes) if c not in _KIND else _column(values, c)[codes]
     unknown = np.column_stack([pd.isna(clinical[c]) for c in REQUIRED_PREDICTORS])
     unknown[:, REQUIRED_PREDICTORS.index("recist")] &= ~_learned_unknown(bundle, "recist", batch.ids)
+    # a level the model never learned (a category absent from its training patients) is read
+    # by its one-hot encoding as no level at all: the model knows it no better than an unknown
+    unseen = {c: _unseen(bundle, c, clinical[c], batch.ids) for c in CATEGORICAL_FEATURES if c in REQUIRED_PREDICTORS}
+    for c, mask in unseen.items():
+        unknown[:, REQUIRED_PREDICTORS.index(c)] |= mask
     missing, n_missing = _name_lists(unknown, REQUIRED_PREDICTORS)
     # rule 5: no CA-125 decline for the kinetics to measure -- no CA-125 after the first dose
     # among the samples they use (the fit's count of used samples with day > 0), or no
@@ -437,7 +443,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
                           no_kinetics=no_kinetics, no_baseline=no_baseline, allow_imputed=allow_imputed))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
-    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded)
+    out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded,
+                                {c: (mask, clinical[c]) for c, mask in unseen.items()})
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
@@ -494,6 +501,27 @@ def _learned_unknown(bundle, name: str, ids) -> np.ndarray:
         return np.asarray(rows(name, ids), dtype=bool)
     learned = getattr(bundle, "learned_unknown", None)
     return np.full(len(ids), bool(learned is not None and learned(name)))
+
+
+def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
+    """Per patient, whether its value of the categorical predictor ``name`` is known but not a
+    level the model that scores it learned (``ModelBundle.learned_levels``; per row for the
+    landmark models of a trajectory). A model that cannot tell: False."""
+    values = np.asarray(values, dtype=object)
+    rows = getattr(bundle, "learned_levels_rows", None)
+    if rows is not None:
+        levels, which = rows(name, ids)
+    else:
+        learned = getattr(bundle, "learned_levels", None)
+        levels, which = [learned(name) if learned is not None else None], np.zeros(len(values), dtype=np.intp)
+    out = np.zeros(len(values), dtype=bool)
+    known = ~pd.isna(values)
+    for k, learned_levels in enumerate(levels):
+        if learned_levels is None:
+            continue
+        at = np.flatnonzero((which == k) & known)
+        out[at] = ~pd.Series(values[at], dtype=object).isin(sorted(learned_levels - {"missing"})).to_numpy()
+    return out
 
 
 def _settings_json(bundle) -> str:

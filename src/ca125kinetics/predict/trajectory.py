@@ -166,6 +166,11 @@ class LandmarkScorer:
         which = self._which(patient_ids)
         return learned[which] if len(which) else np.zeros(0, dtype=bool)
 
+    def learned_levels_rows(self, name: str, patient_ids) -> tuple[list, np.ndarray]:
+        """``(levels, which)``: ``learned_levels(name)`` of each landmark model, and the
+        model of each row (a landmark reached by fewer patients may lack a rare level)."""
+        return [m.learned_levels(name) for m in self.models], self._which(patient_ids)
+
     def predict_head(self, columns, n: int):
         """``(p, p_low, p_high)``, each row from its landmark's model."""
         which = self._which(columns["patient_id"])
