@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import json
+import re
 import math
 import os
 import shutil
@@ -1729,3 +1730,31 @@ def test_a_category_the_model_never_learned_is_read_as_unknown_and_said(tmp_path
     frame = pd.DataFrame({"patient_id": "c", **series})
     cohort = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "c", **clinical}]), model=model_dir)
     assert cohort["status"].iloc[0] == "insufficient" and said in cohort["warnings"].iloc[0]
+
+
+def test_clinical_factors_on_the_markers_and_in_a_clinical_table_are_refused_on_every_path(tmp_path, capsys):
+    """predict refused them, but a markers file read by ca125 score --patient, in chunks, by
+    predict_cohort from paths or by ca125 train used the clinical table's values and dropped
+    the markers' silently (ECOG 4 on the markers, 1 in the table: scored as ECOG 1)."""
+    from ca125kinetics.cli import main
+    from ca125kinetics.io import read_markers
+
+    clinical_row = dict(CLINICAL, patient_id="a", recist="PR")
+    markers = pd.DataFrame({"patient_id": "a", "day": [-3, 21, 42, 63], "ca125": [400.0, 150.0, 60.0, 20.0],
+                            "ecog": 4})
+    m, c = tmp_path / "m.csv", tmp_path / "c.csv"
+    markers.to_csv(m, index=False)
+    pd.DataFrame([dict(clinical_row, ecog=1)]).to_csv(c, index=False)
+    said = "clinical factor(s) ['ecog'] on the markers and a clinical row as well"
+    with pytest.raises(InvalidInputError, match=re.escape(said)):
+        P.predict_cohort(str(m), str(c))
+    with pytest.raises(InvalidInputError, match=re.escape(said)):
+        read_markers(m, clinical=pd.read_csv(c, dtype={"patient_id": str}))
+    for extra in (["--patient", "a"], ["--chunk-rows", "1", "--out", str(tmp_path / "s.csv")], []):
+        assert main(["score", "--markers", str(m), "--clinical", str(c), *extra]) == 2, extra
+        assert said in capsys.readouterr().err
+    # an empty column on the markers gives no value twice; without a clinical table they are read
+    markers.assign(ecog=None).to_csv(m, index=False)
+    assert P.predict_cohort(str(m), str(c))["status"].iloc[0] == "ok"
+    markers.assign(**{k: v for k, v in clinical_row.items() if k != "patient_id"}).to_csv(m, index=False)
+    assert P.predict_cohort(str(m))["status"].iloc[0] == "ok"

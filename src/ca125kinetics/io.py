@@ -875,6 +875,30 @@ def _shown(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
+def refuse_factors_twice(cols: Mapping[str, Any], label: str = "markers",
+                         names: Sequence[str] = CLINICAL_PREDICTORS) -> None:
+    """Refuse clinical factors (``names``; a model of another task names its own) given with
+    values on the markers rows when a clinical table is given as well (``cols``: the markers'
+    columns by name): which value counts would be a guess. The one rule of every reader
+    (``read_markers(..., clinical=...)``, and the DataFrame forms of ``predict`` and
+    ``predict_cohort``); ``treatment_start`` may repeat."""
+    given = [c for c in names if c != "treatment_start" and c in cols and _has_values(cols[c])]
+    if given:
+        raise InvalidInputError(
+            f"clinical factor(s) {given} on the markers and a clinical row as well: which value counts "
+            "would be a guess; give each factor in one place (drop the column(s) from the markers, or "
+            "leave out the clinical row)", source=label, column=given[0])
+
+
+def _has_values(values) -> bool:
+    """Whether a column holds any value: a cell neither missing nor text of spaces."""
+    arr = _np(values)
+    present = ~np.asarray(pd.isna(arr), dtype=bool)
+    if arr.dtype != object or not present.any():
+        return bool(present.any())
+    return bool((pd.Series(arr[present], dtype=object).astype(str).str.strip() != "").any())
+
+
 def _missing(values: np.ndarray) -> np.ndarray:
     """Cells that hold nothing (None, NaN, NA); an empty string is not missing here."""
     if isinstance(values, _Text):
@@ -2039,6 +2063,7 @@ def read_markers(
                          spec, label)
     starts = known = None
     if clinical is not None:
+        refuse_factors_twice(cols, label)
         known = _clinical_ids(clinical, date_format)
         if "date" in cols:
             starts = _treatment_starts(clinical, date_format)

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..io import CLINICAL_INPUT_COLUMNS, unnumbered
+from ..io import CLINICAL_INPUT_COLUMNS, refuse_factors_twice, unnumbered
 from .result import _is_missing
 
 
@@ -30,12 +30,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     problems: dict[str, str] = {}
     repeated = [c for c in (CLINICAL_INPUT_COLUMNS if columns is None else columns) if c in frame.columns]
     if clinical is not None:
-        given = [c for c in repeated if c != "treatment_start" and not all(map(_blank, frame[c].tolist()))]
-        if given:
-            raise InvalidInputError(
-                f"clinical factor(s) {given} on the markers and a clinical row as well: which value counts "
-                "would be a guess; give each factor in one place (drop the column(s) from the markers, or "
-                "leave out the clinical row)", column=given[0])
+        refuse_factors_twice({c: frame[c].to_numpy(dtype=object) for c in repeated}, "markers DataFrame", repeated)
         return frame, clinical, problems
     if not repeated:
         return frame, clinical, problems
@@ -92,6 +87,12 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
         raise InvalidInputError(
             f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
     problems: dict[str, str] = {}
+    uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
+    duplicates = getattr(gcig_settings, "duplicates", "error")
+    if not isinstance(frame, pd.DataFrame) and clinical is None:
+        # a file may carry the clinical factors on its rows (the pyfunc form), as a DataFrame
+        # may: read, they are split off the same way (ca125 score reads a file so)
+        frame = read_markers(frame, uln=uln, on_error="flag", duplicates=duplicates, columns=columns, **formats)
     if isinstance(frame, pd.DataFrame):
         frame, clinical, problems = _split_input(_resolved(frame, columns), clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
@@ -106,9 +107,8 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
         if earlier:
             kept = clin["patient_id"].astype(str).map(earlier)
             clin["problem"] = clin["problem"].where(clin["problem"].notna(), kept)
-    uln = float(gcig_settings.uln) if gcig_settings is not None else 35.0
-    markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag",
-                           duplicates=getattr(gcig_settings, "duplicates", "error"), columns=columns, **formats)
+    markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag", duplicates=duplicates, columns=columns,
+                           **formats)
     _flagged((clin, markers), problems)
     return markers, clin, problems
 
