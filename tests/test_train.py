@@ -539,6 +539,10 @@ def test_export_directory(run):
     assert result.data_digest in card and "not a medical device" in card
     assert ("Synthetic cohort (simulated patients, not people); synthetic or not: detected: a params.json "
             "of `ca125 synth` lies beside the markers file." in card)
+    # the command to reproduce states the declaration (part of the model and its version), not
+    # the params.json that decided it, which the reader of the card may not have
+    reproduce = card.split("## How to reproduce", 1)[1].split("```")[1]
+    assert reproduce.strip().startswith("ca125 train --markers MARKERS") and reproduce.strip().endswith(" --synthetic")
     assert result.missing and result.bundle.training_summary["missing"] == result.missing
     line = ("- Used with unknown values (kept, filled by the models' missing-value handling): "
             + ", ".join(f"{k} {n}" for k, n in result.missing.items()))

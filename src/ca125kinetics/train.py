@@ -1909,7 +1909,9 @@ def model_card(result: TrainingResult) -> str:
         "",
         "```",
         f"ca125 train --markers MARKERS --clinical CLINICAL --config {_config_argument(cfg)} --name {b.name}"
-        + _read_arguments(result.read_options),
+        + _read_arguments(result.read_options)
+        # the declaration is part of the model (its version follows it): stated, whatever decided it
+        + (" --synthetic" if b.trained_on_synthetic else " --no-synthetic"),
         "```",
         "",
         *([] if _config_argument(cfg) != "CONFIG.toml" else [
