@@ -313,7 +313,39 @@ def hyperparameters(family: str, overrides: dict[str, Any] | None = None) -> dic
         raise InvalidInputError(f"unknown hyperparameter(s) {unknown} for family {family!r}; "
                                 f"valid: {sorted(hp)}")
     hp.update(overrides or {})
+    for name, value in hp.items():
+        what, ok = _HYPERPARAMETER_RULES[name]
+        if not ok(value):
+            raise InvalidInputError(f"hyperparameter {name} of family {family!r} must be {what}, got {value!r}")
     return hp
+
+
+def _whole(low: int):
+    return lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
+
+
+def _real(v) -> bool:
+    return isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+#: What each hyperparameter may be: the ranges scikit-learn accepts (refused when the config
+#: is read, not by a scikit-learn traceback in the middle of a training run).
+_HYPERPARAMETER_RULES: dict[str, tuple[str, Any]] = {
+    "C": ("a positive number", lambda v: _real(v) and v > 0),
+    "max_iter": ("an integer >= 1", _whole(1)),
+    "n_knots": ("an integer >= 2", _whole(2)),
+    "degree": ("an integer >= 1", _whole(1)),
+    "Cs": ("a non-empty list of positive numbers",
+           lambda v: isinstance(v, (list, tuple)) and len(v) > 0 and all(_real(c) and c > 0 for c in v)),
+    "inner_cv": ("an integer >= 2", _whole(2)),
+    "learning_rate": ("a positive number", lambda v: _real(v) and v > 0),
+    "max_leaf_nodes": ("an integer >= 2", _whole(2)),
+    "min_samples_leaf": ("an integer >= 1", _whole(1)),
+    "l2_regularization": ("a non-negative number", lambda v: _real(v) and v >= 0),
+    "early_stopping": ("true or false", lambda v: isinstance(v, (bool, np.bool_))),
+    "n_iter_no_change": ("an integer >= 1", _whole(1)),
+    "validation_fraction": ("a number in (0, 1)", lambda v: _real(v) and 0 < v < 1),
+}
 
 
 def make_pipeline(family: str, *, kinetics_settings: KineticsSettings | None = None, seed: int = 0,

@@ -181,8 +181,8 @@ class TrainingConfig:
         def bad(key, what, value):
             raise InvalidInputError(f"{where}: {key} must be {what}, got {value!r}")
 
-        if not _is_int(self.seed) or self.seed < 0:
-            bad("seed", "a non-negative integer", self.seed)
+        if not _is_int(self.seed) or not 0 <= self.seed < 2**32:
+            bad("seed", "an integer from 0 to 4294967295 (the seeds numpy and scikit-learn take)", self.seed)
         if isinstance(self.families, str):
             bad("families", f"a list of names, e.g. [{self.families!r}]", self.families)
         fams = tuple(self.families)
