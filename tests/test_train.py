@@ -914,3 +914,24 @@ def test_patients_entered_twice_under_new_ids_are_warned_about():
     assert "'000005' = 'X5'" in caught[0] and "X2" not in caught[0]
     age_differs = again_c.assign(age=again_c["age"] + 1)
     assert _duplicate_patients(both_m, pd.concat([clinical, age_differs]), DEFAULT_TASK, []) == 0
+
+
+def test_the_input_example_of_a_model_of_people_is_no_patients_record():
+    """The example stored with every exported and registered model held two held-out patients'
+    whole records (their CA-125 series and clinical factors): for a cohort of people it is now
+    one made-up series with the cohort's typical clinical values."""
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.mlflow_model import pyfunc_input_example
+
+    cohort = ROOT / "data" / "synthetic" / "default"
+    markers, clinical = read_markers(cohort / "markers.csv"), read_clinical(cohort / "clinical.csv")
+    ids = clinical["patient_id"].iloc[:2].tolist()
+    theirs = pyfunc_input_example(markers, clinical, ids)
+    assert set(theirs["patient_id"]) == set(ids)                  # a synthetic cohort: its own patients
+    nobody = pyfunc_input_example(markers, clinical, ids, synthetic=False)
+    assert nobody["patient_id"].unique().tolist() == ["example"]
+    assert nobody["day"].tolist() == [-3, 21, 42, 63] and nobody["ca125"].tolist() == [400.0, 200.0, 100.0, 50.0]
+    assert nobody["age"].iloc[0] == clinical["age"].median()
+    assert nobody["recurrence_pattern"].iloc[0] == clinical["recurrence_pattern"].value_counts().index[0]
+    assert list(nobody.columns) == list(theirs.columns[:3]) + [c for c in theirs.columns if c in clinical.columns
+                                                               and c != "patient_id"]

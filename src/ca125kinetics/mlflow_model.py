@@ -131,15 +131,20 @@ def pyfunc_arguments(bundle_dir) -> dict[str, Any]:
 
 
 def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, patient_ids,
-                         task=None) -> pd.DataFrame:
+                         task=None, *, synthetic: bool = True) -> pd.DataFrame:
     """The pyfunc input for some patients: their markers rows with clinical columns repeated.
 
     JSON-friendly types (nullable integers as float, missing text as ``""``). ``task``
     (:mod:`ca125kinetics.task`; default the ovarian task) names the marker column and the
-    clinical predictors.
+    clinical predictors. The example is stored with every exported and registered model, so
+    for a cohort that is not ``synthetic`` (people's records) it is no patient's: one made-up
+    series (days -3, 21, 42, 63, the marker halving) with the cohort's median or most common
+    value of each clinical predictor.
     """
     value = "ca125" if task is None else task.marker
     predictors = CLINICAL_PREDICTORS if task is None or task.is_default else task.predictors
+    if not synthetic:
+        return _json_friendly(_made_up_example(clinical, value, predictors))
     ids = [str(p) for p in patient_ids]
     cols = [c for c in ("patient_id", "day", value, "censored", "uln", "assay", "event") if c in markers.columns]
     rows = markers.loc[markers["patient_id"].astype(str).isin(ids), cols].reset_index(drop=True)
@@ -147,6 +152,28 @@ def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, p
         clin = clinical.assign(patient_id=clinical["patient_id"].astype(str))
         keep = ["patient_id"] + [c for c in predictors if c in clin.columns]
         rows = rows.merge(clin[keep], on="patient_id", how="left")
+    return _json_friendly(rows)
+
+
+def _made_up_example(clinical: pd.DataFrame | None, value: str, predictors) -> pd.DataFrame:
+    """One patient who is nobody: a halving series and the cohort's typical clinical values."""
+    start = {"ca125": 400.0, "cea": 24.0}.get(value, 100.0)
+    rows = pd.DataFrame({"patient_id": "example", "day": [-3, 21, 42, 63],
+                         value: [start, start / 2, start / 4, start / 8]})
+    for c in predictors:
+        if clinical is None or c not in clinical.columns:
+            continue
+        column = clinical[c]
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            known = pd.to_numeric(column, errors="coerce").dropna()
+            rows[c] = float(known.median()) if len(known) else np.nan
+        else:
+            common = column.dropna().astype(str).value_counts()
+            rows[c] = common.index[0] if len(common) else ""
+    return rows
+
+
+def _json_friendly(rows: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(index=rows.index)
     for c in rows.columns:
         s = rows[c]

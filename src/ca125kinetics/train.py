@@ -1228,7 +1228,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         n_holdout=int(len(hold)), data_digest=digest, cv_folds=folds, cv_summary=summary,
         evaluation=evaluation, evaluation_set=evaluation_set, predictions=predictions, oof_predictions=oof,
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
-        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task), landmarks=landmark_table,
+        input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task, synthetic=bool(synthetic)),
+        landmarks=landmark_table,
         synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing,
         read_options=checked_read_options(read_options))
 
