@@ -935,3 +935,16 @@ def test_the_input_example_of_a_model_of_people_is_no_patients_record():
     assert nobody["recurrence_pattern"].iloc[0] == clinical["recurrence_pattern"].value_counts().index[0]
     assert list(nobody.columns) == list(theirs.columns[:3]) + [c for c in theirs.columns if c in clinical.columns
                                                                and c != "patient_id"]
+
+
+def test_a_metric_warning_names_the_model_or_score_it_is_about():
+    """'CV repeat 0 fold 1: the calibration slope is not estimable' did not say whose: it was a
+    published score's while the selected model's slopes were finite."""
+    from ca125kinetics.train import _metric_row
+
+    caught: list = []
+    y = np.array([0, 1, 0, 1, 1, 0])
+    row = _metric_row(y, np.full(6, 0.5), caught, "published score ago")
+    assert np.isnan(row["calibration_slope"])
+    assert caught and all(w.startswith("published score ago: ") for w in caught)
+    assert any("calibration slope is not estimable" in w for w in caught)

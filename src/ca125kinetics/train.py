@@ -759,14 +759,16 @@ def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(model.intercept_[0]), float(model.coef_[0, 0])
 
 
-def _metric_row(y: np.ndarray, p: np.ndarray, caught: list) -> dict[str, float]:
-    """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``."""
+def _metric_row(y: np.ndarray, p: np.ndarray, caught: list, what: str) -> dict[str, float]:
+    """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``; the
+    warnings met go to ``caught`` naming ``what`` was measured (a model family, a published
+    score, a landmark model), so that a run's summary says whose slope was not estimable."""
     from .validation.metrics import metrics
 
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
         m = metrics(y, p)
-    caught.extend(str(w.message) for w in record)
+    caught.extend(f"{what}: {w.message}" for w in record)
     return {"n": m.n, "n_events": m.n_events, "auc": m.auc, "auc_ci_low": m.auc_ci_low,
             "auc_ci_high": m.auc_ci_high, "brier": m.brier, "citl": m.citl, "citl_ci_low": m.citl_ci_low,
             "citl_ci_high": m.citl_ci_high, "calibration_slope": m.calibration_slope,
@@ -800,7 +802,7 @@ def _score_row(y_eval, s_eval, p_eval, caught: list, name: str = "",
     ok = ~np.isnan(s_eval)
     if min(int(y_eval[ok].sum()), int((1 - y_eval[ok]).sum())) < 2:
         raise _comparator_too_rare(name, task, int(ok.sum()), len(ok), where)
-    row = _metric_row(y_eval[ok], p_eval[ok], caught)
+    row = _metric_row(y_eval[ok], p_eval[ok], caught, f"published score {name}")
     own = delong_auc(y_eval[ok], s_eval[ok])[0]  # the score's own ranking
     if not math.isclose(own, row["auc"], rel_tol=1e-9, abs_tol=1e-12):
         # the fitted recalibration reversed the ranking (a rule pointing the other way in these
@@ -832,7 +834,7 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
             pipeline.fit(frame.iloc[train], y[train])
             p = pipeline.predict_proba(frame.iloc[test])[:, 1]
             probabilities[f"p_{family}"] = p
-            rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught)})
+            rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught, family)})
     for j, score in enumerate(config.task.comparators):
         s = scores[:, j]
         p = _score_probability(s[train], y[train], s[test], score, config.task)
@@ -911,7 +913,7 @@ def _recalibration(oof: pd.DataFrame, family: str, config: TrainingConfig, caugh
 
     y = oof["y"].to_numpy(dtype=int)
     p = oof[f"p_{family}"].to_numpy(dtype=float)
-    m = _metric_row(y, p, caught)
+    m = _metric_row(y, p, caught, f"{family} (pooled out-of-fold)")
     a, b = _logistic(logit(p), y)
     off = {"slope": abs(m["calibration_slope"] - 1.0) > config.slope_tolerance,
            "citl": abs(m["citl"]) > config.intercept_tolerance}
@@ -1022,7 +1024,8 @@ def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: di
             raise _comparator_too_rare(score, task, int(ok.sum()), len(ok), "evaluation patients")
     rows = []
     for family, p in model_p.items():
-        row = {"model": family, "kind": "model", "selected": family == selected, **_metric_row(y, p, caught)}
+        row = {"model": family, "kind": "model", "selected": family == selected,
+               **_metric_row(y, p, caught, family)}
         for j, score in enumerate(names):
             ok = ~np.isnan(scores[:, j])
             test = delong_test(y[ok], p[ok], scores[ok, j])
@@ -1370,7 +1373,7 @@ def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: 
             rows.append(row)
             models.append(LandmarkModel(lm, "not_fitted", reason, _jsonable_row(row)))
             continue
-        m = _metric_row(y[te], p, caught)
+        m = _metric_row(y[te], p, caught, f"landmark model {lm.label}")
         final = final_p.reindex(pd.Index(ids[te]).astype(str)).to_numpy(dtype=float)
         agree = int(((p >= threshold) == (final >= threshold)).sum())
         low, high = proportion_ci(agree, len(te))
