@@ -101,6 +101,8 @@ __all__ = [
 
 MARKER_COLUMNS = ("patient_id", "day", "ca125", "censored", "uln", "assay", "event", "problem")
 RECURRENCE_PATTERNS = ("single", "multiple", "carcinomatosis")
+#: FIGO stages at diagnosis as the readers write them (substages read as their stage).
+FIGO_STAGES = ("I", "II", "III", "IV")
 #: Trial arms: a RESCUE-like trial (secondary cytoreduction or not), a RESET-like trial (margins).
 ARMS = ("surgery", "no_surgery", "reduced", "conventional")
 CLINICAL_REQUIRED = (

@@ -511,18 +511,24 @@ def _assay_changes(batch, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     GCIG rules make such a patient not evaluable; the KELIM-like fit has no such rule and
     uses every sample, so the warning says that k, and the probability resting on it, mix
     assays. An unnamed assay is no change, as in the GCIG rules."""
-    rows = np.flatnonzero(used & (batch.assay != None))  # noqa: E711 - elementwise on an object array
-    if not rows.size:
-        return np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
-    names = pd.factorize(batch.assay[rows])[0]
+    named = pd.notna(batch.assay)
+    rows = np.flatnonzero(used & named)
+    none = np.zeros(0, dtype=np.intp), np.zeros(0, dtype=object)
+    if rows.size < 2:
+        return none
+    names = batch.assay[rows]
     patient = batch.codes[rows]
-    _, first, count = np.unique(patient, return_index=True, return_counts=True)
-    other = np.flatnonzero(names != np.repeat(names[first], count))
-    changed, at = np.unique(patient[other], return_index=True)
-    texts = [f"CA-125 from more than one assay in the kinetics' samples ({batch.assay[rows[first[k]]]!r} on day "
-             f"{batch.day[rows[first[k]]]:g}, {batch.assay[rows[o]]!r} from day {batch.day[rows[o]]:g}): the "
+    # a patient's rows are consecutive: a change of assay is a change between neighbours
+    same = patient[1:] == patient[:-1]
+    step = np.flatnonzero(same & (names[1:] != names[:-1])) + 1
+    if not step.size:
+        return none
+    changed, at = np.unique(patient[step], return_index=True)
+    first = np.searchsorted(patient, changed)          # each changed patient's first named row
+    texts = [f"CA-125 from more than one assay in the kinetics' samples ({batch.assay[rows[f]]!r} on day "
+             f"{batch.day[rows[f]]:g}, {batch.assay[rows[o]]!r} from day {batch.day[rows[o]]:g}): the "
              "KELIM-like k, and the probability resting on it, mix assays (interpret with care)"
-             for k, o in zip(np.searchsorted(np.unique(patient), changed).tolist(), other[at].tolist())]
+             for f, o in zip(first.tolist(), step[at].tolist())]
     return changed, np.array(texts, dtype=object)
 
 

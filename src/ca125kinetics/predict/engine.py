@@ -11,7 +11,8 @@ import pandas as pd
 
 from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError, _invalid_reason
-from ..io import CLINICAL_FACTORS
+from ..io import CLINICAL_FACTORS, FIGO_STAGES, RECURRENCE_PATTERNS
+from ..settings import RECIST_CATEGORIES
 from ..io import PatientBatch
 from .._design import CATEGORICAL_FEATURES
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
@@ -503,11 +504,17 @@ def _learned_unknown(bundle, name: str, ids) -> np.ndarray:
     return np.full(len(ids), bool(learned is not None and learned(name)))
 
 
+#: The codes the clinical reader gives each categorical predictor: a model that learned them
+#: all meets no level it never saw.
+_READABLE_CODES = {"figo_stage": FIGO_STAGES, "recurrence_pattern": RECURRENCE_PATTERNS, "recist": RECIST_CATEGORIES}
+
+
 def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
     """Per patient, whether its value of the categorical predictor ``name`` is known but not a
     level the model that scores it learned (``ModelBundle.learned_levels``; per row for the
     landmark models of a trajectory). A model that cannot tell: False."""
     values = np.asarray(values, dtype=object)
+    readable = set(_READABLE_CODES[name])
     rows = getattr(bundle, "learned_levels_rows", None)
     if rows is not None:
         levels, which = rows(name, ids)
@@ -517,7 +524,7 @@ def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
     out = np.zeros(len(values), dtype=bool)
     known = ~pd.isna(values)
     for k, learned_levels in enumerate(levels):
-        if learned_levels is None:
+        if learned_levels is None or readable <= learned_levels:     # every code the readers give
             continue
         at = np.flatnonzero((which == k) & known)
         out[at] = ~pd.Series(values[at], dtype=object).isin(sorted(learned_levels - {"missing"})).to_numpy()
