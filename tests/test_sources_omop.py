@@ -359,32 +359,14 @@ def test_drug_codes_add_an_agent_and_the_drugs_descending_from_it(tmp_path):
     ``drug_codes`` names it, with the clinical drugs under it in ``concept_ancestor``."""
     from ca125kinetics.cli import main
 
-    url = f"duckdb:///{tmp_path / 'drugs.duckdb'}"
-    write_omop(FIXTURE, url)
-    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
-    eq = _concept(url, "Meas Value Operator", "=")
-    concept = pd.DataFrame([(46, "oxaliplatin", "Drug", "RxNorm", "Ingredient", "32592"),
-                            (47, "oxaliplatin 5 MG/ML Injectable Solution", "Drug", "RxNorm", "Clinical Drug",
-                             "0000047")],
-                           columns=["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
-                                    "concept_code"])
-    concept = concept.assign(standard_concept="S", valid_start_date=_day("1970-01-01"),
-                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
-    ancestor = pd.DataFrame({"ancestor_concept_id": [46, 46], "descendant_concept_id": [46, 47],
-                             "min_levels_of_separation": [0, 1], "max_levels_of_separation": [0, 1]})
-    person = pd.DataFrame({"person_id": [9701], "gender_concept_id": 0, "year_of_birth": 1960, "race_concept_id": 0,
-                           "ethnicity_concept_id": 0, "person_source_value": ["p9701"]})
-    measurement = pd.DataFrame({"measurement_id": [9711, 9712], "person_id": 9701, "measurement_concept_id": ca125,
-                                "measurement_date": [_day("2026-03-01"), _day("2026-03-25")],
-                                "measurement_type_concept_id": 0, "operator_concept_id": eq,
-                                "value_as_number": [80.0, 30.0], "unit_concept_id": ul, "range_high": 35.0,
-                                "unit_source_value": "U/mL"})
     drug = pd.DataFrame({"drug_exposure_id": [9721, 9722], "person_id": 9701, "drug_concept_id": 47,
                          "drug_type_concept_id": 0,
                          "drug_exposure_start_date": [_day("2026-03-04"), _day("2026-03-25")]})
     drug["drug_exposure_end_date"] = drug["drug_exposure_start_date"]
-    write_omop({"concept": concept, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
-                "drug_exposure": drug}, url)
+    url = _one_person_db(tmp_path / "drugs.duckdb", 9701,
+                         [(46, "oxaliplatin", "Drug", "RxNorm", "Ingredient", "32592"),
+                          (47, "oxaliplatin 5 MG/ML Injectable Solution", "Drug", "RxNorm", "Clinical Drug",
+                           "0000047")], drug_exposure=drug)
     assert read_omop(url, person_ids=[9701]).treatment_starts.empty          # not a drug of the line by default
     given = read_omop(url, person_ids=[9701], drug_codes={"32592": "oxaliplatin"})
     assert given.treatment_starts["treatment_start"].tolist() == ["2026-03-04"]
@@ -395,6 +377,34 @@ def test_drug_codes_add_an_agent_and_the_drugs_descending_from_it(tmp_path):
     assert set(pd.read_csv(out, dtype=str)["treatment_start"]) == {"2026-03-04"}
     with pytest.raises(InvalidInputError, match="not an RxNorm code"):
         read_omop(url, drug_codes={"L01XA03": "oxaliplatin"})
+
+
+def _one_person_db(path, person_id: int, concepts, **tables) -> str:
+    """The committed fixture plus one person (CA-125 80 then 30 U/mL, 1 and 25 March 2026) and
+    two ``concepts`` (concept_id, name, domain, vocabulary, class, code), the second descending
+    from the first in ``concept_ancestor``, and further ``tables``; its DuckDB URL."""
+    url = f"duckdb:///{path}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    eq = _concept(url, "Meas Value Operator", "=")
+    concept = pd.DataFrame(concepts, columns=["concept_id", "concept_name", "domain_id", "vocabulary_id",
+                                              "concept_class_id", "concept_code"])
+    concept = concept.assign(standard_concept="S", valid_start_date=_day("1970-01-01"),
+                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
+    root, child = concept["concept_id"].tolist()
+    ancestor = pd.DataFrame({"ancestor_concept_id": [root, root], "descendant_concept_id": [root, child],
+                             "min_levels_of_separation": [0, 1], "max_levels_of_separation": [0, 1]})
+    person = pd.DataFrame({"person_id": [person_id], "gender_concept_id": 0, "year_of_birth": 1960,
+                           "race_concept_id": 0, "ethnicity_concept_id": 0, "person_source_value": [f"p{person_id}"]})
+    measurement = pd.DataFrame({"measurement_id": [person_id * 10 + 1, person_id * 10 + 2], "person_id": person_id,
+                                "measurement_concept_id": ca125,
+                                "measurement_date": [_day("2026-03-01"), _day("2026-03-25")],
+                                "measurement_type_concept_id": 0, "operator_concept_id": eq,
+                                "value_as_number": [80.0, 30.0], "unit_concept_id": ul, "range_high": 35.0,
+                                "unit_source_value": "U/mL"})
+    write_omop({"concept": concept, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
+                **tables}, url)
+    return url
 
 
 def _ids_file(tmp_path, ids):
@@ -539,29 +549,12 @@ def test_event_codes_add_a_sites_surgery_and_the_procedures_descending_from_it(t
     (``--event-code``) adds a site's code, and the procedures under it in ``concept_ancestor``."""
     from ca125kinetics.cli import main
 
-    url = f"duckdb:///{tmp_path / 'surgery.duckdb'}"
-    write_omop(FIXTURE, url)
-    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
-    eq = _concept(url, "Meas Value Operator", "=")
-    concept = pd.DataFrame([(56, "Surgical procedure", "Procedure", "SNOMED", "Procedure", "387713003"),
-                            (57, "Exploratory laparotomy", "Procedure", "SNOMED", "Procedure", "900000000000057")],
-                           columns=["concept_id", "concept_name", "domain_id", "vocabulary_id", "concept_class_id",
-                                    "concept_code"])
-    concept = concept.assign(standard_concept="S", valid_start_date=_day("1970-01-01"),
-                             valid_end_date=_day("2099-12-31"), invalid_reason=None)
-    ancestor = pd.DataFrame({"ancestor_concept_id": [56, 56], "descendant_concept_id": [56, 57],
-                             "min_levels_of_separation": [0, 1], "max_levels_of_separation": [0, 1]})
-    person = pd.DataFrame({"person_id": [9801], "gender_concept_id": 0, "year_of_birth": 1960, "race_concept_id": 0,
-                           "ethnicity_concept_id": 0, "person_source_value": ["p9801"]})
-    measurement = pd.DataFrame({"measurement_id": [9811, 9812], "person_id": 9801, "measurement_concept_id": ca125,
-                                "measurement_date": [_day("2026-03-01"), _day("2026-03-25")],
-                                "measurement_type_concept_id": 0, "operator_concept_id": eq,
-                                "value_as_number": [80.0, 30.0], "unit_concept_id": ul, "range_high": 35.0,
-                                "unit_source_value": "U/mL"})
     procedure = pd.DataFrame({"procedure_occurrence_id": [9821], "person_id": 9801, "procedure_concept_id": [57],
                               "procedure_date": [_day("2026-03-10")], "procedure_type_concept_id": 0})
-    write_omop({"concept": concept, "concept_ancestor": ancestor, "person": person, "measurement": measurement,
-                "procedure_occurrence": procedure}, url)
+    url = _one_person_db(tmp_path / "surgery.duckdb", 9801,
+                         [(56, "Surgical procedure", "Procedure", "SNOMED", "Procedure", "387713003"),
+                          (57, "Exploratory laparotomy", "Procedure", "SNOMED", "Procedure", "900000000000057")],
+                         procedure_occurrence=procedure)
     plain = read_omop(url, person_ids=[9801])
     assert plain.markers["event"].isna().all()
     given = read_omop(url, person_ids=[9801], event_codes={"387713003": "surgery"})
