@@ -156,8 +156,12 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     assert allowed.loc[first, "status"] == "ok" and allowed.loc[first, "reason"].startswith("scored with age, ")
     low, high = result.bundle.feature_ranges["age"]
     assert withheld.loc[second, "warnings"] == (f"age 12 is outside the training range {low:.4g}..{high:.4g} "
-                                                "(extrapolation: interpret with care); tumour_site 'ovary' was not "
-                                                "seen in training (the model reads it as no category)")
+                                                "(extrapolation: interpret with care); tumour_site 'ovary' is not a "
+                                                "level the model was trained on (none of its training patients had "
+                                                "it): read as unknown")
+    # a level never learned is no level at all: counted as unknown, the decision withheld
+    assert withheld.loc[second, "status"] == "insufficient" and "tumour_site" in withheld.loc[second, "reason"]
+    assert allowed.loc[second, "status"] == "ok"
     assert (scored["warnings"] == "").mean() > 0.9
     # a patient with a negative CEA: its reason says 'invalid input' once (it said it twice)
     bad = markers.copy()

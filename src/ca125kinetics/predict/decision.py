@@ -493,9 +493,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
 
     for name, (mask, values) in (unseen or {}).items():
         at = np.flatnonzero(mask & warned)
-        pieces.append((at, np.array([f"{name} {v!r} is not a level the model was trained on (none of its "
-                                     "training patients had it): read as unknown" for v in values[at].tolist()],
-                                    dtype=object)))
+        pieces.append((at, np.array([unseen_text(name, v) for v in values[at].tolist()], dtype=object)))
     names, n_unknown = unknown
     some = np.flatnonzero(warned & (n_unknown > 0))
     pieces.append((some, "clinical factor(s) unknown: " + names[some] + " (the model imputes them)"))
@@ -503,6 +501,13 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces += _range_pieces(ranges, lambda feature: rows.get(feature) if feature in rows else clinical.get(feature),
                             warned)
     return _joined(n, pieces)
+
+
+def unseen_text(name: str, value) -> str:
+    """The warning of a categorical value the model never learned (counted as unknown by rule
+    5): one wording for every model's warnings."""
+    return (f"{name} {value!r} is not a level the model was trained on (none of its training patients had it): "
+            "read as unknown")
 
 
 def _assay_changes(batch, used: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -15,7 +15,7 @@ from ..io import CLINICAL_FACTORS, FIGO_STAGES, RECURRENCE_PATTERNS
 from ..settings import RECIST_CATEGORIES
 from ..io import PatientBatch
 from .._design import CATEGORICAL_FEATURES
-from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings
+from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings, unseen_text
 from .inputs import _flagged, _read_inputs, _record
 from .loading import load_model
 from .result import (
@@ -158,11 +158,21 @@ def _task_imputed(patient: pd.DataFrame, task, levels: dict[str, set]) -> np.nda
     features find no pretreatment sample or none after the first dose (``post_pre_ratio``
     undefined), so that the marker's decline -- what the model predicts from -- is imputed."""
     names = [c for c in task.predictors if c in patient.columns and "missing" not in levels.get(c, ())]
-    unknown = np.column_stack([patient[c].isna().to_numpy() for c in names] +
+    unknown = np.column_stack([patient[c].isna().to_numpy() | _task_unseen(patient, c, task, levels) for c in names] +
                               [patient["post_pre_ratio"].isna().to_numpy() if "post_pre_ratio" in patient.columns
                                else np.ones(len(patient), dtype=bool)]) if len(patient) else np.zeros((0, 1), bool)
     labels = [*names, _NO_DECLINE]
     return np.array([", ".join(n for n, m in zip(labels, row) if m) for row in unknown.tolist()], dtype=object)
+
+
+def _task_unseen(patient: pd.DataFrame, c: str, task, levels: dict[str, set]) -> np.ndarray:
+    """Per patient, a known value of the task's categorical predictor ``c`` that its model never
+    learned (read as no level at all, so counted as unknown, as for the default task)."""
+    if c not in task.categorical or c not in levels:
+        return np.zeros(len(patient), dtype=bool)
+    values = patient[c]
+    known = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
+    return known & ~values.astype(str).isin(sorted(levels[c] - {"missing"})).to_numpy()
 
 
 def _imputed_text(imputed: str, label: str) -> str:
@@ -206,12 +216,11 @@ def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) 
 
     n = len(patient)
     pieces = _range_pieces(dict(getattr(bundle, "feature_ranges", None) or {}), value_of, np.ones(n, dtype=bool))
-    for c, seen in levels.items():
+    for c in levels:
         if c in task.categorical and c in patient.columns:
-            for j, v in enumerate(patient[c].tolist()):
-                if v is not None and not pd.isna(v) and str(v).strip() and str(v) not in seen:
-                    pieces.append((np.array([j]), f"{c} {v!r} was not seen in training (the model reads it as no "
-                                                  "category)"))
+            at = np.flatnonzero(_task_unseen(patient, c, task, levels))
+            pieces.append((at, np.array([unseen_text(c, v) for v in patient[c].to_numpy()[at].tolist()],
+                                        dtype=object)))
     return _joined(n, pieces)
 
 
