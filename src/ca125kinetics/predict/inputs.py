@@ -91,8 +91,11 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
     duplicates = getattr(gcig_settings, "duplicates", "error")
     if not isinstance(frame, pd.DataFrame) and clinical is None:
         # a file may carry the clinical factors on its rows (the pyfunc form), as a DataFrame
-        # may: read, they are split off the same way (ca125 score reads a file so)
+        # may: read, they are split off the same way (ca125 score reads a file so); without
+        # them the file's one reading is the markers
         frame = read_markers(frame, uln=uln, on_error="flag", duplicates=duplicates, columns=columns, **formats)
+        if not any(c in frame.columns for c in CLINICAL_INPUT_COLUMNS):
+            return frame, None, _flagged((frame,), problems)
     if isinstance(frame, pd.DataFrame):
         frame, clinical, problems = _split_input(_resolved(frame, columns), clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
