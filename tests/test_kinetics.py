@@ -1255,3 +1255,17 @@ def test_an_unconverged_population_fit_says_so_without_advising_its_own_method(c
     assert len(stuck) > 0 and stuck["k"].isna().all()
     assert stuck["reason"].str.contains("iteration limit").all()
     assert not stuck["reason"].str.contains("method='population'").any()
+
+
+def test_the_nadir_is_the_lowest_value_from_the_baseline_on():
+    """Two pretreatment samples in the window, the earlier one lower (50 on day -10, baseline
+    400 on day -3): the nadir was 50 on day -10, before the decline began, and entered the
+    model as log_nadir. It is the lowest value from the baseline on, as in the GCIG rules."""
+    markers = pd.DataFrame({"patient_id": "a", "day": [-10, -3, 21, 42], "ca125": [50.0, 400.0, 200.0, 100.0]})
+    for method in ("per-patient", "loglinear"):
+        row = fit_kinetics(markers, method=method).iloc[0]
+        assert (row["baseline_day"], row["nadir"], row["nadir_day"]) == (-3.0, 100.0, 42.0), method
+    # the baseline itself can be the nadir (a rising series)
+    rising = markers.assign(ca125=[50.0, 100.0, 200.0, 400.0])
+    row = fit_kinetics(rising, method="loglinear").iloc[0]
+    assert (row["nadir"], row["nadir_day"]) == (100.0, -3.0)

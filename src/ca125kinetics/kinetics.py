@@ -845,7 +845,10 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         out["baseline_value"][idx] = base
         out["baseline_day"][idx] = np.where(has_base, _at(day, jb), np.nan)
         out["baseline_censored"][idx] = has_base & _at(b.cens, jb)
-        jn = _first_extreme(val, smallest=True)               # days sorted: earliest of ties
+        # the nadir is the lowest value from the baseline on (an earlier pretreatment sample of
+        # the window is no nadir of the decline, as in the GCIG rules); days sorted: earliest of ties
+        before = has_base & (day < _at(day, jb))
+        jn = _first_extreme(np.where(before, np.inf, val), smallest=True)
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
         uln = batch.uln[idx]                                  # "<x" with x <= ULN is normal
@@ -1528,8 +1531,9 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         ``kelim_score`` (``k / settings.k_ref``), ``floor`` and ``c0`` (U/mL; ``floor`` NaN
         for ``loglinear``), ``rmse_log`` (residual sd of log C);
         ``baseline_value``/``baseline_day`` (latest used sample in days
-        ``-pretreatment_window_days..0``), ``nadir``/``nadir_day`` (lowest used value,
-        earliest if tied, baseline included), ``time_to_normalisation_days`` (first
+        ``-pretreatment_window_days..0``), ``nadir``/``nadir_day`` (lowest used value from the
+        baseline on, earliest if tied, baseline included; an earlier pretreatment sample is not
+        a nadir), ``time_to_normalisation_days`` (first
         on-treatment day with a value ``<= uln``, NaN if never),
         ``pct_decline_c{2,3,4}`` = ``100 (1 - C / baseline)`` at the sample before cycle
         2, 3, 4 (the latest within ``+/- cycle_window_days`` of day ``21, 42, 63``) and
