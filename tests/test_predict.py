@@ -1700,6 +1700,11 @@ def test_an_assay_change_among_the_kinetics_samples_is_a_warning(bundle):
     for assay in (["A"] * 5, [None, "A", "A", "A", "A"], None):
         one = P.predict({**series, **({"assay": assay} if assay else {})}, clinical, model=bundle)
         assert not any("more than one assay" in w for w in one.warnings), assay
+    # a sample of the other assay that the kinetics set aside (after a paracentesis) is no change
+    aside = P.predict({"day": [-3, 21, 30, 35, 42, 63], "ca125": [400.0, 250.0, None, 200.0, 150.0, 90.0],
+                       "event": [None, None, "paracentesis", None, None, None],
+                       "assay": ["A", "A", None, "B", "A", "A"]}, clinical, model=bundle)
+    assert not any("more than one assay" in w for w in aside.warnings), aside.warnings
     # the cohort path says the same
     frame = pd.DataFrame({"patient_id": "x", **series, "assay": ["A", "A", "A", "B", "B"]})
     cohort = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "x", **clinical}]), model=bundle)
@@ -1756,5 +1761,15 @@ def test_clinical_factors_on_the_markers_and_in_a_clinical_table_are_refused_on_
     # an empty column on the markers gives no value twice; without a clinical table they are read
     markers.assign(ecog=None).to_csv(m, index=False)
     assert P.predict_cohort(str(m), str(c))["status"].iloc[0] == "ok"
-    markers.assign(**{k: v for k, v in clinical_row.items() if k != "patient_id"}).to_csv(m, index=False)
-    assert P.predict_cohort(str(m))["status"].iloc[0] == "ok"
+    rows = pd.concat([markers.assign(**{k: v for k, v in clinical_row.items() if k != "patient_id"}),
+                      markers.assign(patient_id="b", **{k: v for k, v in clinical_row.items() if k != "patient_id"})])
+    rows.to_csv(m, index=False)
+    direct = P.predict_cohort(str(m))
+    assert direct["status"].tolist() == ["ok", "ok"]
+    # ca125 score reads the factors on the rows too, whole or in chunks (it scored them as unknown)
+    for extra in ([], ["--chunk-rows", "1"]):
+        out = tmp_path / f"rows{len(extra)}.csv"
+        assert main(["score", "--markers", str(m), "--out", str(out), *extra]) == 0, extra
+        scored = pd.read_csv(out, dtype={"patient_id": str})
+        assert scored["status"].tolist() == ["ok", "ok"], extra
+        np.testing.assert_allclose(scored["probability"], direct["probability"], rtol=1e-12)

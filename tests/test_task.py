@@ -163,6 +163,18 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     assert withheld.loc[second, "status"] == "insufficient" and "tumour_site" in withheld.loc[second, "reason"]
     assert allowed.loc[second, "status"] == "ok"
     assert (scored["warnings"] == "").mean() > 0.9
+    # a rectal predictor on the markers rows and in the clinical table is refused (it was taken
+    # from the table, the rows' value dropped); an ovarian factor on them is none of this
+    # model's and is left alone (it was refused when the rule named the ovarian factors)
+    one = markers[markers["patient_id"] == second]
+    with pytest.raises(InvalidInputError, match=r"clinical factor\(s\) \['ct_stage'\] on the markers"):
+        score_frame(result.bundle, one.assign(ct_stage="T4"), clinical)
+    path = tmp_path_factory.mktemp("rows") / "m.csv"
+    one.assign(ct_stage="T4").to_csv(path, index=False)
+    with pytest.raises(InvalidInputError, match=r"\['ct_stage'\] on the markers"):
+        score_frame(result.bundle, str(path), clinical)
+    one.assign(figo_stage="III").to_csv(path, index=False)
+    assert score_frame(result.bundle, str(path), clinical).set_index("patient_id").loc[second, "status"] != "invalid_input"
     # a patient with a negative CEA: its reason says 'invalid input' once (it said it twice)
     bad = markers.copy()
     bad.loc[bad.index[0], "cea"] = "-1"

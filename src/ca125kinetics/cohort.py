@@ -754,7 +754,8 @@ def iter_score(stream: CohortStream, clinical: pd.DataFrame | None, bundle, *, a
 
     def score(pair):
         chunk, clin = pair
-        return _finished(_score_read(bundle, read(chunk, clin), clin, allow_imputed=allow_imputed), finish)
+        return _finished(_score_read(bundle, read(chunk, clin), clin, allow_imputed=allow_imputed,
+                                     read_options=read_options), finish)
 
     yield from _in_order(score, _chunk_pairs(stream, clinical, progress), _chunk_threads())
 

@@ -1974,6 +1974,7 @@ def read_markers(
     columns: dict[str, str] | None = None,
     drug_codes: Mapping[str, str] | None = None,
     event_codes: Mapping[str, str] | None = None,
+    factors: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Read and validate a tumour-marker table (long format, one row per sample).
 
@@ -2042,6 +2043,12 @@ def read_markers(
         event kind), e.g. ``{"387713003": "surgery"}``, beside paracentesis and thoracentesis
         (as :func:`ca125kinetics.sources.fhir.read_fhir`). A table's events are its ``event``
         column, so ``event_codes`` with any other source is refused.
+    factors : sequence of str, optional
+        The clinical factors that may sit on the markers rows (the pyfunc form) or in the
+        ``clinical`` table, not both: given with values on the rows while a clinical table is
+        given, they are refused (which value counts would be a guess). Default: the ovarian
+        model's predictors (:data:`CLINICAL_PREDICTORS`) for CA-125, none for another marker;
+        a model of another task names its own.
 
     Returns
     -------
@@ -2065,7 +2072,8 @@ def read_markers(
                          spec, label)
     starts = known = None
     if clinical is not None:
-        refuse_factors_twice(cols, label)
+        refuse_factors_twice(cols, label, CLINICAL_PREDICTORS if factors is None and spec.name == "ca125"
+                             else factors or ())
         known = _clinical_ids(clinical, date_format)
         if "date" in cols:
             starts = _treatment_starts(clinical, date_format)

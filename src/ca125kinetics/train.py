@@ -533,7 +533,8 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options:
     if task.outcome not in clin.columns:
         raise InvalidInputError(f"the clinical table has no {task.outcome!r} column: the outcome to "
                                 f"train on (1 = {task.description}, 0 = not)", column=task.outcome)
-    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker, **options)
+    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker,
+                      factors=None if task.is_default else task.predictors, **options)
     return mk, clin
 
 

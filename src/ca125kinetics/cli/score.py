@@ -62,7 +62,8 @@ def cli_score(args) -> int:
     ids = sorted(set(markers["patient_id"].astype(str)))
     if fmt == "parquet":       # the table, one row per patient (as a chunked run writes it)
         frame = (predict(markers, clinical, model=bundle, allow_imputed=allow_imputed).to_frame() if len(ids) == 1
-                 else _score_read(bundle, markers, clinical, allow_imputed=allow_imputed))
+                 else _score_read(bundle, markers, clinical, allow_imputed=allow_imputed,
+                                  read_options=format_options(args)))
         write_table(_stamped(frame, bundle), args.out, fmt="parquet")
         print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
         return 0
@@ -78,7 +79,8 @@ def cli_score(args) -> int:
             text = result.to_text() + "\n"
         n = 1
     else:
-        frame = _stamped(_score_read(bundle, markers, clinical, allow_imputed=allow_imputed), bundle)
+        frame = _stamped(_score_read(bundle, markers, clinical, allow_imputed=allow_imputed,
+                                     read_options=format_options(args)), bundle)
         text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
 

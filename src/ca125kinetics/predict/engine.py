@@ -11,7 +11,7 @@ import pandas as pd
 
 from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError, _invalid_reason
-from ..io import CLINICAL_FACTORS, FIGO_STAGES, RECURRENCE_PATTERNS
+from ..io import CLINICAL_FACTORS, CLINICAL_PREDICTORS, FIGO_STAGES, READ_OPTIONS, RECURRENCE_PATTERNS, read_clinical
 from ..settings import RECIST_CATEGORIES
 from ..io import PatientBatch
 from .._design import CATEGORICAL_FEATURES
@@ -110,7 +110,8 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
         for column in task.predictors:          # unknown predictors are imputed by the model
             if column not in clin.columns:
                 clin[column] = None
-    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker, **formats)
+    markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker, factors=task.predictors,
+                           **formats)
     patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
     for table in (markers, clin):
         if table is not None:
@@ -470,17 +471,27 @@ _STATUSES = np.array(["ok", "not_scored", "invalid_input"], dtype=object)
 
 
 def _score_read(bundle, markers: pd.DataFrame, clinical: pd.DataFrame | None,
-                allow_imputed: bool = False) -> pd.DataFrame:
+                allow_imputed: bool = False, read_options: Mapping | None = None) -> pd.DataFrame:
     """:func:`predict_cohort` of frames the package readers produced with the model's settings
     (``io.read_markers(..., uln=gcig_settings.uln, duplicates=gcig_settings.duplicates,
     on_error="flag")`` and ``io.read_clinical(..., on_error="flag")``), without reading them a
     second time: what ``ca125 score`` runs on each chunk of a file (a model of another task
-    is scored by :func:`score_frame`)."""
+    is scored by :func:`score_frame`). Without a clinical table, clinical factors on the
+    markers rows (the pyfunc form) are split off and read with ``read_options`` (the format
+    options the markers were read with), as :func:`predict_cohort` reads them."""
     from ..task import bundle_task
 
     if not bundle_task(bundle).is_default:
         return score_frame(bundle, markers, clinical, allow_imputed=allow_imputed)
-    return _score(bundle, markers, clinical, _flagged((markers, clinical), {}), allow_imputed)
+    problems: dict[str, str] = {}
+    if clinical is None and any(c in markers.columns for c in CLINICAL_PREDICTORS):
+        from .inputs import _split_input
+
+        markers, rows, problems = _split_input(markers, None)
+        # the names were resolved when the markers were read: only how values are written
+        options = {k: v for k, v in (read_options or {}).items() if k in READ_OPTIONS and k != "columns"}
+        clinical = read_clinical(rows, on_error="flag", require=("patient_id",), **options)
+    return _score(bundle, markers, clinical, _flagged((markers, clinical), problems), allow_imputed)
 
 
 def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str],

@@ -39,24 +39,34 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         row = {k: v for k, v in clin.iloc[0].items() if k != "patient_id"} if len(clin) else {}
         return markers.drop(columns="patient_id"), row, problems
     markers = frame.drop(columns=repeated)
-    pid = frame["patient_id"].map(lambda v: None if _is_missing(v) else str(v).strip())
-    rows = []
-    # by position: the index labels may repeat (a user's frame, or unnumbered rows)
-    for patient, at in frame.groupby(pid, sort=True, dropna=False).indices.items():
-        row = {"patient_id": patient}
-        for column in repeated:
-            values = frame[column].iloc[at]
-            present = [v for v in values.tolist() if not _blank(v)]
-            distinct = {str(v).strip() for v in present}
-            if len(distinct) > 1:
-                problems[str(patient)] = (
-                    f"invalid input: column {column!r} differs between rows of the patient "
-                    f"({sorted(distinct)[:3]}); clinical values must be constant within a patient")
-            row[column] = present[0] if present else None
-        rows.append(row)
+    # column-wise (a registry's file has millions of rows): per patient, the first value given
+    # in each column, and the patients whose rows give two different values
+    ids = frame["patient_id"].to_numpy(dtype=object)
+    missing_id = pd.isna(ids)
+    key = pd.Series(np.where(missing_id, "", ids), dtype=object).astype(str).str.strip().to_numpy(dtype=object)
+    codes, patients = pd.factorize(np.where(missing_id, None, key), sort=True, use_na_sentinel=False)
+    names = [None if _is_missing(p) else p for p in patients.tolist()]
+    clin = pd.DataFrame({"patient_id": pd.Series(names, dtype=object)})
+    for column in repeated:
+        values = frame[column].to_numpy(dtype=object)
+        text = pd.Series(values, dtype=object).astype(str).str.strip()
+        given = ~pd.isna(values) & (text != "").to_numpy()
+        at = np.flatnonzero(given)
+        first = np.full(len(patients), None, dtype=object)
+        seen = np.zeros(len(patients), dtype=bool)
+        order = at[np.unique(codes[at], return_index=True)[1]] if at.size else at     # first given row
+        first[codes[order]], seen[codes[order]] = values[order], True
+        clin[column] = first
+        # a value differing from the patient's first one (as text, spaces stripped)
+        differs = at[text.to_numpy(dtype=object)[at] != text.to_numpy(dtype=object)[order][
+            np.searchsorted(codes[order], codes[at])]] if at.size else at
+        for patient in np.unique(codes[differs]).tolist():
+            distinct = sorted(set(text.to_numpy(dtype=object)[at[codes[at] == patient]].tolist()))
+            problems.setdefault(str(names[patient]), (
+                f"invalid input: column {column!r} differs between rows of the patient "
+                f"({distinct[:3]}); clinical values must be constant within a patient"))
     # a row of this table is no row of the input: its problems name the patient, not a number
-    clin = unnumbered(pd.DataFrame(rows, columns=["patient_id", *repeated]))
-    return markers, clin, problems
+    return markers, unnumbered(clin), problems
 
 
 def _blank(value) -> bool:
