@@ -470,8 +470,7 @@ def test_models_disagreeing_on_the_same_samples_are_no_change_of_course():
     assert t.stable is False
     assert t.summary.startswith("Decision not settled: no new sample changed it, but the models disagree (")
     assert ("after cycle 3 (day 63) and all samples (to day 63) used the same samples (days -3, 21, 42, 63) and "
-            "their models disagree (p 0.69 and 0.71, threshold 0.70): the probability is close to the "
-            "threshold.") in t.summary
+            "their models disagree (p 0.69 and 0.71, on either side of the threshold 0.70).") in t.summary
     # a change on new samples is counted, the disagreement on the same ones is not
     p["day35"] = 0.8
     t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=[-3, 21, 35, 42, 63], values=[400, 350, 300, 250, 60],
@@ -1022,3 +1021,40 @@ def test_a_landmark_whose_evaluation_patients_hold_one_outcome_is_not_fitted_not
     assert table.loc["cycle4", "status"] == "not_fitted"
     assert table.loc["cycle4", "reason"].endswith("fewer than 2 of each outcome to evaluate a model, no model")
     assert (table.drop(index="cycle4")["status"] == "ok").all()
+
+
+def test_a_landmark_model_withholding_on_its_own_inputs_gives_no_decision():
+    """A landmark model that never learned a level (trained on the patients who reached it)
+    withholds its row's decision; the trajectory decided on it anyway, without a word."""
+    days, values = [-7, 21, 35, 43, 63, 84], [900, 400, 300, 200, 100, 50]
+
+    def score_at(m):
+        if m.landmark.key == "cycle4":
+            return (0.86, 0.7, 0.9, "insufficient information: give recurrence_pattern", 3, "insufficient_information",
+                    "recurrence_pattern")
+        return (0.9, 0.8, 0.95, None, 3, "resectable", None)
+
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                         final=(0.9, 0.8, 0.95), score_at=score_at)
+    cycle4 = {pt.landmark: pt for pt in t.points}["cycle4"]
+    assert cycle4.status == "insufficient" and cycle4.decision is None
+    assert cycle4.reason == ("no decision: model inputs unknown to this landmark's model (recurrence_pattern), "
+                             "which it would impute (allow_imputed=True decides on them anyway)")
+    assert "No decision at after cycle 4 (day 84): model inputs that landmark's model does not know" in t.summary
+    assert "kinetics imputed" not in t.summary and cycle4.reason in t.to_text()
+    allowed = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                               final=(0.9, 0.8, 0.95), score_at=score_at, allow_imputed=True)
+    assert {pt.landmark: pt for pt in allowed.points}["cycle4"].decision == "resectable"
+
+
+def test_an_unknown_recist_is_no_imputation_for_the_landmarks_that_learned_it_unknown():
+    """allow_imputed=True with RECIST unknown: the summary said every decision rested on an
+    imputed RECIST, but the day-35 and cycle-2 models learned RECIST unknown."""
+    from ca125kinetics.predict import predict
+
+    clinical = dict(CLINICAL, recist=None)
+    t = predict({"day": [-3, 21, 35, 42, 63, 84], "ca125": [400.0, 200.0, 150.0, 100.0, 60.0, 40.0]}, clinical,
+                allow_imputed=True).trajectory
+    assert ("Decisions resting on imputed inputs (allow_imputed=True): after cycle 3 (day 63): recist; after cycle 4 "
+            "(day 84): recist; all samples (to day 84): recist.") in t.summary
+    assert "Every decision above" not in t.summary

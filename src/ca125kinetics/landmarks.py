@@ -495,10 +495,10 @@ class Trajectory:
                 continue
             if p.status == "insufficient" and _recist_point(p):
                 shown = f"{p.probability:.2f}  no decision: RECIST unknown, which this model uses (imputed)"
-            elif p.status == "insufficient":
+            elif p.status == "insufficient" and not _own_inputs_point(p):
                 shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
                          "(kinetics imputed)")
-            elif p.status in ("no_visit_sample", "not_candidate"):      # the reason says which sample
+            elif p.status in ("no_visit_sample", "not_candidate", "insufficient"):    # the reason says why
                 shown = f"{p.probability:.2f}  {p.reason}"
             elif p.decision is None:
                 shown = "no landmark model" if p.status == "not_fitted" else p.reason or "not scored"
@@ -581,7 +581,7 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     final : (p, p_low, p_high) or None
         The full-series prediction of the shipped model (None when not scored).
     score_at : callable
-        ``score_at(landmark_model) -> (p, p_low, p_high[, reason[, n_on[, decision]]])``: the
+        ``score_at(landmark_model) -> (p, p_low, p_high[, reason[, n_on[, decision[, unknown]]]])``: the
         landmark model on the rows of ``days`` kept by :func:`landmark_mask` (the caller
         truncates; NaN when not scored, with the reason; ``n_on`` the CA-125 samples after the
         first dose the kinetics used; ``decision`` the decision rule's on those rows); called
@@ -589,7 +589,9 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         ``n_on == 0`` gets no decision (status ``insufficient``: its kinetics are imputed, rule
         5 of the decision rule) unless ``allow_imputed``; a point whose rows make the patient
         not a candidate (GCIG progression, RECIST PD: the rule's first steps) gets none
-        either (status ``not_candidate``).
+        either (status ``not_candidate``); nor does a point whose model meets inputs it does
+        not know and rule 5 would not impute (``unknown``, e.g. a level the landmark's model
+        never learned), unless ``allow_imputed``.
     withheld : str, optional
         Why the patient's decision is withheld because model inputs are unknown
         (``predict``'s status ``insufficient``, rule "withheld"): then no landmark decision
@@ -664,6 +666,11 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                 "with the kinetics imputed (allow_imputed=True decides on it anyway)")
         elif status == "ok" and unknown_recist and not allow_imputed and not _learned_recist(m.model):
             status, reason = "insufficient", _RECIST_IMPUTED.format(model="this landmark's model")
+        elif status == "ok" and len(got) > 6 and got[6] and not allow_imputed:
+            # inputs this landmark's model does not know (a level it never learned: it was fitted
+            # on the patients who reached the landmark), which rule 5 does not impute
+            status, reason = "insufficient", (
+                f"{_OWN_INPUTS} ({got[6]}), which it would impute (allow_imputed=True decides on them anyway)")
         elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
             earlier = sample_days[sample_days < lm.first_day]
             before = (f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size
@@ -705,7 +712,9 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     stable = None if len(times) < 2 else len({pt.decision for pt in scored}) == 1
     summary = _summary(reached_points, scored, stable, threshold)
     if imputed_inputs and scored:
-        summary += f" Every decision above rests on imputed {imputed_inputs} (allow_imputed=True)."
+        summary += _imputed_note(scored, imputed_inputs.split(", "), {
+            **{m.landmark.key: _learned_recist(m.model) for m in landmark_models if m.model is not None},
+            "final": _learned_recist(model)})
     if guessed:
         summary += (f" The decision{'s' if len(guessed) > 1 else ''} at {', '.join(guessed)} "
                     f"rest{'' if len(guessed) > 1 else 's'} on imputed kinetics (no CA-125 after the first dose "
@@ -717,6 +726,20 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     synthetic = [pt.trained_on_synthetic for pt in points if pt.trained_on_synthetic is not None]
     return Trajectory("ok", threshold, tuple(points), stable, summary,
                       trained_on_synthetic=any(synthetic) if synthetic else None)
+
+
+def _imputed_note(scored, names: list[str], learned_recist: dict) -> str:
+    """The sentence that says which decisions rest on imputed inputs (``allow_imputed``): an
+    unknown RECIST is no imputation for a model that learned it unknown (the early landmarks)."""
+    rests = [(pt.label, [n for n in names if not (n == "recist" and learned_recist.get(pt.landmark))])
+             for pt in scored]
+    rests = [(label, kept) for label, kept in rests if kept]
+    if not rests:
+        return ""
+    if len(rests) == len(scored) and len({tuple(kept) for _, kept in rests}) == 1:
+        return f" Every decision above rests on imputed {', '.join(rests[0][1])} (allow_imputed=True)."
+    return (" Decisions resting on imputed inputs (allow_imputed=True): "
+            + "; ".join(f"{label}: {', '.join(kept)}" for label, kept in rests) + ".")
 
 
 #: Why a point whose model uses RECIST gets no decision when RECIST is unknown.
@@ -773,13 +796,23 @@ def _recist_point(pt) -> bool:
     return (pt.reason or "").startswith("no decision: RECIST unknown")
 
 
+def _own_inputs_point(pt) -> bool:
+    return (pt.reason or "").startswith(_OWN_INPUTS)
+
+
+#: How a point withheld on inputs its landmark's model does not know begins its reason.
+_OWN_INPUTS = "no decision: model inputs unknown to this landmark's model"
+
+
 def _summary(points, scored, stable, threshold: float) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
     missing = [pt.label for pt in points if pt.status == "not_fitted"]
     unscored = [f"{pt.label} ({(pt.reason or '').removeprefix('not scored: ')})"
                 for pt in points if pt.status == "not_scored"]
-    early = [pt.label for pt in points if pt.status == "insufficient" and not _recist_point(pt)]
+    early = [pt.label for pt in points if pt.status == "insufficient" and not _recist_point(pt)
+             and not _own_inputs_point(pt)]
     recist = [pt.label for pt in points if pt.status == "insufficient" and _recist_point(pt)]
+    own = [pt.label for pt in points if pt.status == "insufficient" and _own_inputs_point(pt)]
     unsampled = [pt.label for pt in points if pt.status == "no_visit_sample"]
     excluded = [pt.label for pt in points if pt.status == "not_candidate"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
@@ -787,6 +820,8 @@ def _summary(points, scored, stable, threshold: float) -> str:
         f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
         if early else "") + (
         f" No decision at {', '.join(recist)}: RECIST unknown, which that model uses (imputed)." if recist else "") + (
+        f" No decision at {', '.join(own)}: model inputs that landmark's model does not know (imputed)." if own
+        else "") + (
         f" No decision at {', '.join(unsampled)}: no CA-125 sample in the visit's window that the rules use."
         if unsampled else "") + (
         f" No decision at {', '.join(excluded)}: not a candidate for secondary cytoreduction (GCIG CA-125 "
@@ -822,5 +857,5 @@ def _disagreements(scored, threshold: float) -> str:
     pairs = [(a, b) for a, b in zip(scored, scored[1:]) if a.decision != b.decision and a.sample_days == b.sample_days]
     return "".join(
         f" {a.label} and {b.label} used the same samples (days {', '.join(str(d) for d in a.sample_days)}) and "
-        f"their models disagree (p {a.probability:.2f} and {b.probability:.2f}, threshold {threshold:.2f}): the "
-        "probability is close to the threshold." for a, b in pairs)
+        f"their models disagree (p {a.probability:.2f} and {b.probability:.2f}, on either side of the threshold "
+        f"{threshold:.2f})." for a, b in pairs)

@@ -458,7 +458,8 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
         pieces.append((patients, counts + f" value(s) beyond day {ks.window_days} (day "
                        + listed + ") are not used by the kinetics fit"))
 
-    pieces.append(_assay_changes(batch, valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)))
+    pieces.append(_assay_changes(batch, valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)
+                                 & ~_set_aside(batch, ks)))
 
     uln = rows["gcig_uln"]
     uln = np.where(np.isnan(uln) | (uln == 0), gs.uln, uln)
@@ -501,6 +502,17 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces += _range_pieces(ranges, lambda feature: rows.get(feature) if feature in rows else clinical.get(feature),
                             warned)
     return _joined(n, pieces)
+
+
+def _set_aside(batch, ks) -> np.ndarray:
+    """The rows the kinetics set aside after a procedure or mouse antibodies (the fits' own
+    rule, ``kinetics._event_exclusions``, on the batch's rows: by patient, then day)."""
+    from ..kinetics import _event_exclusions
+
+    rows = np.flatnonzero(pd.notna(batch.event))
+    if not rows.size:
+        return np.zeros(len(batch.day), dtype=bool)
+    return _event_exclusions(batch.codes, np.asarray(batch.day, dtype=float), rows, batch.event[rows], batch.ids, ks)
 
 
 def unseen_text(name: str, value) -> str:

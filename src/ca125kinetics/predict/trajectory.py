@@ -67,11 +67,13 @@ def trajectories(bundle, records: list, problems: Mapping[str, str], rows: list[
                 continue
             known = {cut[j].patient_id: problems[records[pairs[j][1]].patient_id] for j in members
                      if records[pairs[j][1]].patient_id in problems}
-            scored_rows = score(scorer, [cut[j] for j in members], known, names=(*SCORE_COLUMNS, "kinetics_n_on"))
+            scored_rows = score(scorer, [cut[j] for j in members], known,
+                                names=(*SCORE_COLUMNS, "kinetics_n_on", "predictors_unknown"))
             for j, r in zip(members, scored_rows):
                 at[(marks[pairs[j][0]].landmark.key, pairs[j][1])] = (r["probability"], r["p_low"], r["p_high"],
                                                                        r["reason"], r["kinetics_n_on"],
-                                                                       r["decision"])
+                                                                       r["decision"],
+                                                                       r["predictors_unknown"] or None)
     by_threshold = (_RULES["resectable"], _RULES["not_resectable"])
     return [build_trajectory(all_marks, days=record.day, values=record.ca125, threshold=float(bundle.threshold),
                              final=(r["probability"], r["p_low"], r["p_high"]) if r["status"] in SCORED_STATUSES else None,
