@@ -934,7 +934,7 @@ def test_a_sites_surgery_code_is_an_exclusion_event_on_every_reader(tmp_path, ca
     plain = read_fhir(bundle)
     assert plain.markers["event"].isna().all()
     assert "--event-code 387713003=surgery" in _reasons(plain)["Procedure/lap"]
-    site = read_fhir(bundle, event_codes={"387713003": "surgery"})
+    site = read_fhir(bundle, event_codes={"387713003": " Surgery "})      # read as the event column reads it
     assert site.markers["event"].tolist() == [None] * 4 + ["surgery"]
     path = tmp_path / "surgery.json"
     path.write_text(json.dumps(bundle))

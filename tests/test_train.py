@@ -931,7 +931,13 @@ def test_the_input_example_of_a_model_of_people_is_no_patients_record():
     nobody = pyfunc_input_example(markers, clinical, ids, synthetic=False)
     assert nobody["patient_id"].unique().tolist() == ["example"]
     assert nobody["day"].tolist() == [-3, 21, 42, 63] and nobody["ca125"].tolist() == [400.0, 200.0, 100.0, 50.0]
-    assert nobody["age"].iloc[0] == clinical["age"].median()
+    assert nobody["age"].iloc[0] == clinical["age"].median() or not (clinical["age"] % 1 != 0).any()
+    # a whole-number factor takes its most common value: half ECOG 0 and half 1 gave 0.5, refused
+    half = clinical.assign(ecog=[0, 1] * (len(clinical) // 2) + [0] * (len(clinical) % 2))
+    example = pyfunc_input_example(markers, half, ids, synthetic=False)
+    assert example["ecog"].iloc[0] in (0.0, 1.0)
+    from ca125kinetics.predict import predict_cohort
+    assert predict_cohort(example)["status"].iloc[0] != "invalid_input"
     assert nobody["recurrence_pattern"].iloc[0] == clinical["recurrence_pattern"].value_counts().index[0]
     assert list(nobody.columns) == list(theirs.columns[:3]) + [c for c in theirs.columns if c in clinical.columns
                                                                and c != "patient_id"]

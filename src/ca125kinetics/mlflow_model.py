@@ -156,7 +156,9 @@ def pyfunc_input_example(markers: pd.DataFrame, clinical: pd.DataFrame | None, p
 
 
 def _made_up_example(clinical: pd.DataFrame | None, value: str, predictors) -> pd.DataFrame:
-    """One patient who is nobody: a halving series and the cohort's typical clinical values."""
+    """One patient who is nobody: a halving series and the cohort's typical clinical values
+    (the median of a measurement, the most common value of a whole-number or text factor, so
+    that the example is valid input)."""
     start = {"ca125": 400.0, "cea": 24.0}.get(value, 100.0)
     rows = pd.DataFrame({"patient_id": "example", "day": [-3, 21, 42, 63],
                          value: [start, start / 2, start / 4, start / 8]})
@@ -164,9 +166,12 @@ def _made_up_example(clinical: pd.DataFrame | None, value: str, predictors) -> p
         if clinical is None or c not in clinical.columns:
             continue
         column = clinical[c]
-        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
-            known = pd.to_numeric(column, errors="coerce").dropna()
-            rows[c] = float(known.median()) if len(known) else np.nan
+        known = pd.to_numeric(column, errors="coerce").dropna() if pd.api.types.is_numeric_dtype(column) \
+            and not pd.api.types.is_bool_dtype(column) else None
+        if known is not None and len(known) and not (known == known.round()).all():
+            rows[c] = float(known.median())           # a measurement: the median
+        elif known is not None:                       # a count or a code (ECOG, residual disease)
+            rows[c] = float(known.mode().iloc[0]) if len(known) else np.nan
         else:
             common = column.dropna().astype(str).value_counts()
             rows[c] = common.index[0] if len(common) else ""

@@ -128,13 +128,17 @@ def exclusion_events(event_codes: Mapping[str, str] | None) -> Mapping[str, str]
     procedure), which no default names: surgery is coded in too many ways to list.
 
     As :func:`line_drugs`: a code is text of digits, a code of :data:`EVENT_SNOMED` keeps its
-    kind, and the kind must be one the GCIG rules know."""
+    kind, and the kind must be one the GCIG rules know, written as a markers table's ``event``
+    column may write it (``" Surgery "``, ``"mouse antibody"``)."""
+    from ..io import _event_kind
+
     return _site_codes(event_codes, EVENT_SNOMED, "event_codes", "SNOMED CT", "a SNOMED CT code", "event kinds",
-                       ("387713003", "surgery"), "an event kind", kinds=EVENT_KINDS)
+                       ("387713003", "surgery"), "an event kind", kinds=EVENT_KINDS, normalise=_event_kind)
 
 
 def _site_codes(given, defaults: Mapping[str, str], what: str, vocabulary: str, a_code: str, names: str,
-                example: tuple[str, str], name_is: str, kinds: tuple[str, ...] | None = None) -> Mapping[str, str]:
+                example: tuple[str, str], name_is: str, kinds: tuple[str, ...] | None = None,
+                normalise=lambda name: name) -> Mapping[str, str]:
     """``defaults`` and the codes of ``given`` (code -> name), checked (see :func:`line_drugs`)."""
     if given is None:
         return defaults
@@ -148,7 +152,7 @@ def _site_codes(given, defaults: Mapping[str, str], what: str, vocabulary: str, 
                                     f"digits, e.g. {example[0]!r}")
         if not (isinstance(name, str) and name.strip()):
             raise InvalidInputError(f"{what}: {vocabulary} {code} needs {name_is} as text, got {name!r}")
-        name = name.strip()
+        name = normalise(name.strip())
         if kinds is not None and name not in kinds:
             raise InvalidInputError(f"{what}: {vocabulary} {code} is given as {name!r}, not an event kind of the "
                                     f"GCIG rules; use one of {list(kinds)}")
