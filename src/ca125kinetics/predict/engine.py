@@ -438,6 +438,12 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     for c, mask in unseen.items():
         unknown[:, REQUIRED_PREDICTORS.index(c)] |= mask
     missing, n_missing = _name_lists(unknown, REQUIRED_PREDICTORS)
+    odd = np.zeros(n, dtype=bool)
+    for mask in unseen.values():
+        odd |= mask
+    for i in np.flatnonzero(odd).tolist():      # "give recurrence_pattern" would say it was not given
+        missing[i] = ", ".join(f"{c} (a level the model never learned)" if c in unseen and unseen[c][i] else c
+                               for c, u in zip(REQUIRED_PREDICTORS, unknown[i].tolist()) if u)
     # rule 5: no CA-125 decline for the kinetics to measure -- no CA-125 after the first dose
     # among the samples they use (the fit's count of used samples with day > 0), or no
     # pretreatment CA-125 to measure it from (counted as none): the KELIM-like features are imputed
