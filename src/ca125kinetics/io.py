@@ -281,8 +281,9 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
     A DataFrame's index gives the row labels; a frame that is a piece of a file read in
     chunks (:func:`_table_pieces`) names that file in messages. ``codes`` (``drug_codes``,
     ``event_codes``) are read from a FHIR bundle only (:func:`_load_fhir`); given with a
-    table, they are refused before it is read. ``uln`` (given by the caller, else None) is a FHIR bundle's ULN for samples without a
-    reference range (a table's empty ``uln`` cells are filled by the markers reader).
+    table, they are refused before it is read. ``uln`` (given by the caller, else None) is a
+    FHIR bundle's ULN for samples without a reference range (a table's empty ``uln`` cells
+    are filled by the markers reader).
     """
     if isinstance(source, pd.DataFrame):
         _check_sep(sep)
@@ -2690,8 +2691,7 @@ READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
 def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
     """``read_options`` as reader keyword arguments: a dict of :data:`READ_OPTIONS` (and
     ``extra``, e.g. ``drug_codes`` and ``event_codes`` where markers may be a FHIR bundle),
-    None values left out;
-    anything else is refused."""
+    None values left out; anything else is refused."""
     allowed = (*READ_OPTIONS, *extra)
     if read_options is None:
         return {}
