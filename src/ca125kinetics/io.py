@@ -77,7 +77,7 @@ import pandas as pd
 from .errors import DataQualityWarning, InvalidInputError, location
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
-from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES
+from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES, event_kind
 
 __all__ = [
     "read_markers",
@@ -1507,11 +1507,6 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 _LIMIT_RE = re.compile(r"^\s*<\s*=?\s*(.*?)\s*$")
 
 
-def _event_kind(text: str) -> str:
-    """An ``event`` cell (stripped) as the event kinds are written: lower case, underscores."""
-    return text.lower().replace(" ", "_")
-
-
 def _parse_values(raw: np.ndarray, decimal: str = ".", thousands: str | None = None
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return (value, censored, bad) arrays from numbers or ``"<x"`` strings.
@@ -1628,11 +1623,11 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     if "event" in columns:
         raw_event = columns["event"]
         if isinstance(raw_event, _Text):
-            event = raw_event.mapped(_event_kind, None)
-            known = raw_event.mapped(lambda v: _event_kind(v) in EVENT_KINDS, True, bool)
+            event = raw_event.mapped(event_kind, None)
+            known = raw_event.mapped(lambda v: event_kind(v) in EVENT_KINDS, True, bool)
         else:
             event = _text(raw_event)
-            event[:] = [_event_kind(v) if type(v) is str else v for v in event]
+            event[:] = [event_kind(v) if type(v) is str else v for v in event]
             known = np.fromiter((v is None or v in EVENT_KINDS for v in event), dtype=bool, count=n)
         col.add(~known, "event",
                 lambda i: f"unknown event {_shown(raw_event[i])!r}; use one of {list(EVENT_KINDS)} or leave it empty")

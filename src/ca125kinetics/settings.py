@@ -30,6 +30,7 @@ from .markers import CA125
 
 __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
            "KELIM_CUTOFFS", "kelim_cutoff", "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
+           "event_kind",
            "AGGREGATIONS"]
 
 #: The two columns :func:`with_provenance` appends.
@@ -83,6 +84,12 @@ INTERFERENCE_EVENTS = ("paracentesis", "thoracentesis", "surgery")
 HAMA_EVENT = "mouse_antibody"
 #: Every event kind of the markers table's ``event`` column.
 EVENT_KINDS = INTERFERENCE_EVENTS + (HAMA_EVENT,)
+
+
+def event_kind(text: str) -> str:
+    """An event as the kinds are written (a stripped ``event`` cell, or a kind given with
+    ``--event-code``): lower case, underscores (``"Mouse antibody"`` -> ``mouse_antibody``)."""
+    return text.lower().replace(" ", "_")
 
 #: RECIST 1.1 response categories, in the order of the combined RECIST + CA-125 category
 #: (Rustin 2011): the ``recist`` column's codes, read by the GCIG rules and the readers.

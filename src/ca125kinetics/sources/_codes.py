@@ -21,7 +21,7 @@ import pandas as pd
 from ..errors import InvalidInputError, MissingDependencyError
 from ..markers import MARKERS as _SPECS
 from ..markers import ucum_key, unit_text_key
-from ..settings import EVENT_KINDS
+from ..settings import EVENT_KINDS, event_kind
 
 __all__ = ["MarkerCode", "MARKERS", "marker_code", "PLATINUM_RXNORM", "PLATINUM_ATC",
            "EVENT_SNOMED", "LINE_GAP_DAYS", "line_drugs", "exclusion_events", "first_doses", "check_uln", "as_day",
@@ -130,10 +130,8 @@ def exclusion_events(event_codes: Mapping[str, str] | None) -> Mapping[str, str]
     As :func:`line_drugs`: a code is text of digits, a code of :data:`EVENT_SNOMED` keeps its
     kind, and the kind must be one the GCIG rules know, written as a markers table's ``event``
     column may write it (``" Surgery "``, ``"mouse antibody"``)."""
-    from ..io import _event_kind
-
     return _site_codes(event_codes, EVENT_SNOMED, "event_codes", "SNOMED CT", "a SNOMED CT code", "event kinds",
-                       ("387713003", "surgery"), "an event kind", kinds=EVENT_KINDS, normalise=_event_kind)
+                       ("387713003", "surgery"), "an event kind", kinds=EVENT_KINDS, normalise=event_kind)
 
 
 def _site_codes(given, defaults: Mapping[str, str], what: str, vocabulary: str, a_code: str, names: str,
