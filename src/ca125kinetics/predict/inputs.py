@@ -53,9 +53,8 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
         given = ~pd.isna(values) & (text != "").to_numpy()
         at = np.flatnonzero(given)
         first = np.full(len(patients), None, dtype=object)
-        seen = np.zeros(len(patients), dtype=bool)
         order = at[np.unique(codes[at], return_index=True)[1]] if at.size else at     # first given row
-        first[codes[order]], seen[codes[order]] = values[order], True
+        first[codes[order]] = values[order]
         clin[column] = first
         # a value differing from the patient's first one (as text, spaces stripped)
         differs = at[text.to_numpy(dtype=object)[at] != text.to_numpy(dtype=object)[order][
@@ -67,11 +66,6 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
                 f"({distinct[:3]}); clinical values must be constant within a patient"))
     # a row of this table is no row of the input: its problems name the patient, not a number
     return markers, unnumbered(clin), problems
-
-
-def _blank(value) -> bool:
-    """Whether a cell gives no value (missing, or text of spaces)."""
-    return _is_missing(value) or (isinstance(value, str) and not value.strip())
 
 
 def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
