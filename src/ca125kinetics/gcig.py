@@ -59,7 +59,7 @@ from . import _gcig_kernel as _kernel
 from ._gcig_kernel import _le
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import EVENT_KINDS, RECIST_CATEGORIES, GcigSettings
+from .settings import EVENT_KINDS, RECIST_CATEGORIES, GcigSettings, event_kind
 
 __all__ = [
     "gcig_response",
@@ -1055,10 +1055,6 @@ def _assay_name(x) -> str | None:
     text = str(x).strip()
     return text or None
 
-def _event_kind(kind):
-    """An event kind as the rules read it (trimmed, lower case; anything else unchanged)."""
-    return kind.strip().lower() if isinstance(kind, str) else kind
-
 
 # --------------------------------------------------------------------------------------
 # Response and progression of one patient
@@ -1565,13 +1561,13 @@ def _rows_of(ids, starts, day, ca125, cens, ulns, assay, event, problem, setting
     cens = np.asarray(cens)
     if cens.dtype != bool:
         cens = np.array([False if _missing(c) else bool(c) for c in cens.tolist()], dtype=bool)
-    # events: code of each kind (trimmed, lower case), -2 for an unknown kind
+    # events: code of each kind (settings.event_kind), -2 for an unknown kind
     event = np.asarray(event, dtype=object)
     has_event = ~_absent(event)
     event_code = np.full(n_rows, _kernel.EV_NONE, dtype=np.int64)
     if has_event.any():
         codes, kinds = _factorize(event[has_event])
-        kind_code = np.array([_EVENT_CODES.get(_event_kind(k), -2) for k in kinds], dtype=np.int64)
+        kind_code = np.array([_EVENT_CODES.get(event_kind(k), -2) for k in kinds], dtype=np.int64)
         event_code[has_event] = kind_code[codes]
     is_sample = ~(has_event & np.isnan(value) & ~bad_value)
     # assays: codes of the trimmed names in name order (-1 unnamed)

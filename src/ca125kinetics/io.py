@@ -894,12 +894,19 @@ def refuse_factors_twice(cols: Mapping[str, Any], label: str = "markers",
 
 
 def _has_values(values) -> bool:
-    """Whether a column holds any value: a cell neither missing nor text of spaces."""
-    arr = _np(values)
+    """Whether a column holds any value (:func:`given_cells`)."""
+    return bool(given_cells(_np(values)).any())
+
+
+def given_cells(values) -> np.ndarray:
+    """The cells of a column that give a value: neither missing nor text of spaces."""
+    arr = np.asarray(values)
     present = ~np.asarray(pd.isna(arr), dtype=bool)
     if arr.dtype != object or not present.any():
-        return bool(present.any())
-    return bool((pd.Series(arr[present], dtype=object).astype(str).str.strip() != "").any())
+        return present
+    at = np.flatnonzero(present)
+    present[at] = (pd.Series(arr[at], dtype=object).astype(str).str.strip() != "").to_numpy()
+    return present
 
 
 def _missing(values: np.ndarray) -> np.ndarray:

@@ -86,10 +86,11 @@ HAMA_EVENT = "mouse_antibody"
 EVENT_KINDS = INTERFERENCE_EVENTS + (HAMA_EVENT,)
 
 
-def event_kind(text: str) -> str:
-    """An event as the kinds are written (a stripped ``event`` cell, or a kind given with
-    ``--event-code``): lower case, underscores (``"Mouse antibody"`` -> ``mouse_antibody``)."""
-    return text.lower().replace(" ", "_")
+def event_kind(text):
+    """An event as the kinds are written (an ``event`` cell, a kind given with ``--event-code``
+    or to the GCIG functions): trimmed, lower case, underscores (``" Mouse antibody "`` ->
+    ``mouse_antibody``); anything but text unchanged."""
+    return text.strip().lower().replace(" ", "_") if isinstance(text, str) else text
 
 #: RECIST 1.1 response categories, in the order of the combined RECIST + CA-125 category
 #: (Rustin 2011): the ``recist`` column's codes, read by the GCIG rules and the readers.

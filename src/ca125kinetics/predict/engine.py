@@ -11,7 +11,8 @@ import pandas as pd
 
 from .._columns import is_arrow, labels_text, repeated_text
 from ..errors import InvalidInputError, _invalid_reason
-from ..io import CLINICAL_FACTORS, CLINICAL_PREDICTORS, FIGO_STAGES, READ_OPTIONS, RECURRENCE_PATTERNS, read_clinical
+from ..io import (CLINICAL_FACTORS, CLINICAL_PREDICTORS, FIGO_STAGES, READ_OPTIONS, RECURRENCE_PATTERNS,
+                  given_cells, read_clinical)
 from ..settings import RECIST_CATEGORIES
 from ..io import PatientBatch
 from .._design import CATEGORICAL_FEATURES
@@ -172,8 +173,8 @@ def _task_unseen(patient: pd.DataFrame, c: str, task, levels: dict[str, set]) ->
     if c not in task.categorical or c not in levels:
         return np.zeros(len(patient), dtype=bool)
     values = patient[c]
-    known = values.notna().to_numpy() & (values.astype(str).str.strip() != "").to_numpy()
-    return known & ~values.astype(str).isin(sorted(levels[c] - {"missing"})).to_numpy()
+    learned = values.astype(str).isin(sorted(levels[c] - {"missing"})).to_numpy()
+    return given_cells(values.to_numpy(dtype=object)) & ~learned
 
 
 def _imputed_text(imputed: str, label: str) -> str:
@@ -539,7 +540,6 @@ def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
     """Per patient, whether its value of the categorical predictor ``name`` is known but not a
     level the model that scores it learned (``ModelBundle.learned_levels``; per row for the
     landmark models of a trajectory). A model that cannot tell: False."""
-    values = np.asarray(values, dtype=object)
     readable = set(_READABLE_CODES[name])
     rows = getattr(bundle, "learned_levels_rows", None)
     if rows is not None:
@@ -548,10 +548,14 @@ def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
         learned = getattr(bundle, "learned_levels", None)
         levels, which = [learned(name) if learned is not None else None], np.zeros(len(values), dtype=np.intp)
     out = np.zeros(len(values), dtype=bool)
+    checked = [k for k, learned_levels in enumerate(levels)        # a model that learned every code
+               if learned_levels is not None and not readable <= learned_levels]   # the readers give: none
+    if not checked:
+        return out
+    values = np.asarray(values, dtype=object)
     known = ~pd.isna(values)
-    for k, learned_levels in enumerate(levels):
-        if learned_levels is None or readable <= learned_levels:     # every code the readers give
-            continue
+    for k in checked:
+        learned_levels = levels[k]
         at = np.flatnonzero((which == k) & known)
         out[at] = ~pd.Series(values[at], dtype=object).isin(sorted(learned_levels - {"missing"})).to_numpy()
     return out

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..io import CLINICAL_INPUT_COLUMNS, refuse_factors_twice, unnumbered
+from ..io import CLINICAL_INPUT_COLUMNS, given_cells, refuse_factors_twice, unnumbered
 from .result import _is_missing
 
 
@@ -50,8 +50,7 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     for column in repeated:
         values = frame[column].to_numpy(dtype=object)
         text = pd.Series(values, dtype=object).astype(str).str.strip()
-        given = ~pd.isna(values) & (text != "").to_numpy()
-        at = np.flatnonzero(given)
+        at = np.flatnonzero(given_cells(values))
         first = np.full(len(patients), None, dtype=object)
         order = at[np.unique(codes[at], return_index=True)[1]] if at.size else at     # first given row
         first[codes[order]] = values[order]
