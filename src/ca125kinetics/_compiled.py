@@ -462,6 +462,8 @@ class CompiledHead:
         training patients had it unknown; None when no part of the model encodes it."""
         from ._design import CATEGORICAL_FEATURES
 
+        if name not in CATEGORICAL_FEATURES:
+            return None
         j = CATEGORICAL_FEATURES.index(name)
         for part in self.parts:
             at = np.flatnonzero(part.index == j) if part.source == "categorical" else ()

@@ -55,6 +55,26 @@ SYNTHETIC_FIRST_LINE = "**Trained on synthetic data — not for clinical use.**"
 FORMAT_VERSION = 3
 
 
+def _pipeline_levels(pipeline, name: str) -> frozenset | None:
+    """The categories a scikit-learn pipeline's one-hot encoding learned for column ``name``
+    (None when it holds none for it)."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    for _, step in getattr(pipeline, "steps", []):
+        for _, part in (step.steps if isinstance(step, Pipeline) else [(None, step)]):
+            if not isinstance(part, ColumnTransformer):
+                continue
+            for _, fitted, columns in part.transformers_:
+                for _, enc in (fitted.steps if isinstance(fitted, Pipeline) else [(None, fitted)]):
+                    if isinstance(enc, OneHotEncoder):
+                        for c, cats in zip(columns, enc.categories_):
+                            if str(c) == name:
+                                return frozenset(str(v) for v in cats)
+    return None
+
+
 @dataclass
 class ModelBundle:
     """A fitted complete-resection model and everything needed to use it.
@@ -152,9 +172,11 @@ class ModelBundle:
     def learned_levels(self, name: str) -> frozenset | None:
         """The levels of the categorical predictor ``name`` the model's one-hot encoding
         learned (``"missing"`` among them when it learned the predictor unknown); None when it
-        cannot be told. A value outside them is read as no level at all."""
+        cannot be told. A value outside them is read as no level at all. Read from the compiled
+        head, else (a model of another task, not compiled) from the pipeline's encoders."""
         head = self.compiled()
-        return None if head is None else head.learned_levels(name)
+        levels = None if head is None else head.learned_levels(name)
+        return levels if levels is not None else _pipeline_levels(self.pipeline, name)
 
     def __getstate__(self):
         state = dict(self.__dict__)

@@ -123,7 +123,7 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     p = pd.DataFrame({"p": np.nan, "p_low": np.nan, "p_high": np.nan}, index=patient.index)
     if (~bad).any():
         p.loc[~bad] = bundle.predict_proba(patient.loc[~bad]).to_numpy()
-    levels = _task_levels(bundle)
+    levels = _task_levels(bundle, task)
     imputed = _task_imputed(patient, task, levels)
     withheld = ~bad & (imputed != "") & (not allow_imputed)
     label = get_marker(task.marker).label
@@ -183,26 +183,11 @@ def _imputed_text(imputed: str, label: str) -> str:
                                         "day > 0, in the response window)")
 
 
-def _task_levels(bundle) -> dict[str, set]:
+def _task_levels(bundle, task) -> dict[str, set]:
     """The categories the task model's one-hot encoding learned, per categorical predictor
-    (empty when the pipeline holds none it can read)."""
-    from sklearn.compose import ColumnTransformer
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder
-
-    levels: dict[str, set] = {}
-    pipeline = getattr(bundle, "pipeline", None)
-    for _, step in getattr(pipeline, "steps", []):
-        chain = step.steps if isinstance(step, Pipeline) else [(None, step)]
-        for _, part in chain:
-            if isinstance(part, ColumnTransformer):
-                for _, fitted, columns in part.transformers_:
-                    inner = fitted.steps if isinstance(fitted, Pipeline) else [(None, fitted)]
-                    for _, enc in inner:
-                        if isinstance(enc, OneHotEncoder):
-                            for c, cats in zip(columns, enc.categories_):
-                                levels[str(c)] = {str(v) for v in cats}
-    return levels
+    (``ModelBundle.learned_levels``; those it cannot tell are left out)."""
+    levels = {c: bundle.learned_levels(c) for c in task.categorical}
+    return {c: set(v) for c, v in levels.items() if v is not None}
 
 
 def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) -> np.ndarray:
