@@ -159,6 +159,10 @@ def test_tables_are_read_as_the_read_options_say(tmp_path):
     assert result.data_digest == data_digest(*plain) and result.read_options == options
     card = model_card(result)
     assert "--config CONFIG.toml --name ca125-complete-resection --sep ';' --decimal , --rename ECOG=ecog" in card
+    # and the MLflow run records them, where runs are compared (the card is an artifact)
+    from ca125kinetics.tracking import _params
+
+    assert json.loads(_params(result)["data.read_options"]) == options
     assert "where CONFIG.toml holds the training configuration listed under *Rule settings* (given as a dict)" in card
     # a TrainingConfig built in Python is no file either (its source reads "built-in defaults")
     from ca125kinetics.train import TrainingConfig, _config_argument
@@ -494,6 +498,7 @@ def test_mlflow_parent_children_and_champion_alias(run):
     assert params["data.digest_sha256"] == result.data_digest
     assert params["data.synthetic_source"].startswith("detected: a params.json")
     assert json.loads(params["data.missing"]) == result.missing
+    assert params["data.read_options"] == "{}"     # read as the data contract writes the tables
     assert params["k_ref.source"] == result.k_ref["source"] and params["kinetics.k_ref"] == str(result.k_ref["value"])
     assert params["gcig.uln"] == "35.0" and params["selection.selected"] == result.selected
     assert parent.data.metrics["holdout_auc"] == pytest.approx(result.metrics()["holdout_auc"])

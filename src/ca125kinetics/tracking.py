@@ -298,6 +298,9 @@ def _params(result) -> dict[str, str]:
         "data.exclusions": json.dumps(dict(zip(result.exclusions["reason"], result.exclusions["n"].astype(int).tolist()))),
         "data.trained_on_synthetic": str(bundle.trained_on_synthetic),
         "data.synthetic_source": result.synthetic_source, "data.missing": json.dumps(result.missing),
+        # how the tables were read (separator, decimal mark, date format, renamed columns): the
+        # card's command to reproduce states them too; "{}" when read as the contract writes them
+        "data.read_options": json.dumps(result.read_options, sort_keys=True),
         "k_ref.value": str(result.k_ref["value"]), "k_ref.choice": str(result.k_ref["choice"]),
         "k_ref.source": result.k_ref["source"],
         "selection.selected": result.selected, "selection.reason": result.selection_reason,
