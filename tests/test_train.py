@@ -27,6 +27,7 @@ from ca125kinetics.train import (
     fit_and_evaluate,
     format_summary,
     load_config,
+    summary_table,
     train,
 )
 
@@ -574,6 +575,13 @@ def test_summary_text_and_cli_arguments(run):
     result, _ = run
     text = format_summary(result)
     assert "(selected" in text and "ΔAUC vs AGO" in text and "ΔAUC vs iMODEL" in text
+    # a score's AUC is on the patients whose score is known: the table says on how many (its
+    # AUC beside the model's on all patients read as a like-for-like comparison)
+    table = summary_table(result)
+    column = f"n (events), {result.evaluation_set}"
+    assert table[column].tolist() == [f"{int(n)} ({int(e)})" for n, e in
+                                      zip(result.evaluation["n"], result.evaluation["n_events"])]
+    assert "each ΔAUC is paired on those patients" in text
     assert "registered test-cr version 1 (alias champion)" in text
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)

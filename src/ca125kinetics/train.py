@@ -1646,14 +1646,18 @@ def _fmt_ci(value, low, high, digits=3) -> str:
 
 
 def summary_table(result: TrainingResult) -> pd.DataFrame:
-    """One row per model and score, formatted for people: model, CV AUC, AUC with 95 % CI,
-    calibration slope, and the AUC difference vs AGO and iMODEL (paired DeLong 95 % CI)."""
+    """One row per model and score, formatted for people: model, the patients evaluated (a
+    published score: those whose score is known), CV AUC, AUC with 95 % CI, calibration slope,
+    and the AUC difference vs AGO and iMODEL (paired DeLong 95 % CI, on the patients whose
+    score is known)."""
     cv = result.cv_summary.set_index("model")
     rows = []
     for r in result.evaluation.itertuples(index=False):
         label = r.model + (" (selected" + (", recalibrated" if r.recalibrated else "") + ")" if r.selected else "")
         label = _SCORE_LABELS.get(r.model, label)
-        row = {"model": label, "CV AUC (mean ± sd)": f"{cv.loc[r.model, 'auc_mean']:.3f} ± {cv.loc[r.model, 'auc_sd']:.3f}",
+        # a score's AUC is on the patients whose score is known: its n says on how many
+        row = {"model": label, f"n (events), {result.evaluation_set}": f"{int(r.n)} ({int(r.n_events)})",
+               "CV AUC (mean ± sd)": f"{cv.loc[r.model, 'auc_mean']:.3f} ± {cv.loc[r.model, 'auc_sd']:.3f}",
                f"AUC (95% CI), {result.evaluation_set}": _fmt_ci(r.auc, r.auc_ci_low, r.auc_ci_high),
                "calibration slope": f"{r.calibration_slope:.2f}" if pd.notna(r.calibration_slope) else "-"}
         # the default task shows AGO and iMODEL (as before tasks existed); another task its comparators
@@ -1674,7 +1678,9 @@ def _missing_text(result: TrainingResult) -> str:
 def format_summary(result: TrainingResult) -> str:
     """The text printed at the end of ``ca125 train``."""
     table = summary_table(result).to_string(index=False)
-    lines = [table, "",
+    lines = [table,
+             "(a published score's AUC is on the patients whose score is known, its n; each ΔAUC is paired on "
+             "those patients, so it need not equal the difference of the two AUCs shown)", "",
              f"selected: {result.selected} -- {result.selection_reason}",
              f"recalibration: {result.recalibration['reason']}",
              f"k_ref: {result.k_ref['value']:.4g}/day ({result.k_ref['source']})",
