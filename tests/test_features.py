@@ -67,6 +67,20 @@ def test_ca125_at_recurrence_is_gcig_baseline_else_latest_pretreatment():
     assert frame.loc[2, "n_excluded"] == 0
 
 
+def test_ca125_at_recurrence_looks_back_six_weeks_without_a_gcig_baseline():
+    """A sample of any age was read as the CA-125 at recurrence: a remission value from day
+    -330 scored the iMODEL low risk. Without a GCIG baseline, the latest sample from day -42
+    on counts; an older one leaves the value unknown."""
+    from ca125kinetics.features import RECURRENCE_LOOKBACK_DAYS, ca125_at_recurrence
+
+    assert RECURRENCE_LOOKBACK_DAYS == 42
+    assert ca125_at_recurrence(np.nan, [-42, 21], [300.0, 100.0]) == 300.0
+    assert np.isnan(ca125_at_recurrence(np.nan, [-43, 21], [300.0, 100.0]))
+    assert np.isnan(ca125_at_recurrence(np.nan, [-330, 20], [20.0, 300.0]))
+    assert ca125_at_recurrence(np.nan, [-90, -40, 21], [60.0, 300.0, 100.0]) == 300.0
+    assert ca125_at_recurrence(250.0, [-90, -3], [60.0, 250.0]) == 250.0      # the baseline, when there is one
+
+
 def test_series_columns_hold_the_used_samples():
     frame = build_patient_frame(_markers(), _clinical())
     row = frame.iloc[0]

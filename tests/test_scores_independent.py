@@ -1,6 +1,6 @@
 """The published scores (AGO, iMODEL, MSKCC) against an independent reading, on every path.
 
-``tests/data/scores_README.md``: 1,034 adversarial patients (``scores_cases_generator.py``)
+``tests/data/scores_README.md``: 1,044 adversarial patients (``scores_cases_generator.py``)
 and the output of a plain-Python reading of the documented rules written without the
 package (``scores_independent.py``, stored in ``scores_expected.csv``). Every field (status,
 value or points, category, the inputs named as missing) of every patient must agree on each

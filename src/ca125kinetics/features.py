@@ -88,8 +88,8 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
           ``recurrence_pattern``, ``recist`` (str); NA where unknown or absent;
         * ``ca125_at_recurrence`` (U/mL): the GCIG baseline (latest sample within
           ``baseline_window_days`` before the first dose, after event exclusions), else the
-          latest pretreatment value (``day <= 0``) of any age, else NaN. A censored value
-          enters at its limit;
+          latest pretreatment value from :data:`RECURRENCE_LOOKBACK_DAYS` days before the
+          first dose (``-42 <= day <= 0``), else NaN. A censored value enters at its limit;
         * with ``censored_flag``, ``ca125_at_recurrence_censored`` (bool): that value was
           reported below the assay's limit (:func:`ca125_at_recurrence_censored`);
         * ``gcig_evaluable``, ``gcig_responded`` (boolean; NA when unknown: status
@@ -263,9 +263,18 @@ def _as_dtype(values: np.ndarray, dtype) -> pd.Series:
     return pd.Series(np.where(missing, np.nan, values).astype(float), dtype=dtype)
 
 
+#: **Decision**: without a GCIG baseline, the CA-125 at recurrence (iMODEL's item, a model
+#: input) is the latest pretreatment sample at most this many days before the first dose
+#: (six weeks: the work-up of a recurrence before its treatment starts). An older sample
+#: may predate the recurrence (a value from remission read as "at recurrence" scored the
+#: iMODEL low risk): the value is unknown then, as without any sample.
+RECURRENCE_LOOKBACK_DAYS = 42
+
+
 def ca125_at_recurrence(baseline_value, days, values) -> float:
     """CA-125 at recurrence of one patient (U/mL): the GCIG baseline value when there is one,
-    else the latest pretreatment value (``day <= 0``) of any age, else NaN.
+    else the latest pretreatment value from :data:`RECURRENCE_LOOKBACK_DAYS` days before the
+    first dose on (``-42 <= day <= 0``), else NaN (an older sample may predate the recurrence).
 
     ``days``/``values`` are the patient's markers rows (a value of None or NaN -- an
     event-only or flagged row -- is skipped). The rule of :func:`build_patient_frame`, also
@@ -296,7 +305,8 @@ def ca125_at_recurrence_censored(baseline_day: np.ndarray, offsets: np.ndarray, 
     """Whether the CA-125 at recurrence of each of n patients (the value of
     :func:`ca125_at_recurrence_arrays`) was reported below the assay's limit (``"<200"``): the
     flag of the row it comes from, the GCIG baseline's row (the last row with a value on
-    ``baseline_day``, NaN where there is no baseline) else the latest pretreatment row. Such a
+    ``baseline_day``, NaN where there is no baseline) else the latest pretreatment row within
+    :data:`RECURRENCE_LOOKBACK_DAYS`. Such a
     value is an upper bound, not a measurement; the published scores read it as one
     (:mod:`ca125kinetics.scores`)."""
     row = _recurrence_rows(np.asarray(baseline_day, dtype=float), offsets, days, values, use_baseline=True)
@@ -310,16 +320,17 @@ def _recurrence_rows(baseline: np.ndarray, offsets: np.ndarray, days: np.ndarray
     of :func:`ca125_at_recurrence_arrays` and :func:`ca125_at_recurrence_censored`): with a
     baseline (``baseline`` not NaN) the last row with a value on the baseline day when
     ``use_baseline`` (else none: the caller holds the baseline's value), otherwise the last
-    row of the latest day <= 0 with a value."""
+    row of the latest day from ``-RECURRENCE_LOOKBACK_DAYS`` to 0 with a value."""
     out = np.full(len(baseline), -1, dtype=np.int64)
     codes = np.repeat(np.arange(len(out)), np.diff(offsets))
     has_base = ~np.isnan(baseline)[codes]
     days = np.asarray(days)
+    recent = (days <= 0) & (days >= -RECURRENCE_LOOKBACK_DAYS)
     if use_baseline:
         on_day = days == np.where(has_base, baseline[codes], 0)
-        eligible = np.where(has_base, on_day, days <= 0) & ~np.isnan(values)
+        eligible = np.where(has_base, on_day, recent) & ~np.isnan(values)
     else:
-        eligible = ~has_base & (days <= 0) & ~np.isnan(values)
+        eligible = ~has_base & recent & ~np.isnan(values)
     rows = np.flatnonzero(eligible)
     if rows.size:
         # the last row of the largest day per patient: sort by (patient, day, position)

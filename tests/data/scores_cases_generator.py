@@ -8,7 +8,8 @@ spelling of the residual-disease flag and refused ones, platinum-free intervals 
 6/12/16/30-month edges with every recurrence pattern, pattern spellings, CA-125 at recurrence
 on the 105 U/mL edge (numbers, censored ``<105``/``<106``/``<200``, no marker, only
 on-treatment samples, a baseline older than 14 days, two pretreatment samples, paracentesis
-and mouse antibodies before the baseline), the full grid of iMODEL factors with ECOG 0-4
+and mouse antibodies before the baseline; a last pretreatment sample six weeks before the
+first dose or older), the full grid of iMODEL factors with ECOG 0-4
 (the totals on the 4.7 threshold included), every predictor left empty one at a time on
 grid patients, and random patients mixing all of these.
 
@@ -73,6 +74,17 @@ SERIES = {
                                         (21, "100", "")],
     "surgery_at_day0": [(-3, "300", ""), (0, "", "surgery"), (21, "100", "")],
 }
+# series added after the first cohort, appended after its random patients (the earlier
+# patients and the random draws stay as they were): the six-week look-back of the CA-125 at
+# recurrence when there is no GCIG baseline
+LATE_SERIES = {
+    "d-42_high": [(-42, "300", ""), (21, "100", "")],
+    "d-43_high": [(-43, "300", ""), (21, "100", "")],
+    "remission_only": [(-330, "20", ""), (20, "300", ""), (41, "200", "")],
+    "two_old_pre": [(-90, "60", ""), (-50, "300", ""), (21, "100", "")],
+    "paracentesis_then_recent": [(-45, "300", ""), (-10, "", "paracentesis"), (-5, "60", ""),
+                                 (21, "40", "")],
+}
 
 ECOG = ["0", "1", "2", "3", "4", "0.0", "2.0", "4.0", "5", "-1", "1.5", "", "ECOG 1", "true", "NA"]
 ASCITES = ["0", "0.0", "0.4", "1", "499", "499.9", "499.99", "500", "500.0", "5e2", "501",
@@ -103,7 +115,7 @@ def generate(seed: int, n_random: int):
     def add(values, series, note):
         pid = f"S{len(rows) + 1:04d}"
         rows.append({"patient_id": pid, **values, "case_note": note})
-        for day, ca125, event in SERIES[series]:
+        for day, ca125, event in {**SERIES, **LATE_SERIES}[series]:
             markers.append({"patient_id": pid, "day": str(day), "ca125": ca125, "event": event})
 
     for base_name, base in (("base", BASE), ("tight", TIGHT)):
@@ -158,6 +170,9 @@ def generate(seed: int, n_random: int):
             else:
                 values[field] = rng.choice(VALID[field])
         add(values, rng.choice(list(SERIES)), "random")
+    for name in LATE_SERIES:
+        for base_name, base in (("base", BASE), ("tight", TIGHT)):
+            add(dict(base), name, f"{base_name} markers={name}")
     return rows, markers
 
 

@@ -57,8 +57,9 @@ S9  iMODEL points in tenths (exact arithmetic): figo III/IV 8; primary residual 
 S10 CA-125 at recurrence (the documented decision): the GCIG baseline, i.e. the latest
     sample with a value and -14 <= day <= 0 that the GCIG exclusions leave (a sample from the
     day of a paracentesis, thoracentesis or surgery to 28 days after it; every sample after
-    mouse antibodies); else the latest pretreatment value (day <= 0) of any age, exclusions
-    not applied (the decision says "the latest pretreatment value"). Event rows (no value)
+    mouse antibodies); else the latest pretreatment value from day -42 to day 0 (the decision
+    says "from six weeks before the first dose on"), exclusions not applied; an older one is
+    not read (unknown). Event rows (no value)
     are skipped. Censored ``<L``: the true value is below L, so with L <= 105 it is not
     above 105 (no points); with L > 105 it is unknown. No pretreatment value: unknown.
     (First version of this reading: the latest pretreatment sample, exclusions ignored;
@@ -175,7 +176,7 @@ def ca125_at_recurrence(samples):
 
     valued = [s for s in samples if (s.get("ca125") or "") != "" and int(s["day"]) <= 0]
     baseline = [s for s in valued if -14 <= int(s["day"]) and not excluded(int(s["day"]))]
-    pre = baseline or valued
+    pre = baseline or [s for s in valued if int(s["day"]) >= -42]
     if not pre:
         return "", None, None
     latest = max(pre, key=lambda s: int(s["day"]))
