@@ -260,6 +260,39 @@ def test_a_flagged_clinical_frame_read_again_keeps_its_reasons():
     assert own["problem"].isna().all()
 
 
+def test_a_clinical_frame_read_again_is_the_same_frame(tmp_path):
+    """Read again, a read clinical frame had its figo_stage_raw replaced by the normalised
+    stage ('IIIC' became 'III'): the same table read twice gave another data digest, so
+    ca125 validate never recognised the model's own training cohort. From a file (its text
+    columns read from Arrow) and from a DataFrame alike."""
+    raw = pd.DataFrame({"patient_id": ["1", "2", "3"], "ecog": [0, 1, 0], "figo_stage": ["IIIC", "FIGO ivb", None]})
+    path = tmp_path / "c.csv"
+    raw.to_csv(path, index=False)
+    for source in (raw, path):
+        once = read_clinical(source, on_error="flag", require=("patient_id",))
+        assert once["figo_stage_raw"].tolist()[:2] == ["IIIC", "FIGO ivb"]
+        again = read_clinical(once, on_error="flag", require=("patient_id",))
+        pd.testing.assert_frame_equal(again, once)
+
+
+def test_a_flagged_markers_frame_read_again_keeps_its_reasons():
+    """A read markers frame holds an invalid patient as one row without a value and the
+    reason; read again, that row was "CA-125 value is empty; give the value" (a value of -4
+    was the fault), and the data digest of the same tables differed. Read again now, the
+    frame is the same; with on_error="raise" the earlier reading's reason is raised."""
+    raw = pd.DataFrame({"patient_id": ["1", "1", "2", "2"], "day": [0, 21, 0, 21], "ca125": [400, -4, 300, 100]})
+    once = read_markers(raw, on_error="flag")
+    again = read_markers(once, on_error="flag")
+    pd.testing.assert_frame_equal(again, once)
+    assert "-4 is negative" in again.loc[again["patient_id"] == "1", "problem"].iloc[0]
+    with pytest.raises(InvalidInputError, match=r"patient '1' was flagged by an earlier reading: .*-4 is negative"):
+        read_markers(once)
+    # a table's own column named problem is not read as reasons
+    own = read_markers(raw.assign(ca125=[400, 40, 300, 100], problem=["haemolysed", None, None, None]),
+                       on_error="flag")
+    assert own["problem"].isna().all()
+
+
 def test_day_out_of_range_and_not_whole():
     _raises(markers(day=[0, 21, 5000]), "outside the plausible range")
     _raises(markers(day=[0, 21.5, 42]), "not a whole number")

@@ -251,6 +251,17 @@ def test_the_training_cohort_is_named_as_such_and_the_development_counts_are_the
     assert own.source["training_cohort"] and any("own training cohort" in n for n in own.notes)
     html = _development_vs_validation(own)
     assert "This cohort is the model's own training cohort" in html and "<td>41</td>" in html
+    # as ca125 validate passes them: the tables read first (read again for the digest, the
+    # clinical reader's figo_stage_raw had become the normalised stage: never recognised)
+    from ca125kinetics.io import read_clinical, read_markers
+
+    clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
+    read = read_markers(markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
+                        duplicates=bundle.gcig_settings.duplicates)
+    with pytest.warns(DataQualityWarning, match="own training cohort"):
+        again = validate_model(read, clin, model=dataclasses.replace(bundle, training_summary=mine),
+                               survival=False, subgroups=())
+    assert again.source["training_cohort"]
 
 
 def test_a_clinical_table_without_the_outcome_is_refused(training, cohort):

@@ -2084,13 +2084,21 @@ def read_markers(
                           day_range=day_range, known_ids=known, starts=starts,
                           clinical_given=clinical is not None, date_format=date_format, decimal=decimal,
                           thousands=thousands, spec=spec)
+    # the reasons of a frame this reader flagged (never a "problem" column of the user's own):
+    # its invalid patient is one row without a value there, which read again is "value is empty"
+    given = _given_reasons(cols.get("problem"), m.patient_id) if frame.attrs.get(_MARKERS_READ_ATTR) else {}
+    if given and on_error == "raise":
+        pid, reason = next(iter(given.items()))
+        raise InvalidInputError(f"patient {pid!r} was flagged by an earlier reading: {reason}", source=label,
+                                patient_id=pid, column="problem")
     if m.problems.problems and on_error == "raise":
         raise m.problems.error()
     aggregated = m.aggregated or frame.attrs.get(AGGREGATED_ATTR) == duplicates
     # the ULN filled in by default (no uln column, none given): no statement of the table's
     # (a frame read so before, read again, keeps the mark)
     defaulted = given_uln is None and ("uln" not in cols or filled_uln(frame) == uln)
-    frame = _finish_markers(m, float(uln))
+    frame = _finish_markers(m, float(uln), given)
+    frame.attrs[_MARKERS_READ_ATTR] = True
     if aggregated:
         frame.attrs[AGGREGATED_ATTR] = duplicates
     if defaulted:
@@ -2202,13 +2210,15 @@ def read_unchanged(frame, day_range: tuple[int, int] = DAY_RANGE, duplicates: st
     return all(_buffer(frame[c].array) == _buffer(kept[c].array) for c in kept.columns)
 
 
-def _finish_markers(m: _MarkerRows, uln: float) -> pd.DataFrame:
+def _finish_markers(m: _MarkerRows, uln: float, given: dict[str, str] | None = None) -> pd.DataFrame:
     """The canonical frame: the rows of valid patients, then one placeholder row (day 0, no
-    value) per invalid patient holding its reasons, sorted by patient and day (stable)."""
+    value) per invalid patient holding its reasons, sorted by patient and day (stable).
+    ``given``: the reasons an earlier reading wrote (patient -> reason), which come first."""
     vc = m.value_name
     col = m.problems
     codes, uniques = m.factorised()
     reasons = col.reasons_by_patient() if col.problems else {}
+    reasons = {**reasons, **(given or {})}
     bad = np.zeros(len(uniques), dtype=bool)
     if reasons:
         bad = np.fromiter((str(u) in reasons for u in uniques), dtype=bool, count=len(uniques))
@@ -2545,7 +2555,10 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
 
     if "figo_stage" in columns:
         raw = _text(columns["figo_stage"])
-        if isinstance(columns["figo_stage"], _Text):
+        # a frame this reader returned, read again, keeps the stage as first written (its
+        # figo_stage is the normalised one): the same table reads the same
+        kept = "figo_stage_raw" in columns
+        if isinstance(columns["figo_stage"], _Text) and not kept:
             index, texts = columns["figo_stage"].codes()
             labels = columns["figo_stage"].labels(normalise_stage)
             stage = np.append(labels, normalise_stage(None))[index]
@@ -2559,7 +2572,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
                 lambda i: f"unknown FIGO stage {_shown(raw[i])!r}; use I, II, III or IV (substages such as IIIC accepted)")
         stage[unknown] = None
         out["figo_stage"] = stage
-        out["figo_stage_raw"] = raw
+        out["figo_stage_raw"] = _text(columns["figo_stage_raw"]) if kept else raw
 
     for name, rule in CLINICAL_CATEGORIES.items():
         if name not in columns:
@@ -2709,6 +2722,8 @@ def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
 #: The ``attrs`` key of a frame :func:`read_clinical` returned: read again, its ``problem``
 #: column holds that reader's reasons (a table's own ``problem`` column is not read).
 _CLINICAL_READ_ATTR = "ca125_clinical_read"
+#: The same mark on a frame :func:`read_markers` returned.
+_MARKERS_READ_ATTR = "ca125_markers_read"
 
 
 # --------------------------------------------------------------------------- one patient
