@@ -546,3 +546,33 @@ def test_validate_names_the_invalid_input_when_it_left_nobody(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "the first invalid patient: invalid input: row " in err and "state how they are written" in err
     assert "Check the 'complete_resection' column" not in err
+
+
+def test_a_file_to_write_that_is_a_file_read_is_refused_before_the_work(series, model_dir, tmp_path, capsys):
+    """``validate --predictions clinical.csv`` replaced the clinical table by the predictions
+    (exit 0); the same for ``--out`` of every command that reads a file. By any path to the
+    same file (``./``, a link); another file name is written as before."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age,complete_resection\n007,61,1\n008,55,0\n")
+    kept = {p: p.read_bytes() for p in (series, clinical)}
+    link = tmp_path / "link.csv"
+    link.symlink_to(clinical)
+    cases = [
+        (["validate", "--model", str(model_dir), "--markers", str(series), "--clinical", str(clinical),
+          "--out", str(tmp_path / "r.html"), "--predictions", str(tmp_path / "." / "clinical.csv")],
+         "--predictions", "--clinical"),
+        (["gcig", str(series), "--out", str(series)], "--out", "as markers"),
+        (["kinetics", str(series), "--out", str(series)], "--out", "as markers"),
+        (["score", "--markers", str(series), "--clinical", str(clinical), "--model", str(model_dir),
+          "--out", str(link)], "--out", "--clinical"),
+        (["screen", "--clinical", str(clinical), "--out", str(clinical)], "--out", "--clinical"),
+    ]
+    for argv, option, read_as in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert f"ca125: error: {option} " in err and f"is the file read as {read_as.removeprefix('as ')}" in err
+        assert "would replace that input" in err
+        assert {p: p.read_bytes() for p in kept} == kept
+    assert not (tmp_path / "r.html").exists()
+    assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0
+    assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0      # its own output: replaced

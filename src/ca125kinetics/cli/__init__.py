@@ -406,6 +406,7 @@ def _run(args) -> int:
     """The chosen command's handler; package errors and interruptions as one line and an
     exit code."""
     try:
+        _refuse_output_over_input(args)
         with _package_warnings_as_notes():
             return int(args.func(args) or 0)
     except Ca125KineticsError as exc:
@@ -427,6 +428,35 @@ def _run(args) -> int:
         if caused_by_interrupt(exc):   # e.g. joblib's abort failing when Ctrl-C landed inside it
             return _interrupted()
         raise
+
+
+#: The options of each command that name a file it writes (``design --predictions`` is read).
+_OUTPUT_FILES = {"validate": ("out", "predictions"), "score": ("out",), "gcig": ("out",), "kinetics": ("out",),
+                 "screen": ("out",), "design": ("out",), "extract": ("out",)}
+
+
+def _refuse_output_over_input(args) -> None:
+    """Refuse, before any work, a file to write that is one of the files the command reads
+    (``validate --predictions clinical.csv`` replaced the clinical table by the predictions):
+    the same file by any path (a link, ``./``), compared with :func:`os.path.samefile`."""
+    outputs = [(name, getattr(args, name, None)) for name in _OUTPUT_FILES.get(getattr(args, "command", None), ())]
+    outputs = [(name, str(value)) for name, value in outputs if value and os.path.isfile(str(value))]
+    if not outputs:
+        return
+    for option, value in vars(args).items():
+        for given in (value if isinstance(value, (list, tuple)) else [value]):
+            if option in dict(outputs) or not isinstance(given, (str, os.PathLike)) or not os.path.isfile(given):
+                continue
+            for name, path in outputs:
+                if os.path.samefile(path, given):
+                    raise InvalidInputError(
+                        f"--{name.replace('_', '-')} {path!r} is the file read as "
+                        f"{'--' + option.replace('_', '-') if option not in _POSITIONAL else option}; "
+                        "writing it would replace that input: give another file name")
+
+
+#: Options given without a name on the command line (``ca125 gcig MARKERS``).
+_POSITIONAL = ("markers", "bundle")
 
 
 def _interrupted() -> int:
