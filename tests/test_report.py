@@ -358,3 +358,12 @@ def test_net_benefit_is_stated_at_the_models_own_threshold_not_a_neighbour(model
     html = render_report(res)
     assert f"At the model's threshold 0.705: model {expected:.3f}," in html
     assert "positive = probability &ge; 0.705)" in html
+
+
+def test_captions_name_the_level_of_the_intervals_drawn(model_dir, files):
+    """At conf_level 0.9 the performance table said 90 % while the calibration caption said
+    'Wilson 95 % CI' and every Kaplan-Meier caption '95 % log-log pointwise band' over the
+    90 % intervals drawn."""
+    text = render_report(validate_model(files[0], files[1], model=model_dir, conf_level=0.9, subgroups=()))
+    assert "Wilson 90 % CI" in text and "Kaplan-Meier estimate with 90 % log-log pointwise band" in text
+    assert "Wilson 95 %" not in text and "95 % log-log" not in text

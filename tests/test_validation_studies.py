@@ -647,6 +647,19 @@ def test_subgroup_metrics_refuses_missing_values_instead_of_counting_them(y, p, 
         subgroup_metrics(y, p, pd.DataFrame({"g": list("aabbb")[:rows]}))
 
 
+def test_subgroup_metrics_and_net_benefit_refuse_inputs_of_another_kind_with_a_package_error():
+    # a list as groups was an AttributeError, a threshold "a" a ValueError of numpy's
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.metrics import net_benefit
+    from ca125kinetics.validation.studies import subgroup_metrics
+
+    y, p = [0, 1, 0, 1, 1], [0.1, 0.2, 0.3, 0.8, 0.5]
+    with pytest.raises(InvalidInputError, match="groups must be a pandas DataFrame"):
+        subgroup_metrics(y, p, list("aabbb"))
+    with pytest.raises(InvalidInputError, match="thresholds must be risks in \\[0, 1\\) given as numbers"):
+        net_benefit(y, p, ["a"])
+
+
 def test_survival_analysis_notes_a_cox_model_whose_covariates_coincide():
     from ca125kinetics.validation.studies import survival_analysis
 

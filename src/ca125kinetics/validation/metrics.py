@@ -943,7 +943,11 @@ def roc_curve_frame(y, score) -> pd.DataFrame:
 
 
 def _check_thresholds(thresholds) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    try:
+        t = np.atleast_1d(np.asarray(thresholds, dtype=float))
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"thresholds must be risks in [0, 1) given as numbers, got {thresholds!r}",
+                                column="thresholds") from None
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError("thresholds must be a non-empty 1-D sequence of risks in [0, 1)")
     bad = np.flatnonzero(~np.isfinite(t) | (t < 0.0) | (t >= 1.0))

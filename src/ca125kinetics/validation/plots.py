@@ -77,7 +77,7 @@ def roc_figure(curves: Mapping[str, tuple[Sequence[float], Sequence[float]]], *,
     return fig
 
 
-def calibration_figure(curve: pd.DataFrame, p_events, p_nonevents, *, title="Calibration"):
+def calibration_figure(curve: pd.DataFrame, p_events, p_nonevents, *, title="Calibration", conf_level: float = 0.95):
     """Calibration plot with the distribution of predicted risk underneath.
 
     Parameters
@@ -90,6 +90,8 @@ def calibration_figure(curve: pd.DataFrame, p_events, p_nonevents, *, title="Cal
         Predicted probabilities of patients with and without the outcome: their histograms
         are drawn in the lower panel (outcome 1 up, outcome 0 down), as in Steyerberg's
         ``val.prob.ci`` plots.
+    conf_level : float
+        The level of the groups' intervals in ``curve``, named in the legend.
     """
     fig = _figure(5.0, 5.6)
     grid = fig.add_gridspec(2, 1, height_ratios=(3.2, 1.0))
@@ -106,7 +108,7 @@ def calibration_figure(curve: pd.DataFrame, p_events, p_nonevents, *, title="Cal
         gy = grouped["observed"].to_numpy(float)
         err = np.vstack([gy - grouped["ci_low"].to_numpy(float), grouped["ci_high"].to_numpy(float) - gy])
         ax.errorbar(gx, gy, yerr=np.clip(np.nan_to_num(err), 0, None), fmt="o", color=PALETTE[1], ms=4,
-                    capsize=2, lw=1, label="risk groups (95 % CI)")
+                    capsize=2, lw=1, label=f"risk groups ({100 * conf_level:g} % CI)")
     ax.set(xlim=(0, 1), ylim=(-0.02, 1.02), ylabel="observed proportion", title=title)
     ax.tick_params(labelbottom=False)
     ax.legend(loc="upper left", fontsize=8, frameon=False)

@@ -371,9 +371,10 @@ def _section_calibration(result: ValidationResult) -> str:
     pred = result.predictions[result.predictions["included"]]
     y = pred["complete_resection"].to_numpy(dtype=float)
     p = pred["probability"].to_numpy(dtype=float)
-    fig = calibration_figure(result.calibration, p[y == 1], p[y == 0])
     m = result.metrics
-    return _figure(fig, f"Calibration: lowess curve and risk-group proportions (10 groups, Wilson 95 % CI); "
+    fig = calibration_figure(result.calibration, p[y == 1], p[y == 0], conf_level=m.conf_level)
+    return _figure(fig, f"Calibration: lowess curve and risk-group proportions (10 groups, Wilson "
+                        f"{100 * m.conf_level:g} % CI); "
                         f"below, the distribution of predicted probabilities by outcome. Slope "
                         f"{m.calibration_slope:.2f}, CITL {m.citl:.2f}, ICI {m.ici:.3f}.",
                    "calibration plot with risk distribution")
@@ -439,7 +440,8 @@ def _section_survival(result: ValidationResult) -> str:
     figs = []
     for analysis, part in s.km.groupby("analysis", sort=False):
         fig = km_figure(part, title=titles.get(analysis, analysis))
-        figs.append(_figure(fig, f"Kaplan-Meier estimate with 95 % log-log pointwise band: "
+        figs.append(_figure(fig, f"Kaplan-Meier estimate with {100 * result.metrics.conf_level:g} % log-log "
+                                 f"pointwise band: "
                                  f"{titles.get(analysis, analysis)}.", f"Kaplan-Meier {analysis}"))
     out = [f"<p>{s.n_patients} patients with progression-free survival known. KELIM-like group: favourable "
            f"when the standardized score k / k_ref &ge; {s.kelim_cutoff:g} (model's kinetics settings). "

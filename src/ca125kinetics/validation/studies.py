@@ -828,6 +828,9 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
     """
     y = check_outcome(y)
     p = check_risk(p, y.size)
+    if not isinstance(groups, pd.DataFrame):
+        raise InvalidInputError(f"groups must be a pandas DataFrame with one column per subgroup variable, got "
+                                f"{type(groups).__name__} (e.g. pd.DataFrame({{'ecog': values}}))")
     if len(groups) != y.size:
         raise InvalidInputError(f"groups has {len(groups)} rows but the outcome has {y.size}; pass one row "
                                 "per patient, in the same order as y and p")
