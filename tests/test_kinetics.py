@@ -1269,3 +1269,21 @@ def test_the_nadir_is_the_lowest_value_from_the_baseline_on():
     rising = markers.assign(ca125=[50.0, 100.0, 200.0, 400.0])
     row = fit_kinetics(rising, method="loglinear").iloc[0]
     assert (row["nadir"], row["nadir_day"]) == (100.0, -3.0)
+
+
+def test_an_infinite_value_or_uln_in_a_frame_not_read_by_the_reader_is_invalid_input():
+    """read_markers refuses inf; a frame passed to fit_kinetics directly was fitted with it
+    (loglinear: status ok with k = inf; per-patient: k_at_bound after numpy warnings)."""
+    import warnings
+
+    from ca125kinetics.kinetics import fit_kinetics
+
+    value = pd.DataFrame({"patient_id": "a", "day": [0, 21, 42], "ca125": [np.inf, 150.0, 60.0]})
+    uln = pd.DataFrame({"patient_id": "a", "day": [0, 21, 42], "ca125": [500.0, 150.0, 60.0],
+                        "uln": [np.inf, 35.0, 35.0]})
+    for frame, what in ((value, "CA-125 value on day 0 is infinite"), (uln, "ULN on day 0 is infinite")):
+        for method in ("loglinear", "per-patient"):     # the population method reads rows by the same step
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", RuntimeWarning)
+                out = fit_kinetics(frame, method=method)
+            assert out["status"].tolist() == ["invalid_input"] and what in out["reason"].iloc[0]

@@ -576,7 +576,12 @@ def _classify_rows(ids: pd.Index, codes: np.ndarray, grouped: bool, day: np.ndar
                             "positive: the log-scale fit needs positive values; report values below "
                             "the assay limit as '<limit'", value),
                            (used & ~(uln_row > 0), "ULN {v:g} on day {d:g} is not positive; give the "
-                            "assay's ULN in " + spec.unit, uln_row)):
+                            "assay's ULN in " + spec.unit, uln_row),
+                           # a frame not read by read_markers (which refuses them) may hold them
+                           (used & np.isinf(value), spec.label + " value on day {d:g} is infinite; give the "
+                            "measured value in " + spec.unit, value),
+                           (used & np.isinf(uln_row), "ULN on day {d:g} is infinite; give the assay's ULN in "
+                            + spec.unit, uln_row)):
         for r in np.flatnonzero(bad):
             if problem[codes[r]] is None:
                 problem[codes[r]] = what.format(v=src[r], d=day[r])
@@ -769,15 +774,17 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
     problem = np.full(n_pat, None, dtype=object)
     rows, text = _text_rows(wide, "problem")
     problem[rows] = text
-    bad = used & ~(value > 0)
+    bad = used & ~((value > 0) & np.isfinite(value))
     for i in np.flatnonzero(bad.any(axis=1)):
         if problem[i] is None:
             j = int(np.flatnonzero(bad[i])[0])
-            problem[i] = (f"{spec.label} {value[i, j]:g} {spec.unit} on day {day[i, j]:g} is not positive: the "
+            problem[i] = (f"{spec.label} value on day {day[i, j]:g} is infinite; give the measured value in {spec.unit}"
+                          if np.isinf(value[i, j]) else
+                          f"{spec.label} {value[i, j]:g} {spec.unit} on day {day[i, j]:g} is not positive: the "
                           "log-scale fit needs positive values; report values below the assay limit as '<limit'")
     for ulns in (uln, last_uln):
-        for i in np.flatnonzero(~(ulns > 0) & (problem == None)):  # noqa: E711
-            problem[i] = f"ULN {ulns[i]:g} is not positive; give the assay's ULN in {spec.unit}"
+        for i in np.flatnonzero(~((ulns > 0) & np.isfinite(ulns)) & (problem == None)):  # noqa: E711
+            problem[i] = (f"ULN {ulns[i]:g} is not a positive finite number; give the assay's ULN in {spec.unit}")
     used &= (problem == None)[:, None]  # noqa: E711 - elementwise on an object array
     counts = used.sum(axis=1)
     buckets = []
