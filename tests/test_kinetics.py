@@ -1287,3 +1287,15 @@ def test_an_infinite_value_or_uln_in_a_frame_not_read_by_the_reader_is_invalid_i
                 warnings.simplefilter("error", RuntimeWarning)
                 out = fit_kinetics(frame, method=method)
             assert out["status"].tolist() == ["invalid_input"] and what in out["reason"].iloc[0]
+
+
+def test_a_per_patient_fit_on_the_fast_decline_plateau_is_fitted_again_from_interior_starts():
+    """From its one start the fit walked to k = 2 per day (every on-treatment sample at the
+    floor; S = 0.680) and the patient was reported k_at_bound, though k = 0.0183 fits better
+    (S = 0.615, an independent bounded multistart least squares, scipy)."""
+    from ca125kinetics.kinetics import fit_kinetics
+
+    for days, values, k in (([0, 37, 60, 69], [86.6, 28.2, 68.4, 53.8], 0.01834),
+                            ([0, 34, 48, 98], [292.1, 18.71, 350.5, 14.18], 0.0261)):
+        out = fit_kinetics(pd.DataFrame({"patient_id": "a", "day": days, "ca125": values}), method="per-patient")
+        assert out["status"].iloc[0] == "ok" and out["k"].iloc[0] == pytest.approx(k, rel=2e-3)

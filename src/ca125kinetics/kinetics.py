@@ -1105,6 +1105,13 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
     The fits whose k is weakly identified (Laplace sd of log k above 1 or not finite, k
     within 1 % of a bound) or that did not converge are checked on the faces of the box:
 
+    0. *The fast-decline plateau.* A fit that ends at the upper bound of k (2 per day: every
+       on-treatment sample modelled at the floor) may have walked there from its one start
+       while an interior k fits better (days 0, 37, 60, 69 with 86.6, 28.2, 68.4, 53.8 U/mL:
+       k = 2 with S = 0.680 against k = 0.018 with S = 0.615). It is fitted again from every
+       k of the start grid (:data:`~ca125kinetics._kinetics_engine.K_GRID`, floor and
+       amplitude in closed form) and takes the best converged fit.
+
     1. *The floor at a bound.* Such a fit often creeps along a curved valley toward a bound
        of the floor (hundreds of Levenberg-Marquardt steps; the 1e-8 tolerance used to stop
        it half way). The fit with the floor held at each of its bounds (two parameters,
@@ -1135,6 +1142,12 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
             weak = (~((fit.cov[0] >= 0.0) & (fit.cov[0] <= _WEAK_LOG_K_VAR)) | ~fit.converged
                     | (np.abs(fit.theta[0][None, :] - bounds[:, None]) < 0.01).any(axis=0))
         cand = np.flatnonzero(weak)
+        top = cand[np.abs(fit.theta[0, cand] - bounds[1]) < 0.01]
+        for k in eng.K_GRID if top.size else ():                   # 0. the fast-decline plateau
+            sub = (fs.series.take(top), prior.take(top), fs.lower[:, top], fs.upper[:, top])
+            other = eng.fit_map(*sub, eng.start_from_grid(sub[0], sub[2], sub[3], k_grid=(k,)), sigma,
+                                compiled=compiled, max_iter=PER_PATIENT_MAX_ITER, tol_decrement=_FIT_TOL)
+            _replace(fit, top, other, other.converged & (other.q < fit.q[top] - _FIT_TOL))
         if cand.size:
             sub = (fs.series.take(cand), prior.take(cand), fs.lower[:, cand], fs.upper[:, cand])
             for face in (sub[2][1], sub[3][1]):                   # 1. the floor at a bound
