@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 import ca125kinetics
 from ca125kinetics import _kinetics_engine as eng
-from ca125kinetics.errors import InsufficientDataError, InvalidInputError
+from ca125kinetics.errors import DataQualityWarning, InsufficientDataError, InvalidInputError
 from ca125kinetics.kinetics import (
     FEATURE_NAMES,
     OUTPUT_COLUMNS,
@@ -1299,3 +1299,27 @@ def test_a_per_patient_fit_on_the_fast_decline_plateau_is_fitted_again_from_inte
                             ([0, 34, 48, 98], [292.1, 18.71, 350.5, 14.18], 0.0261)):
         out = fit_kinetics(pd.DataFrame({"patient_id": "a", "day": days, "ca125": values}), method="per-patient")
         assert out["status"].iloc[0] == "ok" and out["k"].iloc[0] == pytest.approx(k, rel=2e-3)
+
+
+def test_a_population_whose_median_floor_rests_on_the_floors_lower_bound_is_reported():
+    """Floors of 1 U/mL reported below a limit of 5: the EM ended (converged, 299 iterations)
+    with the median floor at the box's lower bound (0.035 U/mL), silently."""
+    import warnings
+
+    from ca125kinetics.kinetics import fit_population
+    from ca125kinetics.synth import simulate_cohort
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for i in range(30):
+        k, c0 = np.exp(rng.normal(-2, 0.3)), rng.uniform(200, 500)
+        for d in (0, 21, 42, 63):
+            v = (1.0 + (c0 - 1.0) * np.exp(-k * d)) * np.exp(0.1 * rng.normal())
+            rows.append((f"p{i:03d}", d, 5.0 if v < 5 else round(v, 6), bool(v < 5), 35.0))
+    markers = pd.DataFrame(rows, columns=["patient_id", "day", "ca125", "censored", "uln"])
+    with pytest.warns(DataQualityWarning, match=r"median floor \(0.035\d*\) is at the floors' lower bound"):
+        pop = fit_population(markers)
+    assert pop.median_floor == pytest.approx(0.035, rel=0.05)
+    with warnings.catch_warnings():       # a cohort whose floors the series bound: no such warning
+        warnings.simplefilter("error", DataQualityWarning)
+        fit_population(simulate_cohort(200, 5).markers)

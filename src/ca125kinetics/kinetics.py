@@ -1099,6 +1099,11 @@ _WEAK_LOG_K_VAR = 1.0
 _IDENTIFIED_TOL = 1e-8
 
 
+#: A population whose mean log floor is within this of the floors' lower bound (log scale:
+#: 10 %) is reported as resting on that bound (:func:`fit_population`).
+_FLOOR_AT_BOUND_LOG = math.log(1.1)
+
+
 def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.MapFit]:
     """Least squares of each patient alone: no prior, box bounds only, started on a k grid.
 
@@ -1329,6 +1334,15 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
             "fits shrunk towards it are uncertain (its converged field is False). This happens when "
             "the series bound the floors only weakly (most end far above their floor); check "
             "sd_log_floor, or use method='per-patient'", DataQualityWarning, stacklevel=3)
+    # the floors' lower bound (FLOOR_MIN_ULN x ULN), the median over the patients fitted
+    lowest = float(np.median(np.concatenate([fs.lower[1] for fs in sets])))
+    if moments.mu_v < lowest + _FLOOR_AT_BOUND_LOG:
+        warnings.warn(
+            f"the population's median floor ({math.exp(moments.mu_v):.3g}) is at the floors' lower bound "
+            f"({eng.FLOOR_MIN_ULN:g} x ULN, {math.exp(lowest):.3g}): the series do not bound the floors (the samples "
+            "that would, those near the floor, are missing or below the assay's limit), so the floor's distribution "
+            "and the shrinkage towards it rest on the bound, not on the data, whether or not the EM converged; "
+            "check median_floor and sd_log_floor, or use method='per-patient'", DataQualityWarning, stacklevel=3)
     n_samples = int(sum(fs.series.t.size for fs in sets))
     return KineticsPopulation(
         mu_log_k=moments.mu_u, sd_log_k=moments.sd_u, mu_log_floor=moments.mu_v,
