@@ -326,9 +326,20 @@ def _nth_id(ids, n: int):
 
 
 def _to_pandas(df) -> pd.DataFrame:
-    """A Spark DataFrame on the driver through Arrow, converted as pandas reads Parquet."""
+    """A Spark DataFrame on the driver through Arrow, converted as pandas reads Parquet.
+
+    Timestamps come as the executors' batches hold them, in the session's time zone
+    (``spark.sql.session.timeZone``), whose calendar date the readers take: ``toArrow``
+    gives them in UTC, and a sample at midnight in Paris was read on the day before on the
+    driver (the population learned there) and on its own day on the executors."""
     if hasattr(df, "toArrow"):  # pyspark >= 4.0
-        return df.toArrow().to_pandas()
+        import pyarrow as pa
+
+        table = df.toArrow()
+        zone = df.sparkSession.conf.get("spark.sql.session.timeZone")
+        fields = [pa.field(f.name, pa.timestamp(f.type.unit, tz=zone), f.nullable)
+                  if pa.types.is_timestamp(f.type) and f.type.tz is not None else f for f in table.schema]
+        return table.cast(pa.schema(fields, table.schema.metadata)).to_pandas()
     return df.toPandas()
 
 
