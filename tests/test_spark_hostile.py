@@ -212,8 +212,9 @@ def test_date_and_timestamp_columns_in_another_session_time_zone(spark, cohort):
         _same(cspark.fit_kinetics(late, population=population), expected)
         # the population learned on the driver, from samples just after midnight (the day
         # before in UTC, in which the driver's Arrow rows came: another population, 39 of 40 k)
+        # and a treatment start that is a date
         early = (frame.withColumn("date", F.to_timestamp(F.concat("date", F.lit(" 00:30:00"))))
-                 .withColumn("treatment_start", F.to_timestamp("treatment_start")))
+                 .withColumn("treatment_start", F.to_date("treatment_start")))
         _same(cspark.fit_kinetics(early), _kinetics(dated))
         dates_only = dated.drop(columns="treatment_start")
         with_start = clinical.assign(treatment_start="2024-03-04")
