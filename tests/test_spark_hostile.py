@@ -396,3 +396,39 @@ def test_model_taking_the_first_or_last_duplicate_is_refused(spark, cohort, dupl
                                                                            duplicates=duplicates))
     with pytest.raises(InvalidInputError, match=f"duplicates='{duplicates}'"):
         cspark.score(spark.createDataFrame(markers), model=bundle)
+
+
+def test_a_column_in_both_tables_is_read_as_in_process(spark, cohort):
+    """score refused any column name in both tables ("rename them"), where the readers take
+    treatment_start beside dated samples, a site's own column in both, and a factor column
+    on the markers that is empty; a factor given with values on both is refused as in
+    process (the readers' one rule)."""
+    markers, clinical, _ = cohort
+    start = pd.Timestamp("2024-03-04")
+    dated = markers.assign(date=(start + pd.to_timedelta(markers["day"].astype(int), unit="D")).dt.strftime("%Y-%m-%d"),
+                           treatment_start="2024-03-04", site="A", ecog=None).drop(columns="day")
+    with_start = clinical.assign(treatment_start="2024-03-04", site="B")
+    _same(cspark.score(spark.createDataFrame(dated.astype(object)), spark.createDataFrame(with_start)),
+          predict_cohort(dated, with_start))
+    twice = dated.assign(ecog="1")
+    with pytest.raises(InvalidInputError) as in_process:
+        predict_cohort(twice, with_start)
+    with pytest.raises(InvalidInputError) as on_spark:
+        cspark.score(spark.createDataFrame(twice), spark.createDataFrame(with_start))
+    assert "ecog" in str(on_spark.value) and str(in_process.value).split(": ", 1)[1] in str(on_spark.value)
+
+
+def test_header_spaces_and_a_population_with_another_method_as_in_process(spark, cohort):
+    """A header "patient_id " (a CSV export) was refused on Spark ("no 'patient_id' column")
+    while the readers strip it; a population given with method='per-patient' was taken on
+    Spark and refused in process."""
+    markers, clinical, population = cohort
+    spaced = markers.rename(columns={"patient_id": "patient_id ", "ca125": " ca125"})
+    _same(cspark.fit_kinetics(spark.createDataFrame(spaced), population=population),
+          _kinetics(spaced, population=population))
+    _same(cspark.score(spark.createDataFrame(spaced), spark.createDataFrame(clinical.rename(columns={"ecog": "ecog "}))),
+          predict_cohort(spaced, clinical.rename(columns={"ecog": "ecog "})))
+    with pytest.raises(InvalidInputError, match="population= is only used by method='population'"):
+        fit_kinetics(read_markers(markers), method="per-patient", population=population)
+    with pytest.raises(InvalidInputError, match="population= is only used by method='population'"):
+        cspark.fit_kinetics(spark.createDataFrame(markers), method="per-patient", population=population)

@@ -71,15 +71,21 @@ _CHUNK_ROWS = 100_000
 
 
 def _require_spark(df, name: str):
+    """``df`` checked to be a Spark DataFrame the readers can read, its column names without
+    the spaces at their ends (the readers strip them: a CSV header ``"patient_id "``)."""
     try:
         from pyspark.sql import DataFrame
     except ImportError as exc:  # pragma: no cover - the extra is missing
         raise InvalidInputError("ca125kinetics.spark needs pyspark: pip install 'ca125kinetics[spark]'") from exc
     if not isinstance(df, DataFrame):
         raise InvalidInputError(f"{name} must be a Spark DataFrame, got {type(df).__name__}")
+    stripped = [c.strip() for c in df.columns]
+    if stripped != df.columns and len(set(stripped)) == len(stripped):   # two names made one: the reader says
+        df = df.toDF(*stripped)
     if "patient_id" not in df.columns:
         raise InvalidInputError(f"{name} has no 'patient_id' column (found {df.columns})", column="patient_id")
     _require_readable_types(df, name)
+    return df
 
 
 def _require_readable_types(df, name: str) -> None:
@@ -382,7 +388,7 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     from .kinetics import _population_marker, _settings, fit_population
     from .kinetics import fit_kinetics as fit
 
-    _require_spark(df, "markers")
+    df = _require_spark(df, "markers")
     _check_partitions(partitions)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     # the in-process defaults: the population's marker and settings, else the marker's
@@ -403,9 +409,10 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
         if learn:
             population = fit_population(head, settings=settings, marker=spec)
         # the in-process function on a few patients: checks the arguments, gives the schema
+        # (a population given with another method is refused there, as in process)
         schema = _spark_schema(fit(head[head["patient_id"].isin(head["patient_id"].unique()[:20])],
                                    method=method, settings=settings, marker=spec,
-                                   **({"population": population} if method == "population" else {})))
+                                   **({"population": population} if population is not None else {})))
     run = partial(_kinetics_partition, method=method, population=population, settings=settings, spec=spec,
                   formats=formats, schema=_arrow_schema(schema))
     return _run(df, partitions, run, schema)
@@ -462,10 +469,25 @@ def _load_kinetics(batches, *, compiled: bool):
 
 
 def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_columns: list[str]):
+    """The markers rows and the clinical rows of a chunk of the union, each table with its own
+    columns under their own names (:func:`_carried`)."""
     is_clinical = (chunk[_TABLE] == 1).to_numpy()   # a plain mask: the rows' labels are all None
     markers = chunk.loc[~is_clinical, markers_columns]
-    clinical = unnumbered(chunk.loc[is_clinical, clinical_columns])
-    return markers, clinical
+    clinical = chunk.loc[is_clinical, [_carried(c, markers_columns) for c in clinical_columns]]
+    clinical.columns = clinical_columns
+    return markers, unnumbered(clinical)
+
+
+#: Prefix of a clinical column that the markers table also has, in the union of the two.
+_CLINICAL_PREFIX = "__ca125_clinical__"
+
+
+def _carried(column: str, markers_columns: list[str]) -> str:
+    """The name of a clinical column in the union of the two tables: a column the markers
+    table also has (``treatment_start`` beside dated samples, a site's own column, a factor
+    on both) is carried under :data:`_CLINICAL_PREFIX`, so that each table's values keep
+    their type and the readers see both, as in process (they refuse a factor given twice)."""
+    return _CLINICAL_PREFIX + column if column in markers_columns and column != "patient_id" else column
 
 
 def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, formats, schema, names):
@@ -514,7 +536,7 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
 
     from .predict import load_model, score_frame
 
-    _require_spark(markers_df, "markers")
+    markers_df = _require_spark(markers_df, "markers")
     _check_partitions(partitions)
     bundle = model if hasattr(model, "gcig_settings") else load_model(model)
     _require_row_order_free(bundle)
@@ -522,14 +544,11 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     clinical_columns: list[str] = []
     combined = markers_df.withColumn(_TABLE, F.lit(0))
     if clinical_df is not None:
-        _require_spark(clinical_df, "clinical")
+        clinical_df = _require_spark(clinical_df, "clinical")
         _require_same_id_type(markers_df, clinical_df)
         clinical_columns = list(clinical_df.columns)
-        shared = [c for c in clinical_columns if c in markers_columns and c != "patient_id"]
-        if shared:
-            raise InvalidInputError(f"markers and clinical share column(s) {shared}; rename them "
-                                    "(only patient_id may be in both)", column=shared[0])
-        combined = combined.unionByName(clinical_df.withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
+        carried = clinical_df.select([F.col(f"`{c}`").alias(_carried(c, markers_columns)) for c in clinical_columns])
+        combined = combined.unionByName(carried.withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
     # the in-process function on a few patients: checks the model and inputs, gives the schema
     head = _first_patients(combined, 20)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
