@@ -986,3 +986,36 @@ def test_event_codes_with_a_table_are_refused(tmp_path, capsys):
     pd.DataFrame({"patient_id": ["p1"]}).to_csv(clinical, index=False)
     with pytest.raises(InvalidInputError, match=r"event_codes \(--event-code\) are read from a FHIR bundle"):
         screen(clinical, read_options={"event_codes": {"387713003": "surgery"}})
+
+
+def test_a_setting_ulns_is_not_read_into_a_bundle_only_a_stated_one(tmp_path, capsys):
+    """The commands passed their setting's ULN (--uln's default 35, the model's, CEA's 5) to
+    the bundle reader as if it were stated: a range given only as text ('< 30 U/mL'), which
+    extract and read_fhir refuse, was read as 35 and a response confirmed at 32 U/mL that
+    the laboratory's 30 does not confirm; CEA without a range was read with 5. Now only
+    --uln (uln= in Python) is read into a bundle; a setting is for tables."""
+    from ca125kinetics import predict_cohort
+    from ca125kinetics.cli import main
+
+    admin = {"resourceType": "MedicationAdministration", "id": "a1", "status": "completed",
+             "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                       "code": "40048"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2024-01-10"}
+    text_range = [{"text": "< 30 U/mL"}]
+    samples = [_obs(v, oid=f"o{i}", when=w, referenceRange=text_range)
+               for i, (v, w) in enumerate([(500, "2024-01-05"), (100, "2024-02-01"), (20, "2024-03-01"),
+                                           (32, "2024-03-29"), (31, "2024-04-04")])]
+    path = write_fhir(_bundle(admin, *samples), tmp_path / "text_range.json")
+    for argv in (["gcig", str(path)], ["score", "--markers", str(path)]):
+        assert main(argv) == 2, argv
+        assert "referenceRange '< 30 U/mL' has no high value" in capsys.readouterr().err
+    with pytest.raises(NoMarkerDataError, match="has no high value"):
+        predict_cohort(path)
+    assert main(["gcig", str(path), "--uln", "30", "--format", "csv"]) == 0      # stated: read with 30
+    assert capsys.readouterr().out.splitlines()[1].startswith("p1,30.0,5,")
+    cea = [_obs(v, oid=f"c{i}", loinc="2039-6", unit="ng/mL", when=w, referenceRange=[])
+           for i, (v, w) in enumerate([(50, "2024-01-05"), (20, "2024-02-01"), (8, "2024-03-01")])]
+    cea_path = write_fhir(_bundle(admin, *cea), tmp_path / "cea.json")
+    assert main(["kinetics", str(cea_path), "--marker", "cea", "--method", "per-patient"]) == 2
+    assert "no referenceRange.high and no uln given" in capsys.readouterr().err
+    assert main(["kinetics", str(cea_path), "--marker", "cea", "--method", "per-patient", "--uln", "5"]) == 0

@@ -844,7 +844,9 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
         frame = pd.DataFrame({"patient_id": pd.Series([], dtype=object), "day": pd.Series([], dtype="int64"),
                               "ca125": pd.Series([], dtype=float)})
     else:
-        frame = read_markers(markers, clinical=clin, uln=settings.uln, duplicates=settings.duplicates,
+        from .io import setting_uln
+
+        frame = read_markers(markers, clinical=clin, uln=setting_uln(markers, settings.uln), duplicates=settings.duplicates,
                              on_error="flag", **(options or {}))
         orphans = sorted(set(frame["patient_id"].astype(str)) - set(ids))
         if orphans:

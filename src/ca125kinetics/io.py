@@ -2113,6 +2113,18 @@ def read_markers(
 FILLED_ULN_ATTR = "ca125_uln_filled"
 
 
+def setting_uln(source, uln: float | None) -> float | None:
+    """The ``uln=`` to read ``source`` with when ``uln`` is a setting (a model's, the package's
+    default), not a ULN stated for this source: None for a FHIR bundle (a ``.json`` path).
+    A bundle's samples carry their laboratory's reference range; one given only as text, or
+    none for CEA, is refused unless a ULN is stated for it (``read_markers(uln=)`` by the
+    caller, ``--uln``), and a setting passed on would fill it in unseen (``ca125 gcig
+    bundle.json`` read a range '< 30 U/mL' as 35 and confirmed a response that 30 does not)."""
+    if isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".json"):
+        return None
+    return uln
+
+
 def filled_uln(frame) -> float | None:
     """The ULN :func:`read_markers` filled into every row of ``frame``'s ``uln`` column by its
     default (the table stated none and the caller gave no ``uln=``), while the column holds

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from ..gcig import gcig_cohort, preload_compiled
-from ..io import read_clinical, read_markers
+from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
@@ -20,7 +20,9 @@ def add_gcig_arguments(parser) -> None:
     )
     parser.add_argument("markers", help="markers table (.csv or .parquet) or a FHIR R4 bundle (.json)")
     parser.add_argument("--clinical", help="clinical table (needed for dates, RECIST and the combined category)")
-    parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    parser.add_argument("--uln", type=float, default=None,
+                        help="assay upper limit of normal, U/mL, for samples that state none (default 35; a FHIR "
+                        "bundle's samples with a reference range given only as text are read with --uln only)")
     parser.add_argument("--duplicates", default="error",
                         choices=["error", *AGGREGATIONS],
                         help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
@@ -50,9 +52,10 @@ def cli_gcig(args) -> int:
     if stream is not None:
         preload_compiled()
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
-    settings = GcigSettings(uln=args.uln, duplicates=args.duplicates)
+    settings = GcigSettings(duplicates=args.duplicates, **({} if args.uln is None else {"uln": args.uln}))
     if stream is None:
-        markers = read_markers(args.markers, clinical=clinical, uln=args.uln, on_error="flag",
+        uln = args.uln if args.uln is not None else setting_uln(args.markers, settings.uln)
+        markers = read_markers(args.markers, clinical=clinical, uln=uln, on_error="flag",
                                duplicates=args.duplicates, **markers_options(args))
         require_rows(markers, args.markers)
         table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)

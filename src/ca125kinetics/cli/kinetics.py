@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .._columns import constant_text
-from ..io import read_markers
+from ..io import read_markers, setting_uln
 from ..kinetics import fit_kinetics
 from ..markers import get_marker
 from ..settings import (
@@ -104,7 +104,9 @@ def cli_kinetics(args) -> int:
 
     stream = cohort_stream(args)
     if stream is None:
-        markers = read_markers(args.markers, uln=settings.uln, on_error="flag", **read_options)
+        # --uln states the ULN; the settings' (a model's, the marker's default) is not read into a bundle
+        uln = args.uln if args.uln is not None else setting_uln(args.markers, settings.uln)
+        markers = read_markers(args.markers, uln=uln, on_error="flag", **read_options)
         require_rows(markers, args.markers)
         table = fit(markers, population)
     else:  # a large file: read in patient-complete chunks, each fitted as a whole table is

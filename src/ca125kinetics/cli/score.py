@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import read_clinical, read_markers, write_table
+from ..io import read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
@@ -228,7 +228,7 @@ def _cli_tables(args, bundle):
     """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
     fmt = format_options(args)
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
-    markers = read_markers(args.markers, clinical=clinical, uln=float(bundle.gcig_settings.uln),
+    markers = read_markers(args.markers, clinical=clinical, uln=setting_uln(args.markers, float(bundle.gcig_settings.uln)),
                            on_error="flag", duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     if args.patient is not None:
         wanted = str(args.patient).strip()

@@ -8,7 +8,7 @@ import sys
 
 from ..errors import InvalidInputError
 from ..features import build_patient_frame
-from ..io import read_clinical, read_markers, write_table
+from ..io import read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model
 from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
@@ -71,7 +71,8 @@ def cli_validate(args) -> int:
     # the tables are read once, as the options say (dates, number format, column names)
     fmt = format_options(args)
     clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
-    markers = read_markers(args.markers, clinical=clin, uln=float(bundle.gcig_settings.uln), on_error="flag",
+    markers = read_markers(args.markers, clinical=clin, uln=setting_uln(args.markers, float(bundle.gcig_settings.uln)),
+                           on_error="flag",
                            duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     result = validate_model(markers, clin, model=bundle, kelim_cutoff=cutoff)
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),

@@ -84,7 +84,7 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
     ``columns`` maps column names of either table to data-contract names (``io.read_markers``);
     ``formats`` (``date_format``, ``decimal``, ``thousands``) say how text is written.
     """
-    from ..io import read_clinical, read_markers
+    from ..io import read_clinical, read_markers, setting_uln
 
     if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
         raise InvalidInputError(
@@ -96,7 +96,8 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
         # a file may carry the clinical factors on its rows (the pyfunc form), as a DataFrame
         # may: read, they are split off the same way (ca125 score reads a file so); without
         # them the file's one reading is the markers
-        frame = read_markers(frame, uln=uln, on_error="flag", duplicates=duplicates, columns=columns, **formats)
+        frame = read_markers(frame, uln=setting_uln(frame, uln), on_error="flag", duplicates=duplicates,
+                             columns=columns, **formats)
         if not any(c in frame.columns for c in CLINICAL_INPUT_COLUMNS):
             return frame, None, _flagged((frame,), problems)
     if isinstance(frame, pd.DataFrame):
@@ -113,8 +114,8 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
         if earlier:
             kept = clin["patient_id"].astype(str).map(earlier)
             clin["problem"] = clin["problem"].where(clin["problem"].notna(), kept)
-    markers = read_markers(frame, clinical=clin, uln=uln, on_error="flag", duplicates=duplicates, columns=columns,
-                           **formats)
+    markers = read_markers(frame, clinical=clin, uln=setting_uln(frame, uln), on_error="flag", duplicates=duplicates,
+                           columns=columns, **formats)
     _flagged((clin, markers), problems)
     return markers, clin, problems
 

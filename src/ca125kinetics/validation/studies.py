@@ -740,10 +740,10 @@ def _case_mix(bundle, scored_in: pd.DataFrame, clin: pd.DataFrame) -> pd.DataFra
 
 def _marker_ids(markers, bundle) -> set[str]:
     """Identifiers of the patients with at least one row in the markers table."""
-    from ..io import read_markers
+    from ..io import read_markers, setting_uln
 
     gs = bundle.gcig_settings
-    frame = read_markers(markers, uln=float(gs.uln), duplicates=gs.duplicates, on_error="flag")
+    frame = read_markers(markers, uln=setting_uln(markers, float(gs.uln)), duplicates=gs.duplicates, on_error="flag")
     return set(frame["patient_id"].astype(str))
 
 
