@@ -273,6 +273,9 @@ def test_a_clinical_frame_read_again_is_the_same_frame(tmp_path):
         assert once["figo_stage_raw"].tolist()[:2] == ["IIIC", "FIGO ivb"]
         again = read_clinical(once, on_error="flag", require=("patient_id",))
         pd.testing.assert_frame_equal(again, once)
+    # a table never read that has a column of that name: the stage as written there is the raw one
+    own = read_clinical(raw.assign(figo_stage_raw=["stage 3", "foo", None]), on_error="flag", require=("patient_id",))
+    assert own["figo_stage_raw"].tolist()[:2] == ["IIIC", "FIGO ivb"]
 
 
 def test_a_flagged_markers_frame_read_again_keeps_its_reasons():

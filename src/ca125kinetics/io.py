@@ -2516,8 +2516,11 @@ class _ClinicalRows:
 
 
 def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, date_format: str | None = None,
-                       decimal: str = ".", thousands: str | None = None) -> _ClinicalRows:
+                       decimal: str = ".", thousands: str | None = None, read_before: bool = False) -> _ClinicalRows:
     """Every clinical rule of the data contract, on the columns of any input form.
+
+    ``read_before``: the columns are those of a frame :func:`read_clinical` returned (its
+    mark), whose ``figo_stage_raw`` holds the stage as first written.
 
     ``date_format``, ``decimal`` and ``thousands`` say how dates and numbers are written
     (:func:`_parse_dates`, :func:`_parse_numbers`).
@@ -2569,13 +2572,14 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         raw = _text(columns["figo_stage"])
         # a frame this reader returned, read again, keeps the stage as first written (its
         # figo_stage is the normalised one): the same table reads the same
-        kept = "figo_stage_raw" in columns
-        if isinstance(columns["figo_stage"], _Text) and not kept:
+        kept = read_before and "figo_stage_raw" in columns
+        if isinstance(columns["figo_stage"], _Text):
             index, texts = columns["figo_stage"].codes()
             labels = columns["figo_stage"].labels(normalise_stage)
             stage = np.append(labels, normalise_stage(None))[index]
             coded["figo_stage"] = (index, np.where(labels == "?", None, labels))
-            coded["figo_stage_raw"] = (index, texts)
+            if not kept:
+                coded["figo_stage_raw"] = (index, texts)
         else:
             stage = np.empty(n, dtype=object)
             stage[:] = [normalise_stage(v) for v in raw]
@@ -2676,7 +2680,7 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
     flagged = bool(frame.attrs.get(_CLINICAL_READ_ATTR))   # a frame this reader returned and flagged
     del frame
-    c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format,
+    c = _validate_clinical(cols, _row_labels(rows), label, require, date_format=date_format, read_before=flagged,
                            decimal=decimal, thousands=thousands)
     if c.problems.problems and on_error == "raise":
         raise c.problems.error()
