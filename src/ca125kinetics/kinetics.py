@@ -1148,11 +1148,8 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
                     | (np.abs(fit.theta[0][None, :] - bounds[:, None]) < 0.01).any(axis=0))
         cand = np.flatnonzero(weak)
         top = cand[np.abs(fit.theta[0, cand] - bounds[1]) < 0.01]
-        for k in eng.K_GRID if top.size else ():                   # 0. the fast-decline plateau
-            sub = (fs.series.take(top), prior.take(top), fs.lower[:, top], fs.upper[:, top])
-            other = eng.fit_map(*sub, eng.start_from_grid(sub[0], sub[2], sub[3], k_grid=(k,)), sigma,
-                                compiled=compiled, max_iter=PER_PATIENT_MAX_ITER, tol_decrement=_FIT_TOL)
-            _replace(fit, top, other, other.converged & (other.q < fit.q[top] - _FIT_TOL))
+        if top.size:                                               # 0. the fast-decline plateau
+            _refit_from_every_start(fit, top, fs, prior, sigma, compiled)
         if cand.size:
             sub = (fs.series.take(cand), prior.take(cand), fs.lower[:, cand], fs.upper[:, cand])
             for face in (sub[2][1], sub[3][1]):                   # 1. the floor at a bound
@@ -1174,6 +1171,25 @@ def _fit_sets_per_patient(sets: list[_FitSet], s: KineticsSettings) -> list[eng.
             fit.theta[0, cand] = log_k
         fits.append(fit)
     return fits
+
+
+def _refit_from_every_start(fit: eng.MapFit, cols: np.ndarray, fs: _FitSet, prior: eng.Prior, sigma: float,
+                            compiled: bool) -> None:
+    """Patients ``cols`` of ``fit`` fitted again from every k of the start grid (floor and
+    amplitude in closed form), in one call: each takes its best converged fit where that is
+    lower than its own (in place)."""
+    g, n = len(eng.K_GRID), cols.size
+    series = fs.series.take(cols)
+    starts = np.hstack([eng.start_from_grid(series, fs.lower[:, cols], fs.upper[:, cols], k_grid=(k,))
+                        for k in eng.K_GRID])
+    every = np.tile(cols, g)
+    other = eng.fit_map(fs.series.take(every), prior.take(every), fs.lower[:, every], fs.upper[:, every], starts,
+                        sigma, compiled=compiled, max_iter=PER_PATIENT_MAX_ITER, tol_decrement=_FIT_TOL)
+    q = np.where(other.converged, other.q, np.inf).reshape(g, n)
+    best = np.argmin(q, axis=0) * n + np.arange(n)     # the column of each patient's best start
+    chosen = eng.MapFit(other.theta[:, best], other.cov[:, best], other.jtj[:, best], other.rss[best],
+                        other.n_active[best], other.converged[best], other.n_iter, other.q[best])
+    _replace(fit, cols, chosen, chosen.converged & (chosen.q < fit.q[cols] - _FIT_TOL))
 
 
 def _held_fit(theta: np.ndarray, sub, param: int, at: np.ndarray, sigma: float, compiled: bool) -> eng.MapFit:
