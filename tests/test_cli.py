@@ -548,7 +548,8 @@ def test_validate_names_the_invalid_input_when_it_left_nobody(tmp_path, capsys):
     assert "Check the 'complete_resection' column" not in err
 
 
-def test_a_file_to_write_that_is_a_file_read_is_refused_before_the_work(series, model_dir, tmp_path, capsys):
+def test_a_file_to_write_that_is_a_file_read_is_refused_before_the_work(series, model_dir, tmp_path, capsys,
+                                                                        monkeypatch):
     """``validate --predictions clinical.csv`` replaced the clinical table by the predictions
     (exit 0); the same for ``--out`` of every command that reads a file. By any path to the
     same file (``./``, a link); another file name is written as before."""
@@ -574,5 +575,12 @@ def test_a_file_to_write_that_is_a_file_read_is_refused_before_the_work(series, 
         assert "would replace that input" in err
         assert {p: p.read_bytes() for p in kept} == kept
     assert not (tmp_path / "r.html").exists()
+    # an option that is not a file the command reads is not one, whatever it names (--patient
+    # 007 beside a file 007 to write)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "007").write_text("")
+    assert main(["score", "--markers", str(series), "--model", str(model_dir), "--patient", "007", "--out", "007",
+                 "--format", "csv"]) == 0
+    assert "would replace" not in capsys.readouterr().err and (tmp_path / "007").read_text().startswith("patient_id")
     assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0
     assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0      # its own output: replaced

@@ -430,33 +430,37 @@ def _run(args) -> int:
         raise
 
 
-#: The options of each command that name a file it writes (``design --predictions`` is read).
-_OUTPUT_FILES = {"validate": ("out", "predictions"), "score": ("out",), "gcig": ("out",), "kinetics": ("out",),
-                 "screen": ("out",), "design": ("out",), "extract": ("out",)}
+#: The options of each command that name a file it reads, and those naming a file it writes
+#: (``design --predictions`` is read, ``validate --predictions`` written).
+_FILES = {
+    "validate": (("markers", "clinical"), ("out", "predictions")),
+    "score": (("markers", "clinical"), ("out",)),
+    "gcig": (("markers", "clinical"), ("out",)),
+    "kinetics": (("markers",), ("out",)),
+    "screen": (("clinical", "markers", "trial"), ("out",)),
+    "design": (("predictions", "data"), ("out", "plot")),
+    "extract": (("bundle", "person_ids"), ("out",)),
+}
+#: Options given without a name on the command line (``ca125 gcig MARKERS``).
+_POSITIONAL = {"gcig": ("markers",), "kinetics": ("markers",), "extract": ("bundle",)}
 
 
 def _refuse_output_over_input(args) -> None:
     """Refuse, before any work, a file to write that is one of the files the command reads
     (``validate --predictions clinical.csv`` replaced the clinical table by the predictions):
     the same file by any path (a link, ``./``), compared with :func:`os.path.samefile`."""
-    outputs = [(name, getattr(args, name, None)) for name in _OUTPUT_FILES.get(getattr(args, "command", None), ())]
-    outputs = [(name, str(value)) for name, value in outputs if value and os.path.isfile(str(value))]
-    if not outputs:
-        return
-    for option, value in vars(args).items():
-        for given in (value if isinstance(value, (list, tuple)) else [value]):
-            if option in dict(outputs) or not isinstance(given, (str, os.PathLike)) or not os.path.isfile(given):
-                continue
-            for name, path in outputs:
-                if os.path.samefile(path, given):
-                    raise InvalidInputError(
-                        f"--{name.replace('_', '-')} {path!r} is the file read as "
-                        f"{'--' + option.replace('_', '-') if option not in _POSITIONAL else option}; "
-                        "writing it would replace that input: give another file name")
-
-
-#: Options given without a name on the command line (``ca125 gcig MARKERS``).
-_POSITIONAL = ("markers", "bundle")
+    command = getattr(args, "command", None)
+    inputs, outputs = _FILES.get(command, ((), ()))
+    for out in outputs:
+        path = getattr(args, out, None)
+        if not path or not os.path.isfile(str(path)):
+            continue
+        for option in inputs:
+            given = getattr(args, option, None)
+            if given and os.path.isfile(str(given)) and os.path.samefile(str(path), str(given)):
+                read_as = option if option in _POSITIONAL.get(command, ()) else "--" + option.replace("_", "-")
+                raise InvalidInputError(f"--{out} {str(path)!r} is the file read as {read_as}; writing it would "
+                                        "replace that input: give another file name")
 
 
 def _interrupted() -> int:
