@@ -280,6 +280,36 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     assert "1 exclusion event(s) of the FHIR bundle" in page.text_content("#error-list")
 
 
+def test_a_bundles_assays_go_with_its_samples(page, tmp_path):
+    """The page filled its rows from a bundle without the samples' assays and sent none: an
+    assay change after the baseline was scored as a confirmed GCIG response."""
+    import json
+
+    U = "http://unitsofmeasure.org"
+
+    def obs(value, oid, when, assay):
+        quantity = {"value": value, "unit": "U/mL", "system": U, "code": "U/mL"}
+        return {"resourceType": "Observation", "id": oid, "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "10334-1"}]},
+                "subject": {"reference": "Patient/p1"}, "effectiveDateTime": when, "valueQuantity": quantity,
+                "referenceRange": [{"high": dict(quantity, value=35)}], "method": {"text": assay}}
+
+    dose = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "40048"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2025-01-04"}
+    entries = [obs(400, "a", "2025-01-01", "Elecsys"), obs(180, "b", "2025-01-25", "Architect"),
+               obs(95, "c", "2025-02-15", "Architect"), obs(40, "d", "2025-03-08", "Architect"), dose]
+    path = tmp_path / "assays.json"
+    path.write_text(json.dumps({"resourceType": "Bundle", "type": "collection",
+                                "entry": [{"resource": r} for r in entries]}))
+    page.set_input_files("#fhir-file", str(path))
+    page.locator("#bundle-note", has_text="assays Elecsys, Architect").wait_for(timeout=30_000)
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    assert "assay changed from 'Elecsys'" in page.text_content("body")
+
+
 def test_decimal_comma_is_refused_and_imputed_probability_is_marked(page):
     _fill_rows(page, [(0, 400), (21, 180), (42, 195), (63, 150)])
     value = page.locator("#samples tbody tr").nth(1).locator("input.value")

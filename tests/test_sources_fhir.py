@@ -1019,3 +1019,33 @@ def test_a_setting_ulns_is_not_read_into_a_bundle_only_a_stated_one(tmp_path, ca
     assert main(["kinetics", str(cea_path), "--marker", "cea", "--method", "per-patient"]) == 2
     assert "no referenceRange.high and no uln given" in capsys.readouterr().err
     assert main(["kinetics", str(cea_path), "--marker", "cea", "--method", "per-patient", "--uln", "5"]) == 0
+
+
+def test_the_api_keeps_each_samples_assay_from_a_bundle():
+    """score_request_from_fhir (POST /api/score with a bundle, and /api/fhir/samples, whose
+    samples the page sends back) dropped each sample's assay (its method): an assay change
+    after the baseline, which makes predict's GCIG response not evaluable, was scored as a
+    confirmed response and the patient resectable."""
+    from fastapi.testclient import TestClient
+
+    from ca125kinetics.web.app import create_app
+
+    def obs(value, oid, when, assay):
+        return _obs(value, oid=oid, when=when, method={"text": assay})
+
+    dose = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "40048"}]},
+            "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2025-01-04"}
+    bundle = _bundle(obs(400, "a", "2025-01-01", "Elecsys"), obs(180, "b", "2025-01-25", "Architect"),
+                     obs(95, "c", "2025-02-15", "Architect"), obs(40, "d", "2025-03-08", "Architect"), dose)
+    client = TestClient(create_app())
+    fhir = {"content-type": "application/fhir+json"}
+    loaded = client.post("/api/fhir/samples", content=json.dumps(bundle), headers=fhir).json()
+    assert [s.get("assay") for s in loaded["samples"]] == ["Elecsys", "Architect", "Architect", "Architect"]
+    scored = client.post("/api/score", content=json.dumps(bundle), headers=fhir).json()
+    assert scored["gcig"]["status"] == "not_evaluable" and "assay changed" in scored["gcig"]["reason"]
+    sent = client.post("/api/score", json={"treatment_start": loaded["treatment_start"], "uln": loaded["uln"],
+                                           "samples": [{k: v for k, v in s.items() if v is not None}
+                                                       for s in loaded["samples"]]}).json()
+    assert sent["gcig"]["status"] == "not_evaluable"

@@ -739,7 +739,7 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
     """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
     resources skipped.
 
-    Samples keep their dates, the treatment start comes from the bundle's first dose of the
+    Samples keep their dates and assays, the treatment start comes from the bundle's first dose of the
     line (platinum, or a drug of ``drug_codes``, as :func:`read_fhir`), events from its
     procedures (those of :data:`EVENT_SNOMED` and ``event_codes``); the clinical factors are
     left unknown.
@@ -766,8 +766,11 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
             f"the {result.marker.label} sample of {r.date} ({r.resource_id}) is above the measuring range "
             f"({r.ca125} {result.marker.unit}): its value is unknown, and the series cannot be read without it "
             "(it may be the baseline); ask the laboratory for the diluted result", column="ca125")
+    # each sample's assay (its method) goes with it: an assay change from the baseline on makes
+    # the GCIG response not evaluable, as when the bundle is read as a file
     samples = [{"date": r.date, "ca125": None if pd.isna(r.ca125) else float(r.ca125), "censored": bool(r.censored),
-                "event": r.event} for r in m.itertuples(index=False)]
+                "event": r.event, **({} if pd.isna(r.assay) or pd.notna(r.event) else {"assay": str(r.assay)})}
+               for r in m.itertuples(index=False)]
     request = {"patient_id": ids[0], "samples": samples, "uln": ulns[0]}
     start = m["treatment_start"].iloc[0]
     if start is not None:

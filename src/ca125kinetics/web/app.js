@@ -20,8 +20,11 @@
     return Math.round((Date.parse(iso + "T00:00:00Z") - Date.parse(startIso + "T00:00:00Z")) / 86400000);
   }
 
-  function addRow(when, value, censored) {
+  function addRow(when, value, censored, assay) {
     const tr = document.createElement("tr");
+    // a bundle's sample keeps its assay (FHIR method): an assay change makes the GCIG response
+    // not evaluable, as in a file; it is sent with the row and shown as the row's title
+    if (assay) { tr.dataset.assay = String(assay); tr.title = "assay: " + String(assay); }
     const whenInput = document.createElement("input");
     whenInput.className = "when";
     whenInput.setAttribute("aria-label", "sample date or day");
@@ -138,6 +141,7 @@
       }
       const s = { ca125: parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
         censored: tr.querySelector("input.cens").checked };
+      if (tr.dataset.assay) s.assay = tr.dataset.assay;
       // the day as typed (parseInt would send "21.5" as 21 and "1e2" as 1): the API refuses a
       // fractional day, and the message is shown at the field
       if (mode === "date") s.date = when; else s.day = parseNumber(when, `Sample ${i + 1}, day`, problems, whenInput);
@@ -677,8 +681,10 @@
       tbody.textContent = "";
       bundleEvents = data.samples.filter((s) => s.event);
       const values = data.samples.filter((s) => !s.event);
-      for (const s of values) addRow(s.date, s.ca125, s.censored);
+      for (const s of values) addRow(s.date, s.ca125, s.censored, s.assay);
       let note = `${file.name}: patient ${data.patient_id}, ${values.length} sample(s)`;
+      const assays = [...new Set(values.map((s) => s.assay).filter((a) => a))];
+      if (assays.length) note += ` (assay${assays.length > 1 ? "s" : ""} ${assays.join(", ")}, sent with the samples)`;
       if (bundleEvents.length) note += `, ${bundleEvents.length} exclusion event(s) (` +
         bundleEvents.map((e) => `${e.event} ${e.date}`).join(", ") + ") sent with the samples";
       if (data.skipped_resources) note += `; ${data.skipped_resources} resource(s) not read`;
