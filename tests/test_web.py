@@ -559,3 +559,40 @@ def test_a_samples_assay_and_uln_are_read_as_a_markers_table_reads_them(client, 
         assert got["probability"] == direct.probability and got["decision"] == direct.decision
     r = client.post("/api/score", json={"samples": [{"day": 0, "ca125": 100, "uln": 0}]})
     assert r.status_code == 422 and "samples.0.uln" in r.text
+
+
+def test_a_batch_is_scored_off_the_event_loop_and_requests_queue_meanwhile(model_dir, monkeypatch):
+    """Scoring ran on the serving loop itself: while a batch was scored, /healthz and every
+    other request waited (1.8-3.5 s in a burst of 64 requests). The batch is scored in the
+    batcher's worker thread; a request arriving meanwhile is answered in the next batch."""
+    import asyncio
+    import importlib
+
+    predict_module = importlib.import_module("ca125kinetics.predict")    # the package, not the function
+    batcher = ScoreBatcher(P.load_model(model_dir))
+    scored_on, real = [], predict_module.predict_many
+
+    def spy(*args, **kwargs):
+        scored_on.append(threading.get_ident())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(predict_module, "predict_many", spy)
+
+    async def run():
+        loop_thread = threading.get_ident()
+        first = asyncio.ensure_future(batcher.score_async({"patient_id": ["q1"] * 4, **WORKED}, {"patient_id": "q1"}))
+        await asyncio.sleep(0.05)          # the first batch is being scored (or done)
+        second = await batcher.score_async({"patient_id": ["q2"] * 4, **WORKED}, {"patient_id": "q2"})
+        return loop_thread, await first, second
+
+    loop_thread, first, second = asyncio.run(run())
+    assert (first.patient_id, second.patient_id) == ("q1", "q2")
+    assert scored_on and loop_thread not in scored_on and len(set(scored_on)) == 1   # one worker thread
+
+
+def test_an_unknown_key_is_not_echoed_in_full(client):
+    """A 60,000-character key came back twice in full (a 120 kB reply), though the errors are
+    said not to echo the input."""
+    r = client.post("/api/score", json={"samples": [{"day": 0, "ca125": 1}], "clinical": {"ecog" * 15000: 1}})
+    assert r.status_code == 422 and len(r.content) < 2000
+    assert r.json()["detail"][0]["loc"][-1] == "ecog" * 16 + "..."

@@ -654,8 +654,10 @@ class ScoreBatcher:
     costs much less than twenty times one. Requests wait on the server's event loop
     (:meth:`score_async`, no thread per request); the first one schedules a drain
     :data:`BATCH_WINDOW_S` later, which takes what is queued by then (at most ``max_batch``, patient identifiers distinct within a batch),
-    scores it and hands each request its own :class:`Prediction`. Nothing waits for a batch
-    to fill beyond that window. A patient's numbers do not depend on the batch
+    scores it in the batcher's one worker thread (the loop stays free: a liveness probe or
+    a request's deadline is not held up by a batch being scored; one batch at a time) and
+    hands each request its own :class:`Prediction`. Nothing waits for a batch to fill
+    beyond that window. A patient's numbers do not depend on the batch
     (see ``ca125kinetics.predict``); they are those of :func:`ca125kinetics.predict.predict`
     (tested). :meth:`score` is the blocking form for other threads (a loop of its own).
     """
@@ -670,6 +672,7 @@ class ScoreBatcher:
         self._scheduled = False
         self._thread_loop = None
         self._lock = threading.Lock()
+        self._worker = None               # the one thread that scores this batcher's batches
 
     async def score_async(self, markers: dict, clinical: dict, allow_imputed: bool = False):
         """Score one patient from a coroutine on the serving loop; raises what scoring raises.
@@ -718,26 +721,45 @@ class ScoreBatcher:
         return batch
 
     def _drain(self, loop) -> None:
-        from ..predict import predict_many
+        """Take a batch and score it in the worker thread; its requests are answered, and the
+        next batch taken, when it is done (:meth:`_answer`, back on the loop)."""
+        from concurrent.futures import ThreadPoolExecutor
 
         batch = self._take()
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="ca125-score")
+        done = loop.run_in_executor(self._worker, self._outcomes, batch)
+        done.add_done_callback(lambda outcomes: self._answer(loop, batch, outcomes))
+
+    def _outcomes(self, batch: list) -> list:
+        """Each request's :class:`Prediction` or the error scoring it raised (worker thread)."""
+        from ..predict import predict_many
+
         allow = bool(batch and batch[0][3])
         try:
-            results = predict_many([(m, c) for m, c, _, _ in batch], model=self.bundle, allow_imputed=allow)
+            return predict_many([(m, c) for m, c, _, _ in batch], model=self.bundle, allow_imputed=allow)
         except Exception:  # one bad item must not fail the others: score them one by one
-            for m, c, future, _ in batch:
+            out = []
+            for m, c, _, _ in batch:
                 try:
-                    result = predict_many([(m, c)], model=self.bundle, allow_imputed=allow)[0]
+                    out.append(predict_many([(m, c)], model=self.bundle, allow_imputed=allow)[0])
                 except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-                    if not future.done():
-                        future.set_exception(exc)
-                else:
-                    if not future.done():
-                        future.set_result(result)
-        else:
-            for (_, _, future, _), result in zip(batch, results):
-                if not future.done():  # a request cancelled while waiting (client gone)
-                    future.set_result(result)
+                    out.append(exc)
+            return out
+
+    def _answer(self, loop, batch: list, outcomes) -> None:
+        """Hand each request of ``batch`` its outcome (on the loop), then drain what queued meanwhile."""
+        try:
+            results = outcomes.result()
+        except BaseException as exc:  # noqa: BLE001 - the worker itself failed: every request gets it
+            results = [exc] * len(batch)
+        for (_, _, future, _), result in zip(batch, results):
+            if future.done():        # a request cancelled while waiting (client gone)
+                continue
+            if isinstance(result, BaseException):
+                future.set_exception(result)
+            else:
+                future.set_result(result)
         if self._pending:
             loop.call_soon(self._drain, loop)
         else:
@@ -773,7 +795,7 @@ def _error_message(errors: list[dict]) -> str:
             reason = (e.get("ctx") or {}).get("error", "")
             parts.append(f"the request body is not valid JSON (at character {where}{': ' + reason if reason else ''})")
             continue
-        loc = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+        loc = ".".join(_loc_part(x) for x in e.get("loc", ()) if x != "body")
         msg = e.get("msg", "invalid")
         if e.get("type") == "string_pattern_mismatch" and loc.endswith("figo_stage"):
             # the pattern itself is no message for people
@@ -795,11 +817,21 @@ def _field_suggestion(error: dict) -> str:
     return f" (did you mean {' or '.join(map(repr, names))}?)" if names else ""
 
 
+#: Characters of a field name (a client's key) an error repeats; a longer one is cut.
+_LOC_CHARS = 64
+
+
+def _loc_part(part) -> str:
+    """A part of an error's location as text, a client's long key cut to :data:`_LOC_CHARS`."""
+    text = str(part)
+    return text if len(text) <= _LOC_CHARS else text[:_LOC_CHARS] + "..."
+
+
 def _plain_errors(errors) -> list[dict]:
     """Pydantic errors without echoing the (possibly large or hostile) input back."""
     out = []
     for e in list(errors)[:20]:
-        out.append({"loc": [str(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300],
+        out.append({"loc": [_loc_part(x) for x in e.get("loc", ())], "msg": str(e.get("msg", ""))[:300],
                     "type": str(e.get("type", ""))})
     return out
 
