@@ -1049,3 +1049,28 @@ def test_the_api_keeps_each_samples_assay_from_a_bundle():
                                            "samples": [{k: v for k, v in s.items() if v is not None}
                                                        for s in loaded["samples"]]}).json()
     assert sent["gcig"]["status"] == "not_evaluable"
+
+
+def test_modifier_elements_are_not_read_past():
+    """A MedicationRequest with doNotPerform (an instruction NOT to give carboplatin), one of
+    intent 'proposal', and an Observation with a modifierExtension were read as if those
+    elements were absent: the refused order became day 0 (R4 modifier elements)."""
+    def request(rid, **extra):
+        return {"resourceType": "MedicationRequest", "id": rid, "status": "active", "intent": "order",
+                "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                          "code": "40048"}]},
+                "subject": {"reference": "Patient/p1"},
+                "dosageInstruction": [{"timing": {"repeat": {"boundsPeriod": {"start": "2025-01-10"}}}}], **extra}
+
+    modified = _obs(70.0, oid="o2", when="2025-02-01",
+                    modifierExtension=[{"url": "http://example.org/not-a-patient-sample", "valueBoolean": True}])
+    result = read_fhir(_bundle(_obs(oid="o1"), modified, request("no", doNotPerform=True),
+                               request("maybe", intent="proposal")))
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    assert reasons["MedicationRequest/no"].startswith("doNotPerform")
+    assert reasons["MedicationRequest/maybe"].startswith("intent 'proposal'")
+    assert "modifierExtension (http://example.org/not-a-patient-sample)" in reasons["Observation/o2"]
+    assert result.markers["resource_id"].tolist() == ["Observation/o1"]
+    assert "p1" not in set(result.treatment_starts["patient_id"])      # no day 0 from a refused or proposed order
+    ordered = read_fhir(_bundle(_obs(oid="o1"), request("yes")))
+    assert ordered.treatment_starts["treatment_start"].tolist() == ["2025-01-10"]

@@ -520,6 +520,10 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
         def skip(reason: str) -> None:
             skipped.append((rid, pid, kind, reason))
 
+        modifier = _modifier_reason(res)
+        if modifier:
+            skip(modifier)
+            continue
         if kind == "Observation":
             loinc = _codes(res.get("code"), LOINC)
             coded = [m for m in MARKERS.values() if m.loinc in loinc]
@@ -684,6 +688,30 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
     assay = method.get("text") or coding.get("display") or coding.get("code")
     return {"date": day, "ca125": value, "censored": comparator in ("<", "<="), "uln": limit,
             "assay": assay, "event": None}
+
+
+#: ``MedicationRequest.intent`` values that order the drug (a proposal, plan, directive or
+#: option does not: its planned start is no first dose).
+_ORDER_INTENTS = ("order", "original-order", "reflex-order", "filler-order", "instance-order")
+
+
+def _modifier_reason(res: Mapping) -> str | None:
+    """Why a resource is not read for what its modifier elements say (R4: a reader must not
+    process a resource as if a modifier it does not act on were absent), or None: any
+    ``modifierExtension``; a MedicationRequest with ``doNotPerform`` (an instruction not to
+    give the drug) or an ``intent`` that orders nothing."""
+    extension = res.get("modifierExtension")
+    if extension:
+        urls = ", ".join(str((e or {}).get("url", "?")) for e in extension[:3])
+        return (f"carries a modifierExtension ({urls}), which changes the meaning of the resource in a way "
+                "this reader does not know: not read")
+    if res.get("resourceType") == "MedicationRequest":
+        if res.get("doNotPerform") is True:
+            return "doNotPerform: an instruction not to give the drug, not a dose"
+        intent = res.get("intent")
+        if intent not in _ORDER_INTENTS:
+            return f"intent {intent!r}: read only when it orders the drug ({', '.join(_ORDER_INTENTS)})"
+    return None
 
 
 def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
