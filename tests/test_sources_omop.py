@@ -226,6 +226,20 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
     cea = read_omop(url, person_ids=[1], marker="cea")
     assert cea.markers["measurement_id"].tolist() == [9006]
     assert cea.skipped["reason"].str.contains("CA-125 \\(LOINC 10334-1\\), not the marker read").sum() >= 5
+    # an unmapped procedure or drug (concept 0) was not listed: a paracentesis under a local code
+    # left the GCIG exclusion window out without a word
+    write_omop({"procedure_occurrence": pd.DataFrame([{
+                    "procedure_occurrence_id": 9101, "person_id": 1, "procedure_concept_id": 0,
+                    "procedure_date": dt.date(2026, 1, 10), "procedure_type_concept_id": 0,
+                    "procedure_source_value": "ASCITIC TAP"}]),
+                "drug_exposure": pd.DataFrame([{
+                    "drug_exposure_id": 9201, "person_id": 1, "drug_concept_id": 0,
+                    "drug_exposure_start_date": dt.date(2026, 1, 2), "drug_exposure_end_date": dt.date(2026, 1, 2),
+                    "drug_type_concept_id": 0, "drug_source_value": "CARBO local"}])}, url)
+    reasons = dict(zip(*(lambda r: (r.skipped["source_id"], r.skipped["reason"]))(read_omop(url, person_ids=[1]))))
+    assert "procedure_concept_id 0 (unmapped; procedure_source_value 'ASCITIC TAP')" in \
+        reasons["procedure_occurrence_id=9101"]
+    assert "drug_concept_id 0 (unmapped; drug_source_value 'CARBO local')" in reasons["drug_exposure_id=9201"]
     # a negative value is imported, then refused by the one markers validator
     write_omop({"measurement": pd.DataFrame([{**base, "measurement_id": 9007, "value_as_number": -3.0}])}, url)
     flagged = read_markers(read_omop(url, person_ids=[1]).markers, on_error="flag")

@@ -125,11 +125,12 @@ def _metadata(schema: str | None):
              sa.Column("person_id", big, nullable=False), sa.Column("drug_concept_id", integer, nullable=False),
              sa.Column("drug_exposure_start_date", date, nullable=False),
              sa.Column("drug_exposure_end_date", date, nullable=False),
-             sa.Column("drug_type_concept_id", integer, nullable=False))
+             sa.Column("drug_type_concept_id", integer, nullable=False), sa.Column("drug_source_value", text(50)))
     sa.Table("procedure_occurrence", md, sa.Column("procedure_occurrence_id", big, primary_key=True, autoincrement=False),
              sa.Column("person_id", big, nullable=False), sa.Column("procedure_concept_id", integer, nullable=False),
              sa.Column("procedure_date", date, nullable=False),
-             sa.Column("procedure_type_concept_id", integer, nullable=False))
+             sa.Column("procedure_type_concept_id", integer, nullable=False),
+             sa.Column("procedure_source_value", text(50)))
     sa.Table("cohort", md, sa.Column("cohort_definition_id", integer, nullable=False),
              sa.Column("subject_id", big, nullable=False), sa.Column("cohort_start_date", date, nullable=False),
              sa.Column("cohort_end_date", date, nullable=False))
@@ -335,6 +336,14 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     q = sa.union(direct, below)
     out["events"] = pd.DataFrame(conn.execute(q).all(),
                                  columns=["procedure_occurrence_id", "person_id", "procedure_date", "code"])
+    # unmapped procedures and drugs (concept 0) may be a paracentesis or a platinum dose under a
+    # local code: listed, never read (as unmapped measurements)
+    for name, table, key, concept_col, source in (
+            ("unmapped_procedures", p, "procedure_occurrence_id", "procedure_concept_id", "procedure_source_value"),
+            ("unmapped_drugs", d, "drug_exposure_id", "drug_concept_id", "drug_source_value")):
+        q = (sa.select(table.c[key], table.c.person_id, table.c[source]).join(persons, table.c.person_id == pid_col)
+             .where(table.c[concept_col] == 0).order_by(table.c.person_id, table.c[key]))
+        out[name] = pd.DataFrame(conn.execute(q).all(), columns=["id", "person_id", "source_value"])
     return out
 
 
@@ -455,6 +464,15 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         skipped.append((f"measurement_id={r.measurement_id}", name_of.get(r.person_id), "measurement",
                         f"measurement_concept_id 0 (unmapped; measurement_source_value {r.source_value!r}): not known "
                         f"to be {spec.label}; if it is, map it to LOINC {spec.loinc} in the ETL"))
+    for r in frames["unmapped_procedures"].itertuples(index=False):
+        skipped.append((f"procedure_occurrence_id={r.id}", name_of.get(r.person_id), "procedure_occurrence",
+                        f"procedure_concept_id 0 (unmapped; procedure_source_value {r.source_value!r}): not known to "
+                        "be an exclusion event; if it is a paracentesis, thoracentesis or surgery, map it to its "
+                        "SNOMED CT concept in the ETL (and name a surgery's code with --event-code)"))
+    for r in frames["unmapped_drugs"].itertuples(index=False):
+        skipped.append((f"drug_exposure_id={r.id}", name_of.get(r.person_id), "drug_exposure",
+                        f"drug_concept_id 0 (unmapped; drug_source_value {r.source_value!r}): not known to be a "
+                        "drug of the line; if it is carboplatin or cisplatin, map it to its RxNorm concept in the ETL"))
     events = frames["events"].assign(event=frames["events"]["code"].map(event_codes))
     for key, group in events.groupby("procedure_occurrence_id", sort=True):
         r, sid = group.iloc[0], f"procedure_occurrence_id={key}"
