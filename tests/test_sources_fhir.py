@@ -1074,3 +1074,14 @@ def test_modifier_elements_are_not_read_past():
     assert "p1" not in set(result.treatment_starts["patient_id"])      # no day 0 from a refused or proposed order
     ordered = read_fhir(_bundle(_obs(oid="o1"), request("yes")))
     assert ordered.treatment_starts["treatment_start"].tolist() == ["2025-01-10"]
+
+
+def test_an_unresolved_medication_reference_is_named_as_such():
+    """A dose whose Medication is not in the bundle (Patient/$everything leaves Medications
+    out) was skipped as 'not a drug of the line': the drug is unknown, not another drug."""
+    admin = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+             "medicationReference": {"reference": "Medication/m1"},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2025-01-10"}
+    reasons = dict(zip(*(lambda r: (r.skipped["source_id"], r.skipped["reason"]))(read_fhir(_bundle(_obs(), admin)))))
+    assert reasons["MedicationAdministration/ma"].startswith(
+        "medicationReference 'Medication/m1' is not in the bundle (nor contained): which drug was given is unknown")

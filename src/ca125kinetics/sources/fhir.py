@@ -566,7 +566,14 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                          "uln": float("nan"), "assay": None, "event": event_codes[snomed[0]],
                          "resource_id": rid})
         else:  # MedicationAdministration / MedicationRequest
-            drug = _line_drug(context.medication(res), rxnorm)
+            concepts = context.medication(res)
+            ref = (res.get("medicationReference") or {}).get("reference")
+            if not concepts and res.get("medicationCodeableConcept") is None and ref:
+                skip(f"medicationReference {ref!r} is not in the bundle (nor contained): which drug was given is "
+                     "unknown; export the Medication resources with the bundle (Patient/$everything leaves them "
+                     "out) or code the drug in medicationCodeableConcept")
+                continue
+            drug = _line_drug(concepts, rxnorm)
             if drug is None:
                 skip("not a drug of the line (carboplatin/cisplatin by RxNorm ingredient or ATC code, in the "
                      "drug's code or a Medication.ingredient, or a code given in drug_codes; a clinical-drug code "
