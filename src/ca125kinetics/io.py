@@ -2113,13 +2113,16 @@ def read_markers(
 FILLED_ULN_ATTR = "ca125_uln_filled"
 
 
-def setting_uln(source, uln: float | None) -> float | None:
-    """The ``uln=`` to read ``source`` with when ``uln`` is a setting (a model's, the package's
-    default), not a ULN stated for this source: None for a FHIR bundle (a ``.json`` path).
+def setting_uln(source, uln: float | None, stated: float | None = None) -> float | None:
+    """The ``uln=`` to read ``source`` with: ``stated`` when a ULN was stated for it (``--uln``),
+    else the setting ``uln`` (a model's, the package's default), but None for a FHIR bundle
+    (a ``.json`` path).
     A bundle's samples carry their laboratory's reference range; one given only as text, or
     none for CEA, is refused unless a ULN is stated for it (``read_markers(uln=)`` by the
     caller, ``--uln``), and a setting passed on would fill it in unseen (``ca125 gcig
     bundle.json`` read a range '< 30 U/mL' as 35 and confirmed a response that 30 does not)."""
+    if stated is not None:
+        return stated
     if isinstance(source, (str, os.PathLike)) and str(source).lower().endswith(".json"):
         return None
     return uln

@@ -54,9 +54,8 @@ def cli_gcig(args) -> int:
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     settings = GcigSettings(duplicates=args.duplicates, **({} if args.uln is None else {"uln": args.uln}))
     if stream is None:
-        uln = args.uln if args.uln is not None else setting_uln(args.markers, settings.uln)
-        markers = read_markers(args.markers, clinical=clinical, uln=uln, on_error="flag",
-                               duplicates=args.duplicates, **markers_options(args))
+        markers = read_markers(args.markers, clinical=clinical, uln=setting_uln(args.markers, settings.uln, args.uln),
+                               on_error="flag", duplicates=args.duplicates, **markers_options(args))
         require_rows(markers, args.markers)
         table = with_provenance(gcig_cohort(markers, clinical, settings=settings), settings)
     else:  # a large file: read in patient-complete chunks, each chunk as a whole table is read

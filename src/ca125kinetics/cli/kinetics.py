@@ -105,8 +105,8 @@ def cli_kinetics(args) -> int:
     stream = cohort_stream(args)
     if stream is None:
         # --uln states the ULN; the settings' (a model's, the marker's default) is not read into a bundle
-        uln = args.uln if args.uln is not None else setting_uln(args.markers, settings.uln)
-        markers = read_markers(args.markers, uln=uln, on_error="flag", **read_options)
+        markers = read_markers(args.markers, uln=setting_uln(args.markers, settings.uln, args.uln), on_error="flag",
+                               **read_options)
         require_rows(markers, args.markers)
         table = fit(markers, population)
     else:  # a large file: read in patient-complete chunks, each fitted as a whole table is

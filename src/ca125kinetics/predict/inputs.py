@@ -49,17 +49,16 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     clin = pd.DataFrame({"patient_id": pd.Series(names, dtype=object)})
     for column in repeated:
         values = frame[column].to_numpy(dtype=object)
-        text = pd.Series(values, dtype=object).astype(str).str.strip()
+        text = pd.Series(values, dtype=object).astype(str).str.strip().to_numpy(dtype=object)
         at = np.flatnonzero(given_cells(values))
         first = np.full(len(patients), None, dtype=object)
         order = at[np.unique(codes[at], return_index=True)[1]] if at.size else at     # first given row
         first[codes[order]] = values[order]
         clin[column] = first
         # a value differing from the patient's first one (as text, spaces stripped)
-        differs = at[text.to_numpy(dtype=object)[at] != text.to_numpy(dtype=object)[order][
-            np.searchsorted(codes[order], codes[at])]] if at.size else at
+        differs = at[text[at] != text[order][np.searchsorted(codes[order], codes[at])]] if at.size else at
         for patient in np.unique(codes[differs]).tolist():
-            distinct = sorted(set(text.to_numpy(dtype=object)[at[codes[at] == patient]].tolist()))
+            distinct = sorted(set(text[at[codes[at] == patient]].tolist()))
             problems.setdefault(str(names[patient]), (
                 f"invalid input: column {column!r} differs between rows of the patient "
                 f"({distinct[:3]}); clinical values must be constant within a patient"))

@@ -302,7 +302,7 @@ def _section_performance(result: ValidationResult) -> str:
         if "corrected" in frame.columns:
             row["apparent"], row["optimism"], row["corrected"] = _adds_up(r["apparent"], r["optimism"])
         rows.append(row)
-    level = f"{100 * result.metrics.conf_level:g} %"
+    level = _level(result)
     cols = {"metric": "metric", "estimate": "estimate (frozen model)", "ci": f"{level} CI"}
     if "corrected" in frame.columns:
         cols.update(apparent="apparent (refitted)", optimism="- optimism", corrected="= corrected")
@@ -365,6 +365,11 @@ def _section_roc(result: ValidationResult) -> str:
                         "available (see the comparison table).", "ROC curves")
 
 
+def _level(result: ValidationResult) -> str:
+    """The level of the study's intervals as the report writes it ("95 %")."""
+    return f"{100 * result.metrics.conf_level:g} %"
+
+
 def _section_calibration(result: ValidationResult) -> str:
     from .plots import calibration_figure
 
@@ -374,7 +379,7 @@ def _section_calibration(result: ValidationResult) -> str:
     m = result.metrics
     fig = calibration_figure(result.calibration, p[y == 1], p[y == 0], conf_level=m.conf_level)
     return _figure(fig, f"Calibration: lowess curve and risk-group proportions (10 groups, Wilson "
-                        f"{100 * m.conf_level:g} % CI); "
+                        f"{_level(result)} CI); "
                         f"below, the distribution of predicted probabilities by outcome. Slope "
                         f"{m.calibration_slope:.2f}, CITL {m.citl:.2f}, ICI {m.ici:.3f}.",
                    "calibration plot with risk distribution")
@@ -440,7 +445,7 @@ def _section_survival(result: ValidationResult) -> str:
     figs = []
     for analysis, part in s.km.groupby("analysis", sort=False):
         fig = km_figure(part, title=titles.get(analysis, analysis))
-        figs.append(_figure(fig, f"Kaplan-Meier estimate with {100 * result.metrics.conf_level:g} % log-log "
+        figs.append(_figure(fig, f"Kaplan-Meier estimate with {_level(result)} log-log "
                                  f"pointwise band: "
                                  f"{titles.get(analysis, analysis)}.", f"Kaplan-Meier {analysis}"))
     out = [f"<p>{s.n_patients} patients with progression-free survival known. KELIM-like group: favourable "
