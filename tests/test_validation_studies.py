@@ -23,6 +23,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from ca125kinetics.errors import DataQualityWarning, InsufficientDataError, InvalidInputError
+from ca125kinetics.predict import predict_cohort
 from ca125kinetics.predict.result import SCORED_STATUSES
 from ca125kinetics.validation import survival as sv
 from ca125kinetics.validation.metrics import delong_test, metrics, threshold_metrics
@@ -185,6 +186,29 @@ def test_a_withheld_decision_does_not_exclude_a_scored_patient(training, cohort)
     assert observed.any()
     assert pred.loc[withheld[observed.to_numpy()], "included"].all()
     assert "not_scored" not in set(res.exclusions["reason"])
+
+
+def test_a_decision_withheld_for_an_imputed_factor_is_said_and_counted(training, cohort):
+    """A patient whose ECOG is unknown is analysed with the model's imputed probability, and
+    the predictions say that ``ca125 score`` withholds the decision (status "insufficient"):
+    it said "ok", as if a decision had been made; the flow counts such patients."""
+    markers, clinical, _ = cohort
+    clinical = clinical.copy()
+    clinical["ecog"] = clinical["ecog"].astype(float)
+    clinical.loc[clinical["complete_resection"].notna().to_numpy().nonzero()[0][:20], "ecog"] = np.nan
+    allowed = predict_cohort(markers, clinical, model=training[0], allow_imputed=True).set_index("patient_id")
+    decided = allowed["decision"].isin(["resectable", "not_resectable"]) & allowed["status"].eq("ok")
+    unknown = clinical.loc[clinical["ecog"].isna() & clinical["patient_id"].isin(allowed.index[decided]), "patient_id"]
+    assert len(unknown) >= 5
+    res = validate_model(markers, clinical, model=training[0], survival=False, subgroups=())
+    pred = res.predictions.set_index("patient_id")
+    assert (pred.loc[unknown, "status"] == "insufficient").all()
+    assert pred.loc[unknown, "included"].all()
+    assert np.array_equal(pred.loc[unknown, "probability"].to_numpy(dtype=float),
+                          allowed.loc[unknown, "probability"].to_numpy(dtype=float))
+    flow = res.flow.set_index("step")["n"]
+    withheld = pred["included"] & (pred["status"] == "insufficient")
+    assert flow["analysed, decision withheld by ca125 score (status insufficient)"] == withheld.sum() >= len(unknown)
 
 
 def test_a_refused_outcome_is_not_rewritten_in_the_predictions(training, cohort):

@@ -580,8 +580,9 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             f"outcome (1 = complete resection at secondary cytoreduction, 0 = residual disease, "
             f"empty = not operated/unknown)", source=_describe_source(clinical), column=_OUTCOME)
     # the study measures the model's probabilities, imputation of unknown factors included
-    # (as in training); the decision, withheld for such patients by default, is not used
-    scored = predict_cohort(markers, clinical, model=bundle, allow_imputed=True).reset_index(drop=True)
+    # (as in training); scored as ``ca125 score`` scores, so that a decision it withholds
+    # (status "insufficient") is said so in the predictions and counted in the flow
+    scored = predict_cohort(markers, clinical, model=bundle).reset_index(drop=True)
     scored["patient_id"] = scored["patient_id"].astype(str)
     clin = clin.copy()
     clin["patient_id"] = clin["patient_id"].astype(str)
@@ -761,8 +762,10 @@ def _flow(clin, scored, with_markers, exclusions, included, y) -> pd.DataFrame:
             ("patients in either table (analysed or excluded)", len(everyone))]
     for reason in EXCLUSION_REASONS:
         rows.append((f"excluded: {reason}", int(counts.get(reason, 0))))
+    withheld = included & (scored["status"].astype(str).to_numpy() == "insufficient")
     rows += [("analysed", int(included.sum())), ("analysed with complete resection", int(y.sum())),
-             ("analysed with residual disease", int(y.size - y.sum()))]
+             ("analysed with residual disease", int(y.size - y.sum())),
+             ("analysed, decision withheld by ca125 score (status insufficient)", int(withheld.sum()))]
     return pd.DataFrame(rows, columns=["step", "n"])
 
 
