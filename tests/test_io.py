@@ -828,7 +828,7 @@ def test_a_unit_column_must_name_the_markers_unit():
         read_markers(markers(units=["ng/mL"] * 3))
 
 
-@pytest.mark.parametrize("text", ["IU/mL", "units/mL", "U / ml", "[IU]/ML", "Units/mL", "kU/l", "foo", "U/L",
+@pytest.mark.parametrize("text", ["IU/mL", "units/mL", "U / ml", "[IU]/ML", "Units/mL", "kU/l", "kIU/L", "foo", "U/L",
                                   "ng/mL", "IU/L", "mU/mL"])
 def test_a_unit_text_is_read_by_one_rule_in_tables_and_record_sources(text):
     # the markers table's 'unit' column and the FHIR/OMOP unit text used to be two rules: the

@@ -377,6 +377,8 @@ def test_a_comparator_other_than_the_four_of_r4_is_refused(comparator):
     ("[IU]/mL", "IU/mL", 40.0),        # UCUM: [IU] and [iU] are both the international unit
     ("U/mL", "U/mL", 40.0),
     ("kU/L", "U/mL", 40.0),            # the text names another unit that is the same number
+    ("kU/L", "kIU/L", 40.0),           # as IU/mL over U/mL (it was refused: text and code differ)
+    ("k[IU]/L", "kIU/L", 40.0),
     ("U/mL", "units/mL", 40.0),
     ("U/mL", "Units / mL", 40.0),
 ])

@@ -142,7 +142,7 @@ def unit_text_key(text: str) -> str:
 
 
 CA125 = MarkerSpec(
-    name="ca125", label="CA-125", unit="U/mL", unit_aliases=("kU/L", "[iU]/mL"),
+    name="ca125", label="CA-125", unit="U/mL", unit_aliases=("kU/L", "[iU]/mL", "k[iU]/L"),
     loinc="10334-1", default_uln=35.0,
     uln_source="GCIG CA-125 definitions (Rustin 2011): 35 U/mL; some data sets use 30",
     uln_alternatives=(30.0, 35.0), plausible_max=1.0e6,

@@ -97,7 +97,7 @@ def _marker_code(spec) -> MarkerCode:
 
 
 #: The markers read, from :data:`ca125kinetics.markers.MARKERS`. ``kU/L`` equals ``U/mL``;
-#: ``[iU]/mL`` is read as U/mL because CA-125 assays report arbitrary kilo-units per litre that
+#: ``[iU]/mL`` (and so ``k[iU]/L``) is read as U/mL because CA-125 assays report arbitrary kilo-units per litre that
 #: laboratories write either way (there is no international standard of CA-125 that would make
 #: IU differ from U). ``ug/L`` equals ng/mL.
 MARKERS: Mapping[str, MarkerCode] = MappingProxyType({name: _marker_code(spec) for name, spec in _SPECS.items()})
