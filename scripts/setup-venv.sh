@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create (or reuse) the project's virtual environment in .venv and install the package.
-# Usage: source scripts/setup-venv.sh [extras]   e.g. "test"
+# Usage: bash scripts/setup-venv.sh [extras]   e.g. "test" (exits non-zero when pip fails)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 py="${PYTHON:-python3}"
@@ -15,6 +15,13 @@ extras="${1:-}"
 spec="$root"
 [ -n "$extras" ] && spec="$root[$extras]"
 "$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" 2>&1 \
-  | grep -v "is ignored: it is neither a file nor a directory" || true
+log="$(mktemp)"
+status=0
+"$root/.venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$spec" >"$log" 2>&1 || status=$?
+grep -v "is ignored: it is neither a file nor a directory" "$log" || true
+rm -f "$log"
+if [ "$status" != 0 ]; then
+  echo "installation failed: pip could not install $spec (exit $status; its messages are above)" >&2
+  exit 1
+fi
 "$root/.venv/bin/python" -c "import ca125kinetics" || { echo "installation failed" >&2; exit 1; }

@@ -103,8 +103,10 @@ def load_model(model=None, *, scoring_only: bool = False):
         location = default_model_dir()
         if not location.exists():
             raise ModelNotFoundError(
-                f"no default model at {str(location)!r}; train and export one (ca125 train ... "
-                "--out models/default), set CA125_MODEL_DIR, or pass model=<directory or MLflow URI>")
+                f"no default model at {str(location)!r} (the shipped model is in the repository's "
+                "models/default, which a wheel does not carry); set CA125_MODEL_DIR to a model "
+                "directory (the repository's models/default, or one written by ca125 train --out DIR), "
+                "or pass model=<directory or MLflow URI> (--model)")
         return _load_local(location, scoring_only)
     text = os.fspath(model)
     if isinstance(model, str) and text.startswith(_URI_SCHEMES):
