@@ -877,3 +877,13 @@ def test_every_screen_output_records_the_rules_and_package_version(tmp_path, cap
     assert out["rules"] == rules and out["package_version"] == __version__
     # without markers no GCIG rule was applied, and none is recorded
     assert "gcig" not in json.loads(screen(clinical).to_frame()["rules"].iloc[0])
+
+
+@pytest.mark.parametrize(("field", "value", "shown"), [("pfi_months", 5.9999999, "pfi_months 5.9999999 is not >= 6"),
+                                                       ("age", 18.999999, "age 18.999999 is not >= 19")])
+def test_reason_shows_a_value_near_the_boundary_unrounded(field, value, shown):
+    # the decision is exact (docs/screening.md); the reason must not round the value onto the
+    # boundary it failed ("pfi_months 6 is not >= 6")
+    p = one(rescue_patient(**{field: value}))
+    assert p.status == "ineligible"
+    assert shown in outcome(p, "I2" if field == "pfi_months" else "I4").reason

@@ -417,8 +417,11 @@ class _Eval:
 
 
 def _show(value) -> str:
+    """A value as a reason shows it: compact (``6``, ``5.99``), but never rounded, so that a
+    reason cannot read ``pfi_months 6 is not >= 6`` for 5.9999999."""
     if isinstance(value, float):
-        return f"{value:g}"
+        short = f"{value:g}"
+        return short if float(short) == value else repr(value)
     return str(value)
 
 
