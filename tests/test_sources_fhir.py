@@ -279,6 +279,19 @@ def test_risk_assessment_is_valid_r4(csv_tables):
     ra = risk_assessment(unscored)
     RiskAssessment.model_validate(ra)
     assert ra["status"] == "cancelled" and "prediction" not in ra
+    assert ra["note"][0]["text"].startswith("not scored: invalid input")
+
+
+def test_a_withheld_decision_is_not_called_unscored():
+    # status 'insufficient': scored (the probability is in the recommendation), decision withheld
+    withheld = predict({"day": [0, 21, 42, 63], "ca125": [400, 180, 195, 150]},
+                       {"age": 61, "ascites_ml": 0, "figo_stage": "IIIC", "primary_residual_disease": 0,
+                        "pfi_months": 18, "recurrence_pattern": "single", "recist": "PR"})
+    assert withheld.status == "insufficient"
+    ra = risk_assessment(withheld)
+    assert ra["status"] == "cancelled" and "prediction" not in ra
+    assert ra["note"][0]["text"].startswith("no decision: insufficient information: give ecog")
+    assert not any(n["text"].startswith("not scored") for n in ra["note"])
 
 
 # --------------------------------------------------------------------------- CLI and REST

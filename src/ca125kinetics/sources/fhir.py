@@ -854,8 +854,9 @@ def risk_assessment(prediction, *, occurrence: _dt.date | str | None = None) -> 
             "rationale": (f"interval {prediction.p_low:.3f}-{prediction.p_high:.3f}; threshold "
                           f"{prediction.threshold:.2f}; {prediction.rule}"),
         }]
-    else:
-        notes.insert(0, f"not scored: {prediction.reason}")
+    else:       # an ``insufficient`` patient was scored: only its decision is withheld
+        notes.insert(0, f"{'no decision' if prediction.status == 'insufficient' else 'not scored'}: "
+                        f"{prediction.reason}")
     ra["note"] = [{"text": t} for t in notes if t]
     return ra
 
