@@ -203,6 +203,15 @@ def test_invalid_markers_leave_the_gcig_clause_open_with_the_reason():
     assert "GCIG invalid_input" in p.reason and "day 21" in p.reason
 
 
+def test_invalid_markers_are_said_when_recist_admits_the_patient():
+    """RECIST PR admits without the markers: their refusal (two samples on one day) had been
+    said nowhere, so a coordinator never learnt that the markers file needed correcting."""
+    markers = markers_of([(0, 400), (21, 180), (21, 170), (63, 150)])
+    p = one(rescue_patient(recist="PR"), markers=markers)
+    assert p.status == "eligible" and "markers were refused" in p.reason and "day 21" in p.reason
+    assert "refused" not in one(rescue_patient(recist="PR"), markers=markers_of(RESPONSE)).reason
+
+
 @pytest.mark.parametrize(("criterion", "flag"), sorted(RESCUE_FLAGS.items()))
 def test_each_rescue_exclusion_flag(criterion, flag):
     p = one(rescue_patient(**{flag: 1}))

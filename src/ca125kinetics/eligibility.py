@@ -121,6 +121,9 @@ def _derived_fields() -> dict[str, tuple[str, ...]]:
 # GCIG statuses that leave the response open (module docstring, Decision)
 _GCIG_OPEN = ("unconfirmed", "awaiting", "invalid_input", "no_markers")
 _ABSENT = "no such column in the clinical table"
+#: The notes' key of a patient's markers refused by validation (their reason): said in the
+#: screen's reason whether or not the GCIG clause was needed, so that no data error goes unsaid.
+_MARKERS_REFUSED = "markers refused"
 
 #: The criterion that :mod:`ca125kinetics.predict` applies as its entry criterion (its
 #: decision rule, step 4): RESCUE's inclusion 3, read from the shipped criteria file.
@@ -623,6 +626,9 @@ def _screen_patient(patient_id: str, trial: Trial, record: dict, notes: dict) ->
     else:
         status = "eligible"
         reason = f"all {len(results)} criteria pass" + (f" ({admitted})" if admitted else "")
+    refused = notes.get(_MARKERS_REFUSED)
+    if refused and "gcig_response" not in missing:     # else said among the missing fields' notes
+        reason += f"; the CA-125 markers were refused, not used: {refused}"
     return PatientScreening(patient_id, trial.id, status, reason, admitted, missing, tuple(results))
 
 
@@ -862,6 +868,8 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
     for pid, rec, note in zip(ids, records, notes):
         row = table.loc[pid]
         status, reason = row["status"], row["reason"]
+        if status == "invalid_input":
+            note[_MARKERS_REFUSED] = reason
         if "gcig_response" in derived:
             rec["gcig_response"] = gcig_field(status)
             if rec["gcig_response"] is None:
