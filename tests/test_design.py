@@ -568,3 +568,23 @@ def test_cli_design_tables_are_read_as_stated(tmp_path, capsys):
     assert "probability '0,91' (data row 1) is not a number" in capsys.readouterr().err
     assert main([*sel, "--decimal", ",", "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["selection"]["n_selected"] == 3
+
+
+def test_cli_design_refusals_name_the_file_row_and_column(tmp_path, capsys):
+    """A bad value in a --predictions or --data table was named by its 0-based position as
+    'row 4' (the file's row 6, counting the header as row 1), without the file, and by the
+    function's argument ('p') rather than the table's column ('probability')."""
+    pred = tmp_path / "pred.csv"
+    pd.DataFrame({"probability": [0.9, 0.8, 0.75, 0.4, 1.3], "complete_resection": [1, 1, 0, 1, 1]}).to_csv(
+        pred, index=False)
+    assert main(["design", "selection-trial", "--predictions", str(pred), "--threshold", "0.7", "--hr-complete",
+                 "0.6", "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100", "--sims", "50"]) == 2
+    assert f"{pred}, row 6, column 'probability': p must be a probability" in capsys.readouterr().err
+    aml = pd.read_csv(DATA / "design_ni_aml.csv")
+    aml.loc[2, "time"] = -3
+    aml.loc[0, "x"] = None
+    data = tmp_path / "ni.csv"
+    aml.to_csv(data, index=False)
+    assert main(["design", "ni-analysis", "--data", str(data), "--time", "time", "--event", "status", "--arm", "x",
+                 "--experimental", "Maintained", "--control", "Nonmaintained", "--randomised-only"]) == 2
+    assert f"{data}, row 4, column 'time'" in capsys.readouterr().err

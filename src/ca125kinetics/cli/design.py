@@ -273,6 +273,21 @@ def _numbers(frame, column: str, label: str, args) -> np.ndarray:
     return values
 
 
+def _in_table(call, label: str, rows, columns: dict):
+    """``call()``; an :class:`InvalidInputError` it raises about the table's columns, given to it
+    as arrays, is raised again naming the file, the row as the file counts it (``rows`` of
+    :func:`ca125kinetics.io._load`; the error's row is a position in those arrays) and the
+    table's column (``columns`` maps the function's argument names to the table's)."""
+    try:
+        return call()
+    except InvalidInputError as exc:
+        if exc.source is not None:
+            raise
+        row = None if exc.row is None else rows.iloc[exc.row]
+        raise InvalidInputError(exc.message, source=label, row=row,
+                                column=columns.get(exc.column, exc.column)) from None
+
+
 def _selection_input(args):
     from ..io import _load
 
@@ -286,10 +301,10 @@ def _selection_input(args):
     if args.cohort is not None:
         from pathlib import Path
 
-        frame, label, _ = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
+        frame, label, rows = _load(Path(args.cohort) / "truth.csv", "synthetic truth")
         p_col, y_col = "p_complete_resection", "complete_resection_potential"
     else:
-        frame, label, _ = _table(args, args.predictions, "predictions")
+        frame, label, rows = _table(args, args.predictions, "predictions")
         p_col, y_col = args.p_column, args.outcome_column
     missing = [c for c in (p_col, y_col) if c not in frame.columns]
     if missing:
@@ -304,7 +319,7 @@ def _selection_input(args):
             "needs every patient's outcome: keep only patients whose resection status is known"
             + (" (the rows whose 'included' is true, in a 'ca125 validate --predictions' table)"
                if "included" in frame.columns else ""), source=label, column=y_col)
-    return p, y, label
+    return p, y, label, rows, {"p": p_col, "complete_resection": y_col}
 
 
 def _cli_selection(args) -> int:
@@ -312,8 +327,9 @@ def _cli_selection(args) -> int:
     selection = None
     ppv = args.ppv
     if data is not None:
-        p, y, label = data
-        selection = selection_from_predictions(p, y, args.threshold, source=label)
+        p, y, label, rows, columns = data
+        selection = _in_table(lambda: selection_from_predictions(p, y, args.threshold, source=label), label, rows,
+                              columns)
         ppv = selection.ppv
         if selection.n_selected == 0:
             raise InvalidInputError(f"no patient has p >= {args.threshold:g}; lower --threshold")
@@ -397,18 +413,20 @@ def _cli_ni(args) -> int:
     from ._output import format_for_out
 
     fmt = format_for_out(args.out, args.format, {".txt": "text", ".json": "json", ".html": "html", ".htm": "html"})
-    frame, label, _ = _table(args, args.data, "trial data")
+    frame, label, rows = _table(args, args.data, "trial data")
     for column in (args.time, args.event):
         if column in frame.columns:
             frame[column] = _numbers(frame, column, label, args)
     if args.randomised_only and args.arm in frame.columns:
         empty = frame[args.arm].isna() | (frame[args.arm].astype(str).str.strip() == "")
         frame = frame[~empty.to_numpy()].reset_index(drop=True)
+        rows = rows[~empty.to_numpy()].reset_index(drop=True)
         print(f"--randomised-only: {int(empty.sum())} patient(s) with an empty {args.arm!r} left out, "
               f"{len(frame)} analysed", file=sys.stderr)
-    r = noninferiority_analysis(frame, args.time, args.event, args.arm, experimental=args.experimental,
-                                control=args.control, margin_hr=args.margin_hr, margin_diff=args.margin_diff,
-                                at=args.at, conf_level=args.conf_level)
+    r = _in_table(lambda: noninferiority_analysis(
+        frame, args.time, args.event, args.arm, experimental=args.experimental, control=args.control,
+        margin_hr=args.margin_hr, margin_diff=args.margin_diff, at=args.at, conf_level=args.conf_level),
+        label, rows, {})
     if fmt == "json":
         text = r.to_json()
     elif fmt == "html":
