@@ -1411,6 +1411,16 @@ def test_patient_ids_given_as_bytes_are_refused():
         read_markers(markers().assign(patient_id=b"007"))
 
 
+@pytest.mark.parametrize("dtype", ["int64", "Int64", "uint64", "int64[pyarrow]"])
+def test_integer_patient_ids_beyond_float_precision_stay_exact(tmp_path, dtype):
+    # 12345678901234567 was read through a float as '12345678901234568': two patients became one
+    ids = pd.array([12345678901234567, 12345678901234568], dtype=dtype)
+    frame = pd.DataFrame({"patient_id": ids, "day": [0, 0], "ca125": [400.0, 300.0]})
+    frame.to_parquet(tmp_path / "markers.parquet")
+    for source in (frame, tmp_path / "markers.parquet"):
+        assert read_markers(source)["patient_id"].tolist() == ["12345678901234567", "12345678901234568"]
+
+
 @pytest.mark.parametrize(("how", "values", "censored", "expected"), [
     ("mean", [5, 10], [True, False], (7.5, True)),       # the mean of <5 and 10 is below 7.5
     ("mean", [5, 6], [False, False], (5.5, False)),

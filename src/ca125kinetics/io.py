@@ -534,6 +534,10 @@ def _sniff(path: Path, suffix: str, what: str) -> None:
             f"{what} table as a UTF-8 .csv or a .parquet file", source=label)
 
 
+#: Integers from this magnitude on are not all held exactly by a float64.
+_EXACT_INTEGERS = 2 ** 53
+
+
 def _array(values) -> np.ndarray:
     """One column as a 1-D numpy array: numbers as float/int, anything else as objects.
 
@@ -549,7 +553,11 @@ def _array(values) -> np.ndarray:
                 and values.dtype.kind != "c"):      # complex: objects, refused cell by cell
             # single precision stays single: the readers refuse it (_check_column_types)
             single = getattr(values.dtype, "numpy_dtype", None) in (np.float32, np.float16)
-            return values.to_numpy(dtype=values.dtype.numpy_dtype if single else float, na_value=np.nan)
+            floats = values.to_numpy(dtype=values.dtype.numpy_dtype if single else float, na_value=np.nan)
+            if values.dtype.kind in "iu" and (np.abs(floats) >= _EXACT_INTEGERS).any():
+                # a float would round them: two integer identifiers 2**53 + 1 apart became one
+                return values.to_numpy(dtype=object, na_value=None)
+            return floats
         if isinstance(values.dtype, pd.DatetimeTZDtype) or values.dtype.kind == "M":
             return values.to_numpy()
         return values.to_numpy(dtype=object)
