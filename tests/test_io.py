@@ -692,6 +692,15 @@ def test_iso_dates_with_times_are_calendar_days():
     assert dates.iloc[:3].tolist() == [pd.Timestamp("2024-03-04")] * 3 and dates.iloc[5] is pd.NaT
 
 
+@pytest.mark.parametrize("written", ["2024-03-04T24:00", "2024-03-04 25:30", "2024-03-04T10:61",
+                                     "2024-03-04T10:00+25:00"])
+def test_a_date_with_an_impossible_time_is_refused(written):
+    # the time was dropped unread: 2024-03-04T24:00 (ISO for 5 March, 00:00) was day 4 March
+    dates, bad, message = _parse_dates(pd.Series(["2024-03-04T23:59", written]), None, "date")
+    assert bad.tolist() == [False, True]
+    assert "no valid time of day or offset" in message(written)
+
+
 def test_semicolon_csv_with_decimal_commas():
     path = MESSY / "markers_semicolon_decimal_comma.csv"
     df = read_markers(path, sep=";", decimal=",", thousands=".")

@@ -1047,8 +1047,12 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
 CENSORED_TRUE = ("true", "1", "1.0", "yes")
 CENSORED_FALSE = ("false", "0", "0.0", "no")
 
+# the time and offset are dropped, but must be a time of day: 24:00 is the next day's midnight
 _ISO_DATE_RE = re.compile(
-    r"^\s*(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)?\s*$")
+    r"^\s*(\d{4}-\d{2}-\d{2})(?:[T ](?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:[.,]\d+)?)?)?\s*"
+    r"(?:Z|[+-](?:0\d|1[0-4])(?::?[0-5]\d)?)?\s*$")
+#: The start of an ISO date followed by a time (whether valid or not), for the message.
+_ISO_DATE_TIMED = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d")
 
 
 def _first_line(path: Path) -> str:
@@ -1435,6 +1439,10 @@ def _parse_dates(values, date_format: str | None, what: str):
         if isinstance(raw, str) and _ISO_DATE_RE.match(raw):      # the form is right, the day is not
             return (f"{what} {raw!r} is written as YYYY-MM-DD but no such day exists (a month 01-12 and "
                     "a day that month has); correct the value")
+        if isinstance(raw, str) and _ISO_DATE_TIMED.match(raw):   # the date is right, the time is not
+            return (f"{what} {raw!r} has no valid time of day or offset after its date (hours 00-23, "
+                    "minutes and seconds 00-59, offset at most 14 hours; 24:00 is the next day's 00:00); "
+                    "correct the value, or give the date alone")
         return (f"{what} {raw!r} is not an ISO date (YYYY-MM-DD, optionally with a time); a date such "
                 "as 01/03/2024 is ambiguous (1 March or 3 January), so it is never guessed: write "
                 "YYYY-MM-DD, or state the format with date_format='%d/%m/%Y' (command line "
