@@ -246,3 +246,43 @@ def test_a_downstaged_label_the_restaging_contradicts_is_excluded_not_learned():
                                                     "unknown": True}
     assert table.to_dict("records") == [{"reason": "contradictory: downstaged disagrees with the restaging recorded "
                                                    "(downstaged means ycT<=3 N0 M0)", "n": 3}]
+
+
+def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_options(subset, tmp_path):
+    """``ca125 score`` with a model of another task read ``--allow-imputed``, ``--rename``,
+    ``--sep``, ``--decimal``, ``--date-format`` and ``--thousands`` and ignored them (the
+    reason even told the user to pass ``--allow-imputed``); ``score_frame(columns=...)``
+    ignored its renames for such a model."""
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.cli import main
+    from ca125kinetics.predict import score_frame
+    from ca125kinetics.train import fit_and_evaluate
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    save_bundle(bundle, tmp_path / "model")
+    first = sorted(clinical["patient_id"])[0]
+    ids = sorted(clinical["patient_id"])[:3]
+    few = markers[markers["patient_id"].isin(ids)]
+    clin = clinical[clinical["patient_id"].isin(ids)].copy()
+    clin.loc[clin["patient_id"] == first, "mmr_proteins_lost"] = None
+    few.to_csv(tmp_path / "m.csv", sep=";", index=False)
+    clin.rename(columns={"ecog": "ECOG_score"}).to_csv(tmp_path / "c.csv", sep=";", index=False)
+    args = ["score", "--model", str(tmp_path / "model"), "--markers", str(tmp_path / "m.csv"), "--clinical",
+            str(tmp_path / "c.csv"), "--sep", ";", "--rename", "ECOG_score=ecog", "--format", "csv"]
+    assert main(args + ["--out", str(tmp_path / "held.csv")]) == 0
+    held = pd.read_csv(tmp_path / "held.csv", dtype={"patient_id": str}).set_index("patient_id")
+    assert held.loc[first, "status"] == "insufficient"
+    assert held.loc[first, "reason"].startswith("insufficient information: give mmr_proteins_lost;")
+    assert (held.drop(index=first)["status"] == "ok").all()          # ecog read through --rename
+    assert main(args + ["--allow-imputed", "--out", str(tmp_path / "allowed.csv")]) == 0
+    allowed = pd.read_csv(tmp_path / "allowed.csv", dtype={"patient_id": str}).set_index("patient_id")
+    assert allowed.loc[first, "status"] == "ok"
+    assert allowed.loc[first, "reason"] == "scored with mmr_proteins_lost imputed (allowed by the caller)"
+    # the Python API: columns= renames for a task model too
+    renamed = score_frame(bundle, few, clin.rename(columns={"ecog": "ECOG_score"}),
+                          columns={"ECOG_score": "ecog"}).set_index("patient_id")
+    np.testing.assert_allclose(renamed["probability"], held["probability"], rtol=1e-9)

@@ -146,7 +146,8 @@ def _cli_score_task(args, bundle) -> int:
     if fmt == "fhir":
         raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
                                 f"{bundle.name!r} predicts {task.description}: use text, csv or json")
-    frame = score_frame(bundle, args.markers, args.clinical)
+    frame = score_frame(bundle, args.markers, args.clinical,
+                        allow_imputed=bool(getattr(args, "allow_imputed", False)), **format_options(args))
     if args.patient is not None:
         frame = frame[frame["patient_id"] == str(args.patient)].reset_index(drop=True)
         if frame.empty:

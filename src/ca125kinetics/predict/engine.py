@@ -28,7 +28,7 @@ from .trajectory import DeferredTrajectories
 
 def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
                 columns: dict[str, str] | None = None, date_format: str | None = None, decimal: str = ".",
-                thousands: str | None = None) -> pd.DataFrame:
+                thousands: str | None = None, sep: str | None = None) -> pd.DataFrame:
     """Score every patient of a markers table with a trained model (the single code path).
 
     Parameters
@@ -54,6 +54,8 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
         How dates and numbers given as text are written in either table, as in
         :func:`~ca125kinetics.io.read_markers` (default: ISO ``YYYY-MM-DD`` dates and ``.``
         decimals, no thousands separator; other writings are flagged, never guessed).
+    sep : str, optional
+        The CSV separator of either table given as a file (default: ``,``, or detected).
 
     Returns
     -------
@@ -71,17 +73,19 @@ def score_frame(bundle, frame, clinical=None, *, allow_imputed: bool = False,
 
     _check_allow_imputed(allow_imputed)
     task = bundle_task(bundle)
-    formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
+    formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands, "sep": sep}
     if not task.is_default:
-        return _score_task(bundle, task, frame, clinical, formats, allow_imputed)
+        return _score_task(bundle, task, frame, clinical, formats, allow_imputed, columns)
     gs = bundle.gcig_settings
     markers, clin, problems = _read_inputs(frame, clinical, gs, columns, **formats)
     return _score(bundle, markers, clin, problems, allow_imputed)
 
 
-def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = False) -> pd.DataFrame:
+def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = False,
+                columns: dict[str, str] | None = None) -> pd.DataFrame:
     """Score a model of another task: the same readers, patient frame and bundle as training
-    (``formats``: the readers' ``date_format``, ``decimal`` and ``thousands``).
+    (``formats``: the readers' ``date_format``, ``decimal``, ``thousands`` and ``sep``;
+    ``columns``: renames of either table's columns to data-contract names).
 
     One row per patient (sorted), columns :data:`TASK_SCORE_COLUMNS`; ``decision`` is
     ``probability >= threshold``; a patient whose input is invalid gets ``invalid_input``
@@ -97,22 +101,22 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     from ..features import build_patient_frame
     from ..io import read_clinical, read_markers
     from ..markers import get_marker
-    from .inputs import _split_input
+    from .inputs import _resolved, _split_input
 
     if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
         raise InvalidInputError(
             f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
     problems: dict[str, str] = {}
     if isinstance(frame, pd.DataFrame):
-        frame, clinical, problems = _split_input(frame, clinical, task.predictors)
+        frame, clinical, problems = _split_input(_resolved(frame, columns), clinical, task.predictors)
     clin = None
     if clinical is not None:
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), **formats)
+        clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns, **formats)
         for column in task.predictors:          # unknown predictors are imputed by the model
             if column not in clin.columns:
                 clin[column] = None
     markers = read_markers(frame, clinical=clin, on_error="flag", marker=task.marker, factors=task.predictors,
-                           **formats)
+                           columns=columns, **formats)
     patient = build_patient_frame(markers, clin, kinetics_settings=bundle.kinetics_settings, task=task)
     for table in (markers, clin):
         if table is not None:
