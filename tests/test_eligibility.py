@@ -896,3 +896,19 @@ def test_reason_shows_a_value_near_the_boundary_unrounded(field, value, shown):
     p = one(rescue_patient(**{field: value}))
     assert p.status == "ineligible"
     assert shown in outcome(p, "I2" if field == "pfi_months" else "I4").reason
+
+
+def test_markers_for_criteria_that_read_none_are_refused_not_ignored(tmp_path):
+    """``ca125 screen --trial reset --markers cea.csv`` read nothing from the markers (RESET's
+    criteria derive no field from them), yet accepted the file, even a path that did not
+    exist, and wrote the GCIG CA-125 settings (35 U/mL) into the screen's rules."""
+    from ca125kinetics.cli import main
+
+    clinical = pd.DataFrame({"patient_id": ["r1"], "age": [60]})
+    markers = pd.DataFrame({"patient_id": ["r1", "r1"], "day": [-3, 20], "cea": [12.0, 4.0]})
+    with pytest.raises(InvalidInputError, match=r"RESET criteria read no field derived from the markers"):
+        screen(clinical, markers, trial="reset")
+    assert screen(clinical, trial="reset")["r1"].status == "undetermined"
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    assert main(["screen", "--trial", "reset", "--clinical", str(tmp_path / "c.csv"),
+                 "--markers", str(tmp_path / "absent.csv")]) == 2

@@ -766,6 +766,7 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         The CA-125 markers table (:func:`ca125kinetics.io.read_markers`), needed by criteria
         on ``gcig_response`` / ``combined_response``. A patient whose markers fail validation
         is not dropped: the GCIG-derived fields are missing for them, with the reason.
+        Refused for a trial whose criteria read neither (RESET): it would be ignored.
     trial : str, Path or Trial
         ``"rescue"``, ``"reset"`` or a criteria file (:func:`load_trial`).
     gcig_settings : GcigSettings, optional
@@ -786,7 +787,8 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     ------
     InvalidInputError
         A bad criteria file; a clinical table that breaks the data contract (e.g. an unknown
-        code, named with the allowed ones); markers of a patient without a clinical row.
+        code, named with the allowed ones); markers of a patient without a clinical row;
+        markers for criteria that read no marker-derived field.
     """
     import pandas as pd
 
@@ -795,6 +797,11 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     from .settings import GcigSettings
 
     spec = load_trial(trial)
+    if markers is not None and not any(f in spec.fields for f in DERIVED_FIELDS):
+        raise InvalidInputError(
+            f"the {spec.name} criteria read no field derived from the markers ({', '.join(DERIVED_FIELDS)}: the "
+            "GCIG CA-125 response), so the markers table would not be read; leave it out (--markers)",
+            source=spec.path)
     settings = GcigSettings() if gcig_settings is None else gcig_settings
     if not isinstance(settings, GcigSettings):
         raise InvalidInputError(f"gcig_settings must be a GcigSettings, got {type(settings).__name__}")
