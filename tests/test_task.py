@@ -201,6 +201,12 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     for frame in (cli, table):
         assert set(frame["model_version"]) == {result.bundle.version} and frame["trained_on_synthetic"].all()
         assert {json.loads(r)["model"] for r in frame["rules"]} == {f"{result.bundle.name} {result.bundle.version}"}
+    # the text view says it is research software from a model trained on synthetic data (it
+    # had only the table and the rules)
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--clinical",
+                 str(tmp / "c.csv"), "--out", str(tmp / "s.txt")]) == 0
+    assert (tmp / "s.txt").read_text().rstrip().endswith(
+        "Research software, not a medical device. Model trained on synthetic data.")
     assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--format", "fhir"]) == 2
     with pytest.raises(InvalidInputError, match="missing required column"):  # the ovarian task needs its fields
         fit_and_evaluate(markers, clinical, config=dataclasses.replace(config, task=DEFAULT_TASK))

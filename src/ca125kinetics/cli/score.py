@@ -161,10 +161,12 @@ def _cli_score_task(args, bundle) -> int:
         return 0
     if fmt in ("json", "csv"):
         text = frame.to_json(orient="records", indent=2) + "\n" if fmt == "json" else frame.to_csv(index=False)
-    else:   # the rules once, under the table
+    else:   # the rules once, under the table, and what the model is
         text = (frame.drop(columns=["rules", "package_version"]).to_string(index=False) + "\n"
                 + (f"rules: {frame['rules'].iloc[0]}; ca125kinetics {frame['package_version'].iloc[0]}\n"
-                   if len(frame) else ""))
+                   if len(frame) else "")
+                + _model_line(bundle.name, bundle.version, float(bundle.threshold),
+                              bool(getattr(bundle, "trained_on_synthetic", False))) + "\n")
     return _write_score_output(text, len(frame), args.out)
 
 
@@ -253,10 +255,16 @@ def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
     lines.append("")
     lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
     if len(frame):
-        lines.append(f"model {frame['model_name'].iloc[0]} {frame['model_version'].iloc[0]}, threshold "
-                     f"{frame['threshold'].iloc[0]:.2f}. {DISCLAIMER}"
-                     + (f" {SYNTHETIC_NOTE}" if bool(frame["trained_on_synthetic"].iloc[0]) else ""))
+        lines.append(_model_line(frame["model_name"].iloc[0], frame["model_version"].iloc[0],
+                                 float(frame["threshold"].iloc[0]), bool(frame["trained_on_synthetic"].iloc[0])))
     return "\n".join(lines) + "\n"
+
+
+def _model_line(name, version, threshold: float, synthetic: bool) -> str:
+    """The line under a text table of scores: the model, its threshold, and that this is
+    research software (and a model trained on synthetic data, when it is)."""
+    return (f"model {name} {version}, threshold {threshold:.2f}. {DISCLAIMER}"
+            + (f" {SYNTHETIC_NOTE}" if synthetic else ""))
 
 
 def _main(argv=None) -> int:
