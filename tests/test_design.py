@@ -401,6 +401,48 @@ def test_cli_text_states_the_direction(capsys):
             "ratio of 0.6056") in capsys.readouterr().out
 
 
+_SELECTION = ["selection-trial", "--hr-complete", "0.6", "--hr-incomplete", "1.2", "--control-median", "14",
+              "--n", "100", "--sims", "50"]
+
+
+@pytest.mark.parametrize("args, unused", [
+    # the example of the report: the survival loss line was dropped without a word (now used, below)
+    (["detectable-hr", "--events", "200", "--control-survival", "0.8", "--at-time", "36"],
+     "--control-survival, --at-time"),
+    (["detectable-hr", "--events", "200", "--accrual", "36", "--follow-up", "24", "--control-median", "14"],
+     "--accrual, --follow-up, --control-median"),
+    (["detectable-hr", "--events", "200", "--true-hr", "1", "--convention", "average"], "--convention"),
+    (["detectable-hr", "--n", "874", "--accrual", "36", "--follow-up", "36", "--control-median", "14",
+      "--at-time", "36"], "--at-time"),
+    (["events", "--hr", "0.7", "--control-survival", "0.8", "--at-time", "36"], "--at-time, --control-survival"),
+    (["events", "--hr", "1", "--margin-hr", "1.3", "--at-time", "36"], "--at-time"),
+    (["n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14", "--at-time", "36"],
+     "--at-time"),
+    ([*_SELECTION, "--ppv", "0.7", "--p-column", "p", "--decimal", ","], "--p-column, --decimal"),
+    ([*_SELECTION, "--ppv", "0.7", "--threshold", "0.5"], "--threshold"),
+])
+def test_cli_design_refuses_an_option_it_does_not_use(args, unused, capsys):
+    """An option a design subcommand does not use in that form was read and ignored (the result
+    printed as if it had not been given): refused, naming it and what the subcommand uses."""
+    assert main(["design", *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"does not use {unused}: it uses" in err
+
+
+def test_cli_detectable_hr_from_events_states_the_margin_as_a_survival_loss(capsys):
+    """--control-survival at --at-time with --events and --true-hr was dropped without a word;
+    it states the margin as a loss of survival there, as with --n."""
+    assert main(["design", "detectable-hr", "--events", "200", "--true-hr", "1", "--control-survival", "0.8",
+                 "--at-time", "36"]) == 0
+    m = design.supported_margin(200, true_hr=1).hr
+    assert f"= a loss of {0.8 - 0.8 ** m:.4f} in survival at 36 from the control's 0.8" in capsys.readouterr().out
+    assert main(["design", "detectable-hr", "--events", "200", "--true-hr", "1", "--control-survival", "0.8",
+                 "--format", "json"]) == 2
+    assert "at_time" in capsys.readouterr().err
+    r = design.supported_margin(200, true_hr=1, control_survival=0.8, at_time=36)
+    assert (r.at_time, r.control_survival, r.survival_difference) == (36, 0.8, pytest.approx(0.8 - 0.8 ** m))
+
+
 def test_cli_selection_trial_json_and_power_target(capsys):
     assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
                  "--control-median", "14", "--n", "160", "--sims", "300", "--seed", "1", "--format", "json"]) == 0

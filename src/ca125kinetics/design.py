@@ -360,7 +360,8 @@ def detectable_hr(n_events: float, *, alpha: float = 0.025, sided: int = 1, powe
 
 
 def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.025, sided: int = 1,
-                     power: float = 0.9, allocation: float = 0.5) -> DetectableHrResult:
+                     power: float = 0.9, allocation: float = 0.5, control_survival: float | None = None,
+                     at_time: float | None = None) -> DetectableHrResult:
     """Smallest non-inferiority margin on the HR that ``n_events`` events support.
 
     ``M = true_hr exp((z_(1 - alpha/sided) + z_power) / sqrt(p (1 - p) D))``: the inverse of
@@ -372,10 +373,16 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
     below 1), the events show superiority itself with at least the stated power, and no
     margin is the answer: refused with an :class:`InvalidInputError` that says so, rather
     than printing a "margin" below 1.
+
+    With the control arm's survival ``control_survival`` at ``at_time`` (both or neither) the
+    margin is also stated as a loss of survival there, ``S_c - S_c^M`` (proportional hazards).
     """
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
     d = _check_events(n_events)
     true_hr = _check_hr("true_hr", true_hr)
+    if (control_survival is None) != (at_time is None):
+        raise InvalidInputError("the margin as a loss of survival needs the control arm's survival at a time point: "
+                                "control_survival (e.g. 0.80) with at_time (e.g. 36 months), both or neither")
     m = true_hr * math.exp(_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
     if m <= 1.0:
         raise InvalidInputError(
@@ -383,8 +390,12 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
             f"{m:.4f}, below 1: that is not a non-inferiority margin (a margin is above 1); these events show "
             f"superiority itself with at least power {power:g}. For the hazard ratio they detect, leave out "
             "true_hr (--true-hr)")
+    loss = {}
+    if control_survival is not None:
+        s = _number("control_survival", control_survival, low=0.0, high=1.0)
+        loss = dict(at_time=_number("at_time", at_time, low=0.0), control_survival=s, survival_difference=s - s ** m)
     return DetectableHrResult(hr=m, events=d, hypothesis="non-inferiority", true_hr=true_hr, alpha=alpha,
-                              sided=sided, power=power, allocation=allocation)
+                              sided=sided, power=power, allocation=allocation, **loss)
 
 
 def patients_support(n: int, *, accrual: float, follow_up: float, control_median: float | None = None,
@@ -418,12 +429,9 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
         out = detectable_hr(n * p, **kw)
     else:
         p = p_event(_check_hr("true_hr", true_hr))
-        out = supported_margin(n * p, true_hr=true_hr, **kw)
-    extra = {"n": float(n), "p_event": p}
-    if true_hr is not None and control_survival is not None:
-        extra.update(at_time=float(at_time), control_survival=float(control_survival),
-                     survival_difference=float(control_survival - control_survival ** out.hr))
-    return DetectableHrResult(**{**asdict(out), **extra})
+        out = supported_margin(n * p, true_hr=true_hr, control_survival=control_survival,
+                               at_time=None if control_survival is None else at_time, **kw)
+    return DetectableHrResult(**{**asdict(out), "n": float(n), "p_event": p})
 
 
 def event_probability(hazard, accrual: float, follow_up: float):

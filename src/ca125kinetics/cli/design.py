@@ -80,10 +80,12 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--accrual", type=float, help="with --n: uniform accrual period (months)")
     p.add_argument("--follow-up", type=float, help="with --n: follow-up after the last entry (months)")
     p.add_argument("--control-median", type=float, help="with --n: control median (months, exponential)")
-    p.add_argument("--control-survival", type=float, help="with --n: control survival at --at-time (e.g. 0.80)")
+    p.add_argument("--control-survival", type=float,
+                   help="control survival at --at-time (e.g. 0.80): with --n, the control arm; with --true-hr, "
+                        "also states the margin as a loss of survival there")
     p.add_argument("--at-time", type=float, help="time point of --control-survival (months)")
-    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default="control",
-                   help="probability of an event that turns events into patients: the 'control' arm's "
+    p.add_argument("--convention", choices=list(EVENT_PROBABILITY_CONVENTIONS), default=None,
+                   help="with --n: probability of an event that turns events into patients: the 'control' arm's "
                         "(default) or the 'average' of both arms")
 
     p = sub.add_parser("selection-trial", help="power of a trial whose surgery arm mixes complete and incomplete "
@@ -99,10 +101,10 @@ def add_design_arguments(parser) -> None:
     src.add_argument("--cohort", help="directory written by 'ca125 synth': its truth.csv gives the true probability "
                      "and the counterfactual outcome (an oracle model); needs --threshold")
     p.add_argument("--threshold", type=float, help="selection threshold: patients with p >= threshold are randomised")
-    p.add_argument("--p-column", default="probability",
+    p.add_argument("--p-column", default=None,
                    help="probability column of --predictions (default 'probability', as 'ca125 score' and "
                         "'ca125 validate --predictions' write it)")
-    p.add_argument("--outcome-column", default="complete_resection",
+    p.add_argument("--outcome-column", default=None,
                    help="outcome column of --predictions (default 'complete_resection')")
     p.add_argument("--hr-complete", type=float, required=True, help="hazard ratio after complete resection vs control")
     p.add_argument("--hr-incomplete", type=float, required=True,
@@ -142,6 +144,24 @@ def add_design_arguments(parser) -> None:
     _add_table_format_options(p)
 
 
+#: Options every subcommand but ni-analysis reads: the test and the output format.
+_TEST = ("alpha", "sided", "power", "allocation", "format")
+
+
+def _flags(names) -> str:
+    return ", ".join("--" + name.replace("_", "-") for name in names)
+
+
+def _refuse_unused(args, what: str, options: tuple[str, ...], uses: tuple[str, ...], hint: str = "") -> None:
+    """Refuse the options of ``options`` (those whose default is None, so that a given one is
+    told apart) that the user gave but ``ca125 design {what}`` does not use in this form: they
+    would be read and ignored. The :class:`InvalidInputError` names them and what it uses."""
+    unused = [name for name in options if name not in uses and getattr(args, name) is not None]
+    if unused:
+        raise InvalidInputError(f"ca125 design {what} does not use {_flags(unused)}: it uses {_flags(uses)}"
+                                + (f"; {hint}" if hint else ""))
+
+
 def _print_json(payload: dict) -> None:
     sys.stdout.write(json.dumps(payload, indent=2) + "\n")
 
@@ -151,6 +171,11 @@ def _sided_text(alpha: float, sided: int) -> str:
 
 
 def _cli_events(args) -> int:
+    survival = ("at_time", "control_survival") if args.margin_diff is not None else ()
+    _refuse_unused(args, "events", ("margin_hr", "margin_diff", "at_time", "control_survival"),
+                   ("hr", *_TEST, "margin_hr", "margin_diff", *survival),
+                   "--control-survival and --at-time state a margin on survival with --margin-diff (the events "
+                   "do not depend on the control arm's survival)")
     r = events(args.hr, alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation,
                margin_hr=args.margin_hr, margin_diff=args.margin_diff, at_time=args.at_time,
                control_survival=args.control_survival)
@@ -164,6 +189,11 @@ def _cli_events(args) -> int:
 
 
 def _cli_n(args) -> int:
+    at_time = ("at_time",) if args.control_survival is not None or args.margin_diff is not None else ()
+    _refuse_unused(args, "n", ("margin_hr", "margin_diff", "at_time", "control_survival", "control_median"),
+                   ("hr", *_TEST, "margin_hr", "margin_diff", "accrual", "follow_up", "control_median",
+                    "control_survival", *at_time, "convention"),
+                   "--at-time is the time point of --control-survival")
     r = sample_size(args.hr, accrual=args.accrual, follow_up=args.follow_up, control_median=args.control_median,
                     control_survival=args.control_survival, at_time=args.at_time, alpha=args.alpha,
                     sided=args.sided, power=args.power, allocation=args.allocation, margin_hr=args.margin_hr,
@@ -187,12 +217,25 @@ def _cli_n(args) -> int:
     return 0
 
 
+_DETECTABLE_OPTIONS = ("true_hr", "accrual", "follow_up", "control_median", "control_survival", "at_time",
+                       "convention")
+
+
 def _cli_detectable(args) -> int:
     kw = dict(alpha=args.alpha, sided=args.sided, power=args.power, allocation=args.allocation)
     if args.events is not None:
+        survival = ("control_survival", "at_time") if args.true_hr is not None else ()
+        _refuse_unused(args, "detectable-hr --events", _DETECTABLE_OPTIONS, ("events", "true_hr", *survival, *_TEST),
+                       "the accrual, follow-up, control arm and --convention turn --n patients into events; with "
+                       "--true-hr, --control-survival at --at-time states the margin as a loss of survival")
         r = detectable_hr(args.events, **kw) if args.true_hr is None else supported_margin(
-            args.events, true_hr=args.true_hr, **kw)
+            args.events, true_hr=args.true_hr, control_survival=args.control_survival, at_time=args.at_time, **kw)
     else:
+        at_time = ("at_time",) if args.control_survival is not None else ()
+        _refuse_unused(args, "detectable-hr --n", _DETECTABLE_OPTIONS,
+                       ("n", "true_hr", "accrual", "follow_up", "control_median", "control_survival", *at_time,
+                        "convention", *_TEST), "--at-time is the time point of --control-survival")
+        args.convention = args.convention or "control"
         for name in ("accrual", "follow_up"):
             if getattr(args, name) is None:
                 raise InvalidInputError(f"--n needs --{name.replace('_', '-')} (and the control arm's survival)")
@@ -245,7 +288,7 @@ def _add_table_format_options(p) -> None:
     readers take them; a number written otherwise is refused, never guessed)."""
     group = p.add_argument_group("how the table is written")
     group.add_argument("--sep", default=None, metavar="CHAR", help="CSV separator, e.g. ';' (default ',')")
-    group.add_argument("--decimal", default=".", choices=[".", ","], help="decimal mark of numbers (default '.')")
+    group.add_argument("--decimal", default=None, choices=[".", ","], help="decimal mark of numbers (default '.')")
     group.add_argument("--thousands", default=None, metavar="CHAR", help="thousands separator (default: none)")
 
 
@@ -263,13 +306,14 @@ def _numbers(frame, column: str, label: str, args) -> np.ndarray:
     from ..io import _missing, _number_hint, _parse_numbers
 
     raw = frame[column].to_numpy(dtype=object)
-    values = _parse_numbers(raw, args.decimal, args.thousands)
+    decimal = args.decimal or "."
+    values = _parse_numbers(raw, decimal, args.thousands)
     blank = np.array([isinstance(v, str) and not v.strip() for v in raw], dtype=bool)
     bad = np.flatnonzero(np.isnan(values) & ~_missing(raw) & ~blank)
     if bad.size:
         cell = raw[bad[0]]
         raise InvalidInputError(f"{column} {cell!r} (data row {bad[0] + 1}) is not a number"
-                                + _number_hint(cell, args.decimal, args.thousands), source=label, column=column)
+                                + _number_hint(cell, decimal, args.thousands), source=label, column=column)
     return values
 
 
@@ -288,13 +332,20 @@ def _in_table(call, label: str, rows, columns: dict):
                                 column=columns.get(exc.column, exc.column)) from None
 
 
+_SELECTION_OPTIONS = ("threshold", "p_column", "outcome_column", "sep", "decimal", "thousands")
+
+
 def _selection_input(args):
     from ..io import _load
 
     if args.ppv is not None:
-        if args.threshold is not None:
-            raise InvalidInputError("--threshold applies to --predictions or --cohort, not to --ppv")
+        _refuse_unused(args, "selection-trial --ppv", _SELECTION_OPTIONS, ("ppv",),
+                       "--threshold and how the table is written apply to --predictions (or --cohort)")
         return None
+    if args.cohort is not None:
+        _refuse_unused(args, "selection-trial --cohort", _SELECTION_OPTIONS, ("cohort", "threshold", "decimal",
+                       "thousands"), "--p-column, --outcome-column and --sep name a --predictions table's columns "
+                       "and separator ('ca125 synth' writes truth.csv with its own)")
     if args.threshold is None:
         raise InvalidInputError("--predictions and --cohort need --threshold (patients with p >= threshold are "
                                 "randomised)")
@@ -305,7 +356,7 @@ def _selection_input(args):
         p_col, y_col = "p_complete_resection", "complete_resection_potential"
     else:
         frame, label, rows = _table(args, args.predictions, "predictions")
-        p_col, y_col = args.p_column, args.outcome_column
+        p_col, y_col = args.p_column or "probability", args.outcome_column or "complete_resection"
     missing = [c for c in (p_col, y_col) if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"column(s) {missing} not found; the table has {list(frame.columns)} (name the "
