@@ -121,6 +121,20 @@ def test_model_info_page_and_assets(client):
     assert client.get("/healthz").json() == {"status": "ok"}
 
 
+def test_model_information_says_research_software_and_synthetic(client):
+    """GET /api/model (and the OpenAPI description, which carries the model's version) said
+    trained_on_synthetic: true in no words; every output of the model says what the
+    recommendation ends with, in the package's own texts."""
+    from types import SimpleNamespace
+
+    from ca125kinetics.web.app import _model_notice
+
+    notice = f"{P.DISCLAIMER} {P.SYNTHETIC_NOTE}"
+    assert client.get("/api/model").json()["notice"] == notice
+    assert client.get("/openapi.json").json()["info"]["description"].endswith(notice)
+    assert _model_notice(SimpleNamespace(trained_on_synthetic=False)) == P.DISCLAIMER
+
+
 def test_openapi_describes_the_api_and_its_limits(client):
     spec = client.get("/openapi.json").json()
     assert set(spec["paths"]) >= {"/api/score", "/api/model", "/healthz"}

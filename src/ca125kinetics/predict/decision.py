@@ -32,6 +32,12 @@ DISCLAIMER = "Research software, not a medical device."
 SYNTHETIC_NOTE = "Model trained on synthetic data."
 
 
+def _notice(synthetic: bool) -> str:
+    """What every output of a model says about it: :data:`DISCLAIMER`, and
+    :data:`SYNTHETIC_NOTE` when it was trained on synthetic data."""
+    return DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
+
+
 #: Clinical predictors the model needs for a decision: when one is unknown the model imputes
 #: it, and the decision is withheld unless the caller allows imputed values (``allow_imputed``).
 #: RECIST is one of the model's predictors too; an unknown RECIST is imputed unless the model
@@ -256,7 +262,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         no_kinetics = np.zeros(n, dtype=bool)
     if no_baseline is None:
         no_baseline = np.zeros(n, dtype=bool)
-    tail = DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
+    tail = _notice(synthetic)
     p = rows["probability"]
     recist = rows["recist"]
     responded = rows["gcig_responded"] == 1.0

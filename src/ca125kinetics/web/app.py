@@ -836,6 +836,14 @@ def _plain_errors(errors) -> list[dict]:
     return out
 
 
+def _model_notice(bundle) -> str:
+    """The bundle's notice: research software, and trained on synthetic data when it was (the
+    texts of :mod:`ca125kinetics.predict`, as every recommendation ends)."""
+    from ..predict.decision import _notice
+
+    return _notice(bool(getattr(bundle, "trained_on_synthetic", False)))
+
+
 def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S,
                drug_codes=None, event_codes=None) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
@@ -871,7 +879,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         version=str(getattr(bundle, "version", "")),
         description=("Probability of complete resection at secondary cytoreduction from the CA-125 "
                      "series during neoadjuvant chemotherapy, with the GCIG CA-125 rules applied. "
-                     "Research software, not a medical device."),
+                     + _model_notice(bundle)),
     )
     app.router.route_class = _JSONBodyRoute
     app.state.bundle = bundle
@@ -925,7 +933,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         return {
             "name": str(getattr(b, "name", "")), "version": str(getattr(b, "version", "")),
             "family": str(getattr(b, "model_family", "")), "threshold": float(b.threshold),
-            "trained_on_synthetic": bool(getattr(b, "trained_on_synthetic", False)),
+            "trained_on_synthetic": bool(getattr(b, "trained_on_synthetic", False)), "notice": _model_notice(b),
             "gcig": b.gcig_settings.to_dict(), "kinetics": b.kinetics_settings.to_dict(),
             "kelim_favourable_score": KELIM_FAVOURABLE_SCORE,
             "interval": _interval_description(b),
@@ -997,7 +1005,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     app = create_app(model, drug_codes=drug_codes, event_codes=event_codes)
     b = app.state.bundle
     print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
-          "(Ctrl-C to stop). Research software, not a medical device.", file=sys.stderr)
+          f"(Ctrl-C to stop). {_model_notice(b)}", file=sys.stderr)
     limits = uvicorn_limits()
     if workers == 1:
         uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
