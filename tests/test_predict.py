@@ -40,9 +40,12 @@ CLINICAL = {"age": 61.0, "ecog": 0, "ascites_ml": 0.0, "figo_stage": "IIIC", "pr
             "pfi_months": 18.0, "recurrence_pattern": "single", "recist": "PR"}
 
 
-def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members: int = 5, keep=None):
+def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members: int = 5, keep=None,
+                      kinetics_settings=None):
     """Fit a small logistic bundle on a simulated cohort and save it (with its manifest);
-    ``keep(frame)``, a boolean mask of the patient frame, chooses the training patients."""
+    ``keep(frame)``, a boolean mask of the patient frame, chooses the training patients;
+    ``kinetics_settings`` those of its kinetics (default ``KineticsSettings()``)."""
+    from ca125kinetics.settings import KineticsSettings
     from ca125kinetics.bundle import ModelBundle, save_bundle
     from ca125kinetics.features import build_patient_frame
     from ca125kinetics.models import frozen_classifier, make_pipeline
@@ -54,7 +57,8 @@ def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members:
         frame = frame[keep(frame)].reset_index(drop=True)
     truth = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])
     y = truth["complete_resection_potential"].to_numpy(dtype=int)
-    pipeline = make_pipeline("logistic_main").fit(frame, y)
+    kinetics_settings = kinetics_settings or KineticsSettings()
+    pipeline = make_pipeline("logistic_main", kinetics_settings=kinetics_settings).fit(frame, y)
     design = pipeline[1:-1].transform(pipeline[0].transform(frame))
     rng = np.random.default_rng(seed)
     fitted = []
@@ -65,7 +69,7 @@ def build_small_model(directory, *, n: int = 240, seed: int = 20240607, members:
               for c in ("age", "pfi_months", "ascites_ml", "ca125_at_recurrence")}
     bundle = ModelBundle(pipeline=pipeline, name="test-small", version="0.0.0+test", model_family="logistic_main",
                          threshold=0.70, feature_ranges=ranges, trained_on_synthetic=True,
-                         training_summary={"n": len(frame)},
+                         training_summary={"n": len(frame)}, kinetics_settings=kinetics_settings,
                          interval={"method": "bootstrap_percentile", "level": 0.95, "members_input": "design",
                                    "members": fitted})
     save_bundle(bundle, directory)
@@ -1148,6 +1152,27 @@ def test_no_pretreatment_ca125_withholds_the_decision(bundle, series):
     assert "no pretreatment CA-125 in the kinetics' window" in opted.recommendation
     missing = P.predict(series, dict(CLINICAL, ecog=None), model=bundle)
     assert missing.reason.startswith("insufficient information: give ecog and a pretreatment CA-125")
+
+
+def test_no_pretreatment_ca125_names_the_models_window(bundle, tmp_path):
+    """A patient whose only pretreatment CA-125 was on day -15 was asked for one "day <= 0",
+    which day -15 is: the text names the kinetics' window of the model's own settings."""
+    series = {"day": [-15, 21, 42], "ca125": [400.0, 180.0, 150.0]}
+    p = P.predict(series, CLINICAL, model=bundle)
+    assert p.decision == "insufficient_information"
+    assert "window before the first dose, day -14 to day 0, so they" in p.reason
+    assert "day <= 0" not in p.reason and "day <= 0" not in p.recommendation
+    opted = P.predict(series, CLINICAL, model=bundle, allow_imputed=True)
+    assert "no pretreatment CA-125 in the kinetics' window, day -14 to day 0, to measure" in opted.recommendation
+    directory, _ = build_small_model(tmp_path / "window10", n=120, members=2,
+                                     kinetics_settings=ca125kinetics.KineticsSettings(pretreatment_window_days=10))
+    narrow = P.load_model(directory)
+    series = {"day": [-12, 21, 42], "ca125": [400.0, 180.0, 150.0]}
+    p = P.predict(series, CLINICAL, model=narrow)
+    assert p.decision == "insufficient_information"
+    assert "day -10 to day 0" in p.reason and "day -14" not in p.reason
+    opted = P.predict(series, CLINICAL, model=narrow, allow_imputed=True)
+    assert "the kinetics' window, day -10 to day 0, to measure" in opted.recommendation
 
 
 def test_the_text_names_the_patients_own_uln_beside_the_models(bundle):

@@ -11,6 +11,7 @@ import pandas as pd
 
 from .._columns import ARROW_MIN, is_arrow, labels_text, scatter_text, take_text, text_objects
 from ..io import CLINICAL_PREDICTORS
+from ..settings import KineticsSettings
 
 
 #: Values of the ``decision`` column, in the order the rules are tried.
@@ -136,29 +137,40 @@ _KINETICS_GIVE = ("the on-treatment CA-125 values (no CA-125 after the first dos
                   "use: none drawn yet, or every one excluded after a procedure or mouse antibodies, or beyond the "
                   "kinetics window; the model predicts from the CA-125 decline during the neoadjuvant cycles)")
 
-#: What rule 5 asks for when the kinetics have no pretreatment CA-125 to measure the decline from.
-_BASELINE_GIVE = ("a pretreatment CA-125 (none in the kinetics' window before the first dose, day <= 0, so they "
-                  "cannot measure the decline: the model predicts from the CA-125 decline during the neoadjuvant "
-                  "cycles)")
+def _baseline_give(pretreatment_window_days: int) -> str:
+    """What rule 5 asks for when the kinetics have no pretreatment CA-125 to measure the decline
+    from: one in their window before the first dose (``KineticsSettings.pretreatment_window_days``
+    of the model)."""
+    return (f"a pretreatment CA-125 (none in the kinetics' window before the first dose, "
+            f"{_pretreatment_window(pretreatment_window_days)}, so they cannot measure the decline: the model "
+            "predicts from the CA-125 decline during the neoadjuvant cycles)")
+
+
+def _pretreatment_window(pretreatment_window_days: int) -> str:
+    """The kinetics' pretreatment window in words: ``day -14 to day 0``."""
+    return f"day {-pretreatment_window_days} to day 0"
 
 #: How an allowed decision on imputed kinetics says so.
 _KINETICS_ALLOWED = ("the kinetics imputed (allowed by the caller: no CA-125 after the first dose, day > 0, that "
                      "the kinetics can use)")
-_BASELINE_ALLOWED = ("the kinetics imputed (allowed by the caller: no pretreatment CA-125 in the kinetics' window "
-                     "to measure the decline from)")
+
+
+def _baseline_allowed(pretreatment_window_days: int) -> str:
+    """How an allowed decision on kinetics imputed for want of a pretreatment CA-125 says so."""
+    return ("the kinetics imputed (allowed by the caller: no pretreatment CA-125 in the kinetics' window, "
+            f"{_pretreatment_window(pretreatment_window_days)}, to measure the decline from)")
 
 
 def _unknown_inputs(missing: np.ndarray, n_missing: np.ndarray, no_kinetics: np.ndarray,
-                    no_baseline: np.ndarray | None = None):
+                    no_baseline: np.ndarray, pretreatment_window_days: int):
     """The model inputs rule 5 asks for, per row: the unknown clinical predictors
     (``missing``, ``n_missing`` of them) followed, where ``no_kinetics``, by the CA-125 the
     kinetics need: the on-treatment values (:data:`_KINETICS_GIVE`), or, where ``no_baseline``,
-    a pretreatment value (:data:`_BASELINE_GIVE`)."""
+    a pretreatment value in the kinetics' ``pretreatment_window_days`` (:func:`_baseline_give`)."""
     give = missing.copy()
     kin = np.flatnonzero(no_kinetics)
     if kin.size:
-        what = (np.where(no_baseline[kin], _BASELINE_GIVE, _KINETICS_GIVE).astype(object) if no_baseline is not None
-                else _KINETICS_GIVE)
+        what = np.where(no_baseline[kin], _baseline_give(pretreatment_window_days), _KINETICS_GIVE).astype(object)
         give[kin] = np.where(n_missing[kin] > 0, missing[kin] + " and ", "").astype(object) + what
     return give
 
@@ -233,7 +245,7 @@ _RULES = {
 def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool, *,
                missing: np.ndarray | None = None, n_missing: np.ndarray | None = None,
                no_kinetics: np.ndarray | None = None, no_baseline: np.ndarray | None = None,
-               allow_imputed: bool = False) -> dict[str, np.ndarray]:
+               allow_imputed: bool = False, pretreatment_window_days: int | None = None) -> dict[str, np.ndarray]:
     """The decision rule (module docstring of :mod:`ca125kinetics.predict`) of n scored rows.
 
     ``rows`` holds the score columns the rule reads, as the engine holds them
@@ -247,7 +259,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     whether the kinetics the model uses hold no CA-125 after the first dose (day > 0), so that
     the KELIM-like features are imputed too (rule 5 treats it as an unknown predictor);
     ``no_baseline``: among those, the rows whose kinetics lack the pretreatment CA-125 instead
-    (the texts ask for it).
+    (the texts ask for it, in the window ``pretreatment_window_days`` before the first dose:
+    the model's ``KineticsSettings.pretreatment_window_days``; None, the settings' default).
 
     Returns the columns ``decision``, ``rule``, ``recommendation`` (text columns in the form
     of their length: built by Arrow for a large batch) and the ``status`` and ``reason``
@@ -262,6 +275,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         no_kinetics = np.zeros(n, dtype=bool)
     if no_baseline is None:
         no_baseline = np.zeros(n, dtype=bool)
+    if pretreatment_window_days is None:
+        pretreatment_window_days = KineticsSettings().pretreatment_window_days
     tail = _notice(synthetic)
     p = rows["probability"]
     recist = rows["recist"]
@@ -347,7 +362,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         basis = scatter_text(at.size, parts)
         names, kin, known, base = missing[at], no_kinetics[at], n_missing[at], no_baseline[at]
         if name == "withheld":
-            give = _unknown_inputs(names, known, kin, base)
+            give = _unknown_inputs(names, known, kin, base, pretreatment_window_days)
             factors = np.where(known == 1, "this factor", "these factors")
             imputed = np.where(~kin, factors, np.where(known > 0, np.char.add(factors, " and the kinetics"),
                                                         "the kinetics"))
@@ -366,7 +381,8 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
                 k = np.flatnonzero(kin_both)
                 prefix = prefix.copy()
                 prefix[k] = np.where(known[both[k]] > 0, prefix[k] + " and ", "")
-            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED, _BASELINE_ALLOWED],
+            suffix = labels_text([" imputed (allowed by the caller)", _KINETICS_ALLOWED,
+                                  _baseline_allowed(pretreatment_window_days)],
                                  kin_both.astype(np.intp) + (kin_both & base[both]).astype(np.intp))
             basis = scatter_text(at.size, [
                 (both, _join(take_text(basis, both), "; computed with ", prefix, suffix)),

@@ -447,7 +447,8 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     out["kinetics_n_on"] = np.where(n_on >= 0, n_on, np.nan).astype(float)
     synthetic = bool(getattr(bundle, "trained_on_synthetic", False))
     out.update(_decisions(out, float(bundle.threshold), synthetic, missing=missing, n_missing=n_missing,
-                          no_kinetics=no_kinetics, no_baseline=no_baseline, allow_imputed=allow_imputed))
+                          no_kinetics=no_kinetics, no_baseline=no_baseline, allow_imputed=allow_imputed,
+                          pretreatment_window_days=bundle.kinetics_settings.pretreatment_window_days))
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
     out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded,
