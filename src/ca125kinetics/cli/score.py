@@ -12,7 +12,7 @@ from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
-from ..predict.decision import DISCLAIMER, SYNTHETIC_NOTE
+from ..predict.decision import _notice
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
 
@@ -263,8 +263,7 @@ def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
 def _model_line(name, version, threshold: float, synthetic: bool) -> str:
     """The line under a text table of scores: the model, its threshold, and that this is
     research software (and a model trained on synthetic data, when it is)."""
-    return (f"model {name} {version}, threshold {threshold:.2f}. {DISCLAIMER}"
-            + (f" {SYNTHETIC_NOTE}" if synthetic else ""))
+    return f"model {name} {version}, threshold {threshold:.2f}. {_notice(synthetic)}"
 
 
 def _main(argv=None) -> int:
