@@ -1190,7 +1190,7 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
         t, e = _check_time_event(frame[time].to_numpy(), frame[event].to_numpy())
     except InvalidInputError as exc:
         name = {"time": time, "event": event}.get(exc.column, exc.column)
-        raise InvalidInputError(f"column {name!r}: {exc.message}", row=exc.row, column=name) from None
+        raise InvalidInputError(exc.message, row=exc.row, column=name) from None
     km = kaplan_meier(t, e, labels, conf_type="plain", conf_level=conf_level)
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
     est = {}
