@@ -485,6 +485,21 @@ def test_training_warnings_are_printed_and_in_the_model_card(run):
 
 
 @pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_the_printed_summary_says_the_model_was_trained_on_synthetic_data(run):
+    """`ca125 train` printed its AUCs on a synthetic cohort without a word that the data were
+    synthetic (only the model card and the scores said so)."""
+    import dataclasses
+
+    from ca125kinetics.predict.decision import DISCLAIMER, SYNTHETIC_NOTE
+
+    result, _ = run
+    assert result.bundle.trained_on_synthetic
+    assert f"{DISCLAIMER} {SYNTHETIC_NOTE}" in format_summary(result)
+    real = dataclasses.replace(result, bundle=dataclasses.replace(result.bundle, trained_on_synthetic=False))
+    assert DISCLAIMER in format_summary(real) and SYNTHETIC_NOTE not in format_summary(real)
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_mlflow_parent_children_and_champion_alias(run):
     from mlflow.tracking import MlflowClient
 

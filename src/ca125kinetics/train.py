@@ -1676,11 +1676,15 @@ def _missing_text(result: TrainingResult) -> str:
 
 
 def format_summary(result: TrainingResult) -> str:
-    """The text printed at the end of ``ca125 train``."""
+    """The text printed at the end of ``ca125 train``; it says, as every output of a model
+    does, that the model is research software and whether it was trained on synthetic data."""
+    from .predict.decision import _notice
+
     table = summary_table(result).to_string(index=False)
     lines = [table,
              "(a published score's AUC is on the patients whose score is known, its n; each ΔAUC is paired on "
-             "those patients, so it need not equal the difference of the two AUCs shown)", "",
+             "those patients, so it need not equal the difference of the two AUCs shown)",
+             _notice(bool(result.bundle.trained_on_synthetic)), "",
              f"selected: {result.selected} -- {result.selection_reason}",
              f"recalibration: {result.recalibration['reason']}",
              f"k_ref: {result.k_ref['value']:.4g}/day ({result.k_ref['source']})",
