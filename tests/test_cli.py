@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -158,6 +159,27 @@ def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
     assert "marker='cea' (ca125 kinetics --marker cea)" in capsys.readouterr().err
     assert main(["gcig", str(path), "--marker", "cea"]) == 2
     assert "GCIG rules are defined for CA-125 only, not for CEA" in capsys.readouterr().err
+
+
+def test_kinetics_refuses_an_option_it_would_ignore(tmp_path, capsys):
+    """--clearance-r2 without the response features (CA-125 without --response) and
+    --kelim-cutoff with CEA (no KELIM cut-off) were read and ignored without a word."""
+    ca125, cea = tmp_path / "ca125.csv", tmp_path / "cea.csv"
+    days = [-3, 14, 28, 42]
+    pd.DataFrame({"patient_id": ["a"] * 4, "day": days, "ca125": [900, 300, 110, 45]}).to_csv(ca125, index=False)
+    pd.DataFrame({"patient_id": ["a"] * 4, "day": days, "cea": [40, 20, 10, 6]}).to_csv(cea, index=False)
+    per_patient = ["--method", "per-patient", "--format", "csv"]
+    assert main(["kinetics", str(ca125), *per_patient, "--clearance-r2", "0.8"]) == 2
+    assert "add --response, or leave --clearance-r2 out" in capsys.readouterr().err
+    assert main(["kinetics", str(cea), "--marker", "cea", *per_patient, "--kelim-cutoff", "relapse"]) == 2
+    assert "CEA has no favourable/unfavourable cut-off: leave --kelim-cutoff out" in capsys.readouterr().err
+    # used where they apply
+    assert main(["kinetics", str(ca125), *per_patient, "--clearance-r2", "0.8", "--response"]) == 0
+    assert "0.8" in pd.read_csv(io.StringIO(capsys.readouterr().out))["clearance_r2_threshold"].astype(str).tolist()
+    assert main(["kinetics", str(cea), "--marker", "cea", *per_patient, "--clearance-r2", "0.8"]) == 0
+    assert (pd.read_csv(io.StringIO(capsys.readouterr().out))["clearance_r2_threshold"] == 0.8).all()
+    assert main(["kinetics", str(cea), "--marker", "cea", *per_patient]) == 0
+    assert (pd.read_csv(io.StringIO(capsys.readouterr().out))["clearance_r2_threshold"] == 0.9).all()
 
 
 def test_out_inside_a_file_is_one_line(series, tmp_path, capsys):

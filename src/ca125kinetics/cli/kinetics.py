@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .._columns import constant_text
+from ..errors import InvalidInputError
 from ..io import read_markers, setting_uln
 from ..kinetics import fit_kinetics
 from ..markers import get_marker
@@ -38,8 +39,9 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--response", action="store_true",
                         help="add the response features (post/pre ratio, normalisation, clearance R^2); "
                         "always added for markers other than CA-125")
-    parser.add_argument("--clearance-r2", type=float, default=0.9,
-                        help="R^2 threshold of exponential clearance (default 0.9, FOWARC)")
+    parser.add_argument("--clearance-r2", type=float, default=None,
+                        help="R^2 threshold of exponential clearance (default 0.9, FOWARC); with the response "
+                        "features only (--response, or a marker other than CA-125)")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)
     parser.add_argument("--max-rows", type=max_rows_option, default=40,
@@ -93,10 +95,11 @@ def _kinetics_settings_and_population(args, spec=None):
 def cli_kinetics(args) -> int:
     """Handler of ``ca125 kinetics``; returns the exit code."""
     spec = get_marker(args.marker)
+    _refuse_unused(args, spec)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
     settings, population, method = _kinetics_settings_and_population(args, spec)
     read_options = {"marker": spec, **markers_options(args)}
-    response = (ResponseSettings(clearance_r2_threshold=args.clearance_r2)
+    response = (ResponseSettings(**({} if args.clearance_r2 is None else {"clearance_r2_threshold": args.clearance_r2}))
                 if args.response or spec.name != "ca125" else None)
 
     def fit(markers, population):
@@ -129,6 +132,19 @@ def cli_kinetics(args) -> int:
     if args.out:
         print(summary)
     return 0
+
+
+def _refuse_unused(args, spec) -> None:
+    """Refuse an option given but not used for this marker, which would be read and ignored:
+    the KELIM cut-off is CA-125's, and the clearance threshold belongs to the response
+    features (added for CA-125 with --response only)."""
+    if args.kelim_cutoff is not None and spec.name != "ca125":
+        raise InvalidInputError(f"--kelim-cutoff is the cut-off of the KELIM-like score, defined for CA-125 only; "
+                                f"{spec.label} has no favourable/unfavourable cut-off: leave --kelim-cutoff out")
+    if args.clearance_r2 is not None and not args.response and spec.name == "ca125":
+        raise InvalidInputError("--clearance-r2 is the threshold of the response features' exponential clearance, "
+                                "which CA-125 kinetics add with --response only: add --response, or leave "
+                                "--clearance-r2 out")
 
 
 def _kinetics_table(markers, method, population, settings, spec, response):
