@@ -550,6 +550,17 @@ def test_screen_takes_drug_codes_for_markers_given_as_a_fhir_bundle(tmp_path, ca
     assert "no markers were given: leave them out" in capsys.readouterr().err
 
 
+def test_screen_refuses_a_uln_without_markers(tmp_path, capsys):
+    """`ca125 screen --trial reset --uln 5` (CEA's ULN, say) screened without a word that the
+    ULN was ignored: it is the GCIG criterion's, read only with --markers."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n001,61\n")
+    for trial in ("reset", "rescue"):
+        assert main(["screen", "--trial", trial, "--clinical", str(clinical), "--uln", "5"]) == 2
+        assert "no markers were given, so it would be ignored: leave it out" in capsys.readouterr().err
+    assert main(["screen", "--trial", "reset", "--clinical", str(clinical)]) == 0
+
+
 def test_validate_names_the_invalid_input_when_it_left_nobody(tmp_path, capsys):
     """A cohort written with decimal commas left no patient, and the message told the
     statistician to check the complete_resection column; it now shows the first invalid

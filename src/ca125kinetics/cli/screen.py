@@ -17,7 +17,8 @@ def add_screen_arguments(parser) -> None:
                         help="trial: 'rescue', 'reset' or the path of a .toml criteria file (default rescue)")
     parser.add_argument("--clinical", required=True, help="clinical table (.csv or .parquet)")
     parser.add_argument("--markers", help="CA-125 markers table, for the GCIG response criterion")
-    parser.add_argument("--uln", type=float, default=35.0, help="assay upper limit of normal, U/mL (default 35)")
+    parser.add_argument("--uln", type=float, default=None,
+                        help="assay upper limit of normal of the --markers table, U/mL (default 35)")
     parser.add_argument("--format", choices=["text", "csv", "json", "parquet"], default=None,
                         help="text: one line per patient and a summary; csv (or parquet): one row per patient; "
                         "json: every criterion of every patient (default: text, or by the --out suffix)")
@@ -43,7 +44,13 @@ def cli_screen(args) -> int:
         from ..errors import InvalidInputError
 
         raise InvalidInputError("--format parquet writes a file: give --out FILE.parquet")
-    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=GcigSettings(uln=args.uln),
+    if args.uln is not None and args.markers is None:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError("--uln is the ULN of the CA-125 markers table (--markers), read for the GCIG "
+                                "response criterion; no markers were given, so it would be ignored: leave it out")
+    gcig_settings = GcigSettings() if args.uln is None else GcigSettings(uln=args.uln)
+    result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=gcig_settings,
                     read_options=markers_options(args))
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2)
