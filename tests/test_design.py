@@ -429,6 +429,25 @@ def test_cli_design_refuses_an_option_it_does_not_use(args, unused, capsys):
     assert "\n" not in err and f"does not use {unused}: it uses" in err
 
 
+@pytest.mark.parametrize("call, unused", [
+    (lambda: design.events(0.6, control_survival=0.8, at_time=36), "at_time, control_survival"),
+    (lambda: design.events(1, margin_hr=1.3, at_time=36), "at_time"),
+    (lambda: design.sample_size(0.6, accrual=36, follow_up=24, control_median=14, at_time=36), "at_time"),
+    (lambda: design.patients_support(874, accrual=36, follow_up=36, control_median=14, at_time=36), "at_time"),
+])
+def test_design_functions_refuse_a_time_point_they_do_not_use(call, unused):
+    """design.events, sample_size and patients_support read control_survival/at_time and
+    ignored them where they do not use them (the result as if not given): refused, naming them
+    and what uses them, by the rule ca125 design applies (design._time_point_uses)."""
+    with pytest.raises(InvalidInputError, match=f"does not use {unused}: "):
+        call()
+    # where they are used they still are
+    assert design.sample_size(1, accrual=36, follow_up=24, control_survival=0.8, at_time=36, margin_hr=1.3).n == \
+        design.sample_size(1, accrual=36, follow_up=24, control_median=36 * math.log(2) / -math.log(0.8),
+                           margin_hr=1.3).n
+    assert design.events(1, margin_diff=0.05, control_survival=0.8, at_time=36).hypothesis == "non-inferiority"
+
+
 def test_cli_detectable_hr_from_events_states_the_margin_as_a_survival_loss(capsys):
     """--control-survival at --at-time with --events and --true-hr was dropped without a word;
     it states the margin as a loss of survival there, as with --n."""

@@ -179,6 +179,29 @@ def hr_margin_from_difference(control_survival: float, difference: float) -> flo
     return math.log(s - d) / math.log(s)
 
 
+def _time_point_uses(margin_diff, control_survival, *, control_arm: bool) -> tuple[str, ...]:
+    """Which of ``control_survival`` and ``at_time`` a design calculation uses (the one rule of
+    this module and of ``ca125 design``): ``control_survival`` when it gives the control arm
+    (``control_arm``) or a margin on survival (``margin_diff``); ``at_time`` is the time point
+    of either. A given argument not among them would be read and ignored."""
+    uses = ("control_survival",) if control_arm or margin_diff is not None else ()
+    at_time = margin_diff is not None or (control_arm and control_survival is not None)
+    return uses + (("at_time",) if at_time else ())
+
+
+def _refuse_unused_time_point(function: str, margin_diff, control_survival, at_time, *, control_arm: bool) -> None:
+    """Refuse ``control_survival``/``at_time`` given to ``function`` where it does not use them
+    (:func:`_time_point_uses`), naming them and what uses them."""
+    uses = _time_point_uses(margin_diff, control_survival, control_arm=control_arm)
+    unused = [name for name, value in (("at_time", at_time), ("control_survival", control_survival))
+              if value is not None and name not in uses]
+    if unused:
+        what = ("at_time is the time point of control_survival (the control arm)" if control_arm else
+                "control_survival at at_time states a margin on survival with margin_diff (the events do not "
+                "depend on the control arm's survival)")
+        raise InvalidInputError(f"{function} does not use {', '.join(unused)}: {what}")
+
+
 def _resolve_margin(margin_hr, margin_diff, at_time, control_survival):
     """(HR margin or None, description) from an HR margin or a survival-difference margin."""
     if margin_hr is not None and margin_diff is not None:
@@ -280,6 +303,7 @@ def events(hr: float = 1.0, *, alpha: float = 0.025, sided: int = 1, power: floa
     """
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
     hr = _check_hr("hr", hr)
+    _refuse_unused_time_point("events", margin_diff, control_survival, at_time, control_arm=False)
     margin, text = _resolve_margin(margin_hr, margin_diff, at_time, control_survival)
     hr0 = 1.0 if margin is None else margin
     if not hr < hr0:
@@ -415,6 +439,7 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
     if convention not in EVENT_PROBABILITY_CONVENTIONS:
         raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
+    _refuse_unused_time_point("patients_support", None, control_survival, at_time, control_arm=True)
     lam_c, _ = _control_hazard(control_median, control_survival, at_time)
 
     def p_event(hr):
@@ -554,9 +579,11 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
     """
     if convention not in EVENT_PROBABILITY_CONVENTIONS:
         raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
+    _refuse_unused_time_point("sample_size", margin_diff, control_survival, at_time, control_arm=True)
     lam_c, model = _control_hazard(control_median, control_survival, at_time)
+    margin_point = {} if margin_diff is None else dict(at_time=at_time, control_survival=control_survival)
     ev = events(hr, alpha=alpha, sided=sided, power=power, allocation=allocation, margin_hr=margin_hr,
-                margin_diff=margin_diff, at_time=at_time, control_survival=control_survival)
+                margin_diff=margin_diff, **margin_point)
     lam_e = lam_c * ev.hr
     p_c, p_e = (float(x) for x in event_probability(np.array([lam_c, lam_e]), accrual, follow_up))
     p = ev.allocation * p_e + (1.0 - ev.allocation) * p_c if convention == "average" else p_c

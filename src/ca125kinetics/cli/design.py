@@ -12,9 +12,10 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, detectable_hr, events, noninferiority_analysis,
-                      patients_support, plot_power_curve, power_curve, sample_size, selection_from_predictions,
-                      selection_trial_sample_size, simulate_selection_trial, supported_margin)
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _time_point_uses, detectable_hr, events,
+                      noninferiority_analysis, patients_support, plot_power_curve, power_curve, sample_size,
+                      selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
+                      supported_margin)
 from ..errors import InvalidInputError
 
 
@@ -171,7 +172,7 @@ def _sided_text(alpha: float, sided: int) -> str:
 
 
 def _cli_events(args) -> int:
-    survival = ("at_time", "control_survival") if args.margin_diff is not None else ()
+    survival = _time_point_uses(args.margin_diff, args.control_survival, control_arm=False)
     _refuse_unused(args, "events", ("margin_hr", "margin_diff", "at_time", "control_survival"),
                    ("hr", *_TEST, "margin_hr", "margin_diff", *survival),
                    "--control-survival and --at-time state a margin on survival with --margin-diff (the events "
@@ -189,10 +190,9 @@ def _cli_events(args) -> int:
 
 
 def _cli_n(args) -> int:
-    at_time = ("at_time",) if args.control_survival is not None or args.margin_diff is not None else ()
     _refuse_unused(args, "n", ("margin_hr", "margin_diff", "at_time", "control_survival", "control_median"),
                    ("hr", *_TEST, "margin_hr", "margin_diff", "accrual", "follow_up", "control_median",
-                    "control_survival", *at_time, "convention"),
+                    *_time_point_uses(args.margin_diff, args.control_survival, control_arm=True), "convention"),
                    "--at-time is the time point of --control-survival")
     r = sample_size(args.hr, accrual=args.accrual, follow_up=args.follow_up, control_median=args.control_median,
                     control_survival=args.control_survival, at_time=args.at_time, alpha=args.alpha,
@@ -231,10 +231,10 @@ def _cli_detectable(args) -> int:
         r = detectable_hr(args.events, **kw) if args.true_hr is None else supported_margin(
             args.events, true_hr=args.true_hr, control_survival=args.control_survival, at_time=args.at_time, **kw)
     else:
-        at_time = ("at_time",) if args.control_survival is not None else ()
         _refuse_unused(args, "detectable-hr --n", _DETECTABLE_OPTIONS,
-                       ("n", "true_hr", "accrual", "follow_up", "control_median", "control_survival", *at_time,
-                        "convention", *_TEST), "--at-time is the time point of --control-survival")
+                       ("n", "true_hr", "accrual", "follow_up", "control_median",
+                        *_time_point_uses(None, args.control_survival, control_arm=True), "convention", *_TEST),
+                       "--at-time is the time point of --control-survival")
         args.convention = args.convention or "control"
         for name in ("accrual", "follow_up"):
             if getattr(args, name) is None:
