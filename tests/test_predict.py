@@ -270,7 +270,7 @@ def test_warnings_name_each_data_issue(bundle):
     # each warning is one item of the list (they are '; '-joined in the table and split back)
     assert ("only 2 CA-125 value(s) between day -14 and day 100: the KELIM-like k needs at least 3 (the estimate "
             "leans on the population prior)") in p.warnings
-    assert "1 value(s) beyond day 100 (day 130) are not used by the kinetics fit" in text
+    assert "1 value(s) beyond day 100 (20 U/mL on day 130) are not used by the kinetics fit" in text
     assert "pretreatment CA-125 50 U/mL is below 2 x ULN (70 U/mL): GCIG response not evaluable" in text
     assert "age 119 is outside the training range" in text
     assert "clinical factor(s) unknown: ecog" in text
@@ -296,7 +296,26 @@ def test_gcig_warnings_give_the_rule_that_applied(bundle):
                   allow_imputed=True)
     assert ("3 sample(s) excluded by the GCIG rules (drawn on the day of, or within 28 days after, paracentesis, "
             "thoracentesis or surgery, or on or after mouse antibody administration), not used by the GCIG "
-            "reading") in p.warnings
+            "reading or the kinetics fit: 180 U/mL on day 21, 95 U/mL on day 42, 40 U/mL on day 63") in p.warnings
+
+
+def test_samples_left_out_are_named_with_their_values(bundle):
+    """The warnings counted the samples an event window or the kinetics window left out
+    without naming them (day and value): named, the first five, in a batch of any size."""
+    days = [-5, 3, 5, 8, 10, 12, 15, 41, 84, 110, 120, 130, 140, 150, 160]
+    values = [400, 380, 900, 350, 340, 330, 320, 90, 20, 15, 14, "<5", 12, 11, 10]
+    one = pd.DataFrame({"day": days, "ca125": values, "event": ["paracentesis" if d == 3 else None for d in days]})
+    markers = pd.concat([one.assign(patient_id=f"p{i:03d}") for i in range(300)], ignore_index=True)
+    clinical = pd.DataFrame({"patient_id": [f"p{i:03d}" for i in range(300)], **{k: [v] * 300 for k, v in
+                             CLINICAL.items()}})
+    for frame in (P.predict_cohort(markers, clinical, model=bundle),      # Arrow texts
+                  P.predict_cohort(markers[markers.patient_id == "p007"], clinical, model=bundle)):
+        warnings = frame.set_index("patient_id").loc["p007", "warnings"].split("; ")
+        assert ("6 value(s) beyond day 100 (15 U/mL on day 110, 14 U/mL on day 120, <5 U/mL on day 130, 12 U/mL on "
+                "day 140, 11 U/mL on day 150, ...) are not used by the kinetics fit") in warnings
+        assert any(w.startswith("6 sample(s) excluded by the GCIG rules") and w.endswith(
+            "not used by the GCIG reading or the kinetics fit: 380 U/mL on day 3, 900 U/mL on day 5, 350 U/mL on "
+            "day 8, 340 U/mL on day 10, 330 U/mL on day 12, ...") for w in warnings)
 
 
 def test_clean_patient_has_no_warnings(bundle):

@@ -124,7 +124,8 @@ model was trained on synthetic data, "Model trained on synthetic data."
 
 Per-patient warnings (never Python warnings): fewer than ``min_samples`` CA-125 values in
 the kinetics window, values beyond the kinetics window (day 100), pretreatment value below
-2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules,
+2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules (these
+and the values beyond day 100 named by value and day, the first five),
 unknown clinical predictors, and inputs outside the range seen in training
 (``ModelBundle.feature_ranges``).
 """

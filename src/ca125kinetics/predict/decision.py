@@ -465,20 +465,11 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
                       "(the estimate leans on the population prior)" for c in range(ks.min_samples)], dtype=object)
     pieces.append((few, texts[in_window[few]]))
 
-    late_rows = np.flatnonzero(valued & (day > ks.window_days))
-    if late_rows.size:
-        import pyarrow as pa
-        import pyarrow.compute as pc
-
-        late_codes = codes[late_rows]
-        patients, first, count = np.unique(late_codes, return_index=True, return_counts=True)
-        shown = np.arange(late_rows.size) - np.repeat(first, count) < 5       # the first 5 days
-        offsets = np.concatenate([[0], np.cumsum(np.minimum(count, 5))]).astype(np.int32)
-        days = pa.ListArray.from_arrays(pa.array(offsets), pa.array(day[late_rows[shown]]).cast(pa.string()))
-        listed = pc.binary_join(days, ", ").to_numpy(zero_copy_only=False)
-        counts = text_objects(_int_texts(count.astype(float)))
-        pieces.append((patients, counts + f" value(s) beyond day {ks.window_days} (day "
-                       + listed + ") are not used by the kinetics fit"))
+    late = valued & (day > ks.window_days)
+    if late.any():
+        patients, count, listed = _named_samples(batch, late)
+        pieces.append((patients, text_objects(_int_texts(count.astype(float)))
+                       + f" value(s) beyond day {ks.window_days} (" + listed + ") are not used by the kinetics fit"))
 
     pieces.append(_assay_changes(batch, valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)
                                  & ~_set_aside(batch, ks)))
@@ -501,10 +492,18 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
              "response not evaluable" for w in why], dtype=object)))
     with np.errstate(invalid="ignore"):
         excluded = np.flatnonzero(warned & (n_excluded > 0))
-    pieces.append((excluded, text_objects(_int_texts(n_excluded[excluded].astype(float)))
-                   + " sample(s) excluded by the GCIG rules (drawn on the day of, or within "
-                   + f"{gs.interference_window_days} days after, paracentesis, thoracentesis or surgery, or on or "
-                     "after mouse antibody administration), not used by the GCIG reading"))
+    if excluded.size:
+        # named by the kinetics' exclusion rule under the GCIG window: the GCIG rule (the same
+        # convention); the kinetics set the same samples aside when their window is the GCIG's
+        patients, _, listed = _named_samples(batch, valued & np.isin(codes, excluded) & _set_aside(batch, gs))
+        names = np.full(n, "", dtype=object)
+        names[patients] = text_objects(listed)
+        by = "the GCIG reading" + (" or the kinetics fit" if ks.interference_window_days == gs.interference_window_days
+                                   else "")
+        pieces.append((excluded, text_objects(_int_texts(n_excluded[excluded].astype(float)))
+                       + " sample(s) excluded by the GCIG rules (drawn on the day of, or within "
+                       + f"{gs.interference_window_days} days after, paracentesis, thoracentesis or surgery, or on or "
+                         f"after mouse antibody administration), not used by {by}: " + names[excluded]))
     low = np.flatnonzero(low)
     pieces.append((low, "pretreatment CA-125 " + _g_texts(base[low]) + f" U/mL is below {gs.evaluable_factor:g} x ULN ("
                    + _g_texts(limit[low]) + " U/mL): GCIG response not evaluable"))
@@ -526,9 +525,30 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     return _joined(n, pieces)
 
 
+def _named_samples(batch, selected: np.ndarray, at_most: int = 5) -> tuple:
+    """``(patients, counts, texts)`` of the batch's rows ``selected`` (a row mask; rows by
+    patient, then day): per patient with such rows, how many, and the first ``at_most`` as
+    ``"380 U/mL on day 10, <5 U/mL on day 130"`` (a censored value as reported; ``", ..."``
+    when there are more)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = np.flatnonzero(selected)
+    patients, first, count = np.unique(batch.codes[rows], return_index=True, return_counts=True)
+    shown = rows[np.arange(rows.size) - np.repeat(first, count) < at_most]
+    each = _join(np.where(batch.censored[shown], "<", "").astype(object), _g_texts(batch.ca125[shown]),
+                 " U/mL on day ", _int_texts(np.asarray(batch.day[shown], dtype=float)))
+    offsets = np.concatenate([[0], np.cumsum(np.minimum(count, at_most))]).astype(np.int32)
+    each = each if is_arrow(each) else pa.array(each, type=pa.string())
+    listed = pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), each), ", ").to_numpy(zero_copy_only=False)
+    return patients, count, listed + np.where(count > at_most, ", ...", "").astype(object)
+
+
 def _set_aside(batch, ks) -> np.ndarray:
     """The rows the kinetics set aside after a procedure or mouse antibodies (the fits' own
-    rule, ``kinetics._event_exclusions``, on the batch's rows: by patient, then day)."""
+    rule, ``kinetics._event_exclusions``, on the batch's rows: by patient, then day); with
+    ``GcigSettings`` for ``ks``, the rows the GCIG rules exclude (the same convention, the
+    GCIG window)."""
     from ..kinetics import _event_exclusions
 
     rows = np.flatnonzero(pd.notna(batch.event))
