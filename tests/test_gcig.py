@@ -1006,3 +1006,23 @@ def test_every_reason_says_that_samples_were_set_aside():
                                     "every sample after mouse antibodies)"), column
     kept = gcig_cohort(m.assign(event=None).drop(index=2)).iloc[0]        # without the paracentesis
     assert "set aside" not in kept["reason"] and kept["status"] == "not_confirmed"   # the 500 breaks it
+
+
+_ONTO_BOUNDARY = [
+    ([-3, 21], [69.99999, 30], "baseline 69.99999 U/mL < 2 x ULN (70 U/mL)"),
+    ([-3, 21, 42], [400, 300, 200.00001], "(200 U/mL); lowest 200.00001 U/mL"),
+    ([-3, 21, 42, 63], [400, 150, 200.00001, 30], "200.00001 U/mL > 50 % of baseline (200 U/mL)"),
+    ([-3, 21, 42, 63], [400, 100, 110.00001, 30], "110.00001 U/mL > 1.10 x previous 100 U/mL (110 U/mL)"),
+    ([-3, 21, 49], [400, 150, 35.00001], "confirming sample 35.00001 U/mL on day 49 (28 days later, > ULN 35 U/mL)"),
+]
+
+
+@pytest.mark.parametrize("days, values, text", _ONTO_BOUNDARY)
+def test_a_reason_never_rounds_a_value_onto_the_boundary_it_failed(days, values, text):
+    """Reasons wrote values to 6 significant digits, so 200.00001 against a boundary of 200
+    read '200 U/mL > 50 % of baseline (200 U/mL)': the value and its boundary are written
+    apart, alone and in a cohort large enough for Arrow texts; other values stay short."""
+    assert text in g.gcig_response(days, values).reason
+    markers = pd.concat([pd.DataFrame({"patient_id": f"p{i:03d}", "day": days, "ca125": values}) for i in range(300)])
+    assert text in g.gcig_cohort(markers)["reason"].iloc[7]
+    assert "(198 U/mL)" in g.gcig_response([-3, 21, 42, 63], [400, 180, 199, 30]).reason    # 1.1 x 180

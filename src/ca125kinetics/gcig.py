@@ -97,6 +97,19 @@ def _num(x: float) -> str:
     return f"{x:.6g}"
 
 
+def _apart(a: float, b: float) -> tuple[str, str]:
+    """``a`` and ``b`` as :func:`_num` writes them, with more significant digits when 6 would
+    write two different values alike: a reason never rounds a value onto the boundary it
+    failed (``200 U/mL > 50 % of baseline (200 U/mL)`` for 200.00001; the idea of
+    ``eligibility._show``). A threshold computed in floating point (1.1 x 180 =
+    198.00000000000003) keeps its short form unless a value is that close to it."""
+    for digits in range(6, 18):
+        texts = (f"{a:.{digits}g}", f"{b:.{digits}g}")
+        if texts[0] != texts[1]:
+            return texts
+    return repr(a), repr(b)
+
+
 def _factor(x: float) -> str:
     """A multiplier as the spec writes it: 1.1 -> '1.10', 2.0 -> '2'."""
     if float(x).is_integer():
@@ -556,15 +569,43 @@ class _ReasonColumns:
     def days(self, x):
         return _texts(self.day(x) if isinstance(x, int) else x, "d", self.arrow)
 
-    def cnum(self, column: int, bit: int) -> tuple:
-        """The value of a float output ``column`` as :meth:`num`, written ``<x`` where it was
-        reported censored (the kernel's :data:`_kernel.I_CENSORED` ``bit``): the pieces
-        :meth:`join` splices in. A censored value is shown as reported, not as a measurement."""
+    def apart(self, x, y) -> tuple:
+        """:meth:`num` of ``x`` and of ``y`` (float output columns or arrays), each pair of
+        values that 6 significant digits would write alike written apart (:func:`_apart`):
+        a value and the boundary it is compared with."""
+        import numpy as np
+
+        a, b = (np.asarray(self.value(v) if isinstance(v, int) else v, dtype=float) for v in (x, y))
+        texts = [self.num(a), self.num(b)]
+        with np.errstate(invalid="ignore"):   # 6 digits can write alike only values this close
+            near = np.flatnonzero((a != b) & (np.abs(a - b) <= 1e-5 * np.maximum(np.abs(a), np.abs(b))))
+        if not near.size:
+            return tuple(texts)
+        fixed = [_apart(u, v) for u, v in zip(a[near].tolist(), b[near].tolist())]
+        for side in (0, 1):
+            if self.arrow:
+                import pyarrow as pa
+                import pyarrow.compute as pc
+
+                mask = np.zeros(len(a), dtype=bool)
+                mask[near] = True
+                texts[side] = pc.replace_with_mask(texts[side], pa.array(mask),
+                                                   pa.array([f[side] for f in fixed], type=pa.string()))
+            else:
+                for i, f in zip(near.tolist(), fixed):
+                    texts[side][i] = f[side]
+        return tuple(texts)
+
+    def cnum(self, column: int, bit: int, texts=None) -> tuple:
+        """The value of a float output ``column`` as :meth:`num` (or as ``texts`` write it),
+        written ``<x`` where it was reported censored (the kernel's
+        :data:`_kernel.I_CENSORED` ``bit``): the pieces :meth:`join` splices in. A censored
+        value is shown as reported, not as a measurement."""
         import numpy as np
 
         flags = self.day(_kernel.I_CENSORED)
         marks = np.where((flags != _kernel.MISSING) & ((flags & bit) != 0), "<", "").tolist()
-        return (_arrow_strings(marks) if self.arrow else marks), self.num(column)
+        return (_arrow_strings(marks) if self.arrow else marks), self.num(column) if texts is None else texts
 
     def join(self, *pieces):
         """Each patient's text: ``pieces`` (constant strings, per-patient texts, and tuples of
@@ -724,8 +765,8 @@ def _r_base_censored(c: _ReasonColumns):
 
 
 def _r_base_low(c: _ReasonColumns):
-    return c.join("not evaluable: baseline ", c.num(_kernel.F_BASE_VALUE), f" U/mL < {c.evaluable} x ULN (",
-                  c.num(c.st.evaluable_factor * c.uln), " U/mL)")
+    base, limit = c.apart(_kernel.F_BASE_VALUE, c.st.evaluable_factor * c.uln)
+    return c.join("not evaluable: baseline ", base, f" U/mL < {c.evaluable} x ULN (", limit, " U/mL)")
 
 
 def _r_no_sample(c: _ReasonColumns):
@@ -738,25 +779,26 @@ def _r_no_sample(c: _ReasonColumns):
 
 def _r_no_fall(c: _ReasonColumns):
     k = _kernel
+    low, thr = c.apart(k.F_LOW, c.st.response_fraction * c.value(k.F_BASE_VALUE))
     return c.join(f"no GCIG response: no on-treatment sample <= {c.pct} of baseline ", c.num(k.F_BASE_VALUE),
-                  " U/mL on day ", c.days(k.I_BASE_DAY), " (",
-                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL); lowest ", c.cnum(k.F_LOW, k.C_LOW),
+                  " U/mL on day ", c.days(k.I_BASE_DAY), " (", thr, " U/mL); lowest ", c.cnum(k.F_LOW, k.C_LOW, low),
                   " U/mL", c.excluded("; "))
 
 
 def _r_broken_fraction(c: _ReasonColumns):
     k = _kernel
+    value, thr = c.apart(k.F_BRK_VALUE, c.st.response_fraction * c.value(k.F_BASE_VALUE))
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
-                  c.cnum(k.F_BRK_VALUE, k.C_BRK), f" U/mL > {c.pct} of baseline (",
-                  c.num(c.st.response_fraction * c.value(k.F_BASE_VALUE)), " U/mL)", c.excluded("; "))
+                  c.cnum(k.F_BRK_VALUE, k.C_BRK, value), f" U/mL > {c.pct} of baseline (", thr, " U/mL)",
+                  c.excluded("; "))
 
 
 def _r_broken_rise(c: _ReasonColumns):
     k = _kernel
+    value, limit = c.apart(k.F_BRK_VALUE, c.st.assay_tolerance * c.value(k.F_BRK_PREV))
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
-                  c.cnum(k.F_BRK_VALUE, k.C_BRK), f" U/mL > {c.tolerance} x previous ",
-                  c.cnum(k.F_BRK_PREV, k.C_PREV), " U/mL (",
-                  c.num(c.st.assay_tolerance * c.value(k.F_BRK_PREV)), " U/mL) and not within the normal range",
+                  c.cnum(k.F_BRK_VALUE, k.C_BRK, value), f" U/mL > {c.tolerance} x previous ",
+                  c.cnum(k.F_BRK_PREV, k.C_PREV), " U/mL (", limit, " U/mL) and not within the normal range",
                   c.excluded("; "))
 
 
@@ -772,9 +814,10 @@ def _r_response(c: _ReasonColumns):
         conf, fall = c.day(k.I_CONF_DAY), c.day(k.I_RESP_DAY)
         side = "<=" if category == "CR" else ">"
         day = c.days(conf)
+        value, uln = c.apart(k.F_CONF_VALUE, c.uln)
         return c.join("GCIG response confirmed on day ", day, f" ({category}): ", c.fall(), "; confirming sample ",
-                      c.cnum(k.F_CONF_VALUE, k.C_CONF), " U/mL on day ", day, " (", c.days(conf - fall),
-                      f" days later, {side} ULN ", c.num(c.uln),
+                      c.cnum(k.F_CONF_VALUE, k.C_CONF, value), " U/mL on day ", day, " (", c.days(conf - fall),
+                      f" days later, {side} ULN ", uln,
                       f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the "
                       "previous one (or within the normal range)", c.excluded("; "))
     return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
@@ -782,8 +825,9 @@ def _r_response(c: _ReasonColumns):
 
 def _p_base_censored(c: _ReasonColumns):
     k = _kernel
-    return c.join("not evaluable: baseline reported as <", c.num(k.F_BASE_VALUE), " U/mL on day ",
-                  c.days(k.I_BASE_DAY), " with a limit above the ULN (", c.num(c.uln),
+    base, uln = c.apart(k.F_BASE_VALUE, c.uln)
+    return c.join("not evaluable: baseline reported as <", base, " U/mL on day ",
+                  c.days(k.I_BASE_DAY), " with a limit above the ULN (", uln,
                   " U/mL): cannot tell a raised from a normal baseline")
 
 
