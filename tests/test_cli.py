@@ -617,3 +617,15 @@ def test_a_file_to_write_that_is_a_file_read_is_refused_before_the_work(series, 
     assert "would replace" not in capsys.readouterr().err and (tmp_path / "007").read_text().startswith("patient_id")
     assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0
     assert main(["gcig", str(series), "--out", str(tmp_path / "gcig.csv")]) == 0      # its own output: replaced
+
+
+def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, model_dir, tmp_path, capsys):
+    """``ca125 validate --bootstrap 5 --seed -3`` validated the cohort, then ended in numpy's
+    traceback ("expected non-negative integer"); it is refused first, in one line."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age,complete_resection\n007,61,1\n")
+    assert main(["validate", "--model", str(model_dir), "--markers", str(series), "--clinical", str(clinical),
+                 "--out", str(tmp_path / "r.html"), "--bootstrap", "5", "--seed", "-3"]) == 2
+    err = capsys.readouterr().err
+    assert "ca125: error: the bootstrap seed must be a non-negative integer, got -3" in err
+    assert "Traceback" not in err and not (tmp_path / "r.html").exists()

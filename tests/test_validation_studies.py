@@ -843,3 +843,12 @@ def test_drawn_resamples_are_the_seeded_generators():
     given = optimism_bootstrap(_lrm(), X, y, indices=indices, progress=False, n_jobs=1)
     pd.testing.assert_frame_equal(drawn.resamples, given.resamples)
     assert drawn.seed == 11 and given.seed is None
+
+
+def test_a_negative_or_non_integer_seed_is_refused(noise):
+    """``seed=-3`` reached numpy's ``default_rng`` and ended as its plain ValueError (under
+    ``ca125 validate --bootstrap 5 --seed -3``: a traceback after the whole validation)."""
+    overfit, X, y = noise
+    for seed in (-3, 1.5, True):
+        with pytest.raises(InvalidInputError, match="seed must be a non-negative integer"):
+            optimism_bootstrap(overfit, X, y, n_boot=2, seed=seed, progress=False, n_jobs=1)

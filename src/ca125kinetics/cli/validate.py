@@ -14,7 +14,7 @@ from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
-from ..validation.studies import _describe_source, optimism_bootstrap, validate_model
+from ..validation.studies import _describe_source, check_seed, optimism_bootstrap, validate_model
 from . import add_format_arguments, add_kelim_cutoff_argument, format_options, markers_options
 from ._workers import stop_workers_on_interrupt
 
@@ -54,6 +54,7 @@ def cli_validate(args) -> int:
     """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
     if args.bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
+    check_seed(args.seed)                           # refused before the work, not after it
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before the work
     bundle = load_model(args.model)
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after

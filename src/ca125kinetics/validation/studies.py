@@ -1259,6 +1259,14 @@ def _describe_estimator(est) -> str:
     return type(est).__name__
 
 
+def check_seed(seed) -> int:
+    """The bootstrap seed as an int: a non-negative integer (what ``numpy.random.default_rng``
+    takes), else :class:`InvalidInputError` (``ca125 validate --seed`` checks it before the work)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InvalidInputError(f"the bootstrap seed must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
 def _check_indices(indices, n: int, n_boot, seed) -> list[np.ndarray]:
     """The caller's resamples as 0-based int arrays of length ``n``, or a typed refusal."""
     if seed is not None:
@@ -1394,7 +1402,7 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         n_boot = _DEFAULT_N_BOOT if n_boot is None else n_boot
         if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 1:
             raise InvalidInputError(f"n_boot must be a positive integer, got {n_boot!r}")
-        seed = 0 if seed is None else seed
+        seed = 0 if seed is None else check_seed(seed)
         rng = np.random.default_rng(seed)
         indices = [rng.integers(0, n, size=n) for _ in range(int(n_boot))]
     else:
