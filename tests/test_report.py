@@ -11,6 +11,7 @@ import dataclasses
 import html
 import re
 from argparse import ArgumentParser
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -155,6 +156,37 @@ def test_metrics_and_report_are_logged_to_mlflow(result, tmp_path, monkeypatch):
     logged = {a.path.rsplit("/", 1)[-1] for a in client.list_artifacts(run.info.run_id, "validation/tables")}
     assert logged == {f"{name}.csv" for name in result.tables()}
     assert (tmp_path / "mlartifacts").is_dir()  # next to the database, as for training
+
+
+@pytest.mark.slow  # MLflow's SQLite store: creating the schema takes seconds
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # sqlalchemy/alembic inside mlflow's SQLite store
+def test_tables_logged_to_mlflow_say_the_model_was_trained_on_synthetic_data(result, model_dir, files, tmp_path,
+                                                                            monkeypatch, capsys):
+    """The tables logged under validation/tables/ had none of the trained_on_synthetic, rules
+    and package_version columns that the same tables written by --tables carry (the docs say
+    they are the same tables): ``ca125 validate --tracking-uri`` logs the tables it writes,
+    and log_to_mlflow by default stamps the model's trained_on_synthetic on every row."""
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    parser = ArgumentParser()
+    add_validate_arguments(parser)
+    args = parser.parse_args(["--model", str(model_dir), "--markers", str(files[0]), "--clinical", str(files[1]),
+                              "--out", str(tmp_path / "r.html"), "--tables", str(tmp_path / "tables"),
+                              "--tracking-uri", uri, "--experiment", "cli", "--no-progress"])
+    assert cli_validate(args) == 0
+    capsys.readouterr()
+    log_to_mlflow(result, write_report(result, tmp_path / "api.html"), tracking_uri=uri, experiment="api")
+    client = mlflow.tracking.MlflowClient(tracking_uri=uri)
+    for experiment in ("cli", "api"):
+        (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+        logged = Path(client.download_artifacts(run.info.run_id, "validation/tables", str(tmp_path / experiment)))
+        for name in ("metrics", "flow", "predictions"):
+            frame = pd.read_csv(logged / f"{name}.csv")
+            assert frame["trained_on_synthetic"].all(), (experiment, name)
+            if experiment == "cli":
+                assert (logged / f"{name}.csv").read_bytes() == (tmp_path / "tables" / f"{name}.csv").read_bytes()
 
 
 def test_cli_validate_writes_the_report(model_dir, files, tmp_path, monkeypatch, capsys):

@@ -92,13 +92,14 @@ def cli_validate(args) -> int:
                                      seed=args.seed, progress=not args.no_progress, n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
     path = write_report(result, args.out, title=args.title)
+    tables = {name: _stamped(frame, bundle) for name, frame in result.tables().items()}
     if args.tables:
-        _write_tables(result, bundle, args.tables)
+        _write_tables(tables, args.tables)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     logging_on = bool(tracking_uri)
     if logging_on:
         with quiet_mlflow():
-            log_to_mlflow(result, path, tracking_uri=tracking_uri, experiment=args.experiment)
+            log_to_mlflow(result, path, tracking_uri=tracking_uri, experiment=args.experiment, tables=tables)
     m = result.metrics
     print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
           f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
@@ -129,12 +130,11 @@ def _stamped(frame, bundle):
     return with_model_provenance(frame.assign(trained_on_synthetic=synthetic), bundle)
 
 
-def _write_tables(result, bundle, directory) -> None:
-    """Every table of the report (``ValidationResult.tables``) as ``DIR/<name>.csv``."""
+def _write_tables(tables, directory) -> None:
+    """Every table of the report (``ValidationResult.tables``, stamped) as ``DIR/<name>.csv``."""
     from pathlib import Path
 
     out = Path(directory)
-    tables = result.tables()
     for name, frame in tables.items():
-        write_table(_stamped(frame, bundle), out / f"{name}.csv", fmt="csv")
+        write_table(frame, out / f"{name}.csv", fmt="csv")
     print(f"wrote {len(tables)} table(s) to {out}", file=sys.stderr)

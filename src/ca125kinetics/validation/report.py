@@ -683,7 +683,8 @@ def _flat_metrics(result: ValidationResult) -> dict[str, float]:
 
 
 def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
-                  experiment: str = "ca125-validation", run_name: str | None = None) -> str:
+                  experiment: str = "ca125-validation", run_name: str | None = None,
+                  tables: dict[str, pd.DataFrame] | None = None) -> str:
     """Log a validation study to MLflow: metrics, parameters, the report and the tables.
 
     Parameters
@@ -700,6 +701,11 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
         artifacts in ``mlartifacts/`` next to the database, as for training).
     run_name : str, optional
         Default ``"validate <model name> <version>"``.
+    tables : dict of DataFrame, optional
+        The tables to log, by name (``ca125 validate`` gives them as it writes them with
+        ``--tables``: with the ``trained_on_synthetic``, ``rules`` and ``package_version``
+        columns). Default :meth:`~.studies.ValidationResult.tables` with the model's
+        ``trained_on_synthetic`` on every row.
 
     Returns
     -------
@@ -742,7 +748,10 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
         mlflow.set_tag("ca125kinetics.kind", "validation")
         mlflow.log_artifact(str(report_path), artifact_path="validation")
         with tempfile.TemporaryDirectory() as tmp:
-            for name, frame in result.tables().items():
+            if tables is None:
+                synthetic = bool(m["trained_on_synthetic"])
+                tables = {name: frame.assign(trained_on_synthetic=synthetic) for name, frame in result.tables().items()}
+            for name, frame in tables.items():
                 frame.to_csv(Path(tmp) / f"{name}.csv", index=False)
             mlflow.log_artifacts(tmp, artifact_path="validation/tables")
         return run.info.run_id
