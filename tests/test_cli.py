@@ -629,3 +629,15 @@ def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, mode
     err = capsys.readouterr().err
     assert "ca125: error: the bootstrap seed must be a non-negative integer, got -3" in err
     assert "Traceback" not in err and not (tmp_path / "r.html").exists()
+
+
+def test_validate_names_the_clinical_file_without_the_outcome_column(series, model_dir, tmp_path, capsys):
+    """A clinical table without complete_resection was refused as 'DataFrame (1 rows), column
+    ...' (the frame the command had read), after the markers were read: the file is named."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n007,61\n")
+    assert main(["validate", "--model", str(model_dir), "--markers", str(series), "--clinical", str(clinical),
+                 "--out", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err
+    assert f"ca125: error: {clinical}, column 'complete_resection': missing required column" in err
+    assert "DataFrame" not in err

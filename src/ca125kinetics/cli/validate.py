@@ -14,7 +14,7 @@ from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
-from ..validation.studies import _describe_source, check_seed, optimism_bootstrap, validate_model
+from ..validation.studies import _OUTCOME, _describe_source, check_seed, optimism_bootstrap, validate_model
 from . import add_format_arguments, add_kelim_cutoff_argument, format_options, markers_options
 from ._workers import stop_workers_on_interrupt
 
@@ -71,7 +71,8 @@ def cli_validate(args) -> int:
         raise InvalidInputError(f"--tables {args.tables!r} is a file; give a directory for the report's CSV tables")
     # the tables are read once, as the options say (dates, number format, column names)
     fmt = format_options(args)
-    clin = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt)
+    # the outcome column is required here, where the file is named (validate_model gets a frame)
+    clin = read_clinical(args.clinical, on_error="flag", require=("patient_id", _OUTCOME), **fmt)
     markers = read_markers(args.markers, clinical=clin, uln=setting_uln(args.markers, float(bundle.gcig_settings.uln)),
                            on_error="flag",
                            duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
