@@ -631,6 +631,23 @@ def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, mode
     assert "Traceback" not in err and not (tmp_path / "r.html").exists()
 
 
+@pytest.mark.parametrize("options, said", [
+    (["--seed", "7"], "--seed set(s) the optimism bootstrap, which runs only with --bootstrap N"),
+    (["--n-jobs", "4", "--seed", "1"], "--seed and --n-jobs set(s) the optimism bootstrap"),
+    (["--bootstrap", "5", "--n-jobs", "0"], "n_jobs must be a positive number of workers or -1 (all cores), got 0"),
+])
+def test_validate_refuses_bootstrap_options_it_would_ignore_before_the_work(series, model_dir, tmp_path, capsys,
+                                                                             options, said):
+    """``--seed``/``--n-jobs`` without ``--bootstrap`` were read and ignored (exit 0), and
+    ``--n-jobs 0`` was refused only after the whole cohort had been validated."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age,complete_resection\n007,61,1\n")
+    assert main(["validate", "--model", str(model_dir), "--markers", str(series), "--clinical", str(clinical),
+                 "--out", str(tmp_path / "r.html"), *options]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and not (tmp_path / "r.html").exists()
+
+
 def test_validate_names_the_clinical_file_without_the_outcome_column(series, model_dir, tmp_path, capsys):
     """A clinical table without complete_resection was refused as 'DataFrame (1 rows), column
     ...' (the frame the command had read), after the markers were read: the file is named."""

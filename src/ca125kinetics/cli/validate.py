@@ -14,7 +14,7 @@ from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
-from ..validation.studies import _OUTCOME, _describe_source, check_seed, optimism_bootstrap, validate_model
+from ..validation.studies import _OUTCOME, _describe_source, check_n_jobs, check_seed, optimism_bootstrap, validate_model
 from . import add_format_arguments, add_kelim_cutoff_argument, format_options, markers_options
 from ._workers import stop_workers_on_interrupt
 
@@ -39,8 +39,9 @@ def add_validate_arguments(parser) -> None:
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="also run Harrell's optimism-corrected bootstrap with N resamples, refitting the "
                              "model's pipeline on this cohort (internal validation; default 0 = off)")
-    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--n-jobs", type=int, default=2, help="bootstrap worker processes (default 2)")
+    parser.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 0; with --bootstrap)")
+    parser.add_argument("--n-jobs", type=int, default=None,
+                        help="bootstrap worker processes (default 2, -1 all cores; with --bootstrap)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--tracking-uri",
                         help="log metrics and the report to this MLflow tracking URI (default: "
@@ -54,7 +55,7 @@ def cli_validate(args) -> int:
     """Handler of ``ca125 validate``: validate, optionally bootstrap, write (and log) the report."""
     if args.bootstrap < 0:
         raise InvalidInputError(f"--bootstrap must be >= 0, got {args.bootstrap}")
-    check_seed(args.seed)                           # refused before the work, not after it
+    _check_bootstrap_options(args)                  # refused before the work, not after it
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before the work
     bundle = load_model(args.model)
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
@@ -121,6 +122,17 @@ def cli_validate(args) -> int:
 #: What ``ca125 validate`` prints after its figures when the model was trained on synthetic data.
 SYNTHETIC_NOTE = ("model trained on synthetic data: these figures describe how it does on this cohort, not a model "
                   "fitted to patients; research software, not a medical device")
+
+
+def _check_bootstrap_options(args) -> None:
+    """Refuse ``--seed``/``--n-jobs`` without ``--bootstrap`` (read and ignored otherwise), and a
+    bad seed or number of workers before the cohort is validated; fill in their defaults."""
+    given = [f"--{name.replace('_', '-')}" for name in ("seed", "n_jobs") if getattr(args, name) is not None]
+    if given and not args.bootstrap:
+        raise InvalidInputError(f"{' and '.join(given)} set(s) the optimism bootstrap, which runs only with "
+                                "--bootstrap N: add --bootstrap N, or leave them out")
+    args.seed = check_seed(0 if args.seed is None else args.seed)
+    args.n_jobs = check_n_jobs(2 if args.n_jobs is None else args.n_jobs)
 
 
 def _stamped(frame, bundle):

@@ -1267,6 +1267,15 @@ def check_seed(seed) -> int:
     return int(seed)
 
 
+def check_n_jobs(n_jobs) -> int:
+    """The bootstrap's worker processes as an int: a positive number, or a negative one as joblib
+    counts them (-1: all cores); else :class:`InvalidInputError` (``ca125 validate --n-jobs``
+    checks it before the work)."""
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
+        raise InvalidInputError(f"n_jobs must be a positive number of workers or -1 (all cores), got {n_jobs!r}")
+    return int(n_jobs)
+
+
 def _check_indices(indices, n: int, n_boot, seed) -> list[np.ndarray]:
     """The caller's resamples as 0-based int arrays of length ``n``, or a typed refusal."""
     if seed is not None:
@@ -1393,9 +1402,7 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
     if yv.sum() < 2 or yv.size - yv.sum() < 2:
         raise InsufficientDataError(f"the bootstrap needs at least 2 patients with and without the outcome, "
                                     f"got {int(yv.sum())} and {int(yv.size - yv.sum())}")
-    n_jobs = 1 if n_jobs is None else int(n_jobs)
-    if n_jobs == 0:
-        raise InvalidInputError("n_jobs must be a positive number of workers or -1 (all cores), got 0")
+    n_jobs = 1 if n_jobs is None else check_n_jobs(n_jobs)
     X = patient_frame.reset_index(drop=True)
     n = len(X)
     if indices is None:
