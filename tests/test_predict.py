@@ -1713,6 +1713,35 @@ def test_an_unknown_recist_is_imputed_unless_the_model_learned_it_unknown(tmp_pa
     assert p.status == "ok" and p.decision in ("resectable", "not_resectable")
 
 
+def test_a_model_trained_without_recist_decides_whether_recist_is_given_or_not():
+    """A cohort without RECIST trains a model that learned it unknown throughout and does not
+    use it (training/README.md). Scored with RECIST given (SD), such a model counted the value
+    as 'a level the model never learned' and withheld the decision ('give recist', though it
+    was given), while the same patient with RECIST left empty got one at the same probability."""
+    from ca125kinetics.bundle import ModelBundle
+    from ca125kinetics.features import build_patient_frame
+    from ca125kinetics.models import make_pipeline
+    from ca125kinetics.synth import simulate_cohort
+
+    cohort = simulate_cohort(240, 11)
+    frame = build_patient_frame(cohort.markers, cohort.clinical.assign(recist=None))
+    y = cohort.truth.set_index("patient_id").reindex(frame["patient_id"])["complete_resection_potential"]
+    pipeline = make_pipeline("logistic_main").fit(frame, y.to_numpy(dtype=int))
+    model = ModelBundle(pipeline=pipeline, name="t", version="0", model_family="logistic_main", threshold=0.5,
+                        feature_ranges={}, trained_on_synthetic=True, training_summary={"n": 240}, interval={})
+    assert model.learned_unknown("recist") is True
+    series = {"day": [0, 21, 42, 63], "ca125": [400, 180, 95, 40]}
+    factors = {k: v for k, v in CLINICAL.items() if k != "recist"}
+    blank = P.predict(series, factors, model=model)
+    given = P.predict(series, {**factors, "recist": "SD"}, model=model)
+    assert blank.status == given.status == "ok"
+    assert given.decision == blank.decision and given.probability == blank.probability
+    assert not any("not a level" in w for w in given.warnings), given.warnings
+    frame = pd.DataFrame({"patient_id": "c", **series})
+    cohort_out = P.predict_cohort(frame, pd.DataFrame([{"patient_id": "c", **factors, "recist": "SD"}]), model=model)
+    assert cohort_out["status"].iloc[0] == "ok"
+
+
 def test_range_warnings_read_alike_from_the_bundle_and_its_scoring_file():
     """``ca125 score`` (the scoring file, whose JSON sorts its keys) and ``predict_cohort`` (the
     bundle) gave the out-of-range warnings in different orders (half_life_days, k, ... against

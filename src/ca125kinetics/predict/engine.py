@@ -529,7 +529,8 @@ _READABLE_CODES = {"figo_stage": FIGO_STAGES, "recurrence_pattern": RECURRENCE_P
 def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
     """Per patient, whether its value of the categorical predictor ``name`` is known but not a
     level the model that scores it learned (``ModelBundle.learned_levels``; per row for the
-    landmark models of a trajectory). A model that cannot tell: False."""
+    landmark models of a trajectory). A model that cannot tell: False; nor one that learned
+    the predictor unknown throughout (``{"missing"}``: trained without it, it does not use it)."""
     readable = set(_READABLE_CODES[name])
     rows = getattr(bundle, "learned_levels_rows", None)
     if rows is not None:
@@ -539,7 +540,8 @@ def _unseen(bundle, name: str, values: np.ndarray, ids) -> np.ndarray:
         levels, which = [learned(name) if learned is not None else None], np.zeros(len(values), dtype=np.intp)
     out = np.zeros(len(values), dtype=bool)
     checked = [k for k, learned_levels in enumerate(levels)        # a model that learned every code
-               if learned_levels is not None and not readable <= learned_levels]   # the readers give: none
+               if learned_levels is not None and not readable <= learned_levels   # the readers give: none
+               and learned_levels - {"missing"}]
     if not checked:
         return out
     values = np.asarray(values, dtype=object)
