@@ -367,6 +367,25 @@ def test_how_the_cohort_was_called_synthetic_is_decided_and_said(tmp_path):
     assert _synthetic_status(plain, False)[0] is False   # the user's word wins, and is recorded
 
 
+def test_a_cohort_of_simulate_cohort_given_as_frames_is_synthetic():
+    """``ca125kinetics.train(cohort.markers, cohort.clinical)`` with a cohort straight from
+    ``simulate_cohort`` trained a model marked real ('Cohort supplied by the user', no
+    synthetic line on its card or its scores): only a params.json beside a markers file was
+    looked for. The simulator's frames now say what they are; the user's word still wins."""
+    from ca125kinetics.synth import simulate_cohort
+    from ca125kinetics.train import _synthetic_status
+
+    cohort = simulate_cohort(20, seed=3)
+    synthetic, source = _synthetic_status(cohort.markers, None)
+    assert synthetic and source.startswith("detected: the markers table is a frame of ca125kinetics.synth")
+    assert _synthetic_status(cohort.markers[cohort.markers["day"] < 100].copy(), None)[0]
+    assert _synthetic_status(cohort.markers, False)[0] is False
+    plain = pd.DataFrame({"patient_id": ["1"], "day": [0], "ca125": [100.0]})
+    assert _synthetic_status(plain, None) == (False, "not declared (neither synthetic=True nor synthetic=False) "
+                                              "and the markers table is no frame of ca125kinetics.synth: read "
+                                              "as a real cohort")
+
+
 # ----------------------------------------------------------------------------- one training run
 
 

@@ -153,6 +153,10 @@ __all__ = ["DEFAULT_PARAMS", "SyntheticCohort", "simulate_cohort", "write_synthe
 
 #: Version of the generative model; bump it whenever a change alters the cohorts drawn.
 GENERATOR_VERSION = 2
+#: ``DataFrame.attrs`` key marking the tables of a :class:`SyntheticCohort` (their generator
+#: version): ``ca125kinetics.train`` given them as frames knows them synthetic, as it knows
+#: files written beside their ``params.json``.
+SYNTHETIC_ATTR = "ca125_synthetic_generator"
 
 #: True parameters of the generator (JSON-serialisable; copied into every cohort).
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -295,6 +299,10 @@ class SyntheticCohort:
     clinical: pd.DataFrame
     truth: pd.DataFrame
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for frame in (self.markers, self.clinical, self.truth):
+            frame.attrs[SYNTHETIC_ATTR] = self.params.get("generator_version", GENERATOR_VERSION)
 
     @property
     def marker(self) -> str:

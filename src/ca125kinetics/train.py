@@ -79,6 +79,7 @@ from .errors import InsufficientDataError, InvalidInputError
 from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
+from .synth import SYNTHETIC_ATTR
 from .task import DEFAULT_TASK, OVARIAN_COMPARATORS, RESPONSE_COMPARATORS, TaskSpec
 
 # ``ca125kinetics.train`` is this module and, called, the function ``train`` (see _FunctionModule)
@@ -1515,6 +1516,11 @@ def _synthetic_status(markers, synthetic: bool | None) -> tuple[bool, str]:
     if synthetic is not None:
         return bool(synthetic), ("declared synthetic by the user (--synthetic)" if synthetic
                                  else "declared not synthetic by the user (--no-synthetic)")
+    if isinstance(markers, pd.DataFrame):
+        if SYNTHETIC_ATTR in markers.attrs:
+            return True, "detected: the markers table is a frame of ca125kinetics.synth (simulate_cohort)"
+        return False, ("not declared (neither synthetic=True nor synthetic=False) and the markers table is no "
+                       "frame of ca125kinetics.synth: read as a real cohort")
     if _looks_synthetic(markers):
         return True, "detected: a params.json of `ca125 synth` lies beside the markers file"
     return False, ("not declared (neither --synthetic nor --no-synthetic) and no params.json of "
@@ -1555,7 +1561,8 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
         description.
     synthetic : bool, optional
         Whether the cohort is synthetic (the model card then says so in its first line).
-        Default: detected from a ``params.json`` of ``ca125 synth`` beside the markers file.
+        Default: detected from a ``params.json`` of ``ca125 synth`` beside the markers file,
+        or from a markers frame of :func:`ca125kinetics.synth.simulate_cohort`.
     read_options : dict, optional
         How the tables are written (:func:`fit_and_evaluate`; ``ca125 train --sep --decimal
         --thousands --date-format --rename``).
