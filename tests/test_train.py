@@ -1001,3 +1001,22 @@ def test_a_metric_warning_names_the_model_or_score_it_is_about():
     assert np.isnan(row["calibration_slope"])
     assert caught and all(w.startswith("published score ago: ") for w in caught)
     assert any("calibration slope is not estimable" in w for w in caught)
+
+
+@pytest.mark.slow  # one small training run without MLflow (about 10 s)
+def test_fit_and_evaluate_knows_simulator_frames_and_fits_quietly_when_the_cache_is_slow(monkeypatch):
+    """``fit_and_evaluate`` (the computation ``train`` runs) took ``synthetic=False`` by
+    default, so simulator frames gave a bundle marked real; it now detects as ``train`` does.
+    And on a loaded machine joblib's cache warned "Persisting input arguments took 5.18s"
+    during the fits (a timing notice, which the test suite's warning filter turned into
+    errors): forced here by a zero time limit, it is not raised."""
+    import functools
+
+    import joblib.memory
+
+    persist = joblib.memory.MemorizedFunc._persist_input
+    monkeypatch.setattr(joblib.memory.MemorizedFunc, "_persist_input",
+                        functools.partialmethod(persist, this_duration_limit=-1.0))
+    cohort = simulate_cohort(240, seed=31)
+    result = fit_and_evaluate(cohort.markers, cohort.clinical, config=SMALL)
+    assert result.bundle.trained_on_synthetic is True

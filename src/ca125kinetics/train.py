@@ -66,6 +66,7 @@ import tempfile
 import time
 import tomllib
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -828,7 +829,8 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
     caught: list[str] = []
     probabilities: dict[str, np.ndarray] = {}
     rows = []
-    with tempfile.TemporaryDirectory(prefix="ca125-fold-") as cache, threadpool_limits(limits=1):
+    with tempfile.TemporaryDirectory(prefix="ca125-fold-") as cache, threadpool_limits(limits=1), \
+            _quiet_cache_timing():
         memory = joblib.Memory(cache, verbose=0)
         for family in config.families:
             pipeline = make_pipeline(family, kinetics_settings=kinetics_settings, seed=config.seed,
@@ -972,6 +974,17 @@ def _k_ref(config: TrainingConfig, log_k: np.ndarray, digest: str) -> KineticsSe
     return ks.replace(k_ref=float(config.k_ref), k_ref_source=f"training config {config.source}")
 
 
+@contextmanager
+def _quiet_cache_timing():
+    """Fits through the transformer cache (``joblib.Memory``) without joblib's notice that
+    persisting the inputs took long ("Persisting input arguments took 5.18s"): on a loaded
+    machine it follows the clock, not the inputs, and says nothing of the results (joblib:
+    "results will be correct in all cases"). Every other warning passes."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Persisting input arguments took", category=UserWarning)
+        yield
+
+
 def _fit_final(frame, y, config, ks, selected, recal, memory):
     """Every family fitted on the development set (selected one with its recalibration)."""
     from .models import RecalibratedClassifier, make_pipeline
@@ -984,7 +997,8 @@ def _fit_final(frame, y, config, ks, selected, recal, memory):
             pipeline.set_params(classifier=RecalibratedClassifier(pipeline.named_steps["classifier"],
                                                                   recal["intercept"], recal["slope"]))
         # the cache is a temporary directory of this run: a shipped pipeline must not point to it
-        fitted[family] = pipeline.fit(frame, y).set_params(memory=None)
+        with _quiet_cache_timing():
+            fitted[family] = pipeline.fit(frame, y).set_params(memory=None)
     return fitted
 
 
@@ -1059,7 +1073,7 @@ def _feature_ranges(frame: pd.DataFrame, kin: pd.DataFrame, ks: KineticsSettings
 
 
 def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME,
-                     synthetic: bool = False, progress: Callable[[str], None] | None = None,
+                     synthetic: bool | None = None, progress: Callable[[str], None] | None = None,
                      read_options: dict | None = None) -> TrainingResult:
     """Cross-validate, select, recalibrate, fit and evaluate (no MLflow, no export).
 
@@ -1073,8 +1087,10 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
         See :class:`TrainingConfig` (None: the defaults of ``training/default.toml``).
     name : str
         Model name stored in the bundle.
-    synthetic : bool
+    synthetic : bool, optional
         The cohort is synthetic (stored in the bundle; the model card says so in line 1).
+        Default: detected as :func:`train` detects it (a ``params.json`` of ``ca125 synth``
+        beside the markers file, or a markers frame of ``synth.simulate_cohort``).
     progress : callable, optional
         Called with a short description after each stage (the CLI draws a progress bar).
     read_options : dict, optional
@@ -1099,7 +1115,8 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
     # threads only contend (measured: a CV fold took 4x longer with 2 threads under load).
     # Parallelism is across folds (cv.n_jobs processes) instead.
     with threadpool_limits(limits=1):
-        return _fit_and_evaluate(markers, clinical, load_config(config), name, synthetic, progress, read_options)
+        return _fit_and_evaluate(markers, clinical, load_config(config), name, _synthetic_status(markers, synthetic)[0],
+                                 progress, read_options)
 
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
