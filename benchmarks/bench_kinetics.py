@@ -114,12 +114,19 @@ def k_errors(markers: pd.DataFrame, truth: pd.DataFrame, sample_counts, *, marke
         sel = keep & ((n_samples == m) if m != "all" else True)
         if not sel.any():
             continue
-        med = {meth: float(np.median(e[sel])) for meth, e in err.items()}
-        rows.append([m, int(sel.sum()), med["population"], float(np.quantile(err["population"][sel], 0.9)),
-                     med["per-patient"], float(np.quantile(err["per-patient"][sel], 0.9)), med["loglinear"],
+        # a method that gives some of these patients no k (per-patient: k_at_bound,
+        # not_converged) is summarised over the others; np.median would print NaN
+        med = {meth: float(np.nanmedian(e[sel])) for meth, e in err.items()}
+        rows.append([m, int(sel.sum()), med["population"], float(np.nanquantile(err["population"][sel], 0.9)),
+                     med["per-patient"], float(np.nanquantile(err["per-patient"][sel], 0.9)), med["loglinear"],
                      med["loglinear"] / med["population"], med["per-patient"] / med["population"]])
     table(rows, ["samples", "patients", "population_med", "population_p90", "per_patient_med",
                  "per_patient_p90", "loglinear_med", "loglinear/pop", "per_patient/pop"], title)
+    for meth, e in err.items():
+        if np.isnan(e[keep]).any():
+            print(f"  {meth}: no k for {int(np.isnan(e[keep]).sum())} of these patients "
+                  f"(statuses {results[meth]['status'][keep & np.isnan(e)].value_counts().to_dict()}), "
+                  "left out of its columns")
     return results, true_k, keep, err
 
 
