@@ -1581,3 +1581,14 @@ def test_command_line_users_are_told_the_options_they_have():
     with pytest.raises(InsufficientDataError, match=r"--method per-patient\), pass a fitted population= "
                                                     r"\(a model's: --model\)"):
         fit_kinetics(read_markers(five), method="population")
+
+
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_censored_flag_beside_a_limit_is_no_statement(tmp_path, blank):
+    """An empty-text flag (a Parquet or text-typed column's empty cell) beside '<5' states
+    nothing, as a null cell does: the '<' is read, not refused as a contradiction."""
+    frame = pd.DataFrame({"patient_id": ["007"] * 3, "day": [0, 21, 42], "ca125": ["400", "<5", "6"],
+                          "censored": ["", blank, ""]})
+    assert read_markers(frame)["censored"].tolist() == [False, True, False]
+    frame.to_parquet(tmp_path / "m.parquet")
+    assert read_markers(tmp_path / "m.parquet")["censored"].tolist() == [False, True, False]

@@ -1502,10 +1502,13 @@ def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarra
     return dates, bad
 
 
-def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(flag, bad)`` of a ``censored`` column: true/false, 1/0, yes/no or empty (= false)."""
+def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(flag, bad, empty)`` of a ``censored`` column: true/false, 1/0, yes/no or empty (= false).
+
+    ``empty``: cells that state nothing (null, or blank text), so a ``'<x'`` beside them is
+    read as censored rather than refused as a contradiction."""
     if values.dtype.kind == "b":
-        return values.astype(bool), np.zeros(len(values), dtype=bool)
+        return values.astype(bool), np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
 
     def one(v):
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
@@ -1521,7 +1524,9 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     parsed = [one(v) for v in values]
     bad = np.fromiter((v is None for v in parsed), dtype=bool, count=len(parsed))
-    return np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed)), bad
+    empty = np.fromiter((v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
+                         or (isinstance(v, str) and not v.strip()) for v in values), dtype=bool, count=len(parsed))
+    return np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed)), bad, empty
 
 
 # --------------------------------------------------------------------------- markers
@@ -1663,12 +1668,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     value, censored, bad_value = _parse_values(raw_value, decimal, thousands)
     if "censored" in columns:  # a canonical frame written out and read back keeps its flags
         raw_flag = columns["censored"]
-        flag, bad_flag = _parse_censored_flags(raw_flag)
+        flag, bad_flag, empty_flag = _parse_censored_flags(raw_flag)
         col.add(bad_flag, "censored",
                 lambda i: f"censored {_shown(raw_flag[i])!r} is not a documented value; use "
                 f"true/false (also {'/'.join(CENSORED_TRUE[1:])} and {'/'.join(CENSORED_FALSE[1:])}) or "
                 f"leave it empty (= false), or write the value as '<x' in the {vc} column")
-        said_false = ~flag & ~bad_flag & ~_missing(raw_flag)
+        said_false = ~flag & ~bad_flag & ~empty_flag
         col.add(censored & said_false, "censored",
                 lambda i: f"{what} value {_shown(raw_value[i])!r} is written as below the assay's limit "
                 f"but censored is {_shown(raw_flag[i])!r}; correct one of them (or leave censored empty)")
