@@ -390,6 +390,26 @@ def test_slow_headers_get_408_and_the_connection_is_closed(live_server):
     assert reply.startswith(b"HTTP/1.1 408") and b"x-content-type-options: nosniff" in reply
 
 
+@pytest.mark.parametrize("request_bytes, status", [
+    (b"POST /api/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{}",
+     b"400"),
+    (b"NOT AN HTTP REQUEST\r\n\r\n", b"400"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES + 10) + b"\r\n\r\n", b"431"),
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"408"),
+])
+def test_a_refusal_before_the_application_is_json_with_the_security_headers(live_server, request_bytes, status):
+    """docs/web.md: every refusal is JSON with 'message' and 'detail', and every response
+    carries the security headers; also what the server refuses before the application runs
+    (a bad Content-Length or request line reached uvicorn's plain-text 400 without them)."""
+    reply = _exchange(live_server, request_bytes)
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 " + status)
+    assert b"x-content-type-options: nosniff" in head.lower() and b"content-security-policy" in head.lower()
+    assert b"content-type: application/json" in head.lower()
+    answer = json.loads(body)
+    assert set(answer) == {"message", "detail"} and answer["message"]
+
+
 def test_oversized_headers_are_refused_and_normal_requests_are_served(live_server):
     big = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * (MAX_HEADER_BYTES + 10) + b"\r\n\r\n"
     assert _exchange(live_server, big).startswith(b"HTTP/1.1 431")

@@ -625,11 +625,17 @@ class GuardedH11Protocol(H11Protocol):
         if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
             self._refuse(b"408 Request Timeout", f"request headers did not arrive within {self.header_timeout:g} seconds")
 
+    def send_400_response(self, msg: str) -> None:
+        """A request h11 cannot parse (request line, headers, Content-Length): refused as the
+        application refuses, not with uvicorn's plain text without the security headers."""
+        self._refuse(b"400 Bad Request", f"the request could not be parsed as HTTP/1.1 ({msg})")
+
     def _refuse(self, status: bytes, text: str) -> None:
-        """Answer ``status`` with a one-line text (and the security headers), then close."""
+        """Answer ``status`` with the API's error body (``message``, ``detail``) and the security
+        headers, then close."""
         self._cancel_header_timer()
-        body = (text + "\n").encode()
-        head = [b"HTTP/1.1 " + status, b"content-type: text/plain; charset=utf-8", b"connection: close",
+        body = json.dumps({"message": text, "detail": text}).encode()
+        head = [b"HTTP/1.1 " + status, b"content-type: application/json", b"connection: close",
                 b"content-length: " + str(len(body)).encode()]
         head += [name + b": " + value for name, value in SECURITY_HEADERS]
         self.transport.write(b"\r\n".join(head) + b"\r\n\r\n" + body)
