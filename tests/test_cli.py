@@ -522,6 +522,23 @@ def test_an_out_file_of_a_kind_the_command_does_not_write_is_refused(series, tmp
     assert (tmp_path / "ni.html").read_text().startswith("<!DOCTYPE html>")
 
 
+@pytest.mark.parametrize("command", [["gcig"], ["kinetics", "--method", "per-patient"]])
+def test_gcig_and_kinetics_refuse_an_out_suffix_they_do_not_write_before_the_work(series, tmp_path, capsys,
+                                                                                  command):
+    """README: another --out suffix is refused before the work. gcig and kinetics refused
+    ``--out x.xlsx`` only when writing, after every patient had been read and fitted (a
+    missing markers file was reported first, so no work had been spared)."""
+    missing = tmp_path / "no_such_markers.csv"
+    for out in ("x.xlsx", "x.txt", "x"):
+        assert main([command[0], str(missing), *command[1:], "--out", str(tmp_path / out)]) == 2
+        err = capsys.readouterr().err
+        assert "the command writes .csv, .json, .parquet, .pq files" in err and "no_such_markers" not in err
+    assert main([command[0], str(series), *command[1:], "--out", str(tmp_path / "x.xlsx"), "--format", "csv"]) == 0
+    assert (tmp_path / "x.xlsx").read_text().startswith("patient_id,")
+    assert main([command[0], str(series), *command[1:], "--out", str(tmp_path / "t.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "t.parquet")["patient_id"].tolist() == ["007", "008"]
+
+
 def test_demo_refuses_a_cohort_directory_that_does_not_exist(tmp_path, capsys):
     """A typo in --cohort generated 3,000 synthetic patients there and trained on them; only
     the default cohort is made when it is missing."""

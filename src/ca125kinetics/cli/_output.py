@@ -6,7 +6,10 @@ import sys
 
 import pandas as pd
 
-__all__ = ["emit", "text_table", "format_for_out"]
+__all__ = ["emit", "text_table", "format_for_out", "check_table_out"]
+
+#: The files :func:`emit` writes a table to (``io.write_table``), by suffix.
+TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 
 
 def format_for_out(out: str | None, given: str | None, suffixes: dict[str, str], default: str = "text", *,
@@ -30,6 +33,12 @@ def format_for_out(out: str | None, given: str | None, suffixes: dict[str, str],
                                 f"{suffix or 'a file without a suffix'}; name the file with one of them"
                                 + (", or state the format with --format" if option == "--out" else ""))
     return suffixes[suffix]
+
+
+def check_table_out(out: str | None, fmt: str | None) -> None:
+    """Refuse, before the work, an ``--out`` that :func:`emit` would refuse after it: a suffix
+    naming no table format, unless ``fmt`` (``--format`` csv/json) states one."""
+    format_for_out(out, fmt if fmt != "text" else None, TABLE_SUFFIXES)
 
 
 def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:

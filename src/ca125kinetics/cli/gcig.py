@@ -9,7 +9,7 @@ from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, GcigSettings, with_provenance
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
-from ._output import emit, max_rows_option, text_table
+from ._output import check_table_out, emit, max_rows_option, text_table
 
 
 def add_gcig_arguments(parser) -> None:
@@ -43,6 +43,7 @@ def add_gcig_arguments(parser) -> None:
 def cli_gcig(args) -> int:
     """Handler of ``ca125 gcig``; returns the exit code."""
     require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
+    check_table_out(args.out, args.format)
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)

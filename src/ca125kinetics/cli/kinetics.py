@@ -14,7 +14,7 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, cohort_stream, markers_options,
                require_rows)
-from ._output import emit, max_rows_option, text_table
+from ._output import check_table_out, emit, max_rows_option, text_table
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -96,6 +96,7 @@ def cli_kinetics(args) -> int:
     """Handler of ``ca125 kinetics``; returns the exit code."""
     spec = get_marker(args.marker)
     _refuse_unused(args, spec)
+    check_table_out(args.out, args.format)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
     settings, population, method = _kinetics_settings_and_population(args, spec)
     read_options = {"marker": spec, **markers_options(args)}
