@@ -1510,22 +1510,21 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     if values.dtype.kind == "b":
         return values.astype(bool), np.zeros(len(values), dtype=bool), np.zeros(len(values), dtype=bool)
 
-    def one(v):
+    def one(v):     # True, False, None (not a documented value) or "" (the cell states nothing)
         if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            return False
+            return ""
         if isinstance(v, (bool, np.bool_)):
             return bool(v)
         if isinstance(v, (int, float, np.integer, np.floating)):
             return {1: True, 0: False}.get(v) if v in (0, 1) else None
         text = str(v).strip().lower()
         if text == "":
-            return False
+            return ""
         return True if text in CENSORED_TRUE else False if text in CENSORED_FALSE else None
 
     parsed = [one(v) for v in values]
     bad = np.fromiter((v is None for v in parsed), dtype=bool, count=len(parsed))
-    empty = np.fromiter((v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                         or (isinstance(v, str) and not v.strip()) for v in values), dtype=bool, count=len(parsed))
+    empty = np.fromiter((v == "" for v in parsed), dtype=bool, count=len(parsed))
     return np.fromiter((v is True for v in parsed), dtype=bool, count=len(parsed)), bad, empty
 
 
