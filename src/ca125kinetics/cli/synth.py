@@ -9,7 +9,8 @@ def add_synth_arguments(parser) -> None:
     """Arguments of ``ca125 synth``."""
     parser.description = (
         "Write markers.csv, clinical.csv and truth.csv of a seeded synthetic cohort (synthetic "
-        "data: not patients)."
+        "data: not patients), and params.json (the generator's parameters; beside the markers, it "
+        "tells ca125 train the cohort is synthetic)."
     )
     parser.add_argument("--n", type=int, default=3000, help="number of patients (default 3000)")
     parser.add_argument("--seed", type=int, default=20261121, help="random seed (default 20261121)")
