@@ -539,6 +539,34 @@ def test_gcig_and_kinetics_refuse_an_out_suffix_they_do_not_write_before_the_wor
     assert pd.read_parquet(tmp_path / "t.parquet")["patient_id"].tolist() == ["007", "008"]
 
 
+@pytest.mark.parametrize("args, out, given", [
+    (["gcig", "{series}"], "x.parquet", "csv"),
+    (["kinetics", "{series}"], "x.csv", "json"),
+    (["score", "--markers", "{series}", "--model", "{model}"], "x.parquet", "csv"),
+    (["score", "--markers", "{series}", "--model", "{model}"], "x.csv", "fhir"),
+    (["screen", "--clinical", "{series}"], "x.json", "csv"),
+])
+def test_an_out_suffix_naming_another_format_than_format_is_refused(series, model_dir, tmp_path, capsys,
+                                                                    args, out, given):
+    """``ca125 gcig x.csv --format csv --out o.parquet`` exited 0 with CSV text in o.parquet
+    (``pandas.read_parquet`` then fails on it); score and screen likewise. A FHIR bundle is JSON:
+    ``--format fhir --out x.json`` stays allowed."""
+    filled = [a.format(series=series, model=model_dir) for a in args]
+    assert main([*filled, "--out", str(tmp_path / out), "--format", given]) == 2
+    err = capsys.readouterr().err
+    assert f"names a {out.rsplit('.', 1)[1]} file but --format {given} was given" in err
+    assert not (tmp_path / out).exists()
+
+
+def test_a_fhir_bundle_may_be_written_to_a_json_file(series, model_dir, tmp_path, capsys):
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age,ecog,ascites_ml,figo_stage,primary_residual_disease,pfi_months,"
+                        "recurrence_pattern\n007,61,0,0,III,0,14,single\n")
+    assert main(["score", "--markers", str(series), "--clinical", str(clinical), "--model", str(model_dir),
+                 "--patient", "007", "--format", "fhir", "--out", str(tmp_path / "r.json")]) == 0
+    assert '"resourceType"' in (tmp_path / "r.json").read_text()
+
+
 def test_demo_refuses_a_cohort_directory_that_does_not_exist(tmp_path, capsys):
     """A typo in --cohort generated 3,000 synthetic patients there and trained on them; only
     the default cohort is made when it is missing."""

@@ -17,16 +17,22 @@ def format_for_out(out: str | None, given: str | None, suffixes: dict[str, str],
     """The output format: ``given`` (``--format``) when stated, else the one ``out``'s suffix
     names (``suffixes``: suffix -> format), else ``default`` without ``--out``. An ``--out``
     whose suffix names no format the command writes, without ``--format``, is refused (a
-    text table had been written into ``x.xlsx``, and a report into ``x.csv``)."""
+    text table had been written into ``x.xlsx``, and a report into ``x.csv``); so is one whose
+    suffix names another format than ``--format`` (CSV had been written into ``x.parquet``; a
+    FHIR bundle is JSON, ``.json`` names it too)."""
     from pathlib import Path
 
     from ..errors import InvalidInputError
 
+    suffix = Path(out).suffix.lower() if out else ""
     if given:
+        named = suffixes.get(suffix) if suffix else None
+        if named is not None and named != given and not (given == "fhir" and named == "json"):
+            raise InvalidInputError(f"{option} {out} names a {named} file but --format {given} was given: name "
+                                    f"the file for the format (or leave --format out to write what the suffix names)")
         return given
     if not out:
         return default
-    suffix = Path(out).suffix.lower()
     if suffix not in suffixes:
         kinds = ", ".join(s for s in sorted(set(suffixes)) if s)
         raise InvalidInputError(f"{option} {out}: the command writes {kinds} files, not "

@@ -53,7 +53,7 @@ def cli_score(args) -> int:
     if not bundle_task(bundle).is_default:
         return _cli_score_task(args, bundle)
     allow_imputed = bool(getattr(args, "allow_imputed", False))
-    fmt = args.format or _format_from_suffix(args.out)
+    fmt = _format_from_suffix(args.out, args.format)
     # a large file (several patients, not --patient, not one FHIR document): patient-complete chunks
     stream = cohort_stream(args) if args.patient is None and fmt != "fhir" else None
     if stream is not None:
@@ -142,7 +142,7 @@ def _cli_score_task(args, bundle) -> int:
     from ..settings import with_provenance
 
     task = bundle_task(bundle)
-    fmt = args.format or _format_from_suffix(args.out)
+    fmt = _format_from_suffix(args.out, args.format)
     if fmt == "fhir":
         raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
                                 f"{bundle.name!r} predicts {task.description}: use text, csv or json")
@@ -220,10 +220,11 @@ def _stamped(table, bundle):
     return {**table, "rules": json.loads(stamped["rules"].iloc[0]), "package_version": stamped["package_version"].iloc[0]}
 
 
-def _format_from_suffix(out) -> str:
+def _format_from_suffix(out, given=None) -> str:
+    """``--format`` (``given``) or the format ``--out``'s suffix names (:func:`format_for_out`)."""
     from ._output import format_for_out
 
-    return format_for_out(out, None, {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
+    return format_for_out(out, given, {".json": "json", ".csv": "csv", ".parquet": "parquet", ".pq": "parquet",
                                       ".txt": "text"})
 
 
