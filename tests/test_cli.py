@@ -131,6 +131,19 @@ def test_duplicate_days_need_an_explicit_choice(tmp_path, capsys):
     assert row["baseline_value"] == 390.0
 
 
+def test_gcig_progression_confirmation_option_is_applied_and_recorded(tmp_path, capsys):
+    path = tmp_path / "dip.csv"
+    path.write_text("patient_id,day,ca125\n1,0,20\n1,21,80\n1,24,30\n1,35,90\n")
+    for option, status in (([], "no_progression"), (["--progression-confirmation", "any"], "progression")):
+        assert main(["gcig", str(path), "--format", "json", *option]) == 0
+        row = json.loads(capsys.readouterr().out)[0]
+        assert row["progression_status"] == status
+        assert json.loads(row["rules"])["gcig"]["progression_confirmation"] == (option[-1] if option else "sustained")
+    with pytest.raises(SystemExit):
+        main(["gcig", str(path), "--progression-confirmation", "literal"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_synth_writes_a_readable_cohort(tmp_path):
     assert main(["synth", "--n", "25", "--seed", "3", "--out", str(tmp_path / "c")]) == 0
     for name in ("markers.csv", "clinical.csv", "truth.csv"):

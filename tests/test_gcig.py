@@ -486,6 +486,96 @@ def test_candidate_broken_before_the_series_ends_is_not_pending():
     assert (res.group, res.threshold) == ("B", 200) and "candidate on day 42" in res.reason
 
 
+ANY = GcigSettings(progression_confirmation="any")
+
+
+def test_progression_across_a_fall_in_between_only_under_any():
+    # 80 on day 21 (>= 2 x ULN 70), 30 on day 24, 90 on day 35: the sample in between falls
+    # below the threshold. Sustained (default): the day-21 candidate is broken, the day-35 one
+    # awaits its confirmation. Any: day 35 (14 days later, >= 70) confirms day 21.
+    days, values = [0, 21, 24, 35], [20, 80, 30, 90]
+    res = g.gcig_progression(days, values)
+    assert (res.status, res.progression_day) == ("no_progression", None)
+    assert "candidate on day 35 (90 U/mL" in res.reason
+    res = g.gcig_progression(days, values, settings=ANY)
+    assert (res.status, res.group, res.progression_day, res.confirmation_day) == ("progression", "C", 21, 35)
+    assert res.reason == ("GCIG CA-125 progression (group C) on day 21: 80 U/mL, confirmed on day 35 (14 days "
+                          "later) by 90 U/mL, both >= 2 x ULN 35 U/mL (70 U/mL), the first later sample >= 7 days "
+                          "after it at/above the threshold (progression_confirmation 'any': the samples in between "
+                          "need not be; 1 in between below it); group C: normal before treatment")
+
+
+@pytest.mark.parametrize("days, values, expected", [
+    # the first sample >= 7 days later is below 70; a later one at 70 exactly confirms (any)
+    ([0, 21, 28, 42], [20, 80, 69.99, 70], ("progression", 21, 42)),
+    # 6 days is not enough; 7 exactly is
+    ([0, 21, 27], [20, 80, 90], ("no_progression", None, None)),
+    ([0, 21, 28], [20, 80, 90], ("progression", 21, 28)),
+    # a censored sample never confirms, however high its limit
+    ([0, 21, 28, 30], [20, 80, 500, 75], ("progression", 21, 30)),
+])
+def test_any_confirmation_boundaries(days, values, expected):
+    censored = [d == 28 and v == 500 for d, v in zip(days, values)]
+    res = g.gcig_progression(days, values, censored=censored, settings=ANY)
+    assert (res.status, res.progression_day, res.confirmation_day) == expected
+
+
+def test_any_confirmation_keeps_the_candidates_own_threshold_and_the_group_after_the_last_sample():
+    # group B: 400, 100 (nadir), 250 on day 42 (>= 2 x nadir 200), 30 on day 45 (normal: group
+    # A from here), 35 on day 46: day 42 awaits a sample >= 200 from day 49 on (any); the
+    # patient is group A after the last sample. Sustained: day 45 breaks the day-42 candidate.
+    days, values = [0, 21, 42, 45, 46], [400, 100, 250, 30, 35]
+    res = g.gcig_progression(days, values, settings=ANY)
+    assert (res.status, res.group, res.threshold) == ("no_progression", "A", 70)
+    assert res.reason.startswith("no GCIG CA-125 progression (group A): candidate on day 42 (250 U/mL >= its "
+                                 "threshold 200 U/mL) awaits confirmation: no sample yet >= 7 days later "
+                                 "(progression_confirmation 'any'")
+    res = g.gcig_progression(days, values)
+    assert (res.status, res.group) == ("no_progression", "A") and "candidate" not in res.reason
+    # a sample at 2 x nadir 200 on day 49 confirms it, across the normal values in between
+    res = g.gcig_progression(days + [49], values + [200], settings=ANY)
+    assert (res.status, res.group, res.progression_day, res.confirmation_day, res.threshold) == (
+        "progression", "B", 42, 49, 200)
+    assert "; 2 in between below it)" in res.reason
+
+
+def test_any_confirmation_is_the_literal_reading_and_sustained_implies_it():
+    # every progression under sustained is one under any, on the same day (the first candidate
+    # confirmed); any can only add or move it earlier
+    for days, values in [([0, 21, 28, 35], [400, 100, 200, 210]), ([0, 21, 42, 49], [20, 75, 30, 75])]:
+        strict, literal = g.gcig_progression(days, values), g.gcig_progression(days, values, settings=ANY)
+        assert literal.progressed and literal.progression_day <= (strict.progression_day or math.inf)
+
+
+def test_progression_confirmation_is_a_checked_recorded_setting():
+    with pytest.raises(InvalidInputError, match="progression_confirmation.*'sustained', 'any'"):
+        GcigSettings(progression_confirmation="literal")
+    with pytest.raises(InvalidInputError, match="progression_confirmation"):
+        GcigSettings(progression_confirmation=None)
+    assert GcigSettings().progression_confirmation == "sustained"
+    assert GcigSettings.from_json(ANY.to_json()) == ANY
+    # settings saved before the field existed load with the default (the package's reading then)
+    old = {k: v for k, v in GcigSettings().to_dict().items() if k != "progression_confirmation"}
+    assert GcigSettings.from_dict(old) == GcigSettings()
+    assert ANY.to_params()["gcig.progression_confirmation"] == "any"
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_cohort_any_confirmation_in_both_engines(monkeypatch, compiled):
+    markers = pd.DataFrame({"patient_id": ["dip"] * 4 + ["wait"] * 5,
+                            "day": [0, 21, 24, 35, 0, 21, 42, 45, 46],
+                            "ca125": [20.0, 80, 30, 90, 400, 100, 250, 30, 35]})
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
+    out = g.gcig_cohort(markers, settings=ANY).set_index("patient_id")
+    assert out["progression_status"].tolist() == ["progression", "no_progression"]
+    assert out["progression_group"].tolist() == ["C", "A"]
+    assert out.loc["dip", "progression_reason"] == g.gcig_progression([0, 21, 24, 35], [20, 80, 30, 90],
+                                                                       settings=ANY).reason
+    assert "its threshold 200 U/mL" in out.loc["wait", "progression_reason"]
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
+    pd.testing.assert_frame_equal(g.gcig_cohort(markers, settings=ANY).set_index("patient_id"), out)
+
+
 def test_censored_values_never_reach_a_progression_threshold():
     res = g.gcig_progression([0, 21, 28], [20, 500, 500], censored=[False, True, False])
     assert res.status == "no_progression"

@@ -160,9 +160,12 @@ R_CUSTOM = dict(uln=30.0, evaluable_factor=2.5, baseline_window_days=10, respons
                 progression_factor=1.5, progression_gap_days=10)
 
 
-@pytest.mark.parametrize("expected, settings", [("gcig_r_expected.csv", {}),
-                                                ("gcig_r_expected_custom.csv", R_CUSTOM)],
-                         ids=["gcig", "custom"])
+@pytest.mark.parametrize("expected, settings", [
+    ("gcig_r_expected.csv", {}), ("gcig_r_expected_custom.csv", R_CUSTOM),
+    # the literal reading of "two occasions" (R without --sustained)
+    ("gcig_r_expected_any.csv", dict(progression_confirmation="any")),
+    ("gcig_r_expected_custom_any.csv", dict(R_CUSTOM, progression_confirmation="any"))],
+    ids=["gcig", "custom", "gcig-any", "custom-any"])
 def test_rules_agree_with_the_independent_r_reading(expected, settings):
     """Every field of every patient agrees with an independent base-R reading of the rules.
 

@@ -86,7 +86,9 @@ F_BASE_VALUE, F_LAST_VALUE, F_RESP_VALUE, F_CONF_VALUE, F_BRK_VALUE, F_BRK_PREV,
 F_PROG_VALUE, F_PCONF_VALUE, F_THRESHOLD, F_NADIR, F_CAND_VALUE = 7, 8, 9, 10, 11
 # the ULN used, and the two ULNs of a change (W_ULN_CHANGE)
 F_ULN, F_ULN1, F_ULN2 = 12, 13, 14
-NF = 15
+# the threshold a pending progression candidate met (its group's, at its day)
+F_CAND_THRESHOLD = 15
+NF = 16
 # integer outputs
 I_N_SAMPLES, I_N_EXCLUDED, I_BASE_DAY, I_LAST_DAY, I_RESP_DAY, I_CONF_DAY, I_BRK_DAY = 0, 1, 2, 3, 4, 5, 6
 I_CATEGORY, I_RCODE, I_PCODE, I_GROUP, I_PROG_DAY, I_PCONF_DAY, I_CAND_DAY = 7, 8, 9, 10, 11, 12, 13
@@ -94,11 +96,17 @@ I_ASSAY1, I_ASSAY1_DAY, I_ASSAY2, I_ASSAY2_DAY, I_PROBLEM_DAY = 14, 15, 16, 17, 
 I_ULN1_DAY, I_ULN2_DAY = 19, 20
 # which of the values the reasons show were reported censored ('<x', shown at x): a bitmask
 I_CENSORED = 21
-NI = 22
+# samples between a progression and its confirmation that are not at/above the threshold
+# (PC_ANY only: under PC_SUSTAINED there are none)
+I_PBELOW = 22
+NI = 23
 C_RESP, C_CONF, C_BRK, C_PREV, C_LOW, C_NADIR = 1, 2, 4, 8, 16, 32
 # float settings (prm_f) and integer settings (prm_i)
 S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
 S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP = 0, 1, 2, 3
+S_PROGRESSION_CONFIRMATION = 4
+# how a progression candidate is confirmed (GcigSettings.progression_confirmation, in its order)
+PC_SUSTAINED, PC_ANY = 0, 1
 
 
 @_inline
@@ -298,7 +306,16 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
 
 @_inline
 def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
-    """GCIG progression of the series ``md/mv/mc[b:end]`` from its baseline ``b``."""
+    """GCIG progression of the series ``md/mv/mc[b:end]`` from its baseline ``b``.
+
+    A candidate (at/above the threshold in force and above the ULN) is confirmed, under
+    :data:`PC_SUSTAINED`, by the first sample ``>= gap`` days later when it and every sample
+    in between are at/above the threshold; under :data:`PC_ANY`, by the first sample ``>=
+    gap`` days later that is at/above it, whatever lies between (:data:`I_PBELOW` counts the
+    samples in between that are not). A candidate with no sample ``>= gap`` days later yet
+    (under :data:`PC_SUSTAINED`: held by every later sample) is pending; the group, threshold
+    and nadir reported are those after the last sample (:data:`F_CAND_THRESHOLD`: the
+    candidate's own threshold)."""
     base = mv[b]
     normal_baseline = _le(base, uln)
     if mc[b] and not normal_baseline:
@@ -306,6 +323,7 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         return
     factor = prm_f[S_PROGRESSION_FACTOR]
     gap = prm_i[S_PROGRESSION_GAP]
+    sustained = prm_i[S_PROGRESSION_CONFIRMATION] == PC_SUSTAINED
     normalised = False
     nadir = base
     nadir_cens = mc[b]
@@ -318,22 +336,36 @@ def _progression(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
             group, thr = G_A, factor * uln
         else:
             group, thr = G_B, factor * nadir
-        if not mc[k] and _ge(v, thr) and not _le(v, uln):
+        if pending < 0 and not mc[k] and _ge(v, thr) and not _le(v, uln):
             confirm = -1
+            later = False
+            below = 0
             for m in range(k + 1, end):
                 if md[m] - md[k] >= gap:
-                    confirm = m
-                    break
-            # the samples up to the confirming one (all later ones when none is yet) must hold
+                    later = True
+                    if sustained or (not mc[m] and _ge(mv[m], thr)):
+                        confirm = m
+                        break
+                if not sustained and (mc[m] or not _ge(mv[m], thr)):
+                    below += 1
+            # sustained: the samples up to the confirming one (all later ones when none is yet)
+            # must hold; any: a later sample >= gap days on confirms, whatever lies between
             held = True
-            for q in range(k + 1, end if confirm < 0 else confirm + 1):
-                if mc[q] or not _ge(mv[q], thr):
-                    held = False
-                    break
-            if held and confirm < 0:
+            if sustained:
+                for q in range(k + 1, end if confirm < 0 else confirm + 1):
+                    if mc[q] or not _ge(mv[q], thr):
+                        held = False
+                        break
+            if held and not later:
                 pending = k   # may still be confirmed by a later sample
-                break
-            if held:
+                outf[F_CAND_THRESHOLD * n_p + p] = thr
+                if sustained:
+                    break
+                # any: every later sample is < gap days on (no later candidate can be confirmed
+                # either), but may still normalise or lower the nadir: the group after the last
+                # sample is read on
+            if held and confirm >= 0:
+                outi[I_PBELOW * n_p + p] = below
                 outi[I_PCODE * n_p + p] = P_PROGRESSION
                 outi[I_GROUP * n_p + p] = group
                 outi[I_PROG_DAY * n_p + p] = md[k]

@@ -59,7 +59,7 @@ from . import _gcig_kernel as _kernel
 from ._gcig_kernel import _le
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import EVENT_KINDS, RECIST_CATEGORIES, GcigSettings, event_kind
+from .settings import EVENT_KINDS, PROGRESSION_CONFIRMATIONS, RECIST_CATEGORIES, GcigSettings, event_kind
 
 __all__ = [
     "gcig_response",
@@ -424,7 +424,7 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
     prm_f = [float(st.evaluable_factor), float(st.response_fraction), float(st.assay_tolerance),
              float(st.progression_factor)]
     prm_i = [st.baseline_window_days, st.confirmation_days, st.interference_window_days,
-             st.progression_gap_days]
+             st.progression_gap_days, PROGRESSION_CONFIRMATIONS.index(st.progression_confirmation)]
     if compiled is None:
         compiled = use_compiled(n_patients)
     if compiled:
@@ -837,18 +837,44 @@ def _p_progression(c: _ReasonColumns):
         day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
         return c.join(f"GCIG CA-125 progression (group {g}) on day ", c.days(day), ": ", c.num(k.F_PROG_VALUE),
                       " U/mL, confirmed on day ", c.days(conf), " (", c.days(conf - day), " days later) by ",
-                      c.num(k.F_PCONF_VALUE), " U/mL, all >= ", c.basis(g), " (", c.num(k.F_THRESHOLD),
-                      f" U/mL); {_GROUP_TEXT[g]}", c.excluded("; "))
+                      c.num(k.F_PCONF_VALUE), " U/mL, ", "all" if sustained else "both", " >= ", c.basis(g), " (",
+                      c.num(k.F_THRESHOLD), " U/mL)", () if sustained else _any_confirmation(c),
+                      f"; {_GROUP_TEXT[g]}", c.excluded("; "))
+    sustained = c.st.progression_confirmation == "sustained"
     return c.by_group(build)
 
 
+def _any_confirmation(c: _ReasonColumns) -> tuple:
+    """What confirmed a progression under ``progression_confirmation="any"``: the first later
+    sample far enough on at/above the threshold, and how many in between were not."""
+    return (f", the first later sample >= {c.st.progression_gap_days} days after it at/above the threshold "
+            "(progression_confirmation 'any': the samples in between need not be; ", c.days(_kernel.I_PBELOW),
+            " in between below it)")
+
+
 def _p_pending(c: _ReasonColumns):
+    if c.st.progression_confirmation != "sustained":
+        return _p_pending_any(c)
+
     def build(g: str, c: _ReasonColumns):
         k = _kernel
         return c.join(f"no GCIG CA-125 progression (group {g}): candidate on day ", c.days(k.I_CAND_DAY), " (",
                       c.num(k.F_CAND_VALUE), " U/mL >= ", c.basis(g), " = ", c.num(k.F_THRESHOLD),
                       f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later; "
                       f"{_GROUP_TEXT[g]}", c.excluded("; "), c.after_antibodies("; "))
+    return c.by_group(build)
+
+
+def _p_pending_any(c: _ReasonColumns):
+    """A pending candidate under ``progression_confirmation="any"``: its own threshold (the
+    group may change after it, on samples too close to confirm it)."""
+    def build(g: str, c: _ReasonColumns):
+        k = _kernel
+        return c.join(f"no GCIG CA-125 progression (group {g}): candidate on day ", c.days(k.I_CAND_DAY), " (",
+                      c.num(k.F_CAND_VALUE), " U/mL >= its threshold ", c.num(k.F_CAND_THRESHOLD),
+                      f" U/mL) awaits confirmation: no sample yet >= {c.st.progression_gap_days} days later "
+                      "(progression_confirmation 'any': any such sample at/above that threshold confirms it, "
+                      f"whatever lies between); {_GROUP_TEXT[g]}", c.excluded("; "), c.after_antibodies("; "))
     return c.by_group(build)
 
 

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 from .errors import InvalidInputError
 from .markers import CA125
 
-__all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "KELIM_FAVOURABLE_SCORE",
+__all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "PROGRESSION_CONFIRMATIONS", "KELIM_FAVOURABLE_SCORE",
            "KELIM_CUTOFFS", "kelim_cutoff", "with_provenance", "PROVENANCE_COLUMNS", "EVENT_KINDS", "INTERFERENCE_EVENTS", "HAMA_EVENT",
            "event_kind",
            "AGGREGATIONS"]
@@ -95,6 +95,10 @@ def event_kind(text):
 #: RECIST 1.1 response categories, in the order of the combined RECIST + CA-125 category
 #: (Rustin 2011): the ``recist`` column's codes, read by the GCIG rules and the readers.
 RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
+
+#: How a GCIG progression candidate is confirmed (``GcigSettings.progression_confirmation``),
+#: in the order of the rule kernel's codes (``_gcig_kernel.PC_*``).
+PROGRESSION_CONFIRMATIONS = ("sustained", "any")
 
 #: Explicit aggregations of two samples of one patient on one day.
 AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
@@ -206,6 +210,12 @@ class GcigSettings(_SettingsMixin):
         Progression threshold multiplier (2 x ULN or 2 x nadir).
     progression_gap_days : int
         The two qualifying samples must be at least this many days apart (7).
+    progression_confirmation : str
+        Which later sample confirms a progression candidate (**Decision**): ``"sustained"``
+        (default) the first sample drawn ``>= progression_gap_days`` later, which, with every
+        sample in between, must be at/above the threshold; ``"any"`` (the literal reading of
+        "two occasions at least 7 days apart") any later sample ``>= progression_gap_days``
+        after the candidate at/above its threshold, whatever lies between.
     duplicates : str
         What to do with two samples of one patient on the same day: ``"error"`` (default:
         a data error per the spec) or an explicit aggregation (``mean``, ``median``,
@@ -227,6 +237,7 @@ class GcigSettings(_SettingsMixin):
     progression_factor: float = 2.0
     progression_gap_days: int = 7
     duplicates: str = "error"
+    progression_confirmation: str = "sustained"
 
     def __post_init__(self):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
@@ -241,6 +252,13 @@ class GcigSettings(_SettingsMixin):
             raise InvalidInputError(
                 f"setting 'duplicates' must be one of {_DUPLICATE_CHOICES}, got {self.duplicates!r}"
             )
+        confirmation = self.progression_confirmation
+        if not isinstance(confirmation, str) or confirmation not in PROGRESSION_CONFIRMATIONS:
+            raise InvalidInputError(
+                f"setting 'progression_confirmation' must be one of {PROGRESSION_CONFIRMATIONS} ('sustained': the "
+                "first sample at least progression_gap_days later and every sample in between at/above the "
+                "threshold; 'any': any later sample at least progression_gap_days later at/above it), got "
+                f"{self.progression_confirmation!r}")
 
 
 @dataclass(frozen=True)

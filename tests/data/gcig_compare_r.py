@@ -25,6 +25,11 @@ FIELDS = ("status", "evaluable", "responded", "category", "response_day", "confi
           "baseline_day", "baseline_value", "progression_status", "progressed",
           "progression_group", "progression_day", "n_excluded", "uln")
 
+#: ``GcigSettings`` fields that choose a reading of the rule text: ``--set`` gives them to the
+#: package only; the R script's flag for the same reading goes in ``--r-flags``
+#: (``progression_confirmation=sustained``: ``--sustained``; ``any``: no flag).
+READINGS = ("progression_confirmation",)
+
 _RESPONSE_STATUS = {
     "confirmed": "response", "unconfirmed": "unconfirmed", "rose_above_half": "not_confirmed",
     "rise_over_10pct": "not_confirmed", "no_fall": "no_response", "no_sample": "awaiting",
@@ -120,9 +125,12 @@ def main() -> None:
     settings = {}
     for item in args.set:
         name, value = item.split("=")
+        if name in READINGS:   # a reading: the package's side only; --r-flags selects R's
+            settings[name] = value
+            continue
         settings[name] = float(value) if name in ("evaluable_factor", "response_fraction",
                                                   "assay_tolerance", "progression_factor") else int(value)
-    flags = " ".join([args.r_flags, *(f"--set={item}" for item in args.set)])
+    flags = " ".join([args.r_flags, *(f"--set={item}" for item in args.set if item.split("=")[0] not in READINGS)])
     with tempfile.TemporaryDirectory() as tmp:
         raw = run_r(args.markers, args.write_r or pathlib.Path(tmp) / "r.csv", args.uln, flags)
     r = normalise_r(raw)

@@ -7,7 +7,7 @@ import sys
 from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
-from ..settings import AGGREGATIONS, GcigSettings, with_provenance
+from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, GcigSettings, with_provenance
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
 from ._output import check_table_out, emit, max_rows_option, text_table
 
@@ -28,6 +28,11 @@ def add_gcig_arguments(parser) -> None:
                         help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
                         "among them makes it an upper bound when it could be lower; two assays on one day are "
                         "refused)")
+    parser.add_argument("--progression-confirmation", default="sustained", choices=list(PROGRESSION_CONFIRMATIONS),
+                        help="which later sample confirms a progression candidate: 'sustained' (default) the first "
+                        "drawn at least 7 days later, which with every sample in between must be at/above the "
+                        "threshold; 'any' any later sample at least 7 days later at/above it, whatever lies between "
+                        "(the literal reading of 'two occasions')")
     parser.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
                         help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
@@ -53,7 +58,8 @@ def cli_gcig(args) -> int:
     if stream is not None:
         preload_compiled()
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
-    settings = GcigSettings(duplicates=args.duplicates, **({} if args.uln is None else {"uln": args.uln}))
+    settings = GcigSettings(duplicates=args.duplicates, progression_confirmation=args.progression_confirmation,
+                            **({} if args.uln is None else {"uln": args.uln}))
     if stream is None:
         markers = read_markers(args.markers, clinical=clinical, uln=setting_uln(args.markers, settings.uln, args.uln),
                                on_error="flag", duplicates=args.duplicates, **markers_options(args))
