@@ -39,3 +39,17 @@ def test_restamping_replaces_and_an_empty_table_keeps_its_columns():
 def test_two_settings_of_one_kind_are_refused():
     with pytest.raises(InvalidInputError, match="two settings objects of the same kind"):
         with_provenance(pd.DataFrame({"a": [1]}), GcigSettings(), GcigSettings(uln=40.0))
+
+
+def test_a_setting_added_later_is_recorded_only_away_from_its_default():
+    """``progression_confirmation`` came after models were saved: at its default the record
+    (``to_dict``, so ``settings_json`` and a saved model's version) is the one made before it
+    existed, and reads back as the default; ``"any"`` is recorded; MLflow params list it always."""
+    from ca125kinetics.settings import GcigSettings
+
+    default, literal = GcigSettings(), GcigSettings(progression_confirmation="any")
+    assert "progression_confirmation" not in default.to_dict()
+    assert GcigSettings.from_dict(default.to_dict()) == default
+    assert literal.to_dict()["progression_confirmation"] == "any"
+    assert GcigSettings.from_dict(literal.to_dict()) == literal
+    assert default.to_params()["gcig.progression_confirmation"] == "sustained"

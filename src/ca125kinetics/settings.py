@@ -105,22 +105,37 @@ AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _DUPLICATE_CHOICES = ("error", *AGGREGATIONS)
 
 
+def _added_later(default):
+    """A settings field added after settings were first saved (models, outputs): recorded by
+    ``to_dict`` only when it is not ``default`` (see :meth:`_SettingsMixin.to_dict`)."""
+    return dataclasses.field(default=default, metadata={"added_later": True})
+
+
 class _SettingsMixin:
     """Serialisation shared by all settings classes."""
 
     kind: ClassVar[str] = ""
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict of every field (JSON-ready)."""
-        return dataclasses.asdict(self)  # type: ignore[arg-type]
+        """Plain dict of every field (JSON-ready), except a field added after settings were
+        first saved (marked :func:`_added_later`) while it holds its default: absent, it reads
+        back as that default (:meth:`from_dict`), the rule every earlier record was made
+        under, so a saved model's record, its version (a digest of its settings) and the
+        ``settings_json`` of every earlier output stay what they were."""
+        record = dataclasses.asdict(self)  # type: ignore[arg-type]
+        for f in dataclasses.fields(self):  # type: ignore[arg-type]
+            if f.metadata.get("added_later") and record[f.name] == f.default:
+                del record[f.name]
+        return record
 
     def to_json(self) -> str:
         return json.dumps({"kind": self.kind, **self.to_dict()}, sort_keys=True)
 
     def to_params(self, prefix: str | None = None) -> dict[str, str]:
-        """Flat ``{prefix.field: str(value)}`` mapping, e.g. for MLflow params."""
+        """Flat ``{prefix.field: str(value)}`` mapping of every field, e.g. for MLflow params
+        (a field added later too, at its default: a run can be searched by it)."""
         prefix = self.kind if prefix is None else prefix
-        return {f"{prefix}.{k}": str(v) for k, v in self.to_dict().items()}
+        return {f"{prefix}.{k}": str(v) for k, v in dataclasses.asdict(self).items()}  # type: ignore[arg-type]
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]):
@@ -237,7 +252,7 @@ class GcigSettings(_SettingsMixin):
     progression_factor: float = 2.0
     progression_gap_days: int = 7
     duplicates: str = "error"
-    progression_confirmation: str = "sustained"
+    progression_confirmation: str = _added_later("sustained")
 
     def __post_init__(self):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
