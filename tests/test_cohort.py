@@ -294,6 +294,19 @@ def test_streamed_population_learned_on_first_patients():
     pd.testing.assert_frame_equal(streamed, expected)
 
 
+def test_streamed_population_of_a_file_not_sorted_as_text_is_the_whole_files(tmp_path):
+    """Numeric identifiers sorted as numbers (1, 2, ..., 10): the population learned on every
+    patient of the chunks is the one learned on the file read whole (sorted as text)."""
+    markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    markers["patient_id"] = markers["patient_id"].astype(int).astype(str)
+    path = tmp_path / "numeric.csv"
+    markers.to_csv(path, index=False)
+    whole = _run(tmp_path, "whole", ["kinetics", str(path)])
+    chunked = _run(tmp_path, "chunked", ["kinetics", str(path), "--chunk-rows", "997"])
+    chunked = chunked.sort_values("patient_id", kind="stable", ignore_index=True)
+    pd.testing.assert_frame_equal(whole, chunked)
+
+
 def test_min_rows_joins_pieces_of_complete_patients():
     table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
     pieces = [table.iloc[i:i + 100] for i in range(0, len(table), 100)]

@@ -454,7 +454,8 @@ class _ClinicalFeed:
 
 
 def _concat_sorted(parts: Iterable[pd.DataFrame]) -> pd.DataFrame:
-    """Chunk results as one table sorted by patient_id, as the whole-table functions sort."""
+    """Chunk results (or read chunks) as one table sorted by patient_id, as the whole-table
+    functions sort (a stable sort: each patient's rows keep their order)."""
     parts = list(parts)
     parts = [p for p in parts if len(p)] or parts[:1]
     out = pd.concat(parts, ignore_index=True)
@@ -620,7 +621,9 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
             n_held += markers["patient_id"].nunique()
             if n_held >= population_sample:
                 break
-        sample = pd.concat(_first_patients(held, n_held, population_sample), ignore_index=True) if held else None
+        # in patient order, as the file read whole holds them: the population learned does not
+        # depend on the order of the file's patients (e.g. identifiers sorted as numbers)
+        sample = _concat_sorted(_first_patients(held, n_held, population_sample)) if held else None
         population = fit_population(sample, settings=settings, **marker)
         chunks = _chain(held, chunks)
     given = population if method == "population" else None
