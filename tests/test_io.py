@@ -609,6 +609,24 @@ def test_text_that_is_not_utf8_is_refused_with_the_fix(tmp_path):
         read_markers(path)
 
 
+@pytest.mark.parametrize("chunk_rows", [None, 1000])
+def test_text_not_utf8_after_the_first_bytes_is_refused_naming_its_line_and_the_fix(tmp_path, chunk_rows):
+    """A Latin-1 character far into an export (beyond the bytes looked at before parsing),
+    read whole or in chunks: the line is named and the fix given, not a decoder's offset."""
+    rows = [f"{i:06d},{d},{100 - d},CA125-A" for i in range(3000) for d in (0, 21)]
+    rows[4500] = rows[4500].replace("CA125-A", "CA125-\xc9")
+    path = tmp_path / "late.csv"
+    path.write_bytes(("patient_id,day,ca125,assay\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    if chunk_rows is None:
+        read = lambda: read_markers(path)   # noqa: E731
+    else:
+        from ca125kinetics.cohort import stream_markers
+
+        read = lambda: list(stream_markers(path, chunk_rows=chunk_rows).chunks())   # noqa: E731
+    with pytest.raises(InvalidInputError, match="line 4502 is not UTF-8 text.*save it as UTF-8 CSV"):
+        read()
+
+
 def test_utf8_cut_at_the_end_of_the_sample_is_still_text(tmp_path):
     # a 2-byte character straddling the sniffed 64 kB must not be taken for binary data
     path = tmp_path / "long.csv"

@@ -62,6 +62,7 @@ import csv
 import datetime as _dt
 import difflib
 import functools
+import gzip
 import math
 import os
 import re
@@ -411,11 +412,35 @@ def _read_errors(what: str, label: str):
         yield
     except InvalidInputError:
         raise
+    except UnicodeDecodeError as exc:   # past the first bytes _sniff checks (e.g. a Latin-1 name)
+        if Path(label).suffix.lower() in (".parquet", ".pq"):
+            raise InvalidInputError(f"could not be read as a {what} table ({exc})", source=label) from exc
+        line = _undecodable_line(Path(label))
+        raise InvalidInputError(
+            f"{'a line' if line is None else f'line {line}'} is not UTF-8 text ({exc.reason}: "
+            f"{exc.object[exc.start:exc.start + 1]!r}; another encoding, e.g. Latin-1 or Windows-1252): "
+            "save it as UTF-8 CSV", source=label) from exc
     except Exception as exc:
         raise InvalidInputError(
             f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
             "check that it is a valid CSV or Parquet file", source=label
         ) from exc
+
+
+def _undecodable_line(path: Path) -> int | None:
+    """The first line of a text file (1 = the header; a .gz file's text) that is not UTF-8,
+    or None when it cannot be found."""
+    opener = gzip.open if path.suffix.lower() == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            for number, line in enumerate(handle, start=1):
+                try:
+                    line.decode("utf-8-sig" if number == 1 else "utf-8")
+                except UnicodeDecodeError:
+                    return number
+    except OSError:
+        pass
+    return None
 
 
 def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.DataFrame]:
