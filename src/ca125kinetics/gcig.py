@@ -832,6 +832,8 @@ def _p_base_censored(c: _ReasonColumns):
 
 
 def _p_progression(c: _ReasonColumns):
+    sustained = c.st.progression_confirmation == "sustained"
+
     def build(g: str, c: _ReasonColumns):
         k = _kernel
         day, conf = c.day(k.I_PROG_DAY), c.day(k.I_PCONF_DAY)
@@ -840,7 +842,6 @@ def _p_progression(c: _ReasonColumns):
                       c.num(k.F_PCONF_VALUE), " U/mL, ", "all" if sustained else "both", " >= ", c.basis(g), " (",
                       c.num(k.F_THRESHOLD), " U/mL)", () if sustained else _any_confirmation(c),
                       f"; {_GROUP_TEXT[g]}", c.excluded("; "))
-    sustained = c.st.progression_confirmation == "sustained"
     return c.by_group(build)
 
 
