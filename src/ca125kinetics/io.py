@@ -430,9 +430,8 @@ def _read_errors(what: str, label: str):
 def _undecodable_line(path: Path) -> int | None:
     """The first line of a text file (1 = the header; a .gz file's text) that is not UTF-8,
     or None when it cannot be found."""
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
     try:
-        with opener(path, "rb") as handle:
+        with _open_text_file(path, "rb") as handle:
             for number, line in enumerate(handle, start=1):
                 try:
                     line.decode("utf-8-sig" if number == 1 else "utf-8")
@@ -1080,11 +1079,13 @@ _ISO_DATE_RE = re.compile(
 _ISO_DATE_TIMED = re.compile(r"^\s*\d{4}-\d{2}-\d{2}[T ]\d")
 
 
-def _first_line(path: Path) -> str:
-    import gzip
+def _open_text_file(path: Path, mode: str, **kwargs):
+    """``open`` of a text table, or ``gzip.open`` of a ``.gz`` one (its text)."""
+    return (gzip.open if path.suffix.lower() == ".gz" else open)(path, mode, **kwargs)
 
-    opener = gzip.open if path.suffix.lower() == ".gz" else open
-    with opener(path, "rt", encoding="utf-8-sig", newline="", errors="replace") as handle:
+
+def _first_line(path: Path) -> str:
+    with _open_text_file(path, "rt", encoding="utf-8-sig", newline="", errors="replace") as handle:
         return handle.readline(1 << 16)
 
 
