@@ -145,6 +145,19 @@ def test_gcig_progression_confirmation_option_is_applied_and_recorded(tmp_path, 
     assert "invalid choice" in capsys.readouterr().err
 
 
+def test_gcig_response_fall_option_is_applied_and_recorded(tmp_path, capsys):
+    path = tmp_path / "again.csv"
+    path.write_text("patient_id,day,ca125\n1,0,400\n1,21,180\n1,42,220\n1,63,150\n1,91,140\n")
+    for option, status in (([], "not_confirmed"), (["--response-fall", "restart"], "response")):
+        assert main(["gcig", str(path), "--format", "json", *option]) == 0
+        row = json.loads(capsys.readouterr().out)[0]
+        assert row["status"] == status
+        assert json.loads(row["rules"])["gcig"].get("response_fall") == (option[-1] if option else None)
+    with pytest.raises(SystemExit):
+        main(["gcig", str(path), "--response-fall", "next"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
 def test_synth_writes_a_readable_cohort(tmp_path):
     assert main(["synth", "--n", "25", "--seed", "3", "--out", str(tmp_path / "c")]) == 0
     for name in ("markers.csv", "clinical.csv", "truth.csv"):

@@ -576,6 +576,81 @@ def test_cohort_any_confirmation_in_both_engines(monkeypatch, compiled):
     pd.testing.assert_frame_equal(g.gcig_cohort(markers, settings=ANY).set_index("patient_id"), out)
 
 
+RESTART = GcigSettings(response_fall="restart")
+
+
+def test_a_broken_fall_is_final_by_default_and_followed_by_the_next_under_restart():
+    # the worked reading's series with 220 on day 42 (> 50 % of 400): the day-21 fall is broken;
+    # under restart 150 on day 63 is a new fall, confirmed on day 91 (28 days later)
+    days, values = [0, 21, 42, 63, 91], [400, 180, 220, 150, 140]
+    res = g.gcig_response(days, values)
+    assert (res.status, res.response_day, res.confirmation_day) == ("not_confirmed", 21, None)
+    assert "after" not in res.reason
+    res = g.gcig_response(days, values, settings=RESTART)
+    assert (res.status, res.responded, res.category, res.response_day, res.confirmation_day) == (
+        "response", True, "PR", 63, 91)
+    assert res.reason == (
+        "GCIG response confirmed on day 91 (PR): fall to 150 U/mL on day 63 (<= 50 % of baseline 400 U/mL on "
+        "day 0: 200 U/mL); confirming sample 140 U/mL on day 91 (28 days later, > ULN 35 U/mL); every sample in "
+        "between <= 50 % of baseline and <= 1.10 x the previous one (or within the normal range); after 1 "
+        "earlier fall(s) broken, the last on day 21 (broken on day 42; response_fall 'restart': the next fall "
+        "after a broken one is assessed anew)")
+
+
+@pytest.mark.parametrize("days, values, expected", [
+    # a rise beyond 1.10 x the previous breaks the fall; the sample that broke it (190 <= 200)
+    # is no new fall (it is the rise), the next one is: awaiting its 28 days
+    ([0, 21, 42, 63], [400, 150, 190, 180], ("unconfirmed", 63, None, 1, 21)),
+    # two broken falls, then a confirmed one; the reason names the last broken one
+    ([0, 21, 42, 63, 84, 105, 133], [400, 180, 220, 150, 190, 100, 90], ("response", 105, 133, 2, 63)),
+    # broken again with nothing after: the last fall assessed is reported, broken
+    ([0, 21, 42, 63, 84], [400, 180, 220, 150, 230], ("not_confirmed", 63, None, 1, 21)),
+    # no fall after the break: the first fall's break stands
+    ([0, 21, 42, 63], [400, 180, 220, 250], ("not_confirmed", 21, None, 0, None)),
+])
+def test_restart_assesses_each_later_fall(days, values, expected):
+    status, fall, confirmed, n_earlier, last_earlier = expected
+    res = g.gcig_response(days, values, settings=RESTART)
+    assert (res.status, res.response_day, res.confirmation_day) == (status, fall, confirmed)
+    if n_earlier:
+        assert f"after {n_earlier} earlier fall(s) broken, the last on day {last_earlier} " in res.reason
+    else:
+        assert "earlier fall" not in res.reason
+
+
+def test_restart_shows_censoring_of_the_fall_it_reports_only():
+    # the broken first fall was reported as "<180"; the confirmed later fall is a measurement
+    days, values, censored = [0, 21, 42, 63, 91], [400, 180, 220, 150, 140], [False, True, False, False, False]
+    res = g.gcig_response(days, values, censored=censored, settings=RESTART)
+    assert "fall to 150 U/mL on day 63" in res.reason and "<150" not in res.reason
+    res = g.gcig_response(days, values, censored=censored)
+    assert "fall to <180 U/mL on day 21" in res.reason
+
+
+def test_response_fall_is_a_checked_recorded_setting():
+    with pytest.raises(InvalidInputError, match="response_fall.*'first', 'restart'"):
+        GcigSettings(response_fall="next")
+    assert GcigSettings().response_fall == "first"
+    assert "response_fall" not in GcigSettings().to_dict()      # the shipped model's record unchanged
+    assert GcigSettings.from_json(RESTART.to_json()) == RESTART
+    assert RESTART.to_params()["gcig.response_fall"] == "restart"
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_cohort_restart_in_both_engines(monkeypatch, compiled):
+    markers = pd.DataFrame({"patient_id": ["again"] * 5 + ["rise"] * 4,
+                            "day": [0, 21, 42, 63, 91, 0, 21, 42, 63],
+                            "ca125": [400.0, 180, 220, 150, 140, 400, 150, 190, 180]})
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
+    out = g.gcig_cohort(markers, settings=RESTART).set_index("patient_id")
+    assert out["status"].tolist() == ["response", "unconfirmed"]
+    assert out["response_day"].tolist() == [63, 63]
+    assert out.loc["again", "reason"] == g.gcig_response([0, 21, 42, 63, 91], [400, 180, 220, 150, 140],
+                                                         settings=RESTART).reason
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
+    pd.testing.assert_frame_equal(g.gcig_cohort(markers, settings=RESTART).set_index("patient_id"), out)
+
+
 def test_censored_values_never_reach_a_progression_threshold():
     res = g.gcig_progression([0, 21, 28], [20, 500, 500], censored=[False, True, False])
     assert res.status == "no_progression"

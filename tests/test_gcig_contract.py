@@ -164,8 +164,11 @@ R_CUSTOM = dict(uln=30.0, evaluable_factor=2.5, baseline_window_days=10, respons
     ("gcig_r_expected.csv", {}), ("gcig_r_expected_custom.csv", R_CUSTOM),
     # the literal reading of "two occasions" (R without --sustained)
     ("gcig_r_expected_any.csv", dict(progression_confirmation="any")),
-    ("gcig_r_expected_custom_any.csv", dict(R_CUSTOM, progression_confirmation="any"))],
-    ids=["gcig", "custom", "gcig-any", "custom-any"])
+    ("gcig_r_expected_custom_any.csv", dict(R_CUSTOM, progression_confirmation="any")),
+    # a broken fall followed by the next fall (R --restart)
+    ("gcig_r_expected_restart.csv", dict(response_fall="restart")),
+    ("gcig_r_expected_custom_restart.csv", dict(R_CUSTOM, response_fall="restart"))],
+    ids=["gcig", "custom", "gcig-any", "custom-any", "gcig-restart", "custom-restart"])
 def test_rules_agree_with_the_independent_r_reading(expected, settings):
     """Every field of every patient agrees with an independent base-R reading of the rules.
 

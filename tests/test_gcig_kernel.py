@@ -15,7 +15,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from ca125kinetics import _gcig_kernel as K
 from ca125kinetics import gcig
-from ca125kinetics.settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, GcigSettings
+from ca125kinetics.settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings
 
 # values near the thresholds of the default rules (ULN 35: 2 x ULN = 70, 50 % falls, 1.10 x rises)
 _VALUES = st.one_of(st.sampled_from([0.0, 5.0, 17.5, 35.0, 35.1, 69.9, 70.0, 100.0, 110.00000000000001,
@@ -31,7 +31,7 @@ _SETTINGS = st.builds(
     confirmation_days=st.sampled_from([28, 21, 0]), assay_tolerance=st.sampled_from([1.1, 1.25, 1.0]),
     interference_window_days=st.sampled_from([28, 0, 10]), progression_factor=st.sampled_from([2.0, 1.5]),
     progression_gap_days=st.sampled_from([7, 0, 14]), duplicates=st.sampled_from(["error", *AGGREGATIONS]),
-    progression_confirmation=st.sampled_from(PROGRESSION_CONFIRMATIONS))
+    progression_confirmation=st.sampled_from(PROGRESSION_CONFIRMATIONS), response_fall=st.sampled_from(RESPONSE_FALLS))
 
 
 def _rows(patients, settings) -> gcig._Rows:

@@ -61,6 +61,8 @@ else:
 RTOL = 1e-9
 #: An absent integer output (a day that does not exist).
 MISSING = -(2 ** 62)
+#: An absent float output.
+NAN = float("nan")
 
 # event kinds: the interference events in alphabetical order (ties on a day go to the first
 # name), then mouse antibody; -1 = no event
@@ -99,14 +101,19 @@ I_CENSORED = 21
 # samples between a progression and its confirmation that are not at/above the threshold
 # (PC_ANY only: under PC_SUSTAINED there are none)
 I_PBELOW = 22
-NI = 23
+# falls broken before the fall reported (RF_RESTART only), and the last of them: its day and
+# the day it was broken
+I_N_BROKEN, I_PREV_FALL_DAY, I_PREV_BRK_DAY = 23, 24, 25
+NI = 26
 C_RESP, C_CONF, C_BRK, C_PREV, C_LOW, C_NADIR = 1, 2, 4, 8, 16, 32
 # float settings (prm_f) and integer settings (prm_i)
 S_EVALUABLE_FACTOR, S_RESPONSE_FRACTION, S_ASSAY_TOLERANCE, S_PROGRESSION_FACTOR = 0, 1, 2, 3
 S_BASELINE_WINDOW, S_CONFIRMATION_DAYS, S_INTERFERENCE_WINDOW, S_PROGRESSION_GAP = 0, 1, 2, 3
-S_PROGRESSION_CONFIRMATION = 4
+S_PROGRESSION_CONFIRMATION, S_RESPONSE_FALL = 4, 5
 # how a progression candidate is confirmed (GcigSettings.progression_confirmation, in its order)
 PC_SUSTAINED, PC_ANY = 0, 1
+# which falls a response is assessed from (GcigSettings.response_fall, in its order)
+RF_FIRST, RF_RESTART = 0, 1
 
 
 @_inline
@@ -128,6 +135,14 @@ def _flag(p, n_p, bit, outi):
     if outi[at] == MISSING:
         outi[at] = 0
     outi[at] = outi[at] | bit
+
+
+@_inline
+def _unflag(p, n_p, bits, outi):
+    """Clear marks of :func:`_flag` (the values they marked are replaced)."""
+    at = I_CENSORED * n_p + p
+    if outi[at] != MISSING:
+        outi[at] = outi[at] & ~bits
 
 
 @_inline
@@ -245,11 +260,7 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
         outi[I_RCODE * n_p + p] = R_BASE_LOW
         return
     thr = prm_f[S_RESPONSE_FRACTION] * base
-    first = -1
-    for i in range(b + 1, end):
-        if _le(mv[i], thr):
-            first = i
-            break
+    first = _next_fall(b + 1, end, thr, mv)
     if first < 0:
         if b + 1 == end:
             outi[I_RCODE * n_p + p] = R_NO_SAMPLE
@@ -263,6 +274,40 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
                 _flag(p, n_p, C_LOW, outi)
             outi[I_RCODE * n_p + p] = R_NO_FALL
         return
+    n_broken = 0
+    while first >= 0:
+        broken = _assess_fall(p, n_p, first, end, thr, uln, md, mv, mc, prm_f, prm_i, outf, outi)
+        if broken < 0 or prm_i[S_RESPONSE_FALL] != RF_RESTART:
+            return
+        # RF_RESTART: the next fall after the sample that broke this one is assessed anew (a
+        # later sample within the fall and the break would be broken by the same sample)
+        nxt = _next_fall(broken + 1, end, thr, mv)
+        if nxt < 0:
+            return
+        n_broken += 1
+        outi[I_N_BROKEN * n_p + p] = n_broken
+        outi[I_PREV_FALL_DAY * n_p + p] = outi[I_RESP_DAY * n_p + p]
+        outi[I_PREV_BRK_DAY * n_p + p] = md[broken]
+        _unflag(p, n_p, C_RESP | C_BRK | C_PREV, outi)
+        outi[I_BRK_DAY * n_p + p] = MISSING
+        outf[F_BRK_VALUE * n_p + p] = NAN
+        outf[F_BRK_PREV * n_p + p] = NAN
+        first = nxt
+
+
+@_inline
+def _next_fall(start, end, thr, mv):
+    """The first sample of ``start:end`` at or below the response threshold ``thr``, or -1."""
+    for i in range(start, end):
+        if _le(mv[i], thr):
+            return i
+    return -1
+
+
+@_inline
+def _assess_fall(p, n_p, first, end, thr, uln, md, mv, mc, prm_f, prm_i, outf, outi):
+    """The response of the fall at ``first``: confirmed, unconfirmed or broken. Returns the
+    sample that broke it, or -1 when it is not broken."""
     fall_day = md[first]
     outi[I_RESP_DAY * n_p + p] = fall_day
     outf[F_RESP_VALUE * n_p + p] = mv[first]
@@ -292,16 +337,17 @@ def _response(p, n_p, b, end, uln, md, mv, mc, prm_f, prm_i, outf, outi):
                 _flag(p, n_p, C_BRK, outi)
             if mc[k - 1]:
                 _flag(p, n_p, C_PREV, outi)
-            return
+            return k
     if confirm < 0:
         outi[I_RCODE * n_p + p] = R_UNCONFIRMED
-        return
+        return -1
     outi[I_RCODE * n_p + p] = R_RESPONSE
     outi[I_CONF_DAY * n_p + p] = md[confirm]
     outf[F_CONF_VALUE * n_p + p] = mv[confirm]
     if mc[confirm]:
         _flag(p, n_p, C_CONF, outi)
     outi[I_CATEGORY * n_p + p] = CAT_CR if _le(mv[confirm], uln) else CAT_PR
+    return -1
 
 
 @_inline

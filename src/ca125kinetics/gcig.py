@@ -59,7 +59,8 @@ from . import _gcig_kernel as _kernel
 from ._gcig_kernel import _le
 from .errors import InvalidInputError, ModelIntegrityError
 from .markers import MARKERS, require_gcig_marker
-from .settings import EVENT_KINDS, PROGRESSION_CONFIRMATIONS, RECIST_CATEGORIES, GcigSettings, event_kind
+from .settings import (EVENT_KINDS, PROGRESSION_CONFIRMATIONS, RECIST_CATEGORIES, RESPONSE_FALLS, GcigSettings,
+                       event_kind)
 
 __all__ = [
     "gcig_response",
@@ -424,7 +425,8 @@ def _run(rows: _Rows, compiled: bool | None = None) -> _Outputs:
     prm_f = [float(st.evaluable_factor), float(st.response_fraction), float(st.assay_tolerance),
              float(st.progression_factor)]
     prm_i = [st.baseline_window_days, st.confirmation_days, st.interference_window_days,
-             st.progression_gap_days, PROGRESSION_CONFIRMATIONS.index(st.progression_confirmation)]
+             st.progression_gap_days, PROGRESSION_CONFIRMATIONS.index(st.progression_confirmation),
+             RESPONSE_FALLS.index(st.response_fall)]
     if compiled is None:
         compiled = use_compiled(n_patients)
     if compiled:
@@ -643,6 +645,23 @@ class _ReasonColumns:
             texts[j] = f"{before}no later sample will count: mouse antibodies on day {d}"
         return _arrow_strings(texts) if self.arrow else texts
 
+    def earlier_falls(self, before: str):
+        """Per patient, ``before + "after N earlier fall(s) broken ..."`` when the fall reported
+        followed broken ones (``response_fall="restart"``), else nothing: the falls the
+        assessment restarted from, the last one's days."""
+        import numpy as np
+
+        counts = self.day(_kernel.I_N_BROKEN)
+        restarted = np.flatnonzero(counts != _kernel.MISSING)
+        if not len(restarted):
+            return ""
+        texts = [""] * len(self.idx)
+        falls, breaks = self.day(_kernel.I_PREV_FALL_DAY), self.day(_kernel.I_PREV_BRK_DAY)
+        for j in restarted.tolist():
+            texts[j] = (f"{before}after {counts[j]} earlier fall(s) broken, the last on day {falls[j]} (broken on day "
+                        f"{breaks[j]}; response_fall 'restart': the next fall after a broken one is assessed anew)")
+        return _arrow_strings(texts) if self.arrow else texts
+
     def excluded_on_treatment(self):
         """Per patient, ``"; N on-treatment sample(s) excluded: day d (why), ..."`` when the
         exclusion windows set aside samples drawn after the first dose, else nothing: what a
@@ -790,7 +809,7 @@ def _r_broken_fraction(c: _ReasonColumns):
     value, thr = c.apart(k.F_BRK_VALUE, c.st.response_fraction * c.value(k.F_BASE_VALUE))
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
                   c.cnum(k.F_BRK_VALUE, k.C_BRK, value), f" U/mL > {c.pct} of baseline (", thr, " U/mL)",
-                  c.excluded("; "))
+                  c.earlier_falls("; "), c.excluded("; "))
 
 
 def _r_broken_rise(c: _ReasonColumns):
@@ -799,13 +818,13 @@ def _r_broken_rise(c: _ReasonColumns):
     return c.join("GCIG response not confirmed: ", c.fall(), " broken on day ", c.days(k.I_BRK_DAY), ": ",
                   c.cnum(k.F_BRK_VALUE, k.C_BRK, value), f" U/mL > {c.tolerance} x previous ",
                   c.cnum(k.F_BRK_PREV, k.C_PREV), " U/mL (", limit, " U/mL) and not within the normal range",
-                  c.excluded("; "))
+                  c.earlier_falls("; "), c.excluded("; "))
 
 
 def _r_unconfirmed(c: _ReasonColumns):
     return c.join("GCIG response unconfirmed: ", c.fall(),
                   f"; no sample yet >= {c.st.confirmation_days} days later (last sample day ",
-                  c.days(_kernel.I_LAST_DAY), c.excluded("; "), ")", c.after_antibodies("; "))
+                  c.days(_kernel.I_LAST_DAY), c.excluded("; "), ")", c.earlier_falls("; "), c.after_antibodies("; "))
 
 
 def _r_response(c: _ReasonColumns):
@@ -819,7 +838,7 @@ def _r_response(c: _ReasonColumns):
                       c.cnum(k.F_CONF_VALUE, k.C_CONF, value), " U/mL on day ", day, " (", c.days(conf - fall),
                       f" days later, {side} ULN ", uln,
                       f" U/mL); every sample in between <= {c.pct} of baseline and <= {c.tolerance} x the "
-                      "previous one (or within the normal range)", c.excluded("; "))
+                      "previous one (or within the normal range)", c.earlier_falls("; "), c.excluded("; "))
     return c.split(_kernel.I_CATEGORY, _CATEGORIES, build)
 
 

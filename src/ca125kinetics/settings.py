@@ -100,6 +100,10 @@ RECIST_CATEGORIES = ("CR", "PR", "SD", "PD")
 #: in the order of the rule kernel's codes (``_gcig_kernel.PC_*``).
 PROGRESSION_CONFIRMATIONS = ("sustained", "any")
 
+#: Which falls a GCIG response is assessed from (``GcigSettings.response_fall``), in the order
+#: of the rule kernel's codes (``_gcig_kernel.RF_*``).
+RESPONSE_FALLS = ("first", "restart")
+
 #: Explicit aggregations of two samples of one patient on one day.
 AGGREGATIONS = ("mean", "median", "max", "min", "first", "last")
 _DUPLICATE_CHOICES = ("error", *AGGREGATIONS)
@@ -231,6 +235,15 @@ class GcigSettings(_SettingsMixin):
         sample in between, must be at/above the threshold; ``"any"`` (the literal reading of
         "two occasions at least 7 days apart") any later sample ``>= progression_gap_days``
         after the candidate at/above its threshold, whatever lies between.
+    response_fall : str
+        Which fall a response is assessed from (**Decision**): ``"first"`` (default; the
+        strict reading of "every sample from the first fall up to the confirming one") the
+        first sample at/below ``response_fraction`` of the baseline, and a fall broken before
+        its confirmation (above that fraction, or a rise beyond ``assay_tolerance``) is not
+        confirmed, whatever follows; ``"restart"`` a broken fall is followed by the next
+        sample at/below the fraction after the one that broke it, assessed the same way (its
+        own 28 days, its own date of response), and so on: the response reported is that of
+        the last fall assessed, and the reason names the falls broken before it.
     duplicates : str
         What to do with two samples of one patient on the same day: ``"error"`` (default:
         a data error per the spec) or an explicit aggregation (``mean``, ``median``,
@@ -253,6 +266,7 @@ class GcigSettings(_SettingsMixin):
     progression_gap_days: int = 7
     duplicates: str = "error"
     progression_confirmation: str = _added_later("sustained")
+    response_fall: str = _added_later("first")
 
     def __post_init__(self):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
@@ -274,6 +288,11 @@ class GcigSettings(_SettingsMixin):
                 "first sample at least progression_gap_days later and every sample in between at/above the "
                 "threshold; 'any': any later sample at least progression_gap_days later at/above it), got "
                 f"{self.progression_confirmation!r}")
+        if not isinstance(self.response_fall, str) or self.response_fall not in RESPONSE_FALLS:
+            raise InvalidInputError(
+                f"setting 'response_fall' must be one of {RESPONSE_FALLS} ('first': a response is assessed from "
+                "the first fall only, and a broken first fall is not confirmed; 'restart': the next fall after a "
+                f"broken one is assessed anew), got {self.response_fall!r}")
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,9 @@ FIELDS = ("status", "evaluable", "responded", "category", "response_day", "confi
 
 #: ``GcigSettings`` fields that choose a reading of the rule text: ``--set`` gives them to the
 #: package only; the R script's flag for the same reading goes in ``--r-flags``
-#: (``progression_confirmation=sustained``: ``--sustained``; ``any``: no flag).
-READINGS = ("progression_confirmation",)
+#: (``progression_confirmation=sustained``: ``--sustained``; ``any``: no flag;
+#: ``response_fall=first``: no flag; ``restart``: ``--restart``).
+READINGS = ("progression_confirmation", "response_fall")
 
 _RESPONSE_STATUS = {
     "confirmed": "response", "unconfirmed": "unconfirmed", "rose_above_half": "not_confirmed",

@@ -36,7 +36,11 @@
 #   (unless both are <= ULN); the first sample >= 28 days after the fall confirms. CR when
 #   the confirming value <= ULN. Default: a broken first fall is not confirmed ("every
 #   sample from the first fall ... ").
-#   --restart: a broken fall is followed by the next fall, and so on.
+#   --restart: a broken fall is followed by the next fall, and so on. (Settled when the
+#   package implemented this reading: the next fall is the first sample <= 50 % after the
+#   one that broke the fall, since a candidate inside a broken fall is broken by the same
+#   sample; a fall awaiting its confirmation is not followed; the response day, confirmed
+#   or not, is that of the fall assessed last.)
 # * Progression: baseline <= ULN -> group C (threshold 2 x ULN). Baseline > ULN: a candidate
 #   after the first normal (<= ULN) post-baseline value uses group A (2 x ULN); before any
 #   normal value, group B (2 x the lowest value from the baseline up to the sample before the
@@ -182,12 +186,14 @@ score_patient <- function(d, uln_default) {
     half <- SET$response_fraction * bv
     out$response <- FALSE; out$response_rule <- "no_fall"
     done <- FALSE
+    broke_at <- 0L   # --restart: the sample that broke the last fall
     for (i in post) {
+      if (i <= broke_at) next
       f <- le(val[[i]], cens[[i]], half)
       if (is.na(f)) { out$response <- NA; out$response_rule <- "censored"; break }
       if (!f) next
       # candidate fall at i: walk forward
-      if (is.na(out$response_day)) out$response_day <- day[[i]]  # date of the first fall
+      if (is.na(out$response_day) || RESTART) out$response_day <- day[[i]]  # date of the (first) fall
       outcome <- "unconfirmed"
       # "every sample from the first fall up to and including the confirming one": the fall
       # itself too (against the sample before it, the baseline at least)
@@ -215,8 +221,9 @@ score_patient <- function(d, uln_default) {
         done <- TRUE; break
       }
       if (outcome == "censored") { out$response <- NA; out$response_rule <- "censored"; done <- TRUE; break }
-      out$response_rule <- outcome  # the first fall is broken
-      if (!RESTART) break           # strict: the assessment is anchored on the first fall
+      out$response_rule <- outcome  # the first fall is broken (or awaits its confirmation)
+      if (!RESTART || outcome == "unconfirmed") break  # strict: anchored on the first fall
+      broke_at <- j
     }
   }
 

@@ -7,7 +7,7 @@ import sys
 from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
-from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, GcigSettings, with_provenance
+from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
 from ._output import check_table_out, emit, max_rows_option, text_table
 
@@ -33,6 +33,10 @@ def add_gcig_arguments(parser) -> None:
                         "drawn at least 7 days later, which with every sample in between must be at/above the "
                         "threshold; 'any' any later sample at least 7 days later at/above it, whatever lies between "
                         "(the literal reading of 'two occasions')")
+    parser.add_argument("--response-fall", default="first", choices=list(RESPONSE_FALLS),
+                        help="which fall a response is assessed from: 'first' (default) the first sample at/below "
+                        "50 %% of baseline, and a broken first fall is not confirmed; 'restart' the next fall after "
+                        "the sample that broke one is assessed anew, and so on (the reason names the broken falls)")
     parser.add_argument("--marker", default="ca125", choices=["ca125", "cea"],
                         help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
@@ -59,7 +63,7 @@ def cli_gcig(args) -> int:
         preload_compiled()
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
     settings = GcigSettings(duplicates=args.duplicates, progression_confirmation=args.progression_confirmation,
-                            **({} if args.uln is None else {"uln": args.uln}))
+                            response_fall=args.response_fall, **({} if args.uln is None else {"uln": args.uln}))
     if stream is None:
         markers = read_markers(args.markers, clinical=clinical, uln=setting_uln(args.markers, settings.uln, args.uln),
                                on_error="flag", duplicates=args.duplicates, **markers_options(args))
