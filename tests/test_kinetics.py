@@ -1323,3 +1323,14 @@ def test_a_population_whose_median_floor_rests_on_the_floors_lower_bound_is_repo
     with warnings.catch_warnings():       # a cohort whose floors the series bound: no such warning
         warnings.simplefilter("error", DataQualityWarning)
         fit_population(simulate_cohort(200, 5).markers)
+
+
+def test_a_population_on_the_correlation_limit_is_reported():
+    """40 simulated rectal patients (CEA), 15 fittable: the EM ended with the correlation of
+    log k and log floor at its limit, -0.95, silently; the warning names the bound."""
+    from ca125kinetics.kinetics import fit_population
+    from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+    with pytest.warns(DataQualityWarning, match=r"on a boundary: corr_log_k_floor -0.95 \(its limit"):
+        pop = fit_population(simulate_rectal_cohort(40, 3).markers, marker="cea")
+    assert pop.corr_log_k_floor == pytest.approx(-0.95)

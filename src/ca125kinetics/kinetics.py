@@ -1359,6 +1359,7 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
             "that would, those near the floor, are missing or below the assay's limit), so the floor's distribution "
             "and the shrinkage towards it rest on the bound, not on the data, whether or not the EM converged; "
             "check median_floor and sd_log_floor, or use method='per-patient'", DataQualityWarning, stacklevel=3)
+    _warn_boundary(moments, n_ok)
     n_samples = int(sum(fs.series.t.size for fs in sets))
     return KineticsPopulation(
         mu_log_k=moments.mu_u, sd_log_k=moments.sd_u, mu_log_floor=moments.mu_v,
@@ -1388,6 +1389,27 @@ class _EmStep:
         self.inits = [f.theta for f in fits]
         self.n_calls += 1
         return eng.m_step(fits)[0]
+
+
+def _warn_boundary(moments: eng.Moments, n_patients: int) -> None:
+    """Warn when the population's moments sit on a bound of the M-step (a "singular" fit in
+    mixed-model terms): the correlation of log k and log floor at +/- ``MAX_CORR``, or a
+    population sd at its floor ``MIN_POP_SD``. The data then do not estimate that moment;
+    the bound does, and the shrinkage of every patient towards the population rests on it."""
+    bounds = []
+    if abs(moments.corr) >= eng.MAX_CORR * (1 - 1e-9):
+        bounds.append(f"corr_log_k_floor {moments.corr:+.2f} (its limit +/-{eng.MAX_CORR:g}: the series do not "
+                      "separate a patient's k from its floor)")
+    for name, sd in (("sd_log_k", moments.sd_u), ("sd_log_floor", moments.sd_v)):
+        if sd <= eng.MIN_POP_SD * (1 + 1e-9):
+            bounds.append(f"{name} {sd:.3g} (its floor: no spread between patients is estimated)")
+    if bounds:
+        warnings.warn(
+            f"the population fit ({n_patients} patients) is on a boundary: {'; '.join(bounds)}. The bound, not the "
+            "data, sets that moment, and the per-patient fits shrunk towards the population rest on it (a singular "
+            "fit, in mixed-model terms; common with few patients or short series): fit the population on a larger "
+            "cohort, pass a fitted population= (a model's: --model), or use method='per-patient'",
+            DataQualityWarning, stacklevel=4)
 
 
 def _moments_from_vector(x: np.ndarray) -> eng.Moments:
