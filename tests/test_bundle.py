@@ -57,6 +57,28 @@ def test_tampering_is_detected_and_the_file_named(model_dir, tamper, message):
         verify_manifest(model_dir)
 
 
+def test_the_bytecode_cache_of_a_listed_source_is_not_a_file_of_the_model(model_dir):
+    """``mlflow.pyfunc.load_model(DIR/mlflow_model)`` imports ``_pyfunc_code.py`` and (unless
+    PYTHONDONTWRITEBYTECODE) writes ``__pycache__/_pyfunc_code.cpython-311.pyc`` beside it, and
+    ``pip install`` compiles every ``.py`` of a wheel: the cache, an "unknown file", made that
+    very load fail in ``load_context`` and the model unloadable by ``ca125 score`` afterwards."""
+    (model_dir / "sub" / "code.py").write_text("x = 1\n")
+    write_manifest(model_dir)
+    cache = model_dir / "sub" / "__pycache__"
+    cache.mkdir()
+    (cache / "code.cpython-311.pyc").write_bytes(b"compiled")
+    verify_manifest(model_dir)
+    assert "sub/__pycache__/code.cpython-311.pyc" not in read_manifest(write_manifest(model_dir).parent)
+    # anything else under __pycache__ is still a planted file
+    (cache / "other.cpython-311.pyc").write_bytes(b"no source beside it")
+    with pytest.raises(ModelIntegrityError, match="'sub/__pycache__/other.cpython-311.pyc' is not listed"):
+        verify_manifest(model_dir)
+    (cache / "other.cpython-311.pyc").unlink()
+    (cache / "code.pkl").write_bytes(b"not bytecode")
+    with pytest.raises(ModelIntegrityError, match="'sub/__pycache__/code.pkl' is not listed"):
+        verify_manifest(model_dir)
+
+
 def test_missing_or_malformed_manifest(model_dir):
     with pytest.raises(ModelIntegrityError, match="has no MANIFEST.sha256"):
         verify_manifest(model_dir)

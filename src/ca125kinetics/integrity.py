@@ -7,7 +7,9 @@ carries ``MANIFEST.sha256``, in the format of ``sha256sum`` (one line per file,
 refuses the directory (:class:`~ca125kinetics.errors.ModelIntegrityError`) when a listed file
 changed or is missing, when a file is present that the manifest does not list (a planted
 file is as suspicious as a changed one), or when the directory holds a symbolic link (its
-bytes would live outside the directory). Loaders call it before unpickling anything.
+bytes would live outside the directory). The interpreter's bytecode cache of a listed ``.py``
+(``__pycache__/<stem>.*.pyc``, which MLflow's loader and ``pip install`` write) is not a file of
+the model. Loaders call it before unpickling anything.
 
 The manifest can be checked with standard tools too: ``cd <dir> && sha256sum -c MANIFEST.sha256``.
 """
@@ -52,9 +54,25 @@ def _files(directory: Path) -> list[str]:
             raise ModelIntegrityError(
                 f"{str(directory)!r}: {rel!r} is a symbolic link (to {str(p.readlink())!r}); a model "
                 "directory must hold its own files: copy the target in place of the link, or re-export the model")
-        if p.is_file() and rel != MANIFEST_NAME:
+        if p.is_file() and rel != MANIFEST_NAME and not _is_bytecode_of_source(p):
             out.append(rel)
     return sorted(out)
+
+
+def _is_bytecode_of_source(path: Path) -> bool:
+    """``__pycache__/<stem>.<tag>.pyc`` beside a ``<stem>.py``: the interpreter's cache of that
+    source, not a file of the model.
+
+    MLflow's pyfunc loader imports a model's ``mlflow_model/_pyfunc_code.py`` (writing one
+    unless PYTHONDONTWRITEBYTECODE) and ``pip install`` compiles every ``.py`` of a wheel. The
+    package never runs code from a model directory (it reads ``scorer.json`` or unpickles the
+    verified ``bundle.joblib``); MLflow's loader runs the ``.py`` (or this cache of it) before
+    any manifest check, so a cache adds nothing a changed ``.py`` could not do. Any other file
+    under ``__pycache__`` stays unknown.
+    """
+    if path.suffix != ".pyc" or path.parent.name != "__pycache__" or not path.is_file():
+        return False
+    return (path.parent.parent / f"{path.name.split('.', 1)[0]}.py").is_file()
 
 
 def _directory(directory) -> Path:
