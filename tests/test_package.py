@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 import ca125kinetics
+from ca125kinetics.integrity import MANIFEST_NAME, read_manifest
 
 
 def test_every_public_name_resolves():
@@ -123,3 +127,72 @@ def test_the_import_graph_sees_lazy_imports():
     assert "ca125kinetics.predict.loading" in graph["ca125kinetics.predict.engine"]
     assert "ca125kinetics.kinetics" in graph["ca125kinetics.predict.engine"]     # only inside a function
     assert "ca125kinetics.mlflow_model" not in graph["ca125kinetics.bundle"]     # PEP 562 re-export
+
+
+# ----------------------------------------------------------------------------- the built wheel
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _build_backend_or_skip() -> None:
+    """Skip (with the reason printed by ``-ra``) when the interpreter has no setuptools as
+    recent as ``build-system.requires`` asks: the wheel is built offline, without isolation."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    requires = tomllib.loads((ROOT / "pyproject.toml").read_text())["build-system"]["requires"]
+    wanted = next(int(m.group(1)) for r in requires if (m := re.fullmatch(r"setuptools>=(\d+)", r)))
+    try:
+        have = metadata.version("setuptools")
+    except metadata.PackageNotFoundError:
+        pytest.skip(f"wheel build not tested: setuptools (>={wanted}, the build backend) is not installed")
+    if int(have.split(".")[0]) < wanted:
+        pytest.skip(f"wheel build not tested: setuptools {have} is installed, the build needs >={wanted} "
+                    "(pip install 'ca125kinetics[test]' installs it)")
+
+
+def test_the_wheel_carries_the_shipped_model_and_cohort_and_its_checksums_verify(tmp_path, monkeypatch):
+    """A wheel installed in a fresh environment had no default model (``ca125 score``/``serve``
+    failed) and no committed cohort (``ca125 demo`` wrote 3,000 patients into the environment's
+    lib directory). They are package data: the wheel holds exactly the files of each manifest of
+    the shipped model, with the digests the manifests state, and the cohort the demo reads."""
+    import hashlib
+    import shutil
+    import zipfile
+
+    from ca125kinetics.demo import DEFAULT_COHORT
+    from ca125kinetics.predict.loading import default_model_dir
+
+    _build_backend_or_skip()
+    monkeypatch.delenv("CA125_MODEL_DIR", raising=False)
+    project = tmp_path / "project"    # a copy: building in place would write build/ and egg-info
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, project / name)
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+    build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index",
+                            "--quiet", "--wheel-dir", str(tmp_path / "dist"), str(project)],
+                           capture_output=True, text=True, timeout=300)
+    assert build.returncode == 0, build.stdout + build.stderr
+    (wheel,) = (tmp_path / "dist").glob("ca125kinetics-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+
+    package = Path(ca125kinetics.__file__).resolve().parent
+    model = default_model_dir()    # in a checkout a link to models/default, in the wheel its files
+    prefix = f"ca125kinetics/{model.relative_to(package).as_posix()}/"
+    in_wheel = {name[len(prefix):] for name in members if name.startswith(prefix)}
+    manifests = sorted(p.relative_to(model) for p in model.rglob(MANIFEST_NAME))
+    assert [m.as_posix() for m in manifests] == ["MANIFEST.sha256", "mlflow_model/artifacts/bundle/MANIFEST.sha256"]
+    listed = {m.as_posix() for m in manifests}
+    for manifest in manifests:
+        here = manifest.parent.as_posix() + "/" if manifest.parent != Path(".") else ""
+        for rel, digest in read_manifest(model / manifest.parent).items():
+            listed.add(here + rel)
+            assert prefix + here + rel in members, f"{here + rel} of the shipped model is not in the wheel"
+            assert hashlib.sha256(members[prefix + here + rel]).hexdigest() == digest, here + rel
+    assert in_wheel == listed    # exactly the shipped model: nothing missing, nothing added
+    for name in ("markers.csv", "clinical.csv"):
+        assert f"ca125kinetics/{(DEFAULT_COHORT / name).relative_to(package).as_posix()}" in members
+    assert "ca125kinetics/data/trials/rescue.toml" in members

@@ -17,7 +17,9 @@ from pathlib import Path
 __all__ = ["run", "main"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_COHORT = REPO_ROOT / "data" / "synthetic" / "default"
+# the committed cohort is package data (in a checkout a link to the repository's
+# data/synthetic, in a built wheel a copy of its files), so an installed wheel runs on it too
+DEFAULT_COHORT = Path(__file__).resolve().parent / "data" / "synthetic" / "default"
 DEFAULT_CONFIG = REPO_ROOT / "training" / "default.toml"
 
 

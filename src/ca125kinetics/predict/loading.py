@@ -28,12 +28,13 @@ _URI_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/", "s3://", "gs://", "w
 
 
 def default_model_dir() -> Path:
-    """Directory of the default model: ``$CA125_MODEL_DIR`` if set, else ``models/default``
-    at the repository root (next to ``src/``)."""
+    """Directory of the default model: ``$CA125_MODEL_DIR`` if set, else the shipped model,
+    package data at ``ca125kinetics/data/models/default``: in a checkout a link to the
+    repository's ``models/default``, in a built wheel a copy of its files."""
     env = os.environ.get("CA125_MODEL_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[3] / "models" / "default"
+    return Path(__file__).resolve().parents[1] / "data" / "models" / "default"
 
 
 def clear_model_cache() -> None:
@@ -55,8 +56,8 @@ def load_model(model=None, *, scoring_only: bool = False):
     Parameters
     ----------
     model : None, str, Path or ModelBundle
-        * None: the default model, ``default_model_dir()`` (``models/default`` at the
-          repository root; the environment variable ``CA125_MODEL_DIR`` overrides it).
+        * None: the default model, ``default_model_dir()`` (the shipped model, package data;
+          the environment variable ``CA125_MODEL_DIR`` overrides it).
         * An exported model directory (``mlflow_model.export_model``): its ``MANIFEST.sha256`` is
           verified before anything is unpickled.
         * A directory holding ``bundle.joblib`` and ``MANIFEST.sha256`` (``save_bundle``), or
@@ -103,10 +104,9 @@ def load_model(model=None, *, scoring_only: bool = False):
         location = default_model_dir()
         if not location.exists():
             raise ModelNotFoundError(
-                f"no default model at {str(location)!r} (the shipped model is in the repository's "
-                "models/default, which a wheel does not carry); set CA125_MODEL_DIR to a model "
-                "directory (the repository's models/default, or one written by ca125 train --out DIR), "
-                "or pass model=<directory or MLflow URI> (--model)")
+                f"no default model at {str(location)!r} (CA125_MODEL_DIR, or the shipped model's place in "
+                "the installed package); set CA125_MODEL_DIR to a model directory (one written by ca125 "
+                "train --out DIR), pass model=<directory or MLflow URI> (--model), or reinstall the package")
         return _load_local(location, scoring_only)
     text = os.fspath(model)
     if isinstance(model, str) and text.startswith(_URI_SCHEMES):
