@@ -101,12 +101,12 @@ def test_a_frame_not_from_the_reader_is_read_by_it():
     markers = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": [0, 30, 0, 30], "ca125": [100, -3, 100, 20]})
     clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["PR", "SD", "CR"]})
     table = gcig.gcig_cohort(markers, clinical).set_index("patient_id")
-    assert table.loc["a", "reason"] == ("invalid input: row 1, column 'ca125': CA-125 value -3 is negative; CA-125 "
+    assert table.loc["a", "reason"] == ("invalid input: markers table, row 1, column 'ca125': CA-125 value -3 is negative; CA-125 "
                                         "in U/mL cannot be below 0")
     assert table.loc["c", "status"] == "no_markers"
     markers = markers.assign(day=pd.array([0, None, 0, 30], dtype="Int64"), ca125=[100.0, 40.0, 100.0, 20.0])
     table = gcig.gcig_cohort(markers).set_index("patient_id")
-    assert table.loc["a", "reason"] == ("invalid input: row 1, column 'day': day is empty; give whole days from the "
+    assert table.loc["a", "reason"] == ("invalid input: markers table, row 1, column 'day': day is empty; give whole days from the "
                                         "first dose (day 0)")
     assert table.loc["b", "status"] == "unconfirmed"
 

@@ -142,12 +142,12 @@ def test_unnumbered_rows_are_named_by_patient_column_and_value_not_by_number():
     frame = pd.DataFrame({"patient_id": ["a", "a", "b", "b"], "day": ["0", "21", "0", "x"],
                           "ca125": ["400", "high", "50", "40"]})
     flagged = read_markers(unnumbered(frame.copy()), on_error="flag").set_index("patient_id")["problem"]
-    assert flagged["a"] == ("invalid input: column 'ca125': CA-125 value 'high' is not a number; give U/mL "
+    assert flagged["a"] == ("invalid input: markers table, column 'ca125': CA-125 value 'high' is not a number; give U/mL "
                             "as a number, or '<x' for a value below the assay's limit")
-    assert flagged["b"].startswith("invalid input: column 'day': day 'x' is not a number")
+    assert flagged["b"].startswith("invalid input: markers table, column 'day': day 'x' is not a number")
     # numbered rows, as before
     assert read_markers(frame, on_error="flag").set_index("patient_id")["problem"]["a"].startswith(
-        "invalid input: row 1, column 'ca125'")
+        "invalid input: markers table, row 1, column 'ca125'")
     with pytest.raises(InvalidInputError) as raised:
         read_markers(unnumbered(frame.copy()))
     assert "row" not in str(raised.value).replace("rows", "") and raised.value.row is None
@@ -673,7 +673,7 @@ def test_a_refused_clinical_start_is_quoted_where_the_dated_markers_need_it(caps
 
     flagged = read_clinical(MESSY / "clinical_start_ddmmyyyy.csv", require=("patient_id",), on_error="flag")
     got = read_markers(MESSY / "markers_dates_iso.csv", clinical=flagged, on_error="flag")
-    assert "no usable treatment_start: in the clinical table, row 2, column 'treatment_start': treatment_start " \
+    assert "no usable treatment_start: clinical table, row 2, column 'treatment_start': treatment_start " \
            "'04/03/2024' is not an ISO date" in got["problem"].iloc[0]
     assert main(["gcig", str(MESSY / "markers_dates_iso.csv"), "--clinical", str(MESSY / "clinical_start_ddmmyyyy.csv"),
                  "--format", "json"]) == 0
@@ -1309,7 +1309,7 @@ def test_problem_rows_are_the_files_rows_as_python_numbers(tmp_path):
         read_markers(path)
     assert info.value.row == 1 and type(info.value.row) is int
     flagged = read_markers(path, on_error="flag")
-    assert flagged["problem"].tolist() == ["invalid input: row 1, column 'ca125': CA-125 value 'abc' is not a "
+    assert flagged["problem"].tolist() == ["invalid input: markers table, row 1, column 'ca125': CA-125 value 'abc' is not a "
                                            "number; give U/mL as a number, or '<x' for a value below the "
                                            "assay's limit"]
 
@@ -1610,3 +1610,22 @@ def test_a_blank_censored_flag_beside_a_limit_is_no_statement(tmp_path, blank):
     assert read_markers(frame)["censored"].tolist() == [False, True, False]
     frame.to_parquet(tmp_path / "m.parquet")
     assert read_markers(tmp_path / "m.parquet")["censored"].tolist() == [False, True, False]
+
+
+def test_a_flagged_reason_names_the_table_its_row_belongs_to(tmp_path):
+    """`ca125 score` wrote 'invalid input: row 3, ...' for one patient's bad CA-125 and another's
+    bad ECOG: row 3 of which file? Each reason names its table."""
+    from ca125kinetics.predict import predict_cohort
+
+    markers = tmp_path / "m.csv"
+    markers.write_text("patient_id,day,ca125\nA,0,400\nA,21,abc\nA,42,150\nB,0,400\nB,21,180\nB,42,150\n")
+    clinical = tmp_path / "c.csv"
+    clinical.write_text("patient_id,age,ecog,ascites_ml,figo_stage,primary_residual_disease,pfi_months,"
+                        "recurrence_pattern,recist\nA,60,0,0,III,0,12,single,PR\nB,60,9,0,III,0,12,single,PR\n")
+    assert read_markers(markers, on_error="flag").set_index("patient_id").loc["A", "problem"].startswith(
+        "invalid input: markers table, row 3, column 'ca125': CA-125 value 'abc'")
+    assert read_clinical(clinical, on_error="flag").set_index("patient_id").loc["B", "problem"].startswith(
+        "invalid input: clinical table, row 3, column 'ecog': ecog 9")
+    reasons = predict_cohort(markers, clinical).set_index("patient_id")["reason"]
+    assert reasons["A"].startswith("invalid input: markers table, row 3, column 'ca125'")
+    assert reasons["B"].startswith("invalid input: clinical table, row 3, column 'ecog'")

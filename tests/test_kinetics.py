@@ -610,7 +610,7 @@ def test_invalid_patient_reason_says_invalid_input_once():
                        one_patient([-3, 21, 42, 63], [300, 120, 60, 30], pid="good")], ignore_index=True)
     markers = read_markers(frame[["patient_id", "day", "ca125"]], on_error="flag")
     reason = fit_kinetics(markers, method="per-patient").set_index("patient_id").loc["negative", "reason"]
-    assert reason == "invalid input: row 1, column 'ca125': CA-125 value -120 is negative; CA-125 in U/mL cannot be below 0"
+    assert reason == "invalid input: markers table, row 1, column 'ca125': CA-125 value -120 is negative; CA-125 in U/mL cannot be below 0"
 
 
 def test_no_baseline_when_only_on_treatment_samples_are_usable():

@@ -391,7 +391,7 @@ def test_pyfunc_form_reads_a_frame_whose_index_labels_repeat(bundle, scored):
     # from the repeated columns is no row of the input
     pyfunc_input["age"] = pyfunc_input["age"].astype(object).where(pyfunc_input["patient_id"] != "000007", "old")
     reason = P.score_frame(bundle, pyfunc_input).set_index("patient_id").loc["000007", "reason"]
-    assert reason.startswith("invalid input: column 'age': age 'old' is not a number"), reason
+    assert reason.startswith("invalid input: clinical table, column 'age': age 'old' is not a number"), reason
 
 
 def _table_record(markers, clinical, bundle):

@@ -80,7 +80,7 @@ def test_invalid_patient_reason_says_invalid_input_once():
     flagged = read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "cea", "event"]), marker="cea",
                            on_error="flag")
     reason = _row(response_features(flagged, marker="cea"), "bad")["response_reason"]
-    assert reason.startswith("invalid input: row 0, column 'cea': ") and reason.count("invalid input") == 1
+    assert reason.startswith("invalid input: markers table, row 0, column 'cea': ") and reason.count("invalid input") == 1
     own = flagged.assign(problem=np.where(flagged["patient_id"] == "bad", "checked by hand", None))
     assert _row(response_features(own, marker="cea"), "bad")["response_reason"] == "invalid input: checked by hand"
 

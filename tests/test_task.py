@@ -179,7 +179,7 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     bad = markers.copy()
     bad.loc[bad.index[0], "cea"] = "-1"
     reason = score_frame(result.bundle, bad, clinical).set_index("patient_id").loc[bad["patient_id"].iloc[0], "reason"]
-    assert reason.startswith("invalid input: row ") and reason.count("invalid input") == 1
+    assert reason.startswith("invalid input: markers table, row ") and reason.count("invalid input") == 1
     # ca125 score with the saved model: the same score_frame
     from ca125kinetics.bundle import save_bundle
     from ca125kinetics.cli import main

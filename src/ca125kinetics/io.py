@@ -213,11 +213,13 @@ class _Collector:
 
     ``rows`` (row labels as the user sees them, e.g. an int64 array of a file's rows) and
     ``patients`` are aligned 1-D arrays; a message is formatted only for a row with a problem,
-    so a valid table of millions of rows costs nothing here.
+    so a valid table of millions of rows costs nothing here. ``table`` (``"markers"`` or
+    ``"clinical"``) is named in a flagged patient's reason, whose row is a row of that table.
     """
 
-    def __init__(self, source: str, rows, patients):
+    def __init__(self, source: str, rows, patients, table: str):
         self.source = source
+        self.table = table
         self.rows = np.asarray(rows)
         self.patients = np.asarray(patients, dtype=object)
         self.problems: list[_Problem] = []
@@ -249,8 +251,8 @@ class _Collector:
     def reasons_by_patient(self) -> dict[str, str]:
         out: dict[str, list[str]] = {}
         for p in self.problems:
-            where = location(row=p.row, column=p.column or None)   # a row labelled None: not named
-            out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}" if where else p.message)
+            where = location(source=f"{self.table} table", row=p.row, column=p.column or None)  # row None: not named
+            out.setdefault(str(p.patient_id), []).append(f"{where}: {p.message}")
         return {pid: "invalid input: " + "; ".join(msgs) for pid, msgs in out.items()}
 
 
@@ -1649,7 +1651,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, _NO_SAMPLE_ID, codes)
-    col = _Collector(label, rows, pid)
+    col = _Collector(label, rows, pid, "markers")
 
     # ---- day (or date relative to treatment_start)
     if "day" in columns:
@@ -1849,7 +1851,7 @@ def _days_from_dates(columns: dict, pid: np.ndarray, starts, col: _Collector, cl
     no_start = ~np.isnat(dates) & np.isnat(start) & ~pd.isna(pid)
     refused = getattr(starts, "refused", {})
     col.add(no_start, "treatment_start",
-            lambda i: f"patient {pid[i]!r} has no usable treatment_start: in the clinical table, "
+            lambda i: f"patient {pid[i]!r} has no usable treatment_start: "
             f"{refused[pid[i]].removeprefix('invalid input: ')}" if pid[i] in refused else
             f"patient {pid[i]!r} has no treatment_start in the clinical table"
             + (" or the markers" if own else "") + "; add the date of the first dose")
@@ -2579,7 +2581,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
     _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes)
-    col = _Collector(label, rows, pid)
+    col = _Collector(label, rows, pid, "clinical")
     n = len(pid)
     dup = np.zeros(n, dtype=bool)
     if n > 1:

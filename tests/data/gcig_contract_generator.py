@@ -69,6 +69,11 @@ baseline" with an excluded 500 U/mL between, and nothing said it had been set as
 ``reason`` (233 rows) and ``progression_reason`` (556 rows) changed, each by that text
 appended, and the ``reason`` in 109 ``api`` rows; every other cell is as before.
 
+Regenerated when a flagged patient's reason began to name the table its row belongs to
+("invalid input: markers table, row 26, column 'day': ..." for "invalid input: row 26, column
+'day': ..."): only that text was inserted, in the ``reason`` and ``progression_reason`` of the
+819 ``invalid_input`` rows; every other cell is as before.
+
 Inputs (all deterministic):
 
 * ``synthetic``: the committed synthetic cohort ``data/synthetic/default`` (markers and
