@@ -150,6 +150,27 @@ def test_progress_bar_on_a_terminal_only_with_the_same_chunks(monkeypatch):
     assert len(bars) == 1 and bars[0].n == sum(len(c) for c in plain)
 
 
+@pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
+def test_no_progress_option_draws_no_bar_on_a_terminal(tmp_path, monkeypatch, command):
+    """``ca125 gcig``, ``kinetics`` and ``score`` drew a bar on a terminal with no way to turn
+    it off; ``--no-progress`` (as ``ca125 train`` and ``validate`` take it) draws none."""
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    markers = tmp_path / "markers.csv"
+    table = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    table[table["patient_id"].isin(table["patient_id"].unique()[:100])].to_csv(markers, index=False)
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    monkeypatch.setitem(sys.modules, "tqdm", None)      # a bar would import tqdm and fail
+    base = {"gcig": ["gcig", str(markers)], "kinetics": ["kinetics", str(markers)],
+            "score": ["score", "--markers", str(markers)]}[command]
+    chunked = _run(tmp_path, "chunked", [*base, "--chunk-rows", "150", "--no-progress"])
+    assert len(chunked) == 100
+
+
 def test_reappearing_patient_refused():
     frames = [pd.DataFrame({"patient_id": ["a", "a", "b"]}, index=[2, 3, 4]),
               pd.DataFrame({"patient_id": ["b", "c", "a"]}, index=[5, 6, 7])]

@@ -70,6 +70,13 @@ def add_code_arguments(parser) -> None:
                         "thoracentesis or mouse_antibody; repeat for several)")
 
 
+def add_progress_argument(parser) -> None:
+    """The ``--no-progress`` option of the commands that may show a progress bar on stderr
+    (``ca125 train``, ``validate --bootstrap``, and ``gcig``, ``kinetics`` and ``score`` of a
+    file read in chunks, on a terminal only): none, e.g. under cron or in a script's log."""
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
 def add_kelim_cutoff_argument(parser) -> None:
     """The ``--kelim-cutoff`` option: the cut-off of the KELIM-like groups, a setting of
     :data:`ca125kinetics.settings.KELIM_CUTOFFS` or a number

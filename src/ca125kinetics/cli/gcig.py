@@ -8,7 +8,8 @@ from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
+from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
+               markers_options, require_rows)
 from ._output import check_table_out, emit, max_rows_option, text_table
 
 
@@ -45,6 +46,7 @@ def add_gcig_arguments(parser) -> None:
                         help="rows shown in the text table (default 40; 0 = all)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    add_progress_argument(parser)
     # the process ends without freeing its modules once the table is written (cli.main)
     parser.set_defaults(exit_without_teardown=True)
 
@@ -72,7 +74,7 @@ def cli_gcig(args) -> int:
     else:  # a large file: read in patient-complete chunks, each chunk as a whole table is read
         from ..cohort import chunked_format, iter_gcig, run_gcig, write_chunks
 
-        options = dict(settings=settings, read_options=fmt, progress=True,
+        options = dict(settings=settings, read_options=fmt, progress=not args.no_progress,
                        finish=lambda table: with_provenance(table, settings))
         out_format = chunked_format(args.out, args.format)
         if out_format is not None:  # a big result goes to its file chunk by chunk

@@ -12,8 +12,8 @@ from ..markers import get_marker
 from ..settings import (
     KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, kelim_cutoff, with_provenance,
 )
-from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, cohort_stream, markers_options,
-               require_rows)
+from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
+               cohort_stream, markers_options, require_rows)
 from ._output import check_table_out, emit, max_rows_option, text_table
 
 
@@ -48,6 +48,7 @@ def add_kinetics_arguments(parser) -> None:
                         help="rows shown in the text table (default 40; 0 = all)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    add_progress_argument(parser)
     add_kelim_cutoff_argument(parser)
     parser.add_argument("--population-sample", type=int, default=100_000, metavar="N",
                         help="a file read in chunks learns the population on its first N patients "
@@ -116,7 +117,7 @@ def cli_kinetics(args) -> int:
     else:  # a large file: read in patient-complete chunks, each fitted as a whole table is
         from ..cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks
 
-        options = dict(method=method, settings=settings, population=population, progress=True,
+        options = dict(method=method, settings=settings, population=population, progress=not args.no_progress,
                        population_sample=args.population_sample, read_options=read_options, fit=fit)
         out_format = chunked_format(args.out, args.format)
         if out_format is not None:  # a big result goes to its file chunk by chunk

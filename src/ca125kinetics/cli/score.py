@@ -14,7 +14,8 @@ from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import _notice
 from ..predict.loading import _URI_SCHEMES, _registry_location
-from . import add_chunk_arguments, add_format_arguments, cohort_stream, format_options, markers_options, require_rows
+from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
+               markers_options, require_rows)
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -40,6 +41,7 @@ def add_score_arguments(parser) -> None:
                         "status 'insufficient' and no decision")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
+    add_progress_argument(parser)
     # the process ends without freeing its modules once the output is written (cli.main)
     parser.set_defaults(exit_without_teardown=True)
 
@@ -109,7 +111,7 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
     _preload_compiled()     # while the clinical table is read
     clinical = (read_clinical(args.clinical, on_error="flag", require=("patient_id",), **read_options)
                 if args.clinical else None)
-    options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=True,
+    options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=not args.no_progress,
                    finish=lambda frame: _stamped(frame, bundle))
     kind = chunked_format(args.out, fmt)
     if kind in ("csv", "parquet"):

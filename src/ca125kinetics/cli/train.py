@@ -7,7 +7,7 @@ import os
 
 from ..tracking import quiet_mlflow
 from ..train import DEFAULT_NAME, format_summary, train
-from . import add_format_arguments, format_options
+from . import add_format_arguments, add_progress_argument, format_options
 from ._workers import stop_workers_on_interrupt
 
 
@@ -29,7 +29,7 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
                         help="mark the model as trained on synthetic data or not (default: synthetic when a "
                              "params.json of `ca125 synth` lies beside the markers file)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_argument(parser)
     add_format_arguments(parser, codes=False)
 
 

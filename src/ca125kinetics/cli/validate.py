@@ -15,7 +15,8 @@ from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
 from ..validation.studies import _OUTCOME, _describe_source, check_n_jobs, check_seed, optimism_bootstrap, validate_model
-from . import add_format_arguments, add_kelim_cutoff_argument, format_options, markers_options
+from . import (add_format_arguments, add_kelim_cutoff_argument, add_progress_argument, format_options,
+               markers_options)
 from ._workers import stop_workers_on_interrupt
 
 
@@ -42,7 +43,7 @@ def add_validate_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=None, help="bootstrap seed (default 0; with --bootstrap)")
     parser.add_argument("--n-jobs", type=int, default=None,
                         help="bootstrap worker processes (default 2, -1 all cores; with --bootstrap)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_progress_argument(parser)
     parser.add_argument("--tracking-uri",
                         help="log metrics and the report to this MLflow tracking URI (default: "
                              "MLFLOW_TRACKING_URI when set)")
