@@ -301,6 +301,16 @@ def test_cli_chunk_rows_zero_refused_not_read_as_default(capsys, rows):
     assert f"chunk_rows (--chunk-rows) must be a whole number >= 1, got {int(rows)}" in captured.err
 
 
+@pytest.mark.parametrize("chunk", [[], ["--chunk-rows", "997"]])
+def test_cli_population_sample_refusal_names_the_option(tmp_path, capsys, chunk):
+    """The refusal named the Python argument, population_sample, to a user of the command line;
+    and a file read whole (one chunk) was fitted with the bad value unread."""
+    assert main(["kinetics", str(MARKERS), "--population-sample", "0", "--out", str(tmp_path / "k.csv"), *chunk]) == 2
+    err = capsys.readouterr().err
+    assert "ca125: error: --population-sample must be a whole number >= 10" in err and "population_sample" not in err
+    assert not (tmp_path / "k.csv").exists()
+
+
 def test_streamed_population_learned_on_first_patients():
     from ca125kinetics.cohort import run_kinetics
     from ca125kinetics.io import read_markers

@@ -630,11 +630,12 @@ def iter_kinetics(stream: CohortStream, *, method: str, settings, population=Non
     yield from _in_order(lambda markers: fit(markers, given), chunks, _chunk_threads())
 
 
-def _check_population_sample(population_sample) -> None:
+def _check_population_sample(population_sample, *, option: str = "population_sample") -> None:
     """Refuse a ``population_sample`` that is not a whole number of at least 10 patients
-    (the streamed CLI's and Spark's population sample)."""
+    (the streamed CLI's and Spark's population sample); the message names it ``option``
+    (``ca125 kinetics``: ``--population-sample``)."""
     if not isinstance(population_sample, (int, np.integer)) or population_sample < 10:
-        raise InvalidInputError(f"population_sample must be a whole number >= 10 (patients the "
+        raise InvalidInputError(f"{option} must be a whole number >= 10 (patients the "
                                 f"population is learned on), got {population_sample!r}")
 
 

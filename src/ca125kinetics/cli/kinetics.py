@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from .._columns import constant_text
+from ..cohort import _check_population_sample
 from ..errors import InvalidInputError
 from ..io import read_markers, setting_uln
 from ..kinetics import fit_kinetics
@@ -99,6 +100,7 @@ def cli_kinetics(args) -> int:
     _refuse_unused(args, spec)
     check_table_out(args.out, args.format)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
+    _check_population_sample(args.population_sample, option="--population-sample")
     settings, population, method = _kinetics_settings_and_population(args, spec)
     read_options = {"marker": spec, **markers_options(args)}
     response = (ResponseSettings(**({} if args.clearance_r2 is None else {"clearance_r2_threshold": args.clearance_r2}))
