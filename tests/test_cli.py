@@ -41,6 +41,22 @@ def test_help_for_every_subcommand(capsys):
         assert "usage:" in capsys.readouterr().out
 
 
+def test_serve_help_says_where_the_server_reads_the_fhir_codes(capsys):
+    """``ca125 serve --help`` gave --drug-code and --event-code the file commands' text (a
+    bundle read as the markers, the source of ca125 extract, a table refused): the server
+    reads them in the bundles it is sent."""
+    helps = {}
+    for command in ("serve", "gcig"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        helps[command] = " ".join(capsys.readouterr().out.split())
+    for option in ("--drug-code RXNORM=NAME the FHIR R4 bundles the server is sent",
+                   "--event-code SNOMED=KIND the FHIR R4 bundles the server is sent"):
+        assert option in helps["serve"]
+    assert "ca125 extract" not in helps["serve"] and "a table is refused" not in helps["serve"]
+    assert "--drug-code RXNORM=NAME a FHIR bundle (.json) read as the markers" in helps["gcig"]
+
+
 def test_gcig_to_json_file(series, tmp_path, capsys):
     out = tmp_path / "gcig.json"
     assert main(["gcig", str(series), "--out", str(out)]) == 0

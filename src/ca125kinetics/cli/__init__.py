@@ -52,19 +52,23 @@ def add_format_arguments(parser, codes: bool = True) -> None:
         add_code_arguments(group)
 
 
-def add_code_arguments(parser) -> None:
+#: Where the codes of :func:`add_code_arguments` are read by the file commands.
+CODES_READ_IN_FILES = ("a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or OMOP; "
+                       "a table is refused with it)")
+
+
+def add_code_arguments(parser, read_in: str = CODES_READ_IN_FILES) -> None:
     """The ``--drug-code RXNORM=NAME`` option (repeatable): further RxNorm codes whose records
     are doses of the line in a FHIR bundle or an OMOP database (:func:`drug_codes_option`),
     and the ``--event-code SNOMED=KIND`` option (repeatable): further SNOMED CT procedure
-    codes read there as exclusion events (:func:`event_codes_option`)."""
+    codes read there as exclusion events (:func:`event_codes_option`). ``read_in`` opens
+    their help: where the command reads them (``ca125 serve``: the bundles it is sent)."""
     parser.add_argument("--drug-code", action="append", default=None, metavar="RXNORM=NAME",
-                        help="a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or "
-                        "OMOP; a table is refused with it): a further RxNorm code whose records are doses of the "
+                        help=f"{read_in}: a further RxNorm code whose records are doses of the "
                         "line, beside the carboplatin and cisplatin ingredients, e.g. a clinical drug: "
                         "597195=carboplatin (repeat for several)")
     parser.add_argument("--event-code", action="append", default=None, metavar="SNOMED=KIND",
-                        help="a FHIR bundle (.json) read as the markers, or the source of ca125 extract (FHIR or "
-                        "OMOP; a table is refused with it): a further SNOMED CT procedure code read as an "
+                        help=f"{read_in}: a further SNOMED CT procedure code read as an "
                         "exclusion event of the GCIG rules, beside paracentesis 61515000 and thoracentesis "
                         "91602002, e.g. a surgical procedure: 387713003=surgery (KIND: paracentesis, surgery, "
                         "thoracentesis or mouse_antibody; repeat for several)")

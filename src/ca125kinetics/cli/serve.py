@@ -18,7 +18,9 @@ def add_serve_arguments(parser) -> None:
     parser.add_argument("--log-level", default="warning",
                         choices=["critical", "error", "warning", "info", "debug"],
                         help="server log level (default warning)")
-    add_code_arguments(parser)
+    add_code_arguments(parser, read_in="the FHIR R4 bundles the server is sent (POST /api/score as "
+                       "application/fhir+json, and the page's FHIR bundle input; listed by GET /api/model; a bad "
+                       "code stops the server before it starts)")
 
 
 def cli_serve(args) -> int:
