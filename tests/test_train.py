@@ -137,6 +137,21 @@ def test_too_few_outcomes_is_an_insufficient_data_error():
         fit_and_evaluate(sim.markers.iloc[:0], sim.clinical.iloc[:8], config=no_holdout)
 
 
+def test_one_reading_is_recorded_one_way_from_the_cli_and_python():
+    """``ca125 train`` logged data.read_options {"decimal": "."} and ``train()`` {} for the same
+    reading: the options are recorded as they change the reading from the data contract's."""
+    from ca125kinetics.cli import build_parser, format_options
+    from ca125kinetics.io import checked_read_options
+
+    def cli(*options):
+        argv = ["train", "--markers", "m.csv", "--clinical", "c.csv", *options]
+        return checked_read_options(format_options(build_parser(argv).parse_args(argv)))
+
+    assert cli() == checked_read_options(None) == checked_read_options({"decimal": ".", "columns": {}}) == {}
+    assert cli("--decimal", ".", "--sep", ";") == checked_read_options({"sep": ";"}) == {"sep": ";"}
+    assert cli("--decimal", ",", "--thousands", ".") == {"decimal": ",", "thousands": "."}
+
+
 def test_tables_are_read_as_the_read_options_say(tmp_path):
     """ca125 train had no --sep/--decimal/--thousands/--date-format/--rename, though the readers'
     messages named them: a semicolon file with decimal commas, or a column named ECOG, could

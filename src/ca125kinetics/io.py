@@ -2768,12 +2768,18 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
 #: How the tables are written, as every reader takes it: the ``read_options`` of the functions
 #: that read tables on the caller's behalf (``train``, ``eligibility.screen``).
 READ_OPTIONS = ("sep", "decimal", "thousands", "date_format", "columns")
+#: The readers' default of the :data:`READ_OPTIONS` that have one other than None: the data
+#: contract's way of writing a table.
+READ_DEFAULTS = {"decimal": "."}
 
 
 def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
     """``read_options`` as reader keyword arguments: a dict of :data:`READ_OPTIONS` (and
     ``extra``, e.g. ``drug_codes`` and ``event_codes`` where markers may be a FHIR bundle),
-    None values left out; anything else is refused."""
+    with only what changes the reading from the data contract's: values that read as the
+    default (None, :data:`READ_DEFAULTS`, an empty mapping) left out, so that one reading
+    is recorded one way (``ca125 train`` gives ``decimal="."``, ``train()`` nothing); anything
+    else is refused."""
     allowed = (*READ_OPTIONS, *extra)
     if read_options is None:
         return {}
@@ -2783,7 +2789,14 @@ def checked_read_options(read_options, extra: tuple[str, ...] = ()) -> dict:
     unknown = sorted(set(read_options) - set(allowed))
     if unknown:
         raise InvalidInputError(f"read_options: unknown key(s) {unknown}; valid: {list(allowed)}")
-    return {k: v for k, v in read_options.items() if v is not None}
+    return {k: v for k, v in read_options.items() if not _reads_as_default(k, v)}
+
+
+def _reads_as_default(option: str, value) -> bool:
+    """True when ``value`` of a read option reads a table as the option left out does."""
+    if value is None or (isinstance(value, dict) and not value):
+        return True
+    return option in READ_DEFAULTS and value == READ_DEFAULTS[option]
 
 
 #: The ``attrs`` key of a frame :func:`read_clinical` returned: read again, its ``problem``

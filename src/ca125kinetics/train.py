@@ -1777,12 +1777,12 @@ def _config_argument(cfg: TrainingConfig) -> str:
 
 
 def _read_arguments(options: dict) -> str:
-    """The command-line options that read the tables as ``options`` says (shell-quoted)."""
+    """The command-line options that read the tables as ``options`` (checked: the defaults left
+    out, :func:`ca125kinetics.io.checked_read_options`) says (shell-quoted)."""
     import shlex
 
     flags = {"sep": "--sep", "decimal": "--decimal", "thousands": "--thousands", "date_format": "--date-format"}
-    out = [f" {flags[k]} {shlex.quote(str(v))}" for k, v in options.items() if k in flags and v is not None
-           and not (k == "decimal" and v == ".")]
+    out = [f" {flags[k]} {shlex.quote(str(v))}" for k, v in options.items() if k in flags and v is not None]
     out += [f" --rename {shlex.quote(f'{old}={new}')}" for old, new in (options.get("columns") or {}).items()]
     return "".join(out)
 
