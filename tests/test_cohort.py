@@ -311,6 +311,21 @@ def test_cli_population_sample_refusal_names_the_option(tmp_path, capsys, chunk)
     assert not (tmp_path / "k.csv").exists()
 
 
+@pytest.mark.parametrize("options, why", [(["--method", "per-patient"], "not --method per-patient"),
+                                          (["--method", "loglinear"], "not --method loglinear"),
+                                          (["--model", str(COHORT.parents[2] / "models" / "default")],
+                                           "the model's fitted population is used")])
+def test_cli_population_sample_refused_where_no_population_is_learned(tmp_path, capsys, options, why):
+    """--population-sample with another method, or with a model's population, was read and
+    ignored: the same output as without it."""
+    out = tmp_path / "k.csv"
+    assert main(["kinetics", str(MARKERS), "--population-sample", "50", "--chunk-rows", "997", *options,
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "--population-sample sets the patients the population is learned on" in err and why in err
+    assert not out.exists()
+
+
 def test_streamed_population_learned_on_first_patients():
     from ca125kinetics.cohort import run_kinetics
     from ca125kinetics.io import read_markers

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 from .._columns import constant_text
-from ..cohort import _check_population_sample
+from ..cohort import DEFAULT_POPULATION_SAMPLE, _check_population_sample
 from ..errors import InvalidInputError
 from ..io import read_markers, setting_uln
 from ..kinetics import fit_kinetics
@@ -51,10 +51,10 @@ def add_kinetics_arguments(parser) -> None:
     add_chunk_arguments(parser)
     add_progress_argument(parser)
     add_kelim_cutoff_argument(parser)
-    parser.add_argument("--population-sample", type=int, default=100_000, metavar="N",
+    parser.add_argument("--population-sample", type=int, default=None, metavar="N",
                         help="a file read in chunks learns the population on its first N patients "
-                        "(default 100000), then fits every patient under it (not with --model: the "
-                        "model's population is used)")
+                        "(default 100000), then fits every patient under it (--method population only; "
+                        "not with a --model that has a population: the model's population is used)")
     # the process ends without freeing its modules once the table is written (cli.main)
     parser.set_defaults(exit_without_teardown=True)
 
@@ -100,8 +100,8 @@ def cli_kinetics(args) -> int:
     _refuse_unused(args, spec)
     check_table_out(args.out, args.format)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
-    _check_population_sample(args.population_sample, option="--population-sample")
     settings, population, method = _kinetics_settings_and_population(args, spec)
+    population_sample = _population_sample(args, method, population)
     read_options = {"marker": spec, **markers_options(args)}
     response = (ResponseSettings(**({} if args.clearance_r2 is None else {"clearance_r2_threshold": args.clearance_r2}))
                 if args.response or spec.name != "ca125" else None)
@@ -120,7 +120,7 @@ def cli_kinetics(args) -> int:
         from ..cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks
 
         options = dict(method=method, settings=settings, population=population, progress=not args.no_progress,
-                       population_sample=args.population_sample, read_options=read_options, fit=fit)
+                       population_sample=population_sample, read_options=read_options, fit=fit)
         out_format = chunked_format(args.out, args.format)
         if out_format is not None:  # a big result goes to its file chunk by chunk
             n, kept = write_chunks(iter_kinetics(stream, **options), args.out, out_format,
@@ -149,6 +149,23 @@ def _refuse_unused(args, spec) -> None:
         raise InvalidInputError("--clearance-r2 is the threshold of the response features' exponential clearance, "
                                 "which CA-125 kinetics add with --response only: add --response, or leave "
                                 "--clearance-r2 out")
+
+
+def _population_sample(args, method: str, population) -> int:
+    """``--population-sample`` checked (default :data:`~ca125kinetics.cohort.DEFAULT_POPULATION_SAMPLE`),
+    and refused where no population is learned (read and ignored otherwise): another
+    ``--method``, or the population of the ``--model``."""
+    if args.population_sample is None:
+        return DEFAULT_POPULATION_SAMPLE
+    if method != "population":
+        raise InvalidInputError(f"--population-sample sets the patients the population is learned on, which only "
+                                f"--method population learns (not --method {method}): leave --population-sample out")
+    if population is not None:
+        raise InvalidInputError("--population-sample sets the patients the population is learned on; with --model "
+                                "the model's fitted population is used and none is learned: leave "
+                                "--population-sample out")
+    _check_population_sample(args.population_sample, option="--population-sample")
+    return args.population_sample
 
 
 def _kinetics_table(markers, method, population, settings, spec, response):
