@@ -95,7 +95,7 @@ def subset():
     return markers[markers["patient_id"].isin(ids)], clinical[clinical["patient_id"].isin(ids)]
 
 
-def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
+def test_rectal_pathway_end_to_end(subset, tmp_path_factory, capsys):
     """The four steps of docs/rectal.md through their Python equivalents, on a subset."""
     from ca125kinetics.design import noninferiority_analysis
     from ca125kinetics.eligibility import screen
@@ -208,6 +208,11 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory):
     assert (tmp / "s.txt").read_text().rstrip().endswith(
         "Research software, not a medical device. Model trained on synthetic data.")
     assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--format", "fhir"]) == 2
+    # FHIR drug and event codes are not read for this task: refused (they were read and ignored)
+    capsys.readouterr()
+    assert main(["score", "--model", str(tmp / "model"), "--markers", str(tmp / "m.csv"), "--clinical",
+                 str(tmp / "c.csv"), "--drug-code", "597195=carboplatin", "--out", str(tmp / "codes.csv")]) == 2
+    assert "--drug-code: the markers of the model" in capsys.readouterr().err and not (tmp / "codes.csv").exists()
     with pytest.raises(InvalidInputError, match="missing required column"):  # the ovarian task needs its fields
         fit_and_evaluate(markers, clinical, config=dataclasses.replace(config, task=DEFAULT_TASK))
     # 4. ca125 design ni-analysis --randomised-only

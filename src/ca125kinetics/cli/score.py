@@ -15,7 +15,7 @@ from ..predict.engine import _score_read
 from ..predict.decision import _notice
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
-               markers_options, require_rows)
+               markers_options, require_rows, source_codes_options)
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -148,6 +148,11 @@ def _cli_score_task(args, bundle) -> int:
     if fmt == "fhir":
         raise InvalidInputError(f"--format fhir writes the complete-resection RiskAssessment; the model "
                                 f"{bundle.name!r} predicts {task.description}: use text, csv or json")
+    codes = [f"--{name[:-1].replace('_', '-')}" for name in source_codes_options(args)]
+    if codes:   # score_frame reads the markers without FHIR codes: they would be read and ignored
+        raise InvalidInputError(f"{' and '.join(codes)}: the markers of the model {bundle.name!r}, which predicts "
+                                f"{task.description}, are read without FHIR drug or event codes: leave "
+                                f"{' and '.join(codes)} out")
     frame = score_frame(bundle, args.markers, args.clinical,
                         allow_imputed=bool(getattr(args, "allow_imputed", False)), **format_options(args))
     if args.patient is not None:
