@@ -57,6 +57,15 @@ def test_serve_help_says_where_the_server_reads_the_fhir_codes(capsys):
     assert "--drug-code RXNORM=NAME a FHIR bundle (.json) read as the markers" in helps["gcig"]
 
 
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+def test_kinetics_table_on_stdout_gives_its_summary_and_cutoff_on_stderr(series, capsys, fmt):
+    """``ca125 kinetics --format csv`` printed no summary: --kelim-cutoff, which only the
+    summary reads, was parsed and ignored. The summary goes to stderr, as ca125 gcig's."""
+    assert main(["kinetics", str(series), "--method", "per-patient", "--format", fmt, "--kelim-cutoff", "1.5"]) == 0
+    out, err = capsys.readouterr()
+    assert "favourable score (>= 1.5)" in err and "KELIM-like" not in out
+
+
 def test_gcig_to_json_file(series, tmp_path, capsys):
     out = tmp_path / "gcig.json"
     assert main(["gcig", str(series), "--out", str(out)]) == 0

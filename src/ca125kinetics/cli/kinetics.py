@@ -135,6 +135,8 @@ def cli_kinetics(args) -> int:
     emit(table, args.out, args.format, text=text)
     if args.out:
         print(summary)
+    elif args.format in ("csv", "json"):   # the table on stdout: the summary (and its --kelim-cutoff) on stderr,
+        print(summary, file=sys.stderr)    # as ca125 gcig gives it
     return 0
 
 
