@@ -35,7 +35,8 @@ class InvalidInputError(Ca125KineticsError, ValueError):
     ----------
     source, row, patient_id, column : optional
         Where the problem is, when known. ``row`` is 1-based counting the header as row 1
-        for files (so it matches what a spreadsheet shows), 0-based index for DataFrames.
+        for CSV files (the record: what a spreadsheet shows, except that blank lines are not
+        counted), 0-based position for Parquet files and DataFrames.
     """
 
     def __init__(self, message: str, *, source=None, row=None, patient_id=None, column=None):
