@@ -755,3 +755,21 @@ def test_validate_names_the_clinical_file_without_the_outcome_column(series, mod
     err = capsys.readouterr().err
     assert f"ca125: error: {clinical}, column 'complete_resection': missing required column" in err
     assert "DataFrame" not in err
+
+
+def test_train_and_validate_draw_their_bar_on_a_terminal_only(monkeypatch):
+    """``ca125 train`` and ``validate --bootstrap`` drew their bar on stderr under cron (into
+    its mail), where the chunked commands' bar is drawn on a terminal only; one rule now."""
+    import argparse
+    import io
+
+    import ca125kinetics.cli as cli
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert cli.progress_wanted(argparse.Namespace(no_progress=False)) is False     # pytest's stderr: no terminal
+    monkeypatch.setattr(sys, "stderr", Terminal())
+    assert cli.progress_wanted(argparse.Namespace(no_progress=False)) is True
+    assert cli.progress_wanted(argparse.Namespace(no_progress=True)) is False

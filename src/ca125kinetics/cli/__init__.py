@@ -78,7 +78,14 @@ def add_progress_argument(parser) -> None:
     """The ``--no-progress`` option of the commands that may show a progress bar on stderr
     (``ca125 train``, ``validate --bootstrap``, and ``gcig``, ``kinetics`` and ``score`` of a
     file read in chunks, on a terminal only): none, e.g. under cron or in a script's log."""
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress bar on stderr (none is drawn when stderr is not a terminal either)")
+
+
+def progress_wanted(args) -> bool:
+    """Whether a command draws its progress bar: not ``--no-progress``, and stderr a terminal
+    (a bar written to a log file or cron's mail is noise)."""
+    return not args.no_progress and sys.stderr.isatty()
 
 
 def add_kelim_cutoff_argument(parser) -> None:

@@ -9,7 +9,7 @@ from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
-               markers_options, require_rows)
+               markers_options, progress_wanted, require_rows)
 from ._output import check_table_out, emit, max_rows_option, text_table
 
 
@@ -74,7 +74,7 @@ def cli_gcig(args) -> int:
     else:  # a large file: read in patient-complete chunks, each chunk as a whole table is read
         from ..cohort import chunked_format, iter_gcig, run_gcig, write_chunks
 
-        options = dict(settings=settings, read_options=fmt, progress=not args.no_progress,
+        options = dict(settings=settings, read_options=fmt, progress=progress_wanted(args),
                        finish=lambda table: with_provenance(table, settings))
         out_format = chunked_format(args.out, args.format)
         if out_format is not None:  # a big result goes to its file chunk by chunk

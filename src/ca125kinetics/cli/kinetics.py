@@ -14,7 +14,7 @@ from ..settings import (
     KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, kelim_cutoff, with_provenance,
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
-               cohort_stream, markers_options, require_rows)
+               cohort_stream, markers_options, progress_wanted, require_rows)
 from ._output import check_table_out, emit, max_rows_option, text_table
 
 
@@ -119,7 +119,7 @@ def cli_kinetics(args) -> int:
     else:  # a large file: read in patient-complete chunks, each fitted as a whole table is
         from ..cohort import chunked_format, iter_kinetics, run_kinetics, write_chunks
 
-        options = dict(method=method, settings=settings, population=population, progress=not args.no_progress,
+        options = dict(method=method, settings=settings, population=population, progress=progress_wanted(args),
                        population_sample=population_sample, read_options=read_options, fit=fit)
         out_format = chunked_format(args.out, args.format)
         if out_format is not None:  # a big result goes to its file chunk by chunk

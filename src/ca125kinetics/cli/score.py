@@ -15,7 +15,7 @@ from ..predict.engine import _score_read
 from ..predict.decision import _notice
 from ..predict.loading import _URI_SCHEMES, _registry_location
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
-               markers_options, require_rows, source_codes_options)
+               markers_options, progress_wanted, require_rows, source_codes_options)
 
 
 _SUMMARY_COLUMNS = ("patient_id", "status", "probability", "p_low", "p_high", "gcig_status", "gcig_category",
@@ -111,7 +111,7 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
     _preload_compiled()     # while the clinical table is read
     clinical = (read_clinical(args.clinical, on_error="flag", require=("patient_id",), **read_options)
                 if args.clinical else None)
-    options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=not args.no_progress,
+    options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=progress_wanted(args),
                    finish=lambda frame: _stamped(frame, bundle))
     kind = chunked_format(args.out, fmt)
     if kind in ("csv", "parquet"):

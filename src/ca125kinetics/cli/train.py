@@ -7,7 +7,7 @@ import os
 
 from ..tracking import quiet_mlflow
 from ..train import DEFAULT_NAME, format_summary, train
-from . import add_format_arguments, add_progress_argument, format_options
+from . import add_format_arguments, add_progress_argument, progress_wanted, format_options
 from ._workers import stop_workers_on_interrupt
 
 
@@ -39,7 +39,7 @@ def cli_train(args) -> int:
         os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri
     with quiet_mlflow(), stop_workers_on_interrupt():
         result = train(args.markers, args.clinical, config=args.config, tracking_uri=args.tracking_uri,
-                       name=args.name, out_dir=args.out, progress=not args.no_progress, synthetic=args.synthetic,
+                       name=args.name, out_dir=args.out, progress=progress_wanted(args), synthetic=args.synthetic,
                        read_options=format_options(args))
     print(format_summary(result))
     return 0

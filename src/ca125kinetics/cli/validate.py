@@ -16,7 +16,7 @@ from ..tracking import quiet_mlflow
 from ..validation.report import log_to_mlflow, write_report
 from ..validation.studies import _OUTCOME, _describe_source, check_n_jobs, check_seed, optimism_bootstrap, validate_model
 from . import (add_format_arguments, add_kelim_cutoff_argument, add_progress_argument, format_options,
-               markers_options)
+               markers_options, progress_wanted)
 from ._workers import stop_workers_on_interrupt
 
 
@@ -92,7 +92,7 @@ def cli_validate(args) -> int:
         with stop_workers_on_interrupt():
             opt = optimism_bootstrap(bundle, frame.reset_index(drop=True),
                                      pred["complete_resection"].to_numpy(dtype=int), n_boot=args.bootstrap,
-                                     seed=args.seed, progress=not args.no_progress, n_jobs=args.n_jobs)
+                                     seed=args.seed, progress=progress_wanted(args), n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
     path = write_report(result, args.out, title=args.title)
     tables = {name: _stamped(frame, bundle) for name, frame in result.tables().items()}
