@@ -1100,3 +1100,21 @@ def test_an_unresolved_medication_reference_is_named_as_such():
     reasons = dict(zip(*(lambda r: (r.skipped["source_id"], r.skipped["reason"]))(read_fhir(_bundle(_obs(), admin)))))
     assert reasons["MedicationAdministration/ma"].startswith(
         "medicationReference 'Medication/m1' is not in the bundle (nor contained): which drug was given is unknown")
+
+
+def test_a_stopped_first_dose_is_the_treatment_start():
+    """R4's ``stopped``: the administration began and was halted (a reaction during the first
+    infusion), so the line began that day. It was skipped, and the next cycle's dose, 21 days
+    later, silently became day 0."""
+    stopped = {**_ma("c1", "2025-01-05T10:00:00+01:00"), "status": "stopped"}
+    result = read_fhir(_bundle(_obs(when="2025-01-01"), stopped, _ma("c2", "2025-01-26T10:00:00+01:00")))
+    assert result.treatment_starts[["treatment_start", "source"]].values.tolist() == [
+        ["2025-01-05", "MedicationAdministration/c1"]]
+
+
+@pytest.mark.parametrize("status", ["not-done", "entered-in-error"])
+def test_an_administration_not_given_is_no_dose(status):
+    result = read_fhir(_bundle(_obs(when="2025-01-01"), {**_ma("c1", "2025-01-05"), "status": status},
+                               _ma("c2", "2025-01-26")))
+    assert result.treatment_starts["treatment_start"].tolist() == ["2025-01-26"]
+    assert f"status {status!r}" in _reasons(result)["MedicationAdministration/c1"]

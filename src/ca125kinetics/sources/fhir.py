@@ -26,7 +26,8 @@ validator's message; it never stops the others.
 * ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
   thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
   patient's first sample (a procedure has no reference range of its own).
-* ``MedicationAdministration`` (status ``completed``/``in-progress``) of carboplatin or
+* ``MedicationAdministration`` (status ``completed``/``in-progress``/``stopped``: begun, so the
+  line began that day) of carboplatin or
   cisplatin (RxNorm 40048/2555, ATC L01XA02/L01XA01; by ``medicationCodeableConcept`` or a
   ``medicationReference`` to a ``Medication`` in the bundle): the earliest one of a patient is
   the treatment start (day 0). A ``MedicationRequest`` (status ``active``/``completed``) counts
@@ -89,7 +90,10 @@ ATC = "http://www.whocc.no/atc"
 
 _OBSERVATION_STATUS = ("final", "amended", "corrected")
 _PROCEDURE_STATUS = ("completed",)
-_ADMINISTRATION_STATUS = ("completed", "in-progress")
+#: ``MedicationAdministration.status`` of a dose: R4's ``stopped`` is an administration begun
+#: and then halted (a reaction to the infusion), so the line began that day. ``not-done`` and
+#: ``entered-in-error`` are no dose.
+_ADMINISTRATION_STATUS = ("completed", "in-progress", "stopped")
 _REQUEST_STATUS = ("active", "completed")
 _READ_TYPES = ("Observation", "Procedure", "MedicationAdministration", "MedicationRequest",
                "Patient", "Medication")
