@@ -1118,3 +1118,22 @@ def test_an_administration_not_given_is_no_dose(status):
                                _ma("c2", "2025-01-26")))
     assert result.treatment_starts["treatment_start"].tolist() == ["2025-01-26"]
     assert f"status {status!r}" in _reasons(result)["MedicationAdministration/c1"]
+
+
+@pytest.mark.parametrize("status", ["on-hold", "unknown"])
+def test_an_administration_of_unknown_status_before_the_first_dose_gives_no_treatment_start(status):
+    """``unknown`` (and ``on-hold``, halted perhaps before it began) leaves open whether the
+    first cycle was given; the next cycle's dose, 21 days later, silently became day 0. One on or
+    after the first dose read does not move it."""
+    before = read_fhir(_bundle(_obs(when="2025-01-01"), {**_ma("c1", "2025-01-05"), "status": status},
+                               _ma("c2", "2025-01-26")))
+    assert before.treatment_starts.empty
+    assert "day 0 is ambiguous" in before.skipped.loc[before.skipped["reason"].str.contains(status), "reason"].iloc[-1]
+    with pytest.raises(InvalidInputError):
+        read_markers(before.markers)
+    after = read_fhir(_bundle(_obs(when="2025-01-01"), _ma("c1", "2025-01-05"),
+                              {**_ma("c2", "2025-01-26"), "status": status}))
+    assert after.treatment_starts["treatment_start"].tolist() == ["2025-01-05"]
+    given = read_fhir(_bundle(_obs(when="2025-01-01"), {**_ma("c1", "2025-01-05"), "status": status},
+                              _ma("c2", "2025-01-26")), treatment_start={"p1": "2025-01-05"})
+    assert given.treatment_starts["source"].tolist() == ["given"]

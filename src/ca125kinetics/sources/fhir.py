@@ -30,7 +30,9 @@ validator's message; it never stops the others.
   line began that day) of carboplatin or
   cisplatin (RxNorm 40048/2555, ATC L01XA02/L01XA01; by ``medicationCodeableConcept`` or a
   ``medicationReference`` to a ``Medication`` in the bundle): the earliest one of a patient is
-  the treatment start (day 0). A ``MedicationRequest`` (status ``active``/``completed``) counts
+  the treatment start (day 0); ``not-done`` and ``entered-in-error`` are no dose, and an
+  ``on-hold`` or ``unknown`` one before the first dose leaves day 0 ambiguous (no start, a
+  skipped row). A ``MedicationRequest`` (status ``active``/``completed``) counts
   only for a patient without any administration, through the planned start
   ``dosageInstruction.timing.repeat.boundsPeriod.start`` (``authoredOn`` is the order date,
   not a dose, and is not used). A patient whose doses are more than ``line_gap_days`` apart
@@ -94,6 +96,10 @@ _PROCEDURE_STATUS = ("completed",)
 #: and then halted (a reaction to the infusion), so the line began that day. ``not-done`` and
 #: ``entered-in-error`` are no dose.
 _ADMINISTRATION_STATUS = ("completed", "in-progress", "stopped")
+#: Statuses that leave open whether a dose was given (``on-hold``: halted, perhaps before it
+#: began; ``unknown``): not read as a dose, and such a record before the first dose read makes
+#: day 0 ambiguous.
+_UNSURE_ADMINISTRATION_STATUS = ("on-hold", "unknown")
 _REQUEST_STATUS = ("active", "completed")
 _READ_TYPES = ("Observation", "Procedure", "MedicationAdministration", "MedicationRequest",
                "Patient", "Medication")
@@ -483,6 +489,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     skipped: list[tuple] = []
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
+    unsure: dict[str, list[tuple[str, str, str]]] = {}   # administrations that may or may not be a dose
     offsets: dict[str, set] = {}      # the UTC offsets each patient's times are written in
 
     # one resource given twice (overlapping exports, pages, _include): read once when the copies
@@ -585,6 +592,10 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                      "--drug-code 597195=carboplatin)")
                 continue
             allowed = _ADMINISTRATION_STATUS if kind == "MedicationAdministration" else _REQUEST_STATUS
+            if kind == "MedicationAdministration" and res.get("status") in _UNSURE_ADMINISTRATION_STATUS:
+                day, _ = _when(res, "effective")
+                if day is not None and not problem:
+                    unsure.setdefault(pid, []).append((day, rid, res["status"]))
             if res.get("status") not in allowed:
                 skip(f"status {res.get('status')!r}: read only when {' or '.join(allowed)}")
                 continue
@@ -602,7 +613,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     if not any(r["event"] is None for r in rows):
         raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label), source=None)
     starts, lines = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows},
-                                      line_gap_days)
+                                      line_gap_days, unsure)
     skipped_table = skipped_frame(skipped + lines)
     markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
                                           "resource_id"])
@@ -735,10 +746,12 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
 
 
 def _treatment_starts(administered, requested, given, patients: Iterable[str],
-                      gap_days: int) -> tuple[pd.DataFrame, list[tuple]]:
+                      gap_days: int, unsure: Mapping[str, list] | None = None) -> tuple[pd.DataFrame, list[tuple]]:
     """First administration of the line's drugs per patient, else planned start; ``given`` wins. A
     patient whose doses span more than one line gets none (and a skipped row saying why); the
-    planned starts of a patient with administrations count toward the lines."""
+    planned starts of a patient with administrations count toward the lines. So does a patient
+    with an administration of ``unsure`` status (on-hold, unknown) before the first dose read:
+    had it been given, day 0 would be its day."""
     rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
@@ -756,7 +769,17 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
     skipped += list(several.values())
     planned, more = first_doses({p: requested[p] for p in chosen if p in requested and p not in administered},
                                 gap_days, "MedicationRequest")
-    rows += [(pid, day, rid) for pid, (day, rid) in {**starts, **planned}.items()]
+    found = {**starts, **planned}
+    for pid, (day, rid) in sorted(found.items()):
+        earlier = sorted(u for u in (unsure or {}).get(pid, ()) if u[0] < day)
+        if earlier:
+            del found[pid]
+            more.append((earlier[0][1], pid, "MedicationAdministration",
+                         f"an administration of status {earlier[0][2]!r} on {earlier[0][0]}, before the first dose "
+                         f"read ({day}, {rid}): whether the line began that day is unknown, so day 0 is ambiguous; "
+                         "pass treatment_start= (a date per patient) or give the line's first dose as "
+                         "treatment_start in the clinical table"))
+    rows += [(pid, day, rid) for pid, (day, rid) in found.items()]
     frame = pd.DataFrame(sorted(rows), columns=["patient_id", "treatment_start", "source"]).astype(object)
     return frame, skipped + more
 
