@@ -580,3 +580,37 @@ def test_event_codes_add_a_sites_surgery_and_the_procedures_descending_from_it(t
     assert pd.read_csv(out, dtype=str)["event"].dropna().tolist() == ["surgery"]
     with pytest.raises(InvalidInputError, match="not an event kind of the GCIG rules"):
         read_omop(url, event_codes={"387713003": "laparotomy"})
+
+
+
+def test_a_prescription_before_the_first_administration_is_not_read_as_day_0(tmp_path):
+    """A prescription written on 20 February (drug_type_concept_id "EHR prescription") beside the
+    administrations from 4 March: the prescription's date was day 0, without a word, and the
+    pretreatment sample of 1 March became day 9."""
+    from ca125kinetics.cli import main
+
+    url = _one_person_db(tmp_path / "types.duckdb", 9703,
+                         [(46, "EHR prescription", "Type Concept", "Type Concept", "Type Concept", "OMOP4976900"),
+                          (47, "EHR administration record", "Type Concept", "Type Concept", "Type Concept",
+                           "OMOP4976890")])
+    drug = pd.DataFrame({"drug_exposure_id": [9731, 9732, 9733], "person_id": 9703,
+                         "drug_concept_id": _concept(url, "RxNorm", "40048"), "drug_type_concept_id": [46, 47, 47],
+                         "drug_exposure_start_date": [_day("2026-02-20"), _day("2026-03-04"), _day("2026-03-25")]})
+    drug["drug_exposure_end_date"] = drug["drug_exposure_start_date"]
+    write_omop({"drug_exposure": drug}, url)
+    every = read_omop(url, person_ids=[9703])
+    assert every.treatment_starts.empty
+    reason = dict(zip(every.skipped["source_id"], every.skipped["reason"]))["drug_exposure_id=9731"]
+    assert "46 (EHR prescription): 2026-02-20, 47 (EHR administration record): 2026-03-04" in reason
+    doses = read_omop(url, person_ids=[9703], drug_types=[47])
+    assert doses.treatment_starts.values.tolist() == [["9703", "2026-03-04", "drug_exposure_id=9732"]]
+    assert "46 (EHR prescription) is not one of drug_types [47]" in doses.skipped["reason"].iloc[0]
+    assert read_markers(doses.markers, on_error="raise")["day"].tolist() == [-3, 21]
+    both = read_omop(url, person_ids=[9703], drug_types=[46, 47])      # as the user says
+    assert both.treatment_starts["treatment_start"].tolist() == ["2026-02-20"]
+    out = tmp_path / "m.csv"
+    assert main(["extract", "omop", "--url", url, "--person-ids", str(_ids_file(tmp_path, [9703])),
+                 "--drug-type", "47", "--out", str(out)]) == 0
+    assert set(pd.read_csv(out, dtype=str)["treatment_start"]) == {"2026-03-04"}
+    with pytest.raises(InvalidInputError, match="drug_type_concept_id"):
+        read_omop(url, drug_types=[1.5])

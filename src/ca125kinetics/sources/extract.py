@@ -31,6 +31,11 @@ def add_extract_arguments(parser) -> None:
     o.add_argument("--patient-id", choices=["person_id", "person_source_value"], default="person_id",
                    help="column written as patient_id (default person_id)")
     o.add_argument("--schema", help="schema of the CDM tables (default: the connection's)")
+    o.add_argument("--drug-type", type=int, action="append", default=None, metavar="CONCEPT_ID",
+                   help="a drug_type_concept_id whose drug_exposure rows are doses (e.g. the site's EHR "
+                   "administration record; repeat for several): exposures of other types (a prescription written, "
+                   "a dispensing) are skipped. Without it every type is read, and a person whose first exposure "
+                   "differs by type gets no treatment start")
     for p in (f, o):
         p.add_argument("--marker", choices=["ca125", "cea"], default="ca125", help="marker read (default ca125)")
         p.add_argument("--treatment-start", help="first dose (YYYY-MM-DD) for every patient, instead of the "
@@ -71,7 +76,7 @@ def cli_extract(args) -> int:
             person_ids = [int(w) for w in lines]
         result = read_omop(args.url, marker=args.marker, cohort_id=args.cohort_id, person_ids=person_ids,
                            patient_id=args.patient_id, treatment_start=args.treatment_start, uln=args.uln,
-                           schema=args.schema, **source_codes_options(args))
+                           schema=args.schema, drug_types=args.drug_type, **source_codes_options(args))
     checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
                            marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()

@@ -23,7 +23,9 @@ through the vocabulary tables, never by a hard-coded ``concept_id``:
 * the treatment start: the first ``drug_exposure_start_date`` of a drug descending (through
   ``concept_ancestor``) from the RxNorm ingredients carboplatin (40048) or cisplatin (2555), or
   from the ATC classes L01XA02/L01XA01, when the exposures form one line (none, and a skipped
-  row, for a person with exposures more than ``line_gap_days`` apart); or given explicitly;
+  row, for a person with exposures more than ``line_gap_days`` apart); only exposures of the
+  ``drug_types`` given (``drug_type_concept_id``: a prescription's date is not a dose's), and
+  without them none for a person whose first exposure differs by type; or given explicitly;
 * exclusion events: ``procedure_occurrence`` rows of the SNOMED paracentesis/thoracentesis
   concepts (61515000, 91602002) or of a procedure descending from them (through
   ``concept_ancestor``); one descending from both is listed as skipped.
@@ -172,7 +174,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
               treatment_start=None, uln: float | None = None, schema: str | None = None,
               assay_column: str | None = "measurement_source_value",
               event_codes: Mapping[str, str] | None = None, line_gap_days: int = LINE_GAP_DAYS,
-              drug_codes: Mapping[str, str] | None = None) -> SourceRead:
+              drug_codes: Mapping[str, str] | None = None, drug_types: Iterable[int] | None = None) -> SourceRead:
     """Extract one marker's values, exclusion events and treatment starts of a cohort.
 
     Parameters
@@ -211,6 +213,13 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
         and cisplatin (:func:`~ca125kinetics.sources._codes.line_drugs`): e.g. another agent
         of the line by its ingredient. The clinical drugs of an ingredient are found through
         the vocabulary already.
+    drug_types : iterable of int, optional
+        The ``drug_type_concept_id``s whose exposures are doses (e.g. the site's "EHR
+        administration record"); exposures of other types (a prescription written, a dispensing)
+        are listed as skipped. Without it every type is read, but a person whose first exposure
+        differs by type (a prescription on 20 February, the first administration on 4 March)
+        gets no treatment start and a skipped row naming the types: which record is the first
+        dose is ambiguous.
 
     Returns
     -------
@@ -235,6 +244,10 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
     check_uln(uln, spec)
     rxnorm = line_drugs(drug_codes)
     event_codes = exclusion_events(event_codes)
+    if drug_types is not None:
+        drug_types = sorted({_whole(t, "drug_type_concept_id") for t in drug_types})
+        if not drug_types:
+            raise InvalidInputError("drug_types is empty; give the drug_type_concept_ids whose exposures are doses")
     sa = require("sqlalchemy", "omop", "reading OMOP CDM databases")
     md = _metadata(schema)
     if assay_column is not None and assay_column not in md.tables[_key("measurement", schema)].c:
@@ -252,7 +265,7 @@ def read_omop(url: str, *, marker: str = "ca125", cohort_id: int | None = None,
                                 "URL, the schema and that the CDM v5.4 tables exist", source=label) from exc
     finally:
         engine.dispose()
-    return _assemble(frames, spec, uln, treatment_start, patient_id, label, event_codes, line_gap_days)
+    return _assemble(frames, spec, uln, treatment_start, patient_id, label, event_codes, line_gap_days, drug_types)
 
 
 def _key(table: str, schema: str | None) -> str:
@@ -317,12 +330,15 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
         sa.and_(concept.c.vocabulary_id == "ATC", concept.c.concept_code.in_(list(PLATINUM_ATC)))))
     ca = t["concept_ancestor"]
     drugs = sa.select(ca.c.descendant_concept_id).where(ca.c.ancestor_concept_id.in_(roots))
-    d = t["drug_exposure"]
-    q = (sa.select(d.c.person_id, d.c.drug_exposure_start_date.label("start"), d.c.drug_exposure_id)
+    d, kind = t["drug_exposure"], concept.alias("kind")
+    q = (sa.select(d.c.person_id, d.c.drug_exposure_start_date.label("start"), d.c.drug_exposure_id,
+                   d.c.drug_type_concept_id, kind.c.concept_name)
          .join(persons, d.c.person_id == pid_col)
+         .outerjoin(kind, kind.c.concept_id == d.c.drug_type_concept_id)
          .where(sa.or_(d.c.drug_concept_id.in_(drugs), d.c.drug_concept_id.in_(roots)))
          .order_by(d.c.person_id, d.c.drug_exposure_start_date, d.c.drug_exposure_id))
-    out["starts"] = pd.DataFrame(conn.execute(q).all(), columns=["person_id", "start", "drug_exposure_id"])
+    out["starts"] = pd.DataFrame(conn.execute(q).all(), columns=["person_id", "start", "drug_exposure_id",
+                                                                 "drug_type", "drug_type_name"])
     # exclusion events: the SNOMED event concepts and every procedure descending from them
     p, pc = t["procedure_occurrence"], concept.alias("pc")
     is_event = sa.and_(pc.c.vocabulary_id == "SNOMED", pc.c.concept_code.in_(list(event_codes)))
@@ -367,8 +383,14 @@ def _iso(value) -> str | None:
     return pd.Timestamp(value).date().isoformat()
 
 
+def _drug_type(row) -> str:
+    """A drug exposure's ``drug_type_concept_id`` with its concept name, for messages."""
+    name = row.drug_type_name
+    return f"{row.drug_type}" + ("" if name is None or pd.isna(name) else f" ({name})")
+
+
 def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, label, event_codes,
-              line_gap_days) -> SourceRead:
+              line_gap_days, drug_types=None) -> SourceRead:
     persons = frames["persons"]
     name_of = (dict(zip(persons["person_id"], persons["person_source_value"])) if patient_id == "person_source_value"
                else {p: str(p) for p in persons["person_id"]})
@@ -496,10 +518,27 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         {p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping) else treatment_start)
     given_rows = [(str(p), as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
     doses: dict[str, list[tuple[str, str]]] = {}
+    types: dict[str, dict[str, tuple[str, str]]] = {}     # per patient, each drug type's first exposure
     for r in frames["starts"].itertuples(index=False):
         pid = name_of.get(r.person_id)
-        if pid is not None and str(pid) not in {g[0] for g in given_rows}:
-            doses.setdefault(str(pid), []).append((_iso(r.start), f"drug_exposure_id={r.drug_exposure_id}"))
+        if pid is None or str(pid) in {g[0] for g in given_rows}:
+            continue
+        sid, day, named = f"drug_exposure_id={r.drug_exposure_id}", _iso(r.start), _drug_type(r)
+        if drug_types is not None and r.drug_type not in drug_types:
+            skipped.append((sid, str(pid), "drug_exposure", f"drug_type_concept_id {named} is not one of drug_types "
+                            f"{drug_types}: not read as a dose"))
+            continue
+        doses.setdefault(str(pid), []).append((day, sid))
+        types.setdefault(str(pid), {}).setdefault(named, (day, sid))
+    for pid, first in types.items():
+        if drug_types is None and len({day for day, _ in first.values()}) > 1:   # which type is a dose moves day 0
+            del doses[pid]
+            skipped.append((min(first.values())[1], pid, "drug_exposure",
+                            "the first exposure differs by drug_type_concept_id ("
+                            + ", ".join(f"{t}: {day}" for t, (day, _) in sorted(first.items(), key=lambda x: x[1]))
+                            + "): a prescription's or dispensing's date is not a dose's, so day 0 is ambiguous; "
+                            "pass drug_types=[...] (--drug-type) naming the types that record a dose, or "
+                            "treatment_start="))
     firsts, lines = first_doses(doses, line_gap_days, "drug_exposure")
     skipped_table = skipped_frame(skipped + lines)
     start_table = pd.DataFrame(sorted([(p, d, src) for p, (d, src) in firsts.items()] + given_rows),
