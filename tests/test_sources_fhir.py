@@ -1137,3 +1137,14 @@ def test_an_administration_of_unknown_status_before_the_first_dose_gives_no_trea
     given = read_fhir(_bundle(_obs(when="2025-01-01"), {**_ma("c1", "2025-01-05"), "status": status},
                               _ma("c2", "2025-01-26")), treatment_start={"p1": "2025-01-05"})
     assert given.treatment_starts["source"].tolist() == ["given"]
+
+
+@pytest.mark.parametrize("status", ["in-progress", "stopped"])
+def test_a_begun_paracentesis_is_an_event(status):
+    """R4's ``stopped`` (begun, then halted) and ``in-progress`` procedures were begun; they were
+    skipped as not completed, and the samples of their exclusion window were read as valid."""
+    procedure = {"resourceType": "Procedure", "id": "pr", "status": status, "subject": {"reference": "Patient/p1"},
+                 "code": {"coding": [{"system": "http://snomed.info/sct", "code": "61515000"}]},
+                 "performedDateTime": "2025-01-12"}
+    result = read_fhir(_bundle(_obs(), _ma("c1", "2025-01-12"), procedure))
+    assert result.markers["event"].tolist() == [None, "paracentesis"]

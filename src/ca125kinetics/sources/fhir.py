@@ -23,7 +23,7 @@ validator's message; it never stops the others.
   baseline). Any other comparator is refused. ``referenceRange.high`` is the ULN (a range given only as text is
   refused unless ``uln`` is given). ``method`` (text, else the first coding's display or
   code) is the assay.
-* ``Procedure`` (status ``completed``) coded in SNOMED CT as paracentesis (61515000) or
+* ``Procedure`` (status ``completed``, ``in-progress`` or ``stopped``: begun) coded in SNOMED CT as paracentesis (61515000) or
   thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
   patient's first sample (a procedure has no reference range of its own).
 * ``MedicationAdministration`` (status ``completed``/``in-progress``/``stopped``: begun, so the
@@ -91,7 +91,9 @@ RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 ATC = "http://www.whocc.no/atc"
 
 _OBSERVATION_STATUS = ("final", "amended", "corrected")
-_PROCEDURE_STATUS = ("completed",)
+#: ``Procedure.status`` of a procedure done: R4's ``in-progress`` and ``stopped`` (begun, then
+#: halted) are begun, and a begun paracentesis opens the exclusion window as a completed one.
+_PROCEDURE_STATUS = ("completed", "in-progress", "stopped")
 #: ``MedicationAdministration.status`` of a dose: R4's ``stopped`` is an administration begun
 #: and then halted (a reaction to the infusion), so the line began that day. ``not-done`` and
 #: ``entered-in-error`` are no dose.
@@ -566,7 +568,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip(f"coded as both {' and '.join(kinds)}: which exclusion window applies is ambiguous")
                 continue
             if res.get("status") not in _PROCEDURE_STATUS:
-                skip(f"status {res.get('status')!r}: only completed procedures are events")
+                skip(f"status {res.get('status')!r}: only begun procedures (completed, in-progress, stopped) are events")
                 continue
             day, when = _when(res, "performed")
             if problem or when:
