@@ -23,9 +23,10 @@ validator's message; it never stops the others.
   baseline). Any other comparator is refused. ``referenceRange.high`` is the ULN (a range given only as text is
   refused unless ``uln`` is given). ``method`` (text, else the first coding's display or
   code) is the assay.
-* ``Procedure`` (status ``completed``, ``in-progress`` or ``stopped``: begun) coded in SNOMED CT as paracentesis (61515000) or
-  thoracentesis (91602002): an event row (GCIG exclusion window), with the ULN of the
-  patient's first sample (a procedure has no reference range of its own).
+* ``Procedure`` (status ``completed``, ``in-progress`` or ``stopped``: begun) coded in SNOMED
+  CT as paracentesis (61515000) or thoracentesis (91602002): an event row (GCIG exclusion
+  window), with the ULN of the patient's first sample (a procedure has no reference range of
+  its own).
 * ``MedicationAdministration`` (status ``completed``/``in-progress``/``stopped``: begun, so the
   line began that day) of carboplatin or
   cisplatin (RxNorm 40048/2555, ATC L01XA02/L01XA01; by ``medicationCodeableConcept`` or a
@@ -568,7 +569,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
                 skip(f"coded as both {' and '.join(kinds)}: which exclusion window applies is ambiguous")
                 continue
             if res.get("status") not in _PROCEDURE_STATUS:
-                skip(f"status {res.get('status')!r}: only begun procedures (completed, in-progress, stopped) are events")
+                skip(f"status {res.get('status')!r}: only begun procedures (completed, in-progress, stopped) "
+                     "are events")
                 continue
             day, when = _when(res, "performed")
             if problem or when:
