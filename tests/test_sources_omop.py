@@ -614,3 +614,12 @@ def test_a_prescription_before_the_first_administration_is_not_read_as_day_0(tmp
     assert set(pd.read_csv(out, dtype=str)["treatment_start"]) == {"2026-03-04"}
     with pytest.raises(InvalidInputError, match="drug_type_concept_id"):
         read_omop(url, drug_types=[1.5])
+
+
+def test_writing_the_same_tables_twice_is_refused_naming_the_table(tmp_path):
+    """The second write of the fixture into one DuckDB database raised DuckDB's untyped
+    'Current transaction is aborted', which hid the duplicate key behind it."""
+    url = f"duckdb:///{tmp_path / 'twice.duckdb'}"
+    write_omop(FIXTURE, url)
+    with pytest.raises(InvalidInputError, match=r"cannot write the OMOP table '\w+' \(\w+: .*(?i:duplicate)"):
+        write_omop(FIXTURE, url)

@@ -701,13 +701,23 @@ def _insert(conn, table, frame: pd.DataFrame) -> None:
     frame = frame[[c.name for c in table.columns if c.name in frame.columns]]
     if conn.dialect.name == "duckdb":
         raw = conn.connection.driver_connection
+        import duckdb
+
         raw.register("_ca125_frame", frame)
         try:
             names = ", ".join(f'"{c}"' for c in frame.columns)
             target = f'"{table.schema}"."{table.name}"' if table.schema else f'"{table.name}"'
             raw.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _ca125_frame")
+        except duckdb.Error as exc:     # DuckDB's own error (not SQLAlchemy's): said with the table
+            first = str(exc).splitlines()[0][:200]
+            raise InvalidInputError(f"cannot write the OMOP table {table.name!r} ({type(exc).__name__}: {first}); "
+                                    "a key already in the database (the tables written twice?) is refused: write "
+                                    "into a new database or remove those rows first") from exc
         finally:
-            raw.unregister("_ca125_frame")
+            try:
+                raw.unregister("_ca125_frame")
+            except duckdb.Error:    # the transaction a failed insert aborted, rolled back next
+                pass
         return
     conn.execute(table.insert(), frame.astype(object).where(frame.notna(), None).to_dict("records"))
 
