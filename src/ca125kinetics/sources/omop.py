@@ -710,9 +710,10 @@ def _insert(conn, table, frame: pd.DataFrame) -> None:
             raw.execute(f"INSERT INTO {target} ({names}) SELECT {names} FROM _ca125_frame")
         except duckdb.Error as exc:     # DuckDB's own error (not SQLAlchemy's): said with the table
             first = str(exc).splitlines()[0][:200]
-            raise InvalidInputError(f"cannot write the OMOP table {table.name!r} ({type(exc).__name__}: {first}); "
-                                    "a key already in the database (the tables written twice?) is refused: write "
-                                    "into a new database or remove those rows first") from exc
+            hint = ("; a key already in the database (the tables written twice?) is refused: write into a new "
+                    "database or remove those rows first") if isinstance(exc, duckdb.ConstraintException) else ""
+            raise InvalidInputError(f"cannot write the OMOP table {table.name!r} ({type(exc).__name__}: {first})"
+                                    + hint) from exc
         finally:
             try:
                 raw.unregister("_ca125_frame")
