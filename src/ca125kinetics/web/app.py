@@ -374,11 +374,13 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
     return markers, clinical
 
 
-_ROW_COLUMN = re.compile(r"row (\d+), column '([a-z_0-9]+)'")
+#: A reader's place of a problem: its row and column, after the table's name (a request's
+#: path says the table: ``samples.`` or ``clinical.``)
+_ROW_COLUMN = re.compile(r"(?:(?:markers|clinical) table, )?row (\d+), column '([a-z_0-9]+)'")
 
 
 def _request_terms(reason: str, req: ScoreRequest) -> str:
-    """A reader's reason in the request's terms: ``row 1, column 'day'`` (the markers built
+    """A reader's reason in the request's terms: ``markers table, row 1, column 'day'`` (the markers built
     by :func:`request_to_inputs`, one row per sample, in order) becomes ``samples.1.day`` --
     ``samples.1.date`` when that sample was given by date --, a clinical column
     ``clinical.<name>``."""
