@@ -628,6 +628,19 @@ def test_demo_refuses_a_cohort_directory_that_does_not_exist(tmp_path, capsys):
     assert not missing.exists()
 
 
+def test_max_rows_with_a_table_written_whole_is_refused(series, tmp_path, capsys):
+    """--max-rows limits the text table; with --out or --format csv/json every row is written,
+    and the option was read and ignored (gcig, kinetics, screen)."""
+    out = tmp_path / "t.csv"
+    for command in (["gcig", str(series)], ["kinetics", str(series)], ["screen", "--clinical", str(series)]):
+        for where in (["--format", "csv"], ["--format", "json"], ["--out", str(out)]):
+            assert main([*command, *where, "--max-rows", "1"]) == 2
+            assert "--max-rows 1 limits the rows of the text table" in capsys.readouterr().err
+            assert not out.exists()
+    assert main(["gcig", str(series), "--max-rows", "1"]) == 0    # the text table: one row shown
+    assert "more row(s)" in capsys.readouterr().out
+
+
 def test_max_rows_means_the_same_on_every_command(series, capsys):
     """--max-rows 0 printed an empty table on gcig and kinetics (all rows on screen), and -1
     showed every row but one; 0 is every row, a negative number is refused."""

@@ -76,6 +76,20 @@ def max_rows_option(text: str) -> int:
     return value
 
 
+def shown_rows(args, *, text: bool, default: int) -> int:
+    """The ``--max-rows`` of a command's text table: ``default`` when the option is left out;
+    refused when ``text`` is false (the output is a table written whole, csv/json/parquet, to
+    a file or stdout), where it would be read and ignored."""
+    if args.max_rows is None:
+        return default
+    if not text:
+        from ..errors import InvalidInputError
+
+        raise InvalidInputError(f"--max-rows {args.max_rows} limits the rows of the text table; this output is a "
+                                "table written whole (--out or --format csv/json/parquet): leave --max-rows out")
+    return args.max_rows
+
+
 def text_table(frame, max_rows: int | None = None) -> str:
     """``frame`` as a text table (at most ``max_rows`` rows, then a line saying how many more;
     None or 0: every row)."""

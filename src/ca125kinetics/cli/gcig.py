@@ -10,7 +10,7 @@ from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
                markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, text_table
+from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table
 
 
 def add_gcig_arguments(parser) -> None:
@@ -42,8 +42,9 @@ def add_gcig_arguments(parser) -> None:
                         help="the GCIG rules are defined for CA-125 only; any other marker is refused")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None, help="stdout format")
-    parser.add_argument("--max-rows", type=max_rows_option, default=40,
-                        help="rows shown in the text table (default 40; 0 = all)")
+    parser.add_argument("--max-rows", type=max_rows_option, default=None,
+                        help="rows shown in the text table (default 40; 0 = all; refused with --out or --format "
+                        "csv/json, which write every row)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
     add_progress_argument(parser)
@@ -55,6 +56,7 @@ def cli_gcig(args) -> int:
     """Handler of ``ca125 gcig``; returns the exit code."""
     require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
     check_table_out(args.out, args.format)
+    max_rows = shown_rows(args, text=not args.out and args.format not in ("csv", "json"), default=40)
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)
@@ -92,7 +94,7 @@ def cli_gcig(args) -> int:
         cols = [c for c in ("patient_id", "uln", "n_samples", "baseline_value", "status", "category",
                             "response_day", "confirmation_day", "progression_group",
                             "progression_day", "reason") if c in table.columns]
-        print(text_table(table[cols], max_rows=args.max_rows))
+        print(text_table(table[cols], max_rows=max_rows))
         print()
         print(summary)
     return 0

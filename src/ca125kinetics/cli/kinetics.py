@@ -15,7 +15,7 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
                cohort_stream, markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, text_table
+from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -45,8 +45,9 @@ def add_kinetics_arguments(parser) -> None:
                         "features only (--response, or a marker other than CA-125)")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)
-    parser.add_argument("--max-rows", type=max_rows_option, default=40,
-                        help="rows shown in the text table (default 40; 0 = all)")
+    parser.add_argument("--max-rows", type=max_rows_option, default=None,
+                        help="rows shown in the text table (default 40; 0 = all; refused with --out or --format "
+                        "csv/json, which write every row)")
     add_format_arguments(parser)
     add_chunk_arguments(parser)
     add_progress_argument(parser)
@@ -99,6 +100,7 @@ def cli_kinetics(args) -> int:
     spec = get_marker(args.marker)
     _refuse_unused(args, spec)
     check_table_out(args.out, args.format)
+    max_rows = shown_rows(args, text=not args.out and args.format not in ("csv", "json"), default=40)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
     settings, population, method = _kinetics_settings_and_population(args, spec)
     population_sample = _population_sample(args, method, population)
@@ -131,7 +133,7 @@ def cli_kinetics(args) -> int:
             return 0
         table = run_kinetics(stream, **options)
     summary = _summary(table, settings, spec, response, cutoff)
-    text = text_table(table.drop(columns=list(PROVENANCE_COLUMNS)), max_rows=args.max_rows) + "\n\n" + summary
+    text = text_table(table.drop(columns=list(PROVENANCE_COLUMNS)), max_rows=max_rows) + "\n\n" + summary
     emit(table, args.out, args.format, text=text)
     if args.out:
         print(summary)

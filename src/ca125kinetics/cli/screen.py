@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..eligibility import format_screening, screen
-from ._output import max_rows_option
+from ._output import max_rows_option, shown_rows
 
 
 def add_screen_arguments(parser) -> None:
@@ -23,8 +23,9 @@ def add_screen_arguments(parser) -> None:
                         help="text: one line per patient and a summary; csv (or parquet): one row per patient; "
                         "json: every criterion of every patient (default: text, or by the --out suffix)")
     parser.add_argument("--out", help="write to this file instead of stdout (.txt, .csv, .json or .parquet)")
-    parser.add_argument("--max-rows", type=max_rows_option, default=0,
-                        help="patients listed in the text report (default 0 = all)")
+    parser.add_argument("--max-rows", type=max_rows_option, default=None,
+                        help="patients listed in the text report (default 0 = all; refused with a csv, json or parquet "
+                        "output, which lists every patient)")
     from . import add_format_arguments
 
     add_format_arguments(parser)
@@ -44,6 +45,7 @@ def cli_screen(args) -> int:
         from ..errors import InvalidInputError
 
         raise InvalidInputError("--format parquet writes a file: give --out FILE.parquet")
+    max_rows = shown_rows(args, text=fmt == "text", default=0)
     if args.uln is not None and args.markers is None:
         from ..errors import InvalidInputError
 
@@ -57,7 +59,7 @@ def cli_screen(args) -> int:
     elif fmt in ("csv", "parquet"):
         text = result.to_frame().to_csv(index=False, lineterminator="\n")
     else:
-        text = format_screening(result, max_rows=args.max_rows)
+        text = format_screening(result, max_rows=max_rows)
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
