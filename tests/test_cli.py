@@ -156,30 +156,25 @@ def test_duplicate_days_need_an_explicit_choice(tmp_path, capsys):
     assert row["baseline_value"] == 390.0
 
 
-def test_gcig_progression_confirmation_option_is_applied_and_recorded(tmp_path, capsys):
-    path = tmp_path / "dip.csv"
-    path.write_text("patient_id,day,ca125\n1,0,20\n1,21,80\n1,24,30\n1,35,90\n")
-    for option, status in (([], "no_progression"), (["--progression-confirmation", "any"], "progression")):
-        assert main(["gcig", str(path), "--format", "json", *option]) == 0
+@pytest.mark.parametrize("option, series, column, default, given", [
+    # a fall below the threshold between a progression candidate and a later sample
+    ("progression-confirmation", [20, 80, 30, 90], "progression_status", "no_progression", ("any", "progression")),
+    # a broken fall, then a new one confirmed 28 days later
+    ("response-fall", [400, 180, 220, 150, 140], "status", "not_confirmed", ("restart", "response")),
+])
+def test_gcig_reading_options_are_applied_and_recorded(tmp_path, capsys, option, series, column, default, given):
+    days = [0, 21, 24, 35] if len(series) == 4 else [0, 21, 42, 63, 91]
+    path = tmp_path / "series.csv"
+    path.write_text("patient_id,day,ca125\n" + "".join(f"1,{d},{v}\n" for d, v in zip(days, series)))
+    setting = option.replace("-", "_")
+    for chosen, status in ((None, default), given):
+        assert main(["gcig", str(path), "--format", "json", *([f"--{option}", chosen] if chosen else [])]) == 0
         row = json.loads(capsys.readouterr().out)[0]
-        assert row["progression_status"] == status
-        # recorded when it is not the default (a record without it was made under "sustained")
-        assert json.loads(row["rules"])["gcig"].get("progression_confirmation") == (option[-1] if option else None)
+        assert row[column] == status
+        # recorded when it is not the default (a record without it was made under the default)
+        assert json.loads(row["rules"])["gcig"].get(setting) == chosen
     with pytest.raises(SystemExit):
-        main(["gcig", str(path), "--progression-confirmation", "literal"])
-    assert "invalid choice" in capsys.readouterr().err
-
-
-def test_gcig_response_fall_option_is_applied_and_recorded(tmp_path, capsys):
-    path = tmp_path / "again.csv"
-    path.write_text("patient_id,day,ca125\n1,0,400\n1,21,180\n1,42,220\n1,63,150\n1,91,140\n")
-    for option, status in (([], "not_confirmed"), (["--response-fall", "restart"], "response")):
-        assert main(["gcig", str(path), "--format", "json", *option]) == 0
-        row = json.loads(capsys.readouterr().out)[0]
-        assert row["status"] == status
-        assert json.loads(row["rules"])["gcig"].get("response_fall") == (option[-1] if option else None)
-    with pytest.raises(SystemExit):
-        main(["gcig", str(path), "--response-fall", "next"])
+        main(["gcig", str(path), f"--{option}", "literal"])
     assert "invalid choice" in capsys.readouterr().err
 
 
