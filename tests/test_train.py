@@ -1035,3 +1035,22 @@ def test_fit_and_evaluate_knows_simulator_frames_and_fits_quietly_when_the_cache
     cohort = simulate_cohort(240, seed=31)
     result = fit_and_evaluate(cohort.markers, cohort.clinical, config=SMALL)
     assert result.bundle.trained_on_synthetic is True
+
+
+def test_no_progress_turns_mlflow_artifact_bars_off_for_the_run(monkeypatch):
+    """train(progress=False) drew MLflow's "Downloading artifacts" bars on stderr while it
+    logged and exported the model (the CLI hid them); they are off inside the run, and the
+    environment is as it was after it."""
+    from ca125kinetics.train import _progress
+
+    monkeypatch.delenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", raising=False)
+    with _progress(False, total=3) as step:
+        step("logged")
+        assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "false"
+    assert "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR" not in os.environ
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "true")
+    with _progress(lambda text: None, total=3):      # a caller's own progress: MLflow's left alone
+        assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+    with _progress(False, total=3):
+        pass
+    assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"

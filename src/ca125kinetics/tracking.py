@@ -153,18 +153,28 @@ def quiet_mlflow():
 
     loggers = [logging.getLogger(name) for name in ("mlflow", "alembic", "alembic.runtime.migration")]
     levels = [lg.level for lg in loggers]
-    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
-    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
     try:
         for lg in loggers:
             lg.setLevel(logging.ERROR)
-        with warnings.catch_warnings():
+        with no_artifact_bars(), warnings.catch_warnings():
             # UserWarning, FutureWarning and pandas' deprecations raised inside mlflow's own code
             warnings.filterwarnings("ignore", module=r"mlflow(\.|$)")
             yield
     finally:
         for lg, level in zip(loggers, levels):
             lg.setLevel(level)
+
+
+@contextlib.contextmanager
+def no_artifact_bars():
+    """No MLflow artifact progress bars ("Downloading artifacts") within the block
+    (``MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR``, restored on exit): for :func:`quiet_mlflow` and
+    a ``train(progress=False)``."""
+    previous = os.environ.get("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR")
+    os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] = "false"
+    try:
+        yield
+    finally:
         if previous is None:
             os.environ.pop("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", None)
         else:

@@ -1574,8 +1574,8 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     out_dir : path, optional
         Export directory; default ``models/<name>`` in the working directory.
     progress : bool or callable
-        True: a progress bar on stderr (tqdm); False: none; a callable receives each stage's
-        description.
+        True: a progress bar on stderr (tqdm); False: none (MLflow's artifact bars included);
+        a callable receives each stage's description.
     synthetic : bool, optional
         Whether the cohort is synthetic (the model card then says so in its first line).
         Default: detected from a ``params.json`` of ``ca125 synth`` beside the markers file,
@@ -1634,15 +1634,20 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
 
 
 class _progress:
-    """Context manager giving a ``step(description)`` callable (tqdm bar on stderr if asked)."""
+    """Context manager giving a ``step(description)`` callable (tqdm bar on stderr if asked;
+    without it, MLflow's artifact bars are off too)."""
 
     def __init__(self, progress, total: int):
-        self.progress, self.total, self.bar = progress, total, None
+        self.progress, self.total, self.bar, self.quiet = progress, total, None, None
 
     def __enter__(self):
         if callable(self.progress):
             return self.progress
         if not self.progress:
+            from .tracking import no_artifact_bars
+
+            self.quiet = no_artifact_bars()
+            self.quiet.__enter__()
             return lambda _text: None
         from tqdm import tqdm
 
@@ -1657,6 +1662,8 @@ class _progress:
     def __exit__(self, *exc):
         if self.bar is not None:
             self.bar.close()
+        if self.quiet is not None:
+            self.quiet.__exit__(*exc)
         return False
 
 
