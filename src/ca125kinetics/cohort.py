@@ -307,7 +307,7 @@ class CohortStream:
         chunks = patient_chunks(pieces, source=self.label, id_column=self.id_column)
         # a bar is shown on stderr only on a terminal (tqdm is not even imported otherwise)
         # and only after two seconds: short runs stay quiet
-        if not (progress and sys.stderr.isatty()):
+        if not bar_wanted(progress):
             with closing(pieces):
                 yield from chunks
             return
@@ -333,6 +333,13 @@ class CohortStream:
             return next(pieces, None) is None
         finally:
             pieces.close()
+
+
+def bar_wanted(progress: bool) -> bool:
+    """Whether a progress bar asked for (``progress``) is drawn: on a terminal only (a bar
+    written to a log file, a pipe or cron's mail is noise). The one rule of the cohort
+    streams and of the command line's bars (``cli.progress_wanted``)."""
+    return bool(progress) and sys.stderr.isatty()
 
 
 def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | None = None,

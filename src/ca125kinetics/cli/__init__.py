@@ -84,8 +84,10 @@ def add_progress_argument(parser) -> None:
 
 def progress_wanted(args) -> bool:
     """Whether a command draws its progress bar: not ``--no-progress``, and stderr a terminal
-    (a bar written to a log file or cron's mail is noise)."""
-    return not args.no_progress and sys.stderr.isatty()
+    (:func:`ca125kinetics.cohort.bar_wanted`)."""
+    from ..cohort import bar_wanted
+
+    return bar_wanted(not args.no_progress)
 
 
 def add_kelim_cutoff_argument(parser) -> None:
