@@ -60,8 +60,8 @@ def _files(directory: Path) -> list[str]:
 
 
 def _is_bytecode_of_source(path: Path) -> bool:
-    """``__pycache__/<stem>.<tag>.pyc`` beside a ``<stem>.py``: the interpreter's cache of that
-    source, not a file of the model.
+    """``__pycache__/<stem>.<tag>.pyc`` (a file: :func:`_files` checked) beside a ``<stem>.py``:
+    the interpreter's cache of that source, not a file of the model.
 
     MLflow's pyfunc loader imports a model's ``mlflow_model/_pyfunc_code.py`` (writing one
     unless PYTHONDONTWRITEBYTECODE) and ``pip install`` compiles every ``.py`` of a wheel. The
@@ -70,7 +70,7 @@ def _is_bytecode_of_source(path: Path) -> bool:
     any manifest check, so a cache adds nothing a changed ``.py`` could not do. Any other file
     under ``__pycache__`` stays unknown.
     """
-    if path.suffix != ".pyc" or path.parent.name != "__pycache__" or not path.is_file():
+    if path.suffix != ".pyc" or path.parent.name != "__pycache__":
         return False
     return (path.parent.parent / f"{path.name.split('.', 1)[0]}.py").is_file()
 
