@@ -517,11 +517,12 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
     given = {} if treatment_start is None else (
         {p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping) else treatment_start)
     given_rows = [(str(p), as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
+    given_ids = {g[0] for g in given_rows}
     doses: dict[str, list[tuple[str, str]]] = {}
     types: dict[str, dict[str, tuple[str, str]]] = {}     # per patient, each drug type's first exposure
     for r in frames["starts"].itertuples(index=False):
         pid = name_of.get(r.person_id)
-        if pid is None or str(pid) in {g[0] for g in given_rows}:
+        if pid is None or str(pid) in given_ids:
             continue
         sid, day, named = f"drug_exposure_id={r.drug_exposure_id}", _iso(r.start), _drug_type(r)
         if drug_types is not None and r.drug_type not in drug_types:
