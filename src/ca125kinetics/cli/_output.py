@@ -76,6 +76,12 @@ def max_rows_option(text: str) -> int:
     return value
 
 
+def written_whole(args) -> bool:
+    """Whether ``ca125 gcig``/``kinetics`` write their table whole (``--out``, or csv/json on
+    stdout) rather than show the text table."""
+    return bool(args.out) or args.format in ("csv", "json")
+
+
 def shown_rows(args, *, text: bool, default: int) -> int:
     """The ``--max-rows`` of a command's text table: ``default`` when the option is left out;
     refused when ``text`` is false (the output is a table written whole, csv/json/parquet, to

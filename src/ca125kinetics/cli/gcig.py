@@ -10,7 +10,7 @@ from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
                markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table
+from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table, written_whole
 
 
 def add_gcig_arguments(parser) -> None:
@@ -56,7 +56,7 @@ def cli_gcig(args) -> int:
     """Handler of ``ca125 gcig``; returns the exit code."""
     require_gcig_marker(args.marker)     # GCIG rules are CA-125's: refuse before reading
     check_table_out(args.out, args.format)
-    max_rows = shown_rows(args, text=not args.out and args.format not in ("csv", "json"), default=40)
+    max_rows = shown_rows(args, text=not written_whole(args), default=40)
     # the GCIG rules read only patient_id, treatment_start (dates) and recist (combined
     # category): the predictors (ECOG, ascites, ...) are validated if present, never required
     fmt = format_options(args)
@@ -87,7 +87,7 @@ def cli_gcig(args) -> int:
             return 0
         table = run_gcig(stream, clinical, **options)
     summary = _gcig_summary(table, settings)
-    if args.out or args.format in ("csv", "json"):
+    if written_whole(args):
         emit(table, args.out, args.format)
         print(summary, file=sys.stderr if not args.out else sys.stdout)
     else:

@@ -15,7 +15,7 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
                cohort_stream, markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table
+from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table, written_whole
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -100,7 +100,7 @@ def cli_kinetics(args) -> int:
     spec = get_marker(args.marker)
     _refuse_unused(args, spec)
     check_table_out(args.out, args.format)
-    max_rows = shown_rows(args, text=not args.out and args.format not in ("csv", "json"), default=40)
+    max_rows = shown_rows(args, text=not written_whole(args), default=40)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
     settings, population, method = _kinetics_settings_and_population(args, spec)
     population_sample = _population_sample(args, method, population)
@@ -137,7 +137,7 @@ def cli_kinetics(args) -> int:
     emit(table, args.out, args.format, text=text)
     if args.out:
         print(summary)
-    elif args.format in ("csv", "json"):   # the table on stdout: the summary (and its --kelim-cutoff) on stderr,
+    elif written_whole(args):   # the table on stdout: the summary (and its --kelim-cutoff) on stderr,
         print(summary, file=sys.stderr)    # as ca125 gcig gives it
     return 0
 
