@@ -560,20 +560,28 @@ def test_progression_confirmation_is_a_checked_recorded_setting():
     assert ANY.to_params()["gcig.progression_confirmation"] == "any"
 
 
+def _cohort_in_both_engines(monkeypatch, compiled: bool, markers: pd.DataFrame, settings) -> pd.DataFrame:
+    """``gcig_cohort`` by the engine ``compiled`` chooses (indexed by patient), after checking
+    that the other engine gives the same table."""
+    tables = []
+    for engine in (not compiled, compiled):
+        monkeypatch.setattr(g, "use_compiled", lambda n_patients, engine=engine: engine)
+        tables.append(g.gcig_cohort(markers, settings=settings).set_index("patient_id"))
+    pd.testing.assert_frame_equal(*tables)
+    return tables[1]
+
+
 @pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
 def test_cohort_any_confirmation_in_both_engines(monkeypatch, compiled):
     markers = pd.DataFrame({"patient_id": ["dip"] * 4 + ["wait"] * 5,
                             "day": [0, 21, 24, 35, 0, 21, 42, 45, 46],
                             "ca125": [20.0, 80, 30, 90, 400, 100, 250, 30, 35]})
-    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
-    out = g.gcig_cohort(markers, settings=ANY).set_index("patient_id")
+    out = _cohort_in_both_engines(monkeypatch, compiled, markers, ANY)
     assert out["progression_status"].tolist() == ["progression", "no_progression"]
     assert out["progression_group"].tolist() == ["C", "A"]
     assert out.loc["dip", "progression_reason"] == g.gcig_progression([0, 21, 24, 35], [20, 80, 30, 90],
                                                                        settings=ANY).reason
     assert "its threshold 200 U/mL" in out.loc["wait", "progression_reason"]
-    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
-    pd.testing.assert_frame_equal(g.gcig_cohort(markers, settings=ANY).set_index("patient_id"), out)
 
 
 RESTART = GcigSettings(response_fall="restart")
@@ -641,14 +649,11 @@ def test_cohort_restart_in_both_engines(monkeypatch, compiled):
     markers = pd.DataFrame({"patient_id": ["again"] * 5 + ["rise"] * 4,
                             "day": [0, 21, 42, 63, 91, 0, 21, 42, 63],
                             "ca125": [400.0, 180, 220, 150, 140, 400, 150, 190, 180]})
-    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
-    out = g.gcig_cohort(markers, settings=RESTART).set_index("patient_id")
+    out = _cohort_in_both_engines(monkeypatch, compiled, markers, RESTART)
     assert out["status"].tolist() == ["response", "unconfirmed"]
     assert out["response_day"].tolist() == [63, 63]
     assert out.loc["again", "reason"] == g.gcig_response([0, 21, 42, 63, 91], [400, 180, 220, 150, 140],
                                                          settings=RESTART).reason
-    monkeypatch.setattr(g, "use_compiled", lambda n_patients: not compiled)
-    pd.testing.assert_frame_equal(g.gcig_cohort(markers, settings=RESTART).set_index("patient_id"), out)
 
 
 def test_censored_values_never_reach_a_progression_threshold():
