@@ -954,6 +954,37 @@ def test_rows_with_more_fields_than_the_header_are_refused_or_read_under_their_n
     assert [p.index[0] for p in pieces] == [2, 3] and pd.concat(pieces)["patient_id"].tolist() == ["001", "001"]
 
 
+@pytest.mark.parametrize("text, refusal", [
+    # a quoted cell over two lines before the bad record: the parser said "line 3" (row 3 here)
+    ('patient_id,day,ca125\n001,0,"400\n"\n001,21,180,5\n001,42,90\n', "row 3 has 4 fields"),
+    # a blank line before it: the parser said "line 4", counting the blank line
+    ("patient_id,day,ca125\n\n001,0,400\n001,21,180,5\n", "row 3 has 4 fields"),
+    # a quote never closed: the parser said "row 3", counting from 0 with the blank line
+    ('patient_id,day,ca125\n001,0,400\n\n001,21,180\n001,42,"90\n001,63,50\n',
+     r"row 4 opens a quoted cell that is never closed"),
+    ('patient_id,day,ca125\n001,0,"40\n0"\n001,21,"180\n001,42,90\n', r"row 3 opens a quoted cell"),
+])
+def test_a_csv_the_parser_stops_on_names_the_row_as_every_message_does(tmp_path, text, refusal):
+    """Rows are records with the header as row 1 and blank lines not counted (the data
+    contract); pandas' own messages count blank lines, not the lines inside quotes, and
+    ended in a newline the command line showed as "(+1 more line(s))"."""
+    from ca125kinetics.io import _table_pieces, table_file
+
+    for name in ("m.csv", "m.csv.gz"):
+        path = tmp_path / name
+        if name.endswith(".gz"):
+            import gzip
+
+            path.write_bytes(gzip.compress(text.encode()))
+        else:
+            path.write_text(text)
+        with pytest.raises(InvalidInputError, match=refusal) as caught:
+            read_markers(path)
+        assert "\n" not in str(caught.value)
+        with pytest.raises(InvalidInputError, match=refusal):        # read in pieces too
+            list(_table_pieces(table_file(path, "markers", None), 1, "markers"))
+
+
 def test_a_value_censored_at_zero_is_refused():
     # "<0" would read as a value of 0 (a complete response at 0 U/mL); a limit of 0 is no limit
     for frame in (markers(ca125=["400", "<0", "100"]), markers(ca125=["400", "< 0.0", "100"]),

@@ -298,7 +298,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
     if table.kind == "fhir":
         return _load_fhir(table.path, marker, codes, uln)
     _fhir_only(codes, table.label)
-    with _read_errors(what, table.label):
+    with _read_errors(what, table.label, table.sep):
         if table.kind == "csv":
             frame = _csv_fields(pd.read_csv(table.path, **_csv_options(table.sep)), table.first_row, table.label)
             frame.attrs["ca125_sep"] = table.sep
@@ -398,22 +398,68 @@ def _csv_fields(frame: pd.DataFrame, first_row: int, label: str) -> pd.DataFrame
     whole.columns = [*header, *(f"\0extra{i}" for i in range(extra))]
     filled = whole.iloc[:, len(header):].notna().any(axis=1).to_numpy()
     if filled.any():
-        i = int(np.argmax(filled))
-        raise InvalidInputError(
-            f"row {first_row + i} has {len(header) + extra} fields but the header names {len(header)} "
-            f"({', '.join(header)}): a value with an unquoted separator (e.g. 1,200 for 1200), or a column "
-            "without a name; quote such values or write them without the separator, or name every column",
-            source=label)
+        raise _too_many_fields(first_row + int(np.argmax(filled)), len(header) + extra, header, label)
     return whole.iloc[:, :len(header)]
 
 
+def _too_many_fields(row: int, fields: int, header: Sequence[str], label: str) -> InvalidInputError:
+    """The refusal of a CSV row with more fields than its header names."""
+    return InvalidInputError(
+        f"row {row} has {fields} fields but the header names {len(header)} "
+        f"({', '.join(header)}): a value with an unquoted separator (e.g. 1,200 for 1200), or a column "
+        "without a name; quote such values or write them without the separator, or name every column",
+        source=label)
+
+
+def _csv_records(path: Path, sep: str) -> Iterator[tuple[int, int | None, list[str]]]:
+    """The records of a CSV file after its header, each as (its number in the parser's own
+    messages, its row as every message numbers rows or None for a blank line, its fields).
+    The parser counts records and blank lines, the header as 0; rows count the header as 1,
+    blank lines not at all. Read only to say where the parser stopped."""
+    with _open_text_file(path, "rt", encoding="utf-8-sig", newline="", errors="replace") as handle:
+        records = csv.reader(handle, delimiter=sep)
+        next(records, None)
+        row = 1
+        for number, record in enumerate(records, start=1):
+            blank = len(record) <= 1 and not "".join(record).strip()
+            row += not blank
+            yield number, None if blank else row, record
+
+
+def _parser_error(exc: Exception, label: str, sep: str) -> InvalidInputError | None:
+    """The refusal of a CSV file the parser stopped on, naming the row as every message
+    does (the parser's "line"/"row" count blank lines and not the lines inside quotes);
+    None when the place cannot be found."""
+    path = Path(label)
+    header = _header_names(path, sep)
+    for _, row, record in _csv_records(path, sep):
+        if row is not None and len(record) > len(header):
+            return _too_many_fields(row, len(record), header, label)
+    opened = re.search(r"EOF inside string starting at row (\d+)", str(exc))
+    if opened:
+        start = int(opened.group(1))
+        rows = [row for number, row, _ in _csv_records(path, sep) if number == start and row is not None]
+        if rows:
+            return InvalidInputError(
+                f"row {rows[0]} opens a quoted cell that is never closed (a \" without its pair): "
+                "close the quote, or write the cell without quotes", source=label)
+    return None
+
+
 @contextlib.contextmanager
-def _read_errors(what: str, label: str):
-    """pandas/pyarrow parse errors become one clear package error."""
+def _read_errors(what: str, label: str, sep: str | None = None):
+    """pandas/pyarrow parse errors become one clear package error. ``sep``: ``label`` is the
+    path of a CSV file read with this separator (a row with too many fields is then named as
+    every message names rows)."""
     try:
         yield
     except InvalidInputError:
         raise
+    except pd.errors.ParserError as exc:
+        refusal = _parser_error(exc, label, sep) if sep is not None else None
+        raise refusal or InvalidInputError(
+            f"could not be read as a {what} table ({type(exc).__name__}: {str(exc).strip()}); "
+            "check that it is a valid CSV or Parquet file", source=label) from exc
     except UnicodeDecodeError as exc:   # past the first bytes _sniff checks (e.g. a Latin-1 name)
         if Path(label).suffix.lower() in (".parquet", ".pq"):
             raise InvalidInputError(f"could not be read as a {what} table ({exc})", source=label) from exc
@@ -461,7 +507,7 @@ def _table_pieces(table: TableFile, chunk_rows: int, what: str) -> Iterator[pd.D
         offset += len(frame)
         return frame
 
-    with _read_errors(what, table.label):
+    with _read_errors(what, table.label, table.sep):
         if table.kind == "parquet":
             import pyarrow as pa
             import pyarrow.parquet as pq
