@@ -799,6 +799,36 @@ def test_a_censored_ca125_at_recurrence_is_an_upper_bound_never_the_value(limit,
         imodel_score("III", 0, 20.0, 0, limit, 800.0, ca125_at_recurrence_censored="yes")
 
 
+@pytest.mark.parametrize("flag, low_risk, status", [
+    ("False", False, "ok"), ("no", False, "ok"), (" 0 ", False, "ok"), (0, False, "ok"), (0.0, False, "ok"),
+    (False, False, "ok"), (None, False, "ok"), ("", False, "ok"),
+    ("True", None, "missing_input"), ("YES", None, "missing_input"), (1, None, "missing_input"),
+    ("maybe", None, "invalid_input"), ("<200", None, "invalid_input"), (2, None, "invalid_input"),
+])
+def test_the_censored_flag_of_ca125_at_recurrence_is_read_as_written_never_as_truthy(flag, low_risk, status):
+    """The flag column as a table read without types gives it ('False', 'no'): false is not
+    censored, so a measured 200 U/mL scores its 1.8 points; a value that is neither true nor
+    false is refused for that patient. bool('False') had made every written flag censored,
+    so a measured value became 'missing ca125_at_recurrence', and 'maybe' was read as true."""
+    # FIGO III 0.8 + residual 1.5 + PFI < 16 months 2.4 = 4.7: the CA-125 item (1.8) decides
+    rows = pd.DataFrame({"patient_id": ["1"] * 2, "ecog": [0] * 2, "ascites_ml": [0.0] * 2, "figo_stage": ["III"] * 2,
+                         "primary_residual_disease": [1] * 2, "pfi_months": [10.0] * 2,
+                         "recurrence_pattern": ["single"] * 2, "ca125_at_recurrence": [200.0] * 2,
+                         "ca125_at_recurrence_censored": pd.Series([flag, None], dtype=object)})
+    out = published_scores(rows.iloc[[0]])     # object column; and with the float64 route of a long column:
+    many = published_scores_arrays({c: np.tile(rows[c].to_numpy(), 40) for c in rows if c != "patient_id"})
+    for got_status, got_low in ((out.loc[0, "imodel_status"], out.loc[0, "imodel_low_risk"]),
+                                (many["imodel_status"][0], many["imodel_low_risk"][0])):
+        assert got_status == status
+        assert (None if pd.isna(got_low) else bool(got_low)) == low_risk
+    assert set(many["imodel_status"][1::2].tolist()) == {"ok"}     # the unflagged patients: 6.5, measured
+    if status == "ok":
+        assert out.loc[0, "imodel_points"] == 6.5
+    if status == "invalid_input":
+        assert out.loc[0, "imodel_reason"].startswith("invalid input: ca125_at_recurrence_censored = ")
+        assert out.loc[0, "ago_status"] == "ok" and out.loc[0, "mskcc_status"] == "ok"   # the others are scored
+
+
 def test_unknown_ecog_decides_no_risk_group_when_ecog_4_is_not_applicable():
     """With imodel_ecog4='not_applicable' an unknown ECOG may be 4, which leaves the patient
     unscored: no risk group is certain (it used to say 'low risk whatever the missing items')."""

@@ -584,14 +584,41 @@ def _parse(raw, column: str, kind: str) -> _Parsed:
     return _parse_numeric(raw, column, kind)
 
 
+_FLAG_RULE = "use true or false (also yes/no, 1/0), or leave it empty if the value was measured"
+
+
+def _censored_flags(censored) -> tuple[np.ndarray, list[str]]:
+    """``(flags, messages)`` of the ``ca125_at_recurrence_censored`` values: True where the
+    value was reported below the assay's limit. Read as ``read_clinical`` reads a 0/1 column:
+    a bool, 0 or 1, or the words true/false, yes/no, 1/0 (any case); empty (None, NaN, NA,
+    blank) is not censored. Any other value is not guessed: its message says why."""
+    if isinstance(censored, np.ndarray) and censored.dtype == bool:
+        return censored, [""] * len(censored)
+    values = censored.tolist() if isinstance(censored, _ARRAYS) else list(censored)
+    flags, messages = [], []
+    for value in values:
+        if _is_na(value) or (isinstance(value, str) and not value.strip()):
+            flag = 0.0
+        elif isinstance(value, (bool, np.bool_)):
+            flag = float(value)
+        elif isinstance(value, str):
+            flag = _boolean_word(value)
+        elif isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
+            flag = float(value)
+        else:
+            flag = math.nan
+        flags.append(flag == 1.0)
+        messages.append("" if flag == flag else f"ca125_at_recurrence_censored = {value}: {_FLAG_RULE}")
+    return np.array(flags, dtype=bool), messages
+
+
 def _below_limit(parsed: _Parsed, censored, n: int) -> _Parsed:
     """CA-125 at recurrence reported below the assay's limit (``"<200"``, ``censored`` true):
     the value is an upper bound. Below a limit of 105 U/mL or less it is not above 105 (the
     iMODEL item scores 0, as the limit itself gives); below a higher limit it may be either,
-    so the value is unknown (missing), never read as the limit."""
-    flags = censored if isinstance(censored, np.ndarray) and censored.dtype == bool else \
-        np.array([False if _is_na(c) else bool(c) for c in (censored.tolist() if isinstance(censored, _ARRAYS)
-                                                            else censored)], dtype=bool)
+    so the value is unknown (missing), never read as the limit. A flag that is neither true
+    nor false (:func:`_censored_flags`) makes the value invalid, with the flag's message."""
+    flags, flag_messages = _censored_flags(censored)
     if len(flags) != n:
         raise InvalidInputError(f"ca125_at_recurrence_censored must hold one flag per patient ({n}), "
                                 f"got {len(flags)}", column="ca125_at_recurrence_censored")
@@ -599,13 +626,15 @@ def _below_limit(parsed: _Parsed, censored, n: int) -> _Parsed:
         [math.nan if v is None else v for v in parsed.values], dtype=float)
     with np.errstate(invalid="ignore"):
         unknown = flags & (values > IMODEL_CA125_CUT)
-    if not unknown.any():
+    bad = np.array([bool(m) for m in flag_messages], dtype=bool)
+    if not unknown.any() and not bad.any():
         return parsed
     missing = np.asarray(parsed.missing, dtype=bool) | unknown
-    if _by_value(parsed):
+    if _by_value(parsed) and not bad.any():     # a float64 array carries no message
         return _Parsed(np.where(unknown, np.nan, values), missing, parsed.message)
-    return _Parsed([None if u else v for v, u in zip(parsed.values, unknown.tolist())], missing.tolist(),
-                   list(parsed.message))
+    messages = ["; ".join([m for m in (own, flag) if m]) for own, flag in zip(list(parsed.message), flag_messages)]
+    return _Parsed([None if u or b or v != v else v
+                    for v, u, b in zip(values.tolist(), unknown.tolist(), bad.tolist())], missing.tolist(), messages)
 
 
 def _unknown(n: int) -> _Parsed:
@@ -1165,8 +1194,10 @@ def published_scores_arrays(columns: Mapping[str, Sequence], *, problem: Sequenc
         ``pfi_months`` (and ``settings.dfi_column``), ``recurrence_pattern``,
         ``ca125_at_recurrence``, and ``ca125_at_recurrence_censored`` (true where that value
         was reported below the assay's limit, ``"<200"``: an upper bound, so a limit above
-        105 U/mL leaves the iMODEL CA-125 item unknown). An absent column means unknown for
-        every patient (not censored, for the flag); other keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
+        105 U/mL leaves the iMODEL CA-125 item unknown; a bool, 0/1 or true/false, yes/no in
+        any case, empty = not censored; any other flag makes that patient's iMODEL
+        ``"invalid_input"``). An absent column means unknown for every patient (not censored,
+        for the flag); other keys are ignored. Values as :func:`~ca125kinetics.io.read_clinical` produces them
         (int/float or None/NaN/NA; text for stage and pattern, parsed once per distinct
         string) take a fast route (without pandas for up to 64 patients; for more, pandas
         only finds the distinct values). Any other value (a number written as text,
@@ -1277,7 +1308,8 @@ def published_scores(clinical: pd.DataFrame, *, ca125_at_recurrence=None,
         clinical column ``ca125_at_recurrence`` is used if present (with the flag column
         ``ca125_at_recurrence_censored`` of ``build_patient_frame`` when present: a value
         reported as ``"<200"`` is an upper bound, and with a limit above 105 U/mL the iMODEL
-        CA-125 item is unknown), else CA-125 is missing.
+        CA-125 item is unknown; the flag is read as ``published_scores_arrays`` says), else
+        CA-125 is missing.
     settings : ScoreSettings, optional
         Decisions; defaults to ``ScoreSettings()``.
 
