@@ -213,6 +213,22 @@ def test_imodel_ecog4_not_applicable_setting():
     assert imodel(ecog=3, settings=ScoreSettings(imodel_ecog4="not_applicable")).points == 2.4
 
 
+def test_imodel_reason_names_ecog_4_counted_as_2_3():
+    """The paper's item is ECOG 2-3: an ECOG 4 scored with it (the default decision) is named
+    so in the reason, per patient and in a cohort where ECOG 2 and 4 patients are otherwise
+    alike (whose reasons had both read 'ECOG 2-3 2.4')."""
+    assert "ECOG 4 counted as ECOG 2-3 (settings.imodel_ecog4 = 'poor') 2.4" in imodel(ecog=4).reason
+    assert "ECOG 2-3 2.4" in imodel(ecog=3).reason and "ECOG 4" not in imodel(ecog=3).reason
+    for copies in (1, 40):      # a few patients, and the float64 route of a long column
+        ecog = np.tile([2.0, 4.0], copies)
+        columns = {"figo_stage": ["I"] * len(ecog), "primary_residual_disease": np.zeros(len(ecog)),
+                   "pfi_months": np.full(len(ecog), 20.0), "ecog": ecog,
+                   "ca125_at_recurrence": np.full(len(ecog), 50.0), "ascites_ml": np.zeros(len(ecog))}
+        out = published_scores_arrays(columns)
+        assert out["imodel_points"].tolist() == [2.4] * len(ecog)
+        assert ["ECOG 4 counted" in r for r in out["imodel_reason"]] == [False, True] * copies
+
+
 # ------------------------------------------------------------------------------------ MSKCC
 
 # Chi 2006 table as transcribed in data/mskcc_guideline.csv (unverified against the paper)

@@ -61,8 +61,8 @@ Decisions (also fields of :class:`ScoreSettings`, logged with every run):
 * AGO: ``ascites_ml`` is the estimated volume on imaging at recurrence; 499 mL is < 500 mL
   (positive), 500 mL is not.
 * iMODEL: ECOG 4 is not covered by the paper (ECOG 2-3 scores 2.4). **Decision**:
-  ``imodel_ecog4="poor"`` counts ECOG 4 with 2-3 (2.4 points); ``"not_applicable"`` declines
-  to score it. Ascites "present" means ``ascites_ml > 0``. The paper's progression-free
+  ``imodel_ecog4="poor"`` counts ECOG 4 with 2-3 (2.4 points; the reason names it "ECOG 4
+  counted as ECOG 2-3"); ``"not_applicable"`` declines to score it. Ascites "present" means ``ascites_ml > 0``. The paper's progression-free
   interval is taken as ``pfi_months`` (the contract's platinum-free interval; the two coincide
   for a first recurrence after platinum-based first-line treatment). PFI of exactly 16 months
   scores 0 ("< 16"); CA-125 of exactly 105 U/mL scores 0 ("> 105"). Points are summed in
@@ -698,6 +698,7 @@ _IMODEL_SCORES = {
     "ascites_ml": lambda ascites: ascites > 0,
 }
 _IMODEL_TENTHS = tuple(item.tenths for item in IMODEL_ITEMS)
+_ECOG4_SCORED = "ECOG 4 counted as ECOG 2-3 (settings.imodel_ecog4 = 'poor')"
 
 
 def _imodel_rule(names, values, missing, messages, settings: ScoreSettings) -> tuple:
@@ -708,14 +709,17 @@ def _imodel_rule(names, values, missing, messages, settings: ScoreSettings) -> t
     ecog = values[names.index("ecog")]
     ecog4_excluded = settings.imodel_ecog4 == "not_applicable" and ecog == 4
     ecog4_possible = settings.imodel_ecog4 == "not_applicable" and ecog is None
-    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded, ecog4_possible)
+    ecog4_scored = settings.imodel_ecog4 == "poor" and ecog == 4
+    return _imodel_outcome(names, scoring, missing, messages, ecog4_excluded, ecog4_possible, ecog4_scored)
 
 
 @functools.lru_cache(maxsize=4096)  # the values matter only through `scoring`: few combinations
-def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool, ecog4_possible: bool = False) -> tuple:
+def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool, ecog4_possible: bool = False,
+                    ecog4_scored: bool = False) -> tuple:
     """iMODEL from whether each item scores (True / False, None where absent). With
     ``ecog4_possible`` (ECOG unknown, ECOG 4 not applicable) no risk group is certain: the
-    patient may be outside the score."""
+    patient may be outside the score. With ``ecog4_scored`` (ECOG 4, counted with 2-3) the
+    reason says so: the paper's item is ECOG 2-3."""
     # integer tenths keep sums exact: 0.8 + 1.5 + 2.4 is 47 tenths, not 4.699999...
     awarded = [tenths if scores else 0 for tenths, scores in zip(_IMODEL_TENTHS, scoring)]
     items = tuple(np.nan if scores is None else tenths / 10 for scores, tenths in zip(scoring, awarded))
@@ -732,8 +736,8 @@ def _imodel_outcome(names, scoring, missing, messages, ecog4_excluded: bool, eco
     group = f"<= {IMODEL_LOW_RISK_MAX:g}: low risk" if low else f"> {IMODEL_LOW_RISK_MAX:g}: high risk"
     lacking = _missing_names(names, missing)
     if not lacking:
-        scored = " + ".join([f"{item.criterion} {item.points:.1f}"
-                             for item, tenths in zip(IMODEL_ITEMS, awarded) if tenths]) or "no risk item"
+        scored = " + ".join([f"{_ECOG4_SCORED if ecog4_scored and item.column == 'ecog' else item.criterion} "
+                             f"{item.points:.1f}" for item, tenths in zip(IMODEL_ITEMS, awarded) if tenths]) or "no risk item"
         return lo / 10, low, STATUS_OK, "iMODEL %.1f = %s; %s" % (lo / 10, scored, group), lo / 10, hi / 10, items
     between = "total between %.1f and %.1f" % (lo / 10, hi / 10)
     if ecog4_possible:
@@ -927,7 +931,7 @@ def _score_all(rule, parsed: Mapping[str, _Parsed], *args, key=None) -> list[tup
     return list(zip(*[_objects(values)[code] for values, code in _rule_columns(rule, parsed, *args, key=key)]))
 
 
-def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[tuple[np.ndarray, int]]:
+def _imodel_key(parsed: Mapping[str, _Parsed]) -> list[tuple[np.ndarray, int]]:
     """``(codes, k)`` pairs that determine the iMODEL result (``_imodel_rule`` uses the values
     only through whether each item scores, and ECOG 4): per item, whether it scores (or is
     absent), with its missing flag and message; each worked out once per distinct parsed entry
@@ -947,10 +951,9 @@ def _imodel_key(parsed: Mapping[str, _Parsed], settings: ScoreSettings) -> list[
                  zip(_as_objects(p.values)[first].tolist(), np.asarray(p.missing, dtype=bool)[first].tolist(),
                      _as_objects(p.message)[first].tolist())]
         key.append((np.array(state, dtype=np.int64)[codes], len(entries)))
-    if settings.imodel_ecog4 == "not_applicable":
-        ecog = parsed["ecog"].values
-        key.append((np.asarray(ecog == 4 if _by_value(parsed["ecog"]) else [x == 4 for x in ecog],
-                               dtype=np.int64), 2))
+    # ECOG 4: not applicable, or scored with 2-3 and named so in the reason
+    ecog = parsed["ecog"].values
+    key.append((np.asarray(ecog == 4 if _by_value(parsed["ecog"]) else [x == 4 for x in ecog], dtype=np.int64), 2))
     return key
 
 
@@ -1266,7 +1269,7 @@ def _published_codes(columns: Mapping[str, Sequence], problem, settings) -> dict
         ("ago_positive", "ago_status", "ago_reason"): _rule_columns(
             _ago_rule, {c: parsed[c] for c in ("ecog", "ascites_ml", "primary_residual_disease")}),
         ("imodel_points", "imodel_low_risk", "imodel_status", "imodel_reason"): _rule_columns(
-            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel, settings), keep=(0, 1, 2, 3)),
+            _imodel_rule, imodel, settings, key=lambda: _imodel_key(imodel), keep=(0, 1, 2, 3)),
         ("mskcc_recommendation", "mskcc_status", "mskcc_reason"): _rule_columns(
             _mskcc_rule, {dfi_column: dfi, "recurrence_pattern": parsed["recurrence_pattern"]}, settings,
             keep=(0, 2, 3)),
