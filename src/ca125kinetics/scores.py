@@ -70,7 +70,8 @@ Decisions (also fields of :class:`ScoreSettings`, logged with every run):
 * MSKCC: **Decision** ``dfi_column="pfi_months"``: the disease-free interval is taken as the
   platinum-free interval. Groups: DFI < 6 -> not applicable; 6 <= DFI <= 12 -> "6-12";
   12 < DFI <= 30 -> "12-30"; DFI > 30 -> ">30". **Decision** ``mskcc_month_12_group="6-12"``:
-  exactly 12 months belongs to 6-12 (the paper's groups overlap at 12 months);
+  exactly 12 months belongs to 6-12 (6-12 and 12-30, as the groups are usually written, share
+  12; the paper's abstract, "between 13 months and 30 months", puts 12 in 6-12);
   ``"12-30"`` moves it up. Exactly 30 months is in 12-30 (the paper's top group is "> 30").
 
 ``score_for_auc`` ranks patients by each score, higher = more likely complete resection:
