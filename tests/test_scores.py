@@ -474,6 +474,27 @@ def test_score_for_auc_conventions():
         score_for_auc(clinical())
 
 
+@pytest.mark.parametrize("column, values", [
+    ("mskcc_recommendation", ["Offer", None]), ("mskcc_recommendation", ["yes", "offer"]),
+    ("ago_positive", ["True", None]), ("ago_positive", ["maybe", True]), ("ago_positive", [2, 0]),
+    ("imodel_points", ["high", 1.0]), ("imodel_points", [99.0, 1.0]), ("imodel_points", [-0.8, 1.0]),
+])
+def test_score_for_auc_refuses_values_published_scores_never_writes(column, values):
+    """A recommendation 'Offer' had been ranked NaN (the patient silently left out of every
+    AUC), 'True' as text or 2 raised pandas' TypeError, 'high' a ValueError, and 99 points
+    ranked; each is now refused with a typed error naming the column."""
+    good = {"patient_id": ["a", "b"], "ago_positive": [True, None], "imodel_points": [2.4, np.nan],
+            "mskcc_recommendation": ["offer", None]}
+    frame = pd.DataFrame({**good, column: pd.Series(values, dtype=object)})
+    with pytest.raises(InvalidInputError, match=f"score_for_auc: {column} must be") as error:
+        score_for_auc(frame)
+    assert error.value.column == column
+    # what published_scores writes, also as a table read back from CSV (objects, 1/0, floats)
+    ok = score_for_auc(pd.DataFrame({**good, "ago_positive": pd.Series([1, 0], dtype=object)}))
+    assert ok["ago"].tolist() == [1.0, 0.0] and ok["imodel"].iloc[0] == -2.4
+    assert str(score_for_auc(pd.DataFrame({**good, "imodel_points": [0.0, 11.9]}))["imodel"].iloc[0]) == "0.0"
+
+
 def test_result_frames_have_fixed_columns():
     assert list(ago_score(0, 0, 0).to_frame().columns) == [
         "ago_positive", "ago_status", "ago_reason", "ecog", "ascites_ml", "primary_residual_disease"]

@@ -156,6 +156,7 @@ IMODEL_PFI_CUT_MONTHS = 16.0  # PFI strictly below scores
 IMODEL_CA125_CUT = 105.0  # CA-125 strictly above scores
 IMODEL_LOW_RISK_MAX = 4.7  # total <= 4.7 is low risk
 _LOW_RISK_MAX_TENTHS = round(IMODEL_LOW_RISK_MAX * 10)
+_IMODEL_MAX_POINTS = sum(item.tenths for item in IMODEL_ITEMS) / 10   # 11.9
 
 MSKCC_RECOMMENDATIONS = ("offer", "consider", "no")
 MSKCC_DFI_GROUPS = ("6-12", "12-30", ">30")
@@ -299,7 +300,7 @@ class ImodelResult:
     @property
     def score_for_auc(self) -> float:
         """``-points`` (higher = likelier complete resection), NaN if the total is unknown."""
-        return np.nan if self.points is None else -self.points
+        return np.nan if self.points is None else 0.0 - self.points     # 0 points: 0.0, not -0.0
 
     def to_frame(self) -> pd.DataFrame:
         """One row: ``imodel_points``, ``imodel_low_risk`` (boolean), ``imodel_status``,
@@ -1377,6 +1378,13 @@ def score_for_auc(published: pd.DataFrame) -> pd.DataFrame:
         ``patient_id``; ``ago`` (1.0 positive, 0.0 negative); ``imodel`` (``-points``);
         ``mskcc`` (offer 2.0, consider 1.0, no 0.0); float64, NaN where the score is NA
         (missing, not applicable or invalid input). Same rows and order as ``published``.
+
+    Raises
+    ------
+    InvalidInputError
+        A column is absent, or holds a value ``published_scores`` never writes (an
+        ``ago_positive`` other than True/False/empty, ``imodel_points`` outside 0-11.9, a
+        recommendation other than offer/consider/no): it is refused, never ranked as unknown.
     """
     needed = ["patient_id", "ago_positive", "imodel_points", "mskcc_recommendation"]
     absent = [c for c in needed if c not in getattr(published, "columns", [])]
@@ -1385,12 +1393,29 @@ def score_for_auc(published: pd.DataFrame) -> pd.DataFrame:
             f"score_for_auc needs the output of published_scores(); missing column(s) {absent}",
             column=absent[0],
         )
-    ago = published["ago_positive"].astype("boolean")
+    given = {c: published[c].reset_index(drop=True) for c in needed[1:]}
+    present = {c: ~column.isna().to_numpy(dtype=bool) for c, column in given.items()}
+    ago = given["ago_positive"].map(lambda v: float(v) if v in (True, False) and not isinstance(v, str) else np.nan,
+                                    na_action="ignore").to_numpy(dtype=float, na_value=np.nan)
+    points = pd.to_numeric(given["imodel_points"].astype(object), errors="coerce").to_numpy(dtype=float)
+    mskcc = given["mskcc_recommendation"].map(_MSKCC_ORDINAL).to_numpy(dtype=float)
+    with np.errstate(invalid="ignore"):
+        bad = {"ago_positive": present["ago_positive"] & np.isnan(ago),
+               "imodel_points": present["imodel_points"] & ~((points >= 0) & (points <= _IMODEL_MAX_POINTS)),
+               "mskcc_recommendation": present["mskcc_recommendation"] & np.isnan(mskcc)}
+    for column, wanted in (("ago_positive", "True, False or empty"),
+                           ("imodel_points", f"a number of points 0-{_IMODEL_MAX_POINTS:g} or empty"),
+                           ("mskcc_recommendation", f"one of {list(MSKCC_RECOMMENDATIONS)} or empty")):
+        if bad[column].any():
+            rows = np.flatnonzero(bad[column])
+            raise InvalidInputError(
+                f"score_for_auc: {column} must be {wanted}, as published_scores() writes it; got "
+                f"'{given[column].iloc[rows[0]]}' in {rows.size} row(s), e.g. position {rows[0]}", column=column)
     return pd.DataFrame({
         "patient_id": published["patient_id"].to_numpy(dtype=object),
-        "ago": ago.astype("Float64").to_numpy(dtype=float, na_value=np.nan),
-        "imodel": -published["imodel_points"].to_numpy(dtype=float),
-        "mskcc": published["mskcc_recommendation"].map(_MSKCC_ORDINAL).to_numpy(dtype=float),
+        "ago": ago,
+        "imodel": 0.0 - points,     # 0 points ranks as 0.0, not -0.0
+        "mskcc": mskcc,
     })
 
 
