@@ -151,8 +151,8 @@ HEADERS = {"content-type": "application/json"}
 
 BAD = [
     ("not json", b"{not json", 422, "the request body is not valid JSON (at character 1: Expecting property"),
-    ("empty", b"", 422, "Field required"),
-    ("array", b"[1, 2]", 422, "valid dictionary"),
+    ("empty", b"", 422, "body: the request body is empty"),
+    ("array", b"[1, 2]", 422, "must be one JSON object, got a JSON array"),
     ("no samples", b'{"samples": []}', 422, "at least 1 item"),
     ("nan", b'{"samples": [{"day": 0, "ca125": NaN}]}', 422, "finite number"),
     ("infinity", b'{"samples": [{"day": 0, "ca125": Infinity}]}', 422, "finite number"),
@@ -189,7 +189,7 @@ BAD = [
      "treatment_start: Value error, give the date as text YYYY-MM-DD"),
     ("deep nesting", b"[" * 20000 + b"]" * 20000, 400, "could not be parsed"),
     ("huge integer", b'{"samples": [{"day": ' + b"9" * 5000 + b', "ca125": 5}]}', 400, "could not be parsed"),
-    ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}', 422, "valid dictionary"),
+    ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}', 422, "sent with Content-Type: application/json"),
 ]
 
 
@@ -630,3 +630,28 @@ def test_an_unknown_key_is_not_echoed_in_full(client):
     r = client.post("/api/score", json={"samples": [{"day": 0, "ca125": 1}], "clinical": {"ecog" * 15000: 1}})
     assert r.status_code == 422 and len(r.content) < 2000
     assert r.json()["detail"][0]["loc"][-1] == "ecog" * 16 + "..."
+
+
+@pytest.mark.parametrize("content_type, body, expected", [
+    ("text/plain", b'{"samples": [{"day": 0, "ca125": 5}]}',
+     "body: the request body must be JSON sent with Content-Type: application/json (got Content-Type 'text/plain')"),
+    (None, b'{"samples": [{"day": 0, "ca125": 5}]}',
+     "body: the request body must be JSON sent with Content-Type: application/json (got no Content-Type)"),
+    ("application/x-www-form-urlencoded", b"samples=1",
+     "body: the request body must be JSON sent with Content-Type: application/json (got Content-Type "
+     "'application/x-www-form-urlencoded')"),
+    ("application/json", b"[1, 2]", "body: the request body must be one JSON object, got a JSON array"),
+    ("application/json", b"null", "body: the request body must be one JSON object, got a JSON null"),
+    ("application/json", b"", "body: the request body is empty"),
+])
+def test_a_body_that_is_not_a_json_object_is_told_how_to_send_one(client, content_type, body, expected):
+    """A client sending the JSON as text/plain (or with no Content-Type) was told 'body: Input
+    should be a valid dictionary or object to extract fields from', which does not say that the
+    header is what is wrong, nor what to send."""
+    headers = {} if content_type is None else {"content-type": content_type}
+    resp = client.post("/api/score", content=body, headers=headers)
+    assert resp.status_code == 422
+    message = resp.json()["message"]
+    assert message.startswith(expected), message
+    assert "'samples'" in message and "/openapi.json" in message
+    assert resp.json()["detail"][0]["loc"] == ["body"]

@@ -794,10 +794,45 @@ def _interval_description(bundle) -> dict:
     return {"method": "bootstrap_percentile", "level": float(interval.get("level", 0.95)), "n_members": n}
 
 
-def _error_message(errors: list[dict]) -> str:
-    """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'."""
+#: What to send, said when the body is not a JSON object at all.
+_SEND_ONE_OBJECT = ("send one JSON object with 'samples' (and optionally 'clinical', 'uln', 'treatment_start', "
+                    "'patient_id', 'allow_imputed'), as described at /openapi.json")
+
+
+def _is_json_type(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body of this ``Content-Type`` as JSON (``application/json`` or
+    ``application/*+json``); any other body reaches the schema as bytes."""
+    kind = (content_type or "").split(";")[0].strip().lower()
+    return kind == "application/json" or (kind.startswith("application/") and kind.endswith("+json"))
+
+
+def _body_message(error: dict, content_type: str | None) -> str | None:
+    """The message for a body that is not a JSON object at all (wrong ``Content-Type``, empty,
+    an array...): what was sent and what to send, in place of pydantic's 'Input should be a
+    valid dictionary'; None for any other error."""
+    if tuple(error.get("loc", ())) != ("body",) or error.get("type") not in ("model_attributes_type", "missing"):
+        return None
+    if error.get("type") == "missing":
+        return f"body: the request body is empty; {_SEND_ONE_OBJECT}"
+    if not _is_json_type(content_type):
+        got = f"Content-Type {content_type.split(';')[0].strip()[:60]!r}" if content_type else "no Content-Type"
+        return (f"body: the request body must be JSON sent with Content-Type: application/json (got {got}); "
+                f"{_SEND_ONE_OBJECT}")
+    value = error.get("input")
+    kind = ("array" if isinstance(value, list) else "null" if value is None else "string" if isinstance(value, str)
+            else "boolean" if isinstance(value, bool) else "number")
+    return f"body: the request body must be one JSON object, got a JSON {kind}; {_SEND_ONE_OBJECT}"
+
+
+def _error_message(errors: list[dict], content_type: str | None = "application/json") -> str:
+    """One readable line from pydantic errors: 'samples.2.ca125: Input should be >= 0'
+    (``content_type``: the request's, named when a body that is not JSON is refused)."""
     parts = []
     for e in errors[:3]:
+        body = _body_message(e, content_type)
+        if body is not None:
+            parts.append(body)
+            continue
         if e.get("type") == "json_invalid":
             where = e.get("loc", ())[-1] if e.get("loc") else "?"
             reason = (e.get("ctx") or {}).get("error", "")
@@ -896,8 +931,8 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         errors = exc.errors()
-        return JSONResponse(status_code=422, content={"detail": _plain_errors(errors),
-                                                      "message": _error_message(errors)})
+        return JSONResponse(status_code=422, content={
+            "detail": _plain_errors(errors), "message": _error_message(errors, request.headers.get("content-type"))})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException):
