@@ -655,3 +655,18 @@ def test_a_body_that_is_not_a_json_object_is_told_how_to_send_one(client, conten
     assert message.startswith(expected), message
     assert "'samples'" in message and "/openapi.json" in message
     assert resp.json()["detail"][0]["loc"] == ["body"]
+
+
+@pytest.mark.parametrize("sample, field", [({"day": 21, "ca125": 0}, "samples.1.ca125: CA-125 value 0.0: no assay"),
+                                           ({"day": 21, "ca125": 0, "censored": True}, "samples.1.ca125: CA-125 value")])
+def test_a_value_of_0_is_told_how_to_send_a_value_below_the_limit_in_the_api(client, sample, field):
+    """A CA-125 of 0 was refused telling the client to send '<5' (the markers table's text),
+    which the API refuses in turn ('Input should be a valid number'): the API's way is the limit
+    with "censored": true."""
+    resp = client.post("/api/score", json=_request(samples=[{"day": -3, "ca125": 400}, sample]))
+    assert resp.status_code == 422
+    message = resp.json()["message"]
+    assert field in message
+    assert "'<5'" not in message.replace("(e.g. 5 for '<5')", "")
+    assert "the limit in 'ca125' with \"censored\": true (e.g. 5 for '<5')" in message
+    assert "cell" not in message

@@ -255,8 +255,9 @@
       const at = /^(?:row \d+, )?(?:column '[^']*': )?samples\.(\d+)\.(\w+): /.exec(p);
       let text = p.replace(/(row \d+, )?column '[^']*': |^(samples\.\d+\.\w+|clinical\.\w+): /, "");
       text = text.charAt(0).toUpperCase() + text.slice(1);
-      // the form writes a value below the assay's limit with its box, not as '<x'
-      text = text.replace(/as the report states it \(e\.g\. '<5'\)/, "as the report states it (the limit, with " +
+      // the form writes a value below the assay's limit with its box, not as the API's "censored" key
+      text = text.replace(/as the report states it: the limit in 'ca125' with "censored": true \(e\.g\. 5 for '<5'\)/,
+        "as the report states it (the limit, with " +
         "'below the assay limit' ticked)");
       const tr = at ? sampleRows[Number(at[1])] : undefined;
       const fields = [];

@@ -379,11 +379,22 @@ def request_to_inputs(req: ScoreRequest) -> tuple[dict[str, list], dict[str, Any
 _ROW_COLUMN = re.compile(r"(?:(?:markers|clinical) table, )?row (\d+), column '([a-z_0-9]+)'")
 
 
+#: A reader's advice written for a table, and the same advice for a request: a value below the
+#: assay's limit is its limit with ``"censored": true`` (the API refuses the table's text
+#: ``'<5'``), and a sample without a value is left out (a table's empty cell).
+_TABLE_ADVICE = (
+    (" as the report states it (e.g. '<5')",
+     " as the report states it: the limit in 'ca125' with \"censored\": true (e.g. 5 for '<5')"),
+    (", or leave the cell empty if none was measured (only event rows may omit it)",
+     ", or remove the sample if none was measured"),
+)
+
+
 def _request_terms(reason: str, req: ScoreRequest) -> str:
     """A reader's reason in the request's terms: ``markers table, row 1, column 'day'`` (the markers built
     by :func:`request_to_inputs`, one row per sample, in order) becomes ``samples.1.day`` --
     ``samples.1.date`` when that sample was given by date --, a clinical column
-    ``clinical.<name>``."""
+    ``clinical.<name>``; advice written for a table is given for a request (:data:`_TABLE_ADVICE`)."""
     def where(m):
         row, column = int(m.group(1)), m.group(2)
         if column in Clinical.model_fields:
@@ -392,6 +403,8 @@ def _request_terms(reason: str, req: ScoreRequest) -> str:
             column = "date"
         return f"samples.{row}.{column}"
 
+    for table, request in _TABLE_ADVICE:
+        reason = reason.replace(table, request)
     return _ROW_COLUMN.sub(where, reason)
 
 
