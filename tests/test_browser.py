@@ -340,3 +340,14 @@ def test_a_baseline_only_is_marked_as_computed_with_the_kinetics_imputed(page):
     assert ("computed with unknown clinical factors and the CA-125 kinetics (no CA-125 after the first dose) "
             "imputed: no decision") in page.text_content("#interval")
     assert page.text_content("#recommendation").startswith("Insufficient information: give age, ecog")
+
+
+def test_a_value_typed_as_below_the_limit_is_told_to_tick_the_box(page):
+    """'<5' typed into a CA-125 field was refused as a number with a decimal comma or thousands
+    separator ('write it with a point as the decimal mark'), which says nothing of the box."""
+    _fill_rows(page, [(-3, 400), (21, 180), (42, "< 5")])
+    page.click("#score")
+    page.wait_for_selector("#samples tbody tr:nth-child(3) input.value.invalid", timeout=30_000)
+    assert page.text_content("#error-list") == ('Sample 3, CA-125: "< 5" is a value below the assay limit: write '
+                                                'the limit (5) as the value and tick "below limit (<)"')
+

@@ -139,7 +139,13 @@
           fields: [when === "" ? whenInput : valueInput] });
         return;
       }
-      const s = { ca125: parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
+      // "<5" typed: the form says below the limit with its box, and says so (not "not a number")
+      const below = /^<\s*(.+)$/.exec(value);
+      if (below) {
+        problems.push({ text: `Sample ${i + 1}, CA-125: "${value}" is a value below the assay limit: write the limit ` +
+          `(${below[1]}) as the value and tick "below limit (<)"`, fields: [valueInput] });
+      }
+      const s = { ca125: below ? null : parseNumber(value, `Sample ${i + 1}, CA-125`, problems, valueInput),
         censored: tr.querySelector("input.cens").checked };
       if (tr.dataset.assay) s.assay = tr.dataset.assay;
       // the day as typed (parseInt would send "21.5" as 21 and "1e2" as 1): the API refuses a
