@@ -351,3 +351,29 @@ def test_a_value_typed_as_below_the_limit_is_told_to_tick_the_box(page):
     assert page.text_content("#error-list") == ('Sample 3, CA-125: "< 5" is a value below the assay limit: write '
                                                 'the limit (5) as the value and tick "below limit (<)"')
 
+
+def test_a_result_is_withdrawn_once_the_form_changes(page):
+    """A result stayed on screen, and in the printout, after the form was changed: scored for
+    patient A, then given patient B's reference (or values), the page printed 'Patient: B'
+    above A's result."""
+    page.fill("#patient-ref", "PATIENT-A")
+    page.click("#example")
+    page.click("#score")
+    page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+    for change in (lambda: page.fill("#patient-ref", "PATIENT-B"),
+                   lambda: page.locator("#samples tbody tr").nth(1).locator("input.value").fill("390"),
+                   lambda: page.select_option("#ecog", "2"),
+                   lambda: page.locator("#samples tbody tr").nth(4).locator("button.remove").click()):
+        change()
+        assert page.is_hidden("#answer")
+        assert "press Score" in page.text_content("#stale") and page.is_visible("#stale")
+        page.emulate_media(media="print")
+        assert page.is_hidden("#answer") and page.is_hidden("#print-header")
+        page.emulate_media(media="screen")
+        page.click("#score")
+        page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
+        assert page.is_hidden("#stale")
+    page.emulate_media(media="print")
+    assert page.text_content("#print-ref") == "PATIENT-B" and page.is_visible("#print-header")
+    assert "2025-03-24: 390" in page.text_content("#print-samples") and "ECOG 2" in page.text_content("#print-clinical")
+    page.emulate_media(media="screen")

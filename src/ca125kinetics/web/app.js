@@ -41,7 +41,7 @@
     cens.setAttribute("aria-label", "value below the assay limit");
     const remove = document.createElement("button");
     remove.type = "button"; remove.textContent = "remove"; remove.className = "remove";
-    remove.addEventListener("click", () => tr.remove());
+    remove.addEventListener("click", () => { tr.remove(); withdrawResult(); });
     for (const el of [whenInput, valueInput, cens, remove]) {
       const td = document.createElement("td"); td.appendChild(el); tr.appendChild(td);
     }
@@ -74,6 +74,7 @@
   }
 
   function loadExample() {
+    withdrawResult();
     bundleEvents = [];
     $("bundle-note").textContent = "";
     $("timing-date").checked = true;
@@ -308,6 +309,8 @@
   function showProblems(problems) {
     $("result").hidden = false;
     $("answer").hidden = true;
+    $("print-header").hidden = true;
+    $("stale").hidden = true;
     $("error").hidden = false;
     $("error-title").textContent = problems.some((p) => p.fields.length)
       ? "Please correct the highlighted field(s):" : "The input could not be scored:";
@@ -333,6 +336,17 @@
   // a problem that belongs to no field (e.g. a file that could not be read)
   function showError(text) {
     showProblems([{ text, fields: [] }]);
+  }
+
+  // A result is that of the form as it was scored: once the form changes (a value, a factor,
+  // the patient reference), the result and its printout are withdrawn until Score is pressed
+  // again, so that no result is shown or printed beside values or a reference it was not
+  // computed from.
+  function withdrawResult() {
+    if ($("answer").hidden) return;
+    $("answer").hidden = true;
+    $("print-header").hidden = true;
+    $("stale").hidden = false;
   }
 
   function showResult() {
@@ -365,7 +379,9 @@
   function render(data) {
     $("result").hidden = false;
     $("error").hidden = true;
+    $("stale").hidden = true;
     $("answer").hidden = false;
+    $("print-header").hidden = false;
     const iv = (MODEL && MODEL.interval) || { level: 0.95, n_members: null };
     const level = Math.round(100 * iv.level);
     if (data.probability === null) {
@@ -719,6 +735,8 @@
   $("timing-date").addEventListener("change", switchTiming);
   $("timing-day").addEventListener("change", switchTiming);
   $("score-form").addEventListener("submit", submit);
+  $("score-form").addEventListener("input", withdrawResult);
+  $("score-form").addEventListener("change", withdrawResult);
   $("fhir-file").addEventListener("change", loadBundle);
   $("print").addEventListener("click", () => { stampPrint(); window.print(); });
   window.addEventListener("beforeprint", stampPrint);
