@@ -271,6 +271,9 @@ def test_fhir_bundle_fills_the_form(page, tmp_path):
     page.click("#score")
     page.wait_for_selector("#answer:not([hidden])", timeout=30_000)
     assert page.locator("#plot svg circle.observed").count() == n_values
+    # the printout lists the paracentesis as such (it printed "2025-10-09: null", a CA-125 of null)
+    printed = page.text_content("#print-samples")
+    assert "null" not in printed and ": paracentesis" in printed
     # days without the date of the first dose: the dated paracentesis cannot be placed; it was
     # dropped without a word (the note still said "sent with the samples")
     page.fill("#treatment-start", "")

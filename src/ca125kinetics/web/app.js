@@ -493,7 +493,9 @@
     $("print-date").textContent = new Date().toLocaleString();
     const req = lastRequest;
     if (!req) return;
-    $("print-samples").textContent = req.samples.map((s) => `${s.date || "day " + s.day}: ${s.censored ? "<" : ""}${s.ca125}`)
+    // an exclusion event of a bundle is a row without a value: printed as what it is
+    $("print-samples").textContent = req.samples.map((s) => `${s.date || "day " + s.day}: ` +
+      (s.ca125 === null ? s.event : `${s.censored ? "<" : ""}${s.ca125}`))
       .join("; ") + (req.treatment_start ? ` (first dose ${req.treatment_start})` : "") + (req.uln ? `; ULN ${req.uln}` : "");
     const labels = { age: "age", ecog: "ECOG", ascites_ml: "ascites mL", figo_stage: "FIGO", primary_residual_disease:
       "residual after primary surgery", pfi_months: "PFI months", recurrence_pattern: "pattern", recist: "RECIST" };
