@@ -670,3 +670,14 @@ def test_a_value_of_0_is_told_how_to_send_a_value_below_the_limit_in_the_api(cli
     assert "'<5'" not in message.replace("(e.g. 5 for '<5')", "")
     assert "the limit in 'ca125' with \"censored\": true (e.g. 5 for '<5')" in message
     assert "cell" not in message
+
+
+@pytest.mark.parametrize("patient_id", ["Zoë-1", "MRN:123", "a/b"])
+def test_a_patient_id_in_other_characters_is_told_which_are_accepted(client, patient_id):
+    """An identifier with a character outside the schema's pattern was refused with the regular
+    expression itself ("String should match pattern '^[A-Za-z0-9_.\\- ]+$'")."""
+    resp = client.post("/api/score", json=_request(patient_id=patient_id))
+    assert resp.status_code == 422
+    assert resp.json()["message"] == (
+        f"patient_id: {patient_id!r} has a character the API does not take; use letters A-Z and a-z, digits, "
+        "spaces, '.', '_' and '-' (at most 64 characters)")

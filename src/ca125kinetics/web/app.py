@@ -857,6 +857,9 @@ def _error_message(errors: list[dict], content_type: str | None = "application/j
             # the pattern itself is no message for people
             msg = (f"unknown FIGO stage {e.get('input')!r}; use I, II, III or IV (substages such as IIIC "
                    "accepted, 'FIGO' before it allowed)")
+        elif e.get("type") == "string_pattern_mismatch" and loc == "patient_id":
+            msg = (f"{str(e.get('input'))[:_LOC_CHARS]!r} has a character the API does not take; use letters A-Z "
+                   "and a-z, digits, spaces, '.', '_' and '-' (at most 64 characters)")
         parts.append(f"{loc or 'body'}: {msg}{_field_suggestion(e)}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
