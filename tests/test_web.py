@@ -681,3 +681,17 @@ def test_a_patient_id_in_other_characters_is_told_which_are_accepted(client, pat
     assert resp.json()["message"] == (
         f"patient_id: {patient_id!r} has a character the API does not take; use letters A-Z and a-z, digits, "
         "spaces, '.', '_' and '-' (at most 64 characters)")
+
+
+def test_a_date_with_a_time_is_read_as_predict_reads_it(client, model_dir):
+    """predict (and a markers file) read '2025-03-03T10:30:00' as its date, the time dropped; the
+    API refused it ('Datetimes provided to dates should have zero time') but took
+    '2025-03-03T00:00:00+09:00': one patient, two answers depending on the way in."""
+    dates = ["2025-03-03T10:30:00", "2025-03-24T23:59:00+05:00", "2025-04-14 08:00", "2025-05-05T00:00:00Z"]
+    samples = [{"date": d, "ca125": v} for d, v in zip(dates, WORKED["ca125"])]
+    resp = client.post("/api/score", json=_request(treatment_start="2025-03-03T18:00:00", samples=samples))
+    assert resp.status_code == 200, resp.text
+    alone = P.predict({"patient_id": "w1", "date": dates, "ca125": WORKED["ca125"]},
+                      dict(CLINICAL, patient_id="w1", treatment_start="2025-03-03T18:00:00"), model=model_dir)
+    assert resp.json() == json.loads(json.dumps(alone.to_dict()))
+    assert [s["day"] for s in resp.json()["series"]] == [0, 21, 42, 63]

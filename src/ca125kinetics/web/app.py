@@ -132,11 +132,16 @@ def _category(name: str):
 
 def _iso_date(value):
     """A date of the API as text ``YYYY-MM-DD`` (the data contract's form; pydantic would read a
-    number, or text of digits, as Unix seconds)."""
+    number, or text of digits, as Unix seconds). A time of day and offset after it are dropped, as
+    the readers drop them (``io._ISO_DATE_RE``): the date as written, so that a request is read as
+    ``predict`` or a markers file reads the same text (pydantic refused a time other than 00:00)."""
     from ..io import _ISO_DATE_RE
 
-    if value is None or isinstance(value, _dt.date) or (isinstance(value, str) and _ISO_DATE_RE.match(value)):
+    if value is None or isinstance(value, _dt.date):
         return value
+    m = _ISO_DATE_RE.match(value) if isinstance(value, str) else None
+    if m is not None:
+        return m.group(1)
     raise ValueError(f"give the date as text YYYY-MM-DD, got {str(value)[:40]!r}")
 
 
