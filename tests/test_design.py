@@ -649,3 +649,20 @@ def test_cli_design_refusals_name_the_file_row_and_column(tmp_path, capsys):
     assert main(["design", "ni-analysis", "--data", str(data), "--time", "time", "--event", "status", "--arm", "x",
                  "--experimental", "Maintained", "--control", "Nonmaintained", "--randomised-only"]) == 2
     assert f"{data}, row 4, column 'time'" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- audit (h-design)
+
+
+@pytest.mark.parametrize("alpha", [1e-17, 1e-300])
+def test_a_tiny_alpha_gives_its_critical_value_not_an_overflow(alpha, capsys):
+    # z_(1 - alpha) was norm.ppf(1 - alpha): 1 - 1e-17 rounds to 1.0, the quantile was infinite and
+    # 'ca125 design events --hr 0.6 --alpha 1e-300' ended in an OverflowError traceback
+    from scipy import optimize, stats
+
+    z = optimize.brentq(lambda x: stats.norm.logsf(x) - math.log(alpha), 0.0, 100.0, xtol=1e-14)
+    by_hand = (z + stats.norm.ppf(0.9)) ** 2 / (0.25 * math.log(0.6) ** 2)
+    assert design.events(0.6, alpha=alpha).events == pytest.approx(by_hand, rel=1e-10)
+    assert design.detectable_hr(by_hand, alpha=alpha).hr == pytest.approx(0.6, rel=1e-10)
+    assert main(["design", "events", "--hr", "0.6", "--alpha", repr(alpha), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["events"] == pytest.approx(by_hand, rel=1e-10)

@@ -119,7 +119,13 @@ def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float | No
 
 def _z_sum(alpha: float, sided: int, power: float) -> float:
     """``z_(1 - alpha / sided) + z_power``."""
-    return float(stats.norm.ppf(1.0 - alpha / sided) + stats.norm.ppf(power))
+    return _z_critical(alpha, sided) + float(stats.norm.ppf(power))
+
+
+def _z_critical(alpha: float, sided: int) -> float:
+    """``z_(1 - alpha / sided)``, from the upper tail: ``1 - alpha / sided`` rounds to 1 for an
+    alpha below about 1e-16, whose quantile would be infinite."""
+    return float(stats.norm.isf(alpha / sided))
 
 
 def _check_hr(name: str, value) -> float:
@@ -772,7 +778,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     n_e = int(round(n * allocation))
     if not 0 < n_e < n:
         raise InvalidInputError(f"n={n} with allocation {allocation:g} leaves an arm empty; randomise more patients")
-    crit = -stats.norm.ppf(1.0 - alpha / sided)
+    crit = -_z_critical(alpha, sided)
     arm = np.zeros(n)
     arm[:n_e] = 1.0
     rng = np.random.default_rng(seed)
