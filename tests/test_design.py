@@ -666,3 +666,18 @@ def test_a_tiny_alpha_gives_its_critical_value_not_an_overflow(alpha, capsys):
     assert design.detectable_hr(by_hand, alpha=alpha).hr == pytest.approx(0.6, rel=1e-10)
     assert main(["design", "events", "--hr", "0.6", "--alpha", repr(alpha), "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["events"] == pytest.approx(by_hand, rel=1e-10)
+
+
+def test_a_trial_too_large_to_simulate_is_refused_naming_the_option(capsys):
+    # simulate_selection_trial(10**9, ...) allocated one 7.45 GiB array per draw and the process was
+    # killed; selection_trial_sample_size at a PPV where surgery barely helps (ppv 0.25: 2.1 million
+    # patients) simulated 2000 trials of that size for hours
+    kw = dict(hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=1)
+    with pytest.raises(InvalidInputError, match=r"n must be at most 2,000,000 patients .* got 2,000,001"):
+        design.simulate_selection_trial(2_000_001, ppv=0.755, **kw)
+    with pytest.raises(InvalidInputError, match=r"with ppv 0.25 .* 0\.9958: .* 2,115,793 patients.*raise the PPV"):
+        design.selection_trial_sample_size(0.8, ppv=0.25, **kw)
+    assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "14", "--n", "1000000000", "--sims", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ca125: error: n must be at most 2,000,000") and err.count("\n") == 1

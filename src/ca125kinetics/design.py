@@ -90,6 +90,9 @@ __all__ = [
 DIRECTION = "hazard ratio experimental vs control (< 1 favours the experimental arm)"
 #: Conventions for the probability of an event by the analysis (see :func:`event_probability`).
 EVENT_PROBABILITY_CONVENTIONS = ("average", "control")
+#: Most patients :func:`simulate_selection_trial` simulates at once (a block of trials, ~2e6
+#: patients); a trial larger than this could not be simulated in memory, so it is refused.
+SIMULATION_MAX_PATIENTS = 2_000_000
 
 
 # =========================================================================== input checks
@@ -770,6 +773,11 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     from .validation.survival import logrank_z
 
     n = _check_count("n", n, low=2)
+    if n > SIMULATION_MAX_PATIENTS:
+        raise InvalidInputError(
+            f"n must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation holds a "
+            f"trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: Schoenfeld "
+            "events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
     sims = _check_count("sims", sims)
     seed = _check_count("seed", seed, low=0)
     alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
@@ -782,7 +790,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     arm = np.zeros(n)
     arm[:n_e] = 1.0
     rng = np.random.default_rng(seed)
-    chunk = max(1, min(sims, 2_000_000 // n))  # bounds memory at ~2e6 patients per block
+    chunk = max(1, min(sims, SIMULATION_MAX_PATIENTS // n))  # bounds memory at ~2e6 patients per block
     rejected, n_events = 0, 0.0
     for start in range(0, sims, chunk):
         k = min(chunk, sims - start)
@@ -872,6 +880,12 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     ev = events(hr_mix, alpha=alpha, sided=sided, power=power_target, allocation=allocation)
     p_event = _expected_events(ppv, hr1, hr2, lam, a, f, allocation)
     n = math.ceil(ev.events / p_event - 1e-9)
+    if n > SIMULATION_MAX_PATIENTS:
+        raise InvalidInputError(
+            f"with ppv {ppv:g} the surgery arm's effective hazard ratio vs control is {hr_mix:.4f}: power "
+            f"{power_target:g} needs {ev.events:,.0f} events and {n:,} patients, more than the simulation that "
+            f"checks the power holds ({SIMULATION_MAX_PATIENTS:,}) and than any trial randomises; surgery barely "
+            "helps on average at this PPV: raise the PPV (a better selection model or threshold)")
     screened = math.nan
     if share_randomised is not None:
         screened = n / _number("share_randomised", share_randomised, low=0.0, high=1.0, high_open=False)
