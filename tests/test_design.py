@@ -681,3 +681,21 @@ def test_a_trial_too_large_to_simulate_is_refused_naming_the_option(capsys):
                  "--control-median", "14", "--n", "1000000000", "--sims", "1"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("ca125: error: n must be at most 2,000,000") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("lam", [1e-300, 1e-18, 1e-13])
+def test_event_probability_of_a_tiny_hazard_is_not_rounded_to_0_or_1(lam):
+    # 1 - (exp(-lam F) - exp(-lam (A + F))) / (lam A) subtracted numbers near 1: P was 1.0 for a control
+    # median of 1e300 ('design n' printed 162 patients) and 0.0 for a control survival of 1 - 1.1e-16
+    # at 36 (ZeroDivisionError). To first order P = lam (F + A / 2), the mean follow-up.
+    assert float(design.event_probability(lam, 36.0, 24.0)) == pytest.approx(lam * 42.0, rel=1e-9)
+    assert float(design.event_probability(lam, 0.0, 24.0)) == pytest.approx(lam * 24.0, rel=1e-9)
+
+
+def test_sample_size_with_a_vanishing_hazard_is_right_or_refused():
+    r = design.sample_size(0.6, accrual=36, follow_up=24, control_median=1e300)
+    assert r.p_event_control == pytest.approx(math.log(2) / 1e300 * 42, rel=1e-9) and r.n > 1e300
+    r = design.sample_size(1.0, margin_hr=1.3, accrual=36, follow_up=24, control_survival=1 - 2 ** -53, at_time=36)
+    assert r.p_event == pytest.approx(2 ** -53 / 36 * 42, rel=1e-6)
+    with pytest.raises(InvalidInputError, match="probability of an event by the analysis is 2.91e-307"):
+        design.sample_size(0.6, accrual=36, follow_up=24, control_median=1e308)   # events / P overflows

@@ -478,7 +478,10 @@ def event_probability(hazard, accrual: float, follow_up: float):
     ``P = 1 - (exp(-lambda F) - exp(-lambda (A + F))) / (lambda A)``  (``A > 0``),
     ``P = 1 - exp(-lambda F)``  (``A = 0``) (Collett 2015, section 10.4).
 
-    ``hazard`` may be an array; the result has its shape.
+    ``hazard`` may be an array; the result has its shape. Computed as ``q + (1 - q) h`` with
+    ``q = 1 - exp(-lambda F)`` and ``h = 1 - (1 - exp(-x)) / x``, ``x = lambda A`` (``expm1``,
+    and ``h``'s series below ``x = 1e-3``): the formula as written subtracts numbers near 1 and
+    gave 1 (or 0) for a hazard below about 1e-15.
     """
     lam = np.asarray(hazard, dtype=float)
     a = _number("accrual", accrual, low=0.0, low_open=False)
@@ -487,9 +490,16 @@ def event_probability(hazard, accrual: float, follow_up: float):
         raise InvalidInputError("accrual + follow_up must be > 0 (the analysis time after the first patient)")
     if not (np.isfinite(lam).all() and (lam > 0).all()):
         raise InvalidInputError("hazard must be finite and > 0")
-    if a == 0:
-        return 1.0 - np.exp(-lam * f)
-    return 1.0 - (np.exp(-lam * f) - np.exp(-lam * (a + f))) / (lam * a)
+    with np.errstate(over="ignore"):          # a hazard near the largest float: lambda F is inf, P is 1
+        q = -np.expm1(-lam * f)                 # an event within the follow-up everyone has
+        if a == 0:
+            return q
+        x = lam * a
+    small = x < 1e-3
+    xs = np.where(small, x, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = np.where(small, xs / 2 - xs ** 2 / 6 + xs ** 3 / 24 - xs ** 4 / 120, 1.0 + np.expm1(-x) / x)
+    return q + (1.0 - q) * h
 
 
 def _control_hazard(control_median, control_survival, at_time) -> tuple[float, str]:
@@ -596,6 +606,11 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
     lam_e = lam_c * ev.hr
     p_c, p_e = (float(x) for x in event_probability(np.array([lam_c, lam_e]), accrual, follow_up))
     p = ev.allocation * p_e + (1.0 - ev.allocation) * p_c if convention == "average" else p_c
+    if not math.isfinite(ev.events / p if p > 0 else math.inf):
+        raise InvalidInputError(
+            f"the probability of an event by the analysis is {p:.3g} ({model}, hazard {lam_c:.3g} per time unit): "
+            f"{ev.events:.2f} events need more patients than can be counted; check control_median or "
+            "control_survival (and the time unit)")
     n = math.ceil(ev.events / p - 1e-9)
     n_e = math.ceil(n * ev.allocation - 1e-9)
     return TrialSampleSizeResult(
