@@ -699,3 +699,19 @@ def test_sample_size_with_a_vanishing_hazard_is_right_or_refused():
     assert r.p_event == pytest.approx(2 ** -53 / 36 * 42, rel=1e-6)
     with pytest.raises(InvalidInputError, match="probability of an event by the analysis is 2.91e-307"):
         design.sample_size(0.6, accrual=36, follow_up=24, control_median=1e308)   # events / P overflows
+
+
+def test_power_curve_refuses_what_it_would_ignore_and_keeps_an_empty_threshold():
+    # ppvs were ignored beside predictions (11 rows of thresholds came back for ppvs=[0.9]),
+    # thresholds were ignored without predictions, and a threshold that selected nobody was
+    # dropped from the curve without a word
+    kw = dict(hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=20, seed=1)
+    cohort = ([0.2, 0.8, 0.85], [0, 1, 1])
+    with pytest.raises(InvalidInputError, match="ppvs or predictions"):
+        design.power_curve(100, ppvs=[0.9], predictions=cohort, **kw)
+    with pytest.raises(InvalidInputError, match="thresholds select patients from predictions"):
+        design.power_curve(100, thresholds=[0.9], **kw)
+    curve = design.power_curve(100, predictions=cohort, thresholds=[0.5, 0.9], **kw)
+    assert list(curve["threshold"]) == [0.5, 0.9]
+    assert curve.loc[0, "ppv"] == 1.0 and curve.loc[0, "share_randomised"] == pytest.approx(2 / 3)
+    assert curve.loc[1, "share_randomised"] == 0.0 and curve.loc[1, ["ppv", "power", "hr_mixture"]].isna().all()

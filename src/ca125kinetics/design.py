@@ -978,12 +978,15 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
     Parameters
     ----------
     ppvs : sequence of float, optional
-        PPVs to evaluate (default 0.5, 0.55, ..., 1.0). Ignored when ``predictions`` is given.
+        PPVs to evaluate (default 0.5, 0.55, ..., 1.0). Not with ``predictions``, whose
+        thresholds give the PPVs (refused, rather than ignored).
     predictions : (p, complete_resection), optional
         A cohort's predicted probabilities and outcomes; each threshold's PPV comes from
         :func:`selection_from_predictions`.
     thresholds : sequence of float, optional
-        Thresholds to evaluate with ``predictions`` (default 0.30, 0.35, ..., 0.90).
+        Thresholds to evaluate with ``predictions`` (default 0.30, 0.35, ..., 0.90); only with
+        ``predictions``. A threshold that selects nobody keeps its row, with
+        ``share_randomised`` 0 and NaN PPV and power.
     other parameters
         As for :func:`simulate_selection_trial` (each point uses ``seed``: common random
         numbers make the curve smooth).
@@ -995,22 +998,33 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
         ``power``, ``power_mcse``, ``power_schoenfeld``, ``hr_mixture``.
     """
     rows = []
+    if predictions is not None and ppvs is not None:
+        raise InvalidInputError("power_curve takes ppvs or predictions (whose thresholds give the PPVs), not both")
+    if predictions is None and thresholds is not None:
+        raise InvalidInputError("thresholds select patients from predictions=(p, complete_resection); without "
+                                "predictions give the PPVs themselves (ppvs)")
     if predictions is not None:
+        if not (isinstance(predictions, (tuple, list)) and len(predictions) == 2):
+            raise InvalidInputError("predictions must be a pair (p, complete_resection): the predicted "
+                                    "probabilities and the observed outcomes of one cohort")
         p, y = predictions
         grid = np.round(np.arange(0.30, 0.901, 0.05), 2) if thresholds is None else thresholds
         points = []
         for t in grid:
-            sel = selection_from_predictions(p, y, float(t))
-            if sel.n_selected:
-                points.append((float(t), sel.share_randomised, sel.ppv))
+            sel = selection_from_predictions(p, y, t)
+            points.append((sel.threshold, sel.share_randomised, sel.ppv, sel.n_selected == 0))
     else:
         grid = np.round(np.arange(0.5, 1.001, 0.05), 2) if ppvs is None else ppvs
-        points = [(math.nan, math.nan, float(v)) for v in grid]
-    for t, share, ppv in points:
+        points = [(math.nan, math.nan, v, False) for v in grid]
+    for t, share, ppv, nobody in points:
+        if nobody:                     # the threshold selects nobody: no trial to simulate
+            rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": math.nan,
+                         "power_mcse": math.nan, "power_schoenfeld": math.nan, "hr_mixture": math.nan})
+            continue
         r = simulate_selection_trial(n, ppv=ppv, hr_complete=hr_complete, hr_incomplete=hr_incomplete,
                                      control_median=control_median, accrual=accrual, follow_up=follow_up,
                                      alpha=alpha, sided=sided, allocation=allocation, sims=sims, seed=seed)
-        rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": r.power,
+        rows.append({"threshold": t, "share_randomised": share, "ppv": r.ppv, "power": r.power,
                      "power_mcse": r.power_mcse, "power_schoenfeld": r.power_schoenfeld,
                      "hr_mixture": r.hr_mixture})
     return pd.DataFrame(rows, columns=["threshold", "share_randomised", "ppv", "power", "power_mcse",
