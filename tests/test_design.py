@@ -715,3 +715,10 @@ def test_power_curve_refuses_what_it_would_ignore_and_keeps_an_empty_threshold()
     assert list(curve["threshold"]) == [0.5, 0.9]
     assert curve.loc[0, "ppv"] == 1.0 and curve.loc[0, "share_randomised"] == pytest.approx(2 / 3)
     assert curve.loc[1, "share_randomised"] == 0.0 and curve.loc[1, ["ppv", "power", "hr_mixture"]].isna().all()
+
+
+@pytest.mark.parametrize("hazard", ["a", [0.05, "x"], None])
+def test_event_probability_refuses_a_hazard_that_is_not_a_number(hazard):
+    # a bare ValueError / TypeError from numpy's conversion, not the package's typed refusal
+    with pytest.raises(InvalidInputError, match="hazard must be"):
+        design.event_probability(hazard, 36, 24)

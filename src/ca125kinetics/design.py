@@ -483,7 +483,10 @@ def event_probability(hazard, accrual: float, follow_up: float):
     and ``h``'s series below ``x = 1e-3``): the formula as written subtracts numbers near 1 and
     gave 1 (or 0) for a hazard below about 1e-15.
     """
-    lam = np.asarray(hazard, dtype=float)
+    try:
+        lam = np.asarray(hazard, dtype=float)
+    except (TypeError, ValueError):
+        raise InvalidInputError(f"hazard must be a number or an array of numbers, got {hazard!r}") from None
     a = _number("accrual", accrual, low=0.0, low_open=False)
     f = _number("follow_up", follow_up, low=0.0, low_open=False)
     if a + f <= 0:
