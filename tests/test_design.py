@@ -722,3 +722,27 @@ def test_event_probability_refuses_a_hazard_that_is_not_a_number(hazard):
     # a bare ValueError / TypeError from numpy's conversion, not the package's typed refusal
     with pytest.raises(InvalidInputError, match="hazard must be"):
         design.event_probability(hazard, 36, 24)
+
+
+@pytest.mark.parametrize("case", json.loads((DATA / "design_ni_reference.json").read_text())["cases"],
+                         ids=lambda c: f"{c['conf_level']}-{c['margin_hr']}-{c['margin_diff']}")
+def test_noninferiority_analysis_equals_r_on_a_simulated_reset_trial(case):
+    """874 simulated RESET-like patients with tied times and dropout (design_ni_reference.R):
+    Kaplan-Meier and Greenwood at 36, the difference's interval, Cox (Efron) HR and interval
+    equal R survival's, and each verdict is R's one-sided non-inferiority Wald test at
+    (1 - conf_level) / 2."""
+    ref = json.loads((DATA / "design_ni_reference.json").read_text())
+    data = pd.read_csv(DATA / "design_ni_sim.csv")
+    r = design.noninferiority_analysis(data, "dfs_months", "dfs_event", "arm", experimental="reduced",
+                                       control="conventional", at=ref["at"], margin_hr=case["margin_hr"],
+                                       margin_diff=case["margin_diff"], conf_level=case["conf_level"])
+    for key in ("n_experimental", "n_control", "events_experimental", "events_control"):
+        assert getattr(r, key) == ref[key], key
+    for key in ("survival_experimental", "se_experimental", "survival_control", "se_control", "difference"):
+        assert getattr(r, key) == pytest.approx(ref[key], rel=1e-9), key
+    for key in ("hr", "hr_p_value"):
+        assert getattr(r, key) == pytest.approx(ref[key], rel=1e-6), key
+    for key in ("difference_ci_low", "difference_ci_high", "hr_ci_low", "hr_ci_high"):
+        assert getattr(r, key) == pytest.approx(case[key], rel=1e-6), key
+    assert r.noninferior_hr is case["noninferior_hr"] is (case["ni_p_hr"] < (1 - case["conf_level"]) / 2)
+    assert r.noninferior_diff is case["noninferior_diff"] is (case["ni_p_diff"] < (1 - case["conf_level"]) / 2)
