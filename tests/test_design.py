@@ -531,7 +531,7 @@ def test_cli_errors_are_one_line(capsys):
 def test_power_not_above_alpha_is_refused(call):
     # D = (z(1 - a/s) + z(power))^2 / ...: with power <= alpha the sum is <= 0 and the square
     # hid it (161.07 events at power 0.9 became 0.13 events at power 0.02)
-    with pytest.raises(InvalidInputError, match="power .* must exceed alpha"):
+    with pytest.raises(InvalidInputError, match=r"power(_target)? \(.* must exceed alpha"):
         call()
 
 
@@ -746,3 +746,10 @@ def test_noninferiority_analysis_equals_r_on_a_simulated_reset_trial(case):
         assert getattr(r, key) == pytest.approx(case[key], rel=1e-6), key
     assert r.noninferior_hr is case["noninferior_hr"] is (case["ni_p_hr"] < (1 - case["conf_level"]) / 2)
     assert r.noninferior_diff is case["noninferior_diff"] is (case["ni_p_diff"] < (1 - case["conf_level"]) / 2)
+
+
+def test_a_power_target_not_above_alpha_is_refused_by_its_name(capsys):
+    # 'selection-trial --power-target 0.01' was told 'power (0.01) must exceed alpha', an option it has not
+    with pytest.raises(InvalidInputError, match=r"^power_target \(0.01\) must exceed alpha .* power_target=0.8"):
+        design.selection_trial_sample_size(0.01, ppv=0.9, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                           sims=10)

@@ -104,18 +104,18 @@ def _check_count(name, value, low=1) -> int:
     return int(value)
 
 
-def _check_test(alpha, sided, power, allocation) -> tuple[float, int, float | None, float]:
+def _check_test(alpha, sided, power, allocation, *, power_name: str = "power") -> tuple[float, int, float | None, float]:
     alpha = _number("alpha", alpha, low=0.0, high=1.0)
     if sided not in (1, 2) or isinstance(sided, bool):
         raise InvalidInputError(f"sided must be 1 or 2 (sides of the test), got {sided!r}")
     if power is None:                      # a simulation: the power is what it estimates
         return alpha, int(sided), power, _number("allocation", allocation, low=0.0, high=1.0)
-    power = _number("power", power, low=0.0, high=1.0)
+    power = _number(power_name, power, low=0.0, high=1.0)
     if power <= alpha:
         # z(1 - alpha/sided) + z(power) <= 0 would be squared into a plausible-looking count
         raise InvalidInputError(
-            f"power ({power:g}) must exceed alpha ({alpha:g}): a test that rejects no more often "
-            "under the alternative than under the null is not a design; give e.g. power=0.8 or 0.9")
+            f"{power_name} ({power:g}) must exceed alpha ({alpha:g}): a test that rejects no more often "
+            f"under the alternative than under the null is not a design; give e.g. {power_name}=0.8 or 0.9")
     allocation = _number("allocation", allocation, low=0.0, high=1.0)
     return alpha, int(sided), power, allocation
 
@@ -884,8 +884,8 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     the approximation is visible. ``share_randomised`` (share of screened patients the model
     selects) gives the patients to screen.
     """
-    power_target = _number("power_target", power_target, low=0.0, high=1.0)
-    alpha, sided, power_target, allocation = _check_test(alpha, sided, power_target, allocation)
+    alpha, sided, power_target, allocation = _check_test(alpha, sided, power_target, allocation,
+                                                         power_name="power_target")
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
                                               follow_up)
     hr_mix = mixture_hr(ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=control_median, accrual=a,
