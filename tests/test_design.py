@@ -753,3 +753,20 @@ def test_a_power_target_not_above_alpha_is_refused_by_its_name(capsys):
     with pytest.raises(InvalidInputError, match=r"^power_target \(0.01\) must exceed alpha .* power_target=0.8"):
         design.selection_trial_sample_size(0.01, ppv=0.9, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
                                            sims=10)
+
+
+@pytest.mark.parametrize("kwargs", [dict(n=2, alpha=1e-300), dict(n=10 ** 30), dict(n=3, allocation=0.01, power=0.99),
+                                    dict(n=2, convention="average")])
+def test_patients_support_finds_the_detectable_hr_outside_the_old_bracket(kwargs):
+    # the root was sought on [1e-9, 1 - 1e-12]: 3 patients at allocation 0.01 (HR 2e-12) or 1e30 patients
+    # (HR 1 - 7e-15) ended in scipy's bare ValueError 'f(a) and f(b) must have different signs'
+    r = design.patients_support(accrual=36, follow_up=24, control_median=14, **kwargs)
+    again = design.detectable_hr(r.n * r.p_event, alpha=r.alpha, power=r.power, allocation=r.allocation)
+    assert 0 < r.hr < 1 and again.hr == pytest.approx(r.hr, rel=1e-12)
+
+
+def test_patients_support_refuses_what_no_float_holds():
+    with pytest.raises(InvalidInputError, match="n must be at most 1e300 patients"):
+        design.patients_support(10 ** 400, accrual=36, follow_up=24, control_median=14, true_hr=1.0)
+    with pytest.raises(InvalidInputError, match="below 1e-300 .* allocation 1e-300"):
+        design.patients_support(2, accrual=36, follow_up=24, control_median=14, allocation=1e-300)

@@ -445,6 +445,8 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
     ``at_time`` the margin is also stated as a loss of survival there, ``S_c - S_c^M``.
     """
     n = _check_count("n", n, low=2)
+    if n > 1e300:                   # n P(event) is a float
+        raise InvalidInputError(f"n must be at most 1e300 patients, got a number of {len(str(n))} digits")
     if convention not in EVENT_PROBABILITY_CONVENTIONS:
         raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
@@ -457,8 +459,23 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
 
     kw = dict(alpha=alpha, sided=sided, power=power, allocation=allocation)
     if true_hr is None:
-        hr = optimize.brentq(lambda h: detectable_hr(n * p_event(h), **kw).hr - h, 1e-9, 1.0 - 1e-12,
-                             xtol=1e-13, rtol=1e-13)
+        # solved for u = ln HR: ln HR_detectable(n P(e^u)) - u, which falls as u rises (P, the detectable
+        # HR's log rises less than u). At u = 0 (HR 1) it is <= 0; at the log of the HR detectable with
+        # the fewest events P can give (HR -> 0: the control arm's, (1 - p) P_c for "average") it is >= 0.
+        zsum = _z_sum(alpha, sided, power)
+
+        def gap(u):
+            return -zsum / math.sqrt(allocation * (1.0 - allocation) * n * p_event(math.exp(u))) - u
+
+        p_c = float(event_probability(lam_c, accrual, follow_up))
+        fewest = n * p_c * ((1.0 - allocation) if convention == "average" else 1.0)
+        low = -zsum / math.sqrt(allocation * (1.0 - allocation) * fewest)
+        if low < math.log(1e-300):
+            raise InvalidInputError(
+                f"{n} patients detect only a hazard ratio below 1e-300 (alpha {alpha:g}, power {power:g}, allocation "
+                f"{allocation:g}): no design; check alpha, power and allocation")
+        u = optimize.brentq(gap, low, 0.0, xtol=1e-14, rtol=1e-14)
+        hr = math.exp(u)
         p = p_event(hr)
         out = detectable_hr(n * p, **kw)
     else:
