@@ -786,7 +786,8 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     Parameters
     ----------
     n : int
-        Patients randomised.
+        Patients randomised, at most :data:`SIMULATION_MAX_PATIENTS` (2,000,000; a larger trial
+        is refused: its patients would not fit in memory).
     ppv : float
         Complete-resection rate among the patients the model selects (its positive
         predictive value), in [0, 1].
