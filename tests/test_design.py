@@ -320,7 +320,8 @@ def test_noninferiority_analysis_equals_r_survival(aml):
     assert r.noninferior_hr is (ref["hr_ci_high"] < 1.3)
     assert r.noninferior_diff is (ref["difference_ci_low"] > -0.1)
     frame = r.to_frame()
-    assert list(frame.columns) == ["measure", "estimate", "ci_low", "ci_high", "margin", "criterion", "noninferior"]
+    assert list(frame.columns) == ["measure", "estimate", "ci_low", "ci_high", "margin", "criterion", "noninferior",
+                                   "p_noninferior"]
     assert "Maintained vs Nonmaintained" in frame["measure"].iloc[3]
     html = r.to_html()
     assert "<table>" in html and "experimental vs control" in html
@@ -746,6 +747,16 @@ def test_noninferiority_analysis_equals_r_on_a_simulated_reset_trial(case):
         assert getattr(r, key) == pytest.approx(case[key], rel=1e-6), key
     assert r.noninferior_hr is case["noninferior_hr"] is (case["ni_p_hr"] < (1 - case["conf_level"]) / 2)
     assert r.noninferior_diff is case["noninferior_diff"] is (case["ni_p_diff"] < (1 - case["conf_level"]) / 2)
+    # the one-sided p of each margin is R's (hr_p_value tests HR = 1, not the margin)
+    assert r.p_noninferior_hr == pytest.approx(case["ni_p_hr"], rel=1e-6)
+    assert r.p_noninferior_diff == pytest.approx(case["ni_p_diff"], rel=1e-6)
+    frame = r.to_frame().set_index("measure")["p_noninferior"]
+    assert frame.iloc[2] == r.p_noninferior_diff and frame.iloc[3] == r.p_noninferior_hr
+    assert f"one-sided p {r.p_noninferior_hr:.3g}" in r.to_text()
+    assert json.loads(r.to_json())["p_noninferior_hr"] == pytest.approx(case["ni_p_hr"], rel=1e-6)
+    without = design.noninferiority_analysis(data, "dfs_months", "dfs_event", "arm", experimental="reduced",
+                                             control="conventional", at=ref["at"])
+    assert np.isnan(without.p_noninferior_hr) and np.isnan(without.p_noninferior_diff)
 
 
 def test_a_power_target_not_above_alpha_is_refused_by_its_name(capsys):

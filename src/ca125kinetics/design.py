@@ -1113,13 +1113,22 @@ class NonInferiorityResult(_Frame):
         Margin on the difference (the experimental arm may be at most this much worse), or NaN.
     noninferior_diff : bool or None
         ``difference_ci_low > -margin_diff``; None without a margin.
+    p_noninferior_diff : float
+        One-sided Wald p of the margin, H0 ``S_e - S_c <= -margin_diff``:
+        ``1 - Phi((d + margin_diff) / sqrt(se_e^2 + se_c^2))``; NaN without a margin. Below
+        ``(1 - conf_level) / 2`` exactly when ``noninferior_diff``.
     hr, hr_ci_low, hr_ci_high, hr_p_value : float
         Cox hazard ratio (experimental vs control, Efron ties), Wald interval, two-sided
-        Wald p of HR = 1.
+        Wald p of HR = 1 (a test of difference, not of non-inferiority: see
+        ``p_noninferior_hr``).
     margin_hr : float
         Margin on the hazard ratio, or NaN.
     noninferior_hr : bool or None
         ``hr_ci_high < margin_hr``; None without a margin.
+    p_noninferior_hr : float
+        One-sided Wald p of the margin, H0 ``HR >= margin_hr``: ``Phi((ln HR - ln margin_hr) /
+        se(ln HR))``; NaN without a margin. Below ``(1 - conf_level) / 2`` exactly when
+        ``noninferior_hr``.
     direction : str
     """
 
@@ -1146,26 +1155,30 @@ class NonInferiorityResult(_Frame):
     hr_p_value: float
     margin_hr: float
     noninferior_hr: bool | None
+    p_noninferior_diff: float
+    p_noninferior_hr: float
     direction: str = DIRECTION
 
     def to_frame(self) -> pd.DataFrame:
         """One row per comparison: ``measure, estimate, ci_low, ci_high, margin, criterion,
-        noninferior``."""
+        noninferior, p_noninferior`` (the one-sided p of the margin)."""
         level = f"{100 * self.conf_level:g}%"
         rows = [
             {"measure": f"survival at {self.at:g}, {self.experimental}", "estimate": self.survival_experimental,
-             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None,
+             "p_noninferior": math.nan},
             {"measure": f"survival at {self.at:g}, {self.control}", "estimate": self.survival_control,
-             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None},
+             "ci_low": math.nan, "ci_high": math.nan, "margin": math.nan, "criterion": "", "noninferior": None,
+             "p_noninferior": math.nan},
             {"measure": f"difference {self.experimental} - {self.control} at {self.at:g}",
              "estimate": self.difference, "ci_low": self.difference_ci_low, "ci_high": self.difference_ci_high,
              "margin": -self.margin_diff,
              "criterion": f"lower {level} bound > {-self.margin_diff:g}" if math.isfinite(self.margin_diff) else "",
-             "noninferior": self.noninferior_diff},
+             "noninferior": self.noninferior_diff, "p_noninferior": self.p_noninferior_diff},
             {"measure": f"hazard ratio {self.experimental} vs {self.control} (Cox)", "estimate": self.hr,
              "ci_low": self.hr_ci_low, "ci_high": self.hr_ci_high, "margin": self.margin_hr,
              "criterion": f"upper {level} bound < {self.margin_hr:g}" if math.isfinite(self.margin_hr) else "",
-             "noninferior": self.noninferior_hr},
+             "noninferior": self.noninferior_hr, "p_noninferior": self.p_noninferior_hr},
         ]
         return pd.DataFrame(rows)
 
@@ -1179,7 +1192,8 @@ class NonInferiorityResult(_Frame):
             ci = "" if not math.isfinite(r["ci_low"]) else f"  ({r['ci_low']:.3f} to {r['ci_high']:.3f})"
             verdict = ""
             if r["noninferior"] is not None:
-                verdict = f"  {r['criterion']}: {'non-inferior' if r['noninferior'] else 'NOT shown non-inferior'}"
+                verdict = (f"  {r['criterion']}: {'non-inferior' if r['noninferior'] else 'NOT shown non-inferior'}"
+                           f" (one-sided p {_p_text(r['p_noninferior'])})")
             elif r["criterion"] == "" and r["measure"].startswith(("difference", "hazard")):
                 verdict = "  (no margin given)"
             lines.append(f"  {r['measure']}: {r['estimate']:.3f}{ci}{verdict}")
@@ -1207,7 +1221,13 @@ class NonInferiorityResult(_Frame):
                 "ratio when the upper bound is below the margin.</p>")
         return intro + _table(frame, columns={"measure": "measure", "estimate": "estimate", "ci_low": "CI low",
                                               "ci_high": "CI high", "margin": "margin", "criterion": "criterion",
-                                              "noninferior": "non-inferior"}) + note
+                                              "noninferior": "non-inferior",
+                                              "p_noninferior": "one-sided p of the margin"}) + note
+
+
+def _p_text(p: float) -> str:
+    """A p-value as text: three significant digits, ``< 0.0001`` below that."""
+    return "nan" if p != p else ("< 0.0001" if p < 1e-4 else f"{p:.3g}")
 
 
 def _arm_labels(arm: np.ndarray, experimental, control) -> tuple[str, str]:
@@ -1303,9 +1323,12 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     diff = s_e - s_c
     se_d = math.sqrt(se_e ** 2 + se_c ** 2)
     d_low, d_high = diff - z * se_d, diff + z * se_d
+    p_diff = math.nan if margin_diff is None else float(stats.norm.sf((diff + margin_diff) / se_d))
     data = pd.DataFrame({"time": t, "event": e, "experimental": (labels == exp_label).astype(float)})
     hr_row = cox(data, "time", "event", ["experimental"], conf_level=conf_level).iloc[0]
     groups = {lab: labels == lab for lab in (exp_label, ctl_label)}
+    p_hr = math.nan if margin_hr is None else float(
+        stats.norm.cdf((float(hr_row["coef"]) - math.log(margin_hr)) / float(hr_row["se"])))
     return NonInferiorityResult(
         experimental=exp_label, control=ctl_label, at=at, conf_level=conf_level,
         n_experimental=int(groups[exp_label].sum()), n_control=int(groups[ctl_label].sum()),
@@ -1317,4 +1340,5 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
         hr=float(hr_row["hr"]), hr_ci_low=float(hr_row["hr_ci_low"]), hr_ci_high=float(hr_row["hr_ci_high"]),
         hr_p_value=float(hr_row["p_value"]), margin_hr=math.nan if margin_hr is None else margin_hr,
         noninferior_hr=None if margin_hr is None else bool(hr_row["hr_ci_high"] < margin_hr),
+        p_noninferior_diff=p_diff, p_noninferior_hr=p_hr,
     )
