@@ -672,6 +672,18 @@ def test_a_value_of_0_is_told_how_to_send_a_value_below_the_limit_in_the_api(cli
     assert "cell" not in message
 
 
+def test_two_samples_on_one_day_are_told_the_api_takes_one_per_day(client):
+    """The reader's advice to aggregate with duplicates='mean' (read_markers, ca125 gcig
+    --duplicates) names options a request does not have."""
+    resp = client.post("/api/score", json=_request(samples=[{"day": -3, "ca125": 400}, {"day": 21, "ca125": 150},
+                                                            {"day": 21, "ca125": 140}]))
+    assert resp.status_code == 422
+    message = resp.json()["message"]
+    assert message.startswith("invalid input: samples.1.day: two or more CA-125 samples on day 21")
+    assert "remove the extra sample(s) (the API takes one sample per day" in message
+    assert "duplicates=" not in message and "--duplicates" not in message
+
+
 @pytest.mark.parametrize("patient_id", ["Zoë-1", "MRN:123", "a/b"])
 def test_a_patient_id_in_other_characters_is_told_which_are_accepted(client, patient_id):
     """An identifier with a character outside the schema's pattern was refused with the regular

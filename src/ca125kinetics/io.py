@@ -1758,13 +1758,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
             lambda i: f"{what} value {value[i]:g} is negative; {what} in {unit} cannot be below 0")
     col.add(~bad_value & censored & (value == 0), vc,
             lambda i: f"{what} value {_shown(raw_value[i])!r} is censored at 0: below a limit of 0 is no value; "
-            "give the assay's limit of quantification as the report states it (e.g. '<5')")
+            "give the assay's limit of quantification" + BELOW_LIMIT_ADVICE)
     # no assay measures 0: an export's 0 stands for a value below the limit, or for none; read
     # as a measurement it made a GCIG fall and CR while the log-scale kinetics refused it
     col.add(~bad_value & ~censored & (value == 0), vc,
             lambda i: f"{what} value {_shown(raw_value[i])!r}: no assay measures 0 {unit}; give the value "
-            "below the assay's limit as the report states it (e.g. '<5'), or leave the cell empty if none "
-            "was measured (only event rows may omit it)")
+            "below the assay's limit" + BELOW_LIMIT_ADVICE + EMPTY_CELL_ADVICE)
     col.add(~bad_value & np.isinf(value), vc, f"{what} value is infinite; give a finite {unit} value")
     col.add(~bad_value & np.isfinite(value) & (value > value_max), vc,
             lambda i: f"{what} value {value[i]:g} {unit} is beyond what any assay reports (at most "
@@ -1965,6 +1964,15 @@ def _sort_order(codes: np.ndarray, day: np.ndarray) -> np.ndarray | None:
     return np.lexsort((day, codes))
 
 
+#: Advice of the markers reader written for a table; the JSON API gives it in a request's terms
+#: (``web.app._request_terms``), so each is written once, here.
+BELOW_LIMIT_ADVICE = " as the report states it (e.g. '<5')"
+EMPTY_CELL_ADVICE = ", or leave the cell empty if none was measured (only event rows may omit it)"
+AGGREGATE_ADVICE = (", or aggregate them explicitly with duplicates='mean' (or median/max/min/first/last) where the "
+                    "reader takes it (read_markers, ca125 gcig --duplicates, GcigSettings(duplicates=...) for "
+                    "gcig_response: a model scores with the setting it was trained with)")
+
+
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     dup = _duplicate_rows(m)
     if not dup.any():
@@ -1975,10 +1983,7 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
         col.add(dup, "day",
                 lambda i: f"two or more {label} samples on day {int(m.day[i])}; "
                 + ("GCIG treats this" if label == "CA-125" else "this is treated")
-                + " as a data error: remove the extra sample(s), or aggregate them explicitly with "
-                "duplicates='mean' (or median/max/min/first/last) where the reader takes it (read_markers, "
-                "ca125 gcig --duplicates, GcigSettings(duplicates=...) for gcig_response: a model scores with "
-                "the setting it was trained with)")
+                + " as a data error: remove the extra sample(s)" + AGGREGATE_ADVICE)
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)

@@ -68,7 +68,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import _STAGE_RE, CLINICAL_CATEGORIES, CLINICAL_NUMBERS, DAY_RANGE, RECURRENCE_PATTERNS
+from ..io import (
+    _STAGE_RE, AGGREGATE_ADVICE, BELOW_LIMIT_ADVICE, CLINICAL_CATEGORIES, CLINICAL_NUMBERS, DAY_RANGE, EMPTY_CELL_ADVICE,
+    RECURRENCE_PATTERNS,
+)
 from ..markers import CA125
 from ..settings import RECIST_CATEGORIES
 from ..settings import KELIM_FAVOURABLE_SCORE
@@ -386,12 +389,13 @@ _ROW_COLUMN = re.compile(r"(?:(?:markers|clinical) table, )?row (\d+), column '(
 
 #: A reader's advice written for a table, and the same advice for a request: a value below the
 #: assay's limit is its limit with ``"censored": true`` (the API refuses the table's text
-#: ``'<5'``), and a sample without a value is left out (a table's empty cell).
+#: ``'<5'``), a sample without a value is left out (a table's empty cell), and two samples on one
+#: day are not aggregated (a request cannot name an aggregation: the model's setting applies).
 _TABLE_ADVICE = (
-    (" as the report states it (e.g. '<5')",
-     " as the report states it: the limit in 'ca125' with \"censored\": true (e.g. 5 for '<5')"),
-    (", or leave the cell empty if none was measured (only event rows may omit it)",
-     ", or remove the sample if none was measured"),
+    (BELOW_LIMIT_ADVICE, " as the report states it: the limit in 'ca125' with \"censored\": true (e.g. 5 for '<5')"),
+    (EMPTY_CELL_ADVICE, ", or remove the sample if none was measured"),
+    (AGGREGATE_ADVICE, " (the API takes one sample per day: the model reads samples with the setting it was "
+                       "trained with, which aggregates none)"),
 )
 
 
