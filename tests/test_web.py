@@ -133,6 +133,11 @@ def test_model_information_says_research_software_and_synthetic(client):
     assert client.get("/api/model").json()["notice"] == notice
     assert client.get("/openapi.json").json()["info"]["description"].endswith(notice)
     assert _model_notice(SimpleNamespace(trained_on_synthetic=False)) == P.DISCLAIMER
+    # and every score, in a field of its own (a client showing only the probability and the
+    # decision had the notice only at the end of the recommendation)
+    scored = client.post("/api/score", json=_request()).json()
+    assert scored["notice"] == notice and scored["recommendation"].endswith(notice)
+    assert "notice" in client.get("/openapi.json").json()["components"]["schemas"]["ScoreResponse"]["required"]
 
 
 def test_openapi_describes_the_api_and_its_limits(client):
@@ -503,6 +508,7 @@ def test_no_request_body_gets_a_server_error(client, samples, clinical, extra):
     if resp.status_code == 200:
         assert data["recommendation"].endswith("Research software, not a medical device. Model trained on "
                                                "synthetic data.")
+        assert data["notice"] == "Research software, not a medical device. Model trained on synthetic data."
     else:
         assert set(data) == {"detail", "message"} and data["message"]
 

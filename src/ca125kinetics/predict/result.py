@@ -170,9 +170,15 @@ class Prediction:
         raise InvalidInputError("this Prediction was not built by the scoring code and has no frame form")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready dict (NaN -> None, tuples -> lists); the web API returns it."""
+        """JSON-ready dict (NaN -> None, tuples -> lists); the web API returns it. Its ``notice``
+        is what every recommendation ends with ("Research software, not a medical device.",
+        and "Model trained on synthetic data." for such a model), a field of its own for a
+        client that shows only the probability and the decision."""
+        from .decision import _notice
+
         out = {
-            "patient_id": self.patient_id, "status": self.status, "reason": self.reason,
+            "patient_id": self.patient_id, "notice": _notice(bool(self.model.get("trained_on_synthetic"))),
+            "status": self.status, "reason": self.reason,
             "probability": self.probability, "p_low": self.p_low, "p_high": self.p_high,
             "threshold": self.threshold, "decision": self.decision, "rule": self.rule,
             "recommendation": self.recommendation, "kinetics": dict(self.kinetics),

@@ -290,6 +290,8 @@ class ScoreResponse(BaseModel):
     """The prediction (see :class:`ca125kinetics.predict.Prediction`)."""
 
     patient_id: str
+    notice: str = Field(description="what every output of the model says of it: research software, not a medical "
+                                    "device, and, for a model trained on synthetic data, that it was")
     status: str
     reason: str | None
     probability: float | None
