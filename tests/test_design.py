@@ -536,6 +536,20 @@ def test_power_not_above_alpha_is_refused(call):
         call()
 
 
+@pytest.mark.parametrize("call", [
+    lambda: design.events(0.6, alpha=0.6, power=0.9),                   # printed 16.21 events
+    lambda: design.events(0.6, alpha=0.5, power=0.9),
+    lambda: design.detectable_hr(100, alpha=0.7, power=0.9),
+    lambda: design.simulate_selection_trial(100, ppv=0.9, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                            alpha=0.6, sims=10),
+])
+def test_a_one_sided_level_of_a_half_or_more_is_refused(call):
+    # z(1 - alpha/sided) <= 0 rejects an estimate that favours the control arm: no design
+    with pytest.raises(InvalidInputError, match=r"alpha / sided must be below 0.5"):
+        call()
+    assert design.events(0.6, alpha=0.9, sided=2, power=0.95).events > 0    # 0.45 per side: a (loose) design
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"ppv": 1.2}, "ppv"), ({"ppv": -0.1}, "ppv"), ({"hr_complete": 0.0}, "hr_complete"),
     ({"hr_incomplete": -1.0}, "hr_incomplete"), ({"control_median": 0.0}, "control_median"),

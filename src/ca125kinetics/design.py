@@ -108,6 +108,12 @@ def _check_test(alpha, sided, power, allocation, *, power_name: str = "power") -
     alpha = _number("alpha", alpha, low=0.0, high=1.0)
     if sided not in (1, 2) or isinstance(sided, bool):
         raise InvalidInputError(f"sided must be 1 or 2 (sides of the test), got {sided!r}")
+    if alpha / sided >= 0.5:
+        # z_(1 - alpha/sided) <= 0: the test would reject when the estimate favours the control arm
+        raise InvalidInputError(
+            f"alpha / sided must be below 0.5, got alpha {alpha:g} with sided {sided}: the critical value "
+            f"z_(1-alpha/sided) would be <= 0, rejecting an estimate that favours the control arm; give the "
+            "total type I error, e.g. alpha=0.025 with sided=1 or alpha=0.05 with sided=2")
     if power is None:                      # a simulation: the power is what it estimates
         return alpha, int(sided), power, _number("allocation", allocation, low=0.0, high=1.0)
     power = _number(power_name, power, low=0.0, high=1.0)
