@@ -1660,3 +1660,19 @@ def test_a_flagged_reason_names_the_table_its_row_belongs_to(tmp_path):
     reasons = predict_cohort(markers, clinical).set_index("patient_id")["reason"]
     assert reasons["A"].startswith("invalid input: markers table, row 3, column 'ca125'")
     assert reasons["B"].startswith("invalid input: clinical table, row 3, column 'ecog'")
+
+
+def test_a_multiindex_of_rows_names_rows_by_their_tuples_and_one_of_columns_is_refused():
+    """A frame indexed by ``set_index(["patient_id", "day"], drop=False)`` is read (its rows
+    named by their labels' tuples), where pandas' NotImplementedError had leaked out; columns
+    of several levels are refused, saying how to flatten them."""
+    frame = markers().set_index(["patient_id", "day"], drop=False)
+    assert read_markers(frame)["ca125"].tolist() == [400.0, 180.0, 150.0]
+    with pytest.raises(InvalidInputError, match=r"row \('007', 21\), patient '007', column 'ca125'"):
+        read_markers(frame.assign(ca125=["400", "-1", "150"]))
+    clinical = CLINICAL.set_index(["patient_id", "age"], drop=False)
+    assert read_clinical(clinical)["patient_id"].tolist() == ["007", "12"]
+    levels = markers()
+    levels.columns = pd.MultiIndex.from_product([["markers"], levels.columns])
+    with pytest.raises(InvalidInputError, match=r"2 levels \(a MultiIndex.*get_level_values"):
+        read_markers(levels)

@@ -36,7 +36,8 @@ class InvalidInputError(Ca125KineticsError, ValueError):
     source, row, patient_id, column : optional
         Where the problem is, when known. ``row`` is 1-based counting the header as row 1
         for CSV files (the record: what a spreadsheet shows, except that blank lines are not
-        counted), 0-based position for Parquet files and DataFrames.
+        counted), 0-based position for Parquet files, the index label for DataFrames (the
+        0-based position for a default index; a tuple for a MultiIndex).
     """
 
     def __init__(self, message: str, *, source=None, row=None, patient_id=None, column=None):

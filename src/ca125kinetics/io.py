@@ -281,7 +281,7 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
 
     ``sep`` is the CSV separator (None: ``","``, or detected with a note, see
     :func:`_detect_sep`). A header naming a column twice is refused (:func:`_check_header`).
-    A DataFrame's index gives the row labels; a frame that is a piece of a file read in
+    A DataFrame's index gives the row labels (a MultiIndex its tuples); a frame that is a piece of a file read in
     chunks (:func:`_table_pieces`) names that file in messages. ``codes`` (``drug_codes``,
     ``event_codes``) are read from a FHIR bundle only (:func:`_load_fhir`); given with a
     table, they are refused before it is read. ``uln`` (given by the caller, else None) is a
@@ -293,7 +293,8 @@ def _load(source, what: str, sep: str | None = None, marker: str = "ca125",
         label = source.attrs.get("ca125_source") or f"{what} DataFrame"
         _fhir_only(codes, label)
         _check_header(source.columns, label)
-        return source, label, pd.Series(source.index)
+        # a MultiIndex (``set_index(["patient_id", "day"])``) names a row by its tuple of labels
+        return source, label, pd.Series(source.index.to_flat_index())
     table = table_file(source, what, sep)
     if table.kind == "fhir":
         return _load_fhir(table.path, marker, codes, uln)
@@ -1164,7 +1165,15 @@ def _detect_sep(path: Path, label: str) -> str:
 
 
 def _check_header(names, source: str) -> None:
-    """Refuse a header that names a column twice (pandas would silently rename ``x.1``)."""
+    """Refuse a header that names a column twice (pandas would silently rename ``x.1``), or
+    names columns by several levels (a MultiIndex: which level is the contract's name is not
+    said)."""
+    if isinstance(names, pd.MultiIndex):
+        example = f", e.g. {names[0]!r}" if len(names) else ""
+        raise InvalidInputError(
+            f"the columns have {names.nlevels} levels (a MultiIndex{example}); give one name per "
+            "column: flatten them, e.g. frame.columns = frame.columns.get_level_values(-1), or join the "
+            "levels and map the names with columns=", source=source)
     stripped = [str(n).strip() for n in names]
     seen: dict[str, int] = {}
     dup = []
