@@ -821,6 +821,14 @@ def _reference_markers():
     return _markers(rows)
 
 
+def test_cohort_refuses_a_clinical_column_named_twice():
+    """Two 'recist' columns (which one holds the RECIST is not said) raised numpy's TypeError."""
+    markers = pd.DataFrame({"patient_id": ["a"] * 3, "day": [-3, 21, 42], "ca125": [400.0, 180.0, 90.0]})
+    clinical = pd.DataFrame([["a", "PR", "PD"]], columns=["patient_id", "recist", "recist"])
+    with pytest.raises(InvalidInputError, match=r"clinical DataFrame.*names column\(s\) \['recist'\] more than once"):
+        g.gcig_cohort(markers, clinical)
+
+
 def test_cohort_matches_per_patient_functions_on_reference_series():
     out = g.gcig_cohort(_reference_markers())
     assert list(out.columns) == list(g.COHORT_COLUMNS)

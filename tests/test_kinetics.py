@@ -1337,3 +1337,18 @@ def test_a_population_on_the_correlation_limit_is_reported():
     with pytest.warns(DataQualityWarning, match=r"on a boundary: corr_log_k_floor -0.95 \(its limit"):
         pop = fit_population(simulate_rectal_cohort(40, 3).markers, marker="cea")
     assert pop.corr_log_k_floor == pytest.approx(-0.95)
+
+
+def test_a_frame_naming_a_column_twice_is_refused_as_the_readers_refuse_it():
+    """Its 'day' is a frame, not a column: pandas' AttributeError had leaked out of every
+    function reading markers through the kinetics (fit_kinetics, fit_population,
+    series_to_wide, response_features)."""
+    from ca125kinetics.response import response_features
+
+    frame = pd.DataFrame([["a", 0, 400.0, 0], ["a", 21, 150.0, 21], ["a", 42, 60.0, 42]],
+                         columns=["patient_id", "day", "ca125", "day"])
+    for call in (lambda: fit_kinetics(frame, method="per-patient"), lambda: fit_population(frame),
+                 lambda: series_to_wide(frame), lambda: response_features(frame)):
+        with pytest.raises(InvalidInputError, match=r"names column\(s\) \['day'\] more than once"):
+            call()
+

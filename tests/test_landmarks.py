@@ -102,6 +102,13 @@ def test_truncate_markers_keeps_samples_and_events_up_to_the_last_day():
         truncate_markers(markers, 35.5)
 
 
+def test_truncate_markers_refuses_a_column_named_twice():
+    """pandas' TypeError had leaked out (the 'day' of a frame naming it twice is a frame)."""
+    markers = pd.DataFrame([["a", -7, 500.0, -7]], columns=["patient_id", "day", "ca125", "day"])
+    with pytest.raises(InvalidInputError, match=r"names column\(s\) \['day'\] more than once"):
+        truncate_markers(markers, 35)
+
+
 def test_clinical_at_blanks_recist_before_it_is_assessed():
     early, late = LandmarkSettings().landmarks()[0], LandmarkSettings().landmarks()[2]
     assert clinical_at(CLINICAL, early)["recist"] is None and CLINICAL["recist"] == "PR"

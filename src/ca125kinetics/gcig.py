@@ -2086,6 +2086,9 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column",
                                     column="patient_id")
+        from .io import _check_header
+
+        _check_header(clinical.columns, "clinical DataFrame")
         clinical_pid = clinical["patient_id"]
         if isinstance(clinical_pid.dtype, pd.StringDtype) and not clinical_pid.hasnans:   # text already
             clinical_ids = pd.Index(clinical_pid.to_numpy(dtype=object), dtype=object)

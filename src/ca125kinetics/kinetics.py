@@ -395,8 +395,12 @@ def _engine_frame(markers: pd.DataFrame, spec: MarkerSpec) -> pd.DataFrame:
 
     CA-125 frames pass unchanged. Another marker's columns (``cea``, ``cea_j``) are renamed
     (a view of the same data); a frame holding another marker than ``spec``, or two
-    markers, is refused (never guessed).
+    markers, is refused (never guessed), and so is a header naming a column twice (which one
+    holds the data is ambiguous), as the readers refuse it.
     """
+    from .io import _check_header
+
+    _check_header(markers.columns, "markers DataFrame")
     cols = set(map(str, markers.columns))
     own = _marker_columns(cols, spec.name)
     others = sorted(m for m in MARKERS if m != spec.name and _marker_columns(cols, m))

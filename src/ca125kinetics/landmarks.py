@@ -268,6 +268,9 @@ def truncate_markers(markers: pd.DataFrame, landmark: Landmark | int) -> pd.Data
     if not isinstance(markers, pd.DataFrame) or "day" not in markers.columns:
         raise InvalidInputError("truncate_markers needs a markers DataFrame with a 'day' column "
                                 "(ca125kinetics.read_markers)", column="day")
+    from .io import _check_header
+
+    _check_header(markers.columns, "markers DataFrame")
     last = landmark.last_day if isinstance(landmark, Landmark) else landmark
     if not isinstance(last, (int, np.integer)) or isinstance(last, bool):
         raise InvalidInputError(f"landmark must be a Landmark or an integer day, got {landmark!r}")
