@@ -1352,3 +1352,17 @@ def test_a_frame_naming_a_column_twice_is_refused_as_the_readers_refuse_it():
         with pytest.raises(InvalidInputError, match=r"names column\(s\) \['day'\] more than once"):
             call()
 
+
+def test_the_population_and_every_k_do_not_depend_on_the_order_of_the_rows():
+    """The MixedLM start and the EM's sums followed the patients' order of appearance: the
+    same cohort with its rows shuffled (another index, too) gave another population and moved
+    k in its sixth digit. Now the patients are taken in the order of their identifiers."""
+    from ca125kinetics.synth import simulate_cohort
+
+    markers = simulate_cohort(300, seed=11).markers
+    shuffled = markers.sample(frac=1, random_state=3)
+    shuffled.index = np.arange(len(shuffled))[::-1] * 7
+    assert fit_population(shuffled).to_dict() == fit_population(markers).to_dict()
+    out, again = fit_kinetics(markers), fit_kinetics(shuffled)
+    again = again.set_index("patient_id").loc[out["patient_id"]].reset_index()
+    pd.testing.assert_frame_equal(again, out)

@@ -1325,7 +1325,7 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
     iterations, in about a third of their number.
     """
     d = _describe(batch, s)
-    sets = _prepare_fit(batch, d["status"], d, "population")
+    sets = _in_id_order(_prepare_fit(batch, d["status"], d, "population"), batch.ids)
     n_ok = _n_fit(sets)
     if n_ok < MIN_POPULATION_PATIENTS:
         raise InsufficientDataError(
@@ -1372,6 +1372,22 @@ def _learn_population(batch: _Batch, s: KineticsSettings,
         start_mean_slope=start["slope"], start_sd_slope=start["sd_slope"],
         start_sigma=start["sigma"], start_converged=start["converged"], start_method=start["method"],
         marker=spec.name)
+
+
+def _in_id_order(sets: list[_FitSet], ids: pd.Index) -> list[_FitSet]:
+    """``sets`` with the patients of each in the order of their identifiers (as text), each
+    labelled by its rank there: the population learned from a cohort does not depend on the
+    order of its rows (the MixedLM start's groups and seeded draw, and the EM's sums, follow
+    the patients' order; in the input's order a shuffled frame moved k in its sixth digit).
+    The canonical frame (sorted by ``patient_id``) is already in this order."""
+    rank = np.empty(len(ids), dtype=np.int64)
+    rank[np.argsort(np.asarray([str(p) for p in ids], dtype=object), kind="stable")] = np.arange(len(ids))
+    out = []
+    for fs in sets:
+        order = np.argsort(rank[fs.idx], kind="stable")
+        out.append(_FitSet(rank[fs.idx][order], fs.series.take(order), fs.y0[order], fs.log_uln[order],
+                           fs.lower[:, order], fs.upper[:, order]))
+    return out
 
 
 class _EmStep:
@@ -1541,7 +1557,9 @@ def fit_population(markers: pd.DataFrame, *, settings: KineticsSettings | None =
 
     Notes
     -----
-    Only patients with status ``ok`` (see the module docstring) contribute.
+    Only patients with status ``ok`` (see the module docstring) contribute, taken in the order
+    of their identifiers whatever the order of the rows: the same cohort shuffled, or with
+    another index, gives the same population to the last bit.
 
     1. Start: statsmodels ``MixedLM`` of ``log C ~ t`` with random intercept and slope on
        decline-phase samples (above the ULN) of up to 100 patients (seeded): mean slope
