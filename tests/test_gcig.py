@@ -365,6 +365,30 @@ def test_unsorted_input_is_sorted_by_day():
     assert shuffled == g.gcig_response([0, 21, 42, 63], [400, 180, 195, 150], censored=[0, 0, 0, 0])
 
 
+@pytest.mark.parametrize("single", [np.array([400.2, 180.1, 195.3, 150.7], np.float32),
+                                    pd.Series([400.2, 180.1, 195.3, 150.7], dtype="float32"),
+                                    pd.array([400.2, 180.1, 195.3, 150.7], dtype="Float32")])
+def test_single_precision_lists_are_refused_as_a_single_precision_column_is(single):
+    """tolist() widened them (180.1 became 180.1000061) and the rules ran on the widening,
+    where a list holding np.float32 scalars and every table were refused."""
+    for rule in (g.gcig_response, g.gcig_progression):
+        with pytest.raises(InvalidInputError, match=r"column 'ca125' holds single-precision numbers"):
+            rule([0, 21, 42, 63], single)
+    with pytest.raises(InvalidInputError, match=r"column 'day' holds single-precision numbers"):
+        g.gcig_response(np.array([0, 21, 42, 63], np.float32), [400, 180, 195, 150])
+
+
+def test_a_table_or_no_sample_is_refused_saying_what_to_give():
+    """A DataFrame was read as its column names ('days has 1 entries'); no sample at all was
+    'predict scores one patient, but the input holds 0 (); use predict_cohort'."""
+    with pytest.raises(InvalidInputError, match=r"days must be a sequence .* got DataFrame.*frame\['day'\]"):
+        g.gcig_response(pd.DataFrame({"day": [0, 21, 42, 63]}), [400, 180, 195, 150])
+    for rule in (g.gcig_response, g.gcig_progression):
+        with pytest.raises(InvalidInputError, match="the markers hold no sample") as raised:
+            rule([], [])
+        assert "predict" not in str(raised.value)
+
+
 def test_same_day_samples_are_an_error_by_default():
     with pytest.raises(InvalidInputError, match=r"row days\[1\]/values\[1\].*two or more CA-125 samples on day 21"
                        r".*GcigSettings\(duplicates="):

@@ -50,6 +50,7 @@ import io as _io
 import itertools
 import math
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from numbers import Real
@@ -1112,11 +1113,22 @@ def _settings(settings) -> GcigSettings:
 
 def _as_list(x, name: str) -> list:
     """Sequence-like input (list, tuple, numpy array, pandas Series) as a Python list."""
-    if x is None or isinstance(x, (str, bytes)) or not hasattr(x, "__iter__"):
-        raise InvalidInputError(f"{name} must be a sequence (list, array or Series), got {type(x).__name__}")
+    import numpy as np
+    import pandas as pd
+
+    if (x is None or isinstance(x, (str, bytes, Mapping, pd.DataFrame)) or not hasattr(x, "__iter__")
+            or getattr(x, "ndim", 1) != 1):
+        raise InvalidInputError(f"{name} must be a sequence (list, array or Series), got {type(x).__name__}"
+                                + (f" of {x.ndim} dimensions" if getattr(x, "ndim", 1) != 1 else "")
+                                + ("; pass one column, e.g. frame['day']" if isinstance(x, pd.DataFrame) else ""))
     dtype = getattr(x, "dtype", None)
     if dtype is not None and getattr(dtype, "kind", "") == "M":
         return list(x)  # datetime64 elements stay datetimes (tolist() would give integers)
+    single = getattr(dtype, "numpy_dtype", dtype)
+    if single in (np.float32, np.float16):
+        # single-precision numbers stay single (tolist() would widen them, 21.2 to 21.2000007629...,
+        # as if written so): the reader refuses them, as it refuses such a column everywhere
+        return list(pd.Series(x).to_numpy(dtype=single, na_value=np.nan))
     tolist = getattr(x, "tolist", None)
     return tolist() if tolist is not None else list(x)
 

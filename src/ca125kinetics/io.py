@@ -3108,6 +3108,9 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
         pid = _id_array(columns["patient_id"])
         _require_ids(pid, rows, label, _NO_SAMPLE_ID)
         ids = sorted(set(pid))
+        if not ids:
+            raise InvalidInputError("the markers hold no sample: give the patient's samples (a day and a value "
+                                    "each)", source=label)
         if len(ids) != 1:
             raise InvalidInputError(
                 f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
