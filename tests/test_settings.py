@@ -53,3 +53,32 @@ def test_a_setting_added_later_is_recorded_only_away_from_its_default():
     assert literal.to_dict()["progression_confirmation"] == "any"
     assert GcigSettings.from_dict(literal.to_dict()) == literal
     assert default.to_params()["gcig.progression_confirmation"] == "sustained"
+
+
+def test_numpy_numbers_are_the_numbers_they_are_and_single_precision_is_refused_with_the_reason():
+    """np.int64(35) (a frame's column, a loop over an array) was refused as 'must be a positive
+    finite number', and np.float64 was kept as numpy's type in the settings."""
+    import numpy as np
+
+    from ca125kinetics import gcig_response, read_markers
+    from ca125kinetics.settings import ResponseSettings
+
+    gcig = GcigSettings(uln=np.int64(30), confirmation_days=np.int64(28), response_fraction=np.float64(0.5))
+    assert gcig == GcigSettings(uln=30, response_fraction=0.5)
+    assert type(gcig.uln) is int and type(gcig.confirmation_days) is int and type(gcig.response_fraction) is float
+    kin = KineticsSettings(window_days=np.int32(100), k_ref=np.float64(0.0441))
+    assert kin == KineticsSettings(k_ref=0.0441) and type(kin.k_ref) is float
+    assert ResponseSettings(clearance_r2_threshold=np.float64(0.8)).to_json() == ResponseSettings(0.8).to_json()
+    days, values = [0, 21, 42, 63], [400, 180, 195, 150]
+    assert gcig_response(days, values, uln=np.int64(35)) == gcig_response(days, values, uln=35)
+    frame = pd.DataFrame({"patient_id": ["a"] * 4, "day": days, "ca125": values})
+    assert read_markers(frame, uln=np.int64(30))["uln"].tolist() == [30.0] * 4
+    for make in (lambda: GcigSettings(assay_tolerance=np.float32(1.1)), lambda: KineticsSettings(uln=np.float32(35)),
+                 lambda: ResponseSettings(clearance_r2_threshold=np.float32(0.9))):
+        with pytest.raises(InvalidInputError, match=r"is a single-precision number \(float32: .*\), not the value "
+                                                    r"written; give it as a Python float"):
+            make()
+    with pytest.raises(InvalidInputError, match=r"uln is a single-precision number .*uln=35.0"):
+        read_markers(frame, uln=np.float32(35))
+    with pytest.raises(InvalidInputError, match="must be a non-negative integer"):
+        GcigSettings(confirmation_days=np.bool_(True))

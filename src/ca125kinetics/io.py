@@ -64,6 +64,7 @@ import difflib
 import functools
 import gzip
 import math
+import numbers
 import os
 import re
 import warnings
@@ -1106,8 +1107,12 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
-    if uln is not None and not (isinstance(uln, (int, float)) and not isinstance(uln, bool) and np.isfinite(uln)
-                                and 0 < uln <= uln_max):
+    if uln is not None and isinstance(uln, np.floating) and uln.dtype.itemsize < 8:
+        raise InvalidInputError(f"uln is a single-precision number ({uln.dtype}: {float(uln)!r}), not the value "
+                                f"written; give it as a Python float, e.g. uln={float(str(uln))!r}")
+    # a numpy number (np.int64(35), as a frame's column gives it) is the number it is
+    if uln is not None and not (isinstance(uln, numbers.Real) and not isinstance(uln, (bool, np.bool_))
+                                and np.isfinite(uln) and 0 < uln <= uln_max):
         raise InvalidInputError(f"uln must be a positive number of {unit} (at most {uln_max:g}), got {uln!r}")
 
 

@@ -195,7 +195,37 @@ def with_provenance(frame, *settings, **extra):
     return out
 
 
+def _python_numbers(settings) -> None:
+    """Every numpy number among the fields of ``settings`` as the Python number it is
+    (``np.int64(100)``, as a frame's ``max()`` or a loop over an array gives it, is the integer
+    100; ``np.float64`` a float), so that the settings compare, print and serialise as if
+    written by hand. A single-precision number (``np.float32(1.1)`` is 1.10000002...) is left
+    as it is, for the checks to refuse with the reason."""
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if type(value) in (int, float, bool) or not isinstance(value, numbers.Real) or _single(value):
+            continue
+        if isinstance(value, numbers.Integral):
+            object.__setattr__(settings, f.name, int(value))
+        elif getattr(value, "dtype", None) is not None and value.dtype.kind == "f":
+            object.__setattr__(settings, f.name, float(value))
+
+
+def _single(value) -> bool:
+    """Whether ``value`` is a numpy single- or half-precision number."""
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and dtype.kind == "f" and dtype.itemsize < 8
+
+
+def _refuse_single(name: str, value) -> None:
+    if _single(value):
+        raise InvalidInputError(
+            f"setting {name!r} is a single-precision number ({value.dtype}: {float(value)!r}), not the value "
+            f"written; give it as a Python float, e.g. {name}={float(str(value))!r}")
+
+
 def _positive(name: str, value: float) -> None:
+    _refuse_single(name, value)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
         raise InvalidInputError(f"setting {name!r} must be a positive finite number, got {value!r}")
 
@@ -269,6 +299,7 @@ class GcigSettings(_SettingsMixin):
     response_fall: str = _added_later("first")
 
     def __post_init__(self):
+        _python_numbers(self)
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
                      "progression_factor"):
             _positive(name, getattr(self, name))
@@ -348,6 +379,7 @@ class KineticsSettings(_SettingsMixin):
     residual_sd_log: float = 0.1
 
     def __post_init__(self):
+        _python_numbers(self)
         for name in ("k_ref", "uln", "min_baseline_uln_factor", "residual_sd_log"):
             _positive(name, getattr(self, name))
         for name in ("window_days", "pretreatment_window_days", "min_samples", "cycle_days",
@@ -382,6 +414,8 @@ class ResponseSettings(_SettingsMixin):
     clearance_r2_threshold: float = 0.9
 
     def __post_init__(self):
+        _python_numbers(self)
+        _refuse_single("clearance_r2_threshold", self.clearance_r2_threshold)
         value = self.clearance_r2_threshold
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
             raise InvalidInputError(
