@@ -109,6 +109,17 @@ def test_truncate_markers_refuses_a_column_named_twice():
         truncate_markers(markers, 35)
 
 
+def test_truncate_markers_refuses_a_day_column_of_dates_rather_than_cutting_every_row():
+    """Read as numbers (nanoseconds since 1970), dates were all past the landmark: every row
+    was cut away without a word (and a timedelta day kept only the pretreatment rows)."""
+    markers = pd.DataFrame({"patient_id": ["a"] * 4, "day": [-7, 21, 42, 63], "ca125": [500.0, 200.0, 90.0, 40.0]})
+    dated = markers.assign(day=pd.Timestamp("2024-03-01") + pd.to_timedelta(markers["day"], unit="D"))
+    for frame in (dated, dated.assign(day=dated["day"].dt.tz_localize("UTC")),
+                  markers.assign(day=pd.to_timedelta(markers["day"], unit="D")), markers.assign(day=markers["day"] > 0)):
+        with pytest.raises(InvalidInputError, match=r"column 'day' holds .* values, not days from the first dose"):
+            truncate_markers(frame, 42)
+
+
 def test_clinical_at_blanks_recist_before_it_is_assessed():
     early, late = LandmarkSettings().landmarks()[0], LandmarkSettings().landmarks()[2]
     assert clinical_at(CLINICAL, early)["recist"] is None and CLINICAL["recist"] == "PR"

@@ -274,6 +274,13 @@ def truncate_markers(markers: pd.DataFrame, landmark: Landmark | int) -> pd.Data
     last = landmark.last_day if isinstance(landmark, Landmark) else landmark
     if not isinstance(last, (int, np.integer)) or isinstance(last, bool):
         raise InvalidInputError(f"landmark must be a Landmark or an integer day, got {landmark!r}")
+    kind = markers["day"].dtype.kind
+    if kind in "mMb" or isinstance(markers["day"].dtype, pd.DatetimeTZDtype):
+        # as numbers, dates are nanoseconds since 1970 (every row past any landmark, all cut
+        # away) and True/False 1/0: no row is cut by a day that is not a number of days
+        raise InvalidInputError(
+            f"column 'day' holds {markers['day'].dtype} values, not days from the first dose; read the markers "
+            "with ca125kinetics.read_markers (dates in a 'date' column, with treatment_start)", column="day")
     return markers.loc[landmark_mask(pd.to_numeric(markers["day"], errors="coerce"), int(last))]
 
 
