@@ -1362,7 +1362,8 @@ def test_the_population_and_every_k_do_not_depend_on_the_order_of_the_rows():
     markers = simulate_cohort(300, seed=11).markers
     shuffled = markers.sample(frac=1, random_state=3)
     shuffled.index = np.arange(len(shuffled))[::-1] * 7
-    assert fit_population(shuffled).to_dict() == fit_population(markers).to_dict()
-    out, again = fit_kinetics(markers), fit_kinetics(shuffled)
+    population = fit_population(markers)
+    assert fit_population(shuffled).to_dict() == population.to_dict()
+    out, again = fit_kinetics(markers, population=population), fit_kinetics(shuffled, population=population)
     again = again.set_index("patient_id").loc[out["patient_id"]].reset_index()
     pd.testing.assert_frame_equal(again, out)
