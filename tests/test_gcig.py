@@ -1228,3 +1228,15 @@ def test_a_reason_never_rounds_a_value_onto_the_boundary_it_failed(days, values,
     markers = pd.concat([pd.DataFrame({"patient_id": f"p{i:03d}", "day": days, "ca125": values}) for i in range(300)])
     assert text in g.gcig_cohort(markers)["reason"].iloc[7]
     assert "(198 U/mL)" in g.gcig_response([-3, 21, 42, 63], [400, 180, 199, 30]).reason    # 1.1 x 180
+
+
+def test_gcig_cohort_refuses_a_clinical_column_named_like_recist():
+    """g.gcig_cohort(markers, clinical with 'RECIST') returned no recist or combined category
+    without a word: the column was ignored. It is refused as the readers refuse it; a column
+    gcig_cohort does not read (ECOG) is left alone."""
+    markers = pd.DataFrame({"patient_id": ["a"] * 3, "day": [0, 21, 42], "ca125": [400.0, 150.0, 60.0]})
+    for name in ("RECIST", "Recist", " recist_"):
+        with pytest.raises(InvalidInputError, match=rf"'{name}' looks like 'recist'"):
+            g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["a"], name: ["PR"]}))
+    out = g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["a"], "recist": ["PR"], "ECOG": [1]}))
+    assert out["combined_category"].tolist() == ["PR"]

@@ -2098,9 +2098,12 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         if not isinstance(clinical, pd.DataFrame) or "patient_id" not in clinical.columns:
             raise InvalidInputError("clinical must be a pandas DataFrame with a 'patient_id' column",
                                     column="patient_id")
-        from .io import _check_header
+        from .io import _check_header, _resolve_columns
 
         _check_header(clinical.columns, "clinical DataFrame")
+        # a column named like the one this reads ('RECIST') is refused, as the readers refuse it:
+        # ignored, it would leave every patient without a combined category, without a word
+        _resolve_columns(clinical, ("patient_id", "recist"), None, "clinical DataFrame")
         clinical_pid = clinical["patient_id"]
         if isinstance(clinical_pid.dtype, pd.StringDtype) and not clinical_pid.hasnans:   # text already
             clinical_ids = pd.Index(clinical_pid.to_numpy(dtype=object), dtype=object)
