@@ -1846,3 +1846,17 @@ def test_clinical_factors_on_the_markers_and_in_a_clinical_table_are_refused_on_
         scored = pd.read_csv(out, dtype={"patient_id": str})
         assert scored["status"].tolist() == ["ok", "ok"], extra
         np.testing.assert_allclose(scored["probability"], direct["probability"], rtol=1e-12)
+
+
+@pytest.mark.parametrize("markers", [[], {"day": [], "ca125": []}, pd.DataFrame({"day": [], "ca125": []}),
+                                     pd.DataFrame({"patient_id": [], "day": [], "ca125": []})])
+def test_no_sample_is_one_answer_in_every_form(markers):
+    """No sample at all was answered three ways: an empty list was 'not an accepted form', an
+    empty mapping 'not_scored: only a clinical row' with no clinical row given, an empty
+    frame with patient_id 'the input holds 0 (); use predict_cohort'. Without a clinical row
+    there is no patient: refused; with one, the patient has only a clinical row."""
+    with pytest.raises(InvalidInputError, match="the markers hold no sample"):
+        P.predict(markers)
+    result = P.predict(markers, {"patient_id": "P9", "ecog": 0})
+    assert (result.patient_id, result.status) == ("P9", "not_scored")
+    assert "only a clinical row" in result.reason

@@ -3001,7 +3001,10 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
                 columns[str(key).strip()] = np.empty(n, dtype=object)
                 columns[str(key).strip()][:] = [values] * n
         return _one_value_per_cell(columns, "markers mapping"), np.arange(n, dtype=object), "markers mapping"
-    if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and markers:
+    if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)) and not markers:
+        # no sample: the same as a mapping of empty columns (records or pairs alike)
+        return {"day": _array([]), "ca125": _array([])}, np.zeros(0, dtype=object), "markers records"
+    if isinstance(markers, Sequence) and not isinstance(markers, (str, bytes)):
         if all(isinstance(r, Mapping) for r in markers):
             keys = list(dict.fromkeys(k for r in markers for k in r))
             _check_header(keys, "markers records")
@@ -3108,14 +3111,16 @@ def _flagged(columns: dict) -> str | None:
 
 
 def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> str:
-    """The patient of one patient's markers: its ``patient_id``, else the clinical row's."""
-    if "patient_id" in columns:
+    """The patient of one patient's markers: its ``patient_id``, else the clinical row's. No
+    sample at all is refused without a clinical row (there is no patient to score); with one,
+    the patient is the clinical row's (scored as a patient with only a clinical row is)."""
+    if not len(rows) and clinical is None:
+        raise InvalidInputError("the markers hold no sample: give the patient's samples (a day and a value "
+                                "each)", source=label)
+    if "patient_id" in columns and len(rows):
         pid = _id_array(columns["patient_id"])
         _require_ids(pid, rows, label, _NO_SAMPLE_ID)
         ids = sorted(set(pid))
-        if not ids:
-            raise InvalidInputError("the markers hold no sample: give the patient's samples (a day and a value "
-                                    "each)", source=label)
         if len(ids) != 1:
             raise InvalidInputError(
                 f"predict scores one patient, but the input holds {len(ids)} ({', '.join(ids[:5])}); "
