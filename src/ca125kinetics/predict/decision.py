@@ -12,6 +12,7 @@ import pandas as pd
 from .._columns import ARROW_MIN, is_arrow, labels_text, scatter_text, take_text, text_objects
 from ..io import CLINICAL_PREDICTORS
 from ..settings import KineticsSettings
+from .result import DISCLAIMER, SYNTHETIC_NOTE, _notice  # noqa: F401 - the notice every output carries
 
 
 #: Values of the ``decision`` column, in the order the rules are tried.
@@ -25,18 +26,6 @@ DECISIONS = (
     "resectable",
     "not_resectable",
 )
-
-
-DISCLAIMER = "Research software, not a medical device."
-
-
-SYNTHETIC_NOTE = "Model trained on synthetic data."
-
-
-def _notice(synthetic: bool) -> str:
-    """What every output of a model says about it: :data:`DISCLAIMER`, and
-    :data:`SYNTHETIC_NOTE` when it was trained on synthetic data."""
-    return DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
 
 
 #: Clinical predictors the model needs for a decision: when one is unknown the model imputes

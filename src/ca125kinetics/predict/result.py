@@ -40,6 +40,18 @@ _PUBLISHED_COLUMNS = (
 )
 
 
+DISCLAIMER = "Research software, not a medical device."
+
+
+SYNTHETIC_NOTE = "Model trained on synthetic data."
+
+
+def _notice(synthetic: bool) -> str:
+    """What every output of a model says about it: :data:`DISCLAIMER`, and
+    :data:`SYNTHETIC_NOTE` when it was trained on synthetic data."""
+    return DISCLAIMER + (" " + SYNTHETIC_NOTE if synthetic else "")
+
+
 _KINETICS_COLUMNS = (
     "k", "half_life_days", "kelim_score", "c0", "floor", "kinetics_n_samples", "kinetics_status",
     "kinetics_reason",
@@ -174,8 +186,6 @@ class Prediction:
         is what every recommendation ends with ("Research software, not a medical device.",
         and "Model trained on synthetic data." for such a model), a field of its own for a
         client that shows only the probability and the decision."""
-        from .decision import _notice
-
         out = {
             "patient_id": self.patient_id, "notice": _notice(bool(self.model.get("trained_on_synthetic"))),
             "status": self.status, "reason": self.reason,
