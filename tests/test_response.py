@@ -371,3 +371,26 @@ def test_normal_range_is_read_with_the_kinetics_slack():
     assert got["normalised"].isna().all() and "not above the ULN" in got["response_reason"].iloc[0]
     down = pd.DataFrame({"patient_id": ["b"] * 4, "day": [-3, 14, 28, 42], "cea": [20.0, 12.0, 8.0, x]})
     assert response_features(down, marker="cea")["normalised"].tolist() == [True]
+
+
+def test_a_patients_features_do_not_depend_on_the_patients_beside_it():
+    """A patient's clearance fit (R^2, slope) and log-linear k are the same bits alone as in
+    a cohort. numpy sums a single column in another order than the columns of a wider array,
+    so a patient alone in its group of equal sample counts (one patient scored, a chunk of
+    ``ca125 kinetics --chunk-rows``) got other last bits: a chunked run differed from the
+    file read whole (data/synthetic/rectal, --chunk-rows 500: 4 clearance slopes)."""
+    from ca125kinetics.kinetics import fit_kinetics
+
+    cohort = simulate_rectal_cohort(60, seed=7)
+    markers = read_markers(cohort.markers, marker="cea")
+    ids = markers["patient_id"].unique()
+    together = response_features(markers, marker="cea").set_index("patient_id")
+    loglinear = fit_kinetics(markers, marker="cea", method="loglinear").set_index("patient_id")
+    for pid in ids:
+        one = markers[markers["patient_id"] == pid]
+        alone = response_features(one, marker="cea").set_index("patient_id")
+        for column in ("clearance_r2", "clearance_slope", "post_pre_ratio"):
+            np.testing.assert_array_equal(alone.loc[pid, column], together.loc[pid, column], err_msg=f"{pid} {column}")
+        alone = fit_kinetics(one, marker="cea", method="loglinear").set_index("patient_id")
+        for column in ("k", "c0", "k_se", "rmse_log"):
+            np.testing.assert_array_equal(alone.loc[pid, column], loglinear.loc[pid, column], err_msg=f"{pid} {column}")

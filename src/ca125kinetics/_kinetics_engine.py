@@ -720,6 +720,18 @@ def _lm(s: Series, prior: Prior, lo, hi, theta, lam, inv_s2, max_iter, tol, tol_
 
 # --------------------------------------------------------------------------- start values
 
+def one_column_as_two(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Each ``(m, 1)`` array as ``(m, 2)`` (its column twice).
+
+    numpy reduces a single column over its samples in another order than the columns of a
+    wider array (``mean``, ``sum`` and ``einsum`` over axis 0), so the last bits of a
+    patient's closed-form sums would depend on whether other patients share its batch (one
+    patient scored, a chunk of a streamed file). Computed on two copies, a column gets the
+    bits it gets in any wider batch.
+    """
+    return tuple(np.repeat(a, 2, axis=1) for a in arrays)
+
+
 def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-patient ordinary least squares of ``log C`` on ``t`` (censored values at the limit).
 
@@ -727,7 +739,11 @@ def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     when ``m <= 2``) and the residual sum of squares. ``slope`` is NaN when all times are
     equal, and 0 exactly when all values are (not the rounding of the sums, about 1e-19
     of either sign, which made a constant series ``rising`` or fitted by chance).
+    A single patient is fitted as two copies (:func:`one_column_as_two`), so that its
+    numbers are the bits it gets beside other patients.
     """
+    if s.t.shape[1] == 1:
+        return tuple(x[:1] for x in loglinear(Series(*one_column_as_two(s.t, s.y))))
     m = s.t.shape[0]
     t_bar = s.t.mean(axis=0)
     y_bar = s.y.mean(axis=0)

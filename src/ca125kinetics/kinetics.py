@@ -884,10 +884,11 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         fit = eng.loglinear(series)
         for name, values in zip(("slope", "intercept", "slope_se", "loglinear_rss"), fit):
             out[name][idx] = values
-        dy = series.y - series.y.mean(axis=0)
+        y = series.y if series.y.shape[1] > 1 else eng.one_column_as_two(series.y)[0]   # bits as in any batch
+        dy = y - y.mean(axis=0)
         # equal values are flat (TSS 0) even when the mean of their logs rounds off them
         flat = (series.y == series.y[:1]).all(axis=0)
-        out["loglinear_tss"][idx] = np.where(flat, 0.0, np.einsum("ij,ij->j", dy, dy))
+        out["loglinear_tss"][idx] = np.where(flat, 0.0, np.einsum("ij,ij->j", dy, dy)[:series.y.shape[1]])
 
     status = np.full(n, _OK, dtype=np.int64)
     ok = lambda: status == _OK  # noqa: E731
