@@ -520,6 +520,22 @@ def test_a_landmark_reached_without_a_sample_by_its_last_day_says_so():
     assert "Every decision above rests on imputed ecog (allow_imputed=True)." in allowed.summary
 
 
+def test_imputed_kinetics_texts_do_not_name_one_cause_of_two():
+    """A landmark's kinetics are imputed when there is no usable CA-125 after the first dose
+    *or* no pretreatment CA-125 (n_on is 0 for both). Samples from day 60 on have CA-125 after
+    the first dose: the texts said "no CA-125 after the first dose by then" all the same."""
+    kw = dict(days=[60, 80], values=[400, 150], threshold=0.7, final=(0.6, 0.4, 0.7),
+              score_at=lambda m: (0.5, 0.3, 0.7, None, 0))
+    allowed = build_trajectory(_models("ok", "ok", "ok", "ok"), allow_imputed=True, **kw)
+    withheld = build_trajectory(_models("ok", "ok", "ok", "ok"), **kw)
+    for text in (allowed.summary, withheld.summary, withheld.to_text()):
+        assert "no CA-125 after the first dose by then" not in text
+        assert "no CA-125 after the first dose to this day" not in text
+    assert "rest on imputed kinetics (no CA-125 decline to measure by then" in allowed.summary
+    assert "no CA-125 decline to measure by then (kinetics imputed)" in withheld.summary
+    assert "no decision: no CA-125 decline to measure to this day (kinetics imputed)" in withheld.to_text()
+
+
 def test_landmark_round_trip():
     lm = LandmarkSettings().landmarks()[2]
     assert Landmark.from_dict(json.loads(json.dumps(lm.to_dict()))) == lm

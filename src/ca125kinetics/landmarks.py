@@ -506,7 +506,7 @@ class Trajectory:
             if p.status == "insufficient" and _recist_point(p):
                 shown = f"{p.probability:.2f}  no decision: RECIST unknown, which this model uses (imputed)"
             elif p.status == "insufficient" and not _own_inputs_point(p):
-                shown = (f"{p.probability:.2f}  no decision: no CA-125 after the first dose to this day "
+                shown = (f"{p.probability:.2f}  no decision: no CA-125 decline to measure to this day "
                          "(kinetics imputed)")
             elif p.status in ("no_visit_sample", "not_candidate", "insufficient"):    # the reason says why
                 shown = f"{p.probability:.2f}  {p.reason}"
@@ -727,8 +727,8 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
             "final": _learned_recist(model)})
     if guessed:
         summary += (f" The decision{'s' if len(guessed) > 1 else ''} at {', '.join(guessed)} "
-                    f"rest{'' if len(guessed) > 1 else 's'} on imputed kinetics (no CA-125 after the first dose "
-                    "by then; allow_imputed=True).")
+                    f"rest{'' if len(guessed) > 1 else 's'} on imputed kinetics (no CA-125 decline to measure by "
+                    "then: no usable CA-125 after the first dose, or none before it; allow_imputed=True).")
     if recommendation is not None:
         summary += (" The landmark decisions compare the models' probabilities with the threshold only; the "
                     f"recommendation, which applies the eligibility rules to the full series, is "
@@ -827,7 +827,7 @@ def _summary(points, scored, stable, threshold: float) -> str:
     excluded = [pt.label for pt in points if pt.status == "not_candidate"]
     tail = (f" No landmark model for: {', '.join(missing)}." if missing else "") + (
         f" Not scored: {'; '.join(unscored)}." if unscored else "") + (
-        f" No decision at {', '.join(early)}: no CA-125 after the first dose by then (kinetics imputed)."
+        f" No decision at {', '.join(early)}: no CA-125 decline to measure by then (kinetics imputed)."
         if early else "") + (
         f" No decision at {', '.join(recist)}: RECIST unknown, which that model uses (imputed)." if recist else "") + (
         f" No decision at {', '.join(own)}: model inputs that landmark's model does not know (imputed)." if own
