@@ -781,3 +781,20 @@ def test_train_and_validate_draw_their_bar_on_a_terminal_only(monkeypatch):
     monkeypatch.setattr(sys, "stderr", Terminal())
     assert cli.progress_wanted(argparse.Namespace(no_progress=False)) is True
     assert cli.progress_wanted(argparse.Namespace(no_progress=True)) is False
+
+
+@pytest.mark.parametrize("command", ["gcig", "score", "screen"])
+@pytest.mark.parametrize("date_format", ["%Q", "%d/%m/%"])
+def test_a_date_format_the_parser_does_not_know_is_one_line_and_exit_2(series, tmp_path, capsys, command,
+                                                                      date_format):
+    """``--date-format '%Q'`` (no such code) or a stray ``%`` ended in pandas' traceback ("'Q' is
+    a bad directive in format '%Q'", exit 1) as soon as the clinical dates were read."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,treatment_start\n007,01/02/2024\n008,01/02/2024\n")
+    args = {"gcig": ["gcig", str(series), "--clinical", str(clinical)],
+            "score": ["score", "--markers", str(series), "--clinical", str(clinical)],
+            "screen": ["screen", "--clinical", str(clinical)]}[command]
+    assert main([*args, "--date-format", date_format]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+    assert f"ca125: error: date_format {date_format!r} (command line --date-format) is not a strftime format" in err

@@ -1509,9 +1509,8 @@ def _parse_dates(values, date_format: str | None, what: str):
     ``"%d/%m/%Y"``) every text cell must match it. Date and datetime objects (a Parquet
     timestamp column) are taken as they are.
     """
-    if date_format is not None and (not isinstance(date_format, str) or "%" not in date_format):
-        raise InvalidInputError(
-            f"date_format must be a strftime format such as '%d/%m/%Y', got {date_format!r}")
+    if date_format is not None:
+        _check_date_format(date_format)
     if isinstance(values, pd.Series):
         dates, bad, message = _parse_dates(_array(values), date_format, what)
         return pd.Series(dates, index=values.index), bad, message
@@ -1537,6 +1536,32 @@ def _parse_dates(values, date_format: str | None, what: str):
                 "--date-format '%d/%m/%Y')")
 
     return dates, bad, message
+
+
+def _check_date_format(date_format) -> None:
+    """Refuse a ``date_format`` that is no strftime format: not text, no ``%`` code, or a code
+    the parser does not know (``'%Q'``, a stray ``%``), which pandas raised as a bare
+    ValueError in the middle of reading (a traceback on the command line)."""
+    if not isinstance(date_format, str) or "%" not in date_format:
+        raise InvalidInputError(f"date_format must be a strftime format {_DATE_FORMAT_HINT}, got {date_format!r}")
+    problem = _date_format_problem(date_format)
+    if problem:
+        raise InvalidInputError(f"date_format {date_format!r} (command line --date-format) is not a strftime "
+                                f"format ({problem}); give one {_DATE_FORMAT_HINT}")
+
+
+_DATE_FORMAT_HINT = "such as '%d/%m/%Y' (codes: %d day, %m month, %Y year, %H:%M time)"
+
+
+@functools.lru_cache(maxsize=16)
+def _date_format_problem(date_format: str) -> str | None:
+    """Why the date parser refuses ``date_format`` (None when it takes it); cached, as a
+    format is checked at every read of a date column."""
+    try:
+        pd.to_datetime(["0"], format=date_format, errors="coerce")
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarray, np.ndarray]:
