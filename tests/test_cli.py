@@ -798,3 +798,33 @@ def test_a_date_format_the_parser_does_not_know_is_one_line_and_exit_2(series, t
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1
     assert f"ca125: error: date_format {date_format!r} (command line --date-format) is not a strftime format" in err
+
+
+@pytest.fixture()
+def cohort_file(tmp_path):
+    """A markers file of 12 patients, read in chunks with --chunk-rows 10."""
+    path = tmp_path / "cohort.csv"
+    path.write_text("patient_id,day,ca125\n" + "".join(f"{i:03d},{d},{v}\n" for i in range(1, 13)
+                                                       for d, v in ((0, 400), (21, 150), (42, 60), (63, 30))))
+    return path
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/fd is Linux's")
+def test_a_chunked_table_goes_through_an_out_link_to_stdout_and_leaves_the_link(cohort_file, tmp_path):
+    """``--out /dev/stdout`` of a file read in chunks wrote a hidden file beside the link and
+    renamed it onto the link: /dev/stdout (as root) became a regular file and the table never
+    reached stdout. A link to stdout (here one in tmp_path, as /dev/stdout is) is written
+    through; a link to a file replaces the file it names and stays a link."""
+    to_stdout = tmp_path / "stdout"
+    to_stdout.symlink_to("/proc/self/fd/1")
+    proc = run_cli("gcig", cohort_file, "--out", to_stdout, "--format", "csv", "--chunk-rows", 10)
+    assert proc.returncode == 0, proc.stderr
+    assert to_stdout.is_symlink()
+    assert proc.stdout.startswith("patient_id,") and proc.stdout.count("\n") >= 13
+    real = tmp_path / "real.csv"
+    real.write_text("old\n")
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    assert run_cli("gcig", cohort_file, "--out", link, "--chunk-rows", 10).returncode == 0
+    assert link.is_symlink() and len(pd.read_csv(real)) == 12
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]

@@ -788,6 +788,11 @@ class ChunkWriter:
     The chunks go to a hidden file beside ``path`` (``.NAME.partial``), renamed to ``path``
     when the block ends without an error: a run stopped by a refusal (or anything else)
     leaves no file that looks complete, and a file already at ``path`` stays as it was.
+    A ``path`` that is a link to a file is followed, as the whole-table writer follows it:
+    the file it names is replaced and the link stays. A ``path`` that is no file (a device
+    or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is written straight into, never
+    replaced: the rename had put a regular file in place of ``/dev/stdout`` (or the null
+    device), and the table never reached stdout.
     """
 
     def __init__(self, path, fmt: str):
@@ -798,8 +803,16 @@ class ChunkWriter:
         self.target, self.fmt, self.n_rows = Path(path), fmt, 0
         if self.target.is_dir():
             raise InvalidInputError(f"--out {self.target} is a directory; give the name of the file to write")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = self.target.with_name(f".{self.target.name}.partial")
+        if self.target.is_symlink() and self.target.is_file():
+            self.target = self.target.resolve()
+        #: a device or a pipe, written straight into (its one handle, for CSV, open until the end)
+        self.direct = self.target.exists() and not self.target.is_file()
+        if self.direct:
+            self.path = self.target
+        else:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self.path = self.target.with_name(f".{self.target.name}.partial")
+        self._handle = None
         self._writer = None
         self._schema = None
 
@@ -812,8 +825,13 @@ class ChunkWriter:
             text = frame if isinstance(frame, _CsvText) else _csv_text(frame, first=self._writer is None)
             if text.first != (self._writer is None):
                 raise ValueError("a CSV chunk's text has the header exactly when it is the first chunk")
-            with open(self.path, "wb" if self._writer is None else "ab") as out:
-                _write_pieces(text.pieces, out)
+            if self.direct:
+                if self._handle is None:
+                    self._handle = open(self.path, "wb")  # noqa: SIM115 - closed by __exit__
+                _write_pieces(text.pieces, self._handle)
+            else:
+                with open(self.path, "wb" if self._writer is None else "ab") as out:
+                    _write_pieces(text.pieces, out)
             self._writer = True
             self.n_rows += text.n_rows
         else:
@@ -841,15 +859,18 @@ class ChunkWriter:
     def __exit__(self, exc_type, exc, tb):
         complete = False
         try:
+            if self._handle is not None:
+                self._handle.close()
             if self.fmt == "parquet" and self._writer is not None:
                 self._writer.close()
             complete = exc_type is None and self._writer is not None
         finally:
-            try:
-                if complete:
-                    self.path.replace(self.target)
-            finally:
-                self.path.unlink(missing_ok=True)   # not there once renamed
+            if not self.direct:     # a device or a pipe: nothing to rename, nothing to remove
+                try:
+                    if complete:
+                        self.path.replace(self.target)
+                finally:
+                    self.path.unlink(missing_ok=True)   # not there once renamed
         return False
 
 
