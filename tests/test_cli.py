@@ -828,3 +828,17 @@ def test_a_chunked_table_goes_through_an_out_link_to_stdout_and_leaves_the_link(
     assert run_cli("gcig", cohort_file, "--out", link, "--chunk-rows", 10).returncode == 0
     assert link.is_symlink() and len(pd.read_csv(real)) == 12
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".partial")]
+
+
+@pytest.mark.parametrize("command", [["gcig"], ["kinetics", "--method", "per-patient"]])
+@pytest.mark.parametrize("chunked", [False, True])
+def test_out_dev_stdout_gives_the_table_alone_on_stdout_and_the_summary_on_stderr(cohort_file, command, chunked):
+    """``ca125 gcig --out /dev/stdout --format csv | ...`` got the summary printed after the
+    table (and, stdout a file, over its first bytes): the summary goes beside a table written
+    to a file, and to stderr when the table is on stdout, as with --format csv and no --out."""
+    proc = run_cli(command[0], cohort_file, *command[1:], "--out", "/dev/stdout", "--format", "csv",
+                   *(["--chunk-rows", 10] if chunked else []))
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(io.StringIO(proc.stdout), dtype={"patient_id": str})
+    assert table["patient_id"].tolist() == [f"{i:03d}" for i in range(1, 13)]
+    assert "patient(s)" in proc.stderr.split("wrote", 1)[1]      # the summary, after the 'wrote' line

@@ -6,7 +6,7 @@ import sys
 
 import pandas as pd
 
-__all__ = ["emit", "text_table", "format_for_out", "check_table_out"]
+__all__ = ["emit", "text_table", "format_for_out", "check_table_out", "summary_stream"]
 
 #: The files :func:`emit` writes a table to (``io.write_table``), by suffix.
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
@@ -61,6 +61,26 @@ def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
         sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
     else:
         sys.stdout.write((text if text is not None else text_table(frame)) + "\n")
+
+
+def summary_stream(out: str | None):
+    """Where ``ca125 gcig`` and ``kinetics`` print their summary: stdout beside a table written
+    to the file ``out``; stderr when the table itself is on stdout (``--format csv/json``
+    without ``--out``, or an ``--out`` that is stdout: ``/dev/stdout``, ``/dev/fd/1``), so that
+    stdout holds the table only (the summary had been written into it, over its first bytes
+    when stdout was a file)."""
+    return sys.stdout if out and not _is_stdout(out) else sys.stderr
+
+
+def _is_stdout(path) -> bool:
+    """Whether ``path`` is the file, pipe or terminal this process's stdout writes to."""
+    import os
+
+    try:
+        named, stdout = os.stat(path), os.fstat(sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):    # no such file; a stdout without a descriptor
+        return False
+    return (named.st_dev, named.st_ino) == (stdout.st_dev, stdout.st_ino)
 
 
 def max_rows_option(text: str) -> int:

@@ -10,7 +10,7 @@ from ..markers import require_gcig_marker
 from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
                markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table, written_whole
+from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
 
 
 def add_gcig_arguments(parser) -> None:
@@ -83,13 +83,13 @@ def cli_gcig(args) -> int:
             n, kept = write_chunks(iter_gcig(stream, clinical, **options), args.out, out_format,
                                    ("status", "category", "progressed"))
             print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
-            print(_gcig_summary(kept, settings))
+            print(_gcig_summary(kept, settings), file=summary_stream(args.out))
             return 0
         table = run_gcig(stream, clinical, **options)
     summary = _gcig_summary(table, settings)
     if written_whole(args):
         emit(table, args.out, args.format)
-        print(summary, file=sys.stderr if not args.out else sys.stdout)
+        print(summary, file=summary_stream(args.out))
     else:
         cols = [c for c in ("patient_id", "uln", "n_samples", "baseline_value", "status", "category",
                             "response_day", "confirmation_day", "progression_group",

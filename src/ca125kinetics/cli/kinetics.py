@@ -15,7 +15,7 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
                cohort_stream, markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, text_table, written_whole
+from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -129,16 +129,14 @@ def cli_kinetics(args) -> int:
                                    ("method", "status", "k", "half_life_days", "kelim_score",
                                     "post_pre_ratio", "normalised", "exponential_clearance"))
             print(f"wrote {n} row(s) to {args.out}", file=sys.stderr)
-            print(_summary(kept, settings, spec, response, cutoff))
+            print(_summary(kept, settings, spec, response, cutoff), file=summary_stream(args.out))
             return 0
         table = run_kinetics(stream, **options)
     summary = _summary(table, settings, spec, response, cutoff)
     text = text_table(table.drop(columns=list(PROVENANCE_COLUMNS)), max_rows=max_rows) + "\n\n" + summary
     emit(table, args.out, args.format, text=text)
-    if args.out:
-        print(summary)
-    elif written_whole(args):   # the table on stdout: the summary (and its --kelim-cutoff) on stderr,
-        print(summary, file=sys.stderr)    # as ca125 gcig gives it
+    if written_whole(args):     # beside the file --out on stdout; with the table on stdout, on stderr
+        print(summary, file=summary_stream(args.out))
     return 0
 
 
