@@ -842,3 +842,27 @@ def test_out_dev_stdout_gives_the_table_alone_on_stdout_and_the_summary_on_stder
     table = pd.read_csv(io.StringIO(proc.stdout), dtype={"patient_id": str})
     assert table["patient_id"].tolist() == [f"{i:03d}" for i in range(1, 13)]
     assert "patient(s)" in proc.stderr.split("wrote", 1)[1]      # the summary, after the 'wrote' line
+
+
+def test_design_ni_analysis_says_what_it_wrote_on_stderr(tmp_path):
+    """``ca125 design ni-analysis --out F`` printed 'wrote F' on stdout, the only command to do
+    so: with ``--out /dev/stdout`` the line was in (over) the JSON."""
+    data = tmp_path / "trial.csv"
+    data.write_text("time,event,arm\n10,1,A\n20,0,B\n30,1,A\n5,1,B\n40,0,A\n12,1,B\n")
+    proc = run_cli("design", "ni-analysis", "--data", data, "--time", "time", "--event", "event", "--arm", "arm",
+                   "--experimental", "A", "--control", "B", "--margin-hr", "1.3", "--at", "12",
+                   "--out", "/dev/stdout", "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["experimental"] == "A"
+    assert "wrote /dev/stdout" in proc.stderr
+
+
+@pytest.mark.parametrize("plot", ["power.txt", "power"])
+def test_design_selection_trial_refuses_a_plot_it_cannot_draw_before_the_simulations(tmp_path, capsys, plot):
+    """``--plot power.txt`` ran the simulations, then ended in matplotlib's traceback ("Format
+    'txt' is not supported", exit 1); ``--plot power`` wrote power.png and said 'wrote power'."""
+    assert main(["design", "selection-trial", "--ppv", "0.7", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "12", "--n", "300", "--sims", "20", "--plot", str(tmp_path / plot)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and f"ca125: error: --plot {tmp_path / plot}: the command writes .pdf, .png, .svg files" in err
+    assert not list(tmp_path.iterdir())

@@ -119,7 +119,8 @@ def add_design_arguments(parser) -> None:
     p.add_argument("--follow-up", type=float, default=24.0, help="follow-up after the last entry (months, default 24)")
     p.add_argument("--sims", type=int, default=2000, help="simulated trials (default 2000)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this PNG file")
+    p.add_argument("--plot", help="also draw power against the PPV (and the threshold) to this image file "
+                   "(.png, .pdf or .svg)")
     _add_test_options(p, power=False)
     _add_table_format_options(p)
 
@@ -373,7 +374,15 @@ def _selection_input(args):
     return p, y, label, rows, {"p": p_col, "complete_resection": y_col}
 
 
+#: The files ``selection-trial --plot`` draws, by suffix.
+PLOT_SUFFIXES = {".png": "png", ".pdf": "pdf", ".svg": "svg"}
+
+
 def _cli_selection(args) -> int:
+    if args.plot:   # refused before the simulations: matplotlib refused it after them, in a traceback
+        from ._output import format_for_out
+
+        format_for_out(args.plot, None, PLOT_SUFFIXES, option="--plot")
     data = _selection_input(args)
     selection = None
     ppv = args.ppv
@@ -491,7 +500,7 @@ def _cli_ni(args) -> int:
         from pathlib import Path
 
         Path(args.out).write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {args.out}")
+        print(f"wrote {args.out}", file=sys.stderr)
     else:
         print(text)
     return 0
