@@ -866,3 +866,15 @@ def test_design_selection_trial_refuses_a_plot_it_cannot_draw_before_the_simulat
     out, err = capsys.readouterr()
     assert out == "" and f"ca125: error: --plot {tmp_path / plot}: the command writes .pdf, .png, .svg files" in err
     assert not list(tmp_path.iterdir())
+
+
+def test_score_fhir_says_how_many_patients_its_bundle_holds(series, tmp_path, capsys):
+    """``ca125 score --format fhir --out F`` said 'wrote 2 patient(s)' (the markers' patients)
+    of a Bundle that held a RiskAssessment for the clinical table's patient without markers too."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n007,61\n008,55\n009,70\n")
+    out = tmp_path / "risk.json"
+    assert main(["score", "--markers", str(series), "--clinical", str(clinical), "--format", "fhir",
+                 "--out", str(out)]) == 0
+    assert len(json.loads(out.read_text())["entry"]) == 3
+    assert f"wrote 3 patient(s) to {out}" in capsys.readouterr().err

@@ -70,7 +70,7 @@ def cli_score(args) -> int:
         print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
         return 0
     if fmt == "fhir":
-        text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed), len(ids)
+        text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed)
     elif len(ids) == 1:
         result = predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)
         if fmt == "json":
@@ -199,21 +199,23 @@ def _load_quietly(model):
     return load_model(model, scoring_only=True)
 
 
-def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> str:
+def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> tuple[str, int]:
     """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them, one
     per patient of the cohort table the other formats write (:func:`_score_read`: a patient
     with markers and no clinical row, or a clinical row and no markers, is in it, not scored,
-    with the reason; one bad patient never stops the cohort)."""
+    with the reason; one bad patient never stops the cohort); and how many patients it holds
+    (those of the markers had been said, not those of the clinical table without markers)."""
     from ..predict.result import _prediction_from_row
     from ..sources.fhir import risk_assessment
 
     if len(ids) == 1:       # as the other formats report one patient
         return json.dumps(risk_assessment(predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)),
-                          indent=2) + "\n"
+                          indent=2) + "\n", 1
     frame = _score_read(bundle, markers, clinical, allow_imputed=allow_imputed)
     entries = [{"resource": risk_assessment(_prediction_from_row(row, (), bundle))}
                for row in frame.to_dict("records")]
-    return json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2) + "\n"
+    bundle_text = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": entries}, indent=2)
+    return bundle_text + "\n", len(entries)
 
 
 def _stamped(table, bundle):
