@@ -878,3 +878,21 @@ def test_score_fhir_says_how_many_patients_its_bundle_holds(series, tmp_path, ca
                  "--out", str(out)]) == 0
     assert len(json.loads(out.read_text())["entry"]) == 3
     assert f"wrote 3 patient(s) to {out}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, what", [
+    (["gcig", "{empty}"], "markers"), (["kinetics", "{empty}"], "markers"),
+    (["score", "--markers", "{empty}"], "markers"),
+    (["screen", "--clinical", "{clinical}", "--markers", "{empty}"], "markers"),
+    (["gcig", "{series}", "--clinical", "{empty}"], "clinical"), (["screen", "--clinical", "{empty}"], "clinical"),
+])
+def test_an_empty_file_is_refused_in_the_same_words_by_every_command(series, tmp_path, capsys, args, what):
+    """An empty markers file was 'missing required column(s) ['patient_id'] ... (found [])' in
+    gcig, kinetics and score (their chunk check read the header first) and 'could not be read
+    as a markers table (EmptyDataError: No columns to parse from file)' in screen."""
+    empty, clinical = tmp_path / "empty.csv", tmp_path / "clinical.csv"
+    empty.write_text("")
+    clinical.write_text("patient_id,age\n007,61\n")
+    assert main([a.format(empty=empty, series=series, clinical=clinical) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert f"ca125: error: {empty}: the file is empty (no header, no rows); give the {what} table with its header" in err

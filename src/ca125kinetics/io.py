@@ -366,6 +366,9 @@ def table_file(source, what: str, sep: str | None = None) -> TableFile:
         return TableFile(path, label, "fhir")
     if suffix in (".csv", ".csv.gz", ".txt", ".tsv"):
         with _read_errors(what, label):
+            if not _first_line(path):    # one refusal, whether the file is read whole or in chunks
+                raise InvalidInputError(f"the file is empty (no header, no rows); give the {what} table with "
+                                        "its header row", source=label)
             if sep is None:
                 sep = "\t" if suffix == ".tsv" else _detect_sep(path, label)
             _check_header(_header_names(path, sep), label)
