@@ -313,6 +313,27 @@ def test_cli_reads_a_bundle_and_writes_fhir(tmp_path, capsys):
     assert "file not found" in capsys.readouterr().err
 
 
+def test_cli_extract_speaks_as_every_command(tmp_path, capsys):
+    """Its 'wrote' line was on stdout (every other command's is on stderr); an --out it cannot
+    write (x.xlsx, or no suffix, which it wrote as CSV) was refused only after the source was
+    read, or not at all; a directory given as the bundle was 'file not found'."""
+    from ca125kinetics.cli import main
+
+    bundle = cohort_to_fhir(COHORT / "markers.csv", COHORT / "clinical.csv")
+    path = write_fhir(dict(bundle, entry=[e for e in bundle["entry"] if "/000001" in e["fullUrl"]]),
+                      tmp_path / "one.json")
+    capsys.readouterr()
+    assert main(["extract", "fhir", str(path), "--out", str(tmp_path / "m.csv")]) == 0
+    out, err = capsys.readouterr()
+    assert "wrote " not in out and "wrote 1" not in out and err.startswith("wrote ")
+    for name in ("m.xlsx", "markers"):
+        assert main(["extract", "fhir", str(tmp_path / "absent.json"), "--out", str(tmp_path / name)]) == 2
+        assert "the command writes .csv, .json, .parquet, .pq files" in capsys.readouterr().err
+        assert not (tmp_path / name).exists()
+    assert main(["extract", "fhir", str(tmp_path), "--out", str(tmp_path / "x.csv")]) == 2
+    assert "is a directory; check the path of the FHIR bundle" in capsys.readouterr().err
+
+
 def test_rest_api_accepts_fhir_json():
     from fastapi.testclient import TestClient
 

@@ -54,8 +54,10 @@ def skipped_path(out) -> Path:
 
 def cli_extract(args) -> int:
     """Handler of ``ca125 extract``: read, validate with the markers reader, write both tables."""
+    from ..cli._output import TABLE_SUFFIXES, format_for_out
     from ..io import read_markers, write_table
 
+    format_for_out(args.out, None, TABLE_SUFFIXES)    # before reading: a suffix it cannot write is refused
     if args.source_kind == "fhir":
         from .fhir import read_fhir
 
@@ -68,7 +70,8 @@ def cli_extract(args) -> int:
         if args.person_ids:
             path = Path(args.person_ids)
             if not path.is_file():
-                raise InvalidInputError("file not found; give a file with one person_id per line", source=str(path))
+                raise InvalidInputError(f"{'is a directory' if path.is_dir() else 'file not found'}; give a file with "
+                                        "one person_id per line", source=str(path))
             lines = [w.strip() for w in path.read_text().splitlines() if w.strip()]
             bad = [w for w in lines if not w.lstrip("-").isdigit()]
             if bad:
@@ -83,7 +86,8 @@ def cli_extract(args) -> int:
     out = write_table(result.markers, args.out)
     skipped = write_table(result.skipped, skipped_path(args.out))
     print(result.summary())
-    print(f"wrote {len(result.markers)} row(s) to {out} and {len(result.skipped)} skipped record(s) to {skipped}")
+    print(f"wrote {len(result.markers)} row(s) to {out} and {len(result.skipped)} skipped record(s) to {skipped}",
+          file=sys.stderr)
     if flagged:
         print(f"{flagged} patient(s) break the markers data contract (ca125 gcig {out} shows why)",
               file=sys.stderr)

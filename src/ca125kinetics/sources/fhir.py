@@ -179,7 +179,8 @@ def _load(source, max_bytes: int) -> tuple[Any, str]:
         path = Path(source)
         label = str(path)
         if not path.is_file():
-            raise InvalidInputError("file not found; check the path of the FHIR bundle", source=label)
+            raise InvalidInputError(f"{'is a directory' if path.is_dir() else 'file not found'}; check the path of "
+                                    "the FHIR bundle", source=label)
         size = path.stat().st_size
         if size > max_bytes:
             raise InvalidInputError(
