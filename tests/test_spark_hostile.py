@@ -432,3 +432,47 @@ def test_header_spaces_and_a_population_with_another_method_as_in_process(spark,
         fit_kinetics(read_markers(markers), method="per-patient", population=population)
     with pytest.raises(InvalidInputError, match="population= is only used by method='population'"):
         cspark.fit_kinetics(spark.createDataFrame(markers), method="per-patient", population=population)
+
+
+def _duplicated(frame: pd.DataFrame, column: str, name: str) -> pd.DataFrame:
+    """``frame`` with a copy of ``column`` under ``name`` (which may repeat a name)."""
+    copy = frame[[column]].set_axis([name], axis=1)
+    return pd.concat([frame, copy], axis=1)
+
+
+def _spark_frame(spark, frame: pd.DataFrame):
+    """A Spark DataFrame of ``frame``'s text, under its column names (a name may repeat)."""
+    plain = frame.astype(object).set_axis([f"_{i}" for i in range(frame.shape[1])], axis=1)
+    return spark.createDataFrame(plain).toDF(*frame.columns)
+
+
+@pytest.mark.parametrize(("table", "change"), [
+    ("markers", lambda f: f.rename(columns={"patient_id": "PATIENT_ID"})),
+    ("markers", lambda f: _duplicated(f, "ca125", "CA125")),
+    ("markers", lambda f: _duplicated(f, "patient_id", "PATIENT_ID")),
+    ("markers", lambda f: _duplicated(f, "ca125", "ca125")),
+    ("markers", lambda f: f.assign(ECOG=None)),
+    ("clinical", lambda f: _duplicated(f, "ecog", "ECOG")),
+    ("clinical", lambda f: f.rename(columns={"patient_id": "Patient_Id"})),
+], ids=["PATIENT_ID", "ca125-and-CA125", "patient_id-and-PATIENT_ID", "ca125-twice", "markers-ECOG",
+        "ecog-and-ECOG", "Patient_Id"])
+def test_column_names_refused_as_in_process(spark, cohort, table, change):
+    """Column names the readers refuse (a case variant of a contract column, a column named
+    twice): Spark, which matches names regardless of case, failed in its own analysis
+    (AMBIGUOUS_REFERENCE, COLUMN_ALREADY_EXISTS), said only that 'patient_id' was missing,
+    or raised a KeyError; now the readers' refusal, naming the column to rename."""
+    markers, clinical, population = cohort
+    frames = {"markers": markers, "clinical": clinical}
+    frames[table] = change(frames[table])
+    m, c = frames["markers"], frames["clinical"]
+    with pytest.raises(InvalidInputError) as in_process:
+        predict_cohort(m, c)
+    with pytest.raises(InvalidInputError) as on_spark:
+        cspark.score(_spark_frame(spark, m), _spark_frame(spark, c))
+    assert str(on_spark.value) == str(in_process.value)
+    if table == "markers":
+        with pytest.raises(InvalidInputError) as in_process:
+            read_markers(m)
+        with pytest.raises(InvalidInputError) as on_spark:
+            cspark.fit_kinetics(_spark_frame(spark, m), population=population)
+        assert str(on_spark.value) == str(in_process.value)

@@ -43,7 +43,8 @@ process, a file's reasons also give the row).
 
 Rows are grouped by the identifier as the readers read it (a space at an end stripped:
 :func:`_patient_key`); rows without one reach the driver with the first patients, where the
-reader refuses them as in process. Refused before any work: contract columns of a Spark type
+reader refuses them as in process. Refused before any work: column names the readers refuse
+(a case variant of a contract column, a column named twice), contract columns of a Spark type
 the readers cannot read unambiguously (binary, single precision, nested), ``patient_id`` of
 different types in the two tables of :func:`score`, and a model that keeps the first or last
 same-day sample (row order, which Spark does not keep). ``docs/registry.md`` lists what was
@@ -72,18 +73,28 @@ _CHUNK_ROWS = 100_000
 
 def _require_spark(df, name: str):
     """``df`` checked to be a Spark DataFrame the readers can read, its column names without
-    the spaces at their ends (the readers strip them: a CSV header ``"patient_id "``)."""
+    the spaces at their ends (the readers strip them: a CSV header ``"patient_id "``).
+
+    The names are checked by the readers' own rules (``io._check_header``,
+    ``io._resolve_columns``, as the streamed CLI checks a file's header) before Spark
+    resolves any of them: Spark matches names regardless of case, so ``ca125`` beside
+    ``CA125`` or ``PATIENT_ID`` beside ``patient_id`` failed in Spark's analysis
+    (``AMBIGUOUS_REFERENCE``), where the readers refuse them saying which to rename."""
     try:
         from pyspark.sql import DataFrame
     except ImportError as exc:  # pragma: no cover - the extra is missing
         raise InvalidInputError("ca125kinetics.spark needs pyspark: pip install 'ca125kinetics[spark]'") from exc
+    from .io import CLINICAL_KNOWN, MARKERS_KNOWN, _check_header, _require, _resolve_columns
+
     if not isinstance(df, DataFrame):
         raise InvalidInputError(f"{name} must be a Spark DataFrame, got {type(df).__name__}")
+    label = f"{name} DataFrame"   # as the readers name a DataFrame
+    _check_header(df.columns, label)
     stripped = [c.strip() for c in df.columns]
-    if stripped != df.columns and len(set(stripped)) == len(stripped):   # two names made one: the reader says
+    if stripped != df.columns:
         df = df.toDF(*stripped)
-    if "patient_id" not in df.columns:
-        raise InvalidInputError(f"{name} has no 'patient_id' column (found {df.columns})", column="patient_id")
+    known = MARKERS_KNOWN if name == "markers" else CLINICAL_KNOWN
+    _require(_resolve_columns(dict.fromkeys(stripped), known, None, label), ("patient_id",), label, name)
     _require_readable_types(df, name)
     return df
 
