@@ -476,3 +476,14 @@ def test_column_names_refused_as_in_process(spark, cohort, table, change):
         with pytest.raises(InvalidInputError) as on_spark:
             cspark.fit_kinetics(_spark_frame(spark, m), population=population)
         assert str(on_spark.value) == str(in_process.value)
+
+
+def test_extra_columns_whose_names_differ_in_case(spark, cohort):
+    """A site's own columns named alike but for case ('Site' on the markers, 'site' and
+    'Site' in the clinical table, 'note' and 'Note' on the markers beside 'NOTE'): the
+    readers keep them apart and score; Spark's union matched the names regardless of case
+    (a KeyError, AMBIGUOUS_REFERENCE, COLUMN_ALREADY_EXISTS)."""
+    markers, clinical, _ = cohort
+    m = markers.assign(Site="A", note="x", Note="y")
+    c = clinical.assign(site="B", Site="C", NOTE="z")
+    _same(cspark.score(spark.createDataFrame(m), spark.createDataFrame(c)), predict_cohort(m, c))

@@ -484,21 +484,42 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     columns under their own names (:func:`_carried`)."""
     is_clinical = (chunk[_TABLE] == 1).to_numpy()   # a plain mask: the rows' labels are all None
     markers = chunk.loc[~is_clinical, markers_columns]
-    clinical = chunk.loc[is_clinical, [_carried(c, markers_columns) for c in clinical_columns]]
+    clinical = chunk.loc[is_clinical, [_carried(c) for c in clinical_columns]]
     clinical.columns = clinical_columns
     return markers, unnumbered(clinical)
 
 
-#: Prefix of a clinical column that the markers table also has, in the union of the two.
+#: Prefix of the clinical columns (all but ``patient_id``) in the union of the two tables.
 _CLINICAL_PREFIX = "__ca125_clinical__"
 
 
-def _carried(column: str, markers_columns: list[str]) -> str:
-    """The name of a clinical column in the union of the two tables: a column the markers
-    table also has (``treatment_start`` beside dated samples, a site's own column, a factor
-    on both) is carried under :data:`_CLINICAL_PREFIX`, so that each table's values keep
-    their type and the readers see both, as in process (they refuse a factor given twice)."""
-    return _CLINICAL_PREFIX + column if column in markers_columns and column != "patient_id" else column
+def _carried(column: str) -> str:
+    """The name of a clinical column in the union of the two tables (:func:`_union`): every
+    column but ``patient_id`` is carried under :data:`_CLINICAL_PREFIX`, so that a column the
+    markers table also has (``treatment_start`` beside dated samples, a site's own column, a
+    factor on both), whatever the case of its name, keeps each table's values and type, and
+    the readers see both, as in process (they refuse a factor given twice)."""
+    return column if column == "patient_id" else _CLINICAL_PREFIX + column
+
+
+def _union(markers_df, clinical_df):
+    """The rows of both tables in one DataFrame: the markers columns under their names, the
+    clinical ones under :func:`_carried` names, and :data:`_TABLE` (0 markers, 1 clinical).
+
+    The tables are aligned by position, never by Spark's resolution of their names, which
+    ignores case (``site`` in one table took the values of ``Site`` in the other, and two
+    extra columns ``note`` and ``Note`` of one table failed the union); the readers keep
+    such names apart."""
+    from pyspark.sql import functions as F
+
+    def plain(df, prefix):
+        return df.toDF(*(c if c == "patient_id" else f"{prefix}{i}" for i, c in enumerate(df.columns)))
+
+    both = plain(markers_df, "_m").withColumn(_TABLE, F.lit(0)).unionByName(
+        plain(clinical_df, "_c").withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
+    # unionByName keeps the markers' columns and appends the clinical ones they lack, in order
+    return both.toDF(*markers_df.columns, _TABLE,
+                     *(_carried(c) for c in clinical_df.columns if c != "patient_id"))
 
 
 def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, formats, schema, names):
@@ -558,8 +579,7 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
         clinical_df = _require_spark(clinical_df, "clinical")
         _require_same_id_type(markers_df, clinical_df)
         clinical_columns = list(clinical_df.columns)
-        carried = clinical_df.select([F.col(f"`{c}`").alias(_carried(c, markers_columns)) for c in clinical_columns])
-        combined = combined.unionByName(carried.withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
+        combined = _union(markers_df, clinical_df)
     # the in-process function on a few patients: checks the model and inputs, gives the schema
     head = _first_patients(combined, 20)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
