@@ -2039,12 +2039,16 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     _refuse_mixed(group, "uln", col, len(out),
                   lambda d, seen: f"{label} samples with two ULNs ({seen}) on day {d} cannot be aggregated into one "
                   "value: give the samples of that day one assay and its ULN")
-    by = group.groupby(["patient_id", "day"], sort=False)
+    # a day's values aggregated in the order of their size, not of the rows (but for first
+    # and last): a mean summed in row order differed in its last bit between two orders of
+    # one table's rows (Spark's rows have none), and so did k and the probability
+    sized = group if duplicates in ("first", "last") else group.sort_values(vc, kind="stable")
+    by = sized.groupby(["patient_id", "day"], sort=False)
     value = by[vc].agg(duplicates)
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
     keep_first = keep_first.set_index(["patient_id", "day"])
     keep_first[vc] = value
-    keep_first["censored"] = _merged_censored(group, by, vc, duplicates)
+    keep_first["censored"] = _merged_censored(sized, by, vc, duplicates)
     keep_first["assay"] = by["assay"].first()        # the one assay named that day, if any
     keep_first["event"] = None                       # the day's events follow as rows of their own
     keep_first = keep_first.reset_index()
