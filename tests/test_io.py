@@ -181,17 +181,22 @@ def test_duplicate_day_is_error_unless_aggregated():
 
 @pytest.mark.parametrize("how", ["mean", "median", "max", "min"])
 def test_same_day_aggregate_does_not_depend_on_the_row_order(how):
-    """Three same-day samples averaged in the order of the rows: 26.73333333333333 in one
-    order, 26.733333333333334 in another (and k, the probability after it), so a table
-    whose rows came in another order (a Spark DataFrame has none) scored in the last digit
-    otherwise. The aggregate, and whether it is censored, is now one number for every order."""
+    """Three same-day samples averaged in the order of the rows: 39.53333333333333 in one
+    order, 39.53333333333334 in another (and k, the probability after it), and another
+    patient's same-day rows between them changed it again (pandas averages a group whose
+    rows are not together otherwise), so a table whose rows came in another order or in
+    other company (a Spark DataFrame has no order; a chunk holds other patients) scored in
+    the last digit otherwise. The aggregate, and whether it is censored, is now one number."""
     import itertools
 
     results = set()
-    for values in itertools.permutations(["26.9", "28.8", "<24.5"]):
-        df = pd.DataFrame({"patient_id": "p", "day": [0, 21, 21, 21], "ca125": ["400", *values]})
-        row = read_markers(df, duplicates=how).iloc[1]
-        results.add((row["ca125"], row["censored"]))
+    for values in itertools.permutations(["36.2", "39.8", "<42.6"]):
+        p = pd.DataFrame({"patient_id": "p", "day": [0, 21, 21, 21], "ca125": ["400", *values]})
+        q = pd.DataFrame({"patient_id": "q", "day": [0, 21, 21, 21], "ca125": ["300", "37.1", "40.3", "41.9"]})
+        between = pd.concat([p, q]).sort_index(kind="stable")      # p's and q's rows alternate
+        for df in (p, pd.concat([q, p]), between):
+            row = read_markers(df, duplicates=how).set_index(["patient_id", "day"]).loc[("p", 21)]
+            results.add((row["ca125"], row["censored"]))
     assert len(results) == 1
 
 

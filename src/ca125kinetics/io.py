@@ -2040,9 +2040,13 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
                   lambda d, seen: f"{label} samples with two ULNs ({seen}) on day {d} cannot be aggregated into one "
                   "value: give the samples of that day one assay and its ULN")
     # a day's values aggregated in the order of their size, not of the rows (but for first
-    # and last): a mean summed in row order differed in its last bit between two orders of
-    # one table's rows (Spark's rows have none), and so did k and the probability
-    sized = group if duplicates in ("first", "last") else group.sort_values(vc, kind="stable")
+    # and last), each day's rows together: a mean summed in row order differed in its last
+    # bit between two orders of one table's rows (Spark's rows have none), and so did k and
+    # the probability; pandas averages a day whose rows are not together otherwise again
+    sized = group
+    if duplicates not in ("first", "last"):
+        days = group.groupby(["patient_id", "day"], sort=False).ngroup().to_numpy()
+        sized = group.iloc[np.lexsort((group[vc].to_numpy(dtype=float), days))]
     by = sized.groupby(["patient_id", "day"], sort=False)
     value = by[vc].agg(duplicates)
     keep_first = group.loc[~group.duplicated(["patient_id", "day"], keep="first")].copy()
