@@ -1697,3 +1697,23 @@ def test_a_multiindex_of_rows_names_rows_by_their_tuples_and_one_of_columns_is_r
     levels.columns = pd.MultiIndex.from_product([["markers"], levels.columns])
     with pytest.raises(InvalidInputError, match=r"2 levels \(a MultiIndex.*get_level_values"):
         read_markers(levels)
+
+
+@pytest.mark.parametrize("written, options", [
+    (["2024-03-01", "0224-03-25", "9999-12-31"], {}),                                   # text, ISO
+    (["01/03/2024", "25/03/0224", "31/12/9999"], {"date_format": "%d/%m/%Y"}),
+    (np.array(["2024-03-01", "0224-03-25", "9999-12-31"], dtype="datetime64[us]"), {}),  # a Parquet timestamp
+])
+def test_a_date_nanoseconds_cannot_hold_is_refused_not_wrapped(tmp_path, written, options):
+    """A year typed 0224 or 9999 wrapped around in datetime64[ns]: 'day -16904.05 is not a whole
+    number of days' (and outside the plausible range), naming 'day' for a column 'date'."""
+    frame = pd.DataFrame({"patient_id": ["P1"] * 3, "date": written, "ca125": [400.0, 150.0, 60.0],
+                          "treatment_start": ["04/03/2024" if options else "2024-03-04"] * 3})
+    path, text = tmp_path / "m.parquet", tmp_path / "m.csv"
+    frame.to_parquet(path)
+    frame.to_csv(text, index=False)
+    for source in (frame, path, text):
+        got = read_markers(source, on_error="flag", **options)
+        problem = got["problem"].dropna().iloc[0]
+        assert problem.count("is outside the dates read (1678-01-01 to 2261-12-31): a typo in the year?") == 2
+        assert "column 'date'" in problem and "whole number of days" not in problem and "column 'day'" not in problem

@@ -1520,6 +1520,9 @@ def _parse_dates(values, date_format: str | None, what: str):
     dates, bad = _date_values(values, date_format)
 
     def message(raw) -> str:
+        if _outside_dates(raw, date_format):
+            return (f"{what} {raw!r} is outside the dates read ({_FIRST_DATE} to {_LAST_DATE}): a typo in the "
+                    "year? correct the value")
         if date_format is not None:
             return (f"{what} {raw!r} does not match date_format {date_format!r}; correct the value or "
                     "the format")
@@ -1567,6 +1570,29 @@ def _date_format_problem(date_format: str) -> str | None:
     return None
 
 
+#: The first and last calendar dates read (those datetime64[ns] holds whole); any other is refused.
+_FIRST_DATE, _LAST_DATE = np.datetime64("1678-01-01", "D"), np.datetime64("2261-12-31", "D")
+
+
+def _outside_dates(raw, date_format: str | None = None) -> bool:
+    """Whether ``raw`` is a real calendar date (text ``YYYY-MM-DD...`` or in ``date_format``,
+    or a date object) outside :data:`_FIRST_DATE`..:data:`_LAST_DATE`."""
+    if isinstance(raw, str):
+        m = _ISO_DATE_RE.match(raw) if date_format is None else None
+        try:
+            raw = (_dt.date.fromisoformat(m.group(1)) if m is not None
+                   else _dt.datetime.strptime(raw.strip(), date_format).date() if date_format is not None else None)
+        except ValueError:
+            return False
+        if raw is None:
+            return False
+    if isinstance(raw, np.datetime64) and not np.isnat(raw):
+        return not _FIRST_DATE <= raw.astype("datetime64[D]") <= _LAST_DATE
+    if isinstance(raw, _dt.date):
+        return not _FIRST_DATE <= np.datetime64(raw.isoformat()[:10], "D") <= _LAST_DATE
+    return False
+
+
 def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarray, np.ndarray]:
     """``(dates, bad)`` of :func:`_parse_dates` on a column array."""
     n = len(values)
@@ -1576,13 +1602,17 @@ def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarra
             return dates, np.zeros(n, dtype=bool)
         values = values.numpy()                 # any other text: the rules below, cell by cell
     if values.dtype.kind == "M":                         # a datetime column: midnight of its day
-        return values.astype("datetime64[D]").astype("datetime64[ns]"), np.zeros(n, dtype=bool)
+        days = values.astype("datetime64[D]")
+        outside = (days < _FIRST_DATE) | (days > _LAST_DATE)
+        return np.where(outside, np.datetime64("NaT", "D"), days).astype("datetime64[ns]"), outside
     if date_format is None and all(v is None or (type(v) is str and _ISO_DATE.match(v)) for v in values):
         try:   # plain ISO dates: numpy reads them directly (pandas costs ~1 ms per call)
-            return np.array(["NaT" if v is None else v for v in values], dtype="datetime64[D]"
-                            ).astype("datetime64[ns]"), np.zeros(n, dtype=bool)
+            days = np.array(["NaT" if v is None else v for v in values], dtype="datetime64[D]")
         except ValueError:                               # 2024-02-30: the cell path says which
             pass
+        else:
+            outside = (days < _FIRST_DATE) | (days > _LAST_DATE)     # NaT compares False
+            return np.where(outside, np.datetime64("NaT", "D"), days).astype("datetime64[ns]"), outside
     nat = np.datetime64("NaT")
 
     def one(v):
@@ -1612,6 +1642,10 @@ def _date_values(values: np.ndarray, date_format: str | None) -> tuple[np.ndarra
         return (ts.tz_localize(None) if ts.tz is not None else ts).normalize()
 
     parsed = [one(v) for v in values]
+    # a date nanoseconds cannot hold (a year typed 0224 or 9999) is not a date read here: it
+    # had wrapped around into a day such as -16904.05
+    parsed = [nat if v is not None and v is not nat and not _FIRST_DATE <= np.datetime64(v.date(), "D") <= _LAST_DATE
+              else v for v in parsed]
     bad = np.fromiter((v is nat for v in parsed), dtype=bool, count=n)
     dates = np.array([nat if v is None or v is nat else np.datetime64(v.to_datetime64(), "ns") for v in parsed],
                      dtype="datetime64[ns]")
