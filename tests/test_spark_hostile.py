@@ -332,7 +332,8 @@ def test_patient_id_types_that_differ_are_refused(spark, cohort):
     how to cast; the same integer type in both tables is read as in process."""
     markers, clinical, _ = cohort
     numbered = markers.assign(patient_id=markers["patient_id"].astype(int))
-    with pytest.raises(InvalidInputError, match=r"patient_id.*cast\('string'\)"):
+    with pytest.raises(InvalidInputError, match=r"patient_id.*read the table whose patient_id is a number again with "
+                       r"it as text .*inferSchema.*cast\('string'\)"):
         cspark.score(spark.createDataFrame(numbered), spark.createDataFrame(clinical))
     numbered_clinical = clinical.assign(patient_id=clinical["patient_id"].astype(int))
     _same(cspark.score(spark.createDataFrame(numbered), spark.createDataFrame(numbered_clinical)),

@@ -615,7 +615,10 @@ def _require_same_id_type(markers_df, clinical_df) -> None:
         raise InvalidInputError(
             f"patient_id is {ours.simpleString()} in markers but {theirs.simpleString()} in clinical; "
             "Spark would convert one to the other (text '007' to the number 7): give both the same type, "
-            "as text to keep leading zeros: df.withColumn('patient_id', F.col('patient_id').cast('string'))",
+            "as text: read the table whose patient_id is a number again with it as text (a CSV read with "
+            "inferSchema has already lost its leading zeros, 007 -> 7, which a cast does not bring back), "
+            "or, if its identifiers never had leading zeros, "
+            "df.withColumn('patient_id', F.col('patient_id').cast('string'))",
             column="patient_id")
 
 
