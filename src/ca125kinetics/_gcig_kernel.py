@@ -205,6 +205,12 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, mu, xday, xkind,
     A sample on or after the first mouse-antibody day is excluded (HAMA); otherwise one
     drawn ``0 <= day - event_day <= i_window`` after an interference event, reported against
     the earliest such event (first kind in name order on a tie).
+
+    The rows are in day order (module docstring), and so are the merged samples: the events
+    that can exclude a sample are the rows from the first with ``day >= d - i_window`` to the
+    last with ``day <= d``, and that first row only moves forward from sample to sample. So
+    each sample reads the rows of its window only, not all the patient's rows (a long series
+    with one event cost samples x rows).
     """
     hama = MISSING
     any_interference = False
@@ -219,6 +225,7 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, mu, xday, xkind,
         return end, 0
     keep = lo
     n_ex = 0
+    w = lo      # the first row not before the window of the current sample
     for j in range(lo, end):
         d = md[j]
         kind = EV_NONE
@@ -227,13 +234,17 @@ def _exclude(lo, hi, end, day, event, i_window, md, mv, mc, ma, mu, xday, xkind,
             kind = EV_HAMA
             when = hama
         elif any_interference:
-            for r in range(lo, hi):
+            while w < hi and day[w] < d - i_window:
+                w += 1
+            r = w
+            while r < hi and day[r] <= d:
                 k = event[r]
                 if k >= 0 and k != EV_HAMA:
                     e = day[r]
-                    if 0 <= d - e <= i_window and (kind == EV_NONE or (e == when and k < kind)):
+                    if kind == EV_NONE or (e == when and k < kind):
                         kind = k
                         when = e
+                r += 1
         if kind == EV_NONE:
             md[keep] = d
             mv[keep] = mv[j]
