@@ -31,6 +31,13 @@ count ("; no later sample will count: mouse antibodies on day d" at the end of t
 first dose): only that clause was added, to 52 ``reason`` and 61 ``progression_reason`` cells
 and 19 ``api`` rows; every other cell is as before.
 
+Regenerated when same-day samples came to be aggregated in the order of their values, not of
+the rows (so that a mean is one number whatever the order of the rows and the patients beside
+them, in process as on Spark): only 3 ``api`` rows changed (the ``gcig_response`` and
+``gcig_progression`` cases with ``duplicates="mean"``), each in the last bits of an averaged
+value (``115.56666666666668`` -> ``115.56666666666666``), equal when numbers are rounded to 10
+significant digits; every other cell is as before.
+
 Regenerated for the ``awaiting`` status (an evaluable baseline with no usable sample after the
 first dose, none drawn or every one excluded, was ``no_response``): only those patients'
 ``status``, ``responded`` (now missing), ``reason`` and ``progression_reason`` changed (474
