@@ -896,3 +896,31 @@ def test_an_empty_file_is_refused_in_the_same_words_by_every_command(series, tmp
     assert main([a.format(empty=empty, series=series, clinical=clinical) for a in args]) == 2
     err = capsys.readouterr().err
     assert f"ca125: error: {empty}: the file is empty (no header, no rows); give the {what} table with its header" in err
+
+
+@pytest.mark.parametrize("terminal", [False, True])
+def test_the_demo_draws_the_training_bar_on_a_terminal_only(tmp_path, monkeypatch, terminal):
+    """scripts/run.sh (the demo) trained with progress=True whatever stderr was: its bars went
+    into CI logs and files as carriage-return noise, where every command draws a bar on a
+    terminal only (cohort.bar_wanted)."""
+    import sys
+
+    import ca125kinetics.train as train_module
+    from ca125kinetics import demo
+    from ca125kinetics.synth import write_synthetic
+
+    class Stop(Exception):
+        pass
+
+    asked = {}
+
+    def fake_train(*args, **kwargs):
+        asked.update(kwargs)
+        raise Stop
+
+    write_synthetic(60, 5, tmp_path / "cohort")
+    monkeypatch.setattr(train_module, "train", fake_train)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: terminal)
+    with pytest.raises(Stop):
+        demo.run(cohort=tmp_path / "cohort", out=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    assert asked["progress"] is terminal

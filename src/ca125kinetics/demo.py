@@ -94,12 +94,13 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     _done(t0)
 
     t0 = _stage(4, f"Training with MLflow tracking ({tracking_uri})")
+    from .cohort import bar_wanted
     from .tracking import quiet_mlflow
     from .train import format_summary, train
 
-    with quiet_mlflow():
+    with quiet_mlflow():   # the bar on a terminal only, as every command draws it (not into a CI log)
         result = train(markers_path, clinical_path, config=config, tracking_uri=tracking_uri,
-                       name=name, out_dir=out / "model", progress=True)
+                       name=name, out_dir=out / "model", progress=bar_wanted(True))
     print(format_summary(result))
     _done(t0)
 
