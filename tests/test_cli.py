@@ -924,3 +924,19 @@ def test_the_demo_draws_the_training_bar_on_a_terminal_only(tmp_path, monkeypatc
     with pytest.raises(Stop):
         demo.run(cohort=tmp_path / "cohort", out=tmp_path / "out", tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
     assert asked["progress"] is terminal
+
+
+def test_design_outputs_into_a_folder_not_yet_made(tmp_path, capsys):
+    """``design ni-analysis --out`` and ``selection-trial --plot`` into a missing folder ended in
+    FileNotFoundError (a traceback, for the plot after the simulations); every other command
+    makes the folder."""
+    data = tmp_path / "trial.csv"
+    data.write_text("time,event,arm\n10,1,A\n20,0,B\n30,1,A\n5,1,B\n40,0,A\n12,1,B\n")
+    out = tmp_path / "new" / "ni.json"
+    assert main(["design", "ni-analysis", "--data", str(data), "--time", "time", "--event", "event", "--arm", "arm",
+                 "--experimental", "A", "--control", "B", "--margin-hr", "1.3", "--at", "12", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["experimental"] == "A"
+    plot = tmp_path / "figures" / "power.png"
+    assert main(["design", "selection-trial", "--ppv", "0.7", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "12", "--n", "100", "--sims", "20", "--plot", str(plot)]) == 0
+    assert plot.read_bytes().startswith(b"\x89PNG")

@@ -420,6 +420,9 @@ def _cli_selection(args) -> int:
         else:
             curve = power_curve(n, **curve_kw)
         fig = plot_power_curve(curve, n=n)
+        from pathlib import Path
+
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)    # as every command's output
         fig.savefig(args.plot, dpi=120)
         import matplotlib.pyplot as plt
 
@@ -499,6 +502,7 @@ def _cli_ni(args) -> int:
     if args.out:
         from pathlib import Path
 
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)     # as every command's output
         Path(args.out).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {args.out}", file=sys.stderr)
     else:
