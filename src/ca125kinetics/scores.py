@@ -91,7 +91,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import InvalidInputError
-from .io import _STAGE_RE, CA125_MAX, CLINICAL_NUMBERS, RECURRENCE_PATTERNS, _boolean_word
+from .io import _STAGE_RE, CA125_MAX, CLINICAL_NUMBERS, RECURRENCE_PATTERNS, _boolean_word, _parse_censored_flags
 from .settings import _SettingsMixin, with_provenance
 
 __all__ = [
@@ -591,27 +591,17 @@ _FLAG_RULE = "use true or false (also yes/no, 1/0), or leave it empty if the val
 
 def _censored_flags(censored) -> tuple[np.ndarray, list[str]]:
     """``(flags, messages)`` of the ``ca125_at_recurrence_censored`` values: True where the
-    value was reported below the assay's limit. Read as ``read_clinical`` reads a 0/1 column:
-    a bool, 0 or 1, or the words true/false, yes/no, 1/0 (any case); empty (None, NaN, NA,
-    blank) is not censored. Any other value is not guessed: its message says why."""
+    value was reported below the assay's limit. Read by the readers' rule of a ``censored``
+    column (:func:`ca125kinetics.io._parse_censored_flags`: a bool, 0 or 1, or the words
+    true/false, yes/no, 1/0 in any case; empty is not censored). Any other value is not
+    guessed: its message says why."""
     if isinstance(censored, np.ndarray) and censored.dtype == bool:
         return censored, [""] * len(censored)
-    values = censored.tolist() if isinstance(censored, _ARRAYS) else list(censored)
-    flags, messages = [], []
-    for value in values:
-        if _is_na(value) or (isinstance(value, str) and not value.strip()):
-            flag = 0.0
-        elif isinstance(value, (bool, np.bool_)):
-            flag = float(value)
-        elif isinstance(value, str):
-            flag = _boolean_word(value)
-        elif isinstance(value, (int, float, np.integer, np.floating)) and value in (0, 1):
-            flag = float(value)
-        else:
-            flag = math.nan
-        flags.append(flag == 1.0)
-        messages.append("" if flag == flag else f"ca125_at_recurrence_censored = {value}: {_FLAG_RULE}")
-    return np.array(flags, dtype=bool), messages
+    given = censored.tolist() if isinstance(censored, _ARRAYS) else list(censored)
+    values = np.empty(len(given), dtype=object)
+    values[:] = given
+    flags, bad, _ = _parse_censored_flags(values)
+    return flags, [f"ca125_at_recurrence_censored = {v}: {_FLAG_RULE}" if b else "" for v, b in zip(given, bad)]
 
 
 def _below_limit(parsed: _Parsed, censored, n: int) -> _Parsed:
