@@ -62,8 +62,8 @@ Decisions (also fields of :class:`ScoreSettings`, logged with every run):
   (positive), 500 mL is not.
 * iMODEL: ECOG 4 is not covered by the paper (ECOG 2-3 scores 2.4). **Decision**:
   ``imodel_ecog4="poor"`` counts ECOG 4 with 2-3 (2.4 points; the reason names it "ECOG 4
-  counted as ECOG 2-3"); ``"not_applicable"`` declines to score it. Ascites "present" means ``ascites_ml > 0``. The paper's progression-free
-  interval is taken as ``pfi_months`` (the contract's platinum-free interval; the two coincide
+  counted as ECOG 2-3"); ``"not_applicable"`` declines to score it. Ascites "present" means
+  ``ascites_ml > 0``. The paper's progression-free interval is taken as ``pfi_months`` (the contract's platinum-free interval; the two coincide
   for a first recurrence after platinum-based first-line treatment). PFI of exactly 16 months
   scores 0 ("< 16"); CA-125 of exactly 105 U/mL scores 0 ("> 105"). Points are summed in
   tenths (integers), so 0.8 + 1.5 + 2.4 is exactly 4.7 (low risk).
