@@ -55,7 +55,7 @@ def skipped_path(out) -> Path:
 def cli_extract(args) -> int:
     """Handler of ``ca125 extract``: read, validate with the markers reader, write both tables."""
     from ..cli._output import TABLE_SUFFIXES, format_for_out
-    from ..io import read_markers, write_table
+    from ..io import not_a_file, read_markers, write_table
 
     format_for_out(args.out, None, TABLE_SUFFIXES)    # before reading: a suffix it cannot write is refused
     if args.source_kind == "fhir":
@@ -70,8 +70,7 @@ def cli_extract(args) -> int:
         if args.person_ids:
             path = Path(args.person_ids)
             if not path.is_file():
-                raise InvalidInputError(f"{'is a directory' if path.is_dir() else 'file not found'}; give a file with "
-                                        "one person_id per line", source=str(path))
+                raise InvalidInputError(f"{not_a_file(path)}; give a file with one person_id per line", source=str(path))
             lines = [w.strip() for w in path.read_text().splitlines() if w.strip()]
             bad = [w for w in lines if not w.lstrip("-").isdigit()]
             if bad:

@@ -179,8 +179,9 @@ def _load(source, max_bytes: int) -> tuple[Any, str]:
         path = Path(source)
         label = str(path)
         if not path.is_file():
-            raise InvalidInputError(f"{'is a directory' if path.is_dir() else 'file not found'}; check the path of "
-                                    "the FHIR bundle", source=label)
+            from ..io import not_a_file
+
+            raise InvalidInputError(f"{not_a_file(path)}; check the path of the FHIR bundle", source=label)
         size = path.stat().st_size
         if size > max_bytes:
             raise InvalidInputError(
