@@ -122,3 +122,9 @@ def location(*, source=None, row=None, patient_id=None, column=None) -> str:
     if column is not None:
         parts.append(f"column {column!r}")
     return ", ".join(parts)
+
+
+def not_a_file(path) -> str:
+    """Why ``path`` (a ``pathlib.Path``) cannot be read as a file, said first in a refusal: it
+    is a directory, or there is nothing there."""
+    return "is a directory" if path.is_dir() else "file not found"

@@ -344,12 +344,6 @@ class TableFile:
         return 2 if self.kind == "csv" else 0
 
 
-def not_a_file(path: Path) -> str:
-    """Why ``path`` cannot be read as a file, said first in a refusal: it is a directory, or
-    there is nothing there."""
-    return "is a directory" if path.is_dir() else "file not found"
-
-
 def table_file(source, what: str, sep: str | None = None) -> TableFile:
     """Check a table path before it is parsed, as every reader does: the file exists, its
     suffix is a known kind, its first bytes match that kind (:func:`_sniff`), a CSV's

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from ..cli import add_code_arguments, source_codes_options
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, not_a_file
 
 __all__ = ["add_extract_arguments", "cli_extract", "skipped_path"]
 
@@ -55,7 +55,7 @@ def skipped_path(out) -> Path:
 def cli_extract(args) -> int:
     """Handler of ``ca125 extract``: read, validate with the markers reader, write both tables."""
     from ..cli._output import TABLE_SUFFIXES, format_for_out
-    from ..io import not_a_file, read_markers, write_table
+    from ..io import read_markers, write_table
 
     format_for_out(args.out, None, TABLE_SUFFIXES)    # before reading: a suffix it cannot write is refused
     if args.source_kind == "fhir":

@@ -73,7 +73,7 @@ from typing import Any, Iterable, Mapping
 
 import pandas as pd
 
-from ..errors import InvalidInputError, NoMarkerDataError
+from ..errors import InvalidInputError, NoMarkerDataError, not_a_file
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, MarkerCode,
                      SourceRead, as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, marker_code,
                      line_drugs, no_marker_message, require, skipped_frame)
@@ -179,8 +179,6 @@ def _load(source, max_bytes: int) -> tuple[Any, str]:
         path = Path(source)
         label = str(path)
         if not path.is_file():
-            from ..io import not_a_file
-
             raise InvalidInputError(f"{not_a_file(path)}; check the path of the FHIR bundle", source=label)
         size = path.stat().st_size
         if size > max_bytes:
