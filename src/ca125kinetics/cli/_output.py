@@ -80,7 +80,7 @@ def _is_stdout(path) -> bool:
         named, stdout = os.stat(path), os.fstat(sys.stdout.fileno())
     except (OSError, ValueError, AttributeError):    # no such file; a stdout without a descriptor
         return False
-    return (named.st_dev, named.st_ino) == (stdout.st_dev, stdout.st_ino)
+    return os.path.samestat(named, stdout)
 
 
 def max_rows_option(text: str) -> int:
