@@ -217,11 +217,13 @@ def _single(value) -> bool:
     return dtype is not None and dtype.kind == "f" and dtype.itemsize < 8
 
 
-def _refuse_single(name: str, value) -> None:
+def _refuse_single(name: str, value, what: str | None = None) -> None:
+    """Refuse a single-precision ``value`` of ``name`` (``what``: how the message names it, by
+    default ``setting 'name'``), naming the Python float to give."""
     if _single(value):
         raise InvalidInputError(
-            f"setting {name!r} is a single-precision number ({value.dtype}: {float(value)!r}), not the value "
-            f"written; give it as a Python float, e.g. {name}={float(str(value))!r}")
+            f"{what or f'setting {name!r}'} is a single-precision number ({value.dtype}: {float(value)!r}), not the "
+            f"value written; give it as a Python float, e.g. {name}={float(str(value))!r}")
 
 
 def _positive(name: str, value: float) -> None:
