@@ -1666,10 +1666,11 @@ def _parse_censored_flags(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
             return bool(v)
         if isinstance(v, (int, float, np.integer, np.floating)):
             return {1: True, 0: False}.get(v) if v in (0, 1) else None
-        text = str(v).strip().lower()
-        if text == "":
+        text = str(v)
+        if not text.strip():
             return ""
-        return True if text in CENSORED_TRUE else False if text in CENSORED_FALSE else None
+        word = _boolean_word(text)
+        return None if np.isnan(word) else word == 1.0
 
     parsed = [one(v) for v in values]
     bad = np.fromiter((v is None for v in parsed), dtype=bool, count=len(parsed))
