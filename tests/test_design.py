@@ -360,6 +360,21 @@ def test_noninferiority_refusals_name_the_users_columns(aml, column, value, said
     assert raised.value.column == column and raised.value.row == 0
 
 
+@pytest.mark.parametrize("column, value, said", [
+    ("status", 2.0, "found 2.0 at position 0"),
+    ("time", -3.0, "found -3.0 at position 0"),
+])
+def test_noninferiority_refusals_show_a_numeric_columns_value_as_written(aml, column, value, said):
+    """A bad value of a numeric column (a CSV's dfs_event coded 1/2, a negative time) was shown
+    as numpy's repr: 'found np.float64(2.0)'; now as the number."""
+    bad = aml.astype({column: float})
+    bad.loc[0, column] = value
+    with pytest.raises(InvalidInputError, match=re.escape(said)) as raised:
+        design.noninferiority_analysis(bad, "time", "status", "x", experimental="Maintained",
+                                       control="Nonmaintained", at=20)
+    assert "np." not in str(raised.value)
+
+
 def test_star_import_of_design_gives_every_name():
     namespace: dict = {}
     exec("from ca125kinetics.design import *", namespace)

@@ -104,8 +104,11 @@ def refuse_bad(values: np.ndarray, bad: np.ndarray, name: str, rule: str, fix: s
     if bad.size == 0:
         return
     others = f" and {bad.size - 1} other bad value(s)" if bad.size > 1 else ""
+    value = values[bad[0]]
+    # a numpy number as the number it is (2.0), not numpy's repr (np.float64(2.0))
+    value = value.item() if isinstance(value, np.generic) else value
     raise InvalidInputError(
-        f"{name} must {rule}; found {values[bad[0]]!r} at position {bad[0]}{others}; {fix}",
+        f"{name} must {rule}; found {value!r} at position {bad[0]}{others}; {fix}",
         row=int(bad[0]),
         column=name,
     )
