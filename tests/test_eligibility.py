@@ -888,6 +888,20 @@ def test_every_screen_output_records_the_rules_and_package_version(tmp_path, cap
     assert "gcig" not in json.loads(screen(clinical).to_frame()["rules"].iloc[0])
 
 
+def test_the_json_of_a_screen_without_markers_states_no_uln():
+    """A screen that read no markers applied no ULN: RESET's JSON (a CEA trial whose criteria
+    read no marker) said "uln": 35.0, CA-125's GCIG default, as if a ULN had been used; so did
+    RESCUE's without --markers. The rules record no GCIG settings there, and now neither does
+    the JSON's uln; with markers it is the GCIG rules' ULN, as before."""
+    assert screen(pd.DataFrame([reset_patient()]), trial="reset").to_dict()["uln"] is None
+    assert screen(pd.DataFrame([rescue_patient()]), trial="rescue").to_dict()["uln"] is None
+    from ca125kinetics.settings import GcigSettings
+
+    with_markers = screen(pd.DataFrame([rescue_patient(patient_id="009")]), markers_of(RESPONSE, pid="009"),
+                          gcig_settings=GcigSettings(uln=30))
+    assert with_markers.to_dict()["uln"] == 30.0 == with_markers.to_dict()["rules"]["gcig"]["uln"]
+
+
 @pytest.mark.parametrize(("field", "value", "shown"), [("pfi_months", 5.9999999, "pfi_months 5.9999999 is not >= 6"),
                                                        ("age", 18.999999, "age 18.999999 is not >= 19")])
 def test_reason_shows_a_value_near_the_boundary_unrounded(field, value, shown):

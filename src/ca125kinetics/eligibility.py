@@ -728,7 +728,9 @@ class ScreeningResult:
 
     def to_dict(self) -> dict:
         """JSON-ready: the trial, the summary and every patient with every criterion, with the
-        ``rules`` (:meth:`rules`) and the ``package_version`` that screened them."""
+        ``rules`` (:meth:`rules`) and the ``package_version`` that screened them. ``uln`` is
+        the GCIG rules' default ULN when markers were screened, else None: no ULN was applied
+        (as ``rules`` then records no GCIG settings)."""
         from . import __version__
 
         return {
@@ -737,7 +739,7 @@ class ScreeningResult:
             "markers_given": self.markers_given,
             "absent_columns": list(self.absent_columns),
             "rules": self.rules(), "package_version": __version__,
-            "uln": self.uln,
+            "uln": self.uln if self.markers_given else None,
             "summary": {row.status: int(row.n) for row in self.summary().itertuples()},
             "patients": [
                 {"patient_id": p.patient_id, "status": p.status, "reason": p.reason, "admitted_by": p.admitted_by,
