@@ -259,6 +259,29 @@ def test_a_downstaged_label_the_restaging_contradicts_is_excluded_not_learned():
                                                    "(downstaged means ycT<=3 N0 M0)", "n": 3}]
 
 
+def test_the_training_gate_of_downstaged_is_resets_inclusion_6_as_the_screen_reads_it():
+    """The ``downstaged`` gate and RESET's screen share one definition (the shipped I6): on
+    every combination of restaging stages, known or not, they give the same answer."""
+    import itertools
+
+    from ca125kinetics.eligibility import screen
+    from ca125kinetics.io import read_clinical
+    from ca125kinetics.train import _restaging_gate
+
+    combos = list(itertools.product(["T0", "Tis", "T1", "T2", "T3", "T4a", "T4b", None],
+                                    ["N0", "N1", "N2b", None], ["M0", "M1", None]))
+    clinical = read_clinical(pd.DataFrame({
+        "patient_id": [f"p{i}" for i in range(len(combos))],
+        "yct_stage": [c[0] for c in combos], "ycn_stage": [c[1] for c in combos],
+        "ycm_stage": [c[2] for c in combos]}), require=("patient_id",))
+    gate = _restaging_gate(clinical.set_index("patient_id", drop=False), clinical["patient_id"])
+    rows = screen(clinical, trial="reset").criteria_frame()
+    i6 = rows[rows["criterion"] == "I6"].set_index("patient_id")["outcome"].reindex(clinical["patient_id"])
+    expected = i6.map({"met": 1.0, "not_met": 0.0}).to_numpy(dtype=float, na_value=np.nan)
+    assert np.array_equal(gate, expected, equal_nan=True)
+    assert {1.0, 0.0} <= set(gate[~np.isnan(gate)]) and np.isnan(gate).any()
+
+
 def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_options(subset, tmp_path):
     """``ca125 score`` with a model of another task read ``--allow-imputed``, ``--rename``,
     ``--sep``, ``--decimal``, ``--date-format`` and ``--thousands`` and ignored them (the

@@ -83,6 +83,7 @@ __all__ = [
     "FRAME_COLUMNS",
     "CRITERIA_COLUMNS",
     "ENTRY_CRITERION",
+    "DOWNSTAGING_CRITERION",
     "entry_criterion",
     "criterion_values",
     "gcig_field",
@@ -130,6 +131,10 @@ _MARKERS_REFUSED = "markers refused"
 ENTRY_CRITERION = ("rescue", "I3")
 #: The fields a scored patient has for the entry criterion (``recist`` and ``gcig_response``).
 _ENTRY_FIELDS = ("recist", "gcig_response")
+#: RESET's inclusion 6: downstaged at the clinical restaging (ycT<=3 N0 M0), the definition
+#: of training's ``downstaged`` outcome too (:func:`downstaging_criterion`).
+DOWNSTAGING_CRITERION = ("reset", "I6")
+_DOWNSTAGING_FIELDS = ("yct_stage", "ycn_stage", "ycm_stage")
 
 
 def gcig_field(status):
@@ -517,11 +522,26 @@ def entry_criterion() -> Criterion:
     entry criterion of ``predict``'s decision rule (the response during the neoadjuvant
     cycles: RECIST 1.1 CR, PR or SD, or a GCIG CA-125 response). A scored patient has
     ``recist`` and ``gcig_response`` only, so a criterion reading any other field is refused."""
-    name, cid = ENTRY_CRITERION
+    return _shipped_criterion(ENTRY_CRITERION, _ENTRY_FIELDS, "predict applies it as the entry criterion")
+
+
+@functools.lru_cache(maxsize=1)
+def downstaging_criterion() -> Criterion:
+    """RESET's inclusion 6 (:data:`DOWNSTAGING_CRITERION`), from the shipped criteria file:
+    the clinical restaging ycT<=3 N0 M0 that defines downstaging, which training's
+    ``downstaged`` outcome is checked against (one definition for the screen and the model)."""
+    return _shipped_criterion(DOWNSTAGING_CRITERION, _DOWNSTAGING_FIELDS,
+                              "training checks the downstaged outcome against it")
+
+
+def _shipped_criterion(which: tuple[str, str], fields: tuple[str, ...], use: str) -> Criterion:
+    """The criterion ``which`` (trial, id) of a shipped criteria file, refused unless it is
+    there once and reads only ``fields`` (what its ``use`` gives it)."""
+    name, cid = which
     found = [c for c in load_trial(name).criteria if c.id == cid]
-    if len(found) != 1 or not set(found[0].fields) <= set(_ENTRY_FIELDS):
-        raise InvalidInputError(f"{name}.toml must have one criterion {cid} reading only {list(_ENTRY_FIELDS)} "
-                                "(predict applies it as the entry criterion)", source=f"{name}.toml")
+    if len(found) != 1 or not set(found[0].fields) <= set(fields):
+        raise InvalidInputError(f"{name}.toml must have one criterion {cid} reading only {list(fields)} "
+                                f"({use})", source=f"{name}.toml")
     return found[0]
 
 

@@ -615,26 +615,20 @@ def _outcome_values(clin: pd.DataFrame, ids: pd.Series, column: str) -> np.ndarr
     return values
 
 
-#: Clinical T stages at restaging that a downstaging (ycT<=3 N0 M0) admits.
-_DOWNSTAGED_T = ("T0", "Tis", "T1", "T2", "T3")
-
-
 def _restaging_gate(clin: pd.DataFrame, ids: pd.Series) -> np.ndarray:
-    """Per patient, whether the recorded clinical restaging is ycT<=3 N0 M0: 1.0, 0.0, or NaN
-    when the stages recorded cannot tell (a known stage outside the gate says 0 whatever the
-    others; all three within it say 1)."""
-    n = len(ids)
-    within, outside = np.ones(n, dtype=bool), np.zeros(n, dtype=bool)
-    for column, admitted in (("yct_stage", _DOWNSTAGED_T), ("ycn_stage", ("N0",)), ("ycm_stage", ("M0",))):
-        if column not in clin.columns:
-            within[:] = False
-            continue
-        stage = clin[column].reindex(ids).to_numpy(dtype=object)
-        known = ~pd.isna(stage)
-        inside = known & np.isin(stage.astype(str), admitted)
-        outside |= known & ~inside
-        within &= inside
-    return np.where(outside, 0.0, np.where(within, 1.0, np.nan))
+    """Per patient, whether the recorded clinical restaging is ycT<=3 N0 M0 (RESET's
+    inclusion 6, :func:`ca125kinetics.eligibility.downstaging_criterion`, evaluated as the
+    screen evaluates it): 1.0, 0.0, or NaN when the stages recorded cannot tell (a known
+    stage outside the criterion says 0 whatever the others; all of them within it say 1)."""
+    from .eligibility import criterion_values, downstaging_criterion
+
+    criterion = downstaging_criterion()
+    fields = {}
+    for column in criterion.fields:     # a column not in the table: every stage unknown
+        stage = (clin[column].reindex(ids).to_numpy(dtype=object) if column in clin.columns
+                 else np.full(len(ids), None, dtype=object))
+        fields[column] = [None if pd.isna(v) else v for v in stage]
+    return np.array([np.nan if v is None else float(v) for v in criterion_values(criterion, fields)])
 
 
 def _exclusions(frame: pd.DataFrame, clinical: pd.DataFrame,
