@@ -208,6 +208,25 @@ def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
     assert "GCIG rules are defined for CA-125 only, not for CEA" in capsys.readouterr().err
 
 
+def test_kinetics_takes_the_cycle_length_of_a_two_weekly_regimen(tmp_path, capsys):
+    """The percent declines before cycles 2 and 3 were read on a 21-day grid only (no option
+    set ``cycle_days``): FOLFOX's two-weekly cycles got the samples of days 27 and 41."""
+    path = tmp_path / "cea.csv"
+    pd.DataFrame({"patient_id": ["a"] * 5, "day": [0, 13, 27, 41, 55],
+                  "cea": [40.0, 20.0, 12.0, 8.0, 6.0]}).to_csv(path, index=False)
+    run = ["kinetics", str(path), "--marker", "cea", "--method", "per-patient", "--format", "csv"]
+    assert main(run) == 0
+    three_weekly = pd.read_csv(io.StringIO(capsys.readouterr().out)).iloc[0]
+    assert (three_weekly["pct_decline_c2_day"], three_weekly["pct_decline_c3_day"]) == (27, 41)
+    assert main([*run, "--cycle-days", "14", "--cycle-window-days", "6"]) == 0
+    table = pd.read_csv(io.StringIO(capsys.readouterr().out))
+    two_weekly = table.iloc[0]
+    assert (two_weekly["pct_decline_c2_day"], two_weekly["pct_decline_c3_day"]) == (13, 27)
+    assert '"cycle_days":14' in table["rules"].iloc[0] and '"cycle_window_days":6' in table["rules"].iloc[0]
+    assert main([*run, "--cycle-days", "0"]) == 2
+    assert "'cycle_days' must be at least 1" in capsys.readouterr().err
+
+
 def test_kinetics_refuses_an_option_it_would_ignore(tmp_path, capsys):
     """--clearance-r2 without the response features (CA-125 without --response) and
     --kelim-cutoff with CEA (no KELIM cut-off) were read and ignored without a word."""

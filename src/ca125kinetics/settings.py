@@ -391,6 +391,9 @@ class KineticsSettings(_SettingsMixin):
                 raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
         if self.min_samples < 2:
             raise InvalidInputError("setting 'min_samples' must be at least 2 (a rate needs two values)")
+        if self.cycle_days < 1:
+            raise InvalidInputError("setting 'cycle_days' must be at least 1: it is the length of a treatment "
+                                    "cycle (21 for three-weekly, 14 for two-weekly regimens)")
         if self.window_days < 1:
             raise InvalidInputError("setting 'window_days' must be at least 1: the kinetics measure the CA-125 "
                                     "decline after the first dose (day 0), so a window ending on day 0 holds none")

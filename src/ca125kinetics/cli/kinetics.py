@@ -34,6 +34,12 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--k-ref", type=float, default=None,
                         help="k_ref of the standardized score k / k_ref (default: the model's with --model, "
                         "else the package default 0.05/day)")
+    parser.add_argument("--cycle-days", type=int, default=None, metavar="DAYS",
+                        help="cycle length of the percent declines before cycles 2, 3, 4 (default: the model's "
+                        "with --model, else 21; 14 for two-weekly regimens such as FOLFOX)")
+    parser.add_argument("--cycle-window-days", type=int, default=None, metavar="DAYS",
+                        help="the sample before cycle c is the latest within +/- DAYS of day (c - 1) x "
+                        "--cycle-days (default: the model's with --model, else 7)")
     parser.add_argument("--model", default=None,
                         help="take k_ref, the kinetics rules and the fitted population of this model (exported "
                         "directory or MLflow URI), so the scores equal those of 'ca125 score --model'")
@@ -63,8 +69,8 @@ def add_kinetics_arguments(parser) -> None:
 def _kinetics_settings_and_population(args, spec=None):
     """(settings, population, method) of ``ca125 kinetics``: the model's with ``--model``
     (its k_ref, rules and fitted population, so the scores equal those of ``ca125 score``),
-    else the package defaults; ``--uln`` and ``--k-ref`` override, and the source of k_ref
-    is recorded either way."""
+    else the package defaults; ``--uln``, ``--k-ref``, ``--cycle-days`` and
+    ``--cycle-window-days`` override, and the source of k_ref is recorded either way."""
     population, method = None, args.method
     if args.model is not None:
         from ..predict import load_model
@@ -92,6 +98,9 @@ def _kinetics_settings_and_population(args, spec=None):
         settings = settings.replace(uln=args.uln)
     if args.k_ref is not None:
         settings = settings.replace(k_ref=args.k_ref, k_ref_source="given on the command line (--k-ref)")
+    for option, field in (("cycle_days", "cycle_days"), ("cycle_window_days", "cycle_window_days")):
+        if getattr(args, option) is not None:
+            settings = settings.replace(**{field: getattr(args, option)})
     return settings, population, method
 
 
