@@ -442,6 +442,30 @@ def test_clinical_missing_column_and_duplicate_patient():
         read_clinical(pd.concat([CLINICAL, CLINICAL.iloc[[0]]]))
 
 
+def test_json_tables_keep_every_digit_of_every_number(tmp_path, capsys):
+    """A JSON table (``ca125 validate --predictions x.json``, ``--format json``) holds the numbers
+    of the frame: pandas' encoder kept 10 decimals, so a probability of 3e-11 was written as 0.0
+    and 0.6553339997429298 as 0.6553339997, where CSV and Parquet kept every digit."""
+    import json
+
+    from ca125kinetics.cli._output import emit
+
+    probability = [3e-11, 1.2345678901234e-05, 0.6553339997429298, np.nan]
+    frame = pd.DataFrame({"patient_id": ["a", "b", "c", "d"], "probability": probability,
+                          "score": pd.array([0.1, None, 2.0 / 3.0, 1e300], dtype="Float64"),
+                          "mixed": ["x", None, 1.0 / 3.0, float("inf")], "n": [1, 2, 3, 4],
+                          "date": pd.to_datetime(["2025-01-02", None, "2025-03-04", "2025-03-05"])})
+    emit(frame, None, "json")
+    for text in (write_table(frame, tmp_path / "t.json").read_text(), capsys.readouterr().out):
+        rows = json.loads(text)
+        assert [r["probability"] for r in rows] == [3e-11, 1.2345678901234e-05, 0.6553339997429298, None]
+        assert [r["score"] for r in rows] == [0.1, None, 2.0 / 3.0, 1e300]
+        assert [r["mixed"] for r in rows] == ["x", None, 1.0 / 3.0, None]    # a non-finite number is null
+        assert [r["n"] for r in rows] == [1, 2, 3, 4]
+        assert [r["date"] for r in rows] == ["2025-01-02T00:00:00.000", None, "2025-03-04T00:00:00.000",
+                                             "2025-03-05T00:00:00.000"]
+
+
 def test_canonical_frame_round_trips_through_csv(tmp_path):
     df = read_markers(markers(ca125=["400", "<5", "150"]))
     path = write_table(df, tmp_path / "canonical.csv")

@@ -119,7 +119,7 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     print(f"\n    the same from the command line:\n    ca125 score --markers {out / 'example_markers.csv'} "
           f"--clinical {out / 'example_clinical.csv'} --model models:/{name}@champion")
     _done(t0)
-    pd.DataFrame([pred.to_dict()]).to_json(out / "example_prediction.json", orient="records", indent=2)
+    write_table(pd.DataFrame([pred.to_dict()]), out / "example_prediction.json")
     print(f"\nDone. Outputs in {out}/, MLflow runs in {tracking_uri} "
           f"(browse with: .venv/bin/mlflow ui --backend-store-uri {tracking_uri}).")
     return 0

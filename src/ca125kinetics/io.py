@@ -90,6 +90,7 @@ __all__ = [
     "PatientBatch",
     "PatientRecord",
     "write_table",
+    "json_records",
     "MARKER_COLUMNS",
     "CLINICAL_COLUMNS",
     "EVENT_KINDS",
@@ -3566,8 +3567,29 @@ def json_value(value):
     return value
 
 
+def json_records(frame: pd.DataFrame) -> str:
+    """The rows of ``frame`` as a JSON array of objects (pandas ``orient="records"``, dates in
+    ISO 8601, indent 2), every number written so that it reads back as the same float.
+
+    pandas' encoder keeps 10 decimal places: a probability of 3e-11 was written as 0.0 and
+    0.6553339997429298 as 0.6553339997 (CSV and Parquet keep every digit). Here pandas
+    encodes the frame and each float cell is then replaced by :func:`json_value` of it, which
+    Python's ``json`` writes as the shortest text that reads back as the same float; a
+    missing or non-finite number is ``null``.
+    """
+    import json
+
+    records = json.loads(frame.to_json(orient="records", date_format="iso"))
+    for j, name in enumerate(frame.columns):
+        for record, value in zip(records, frame.iloc[:, j].to_numpy(dtype=object)):
+            if isinstance(value, (float, np.floating)):
+                record[str(name)] = json_value(value)
+    return json.dumps(records, indent=2, allow_nan=False)
+
+
 def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
-    """Write a result table as CSV, Parquet or JSON (records), chosen by suffix or ``fmt``."""
+    """Write a result table as CSV, Parquet or JSON (records, :func:`json_records`), chosen by
+    suffix or ``fmt``."""
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -3576,7 +3598,7 @@ def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
     elif fmt in ("parquet", "pq"):
         frame.to_parquet(path, index=False)
     elif fmt == "json":
-        path.write_text(frame.to_json(orient="records", date_format="iso", indent=2))
+        path.write_text(json_records(frame))
     else:
         raise InvalidInputError(f"unknown output format {fmt!r}; use .csv, .parquet or .json", source=str(path))
     return path

@@ -58,7 +58,9 @@ def emit(frame, out: str | None, fmt: str | None, *, text=None) -> None:
     if fmt == "csv":
         frame.to_csv(sys.stdout, index=False)
     elif fmt == "json":
-        sys.stdout.write(frame.to_json(orient="records", date_format="iso", indent=2) + "\n")
+        from ..io import json_records
+
+        sys.stdout.write(json_records(frame) + "\n")
     else:
         sys.stdout.write((text if text is not None else text_table(frame)) + "\n")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import read_clinical, read_markers, setting_uln, write_table
+from ..io import json_records, read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import _notice
@@ -89,7 +89,7 @@ def cli_score(args) -> int:
 
 def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
     if fmt == "json":
-        return frame.to_json(orient="records", indent=2) + "\n"
+        return json_records(frame) + "\n"
     if fmt == "csv":
         import io
 
@@ -167,7 +167,7 @@ def _cli_score_task(args, bundle) -> int:
         print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
         return 0
     if fmt in ("json", "csv"):
-        text = frame.to_json(orient="records", indent=2) + "\n" if fmt == "json" else frame.to_csv(index=False)
+        text = json_records(frame) + "\n" if fmt == "json" else frame.to_csv(index=False)
     else:   # the rules once, under the table, and what the model is
         text = (frame.drop(columns=["rules", "package_version"]).to_string(index=False) + "\n"
                 + (f"rules: {frame['rules'].iloc[0]}; ca125kinetics {frame['package_version'].iloc[0]}\n"
