@@ -399,3 +399,24 @@ def test_captions_name_the_level_of_the_intervals_drawn(model_dir, files):
     text = render_report(validate_model(files[0], files[1], model=model_dir, conf_level=0.9, subgroups=()))
     assert "Wilson 90 % CI" in text and "Kaplan-Meier estimate with 90 % log-log pointwise band" in text
     assert "Wilson 95 %" not in text and "95 % log-log" not in text
+
+
+def test_every_table_with_intervals_says_their_level_and_method(model_dir, files):
+    """The headline, the threshold table, the comparison with published scores, the subgroups,
+    the median PFS and the Cox table printed intervals (and p-values) without saying at which
+    level or by which method: at conf_level 0.9 only the performance table said 90 %."""
+    text = render_report(validate_model(files[0], files[1], model=model_dir, conf_level=0.9))
+    plain = re.sub(r"<[^>]+>", "", text)
+    headline = re.search(r"patients analysed \(.*?Brier", plain).group(0)
+    assert "AUC" in headline and "90 % DeLong CI" in headline
+    performance = re.sub(r"<[^>]+>", "", _section(text, "performance")).split("At the model's threshold", 1)[1]
+    assert "Wilson score 90 % intervals" in performance
+    comparison = re.sub(r"<[^>]+>", "", _section(text, "comparison"))
+    assert "90 % DeLong interval" in comparison and "paired DeLong test" in comparison
+    subgroups = re.sub(r"<[^>]+>", "", _section(text, "subgroups"))
+    assert "90 % DeLong interval" in subgroups
+    survival = re.sub(r"<[^>]+>", "", _section(text, "survival"))
+    assert "90 % Brookmeyer-Crowley interval" in survival
+    assert "90 % Wald interval" in survival and "Wald test" in survival
+    for part in (headline, performance, comparison, subgroups, survival):
+        assert "95 %" not in part    # no interval said to be at another level

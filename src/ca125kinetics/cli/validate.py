@@ -106,7 +106,8 @@ def cli_validate(args) -> int:
     m = result.metrics
     print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
           f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
-          f"({m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope {m.calibration_slope:.2f}, "
+          f"({100 * m.conf_level:g} % DeLong CI {m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope "
+          f"{m.calibration_slope:.2f}, "
           f"CITL {m.citl:.2f}, Brier {m.brier:.3f}")
     if result.optimism is not None:
         o = result.optimism

@@ -73,6 +73,9 @@ _METRIC_LABELS = {
     "hosmer_lemeshow_p": "Hosmer-Lemeshow p",
 }
 
+#: How the report names the interval methods of ``proportion_ci``.
+_CI_METHODS = {"wilson": "Wilson score", "clopper-pearson": "Clopper-Pearson exact"}
+
 
 # =========================================================================== formatting
 
@@ -312,7 +315,9 @@ def _section_performance(result: ValidationResult) -> str:
            "intercept <i>a</i> of logit P(y=1) = <i>a</i> + offset(logit <i>p</i>); calibration slope: "
            "<i>b</i> of logit P(y=1) = <i>a</i> + <i>b</i> logit <i>p</i> (Van Calster et al. 2019). "
            "Brier = mean (<i>p</i> - <i>y</i>)&sup2;. ICI/E50/E90/Emax: absolute difference between the "
-           "lowess calibration curve and <i>p</i> (Austin &amp; Steyerberg 2019)."
+           "lowess calibration curve and <i>p</i> (Austin &amp; Steyerberg 2019). Intervals: calibration-in-the-"
+           "large and slope Wald; observed / expected exp(ln O/E &plusmn; z &radic;((1 - prevalence) / events)) "
+           "(Riley et al. 2021)."
            + (" Optimism columns: the pipeline refitted on this cohort has the apparent value; minus the "
               "bootstrap optimism it gives the corrected value (computed from the rounded numbers shown, so "
               "the columns add up as printed). The frozen model's estimate is not the refitted apparent value."
@@ -322,6 +327,8 @@ def _section_performance(result: ValidationResult) -> str:
     out.append(_table(t.to_frame(), columns={"metric": "metric", "estimate": "estimate", "ci_low": "CI low",
                                              "ci_high": "CI high", "numerator": "numerator",
                                              "denominator": "denominator"}))
+    out.append(f'<p class="muted">{_CI_METHODS.get(t.ci_method, t.ci_method)} {_level(result)} intervals of '
+               "each proportion (numerator / denominator).</p>")
     if result.optimism is not None:
         out.append(_optimism_block(result.optimism))
     return "".join(out)
@@ -420,7 +427,9 @@ def _section_comparison(result: ValidationResult) -> str:
             "difference": "model - score", "difference_ci_low": "CI low", "difference_ci_high": "CI high",
             "p_value": "DeLong p", "note": "note"}
     return ("<p>Published selection scores and the KELIM-like score alone, on the same patients, each as a "
-            "ranking (higher = likelier complete resection). Paired DeLong test of the model against each.</p>"
+            f"ranking (higher = likelier complete resection). AUC: Mann-Whitney estimate with its {_level(result)} "
+            "DeLong interval; model - score: the difference of the two AUCs on the same patients with its "
+            f"{_level(result)} DeLong interval and the two-sided p of the paired DeLong test.</p>"
             + _table(result.comparison, columns=cols))
 
 
@@ -429,7 +438,9 @@ def _section_subgroups(result: ValidationResult) -> str:
             "expected": "mean predicted", "auc": "AUC", "auc_ci_low": "CI low", "auc_ci_high": "CI high",
             "citl": "CITL", "calibration_slope": "slope", "oe_ratio": "O/E", "brier": "Brier", "note": "note"}
     return ("<p>Subgroups are descriptive: they were not powered, and the intervals are not adjusted for "
-            "multiplicity.</p>" + _table(result.subgroups, columns=cols))
+            f"multiplicity. AUC: Mann-Whitney estimate with its {_level(result)} DeLong interval; CITL, slope, "
+            "O/E and Brier as in the Performance section (their intervals are not shown here).</p>"
+            + _table(result.subgroups, columns=cols))
 
 
 def _section_survival(result: ValidationResult) -> str:
@@ -457,6 +468,9 @@ def _section_survival(result: ValidationResult) -> str:
            f"ratio is associational.</p>",
            '<div class="figs">' + "".join(figs) + "</div>",
            "<h3>Median PFS (months; - = not reached)</h3>",
+           f'<p class="muted">Median with its {_level(result)} Brookmeyer-Crowley interval, read from the '
+           "log-log pointwise band of the Kaplan-Meier curve (R quantile(survfit(..., conf.type = "
+           '"log-log"))).</p>',
            _table(s.medians, columns={"analysis": "analysis", "group": "group", "n": "n", "n_events": "events",
                                       "median": "median", "ci_low": "CI low", "ci_high": "CI high"}, digits=1)]
     if len(s.logrank):
@@ -464,6 +478,8 @@ def _section_survival(result: ValidationResult) -> str:
                                                                        "df": "df", "p_value": "p"})]
     if len(s.cox):
         out += ["<h3>Cox proportional-hazards models (Efron ties)</h3>",
+                f'<p class="muted">Hazard ratio exp(coef) with its {_level(result)} Wald interval; p: Wald '
+                "test of coef = 0; n and events: the complete cases the model was fitted on.</p>",
                 _table(s.cox, columns={"model": "model", "term": "term", "hr": "HR", "hr_ci_low": "CI low",
                                        "hr_ci_high": "CI high", "p_value": "p", "n": "n", "n_events": "events"})]
     if s.notes:
@@ -611,7 +627,8 @@ def render_report(result: ValidationResult, *, title: str | None = None) -> str:
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     m_ = result.metrics
     headline = (f"{m_.n:,} patients analysed ({m_.n_events:,} complete resections, {len(result.exclusions):,} "
-                f"excluded). AUC {m_.auc:.3f} ({m_.auc_ci_low:.3f} to {m_.auc_ci_high:.3f}), calibration slope "
+                f"excluded). AUC {m_.auc:.3f} ({_level(result)} DeLong CI {m_.auc_ci_low:.3f} to {m_.auc_ci_high:.3f}), "
+                f"calibration slope "
                 f"{m_.calibration_slope:.2f}, CITL {m_.citl:.2f}, Brier {m_.brier:.3f}.")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
