@@ -400,6 +400,31 @@ def test_survival_by_kelim_group_and_arm_matches_the_survival_module(result, coh
     assert any("invalid input" in n for n in s.notes)
 
 
+@pytest.mark.parametrize("threshold", [0.705, 0.7, 0.6749999])
+def test_the_predicted_groups_are_labelled_with_the_models_own_threshold(threshold):
+    """A threshold off the 0.01 grid was printed to two decimals: with threshold 0.705 a patient
+    with probability 0.703 was in the group labelled 'p < 0.70'. Each label now holds for every
+    patient of its group."""
+    import re
+
+    from ca125kinetics.validation.studies import survival_analysis
+
+    p = [0.69, 0.6749998, 0.703, 0.7049, 0.705, 0.71, 0.9, 0.3]
+    ids = [f"{i:03d}" for i in range(len(p))]
+    clinical = pd.DataFrame({"patient_id": ids, "pfs_months": [3.0, 5, 7, 9, 11, 13, 15, 17],
+                             "pfs_event": [1, 1, 0, 1, 1, 0, 1, 1], "arm": "surgery", "complete_resection": 1})
+    scored = pd.DataFrame({"patient_id": ids, "status": "ok", "kelim_score": 1.2, "probability": p,
+                           "threshold": threshold})
+    s = survival_analysis(clinical, scored)
+    groups = s.medians[s.medians["analysis"] == "predicted_group"]
+    assert groups["n"].sum() == len(p)
+    for label, n in zip(groups["group"], groups["n"]):
+        sign, value = re.search(r"\(p (>=|<) ([0-9.]+)\)", label).groups()
+        assert float(value) == threshold
+        members = [x for x in p if (x >= threshold) == (sign == ">=")]
+        assert n == len(members) > 0
+
+
 def test_survival_is_skipped_with_a_note_without_pfs(training, cohort):
     clinical = cohort[1].drop(columns=["pfs_months", "pfs_event"])
     res = validate_model(cohort[0], clinical, model=training[0], subgroups=())

@@ -949,6 +949,13 @@ def _sample_size(y, p, perf) -> tuple[pd.DataFrame | None, str | None]:
 # =========================================================================== survival
 
 
+def _threshold_text(t: float) -> str:
+    """The threshold as a group label states it: two decimals (0.70), or every digit it has when
+    two would round it (0.705 is not 0.70: a patient at 0.703 is below it)."""
+    short = f"{t:.2f}"
+    return short if float(short) == t else f"{t:.15g}"
+
+
 def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95,
                       kelim_cutoff: float | str | None = None) -> SurvivalAnalysis:
     """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group, by the model's
@@ -1025,8 +1032,9 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     scored_ok = status[keep].isin(SCORED_STATUSES) & probability.notna() & threshold.notna()
     frame["predicted_group"] = np.where(
         ~scored_ok, None, np.where(probability >= threshold,
-                                   [f"predicted resectable (p >= {t:.2f})" for t in threshold.fillna(0)],
-                                   [f"predicted not resectable (p < {t:.2f})" for t in threshold.fillna(0)]))
+                                   [f"predicted resectable (p >= {_threshold_text(t)})" for t in threshold.fillna(0)],
+                                   [f"predicted not resectable (p < {_threshold_text(t)})"
+                                    for t in threshold.fillna(0)]))
     frame["kelim_group"] = _kelim_groups(frame["kelim_score"], cut)
     km, medians, logranks, cox_rows = [], [], [], []
     caught_all: list[str] = []
