@@ -627,9 +627,9 @@ def render_report(result: ValidationResult, *, title: str | None = None) -> str:
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     m_ = result.metrics
     headline = (f"{m_.n:,} patients analysed ({m_.n_events:,} complete resections, {len(result.exclusions):,} "
-                f"excluded). AUC {m_.auc:.3f} ({_level(result)} DeLong CI {m_.auc_ci_low:.3f} to {m_.auc_ci_high:.3f}), "
-                f"calibration slope "
-                f"{m_.calibration_slope:.2f}, CITL {m_.citl:.2f}, Brier {m_.brier:.3f}.")
+                f"excluded). AUC {m_.auc:.3f} ({_level(result)} DeLong CI {m_.auc_ci_low:.3f} to "
+                f"{m_.auc_ci_high:.3f}), calibration slope {m_.calibration_slope:.2f}, CITL {m_.citl:.2f}, "
+                f"Brier {m_.brier:.3f}.")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
