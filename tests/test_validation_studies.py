@@ -367,6 +367,27 @@ def test_decision_curve_and_case_mix(result):
         assert drawn == (f"net_benefit_{rule}" in dc.columns) == (rules.loc[rule, "n_available"] == result.metrics.n)
 
 
+def test_a_calibration_slope_that_is_not_estimable_is_said_so_in_the_notes(model, cohort, result):
+    """Outcomes separated by the model's probability: the calibration slope is NaN (no finite
+    maximum likelihood). The DataQualityWarning saying why went to the caller only; the report
+    printed 'calibration slope nan' and '-' with 'Notes: None'."""
+    from ca125kinetics.validation.report import render_report
+
+    markers, clinical, _ = cohort
+    p = result.predictions.set_index("patient_id")["probability"]
+    median = p[result.predictions.set_index("patient_id")["included"]].median()
+    separated = clinical.copy()
+    known = separated["complete_resection"].notna() & separated["patient_id"].isin(p.index)
+    separated.loc[known, "complete_resection"] = (
+        p.reindex(separated.loc[known, "patient_id"]).to_numpy() >= median).astype(int)
+    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+        res = validate_model(markers, separated, model=model, subgroups=(), survival=False)
+    assert res.metrics.auc == 1.0 and math.isnan(res.metrics.calibration_slope)
+    assert any(n.startswith("performance: the calibration slope is not estimable") for n in res.notes)
+    notes = render_report(res).split('<section id="notes">', 1)[1]
+    assert "the calibration slope is not estimable" in notes
+
+
 # ----------------------------------------------------------------------------- survival
 
 

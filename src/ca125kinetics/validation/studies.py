@@ -648,8 +648,15 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
             f"got {n_events} and {y.size - n_events} of {y.size} analysed ({len(exclusions)} excluded: "
             f"{_reason_counts(exclusions)}){hint}")
 
-    # ---- overall performance
-    perf = metrics(y, p, conf_level=conf_level)
+    # ---- overall performance; what it could not estimate (e.g. the calibration slope under
+    # separation) is said in the notes, as well as to the caller
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DataQualityWarning)
+        perf = metrics(y, p, conf_level=conf_level)
+    for w in caught:
+        if issubclass(w.category, DataQualityWarning):
+            notes.append(f"performance: {w.message}")
+        warnings.warn(w.message, w.category, stacklevel=2)
     tm = threshold_metrics(y, p, float(bundle.threshold), conf_level=conf_level)
     cal = calibration_curve(y, p, conf_level=conf_level)
     roc = roc_curve_frame(y, p)
