@@ -3581,9 +3581,19 @@ def json_records(frame: pd.DataFrame) -> str:
 
     records = json.loads(frame.to_json(orient="records", date_format="iso"))
     for j, name in enumerate(frame.columns):
-        for record, value in zip(records, frame.iloc[:, j].to_numpy(dtype=object)):
-            if isinstance(value, (float, np.floating)):
-                record[str(name)] = json_value(value)
+        column = frame.iloc[:, j]
+        if column.dtype.kind == "f":    # a float column: its numbers at once, NaN and infinities null
+            numbers = column.to_numpy(dtype=float, na_value=np.nan)
+            values = numbers.tolist()
+            for i in np.flatnonzero(~np.isfinite(numbers)).tolist():
+                values[i] = None
+        elif column.dtype == object:    # floats among other values: each one
+            values = [json_value(v) if isinstance(v, (float, np.floating)) else r.get(str(name))
+                      for v, r in zip(column.to_numpy(dtype=object), records)]
+        else:                           # whole numbers, flags, text, dates: pandas' text is exact
+            continue
+        for record, value in zip(records, values):
+            record[str(name)] = value
     return json.dumps(records, indent=2, allow_nan=False)
 
 
