@@ -189,6 +189,16 @@ def test_synth_writes_a_readable_cohort(tmp_path):
     assert markers["patient_id"].nunique() == 25
 
 
+def test_synth_of_more_patients_than_fit_in_memory_is_one_line(tmp_path, capsys):
+    """ca125 synth --n 10000000000000 ended in a MemoryError traceback; it is refused, naming
+    the maximum, before anything is drawn or written."""
+    assert main(["synth", "--n", "10000000000000", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ca125: error: simulate_cohort: n (number of patients) must be at most 10,000,000, got "
+                          "10,000,000,000,000") and len(err.splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+
+
 def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
     from ca125kinetics.synth_rectal import simulate_rectal_cohort
 

@@ -295,6 +295,18 @@ def test_bad_arguments_raise_invalid_input(kwargs, needle):
     assert needle in str(info.value)
 
 
+@pytest.mark.parametrize("n", [10_000_001, 10_000_000_000_000])
+def test_a_cohort_too_large_for_memory_is_refused_before_it_is_drawn(n):
+    """10^13 patients ended in numpy's MemoryError (72.8 TiB for the patient ids) with a
+    traceback; the cohort is drawn in memory at once, so a size past the maximum is refused by
+    name, for the ovarian and the rectal generator (one check)."""
+    from ca125kinetics.synth_rectal import simulate_rectal_cohort
+
+    for simulate in (simulate_cohort, simulate_rectal_cohort):
+        with pytest.raises(InvalidInputError, match=f"must be at most 10,000,000, got {n:,}: the whole cohort"):
+            simulate(n, 1)
+
+
 def test_bad_format_raises(cohort, tmp_path):
     with pytest.raises(InvalidInputError, match="format must be one of"):
         cohort.write(tmp_path, format="xlsx")

@@ -161,7 +161,8 @@ def simulate_rectal_cohort(n: int, seed: int, *, uln: float = 5.0,
     Parameters
     ----------
     n : int
-        Number of patients, >= 1 (ids ``"000001"``...).
+        Number of patients, from 1 to :data:`ca125kinetics.synth.MAX_PATIENTS` (ids
+        ``"000001"``...).
     seed : int
         Non-negative seed of ``numpy.random.default_rng``.
     uln : float
