@@ -713,6 +713,20 @@ def test_a_trial_too_large_to_simulate_is_refused_naming_the_option(capsys):
     assert err.startswith("ca125: error: n must be at most 2,000,000") and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("sims, said", [(0, "from 1 to 1,000,000, got 0"), (-5, "from 1 to 1,000,000, got -5"),
+                                        (1_000_001, "from 1 to 1,000,000, got 1,000,001: the Monte Carlo")])
+def test_simulated_trials_out_of_range_are_refused(sims, said, capsys):
+    # --sims had no upper bound: 10^10 trials ran for days (a million trials already report the power
+    # to within an SE of 0.0005); 0 and negative counts were refused without the range
+    with pytest.raises(InvalidInputError, match=f"sims must be an integer {said}"):
+        design.simulate_selection_trial(2, ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                        sims=sims)
+    assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+                 "--control-median", "14", "--n", "2", "--sims", str(sims)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"sims must be an integer {said}" in err
+
+
 @pytest.mark.parametrize("lam", [1e-300, 1e-18, 1e-13])
 def test_event_probability_of_a_tiny_hazard_is_not_rounded_to_0_or_1(lam):
     # 1 - (exp(-lam F) - exp(-lam (A + F))) / (lam A) subtracted numbers near 1: P was 1.0 for a control

@@ -93,14 +93,24 @@ EVENT_PROBABILITY_CONVENTIONS = ("average", "control")
 #: Most patients :func:`simulate_selection_trial` simulates at once (a block of trials, ~2e6
 #: patients); a trial larger than this could not be simulated in memory, so it is refused.
 SIMULATION_MAX_PATIENTS = 2_000_000
+#: Most trials :func:`simulate_selection_trial` simulates: the Monte Carlo standard error of a
+#: power is then at most 0.0005, below the third decimal it is reported to; more trials only
+#: take longer (a million trials of 160 patients take minutes, 10^10 ran for days).
+SIMULATION_MAX_TRIALS = 1_000_000
 
 
 # =========================================================================== input checks
 
 
-def _check_count(name, value, low=1) -> int:
+def _check_count(name, value, low=1, high=None, why: str = "") -> int:
+    """``value`` as an int from ``low`` to ``high`` (no upper bound when None), else an
+    :class:`InvalidInputError` saying the range and, past ``high``, ``why``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidInputError(f"{name} must be an integer >= {low}, got {value!r}")
+        bound = f">= {low}" if high is None else f"from {low} to {high:,}"
+        raise InvalidInputError(f"{name} must be an integer {bound}, got {value!r}")
+    if high is not None and value > high:
+        raise InvalidInputError(f"{name} must be an integer from {low} to {high:,}, got {value:,}"
+                                + (f": {why}" if why else ""))
     return int(value)
 
 
@@ -804,7 +814,8 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     alpha, sided, allocation
         As for :func:`events`.
     sims : int
-        Simulated trials (default 2000; Monte Carlo SE of a power near 0.8 is then ~0.009).
+        Simulated trials, from 1 to :data:`SIMULATION_MAX_TRIALS` (1,000,000) (default 2000;
+        Monte Carlo SE of a power near 0.8 is then ~0.009).
     seed : int
         Seed of ``numpy.random.default_rng``; same seed, same result.
 
@@ -820,7 +831,9 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
             f"n must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation holds a "
             f"trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: Schoenfeld "
             "events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
-    sims = _check_count("sims", sims)
+    sims = _check_count("sims", sims, high=SIMULATION_MAX_TRIALS,
+                        why="the Monte Carlo standard error of the power is then at most 0.0005; more trials "
+                            "only take longer")
     seed = _check_count("seed", seed, low=0)
     alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
