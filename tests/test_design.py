@@ -727,6 +727,37 @@ def test_simulated_trials_out_of_range_are_refused(sims, said, capsys):
     assert err.count("\n") == 1 and f"sims must be an integer {said}" in err
 
 
+@pytest.mark.parametrize("ppv, hr_incomplete, rejected, low, high", [
+    # R 4: binom.test(x, n)$conf.int, printed with sprintf("%.17g")
+    (1.0, 1.2, 1000, 0.99631791610313436, 1.0),       # binom.test(1000, 1000)
+    (0.0, 1.5, 0, 0.0, 0.0036820838968656712),        # binom.test(0, 1000)
+])
+def test_a_power_of_0_or_1_has_an_exact_interval_not_a_standard_error_of_0(ppv, hr_incomplete, rejected, low, high,
+                                                                          capsys):
+    # every (or no) simulated trial rejecting printed "1.000 (Monte Carlo SE 0.000, ...)": a power known
+    # exactly from 1000 trials; sqrt(p (1 - p) / sims) is 0 there, the exact (Clopper-Pearson) interval is not
+    kw = dict(ppv=ppv, hr_complete=0.3, hr_incomplete=hr_incomplete, control_median=14, sims=1000, seed=1)
+    r = design.simulate_selection_trial(1000, **kw)
+    assert r.power * r.sims == rejected and math.isnan(r.power_mcse) and r.to_dict()["power_mcse"] is None
+    assert r.power_ci_low == pytest.approx(low, rel=1e-12, abs=0) and r.power_ci_high == pytest.approx(high, rel=1e-12)
+    assert main(["design", "selection-trial", "--ppv", str(ppv), "--hr-complete", "0.3", "--hr-incomplete",
+                 str(hr_incomplete), "--control-median", "14", "--n", "1000", "--sims", "1000", "--seed", "1"]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert f"power of 1000 patients: {rejected / 1000:.3f} (95 % CI {low:.3f}-{high:.3f}, 1000 simulated" in first
+    assert "SE" not in first
+
+
+def test_a_simulated_power_between_0_and_1_has_its_exact_interval_and_se():
+    # 1012 of 2000 trials reject (the RESCUE example of docs/design.md); R: binom.test(1012, 2000)$conf.int
+    r = design.simulate_selection_trial(160, ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                                        sims=2000, seed=1)
+    assert r.power == 0.506 and r.power_mcse == pytest.approx(math.sqrt(0.506 * 0.494 / 2000), rel=1e-12)
+    assert (r.power_ci_low, r.power_ci_high) == pytest.approx((0.4838433228231126, 0.52813906272078448), rel=1e-12)
+    curve = design.power_curve(160, ppvs=[0.755], hr_complete=0.6, hr_incomplete=1.2, control_median=14,
+                               sims=2000, seed=1)
+    assert curve[["power_ci_low", "power_ci_high"]].iloc[0].tolist() == [r.power_ci_low, r.power_ci_high]
+
+
 @pytest.mark.parametrize("lam", [1e-300, 1e-18, 1e-13])
 def test_event_probability_of_a_tiny_hazard_is_not_rounded_to_0_or_1(lam):
     # 1 - (exp(-lam F) - exp(-lam (A + F))) / (lam A) subtracted numbers near 1: P was 1.0 for a control

@@ -731,7 +731,13 @@ class SelectionTrialResult(_Frame):
         Share of simulated trials in which the log-rank test rejects in favour of surgery
         (one-sided at ``alpha / sided``).
     power_mcse : float
-        Monte Carlo standard error ``sqrt(power (1 - power) / sims)``.
+        Monte Carlo standard error ``sqrt(power (1 - power) / sims)``; NaN when the power is 0
+        or 1 (no or every simulated trial rejects), where that formula gives 0, not the
+        uncertainty: read the interval there.
+    power_ci_low, power_ci_high : float
+        Exact (Clopper-Pearson) 95 % interval of the power from the rejections among the
+        ``sims`` trials, as R ``binom.test`` (:func:`~.validation.metrics.proportion_ci`):
+        0 rejections of 1000 give 0 to 0.0037, not a power known to be 0.
     power_schoenfeld : float
         ``Phi(sqrt(p (1 - p) D) |ln HR_mix| - z_(1 - alpha/sided))`` with ``D`` the expected
         events and ``HR_mix`` from :func:`mixture_hr`.
@@ -753,6 +759,8 @@ class SelectionTrialResult(_Frame):
 
     power: float
     power_mcse: float
+    power_ci_low: float
+    power_ci_high: float
     power_schoenfeld: float
     n: int
     n_experimental: int
@@ -823,6 +831,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     -------
     SelectionTrialResult
     """
+    from .validation.metrics import proportion_ci
     from .validation.survival import logrank_z
 
     n = _check_count("n", n, low=2)
@@ -860,13 +869,17 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
         rejected += int(np.sum(z <= crit))  # NaN (no event) never rejects
         n_events += float(event.sum())
     power = rejected / sims
+    ci_low, ci_high = proportion_ci(rejected, sims, method="clopper-pearson")
+    # sqrt(p (1 - p) / sims) is 0 at a power of 0 or 1, which is not the uncertainty: the interval says it
+    mcse = math.sqrt(power * (1.0 - power) / sims) if 0 < rejected < sims else math.nan
     hr_mix = mixture_hr(ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=math.log(2.0) / lam,
                         accrual=a, follow_up=f, allocation=allocation)
     d_exp = n * _expected_events(ppv, hr1, hr2, lam, a, f, allocation)
     p_share = n_e / n
     approx = float(stats.norm.cdf(-math.log(hr_mix) * math.sqrt(p_share * (1 - p_share) * d_exp) + crit))
     return SelectionTrialResult(
-        power=power, power_mcse=math.sqrt(power * (1.0 - power) / sims), power_schoenfeld=approx, n=n,
+        power=power, power_mcse=mcse, power_ci_low=float(ci_low), power_ci_high=float(ci_high),
+        power_schoenfeld=approx, n=n,
         n_experimental=n_e, events_mean=n_events / sims, events_expected=d_exp, hr_mixture=hr_mix,
         hr_initial=ppv * hr1 + (1.0 - ppv) * hr2, ppv=ppv, hr_complete=hr1, hr_incomplete=hr2,
         control_median=math.log(2.0) / lam, accrual=a, follow_up=f, alpha=alpha, sided=sided,
@@ -1035,7 +1048,8 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
     -------
     pandas.DataFrame
         Columns ``threshold`` (NaN without predictions), ``share_randomised``, ``ppv``,
-        ``power``, ``power_mcse``, ``power_schoenfeld``, ``hr_mixture``.
+        ``power``, ``power_mcse``, ``power_ci_low``, ``power_ci_high`` (exact 95 % interval),
+        ``power_schoenfeld``, ``hr_mixture``.
     """
     rows = []
     if predictions is not None and ppvs is not None:
@@ -1059,22 +1073,25 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
     for t, share, ppv, nobody in points:
         if nobody:                     # the threshold selects nobody: no trial to simulate
             rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": math.nan,
-                         "power_mcse": math.nan, "power_schoenfeld": math.nan, "hr_mixture": math.nan})
+                         "power_mcse": math.nan, "power_ci_low": math.nan, "power_ci_high": math.nan,
+                         "power_schoenfeld": math.nan, "hr_mixture": math.nan})
             continue
         r = simulate_selection_trial(n, ppv=ppv, hr_complete=hr_complete, hr_incomplete=hr_incomplete,
                                      control_median=control_median, accrual=accrual, follow_up=follow_up,
                                      alpha=alpha, sided=sided, allocation=allocation, sims=sims, seed=seed)
         rows.append({"threshold": t, "share_randomised": share, "ppv": r.ppv, "power": r.power,
-                     "power_mcse": r.power_mcse, "power_schoenfeld": r.power_schoenfeld,
+                     "power_mcse": r.power_mcse, "power_ci_low": r.power_ci_low,
+                     "power_ci_high": r.power_ci_high, "power_schoenfeld": r.power_schoenfeld,
                      "hr_mixture": r.hr_mixture})
     return pd.DataFrame(rows, columns=["threshold", "share_randomised", "ppv", "power", "power_mcse",
-                                       "power_schoenfeld", "hr_mixture"])
+                                       "power_ci_low", "power_ci_high", "power_schoenfeld", "hr_mixture"])
 
 
 def plot_power_curve(curve: pd.DataFrame, *, n: int, title: str | None = None):
     """Figure of power against PPV (and against the threshold when the curve has one).
 
-    Simulated power with +/- 2 Monte Carlo SE bars and the Schoenfeld approximation.
+    Simulated power with its exact 95 % interval as bars (also at a power of 0 or 1, where
+    the Monte Carlo SE is no measure) and the Schoenfeld approximation.
     Returns a matplotlib Figure (matplotlib imported here, not at module import).
     """
     import matplotlib
@@ -1090,8 +1107,9 @@ def plot_power_curve(curve: pd.DataFrame, *, n: int, title: str | None = None):
         xs.append(("threshold", "selection threshold on the predicted probability"))
     for ax, (col, label) in zip(axes[0], xs):
         order = curve.sort_values(col)
-        ax.errorbar(order[col], order["power"], yerr=2 * order["power_mcse"], fmt="o-", color="#0072B2",
-                    capsize=3, label="simulated (log-rank), +/- 2 MCSE")
+        bars = [order["power"] - order["power_ci_low"], order["power_ci_high"] - order["power"]]
+        ax.errorbar(order[col], order["power"], yerr=bars, fmt="o-", color="#0072B2",
+                    capsize=3, label="simulated (log-rank), exact 95 % interval")
         ax.plot(order[col], order["power_schoenfeld"], "--", color="#D55E00",
                 label="Schoenfeld, mixture HR")
         ax.axhline(0.8, color="#999999", lw=0.8)

@@ -406,12 +406,15 @@ def _cli_selection(args) -> int:
         payload = result.to_dict()
         payload["power"] = result.simulated["power"]
         payload["power_mcse"] = result.simulated["power_mcse"]
+        payload["power_ci_low"] = result.simulated["power_ci_low"]
+        payload["power_ci_high"] = result.simulated["power_ci_high"]
         n = result.n
     if selection is not None:
         payload["selection"] = selection.to_dict()
         # the PPV is an estimate: the same patients' power at its lower 95 % bound
         low = simulate_selection_trial(n, **{**common, "ppv": selection.ppv_ci_low, "sims": min(args.sims, 1000)})
-        payload["selection"].update(power_at_ppv_ci_low=low.power, power_mcse_at_ppv_ci_low=low.power_mcse)
+        payload["selection"].update({f"{key}_at_ppv_ci_low": value for key, value in low.to_dict().items()
+                                     if key in ("power", "power_mcse", "power_ci_low", "power_ci_high")})
     if args.plot:
         curve_kw = {k: v for k, v in common.items() if k != "ppv"}
         curve_kw["sims"] = min(args.sims, 1000)
@@ -445,7 +448,8 @@ def _cli_selection(args) -> int:
                      f"mixture hazard ratio {result.hr_mixture:.4f} "
                      "(surgery vs control), "
                      f"P(event by the analysis) {result.p_event:.4f}")
-    lines.append(f"power of {sim['n']} patients: {sim['power']:.3f} (Monte Carlo SE {sim['power_mcse']:.3f}, "
+    lines.append(f"power of {sim['n']} patients: "
+                 f"{_power_text(sim['power'], sim['power_ci_low'], sim['power_ci_high'], sim['power_mcse'])}, "
                  f"{sim['sims']} simulated trials, seed {sim['seed']}); Schoenfeld with the mixture HR "
                  f"{sim['power_schoenfeld']:.3f}")
     lines.append(f"  surgery arm: PPV {sim['ppv']:.3f} complete resections (hazard ratio {sim['hr_complete']:g} vs "
@@ -457,13 +461,21 @@ def _cli_selection(args) -> int:
     if selection is not None:
         s = payload["selection"]
         lines.append(f"  at the PPV's lower 95 % bound {selection.ppv_ci_low:.3f} the same {n} patients have power "
-                     f"{s['power_at_ppv_ci_low']:.3f} (Monte Carlo SE {s['power_mcse_at_ppv_ci_low']:.3f})")
+                     + _power_text(s["power_at_ppv_ci_low"], s["power_ci_low_at_ppv_ci_low"],
+                                   s["power_ci_high_at_ppv_ci_low"], s["power_mcse_at_ppv_ci_low"]) + ")")
         if selection.n_selected < SELECTION_FEW:
             lines.append(f"  note: the PPV rests on {selection.n_selected} selected patient(s), too few to size a "
                          "trial on: the sample size is as uncertain as the PPV (lower --threshold, or use a larger "
                          "cohort)")
     print("\n".join(lines))
     return 0
+
+
+def _power_text(power: float, low: float, high: float, mcse) -> str:
+    """A simulated power as text, its parenthesis left open: ``0.506 (95 % CI 0.484-0.528,
+    Monte Carlo SE 0.011``; the SE left out at a power of 0 or 1 (None: no measure there)."""
+    se = "" if mcse is None or not math.isfinite(mcse) else f", Monte Carlo SE {mcse:.3f}"
+    return f"{power:.3f} (95 % CI {low:.3f}-{high:.3f}{se}"
 
 
 #: Fewer selected patients than this, and ``selection-trial --predictions`` says the PPV they
