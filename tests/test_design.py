@@ -473,7 +473,7 @@ def test_cli_detectable_hr_from_events_states_the_margin_as_a_survival_loss(caps
     assert f"= a loss of {0.8 - 0.8 ** m:.4f} in survival at 36 from the control's 0.8" in capsys.readouterr().out
     assert main(["design", "detectable-hr", "--events", "200", "--true-hr", "1", "--control-survival", "0.8",
                  "--format", "json"]) == 2
-    assert "at_time" in capsys.readouterr().err
+    assert "--at-time" in capsys.readouterr().err
     r = design.supported_margin(200, true_hr=1, control_survival=0.8, at_time=36)
     assert (r.at_time, r.control_survival, r.survival_difference) == (36, 0.8, pytest.approx(0.8 - 0.8 ** m))
 
@@ -710,7 +710,7 @@ def test_a_trial_too_large_to_simulate_is_refused_naming_the_option(capsys):
     assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
                  "--control-median", "14", "--n", "1000000000", "--sims", "1"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ca125: error: n must be at most 2,000,000") and err.count("\n") == 1
+    assert err.startswith("ca125: error: --n must be at most 2,000,000") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("sims, said", [(0, "from 1 to 1,000,000, got 0"), (-5, "from 1 to 1,000,000, got -5"),
@@ -756,6 +756,57 @@ def test_a_simulated_power_between_0_and_1_has_its_exact_interval_and_se():
     curve = design.power_curve(160, ppvs=[0.755], hr_complete=0.6, hr_incomplete=1.2, control_median=14,
                                sims=2000, seed=1)
     assert curve[["power_ci_low", "power_ci_high"]].iloc[0].tolist() == [r.power_ci_low, r.power_ci_high]
+
+
+_SELECTION = ["selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+              "--control-median", "14"]
+
+
+@pytest.mark.parametrize("argv, said, python_name", [
+    (_SELECTION + ["--n", "100", "--sims", "0"], "--sims must be an integer from 1 to", "sims"),
+    (_SELECTION + ["--n", "100", "--seed", "-1"], "--seed must be an integer >= 0", "seed"),
+    (_SELECTION + ["--power-target", "0.01"],
+     "--power-target (0.01) must exceed --alpha (0.025): a test that rejects no more often under the alternative "
+     "than under the null is not a design; give e.g. --power-target 0.8 or 0.9", "power_target"),
+    (["events", "--hr", "0.6", "--alpha", "0.6"], "--alpha / --sided must be below 0.5, got --alpha 0.6 with --sided 1",
+     "alpha="),
+    (["events", "--hr", "1.5", "--margin-hr", "1.3"], "e.g. --hr 1; got --hr 1.5", "hr="),
+    (["n", "--hr", "0.6", "--accrual", "0", "--follow-up", "0", "--control-median", "14"],
+     "--accrual + --follow-up must be > 0", "follow_up"),
+    (["n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24"],
+     "needs the control arm's survival: --control-median (e.g. 14 months), or --control-survival with --at-time",
+     "control_median"),
+    (["detectable-hr", "--events", "-5"], "--events must be in (0.0, inf), got -5.0", "n_events"),
+    (["detectable-hr", "--n", "2", "--accrual", "36", "--follow-up", "24", "--control-median", "-1"],
+     "--control-median must be in (0.0, inf)", "control_median"),
+])
+def test_cli_design_refusals_name_the_options_given(argv, said, python_name, capsys):
+    # the refusals named the functions' arguments ('sims must be an integer >= 1', 'power_target (0.01) must
+    # exceed alpha', 'accrual + follow_up') to a user who typed --sims, --power-target, --follow-up
+    assert main(["design", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ca125: error: ") and said in err and err.count("\n") == 1
+    assert re.search(rf"(?<![\w-]){re.escape(python_name)}", err) is None
+    # and Python callers keep the names they call the arguments by, after the command as before it
+    with pytest.raises(InvalidInputError, match=r"^sims must be an integer from 1 to 1,000,000, got 0$"):
+        design.simulate_selection_trial(100, ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=0)
+
+
+def test_cli_ni_analysis_and_a_cohort_threshold_refusals_name_the_options(tmp_path, capsys):
+    data = tmp_path / "trial.csv"
+    data.write_text("t,e,arm\n10,1,a\n40,0,a\n12,1,b\n45,0,b\n")
+    ni = ["design", "ni-analysis", "--data", str(data), "--time", "t", "--event", "e", "--arm", "arm",
+          "--experimental", "a", "--control", "b"]
+    assert main([*ni, "--at", "-1"]) == 2
+    assert "--at must be in (0.0, inf), got -1.0" in capsys.readouterr().err
+    assert main([*ni, "--margin-hr", "0.9"]) == 2
+    assert "--margin-hr must be in (1.0, inf), got 0.9" in capsys.readouterr().err
+    cohort = tmp_path / "cohort"
+    assert main(["synth", "--n", "20", "--seed", "1", "--out", str(cohort)]) == 0
+    capsys.readouterr()
+    assert main(["design", "selection-trial", "--cohort", str(cohort), "--threshold", "1.5", "--hr-complete", "0.6",
+                 "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100"]) == 2
+    assert "truth.csv: --threshold must be in [0.0, 1.0], got 1.5" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("lam", [1e-300, 1e-18, 1e-13])

@@ -50,6 +50,8 @@ censored: a randomized trial of treatments for B non-Hodgkin lymphoma. Stat Med
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -101,10 +103,39 @@ SIMULATION_MAX_TRIALS = 1_000_000
 
 # =========================================================================== input checks
 
+#: How this module's refusals name its functions' arguments: by their Python names, unless a
+#: caller that takes them under other names says so (:func:`_arguments_named`: ``ca125 design``
+#: names its options, ``--sims`` for ``sims``).
+_ARGUMENT_NAMES: contextvars.ContextVar[dict] = contextvars.ContextVar("design_argument_names", default={})
+
+
+def _arg(name: str) -> str:
+    """``name``, an argument of this module's functions, as the caller calls it."""
+    return _ARGUMENT_NAMES.get().get(name, name)
+
+
+def _given(name: str, value) -> str:
+    """Argument ``name`` given ``value``, written as the caller writes it: ``alpha=0.025`` in
+    Python, ``--alpha 0.025`` as an option."""
+    shown = _arg(name)
+    return f"{shown} {value}" if shown.startswith("-") else f"{shown}={value}"
+
+
+@contextlib.contextmanager
+def _arguments_named(names: dict):
+    """Within the block, this module's refusals call its arguments by ``names`` (argument ->
+    the caller's name for it, e.g. ``{"sims": "--sims"}``); an argument not in it keeps its own."""
+    token = _ARGUMENT_NAMES.set(dict(names))
+    try:
+        yield
+    finally:
+        _ARGUMENT_NAMES.reset(token)
+
 
 def _check_count(name, value, low=1, high=None, why: str = "") -> int:
     """``value`` as an int from ``low`` to ``high`` (no upper bound when None), else an
     :class:`InvalidInputError` saying the range and, past ``high``, ``why``."""
+    name = _arg(name)
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         bound = f">= {low}" if high is None else f"from {low} to {high:,}"
         raise InvalidInputError(f"{name} must be an integer {bound}, got {value!r}")
@@ -115,24 +146,26 @@ def _check_count(name, value, low=1, high=None, why: str = "") -> int:
 
 
 def _check_test(alpha, sided, power, allocation, *, power_name: str = "power") -> tuple[float, int, float | None, float]:
-    alpha = _number("alpha", alpha, low=0.0, high=1.0)
+    a_, s_, p_ = _arg("alpha"), _arg("sided"), _arg(power_name)
+    alpha = _number(a_, alpha, low=0.0, high=1.0)
     if sided not in (1, 2) or isinstance(sided, bool):
-        raise InvalidInputError(f"sided must be 1 or 2 (sides of the test), got {sided!r}")
+        raise InvalidInputError(f"{s_} must be 1 or 2 (sides of the test), got {sided!r}")
     if alpha / sided >= 0.5:
         # z_(1 - alpha/sided) <= 0: the test would reject when the estimate favours the control arm
         raise InvalidInputError(
-            f"alpha / sided must be below 0.5, got alpha {alpha:g} with sided {sided}: the critical value "
+            f"{a_} / {s_} must be below 0.5, got {a_} {alpha:g} with {s_} {sided}: the critical value "
             f"z_(1-alpha/sided) would be <= 0, rejecting an estimate that favours the control arm; give the "
-            "total type I error, e.g. alpha=0.025 with sided=1 or alpha=0.05 with sided=2")
+            f"total type I error, e.g. {_given('alpha', 0.025)} with {_given('sided', 1)} or {_given('alpha', 0.05)} "
+            f"with {_given('sided', 2)}")
     if power is None:                      # a simulation: the power is what it estimates
-        return alpha, int(sided), power, _number("allocation", allocation, low=0.0, high=1.0)
-    power = _number(power_name, power, low=0.0, high=1.0)
+        return alpha, int(sided), power, _number(_arg("allocation"), allocation, low=0.0, high=1.0)
+    power = _number(p_, power, low=0.0, high=1.0)
     if power <= alpha:
         # z(1 - alpha/sided) + z(power) <= 0 would be squared into a plausible-looking count
         raise InvalidInputError(
-            f"{power_name} ({power:g}) must exceed alpha ({alpha:g}): a test that rejects no more often "
-            f"under the alternative than under the null is not a design; give e.g. {power_name}=0.8 or 0.9")
-    allocation = _number("allocation", allocation, low=0.0, high=1.0)
+            f"{p_} ({power:g}) must exceed {a_} ({alpha:g}): a test that rejects no more often "
+            f"under the alternative than under the null is not a design; give e.g. {_given(power_name, 0.8)} or 0.9")
+    allocation = _number(_arg("allocation"), allocation, low=0.0, high=1.0)
     return alpha, int(sided), power, allocation
 
 
@@ -148,7 +181,7 @@ def _z_critical(alpha: float, sided: int) -> float:
 
 
 def _check_hr(name: str, value) -> float:
-    return _number(name, value, low=0.0, high=math.inf)
+    return _number(_arg(name), value, low=0.0, high=math.inf)
 
 
 class _Frame:
@@ -199,7 +232,7 @@ def hr_margin_from_difference(control_survival: float, difference: float) -> flo
         arm's survival is ``S_c^HR``, and ``S_c^M = S_c - delta``. The margin holds at that
         time point only through the proportional-hazards assumption.
     """
-    s = _number("control_survival", control_survival, low=0.0, high=1.0)
+    s = _number(_arg("control_survival"), control_survival, low=0.0, high=1.0)
     d = _number("difference (margin on survival)", difference, low=0.0, high=s)
     return math.log(s - d) / math.log(s)
 
@@ -230,20 +263,20 @@ def _refuse_unused_time_point(function: str, margin_diff, control_survival, at_t
 def _resolve_margin(margin_hr, margin_diff, at_time, control_survival):
     """(HR margin or None, description) from an HR margin or a survival-difference margin."""
     if margin_hr is not None and margin_diff is not None:
-        raise InvalidInputError("give one non-inferiority margin: margin_hr (on the hazard ratio) or "
-                                "margin_diff (on survival at at_time), not both")
+        raise InvalidInputError(f"give one non-inferiority margin: {_arg('margin_hr')} (on the hazard ratio) or "
+                                f"{_arg('margin_diff')} (on survival at {_arg('at_time')}), not both")
     if margin_diff is not None:
         if control_survival is None or at_time is None:
             raise InvalidInputError(
                 "a margin on the survival difference needs the control arm's survival at the time "
-                "point (control_survival, e.g. 0.80) and that time (at_time, e.g. 36 months)")
-        _number("at_time", at_time, low=0.0)
+                f"point ({_arg('control_survival')}, e.g. 0.80) and that time ({_arg('at_time')}, e.g. 36 months)")
+        _number(_arg("at_time"), at_time, low=0.0)
         m = hr_margin_from_difference(control_survival, margin_diff)
         return m, (f"survival at {at_time:g} no more than {margin_diff:g} below the control's "
                    f"{control_survival:g}, i.e. hazard-ratio margin ln({control_survival:g} - "
                    f"{margin_diff:g}) / ln({control_survival:g}) = {m:.4f} under proportional hazards")
     if margin_hr is not None:
-        m = _number("margin_hr", margin_hr, low=1.0, high=math.inf)
+        m = _number(_arg("margin_hr"), margin_hr, low=1.0, high=math.inf)
         return m, f"hazard-ratio margin {m:g}"
     return None, "superiority"
 
@@ -335,8 +368,8 @@ def events(hr: float = 1.0, *, alpha: float = 0.025, sided: int = 1, power: floa
         what = ("superiority needs an anticipated hazard ratio below 1 (experimental vs control), e.g. "
                 "0.6" if margin is None else
                 f"non-inferiority needs the anticipated hazard ratio (experimental vs control) below the "
-                f"margin {hr0:.4g}, e.g. hr=1")
-        raise InvalidInputError(f"{what}; got hr={hr:g}")
+                f"margin {hr0:.4g}, e.g. {_given('hr', 1)}")
+        raise InvalidInputError(f"{what}; got {_given('hr', f'{hr:g}')}")
     d = _z_sum(alpha, sided, power) ** 2 / (allocation * (1.0 - allocation) * (math.log(hr) - math.log(hr0)) ** 2)
     return EventsResult(
         events=d, events_required=math.ceil(d - 1e-9),
@@ -390,7 +423,7 @@ class DetectableHrResult(_Frame):
 
 
 def _check_events(value) -> float:
-    return _number("events", value, low=0.0)
+    return _number(_arg("events"), value, low=0.0)
 
 
 def detectable_hr(n_events: float, *, alpha: float = 0.025, sided: int = 1, power: float = 0.9,
@@ -431,18 +464,20 @@ def supported_margin(n_events: float, *, true_hr: float = 1.0, alpha: float = 0.
     true_hr = _check_hr("true_hr", true_hr)
     if (control_survival is None) != (at_time is None):
         raise InvalidInputError("the margin as a loss of survival needs the control arm's survival at a time point: "
-                                "control_survival (e.g. 0.80) with at_time (e.g. 36 months), both or neither")
+                                f"{_arg('control_survival')} (e.g. 0.80) with {_arg('at_time')} (e.g. 36 months), "
+                                "both or neither")
     m = true_hr * math.exp(_z_sum(alpha, sided, power) / math.sqrt(allocation * (1.0 - allocation) * d))
     if m <= 1.0:
         raise InvalidInputError(
             f"with a true hazard ratio of {true_hr:g} (experimental vs control), {d:g} events support a bound of "
             f"{m:.4f}, below 1: that is not a non-inferiority margin (a margin is above 1); these events show "
             f"superiority itself with at least power {power:g}. For the hazard ratio they detect, leave out "
-            "true_hr (--true-hr)")
+            f"{_arg('true_hr')}")
     loss = {}
     if control_survival is not None:
-        s = _number("control_survival", control_survival, low=0.0, high=1.0)
-        loss = dict(at_time=_number("at_time", at_time, low=0.0), control_survival=s, survival_difference=s - s ** m)
+        s = _number(_arg("control_survival"), control_survival, low=0.0, high=1.0)
+        loss = dict(at_time=_number(_arg("at_time"), at_time, low=0.0), control_survival=s,
+                    survival_difference=s - s ** m)
     return DetectableHrResult(hr=m, events=d, hypothesis="non-inferiority", true_hr=true_hr, alpha=alpha,
                               sided=sided, power=power, allocation=allocation, **loss)
 
@@ -462,7 +497,7 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
     """
     n = _check_count("n", n, low=2)
     if n > 1e300:                   # n P(event) is a float
-        raise InvalidInputError(f"n must be at most 1e300 patients, got a number of {len(str(n))} digits")
+        raise InvalidInputError(f"{_arg('n')} must be at most 1e300 patients, got a number of {len(str(n))} digits")
     if convention not in EVENT_PROBABILITY_CONVENTIONS:
         raise InvalidInputError(f"convention must be one of {EVENT_PROBABILITY_CONVENTIONS}, got {convention!r}")
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
@@ -489,7 +524,7 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
         if low < math.log(1e-300):
             raise InvalidInputError(
                 f"{n} patients detect only a hazard ratio below 1e-300 (alpha {alpha:g}, power {power:g}, allocation "
-                f"{allocation:g}): no design; check alpha, power and allocation")
+                f"{allocation:g}): no design; check {_arg('alpha')}, {_arg('power')} and {_arg('allocation')}")
         u = optimize.brentq(gap, low, 0.0, xtol=1e-14, rtol=1e-14)
         hr = math.exp(u)
         p = p_event(hr)
@@ -520,10 +555,11 @@ def event_probability(hazard, accrual: float, follow_up: float):
         lam = np.asarray(hazard, dtype=float)
     except (TypeError, ValueError):
         raise InvalidInputError(f"hazard must be a number or an array of numbers, got {hazard!r}") from None
-    a = _number("accrual", accrual, low=0.0, low_open=False)
-    f = _number("follow_up", follow_up, low=0.0, low_open=False)
+    a = _number(_arg("accrual"), accrual, low=0.0, low_open=False)
+    f = _number(_arg("follow_up"), follow_up, low=0.0, low_open=False)
     if a + f <= 0:
-        raise InvalidInputError("accrual + follow_up must be > 0 (the analysis time after the first patient)")
+        raise InvalidInputError(f"{_arg('accrual')} + {_arg('follow_up')} must be > 0 (the analysis time after the "
+                                "first patient)")
     if not (np.isfinite(lam).all() and (lam > 0).all()):
         raise InvalidInputError("hazard must be finite and > 0")
     with np.errstate(over="ignore"):          # a hazard near the largest float: lambda F is inf, P is 1
@@ -540,17 +576,19 @@ def event_probability(hazard, accrual: float, follow_up: float):
 
 def _control_hazard(control_median, control_survival, at_time) -> tuple[float, str]:
     if control_median is not None and control_survival is not None:
-        raise InvalidInputError("give the control arm's distribution once: control_median, or control_survival "
-                                "at at_time (they define the same exponential hazard)")
+        raise InvalidInputError(f"give the control arm's distribution once: {_arg('control_median')}, or "
+                                f"{_arg('control_survival')} at {_arg('at_time')} (they define the same exponential "
+                                "hazard)")
     if control_median is not None:
-        m = _number("control_median", control_median, low=0.0)
+        m = _number(_arg("control_median"), control_median, low=0.0)
         return math.log(2.0) / m, f"exponential, control median {m:g}"
     if control_survival is not None and at_time is not None:
-        s = _number("control_survival", control_survival, low=0.0, high=1.0)
-        t = _number("at_time", at_time, low=0.0)
+        s = _number(_arg("control_survival"), control_survival, low=0.0, high=1.0)
+        t = _number(_arg("at_time"), at_time, low=0.0)
         return -math.log(s) / t, f"exponential, control survival {s:g} at {t:g}"
-    raise InvalidInputError("the number of patients needs the control arm's survival: control_median "
-                            "(e.g. 14 months), or control_survival with at_time (e.g. 0.80 at 36 months)")
+    raise InvalidInputError(f"the number of patients needs the control arm's survival: {_arg('control_median')} "
+                            f"(e.g. 14 months), or {_arg('control_survival')} with {_arg('at_time')} (e.g. 0.80 at "
+                            "36 months)")
 
 
 @dataclass(frozen=True)
@@ -645,8 +683,8 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
     if not math.isfinite(ev.events / p if p > 0 else math.inf):
         raise InvalidInputError(
             f"the probability of an event by the analysis is {p:.3g} ({model}, hazard {lam_c:.3g} per time unit): "
-            f"{ev.events:.2f} events need more patients than can be counted; check control_median or "
-            "control_survival (and the time unit)")
+            f"{ev.events:.2f} events need more patients than can be counted; check {_arg('control_median')} or "
+            f"{_arg('control_survival')} (and the time unit)")
     n = math.ceil(ev.events / p - 1e-9)
     n_e = math.ceil(n * ev.allocation - 1e-9)
     return TrialSampleSizeResult(
@@ -661,14 +699,14 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
 
 
 def _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual, follow_up):
-    ppv = _number("ppv", ppv, low=0.0, high=1.0, low_open=False, high_open=False)
+    ppv = _number(_arg("ppv"), ppv, low=0.0, high=1.0, low_open=False, high_open=False)
     hr1 = _check_hr("hr_complete", hr_complete)
     hr2 = _check_hr("hr_incomplete", hr_incomplete)
-    med = _number("control_median", control_median, low=0.0)
-    a = _number("accrual", accrual, low=0.0, low_open=False)
-    f = _number("follow_up", follow_up, low=0.0, low_open=False)
+    med = _number(_arg("control_median"), control_median, low=0.0)
+    a = _number(_arg("accrual"), accrual, low=0.0, low_open=False)
+    f = _number(_arg("follow_up"), follow_up, low=0.0, low_open=False)
     if a + f <= 0:
-        raise InvalidInputError("accrual + follow_up must be > 0")
+        raise InvalidInputError(f"{_arg('accrual')} + {_arg('follow_up')} must be > 0")
     return ppv, hr1, hr2, math.log(2.0) / med, a, f
 
 
@@ -699,7 +737,7 @@ def mixture_hr(ppv: float, *, hr_complete: float, hr_incomplete: float, control_
     """
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
                                               follow_up)
-    allocation = _number("allocation", allocation, low=0.0, high=1.0)
+    allocation = _number(_arg("allocation"), allocation, low=0.0, high=1.0)
     if ppv in (0.0, 1.0) or hr1 == hr2:
         return hr1 if ppv == 1.0 else hr2
 
@@ -837,9 +875,9 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     n = _check_count("n", n, low=2)
     if n > SIMULATION_MAX_PATIENTS:
         raise InvalidInputError(
-            f"n must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation holds a "
-            f"trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: Schoenfeld "
-            "events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
+            f"{_arg('n')} must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation "
+            f"holds a trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: "
+            "Schoenfeld events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
     sims = _check_count("sims", sims, high=SIMULATION_MAX_TRIALS,
                         why="the Monte Carlo standard error of the power is then at most 0.0005; more trials "
                             "only take longer")
@@ -849,7 +887,8 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
                                               follow_up)
     n_e = int(round(n * allocation))
     if not 0 < n_e < n:
-        raise InvalidInputError(f"n={n} with allocation {allocation:g} leaves an arm empty; randomise more patients")
+        raise InvalidInputError(f"{_given('n', n)} with {_arg('allocation')} {allocation:g} leaves an arm empty; "
+                                "randomise more patients")
     crit = -_z_critical(alpha, sided)
     arm = np.zeros(n)
     arm[:n_e] = 1.0
@@ -1012,7 +1051,7 @@ def selection_from_predictions(p, complete_resection, threshold: float, *, sourc
 
     y = check_outcome(complete_resection, name="complete_resection")
     risk = check_risk(p, y.size, name="p")
-    t = _number("threshold", threshold, low=0.0, high=1.0, low_open=False, high_open=False)
+    t = _number(_arg("threshold"), threshold, low=0.0, high=1.0, low_open=False, high_open=False)
     selected = risk >= t
     k = int(selected.sum())
     x = int(y[selected].sum())
@@ -1329,12 +1368,12 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     missing = [c for c in (time, event, arm) if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"column(s) {missing} not in the data; available columns: {list(frame.columns)}")
-    at = _number("at", at, low=0.0)
+    at = _number(_arg("at"), at, low=0.0)
     conf_level = _check_conf_level(conf_level)
     if margin_hr is not None:
-        margin_hr = _number("margin_hr", margin_hr, low=1.0)
+        margin_hr = _number(_arg("margin_hr"), margin_hr, low=1.0)
     if margin_diff is not None:
-        margin_diff = _number("margin_diff", margin_diff, low=0.0, high=1.0)
+        margin_diff = _number(_arg("margin_diff"), margin_diff, low=0.0, high=1.0)
     arms = frame[arm].to_numpy(dtype=object)
     if pd.isna(frame[arm]).any():
         raise InvalidInputError("the arm is missing for some patients; every patient needs an arm", column=arm)

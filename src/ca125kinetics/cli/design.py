@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, _time_point_uses, detectable_hr, events,
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _arguments_named, _time_point_uses, detectable_hr, events,
                       noninferiority_analysis, patients_support, plot_power_curve, power_curve, sample_size,
                       selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
@@ -150,8 +150,13 @@ def add_design_arguments(parser) -> None:
 _TEST = ("alpha", "sided", "power", "allocation", "format")
 
 
+def _flag(name: str) -> str:
+    """The option of the argument ``name`` (argparse's dest): ``follow_up`` -> ``--follow-up``."""
+    return "--" + name.replace("_", "-")
+
+
 def _flags(names) -> str:
-    return ", ".join("--" + name.replace("_", "-") for name in names)
+    return ", ".join(_flag(name) for name in names)
 
 
 def _refuse_unused(args, what: str, options: tuple[str, ...], uses: tuple[str, ...], hint: str = "") -> None:
@@ -527,5 +532,7 @@ _HANDLERS = {"events": _cli_events, "n": _cli_n, "detectable-hr": _cli_detectabl
 
 
 def cli_design(args) -> int:
-    """Handler of ``ca125 design``: dispatch to the subcommand."""
-    return _HANDLERS[args.design_command](args)
+    """Handler of ``ca125 design``: dispatch to the subcommand. The design module's refusals
+    name the arguments the user gave as options by those options (``--sims``, not ``sims``)."""
+    with _arguments_named({name: _flag(name) for name in vars(args)}):
+        return _HANDLERS[args.design_command](args)
