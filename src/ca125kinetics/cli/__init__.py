@@ -261,14 +261,32 @@ def _limit_malloc_arenas() -> bool:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports usage errors as one line, like package errors, and reads an
-    option only by its whole name: with abbreviations, ``--marker cea`` on a command without
-    ``--marker`` was read as ``--markers cea`` (scoring CA-125 from a file named 'cea', or
-    silently ignoring the marker asked for)."""
+    """argparse that reports usage errors as one line, like package errors, reads an option
+    only by its whole name, and refuses an option given twice. With abbreviations, ``--marker
+    cea`` on a command without ``--marker`` was read as ``--markers cea`` (scoring CA-125 from
+    a file named 'cea', or silently ignoring the marker asked for); an option given twice
+    (``design events --hr 0.6 --hr 0.9``) was read as its last value, the first dropped
+    without a word. The options meant to repeat (``append``: ``--rename``, ``--drug-code``,
+    ``--event-code``, ``--drug-type``) and flags, which take no value, may be repeated."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse hook
+        # each parser (the command's, a subcommand's) is given the words that follow its name
+        words = sys.argv[1:] if args is None else list(args)
+        given: set[argparse.Action] = set()
+        for word in words:
+            if word == "--":               # what follows is not options
+                break
+            action = self._option_string_actions.get(word.split("=", 1)[0]) if word.startswith("--") else None
+            if action is None or action.nargs == 0 or isinstance(action, argparse._AppendAction):
+                continue
+            if action in given:
+                self.error(f"{'/'.join(action.option_strings)} is given twice; give it once")
+            given.add(action)
+        return super().parse_known_args(args, namespace)
 
     def error(self, message):  # noqa: D102 - argparse hook
         self.exit(EXIT_USAGE_ERROR, f"ca125: error: {message} (see '{self.prog} --help')\n")
