@@ -384,8 +384,14 @@ def test_a_calibration_slope_that_is_not_estimable_is_said_so_in_the_notes(model
         res = validate_model(markers, separated, model=model, subgroups=(), survival=False)
     assert res.metrics.auc == 1.0 and math.isnan(res.metrics.calibration_slope)
     assert any(n.startswith("performance: the calibration slope is not estimable") for n in res.notes)
-    notes = render_report(res).split('<section id="notes">', 1)[1]
+    page = render_report(res)
+    notes = page.split('<section id="notes">', 1)[1]
     assert "the calibration slope is not estimable" in notes
+    # the headline (and ca125 validate's summary line, the same text) says so too, not "nan"
+    from ca125kinetics.validation.report import headline_figures
+
+    assert "calibration slope not estimable, CITL" in headline_figures(res)
+    assert headline_figures(res) in page and "nan" not in headline_figures(res)
 
 
 # ----------------------------------------------------------------------------- survival

@@ -13,7 +13,7 @@ from ..predict import load_model
 from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
-from ..validation.report import log_to_mlflow, write_report
+from ..validation.report import headline_figures, log_to_mlflow, write_report
 from ..validation.studies import _OUTCOME, _describe_source, check_n_jobs, check_seed, optimism_bootstrap, validate_model
 from . import (add_format_arguments, add_kelim_cutoff_argument, add_progress_argument, format_options,
                markers_options, progress_wanted)
@@ -105,10 +105,7 @@ def cli_validate(args) -> int:
             log_to_mlflow(result, path, tracking_uri=tracking_uri, experiment=args.experiment, tables=tables)
     m = result.metrics
     print(f"validated {result.model['name']} {result.model['version']} on {m.n} patient(s) "
-          f"({m.n_events} complete resections; {len(result.exclusions)} excluded): AUC {m.auc:.3f} "
-          f"({100 * m.conf_level:g} % DeLong CI {m.auc_ci_low:.3f}-{m.auc_ci_high:.3f}), calibration slope "
-          f"{m.calibration_slope:.2f}, "
-          f"CITL {m.citl:.2f}, Brier {m.brier:.3f}")
+          f"({m.n_events} complete resections; {len(result.exclusions)} excluded): {headline_figures(result)}")
     if result.optimism is not None:
         o = result.optimism
         print(f"optimism-corrected ({o.n_boot} resamples, {o.n_failed} failed): AUC {o.corrected('auc'):.3f}, "

@@ -377,6 +377,20 @@ def _level(result: ValidationResult) -> str:
     return f"{100 * result.metrics.conf_level:g} %"
 
 
+def headline_figures(result: ValidationResult) -> str:
+    """The study's main figures in one line, as the report's headline and ``ca125 validate``
+    print them: AUC with its DeLong interval, calibration slope, CITL and Brier; a figure that
+    could not be estimated (the slope under separation) says so rather than "nan"."""
+    m = result.metrics
+
+    def shown(value: float, digits: int) -> str:
+        return f"{value:.{digits}f}" if math.isfinite(value) else "not estimable"
+
+    return (f"AUC {shown(m.auc, 3)} ({_level(result)} DeLong CI {shown(m.auc_ci_low, 3)} to "
+            f"{shown(m.auc_ci_high, 3)}), calibration slope {shown(m.calibration_slope, 2)}, "
+            f"CITL {shown(m.citl, 2)}, Brier {shown(m.brier, 3)}")
+
+
 def _section_calibration(result: ValidationResult) -> str:
     from .plots import calibration_figure
 
@@ -627,9 +641,7 @@ def render_report(result: ValidationResult, *, title: str | None = None) -> str:
     generated = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     m_ = result.metrics
     headline = (f"{m_.n:,} patients analysed ({m_.n_events:,} complete resections, {len(result.exclusions):,} "
-                f"excluded). AUC {m_.auc:.3f} ({_level(result)} DeLong CI {m_.auc_ci_low:.3f} to "
-                f"{m_.auc_ci_high:.3f}), calibration slope {m_.calibration_slope:.2f}, CITL {m_.citl:.2f}, "
-                f"Brier {m_.brier:.3f}.")
+                f"excluded). {headline_figures(result)}.")
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{_esc(title)}</title>"
