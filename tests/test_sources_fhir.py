@@ -1160,6 +1160,29 @@ def test_an_administration_of_unknown_status_before_the_first_dose_gives_no_trea
     assert given.treatment_starts["source"].tolist() == ["given"]
 
 
+@pytest.mark.parametrize("written, where", [("2025-01", "before the first dose read (2025-01-26"),
+                                            ("2025", "before the first dose read"),
+                                            ("2025-06", "a dose of another line (more than 90 days after")])
+def test_a_dose_dated_to_a_month_or_a_year_gives_no_treatment_start(written, where):
+    """A first cycle recorded as ``2025-01`` (a partial FHIR date) was skipped, and the next
+    cycle's dose, on 26 January, silently became day 0; one recorded in a month of another line
+    left the two lines unseen. The day is never guessed: no start, a skipped row saying why."""
+    result = read_fhir(_bundle(_obs(when="2025-01-01"), _ma("c1", written), _ma("c2", "2025-01-26"),
+                               _ma("c3", "2025-02-16")))
+    assert result.treatment_starts.empty
+    reasons = result.skipped.loc[result.skipped["source_id"] == "MedicationAdministration/c1", "reason"].tolist()
+    assert any(f"a dose dated {written!r}" in r and where in r and "day 0 is ambiguous" in r for r in reasons)
+    with pytest.raises(InvalidInputError):
+        read_markers(result.markers)
+    # within the line's days it moves nothing; a date given wins
+    within = read_fhir(_bundle(_obs(when="2025-01-01"), _ma("c1", "2025-01-26"), _ma("c2", "2025-02"),
+                               _ma("c3", "2025-02-16")))
+    assert within.treatment_starts["treatment_start"].tolist() == ["2025-01-26"]
+    given = read_fhir(_bundle(_obs(when="2025-01-01"), _ma("c1", written), _ma("c2", "2025-01-26")),
+                      treatment_start={"p1": "2025-01-05"})
+    assert given.treatment_starts["source"].tolist() == ["given"]
+
+
 @pytest.mark.parametrize("status", ["in-progress", "stopped"])
 def test_a_begun_paracentesis_is_an_event(status):
     """R4's ``stopped`` (begun, then halted) and ``in-progress`` procedures were begun; they were

@@ -46,7 +46,9 @@ in the time zone the sender recorded, never shifted to UTC or to this machine's 
 whose times are written in more than one UTC offset gets a
 :class:`~ca125kinetics.errors.DataQualityWarning` naming the offsets (one instant written in
 two of them falls on two days). A date
-less precise than a day (``2025-03``) is refused.
+less precise than a day (``2025-03``) is refused, never completed to a day; a dose of the line so
+dated that may fall before the first dose read, or in another line, leaves the patient without a
+start (a skipped row).
 
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
 ``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
@@ -310,6 +312,23 @@ def _when(resource: Mapping, prefix: str) -> tuple[str | None, str | None]:
     return day, None
 
 
+#: A FHIR date or dateTime less precise than a day: a year (``2024``) or a month (``2024-03``).
+_PARTIAL_DATE_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")
+
+
+def _partial_period(raw: Any) -> tuple[str, str] | None:
+    """(first, last day) of a date written as a year or a month (``2024-03`` is 1-31 March), or
+    None for anything else."""
+    m = _PARTIAL_DATE_RE.match(raw) if isinstance(raw, str) else None
+    if m is None or not 1 <= int(m.group(2) or 1) <= 12:
+        return None
+    first = _dt.date(int(m.group(1)), int(m.group(2) or 1), 1)
+    if m.group(2) is None:
+        return first.isoformat(), first.replace(month=12, day=31).isoformat()
+    next_month = (first + _dt.timedelta(days=31)).replace(day=1)
+    return first.isoformat(), (next_month - _dt.timedelta(days=1)).isoformat()
+
+
 def _resource_id(res: Mapping, full_url: str | None, i: int) -> str:
     """``Type/id`` of a resource, else its entry's fullUrl, else its place in the bundle."""
     kind = res.get("resourceType")
@@ -493,6 +512,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
     unsure: dict[str, list[tuple[str, str, str]]] = {}   # administrations that may or may not be a dose
+    # doses dated to a month or a year only: (first day, last day, resource, date as written)
+    imprecise: dict[str, list[tuple[str, str, str, str]]] = {}
     offsets: dict[str, set] = {}      # the UTC offsets each patient's times are written in
 
     # one resource given twice (overlapping exports, pages, _include): read once when the copies
@@ -608,6 +629,9 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
             else:
                 day, when = _planned_start(res)
             if problem or when:
+                period = _partial_period(_raw_when(res, "effective")) if kind == "MedicationAdministration" else None
+                if period and not problem:      # a dose of the line on a day unknown: never guessed
+                    imprecise.setdefault(pid, []).append((*period, rid, _raw_when(res, "effective")))
                 skip(problem or when)
                 continue
             (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
@@ -617,7 +641,7 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     if not any(r["event"] is None for r in rows):
         raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label), source=None)
     starts, lines = _treatment_starts(administered, requested, treatment_start, {r["patient_id"] for r in rows},
-                                      line_gap_days, unsure)
+                                      line_gap_days, unsure, imprecise)
     skipped_table = skipped_frame(skipped + lines)
     markers = pd.DataFrame(rows, columns=["patient_id", "date", "ca125", "censored", "uln", "assay", "event",
                                           "resource_id"])
@@ -750,12 +774,15 @@ def _planned_start(res: Mapping) -> tuple[str | None, str | None]:
 
 
 def _treatment_starts(administered, requested, given, patients: Iterable[str],
-                      gap_days: int, unsure: Mapping[str, list] | None = None) -> tuple[pd.DataFrame, list[tuple]]:
+                      gap_days: int, unsure: Mapping[str, list] | None = None,
+                      imprecise: Mapping[str, list] | None = None) -> tuple[pd.DataFrame, list[tuple]]:
     """First administration of the line's drugs per patient, else planned start; ``given`` wins. A
     patient whose doses span more than one line gets none (and a skipped row saying why); the
     planned starts of a patient with administrations count toward the lines. So does a patient
     with an administration of ``unsure`` status (on-hold, unknown) before the first dose read:
-    had it been given, day 0 would be its day."""
+    had it been given, day 0 would be its day; and one with a dose dated to a month or a year
+    only (``imprecise``: first day, last day, resource, date as written) that may fall before
+    the first dose read, or more than ``gap_days`` after the last (another line)."""
     rows, chosen = [], {}
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
@@ -783,6 +810,19 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
                          f"read ({day}, {rid}): whether the line began that day is unknown, so day 0 is ambiguous; "
                          "pass treatment_start= (a date per patient) or give the line's first dose as "
                          "treatment_start in the clinical table"))
+    for pid, (day, rid) in sorted(found.items()):
+        last = max(d for d, _ in administered.get(pid, requested.get(pid, [(day, rid)])))
+        last_line = (_dt.date.fromisoformat(last) + _dt.timedelta(days=gap_days)).isoformat()
+        vague = [v for v in (imprecise or {}).get(pid, ()) if v[0] < day or v[1] > last_line]
+        if vague:
+            first, _, source, written = vague[0]
+            where = (f"before the first dose read ({day}, {rid})" if first < day
+                     else f"a dose of another line (more than {gap_days} days after the last dose read, {last})")
+            del found[pid]
+            more.append((source, pid, "MedicationAdministration",
+                         f"a dose dated {written!r} (a month or a year, not a day) may be {where}: the day is not "
+                         "guessed, so day 0 is ambiguous; give the dose's day at the source, or pass treatment_start= "
+                         "(a date per patient) or give the line's first dose as treatment_start in the clinical table"))
     rows += [(pid, day, rid) for pid, (day, rid) in found.items()]
     frame = pd.DataFrame(sorted(rows), columns=["patient_id", "treatment_start", "source"]).astype(object)
     return frame, skipped + more
