@@ -487,6 +487,27 @@ def test_one_page_of_a_search_is_refused_and_all_pages_together_are_read():
         read_fhir([first, _page(2, _obs(oid="b"), next_url=page2_url.replace("2", "3"))])
 
 
+def test_a_search_result_holding_fewer_matches_than_its_total_is_refused():
+    """A searchset whose ``total`` (R4: the matches across all pages) is more than the matches
+    it holds, with no ``next`` link (a server capping the results, an export keeping the first
+    page without its links), was read as if it were the whole result: the rest left out silently."""
+    capped = {**_page(1, _obs(oid="a"), _obs(oid="b", when="2025-02-10")), "total": 250}
+    with pytest.raises(InvalidInputError, match=r"says 250 resources matched \(Bundle.total\) but holds 2"):
+        read_fhir(capped)
+    page2_url = "http://ehr.example/fhir/Observation?code=10334-1&page=2"
+    pages = [{**_page(1, _obs(oid="a"), next_url=page2_url), "total": 3},
+             {**_page(2, _obs(oid="b", when="2025-02-10")), "total": 3}]
+    with pytest.raises(InvalidInputError, match="says 3 resources matched"):
+        read_fhir(pages)
+    # the matches counted are those of every page; an included Patient is not one of them
+    included = {"fullUrl": "http://ehr.example/fhir/Patient/p1", "resource": {"resourceType": "Patient", "id": "p1"},
+                "search": {"mode": "include"}}
+    whole = [{**pages[0], "total": 2}, {**pages[1], "total": 2, "entry": pages[1]["entry"] + [included]}]
+    assert read_fhir(whole).markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
+    with pytest.raises(InvalidInputError, match="says 3 resources matched"):
+        read_fhir([{**pages[0], "total": 3}, {**pages[1], "total": 3, "entry": pages[1]["entry"] + [included]}])
+
+
 def test_a_later_line_only_ordered_beside_an_earlier_one_given_gives_no_treatment_start():
     """First-line carboplatin administered in 2023 and the line at recurrence only ordered
     (MedicationRequest) in 2025: day 0 was silently 2023-03-01, the 2025 series read as a

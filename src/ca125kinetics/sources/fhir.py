@@ -57,7 +57,8 @@ merged.
 
 Duplicates and pages. A resource given twice is read once (identical copies) or skipped
 (differing copies). A ``searchset`` page with a ``next`` link is refused; a list of pages is
-read when every ``next`` link is the ``self`` link of a page given.
+read when every ``next`` link is the ``self`` link of a page given. A search result holding fewer
+matches than its ``total`` is refused.
 
 Size. A file or body above ``max_bytes`` (default :data:`MAX_BUNDLE_BYTES`) is refused before
 it is read; JSON nested deeper than Python can parse, ``NaN``/``Infinity`` and duplicate-free
@@ -215,6 +216,7 @@ def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, A
                         f"the pages given are not the whole search result: link 'next' {link.get('url')!r} is the "
                         "self link of no page given; fetch every page (follow link.next until there is none) "
                         "and pass them all", source=label)
+        _refuse_incomplete_search(pages, label)
         return [entry for page in pages for entry in _bundle_entries(page, label, models)]
     if not isinstance(data, dict):
         raise InvalidInputError(f"FHIR JSON must be an object (a Bundle or a resource), got a "
@@ -232,7 +234,26 @@ def _entries(data: Any, label: str, models: Mapping) -> list[tuple[str | None, A
             f"the Bundle is one page of a search result: link 'next' {nexts[0].get('url')!r} points to more "
             "results that are not in it; fetch every page (follow link.next until there is none) and pass the "
             "pages together as a list, or merge their entries into one Bundle", source=label)
+    _refuse_incomplete_search([data], label)
     return _bundle_entries(data, label, models)
+
+
+def _refuse_incomplete_search(pages: list[Mapping], label: str) -> None:
+    """Refuse search results that hold fewer matches than their ``total`` says (R4: the number
+    of ``match`` entries across all pages): a server that caps a search, or an export that kept
+    the first page and dropped its links, would otherwise be read in part without a word."""
+    searchsets = [page for page in pages if page.get("type") == "searchset"]
+    totals = [page.get("total") for page in searchsets
+              if isinstance(page.get("total"), int) and not isinstance(page.get("total"), bool)]
+    if not totals:
+        return
+    matches = sum(1 for page in searchsets for e in page.get("entry", []) or []
+                  if isinstance(e, dict) and ((e.get("search") or {}).get("mode") in (None, "match")))
+    if max(totals) > matches:
+        raise InvalidInputError(
+            f"the search result says {max(totals)} resources matched (Bundle.total) but holds {matches}: the rest are "
+            "not in it, and reading it would leave them out; fetch every page (follow link.next until there is "
+            "none) and pass them together as a list, or search again without a limit on the results", source=label)
 
 
 def _links(bundle: Mapping, relation: str) -> list[dict]:
