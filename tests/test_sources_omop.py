@@ -150,6 +150,10 @@ def test_postgresql_gives_the_same_extract_as_duckdb(postgres_url, fixture_db):
     pd.testing.assert_frame_equal(pg.markers, duck.markers)
     pd.testing.assert_frame_equal(pg.treatment_starts.drop(columns="source"),
                                   duck.treatment_starts.drop(columns="source"))
+    given = [read_omop(url, schema=schema, person_ids=[2, 1, 999999]) for url, schema in ((postgres_url, "cdm"),
+                                                                                          (fixture_db, None))]
+    pd.testing.assert_frame_equal(given[0].markers, given[1].markers)
+    pd.testing.assert_frame_equal(given[0].skipped, given[1].skipped)
     with pytest.raises(InvalidInputError, match="cannot read the OMOP CDM tables"):
         read_omop(postgres_url, schema="absent")
 
@@ -556,6 +560,30 @@ def test_a_cohort_member_missing_from_the_person_table_is_listed(tmp_path):
     result = read_omop(url, cohort_id=1)
     assert "person 7777 is not in the person table" in dict(zip(result.skipped["source_id"],
                                                                 result.skipped["reason"]))["measurement_id=7001"]
+
+
+def test_a_person_id_given_but_missing_from_the_person_table_is_listed(tmp_path):
+    """``person_ids`` naming a person the person table lacks (an orphan of the ETL, a typo in
+    the ids file) read the others and left that person out without a word, with its
+    measurements; it is listed, as a cohort's member missing from the person table is."""
+    url = f"duckdb:///{tmp_path / 'orphan.duckdb'}"
+    write_omop(FIXTURE, url)
+    ca125, ul = _concept(url, "LOINC", "10334-1"), _concept(url, "UCUM", "U/mL")
+    measurement = pd.DataFrame([{"measurement_id": 7001, "person_id": 7777, "measurement_concept_id": ca125,
+                                 "measurement_date": _day("2026-01-01"), "measurement_type_concept_id": 0,
+                                 "value_as_number": 40.0, "unit_concept_id": ul, "range_high": 35.0}])
+    write_omop({"measurement": measurement}, url)
+    result = read_omop(url, person_ids=[1, 7777, 8888])
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    assert "person 7777 is not in the person table" in reasons["measurement_id=7001"]
+    for missing in (7777, 8888):
+        assert reasons[f"person={missing}"].startswith(f"person {missing} is not in the person table")
+    assert set(result.markers["patient_id"]) == {"1"}
+    cohort = pd.DataFrame([{"cohort_definition_id": 2, "subject_id": s, "cohort_start_date": _day("2026-01-01"),
+                            "cohort_end_date": _day("2026-01-01")} for s in (1, 8888)])
+    write_omop({"cohort": cohort}, url)
+    in_cohort = read_omop(url, cohort_id=2)
+    assert "person=8888" in set(in_cohort.skipped["source_id"])
 
 
 def test_event_codes_add_a_sites_surgery_and_the_procedures_descending_from_it(tmp_path):

@@ -280,7 +280,10 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
         ids = sorted({_whole(p, "person_id") for p in person_ids})
         if not ids:
             raise InvalidInputError("person_ids is empty; give at least one person_id")
-        persons = sa.select(person.c.person_id).where(person.c.person_id.in_(ids))
+        # the ids given, not those of them in the person table: a person missing from it is
+        # listed with its records, as a cohort's member is, never left out without a word
+        given = sa.values(sa.column("person_id", sa.BigInteger), name="person_ids").data([(i,) for i in ids])
+        persons = sa.select(given.c.person_id)
     elif cohort_id is not None:
         c = t["cohort"]
         persons = sa.select(c.c.subject_id).where(c.c.cohort_definition_id == _whole(cohort_id, "cohort_id"))
@@ -291,6 +294,8 @@ def _query(sa, conn, md, schema, spec, cohort_id, person_ids, assay_column, even
     who = sa.select(person.c.person_id, person.c.person_source_value).join(
         persons, person.c.person_id == pid_col)
     out = {"persons": pd.DataFrame(conn.execute(who).all(), columns=["person_id", "person_source_value"])}
+    chosen = [] if cohort_id is None and person_ids is None else [p for (p,) in conn.execute(sa.select(pid_col)).all()]
+    out["missing"] = sorted(set(chosen) - set(out["persons"]["person_id"]))
     if cohort_id is not None and out["persons"].empty:
         raise NoMarkerDataError(f"cohort {cohort_id} has no persons in the cohort table (or its persons "
                                 "are not in the person table); check --cohort-id")
@@ -403,7 +408,9 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                 unnamed[p] = (f"{patient_id} {value!r} is shared by persons {ids}: read with patient_id='person_id' "
                               "(--patient-id person_id), or make the source values unique")
     name_of = {p: (None if p in unnamed else v) for p, v in name_of.items()}
-    rows, skipped = [], []
+    rows = []
+    skipped = [(f"person={p}", None, "person", f"person {p} is not in the person table: none of its records is read; "
+                "check the person_ids or the cohort, or load the person row") for p in frames["missing"]]
     other = {m.loinc: m for m in MARKERS.values() if m.name != spec.name}
     default = spec.default_uln if uln is None else float(uln)
     for r in frames["measurements"].itertuples(index=False):
