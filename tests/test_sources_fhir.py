@@ -282,6 +282,16 @@ def test_risk_assessment_is_valid_r4(csv_tables):
     assert ra["note"][0]["text"].startswith("not scored: invalid input")
 
 
+@pytest.mark.parametrize("occurrence", ["2026-03", "2026", "01/03/2026"])
+def test_a_risk_assessment_date_not_precise_to_the_day_or_not_iso_is_refused(occurrence):
+    """``occurrence="2026-03"`` was written as 1 March and ``"01/03/2026"`` as 3 January (read
+    month-first): a day the user never gave."""
+    unscored = predict({"day": [0, 0], "ca125": [100.0, 50.0]}, {"patient_id": "x"})
+    with pytest.raises(InvalidInputError, match=f"occurrence {re.escape(repr(occurrence))}"):
+        risk_assessment(unscored, occurrence=occurrence)
+    assert risk_assessment(unscored, occurrence="2026-03-01T23:30:00-05:00")["occurrenceDateTime"] == "2026-03-01"
+
+
 def test_a_withheld_decision_is_not_called_unscored():
     # status 'insufficient': scored (the probability is in the recommendation), decision withheld
     withheld = predict({"day": [0, 21, 42, 63], "ca125": [400, 180, 195, 150]},

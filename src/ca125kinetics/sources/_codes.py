@@ -222,26 +222,25 @@ def check_uln(uln, marker: MarkerCode) -> None:
 _ISO_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
-def as_day(value, what: str) -> str:
-    """A given ``treatment_start`` as an ISO day: a date or timestamp object, or ISO text
-    ``YYYY-MM-DD`` (a time of day after it is dropped, the day kept as written). A date less
-    precise than a day (``2025-01``) or in another order (``01/02/2025``) is refused, never
-    completed or guessed."""
+def as_day(value, what: str, name: str = "treatment_start") -> str:
+    """A given date (``name``: ``treatment_start``, a RiskAssessment's ``occurrence``) as an ISO
+    day: a date or timestamp object, or ISO text ``YYYY-MM-DD`` (a time of day after it is
+    dropped, the day kept as written). A date less precise than a day (``2025-01``) or in
+    another order (``01/02/2025``) is refused, never completed or guessed."""
     if isinstance(value, np.datetime64) and not pd.isna(value):
         value = pd.Timestamp(value)
     if isinstance(value, (_dt.date, pd.Timestamp)) and not pd.isna(value):
         return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
     m = _ISO_DAY_RE.match(value.strip()) if isinstance(value, str) else None
     try:
-        return _dt.date.fromisoformat(m.group(1)).isoformat() if m else _refuse_day(value, what)
+        return _dt.date.fromisoformat(m.group(1)).isoformat() if m else _refuse_day(value, what, name)
     except ValueError as exc:
-        raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date; use YYYY-MM-DD",
-                                column="treatment_start") from exc
+        raise InvalidInputError(f"{name} {value!r} of {what} is not a date; use YYYY-MM-DD", column=name) from exc
 
 
-def _refuse_day(value, what: str):
-    raise InvalidInputError(f"treatment_start {value!r} of {what} is not a date precise to the day; use YYYY-MM-DD",
-                            column="treatment_start")
+def _refuse_day(value, what: str, name: str):
+    raise InvalidInputError(f"{name} {value!r} of {what} is not a date precise to the day; use YYYY-MM-DD",
+                            column=name)
 
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.

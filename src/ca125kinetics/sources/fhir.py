@@ -922,7 +922,10 @@ def risk_assessment(prediction, *, occurrence: _dt.date | str | None = None) -> 
     prediction : Prediction
         From :func:`ca125kinetics.predict`.
     occurrence : date or str, optional
-        When the assessment was made (``occurrenceDateTime``); left out when not given.
+        When the assessment was made (``occurrenceDateTime``, the day): a date object or ISO
+        text ``YYYY-MM-DD`` (a time after it is dropped, the day kept as written); ``2026-03``
+        or ``01/03/2026`` is refused, never completed to a day or read month-first. Left out
+        when not given.
     """
     model = prediction.model or {}
     synthetic = bool(model.get("trained_on_synthetic"))
@@ -937,7 +940,7 @@ def risk_assessment(prediction, *, occurrence: _dt.date | str | None = None) -> 
         "method": {"text": f"ca125kinetics model {model.get('name', '')} {model.get('version', '')}".strip()},
     }
     if occurrence is not None:
-        ra["occurrenceDateTime"] = pd.Timestamp(occurrence).date().isoformat()
+        ra["occurrenceDateTime"] = as_day(occurrence, f"the RiskAssessment of patient {pid!r}", name="occurrence")
     if prediction.status == "ok" and prediction.probability == prediction.probability:
         ra["prediction"] = [{
             "outcome": {"text": "complete resection (no macroscopic residual disease) at secondary cytoreduction"},
