@@ -602,6 +602,9 @@ def test_a_treatment_start_not_precise_to_the_day_or_not_iso_is_refused(start):
         read_fhir([_obs()], treatment_start=start)
     with pytest.raises(InvalidInputError, match="not a date.*YYYY-MM-DD"):
         read_fhir([_obs()], treatment_start={"p1": start})
+    if start in ("2025-01", "2025"):    # said as such (the words were lost: 'is not a date')
+        with pytest.raises(InvalidInputError, match="is not a date precise to the day; use YYYY-MM-DD"):
+            read_fhir([_obs()], treatment_start=start)
 
 
 def test_treatment_start_as_a_date_object_or_iso_text_is_read():

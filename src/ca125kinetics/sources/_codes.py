@@ -219,6 +219,7 @@ def check_uln(uln, marker: MarkerCode) -> None:
         raise InvalidInputError(f"uln must be a positive number of {marker.unit}, got {uln!r}")
 
 
+_PARTIAL_DAY_RE = re.compile(r"^\d{4}(?:-\d{2})?$")
 _ISO_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
 
 
@@ -232,15 +233,14 @@ def as_day(value, what: str, name: str = "treatment_start") -> str:
     if isinstance(value, (_dt.date, pd.Timestamp)) and not pd.isna(value):
         return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
     m = _ISO_DAY_RE.match(value.strip()) if isinstance(value, str) else None
+    if m is None:       # InvalidInputError is a ValueError: raised outside the try below, so it keeps its words
+        partial = isinstance(value, str) and _PARTIAL_DAY_RE.match(value.strip())
+        raise InvalidInputError(f"{name} {value!r} of {what} is not a date{' precise to the day' if partial else ''}; "
+                                "use YYYY-MM-DD", column=name)
     try:
-        return _dt.date.fromisoformat(m.group(1)).isoformat() if m else _refuse_day(value, what, name)
+        return _dt.date.fromisoformat(m.group(1)).isoformat()
     except ValueError as exc:
         raise InvalidInputError(f"{name} {value!r} of {what} is not a date; use YYYY-MM-DD", column=name) from exc
-
-
-def _refuse_day(value, what: str, name: str):
-    raise InvalidInputError(f"{name} {value!r} of {what} is not a date precise to the day; use YYYY-MM-DD",
-                            column=name)
 
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.
