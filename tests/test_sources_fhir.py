@@ -101,6 +101,9 @@ def test_every_skip_has_its_reason():
         _obs(oid="prelim", status="preliminary"),
         _obs(oid="r5", triggeredBy=[{"observation": {"reference": "Observation/x"}, "type": "reflex"}]),
         _obs(oid="nosubject", subject=None),
+        # R4 obs-6: a reason the value is absent beside a value (read as the value, without a word)
+        _obs(12.0, oid="absent", dataAbsentReason={"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/data-absent-reason", "code": "error"}]}),
         {"resourceType": "Condition", "id": "c1"},
         {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
          "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
@@ -122,6 +125,7 @@ def test_every_skip_has_its_reason():
     assert "'preliminary'" in reasons["Observation/prelim"]
     assert "not defined in FHIR R4" in reasons["Observation/r5"] and "triggeredBy" in reasons["Observation/r5"]
     assert "no subject.reference" in reasons["Observation/nosubject"]
+    assert "valueQuantity and dataAbsentReason ['error'] are both given" in reasons["Observation/absent"]
     assert "'Condition' is not read" in reasons["Condition/c1"]
     assert "not a drug of the line" in reasons["MedicationAdministration/ma"]
 

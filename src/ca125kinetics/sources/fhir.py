@@ -711,6 +711,13 @@ def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str
                 else f"no value (dataAbsentReason {_codes(absent, 'http://terminology.hl7.org/CodeSystem/data-absent-reason') or absent})")
     if q.get("value") is None:
         return "valueQuantity has no value"
+    if res.get("dataAbsentReason") is not None:
+        # R4 obs-6: a reason for a missing value only where there is no value; the laboratory
+        # says the value is absent (an error, not a number...) and gives one: which holds is ambiguous
+        absent = res["dataAbsentReason"]
+        return (f"valueQuantity and dataAbsentReason "
+                f"{_codes(absent, 'http://terminology.hl7.org/CodeSystem/data-absent-reason') or absent} are both "
+                "given (not valid R4, obs-6): whether the value holds is ambiguous; correct the result at the source")
     comparator = q.get("comparator")
     if comparator not in (None, "<", "<=", ">", ">="):
         return (f"comparator {comparator!r} is not one of FHIR R4's <, <=, >=, >: the value is neither plain "
