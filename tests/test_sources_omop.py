@@ -208,6 +208,10 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
         {"measurement_id": 9005, "operator_concept_id": ul},
         {"measurement_id": 9006, "measurement_concept_id": cea, "unit_concept_id": ngml},
         {"measurement_id": 9008, "measurement_concept_id": 0, "measurement_source_value": "CA 125 (local)"},
+        # Athena's U/mL and '=' concepts, absent from the vocabulary loaded: said as such (they were
+        # "unit nan ... is not a UCUM CA-125 unit" and "not a Meas Value Operator concept")
+        {"measurement_id": 9009, "unit_concept_id": 8763, "unit_source_value": "U/mL"},
+        {"measurement_id": 9010, "operator_concept_id": 4172703},
     ]
     write_omop({"concept": extra_concepts, "measurement": pd.DataFrame([{**base, **r} for r in rows])}, url)
     result = read_omop(url, person_ids=[1, 2])
@@ -222,11 +226,15 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
     assert "unit_concept_id is 0 (unmapped; the source wrote" in reasons["measurement_id=9004"]
     assert "map the unit to its UCUM concept in the ETL" in reasons["measurement_id=9004"]
     assert "not a Meas Value Operator concept" in reasons["measurement_id=9005"]
+    assert reasons["measurement_id=9009"].startswith(
+        "unit_concept_id 8763 is not in the concept table (the source wrote 'U/mL')")
+    assert "load the UCUM vocabulary" in reasons["measurement_id=9009"]
+    assert reasons["measurement_id=9010"].startswith("operator_concept_id 4172703 is not in the concept table")
     assert "CEA (LOINC 2039-6)" in reasons["measurement_id=9006"]
     # an unmapped row (concept 0) used to be passed over without a word: it may be the marker
     assert ("measurement_concept_id 0 (unmapped; measurement_source_value 'CA 125 (local)')"
             in reasons["measurement_id=9008"]) and "map it to LOINC 10334-1" in reasons["measurement_id=9008"]
-    assert result.markers["measurement_id"].isin(range(9001, 9009)).sum() == 1      # 9002 alone
+    assert result.markers["measurement_id"].isin(range(9001, 9011)).sum() == 1      # 9002 alone
     cea = read_omop(url, person_ids=[1], marker="cea")
     assert cea.markers["measurement_id"].tolist() == [9006]
     assert cea.skipped["reason"].str.contains("CA-125 \\(LOINC 10334-1\\), not the marker read").sum() >= 5

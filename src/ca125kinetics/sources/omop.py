@@ -380,6 +380,11 @@ def _whole(value, what: str) -> int:
     raise InvalidInputError(f"{what} {value!r} is not a whole number; give the integer {what}")
 
 
+def _absent(value) -> bool:
+    """True for a database NULL as pandas holds it (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def _iso(value) -> str | None:
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
@@ -436,7 +441,10 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         if r.operator_concept_id is not None and not pd.isna(r.operator_concept_id) and r.operator_concept_id != 0:
             op = _OPERATORS.get(r.operator) if r.op_vocabulary == "Meas Value Operator" else None
             if op is None:
-                skip(f"operator_concept_id {r.operator_concept_id} is not a Meas Value Operator concept "
+                skip(f"operator_concept_id {r.operator_concept_id} is not in the concept table: whether the value is "
+                     "censored is unknown; load the Meas Value Operator vocabulary (Athena) into it"
+                     if _absent(r.op_vocabulary) else
+                     f"operator_concept_id {r.operator_concept_id} is not a Meas Value Operator concept "
                      f"(<, <=, =, >=, >)")
                 continue
         factor = spec.factor(r.unit) if r.unit_vocabulary == "UCUM" else None
@@ -448,7 +456,12 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                      f" (unmapped; the source wrote {r.unit_source_value!r}): map the unit to its UCUM concept in the "
                      f"ETL; read: {sorted(spec.units)}")
                 continue
-            shown = r.unit if r.unit_vocabulary == "UCUM" else (r.unit_source_value or r.unit_concept_id)
+            written = None if _absent(r.unit_source_value) else r.unit_source_value
+            if _absent(r.unit_vocabulary):      # a concept id the vocabulary loaded lacks (not 'not a unit')
+                skip(f"unit_concept_id {r.unit_concept_id} is not in the concept table (the source wrote {written!r}): "
+                     "which unit it is is unknown; load the UCUM vocabulary (Athena) into it")
+                continue
+            shown = r.unit if r.unit_vocabulary == "UCUM" else (written or r.unit_concept_id)
             skip(f"unit {shown!r} (unit_concept_id {r.unit_concept_id}) is not a UCUM {spec.label} unit; "
                  f"read: {sorted(spec.units)}")
             continue
