@@ -655,6 +655,32 @@ def test_two_patient_entries_with_one_id_are_not_merged():
     assert _reason_kind("unit 'x' is not a UCUM unit: read U/mL") == "unit 'x' is not a UCUM unit"
 
 
+def test_one_persons_records_under_two_linked_patient_ids_are_not_read_as_two_series():
+    """After a merge of two records (R4 Patient.link, a modifier element), the baseline and
+    first dose stayed under the old id and the later samples came under the new one: they were
+    read as two patients, the new one's day 0 its second cycle, without a word."""
+    old = {"resourceType": "Patient", "id": "old1", "active": False,
+           "link": [{"other": {"reference": "Patient/new1"}, "type": "replaced-by"}]}
+    new = {"resourceType": "Patient", "id": "new1", "link": [{"other": {"reference": "Patient/old1"},
+                                                                "type": "replaces"}]}
+    records = [_obs(480.0, pid="old1", oid="a", when="2025-01-03"), _ma("m1", "2025-01-05", pid="old1"),
+               _obs(390.0, pid="new1", oid="b", when="2025-02-10"), _ma("m2", "2025-01-26", pid="new1"),
+               _obs(50.0, pid="p2", oid="c")]
+    result = read_fhir(_bundle(old, new, *records))
+    assert set(result.markers["patient_id"]) == {"p2"}
+    reasons = _reasons(result)
+    assert reasons["Observation/a"].startswith("Patient/old1 has Patient.link replaced-by Patient/new1: the record "
+                                               "must no longer be used")
+    assert reasons["MedicationAdministration/m2"].startswith("Patient/new1 has Patient.link replaces Patient/old1: "
+                                                             "both hold records of this person")
+    # a record replaced by another is not used, even alone; a link to a record with nothing here splits nothing
+    alone = _reasons(read_fhir(_bundle(old, _obs(480.0, pid="old1", oid="a"), _obs(50.0, pid="p2", oid="c"))))
+    assert "must no longer be used" in alone["Observation/a"]
+    seealso = {"resourceType": "Patient", "id": "p2", "link": [{"other": {"reference": "Patient/elsewhere"},
+                                                                 "type": "seealso"}]}
+    assert read_fhir(_bundle(seealso, _obs(50.0, pid="p2", oid="c"))).markers["patient_id"].tolist() == ["p2"]
+
+
 def test_one_patient_id_on_two_servers_is_not_merged():
     a = _obs(oid="a", subject={"reference": "https://hospital-a.example/fhir/Patient/1"})
     b = _obs(oid="b", subject={"reference": "https://hospital-b.example/fhir/Patient/1"}, when="2025-01-11")

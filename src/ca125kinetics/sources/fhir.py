@@ -53,7 +53,8 @@ start (a skipped row).
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
 ``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
 that ``fullUrl`` (its ``id``, else the uuid). One id referenced on two servers is skipped, not
-merged.
+merged. The resources of a Patient ``replaced-by`` another (``Patient.link``), or of two linked
+Patients that both have resources, are skipped: one person's two series.
 
 Duplicates and pages. A resource given twice is read once (identical copies) or skipped
 (differing copies). A ``searchset`` page with a ``next`` link is refused; a list of pages is
@@ -409,16 +410,51 @@ class _Context:
             elif res.get("resourceType") == "Medication":
                 for k in keys:
                     self.medications[k] = _medication_concepts(res)
+        # Patient.link (an R4 modifier): one person's records under two ids (a merged record,
+        # replaced-by/replaces; refer, seealso). Read as they stand, they are two series, each
+        # without the other's samples or doses; a record replaced by another must not be used
+        self.links: dict[str, set[tuple[str, str, str]]] = {}     # pid -> (holder, link type, other)
+        self.replaced: set[str] = set()
+        for full_url, res in entries:
+            if not (isinstance(res, dict) and res.get("resourceType") == "Patient" and res.get("link")):
+                continue
+            holder = self._ref_id(full_url) or (self._ref_id(f"Patient/{res['id']}") if res.get("id") else None)
+            for link in res["link"] if isinstance(res["link"], list) else []:
+                other = self._ref_id(((link or {}).get("other") or {}).get("reference"))
+                if holder and other and other != holder:
+                    kind = str(link.get("type"))
+                    for pid in (holder, other):
+                        self.links.setdefault(pid, set()).add((holder, kind, other))
+                    if kind == "replaced-by":
+                        self.replaced.add(holder)
+        self.with_records = {self._ref_id((res.get("subject") or {}).get("reference"))
+                             for _, res in entries if isinstance(res, dict) and isinstance(res.get("subject"), dict)}
+
+    def _ref_id(self, ref) -> str | None:
+        """The patient id a reference (or a Patient entry's fullUrl) names, or None."""
+        if not isinstance(ref, str):
+            return None
+        m = _PATIENT_REF_RE.search(ref)
+        return self.patients.get(ref, m.group(1) if m else None)
 
     def patient(self, resource: Mapping) -> tuple[str | None, str | None]:
         subject = resource.get("subject")
         ref = subject.get("reference") if isinstance(subject, dict) else None
         if not ref:
             return None, "no subject.reference: the sample cannot be given to a patient"
-        m = _PATIENT_REF_RE.search(ref)
-        pid = self.patients.get(ref, m.group(1) if m else None)
+        pid = self._ref_id(ref)
         if pid is None:
             return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        links = sorted(self.links.get(pid, ()))
+        split = [link for link in links if (link[2] if link[0] == pid else link[0]) in self.with_records]
+        if pid in self.replaced or split:
+            holder, kind, other = next((link for link in links if link[0] == pid and link[1] == "replaced-by"),
+                                       None) or split[0]
+            return None, (f"Patient/{holder} has Patient.link {kind} Patient/{other}: "
+                          + ("the record must no longer be used and its records belong to the other"
+                             if pid in self.replaced else "both hold records of this person")
+                          + ", and read as they stand they would be two series (each without the other's samples "
+                            "and doses); merge the records at the source, or export them under one patient id")
         if len(self.servers.get(pid, ())) > 1:
             servers = sorted(self.servers[pid])
             return None, (f"Patient/{pid} is referenced on {len(servers)} servers ({', '.join(servers)}): "
