@@ -505,6 +505,21 @@ def test_a_cea_cohort_round_trips_through_omop(tmp_path):
     pd.testing.assert_frame_equal(back[columns], expected[columns])
 
 
+@pytest.mark.parametrize("written, fragment", [("06/02/2026", "is not a date; use YYYY-MM-DD"),
+                                               ("2026-02", "is not a date precise to the day")])
+def test_table_files_with_dates_not_iso_are_refused(tmp_path, written, fragment):
+    """A measurement.csv whose dates are written day-first (06/02/2026, 6 February) was loaded
+    as 2 June: pandas guessed the format from the first rows, month-first, without a word."""
+    directory = tmp_path / "tables"
+    shutil.copytree(FIXTURE, directory)
+    measurement = pd.read_csv(directory / "measurement.csv", dtype=str, keep_default_na=False)
+    measurement["measurement_date"] = written
+    measurement.to_csv(directory / "measurement.csv", index=False)
+    url = f"duckdb:///{tmp_path / 'dates.duckdb'}"
+    with pytest.raises(InvalidInputError, match=f"measurement_date '{written}' of measurement.csv, row 2 {fragment}"):
+        write_omop(directory, url)
+
+
 def test_tables_from_a_directory_of_parquet_files_or_none(tmp_path):
     from ca125kinetics.sources.omop import _read_table_files
 

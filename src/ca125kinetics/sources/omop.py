@@ -687,6 +687,7 @@ def write_omop(tables: Mapping[str, pd.DataFrame] | str | Path, url: str, *, sch
     ----------
     tables : mapping of table name to DataFrame, or a directory of ``<table>.csv`` or ``<table>.parquet`` files
         As returned by :func:`cohort_to_omop` (the committed test fixture is such a directory).
+        Dates in the files are ISO ``YYYY-MM-DD``; any other form is refused, never guessed.
     url : str
         SQLAlchemy URL of the database (a DuckDB file is created when absent).
     schema : str, optional
@@ -766,8 +767,13 @@ def _read_table_files(directory: Path) -> dict[str, pd.DataFrame]:
                                 dtype={c: str for c in ("concept_code", "person_source_value",
                                                         "measurement_source_value", "unit_source_value",
                                                         "value_source_value")})
-        for c in dates & set(frame.columns):
-            frame[c] = pd.to_datetime(frame[c]).dt.date
+        first = 2 if found[0].suffix == ".csv" else 0       # rows as the markers reader counts them
+        for c in sorted(dates & set(frame.columns)):
+            # ISO days only (the CDM's), never a format guessed from the first rows: pandas read
+            # '06/02/2026' as 2 June, or a whole column month-first, without a word
+            frame[c] = [None if _absent(v) or v is pd.NaT else
+                        _dt.date.fromisoformat(as_day(v, f"{found[0].name}, row {i + first}", name=c))
+                        for i, v in enumerate(frame[c])]
         out[name] = frame
     if not out:
         raise InvalidInputError(f"holds no OMOP table file: expected <table>.csv or <table>.parquet for tables "
