@@ -1247,6 +1247,18 @@ def test_a_dose_dated_to_a_month_or_a_year_gives_no_treatment_start(written, whe
     assert given.treatment_starts["source"].tolist() == ["given"]
 
 
+def test_a_dose_with_only_the_end_of_its_period_gives_no_treatment_start():
+    """R4 allows an ``effectivePeriod`` with an ``end`` alone: the first cycle so recorded was
+    skipped ("no effectivePeriod.start") and the next cycle's dose silently became day 0."""
+    first = {**_ma("c1", None), "effectivePeriod": {"end": "2025-01-05T14:00:00+01:00"}}
+    del first["effectiveDateTime"]
+    result = read_fhir(_bundle(_obs(when="2025-01-01"), first, _ma("c2", "2025-01-26")))
+    assert result.treatment_starts.empty
+    reasons = result.skipped.loc[result.skipped["source_id"] == "MedicationAdministration/c1", "reason"].tolist()
+    assert any("a dose with effectivePeriod.end '2025-01-05T14:00:00+01:00' alone" in r
+               and "before the first dose read (2025-01-26" in r for r in reasons)
+
+
 @pytest.mark.parametrize("status", ["in-progress", "stopped"])
 def test_a_begun_paracentesis_is_an_event(status):
     """R4's ``stopped`` (begun, then halted) and ``in-progress`` procedures were begun; they were

@@ -351,6 +351,22 @@ def _partial_period(raw: Any) -> tuple[str, str] | None:
     return first.isoformat(), (next_month - _dt.timedelta(days=1)).isoformat()
 
 
+def _vague_dose(res: Mapping) -> tuple[str, str, str] | None:
+    """(first, last possible day, what was written) of an administration whose day is not
+    known: dated to a month or a year, or an ``effectivePeriod`` with an ``end`` alone (begun
+    on that day or any day before); else None."""
+    raw = _raw_when(res, "effective")
+    period = _partial_period(raw)
+    if period:
+        return (*period, f"dated {raw!r} (a month or a year, not a day)")
+    end = (res.get("effectivePeriod") or {}).get("end") if raw is None else None
+    if _day(end):
+        return "0001-01-01", _day(end), f"with effectivePeriod.end {end!r} alone (begun that day or before)"
+    if _partial_period(end):
+        return "0001-01-01", _partial_period(end)[1], f"with effectivePeriod.end {end!r} alone (begun then or before)"
+    return None
+
+
 def _resource_id(res: Mapping, full_url: str | None, i: int) -> str:
     """``Type/id`` of a resource, else its entry's fullUrl, else its place in the bundle."""
     kind = res.get("resourceType")
@@ -569,7 +585,8 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     administered: dict[str, list[tuple[str, str]]] = {}
     requested: dict[str, list[tuple[str, str]]] = {}
     unsure: dict[str, list[tuple[str, str, str]]] = {}   # administrations that may or may not be a dose
-    # doses dated to a month or a year only: (first day, last day, resource, date as written)
+    # doses on a day unknown (a month or a year, a period's end alone): (first and last possible
+    # day, resource, what was written)
     imprecise: dict[str, list[tuple[str, str, str, str]]] = {}
     offsets: dict[str, set] = {}      # the UTC offsets each patient's times are written in
 
@@ -686,9 +703,9 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
             else:
                 day, when = _planned_start(res)
             if problem or when:
-                period = _partial_period(_raw_when(res, "effective")) if kind == "MedicationAdministration" else None
-                if period and not problem:      # a dose of the line on a day unknown: never guessed
-                    imprecise.setdefault(pid, []).append((*period, rid, _raw_when(res, "effective")))
+                vague = _vague_dose(res) if kind == "MedicationAdministration" and not problem else None
+                if vague:       # a dose of the line on a day unknown: never guessed
+                    imprecise.setdefault(pid, []).append((*vague[:2], rid, vague[2]))
                 skip(problem or when)
                 continue
             (administered if kind == "MedicationAdministration" else requested).setdefault(pid, []).append((day, rid))
@@ -884,7 +901,7 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
                      else f"a dose of another line (more than {gap_days} days after the last dose read, {last})")
             del found[pid]
             more.append((source, pid, "MedicationAdministration",
-                         f"a dose dated {written!r} (a month or a year, not a day) may be {where}: the day is not "
+                         f"a dose {written} may be {where}: the day is not "
                          "guessed, so day 0 is ambiguous; give the dose's day at the source, or pass treatment_start= "
                          "(a date per patient) or give the line's first dose as treatment_start in the clinical table"))
     rows += [(pid, day, rid) for pid, (day, rid) in found.items()]
