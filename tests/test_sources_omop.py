@@ -520,6 +520,27 @@ def test_table_files_with_dates_not_iso_are_refused(tmp_path, written, fragment)
         write_omop(directory, url)
 
 
+def test_a_database_holding_dates_as_text_not_iso_is_refused(tmp_path):
+    """A CDM built by a site's own ETL with measurement_date as text ('06/02/2026', 6 February)
+    was read as 2 June, while '18/12/2025' was read day-first: each value's form guessed."""
+    import duckdb
+
+    path = tmp_path / "text-dates.duckdb"
+    write_omop(FIXTURE, f"duckdb:///{path}")
+    con = duckdb.connect(str(path))
+    con.execute("ALTER TABLE measurement ALTER measurement_date TYPE VARCHAR "
+                "USING strftime(measurement_date, '%d/%m/%Y')")
+    con.close()
+    with pytest.raises(InvalidInputError, match=r"measurement_date '\d\d/\d\d/\d{4}' of measurement_id=\d+ "
+                                                r"\(the CDM's measurement_date is a DATE\) is not a date"):
+        read_omop(f"duckdb:///{path}", person_ids=[1])
+    con = duckdb.connect(str(path))      # text in ISO is read as the day it names
+    con.execute("UPDATE measurement SET measurement_date = strftime(strptime(measurement_date, '%d/%m/%Y'), "
+                "'%Y-%m-%d')")
+    con.close()
+    assert read_omop(f"duckdb:///{path}", person_ids=[1]).markers["date"].iloc[0] == "2025-12-18"
+
+
 def test_tables_from_a_directory_of_parquet_files_or_none(tmp_path):
     from ca125kinetics.sources.omop import _read_table_files
 

@@ -385,12 +385,13 @@ def _absent(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _iso(value) -> str | None:
+def _iso(value, record: str, column: str) -> str | None:
+    """The ISO day of a date column's value. A CDM's date columns are DATEs; a database holding
+    them as text is read only in ISO ``YYYY-MM-DD`` (as :func:`as_day`), else refused naming
+    ``record`` and ``column``: ``06/02/2026`` was read as 2 June and ``18/12/2025`` day-first."""
     if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
         return None
-    if isinstance(value, (_dt.date, pd.Timestamp)):
-        return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
-    return pd.Timestamp(value).date().isoformat()
+    return as_day(value, f"{record} (the CDM's {column} is a DATE)", name=column)
 
 
 def _drug_type(row) -> str:
@@ -498,7 +499,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
             # a sample drawn, its value unknown: kept as written ('>5000'), which the markers reader
             # refuses as in a file, so the patient is not read as if it had not been drawn
             value = f"{r.operator if r.operator in ('>', '>=') else '>'}{value:g}"
-        rows.append({"patient_id": str(pid), "date": _iso(r.measurement_date),
+        rows.append({"patient_id": str(pid), "date": _iso(r.measurement_date, sid, "measurement_date"),
                      "ca125": value, "censored": op == "censored", "uln": limit,
                      "assay": None if r.assay is None or pd.isna(r.assay) else str(r.assay), "event": None,
                      "measurement_id": int(r.measurement_id), "procedure_occurrence_id": pd.NA})
@@ -526,8 +527,8 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
                             else f"the procedure descends from both {' and '.join(kinds)}: which exclusion window "
                                  "applies is ambiguous"))
             continue
-        rows.append({"patient_id": str(pid), "date": _iso(r.procedure_date), "ca125": np.nan, "censored": False,
-                     "uln": np.nan, "assay": None, "event": kinds[0], "measurement_id": pd.NA,
+        rows.append({"patient_id": str(pid), "date": _iso(r.procedure_date, sid, "procedure_date"), "ca125": np.nan,
+                     "censored": False, "uln": np.nan, "assay": None, "event": kinds[0], "measurement_id": pd.NA,
                      "procedure_occurrence_id": int(key)})
     with_values = {r["patient_id"] for r in rows if r["event"] is None}
     for pid in sorted({str(v) for v in name_of.values() if v is not None} - with_values):
@@ -544,7 +545,8 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         pid = name_of.get(r.person_id)
         if pid is None or str(pid) in given_ids:
             continue
-        sid, day, named = f"drug_exposure_id={r.drug_exposure_id}", _iso(r.start), _drug_type(r)
+        sid, named = f"drug_exposure_id={r.drug_exposure_id}", _drug_type(r)
+        day = _iso(r.start, sid, "drug_exposure_start_date")
         if drug_types is not None and r.drug_type not in drug_types:
             skipped.append((sid, str(pid), "drug_exposure", f"drug_type_concept_id {named} is not one of drug_types "
                             f"{drug_types}: not read as a dose"))
