@@ -679,6 +679,11 @@ def test_one_persons_records_under_two_linked_patient_ids_are_not_read_as_two_se
     seealso = {"resourceType": "Patient", "id": "p2", "link": [{"other": {"reference": "Patient/elsewhere"},
                                                                  "type": "seealso"}]}
     assert read_fhir(_bundle(seealso, _obs(50.0, pid="p2", oid="c"))).markers["patient_id"].tolist() == ["p2"]
+    # a link that is not valid R4 is the invalid Patient's problem, not a crash (AttributeError)
+    for link in (["Patient/x"], [{"other": "Patient/x", "type": "seealso"}]):
+        bad = {"resourceType": "Patient", "id": "p2", "link": link}
+        result = read_fhir(_bundle(bad, _obs(50.0, pid="p2", oid="c")))
+        assert "not a valid FHIR R4 Patient" in _reasons(result)["Patient/p2"]
 
 
 def test_one_patient_id_on_two_servers_is_not_merged():

@@ -436,7 +436,8 @@ class _Context:
                 continue
             holder = self._ref_id(full_url) or (self._ref_id(f"Patient/{res['id']}") if res.get("id") else None)
             for link in res["link"] if isinstance(res["link"], list) else []:
-                other = self._ref_id(((link or {}).get("other") or {}).get("reference"))
+                other = link.get("other") if isinstance(link, dict) else None   # not yet validated: any shape
+                other = self._ref_id(other.get("reference") if isinstance(other, dict) else None)
                 if holder and other and other != holder:
                     kind = str(link.get("type"))
                     for pid in (holder, other):
