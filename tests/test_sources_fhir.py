@@ -520,6 +520,10 @@ def test_a_search_result_holding_fewer_matches_than_its_total_is_refused():
     assert read_fhir(whole).markers["resource_id"].tolist() == ["Observation/a", "Observation/b"]
     with pytest.raises(InvalidInputError, match="says 3 resources matched"):
         read_fhir([{**pages[0], "total": 3}, {**pages[1], "total": 3, "entry": pages[1]["entry"] + [included]}])
+    # an entry's search element of another shape (not validated with the envelope) is no crash
+    odd = {**_page(1, _obs(oid="a")), "total": 1}
+    odd["entry"][0]["search"] = "match"
+    assert read_fhir(odd).markers["resource_id"].tolist() == ["Observation/a"]
 
 
 def test_a_later_line_only_ordered_beside_an_earlier_one_given_gives_no_treatment_start():
