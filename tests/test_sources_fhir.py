@@ -615,6 +615,20 @@ def test_a_treatment_start_not_precise_to_the_day_or_not_iso_is_refused(start):
             read_fhir([_obs()], treatment_start=start)
 
 
+def test_a_treatment_start_key_differing_from_a_patient_id_only_in_case_is_refused():
+    """{'P1': ...} for patient p1 was ignored and p1's day 0 taken from the bundle's doses
+    without a word; a key naming no patient at all stays allowed (one mapping per cohort)."""
+    admin = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+             "medicationCodeableConcept": {"coding": [{"system": "http://www.whocc.no/atc", "code": "L01XA02"}]},
+             "subject": {"reference": "Patient/p1"}, "effectiveDateTime": "2022-01-12"}
+    for key in ("P1", " p1"):
+        with pytest.raises(InvalidInputError, match=f"treatment_start names patient '{key}'.*'p1' is: the ids "
+                                                    "differ only in case or spaces"):
+            read_fhir(_bundle(_obs(oid="1"), admin), treatment_start={key: "2025-01-10"})
+    other = read_fhir(_bundle(_obs(oid="1"), admin), treatment_start={"p1": "2025-01-10", "p77": "2025-03-01"})
+    assert other.treatment_starts["treatment_start"].tolist() == ["2025-01-10"]
+
+
 def test_treatment_start_as_a_date_object_or_iso_text_is_read():
     import datetime as dt
 

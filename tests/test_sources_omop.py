@@ -490,6 +490,9 @@ def test_drug_exposures_of_more_than_one_line_give_no_treatment_start(audit_db):
     assert result.markers.loc[result.markers["patient_id"] == "9005", "treatment_start"].tolist() == [None]
     given = read_omop(audit_db, person_ids=[9005], treatment_start={"9005": "2025-02-20"})
     assert given.treatment_starts["source"].tolist() == ["given"] and len(given.skipped) == 0
+    # a key that is the id but for spaces was ignored, the exposures deciding day 0 without a word
+    with pytest.raises(InvalidInputError, match="names patient ' 9005 '.*'9005' is: the ids differ only in case"):
+        read_omop(audit_db, person_ids=[9005], treatment_start={" 9005 ": "2025-02-20"})
 
 
 def test_a_cea_cohort_round_trips_through_omop(tmp_path):

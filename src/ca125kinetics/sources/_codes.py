@@ -13,7 +13,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -221,6 +221,27 @@ def check_uln(uln, marker: MarkerCode) -> None:
 
 _PARTIAL_DAY_RE = re.compile(r"^\d{4}(?:-\d{2})?$")
 _ISO_DAY_RE = re.compile(r"^(\d{4}-\d{2}-\d{2})(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def refuse_near_miss_starts(given, patients: Iterable) -> None:
+    """Refuse a ``treatment_start`` mapping with a key that names no patient read but differs
+    from one's id only in case or surrounding spaces (``'P1'`` for ``p1``): that patient's start
+    would silently come from the source's doses instead. A key naming no patient at all is
+    allowed (one mapping for a whole cohort, read a batch at a time)."""
+    if not isinstance(given, Mapping):
+        return
+    ids = {str(p) for p in patients if p is not None}
+    folded: dict[str, str] = {}
+    for pid in sorted(ids):
+        folded.setdefault(pid.strip().casefold(), pid)
+    for key in given:
+        text = str(key)
+        near = folded.get(text.strip().casefold())
+        if text not in ids and near is not None:
+            raise InvalidInputError(
+                f"treatment_start names patient {text!r}, who is not read here, and patient {near!r} is: the ids "
+                f"differ only in case or spaces, and {near!r}'s day 0 would come from the source's doses instead; "
+                "give the id as the source writes it", column="treatment_start")
 
 
 def as_day(value, what: str, name: str = "treatment_start") -> str:

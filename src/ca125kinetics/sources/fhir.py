@@ -80,7 +80,7 @@ import pandas as pd
 from ..errors import InvalidInputError, NoMarkerDataError, not_a_file
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, MarkerCode,
                      SourceRead, as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, marker_code,
-                     line_drugs, no_marker_message, require, skipped_frame)
+                     line_drugs, no_marker_message, refuse_near_miss_starts, require, skipped_frame)
 
 __all__ = ["read_fhir", "cohort_to_fhir", "write_fhir", "risk_assessment", "score_request_from_fhir", "json_unique_keys",
            "MAX_BUNDLE_BYTES",
@@ -869,6 +869,7 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
     only (``imprecise``: first day, last day, resource, date as written) that may fall before
     the first dose read, or more than ``gap_days`` after the last (another line)."""
     rows, chosen = [], {}
+    refuse_near_miss_starts(given, patients)
     for pid in sorted(p for p in set(patients) | set(administered) | set(requested) if p is not None):
         if given is not None and not isinstance(given, Mapping):
             rows.append((pid, as_day(given, "every patient"), "given"))

@@ -53,7 +53,7 @@ from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
                      as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, line_drugs,
                      marker_code,
-                     no_marker_message, require, skipped_frame)
+                     no_marker_message, refuse_near_miss_starts, require, skipped_frame)
 
 __all__ = ["read_omop", "cohort_to_omop", "write_omop", "OMOP_TABLES", "SYNTHETIC_CONCEPT_BASE"]
 
@@ -535,6 +535,7 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         skipped.append((f"person={pid}", pid, "person", f"no usable {spec.label} measurement"))
     if not with_values:
         raise NoMarkerDataError(no_marker_message(spec, skipped_frame(skipped), label))
+    refuse_near_miss_starts(treatment_start, with_values)
     given = {} if treatment_start is None else (
         {p: treatment_start for p in with_values} if not isinstance(treatment_start, Mapping) else treatment_start)
     given_rows = [(str(p), as_day(v, f"patient {p!r}"), "given") for p, v in given.items() if v is not None]
