@@ -698,3 +698,23 @@ def test_writing_the_same_tables_twice_is_refused_naming_the_table(tmp_path):
     write_omop(FIXTURE, url)
     with pytest.raises(InvalidInputError, match=r"cannot write the OMOP table '\w+' \(\w+: .*(?i:duplicate)"):
         write_omop(FIXTURE, url)
+
+
+def test_text_in_a_numeric_column_is_a_skipped_row_not_a_crash(tmp_path):
+    """A database without strict types (SQLite) holds '12,5' in value_as_number as text: the
+    read stopped with an untyped ValueError (float('12,5')); it is the row's skip reason now,
+    as is a range_high of '35 U'."""
+    import sqlalchemy as sa
+
+    url = f"sqlite:///{tmp_path / 'loose.sqlite'}"
+    write_omop(FIXTURE, url)
+    with sa.create_engine(url).begin() as conn:
+        first, second = [i for (i,) in conn.execute(sa.text(
+            "select measurement_id from measurement order by measurement_id limit 2")).all()]
+        conn.execute(sa.text(f"update measurement set value_as_number = '12,5' where measurement_id = {first}"))
+        conn.execute(sa.text(f"update measurement set range_high = '35 U' where measurement_id = {second}"))
+    result = read_omop(url)
+    reasons = dict(zip(result.skipped["source_id"], result.skipped["reason"]))
+    assert reasons[f"measurement_id={first}"].startswith("value_as_number '12,5' is not a number")
+    assert reasons[f"measurement_id={second}"].startswith("range_high '35 U' is not a number")
+    assert not set(result.markers["measurement_id"].dropna().astype(int)) & {first, second}

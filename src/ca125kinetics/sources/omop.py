@@ -41,7 +41,9 @@ person in a cohort in several eras is read once. Every imported row keeps its ``
 from __future__ import annotations
 
 import datetime as _dt
+import decimal
 import math
+import numbers
 import re
 from pathlib import Path
 from typing import Iterable, Mapping
@@ -385,6 +387,15 @@ def _absent(value) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
+def _numeric(value) -> float | None:
+    """A NUMERIC column's value as a float: a number as the database returns it (int, float,
+    Decimal); None for a NULL and for anything else (text a database without strict types
+    holds, e.g. SQLite's '12,5'), which the caller refuses."""
+    if _absent(value) or isinstance(value, bool) or not isinstance(value, (numbers.Real, decimal.Decimal)):
+        return None
+    return float(value)
+
+
 def _iso(value, record: str, column: str) -> str | None:
     """The ISO day of a date column's value. A CDM's date columns are DATEs; a database holding
     them as text is read only in ISO ``YYYY-MM-DD`` (as :func:`as_day`), else refused naming
@@ -438,6 +449,13 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         if r.value_as_number is None or pd.isna(r.value_as_number):
             skip("value_as_number is empty (a value_as_concept_id or text result is not a concentration)")
             continue
+        number, high = _numeric(r.value_as_number), _numeric(r.range_high)
+        if number is None or (high is None and not _absent(r.range_high)):
+            column, written = (("value_as_number", r.value_as_number) if number is None
+                               else ("range_high", r.range_high))
+            skip(f"{column} {written!r} is not a number (the CDM's {column} is NUMERIC; text such as a decimal "
+                 "comma or a unit in it is not read, never guessed): store the number in the ETL")
+            continue
         op = None
         if r.operator_concept_id is not None and not pd.isna(r.operator_concept_id) and r.operator_concept_id != 0:
             op = _OPERATORS.get(r.operator) if r.op_vocabulary == "Meas Value Operator" else None
@@ -482,19 +500,19 @@ def _assemble(frames: dict, spec: MarkerCode, uln, treatment_start, patient_id, 
         source_unit = written_unit or r.unit_source_value
         source_factor = spec.factor_of_text(source_unit)
         if readings and source_factor is not None and not any(
-                math.isclose(float(r.value_as_number) * factor, x * source_factor, rel_tol=1e-6) for x in readings):
-            skip(f"value_as_number {float(r.value_as_number)!r} disagrees with value_source_value "
+                math.isclose(number * factor, x * source_factor, rel_tol=1e-6) for x in readings):
+            skip(f"value_as_number {number!r} disagrees with value_source_value "
                  f"{r.value_source_value!r} (read as {' or '.join(f'{x:g}' for x in sorted(readings))} "
                  f"{source_unit}): a decimal comma or unit conversion gone wrong in the ETL?")
             continue
-        if r.range_high is not None and not pd.isna(r.range_high):
-            limit = float(r.range_high) * factor
+        if high is not None:
+            limit = high * factor
         elif default is None:
             skip(f"range_high is empty and no uln given: the {spec.label} ULN is needed (pass uln=...)")
             continue
         else:
             limit = default
-        value = float(r.value_as_number) * factor
+        value = number * factor
         if op == "above":
             # a sample drawn, its value unknown: kept as written ('>5000'), which the markers reader
             # refuses as in a file, so the patient is not read as if it had not been drawn
