@@ -223,6 +223,20 @@ def test_clinical_without_outcome_is_refused():
         fit_and_evaluate(sim.markers, sim.clinical.drop(columns="complete_resection"), config=SMALL)
 
 
+def test_an_outcome_column_under_another_name_is_refused_saying_how_to_map_it():
+    """A hospital export names the outcome its own way ('R0'): the refusal is the readers'
+    missing-column one, listing the columns found and how to map one (it only said the
+    column was missing, not what the table has nor how to read it as the outcome)."""
+    sim = simulate_cohort(30, seed=2)
+    clinical = sim.clinical.rename(columns={"complete_resection": "R0"})
+    with pytest.raises(InvalidInputError, match=r"missing required column\(s\) \['complete_resection'\].*'R0'.*"
+                                                r"columns=\{'OLD': 'NEW'\} \(command line: --rename OLD=NEW\)"):
+        fit_and_evaluate(sim.markers, clinical, config=SMALL)
+    read_options = {"columns": {"R0": "complete_resection"}}     # mapped as the message says: read
+    with pytest.raises(InsufficientDataError, match="too few"):  # (30 patients: too few to train)
+        fit_and_evaluate(sim.markers, clinical, config=SMALL, read_options=read_options)
+
+
 @pytest.mark.parametrize("recode", [{"0": "2"}, {"0": "-1"}, {"1": "unknown"}])
 def test_an_outcome_coded_otherwise_than_1_0_is_refused_not_turned_into_exclusions(recode):
     """A 1/2 (or -1, or text) coding of complete_resection used to make every such patient an

@@ -939,7 +939,8 @@ def _require(columns, required, source: str, what: str) -> None:
     if missing:
         raise InvalidInputError(
             f"missing required column(s) {missing}; the {what} table needs {list(required)} "
-            f"(found {list(columns)}). Rename or add the column(s).",
+            f"(found {list(columns)}). Rename or add the column(s); a column of another name is read as one "
+            "of these with columns={'OLD': 'NEW'} (command line: --rename OLD=NEW).",
             source=source, column=missing[0],
         )
 

@@ -520,21 +520,19 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options:
     """The two tables read (``on_error="flag"``) with ``read_options``: how they are written
     (``sep``, ``decimal``, ``thousands``, ``date_format``) and ``columns`` (renames), as
     ``ca125 score`` and ``validate`` read them."""
-    from .io import checked_read_options, read_clinical, read_markers
+    from .io import CLINICAL_REQUIRED, checked_read_options, read_clinical, read_markers
 
     options = checked_read_options(read_options)
 
     if clinical is None:
         raise InvalidInputError(f"training needs the clinical table ({task.outcome} is the outcome); "
                                 "pass clinical=<path or DataFrame>")
-    if task.is_default:
-        clin = read_clinical(clinical, on_error="flag", **options)
-    else:   # the ovarian required columns are the default task's; this task declares its own
-        clin = read_clinical(clinical, on_error="flag", require=("patient_id", task.outcome, *task.predictors),
-                             **options)
-    if task.outcome not in clin.columns:
-        raise InvalidInputError(f"the clinical table has no {task.outcome!r} column: the outcome to "
-                                f"train on (1 = {task.description}, 0 = not)", column=task.outcome)
+    # the outcome is required as the readers require a column: their refusal lists the columns
+    # found and how to map one of another name (the ovarian predictors are the default task's;
+    # another task declares its own)
+    require = (*CLINICAL_REQUIRED, task.outcome) if task.is_default else ("patient_id", task.outcome,
+                                                                          *task.predictors)
+    clin = read_clinical(clinical, on_error="flag", require=require, **options)
     mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker,
                       factors=None if task.is_default else task.predictors, **options)
     return mk, clin
