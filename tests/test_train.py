@@ -358,6 +358,31 @@ def test_a_predictor_empty_for_every_patient_is_refused_with_its_name(column):
         fit_and_evaluate(markers, clinical.assign(**{column: None}), config=SMALL)
 
 
+@pytest.mark.parametrize("column, value, shown", [("ecog", "1", "1"), ("recurrence_pattern", "multiple", "multiple")])
+def test_a_predictor_with_one_value_for_every_patient_is_a_training_warning(column, value, shown):
+    """A cohort whose ECOG is 1 for everyone (a coding, a column mapped to the wrong one) trained
+    without a word: the models learned nothing from ECOG, AGO (which reads it) did not vary, and
+    a patient with ECOG 0 was scored as by a model that knew ECOG."""
+    from ca125kinetics.train import model_card
+
+    markers = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "markers.csv", dtype=str)
+    clinical = pd.read_csv(ROOT / "data" / "synthetic" / "default" / "clinical.csv", dtype=str).iloc[:120]
+    markers = markers[markers["patient_id"].isin(clinical["patient_id"])]
+    config = {**SMALL, "interval": {"n_bootstrap": 0}}
+    varied = fit_and_evaluate(markers, clinical, config=config)
+    assert not [w for w in varied.warnings if "has one value" in w]
+    clinical = clinical.assign(**{column: value})
+    clinical.loc[clinical.index[:3], column] = None         # unknown values do not make it vary
+    result = fit_and_evaluate(markers, clinical, config=config)
+    said = [w for w in result.warnings if w.startswith(f"predictor {column!r} has one value")]
+    known = result.n_used - result.missing.get(column, 0)
+    assert said == [f"predictor {column!r} has one value ({shown}) in all {known} usable patient(s) "
+                    "where it is known: the models learn nothing from it, and a patient with another value is "
+                    "scored outside what they learned; check how the column was coded and mapped (--rename), "
+                    "or add patients with other values"]
+    assert said[0] in model_card(result)
+
+
 @pytest.mark.parametrize("kind", ["file", "other directory"])
 def test_an_export_path_that_would_be_refused_is_refused_before_training(tmp_path, monkeypatch, kind):
     """--out naming a file (or a non-empty directory that is not an exported model) used to be

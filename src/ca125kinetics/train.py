@@ -725,6 +725,29 @@ def _check_predictors(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> Non
             column=empty[0])
 
 
+def _constant_predictors(frame: pd.DataFrame, task: TaskSpec, caught: list) -> None:
+    """Warn of a clinical predictor with one value among the usable patients where it is known.
+
+    Nothing is learned from it (a logistic coefficient stays 0, a tree never splits on it), a
+    patient with another value is scored outside what the models learned, and a published
+    score reading it may then not vary; often a coding or a column mapped to the wrong one.
+    Not refused: the models still fit, and the cohort may truly be so (all ECOG 0-1 patients).
+    """
+    from .io import CLINICAL_REQUIRED
+
+    columns = task.predictors if not task.is_default else (*CLINICAL_REQUIRED[1:], "recist")
+    for column in columns:
+        if column not in frame.columns:
+            continue
+        known = frame[column].dropna()
+        if len(known) and known.nunique() == 1:
+            caught.append(
+                f"predictor {column!r} has one value ({known.iloc[0]}) in all {len(known)} usable patient(s) "
+                "where it is known: the models learn nothing from it, and a patient with another value is "
+                "scored outside what they learned; check how the column was coded and mapped (--rename), or "
+                "add patients with other values")
+
+
 def _published(frame: pd.DataFrame, task: TaskSpec = DEFAULT_TASK) -> pd.DataFrame:
     """Numeric comparators of ``task`` (NaN unknown) per frame row, oriented so that higher
     means the outcome is more likely (:mod:`ca125kinetics.task`)."""
@@ -1145,6 +1168,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     ids = frame["patient_id"].to_numpy(dtype=object)
     _check_counts(y, config, task, exclusions)
     _check_predictors(frame, task)
+    _constant_predictors(frame, task, caught)
     missing = _missing_counts(frame, markers, task)
     _check_markers_matched(frame, markers, missing, task)
     lap("read_and_build")
