@@ -85,6 +85,9 @@ def test_built_in_defaults_are_training_default_toml():
     ({"threshold": 0}, r"threshold must be a probability in \(0, 1\), got 0"),
     ({"kinetics": {"k_ref": "mean"}}, "kinetics.k_ref must be"),
     ({"kinetics": {"window_dayz": 100}}, r"\[kinetics\]: unknown KineticsSettings field"),
+    # read and then overwritten by the run's own record of where k_ref came from (it was accepted)
+    ({"kinetics": {"k_ref_source": "our lab"}}, r"\[kinetics\]: k_ref_source is not a setting: the run records "
+                                                r"where k_ref came from .*; remove it"),
     ({"models": {"gradient_boosting": {"depth": 3}}}, r"\[models.gradient_boosting\]: unknown hyperparameter"),
     ({"selection": {"rule": "aic"}}, "selection.rule must be one of"),
 ])

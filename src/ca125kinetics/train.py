@@ -312,6 +312,11 @@ class TrainingConfig:
         kinetics = dict(_section(data, "kinetics", where))
         if "k_ref" in kinetics:
             kwargs["k_ref"] = kinetics.pop("k_ref")
+        if "k_ref_source" in kinetics:     # a KineticsSettings field, but the run writes it
+            raise InvalidInputError(
+                f"{where}: [kinetics]: k_ref_source is not a setting: the run records where k_ref came from "
+                "('cohort_median': the development patients' median k; a number: this configuration; "
+                "'default': the package's value); remove it")
         for name, cls_ in (("kinetics", KineticsSettings), ("gcig", GcigSettings), ("landmarks", LandmarkSettings)):
             values = kinetics if name == "kinetics" else _section(data, name, where)
             try:
