@@ -283,6 +283,18 @@ def test_settings_change_the_rule():
     assert res.settings.response_fraction == 0.4
 
 
+@pytest.mark.parametrize("fraction", [1.0, 2.0])
+def test_a_response_fraction_that_is_no_fall_is_refused(fraction):
+    """response_fraction = 2 (a [gcig] key of a training config) was accepted, and a CA-125
+    rising from 400 to 460 U/mL was a confirmed PR 'fall to 420 U/mL'."""
+    with pytest.raises(InvalidInputError, match=r"setting 'response_fraction' must be a share of the baseline "
+                                                rf"below 1 \(GCIG: 0.5, a fall to <= 50 %\), got {fraction}"):
+        GcigSettings(response_fraction=fraction)
+    from ca125kinetics.train import load_config
+    with pytest.raises(InvalidInputError, match=r"\[gcig\]: setting 'response_fraction' must be a share"):
+        load_config({"gcig": {"response_fraction": fraction}})
+
+
 def test_confirmation_is_a_later_sample_even_with_no_minimum_interval():
     # Found by the comparison with the independent R reading under confirmation_days=0
     # (tests/data/gcig_r_README.md): "a later sample drawn >= N days after the first sample

@@ -246,7 +246,8 @@ class GcigSettings(_SettingsMixin):
         Baseline = latest sample with ``-baseline_window_days <= day <= 0`` (GCIG: within
         14 days before the first dose; **Decision**: the latest such sample).
     response_fraction : float
-        Response = a value ``<= response_fraction * baseline`` (GCIG: 50 % reduction).
+        Response = a value ``<= response_fraction * baseline``, a share below 1 (GCIG: 0.5, a
+        50 % reduction).
     confirmation_days : int
         A confirming sample is drawn ``>= confirmation_days`` after the first fall (28).
     assay_tolerance : float
@@ -305,6 +306,9 @@ class GcigSettings(_SettingsMixin):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
                      "progression_factor"):
             _positive(name, getattr(self, name))
+        if self.response_fraction >= 1:   # a response is a fall: 1 would be none, 2 a rise
+            raise InvalidInputError(f"setting 'response_fraction' must be a share of the baseline below 1 (GCIG: "
+                                    f"0.5, a fall to <= 50 %), got {self.response_fraction!r}")
         for name in ("baseline_window_days", "confirmation_days", "interference_window_days",
                      "progression_gap_days"):
             value = getattr(self, name)
