@@ -424,6 +424,33 @@ def test_how_the_cohort_was_called_synthetic_is_decided_and_said(tmp_path):
     assert _synthetic_status(plain, False)[0] is False   # the user's word wins, and is recorded
 
 
+def test_a_params_json_beside_tables_it_did_not_describe_is_refused_not_read_as_synthetic(tmp_path):
+    """A hospital's export saved where `ca125 synth` had written a cohort (600 real-looking
+    patients, read with --sep ';' --rename ..., beside a params.json of 50 synthetic ones)
+    trained a model whose card said 'Trained on synthetic data' and whose MLflow input example
+    was two of the cohort's patients' records (a real cohort gets a made-up patient)."""
+    from ca125kinetics.train import _synthetic_status
+
+    cohort = simulate_cohort(20, seed=3)
+    cohort.write(tmp_path)
+    markers, clinical = tmp_path / "markers.csv", tmp_path / "clinical.csv"
+    assert _synthetic_status(markers, None)[0]               # as ca125 synth wrote it
+    said = (r"a params.json of `ca125 synth` lies beside the markers file, but the tables are not the cohort it "
+            r"describes \({}\): say whether the cohort is synthetic with --synthetic or --no-synthetic")
+    for table in (markers, clinical):                       # saved again by a spreadsheet: ';'
+        pd.read_csv(table, dtype=str, keep_default_na=False).to_csv(table, sep=";", index=False)
+    with pytest.raises(InvalidInputError, match=said.format(r"they are read with options \['sep'\]; ca125 synth "
+                                                            r"writes the data contract's format")):
+        fit_and_evaluate(markers, clinical, config=SMALL, read_options={"sep": ";"})
+    more = pd.concat([cohort.markers, cohort.markers.assign(patient_id=lambda f: "x" + f["patient_id"])])
+    more.to_csv(markers, index=False)
+    with pytest.raises(InvalidInputError, match=said.format(r"the markers hold 40 patients, the cohort written "
+                                                            r"there 20")):
+        fit_and_evaluate(markers, clinical, config=SMALL)
+    assert _synthetic_status(markers, False) == (False, "declared not synthetic by the user (--no-synthetic)")
+    assert _synthetic_status(markers, True)[0]
+
+
 def test_a_cohort_of_simulate_cohort_given_as_frames_is_synthetic():
     """``ca125kinetics.train(cohort.markers, cohort.clinical)`` with a cohort straight from
     ``simulate_cohort`` trained a model marked real ('Cohort supplied by the user', no

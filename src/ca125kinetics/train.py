@@ -1135,8 +1135,8 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
     # threads only contend (measured: a CV fold took 4x longer with 2 threads under load).
     # Parallelism is across folds (cv.n_jobs processes) instead.
     with threadpool_limits(limits=1):
-        return _fit_and_evaluate(markers, clinical, load_config(config), name, _synthetic_status(markers, synthetic)[0],
-                                 progress, read_options)
+        return _fit_and_evaluate(markers, clinical, load_config(config), name,
+                                 _synthetic_status(markers, synthetic, read_options)[0], progress, read_options)
 
 
 def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
@@ -1549,8 +1549,14 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, n
 # ============================================================================ train (tracking + export)
 
 
-def _synthetic_status(markers, synthetic: bool | None) -> tuple[bool, str]:
-    """Whether the cohort is synthetic, and how that was decided (for the card and MLflow)."""
+def _synthetic_status(markers, synthetic: bool | None, read_options: dict | None = None) -> tuple[bool, str]:
+    """Whether the cohort is synthetic, and how that was decided (for the card and MLflow).
+
+    A ``params.json`` of ``ca125 synth`` beside a markers file makes it synthetic when the
+    tables are the cohort it describes; beside other tables (read with options that synth's
+    files do not need, or another number of patients) which of the two they are would be a
+    guess: a real cohort would be called synthetic (and its patients' records put in the
+    MLflow input example), so the user is asked to say it."""
     if synthetic is not None:
         return bool(synthetic), ("declared synthetic by the user (--synthetic)" if synthetic
                                  else "declared not synthetic by the user (--no-synthetic)")
@@ -1559,22 +1565,60 @@ def _synthetic_status(markers, synthetic: bool | None) -> tuple[bool, str]:
             return True, "detected: the markers table is a frame of ca125kinetics.synth (simulate_cohort)"
         return False, ("not declared (neither synthetic=True nor synthetic=False) and the markers table is no "
                        "frame of ca125kinetics.synth: read as a real cohort")
-    if _looks_synthetic(markers):
+    params = _synth_params(markers)
+    if params is not None:
+        _refuse_tables_synth_did_not_write(markers, params, read_options)
         return True, "detected: a params.json of `ca125 synth` lies beside the markers file"
     return False, ("not declared (neither --synthetic nor --no-synthetic) and no params.json of "
                    "`ca125 synth` beside the markers file: read as a real cohort")
 
 
-def _looks_synthetic(markers) -> bool:
-    """True when ``markers`` is a file written by ``ca125 synth`` (a ``params.json`` with the
-    generator version beside it)."""
+def _synth_params(markers) -> dict | None:
+    """The ``params.json`` (with the generator version) that ``ca125 synth`` wrote beside the
+    markers file ``markers``, or None."""
     if not isinstance(markers, (str, os.PathLike)):
-        return False
+        return None
     params = Path(markers).resolve().parent / "params.json"
     try:
-        return "generator_version" in json.loads(params.read_text(encoding="utf-8"))
+        data = json.loads(params.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    return data if isinstance(data, dict) and "generator_version" in data else None
+
+
+def _refuse_tables_synth_did_not_write(markers, params: dict, read_options: dict | None) -> None:
+    """Refuse a markers file beside a ``params.json`` of ``ca125 synth`` that is not the cohort
+    it describes: read with reading options (synth writes the data contract's format), or
+    holding another number of patients than the generator's ``n``."""
+    from .io import checked_read_options
+
+    how = checked_read_options(read_options)
+    if how:
+        reason = f"they are read with options {sorted(how)}; ca125 synth writes the data contract's format"
+    else:
+        n = params.get("call", {}).get("n") if isinstance(params.get("call"), dict) else None
+        found = _patients_in(markers) if isinstance(n, int) else None
+        if found is None or found == n:
+            return
+        reason = f"the markers hold {found} patients, the cohort written there {n}"
+    raise InvalidInputError(
+        f"{markers}: a params.json of `ca125 synth` lies beside the markers file, but the tables are not the "
+        f"cohort it describes ({reason}): say whether the cohort is synthetic with --synthetic or "
+        "--no-synthetic (synthetic=True/False); a model trained on people's records must not be called "
+        "synthetic, nor carry their records as its input example")
+
+
+def _patients_in(markers) -> int | None:
+    """Patients in a markers file as ``ca125 synth`` writes it (CSV or Parquet), or None when
+    it cannot be read so (the readers then say why)."""
+    try:
+        if str(markers).lower().endswith(".parquet"):
+            ids = pd.read_parquet(markers, columns=["patient_id"])["patient_id"]
+        else:
+            ids = pd.read_csv(markers, usecols=["patient_id"], dtype=str, keep_default_na=False)["patient_id"]
+    except (OSError, ValueError, KeyError):
+        return None
+    return int(ids.nunique())
 
 
 def train(markers, clinical, *, config=None, tracking_uri: str | None = None, name: str = DEFAULT_NAME,
@@ -1620,7 +1664,7 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     config = load_config(config)
     checked_read_options(read_options)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
-    synthetic, synthetic_source = _synthetic_status(markers, synthetic)
+    synthetic, synthetic_source = _synthetic_status(markers, synthetic, read_options)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
     check_export_dir(out)  # and on an export path that would be refused after the run was registered
     # the tracking store (imports, a new database's schema) is opened while the models are

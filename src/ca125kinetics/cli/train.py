@@ -28,7 +28,8 @@ def add_train_arguments(parser) -> None:
     parser.add_argument("--out", default=None, help="export directory (default models/<name>)")
     parser.add_argument("--synthetic", action=argparse.BooleanOptionalAction, default=None,
                         help="mark the model as trained on synthetic data or not (default: synthetic when a "
-                             "params.json of `ca125 synth` lies beside the markers file)")
+                             "params.json of `ca125 synth` lies beside the markers file and the tables are the "
+                             "cohort it describes; beside other tables the run is refused until this is given)")
     add_progress_argument(parser)
     add_format_arguments(parser, codes=False)
 
