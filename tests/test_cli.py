@@ -123,16 +123,33 @@ def test_missing_file_and_bad_option_are_clean():
 
 
 @pytest.mark.parametrize("command", [["gcig", "{m}"], ["gcig", "{m}", "--clinical", "{c}"], ["kinetics", "{m}"],
-                                     ["score", "--markers", "{m}"]])
+                                     ["score", "--markers", "{m}"], ["screen", "--clinical", "{c}", "--markers", "{m}"]])
 def test_a_markers_file_without_rows_is_refused_by_every_command(tmp_path, capsys, command):
     """An empty export is refused alike, not reported on as a cohort of no patients (gcig
-    printed an empty table and exit 0, kinetics a population error)."""
+    printed an empty table and exit 0, kinetics a population error; screen read every patient
+    as having no CA-125 markers, exit 0)."""
     markers, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
     markers.write_text("patient_id,day,ca125\n")
     clinical.write_text("patient_id,recist\n007,PR\n")
     assert main([a.format(m=markers, c=clinical) for a in command]) == 2
     err = capsys.readouterr().err
-    assert "the markers table has no rows" in err and "Traceback" not in err
+    assert f"ca125: error: {markers}: the markers table has no rows" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("fmt", ["text", "csv", "json"])
+@pytest.mark.parametrize("with_markers", [False, True])
+def test_a_clinical_file_without_rows_is_refused_by_screen_as_markers_are(tmp_path, capsys, fmt, with_markers):
+    """A header-only clinical table was screened as a cohort of no patients: exit 0, a summary of
+    'eligible 0 (nan %)' (text), a header-only CSV or an empty JSON; it is refused as every
+    command refuses a markers table without rows."""
+    clinical, markers = tmp_path / "c.csv", tmp_path / "m.csv"
+    clinical.write_text("patient_id,age,pfi_months,recist\n")
+    markers.write_text("patient_id,day,ca125\n007,0,400\n")
+    args = ["screen", "--clinical", str(clinical), "--format", fmt] + (["--markers", str(markers)] if with_markers else [])
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert f"ca125: error: {clinical}: the clinical table has no rows" in err and "Traceback" not in err
+    assert out == ""
 
 
 @pytest.mark.parametrize("renames", [("ca125=x", "ca125=y"), ("uln=ca125", "assay=ca125")])

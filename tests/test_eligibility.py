@@ -502,6 +502,25 @@ def test_screening_columns_are_optional_for_everything_else():
     assert new["histology"].isna().sum() == 19  # the generator's empty (unknown) cells
 
 
+@pytest.mark.parametrize("markers", [None, "empty"])
+def test_a_clinical_table_without_rows_is_refused(markers):
+    """A screen of no patients returned an empty result (summary percent NaN) instead of saying
+    that the table held no patient."""
+    empty = pd.DataFrame({"patient_id": pd.Series([], dtype=object), "age": pd.Series([], dtype=float)})
+    given = None if markers is None else pd.DataFrame({"patient_id": ["p1"], "day": [0], "ca125": [400.0]})
+    with pytest.raises(InvalidInputError, match="the clinical table has no rows"):
+        screen(empty, given)
+
+
+def test_a_markers_table_without_rows_is_refused_not_read_as_no_markers():
+    """Markers given with no rows left every patient's GCIG clause open ('no CA-125 markers for
+    this patient') as if the patients had none, where an empty export is refused."""
+    markers = pd.DataFrame({"patient_id": pd.Series([], dtype=object), "day": pd.Series([], dtype="int64"),
+                            "ca125": pd.Series([], dtype=float)})
+    with pytest.raises(InvalidInputError, match="the markers table has no rows"):
+        screen(pd.DataFrame([rescue_patient(recist="PD")]), markers)
+
+
 def test_markers_of_a_patient_without_clinical_row_is_an_error():
     with pytest.raises(InvalidInputError, match="have markers but no clinical row"):
         screen(pd.DataFrame([rescue_patient()]), markers_of(RESPONSE, pid="zz"))

@@ -61,7 +61,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, require_rows
 
 __all__ = [
     "screen",
@@ -809,8 +809,9 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     ------
     InvalidInputError
         A bad criteria file; a clinical table that breaks the data contract (e.g. an unknown
-        code, named with the allowed ones); markers of a patient without a clinical row;
-        markers for criteria that read no marker-derived field.
+        code, named with the allowed ones); a clinical or markers table without rows (a
+        header-only export: no patient to screen, no sample to read); markers of a patient
+        without a clinical row; markers for criteria that read no marker-derived field.
     """
     import pandas as pd
 
@@ -836,6 +837,7 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
         raise InvalidInputError(f"{given[0]} (--{given[0][:-1].replace('_', '-')}) are read from a FHIR bundle given "
                                 "as the markers; no markers were given: leave them out")
     clin = read_clinical(clinical, require=("patient_id",), **{k: v for k, v in options.items() if k not in fhir_codes})
+    require_rows(clin, clinical, "clinical")
     clashing = [f for f in DERIVED_FIELDS if f in spec.fields and f in clin.columns]
     if clashing:
         raise InvalidInputError(
@@ -886,6 +888,7 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
 
         frame = read_markers(markers, clinical=clin, uln=setting_uln(markers, settings.uln), duplicates=settings.duplicates,
                              on_error="flag", **(options or {}))
+        require_rows(frame, markers, "markers")
         orphans = sorted(set(frame["patient_id"].astype(str)) - set(ids))
         if orphans:
             raise InvalidInputError(

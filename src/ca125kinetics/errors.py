@@ -128,3 +128,16 @@ def not_a_file(path) -> str:
     """Why ``path`` (a ``pathlib.Path``) cannot be read as a file, said first in a refusal: it
     is a directory, or there is nothing there."""
     return "is a directory" if path.is_dir() else "file not found"
+
+
+def require_rows(table, source, what: str = "markers") -> None:
+    """Refuse a table without rows (an empty export, a filter that kept nothing; a header-only
+    file): a command would otherwise report on no patients as if it had assessed a cohort.
+    ``source`` is named when it is a file (a path), ``what`` is ``"markers"`` or ``"clinical"``.
+    One refusal, in the same words, for every command (gcig, kinetics, score, screen)."""
+    if len(table) == 0:
+        import os
+
+        name = str(source) if isinstance(source, (str, os.PathLike)) else None
+        raise InvalidInputError(f"the {what} table has no rows (a header only, or nothing left after a filter); "
+                                "give the table with its patients' rows", source=name)

@@ -17,7 +17,7 @@ import sys
 import warnings
 from typing import Any
 
-from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, caused_by_interrupt
+from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, caused_by_interrupt, require_rows
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options", "markers_options"]
 
@@ -140,13 +140,6 @@ def _rename_pair(text: str) -> tuple[str, str]:
     if not sep or not old.strip() or not new.strip():
         raise argparse.ArgumentTypeError(f"--rename takes OLD=NEW (e.g. ECOG=ecog), got {text!r}")
     return old.strip(), new.strip()
-
-
-def require_rows(markers, source) -> None:
-    """Refuse a markers table without rows (an empty export, a filter that kept nothing): a
-    command would otherwise report on no patients as if it had assessed a cohort."""
-    if len(markers) == 0:
-        raise InvalidInputError("the markers table has no rows", source=str(source))
 
 
 def format_options(args) -> dict[str, Any]:
