@@ -521,6 +521,35 @@ def test_a_markers_table_without_rows_is_refused_not_read_as_no_markers():
         screen(pd.DataFrame([rescue_patient(recist="PD")]), markers)
 
 
+def test_a_cohort_is_evaluated_once_per_distinct_input_of_each_criterion(monkeypatch):
+    """The screen evaluated every criterion of every patient (17 x 100,000 rule evaluations for a
+    registry of 100,000, 0.37 ms per patient); a criterion's result depends only on the values
+    and notes of the fields it reads, so patients who share them share one evaluation. Each
+    patient's result is still her own screen: a patient screened alone gives the same."""
+    import ca125kinetics.eligibility as elig
+
+    calls = []
+    evaluate = elig._evaluate
+
+    def counted(node, record, notes, top=True):
+        if top:
+            calls.append(node)
+        return evaluate(node, record, notes, top)
+
+    rows = [rescue_patient(patient_id=f"p{i:03d}", age=[19, 18.99, 60][i % 3], pfi_months=[6.0, 5.99, 12, 6][i % 4],
+                           platinum_refractory=[0, None][i % 5 == 0]) for i in range(300)]
+    rows += [rescue_patient(patient_id="zero", pfi_months=0.0), rescue_patient(patient_id="minus", pfi_months=-0.0)]
+    monkeypatch.setattr(elig, "_evaluate", counted)
+    result = screen(pd.DataFrame(rows))
+    n_criteria = len(load_trial("rescue").criteria)
+    assert len(calls) < 3 * n_criteria < len(rows)
+    monkeypatch.setattr(elig, "_evaluate", evaluate)
+    for row, patient in list(zip(rows, result.patients))[::23]:
+        assert one(row) == patient
+    assert "pfi_months 0 is not >= 6" in result["zero"].reason
+    assert "pfi_months -0 is not >= 6" in result["minus"].reason
+
+
 def test_markers_of_a_patient_without_clinical_row_is_an_error():
     with pytest.raises(InvalidInputError, match="have markers but no clinical row"):
         screen(pd.DataFrame([rescue_patient()]), markers_of(RESPONSE, pid="zz"))

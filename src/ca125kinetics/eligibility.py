@@ -616,18 +616,45 @@ def _criterion_row(patient_id: str, c: CriterionResult) -> dict:
             "reason": c.reason}
 
 
-def _screen_patient(patient_id: str, trial: Trial, record: dict, notes: dict) -> PatientScreening:
-    results = []
-    for crit in trial.criteria:
-        e = _evaluate(crit.rule, record, notes)
-        outcome = "missing" if e.value is None else ("met" if e.value else "not_met")
-        if e.value is None:
-            verdict = "missing"
-        else:
-            verdict = "pass" if e.value == (crit.kind == "inclusion") else "fail"
-        clause = "; ".join(e.clauses) if e.clauses and verdict == "pass" else None
-        results.append(CriterionResult(crit.id, crit.kind, crit.text, outcome, verdict, e.reason, clause,
-                                       e.missing))
+def _criterion_result(crit: Criterion, record: dict, notes: dict) -> CriterionResult:
+    """One criterion of one patient: :func:`_evaluate`'s outcome as a verdict for the patient."""
+    e = _evaluate(crit.rule, record, notes)
+    outcome = "missing" if e.value is None else ("met" if e.value else "not_met")
+    if e.value is None:
+        verdict = "missing"
+    else:
+        verdict = "pass" if e.value == (crit.kind == "inclusion") else "fail"
+    clause = "; ".join(e.clauses) if e.clauses and verdict == "pass" else None
+    return CriterionResult(crit.id, crit.kind, crit.text, outcome, verdict, e.reason, clause, e.missing)
+
+
+class _Criteria:
+    """A trial's criteria evaluated once per distinct input: a criterion's result depends only on
+    the values and notes of the fields it reads, so patients who share them share one (frozen)
+    :class:`CriterionResult`. A cohort's fields take few values per criterion (flags, codes, a
+    PFI in tenths of a month), so a screen evaluates the rules a few thousand times, not
+    patients x criteria times. The key holds each value's ``repr`` (exact: 6.0 and 6, -0.0 and
+    0.0, "1" and 1.0 each keep their own reason) and the note."""
+
+    def __init__(self, trial: Trial):
+        self.trial = trial
+        self._fields = [c.fields for c in trial.criteria]
+        self._seen: list[dict] = [{} for _ in trial.criteria]
+
+    def results(self, record: dict, notes: dict) -> list[CriterionResult]:
+        out = []
+        for crit, fields, seen in zip(self.trial.criteria, self._fields, self._seen):
+            key = tuple((repr(record.get(f)), notes.get(f)) for f in fields)
+            found = seen.get(key)
+            if found is None:
+                found = seen[key] = _criterion_result(crit, record, notes)
+            out.append(found)
+        return out
+
+
+def _screen_patient(patient_id: str, trial: Trial, record: dict, notes: dict,
+                    criteria: _Criteria | None = None) -> PatientScreening:
+    results = (criteria or _Criteria(trial)).results(record, notes)
     failed = [c for c in results if c.verdict == "fail"]
     open_ = [c for c in results if c.verdict == "missing"]
     missing = tuple(dict.fromkeys(f for c in open_ for f in c.missing))
@@ -859,7 +886,8 @@ def screen(clinical, markers=None, *, trial="rescue", gcig_settings=None, read_o
     derived = [f for f in DERIVED_FIELDS if f in spec.fields]
     if derived:
         _add_gcig(records, notes, ids, clin, markers, settings, derived, read_markers, gcig_cohort, options)
-    patients = tuple(_screen_patient(pid, spec, rec, note) for pid, rec, note in zip(ids, records, notes))
+    criteria = _Criteria(spec)
+    patients = tuple(_screen_patient(pid, spec, rec, note, criteria) for pid, rec, note in zip(ids, records, notes))
     absent = tuple(f for f in spec.fields if f not in DERIVED_FIELDS and f not in clin.columns)
     return ScreeningResult(spec, patients, markers is not None, float(settings.uln), absent, settings)
 
@@ -895,11 +923,11 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
                 f"{len(orphans)} patient(s) have markers but no clinical row ({', '.join(orphans[:5])}"
                 f"{', ...' if len(orphans) > 5 else ''}); add them to the clinical table or remove their markers",
                 column="patient_id", patient_id=orphans[0])
-    table = gcig_cohort(frame, clin, settings=settings).set_index("patient_id")
+    table = gcig_cohort(frame, clin, settings=settings).set_index("patient_id").loc[ids]
     has_combined = "combined_category" in table.columns
-    for pid, rec, note in zip(ids, records, notes):
-        row = table.loc[pid]
-        status, reason = row["status"], row["reason"]
+    categories = table["combined_category"].tolist() if has_combined else [None] * len(ids)
+    for rec, note, status, reason, category in zip(records, notes, table["status"].tolist(),
+                                                    table["reason"].tolist(), categories):
         if status == "invalid_input":
             note[_MARKERS_REFUSED] = reason
         if "gcig_response" in derived:
@@ -910,7 +938,6 @@ def _add_gcig(records, notes, ids, clin, markers, settings, derived, read_marker
             else:
                 note["gcig_response"] = f"GCIG: {reason}"
         if "combined_response" in derived:
-            category = row["combined_category"] if has_combined else None
             rec["combined_response"] = None if pd.isna(category) else category
             if rec["combined_response"] is None:
                 note["combined_response"] = ("no recist column in the clinical table" if not has_combined
