@@ -712,6 +712,32 @@ def test_committed_cohort_summary(cohort_screen):
 # ============================================================================ CLI and API
 
 
+def test_cli_screen_reads_same_day_samples_with_the_aggregation_stated(tmp_path, capsys):
+    """Two CA-125 samples on one day left a RECIST PD patient undetermined ('GCIG invalid_input:
+    two or more CA-125 samples on day 21 ... aggregate them explicitly with duplicates=...')
+    and `ca125 screen` had no option to say so ('unrecognized arguments: --duplicates'), where
+    `ca125 gcig --duplicates` and screen(gcig_settings=GcigSettings(duplicates=...)) had one.
+    The aggregation is recorded in the rules; refused without --markers, which it would not change."""
+    clinical = tmp_path / "clinical.csv"
+    pd.DataFrame([rescue_patient(patient_id="007", recist="PD")]).to_csv(clinical, index=False)
+    markers = tmp_path / "markers.csv"
+    markers.write_text("patient_id,day,ca125\n007,-3,400\n007,21,150\n007,21,160\n007,49,100\n")
+    assert main(["screen", "--clinical", str(clinical), "--markers", str(markers), "--format", "json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert first["patients"][0]["status"] == "undetermined" and "two or more CA-125 samples on day 21" in \
+        first["patients"][0]["reason"]
+    assert main(["screen", "--clinical", str(clinical), "--markers", str(markers), "--duplicates", "mean",
+                 "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["patients"][0]["status"] == "eligible"
+    assert out["patients"][0]["admitted_by"] == "I3: GCIG CA-125 response"
+    assert out["rules"]["gcig"]["duplicates"] == "mean"
+    api = screen(clinical, markers, gcig_settings=ca125kinetics.GcigSettings(duplicates="mean"))
+    assert api.to_dict()["patients"] == out["patients"]
+    assert main(["screen", "--clinical", str(clinical), "--duplicates", "mean"]) == 2
+    assert "--duplicates says how the CA-125 markers table (--markers) is read" in capsys.readouterr().err
+
+
 def _clinical_file(tmp_path) -> Path:
     rows = [rescue_patient(patient_id="007"), rescue_patient(patient_id="008", pfi_months=5.99),
             rescue_patient(patient_id="009", recist="PD")]

@@ -29,6 +29,18 @@ EXIT_INTERRUPTED = 130
 # ----------------------------------------------------------------------------- input format options
 
 
+def add_duplicates_argument(parser) -> None:
+    """``--duplicates``: how the GCIG rules read two samples on one day (``GcigSettings.duplicates``),
+    one option for every command that applies them to a markers table (gcig, screen)."""
+    from ..settings import AGGREGATIONS
+
+    parser.add_argument("--duplicates", default="error",
+                        choices=["error", *AGGREGATIONS],
+                        help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
+                        "among them makes it an upper bound when it could be lower; two assays on one day are "
+                        "refused)")
+
+
 def add_format_arguments(parser, codes: bool = True) -> None:
     """Add the options that say how input tables are written (``ca125 score``, ``validate``,
     ``gcig``, ``kinetics``, ``train``): ``--date-format``, ``--sep``, ``--decimal``,

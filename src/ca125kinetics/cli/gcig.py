@@ -7,9 +7,9 @@ import sys
 from ..gcig import gcig_cohort, preload_compiled
 from ..io import read_clinical, read_markers, setting_uln
 from ..markers import require_gcig_marker
-from ..settings import AGGREGATIONS, PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
-from . import (add_chunk_arguments, add_format_arguments, add_progress_argument, cohort_stream, format_options,
-               markers_options, progress_wanted, require_rows)
+from ..settings import PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
+from . import (add_chunk_arguments, add_duplicates_argument, add_format_arguments, add_progress_argument,
+               cohort_stream, format_options, markers_options, progress_wanted, require_rows)
 from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
 
 
@@ -24,11 +24,7 @@ def add_gcig_arguments(parser) -> None:
     parser.add_argument("--uln", type=float, default=None,
                         help="assay upper limit of normal, U/mL, for samples that state none (default 35; a FHIR "
                         "bundle's samples with a reference range given only as text are read with --uln only)")
-    parser.add_argument("--duplicates", default="error",
-                        choices=["error", *AGGREGATIONS],
-                        help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
-                        "among them makes it an upper bound when it could be lower; two assays on one day are "
-                        "refused)")
+    add_duplicates_argument(parser)
     parser.add_argument("--progression-confirmation", default="sustained", choices=list(PROGRESSION_CONFIRMATIONS),
                         help="which later sample confirms a progression candidate: 'sustained' (default) the first "
                         "drawn at least 7 days later, which with every sample in between must be at/above the "

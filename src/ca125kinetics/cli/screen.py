@@ -19,6 +19,9 @@ def add_screen_arguments(parser) -> None:
     parser.add_argument("--markers", help="CA-125 markers table, for the GCIG response criterion")
     parser.add_argument("--uln", type=float, default=None,
                         help="assay upper limit of normal of the --markers table, U/mL (default 35)")
+    from . import add_duplicates_argument
+
+    add_duplicates_argument(parser)
     parser.add_argument("--format", choices=["text", "csv", "json", "parquet"], default=None,
                         help="text: one line per patient and a summary; csv (or parquet): one row per patient; "
                         "json: every criterion of every patient (default: text, or by the --out suffix)")
@@ -46,12 +49,13 @@ def cli_screen(args) -> int:
 
         raise InvalidInputError("--format parquet writes a file: give --out FILE.parquet")
     max_rows = shown_rows(args, text=fmt == "text", default=0)
-    if args.uln is not None and args.markers is None:
-        from ..errors import InvalidInputError
+    for given, option in ((args.uln is not None, "--uln"), (args.duplicates != "error", "--duplicates")):
+        if given and args.markers is None:
+            from ..errors import InvalidInputError
 
-        raise InvalidInputError("--uln is the ULN of the CA-125 markers table (--markers), read for the GCIG "
-                                "response criterion; no markers were given, so it would be ignored: leave it out")
-    gcig_settings = GcigSettings() if args.uln is None else GcigSettings(uln=args.uln)
+            raise InvalidInputError(f"{option} says how the CA-125 markers table (--markers) is read for the GCIG "
+                                    "response criterion; no markers were given, so it would be ignored: leave it out")
+    gcig_settings = GcigSettings(duplicates=args.duplicates, **({} if args.uln is None else {"uln": args.uln}))
     result = screen(args.clinical, args.markers, trial=args.trial, gcig_settings=gcig_settings,
                     read_options=markers_options(args))
     if fmt == "json":
