@@ -711,6 +711,30 @@ def test_day_first_dates_are_refused_not_guessed():
         read_clinical(MESSY / "clinical_start_ddmmyyyy.csv", require=("patient_id",))
 
 
+def test_a_spreadsheet_day_number_in_a_date_column_is_refused_saying_what_it_is(tmp_path):
+    """A spreadsheet's date column exported unformatted holds serial day numbers (45672 for
+    2025-01-14 in Excel's 1900 system). The refusal said "'45672' is not an ISO date ... a date
+    such as 01/03/2024 is ambiguous ... state the format with date_format='%d/%m/%Y'", a format
+    that cannot read it; it says that it is a number, never converted (1900 or 1904 origin)."""
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,treatment_start\n007,45672\n")
+    with pytest.raises(InvalidInputError, match=r"treatment_start '45672' is a number, not a date \(a spreadsheet's "
+                       r"serial day number\? format the column as dates, YYYY-MM-DD") as info:
+        read_clinical(clinical, require=("patient_id",))
+    assert "date_format='%d/%m/%Y'" not in str(info.value)
+    markers = tmp_path / "markers.csv"
+    markers.write_text("patient_id,date,ca125\n007,45667,400\n007, 45693 ,150\n")
+    got = read_markers(markers, clinical=pd.DataFrame({"patient_id": ["007"], "treatment_start": ["2025-01-14"]}),
+                       on_error="flag")
+    assert "date '45667' is a number, not a date (a spreadsheet's serial day number?" in got["problem"].iloc[0]
+    # a number that no spreadsheet gives a date keeps the refusal it had
+    for text, said in (("20240301", "is not an ISO date"), ("0", "is not an ISO date")):
+        clinical.write_text(f"patient_id,treatment_start\n007,{text}\n")
+        with pytest.raises(InvalidInputError, match=said) as info:
+            read_clinical(clinical, require=("patient_id",))
+        assert "spreadsheet" not in info.value.message
+
+
 def test_a_refused_clinical_start_is_quoted_where_the_dated_markers_need_it(capsys):
     """A clinical table read with on_error="flag" (as the commands read it) blanks the start it
     refused; the markers then said "add the date of the first dose", a date that was given."""

@@ -1527,8 +1527,12 @@ def _parse_dates(values, date_format: str | None, what: str):
         if date_format is not None:
             return (f"{what} {raw!r} does not match date_format {date_format!r}; correct the value or "
                     "the format")
-        if isinstance(raw, (int, float, np.number)) and not isinstance(raw, bool):
-            return (f"{what} {raw!r} is a number, not a date; with a treatment_start, days are read from "
+        serial = _spreadsheet_serial(raw)
+        if serial or isinstance(raw, (int, float, np.number)) and not isinstance(raw, bool):
+            hint = (" (a spreadsheet's serial day number? format the column as dates, YYYY-MM-DD, before "
+                    "exporting: day numbers are never converted, as spreadsheets count them from different "
+                    "origins, 1900 or 1904)") if serial else ""
+            return (f"{what} {raw!r} is a number, not a date{hint}; with a treatment_start, days are read from "
                     "dates: give dates, or whole days from the first dose in 'day' without treatment_start")
         if isinstance(raw, str) and _ISO_DATE_RE.match(raw):      # the form is right, the day is not
             return (f"{what} {raw!r} is written as YYYY-MM-DD but no such day exists (a month 01-12 and "
@@ -1543,6 +1547,24 @@ def _parse_dates(values, date_format: str | None, what: str):
                 "--date-format '%d/%m/%Y')")
 
     return dates, bad, message
+
+
+#: The serial day numbers a spreadsheet gives its dates (Excel's 1900 system: 1 is 1900-01-01,
+#: 2958465 is 9999-12-31), which a date column exported unformatted holds.
+_SERIAL_DAYS = (1, 2_958_465)
+
+
+def _spreadsheet_serial(raw) -> bool:
+    """Whether a date cell that is not a date is a whole number a spreadsheet could have written
+    for a date (text ``'45672'`` or a number), said in the refusal; never read as one."""
+    if isinstance(raw, str):
+        raw = raw.strip()
+        if not raw.isascii() or not raw.isdigit():
+            return False
+        raw = int(raw)
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, np.number)) or raw != raw:
+        return False
+    return float(raw).is_integer() and _SERIAL_DAYS[0] <= raw <= _SERIAL_DAYS[1]
 
 
 def _check_date_format(date_format) -> None:
