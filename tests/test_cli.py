@@ -136,6 +136,24 @@ def test_a_markers_file_without_rows_is_refused_by_every_command(tmp_path, capsy
     assert f"ca125: error: {markers}: the markers table has no rows" in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize("command", [["gcig", "{m}", "--clinical", "{c}"], ["gcig", "{m}", "--clinical", "{c}", "--chunk-rows", "2"],
+                                     ["score", "--markers", "{m}", "--clinical", "{c}"],
+                                     ["score", "--markers", "{m}", "--clinical", "{c}", "--chunk-rows", "2"],
+                                     ["validate", "--model", "{model}", "--markers", "{m}", "--clinical", "{c}", "--out",
+                                      "{out}"]])
+def test_a_clinical_file_without_rows_is_refused_by_every_command(tmp_path, capsys, command):
+    """A header-only clinical table scored every patient as invalid input ('has markers but no
+    clinical row'), exit 0, in gcig and score, and validate said it needed more patients with
+    and without complete resection; it is refused as a markers table without rows is."""
+    markers, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    markers.write_text("patient_id,day,ca125\n007,-3,400\n007,21,150\n008,-3,400\n008,21,150\n")
+    clinical.write_text("patient_id,recist,treatment_start,complete_resection\n")
+    model = Path(__file__).resolve().parents[1] / "models" / "default"
+    assert main([a.format(m=markers, c=clinical, out=tmp_path / "r.html", model=model) for a in command]) == 2
+    err = capsys.readouterr().err
+    assert f"ca125: error: {clinical}: the clinical table has no rows" in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("fmt", ["text", "csv", "json"])
 @pytest.mark.parametrize("with_markers", [False, True])
 def test_a_clinical_file_without_rows_is_refused_by_screen_as_markers_are(tmp_path, capsys, fmt, with_markers):

@@ -62,6 +62,8 @@ def cli_gcig(args) -> int:
     if stream is not None:
         preload_compiled()
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
+    if clinical is not None:
+        require_rows(clinical, args.clinical, "clinical")
     settings = GcigSettings(duplicates=args.duplicates, progression_confirmation=args.progression_confirmation,
                             response_fall=args.response_fall, **({} if args.uln is None else {"uln": args.uln}))
     if stream is None:

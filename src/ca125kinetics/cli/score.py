@@ -111,6 +111,8 @@ def _cli_score_chunked(args, bundle, stream, fmt: str, allow_imputed: bool) -> i
     _preload_compiled()     # while the clinical table is read
     clinical = (read_clinical(args.clinical, on_error="flag", require=("patient_id",), **read_options)
                 if args.clinical else None)
+    if clinical is not None:
+        require_rows(clinical, args.clinical, "clinical")
     options = dict(allow_imputed=allow_imputed, read_options=read_options, progress=progress_wanted(args),
                    finish=lambda frame: _stamped(frame, bundle))
     kind = chunked_format(args.out, fmt)
@@ -241,6 +243,8 @@ def _cli_tables(args, bundle):
     """Markers (and clinical) of ``ca125 score``, restricted to ``--patient`` when given."""
     fmt = format_options(args)
     clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **fmt) if args.clinical else None
+    if clinical is not None:
+        require_rows(clinical, args.clinical, "clinical")
     markers = read_markers(args.markers, clinical=clinical, uln=setting_uln(args.markers, float(bundle.gcig_settings.uln)),
                            on_error="flag", duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     if args.patient is not None:

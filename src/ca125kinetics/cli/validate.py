@@ -6,7 +6,7 @@ import dataclasses
 import os
 import sys
 
-from ..errors import InvalidInputError
+from ..errors import InvalidInputError, require_rows
 from ..features import build_patient_frame
 from ..io import read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model
@@ -75,6 +75,7 @@ def cli_validate(args) -> int:
     fmt = format_options(args)
     # the outcome column is required here, where the file is named (validate_model gets a frame)
     clin = read_clinical(args.clinical, on_error="flag", require=("patient_id", _OUTCOME), **fmt)
+    require_rows(clin, args.clinical, "clinical")
     markers = read_markers(args.markers, clinical=clin, uln=setting_uln(args.markers, float(bundle.gcig_settings.uln)),
                            on_error="flag",
                            duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
