@@ -8,6 +8,8 @@ column), and how to fix it.
 
 from __future__ import annotations
 
+import os
+
 __all__ = [
     "Ca125KineticsError",
     "InvalidInputError",
@@ -134,10 +136,8 @@ def require_rows(table, source, what: str = "markers") -> None:
     """Refuse a table without rows (an empty export, a filter that kept nothing; a header-only
     file): a command would otherwise report on no patients as if it had assessed a cohort.
     ``source`` is named when it is a file (a path), ``what`` is ``"markers"`` or ``"clinical"``.
-    One refusal, in the same words, for every command (gcig, kinetics, score, screen)."""
+    One refusal, in the same words, for every command (gcig, kinetics, score, screen, validate)."""
     if len(table) == 0:
-        import os
-
         name = str(source) if isinstance(source, (str, os.PathLike)) else None
         raise InvalidInputError(f"the {what} table has no rows (a header only, or nothing left after a filter); "
                                 "give the table with its patients' rows", source=name)
