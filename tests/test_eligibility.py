@@ -799,6 +799,28 @@ def test_cli_csv_and_json(tmp_path, capsys):
     assert first["criteria"][2]["clause"] == "RECIST 1.1 CR/PR/SD"
 
 
+def test_cli_parquet_is_the_frame_built_once(tmp_path, capsys, monkeypatch):
+    """`--format parquet` built the CSV text of the frame (unused), then the frame again to
+    write the file: 100,000 patients took longer as Parquet (9.2 s) than as CSV (8.7 s)."""
+    from ca125kinetics.eligibility import ScreeningResult
+
+    clinical, out = _clinical_file(tmp_path), tmp_path / "screen.parquet"
+    built, to_frame = [], ScreeningResult.to_frame
+
+    def counted(self):
+        built.append(1)
+        return to_frame(self)
+
+    monkeypatch.setattr(ScreeningResult, "to_frame", counted)
+    monkeypatch.setattr(pd.DataFrame, "to_csv", lambda *a, **k: pytest.fail("a parquet output wrote a CSV text"))
+    assert main(["screen", "--clinical", str(clinical), "--out", str(out)]) == 0
+    assert len(built) == 1
+    monkeypatch.undo()
+    got = pd.read_parquet(out)
+    expected = screen(clinical).to_frame()
+    assert got.drop(columns="package_version").equals(expected.drop(columns="package_version"))
+
+
 def test_cli_custom_trial_file_and_errors(tmp_path, capsys):
     clinical = _clinical_file(tmp_path)
     good = tmp_path / "adult.toml"

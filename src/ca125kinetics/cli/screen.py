@@ -60,10 +60,11 @@ def cli_screen(args) -> int:
                     read_options=markers_options(args))
     if fmt == "json":
         text = json.dumps(result.to_dict(), indent=2)
-    elif fmt in ("csv", "parquet"):
+    elif fmt == "csv":
         text = result.to_frame().to_csv(index=False, lineterminator="\n")
-    else:
+    elif fmt == "text":
         text = format_screening(result, max_rows=max_rows)
+    # parquet (written to --out only, checked above) is the frame itself, not a text
     if args.out:
         path = Path(args.out)
         path.parent.mkdir(parents=True, exist_ok=True)
