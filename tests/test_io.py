@@ -735,6 +735,30 @@ def test_a_spreadsheet_day_number_in_a_date_column_is_refused_saying_what_it_is(
         assert "spreadsheet" not in info.value.message
 
 
+@pytest.mark.parametrize("mark", ["NA", "N/A", ".", "unknown", " na "])
+def test_a_missing_value_written_as_a_word_is_refused_saying_an_empty_cell_is_unknown(tmp_path, mark):
+    """R writes a missing value 'NA', SAS and Stata '.'. The refusal said only "pfi_months 'NA' is
+    not a number; give the platinum-free interval in months", which invites a number in its
+    place (a PFI of 0 fails RESCUE's I2, where unknown leaves it undetermined); it now says that
+    an unknown value is an empty cell. Still refused, never read as missing."""
+    said = f"{mark.strip()!r} is not read as a missing value: an unknown value is an empty cell"
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text(f"patient_id,pfi_months,consent\n007,{mark},1\n008,12,{mark}\n")
+    with pytest.raises(InvalidInputError) as info:
+        read_clinical(clinical, require=("patient_id",))
+    message = str(info.value)
+    assert f"pfi_months {mark!r} is not a number; give the platinum-free interval in months; {said}" in message
+    assert f"consent {mark!r} is not a number" in message and message.count(said) == 2
+    markers = tmp_path / "markers.csv"
+    markers.write_text(f"patient_id,day,ca125\n007,-3,400\n007,21,{mark}\n")
+    got = read_markers(markers, on_error="flag")
+    assert said in got["problem"].iloc[0]
+    clinical.write_text("patient_id,pfi_months\n007,abc\n")   # any other text: as before
+    with pytest.raises(InvalidInputError, match=r"pfi_months 'abc' is not a number; give the platinum-free "
+                                                r"interval in months$"):
+        read_clinical(clinical, require=("patient_id",))
+
+
 def test_a_refused_clinical_start_is_quoted_where_the_dated_markers_need_it(capsys):
     """A clinical table read with on_error="flag" (as the commands read it) blanks the start it
     refused; the markers then said "add the date of the first dose", a date that was given."""

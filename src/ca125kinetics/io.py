@@ -1391,10 +1391,20 @@ def _table_number_format(frame: pd.DataFrame, decimal: str, thousands: str | Non
     return thousands
 
 
+#: How statistics packages and spreadsheets write a missing value (R ``NA``, SAS and Stata
+#: ``.``, ...): never read as missing (the readers' missing value is an empty cell), but named
+#: as such in the refusal, so that an unknown fact is not mended into a number such as 0.
+_MISSING_MARKS = frozenset({"na", "n/a", "n.a.", "nan", "null", "none", "missing", "unknown", "nd", "n.d.", ".",
+                            "-", "--", "?"})
+
+
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
     """How to state the number format, for a cell that did not parse."""
     if not isinstance(text, str):
         return ""
+    if text.strip().lower() in _MISSING_MARKS:
+        return (f"; {text.strip()!r} is not read as a missing value: an unknown value is an empty cell (R: "
+                "write.csv(..., na = \"\")), never a number written in its place")
     if text.strip()[:1] in (">", "\u2265"):
         return ("; a value above the assay's measuring range ('>x') is not a measurement: the true value is "
                 "unknown (no lower bound is read as one); ask the laboratory for the diluted result")
