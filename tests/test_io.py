@@ -728,7 +728,7 @@ def test_a_spreadsheet_day_number_in_a_date_column_is_refused_saying_what_it_is(
                        on_error="flag")
     assert "date '45667' is a number, not a date (a spreadsheet's serial day number?" in got["problem"].iloc[0]
     # a number that no spreadsheet gives a date keeps the refusal it had
-    for text, said in (("20240301", "is not an ISO date"), ("0", "is not an ISO date")):
+    for text, said in (("20240301", "is not an ISO date"), ("0", "is not an ISO date"), ("2024", "is not an ISO date")):
         clinical.write_text(f"patient_id,treatment_start\n007,{text}\n")
         with pytest.raises(InvalidInputError, match=said) as info:
             read_clinical(clinical, require=("patient_id",))

@@ -1559,9 +1559,10 @@ def _parse_dates(values, date_format: str | None, what: str):
     return dates, bad, message
 
 
-#: The serial day numbers a spreadsheet gives its dates (Excel's 1900 system: 1 is 1900-01-01,
-#: 2958465 is 9999-12-31), which a date column exported unformatted holds.
-_SERIAL_DAYS = (1, 2_958_465)
+#: The serial day numbers a spreadsheet gives its dates (Excel's 1900 system: 10000 is
+#: 1927-05-18, 2958465 is 9999-12-31), which a date column exported unformatted holds; a number
+#: of four digits or fewer is more likely a year (2024) than a day of 1900-1927.
+_SERIAL_DAYS = (10_000, 2_958_465)
 
 
 def _spreadsheet_serial(raw) -> bool:
