@@ -250,6 +250,20 @@ def test_uln_compared_from_the_baseline_on_as_the_assay(monkeypatch, compiled):
     pd.testing.assert_frame_equal(g.gcig_cohort(markers).set_index("patient_id"), out)
 
 
+@pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
+def test_uln_recorded_from_the_baseline_on_when_the_assay_changes(monkeypatch, compiled):
+    # Found by the comparison with the independent reading (tests/test_gcig_independent.py):
+    # with an assay change the ULN recorded was the first sample's (35, day -15, before the
+    # baseline), not the first stated from the baseline on (30), as it is for every other
+    # patient with a baseline
+    markers = pd.DataFrame({"patient_id": ["a"] * 3, "day": [-15, -14, 28], "ca125": [1.0, 70, 35],
+                            "uln": [35.0, 30, 30], "assay": ["A", "A", "B"]})
+    monkeypatch.setattr(g, "use_compiled", lambda n_patients: compiled)
+    out = g.gcig_cohort(markers).iloc[0]
+    assert out["status"] == "not_evaluable" and out["reason"].startswith("not evaluable: assay changed")
+    assert out["uln"] == 30.0
+
+
 def test_confirmation_beyond_next_cycle():
     # 21-day cycles: day-21 sample after the fall cannot confirm it, the one after can
     res = g.gcig_response([0, 21, 42, 63], [400, 150, 120, 100])

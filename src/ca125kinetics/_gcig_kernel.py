@@ -473,11 +473,11 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, uln_row,
         outi[I_LAST_DAY * n_p + p] = md[end - 1]
         outf[F_LAST_VALUE * n_p + p] = mv[end - 1]
     why = -1
+    b = -1
     if day_assays != MISSING:
         why = W_DAY_ASSAYS
         outi[I_PROBLEM_DAY * n_p + p] = day_assays
     if why < 0:
-        b = -1
         for j in range(lo, end):
             if md[j] > 0:
                 break
@@ -502,8 +502,10 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, uln_row,
                     outi[I_ASSAY2_DAY * n_p + p] = md[j]
                     break
     u = uln[p]
-    if why < 0:
-        # one ULN from the baseline on, as one assay (a sample without one takes the patient's)
+    if b >= 0:
+        # the ULN used is the first stated from the baseline on, whether or not the assay
+        # changed; one ULN from the baseline on, as one assay (a sample without one takes the
+        # patient's)
         first = -1
         for j in range(b, end):
             if mu[j] != mu[j]:
@@ -511,6 +513,8 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, uln_row,
             if first < 0:
                 first = j
                 u = mu[j]
+                if why >= 0:
+                    break  # the assay changed: only the ULN used is wanted
             elif mu[j] != u:
                 why = W_ULN_CHANGE
                 outf[F_ULN1 * n_p + p] = u
