@@ -182,7 +182,8 @@ class GcigResponse(_ResultMixin):
     reason : str
         Human-readable explanation of ``status``.
     baseline_day, baseline_value : int, float or None
-        The baseline sample (latest with ``-14 <= day <= 0``).
+        The baseline sample (latest with ``-14 <= day <= 0``); None without one, and when the
+        assay or the ULN changes from it on (``not_evaluable``: the reason names the change).
     response_day, response_value : int, float or None
         The first on-treatment sample <= 50 % of baseline (the date of response when
         confirmed; also reported for ``unconfirmed`` and ``not_confirmed``).
@@ -247,7 +248,8 @@ class GcigProgression(_ResultMixin):
     nadir : float or None
         Lowest value from baseline up to the progression day (or the last sample).
     baseline_day, baseline_value : int, float or None
-        The baseline sample (latest with ``-14 <= day <= 0``).
+        The baseline sample (latest with ``-14 <= day <= 0``); None without one, and when the
+        assay or the ULN changes from it on (``not_evaluable``: the reason names the change).
     uln, n_samples, excluded, settings
         As in :class:`GcigResponse`.
     """
