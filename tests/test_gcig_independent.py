@@ -64,7 +64,7 @@ def series(draw, s, same_day=False, uln_change=False):
     for day in draw(st.lists(st.integers(-40, base_day - 1), max_size=2, unique=True)) if base_day > -40 else []:
         samples.append((day, float(draw(st.integers(1, 3000))), False))
     line = s.response_fraction * base
-    n = draw(st.integers(0, 8))
+    n = draw(st.integers(0, 8) | st.integers(9, 20))
     day, prev, nadir = max(base_day, 0), float(base), float(base)
     for _ in range(n):
         gap = draw(st.sampled_from([s.confirmation_days, s.progression_gap_days, 21, 21, 14, 7, 1,
