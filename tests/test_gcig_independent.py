@@ -25,6 +25,7 @@ from hypothesis import HealthCheck, event, given, settings as hsettings, strateg
 
 from ca125kinetics import gcig as g
 from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.io import read_markers
 from ca125kinetics.settings import GcigSettings
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
@@ -281,10 +282,12 @@ def _compare_table(table, s, patients, recist, where):
 
 @pytest.mark.parametrize("compiled", [False, True], ids=["python", "compiled"])
 @hsettings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(case=cohort())
-def test_cohort_agrees_with_the_independent_reading(compiled, case):
+@given(case=cohort(), read_first=st.booleans())
+def test_cohort_agrees_with_the_independent_reading(compiled, case, read_first):
     s, patients, recist = case
     markers, clinical = _tables(patients, recist)
+    if read_first:  # a frame the reader returned is used as it is; any other is read first
+        markers = read_markers(markers, on_error="flag", uln=s.uln, duplicates=s.duplicates)
     with mock.patch.object(g, "use_compiled", lambda n_patients: compiled):
         table = g.gcig_cohort(markers, clinical, settings=s)
     _compare_table(table, s, patients, recist, "compiled" if compiled else "python")
