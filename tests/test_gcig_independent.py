@@ -174,7 +174,7 @@ def one_patient(draw):
     return s, samples, events
 
 
-@hsettings(max_examples=1500, deadline=None)
+@hsettings(max_examples=400, deadline=None)
 @given(one_patient())
 def test_functions_agree_with_the_independent_reading(case):
     s, samples, events = case
