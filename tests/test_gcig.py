@@ -1266,3 +1266,19 @@ def test_gcig_cohort_refuses_a_clinical_column_named_like_recist():
             g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["a"], name: ["PR"]}))
     out = g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["a"], "recist": ["PR"], "ECOG": [1]}))
     assert out["combined_category"].tolist() == ["PR"]
+
+
+def test_a_blank_recist_cell_of_a_hand_built_clinical_frame_is_unknown_as_the_readers_read_it():
+    """A RECIST cell '' (or spaces) in a DataFrame made the patient invalid_input ("got ''; use
+    CR, PR, SD or PD, or leave it empty"), where read_clinical reads it as an empty cell:
+    unknown, as None is."""
+    markers = pd.DataFrame({"patient_id": ["a"] * 4 + ["b"] * 4 + ["c"] * 4, "day": [-2, 21, 42, 63] * 3,
+                            "ca125": [400.0, 150.0, 60.0, 30.0] * 3})
+    clinical = pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["", "  ", None]})
+    out = g.gcig_cohort(markers, clinical)
+    assert out["status"].tolist() == ["response"] * 3
+    assert out["combined_category"].tolist() == g.gcig_cohort(
+        markers, clinical.assign(recist=None))["combined_category"].tolist()
+    from ca125kinetics.io import read_clinical
+
+    assert read_clinical(clinical, require=("patient_id",))["recist"].isna().all()

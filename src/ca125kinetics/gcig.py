@@ -1726,8 +1726,8 @@ def _combined_lookup():
 
 
 def _recist_codes(recist):
-    """Position in ``_RECIST`` of each RECIST cell (-1 missing, -2 invalid) and the reason of
-    each invalid one."""
+    """Position in ``_RECIST`` of each RECIST cell (-1 missing or blank, -2 invalid) and the
+    reason of each invalid one."""
     import numpy as np
 
     recist = np.asarray(recist, dtype=object)
@@ -1739,6 +1739,9 @@ def _recist_codes(recist):
         per_unique = []
         for u in uniques:
             text = u.strip().upper() if isinstance(u, str) else u
+            if text == "":      # blank text states nothing: unknown, as the readers read an empty cell
+                per_unique.append(-1)
+                continue
             if text in _RECIST:
                 per_unique.append(_RECIST.index(text))
                 continue
