@@ -98,9 +98,9 @@ def _kinetics_settings_and_population(args, spec=None):
         settings = settings.replace(uln=args.uln)
     if args.k_ref is not None:
         settings = settings.replace(k_ref=args.k_ref, k_ref_source="given on the command line (--k-ref)")
-    for option, field in (("cycle_days", "cycle_days"), ("cycle_window_days", "cycle_window_days")):
-        if getattr(args, option) is not None:
-            settings = settings.replace(**{field: getattr(args, option)})
+    for name in ("cycle_days", "cycle_window_days"):     # the option's dest is the setting's name
+        if getattr(args, name) is not None:
+            settings = settings.replace(**{name: getattr(args, name)})
     return settings, population, method
 
 
