@@ -174,6 +174,27 @@ def test_censored_values_are_upper_bounds_of_the_fitted_curve(case, engine, monk
     assert curve_at(exact, days).max() > 1.05 * limits.max()
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("method", ["per-patient", "population"])
+def test_censored_limit_is_exceeded_in_proportion_to_the_pull(method, engine, monkeypatch):
+    # docs/kinetics-engine.md ("Values below the assay limit"): the quadratic penalty lets the
+    # curve exceed a "<x" by about 1e-4 (relative) per unit of the log residuals pulling it up,
+    # not by 1e-4 at most: a "<5" among six samples of 200 U/mL is exceeded by 2.1e-3
+    use_engine(monkeypatch, engine)
+    days = [0, 7, 14, 21, 28, 35, 42, 63, 84]
+    values = [1000, 400, 200, 5, 200, 200, 200, 200, 200]
+    censored = np.array(days) == 21
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"]) if method == "population" else None
+    row = fit_kinetics(one_patient(days, values, censored=censored), method=method, population=pop).iloc[0]
+    assert row["status"] == "ok"
+    curve = curve_at(row, days)
+    excess = curve[censored][0] / 5.0 - 1.0
+    pull = np.log(np.asarray(values, dtype=float) / curve)[~censored]
+    pull = pull[pull > 0].sum()
+    assert 22.0 < pull < 23.0
+    assert 1.5e-3 < excess < 1.2e-4 * pull
+
+
 @hyp_settings(max_examples=15, deadline=None)
 @given(k=st.floats(0.01, 0.2), floor=st.floats(2.0, 20.0), c0=st.floats(100.0, 5000.0),
        limit=st.floats(3.0, 30.0), noise=st.lists(st.floats(-0.15, 0.15), min_size=5, max_size=5))

@@ -25,7 +25,8 @@ Which samples are used
     the window are counted in ``n_outside_window``. A censored ``"<x"`` value is an upper
     bound of the curve on its day (**Decision**: a constraint ``C(t) <= x``, enforced by a
     one-sided residual weighted 10^4 times an observation, a quadratic penalty; the fitted
-    curve stays within about 10^-4 of the limit even when the other samples pull it up);
+    curve exceeds the limit only where the other samples pull it up, by about 10^-4
+    (relative) per unit of their log residuals);
     it informs neither ``sigma`` nor ``rmse_log``. See
     :mod:`ca125kinetics._kinetics_engine` for the reasoning and references.
 
