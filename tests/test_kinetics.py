@@ -522,6 +522,21 @@ def test_standard_errors_are_calibrated(cohort, population):
     assert 0.88 <= coverage <= 0.99
 
 
+@pytest.mark.parametrize("cv, matched, low, high", [(0.07, False, 0.98, 1.0), (0.3, False, 0.6, 0.8),
+                                                     (0.3, True, 0.92, 0.99)])
+def test_per_patient_interval_assumes_the_settings_residual_sd(cv, matched, low, high):
+    # the per-patient log_k_se uses settings.residual_sd_log (0.1), not the patient's residuals:
+    # k exp(+/- 1.96 log_k_se) covers 95 % of true k only where the residual sd is about that
+    # (documented in fit_kinetics and docs/clinical-rules.md section 4)
+    markers, truth = simulate(400, 11, cv=cv)
+    settings = KineticsSettings(residual_sd_log=math.sqrt(math.log1p(cv ** 2))) if matched else None
+    res = fit_kinetics(markers, method="per-patient", settings=settings)
+    ok = (res["status"] == "ok").to_numpy() & np.isfinite(res["log_k_se"].to_numpy())
+    assert ok.sum() >= 395
+    z = (np.log(res["k"]) - np.log(truth["k"])) / res["log_k_se"]
+    assert low <= float(np.mean(np.abs(z[ok]) < 1.96)) <= high
+
+
 # --------------------------------------------------------------------------- invariance
 
 def test_scaling_ca125_and_uln_leaves_k_unchanged(cohort, population):

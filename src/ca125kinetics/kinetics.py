@@ -55,7 +55,10 @@ Methods (``fit_kinetics(method=...)``)
         best k of a grid with (B, A) in closed form, stopped when the predicted decrease of
         the objective is below 1e-12 (at most 1,000 iterations; a weakly identified fit is
         checked on the faces of the box, see ``_fit_sets_per_patient``). ``log_k_se`` uses
-        ``settings.residual_sd_log`` (NaN when k is not identified).
+        ``settings.residual_sd_log`` (NaN when k is not identified), not the patient's
+        residuals: its interval covers 95 % of true k only where the residual sd of log C
+        is about that setting (0.1 by default; at a residual sd 0.07 it covered 99.5 %, at
+        0.29 about 70 %: set ``residual_sd_log`` to the assay's).
     ``"loglinear"``
         Naive ordinary least squares slope of ``log C`` on ``t`` (``k = -slope``), ignoring
         the floor: shown for comparison; it underestimates k once values near the floor.
@@ -1623,7 +1626,8 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         ``n_outside_window``; ``uln`` (the baseline sample's ULN, U/mL);
         ``k`` (per day), ``k_se`` (``k * log_k_se``), ``log_k_se`` (sd of log k: Laplace
         posterior for the floor model, OLS for ``loglinear``; a 95 % interval is
-        ``k * exp(+/- 1.96 log_k_se)``), ``half_life_days`` (``ln 2 / k``),
+        ``k * exp(+/- 1.96 log_k_se)``, for ``per-patient`` only where the residual sd of
+        log C is ``settings.residual_sd_log``), ``half_life_days`` (``ln 2 / k``),
         ``kelim_score`` (``k / settings.k_ref``), ``floor`` and ``c0`` (U/mL; ``floor`` NaN
         for ``loglinear``), ``rmse_log`` (residual sd of log C);
         ``baseline_value``/``baseline_day`` (latest used sample in days
