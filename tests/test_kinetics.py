@@ -1269,6 +1269,26 @@ def test_a_constant_series_is_rising_whatever_the_rounding(value):
         assert res["status"] == "rising", (value, days)
 
 
+@pytest.mark.parametrize("method", ["per-patient", "population", "loglinear"])
+def test_a_series_whose_slope_is_zero_is_rising_whatever_the_rounding(method):
+    """A series that falls and rises back symmetrically (the same values in reverse order on
+    equally spaced days) has log-linear slope 0, so it is ``rising`` like a constant one.
+    Before, the rounding of the least-squares sums gave it a slope of about +/-1e-17 and the
+    sign decided: days 0, 14, 28, 42, 56 with 719.7, 108.9, 8.1, 108.9, 719.7 U/mL were
+    fitted (``ok``, k 0.205/day, per patient), others ``k_at_bound`` or ``not_converged``."""
+    series = {"U014": ([0, 14, 28, 42, 56], [719.7, 108.9, 8.1, 108.9, 719.7]),
+              "U081": ([0, 12, 24, 36, 48], [988.8, 39.7, 8.6, 39.7, 988.8]),
+              "U082": ([0, 8, 16, 24, 32, 40, 48], [46.5, 1060.8, 367.1, 9.0, 367.1, 1060.8, 46.5]),
+              "U123": ([0, 8, 16, 24], [163.3, 616.5, 616.5, 163.3]),
+              "sym5": ([0, 21, 42, 63, 84], [300.3, 120.7, 95.1, 120.7, 300.3])}
+    markers = pd.concat([one_patient(d, v, pid=p) for p, (d, v) in series.items()], ignore_index=True)
+    pop = KineticsPopulation.from_json(REFERENCE["population_json"]) if method == "population" else None
+    for batch in [markers] + [markers[markers["patient_id"] == p] for p in series]:
+        res = fit_kinetics(batch, method=method, population=pop)
+        assert (res["status"] == "rising").all(), res[["patient_id", "status", "k"]]
+        assert (res["reason"].str.contains("slope [+]0/day", regex=True)).all()
+
+
 def test_a_baseline_at_the_uln_within_the_rules_slack_is_at_the_floor():
     """Thresholds are inclusive with a relative slack of 1e-9 (docs/clinical-rules.md,
     conventions), as in the GCIG rules: a baseline written 30.000000001 with ULN 30 is at

@@ -733,13 +733,25 @@ def one_column_as_two(*arrays: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.repeat(a, 2, axis=1) for a in arrays)
 
 
+#: Multiple of ``m x eps x (sum |t - t_bar| |y| + |t_bar| sum |y|)`` within which the
+#: least-squares sum ``sum (t - t_bar) y`` of :func:`loglinear` is its rounding error, so the
+#: slope is 0: about 1e-15 per day for five samples over 84 days, under 1e-11 per day for
+#: any series of the window (days -14..100, values up to 1e6), while the slowest decline the
+#: fits report (k 1e-4 per day) is seven orders of magnitude steeper.
+_ROUNDING_SLACK = 4.0
+
+
 def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Per-patient ordinary least squares of ``log C`` on ``t`` (censored values at the limit).
 
     Returns ``slope``, ``intercept``, ``slope_se`` (``sqrt(RSS / (m - 2) / Sxx)``, NaN
     when ``m <= 2``) and the residual sum of squares. ``slope`` is NaN when all times are
-    equal, and 0 exactly when all values are (not the rounding of the sums, about 1e-19
-    of either sign, which made a constant series ``rising`` or fitted by chance).
+    equal, and 0 exactly when all values are, or when the sum ``sum (t - t_bar) y`` is
+    within its rounding error of 0 (:data:`_ROUNDING_SLACK`): a constant series, or one
+    that falls and rises back symmetrically, has slope 0, not the rounding of the sums
+    (about 1e-19 to 1e-17 per day, of either sign), which made such a series ``rising`` or
+    fitted by chance (a symmetric U-shape was ``ok`` with k 0.2/day, or k 1e-17/day for
+    ``loglinear``).
     A single patient is fitted as two copies (:func:`one_column_as_two`), so that its
     numbers are the bits it gets beside other patients.
     """
@@ -750,9 +762,13 @@ def loglinear(s: Series) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray
     y_bar = s.y.mean(axis=0)
     dt = s.t - t_bar
     sxx = np.einsum("ij,ij->j", dt, dt)
+    sxy = np.einsum("ij,ij->j", dt, s.y)
+    # a bound of the rounding error of sxy: the sum's (m terms) and that of t_bar in dt
+    rounding = _ROUNDING_SLACK * m * np.finfo(float).eps * (
+        np.einsum("ij,ij->j", np.abs(dt), np.abs(s.y)) + np.abs(t_bar) * np.abs(s.y).sum(axis=0))
     with np.errstate(invalid="ignore", divide="ignore"):
-        slope = np.where(sxx > 0, np.einsum("ij,ij->j", dt, s.y) / sxx, np.nan)
-        slope[(sxx > 0) & (s.y == s.y[:1]).all(axis=0)] = 0.0
+        slope = np.where(sxx > 0, sxy / sxx, np.nan)
+        slope[(sxx > 0) & ((s.y == s.y[:1]).all(axis=0) | (np.abs(sxy) <= rounding))] = 0.0
         intercept = y_bar - slope * t_bar
         res = s.y - intercept - slope * s.t
         rss = np.einsum("ij,ij->j", res, res)

@@ -69,8 +69,8 @@ Status of a patient (first rule that applies)
     ``min_samples - 1`` on treatment), ``no_baseline`` (no used sample with
     ``-pretreatment_window_days <= day <= 0``), ``at_floor`` (baseline reported ``"<x"`` or
     ``<= min_baseline_uln_factor * ULN``), ``rising`` (**Decision**: the log-linear slope is
-    ``>= 0``, exactly 0 for a constant series: no net decline, the decline model does not
-    apply), else ``ok``; after the fit, ``not_converged`` (floor-model methods: the fit
+    ``>= 0``, exactly 0 for a constant or symmetric series: no net decline, the decline
+    model does not apply), else ``ok``; after the fit, ``not_converged`` (floor-model methods: the fit
     stopped at its iteration limit still moving, so its k is no optimum), then
     ``k_at_bound`` (floor-model methods: the fitted k sits on its box bound, ``1e-4`` or
     ``2`` per day, so the data do not identify it -- a value no decline reaches -- and it is
