@@ -440,6 +440,36 @@ def test_kinetics_states_k_ref_and_takes_the_models(series, model_dir, capsys):
     assert f"k_ref {bundle.kinetics_settings.k_ref:g}/day (model {bundle.name}" in capsys.readouterr().out
 
 
+def test_kinetics_reads_same_day_samples_by_duplicates_or_the_models_rule(tmp_path, model_dir, monkeypatch, capsys):
+    """ca125 kinetics had no --duplicates: two samples on one day made the patient invalid, and
+    with --model of a model that averages them (as ca125 score --model reads the table) its
+    kinetics differed from the score's."""
+    import dataclasses
+
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.predict import load_model, predict_cohort
+
+    predict_module = sys.modules["ca125kinetics.predict"]    # the package (its name is also a function's)
+
+    path = tmp_path / "markers.csv"
+    path.write_text("patient_id,day,ca125\n007,0,400\n007,21,180\n007,21,160\n007,42,90\n007,63,60\n")
+    run = ["kinetics", str(path), "--format", "json"]
+    assert main([*run, "--method", "per-patient"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "invalid_input"
+    assert main([*run, "--method", "per-patient", "--duplicates", "mean"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "ok"
+    bundle = load_model(model_dir)
+    averaging = dataclasses.replace(bundle, gcig_settings=dataclasses.replace(bundle.gcig_settings,
+                                                                             duplicates="mean"))
+    monkeypatch.setattr(predict_module, "load_model", lambda *args, **kwargs: averaging)
+    assert main([*run, "--model", str(model_dir)]) == 0
+    row = json.loads(capsys.readouterr().out)[0]
+    scored = predict_cohort(read_markers(path, duplicates="mean"), model=averaging).set_index("patient_id")
+    assert row["status"] == "ok" and row["kelim_score"] == pytest.approx(scored.loc["007", "kelim_score"], rel=1e-9)
+    assert main([*run, "--model", str(model_dir), "--duplicates", "error"]) == 0      # said: the option wins
+    assert json.loads(capsys.readouterr().out)[0]["status"] == "invalid_input"
+
+
 def test_score_withholds_the_decision_without_clinical_factors(series, model_dir, capsys):
     assert main(["score", "--markers", str(series), "--patient", "007", "--model", str(model_dir)]) == 0
     out = capsys.readouterr().out

@@ -29,16 +29,17 @@ EXIT_INTERRUPTED = 130
 # ----------------------------------------------------------------------------- input format options
 
 
-def add_duplicates_argument(parser) -> None:
-    """``--duplicates``: how the GCIG rules read two samples on one day (``GcigSettings.duplicates``),
-    one option for every command that applies them to a markers table (gcig, screen)."""
+def add_duplicates_argument(parser, default: str | None = "error", default_text: str = "default") -> None:
+    """``--duplicates``: how two samples on one day are read (``GcigSettings.duplicates``,
+    ``read_markers(duplicates=...)``), one option for every command that reads a markers table
+    by it (gcig, screen, kinetics); ``default_text`` says what the default is."""
     from ..settings import AGGREGATIONS
 
-    parser.add_argument("--duplicates", default="error",
+    parser.add_argument("--duplicates", default=default,
                         choices=["error", *AGGREGATIONS],
-                        help="two samples on one day: a data error (default) or an explicit aggregation (a '<x' "
-                        "among them makes it an upper bound when it could be lower; two assays on one day are "
-                        "refused)")
+                        help=f"two samples on one day: a data error ({default_text}) or an explicit aggregation "
+                        "(a '<x' among them makes it an upper bound when it could be lower; two assays on one "
+                        "day are refused)")
 
 
 def add_format_arguments(parser, codes: bool = True) -> None:

@@ -13,8 +13,8 @@ from ..markers import get_marker
 from ..settings import (
     KELIM_FAVOURABLE_SCORE, PROVENANCE_COLUMNS, KineticsSettings, ResponseSettings, kelim_cutoff, with_provenance,
 )
-from . import (add_chunk_arguments, add_format_arguments, add_kelim_cutoff_argument, add_progress_argument,
-               cohort_stream, markers_options, progress_wanted, require_rows)
+from . import (add_chunk_arguments, add_duplicates_argument, add_format_arguments, add_kelim_cutoff_argument,
+               add_progress_argument, cohort_stream, markers_options, progress_wanted, require_rows)
 from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
 
 
@@ -34,6 +34,8 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--k-ref", type=float, default=None,
                         help="k_ref of the standardized score k / k_ref (default: the model's with --model, "
                         "else the package default 0.05/day)")
+    add_duplicates_argument(parser, default=None, default_text="default; with --model, the model's rule, as "
+                            "'ca125 score --model' reads the table")
     parser.add_argument("--cycle-days", type=int, default=None, metavar="DAYS",
                         help="cycle length of the percent declines before cycles 2, 3, 4 (default: the model's "
                         "with --model, else 21; 14 for two-weekly regimens such as FOLFOX)")
@@ -67,16 +69,18 @@ def add_kinetics_arguments(parser) -> None:
 
 
 def _kinetics_settings_and_population(args, spec=None):
-    """(settings, population, method) of ``ca125 kinetics``: the model's with ``--model``
-    (its k_ref, rules and fitted population, so the scores equal those of ``ca125 score``),
-    else the package defaults; ``--uln``, ``--k-ref``, ``--cycle-days`` and
-    ``--cycle-window-days`` override, and the source of k_ref is recorded either way."""
-    population, method = None, args.method
+    """(settings, population, method, duplicates) of ``ca125 kinetics``: the model's with
+    ``--model`` (its k_ref, rules, fitted population and same-day rule, so the scores equal
+    those of ``ca125 score``), else the package defaults; ``--uln``, ``--k-ref``,
+    ``--cycle-days``, ``--cycle-window-days`` and ``--duplicates`` override, and the source of
+    k_ref is recorded either way."""
+    population, method, duplicates = None, args.method, "error"
     if args.model is not None:
         from ..predict import load_model
         from ..predict.engine import _kinetics_step
 
         bundle = load_model(args.model, scoring_only=True)
+        duplicates = bundle.gcig_settings.duplicates     # how ca125 score --model reads the table
         step = _kinetics_step(bundle)
         settings = step.settings_ if step is not None else bundle.kinetics_settings
         # every row says where k_ref (and the population) came from, and that the model learned
@@ -101,7 +105,7 @@ def _kinetics_settings_and_population(args, spec=None):
     for name in ("cycle_days", "cycle_window_days"):     # the option's dest is the setting's name
         if getattr(args, name) is not None:
             settings = settings.replace(**{name: getattr(args, name)})
-    return settings, population, method
+    return settings, population, method, duplicates if args.duplicates is None else args.duplicates
 
 
 def cli_kinetics(args) -> int:
@@ -111,9 +115,9 @@ def cli_kinetics(args) -> int:
     check_table_out(args.out, args.format)
     max_rows = shown_rows(args, text=not written_whole(args), default=40)
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before anything is read
-    settings, population, method = _kinetics_settings_and_population(args, spec)
+    settings, population, method, duplicates = _kinetics_settings_and_population(args, spec)
     population_sample = _population_sample(args, method, population)
-    read_options = {"marker": spec, **markers_options(args)}
+    read_options = {"marker": spec, "duplicates": duplicates, **markers_options(args)}
     response = (ResponseSettings(**({} if args.clearance_r2 is None else {"clearance_r2_threshold": args.clearance_r2}))
                 if args.response or spec.name != "ca125" else None)
 
