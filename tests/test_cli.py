@@ -457,7 +457,8 @@ def test_kinetics_reads_same_day_samples_by_duplicates_or_the_models_rule(tmp_pa
     assert main([*run, "--method", "per-patient"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["status"] == "invalid_input"
     assert main([*run, "--method", "per-patient", "--duplicates", "mean"]) == 0
-    assert json.loads(capsys.readouterr().out)[0]["status"] == "ok"
+    row = json.loads(capsys.readouterr().out)[0]
+    assert row["status"] == "ok" and '"duplicates":"mean"' in row["rules"]      # the rows say how
     bundle = load_model(model_dir)
     averaging = dataclasses.replace(bundle, gcig_settings=dataclasses.replace(bundle.gcig_settings,
                                                                              duplicates="mean"))

@@ -122,7 +122,7 @@ def cli_kinetics(args) -> int:
                 if args.response or spec.name != "ca125" else None)
 
     def fit(markers, population):
-        return _kinetics_table(markers, method, population, settings, spec, response)
+        return _kinetics_table(markers, method, population, settings, spec, response, duplicates)
 
     stream = cohort_stream(args)
     if stream is None:
@@ -183,10 +183,10 @@ def _population_sample(args, method: str, population) -> int:
     return args.population_sample
 
 
-def _kinetics_table(markers, method, population, settings, spec, response):
+def _kinetics_table(markers, method, population, settings, spec, response, duplicates="error"):
     """The ``ca125 kinetics`` table of read markers (a whole table or one chunk): the
     kinetics, the k_ref used, the response features (``response`` settings given) and the
-    provenance columns."""
+    provenance columns (with the same-day rule the markers were read by, when one was named)."""
     table = fit_kinetics(markers, method=method, population=population, settings=settings, marker=spec)
     # the standardized score depends on k_ref: each row says which one and where it came from
     table = table.assign(k_ref=settings.k_ref, k_ref_source=constant_text(settings.k_ref_source, len(table)))
@@ -198,8 +198,10 @@ def _kinetics_table(markers, method, population, settings, spec, response):
         features = response_features(markers, marker=spec, settings=settings, response=response)
         table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
                             on="patient_id", how="left", validate="one_to_one")
-    marker = {} if spec.name == "ca125" else {"marker": spec.name}
-    return with_provenance(table, *rules, method=method, **marker)
+    extra = {} if spec.name == "ca125" else {"marker": spec.name}
+    if duplicates != "error":       # same-day samples aggregated: the rows say how
+        extra["duplicates"] = duplicates
+    return with_provenance(table, *rules, method=method, **extra)
 
 
 def _summary(table, settings, spec, response, cutoff: float = KELIM_FAVOURABLE_SCORE) -> str:
