@@ -1047,6 +1047,35 @@ def test_the_demo_draws_the_training_bar_on_a_terminal_only(tmp_path, monkeypatc
     assert asked["progress"] is terminal
 
 
+def test_the_demo_writes_the_tables_of_ca125_gcig_and_ca125_kinetics(tmp_path, monkeypatch, capsys):
+    """scripts/run.sh (the demo) wrote out/gcig.csv and out/kinetics.csv without the columns
+    every table the commands write ends with (rules, package_version; the kinetics also without
+    k_ref and k_ref_source): its tables are now those of ``ca125 gcig`` and ``ca125 kinetics``."""
+    import ca125kinetics.train as train_module
+    from ca125kinetics import demo
+    from ca125kinetics.synth import write_synthetic
+
+    class Stop(Exception):
+        pass
+
+    def fake_train(*args, **kwargs):
+        raise Stop
+
+    cohort, out = tmp_path / "cohort", tmp_path / "out"
+    write_synthetic(60, 5, cohort)
+    monkeypatch.setattr(train_module, "train", fake_train)
+    with pytest.raises(Stop):
+        demo.run(cohort=cohort, out=out, tracking_uri=f"sqlite:///{tmp_path / 'm.db'}")
+    markers, clinical = str(cohort / "markers.csv"), str(cohort / "clinical.csv")
+    assert main(["gcig", markers, "--clinical", clinical, "--out", str(tmp_path / "gcig.csv")]) == 0
+    assert main(["kinetics", markers, "--out", str(tmp_path / "kinetics.csv")]) == 0
+    capsys.readouterr()
+    for name in ("gcig.csv", "kinetics.csv"):
+        written = pd.read_csv(out / name, dtype={"patient_id": str})
+        assert list(written.columns[-2:]) == ["rules", "package_version"], name
+        pd.testing.assert_frame_equal(written, pd.read_csv(tmp_path / name, dtype={"patient_id": str}))
+
+
 def test_design_outputs_into_a_folder_not_yet_made(tmp_path, capsys):
     """``design ni-analysis --out`` and ``selection-trial --plot`` into a missing folder ended in
     FileNotFoundError (a traceback, for the plot after the simulations); every other command

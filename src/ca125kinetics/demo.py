@@ -39,11 +39,11 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
 
     from .cli._output import text_table as _text_table
     from .cli.gcig import _gcig_summary
-    from .cli.kinetics import _kinetics_summary
+    from .cli.kinetics import _kinetics_summary, _kinetics_table
     from .gcig import gcig_cohort
     from .io import read_clinical, read_markers, write_table
-    from .kinetics import fit_kinetics
-    from .settings import GcigSettings, KineticsSettings
+    from .markers import get_marker
+    from .settings import GcigSettings, KineticsSettings, with_provenance
     from .synth import write_synthetic
 
     out = Path(out)
@@ -75,7 +75,8 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
 
     t0 = _stage(2, "GCIG CA-125 response and progression (Rustin 2011)")
     gsettings = GcigSettings()
-    gcig = gcig_cohort(markers, clinical, settings=gsettings)
+    # the tables of `ca125 gcig --clinical` and `ca125 kinetics`, provenance columns included
+    gcig = with_provenance(gcig_cohort(markers, clinical, settings=gsettings), gsettings)
     write_table(gcig, out / "gcig.csv")
     cols = ["patient_id", "baseline_value", "status", "category", "response_day", "confirmation_day", "reason"]
     print(_text_table(gcig[cols].assign(reason=gcig["reason"].str.slice(0, 80)), max_rows=6))
@@ -85,7 +86,7 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
 
     t0 = _stage(3, "KELIM-like kinetics (population empirical-Bayes)")
     ksettings = KineticsSettings()
-    kin = fit_kinetics(markers, method="population", settings=ksettings)
+    kin = _kinetics_table(markers, "population", None, ksettings, get_marker("ca125"), None)
     write_table(kin, out / "kinetics.csv")
     kcols = [c for c in ("patient_id", "status", "n_samples", "k", "half_life_days", "kelim_score", "floor", "nadir") if c in kin]
     print(_text_table(kin[kcols].round(4), max_rows=6))
