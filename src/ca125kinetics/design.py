@@ -1376,7 +1376,11 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
         margin_diff = _number(_arg("margin_diff"), margin_diff, low=0.0, high=1.0)
     arms = frame[arm].to_numpy(dtype=object)
     if pd.isna(frame[arm]).any():
-        raise InvalidInputError("the arm is missing for some patients; every patient needs an arm", column=arm)
+        n_missing = int(pd.isna(frame[arm]).sum())
+        raise InvalidInputError(
+            f"the arm is missing for some patients ({n_missing} of {len(frame)}); every patient needs an arm: "
+            "leave out the patients who were not randomised (ca125 design ni-analysis --randomised-only; "
+            f"in Python frame[frame[{arm!r}].notna()])", column=arm)
     exp_label, ctl_label = _arm_labels(arms, experimental, control)
     labels = np.array([str(v) for v in arms], dtype=object)
     try:   # the user's values, checked as kaplan_meier checks them, named by the user's columns
