@@ -648,9 +648,16 @@ def test_a_2gb_binary_file_is_refused_from_its_first_bytes(tmp_path, monkeypatch
 
 
 def test_text_that_is_not_utf8_is_refused_with_the_fix(tmp_path):
+    """A Latin-1 name within the first bytes looked at before parsing is named by its line, as
+    one further into the file: it was 'this file is not a text table (... binary data, or
+    another encoding ...)', with no line, for any export shorter than 64 kB."""
     path = tmp_path / "latin1.csv"
     path.write_bytes("patient_id,day,ca125,note\n1,0,400,r\xe9cidive\n".encode("latin-1"))
-    with pytest.raises(InvalidInputError, match="not UTF-8 text.*save it as UTF-8 CSV"):
+    with pytest.raises(InvalidInputError, match="line 2 is not UTF-8 text.*save it as UTF-8 CSV"):
+        read_markers(path)
+    rows = [f"{i:04d},0,400,x" for i in range(1, 3000)] + ["3000,0,400,Jos\xe9"]
+    path.write_bytes(("patient_id,day,ca125,note\n" + "\n".join(rows) + "\n").encode("latin-1"))
+    with pytest.raises(InvalidInputError, match="line 3001 is not UTF-8 text.*save it as UTF-8 CSV"):
         read_markers(path)
 
 

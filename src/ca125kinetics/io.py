@@ -469,16 +469,22 @@ def _read_errors(what: str, label: str, sep: str | None = None):
     except UnicodeDecodeError as exc:   # past the first bytes _sniff checks (e.g. a Latin-1 name)
         if Path(label).suffix.lower() in (".parquet", ".pq"):
             raise InvalidInputError(f"could not be read as a {what} table ({exc})", source=label) from exc
-        line = _undecodable_line(Path(label))
-        raise InvalidInputError(
-            f"{'a line' if line is None else f'line {line}'} is not UTF-8 text ({exc.reason}: "
-            f"{exc.object[exc.start:exc.start + 1]!r}; another encoding, e.g. Latin-1 or Windows-1252): "
-            "save it as UTF-8 CSV", source=label) from exc
+        raise _not_utf8(label, exc) from exc
     except Exception as exc:
         raise InvalidInputError(
             f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
             "check that it is a valid CSV or Parquet file", source=label
         ) from exc
+
+
+def _not_utf8(label: str, exc: UnicodeDecodeError) -> InvalidInputError:
+    """The refusal of a text table that is not UTF-8, naming its first such line: from the
+    bytes :func:`_sniff` looks at before parsing, or found by the parser further on."""
+    line = _undecodable_line(Path(label))
+    return InvalidInputError(
+        f"{'a line' if line is None else f'line {line}'} is not UTF-8 text ({exc.reason}: "
+        f"{exc.object[exc.start:exc.start + 1]!r}; another encoding, e.g. Latin-1 or Windows-1252): "
+        "save it as UTF-8 CSV", source=label)
 
 
 def _undecodable_line(path: Path) -> int | None:
@@ -604,8 +610,9 @@ def _sniff(path: Path, suffix: str, what: str) -> None:
             try:  # a multi-byte character may be cut at the end of the sample
                 head.decode("utf-8")
             except UnicodeDecodeError as exc:
-                ok = exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"
-            kind += " (it is not UTF-8 text: binary data, or another encoding; save it as UTF-8 CSV)"
+                if not (exc.start >= len(head) - 3 and exc.reason == "unexpected end of data"):
+                    # text in another encoding (a Latin-1 name): its line, as further into the file
+                    raise _not_utf8(label, exc) from None
     if not ok:
         raise InvalidInputError(
             f"this file is not {kind}, judged from its first {min(len(head), _SNIFF_BYTES)} bytes; give the "
