@@ -1499,6 +1499,44 @@ def test_registry_alias_is_resolved_without_mlflow_and_a_move_is_noticed(registr
         P.load_model("models:/ca125-test@champion", scoring_only=True)
 
 
+def test_the_default_tracking_store_is_read_without_mlflow(registry, tables):
+    """With no MLFLOW_TRACKING_URI, ``ca125 train`` registers its model in ``mlflow.db`` of the
+    working directory (tracking.resolve_tracking_uri); ``ca125 score --model models:/...@champion``
+    there left that store to mlflow (imported, some 5 s from a cold start) instead of reading
+    the alias with sqlite3, as README's timing and the demo's printed command have it."""
+    import subprocess
+    import sys
+
+    import ca125kinetics
+
+    root, ids = tables
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    env["PYTHONPATH"] = os.pathsep.join([str(Path(ca125kinetics.__file__).parents[1]), env.get("PYTHONPATH", "")])
+    code = ("import sys; from ca125kinetics.cli.score import _main; rc = _main(['--markers', sys.argv[1], "
+            "'--patient', sys.argv[2], '--model', 'models:/ca125-test@champion', '--format', 'json']); "
+            "print('HEAVY', sorted(m for m in ('mlflow', 'sklearn', 'joblib') if m in sys.modules)); sys.exit(rc)")
+    res = subprocess.run([sys.executable, "-c", code, str(root / "markers.csv"), ids[0]], cwd=registry.parent,
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "HEAVY []" in res.stdout
+
+
+def test_a_registry_set_in_this_process_is_the_one_read(registry, tmp_path, monkeypatch):
+    """Without the environment variables, a registry set with mlflow.set_tracking_uri (the
+    fixture's) is read, not mlflow.db of the working directory (here another, empty store)."""
+    import sqlite3
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    with sqlite3.connect(elsewhere / "mlflow.db") as con:   # a store without the model
+        con.execute("CREATE TABLE registered_model_aliases (name TEXT, alias TEXT, version INTEGER)")
+        con.execute("CREATE TABLE model_versions (name TEXT, version INTEGER, storage_location TEXT, status TEXT)")
+    monkeypatch.chdir(elsewhere)
+    P.clear_model_cache()
+    assert P.load_model("models:/ca125-test@champion", scoring_only=True).name
+
+
 def _cohort_patient(root, pid):
     from ca125kinetics.io import read_markers
 

@@ -258,14 +258,23 @@ def _registry_location(uri: str) -> Path | None:
     registry is not a local SQLite file or the artifacts are not on a local file system
     (then mlflow resolves the URI).
 
-    The registry is ``MLFLOW_REGISTRY_URI``, else ``MLFLOW_TRACKING_URI``. The alias is
-    resolved on every call, so moving it is noticed at once.
+    The registry is ``MLFLOW_REGISTRY_URI``, else ``MLFLOW_TRACKING_URI``, else the one set in
+    this process's mlflow (``mlflow.set_tracking_uri``), else the store ``ca125 train`` uses
+    without them, ``mlflow.db`` in the working directory
+    (:func:`ca125kinetics.tracking.resolve_tracking_uri`). The alias is resolved on every
+    call, so moving it is noticed at once.
     """
     import sqlite3
+    import sys
     from urllib.parse import unquote, urlparse
 
+    from ..tracking import _DB_NAME
+
     match = _MODELS_URI.match(uri)
-    registry = os.environ.get("MLFLOW_REGISTRY_URI") or os.environ.get("MLFLOW_TRACKING_URI") or ""
+    registry = os.environ.get("MLFLOW_REGISTRY_URI") or os.environ.get("MLFLOW_TRACKING_URI")
+    if not registry:
+        mlflow = sys.modules.get("mlflow")   # imported: its URI may have been set in this process
+        registry = mlflow.get_registry_uri() if mlflow is not None else f"sqlite:///{_DB_NAME}"
     if match is None or not registry.startswith("sqlite:///"):
         return None
     database = Path(unquote(registry[len("sqlite:///"):].split("?", 1)[0])).expanduser()
