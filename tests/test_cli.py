@@ -1047,6 +1047,14 @@ def test_the_demo_draws_the_training_bar_on_a_terminal_only(tmp_path, monkeypatc
     assert asked["progress"] is terminal
 
 
+def test_gcig_summary_says_none_when_no_response_is_confirmed(tmp_path, capsys):
+    """The summary line ended in 'confirmed responses: ' and nothing when no patient had one."""
+    path = tmp_path / "m.csv"
+    path.write_text("patient_id,day,ca125\n001,-3,400\n001,21,300\n002,-3,50\n002,21,20\n")
+    assert main(["gcig", str(path)]) == 0
+    assert "  confirmed responses: none\n" in capsys.readouterr().out
+
+
 def test_the_demo_writes_the_tables_of_ca125_gcig_and_ca125_kinetics(tmp_path, monkeypatch, capsys):
     """scripts/run.sh (the demo) wrote out/gcig.csv and out/kinetics.csv without the columns
     every table the commands write ends with (rules, package_version; the kinetics also without

@@ -106,7 +106,7 @@ def _gcig_summary(table, settings) -> str:
         lines.append(f"  {status:<16} {n:>7}  ({100 * n / len(table):.1f} %)")
     if "category" in table.columns:
         cat = table["category"].value_counts()
-        lines.append("  confirmed responses: " + ", ".join(f"{k} {v}" for k, v in cat.items()))
+        lines.append("  confirmed responses: " + (", ".join(f"{k} {v}" for k, v in cat.items()) or "none"))
     if "progressed" in table.columns:
         lines.append(f"  CA-125 progression: {int(table['progressed'].fillna(False).astype(bool).sum())}")
     return "\n".join(lines)
