@@ -1796,3 +1796,27 @@ def test_a_date_nanoseconds_cannot_hold_is_refused_not_wrapped(tmp_path, written
         problem = got["problem"].dropna().iloc[0]
         assert problem.count("is outside the dates read (1678-01-01 to 2261-12-31): a typo in the year?") == 2
         assert "column 'date'" in problem and "whole number of days" not in problem and "column 'day'" not in problem
+
+
+def test_markers_whose_ids_lost_their_leading_zeros_are_told_how_to_read_them(tmp_path):
+    """Markers read with pandas' default (ids as numbers: '000002' -> 2) against a clinical table
+    read as text: 'patient 2 has markers but no clinical row; add the patient to the clinical
+    table' sent the user to add a patient who was there. The refusal names the padded id and
+    how to read ids as text; it never matches them (7 and 007 may be two patients)."""
+    import re
+
+    from ca125kinetics.io import patient_record
+
+    markers = pd.DataFrame({"patient_id": [2, 2, 2], "day": [0, 21, 42], "ca125": [400.0, 200.0, 90.0]})
+    clinical = tmp_path / "clinical.csv"
+    clinical.write_text("patient_id,age\n000002,60\n000007,55\n")
+    hint = ("patient '2' has markers but no clinical row (the clinical table has '000002': a table read with its "
+            "ids as numbers loses their leading zeros; read patient_id as text")
+    got = read_markers(markers, clinical=read_clinical(clinical, require=("patient_id",)), on_error="flag")
+    assert hint in got["problem"].iloc[0] and got["problem"].notna().all()
+    with pytest.raises(InvalidInputError, match=re.escape(hint)):
+        patient_record(markers, clinical)
+    # no padded twin: the refusal as it was
+    other = read_markers(markers.assign(patient_id=5), clinical=read_clinical(clinical, require=("patient_id",)),
+                         on_error="flag")
+    assert "has markers but no clinical row; add the patient" in other["problem"].iloc[0]

@@ -1779,6 +1779,23 @@ class _MarkerRows:
         return self.codes, self.uniques
 
 
+def _no_clinical_row(pid, clinical_ids) -> str:
+    """Why patient ``pid`` of the markers is refused: no clinical row. When the clinical table
+    holds the same number with leading zeros (``'2'`` against ``'000002'``: one table read with
+    its ids as numbers), the refusal says so and how to read them (the ids are never matched
+    by their numbers: 7 and 007 may be two patients)."""
+    hint = ""
+    text = str(pid)
+    if text.isascii() and text.isdigit():
+        padded = next((c for c in clinical_ids if isinstance(c, str) and c != text and c.isascii() and c.isdigit()
+                       and c.lstrip("0") == text.lstrip("0")), None)
+        if padded is not None:
+            hint = (f" (the clinical table has {padded!r}: a table read with its ids as numbers loses their "
+                    "leading zeros; read patient_id as text, e.g. pandas.read_csv(..., dtype={'patient_id': str}))")
+    return (f"patient {pid!r} has markers but no clinical row{hint}; add the patient to the clinical table or "
+            "remove the markers")
+
+
 def _known(uniques: np.ndarray, known_ids) -> np.ndarray:
     """Whether each of the distinct patients ``uniques`` is one of ``known_ids`` (set
     membership; a missing id, None or NaN, is looked up as the set holds it)."""
@@ -1929,9 +1946,11 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         codes, uniques = out.factorised()
         orphan = ~_known(uniques, known_ids)[codes]
         col.rows, col.patients = out.row, out.patient_id
-        col.add(orphan, "patient_id",
-                lambda i: f"patient {out.patient_id[i]!r} has markers but no clinical row; "
-                "add the patient to the clinical table or remove the markers")
+        if orphan.any():
+            padded = {c.lstrip("0"): c for c in known_ids if isinstance(c, str) and c.isascii() and c.isdigit()}
+            col.add(orphan, "patient_id",
+                    lambda i: _no_clinical_row(out.patient_id[i],
+                                               [padded.get(str(out.patient_id[i]).lstrip("0"))]))
     return out
 
 
@@ -3312,9 +3331,11 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     if clinical is not None:
         c_cols, c_rows, c_label = _clinical_columns(clinical, pid, mapping)
         if not len(c_rows):
-            raise InvalidInputError(
-                f"patient {pid!r} has markers but no clinical row; add the patient to the clinical "
-                "table or remove the markers", source=c_label, patient_id=pid, column="patient_id")
+            try:        # the table's ids, for the refusal's hint only
+                known = [] if isinstance(clinical, (Mapping, pd.Series)) or mapping else _clinical_ids(clinical)
+            except InvalidInputError:
+                known = []
+            raise InvalidInputError(_no_clinical_row(pid, known), source=c_label, patient_id=pid, column="patient_id")
         clin = _validate_clinical(c_cols, c_rows, c_label, ("patient_id",), date_format=date_format,
                                   decimal=decimal, thousands=thousands)
         if on_error == "raise" and clin.problems.problems:
