@@ -874,6 +874,37 @@ def test_score_parquet_output_is_the_score_table(tmp_path):
     pd.testing.assert_series_equal(whole["probability"], text["probability"], check_dtype=False)
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="symbolic links need privileges on Windows")
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_chunks_never_go_through_a_link_planted_at_the_hidden_partial_name(tmp_path, fmt):
+    """The hidden ``.NAME.partial`` has a name anyone can predict: a symbolic link planted there
+    (by another user of a shared folder) made the chunks, patient data, overwrite the file it
+    named, and the rename then left ``--out`` a link to it. The partial file is created new
+    (the link removed, never followed) and written through one handle; a stale partial file of a
+    run killed outright is replaced, not appended to."""
+    from ca125kinetics.cohort import ChunkWriter
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("not yours")
+    (tmp_path / f".out.{fmt}.partial").symlink_to(victim)
+    frame = pd.DataFrame({"patient_id": ["001", "002"], "k": [0.05, 0.07]})
+    with ChunkWriter(tmp_path / f"out.{fmt}", fmt) as writer:
+        writer.write(frame)
+        writer.write(frame.assign(patient_id=["003", "004"]))
+    assert victim.read_text() == "not yours"
+    out = tmp_path / f"out.{fmt}"
+    assert not out.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == [f"out.{fmt}", "victim.txt"]
+    read = pd.read_csv(out, dtype={"patient_id": str}) if fmt == "csv" else pd.read_parquet(out)
+    assert read["patient_id"].tolist() == ["001", "002", "003", "004"]
+
+    (tmp_path / f".again.{fmt}.partial").write_bytes(b"left by a run killed outright\n")
+    with ChunkWriter(tmp_path / f"again.{fmt}", fmt) as writer:
+        writer.write(frame)
+    read = pd.read_csv(tmp_path / f"again.{fmt}", dtype={"patient_id": str}) if fmt == "csv" \
+        else pd.read_parquet(tmp_path / f"again.{fmt}")
+    assert read["patient_id"].tolist() == ["001", "002"]
+
+
 def test_parquet_chunks_keep_statistics_of_values_and_codes_not_of_free_text(tmp_path):
     """Min/max statistics let a reader skip row groups by value, patient or code; free text
     (a reason) is never filtered so, and its statistics cost writing time: it has none."""

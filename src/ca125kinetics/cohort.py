@@ -793,6 +793,12 @@ class ChunkWriter:
     or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is written straight into, never
     replaced: the rename had put a regular file in place of ``/dev/stdout`` (or the null
     device), and the table never reached stdout.
+
+    The hidden file is the writer's own and its name is predictable: whatever is at that name
+    (a partial file left by a run killed outright, or a symbolic link planted in a shared
+    folder) is removed, never followed, and the file is created new (``O_EXCL | O_NOFOLLOW``)
+    and written through one handle to the end. A link there had made the chunks, patient
+    data, overwrite the file it named.
     """
 
     def __init__(self, path, fmt: str):
@@ -819,19 +825,37 @@ class ChunkWriter:
     def __enter__(self):
         return self
 
+    def _open(self):
+        """The binary handle the chunks are written through: the device or pipe itself, or the
+        hidden partial file created new, after removing (not following) whatever was there."""
+        import os
+
+        if self.direct:
+            return open(self.path, "wb")  # noqa: SIM115 - closed by __exit__
+        try:
+            self.path.unlink()      # a link itself, never the file it names
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError as exc:
+            raise InvalidInputError(f"{self.path} is a directory in the place of the hidden file the output is "
+                                    f"written to before it is renamed to {self.target.name}; remove it") from exc
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o666)
+        except FileExistsError as exc:
+            raise InvalidInputError(f"{self.path} was created by another process while this one wrote its output "
+                                    f"there; give --out a name in a folder only you write to") from exc
+        return os.fdopen(descriptor, "wb")
+
     def write(self, frame: "pd.DataFrame | _CsvText") -> None:
         """Append ``frame``'s rows (for CSV, also its text made ahead by :func:`_csv_text`)."""
         if self.fmt == "csv":
             text = frame if isinstance(frame, _CsvText) else _csv_text(frame, first=self._writer is None)
             if text.first != (self._writer is None):
                 raise ValueError("a CSV chunk's text has the header exactly when it is the first chunk")
-            if self.direct:
-                if self._handle is None:
-                    self._handle = open(self.path, "wb")  # noqa: SIM115 - closed by __exit__
-                _write_pieces(text.pieces, self._handle)
-            else:
-                with open(self.path, "wb" if self._writer is None else "ab") as out:
-                    _write_pieces(text.pieces, out)
+            if self._handle is None:
+                self._handle = self._open()
+            _write_pieces(text.pieces, self._handle)
             self._writer = True
             self.n_rows += text.n_rows
         else:
@@ -851,7 +875,8 @@ class ChunkWriter:
                 # filter reads them, and they are 15 % of the writing time of a score table
                 prose = [name for name in text if _mean_length(table.column(name).cast(self._schema.field(name).type))
                          > _PROSE_LENGTH]
-                self._writer = pq.ParquetWriter(self.path, self._schema, use_dictionary=coded,
+                self._handle = self._open()
+                self._writer = pq.ParquetWriter(self._handle, self._schema, use_dictionary=coded,
                                                 write_statistics=[f.name for f in self._schema if f.name not in prose])
             self._writer.write_table(table.cast(self._schema))
             self.n_rows += len(frame)
@@ -859,10 +884,12 @@ class ChunkWriter:
     def __exit__(self, exc_type, exc, tb):
         complete = False
         try:
-            if self._handle is not None:
-                self._handle.close()
-            if self.fmt == "parquet" and self._writer is not None:
-                self._writer.close()
+            try:
+                if self.fmt == "parquet" and self._writer is not None:
+                    self._writer.close()
+            finally:
+                if self._handle is not None:
+                    self._handle.close()
             complete = exc_type is None and self._writer is not None
         finally:
             if not self.direct:     # a device or a pipe: nothing to rename, nothing to remove
