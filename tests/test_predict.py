@@ -1053,6 +1053,26 @@ def test_tampered_registry_model_is_refused(registry):
         P.load_model("models:/no-such-model@champion")
 
 
+@pytest.mark.parametrize(("field", "value"), [("threshold", 0.123), ("trained_on_synthetic", "flipped")])
+def test_edited_metadata_of_a_registry_model_is_refused_as_in_a_directory(registry, field, value):
+    """A registry model's bundle.json edited (threshold, synthetic-data flag) under a rewritten
+    manifest: loaded from its directory it is refused, but through models:/NAME@ALIAS it loaded
+    and scored with the pickle's own values while the metadata said otherwise."""
+    from ca125kinetics.integrity import write_manifest
+
+    meta = next(registry.rglob("bundle.json"))
+    data = json.loads(meta.read_text())
+    data[field] = (not data[field]) if value == "flipped" else value
+    meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    write_manifest(meta.parent)
+    for scoring_only in (False, True):
+        P.clear_model_cache()
+        with pytest.raises(ModelIntegrityError, match=f"states {field} .* but the model scores with"):
+            P.load_model(meta.parent, scoring_only=scoring_only)
+        with pytest.raises(ModelIntegrityError, match=f"states {field} .* but the model scores with"):
+            P.load_model("models:/ca125-test@champion", scoring_only=scoring_only)
+
+
 def test_a_registry_version_whose_artifacts_are_gone_is_not_found_without_mlflow(registry):
     """The alias resolves (sqlite3) to a local directory that no longer exists: a clear
     ModelNotFoundError naming the version and the missing directory, not a hand-over to mlflow

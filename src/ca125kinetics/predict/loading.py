@@ -369,5 +369,6 @@ def _load_artifacts(uri: str, root: Path, scoring_only: bool, key: str):
         _verify_metadata(root, covered[0])
         scorer = covered[0].parent / SCORER_FILE
         bundle = _read_scorer(scorer) if scoring_only and scorer.is_file() else _unpickle(covered[0])
+        _check_described(bundle, covered[0].parent / "bundle.json")   # as for a directory
         _CACHE[key] = (bundle, stamp)
         return bundle
