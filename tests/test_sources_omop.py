@@ -258,6 +258,20 @@ def test_hostile_rows_are_listed_with_reasons(tmp_path):
     assert "is negative" in flagged["problem"].iloc[0]
 
 
+@pytest.mark.parametrize("url", ["postgresql+psycopg://alice:S3cretPw@db.host:notaport/cdm",
+                                 "nosuchdialect://alice:S3cretPw@db.host/cdm"])
+def test_a_url_refused_as_malformed_does_not_echo_its_password(url):
+    """A URL SQLAlchemy cannot parse was echoed whole in the refusal, password included, into
+    the terminal and whatever log keeps stderr; a connection failure already showed it as
+    ``***``. The refusal names the URL with the password hidden."""
+    pytest.importorskip("sqlalchemy")
+    if url.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    with pytest.raises(InvalidInputError, match="not a database URL") as refused:
+        read_omop(url)
+    assert "S3cretPw" not in str(refused.value) and "alice:***@db.host" in str(refused.value)
+
+
 def test_database_problems_are_typed_errors(tmp_path, fixture_db):
     with pytest.raises(InvalidInputError, match="DuckDB file not found"):
         read_omop(f"duckdb:///{tmp_path / 'absent.duckdb'}")
