@@ -122,6 +122,27 @@ def test_a_tracking_store_that_cannot_be_opened_is_a_one_line_package_error(monk
         tracking.open_tracking("http://127.0.0.1:9/", "x")
 
 
+@pytest.mark.filterwarnings("ignore:.*type hint is inferred as AnyType:UserWarning")  # mlflow's import notice
+@pytest.mark.filterwarnings("ignore:The ``noload`` loader strategy is deprecated")  # mlflow's database store
+def test_a_database_tracking_store_that_is_down_is_a_package_error_without_its_password(monkeypatch):
+    """A PostgreSQL tracking store that refuses the connection ended ``ca125 train`` in
+    SQLAlchemy's raw OperationalError traceback (MLflow opens a database store in the client's
+    constructor, outside the MlflowException handler). The refusal is the one-line package
+    error, and it names the URI with its password hidden."""
+    pytest.importorskip("psycopg")
+    import mlflow.store.db.utils
+
+    from ca125kinetics.errors import InvalidInputError
+    from ca125kinetics.tracking import open_tracking
+
+    monkeypatch.setattr(mlflow.store.db.utils, "MAX_RETRY_COUNT", 1)   # MLflow retries for some 100 s
+
+    with pytest.raises(InvalidInputError, match=r"tracking URI 'postgresql\+psycopg://alice:\*\*\*@127.0.0.1:1/"
+                                                r"mlflow': the tracking store could not be opened") as refused:
+        open_tracking("postgresql+psycopg://alice:S3cretPw@127.0.0.1:1/mlflow", "x")
+    assert "S3cretPw" not in str(refused.value)
+
+
 def test_a_tracking_store_that_cannot_be_opened_stops_training_at_its_next_step(monkeypatch, tmp_path):
     """The store is opened beside the cross-validation; its failure used to surface only after
     the whole fit (a server down was found minutes later)."""

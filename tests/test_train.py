@@ -8,6 +8,7 @@ identical metrics and predictions.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -701,6 +702,9 @@ def test_summary_text_and_cli_arguments(run):
                                       zip(result.evaluation["n"], result.evaluation["n_events"])]
     assert "each ΔAUC is paired on those patients" in text
     assert "registered test-cr version 1 (alias champion)" in text
+    # a database tracking store's password is never printed (it named the URI whole)
+    text = format_summary(dataclasses.replace(result, tracking_uri="postgresql://alice:S3cretPw@db.host/mlflow"))
+    assert "at postgresql://alice:***@db.host/mlflow; registered" in text and "S3cretPw" not in text
     parser = argparse.ArgumentParser()
     add_train_arguments(parser)
     args = parser.parse_args(["--markers", "m.csv", "--clinical", "c.csv", "--no-synthetic", "--no-progress"])

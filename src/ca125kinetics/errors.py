@@ -9,6 +9,7 @@ column), and how to fix it.
 from __future__ import annotations
 
 import os
+import re
 
 __all__ = [
     "Ca125KineticsError",
@@ -23,6 +24,7 @@ __all__ = [
     "SyntheticModelWarning",
     "location",
     "caused_by_interrupt",
+    "hide_password",
 ]
 
 
@@ -141,3 +143,14 @@ def require_rows(table, source, what: str = "markers") -> None:
         name = str(source) if isinstance(source, (str, os.PathLike)) else None
         raise InvalidInputError(f"the {what} table has no rows (a header only, or nothing left after a filter); "
                                 "give the table with its patients' rows", source=name)
+
+
+#: ``scheme://user:password@`` in a text (a database or tracking URL a message names)
+_URL_PASSWORD = re.compile(r"(://[^:/@\s'\"]*):[^/\s'\"]*@")
+
+
+def hide_password(text: str) -> str:
+    """``text`` with the password of every URL in it shown as ``***`` (``user:***@host``), as
+    SQLAlchemy renders a URL with ``hide_password``: a message names the URL, never its
+    password, also when the URL could not be parsed."""
+    return _URL_PASSWORD.sub(r"\1:***@", str(text))

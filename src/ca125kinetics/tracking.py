@@ -58,7 +58,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, hide_password
 
 __all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "store_lock",
            "log_training", "quiet_mlflow", "CHAMPION_ALIAS", "figures"]
@@ -281,17 +281,20 @@ def open_tracking(tracking_uri: str | None, name: str) -> TrackingStore:
 
     from mlflow.exceptions import MlflowException
 
+    from sqlalchemy.exc import SQLAlchemyError   # mlflow's own dependency
+
     uri = resolve_tracking_uri(tracking_uri)
     with store_lock(uri):        # concurrent first runs on one new SQLite file must not race
-        client = MlflowClient(tracking_uri=uri)
         try:
+            # a database store connects in the client's constructor (SQLAlchemy's errors)
+            client = MlflowClient(tracking_uri=uri)
             return TrackingStore(uri, client, _experiment_id(client, name, uri))  # creates/migrates a new database
-        except MlflowException as exc:   # e.g. a tracking server that is down or a wrong address
+        except (MlflowException, SQLAlchemyError) as exc:   # e.g. a server that is down or a wrong address
             first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InvalidInputError(
+            raise InvalidInputError(hide_password(
                 f"tracking URI {uri!r}: the tracking store could not be opened ({first[:300]}); check the "
                 "address and that the server is running, or track locally with --tracking-uri "
-                f"sqlite:///{_DB_NAME}") from None
+                f"sqlite:///{_DB_NAME}")) from None
 
 
 def _params(result) -> dict[str, str]:

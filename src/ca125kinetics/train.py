@@ -76,7 +76,7 @@ import pandas as pd
 
 from . import _FunctionModule
 from ._logistic import expit
-from .errors import InsufficientDataError, InvalidInputError
+from .errors import InsufficientDataError, InvalidInputError, hide_password
 from .landmarks import LandmarkSettings, landmark_metrics
 from .models import FAMILIES, hyperparameters, with_kinetics_settings
 from .settings import GcigSettings, KineticsSettings
@@ -1802,7 +1802,7 @@ def format_summary(result: TrainingResult) -> str:
             lines.append(f"  ... and {len(result.warnings) - len(shown)} more (all in the model card)")
         lines.append("")
     if result.run_id:
-        lines.append(f"MLflow: run {result.run_id} at {result.tracking_uri}; registered "
+        lines.append(f"MLflow: run {result.run_id} at {hide_password(result.tracking_uri)}; registered "
                      f"{result.registered_name} version {result.registered_version} (alias champion)")
     if result.export_dir:
         lines.append(f"exported: {result.export_dir}")

@@ -51,7 +51,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError
+from ..errors import Ca125KineticsError, InvalidInputError, NoMarkerDataError, hide_password
 from ._codes import (EVENT_SNOMED, LINE_GAP_DAYS, MARKERS, PLATINUM_ATC, PLATINUM_RXNORM, MarkerCode, SourceRead,
                      as_day, check_uln, events_take_sample_uln, exclusion_events, first_doses, line_drugs,
                      marker_code,
@@ -160,21 +160,13 @@ def _engine(url: str, *, read_only: bool = False):
     try:
         return sa.create_engine(url, connect_args=connect_args)
     except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ValueError) as exc:
-        raise InvalidInputError(_hide_password(f"{url!r} is not a database URL SQLAlchemy can use ({exc}); e.g. "
+        raise InvalidInputError(hide_password(f"{url!r} is not a database URL SQLAlchemy can use ({exc}); e.g. "
                                                "duckdb:///cdm.duckdb or postgresql+psycopg://user@host/db")) from exc
 
 
 def _label(engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
-
-#: ``scheme://user:password@`` in a text: the password a URL SQLAlchemy could not parse carries
-_URL_PASSWORD = re.compile(r"(://[^:/@\s'\"]*):[^@\s'\"]*@")
-
-
-def _hide_password(text: str) -> str:
-    """``text`` with every URL password shown as ``***``, as :func:`_label` shows a parsed URL's."""
-    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 # --------------------------------------------------------------------------- read
