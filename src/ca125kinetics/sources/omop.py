@@ -168,7 +168,6 @@ def _label(engine) -> str:
     return engine.url.render_as_string(hide_password=True)
 
 
-
 # --------------------------------------------------------------------------- read
 
 
