@@ -36,6 +36,11 @@ __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN"
 #: The two columns :func:`with_provenance` appends.
 PROVENANCE_COLUMNS = ("rules", "package_version")
 
+#: The MLflow store the package tracks and registers in when no tracking URI is given
+#: (``sqlite:///mlflow.db``, in the working directory): ``ca125 train`` writes it and
+#: ``models:/NAME@ALIAS`` is read from it.
+TRACKING_DB = "mlflow.db"
+
 #: Default assay upper limit of normal for CA-125, U/mL (GCIG; stated once in markers.py).
 DEFAULT_ULN = CA125.default_uln
 

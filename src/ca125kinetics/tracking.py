@@ -59,13 +59,14 @@ from urllib.parse import urlparse
 import pandas as pd
 
 from .errors import InvalidInputError, hide_password
+from .settings import TRACKING_DB
 
 __all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "store_lock",
            "log_training", "quiet_mlflow", "CHAMPION_ALIAS", "figures"]
 
 #: Registry alias of the model a training run selects.
 CHAMPION_ALIAS = "champion"
-_DB_NAME = "mlflow.db"
+_DB_NAME = TRACKING_DB
 
 
 def resolve_tracking_uri(tracking_uri: str | None = None) -> str:

@@ -268,13 +268,13 @@ def _registry_location(uri: str) -> Path | None:
     import sys
     from urllib.parse import unquote, urlparse
 
-    from ..tracking import _DB_NAME
+    from ..settings import TRACKING_DB
 
     match = _MODELS_URI.match(uri)
     registry = os.environ.get("MLFLOW_REGISTRY_URI") or os.environ.get("MLFLOW_TRACKING_URI")
     if not registry:
         mlflow = sys.modules.get("mlflow")   # imported: its URI may have been set in this process
-        registry = mlflow.get_registry_uri() if mlflow is not None else f"sqlite:///{_DB_NAME}"
+        registry = mlflow.get_registry_uri() if mlflow is not None else f"sqlite:///{TRACKING_DB}"
     if match is None or not registry.startswith("sqlite:///"):
         return None
     database = Path(unquote(registry[len("sqlite:///"):].split("?", 1)[0])).expanduser()
