@@ -1130,6 +1130,11 @@ def test_markers_only_is_insufficient_not_resectable(bundle):
     opted = P.predict(WORKED, model=bundle, allow_imputed=True)
     assert opted.status == "ok" and opted.decision in ("resectable", "not_resectable")
     assert opted.probability == p.probability and "imputed (allowed by the caller)" in opted.recommendation
+    # its probability line still says what the number rests on (it said nothing once allowed)
+    line = next(x for x in opted.to_text().splitlines() if "Probability of complete resection" in x)
+    assert line.endswith("-- computed with unknown factors imputed (allowed by the caller)")
+    known = P.predict(WORKED, CLINICAL, model=bundle, allow_imputed=True)        # nothing imputed
+    assert "imputed" not in next(x for x in known.to_text().splitlines() if "Probability of complete" in x)
     # the same through the cohort path and predict_many
     frame = P.predict_cohort(pd.DataFrame({"patient_id": "x", **WORKED}), model=bundle)
     assert frame["status"].tolist() == ["insufficient"] and frame["decision"].tolist() == ["insufficient_information"]

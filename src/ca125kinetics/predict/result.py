@@ -420,13 +420,24 @@ def _fmt(value, spec: str = "g", unit: str = "") -> str:
     return f"{value}{unit}"
 
 
+def _imputed_note(p: Prediction) -> str:
+    """What the probability line adds when the probability rests on imputed inputs: withheld
+    for them (rule 5), or decided on them because the caller allowed it (the recommendation
+    names them); nothing otherwise."""
+    if p.status == "insufficient" and "imputed" in (p.reason or ""):
+        return " -- computed with unknown factors imputed"
+    row = p._row or {}
+    if p.status == "ok" and (row.get("predictors_imputed") or row.get("kinetics_n_on") == 0):
+        return " -- computed with unknown factors imputed (allowed by the caller)"
+    return ""
+
+
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
     if p.status in SCORED_STATUSES:
         lines.append(f"  Probability of complete resection: {p.probability:.2f} "
                      f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
-                     + (" -- computed with unknown factors imputed"
-                        if p.status == "insufficient" and "imputed" in (p.reason or "") else ""))
+                     + _imputed_note(p))
         if p.status == "insufficient":
             lines.append(f"  Decision withheld: {p.reason}")
     else:
