@@ -314,6 +314,20 @@ def test_export_refuses_a_foreign_directory(small, tmp_path):
     assert (tmp_path / "data.csv").read_text() == "important"
 
 
+
+def test_export_refuses_a_link_before_anything_is_replaced(small, tmp_path):
+    """An export path that is a link to an exported model passed the check train makes before
+    fitting, then failed after training with shutil's untyped OSError ('Cannot call rmtree on a
+    symbolic link')."""
+    bundle, _, _, _ = small
+    real = export_model(bundle, tmp_path / "real")
+    (tmp_path / "link").symlink_to(real, target_is_directory=True)
+    before = sorted(p.name for p in real.iterdir())
+    with pytest.raises(InvalidInputError, match="is a symbolic link .*give the directory itself"):
+        export_model(bundle, tmp_path / "link")
+    assert sorted(p.name for p in real.iterdir()) == before
+
+
 # ----------------------------------------------------------------------------- the shipped models
 #
 # Every model under models/ is checked against its own metadata: what a load reads is covered by

@@ -238,8 +238,13 @@ def model_signature(bundle: ModelBundle, input_example: pd.DataFrame):
 
 
 def check_export_dir(root: Path) -> None:
-    """Refuse an export path that :func:`export_model` would refuse: an existing file, or a
-    non-empty directory that is not an exported model (called by ``train`` before fitting)."""
+    """Refuse an export path that :func:`export_model` would refuse: an existing file, a
+    symbolic link (the export replaces the directory, which through a link would be the one it
+    names, elsewhere), or a non-empty directory that is not an exported model (called by
+    ``train`` before fitting)."""
+    if root.is_symlink():
+        raise InvalidInputError(f"export path {str(root)!r} is a symbolic link (to {str(root.resolve())!r}); "
+                                "give the directory itself, or a new one")
     if not root.exists():
         return
     if not root.is_dir():
