@@ -311,6 +311,38 @@ def test_a_landmark_whose_window_holds_no_sample_gets_no_decision():
         assert {pt.landmark: pt.status for pt in edge.trajectory.points}["cycle3"] == "ok", day
 
 
+def test_the_sample_a_no_visit_landmark_names_before_its_window_is_one_the_rules_use():
+    """A landmark without its visit's sample names the latest sample before its window: a
+    sample set aside after a paracentesis (day 30: day 33 within its 28 days) is not the one
+    the point rests on; the reason names the latest the rules use (day 21) and the one set
+    aside. It named day 33 as the latest sample before it. The shipped model."""
+    from ca125kinetics.predict import predict
+
+    t = predict({"day": [-3, 21, 30, 33, 42, 63, 84], "ca125": [400.0, 250.0, None, 200.0, 120.0, 50.0, 25.0],
+                 "event": [None, None, "paracentesis", None, None, None, None]}, CLINICAL).trajectory
+    points = {pt.landmark: pt for pt in t.points}
+    day35, cycle2 = points["day35"], points["cycle2"]
+    assert (day35.status, cycle2.status) == ("no_visit_sample", "no_visit_sample")
+    assert day35.sample_days == (-3, 21, 33) and cycle2.sample_days == (-3, 21, 33, 42)
+    assert day35.reason == ("no decision: no CA-125 sample in this landmark's window (days 35 to 35); the latest "
+                            "sample before it that the rules use is on day 21 (day 33: set aside after a procedure "
+                            "or mouse antibodies): the probability is the landmark model's on the earlier samples")
+    assert cycle2.reason == ("no decision: no CA-125 sample in this landmark's window (days 35 to 49) that the rules "
+                             "use (day 42: set aside after a procedure or mouse antibodies); the latest sample before "
+                             "it that the rules use is on day 21 (day 33: set aside after a procedure or mouse "
+                             "antibodies): the probability is the landmark model's on the earlier samples")
+    assert "before it is on day 33" not in t.to_text()
+    # every on-treatment sample before the window set aside: the baseline is the latest it rests on
+    none = predict({"day": [-3, 10, 14, 21, 42, 63], "ca125": [400.0, None, 300.0, 250.0, 120.0, 50.0],
+                    "event": [None, "paracentesis", None, None, None, None]}, CLINICAL,
+                   allow_imputed=True).trajectory
+    early = {pt.landmark: pt for pt in none.points}["day35"]
+    assert early.status == "no_visit_sample" and early.reason == (
+        "no decision: no CA-125 sample in this landmark's window (days 35 to 35); the latest sample before it that "
+        "the rules use is on day -3 (days 14, 21: set aside after a procedure or mouse antibodies): the probability "
+        "is the landmark model's on the earlier samples")
+
+
 @pytest.mark.slow  # shares the ~20 s training run of the module fixture
 def test_a_landmark_is_reached_from_the_start_of_its_window(run):
     from ca125kinetics.predict import predict

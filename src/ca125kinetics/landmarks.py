@@ -682,15 +682,20 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
             status, reason = "insufficient", (
                 f"{_OWN_INPUTS} ({got[6]}), which it would impute (allow_imputed=True decides on them anyway)")
         elif status == "ok" and not visit.size:     # past the landmark, its visit's sample not drawn
-            earlier = sample_days[sample_days < lm.first_day]
-            before = (f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size
+            # the latest sample before the window that the rules use: one set aside after a
+            # procedure or mouse antibodies is named as such, not as the sample the point rests on
+            earlier = usable_days[usable_days < lm.first_day]
+            skipped = sample_days[(sample_days < lm.first_day)
+                                  & (sample_days > (earlier[-1] if earlier.size else -math.inf))]
+            before = ((f"the latest sample before it that the rules use is on day {int(earlier[-1])}" if earlier.size
+                       else "there is no sample before it that the rules use") + f" ({_set_aside(skipped)})"
+                      if skipped.size else
+                      f"the latest sample before it is on day {int(earlier[-1])}" if earlier.size
                       else "there is no sample before it")
             # nothing after the window is named: the point is what was known by its last day
-            aside = ", ".join(str(int(x)) for x in drawn)
             status, reason = "no_visit_sample", (
                 f"no decision: no CA-125 sample in this landmark's window (days {lm.first_day} to {lm.last_day})"
-                + (f" that the rules use (day {aside}: set aside after a procedure or mouse antibodies)"
-                   if drawn.size else "")
+                + (f" that the rules use ({_set_aside(drawn)})" if drawn.size else "")
                 + f"; {before}: the probability is the landmark model's on the earlier samples")
         if status == "ok" and len(got) > 4 and got[4] == 0:
             guessed.append(lm.label)
@@ -736,6 +741,12 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     synthetic = [pt.trained_on_synthetic for pt in points if pt.trained_on_synthetic is not None]
     return Trajectory("ok", threshold, tuple(points), stable, summary,
                       trained_on_synthetic=any(synthetic) if synthetic else None)
+
+
+def _set_aside(days) -> str:
+    """``"day 33: set aside after a procedure or mouse antibodies"`` for samples the rules set aside."""
+    return (f"day{'s' if len(days) > 1 else ''} {', '.join(str(int(x)) for x in days)}: set aside after a procedure "
+            "or mouse antibodies")
 
 
 def _imputed_note(scored, names: list[str], learned_recist: dict) -> str:
