@@ -529,6 +529,36 @@ def test_models_disagreeing_on_the_same_samples_are_no_change_of_course():
     assert "their models disagree (p 0.69 and 0.71" in t.summary
 
 
+def test_a_sample_set_aside_after_a_procedure_is_no_new_look_at_the_series():
+    """Day 35 and after cycle 2 whose samples differ only by one set aside after a paracentesis
+    (day 40: day 45 within its 28 days) looked at one series: the rules use the same samples,
+    so the two models disagreeing is no change of course and the stability cannot be told
+    yet. It was counted as a change ("Decision not stable: it changed 1 time")."""
+    from ca125kinetics.predict import predict
+
+    days, values = [-3, 21, 35, 40, 45], [400, 300, 60, None, 50]
+    events = [None, None, None, "paracentesis", None]
+    p = {"day35": 0.66, "cycle2": 0.76}
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
+                         final=(0.8, 0.7, 0.9), score_at=lambda m: (p[m.landmark.key], 0.5, 0.9),
+                         excluded=[False, False, False, False, True])
+    assert [pt.sample_days for pt in t.points if pt.status == "ok"] == [(-3, 21, 35), (-3, 21, 35, 45),
+                                                                         (-3, 21, 35, 45)]
+    assert t.stable is None
+    assert t.summary.startswith("Too early to say whether the decision is stable: the 2 landmarks scored used the "
+                                "same samples (days -3, 21, 35; day 45: set aside after a procedure or mouse "
+                                "antibodies).")
+    assert ("day 35 (early) and after cycle 2 (day 42) used the same samples (days -3, 21, 35; day 45: set aside "
+            "after a procedure or mouse antibodies) and their models disagree (p 0.66 and 0.76, on either side of "
+            "the threshold 0.70).") in t.summary
+    assert "changed" not in t.summary
+    # the same through predict (the shipped model): the sample set aside changes no probability
+    aside = predict({"day": days, "ca125": values, "event": events}, CLINICAL).trajectory
+    plain = predict({"day": [-3, 21, 35], "ca125": [400, 300, 60]}, CLINICAL).trajectory
+    assert [pt.probability for pt in aside.points] == [pt.probability for pt in plain.points]
+    assert aside.stable is plain.stable is None and "changed" not in aside.summary
+
+
 def test_a_landmark_reached_without_a_sample_by_its_last_day_says_so():
     """Samples from day 60 on: day 35 and cycle 2 are reached (a later sample exists) with no
     sample up to their last day. They are not scored, and say why; they are not called

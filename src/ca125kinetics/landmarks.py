@@ -471,7 +471,8 @@ class Trajectory:
         Whether the decision (``p >= threshold``) is the same at every point scored; None
         unless at least two landmarks were scored on different samples (one landmark and the
         full series, or day 35 and after cycle 2 on the same samples, are one look at the
-        series, not a trajectory).
+        series, not a trajectory; the same samples are those the rules use, a sample set
+        aside after a procedure or mouse antibodies being no new look).
     summary : str
         One sentence for people: whether the decision has been stable, or why there is no
         trajectory.
@@ -723,9 +724,13 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
                                   **_shipped_facts(model)))
     reached_points = [pt for pt in points if pt.status != "not_reached"]
     scored = [pt for pt in reached_points if pt.decision is not None]
-    times = {pt.sample_days for pt in scored if pt.landmark != "final"}
+    # a look at the series is the samples the rules use: a sample set aside after a procedure
+    # or mouse antibodies is given to the model but changes nothing, so it is no new look
+    looks = {pt.landmark: tuple(int(x) for x in usable_days[landmark_mask(usable_days, pt.last_day)])
+             for pt in scored}
+    times = {looks[pt.landmark] for pt in scored if pt.landmark != "final"}
     stable = None if len(times) < 2 else len({pt.decision for pt in scored}) == 1
-    summary = _summary(reached_points, scored, stable, threshold)
+    summary = _summary(reached_points, scored, stable, threshold, looks)
     if imputed_inputs and scored:
         summary += _imputed_note(scored, imputed_inputs.split(", "), {
             **{m.landmark.key: _learned_recist(m.model) for m in landmark_models if m.model is not None},
@@ -825,7 +830,7 @@ def _own_inputs_point(pt) -> bool:
 _OWN_INPUTS = "no decision: model inputs unknown to this landmark's model"
 
 
-def _summary(points, scored, stable, threshold: float) -> str:
+def _summary(points, scored, stable, threshold: float, looks: dict) -> str:
     landmarks = [pt for pt in scored if pt.landmark != "final"]
     missing = [pt.label for pt in points if pt.status == "not_fitted"]
     unscored = [f"{pt.label} ({(pt.reason or '').removeprefix('not scored: ')})"
@@ -851,11 +856,10 @@ def _summary(points, scored, stable, threshold: float) -> str:
         if not landmarks:
             return "Only the full-series decision is available: no landmark gave a decision." + tail
         lead = ("only one landmark scored" if len(landmarks) == 1 else
-                f"the {len(landmarks)} landmarks scored used the same samples "
-                f"(days {', '.join(str(d) for d in landmarks[0].sample_days)})")
+                f"the {len(landmarks)} landmarks scored used the same samples ({_look(landmarks, looks)})")
         each = "; ".join(f"{pt.label}: {_WORDS[pt.decision]} (p {pt.probability:.2f})" for pt in scored)
         return (f"Too early to say whether the decision is stable: {lead}. {each}; threshold {threshold:.2f}."
-                + _disagreements(scored, threshold) + tail)
+                + _disagreements(scored, threshold, looks) + tail)
     n = len(landmarks)
     if stable:
         return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold:.2f}) at each of the "
@@ -865,18 +869,29 @@ def _summary(points, scored, stable, threshold: float) -> str:
                        for pt in scored)
     # a change is a new decision on new samples; two models that disagree on the same samples
     # are a patient near the threshold, not a change over time
-    changes = sum(a.decision != b.decision and a.sample_days != b.sample_days for a, b in zip(scored, scored[1:]))
+    changes = sum(a.decision != b.decision and looks[a.landmark] != looks[b.landmark]
+                  for a, b in zip(scored, scored[1:]))
     lead = (f"Decision not stable: it changed {changes} time{'s' if changes != 1 else ''} across the landmarks "
             f"reached" if changes else "Decision not settled: no new sample changed it, but the models disagree")
-    return f"{lead} ({path}); latest: {_WORDS[scored[-1].decision]}." + _disagreements(scored, threshold) + tail
+    return (f"{lead} ({path}); latest: {_WORDS[scored[-1].decision]}." + _disagreements(scored, threshold, looks)
+            + tail)
 
 
-def _disagreements(scored, threshold: float) -> str:
+def _look(points, looks: dict) -> str:
+    """``"days -3, 21, 35"``: the samples the rules use that ``points`` (one look) share, and
+    those listed among their samples but set aside after a procedure or mouse antibodies."""
+    used = looks[points[0].landmark]
+    aside = sorted({d for pt in points for d in pt.sample_days} - set(used))
+    return f"days {', '.join(str(d) for d in used)}" + (f"; {_set_aside(aside)}" if aside else "")
+
+
+def _disagreements(scored, threshold: float, looks: dict) -> str:
     """The pairs of consecutive points that used the same samples and decide differently:
     their models disagree about one series (its probabilities lie on both sides of the
     threshold), which is no change of the patient's course."""
-    pairs = [(a, b) for a, b in zip(scored, scored[1:]) if a.decision != b.decision and a.sample_days == b.sample_days]
+    pairs = [(a, b) for a, b in zip(scored, scored[1:])
+             if a.decision != b.decision and looks[a.landmark] == looks[b.landmark]]
     return "".join(
-        f" {a.label} and {b.label} used the same samples (days {', '.join(str(d) for d in a.sample_days)}) and "
+        f" {a.label} and {b.label} used the same samples ({_look([a, b], looks)}) and "
         f"their models disagree (p {a.probability:.2f} and {b.probability:.2f}, on either side of the threshold "
         f"{threshold:.2f})." for a, b in pairs)
