@@ -490,7 +490,9 @@ def test_stability_wording():
         "Decision not stable: it changed 3 times across the landmarks reached (day 35 (early): < threshold "
         "(p 0.62) -> after cycle 2 (day 42): >= threshold (p 0.74) -> after cycle 3 (day 63): < threshold "
         "(p 0.66) -> after cycle 4 (day 84): >= threshold (p 0.80) -> all samples (to day 84): >= threshold "
-        "(p 0.85)); latest: predicted completely resectable.")
+        "(p 0.85)); latest: predicted completely resectable. The decision changed at after cycle 3 (day 63), the "
+        "first point whose model is given the RECIST category (the landmarks before it treat RECIST as unknown, not "
+        "yet assessed then): the change need not come from the CA-125 samples alone.")
     same = build_trajectory(_models("ok", "ok", "ok", "ok"), days=days, values=values, threshold=0.7,
                             final=(0.85, 0.8, 0.9), score_at=lambda m: (0.9, 0.8, 0.95))
     assert same.stable is True and same.summary == (
@@ -557,6 +559,29 @@ def test_a_sample_set_aside_after_a_procedure_is_no_new_look_at_the_series():
     plain = predict({"day": [-3, 21, 35], "ca125": [400, 300, 60]}, CLINICAL).trajectory
     assert [pt.probability for pt in aside.points] == [pt.probability for pt in plain.points]
     assert aside.stable is plain.stable is None and "changed" not in aside.summary
+
+
+def test_a_decision_that_changes_where_recist_enters_the_models_says_so():
+    """After cycle 2 treats RECIST as unknown, after cycle 3 is given it: a decision that
+    changes between them may come from RECIST rather than the samples, and the summary says
+    so (it read as a change on the samples alone); not when RECIST is not given, nor for a
+    change between two landmarks on the same side of RECIST."""
+    days, values = [-3, 21, 42, 63, 84], [400, 300, 90, 40, 20]
+    p = {"day35": 0.5, "cycle2": 0.6, "cycle3": 0.8, "cycle4": 0.75}
+    kw = dict(days=days, values=values, threshold=0.7, final=(0.78, 0.7, 0.9),
+              score_at=lambda m: (p[m.landmark.key], 0.5, 0.9))
+    note = ("The decision changed at after cycle 3 (day 63), the first point whose model is given the RECIST "
+            "category (the landmarks before it treat RECIST as unknown, not yet assessed then): the change need not "
+            "come from the CA-125 samples alone.")
+    t = build_trajectory(_models("ok", "ok", "ok", "ok"), **kw)
+    assert t.summary.startswith("Decision not stable: it changed 1 time") and note in t.summary
+    # RECIST unknown (imputed by the caller's leave): nothing entered
+    assert note not in build_trajectory(_models("ok", "ok", "ok", "ok"), allow_imputed=True, imputed_inputs="recist",
+                                        **kw).summary
+    # a change between cycle 3 and cycle 4 (both given RECIST) is not put down to it
+    p.update(cycle2=0.8, cycle3=0.8, cycle4=0.6)
+    other = build_trajectory(_models("ok", "ok", "ok", "ok"), **kw).summary
+    assert other.startswith("Decision not stable") and "RECIST" not in other
 
 
 def test_a_landmark_reached_without_a_sample_by_its_last_day_says_so():

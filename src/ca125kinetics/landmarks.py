@@ -731,6 +731,10 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
     times = {looks[pt.landmark] for pt in scored if pt.landmark != "final"}
     stable = None if len(times) < 2 else len({pt.decision for pt in scored}) == 1
     summary = _summary(reached_points, scored, stable, threshold, looks)
+    recist_given = not unknown_recist and "recist" not in (imputed_inputs or "").split(", ")
+    if recist_given:
+        summary += _recist_enters(scored, {**{m.landmark.key: m.landmark.uses_recist for m in landmark_models},
+                                           "final": True})
     if imputed_inputs and scored:
         summary += _imputed_note(scored, imputed_inputs.split(", "), {
             **{m.landmark.key: _learned_recist(m.model) for m in landmark_models if m.model is not None},
@@ -875,6 +879,17 @@ def _summary(points, scored, stable, threshold: float, looks: dict) -> str:
             f"reached" if changes else "Decision not settled: no new sample changed it, but the models disagree")
     return (f"{lead} ({path}); latest: {_WORDS[scored[-1].decision]}." + _disagreements(scored, threshold, looks)
             + tail)
+
+
+def _recist_enters(scored, uses_recist: dict) -> str:
+    """The sentence that says a decision changed where the RECIST category entered the models:
+    the landmarks before it is assessed treat it as unknown (:func:`clinical_at`), so the
+    change need not come from the CA-125 samples alone."""
+    at = [b.label for a, b in zip(scored, scored[1:])
+          if a.decision != b.decision and not uses_recist[a.landmark] and uses_recist[b.landmark]]
+    return "".join(f" The decision changed at {label}, the first point whose model is given the RECIST category "
+                   "(the landmarks before it treat RECIST as unknown, not yet assessed then): the change need not "
+                   "come from the CA-125 samples alone." for label in at)
 
 
 def _look(points, looks: dict) -> str:
