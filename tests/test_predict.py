@@ -1923,3 +1923,30 @@ def test_no_sample_is_one_answer_in_every_form(markers):
     result = P.predict(markers, {"patient_id": "P9", "ecog": 0})
     assert (result.patient_id, result.status) == ("P9", "not_scored")
     assert "only a clinical row" in result.reason
+
+
+def test_a_probability_just_below_the_threshold_is_not_written_as_the_threshold(bundle):
+    """p 0.69999 against a threshold of 0.70 was written "0.70 < threshold 0.70" (and the text
+    report's probability line "0.70 ... threshold 0.70" beside a decision not to operate): the
+    number shown now stands on the threshold's side the probability does, in every text."""
+    import dataclasses
+
+    from ca125kinetics._columns import probability_text, text_objects, threshold_text
+    from ca125kinetics.predict.decision import _p_texts
+
+    assert [probability_text(p, 0.7) for p in (0.69999, 0.7, 0.700004, 0.6949, 0.5)] == \
+        ["0.69999", "0.70", "0.700004", "0.69", "0.50"]
+    assert threshold_text(0.7) == "0.70" and threshold_text(0.705) == "0.705"
+    rng = np.random.default_rng(7)
+    for t in (0.7, 0.705, 0.5):
+        ps = np.concatenate([t + rng.normal(0, 1e-3, 300), t + rng.normal(0, 1e-7, 300), rng.uniform(0, 1, 300), [t]])
+        ps = np.clip(ps, 0, 1)
+        assert list(text_objects(_p_texts(ps, t))) == [probability_text(float(p), t) for p in ps]
+        for p, text in zip(ps.tolist(), (probability_text(p, t) for p in ps.tolist())):
+            assert np.sign(float(text) - t) == np.sign(p - t)
+    p = P.predict(WORKED, CLINICAL, model=bundle).probability
+    below = P.predict(WORKED, CLINICAL, model=dataclasses.replace(bundle, threshold=p + 1e-6))
+    assert below.decision == "not_resectable"
+    shown = probability_text(p, p + 1e-6)
+    assert shown != threshold_text(p + 1e-6) and f"predicted probability {shown} < threshold" in below.recommendation
+    assert f"Probability of complete resection: {shown} " in below.to_text()

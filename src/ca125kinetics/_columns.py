@@ -155,3 +155,31 @@ def object_text(values: np.ndarray):
     if text.type != pa.string():
         return values
     return pd.array(text.cast(pa.large_string()), dtype=dtype)
+
+
+# --------------------------------------------------------------------------- a probability beside its threshold
+
+
+def threshold_text(threshold: float) -> str:
+    """A threshold as the texts write it: two decimals (0.70), or every digit it has when two
+    would round it (0.705 is not 0.70)."""
+    short = f"{threshold:.2f}"
+    return short if float(short) == threshold else f"{threshold:.15g}"
+
+
+def probability_text(p: float, threshold: float) -> str:
+    """A probability as the decision texts write it beside its threshold: two decimals, or as
+    many more as it takes for the number written to stand on the threshold's side that the
+    probability does (0.69995 against 0.70 is "0.69995", not "0.70", which read as equal to a
+    threshold it is below: the rule compares exactly)."""
+    for digits in range(2, 18):
+        text = f"{p:.{digits}f}"
+        if p != p or _side(float(text), threshold) == _side(p, threshold):
+            return text
+    return repr(p)
+
+
+def _side(value, threshold):
+    """-1, 0 or 1: ``value`` below, at or above ``threshold`` (elementwise for arrays)."""
+    return np.sign(np.asarray(value, dtype=float) - threshold) if isinstance(value, np.ndarray) else \
+        (value > threshold) - (value < threshold)

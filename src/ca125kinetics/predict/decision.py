@@ -13,6 +13,7 @@ from .._columns import ARROW_MIN, is_arrow, labels_text, scatter_text, take_text
 from ..io import CLINICAL_PREDICTORS
 from ..settings import KineticsSettings
 from .result import DISCLAIMER, SYNTHETIC_NOTE, _notice  # noqa: F401 - the notice every output carries
+from .._columns import _side, probability_text, threshold_text
 
 
 #: Values of the ``decision`` column, in the order the rules are tried.
@@ -44,9 +45,10 @@ def _fmt_p(p: float) -> str:
 _HUNDREDTHS = tuple("%.2f" % (k / 100) for k in range(101))
 
 
-def _p_texts(p: np.ndarray):
+def _p_texts(p: np.ndarray, threshold: float | None = None):
     """``f"{p:.2f}"`` of every value (a text column of ``_columns``: an object array, or an
-    Arrow string array for a long column).
+    Arrow string array for a long column); beside a ``threshold``, a value whose two decimals
+    are the threshold's but which is not it is written by :func:`probability_text`.
 
     A probability in (0, 1] more than 1e-6 hundredths from a midpoint between two hundredths
     (``x.xx5``) takes the text of the nearest hundredth: ``p * 100`` is within 1e-13 of its
@@ -58,9 +60,13 @@ def _p_texts(p: np.ndarray):
         nearest = np.floor(hundredths + 0.5)
         clear = (p > 0) & (p <= 1) & (np.abs(hundredths - np.floor(hundredths) - 0.5) > 1e-6)
     codes = np.where(clear, nearest, 0).astype(np.intp)
+    if threshold is not None:       # two decimals that stand on the other side of it, or on it: more digits
+        with np.errstate(invalid="ignore"):
+            clear = clear & (_side(codes / 100, threshold) == _side(p, threshold))
     rest = np.flatnonzero(~clear)
     codes[rest] = len(_HUNDREDTHS) + np.arange(rest.size)
-    return labels_text([*_HUNDREDTHS, *("%.2f" % v for v in p[rest].tolist())], codes)
+    return labels_text([*_HUNDREDTHS, *(probability_text(v, threshold) if threshold is not None else "%.2f" % v
+                                       for v in p[rest].tolist())], codes)
 
 
 def _int_texts(values: np.ndarray):
@@ -292,7 +298,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
     code = np.full(n, len(_BRANCHES), dtype=np.intp)       # the branch of each row (none: missing)
     texts = []                                             # (rows, recommendations) of each branch
     out_status, out_reason = status.copy(), reason.copy()
-    t2 = _fmt_p(threshold)
+    t2 = threshold_text(threshold)
     for name, mask in branch.items():
         at = np.flatnonzero(mask)
         if not at.size:
@@ -304,7 +310,7 @@ def _decisions(rows: Mapping[str, np.ndarray], threshold: float, synthetic: bool
         if name == "not_scored":
             texts.append((at, _join("No prediction: ", reason[at], ". " + tail)))
             continue
-        p2 = _p_texts(p[at])
+        p2 = _p_texts(p[at], threshold)
         if name == "not_candidate_progression":
             group, day = text_objects(take_text(rows["progression_group"], at)), rows["progression_day"][at]
             named = ~pd.isna(group) & (group != "")

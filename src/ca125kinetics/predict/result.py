@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
+from .._columns import probability_text, threshold_text
 from ..io import json_value
 
 #: Statuses of a patient the model scored (a probability): ``"ok"``, and ``"insufficient"``
@@ -435,8 +436,9 @@ def _imputed_note(p: Prediction) -> str:
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
     if p.status in SCORED_STATUSES:
-        lines.append(f"  Probability of complete resection: {p.probability:.2f} "
-                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; threshold {p.threshold:.2f})"
+        lines.append(f"  Probability of complete resection: {probability_text(p.probability, p.threshold)} "
+                     f"(interval {_fmt(p.p_low, '.2f')} to {_fmt(p.p_high, '.2f')}; "
+                     f"threshold {threshold_text(p.threshold)})"
                      + _imputed_note(p))
         if p.status == "insufficient":
             lines.append(f"  Decision withheld: {p.reason}")

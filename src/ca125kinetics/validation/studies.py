@@ -956,13 +956,6 @@ def _sample_size(y, p, perf) -> tuple[pd.DataFrame | None, str | None]:
 # =========================================================================== survival
 
 
-def _threshold_text(t: float) -> str:
-    """The threshold as a group label states it: two decimals (0.70), or every digit it has when
-    two would round it (0.705 is not 0.70: a patient at 0.703 is below it)."""
-    short = f"{t:.2f}"
-    return short if float(short) == t else f"{t:.15g}"
-
-
 def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_level: float = 0.95,
                       kelim_cutoff: float | str | None = None) -> SurvivalAnalysis:
     """Kaplan-Meier, log-rank and Cox analyses of PFS by KELIM-like group, by the model's
@@ -1026,6 +1019,7 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
         "complete_resection": (pd.to_numeric(data["complete_resection"], errors="coerce")[keep]
                                if "complete_resection" in data else np.nan),
     })
+    from .._columns import threshold_text
     from ..predict.result import SCORED_STATUSES
 
     has_probability = {"probability", "threshold"} <= set(sc.columns)
@@ -1039,8 +1033,8 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
     scored_ok = status[keep].isin(SCORED_STATUSES) & probability.notna() & threshold.notna()
     frame["predicted_group"] = np.where(
         ~scored_ok, None, np.where(probability >= threshold,
-                                   [f"predicted resectable (p >= {_threshold_text(t)})" for t in threshold.fillna(0)],
-                                   [f"predicted not resectable (p < {_threshold_text(t)})"
+                                   [f"predicted resectable (p >= {threshold_text(t)})" for t in threshold.fillna(0)],
+                                   [f"predicted not resectable (p < {threshold_text(t)})"
                                     for t in threshold.fillna(0)]))
     frame["kelim_group"] = _kelim_groups(frame["kelim_score"], cut)
     km, medians, logranks, cox_rows = [], [], [], []

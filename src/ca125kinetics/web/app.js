@@ -356,6 +356,20 @@
 
   function fmt(x, digits) { return x === null || x === undefined ? "–" : Number(x).toFixed(digits); }
 
+  // As the package's texts write them (_columns.threshold_text, probability_text): a threshold
+  // with two decimals unless that rounds it; a probability with as many more as it takes for
+  // the number shown to stand on the threshold's side that the probability does (0.69995
+  // against 0.70 is not shown as "0.70": the rule compares exactly).
+  function thresholdText(t) { const s = t.toFixed(2); return Number(s) === t ? s : String(t); }
+  function probabilityText(p, t) {
+    if (p === null || p === undefined) return "–";
+    for (let d = 2; d < 18; d++) {
+      const s = p.toFixed(d);
+      if (Math.sign(Number(s) - t) === Math.sign(p - t)) return s;
+    }
+    return String(p);
+  }
+
   function verdictText(g) {
     if (!g || !g.status) return "not assessed";
     if (g.status === "response") {
@@ -389,11 +403,11 @@
       $("interval").textContent = data.reason ? `(${data.reason})` : "";
       $("interval-note").textContent = "";
     } else {
-      $("probability").textContent = fmt(data.probability, 2);
+      $("probability").textContent = probabilityText(data.probability, data.threshold);
       const hasInterval = data.p_low !== null && data.p_high !== null;
       $("interval").textContent = (hasInterval
-        ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${fmt(data.threshold, 2)})`
-        : `(threshold ${fmt(data.threshold, 2)}; this model has no interval)`)
+        ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${thresholdText(data.threshold)})`
+        : `(threshold ${thresholdText(data.threshold)}; this model has no interval)`)
         + (data.status !== "insufficient" ? "" : imputedNote(data.reason || ""));
       $("interval-note").textContent = hasInterval
         ? `The model interval is the ${(100 - level) / 2}th to ${100 - (100 - level) / 2}th percentile of the probabilities ` +
