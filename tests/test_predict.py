@@ -1026,6 +1026,24 @@ def registry(model_dir, tmp_path, monkeypatch):
     P.clear_model_cache()
 
 
+def test_a_model_directory_reached_through_a_link_is_logged(model_dir, tmp_path):
+    """The shipped model is reached through a link (``default_model_dir()``,
+    ``src/ca125kinetics/data/models/default``): MLflow refused such a directory as an artifact
+    ('resolved path is outside the artifact directory'), which stopped
+    ``benchmarks/bench_predict.py`` registering the shipped model."""
+    import mlflow
+
+    from ca125kinetics.mlflow_model import pyfunc_arguments
+
+    link = tmp_path / "model-link"
+    link.symlink_to(model_dir, target_is_directory=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's own chatter while saving
+        mlflow.pyfunc.save_model(path=str(tmp_path / "saved"), **pyfunc_arguments(link))
+    [copied] = (tmp_path / "saved").rglob("bundle.json")
+    assert copied.read_bytes() == (model_dir / "bundle.json").read_bytes()
+
+
 def test_mlflow_model_uri_is_verified_and_loaded(registry, bundle):
     loaded = P.load_model("models:/ca125-test@champion")
     assert loaded.version == bundle.version

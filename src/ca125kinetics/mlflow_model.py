@@ -125,8 +125,10 @@ def pyfunc_arguments(bundle_dir) -> dict[str, Any]:
     """Keyword arguments of ``mlflow.pyfunc.save_model``/``log_model`` for a saved bundle
     directory: the model as code (:data:`PYFUNC_CODE`, "models from code": nothing is
     pickled), the bundle directory as the artifact ``"bundle"`` and pinned requirements (no
-    requirement-inference subprocess)."""
-    return {"python_model": str(PYFUNC_CODE), "artifacts": {"bundle": str(bundle_dir)},
+    requirement-inference subprocess). A directory reached through a link (the shipped model's
+    ``default_model_dir()``) is given as the directory it names: MLflow refuses a linked
+    artifact directory ('resolved path is outside the artifact directory')."""
+    return {"python_model": str(PYFUNC_CODE), "artifacts": {"bundle": str(Path(bundle_dir).resolve())},
             "pip_requirements": pip_requirements()}
 
 
