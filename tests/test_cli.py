@@ -11,6 +11,9 @@ import pandas as pd
 import pytest
 
 from ca125kinetics.cli import build_parser, main
+from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.synth import simulate_cohort
+from ca125kinetics.validation.studies import check_n_jobs
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
 
@@ -229,9 +232,40 @@ def test_synth_of_more_patients_than_fit_in_memory_is_one_line(tmp_path, capsys)
     the maximum, before anything is drawn or written."""
     assert main(["synth", "--n", "10000000000000", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("ca125: error: simulate_cohort: n (number of patients) must be at most 10,000,000, got "
+    assert err.startswith("ca125: error: --n (number of patients) must be at most 10,000,000, got "
                           "10,000,000,000,000") and len(err.splitlines()) == 1
     assert not (tmp_path / "c").exists()
+
+
+def _serve(**kwargs):
+    from ca125kinetics.web.app import serve
+
+    return serve(**kwargs)
+
+
+def _python_refusal(call) -> str:
+    with pytest.raises(InvalidInputError) as info:
+        call()
+    return str(info.value)
+
+
+@pytest.mark.parametrize("argv, said, call, python_said", [
+    (["synth", "--n", "0", "--out", "{tmp}/c"], "--n (number of patients) must be an integer >= 1, got 0",
+     lambda: simulate_cohort(0, 1), "simulate_cohort: n (number of patients) must be an integer >= 1, got 0"),
+    (["synth", "--n", "5", "--seed", "-1", "--out", "{tmp}/c"], "--seed must be a non-negative integer, got -1",
+     lambda: simulate_cohort(5, -1), "simulate_cohort: seed must be a non-negative integer, got -1"),
+    (["serve", "--workers", "0"], "--workers must be at least 1, got 0",
+     lambda: _serve(workers=0), "workers must be at least 1, got 0"),
+])
+def test_refusals_name_the_option_typed_and_python_callers_their_argument(argv, said, call, python_said, tmp_path,
+                                                                           capsys):
+    """The shared checks named the functions' arguments to a user who typed an option (``ca125
+    synth --n 0``: 'simulate_cohort: n ...'), or an option to a Python caller (``serve(workers=0)``:
+    '--workers ...'). Each names what its caller typed, through one lookup
+    (:func:`ca125kinetics.errors.argument_name`) that ``ca125`` fills with the command's options."""
+    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    assert capsys.readouterr().err == f"ca125: error: {said}\n"
+    assert _python_refusal(call) == python_said          # also after the command, in the same process
 
 
 @pytest.mark.parametrize("argv, option", [
@@ -860,7 +894,7 @@ def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, mode
 @pytest.mark.parametrize("options, said", [
     (["--seed", "7"], "--seed set(s) the optimism bootstrap, which runs only with --bootstrap N"),
     (["--n-jobs", "4", "--seed", "1"], "--seed and --n-jobs set(s) the optimism bootstrap"),
-    (["--bootstrap", "5", "--n-jobs", "0"], "n_jobs must be a positive number of workers or -1 (all cores), got 0"),
+    (["--bootstrap", "5", "--n-jobs", "0"], "--n-jobs must be a positive number of workers or -1 (all cores), got 0"),
 ])
 def test_validate_refuses_bootstrap_options_it_would_ignore_before_the_work(series, model_dir, tmp_path, capsys,
                                                                              options, said):
@@ -872,6 +906,8 @@ def test_validate_refuses_bootstrap_options_it_would_ignore_before_the_work(seri
                  "--out", str(tmp_path / "r.html"), *options]) == 2
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err and not (tmp_path / "r.html").exists()
+    if "--n-jobs 0" in " ".join(options):   # a Python caller keeps the argument's name
+        assert _python_refusal(lambda: check_n_jobs(0)).startswith("n_jobs must be a positive number of workers")
 
 
 def test_validate_names_the_clinical_file_without_the_outcome_column(series, model_dir, tmp_path, capsys):

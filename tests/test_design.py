@@ -801,6 +801,12 @@ def test_cli_ni_analysis_and_a_cohort_threshold_refusals_name_the_options(tmp_pa
     assert "--at must be in (0.0, inf), got -1.0" in capsys.readouterr().err
     assert main([*ni, "--margin-hr", "0.9"]) == 2
     assert "--margin-hr must be in (1.0, inf), got 0.9" in capsys.readouterr().err
+    # the shared confidence-level check (validation.metrics) said 'conf_level must be ...'
+    assert main([*ni, "--conf-level", "1.5"]) == 2
+    assert capsys.readouterr().err == f"ca125: error: {data}: --conf-level must be a number in (0, 1), got 1.5\n"
+    with pytest.raises(InvalidInputError, match=r"^conf_level must be a number in \(0, 1\), got 1.5$"):
+        design.noninferiority_analysis(pd.read_csv(data), time="t", event="e", arm="arm", experimental="a",
+                                       control="b", at=12, conf_level=1.5)
     cohort = tmp_path / "cohort"
     assert main(["synth", "--n", "20", "--seed", "1", "--out", str(cohort)]) == 0
     capsys.readouterr()

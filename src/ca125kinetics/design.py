@@ -50,8 +50,6 @@ censored: a randomized trial of treatments for B non-Hodgkin lymphoma. Stat Med
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import json
 import math
 from dataclasses import asdict, dataclass
@@ -60,7 +58,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, optimize, stats
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, argument_name as _arg
 from .validation.samplesize import _number
 
 __all__ = [
@@ -103,33 +101,11 @@ SIMULATION_MAX_TRIALS = 1_000_000
 
 # =========================================================================== input checks
 
-#: How this module's refusals name its functions' arguments: by their Python names, unless a
-#: caller that takes them under other names says so (:func:`_arguments_named`: ``ca125 design``
-#: names its options, ``--sims`` for ``sims``).
-_ARGUMENT_NAMES: contextvars.ContextVar[dict] = contextvars.ContextVar("design_argument_names", default={})
-
-
-def _arg(name: str) -> str:
-    """``name``, an argument of this module's functions, as the caller calls it."""
-    return _ARGUMENT_NAMES.get().get(name, name)
-
-
 def _given(name: str, value) -> str:
     """Argument ``name`` given ``value``, written as the caller writes it: ``alpha=0.025`` in
     Python, ``--alpha 0.025`` as an option."""
     shown = _arg(name)
     return f"{shown} {value}" if shown.startswith("-") else f"{shown}={value}"
-
-
-@contextlib.contextmanager
-def _arguments_named(names: dict):
-    """Within the block, this module's refusals call its arguments by ``names`` (argument ->
-    the caller's name for it, e.g. ``{"sims": "--sims"}``); an argument not in it keeps its own."""
-    token = _ARGUMENT_NAMES.set(dict(names))
-    try:
-        yield
-    finally:
-        _ARGUMENT_NAMES.reset(token)
 
 
 def _check_count(name, value, low=1, high=None, why: str = "") -> int:

@@ -8,6 +8,8 @@ column), and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
 import re
 
@@ -87,6 +89,33 @@ class DataQualityWarning(Ca125KineticsWarning):
 
 class SyntheticModelWarning(Ca125KineticsWarning):
     """The model in use was trained on synthetic data: not for clinical decisions."""
+
+
+#: How refusals name the arguments (and settings) of the package's functions: by their Python
+#: names, unless a caller that takes them under other names says so (:func:`arguments_named`:
+#: the ``ca125`` command names its options, ``--n-jobs`` for ``n_jobs``).
+_ARGUMENT_NAMES: contextvars.ContextVar[dict] = contextvars.ContextVar("argument_names", default={})
+
+
+def argument_name(name: str, python: str | None = None) -> str:
+    """How a refusal names ``name``, an argument or setting of the package's functions: as the
+    caller calls it (``--n-jobs`` under the ``ca125`` command), else as the Python message words
+    it, ``python`` (e.g. ``"setting 'uln'"``), else ``name`` itself."""
+    shown = _ARGUMENT_NAMES.get().get(name)
+    if shown is not None:
+        return shown
+    return name if python is None else python
+
+
+@contextlib.contextmanager
+def arguments_named(names: dict):
+    """Within the block, refusals call the arguments by ``names`` (argument -> the caller's name
+    for it, e.g. ``{"n_jobs": "--n-jobs"}``); an argument not in it keeps its Python name."""
+    token = _ARGUMENT_NAMES.set(dict(names))
+    try:
+        yield
+    finally:
+        _ARGUMENT_NAMES.reset(token)
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

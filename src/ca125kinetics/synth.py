@@ -147,7 +147,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, argument_name
 
 __all__ = ["DEFAULT_PARAMS", "SyntheticCohort", "simulate_cohort", "write_synthetic"]
 
@@ -472,28 +472,34 @@ def _check_format(format: str) -> None:  # noqa: A002
                                 f"tables), got {format!r}")
 
 
+def _arg(name: str) -> str:
+    """Argument ``name`` of :func:`simulate_cohort` as a refusal names it: ``simulate_cohort: n``
+    in Python, the option under ``ca125 synth`` (``--n``)."""
+    return argument_name(name, f"simulate_cohort: {name}")
+
+
 def _validate(n, seed, uln, surgery_fraction, start_date):
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
-        raise InvalidInputError(f"simulate_cohort: n (number of patients) must be an integer >= 1, "
+        raise InvalidInputError(f"{_arg('n')} (number of patients) must be an integer >= 1, "
                                 f"got {n!r}")
     if n > MAX_PATIENTS:
         raise InvalidInputError(
-            f"simulate_cohort: n (number of patients) must be at most {MAX_PATIENTS:,}, got {n:,}: the whole "
+            f"{_arg('n')} (number of patients) must be at most {MAX_PATIENTS:,}, got {n:,}: the whole "
             "cohort is drawn in memory at once (about 1.4 GB for a million patients): a larger one would not "
             "fit")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise InvalidInputError(f"simulate_cohort: seed must be a non-negative integer, got {seed!r}")
+        raise InvalidInputError(f"{_arg('seed')} must be a non-negative integer, got {seed!r}")
     for name, value, low, high in (("uln", uln, 0.0, math.inf),
                                    ("surgery_fraction", surgery_fraction, 0.0, 1.0)):
         ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
         bad = not ok or not math.isfinite(value) or not low <= value <= high
         if bad or (name == "uln" and value <= 0):
             what = "a positive finite number (U/mL)" if name == "uln" else "a probability in [0, 1]"
-            raise InvalidInputError(f"simulate_cohort: {name} must be {what}, got {value!r}")
+            raise InvalidInputError(f"{_arg(name)} must be {what}, got {value!r}")
     try:
         start = _dt.date.fromisoformat(str(start_date))
     except ValueError:
-        raise InvalidInputError(f"simulate_cohort: start_date must be an ISO date like "
+        raise InvalidInputError(f"{_arg('start_date')} must be an ISO date like "
                                 f"'2024-01-01', got {start_date!r}") from None
     return int(n), int(seed), float(uln), float(surgery_fraction), start
 

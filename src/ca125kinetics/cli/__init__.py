@@ -17,7 +17,8 @@ import sys
 import warnings
 from typing import Any
 
-from ..errors import Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, caused_by_interrupt, require_rows
+from ..errors import (Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, arguments_named, caused_by_interrupt,
+                      require_rows)
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options", "markers_options"]
 
@@ -391,13 +392,16 @@ def main(argv: list[str] | None = None) -> int:
     whole_process = process and getattr(args, "exit_without_teardown", False)
     if whole_process:
         _fewer_collections()
-    if process and args.command != "serve":   # the server handles SIGTERM itself: a graceful stop
-        from ._workers import sigterm_as_interrupt
+    # the package's refusals name the arguments the command's options give by those options
+    # (``--n-jobs must be ...``, not ``n_jobs``)
+    with arguments_named(_option_names(parser, args)):
+        if process and args.command != "serve":   # the server handles SIGTERM itself: a graceful stop
+            from ._workers import sigterm_as_interrupt
 
-        with sigterm_as_interrupt():
+            with sigterm_as_interrupt():
+                code = _run(args)
+        else:
             code = _run(args)
-    else:
-        code = _run(args)
     if process and code == EXIT_INTERRUPTED:
         # after an interruption, no interpreter teardown and no exit handlers: they would join
         # what the interruption left half made (an executor thread never started, a worker
@@ -444,6 +448,23 @@ def _exit_now(code: int, *, exit_handlers: bool = False) -> None:
         except (OSError, ValueError):   # a closed pipe or stream: nothing more can be said there
             pass
     os._exit(code)
+
+
+def _option_names(parser: argparse.ArgumentParser, args) -> dict[str, str]:
+    """The options of the command being run (and of its subcommand: ``design events``,
+    ``extract omop``) by the argument each gives (argparse's dest): ``{"n_jobs": "--n-jobs"}``.
+    An option's dest is the name of the argument or setting it gives (``--k-ref``: ``k_ref``)."""
+    names: dict[str, str] = {}
+    while parser is not None:
+        chosen = None
+        for action in parser._actions:     # noqa: SLF001 - argparse keeps no public list of them
+            if isinstance(action, argparse._SubParsersAction):   # noqa: SLF001
+                chosen = action.choices.get(getattr(args, action.dest, None))
+            elif action.option_strings:
+                names[action.dest] = next((o for o in action.option_strings if o.startswith("--")),
+                                          action.option_strings[0])
+        parser = chosen
+    return names
 
 
 def _run(args) -> int:

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, _arguments_named, _time_point_uses, detectable_hr, events,
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _time_point_uses, detectable_hr, events,
                       noninferiority_analysis, patients_support, plot_power_curve, power_curve, sample_size,
                       selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
@@ -533,6 +533,6 @@ _HANDLERS = {"events": _cli_events, "n": _cli_n, "detectable-hr": _cli_detectabl
 
 def cli_design(args) -> int:
     """Handler of ``ca125 design``: dispatch to the subcommand. The design module's refusals
-    name the arguments the user gave as options by those options (``--sims``, not ``sims``)."""
-    with _arguments_named({name: _flag(name) for name in vars(args)}):
-        return _HANDLERS[args.design_command](args)
+    name the arguments the user gave as options by those options (``--sims``, not ``sims``), as
+    :func:`ca125kinetics.cli.main` has them named for every command."""
+    return _HANDLERS[args.design_command](args)

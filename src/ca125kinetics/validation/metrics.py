@@ -50,7 +50,7 @@ import pandas as pd
 from scipy import stats
 
 from .._logistic import logit
-from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
+from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError, argument_name
 
 __all__ = [
     "LOGIT_EPS",
@@ -184,7 +184,7 @@ def _check_classes(y: np.ndarray, *, minimum: int = 1, why: str = "") -> tuple[i
 
 def _check_conf_level(conf_level: float) -> float:
     if not isinstance(conf_level, (int, float)) or not 0.0 < float(conf_level) < 1.0:
-        raise InvalidInputError(f"conf_level must be a number in (0, 1), got {conf_level!r}")
+        raise InvalidInputError(f"{argument_name('conf_level')} must be a number in (0, 1), got {conf_level!r}")
     return float(conf_level)
 
 

@@ -57,7 +57,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError
+from ..errors import Ca125KineticsError, DataQualityWarning, InsufficientDataError, InvalidInputError, argument_name
 from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import kelim_cutoff as _kelim_cutoff
 from .metrics import (
@@ -1281,7 +1281,8 @@ def check_n_jobs(n_jobs) -> int:
     counts them (-1: all cores); else :class:`InvalidInputError` (``ca125 validate --n-jobs``
     checks it before the work)."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise InvalidInputError(f"n_jobs must be a positive number of workers or -1 (all cores), got {n_jobs!r}")
+        raise InvalidInputError(f"{argument_name('n_jobs')} must be a positive number of workers or -1 (all cores), "
+                                f"got {n_jobs!r}")
     return int(n_jobs)
 
 

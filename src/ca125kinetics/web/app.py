@@ -67,7 +67,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..errors import Ca125KineticsError, InvalidInputError
+from ..errors import Ca125KineticsError, InvalidInputError, argument_name, arguments_named
 from ..io import (
     _STAGE_RE, AGGREGATE_ADVICE, BELOW_LIMIT_ADVICE, CLINICAL_CATEGORIES, CLINICAL_NUMBERS, DAY_RANGE, EMPTY_CELL_ADVICE,
     RECURRENCE_PATTERNS,
@@ -1070,7 +1070,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     import uvicorn
 
     if workers < 1:
-        raise InvalidInputError(f"--workers must be at least 1, got {workers}")
+        raise InvalidInputError(f"{argument_name('workers')} must be at least 1, got {workers}")
     # verify and load once here, so a bad model (or drug code) fails before serving
     app = create_app(model, drug_codes=drug_codes, event_codes=event_codes)
     b = app.state.bundle
@@ -1078,7 +1078,10 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
           f"(Ctrl-C to stop). {_model_notice(b)}", file=sys.stderr)
     limits = uvicorn_limits()
     if workers == 1:
-        uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
+        # the app's answers name the API's fields, not the options of the command that started it (the
+        # server's tasks inherit the context in which the command named its arguments by its options)
+        with arguments_named({}):
+            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
     else:
         os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
         os.environ["CA125_SERVE_FHIR_CODES"] = json.dumps(
