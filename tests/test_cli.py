@@ -12,6 +12,8 @@ import pytest
 
 from ca125kinetics.cli import build_parser, main
 from ca125kinetics.errors import InvalidInputError
+from ca125kinetics.io import read_markers
+from ca125kinetics.settings import GcigSettings, KineticsSettings, ResponseSettings
 from ca125kinetics.synth import simulate_cohort
 from ca125kinetics.validation.studies import check_n_jobs
 
@@ -256,14 +258,35 @@ def _python_refusal(call) -> str:
      lambda: simulate_cohort(5, -1), "simulate_cohort: seed must be a non-negative integer, got -1"),
     (["serve", "--workers", "0"], "--workers must be at least 1, got 0",
      lambda: _serve(workers=0), "workers must be at least 1, got 0"),
+    # the settings' checks: 'setting 'uln' must be ...' to a user who typed --uln
+    (["gcig", "{markers}", "--uln", "0"], "--uln must be a positive finite number, got 0.0",
+     lambda: GcigSettings(uln=0), "setting 'uln' must be a positive finite number, got 0"),
+    (["kinetics", "{markers}", "--k-ref", "-1"], "--k-ref must be a positive finite number, got -1.0",
+     lambda: KineticsSettings(k_ref=-1.0), "setting 'k_ref' must be a positive finite number, got -1.0"),
+    (["kinetics", "{markers}", "--cycle-days", "0"], "--cycle-days must be at least 1: it is the length of a treatment "
+     "cycle (21 for three-weekly, 14 for two-weekly regimens)", lambda: KineticsSettings(cycle_days=0),
+     "setting 'cycle_days' must be at least 1: it is the length of a treatment cycle (21 for three-weekly, 14 for "
+     "two-weekly regimens)"),
+    (["kinetics", "{markers}", "--cycle-window-days", "-1"], "--cycle-window-days must be a non-negative integer, "
+     "got -1", lambda: KineticsSettings(cycle_window_days=-1),
+     "setting 'cycle_window_days' must be a non-negative integer, got -1"),
+    (["kinetics", "{markers}", "--response", "--clearance-r2", "1.5"], "--clearance-r2 must be a number in (0, 1), got 1.5",
+     lambda: ResponseSettings(clearance_r2_threshold=1.5),
+     "setting 'clearance_r2_threshold' must be a number in (0, 1), got 1.5"),
+    # the readers' ULN check: 'uln must be ...'
+    (["kinetics", "{cea}", "--marker", "cea", "--uln", "30"], "--uln must be a positive number of ng/mL (at most 20), "
+     "got 30.0", lambda: read_markers(pd.DataFrame({"patient_id": ["a"], "day": [0], "cea": [9.0]}), marker="cea",
+                                      uln=30.0), "uln must be a positive number of ng/mL (at most 20), got 30.0"),
 ])
 def test_refusals_name_the_option_typed_and_python_callers_their_argument(argv, said, call, python_said, tmp_path,
-                                                                           capsys):
+                                                                           series, capsys):
     """The shared checks named the functions' arguments to a user who typed an option (``ca125
     synth --n 0``: 'simulate_cohort: n ...'), or an option to a Python caller (``serve(workers=0)``:
     '--workers ...'). Each names what its caller typed, through one lookup
     (:func:`ca125kinetics.errors.argument_name`) that ``ca125`` fills with the command's options."""
-    assert main([a.format(tmp=tmp_path) for a in argv]) == 2
+    cea = tmp_path / "cea.csv"
+    cea.write_text("patient_id,day,cea\na,-3,20\na,14,12\na,28,4\n")
+    assert main([a.format(tmp=tmp_path, markers=series, cea=cea) for a in argv]) == 2
     assert capsys.readouterr().err == f"ca125: error: {said}\n"
     assert _python_refusal(call) == python_said          # also after the command, in the same process
 
@@ -329,7 +352,7 @@ def test_kinetics_takes_the_cycle_length_of_a_two_weekly_regimen(tmp_path, capsy
     assert (two_weekly["pct_decline_c2_day"], two_weekly["pct_decline_c3_day"]) == (13, 27)
     assert '"cycle_days":14' in table["rules"].iloc[0] and '"cycle_window_days":6' in table["rules"].iloc[0]
     assert main([*run, "--cycle-days", "0"]) == 2
-    assert "'cycle_days' must be at least 1" in capsys.readouterr().err
+    assert "error: --cycle-days must be at least 1" in capsys.readouterr().err
 
 
 def test_kinetics_refuses_an_option_it_would_ignore(tmp_path, capsys):

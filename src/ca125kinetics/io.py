@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataQualityWarning, InvalidInputError, location
+from .errors import DataQualityWarning, InvalidInputError, argument_name, location
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
 from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES, _refuse_single, event_kind
@@ -1124,7 +1124,8 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
     # a numpy number (np.int64(35), as a frame's column gives it) is the number it is
     if uln is not None and not (isinstance(uln, numbers.Real) and not isinstance(uln, (bool, np.bool_))
                                 and np.isfinite(uln) and 0 < uln <= uln_max):
-        raise InvalidInputError(f"uln must be a positive number of {unit} (at most {uln_max:g}), got {uln!r}")
+        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {unit} (at most {uln_max:g}), "
+                                f"got {uln!r}")
 
 
 # --------------------------------------------------------------------------- format rules

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, ClassVar
 
-from .errors import InvalidInputError
+from .errors import InvalidInputError, argument_name
 from .markers import CA125
 
 __all__ = ["GcigSettings", "KineticsSettings", "ResponseSettings", "DEFAULT_ULN", "PROGRESSION_CONFIRMATIONS", "KELIM_FAVOURABLE_SCORE",
@@ -231,10 +231,16 @@ def _refuse_single(name: str, value, what: str | None = None) -> None:
             f"value written; give it as a Python float, e.g. {name}={float(str(value))!r}")
 
 
+def _setting(name: str) -> str:
+    """Setting ``name`` as a refusal names it: ``setting 'uln'`` in Python, the option that gives
+    it on the command line (``--uln``; :func:`ca125kinetics.errors.argument_name`)."""
+    return argument_name(name, f"setting {name!r}")
+
+
 def _positive(name: str, value: float) -> None:
     _refuse_single(name, value)
     if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
-        raise InvalidInputError(f"setting {name!r} must be a positive finite number, got {value!r}")
+        raise InvalidInputError(f"{_setting(name)} must be a positive finite number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -318,7 +324,7 @@ class GcigSettings(_SettingsMixin):
                      "progression_gap_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+                raise InvalidInputError(f"{_setting(name)} must be a non-negative integer, got {value!r}")
         if self.duplicates not in _DUPLICATE_CHOICES:
             raise InvalidInputError(
                 f"setting 'duplicates' must be one of {_DUPLICATE_CHOICES}, got {self.duplicates!r}"
@@ -397,11 +403,11 @@ class KineticsSettings(_SettingsMixin):
                      "cycle_window_days", "interference_window_days"):
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise InvalidInputError(f"setting {name!r} must be a non-negative integer, got {value!r}")
+                raise InvalidInputError(f"{_setting(name)} must be a non-negative integer, got {value!r}")
         if self.min_samples < 2:
             raise InvalidInputError("setting 'min_samples' must be at least 2 (a rate needs two values)")
         if self.cycle_days < 1:
-            raise InvalidInputError("setting 'cycle_days' must be at least 1: it is the length of a treatment "
+            raise InvalidInputError(f"{_setting('cycle_days')} must be at least 1: it is the length of a treatment "
                                     "cycle (21 for three-weekly, 14 for two-weekly regimens)")
         if self.window_days < 1:
             raise InvalidInputError("setting 'window_days' must be at least 1: the kinetics measure the CA-125 "
@@ -433,4 +439,4 @@ class ResponseSettings(_SettingsMixin):
         value = self.clearance_r2_threshold
         if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 < value < 1:
             raise InvalidInputError(
-                f"setting 'clearance_r2_threshold' must be a number in (0, 1), got {value!r}")
+                f"{_setting('clearance_r2_threshold')} must be a number in (0, 1), got {value!r}")

@@ -48,8 +48,9 @@ def add_kinetics_arguments(parser) -> None:
     parser.add_argument("--response", action="store_true",
                         help="add the response features (post/pre ratio, normalisation, clearance R^2); "
                         "always added for markers other than CA-125")
-    parser.add_argument("--clearance-r2", type=float, default=None,
-                        help="R^2 threshold of exponential clearance (default 0.9, FOWARC); with the response "
+    # dest: the setting it gives (ResponseSettings.clearance_r2_threshold), as refusals name it
+    parser.add_argument("--clearance-r2", type=float, default=None, dest="clearance_r2_threshold",
+                        metavar="CLEARANCE_R2", help="R^2 threshold of exponential clearance (default 0.9, FOWARC); with the response "
                         "features only (--response, or a marker other than CA-125)")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)
@@ -118,8 +119,8 @@ def cli_kinetics(args) -> int:
     settings, population, method, duplicates = _kinetics_settings_and_population(args, spec)
     population_sample = _population_sample(args, method, population)
     read_options = {"marker": spec, "duplicates": duplicates, **markers_options(args)}
-    response = (ResponseSettings(**({} if args.clearance_r2 is None else {"clearance_r2_threshold": args.clearance_r2}))
-                if args.response or spec.name != "ca125" else None)
+    given = {} if args.clearance_r2_threshold is None else {"clearance_r2_threshold": args.clearance_r2_threshold}
+    response = ResponseSettings(**given) if args.response or spec.name != "ca125" else None
 
     def fit(markers, population):
         return _kinetics_table(markers, method, population, settings, spec, response, duplicates)
@@ -160,7 +161,7 @@ def _refuse_unused(args, spec) -> None:
     if args.kelim_cutoff is not None and spec.name != "ca125":
         raise InvalidInputError(f"--kelim-cutoff is the cut-off of the KELIM-like score, defined for CA-125 only; "
                                 f"{spec.label} has no favourable/unfavourable cut-off: leave --kelim-cutoff out")
-    if args.clearance_r2 is not None and not args.response and spec.name == "ca125":
+    if args.clearance_r2_threshold is not None and not args.response and spec.name == "ca125":
         raise InvalidInputError("--clearance-r2 is the threshold of the response features' exponential clearance, "
                                 "which CA-125 kinetics add with --response only: add --response, or leave "
                                 "--clearance-r2 out")
