@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError, caused_by_interrupt
+from .errors import InvalidInputError, argument_name, caused_by_interrupt
 from ._columns import _text_dtype
 from .io import (
     MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
@@ -366,9 +366,10 @@ def stream_markers(source, *, chunk_rows: int = DEFAULT_CHUNK_ROWS, sep: str | N
 
 
 def checked_chunk_rows(chunk_rows) -> int:
-    """``chunk_rows`` as an int; InvalidInputError unless a whole number >= 1."""
+    """``chunk_rows`` as an int; InvalidInputError unless a whole number >= 1 (naming
+    ``chunk_rows``, or ``--chunk-rows`` under the command line)."""
     if not isinstance(chunk_rows, (int, np.integer)) or isinstance(chunk_rows, bool) or chunk_rows < 1:
-        raise InvalidInputError(f"chunk_rows (--chunk-rows) must be a whole number >= 1, got {chunk_rows!r}")
+        raise InvalidInputError(f"{argument_name('chunk_rows')} must be a whole number >= 1, got {chunk_rows!r}")
     return int(chunk_rows)
 
 
