@@ -327,6 +327,27 @@ def test_cli_reads_a_bundle_and_writes_fhir(tmp_path, capsys):
     assert "file not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("option, value, said, python, python_said", [
+    ("--uln", "0", "--uln must be a positive number of U/mL, got 0.0", {"uln": 0.0},
+     "uln must be a positive number of U/mL, got 0.0"),
+    ("--treatment-start", "2025-13-01", "--treatment-start '2025-13-01' of every patient is not a date; use YYYY-MM-DD",
+     {"treatment_start": "2025-13-01"},
+     "column 'treatment_start': treatment_start '2025-13-01' of every patient is not a date; use YYYY-MM-DD"),
+])
+def test_cli_extract_refusals_name_the_option_typed(bundle_path, tmp_path, capsys, option, value, said, python,
+                                                    python_said):
+    """``ca125 extract fhir --uln 0`` said 'uln must be ...' and ``--treatment-start 2025-13-01``
+    "column 'treatment_start': treatment_start ...", a column the user never typed; Python
+    callers keep the argument (and its column)."""
+    from ca125kinetics.cli import main
+
+    assert main(["extract", "fhir", str(bundle_path), option, value, "--out", str(tmp_path / "m.csv")]) == 2
+    assert capsys.readouterr().err == f"ca125: error: {said}\n"
+    with pytest.raises(InvalidInputError) as info:
+        read_fhir(bundle_path, **python)
+    assert str(info.value) == python_said
+
+
 def test_cli_extract_speaks_as_every_command(tmp_path, capsys):
     """Its 'wrote' line was on stdout (every other command's is on stderr); an --out it cannot
     write (x.xlsx, or no suffix, which it wrote as CSV) was refused only after the source was

@@ -18,7 +18,7 @@ from typing import Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ..errors import InvalidInputError, MissingDependencyError
+from ..errors import InvalidInputError, MissingDependencyError, argument_name
 from ..markers import MARKERS as _SPECS
 from ..markers import ucum_key, unit_text_key
 from ..settings import EVENT_KINDS, event_kind
@@ -216,7 +216,7 @@ def check_uln(uln, marker: MarkerCode) -> None:
     """Refuse a ``uln=`` argument that is not a positive finite number (True is not 1)."""
     if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float))
                             or not math.isfinite(uln) or uln <= 0):
-        raise InvalidInputError(f"uln must be a positive number of {marker.unit}, got {uln!r}")
+        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {marker.unit}, got {uln!r}")
 
 
 _PARTIAL_DAY_RE = re.compile(r"^\d{4}(?:-\d{2})?$")
@@ -248,20 +248,24 @@ def as_day(value, what: str, name: str = "treatment_start") -> str:
     """A given date (``name``: ``treatment_start``, a RiskAssessment's ``occurrence``) as an ISO
     day: a date or timestamp object, or ISO text ``YYYY-MM-DD`` (a time of day after it is
     dropped, the day kept as written). A date less precise than a day (``2025-01``) or in
-    another order (``01/02/2025``) is refused, never completed or guessed."""
+    another order (``01/02/2025``) is refused, never completed or guessed. The refusal names
+    ``name`` as the caller typed it (``--treatment-start`` under ``ca125 extract``, then not as a
+    column: :func:`ca125kinetics.errors.argument_name`)."""
     if isinstance(value, np.datetime64) and not pd.isna(value):
         value = pd.Timestamp(value)
     if isinstance(value, (_dt.date, pd.Timestamp)) and not pd.isna(value):
         return (value.date() if isinstance(value, _dt.datetime) else value).isoformat()
     m = _ISO_DAY_RE.match(value.strip()) if isinstance(value, str) else None
+    shown = argument_name(name)
+    column = name if shown == name else None
     if m is None:       # InvalidInputError is a ValueError: raised outside the try below, so it keeps its words
         partial = isinstance(value, str) and _PARTIAL_DAY_RE.match(value.strip())
-        raise InvalidInputError(f"{name} {value!r} of {what} is not a date{' precise to the day' if partial else ''}; "
-                                "use YYYY-MM-DD", column=name)
+        raise InvalidInputError(f"{shown} {value!r} of {what} is not a date{' precise to the day' if partial else ''}; "
+                                "use YYYY-MM-DD", column=column)
     try:
         return _dt.date.fromisoformat(m.group(1)).isoformat()
     except ValueError as exc:
-        raise InvalidInputError(f"{name} {value!r} of {what} is not a date; use YYYY-MM-DD", column=name) from exc
+        raise InvalidInputError(f"{shown} {value!r} of {what} is not a date; use YYYY-MM-DD", column=column) from exc
 
 
 #: Columns of the skipped-rows table of :class:`SourceRead`.
