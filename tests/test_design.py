@@ -792,6 +792,16 @@ def test_cli_design_refusals_name_the_options_given(argv, said, python_name, cap
         design.simulate_selection_trial(100, ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=0)
 
 
+def test_cli_a_survival_margin_out_of_range_is_refused_naming_margin_diff(capsys):
+    # the margin on survival was called 'difference (margin on survival)', the argument of
+    # hr_margin_from_difference, to a user who typed --margin-diff
+    assert main(["design", "events", "--hr", "1", "--margin-diff", "1.5", "--at-time", "36",
+                 "--control-survival", "0.8"]) == 2
+    assert capsys.readouterr().err == "ca125: error: --margin-diff must be in (0.0, 0.8), got 1.5\n"
+    with pytest.raises(InvalidInputError, match=r"^difference \(margin on survival\) must be in \(0.0, 0.8\), got 1.5$"):
+        design.hr_margin_from_difference(0.8, 1.5)
+
+
 def test_cli_ni_analysis_and_a_cohort_threshold_refusals_name_the_options(tmp_path, capsys):
     data = tmp_path / "trial.csv"
     data.write_text("t,e,arm\n10,1,a\n40,0,a\n12,1,b\n45,0,b\n")

@@ -209,7 +209,7 @@ def hr_margin_from_difference(control_survival: float, difference: float) -> flo
         time point only through the proportional-hazards assumption.
     """
     s = _number(_arg("control_survival"), control_survival, low=0.0, high=1.0)
-    d = _number("difference (margin on survival)", difference, low=0.0, high=s)
+    d = _number(_arg("margin_diff", "difference (margin on survival)"), difference, low=0.0, high=s)
     return math.log(s - d) / math.log(s)
 
 
