@@ -258,6 +258,9 @@ def _python_refusal(call) -> str:
      lambda: simulate_cohort(5, -1), "simulate_cohort: seed must be a non-negative integer, got -1"),
     (["serve", "--workers", "0"], "--workers must be at least 1, got 0",
      lambda: _serve(workers=0), "workers must be at least 1, got 0"),
+    # a port the socket cannot take ended in bind()'s OverflowError traceback, after the model was loaded
+    (["serve", "--port", "70000"], "--port must be a TCP port from 0 to 65535, got 70000",
+     lambda: _serve(port=-1), "port must be a TCP port from 0 to 65535, got -1"),
     # the settings' checks: 'setting 'uln' must be ...' to a user who typed --uln
     (["gcig", "{markers}", "--uln", "0"], "--uln must be a positive finite number, got 0.0",
      lambda: GcigSettings(uln=0), "setting 'uln' must be a positive finite number, got 0"),

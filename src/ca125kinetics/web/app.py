@@ -1071,6 +1071,9 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
 
     if workers < 1:
         raise InvalidInputError(f"{argument_name('workers')} must be at least 1, got {workers}")
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        # the socket's bind() refused it only once the model was loaded, with a traceback
+        raise InvalidInputError(f"{argument_name('port')} must be a TCP port from 0 to 65535, got {port!r}")
     # verify and load once here, so a bad model (or drug code) fails before serving
     app = create_app(model, drug_codes=drug_codes, event_codes=event_codes)
     b = app.state.bundle
