@@ -15,7 +15,7 @@ from ca125kinetics.errors import InvalidInputError
 from ca125kinetics.io import read_markers
 from ca125kinetics.settings import GcigSettings, KineticsSettings, ResponseSettings
 from ca125kinetics.synth import simulate_cohort
-from ca125kinetics.validation.studies import check_n_jobs
+from ca125kinetics.validation.studies import check_n_jobs, check_seed
 
 SUBCOMMANDS = sorted(build_parser()._subparsers._group_actions[0].choices)  # noqa: SLF001
 
@@ -913,8 +913,9 @@ def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, mode
     assert main(["validate", "--model", str(model_dir), "--markers", str(series), "--clinical", str(clinical),
                  "--out", str(tmp_path / "r.html"), "--bootstrap", "5", "--seed", "-3"]) == 2
     err = capsys.readouterr().err
-    assert "ca125: error: the bootstrap seed must be a non-negative integer, got -3" in err
+    assert "ca125: error: --seed must be a non-negative integer, got -3\n" == err     # as typed, not 'the bootstrap seed'
     assert "Traceback" not in err and not (tmp_path / "r.html").exists()
+    assert _python_refusal(lambda: check_seed(-3)) == "the bootstrap seed must be a non-negative integer, got -3"
 
 
 @pytest.mark.parametrize("options, said", [

@@ -1272,7 +1272,8 @@ def check_seed(seed) -> int:
     """The bootstrap seed as an int: a non-negative integer (what ``numpy.random.default_rng``
     takes), else :class:`InvalidInputError` (``ca125 validate --seed`` checks it before the work)."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InvalidInputError(f"the bootstrap seed must be a non-negative integer, got {seed!r}")
+        raise InvalidInputError(f"{argument_name('seed', 'the bootstrap seed')} must be a non-negative integer, "
+                                f"got {seed!r}")
     return int(seed)
 
 
