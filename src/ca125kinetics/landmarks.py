@@ -506,10 +506,11 @@ class Trajectory:
                 lines.append(f"  {p.label:<{width}}  {p.reason}")
                 continue
             if p.status == "insufficient" and _recist_point(p):
-                shown = f"{probability_text(p.probability, self.threshold)}  no decision: RECIST unknown, which this model uses (imputed)"
+                shown = (f"{probability_text(p.probability, self.threshold)}  no decision: RECIST unknown, "
+                         "which this model uses (imputed)")
             elif p.status == "insufficient" and not _own_inputs_point(p):
-                shown = (f"{probability_text(p.probability, self.threshold)}  no decision: no CA-125 decline to measure to this day "
-                         "(kinetics imputed)")
+                shown = (f"{probability_text(p.probability, self.threshold)}  no decision: no CA-125 decline to "
+                         "measure to this day (kinetics imputed)")
             elif p.status in ("no_visit_sample", "not_candidate", "insufficient"):    # the reason says why
                 shown = f"{probability_text(p.probability, self.threshold)}  {p.reason}"
             elif p.decision is None:
@@ -520,7 +521,8 @@ class Trajectory:
                 ci = (f" ({p.auc_ci_low:.2f} to {p.auc_ci_high:.2f})"
                       if p.auc_ci_low is not None and p.auc_ci_high is not None else "")
                 auc = f"  [model AUC {p.auc:.2f}{ci}, n {p.n_evaluated}]" if p.auc is not None else ""
-                shown = f"{probability_text(p.probability, self.threshold)}{interval}  {_WORDS[p.decision]}{auc}"
+                shown = (f"{probability_text(p.probability, self.threshold)}{interval}  "
+                         f"{_WORDS[p.decision]}{auc}")
             days = ", ".join(str(d) for d in p.sample_days)
             lines.append(f"  {p.label:<{width}}  {p.n_samples} sample{'s' if p.n_samples != 1 else ' '} "
                          f"to day {p.last_day:<3}  {shown}" + (f"\n  {'':<{width}}  (days {days})" if days else ""))
@@ -862,16 +864,19 @@ def _summary(points, scored, stable, threshold: float, looks: dict) -> str:
             return "Only the full-series decision is available: no landmark gave a decision." + tail
         lead = ("only one landmark scored" if len(landmarks) == 1 else
                 f"the {len(landmarks)} landmarks scored used the same samples ({_look(landmarks, looks)})")
-        each = "; ".join(f"{pt.label}: {_WORDS[pt.decision]} (p {probability_text(pt.probability, threshold)})" for pt in scored)
-        return (f"Too early to say whether the decision is stable: {lead}. {each}; threshold {threshold_text(threshold)}."
+        each = "; ".join(f"{pt.label}: {_WORDS[pt.decision]} (p {probability_text(pt.probability, threshold)})"
+                         for pt in scored)
+        return (f"Too early to say whether the decision is stable: {lead}. {each}; "
+                f"threshold {threshold_text(threshold)}."
                 + _disagreements(scored, threshold, looks) + tail)
     n = len(landmarks)
     if stable:
-        return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold_text(threshold)}) at each of the "
+        return (f"Decision stable: {_WORDS[scored[0].decision]} (threshold {threshold_text(threshold)}) at each "
+                "of the "
                 f"{n} landmark{'s' if n != 1 else ''} with a decision"
                 + (" and with all samples." if any(pt.landmark == "final" for pt in scored) else ".") + tail)
-    path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold (p {probability_text(pt.probability, threshold)})"
-                       for pt in scored)
+    path = " -> ".join(f"{pt.label}: {'>=' if pt.decision == 'resectable' else '<'} threshold "
+                       f"(p {probability_text(pt.probability, threshold)})" for pt in scored)
     # a change is a new decision on new samples; two models that disagree on the same samples
     # are a patient near the threshold, not a change over time
     changes = sum(a.decision != b.decision and looks[a.landmark] != looks[b.landmark]

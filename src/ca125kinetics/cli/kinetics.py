@@ -50,7 +50,8 @@ def add_kinetics_arguments(parser) -> None:
                         "always added for markers other than CA-125")
     # dest: the setting it gives (ResponseSettings.clearance_r2_threshold), as refusals name it
     parser.add_argument("--clearance-r2", type=float, default=None, dest="clearance_r2_threshold",
-                        metavar="CLEARANCE_R2", help="R^2 threshold of exponential clearance (default 0.9, FOWARC); with the response "
+                        metavar="CLEARANCE_R2",
+                        help="R^2 threshold of exponential clearance (default 0.9, FOWARC); with the response "
                         "features only (--response, or a marker other than CA-125)")
     parser.add_argument("--out", help="write the table to this .csv/.json/.parquet file")
     parser.add_argument("--format", choices=["text", "csv", "json"], default=None)

@@ -406,7 +406,8 @@
       $("probability").textContent = probabilityText(data.probability, data.threshold);
       const hasInterval = data.p_low !== null && data.p_high !== null;
       $("interval").textContent = (hasInterval
-        ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; threshold ${thresholdText(data.threshold)})`
+        ? `(${level} % model interval ${fmt(data.p_low, 2)}–${fmt(data.p_high, 2)}; ` +
+          `threshold ${thresholdText(data.threshold)})`
         : `(threshold ${thresholdText(data.threshold)}; this model has no interval)`)
         + (data.status !== "insufficient" ? "" : imputedNote(data.reason || ""));
       $("interval-note").textContent = hasInterval
