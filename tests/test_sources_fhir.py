@@ -328,8 +328,8 @@ def test_cli_reads_a_bundle_and_writes_fhir(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("option, value, said, python, python_said", [
-    ("--uln", "0", "--uln must be a positive number of U/mL, got 0.0", {"uln": 0.0},
-     "uln must be a positive number of U/mL, got 0.0"),
+    ("--uln", "0", "--uln must be a positive number of U/mL (at most 1000), got 0.0", {"uln": 0.0},
+     "uln must be a positive number of U/mL (at most 1000), got 0.0"),
     ("--treatment-start", "2025-13-01", "--treatment-start '2025-13-01' of every patient is not a date; use YYYY-MM-DD",
      {"treatment_start": "2025-13-01"},
      "column 'treatment_start': treatment_start '2025-13-01' of every patient is not a date; use YYYY-MM-DD"),
@@ -661,6 +661,24 @@ def test_treatment_start_as_a_date_object_or_iso_text_is_read():
 def test_a_uln_that_is_not_a_positive_finite_number_is_refused(uln):
     with pytest.raises(InvalidInputError, match="uln must be a positive"):
         read_fhir([_obs()], uln=uln)
+
+
+def test_a_uln_is_refused_by_the_table_readers_rule():
+    """read_fhir's uln= had its own check: a ULN of 1500 U/mL for CA-125 (the table readers
+    refuse one above 1000 U/mL, and above 20 ng/mL for CEA) and a single-precision number were
+    read. It is now the readers' one rule (settings.check_uln_argument)."""
+    import numpy as np
+
+    from ca125kinetics.io import read_markers
+
+    table = pd.DataFrame({"patient_id": ["p1"] * 3, "day": [0, 21, 42], "ca125": [400.0, 150.0, 60.0]})
+    for uln in (1500.0, np.float32(35.0)):
+        with pytest.raises(InvalidInputError) as fhir:
+            read_fhir([_obs()], uln=uln)
+        with pytest.raises(InvalidInputError) as tables:
+            read_markers(table, uln=uln)
+        assert fhir.value.message == tables.value.message
+    assert read_fhir([_obs()], uln=np.int64(35)).markers["uln"].notna().all()
 
 
 def test_a_procedure_coded_as_two_different_events_is_refused():

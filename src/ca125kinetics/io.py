@@ -79,7 +79,7 @@ import pandas as pd
 from .errors import DataQualityWarning, InvalidInputError, argument_name, location
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
-from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES, _refuse_single, event_kind
+from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES, _refuse_single, check_uln_argument, event_kind
 
 __all__ = [
     "read_markers",
@@ -1119,13 +1119,7 @@ def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, uni
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
-    if uln is not None:
-        _refuse_single("uln", uln, what="uln")
-    # a numpy number (np.int64(35), as a frame's column gives it) is the number it is
-    if uln is not None and not (isinstance(uln, numbers.Real) and not isinstance(uln, (bool, np.bool_))
-                                and np.isfinite(uln) and 0 < uln <= uln_max):
-        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {unit} (at most {uln_max:g}), "
-                                f"got {uln!r}")
+    check_uln_argument(uln, unit, uln_max)
 
 
 # --------------------------------------------------------------------------- format rules

@@ -231,6 +231,20 @@ def _refuse_single(name: str, value, what: str | None = None) -> None:
             f"value written; give it as a Python float, e.g. {name}={float(str(value))!r}")
 
 
+def check_uln_argument(uln, unit: str = CA125.unit, uln_max: float = CA125.uln_max) -> None:
+    """Refuse a ``uln=`` argument (None: not given) that is not a positive number of ``unit``
+    up to ``uln_max`` (the marker's: :class:`~ca125kinetics.markers.MarkerSpec`), a flag, or
+    single precision: the one rule of every reader that takes a ULN (tables, FHIR, OMOP)."""
+    if uln is None:
+        return
+    _refuse_single("uln", uln, what="uln")
+    # a numpy number (np.int64(35), as a frame's column gives it) is the number it is
+    if not (isinstance(uln, numbers.Real) and not isinstance(uln, bool) and type(uln).__name__ != "bool_"
+            and math.isfinite(uln) and 0 < uln <= uln_max):
+        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {unit} (at most {uln_max:g}), "
+                                f"got {uln!r}")
+
+
 def _setting(name: str) -> str:
     """Setting ``name`` as a refusal names it: ``setting 'uln'`` in Python, the option that gives
     it on the command line (``--uln``; :func:`ca125kinetics.errors.argument_name`)."""

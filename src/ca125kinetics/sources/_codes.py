@@ -213,10 +213,13 @@ def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
 
 
 def check_uln(uln, marker: MarkerCode) -> None:
-    """Refuse a ``uln=`` argument that is not a positive finite number (True is not 1)."""
-    if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float))
-                            or not math.isfinite(uln) or uln <= 0):
-        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {marker.unit}, got {uln!r}")
+    """Refuse a ``uln=`` argument as the table readers refuse it (:func:`ca125kinetics.io.check_uln_argument`:
+    a positive number of the marker's unit up to its largest plausible ULN; True is not 1)."""
+    from ..markers import get_marker
+    from ..settings import check_uln_argument
+
+    spec = get_marker(marker.name)
+    check_uln_argument(uln, spec.unit, spec.uln_max)
 
 
 _PARTIAL_DAY_RE = re.compile(r"^\d{4}(?:-\d{2})?$")
