@@ -1774,21 +1774,24 @@ class _MarkerRows:
         return self.codes, self.uniques
 
 
-def _no_clinical_row(pid, clinical_ids) -> str:
+def _no_clinical_row(pid, padded: dict) -> str:
     """Why patient ``pid`` of the markers is refused: no clinical row. When the clinical table
     holds the same number with leading zeros (``'2'`` against ``'000002'``: one table read with
-    its ids as numbers), the refusal says so and how to read them (the ids are never matched
-    by their numbers: 7 and 007 may be two patients)."""
-    hint = ""
+    its ids as numbers; ``padded`` is :func:`_padded_ids` of its ids), the refusal says so and
+    how to read them (the ids are never matched by their numbers: 7 and 007 may be two patients)."""
     text = str(pid)
-    if text.isascii() and text.isdigit():
-        padded = next((c for c in clinical_ids if isinstance(c, str) and c != text and c.isascii() and c.isdigit()
-                       and c.lstrip("0") == text.lstrip("0")), None)
-        if padded is not None:
-            hint = (f" (the clinical table has {padded!r}: a table read with its ids as numbers loses their "
-                    "leading zeros; read patient_id as text, e.g. pandas.read_csv(..., dtype={'patient_id': str}))")
+    twin = padded.get(text.lstrip("0")) if text.isascii() and text.isdigit() else None
+    hint = (f" (the clinical table has {twin!r}: a table read with its ids as numbers loses their leading "
+            "zeros; read patient_id as text, e.g. pandas.read_csv(..., dtype={'patient_id': str}))"
+            if twin is not None and twin != text else "")
     return (f"patient {pid!r} has markers but no clinical row{hint}; add the patient to the clinical table or "
             "remove the markers")
+
+
+def _padded_ids(ids) -> dict:
+    """The ids made of digits, by their number written without leading zeros (``'2'`` ->
+    ``'000002'``), for :func:`_no_clinical_row`."""
+    return {c.lstrip("0"): c for c in ids if isinstance(c, str) and c.isascii() and c.isdigit()}
 
 
 def _known(uniques: np.ndarray, known_ids) -> np.ndarray:
@@ -1942,10 +1945,8 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         orphan = ~_known(uniques, known_ids)[codes]
         col.rows, col.patients = out.row, out.patient_id
         if orphan.any():
-            padded = {c.lstrip("0"): c for c in known_ids if isinstance(c, str) and c.isascii() and c.isdigit()}
-            col.add(orphan, "patient_id",
-                    lambda i: _no_clinical_row(out.patient_id[i],
-                                               [padded.get(str(out.patient_id[i]).lstrip("0"))]))
+            padded = _padded_ids(known_ids)
+            col.add(orphan, "patient_id", lambda i: _no_clinical_row(out.patient_id[i], padded))
     return out
 
 
@@ -3330,7 +3331,8 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
                 known = [] if isinstance(clinical, (Mapping, pd.Series)) or mapping else _clinical_ids(clinical)
             except InvalidInputError:
                 known = []
-            raise InvalidInputError(_no_clinical_row(pid, known), source=c_label, patient_id=pid, column="patient_id")
+            raise InvalidInputError(_no_clinical_row(pid, _padded_ids(known)), source=c_label, patient_id=pid,
+                                    column="patient_id")
         clin = _validate_clinical(c_cols, c_rows, c_label, ("patient_id",), date_format=date_format,
                                   decimal=decimal, thousands=thousands)
         if on_error == "raise" and clin.problems.problems:
