@@ -233,6 +233,74 @@ def test_a_changed_bundle_is_refused_before_unpickling(small, tmp_path):
         load_bundle_file(foreign)
 
 
+#: Calls of :func:`_ran_unverified`: code run by unpickling a file that was never verified.
+UNVERIFIED_RUNS = []
+
+
+def _ran_unverified():
+    UNVERIFIED_RUNS.append(1)
+    return {"planted": True}
+
+
+class _Planted:
+    def __reduce__(self):
+        return _ran_unverified, ()
+
+
+@pytest.mark.filterwarnings(*MLFLOW_WARNINGS)
+@pytest.mark.parametrize("loader", ["load_bundle", "load_model", "load_model_scoring_only", "pyfunc"])
+def test_a_file_replaced_after_its_check_is_not_loaded(small, tmp_path, monkeypatch, loader):
+    """Verify-then-load race: the manifest was checked on the file's bytes, then the file was
+    opened again to unpickle it (or to read the scoring file), so a pickle swapped in between
+    ran unverified. Each loader now loads the bytes it verified."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import joblib
+
+    import ca125kinetics.bundle as bundle_module
+    import ca125kinetics.mlflow_model as mlflow_model
+    from ca125kinetics._compiled import SCORER_FILE
+    from ca125kinetics.predict import clear_model_cache, load_model, loading
+
+    bundle = dataclasses.replace(small[0], interval={})      # with a scoring file
+    root = save_bundle(bundle, tmp_path / "b")
+    victim = root / (SCORER_FILE if loader == "load_model_scoring_only" else BUNDLE_FILE)
+    # the last check before the load: the manifest (load_bundle, pyfunc), the metadata (load_model)
+    if loader.startswith("load_model"):
+        checks, name = (loading,), "_verify_metadata"
+    else:
+        checks, name = (bundle_module, mlflow_model), "verify_manifest"
+    real = getattr(checks[0], name)
+
+    def check_then_swap(*args, **kwargs):
+        real(*args, **kwargs)
+        if loader == "load_model_scoring_only":
+            data = json.loads(victim.read_text())
+            data["threshold"] = 0.05
+            victim.write_text(json.dumps(data))
+        else:
+            joblib.dump(_Planted(), victim)
+
+    for module in checks:
+        monkeypatch.setattr(module, name, check_then_swap)
+    UNVERIFIED_RUNS.clear()
+    clear_model_cache()
+    try:
+        if loader == "load_bundle":
+            loaded = load_bundle(root)
+        elif loader == "pyfunc":
+            pyfunc = mlflow_model.pyfunc_model()
+            pyfunc.load_context(SimpleNamespace(artifacts={"bundle": str(root)}))
+            loaded = pyfunc.bundle
+        else:
+            loaded = load_model(root, scoring_only=loader == "load_model_scoring_only")
+    finally:
+        clear_model_cache()
+    assert not UNVERIFIED_RUNS
+    assert loaded.version == bundle.version and loaded.threshold == bundle.threshold
+
+
 def test_content_digest_follows_what_the_model_computes_not_its_name(small, tmp_path):
     """The digest behind a model's version: the same for the same fitted numbers (after a save
     and load, under another name or version), different when one coefficient moves by one ulp

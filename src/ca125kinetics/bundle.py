@@ -27,7 +27,7 @@ import pandas as pd
 
 from ._compiled import SCORER_FILE, percentile_interval, scorer_dict
 from .errors import InvalidInputError, ModelIntegrityError
-from .integrity import MANIFEST_NAME, sha256_file, verify_manifest, write_manifest
+from .integrity import MANIFEST_NAME, read_files, sha256_file, verify_manifest, write_manifest
 from .io import json_value
 from .settings import GcigSettings, KineticsSettings
 
@@ -358,17 +358,28 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
     return root
 
 
-def load_bundle_file(path) -> ModelBundle:
+def load_bundle_file(path, data: bytes | None = None) -> ModelBundle:
     """Unpickle a ``bundle.joblib`` **that the caller has verified** (see :func:`load_bundle`).
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (named in messages).
+    data : bytes, optional
+        Its bytes as the caller read and verified them (``integrity.read_files``,
+        ``verify_manifest(..., contents=...)``): these are unpickled, not the file, which may
+        have been replaced since. Without them the file is read now.
 
     Raises
     ------
     ModelIntegrityError
         The file does not hold a :class:`ModelBundle`.
     """
+    import io
+
     import joblib
 
-    obj = joblib.load(Path(path))
+    obj = joblib.load(Path(path) if data is None else io.BytesIO(data))
     if not isinstance(obj, ModelBundle):
         raise ModelIntegrityError(f"{str(path)!r} does not hold a ca125kinetics ModelBundle "
                                   f"(got {type(obj).__name__}); re-export the model")
@@ -376,7 +387,8 @@ def load_bundle_file(path) -> ModelBundle:
 
 
 def load_bundle(directory) -> ModelBundle:
-    """Verify a saved-bundle directory's manifest, then load its bundle.
+    """Verify a saved-bundle directory's manifest, then load its bundle (the bytes that were
+    verified: the file is read once).
 
     Raises
     ------
@@ -384,10 +396,12 @@ def load_bundle(directory) -> ModelBundle:
         Manifest missing or a file changed, missing or unknown (nothing is unpickled then).
     """
     root = Path(directory)
-    verify_manifest(root)
-    if not (root / BUNDLE_FILE).is_file():
+    path = (root / BUNDLE_FILE).resolve()
+    contents = read_files(path)
+    verify_manifest(root, contents)
+    if path not in contents:
         raise ModelIntegrityError(f"{str(root)!r} holds no {BUNDLE_FILE}; give a directory written by save_bundle")
-    return load_bundle_file(root / BUNDLE_FILE)
+    return load_bundle_file(root / BUNDLE_FILE, contents[path])
 
 
 def __getattr__(name: str):

@@ -11,6 +11,10 @@ bytes would live outside the directory). The interpreter's bytecode cache of a l
 (``__pycache__/<stem>.*.pyc``, which MLflow's loader and ``pip install`` write) is not a file of
 the model. Loaders call it before unpickling anything.
 
+A loader reads the files it will load once (:func:`read_files`) and hands those bytes to
+:func:`verify_manifest` (``contents``), which checks them rather than the files on disk: what is
+unpickled is what was verified, even if a file is replaced between the check and the load.
+
 The manifest can be checked with standard tools too: ``cd <dir> && sha256sum -c MANIFEST.sha256``.
 """
 
@@ -22,7 +26,7 @@ from pathlib import Path
 
 from .errors import ModelIntegrityError
 
-__all__ = ["MANIFEST_NAME", "sha256_file", "write_manifest", "verify_manifest", "read_manifest"]
+__all__ = ["MANIFEST_NAME", "sha256_file", "write_manifest", "verify_manifest", "read_manifest", "read_files"]
 
 #: File name of the manifest inside a model directory.
 MANIFEST_NAME = "MANIFEST.sha256"
@@ -140,8 +144,29 @@ def read_manifest(directory) -> dict[str, str]:
     return listed
 
 
-def verify_manifest(directory) -> None:
+def read_files(*paths) -> dict[Path, bytes]:
+    """``{resolved path: bytes}`` of the files a loader is about to verify and load, each read
+    once; an absent file is left out (:func:`verify_manifest` then names it if it is listed).
+    Give the result to :func:`verify_manifest` as ``contents`` and load from these bytes."""
+    out = {}
+    for path in paths:
+        path = Path(path).resolve()
+        if path.is_file():
+            out[path] = path.read_bytes()
+    return out
+
+
+def verify_manifest(directory, contents=None) -> None:
     """Check every file of ``directory`` against its ``MANIFEST.sha256``.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The model directory.
+    contents : mapping of Path to bytes, optional
+        Bytes already read of some of its files (:func:`read_files`, keyed by resolved path):
+        those are checked instead of the files on disk, so that the caller loads exactly the
+        bytes that were verified (a file replaced after it was read is not loaded unverified).
 
     Raises
     ------
@@ -165,7 +190,8 @@ def verify_manifest(directory) -> None:
             raise ModelIntegrityError(
                 f"{str(root)!r}: file {rel!r} listed in {MANIFEST_NAME} is missing; "
                 "restore the model directory from its source or re-export it")
-        actual = sha256_file(root / rel)
+        data = contents.get((root / rel).resolve()) if contents else None
+        actual = sha256_file(root / rel) if data is None else hashlib.sha256(data).hexdigest()
         if actual != expected:
             raise ModelIntegrityError(
                 f"{str(root)!r}: file {rel!r} was changed (SHA-256 {actual[:12]}... does not match "

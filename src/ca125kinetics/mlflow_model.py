@@ -40,7 +40,7 @@ from .bundle import (
     save_bundle,
 )
 from .errors import InvalidInputError
-from .integrity import MANIFEST_NAME, verify_manifest, write_manifest
+from .integrity import MANIFEST_NAME, read_files, verify_manifest, write_manifest
 from .io import CLINICAL_PREDICTORS
 from .predict import score_frame
 
@@ -77,12 +77,15 @@ def _pyfunc_class():
 
         def load_context(self, context):
             directory = Path(context.artifacts["bundle"])
-            verify_manifest(directory)  # the bundle's own manifest
+            # read once: the bytes verified are the bytes unpickled
+            bundle_file = (directory / BUNDLE_FILE).resolve()
+            contents = read_files(bundle_file)
+            verify_manifest(directory, contents)  # the bundle's own manifest
             export_root = directory.parents[2] if len(directory.parents) > 2 else None
             if export_root is not None and (export_root / MANIFEST_NAME).is_file() \
                     and (export_root / MLFLOW_DIR).is_dir():
-                verify_manifest(export_root)  # inside an exported model directory
-            self.bundle = load_bundle_file(directory / BUNDLE_FILE)
+                verify_manifest(export_root, contents)  # inside an exported model directory
+            self.bundle = load_bundle_file(bundle_file, contents.get(bundle_file))
 
         def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
             return score_frame(self.bundle, model_input)

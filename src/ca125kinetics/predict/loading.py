@@ -2,7 +2,8 @@
 
 Local directories, ``bundle.joblib`` paths and MLflow URIs; a ``models:/`` URI of a local
 SQLite registry is resolved with ``sqlite3`` (no mlflow import). Nothing is unpickled before
-its manifest is verified.
+its manifest is verified, and what is loaded (the pickle or scoring file, and the metadata
+checked against it) is the bytes that were verified: each such file is read once.
 """
 
 from __future__ import annotations
@@ -159,12 +160,24 @@ def _load_local(path: Path, scoring_only: bool = False):
         cached = _CACHE.get(key)
         if cached is not None and cached[1] == stamp:
             return cached[0]
-        _verify_manifests(root)  # raises ModelIntegrityError before anything is unpickled
-        _verify_metadata(root, bundle_path)
-        bundle = _read_scorer(scorer) if scoring_only else _unpickle(bundle_path)
-        _check_described(bundle, bundle_path.parent / "bundle.json")
+        contents = _read_once(root, bundle_path, scorer if scoring_only else None)
+        _verify_manifests(root, contents)  # raises ModelIntegrityError before anything is unpickled
+        _verify_metadata(root, bundle_path, contents)
+        bundle = _read_scorer(scorer, contents) if scoring_only else _unpickle(bundle_path, contents)
+        _check_described(bundle, bundle_path.parent / "bundle.json", contents)
         _CACHE[key] = (bundle, stamp)
         return bundle
+
+
+def _read_once(root: Path, bundle_path: Path, scorer: Path | None) -> dict[Path, bytes]:
+    """The bytes of what will be loaded (the pickle, or the scoring file) and of the metadata
+    checked against it (the bundle's and the export's ``bundle.json``), each file read once:
+    the manifests verify these bytes and the model is loaded from them, so a file replaced
+    between the check and the load is never loaded unverified."""
+    from ..integrity import read_files
+
+    return read_files(scorer if scorer is not None else bundle_path, bundle_path.parent / "bundle.json",
+                      root / "bundle.json")
 
 
 #: What ``bundle.json`` states of a model that scoring reads from the model itself: the
@@ -172,15 +185,16 @@ def _load_local(path: Path, scoring_only: bool = False):
 _DESCRIBED = ("name", "version", "threshold", "trained_on_synthetic", "model_family")
 
 
-def _check_described(model, meta: Path) -> None:
+def _check_described(model, meta: Path, contents: dict[Path, bytes]) -> None:
     """``bundle.json`` states the loaded model's name, version, threshold, family and
     synthetic-data flag. A file edited and put under a rewritten manifest (threshold 0.2,
     trained_on_synthetic false) passed every digest while scoring used the model's own
     values: the metadata must describe the model that scores."""
-    if not meta.is_file():
+    text = contents.get(meta.resolve())
+    if text is None:
         return
     try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
+        data = json.loads(text.decode("utf-8"))
     except ValueError as exc:
         raise ModelIntegrityError(f"{str(meta)!r} is not the JSON metadata of a bundle; re-export the model") from exc
     for name in _DESCRIBED:
@@ -191,32 +205,40 @@ def _check_described(model, meta: Path) -> None:
                 "or re-export it")
 
 
-def _verify_manifests(root: Path) -> None:
+def _verify_manifests(root: Path, contents: dict[Path, bytes]) -> None:
     """Verify ``root``'s manifest and every manifest under it (an exported model holds the
     bundle's own manifest, which MLflow's loader checks: a rewritten outer manifest must not
-    hide a change inside)."""
+    hide a change inside), the files in ``contents`` as those bytes."""
     from ..integrity import MANIFEST_NAME, verify_manifest
 
     manifests = sorted(root.rglob(MANIFEST_NAME))
     if (root / MANIFEST_NAME) not in manifests:
         verify_manifest(root)    # raises: no manifest at the top
     for manifest in manifests:
-        verify_manifest(manifest.parent)
+        verify_manifest(manifest.parent, contents)
 
 
-def _verify_metadata(root: Path, bundle_path: Path) -> None:
+def _verify_metadata(root: Path, bundle_path: Path, contents: dict[Path, bytes]) -> None:
     """The metadata beside a verified bundle describes it: ``bundle.json``'s ``bundle_sha256``
     is the pickle's digest and its ``scorer_sha256`` (exports since it was added) the scoring
     file's, and an exported model's top ``bundle.json`` (the one its card describes) is the
     bundle's. Another model's bundle directory, or scoring file, put in place under a
-    rewritten manifest passes every digest, but not this."""
+    rewritten manifest passes every digest, but not this. The files in ``contents`` (those
+    loaded) are checked as those bytes."""
+    import hashlib
+
     from ..integrity import sha256_file
 
+    def digest(path: Path) -> str:
+        data = contents.get(path.resolve())
+        return sha256_file(path) if data is None else hashlib.sha256(data).hexdigest()
+
     meta = bundle_path.parent / "bundle.json"
-    if not meta.is_file():
+    text = contents.get(meta.resolve())
+    if text is None:
         return
     try:
-        data = json.loads(meta.read_text(encoding="utf-8"))
+        data = json.loads(text.decode("utf-8"))
         recorded, scorer_recorded = data.get("bundle_sha256"), data.get("scorer_sha256")
     except (ValueError, AttributeError) as exc:
         raise ModelIntegrityError(f"{str(meta)!r} is not the JSON metadata of a bundle; re-export the model") from exc
@@ -224,29 +246,34 @@ def _verify_metadata(root: Path, bundle_path: Path) -> None:
 
     scorer = bundle_path.parent / SCORER_FILE
     top = root / "bundle.json"
-    if (recorded is not None and recorded != sha256_file(bundle_path)) or (
-            scorer_recorded is not None and (not scorer.is_file() or scorer_recorded != sha256_file(scorer))) or (
-            top != meta and top.is_file() and top.read_bytes() != meta.read_bytes()):
+    if (recorded is not None and recorded != digest(bundle_path)) or (
+            scorer_recorded is not None and (not scorer.is_file() or scorer_recorded != digest(scorer))) or (
+            top != meta and top.resolve() in contents and contents[top.resolve()] != text):
         raise ModelIntegrityError(
             f"{str(root)!r}: the bundle describes another model than its metadata ({str(meta)!r}"
             f"{'' if top == meta else f' or {str(top)!r}'}): the files come from different exports; "
             "restore the model directory from its source or re-export it")
 
 
-def _read_scorer(path: Path):
+def _read_scorer(path: Path, contents: dict[Path, bytes]):
+    """The scoring file, from its verified bytes."""
     from .._compiled import ScoringModel
 
     try:
-        return ScoringModel(json.loads(path.read_text(encoding="utf-8")))
+        return ScoringModel(json.loads(contents[path.resolve()].decode("utf-8")))
     except (ValueError, KeyError, TypeError) as exc:
         raise ModelIntegrityError(f"{str(path)!r} is not a readable scoring file ({exc}); re-export the model") \
             from exc
 
 
-def _unpickle(bundle_path: Path):
+def _unpickle(bundle_path: Path, contents: dict[Path, bytes]):
+    """The bundle, unpickled from its verified bytes."""
     from ..bundle import load_bundle_file
 
-    return load_bundle_file(bundle_path)
+    data = contents.get(bundle_path.resolve())
+    if data is None:
+        raise ModelIntegrityError(f"{str(bundle_path)!r} could not be read; restore the model directory or re-export it")
+    return load_bundle_file(bundle_path, data)
 
 
 _MODELS_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<version>[0-9]+))/?$")
@@ -360,15 +387,17 @@ def _load_artifacts(uri: str, root: Path, scoring_only: bool, key: str):
         bundles = sorted(root.rglob("bundle.joblib"))
         if not bundles:
             raise ModelNotFoundError(f"the MLflow model {uri!r} holds no bundle.joblib")
-        for manifest in manifests:
-            verify_manifest(manifest.parent)
         covered = [b for b in bundles if any(m.parent in b.parents for m in manifests)]
         if not covered:
             raise ModelIntegrityError(
                 f"the bundle of the MLflow model {uri!r} is not covered by its MANIFEST.sha256")
-        _verify_metadata(root, covered[0])
         scorer = covered[0].parent / SCORER_FILE
-        bundle = _read_scorer(scorer) if scoring_only and scorer.is_file() else _unpickle(covered[0])
-        _check_described(bundle, covered[0].parent / "bundle.json")   # as for a directory
+        scoring_only = scoring_only and scorer.is_file()
+        contents = _read_once(root, covered[0], scorer if scoring_only else None)
+        for manifest in manifests:
+            verify_manifest(manifest.parent, contents)
+        _verify_metadata(root, covered[0], contents)
+        bundle = _read_scorer(scorer, contents) if scoring_only else _unpickle(covered[0], contents)
+        _check_described(bundle, covered[0].parent / "bundle.json", contents)   # as for a directory
         _CACHE[key] = (bundle, stamp)
         return bundle
