@@ -261,6 +261,11 @@ def _python_refusal(call) -> str:
     # a port the socket cannot take ended in bind()'s OverflowError traceback, after the model was loaded
     (["serve", "--port", "70000"], "--port must be a TCP port from 0 to 65535, got 70000",
      lambda: _serve(port=-1), "port must be a TCP port from 0 to 65535, got -1"),
+    (["serve", "--allowed-host", "http://clinic-pc"], "--allowed-host 'http://clinic-pc' is not a host name: give "
+     "the name only, as it appears in the address bar without scheme, port or path (every port is allowed for it), "
+     "e.g. clinic-pc.example.org or 10.0.0.5", lambda: _serve(allowed_hosts=["clinic-pc:8000"]),
+     "an allowed host 'clinic-pc:8000' is not a host name: give the name only, as it appears in the address bar "
+     "without scheme, port or path (every port is allowed for it), e.g. clinic-pc.example.org or 10.0.0.5"),
     # the settings' checks: 'setting 'uln' must be ...' to a user who typed --uln
     (["gcig", "{markers}", "--uln", "0"], "--uln must be a positive finite number, got 0.0",
      lambda: GcigSettings(uln=0), "setting 'uln' must be a positive finite number, got 0"),
@@ -683,6 +688,32 @@ def test_sigterm_stops_a_chunked_score_and_removes_its_partial_file(tmp_path, fm
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "ca125: interrupted" in err and "Traceback" not in err, err
     assert not partial.exists() and out.read_text() == "an earlier result"
+
+
+def test_serve_on_port_0_prints_the_port_bound(tmp_path):
+    """``ca125 serve --port 0`` printed 'on http://127.0.0.1:0/': the system chooses the port
+    when the socket is bound, so the message must come after binding and name that port."""
+    import re
+    import signal
+    import socket
+
+    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", "serve", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        found = re.search(r"on http://127\.0\.0\.1:(\d+)/ \(Ctrl-C to stop\)", line)
+        assert found, line + proc.stderr.read() if proc.poll() is not None else line
+        port = int(found[1])
+        assert port != 0
+        with socket.create_connection(("127.0.0.1", port), timeout=60) as conn:
+            conn.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % port)
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'{"status":"ok"}')
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
 
 
 def test_an_error_raised_while_an_interruption_is_handled_is_the_interruption(capsys):

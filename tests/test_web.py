@@ -267,6 +267,9 @@ def test_serve_arguments_default_to_loopback():
     add_serve_arguments(parser)
     args = parser.parse_args([])
     assert (args.host, args.port, args.model, args.workers) == ("127.0.0.1", 8000, None, 1)
+    assert args.allowed_hosts == []
+    args = parser.parse_args(["--allowed-host", "a.example", "--allowed-host", "b.example"])
+    assert args.allowed_hosts == ["a.example", "b.example"]
 
 
 # ----------------------------------------------------------------------------- hardening
@@ -420,14 +423,75 @@ def test_oversized_headers_are_refused_and_normal_requests_are_served(live_serve
     assert _exchange(live_server, big).startswith(b"HTTP/1.1 431")
     trickled = _exchange_in_pieces(live_server, [big[:9000], big[9000:]])
     assert trickled.startswith(b"HTTP/1.1 431") or trickled.startswith(b"HTTP/1.1 400")
-    ok = _exchange(live_server, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    host = b"Host: 127.0.0.1:%d\r\n" % live_server[1]
+    ok = _exchange(live_server, b"GET /healthz HTTP/1.1\r\n" + host + b"Connection: close\r\n\r\n")
     assert ok.startswith(b"HTTP/1.1 200") and ok.endswith(b'{"status":"ok"}')
     # a body larger than the header limit, sent with the headers in one piece, is not headers
     body = json.dumps(_request()).encode() + b" " * (2 * MAX_HEADER_BYTES)
-    post = _exchange(live_server, b"POST /api/score HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+    post = _exchange(live_server, b"POST /api/score HTTP/1.1\r\n" + host + b"Connection: close\r\n"
                      b"Content-Type: application/json\r\nContent-Length: " + str(len(body)).encode()
                      + b"\r\n\r\n" + body)
     assert post.startswith(b"HTTP/1.1 200") and b'"patient_id":"w1"' in post
+
+
+def _ask(address, host: bytes | None, method: bytes = b"GET", path: bytes = b"/api/model", body: bytes = b""):
+    """(status, JSON answer) of one request with the Host header ``host`` (None: none at all)."""
+    head = method + b" " + path + b" HTTP/1.1\r\n" + (b"" if host is None else b"Host: " + host + b"\r\n")
+    if body:
+        head += b"Content-Type: application/json\r\nContent-Length: %d\r\n" % len(body)
+    reply = _exchange(address, head + b"Connection: close\r\n\r\n" + body)
+    status, _, rest = reply.partition(b"\r\n")
+    return int(status.split()[1]), json.loads(rest.partition(b"\r\n\r\n")[2])
+
+
+@pytest.mark.parametrize("host", [b"127.0.0.1:{port}", b"localhost:{port}", b"LocalHost:{port}", b"[::1]:{port}"])
+def test_this_machines_names_with_the_port_are_answered(live_server, host):
+    status, answer = _ask(live_server, host.replace(b"{port}", b"%d" % live_server[1]))
+    assert status == 200 and answer["name"] == "test-small"
+
+
+@pytest.mark.parametrize("host", [b"attacker.example:{port}", b"attacker.example", b"localhost:{other}",
+                                  b"127.0.0.1", b"127.0.0.1.attacker.example:{port}", b"localhost.:{port}",
+                                  b"127.0.0.1:{port}@x", b"", None])
+def test_a_request_naming_another_host_is_refused(live_server, host):
+    """DNS rebinding: a page of attacker.example whose name was made to resolve to 127.0.0.1
+    sent patients to the local server and read the results (the server answered any Host).
+    Now every route refuses a Host that is not this server's, with the port it listens on."""
+    port = live_server[1]
+    if host is not None:
+        host = host.replace(b"{port}", b"%d" % port).replace(b"{other}", b"%d" % (port % 60000 + 1))
+    for method, path, body in ((b"GET", b"/api/model", b""), (b"GET", b"/", b""),
+                               (b"POST", b"/api/score", json.dumps(_request()).encode())):
+        status, answer = _ask(live_server, host, method, path, body)
+        assert status in (400, 421), (host, path, status)
+        if host is not None:                     # h11 itself refuses an HTTP/1.1 request without Host
+            assert status == 421 and "patient_id" not in answer
+            assert answer["message"].startswith("this server answers only requests addressed to itself")
+            assert f"open the page at http://127.0.0.1:{port}/" in answer["message"]
+            assert "--allowed-host NAME" in answer["message"]
+
+
+def test_allowed_hosts_are_answered_on_any_port_and_checked(model_dir, monkeypatch):
+    from ca125kinetics.errors import InvalidInputError
+    from ca125kinetics.web.app import app_from_env
+
+    app = create_app(model_dir, allowed_hosts=["Clinic-PC.example.org", "[fe80::1]"])
+    with TestClient(app, base_url="http://clinic-pc.example.org:8443") as c:
+        assert c.get("/api/model").status_code == 200
+        assert c.get("/api/model", headers={"host": "[fe80::1]:80"}).status_code == 200
+        refused = c.get("/api/model", headers={"host": "other.example.org:8443"})
+        assert refused.status_code == 421 and "--allowed-host" in refused.json()["message"]
+        for name, value in SECURITY_HEADERS:              # the refusal carries them too
+            assert refused.headers[name.decode()] == value.decode()
+    # the workers of ca125 serve --workers N build their app from the environment serve() sets
+    monkeypatch.setenv("CA125_SERVE_MODEL", str(model_dir))
+    monkeypatch.setenv("CA125_SERVE_HOSTS", json.dumps({"allowed_hosts": ["clinic-pc"], "bound_host": "127.0.0.1"}))
+    with TestClient(app_from_env(), base_url="http://clinic-pc:8000") as c:
+        assert c.get("/api/model").status_code == 200
+        assert c.get("/api/model", headers={"host": "other:8000"}).status_code == 421
+    for bad in ("http://clinic-pc", "clinic-pc:8443", "clinic-pc/x", "*", "", " ", "a b", "[fe80::1"):
+        with pytest.raises(InvalidInputError, match="is not a host name: give the name only"):
+            create_app(model_dir, allowed_hosts=[bad])
 
 
 def test_missing_clinical_factors_withhold_the_decision_unless_allowed(client):

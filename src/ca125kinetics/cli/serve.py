@@ -10,7 +10,14 @@ def add_serve_arguments(parser) -> None:
     """Add the ``ca125 serve`` options to an argparse parser (see :mod:`ca125kinetics.web.app`)."""
     parser.add_argument("--host", default="127.0.0.1",
                         help="interface to listen on (default 127.0.0.1: this machine only)")
-    parser.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    parser.add_argument("--port", type=int, default=8000,
+                        help="TCP port (default 8000; 0: a free port chosen by the system, printed at start)")
+    parser.add_argument("--allowed-host", dest="allowed_hosts", action="append", default=[], metavar="NAME",
+                        help="a further host name the server answers to, on any port (repeatable): the name of a "
+                        "reverse proxy in front of it or of this machine on your network. Without it only "
+                        "localhost, 127.0.0.1, [::1] and the address listened on are answered; a request "
+                        "naming another host gets 421 (a page of another site cannot reach the server by DNS "
+                        "rebinding)")
     parser.add_argument("--model", default=None,
                         help="model directory, bundle.joblib or MLflow URI (default: the shipped model)")
     parser.add_argument("--workers", type=int, default=1,
@@ -26,4 +33,4 @@ def add_serve_arguments(parser) -> None:
 def cli_serve(args) -> int:
     """Handler of ``ca125 serve``: verify and load the model, then serve until interrupted."""
     return serve(host=args.host, port=args.port, model=args.model, workers=args.workers,
-                 log_level=args.log_level, **source_codes_options(args))
+                 log_level=args.log_level, allowed_hosts=args.allowed_hosts, **source_codes_options(args))

@@ -40,6 +40,15 @@ Limits (hostile or malformed input never reaches the scoring code, and never giv
   connection), and the request line plus headers are at most :data:`MAX_HEADER_BYTES`
   (431 otherwise); ``ca125 serve`` runs uvicorn with :class:`GuardedH11Protocol` for these.
 
+Host check (every route, :class:`HostCheckMiddleware`)
+-----------------------------------------------------
+A request is answered only when its ``Host`` header names this server: ``localhost``,
+``127.0.0.1``, ``[::1]`` or the address the connection reached (or the ``--host`` it was started
+with), with the port it listens on; or a name the user allowed (``--allowed-host NAME``,
+``create_app(allowed_hosts=...)``), on any port. Anything else gets 421 with a message saying
+how to reach the page. Without this a web page on another site whose name is made to resolve
+to 127.0.0.1 (DNS rebinding) could send patients to the local server and read the answers.
+
 Security headers (every response, errors included, :class:`SecurityHeadersMiddleware`)
 -------------------------------------------------------------------------------------
 ``X-Content-Type-Options: nosniff``; ``Content-Security-Policy`` allowing scripts, styles,
@@ -78,7 +87,8 @@ from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import EVENT_KINDS
 
 __all__ = ["create_app", "app_from_env", "serve", "ScoreBatcher", "ScoreRequest", "ScoreResponse",
-           "GuardedH11Protocol", "SecurityHeadersMiddleware", "MAX_BODY_BYTES", "MAX_SAMPLES",
+           "GuardedH11Protocol", "SecurityHeadersMiddleware", "HostCheckMiddleware", "LOOPBACK_HOSTS",
+           "MAX_BODY_BYTES", "MAX_SAMPLES",
            "MAX_HEADER_BYTES", "HEADER_TIMEOUT_S", "BODY_TIMEOUT_S", "SECURITY_HEADERS"]
 
 #: Largest accepted request body, bytes (a 200-sample request is about 10 kB).
@@ -103,6 +113,10 @@ SECURITY_HEADERS = (
     (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
 )
+
+#: Names of this machine that every server answers to (with its port), besides the address
+#: the connection reached.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 _log = logging.getLogger("ca125kinetics.web")
 
@@ -571,6 +585,98 @@ async def _send_json(send, status: int, payload: dict) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def _host_and_port(value: str) -> tuple[str, int | None] | None:
+    """``(name, port or None)`` of a ``Host`` header (``name``, ``name:port``, ``[v6]``,
+    ``[v6]:port``), the name in lower case without brackets; None when it is not of that form."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        name, bracket, rest = value[1:].partition("]")
+        if not bracket:
+            return None
+    else:
+        name, colon, port = value.partition(":")
+        rest = colon + port
+    if not rest:
+        return name, None
+    digits = rest[1:]
+    if not rest.startswith(":") or not (digits.isascii() and digits.isdigit()) or len(digits) > 5:
+        return None
+    return name, int(digits)
+
+
+def check_allowed_hosts(names) -> tuple[str, ...]:
+    """The host names a server is allowed to answer to besides this machine's (lower case, an
+    IPv6 address without brackets), each checked: a bare name or address, no scheme, path,
+    port or wildcard (a name allows every port)."""
+    if names is None:
+        return ()
+    if isinstance(names, str):
+        names = [names]
+    out = []
+    for given in names:
+        text = given.strip().lower() if isinstance(given, str) else ""
+        if text.startswith("[") and text.endswith("]") or text.count(":") > 1:
+            bracketed = text.startswith("[") and text.endswith("]")
+            bare, pattern = text[1:-1] if bracketed else text, r"[0-9a-f:.]+"   # an IPv6 address
+        else:
+            bare, pattern = text, r"[a-z0-9._-]+"                     # a name or an IPv4 address
+        if not re.fullmatch(pattern, bare) or bare.strip(".:") == "":
+            raise InvalidInputError(
+                f"{argument_name('allowed_hosts', 'an allowed host')} {given!r} is not a host name: give the name "
+                "only, as it appears in the address bar without scheme, port or path (every port is allowed for "
+                "it), e.g. clinic-pc.example.org or 10.0.0.5")
+        out.append(bare)
+    return tuple(dict.fromkeys(out))
+
+
+class HostCheckMiddleware:
+    """Answer only requests whose ``Host`` header names this server (see the module
+    docstring): a loopback name or the address the connection reached (``scope["server"]``),
+    or the name the server was bound to (``bound``), each with the port listened on; or one of
+    ``allowed_hosts`` on any port. Others get 421 with the API's error body. Pure ASGI, outside
+    every route, so one check guards the page, the API and the OpenAPI description alike."""
+
+    def __init__(self, app, allowed_hosts=(), bound=None):
+        self.app = app
+        self.allowed = frozenset(check_allowed_hosts(allowed_hosts))    # idempotent on checked names
+        self.bound = None if bound is None else bound.strip("[]").lower()
+
+    def _accepts(self, host: str, server) -> bool:
+        parsed = _host_and_port(host)
+        if parsed is None:
+            return False
+        name, port = parsed
+        if name in self.allowed:
+            return True
+        own = set(LOOPBACK_HOSTS) | ({self.bound} if self.bound else set())
+        if server is None:                 # a Unix socket: no port to compare
+            return name in own
+        own.add(str(server[0]).lower())
+        return name in own and (port if port is not None else 80) == server[1]
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        values = [v.decode("latin-1") for k, v in scope.get("headers", ()) if k == b"host"]
+        server = scope.get("server")
+        if len(values) == 1 and self._accepts(values[0], server):
+            await self.app(scope, receive, send)
+            return
+        here = f"{server[1]}" if server else ""
+        where = f"http://127.0.0.1:{here}/ or http://localhost:{here}/" if here else "http://localhost/"
+        shown = "no Host header" if not values else (
+            f"the Host header {values[0][:100]!r}" if len(values) == 1 else "more than one Host header")
+        text = (f"this server answers only requests addressed to itself, and this request has {shown}: "
+                f"open the page at {where} on the machine that runs it; if that name is one of yours "
+                "(a reverse proxy, a name on your network), start the server with --allowed-host NAME "
+                "(create_app(allowed_hosts=[NAME]) in Python)")
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await _send_json(send, 421, {"message": text, "detail": text})
+
+
 class SecurityHeadersMiddleware:
     """Add :data:`SECURITY_HEADERS` to every HTTP response (pure ASGI: also to the refusals
     that the body limit sends before the application runs). A header the application set
@@ -915,7 +1021,7 @@ def _model_notice(bundle) -> str:
 
 
 def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S,
-               drug_codes=None, event_codes=None) -> FastAPI:
+               drug_codes=None, event_codes=None, allowed_hosts=None, bound_host=None) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
 
     Parameters
@@ -935,12 +1041,23 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
         The site's further SNOMED CT codes of exclusion events (procedures) in those bundles,
         e.g. ``{"387713003": "surgery"}``, as :func:`~ca125kinetics.sources.fhir.read_fhir`;
         checked now and listed by ``GET /api/model``.
+    allowed_hosts : iterable of str, optional
+        Further host names (or addresses) the server answers to, on any port: the name of a
+        reverse proxy in front of it, or the machine's name on the clinic network. Without
+        them only ``localhost``, ``127.0.0.1``, ``[::1]`` and the address a connection reached
+        are answered (with the port listened on); any other ``Host`` gets 421
+        (:class:`HostCheckMiddleware`: a page of another site cannot reach this one by DNS
+        rebinding). A name is given without scheme, port or path.
+    bound_host : str, optional
+        The address or name the server was told to listen on (``ca125 serve --host``), answered
+        to with the port listened on.
     """
     from ..predict import load_model
     from ..sources._codes import exclusion_events, line_drugs
 
     # refused here, before the model is loaded
     read_codes, read_events = line_drugs(drug_codes), exclusion_events(event_codes)
+    allowed_hosts = check_allowed_hosts(allowed_hosts)
     codes = {k: dict(v) for k, v in (("drug_codes", drug_codes), ("event_codes", event_codes)) if v}
     bundle = load_model(model)
     app = FastAPI(
@@ -1037,6 +1154,7 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
 
     app.add_middleware(FhirBodyMiddleware, codes=codes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
+    app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts, bound=bound_host)  # before any route
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
 
@@ -1044,11 +1162,15 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
 def app_from_env() -> FastAPI:
     """App factory for multi-process serving: the model comes from ``$CA125_SERVE_MODEL``, the
     FHIR drug and event codes from ``$CA125_SERVE_FHIR_CODES`` (a JSON object of
-    ``drug_codes`` and ``event_codes``, as :func:`serve` sets it)."""
+    ``drug_codes`` and ``event_codes``), the allowed hosts and the address listened on from
+    ``$CA125_SERVE_HOSTS`` (a JSON object of ``allowed_hosts`` and ``bound_host``), as
+    :func:`serve` sets them."""
     import os
 
     codes = os.environ.get("CA125_SERVE_FHIR_CODES")
-    return create_app(os.environ.get("CA125_SERVE_MODEL") or None, **(json.loads(codes) if codes else {}))
+    hosts = os.environ.get("CA125_SERVE_HOSTS")
+    return create_app(os.environ.get("CA125_SERVE_MODEL") or None, **(json.loads(codes) if codes else {}),
+                      **(json.loads(hosts) if hosts else {}))
 
 
 def uvicorn_limits() -> dict:
@@ -1057,12 +1179,18 @@ def uvicorn_limits() -> dict:
     return {"http": GuardedH11Protocol, "h11_max_incomplete_event_size": MAX_HEADER_BYTES, "timeout_keep_alive": 5}
 
 
+def _url(host: str, port: int) -> str:
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}/"
+
+
 def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int = 1,
-          log_level: str = "warning", drug_codes=None, event_codes=None) -> int:
-    """Verify and load the model, then run the app with uvicorn until interrupted.
+          log_level: str = "warning", drug_codes=None, event_codes=None, allowed_hosts=None) -> int:
+    """Verify and load the model, bind the port, say where it serves, then run the app with
+    uvicorn until interrupted.
 
     With ``workers > 1`` each worker process loads (and verifies) the model itself.
-    ``drug_codes`` and ``event_codes`` as :func:`create_app`.
+    ``drug_codes``, ``event_codes`` and ``allowed_hosts`` as :func:`create_app`. ``port`` 0
+    lets the system choose a free port; the message names the port bound.
     """
     import os
     import sys
@@ -1074,21 +1202,44 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         # the socket's bind() refused it only once the model was loaded, with a traceback
         raise InvalidInputError(f"{argument_name('port')} must be a TCP port from 0 to 65535, got {port!r}")
-    # verify and load once here, so a bad model (or drug code) fails before serving
-    app = create_app(model, drug_codes=drug_codes, event_codes=event_codes)
+    # verify and load once here, so a bad model (or drug code, or host name) fails before serving
+    app = create_app(model, drug_codes=drug_codes, event_codes=event_codes, allowed_hosts=allowed_hosts,
+                     bound_host=host)
     b = app.state.bundle
-    print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on http://{host}:{port}/ "
-          f"(Ctrl-C to stop). {_model_notice(b)}", file=sys.stderr)
     limits = uvicorn_limits()
     if workers == 1:
-        # the app's answers name the API's fields, not the options of the command that started it (the
-        # server's tasks inherit the context in which the command named its arguments by its options)
-        with arguments_named({}):
-            uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
+        config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False, **limits)
     else:
         os.environ["CA125_SERVE_MODEL"] = "" if model is None else os.fspath(model)
         os.environ["CA125_SERVE_FHIR_CODES"] = json.dumps(
             {k: dict(v) for k, v in (("drug_codes", drug_codes), ("event_codes", event_codes)) if v})
-        uvicorn.run("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level=log_level, access_log=False, **limits)
+        os.environ["CA125_SERVE_HOSTS"] = json.dumps(
+            {"allowed_hosts": list(check_allowed_hosts(allowed_hosts)), "bound_host": host})
+        config = uvicorn.Config("ca125kinetics.web.app:app_from_env", factory=True, host=host, port=port,
+                                workers=workers, log_level=log_level, access_log=False, **limits)
+    # bound here, before the message: with port 0 the system chooses the port, and the message
+    # names the one bound (it said port 0); listening already, so a client that connects on
+    # reading it waits in the queue until the server accepts instead of being refused
+    sock = config.bind_socket()
+    try:
+        sock.listen(config.backlog)
+        bound = sock.getsockname()[1]
+        print(f"ca125 serve: model {getattr(b, 'name', '')} {getattr(b, 'version', '')} on {_url(host, bound)} "
+              f"(Ctrl-C to stop). {_model_notice(b)}", file=sys.stderr, flush=True)
+        if workers == 1:
+            server = uvicorn.Server(config)
+            # the app's answers name the API's fields, not the options of the command that started it (the
+            # server's tasks inherit the context in which the command named its arguments by its options)
+            with arguments_named({}):
+                server.run(sockets=[sock])
+            if not server.started:
+                return 3            # uvicorn.run's exit status when the server could not start
+        else:
+            from uvicorn.supervisors import Multiprocess
+
+            Multiprocess(config, sockets=[sock]).run()
+    except KeyboardInterrupt:       # as uvicorn.run
+        pass
+    finally:
+        sock.close()
     return 0
