@@ -777,3 +777,29 @@ def test_a_date_with_a_time_is_read_as_predict_reads_it(client, model_dir):
                       dict(CLINICAL, patient_id="w1", treatment_start="2025-03-03T18:00:00"), model=model_dir)
     assert resp.json() == json.loads(json.dumps(alone.to_dict()))
     assert [s["day"] for s in resp.json()["series"]] == [0, 21, 42, 63]
+
+
+@pytest.mark.parametrize("change, expected", [
+    (lambda b: b["samples"][1].update(ca125="180"),
+     "samples.1.ca125: Input should be a valid number, got the text '180': send a JSON number without quotes, "
+     "with a point as the decimal mark and no thousands separator or unit (e.g. 420.5)"),
+    (lambda b: b["samples"][1].update(ca125="<5"),
+     "samples.1.ca125: Input should be a valid number, got the text '<5', a value below the assay's limit: send "
+     "the limit as a number in 'ca125' with \"censored\": true (e.g. 5 for '<5')"),
+    (lambda b: b["clinical"].update(ecog="1"),
+     "clinical.ecog: Input should be a valid integer, got the text '1': send a whole JSON number without quotes"),
+    (lambda b: b["clinical"].update(age=True), "clinical.age: Input should be a valid number, got true: send a number"),
+    (lambda b: b.update(allow_imputed=1), "allow_imputed: Input should be a valid boolean, got the number 1: send "
+     "true or false"),
+    (lambda b: b.update(allow_imputed="yes"), "allow_imputed: Input should be a valid boolean, got the text 'yes': "
+     "send true or false without quotes"),
+])
+def test_a_number_or_flag_sent_as_text_is_told_how_to_send_it(client, change, expected):
+    """'samples.1.ca125: Input should be a valid number' for "180" or "<5" did not say that the
+    quotes were the problem, nor how the API takes a value below the limit. Still refused (the
+    fields are strict: "1,5" is never guessed), now with the way to send it."""
+    body = _request()
+    change(body)
+    resp = client.post("/api/score", json=body)
+    assert resp.status_code == 422
+    assert resp.json()["message"].startswith(expected), resp.json()["message"]

@@ -977,9 +977,34 @@ def _error_message(errors: list[dict], content_type: str | None = "application/j
         elif e.get("type") == "string_pattern_mismatch" and loc == "patient_id":
             msg = (f"{str(e.get('input'))[:_LOC_CHARS]!r} has a character the API does not take; use letters A-Z "
                    "and a-z, digits, spaces, '.', '_' and '-' (at most 64 characters)")
-        parts.append(f"{loc or 'body'}: {msg}{_field_suggestion(e)}")
+        parts.append(f"{loc or 'body'}: {msg}{_quoted_advice(e, loc)}{_field_suggestion(e)}")
     more = f" (+{len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more
+
+
+def _quoted_advice(error: dict, loc: str) -> str:
+    """How to send a number or a flag that came as JSON text (``"ca125": "400"``): 'Input should
+    be a valid number' alone did not say that the quotes were the problem, nor, for ``"<5"``,
+    how the API takes a value below the assay's limit. The text is not read as a number: the
+    fields are strict, so ``"1,5"`` or ``"5 U/mL"`` are never guessed."""
+    text = error.get("input")
+    kind = error.get("type")
+    if kind == "bool_type" and isinstance(text, (int, float)):       # "allow_imputed": 1
+        return f", got the number {text!r}: send true or false"
+    if kind in ("float_type", "int_type") and isinstance(text, bool):  # "age": true
+        return f", got {str(text).lower()}: send a number"
+    if kind not in ("float_type", "int_type", "bool_type") or not isinstance(text, str):
+        return ""
+    shown = repr(text[:20] + ("..." if len(text) > 20 else ""))
+    if kind == "bool_type":
+        return f", got the text {shown}: send true or false without quotes"
+    if loc.endswith("ca125") and text.strip().startswith("<"):
+        return (f", got the text {shown}, a value below the assay's limit: send the limit as a number in 'ca125' "
+                "with \"censored\": true (e.g. 5 for '<5')")
+    whole = " whole" if kind == "int_type" else ""
+    return (f", got the text {shown}: send a{whole} JSON number without quotes, with a point as the decimal mark "
+            "and no thousands separator or unit (e.g. 420.5)" if not whole else
+            f", got the text {shown}: send a whole JSON number without quotes (e.g. 1)")
 
 
 def _field_suggestion(error: dict) -> str:
