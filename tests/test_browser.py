@@ -108,6 +108,26 @@ def test_surgeon_enters_a_series_and_sees_verdict_probability_and_plot(page):
     assert "Model test-small" in page.text_content("#model-info")
 
 
+def test_an_empty_uln_field_shows_the_served_models_uln(page):
+    """The ULN field's placeholder said 35 whatever the model: a site's model trained with
+    another GCIG ULN (training config ``uln = 30``) scored an empty field with 30 while the form
+    showed 35."""
+    import json
+
+    assert page.get_attribute("#uln", "placeholder") == "35"
+
+    def thirty(route):
+        answer = route.fetch()
+        data = answer.json()
+        data["gcig"]["uln"] = 30.0
+        route.fulfill(response=answer, body=json.dumps(data))
+
+    page.route("**/api/model", thirty)
+    page.reload()
+    page.wait_for_selector("#model-info:not(:empty)", timeout=30_000)
+    assert page.get_attribute("#uln", "placeholder") == "30"
+
+
 def test_dates_and_example_patient(page):
     page.click("#example")
     page.click("#score")

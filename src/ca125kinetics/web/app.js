@@ -744,6 +744,8 @@
       MODEL = m;
       $("model-info").textContent = `Model ${m.name} ${m.version}, threshold ${Number(m.threshold).toFixed(2)}` +
         (m.trained_on_synthetic ? " — trained on synthetic data, not for clinical use." : ".");
+      // an empty ULN field is the served model's GCIG setting, which a site's model may set otherwise than 35
+      if (m.gcig && m.gcig.uln) $("uln").placeholder = String(m.gcig.uln);
     } catch (err) { /* the page works without it */ }
   }
 
