@@ -198,7 +198,7 @@ async def _raw_lie(base: str, body: bytes) -> tuple[int, str]:
     host, port = base.removeprefix("http://").split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
-        writer.write(b"POST /api/score HTTP/1.1\r\nHost: " + host.encode() + b"\r\n"
+        writer.write(b"POST /api/score HTTP/1.1\r\nHost: " + f"{host}:{port}".encode() + b"\r\n"
                      b"Content-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n"
                      + body)
         await writer.drain()
