@@ -263,7 +263,7 @@ def _registry_cold_start(model, command, env, run, repeats):
     import mlflow
     from mlflow import MlflowClient
 
-    from ca125kinetics.mlflow_model import pyfunc_arguments
+    from ca125kinetics.mlflow_model import log_pyfunc_model
     from ca125kinetics.predict import default_model_dir
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_registry_"))
@@ -274,7 +274,7 @@ def _registry_cold_start(model, command, env, run, repeats):
             mlflow.set_tracking_uri(uri)
             experiment = mlflow.create_experiment("bench", artifact_location=(tmp / "artifacts").as_uri())
             with mlflow.start_run(experiment_id=experiment) as active:
-                info = mlflow.pyfunc.log_model(name="model", **pyfunc_arguments(Path(model or default_model_dir())))
+                info = log_pyfunc_model(Path(model or default_model_dir()))
             client = MlflowClient(tracking_uri=uri)
             client.create_registered_model("ca125-bench")
             version = client.create_model_version(name="ca125-bench", source=info.model_uri,

@@ -57,6 +57,20 @@ def test_tampering_is_detected_and_the_file_named(model_dir, tamper, message):
         verify_manifest(model_dir)
 
 
+def test_mlflows_registry_download_note_beside_an_mlmodel_is_not_a_file_of_the_model(model_dir):
+    """MLflow writes ``registered_model_meta`` (the registered name and version) into every copy
+    of a model it downloads by a ``models:/`` URI, after the model's manifest was written: beside
+    an ``MLmodel`` it is not a file of the model; anywhere else it is a planted file."""
+    (model_dir / "MLmodel").write_text("flavors: {}\n")
+    write_manifest(model_dir)
+    (model_dir / "registered_model_meta").write_text("model_name: m\nmodel_version: '1'\n")
+    verify_manifest(model_dir)
+    assert "registered_model_meta" not in read_manifest(write_manifest(model_dir).parent)
+    (model_dir / "sub" / "registered_model_meta").write_text("x")
+    with pytest.raises(ModelIntegrityError, match="'sub/registered_model_meta' is not listed"):
+        verify_manifest(model_dir)
+
+
 def test_the_bytecode_cache_of_a_listed_source_is_not_a_file_of_the_model(model_dir):
     """``mlflow.pyfunc.load_model(DIR/mlflow_model)`` imports ``_pyfunc_code.py`` and (unless
     PYTHONDONTWRITEBYTECODE) writes ``__pycache__/_pyfunc_code.cpython-311.pyc`` beside it, and
@@ -362,6 +376,29 @@ def test_export_layout_manifest_card_and_pyfunc_round_trip(small, tmp_path):
     (out / "mlflow_model" / "artifacts" / "bundle" / "bundle.joblib").write_bytes(b"tampered")
     with pytest.raises(ModelIntegrityError, match="bundle.joblib"):
         mlflow.pyfunc.load_model(str(out / "mlflow_model"))
+
+
+@pytest.mark.filterwarnings(*MLFLOW_WARNINGS)
+def test_the_mlflow_model_of_an_export_carries_its_own_manifest(small, tmp_path):
+    """The MLflow model directory (``MLmodel``, ``_pyfunc_code.py``, ...) was covered only by the
+    export's top manifest: copied or served on its own (the directory MLflow loads), its code
+    file and MLmodel were under no manifest, unlike the bundle beside them. It now carries its
+    own, as a model logged to a registry does, and ``load_context`` checks it."""
+    import mlflow.pyfunc
+
+    bundle, _, markers, clin = small
+    out = export_model(bundle, tmp_path / "export", model_card="# Card\n")
+    model = out / "mlflow_model"
+    listed = read_manifest(model)
+    assert {"MLmodel", "_pyfunc_code.py", "requirements.txt", "artifacts/bundle/MANIFEST.sha256",
+            "artifacts/bundle/bundle.joblib"} <= set(listed)
+    verify_manifest(model)
+    verify_manifest(out)                                    # the inner manifest is a listed file
+    alone = shutil.copytree(model, tmp_path / "alone")      # the MLflow model without its export
+    with open(alone / "requirements.txt", "a") as handle:
+        handle.write("something-else==1.0\n")
+    with pytest.raises(ModelIntegrityError, match="'requirements.txt' was changed"):
+        mlflow.pyfunc.load_model(str(alone))
 
 
 def test_exports_pickled_before_models_from_code_still_find_their_class():

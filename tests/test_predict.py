@@ -1006,7 +1006,7 @@ def registry(model_dir, tmp_path, monkeypatch):
     import mlflow
     from mlflow import MlflowClient
 
-    from ca125kinetics.mlflow_model import pyfunc_arguments
+    from ca125kinetics.mlflow_model import log_pyfunc_model
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
@@ -1015,7 +1015,7 @@ def registry(model_dir, tmp_path, monkeypatch):
         warnings.simplefilter("ignore")  # mlflow's own deprecation chatter while logging
         experiment = mlflow.create_experiment("predict-tests", artifact_location=(tmp_path / "artifacts").as_uri())
         with mlflow.start_run(experiment_id=experiment) as run:
-            info = mlflow.pyfunc.log_model(name="model", **pyfunc_arguments(model_dir))
+            info = log_pyfunc_model(model_dir)
         client = MlflowClient(tracking_uri=uri)
         client.create_registered_model("ca125-test")
         version = client.create_model_version(name="ca125-test", source=info.model_uri, run_id=run.info.run_id,
@@ -1065,10 +1065,39 @@ def test_a_relative_sqlite_registry_uri_is_the_working_directorys(registry, monk
 def test_tampered_registry_model_is_refused(registry):
     stored = next(registry.rglob("bundle.joblib"))
     stored.write_bytes(stored.read_bytes() + b"\0")
-    with pytest.raises(ModelIntegrityError, match=r"'bundle.joblib' was changed"):
+    with pytest.raises(ModelIntegrityError, match=r"bundle.joblib' was changed"):
         P.load_model("models:/ca125-test@champion")
     with pytest.raises(ModelNotFoundError, match="could not resolve the MLflow model URI"):
         P.load_model("models:/no-such-model@champion")
+
+
+@pytest.mark.parametrize("changed", ["_pyfunc_code.py", "MLmodel", "input_example.json"])
+def test_a_changed_file_of_a_registered_model_outside_its_bundle_is_refused(registry, changed, tmp_path):
+    """The registry's copy of a model (what ``models:/NAME@champion`` names) carried a manifest
+    only in ``artifacts/bundle/``: its ``_pyfunc_code.py``, which ``mlflow.pyfunc.load_model`` runs,
+    and its ``MLmodel`` could be changed and the model still loaded, and the documented check
+    (``verify_manifest`` on the model's directory) refused every registered model for want of a
+    manifest. The logged model now carries one at its root, written from the files the store holds."""
+    import mlflow
+
+    from ca125kinetics.integrity import verify_manifest
+
+    [root] = {m.parent for m in registry.rglob("MLmodel")}
+    verify_manifest(root)
+    P.load_model("models:/ca125-test@champion")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # mlflow's own chatter while downloading
+        copy = Path(mlflow.artifacts.download_artifacts("models:/ca125-test@champion", dst_path=str(tmp_path / "dl")))
+    assert (copy / "registered_model_meta").is_file()       # mlflow's note of what it downloaded ...
+    verify_manifest(copy)                                   # ... is not a file of the model
+    with open(root / changed, "a") as handle:
+        handle.write("\n# changed\n")
+    P.clear_model_cache()
+    for scoring_only in (False, True):
+        with pytest.raises(ModelIntegrityError, match=f"'{changed}' was changed"):
+            P.load_model("models:/ca125-test@champion", scoring_only=scoring_only)
+    with pytest.raises(ModelIntegrityError, match=f"'{changed}' was changed"):
+        verify_manifest(root)
 
 
 @pytest.mark.parametrize(("field", "value"), [("threshold", 0.123), ("trained_on_synthetic", "flipped")])
@@ -1083,6 +1112,7 @@ def test_edited_metadata_of_a_registry_model_is_refused_as_in_a_directory(regist
     data[field] = (not data[field]) if value == "flipped" else value
     meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     write_manifest(meta.parent)
+    write_manifest(next(registry.rglob("MLmodel")).parent)   # and the logged model's, coherently
     for scoring_only in (False, True):
         P.clear_model_cache()
         with pytest.raises(ModelIntegrityError, match=f"states {field} .* but the model scores with"):

@@ -663,6 +663,39 @@ def test_batched_logging_logs_every_name_it_logged_before(run):
 
 
 @pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_the_registered_model_is_under_a_manifest_and_scores_as_the_export(run, cohort_dir, tmp_path, monkeypatch):
+    """The registered copy of the model (``models:/test-cr@champion``) had a manifest only in its
+    bundle directory: its ``_pyfunc_code.py`` (run by ``mlflow.pyfunc.load_model``) and ``MLmodel``
+    were covered by nothing, and ``verify_manifest`` on it, the documented check before
+    ``mlflow.pyfunc.load_model``, refused it for want of one."""
+    import shutil
+
+    from mlflow.tracking import MlflowClient
+
+    from ca125kinetics.errors import ModelIntegrityError
+    from ca125kinetics.predict import clear_model_cache, load_model, score_frame
+
+    result, _ = run
+    client = MlflowClient(tracking_uri=result.tracking_uri)
+    version = client.get_model_version_by_alias("test-cr", "champion")
+    stored = Path(client.get_model_version_download_uri("test-cr", version.version).removeprefix("file://"))
+    verify_manifest(stored)
+    assert {"MLmodel", "_pyfunc_code.py", "requirements.txt", "input_example.json",
+            "artifacts/bundle/bundle.joblib", "artifacts/bundle/MANIFEST.sha256"} <= set(read_manifest(stored))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", result.tracking_uri)
+    clear_model_cache()
+    registered, exported = load_model(result.model_uri), load_model(result.export_dir)
+    example = result.input_example
+    pd.testing.assert_frame_equal(score_frame(registered, example), score_frame(exported, example))
+    copy = shutil.copytree(stored, tmp_path / "copy")
+    with open(copy / "_pyfunc_code.py", "a") as handle:
+        handle.write("print('changed')\n")
+    with pytest.raises(ModelIntegrityError, match="'_pyfunc_code.py' was changed"):
+        verify_manifest(copy)
+    clear_model_cache()
+
+
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
 def test_export_directory(run):
     result, _ = run
     out = Path(result.export_dir)

@@ -9,7 +9,8 @@ changed or is missing, when a file is present that the manifest does not list (a
 file is as suspicious as a changed one), or when the directory holds a symbolic link (its
 bytes would live outside the directory). The interpreter's bytecode cache of a listed ``.py``
 (``__pycache__/<stem>.*.pyc``, which MLflow's loader and ``pip install`` write) is not a file of
-the model. Loaders call it before unpickling anything.
+the model, nor is the ``registered_model_meta`` beside an ``MLmodel`` that MLflow writes into a
+model it downloads from its registry. Loaders call it before unpickling anything.
 
 A loader reads the files it will load once (:func:`read_files`) and hands those bytes to
 :func:`verify_manifest` (``contents``), which checks them rather than the files on disk: what is
@@ -58,9 +59,22 @@ def _files(directory: Path) -> list[str]:
             raise ModelIntegrityError(
                 f"{str(directory)!r}: {rel!r} is a symbolic link (to {str(p.readlink())!r}); a model "
                 "directory must hold its own files: copy the target in place of the link, or re-export the model")
-        if p.is_file() and rel != MANIFEST_NAME and not _is_bytecode_of_source(p):
+        if p.is_file() and rel != MANIFEST_NAME and not _is_bytecode_of_source(p) \
+                and not _is_registry_download_note(p):
             out.append(rel)
     return sorted(out)
+
+
+#: The file MLflow writes into a model directory it downloads by a ``models:/`` URI.
+REGISTRY_DOWNLOAD_NOTE = "registered_model_meta"
+
+
+def _is_registry_download_note(path: Path) -> bool:
+    """``registered_model_meta`` beside an ``MLmodel``: the note (YAML: the registered name and
+    version it was downloaded as) that MLflow writes into every copy of a model it downloads
+    by a ``models:/`` URI, after the model was logged, so a manifest written when the model
+    was logged cannot list it. Nothing of the package reads it, and it is never code."""
+    return path.name == REGISTRY_DOWNLOAD_NOTE and (path.parent / "MLmodel").is_file()
 
 
 def _is_bytecode_of_source(path: Path) -> bool:

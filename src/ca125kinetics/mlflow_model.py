@@ -7,6 +7,7 @@ imports it. An exported model (:func:`export_model`) is a directory::
         mlflow_model/            MLflow model, "models from code" (see below)
             MLmodel, _pyfunc_code.py, requirements.txt, input_example.json, ...
             artifacts/bundle/    bundle.joblib, bundle.json, scorer.json, MANIFEST.sha256
+            MANIFEST.sha256      sha256sum of every other file of the MLflow model
         model_card.md            first line says "Trained on synthetic data - not for
                                  clinical use" when so
         bundle.json
@@ -16,7 +17,16 @@ imports it. An exported model (:func:`export_model`) is a directory::
 (:class:`Ca125PyfuncModel`, set by the small file :data:`PYFUNC_CODE` that MLflow stores in
 the model), not a pickled object: loading an exported model never unpickles a
 ``python_model.pkl``. Its only pickle is the bundle, which ``load_context`` loads after
-verifying the SHA-256 manifests (the bundle's own, and the export's when inside one).
+verifying the SHA-256 manifests (the bundle's own, the MLflow model's, and the export's when
+inside one).
+
+**Every file of the MLflow model is under a manifest**, the code file included: an exported
+model's ``mlflow_model/MANIFEST.sha256``, and the same file at the root of a model logged to a
+tracking store (:func:`log_pyfunc_model`, which ``ca125 train`` registers). MLflow's loader
+runs ``_pyfunc_code.py`` before ``load_context``, so only a check made before
+``mlflow.pyfunc.load_model`` protects against a changed code file:
+``ca125kinetics.integrity.verify_manifest(<model directory>)``, or
+``ca125kinetics.predict.load_model`` (which verifies every manifest and never runs the file).
 Exports made before this format (with ``python_model.pkl``) still load: their pickle names
 ``ca125kinetics.bundle.Ca125PyfuncModel``, which resolves to the same class.
 
@@ -50,6 +60,7 @@ __all__ = [
     "PYFUNC_INPUT_COLUMNS",
     "pyfunc_input_columns",
     "export_model",
+    "log_pyfunc_model",
     "check_export_dir",
     "default_model_card",
     "model_signature",
@@ -81,6 +92,10 @@ def _pyfunc_class():
             bundle_file = (directory / BUNDLE_FILE).resolve()
             contents = read_files(bundle_file)
             verify_manifest(directory, contents)  # the bundle's own manifest
+            model_root = directory.parents[1] if len(directory.parents) > 1 else None
+            if model_root is not None and (model_root / MANIFEST_NAME).is_file() \
+                    and (model_root / "MLmodel").is_file():
+                verify_manifest(model_root, contents)  # the MLflow model's (models logged before it had none)
             export_root = directory.parents[2] if len(directory.parents) > 2 else None
             if export_root is not None and (export_root / MANIFEST_NAME).is_file() \
                     and (export_root / MLFLOW_DIR).is_dir():
@@ -299,11 +314,43 @@ def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | 
         bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
         mlflow.pyfunc.save_model(path=str(root / MLFLOW_DIR), signature=signature, input_example=input_example,
                                  **pyfunc_arguments(bundle_dir))
+        write_manifest(root / MLFLOW_DIR)   # as a logged model's (log_pyfunc_model)
         shutil.copyfile(bundle_dir / BUNDLE_JSON, root / BUNDLE_JSON)
     text = model_card if model_card is not None else default_model_card(bundle)
     (root / MODEL_CARD).write_text(_card_first_line(bundle, text), encoding="utf-8")
     write_manifest(root)
     return root
+
+
+def log_pyfunc_model(bundle_dir, *, client=None, name: str = "model", signature=None,
+                     input_example: pd.DataFrame | None = None):
+    """Log a saved bundle directory as the pyfunc model of the active run, under a manifest.
+
+    ``mlflow.pyfunc.log_model`` with :func:`pyfunc_arguments`, then ``MANIFEST.sha256`` of
+    every file of the logged model (``MLmodel``, ``_pyfunc_code.py``, the requirements and
+    examples, the bundle directory with its own manifest) is added at its root, computed from
+    the files as the store holds them (MLflow rewrites ``MLmodel`` while it logs): a changed
+    code file of a registered model is then refused by ``ca125kinetics.predict.load_model``
+    and by :func:`ca125kinetics.integrity.verify_manifest` on the model's directory, as in an
+    exported model. ``client``: the ``MlflowClient`` of the run's store (default: mlflow's
+    current tracking URI).
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+    """
+    import mlflow
+    import mlflow.artifacts
+    import mlflow.pyfunc
+
+    info = mlflow.pyfunc.log_model(name=name, signature=signature, input_example=input_example,
+                                   **pyfunc_arguments(bundle_dir))
+    client = client if client is not None else mlflow.MlflowClient()
+    with tempfile.TemporaryDirectory(prefix="ca125-logged-") as tmp:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=info.model_uri, dst_path=tmp,
+                                                         tracking_uri=client.tracking_uri))
+        client.log_model_artifact(info.model_id, str(write_manifest(local)))
+    return info
 
 
 def _card_first_line(bundle: ModelBundle, text: str) -> str:

@@ -31,8 +31,9 @@ What one training logs
       selected model's metrics and the landmark models' (``landmark.<key>.<metric>``), tables
       (CV folds, CV summary, final comparison, predictions, exclusions, landmarks) and plots (ROC, calibration, score comparison) as artifacts, the model
       card, and the selected model as an MLflow **pyfunc model** with signature and input
-      example, registered under the model name with the alias ``champion`` (aliases, not
-      the deprecated stages);
+      example and a ``MANIFEST.sha256`` of all its files
+      (:func:`ca125kinetics.mlflow_model.log_pyfunc_model`), registered under the model name
+      with the alias ``champion`` (aliases, not the deprecated stages);
     * one **child run per model family and per published score**: its hyperparameters, mean
       and sd of the CV metrics, per-fold AUC (metric ``cv_auc`` with ``step`` = fold index)
       and its metrics in the final comparison.
@@ -376,7 +377,7 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
     from mlflow.tracking.context.registry import resolve_tags
 
     from .bundle import save_bundle
-    from .mlflow_model import model_signature, pyfunc_arguments
+    from .mlflow_model import log_pyfunc_model, model_signature
 
     store = store if store is not None else open_tracking(tracking_uri, name)
     client, experiment_id = store.client, store.experiment_id
@@ -427,9 +428,8 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
                 fig.savefig(files / "plots" / file, dpi=110, metadata={"Software": None})
             client.log_artifacts(run_id, str(files))
             bundle_dir = save_bundle(result.bundle, tmp / "bundle")
-            info = mlflow.pyfunc.log_model(
-                name="model", signature=model_signature(result.bundle, input_example),
-                input_example=input_example, **pyfunc_arguments(bundle_dir))
+            info = log_pyfunc_model(bundle_dir, client=client, signature=model_signature(result.bundle, input_example),
+                                    input_example=input_example)
         with store_lock(store.uri):
             version = _register(client, name, info, run_id, result.bundle)
         return {"tracking_uri": store.uri, "run_id": run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",
