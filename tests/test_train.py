@@ -415,14 +415,16 @@ def test_how_the_cohort_was_called_synthetic_is_decided_and_said(tmp_path):
 
     (tmp_path / "markers.csv").write_text("patient_id,day,ca125\n")
     plain = tmp_path / "markers.csv"
-    assert _synthetic_status(plain, None) == (False, "not declared (neither --synthetic nor --no-synthetic) and "
-                                              "no params.json of `ca125 synth` beside the markers file: read "
-                                              "as a real cohort")
-    assert _synthetic_status(plain, True) == (True, "declared synthetic by the user (--synthetic)")
-    assert _synthetic_status(pd.DataFrame(), False) == (False, "declared not synthetic by the user (--no-synthetic)")
+    read = pd.DataFrame({"patient_id": []})     # the table as the readers read it
+    assert _synthetic_status(plain, None, table=read) == (
+        False, "not declared (neither --synthetic nor --no-synthetic) and no params.json of `ca125 synth` beside "
+               "the markers file: read as a real cohort")
+    assert _synthetic_status(plain, True, table=read) == (True, "declared synthetic by the user (--synthetic)")
+    assert _synthetic_status(pd.DataFrame(), False, table=read) == (False, "declared not synthetic by the user "
+                                                                           "(--no-synthetic)")
     (tmp_path / "params.json").write_text(json.dumps({"generator_version": 1}))
-    assert _synthetic_status(plain, None)[0] and "detected" in _synthetic_status(plain, None)[1]
-    assert _synthetic_status(plain, False)[0] is False   # the user's word wins, and is recorded
+    assert _synthetic_status(plain, None, table=read)[0] and "detected" in _synthetic_status(plain, None, table=read)[1]
+    assert _synthetic_status(plain, False, table=read)[0] is False   # the user's word wins, and is recorded
 
 
 def test_a_params_json_beside_tables_it_did_not_describe_is_refused_not_read_as_synthetic(tmp_path):
@@ -435,7 +437,7 @@ def test_a_params_json_beside_tables_it_did_not_describe_is_refused_not_read_as_
     cohort = simulate_cohort(20, seed=3)
     cohort.write(tmp_path)
     markers, clinical = tmp_path / "markers.csv", tmp_path / "clinical.csv"
-    assert _synthetic_status(markers, None)[0]               # as ca125 synth wrote it
+    assert _synthetic_status(markers, None, table=cohort.markers)[0]               # as ca125 synth wrote it
     said = (r"a params.json of `ca125 synth` lies beside the markers file, but the tables are not the cohort it "
             r"describes \({}\): say whether the cohort is synthetic with --synthetic or --no-synthetic")
     for table in (markers, clinical):                       # saved again by a spreadsheet: ';'
@@ -445,11 +447,45 @@ def test_a_params_json_beside_tables_it_did_not_describe_is_refused_not_read_as_
         fit_and_evaluate(markers, clinical, config=SMALL, read_options={"sep": ";"})
     more = pd.concat([cohort.markers, cohort.markers.assign(patient_id=lambda f: "x" + f["patient_id"])])
     more.to_csv(markers, index=False)
+    pd.read_csv(clinical, sep=";", dtype=str, keep_default_na=False).to_csv(clinical, index=False)
     with pytest.raises(InvalidInputError, match=said.format(r"the markers hold 40 patients, the cohort written "
                                                             r"there 20")):
         fit_and_evaluate(markers, clinical, config=SMALL)
-    assert _synthetic_status(markers, False) == (False, "declared not synthetic by the user (--no-synthetic)")
-    assert _synthetic_status(markers, True)[0]
+    assert _synthetic_status(markers, False, table=cohort.markers) == (False, "declared not synthetic by the "
+                                                                             "user (--no-synthetic)")
+    assert _synthetic_status(markers, True, table=cohort.markers)[0]
+
+
+def test_the_markers_file_beside_a_synth_params_json_is_read_once(tmp_path, monkeypatch):
+    """Beside a params.json of ``ca125 synth`` the markers file was read twice: once by pandas
+    alone (``train._patients_in``, to count its patients against the generator's ``n``), then by
+    the readers. The patients are now counted in the table the readers read."""
+    simulate_cohort(120, seed=5).write(tmp_path)
+    markers = tmp_path / "markers.csv"
+    opened = []
+    read_csv = pd.read_csv
+
+    def counting(path, *args, **kwargs):
+        opened.append(Path(path).name if isinstance(path, (str, os.PathLike)) else path)
+        return read_csv(path, *args, **kwargs)
+
+    import ca125kinetics.train as T
+
+    decided = []
+    status = T._synthetic_status
+    monkeypatch.setattr(T, "_synthetic_status", lambda *a, **k: decided.append(status(*a, **k)) or decided[-1])
+    monkeypatch.setattr(pd, "read_csv", counting)
+
+    class Read(Exception):
+        pass
+
+    def stop(text):        # once the tables are read: the rest does not read them
+        raise Read(text)
+
+    with pytest.raises(Read, match="read tables"):
+        fit_and_evaluate(markers, tmp_path / "clinical.csv", config=SMALL, progress=stop)
+    assert opened.count("markers.csv") == 1
+    assert decided == [(True, "detected: a params.json of `ca125 synth` lies beside the markers file")]
 
 
 def test_a_cohort_of_simulate_cohort_given_as_frames_is_synthetic():
@@ -461,14 +497,14 @@ def test_a_cohort_of_simulate_cohort_given_as_frames_is_synthetic():
     from ca125kinetics.train import _synthetic_status
 
     cohort = simulate_cohort(20, seed=3)
-    synthetic, source = _synthetic_status(cohort.markers, None)
+    synthetic, source = _synthetic_status(cohort.markers, None, table=cohort.markers)
     assert synthetic and source.startswith("detected: the markers table is a frame of ca125kinetics.synth")
-    assert _synthetic_status(cohort.markers[cohort.markers["day"] < 100].copy(), None)[0]
-    assert _synthetic_status(cohort.markers, False)[0] is False
+    assert _synthetic_status(cohort.markers[cohort.markers["day"] < 100].copy(), None, table=cohort.markers)[0]
+    assert _synthetic_status(cohort.markers, False, table=cohort.markers)[0] is False
     plain = pd.DataFrame({"patient_id": ["1"], "day": [0], "ca125": [100.0]})
-    assert _synthetic_status(plain, None) == (False, "not declared (neither synthetic=True nor synthetic=False) "
-                                              "and the markers table is no frame of ca125kinetics.synth: read "
-                                              "as a real cohort")
+    assert _synthetic_status(plain, None, table=plain) == (
+        False, "not declared (neither synthetic=True nor synthetic=False) and the markers table is no frame of "
+               "ca125kinetics.synth: read as a real cohort")
 
 
 # ----------------------------------------------------------------------------- one training run
@@ -756,6 +792,8 @@ def test_same_seed_and_data_give_identical_metrics_and_predictions(run, cohort_d
     config = dict(SMALL, cv=dict(SMALL["cv"], n_jobs=2))
     second = fit_and_evaluate(cohort_dir / "markers.csv", cohort_dir / "clinical.csv", config=config,
                               name="test-cr", synthetic=True)
+    # as train records it (fit_and_evaluate said 'declared by the caller (synthetic=True)')
+    assert second.synthetic_source == "declared synthetic by the user (--synthetic)"
     assert second.metrics() == first.metrics()
     pd.testing.assert_frame_equal(second.cv_folds, first.cv_folds)
     pd.testing.assert_frame_equal(second.predictions, first.predictions)

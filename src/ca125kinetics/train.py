@@ -1135,11 +1135,10 @@ def fit_and_evaluate(markers, clinical, *, config=None, name: str = DEFAULT_NAME
     # threads only contend (measured: a CV fold took 4x longer with 2 threads under load).
     # Parallelism is across folds (cv.n_jobs processes) instead.
     with threadpool_limits(limits=1):
-        return _fit_and_evaluate(markers, clinical, load_config(config), name,
-                                 _synthetic_status(markers, synthetic, read_options)[0], progress, read_options)
+        return _fit_and_evaluate(markers, clinical, load_config(config), name, synthetic, progress, read_options)
 
 
-def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool,
+def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synthetic: bool | None,
                       progress, read_options: dict | None = None) -> TrainingResult:
     from .bundle import ModelBundle
     from .features import build_patient_frame
@@ -1159,7 +1158,10 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
 
     task = config.task
     names = task.comparators
+    given = markers
     markers, clinical = _read_inputs(markers, clinical, task, read_options)
+    # decided on the table as read (a params.json of ca125 synth is checked against its patients)
+    synthetic, synthetic_source = _synthetic_status(given, synthetic, read_options, table=markers)
     frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,
                                 task=task, censored_flag=True)
     digest = data_digest(markers, clinical)
@@ -1273,7 +1275,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
         timings=timings, warnings=tuple(dict.fromkeys(caught)),
         input_example=pyfunc_input_example(markers, clinical, eval_ids[:2], task, synthetic=bool(synthetic)),
         landmarks=landmark_table,
-        synthetic_source=f"declared by the caller (synthetic={bool(synthetic)})", missing=missing,
+        synthetic_source=synthetic_source, missing=missing,
         read_options=checked_read_options(read_options))
 
 
@@ -1549,13 +1551,16 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, n
 # ============================================================================ train (tracking + export)
 
 
-def _synthetic_status(markers, synthetic: bool | None, read_options: dict | None = None) -> tuple[bool, str]:
+def _synthetic_status(markers, synthetic: bool | None, read_options: dict | None = None, *,
+                      table: pd.DataFrame) -> tuple[bool, str]:
     """Whether the cohort is synthetic, and how that was decided (for the card and MLflow).
 
-    A ``params.json`` of ``ca125 synth`` beside a markers file makes it synthetic when the
-    tables are the cohort it describes; beside other tables (read with options that synth's
-    files do not need, or another number of patients) which of the two they are would be a
-    guess: a real cohort would be called synthetic (and its patients' records put in the
+    ``markers`` is the markers table as the caller gave it (a path or a frame), ``table`` the
+    same table as the readers read it (its patients are counted there: the file is not read a
+    second time). A ``params.json`` of ``ca125 synth`` beside a markers file makes it synthetic
+    when the tables are the cohort it describes; beside other tables (read with options that
+    synth's files do not need, or another number of patients) which of the two they are would
+    be a guess: a real cohort would be called synthetic (and its patients' records put in the
     MLflow input example), so the user is asked to say it."""
     if synthetic is not None:
         return bool(synthetic), ("declared synthetic by the user (--synthetic)" if synthetic
@@ -1567,7 +1572,7 @@ def _synthetic_status(markers, synthetic: bool | None, read_options: dict | None
                        "frame of ca125kinetics.synth: read as a real cohort")
     params = _synth_params(markers)
     if params is not None:
-        _refuse_tables_synth_did_not_write(markers, params, read_options)
+        _refuse_tables_synth_did_not_write(markers, params, read_options, table)
         return True, "detected: a params.json of `ca125 synth` lies beside the markers file"
     return False, ("not declared (neither --synthetic nor --no-synthetic) and no params.json of "
                    "`ca125 synth` beside the markers file: read as a real cohort")
@@ -1586,10 +1591,12 @@ def _synth_params(markers) -> dict | None:
     return data if isinstance(data, dict) and "generator_version" in data else None
 
 
-def _refuse_tables_synth_did_not_write(markers, params: dict, read_options: dict | None) -> None:
+def _refuse_tables_synth_did_not_write(markers, params: dict, read_options: dict | None,
+                                       table: pd.DataFrame) -> None:
     """Refuse a markers file beside a ``params.json`` of ``ca125 synth`` that is not the cohort
     it describes: read with reading options (synth writes the data contract's format), or
-    holding another number of patients than the generator's ``n``."""
+    holding another number of patients than the generator's ``n`` (counted in ``table``, the
+    file as the readers read it)."""
     from .io import checked_read_options
 
     how = checked_read_options(read_options)
@@ -1597,8 +1604,8 @@ def _refuse_tables_synth_did_not_write(markers, params: dict, read_options: dict
         reason = f"they are read with options {sorted(how)}; ca125 synth writes the data contract's format"
     else:
         n = params.get("call", {}).get("n") if isinstance(params.get("call"), dict) else None
-        found = _patients_in(markers) if isinstance(n, int) else None
-        if found is None or found == n:
+        found = int(table["patient_id"].nunique())
+        if not isinstance(n, int) or found == n:
             return
         reason = f"the markers hold {found} patients, the cohort written there {n}"
     raise InvalidInputError(
@@ -1606,19 +1613,6 @@ def _refuse_tables_synth_did_not_write(markers, params: dict, read_options: dict
         f"cohort it describes ({reason}): say whether the cohort is synthetic with --synthetic or "
         "--no-synthetic (synthetic=True/False); a model trained on people's records must not be called "
         "synthetic, nor carry their records as its input example")
-
-
-def _patients_in(markers) -> int | None:
-    """Patients in a markers file as ``ca125 synth`` writes it (CSV or Parquet), or None when
-    it cannot be read so (the readers then say why)."""
-    try:
-        if str(markers).lower().endswith(".parquet"):
-            ids = pd.read_parquet(markers, columns=["patient_id"])["patient_id"]
-        else:
-            ids = pd.read_csv(markers, usecols=["patient_id"], dtype=str, keep_default_na=False)["patient_id"]
-    except (OSError, ValueError, KeyError):
-        return None
-    return int(ids.nunique())
 
 
 def train(markers, clinical, *, config=None, tracking_uri: str | None = None, name: str = DEFAULT_NAME,
@@ -1664,7 +1658,6 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
     config = load_config(config)
     checked_read_options(read_options)
     uri = resolve_tracking_uri(tracking_uri)  # fail early on a bad URI
-    synthetic, synthetic_source = _synthetic_status(markers, synthetic, read_options)
     out = Path(out_dir) if out_dir is not None else Path("models") / name
     check_export_dir(out)  # and on an export path that would be refused after the run was registered
     # the tracking store (imports, a new database's schema) is opened while the models are
@@ -1682,7 +1675,6 @@ def train(markers, clinical, *, config=None, tracking_uri: str | None = None, na
 
         result = fit_and_evaluate(markers, clinical, config=config, name=name, synthetic=synthetic,
                                   progress=step_or_stop, read_options=read_options)
-        result = dataclasses.replace(result, synthetic_source=synthetic_source)
         clock = time.perf_counter()
         example = result.input_example
         card = model_card(result)
