@@ -1071,7 +1071,7 @@ def test_tampered_registry_model_is_refused(registry):
         P.load_model("models:/no-such-model@champion")
 
 
-@pytest.mark.parametrize("changed", ["_pyfunc_code.py", "MLmodel", "input_example.json"])
+@pytest.mark.parametrize("changed", ["_pyfunc_code.py", "MLmodel", "requirements.txt"])
 def test_a_changed_file_of_a_registered_model_outside_its_bundle_is_refused(registry, changed, tmp_path):
     """The registry's copy of a model (what ``models:/NAME@champion`` names) carried a manifest
     only in ``artifacts/bundle/``: its ``_pyfunc_code.py``, which ``mlflow.pyfunc.load_model`` runs,
