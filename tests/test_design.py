@@ -922,3 +922,32 @@ def test_patients_support_refuses_what_no_float_holds():
         design.patients_support(10 ** 400, accrual=36, follow_up=24, control_median=14, true_hr=1.0)
     with pytest.raises(InvalidInputError, match="below 1e-300 .* allocation 1e-300"):
         design.patients_support(2, accrual=36, follow_up=24, control_median=14, allocation=1e-300)
+
+
+_DETECTABLE_FORMS = [
+    ["--events", "200"],
+    ["--events", "200", "--true-hr", "1"],
+    ["--n", "500", "--accrual", "36", "--follow-up", "24", "--control-median", "14"],
+    ["--n", "500", "--accrual", "36", "--follow-up", "24", "--control-median", "14", "--true-hr", "1"],
+]
+
+
+@pytest.mark.parametrize("allocation", ["0.001", "0.1", "0.5", "0.6667", "0.9", "0.999", "0.99999"])
+@pytest.mark.parametrize("form", _DETECTABLE_FORMS)
+def test_detectable_hr_text_and_json_say_the_same(form, allocation, capsys):
+    """detectable-hr --n at allocation 0.99999 printed the answer as text, then a refusal (exit 2)
+    from a second computation the text output alone made (the average convention's note), while
+    the JSON gave the answer (exit 0) without the note; at 0.999 the text said the average
+    convention 'gives a detectable hazard ratio of 0.0000' and the JSON said nothing. One result
+    now feeds both: the same exit code, the same hazard ratio to the digits printed, the same note."""
+    argv = ["design", "detectable-hr", *form, "--allocation", allocation]
+    code = main(argv)
+    captured = capsys.readouterr()
+    text = captured.out
+    assert main([*argv, "--format", "json"]) == code == 0, captured.err
+    r = json.loads(capsys.readouterr().out)
+    shown = re.search(r"(?:hazard ratio|margin) ([0-9.e+-]+) ", text.splitlines()[0]).group(1)
+    assert float(shown) == pytest.approx(r["hr"], rel=1e-3)     # 4 significant digits or 4 decimals >= 0.01
+    assert float(shown) > 0
+    notes = [line.removeprefix("  note: ") for line in text.splitlines() if line.startswith("  note: ")]
+    assert notes == ([r["note"]] if r["note"] else [])

@@ -377,6 +377,20 @@ class DetectableHrResult(_Frame):
     at_time, control_survival, survival_difference : float
         Non-inferiority from :func:`patients_support` with a control survival at a time
         point: the margin as a loss of survival there, ``S_c - S_c^M`` (else NaN).
+    convention : str or None
+        From :func:`patients_support`: the event-probability convention (None when the
+        events were given).
+    events_expected : float
+        From :func:`patients_support`: the events the ``n`` patients expect in both arms,
+        ``n (p P_e + (1 - p) P_c)``, under the hazard ratio found (superiority) or the true
+        one (else NaN).
+    hr_average_convention : float
+        With the ``"control"`` convention, when ``events_expected`` falls short of ``events``
+        (the power is then below the one stated): the answer of the ``"average"`` convention,
+        NaN when it has none (no hazard ratio above 1e-300) or the shortfall is absent.
+    note : str
+        That shortfall in words ("" when there is none): the text output prints it and the
+        JSON carries it, from this one computation.
     direction : str
     formula : str
     """
@@ -394,6 +408,10 @@ class DetectableHrResult(_Frame):
     at_time: float = math.nan
     control_survival: float = math.nan
     survival_difference: float = math.nan
+    convention: str | None = None
+    events_expected: float = math.nan
+    hr_average_convention: float = math.nan
+    note: str = ""
     direction: str = DIRECTION
     formula: str = "ln HR = ln HR0 -/+ (z_(1-alpha/sided) + z_power) / sqrt(p (1 - p) D)"
 
@@ -479,17 +497,49 @@ def patients_support(n: int, *, accrual: float, follow_up: float, control_median
     alpha, sided, power, allocation = _check_test(alpha, sided, power, allocation)
     _refuse_unused_time_point("patients_support", None, control_survival, at_time, control_arm=True)
     lam_c, _ = _control_hazard(control_median, control_survival, at_time)
+    kw = dict(alpha=alpha, sided=sided, power=power, allocation=allocation)
+    out = _patients_support(n, lam_c, accrual, follow_up, control_survival, at_time, true_hr, convention, kw)
+    hr = out.hr if true_hr is None else out.true_hr
+    p_c, p_e = (float(x) for x in event_probability(np.array([lam_c, lam_c * hr]), accrual, follow_up))
+    expected = n * (allocation * p_e + (1.0 - allocation) * p_c)
+    hr_average, note = math.nan, ""
+    if convention == "control" and expected < out.events:
+        try:
+            hr_average = _patients_support(n, lam_c, accrual, follow_up, control_survival, at_time, true_hr,
+                                           "average", kw).hr
+            gives = f"gives a {'detectable hazard ratio' if true_hr is None else 'smallest margin'} of " \
+                    f"{_ratio_text(hr_average)}"
+        except InvalidInputError:      # no hazard ratio above 1e-300: said, not raised after the answer
+            gives = "finds no detectable hazard ratio above 1e-300"
+        note = (f"under hazard ratio {hr:.4g} the {n} patients expect {expected:.1f} events (both arms), fewer than "
+                f"the {out.events:.1f} the control convention counts: power below {power:g}; "
+                f"{_given('convention', 'average')} " + gives)
+    return DetectableHrResult(**{**asdict(out), "convention": convention, "events_expected": expected,
+                                 "hr_average_convention": hr_average, "note": note})
+
+
+def _ratio_text(value: float) -> str:
+    """A hazard ratio as text: 4 decimals (``0.6198``, ``1.4280``), 4 significant digits
+    outside 0.01 to 10,000 (``0.0007088``, ``3.012e+31``), where 4 decimals said ``0.0000``
+    or printed 32 digits."""
+    return f"{value:.4f}" if 0.01 <= abs(value) < 1e4 else f"{value:.4g}"
+
+
+def _patients_support(n, lam_c, accrual, follow_up, control_survival, at_time, true_hr, convention,
+                      kw) -> DetectableHrResult:
+    """:func:`patients_support` for a checked ``n`` and control hazard ``lam_c``, one convention."""
+    allocation = kw["allocation"]
 
     def p_event(hr):
         p_c, p_e = event_probability(np.array([lam_c, lam_c * hr]), accrual, follow_up)
         return float(allocation * p_e + (1.0 - allocation) * p_c) if convention == "average" else float(p_c)
 
-    kw = dict(alpha=alpha, sided=sided, power=power, allocation=allocation)
+    alpha, power = kw["alpha"], kw["power"]
     if true_hr is None:
         # solved for u = ln HR: ln HR_detectable(n P(e^u)) - u, which falls as u rises (P, the detectable
         # HR's log rises less than u). At u = 0 (HR 1) it is <= 0; at the log of the HR detectable with
         # the fewest events P can give (HR -> 0: the control arm's, (1 - p) P_c for "average") it is >= 0.
-        zsum = _z_sum(alpha, sided, power)
+        zsum = _z_sum(alpha, kw["sided"], power)
 
         def gap(u):
             return -zsum / math.sqrt(allocation * (1.0 - allocation) * n * p_event(math.exp(u))) - u

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, _time_point_uses, detectable_hr, events,
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _ratio_text, _time_point_uses, detectable_hr, events,
                       noninferiority_analysis, patients_support, plot_power_curve, power_curve, sample_size,
                       selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
@@ -251,42 +251,21 @@ def _cli_detectable(args) -> int:
     if args.format == "json":
         _print_json(r.to_dict())
         return 0
-    base = f"{r.events:.1f} events" + (f" (expected from {r.n:g} patients, P(event) {r.p_event:.4f}, "
-                                        f"{args.convention} convention)" if math.isfinite(r.n) else "")
+    base = f"{r.events:.1f} events" + (f" (expected from {int(r.n)} patients, P(event) {r.p_event:.4f}, "
+                                        f"{r.convention} convention)" if math.isfinite(r.n) else "")
     if r.hypothesis == "superiority":
-        print(f"detectable hazard ratio {r.hr:.4f} (experimental vs control) with {base}; "
+        print(f"detectable hazard ratio {_ratio_text(r.hr)} (experimental vs control) with {base}; "
               f"{_sided_text(r.alpha, r.sided)}, power {r.power:g}")
     else:
-        text = (f"smallest non-inferiority margin {r.hr:.4f} on the hazard ratio (experimental vs control) with "
-                f"{base}, true hazard ratio {r.true_hr:g}; {_sided_text(r.alpha, r.sided)}, power {r.power:g}")
+        text = (f"smallest non-inferiority margin {_ratio_text(r.hr)} on the hazard ratio (experimental vs control) "
+                f"with {base}, true hazard ratio {r.true_hr:g}; {_sided_text(r.alpha, r.sided)}, power {r.power:g}")
         if math.isfinite(r.survival_difference):
             text += (f"\n  = a loss of {r.survival_difference:.4f} in survival at {r.at_time:g} from the control's "
                      f"{r.control_survival:g}")
         print(text)
-    if math.isfinite(r.n) and args.convention == "control":
-        _note_control_convention(args, r, kw)
+    if r.note:
+        print(f"  note: {r.note}")
     return 0
-
-
-def _note_control_convention(args, r, kw) -> None:
-    """Say when the control convention counts more events than ``n`` patients expect in both
-    arms under the hazard ratio found (or the true one), so that the power is below the one
-    stated, and what the average convention gives (as ``ca125 design n`` says it)."""
-    from ..design import event_probability
-
-    hr = r.hr if r.hypothesis == "superiority" else r.true_hr
-    lam_c = (math.log(2.0) / args.control_median if args.control_median is not None
-             else -math.log(args.control_survival) / args.at_time)
-    p_c, p_e = event_probability(np.array([lam_c, lam_c * hr]), args.accrual, args.follow_up)
-    both = r.n * (r.allocation * float(p_e) + (1.0 - r.allocation) * float(p_c))
-    if both < r.events:
-        average = patients_support(args.n, accrual=args.accrual, follow_up=args.follow_up,
-                                   control_median=args.control_median, control_survival=args.control_survival,
-                                   at_time=args.at_time, true_hr=args.true_hr, convention="average", **kw)
-        what = "detectable hazard ratio" if r.hypothesis == "superiority" else "smallest margin"
-        print(f"  note: under hazard ratio {hr:.4g} the {r.n:g} patients expect {both:.1f} events (both arms), fewer "
-              f"than the {r.events:.1f} the control convention counts: power below {r.power:g}; --convention "
-              f"average gives a {what} of {average.hr:.4f}")
 
 
 def _add_table_format_options(p) -> None:
