@@ -951,3 +951,18 @@ def test_detectable_hr_text_and_json_say_the_same(form, allocation, capsys):
     assert float(shown) > 0
     notes = [line.removeprefix("  note: ") for line in text.splitlines() if line.startswith("  note: ")]
     assert notes == ([r["note"]] if r["note"] else [])
+
+
+@pytest.mark.parametrize("allocation", ["0.001", "0.5", "0.6667", "0.999"])
+def test_patients_text_and_json_say_the_same(allocation, capsys):
+    """ca125 design n: the note on the control convention was computed by the text output alone
+    (the JSON had only its inputs); it now comes from the result, which both print."""
+    argv = ["design", "n", "--hr", "0.6", "--accrual", "36", "--follow-up", "24", "--control-median", "14",
+            "--allocation", allocation]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert main([*argv, "--format", "json"]) == 0
+    r = json.loads(capsys.readouterr().out)
+    assert text.startswith(f"{r['n']} patients ")
+    assert r["note"] and f"  note: {r['note']}" in text.splitlines()
+    assert r["n_average_convention"] == math.ceil(r["events"] / (r["events_expected"] / r["n"]) - 1e-9) > r["n"]

@@ -641,6 +641,16 @@ class TrialSampleSizeResult(_Frame):
     survival_model : str
     events_result : dict
         The :class:`EventsResult` (hypothesis, HR, margin, alpha, power...).
+    events_expected : float
+        Events the ``n`` patients expect in both arms under the anticipated hazard ratio,
+        ``n (p P_e + (1 - p) P_c)``.
+    n_average_convention : int or None
+        With the ``"control"`` convention, when ``events_expected`` falls short of ``events``
+        (the power is then below the one stated): the patients of the ``"average"`` convention
+        (else None).
+    note : str
+        That shortfall in words ("" when there is none): the text output prints it and the
+        JSON carries it.
     """
 
     n: int
@@ -658,6 +668,9 @@ class TrialSampleSizeResult(_Frame):
     follow_up: float
     survival_model: str
     events_result: dict
+    events_expected: float = math.nan
+    n_average_convention: int | None = None
+    note: str = ""
 
 
 def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_median: float | None = None,
@@ -713,11 +726,19 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
             f"{_arg('control_survival')} (and the time unit)")
     n = math.ceil(ev.events / p - 1e-9)
     n_e = math.ceil(n * ev.allocation - 1e-9)
+    both = ev.allocation * p_e + (1.0 - ev.allocation) * p_c
+    n_average, note = None, ""
+    if convention == "control" and n * both < ev.events:
+        n_average = math.ceil(ev.events / both - 1e-9)
+        note = (f"under the anticipated hazard ratio the {n} patients expect {n * both:.1f} events (both arms), fewer "
+                f"than the {ev.events:.2f} required: power below {ev.power:g}; {_given('convention', 'average')} "
+                f"gives {n_average} patients")
     return TrialSampleSizeResult(
         n=n, n_experimental=n_e, n_control=n - n_e, events=ev.events, p_event=p, p_event_control=p_c,
         p_event_experimental=p_e, event_probability_convention=convention, hazard_control=lam_c,
         hazard_experimental=lam_e, control_median=math.log(2.0) / lam_c, accrual=float(accrual),
-        follow_up=float(follow_up), survival_model=model, events_result=ev.to_dict(),
+        follow_up=float(follow_up), survival_model=model, events_result=ev.to_dict(), events_expected=n * both,
+        n_average_convention=n_average, note=note,
     )
 
 

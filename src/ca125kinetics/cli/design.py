@@ -215,11 +215,8 @@ def _cli_n(args) -> int:
           f"experimental {r.p_event_experimental:.4f})\n"
           f"  {r.survival_model}; uniform accrual {r.accrual:g}, follow-up {r.follow_up:g} after the last entry; "
           "no dropout\n  margin: " + ev["margin"])
-    both = ev["allocation"] * r.p_event_experimental + (1.0 - ev["allocation"]) * r.p_event_control
-    if r.n * both < r.events:
-        print(f"  note: under the anticipated hazard ratio the {r.n} patients expect {r.n * both:.1f} events "
-              f"(both arms), fewer than the {r.events:.2f} required: power below {ev['power']:g}; "
-              f"--convention average gives {math.ceil(r.events / both - 1e-9)} patients")
+    if r.note:
+        print(f"  note: {r.note}")
     return 0
 
 
