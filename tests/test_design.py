@@ -966,3 +966,28 @@ def test_patients_text_and_json_say_the_same(allocation, capsys):
     assert text.startswith(f"{r['n']} patients ")
     assert r["note"] and f"  note: {r['note']}" in text.splitlines()
     assert r["n_average_convention"] == math.ceil(r["events"] / (r["events_expected"] / r["n"]) - 1e-9) > r["n"]
+
+
+def test_simulated_patients_are_bounded_by_a_documented_constant(monkeypatch, capsys):
+    """--sims x --n had no bound: '--n 2000000 --sims 1000000' was accepted and would have drawn
+    2e12 patients (days). More than SIMULATION_MAX_DRAWS is refused before anything is
+    simulated, naming the options, the limit and the most trials allowed; checked here with
+    the limit lowered so that the refusal (not a long run) is what the test sees."""
+    assert design.SIMULATION_MAX_DRAWS == 1_000_000_000
+    assert "SIMULATION_MAX_DRAWS" in (Path(design.__file__).parents[2] / "docs" / "design.md").read_text()
+    monkeypatch.setattr(design, "SIMULATION_MAX_DRAWS", 10_000)
+    kw = dict(ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14)
+    with pytest.raises(InvalidInputError, match=r"sims=100 simulated trials of n=160 patients would draw 16,000 "
+                                                r"patients, more than the 10,000 .* give at most sims=62 "):
+        design.simulate_selection_trial(160, sims=100, **kw)
+    assert design.simulate_selection_trial(160, sims=62, **kw).sims == 62
+    with pytest.raises(InvalidInputError, match=r"at each of the power curve's 2 points would draw 12,400"):
+        design.power_curve(100, ppvs=[0.7, 0.8], sims=62, **{k: v for k, v in kw.items() if k != "ppv"})
+    argv = ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+            "--control-median", "14"]
+    assert main([*argv, "--n", "160", "--sims", "100"]) == 2
+    err = capsys.readouterr().err
+    assert "--sims 100 simulated trials of --n 160 patients" in err and "give at most --sims 62 " in err
+    # --power-target: the patients it needs, named with it
+    assert main([*argv, "--power-target", "0.8", "--sims", "100"]) == 2
+    assert "--sims 100 simulated trials of the 324 patients --power-target 0.8 needs" in capsys.readouterr().err

@@ -97,6 +97,12 @@ SIMULATION_MAX_PATIENTS = 2_000_000
 #: power is then at most 0.0005, below the third decimal it is reported to; more trials only
 #: take longer (a million trials of 160 patients take minutes, 10^10 ran for days).
 SIMULATION_MAX_TRIALS = 1_000_000
+#: Most simulated patients (trials x patients per trial) one simulation draws: 1e9, a million
+#: trials of 1000 patients or 500 trials of 2,000,000, minutes at the ~2e6 patients a second
+#: the simulation runs on one core. Memory does not grow with it (trials are simulated in
+#: blocks of about :data:`SIMULATION_MAX_PATIENTS` patients), time does: the largest sizes the
+#: two bounds above allow (a million trials of 2,000,000) would draw 2e12 patients, for days.
+SIMULATION_MAX_DRAWS = 1_000_000_000
 
 
 # =========================================================================== input checks
@@ -877,6 +883,29 @@ def _expected_events(ppv, hr1, hr2, lam, a, f, allocation) -> float:
     return float(allocation * (ppv * p1 + (1.0 - ppv) * p2) + (1.0 - allocation) * p_c)
 
 
+def _check_sims(sims) -> int:
+    """``sims`` as an int from 1 to :data:`SIMULATION_MAX_TRIALS`."""
+    return _check_count("sims", sims, high=SIMULATION_MAX_TRIALS,
+                        why="the Monte Carlo standard error of the power is then at most 0.0005; more trials "
+                            "only take longer")
+
+
+def _check_simulation_size(n: int, sims: int, patients: str, points: int = 1) -> None:
+    """Refuse a simulation of ``points`` x ``sims`` trials of ``n`` patients that would draw more
+    than :data:`SIMULATION_MAX_DRAWS` patients (it would run for hours or days), naming the
+    options, the limit and the most trials it allows; ``patients`` says where ``n`` comes from."""
+    draws = points * sims * n
+    if draws > SIMULATION_MAX_DRAWS:
+        most = max(SIMULATION_MAX_DRAWS // (points * n), 0)
+        each = f" at each of the power curve's {points} points" if points > 1 else ""
+        raise InvalidInputError(
+            f"{_given('sims', sims)} simulated trials of {patients}{each} would draw {draws:,} patients, more than the "
+            f"{SIMULATION_MAX_DRAWS:,} a simulation draws (it would run for hours or days); "
+            + (f"give at most {_given('sims', f'{most:,}')}" if most >= 1 else "simulate a smaller trial")
+            + " (2000 trials estimate a power to about 0.01), or use the closed form (Schoenfeld with the mixture "
+            "hazard ratio) for a trial this large")
+
+
 def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incomplete: float,
                              control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
                              alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
@@ -908,7 +937,9 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
         As for :func:`events`.
     sims : int
         Simulated trials, from 1 to :data:`SIMULATION_MAX_TRIALS` (1,000,000) (default 2000;
-        Monte Carlo SE of a power near 0.8 is then ~0.009).
+        Monte Carlo SE of a power near 0.8 is then ~0.009), and ``sims x n`` at most
+        :data:`SIMULATION_MAX_DRAWS` (1e9 simulated patients; more is refused, it would run
+        for days).
     seed : int
         Seed of ``numpy.random.default_rng``; same seed, same result.
 
@@ -925,9 +956,8 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
             f"{_arg('n')} must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation "
             f"holds a trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: "
             "Schoenfeld events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
-    sims = _check_count("sims", sims, high=SIMULATION_MAX_TRIALS,
-                        why="the Monte Carlo standard error of the power is then at most 0.0005; more trials "
-                            "only take longer")
+    sims = _check_sims(sims)
+    _check_simulation_size(n, sims, f"{_given('n', n)} patients")
     seed = _check_count("seed", seed, low=0)
     alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
@@ -1040,6 +1070,8 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
             f"{power_target:g} needs {ev.events:,.0f} events and {n:,} patients, more than the simulation that "
             f"checks the power holds ({SIMULATION_MAX_PATIENTS:,}) and than any trial randomises; surgery barely "
             "helps on average at this PPV: raise the PPV (a better selection model or threshold)")
+    _check_simulation_size(n, _check_sims(sims), f"the {n:,} patients {_given('power_target', f'{power_target:g}')} needs "
+                                    f"({ev.events:,.0f} events)")
     screened = math.nan
     if share_randomised is not None:
         screened = n / _number("share_randomised", share_randomised, low=0.0, high=1.0, high_open=False)
@@ -1156,6 +1188,10 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
     else:
         grid = np.round(np.arange(0.5, 1.001, 0.05), 2) if ppvs is None else ppvs
         points = [(math.nan, math.nan, v, False) for v in grid]
+    simulated = sum(not nobody for *_, nobody in points)
+    if simulated:
+        n_ = _check_count("n", n, low=2)
+        _check_simulation_size(n_, _check_sims(sims), f"{_given('n', n_)} patients", points=simulated)
     for t, share, ppv, nobody in points:
         if nobody:                     # the threshold selects nobody: no trial to simulate
             rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": math.nan,

@@ -377,6 +377,25 @@ def _cli_selection(args) -> int:
     common = dict(ppv=ppv, hr_complete=args.hr_complete, hr_incomplete=args.hr_incomplete,
                   control_median=args.control_median, accrual=args.accrual, follow_up=args.follow_up,
                   alpha=args.alpha, sided=args.sided, allocation=args.allocation, sims=args.sims, seed=args.seed)
+    def plot(n: int) -> None:
+        curve_kw = {k: v for k, v in common.items() if k != "ppv"}
+        curve_kw["sims"] = min(args.sims, 1000)
+        if selection is not None:
+            curve = power_curve(n, predictions=(p, y), **curve_kw)
+        else:
+            curve = power_curve(n, **curve_kw)
+        fig = plot_power_curve(curve, n=n)
+        from pathlib import Path
+
+        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)    # as every command's output
+        fig.savefig(args.plot, dpi=120)
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        print(f"wrote {args.plot}", file=sys.stderr)
+
+    if args.plot and args.n is not None:     # its simulations' size refused before the trial's are run
+        plot(args.n)
     if args.n is not None:
         result = simulate_selection_trial(args.n, **common)
         payload = result.to_dict()
@@ -396,22 +415,8 @@ def _cli_selection(args) -> int:
         low = simulate_selection_trial(n, **{**common, "ppv": selection.ppv_ci_low, "sims": min(args.sims, 1000)})
         payload["selection"].update({f"{key}_at_ppv_ci_low": value for key, value in low.to_dict().items()
                                      if key in ("power", "power_mcse", "power_ci_low", "power_ci_high")})
-    if args.plot:
-        curve_kw = {k: v for k, v in common.items() if k != "ppv"}
-        curve_kw["sims"] = min(args.sims, 1000)
-        if selection is not None:
-            curve = power_curve(n, predictions=(p, y), **curve_kw)
-        else:
-            curve = power_curve(n, **curve_kw)
-        fig = plot_power_curve(curve, n=n)
-        from pathlib import Path
-
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)    # as every command's output
-        fig.savefig(args.plot, dpi=120)
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-        print(f"wrote {args.plot}", file=sys.stderr)
+    if args.plot and args.n is None:
+        plot(n)
     if args.format == "json":
         _print_json(payload)
         return 0
