@@ -952,7 +952,9 @@ def test_validate_refuses_a_negative_bootstrap_seed_before_the_work(series, mode
 @pytest.mark.parametrize("options, said", [
     (["--seed", "7"], "--seed set(s) the optimism bootstrap, which runs only with --bootstrap N"),
     (["--n-jobs", "4", "--seed", "1"], "--seed and --n-jobs set(s) the optimism bootstrap"),
-    (["--bootstrap", "5", "--n-jobs", "0"], "--n-jobs must be a positive number of workers or -1 (all cores), got 0"),
+    (["--bootstrap", "5", "--n-jobs", "0"], "--n-jobs must be a positive number of worker processes, or a negative one "
+                                            "counted from the cores as joblib counts it (-1: all cores, -2: all but "
+                                            "one; at least one worker), got 0"),
 ])
 def test_validate_refuses_bootstrap_options_it_would_ignore_before_the_work(series, model_dir, tmp_path, capsys,
                                                                              options, said):
@@ -965,7 +967,7 @@ def test_validate_refuses_bootstrap_options_it_would_ignore_before_the_work(seri
     err = capsys.readouterr().err
     assert said in err and "Traceback" not in err and not (tmp_path / "r.html").exists()
     if "--n-jobs 0" in " ".join(options):   # a Python caller keeps the argument's name
-        assert _python_refusal(lambda: check_n_jobs(0)).startswith("n_jobs must be a positive number of workers")
+        assert _python_refusal(lambda: check_n_jobs(0)).startswith("n_jobs must be a positive number of worker")
 
 
 def test_validate_names_the_clinical_file_without_the_outcome_column(series, model_dir, tmp_path, capsys):

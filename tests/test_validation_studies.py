@@ -904,3 +904,29 @@ def test_a_negative_or_non_integer_seed_is_refused(noise):
     for seed in (-3, 1.5, True):
         with pytest.raises(InvalidInputError, match="seed must be a non-negative integer"):
             optimism_bootstrap(overfit, X, y, n_boot=2, seed=seed, progress=False, n_jobs=1)
+
+
+def test_a_negative_n_jobs_counts_workers_from_the_cores_as_joblib(noise):
+    """--n-jobs -5 was run (joblib counts it from the cores: max(cores + 1 - 5, 1)) but the
+    report said '-5 worker(s)', and the refusal of 0 said only a positive number or -1 was
+    taken. The workers as run are recorded (n_workers) and reported; one left runs in process."""
+    import os
+
+    from joblib import effective_n_jobs
+
+    from ca125kinetics.validation.report import _workers_text
+    from ca125kinetics.validation.studies import check_n_jobs
+
+    overfit, X, y = noise
+    few = -(os.cpu_count() + 5)                      # joblib: max(cores + 1 + n_jobs, 1) = 1 worker
+    assert effective_n_jobs(few) == 1
+    one = optimism_bootstrap(overfit, X, y, n_boot=2, seed=5, progress=False, n_jobs=1)
+    res = optimism_bootstrap(overfit, X, y, n_boot=2, seed=5, progress=False, n_jobs=few)
+    pd.testing.assert_frame_equal(one.resamples, res.resamples)
+    assert (res.n_jobs, res.n_workers, one.n_workers) == (few, 1, 1)
+    assert _workers_text(res) == f"1 worker(s) (n_jobs {few}: counted from the cores)"
+    assert _workers_text(one) == "1 worker(s)"
+    with pytest.raises(InvalidInputError, match=r"n_jobs must be a positive number of worker processes, or a "
+                                                r"negative one counted from the cores .*-1: all cores.*got 0"):
+        check_n_jobs(0)
+    assert check_n_jobs(-5) == -5

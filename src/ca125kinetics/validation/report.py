@@ -342,7 +342,7 @@ def _optimism_block(opt: OptimismResult) -> str:
             f"population included, was refitted on each resample and tested on the resample and on the original "
             f"sample; optimism = mean(bootstrap - test), corrected = apparent - optimism (Harrell et al. 1996). "
             f"{opt.n_failed} resample(s) failed and were left out; {opt.elapsed_seconds:.1f} s on "
-            f"{opt.n_jobs} worker(s). This is internal validation of the modelling <em>procedure</em> on "
+            f"{_workers_text(opt)}. This is internal validation of the modelling <em>procedure</em> on "
             f"this cohort, meaningful when the cohort is the development data.</p>")
     shown = [_adds_up(a, o) for a, o in zip(table["apparent"], table["optimism"])]
     table = table.assign(apparent=[x[0] for x in shown], optimism=[x[1] for x in shown],
@@ -787,3 +787,10 @@ def log_to_mlflow(result: ValidationResult, report_path, *, tracking_uri: str,
 
 
 # =========================================================================== command line
+
+
+def _workers_text(opt) -> str:
+    """The bootstrap's worker processes as run: ``2 worker(s)``; with a negative ``n_jobs`` also
+    how joblib counted them (``1 worker(s) (n_jobs -5: counted from the cores)``)."""
+    workers = opt.n_jobs if opt.n_workers is None else opt.n_workers
+    return f"{workers} worker(s)" + (f" (n_jobs {opt.n_jobs}: counted from the cores)" if opt.n_jobs < 0 else "")

@@ -206,6 +206,7 @@ class OptimismResult:
     seed : int or None
         Seed the resamples were drawn with; None when the caller gave them (``indices``).
     n_jobs : int
+        As given: a negative number counts from the cores, as joblib does (-1: all cores).
     elapsed_seconds : float
         Wall-clock time of the whole procedure (apparent fit included).
     failures : tuple of str
@@ -228,6 +229,9 @@ class OptimismResult:
     failures: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     pipeline: str = ""
+    #: Worker processes ``n_jobs`` gave on the machine that ran it (joblib's count: -1 is every
+    #: core, -2 all but one, and at least 1); None when not recorded.
+    n_workers: int | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The optimism table (:attr:`table`)."""
@@ -1282,9 +1286,20 @@ def check_n_jobs(n_jobs) -> int:
     counts them (-1: all cores); else :class:`InvalidInputError` (``ca125 validate --n-jobs``
     checks it before the work)."""
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs == 0:
-        raise InvalidInputError(f"{argument_name('n_jobs')} must be a positive number of workers or -1 (all cores), "
-                                f"got {n_jobs!r}")
+        raise InvalidInputError(f"{argument_name('n_jobs')} must be a positive number of worker processes, or a "
+                                "negative one counted from the cores as joblib counts it (-1: all cores, -2: all but "
+                                f"one; at least one worker), got {n_jobs!r}")
     return int(n_jobs)
+
+
+def _workers(n_jobs: int) -> int:
+    """The worker processes ``n_jobs`` gives here: itself when positive, else joblib's count from
+    the cores (``max(cores + 1 + n_jobs, 1)``)."""
+    if n_jobs > 0:
+        return n_jobs
+    from joblib import effective_n_jobs
+
+    return int(effective_n_jobs(n_jobs))
 
 
 def _check_indices(indices, n: int, n_boot, seed) -> list[np.ndarray]:
@@ -1414,6 +1429,7 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         raise InsufficientDataError(f"the bootstrap needs at least 2 patients with and without the outcome, "
                                     f"got {int(yv.sum())} and {int(yv.size - yv.sum())}")
     n_jobs = 1 if n_jobs is None else check_n_jobs(n_jobs)
+    n_workers = _workers(n_jobs)
     X = patient_frame.reset_index(drop=True)
     n = len(X)
     if indices is None:
@@ -1438,14 +1454,14 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
                file=sys.stderr, leave=False)
     results: list = [None] * int(n_boot)
     try:
-        if n_jobs == 1:
+        if n_workers == 1:        # in this process (also a negative n_jobs that leaves one core)
             for b, idx in enumerate(indices):
                 results[b] = _fit_and_score(refit, X, yv, idx)
                 bar.update(1)
         else:
             from joblib import Parallel, delayed
 
-            parallel = Parallel(n_jobs=n_jobs, return_as="generator", backend="loky")
+            parallel = Parallel(n_jobs=n_workers, return_as="generator", backend="loky")
             for b, res in enumerate(parallel(delayed(_fit_and_score)(refit, X, yv, idx) for idx in indices)):
                 results[b] = res
                 bar.update(1)
@@ -1488,5 +1504,5 @@ def optimism_bootstrap(pipeline_or_bundle, patient_frame: pd.DataFrame, y, *, n_
         elapsed_seconds=time.perf_counter() - t0,
         failures=tuple(f"{msg} ({k}x)" for msg, k in failures.most_common()),
         warnings=tuple(f"{msg} ({k}x)" for msg, k in caught.most_common()),
-        pipeline=_describe_estimator(estimator),
+        pipeline=_describe_estimator(estimator), n_workers=n_workers,
     )
