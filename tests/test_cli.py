@@ -1194,3 +1194,70 @@ def test_design_outputs_into_a_folder_not_yet_made(tmp_path, capsys):
     assert main(["design", "selection-trial", "--ppv", "0.7", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
                  "--control-median", "12", "--n", "100", "--sims", "20", "--plot", str(plot)]) == 0
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+_SAME_DAY = "patient_id,day,ca125\n007,0,400\n007,21,180\n007,21,190\n007,42,195\n007,63,150\n008,-3,59\n008,21,20\n"
+
+
+@pytest.mark.parametrize("command, said", [
+    (["gcig", "{markers}", "--format", "json"], "with --duplicates mean (or median/max/min/first/last)"),
+    (["kinetics", "{markers}", "--method", "per-patient", "--format", "json"], "with --duplicates mean"),
+    (["screen", "--clinical", "{screen}", "--markers", "{markers}", "--format", "json"], "with --duplicates mean"),
+    (["score", "--markers", "{markers}", "--clinical", "{clinical}", "--model", "{model}", "--format", "json"],
+     "the model (--model) reads same-day samples with the rule it was trained with"),
+    (["score", "--markers", "{markers}", "--clinical", "{clinical}", "--model", "{model}", "--format", "json",
+      "--chunk-rows", "2"], "the model (--model) reads same-day samples with the rule it was trained with"),
+    (["validate", "--markers", "{markers}", "--clinical", "{clinical}", "--model", "{model}", "--out", "{out}"],
+     "the model (--model) reads same-day samples with the rule it was trained with"),
+])
+def test_same_day_samples_advice_names_the_commands_own_option(command, said, model_dir, tmp_path, capsys):
+    """Two samples on one day: every command's advice said 'ca125 gcig --duplicates' (kinetics and
+    screen have their own --duplicates; score and validate read with the model's rule, which no
+    option changes; score --chunk-rows read its chunks in threads that lost the command's names)."""
+    paths = {"markers": tmp_path / "m.csv", "clinical": tmp_path / "c.csv", "screen": tmp_path / "s.csv",
+             "model": model_dir, "out": tmp_path / "r.html"}
+    paths["markers"].write_text(_SAME_DAY)
+    paths["clinical"].write_text("patient_id,age,complete_resection\n007,61,1\n008,55,0\n")
+    paths["screen"].write_text("patient_id,age,pfi_months,recist\n007,61,14,PR\n008,55,20,CR\n")
+    main([part.format(**paths) for part in command])
+    out, err = capsys.readouterr()
+    text = out + err
+    assert "two or more CA-125 samples on day 21" in text
+    assert said in text and "ca125 gcig --duplicates" not in text and "read_markers" not in text
+    if command[0] == "score":      # validate's one-line refusal shortens the reason
+        assert '[gcig] duplicates = \\"mean\\"' in text
+
+
+def test_train_reads_same_day_samples_with_its_configuration(tmp_path):
+    """ca125 train read the markers with GCIG's rule whatever the configuration's [gcig]
+    duplicates said: a model trained with duplicates = "mean" had its same-day patients left
+    out as invalid, then aggregated them when scoring. Its advice names the configuration."""
+    from ca125kinetics.errors import arguments_named
+    from ca125kinetics.train import _read_inputs
+
+    markers, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    markers.write_text(_SAME_DAY)
+    clinical.write_text("patient_id,age,ecog,pfi_months,ascites_ml,figo_stage,recurrence_pattern,recist,"
+                        "primary_residual_disease,complete_resection\n007,61,0,14,0,III,single,PR,0,1\n"
+                        "008,55,0,20,0,III,single,CR,0,0\n")
+    with arguments_named({"config": "--config", "markers": "--markers"}):
+        mk, _ = _read_inputs(markers, clinical)
+    problem = mk.loc[mk["patient_id"] == "007", "problem"].iloc[0]
+    assert 'aggregate them explicitly with the training configuration\'s [gcig] duplicates = "mean"' in problem
+    assert "(--config)" in problem
+    mk, _ = _read_inputs(markers, clinical, duplicates="mean")
+    assert mk["problem"].isna().all() and (mk.loc[mk["patient_id"] == "007", "day"] == 21).sum() == 1
+
+    import ca125kinetics.train as train_module
+
+    seen = {}
+
+    def stop(markers, *args, **kwargs):
+        seen["problems"] = markers["problem"].notna().sum()
+        raise RuntimeError("stop")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("ca125kinetics.features.build_patient_frame", stop)
+        with pytest.raises(RuntimeError, match="stop"):
+            train_module.fit_and_evaluate(markers, clinical, config={"gcig": {"duplicates": "mean"}})
+    assert seen["problems"] == 0

@@ -33,6 +33,7 @@ give a population learned on a random sample otherwise.
 
 from __future__ import annotations
 
+import contextvars
 import sys
 from contextlib import closing
 from collections.abc import Iterable, Iterator
@@ -525,7 +526,8 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
             except Exception as exc:  # noqa: BLE001 - raised below, after the results before it
                 source_error = exc
                 break
-            pending.append(pool.submit(work, item))
+            # in the caller's context: a refusal names what the caller calls it (a command's options)
+            pending.append(pool.submit(contextvars.copy_context().run, work, item))
             if len(pending) > threads:
                 yield pending.popleft().result()
         while pending:
@@ -733,7 +735,8 @@ def _read_ahead(items: Iterator, depth: int = READ_AHEAD) -> Iterator:
         finally:
             _close(items)
 
-    worker = threading.Thread(target=produce, name="ca125kinetics-read-ahead", daemon=True)
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(produce,), name="ca125kinetics-read-ahead",
+                              daemon=True)      # in the caller's context, as the chunks' work
     worker.start()
     try:
         while True:

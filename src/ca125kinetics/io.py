@@ -2106,6 +2106,25 @@ AGGREGATE_ADVICE = (", or aggregate them explicitly with duplicates='mean' (or m
                     "gcig_response: a model scores with the setting it was trained with)")
 
 
+def aggregate_advice() -> str:
+    """How the caller aggregates same-day samples, in its own terms: the command's own
+    ``--duplicates`` option (``ca125 gcig``, ``kinetics``, ``screen``); the model's setting
+    and the training configuration's ``[gcig] duplicates`` under a command that scores with a
+    model (``score``, ``validate``) or trains one (``train --config``); else the Python
+    arguments (:data:`AGGREGATE_ADVICE`, which the JSON API rewrites in its own terms)."""
+    choices = "mean (or median/max/min/first/last)"
+    option = argument_name("duplicates")
+    if option.startswith("-"):
+        return f", or aggregate them explicitly with {option} {choices}"
+    config = 'the training configuration\'s [gcig] duplicates = "mean" (or median/max/min/first/last)'
+    if argument_name("model").startswith("-"):
+        return (f"; the model ({argument_name('model')}) reads same-day samples with the rule it was trained with, "
+                f"here GCIG's (an error): to aggregate them, use a model trained with {config}")
+    if argument_name("config").startswith("-"):
+        return f", or aggregate them explicitly with {config} ({argument_name('config')})"
+    return AGGREGATE_ADVICE
+
+
 def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     dup = _duplicate_rows(m)
     if not dup.any():
@@ -2113,10 +2132,11 @@ def _handle_duplicates(m: _MarkerRows, duplicates: str) -> _MarkerRows:
     col = m.problems
     if duplicates == "error":
         label = get_marker(m.value_name).label      # the marker read, not always CA-125
+        advice = aggregate_advice()
         col.add(dup, "day",
                 lambda i: f"two or more {label} samples on day {int(m.day[i])}; "
                 + ("GCIG treats this" if label == "CA-125" else "this is treated")
-                + " as a data error: remove the extra sample(s)" + AGGREGATE_ADVICE)
+                + " as a data error: remove the extra sample(s)" + advice)
         return m
     # explicit aggregation: one row per (patient, day), at the first duplicate's place
     out = _rows_frame(m)

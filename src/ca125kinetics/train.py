@@ -521,10 +521,12 @@ class TrainingResult:
 # ============================================================================ computation
 
 
-def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options: dict | None = None):
+def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options: dict | None = None,
+                 duplicates: str = "error"):
     """The two tables read (``on_error="flag"``) with ``read_options``: how they are written
     (``sep``, ``decimal``, ``thousands``, ``date_format``) and ``columns`` (renames), as
-    ``ca125 score`` and ``validate`` read them."""
+    ``ca125 score`` and ``validate`` read them; same-day samples by ``duplicates`` (the
+    configuration's ``GcigSettings.duplicates``, which the model then scores with)."""
     from .io import CLINICAL_REQUIRED, checked_read_options, read_clinical, read_markers
 
     options = checked_read_options(read_options)
@@ -538,7 +540,7 @@ def _read_inputs(markers, clinical, task: TaskSpec = DEFAULT_TASK, read_options:
     require = (*CLINICAL_REQUIRED, task.outcome) if task.is_default else ("patient_id", task.outcome,
                                                                           *task.predictors)
     clin = read_clinical(clinical, on_error="flag", require=require, **options)
-    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker,
+    mk = read_markers(markers, clinical=clin, on_error="flag", marker=task.marker, duplicates=duplicates,
                       factors=None if task.is_default else task.predictors, **options)
     return mk, clin
 
@@ -1159,7 +1161,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     task = config.task
     names = task.comparators
     given = markers
-    markers, clinical = _read_inputs(markers, clinical, task, read_options)
+    markers, clinical = _read_inputs(markers, clinical, task, read_options, config.gcig.duplicates)
     # decided on the table as read (a params.json of ca125 synth is checked against its patients)
     synthetic, synthetic_source = _synthetic_status(given, synthetic, read_options, table=markers)
     frame = build_patient_frame(markers, clinical, gcig_settings=config.gcig, kinetics_settings=config.kinetics,

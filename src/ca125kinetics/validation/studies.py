@@ -503,7 +503,9 @@ def _is_training_cohort(bundle, markers, clinical) -> bool:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return data_digest(*_read_inputs(markers, clinical)) == recorded
+            gcig = getattr(bundle, "gcig_settings", None)
+            return data_digest(*_read_inputs(markers, clinical,
+                                             duplicates=getattr(gcig, "duplicates", "error"))) == recorded
     except InvalidInputError:     # read otherwise than training reads (the study reports it)
         return False
 
