@@ -991,3 +991,15 @@ def test_simulated_patients_are_bounded_by_a_documented_constant(monkeypatch, ca
     # --power-target: the patients it needs, named with it
     assert main([*argv, "--power-target", "0.8", "--sims", "100"]) == 2
     assert "--sims 100 simulated trials of the 324 patients --power-target 0.8 needs" in capsys.readouterr().err
+
+
+def test_selection_refusals_name_the_options_typed(capsys):
+    """'with ppv 0.3, hr_complete 0.6 and hr_incomplete 1.5 ...': the command named the Python
+    arguments; it names the options typed (the PPV may come from --predictions or --cohort)."""
+    argv = ["design", "selection-trial", "--ppv", "0.3", "--hr-complete", "0.6", "--hr-incomplete", "1.5",
+            "--control-median", "14", "--power-target", "0.8"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "with a PPV of 0.3, --hr-complete 0.6 and --hr-incomplete 1.5 the surgery arm's effective" in err
+    with pytest.raises(InvalidInputError, match="with a PPV of 0.3, hr_complete=0.6 and hr_incomplete=1.5 "):
+        design.selection_trial_sample_size(0.8, ppv=0.3, hr_complete=0.6, hr_incomplete=1.5, control_median=14)

@@ -1058,7 +1058,8 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
                         follow_up=f, allocation=allocation)
     if hr_mix >= 1.0:
         raise InvalidInputError(
-            f"with ppv {ppv:g}, hr_complete {hr1:g} and hr_incomplete {hr2:g} the surgery arm's effective "
+            f"with a PPV of {ppv:g}, {_given('hr_complete', f'{hr1:g}')} and {_given('hr_incomplete', f'{hr2:g}')} "
+            "the surgery arm's effective "
             f"hazard ratio vs control is {hr_mix:.3f} (>= 1): surgery does not help on average, so no "
             "number of patients gives power; raise the PPV (a better selection model or threshold)")
     ev = events(hr_mix, alpha=alpha, sided=sided, power=power_target, allocation=allocation)
@@ -1066,12 +1067,13 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     n = math.ceil(ev.events / p_event - 1e-9)
     if n > SIMULATION_MAX_PATIENTS:
         raise InvalidInputError(
-            f"with ppv {ppv:g} the surgery arm's effective hazard ratio vs control is {hr_mix:.4f}: power "
+            f"with a PPV of {ppv:g} the surgery arm's effective hazard ratio vs control is {hr_mix:.4f}: power "
             f"{power_target:g} needs {ev.events:,.0f} events and {n:,} patients, more than the simulation that "
             f"checks the power holds ({SIMULATION_MAX_PATIENTS:,}) and than any trial randomises; surgery barely "
             "helps on average at this PPV: raise the PPV (a better selection model or threshold)")
-    _check_simulation_size(n, _check_sims(sims), f"the {n:,} patients {_given('power_target', f'{power_target:g}')} needs "
-                                    f"({ev.events:,.0f} events)")
+    _check_simulation_size(n, _check_sims(sims),
+                           f"the {n:,} patients {_given('power_target', f'{power_target:g}')} needs "
+                           f"({ev.events:,.0f} events)")
     screened = math.nan
     if share_randomised is not None:
         screened = n / _number("share_randomised", share_randomised, low=0.0, high=1.0, high_open=False)
