@@ -1003,3 +1003,21 @@ def test_selection_refusals_name_the_options_typed(capsys):
     assert "with a PPV of 0.3, --hr-complete 0.6 and --hr-incomplete 1.5 the surgery arm's effective" in err
     with pytest.raises(InvalidInputError, match="with a PPV of 0.3, hr_complete=0.6 and hr_incomplete=1.5 "):
         design.selection_trial_sample_size(0.8, ppv=0.3, hr_complete=0.6, hr_incomplete=1.5, control_median=14)
+
+
+def test_power_target_says_when_the_simulation_refutes_the_closed_form(capsys):
+    """'4 patients randomised for power 0.8' (1.5 Schoenfeld events for HR 0.01) with a simulated
+    power of 0.000 beside it, and no word: the closed form fails with so few events. The result
+    says so (note), in the text and the JSON; not when the simulation agrees."""
+    kw = dict(hr_incomplete=1.0, control_median=14, sims=200)
+    r = design.selection_trial_sample_size(0.8, ppv=1.0, hr_complete=0.01, **kw)
+    assert r.n == 4 and r.simulated["power_ci_high"] < 0.8
+    assert r.note.startswith("the simulated power of 4 patients, 0.000 (95 % CI 0.000-0.018), is below the "
+                             "target 0.8")
+    assert design.selection_trial_sample_size(0.8, ppv=1.0, hr_complete=0.6, seed=1, **{**kw, "sims": 2000}).note == ""
+    argv = ["design", "selection-trial", "--ppv", "1", "--hr-complete", "0.01", "--hr-incomplete", "1",
+            "--control-median", "14", "--power-target", "0.8", "--sims", "200"]
+    assert main(argv) == 0
+    assert f"  note: {r.note.replace('n to find', '--n to find')}" in capsys.readouterr().out.splitlines()
+    assert main([*argv, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["note"].endswith("simulate a larger --n to find the patients that give it")

@@ -1022,6 +1022,11 @@ class SelectionSampleSizeResult(_Frame):
     p_event : float
     simulated : dict
         :class:`SelectionTrialResult` of ``n`` patients (the check by simulation).
+    note : str
+        When the simulated power's exact 95 % interval lies wholly below ``power_target``: the
+        closed form does not give that power here (few events, where Schoenfeld's large-sample
+        approximation fails), said in words; else "". The text output prints it, the JSON
+        carries it.
     direction : str
         :data:`DIRECTION`.
     """
@@ -1033,6 +1038,7 @@ class SelectionSampleSizeResult(_Frame):
     hr_mixture: float
     p_event: float
     simulated: dict
+    note: str = ""
     direction: str = DIRECTION
 
 
@@ -1080,8 +1086,14 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     sim = simulate_selection_trial(n, ppv=ppv, hr_complete=hr1, hr_incomplete=hr2, control_median=control_median,
                                    accrual=a, follow_up=f, alpha=alpha, sided=sided, allocation=allocation,
                                    sims=sims, seed=seed)
+    note = ""
+    if sim.power_ci_high < power_target:
+        note = (f"the simulated power of {n:,} patients, {sim.power:.3f} (95 % CI {sim.power_ci_low:.3f}-"
+                f"{sim.power_ci_high:.3f}), is below the target {power_target:g}, which its interval excludes: the "
+                f"closed form (Schoenfeld, a large-sample approximation; here {ev.events:.1f} events) overstates "
+                f"the power of these patients; simulate a larger {_arg('n')} to find the patients that give it")
     return SelectionSampleSizeResult(n=n, events=ev.events, n_screened=screened, power_target=power_target,
-                                     hr_mixture=hr_mix, p_event=p_event, simulated=sim.to_dict())
+                                     hr_mixture=hr_mix, p_event=p_event, simulated=sim.to_dict(), note=note)
 
 
 @dataclass(frozen=True)

@@ -444,6 +444,8 @@ def _cli_selection(args) -> int:
     lines.append(f"  control median {sim['control_median']:g} months (exponential), accrual {sim['accrual']:g}, "
                  f"follow-up {sim['follow_up']:g} after the last entry; mean {sim['events_mean']:.1f} events; "
                  f"log-rank, {_sided_text(sim['alpha'], sim['sided'])}")
+    if args.n is None and result.note:
+        lines.append(f"  note: {result.note}")
     if selection is not None:
         s = payload["selection"]
         lines.append(f"  at the PPV's lower 95 % bound {selection.ppv_ci_low:.3f} the same {n} patients have power "
