@@ -813,7 +813,8 @@ def test_cli_ni_analysis_and_a_cohort_threshold_refusals_name_the_options(tmp_pa
     assert "--margin-hr must be in (1.0, inf), got 0.9" in capsys.readouterr().err
     # the shared confidence-level check (validation.metrics) said 'conf_level must be ...'
     assert main([*ni, "--conf-level", "1.5"]) == 2
-    assert capsys.readouterr().err == f"ca125: error: {data}: --conf-level must be a number in (0, 1), got 1.5\n"
+    # an option's refusal, not the table's: no file name (it had the --data file's)
+    assert capsys.readouterr().err == "ca125: error: --conf-level must be a number in (0, 1), got 1.5\n"
     with pytest.raises(InvalidInputError, match=r"^conf_level must be a number in \(0, 1\), got 1.5$"):
         design.noninferiority_analysis(pd.read_csv(data), time="t", event="e", arm="arm", experimental="a",
                                        control="b", at=12, conf_level=1.5)
@@ -822,7 +823,7 @@ def test_cli_ni_analysis_and_a_cohort_threshold_refusals_name_the_options(tmp_pa
     capsys.readouterr()
     assert main(["design", "selection-trial", "--cohort", str(cohort), "--threshold", "1.5", "--hr-complete", "0.6",
                  "--hr-incomplete", "1.2", "--control-median", "14", "--n", "100"]) == 2
-    assert "truth.csv: --threshold must be in [0.0, 1.0], got 1.5" in capsys.readouterr().err
+    assert capsys.readouterr().err == "ca125: error: --threshold must be in [0.0, 1.0], got 1.5\n"   # not truth.csv's
 
 
 @pytest.mark.parametrize("lam", [1e-300, 1e-18, 1e-13])
@@ -1021,3 +1022,21 @@ def test_power_target_says_when_the_simulation_refutes_the_closed_form(capsys):
     assert f"  note: {r.note.replace('n to find', '--n to find')}" in capsys.readouterr().out.splitlines()
     assert main([*argv, "--format", "json"]) == 0
     assert json.loads(capsys.readouterr().out)["note"].endswith("simulate a larger --n to find the patients that give it")
+
+
+@pytest.mark.parametrize("option, said", [
+    (["--margin-hr", "0.9"], "--margin-hr must be in (1.0, inf), got 0.9"),
+    (["--margin-diff", "1.5"], "--margin-diff must be in (0.0, 1.0), got 1.5"),
+    (["--at", "0"], "--at must be in (0.0, inf), got 0.0"),
+    (["--conf-level", "1.5"], "--conf-level must be a number in (0, 1), got 1.5"),
+])
+def test_ni_analysis_refuses_an_option_as_an_option_not_as_the_table(option, said, capsys):
+    """'ca125: error: ni.csv: --margin-hr must be ...': a bad option was reported as a problem of
+    the table's file (and only once the table had been read). It is refused first, as itself."""
+    argv = ["design", "ni-analysis", "--data", str(DATA / "design_ni_aml.csv"), "--time", "time", "--event",
+            "status", "--arm", "x", "--experimental", "Maintained", "--control", "Nonmaintained", *option]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"ca125: error: {said}\n"
+    argv[argv.index("--data") + 1] = "no-such-file.csv"         # before the table is read
+    assert main(argv) == 2
+    assert capsys.readouterr().err == f"ca125: error: {said}\n"

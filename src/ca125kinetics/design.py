@@ -1127,6 +1127,12 @@ class SelectionResult(_Frame):
     source: str = ""
 
 
+def _check_threshold(threshold) -> float:
+    """A selection threshold in [0, 1] (``ca125 design selection-trial`` checks it before it reads
+    the table: a refusal of the option is not about the file)."""
+    return _number(_arg("threshold"), threshold, low=0.0, high=1.0, low_open=False, high_open=False)
+
+
 def selection_from_predictions(p, complete_resection, threshold: float, *, source: str = "") -> SelectionResult:
     """Share randomised and PPV of selecting ``p >= threshold`` (every patient's outcome known).
 
@@ -1144,7 +1150,7 @@ def selection_from_predictions(p, complete_resection, threshold: float, *, sourc
 
     y = check_outcome(complete_resection, name="complete_resection")
     risk = check_risk(p, y.size, name="p")
-    t = _number(_arg("threshold"), threshold, low=0.0, high=1.0, low_open=False, high_open=False)
+    t = _check_threshold(threshold)
     selected = risk >= t
     k = int(selected.sum())
     x = int(y[selected].sum())
@@ -1420,6 +1426,21 @@ def _arm_labels(arm: np.ndarray, experimental, control) -> tuple[str, str]:
     return str(experimental), str(control)
 
 
+def _check_ni_arguments(at, margin_hr, margin_diff, conf_level) -> tuple:
+    """The time point, margins and level of :func:`noninferiority_analysis`, checked (``ca125
+    design ni-analysis`` checks them before it reads the table: a refusal of an option is not
+    about the file)."""
+    from .validation.metrics import _check_conf_level
+
+    at = _number(_arg("at"), at, low=0.0)
+    conf_level = _check_conf_level(conf_level)
+    if margin_hr is not None:
+        margin_hr = _number(_arg("margin_hr"), margin_hr, low=1.0)
+    if margin_diff is not None:
+        margin_diff = _number(_arg("margin_diff"), margin_diff, low=0.0, high=1.0)
+    return at, margin_hr, margin_diff, conf_level
+
+
 def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str, *, experimental, control,
                             margin_hr: float | None = None, margin_diff: float | None = None, at: float = 36.0,
                             conf_level: float = 0.95) -> NonInferiorityResult:
@@ -1457,7 +1478,6 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     followed to ``at`` (every time shorter) has no estimate there: refused.
     """
     from .errors import InsufficientDataError
-    from .validation.metrics import _check_conf_level
     from .validation.survival import _check_time_event, cox, kaplan_meier
 
     if not isinstance(frame, pd.DataFrame):
@@ -1465,12 +1485,7 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     missing = [c for c in (time, event, arm) if c not in frame.columns]
     if missing:
         raise InvalidInputError(f"column(s) {missing} not in the data; available columns: {list(frame.columns)}")
-    at = _number(_arg("at"), at, low=0.0)
-    conf_level = _check_conf_level(conf_level)
-    if margin_hr is not None:
-        margin_hr = _number(_arg("margin_hr"), margin_hr, low=1.0)
-    if margin_diff is not None:
-        margin_diff = _number(_arg("margin_diff"), margin_diff, low=0.0, high=1.0)
+    at, margin_hr, margin_diff, conf_level = _check_ni_arguments(at, margin_hr, margin_diff, conf_level)
     arms = frame[arm].to_numpy(dtype=object)
     if pd.isna(frame[arm]).any():
         n_missing = int(pd.isna(frame[arm]).sum())

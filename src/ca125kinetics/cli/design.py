@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, _ratio_text, _time_point_uses, detectable_hr, events,
-                      noninferiority_analysis, patients_support, plot_power_curve, power_curve, sample_size,
-                      selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _check_ni_arguments, _check_threshold, _ratio_text,
+                      _time_point_uses, detectable_hr, events, noninferiority_analysis, patients_support, plot_power_curve, power_curve,
+                      sample_size, selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
 from ..errors import InvalidInputError
 
@@ -331,6 +331,7 @@ def _selection_input(args):
     if args.threshold is None:
         raise InvalidInputError("--predictions and --cohort need --threshold (patients with p >= threshold are "
                                 "randomised)")
+    _check_threshold(args.threshold)         # before the table: its refusal is not about the file
     if args.cohort is not None:
         from pathlib import Path
 
@@ -476,6 +477,8 @@ def _cli_ni(args) -> int:
     from ._output import format_for_out
 
     fmt = format_for_out(args.out, args.format, {".txt": "text", ".json": "json", ".html": "html", ".htm": "html"})
+    # the options first: their refusal is not about the table (it was given the file's name)
+    _check_ni_arguments(args.at, args.margin_hr, args.margin_diff, args.conf_level)
     frame, label, rows = _table(args, args.data, "trial data")
     for column in (args.time, args.event):
         if column in frame.columns:
