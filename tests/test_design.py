@@ -705,7 +705,7 @@ def test_a_trial_too_large_to_simulate_is_refused_naming_the_option(capsys):
     kw = dict(hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=1)
     with pytest.raises(InvalidInputError, match=r"n must be at most 2,000,000 patients .* got 2,000,001"):
         design.simulate_selection_trial(2_000_001, ppv=0.755, **kw)
-    with pytest.raises(InvalidInputError, match=r"with ppv 0.25 .* 0\.9958: .* 2,115,793 patients.*raise the PPV"):
+    with pytest.raises(InvalidInputError, match=r"with a PPV of 0.25 .* 0\.9958: .* 2,115,793 patients.*raise the PPV"):
         design.selection_trial_sample_size(0.8, ppv=0.25, **kw)
     assert main(["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
                  "--control-median", "14", "--n", "1000000000", "--sims", "1"]) == 2
