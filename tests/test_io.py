@@ -1820,3 +1820,30 @@ def test_markers_whose_ids_lost_their_leading_zeros_are_told_how_to_read_them(tm
     other = read_markers(markers.assign(patient_id=5), clinical=read_clinical(clinical, require=("patient_id",)),
                          on_error="flag")
     assert "has markers but no clinical row; add the patient" in other["problem"].iloc[0]
+
+
+def test_patient_record_reads_every_column_form_of_a_mapping_or_refuses_it_typed():
+    # a pandas Index (pd.to_datetime gives one) raised an untyped ValueError, a 2-D array one
+    # too (it was flattened beside the other columns' lengths), a 0-d array a TypeError; a
+    # range, a generator or a dict view was read as one cell's text, a set as an unordered column
+    from ca125kinetics.io import patient_record
+
+    days, values = [-3, 21, 42], [400.0, 180.0, 90.0]
+    for form in (pd.Index(days), days, np.array(days), pd.array(days)):
+        assert patient_record({"day": form, "ca125": pd.Index(values)}).ca125 == tuple(values)
+    assert patient_record({"day": range(0, 63, 21), "ca125": values}).day == (0, 21, 42)
+    dates = pd.to_datetime(["2024-01-07", "2024-01-31", "2024-02-21"])
+    start = {"treatment_start": "2024-01-10"}
+    assert patient_record({"date": dates, "ca125": values}, start).day == (-3, 21, 42)
+    one = patient_record({"day": np.array(21), "ca125": np.array(180.0)})
+    assert (one.day, one.ca125) == ((21,), (180.0,))
+    refused = {
+        "2-D array": ({"day": np.array([days]), "ca125": np.array([values])}, "2-D array of shape"),
+        "generator": ({"day": (d for d in days), "ca125": values}, "is a generator, not a list"),
+        "dict view": ({"day": {1: -3, 2: 21, 3: 42}.values(), "ca125": values}, "dict_values, not a list"),
+        "set": ({"day": set(days), "ca125": values}, "a set has no order"),
+    }
+    for name, (form, message) in refused.items():
+        with pytest.raises(InvalidInputError, match=message) as caught:
+            patient_record(form)
+        assert caught.value.column == "day", name

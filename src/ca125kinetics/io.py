@@ -68,7 +68,7 @@ import numbers
 import os
 import re
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -629,7 +629,7 @@ def _array(values) -> np.ndarray:
     Pandas extension arrays (nullable integers, strings, booleans) become float (NA -> NaN)
     or object arrays; Python lists become object arrays unless every item is a plain number.
     """
-    if isinstance(values, pd.Series):
+    if isinstance(values, (pd.Series, pd.Index)):
         values = values.array
     if isinstance(values, np.ndarray):
         return values if values.ndim == 1 else np.asarray(values, dtype=object).ravel()
@@ -3134,15 +3134,15 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
         return _marker_columns(Path(markers))
     if isinstance(markers, Mapping):
         columns: dict[str, np.ndarray] = {}
-        lengths = {len(v) for v in markers.values()
-                   if isinstance(v, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray))}
+        markers = {key: _mapping_column(key, values) for key, values in markers.items()}
+        lengths = {len(v) for v in markers.values() if isinstance(v, _COLUMN_FORMS)}
         if len(lengths) > 1:
             raise InvalidInputError(f"the markers columns have different lengths {sorted(lengths)}; give "
                                     "one value per sample in every column", source="markers mapping")
         n = lengths.pop() if lengths else 1
         _check_header(markers.keys(), "markers mapping")
         for key, values in markers.items():
-            if isinstance(values, (list, tuple, np.ndarray, pd.Series, pd.api.extensions.ExtensionArray)):
+            if isinstance(values, _COLUMN_FORMS):
                 columns[str(key).strip()] = _array(values)
             else:                               # a scalar (e.g. the patient_id) applies to every row
                 columns[str(key).strip()] = np.empty(n, dtype=object)
@@ -3165,6 +3165,32 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
 
 
 _CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray, pd.Series, pd.DataFrame)
+
+#: What a mapping of columns may give as one column (one value per sample, in order).
+_COLUMN_FORMS = (list, tuple, range, np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)
+
+
+def _mapping_column(key, values):
+    """One value of a markers mapping: a column (:data:`_COLUMN_FORMS`, 1-D), or one value
+    (a 0-d numpy array is one); any other collection is refused, never read as one cell's text
+    nor flattened: a 2-D array, a set (no order), a generator or a dict view."""
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        if values.ndim == 0:
+            return values[()]
+        raise InvalidInputError(
+            f"the column is a {values.ndim}-D array of shape {values.shape}; give one value per sample in a "
+            "1-D list or array (e.g. array.ravel() if that is the samples' order)", source="markers mapping",
+            column=str(key))
+    if isinstance(values, _COLUMN_FORMS) or isinstance(values, (str, bytes, Mapping)):
+        return values
+    if isinstance(values, (set, frozenset)) or (
+            isinstance(values, Iterable) and not isinstance(values, (pd.DataFrame, _dt.date))):
+        raise InvalidInputError(
+            f"the column is a {type(values).__name__}, not a list: give the samples' values as a list, tuple, "
+            "numpy array or Series, in the order of the other columns" + (
+                " (a set has no order)" if isinstance(values, (set, frozenset)) else ""),
+            source="markers mapping", column=str(key))
+    return values
 
 
 def _one_value_per_cell(columns: dict, label: str, rows=None) -> dict:
