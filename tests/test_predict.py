@@ -1434,7 +1434,8 @@ def test_odd_single_patient_forms_give_a_result_or_a_typed_error(bundle, name):
     try:
         p = P.predict(markers, clinical, model=bundle)
     except InvalidInputError as error:
-        assert "list, set, dict or array" in str(error) or "looks like" in str(error), error
+        assert ("list, set, dict or array" in str(error) or "looks like" in str(error)
+                or "not a list" in str(error)), error
     else:
         assert p.status == "not_scored"        # only the forms without samples are scored
 
@@ -1998,3 +1999,20 @@ def test_a_probability_just_below_the_threshold_is_not_written_as_the_threshold(
     shown = probability_text(p, p + 1e-6)
     assert shown != threshold_text(p + 1e-6) and f"predicted probability {shown} < threshold" in below.recommendation
     assert f"Probability of complete resection: {shown} " in below.to_text()
+
+
+def test_a_mapping_of_series_is_read_by_position_only_when_their_indexes_agree(bundle):
+    # a Series sorted on its own (index 13..10 beside 10..13) was paired by position: the
+    # patient's rising values were scored as a fall's mirror image (status ok); with the
+    # clinical factors in the mapping, the same input was paired by label (pandas): two readings
+    day = pd.Series(WORKED["day"], index=[10, 11, 12, 13])
+    value = pd.Series(WORKED["ca125"], index=[10, 11, 12, 13])
+    lists = P.predict(WORKED, CLINICAL, model=bundle)
+    assert P.predict({"day": day, "ca125": value}, CLINICAL, model=bundle).probability == lists.probability
+    assert P.predict({"day": day, "ca125": value, **CLINICAL}, model=bundle).probability == lists.probability
+    for shuffled in (value.iloc[::-1], value.reset_index(drop=True)):
+        for markers, clinical in (({"day": day, "ca125": shuffled}, CLINICAL),
+                                  ({"day": day, "ca125": shuffled, **CLINICAL}, None)):
+            with pytest.raises(InvalidInputError, match="different indexes") as caught:
+                P.predict(markers, clinical, model=bundle)
+            assert caught.value.column == "ca125"

@@ -3135,6 +3135,7 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
     if isinstance(markers, Mapping):
         columns: dict[str, np.ndarray] = {}
         markers = {key: _mapping_column(key, values) for key, values in markers.items()}
+        _same_index(markers)
         lengths = {len(v) for v in markers.values() if isinstance(v, _COLUMN_FORMS)}
         if len(lengths) > 1:
             raise InvalidInputError(f"the markers columns have different lengths {sorted(lengths)}; give "
@@ -3168,6 +3169,20 @@ _CONTAINERS = (list, tuple, dict, set, frozenset, np.ndarray, pd.Series, pd.Data
 
 #: What a mapping of columns may give as one column (one value per sample, in order).
 _COLUMN_FORMS = (list, tuple, range, np.ndarray, pd.Series, pd.Index, pd.api.extensions.ExtensionArray)
+
+
+def _same_index(columns: Mapping) -> None:
+    """Refuse Series columns of a mapping whose indexes differ: the columns are read by
+    position, as a list is, while pandas pairs Series by label; which value goes with which day
+    would be a guess (a Series sorted on its own gave another patient's curve)."""
+    series = [(key, v) for key, v in columns.items() if isinstance(v, pd.Series)]
+    for key, v in series[1:]:
+        if not v.index.equals(series[0][1].index):
+            raise InvalidInputError(
+                f"the Series of columns {str(series[0][0])!r} and {str(key)!r} have different indexes, so "
+                "which value goes with which sample is not known (a list or array pairs by position, "
+                "pandas by index label); give the columns as one DataFrame, or as arrays in the samples' "
+                "order (series.to_numpy())", source="markers mapping", column=str(key))
 
 
 def _mapping_column(key, values):

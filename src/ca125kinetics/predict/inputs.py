@@ -163,13 +163,11 @@ def _as_frame_if_clinical(markers, columns=None):
         return markers
     if not _carries_clinical(keys, columns):
         return markers
-    try:
-        if isinstance(markers, Mapping):
-            listed = any(isinstance(v, (list, tuple, np.ndarray, pd.Series)) for v in markers.values())
-            return pd.DataFrame(dict(markers)) if listed else pd.DataFrame([dict(markers)])
-        return pd.DataFrame.from_records(list(markers))
-    except (ValueError, TypeError):     # columns of different lengths, a set...: patient_record says so
-        return markers
+    from ..io import _marker_columns
+
+    # read as io.patient_record reads any mapping or records (by position, one value per cell,
+    # malformed columns refused), not as pandas would build a frame of them (Series by label)
+    return pd.DataFrame(_marker_columns(markers)[0])
 
 
 def _carries_clinical(names, columns=None) -> bool:
