@@ -1847,3 +1847,26 @@ def test_patient_record_reads_every_column_form_of_a_mapping_or_refuses_it_typed
         with pytest.raises(InvalidInputError, match=message) as caught:
             patient_record(form)
         assert caught.value.column == "day", name
+
+
+def test_patient_record_refuses_a_single_value_for_every_sample_of_a_per_sample_column():
+    # {"day": [4 days], "ca125": 100} was read as four samples of 100 U/mL (scored 'ok'),
+    # "event": "paracentesis" as a paracentesis on every sample, {"day": [], "ca125": 5} as no
+    # sample (the value dropped); a per-patient column (patient_id, uln, assay, a clinical
+    # factor) still applies to every sample
+    from ca125kinetics.io import patient_record
+
+    days = [-3, 21, 42, 63]
+    for form, column in (({"day": days, "ca125": 100}, "ca125"), ({"day": 21, "ca125": [400, 180, 90, 40]}, "day"),
+                         ({"day": days, "ca125": [400, 180, 90, 40], "event": "paracentesis"}, "event"),
+                         ({"day": days, "ca125": [400, 180, 90, 40], "censored": True}, "censored"),
+                         ({"day": [], "ca125": 5}, "ca125"),
+                         ({"d": days, "v": np.float64(100)}, "v")):
+        with pytest.raises(InvalidInputError, match="one value per sample") as caught:
+            patient_record(form, columns={"d": "day", "v": "ca125"})
+        assert caught.value.column == column
+    record = patient_record({"day": days, "ca125": [400, 180, 90, 40], "patient_id": "7", "uln": 30, "assay": "A",
+                             "event": None}, {"ecog": 1})
+    assert record.uln == (30.0,) * 4 and record.event == (None,) * 4 and record.clinical["ecog"] == 1
+    assert patient_record({"day": [21], "ca125": 180}).ca125 == (180.0,)        # one sample: one value
+

@@ -3121,10 +3121,19 @@ _MARKER_FORMS = ("markers must be a DataFrame, a file path, a mapping of columns
                  "'ca125': [...]}), a sequence of records (mappings) or a sequence of (day, ca125) pairs")
 
 
-def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
+#: Columns of a markers mapping that hold one value per sample: a single value is not
+#: copied to every sample (a patient's per-patient columns, ``patient_id``, ``uln``, ``assay``,
+#: ``unit`` or a clinical factor, are; a missing value, None, gives nothing to copy).
+_PER_SAMPLE = ("day", "date", "censored", "event") + tuple(MARKERS)
+
+
+def _marker_columns(markers, mapping=None) -> tuple[dict, np.ndarray, str]:
     """(columns, row labels, source label) of one patient's markers in any accepted form.
 
-    A name given twice (after stripping spaces) is refused, as in a table's header.
+    A name given twice (after stripping spaces) is refused, as in a table's header. In a
+    mapping, a single value beside columns of samples applies to every sample, except in a
+    column of :data:`_PER_SAMPLE` (named so, or by ``mapping``, the ``columns=`` renaming),
+    where it would make up samples: refused unless there is exactly one sample.
     """
     if isinstance(markers, (pd.DataFrame, str, Path)):
         frame, label, rows = _load(markers, "markers")
@@ -3142,7 +3151,16 @@ def _marker_columns(markers) -> tuple[dict, np.ndarray, str]:
                                     "one value per sample in every column", source="markers mapping")
         n = lengths.pop() if lengths else 1
         _check_header(markers.keys(), "markers mapping")
+        renamed = mapping if isinstance(mapping, dict) else {}
         for key, values in markers.items():
+            name = str(key).strip()
+            if (n != 1 and not isinstance(values, _COLUMN_FORMS) and renamed.get(name, name) in _PER_SAMPLE
+                    and not _missing(np.array([values, None], dtype=object)[:1])[0]):   # None: nothing given
+                raise InvalidInputError(
+                    f"the column gives one value ({_shown(values)!r}) beside columns of {n} samples; "
+                    "give one value per sample (a list as long as the other columns): a single value is "
+                    "copied to every sample only in a per-patient column (patient_id, uln, assay, unit, a "
+                    "clinical factor)", source="markers mapping", column=name)
             if isinstance(values, _COLUMN_FORMS):
                 columns[str(key).strip()] = _array(values)
             else:                               # a scalar (e.g. the patient_id) applies to every row
@@ -3373,7 +3391,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     named = rows
     if isinstance(markers, pd.DataFrame):
         markers = _without_unstated_uln(markers, uln)
-    columns, rows, label = _marker_columns(markers)
+    columns, rows, label = _marker_columns(markers, mapping)
     label = label if source is None else source
     _check_aggregation(markers, duplicates, label)
     if named is not None:

@@ -167,7 +167,7 @@ def _as_frame_if_clinical(markers, columns=None):
 
     # read as io.patient_record reads any mapping or records (by position, one value per cell,
     # malformed columns refused), not as pandas would build a frame of them (Series by label)
-    return pd.DataFrame(_marker_columns(markers)[0])
+    return pd.DataFrame(_marker_columns(markers, columns)[0])
 
 
 def _carries_clinical(names, columns=None) -> bool:
