@@ -1870,3 +1870,23 @@ def test_patient_record_refuses_a_single_value_for_every_sample_of_a_per_sample_
     assert record.uln == (30.0,) * 4 and record.event == (None,) * 4 and record.clinical["ecog"] == 1
     assert patient_record({"day": [21], "ca125": 180}).ca125 == (180.0,)        # one sample: one value
 
+
+def test_patient_record_sees_every_clinical_row_of_the_patient_however_its_id_is_written(tmp_path):
+    # a second clinical row of the patient written ' 007 ' (or 7 beside '7') was left out when
+    # one row matched exactly: predict scored the first row's ECOG 0 while predict_cohort and
+    # ca125 score refused the patient (two clinical rows, ECOG 0 and 3)
+    from ca125kinetics.io import patient_record
+
+    first = CLINICAL.iloc[[0]]
+    for other in (" 007 ", "007 "):
+        table = pd.concat([first, first.assign(patient_id=other, ecog=3)], ignore_index=True)
+        path = tmp_path / "c.csv"
+        table.to_csv(path, index=False)
+        for clinical in (table, path):
+            record = patient_record(markers(), clinical)
+            assert "more than one clinical row" in record.clinical_problem
+            with pytest.raises(InvalidInputError, match="more than one clinical row"):
+                patient_record(markers(), clinical, on_error="raise")
+    seven = pd.concat([first.assign(patient_id="7"), first.assign(patient_id=7, ecog=3)], ignore_index=True)
+    assert "more than one clinical row" in patient_record(markers(patient_id=[7] * 3), seven).clinical_problem
+    assert patient_record(markers(), CLINICAL).clinical_problem is None     # one row each: no problem

@@ -3279,17 +3279,16 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
 
 
 def _rows_of(ids: np.ndarray, pid: str) -> np.ndarray:
-    """Positions of patient ``pid`` in an identifier column (without converting every id)."""
+    """Positions of patient ``pid`` in an identifier column: every row whose identifier reads
+    as ``pid`` (``" p "``, ``7`` and ``7.0`` are ``"p"`` and ``"7"``, as :func:`read_clinical`
+    reads them), so that a second row written otherwise is seen as a second row, never left out."""
     if ids.dtype.kind in "iuf":
         try:
             hit = np.flatnonzero(ids == float(pid))
         except ValueError:
             return np.zeros(0, dtype=np.int64)
-    else:
-        hit = np.flatnonzero(ids == pid)
-        if not len(hit):                       # ids written with spaces or as numbers
-            hit = np.flatnonzero(_id_array(ids) == pid)
-    return hit[_id_array(ids[hit]) == pid] if len(hit) else hit
+        return hit[_id_array(ids[hit]) == pid] if len(hit) else hit
+    return np.flatnonzero(_id_array(ids) == pid)
 
 
 def _given_reasons(problem, patient_id: np.ndarray) -> dict[str, str]:
