@@ -2016,3 +2016,15 @@ def test_a_mapping_of_series_is_read_by_position_only_when_their_indexes_agree(b
             with pytest.raises(InvalidInputError, match="different indexes") as caught:
                 P.predict(markers, clinical, model=bundle)
             assert caught.value.column == "ca125"
+
+
+def test_predict_refuses_a_malformed_columns_mapping_and_a_clinical_series_naming_a_factor_twice(bundle):
+    # columns=[("ECOG", "ecog")] raised an untyped AttributeError in predict; a Series with the
+    # label 'ecog' twice was read as its last value (Series.to_dict), the other left out
+    with pytest.raises(InvalidInputError, match="columns must map column names"):
+        P.predict(WORKED, CLINICAL, model=bundle, columns=[("ECOG", "ecog")])
+    twice = pd.Series(list(CLINICAL.values()) + [3], index=list(CLINICAL) + ["ecog"])
+    with pytest.raises(InvalidInputError, match=r"names column\(s\) \['ecog'\] more than once"):
+        P.predict(WORKED, twice, model=bundle)
+    assert P.predict(WORKED, pd.Series(CLINICAL), model=bundle).status == P.predict(WORKED, CLINICAL,
+                                                                                    model=bundle).status

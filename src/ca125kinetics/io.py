@@ -1228,6 +1228,15 @@ def _suggestions(name: str, known: tuple) -> tuple:
     return tuple(dict.fromkeys(out))
 
 
+def check_column_mapping(mapping, source: str | None = None) -> None:
+    """Refuse a ``columns=`` renaming that is not a dict of names to names (None or empty: none)."""
+    if mapping and not (isinstance(mapping, dict) and all(isinstance(k, str) and isinstance(v, str)
+                                                          for k, v in mapping.items())):
+        raise InvalidInputError(
+            "columns must map column names of the table to data-contract names, e.g. "
+            f"{{'ECOG': 'ecog'}}; got {type(mapping).__name__}", source=source)
+
+
 def _resolve_columns(table, known, mapping, source: str):
     """Apply the caller's column mapping, then refuse columns that look like known ones.
 
@@ -1255,12 +1264,8 @@ def _resolve_columns(table, known, mapping, source: str):
     """
     known = tuple(known)
     names = list(table.columns if isinstance(table, pd.DataFrame) else table)
+    check_column_mapping(mapping, source)
     if mapping:
-        if not isinstance(mapping, dict) or not all(isinstance(k, str) and isinstance(v, str)
-                                                    for k, v in mapping.items()):
-            raise InvalidInputError(
-                "columns must map column names of the table to data-contract names, e.g. "
-                "{'ECOG': 'ecog'}", source=source)
         mapping = {k: v for k, v in mapping.items() if k in names}
         clash = [v for k, v in mapping.items() if v in names and v not in mapping and k != v]
         if clash:
@@ -3253,6 +3258,7 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
     resolved (:func:`_resolve_columns`) here.
     """
     if isinstance(clinical, pd.Series):
+        _check_header(clinical.index, "clinical Series")     # to_dict() would keep one of two 'age'
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")

@@ -139,8 +139,9 @@ def _record(markers, clinical, gcig_settings, columns=None, **formats):
     (or clinical key) names to data-contract names; ``formats`` (``date_format``, ``decimal``,
     ``thousands``) say how text is written.
     """
-    from ..io import patient_record
+    from ..io import check_column_mapping, patient_record
 
+    check_column_mapping(columns)
     problems: dict[str, str] = {}
     markers = _as_frame_if_clinical(markers, columns)
     if isinstance(markers, pd.DataFrame) and (clinical is None or _carries_clinical(markers.columns, columns)):
