@@ -2028,3 +2028,18 @@ def test_predict_refuses_a_malformed_columns_mapping_and_a_clinical_series_namin
         P.predict(WORKED, twice, model=bundle)
     assert P.predict(WORKED, pd.Series(CLINICAL), model=bundle).status == P.predict(WORKED, CLINICAL,
                                                                                     model=bundle).status
+
+
+def test_predict_many_refuses_items_that_are_not_markers_clinical_pairs(bundle):
+    # a triple raised an untyped ValueError, None a TypeError; a mapping item (one patient's
+    # markers, or {"markers": ..., "clinical": ...}) was unpacked into its keys and read as paths
+    for items, message in (([(WORKED, CLINICAL, True)], "item 0 must be a .* got a tuple of 3"),
+                           ([WORKED], "item 0 must be a .* got a dict"),
+                           ([(WORKED, CLINICAL), {"markers": WORKED, "clinical": CLINICAL}], "item 1 must be"),
+                           (None, "takes a sequence of .* got NoneType"),
+                           ("markers.csv", "got str"),
+                           (WORKED, "got dict")):
+        with pytest.raises(InvalidInputError, match=message):
+            P.predict_many(items, model=bundle)
+    one = P.predict_many(iter([[WORKED, CLINICAL]]), model=bundle)[0]       # a list pair, from an iterator
+    assert one.probability == P.predict(WORKED, CLINICAL, model=bundle).probability

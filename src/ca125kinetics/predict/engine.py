@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from functools import partial
+from collections.abc import Iterable
 from typing import Any, Mapping
 
 import numpy as np
@@ -623,6 +624,21 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
     return _prediction_from_row(rows[0], record.samples(), bundle, partial(later.get, 0))
 
 
+def _pairs(items) -> list[tuple]:
+    """The ``(markers, clinical)`` items of :func:`predict_many`, or a typed error naming the
+    item: a mapping or a bare markers input would be unpacked into its keys, read as paths."""
+    if isinstance(items, (str, bytes, Mapping, pd.DataFrame)) or not isinstance(items, Iterable):
+        raise InvalidInputError(f"predict_many takes a sequence of (markers, clinical) pairs, got "
+                                f"{type(items).__name__}; to score one patient, use predict(markers, clinical)")
+    pairs = list(items)
+    for i, item in enumerate(pairs):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            got = f"a {type(item).__name__}" + (f" of {len(item)}" if isinstance(item, (tuple, list)) else "")
+            raise InvalidInputError(f"predict_many item {i} must be a (markers, clinical) pair (clinical may be "
+                                    f"None), got {got}")
+    return pairs
+
+
 def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Prediction]:
     """Score several single-patient inputs at once: ``[predict(m, c) for m, c in items]``.
 
@@ -648,11 +664,13 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
     Raises
     ------
     InvalidInputError
-        An item is not one patient, or two items share a patient identifier.
+        ``items`` is not a sequence of ``(markers, clinical)`` pairs (a tuple or list of two;
+        a mapping is refused, not unpacked into its keys), an item is not one patient, or two
+        items share a patient identifier.
     """
     bundle = load_model(model)
     records, problems = [], {}
-    for m, c in items:
+    for m, c in _pairs(items):
         record, found = _record(m, c, bundle.gcig_settings)
         records.append(record)
         problems.update(found)
