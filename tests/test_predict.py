@@ -2043,3 +2043,17 @@ def test_predict_many_refuses_items_that_are_not_markers_clinical_pairs(bundle):
             P.predict_many(items, model=bundle)
     one = P.predict_many(iter([[WORKED, CLINICAL]]), model=bundle)[0]       # a list pair, from an iterator
     assert one.probability == P.predict(WORKED, CLINICAL, model=bundle).probability
+
+
+def test_a_one_row_clinical_dataframe_without_identifier_is_the_patients_row_as_a_series_is(bundle):
+    # pd.DataFrame([clinical]) was refused ("the clinical table needs ['patient_id']") while
+    # pd.Series(clinical) and the same row with an identifier were scored; the table's rules
+    # still apply to it (a single-precision column, a near miss), and two rows need identifiers
+    expected = P.predict(WORKED, CLINICAL, model=bundle).to_dict()
+    assert P.predict(WORKED, pd.DataFrame([CLINICAL], index=[7]), model=bundle).to_dict() == expected
+    assert P.predict({**WORKED, "patient_id": "q"}, pd.DataFrame([CLINICAL]), model=bundle).patient_id == "q"
+    for refused, message in ((pd.DataFrame([CLINICAL]).astype({"age": "float32"}), "single-precision"),
+                             (pd.DataFrame([CLINICAL]).rename(columns={"ecog": "ECOG"}), "looks like 'ecog'"),
+                             (pd.DataFrame([CLINICAL, CLINICAL]), r"needs \['patient_id'\]")):
+        with pytest.raises(InvalidInputError, match=message):
+            P.predict(WORKED, refused, model=bundle)

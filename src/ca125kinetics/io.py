@@ -3257,6 +3257,10 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
     (``columns=`` of :func:`patient_record`) may name its identifier column. The names are
     resolved (:func:`_resolve_columns`) here.
     """
+    if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 and "patient_id" not in {
+            (mapping or {}).get(str(c).strip(), str(c).strip()) for c in clinical.columns}:
+        _check_header(clinical.columns, "clinical DataFrame")
+        clinical = clinical.assign(patient_id=pid)  # the patient's one row without an identifier, as a Series is
     if isinstance(clinical, pd.Series):
         _check_header(clinical.index, "clinical Series")     # to_dict() would keep one of two 'age'
         clinical = clinical.to_dict()
