@@ -928,6 +928,32 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
         read_markers(markers(ECOG=[0, 0, 0]))
 
 
+@pytest.mark.parametrize("found, meant", [("performance_status", "ecog"), ("PS", "ecog"), ("stage", "figo_stage"),
+                                          ("Platinum-free interval", "pfi_months"), ("age_years", "age"),
+                                          ("pattern", "recurrence_pattern"), ("RECIST response", "recist")])
+def test_a_clinical_factor_under_a_name_exports_use_is_refused_not_imputed(found, meant):
+    # no spelling rule found these names, so the column was ignored and the model imputed the
+    # factor that the table gave
+    from ca125kinetics.io import patient_record
+
+    table = pd.DataFrame({"patient_id": ["1"], found: ["1"]})
+    with pytest.raises(InvalidInputError, match=f"'{found}' looks like '{meant}'"):
+        read_clinical(table, require=("patient_id",))
+    with pytest.raises(InvalidInputError, match=f"'{found}' looks like '{meant}'"):
+        patient_record({"day": [0, 21], "ca125": [400, 180]}, {found: "1"})
+    # beside the contract column it is an extra column, as before
+    assert found in read_clinical(table.assign(**{meant: [None]}), require=("patient_id",)).columns
+
+
+@pytest.mark.parametrize("found, unit", [("pfi_days", "days"), ("PFI weeks", "weeks")])
+def test_a_platinum_free_interval_in_another_unit_is_refused_saying_to_convert(found, unit):
+    table = pd.DataFrame({"patient_id": ["1"], "ecog": [0], found: [400]})
+    with pytest.raises(InvalidInputError, match=f"'{found}' holds {unit} and 'pfi_months' is in months; convert "
+                                                 "the values to months") as info:
+        read_clinical(table, require=("patient_id",))
+    assert "rename it (e.g." not in str(info.value)
+
+
 def test_one_patient_with_a_marker_column_naming_another_marker_is_refused():
     # read_markers refused it; patient_record (predict, one patient) scored CEA values as CA-125
     from ca125kinetics.io import patient_record

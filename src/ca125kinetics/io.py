@@ -1214,6 +1214,26 @@ def _suggest_columns(name: str, known) -> list[str]:
     return list(_suggestions(str(name), tuple(known)))
 
 
+#: Names that exports give the clinical factors, normalised as :func:`_norm_name` does, and the
+#: contract column each stands for (which no spelling rule finds: ``stage`` for
+#: ``figo_stage``, ``performance_status`` for ``ecog``). Beside the contract column's absence
+#: such a column is refused: the model would otherwise impute a factor the table gives. (No
+#: ``residual``: a residual disease column may be the secondary surgery's outcome, and a hint
+#: to rename it the primary surgery's would lead the outcome into the predictors.)
+_COLUMN_ALIASES = {
+    "ageyears": "age", "ageatrecurrence": "age",
+    "ps": "ecog", "ecogps": "ecog", "performancestatus": "ecog", "whops": "ecog", "whoperformancestatus": "ecog",
+    "stage": "figo_stage", "initialstage": "figo_stage",
+    "platinumfreeinterval": "pfi_months", "pfidays": "pfi_months", "pfiweeks": "pfi_months",
+    "pattern": "recurrence_pattern", "recurrencesites": "recurrence_pattern",
+    "recistresponse": "recist", "recistcategory": "recist", "recist11": "recist",
+}
+
+#: Of :data:`_COLUMN_ALIASES`, the names that carry another unit than their contract column's:
+#: renaming is not enough, the values must be converted.
+_ALIAS_UNITS = {"pfidays": "days", "pfiweeks": "weeks"}
+
+
 @functools.lru_cache(maxsize=1024)
 def _suggestions(name: str, known: tuple) -> tuple:
     """:func:`_suggest_columns`, remembered (the same extra column is seen on every call)."""
@@ -1222,6 +1242,7 @@ def _suggestions(name: str, known: tuple) -> tuple:
         return ()
     by_norm = {_norm_name(k): k for k in known if k != name}
     out = [k for nk, k in by_norm.items() if nk == n or (len(n) >= 3 and nk.startswith(n))]
+    out += [k for k in known if k == _COLUMN_ALIASES.get(n) and k != name]
     # a close spelling keeps the first letter: dfs_months (disease-free survival) is another
     # endpoint, not a misspelt pfs_months
     out += [by_norm[m] for m in difflib.get_close_matches(n, list(by_norm), n=3, cutoff=0.8) if m[0] == n[0]]
@@ -1290,8 +1311,17 @@ def _resolve_columns(table, known, mapping, source: str):
             problems.append((name, targets))
     _check_column_types(table, present & known_set, source)
     if problems:
-        name, targets = problems[0]
         listed = "; ".join(f"{n!r} looks like {' or '.join(map(repr, t))}" for n, t in problems)
+        # 'pfi_days' renamed 'pfi_months' would read days as months
+        name, targets = next((p for p in problems if _norm_name(p[0]) in _ALIAS_UNITS), problems[0])
+        unit = _ALIAS_UNITS.get(_norm_name(name))
+        if unit is not None:
+            raise InvalidInputError(
+                f"column name(s) not in the data contract: {listed}. Such a column would be ignored "
+                f"silently, so it is refused: {name!r} holds {unit} and {targets[0]!r} is in months; "
+                f"convert the values to months and name the column {targets[0]!r} (renaming alone "
+                f"would read {unit} as months); to keep it as an extra column, rename it to something "
+                "unlike a known column", source=source, column=name)
         raise InvalidInputError(
             f"column name(s) not in the data contract: {listed}. Such a column would be ignored "
             f"silently, so it is refused: rename it (e.g. {name!r} -> {targets[0]!r}), or map it "
