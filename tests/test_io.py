@@ -406,6 +406,9 @@ def test_clinical_normalisation():
 @pytest.mark.parametrize("text, stage", [
     ("IIIC", "III"), ("iiic", "III"), ("FIGO IIIc", "III"), ("IV B", "IV"), ("IC3", "I"), ("IIIA2", "III"),
     ("IIC", "II"), ("I", "I"), ("IVB", "IV"),
+    # FIGO 2014's IIIA1(i)/(ii), and 'Stage' before the stage as 'FIGO' (both were refused)
+    ("IIIA1(i)", "III"), ("IIIA1 (ii)", "III"), ("Stage IIIC", "III"), ("FIGO stage IVB", "IV"), ("stage I", "I"),
+    ("IIIA2(i)", "?"), ("IIIB(ii)", "?"), ("III(i)", "?"), ("stage", "?"), ("Stage V", "?"),
     # not FIGO substages of ovarian cancer: the substage was dropped and the stage read as given
     ("IA9", "?"), ("I0", "?"), ("IIIC5", "?"), ("IVC", "?"), ("IID", "?"), ("IIA1", "?"), ("IB2", "?"), ("IIID", "?"),
 ])

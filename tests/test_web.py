@@ -66,7 +66,15 @@ def test_an_unknown_figo_stage_is_named_in_words_not_by_the_pattern(client):
     resp = client.post("/api/score", json=_request(clinical=dict(CLINICAL, figo_stage="3")))
     assert resp.status_code == 422
     assert resp.json()["message"] == ("clinical.figo_stage: unknown FIGO stage '3'; use I, II, III or IV (substages "
-                                      "such as IIIC accepted, 'FIGO' before it allowed)")
+                                      "such as IIIC accepted, 'FIGO' or 'Stage' before it allowed)")
+
+
+def test_a_figo_stage_written_in_full_is_read_as_the_readers_read_it(client):
+    # 'FIGO stage IIIA1(ii)' (20 characters) is a FIGO 2014 substage; the API took 12 at most
+    resp = client.post("/api/score", json=_request(clinical=dict(CLINICAL, figo_stage="FIGO stage IIIA1(ii)")))
+    assert resp.status_code == 200, resp.text
+    same = client.post("/api/score", json=_request(clinical=dict(CLINICAL, figo_stage="III"))).json()
+    assert resp.json()["probability"] == same["probability"]
 
 
 def test_dates_are_days_from_treatment_start(client):

@@ -194,12 +194,14 @@ ULN_MAX = MARKERS["ca125"].uln_max
 _MAX_LISTED = 5
 _ISO_DATE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 #: A FIGO stage at diagnosis of ovarian cancer, with its substage if any (FIGO 2014: IA, IB,
-#: IC1-IC3, IIA, IIB, IIIA1, IIIA2, IIIB, IIIC, IVA, IVB; and IC, IIC, IIIA of FIGO 1988): group 1
-#: the stage, group 2 the substage. Any other substage (IA9, IVC) is refused, not dropped.
+#: IC1-IC3, IIA, IIB, IIIA1 (with its (i) or (ii)), IIIA2, IIIB, IIIC, IVA, IVB; and IC, IIC, IIIA of
+#: FIGO 1988), after ``FIGO``, ``stage`` or ``FIGO stage`` if written: group 1 the stage, group 2
+#: the substage. Any other substage (IA9, IVC, IIIB(i)) is refused, not dropped.
 #: The web API's request model uses the same pattern.
 _STAGE_RE = re.compile(
-    r"(?i)^(?=\s*(?:FIGO\s*)?(?:IV\s*[AB]?|III\s*(?:A[12]?|[BC])?|II\s*[A-C]?|I\s*(?:[AB]|C[1-3]?)?)\s*$)"
-    r"\s*(?:FIGO\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*$")
+    r"(?i)^(?=\s*(?:FIGO\s*)?(?:stage\s*)?(?:IV\s*[AB]?|III\s*(?:A(?:1\s*(?:\(\s*i{1,2}\s*\))?|2)?|[BC])?"
+    r"|II\s*[A-C]?|I\s*(?:[AB]|C[1-3]?)?)\s*$)"
+    r"\s*(?:FIGO\s*)?(?:stage\s*)?(IV|III|II|I)\s*([A-C]?[0-9]?)\s*(?:\(\s*i{1,2}\s*\))?\s*$")
 
 
 @dataclass(frozen=True)

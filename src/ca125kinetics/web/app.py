@@ -215,7 +215,7 @@ class Clinical(BaseModel):
     age: float | None = _clinical_number("age", "years")
     ecog: int | None = _clinical_number("ecog", "ECOG performance status at recurrence")
     ascites_ml: float | None = _clinical_number("ascites_ml", "ascites volume on imaging, mL")
-    figo_stage: str | None = Field(None, max_length=12, pattern=_STAGE_RE.pattern,   # the readers' pattern
+    figo_stage: str | None = Field(None, max_length=24, pattern=_STAGE_RE.pattern,   # the readers' pattern
                                    description="FIGO stage at diagnosis: I-IV (substages such as IIIC accepted)")
     primary_residual_disease: int | None = _clinical_number(
         "primary_residual_disease", "0 = complete resection at primary surgery, 1 = any residual")
@@ -973,7 +973,7 @@ def _error_message(errors: list[dict], content_type: str | None = "application/j
         if e.get("type") == "string_pattern_mismatch" and loc.endswith("figo_stage"):
             # the pattern itself is no message for people
             msg = (f"unknown FIGO stage {e.get('input')!r}; use I, II, III or IV (substages such as IIIC "
-                   "accepted, 'FIGO' before it allowed)")
+                   "accepted, 'FIGO' or 'Stage' before it allowed)")
         elif e.get("type") == "string_pattern_mismatch" and loc == "patient_id":
             msg = (f"{str(e.get('input'))[:_LOC_CHARS]!r} has a character the API does not take; use letters A-Z "
                    "and a-z, digits, spaces, '.', '_' and '-' (at most 64 characters)")
