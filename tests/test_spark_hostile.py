@@ -488,3 +488,36 @@ def test_extra_columns_whose_names_differ_in_case(spark, cohort):
     m = markers.assign(Site="A", note="x", Note="y")
     c = clinical.assign(site="B", Site="C", NOTE="z")
     _same(cspark.score(spark.createDataFrame(m), spark.createDataFrame(c)), predict_cohort(m, c))
+
+
+def test_a_table_refusal_after_the_first_patients_is_the_in_process_error(spark, cohort):
+    """A clinical factor with values on the markers rows of a patient after the first 20 (a
+    clinical table given), or a 'marker' cell naming another marker there: in process the
+    table is refused (InvalidInputError naming every such factor or marker); Spark refused
+    it only in the executor that met the row, at the action, as a PythonException naming
+    that chunk's. A blank factor cell and a 'marker' naming the marker in another case are
+    read, as in process."""
+    markers, clinical, population = cohort
+    ids = sorted(markers["patient_id"].unique())
+    factors = markers.assign(ecog=None, figo_stage=None)
+    factors.loc[factors["patient_id"] == ids[25], "ecog"] = "1"
+    factors.loc[factors["patient_id"] == ids[27], "figo_stage"] = "IIIC"
+    named = markers.assign(marker="ca125")
+    named.loc[named["patient_id"] == ids[26], "marker"] = "CEA"
+    named.loc[named["patient_id"] == ids[22], "marker"] = "psa"
+    cases = [(lambda: predict_cohort(factors, clinical),
+              lambda: cspark.score(spark.createDataFrame(factors.astype(object)), spark.createDataFrame(clinical))),
+             (lambda: _kinetics(named, population=population),
+              lambda: cspark.fit_kinetics(spark.createDataFrame(named), population=population)),
+             (lambda: predict_cohort(named, clinical),
+              lambda: cspark.score(spark.createDataFrame(named), spark.createDataFrame(clinical)))]
+    for (in_process, on_spark), listed in zip(cases, ("['ecog', 'figo_stage']", "['cea', 'psa']", "['cea', 'psa']")):
+        with pytest.raises(InvalidInputError) as expected:
+            in_process()
+        with pytest.raises(InvalidInputError) as got:
+            on_spark()
+        assert listed in str(expected.value) and str(got.value) == str(expected.value)
+    read = markers.assign(marker="ca125", ecog=None)
+    read.loc[read["patient_id"] == ids[25], ["marker", "ecog"]] = ["CA125", " "]
+    _same(cspark.score(spark.createDataFrame(read), spark.createDataFrame(clinical)), predict_cohort(read, clinical))
+    _same(cspark.fit_kinetics(spark.createDataFrame(read), population=population), _kinetics(read, population=population))

@@ -43,7 +43,9 @@ process, a file's reasons also give the row).
 
 Rows are grouped by the identifier as the readers read it (a space at an end stripped:
 :func:`_patient_key`); rows without one reach the driver with the first patients, where the
-reader refuses them as in process. Refused before any work: column names the readers refuse
+reader refuses them as in process, as do the rows for which the readers refuse a whole
+table (a ``marker`` naming another marker, a clinical factor on both tables:
+:func:`_table_refusal_rows`). Refused before any work: column names the readers refuse
 (a case variant of a contract column, a column named twice), contract columns of a Spark type
 the readers cannot read unambiguously (binary, single precision, nested), ``patient_id`` of
 different types in the two tables of :func:`score`, and a model that keeps the first or last
@@ -209,6 +211,41 @@ def _missing_id(df):
     if isinstance(df.schema["patient_id"].dataType, (T.FloatType, T.DoubleType)):
         return column.isNull() | F.isnan(column)
     return column.isNull()
+
+
+def _table_refusal_rows(df, marker: str, factors=()) -> pd.DataFrame:
+    """Rows of markers ``df`` (the markers rows of :func:`_union`'s frame) that make the
+    readers refuse the whole table wherever they are, for the driver to read beside the first
+    patients (:func:`_first_patients` brings the rows without an identifier): one row per
+    distinct ``marker`` cell other than ``marker`` (the reader refuses a table whose
+    ``marker`` column names another marker) and, for each column of ``factors`` on the
+    markers (a clinical table given: clinical factors on both tables are refused), one row
+    that gives a value (``io.given_cells``: not missing, not blank text). Otherwise a row
+    after the first patients was refused by the executor that read it, at the action, as a
+    Spark ``PythonException`` whose message named only that chunk's markers or factors.
+    Empty (no Spark job) when ``df`` has none of these columns."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    def given(name):
+        column, kind = F.col(name), df.schema[name].dataType
+        if isinstance(kind, T.StringType):
+            return column.isNotNull() & (F.btrim(column, F.lit(_whitespace())) != "")
+        if isinstance(kind, (T.FloatType, T.DoubleType)):
+            return column.isNotNull() & ~F.isnan(column)
+        return column.isNotNull()
+
+    markers = df.where(F.col(_TABLE) == 0) if _TABLE in df.columns else df
+    parts = []
+    if "marker" in df.columns:
+        parts.append(markers.where(F.col("marker").isNotNull() & (F.col("marker").cast("string") != marker))
+                     .dropDuplicates(["marker"]))
+    parts += [markers.where(given(c)).limit(1) for c in df.columns if c in factors and c != "patient_id"]
+    if not parts:
+        return pd.DataFrame(columns=df.columns)
+    return _to_pandas(reduce(lambda a, b: a.unionByName(b), parts))
 
 
 def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
@@ -415,6 +452,11 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     session = df.sparkSession
     with _in_background(session, _prepare_population_fit) if learn else nullcontext():
         rows = _first_patients(df, population_sample if learn else 20)
+        # rows beyond the first patients that make the reader refuse the whole table
+        extra = _table_refusal_rows(df, spec.name)
+    if len(extra):
+        read_markers(pd.concat([rows, extra], ignore_index=True), uln=settings.uln, on_error="flag",
+                     marker=spec, **formats)
     with _in_background(session, _warm_workers, session, method != "loglinear"):
         head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec, **formats)
         if learn:
@@ -566,7 +608,10 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     """
     from pyspark.sql import functions as F
 
+    from .io import CLINICAL_INPUT_COLUMNS
+    from .markers import get_marker
     from .predict import load_model, score_frame
+    from .task import bundle_task
 
     markers_df = _require_spark(markers_df, "markers")
     _check_partitions(partitions)
@@ -583,6 +628,14 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     # the in-process function on a few patients: checks the model and inputs, gives the schema
     head = _first_patients(combined, 20)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
+    task = bundle_task(bundle)
+    # the factors the readers refuse on both tables (treatment_start may repeat)
+    factors = ((set(CLINICAL_INPUT_COLUMNS) | set(task.predictors)) - {"treatment_start"}
+               if clinical_df is not None else set())
+    extra = _table_refusal_rows(combined, get_marker(task.marker).name, factors)
+    if len(extra):   # rows beyond the first patients that make the readers refuse the whole table
+        score_frame(bundle, *_head_tables(pd.concat([head, extra], ignore_index=True), markers_columns,
+                                          clinical_columns), allow_imputed=allow_imputed, **formats)
     schema = _spark_schema(score_frame(bundle, *_head_tables(head, markers_columns, clinical_columns),
                                        allow_imputed=allow_imputed, **formats))
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
