@@ -521,3 +521,14 @@ def test_a_table_refusal_after_the_first_patients_is_the_in_process_error(spark,
     read.loc[read["patient_id"] == ids[25], ["marker", "ecog"]] = ["CA125", " "]
     _same(cspark.score(spark.createDataFrame(read), spark.createDataFrame(clinical)), predict_cohort(read, clinical))
     _same(cspark.fit_kinetics(spark.createDataFrame(read), population=population), _kinetics(read, population=population))
+
+
+def test_columns_named_like_the_spark_module_own(spark, cohort):
+    """A site's columns named as the union of the two tables named its own columns
+    ('_ca125_table', '__ca125_clinical__age', '_ca125_key' in any case) failed in Spark's
+    analysis (AMBIGUOUS_REFERENCE); the readers take them as extra columns."""
+    markers, clinical, population = cohort
+    m = markers.assign(_ca125_table="x", __ca125_clinical__age="1", _CA125_KEY="k")
+    c = clinical.assign(_ca125_table="y", _m1="z")
+    _same(cspark.score(spark.createDataFrame(m), spark.createDataFrame(c)), predict_cohort(m, c))
+    _same(cspark.fit_kinetics(spark.createDataFrame(m), population=population), _kinetics(m, population=population))

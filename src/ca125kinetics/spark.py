@@ -67,7 +67,7 @@ from .io import unnumbered
 
 __all__ = ["fit_kinetics", "score"]
 
-_TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame
+_TABLE = "_ca125_table"  # marks markers (0) and clinical (1) rows of the combined frame (_union)
 _KEY = "_ca125_key"      # the patient key (_patient_key) of the first patients' rows on the driver
 #: Rows converted to pandas and passed to the in-process function at a time.
 _CHUNK_ROWS = 100_000
@@ -156,10 +156,11 @@ def _spark_schema(frame: pd.DataFrame):
     return T.StructType([field(c, frame[c].dtype) for c in frame.columns])
 
 
-def _run(df, partitions: int | None, work, schema):
+def _run(df, partitions: int | None, work, schema, *, by_table: bool = False):
     """``work`` (a partition function, keyword ``names``) run with ``mapInArrow`` on the
     rows of ``df`` hash-partitioned by patient, sorted by patient (clinical rows after the
-    markers rows of their patient) within partitions.
+    markers rows of their patient, ``by_table``: :data:`_TABLE` of :func:`_union`) within
+    partitions.
 
     The rows are grouped by :func:`_patient_key`, not by the raw ``patient_id``: identifiers
     the reader takes for one patient (``" 7"`` and ``"7"``) must reach one partition and one
@@ -171,7 +172,7 @@ def _run(df, partitions: int | None, work, schema):
     names = list(df.columns)
     plain = df.toDF(*(f"_{i}" for i in range(len(names))))
     key = _patient_key(plain, f"_{names.index('patient_id')}")
-    order = [key] + ([F.col(f"_{names.index(_TABLE)}")] if _TABLE in names else [])
+    order = [key] + ([F.col(f"_{names.index(_TABLE)}")] if by_table else [])
     n = partitions or 2 * df.sparkSession.sparkContext.defaultParallelism
     return plain.repartition(n, key).sortWithinPartitions(*order).mapInArrow(partial(work, names=names), schema)
 
@@ -213,7 +214,7 @@ def _missing_id(df):
     return column.isNull()
 
 
-def _table_refusal_rows(df, marker: str, factors=()) -> pd.DataFrame:
+def _table_refusal_rows(df, marker: str, factors=(), names: dict[str, str] | None = None) -> pd.DataFrame:
     """Rows of markers ``df`` (the markers rows of :func:`_union`'s frame) that make the
     readers refuse the whole table wherever they are, for the driver to read beside the first
     patients (:func:`_first_patients` brings the rows without an identifier): one row per
@@ -223,7 +224,8 @@ def _table_refusal_rows(df, marker: str, factors=()) -> pd.DataFrame:
     that gives a value (``io.given_cells``: not missing, not blank text). Otherwise a row
     after the first patients was refused by the executor that read it, at the action, as a
     Spark ``PythonException`` whose message named only that chunk's markers or factors.
-    Empty (no Spark job) when ``df`` has none of these columns."""
+    ``names``: the user's name of each column of ``df`` (the union's columns travel under
+    their positions). Empty (no Spark job) when ``df`` has none of these columns."""
     from functools import reduce
 
     from pyspark.sql import functions as F
@@ -237,12 +239,13 @@ def _table_refusal_rows(df, marker: str, factors=()) -> pd.DataFrame:
             return column.isNotNull() & ~F.isnan(column)
         return column.isNotNull()
 
-    markers = df.where(F.col(_TABLE) == 0) if _TABLE in df.columns else df
+    user = names or {c: c for c in df.columns}
     parts = []
-    if "marker" in df.columns:
-        parts.append(markers.where(F.col("marker").isNotNull() & (F.col("marker").cast("string") != marker))
-                     .dropDuplicates(["marker"]))
-    parts += [markers.where(given(c)).limit(1) for c in df.columns if c in factors and c != "patient_id"]
+    for c in df.columns:
+        if user.get(c) == "marker":
+            parts.append(df.where(F.col(c).isNotNull() & (F.col(c).cast("string") != marker)).dropDuplicates([c]))
+        elif user.get(c) in factors and user.get(c) != "patient_id":
+            parts.append(df.where(given(c)).limit(1))
     if not parts:
         return pd.DataFrame(columns=df.columns)
     return _to_pandas(reduce(lambda a, b: a.unionByName(b), parts))
@@ -315,20 +318,24 @@ def _first_patients(df, n: int) -> pd.DataFrame:
 
     missing = _missing_id(df)
     ids = df.where(~missing).select(_patient_key(df).alias("patient_id"))
-    keyed = df.withColumn(_KEY, _patient_key(df))
+    taken = {c.lower() for c in df.columns}   # Spark matches names regardless of case
+    key_name = _KEY
+    while key_name.lower() in taken:   # a column of the user's table of that name is kept
+        key_name += "_"
+    keyed = df.withColumn(key_name, _patient_key(df))
     bound = _bound(ids, n)
-    rows = _to_pandas(keyed if bound is None else keyed.where(missing | (F.col(_KEY) <= F.lit(bound))))
-    first = _sorted_unique(rows[_KEY].dropna())
+    rows = _to_pandas(keyed if bound is None else keyed.where(missing | (F.col(key_name) <= F.lit(bound))))
+    first = _sorted_unique(rows[key_name].dropna())
     if len(first) < n and bound is not None:   # the estimate was too low: the exact n-th
         last = ids.distinct().orderBy("patient_id").limit(n).agg(F.max("patient_id")).first()[0]
-        rows = _to_pandas(keyed.where(missing | (F.col(_KEY) <= F.lit(last))))
-        first = _sorted_unique(rows[_KEY].dropna())
+        rows = _to_pandas(keyed.where(missing | (F.col(key_name) <= F.lit(last))))
+        first = _sorted_unique(rows[key_name].dropna())
     if len(first) > n:   # every known row's key is one of first (sorted): keep those up to the n-th
-        key = rows[_KEY]
+        key = rows[key_name]
         keep = key.isna().to_numpy(copy=True)
         keep[~keep] = (key[~keep] <= first[n - 1]).to_numpy()
         rows = rows[keep].reset_index(drop=True)
-    return rows.drop(columns=_KEY)
+    return rows.drop(columns=key_name)
 
 
 def _sorted_unique(values: pd.Series):
@@ -525,43 +532,44 @@ def _split_tables(chunk: pd.DataFrame, markers_columns: list[str], clinical_colu
     """The markers rows and the clinical rows of a chunk of the union, each table with its own
     columns under their own names (:func:`_carried`)."""
     is_clinical = (chunk[_TABLE] == 1).to_numpy()   # a plain mask: the rows' labels are all None
-    markers = chunk.loc[~is_clinical, markers_columns]
-    clinical = chunk.loc[is_clinical, [_carried(c) for c in clinical_columns]]
+    markers = chunk.loc[~is_clinical, _carried(markers_columns, "_m")]
+    markers.columns = markers_columns
+    clinical = chunk.loc[is_clinical, _carried(clinical_columns, "_c")]
     clinical.columns = clinical_columns
     return markers, unnumbered(clinical)
 
 
-#: Prefix of the clinical columns (all but ``patient_id``) in the union of the two tables.
-_CLINICAL_PREFIX = "__ca125_clinical__"
+def _carried(columns: list[str], prefix: str) -> list[str]:
+    """The names of a table's columns in the union of the two tables (:func:`_union`): every
+    column but ``patient_id`` under its position (``_m0``, ``_m1``, ... for the markers,
+    ``_c0``, ... for the clinical table), so that a column the two tables share
+    (``treatment_start`` beside dated samples, a site's own column, a factor on both),
+    whatever the case of its name, keeps each table's values and type, and the readers see
+    both, as in process (they refuse a factor given twice); and no column of the user's
+    (``_ca125_table``, ``__ca125_clinical__age``) meets a name of the union's own."""
+    return [c if c == "patient_id" else f"{prefix}{i}" for i, c in enumerate(columns)]
 
 
-def _carried(column: str) -> str:
-    """The name of a clinical column in the union of the two tables (:func:`_union`): every
-    column but ``patient_id`` is carried under :data:`_CLINICAL_PREFIX`, so that a column the
-    markers table also has (``treatment_start`` beside dated samples, a site's own column, a
-    factor on both), whatever the case of its name, keeps each table's values and type, and
-    the readers see both, as in process (they refuse a factor given twice)."""
-    return column if column == "patient_id" else _CLINICAL_PREFIX + column
-
-
-def _union(markers_df, clinical_df):
-    """The rows of both tables in one DataFrame: the markers columns under their names, the
-    clinical ones under :func:`_carried` names, and :data:`_TABLE` (0 markers, 1 clinical).
+def _union(markers_df, clinical_df=None):
+    """The rows of both tables (``clinical_df`` may be None) in one DataFrame: the columns
+    under :func:`_carried` names and :data:`_TABLE` (0 markers, 1 clinical).
 
     The tables are aligned by position, never by Spark's resolution of their names, which
     ignores case (``site`` in one table took the values of ``Site`` in the other, and two
     extra columns ``note`` and ``Note`` of one table failed the union); the readers keep
-    such names apart."""
+    such names apart. (The user's names were kept beside ``_ca125_table`` and the clinical
+    columns' prefixed names until 3 December 2026: a table with a column of such a name
+    failed in Spark's analysis, AMBIGUOUS_REFERENCE.)"""
     from pyspark.sql import functions as F
 
     def plain(df, prefix):
-        return df.toDF(*(c if c == "patient_id" else f"{prefix}{i}" for i, c in enumerate(df.columns)))
+        return df.toDF(*_carried(df.columns, prefix))
 
-    both = plain(markers_df, "_m").withColumn(_TABLE, F.lit(0)).unionByName(
-        plain(clinical_df, "_c").withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
+    markers = plain(markers_df, "_m").withColumn(_TABLE, F.lit(0))
+    if clinical_df is None:
+        return markers
     # unionByName keeps the markers' columns and appends the clinical ones they lack, in order
-    return both.toDF(*markers_df.columns, _TABLE,
-                     *(_carried(c) for c in clinical_df.columns if c != "patient_id"))
+    return markers.unionByName(plain(clinical_df, "_c").withColumn(_TABLE, F.lit(1)), allowMissingColumns=True)
 
 
 def _score_partition(batches, *, bundle, markers_columns, clinical_columns, allow_imputed, formats, schema, names):
@@ -619,12 +627,11 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     _require_row_order_free(bundle)
     markers_columns = list(markers_df.columns)
     clinical_columns: list[str] = []
-    combined = markers_df.withColumn(_TABLE, F.lit(0))
     if clinical_df is not None:
         clinical_df = _require_spark(clinical_df, "clinical")
         _require_same_id_type(markers_df, clinical_df)
         clinical_columns = list(clinical_df.columns)
-        combined = _union(markers_df, clinical_df)
+    combined = _union(markers_df, clinical_df)
     # the in-process function on a few patients: checks the model and inputs, gives the schema
     head = _first_patients(combined, 20)
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
@@ -632,7 +639,8 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     # the factors the readers refuse on both tables (treatment_start may repeat)
     factors = ((set(CLINICAL_INPUT_COLUMNS) | set(task.predictors)) - {"treatment_start"}
                if clinical_df is not None else set())
-    extra = _table_refusal_rows(combined, get_marker(task.marker).name, factors)
+    extra = _table_refusal_rows(combined.where(F.col(_TABLE) == 0), get_marker(task.marker).name, factors,
+                                dict(zip(_carried(markers_columns, "_m"), markers_columns)))
     if len(extra):   # rows beyond the first patients that make the readers refuse the whole table
         score_frame(bundle, *_head_tables(pd.concat([head, extra], ignore_index=True), markers_columns,
                                           clinical_columns), allow_imputed=allow_imputed, **formats)
@@ -641,7 +649,7 @@ def score(markers_df, clinical_df=None, *, model: Any = None, allow_imputed: boo
     run = partial(_score_partition, bundle=bundle, markers_columns=markers_columns,
                   clinical_columns=clinical_columns, allow_imputed=allow_imputed, formats=formats,
                   schema=_arrow_schema(schema))
-    return _run(combined, partitions, run, schema)
+    return _run(combined, partitions, run, schema, by_table=True)
 
 
 def _require_row_order_free(bundle) -> None:
