@@ -520,7 +520,8 @@ def test_a_table_refusal_after_the_first_patients_is_the_in_process_error(spark,
     read = markers.assign(marker="ca125", ecog=None)
     read.loc[read["patient_id"] == ids[25], ["marker", "ecog"]] = ["CA125", " "]
     _same(cspark.score(spark.createDataFrame(read), spark.createDataFrame(clinical)), predict_cohort(read, clinical))
-    _same(cspark.fit_kinetics(spark.createDataFrame(read), population=population), _kinetics(read, population=population))
+    _same(cspark.fit_kinetics(spark.createDataFrame(read), population=population),
+          _kinetics(read, population=population))
 
 
 def test_columns_named_like_the_spark_module_own(spark, cohort):
@@ -532,3 +533,25 @@ def test_columns_named_like_the_spark_module_own(spark, cohort):
     c = clinical.assign(_ca125_table="y", _m1="z")
     _same(cspark.score(spark.createDataFrame(m), spark.createDataFrame(c)), predict_cohort(m, c))
     _same(cspark.fit_kinetics(spark.createDataFrame(m), population=population), _kinetics(m, population=population))
+
+
+@pytest.mark.parametrize("collation", ["UTF8_LCASE", "UNICODE_CI"])
+def test_identifiers_with_a_case_insensitive_collation(spark, cohort, collation):
+    """'a1' and 'A1' (and 'b' and 'B') are two patients to the readers; under a Spark 4
+    collation that ignores case, Spark partitioned and sorted them as one value, the rows of
+    the two patients came interleaved and scoring failed in the executor ('patient 'a1'
+    appears again after other patients' rows')."""
+    from pyspark.sql import functions as F
+
+    if not hasattr(F, "collate"):
+        pytest.skip("collations need Spark 4")
+    markers, clinical, population = cohort
+    ids = sorted(markers["patient_id"].unique())
+    renamed = dict(zip(ids, ["a1", "A1", "b", "B", "ß", "SS"]))
+    m, c = markers.replace({"patient_id": renamed}), clinical.replace({"patient_id": renamed})
+
+    def collated(frame):
+        return spark.createDataFrame(frame).withColumn("patient_id", F.collate("patient_id", collation))
+
+    _same(cspark.score(collated(m), collated(c), partitions=3), predict_cohort(m, c))
+    _same(cspark.fit_kinetics(collated(m), population=population, partitions=3), _kinetics(m, population=population))

@@ -43,14 +43,15 @@ process, a file's reasons also give the row).
 
 Rows are grouped by the identifier as the readers read it (a space at an end stripped:
 :func:`_patient_key`); rows without one reach the driver with the first patients, where the
-reader refuses them as in process, as do the rows for which the readers refuse a whole
-table (a ``marker`` naming another marker, a clinical factor on both tables:
-:func:`_table_refusal_rows`). Refused before any work: column names the readers refuse
-(a case variant of a contract column, a column named twice), contract columns of a Spark type
-the readers cannot read unambiguously (binary, single precision, nested), ``patient_id`` of
-different types in the two tables of :func:`score`, and a model that keeps the first or last
-same-day sample (row order, which Spark does not keep). ``docs/registry.md`` lists what was
-compared.
+reader refuses them as in process, as do the rows for which the readers refuse a whole table
+(a ``marker`` naming another marker, a clinical factor on both tables:
+:func:`_table_refusal_rows`). Text columns are compared as Python compares text (a collation
+such as ``UTF8_LCASE`` is dropped: :func:`_binary_collation`). Refused before any work:
+column names the readers refuse (a case variant of a contract column, a column named twice),
+contract columns of a Spark type the readers cannot read unambiguously (binary, single
+precision, nested), ``patient_id`` of different types in the two tables of :func:`score`,
+and a model that keeps the first or last same-day sample (row order, which Spark does not
+keep). ``docs/registry.md`` lists what was compared.
 """
 
 from __future__ import annotations
@@ -98,7 +99,27 @@ def _require_spark(df, name: str):
     known = MARKERS_KNOWN if name == "markers" else CLINICAL_KNOWN
     _require(_resolve_columns(dict.fromkeys(stripped), known, None, label), ("patient_id",), label, name)
     _require_readable_types(df, name)
-    return df
+    return _binary_collation(df)
+
+
+def _binary_collation(df):
+    """``df`` with every text column in Spark's default collation (``UTF8_BINARY``), in which
+    Spark compares text as Python does. Under a collation such as ``UTF8_LCASE`` or
+    ``UNICODE_CI`` (Spark 4), Spark takes ``"a1"`` and ``"A1"`` for one value when it
+    partitions, sorts and compares, which the readers keep apart as two patients: the rows of
+    the two patients reached a partition interleaved, and scoring failed in the executor
+    ("patient 'a1' appears again after other patients' rows")."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    collated = [isinstance(f.dataType, T.StringType)
+                and getattr(f.dataType, "collation", "UTF8_BINARY") != "UTF8_BINARY" for f in df.schema.fields]
+    if not any(collated):
+        return df
+    names = list(df.columns)   # selected by position: names may differ only in case
+    plain = df.toDF(*(f"_{i}" for i in range(len(names))))
+    return plain.select(*(F.collate(F.col(f"_{i}"), "UTF8_BINARY").alias(f"_{i}") if text else F.col(f"_{i}")
+                          for i, text in enumerate(collated))).toDF(*names)
 
 
 def _require_readable_types(df, name: str) -> None:
