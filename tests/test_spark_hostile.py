@@ -555,3 +555,17 @@ def test_identifiers_with_a_case_insensitive_collation(spark, cohort, collation)
 
     _same(cspark.score(collated(m), collated(c), partitions=3), predict_cohort(m, c))
     _same(cspark.fit_kinetics(collated(m), population=population, partitions=3), _kinetics(m, population=population))
+
+
+@pytest.mark.parametrize("options", [{"population": "population.json"}, {"population": {"k": 0.05}},
+                                     {"method": "bogus", "population": "x"}])
+def test_arguments_refused_as_in_process(spark, cohort, options):
+    """A population that is not a KineticsPopulation: in process an InvalidInputError; Spark
+    raised an AttributeError ('str' object has no attribute 'marker'), and with an unknown
+    method too, where in process the method is named first."""
+    markers, _, _ = cohort
+    with pytest.raises(InvalidInputError) as in_process:
+        fit_kinetics(read_markers(markers), **options)
+    with pytest.raises(InvalidInputError) as on_spark:
+        cspark.fit_kinetics(spark.createDataFrame(markers), **options)
+    assert str(on_spark.value) == str(in_process.value)

@@ -1649,12 +1649,7 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
     >>> sorted(res["status"].unique())[:2]
     ['at_floor', 'insufficient_samples']
     """
-    if method not in METHODS:
-        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
-    if population is not None and not isinstance(population, KineticsPopulation):
-        raise InvalidInputError(f"population must be a KineticsPopulation, got {type(population).__name__}")
-    if population is not None and method != "population":
-        raise InvalidInputError(f"population= is only used by method='population', not {method!r}")
+    _check_method(method, population)
     spec = _population_marker(population, marker)
     if settings is None and population is not None:
         settings = population.settings
@@ -1680,6 +1675,18 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
     for name in OUTPUT_COLUMNS[len(columns):]:
         columns[name] = d[name]
     return pd.DataFrame(columns, columns=list(OUTPUT_COLUMNS))
+
+
+def _check_method(method, population) -> None:
+    """Refuse an unknown ``method``, a ``population`` that is not a :class:`KineticsPopulation`,
+    and a population given with another method (the checks of :func:`fit_kinetics`, which
+    ``ca125kinetics.spark.fit_kinetics`` makes first too)."""
+    if method not in METHODS:
+        raise InvalidInputError(f"method must be one of {METHODS}, got {method!r}")
+    if population is not None and not isinstance(population, KineticsPopulation):
+        raise InvalidInputError(f"population must be a KineticsPopulation, got {type(population).__name__}")
+    if population is not None and method != "population":
+        raise InvalidInputError(f"population= is only used by method='population', not {method!r}")
 
 
 def _population_marker(population: KineticsPopulation | None, marker) -> MarkerSpec:

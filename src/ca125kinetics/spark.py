@@ -461,11 +461,12 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
         (:data:`ca125kinetics.kinetics.OUTPUT_COLUMNS`), in no particular order.
     """
     from .io import read_markers
-    from .kinetics import _population_marker, _settings, fit_population
+    from .kinetics import _check_method, _population_marker, _settings, fit_population
     from .kinetics import fit_kinetics as fit
 
     df = _require_spark(df, "markers")
     _check_partitions(partitions)
+    _check_method(method, population)   # as in process, before the population is used
     formats = {"date_format": date_format, "decimal": decimal, "thousands": thousands}
     # the in-process defaults: the population's marker and settings, else the marker's
     spec = _population_marker(population, marker)
