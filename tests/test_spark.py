@@ -47,14 +47,15 @@ def tables(session):
 
 
 def _same(spark_result, expected: pd.DataFrame) -> None:
-    """Equal values (text nulls come back as NaN instead of None: compared as missing)."""
+    """Equal values, numbers to the last bit (text nulls come back as NaN instead of None:
+    compared as missing)."""
     got = spark_result.toPandas().sort_values("patient_id").reset_index(drop=True)
     assert list(got.columns) == list(expected.columns)
 
     def plain(frame):
         return frame.astype(object).where(frame.notna(), None)
 
-    pd.testing.assert_frame_equal(plain(got), plain(expected), check_dtype=False)
+    pd.testing.assert_frame_equal(plain(got), plain(expected), check_dtype=False, check_exact=True)
 
 
 def test_population_kinetics_equal_in_process(tables):

@@ -78,13 +78,13 @@ def _masked(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _same(result, expected: pd.DataFrame) -> None:
     """The Spark result holds the in-process rows (one per patient, Spark's order is none:
-    sorted by patient_id here, stably, as in process), columns and values; no Spark text
-    names a row by number."""
+    sorted by patient_id here, stably, as in process), columns and values (numbers to the
+    last bit); no Spark text names a row by number."""
     got = result.toPandas().sort_values("patient_id", kind="stable").reset_index(drop=True)
     assert list(got.columns) == list(expected.columns)
     assert list(got["patient_id"]) == list(expected["patient_id"])
     assert not [t for t in _texts(got) if re.search(r"\brow -?\d", t)]
-    pd.testing.assert_frame_equal(_masked(got), _masked(expected), check_dtype=False)
+    pd.testing.assert_frame_equal(_masked(got), _masked(expected), check_dtype=False, check_exact=True)
 
 
 def _kinetics(frame: pd.DataFrame, **options) -> pd.DataFrame:
