@@ -892,6 +892,17 @@ def test_cli_unknown_patient_is_a_clear_error(model_dir, tables):
         S.cli_score(_args(markers=root / "markers.csv", patient="nobody", model=str(model_dir)))
 
 
+def test_cli_patient_without_the_tables_leading_zeros_is_told_the_id(model_dir, tmp_path):
+    # '--patient 7' of a table holding '007' said only "check --patient"
+    markers = tmp_path / "m.csv"
+    markers.write_text("patient_id,day,ca125\n007,-3,400\n007,21,180\n")
+    for typed in ("7", "0007"):
+        with pytest.raises(InvalidInputError, match=r"the table has patient '007': give --patient 007"):
+            S.cli_score(_args(markers=markers, patient=typed, model=str(model_dir)))
+    with pytest.raises(InvalidInputError, match=r"check --patient$"):
+        S.cli_score(_args(markers=markers, patient="8", model=str(model_dir)))
+
+
 def test_scoring_imports_no_mlflow_web_framework_or_scikit_learn(model_dir, tables):
     """``ca125 score`` reads the model's scoring file (scorer.json): no unpickling, so neither
     scikit-learn nor joblib is imported (nor mlflow, the web framework or matplotlib)."""

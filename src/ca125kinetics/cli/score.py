@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..errors import Ca125KineticsError, InvalidInputError
-from ..io import json_records, read_clinical, read_markers, setting_uln, write_table
+from ..io import _padded_ids, json_records, read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model, predict, score_frame
 from ..predict.engine import _score_read
 from ..predict.decision import _notice
@@ -249,9 +249,14 @@ def _cli_tables(args, bundle):
                            on_error="flag", duplicates=bundle.gcig_settings.duplicates, **markers_options(args))
     if args.patient is not None:
         wanted = str(args.patient).strip()
-        markers = markers[markers["patient_id"].astype(str) == wanted].reset_index(drop=True)
+        ids = markers["patient_id"].astype(str)
+        markers = markers[ids == wanted].reset_index(drop=True)
         if markers.empty:
-            raise InvalidInputError(f"patient {wanted!r} has no rows in the markers table; check --patient",
+            # '7' for '007': the table's id with its leading zeros, as the readers' hint names it
+            padded = _padded_ids(ids.unique()).get(wanted.lstrip("0")) if wanted.isascii() and wanted.isdigit() \
+                else None
+            hint = f" (the table has patient {padded!r}: give --patient {padded})" if padded else ""
+            raise InvalidInputError(f"patient {wanted!r} has no rows in the markers table; check --patient{hint}",
                                     source=str(args.markers), column="patient_id")
         if clinical is not None:
             clinical = clinical[clinical["patient_id"].astype(str) == wanted].reset_index(drop=True)
