@@ -3,7 +3,7 @@
 Each patient starts from a clean one and changes what sits on an edge of a score: every ECOG
 0-4 and out of range (``5``, ``-1``, ``1.5``, ``2.0``), ascites 0/0.4/499/499.99/500/500.0/5e2
 and refused spellings (``500 mL``, ``NA``, ``inf``), every FIGO stage and documented substage
-in several spellings and refused ones (``IVC``, ``Stage III``, ``3``), every accepted
+in several spellings (``Stage III`` too) and refused ones (``IVC``, ``3``), every accepted
 spelling of the residual-disease flag and refused ones, platinum-free intervals on the
 6/12/16/30-month edges with every recurrence pattern, pattern spellings, CA-125 at recurrence
 on the 105 U/mL edge (numbers, censored ``<105``/``<106``/``<200``, no marker, only

@@ -37,9 +37,10 @@ S2  Ranges (data contract): age 0-120, ecog whole 0-4 (``2.0`` is 2), ascites_ml
     pfi_months 0-600; bounds included.
 S3  primary_residual_disease: 0/1, true/false, yes/no (any case); a number equal to 0 or 1
     (``1.0``) too. Anything else is refused.
-S4  figo_stage: optional ``FIGO`` prefix (any case, spaces after it allowed), then a stage
-    I-IV or one of the documented substages, any case. Arabic numerals, ``Stage III``,
-    ``IVC``, ``IA9`` are refused.
+S4  figo_stage: optional ``FIGO``, ``Stage`` or ``FIGO stage`` prefix (any case, spaces
+    after it allowed), then a stage I-IV or one of the documented substages (FIGO 2014's
+    ``IIIA1(i)`` and ``IIIA1(ii)`` included), any case. Arabic numerals, ``IVC``, ``IA9``
+    are refused.
 S5  recurrence_pattern: ``single``, ``multiple``, ``carcinomatosis``, any case; nothing else
     (``single site``, ``multiple sites`` are refused).
 S6  One refused cell makes the whole clinical row invalid: every score is ``invalid_input``
@@ -80,7 +81,8 @@ from itertools import product
 FIGO_SUBSTAGES = {
     "I": "I", "IA": "I", "IB": "I", "IC": "I", "IC1": "I", "IC2": "I", "IC3": "I",
     "II": "II", "IIA": "II", "IIB": "II", "IIC": "II",
-    "III": "III", "IIIA": "III", "IIIA1": "III", "IIIA2": "III", "IIIB": "III", "IIIC": "III",
+    "III": "III", "IIIA": "III", "IIIA1": "III", "IIIA1(I)": "III", "IIIA1(II)": "III", "IIIA2": "III",
+    "IIIB": "III", "IIIC": "III",
     "IV": "IV", "IVA": "IV", "IVB": "IV",
 }
 PATTERNS = ("single", "multiple", "carcinomatosis")
@@ -125,7 +127,7 @@ def _flag(column, text):
 
 
 def _figo(text):
-    stage = re.sub(r"^FIGO\s*", "", text.upper())
+    stage = re.sub(r"^(?:FIGO\s*)?(?:STAGE\s*)?", "", text.upper())
     if stage not in FIGO_SUBSTAGES:
         raise BadValue("figo_stage")
     return FIGO_SUBSTAGES[stage]
