@@ -13,8 +13,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from ca125kinetics.cli.serve import add_serve_arguments
 from ca125kinetics.web import create_app
+from ca125kinetics.errors import DataQualityWarning
 from ca125kinetics.web.app import (MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_SAMPLES, SECURITY_HEADERS,
-                                   BodyLimitMiddleware, GuardedH11Protocol, ScoreBatcher, uvicorn_limits)
+                                   BodyLimitMiddleware, GuardedH11Protocol, ScoreBatcher, ScoreRequest,
+                                   request_to_inputs, uvicorn_limits)
 from test_predict import CLINICAL, WORKED, build_small_model
 
 P = importlib.import_module("ca125kinetics.predict")
@@ -811,3 +813,34 @@ def test_a_number_or_flag_sent_as_text_is_told_how_to_send_it(client, change, ex
     resp = client.post("/api/score", json=body)
     assert resp.status_code == 422
     assert resp.json()["message"].startswith(expected), resp.json()["message"]
+
+
+# --------------------------------------------------------------------------------------
+# What a reader notices about a patient: in the answer, never in the server's log
+# --------------------------------------------------------------------------------------
+
+_PARTIAL_ULN = {"patient_id": "MRN-0042-SMITH", "clinical": {"age": 65, "ecog": 0},
+                "samples": [{"day": -3, "ca125": 400, "uln": 30}, {"day": 21, "ca125": 150},
+                            {"day": 42, "ca125": 100}, {"day": 63, "ca125": 20}]}
+_ULN_NOTE = ("no ULN given for 3 sample(s) (day 21, day 42, day 63) while the patient's other samples give one: "
+             "those are read with the default ULN 35 U/mL")
+
+
+
+@pytest.mark.filterwarnings("ignore::ca125kinetics.errors.DataQualityWarning")  # create_app in this process
+def test_a_readers_note_is_in_the_answer_as_predict_says_it(client, model_dir):
+    """Samples without a ULN beside one with a ULN are read with the default, so the patient has
+    two ULNs: the reader said so in a Python warning only, which the server wrote to its log
+    (naming the patient) and the client never saw. The note is now the result's warning, the
+    same from predict and from the API."""
+    r = client.post("/api/score", json=_PARTIAL_ULN)
+    assert r.status_code == 200, r.text
+    got = r.json()["warnings"]
+    assert any(w.startswith(_ULN_NOTE) for w in got), got
+    markers, _ = request_to_inputs(ScoreRequest.model_validate(_PARTIAL_ULN))
+    with pytest.warns(DataQualityWarning, match="uln is empty"):
+        direct = P.predict(markers, dict(_PARTIAL_ULN["clinical"], patient_id="MRN-0042-SMITH"), model=model_dir)
+    assert got == list(direct.warnings)
+    # a patient whose samples all give their ULN (or none does) gets no such note
+    same = dict(_PARTIAL_ULN, samples=[dict(s, uln=30) for s in _PARTIAL_ULN["samples"]])
+    assert not any("no ULN given" in w for w in client.post("/api/score", json=same).json()["warnings"])

@@ -1059,23 +1059,27 @@ def _row_labels(rows: pd.Series) -> np.ndarray:
     return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
-def _warn_partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, rows: np.ndarray,
-                      label: str, default: float, unit: str) -> None:
-    """A :class:`DataQualityWarning` when samples without a ULN (``empty``: an empty ``uln``
-    cell on a row with a value) belong to patients whose other samples give one. The reader
-    fills the default into those cells, as documented, so such a patient has two ULNs, and
-    the GCIG rules find it not evaluable when both are used ("the ULN changed"); this says
-    where that came from."""
+def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, rows: np.ndarray,
+                 day: np.ndarray, label: str, default: float, unit: str) -> dict[str, str]:
+    """Samples without a ULN (``empty``: an empty ``uln`` cell on a row with a value) of
+    patients whose other samples give one. The reader fills the default into those cells, as
+    documented, so such a patient has two ULNs, and the GCIG rules find it not evaluable when
+    both are used ("the ULN changed"); this says where that came from.
+
+    Returns each such patient's note (``patient_id -> text``, naming the samples by day), which
+    the reader keeps with the patient so that the scored result says it
+    (``PatientRecord.notes``; the web server's answer carries it, its log does not). A
+    :class:`DataQualityWarning` also says it, for the whole table, to Python callers."""
     given = ~np.isnan(uln_v)
     if not (empty.any() and given.any()):
-        return
+        return {}
     if codes is None:
         codes = pd.factorize(pid)[0]
     k = int(codes.max()) + 1
     both = (np.bincount(codes[given], minlength=k) > 0) & (np.bincount(codes[empty], minlength=k) > 0)
     mixed = np.flatnonzero(empty & both[codes])
     if not len(mixed):
-        return
+        return {}
     labels = [str(rows[i]) for i in mixed[:_MAX_LISTED] if rows[i] is not None]
     listed = f" ({', '.join(labels)}{', ...' if len(mixed) > len(labels) else ''})" if labels else ""
     patients = len(np.unique(codes[mixed]))
@@ -1086,6 +1090,17 @@ def _warn_partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, cod
         "evaluable when both ULNs are used (from the baseline on): give every sample of a patient its "
         "assay's ULN",
         DataQualityWarning, stacklevel=5)
+    notes: dict[str, str] = {}
+    for code in np.unique(codes[mixed]).tolist():
+        at = mixed[codes[mixed] == code]
+        days = [f"day {d:g}" if d == d else f"row {rows[i]}" for i, d in zip(at.tolist(), day[at].tolist())]
+        shown = ", ".join(days[:_MAX_LISTED]) + (", ..." if len(days) > _MAX_LISTED else "")
+        notes[str(pid[at[0]])] = (
+            f"no ULN given for {len(at)} sample(s) ({shown}) while the patient's other samples give one: those "
+            f"are read with the default ULN {default:g} {unit}, so the ULN differs between samples and the GCIG "
+            "rules find the response not evaluable when both ULNs are used (from the baseline on): give every "
+            "sample its assay's ULN")
+    return notes
 
 
 #: How to mend a markers row without a patient identifier (the readers' refusal).
@@ -1803,6 +1818,7 @@ class _MarkerRows:
     uniques: np.ndarray | None = None
     order: np.ndarray | None = None     # stable order of all rows by (codes, day), when computed
     aggregated: bool = False            # same-day samples were aggregated (duplicates=...)
+    notes: dict = field(default_factory=dict)   # patient_id -> the reader's data-quality note
 
     def factorised(self) -> tuple[np.ndarray, np.ndarray]:
         """``(codes, uniques)`` of ``patient_id`` (``uniques`` sorted)."""
@@ -1963,10 +1979,12 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         col.add(~np.isnan(uln_v) & (uln_v > spec.uln_max), "uln",
                 lambda i: f"ULN {uln_v[i]:g} {unit} is implausible for {what} ({typical}at most "
                 f"{spec.uln_max:g}); check the value and its unit (another marker's ULN?)")
-        _warn_partial_uln(uln_v, _missing(uln_raw) & ~np.isnan(value), pid, codes, rows, label, float(uln), unit)
+        notes = _partial_uln(uln_v, _missing(uln_raw) & ~np.isnan(value), pid, codes, rows, day_f, label,
+                             float(uln), unit)
         uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
     else:
         uln_v = np.full(n, float(uln))
+        notes = {}
     assay = _text(columns["assay"]) if "assay" in columns else np.full(n, None, dtype=object)
 
     canonical = marker_columns(spec)
@@ -1976,6 +1994,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     out = _MarkerRows(pid, day_f, np.where(bad_value, np.nan, value), censored, uln_v, assay, event,
                       np.asarray(rows), extra, col, vc, codes, uniques)
     out = _handle_duplicates(out, duplicates)
+    out.notes = notes
 
     if known_ids is not None:
         codes, uniques = out.factorised()
@@ -3083,6 +3102,10 @@ class PatientRecord:
         when the patient has no clinical row.
     clinical_problem : str or None
         Why the patient's clinical row is invalid, or None.
+    notes : tuple of str
+        What the reader noticed about the patient's data without refusing it (samples without
+        a ULN beside samples with one, read with the default); the scored result's warnings
+        say it.
     """
 
     patient_id: str
@@ -3095,6 +3118,7 @@ class PatientRecord:
     problem: str | None = None
     clinical: dict | None = field(default=None, compare=True)
     clinical_problem: str | None = None
+    notes: tuple = ()
 
     @property
     def reason(self) -> str | None:
@@ -3151,7 +3175,8 @@ def _record_markers(m: _MarkerRows, j: np.ndarray, pid: str, uln: float, problem
     return PatientRecord(
         pid, tuple(int(d) for d in m.day[j]), tuple(float(v) for v in m.ca125[j]),
         tuple(bool(c) for c in m.censored[j]), tuple(float(u) for u in m.uln[j]),
-        tuple(m.assay[j].tolist()), tuple(m.event[j].tolist()))
+        tuple(m.assay[j].tolist()), tuple(m.event[j].tolist()),
+        notes=(m.notes[pid],) if pid in m.notes else ())
 
 
 _MARKER_FORMS = ("markers must be a DataFrame, a file path, a mapping of columns ({'day': [...], "
@@ -3532,6 +3557,14 @@ def _batch_numbers(values) -> np.ndarray:
     return np.where(pd.isna(cells), np.nan, cells).astype(float)
 
 
+def _notes_array(notes: list) -> np.ndarray:
+    """Per patient a tuple of text, as one object array (numpy would read the tuples as rows)."""
+    out = np.empty(len(notes), dtype=object)
+    for i, each in enumerate(notes):
+        out[i] = tuple(each)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class PatientBatch:
     """Validated patients, sorted by ``patient_id``, as columns.
@@ -3556,6 +3589,9 @@ class PatientBatch:
         Whether the patient has a clinical row.
     clinical_problem : ndarray of object
         Per patient why the clinical row is invalid, or None.
+    notes : ndarray of object, optional
+        Per patient the reader's notes (``io.PatientRecord.notes``, a tuple of text), or None
+        when no patient has one (a batch of frames: ``from_frames``).
     """
 
     ids: np.ndarray
@@ -3570,6 +3606,7 @@ class PatientBatch:
     clinical: dict
     has_clinical: np.ndarray
     clinical_problem: np.ndarray
+    notes: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -3691,6 +3728,7 @@ class PatientBatch:
             clinical=values,
             has_clinical=np.array([r.clinical is not None for r in records], dtype=bool),
             clinical_problem=_batch_objects([r.clinical_problem for r in records]),
+            notes=_notes_array([r.notes for r in records]) if any(r.notes for r in records) else None,
         )
 
     def record(self, i: int) -> PatientRecord:
@@ -3707,7 +3745,8 @@ class PatientBatch:
         return PatientRecord(
             str(self.ids[i]), tuple(self.day[a:b].tolist()), tuple(self.ca125[a:b].tolist()),
             tuple(self.censored[a:b].tolist()), tuple(self.uln[a:b].tolist()), tuple(self.assay[a:b].tolist()),
-            tuple(self.event[a:b].tolist()), self.problem[i], clinical, self.clinical_problem[i])
+            tuple(self.event[a:b].tolist()), self.problem[i], clinical, self.clinical_problem[i],
+            () if self.notes is None else tuple(self.notes[i]))
 
     def samples(self, i: int) -> tuple:
         """``io.PatientRecord.samples`` of patient ``i``."""

@@ -126,8 +126,12 @@ Per-patient warnings (never Python warnings): fewer than ``min_samples`` CA-125 
 the kinetics window, values beyond the kinetics window (day 100), pretreatment value below
 2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules (these
 and the values beyond day 100 named by value and day, the first five),
-unknown clinical predictors, and inputs outside the range seen in training
-(``ModelBundle.feature_ranges``).
+unknown clinical predictors, inputs outside the range seen in training
+(``ModelBundle.feature_ranges``), and what the reader noticed without refusing the patient
+(``io.PatientRecord.notes``: samples without a ULN beside samples with one, read with the
+default ULN; the reader's ``DataQualityWarning`` says it too). :func:`predict` and
+:func:`predict_many` carry the reader's notes; a cohort read as frames (:func:`predict_cohort`,
+``score_frame``) has them in the Python warning only.
 """
 
 from __future__ import annotations

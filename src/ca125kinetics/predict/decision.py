@@ -469,6 +469,14 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     pieces.append(_assay_changes(batch, valued & (day >= -ks.pretreatment_window_days) & (day <= ks.window_days)
                                  & ~_set_aside(batch, ks)))
 
+    # what the reader noticed without refusing (samples without a ULN beside samples with one):
+    # the result says it, as the reader's Python warning does (the web server logs no warning)
+    notes = batch.notes
+    if notes is not None:
+        noted = np.flatnonzero(warned & np.fromiter((bool(t) for t in notes), dtype=bool, count=n))
+        pieces.append((noted, np.array(["; ".join(t.replace("; ", ", ") for t in notes[i]) for i in noted.tolist()],
+                                       dtype=object)))
+
     uln = rows["gcig_uln"]
     uln = np.where(np.isnan(uln) | (uln == 0), gs.uln, uln)
     base = rows["gcig_baseline_value"]
