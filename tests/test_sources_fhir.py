@@ -1113,7 +1113,7 @@ def test_a_sites_surgery_code_is_an_exclusion_event_on_every_reader(tmp_path, ca
         assert main(["gcig", str(path), "--format", "csv"]) == 0
     plain_row = pd.read_csv(io.StringIO(capsys.readouterr().out)).iloc[0]
     assert plain_row["status"] != "response" and plain_row["n_excluded"] == 0
-    request, skipped = score_request_from_fhir(json.dumps(bundle).encode(), event_codes={"387713003": "surgery"})
+    request, skipped, _ = score_request_from_fhir(json.dumps(bundle).encode(), event_codes={"387713003": "surgery"})
     assert skipped == 0 and [(e["date"], e["event"]) for e in request["samples"] if e["event"]] == [
         ("2025-02-05", "surgery")]
     args = build_parser().parse_args(["serve", "--event-code", "387713003=surgery"])

@@ -824,7 +824,26 @@ _PARTIAL_ULN = {"patient_id": "MRN-0042-SMITH", "clinical": {"age": 65, "ecog": 
                             {"day": 42, "ca125": 100}, {"day": 63, "ca125": 20}]}
 _ULN_NOTE = ("no ULN given for 3 sample(s) (day 21, day 42, day 63) while the patient's other samples give one: "
              "those are read with the default ULN 35 U/mL")
+_OFFSETS_NOTE = "times written in more than one UTC offset (+00:00, -05:00): each day is the day as written"
 
+
+def _two_offsets_bundle(pid="MRN-0042-SMITH"):
+    """One patient's FHIR bundle whose sample times are written in two UTC offsets."""
+    quantity = {"unit": "U/mL", "system": "http://unitsofmeasure.org", "code": "U/mL"}
+
+    def obs(oid, value, when):
+        return {"resourceType": "Observation", "id": oid, "status": "final",
+                "code": {"coding": [{"system": "http://loinc.org", "code": "10334-1"}]},
+                "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": when,
+                "valueQuantity": {"value": value, **quantity}, "referenceRange": [{"high": {"value": 35, **quantity}}]}
+
+    dose = {"resourceType": "MedicationAdministration", "id": "ma", "status": "completed",
+            "medicationCodeableConcept": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                      "code": "40048"}]},
+            "subject": {"reference": f"Patient/{pid}"}, "effectiveDateTime": "2025-01-03"}
+    samples = [obs("a", 400.0, "2025-01-01T22:00:00-05:00"), obs("b", 150.0, "2025-01-24T03:00:00Z"),
+               obs("c", 100.0, "2025-02-14"), obs("d", 20.0, "2025-03-07")]
+    return {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": r} for r in (*samples, dose)]}
 
 
 @pytest.mark.filterwarnings("ignore::ca125kinetics.errors.DataQualityWarning")  # create_app in this process
@@ -844,3 +863,51 @@ def test_a_readers_note_is_in_the_answer_as_predict_says_it(client, model_dir):
     # a patient whose samples all give their ULN (or none does) gets no such note
     same = dict(_PARTIAL_ULN, samples=[dict(s, uln=30) for s in _PARTIAL_ULN["samples"]])
     assert not any("no ULN given" in w for w in client.post("/api/score", json=same).json()["warnings"])
+
+
+@pytest.mark.filterwarnings("ignore::ca125kinetics.errors.DataQualityWarning")  # create_app in this process
+def test_a_fhir_bundles_note_is_in_the_answer(client):
+    """Times in two UTC offsets: the FHIR reader's warning named the patient in the server's
+    log; the answers of /api/fhir/samples and /api/score (a bundle) now say it."""
+    body = json.dumps(_two_offsets_bundle())
+    head = {"content-type": "application/fhir+json"}
+    samples = client.post("/api/fhir/samples", content=body, headers=head)
+    assert samples.status_code == 200, samples.text
+    assert [w[:len(_OFFSETS_NOTE)] for w in samples.json()["warnings"]] == [_OFFSETS_NOTE]
+    scored = client.post("/api/score", content=body, headers=head)
+    assert scored.status_code == 200, scored.text
+    assert scored.json()["warnings"][0].startswith(_OFFSETS_NOTE)
+
+
+def test_the_servers_log_names_no_patient(model_dir):
+    """``ca125 serve`` wrote the readers' DataQualityWarnings, which name the patient, to its
+    stderr (its log): 'ca125: note: markers mapping: uln is empty ... (first: patient
+    'MRN-0042-SMITH')'. The server keeps no request; the answer carries the note instead."""
+    import re
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    proc = subprocess.Popen([sys.executable, "-m", "ca125kinetics.cli", "serve", "--model", str(model_dir),
+                             "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        found = re.search(r"on (http://127\.0\.0\.1:\d+/)", line)
+        assert found, line + (proc.stderr.read() if proc.poll() is not None else "")
+
+        def post(path, body: bytes, kind: str) -> dict:
+            req = urllib.request.Request(found[1] + path, data=body, headers={"Content-Type": kind})
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return json.loads(resp.read())
+
+        scored = post("api/score", json.dumps(_PARTIAL_ULN).encode(), "application/json")
+        bundle = json.dumps(_two_offsets_bundle()).encode()
+        read = post("api/fhir/samples", bundle, "application/fhir+json")
+        from_bundle = post("api/score", bundle, "application/fhir+json")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, log = proc.communicate(timeout=60)
+    assert any(w.startswith(_ULN_NOTE) for w in scored["warnings"]), scored["warnings"]
+    assert read["warnings"][0].startswith(_OFFSETS_NOTE) and from_bundle["warnings"][0].startswith(_OFFSETS_NOTE)
+    assert "MRN-0042" not in line + log, log

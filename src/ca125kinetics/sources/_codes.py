@@ -308,6 +308,10 @@ class SourceRead:
         The marker read.
     source : str
         What was read (file name, database URL without password).
+    notes : dict of str to str
+        Per patient what the reader noticed without skipping anything (FHIR: times written in
+        more than one UTC offset), the text of the :class:`~ca125kinetics.errors.DataQualityWarning`
+        that says it, for that patient.
     """
 
     markers: pd.DataFrame
@@ -315,6 +319,7 @@ class SourceRead:
     treatment_starts: pd.DataFrame
     marker: MarkerCode
     source: str
+    notes: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
         """The markers table (as :attr:`markers`)."""

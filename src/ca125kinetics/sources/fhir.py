@@ -728,15 +728,17 @@ def read_fhir(source, *, marker: str = "ca125", treatment_start=None, uln: float
     markers["treatment_start"] = markers["treatment_start"].where(markers["treatment_start"].notna(), None)
     markers.insert(8, "marker", spec.name)
     markers = events_take_sample_uln(markers)
-    _warn_mixed_offsets(offsets, label)
-    return SourceRead(markers=markers, skipped=skipped_table, treatment_starts=starts, marker=spec, source=label)
+    notes = _mixed_offsets(offsets, label)
+    return SourceRead(markers=markers, skipped=skipped_table, treatment_starts=starts, marker=spec, source=label,
+                      notes=notes)
 
 
-def _warn_mixed_offsets(offsets: Mapping[str, set], label: str) -> None:
+def _mixed_offsets(offsets: Mapping[str, set], label: str) -> dict[str, str]:
     """A :class:`DataQualityWarning` naming the patients whose times are written in more than
     one UTC offset: a day is taken as written in each (never shifted), so one instant written
     in two offsets (22:00-05:00 and 03:00Z) falls on two days, and the days between a sample and
-    the first dose can be a day off."""
+    the first dose can be a day off. Returns each such patient's note (``SourceRead.notes``;
+    the web API answers with it)."""
     import warnings
 
     from ..errors import DataQualityWarning
@@ -749,6 +751,9 @@ def _warn_mixed_offsets(offsets: Mapping[str, set], label: str) -> None:
             f"{'; ...' if len(mixed) > 5 else ''}); each day is the day as written, never shifted, so one instant "
             "written in two offsets falls on two days: check that the days from the first dose are right",
             DataQualityWarning, stacklevel=3)
+    return {p: f"times written in more than one UTC offset ({', '.join(sorted(offsets[p] - {None}))}): each day is "
+               "the day as written, never shifted, so one instant written in two offsets falls on two days: check "
+               "that the days from the first dose are right" for p in mixed}
 
 
 def _observation(res: Mapping, spec: MarkerCode, uln: float | None, problem: str | None) -> dict | str:
@@ -927,9 +932,10 @@ def write_fhir(bundle: Mapping, path) -> Path:
 
 def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
                             drug_codes: Mapping[str, str] | None = None,
-                            event_codes: Mapping[str, str] | None = None) -> tuple[dict, int]:
-    """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, and the number of
-    resources skipped.
+                            event_codes: Mapping[str, str] | None = None) -> tuple[dict, int, list[str]]:
+    """A one-patient FHIR bundle as the JSON body of ``POST /api/score``, the number of
+    resources skipped, and the reader's notes on the patient (``SourceRead.notes``: times
+    written in more than one UTC offset), which the API answers with.
 
     Samples keep their dates and assays, the treatment start comes from the bundle's first dose of the
     line (platinum, or a drug of ``drug_codes``, as :func:`read_fhir`), events from its
@@ -967,7 +973,7 @@ def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,
     start = m["treatment_start"].iloc[0]
     if start is not None:
         request["treatment_start"] = start
-    return request, len(result.skipped)
+    return request, len(result.skipped), [result.notes[ids[0]]] if ids[0] in result.notes else []
 
 
 # --------------------------------------------------------------------------- RiskAssessment

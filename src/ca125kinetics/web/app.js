@@ -728,6 +728,7 @@
       if (bundleEvents.length) note += `, ${bundleEvents.length} exclusion event(s) (` +
         bundleEvents.map((e) => `${e.event} ${e.date}`).join(", ") + ") sent with the samples";
       if (data.skipped_resources) note += `; ${data.skipped_resources} resource(s) not read`;
+      if (data.warnings && data.warnings.length) note += `; ${data.warnings.join("; ")}`;
       $("bundle-note").textContent = note + ". Enter the clinical factors below.";
     } catch (err) {
       showError("could not read the bundle: " + err);

@@ -525,6 +525,10 @@ class BodyLimitMiddleware:
                 raise
 
 
+#: The ASGI scope key of the FHIR reader's notes on a bundle scored by ``POST /api/score``.
+_FHIR_NOTES = "ca125kinetics.fhir_notes"
+
+
 class FhirBodyMiddleware:
     """``POST /api/score`` with ``application/fhir+json``: the FHIR bundle becomes the JSON
     request body (:func:`ca125kinetics.sources.fhir.score_request_from_fhir`); an unreadable
@@ -548,7 +552,8 @@ class FhirBodyMiddleware:
         try:
             from ..sources.fhir import score_request_from_fhir
 
-            request, skipped = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES, **self.codes)
+            request, skipped, notes = score_request_from_fhir(b"".join(chunks), max_bytes=MAX_BODY_BYTES,
+                                                              **self.codes)
         except Ca125KineticsError as exc:
             await _send_json(send, 422, {"detail": str(exc), "message": str(exc).splitlines()[0]})
             return
@@ -556,6 +561,7 @@ class FhirBodyMiddleware:
         rest = [(k, v) for k, v in scope["headers"] if k not in (b"content-type", b"content-length")]
         scope = dict(scope, headers=rest + [(b"content-type", b"application/json"),
                                             (b"content-length", str(len(body)).encode())])
+        scope[_FHIR_NOTES] = notes      # the route puts them first among the result's warnings
         sent = False
 
         async def replay():
@@ -1156,14 +1162,17 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
     @app.post("/api/score", response_model=ScoreResponse, summary="Score one patient",
               responses={413: {"model": ErrorResponse, "description": "request body too large"},
                          422: {"model": ErrorResponse, "description": "invalid input (field or data contract)"}})
-    async def score(req: ScoreRequest):
+    async def score(req: ScoreRequest, request: Request):
         """Probability of complete resection, KELIM-like kinetics, GCIG response and progression,
         published scores and the recommendation for one patient (same code path as ``predict``)."""
         markers, clinical = request_to_inputs(req)
         result = await app.state.batcher.score_async(markers, clinical, req.allow_imputed)
         if result.status == "invalid_input":
             raise InvalidInputError(_request_terms(result.reason or "invalid input", req))
-        return JSONResponse(content=result.to_dict())
+        content = result.to_dict()
+        # a FHIR bundle's reader notes (times in two UTC offsets) come before the scoring's
+        content["warnings"] = [*request.scope.get(_FHIR_NOTES, ()), *content["warnings"]]
+        return JSONResponse(content=content)
 
     @app.post("/api/fhir/samples", summary="Read a one-patient FHIR R4 bundle into samples",
               responses={413: {"model": ErrorResponse, "description": "request body too large"},
@@ -1171,17 +1180,32 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
     async def fhir_samples(request: Request):
         """The samples (dates, values, exclusion events), treatment start and ULN of a one-patient
         FHIR R4 bundle, read by the same reader as ``application/fhir+json`` on ``/api/score``;
-        the page fills its form with them. ``skipped_resources`` counts what was not read."""
+        the page fills its form with them. ``skipped_resources`` counts what was not read;
+        ``warnings`` are the reader's notes on the patient (times in two UTC offsets)."""
         from ..sources.fhir import score_request_from_fhir
 
-        body, skipped = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES, **codes)
-        return {**body, "skipped_resources": skipped}
+        body, skipped, notes = score_request_from_fhir(await request.body(), max_bytes=MAX_BODY_BYTES, **codes)
+        return {**body, "skipped_resources": skipped, "warnings": notes}
 
     app.add_middleware(FhirBodyMiddleware, codes=codes)
     app.add_middleware(BodyLimitMiddleware, max_bytes=MAX_BODY_BYTES, timeout=body_timeout)
     app.add_middleware(HostCheckMiddleware, allowed_hosts=allowed_hosts, bound=bound_host)  # before any route
     app.add_middleware(SecurityHeadersMiddleware)  # added last: outermost, so it sees every response
     return app
+
+
+def _no_data_warnings_in_the_log() -> None:
+    """The serving process shows no :class:`~ca125kinetics.errors.DataQualityWarning`: its text
+    names patients, and the server's stderr is its log, which keeps no request. What such a
+    warning says about a request reaches the client in the answer instead (the result's
+    ``warnings``, from the reader's notes; ``warnings`` of ``/api/fhir/samples``). One filter
+    for the process, set before serving (``warnings.catch_warnings`` around each request
+    would not be thread-safe: requests are scored in the batcher's thread)."""
+    import warnings
+
+    from ..errors import DataQualityWarning
+
+    warnings.filterwarnings("ignore", category=DataQualityWarning)
 
 
 def app_from_env() -> FastAPI:
@@ -1192,6 +1216,7 @@ def app_from_env() -> FastAPI:
     :func:`serve` sets them."""
     import os
 
+    _no_data_warnings_in_the_log()     # a worker process of ca125 serve --workers N
     codes = os.environ.get("CA125_SERVE_FHIR_CODES")
     hosts = os.environ.get("CA125_SERVE_HOSTS")
     return create_app(os.environ.get("CA125_SERVE_MODEL") or None, **(json.loads(codes) if codes else {}),
@@ -1227,6 +1252,7 @@ def serve(*, host: str = "127.0.0.1", port: int = 8000, model=None, workers: int
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         # the socket's bind() refused it only once the model was loaded, with a traceback
         raise InvalidInputError(f"{argument_name('port')} must be a TCP port from 0 to 65535, got {port!r}")
+    _no_data_warnings_in_the_log()
     # verify and load once here, so a bad model (or drug code, or host name) fails before serving
     app = create_app(model, drug_codes=drug_codes, event_codes=event_codes, allowed_hosts=allowed_hosts,
                      bound_host=host)
