@@ -2068,3 +2068,13 @@ def test_a_one_row_clinical_dataframe_without_identifier_is_the_patients_row_as_
                              (pd.DataFrame([CLINICAL, CLINICAL]), r"needs \['patient_id'\]")):
         with pytest.raises(InvalidInputError, match=message):
             P.predict(WORKED, refused, model=bundle)
+
+
+def test_a_one_row_clinical_dataframe_indexed_by_patient_id_is_not_given_to_the_markers_patient(bundle):
+    # clinical.set_index("patient_id").loc[["B"]] holds patient B's row: it was scored as the
+    # markers' patient (another patient's factors, silently) since a one-row frame without the
+    # column became the patient's row; it is refused as two such rows are
+    other = pd.DataFrame([{**CLINICAL, "patient_id": "B"}]).set_index("patient_id")
+    with pytest.raises(InvalidInputError, match=r"needs \['patient_id'\]"):
+        P.predict({**WORKED, "patient_id": "A"}, other, model=bundle)
+    assert P.predict({**WORKED, "patient_id": "B"}, other.reset_index(), model=bundle).patient_id == "B"

@@ -3315,7 +3315,9 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
     resolved (:func:`_resolve_columns`) here.
     """
     if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 and "patient_id" not in {
-            (mapping or {}).get(str(c).strip(), str(c).strip()) for c in clinical.columns}:
+            (mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)}:
+        # (an index named patient_id holds the row's identifier, perhaps another patient's: the
+        # row is then a table without the column, refused as two such rows are)
         _check_header(clinical.columns, "clinical DataFrame")
         clinical = clinical.assign(patient_id=pid)  # the patient's one row without an identifier, as a Series is
     if isinstance(clinical, pd.Series):
