@@ -1040,3 +1040,23 @@ def test_ni_analysis_refuses_an_option_as_an_option_not_as_the_table(option, sai
     argv[argv.index("--data") + 1] = "no-such-file.csv"         # before the table is read
     assert main(argv) == 2
     assert capsys.readouterr().err == f"ca125: error: {said}\n"
+
+
+def test_selection_trial_with_a_plot_checks_the_trials_size_before_drawing_the_curve(monkeypatch, capsys, tmp_path):
+    """With --plot and --n the curve was simulated and written first, and the trial's own size
+    was refused only then (at the real limit, '--n 90000 --sims 11112' drew ~1e9 patients for the
+    curve, minutes, before the refusal); an --n above SIMULATION_MAX_PATIENTS was refused as a
+    curve too large for '--sims 1000', an option not typed. Both are refused before anything is
+    simulated, as themselves."""
+    monkeypatch.setattr(design, "SIMULATION_MAX_DRAWS", 1_000_000)
+    argv = ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+            "--control-median", "14", "--plot", str(tmp_path / "curve.png")]
+    assert main([*argv, "--n", "80", "--sims", "20000"]) == 2
+    captured = capsys.readouterr()
+    assert "--sims 20000 simulated trials of --n 80 patients would draw 1,600,000" in captured.err
+    assert not (tmp_path / "curve.png").exists() and "wrote" not in captured.err
+    assert main([*argv, "--n", "3000000"]) == 2
+    err = capsys.readouterr().err
+    assert "--n must be at most 2,000,000 patients per simulated trial" in err and "power curve" not in err
+    with pytest.raises(InvalidInputError, match="n must be at most 2,000,000 patients"):
+        design.power_curve(3_000_000, ppvs=[0.8], hr_complete=0.6, hr_incomplete=1.2, control_median=14)

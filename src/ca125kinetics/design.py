@@ -906,6 +906,23 @@ def _check_simulation_size(n: int, sims: int, patients: str, points: int = 1) ->
             "hazard ratio) for a trial this large")
 
 
+def _check_simulated_trials(n, sims, points: int = 1) -> tuple[int, int]:
+    """``(n, sims)`` of ``points`` simulations of ``sims`` trials of ``n`` patients, checked as
+    :func:`simulate_selection_trial` checks them: ``n`` from 2 to :data:`SIMULATION_MAX_PATIENTS`,
+    ``sims`` from 1 to :data:`SIMULATION_MAX_TRIALS`, and at most :data:`SIMULATION_MAX_DRAWS`
+    patients drawn in all (:func:`power_curve` simulates one trial per point). ``ca125 design
+    selection-trial --n`` checks its trial so before it draws the ``--plot`` curve."""
+    n = _check_count("n", n, low=2)
+    if n > SIMULATION_MAX_PATIENTS:
+        raise InvalidInputError(
+            f"{_arg('n')} must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation "
+            f"holds a trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: "
+            "Schoenfeld events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
+    sims = _check_sims(sims)
+    _check_simulation_size(n, sims, f"{_given('n', n)} patients", points=points)
+    return n, sims
+
+
 def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incomplete: float,
                              control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
                              alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
@@ -950,14 +967,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     from .validation.metrics import proportion_ci
     from .validation.survival import logrank_z
 
-    n = _check_count("n", n, low=2)
-    if n > SIMULATION_MAX_PATIENTS:
-        raise InvalidInputError(
-            f"{_arg('n')} must be at most {SIMULATION_MAX_PATIENTS:,} patients per simulated trial (the simulation "
-            f"holds a trial's patients in memory at once), got {n:,}; for a trial that large use the closed form: "
-            "Schoenfeld events for the mixture hazard ratio (mixture_hr, then events or 'ca125 design events --hr')")
-    sims = _check_sims(sims)
-    _check_simulation_size(n, sims, f"{_given('n', n)} patients")
+    n, sims = _check_simulated_trials(n, sims)
     seed = _check_count("seed", seed, low=0)
     alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
@@ -1210,8 +1220,7 @@ def power_curve(n: int, *, ppvs=None, hr_complete: float, hr_incomplete: float, 
         points = [(math.nan, math.nan, v, False) for v in grid]
     simulated = sum(not nobody for *_, nobody in points)
     if simulated:
-        n_ = _check_count("n", n, low=2)
-        _check_simulation_size(n_, _check_sims(sims), f"{_given('n', n_)} patients", points=simulated)
+        _check_simulated_trials(n, sims, points=simulated)
     for t, share, ppv, nobody in points:
         if nobody:                     # the threshold selects nobody: no trial to simulate
             rows.append({"threshold": t, "share_randomised": share, "ppv": ppv, "power": math.nan,

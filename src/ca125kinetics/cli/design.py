@@ -12,8 +12,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from ..design import (EVENT_PROBABILITY_CONVENTIONS, _check_ni_arguments, _check_threshold, _ratio_text,
-                      _time_point_uses, detectable_hr, events, noninferiority_analysis, patients_support, plot_power_curve, power_curve,
+from ..design import (EVENT_PROBABILITY_CONVENTIONS, _check_ni_arguments, _check_simulated_trials, _check_threshold,
+                      _ratio_text, _time_point_uses, detectable_hr, events, noninferiority_analysis, patients_support, plot_power_curve, power_curve,
                       sample_size, selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
 from ..errors import InvalidInputError
@@ -396,6 +396,7 @@ def _cli_selection(args) -> int:
         print(f"wrote {args.plot}", file=sys.stderr)
 
     if args.plot and args.n is not None:     # its simulations' size refused before the trial's are run
+        _check_simulated_trials(args.n, args.sims)   # and the trial's before the curve is drawn
         plot(args.n)
     if args.n is not None:
         result = simulate_selection_trial(args.n, **common)
