@@ -2078,3 +2078,13 @@ def test_a_one_row_clinical_dataframe_indexed_by_patient_id_is_not_given_to_the_
     with pytest.raises(InvalidInputError, match=r"needs \['patient_id'\]"):
         P.predict({**WORKED, "patient_id": "A"}, other, model=bundle)
     assert P.predict({**WORKED, "patient_id": "B"}, other.reset_index(), model=bundle).patient_id == "B"
+
+
+def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_as_a_series_is(bundle):
+    # a one-row frame with 'PatientID' was told it "names the same column twice, written
+    # differently: 'PatientID' and 'patient_id'", a column the reader had added itself
+    row = {**CLINICAL, "PatientID": "B"}
+    for clinical in (pd.Series(row), pd.DataFrame([row])):
+        with pytest.raises(InvalidInputError, match=r"'PatientID' looks like 'patient_id'") as caught:
+            P.predict({**WORKED, "patient_id": "A"}, clinical, model=bundle)
+        assert "twice" not in str(caught.value)

@@ -3314,10 +3314,11 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
     (``columns=`` of :func:`patient_record`) may name its identifier column. The names are
     resolved (:func:`_resolve_columns`) here.
     """
-    if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 and "patient_id" not in {
-            (mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)}:
-        # (an index named patient_id holds the row's identifier, perhaps another patient's: the
-        # row is then a table without the column, refused as two such rows are)
+    named = [(mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)] \
+        if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 else ["patient_id"]
+    if not any(n == "patient_id" or "patient_id" in _suggest_columns(n, CLINICAL_KNOWN) for n in named):
+        # (an index named patient_id holds the row's identifier, perhaps another patient's, and
+        # 'PatientID' is a near miss of it: the row is then a table, read and refused as such)
         _check_header(clinical.columns, "clinical DataFrame")
         clinical = clinical.assign(patient_id=pid)  # the patient's one row without an identifier, as a Series is
     if isinstance(clinical, pd.Series):
