@@ -1060,3 +1060,23 @@ def test_selection_trial_with_a_plot_checks_the_trials_size_before_drawing_the_c
     assert "--n must be at most 2,000,000 patients per simulated trial" in err and "power curve" not in err
     with pytest.raises(InvalidInputError, match="n must be at most 2,000,000 patients"):
         design.power_curve(3_000_000, ppvs=[0.8], hr_complete=0.6, hr_incomplete=1.2, control_median=14)
+
+
+def test_selection_trial_power_target_with_a_plot_checks_the_curve_before_simulating_the_trial(monkeypatch, capsys,
+                                                                                                tmp_path):
+    """With --power-target and --plot the trial's patients were simulated first (at the real
+    limit up to 1e9 patients, minutes) and the curve of those patients was refused only then;
+    the curve is now checked and drawn before the trial's simulation, as with --n."""
+    monkeypatch.setattr(design, "SIMULATION_MAX_DRAWS", 1_000_000)
+    import ca125kinetics.cli.design as cli_design
+
+    simulated = []
+    monkeypatch.setattr(design, "simulate_selection_trial",
+                        lambda n, **kw: simulated.append(n) or pytest.fail("the trial was simulated"))
+    monkeypatch.setattr(cli_design, "simulate_selection_trial",
+                        lambda n, **kw: simulated.append(n) or pytest.fail("the trial was simulated"))
+    argv = ["design", "selection-trial", "--ppv", "0.755", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+            "--control-median", "14", "--power-target", "0.8", "--plot", str(tmp_path / "curve.png")]
+    assert main(argv) == 2
+    assert "at each of the power curve's 11 points would draw 3,564,000" in capsys.readouterr().err
+    assert simulated == [] and not (tmp_path / "curve.png").exists()

@@ -1052,20 +1052,13 @@ class SelectionSampleSizeResult(_Frame):
     direction: str = DIRECTION
 
 
-def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete: float, hr_incomplete: float,
-                                control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
-                                alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
-                                share_randomised: float | None = None, sims: int = 2000,
-                                seed: int = 0) -> SelectionSampleSizeResult:
-    """Patients a selection trial needs for ``power_target``, checked by simulation.
-
-    Events are Schoenfeld's for the effective hazard ratio of the mixture
-    (:func:`mixture_hr`); patients divide them by the expected share with an event by the
-    analysis (both arms, the surgery arm as the mixture of its two exponentials). The power of
-    that many patients is then simulated (:func:`simulate_selection_trial`) and reported, so
-    the approximation is visible. ``share_randomised`` (share of screened patients the model
-    selects) gives the patients to screen.
-    """
+def _selection_patients(power_target, *, ppv, hr_complete, hr_incomplete, control_median, accrual, follow_up,
+                        alpha, sided, allocation, sims) -> dict:
+    """The closed form of :func:`selection_trial_sample_size`, every argument checked and the
+    simulation of its ``n`` patients bounded, before anything is simulated: ``n``, ``ev`` (the
+    events), ``hr_mix``, ``p_event`` and the checked arguments. ``ca125 design selection-trial
+    --power-target --plot`` takes ``n`` from it to check and draw the curve before the trial's
+    simulation."""
     alpha, sided, power_target, allocation = _check_test(alpha, sided, power_target, allocation,
                                                          power_name="power_target")
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
@@ -1090,6 +1083,30 @@ def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete:
     _check_simulation_size(n, _check_sims(sims),
                            f"the {n:,} patients {_given('power_target', f'{power_target:g}')} needs "
                            f"({ev.events:,.0f} events)")
+    return {"n": n, "ev": ev, "hr_mix": hr_mix, "p_event": p_event, "ppv": ppv, "hr1": hr1, "hr2": hr2, "a": a,
+            "f": f, "alpha": alpha, "sided": sided, "power_target": power_target, "allocation": allocation}
+
+
+def selection_trial_sample_size(power_target: float, *, ppv: float, hr_complete: float, hr_incomplete: float,
+                                control_median: float, accrual: float = 36.0, follow_up: float = 24.0,
+                                alpha: float = 0.025, sided: int = 1, allocation: float = 0.5,
+                                share_randomised: float | None = None, sims: int = 2000,
+                                seed: int = 0) -> SelectionSampleSizeResult:
+    """Patients a selection trial needs for ``power_target``, checked by simulation.
+
+    Events are Schoenfeld's for the effective hazard ratio of the mixture
+    (:func:`mixture_hr`); patients divide them by the expected share with an event by the
+    analysis (both arms, the surgery arm as the mixture of its two exponentials). The power of
+    that many patients is then simulated (:func:`simulate_selection_trial`) and reported, so
+    the approximation is visible. ``share_randomised`` (share of screened patients the model
+    selects) gives the patients to screen.
+    """
+    plan = _selection_patients(power_target, ppv=ppv, hr_complete=hr_complete, hr_incomplete=hr_incomplete,
+                               control_median=control_median, accrual=accrual, follow_up=follow_up, alpha=alpha,
+                               sided=sided, allocation=allocation, sims=sims)
+    n, ev, hr_mix, p_event = plan["n"], plan["ev"], plan["hr_mix"], plan["p_event"]
+    ppv, hr1, hr2, a, f = plan["ppv"], plan["hr1"], plan["hr2"], plan["a"], plan["f"]
+    alpha, sided, power_target, allocation = plan["alpha"], plan["sided"], plan["power_target"], plan["allocation"]
     screened = math.nan
     if share_randomised is not None:
         screened = n / _number("share_randomised", share_randomised, low=0.0, high=1.0, high_open=False)

@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from ..design import (EVENT_PROBABILITY_CONVENTIONS, _check_ni_arguments, _check_simulated_trials, _check_threshold,
-                      _ratio_text, _time_point_uses, detectable_hr, events, noninferiority_analysis, patients_support, plot_power_curve, power_curve,
+                      _ratio_text, _selection_patients, _time_point_uses, detectable_hr, events, noninferiority_analysis,
+                      patients_support, plot_power_curve, power_curve,
                       sample_size, selection_from_predictions, selection_trial_sample_size, simulate_selection_trial,
                       supported_margin)
 from ..errors import InvalidInputError
@@ -395,9 +396,12 @@ def _cli_selection(args) -> int:
         plt.close(fig)
         print(f"wrote {args.plot}", file=sys.stderr)
 
-    if args.plot and args.n is not None:     # its simulations' size refused before the trial's are run
-        _check_simulated_trials(args.n, args.sims)   # and the trial's before the curve is drawn
-        plot(args.n)
+    if args.plot:     # its simulations' size refused before the trial's are run, and the trial's before the curve's
+        if args.n is not None:
+            _check_simulated_trials(args.n, args.sims)
+            plot(args.n)
+        else:             # the patients --power-target needs, by the closed form the trial's simulation checks
+            plot(_selection_patients(args.power_target, **{k: v for k, v in common.items() if k != "seed"})["n"])
     if args.n is not None:
         result = simulate_selection_trial(args.n, **common)
         payload = result.to_dict()
@@ -417,8 +421,6 @@ def _cli_selection(args) -> int:
         low = simulate_selection_trial(n, **{**common, "ppv": selection.ppv_ci_low, "sims": min(args.sims, 1000)})
         payload["selection"].update({f"{key}_at_ppv_ci_low": value for key, value in low.to_dict().items()
                                      if key in ("power", "power_mcse", "power_ci_low", "power_ci_high")})
-    if args.plot and args.n is None:
-        plot(n)
     if args.format == "json":
         _print_json(payload)
         return 0
