@@ -1091,8 +1091,9 @@ def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, r
         "assay's ULN",
         DataQualityWarning, stacklevel=5)
     notes: dict[str, str] = {}
-    for code in np.unique(codes[mixed]).tolist():
-        at = mixed[codes[mixed] == code]
+    mixed = mixed[np.argsort(codes[mixed], kind="stable")]    # each patient's samples together, in row order
+    cuts = np.flatnonzero(np.diff(codes[mixed])) + 1
+    for at in np.split(mixed, cuts):
         days = [f"day {d:g}" if d == d else f"row {rows[i]}" for i, d in zip(at.tolist(), day[at].tolist())]
         shown = ", ".join(days[:_MAX_LISTED]) + (", ..." if len(days) > _MAX_LISTED else "")
         notes[str(pid[at[0]])] = (
