@@ -82,3 +82,16 @@ def test_numpy_numbers_are_the_numbers_they_are_and_single_precision_is_refused_
         read_markers(frame, uln=np.float32(35))
     with pytest.raises(InvalidInputError, match="must be a non-negative integer"):
         GcigSettings(confirmation_days=np.bool_(True))
+
+
+@pytest.mark.parametrize("name, value, says", [
+    ("progression_factor", 0.5, "progression_factor' must be at least 1"),
+    ("assay_tolerance", 0.9, "assay_tolerance' must be at least 1"),
+    ("response_fraction", 1.0, "share of the baseline below 1"),
+])
+def test_gcig_factors_that_turn_a_rule_around_are_refused(name, value, says):
+    # a progression threshold below the nadir, or a tolerance that calls an equal value a rise,
+    # would give confident categories for patients whose marker fell or stayed
+    with pytest.raises(InvalidInputError, match=says):
+        GcigSettings(**{name: value})
+    GcigSettings(progression_factor=1.0, assay_tolerance=1.0)    # the edges are rules still (tested in test_gcig)

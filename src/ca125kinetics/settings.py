@@ -334,6 +334,12 @@ class GcigSettings(_SettingsMixin):
         if self.response_fraction >= 1:   # a response is a fall: 1 would be none, 2 a rise
             raise InvalidInputError(f"setting 'response_fraction' must be a share of the baseline below 1 (GCIG: "
                                     f"0.5, a fall to <= 50 %), got {self.response_fraction!r}")
+        if self.progression_factor < 1:   # progression is a rise: below 1 x the nadir would be a fall
+            raise InvalidInputError(f"setting 'progression_factor' must be at least 1 (GCIG: 2, a value at least "
+                                    f"twice the ULN or the nadir), got {self.progression_factor!r}")
+        if self.assay_tolerance < 1:      # a sample equal to the previous one is within any assay's variability
+            raise InvalidInputError(f"setting 'assay_tolerance' must be at least 1 (GCIG: 1.10, a rise of up to "
+                                    f"10 % is assay variability), got {self.assay_tolerance!r}")
         for name in ("baseline_window_days", "confirmation_days", "interference_window_days",
                      "progression_gap_days"):
             value = getattr(self, name)
