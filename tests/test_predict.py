@@ -2080,6 +2080,25 @@ def test_a_one_row_clinical_dataframe_indexed_by_patient_id_is_not_given_to_the_
     assert P.predict({**WORKED, "patient_id": "B"}, other.reset_index(), model=bundle).patient_id == "B"
 
 
+def test_a_clinical_series_named_by_another_patient_is_not_given_to_the_markers_patient(bundle):
+    # clinical.set_index("patient_id").loc["B"] is patient B's row, named "B": it was scored as
+    # patient A's factors beside A's markers, silently; without an id in the markers it names
+    # the patient, and a whole-number name (a row's position, iloc) says nothing
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A", "ecog": 0}, {**CLINICAL, "patient_id": "B", "ecog": 2}])
+    indexed = table.set_index("patient_id")
+    with pytest.raises(InvalidInputError, match=r"named 'B' .*markers are patient 'A''s: pass patient 'A''s row"):
+        P.predict({**WORKED, "patient_id": "A"}, indexed.loc["B"], model=bundle)
+    own = P.predict({**WORKED, "patient_id": "A"}, indexed.loc["A"], model=bundle)
+    assert own.to_dict() == P.predict({**WORKED, "patient_id": "A"}, table, model=bundle).to_dict()
+    anonymous = P.predict(WORKED, indexed.loc["B"], model=bundle)
+    assert anonymous.patient_id == "B"
+    assert anonymous.probability == P.predict({**WORKED, "patient_id": "B"}, table, model=bundle).probability
+    assert P.predict({**WORKED, "patient_id": "A"}, table.drop(columns="patient_id").iloc[1],
+                     model=bundle).patient_id == "A"
+    named_too = {**CLINICAL, "patient_id": "B"}      # an id entry wins over the name, and is checked itself
+    assert P.predict({**WORKED, "patient_id": "B"}, pd.Series(named_too, name="A"), model=bundle).patient_id == "B"
+
+
 def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_as_a_series_is(bundle):
     # a one-row frame with 'PatientID' was told it "names the same column twice, written
     # differently: 'PatientID' and 'patient_id'", a column the reader had added itself

@@ -3322,15 +3322,25 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         # 'PatientID' is a near miss of it: the row is then a table, read and refused as such)
         _check_header(clinical.columns, "clinical DataFrame")
         clinical = clinical.assign(patient_id=pid)  # the patient's one row without an identifier, as a Series is
+    named_row = None      # the text a Series is named by: the row's label in its table
     if isinstance(clinical, pd.Series):
         _check_header(clinical.index, "clinical Series")     # to_dict() would keep one of two 'age'
+        named_row = clinical.name if isinstance(clinical.name, str) else None
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
         # (a single-precision number is refused by the column check, as in a table)
         columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
         columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
-        if "patient_id" not in columns or pd.isna(columns["patient_id"][0]):
+        unnamed = "patient_id" not in columns or pd.isna(columns["patient_id"][0])
+        if unnamed and named_row is not None and _id(named_row) and pid is not None and _id(named_row) != pid:
+            # clinical.loc['B'] of a table indexed by patient_id, beside patient A's markers: B's
+            # factors would score A (a whole number names a position as often as a patient)
+            raise InvalidInputError(
+                f"the clinical Series is named {named_row!r} (the row label of patient {named_row!r}?), but the "
+                f"markers are patient {pid!r}'s: pass patient {pid!r}'s row (clinical.loc[{pid!r}]), or give the "
+                "Series a patient_id entry")
+        if unnamed:
             columns["patient_id"] = np.array([pid], dtype=object)
         return columns, np.zeros(1, dtype=object), "clinical mapping"
     if isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
@@ -3387,7 +3397,8 @@ def _flagged(columns: dict) -> str | None:
 
 
 def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> str:
-    """The patient of one patient's markers: its ``patient_id``, else the clinical row's. No
+    """The patient of one patient's markers: its ``patient_id``, else the clinical row's (a
+    Series without one: the text it is named by, its label in a table indexed by patient). No
     sample at all is refused without a clinical row (there is no patient to score); with one,
     the patient is the clinical row's (scored as a patient with only a clinical row is)."""
     if not len(rows) and clinical is None:
@@ -3404,6 +3415,8 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
         return ids[0]
     if isinstance(clinical, (Mapping, pd.Series)) and not _missing(_array([clinical.get("patient_id")]))[0]:
         return _id(clinical.get("patient_id"))
+    if isinstance(clinical, pd.Series) and isinstance(clinical.name, str) and _id(clinical.name):
+        return _id(clinical.name)       # clinical.loc['B'] of a table indexed by patient_id: patient B
     if isinstance(clinical, pd.DataFrame) and "patient_id" in clinical.columns and len(clinical) == 1:
         return _id(clinical["patient_id"].iloc[0]) or "patient"
     return "patient"
