@@ -2099,6 +2099,17 @@ def test_a_clinical_series_named_by_another_patient_is_not_given_to_the_markers_
     assert P.predict({**WORKED, "patient_id": "B"}, pd.Series(named_too, name="A"), model=bundle).patient_id == "B"
 
 
+def test_markers_indexed_by_patient_id_are_refused_not_given_to_the_clinical_rows_patient(bundle):
+    # markers.set_index("patient_id").loc[["A"]] beside patient B's clinical row was scored as
+    # patient B (A's samples, B's factors); beside the whole table it was patient 'patient'
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A"}, {**CLINICAL, "patient_id": "B", "ecog": 2}])
+    markers = pd.DataFrame({**WORKED, "patient_id": "A"}).set_index("patient_id")
+    for clinical in (table, table.iloc[1], table.set_index("patient_id").loc["B"]):
+        with pytest.raises(InvalidInputError, match=r"patient_id in its index.*markers.reset_index\(\)"):
+            P.predict(markers, clinical, model=bundle)
+    assert P.predict(markers.reset_index(), table, model=bundle).patient_id == "A"
+
+
 def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_as_a_series_is(bundle):
     # a one-row frame with 'PatientID' was told it "names the same column twice, written
     # differently: 'PatientID' and 'patient_id'", a column the reader had added itself

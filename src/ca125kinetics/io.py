@@ -3422,6 +3422,17 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
     return "patient"
 
 
+def _refuse_id_in_index(frame: pd.DataFrame, mapping, what: str) -> None:
+    """Refuse a one-patient ``frame`` whose identifier is its index (``set_index('patient_id')``)
+    rather than a column: read without one, its samples would be given to whichever patient
+    the clinical row names."""
+    names = {(mapping or {}).get(str(c).strip(), str(c).strip()) for c in frame.columns}
+    if "patient_id" not in names and "patient_id" in {str(n).strip() for n in frame.index.names if n is not None}:
+        raise InvalidInputError(
+            f"the {what} DataFrame holds patient_id in its index, not in a column: give it as a column "
+            f"({what}.reset_index()), so that the samples are known to be that patient's")
+
+
 def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicates: str = "error",
                    day_range: tuple[int, int] = DAY_RANGE, on_error: str = "flag", date_format: str | None = None,
                    decimal: str = ".", thousands: str | None = None,
@@ -3473,6 +3484,7 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     mapping = columns
     named = rows
     if isinstance(markers, pd.DataFrame):
+        _refuse_id_in_index(markers, mapping, "markers")
         markers = _without_unstated_uln(markers, uln)
     columns, rows, label = _marker_columns(markers, mapping)
     label = label if source is None else source
