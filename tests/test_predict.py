@@ -2118,3 +2118,16 @@ def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_
         with pytest.raises(InvalidInputError, match=r"'PatientID' looks like 'patient_id'") as caught:
             P.predict({**WORKED, "patient_id": "A"}, clinical, model=bundle)
         assert "twice" not in str(caught.value)
+
+
+def test_a_cohorts_rows_without_patient_id_are_refused_naming_the_column(bundle):
+    # pyfunc rows (clinical factors on each row) without patient_id were told "cannot read
+    # clinical from a dict; pass a path ..." (the one-patient split of predict); a cohort's
+    # rows must say whose they are, as the readers require
+    rows = pd.DataFrame({**WORKED, **CLINICAL})
+    for frame in (rows, rows.assign(patient_id="A").set_index("patient_id")):
+        for score in (lambda f: P.score_frame(bundle, f), lambda f: P.predict_cohort(f, model=bundle)):
+            with pytest.raises(InvalidInputError, match=r"missing required column\(s\) \['patient_id'\]"):
+                score(frame)
+    assert P.score_frame(bundle, rows.assign(patient_id="A"))["patient_id"].tolist() == ["A"]
+    assert P.predict(rows, model=bundle).status == P.predict(WORKED, CLINICAL, model=bundle).status

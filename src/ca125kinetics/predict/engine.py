@@ -102,14 +102,14 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     from ..features import build_patient_frame
     from ..io import read_clinical, read_markers
     from ..markers import get_marker
-    from .inputs import _resolved, _split_input
+    from .inputs import _cohort_rows, _split_input
 
     if not isinstance(frame, (pd.DataFrame, str, os.PathLike)):
         raise InvalidInputError(
             f"markers must be a DataFrame or a path to a .csv/.parquet file, got {type(frame).__name__}")
     problems: dict[str, str] = {}
     if isinstance(frame, pd.DataFrame):
-        frame, clinical, problems = _split_input(_resolved(frame, columns), clinical, task.predictors)
+        frame, clinical, problems = _split_input(_cohort_rows(frame, columns), clinical, task.predictors)
     clin = None
     if clinical is not None:
         clin = read_clinical(clinical, on_error="flag", require=("patient_id",), columns=columns, **formats)

@@ -66,6 +66,17 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     return markers, unnumbered(clin), problems
 
 
+def _cohort_rows(frame: pd.DataFrame, columns) -> pd.DataFrame:
+    """:func:`_resolved` of a cohort's markers DataFrame, which must name each row's patient
+    (a ``patient_id`` column; :func:`predict` scores one patient without it): refused, as the
+    readers refuse a table without the column, before its clinical columns are split off."""
+    from ..io import _require
+
+    frame = _resolved(frame, columns)
+    _require(frame.columns, ("patient_id",), "markers DataFrame", "markers")
+    return frame
+
+
 def _resolved(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """A markers DataFrame with its column names checked and resolved (``io._check_header``,
     ``io._resolve_columns``) before the clinical columns repeated on its rows are split off by
@@ -100,7 +111,7 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
         if not any(c in frame.columns for c in CLINICAL_INPUT_COLUMNS):
             return frame, None, _flagged((frame,), problems)
     if isinstance(frame, pd.DataFrame):
-        frame, clinical, problems = _split_input(_resolved(frame, columns), clinical)
+        frame, clinical, problems = _split_input(_cohort_rows(frame, columns), clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
         # placeholder rows would only say "CA-125 value is empty")
         _flagged((frame, clinical), problems)
