@@ -2835,6 +2835,14 @@ class _ClinicalRows:
     coded: dict = field(default_factory=dict)
 
 
+def _among(values: np.ndarray, allowed) -> np.ndarray:
+    """Which cells of an object array (text or None) are one of ``allowed``: each distinct
+    value looked up once (a registry's column has a few; ``astype(str)`` then ``np.isin``
+    made a text copy of every cell and sorted it)."""
+    codes, distinct = pd.factorize(values)
+    return np.append([v in allowed for v in distinct.tolist()], False).astype(bool)[codes]
+
+
 def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, date_format: str | None = None,
                        decimal: str = ".", thousands: str | None = None, read_before: bool = False) -> _ClinicalRows:
     """Every clinical rule of the data contract, on the columns of any input form.
@@ -2935,7 +2943,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
         # site: a rectal mucinous adenocarcinoma is coded 'adenocarcinoma', and read as
         # 'mucinous' the RESET screen found it 'not adenocarcinoma', silently
         histology, site = out["histology"], out["tumour_site"]
-        col.add(np.isin(histology.astype(str), _OVARIAN_HISTOLOGY) & np.isin(site.astype(str), _BOWEL_SITES),
+        col.add(_among(histology, _OVARIAN_HISTOLOGY) & _among(site, _BOWEL_SITES),
                 "histology",
                 lambda i: f"histology {histology[i]!r} is an ovarian/tubal/peritoneal code but tumour_site is "
                           f"{site[i]!r}; a rectal or colonic adenocarcinoma (mucinous and signet-ring included) is "
