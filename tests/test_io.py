@@ -933,6 +933,8 @@ def test_misnamed_clinical_columns_are_refused_with_the_suggestion():
 
 @pytest.mark.parametrize("found, meant", [("performance_status", "ecog"), ("PS", "ecog"), ("stage", "figo_stage"),
                                           ("Platinum-free interval", "pfi_months"), ("age_years", "age"),
+                                          ("TFIp", "pfi_months"), ("platinum_free_interval_months", "pfi_months"),
+                                          ("ECOG performance status", "ecog"),
                                           ("pattern", "recurrence_pattern"), ("RECIST response", "recist")])
 def test_a_clinical_factor_under_a_name_exports_use_is_refused_not_imputed(found, meant):
     # no spelling rule found these names, so the column was ignored and the model imputed the

@@ -1240,9 +1240,10 @@ def _suggest_columns(name: str, known) -> list[str]:
 #: to rename it the primary surgery's would lead the outcome into the predictors.)
 _COLUMN_ALIASES = {
     "ageyears": "age", "ageatrecurrence": "age",
-    "ps": "ecog", "ecogps": "ecog", "performancestatus": "ecog", "whops": "ecog", "whoperformancestatus": "ecog",
+    "ps": "ecog", "ecogps": "ecog", "ecogperformancestatus": "ecog", "performancestatus": "ecog", "whops": "ecog", "whoperformancestatus": "ecog",
     "stage": "figo_stage", "initialstage": "figo_stage",
-    "platinumfreeinterval": "pfi_months", "pfidays": "pfi_months", "pfiweeks": "pfi_months",
+    "platinumfreeinterval": "pfi_months", "platinumfreeintervalmonths": "pfi_months", "pfidays": "pfi_months",
+    "pfiweeks": "pfi_months", "tfip": "pfi_months", "tfipmonths": "pfi_months",     # TFIp: GCIG 2019's name
     "pattern": "recurrence_pattern", "recurrencesites": "recurrence_pattern",
     "recistresponse": "recist", "recistcategory": "recist", "recist11": "recist",
 }
