@@ -1921,3 +1921,17 @@ def test_patient_record_sees_every_clinical_row_of_the_patient_however_its_id_is
     seven = pd.concat([first.assign(patient_id="7"), first.assign(patient_id=7, ecog=3)], ignore_index=True)
     assert "more than one clinical row" in patient_record(markers(patient_id=[7] * 3), seven).clinical_problem
     assert patient_record(markers(), CLINICAL).clinical_problem is None     # one row each: no problem
+
+
+def test_a_table_indexed_by_patient_id_is_refused_saying_to_reset_the_index():
+    # it was refused as a table without the column ("missing required column(s)
+    # ['patient_id']"), which a user looking at the identifiers in the index does not follow
+    table = markers()
+    for read, frame, name in ((read_markers, table, "markers"),
+                              (read_clinical, pd.DataFrame({"patient_id": ["1"], "ecog": [0]}), "clinical")):
+        with pytest.raises(InvalidInputError, match=rf"patient_id in its index.*{name}\.reset_index\(\)"):
+            read(frame.set_index("patient_id"))
+        with pytest.raises(InvalidInputError, match=r"patient_id in its index"):
+            read(frame.set_index(["patient_id", frame.columns[1]]))
+    # a column mapped onto patient_id is the identifier, whatever the index is called
+    read_markers(table.rename(columns={"patient_id": "pid"}).rename_axis("patient_id"), columns={"pid": "patient_id"})

@@ -2075,7 +2075,7 @@ def test_a_one_row_clinical_dataframe_indexed_by_patient_id_is_not_given_to_the_
     # markers' patient (another patient's factors, silently) since a one-row frame without the
     # column became the patient's row; it is refused as two such rows are
     other = pd.DataFrame([{**CLINICAL, "patient_id": "B"}]).set_index("patient_id")
-    with pytest.raises(InvalidInputError, match=r"needs \['patient_id'\]"):
+    with pytest.raises(InvalidInputError, match=r"clinical DataFrame holds patient_id in its index.*reset_index"):
         P.predict({**WORKED, "patient_id": "A"}, other, model=bundle)
     assert P.predict({**WORKED, "patient_id": "B"}, other.reset_index(), model=bundle).patient_id == "B"
 
@@ -2125,9 +2125,10 @@ def test_a_cohorts_rows_without_patient_id_are_refused_naming_the_column(bundle)
     # clinical from a dict; pass a path ..." (the one-patient split of predict); a cohort's
     # rows must say whose they are, as the readers require
     rows = pd.DataFrame({**WORKED, **CLINICAL})
-    for frame in (rows, rows.assign(patient_id="A").set_index("patient_id")):
+    for frame, says in ((rows, r"missing required column\(s\) \['patient_id'\]"),
+                        (rows.assign(patient_id="A").set_index("patient_id"), r"patient_id in its index")):
         for score in (lambda f: P.score_frame(bundle, f), lambda f: P.predict_cohort(f, model=bundle)):
-            with pytest.raises(InvalidInputError, match=r"missing required column\(s\) \['patient_id'\]"):
+            with pytest.raises(InvalidInputError, match=says):
                 score(frame)
     assert P.score_frame(bundle, rows.assign(patient_id="A"))["patient_id"].tolist() == ["A"]
     assert P.predict(rows, model=bundle).status == P.predict(WORKED, CLINICAL, model=bundle).status

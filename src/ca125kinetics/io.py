@@ -2384,6 +2384,8 @@ def read_markers(
     given_uln, uln = uln, spec.default_uln if uln is None else uln
     _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
     _check_number_format(decimal, thousands)
+    if isinstance(source, pd.DataFrame):
+        _refuse_id_in_index(source, columns, "markers")
     frame, label, rows = _load(source, "markers", sep, spec.name,
                                codes={"drug_codes": drug_codes, "event_codes": event_codes}, uln=given_uln)
     frame = _without_unstated_uln(frame, uln)
@@ -3004,6 +3006,8 @@ def read_clinical(source, *, on_error: str = "raise", require: tuple[str, ...] =
     """
     _check_arguments(on_error)
     _check_number_format(decimal, thousands)
+    if isinstance(source, pd.DataFrame):
+        _refuse_id_in_index(source, columns, "clinical")
     frame, label, rows = _load(source, "clinical", sep)
     thousands = _table_number_format(frame, decimal, thousands)
     cols = _resolve_columns(_frame_columns(frame, arrow=True), CLINICAL_KNOWN, columns, label)
@@ -3324,6 +3328,8 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
     (``columns=`` of :func:`patient_record`) may name its identifier column. The names are
     resolved (:func:`_resolve_columns`) here.
     """
+    if isinstance(clinical, pd.DataFrame):
+        _refuse_id_in_index(clinical, mapping, "clinical")
     named = [(mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)] \
         if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 else ["patient_id"]
     if not any(n == "patient_id" or "patient_id" in _suggest_columns(n, CLINICAL_KNOWN) for n in named):
@@ -3432,14 +3438,15 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
 
 
 def _refuse_id_in_index(frame: pd.DataFrame, mapping, what: str) -> None:
-    """Refuse a one-patient ``frame`` whose identifier is its index (``set_index('patient_id')``)
-    rather than a column: read without one, its samples would be given to whichever patient
+    """Refuse a ``frame`` whose identifier is its index (``set_index('patient_id')``) rather
+    than a column: a table is refused without the column anyway (this says why and how to
+    mend it), and one patient's markers read without it would be given to whichever patient
     the clinical row names."""
     names = {(mapping or {}).get(str(c).strip(), str(c).strip()) for c in frame.columns}
     if "patient_id" not in names and "patient_id" in {str(n).strip() for n in frame.index.names if n is not None}:
         raise InvalidInputError(
             f"the {what} DataFrame holds patient_id in its index, not in a column: give it as a column "
-            f"({what}.reset_index()), so that the samples are known to be that patient's")
+            f"({what}.reset_index()), so that each row is known to be its patient's")
 
 
 def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicates: str = "error",

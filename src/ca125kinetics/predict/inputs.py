@@ -70,8 +70,9 @@ def _cohort_rows(frame: pd.DataFrame, columns) -> pd.DataFrame:
     """:func:`_resolved` of a cohort's markers DataFrame, which must name each row's patient
     (a ``patient_id`` column; :func:`predict` scores one patient without it): refused, as the
     readers refuse a table without the column, before its clinical columns are split off."""
-    from ..io import _require
+    from ..io import _refuse_id_in_index, _require
 
+    _refuse_id_in_index(frame, columns, "markers")
     frame = _resolved(frame, columns)
     _require(frame.columns, ("patient_id",), "markers DataFrame", "markers")
     return frame
