@@ -361,6 +361,12 @@ def test_kinetics_takes_the_cycle_length_of_a_two_weekly_regimen(tmp_path, capsy
     assert '"cycle_days":14' in table["rules"].iloc[0] and '"cycle_window_days":6' in table["rules"].iloc[0]
     assert main([*run, "--cycle-days", "0"]) == 2
     assert "error: --cycle-days must be at least 1" in capsys.readouterr().err
+    # 14-day cycles with the default +/- 7 days: the windows of cycles 2 and 3 meet on day 21,
+    # where one sample stood for both visits; refused, naming both options
+    assert main([*run, "--cycle-days", "14"]) == 2
+    assert ("error: --cycle-window-days (7) must be less than half of --cycle-days (14): the windows of two "
+            "visits would meet, and one sample would stand for both (at most 6 days for 14-day cycles)"
+            in capsys.readouterr().err)
 
 
 def test_kinetics_refuses_an_option_it_would_ignore(tmp_path, capsys):

@@ -680,6 +680,26 @@ def test_event_windows_exclude_and_count_samples():
     assert wide.loc["A", "n_excluded"] == 4
 
 
+@pytest.mark.parametrize("cycle_days, window", [(14, 7), (21, 11), (1, 1), (2, 1)])
+def test_cycle_windows_that_meet_or_overlap_are_refused(cycle_days, window):
+    """The sample before cycle c is the latest within +/- w of day (c - 1) x D. With 2 w >= D
+    the windows of two visits meet, and one sample stood for both: 14-day cycles with +/- 7
+    days gave the day-21 sample as the sample before cycle 2 *and* before cycle 3 (days 0, 21,
+    45, 60: pct_decline_c2_day and pct_decline_c3_day both 21). Such settings are refused."""
+    with pytest.raises(InvalidInputError, match=r"setting 'cycle_window_days' .* less than half of setting 'cycle_days'"):
+        KineticsSettings(cycle_days=cycle_days, cycle_window_days=window)
+
+
+def test_each_visit_window_takes_its_own_sample_at_the_widest_allowed_window():
+    """At the widest window the check allows (14-day cycles, +/- 6 days: days 8-20, 22-34,
+    36-48) samples two days apart stand for two visits, each for one."""
+    markers = one_patient([0, 20, 22, 45], [400, 200, 100, 60])
+    row = fit_kinetics(markers, method="per-patient",
+                       settings=KineticsSettings(cycle_days=14, cycle_window_days=6)).iloc[0]
+    assert [row[f"pct_decline_c{c}_day"] for c in (2, 3, 4)] == [20, 22, 45]
+    assert KineticsSettings(cycle_days=21, cycle_window_days=10).cycle_window_days == 10
+
+
 def test_unknown_event_and_bad_input_raise_typed_errors():
     with pytest.raises(InvalidInputError, match="unknown event 'biopsy'"):
         fit_kinetics(one_patient([-2, 21, 42], [300, 100, 50], events=[(30, "biopsy")]), method="loglinear")

@@ -387,7 +387,9 @@ class KineticsSettings(_SettingsMixin):
         Cycle length for percent decline before cycles 2, 3, 4 (21-day cycles).
     cycle_window_days : int
         The sample before cycle c is the latest one within ``+/- cycle_window_days`` of
-        day ``(c - 1) * cycle_days``.
+        day ``(c - 1) * cycle_days`` (**Decision**: the latest, the one nearest the next
+        dose). Less than half of ``cycle_days``, so that no sample falls in two visits'
+        windows (refused otherwise).
     interference_window_days : int
         Samples with ``0 <= day - event_day <= interference_window_days`` after a
         paracentesis, thoracentesis or surgery are excluded (and counted); every sample
@@ -429,6 +431,14 @@ class KineticsSettings(_SettingsMixin):
         if self.cycle_days < 1:
             raise InvalidInputError(f"{_setting('cycle_days')} must be at least 1: it is the length of a treatment "
                                     "cycle (21 for three-weekly, 14 for two-weekly regimens)")
+        if 2 * self.cycle_window_days >= self.cycle_days:
+            # the windows of two visits, [(c - 1) D - w, (c - 1) D + w] and [c D - w, c D + w], meet
+            # when 2 w >= D: one sample would be the sample before two cycles
+            raise InvalidInputError(
+                f"{_setting('cycle_window_days')} ({self.cycle_window_days}) must be less than half of "
+                f"{_setting('cycle_days')} ({self.cycle_days}): the windows of two visits would meet, and one "
+                f"sample would stand for both (at most {(self.cycle_days - 1) // 2} days for {self.cycle_days}-day "
+                "cycles)")
         if self.window_days < 1:
             raise InvalidInputError("setting 'window_days' must be at least 1: the kinetics measure the CA-125 "
                                     "decline after the first dose (day 0), so a window ending on day 0 holds none")

@@ -104,9 +104,10 @@ def _kinetics_settings_and_population(args, spec=None):
         settings = settings.replace(uln=args.uln)
     if args.k_ref is not None:
         settings = settings.replace(k_ref=args.k_ref, k_ref_source="given on the command line (--k-ref)")
-    for name in ("cycle_days", "cycle_window_days"):     # the option's dest is the setting's name
-        if getattr(args, name) is not None:
-            settings = settings.replace(**{name: getattr(args, name)})
+    # the option's dest is the setting's name; both at once: each is checked against the other
+    cycles = {name: getattr(args, name) for name in ("cycle_days", "cycle_window_days") if getattr(args, name) is not None}
+    if cycles:
+        settings = settings.replace(**cycles)
     return settings, population, method, duplicates if args.duplicates is None else args.duplicates
 
 
