@@ -1282,3 +1282,18 @@ def test_a_blank_recist_cell_of_a_hand_built_clinical_frame_is_unknown_as_the_re
     from ca125kinetics.io import read_clinical
 
     assert read_clinical(clinical, require=("patient_id",))["recist"].isna().all()
+
+
+def test_a_rise_within_the_normal_range_is_exempt_from_the_10_percent_rule_not_from_the_50_percent_line():
+    """Decision (docs/clinical-rules.md section 1, step 4). With the GCIG settings the 50 %
+    line is never below the ULN, so a rise within the normal range cannot cross it: 70, 20, 34,
+    35 (ULN 35, line 35) is a CR. Only settings with evaluable_factor x response_fraction < 1
+    put the line below the ULN; then the line holds within the normal range too."""
+    default = g.gcig_response([0, 21, 42, 63], [70, 20, 34, 35])
+    assert (default.status, default.category) == ("response", "CR")
+    low_line = g.gcig_response([0, 21, 42, 63], [60, 25, 34, 20], settings=GcigSettings(evaluable_factor=1.5))
+    assert low_line.status == "not_confirmed" and low_line.response_day == 21
+    assert "broken on day 42: 34 U/mL > 50 % of baseline (30 U/mL)" in low_line.reason
+    # within the line, the same rise within the normal range breaks nothing
+    within = g.gcig_response([0, 21, 42, 63], [60, 20, 29, 20], settings=GcigSettings(evaluable_factor=1.5))
+    assert (within.status, within.category) == ("response", "CR")
