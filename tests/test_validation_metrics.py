@@ -668,3 +668,19 @@ def test_metrics_agree_with_rms_val_prob(column):
     for ours, theirs in ((m.ici, "Eavg"), (m.e90, "E90"), (m.emax, "Emax")):
         assert ours == pytest.approx(ref["lowess_delta0"][theirs], abs=1e-12)
         assert ours == pytest.approx(vp[theirs], abs=1e-5)
+
+
+@pytest.mark.parametrize("successes, trials", [(6, 5), (-1, 5), (2.5, 5), (math.nan, 5), (3, -2),
+                                                 (3, math.inf), ([1, 6], [5, 5])])
+@pytest.mark.parametrize("method", ["wilson", "clopper-pearson"])
+def test_proportion_ci_refuses_impossible_counts(successes, trials, method):
+    # R refuses these: prop.test(6, 5) "elements of 'x' must not be greater than those of 'n'",
+    # binom.test(2.5, 5) "'x' must be nonnegative and integer"; they were answered with a
+    # silent NaN (6 of 5, -1 of 5) or a number (2.5 of 5 -> 0.170-0.830)
+    with pytest.raises(InvalidInputError, match="successes|trials"):
+        proportion_ci(successes, trials, method=method)
+
+
+def test_proportion_ci_of_zero_trials_stays_nan():
+    low, high = proportion_ci([0, 2], [0, 4])
+    assert math.isnan(low[0]) and math.isnan(high[0]) and 0 < low[1] < 0.5 < high[1] < 1

@@ -211,7 +211,9 @@ def proportion_ci(
     Parameters
     ----------
     successes, trials : int or array of int
-        Counts; where ``trials == 0`` the interval is NaN.
+        Counts, whole numbers with ``0 <= successes <= trials`` (anything else is refused
+        with :class:`~ca125kinetics.errors.InvalidInputError`, as R ``binom.test`` and
+        ``prop.test`` refuse it); where ``trials == 0`` the interval is NaN.
     conf_level : float
         Confidence level, default 0.95.
     method : {"wilson", "clopper-pearson"}
@@ -230,6 +232,15 @@ def proportion_ci(
     conf_level = _check_conf_level(conf_level)
     x = np.asarray(successes, dtype=float)
     n = np.asarray(trials, dtype=float)
+    for values, name, bad in (
+        (n, "trials", ~np.isfinite(n) | (n < 0) | (n != np.round(n))),
+        (x, "successes", ~np.isfinite(x) | (x < 0) | (x != np.round(x))),
+    ):
+        refuse_bad(np.ravel(values), np.flatnonzero(bad), name, "be a whole number >= 0",
+                   "pass counts of patients")
+    over = np.broadcast_to(x > n, np.broadcast(x, n).shape)
+    refuse_bad(np.ravel(np.broadcast_to(x, over.shape)), np.flatnonzero(over), "successes",
+               "not exceed trials", "pass the number of patients with the outcome among those counted")
     low = np.full(np.broadcast(x, n).shape, np.nan)
     high = low.copy()
     ok = np.broadcast_to(n > 0, low.shape)
