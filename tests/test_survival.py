@@ -405,3 +405,21 @@ def test_logrank_p_value_is_rs_where_it_is_tiny():
     r = logrank(t, np.ones(60), ["a"] * 30 + ["b"] * 30)
     assert r.chi2 == pytest.approx(71.351088258238818, rel=1e-12)
     assert r.p_value == pytest.approx(2.9899292718207888e-17, rel=1e-9)
+
+
+@pytest.mark.parametrize("call", [
+    lambda t, e, g: kaplan_meier(t, e),
+    lambda t, e, g: kaplan_meier(t, e.to_numpy(), g),
+    lambda t, e, g: median_survival(t, e),
+    lambda t, e, g: logrank(t.to_numpy(), e.sort_index(), g),
+    lambda t, e, g: logrank(t.sort_index(), e.sort_index(), g.sort_index(), strata=g),
+], ids=["kaplan_meier", "kaplan_meier_group", "median_survival", "logrank", "logrank_strata"])
+def test_series_with_different_indexes_are_refused_not_paired_by_position(call):
+    # the same patients in different row orders: pandas would align them by index, the
+    # functions read arrays by position; either reading could be meant, so it is refused
+    idx = list("abcdefgh")
+    t = pd.Series([1.0, 2, 3, 4, 5, 6, 7, 8], index=idx)
+    e = pd.Series([1, 1, 1, 0, 1, 0, 1, 0], index=idx).iloc[::-1]
+    g = pd.Series([0, 1, 0, 1, 0, 1, 0, 1], index=idx).iloc[::-1]
+    with pytest.raises(InvalidInputError, match="index"):
+        call(t, e, g)

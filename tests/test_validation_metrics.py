@@ -684,3 +684,36 @@ def test_proportion_ci_refuses_impossible_counts(successes, trials, method):
 def test_proportion_ci_of_zero_trials_stays_nan():
     low, high = proportion_ci([0, 2], [0, 4])
     assert math.isnan(low[0]) and math.isnan(high[0]) and 0 < low[1] < 0.5 < high[1] < 1
+
+
+def _shuffled_pair():
+    # y and p as pandas Series holding the same patients in different row orders: paired by
+    # position (as the functions read arrays) the model separates the outcomes perfectly
+    # (AUC 1), paired by index (as pandas would align them) perfectly backwards (AUC 0)
+    y = pd.Series([0, 0, 0, 1, 1, 1], index=["a", "b", "c", "d", "e", "f"])
+    p = pd.Series([0.9, 0.8, 0.7, 0.3, 0.2, 0.1], index=["a", "b", "c", "d", "e", "f"]).iloc[::-1]
+    return y, p
+
+
+@pytest.mark.parametrize("call", [
+    lambda y, p: metrics(y, p),
+    lambda y, p: delong_auc(y, p),
+    lambda y, p: delong_test(y, p, p.to_numpy()),
+    lambda y, p: delong_test(y.to_numpy(), p, p.sort_index()),
+    lambda y, p: calibration_curve(y, p),
+    lambda y, p: roc_curve_frame(y, p),
+    lambda y, p: net_benefit(y, p),
+    lambda y, p: threshold_metrics(y, p, 0.5),
+], ids=["metrics", "delong_auc", "delong_test", "delong_test_p1_p2", "calibration_curve",
+        "roc_curve_frame", "net_benefit", "threshold_metrics"])
+def test_series_with_different_indexes_are_refused_not_paired_by_position(call):
+    y, p = _shuffled_pair()
+    with pytest.raises(InvalidInputError, match="index"):
+        call(y, p)
+
+
+def test_series_with_the_same_index_or_arrays_are_paired_as_given():
+    y, p = _shuffled_pair()
+    assert delong_auc(y, p.sort_index())[0] == 0.0
+    assert delong_auc(y, p.to_numpy())[0] == 1.0          # a plain array pairs by position
+    assert delong_auc(y.to_numpy(), p)[0] == 1.0

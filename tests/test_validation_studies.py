@@ -930,3 +930,16 @@ def test_a_negative_n_jobs_counts_workers_from_the_cores_as_joblib(noise):
                                                 r"negative one counted from the cores .*-1: all cores.*got 0"):
         check_n_jobs(0)
     assert check_n_jobs(-5) == -5
+
+
+def test_subgroup_metrics_refuses_a_groups_frame_whose_index_is_not_the_outcomes():
+    # the groups frame in another row order than the outcome Series: by position each patient
+    # would get another patient's subgroup
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.studies import subgroup_metrics
+
+    y = pd.Series([0, 1, 0, 1, 1, 0], index=list("abcdef"))
+    groups = pd.DataFrame({"g": list("xxxyyy")}, index=list("fedcba"))
+    with pytest.raises(InvalidInputError, match="index"):
+        subgroup_metrics(y, [0.1, 0.9, 0.2, 0.8, 0.7, 0.3], groups)
+    assert len(subgroup_metrics(y, [0.1, 0.9, 0.2, 0.8, 0.7, 0.3], groups.sort_index())) == 2

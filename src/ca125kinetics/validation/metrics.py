@@ -69,6 +69,7 @@ __all__ = [
     "check_risk",
     "check_score",
     "refuse_bad",
+    "same_rows",
     "proportion_ci",
 ]
 
@@ -93,6 +94,28 @@ def _as_1d(values, name: str) -> np.ndarray:
             column=name,
         )
     return arr
+
+
+def same_rows(**named) -> None:
+    """Refuse pandas inputs (Series, DataFrame) whose indexes differ, naming the first two.
+
+    The functions of this package pair the values of their arrays by position. When two of
+    them are pandas objects with different indexes (the same patients in another row order,
+    or other patients), pandas would pair them by index instead; which was meant cannot be
+    told, so neither is guessed. Plain arrays and lists, and pandas objects with equal
+    indexes, pass.
+    """
+    indexed = [(name, v.index) for name, v in named.items() if isinstance(v, (pd.Series, pd.DataFrame))]
+    for name, index in indexed[1:]:
+        first, first_index = indexed[0]
+        if not index.equals(first_index):
+            raise InvalidInputError(
+                f"{first} and {name} are pandas objects with different indexes, so their values "
+                "would be paired by position, not by index; align them first (e.g. "
+                f"{name} = {name}.reindex({first}.index)) or pass both as arrays (.to_numpy()) "
+                "if the row order is already the same",
+                column=name,
+            )
 
 
 def refuse_bad(values: np.ndarray, bad: np.ndarray, name: str, rule: str, fix: str) -> None:
@@ -296,6 +319,7 @@ def delong_auc(y, score) -> tuple[float, float]:
     -------
     (auc, variance) : tuple of float
     """
+    same_rows(y=y, score=score)
     y = check_outcome(y)
     s = check_score(score, y.size, name="score")
     _check_classes(y, minimum=2, why="the DeLong variance")
@@ -375,6 +399,7 @@ def delong_test(y, p1, p2, *, conf_level: float = 0.95) -> DelongTestResult:
     ``pROC::roc.test(..., method = "delong", paired = TRUE)``.
     """
     conf_level = _check_conf_level(conf_level)
+    same_rows(y=y, p1=p1, p2=p2)
     y = check_outcome(y)
     s1 = check_score(p1, y.size, name="p1")
     s2 = check_score(p2, y.size, name="p2")
@@ -787,6 +812,7 @@ def metrics(
     n_calibration_points = _check_groups(n_calibration_points, "n_calibration_points")
     if not isinstance(logit_eps, (int, float)) or not 0.0 < logit_eps < 0.5:
         raise InvalidInputError(f"logit_eps must be in (0, 0.5), got {logit_eps!r}")
+    same_rows(y=y, p=p)
     y = check_outcome(y)
     p = check_risk(p, y.size)
     events, _ = _check_classes(y, minimum=2, why="the DeLong interval of the AUC")
@@ -884,6 +910,7 @@ def calibration_curve(
     """
     n_groups = _check_groups(n_groups, "n_groups")
     lowess_frac = _check_frac(lowess_frac)
+    same_rows(y=y, p=p)
     y = check_outcome(y)
     p = check_risk(p, y.size)
     _check_classes(y)
@@ -934,6 +961,7 @@ def roc_curve_frame(y, score) -> pd.DataFrame:
         score in decreasing order, a patient being positive when ``score >= threshold``;
         the last row is the point (1, 1). ``fpr = 1 - specificity``.
     """
+    same_rows(y=y, score=score)
     y = check_outcome(y)
     s = check_score(score, y.size, name="score")
     events, non_events = _check_classes(y)
@@ -1002,6 +1030,7 @@ def net_benefit(y, p, thresholds=None, *, standardized: bool = False) -> pd.Data
     dcurves nudges risks of exactly 0 below 0 (so at ``t = 0`` they are not treated here
     they are).
     """
+    same_rows(y=y, p=p)
     y = check_outcome(y)
     p = check_risk(p, y.size)
     events, _ = _check_classes(y)
@@ -1107,6 +1136,7 @@ def threshold_metrics(
     -------
     ThresholdMetrics
     """
+    same_rows(y=y, p=p)
     y = check_outcome(y)
     s = check_score(p, y.size, name="p")
     _check_classes(y)

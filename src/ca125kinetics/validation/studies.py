@@ -70,6 +70,7 @@ from .metrics import (
     metrics,
     net_benefit,
     roc_curve_frame,
+    same_rows,
     threshold_metrics,
 )
 
@@ -842,6 +843,7 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
         citl, calibration_slope, oe_ratio, brier, note``; ``observed`` is the event
         proportion, ``expected`` the mean predicted probability.
     """
+    same_rows(y=y, p=p, groups=groups)
     y = check_outcome(y)
     p = check_risk(p, y.size)
     if not isinstance(groups, pd.DataFrame):

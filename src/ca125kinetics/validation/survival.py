@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
-from .metrics import _as_1d, _check_conf_level, _Result, refuse_bad
+from .metrics import _as_1d, _check_conf_level, _Result, refuse_bad, same_rows
 
 __all__ = ["kaplan_meier", "median_survival", "logrank", "LogrankResult", "logrank_z", "cox", "CONF_TYPES"]
 
@@ -109,6 +109,7 @@ def _labels(g: np.ndarray) -> list:
 
 def _groups(time, event, group):
     """Yield (label, time, event) per group in sorted label order (one None group if absent)."""
+    same_rows(time=time, event=event, group=group)
     t, e = _check_time_event(time, event)
     if group is None:
         yield None, t, e
@@ -376,6 +377,7 @@ def logrank(time, event, group, *, strata=None) -> LogrankResult:
     """
     from statsmodels.duration.survfunc import survdiff
 
+    same_rows(time=time, event=event, group=group, strata=strata)
     t, e = _check_time_event(time, event)
     g = _check_group(group, t.size)
     labels = _labels(g)
