@@ -943,3 +943,17 @@ def test_subgroup_metrics_refuses_a_groups_frame_whose_index_is_not_the_outcomes
     with pytest.raises(InvalidInputError, match="index"):
         subgroup_metrics(y, [0.1, 0.9, 0.2, 0.8, 0.7, 0.3], groups)
     assert len(subgroup_metrics(y, [0.1, 0.9, 0.2, 0.8, 0.7, 0.3], groups.sort_index())) == 2
+
+
+@pytest.mark.parametrize("min_class", [1, 0, -3, 2.5, True, "5"])
+def test_subgroup_metrics_refuses_a_min_class_below_what_the_metrics_need(min_class):
+    # min_class=1 let a level with one non-event reach metrics(), whose DeLong interval needs
+    # two of each: an InsufficientDataError from inside the table instead of "counts only"
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.studies import subgroup_metrics
+
+    y, p = [0, 1, 1, 1, 0, 0, 1, 1], [0.2, 0.9, 0.8, 0.7, 0.3, 0.1, 0.6, 0.4]
+    with pytest.raises(InvalidInputError, match="min_class"):
+        subgroup_metrics(y, p, pd.DataFrame({"g": list("aaaabbbb")}), min_class=min_class)
+    table = subgroup_metrics(y, p, pd.DataFrame({"g": list("aaaabbbb")}), min_class=2)
+    assert table["note"].str.contains("counts only").tolist() == [True, False]

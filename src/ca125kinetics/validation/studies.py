@@ -834,7 +834,8 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
     min_class : int
         Levels with fewer than ``min_class`` events or non-events get counts only (metrics
         NaN, ``note`` says why): the DeLong interval and the calibration models are not
-        meaningful there.
+        meaningful there. An integer >= 2 (the DeLong interval needs two of each); a smaller
+        one is refused.
 
     Returns
     -------
@@ -843,6 +844,9 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
         citl, calibration_slope, oe_ratio, brier, note``; ``observed`` is the event
         proportion, ``expected`` the mean predicted probability.
     """
+    if isinstance(min_class, bool) or not isinstance(min_class, (int, np.integer)) or min_class < 2:
+        raise InvalidInputError(f"min_class must be an integer >= 2 (the DeLong interval of a level's AUC "
+                                f"needs at least two patients with and two without the outcome), got {min_class!r}")
     same_rows(y=y, p=p, groups=groups)
     y = check_outcome(y)
     p = check_risk(p, y.size)
