@@ -245,6 +245,7 @@ def test_bad_cox_and_logrank_input():
 # quantile.survfit, survdiff, coxph on small literal data sets).
 
 EDGE = json.loads((DATA / "validation_edge_reference.json").read_text())
+AUDIT = json.loads((DATA / "validation_audit_reference.json").read_text())
 CONF_TYPES = ("log-log", "log", "plain")
 
 
@@ -423,3 +424,18 @@ def test_series_with_different_indexes_are_refused_not_paired_by_position(call):
     g = pd.Series([0, 1, 0, 1, 0, 1, 0, 1], index=idx).iloc[::-1]
     with pytest.raises(InvalidInputError, match="index"):
         call(t, e, g)
+
+
+def test_logrank_names_a_group_never_at_risk_at_an_event_time():
+    # group 'c' is one patient censored at time 0: no patient of it is at risk at any event
+    # time, so its expected count is 0 and the variance matrix singular. The refusal said
+    # "only one group is at risk at every event time", which is false (a and b are); R
+    # survdiff leaves the group out of the test (chisq 6.11775043936731 on 1 df, see
+    # tests/data/validation_audit_reference.R), which is the test of a against b
+    t, e, g = [1, 2, 3, 4, 5, 6, 7, 8, 0], [1, 0, 1, 1, 1, 0, 1, 1, 0], list("aaaabbbbc")
+    with pytest.raises(InsufficientDataError, match="'c'.*no patient at risk at any event time"):
+        logrank(t, e, g)
+    ref = AUDIT["logrank_group_never_at_risk"]
+    res = logrank(t[:8], e[:8], g[:8])
+    assert res.chi2 == pytest.approx(ref["chisq"], rel=1e-10)
+    assert res.p_value == pytest.approx(ref["p_value"], rel=1e-10)

@@ -367,7 +367,9 @@ def logrank(time, event, group, *, strata=None) -> LogrankResult:
     ------
     InsufficientDataError
         When the log-rank variance is zero (no event time with two groups at risk and a
-        patient left without the event).
+        patient left without the event), or a group has no patient at risk at any event
+        time (R ``survdiff`` leaves such a group out of the test; it is named, for the caller
+        to leave out).
 
     Notes
     -----
@@ -397,6 +399,16 @@ def logrank(time, event, group, *, strata=None) -> LogrankResult:
                 expected += _expected_events(t[m], e[m], codes[m], range(len(labels)))
     else:
         expected = _expected_events(t, e, codes, range(len(labels)))
+    never = [labels[k] for k in range(len(labels)) if expected[k] == 0.0]
+    if never:
+        # its row of the variance matrix is 0: R survdiff leaves such a group out of the test
+        # (df = groups with expected > 0, minus 1); here the caller decides
+        raise InsufficientDataError(
+            f"group(s) {never} have no patient at risk at any event time (every patient censored "
+            "before the first event" + (" of their stratum" if strata is not None else "") + "), so "
+            "they cannot enter the log-rank test; leave them out of all arrays to compare the "
+            "other groups (R survdiff does so silently, with fewer degrees of freedom)"
+        )
     try:
         chi2, _ = survdiff(t, e, codes, **kwargs)   # its p is 1 - cdf: 0 below about 1e-16
     except np.linalg.LinAlgError:
