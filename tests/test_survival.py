@@ -439,3 +439,21 @@ def test_logrank_names_a_group_never_at_risk_at_an_event_time():
     res = logrank(t[:8], e[:8], g[:8])
     assert res.chi2 == pytest.approx(ref["chisq"], rel=1e-10)
     assert res.p_value == pytest.approx(ref["p_value"], rel=1e-10)
+
+
+@pytest.mark.parametrize("ties", ["efron", "breslow"])
+def test_cox_refuses_a_covariate_that_does_not_vary_among_the_patients_at_risk(ties):
+    # x varies, but both patients with x = 0 are censored (at 0.5) before the first event:
+    # at every event time everyone at risk has x = 1, the partial likelihood does not depend
+    # on the coefficient, and R coxph reports NA for it (coef NA; see the test's data in
+    # tests/data/validation_audit_reference.R). It raised numpy's LinAlgError.
+    df = pd.DataFrame({"t": [1, 2, 3, 4, 5, 6, 0.5, 0.5], "e": [1, 1, 0, 1, 1, 0, 0, 0],
+                       "x": [1, 1, 1, 1, 1, 1, 0, 0], "z": [0.3, 0.1, 0.5, 0.2, 0.9, 0.4, 0.6, 0.7]})
+    ref = AUDIT["cox_not_identifiable"]
+    assert ref["coef_x"] is None and ref["coef_x_with_z"][0] is None    # R: NA
+    for covariates in (["x"], ["z", "x"]):
+        with pytest.raises(InvalidInputError, match=r"\['x'\] do not vary among the patients at risk"):
+            cox(df, "t", "e", covariates, ties=ties)
+    # the same in a stratum: x varies among those at risk in stratum b only, which is enough
+    df2 = pd.concat([df.assign(s="a"), df.assign(s="b", x=[1, 0, 1, 0, 1, 0, 0, 0])], ignore_index=True)
+    assert np.isfinite(cox(df2, "t", "e", ["x"], strata="s", ties=ties)["coef"]).all()

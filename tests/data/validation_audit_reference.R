@@ -70,8 +70,17 @@ lowess <- lapply(lowess_cases, function(d) {
   c(d, list(smooth = s, ici = mean(e), e50 = median(e), e90 = quantile(e, .9, names = FALSE), emax = max(e)))
 })
 
+# a covariate that varies but not among the patients at risk at any event time (both x = 0
+# are censored before the first event): coxph reports NA for its coefficient
+cx <- list(time = c(1, 2, 3, 4, 5, 6, 0.5, 0.5), event = c(1, 1, 0, 1, 1, 0, 0, 0), x = c(1, 1, 1, 1, 1, 1, 0, 0),
+           z = c(0.3, 0.1, 0.5, 0.2, 0.9, 0.4, 0.6, 0.7))
+cox_not_identifiable <- c(cx, list(
+  coef_x = num(coef(coxph(Surv(cx$time, cx$event) ~ cx$x))),
+  coef_x_with_z = num(rev(coef(coxph(Surv(cx$time, cx$event) ~ cx$z + cx$x))))))
+
 cat(toJSON(list(
   generated_by = "Rscript tests/data/validation_audit_reference.R",
   r_version = R.version.string, survival = as.character(packageVersion("survival")),
-  logrank_group_never_at_risk = logrank_group_never_at_risk, logrank = logrank, km = km, lowess = lowess),
+  logrank_group_never_at_risk = logrank_group_never_at_risk, logrank = logrank, km = km, lowess = lowess,
+  cox_not_identifiable = cox_not_identifiable),
   digits = NA, auto_unbox = TRUE, na = "null", pretty = TRUE))

@@ -524,6 +524,53 @@ def _check_identifiable(x: np.ndarray, covariates: list[str], strata: np.ndarray
     )
 
 
+def _check_identifiable_at_risk(t: np.ndarray, e: np.ndarray, x: np.ndarray, covariates: list[str],
+                                strata: np.ndarray | None) -> None:
+    """Refuse covariates that vary, but not among the patients at risk at any event time.
+
+    The partial likelihood compares, at each event time, the patient(s) with the event with
+    those at risk (in the same stratum). Its information matrix at 0,
+    ``sum_t d_t Cov_{R(t)}(x)`` (the covariance of the covariates over the risk set), has the
+    rank of the information at any coefficient; where it is singular a coefficient (or a
+    combination) does not change the likelihood at all (R ``coxph``: NA), e.g. when every
+    patient with ``x = 0`` is censored before the first event. Computed with cumulative sums
+    over the patients sorted by decreasing time, one stratum at a time.
+    """
+    k = x.shape[1]
+    xs = (x - x.mean(axis=0)) / x.std(axis=0)       # varies overall (_check_identifiable)
+    info = np.zeros((k, k))
+    codes = np.zeros(len(t), dtype=np.int64) if strata is None else np.asarray(strata)
+    for code in np.unique(codes):
+        m = codes == code
+        tt, ee, xx = t[m], e[m], xs[m]
+        order = np.argsort(-tt, kind="mergesort")
+        tt, ee, xx = tt[order], ee[order], xx[order]
+        s0 = np.arange(1, tt.size + 1, dtype=float)
+        s1 = np.cumsum(xx, axis=0)
+        s2 = np.cumsum(xx[:, :, None] * xx[:, None, :], axis=0)
+        last = np.r_[tt[1:] != tt[:-1], True]          # the whole risk set of each distinct time
+        d = np.add.reduceat(ee, np.flatnonzero(np.r_[True, tt[1:] != tt[:-1]]))
+        use = d > 0
+        mean = (s1[last] / s0[last][:, None])[use]
+        cov = (s2[last] / s0[last][:, None, None])[use] - mean[:, :, None] * mean[:, None, :]
+        info += np.tensordot(d[use].astype(float), cov, axes=1)
+    # each event adds at most about 1 to a diagonal entry of standardized covariates; rounding
+    # leaves ~1e-16 per event where a covariate is flat
+    tol = 1e-10 * max(1.0, float(e.sum()))
+    if np.linalg.matrix_rank(info, tol=tol) == k:
+        return
+    flat = [name for j, name in enumerate(covariates) if info[j, j] <= tol]
+    where = " of their stratum" if strata is not None else ""
+    what = (f"covariate(s) {flat} do not vary among the patients at risk at any event time{where} (e.g. every "
+            "patient with another value is censored before the first event)" if flat
+            else f"the covariates {covariates} are collinear among the patients at risk at every event time{where}")
+    raise InvalidInputError(
+        f"the Cox model cannot be fitted: {what}, so their hazard ratios are not identifiable "
+        "(R coxph reports NA for them); drop or combine those covariates",
+        column=flat[0] if flat else None,
+    )
+
+
 def cox(
     df: pd.DataFrame,
     duration: str,
@@ -615,6 +662,7 @@ def cox(
         # a missing stratum is refused, never a stratum of its own (R's coxph drops the row)
         kwargs["strata"] = pd.factorize(_check_group(df[strata], len(df), strata, df.index))[0]
     _check_identifiable(x, covariates, kwargs.get("strata"))
+    _check_identifiable_at_risk(t, e, x, covariates, kwargs.get("strata"))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
