@@ -957,3 +957,25 @@ def test_subgroup_metrics_refuses_a_min_class_below_what_the_metrics_need(min_cl
         subgroup_metrics(y, p, pd.DataFrame({"g": list("aaaabbbb")}), min_class=min_class)
     table = subgroup_metrics(y, p, pd.DataFrame({"g": list("aaaabbbb")}), min_class=2)
     assert table["note"].str.contains("counts only").tolist() == [True, False]
+
+
+def test_survival_analysis_reports_a_log_rank_test_it_cannot_do_instead_of_failing():
+    # the two unfavourable-KELIM patients are censored at 0.5 months, before the first event:
+    # that group is never at risk at an event time, the log-rank test of the KELIM groups is
+    # not defined, and its InsufficientDataError ended the whole survival analysis (and
+    # `ca125 validate`); it is a note now, the other analyses are kept
+    from ca125kinetics.validation.studies import survival_analysis
+
+    ids = [f"p{i}" for i in range(8)]
+    clinical = pd.DataFrame({"patient_id": ids, "pfs_months": [1, 2, 3, 4, 5, 6, 0.5, 0.5],
+                             "pfs_event": [1, 1, 0, 1, 1, 0, 0, 0]})
+    scored = pd.DataFrame({"patient_id": ids, "status": "ok",
+                           "kelim_score": [1.2, 1.3, 1.5, 1.1, 1.4, 1.6, 0.5, 0.6],
+                           "probability": [.8, .7, .9, .6, .3, .2, .1, .4], "threshold": 0.5})
+    res = survival_analysis(clinical, scored)
+    assert "kelim_group" not in set(res.logrank["analysis"])
+    assert "predicted_group" in set(res.logrank["analysis"])
+    note = [n for n in res.notes if n.startswith("kelim_group: log-rank test not done")]
+    assert len(note) == 1 and "no patient at risk at any event time" in note[0]
+    assert set(res.medians.loc[res.medians["analysis"] == "kelim_group", "group"]) == {
+        "favourable (score >= 1)", "unfavourable (score < 1)"}

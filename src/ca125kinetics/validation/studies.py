@@ -1066,8 +1066,12 @@ def survival_analysis(clinical: pd.DataFrame, scored: pd.DataFrame, *, conf_leve
             curve = sv.kaplan_meier(sub["time"], sub["event"], sub[group_col], conf_level=conf_level)
             med = sv.median_survival(sub["time"], sub["event"], sub[group_col], conf_level=conf_level)
             if sub[group_col].nunique() >= 2 and sub["event"].sum() > 0:
-                lr = sv.logrank(sub["time"], sub["event"], sub[group_col])
-                logranks.append({"analysis": analysis, "chi2": lr.chi2, "df": lr.df, "p_value": lr.p_value})
+                try:
+                    lr = sv.logrank(sub["time"], sub["event"], sub[group_col])
+                except InsufficientDataError as exc:  # not defined on these patients: said, not fatal
+                    left = f"log-rank test not done: {exc}"
+                else:
+                    logranks.append({"analysis": analysis, "chi2": lr.chi2, "df": lr.df, "p_value": lr.p_value})
             else:
                 left = "log-rank test not done: fewer than two groups or no event"
         caught_all.extend(str(w.message) for w in caught)
