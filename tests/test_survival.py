@@ -457,3 +457,40 @@ def test_cox_refuses_a_covariate_that_does_not_vary_among_the_patients_at_risk(t
     # the same in a stratum: x varies among those at risk in stratum b only, which is enough
     df2 = pd.concat([df.assign(s="a"), df.assign(s="b", x=[1, 0, 1, 0, 1, 0, 0, 0])], ignore_index=True)
     assert np.isfinite(cox(df2, "t", "e", ["x"], strata="s", ties=ties)["coef"]).all()
+
+
+@pytest.mark.parametrize("conf_type", CONF_TYPES)
+@pytest.mark.parametrize("case", sorted(AUDIT["km"]))
+def test_audit_case_kaplan_meier_and_median_match_r(case, conf_type):
+    # censoring at time 0, all events at one time, one patient, half the patients failing at 0
+    ref = AUDIT["km"][case]
+    r = ref[conf_type]
+    time, event = np.atleast_1d(ref["time"]), np.atleast_1d(ref["event"])  # JSON: n = 1 is a scalar
+    km = kaplan_meier(time, event, conf_type=conf_type)
+    km = km.iloc[len(km) - len(_r(r["time"])):]  # R has no row for an added start at time 0
+    np.testing.assert_array_equal(km["time"], _r(r["time"]))
+    np.testing.assert_allclose(km["survival"], _r(r["survival"]), rtol=1e-12, atol=1e-15)
+    low, high = _r(r["ci_low"]), _r(r["ci_high"])
+    at_one = _r(r["survival"]) == 1.0
+    if conf_type == "log-log":  # documented: [1, 1] where S = 1, R gives NA
+        low[at_one] = high[at_one] = 1.0
+    np.testing.assert_allclose(km["ci_low"], low, rtol=1e-10)
+    np.testing.assert_allclose(km["ci_high"], high, rtol=1e-10)
+    med = median_survival(time, event, conf_type=conf_type).iloc[0]
+    np.testing.assert_allclose([med["median"], med["ci_low"], med["ci_high"]],
+                               np.r_[_r(r["median"]), _r(r["median_ci"])], rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", sorted(AUDIT["logrank"]))
+def test_audit_case_logrank_and_cox_match_r(case):
+    # three groups, a group without events, all times equal, censoring and events at time 0
+    ref = AUDIT["logrank"][case]
+    res = logrank(ref["time"], ref["event"], ref["group"])
+    assert res.chi2 == pytest.approx(ref["chisq"], rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(res.expected, ref["expected"], rtol=1e-10)
+    for ties, r in ref["cox"].items():
+        if not r:  # more than two groups: no one-covariate Cox model
+            continue
+        df = pd.DataFrame({"t": ref["time"], "e": ref["event"], "g": ref["group"]})
+        fit = cox(df, "t", "e", "g", ties=ties).iloc[0]
+        assert (fit["coef"], fit["se"]) == pytest.approx((r["coef"], r["se"]), rel=1e-6, abs=1e-9)

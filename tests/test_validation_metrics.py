@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -717,3 +718,20 @@ def test_series_with_the_same_index_or_arrays_are_paired_as_given():
     assert delong_auc(y, p.sort_index())[0] == 0.0
     assert delong_auc(y, p.to_numpy())[0] == 1.0          # a plain array pairs by position
     assert delong_auc(y.to_numpy(), p)[0] == 1.0
+
+
+AUDIT = json.loads((DATA / "validation_audit_reference.json").read_text())
+
+
+@pytest.mark.parametrize("case", sorted(AUDIT["lowess"]))
+def test_audit_case_calibration_curve_on_few_tied_risks_matches_r_loess(case):
+    # 5-12 patients, two risk levels or separated risks: R loess warns "pseudoinverse used"
+    ref = AUDIT["lowess"][case]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)   # the slope of separated risks
+        res = metrics(ref["y"], ref["p"])
+    assert (res.ici, res.e50, res.e90, res.emax) == pytest.approx(
+        (ref["ici"], ref["e50"], ref["e90"], ref["emax"]), abs=1e-12)
+    smooth = calibration_curve(ref["y"], ref["p"]).query("curve == 'smoothed'")
+    expected = pd.Series(ref["smooth"]).groupby(pd.Series(ref["p"])).first()
+    np.testing.assert_allclose(smooth["observed"], expected.to_numpy(), atol=1e-12)
