@@ -735,3 +735,17 @@ def test_audit_case_calibration_curve_on_few_tied_risks_matches_r_loess(case):
     smooth = calibration_curve(ref["y"], ref["p"]).query("curve == 'smoothed'")
     expected = pd.Series(ref["smooth"]).groupby(pd.Series(ref["p"])).first()
     np.testing.assert_allclose(smooth["observed"], expected.to_numpy(), atol=1e-12)
+
+
+@pytest.mark.parametrize("frac", [0.1, 0.2, 0.34])
+def test_a_lowess_span_of_fewer_than_three_patients_is_refused(frac):
+    # int(frac * 6) = 0, 1, 2 neighbours: the local-linear fit is not defined (the farthest
+    # neighbour has tricube weight 0); R loess stops ("span is too small") or warns ("span too
+    # small. fewer data values than degrees of freedom") and returns 0 0 0 0 0 0 at 0.2. The
+    # package returned y itself, an ICI of 0.483 for any such span.
+    y, p = [0, 1, 0, 1, 1, 0], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]
+    with pytest.raises(InvalidInputError, match="lowess_frac"):
+        metrics(y, p, lowess_frac=frac)
+    with pytest.raises(InvalidInputError, match="lowess_frac"):
+        calibration_curve(y, p, lowess_frac=frac)
+    assert math.isfinite(metrics(y, p, lowess_frac=0.5).ici)   # 3 neighbours: R loess agrees

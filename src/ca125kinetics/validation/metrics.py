@@ -585,6 +585,14 @@ def _lowess_calibration(y: np.ndarray, p: np.ndarray, frac: float) -> np.ndarray
     uniq, inverse, counts = np.unique(p, return_inverse=True, return_counts=True)
     fitted = np.bincount(inverse, weights=y) / counts  # event rate per distinct risk
     k = int(frac * p.size + 1e-10)
+    if k < 3:
+        # the farthest of the k neighbours has tricube weight 0: a local line through fewer
+        # than 2 weighted points is not defined (R loess: "span too small")
+        raise InvalidInputError(
+            f"lowess_frac={frac:g} of {p.size} patients gives local fits of {k} patient(s); the "
+            f"lowess calibration curve needs at least 3, so use lowess_frac >= {math.ceil(300 / p.size) / 100:g}"
+            " (default 0.75)"
+        )
     local = counts < k  # otherwise all k nearest neighbours share the risk: no spread
     if uniq.size > 1 and local.any():
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -774,7 +782,9 @@ def metrics(
         Level of every interval (default 0.95).
     lowess_frac : float
         Span of the lowess smoother for ICI/E50/E90/Emax, default 0.75 (the default
-        span of R ``loess`` used by Austin & Steyerberg 2019).
+        span of R ``loess`` used by Austin & Steyerberg 2019). Each local fit must hold at
+        least 3 patients (``int(lowess_frac * n) >= 3``); a smaller span is refused, where R
+        ``loess`` stops or warns "span too small".
     logit_eps : float
         Risks are clipped to ``[logit_eps, 1 - logit_eps]`` before taking logits.
 
