@@ -749,3 +749,19 @@ def test_a_lowess_span_of_fewer_than_three_patients_is_refused(frac):
     with pytest.raises(InvalidInputError, match="lowess_frac"):
         calibration_curve(y, p, lowess_frac=frac)
     assert math.isfinite(metrics(y, p, lowess_frac=0.5).ici)   # 3 neighbours: R loess agrees
+
+
+def test_numpy_numbers_are_numbers_for_the_settings():
+    # np.int64 / np.float32 settings (e.g. read from a config array) were refused as "not a
+    # number": threshold=np.int64(0) "must be a finite number, got np.int64(0)"
+    y, p = CAL["y"], CAL["p"]
+    assert threshold_metrics(y, p, np.int64(0)).sensitivity == 1.0
+    res = metrics(y, p, conf_level=np.float32(0.9), lowess_frac=np.float32(0.75), logit_eps=np.float32(1e-8))
+    ref = metrics(y, p, conf_level=float(np.float32(0.9)), lowess_frac=float(np.float32(0.75)),
+                  logit_eps=float(np.float32(1e-8)))
+    assert res.to_dict() == ref.to_dict()
+    for bad in (True, np.bool_(True)):
+        with pytest.raises(InvalidInputError):
+            metrics(y, p, conf_level=bad)
+        with pytest.raises(InvalidInputError):
+            threshold_metrics(y, p, bad)

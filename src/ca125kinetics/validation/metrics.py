@@ -205,8 +205,13 @@ def _check_classes(y: np.ndarray, *, minimum: int = 1, why: str = "") -> tuple[i
     return events, non_events
 
 
+def _is_number(value) -> bool:
+    """A real number (Python or numpy), not a boolean."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
 def _check_conf_level(conf_level: float) -> float:
-    if not isinstance(conf_level, (int, float)) or not 0.0 < float(conf_level) < 1.0:
+    if not _is_number(conf_level) or not 0.0 < float(conf_level) < 1.0:
         raise InvalidInputError(f"{argument_name('conf_level')} must be a number in (0, 1), got {conf_level!r}")
     return float(conf_level)
 
@@ -616,7 +621,7 @@ def _risk_groups(p: np.ndarray, n_groups: int) -> np.ndarray:
 
 
 def _check_frac(frac: float) -> float:
-    if not isinstance(frac, (int, float)) or not 0.0 < float(frac) <= 1.0:
+    if not _is_number(frac) or not 0.0 < float(frac) <= 1.0:
         raise InvalidInputError(f"lowess_frac must be in (0, 1], got {frac!r}")
     return float(frac)
 
@@ -820,7 +825,7 @@ def metrics(
     conf_level = _check_conf_level(conf_level)
     lowess_frac = _check_frac(lowess_frac)
     n_calibration_points = _check_groups(n_calibration_points, "n_calibration_points")
-    if not isinstance(logit_eps, (int, float)) or not 0.0 < logit_eps < 0.5:
+    if not _is_number(logit_eps) or not 0.0 < logit_eps < 0.5:
         raise InvalidInputError(f"logit_eps must be in (0, 0.5), got {logit_eps!r}")
     same_rows(y=y, p=p)
     y = check_outcome(y)
@@ -1150,8 +1155,7 @@ def threshold_metrics(
     y = check_outcome(y)
     s = check_score(p, y.size, name="p")
     _check_classes(y)
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.floating)) \
-            or not math.isfinite(threshold):
+    if not _is_number(threshold) or not math.isfinite(threshold):
         raise InvalidInputError(f"threshold must be a finite number, got {threshold!r}")
     positive = s >= threshold
     tp = int(np.sum(positive & (y == 1)))
