@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from pathlib import Path
 
@@ -765,3 +766,12 @@ def test_numpy_numbers_are_numbers_for_the_settings():
             metrics(y, p, conf_level=bad)
         with pytest.raises(InvalidInputError):
             threshold_metrics(y, p, bad)
+
+
+@pytest.mark.parametrize("bad, shown", [(math.nan, "nan"), (-0.1, "-0.1"), (1.0, "1.0")])
+def test_net_benefit_names_a_bad_threshold_as_written(bad, shown):
+    # it read "found np.float64(nan) at position 1 (net benefit is undefined at 1 ...)"
+    with pytest.raises(InvalidInputError, match=rf"found {re.escape(shown)} at position 1") as err:
+        net_benefit(CAL["y"], CAL["p"], [0.1, bad])
+    assert "np.float64" not in str(err.value)
+    assert ("infinite" in str(err.value)) == (bad == 1.0)

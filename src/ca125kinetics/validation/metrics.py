@@ -1008,12 +1008,10 @@ def _check_thresholds(thresholds) -> np.ndarray:
     if t.ndim != 1 or t.size == 0:
         raise InvalidInputError("thresholds must be a non-empty 1-D sequence of risks in [0, 1)")
     bad = np.flatnonzero(~np.isfinite(t) | (t < 0.0) | (t >= 1.0))
-    if bad.size:
-        raise InvalidInputError(
-            f"thresholds must be risks in [0, 1); found {t[bad[0]]!r} at position {bad[0]} "
-            "(net benefit is undefined at 1, where the odds t / (1 - t) are infinite)",
-            column="thresholds",
-        )
+    at_one = bad.size > 0 and t[bad[0]] >= 1.0
+    refuse_bad(t, bad, "thresholds", "be risks in [0, 1)",
+               "net benefit is undefined at 1, where the odds t / (1 - t) are infinite" if at_one
+               else "give threshold probabilities such as numpy.arange(0, 1, 0.01)")
     return t
 
 
