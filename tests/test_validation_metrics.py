@@ -252,7 +252,8 @@ def test_clipping_of_risks_0_and_1_is_counted():
 
 def test_perfect_separation_gives_nan_slope_with_a_warning():
     y = np.array([0, 0, 0, 1, 1, 1])
-    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+    with pytest.warns(DataQualityWarning, match="zero width"), \
+            pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
         m = metrics(y, [0.1, 0.2, 0.3, 0.6, 0.7, 0.8], n_calibration_points=3)
     assert math.isnan(m.calibration_slope) and m.auc == 1.0 and math.isfinite(m.citl)
 
@@ -456,7 +457,7 @@ def test_public_names():
 
 def test_constant_or_few_level_risks_give_group_rates_without_numpy_warnings():
     y = np.array([0, 1] * 20)
-    with pytest.warns(DataQualityWarning, match="do not vary"):
+    with pytest.warns(DataQualityWarning, match="zero width"), pytest.warns(DataQualityWarning, match="do not vary"):
         m = metrics(y, np.full(40, 0.3))
     assert (m.auc, m.auc_ci_low, m.auc_ci_high) == (0.5, 0.5, 0.5)
     assert m.ici == pytest.approx(0.2) and m.hosmer_lemeshow_df == 0
@@ -542,7 +543,8 @@ def test_edge_case_calibration_intercept_and_slope_match_r_glm(case):
 def test_calibration_slope_of_identical_risks_is_nan_not_a_number_from_a_singular_fit():
     # regression: the collinear GLM returned a minimum-norm "slope" of 0.178 (R glm: NA)
     ref = EDGE["binary"]["ties_all"]
-    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+    with pytest.warns(DataQualityWarning, match="zero width"), \
+            pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
         m = metrics(ref["y"], ref["p"])
     assert math.isnan(m.calibration_slope) and math.isnan(m.calibration_slope_se)
 
@@ -775,3 +777,27 @@ def test_net_benefit_names_a_bad_threshold_as_written(bad, shown):
         net_benefit(CAL["y"], CAL["p"], [0.1, bad])
     assert "np.float64" not in str(err.value)
     assert ("infinite" in str(err.value)) == (bad == 1.0)
+
+
+@pytest.mark.parametrize("y, p, auc", [
+    ([0, 0, 0, 1, 1, 1], [0.1, 0.2, 0.3, 0.7, 0.8, 0.9], 1.0),     # separated
+    ([0, 0, 0, 1, 1, 1], [0.9, 0.8, 0.7, 0.3, 0.2, 0.1], 0.0),     # separated the wrong way
+    ([1, 0, 1, 0, 0, 0, 1, 0], [0.4] * 8, 0.5),                     # every risk tied
+])
+def test_a_zero_width_auc_interval_comes_with_its_reason(y, p, auc):
+    # the DeLong variance is 0 here, so the interval is [AUC, AUC] whatever the sample size
+    # (as pROC's ci.auc, which warns "ci.auc() of a ROC curve with AUC == 1 is always 1-1 and
+    # can be misleading"); the package said nothing about it (the docs claimed it warned)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = metrics(y, p)
+    assert res.auc == auc and res.auc_ci_low == res.auc_ci_high == auc and res.auc_se == 0.0
+    messages = [str(w.message) for w in caught if issubclass(w.category, DataQualityWarning)]
+    assert any(m.startswith("the DeLong interval of the AUC has zero width") for m in messages), messages
+
+
+def test_no_zero_width_warning_for_an_ordinary_auc():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        metrics(CAL["y"], CAL["p"])
+    assert not [w for w in caught if "zero width" in str(w.message)]

@@ -380,10 +380,13 @@ def test_a_calibration_slope_that_is_not_estimable_is_said_so_in_the_notes(model
     known = separated["complete_resection"].notna() & separated["patient_id"].isin(p.index)
     separated.loc[known, "complete_resection"] = (
         p.reindex(separated.loc[known, "patient_id"]).to_numpy() >= median).astype(int)
-    with pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
+    with pytest.warns(DataQualityWarning, match="zero width"), \
+            pytest.warns(DataQualityWarning, match="calibration slope is not estimable"):
         res = validate_model(markers, separated, model=model, subgroups=(), survival=False)
     assert res.metrics.auc == 1.0 and math.isnan(res.metrics.calibration_slope)
     assert any(n.startswith("performance: the calibration slope is not estimable") for n in res.notes)
+    # and why the AUC's interval is 1 to 1 (the DeLong variance is 0)
+    assert any(n.startswith("performance: the DeLong interval of the AUC has zero width") for n in res.notes)
     page = render_report(res)
     notes = page.split('<section id="notes">', 1)[1]
     assert "the calibration slope is not estimable" in notes

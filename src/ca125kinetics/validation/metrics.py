@@ -646,7 +646,8 @@ class ValidationMetrics(_Result):
         ``sum(p)``.
     auc, auc_se, auc_ci_low, auc_ci_high : float
         C-statistic with DeLong standard error and Wald interval **on the AUC scale**,
-        clipped to [0, 1] (as ``pROC::ci.auc``).
+        clipped to [0, 1] (as ``pROC::ci.auc``). Where the DeLong variance is 0 (AUC 0 or 1,
+        or every risk tied) the interval has zero width, with a :class:`DataQualityWarning`.
     citl, citl_se, citl_ci_low, citl_ci_high : float
         Calibration-in-the-large: intercept ``a`` of ``logit P(y=1) = a + offset(logit p)``
         (0 is ideal; > 0 means risks are underestimated).
@@ -837,6 +838,15 @@ def metrics(
 
     auc, var = delong_auc(y, p)
     auc_se = math.sqrt(var)
+    if auc_se == 0.0:
+        warnings.warn(
+            f"the DeLong interval of the AUC has zero width: with AUC {auc:g} (every event scored "
+            "above every non-event, below, or every risk tied) the DeLong variance is 0 whatever the "
+            f"number of patients ({n}), so the interval {auc:g} to {auc:g} does not express the "
+            "uncertainty of the AUC (pROC ci.auc warns the same)",
+            DataQualityWarning,
+            stacklevel=2,
+        )
 
     lp = logit(p, logit_eps)
     citl = _coef_ci(_fit_logistic(y, np.ones((n, 1)), lp, "calibration-in-the-large"), 0, z)
