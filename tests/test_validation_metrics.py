@@ -801,3 +801,16 @@ def test_no_zero_width_warning_for_an_ordinary_auc():
         warnings.simplefilter("always")
         metrics(CAL["y"], CAL["p"])
     assert not [w for w in caught if "zero width" in str(w.message)]
+
+
+def test_delong_test_of_two_zero_variance_aucs_that_differ_says_its_p_value_means_nothing():
+    # AUC 1 against AUC 0 on 4 patients: both DeLong variances are 0, z = inf and p = 0 (as
+    # pROC roc.test: "Z = Inf, p-value < 2.2e-16"), a certainty no sample of 4 gives; it came
+    # without a word
+    with pytest.warns(DataQualityWarning, match="standard error of the difference is 0"):
+        res = delong_test([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], [0.9, 0.8, 0.2, 0.1])
+    assert (res.difference, res.z, res.p_value) == (1.0, math.inf, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = delong_test([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], [0.1, 0.3, 0.5, 0.9])   # both 1: z 0, p 1
+    assert (same.z, same.p_value) == (0.0, 1.0)

@@ -352,7 +352,9 @@ class DelongTestResult(_Result):
         ``sqrt(var1 + var2 - 2 cov12)``.
     z, p_value : float
         ``z = difference / se``; two-sided p-value. When both curves are identical
-        (difference 0 and se 0), z = 0 and p = 1, as in ``pROC::roc.test``.
+        (difference 0 and se 0), z = 0 and p = 1, as in ``pROC::roc.test``; when se is 0 but
+        the AUCs differ (e.g. 1 and 0), z is infinite and p 0, as in ``pROC::roc.test``, with a
+        :class:`~ca125kinetics.errors.DataQualityWarning` that this p-value means nothing.
     ci_low, ci_high : float
         Wald interval of the difference at ``conf_level`` (on the AUC scale, not clipped).
     conf_level : float
@@ -418,6 +420,14 @@ def delong_test(y, p1, p2, *, conf_level: float = 0.95) -> DelongTestResult:
         z = diff / se
     else:  # identical rankings: no difference and no variance
         z = 0.0 if diff == 0.0 else math.copysign(math.inf, diff)
+        if diff != 0.0:
+            warnings.warn(
+                f"the DeLong test has no information: the standard error of the difference is 0 (AUCs "
+                f"{aucs[0]:g} and {aucs[1]:g}, each 0, 1 or of tied scores, with DeLong variance 0), so "
+                f"z = {z:g} and p = 0 whatever the number of patients ({y.size}); pROC roc.test gives the same",
+                DataQualityWarning,
+                stacklevel=2,
+            )
     p_value = float(2.0 * stats.norm.sf(abs(z)))
     half = _z(conf_level) * se
     denom = math.sqrt(cov[0, 0] * cov[1, 1])
