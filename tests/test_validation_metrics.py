@@ -814,3 +814,15 @@ def test_delong_test_of_two_zero_variance_aucs_that_differ_says_its_p_value_mean
         warnings.simplefilter("error")
         same = delong_test([0, 0, 1, 1], [0.1, 0.2, 0.8, 0.9], [0.1, 0.3, 0.5, 0.9])   # both 1: z 0, p 1
     assert (same.z, same.p_value) == (0.0, 1.0)
+
+
+def test_observed_over_expected_with_no_expected_event_has_no_interval():
+    # every risk exactly 0 with events observed: O/E is infinite and its interval
+    # exp(ln(O/E) +/- z SE) was reported as "inf to inf", an interval of certainty
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = metrics([0, 0, 1, 1, 0], [0.0, 0.0, 0.0, 0.0, 0.0])
+    assert res.oe_ratio == math.inf and math.isnan(res.oe_ci_low) and math.isnan(res.oe_ci_high)
+    assert any("expected events are 0" in str(w.message) for w in caught)
+    ok = metrics(CAL["y"], CAL["p"])
+    assert 0 < ok.oe_ci_low < ok.oe_ratio < ok.oe_ci_high < math.inf

@@ -671,7 +671,8 @@ class ValidationMetrics(_Result):
         predicting the prevalence for everyone).
     oe_ratio, oe_ci_low, oe_ci_high : float
         ``n_events / sum(p)``; interval ``exp(ln(O/E) +/- z sqrt((1 - prevalence) / n_events))``
-        (Riley et al. 2021, treating E as fixed).
+        (Riley et al. 2021, treating E as fixed). When every risk is 0, O/E is infinite and
+        the interval NaN, with a :class:`DataQualityWarning`.
     ici, e50, e90, emax : float
         Mean, median, 90th percentile (linear interpolation) and maximum of
         ``|s(p_i) - p_i|`` over the patients, with ``s`` the lowess calibration curve
@@ -868,6 +869,14 @@ def metrics(
     expected = float(p.sum())
     oe = events / expected if expected > 0 else math.inf
     se_log_oe = math.sqrt((1.0 - prevalence) / events)
+    if expected == 0.0:  # ln(O/E) is infinite: no interval
+        se_log_oe = math.nan
+        warnings.warn(
+            f"observed/expected is infinite and has no interval: the expected events are 0 (every "
+            f"predicted risk is 0) while {events} events were observed",
+            DataQualityWarning,
+            stacklevel=2,
+        )
     smooth = _lowess_calibration(y, p, lowess_frac)
     diff = np.abs(smooth - p)
     hl_chi2, hl_df, hl_p = _hosmer_lemeshow(y, p, n_calibration_points)
