@@ -982,3 +982,19 @@ def test_survival_analysis_reports_a_log_rank_test_it_cannot_do_instead_of_faili
     assert len(note) == 1 and "no patient at risk at any event time" in note[0]
     assert set(res.medians.loc[res.medians["analysis"] == "kelim_group", "group"]) == {
         "favourable (score >= 1)", "unfavourable (score < 1)"}
+
+
+def test_a_comparator_p_value_without_information_is_noted_in_the_comparison_table():
+    # model AUC 1 against a rule that is the same for everyone (AUC 0.5): both DeLong
+    # variances are 0 and the table printed p = 0 with an empty note
+    from ca125kinetics.validation.studies import _comparators
+
+    y, p = np.array([0, 0, 1, 1, 0, 1]), np.array([.1, .2, .8, .9, .3, .7])
+    scored = pd.DataFrame({"patient_id": list("abcdef"), "ago_positive": [True, True, False, False, True, False],
+                           "imodel_points": [1.0, 2, 3, 4, 5, 6], "mskcc_recommendation": ["offer"] * 6,
+                           "kelim_score": [.5, .6, 1.2, 1.3, .7, 1.1], "imodel_low_risk": [True] * 6})
+    with pytest.warns(DataQualityWarning, match="standard error of the difference is 0"):
+        table = _comparators(scored, y, p, 0.95)[0].set_index("score")
+    assert table.loc["mskcc", "p_value"] == 0.0
+    assert table.loc["mskcc", "note"].startswith("the DeLong test has no information")
+    assert table.loc["imodel", "note"] == ""          # a test with a standard error

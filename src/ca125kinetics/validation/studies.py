@@ -913,13 +913,21 @@ def _comparators(scored_in: pd.DataFrame, y: np.ndarray, p: np.ndarray, conf_lev
         if min(row["n_events"], row["n"] - row["n_events"]) < 2:
             row["note"] = "available for too few patients with and without the outcome"
         else:
-            test = delong_test(yk, pk, sk, conf_level=conf_level)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", DataQualityWarning)
+                test = delong_test(yk, pk, sk, conf_level=conf_level)
+            said = []
+            for w in caught:  # e.g. a p-value from a standard error of 0: said in the table too
+                if issubclass(w.category, DataQualityWarning):
+                    said.append(str(w.message).split(":")[0])
+                warnings.warn(w.message, w.category, stacklevel=2)
             row.update(auc=test.auc2, auc_ci_low=max(0.0, test.auc2 - z * test.auc2_se),
                        auc_ci_high=min(1.0, test.auc2 + z * test.auc2_se), model_auc=test.auc1,
                        difference=test.difference, difference_ci_low=test.ci_low,
                        difference_ci_high=test.ci_high, p_value=test.p_value)
             if row["n"] < y.size:
-                row["note"] = f"available for {row['n']} of {y.size} analysed patients; model AUC on those"
+                said.insert(0, f"available for {row['n']} of {y.size} analysed patients; model AUC on those")
+            row["note"] = "; ".join(said)
             r = roc_curve_frame(yk, sk)
             curves.append(pd.DataFrame({"score": key, "fpr": r["fpr"], "sensitivity": r["sensitivity"]}))
         rows.append(row)
