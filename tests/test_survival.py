@@ -18,7 +18,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 from scipy import stats
 
 from ca125kinetics import InvalidInputError
-from ca125kinetics.errors import InsufficientDataError
+from ca125kinetics.errors import DataQualityWarning, InsufficientDataError
 from ca125kinetics.validation.survival import cox, kaplan_meier, logrank, median_survival
 
 DATA = Path(__file__).parent / "data"
@@ -494,3 +494,16 @@ def test_audit_case_logrank_and_cox_match_r(case):
         df = pd.DataFrame({"t": ref["time"], "e": ref["event"], "g": ref["group"]})
         fit = cox(df, "t", "e", "g", ties=ties).iloc[0]
         assert (fit["coef"], fit["se"]) == pytest.approx((r["coef"], r["se"]), rel=1e-6, abs=1e-9)
+
+
+def test_cox_with_a_covariate_of_large_mean_and_small_spread():
+    # x = 1000 + 0.001 z: statsmodels fitted it uncentred and raised numpy's LinAlgError on a
+    # monotone likelihood (the event at the largest x of its risk set) instead of the
+    # documented NaN with a warning; an estimable fit is R coxph's, which centres x
+    ref = AUDIT["cox_shifted"]
+    fit = cox(pd.DataFrame({"t": ref["time"], "e": ref["event"], "x": ref["x"]}), "t", "e", "x").iloc[0]
+    assert (fit["coef"], fit["se"]) == pytest.approx((ref["coef"], ref["se"]), rel=1e-6)
+    x = [1000.000966483651, 999.9987126927881, 1000.0005132804952, 999.9992036928913]
+    with pytest.warns(DataQualityWarning, match="not estimable"):
+        mono = cox(pd.DataFrame({"t": [1.0, 2, 4, 2], "e": [1, 0, 0, 0], "x": x}), "t", "e", "x").iloc[0]
+    assert math.isnan(mono["coef"]) and math.isnan(mono["hr"])

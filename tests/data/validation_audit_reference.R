@@ -78,9 +78,16 @@ cox_not_identifiable <- c(cx, list(
   coef_x = num(coef(coxph(Surv(cx$time, cx$event) ~ cx$x))),
   coef_x_with_z = num(rev(coef(coxph(Surv(cx$time, cx$event) ~ cx$z + cx$x))))))
 
+# a covariate of large mean and small spread (1000 + 0.001 z): coxph centres it; the
+# coefficient is that of z divided by 0.001
+sh <- list(time = c(1, 2, 3, 4, 5, 6, 7, 8), event = c(1, 0, 1, 1, 0, 1, 1, 0),
+           x = 1000 + 0.001 * c(0.3, 0.1, 0.5, 0.2, 0.9, 0.4, 0.6, 0.7))
+fs <- coxph(Surv(sh$time, sh$event) ~ sh$x)
+cox_shifted <- c(sh, list(coef = num(coef(fs)), se = num(sqrt(vcov(fs)[1, 1]))))
+
 cat(toJSON(list(
   generated_by = "Rscript tests/data/validation_audit_reference.R",
   r_version = R.version.string, survival = as.character(packageVersion("survival")),
   logrank_group_never_at_risk = logrank_group_never_at_risk, logrank = logrank, km = km, lowess = lowess,
-  cox_not_identifiable = cox_not_identifiable),
+  cox_not_identifiable = cox_not_identifiable, cox_shifted = cox_shifted),
   digits = NA, auto_unbox = TRUE, na = "null", pretty = TRUE))

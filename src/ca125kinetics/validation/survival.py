@@ -663,11 +663,18 @@ def cox(
         kwargs["strata"] = pd.factorize(_check_group(df[strata], len(df), strata, df.index))[0]
     _check_identifiable(x, covariates, kwargs.get("strata"))
     _check_identifiable_at_risk(t, e, x, covariates, kwargs.get("strata"))
+    # fitted on centred, scaled covariates (as R coxph centres them): the coefficients are the
+    # same up to the scale, but an uncentred covariate of large mean and small spread made the
+    # Newton steps fail (a LinAlgError, or no convergence where the maximum is finite)
+    centre, spread = x.mean(axis=0), x.std(axis=0)    # spread > 0: _check_identifiable
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        res = PHReg(t, x, status=e, ties=ties, **kwargs).fit()
-    coef = np.asarray(res.params, dtype=float)
-    se = np.asarray(res.bse, dtype=float)
+        try:
+            res = PHReg(t, (x - centre) / spread, status=e, ties=ties, **kwargs).fit()
+            coef = np.asarray(res.params, dtype=float) / spread
+            se = np.asarray(res.bse, dtype=float) / spread
+        except np.linalg.LinAlgError:       # a singular information on the way to infinity
+            coef = se = np.full(len(covariates), math.nan)
     converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
     if not (converged and np.all(np.isfinite(coef)) and np.all(np.isfinite(se))):
         warnings.warn(
@@ -680,13 +687,15 @@ def cox(
         )
         coef = se = np.full(len(covariates), math.nan)
     z = float(stats.norm.ppf(0.5 + conf_level / 2.0))
+    with np.errstate(over="ignore"):    # a hazard ratio limit beyond 1e308 is inf (R: Inf)
+        hr, hr_low, hr_high = np.exp(coef), np.exp(coef - z * se), np.exp(coef + z * se)
     return pd.DataFrame({
         "term": covariates,
         "coef": coef,
         "se": se,
-        "hr": np.exp(coef),
-        "hr_ci_low": np.exp(coef - z * se),
-        "hr_ci_high": np.exp(coef + z * se),
+        "hr": hr,
+        "hr_ci_low": hr_low,
+        "hr_ci_high": hr_high,
         "z": coef / se,
         "p_value": 2.0 * stats.norm.sf(np.abs(coef / se)),
         "n": len(df),
