@@ -2110,6 +2110,42 @@ def test_markers_indexed_by_patient_id_are_refused_not_given_to_the_clinical_row
     assert P.predict(markers.reset_index(), table, model=bundle).patient_id == "A"
 
 
+def test_a_clinical_row_of_a_multiindex_table_named_by_another_patient_is_refused(bundle):
+    # clinical.set_index(["patient_id", "centre"]).loc[("B", "x")] is patient B's row, named by a
+    # tuple: its name was not read (only a text name was), and B's factors scored patient A
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A", "centre": "x", "ecog": 0},
+                          {**CLINICAL, "patient_id": "B", "centre": "x", "ecog": 2}])
+    indexed = table.set_index(["patient_id", "centre"])
+    with pytest.raises(InvalidInputError, match=r"named \('B', 'x'\) .*markers are patient 'A''s"):
+        P.predict({**WORKED, "patient_id": "A"}, indexed.loc[("B", "x")], model=bundle)
+    with pytest.raises(InvalidInputError, match=r"named \('B', 'x'\)"):
+        P.predict_many([({**WORKED, "patient_id": "A"}, indexed.loc[("B", "x")])], model=bundle)
+    own = P.predict({**WORKED, "patient_id": "A"}, indexed.loc[("A", "x")], model=bundle)
+    assert own.to_dict() == P.predict({**WORKED, "patient_id": "A"}, table, model=bundle).to_dict()
+    numeric = table.assign(patient_id=[1, 2]).set_index(["patient_id", "centre"])    # ids read as numbers
+    with pytest.raises(InvalidInputError, match=r"named \(2, 'x'\)"):
+        P.predict({**WORKED, "patient_id": 1}, numeric.loc[(2, "x")], model=bundle)
+    assert P.predict({**WORKED, "patient_id": 2}, numeric.loc[(2, "x")], model=bundle).patient_id == "2"
+
+
+def test_a_one_row_clinical_dataframe_labelled_by_another_patient_is_refused_as_a_series_is(bundle):
+    # clinical.set_index("patient_id").loc["B"].to_frame().T is patient B's row, labelled "B"
+    # with an unnamed index: it was read as the markers' patient's row, and B's factors scored A
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A", "ecog": 0}, {**CLINICAL, "patient_id": "B", "ecog": 2}])
+    row_b = table.set_index("patient_id").loc["B"].to_frame().T
+    assert row_b.index.name is None and list(row_b.index) == ["B"]
+    with pytest.raises(InvalidInputError, match=r"labelled 'B' .*markers are patient 'A''s: pass patient 'A''s row"):
+        P.predict({**WORKED, "patient_id": "A"}, row_b, model=bundle)
+    row_a = table.set_index("patient_id").loc[["A"]].rename_axis(None)
+    own = P.predict({**WORKED, "patient_id": "A"}, row_a, model=bundle)
+    assert own.to_dict() == P.predict({**WORKED, "patient_id": "A"}, table, model=bundle).to_dict()
+    anonymous = P.predict(WORKED, row_b, model=bundle)       # as a Series named 'B' names the patient
+    assert anonymous.patient_id == "B"
+    assert anonymous.probability == P.predict({**WORKED, "patient_id": "B"}, table, model=bundle).probability
+    positional = pd.DataFrame([{**CLINICAL, "ecog": 2}], index=[1])     # a whole number says nothing
+    assert P.predict({**WORKED, "patient_id": "A"}, positional, model=bundle).patient_id == "A"
+
+
 def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_as_a_series_is(bundle):
     # a one-row frame with 'PatientID' was told it "names the same column twice, written
     # differently: 'PatientID' and 'patient_id'", a column the reader had added itself

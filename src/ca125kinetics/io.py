@@ -3321,26 +3321,57 @@ def _one_value_per_cell(columns: dict, label: str, rows=None) -> dict:
     return columns
 
 
-def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np.ndarray, str]:
+def _row_name(label):
+    """The label of a clinical row without a ``patient_id`` entry when it may be the patient's
+    identifier: text (``clinical.loc['B']`` of a table indexed by patient_id), or a tuple holding
+    text (a row of a MultiIndex table, ``loc[('B', 'x')]``); None otherwise, since a whole number
+    names a position (``iloc``) as often as a patient."""
+    if isinstance(label, str):
+        return label if _id(label) else None
+    if isinstance(label, tuple) and any(isinstance(v, str) for v in label):
+        return tuple(v.item() if isinstance(v, np.generic) else v for v in label)
+    return None
+
+
+def _refuse_other_row(name, pid: str | None, what: str, fix: str) -> None:
+    """Refuse a clinical row named by another patient's identifier (:func:`_row_name`) beside
+    patient ``pid``'s markers: the other patient's factors would score this one. A tuple name
+    is the patient's when one of its labels reads as ``pid``."""
+    if name is None or pid is None:
+        return
+    labels = {_id(v) for v in name} if isinstance(name, tuple) else {_id(name)}
+    if pid in labels:
+        return
+    raise InvalidInputError(
+        f"the {what} {name!r} (the row label of patient {name!r}?), but the markers are patient {pid!r}'s: pass "
+        f"patient {pid!r}'s row (clinical.loc[{pid!r}]), or {fix}")
+
+
+def _clinical_columns(clinical, pid: str | None, mapping=None, *, markers_named: bool = True
+                      ) -> tuple[dict, np.ndarray, str]:
     """(columns, row labels, source label) of the clinical row(s) of patient ``pid``.
 
     A table of many patients is cut to the patient's row(s) before validation; ``mapping``
     (``columns=`` of :func:`patient_record`) may name its identifier column. The names are
-    resolved (:func:`_resolve_columns`) here.
+    resolved (:func:`_resolve_columns`) here. A row without an identifier labelled by another
+    patient's (:func:`_row_name`) is refused when the markers name theirs (``markers_named``).
     """
     if isinstance(clinical, pd.DataFrame):
         _refuse_id_in_index(clinical, mapping, "clinical")
+    own = pid if markers_named else None
     named = [(mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)] \
         if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 else ["patient_id"]
     if not any(n == "patient_id" or "patient_id" in _suggest_columns(n, CLINICAL_KNOWN) for n in named):
         # (an index named patient_id holds the row's identifier, perhaps another patient's, and
         # 'PatientID' is a near miss of it: the row is then a table, read and refused as such)
         _check_header(clinical.columns, "clinical DataFrame")
+        _refuse_other_row(_row_name(clinical.index[0]), own, "clinical DataFrame's row is labelled",
+                          "give the row a patient_id column")
         clinical = clinical.assign(patient_id=pid)  # the patient's one row without an identifier, as a Series is
     named_row = None      # the text a Series is named by: the row's label in its table
     if isinstance(clinical, pd.Series):
         _check_header(clinical.index, "clinical Series")     # to_dict() would keep one of two 'age'
-        named_row = clinical.name if isinstance(clinical.name, str) else None
+        named_row = _row_name(clinical.name)
         clinical = clinical.to_dict()
     if isinstance(clinical, Mapping):
         _check_header(clinical.keys(), "clinical mapping")
@@ -3348,14 +3379,8 @@ def _clinical_columns(clinical, pid: str | None, mapping=None) -> tuple[dict, np
         columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
         columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
         unnamed = "patient_id" not in columns or pd.isna(columns["patient_id"][0])
-        if unnamed and named_row is not None and _id(named_row) and pid is not None and _id(named_row) != pid:
-            # clinical.loc['B'] of a table indexed by patient_id, beside patient A's markers: B's
-            # factors would score A (a whole number names a position as often as a patient)
-            raise InvalidInputError(
-                f"the clinical Series is named {named_row!r} (the row label of patient {named_row!r}?), but the "
-                f"markers are patient {pid!r}'s: pass patient {pid!r}'s row (clinical.loc[{pid!r}]), or give the "
-                "Series a patient_id entry")
         if unnamed:
+            _refuse_other_row(named_row, own, "clinical Series is named", "give the Series a patient_id entry")
             columns["patient_id"] = np.array([pid], dtype=object)
         return columns, np.zeros(1, dtype=object), "clinical mapping"
     if isinstance(clinical, (pd.DataFrame, str, os.PathLike)):
@@ -3434,6 +3459,8 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
         return _id(clinical.name)       # clinical.loc['B'] of a table indexed by patient_id: patient B
     if isinstance(clinical, pd.DataFrame) and "patient_id" in clinical.columns and len(clinical) == 1:
         return _id(clinical["patient_id"].iloc[0]) or "patient"
+    if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 and isinstance(_row_name(clinical.index[0]), str):
+        return _id(clinical.index[0])   # a one-row frame labelled by text, as a Series named so
     return "patient"
 
 
@@ -3512,10 +3539,12 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
         rows[:] = list(named)
     columns = _value_column(_resolve_columns(columns, MARKERS_KNOWN, mapping, label), get_marker(None), label)
     pid = _one_patient_id(columns, rows, label, clinical)
+    markers_named = "patient_id" in columns and len(rows) > 0
     columns.setdefault("patient_id", np.full(len(rows), pid, dtype=object))
     clin = record_clinical = clinical_problem = starts = None
     if clinical is not None:
-        c_cols, c_rows, c_label = _clinical_columns(clinical, pid, mapping)
+        c_cols, c_rows, c_label = _clinical_columns(clinical, pid, mapping,
+                                                    markers_named=markers_named)
         if not len(c_rows):
             try:        # the table's ids, for the refusal's hint only
                 known = [] if isinstance(clinical, (Mapping, pd.Series)) or mapping else _clinical_ids(clinical)
