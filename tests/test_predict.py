@@ -375,6 +375,31 @@ def test_predict_equals_cohort_row_many_and_pyfunc_form(bundle, scored):
             assert other[col] == alone[col], col
 
 
+def test_pyfunc_form_splits_the_clinical_columns_by_the_readers_patient(bundle, scored):
+    """The clinical columns of the pyfunc form are split per patient as the markers reader
+    reads the identifier: 7 and 7.0 (an object column of concatenated pieces) are patient '7',
+    whose two ECOG values differ. The split read them as two patients ('7' and '7.0'): patient
+    7 was scored with the ECOG of its first row, the other ignored, beside a phantom '7.0'."""
+    markers, clinical, _ = scored
+    some = markers[markers["patient_id"].isin(["000003", "000007"])]
+    pyfunc_input = some.merge(clinical[["patient_id", *CLINICAL_FACTORS, "recist"]], on="patient_id")
+    pyfunc_input["patient_id"] = pyfunc_input["patient_id"].astype(int).astype(object)
+    last = pyfunc_input.index[pyfunc_input["patient_id"] == 7][-1]
+    pyfunc_input.loc[last, "patient_id"] = 7.0
+    assert P.score_frame(bundle, pyfunc_input)["status"].tolist() == ["ok", "ok"]   # the same patient
+    pyfunc_input.loc[last, "ecog"] = 3 - pyfunc_input.loc[last, "ecog"]
+    result = P.score_frame(bundle, pyfunc_input)
+    assert result["patient_id"].tolist() == ["3", "7"]
+    assert result["status"].tolist() == ["ok", "invalid_input"]
+    assert "column 'ecog' differs between rows of the patient" in result["reason"].iloc[1]
+    alone = P.predict(pyfunc_input[pyfunc_input["patient_id"] == 7], model=bundle)
+    assert alone.status == "invalid_input" and "column 'ecog' differs" in alone.reason
+    # an identifier of spaces only is no patient, as the markers reader reads it
+    blank = pyfunc_input.assign(patient_id=pyfunc_input["patient_id"].where(pyfunc_input["patient_id"] != 3, "  "))
+    with pytest.raises(InvalidInputError, match="patient_id is empty"):
+        P.score_frame(bundle, blank)
+
+
 def test_pyfunc_form_reads_a_frame_whose_index_labels_repeat(bundle, scored):
     """The pyfunc input form (clinical columns on every markers row) is split by row
     position: a frame whose index repeats a label (e.g. concatenated pieces) scores as the

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InvalidInputError
-from ..io import CLINICAL_INPUT_COLUMNS, given_cells, refuse_factors_twice, unnumbered
+from ..io import CLINICAL_INPUT_COLUMNS, _id_array, given_cells, refuse_factors_twice, unnumbered
 from .result import _is_missing
 
 
@@ -41,10 +41,10 @@ def _split_input(frame: pd.DataFrame, clinical, columns=None):
     markers = frame.drop(columns=repeated)
     # column-wise (a registry's file has millions of rows): per patient, the first value given
     # in each column, and the patients whose rows give two different values
-    ids = frame["patient_id"].to_numpy(dtype=object)
-    missing_id = pd.isna(ids)
-    key = pd.Series(np.where(missing_id, "", ids), dtype=object).astype(str).str.strip().to_numpy(dtype=object)
-    codes, patients = pd.factorize(np.where(missing_id, None, key), sort=True, use_na_sentinel=False)
+    # the patient of a row as the markers reader reads it (io._id_array: 7 and 7.0 are '7', an
+    # identifier of spaces is none), so that each patient's clinical values are those of its rows
+    key = _id_array(frame["patient_id"].to_numpy(dtype=object))
+    codes, patients = pd.factorize(key, sort=True, use_na_sentinel=False)
     names = [None if _is_missing(p) else p for p in patients.tolist()]
     clin = pd.DataFrame({"patient_id": pd.Series(names, dtype=object)})
     for column in repeated:
