@@ -1528,8 +1528,11 @@ def test_misnamed_clinical_keys_are_refused_or_mapped(bundle, tmp_path):
 
 
 def test_null_patient_ids_are_never_a_patient_named_na(bundle):
-    p = P.predict(WORKED, dict(CLINICAL, patient_id=pd.NA), model=bundle)
-    assert p.patient_id == "patient"
+    # an empty identifier entry is refused, as a table's row without one is (it was scored as
+    # the markers' patient, who may be another patient than the row's)
+    with pytest.raises(InvalidInputError, match="patient_id is empty"):
+        P.predict(WORKED, dict(CLINICAL, patient_id=pd.NA), model=bundle)
+    assert P.predict(WORKED, CLINICAL, model=bundle).patient_id == "patient"
     frame = pd.DataFrame({"patient_id": pd.array(["a", None, "a", "a"], dtype="string"), **WORKED})
     with pytest.raises(InvalidInputError, match="patient_id is empty"):
         P.predict_cohort(frame, model=bundle)
@@ -2169,6 +2172,22 @@ def test_a_one_row_clinical_dataframe_labelled_by_another_patient_is_refused_as_
     assert anonymous.probability == P.predict({**WORKED, "patient_id": "B"}, table, model=bundle).probability
     positional = pd.DataFrame([{**CLINICAL, "ecog": 2}], index=[1])     # a whole number says nothing
     assert P.predict({**WORKED, "patient_id": "A"}, positional, model=bundle).patient_id == "A"
+
+
+@pytest.mark.parametrize("empty", [None, float("nan"), pd.NA])
+def test_a_clinical_row_whose_patient_id_is_empty_is_refused_in_every_form(bundle, empty):
+    # a row of a table whose identifier cell is empty (table.iloc[1], or its to_dict()) is no
+    # patient's known row: it was taken as the markers' patient's factors, silently, while the
+    # same row as a one-row DataFrame, or with the identifier '', was refused
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A", "ecog": 0}, {**CLINICAL, "patient_id": empty, "ecog": 2}])
+    for row in (table.iloc[1], table.iloc[1].to_dict(), table.iloc[[1]], {**CLINICAL, "patient_id": ""}):
+        with pytest.raises(InvalidInputError, match=r"patient_id is empty in 1 row"):
+            P.predict({**WORKED, "patient_id": "A"}, row, model=bundle)
+        with pytest.raises(InvalidInputError, match=r"patient_id is empty in 1 row"):
+            P.predict(WORKED, row, model=bundle)
+    # no patient_id entry at all is the markers' patient's row, as before
+    assert P.predict({**WORKED, "patient_id": "A"}, table.drop(columns="patient_id").iloc[1],
+                     model=bundle).patient_id == "A"
 
 
 def test_a_one_row_clinical_dataframe_with_a_near_miss_of_patient_id_is_refused_as_a_series_is(bundle):

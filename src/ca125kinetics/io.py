@@ -3378,7 +3378,9 @@ def _clinical_columns(clinical, pid: str | None, mapping=None, *, markers_named:
         # (a single-precision number is refused by the column check, as in a table)
         columns = _one_value_per_cell({str(k).strip(): _array([v]) for k, v in clinical.items()}, "clinical mapping")
         columns = _resolve_columns(columns, CLINICAL_KNOWN, mapping, "clinical mapping")
-        unnamed = "patient_id" not in columns or pd.isna(columns["patient_id"][0])
+        # (an empty patient_id entry is refused by the validator, as in a table: the row of a
+        # patient whose identifier is missing is no patient's known row)
+        unnamed = "patient_id" not in columns
         if unnamed:
             _refuse_other_row(named_row, own, "clinical Series is named", "give the Series a patient_id entry")
             columns["patient_id"] = np.array([pid], dtype=object)
