@@ -2138,6 +2138,23 @@ def test_markers_indexed_by_patient_id_are_refused_not_given_to_the_clinical_row
     assert P.predict(markers.reset_index(), table, model=bundle).patient_id == "A"
 
 
+def test_markers_columns_indexed_by_patient_id_are_refused_not_given_to_the_clinical_rows_patient(bundle):
+    # {"day": a["day"], "ca125": a["ca125"]} of a = markers.set_index("patient_id").loc["A"]:
+    # the Series carry patient A in their index, which the mapping form did not read, so A's
+    # samples were scored with patient B's clinical row as patient B, silently
+    table = pd.DataFrame([{**CLINICAL, "patient_id": "A"}, {**CLINICAL, "patient_id": "B", "ecog": 2}])
+    a = pd.DataFrame({**WORKED, "patient_id": "A"}).set_index("patient_id").loc["A"]
+    for clinical in (table.iloc[1], table.iloc[[1]], table.set_index("patient_id").loc["B"]):
+        with pytest.raises(InvalidInputError, match=r"patient_id in their index.*'patient_id' key"):
+            P.predict({"day": a["day"], "ca125": a["ca125"]}, clinical, model=bundle)
+        with pytest.raises(InvalidInputError, match=r"patient_id in their index"):   # with clinical keys too
+            P.predict({"day": a["day"], "ca125": a["ca125"], "ecog": 0}, None, model=bundle)
+    own = P.predict({"day": a["day"], "ca125": a["ca125"], "patient_id": "A"}, table, model=bundle)
+    assert own.to_dict() == P.predict({**WORKED, "patient_id": "A"}, table, model=bundle).to_dict()
+    plain = {"day": a["day"].reset_index(drop=True), "ca125": a["ca125"].reset_index(drop=True)}
+    assert P.predict(plain, table.iloc[1], model=bundle).patient_id == "B"     # the user's own pairing
+
+
 def test_a_clinical_row_of_a_multiindex_table_named_by_another_patient_is_refused(bundle):
     # clinical.set_index(["patient_id", "centre"]).loc[("B", "x")] is patient B's row, named by a
     # tuple: its name was not read (only a text name was), and B's factors scored patient A

@@ -3221,6 +3221,7 @@ def _marker_columns(markers, mapping=None) -> tuple[dict, np.ndarray, str]:
         columns: dict[str, np.ndarray] = {}
         markers = {key: _mapping_column(key, values) for key, values in markers.items()}
         _same_index(markers)
+        _refuse_id_in_series_index(markers, mapping)
         lengths = {len(v) for v in markers.values() if isinstance(v, _COLUMN_FORMS)}
         if len(lengths) > 1:
             raise InvalidInputError(f"the markers columns have different lengths {sorted(lengths)}; give "
@@ -3277,6 +3278,23 @@ def _same_index(columns: Mapping) -> None:
                 "which value goes with which sample is not known (a list or array pairs by position, "
                 "pandas by index label); give the columns as one DataFrame, or as arrays in the samples' "
                 "order (series.to_numpy())", source="markers mapping", column=str(key))
+
+
+def _refuse_id_in_series_index(columns: Mapping, mapping) -> None:
+    """Refuse a markers mapping without a ``patient_id`` key whose Series hold the identifier in
+    their index (``m = markers.set_index('patient_id').loc['A']; {'day': m['day'], ...}``), as a
+    DataFrame so indexed is refused (:func:`_refuse_id_in_index`): read without it, the samples
+    would be given to whichever patient the clinical row names."""
+    renamed = mapping if isinstance(mapping, dict) else {}
+    if any(renamed.get(str(k).strip(), str(k).strip()) == "patient_id" for k in columns):
+        return
+    for key, v in columns.items():
+        if isinstance(v, pd.Series) and "patient_id" in {str(n).strip() for n in v.index.names if n is not None}:
+            raise InvalidInputError(
+                "the Series of the markers mapping hold patient_id in their index, not in a key: give the "
+                "patient's identifier as a 'patient_id' key, or pass the markers as a DataFrame with it as a "
+                "column (markers.reset_index()), so that the samples are known to be that patient's",
+                source="markers mapping", column=str(key))
 
 
 def _mapping_column(key, values):
