@@ -1178,6 +1178,26 @@ def test_null_patient_id_in_a_nullable_column_is_refused(null):
         read_clinical(clin)
 
 
+@pytest.mark.parametrize("mark", ["NA", "N/A", ".", "unknown", " na ", "NULL", "-"])
+def test_a_patient_id_written_as_a_missing_value_is_refused(tmp_path, mark):
+    # R's write.csv writes a missing identifier as NA: the rows of every patient without one
+    # were read as one patient 'NA' (scored, with no clinical table), their samples one series
+    frame = pd.DataFrame({"patient_id": ["007", "007", mark, mark], "day": [0, 21, 0, 42],
+                          "ca125": [400.0, 180.0, 90.0, 60.0]})
+    with pytest.raises(InvalidInputError, match=r"patient_id .* in 2 row\(s\) \(2, 3\) is how a missing value is "
+                                                r"written .*give every sample its patient's identifier"):
+        read_markers(frame, on_error="flag")
+    path = tmp_path / "markers.csv"
+    frame.to_csv(path, index=False)
+    with pytest.raises(InvalidInputError, match=r"is how a missing value is written"):
+        read_markers(path, on_error="flag")
+    clin = CLINICAL.assign(patient_id=["007", mark])
+    with pytest.raises(InvalidInputError, match=r"is how a missing value is written.*every clinical row needs"):
+        read_clinical(clin, on_error="flag")
+    assert read_markers(frame.assign(patient_id=["007", "007", "NAB", "NAB"]))["patient_id"].tolist() == \
+        ["007", "007", "NAB", "NAB"]
+
+
 # ----------------------------------------------------------------------------- fuzz
 
 _CELLS = st.one_of(

@@ -1116,9 +1116,12 @@ def require_sample_ids(ids: pd.Series, source: str) -> None:
     _require_ids(_id_array(_array(ids)), rows, source, _NO_SAMPLE_ID)
 
 
-def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None) -> None:
+def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None, uniques=None) -> None:
     """An empty identifier cannot be attributed to a patient, so it always raises
-    (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1)."""
+    (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1); so does an
+    identifier written as a missing value (:data:`_MISSING_MARKS`: R's ``NA``, ``.``,
+    ``unknown``), which would make the rows of every patient without one a single patient
+    (``uniques``, when known, are the distinct identifiers)."""
     empty = np.flatnonzero(pd.isna(pid) if codes is None else codes < 0)
     if len(empty):
         labels = [str(rows[i]) for i in empty[:_MAX_LISTED] if rows[i] is not None]   # None: unnumbered
@@ -1126,6 +1129,18 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
         raise InvalidInputError(
             f"patient_id is empty in {len(empty)} row(s){listed}; {how}",
             source=source, row=_shown(rows[empty[0]]), column="patient_id",
+        )
+    distinct = pd.unique(pid) if uniques is None else uniques
+    marks = [u for u in distinct.tolist() if isinstance(u, str) and u.strip().lower() in _MISSING_MARKS]
+    if marks:
+        at = np.flatnonzero(np.isin(pid, np.array(marks, dtype=object)))
+        labels = [str(rows[i]) for i in at[:_MAX_LISTED] if rows[i] is not None]
+        listed = f" ({', '.join(labels)})" if labels else ""
+        raise InvalidInputError(
+            f"patient_id {marks[0]!r} in {len(at)} row(s){listed} is how a missing value is written (R's NA, "
+            "SAS's '.', 'unknown'), not a patient's identifier: the rows of every patient without one would be "
+            f"read as one patient; {how} (an identifier that is missing is an empty cell, and refused so too)",
+            source=source, row=_shown(rows[at[0]]), column="patient_id",
         )
 
 
@@ -1884,7 +1899,7 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
     fast = ("patient_id", vc, "day", "uln", "assay", "event", "date", "treatment_start")  # column-wise if _Text
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
-    _require_ids(pid, rows, label, _NO_SAMPLE_ID, codes)
+    _require_ids(pid, rows, label, _NO_SAMPLE_ID, codes, uniques)
     col = _Collector(label, rows, pid, "markers")
 
     # ---- day (or date relative to treatment_start)
@@ -2860,7 +2875,7 @@ def _validate_clinical(columns: dict, rows: np.ndarray, label: str, require, *, 
     fast = ("patient_id", "figo_stage", "treatment_start", *CLINICAL_NUMBERS, *CLINICAL_CATEGORIES)  # column-wise
     columns = {k: (v if k in fast else _np(v)) for k, v in columns.items()}
     pid, codes, uniques = _patient_ids(columns["patient_id"])
-    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes)
+    _require_ids(pid, rows, label, "every clinical row needs the patient's identifier", codes, uniques)
     col = _Collector(label, rows, pid, "clinical")
     n = len(pid)
     dup = np.zeros(n, dtype=bool)
