@@ -1076,14 +1076,14 @@ def test_cohort_combined_category_is_the_functions(series, keep):
     start, gaps, values = series
     days, values = _days(start, gaps)[:keep], values[:keep]
     recists = ["CR", "PR", "SD", "PD", None]
-    markers = _markers([(r or "none", d, v, False, 35, None, None, None)
+    markers = _markers([(r or "no_recist", d, v, False, 35, None, None, None)
                         for r in recists for d, v in zip(days, values)])
-    clinical = pd.DataFrame({"patient_id": [r or "none" for r in recists], "recist": recists})
+    clinical = pd.DataFrame({"patient_id": [r or "no_recist" for r in recists], "recist": recists})
     table = g.gcig_cohort(markers, clinical).set_index("patient_id")["combined_category"]
     response, progression = g.gcig_response(days, values), g.gcig_progression(days, values)
     for recist in recists:
         want = g.combined_response(recist, ca125_response=response, ca125_progression=progression).category
-        got = table[recist or "none"]
+        got = table[recist or "no_recist"]
         assert (None if pd.isna(got) else got) == want, (recist, days, values)
 
 
