@@ -248,7 +248,7 @@ def test_a_downstaged_label_the_restaging_contradicts_is_excluded_not_learned():
 
     task = TrainingConfig.from_toml(ROOT / "training" / "rectal.toml").task
     clinical = read_clinical(pd.DataFrame({
-        "patient_id": ["ok1", "ok0", "n2", "t2", "t4", "unknown"],
+        "patient_id": ["ok1", "ok0", "n2", "t2", "t4", "t_unknown"],
         "yct_stage": ["T3", "T4", "T3", "T2", "T4a", None],
         "ycn_stage": ["N0", "N0", "N2", "N0", None, "N0"],
         "ycm_stage": ["M0", "M0", "M0", "M0", None, "M0"],
@@ -256,7 +256,7 @@ def test_a_downstaged_label_the_restaging_contradicts_is_excluded_not_learned():
     frame = pd.DataFrame({"patient_id": clinical["patient_id"], "problem": None})
     used, outcome, table = _exclusions(frame, clinical, task)
     assert dict(zip(frame["patient_id"], used)) == {"ok1": True, "ok0": True, "n2": False, "t2": False, "t4": False,
-                                                    "unknown": True}
+                                                    "t_unknown": True}
     assert table.to_dict("records") == [{"reason": "contradictory: downstaged disagrees with the restaging recorded "
                                                    "(downstaged means ycT<=3 N0 M0)", "n": 3}]
 

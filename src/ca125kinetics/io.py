@@ -1119,7 +1119,7 @@ def require_sample_ids(ids: pd.Series, source: str) -> None:
 def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes=None, uniques=None) -> None:
     """An empty identifier cannot be attributed to a patient, so it always raises
     (``codes`` of :func:`_patient_ids`, when known, say where one is empty: -1); so does an
-    identifier written as a missing value (:data:`_MISSING_MARKS`: R's ``NA``, ``.``,
+    identifier written as a missing value (:data:`_MISSING_IDS`: R's ``NA``, ``.``,
     ``unknown``), which would make the rows of every patient without one a single patient
     (``uniques``, when known, are the distinct identifiers)."""
     empty = np.flatnonzero(pd.isna(pid) if codes is None else codes < 0)
@@ -1131,7 +1131,7 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
             source=source, row=_shown(rows[empty[0]]), column="patient_id",
         )
     distinct = pd.unique(pid) if uniques is None else uniques
-    marks = [u for u in distinct.tolist() if isinstance(u, str) and u.strip().lower() in _MISSING_MARKS]
+    marks = [u for u in distinct.tolist() if isinstance(u, str) and u.strip().lower() in _MISSING_IDS]
     if marks:
         at = np.flatnonzero(np.isin(pid, np.array(marks, dtype=object)))
         labels = [str(rows[i]) for i in at[:_MAX_LISTED] if rows[i] is not None]
@@ -1467,6 +1467,9 @@ def _table_number_format(frame: pd.DataFrame, decimal: str, thousands: str | Non
 #: as such in the refusal, so that an unknown fact is not mended into a number such as 0.
 _MISSING_MARKS = frozenset({"na", "n/a", "n.a.", "nan", "null", "none", "missing", "unknown", "nd", "n.d.", ".",
                             "-", "--", "?"})
+#: Of :data:`_MISSING_MARKS`, those refused as a patient identifier: not a lab's "not done"
+#: (``ND``), which is also two initials.
+_MISSING_IDS = _MISSING_MARKS - {"nd", "n.d."}
 
 
 def _number_hint(text, decimal: str, thousands: str | None) -> str:
