@@ -3303,11 +3303,8 @@ def _refuse_id_in_series_index(columns: Mapping, mapping) -> None:
     their index (``m = markers.set_index('patient_id').loc['A']; {'day': m['day'], ...}``), as a
     DataFrame so indexed is refused (:func:`_refuse_id_in_index`): read without it, the samples
     would be given to whichever patient the clinical row names."""
-    renamed = mapping if isinstance(mapping, dict) else {}
-    if any(renamed.get(str(k).strip(), str(k).strip()) == "patient_id" for k in columns):
-        return
     for key, v in columns.items():
-        if isinstance(v, pd.Series) and "patient_id" in {str(n).strip() for n in v.index.names if n is not None}:
+        if isinstance(v, pd.Series) and _id_only_in_index(columns, v.index, mapping):
             raise InvalidInputError(
                 "the Series of the markers mapping hold patient_id in their index, not in a key: give the "
                 "patient's identifier as a 'patient_id' key, or pass the markers as a DataFrame with it as a "
@@ -3398,8 +3395,9 @@ def _clinical_columns(clinical, pid: str | None, mapping=None, *, markers_named:
     named = [(mapping or {}).get(str(c).strip(), str(c).strip()) for c in (*clinical.columns, *clinical.index.names)] \
         if isinstance(clinical, pd.DataFrame) and len(clinical) == 1 else ["patient_id"]
     if not any(n == "patient_id" or "patient_id" in _suggest_columns(n, CLINICAL_KNOWN) for n in named):
-        # (an index named patient_id holds the row's identifier, perhaps another patient's, and
-        # 'PatientID' is a near miss of it: the row is then a table, read and refused as such)
+        # (an index named like patient_id, 'PatientID', a near miss, holds the row's identifier,
+        # perhaps another patient's: the row is then a table, read and refused as such; an index
+        # named patient_id itself is refused above)
         _check_header(clinical.columns, "clinical DataFrame")
         _refuse_other_row(_row_name(clinical.index[0]), own, "clinical DataFrame's row is labelled",
                           "give the row a patient_id column")
@@ -3493,7 +3491,7 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
         return ids[0]
     if isinstance(clinical, (Mapping, pd.Series)) and not _missing(_array([clinical.get("patient_id")]))[0]:
         return _id(clinical.get("patient_id"))
-    if isinstance(clinical, pd.Series) and isinstance(clinical.name, str) and _id(clinical.name):
+    if isinstance(clinical, pd.Series) and isinstance(_row_name(clinical.name), str):
         return _id(clinical.name)       # clinical.loc['B'] of a table indexed by patient_id: patient B
     if isinstance(clinical, pd.DataFrame) and "patient_id" in clinical.columns and len(clinical) == 1:
         return _id(clinical["patient_id"].iloc[0]) or "patient"
@@ -3502,13 +3500,21 @@ def _one_patient_id(columns: dict, rows: np.ndarray, label: str, clinical) -> st
     return "patient"
 
 
+def _id_only_in_index(names, index: pd.Index, mapping) -> bool:
+    """Whether ``index`` is named ``patient_id`` while none of the column ``names`` (as
+    ``mapping``, the ``columns=`` renaming, reads them) is: the rows' identifier is their index."""
+    renamed = mapping if isinstance(mapping, dict) else {}
+    if any(renamed.get(str(c).strip(), str(c).strip()) == "patient_id" for c in names):
+        return False
+    return "patient_id" in {str(n).strip() for n in index.names if n is not None}
+
+
 def _refuse_id_in_index(frame: pd.DataFrame, mapping, what: str) -> None:
     """Refuse a ``frame`` whose identifier is its index (``set_index('patient_id')``) rather
     than a column: a table is refused without the column anyway (this says why and how to
     mend it), and one patient's markers read without it would be given to whichever patient
     the clinical row names."""
-    names = {(mapping or {}).get(str(c).strip(), str(c).strip()) for c in frame.columns}
-    if "patient_id" not in names and "patient_id" in {str(n).strip() for n in frame.index.names if n is not None}:
+    if _id_only_in_index(frame.columns, frame.index, mapping):
         raise InvalidInputError(
             f"the {what} DataFrame holds patient_id in its index, not in a column: give it as a column "
             f"({what}.reset_index()), so that each row is known to be its patient's")
