@@ -392,6 +392,33 @@ def test_net_benefit_is_stated_at_the_models_own_threshold_not_a_neighbour(model
     assert "positive = probability &ge; 0.705)" in html
 
 
+def test_a_study_takes_the_thresholds_net_benefit_takes_and_refuses_a_curve_of_one_point(model_dir, files):
+    """Thresholds are checked by the one check of net_benefit: 0 and a single value give a
+    report (the model's threshold 0.7 is added, so the curve has two points); one value that is
+    the model's own leaves a curve of one point, which cannot be drawn and is refused saying so;
+    a threshold that is not a number is the package's error (it was a bare ValueError)."""
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.metrics import net_benefit
+    from ca125kinetics.validation.plots import decision_curve_figure
+
+    for given, curve in (([0.0], [0.0, 0.7]), ([0.3], [0.3, 0.7]), ([0.0, 0.5, 0.5], [0.0, 0.5, 0.7])):
+        res = validate_model(files[0], files[1], model=model_dir, thresholds=given, survival=False, subgroups=())
+        assert res.decision_curve["threshold"].tolist() == curve
+        html = render_report(res)
+        row = res.decision_curve.set_index("threshold").loc[0.7]
+        assert f"At the model's threshold 0.7: model {row['net_benefit']:.3f}," in html
+    with pytest.raises(InvalidInputError, match="at least 2 different values: the report draws the decision curve"):
+        validate_model(files[0], files[1], model=model_dir, thresholds=[0.7, 0.7], survival=False)
+    with pytest.raises(InvalidInputError, match=r"thresholds must be risks in \[0, 1\) given as numbers"):
+        validate_model(files[0], files[1], model=model_dir, thresholds=["a", 0.3])
+    with pytest.raises(InvalidInputError, match=r"found 1.0 at position 1; net benefit is undefined at 1"):
+        validate_model(files[0], files[1], model=model_dir, thresholds=[0.2, 1.0])
+    one_point = net_benefit([0, 1, 0, 1], [0.2, 0.8, 0.4, 0.6], [0.3])   # a table of one row is fine
+    assert len(one_point) == 1
+    with pytest.raises(InvalidInputError, match="a decision curve is drawn between thresholds, and needs two points"):
+        decision_curve_figure(one_point)
+
+
 def test_captions_name_the_level_of_the_intervals_drawn(model_dir, files):
     """At conf_level 0.9 the performance table said 90 % while the calibration caption said
     'Wilson 95 % CI' and every Kaplan-Meier caption '95 % log-log pointwise band' over the

@@ -1028,19 +1028,33 @@ def roc_curve_frame(y, score) -> pd.DataFrame:
     })
 
 
-def _check_thresholds(thresholds) -> np.ndarray:
+def _check_thresholds(thresholds, *, distinct: int = 1, why: str = "") -> np.ndarray:
+    """The thresholds of a decision curve as a 1-D float array, as given (order, repeats).
+
+    The one check of decision-curve thresholds (:func:`net_benefit`, ``validate_model``,
+    :func:`ca125kinetics.validation.plots.decision_curve_figure`): numbers in ``[0, 1)``,
+    at least one. An output that needs more, such as a drawn curve, which needs two
+    points, asks for ``distinct`` different values and says ``why``.
+    """
     try:
         t = np.atleast_1d(np.asarray(thresholds, dtype=float))
     except (TypeError, ValueError):
         raise InvalidInputError(f"thresholds must be risks in [0, 1) given as numbers, got {thresholds!r}",
                                 column="thresholds") from None
     if t.ndim != 1 or t.size == 0:
-        raise InvalidInputError("thresholds must be a non-empty 1-D sequence of risks in [0, 1)")
+        raise InvalidInputError("thresholds must be a non-empty 1-D sequence of risks in [0, 1)",
+                                column="thresholds")
     bad = np.flatnonzero(~np.isfinite(t) | (t < 0.0) | (t >= 1.0))
     at_one = bad.size > 0 and t[bad[0]] >= 1.0
     refuse_bad(t, bad, "thresholds", "be risks in [0, 1)",
                "net benefit is undefined at 1, where the odds t / (1 - t) are infinite" if at_one
                else "give threshold probabilities such as numpy.arange(0, 1, 0.01)")
+    values = np.unique(t)
+    if values.size < distinct:
+        raise InvalidInputError(
+            f"thresholds must hold at least {distinct} different values{': ' + why if why else ''}; "
+            f"got {', '.join(f'{v:g}' for v in values)}. Give a range of threshold probabilities "
+            "such as numpy.arange(0.05, 0.96, 0.01)", column="thresholds")
     return t
 
 

@@ -141,11 +141,15 @@ def decision_curve_figure(frame: pd.DataFrame, *, title="Decision curve"):
     frame : pandas.DataFrame
         :func:`ca125kinetics.validation.metrics.net_benefit` output (``threshold,
         net_benefit, treat_all, treat_none``), optionally with ``net_benefit_<strategy>``
-        columns (e.g. a published rule), drawn dashed.
+        columns (e.g. a published rule), drawn dashed. Its thresholds must hold two
+        different values (a curve of one point is refused with ``InvalidInputError``).
     """
+    from .metrics import _check_thresholds
+
+    t = _check_thresholds(frame["threshold"].to_numpy(float), distinct=2,
+                          why="a decision curve is drawn between thresholds, and needs two points")
     fig = _figure(5.6, 4.2)
     ax = fig.add_subplot()
-    t = frame["threshold"].to_numpy(float)
     ax.axhline(0, color="#333333", lw=1, label="treat none")
     ax.plot(t, frame["treat_all"].to_numpy(float), color="#999999", lw=1.4, label="treat all")
     ax.plot(t, frame["net_benefit"].to_numpy(float), color=PALETTE[0], lw=2, label="model")

@@ -62,6 +62,7 @@ from ..settings import KELIM_FAVOURABLE_SCORE
 from ..settings import kelim_cutoff as _kelim_cutoff
 from .metrics import (
     ThresholdMetrics,
+    _check_thresholds,
     ValidationMetrics,
     calibration_curve,
     check_outcome,
@@ -423,15 +424,6 @@ def _describe_source(obj) -> str:
     return type(obj).__name__
 
 
-def _check_thresholds(thresholds) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(thresholds, dtype=float))
-    if t.ndim != 1 or t.size < 2 or not np.all(np.isfinite(t)) or np.any((t <= 0) | (t >= 1)):
-        raise InvalidInputError(
-            "thresholds must be at least two risks strictly between 0 and 1, e.g. "
-            "numpy.arange(0.05, 0.96, 0.01)", column="thresholds")
-    return np.unique(t)
-
-
 def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Sequence[str],
                       kelim_cut: float = KELIM_FAVOURABLE_SCORE) -> pd.DataFrame:
     """One column per requested subgroup variable, aligned with ``scored`` (labels as text;
@@ -536,9 +528,12 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     subgroups : sequence of str
         Subgroup variables (:data:`DEFAULT_SUBGROUPS`); clinical columns absent from the
         table are skipped with a note.
-    thresholds : sequence of float
-        Thresholds of the decision curve (default 0.01..0.99); the model's own threshold is
-        always added, so the net benefit at it is computed, not read off a neighbour.
+    thresholds : sequence of float in [0, 1)
+        Thresholds of the decision curve (default 0.01..0.99), checked as
+        :func:`ca125kinetics.validation.metrics.net_benefit` checks them; repeats are
+        dropped and the model's own threshold is always added, so the net benefit at it is
+        computed, not read off a neighbour. With it they must hold two different values, the
+        two points the drawn curve needs.
     survival : bool
         Run the PFS analyses when ``pfs_months`` and ``pfs_event`` are present.
     conf_level : float
@@ -556,7 +551,8 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     ------
     InvalidInputError
         The clinical table has no ``complete_resection`` column, a subgroup variable is
-        unknown, or the KELIM cut-off is neither a setting nor a positive number.
+        unknown, a threshold is not a number in [0, 1) (or the thresholds, the model's
+        added, are a single value), or the KELIM cut-off is neither a setting nor a positive number.
     InsufficientDataError
         Fewer than two analysed patients with and without complete resection.
 
@@ -578,8 +574,12 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     thresholds = _check_thresholds(thresholds)
     kelim_cut = _kelim_cutoff(kelim_cutoff)
     bundle = load_model(model)
-    if 0.0 < float(bundle.threshold) < 1.0:  # the report states the net benefit at the model's own threshold
-        thresholds = np.unique(np.r_[thresholds, float(bundle.threshold)])
+    # the report states the net benefit at the model's own threshold (a bundle's is in (0, 1)),
+    # and draws the curve, which needs two points
+    thresholds = np.unique(_check_thresholds(
+        np.r_[thresholds, float(bundle.threshold)], distinct=2,
+        why=f"the report draws the decision curve over them, the model's threshold "
+            f"{float(bundle.threshold):g} added, and a curve needs two points"))
     clin = read_clinical(clinical, on_error="flag", require=("patient_id",))
     if _OUTCOME not in clin.columns:
         raise InvalidInputError(
