@@ -366,6 +366,31 @@ def test_a_missing_stratum_is_refused_never_a_stratum_of_its_own():
     assert info.value.column == "strata"
 
 
+@pytest.mark.parametrize("mixed, shown", [
+    ([1, 1, "1", "1", 2, 2], "1 (int) and '1' (str)"),       # were two groups
+    ([1, 1, 1.0, 1.0, 2, 2], "1.0 (float) and 1 (int)"),     # were one group
+    ([True, True, "True", "True", False, False], "True (bool) and 'True' (str)"),
+])
+def test_a_group_label_written_as_two_types_is_refused_naming_them(mixed, shown):
+    """``1`` and ``"1"`` were two groups of kaplan_meier and logrank, ``1`` and ``1.0`` one
+    (Python's 1 == 1.0), and subgroup_metrics read them the other way round (as text): a
+    column writing one label as two types is refused, as a group and as a stratum; one of a
+    single type, or of several types writing different labels, is analysed as it is."""
+    t, e = [1, 2, 3, 4, 5, 6], [1, 1, 0, 1, 1, 0]
+    group = np.array(mixed, dtype=object)
+    for call in (lambda: kaplan_meier(t, e, group), lambda: median_survival(t, e, group),
+                 lambda: logrank(t, e, group), lambda: logrank(t, e, [0, 1, 0, 1, 0, 1], strata=group)):
+        with pytest.raises(InvalidInputError, match="writes the same label as different types: "
+                                                     + shown.replace("(", r"\(").replace(")", r"\)")):
+            call()
+    df = pd.DataFrame({"t": t, "e": e, "x": [0, 1, 0, 1, 1, 0], "s": pd.Series(mixed, dtype=object)})
+    with pytest.raises(InvalidInputError, match="strata column 's' writes the same label as different types") as info:
+        cox(df, "t", "e", "x", strata="s")
+    assert info.value.column == "s"
+    assert kaplan_meier(t, e, np.array([1, 1, "unknown", "unknown", 2, 2], dtype=object))["group"].nunique() == 3
+    assert logrank(t, e, np.array(["1", "1", "1.0", "1.0", "2", "2"], dtype=object)).groups == ("1", "1.0", "2")
+
+
 def test_median_and_interval_match_r_on_random_small_data_sets():
     for i, ref in enumerate(EDGE["random_medians"]):
         for conf_type in CONF_TYPES:

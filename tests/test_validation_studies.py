@@ -739,6 +739,36 @@ def test_subgroup_metrics_and_net_benefit_refuse_inputs_of_another_kind_with_a_p
         net_benefit(y, p, ["a"])
 
 
+def test_a_subgroup_label_written_as_two_types_is_refused_naming_them(training, cohort):
+    """subgroup_metrics read a column's labels as text, so 1 and "1" were one level (and 1 and
+    1.0 two); validate_model turned a clinical column to text first. Either is refused, naming
+    the labels; a column of one type gives its levels as before."""
+    from ca125kinetics import InvalidInputError
+    from ca125kinetics.validation.studies import subgroup_metrics
+
+    y, p = [0, 1, 0, 1, 1, 0], [0.1, 0.8, 0.3, 0.7, 0.6, 0.2]
+    for mixed, shown in (([1, 1, "1", "1", 2, 2], r"1 \(int\) and '1' \(str\)"),
+                         ([1, 1, 1.0, 1.0, 2, 2], r"1.0 \(float\) and 1 \(int\)"),
+                         ([True, True, "True", "True", False, False], r"True \(bool\) and 'True' \(str\)")):
+        with pytest.raises(InvalidInputError, match="groups column 'g' writes the same label as different types: "
+                                                     + shown) as info:
+            subgroup_metrics(y, p, pd.DataFrame({"g": pd.Series(mixed, dtype=object)}))
+        assert info.value.column == "g"
+    levels = subgroup_metrics(y, p, pd.DataFrame({"g": pd.Series([1, 1, 2, 2, None, "x"], dtype=object)}))["level"]
+    assert levels.tolist() == ["1", "2", "x", "unknown"]
+
+    markers, clinical, _ = cohort
+    clinical = clinical.copy()
+    clinical["site"] = pd.Series([1 if i % 3 == 0 else "1" if i % 3 == 1 else 2 for i in range(len(clinical))],
+                                 dtype=object)
+    with pytest.raises(InvalidInputError, match=r"subgroup column 'site' writes the same label as different "
+                                                r"types: 1 \(int\) and '1' \(str\).*Cast the column to one type"):
+        validate_model(markers, clinical, model=training[0], subgroups=("site",), survival=False)
+    clinical["site"] = clinical["site"].astype(str)
+    res = validate_model(markers, clinical, model=training[0], subgroups=("site",), survival=False)
+    assert sorted(res.subgroups["level"]) == ["1", "2"]
+
+
 def test_survival_analysis_notes_a_cox_model_whose_covariates_coincide():
     from ca125kinetics.validation.studies import survival_analysis
 

@@ -68,6 +68,7 @@ __all__ = [
     "check_outcome",
     "check_risk",
     "check_score",
+    "check_labels",
     "refuse_bad",
     "same_rows",
     "proportion_ci",
@@ -186,6 +187,67 @@ def check_risk(p, n: int, *, name: str = "p") -> np.ndarray:
     refuse_bad(num, np.flatnonzero((num < 0.0) | (num > 1.0)), name, "be a probability in [0, 1]",
                "pass predicted risks (e.g. predict_proba(X)[:, 1]), not scores or percentages")
     return num
+
+
+def _label_kind(value) -> str | None:
+    """The type a group label is written as (``None`` for a missing value)."""
+    if isinstance(value, (bool, np.bool_)):
+        return "bool"
+    if isinstance(value, (int, np.integer)):
+        return "int"
+    if isinstance(value, (float, np.floating)):
+        return None if math.isnan(value) else "float"
+    if isinstance(value, str):
+        return "str"
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    return type(value).__name__
+
+
+def _label_key(value, kind: str):
+    """What a label says whatever its type: a number (``True`` is 1, the text ``"1.0"`` is 1,
+    the text ``"True"`` is 1), or else the text, or the value's type and repr."""
+    if kind in ("bool", "int", "float"):
+        return float(value)
+    if kind == "str":
+        text = value.strip()
+        try:
+            return float(text)
+        except ValueError:
+            return {"true": 1.0, "false": 0.0}.get(text.lower(), text)
+    return kind, repr(value)
+
+
+def check_labels(values, name: str, *, what: str | None = None) -> None:
+    """Refuse group labels that write one label as different types.
+
+    ``1``, ``1.0``, ``"1"`` and ``True`` (or ``True`` and ``"True"``) in one column would
+    be one group to one function and two to another (Python counts ``1 == 1.0 == True``,
+    text does not), so which was meant cannot be told: refused with
+    :class:`~ca125kinetics.errors.InvalidInputError` naming the labels and the column
+    (``name``; described in the message as ``what``, by default the name). A column whose labels are all of one type passes as it is, as does one of
+    several types that never write the same label (``0``, ``1`` and ``"unknown"``).
+    Missing values are not labels and are left to the caller.
+    """
+    arr = np.asarray(values.to_numpy() if isinstance(values, (pd.Series, pd.Index)) else values)
+    if arr.dtype != object:   # a numpy column holds labels of one type
+        return
+    by_key: dict = {}
+    for value in arr.ravel().tolist():
+        kind = _label_kind(value)
+        if kind is not None:
+            value = value.item() if isinstance(value, np.generic) else value   # shown as Python writes it
+            by_key.setdefault(_label_key(value, kind), {}).setdefault(kind, value)
+    clashes = [written for written in by_key.values() if len(written) > 1]
+    if not clashes:
+        return
+    shown = "; ".join(" and ".join(f"{v!r} ({k})" for k, v in sorted(written.items())) for written in clashes[:3])
+    more = f" (and {len(clashes) - 3} other label(s))" if len(clashes) > 3 else ""
+    raise InvalidInputError(
+        f"{what or name} writes the same label as different types: {shown}{more}; whether they are one group or "
+        f"two cannot be told. Cast the column to one type before the analysis, e.g. "
+        f"column.astype(str), or pd.to_numeric(column) for numbers",
+        column=name)
 
 
 def _check_classes(y: np.ndarray, *, minimum: int = 1, why: str = "") -> tuple[int, int]:

@@ -65,6 +65,7 @@ from .metrics import (
     _check_thresholds,
     ValidationMetrics,
     calibration_curve,
+    check_labels,
     check_outcome,
     check_risk,
     delong_test,
@@ -445,6 +446,7 @@ def _subgroup_columns(scored: pd.DataFrame, clin: pd.DataFrame, subgroups: Seque
             values = scored[name].to_numpy(dtype=object)
         else:  # a clinical column (checked by _resolve_subgroups)
             values = clin_by_id[name].reindex(pid).to_numpy(dtype=object)
+        check_labels(values, name, what=f"subgroup column {name!r}")   # before they are all text
         out[name] = pd.Series([None if _missing(v) else str(v) for v in values], index=scored.index,
                               dtype=object)
     return out
@@ -829,7 +831,9 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
         Outcome (0/1) and predicted probability of the analysed patients.
     groups : pandas.DataFrame
         One column per subgroup variable, same rows as ``y``; missing levels are reported
-        as ``"unknown"``.
+        as ``"unknown"``. Each level is the label's text; a column that writes one label as
+        two types (``1`` and ``"1"``, ``1`` and ``1.0``, ``True`` and ``"True"``) is refused
+        (:func:`~ca125kinetics.validation.metrics.check_labels`): cast it to one type.
     conf_level : float
     min_class : int
         Levels with fewer than ``min_class`` events or non-events get counts only (metrics
@@ -856,6 +860,8 @@ def subgroup_metrics(y, p, groups: pd.DataFrame, *, conf_level: float = 0.95,
     if len(groups) != y.size:
         raise InvalidInputError(f"groups has {len(groups)} rows but the outcome has {y.size}; pass one row "
                                 "per patient, in the same order as y and p")
+    for name in groups.columns:
+        check_labels(groups[name], name, what=f"groups column {name!r}")
     rows = []
     for name in groups.columns:
         labels = groups[name].map(lambda v: "unknown" if _missing(v) else str(v)).to_numpy(dtype=object)

@@ -28,7 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataQualityWarning, InsufficientDataError, InvalidInputError
-from .metrics import _as_1d, _check_conf_level, _Result, refuse_bad, same_rows
+from .metrics import _as_1d, _check_conf_level, _Result, check_labels, refuse_bad, same_rows
 
 __all__ = ["kaplan_meier", "median_survival", "logrank", "LogrankResult", "logrank_z", "cox", "CONF_TYPES"]
 
@@ -67,7 +67,8 @@ def _check_time_event(time, event) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _check_group(group, n: int, name: str = "group", index=None) -> np.ndarray:
-    """``group`` (or the strata: ``name``) as an array of one label per patient, none missing;
+    """``group`` (or the strata: ``name``) as an array of one label per patient, none missing
+    and none written as two types (:func:`~ca125kinetics.validation.metrics.check_labels`);
     with ``index`` (the rows of a DataFrame), a missing one is named by its row label."""
     g = _as_1d(group, name)
     if g.shape[0] != n:
@@ -88,6 +89,7 @@ def _check_group(group, n: int, name: str = "group", index=None) -> np.ndarray:
             row=index[missing[0]] if index is not None else int(missing[0]),
             column=name,
         )
+    check_labels(g, name, what=None if index is None else f"strata column {name!r}")
     return g
 
 
