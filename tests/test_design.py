@@ -274,6 +274,30 @@ def test_simulation_is_seeded_and_harm_lowers_power():
     assert worse.power < a.power and worse.hr_mixture > a.hr_mixture
 
 
+def test_the_closed_form_and_the_simulation_split_patients_into_arms_by_one_rule():
+    """sample_size put ceil(n p) patients in the experimental arm, simulate_selection_trial
+    round(n p), Python's half-to-even: 161 patients at 1:1 were 81 + 80 in one and 80 + 81
+    in the other. Both split by design.arm_sizes: ceil(n p) experimental, the rest control."""
+    sim = dict(ppv=0.755, hr_complete=0.6, hr_incomplete=1.2, control_median=14, sims=1)
+    assert design.arm_sizes(161, 0.5) == (81, 80) and design.arm_sizes(10, 0.25) == (3, 7)
+    assert design.arm_sizes(100, 0.07) == (7, 93) and design.arm_sizes(3, 2 / 3) == (2, 1)
+    for n, allocation in ((161, 0.5), (10, 0.25), (7, 0.5), (90, 0.7)):
+        assert design.simulate_selection_trial(n, allocation=allocation, **sim).n_experimental == \
+            design.arm_sizes(n, allocation)[0] == math.ceil(n * allocation - 1e-9)
+    halves = []
+    for allocation in (0.5, 2 / 3, 0.25):
+        for median in range(10, 22):
+            r = design.sample_size(0.6, accrual=36, follow_up=24, control_median=median, allocation=allocation)
+            assert (r.n_experimental, r.n_control) == design.arm_sizes(r.n, allocation)
+            s = design.simulate_selection_trial(r.n, allocation=allocation, **sim)
+            assert s.n_experimental == r.n_experimental
+            halves.append(allocation == 0.5 and r.n % 4 == 1)    # where half-to-even rounds down
+    assert any(halves)
+    for n, allocation, arm in ((2, 0.9, "control"), (5, 1e-12, "experimental")):
+        with pytest.raises(InvalidInputError, match=f"leave the {arm} arm empty"):
+            design.simulate_selection_trial(n, allocation=allocation, **sim)
+
+
 def test_no_benefit_on_average_is_refused_for_sample_size():
     with pytest.raises(InvalidInputError, match="does not help"):
         design.selection_trial_sample_size(0.8, ppv=0.3, hr_complete=0.6, hr_incomplete=1.5, control_median=14)

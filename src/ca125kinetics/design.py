@@ -29,7 +29,8 @@ Conventions (stated again where they matter)
   ``z_(1 - alpha / sided)``. A one-sided 0.025 test and a two-sided 0.05 test need the same
   events; power counts only rejections in the direction of benefit.
 * ``allocation`` is the share of patients randomised to the experimental arm (0.5 = 1:1;
-  2:1 experimental:control is 2/3).
+  2:1 experimental:control is 2/3). ``n`` patients are split into ``ceil(n allocation)``
+  experimental and the rest control (:func:`arm_sizes`), by every function here.
 * Time is in months (any unit works if every time argument uses it).
 
 References
@@ -77,6 +78,7 @@ __all__ = [
     "hr_margin_from_difference",
     "event_probability",
     "sample_size",
+    "arm_sizes",
     "mixture_hr",
     "simulate_selection_trial",
     "selection_trial_sample_size",
@@ -149,6 +151,25 @@ def _check_test(alpha, sided, power, allocation, *, power_name: str = "power") -
             f"under the alternative than under the null is not a design; give e.g. {_given(power_name, 0.8)} or 0.9")
     allocation = _number(_arg("allocation"), allocation, low=0.0, high=1.0)
     return alpha, int(sided), power, allocation
+
+
+def arm_sizes(n: int, allocation: float) -> tuple[int, int]:
+    """Split ``n`` randomised patients into the experimental and the control arm.
+
+    The experimental arm gets ``ceil(n allocation)`` patients (rounded up: at least its
+    share), the control arm the rest, ``n - ceil(n allocation)``; 1:1 with an odd ``n`` gives
+    the extra patient to the experimental arm. The one rule of the package: the patients of
+    :func:`sample_size` and the simulated trials of :func:`simulate_selection_trial` are
+    split by it. A split that leaves an arm empty is refused (:class:`InvalidInputError`).
+    """
+    n_e = math.ceil(n * allocation - 1e-9)      # 1e-9: 100 x 0.07 is 7 patients, not 8 (7.000000000000001)
+    if not 0 < n_e < n:
+        arm = "control" if n_e >= n else "experimental"
+        raise InvalidInputError(
+            f"{n} patient(s) with {_arg('allocation')} {allocation:g} leave the {arm} arm empty (experimental "
+            f"ceil({n} x {allocation:g}) = {n_e}, control the rest); randomise more patients or choose an "
+            "allocation nearer 0.5")
+    return n_e, n - n_e
 
 
 def _z_sum(alpha: float, sided: int, power: float) -> float:
@@ -632,7 +653,7 @@ class TrialSampleSizeResult(_Frame):
     n : int
         Patients to randomise, ``ceil(events / P(event))``.
     n_experimental, n_control : int
-        ``ceil(n p)`` and ``n - n_experimental``.
+        ``ceil(n p)`` and ``n - n_experimental`` (:func:`arm_sizes`).
     events : float
         Required events (unrounded, from :func:`events`).
     p_event, p_event_control, p_event_experimental : float
@@ -731,7 +752,7 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
             f"{ev.events:.2f} events need more patients than can be counted; check {_arg('control_median')} or "
             f"{_arg('control_survival')} (and the time unit)")
     n = math.ceil(ev.events / p - 1e-9)
-    n_e = math.ceil(n * ev.allocation - 1e-9)
+    n_e, n_c = arm_sizes(n, ev.allocation)
     both = ev.allocation * p_e + (1.0 - ev.allocation) * p_c
     n_average, note = None, ""
     if convention == "control" and n * both < ev.events:
@@ -740,7 +761,7 @@ def sample_size(hr: float = 1.0, *, accrual: float, follow_up: float, control_me
                 f"than the {ev.events:.2f} required: power below {ev.power:g}; {_given('convention', 'average')} "
                 f"gives {n_average} patients")
     return TrialSampleSizeResult(
-        n=n, n_experimental=n_e, n_control=n - n_e, events=ev.events, p_event=p, p_event_control=p_c,
+        n=n, n_experimental=n_e, n_control=n_c, events=ev.events, p_event=p, p_event_control=p_c,
         p_event_experimental=p_e, event_probability_convention=convention, hazard_control=lam_c,
         hazard_experimental=lam_e, control_median=math.log(2.0) / lam_c, accrual=float(accrual),
         follow_up=float(follow_up), survival_model=model, events_result=ev.to_dict(), events_expected=n * both,
@@ -835,6 +856,7 @@ class SelectionTrialResult(_Frame):
     n : int
         Patients randomised per trial.
     n_experimental : int
+        Patients randomised to surgery, ``ceil(n allocation)`` (:func:`arm_sizes`).
     events_mean : float
         Mean events per simulated trial.
     events_expected : float
@@ -929,8 +951,9 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
                              sims: int = 2000, seed: int = 0) -> SelectionTrialResult:
     """Power of a selection trial of ``n`` randomised patients, by simulating ``sims`` trials.
 
-    Each simulated trial randomises ``round(n allocation)`` patients to surgery and the rest
-    to control (fixed allocation, as block randomisation gives). Entry is uniform over
+    Each simulated trial randomises ``ceil(n allocation)`` patients to surgery and the rest
+    to control (:func:`arm_sizes`, as :func:`sample_size` splits its patients; fixed
+    allocation, as block randomisation gives). Entry is uniform over
     ``accrual``; the analysis is ``follow_up`` after the last entry (administrative
     censoring at ``accrual + follow_up - entry``). Control times are exponential with
     median ``control_median``; each surgery patient is a complete resection with probability
@@ -972,10 +995,7 @@ def simulate_selection_trial(n: int, *, ppv: float, hr_complete: float, hr_incom
     alpha, sided, _, allocation = _check_test(alpha, sided, None, allocation)
     ppv, hr1, hr2, lam, a, f = _check_mixture(ppv, hr_complete, hr_incomplete, control_median, accrual,
                                               follow_up)
-    n_e = int(round(n * allocation))
-    if not 0 < n_e < n:
-        raise InvalidInputError(f"{_given('n', n)} with {_arg('allocation')} {allocation:g} leaves an arm empty; "
-                                "randomise more patients")
+    n_e, _ = arm_sizes(n, allocation)
     crit = -_z_critical(alpha, sided)
     arm = np.zeros(n)
     arm[:n_e] = 1.0
