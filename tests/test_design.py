@@ -368,6 +368,20 @@ def test_noninferiority_refuses_unnamed_arms_and_unreached_times(aml):
                                        control="Nonmaintained", at=100)
 
 
+def test_noninferiority_refuses_an_arm_label_written_as_two_types(aml):
+    """The arms are compared as text, so an arm column holding 1 and "1" was one arm of 20
+    patients (experimental=1, control=0): refused naming the labels; a numeric column stays
+    named by its numbers."""
+    df = aml.assign(x=pd.Series([1 if i % 2 else "1" for i in range(12)] + [0] * (len(aml) - 12), dtype=object))
+    with pytest.raises(InvalidInputError, match=r"arm column 'x' writes the same label as different types: "
+                                                r"1 \(int\) and '1' \(str\)") as info:
+        design.noninferiority_analysis(df, "time", "status", "x", experimental=1, control=0, at=20)
+    assert info.value.column == "x"
+    r = design.noninferiority_analysis(df.assign(x=df["x"].astype(int)), "time", "status", "x", experimental=1,
+                                       control=0, at=20)
+    assert (r.n_experimental, r.n_control) == (12, len(aml) - 12)
+
+
 @pytest.mark.parametrize("column, value, said", [
     ("status", 2, r"column 'status': event must be 1 \(event observed\) or 0 \(censored\); found 2 at position 0"),
     ("status", "yes", r"column 'status': event must be .*; found 'yes' at position 0"),

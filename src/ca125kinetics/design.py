@@ -1521,9 +1521,13 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
     Reuses :func:`ca125kinetics.validation.survival.kaplan_meier` (product-limit estimate and
     Greenwood SE, read at the last observed time <= ``at``; as R ``summary(survfit(...),
     times = at)``) and :func:`~ca125kinetics.validation.survival.cox`. An arm with no patient
-    followed to ``at`` (every time shorter) has no estimate there: refused.
+    followed to ``at`` (every time shorter) has no estimate there: refused. Arm labels are
+    compared as text (``experimental=1`` names the arm ``1`` of a numeric column); an arm
+    column that writes one label as two types (``1`` and ``"1"``) is refused
+    (:func:`~ca125kinetics.validation.metrics.check_labels`).
     """
     from .errors import InsufficientDataError
+    from .validation.metrics import check_labels
     from .validation.survival import _check_time_event, cox, kaplan_meier
 
     if not isinstance(frame, pd.DataFrame):
@@ -1539,6 +1543,7 @@ def noninferiority_analysis(frame: pd.DataFrame, time: str, event: str, arm: str
             f"the arm is missing for some patients ({n_missing} of {len(frame)}); every patient needs an arm: "
             "leave out the patients who were not randomised (ca125 design ni-analysis --randomised-only; "
             f"in Python frame[frame[{arm!r}].notna()])", column=arm)
+    check_labels(arms, arm, what=f"arm column {arm!r}")   # the arms are compared as text below
     exp_label, ctl_label = _arm_labels(arms, experimental, control)
     labels = np.array([str(v) for v in arms], dtype=object)
     try:   # the user's values, checked as kaplan_meier checks them, named by the user's columns
