@@ -1267,3 +1267,15 @@ def test_train_reads_same_day_samples_with_its_configuration(tmp_path):
         with pytest.raises(RuntimeError, match="stop"):
             train_module.fit_and_evaluate(markers, clinical, config={"gcig": {"duplicates": "mean"}})
     assert seen["problems"] == 0
+
+
+def test_a_text_table_writes_every_missing_value_as_a_dash(tmp_path, capsys):
+    """A missing value reads '-' whatever the column's type: an unconfirmed patient alone had
+    category 'None' and response days '<NA>' beside another table's '-'."""
+    path = tmp_path / "markers.csv"
+    path.write_text("patient_id,day,ca125\nA,0,1200.5\nA,21,400.2\n")
+    assert main(["gcig", str(path)]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[:6] == ["A", "35.0", "2", "1200.5", "unconfirmed", "-"]   # category
+    assert row[6:10] == ["21", "-", "B", "-"]   # response, confirmation day, progression group, day
+    assert "None" not in row and "<NA>" not in row

@@ -120,11 +120,19 @@ def shown_rows(args, *, text: bool, default: int) -> int:
 
 def text_table(frame, max_rows: int | None = None) -> str:
     """``frame`` as a text table (at most ``max_rows`` rows, then a line saying how many more;
-    None or 0: every row)."""
-    shown = frame if not max_rows or len(frame) <= max_rows else frame.head(max_rows)
+    None or 0: every row). A missing value is shown as ``-`` whatever its column's type."""
+    truncated = bool(max_rows) and len(frame) > max_rows
+    shown = frame.head(max_rows) if truncated else frame.copy(deep=False)
+    # na_rep reaches only float NaN: None in an object column printed 'None' and pd.NA in a
+    # nullable column '<NA>', so one table wrote a missing value three ways; such a column is
+    # shown as objects with '-' (a float column keeps its formatting and na_rep)
+    for i in range(shown.shape[1]):
+        col = shown.iloc[:, i]
+        if not pd.api.types.is_float_dtype(col.dtype) and col.isna().any():
+            shown.isetitem(i, col.astype(object).where(col.notna(), "-"))
     with pd.option_context("display.max_rows", None, "display.max_columns", None,
                            "display.width", 250, "display.max_colwidth", 90):
         text = shown.to_string(index=False, na_rep="-")
-    if shown is not frame:
+    if truncated:
         text += f"\n... {len(frame) - len(shown)} more row(s); use --out FILE for the full table"
     return text
