@@ -784,6 +784,46 @@ def test_wide_form_of_patients_without_samples():
     assert fit_kinetics(long, method="loglinear")["status"].tolist() == ["ok", "invalid_input"]
 
 
+def uln_change_markers():
+    """Two patients whose assay (and ULN) changes mid-series: "down" from ULN 35 to 30 on day
+    42, "up" from 35 to 40 on day 42."""
+    down = one_patient([-3, 21, 42, 63, 84], [200, 40, 32, 25, 20], pid="down")
+    down.loc[down["day"] >= 42, "uln"] = 30.0
+    up = one_patient([-3, 21, 42, 63, 84], [200, 60, 38, 30, 25], pid="up")
+    up.loc[up["day"] >= 42, "uln"] = 40.0
+    return pd.concat([down, up], ignore_index=True)
+
+
+def test_time_to_normalisation_reads_every_sample_against_its_own_uln():
+    """A sample is normal when it is <= its own ULN. Every sample was compared with the
+    baseline's ULN: 32 U/mL on day 42 under a new assay's ULN of 30 counted as normal (it is
+    <= 35, the old assay's), and 38 under a ULN of 40 did not; the wide form, which kept
+    only the first and last sample's ULN, read them as the long form did before."""
+    markers = uln_change_markers()
+    want = {"down": 63.0, "up": 42.0}
+    long = fit_kinetics(markers, method="loglinear").set_index("patient_id")
+    assert long["time_to_normalisation_days"].to_dict() == want
+    assert long["uln"].to_dict() == {"down": 35.0, "up": 35.0}        # the baseline sample's
+    wide = series_to_wide(markers)
+    assert wide.loc["down", [f"uln_{j}" for j in range(1, 6)]].tolist() == [35.0, 35.0, 30.0, 30.0, 30.0]
+    got = fit_kinetics(wide, method="loglinear").set_index("patient_id")
+    assert got["time_to_normalisation_days"].to_dict() == want
+    back = wide_to_long(wide)
+    assert back["uln"].tolist() == markers["uln"].tolist()
+    assert fit_kinetics(back, method="loglinear").set_index("patient_id")["time_to_normalisation_days"].to_dict() == want
+
+
+def test_a_wide_frame_without_per_sample_ulns_reads_as_before():
+    """A wide frame written before ``uln_j`` existed: every sample has the patient's ULN but
+    the last, which has ``last_uln``."""
+    wide = series_to_wide(uln_change_markers())
+    legacy = wide.drop(columns=[c for c in wide.columns if c.startswith("uln_")])
+    back = wide_to_long(legacy)
+    assert back.loc[back["patient_id"] == "down", "uln"].tolist() == [35.0, 35.0, 35.0, 35.0, 30.0]
+    with pytest.raises(InvalidInputError, match=r"uln_j"):
+        fit_kinetics(wide.drop(columns=["day_5", "ca125_5", "censored_5"]), method="loglinear")
+
+
 # --------------------------------------------------------------------------- transformer
 
 def wide_frame(cohort):

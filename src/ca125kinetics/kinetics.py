@@ -145,9 +145,9 @@ FEATURE_NAMES = (
     "pct_decline_c2", "pct_decline_c3", "pct_decline_c4", "n_samples", "kinetics_ok",
 )
 
-#: Per-patient columns of the wide form besides ``day_j``, ``ca125_j``, ``censored_j``.
+#: Per-patient columns of the wide form besides ``day_j``, ``ca125_j``, ``censored_j``, ``uln_j``.
 WIDE_META_COLUMNS = ("uln", "last_uln", "n_excluded", "n_outside_window", "problem")
-_WIDE_RE = re.compile(r"^(day|ca125|censored)_([0-9]+)$")
+_WIDE_RE = re.compile(r"^(day|ca125|censored|uln)_([0-9]+)$")
 
 #: A population needs at least this many patients with status ``ok``.
 MIN_POPULATION_PATIENTS = 10
@@ -316,12 +316,13 @@ class _Bucket:
     day: np.ndarray      # (m, P_b) float
     value: np.ndarray    # (m, P_b) float, U/mL (the limit for censored values), > 0
     cens: np.ndarray     # (m, P_b) bool
+    uln: np.ndarray      # (m, P_b) float, the sample's own ULN (its row's ``uln``)
 
     def chunks(self, size: int = 65536):
         """Column blocks of at most ``size`` patients (views): cache-sized work."""
         for a in range(0, self.idx.size, size):
             sl = slice(a, a + size)
-            yield _Bucket(self.idx[sl], self.day[:, sl], self.value[:, sl], self.cens[:, sl])
+            yield _Bucket(self.idx[sl], self.day[:, sl], self.value[:, sl], self.cens[:, sl], self.uln[:, sl])
 
     def series(self, cols=slice(None)) -> eng.Series:
         cens = self.cens[:, cols]
@@ -612,7 +613,7 @@ def _batch_from_rows(r: _Rows) -> _Batch:
     last_uln = uln.copy()
     pats, rows = _last_per_patient(r.codes, np.flatnonzero(r.used))
     last_uln[pats] = r.uln_row[rows]
-    buckets = _dense_buckets(r.codes, r.day, r.value, r.cens, r.used, n_pat)
+    buckets = _dense_buckets(r.codes, r.day, r.value, r.cens, r.uln_row, r.used, n_pat)
     return _Batch(r.ids, uln, last_uln, n_excluded, n_outside, r.problem, buckets)
 
 
@@ -702,7 +703,7 @@ def _patient_uln(codes, day, uln_row, used, first_row) -> np.ndarray:
     return uln
 
 
-def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
+def _dense_buckets(codes, day, value, cens, uln_row, used, n_pat) -> list[_Bucket]:
     """Group the used rows (sorted by patient and day) by the patient's number of samples.
 
     Rows of the patients with ``m`` samples, in order, reshape to ``(P, m)``: no scatter;
@@ -718,22 +719,23 @@ def _dense_buckets(codes, day, value, cens, used, n_pat) -> list[_Bucket]:
         rows = ui if row_count is None else ui[row_count == m]
         pats = np.flatnonzero(counts == m)
         at = np.ascontiguousarray(rows.reshape(pats.size, m).T)
-        dense = [src[at] for src in (day, value, cens)]
+        dense = [src[at] for src in (day, value, cens, uln_row)]
         buckets.append(_Bucket(pats, *dense))
     return buckets
 
 
 def _wide_columns(frame: pd.DataFrame) -> dict[str, dict[int, Any]]:
-    found: dict[str, dict[int, Any]] = {"day": {}, "ca125": {}, "censored": {}}
+    found: dict[str, dict[int, Any]] = {"day": {}, "ca125": {}, "censored": {}, "uln": {}}
     for c in frame.columns:
         m = _WIDE_RE.match(str(c))
         if m:
             found[m.group(1)][int(m.group(2))] = c
-    if set(found["day"]) != set(found["ca125"]) or not set(found["censored"]) <= set(found["day"]):
+    if (set(found["day"]) != set(found["ca125"]) or not set(found["censored"]) <= set(found["day"])
+            or not set(found["uln"]) <= set(found["day"])):
         raise InvalidInputError(
-            "wide markers need matching day_j and ca125_j columns (and optional censored_j) for "
-            f"the same j; got day {sorted(found['day'])}, ca125 {sorted(found['ca125'])}, "
-            f"censored {sorted(found['censored'])}; build the frame with series_to_wide")
+            "wide markers need matching day_j and ca125_j columns (and optional censored_j, uln_j) "
+            f"for the same j; got day {sorted(found['day'])}, ca125 {sorted(found['ca125'])}, "
+            f"censored {sorted(found['censored'])}, uln {sorted(found['uln'])}; build the frame with series_to_wide")
     return found
 
 
@@ -756,6 +758,24 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
     for pos, j in enumerate(js):
         if j in found["censored"]:
             cens[:, pos] = _bool_column(wide, found["censored"][j])
+    uln = (_numeric_column(wide, "uln", how) if "uln" in wide.columns else np.full(n_pat, s.uln))
+    uln = np.where(np.isnan(uln), s.uln, uln)
+    # the last used sample's ULN (a frame made before the column existed: the baseline's)
+    last_uln = (_numeric_column(wide, "last_uln", how) if "last_uln" in wide.columns else uln)
+    last_uln = np.where(np.isnan(last_uln), uln, last_uln)
+    # each sample's own ULN (uln_j); a frame made before those columns existed keeps only the
+    # patient's ULN and the last sample's: every sample but the last (by day) has the former
+    sample_uln = np.repeat(uln[:, None], len(js), axis=1)
+    if js and not found["uln"]:
+        with np.errstate(invalid="ignore"):
+            has = ~np.isnan(day) & ~np.isnan(value)
+            jlast = np.argmax(np.where(has, day, -np.inf), axis=1)
+        rows = np.flatnonzero(has.any(axis=1))
+        sample_uln[rows, jlast[rows]] = last_uln[rows]
+    for pos, j in enumerate(js):
+        if j in found["uln"]:
+            given = _numeric_column(wide, found["uln"][j], how)
+            sample_uln[:, pos] = np.where(np.isnan(given), uln, given)
     value = np.where(np.isnan(day), np.nan, value)
     in_window = (day >= -s.pretreatment_window_days) & (day <= s.window_days)
     has_value = ~np.isnan(value)
@@ -768,13 +788,8 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
         unsorted = day.shape[1] > 1 and bool(np.any(np.diff(key, axis=1) < 0))
     if unsorted:
         order = np.argsort(key, axis=1, kind="stable")
-        day, value, cens = (np.take_along_axis(a, order, axis=1) for a in (day, value, cens))
+        day, value, cens, sample_uln = (np.take_along_axis(a, order, axis=1) for a in (day, value, cens, sample_uln))
         used = ~np.isnan(value)
-    uln = (_numeric_column(wide, "uln", how) if "uln" in wide.columns else np.full(n_pat, s.uln))
-    uln = np.where(np.isnan(uln), s.uln, uln)
-    # the last used sample's ULN (a frame made before the column existed: the baseline's)
-    last_uln = (_numeric_column(wide, "last_uln", how) if "last_uln" in wide.columns else uln)
-    last_uln = np.where(np.isnan(last_uln), uln, last_uln)
     n_excluded = (wide["n_excluded"].fillna(0).to_numpy(dtype=np.int64) if "n_excluded" in wide.columns
                   else np.zeros(n_pat, dtype=np.int64))
     n_outside = n_outside + (wide["n_outside_window"].fillna(0).to_numpy(dtype=np.int64)
@@ -793,13 +808,18 @@ def _batch_from_wide(wide: pd.DataFrame, s: KineticsSettings, spec: MarkerSpec =
     for ulns in (uln, last_uln):
         for i in np.flatnonzero(~((ulns > 0) & np.isfinite(ulns)) & (problem == None)):  # noqa: E711
             problem[i] = (f"ULN {ulns[i]:g} is not a positive finite number; give the assay's ULN in {spec.unit}")
+    bad_uln = used & ~((sample_uln > 0) & np.isfinite(sample_uln))
+    for i in np.flatnonzero(bad_uln.any(axis=1) & (problem == None)):  # noqa: E711
+        j = int(np.flatnonzero(bad_uln[i])[0])
+        problem[i] = (f"ULN {sample_uln[i, j]:g} on day {day[i, j]:g} is not a positive finite number; give the "
+                      f"assay's ULN in {spec.unit}")
     used &= (problem == None)[:, None]  # noqa: E711 - elementwise on an object array
     counts = used.sum(axis=1)
     buckets = []
     for m in np.unique(counts[counts > 0]):
         pats = np.flatnonzero(counts == m)
         # rows are sorted with the used samples first: keep the first m columns
-        sub = [np.ascontiguousarray(a[pats, :m].T) for a in (day, value, cens & used)]
+        sub = [np.ascontiguousarray(a[pats, :m].T) for a in (day, value, cens & used, sample_uln)]
         buckets.append(_Bucket(pats, *sub))
     return _Batch(ids, uln, last_uln, n_excluded, n_outside, problem, buckets)
 
@@ -866,8 +886,9 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         jn = _first_extreme(np.where(before, np.inf, val), smallest=True)
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
-        uln = batch.uln[idx]                                  # "<x" with x <= ULN is normal
-        normal = on & (val <= uln + RTOL * uln)
+        # each sample against its own ULN (an assay change mid-series changes the normal
+        # range from that sample on); "<x" with x <= ULN is normal
+        normal = on & (val <= b.uln + RTOL * b.uln)
         jt = _first_extreme(normal)
         out["time_to_normalisation_days"][idx] = np.where(normal.any(axis=0), _at(day, jt), np.nan)
         for c in _CYCLES:
@@ -1634,7 +1655,8 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         ``-pretreatment_window_days..0``), ``nadir``/``nadir_day`` (lowest used value from the
         baseline on, earliest if tied, baseline included; an earlier pretreatment sample is not
         a nadir), ``time_to_normalisation_days`` (first
-        on-treatment day with a value ``<= uln``, NaN if never),
+        on-treatment day with a value at or below *its own* ULN, the ``uln`` of its row, so
+        that after a change of assay the new range applies; NaN if never),
         ``pct_decline_c{2,3,4}`` = ``100 (1 - C / baseline)`` at the sample before cycle
         2, 3, 4 (the latest within ``+/- cycle_window_days`` of day ``21, 42, 63``) and
         ``pct_decline_c{2,3,4}_day``. Censored values enter descriptors at their limit.
@@ -1720,7 +1742,8 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     pandas.DataFrame
         Indexed by ``patient_id`` (order of first appearance in ``markers``); columns
         ``day_1..day_m``, ``ca125_1..ca125_m`` (``cea_1..`` for CEA), ``censored_1..censored_m`` (float;
-        censored 1.0/0.0) holding the *used* samples sorted by day and NaN-padded
+        censored 1.0/0.0), ``uln_1..uln_m`` (each sample's own ULN) holding the *used* samples
+        sorted by day and NaN-padded
         (``m`` = the largest number of used samples), then ``uln`` (the patient's ULN: the
         baseline sample's), ``last_uln`` (the last used sample's, which differs after a
         change of assay or laboratory), ``n_excluded`` (samples excluded by event windows), ``n_outside_window`` and
@@ -1740,13 +1763,15 @@ def series_to_wide(markers: pd.DataFrame, *, settings: KineticsSettings | None =
     day = np.full((n, m), np.nan)
     value = np.full((n, m), np.nan)
     cens = np.full((n, m), np.nan)
+    uln = np.full((n, m), np.nan)
     for b in batch.buckets:
         mb = b.day.shape[0]
         day[b.idx, :mb] = b.day.T
         value[b.idx, :mb] = b.value.T
         cens[b.idx, :mb] = b.cens.T
+        uln[b.idx, :mb] = b.uln.T
     data = {}
-    for name, arr in (("day", day), (spec.name, value), ("censored", cens)):
+    for name, arr in (("day", day), (spec.name, value), ("censored", cens), ("uln", uln)):
         for j in range(m):
             data[f"{name}_{j + 1}"] = arr[:, j]
     data.update({"uln": batch.uln, "last_uln": batch.last_uln, "n_excluded": batch.n_excluded.astype(np.int64),
@@ -1759,8 +1784,8 @@ def wide_to_long(wide: pd.DataFrame, *, marker: str | MarkerSpec | None = None) 
 
     A patient without samples keeps one row (day 0, ca125 NaN, with its ``problem``), as
     ``read_markers(on_error="flag")`` does; ``n_excluded`` counts are not carried over. Every
-    row has the patient's ``uln`` but the last sample, which has ``last_uln`` (the wide form
-    keeps no other sample's ULN).
+    row has its sample's ULN (``uln_j``; a wide frame without those columns gives every row
+    the patient's ``uln`` but the last sample, which has ``last_uln``).
     ``marker`` (default ``"ca125"``) names the value columns.
     """
     spec = get_marker(marker)
@@ -1771,24 +1796,24 @@ def wide_to_long(wide: pd.DataFrame, *, marker: str | MarkerSpec | None = None) 
         raise InvalidInputError("wide_to_long needs the wide form of series_to_wide (day_1.., ca125_1..)")
     batch = _batch_from_wide(wide, KineticsSettings(window_days=10**6, pretreatment_window_days=10**6), spec)
     n = batch.n_patients
-    pid, day, value, cens = [], [], [], []
+    pid, day, value, cens, ulns = [], [], [], [], []
     for b in batch.buckets:
         pid.append(np.repeat(b.idx, b.day.shape[0]))
         day.append(b.day.T.ravel())
         value.append(b.value.T.ravel())
         cens.append(b.cens.T.ravel())
+        ulns.append(b.uln.T.ravel())
     counts = np.bincount(np.concatenate(pid), minlength=n) if pid else np.zeros(n, dtype=np.int64)
     empty = np.flatnonzero(counts == 0)
     pid.append(empty)
     day.append(np.zeros(empty.size))
     value.append(np.full(empty.size, np.nan))
     cens.append(np.zeros(empty.size, dtype=bool))
+    ulns.append(batch.uln[empty])
     p, dd = np.concatenate(pid), np.concatenate(day)
     order = np.lexsort((dd, p))
     p = p[order]
-    uln = batch.uln[p]
-    last = np.flatnonzero(np.r_[p[1:] != p[:-1], True]) if p.size else p     # each patient's last row
-    uln[last] = batch.last_uln[p[last]]
+    uln = np.concatenate(ulns)[order]
     return pd.DataFrame({
         "patient_id": batch.ids.to_numpy(dtype=object)[p],
         "day": dd[order].astype(np.int64),

@@ -382,7 +382,9 @@ class KineticsSettings(_SettingsMixin):
     k_ref_source : str
         Where ``k_ref`` comes from (free text, logged with every run).
     uln : float
-        Upper limit of normal used for time to normalisation.
+        Upper limit of normal of a sample whose row states none (a row's own ``uln`` wins):
+        time to normalisation reads every sample against its own ULN, the floor check the
+        baseline sample's.
     cycle_days : int
         Cycle length for percent decline before cycles 2, 3, 4 (21-day cycles).
     cycle_window_days : int
