@@ -204,27 +204,33 @@ def test_censored_post_above_the_uln_leaves_normalisation_undetermined():
 
 
 
-def test_post_sample_on_another_uln_leaves_normalisation_undetermined():
-    """Baseline 12 against ULN 3, post 4 against ULN 5 (another assay or laboratory): normal by
-    the post sample's range, not by the baseline's, so NA with both ULNs named (it was judged
-    False by the baseline's ULN); the same ULN on both sides is judged as before."""
-    def features(ulns):
-        rows = pd.DataFrame({"patient_id": "p", "day": [0, 21, 42], "cea": [12.0, 6.0, 4.0], "uln": ulns})
+def test_each_sample_is_judged_against_its_own_uln():
+    """A sample is normal when it is <= its own ULN. Baseline 12 against ULN 3 (raised), post 4
+    against ULN 5 (another assay or laboratory): normal by the post sample's range (it was NA,
+    'normal by which range is unknown', and before that False by the baseline's ULN); post 4
+    against ULN 3 after a baseline under ULN 5 is not normal; ``post_uln`` records the post
+    sample's ULN, ``uln`` the baseline's."""
+    def features(ulns, post=4.0):
+        rows = pd.DataFrame({"patient_id": "p", "day": [0, 21, 42], "cea": [12.0, 6.0, post], "uln": ulns})
         return _row(response_features(read_markers(rows, marker="cea"), marker="cea"), "p")
 
     r = features([3.0, 5.0, 5.0])
-    assert pd.isna(r["normalised"]) and r["uln"] == 3.0
-    assert "the ULN changes from 3 ng/mL (baseline) to 5 ng/mL (post sample)" in r["response_reason"]
+    assert bool(r["normalised"]) and (r["uln"], r["post_uln"]) == (3.0, 5.0) and r["response_reason"] is None
     assert r["post_pre_ratio"] == pytest.approx(4 / 12)
+    assert not bool(features([5.0, 5.0, 3.0])["normalised"])
     assert not bool(features([3.0, 3.0, 3.0])["normalised"])
     assert bool(features([5.0, 3.0, 5.0])["normalised"])      # a middle sample's ULN does not judge
+    # a censored post value is judged against its own ULN too: "<4" is normal under ULN 5
+    rows = pd.DataFrame({"patient_id": "p", "day": [0, 21, 42], "cea": ["12", "6", "<4"], "uln": [3.0, 5.0, 5.0]})
+    assert bool(_row(response_features(read_markers(rows, marker="cea"), marker="cea"), "p")["normalised"])
 
 
 def test_wide_form_keeps_the_post_samples_uln():
     """The wide form (series_to_wide, which training and cross-validation use) carries the last
-    used sample's ULN as ``last_uln``: the ULN change gives NA there as in the long form (it
-    kept the baseline's ULN only, so the change was lost and 4 ng/mL judged against ULN 5 was
-    'normalised' True), and wide_to_long gives that ULN back to the last sample."""
+    used sample's ULN as ``last_uln``: 4 ng/mL after a change to ULN 3 is not normal there as
+    in the long form (it kept the baseline's ULN only, so the change was lost and 4 ng/mL
+    judged against ULN 5 was 'normalised' True), and wide_to_long gives that ULN back to the
+    last sample."""
     from ca125kinetics.kinetics import wide_to_long
 
     rows = pd.DataFrame({"patient_id": ["p"] * 3 + ["q"] * 3, "day": [0, 21, 42] * 2,
@@ -233,7 +239,7 @@ def test_wide_form_keeps_the_post_samples_uln():
     wide = series_to_wide(long, marker="cea")
     assert wide["last_uln"].tolist() == [3.0, 5.0] and wide["uln"].tolist() == [5.0, 5.0]
     expected = response_features(long, marker="cea")
-    assert pd.isna(expected.loc[0, "normalised"]) and bool(expected.loc[1, "normalised"])
+    assert not bool(expected.loc[0, "normalised"]) and bool(expected.loc[1, "normalised"])
     for frame in (wide, wide_to_long(wide, marker="cea")):
         got = response_features(frame, marker="cea")
         pd.testing.assert_frame_equal(got, expected)

@@ -64,7 +64,7 @@ class KineticsFeatures(TransformerMixin, BaseEstimator):
     :func:`series_to_wide` joined to other per-patient columns (patients are named by a
     ``patient_id`` column if there is one, else by the index; ``transform`` returns the
     same rows in the same order, the other columns unchanged, the series columns
-    ``day_j``, ``ca125_j``, ``censored_j`` and :data:`WIDE_META_COLUMNS` dropped, and the
+    ``day_j``, ``ca125_j``, ``censored_j``, ``uln_j`` and :data:`WIDE_META_COLUMNS` dropped, and the
     features appended). The wide form lets cross-validation split patients, so that the
     population is learned inside each training fold.
 

@@ -96,7 +96,7 @@ def build_patient_frame(markers: pd.DataFrame, clinical: pd.DataFrame | None = N
           ``awaiting``, no usable sample after the first dose), ``gcig_category``
           (CR/PR/None), ``gcig_status`` -- from :func:`ca125kinetics.gcig.gcig_cohort`;
         * the wide series of :func:`ca125kinetics.kinetics.series_to_wide`: ``day_1..``,
-          ``ca125_1..``, ``censored_1..`` (used samples, NaN-padded), ``uln``, ``last_uln``,
+          ``ca125_1..``, ``censored_1..``, ``uln_1..`` (used samples, NaN-padded), ``uln``, ``last_uln``,
           ``n_excluded``, ``n_outside_window`` (a patient without markers has no samples);
         * ``problem``: None, or why the patient's input is invalid (from the markers or the
           clinical frame read with ``on_error="flag"``, first non-empty reason).

@@ -13,11 +13,11 @@ Features (one row per patient)
     on-treatment sample (``0 < day <= window_days``; its day is ``post_day``). A ratio
     below 1 is a decline (J Cancer 2020;11:6565-6570: the post/pre CEA ratio predicted
     tumour regression and downstaging in 284 patients with raised baseline CEA).
-    ``normalised``: ``C_post <= ULN`` given ``C_pre > ULN`` (the patient's ULN, recorded in
-    ``uln``: the baseline sample's); NA when ``C_pre <= ULN`` (nothing to normalise), when
-    either sample is missing, or when the post sample carries another ULN than the baseline
-    (an assay or laboratory change: normal by which range is unknown). Normalisation went with better DFS
-    in the same study.
+    ``normalised``: ``C_post <= ULN_post`` given ``C_pre > ULN_pre``, each sample against its
+    own ULN (the ``uln`` of its row): ``uln`` records the baseline sample's, ``post_uln`` the
+    post sample's, which differs after a change of assay or laboratory; NA when
+    ``C_pre <= ULN_pre`` (nothing to normalise) or when either sample is missing.
+    Normalisation went with better DFS in the same study.
     ``clearance_r2``: ``R^2 = 1 - RSS / TSS`` of the ordinary least-squares fit of
     ``log C`` on ``t = max(day, 0)`` over all used samples (baseline and on-treatment);
     ``clearance_slope`` its slope per day. ``exponential_clearance``: ``R^2 >
@@ -34,7 +34,7 @@ Convention
     censored ``C_pre`` a lower bound (``baseline_censored``); with both censored the ratio
     is bounded neither way and is NA. **Never guessed**: whether a ``"<x"`` baseline was
     raised is unknown, so its normalisation is NA; a ``"<x"`` post value is normal when
-    ``x <= ULN`` and undetermined (NA) when ``x > ULN``. A patient whose input is invalid
+    ``x <= ULN_post`` and undetermined (NA) when ``x > ULN_post``. A patient whose input is invalid
     (a used value of 0 included, as in the kinetics) gets NA features and the reason.
 
 References
@@ -58,7 +58,8 @@ __all__ = ["response_features", "RESPONSE_COLUMNS"]
 #: Columns of :func:`response_features`, in order.
 RESPONSE_COLUMNS = (
     "patient_id", "marker", "uln", "n_samples", "baseline_value", "baseline_day",
-    "baseline_censored", "post_value", "post_day", "post_censored", "post_pre_ratio", "normalised", "clearance_slope", "clearance_r2",
+    "baseline_censored", "post_value", "post_day", "post_censored", "post_uln", "post_pre_ratio", "normalised",
+    "clearance_slope", "clearance_r2",
     "exponential_clearance", "clearance_r2_threshold", "response_reason",
 )
 
@@ -115,21 +116,20 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         r2 = 1.0 - d["loglinear_rss"] / d["loglinear_tss"]
     # "<x" baseline: raised or not is unknown; "<x" post with x > ULN: normal or not is unknown.
     # "Within the normal range" with the relative slack of the kinetics and GCIG rules (RTOL):
-    # a value a rounding error above the ULN is at the ULN, as the kinetics read it
+    # a value a rounding error above the ULN is at the ULN, as the kinetics read it. Each
+    # sample against its own ULN: after a change of assay the post sample's range applies
     top = batch.uln + RTOL * batch.uln
+    post_top = batch.last_uln + RTOL * batch.last_uln
     raised = (pre > top) & ~pre_cens
-    post_known = ~post_cens | (post <= top)
+    post_known = ~post_cens | (post <= post_top)
     has_both = ~np.isnan(pre) & ~np.isnan(post)
     bounded = has_both & ~(pre_cens & post_cens)     # "<y" / "<x" bounds the ratio neither way
-    # the post sample measured against another ULN than the baseline's (an assay or laboratory
-    # change): normal by which range is unknown
-    uln_changed = batch.last_uln != batch.uln
-    judged = raised & has_both & post_known & ~uln_changed
+    judged = raised & has_both & post_known
     fit_ok = ((d["n_samples"] >= s.min_samples) & (d["loglinear_tss"] > 0) & np.isfinite(d["slope"])
               & ~invalid)
     r2 = np.where(fit_ok, r2, np.nan)
     slope = np.where(fit_ok, d["slope"], np.nan)
-    normalised = pd.array(np.where(judged, post <= top, False), dtype="boolean")
+    normalised = pd.array(np.where(judged, post <= post_top, False), dtype="boolean")
     normalised[~judged] = pd.NA
     clearance = pd.array((r2 > r.clearance_r2_threshold) & (slope < 0), dtype="boolean")
     clearance[~fit_ok] = pd.NA
@@ -144,20 +144,23 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         "post_value": post,
         "post_day": d["last_day"],
         "post_censored": d["last_censored"],
+        "post_uln": np.where(np.isnan(post), np.nan, batch.last_uln),
         "post_pre_ratio": np.where(bounded, ratio, np.nan),
         "normalised": normalised,
         "clearance_slope": slope,
         "clearance_r2": r2,
         "exponential_clearance": clearance,
         "clearance_r2_threshold": np.full(n, float(r.clearance_r2_threshold)),
-        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok, top),
+        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok, top, post_top),
                                      dtype=object),   # object: None stays None (pandas 3 infers str)
     }, columns=list(RESPONSE_COLUMNS))
 
 
-def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok, top) -> np.ndarray:
-    """Why a feature is NA (None when every feature is defined); ``top`` is the top of each
-    patient's normal range as :func:`response_features` compares with it."""
+def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok, top,
+             post_top) -> np.ndarray:
+    """Why a feature is NA (None when every feature is defined); ``top`` and ``post_top`` are
+    the tops of the baseline's and the post sample's normal ranges as
+    :func:`response_features` compares with them."""
     out = np.full(batch.n_patients, None, dtype=object)
     window = f"days -{s.pretreatment_window_days}..{s.window_days}"
     unit = spec.unit
@@ -187,12 +190,9 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
             elif not pre > high:
                 parts.append(f"baseline {pre:g} {unit} not above the ULN ({uln:g} {unit}): "
                              "normalisation undefined")
-            elif batch.last_uln[i] != uln:
-                parts.append(f"the ULN changes from {uln:g} {unit} (baseline) to {batch.last_uln[i]:g} {unit} "
-                             "(post sample): an assay or laboratory change, normalisation undetermined")
-            elif post_cens and post > high:
+            elif post_cens and post > post_top[i]:
                 parts.append(f"post value reported below the assay limit (<{post:g} {unit}), a limit above "
-                             f"the ULN ({uln:g} {unit}): normalisation undetermined")
+                             f"its ULN ({batch.last_uln[i]:g} {unit}): normalisation undetermined")
         if not fit_ok[i]:
             if d["n_samples"][i] < s.min_samples:
                 parts.append(f"{d['n_samples'][i]} usable sample(s) in {window}, clearance fit needs "

@@ -15,8 +15,8 @@
 #   post             the last used sample with day > 0
 #   post_pre_ratio   post / pre at the values ("<x" enters at x); NA without pre or post
 #                    or when pre is 0
-#   normalised       NA without pre or post, or when pre <= ULN; else post <= ULN
-#                    (a censored "<x" post is normal when x <= ULN)
+#   normalised       NA without pre or post, or when pre <= its ULN; else post <= its ULN
+#                    (each sample's own; a censored "<x" post is normal when x <= its ULN)
 #   clearance        OLS of log(value) on t = max(day, 0) over the used samples;
 #                    R^2 = 1 - RSS / TSS on the log scale; NA with fewer than min_samples used
 #                    samples, a zero value, or equal used values; exponential_clearance =
@@ -173,12 +173,12 @@ features_one <- function(d, default_uln, thr, window, pre_window, min_samples) {
     # RESOLVED (was: "<x" entered at x on both sides): a "<x" baseline may or may not be
     # raised, and a "<x" post with x > ULN may or may not be normal: both NA (undetermined)
     raised <- b$value > u && !b$censored
-    post_known <- !p$censored || p$value <= u
-    # RESOLVED (was: the baseline's ULN judged the post sample whatever its own ULN): a post
-    # sample measured against another ULN than the baseline's (an assay or laboratory change)
-    # is normal by which range is unknown: NA (undetermined)
-    same_range <- p$uln_row == b$uln_row
-    if (raised && post_known && same_range) out$normalised <- p$value <= u
+    # RESOLVED (was: the baseline's ULN judged the post sample whatever its own ULN; then NA
+    # when the two ULNs differed): each sample against its own ULN, the post sample's range
+    # judges the post value (an assay or laboratory change between the two)
+    pu <- p$uln_row
+    post_known <- !p$censored || p$value <= pu
+    if (raised && post_known) out$normalised <- p$value <= pu
   }
   vals <- used$value
   if (nrow(used) >= min_samples && all(vals > 0) && length(unique(vals)) > 1) {
