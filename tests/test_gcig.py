@@ -814,6 +814,24 @@ def test_combined_normal_needs_an_on_treatment_sample():
     assert table.set_index("patient_id")["combined_category"].to_dict() == {"a": "CR", "b": "CR"}
 
 
+def test_combined_normal_reads_the_latest_sample_against_its_own_uln():
+    """"CA-125 normal" of the combined category is the latest used sample <= *its own* ULN.
+    After a change of assay from ULN 35 to 30, 32 U/mL was normal by the baseline's ULN and
+    RECIST CR stayed CR; after a change to ULN 40, 38 U/mL was not normal and CR became PR.
+    (The change makes the GCIG rules themselves not evaluable, which holds.)"""
+    def rows(pid, ulns, last):
+        return [(pid, d, v, False, u, None, None, None)
+                for d, v, u in zip((-3, 21, 42, 63), (200, 40, 33, last), ulns)]
+
+    markers = _markers(rows("down", (35, 35, 30, 30), 32) + rows("up", (35, 35, 40, 40), 38)
+                       + rows("same", (35, 35, 35, 35), 32))
+    table = g.gcig_cohort(markers, pd.DataFrame({"patient_id": ["down", "up", "same"], "recist": ["CR"] * 3}))
+    table = table.set_index("patient_id")
+    assert table["combined_category"].to_dict() == {"down": "PR", "up": "CR", "same": "CR"}
+    assert table.loc[["down", "up"], "status"].tolist() == ["not_evaluable"] * 2
+    assert table["uln"].tolist() == [35.0] * 3
+
+
 def test_combined_without_recist_is_pd_on_evidence_of_progression_otherwise_undetermined():
     """RECIST unknown: a CA-125 progression or a new lesion is progression on its own (GCIG
     2011); anything else leaves the combined category undetermined, never guessed."""

@@ -90,7 +90,9 @@ F_PROG_VALUE, F_PCONF_VALUE, F_THRESHOLD, F_NADIR, F_CAND_VALUE = 7, 8, 9, 10, 1
 F_ULN, F_ULN1, F_ULN2 = 12, 13, 14
 # the threshold a pending progression candidate met (its group's, at its day)
 F_CAND_THRESHOLD = 15
-NF = 16
+# the latest used sample's own ULN (NaN: its row states none), for "CA-125 normal"
+F_LAST_ULN = 16
+NF = 17
 # integer outputs
 I_N_SAMPLES, I_N_EXCLUDED, I_BASE_DAY, I_LAST_DAY, I_RESP_DAY, I_CONF_DAY, I_BRK_DAY = 0, 1, 2, 3, 4, 5, 6
 I_CATEGORY, I_RCODE, I_PCODE, I_GROUP, I_PROG_DAY, I_PCONF_DAY, I_CAND_DAY = 7, 8, 9, 10, 11, 12, 13
@@ -472,6 +474,7 @@ def _patient(p, lo, hi, day, value, cens, assay, event, is_sample, uln, uln_row,
     if end > lo:
         outi[I_LAST_DAY * n_p + p] = md[end - 1]
         outf[F_LAST_VALUE * n_p + p] = mv[end - 1]
+        outf[F_LAST_ULN * n_p + p] = mu[end - 1]
     why = -1
     b = -1
     if day_assays != MISSING:

@@ -1792,7 +1792,10 @@ def _gcig_columns(rows: _Rows, invalid: dict[int, str], recist=None, none=None) 
         if use.any():
             ok = ~none & use
             tri = lambda known, flag: np.where(known, np.where(flag, 0, 1), 2)  # noqa: E731 (yes/no/unknown)
-            normal = np.where(ok, _normal_state(i[:, k.I_LAST_DAY], f[:, k.F_LAST_VALUE], uln), 2)
+            # the latest sample against its own ULN (after a change of assay, the new range;
+            # a sample whose row states no ULN has the patient's)
+            last_uln = np.where(np.isnan(f[:, k.F_LAST_ULN]), uln, f[:, k.F_LAST_ULN])
+            normal = np.where(ok, _normal_state(i[:, k.I_LAST_DAY], f[:, k.F_LAST_VALUE], last_uln), 2)
             progression = tri(ok & (pcode >= k.P_PROGRESSION), pcode == k.P_PROGRESSION)
             response = tri(ok & (rcode > k.R_NO_SAMPLE), rcode == k.R_RESPONSE)   # awaiting: unknown
             recist_at = np.where(code == -1, _TABLE_INPUTS["recist"].index("unknown"), np.maximum(code, 0))

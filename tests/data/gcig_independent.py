@@ -102,7 +102,8 @@ def response(samples, events, s):
     out = dict(excluded_days=gone, status=None, evaluable=False, responded=False, category=None, response_day=None,
                confirmation_day=None, baseline_day=None, baseline_value=None, n_excluded=n_excluded,
                n_samples=len(kept), last_day=kept[-1][0] if kept else None,
-               last_value=kept[-1][1] if kept else None, last_censored=kept[-1][2] if kept else None)
+               last_value=kept[-1][1] if kept else None, last_censored=kept[-1][2] if kept else None,
+               last_uln=kept[-1][4] if kept else None)
     if base is None:
         out["status"] = "not_evaluable"
         return out
@@ -216,7 +217,9 @@ def combined(recist, resp, prog):
     ca_progression = prog["status"] == "progression"
     normal = None
     if resp["last_day"] is not None and resp["last_day"] > 0:
-        normal = at_most(resp["last_value"], resp["uln"])
+        # the latest sample against its own ULN (its row's; docs/clinical-rules.md section 3)
+        own = resp["last_uln"] if resp["last_uln"] is not None else resp["uln"]
+        normal = at_most(resp["last_value"], own)
     if recist == "PD" or ca_progression:
         return "PD"
     if recist == "CR":
