@@ -824,6 +824,44 @@ def test_a_wide_frame_without_per_sample_ulns_reads_as_before():
         fit_kinetics(wide.drop(columns=["day_5", "ca125_5", "censored_5"]), method="loglinear")
 
 
+def test_descriptors_resting_on_a_censored_value_are_flagged():
+    """A "<x" value enters the descriptors at its limit x: the nadir is then an upper bound and
+    a percent decline a bound, but the table said nothing (only baseline_value's flag existed,
+    internally). Every descriptor that used one is flagged; the numbers and the model features
+    are those of the same series with x measured."""
+    from ca125kinetics.io import read_markers
+
+    series = {"plain": ["400", "150", "60", "20"], "c_nadir": ["400", "150", "60", "<10"],
+              "c_other": ["400", "150", "<50", "20"], "c_visit": ["400", "<100", "60", "20"],
+              "c_base": ["<400", "150", "60", "20"]}
+    rows = [(pid, d, v) for pid, vals in series.items() for d, v in zip((-3, 21, 42, 63), vals)]
+    markers = read_markers(pd.DataFrame(rows, columns=["patient_id", "day", "ca125"]))
+    res = fit_kinetics(markers, method="loglinear")
+    assert list(res.columns) == list(OUTPUT_COLUMNS)
+    from ca125kinetics.kinetics import CENSORED_FLAG_COLUMNS
+
+    assert set(CENSORED_FLAG_COLUMNS) <= set(OUTPUT_COLUMNS) and not set(CENSORED_FLAG_COLUMNS) & set(FEATURE_NAMES)
+    t = res.set_index("patient_id")
+    flags = {pid: [c for c in CENSORED_FLAG_COLUMNS if t.loc[pid, c]] for pid in series}
+    assert flags == {
+        "plain": [],
+        "c_nadir": ["nadir_censored", "pct_decline_c4_censored"],
+        # "<50" on day 42 may hide a value below the nadir, 20, and a normal value before day 63
+        "c_other": ["nadir_censored", "time_to_normalisation_censored", "pct_decline_c3_censored"],
+        "c_visit": ["nadir_censored", "time_to_normalisation_censored", "pct_decline_c2_censored"],
+        "c_base": ["baseline_censored", "nadir_censored", "pct_decline_c2_censored", "pct_decline_c3_censored",
+                   "pct_decline_c4_censored"],
+    }, flags
+    assert t.loc["c_nadir", "nadir"] == 10.0 and t.loc["c_nadir", "pct_decline_c4"] == pytest.approx(97.5)
+    assert all(res[c].dtype == bool for c in CENSORED_FLAG_COLUMNS)
+    # the descriptors are those of the same series with the limits measured (the flags add,
+    # change nothing; the fit and the status do read a censored value differently)
+    described = [c for c in OUTPUT_COLUMNS[OUTPUT_COLUMNS.index("baseline_value"):] if c not in CENSORED_FLAG_COLUMNS]
+    measured = fit_kinetics(markers.assign(censored=False), method="loglinear")
+    pd.testing.assert_frame_equal(res[described], measured[described])
+    pd.testing.assert_frame_equal(fit_kinetics(series_to_wide(markers), method="loglinear"), res)
+
+
 # --------------------------------------------------------------------------- transformer
 
 def wide_frame(cohort):

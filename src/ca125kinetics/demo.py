@@ -88,7 +88,8 @@ def run(*, cohort: Path = DEFAULT_COHORT, out: Path = Path("out"), tracking_uri:
     ksettings = KineticsSettings()
     kin = _kinetics_table(markers, "population", None, ksettings, get_marker("ca125"), None)
     write_table(kin, out / "kinetics.csv")
-    kcols = [c for c in ("patient_id", "status", "n_samples", "k", "half_life_days", "kelim_score", "floor", "nadir") if c in kin]
+    kcols = [c for c in ("patient_id", "status", "n_samples", "k", "half_life_days", "kelim_score", "floor", "nadir",
+                         "nadir_censored") if c in kin]
     print(_text_table(kin[kcols].round(4), max_rows=6))
     print(_kinetics_summary(kin, ksettings))
     print(f"    full table: {out / 'kinetics.csv'}")

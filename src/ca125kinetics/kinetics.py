@@ -121,6 +121,7 @@ __all__ = [
     "METHODS",
     "STATUSES",
     "OUTPUT_COLUMNS",
+    "CENSORED_FLAG_COLUMNS",
     "FEATURE_NAMES",
 ]
 
@@ -134,10 +135,17 @@ _CYCLES = (2, 3, 4)
 OUTPUT_COLUMNS = (
     "patient_id", "method", "status", "reason", "n_samples", "n_excluded", "n_outside_window",
     "uln", "k", "k_se", "log_k_se", "half_life_days", "kelim_score", "floor", "c0", "rmse_log",
-    "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
-    "pct_decline_c2", "pct_decline_c2_day", "pct_decline_c3", "pct_decline_c3_day",
-    "pct_decline_c4", "pct_decline_c4_day",
+    "baseline_value", "baseline_day", "baseline_censored", "nadir", "nadir_day", "nadir_censored",
+    "time_to_normalisation_days", "time_to_normalisation_censored",
+    "pct_decline_c2", "pct_decline_c2_day", "pct_decline_c2_censored",
+    "pct_decline_c3", "pct_decline_c3_day", "pct_decline_c3_censored",
+    "pct_decline_c4", "pct_decline_c4_day", "pct_decline_c4_censored",
 )
+
+#: The flags of :data:`OUTPUT_COLUMNS` saying that a descriptor rests on a censored ``"<x"``
+#: value entered at its limit (a bound, not a measurement). Output only: no model reads them.
+CENSORED_FLAG_COLUMNS = ("baseline_censored", "nadir_censored", "time_to_normalisation_censored",
+                         *[f"pct_decline_c{c}_censored" for c in (2, 3, 4)])
 
 #: Numeric features added by :class:`KineticsFeatures`, in order.
 FEATURE_NAMES = (
@@ -866,8 +874,8 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         *[f"pct_decline_c{c}" for c in _CYCLES], *[f"pct_decline_c{c}_day" for c in _CYCLES])}
     out["n_samples"] = np.zeros(n, dtype=np.int64)
     out["n_on"] = np.zeros(n, dtype=np.int64)
-    out["baseline_censored"] = np.zeros(n, dtype=bool)
-    out["last_censored"] = np.zeros(n, dtype=bool)
+    for flag in (*CENSORED_FLAG_COLUMNS, "last_censored"):
+        out[flag] = np.zeros(n, dtype=bool)
     for b in (chunk for bucket in batch.buckets for chunk in bucket.chunks()):
         idx, day, val = b.idx, b.day, b.value
         on = day > 0
@@ -886,11 +894,19 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         jn = _first_extreme(np.where(before, np.inf, val), smallest=True)
         out["nadir"][idx] = _at(val, jn)
         out["nadir_day"][idx] = _at(day, jn)
+        # a censored "<x" from the baseline on, the nadir's or another (its true value is below
+        # x, perhaps below the nadir): the nadir is an upper bound, its day uncertain
+        out["nadir_censored"][idx] = (b.cens & ~before).any(axis=0)
         # each sample against its own ULN (an assay change mid-series changes the normal
         # range from that sample on); "<x" with x <= ULN is normal
         normal = on & (val <= b.uln + RTOL * b.uln)
         jt = _first_extreme(normal)
-        out["time_to_normalisation_days"][idx] = np.where(normal.any(axis=0), _at(day, jt), np.nan)
+        ever = normal.any(axis=0)
+        out["time_to_normalisation_days"][idx] = np.where(ever, _at(day, jt), np.nan)
+        # an earlier on-treatment "<x" with x above its ULN may have been normal already: the
+        # day is then an upper bound (NaN: normalisation undetermined, not "never")
+        maybe = on & b.cens & ~normal & (day < np.where(ever, _at(day, jt), np.inf))
+        out["time_to_normalisation_censored"][idx] = maybe.any(axis=0)
         for c in _CYCLES:
             target = (c - 1) * s.cycle_days
             win = on & (np.abs(day - target) <= s.cycle_window_days)
@@ -900,6 +916,8 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
                 pct = 100.0 * (1.0 - _at(val, jc) / base)
             out[f"pct_decline_c{c}"][idx] = np.where(found, pct, np.nan)
             out[f"pct_decline_c{c}_day"][idx] = np.where(found, _at(day, jc), np.nan)
+            # "<x" at the visit: a lower bound of the decline; "<x" at baseline: an upper bound
+            out[f"pct_decline_c{c}_censored"][idx] = found & has_base & (_at(b.cens, jc) | _at(b.cens, jb))
         jl = _first_extreme(np.where(on, day, -np.inf))          # last on-treatment sample
         has_on = on.any(axis=0)
         out["last_value"][idx] = np.where(has_on, _at(val, jl), np.nan)
@@ -1659,7 +1677,17 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         that after a change of assay the new range applies; NaN if never),
         ``pct_decline_c{2,3,4}`` = ``100 (1 - C / baseline)`` at the sample before cycle
         2, 3, 4 (the latest within ``+/- cycle_window_days`` of day ``21, 42, 63``) and
-        ``pct_decline_c{2,3,4}_day``. Censored values enter descriptors at their limit.
+        ``pct_decline_c{2,3,4}_day``. Censored values enter descriptors at their limit, a
+        bound rather than a measurement, and the flags :data:`CENSORED_FLAG_COLUMNS` say where
+        one did: ``baseline_censored`` (the baseline is ``"<x"``); ``nadir_censored`` (a
+        ``"<x"`` from the baseline on, the nadir sample's or another's, whose true value may
+        lie below the reported nadir: the nadir is an upper bound, its day uncertain);
+        ``time_to_normalisation_censored`` (an on-treatment ``"<x"`` with ``x`` above its ULN
+        before the day reported, or at all when none is reported: it may have been normal
+        already, so the day is an upper bound, or NaN means undetermined rather than never);
+        ``pct_decline_c{2,3,4}_censored`` (the visit's sample or the baseline is ``"<x"``: a
+        lower bound of the decline, an upper bound, or with both neither). The flags are
+        output only: no model reads them.
 
         ``k`` and the model columns are NaN unless ``status == "ok"``; descriptors are NaN
         for ``invalid_input``.
