@@ -337,6 +337,9 @@ def test_kinetics_and_gcig_take_the_marker(tmp_path, capsys):
     table = pd.read_csv(out, dtype={"patient_id": str})
     assert len(table) == 80 and (table["uln"] == 5.0).all() and (table["marker"] == "cea").all()
     assert {"k", "half_life_days", "post_pre_ratio", "normalised", "clearance_r2"} <= set(table.columns)
+    # the kinetics' and the response's baseline_censored are one column, not _x and _y
+    assert "baseline_censored" in table.columns and not [c for c in table.columns if c.endswith(("_x", "_y"))]
+    assert table.columns.is_unique and {"nadir_censored", "post_censored", "post_uln"} <= set(table.columns)
     # without --marker: one line naming the option, exit 2
     assert main(["kinetics", str(path)]) == 2
     assert "marker='cea' (ca125 kinetics --marker cea)" in capsys.readouterr().err

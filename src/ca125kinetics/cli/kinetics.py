@@ -199,7 +199,9 @@ def _kinetics_table(markers, method, population, settings, spec, response, dupli
 
         rules.append(response)
         features = response_features(markers, marker=spec, settings=settings, response=response)
-        table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day"]),
+        # the columns both tables hold (the same baseline) once
+        table = table.merge(features.drop(columns=["uln", "n_samples", "baseline_value", "baseline_day",
+                                                   "baseline_censored"]),
                             on="patient_id", how="left", validate="one_to_one")
     extra = {} if spec.name == "ca125" else {"marker": spec.name}
     if duplicates != "error":       # same-day samples aggregated: the rows say how
