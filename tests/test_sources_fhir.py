@@ -712,6 +712,53 @@ def test_two_patient_entries_with_one_id_are_not_merged():
     assert _reason_kind("unit 'x' is not a UCUM unit: read U/mL") == "unit 'x' is not a UCUM unit"
 
 
+def test_a_subject_whose_identifier_contradicts_its_reference_is_given_to_neither_patient():
+    """An Observation or MedicationAdministration with subject {reference Patient/A, identifier
+    B's MRN} was read as A's without a word; such a resource (its identifier not A's, or another
+    Patient's) is skipped naming both. A subject with only an identifier is skipped saying so."""
+    mrn = "urn:oid:1.2.36.146.595.217.0.1"
+    a = {"resourceType": "Patient", "id": "A", "identifier": [{"system": mrn, "value": "111"}]}
+    b = {"resourceType": "Patient", "id": "B", "identifier": [{"system": mrn, "value": "222"}]}
+
+    def subject(value, system=mrn, ref="Patient/A"):
+        identifier = {"value": value, **({"system": system} if system else {})}
+        return {**({"reference": ref} if ref else {}), "identifier": identifier}
+
+    records = [_obs(480.0, oid="b-mrn", subject=subject("222"), when="2025-01-03"),
+               _obs(400.0, oid="unknown-mrn", subject=subject("999"), when="2025-01-04"),
+               _obs(300.0, oid="b-value", subject=subject("222", system=None), when="2025-01-05"),
+               {**_ma("dose", "2025-01-02"), "subject": subject("222")},
+               _obs(390.0, oid="agrees", subject=subject("111"), when="2025-01-06"),
+               _obs(380.0, oid="agrees-value", subject=subject("111", system=None), when="2025-01-07"),
+               _obs(370.0, oid="only-id", subject=subject("111", ref=None), when="2025-01-08"),
+               _obs(50.0, pid="B", oid="b1")]
+    result = read_fhir(_bundle(a, b, *records))
+    assert sorted(zip(result.markers["resource_id"], result.markers["patient_id"])) == [
+        ("Observation/agrees", "A"), ("Observation/agrees-value", "A"), ("Observation/b1", "B")]
+    assert "A" not in set(result.treatment_starts["patient_id"])
+    reasons = _reasons(result)
+    assert reasons["Observation/b-mrn"] == (
+        f"subject.reference 'Patient/A' and subject.identifier {mrn}|222 disagree: the identifier is not one of "
+        f"Patient/A's identifiers ({mrn}|111) and is the identifier of Patient/B; whose record this is is ambiguous, "
+        "so it is given to neither patient; correct the reference or the identifier at the source (or export the "
+        "resource without the identifier)")
+    assert "is the identifier of Patient/B" in reasons["MedicationAdministration/dose"]
+    assert "is the identifier of Patient/B" in reasons["Observation/b-value"]
+    assert f"{mrn}|999 disagree: the identifier is not one of Patient/A's identifiers" in reasons[
+        "Observation/unknown-mrn"] and "Patient/B" not in reasons["Observation/unknown-mrn"]
+    assert reasons["Observation/only-id"].startswith(f"no subject.reference: the subject gives only an identifier "
+                                                     f"({mrn}|111)")
+    skipped = result.skipped.set_index("source_id")["patient_id"]
+    assert skipped[["Observation/b-mrn", "Observation/only-id", "MedicationAdministration/dose"]].isna().all()
+    # the referenced Patient not in the bundle: its identifier is another Patient's all the same
+    elsewhere = _reasons(read_fhir(_bundle(b, _obs(oid="x", subject=subject("222", ref="Patient/C")),
+                                           _obs(50.0, pid="B", oid="b1"))))
+    assert "is the identifier of Patient/B" in elsewhere["Observation/x"]
+    # nothing to check the identifier against: read by the reference, as before
+    plain = read_fhir(_bundle(_obs(oid="x", subject=subject("222"))))
+    assert plain.markers["patient_id"].tolist() == ["A"] and plain.skipped.empty
+
+
 def test_one_persons_records_under_two_linked_patient_ids_are_not_read_as_two_series():
     """After a merge of two records (R4 Patient.link, a modifier element), the baseline and
     first dose stayed under the old id and the later samples came under the new one: they were

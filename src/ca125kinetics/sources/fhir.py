@@ -52,7 +52,10 @@ start (a skipped row).
 
 Patients. ``subject.reference`` ``Patient/<id>`` (relative or absolute URL) gives
 ``patient_id`` ``<id>``; a ``urn:uuid:`` reference is resolved to the ``Patient`` entry with
-that ``fullUrl`` (its ``id``, else the uuid). One id referenced on two servers is skipped, not
+that ``fullUrl`` (its ``id``, else the uuid). A subject with an ``identifier`` beside its
+reference that is not among the identifiers of the referenced Patient entry, or that is another
+Patient entry's, is skipped (given to neither); one with an identifier only is skipped too (a
+logical reference is not resolved). One id referenced on two servers is skipped, not
 merged. The resources of a Patient ``replaced-by`` another (``Patient.link``), or of two linked
 Patients that both have resources, are skipped: one person's two series.
 
@@ -410,6 +413,9 @@ class _Context:
         # the fullUrls of the Patient entries of each id: two entries (two fullUrls) with one
         # id may be two patients, never merged into one series either
         self.entries: dict[str, set[str]] = {}
+        # the identifiers (system, value) of each Patient entry's id: a subject's identifier is
+        # checked against those of the Patient its reference names
+        self.identifiers: dict[str, set[tuple[str | None, str]]] = {}
         for full_url, res in entries:
             if not isinstance(res, dict):
                 continue
@@ -426,6 +432,8 @@ class _Context:
                     self.patients[k] = str(rid) if rid else str(full_url).rsplit(":", 1)[-1]
                 if full_url:
                     self.entries.setdefault(self.patients[keys[0]], set()).add(str(full_url))
+                if keys:
+                    self.identifiers.setdefault(self.patients[keys[0]], set()).update(_identifiers(res))
             elif res.get("resourceType") == "Medication":
                 for k in keys:
                     self.medications[k] = _medication_concepts(res)
@@ -460,11 +468,20 @@ class _Context:
     def patient(self, resource: Mapping) -> tuple[str | None, str | None]:
         subject = resource.get("subject")
         ref = subject.get("reference") if isinstance(subject, dict) else None
+        given = _identifiers({"identifier": [subject.get("identifier")]}) if isinstance(subject, dict) else set()
         if not ref:
+            if given:
+                return None, (f"no subject.reference: the subject gives only an identifier "
+                              f"({_identifier_text(*next(iter(given)))}), a logical reference, which this reader "
+                              "does not resolve to a Patient entry; export the resource with subject.reference "
+                              "Patient/<id>")
             return None, "no subject.reference: the sample cannot be given to a patient"
         pid = self._ref_id(ref)
         if pid is None:
             return None, f"subject {ref!r} is not a Patient reference (Patient/<id> or a Patient entry's fullUrl)"
+        clash = self._identifier_clash(ref, pid, given)
+        if clash:
+            return None, clash
         links = sorted(self.links.get(pid, ()))
         split = [link for link in links if (link[2] if link[0] == pid else link[0]) in self.with_records]
         if pid in self.replaced or split:
@@ -486,6 +503,36 @@ class _Context:
                           "its own id")
         return pid, None
 
+    def _identifier_clash(self, ref: str, pid: str, given: set) -> str | None:
+        """Why a subject whose ``identifier`` contradicts its ``reference`` is given to no
+        patient, or None: the identifier is not among those of the Patient entry referenced
+        (when that entry carries identifiers), or, not being the referenced Patient's, it is
+        another Patient entry's. Identifiers match on system and value (a side without a
+        system matches on the value)."""
+        if not given:
+            return None
+        system, value = next(iter(given))
+
+        def holds(identifiers) -> bool:
+            return any(v == value and (s is None or system is None or s == system) for s, v in identifiers)
+
+        own = self.identifiers.get(pid, set())
+        if holds(own):
+            return None
+        others = sorted(p for p, identifiers in self.identifiers.items() if p != pid and holds(identifiers))
+        if not own and not others:
+            return None   # nothing in the bundle to check the identifier against
+        said = []
+        if own:
+            said.append(f"is not one of Patient/{pid}'s identifiers "
+                        f"({', '.join(_identifier_text(*i) for i in sorted(own, key=str))})")
+        if others:
+            said.append(f"is the identifier of {', '.join(f'Patient/{p}' for p in others)}")
+        return (f"subject.reference {ref!r} and subject.identifier {_identifier_text(system, value)} disagree: the "
+                f"identifier {' and '.join(said)}; whose record this is is ambiguous, so it is given to neither "
+                "patient; correct the reference or the identifier at the source (or export the resource without "
+                "the identifier)")
+
     def medication(self, resource: Mapping) -> list:
         """The codes of the drug given: ``medicationCodeableConcept``, or the code and
         ingredients of the referenced ``Medication`` (a bundle entry or a contained one)."""
@@ -497,6 +544,20 @@ class _Context:
                          if isinstance(c, dict) and c.get("resourceType") == "Medication"
                          and c.get("id") == ref[1:]), [])
         return self.medications.get(ref, [])
+
+
+def _identifiers(resource: Mapping) -> set[tuple[str | None, str]]:
+    """The (system, value) of each ``identifier`` of ``resource`` that has a value (the
+    resource is not yet validated: any other shape gives none)."""
+    found = resource.get("identifier")
+    return {(i.get("system") if isinstance(i.get("system"), str) else None, str(i["value"]))
+            for i in (found if isinstance(found, list) else []) if isinstance(i, dict) and i.get("value") is not None}
+
+
+def _identifier_text(system: str | None, value: str) -> str:
+    """An identifier as FHIR's search writes a token, ``system|value`` (the value alone
+    without a system)."""
+    return f"{system}|{value}" if system else repr(value)
 
 
 def _medication_concepts(medication: Mapping) -> list:
