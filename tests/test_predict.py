@@ -2229,3 +2229,31 @@ def test_a_cohorts_rows_without_patient_id_are_refused_naming_the_column(bundle)
                 score(frame)
     assert P.score_frame(bundle, rows.assign(patient_id="A"))["patient_id"].tolist() == ["A"]
     assert P.predict(rows, model=bundle).status == P.predict(WORKED, CLINICAL, model=bundle).status
+
+
+def test_a_readers_note_on_a_table_is_in_the_cohorts_warnings(bundle):
+    """Samples without a ULN beside samples with one are read with the default ULN, so the
+    patient has two: ``predict`` said so in the result's warnings, but a cohort read as a table
+    (``predict_cohort``, ``score_frame``) said it only in a Python warning for the whole table,
+    and a Spark run, whose executors read the table, not at all. The cohort's ``warnings`` now
+    carry the note, as ``predict`` gives it, also for a table read before it is scored."""
+    from ca125kinetics.errors import DataQualityWarning
+    from ca125kinetics.io import read_markers
+
+    ulns = {"a1": [30.0, None, None, 30.0], "a2": [30.0] * 4}
+    markers = pd.DataFrame([{"patient_id": pid, "day": d, "ca125": v, "uln": u} for pid, given_ulns in ulns.items()
+                            for d, v, u in zip(WORKED["day"], WORKED["ca125"], given_ulns)])
+    clinical = pd.DataFrame([{"patient_id": pid, **CLINICAL} for pid in ulns])
+    with pytest.warns(DataQualityWarning, match="uln is empty in 2 sample row"):
+        alone = P.predict(markers[markers["patient_id"] == "a1"], {"patient_id": "a1", **CLINICAL}, model=bundle)
+    note = ("no ULN given for 2 sample(s) (day 21, day 42) while the patient's other samples give one: those are "
+            "read with the default ULN 35 U/mL")
+    assert any(w.startswith(note) for w in alone.warnings)
+    with pytest.warns(DataQualityWarning, match="uln is empty in 2 sample row"):
+        read_first = read_markers(markers, on_error="flag")
+    for given_markers in (markers, read_first):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DataQualityWarning)
+            out = P.predict_cohort(given_markers, clinical, model=bundle).set_index("patient_id")["warnings"]
+        assert tuple(w for w in out["a1"].split("; ") if w) == alone.warnings
+        assert "no ULN given" not in out["a2"]

@@ -163,6 +163,16 @@ def test_rectal_pathway_end_to_end(subset, tmp_path_factory, capsys):
     assert withheld.loc[second, "status"] == "insufficient" and "tumour_site" in withheld.loc[second, "reason"]
     assert allowed.loc[second, "status"] == "ok"
     assert (scored["warnings"] == "").mean() > 0.9
+    # samples without a ULN beside samples with one: the reader's note is the patient's warning
+    # (it was a Python warning only, for the whole table)
+    from ca125kinetics.errors import DataQualityWarning
+
+    partial = markers.copy()
+    partial.loc[partial.index[partial["patient_id"] == second][1:3], "uln"] = None
+    with pytest.warns(DataQualityWarning, match="uln is empty in 2 sample row"):
+        noted = score_frame(result.bundle, partial, clinical).set_index("patient_id")["warnings"]
+    assert noted[second].startswith("no ULN given for 2 sample(s) (day ") and "default ULN 5 ng/mL" in noted[second]
+    assert "no ULN given" not in noted.drop(second).str.cat()
     # a rectal predictor on the markers rows and in the clinical table is refused (it was taken
     # from the table, the rows' value dropped); an ovarian factor on them is none of this
     # model's and is left alone (it was refused when the rule named the ovarian factors)

@@ -2435,8 +2435,12 @@ def read_markers(
     # the ULN filled in by default (no uln column, none given): no statement of the table's
     # (a frame read so before, read again, keeps the mark)
     defaulted = given_uln is None and ("uln" not in cols or filled_uln(frame) == uln)
+    # the notes of an earlier reading (read again, its filled-in ULNs no longer show the gap)
+    notes = {**(frame.attrs.get(NOTES_ATTR) or {} if frame.attrs.get(_MARKERS_READ_ATTR) else {}), **m.notes}
     frame = _finish_markers(m, float(uln), given)
     frame.attrs[_MARKERS_READ_ATTR] = True
+    if notes:
+        frame.attrs[NOTES_ATTR] = notes
     if aggregated:
         frame.attrs[AGGREGATED_ATTR] = duplicates
     if defaulted:
@@ -2476,6 +2480,13 @@ def filled_uln(frame) -> float | None:
         return None
     column = pd.to_numeric(frame["uln"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     return float(value) if bool(np.all((column == value) | np.isnan(column))) else None
+
+
+#: The ``attrs`` key of a frame :func:`read_markers` returned with notes on its patients:
+#: ``patient_id -> text``, what the reader noticed without refusing the patient (the
+#: ``PatientRecord.notes`` of a table; samples without a ULN beside samples with one), which
+#: :meth:`PatientBatch.from_frames` carries to the scored result's ``warnings``.
+NOTES_ATTR = "ca125_notes"
 
 
 #: The ``attrs`` key of a frame :func:`read_markers` returned with same-day samples
@@ -3675,6 +3686,16 @@ def _batch_numbers(values) -> np.ndarray:
     return np.where(pd.isna(cells), np.nan, cells).astype(float)
 
 
+def _frame_notes(markers: pd.DataFrame, ids: np.ndarray) -> np.ndarray | None:
+    """Per patient of ``ids`` the notes :func:`read_markers` kept on the frame
+    (:data:`NOTES_ATTR`), as ``PatientBatch.notes``; None when it kept none for them."""
+    notes = markers.attrs.get(NOTES_ATTR) or {}
+    if not notes:
+        return None
+    each = [(notes[str(pid)],) if str(pid) in notes else () for pid in ids.tolist()]
+    return _notes_array(each) if any(each) else None
+
+
 def _notes_array(notes: list) -> np.ndarray:
     """Per patient a tuple of text, as one object array (numpy would read the tuples as rows)."""
     out = np.empty(len(notes), dtype=object)
@@ -3786,7 +3807,8 @@ class PatientBatch:
             return cls(m_ids, np.append(first, n_rows).astype(np.int64), **rows, problem=m_problem,
                        clinical={c: (np.full(n, np.nan) if c in BATCH_NUMERIC_PREDICTORS else np.full(n, None, dtype=object))
                                  for c in CLINICAL_PREDICTORS},
-                       has_clinical=np.zeros(n, dtype=bool), clinical_problem=np.full(n, None, dtype=object))
+                       has_clinical=np.zeros(n, dtype=bool), clinical_problem=np.full(n, None, dtype=object),
+                       notes=_frame_notes(markers, m_ids))
         c_ids = clinical["patient_id"].astype(str).to_numpy(dtype=object)
         if len(m_ids) == len(c_ids) and (m_ids == c_ids).all() and (m_ids[1:] > m_ids[:-1]).all():
             ids = m_ids   # the same sorted patients (a chunk of a sorted registry): their union
@@ -3819,7 +3841,8 @@ class PatientBatch:
         if "problem" in clinical.columns:
             c_problem[at_c] = _batch_objects(clinical["problem"].to_numpy(dtype=object))
         return cls(ids, np.concatenate([[0], np.cumsum(all_sizes)]).astype(np.int64), **rows, problem=problem,
-                   clinical=values, has_clinical=has_clinical, clinical_problem=c_problem)
+                   clinical=values, has_clinical=has_clinical, clinical_problem=c_problem,
+                   notes=_frame_notes(markers, ids))
 
     @classmethod
     def from_records(cls, records: list) -> PatientBatch:

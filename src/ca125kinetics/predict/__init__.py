@@ -130,8 +130,9 @@ unknown clinical predictors, inputs outside the range seen in training
 (``ModelBundle.feature_ranges``), and what the reader noticed without refusing the patient
 (``io.PatientRecord.notes``: samples without a ULN beside samples with one, read with the
 default ULN; the reader's ``DataQualityWarning`` says it too). :func:`predict` and
-:func:`predict_many` carry the reader's notes; a cohort read as frames (:func:`predict_cohort`,
-``score_frame``) has them in the Python warning only.
+:func:`predict_many` carry the reader's notes, and so does a cohort read as frames
+(:func:`predict_cohort`, ``score_frame``, the Spark ``score``): ``io.read_markers`` keeps them on
+the frame it returns (``io.NOTES_ATTR``), also when it reads that frame again.
 """
 
 from __future__ import annotations

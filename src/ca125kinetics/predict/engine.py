@@ -15,7 +15,7 @@ from ..errors import InvalidInputError, _invalid_reason
 from ..io import (CLINICAL_FACTORS, CLINICAL_PREDICTORS, FIGO_STAGES, READ_OPTIONS, RECURRENCE_PATTERNS,
                   given_cells, read_clinical)
 from ..settings import RECIST_CATEGORIES
-from ..io import PatientBatch
+from ..io import NOTES_ATTR, PatientBatch
 from .._design import CATEGORICAL_FEATURES
 from .decision import REQUIRED_PREDICTORS, _decisions, _name_lists, _warnings, unseen_text
 from .inputs import _flagged, _read_inputs, _record
@@ -147,7 +147,8 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     })
     out["decision"] = pd.array(np.where(bad | withheld, None, out["probability"] >= bundle.threshold),
                                dtype="boolean")
-    out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task, levels)).astype(object)
+    out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task, levels,
+                                                       markers.attrs.get(NOTES_ATTR))).astype(object)
     out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
     out["model_name"], out["model_version"] = bundle.name, bundle.version
     out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
@@ -195,10 +196,12 @@ def _task_levels(bundle, task) -> dict[str, set]:
     return {c: set(v) for c, v in levels.items() if v is not None}
 
 
-def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) -> np.ndarray:
+def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set],
+                   notes: dict[str, str] | None = None) -> np.ndarray:
     """Per patient, ``"; "``-joined: clinical values outside the training range (the default
-    task's rule, :func:`decision._range_pieces`), and categories the model never saw (read as
-    no category at all)."""
+    task's rule, :func:`decision._range_pieces`), categories the model never saw (read as
+    no category at all), and what the markers reader noted about the patient without refusing
+    it (``notes``, ``io.NOTES_ATTR``: samples without a ULN beside samples with one)."""
     from .decision import _joined, _range_pieces
 
     def value_of(c):
@@ -213,6 +216,11 @@ def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set]) 
             at = np.flatnonzero(_task_unseen(patient, c, task, levels))
             pieces.append((at, np.array([unseen_text(c, v) for v in patient[c].to_numpy()[at].tolist()],
                                         dtype=object)))
+    if notes:
+        ids = patient["patient_id"].astype(str).tolist()
+        at = np.array([i for i, pid in enumerate(ids) if pid in notes], dtype=np.int64)
+        # warnings are "; "-joined: a note's own "; " becomes ", ", so that it stays one warning
+        pieces.append((at, np.array([notes[ids[i]].replace("; ", ", ") for i in at.tolist()], dtype=object)))
     return _joined(n, pieces)
 
 
