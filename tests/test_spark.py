@@ -199,3 +199,38 @@ def test_background_task_error_reaches_the_caller(session):
     with pytest.raises(ValueError, match="body failed"):
         with cspark._in_background(session, fails):
             raise ValueError("body failed")
+
+
+def test_a_readers_note_on_a_patient_after_the_first_reaches_the_user(tables):
+    """Samples without a ULN beside samples with one are read with the default ULN: the reader
+    says so in a DataQualityWarning, which the executors raised where no one saw it. ``score``
+    now carries the note in the patient's ``warnings``, as ``predict_cohort`` does, and
+    ``fit_kinetics`` (whose result has no warnings column) raises the reader's warning on the
+    driver, as reading the table in process does."""
+    from ca125kinetics.errors import DataQualityWarning
+
+    markers, clinical, _, _ = tables
+    spark = tables[2].sparkSession
+    ids = sorted(markers["patient_id"].unique())[:25]
+    markers = markers[markers["patient_id"].isin(ids)].reset_index(drop=True)
+    clinical = clinical[clinical["patient_id"].isin(ids)].reset_index(drop=True)
+    noted = ids[22]   # after the 20 patients the driver reads
+    rows = markers.index[markers["patient_id"] == noted][1:3]
+    markers.loc[rows, "uln"] = None
+    markers_df, clinical_df = spark.createDataFrame(markers), spark.createDataFrame(clinical)
+    with pytest.warns(DataQualityWarning, match=f"uln is empty in 2 sample row.*first: patient '{noted}'"):
+        expected = predict_cohort(markers, clinical)
+    got = cspark.score(markers_df, clinical_df)
+    warned = got.where(got["patient_id"] == noted).first()["warnings"]
+    assert "no ULN given for 2 sample(s)" in warned
+    _same(got, expected)
+    with pytest.warns(DataQualityWarning, match=f"uln is empty in 2 sample row.*first: patient '{noted}'"):
+        kinetics = cspark.fit_kinetics(markers_df, method="per-patient")
+    with pytest.warns(DataQualityWarning, match=f"uln is empty in 2 sample row.*first: patient '{noted}'"):
+        canonical = read_markers(markers, on_error="flag")
+    _same(kinetics, fit_kinetics(canonical, method="per-patient"))
+    # every sample with its ULN: no warning (pytest makes one an error), no note
+    full = markers.assign(uln="35.0")
+    assert "no ULN given" not in " ".join(cspark.score(spark.createDataFrame(full), clinical_df)
+                                          .toPandas()["warnings"])
+    cspark.fit_kinetics(spark.createDataFrame(full), method="per-patient")

@@ -52,6 +52,12 @@ contract columns of a Spark type the readers cannot read unambiguously (binary, 
 precision, nested), ``patient_id`` of different types in the two tables of :func:`score`,
 and a model that keeps the first or last same-day sample (row order, which Spark does not
 keep). ``docs/registry.md`` lists what was compared.
+
+What the reader notes about a patient without refusing it (samples without a ULN beside
+samples with one) is a Python warning in the executors, which reaches no one: :func:`score`
+carries it in the ``warnings`` column (``io.NOTES_ATTR``, as ``predict_cohort`` does), and
+:func:`fit_kinetics` reads the rows of such patients on the driver (:func:`_noted_rows`) so
+that the reader's :class:`~ca125kinetics.errors.DataQualityWarning` is raised there.
 """
 
 from __future__ import annotations
@@ -272,6 +278,60 @@ def _table_refusal_rows(df, marker: str, factors=(), names: dict[str, str] | Non
     return _to_pandas(reduce(lambda a, b: a.unionByName(b), parts))
 
 
+def _noted_rows(df, marker: str, head: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The rows of the patients after the first ``n`` (``head``, :func:`_first_patients`) that
+    may have samples without a ULN beside samples with one, for the driver to read: the reader
+    notes such a patient (``io._partial_uln``: the empty cells are read with the default ULN)
+    in a :class:`~ca125kinetics.errors.DataQualityWarning`, which the executors' readings
+    raise where no one sees it. The in-process ``fit_kinetics`` takes a table read by
+    ``read_markers``, whose warning the caller saw; the driver's readings of ``head`` and of
+    these rows say it too. The selection is wider than the reader's test (a ``uln`` cell
+    Spark does not read as a number, ``"30,5"`` or ``"NA"``, counts as possibly empty, any
+    cell as possibly given); the reader decides. Empty (no Spark job) without a ``uln``
+    column, or when ``head`` holds every patient."""
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    if "uln" not in df.columns:
+        return pd.DataFrame(columns=df.columns)
+    keys = {_key_value(v) for v in head["patient_id"] if not _missing_value(v)}
+    if len(keys) < n:
+        return pd.DataFrame(columns=df.columns)   # every patient is in head
+    last = max(keys)
+    uln, kind = F.col("uln"), df.schema["uln"].dataType
+    number = uln.cast("double") if isinstance(kind, T.StringType) else uln
+    empty = (uln.isNull() | number.isNull() | F.isnan(number)
+             if isinstance(kind, (T.StringType, T.FloatType, T.DoubleType)) else uln.isNull())
+    value = next((c for c in (marker, "ca125") if c in df.columns), None)
+    if value is not None:
+        empty = empty & F.col(value).isNotNull()
+    key = _patient_key(df)
+    after = df.where(key > F.lit(last.item() if hasattr(last, "dtype") else last))
+    if not after.where(empty).take(1):   # a scan, no shuffle: most tables give every sample its ULN
+        return pd.DataFrame(columns=df.columns)
+    taken = {c.lower() for c in df.columns}   # Spark matches names regardless of case
+    key_name = _KEY
+    while key_name.lower() in taken:
+        key_name += "_"
+    patients = (after.groupBy(key.alias(key_name))
+                .agg(F.max(empty.cast("int")).alias("_empty"), F.max(uln.isNotNull().cast("int")).alias("_given"))
+                .where((F.col("_empty") == 1) & (F.col("_given") == 1)).select(key_name))
+    keyed = df.withColumn(key_name, key)
+    return _to_pandas(keyed.join(patients, on=key_name, how="left_semi").drop(key_name))
+
+
+def _key_value(v):
+    """A ``patient_id`` of the driver's rows as :func:`_patient_key` keys it in Spark."""
+    return v.strip() if isinstance(v, str) and (v.startswith(" ") or v.endswith(" ")) else v
+
+
+def _missing_value(v) -> bool:
+    try:
+        return bool(pd.isna(v))
+    except (TypeError, ValueError):
+        return False
+
+
 def _frames(batches, rows: int = _CHUNK_ROWS, names: list[str] | None = None):
     """Pandas frames of a partition's Arrow record batches, about ``rows`` rows each, with
     columns ``names`` (:func:`_run`) and every row labelled None (``io.unnumbered``): a Spark
@@ -480,12 +540,17 @@ def fit_kinetics(df, *, method: str = "population", population=None, settings=No
     # needs; while it learns it, the Python workers start and load the fitting code
     session = df.sparkSession
     with _in_background(session, _prepare_population_fit) if learn else nullcontext():
-        rows = _first_patients(df, population_sample if learn else 20)
+        first = population_sample if learn else 20
+        rows = _first_patients(df, first)
         # rows beyond the first patients that make the reader refuse the whole table
         extra = _table_refusal_rows(df, spec.name)
+        # and those of the patients after them whose samples the reader may note
+        noted = _noted_rows(df, spec.name, rows, first)
     if len(extra):
         read_markers(pd.concat([rows, extra], ignore_index=True), uln=settings.uln, on_error="flag",
                      marker=spec, **formats)
+    if len(noted):   # the reader's DataQualityWarning on these patients, as in process
+        read_markers(noted, uln=settings.uln, on_error="flag", marker=spec, **formats)
     with _in_background(session, _warm_workers, session, method != "loglinear"):
         head = read_markers(rows, uln=settings.uln, on_error="flag", marker=spec, **formats)
         if learn:
