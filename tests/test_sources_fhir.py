@@ -1121,6 +1121,28 @@ def test_times_written_in_two_utc_offsets_are_named_in_a_warning():
         read_fhir(one)
 
 
+def test_a_bundles_note_is_in_the_scored_patients_warnings(tmp_path):
+    """A bundle's times written in two UTC offsets: ``predict`` and ``predict_cohort`` of the
+    ``.json`` file said it in the reader's Python warning only (the web API's answer said it);
+    it is now among the scored patient's warnings, once, beside the others."""
+    from ca125kinetics.errors import DataQualityWarning
+    from ca125kinetics.predict import predict_cohort
+
+    mixed = _bundle(_obs(400.0, oid="a", when="2025-01-01T22:00:00-05:00"), _ma("m1", "2025-01-03"),
+                    _obs(150.0, oid="b", when="2025-01-24T03:00:00Z"), _obs(100.0, oid="c", when="2025-02-14"),
+                    _obs(20.0, oid="d", when="2025-03-07"), _obs(300.0, pid="p2", oid="e", when="2025-01-01"))
+    path = write_fhir(mixed, tmp_path / "mixed.json")
+    note = "times written in more than one UTC offset (+00:00, -05:00): each day is the day as written"
+    with pytest.warns(DataQualityWarning, match="more than one UTC offset"):
+        cohort = predict_cohort(path).set_index("patient_id")["warnings"]
+    assert sum(w.startswith(note) for w in cohort["p1"].split("; ")) == 1
+    assert "UTC offset" not in cohort["p2"]
+    with pytest.warns(DataQualityWarning, match="more than one UTC offset"):
+        one = predict(write_fhir(_bundle(*[e["resource"] for e in mixed["entry"][:5]]), tmp_path / "one.json"))
+    assert sum(w.startswith(note) for w in one.warnings) == 1
+    assert tuple(w for w in cohort["p1"].split("; ")) == one.warnings
+
+
 def _surgery_bundle():
     """One patient with a laparotomy (SNOMED 387713003 'surgical procedure', no default event
     code) between a PR's fall and its confirmation, and a rise after it (the operation's)."""

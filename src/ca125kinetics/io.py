@@ -578,6 +578,8 @@ def _load_fhir(path: Path, marker: str = "ca125", codes: Mapping[str, Any] | Non
         warnings.warn(f"{result.summary()}; 'ca125 extract fhir {path.name} --out FILE' lists every "
                       "skipped record with its reason", DataQualityWarning, stacklevel=4)
     frame = result.markers.reset_index(drop=True)
+    if result.notes:   # times written in several UTC offsets: the patient's scored result says it
+        frame.attrs[NOTES_ATTR] = {pid: (note,) for pid, note in result.notes.items()}
     return frame, str(path), frame["resource_id"].copy()
 
 
@@ -2435,8 +2437,11 @@ def read_markers(
     # the ULN filled in by default (no uln column, none given): no statement of the table's
     # (a frame read so before, read again, keeps the mark)
     defaulted = given_uln is None and ("uln" not in cols or filled_uln(frame) == uln)
-    # the notes of an earlier reading (read again, its filled-in ULNs no longer show the gap)
-    notes = {**(frame.attrs.get(NOTES_ATTR) or {} if frame.attrs.get(_MARKERS_READ_ATTR) else {}), **m.notes}
+    # the notes of the FHIR reader, or of an earlier reading (read again, its filled-in ULNs no
+    # longer show the gap), then this reading's
+    notes = {pid: tuple(texts) for pid, texts in (frame.attrs.get(NOTES_ATTR) or {}).items()}
+    for pid, text in m.notes.items():
+        notes[pid] = notes.get(pid, ()) + (() if text in notes.get(pid, ()) else (text,))
     frame = _finish_markers(m, float(uln), given)
     frame.attrs[_MARKERS_READ_ATTR] = True
     if notes:
@@ -2483,9 +2488,10 @@ def filled_uln(frame) -> float | None:
 
 
 #: The ``attrs`` key of a frame :func:`read_markers` returned with notes on its patients:
-#: ``patient_id -> text``, what the reader noticed without refusing the patient (the
-#: ``PatientRecord.notes`` of a table; samples without a ULN beside samples with one), which
-#: :meth:`PatientBatch.from_frames` carries to the scored result's ``warnings``.
+#: ``patient_id -> tuple of text``, what the readers noticed without refusing the patient (the
+#: ``PatientRecord.notes`` of a table: samples without a ULN beside samples with one; a FHIR
+#: bundle's times written in several UTC offsets), which :meth:`PatientBatch.from_frames`
+#: carries to the scored result's ``warnings``.
 NOTES_ATTR = "ca125_notes"
 
 
@@ -3232,8 +3238,9 @@ _MARKER_FORMS = ("markers must be a DataFrame, a file path, a mapping of columns
 _PER_SAMPLE = ("day", "date", "censored", "event") + tuple(MARKERS)
 
 
-def _marker_columns(markers, mapping=None) -> tuple[dict, np.ndarray, str]:
-    """(columns, row labels, source label) of one patient's markers in any accepted form.
+def _marker_columns(markers, mapping=None, notes: dict | None = None) -> tuple[dict, np.ndarray, str]:
+    """(columns, row labels, source label) of one patient's markers in any accepted form;
+    ``notes``, when given, receives the notes a table or bundle carries (:data:`NOTES_ATTR`).
 
     A name given twice (after stripping spaces) is refused, as in a table's header. In a
     mapping, a single value beside columns of samples applies to every sample, except in a
@@ -3243,9 +3250,11 @@ def _marker_columns(markers, mapping=None) -> tuple[dict, np.ndarray, str]:
     if isinstance(markers, (pd.DataFrame, str, Path)):
         frame, label, rows = _load(markers, "markers")
         rows = rows.to_numpy(dtype=object)
+        if notes is not None:
+            notes.update(frame.attrs.get(NOTES_ATTR) or {})
         return _one_value_per_cell(_frame_columns(frame), label, rows), rows, label
     if isinstance(markers, os.PathLike):
-        return _marker_columns(Path(markers))
+        return _marker_columns(Path(markers), notes=notes)
     if isinstance(markers, Mapping):
         columns: dict[str, np.ndarray] = {}
         markers = {key: _mapping_column(key, values) for key, values in markers.items()}
@@ -3584,7 +3593,8 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
     if isinstance(markers, pd.DataFrame):
         _refuse_id_in_index(markers, mapping, "markers")
         markers = _without_unstated_uln(markers, uln)
-    columns, rows, label = _marker_columns(markers, mapping)
+    carried: dict = {}      # the notes of a bundle's reader, or of a frame read before
+    columns, rows, label = _marker_columns(markers, mapping, notes=carried)
     label = label if source is None else source
     _check_aggregation(markers, duplicates, label)
     if named is not None:
@@ -3624,7 +3634,9 @@ def patient_record(markers, clinical=None, *, uln: float = DEFAULT_ULN, duplicat
         raise m.problems.error()
     problem = _flagged(columns) or m.problems.reasons_by_patient().get(pid)
     record = _record_markers(m, np.arange(len(m.row)), pid, float(uln), problem)
-    return replace(record, clinical=record_clinical, clinical_problem=clinical_problem)
+    earlier = tuple(carried.get(pid, ()))
+    return replace(record, clinical=record_clinical, clinical_problem=clinical_problem,
+                   notes=earlier + tuple(t for t in record.notes if t not in earlier))
 
 
 def records_from_frames(markers: pd.DataFrame, clinical: pd.DataFrame | None = None) -> list[PatientRecord]:
@@ -3692,7 +3704,7 @@ def _frame_notes(markers: pd.DataFrame, ids: np.ndarray) -> np.ndarray | None:
     notes = markers.attrs.get(NOTES_ATTR) or {}
     if not notes:
         return None
-    each = [(notes[str(pid)],) if str(pid) in notes else () for pid in ids.tolist()]
+    each = [tuple(notes.get(str(pid), ())) for pid in ids.tolist()]
     return _notes_array(each) if any(each) else None
 
 

@@ -129,7 +129,8 @@ and the values beyond day 100 named by value and day, the first five),
 unknown clinical predictors, inputs outside the range seen in training
 (``ModelBundle.feature_ranges``), and what the reader noticed without refusing the patient
 (``io.PatientRecord.notes``: samples without a ULN beside samples with one, read with the
-default ULN; the reader's ``DataQualityWarning`` says it too). :func:`predict` and
+default ULN; a FHIR bundle's times written in more than one UTC offset; the reader's
+``DataQualityWarning`` says it too). :func:`predict` and
 :func:`predict_many` carry the reader's notes, and so does a cohort read as frames
 (:func:`predict_cohort`, ``score_frame``, the Spark ``score``): ``io.read_markers`` keeps them on
 the frame it returns (``io.NOTES_ATTR``), also when it reads that frame again.

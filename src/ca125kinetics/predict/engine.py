@@ -197,7 +197,7 @@ def _task_levels(bundle, task) -> dict[str, set]:
 
 
 def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set],
-                   notes: dict[str, str] | None = None) -> np.ndarray:
+                   notes: dict[str, tuple] | None = None) -> np.ndarray:
     """Per patient, ``"; "``-joined: clinical values outside the training range (the default
     task's rule, :func:`decision._range_pieces`), categories the model never saw (read as
     no category at all), and what the markers reader noted about the patient without refusing
@@ -220,7 +220,8 @@ def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set],
         ids = patient["patient_id"].astype(str).tolist()
         at = np.array([i for i, pid in enumerate(ids) if pid in notes], dtype=np.int64)
         # warnings are "; "-joined: a note's own "; " becomes ", ", so that it stays one warning
-        pieces.append((at, np.array([notes[ids[i]].replace("; ", ", ") for i in at.tolist()], dtype=object)))
+        pieces.append((at, np.array(["; ".join(t.replace("; ", ", ") for t in notes[ids[i]]) for i in at.tolist()],
+                                    dtype=object)))
     return _joined(n, pieces)
 
 
