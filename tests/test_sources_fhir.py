@@ -757,6 +757,10 @@ def test_a_subject_whose_identifier_contradicts_its_reference_is_given_to_neithe
     # nothing to check the identifier against: read by the reference, as before
     plain = read_fhir(_bundle(_obs(oid="x", subject=subject("222"))))
     assert plain.markers["patient_id"].tolist() == ["A"] and plain.skipped.empty
+    # an identifier of a system Patient/A has none of (and no other Patient holds) cannot be
+    # checked: read by the reference
+    national = read_fhir(_bundle(a, b, _obs(oid="x", subject=subject("999", system="urn:oid:2.16.840.1.113883.2.4.6.3"))))
+    assert national.markers["patient_id"].tolist() == ["A"] and national.skipped.empty
 
 
 def test_one_persons_records_under_two_linked_patient_ids_are_not_read_as_two_series():

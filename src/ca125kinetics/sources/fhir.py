@@ -505,27 +505,33 @@ class _Context:
 
     def _identifier_clash(self, ref: str, pid: str, given: set) -> str | None:
         """Why a subject whose ``identifier`` contradicts its ``reference`` is given to no
-        patient, or None: the identifier is not among those of the Patient entry referenced
-        (when that entry carries identifiers), or, not being the referenced Patient's, it is
-        another Patient entry's. Identifiers match on system and value (a side without a
-        system matches on the value)."""
+        patient, or None: the referenced Patient entry carries another value of the
+        identifier's system, or, not being the referenced Patient's, the identifier is another
+        Patient entry's. Identifiers match on system and value (a side without a system matches
+        on the value). An identifier of a system the referenced Patient has no identifier of
+        (a national number beside the entry's hospital number) cannot be checked and does not
+        contradict it: the resource is read by its reference, as FHIR links it."""
         if not given:
             return None
         system, value = next(iter(given))
 
+        def same_system(s) -> bool:
+            return s is None or system is None or s == system
+
         def holds(identifiers) -> bool:
-            return any(v == value and (s is None or system is None or s == system) for s, v in identifiers)
+            return any(v == value and same_system(s) for s, v in identifiers)
 
         own = self.identifiers.get(pid, set())
         if holds(own):
             return None
         others = sorted(p for p, identifiers in self.identifiers.items() if p != pid and holds(identifiers))
-        if not own and not others:
+        comparable = sorted((i for i in own if same_system(i[0])), key=str)
+        if not comparable and not others:
             return None   # nothing in the bundle to check the identifier against
         said = []
-        if own:
+        if comparable:
             said.append(f"is not one of Patient/{pid}'s identifiers "
-                        f"({', '.join(_identifier_text(*i) for i in sorted(own, key=str))})")
+                        f"({', '.join(_identifier_text(*i) for i in comparable)})")
         if others:
             said.append(f"is the identifier of {', '.join(f'Patient/{p}' for p in others)}")
         return (f"subject.reference {ref!r} and subject.identifier {_identifier_text(system, value)} disagree: the "
