@@ -474,8 +474,7 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     notes = batch.notes
     if notes is not None:
         noted = np.flatnonzero(warned & np.fromiter((bool(t) for t in notes), dtype=bool, count=n))
-        pieces.append((noted, np.array(["; ".join(t.replace("; ", ", ") for t in notes[i]) for i in noted.tolist()],
-                                       dtype=object)))
+        pieces.append((noted, np.array([_notes_text(notes[i]) for i in noted.tolist()], dtype=object)))
 
     uln = rows["gcig_uln"]
     uln = np.where(np.isnan(uln) | (uln == 0), gs.uln, uln)
@@ -623,6 +622,13 @@ def _range_pieces(ranges: Mapping, value_of, warned: np.ndarray) -> list:
                            + f" is outside the training range {low:.4g}..{high:.4g} (extrapolation: interpret with "
                              "care)"))
     return pieces
+
+
+def _notes_text(texts) -> str:
+    """A patient's reader notes as one piece of its ``warnings``, which are ``"; "``-joined:
+    a note's own ``"; "`` becomes ``", "`` so that it stays one warning (every scoring path,
+    the default task's and a task model's, writes them so)."""
+    return "; ".join(t.replace("; ", ", ") for t in texts)
 
 
 def _joined(n: int, pieces) -> np.ndarray:

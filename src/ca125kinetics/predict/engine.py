@@ -202,7 +202,7 @@ def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set],
     task's rule, :func:`decision._range_pieces`), categories the model never saw (read as
     no category at all), and what the markers reader noted about the patient without refusing
     it (``notes``, ``io.NOTES_ATTR``: samples without a ULN beside samples with one)."""
-    from .decision import _joined, _range_pieces
+    from .decision import _joined, _range_pieces, _notes_text
 
     def value_of(c):
         if c not in task.predictors or c not in patient.columns:
@@ -219,9 +219,7 @@ def _task_warnings(bundle, patient: pd.DataFrame, task, levels: dict[str, set],
     if notes:
         ids = patient["patient_id"].astype(str).tolist()
         at = np.array([i for i, pid in enumerate(ids) if pid in notes], dtype=np.int64)
-        # warnings are "; "-joined: a note's own "; " becomes ", ", so that it stays one warning
-        pieces.append((at, np.array(["; ".join(t.replace("; ", ", ") for t in notes[ids[i]]) for i in at.tolist()],
-                                    dtype=object)))
+        pieces.append((at, np.array([_notes_text(notes[ids[i]]) for i in at.tolist()], dtype=object)))
     return _joined(n, pieces)
 
 
