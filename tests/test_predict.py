@@ -2282,3 +2282,27 @@ def test_a_read_frames_notes_are_shared_not_deep_copied_by_pandas_operations():
     assert pickle.loads(pickle.dumps(read)).attrs[NOTES_ATTR] == notes
     with pytest.raises(TypeError):
         notes["a2"] = ("edited",)    # read-only: one object is shared by every frame made from it
+
+
+def test_a_read_frames_uln_note_is_dropped_once_the_caller_fills_in_the_uln(bundle):
+    """A frame read with samples without a ULN carries the reader's note; the caller who then
+    gives those samples their ULN and scores the frame got the note still ("no ULN given for 1
+    sample(s) (day 21) ... read with the default ULN 35 U/mL, so the ULN differs"), which was
+    false: the patient's samples have one ULN. A patient whose ULN still differs keeps it."""
+    from ca125kinetics.errors import DataQualityWarning
+    from ca125kinetics.io import NOTES_ATTR, read_markers
+
+    markers = pd.DataFrame({"patient_id": ["a1"] * 4 + ["a2"] * 4, "day": WORKED["day"] * 2,
+                            "ca125": WORKED["ca125"] * 2, "uln": [30.0, None, 30.0, 30.0] * 2})
+    clinical = pd.DataFrame([{"patient_id": pid, **CLINICAL} for pid in ("a1", "a2")])
+    with pytest.warns(DataQualityWarning, match="uln is empty"):
+        read = read_markers(markers, on_error="flag")
+    assert sorted(read.attrs[NOTES_ATTR]) == ["a1", "a2"]
+    mended = read.copy()
+    mended.loc[(mended["patient_id"] == "a1") & (mended["day"] == 21), "uln"] = 30.0
+    assert sorted(read_markers(mended, on_error="flag").attrs[NOTES_ATTR]) == ["a2"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataQualityWarning)
+        out = P.predict_cohort(mended, clinical, model=bundle).set_index("patient_id")["warnings"]
+    assert "no ULN given" not in out["a1"]
+    assert "no ULN given for 1 sample(s) (day 21)" in out["a2"]

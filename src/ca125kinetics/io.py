@@ -1061,6 +1061,11 @@ def _row_labels(rows: pd.Series) -> np.ndarray:
     return rows.to_numpy() if rows.dtype.kind in "iu" else rows.to_numpy(dtype=object)
 
 
+#: How the note of :func:`_partial_uln` starts (a frame read again drops it once the patient's
+#: samples have one ULN: the caller has given the missing ones).
+_NO_ULN_NOTE = "no ULN given for "
+
+
 def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, rows: np.ndarray,
                  day: np.ndarray, label: str, default: float, unit: str) -> dict[str, str]:
     """Samples without a ULN (``empty``: an empty ``uln`` cell on a row with a value) of
@@ -1099,7 +1104,7 @@ def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, r
         days = [f"day {d:g}" if d == d else f"row {rows[i]}" for i, d in zip(at.tolist(), day[at].tolist())]
         shown = ", ".join(days[:_MAX_LISTED]) + (", ..." if len(days) > _MAX_LISTED else "")
         notes[str(pid[at[0]])] = (
-            f"no ULN given for {len(at)} sample(s) ({shown}) while the patient's other samples give one: those "
+            f"{_NO_ULN_NOTE}{len(at)} sample(s) ({shown}) while the patient's other samples give one: those "
             f"are read with the default ULN {default:g} {unit}, so the ULN differs between samples and the GCIG "
             "rules find the response not evaluable when both ULNs are used (from the baseline on): give every "
             "sample its assay's ULN")
@@ -2444,6 +2449,7 @@ def read_markers(
         notes[pid] = notes.get(pid, ()) + (() if text in notes.get(pid, ()) else (text,))
     frame = _finish_markers(m, float(uln), given)
     frame.attrs[_MARKERS_READ_ATTR] = True
+    _drop_settled_uln_notes(notes, frame, m.value_name, set(m.notes))
     if notes:
         frame.attrs[NOTES_ATTR] = _FrameNotes(notes)
     if aggregated:
@@ -2453,6 +2459,26 @@ def read_markers(
     if spec.name == "ca125":
         _remember(frame, day_range)
     return frame
+
+
+def _drop_settled_uln_notes(notes: dict, frame: pd.DataFrame, value: str, fresh: set) -> None:
+    """Drop from ``notes`` the carried note of samples without a ULN (an earlier reading's,
+    not among ``fresh``, this reading's patients with such a note; ``value`` the value column) of a patient whose samples
+    in ``frame`` now have one ULN: the caller filled in the missing ones after that reading,
+    and the note, which says the patient's ULN differs between samples, would be false."""
+    carried = [pid for pid, texts in notes.items() if pid not in fresh and any(t.startswith(_NO_ULN_NOTE) for t in texts)]
+    if not carried:
+        return
+    rows = frame[frame["patient_id"].isin(carried)]
+    samples = rows[rows[value].notna()]      # the ULNs of the samples (not of event rows)
+    ulns = samples.groupby("patient_id", sort=False)["uln"].nunique()
+    for pid in carried:
+        if ulns.get(pid, 0) <= 1:
+            kept = tuple(t for t in notes[pid] if not t.startswith(_NO_ULN_NOTE))
+            if kept:
+                notes[pid] = kept
+            else:
+                del notes[pid]
 
 
 #: The ``attrs`` key of a frame :func:`read_markers` returned with its ``uln`` column filled

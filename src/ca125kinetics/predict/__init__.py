@@ -133,7 +133,8 @@ default ULN; a FHIR bundle's times written in more than one UTC offset; the read
 ``DataQualityWarning`` says it too). :func:`predict` and
 :func:`predict_many` carry the reader's notes, and so does a cohort read as frames
 (:func:`predict_cohort`, ``score_frame``, the Spark ``score``): ``io.read_markers`` keeps them on
-the frame it returns (``io.NOTES_ATTR``), also when it reads that frame again.
+the frame it returns (``io.NOTES_ATTR``), also when it reads that frame again (a note of
+samples without a ULN is dropped once the caller has given them their ULN in the frame).
 """
 
 from __future__ import annotations
