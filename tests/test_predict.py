@@ -2288,19 +2288,22 @@ def test_a_read_frames_uln_note_is_dropped_once_the_caller_fills_in_the_uln(bund
     """A frame read with samples without a ULN carries the reader's note; the caller who then
     gives those samples their ULN and scores the frame got the note still ("no ULN given for 1
     sample(s) (day 21) ... read with the default ULN 35 U/mL, so the ULN differs"), which was
-    false: the patient's samples have one ULN. A patient whose ULN still differs keeps it."""
+    false: the patient's samples have one ULN. A patient whose ULN still differs keeps it, and
+    so does one whose samples all hold the default (as the first reading left them)."""
     from ca125kinetics.errors import DataQualityWarning
     from ca125kinetics.io import NOTES_ATTR, read_markers
 
-    markers = pd.DataFrame({"patient_id": ["a1"] * 4 + ["a2"] * 4, "day": WORKED["day"] * 2,
-                            "ca125": WORKED["ca125"] * 2, "uln": [30.0, None, 30.0, 30.0] * 2})
+    markers = pd.DataFrame({"patient_id": ["a1"] * 4 + ["a2"] * 4 + ["a3"] * 4, "day": WORKED["day"] * 3,
+                            "ca125": WORKED["ca125"] * 3,
+                            "uln": [30.0, None, 30.0, 30.0] * 2 + [35.0, None, 35.0, 35.0]})
     clinical = pd.DataFrame([{"patient_id": pid, **CLINICAL} for pid in ("a1", "a2")])
     with pytest.warns(DataQualityWarning, match="uln is empty"):
         read = read_markers(markers, on_error="flag")
-    assert sorted(read.attrs[NOTES_ATTR]) == ["a1", "a2"]
+    assert sorted(read.attrs[NOTES_ATTR]) == ["a1", "a2", "a3"]
     mended = read.copy()
     mended.loc[(mended["patient_id"] == "a1") & (mended["day"] == 21), "uln"] = 30.0
-    assert sorted(read_markers(mended, on_error="flag").attrs[NOTES_ATTR]) == ["a2"]
+    # a3's given ULNs are the default: its filled-in cell cannot be told from them, as first read
+    assert sorted(read_markers(mended, on_error="flag").attrs[NOTES_ATTR]) == ["a2", "a3"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DataQualityWarning)
         out = P.predict_cohort(mended, clinical, model=bundle).set_index("patient_id")["warnings"]

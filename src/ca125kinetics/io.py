@@ -2449,7 +2449,7 @@ def read_markers(
         notes[pid] = notes.get(pid, ()) + (() if text in notes.get(pid, ()) else (text,))
     frame = _finish_markers(m, float(uln), given)
     frame.attrs[_MARKERS_READ_ATTR] = True
-    _drop_settled_uln_notes(notes, frame, m.value_name, set(m.notes))
+    _drop_settled_uln_notes(notes, frame, m.value_name, set(m.notes), float(uln))
     if notes:
         frame.attrs[NOTES_ATTR] = _FrameNotes(notes)
     if aggregated:
@@ -2461,24 +2461,26 @@ def read_markers(
     return frame
 
 
-def _drop_settled_uln_notes(notes: dict, frame: pd.DataFrame, value: str, fresh: set) -> None:
+def _drop_settled_uln_notes(notes: dict, frame: pd.DataFrame, value: str, fresh: set, default: float) -> None:
     """Drop from ``notes`` the carried note of samples without a ULN (an earlier reading's,
-    not among ``fresh``, this reading's patients with such a note; ``value`` the value column) of a patient whose samples
-    in ``frame`` now have one ULN: the caller filled in the missing ones after that reading,
-    and the note, which says the patient's ULN differs between samples, would be false."""
+    not among ``fresh``, this reading's patients with such a note; ``value`` the value column)
+    of a patient whose samples in ``frame`` now have one ULN other than the ``default`` the
+    note says was filled in: the caller gave those samples their ULN after that reading, and
+    the note would be false. (Samples that all hold the default are as the earlier reading
+    left them: the filled-in cells cannot be told from the given ones, and the note stays.)"""
     carried = [pid for pid, texts in notes.items() if pid not in fresh and any(t.startswith(_NO_ULN_NOTE) for t in texts)]
     if not carried:
         return
     rows = frame[frame["patient_id"].isin(carried)]
     samples = rows[rows[value].notna()]      # the ULNs of the samples (not of event rows)
-    ulns = samples.groupby("patient_id", sort=False)["uln"].nunique()
-    for pid in carried:
-        if ulns.get(pid, 0) <= 1:
-            kept = tuple(t for t in notes[pid] if not t.startswith(_NO_ULN_NOTE))
-            if kept:
-                notes[pid] = kept
-            else:
-                del notes[pid]
+    ulns = samples.groupby("patient_id", sort=False)["uln"].agg(["nunique", "first"])
+    settled = ulns.index[(ulns["nunique"] == 1) & (ulns["first"] != default)]
+    for pid in settled.tolist():
+        kept = tuple(t for t in notes[pid] if not t.startswith(_NO_ULN_NOTE))
+        if kept:
+            notes[pid] = kept
+        else:
+            del notes[pid]
 
 
 #: The ``attrs`` key of a frame :func:`read_markers` returned with its ``uln`` column filled
