@@ -1955,3 +1955,27 @@ def test_a_table_indexed_by_patient_id_is_refused_saying_to_reset_the_index():
             read(frame.set_index(["patient_id", frame.columns[1]]))
     # a column mapped onto patient_id is the identifier, whatever the index is called
     read_markers(table.rename(columns={"patient_id": "pid"}).rename_axis("patient_id"), columns={"pid": "patient_id"})
+
+
+def test_a_sample_without_a_uln_beside_samples_of_the_default_uln_is_not_said_to_make_two_ulns():
+    """An empty ``uln`` beside samples that give the default (35 U/mL) is read as 35: the
+    patient has one ULN and the GCIG rules evaluate it (a CR here). The reader's note and
+    warning said the ULN differs and the GCIG rules find the response not evaluable; they now
+    say the empty cell was given the ULN the other samples give. A patient whose other
+    samples give another ULN is still told that its ULN differs."""
+    import ca125kinetics as ck
+
+    table = pd.DataFrame({"patient_id": ["a"] * 5, "day": [-5, 21, 42, 63, 84],
+                          "ca125": [400.0, 300.0, 90.0, 40.0, 20.0], "uln": [35.0, None, 35.0, 35.0, 35.0]})
+    clinical = {"age": 65, "ecog": 0, "ascites_ml": 0, "pfi_months": 14, "figo_stage": "III",
+                "primary_residual_disease": 0, "recurrence_pattern": "multiple", "recist": "PR"}
+    with pytest.warns(DataQualityWarning) as record:
+        result = ck.predict(table, clinical)
+    assert result.gcig["evaluable"] and result.gcig["category"] == "CR"
+    said = [str(w.message) for w in record if "uln is empty" in str(w.message)]
+    assert len(said) == 1 and "differs between samples" not in said[0] and "none differs" in said[0]
+    (note,) = [w for w in result.warnings if w.startswith("no ULN given")]
+    assert "not evaluable" not in note and "the ULN the other samples give" in note
+    with pytest.warns(DataQualityWarning, match="differs between samples"):
+        other = ck.predict(table.assign(uln=[30.0, None, 30.0, 30.0, 30.0]), clinical)
+    assert any("the ULN differs between samples" in w for w in other.warnings)

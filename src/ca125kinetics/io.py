@@ -1090,12 +1090,17 @@ def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, r
     labels = [str(rows[i]) for i in mixed[:_MAX_LISTED] if rows[i] is not None]
     listed = f" ({', '.join(labels)}{', ...' if len(mixed) > len(labels) else ''})" if labels else ""
     patients = len(np.unique(codes[mixed]))
+    # a patient whose given ULNs are all the default has one ULN once the cells are filled: the
+    # GCIG rules are not hindered, and the note must not say they are
+    with np.errstate(invalid="ignore"):
+        differs = np.bincount(codes[given & (uln_v != default)], minlength=k) > 0
+    consequence = ("so the patient's ULN differs between samples and the GCIG rules find it not evaluable when "
+                   "both ULNs are used (from the baseline on)" if differs[codes[mixed]].any() else
+                   "the ULN the patients' other samples give, so none differs (an assumption)")
     warnings.warn(
         f"{label}: uln is empty in {len(mixed)} sample row(s){listed} of {patients} patient(s) whose other "
         f"samples give a ULN (first: patient {pid[mixed[0]]!r}); those samples are read with the default "
-        f"{default:g} {unit}, so the patient's ULN differs between samples and the GCIG rules find it not "
-        "evaluable when both ULNs are used (from the baseline on): give every sample of a patient its "
-        "assay's ULN",
+        f"{default:g} {unit}, {consequence}: give every sample of a patient its assay's ULN",
         DataQualityWarning, stacklevel=5)
     notes: dict[str, str] = {}
     mixed = mixed[np.argsort(codes[mixed], kind="stable")]    # each patient's samples together, in row order
@@ -1103,11 +1108,12 @@ def _partial_uln(uln_v: np.ndarray, empty: np.ndarray, pid: np.ndarray, codes, r
     for at in np.split(mixed, cuts):
         days = [f"day {d:g}" if d == d else f"row {rows[i]}" for i, d in zip(at.tolist(), day[at].tolist())]
         shown = ", ".join(days[:_MAX_LISTED]) + (", ..." if len(days) > _MAX_LISTED else "")
+        consequence = ("so the ULN differs between samples and the GCIG rules find the response not evaluable "
+                       "when both ULNs are used (from the baseline on)" if differs[codes[at[0]]] else
+                       "the ULN the other samples give, so none differs (an assumption)")
         notes[str(pid[at[0]])] = (
             f"{_NO_ULN_NOTE}{len(at)} sample(s) ({shown}) while the patient's other samples give one: those "
-            f"are read with the default ULN {default:g} {unit}, so the ULN differs between samples and the GCIG "
-            "rules find the response not evaluable when both ULNs are used (from the baseline on): give every "
-            "sample its assay's ULN")
+            f"are read with the default ULN {default:g} {unit}, {consequence}: give every sample its assay's ULN")
     return notes
 
 
