@@ -804,6 +804,8 @@ def test_time_to_normalisation_reads_every_sample_against_its_own_uln():
     long = fit_kinetics(markers, method="loglinear").set_index("patient_id")
     assert long["time_to_normalisation_days"].to_dict() == want
     assert long["uln"].to_dict() == {"down": 35.0, "up": 35.0}        # the baseline sample's
+    # the ULN each day was read by is recorded beside it (the baseline's is in uln)
+    assert long["time_to_normalisation_uln"].to_dict() == {"down": 30.0, "up": 40.0}
     wide = series_to_wide(markers)
     assert wide.loc["down", [f"uln_{j}" for j in range(1, 6)]].tolist() == [35.0, 35.0, 30.0, 30.0, 30.0]
     got = fit_kinetics(wide, method="loglinear").set_index("patient_id")

@@ -136,7 +136,7 @@ OUTPUT_COLUMNS = (
     "patient_id", "method", "status", "reason", "n_samples", "n_excluded", "n_outside_window",
     "uln", "k", "k_se", "log_k_se", "half_life_days", "kelim_score", "floor", "c0", "rmse_log",
     "baseline_value", "baseline_day", "baseline_censored", "nadir", "nadir_day", "nadir_censored",
-    "time_to_normalisation_days", "time_to_normalisation_censored",
+    "time_to_normalisation_days", "time_to_normalisation_uln", "time_to_normalisation_censored",
     "pct_decline_c2", "pct_decline_c2_day", "pct_decline_c2_censored",
     "pct_decline_c3", "pct_decline_c3_day", "pct_decline_c3_censored",
     "pct_decline_c4", "pct_decline_c4_day", "pct_decline_c4_censored",
@@ -870,7 +870,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     nan = lambda: np.full(n, np.nan)  # noqa: E731
     out = {name: nan() for name in (
         "baseline_value", "baseline_day", "nadir", "nadir_day", "time_to_normalisation_days",
-        "slope", "intercept", "slope_se", "loglinear_rss", "loglinear_tss", "last_value", "last_day",
+        "time_to_normalisation_uln", "slope", "intercept", "slope_se", "loglinear_rss", "loglinear_tss", "last_value", "last_day",
         *[f"pct_decline_c{c}" for c in _CYCLES], *[f"pct_decline_c{c}_day" for c in _CYCLES])}
     out["n_samples"] = np.zeros(n, dtype=np.int64)
     out["n_on"] = np.zeros(n, dtype=np.int64)
@@ -903,6 +903,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         jt = _first_extreme(normal)
         ever = normal.any(axis=0)
         out["time_to_normalisation_days"][idx] = np.where(ever, _at(day, jt), np.nan)
+        out["time_to_normalisation_uln"][idx] = np.where(ever, _at(b.uln, jt), np.nan)   # the ULN it was read by
         # an earlier on-treatment "<x" with x above its ULN may have been normal already: the
         # day is then an upper bound (NaN: normalisation undetermined, not "never")
         maybe = on & b.cens & ~normal & (day < np.where(ever, _at(day, jt), np.inf))
@@ -1674,7 +1675,9 @@ def fit_kinetics(markers: pd.DataFrame, *, method: str = "population",
         baseline on, earliest if tied, baseline included; an earlier pretreatment sample is not
         a nadir), ``time_to_normalisation_days`` (first
         on-treatment day with a value at or below *its own* ULN, the ``uln`` of its row, so
-        that after a change of assay the new range applies; NaN if never),
+        that after a change of assay the new range applies; NaN if never) and
+        ``time_to_normalisation_uln`` (that sample's ULN, the one the day was read by:
+        ``uln`` is the baseline sample's),
         ``pct_decline_c{2,3,4}`` = ``100 (1 - C / baseline)`` at the sample before cycle
         2, 3, 4 (the latest within ``+/- cycle_window_days`` of day ``21, 42, 63``) and
         ``pct_decline_c{2,3,4}_day``. Censored values enter descriptors at their limit, a
