@@ -902,11 +902,12 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         normal = on & (val <= b.uln + RTOL * b.uln)
         jt = _first_extreme(normal)
         ever = normal.any(axis=0)
-        out["time_to_normalisation_days"][idx] = np.where(ever, _at(day, jt), np.nan)
+        normal_day = np.where(ever, _at(day, jt), np.nan)
+        out["time_to_normalisation_days"][idx] = normal_day
         out["time_to_normalisation_uln"][idx] = np.where(ever, _at(b.uln, jt), np.nan)   # the ULN it was read by
         # an earlier on-treatment "<x" with x above its ULN may have been normal already: the
         # day is then an upper bound (NaN: normalisation undetermined, not "never")
-        maybe = on & b.cens & ~normal & (day < np.where(ever, _at(day, jt), np.inf))
+        maybe = on & b.cens & ~normal & (day < np.where(ever, normal_day, np.inf))
         out["time_to_normalisation_censored"][idx] = maybe.any(axis=0)
         for c in _CYCLES:
             target = (c - 1) * s.cycle_days
