@@ -699,6 +699,78 @@ def test_sigterm_stops_a_chunked_score_and_removes_its_partial_file(tmp_path, fm
     assert not partial.exists() and out.read_text() == "an earlier result"
 
 
+@pytest.mark.parametrize("signame", ["SIGTERM", "SIGINT"])
+@pytest.mark.parametrize("out_name, lost_in", [("scores.csv", "writing"), ("scores.parquet", "writing"),
+                                               ("scores.parquet", "reading"), ("scores.json", "reading")])
+def test_a_stop_lost_inside_a_library_still_stops_the_command(tmp_path, signame, out_name, lost_in):
+    """A signal's interruption can be lost in a library's compiled code: pyarrow's conversion of
+    a pandas column looks up an attribute that pandas answers in Python, and the
+    KeyboardInterrupt raised there was cleared (seen in CI: ``ca125 score`` stopped by SIGTERM
+    finished, exit 0, and replaced the earlier output). Here the signal arrives, and its
+    interruption is swallowed as pyarrow did, while the first chunk is written or while the
+    clinical table is read: the run still ends with code 130, without a traceback, and leaves
+    the earlier output as it was and no partial file."""
+    from ca125kinetics.synth import simulate_cohort
+
+    simulate_cohort(300, seed=5).write(tmp_path / "cohort")
+    out = tmp_path / out_name
+    out.write_text("an earlier result")
+    argv = ["score", "--markers", str(tmp_path / "cohort" / "markers.csv"),
+            "--clinical", str(tmp_path / "cohort" / "clinical.csv"), "--out", str(out), "--chunk-rows", "200"]
+    target = {"writing": "cohort.ChunkWriter.write", "reading": "score.read_clinical"}[lost_in]
+    code = ("import signal, sys\n"
+            "from ca125kinetics import cohort\n"
+            "from ca125kinetics.cli import main, score\n"
+            "def swallowed(work):\n"
+            "    def run(*args, **kwargs):\n"
+            "        try:\n"
+            f"            signal.raise_signal(signal.{signame})\n"
+            "        except KeyboardInterrupt:\n"
+            "            print('swallowed', file=sys.stderr)\n"
+            "        return work(*args, **kwargs)\n"
+            "    return run\n"
+            f"{target} = swallowed({target})\n"
+            f"sys.argv = ['ca125', *{argv!r}]\n"
+            "main()\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)  # a hang guard
+    assert "swallowed" in proc.stderr, proc.stderr
+    assert proc.returncode == 130 and "ca125: interrupted" in proc.stderr and "Traceback" not in proc.stderr, \
+        proc.stderr
+    assert out.read_text() == "an earlier result"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort", out_name]
+
+
+def test_the_stop_handler_records_the_request_keeps_ignored_signals_and_nests():
+    """Under the ``ca125`` command's handler, Ctrl-C and SIGTERM raise KeyboardInterrupt and
+    record the request (cleared when the block ends); a signal the process ignores (a job
+    started in the background under ``nohup``) stays ignored; an inner block keeps the outer
+    one's request; the previous handlers are back afterwards."""
+    import signal
+
+    from ca125kinetics.cli._workers import stop_signals_as_interrupt
+    from ca125kinetics.errors import check_stop, stop_requested
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with stop_signals_as_interrupt():
+            assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGINT)     # ignored: nothing happens
+            assert not stop_requested()
+            check_stop()
+            with stop_signals_as_interrupt():
+                with pytest.raises(KeyboardInterrupt):
+                    signal.raise_signal(signal.SIGTERM)
+            assert stop_requested()                 # the inner block's end kept it
+            with pytest.raises(KeyboardInterrupt, match="stop requested"):
+                check_stop()
+        assert not stop_requested()
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
+    assert signal.getsignal(signal.SIGTERM) is before[signal.SIGTERM]
+
+
 def test_serve_on_port_0_prints_the_port_bound(tmp_path):
     """``ca125 serve --port 0`` printed 'on http://127.0.0.1:0/': the system chooses the port
     when the socket is bound, so the message must come after binding and name that port."""

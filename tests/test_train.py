@@ -886,6 +886,37 @@ def test_a_run_interrupted_while_logging_ends_killed_not_running(run, tmp_path, 
     assert statuses and set(statuses.values()) == {"FINISHED"}  # children logged before the signal
 
 
+@pytest.mark.slow  # shares one ~20 s training run (MLflow on SQLite, export)
+def test_a_run_asked_to_stop_registers_no_champion_when_the_interruption_was_lost(run, tmp_path, monkeypatch):
+    """SIGTERM's interruption lost inside a library while the plots are drawn (pyarrow cleared
+    one in ``ca125 score``): the recorded request still ends the run KILLED, before a model
+    version is registered and made champion."""
+    from mlflow.tracking import MlflowClient
+
+    import ca125kinetics.tracking as tracking
+    from ca125kinetics import errors
+
+    result, _ = run
+    drawn = tracking.figures
+
+    def lost(res):
+        errors._STOP.set()       # what the ca125 command's signal handler records
+        return drawn(res)
+
+    monkeypatch.setattr(tracking, "figures", lost)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tracking.log_training(result, tracking_uri=uri, name="stopped", input_example=result.input_example,
+                                  model_card="card")
+    finally:
+        errors._STOP.clear()
+    client = MlflowClient(tracking_uri=uri)
+    runs = client.search_runs([client.get_experiment_by_name("stopped").experiment_id])
+    assert {r.info.run_name: r.info.status for r in runs}["train stopped"] == "KILLED"
+    assert client.search_model_versions("name='stopped'") == []
+
+
 def _children(pid: int) -> set[int]:
     """Process ids whose parent is ``pid`` (Linux /proc)."""
     out = set()

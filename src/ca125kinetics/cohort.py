@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError, argument_name, caused_by_interrupt
+from .errors import InvalidInputError, argument_name, caused_by_interrupt, check_stop, stop_requested
 from ._columns import _text_dtype
 from .io import (
     MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
@@ -509,6 +509,7 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
     early), unless an interruption stopped the consumer (:func:`_handling_interrupt`)."""
     if threads <= 1:
         for item in items:
+            check_stop()
             yield work(item)
         return
     from collections import deque
@@ -526,6 +527,7 @@ def _in_order(work, items: Iterator, threads: int) -> Iterator:
             except Exception as exc:  # noqa: BLE001 - raised below, after the results before it
                 source_error = exc
                 break
+            check_stop()
             # in the caller's context: a refusal names what the caller calls it (a command's options)
             pending.append(pool.submit(contextvars.copy_context().run, work, item))
             if len(pending) > threads:
@@ -791,7 +793,9 @@ class ChunkWriter:
 
     The chunks go to a hidden file beside ``path`` (``.NAME.partial``), renamed to ``path``
     when the block ends without an error: a run stopped by a refusal (or anything else)
-    leaves no file that looks complete, and a file already at ``path`` stays as it was.
+    leaves no file that looks complete, and a file already at ``path`` stays as it was. So
+    does a run whose process was asked to stop (:func:`ca125kinetics.errors.stop_requested`)
+    when the interruption was lost on the way: the block then raises it.
     A ``path`` that is a link to a file is followed, as the whole-table writer follows it:
     the file it names is replaced and the link stays. A ``path`` that is no file (a device
     or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is written straight into, never
@@ -853,6 +857,7 @@ class ChunkWriter:
 
     def write(self, frame: "pd.DataFrame | _CsvText") -> None:
         """Append ``frame``'s rows (for CSV, also its text made ahead by :func:`_csv_text`)."""
+        check_stop()
         if self.fmt == "csv":
             text = frame if isinstance(frame, _CsvText) else _csv_text(frame, first=self._writer is None)
             if text.first != (self._writer is None):
@@ -894,7 +899,8 @@ class ChunkWriter:
             finally:
                 if self._handle is not None:
                     self._handle.close()
-            complete = exc_type is None and self._writer is not None
+            # a run asked to stop is not completed, even when the interruption was lost
+            complete = exc_type is None and self._writer is not None and not stop_requested()
         finally:
             if not self.direct:     # a device or a pipe: nothing to rename, nothing to remove
                 try:
@@ -902,6 +908,8 @@ class ChunkWriter:
                         self.path.replace(self.target)
                 finally:
                     self.path.unlink(missing_ok=True)   # not there once renamed
+        if exc_type is None:
+            check_stop()
         return False
 
 

@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import os
 import re
+import threading
 
 __all__ = [
     "Ca125KineticsError",
@@ -26,6 +27,8 @@ __all__ = [
     "SyntheticModelWarning",
     "location",
     "caused_by_interrupt",
+    "stop_requested",
+    "check_stop",
     "hide_password",
 ]
 
@@ -116,6 +119,32 @@ def arguments_named(names: dict):
         yield
     finally:
         _ARGUMENT_NAMES.reset(token)
+
+
+#: Set when the process is asked to stop (Ctrl-C or SIGTERM) under the ``ca125`` command's
+#: handler of those signals (:func:`ca125kinetics.cli._workers.stop_signals_as_interrupt`).
+_STOP = threading.Event()
+
+
+def stop_requested() -> bool:
+    """Whether this process was asked to stop (Ctrl-C or SIGTERM, under the ``ca125``
+    command's handler), even when the :class:`KeyboardInterrupt` the request raised was lost.
+
+    A signal's handler raises where the main thread happens to be, and a library's compiled
+    code that calls back into Python there may clear any error it meets: pyarrow's conversion
+    of a pandas column looks up an attribute of the Series, pandas answers that look-up in
+    Python, and the interruption raised in it was cleared; ``ca125 score`` then finished and
+    renamed its output as if never stopped. The request is recorded apart from the exception,
+    so the places that must not finish a stopped job (:func:`check_stop`) see it."""
+    return _STOP.is_set()
+
+
+def check_stop() -> None:
+    """Raise :class:`KeyboardInterrupt` when this process was asked to stop
+    (:func:`stop_requested`): called where a job commits what it made (a chunk written,
+    the output renamed into place) and between its items."""
+    if _STOP.is_set():
+        raise KeyboardInterrupt("stop requested")
 
 
 def caused_by_interrupt(exc: BaseException) -> bool:

@@ -59,7 +59,7 @@ from urllib.parse import urlparse
 
 import pandas as pd
 
-from .errors import InvalidInputError, hide_password
+from .errors import InvalidInputError, check_stop, hide_password
 from .settings import TRACKING_DB
 
 __all__ = ["resolve_tracking_uri", "artifact_location", "open_tracking", "TrackingStore", "store_lock",
@@ -430,6 +430,7 @@ def log_training(result, *, tracking_uri: str | None = None, name: str, input_ex
             bundle_dir = save_bundle(result.bundle, tmp / "bundle")
             info = log_pyfunc_model(bundle_dir, client=client, signature=model_signature(result.bundle, input_example),
                                     input_example=input_example)
+        check_stop()    # a run asked to stop registers no champion (ended KILLED), even if the interruption was lost
         with store_lock(store.uri):
             version = _register(client, name, info, run_id, result.bundle)
         return {"tracking_uri": store.uri, "run_id": run_id, "model_uri": f"models:/{name}@{CHAMPION_ALIAS}",

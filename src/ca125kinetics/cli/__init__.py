@@ -18,7 +18,7 @@ import warnings
 from typing import Any
 
 from ..errors import (Ca125KineticsError, Ca125KineticsWarning, InvalidInputError, arguments_named, caused_by_interrupt,
-                      require_rows)
+                      require_rows, stop_requested)
 
 __all__ = ["main", "build_parser", "add_format_arguments", "format_options", "markers_options"]
 
@@ -379,8 +379,9 @@ def main(argv: list[str] | None = None) -> int:
     with fewer garbage collections (:func:`_fewer_collections`) and ends the process as soon
     as its output is written and flushed and its exit handlers have run (:func:`_exit_now`).
     Run as the process, every command but ``ca125 serve`` (the server stops gracefully by
-    itself) takes SIGTERM as Ctrl-C (:func:`._workers.sigterm_as_interrupt`): its clean-up
-    runs and it exits with 130, at once (:func:`_exit_now`, without the exit handlers).
+    itself) takes SIGTERM as Ctrl-C (:func:`._workers.stop_signals_as_interrupt`): its clean-up
+    runs and it exits with 130, at once (:func:`_exit_now`, without the exit handlers); so it
+    does when the interruption was lost inside a library (the request to stop is recorded).
     """
     process = argv is None
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -396,10 +397,15 @@ def main(argv: list[str] | None = None) -> int:
     # (``--n-jobs must be ...``, not ``n_jobs``)
     with arguments_named(_option_names(parser, args)):
         if process and args.command != "serve":   # the server handles SIGTERM itself: a graceful stop
-            from ._workers import sigterm_as_interrupt
+            from ._workers import stop_signals_as_interrupt
 
-            with sigterm_as_interrupt():
-                code = _run(args)
+            try:
+                with stop_signals_as_interrupt():
+                    code = _run(args)
+                    if code != EXIT_INTERRUPTED and stop_requested():
+                        code = _interrupted()   # asked to stop, and the interruption was lost on the way
+            except KeyboardInterrupt:           # a signal after the command's own handling
+                code = _interrupted()
         else:
             code = _run(args)
     if process and code == EXIT_INTERRUPTED:

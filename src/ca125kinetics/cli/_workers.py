@@ -5,41 +5,67 @@ from __future__ import annotations
 import contextlib
 import os
 
-from ..errors import caused_by_interrupt
+from ..errors import _STOP, caused_by_interrupt
+
+
+#: Whether a :func:`stop_signals_as_interrupt` block is running.
+_HANDLING = False
+
+
+def _stop(signum, frame):
+    """The handler of Ctrl-C and SIGTERM under :func:`stop_signals_as_interrupt`: the request is
+    recorded (:func:`ca125kinetics.errors.stop_requested`), then raised as Ctrl-C."""
+    _STOP.set()
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextlib.contextmanager
-def sigterm_as_interrupt():
-    """SIGTERM is handled as Ctrl-C while the block runs (in the main thread).
+def stop_signals_as_interrupt():
+    """Ctrl-C and SIGTERM stop the block as Ctrl-C does (in the main thread), and the request
+    to stop is recorded where the work checks it (:func:`ca125kinetics.errors.check_stop`).
 
     By default SIGTERM ends the process at once, and no ``finally`` runs: a chunked output's
     hidden ``.NAME.partial`` file stays behind (gigabytes for a registry), an MLflow run stays
     ``RUNNING`` and worker processes are left behind. A batch scheduler stops a job at its time
     limit with SIGTERM. Here SIGTERM raises :class:`KeyboardInterrupt`, so every clean-up runs
     and ``ca125`` exits with code 130 ("ca125: interrupted"), as after Ctrl-C.
+
+    The :class:`KeyboardInterrupt` raised by a signal can be lost inside a library's compiled
+    code (see :func:`~ca125kinetics.errors.stop_requested`): the recorded request still stops
+    the job where it next writes or commits its output, and the command's exit code is 130.
+    A signal the process was started ignoring stays ignored (``nohup``; Ctrl-C of a job a
+    script started in the background). A block inside another such block changes nothing (the
+    outer one's request stands).
     """
     import signal
 
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    global _HANDLING
+    if _HANDLING:
+        yield
+        return
+    _STOP.clear()
+    previous = {signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    _HANDLING = True
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _HANDLING = False
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _STOP.clear()
 
 
 @contextlib.contextmanager
 def stop_workers_on_interrupt():
-    """SIGTERM is handled as Ctrl-C (:func:`sigterm_as_interrupt`), and an interruption
+    """SIGTERM is handled as Ctrl-C (:func:`stop_signals_as_interrupt`), and an interruption
     stops the worker processes before the exception goes on.
 
     For the commands that start joblib (loky) worker processes: ``ca125 train`` (the
     cross-validation) and ``ca125 validate --bootstrap``. An interrupted MLflow run is ended
     ``KILLED`` (see :mod:`ca125kinetics.tracking`).
     """
-    with sigterm_as_interrupt():
+    with stop_signals_as_interrupt():
         try:
             yield
         except BaseException as exc:
