@@ -118,10 +118,15 @@ PC_SUSTAINED, PC_ANY = 0, 1
 RF_FIRST, RF_RESTART = 0, 1
 
 
-@_inline
-def _le(a, b):
-    """``a <= b`` up to the relative floating-point slack."""
+def at_most(a, b):
+    """``a <= b`` up to the relative floating-point slack (:data:`RTOL`): a value a rounding
+    error above a limit is at it. Elementwise on numpy arrays (plain load). The one statement
+    of that comparison: the rules here (as ``_le``), and the kinetics' and the CEA response's
+    "within the normal range" (a sample at most its ULN) use it."""
     return a <= b + RTOL * abs(b)
+
+
+_le = _inline(at_most)
 
 
 @_inline

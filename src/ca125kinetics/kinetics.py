@@ -105,7 +105,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from . import _kinetics_engine as eng
-from ._gcig_kernel import RTOL
+from ._gcig_kernel import at_most
 from ._columns import coded_text, constant_text
 from .errors import DataQualityWarning, InsufficientDataError, InvalidInputError, _invalid_reason
 from .markers import CA125, MARKERS, MarkerSpec, get_marker
@@ -899,7 +899,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
         out["nadir_censored"][idx] = (b.cens & ~before).any(axis=0)
         # each sample against its own ULN (an assay change mid-series changes the normal
         # range from that sample on); "<x" with x <= ULN is normal
-        normal = on & (val <= b.uln + RTOL * b.uln)
+        normal = on & at_most(val, b.uln)
         jt = _first_extreme(normal)
         ever = normal.any(axis=0)
         normal_day = np.where(ever, _at(day, jt), np.nan)
@@ -943,7 +943,7 @@ def _describe(batch: _Batch, s: KineticsSettings) -> dict[str, np.ndarray]:
     status[ok() & np.isnan(out["baseline_value"])] = _NO_BASELINE
     # at most the limit, with the rules' relative slack (a decimal value at the limit is at it)
     limit = s.min_baseline_uln_factor * batch.uln
-    low = out["baseline_censored"] | (out["baseline_value"] <= limit + RTOL * limit)
+    low = out["baseline_censored"] | at_most(out["baseline_value"], limit)
     status[ok() & low] = _AT_FLOOR
     status[ok() & ~(out["slope"] < 0)] = _RISING
     out["status"] = status

@@ -48,7 +48,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ._gcig_kernel import RTOL
+from ._gcig_kernel import at_most
 from .errors import _invalid_reason
 from .markers import MarkerSpec, get_marker
 from .settings import KineticsSettings, ResponseSettings
@@ -115,13 +115,14 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         ratio = post / pre
         r2 = 1.0 - d["loglinear_rss"] / d["loglinear_tss"]
     # "<x" baseline: raised or not is unknown; "<x" post with x > ULN: normal or not is unknown.
-    # "Within the normal range" with the relative slack of the kinetics and GCIG rules (RTOL):
-    # a value a rounding error above the ULN is at the ULN, as the kinetics read it. Each
-    # sample against its own ULN: after a change of assay the post sample's range applies
-    top = batch.uln + RTOL * batch.uln
-    post_top = batch.last_uln + RTOL * batch.last_uln
-    raised = (pre > top) & ~pre_cens
-    post_known = ~post_cens | (post <= post_top)
+    # "Within the normal range" with the relative slack of the kinetics and GCIG rules
+    # (at_most): a value a rounding error above the ULN is at the ULN, as the kinetics read
+    # it. Each sample against its own ULN: after a change of assay the post sample's range
+    # applies. (A missing value is neither; has_both below leaves it out.)
+    pre_high = ~at_most(pre, batch.uln) & ~np.isnan(pre)
+    post_normal = at_most(post, batch.last_uln)
+    raised = pre_high & ~pre_cens
+    post_known = ~post_cens | post_normal
     has_both = ~np.isnan(pre) & ~np.isnan(post)
     bounded = has_both & ~(pre_cens & post_cens)     # "<y" / "<x" bounds the ratio neither way
     judged = raised & has_both & post_known
@@ -129,7 +130,7 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
               & ~invalid)
     r2 = np.where(fit_ok, r2, np.nan)
     slope = np.where(fit_ok, d["slope"], np.nan)
-    normalised = pd.array(np.where(judged, post <= post_top, False), dtype="boolean")
+    normalised = pd.array(np.where(judged, post_normal, False), dtype="boolean")
     normalised[~judged] = pd.NA
     clearance = pd.array((r2 > r.clearance_r2_threshold) & (slope < 0), dtype="boolean")
     clearance[~fit_ok] = pd.NA
@@ -151,16 +152,17 @@ def response_features(markers: pd.DataFrame, *, marker: str | MarkerSpec | None 
         "clearance_r2": r2,
         "exponential_clearance": clearance,
         "clearance_r2_threshold": np.full(n, float(r.clearance_r2_threshold)),
-        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok, top, post_top),
+        "response_reason": pd.Series(_reasons(batch, d, s, spec, invalid, bounded, judged, fit_ok, pre_high,
+                                              ~post_normal),
                                      dtype=object),   # object: None stays None (pandas 3 infers str)
     }, columns=list(RESPONSE_COLUMNS))
 
 
-def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok, top,
-             post_top) -> np.ndarray:
-    """Why a feature is NA (None when every feature is defined); ``top`` and ``post_top`` are
-    the tops of the baseline's and the post sample's normal ranges as
-    :func:`response_features` compares with them."""
+def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, judged, fit_ok, pre_high,
+             post_high) -> np.ndarray:
+    """Why a feature is NA (None when every feature is defined); ``pre_high`` and ``post_high``
+    say whether the baseline and the post value are above their normal ranges, as
+    :func:`response_features` reads them."""
     out = np.full(batch.n_patients, None, dtype=object)
     window = f"days -{s.pretreatment_window_days}..{s.window_days}"
     unit = spec.unit
@@ -168,7 +170,7 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
         if invalid[i]:
             out[i] = _invalid_reason(batch.problem[i])
             continue
-        pre, post, uln, high = d["baseline_value"][i], d["last_value"][i], batch.uln[i], top[i]
+        pre, post, uln = d["baseline_value"][i], d["last_value"][i], batch.uln[i]
         pre_cens, post_cens = d["baseline_censored"][i], d["last_censored"][i]
         parts = []
         if np.isnan(pre):
@@ -180,17 +182,17 @@ def _reasons(batch, d, s: KineticsSettings, spec: MarkerSpec, invalid, bounded, 
             if pre_cens and post_cens:
                 parts.append(f"baseline and post value both reported below the assay limit "
                              f"(<{pre:g}, <{post:g} {unit}): the ratio is bounded neither way, not reported")
-            if pre_cens and pre > high:
+            if pre_cens and pre_high[i]:
                 parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), a limit above "
                              f"the ULN ({uln:g} {unit}): whether it was raised is unknown, normalisation "
                              "undetermined")
             elif pre_cens:
                 parts.append(f"baseline reported below the assay limit (<{pre:g} {unit}), at or below the "
                              f"ULN ({uln:g} {unit}): normalisation undefined")
-            elif not pre > high:
+            elif not pre_high[i]:
                 parts.append(f"baseline {pre:g} {unit} not above the ULN ({uln:g} {unit}): "
                              "normalisation undefined")
-            elif post_cens and post > post_top[i]:
+            elif post_cens and post_high[i]:
                 parts.append(f"post value reported below the assay limit (<{post:g} {unit}), a limit above "
                              f"its ULN ({batch.last_uln[i]:g} {unit}): normalisation undetermined")
         if not fit_ok[i]:
