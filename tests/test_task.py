@@ -332,3 +332,40 @@ def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_option
     renamed = score_frame(bundle, few, clin.rename(columns={"ecog": "ECOG_score"}),
                           columns={"ECOG_score": "ecog"}).set_index("patient_id")
     np.testing.assert_allclose(renamed["probability"], held["probability"], rtol=1e-9)
+
+
+def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, tmp_path):
+    """The CEA ULN is a parameter recorded with every result: a patient whose samples carry a
+    ULN of 3 ng/mL was scored on features read against 3 (her probability moves with it), but
+    the score table said nothing of it, and ``ca125 score``'s ``rules`` named only the model's
+    fallback ULN (5 ng/mL)."""
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.cli import main
+    from ca125kinetics.predict import TASK_SCORE_COLUMNS, score_frame
+    from ca125kinetics.train import fit_and_evaluate
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    ids = sorted(clinical["patient_id"])[:3]
+    few = markers[markers["patient_id"].isin(ids)].copy()
+    clin = clinical[clinical["patient_id"].isin(ids)]
+    first, second, third = ids
+    few.loc[few["patient_id"] == first, "uln"] = "3"            # another laboratory's assay
+    rows = few.index[few["patient_id"] == second]
+    few.loc[rows[-1], "uln"] = "6"                              # the last sample on another assay
+    few = few[(few["patient_id"] != third) | (pd.to_numeric(few["day"]) <= 0)]   # no post sample yet
+    assert {"uln", "post_uln"} <= set(TASK_SCORE_COLUMNS)
+    scored = score_frame(bundle, few, clin).set_index("patient_id")
+    assert scored.loc[first, "uln"] == 3 and scored.loc[first, "post_uln"] == 3
+    assert scored.loc[second, "uln"] == 5 and scored.loc[second, "post_uln"] == 6
+    assert scored.loc[third, "uln"] == 5 and np.isnan(scored.loc[third, "post_uln"])
+    few.to_csv(tmp_path / "m.csv", index=False)
+    clin.to_csv(tmp_path / "c.csv", index=False)
+    save_bundle(bundle, tmp_path / "model")
+    assert main(["score", "--model", str(tmp_path / "model"), "--markers", str(tmp_path / "m.csv"),
+                 "--clinical", str(tmp_path / "c.csv"), "--out", str(tmp_path / "s.csv")]) == 0
+    cli = pd.read_csv(tmp_path / "s.csv", dtype={"patient_id": str}).set_index("patient_id")
+    assert cli.loc[first, "uln"] == 3 and cli.loc[second, "post_uln"] == 6

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from functools import partial
 from collections.abc import Iterable
 from typing import Any, Mapping
@@ -150,9 +151,25 @@ def _score_task(bundle, task, frame, clinical, formats, allow_imputed: bool = Fa
     out["warnings"] = np.where(bad, "", _task_warnings(bundle, patient, task, levels,
                                                        markers.attrs.get(NOTES_ATTR))).astype(object)
     out["task"], out["outcome"], out["marker"] = task.name, task.outcome, task.marker
+    out["uln"], out["post_uln"] = _task_ulns(patient, bad)
     out["model_name"], out["model_version"] = bundle.name, bundle.version
     out["model_family"], out["trained_on_synthetic"] = bundle.model_family, bool(bundle.trained_on_synthetic)
     return out[list(TASK_SCORE_COLUMNS)]
+
+
+def _task_ulns(patient: pd.DataFrame, bad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per patient the ULN of the baseline sample (the wide form's ``uln``) and of the last used
+    on-treatment sample (its ``last_uln`` when the last used sample is after day 0, the post
+    sample of the response features), NaN for invalid input and where there is no such sample."""
+    n = len(patient)
+    uln = patient["uln"].to_numpy(dtype=float) if "uln" in patient.columns else np.full(n, np.nan)
+    last = patient["last_uln"].to_numpy(dtype=float) if "last_uln" in patient.columns else np.full(n, np.nan)
+    days = [c for c in patient.columns if re.fullmatch(r"day_[0-9]+", c)]
+    with np.errstate(invalid="ignore"):
+        last_day = (np.nanmax(patient[days].to_numpy(dtype=float), axis=1, initial=-np.inf) if days
+                    else np.full(n, -np.inf))
+    post = np.where(last_day > 0, last, np.nan)
+    return np.where(bad, np.nan, uln), np.where(bad, np.nan, post)
 
 
 #: The marker decline a task model measures: named where it is imputed (rule 5).

@@ -74,9 +74,12 @@ SCORE_COLUMNS = (
 
 #: Columns of :func:`score_frame` for a model of a task other than the default
 #: (:mod:`ca125kinetics.task`): no GCIG rule or ovarian score applies.
+#: ``uln`` and ``post_uln`` are the ULNs (marker units) the patient's values were read by: the
+#: baseline sample's and the last used on-treatment sample's (NaN without one), each its row's
+#: ``uln`` or the marker's default, as the response features read them.
 TASK_SCORE_COLUMNS = ("patient_id", "status", "reason", "probability", "p_low", "p_high", "threshold",
-                      "decision", "warnings", "task", "outcome", "marker", "model_name", "model_version",
-                      "model_family", "trained_on_synthetic")
+                      "decision", "warnings", "task", "outcome", "marker", "uln", "post_uln", "model_name",
+                      "model_version", "model_family", "trained_on_synthetic")
 
 
 
