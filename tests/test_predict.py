@@ -208,6 +208,28 @@ def test_progression_fires_first(bundle):
                                        "(group C) on day 21.")
 
 
+def test_a_progression_awaiting_confirmation_is_a_warning_not_silence(bundle):
+    """The latest CA-125 reached the GCIG progression threshold (2 x nadir, group B; 2 x ULN
+    after normalising, group A) with no sample yet 7 days later: one more sample at or above
+    it makes the patient not a candidate (rule 2). The decision was given with no warning at
+    all (only ``progression_reason`` said it); the warnings name the candidate and its day."""
+    for days, values, group in (([0, 21, 42, 63], [400.0, 100.0, 80.0, 170.0], "B"),
+                                ([0, 21, 42, 63], [400.0, 30.0, 20.0, 75.0], "A"),
+                                ([-2, 21, 42], [20.0, 25.0, 80.0], "C")):
+        p = P.predict({"day": days, "ca125": values}, dict(CLINICAL, recist="SD"), model=bundle)
+        assert p.progression["progressed"] is False and p.decision in ("resectable", "not_resectable")
+        pending = [w for w in p.warnings if "progression" in w]
+        assert pending == [f"GCIG CA-125 progression candidate on day 63 (group {group}) awaits confirmation: a "
+                           "sample >= 7 days later at or above its threshold would be a GCIG progression, and the "
+                           "patient not a candidate (see progression_reason)"
+                           .replace("day 63", f"day {days[-1]}")], (group, p.warnings)
+    # a confirmed progression, or none in sight, gives no such warning
+    confirmed = P.predict({"day": [-2, 21, 42], "ca125": [20.0, 80.0, 95.0]}, {"recist": "PR"}, model=bundle)
+    assert not [w for w in confirmed.warnings if "candidate" in w]
+    worked = P.predict(WORKED, CLINICAL, model=bundle)
+    assert not [w for w in worked.warnings if "candidate" in w]
+
+
 def test_no_response_and_no_recist_is_undetermined_not_ineligible(bundle):
     # RESCUE admits RECIST CR/PR/SD or a GCIG response: without RECIST, no GCIG response leaves the
     # entry criterion undetermined (issue: no confident answer from missing data)

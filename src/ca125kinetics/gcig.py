@@ -1849,6 +1849,10 @@ def _gcig_columns(rows: _Rows, invalid: dict[int, str], recist=None, none=None) 
         progression_day=days[k.I_PROG_DAY],
         progression_status=p_status,
         progression_reason=p_reason,
+        # not a cohort column: the day of a progression candidate awaiting its confirmation
+        # (the reason says it in words), for predict's warnings
+        progression_candidate_day=_Masked(np.where(valid & (pcode == k.P_PENDING), i[:, k.I_CAND_DAY], 0),
+                                          ~(valid & (pcode == k.P_PENDING))),
     )
     if combined is not None:
         columns["combined_category"] = combined
@@ -1912,7 +1916,7 @@ def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
     from .io import PatientBatch
 
     columns = batch_gcig(PatientBatch.from_records(list(patients)), settings)
-    return {name: _python_list(values) for name, values in columns.items()}
+    return {name: _python_list(values) for name, values in columns.items() if name != "progression_candidate_day"}
 
 
 # columns whose type is fixed (the others are text, typed as pandas types text)

@@ -124,7 +124,9 @@ model was trained on synthetic data, "Model trained on synthetic data."
 
 Per-patient warnings (never Python warnings): fewer than ``min_samples`` CA-125 values in
 the kinetics window, values beyond the kinetics window (day 100), pretreatment value below
-2 x ULN or absent (GCIG not evaluable), censored values, samples excluded by GCIG rules (these
+2 x ULN or absent (GCIG not evaluable), a GCIG progression candidate awaiting its confirmation
+(the latest CA-125 at or above the progression threshold, no sample yet 7 days later: rule 2 has
+not fired, but one more sample can fire it), censored values, samples excluded by GCIG rules (these
 and the values beyond day 100 named by value and day, the first five),
 unknown clinical predictors, inputs outside the range seen in training
 (``ModelBundle.feature_ranges``), and what the reader noticed without refusing the patient

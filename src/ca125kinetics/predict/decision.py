@@ -432,7 +432,8 @@ def _g_texts(values: np.ndarray, spec: str = "g") -> np.ndarray:
 
 def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.ndarray], bundle,
               ranges: Mapping, unknown: tuple[np.ndarray, np.ndarray], n_excluded: np.ndarray,
-              unseen: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+              unseen: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
+              candidate_day: np.ndarray | None = None) -> np.ndarray:
     """Per-patient warnings (strings; never Python warnings), ``"; "``-joined, ``""`` for none.
 
     ``batch`` is the scored ``PatientBatch``; ``rows`` the score columns as the engine holds
@@ -442,7 +443,8 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
     decision rule's ``missing`` and ``n_missing``); ``n_excluded`` the number of samples each
     patient's GCIG rules set aside (NaN unknown); ``unseen`` per categorical predictor the
     patients whose level the model never learned, and their values (counted among the
-    unknown: the warning says why). An invalid patient gets no warning.
+    unknown: the warning says why); ``candidate_day`` the day of a GCIG progression candidate
+    awaiting its confirmation (NaN for none). An invalid patient gets no warning.
     """
     ks, gs = bundle.kinetics_settings, bundle.gcig_settings
     n = batch.n
@@ -506,6 +508,16 @@ def _warnings(batch, rows: Mapping[str, np.ndarray], clinical: Mapping[str, np.n
                        + " sample(s) excluded by the GCIG rules (drawn on the day of, or within "
                        + f"{gs.interference_window_days} days after, paracentesis, thoracentesis or surgery, or on or "
                          f"after mouse antibody administration), not used by {by}: " + names[excluded]))
+    if candidate_day is not None:
+        # the latest CA-125 reached the progression threshold, not yet confirmed: one more sample
+        # can turn the decision into "not a candidate" (rule 2), so the result says so
+        pending = np.flatnonzero(warned & ~np.isnan(candidate_day))
+        group = text_objects(take_text(rows["progression_group"], pending))
+        pieces.append((pending, "GCIG CA-125 progression candidate on day "
+                       + text_objects(_int_texts(candidate_day[pending])) + " (group " + group.astype(object)
+                       + f") awaits confirmation: a sample >= {gs.progression_gap_days} days later at or above its "
+                         "threshold would be a GCIG progression, and the patient not a candidate (see "
+                         "progression_reason)"))
     low = np.flatnonzero(low)
     pieces.append((low, "pretreatment CA-125 " + _g_texts(base[low]) + f" U/mL is below {gs.evaluable_factor:g} x ULN ("
                    + _g_texts(limit[low]) + " U/mL): GCIG response not evaluable"))

@@ -251,6 +251,7 @@ _GCIG_OUTPUT = {
     "progression_status": "progression_status", "progression_reason": "progression_reason",
     "combined_category": "combined_category",
     "n_excluded": "gcig_n_excluded",     # for the warnings only (not a score column)
+    "progression_candidate_day": "gcig_progression_candidate_day",     # for the warnings only
 }
 
 
@@ -440,6 +441,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
         at[show] = codes[j]
         out[c] = labels_text([*texts, None], at)
     n_excluded = gcig.pop("gcig_n_excluded")
+    candidate_day = gcig.pop("gcig_progression_candidate_day")
     out.update(gcig)
     out["recist"] = clinical["recist"]
     for c in _PUBLISHED_COLUMNS:      # built from the few distinct results of the rules
@@ -477,7 +479,7 @@ def _score_columns(bundle, batch: PatientBatch, problems: Mapping[str, str],
     ranges = dict(getattr(bundle, "feature_ranges", None) or {})
     inputs = {**{c: clinical[c] for c in CLINICAL_FACTORS}, "ca125_at_recurrence": ca125_rec}
     out["warnings"] = _warnings(batch, out, inputs, bundle, ranges, (missing, n_missing), n_excluded,
-                                {c: (mask, clinical[c]) for c, mask in unseen.items()})
+                                {c: (mask, clinical[c]) for c, mask in unseen.items()}, candidate_day)
     for c, value in (("model_name", str(getattr(bundle, "name", ""))),
                      ("model_version", str(getattr(bundle, "version", ""))),
                      ("model_family", str(getattr(bundle, "model_family", ""))),
