@@ -1109,6 +1109,26 @@ def test_no_landmark_decision_once_the_samples_show_progression():
     assert all(pt.status != "not_candidate" for pt in same.trajectory.points)
 
 
+def test_a_landmark_ruled_out_by_recist_pd_does_not_say_the_samples_show_it():
+    """RECIST is imaging, not CA-125: a landmark ruled out by RECIST PD said "RECIST
+    progressive disease in the samples up to day 70"; it says the RECIST category is read as
+    known by then, and a GCIG progression still says the samples show it."""
+    from ca125kinetics.predict import predict
+
+    p = predict({"day": [0, 21, 42, 63, 84], "ca125": [60, 40, 30, 20, 15]}, {**CLINICAL, "recist": "PD"})
+    assert p.decision == "not_candidate_recist_pd"
+    points = {pt.landmark: pt for pt in p.trajectory.points}
+    for key, day in (("cycle3", 70), ("cycle4", 91)):
+        assert points[key].status == "not_candidate"
+        assert points[key].reason.startswith(f"no decision: RECIST progressive disease, the category read as known "
+                                             f"by day {day}: not a candidate"), \
+            points[key].reason
+        assert "in the samples" not in points[key].reason
+    q = predict({"day": [-5, 21, 42, 63, 84], "ca125": [1000, 150, 100, 210, 220]}, {**CLINICAL, "recist": "PR"})
+    cycle4 = next(pt for pt in q.trajectory.points if pt.landmark == "cycle4")
+    assert cycle4.reason.startswith("no decision: GCIG CA-125 progression in the samples up to day 91: not a candidate")
+
+
 def test_landmarks_give_no_decision_on_unknown_factors_whichever_rule_decided():
     """ECOG and ascites unknown: the patient's decision is withheld (rule 5) only when the
     rules before it pass; when an earlier rule decided (entry criterion undetermined here),

@@ -669,8 +669,11 @@ def build_trajectory(landmark_models, *, days, values, threshold: float, final: 
         visit = usable_days[(usable_days >= lm.first_day) & (usable_days <= lm.last_day)]
         drawn = sample_days[(sample_days >= lm.first_day) & (sample_days <= lm.last_day)]
         if status == "ok" and len(got) > 5 and got[5] in _NOT_CANDIDATE:
+            # RECIST is imaging (undated, read from recist_from_cycle on), not "in the samples"
+            shown = (f" in the samples up to day {lm.last_day}" if got[5] == "not_candidate_progression" else
+                     f", the category read as known by day {lm.last_day}")
             status, reason = "not_candidate", (
-                f"no decision: {_NOT_CANDIDATE[got[5]]} in the samples up to day {lm.last_day}: not a candidate "
+                f"no decision: {_NOT_CANDIDATE[got[5]]}{shown}: not a candidate "
                 "for secondary cytoreduction, whatever the probability (shown for information only)")
         elif status == "ok" and len(got) > 4 and got[4] == 0 and not allow_imputed:
             status, reason = "insufficient", (
