@@ -121,6 +121,14 @@ def test_text_report_states_the_combined_category_when_recist_is_unknown(bundle)
     assert "RECIST: unknown; combined RECIST + CA-125 category: PD" in p.to_text()
 
 
+def test_text_report_names_the_setting_of_the_kelim_cut_off_it_applies(bundle):
+    """KELIM cut-offs are named per setting (first_line 1.0, relapse 1.08); the report of a
+    patient at first platinum-sensitive recurrence wrote "(favourable >= 1.0)", the first-line
+    cut-off, without saying whose it is."""
+    text = P.predict(WORKED, CLINICAL, model=bundle).to_text()
+    assert "(favourable >= 1, the first_line cut-off; relapse 1.08)" in text, text
+
+
 _MIDPOINTS = [(k + 0.5) / 100 for k in range(100)]
 
 

@@ -436,6 +436,18 @@ def _imputed_note(p: Prediction) -> str:
     return ""
 
 
+def _favourable_text() -> str:
+    """The KELIM cut-off a single patient's report applies, with its setting named (a cut-off
+    per setting, ``settings.KELIM_CUTOFFS``): ``favourable >= 1.0, the first_line cut-off;
+    relapse 1.08``."""
+    from ..settings import KELIM_CUTOFFS, KELIM_FAVOURABLE_SCORE
+
+    used = next((name for name, value in KELIM_CUTOFFS.items() if value == KELIM_FAVOURABLE_SCORE), None)
+    others = "; ".join(f"{name} {value:g}" for name, value in KELIM_CUTOFFS.items() if name != used)
+    return (f"favourable >= {KELIM_FAVOURABLE_SCORE:g}" + (f", the {used} cut-off" if used else "")
+            + (f"; {others}" if others else ""))
+
+
 def _format_text(p: Prediction) -> str:
     lines = [f"Patient {p.patient_id}", ""]
     if p.status in SCORED_STATUSES:
@@ -464,7 +476,7 @@ def _format_text(p: Prediction) -> str:
     k = p.kinetics
     ks = p.model.get("kinetics") or {}
     lines.append(f"  KELIM-like k: {_fmt(k['k'], '.4f', '/day')}, half-life {_fmt(k['half_life_days'], '.1f', ' days')}, "
-                 f"standardized score {_fmt(k['kelim_score'], '.2f')} (favourable >= 1.0)")
+                 f"standardized score {_fmt(k['kelim_score'], '.2f')} ({_favourable_text()})")
     lines.append(f"    score = k / k_ref, k_ref {_fmt(ks.get('k_ref'), '.4g', '/day')} "
                  f"({ks.get('k_ref_source') or 'source not recorded'})")
     if p.published_scores:
