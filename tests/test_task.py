@@ -369,3 +369,21 @@ def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, tmp_path)
                  "--clinical", str(tmp_path / "c.csv"), "--out", str(tmp_path / "s.csv")]) == 0
     cli = pd.read_csv(tmp_path / "s.csv", dtype={"patient_id": str}).set_index("patient_id")
     assert cli.loc[first, "uln"] == 3 and cli.loc[second, "post_uln"] == 6
+
+
+def test_the_web_app_refuses_a_model_of_another_task(subset):
+    """``ca125 serve`` (``create_app``) loaded a rectal downstaging model on CEA and answered
+    every request with a 422 about the model's missing columns, having read the request's
+    ``ca125`` samples for a CEA model; the page and the REST API serve the complete-resection
+    model (CA-125, GCIG rules): such a model is refused when the app is built, saying what
+    scores it."""
+    from ca125kinetics.train import fit_and_evaluate
+    from ca125kinetics.web.app import create_app
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA.*ca125 score --model"):
+        create_app(bundle)
