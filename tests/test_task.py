@@ -387,3 +387,30 @@ def test_the_web_app_refuses_a_model_of_another_task(subset):
     bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
     with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA.*ca125 score --model"):
         create_app(bundle)
+
+
+def test_validate_refuses_a_model_of_another_task(subset, tmp_path, capsys):
+    """``ca125 validate`` with a rectal downstaging model asked for a ``complete_resection``
+    column, and once one was renamed in, for a ``ca125`` column in the CEA table: it validates
+    complete-resection models (CA-125, GCIG rules). The model of another task is refused first,
+    saying what it predicts and where its evaluation is; ``validate_model`` likewise."""
+    from ca125kinetics.bundle import save_bundle
+    from ca125kinetics.cli import main
+    from ca125kinetics.train import fit_and_evaluate
+    from ca125kinetics.validation.studies import validate_model
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    save_bundle(bundle, tmp_path / "model")
+    markers.to_csv(tmp_path / "m.csv", index=False)
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    assert main(["validate", "--model", str(tmp_path / "model"), "--markers", str(tmp_path / "m.csv"), "--clinical",
+                 str(tmp_path / "c.csv"), "--out", str(tmp_path / "v.html"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "predicts downstaging" in err and "from CEA" in err and "complete_resection" not in err, err
+    assert not (tmp_path / "v.html").exists()
+    with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA"):
+        validate_model(markers, clinical, model=bundle)

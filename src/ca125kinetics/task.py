@@ -39,7 +39,7 @@ from .errors import InvalidInputError
 from .markers import get_marker
 
 __all__ = ["TaskSpec", "DEFAULT_TASK", "COMPARATORS", "OVARIAN_COMPARATORS", "RESPONSE_COMPARATORS",
-           "RECORDED_AFTER_START", "bundle_task"]
+           "RECORDED_AFTER_START", "bundle_task", "require_default_task"]
 
 #: The published ovarian scores (need the ovarian clinical fields and CA-125).
 OVARIAN_COMPARATORS = ("ago", "imodel", "mskcc")
@@ -168,3 +168,18 @@ def bundle_task(bundle) -> TaskSpec:
     config = (getattr(bundle, "training_summary", None) or {}).get("config") or {}
     task = config.get("task")
     return DEFAULT_TASK if task is None else TaskSpec.from_dict(task)
+
+
+def require_default_task(bundle, where: str) -> None:
+    """Refuse a model of another task where only complete-resection models (CA-125 series,
+    GCIG rules, the decision rule) are read: ``where`` names that place (the web page and the
+    REST API; the validation study). :class:`InvalidInputError` says what the model predicts
+    and what scores it, before any table is read (it would otherwise be read as CA-125 and
+    refused for columns the model does not need)."""
+    task = bundle_task(bundle)
+    if not task.is_default:
+        raise InvalidInputError(
+            f"the model {getattr(bundle, 'name', '')!r} predicts {task.description} from "
+            f"{get_marker(task.marker).label}; {where} a complete-resection model (CA-125 series, GCIG rules): "
+            "score this model with ca125 score --model ... (or its MLflow pyfunc); its held-out evaluation is "
+            "in its training result (ca125 train)")

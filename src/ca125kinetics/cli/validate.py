@@ -10,6 +10,7 @@ from ..errors import InvalidInputError, require_rows
 from ..features import build_patient_frame
 from ..io import read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model
+from ..task import require_default_task
 from ..scores import with_model_provenance
 from ..settings import kelim_cutoff
 from ..tracking import quiet_mlflow
@@ -59,6 +60,7 @@ def cli_validate(args) -> int:
     _check_bootstrap_options(args)                  # refused before the work, not after it
     cutoff = kelim_cutoff(args.kelim_cutoff)        # refused before the work
     bundle = load_model(args.model)
+    require_default_task(bundle, "ca125 validate validates")     # before the tables are read
     if not str(args.out).lower().endswith((".html", ".htm")):  # refuse before the work, not after
         raise InvalidInputError(f"--out {args.out!r}: the validation report is HTML; give a name ending in .html "
                                 "(a PDF can be printed from it in a browser)")

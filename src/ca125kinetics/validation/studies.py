@@ -571,11 +571,13 @@ def validate_model(markers, clinical, *, model=None, subgroups: Sequence[str] = 
     """
     from ..io import read_clinical
     from ..predict import load_model, predict_cohort
+    from ..task import require_default_task
     from ..predict.result import SCORED_STATUSES
 
     thresholds = _check_thresholds(thresholds)
     kelim_cut = _kelim_cutoff(kelim_cutoff)
     bundle = load_model(model)
+    require_default_task(bundle, "validate_model validates")
     # the report states the net benefit at the model's own threshold (a bundle's is in (0, 1)),
     # and draws the curve, which needs two points
     thresholds = np.unique(_check_thresholds(

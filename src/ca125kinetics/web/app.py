@@ -1051,22 +1051,6 @@ def _model_notice(bundle) -> str:
     return _notice(bool(getattr(bundle, "trained_on_synthetic", False)))
 
 
-def _refuse_other_task(bundle) -> None:
-    """The page and the REST API score the complete-resection task (CA-125 samples, the GCIG
-    rules, the decision rule): a model of another task (:mod:`ca125kinetics.task`, e.g.
-    downstaging on CEA) is refused when the app is built, rather than loaded and then
-    answering every request with an error about its inputs."""
-    from ..markers import get_marker
-    from ..task import bundle_task
-
-    task = bundle_task(bundle)
-    if not task.is_default:
-        raise InvalidInputError(
-            f"the model {getattr(bundle, 'name', '')!r} predicts {task.description} from "
-            f"{get_marker(task.marker).label}; the web page and the REST API serve a complete-resection model "
-            "(CA-125 series, GCIG rules): score this model with ca125 score --model ... (or its MLflow pyfunc)")
-
-
 def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float = BODY_TIMEOUT_S,
                drug_codes=None, event_codes=None, allowed_hosts=None, bound_host=None) -> FastAPI:
     """Build the FastAPI app serving ``model`` (verified and loaded now, so errors surface early).
@@ -1101,13 +1085,14 @@ def create_app(model=None, *, title: str = "ca125kinetics", body_timeout: float 
     """
     from ..predict import load_model
     from ..sources._codes import exclusion_events, line_drugs
+    from ..task import require_default_task
 
     # refused here, before the model is loaded
     read_codes, read_events = line_drugs(drug_codes), exclusion_events(event_codes)
     allowed_hosts = check_allowed_hosts(allowed_hosts)
     codes = {k: dict(v) for k, v in (("drug_codes", drug_codes), ("event_codes", event_codes)) if v}
     bundle = load_model(model)
-    _refuse_other_task(bundle)
+    require_default_task(bundle, "the web page and the REST API serve")
     app = FastAPI(
         docs_url=None, redoc_url=None,  # both load scripts from a CDN, which the CSP forbids
         title=f"{title} scoring API",
