@@ -414,3 +414,23 @@ def test_validate_refuses_a_model_of_another_task(subset, tmp_path, capsys):
     assert not (tmp_path / "v.html").exists()
     with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA"):
         validate_model(markers, clinical, model=bundle)
+
+
+def test_predict_of_one_patient_refuses_a_model_of_another_task(subset):
+    """``predict`` (and ``predict_many``) build a Prediction of the complete-resection task (GCIG
+    rules, trajectory); with a rectal downstaging model they refused a CEA series by telling the
+    user to use "a model trained for it", the very model given, or failed on the model's
+    missing input columns. They now say the model's task and what scores it."""
+    from ca125kinetics.predict import predict, predict_many
+    from ca125kinetics.train import fit_and_evaluate
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    for call in (lambda: predict({"day": [-5, 14, 28], "cea": [12.0, 8.0, 4.0]}, {}, model=bundle),
+                 lambda: predict([(-5, 12.0), (14, 8.0), (28, 4.0)], {}, model=bundle),
+                 lambda: predict_many([[(-5, 12.0), (14, 8.0), (28, 4.0)]], model=bundle)):
+        with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA.*score_frame"):
+            call()

@@ -173,7 +173,7 @@ def bundle_task(bundle) -> TaskSpec:
 def require_default_task(bundle, where: str) -> None:
     """Refuse a model of another task where only complete-resection models (CA-125 series,
     GCIG rules, the decision rule) are read: ``where`` names that place (the web page and the
-    REST API; the validation study). :class:`InvalidInputError` says what the model predicts
+    REST API; the validation study; ``predict`` of one patient). :class:`InvalidInputError` says what the model predicts
     and what scores it, before any table is read (it would otherwise be read as CA-125 and
     refused for columns the model does not need)."""
     task = bundle_task(bundle)
@@ -181,5 +181,5 @@ def require_default_task(bundle, where: str) -> None:
         raise InvalidInputError(
             f"the model {getattr(bundle, 'name', '')!r} predicts {task.description} from "
             f"{get_marker(task.marker).label}; {where} a complete-resection model (CA-125 series, GCIG rules): "
-            "score this model with ca125 score --model ... (or its MLflow pyfunc); its held-out evaluation is "
-            "in its training result (ca125 train)")
+            "score this model with predict.score_frame or predict_cohort (ca125 score --model ..., or its MLflow "
+            "pyfunc); its held-out evaluation is in its training result (ca125 train)")

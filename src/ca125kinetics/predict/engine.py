@@ -642,12 +642,22 @@ def predict(markers, clinical=None, *, model=None, allow_imputed: bool = False,
         See :func:`load_model`.
     """
     bundle = load_model(model)
+    _require_default_task(bundle, "predict")
     record, problems = _record(markers, clinical, bundle.gcig_settings, columns,
                                date_format=date_format, decimal=decimal, thousands=thousands)
     rows = _score_patients(bundle, [record], problems, allow_imputed, names=_PREDICT_NAMES)
     later = DeferredTrajectories(bundle, [record], problems, rows, allow_imputed=allow_imputed, score=_score_patients,
                                  kinetics_step=_kinetics_step)
     return _prediction_from_row(rows[0], record.samples(), bundle, partial(later.get, 0))
+
+
+def _require_default_task(bundle, name: str) -> None:
+    """:func:`predict` and :func:`predict_many` build Predictions of the complete-resection task
+    (GCIG rules, decision rule, trajectory): a model of another task is refused, naming what
+    scores it (:func:`score_frame`)."""
+    from ..task import require_default_task
+
+    require_default_task(bundle, f"{name} gives the Prediction (GCIG rules, decision rule, trajectory) of")
 
 
 def _pairs(items) -> list[tuple]:
@@ -695,6 +705,7 @@ def predict_many(items, *, model=None, allow_imputed: bool = False) -> list[Pred
         items share a patient identifier.
     """
     bundle = load_model(model)
+    _require_default_task(bundle, "predict_many")
     records, problems = [], {}
     for m, c in _pairs(items):
         record, found = _record(m, c, bundle.gcig_settings)
