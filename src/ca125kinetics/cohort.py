@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import InvalidInputError, argument_name, caused_by_interrupt, check_stop, stop_requested
+from .errors import InvalidInputError, argument_name, caused_by_interrupt, check_stop
 from ._columns import _text_dtype
 from .io import (
     MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
@@ -792,40 +792,24 @@ class ChunkWriter:
     table. Use as a context manager; :attr:`n_rows` counts the rows written.
 
     The chunks go to a hidden file beside ``path`` (``.NAME.partial``), renamed to ``path``
-    when the block ends without an error: a run stopped by a refusal (or anything else)
-    leaves no file that looks complete, and a file already at ``path`` stays as it was. So
-    does a run whose process was asked to stop (:func:`ca125kinetics.errors.stop_requested`)
-    when the interruption was lost on the way: the block then raises it.
-    A ``path`` that is a link to a file is followed, as the whole-table writer follows it:
-    the file it names is replaced and the link stays. A ``path`` that is no file (a device
-    or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is written straight into, never
-    replaced: the rename had put a regular file in place of ``/dev/stdout`` (or the null
-    device), and the table never reached stdout.
-
-    The hidden file is the writer's own and its name is predictable: whatever is at that name
-    (a partial file left by a run killed outright, or a symbolic link planted in a shared
-    folder) is removed, never followed, and the file is created new (``O_EXCL | O_NOFOLLOW``)
-    and written through one handle to the end. A link there had made the chunks, patient
-    data, overwrite the file it named.
+    when the block ends without an error, as every output of the package is written
+    (:class:`ca125kinetics._atomic.AtomicFile`: a link to a file followed, a device or a pipe
+    such as ``/dev/stdout`` written straight into, the hidden name never followed): a run
+    stopped by a refusal (or anything else) leaves no file that looks complete, and a file
+    already at ``path`` stays as it was. So does a run whose process was asked to stop
+    (:func:`ca125kinetics.errors.stop_requested`) when the interruption was lost on the way:
+    the block then raises it.
     """
 
     def __init__(self, path, fmt: str):
         if fmt not in ("csv", "parquet"):
             raise InvalidInputError(f"chunked output is written as csv or parquet, not {fmt!r}")
-        from pathlib import Path
+        from ._atomic import AtomicFile
 
-        self.target, self.fmt, self.n_rows = Path(path), fmt, 0
-        if self.target.is_dir():
-            raise InvalidInputError(f"--out {self.target} is a directory; give the name of the file to write")
-        if self.target.is_symlink() and self.target.is_file():
-            self.target = self.target.resolve()
-        #: a device or a pipe, written straight into (its one handle, for CSV, open until the end)
-        self.direct = self.target.exists() and not self.target.is_file()
-        if self.direct:
-            self.path = self.target
-        else:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            self.path = self.target.with_name(f".{self.target.name}.partial")
+        #: the target, its hidden partial file (or the device or pipe itself) and the rename
+        self._out = AtomicFile(path)
+        self.target, self.direct, self.path = self._out.target, self._out.direct, self._out.path
+        self.fmt, self.n_rows = fmt, 0
         self._handle = None
         self._writer = None
         self._schema = None
@@ -834,26 +818,8 @@ class ChunkWriter:
         return self
 
     def _open(self):
-        """The binary handle the chunks are written through: the device or pipe itself, or the
-        hidden partial file created new, after removing (not following) whatever was there."""
-        import os
-
-        if self.direct:
-            return open(self.path, "wb")  # noqa: SIM115 - closed by __exit__
-        try:
-            self.path.unlink()      # a link itself, never the file it names
-        except FileNotFoundError:
-            pass
-        except IsADirectoryError as exc:
-            raise InvalidInputError(f"{self.path} is a directory in the place of the hidden file the output is "
-                                    f"written to before it is renamed to {self.target.name}; remove it") from exc
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
-        try:
-            descriptor = os.open(self.path, flags, 0o666)
-        except FileExistsError as exc:
-            raise InvalidInputError(f"{self.path} was created by another process while this one wrote its output "
-                                    f"there; give --out a name in a folder only you write to") from exc
-        return os.fdopen(descriptor, "wb")
+        """The binary handle the chunks are written through (:meth:`AtomicFile.open`)."""
+        return self._out.open()
 
     def write(self, frame: "pd.DataFrame | _CsvText") -> None:
         """Append ``frame``'s rows (for CSV, also its text made ahead by :func:`_csv_text`)."""
@@ -899,15 +865,10 @@ class ChunkWriter:
             finally:
                 if self._handle is not None:
                     self._handle.close()
-            # a run asked to stop is not completed, even when the interruption was lost
-            complete = exc_type is None and self._writer is not None and not stop_requested()
+            # (a run asked to stop is not completed, even when the interruption was lost)
+            complete = exc_type is None and self._writer is not None
         finally:
-            if not self.direct:     # a device or a pipe: nothing to rename, nothing to remove
-                try:
-                    if complete:
-                        self.path.replace(self.target)
-                finally:
-                    self.path.unlink(missing_ok=True)   # not there once renamed
+            self._out.finish(complete)
         if exc_type is None:
             check_stop()
         return False

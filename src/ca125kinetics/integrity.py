@@ -116,9 +116,9 @@ def write_manifest(directory) -> Path:
     """
     root = _directory(directory)
     lines = [f"{sha256_file(root / rel)}  {rel}\n" for rel in _files(root)]
-    path = root / MANIFEST_NAME
-    path.write_text("".join(lines), encoding="utf-8", newline="\n")
-    return path
+    from ._atomic import write_file
+
+    return write_file(root / MANIFEST_NAME, "".join(lines))
 
 
 def read_manifest(directory) -> dict[str, str]:

@@ -4046,16 +4046,19 @@ def json_records(frame: pd.DataFrame) -> str:
 
 def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
     """Write a result table as CSV, Parquet or JSON (records, :func:`json_records`), chosen by
-    suffix or ``fmt``."""
+    suffix or ``fmt``, whole or not at all (:func:`ca125kinetics._atomic.atomic_file`: a
+    failure or a stop on the way leaves the file already at ``path`` as it was)."""
+    from ._atomic import atomic_file
+
     path = Path(path)
     fmt = (fmt or path.suffix.lstrip(".") or "csv").lower()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv":
-        frame.to_csv(path, index=False)
-    elif fmt in ("parquet", "pq"):
-        frame.to_parquet(path, index=False)
-    elif fmt == "json":
-        path.write_text(json_records(frame))
-    else:
+    if fmt not in ("csv", "parquet", "pq", "json"):
         raise InvalidInputError(f"unknown output format {fmt!r}; use .csv, .parquet or .json", source=str(path))
+    with atomic_file(path) as handle:
+        if fmt == "csv":
+            frame.to_csv(handle, index=False, encoding="utf-8")
+        elif fmt == "json":
+            handle.write(json_records(frame).encode("utf-8"))
+        else:
+            frame.to_parquet(handle, index=False)
     return path

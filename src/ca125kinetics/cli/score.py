@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 import pandas as pd
 
+from .._atomic import write_file
 from ..errors import Ca125KineticsError, InvalidInputError
 from ..io import _padded_ids, json_records, read_clinical, read_markers, setting_uln, write_table
 from ..predict import load_model, predict, score_frame
@@ -182,8 +182,7 @@ def _cli_score_task(args, bundle) -> int:
 def _write_score_output(text: str, n: int, out) -> int:
     """``ca125 score``'s output: to ``out`` (saying how many patients on stderr) or stdout."""
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(text, encoding="utf-8")
+        write_file(out, text)
         print(f"wrote {n} patient(s) to {out}", file=sys.stderr)
     else:
         sys.stdout.write(text)

@@ -990,11 +990,11 @@ def _treatment_starts(administered, requested, given, patients: Iterable[str],
 
 
 def write_fhir(bundle: Mapping, path) -> Path:
-    """Write a Bundle (or any FHIR JSON) to ``path`` as compact UTF-8 JSON."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(bundle, separators=(",", ":"), allow_nan=False), encoding="utf-8")
-    return path
+    """Write a Bundle (or any FHIR JSON) to ``path`` as compact UTF-8 JSON, whole or not at all
+    (:func:`ca125kinetics._atomic.write_file`)."""
+    from .._atomic import write_file
+
+    return write_file(path, json.dumps(bundle, separators=(",", ":"), allow_nan=False))
 
 
 def score_request_from_fhir(body: bytes, *, max_bytes: int = MAX_BUNDLE_BYTES,

@@ -688,10 +688,9 @@ def write_report(result: ValidationResult, path, *, title: str | None = None) ->
         raise InvalidInputError(
             f"the validation report is written as HTML only, so {str(path)!r} cannot be written; give a name "
             "ending in .html (e.g. --out report.html) and, for a PDF, print that page to PDF from a browser")
-    text = render_report(result, title=title)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return path
+    from .._atomic import write_file
+
+    return write_file(path, render_report(result, title=title))
 
 
 def _flat_metrics(result: ValidationResult) -> dict[str, float]:

@@ -1,0 +1,172 @@
+"""Outputs written whole or not at all: every file and model directory the package writes.
+
+A file is written to a hidden sibling (``.NAME.partial``) and renamed into place
+(``os.replace``) only when its writing ended without an error and without a stop request
+(:func:`ca125kinetics.errors.stop_requested`); otherwise the hidden file is removed. A run
+stopped or failing in the middle of a write so leaves no truncated file that looks complete,
+and the file already at the path (an earlier, good result) stays as it was.
+
+* A path that is a symbolic link to a file is followed: the file it names is replaced and
+  the link stays.
+* A path that is no file (a device or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is
+  written straight into, never replaced (a rename would put a regular file in place of the
+  device, and the output would never reach it).
+* The hidden name is predictable: whatever is there (a partial file left by a run killed
+  outright, a symbolic link planted in a shared folder) is removed, never followed, and the
+  file is created new (``O_EXCL | O_NOFOLLOW``) and written through one handle.
+
+A directory (a saved model) is built in a hidden sibling directory and renamed into place the
+same way (:func:`atomic_directory`).
+
+:class:`AtomicFile` is the one implementation: :func:`atomic_file` and :func:`write_file`
+(whole outputs) and :class:`ca125kinetics.cohort.ChunkWriter` (outputs written chunk by
+chunk) use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import InvalidInputError, check_stop, stop_requested
+
+__all__ = ["AtomicFile", "atomic_file", "write_file", "atomic_directory"]
+
+
+class AtomicFile:
+    """Where an output file is written before it is renamed into place, and that rename.
+
+    Parameters
+    ----------
+    path : str or Path
+        The output file. Its folder is created. A directory there is refused.
+
+    Attributes
+    ----------
+    target : Path
+        The file replaced on success (a link to a file resolved to the file it names).
+    direct : bool
+        The target is a device or a pipe, written straight into (:attr:`path` is the target).
+    path : Path
+        Where the bytes go: the hidden ``.NAME.partial`` beside the target, or the target.
+    """
+
+    def __init__(self, path):
+        self.target = Path(path)
+        if self.target.is_dir():
+            raise InvalidInputError(f"{self.target} is a directory; give the name of the file to write")
+        if self.target.is_symlink() and self.target.is_file():
+            self.target = self.target.resolve()
+        self.direct = self.target.exists() and not self.target.is_file()
+        if self.direct:
+            self.path = self.target
+        else:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self.path = self.target.with_name(f".{self.target.name}.partial")
+
+    def open(self):
+        """A new binary handle to write through: the device or pipe itself, or the hidden
+        partial file created new, after removing (not following) whatever was there."""
+        if self.direct:
+            return open(self.path, "wb")  # noqa: SIM115 - the caller closes it
+        try:
+            self.path.unlink()      # a link itself, never the file it names
+        except FileNotFoundError:
+            pass
+        except IsADirectoryError as exc:
+            raise InvalidInputError(f"{self.path} is a directory in the place of the hidden file the output is "
+                                    f"written to before it is renamed to {self.target.name}; remove it") from exc
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0)
+        try:
+            descriptor = os.open(self.path, flags, 0o666)
+        except FileExistsError as exc:
+            raise InvalidInputError(f"{self.path} was created by another process while this one wrote its output "
+                                    f"there; write the output to a folder only you write to") from exc
+        return os.fdopen(descriptor, "wb")
+
+    def finish(self, complete: bool) -> None:
+        """Rename the hidden file into place when ``complete`` and no stop was requested;
+        remove it in every case (it is gone once renamed). A device or a pipe: nothing to do."""
+        if self.direct:
+            return
+        try:
+            if complete and not stop_requested():
+                os.replace(self.path, self.target)
+        finally:
+            self.path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_file(path) -> Iterator:
+    """Write the file ``path`` whole or not at all (see the module): yields a binary handle;
+    the file is in place when the block ends without an error. A stop requested meanwhile
+    (even one whose interruption was lost) leaves the earlier file and raises
+    :class:`KeyboardInterrupt`."""
+    out = AtomicFile(path)
+    complete = False
+    try:
+        with out.open() as handle:
+            yield handle
+        complete = True
+    finally:
+        out.finish(complete)
+    check_stop()
+
+
+def write_file(path, data: str | bytes) -> Path:
+    """Write ``data`` (text as UTF-8) to the file ``path`` whole or not at all
+    (:func:`atomic_file`); return ``path`` as a Path."""
+    with atomic_file(path) as handle:
+        handle.write(data.encode("utf-8") if isinstance(data, str) else data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(path) -> Iterator[Path]:
+    """Build the directory ``path`` whole or not at all: yields a new, empty hidden directory
+    beside it (``.NAME.partial``) to write into, renamed to ``path`` when the block ends
+    without an error or a stop request, else removed.
+
+    A directory already at ``path`` (the caller decides whether it may be replaced) is moved
+    aside (``.NAME.old``) just before the rename and removed after it; if the rename fails it
+    is put back. A link to a directory is followed, as for files."""
+    target = Path(path)
+    if target.is_symlink() and target.is_dir():
+        target = target.resolve()
+    if target.exists() and not target.is_dir():
+        raise InvalidInputError(f"{target} exists and is not a directory; give a directory path")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(f".{target.name}.partial")
+    _remove(partial)        # left by a run killed outright: never followed
+    partial.mkdir()
+    complete = False
+    try:
+        yield partial
+        complete = not stop_requested()
+        if complete:
+            old = target.with_name(f".{target.name}.old")
+            _remove(old)
+            if target.exists():
+                os.replace(target, old)
+            try:
+                os.replace(partial, target)
+            except BaseException:
+                if old.exists() and not target.exists():
+                    os.replace(old, target)
+                raise
+            _remove(old)
+    finally:
+        _remove(partial)
+    check_stop()
+
+
+def _remove(path: Path) -> None:
+    """Remove ``path`` if there: a link or a file is unlinked (never followed), a directory
+    removed with its contents."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)

@@ -1,0 +1,163 @@
+"""Tests of _atomic.py: every output of the package is written whole or not at all.
+
+A write that fails in the middle (here the disk fills up: the process's file size limit,
+``RLIMIT_FSIZE``, makes a write past it fail with ``EFBIG`` as a full disk fails with
+``ENOSPC``) or a run asked to stop before its output is renamed into place leaves the file
+already at the path as it was and no hidden file; the output had been truncated in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from ca125kinetics import errors
+from ca125kinetics._atomic import AtomicFile, atomic_directory, atomic_file, write_file
+from ca125kinetics.errors import InvalidInputError
+
+EARLIER = "an earlier result"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def disk_full(after: int = 4096):
+    """Within the block, writing a file past ``after`` bytes fails (``OSError``, ``EFBIG``)."""
+    resource = pytest.importorskip("resource")
+    import signal
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)    # the error, not the signal's kill
+    resource.setrlimit(resource.RLIMIT_FSIZE, (after, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)
+
+
+@contextlib.contextmanager
+def stop_requested():
+    """Within the block the process has been asked to stop, its interruption lost."""
+    errors._STOP.set()
+    try:
+        yield
+    finally:
+        errors._STOP.clear()
+
+
+def _table(n: int = 3000) -> pd.DataFrame:
+    return pd.DataFrame({"patient_id": [f"P{i:05d}" for i in range(n)], "k": [i / 7 for i in range(n)],
+                         "status": ["response"] * n})
+
+
+def _report(path):
+    from ca125kinetics.validation import report
+
+    original = report.render_report
+    report.render_report = lambda result, title=None: "<html>" + "x" * 20000 + "</html>"
+    try:
+        return report.write_report(None, path)
+    finally:
+        report.render_report = original
+
+
+def _score_output(path):
+    from ca125kinetics.cli.score import _write_score_output
+
+    return _write_score_output(_table().to_csv(index=False), 3000, str(path))
+
+
+def _fhir(path):
+    from ca125kinetics.sources.fhir import write_fhir
+
+    return write_fhir({"resourceType": "Bundle", "entry": [{"id": str(i)} for i in range(3000)]}, path)
+
+
+def _table_as(fmt):
+    def write(path):
+        from ca125kinetics.io import write_table
+
+        return write_table(_table(), path, fmt=fmt)
+    return write
+
+
+def _manifest(path):
+    from ca125kinetics.integrity import write_manifest
+
+    folder = path.parent / "folder"
+    if not folder.exists():
+        folder.mkdir()
+        for i in range(100):
+            (folder / f"file{i:03d}.txt").write_text(str(i))
+    (folder / "MANIFEST.sha256").write_text(path.read_text())
+    try:
+        write_manifest(folder)
+    finally:
+        path.write_text((folder / "MANIFEST.sha256").read_text())
+
+
+WRITERS = {"write_table csv": (_table_as("csv"), "out.csv"), "write_table parquet": (_table_as("parquet"), "out.parquet"),
+           "write_table json": (_table_as("json"), "out.json"), "score --out": (_score_output, "scores.csv"),
+           "write_report": (_report, "report.html"), "write_fhir": (_fhir, "bundle.json"),
+           "write_manifest": (_manifest, "MANIFEST.sha256")}
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_a_write_failing_midway_leaves_the_earlier_file(tmp_path, name):
+    write, file = WRITERS[name]
+    out = tmp_path / file
+    out.write_text(EARLIER)
+    with disk_full(), pytest.raises(OSError, match="too large"):
+        write(out)
+    assert out.read_text() == EARLIER
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+    write(out)      # and without the failure, the whole output is there
+    assert out.stat().st_size > 4096
+
+
+@pytest.mark.parametrize("name", list(WRITERS))
+def test_a_stop_requested_before_the_rename_leaves_the_earlier_file(tmp_path, name):
+    write, file = WRITERS[name]
+    out = tmp_path / file
+    out.write_text(EARLIER)
+    with stop_requested(), pytest.raises(KeyboardInterrupt):
+        write(out)
+    assert out.read_text() == EARLIER
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_atomic_file_follows_a_link_writes_a_device_straight_and_refuses_a_directory(tmp_path):
+    real = tmp_path / "real.csv"
+    real.write_text(EARLIER)
+    link = tmp_path / "link.csv"
+    link.symlink_to(real)
+    write_file(link, "new\n")
+    assert link.is_symlink() and real.read_text() == "new\n"
+    write_file("/dev/null", "nothing\n")        # written into, not replaced by a regular file
+    assert Path("/dev/null").is_char_device()
+    with pytest.raises(InvalidInputError, match="is a directory; give the name of the file"):
+        write_file(tmp_path, "x")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.csv", "real.csv"]
+
+
+def test_atomic_file_never_follows_what_is_at_its_hidden_name(tmp_path):
+    victim = tmp_path / "victim.txt"
+    victim.write_text("kept")
+    (tmp_path / ".out.txt.partial").symlink_to(victim)
+    with atomic_file(tmp_path / "out.txt") as handle:
+        handle.write(b"written")
+    assert victim.read_text() == "kept" and (tmp_path / "out.txt").read_text() == "written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.txt", "victim.txt"]
+
+
+def test_atomic_file_raises_the_error_of_its_block_and_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError, match="half"), atomic_file(tmp_path / "new.csv") as handle:
+        handle.write(b"a,b\n1,")
+        raise ValueError("half a table")
+    assert list(tmp_path.iterdir()) == []
+    assert AtomicFile(tmp_path / "sub" / "x.csv").path == tmp_path / "sub" / ".x.csv.partial"
