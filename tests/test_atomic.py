@@ -101,32 +101,64 @@ def _manifest(path):
         path.write_text((folder / "MANIFEST.sha256").read_text())
 
 
-WRITERS = {"write_table csv": (_table_as("csv"), "out.csv"), "write_table parquet": (_table_as("parquet"), "out.parquet"),
-           "write_table json": (_table_as("json"), "out.json"), "score --out": (_score_output, "scores.csv"),
-           "write_report": (_report, "report.html"), "write_fhir": (_fhir, "bundle.json"),
-           "write_manifest": (_manifest, "MANIFEST.sha256")}
+class CommandFailed(Exception):
+    """A ``ca125`` command ended with a non-zero exit code (its error was said on stderr)."""
+
+
+def _command(*argv):
+    """Run ``ca125 ARGV`` with ``{out}`` the output; raise :class:`CommandFailed` on failure."""
+    def write(path):
+        from ca125kinetics.cli import main
+
+        code = main([str(path) if a == "{out}" else a for a in argv])
+        if code:
+            raise CommandFailed(code)
+    return write
+
+
+DATA = Path(__file__).parent / "data"
+NI = ["design", "ni-analysis", "--data", str(DATA / "design_ni_aml.csv"), "--time", "time", "--event", "status",
+      "--arm", "x", "--experimental", "Maintained", "--control", "Nonmaintained", "--margin-hr", "1.3", "--at", "36"]
+SELECTION = ["design", "selection-trial", "--ppv", "0.7", "--hr-complete", "0.6", "--hr-incomplete", "1.2",
+             "--control-median", "12", "--n", "100", "--sims", "20"]
+SCREEN = ["screen", "--clinical", str(ROOT / "data" / "synthetic" / "default" / "clinical.csv")]
+
+#: name -> (writer, file name, bytes written before the disk is full)
+WRITERS = {"write_table csv": (_table_as("csv"), "out.csv", 4096),
+           "write_table parquet": (_table_as("parquet"), "out.parquet", 4096),
+           "write_table json": (_table_as("json"), "out.json", 4096),
+           "score --out": (_score_output, "scores.csv", 4096),
+           "write_report": (_report, "report.html", 4096), "write_fhir": (_fhir, "bundle.json", 4096),
+           "write_manifest": (_manifest, "MANIFEST.sha256", 4096),
+           "screen --out csv": (_command(*SCREEN, "--out", "{out}"), "screen.csv", 4096),
+           "screen --out parquet": (_command(*SCREEN, "--out", "{out}"), "screen.parquet", 4096),
+           "design ni-analysis --out": (_command(*NI, "--out", "{out}"), "ni.json", 256),
+           "design selection-trial --plot": (_command(*SELECTION, "--plot", "{out}"), "power.png", 4096)}
 
 
 @pytest.mark.parametrize("name", list(WRITERS))
-def test_a_write_failing_midway_leaves_the_earlier_file(tmp_path, name):
-    write, file = WRITERS[name]
+def test_a_write_failing_midway_leaves_the_earlier_file(tmp_path, name, capsys):
+    write, file, limit = WRITERS[name]
     out = tmp_path / file
     out.write_text(EARLIER)
-    with disk_full(), pytest.raises(OSError, match="too large"):
+    with disk_full(limit), pytest.raises((OSError, CommandFailed)) as failed:
         write(out)
+    assert failed.type is CommandFailed or "too large" in str(failed.value)
+    assert "too large" in str(failed.value) + capsys.readouterr().err
     assert out.read_text() == EARLIER
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
     write(out)      # and without the failure, the whole output is there
-    assert out.stat().st_size > 4096
+    assert out.stat().st_size > limit
 
 
 @pytest.mark.parametrize("name", list(WRITERS))
 def test_a_stop_requested_before_the_rename_leaves_the_earlier_file(tmp_path, name):
-    write, file = WRITERS[name]
+    write, file, _ = WRITERS[name]
     out = tmp_path / file
     out.write_text(EARLIER)
-    with stop_requested(), pytest.raises(KeyboardInterrupt):
+    with stop_requested(), pytest.raises((KeyboardInterrupt, CommandFailed)) as stopped:
         write(out)
+    assert stopped.type is KeyboardInterrupt or stopped.value.args == (130,)
     assert out.read_text() == EARLIER
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".")]
 

@@ -387,13 +387,16 @@ def _cli_selection(args) -> int:
         else:
             curve = power_curve(n, **curve_kw)
         fig = plot_power_curve(curve, n=n)
-        from pathlib import Path
-
-        Path(args.plot).parent.mkdir(parents=True, exist_ok=True)    # as every command's output
-        fig.savefig(args.plot, dpi=120)
         import matplotlib.pyplot as plt
 
-        plt.close(fig)
+        from .._atomic import atomic_file
+        from ._output import format_for_out
+
+        try:
+            with atomic_file(args.plot) as handle:
+                fig.savefig(handle, dpi=120, format=format_for_out(args.plot, None, PLOT_SUFFIXES, option="--plot"))
+        finally:
+            plt.close(fig)
         print(f"wrote {args.plot}", file=sys.stderr)
 
     if args.plot:     # its simulations' size refused before the trial's are run, and the trial's before the curve's
@@ -506,10 +509,9 @@ def _cli_ni(args) -> int:
     else:
         text = r.to_text()
     if args.out:
-        from pathlib import Path
+        from .._atomic import write_file
 
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)     # as every command's output
-        Path(args.out).write_text(text + "\n", encoding="utf-8")
+        write_file(args.out, text + "\n")
         print(f"wrote {args.out}", file=sys.stderr)
     else:
         print(text)

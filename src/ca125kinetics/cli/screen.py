@@ -66,12 +66,14 @@ def cli_screen(args) -> int:
         text = format_screening(result, max_rows=max_rows)
     # parquet (written to --out only, checked above) is the frame itself, not a text
     if args.out:
+        from .._atomic import atomic_file, write_file
+
         path = Path(args.out)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if fmt == "parquet":
-            result.to_frame().to_parquet(path, index=False)
+            with atomic_file(path) as handle:
+                result.to_frame().to_parquet(handle, index=False)
         else:
-            path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+            write_file(path, text if text.endswith("\n") else text + "\n")
         counts = ", ".join(f"{row.status} {row.n}" for row in result.summary().itertuples())
         print(f"wrote the {result.trial.name} screen of {len(result.patients)} patient(s) to {path} ({counts})",
               file=sys.stderr)
