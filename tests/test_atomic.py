@@ -193,3 +193,87 @@ def test_atomic_file_raises_the_error_of_its_block_and_leaves_nothing(tmp_path):
         raise ValueError("half a table")
     assert list(tmp_path.iterdir()) == []
     assert AtomicFile(tmp_path / "sub" / "x.csv").path == tmp_path / "sub" / ".x.csv.partial"
+
+
+# ----------------------------------------------------------------------------- model directories
+
+
+@pytest.fixture(scope="module")
+def shipped_bundle():
+    from ca125kinetics.predict.loading import load_model
+
+    return load_model(ROOT / "models" / "default")
+
+
+def _saved(bundle, root):
+    from ca125kinetics.bundle import save_bundle
+
+    return save_bundle(bundle, root)
+
+
+def _exported(bundle, root):
+    from ca125kinetics.mlflow_model import export_model
+
+    return export_model(bundle, root, model_card="# a card\n")
+
+
+def _listing(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("save", [_saved, _exported], ids=["save_bundle", "export_model"])
+@pytest.mark.filterwarnings("ignore:.*type hint is inferred as AnyType:UserWarning")   # mlflow's own, at import
+def test_a_model_directory_appears_complete_or_not_at_all(shipped_bundle, tmp_path, save):
+    from ca125kinetics.integrity import verify_manifest
+
+    root = tmp_path / "model"
+    save(shipped_bundle, root)
+    earlier = _listing(root)
+    (root / "bundle.json").write_bytes((root / "bundle.json").read_bytes())     # an earlier, verified model
+    for interrupted in ("disk full", "stop"):
+        with contextlib.ExitStack() as stack:
+            if interrupted == "disk full":
+                stack.enter_context(disk_full(1024))
+                stack.enter_context(pytest.raises(OSError, match="too large"))
+            else:
+                stack.enter_context(stop_requested())
+                stack.enter_context(pytest.raises(KeyboardInterrupt))
+            save(shipped_bundle, root)
+        assert _listing(root) == earlier, interrupted
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["model"], interrupted
+    with disk_full(1024), pytest.raises(OSError, match="too large"):
+        save(shipped_bundle, tmp_path / "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model"]      # nothing, not part of a model
+    verify_manifest(save(shipped_bundle, tmp_path / "new"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model", "new"]
+
+
+# ----------------------------------------------------------------------------- folders of tables
+
+
+def _synthetic(folder):
+    from ca125kinetics.synth import simulate_cohort
+
+    simulate_cohort(40, seed=3).write(folder)
+
+
+def _omop(folder):
+    from ca125kinetics.sources.omop import write_omop_csv
+
+    write_omop_csv({"measurement": _table(), "person": _table(50)}, folder)
+
+
+@pytest.mark.parametrize("write, file", [(_synthetic, "markers.csv"), (_omop, "measurement.csv")],
+                         ids=["synthetic cohort", "omop csv"])
+def test_each_table_of_a_folder_is_written_whole(tmp_path, write, file):
+    folder = tmp_path / "tables"
+    folder.mkdir()
+    (folder / file).write_text(EARLIER)
+    with disk_full(2048), pytest.raises(OSError, match="too large"):
+        write(folder)
+    assert (folder / file).read_text() == EARLIER
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    with stop_requested(), pytest.raises(KeyboardInterrupt):
+        write(folder)
+    assert (folder / file).read_text() == EARLIER
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]

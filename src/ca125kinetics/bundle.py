@@ -318,7 +318,9 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
     """Write ``bundle.joblib``, ``bundle.json``, ``scorer.json`` and ``MANIFEST.sha256`` to ``directory``.
 
     ``directory`` is created; it must be empty or hold only a previously saved bundle (those
-    files), which is replaced. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
+    files), which is replaced. The bundle is written to a hidden directory beside it and
+    renamed into place when complete (:func:`ca125kinetics._atomic.atomic_directory`): a
+    failure or a stop on the way leaves the earlier bundle (or nothing) there, never part of one. ``bundle.json`` records the SHA-256 of ``bundle.joblib``.
     ``scorer.json`` (``_compiled.ScoringModel``) holds the model as plain numbers for scoring
     without unpickling; it is written when every fitted step can be (all three model
     families; a pipeline with a transformer of another kind is scored by unpickling), and
@@ -342,19 +344,19 @@ def save_bundle(bundle: ModelBundle, directory) -> Path:
         if others:
             raise InvalidInputError(f"{str(root)!r} holds other files ({others[:3]}); save the bundle to an "
                                     "empty or new directory")
-    root.mkdir(parents=True, exist_ok=True)
-    joblib.dump(bundle, root / BUNDLE_FILE, compress=3)
-    scorer = scorer_dict(bundle)
-    if scorer is not None:
-        (root / SCORER_FILE).write_text(json.dumps(scorer, sort_keys=True) + "\n", encoding="utf-8")
-    elif (root / SCORER_FILE).exists():
-        (root / SCORER_FILE).unlink()
-    meta = bundle.to_dict()
-    meta["bundle_sha256"] = sha256_file(root / BUNDLE_FILE)
-    if scorer is not None:
-        meta["scorer_sha256"] = sha256_file(root / SCORER_FILE)
-    (root / BUNDLE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    write_manifest(root)
+    from ._atomic import atomic_directory
+
+    with atomic_directory(root) as made:
+        joblib.dump(bundle, made / BUNDLE_FILE, compress=3)
+        scorer = scorer_dict(bundle)
+        if scorer is not None:
+            (made / SCORER_FILE).write_text(json.dumps(scorer, sort_keys=True) + "\n", encoding="utf-8")
+        meta = bundle.to_dict()
+        meta["bundle_sha256"] = sha256_file(made / BUNDLE_FILE)
+        if scorer is not None:
+            meta["scorer_sha256"] = sha256_file(made / SCORER_FILE)
+        (made / BUNDLE_JSON).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write_manifest(made)
     return root
 
 

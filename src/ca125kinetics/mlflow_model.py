@@ -275,12 +275,6 @@ def check_export_dir(root: Path) -> None:
             "(no MANIFEST.sha256 or bundle.json); choose an empty or new directory")
 
 
-def _clear_export_dir(root: Path) -> None:
-    check_export_dir(root)
-    if root.exists():
-        shutil.rmtree(root)
-
-
 def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | None = None,
                  model_card: str | None = None) -> Path:
     """Export a bundle: MLflow pyfunc model, model card, metadata and SHA-256 manifest.
@@ -290,7 +284,9 @@ def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | 
     bundle : ModelBundle
     out_dir : str or Path
         Created; an existing *exported model* there is replaced (any other non-empty
-        directory is refused).
+        directory is refused). The export is made in a hidden directory beside it and renamed
+        into place when complete (:func:`ca125kinetics._atomic.atomic_directory`): a failure or
+        a stop on the way leaves the earlier export as it was.
     input_example : pandas.DataFrame, optional
         Pyfunc input (:func:`pyfunc_input_example`); with it, the signature is inferred from
         the example and from ``predict.score_frame`` on it.
@@ -306,19 +302,20 @@ def export_model(bundle: ModelBundle, out_dir, *, input_example: pd.DataFrame | 
     """
     import mlflow.pyfunc
 
+    from ._atomic import atomic_directory
+
     root = Path(out_dir)
-    _clear_export_dir(root)
-    root.mkdir(parents=True)
+    check_export_dir(root)
     signature = model_signature(bundle, input_example) if input_example is not None else None
-    with tempfile.TemporaryDirectory(prefix="ca125-export-") as tmp:
-        bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
-        mlflow.pyfunc.save_model(path=str(root / MLFLOW_DIR), signature=signature, input_example=input_example,
-                                 **pyfunc_arguments(bundle_dir))
-        write_manifest(root / MLFLOW_DIR)   # as a logged model's (log_pyfunc_model)
-        shutil.copyfile(bundle_dir / BUNDLE_JSON, root / BUNDLE_JSON)
     text = model_card if model_card is not None else default_model_card(bundle)
-    (root / MODEL_CARD).write_text(_card_first_line(bundle, text), encoding="utf-8")
-    write_manifest(root)
+    with atomic_directory(root) as made, tempfile.TemporaryDirectory(prefix="ca125-export-") as tmp:
+        bundle_dir = save_bundle(bundle, Path(tmp) / "bundle")
+        mlflow.pyfunc.save_model(path=str(made / MLFLOW_DIR), signature=signature, input_example=input_example,
+                                 **pyfunc_arguments(bundle_dir))
+        write_manifest(made / MLFLOW_DIR)   # as a logged model's (log_pyfunc_model)
+        shutil.copyfile(bundle_dir / BUNDLE_JSON, made / BUNDLE_JSON)
+        (made / MODEL_CARD).write_text(_card_first_line(bundle, text), encoding="utf-8")
+        write_manifest(made)
     return root
 
 

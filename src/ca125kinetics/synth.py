@@ -351,17 +351,19 @@ class SyntheticCohort:
                   "clinical": self.clinical,
                   "truth": self.truth}
         float_formats = {"markers": "%.1f", "clinical": "%.1f", "truth": "%.10g"}
-        for name, frame in tables.items():
-            if format == "csv":
-                if name == "clinical":  # ISO dates, formatted in C (strftime is slow for 10^6)
-                    days = frame["treatment_start"].to_numpy().astype("datetime64[D]")
-                    frame = frame.assign(treatment_start=np.datetime_as_string(days, unit="D"))
-                frame.to_csv(out / f"{name}.csv", index=False, lineterminator="\n",
-                             float_format=float_formats[name])
-            else:
-                frame.to_parquet(out / f"{name}.parquet", index=False)
-        (out / "params.json").write_text(json.dumps(self.params, indent=2, sort_keys=True) + "\n",
-                                         encoding="utf-8")
+        from ._atomic import atomic_file, write_file
+
+        for name, frame in tables.items():     # each file whole or not at all
+            with atomic_file(out / f"{name}.{format}") as handle:
+                if format == "csv":
+                    if name == "clinical":  # ISO dates, formatted in C (strftime is slow for 10^6)
+                        days = frame["treatment_start"].to_numpy().astype("datetime64[D]")
+                        frame = frame.assign(treatment_start=np.datetime_as_string(days, unit="D"))
+                    frame.to_csv(handle, index=False, lineterminator="\n", float_format=float_formats[name],
+                                 encoding="utf-8")
+                else:
+                    frame.to_parquet(handle, index=False)
+        write_file(out / "params.json", json.dumps(self.params, indent=2, sort_keys=True) + "\n")
         return out
 
 

@@ -803,9 +803,12 @@ def _read_table_files(directory: Path) -> dict[str, pd.DataFrame]:
 
 
 def write_omop_csv(tables: Mapping[str, pd.DataFrame], directory) -> Path:
-    """Write OMOP tables as ``<table>.csv`` files (the form of the committed test fixture)."""
+    """Write OMOP tables as ``<table>.csv`` files (the form of the committed test fixture), each
+    whole or not at all (:func:`ca125kinetics._atomic.atomic_file`)."""
+    from .._atomic import atomic_file
+
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        frame.to_csv(directory / f"{name}.csv", index=False)
+        with atomic_file(directory / f"{name}.csv") as handle:
+            frame.to_csv(handle, index=False, encoding="utf-8")
     return directory
