@@ -277,3 +277,20 @@ def test_each_table_of_a_folder_is_written_whole(tmp_path, write, file):
         write(folder)
     assert (folder / file).read_text() == EARLIER
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/stdout names the stream on Linux")
+def test_out_dev_stdout_that_is_a_file_is_written_in_the_stream(tmp_path):
+    """``{ echo before; ca125 ... --out /dev/stdout; echo after; } > result.txt``: the rename
+    replaced the file the shell opened (/dev/stdout is a link to it), so ``before`` was lost,
+    and so was everything the process wrote to stdout afterwards (into the replaced file)."""
+    import subprocess
+
+    code = ("import sys\nfrom ca125kinetics._atomic import write_file\n"
+            "print('before')\nwrite_file('/dev/stdout', 'the table\\n')\nprint('after')\n")
+    result = tmp_path / "result.txt"
+    with open(result, "w") as stdout:
+        subprocess.run([sys.executable, "-c", code], stdout=stdout, check=True,
+                       env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.read_text() == "before\nthe table\nafter\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.txt"]

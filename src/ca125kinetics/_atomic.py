@@ -10,7 +10,10 @@ and the file already at the path (an earlier, good result) stays as it was.
   the link stays.
 * A path that is no file (a device or a pipe: ``/dev/stdout``, ``/dev/null``, a FIFO) is
   written straight into, never replaced (a rename would put a regular file in place of the
-  device, and the output would never reach it).
+  device, and the output would never reach it). So is a path naming this process's stdout or
+  stderr when that is a file (``--out /dev/stdout > result.txt``): the output goes into the
+  stream where it stands, after what was written before it; a rename had replaced the file
+  the shell opened, losing what the stream held and everything written to it afterwards.
 * The hidden name is predictable: whatever is there (a partial file left by a run killed
   outright, a symbolic link planted in a shared folder) is removed, never followed, and the
   file is created new (``O_EXCL | O_NOFOLLOW``) and written through one handle.
@@ -49,18 +52,21 @@ class AtomicFile:
     target : Path
         The file replaced on success (a link to a file resolved to the file it names).
     direct : bool
-        The target is a device or a pipe, written straight into (:attr:`path` is the target).
+        The target is a device or a pipe, or this process's stdout or stderr, written straight
+        into (:attr:`path` is the target).
     path : Path
         Where the bytes go: the hidden ``.NAME.partial`` beside the target, or the target.
     """
 
     def __init__(self, path):
         self.target = Path(path)
+        #: the descriptor (1 or 2) of this process's stdout or stderr when ``path`` names it
+        self.stream = _standard_stream(self.target)
         if self.target.is_dir():
             raise InvalidInputError(f"{self.target} is a directory; give the name of the file to write")
         if self.target.is_symlink() and self.target.is_file():
             self.target = self.target.resolve()
-        self.direct = self.target.exists() and not self.target.is_file()
+        self.direct = self.stream is not None or (self.target.exists() and not self.target.is_file())
         if self.direct:
             self.path = self.target
         else:
@@ -70,6 +76,13 @@ class AtomicFile:
     def open(self):
         """A new binary handle to write through: the device or pipe itself, or the hidden
         partial file created new, after removing (not following) whatever was there."""
+        if self.stream is not None:     # after what the stream holds: its own text flushed first
+            import sys
+
+            text = sys.stdout if self.stream == 1 else sys.stderr
+            if text is not None:
+                text.flush()
+            return os.fdopen(os.dup(self.stream), "wb")
         if self.direct:
             return open(self.path, "wb")  # noqa: SIM115 - the caller closes it
         try:
@@ -161,6 +174,22 @@ def atomic_directory(path) -> Iterator[Path]:
     finally:
         _remove(partial)
     check_stop()
+
+
+def _standard_stream(path) -> int | None:
+    """The descriptor of this process's stdout (1) or stderr (2) when ``path`` names the same
+    file, pipe or terminal, else None."""
+    try:
+        named = os.stat(path)
+    except (OSError, ValueError):      # nothing there (yet)
+        return None
+    for descriptor in (1, 2):
+        try:
+            if os.path.samestat(named, os.fstat(descriptor)):
+                return descriptor
+        except OSError:     # a stream closed
+            continue
+    return None
 
 
 def _remove(path: Path) -> None:
