@@ -294,3 +294,14 @@ def test_out_dev_stdout_that_is_a_file_is_written_in_the_stream(tmp_path):
                        env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert result.read_text() == "before\nthe table\nafter\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["result.txt"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_replaced_file_keeps_its_permissions(tmp_path):
+    """A result only its owner may read (chmod 600) became readable by all (the new file's
+    default permissions) when the output was renamed over it."""
+    out = tmp_path / "scores.csv"
+    out.write_text(EARLIER)
+    out.chmod(0o600)
+    write_file(out, "patient_id\n001\n")
+    assert out.read_text() == "patient_id\n001\n" and out.stat().st_mode & 0o777 == 0o600

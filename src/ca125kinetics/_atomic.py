@@ -14,6 +14,7 @@ and the file already at the path (an earlier, good result) stays as it was.
   stderr when that is a file (``--out /dev/stdout > result.txt``): the output goes into the
   stream where it stands, after what was written before it; a rename had replaced the file
   the shell opened, losing what the stream held and everything written to it afterwards.
+* A file replaced keeps its permissions (an output only its owner may read stays so).
 * The hidden name is predictable: whatever is there (a partial file left by a run killed
   outright, a symbolic link planted in a shared folder) is removed, never followed, and the
   file is created new (``O_EXCL | O_NOFOLLOW``) and written through one handle.
@@ -31,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,6 +109,8 @@ class AtomicFile:
             return
         try:
             if complete and not stop_requested():
+                with contextlib.suppress(FileNotFoundError):    # an earlier file's permissions kept
+                    os.chmod(self.path, stat.S_IMODE(os.stat(self.target).st_mode))
                 os.replace(self.path, self.target)
         finally:
             self.path.unlink(missing_ok=True)
