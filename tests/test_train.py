@@ -456,6 +456,26 @@ def test_a_params_json_beside_tables_it_did_not_describe_is_refused_not_read_as_
     assert _synthetic_status(markers, True, table=cohort.markers)[0]
 
 
+def test_a_params_json_that_cannot_be_read_is_refused_not_taken_for_no_file(tmp_path):
+    """A ``params.json`` of ``ca125 synth`` cut short (a write stopped part-way) or not JSON was
+    taken for no file: the synthetic cohort beside it was trained as a real one, its card
+    without 'Trained on synthetic data'. It is refused unless the user says which it is."""
+    from ca125kinetics.train import _synthetic_status
+
+    cohort = simulate_cohort(20, seed=3)
+    cohort.write(tmp_path)
+    markers, params = tmp_path / "markers.csv", tmp_path / "params.json"
+    text = params.read_text()
+    params.write_text(text[:len(text) // 2])
+    with pytest.raises(InvalidInputError, match=r"params.json: cannot be read \(JSONDecodeError.*--synthetic or "
+                                                r"--no-synthetic"):
+        _synthetic_status(markers, None, table=cohort.markers)
+    assert _synthetic_status(markers, True, table=cohort.markers)[0]
+    assert not _synthetic_status(markers, False, table=cohort.markers)[0]
+    params.write_text(json.dumps({"alpha": 0.05}))      # another tool's params.json: not synth's
+    assert not _synthetic_status(markers, None, table=cohort.markers)[0]
+
+
 def test_the_markers_file_beside_a_synth_params_json_is_read_once(tmp_path, monkeypatch):
     """Beside a params.json of ``ca125 synth`` the markers file was read twice: once by pandas
     alone (``train._patients_in``, to count its patients against the generator's ``n``), then by

@@ -1582,14 +1582,23 @@ def _synthetic_status(markers, synthetic: bool | None, read_options: dict | None
 
 def _synth_params(markers) -> dict | None:
     """The ``params.json`` (with the generator version) that ``ca125 synth`` wrote beside the
-    markers file ``markers``, or None."""
+    markers file ``markers``, or None when there is none (or one that is not synth's).
+
+    A ``params.json`` there that cannot be read (not JSON, cut short, unreadable) is refused:
+    it had been taken for no file, and a synthetic cohort whose file was damaged was then
+    trained as a real one, its card without the line that says it is not for clinical use."""
     if not isinstance(markers, (str, os.PathLike)):
         return None
     params = Path(markers).resolve().parent / "params.json"
     try:
         data = json.loads(params.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(
+            f"cannot be read ({type(exc).__name__}: {exc}), so whether the cohort beside it is the synthetic one "
+            "`ca125 synth` wrote is unknown: say whether it is synthetic with --synthetic or --no-synthetic "
+            "(synthetic=True/False), or remove or repair the file", source=str(params)) from exc
     return data if isinstance(data, dict) and "generator_version" in data else None
 
 
