@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 
@@ -1354,3 +1355,31 @@ def test_a_text_table_writes_every_missing_value_as_a_dash(tmp_path, capsys):
     assert row[:6] == ["A", "35.0", "2", "1200.5", "unconfirmed", "-"]   # category
     assert row[6:10] == ["21", "-", "B", "-"]   # response, confirmation day, progression group, day
     assert "None" not in row and "<NA>" not in row
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="RLIMIT_FSIZE as a full disk")
+def test_a_table_on_stdout_that_the_disk_cannot_hold_fails_the_command(tmp_path):
+    """``ca125 gcig m.csv --format csv > out.csv`` on a full disk: the table's last bytes stay in
+    stdout's buffer until the exit, whose flush failed unchecked: the command ended with code 0
+    and a truncated table. A flush that fails is an error (code 2, said on stderr); a reader
+    that stopped reading (``| head``) still is not."""
+    markers = tmp_path / "m.csv"
+    markers.write_text("patient_id,day,ca125\n001,0,400\n001,21,150\n001,42,60\n001,63,30\n")
+    whole = len(run_cli("gcig", markers, "--format", "csv").stdout.encode())
+    code = ("import resource, signal, sys\n"
+            "signal.signal(signal.SIGXFSZ, signal.SIG_IGN)\n"
+            f"resource.setrlimit(resource.RLIMIT_FSIZE, ({whole - 10}, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))\n"
+            "from ca125kinetics.cli import main\n"
+            f"sys.argv = ['ca125', 'gcig', {str(markers)!r}, '--format', 'csv']\n"
+            "main()\n")
+    out = tmp_path / "out.csv"
+    # stdout buffered, as by default (unbuffered, Python itself drops the bytes a short write left)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}
+    with open(out, "w") as stdout:
+        proc = subprocess.run([sys.executable, "-c", code], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                              timeout=120, env=env)
+    assert out.stat().st_size == whole - 10
+    assert proc.returncode == 2 and "ca125: error: File too large" in proc.stderr, proc.stderr
+    head = subprocess.run(f"{sys.executable} -m ca125kinetics.cli gcig {markers} --format csv | head -c 10",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert head.stdout == "patient_id" and "error" not in head.stderr

@@ -479,7 +479,12 @@ def _run(args) -> int:
     try:
         _refuse_output_over_input(args)
         with _package_warnings_as_notes():
-            return int(args.func(args) or 0)
+            code = int(args.func(args) or 0)
+        if sys.stdout is not None:
+            # the output's last bytes, still in the buffer: a failure to write them (a full
+            # disk under a redirected stdout) is the command's error, not an exit's unchecked flush
+            sys.stdout.flush()
+        return code
     except Ca125KineticsError as exc:
         message = str(exc).splitlines()
         extra = f" (+{len(message) - 1} more line(s))" if len(message) > 1 and not os.environ.get("CA125_VERBOSE") else ""
