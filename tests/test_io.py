@@ -1979,3 +1979,39 @@ def test_a_sample_without_a_uln_beside_samples_of_the_default_uln_is_not_said_to
     with pytest.warns(DataQualityWarning, match="differs between samples"):
         other = ck.predict(table.assign(uln=[30.0, None, 30.0, 30.0, 30.0]), clinical)
     assert any("the ULN differs between samples" in w for w in other.warnings)
+
+
+def test_an_interruption_while_a_table_is_read_is_not_called_a_damaged_file(tmp_path, monkeypatch):
+    """Any error of pandas/pyarrow while reading became 'could not be read as a markers table
+    ...; check that it is a valid CSV or Parquet file', also one an interruption turned into
+    (Ctrl-C landing in a library's thread machinery) or one raised after a stop request: the
+    user was told to check a good file. Those go on as the interruption."""
+    from ca125kinetics import errors
+    from ca125kinetics.errors import caused_by_interrupt
+    from ca125kinetics.io import read_markers
+
+    path = tmp_path / "m.parquet"
+    pd.DataFrame({"patient_id": ["001"], "day": [0], "ca125": [40.0]}).to_parquet(path)
+
+    def interrupted(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot join thread before it is started") from None
+
+    def failing(*args, **kwargs):
+        raise OSError("unexpected end of stream")
+
+    monkeypatch.setattr(pd, "read_parquet", interrupted)
+    with pytest.raises(RuntimeError) as raised:
+        read_markers(path)
+    assert caused_by_interrupt(raised.value)
+    monkeypatch.setattr(pd, "read_parquet", failing)
+    errors._STOP.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            read_markers(path)
+    finally:
+        errors._STOP.clear()
+    with pytest.raises(InvalidInputError, match="could not be read as a markers table"):   # the file's fault
+        read_markers(path)

@@ -76,7 +76,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .errors import DataQualityWarning, InvalidInputError, argument_name, location
+from .errors import DataQualityWarning, InvalidInputError, argument_name, caused_by_interrupt, check_stop, location
 from .markers import MARKERS, MarkerSpec, get_marker
 from .settings import AGGREGATIONS as _AGGREGATIONS
 from .settings import DEFAULT_ULN, EVENT_KINDS, RECIST_CATEGORIES, _refuse_single, check_uln_argument, event_kind
@@ -473,6 +473,11 @@ def _read_errors(what: str, label: str, sep: str | None = None):
             raise InvalidInputError(f"could not be read as a {what} table ({exc})", source=label) from exc
         raise _not_utf8(label, exc) from exc
     except Exception as exc:
+        # an interruption (or a stop request) that a library turned into its own error is not
+        # a damaged file: it goes on as the interruption it is
+        if caused_by_interrupt(exc):
+            raise
+        check_stop()
         raise InvalidInputError(
             f"could not be read as a {what} table ({type(exc).__name__}: {exc}); "
             "check that it is a valid CSV or Parquet file", source=label
