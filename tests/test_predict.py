@@ -2339,3 +2339,37 @@ def test_a_read_frames_uln_note_is_dropped_once_the_caller_fills_in_the_uln(bund
         out = P.predict_cohort(mended, clinical, model=bundle).set_index("patient_id")["warnings"]
     assert "no ULN given" not in out["a1"]
     assert "no ULN given for 1 sample(s) (day 21)" in out["a2"]
+
+
+def test_an_interrupted_model_download_is_not_called_a_missing_model(monkeypatch):
+    """Any error of mlflow's download became 'could not resolve the MLflow model URI ...; check
+    the name/alias/version', also one an interruption turned into, or one raised after a stop
+    request (Ctrl-C, SIGTERM): those go on as the interruption."""
+    import mlflow.artifacts
+
+    from ca125kinetics import errors
+    from ca125kinetics.errors import caused_by_interrupt
+
+    def interrupted(**kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise RuntimeError("cannot schedule new futures after interpreter shutdown") from None
+
+    def failing(**kwargs):
+        raise OSError("connection reset")
+
+    P.clear_model_cache()
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", interrupted)
+    with pytest.raises(RuntimeError) as raised:
+        P.load_model("runs:/0123456789abcdef/model")
+    assert caused_by_interrupt(raised.value)
+    monkeypatch.setattr(mlflow.artifacts, "download_artifacts", failing)
+    errors._STOP.set()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            P.load_model("runs:/0123456789abcdef/model")
+    finally:
+        errors._STOP.clear()
+    with pytest.raises(ModelNotFoundError, match="could not resolve the MLflow model URI"):
+        P.load_model("runs:/0123456789abcdef/model")

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ..errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError
+from ..errors import InvalidInputError, ModelIntegrityError, ModelNotFoundError, caused_by_interrupt, check_stop
 
 
 _CACHE: dict[str, tuple[Any, Any]] = {}
@@ -357,6 +357,9 @@ def _load_uri(uri: str, scoring_only: bool = False):
     try:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
     except Exception as exc:  # mlflow raises its own exception types
+        if caused_by_interrupt(exc):    # an interrupted download is not a missing model
+            raise
+        check_stop()
         raise ModelNotFoundError(
             f"could not resolve the MLflow model URI {uri!r} ({type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}); check the name/alias/version and "
