@@ -141,6 +141,25 @@ def test_too_few_outcomes_is_an_insufficient_data_error():
         fit_and_evaluate(sim.markers.iloc[:0], sim.clinical.iloc[:8], config=no_holdout)
 
 
+def test_a_held_out_set_too_small_to_evaluate_is_refused_before_fitting(monkeypatch):
+    """cv.holdout_fraction = 0.03 of 91 usable patients held out 3 (2 complete, 1 incomplete
+    resection): the run cross-validated and fitted everything, then failed saying AGO 'is
+    known for only 3 of 3 evaluation patients ... fill in its inputs' (they were all given);
+    without comparators the DeLong error named no setting."""
+    import ca125kinetics.train as train_module
+
+    sim = simulate_cohort(120, seed=3)
+    config = {**SMALL, "cv": {**SMALL["cv"], "holdout_fraction": 0.03}}
+    fitted = []
+    original = train_module._cross_validate
+    monkeypatch.setattr(train_module, "_cross_validate", lambda *a, **k: fitted.append(1) or original(*a, **k))
+    with pytest.raises(InsufficientDataError, match=r"the held-out set \(cv.holdout_fraction = 0.03\) would hold "
+                                                    r"3 patient\(s\) with 2 complete and 1 incomplete resection"
+                                                    r".*raise cv.holdout_fraction to at least 0.05 or set it to 0"):
+        fit_and_evaluate(sim.markers, sim.clinical, config=config)
+    assert not fitted   # refused before anything is fitted
+
+
 def test_one_reading_is_recorded_one_way_from_the_cli_and_python():
     """``ca125 train`` logged data.read_options {"decimal": "."} and ``train()`` {} for the same
     reading: the options are recorded as they change the reading from the data contract's."""

@@ -109,6 +109,8 @@ DEFAULT_NAME = "ca125-complete-resection"
 _SELECTION_RULES = ("one_se", "best")
 _RECALIBRATION_MODES = ("auto", "always", "never")
 _METRICS = ("auc", "brier", "citl", "calibration_slope")
+#: Fewest patients of each outcome on which a model or score is evaluated (DeLong AUC interval).
+_MIN_PER_OUTCOME = 2
 
 
 # ============================================================================ configuration
@@ -1183,7 +1185,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     lap("read_and_build")
     step("read tables and built the patient frame")
 
-    dev, hold = _holdout_split(y, config)
+    dev, hold = _holdout_split(y, config, task)
     f_dev, y_dev, s_dev = frame.iloc[dev].reset_index(drop=True), y[dev], scores[dev]
     folds, oof, fold_warnings = _cross_validate(f_dev, y_dev, s_dev, ids[dev], config, config.kinetics, step)
     caught.extend(fold_warnings)
@@ -1540,14 +1542,39 @@ def _check_markers_matched(frame: pd.DataFrame, markers: pd.DataFrame, missing: 
             column="patient_id")
 
 
-def _holdout_split(y: np.ndarray, config: TrainingConfig) -> tuple[np.ndarray, np.ndarray]:
+def _holdout_split(y: np.ndarray, config: TrainingConfig,
+                   task: TaskSpec = DEFAULT_TASK) -> tuple[np.ndarray, np.ndarray]:
+    """Development and held-out positions (stratified). A held-out set with fewer than 2 of
+    either outcome is refused before anything is fitted: no AUC, calibration or comparison
+    can be estimated on it (a small ``cv.holdout_fraction`` of a small cohort)."""
     idx = np.arange(len(y))
     if config.holdout_fraction == 0:
         return idx, idx[:0]
     from sklearn.model_selection import train_test_split
 
-    dev, hold = train_test_split(idx, test_size=config.holdout_fraction, stratify=y, random_state=config.seed)
-    return np.sort(dev), np.sort(hold)
+    def split(fraction):
+        dev, hold = train_test_split(idx, test_size=fraction, stratify=y, random_state=config.seed)
+        return np.sort(dev), np.sort(hold)
+
+    def short(hold):
+        return min(int(y[hold].sum()), int(len(hold) - y[hold].sum())) < _MIN_PER_OUTCOME
+
+    dev, hold = split(config.holdout_fraction)
+    if short(hold):
+        events = int(y[hold].sum())
+        what = ("complete and {} incomplete resection(s)" if task.is_default
+                else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
+        # the smallest fraction (in hundredths, up to 0.5) whose held-out set has enough of each
+        enough = next((f / 100 for f in range(math.ceil(config.holdout_fraction * 100), 51)
+                       if not short(split(f / 100)[1])), None)
+        advice = (f"raise cv.holdout_fraction to at least {enough:g} or set it to 0" if enough is not None
+                  else "set cv.holdout_fraction = 0")
+        raise InsufficientDataError(
+            f"the held-out set (cv.holdout_fraction = {config.holdout_fraction:g}) would hold {len(hold)} patient(s) "
+            f"with {events} {what.format(len(hold) - events)}: fewer than {_MIN_PER_OUTCOME} of each, so no "
+            f"AUC, calibration or AUC comparison could be estimated on it; {advice} "
+            "(0: the models are evaluated out of fold) in the training config, or add patients")
+    return dev, hold
 
 
 # ============================================================================ train (tracking + export)
