@@ -160,6 +160,53 @@ def test_a_held_out_set_too_small_to_evaluate_is_refused_before_fitting(monkeypa
     assert not fitted   # refused before anything is fitted
 
 
+def test_landmark_models_evaluated_out_of_fold_learn_their_kinetics_prior_inside_the_fold(monkeypatch):
+    """Without a held-out set the landmark models are evaluated on the first CV repeat's folds;
+    each fold's model took as its kinetics prior the shipped model's population, learned on
+    the full series of every development patient, the fold's test patients (and their samples
+    after the landmark) included. The prior of a fold's model is now the one the cross-validation
+    learned on that fold's training patients."""
+    import ca125kinetics.train as train_module
+    from ca125kinetics.kinetics import KineticsFeatures
+
+    sim = simulate_cohort(100, seed=2)
+    config = load_config({**SMALL, "families": ["logistic_main"], "interval": {"n_bootstrap": 0},
+                          "cv": {**SMALL["cv"], "holdout_fraction": 0.0},
+                          "landmarks": {"cycles": [3], "early_days": []}})
+    calls = []
+    original = train_module._fit_landmark
+
+    def spy(family, frame, y, idx, config, ks, population):
+        calls.append((frame, np.asarray(idx), population))
+        return original(family, frame, y, idx, config, ks, population)
+
+    monkeypatch.setattr(train_module, "_fit_landmark", spy)
+    result = fit_and_evaluate(sim.markers, sim.clinical, config=config, synthetic=True)
+    assert result.landmarks["status"].tolist() == ["ok"] and result.evaluation_set == "cross-validated"
+    (_, shipped_idx, shipped_population), *folds = calls
+    assert len(folds) == config.n_splits
+    assert shipped_population == result.bundle.pipeline.named_steps["kinetics"].population_
+    # the cross-validation's first repeat, on the patients as training orders them
+    from sklearn.model_selection import RepeatedStratifiedKFold
+
+    first = result.oof_predictions.query("repeat == 0").sort_values("patient_id")
+    ids, y = first["patient_id"].to_numpy(), first["y"].to_numpy()
+    cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats, random_state=config.seed)
+    splits = list(cv.split(ids, y))[:config.n_splits]
+    from ca125kinetics.features import build_patient_frame
+
+    full = build_patient_frame(sim.markers, sim.clinical).set_index("patient_id").loc[ids].reset_index()
+    for (_, idx, population), (train, test) in zip(folds, splits):
+        assert not set(idx) & set(test)             # the landmark model is fitted on the fold's training part
+        assert population != shipped_population and population.n_patients <= len(train)
+    # the first fold's prior is the population of its training patients' full series
+    (_, _, population), (train, _) = folds[0], splits[0]
+    learned = KineticsFeatures(method="population", settings=config.kinetics).fit(full.iloc[train]).population_
+    assert population.mu_log_k == pytest.approx(learned.mu_log_k, rel=1e-9)
+    assert population.sd_log_k == pytest.approx(learned.sd_log_k, rel=1e-9)
+    assert population.n_patients == learned.n_patients
+
+
 def test_one_reading_is_recorded_one_way_from_the_cli_and_python():
     """``ca125 train`` logged data.read_options {"decimal": "."} and ``train()`` {} for the same
     reading: the options are recorded as they change the reading from the data contract's."""

@@ -55,8 +55,8 @@ evaluation patients is reported instead.
 Each landmark model is fitted (by ``ca125 train``: ``train._fit_landmark_models``) on the
 development patients who reached the landmark and evaluated on the evaluation patients who
 reached it (held-out set; without one, the pooled
-out-of-fold predictions of the first cross-validation repeat, the kinetics prior then being
-the development set's), the population a landmark serves. Reported per landmark: AUC with
+out-of-fold predictions of the first cross-validation repeat, each fold's model with the
+population learned on that fold's training patients as prior), the population a landmark serves. Reported per landmark: AUC with
 DeLong 95 % CI, Brier, calibration-in-the-large and slope with Wald CIs, and the
 **agreement** of the landmark decision (``p >= threshold``) with the final decision (the
 shipped model on the full series, same threshold), with a Wilson 95 % CI.

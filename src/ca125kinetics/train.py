@@ -843,7 +843,9 @@ def _score_row(y_eval, s_eval, p_eval, caught: list, name: str = "",
 
 def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.ndarray, test: np.ndarray,
               config: TrainingConfig, kinetics_settings: KineticsSettings) -> dict[str, Any]:
-    """One CV fold: fit every family on ``train``, predict and score ``test`` (a joblib task)."""
+    """One CV fold: fit every family on ``train``, predict and score ``test`` (a joblib task).
+    Returns the fold's kinetics population too (learned on ``train``; the same for every family,
+    through the cache), the prior of the landmark models evaluated on this fold."""
     import joblib
 
     from .models import make_pipeline
@@ -853,6 +855,7 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
     caught: list[str] = []
     probabilities: dict[str, np.ndarray] = {}
     rows = []
+    population = None
     with tempfile.TemporaryDirectory(prefix="ca125-fold-") as cache, threadpool_limits(limits=1), \
             _quiet_cache_timing():
         memory = joblib.Memory(cache, verbose=0)
@@ -860,6 +863,8 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
             pipeline = make_pipeline(family, kinetics_settings=kinetics_settings, seed=config.seed,
                                      params=config.hyperparameters(family), memory=memory, task=config.task)
             pipeline.fit(frame.iloc[train], y[train])
+            if population is None:
+                population = getattr(pipeline.named_steps["kinetics"], "population_", None)
             p = pipeline.predict_proba(frame.iloc[test])[:, 1]
             probabilities[f"p_{family}"] = p
             rows.append({"model": family, "kind": "model", **_metric_row(y[test], p, caught, family)})
@@ -869,7 +874,7 @@ def _fit_fold(frame: pd.DataFrame, y: np.ndarray, scores: np.ndarray, train: np.
         probabilities[f"p_{score}"] = p
         rows.append({"model": score, "kind": "published_score",
                      **_score_row(y[test], s[test], p, caught, score, config.task, "test patients of a fold")})
-    return {"probabilities": probabilities, "rows": rows, "warnings": caught}
+    return {"probabilities": probabilities, "rows": rows, "warnings": caught, "population": population}
 
 
 def _parallel(n_jobs: int, tasks):
@@ -891,7 +896,7 @@ def _cross_validate(frame, y, scores, ids, config, ks, step):
                                  random_state=config.seed)
     splits = list(cv.split(np.zeros(len(y)), y))
     tasks = [delayed(_fit_fold)(frame, y, scores, train, test, config, ks) for train, test in splits]
-    fold_rows, oof, caught = [], [], []
+    fold_rows, oof, caught, populations = [], [], [], []
     for i, ((_, test), res) in enumerate(zip(splits, _parallel(config.n_jobs, tasks))):
         repeat, fold = divmod(i, config.n_splits)
         for row in res["rows"]:
@@ -900,10 +905,11 @@ def _cross_validate(frame, y, scores, ids, config, ks, step):
                              **res["probabilities"]})
         oof.append(part)
         caught.extend(f"CV repeat {repeat} fold {fold}: {w}" for w in res["warnings"])
+        populations.append(res["population"])
         step(f"cross-validation fold {i + 1}/{len(splits)}")
     folds = pd.DataFrame(fold_rows)
     folds = folds[["model", "kind", "repeat", "fold", "n", "n_events", *_METRICS]]
-    return folds, pd.concat(oof, ignore_index=True), caught
+    return folds, pd.concat(oof, ignore_index=True), caught, splits, populations
 
 
 def _summarise(folds: pd.DataFrame) -> pd.DataFrame:
@@ -1187,7 +1193,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
 
     dev, hold = _holdout_split(y, config, task)
     f_dev, y_dev, s_dev = frame.iloc[dev].reset_index(drop=True), y[dev], scores[dev]
-    folds, oof, fold_warnings = _cross_validate(f_dev, y_dev, s_dev, ids[dev], config, config.kinetics, step)
+    folds, oof, fold_warnings, cv_splits, cv_populations = _cross_validate(f_dev, y_dev, s_dev, ids[dev], config,
+                                                                          config.kinetics, step)
     caught.extend(fold_warnings)
     summary = _summarise(folds)
     selected, reason = _select(summary, config.families, config.selection_rule)
@@ -1257,7 +1264,8 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
                   gcig_settings=config.gcig, kinetics_settings=ks,
                   feature_ranges=_feature_ranges(f_dev, kin_dev, ks, task), trained_on_synthetic=bool(synthetic))
     landmark_table, landmark_models = _landmarks(markers, clinical, ids, y, dev, hold, model_p[selected],
-                                                 eval_ids, final, selected, config, ks, shared, caught)
+                                                 eval_ids, final, selected, config, ks, shared, caught,
+                                                 list(zip(cv_splits, cv_populations))[:config.n_splits])
     lap("landmarks")
     step("fitted and evaluated the landmark models")
     bundle = ModelBundle(
@@ -1284,20 +1292,21 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
 
 
 def _landmarks(markers, clinical, ids, y, dev, hold, p_final_eval, eval_ids, final, selected, config, ks,
-               shared, caught):
+               shared, caught, cv_folds):
     """Landmark models (``ca125kinetics.landmarks``): fitted on the development patients,
-    evaluated where the shipped model is (held-out set, else first CV repeat's folds)."""
+    evaluated where the shipped model is (held-out set, else the first CV repeat's folds,
+    ``cv_folds``: ``((train, test), kinetics population learned on train)`` in positions of
+    the development set, each fold's model with its fold's population as prior)."""
     # the landmarks are the neoadjuvant CA-125 cycles of the default task; another task (its
     # own marker and schedule) trains none, and its model says so in predict
     if not config.task.is_default or not config.landmarks.landmarks(config.kinetics):
         return None, None
     if len(hold):
-        splits = [(dev, hold)]
+        splits = [(dev, hold, getattr(final.named_steps["kinetics"], "population_", None))]
     else:
-        from sklearn.model_selection import RepeatedStratifiedKFold
-
-        cv = RepeatedStratifiedKFold(n_splits=config.n_splits, n_repeats=config.n_repeats, random_state=config.seed)
-        splits = [(dev[tr], dev[te]) for tr, te in list(cv.split(np.zeros(len(dev)), y[dev]))[:config.n_splits]]
+        # the population as the shipped model's records ks (k_ref, which no prediction uses)
+        splits = [(dev[tr], dev[te], dataclasses.replace(population, settings=ks))
+                  for (tr, te), population in cv_folds]
     final_p = pd.Series(np.asarray(p_final_eval, dtype=float), index=pd.Index(eval_ids).astype(str))
     return _fit_landmark_models(markers, clinical, ids=ids, y=y, dev=dev, eval_splits=splits, final_p=final_p,
                                final_pipeline=final, family=selected, config=config, kinetics_settings=ks,
@@ -1341,14 +1350,15 @@ def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: 
     dev : array of int
         Positions of the development patients (the shipped landmark models are fitted on
         those who reached the landmark).
-    eval_splits : list of (train positions, test positions)
-        ``[(dev, holdout)]``, or the first cross-validation repeat's folds when there is no
-        held-out set.
+    eval_splits : list of (train positions, test positions, KineticsPopulation)
+        ``[(dev, holdout, shipped model's population)]``, or the first cross-validation
+        repeat's folds when there is no held-out set, each with the population learned on its
+        training part (the evaluated models' prior is never learned on their test patients).
     final_p : pandas.Series
         The shipped model's full-series probability of every evaluation patient (index
         ``patient_id``): the final decision the landmark decisions are compared with.
     final_pipeline : sklearn Pipeline
-        The shipped model (its fitted kinetics population is the landmark models' prior).
+        The shipped model (its fitted kinetics population is the shipped landmark models' prior).
     family : str
         The selected family (its hyperparameters from ``config``).
     config : TrainingConfig
@@ -1393,11 +1403,12 @@ def _fit_landmark_models(markers: pd.DataFrame, clinical: pd.DataFrame, *, ids: 
         try:
             shipped = _fit_landmark(family, frame, y, fit_idx, config, kinetics_settings, population)
             p_parts, idx_parts = [], []
-            for train_idx, test_idx in eval_splits:
+            for train_idx, test_idx, prior in eval_splits:
                 tr = np.asarray(train_idx)[came[np.asarray(train_idx)]]
                 te = np.asarray(test_idx)[came[np.asarray(test_idx)]]
-                same = len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
-                pipeline = shipped if same else _fit_landmark(family, frame, y, tr, config, kinetics_settings, population)
+                same = (len(tr) == len(fit_idx) and np.array_equal(np.sort(tr), np.sort(fit_idx))
+                        and prior == population)
+                pipeline = shipped if same else _fit_landmark(family, frame, y, tr, config, kinetics_settings, prior)
                 p_parts.append(pipeline.predict_proba(frame.iloc[te])[:, 1])
                 idx_parts.append(te)
         except InsufficientDataError as exc:
