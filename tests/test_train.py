@@ -1315,3 +1315,33 @@ def test_no_progress_turns_mlflow_artifact_bars_off_for_the_run(monkeypatch):
     with _progress(False, total=3):
         pass
     assert os.environ["MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"] == "true"
+
+
+def test_the_held_out_comparison_with_the_published_scores_matches_proc_roc_test():
+    """The final table's paired AUC differences (model minus published score, on the patients
+    whose score is known) and each AUC's DeLong interval, computed by training's own evaluation
+    step on the held-out predictions of a training run (tests/data/train_comparison_README.md),
+    equal pROC's ``roc.test(paired = TRUE, method = "delong")`` and ``ci.auc``: tied scores (AGO
+    is 0/1, MSKCC a few points) and two patients without an iMODEL total included."""
+    from ca125kinetics.train import _evaluate, _score_probability
+
+    data = pd.read_csv(ROOT / "tests" / "data" / "train_comparison_predictions.csv", dtype={"patient_id": str})
+    ref = json.loads((ROOT / "tests" / "data" / "train_comparison_reference.json").read_text())
+    y = data["y"].to_numpy(dtype=int)
+    scores = data[list(PUBLISHED_SCORES)].to_numpy(dtype=float)
+    assert np.isnan(scores).sum() == 2
+    model_p = {f: data[f"p_{f}"].to_numpy(dtype=float) for f in FAMILIES}
+    score_p = {s: _score_probability(scores[:, j], y, scores[:, j], s) for j, s in enumerate(PUBLISHED_SCORES)}
+    table = _evaluate(y, model_p, scores, score_p, "logistic_spline", [], PUBLISHED_SCORES).set_index("model")
+    for name, r in ref["single"].items():
+        row = table.loc[name.removeprefix("p_")]
+        assert (row["n"], row["n_events"]) == (r["n"], r["n_events"])
+        assert (row["auc"], row["auc_ci_low"], row["auc_ci_high"]) == pytest.approx(
+            (r["auc"], r["ci_low"], r["ci_high"]), rel=1e-9)
+    assert len(ref["paired"]) == len(FAMILIES) * len(PUBLISHED_SCORES)
+    for key, r in ref["paired"].items():
+        family, score = key.removeprefix("p_").split("_vs_")
+        row = table.loc[family]
+        assert row[f"delta_auc_vs_{score}_n"] == r["n"]
+        got = [row[f"delta_auc_vs_{score}{part}"] for part in ("", "_ci_low", "_ci_high", "_p")]
+        assert got == pytest.approx([r["difference"], r["ci_low"], r["ci_high"], r["p_value"]], rel=1e-9, abs=1e-12)
