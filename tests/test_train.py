@@ -1345,3 +1345,27 @@ def test_the_held_out_comparison_with_the_published_scores_matches_proc_roc_test
         assert row[f"delta_auc_vs_{score}_n"] == r["n"]
         got = [row[f"delta_auc_vs_{score}{part}"] for part in ("", "_ci_low", "_ci_high", "_p")]
         assert got == pytest.approx([r["difference"], r["ci_low"], r["ci_high"], r["p_value"]], rel=1e-9, abs=1e-12)
+
+
+def test_recalibration_is_fitted_to_the_maximum_of_the_likelihood():
+    """Out-of-fold risks of two values close together (a boosting model that learned only the
+    training fold's prevalence, 4 complete resections in 39): the pooled calibration slope is
+    -0.83, and recalibration must then be refused (it would reverse the ranking), yet the
+    recalibration fit (lbfgs) stopped at a = -0.44, b = +0.87 and the model was recalibrated
+    with it, its reason quoting the slope -0.83."""
+    import statsmodels.api as sm
+
+    from ca125kinetics.models import logit
+    from ca125kinetics.train import _logistic, _recalibration
+
+    p = np.r_[np.full(19, 2 / 17), np.full(20, 0.125)]
+    y = np.r_[1, 1, np.zeros(17), 1, 1, np.zeros(18)].astype(int)
+    mle = sm.GLM(y, sm.add_constant(logit(p)), family=sm.families.Binomial()).fit().params
+    assert _logistic(logit(p), y) == pytest.approx(tuple(mle), rel=1e-3)   # C = 1e6: a negligible penalty
+    caught = []
+    recal = _recalibration(pd.DataFrame({"y": y, "p_gradient_boosting": p}), "gradient_boosting",
+                           load_config({}), caught)
+    assert not recal["applied"] and (recal["intercept"], recal["slope"]) == (0.0, 1.0)
+    assert recal["fitted_slope"] == pytest.approx(recal["oof_slope"], rel=1e-3) and recal["fitted_slope"] < 0
+    assert "would reverse or flatten the ranking: not recalibrated" in recal["reason"]
+    assert any("does not rank patients in the right direction" in w for w in caught)
