@@ -285,6 +285,11 @@ def test_the_card_of_a_run_without_a_held_out_set_says_how_it_was_evaluated():
     assert "held-out part" not in card
     assert "Evaluated by cross-validation on the training cohort only (no part was held out)" in card
     assert "the recalibrated model's calibration is unchecked" in card
+    # the published scores' probabilities were fitted on each fold's training part, and the
+    # family was selected on the very folds its figures come from
+    assert "Published scores: AUC from their own ranking; Brier and calibration after a logistic recalibration " \
+           "fitted on the training part of each fold only." in card
+    assert "the selected model's figures are optimistic by that choice" in card
 
 
 def test_clinical_without_outcome_is_refused():

@@ -1984,7 +1984,12 @@ def model_card(result: TrainingResult) -> str:
         "",
         "AUC with DeLong 95 % CI; calibration-in-the-large (CITL) and slope with Wald 95 % CIs; Brier score. "
         "Published scores: AUC from their own ranking; Brier and calibration after a logistic recalibration "
-        "fitted on the development set only.",
+        + ("fitted on the development set only." if where == "held-out" else
+           "fitted on the training part of each fold only.")
+        + ("" if where == "held-out" else
+           " Pooled out-of-fold predictions of the first cross-validation repeat, the folds on which (with the "
+           "other repeats') the family was selected: the selected model's figures are optimistic by that "
+           "choice, and those of the model before its recalibration."),
         "",
     ]
     perf = pd.DataFrame({
