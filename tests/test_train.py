@@ -1374,3 +1374,24 @@ def test_recalibration_is_fitted_to_the_maximum_of_the_likelihood():
     assert recal["fitted_slope"] == pytest.approx(recal["oof_slope"], rel=1e-3) and recal["fitted_slope"] < 0
     assert "would reverse or flatten the ranking: not recalibrated" in recal["reason"]
     assert any("does not rank patients in the right direction" in w for w in caught)
+
+
+def test_a_cross_validated_mean_is_not_that_of_the_folds_where_the_metric_was_estimable():
+    """A calibration slope not estimable in one fold of three (NaN, with the fold's warning)
+    was left out of the mean and sd, which were reported (card, MLflow cv_*_mean) as those of
+    the three folds."""
+    from ca125kinetics.train import _summarise
+
+    folds = pd.DataFrame({"model": ["logistic_main"] * 3 + ["ago"] * 3, "kind": ["model"] * 3 + ["published_score"] * 3,
+                          "repeat": 0, "fold": [0, 1, 2] * 2, "n": 30, "n_events": 10,
+                          "auc": [0.7, 0.8, 0.75, 0.6, 0.6, 0.65], "brier": 0.2, "citl": [0.1, -0.1, 0.0, 0, 0, 0],
+                          "calibration_slope": [0.9, np.nan, 1.1, 1.0, 1.2, 0.8]})
+    caught = []
+    summary = _summarise(folds, caught).set_index("model")
+    assert np.isnan(summary.loc["logistic_main", "calibration_slope_mean"])
+    assert np.isnan(summary.loc["logistic_main", "calibration_slope_sd"])
+    assert summary.loc["ago", "calibration_slope_mean"] == pytest.approx(1.0)
+    assert summary.loc["logistic_main", "auc_mean"] == pytest.approx(0.75)
+    assert summary["n_folds"].tolist() == [3, 3]
+    assert caught == ["logistic_main: the calibration slope is not estimable in 1 of 3 cross-validation folds, so "
+                      "its cross-validated mean and sd are reported as NaN (the folds' own warnings say why)"]

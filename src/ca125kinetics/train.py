@@ -916,9 +916,24 @@ def _cross_validate(frame, y, scores, ids, config, ks, step):
     return folds, pd.concat(oof, ignore_index=True), caught, splits, populations
 
 
-def _summarise(folds: pd.DataFrame) -> pd.DataFrame:
+def _summarise(folds: pd.DataFrame, caught: list | None = None) -> pd.DataFrame:
+    """Mean and sd over the folds of each metric. A metric not estimable in some fold (NaN: a
+    calibration slope of risks that separate the outcomes) has NaN mean and sd, said in
+    ``caught``: the mean of the other folds would be that of other patients, under the name of
+    all the folds."""
     grouped = folds.groupby(["model", "kind"], sort=False)
     out = grouped[list(_METRICS)].agg(["mean", "std"])
+    missing = folds[list(_METRICS)].isna().groupby([folds["model"], folds["kind"]], sort=False).sum()
+    labels = {"auc": "AUC", "brier": "Brier score", "citl": "calibration-in-the-large",
+              "calibration_slope": "calibration slope"}
+    for metric in _METRICS:
+        some = missing[metric].reindex(out.index) > 0
+        out.loc[some, [(metric, "mean"), (metric, "std")]] = np.nan
+        for (model, _kind), k in missing[metric][missing[metric] > 0].items():
+            if caught is not None:
+                caught.append(f"{model}: the {labels[metric]} is not estimable in {k} of "
+                              f"{int(grouped.size()[(model, _kind)])} cross-validation folds, so its "
+                              "cross-validated mean and sd are reported as NaN (the folds' own warnings say why)")
     out.columns = [f"{m}_{stat.replace('std', 'sd')}" for m, stat in out.columns]
     out = out.reset_index()
     out["n_folds"] = grouped.size().to_numpy()
@@ -1200,7 +1215,7 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     folds, oof, fold_warnings, cv_splits, cv_populations = _cross_validate(f_dev, y_dev, s_dev, ids[dev], config,
                                                                           config.kinetics, step)
     caught.extend(fold_warnings)
-    summary = _summarise(folds)
+    summary = _summarise(folds, caught)
     selected, reason = _select(summary, config.families, config.selection_rule)
     recal = _recalibration(oof, selected, config, caught)
     lap("cross_validation")
