@@ -1395,3 +1395,23 @@ def test_a_cross_validated_mean_is_not_that_of_the_folds_where_the_metric_was_es
     assert summary["n_folds"].tolist() == [3, 3]
     assert caught == ["logistic_main: the calibration slope is not estimable in 1 of 3 cross-validation folds, so "
                       "its cross-validated mean and sd are reported as NaN (the folds' own warnings say why)"]
+
+
+def test_an_auc_difference_whose_interval_cannot_be_estimated_says_so():
+    """On a few evaluation patients a model and a published score can order every event /
+    non-event pair alike: the paired DeLong variance is 0 and the table said '0.000 (0.000 to
+    0.000)' with no warning; a non-zero difference of variance 0 warned outside the run's
+    warnings (a Python warning, not in the summary or card)."""
+    from ca125kinetics.train import _evaluate
+
+    y = np.array([1, 1, 1, 0, 0])
+    p = np.array([0.9, 0.8, 0.7, 0.3, 0.2])
+    scores = np.array([[5.0, 1.0], [4.0, 2.0], [3.0, 3.0], [2.0, 4.0], [1.0, 5.0]])   # alike; reversed
+    score_p = {"ago": p, "imodel": 1 - p}
+    caught = []
+    table = _evaluate(y, {"logistic_main": p}, scores, score_p, "logistic_main", caught, ("ago", "imodel"))
+    row = table.set_index("model").loc["logistic_main"]
+    assert (row["delta_auc_vs_ago"], row["delta_auc_vs_ago_ci_low"], row["delta_auc_vs_ago_ci_high"]) == (0, 0, 0)
+    assert any(w.startswith("logistic_main vs ago: the paired DeLong interval of the AUC difference has zero "
+                            "width") for w in caught)
+    assert any(w.startswith("logistic_main vs imodel: the DeLong test has no information") for w in caught)

@@ -1093,7 +1093,16 @@ def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: di
                **_metric_row(y, p, caught, family)}
         for j, score in enumerate(names):
             ok = ~np.isnan(scores[:, j])
-            test = delong_test(y[ok], p[ok], scores[ok, j])
+            with warnings.catch_warnings(record=True) as record:
+                warnings.simplefilter("always")
+                test = delong_test(y[ok], p[ok], scores[ok, j])
+            caught.extend(f"{family} vs {score}: {w.message}" for w in record)
+            if test.se == 0.0 and test.difference == 0.0:
+                caught.append(
+                    f"{family} vs {score}: the paired DeLong interval of the AUC difference has zero width: the "
+                    f"two rank the {int(ok.sum())} patients' events and non-events alike (each pair the same "
+                    "way), so the difference 0 and its interval 0 to 0 do not express the uncertainty of the "
+                    "difference; more evaluation patients are needed to compare them")
             row.update({f"delta_auc_vs_{score}": test.difference, f"delta_auc_vs_{score}_ci_low": test.ci_low,
                         f"delta_auc_vs_{score}_ci_high": test.ci_high, f"delta_auc_vs_{score}_p": test.p_value,
                         f"delta_auc_vs_{score}_n": int(ok.sum())})
