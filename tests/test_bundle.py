@@ -560,6 +560,7 @@ def test_another_models_bundle_under_a_rewritten_manifest_is_refused_before_read
     inner = copy / "mlflow_model" / "artifacts" / "bundle"
     shutil.rmtree(inner)
     save_bundle(small[0], inner)
+    write_manifest(copy / "mlflow_model")    # the registered model's own manifest
     write_manifest(copy)
     for scoring_only in (False, True):
         with pytest.raises(ModelIntegrityError, match="describes another model"):
@@ -607,6 +608,7 @@ def test_edited_metadata_under_rewritten_manifests_is_refused(shipped, field, va
         data[field] = value
         meta.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     write_manifest(inner)
+    write_manifest(copy / "mlflow_model")    # the registered model's own manifest
     write_manifest(copy)
     for scoring_only in (False, True):
         with pytest.raises(ModelIntegrityError, match=f"states {field} {value!r} but the model scores with"):
@@ -639,7 +641,8 @@ def test_a_shipped_scoring_file_is_its_pickled_model(shipped, shipped_loaded, co
 
     full, light, meta = shipped_loaded[shipped.name]
     inner = json.loads((shipped / "mlflow_model" / "artifacts" / "bundle" / "bundle.json").read_text())
-    assert inner == meta and full.to_dict() == {k: v for k, v in meta.items() if k != "bundle_sha256"}
+    assert inner == meta and full.to_dict() == {k: v for k, v in meta.items()
+                                                if k not in ("bundle_sha256", "scorer_sha256")}
     assert meta["bundle_sha256"] == read_manifest(shipped)["mlflow_model/artifacts/bundle/bundle.joblib"]
     for name in ("name", "version", "model_family", "threshold", "trained_on_synthetic"):
         assert getattr(light, name) == meta[name], name

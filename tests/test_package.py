@@ -184,7 +184,8 @@ def test_the_wheel_carries_the_shipped_model_and_cohort_and_its_checksums_verify
     prefix = f"ca125kinetics/{model.relative_to(package).as_posix()}/"
     in_wheel = {name[len(prefix):] for name in members if name.startswith(prefix)}
     manifests = sorted(p.relative_to(model) for p in model.rglob(MANIFEST_NAME))
-    assert [m.as_posix() for m in manifests] == ["MANIFEST.sha256", "mlflow_model/artifacts/bundle/MANIFEST.sha256"]
+    assert [m.as_posix() for m in manifests] == ["MANIFEST.sha256", "mlflow_model/MANIFEST.sha256",
+                                                 "mlflow_model/artifacts/bundle/MANIFEST.sha256"]
     listed = {m.as_posix() for m in manifests}
     for manifest in manifests:
         here = manifest.parent.as_posix() + "/" if manifest.parent != Path(".") else ""
