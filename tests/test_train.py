@@ -1415,3 +1415,22 @@ def test_an_auc_difference_whose_interval_cannot_be_estimated_says_so():
     assert any(w.startswith("logistic_main vs ago: the paired DeLong interval of the AUC difference has zero "
                             "width") for w in caught)
     assert any(w.startswith("logistic_main vs imodel: the DeLong test has no information") for w in caught)
+
+
+def test_a_selected_model_that_ranks_no_better_than_chance_out_of_fold_is_warned_of():
+    """39 patients with 4 complete resections: every family's mean CV AUC was at most 0.5
+    (boosting predicted each fold's prevalence, AUC 0.500), the best of them was selected and
+    exported, and no warning said that it does not discriminate."""
+    sim = simulate_cohort(50, seed=4)
+    clinical = sim.clinical.copy()
+    known = clinical.index[clinical["complete_resection"].notna()]
+    clinical.loc[known, "complete_resection"] = (np.arange(len(known)) < 4).astype(float)
+    config = {**SMALL, "families": ["logistic_main", "gradient_boosting"], "interval": {"n_bootstrap": 0},
+              "cv": {"n_splits": 2, "n_repeats": 1, "holdout_fraction": 0.0, "n_jobs": 1},
+              "landmarks": {"cycles": [], "early_days": []}}
+    result = fit_and_evaluate(sim.markers, clinical, config=config, synthetic=True)
+    cv_auc = result.cv_summary.set_index("model").loc[result.selected, "auc_mean"]
+    assert cv_auc <= 0.5
+    assert any(w.startswith(f"the selected model ({result.selected}) has a mean cross-validated AUC of "
+                            f"{cv_auc:.3f}: out of fold it ranks patients no better than chance")
+               for w in result.warnings)

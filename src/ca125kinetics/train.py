@@ -1226,6 +1226,12 @@ def _fit_and_evaluate(markers, clinical, config: TrainingConfig, name: str, synt
     caught.extend(fold_warnings)
     summary = _summarise(folds, caught)
     selected, reason = _select(summary, config.families, config.selection_rule)
+    cv_auc = float(summary.set_index("model").loc[selected, "auc_mean"])
+    if cv_auc <= 0.5:
+        caught.append(
+            f"the selected model ({selected}) has a mean cross-validated AUC of {cv_auc:.3f}: out of fold it "
+            "ranks patients no better than chance, and no family did better; it is still selected and "
+            "exported, but add patients or predictors before using it")
     recal = _recalibration(oof, selected, config, caught)
     lap("cross_validation")
 
