@@ -294,7 +294,19 @@ def test_the_training_gate_of_downstaged_is_resets_inclusion_6_as_the_screen_rea
     assert {1.0, 0.0} <= set(gate[~np.isnan(gate)]) and np.isnan(gate).any()
 
 
-def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_options(subset, tmp_path):
+@pytest.fixture(scope="module")
+def small_rectal_model(subset):
+    """A rectal downstaging model (CEA) trained on ``subset`` with small settings (seconds)."""
+    from ca125kinetics.train import fit_and_evaluate
+
+    markers, clinical = subset
+    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
+                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
+                                 interval_n_bootstrap=0)
+    return fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+
+
+def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_options(subset, small_rectal_model, tmp_path):
     """``ca125 score`` with a model of another task read ``--allow-imputed``, ``--rename``,
     ``--sep``, ``--decimal``, ``--date-format`` and ``--thousands`` and ignored them (the
     reason even told the user to pass ``--allow-imputed``); ``score_frame(columns=...)``
@@ -302,13 +314,9 @@ def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_option
     from ca125kinetics.bundle import save_bundle
     from ca125kinetics.cli import main
     from ca125kinetics.predict import score_frame
-    from ca125kinetics.train import fit_and_evaluate
 
     markers, clinical = subset
-    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
-                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
-                                 interval_n_bootstrap=0)
-    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    bundle = small_rectal_model
     save_bundle(bundle, tmp_path / "model")
     first = sorted(clinical["patient_id"])[0]
     ids = sorted(clinical["patient_id"])[:3]
@@ -334,7 +342,7 @@ def test_ca125_score_of_a_task_model_applies_allow_imputed_and_the_format_option
     np.testing.assert_allclose(renamed["probability"], held["probability"], rtol=1e-9)
 
 
-def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, tmp_path):
+def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, small_rectal_model, tmp_path):
     """The CEA ULN is a parameter recorded with every result: a patient whose samples carry a
     ULN of 3 ng/mL was scored on features read against 3 (her probability moves with it), but
     the score table said nothing of it, and ``ca125 score``'s ``rules`` named only the model's
@@ -342,13 +350,9 @@ def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, tmp_path)
     from ca125kinetics.bundle import save_bundle
     from ca125kinetics.cli import main
     from ca125kinetics.predict import TASK_SCORE_COLUMNS, score_frame
-    from ca125kinetics.train import fit_and_evaluate
 
     markers, clinical = subset
-    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
-                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
-                                 interval_n_bootstrap=0)
-    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    bundle = small_rectal_model
     ids = sorted(clinical["patient_id"])[:3]
     few = markers[markers["patient_id"].isin(ids)].copy()
     clin = clinical[clinical["patient_id"].isin(ids)]
@@ -371,39 +375,30 @@ def test_a_task_score_records_the_uln_each_patient_was_read_by(subset, tmp_path)
     assert cli.loc[first, "uln"] == 3 and cli.loc[second, "post_uln"] == 6
 
 
-def test_the_web_app_refuses_a_model_of_another_task(subset):
+def test_the_web_app_refuses_a_model_of_another_task(small_rectal_model):
     """``ca125 serve`` (``create_app``) loaded a rectal downstaging model on CEA and answered
     every request with a 422 about the model's missing columns, having read the request's
     ``ca125`` samples for a CEA model; the page and the REST API serve the complete-resection
     model (CA-125, GCIG rules): such a model is refused when the app is built, saying what
     scores it."""
-    from ca125kinetics.train import fit_and_evaluate
     from ca125kinetics.web.app import create_app
 
-    markers, clinical = subset
-    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
-                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
-                                 interval_n_bootstrap=0)
-    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    bundle = small_rectal_model
     with pytest.raises(InvalidInputError, match=r"predicts downstaging .* from CEA.*ca125 score --model"):
         create_app(bundle)
 
 
-def test_validate_refuses_a_model_of_another_task(subset, tmp_path, capsys):
+def test_validate_refuses_a_model_of_another_task(subset, small_rectal_model, tmp_path, capsys):
     """``ca125 validate`` with a rectal downstaging model asked for a ``complete_resection``
     column, and once one was renamed in, for a ``ca125`` column in the CEA table: it validates
     complete-resection models (CA-125, GCIG rules). The model of another task is refused first,
     saying what it predicts and where its evaluation is; ``validate_model`` likewise."""
     from ca125kinetics.bundle import save_bundle
     from ca125kinetics.cli import main
-    from ca125kinetics.train import fit_and_evaluate
     from ca125kinetics.validation.studies import validate_model
 
     markers, clinical = subset
-    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
-                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
-                                 interval_n_bootstrap=0)
-    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    bundle = small_rectal_model
     save_bundle(bundle, tmp_path / "model")
     markers.to_csv(tmp_path / "m.csv", index=False)
     clinical.to_csv(tmp_path / "c.csv", index=False)
@@ -416,19 +411,14 @@ def test_validate_refuses_a_model_of_another_task(subset, tmp_path, capsys):
         validate_model(markers, clinical, model=bundle)
 
 
-def test_predict_of_one_patient_refuses_a_model_of_another_task(subset):
+def test_predict_of_one_patient_refuses_a_model_of_another_task(small_rectal_model):
     """``predict`` (and ``predict_many``) build a Prediction of the complete-resection task (GCIG
     rules, trajectory); with a rectal downstaging model they refused a CEA series by telling the
     user to use "a model trained for it", the very model given, or failed on the model's
     missing input columns. They now say the model's task and what scores it."""
     from ca125kinetics.predict import predict, predict_many
-    from ca125kinetics.train import fit_and_evaluate
 
-    markers, clinical = subset
-    config = dataclasses.replace(TrainingConfig.from_toml(ROOT / "training" / "rectal.toml"),
-                                 families=("logistic_main",), n_splits=3, n_repeats=1, n_jobs=1,
-                                 interval_n_bootstrap=0)
-    bundle = fit_and_evaluate(markers, clinical, config=config, synthetic=True).bundle
+    bundle = small_rectal_model
     for call in (lambda: predict({"day": [-5, 14, 28], "cea": [12.0, 8.0, 4.0]}, {}, model=bundle),
                  lambda: predict([(-5, 12.0), (14, 8.0), (28, 4.0)], {}, model=bundle),
                  lambda: predict_many([[(-5, 12.0), (14, 8.0), (28, 4.0)]], model=bundle)):
