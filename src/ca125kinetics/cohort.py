@@ -808,7 +808,6 @@ class ChunkWriter:
 
         #: the target, its hidden partial file (or the device or pipe itself) and the rename
         self._out = AtomicFile(path)
-        self.target, self.direct, self.path = self._out.target, self._out.direct, self._out.path
         self.fmt, self.n_rows = fmt, 0
         self._handle = None
         self._writer = None
@@ -865,12 +864,11 @@ class ChunkWriter:
             finally:
                 if self._handle is not None:
                     self._handle.close()
-            # (a run asked to stop is not completed, even when the interruption was lost)
             complete = exc_type is None and self._writer is not None
         finally:
-            self._out.finish(complete)
+            self._out.finish(complete)      # no rename after a stop request, even one whose interruption was lost
         if exc_type is None:
-            check_stop()
+            check_stop()                    # that stop, raised here
         return False
 
 

@@ -1875,7 +1875,9 @@ def batch_gcig(batch, settings: GcigSettings) -> dict[str, Any]:
     -------
     dict of str to array
         The :data:`COHORT_COLUMNS` without ``patient_id``, then ``combined_category`` (from
-        each patient's clinical ``recist``), as :func:`_gcig_columns` gives them. A patient
+        each patient's clinical ``recist``), as :func:`_gcig_columns` gives them, and
+        ``progression_candidate_day`` (the day of a progression candidate awaiting its
+        confirmation; not a cohort column: for ``predict``'s warnings). A patient
         without markers has status ``"no_markers"``; one whose markers or clinical row carry a
         ``problem`` is ``"invalid_input"`` with the markers' problem as its reason, else the
         clinical one (:func:`_with_clinical_problems`, as :func:`gcig_cohort` reports it).
@@ -1916,7 +1918,7 @@ def records_gcig(patients, settings: GcigSettings) -> dict[str, list]:
     from .io import PatientBatch
 
     columns = batch_gcig(PatientBatch.from_records(list(patients)), settings)
-    return {name: _python_list(values) for name, values in columns.items() if name != "progression_candidate_day"}
+    return {name: _python_list(columns[name]) for name in (*COHORT_COLUMNS[1:], "combined_category")}
 
 
 # columns whose type is fixed (the others are text, typed as pandas types text)

@@ -790,16 +790,24 @@ def _logistic(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return float(model.intercept_[0]), float(model.coef_[0, 0])
 
 
+@contextmanager
+def _warnings_into(caught: list, what: str):
+    """The warnings raised in the block go to ``caught``, each as ``"what: message"`` (a run's
+    summary says whose figure they concern), not to the user's terminal."""
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        yield
+    caught.extend(f"{what}: {w.message}" for w in record)
+
+
 def _metric_row(y: np.ndarray, p: np.ndarray, caught: list, what: str) -> dict[str, float]:
     """n, events, AUC (+ DeLong CI), Brier, CITL and slope (+ Wald CIs) of risks ``p``; the
     warnings met go to ``caught`` naming ``what`` was measured (a model family, a published
     score, a landmark model), so that a run's summary says whose slope was not estimable."""
     from .validation.metrics import metrics
 
-    with warnings.catch_warnings(record=True) as record:
-        warnings.simplefilter("always")
+    with _warnings_into(caught, what):
         m = metrics(y, p)
-    caught.extend(f"{what}: {w.message}" for w in record)
     return {"n": m.n, "n_events": m.n_events, "auc": m.auc, "auc_ci_low": m.auc_ci_low,
             "auc_ci_high": m.auc_ci_high, "brier": m.brier, "citl": m.citl, "citl_ci_low": m.citl_ci_low,
             "citl_ci_high": m.citl_ci_high, "calibration_slope": m.calibration_slope,
@@ -1093,10 +1101,8 @@ def _evaluate(y, model_p: dict[str, np.ndarray], scores: np.ndarray, score_p: di
                **_metric_row(y, p, caught, family)}
         for j, score in enumerate(names):
             ok = ~np.isnan(scores[:, j])
-            with warnings.catch_warnings(record=True) as record:
-                warnings.simplefilter("always")
+            with _warnings_into(caught, f"{family} vs {score}"):
                 test = delong_test(y[ok], p[ok], scores[ok, j])
-            caught.extend(f"{family} vs {score}: {w.message}" for w in record)
             if test.se == 0.0 and test.difference == 0.0:
                 caught.append(
                     f"{family} vs {score}: the paired DeLong interval of the AUC difference has zero width: the "
@@ -1551,20 +1557,26 @@ def _events_per_parameter(y: np.ndarray, final, family: str, task: TaskSpec, cau
             "events_per_parameter": epv}
 
 
+def _outcome_counts(events: int, non_events: int, task: TaskSpec) -> str:
+    """How many patients of each outcome, in the task's words: ``"12 complete and 30
+    incomplete resection(s)"``, ``"12 downstaged = 1 and 30 with downstaged = 0"``."""
+    if task.is_default:
+        return f"{events} complete and {non_events} incomplete resection(s)"
+    return f"{events} {task.outcome} = 1 and {non_events} with {task.outcome} = 0"
+
+
 def _check_counts(y: np.ndarray, config: TrainingConfig, task: TaskSpec = DEFAULT_TASK,
                   exclusions: pd.DataFrame | None = None) -> None:
     events, non_events = int(y.sum()), int(len(y) - y.sum())
     need = config.n_splits * 2 * (2 if config.holdout_fraction > 0 else 1)
     if min(events, non_events) < need:
-        what = ("complete and {} incomplete resection(s)" if task.is_default
-                else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
         left_out = ""
         if exclusions is not None and len(exclusions):
             listed = "; ".join(f"{r} ({n})" for r, n in zip(exclusions["reason"], exclusions["n"]))
             left_out = (f" ({int(exclusions['n'].sum())} patient(s) left out: {listed}; correct those columns, "
                         "or state how the tables are written: --sep, --decimal, --date-format, --rename)")
         raise InsufficientDataError(
-            f"{len(y)} usable patient(s) with {events} {what.format(non_events)}{left_out}: "
+            f"{len(y)} usable patient(s) with {_outcome_counts(events, non_events, task)}{left_out}: "
             f"too few for {config.n_splits}-fold cross-validation"
             f"{' with a held-out set' if config.holdout_fraction > 0 else ''} (need at least {need} "
             "of each); add patients, or lower cv.n_splits / cv.holdout_fraction in the training config")
@@ -1607,8 +1619,6 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig,
     dev, hold = split(config.holdout_fraction)
     if short(hold):
         events = int(y[hold].sum())
-        what = ("complete and {} incomplete resection(s)" if task.is_default
-                else f"{task.outcome} = 1 and {{}} with {task.outcome} = 0")
         # the smallest fraction (in hundredths, up to 0.5) whose held-out set has enough of each
         enough = next((f / 100 for f in range(math.ceil(config.holdout_fraction * 100), 51)
                        if not short(split(f / 100)[1])), None)
@@ -1616,7 +1626,7 @@ def _holdout_split(y: np.ndarray, config: TrainingConfig,
                   else "set cv.holdout_fraction = 0")
         raise InsufficientDataError(
             f"the held-out set (cv.holdout_fraction = {config.holdout_fraction:g}) would hold {len(hold)} patient(s) "
-            f"with {events} {what.format(len(hold) - events)}: fewer than {_MIN_PER_OUTCOME} of each, so no "
+            f"with {_outcome_counts(events, len(hold) - events, task)}: fewer than {_MIN_PER_OUTCOME} of each, so no "
             f"AUC, calibration or AUC comparison could be estimated on it; {advice} "
             "(0: the models are evaluated out of fold) in the training config, or add patients")
     return dev, hold
