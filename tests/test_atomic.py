@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from ca125kinetics import errors
-from ca125kinetics._atomic import AtomicFile, atomic_directory, atomic_file, write_file
+from ca125kinetics._atomic import AtomicFile, atomic_directory, atomic_file, file_set, write_file
 from ca125kinetics.errors import InvalidInputError
 
 EARLIER = "an earlier result"
@@ -277,6 +277,116 @@ def test_each_table_of_a_folder_is_written_whole(tmp_path, write, file):
         write(folder)
     assert (folder / file).read_text() == EARLIER
     assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+# ----------------------------------------------------------------------------- files that go together
+
+
+def _failing_at(monkeypatch, name: str, *, stop: bool = False):
+    """Opening the output file ``name`` fails (``OSError``, as a full disk) or, with ``stop``,
+    the process is asked to stop just then (its interruption lost): the files written before
+    it in the same run are complete by then."""
+    original = AtomicFile.open
+
+    def open_(self):
+        if self.target.name == name:
+            if not stop:
+                raise OSError(28, "No space left on device")
+            errors._STOP.set()
+        return original(self)
+    monkeypatch.setattr(AtomicFile, "open", open_)
+
+
+def _extract(folder):
+    from ca125kinetics.cli import main
+    from ca125kinetics.sources.fhir import cohort_to_fhir, write_fhir
+
+    cohort = ROOT / "data" / "synthetic" / "default"
+    bundle = cohort_to_fhir(cohort / "markers.csv", cohort / "clinical.csv")
+    source = folder.parent / "one.json"
+    if not source.exists():
+        write_fhir(dict(bundle, entry=[e for e in bundle["entry"] if "/000001" in e["fullUrl"]]), source)
+    code = main(["extract", "fhir", str(source), "--out", str(folder / "markers.csv")])
+    if code:
+        raise CommandFailed(code)
+
+
+#: writer of a set of files -> (the files it writes, the one written last)
+SETS = {"synthetic cohort": (_synthetic, ["params.json", "markers.csv", "clinical.csv", "truth.csv"], "truth.csv"),
+        "omop csv": (_omop, ["measurement.csv", "person.csv"], "person.csv"),
+        "extract fhir": (_extract, ["markers.csv", "markers.skipped.csv"], "markers.skipped.csv")}
+
+
+@pytest.mark.parametrize("name", list(SETS))
+@pytest.mark.parametrize("how", ["failure", "stop"])
+def test_the_files_of_one_output_are_replaced_together_or_not_at_all(tmp_path, monkeypatch, name, how):
+    """A synthetic cohort written over an earlier one failed or stopped at its last table: its
+    parameters and first tables were already renamed into place beside the earlier truth, a
+    set that did not go together (and a cohort marked synthetic by one run and holding
+    another's tables)."""
+    write, files, last = SETS[name]
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for file in files:
+        (folder / file).write_text(EARLIER)
+    _failing_at(monkeypatch, last, stop=how == "stop")
+    try:
+        with pytest.raises((KeyboardInterrupt if how == "stop" else OSError, CommandFailed)):
+            write(folder)
+    finally:
+        errors._STOP.clear()
+    assert {file: (folder / file).read_text() for file in files} == {file: EARLIER for file in files}
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    monkeypatch.undo()
+    write(folder)       # then written whole, every file
+    assert all((folder / file).read_text() != EARLIER for file in files)
+    assert not [p.name for p in folder.iterdir() if p.name.startswith(".")]
+
+
+def test_a_validation_replaces_its_report_predictions_and_tables_together(tmp_path, monkeypatch):
+    """``ca125 validate --predictions --tables`` wrote the predictions before the (long,
+    interruptible) bootstrap and the report before the tables: a run stopped or failing on
+    the way left new predictions beside the earlier report."""
+    from ca125kinetics.cli import main
+
+    cohort = ROOT / "data" / "synthetic" / "default"
+    clinical = pd.read_csv(cohort / "clinical.csv", dtype={"patient_id": str}).head(150)
+    markers = pd.read_csv(cohort / "markers.csv", dtype={"patient_id": str})
+    markers[markers["patient_id"].isin(clinical["patient_id"])].to_csv(tmp_path / "m.csv", index=False)
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    report, predictions, tables = tmp_path / "r.html", tmp_path / "p.csv", tmp_path / "tables"
+    argv = ["validate", "--model", str(ROOT / "models" / "default"), "--markers", str(tmp_path / "m.csv"),
+            "--clinical", str(tmp_path / "c.csv"), "--out", str(report), "--predictions", str(predictions),
+            "--tables", str(tables)]
+    tables.mkdir()
+    for path in (report, predictions, tables / "metrics.csv"):
+        path.write_text(EARLIER)
+    _failing_at(monkeypatch, "metrics.csv")
+    assert main(argv) == 2
+    assert [p.read_text() for p in (report, predictions, tables / "metrics.csv")] == [EARLIER] * 3
+    assert not list(tmp_path.rglob(".*"))
+    monkeypatch.undo()
+    assert main(argv) == 0
+    assert EARLIER not in [p.read_text() for p in (report, predictions, tables / "metrics.csv")]
+
+
+def test_a_file_set_renames_in_order_of_writing_once_every_file_is_written(tmp_path):
+    a, b = tmp_path / "a.txt", tmp_path / "sub" / "b.txt"
+    a.write_text(EARLIER)
+    with file_set():
+        write_file(a, "new a")
+        with file_set():                # nested: renamed with the outer set
+            write_file(b, "first b")
+        write_file(b, "second b")       # written again: the last text is the one kept
+        assert a.read_text() == EARLIER and not b.exists()      # not before the set ends
+        hidden = sorted(p.name for p in tmp_path.rglob(".*"))
+        assert hidden == [".a.txt.partial", ".b.txt.partial"]
+    assert (a.read_text(), b.read_text()) == ("new a", "second b")
+    assert not list(tmp_path.rglob(".*"))
+    with pytest.raises(ValueError, match="refused"), file_set():   # an error after the files: none replaced
+        write_file(a, "newer a")
+        raise ValueError("refused")
+    assert a.read_text() == "new a" and not list(tmp_path.rglob(".*"))
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/stdout names the stream on Linux")

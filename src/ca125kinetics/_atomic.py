@@ -22,6 +22,12 @@ and the file already at the path (an earlier, good result) stays as it was.
 A directory (a saved model) is built in a hidden sibling directory and renamed into place the
 same way (:func:`atomic_directory`).
 
+Files that belong together (a synthetic cohort's tables, extracted markers and their skipped
+records, a validation's report, predictions and tables) are written inside :func:`file_set`:
+each to its hidden file as above, all renamed into place one after the other when the whole
+set is written, none when any failed or a stop was requested. A run stopped after its first
+file no longer leaves a new file beside an old one that does not go with it.
+
 :class:`AtomicFile` is the one implementation: :func:`atomic_file` and :func:`write_file`
 (whole outputs) and :class:`ca125kinetics.cohort.ChunkWriter` (outputs written chunk by
 chunk) use it.
@@ -30,6 +36,7 @@ chunk) use it.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import shutil
 import stat
@@ -38,7 +45,7 @@ from pathlib import Path
 
 from .errors import InvalidInputError, check_stop, stop_requested
 
-__all__ = ["AtomicFile", "atomic_file", "write_file", "atomic_directory"]
+__all__ = ["AtomicFile", "atomic_file", "write_file", "atomic_directory", "file_set"]
 
 
 class AtomicFile:
@@ -104,11 +111,22 @@ class AtomicFile:
 
     def finish(self, complete: bool) -> None:
         """Rename the hidden file into place when ``complete`` and no stop was requested;
-        remove it in every case (it is gone once renamed). A device or a pipe: nothing to do."""
+        remove it in every case (it is gone once renamed). A device or a pipe: nothing to do.
+        Inside :func:`file_set`, a complete file waits for the set: renamed when the set ends."""
         if self.direct:
             return
+        pending = _FILE_SET.get()
+        if complete and pending is not None and not stop_requested():
+            # the same file written again in the set: its earlier hidden file was replaced by
+            # this one (:meth:`open`), which is the one renamed
+            pending[:] = [out for out in pending if out.path != self.path] + [self]
+            return
+        self._rename(complete and not stop_requested())
+
+    def _rename(self, complete: bool) -> None:
+        """Rename the hidden file into place when ``complete``; remove it in every case."""
         try:
-            if complete and not stop_requested():
+            if complete:
                 with contextlib.suppress(FileNotFoundError):    # an earlier file's permissions kept
                     os.chmod(self.path, stat.S_IMODE(os.stat(self.target).st_mode))
                 os.replace(self.path, self.target)
@@ -139,6 +157,44 @@ def write_file(path, data: str | bytes) -> Path:
     with atomic_file(path) as handle:
         handle.write(data.encode("utf-8") if isinstance(data, str) else data)
     return Path(path)
+
+
+#: The files of the :func:`file_set` being written (complete, not yet renamed), or None.
+_FILE_SET: contextvars.ContextVar[list[AtomicFile] | None] = contextvars.ContextVar("ca125kinetics_file_set",
+                                                                                     default=None)
+
+
+@contextlib.contextmanager
+def file_set() -> Iterator[None]:
+    """Replace the files written in the block (:func:`atomic_file`, :func:`write_file`,
+    ``write_table``) together: each is written whole to its hidden file, and all are renamed
+    into place, in the order they were written, when the block ends without an error and
+    without a stop request; otherwise every hidden file is removed and the files already at
+    their paths stay as they were. A device or a pipe is written straight into, as always.
+    Nested, the inner block's files are renamed with the outer block's. (The renames are not
+    one step: a rename refused by the system, e.g. a folder made read-only meanwhile, is
+    raised after the renames before it, and a process killed outright between two renames
+    leaves the first; a failure or stop while the files are written, by far the longer
+    part, replaces none.)"""
+    if _FILE_SET.get() is not None:
+        yield
+        return
+    pending: list[AtomicFile] = []
+    token = _FILE_SET.set(pending)
+    complete = False
+    try:
+        yield
+        complete = True
+    finally:
+        _FILE_SET.reset(token)
+        complete = complete and not stop_requested()    # once for all: a stop from here on is raised after
+        try:
+            for out in pending:     # a rename refused is raised, the hidden files after it removed
+                out._rename(complete)
+        finally:
+            for out in pending:
+                out.path.unlink(missing_ok=True)
+    check_stop()
 
 
 @contextlib.contextmanager

@@ -351,19 +351,23 @@ class SyntheticCohort:
                   "clinical": self.clinical,
                   "truth": self.truth}
         float_formats = {"markers": "%.1f", "clinical": "%.1f", "truth": "%.10g"}
-        from ._atomic import atomic_file, write_file
+        from ._atomic import atomic_file, file_set, write_file
 
-        for name, frame in tables.items():     # each file whole or not at all
-            with atomic_file(out / f"{name}.{format}") as handle:
-                if format == "csv":
-                    if name == "clinical":  # ISO dates, formatted in C (strftime is slow for 10^6)
-                        days = frame["treatment_start"].to_numpy().astype("datetime64[D]")
-                        frame = frame.assign(treatment_start=np.datetime_as_string(days, unit="D"))
-                    frame.to_csv(handle, index=False, lineterminator="\n", float_format=float_formats[name],
-                                 encoding="utf-8")
-                else:
-                    frame.to_parquet(handle, index=False)
-        write_file(out / "params.json", json.dumps(self.params, indent=2, sort_keys=True) + "\n")
+        # the files replaced together, or none of them: the tables of one cohort, and the
+        # parameters that say it is synthetic put in place first (then a run killed between
+        # the renames leaves synthetic tables marked so, never new tables unmarked)
+        with file_set():
+            write_file(out / "params.json", json.dumps(self.params, indent=2, sort_keys=True) + "\n")
+            for name, frame in tables.items():
+                with atomic_file(out / f"{name}.{format}") as handle:
+                    if format == "csv":
+                        if name == "clinical":  # ISO dates, formatted in C (strftime is slow for 10^6)
+                            days = frame["treatment_start"].to_numpy().astype("datetime64[D]")
+                            frame = frame.assign(treatment_start=np.datetime_as_string(days, unit="D"))
+                        frame.to_csv(handle, index=False, lineterminator="\n", float_format=float_formats[name],
+                                     encoding="utf-8")
+                    else:
+                        frame.to_parquet(handle, index=False)
         return out
 
 

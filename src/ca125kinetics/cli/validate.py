@@ -6,6 +6,7 @@ import dataclasses
 import os
 import sys
 
+from .._atomic import file_set
 from ..errors import InvalidInputError, require_rows
 from ..features import build_patient_frame
 from ..io import read_clinical, read_markers, setting_uln, write_table
@@ -84,9 +85,6 @@ def cli_validate(args) -> int:
     result = validate_model(markers, clin, model=bundle, kelim_cutoff=cutoff)
     result = dataclasses.replace(result, source={**result.source, "markers": _describe_source(args.markers),
                                                  "clinical": _describe_source(args.clinical)})
-    if args.predictions:
-        written = write_table(_stamped(result.predictions, bundle), args.predictions, fmt=predictions_format)
-        print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
     if args.bootstrap:
         frame = build_patient_frame(markers, clin, gcig_settings=bundle.gcig_settings,
                                     kinetics_settings=bundle.kinetics_settings)
@@ -97,10 +95,14 @@ def cli_validate(args) -> int:
                                      pred["complete_resection"].to_numpy(dtype=int), n_boot=args.bootstrap,
                                      seed=args.seed, progress=progress_wanted(args), n_jobs=args.n_jobs)
         result = result.with_optimism(opt)
-    path = write_report(result, args.out, title=args.title)
     tables = {name: _stamped(frame, bundle) for name, frame in result.tables().items()}
-    if args.tables:
-        _write_tables(tables, args.tables)
+    with file_set():    # the report, predictions and tables of one validation replaced together, or none
+        path = write_report(result, args.out, title=args.title)
+        if args.predictions:
+            written = write_table(_stamped(result.predictions, bundle), args.predictions, fmt=predictions_format)
+            print(f"wrote {len(result.predictions)} patient prediction(s) to {written}", file=sys.stderr)
+        if args.tables:
+            _write_tables(tables, args.tables)
     tracking_uri = args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
     logging_on = bool(tracking_uri)
     if logging_on:

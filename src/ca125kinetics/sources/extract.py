@@ -82,8 +82,11 @@ def cli_extract(args) -> int:
     checked = read_markers(result.markers, on_error="flag", uln=result.marker.default_uln,
                            marker=result.marker.name)
     flagged = checked.loc[checked["problem"].notna(), "patient_id"].nunique()
-    out = write_table(result.markers, args.out)
-    skipped = write_table(result.skipped, skipped_path(args.out))
+    from .._atomic import file_set
+
+    with file_set():        # the markers and their skipped records replaced together, or neither
+        out = write_table(result.markers, args.out)
+        skipped = write_table(result.skipped, skipped_path(args.out))
     print(result.summary())
     print(f"wrote {len(result.markers)} row(s) to {out} and {len(result.skipped)} skipped record(s) to {skipped}",
           file=sys.stderr)

@@ -804,11 +804,12 @@ def _read_table_files(directory: Path) -> dict[str, pd.DataFrame]:
 
 def write_omop_csv(tables: Mapping[str, pd.DataFrame], directory) -> Path:
     """Write OMOP tables as ``<table>.csv`` files (the form of the committed test fixture), each
-    whole or not at all (:func:`ca125kinetics._atomic.atomic_file`)."""
-    from .._atomic import atomic_file
+    whole, all replaced together or none (:func:`ca125kinetics._atomic.file_set`)."""
+    from .._atomic import atomic_file, file_set
 
     directory = Path(directory)
-    for name, frame in tables.items():
-        with atomic_file(directory / f"{name}.csv") as handle:
-            frame.to_csv(handle, index=False, encoding="utf-8")
+    with file_set():
+        for name, frame in tables.items():
+            with atomic_file(directory / f"{name}.csv") as handle:
+                frame.to_csv(handle, index=False, encoding="utf-8")
     return directory
