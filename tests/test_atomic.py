@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from ca125kinetics import errors
-from ca125kinetics._atomic import AtomicFile, atomic_directory, atomic_file, file_set, write_file
+from ca125kinetics._atomic import AtomicFile, PipeClosedError, atomic_directory, atomic_file, file_set, write_file
 from ca125kinetics.errors import InvalidInputError
 
 EARLIER = "an earlier result"
@@ -387,6 +387,39 @@ def test_a_file_set_renames_in_order_of_writing_once_every_file_is_written(tmp_p
         write_file(a, "newer a")
         raise ValueError("refused")
     assert a.read_text() == "new a" and not list(tmp_path.rglob(".*"))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes (FIFOs) are POSIX")
+@pytest.mark.parametrize("how", ["write_table", "chunks csv", "chunks parquet"])
+def test_an_output_pipe_whose_reader_stops_early_is_an_error(tmp_path, how):
+    """``--out FIFO`` whose reader quit after a few bytes ended the command with exit 0, as a
+    reader of its stdout that has read enough (``| head``) does: the output was lost."""
+    import threading
+
+    from ca125kinetics.cohort import ChunkWriter
+    from ca125kinetics.io import write_table
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    def read_a_little():
+        with open(fifo, "rb") as reader:
+            reader.read(10)
+    reader = threading.Thread(target=read_a_little)
+    reader.start()
+    big = _table(200_000)
+    try:
+        with pytest.raises(PipeClosedError, match="stopped before the output was written whole") as caught:
+            if how == "write_table":
+                write_table(big, fifo, fmt="csv")
+            else:
+                with ChunkWriter(fifo, how.split()[1]) as writer:
+                    for start in range(0, len(big), 20_000):
+                        writer.write(big.iloc[start:start + 20_000])
+    finally:
+        reader.join(timeout=30)
+    assert caught.value.filename == str(fifo) and not isinstance(caught.value, BrokenPipeError)
+    assert fifo.exists() and not list(tmp_path.glob(".*"))     # the pipe is not replaced
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/dev/stdout names the stream on Linux")

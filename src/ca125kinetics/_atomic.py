@@ -14,6 +14,9 @@ and the file already at the path (an earlier, good result) stays as it was.
   stderr when that is a file (``--out /dev/stdout > result.txt``): the output goes into the
   stream where it stands, after what was written before it; a rename had replaced the file
   the shell opened, losing what the stream held and everything written to it afterwards.
+* A pipe whose reader stops before the output is whole (a FIFO given as the output) is an
+  error, :class:`PipeClosedError`: the output was lost. (This process's stdout is not: a
+  reader of the command's stdout that has read enough, ``| head``, ends the command quietly.)
 * A file replaced keeps its permissions (an output only its owner may read stays so).
 * The hidden name is predictable: whatever is there (a partial file left by a run killed
   outright, a symbolic link planted in a shared folder) is removed, never followed, and the
@@ -37,6 +40,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import errno
 import os
 import shutil
 import stat
@@ -45,7 +49,12 @@ from pathlib import Path
 
 from .errors import InvalidInputError, check_stop, stop_requested
 
-__all__ = ["AtomicFile", "atomic_file", "write_file", "atomic_directory", "file_set"]
+__all__ = ["AtomicFile", "atomic_file", "write_file", "atomic_directory", "file_set", "PipeClosedError"]
+
+
+class PipeClosedError(OSError):
+    """The program reading the pipe an output was written to (a FIFO named as the output)
+    stopped reading before the output was written whole: the output is lost."""
 
 
 class AtomicFile:
@@ -109,6 +118,20 @@ class AtomicFile:
                                     f"there; write the output to a folder only you write to") from exc
         return os.fdopen(descriptor, "wb")
 
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Where the output is written: a pipe named as the output (not this process's stdout
+        or stderr) whose reader has gone raises :class:`PipeClosedError`, not the
+        ``BrokenPipeError`` a command takes for a reader of its stdout that has read enough."""
+        try:
+            yield
+        except BrokenPipeError as exc:
+            if self.direct and self.stream is None:
+                raise PipeClosedError(errno.EPIPE, "the program reading this pipe stopped before the output was "
+                                      "written whole; the output is lost (read it to the end, or write to a file)",
+                                      str(self.target)) from exc
+            raise
+
     def finish(self, complete: bool) -> None:
         """Rename the hidden file into place when ``complete`` and no stop was requested;
         remove it in every case (it is gone once renamed). A device or a pipe: nothing to do.
@@ -143,7 +166,7 @@ def atomic_file(path) -> Iterator:
     out = AtomicFile(path)
     complete = False
     try:
-        with out.open() as handle:
+        with out.writing(), out.open() as handle:
             yield handle
         complete = True
     finally:

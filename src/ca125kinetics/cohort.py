@@ -823,6 +823,10 @@ class ChunkWriter:
     def write(self, frame: "pd.DataFrame | _CsvText") -> None:
         """Append ``frame``'s rows (for CSV, also its text made ahead by :func:`_csv_text`)."""
         check_stop()
+        with self._out.writing():
+            self._write(frame)
+
+    def _write(self, frame) -> None:
         if self.fmt == "csv":
             text = frame if isinstance(frame, _CsvText) else _csv_text(frame, first=self._writer is None)
             if text.first != (self._writer is None):
@@ -858,12 +862,13 @@ class ChunkWriter:
     def __exit__(self, exc_type, exc, tb):
         complete = False
         try:
-            try:
-                if self.fmt == "parquet" and self._writer is not None:
-                    self._writer.close()
-            finally:
-                if self._handle is not None:
-                    self._handle.close()
+            with self._out.writing():
+                try:
+                    if self.fmt == "parquet" and self._writer is not None:
+                        self._writer.close()
+                finally:
+                    if self._handle is not None:
+                        self._handle.close()
             complete = exc_type is None and self._writer is not None
         finally:
             self._out.finish(complete)      # no rename after a stop request, even one whose interruption was lost
