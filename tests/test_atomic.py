@@ -448,3 +448,24 @@ def test_a_replaced_file_keeps_its_permissions(tmp_path):
     out.chmod(0o600)
     write_file(out, "patient_id\n001\n")
     assert out.read_text() == "patient_id\n001\n" and out.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_a_replaced_directory_keeps_its_permissions(tmp_path):
+    """A model folder only its owner could open (chmod 700) became open to all when a model
+    was saved over it."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    folder.chmod(0o700)
+    with atomic_directory(folder) as partial:
+        (partial / "bundle.txt").write_text("a model")
+    assert (folder / "bundle.txt").read_text() == "a model" and folder.stat().st_mode & 0o777 == 0o700
+    with atomic_directory(tmp_path / "new") as partial:      # a new one: as made (the umask)
+        pass
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -228,7 +228,8 @@ def atomic_directory(path) -> Iterator[Path]:
 
     A directory already at ``path`` (the caller decides whether it may be replaced) is moved
     aside (``.NAME.old``) just before the rename and removed after it; if the rename fails it
-    is put back. A link to a directory is followed, as for files."""
+    is put back. A link to a directory is followed, as for files. The new directory keeps the
+    permissions of the one it replaces (a model folder only its owner may open stays so)."""
     target = Path(path)
     if target.is_symlink() and target.is_dir():
         target = target.resolve()
@@ -246,6 +247,7 @@ def atomic_directory(path) -> Iterator[Path]:
             old = target.with_name(f".{target.name}.old")
             _remove(old)
             if target.exists():
+                os.chmod(partial, stat.S_IMODE(os.stat(target).st_mode))
                 os.replace(target, old)
             try:
                 os.replace(partial, target)
