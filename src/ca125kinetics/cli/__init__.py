@@ -473,17 +473,49 @@ def _option_names(parser: argparse.ArgumentParser, args) -> dict[str, str]:
     return names
 
 
+@contextlib.contextmanager
+def _whole_writes_to_stdout():
+    """Within the block, an unbuffered stdout (``python -u``, ``PYTHONUNBUFFERED=1``, as many
+    container images set) is written through a buffer, flushed at each line's end.
+
+    Unbuffered, Python hands a text to the file in one write and does not check that the
+    system took all of it: a file that can take only part (a full disk under ``> report.txt``)
+    kept the first part and the command ended with exit 0. A buffer writes on until every
+    byte is taken or the system refuses, an error the command reports (exit 2). Its writes go
+    through a copy of stdout's descriptor, closed when the block ends."""
+    import io
+
+    text = sys.stdout
+    raw = getattr(text, "buffer", None)
+    if not isinstance(raw, io.FileIO) or raw.closed:    # buffered (the default), or not a file
+        yield
+        return
+    text.flush()
+    checked = io.TextIOWrapper(io.BufferedWriter(io.FileIO(os.dup(raw.fileno()), "wb")), encoding=text.encoding,
+                               errors=text.errors, line_buffering=True)
+    sys.stdout = checked
+    try:
+        yield
+        checked.flush()     # the last bytes: their error is the command's
+    finally:
+        if sys.stdout is checked:
+            sys.stdout = text
+        with contextlib.suppress(OSError, ValueError):  # after an error, what is left is not written again
+            checked.close()
+
+
 def _run(args) -> int:
     """The chosen command's handler; package errors and interruptions as one line and an
     exit code."""
     try:
         _refuse_output_over_input(args)
-        with _package_warnings_as_notes():
-            code = int(args.func(args) or 0)
-        if sys.stdout is not None:
-            # the output's last bytes, still in the buffer: a failure to write them (a full
-            # disk under a redirected stdout) is the command's error, not an exit's unchecked flush
-            sys.stdout.flush()
+        with _whole_writes_to_stdout():
+            with _package_warnings_as_notes():
+                code = int(args.func(args) or 0)
+            if sys.stdout is not None:
+                # the output's last bytes, still in the buffer: a failure to write them (a full
+                # disk under a redirected stdout) is the command's error, not an exit's unchecked flush
+                sys.stdout.flush()
         return code
     except Ca125KineticsError as exc:
         message = str(exc).splitlines()
