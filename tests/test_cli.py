@@ -252,6 +252,10 @@ def _python_refusal(call) -> str:
     return str(info.value)
 
 
+#: How the readers' ULN check ends its range.
+PLAUSIBLE = ", the assays' plausible limits: another marker's or unit's ULN?)"
+
+
 @pytest.mark.parametrize("argv, said, call, python_said", [
     (["synth", "--n", "0", "--out", "{tmp}/c"], "--n (number of patients) must be an integer >= 1, got 0",
      lambda: simulate_cohort(0, 1), "simulate_cohort: n (number of patients) must be an integer >= 1, got 0"),
@@ -283,9 +287,10 @@ def _python_refusal(call) -> str:
      lambda: ResponseSettings(clearance_r2_threshold=1.5),
      "setting 'clearance_r2_threshold' must be a number in (0, 1), got 1.5"),
     # the readers' ULN check: 'uln must be ...'
-    (["kinetics", "{cea}", "--marker", "cea", "--uln", "30"], "--uln must be a positive number of ng/mL (at most 20), "
+    (["kinetics", "{cea}", "--marker", "cea", "--uln", "30"], "--uln must be a positive number of ng/mL (from 1 to 20"
+     + PLAUSIBLE + ", "
      "got 30.0", lambda: read_markers(pd.DataFrame({"patient_id": ["a"], "day": [0], "cea": [9.0]}), marker="cea",
-                                      uln=30.0), "uln must be a positive number of ng/mL (at most 20), got 30.0"),
+                                      uln=30.0), "uln must be a positive number of ng/mL (from 1 to 20" + PLAUSIBLE + ", got 30.0"),
 ])
 def test_refusals_name_the_option_typed_and_python_callers_their_argument(argv, said, call, python_said, tmp_path,
                                                                            series, capsys):

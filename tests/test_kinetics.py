@@ -1186,14 +1186,17 @@ def test_cea_kinetics_take_the_marker_and_never_guess():
     pd.testing.assert_frame_equal(fit_kinetics(markers, population=pop), res)   # the population's marker
     with pytest.raises(InvalidInputError, match="learned on 'cea', not 'ca125'"):
         fit_kinetics(markers.rename(columns={"cea": "ca125"}), population=pop, marker="ca125")
-    # the renamed frame is the same numbers: CA-125 code path, identical k
-    as_ca125 = fit_kinetics(markers.rename(columns={"cea": "ca125"}), settings=KineticsSettings(uln=5.0))
-    np.testing.assert_allclose(as_ca125["k"], res["k"], rtol=1e-12)
+    # the same numbers read as CA-125 with CEA's ULN of 5: refused, an implausible CA-125 ULN
+    # (another marker's), in the settings and in the table's uln column alike
+    with pytest.raises(InvalidInputError, match=r"settings.uln is 5 U/mL, implausible for CA-125 \(from 10 to 1000"):
+        fit_kinetics(markers.rename(columns={"cea": "ca125"}), settings=KineticsSettings(uln=5.0))
+    as_ca125 = read_markers(cohort.markers.rename(columns={"cea": "ca125"}), on_error="flag")
+    assert as_ca125["problem"].str.contains("ULN 5 U/mL is implausible for CA-125").all()
     wide = series_to_wide(markers, marker="cea")
     assert "cea_1" in wide.columns and "ca125_1" not in wide.columns
     pd.testing.assert_frame_equal(wide_to_long(wide, marker="cea")[["patient_id", "day", "cea"]],
                                   wide_to_long(series_to_wide(markers.rename(columns={"cea": "ca125"}),
-                                               settings=KineticsSettings(uln=5.0)))
+                                               settings=KineticsSettings(uln=50.0)))
                                   .rename(columns={"ca125": "cea"})[["patient_id", "day", "cea"]])
     feats = KineticsFeatures(marker="cea").fit(wide.iloc[:100]).transform(wide.iloc[100:])
     assert feats.shape == (50, len(FEATURE_NAMES)) and KineticsFeatures(marker="cea").fit(wide).population_.marker == "cea"

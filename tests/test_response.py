@@ -143,7 +143,7 @@ def test_marker_is_never_guessed():
 
 
 @hyp_settings(max_examples=40, deadline=None)
-@given(c0=st.floats(6.0, 500.0), k=st.floats(0.002, 0.2), scale=st.floats(0.1, 4.0))   # CEA ULN <= 20
+@given(c0=st.floats(6.0, 500.0), k=st.floats(0.002, 0.2), scale=st.floats(0.2, 4.0))   # CEA ULN 1 to 20
 def test_properties(c0, k, scale):
     """Exact exponential series: R^2 = 1 and ratio = exp(-k * last day); ratio and R^2 do
     not depend on the unit (values and ULN scaled together)."""
@@ -354,14 +354,39 @@ def test_a_cea_uln_in_ca125s_range_is_refused_wherever_it_is_given(capsys):
     flagged = fit_kinetics(read_markers(cea, marker="cea", on_error="flag"), marker="cea", method="per-patient")
     assert flagged["status"].tolist() == ["invalid_input"] and re.search(said, flagged["reason"][0])
     assert read_markers(cea.assign(uln=20.0), marker="cea")["uln"].tolist() == [20.0] * 3
-    with pytest.raises(InvalidInputError, match=r"uln must be a positive number of ng/mL \(at most 20\)"):
+    with pytest.raises(InvalidInputError, match=r"uln must be a positive number of ng/mL \(from 1 to 20, "):
         read_markers(cea.drop(columns="uln"), marker="cea", uln=30)
     for call in (lambda s: response_features(cea.drop(columns="uln"), marker="cea", settings=s),
                  lambda s: fit_kinetics(cea.drop(columns="uln"), marker="cea", method="per-patient", settings=s)):
-        with pytest.raises(InvalidInputError, match=r"settings.uln is 30 ng/mL, implausible for CEA \(at most 20"):
+        with pytest.raises(InvalidInputError, match=r"settings.uln is 30 ng/mL, implausible for CEA \(from 1 to 20"):
             call(KineticsSettings(uln=30.0))
     ca125 = cea.rename(columns={"cea": "ca125"}).assign(uln=400.0)
     assert read_markers(ca125)["uln"].tolist() == [400.0] * 3      # CA-125: up to 1000 U/mL
+
+
+def test_a_ca125_uln_in_ceas_range_is_refused_wherever_it_is_given():
+    """CEA's ULN of 5 ng/mL given as a CA-125 ULN (5 U/mL) was read: every patient above
+    2 x 5 U/mL became GCIG-evaluable and a CR needed a fall to 5 U/mL, a confident answer on
+    another marker's limit. The mirror of the CEA rule above: a CA-125 ULN below 10 U/mL (assays
+    use about 20-46) is refused in a table, as an argument, in the GCIG and kinetics settings
+    and in a scoring request; 10 and above are read."""
+    from ca125kinetics import fit_kinetics
+    from ca125kinetics.io import read_markers
+    from ca125kinetics.settings import GcigSettings, KineticsSettings
+
+    ca125 = pd.DataFrame({"patient_id": ["a"] * 3, "day": [-3, 21, 42], "ca125": [300.0, 100.0, 4.0], "uln": 5.0})
+    said = r"ULN 5 U/mL is implausible for CA-125 \(assays use about 20-40 U/mL; at least 10\)"
+    with pytest.raises(InvalidInputError, match=said):
+        read_markers(ca125)
+    assert re.search(said, read_markers(ca125, on_error="flag")["problem"].iloc[0])
+    assert read_markers(ca125.assign(uln=10.0))["uln"].tolist() == [10.0] * 3
+    with pytest.raises(InvalidInputError, match=r"uln must be a positive number of U/mL \(from 10 to 1000, "):
+        read_markers(ca125.drop(columns="uln"), uln=5)
+    with pytest.raises(InvalidInputError, match=r"setting 'uln' is 5.0 U/mL, implausible for CA-125"):
+        GcigSettings(uln=5.0)
+    assert GcigSettings(uln=10.0).uln == 10.0
+    with pytest.raises(InvalidInputError, match=r"settings.uln is 5 U/mL, implausible for CA-125 \(from 10 to 1000"):
+        fit_kinetics(ca125.drop(columns="uln"), method="per-patient", settings=KineticsSettings(uln=5.0))
 
 
 def test_normal_range_is_read_with_the_kinetics_slack():

@@ -327,9 +327,13 @@ def test_cli_reads_a_bundle_and_writes_fhir(tmp_path, capsys):
     assert "file not found" in capsys.readouterr().err
 
 
+#: How the readers' ULN check ends its range.
+PLAUSIBLE = ", the assays' plausible limits: another marker's or unit's ULN?)"
+
+
 @pytest.mark.parametrize("option, value, said, python, python_said", [
-    ("--uln", "0", "--uln must be a positive number of U/mL (at most 1000), got 0.0", {"uln": 0.0},
-     "uln must be a positive number of U/mL (at most 1000), got 0.0"),
+    ("--uln", "0", "--uln must be a positive number of U/mL (from 10 to 1000" + PLAUSIBLE + ", got 0.0",
+     {"uln": 0.0}, "uln must be a positive number of U/mL (from 10 to 1000" + PLAUSIBLE + ", got 0.0"),
     ("--treatment-start", "2025-13-01", "--treatment-start '2025-13-01' of every patient is not a date; use YYYY-MM-DD",
      {"treatment_start": "2025-13-01"},
      "column 'treatment_start': treatment_start '2025-13-01' of every patient is not a date; use YYYY-MM-DD"),

@@ -673,6 +673,10 @@ def test_a_samples_assay_and_uln_are_read_as_a_markers_table_reads_them(client, 
         assert got["probability"] == direct.probability and got["decision"] == direct.decision
     r = client.post("/api/score", json={"samples": [{"day": 0, "ca125": 100, "uln": 0}]})
     assert r.status_code == 422 and "samples.0.uln" in r.text
+    # CEA's 5 ng/mL as a CA-125 ULN: below the plausible CA-125 limits (10 to 1000 U/mL)
+    for body in ({"samples": [{"day": 0, "ca125": 100, "uln": 5.0}]}, {"samples": [{"day": 0, "ca125": 100}], "uln": 5.0}):
+        r = client.post("/api/score", json=body)
+        assert r.status_code == 422 and "greater than or equal to 10" in r.text, r.text
 
 
 def test_a_batch_is_scored_off_the_event_loop_and_requests_queue_meanwhile(model_dir, monkeypatch):

@@ -1163,14 +1163,14 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
 
 
 def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL",
-                     uln_max: float = ULN_MAX) -> None:
+                     uln_max: float = ULN_MAX, uln_min: float = MARKERS["ca125"].uln_min) -> None:
     if on_error not in ("raise", "flag"):
         raise InvalidInputError(f"on_error must be 'raise' or 'flag', got {on_error!r}")
     if duplicates is not None and duplicates not in ("error", *_AGGREGATIONS):
         raise InvalidInputError(
             f"duplicates must be 'error' or one of {_AGGREGATIONS}, got {duplicates!r}"
         )
-    check_uln_argument(uln, unit, uln_max)
+    check_uln_argument(uln, unit, uln_max, uln_min)
 
 
 # --------------------------------------------------------------------------- format rules
@@ -2017,6 +2017,9 @@ def _validate_markers(columns: dict, rows: np.ndarray, label: str, *, uln: float
         col.add(~np.isnan(uln_v) & (uln_v > spec.uln_max), "uln",
                 lambda i: f"ULN {uln_v[i]:g} {unit} is implausible for {what} ({typical}at most "
                 f"{spec.uln_max:g}); check the value and its unit (another marker's ULN?)")
+        col.add(~np.isnan(uln_v) & (uln_v > 0) & (uln_v < spec.uln_min), "uln",
+                lambda i: f"ULN {uln_v[i]:g} {unit} is implausible for {what} ({typical}at least "
+                f"{spec.uln_min:g}); check the value and its unit (another marker's ULN?)")
         notes = _partial_uln(uln_v, _missing(uln_raw) & ~np.isnan(value), pid, codes, rows, day_f, label,
                              float(uln), unit)
         uln_v = np.where(np.isnan(uln_v), float(uln), uln_v)
@@ -2418,7 +2421,7 @@ def read_markers(
     """
     spec = get_marker(marker)
     given_uln, uln = uln, spec.default_uln if uln is None else uln
-    _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max)
+    _check_arguments(on_error, duplicates, uln, spec.unit, spec.uln_max, spec.uln_min)
     _check_number_format(decimal, thousands)
     if isinstance(source, pd.DataFrame):
         _refuse_id_in_index(source, columns, "markers")

@@ -368,9 +368,9 @@ def _settings(settings, spec: MarkerSpec = CA125) -> KineticsSettings:
         raise InvalidInputError(
             f"settings.uln is {settings.uln:g}, CA-125's default ULN ({CA125.unit}), but the marker is {spec.label}: "
             f"give its ULN, e.g. KineticsSettings(uln={spec.default_uln:g}, ...) ({spec.unit})")
-    if settings.uln > spec.uln_max:
+    if not spec.uln_min <= settings.uln <= spec.uln_max:
         raise InvalidInputError(
-            f"settings.uln is {settings.uln:g} {spec.unit}, implausible for {spec.label} (at most "
+            f"settings.uln is {settings.uln:g} {spec.unit}, implausible for {spec.label} (from {spec.uln_min:g} to "
             f"{spec.uln_max:g} {spec.unit}); give its assay's ULN, e.g. KineticsSettings(uln={spec.default_uln:g}, ...)")
     return settings
 

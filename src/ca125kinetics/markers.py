@@ -71,6 +71,10 @@ class MarkerSpec:
         Largest plausible upper limit of normal, in ``unit``: a larger ULN (in a table's
         ``uln`` column or given as an argument) is refused as implausible, as another unit's
         or another marker's ULN would be (CA-125's 35 U/mL read as 35 ng/mL of CEA).
+    uln_min : float
+        Smallest plausible upper limit of normal, in ``unit``: a smaller ULN is refused the
+        same way (CEA's 5 ng/mL read as a CA-125 ULN of 5 U/mL, which would make nearly
+        every patient evaluable and few normalise). 0: any positive ULN.
     """
 
     name: str
@@ -86,6 +90,7 @@ class MarkerSpec:
     typical_floor: float
     gcig_rules: bool
     uln_max: float = 1000.0
+    uln_min: float = 0.0
 
     def __post_init__(self):
         if not self.name or self.name != self.name.lower() or not self.name.isidentifier():
@@ -94,6 +99,9 @@ class MarkerSpec:
             value = getattr(self, key)
             if not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise InvalidInputError(f"MarkerSpec.{key} must be a positive finite number, got {value!r}")
+        if not (isinstance(self.uln_min, (int, float)) and 0 <= self.uln_min <= self.default_uln <= self.uln_max):
+            raise InvalidInputError(f"MarkerSpec needs 0 <= uln_min <= default_uln <= uln_max, got {self.uln_min!r}, "
+                                    f"{self.default_uln!r}, {self.uln_max!r}")
 
     @property
     def typical_half_life_days(self) -> float:
@@ -147,6 +155,8 @@ CA125 = MarkerSpec(
     uln_source="GCIG CA-125 definitions (Rustin 2011): 35 U/mL; some data sets use 30",
     uln_alternatives=(30.0, 35.0), plausible_max=1.0e6,
     typical_k_per_day=0.043, typical_floor=7.0, gcig_rules=True,
+    # assays' ULNs are about 20-46 U/mL: 10 leaves room, and refuses CEA's 2.5-10 ng/mL
+    uln_min=10.0,
 )
 
 CEA = MarkerSpec(
@@ -159,7 +169,7 @@ CEA = MarkerSpec(
     # decline is slower (tumour shrinkage): the prior centres on a ~25-day half-life
     typical_k_per_day=0.028, typical_floor=1.5, gcig_rules=False,
     # assays' ULNs are 2.5-10 ng/mL: 20 leaves room, and refuses CA-125's 30 or 35 U/mL
-    uln_max=20.0,
+    uln_max=20.0, uln_min=1.0,
 )
 
 #: Markers the package knows, by name.

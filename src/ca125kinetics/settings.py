@@ -231,17 +231,21 @@ def _refuse_single(name: str, value, what: str | None = None) -> None:
             f"value written; give it as a Python float, e.g. {name}={float(str(value))!r}")
 
 
-def check_uln_argument(uln, unit: str = CA125.unit, uln_max: float = CA125.uln_max) -> None:
+def check_uln_argument(uln, unit: str = CA125.unit, uln_max: float = CA125.uln_max,
+                       uln_min: float = CA125.uln_min) -> None:
     """Refuse a ``uln=`` argument (None: not given) that is not a positive number of ``unit``
-    up to ``uln_max`` (the marker's: :class:`~ca125kinetics.markers.MarkerSpec`), a flag, or
-    single precision: the one rule of every reader that takes a ULN (tables, FHIR, OMOP)."""
+    from ``uln_min`` to ``uln_max`` (the marker's: :class:`~ca125kinetics.markers.MarkerSpec`),
+    a flag, or single precision: the one rule of every reader and setting that takes a ULN
+    (tables, FHIR, OMOP, ``GcigSettings``, ``KineticsSettings``)."""
     if uln is None:
         return
     _refuse_single("uln", uln, what="uln")
     # a numpy number (np.int64(35), as a frame's column gives it) is the number it is
     if not (isinstance(uln, numbers.Real) and not isinstance(uln, bool) and type(uln).__name__ != "bool_"
-            and math.isfinite(uln) and 0 < uln <= uln_max):
-        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {unit} (at most {uln_max:g}), "
+            and math.isfinite(uln) and 0 < uln <= uln_max and uln >= uln_min):
+        plausible = (f"from {uln_min:g} to {uln_max:g}, the assays' plausible limits: another marker's or "
+                     "unit's ULN?" if uln_min > 0 else f"at most {uln_max:g}")
+        raise InvalidInputError(f"{argument_name('uln')} must be a positive number of {unit} ({plausible}), "
                                 f"got {uln!r}")
 
 
@@ -331,6 +335,10 @@ class GcigSettings(_SettingsMixin):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
                      "progression_factor"):
             _positive(name, getattr(self, name))
+        if not CA125.uln_min <= self.uln <= CA125.uln_max:     # the GCIG rules are CA-125's
+            raise InvalidInputError(f"{_setting('uln')} is {self.uln!r} {CA125.unit}, implausible for CA-125 (assays "
+                                    f"use about 20-46; from {CA125.uln_min:g} to {CA125.uln_max:g} is accepted): "
+                                    "check the value and its unit (another marker's ULN?)")
         if self.response_fraction >= 1:   # a response is a fall: 1 would be none, 2 a rise
             raise InvalidInputError(f"setting 'response_fraction' must be a share of the baseline below 1 (GCIG: "
                                     f"0.5, a fall to <= 50 %), got {self.response_fraction!r}")

@@ -214,12 +214,12 @@ def first_doses(doses: Mapping[str, list[tuple[str, str]]], gap_days: int,
 
 def check_uln(uln, marker: MarkerCode) -> None:
     """Refuse a ``uln=`` argument as the table readers refuse it (:func:`ca125kinetics.io.check_uln_argument`:
-    a positive number of the marker's unit up to its largest plausible ULN; True is not 1)."""
+    a number of the marker's unit within its plausible ULNs; True is not 1)."""
     from ..markers import get_marker
     from ..settings import check_uln_argument
 
     spec = get_marker(marker.name)
-    check_uln_argument(uln, spec.unit, spec.uln_max)
+    check_uln_argument(uln, spec.unit, spec.uln_max, spec.uln_min)
 
 
 _PARTIAL_DAY_RE = re.compile(r"^\d{4}(?:-\d{2})?$")

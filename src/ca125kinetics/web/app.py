@@ -182,7 +182,7 @@ class Sample(BaseModel):
     assay: str | None = Field(None, min_length=1, max_length=64,
                               description="the assay (or laboratory) that measured the sample: a change from the "
                                           "baseline on makes the GCIG response not evaluable, as in a markers table")
-    uln: float | None = Field(None, strict=True, gt=0, le=CA125.uln_max,
+    uln: float | None = Field(None, strict=True, ge=CA125.uln_min, le=CA125.uln_max,
                               description="this sample's assay upper limit of normal, U/mL (default: the request's "
                                           "'uln', else the model's GCIG setting)")
 
@@ -255,7 +255,7 @@ class ScoreRequest(BaseModel):
 
     patient_id: str = Field("patient", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\- ]+$")
     treatment_start: _dt.date | None = Field(None, description="date of the first dose (day 0); needed with dates")
-    uln: float | None = Field(None, strict=True, gt=0, le=CA125.uln_max, description="assay upper limit of normal, U/mL "
+    uln: float | None = Field(None, strict=True, ge=CA125.uln_min, le=CA125.uln_max, description="assay upper limit of normal, U/mL "
                               "(default: the model's GCIG setting, 35)")
     samples: list[Sample] = Field(..., min_length=1, max_length=MAX_SAMPLES,
                                   description=f"the CA-125 series (at most {MAX_SAMPLES} samples)")
