@@ -285,7 +285,9 @@ def test_same_seed_same_cohort_different_seed_different():
          "surgery_fraction must be a probability in [0, 1]"),
         ({"n": 10, "seed": 1, "surgery_fraction": -0.1}, "surgery_fraction"),
         ({"n": 10, "seed": 1, "surgery_fraction": float("nan")}, "surgery_fraction"),
-        ({"n": 10, "seed": 1, "uln": 0}, "uln must be a positive finite number"),
+        ({"n": 10, "seed": 1, "uln": 0}, "uln must be a positive number of U/mL (from 10 to 1000"),
+        ({"n": 10, "seed": 1, "uln": 5.0}, "uln must be a positive number of U/mL (from 10 to 1000"),
+        ({"n": 10, "seed": 1, "uln": None}, "uln must be a positive number of U/mL, got None"),
         ({"n": 10, "seed": 1, "start_date": "2024-13-01"}, "start_date must be an ISO date"),
     ],
 )

@@ -80,6 +80,8 @@ def test_bad_arguments_are_typed_errors():
         simulate_rectal_cohort(10, -1)
     with pytest.raises(InvalidInputError):
         simulate_rectal_cohort(10, 1, uln=0)
+    with pytest.raises(InvalidInputError, match=r"uln must be a positive number of ng/mL \(from 1 to 20"):
+        simulate_rectal_cohort(10, 1, uln=35.0)     # CA-125's ULN for a CEA cohort
 
 
 def test_committed_rectal_cohort_regenerates_byte_identical(tmp_path):

@@ -484,7 +484,12 @@ def _arg(name: str) -> str:
     return argument_name(name, f"simulate_cohort: {name}")
 
 
-def _validate(n, seed, uln, surgery_fraction, start_date):
+def _validate(n, seed, uln, surgery_fraction, start_date, marker: str = "ca125"):
+    """The arguments of a cohort simulator, checked (``uln`` as every reader checks a ULN of
+    ``marker``: :func:`ca125kinetics.settings.check_uln_argument`)."""
+    from .markers import get_marker
+    from .settings import check_uln_argument
+
     if not isinstance(n, (int, np.integer)) or isinstance(n, bool) or n < 1:
         raise InvalidInputError(f"{_arg('n')} (number of patients) must be an integer >= 1, "
                                 f"got {n!r}")
@@ -495,13 +500,13 @@ def _validate(n, seed, uln, surgery_fraction, start_date):
             "fit")
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
         raise InvalidInputError(f"{_arg('seed')} must be a non-negative integer, got {seed!r}")
-    for name, value, low, high in (("uln", uln, 0.0, math.inf),
-                                   ("surgery_fraction", surgery_fraction, 0.0, 1.0)):
-        ok = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, bool)
-        bad = not ok or not math.isfinite(value) or not low <= value <= high
-        if bad or (name == "uln" and value <= 0):
-            what = "a positive finite number (U/mL)" if name == "uln" else "a probability in [0, 1]"
-            raise InvalidInputError(f"{_arg(name)} must be {what}, got {value!r}")
+    spec = get_marker(marker)
+    check_uln_argument(uln, spec.unit, spec.uln_max, spec.uln_min)
+    if uln is None:     # not given is no ULN here: the cohort is drawn against one
+        raise InvalidInputError(f"{_arg('uln')} must be a positive number of {spec.unit}, got None")
+    ok = isinstance(surgery_fraction, (int, float, np.floating, np.integer)) and not isinstance(surgery_fraction, bool)
+    if not ok or not math.isfinite(surgery_fraction) or not 0.0 <= surgery_fraction <= 1.0:
+        raise InvalidInputError(f"{_arg('surgery_fraction')} must be a probability in [0, 1], got {surgery_fraction!r}")
     try:
         start = _dt.date.fromisoformat(str(start_date))
     except ValueError:

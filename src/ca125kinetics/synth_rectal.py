@@ -177,7 +177,7 @@ def simulate_rectal_cohort(n: int, seed: int, *, uln: float = 5.0,
         ``params["marker"] == "cea"``; ``clinical`` has :data:`RECTAL_CLINICAL_COLUMNS`,
         ``truth`` :data:`RECTAL_TRUTH_COLUMNS`.
     """
-    n, seed, uln, _, start = _validate(n, seed, uln, 0.5, start_date)
+    n, seed, uln, _, start = _validate(n, seed, uln, 0.5, start_date, marker="cea")
     params = copy.deepcopy(DEFAULT_RECTAL_PARAMS)
     params["call"] = {"n": n, "seed": seed, "uln": uln, "start_date": start.isoformat()}
     rng = np.random.default_rng(seed)
