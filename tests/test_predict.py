@@ -2373,3 +2373,27 @@ def test_an_interrupted_model_download_is_not_called_a_missing_model(monkeypatch
         errors._STOP.clear()
     with pytest.raises(ModelNotFoundError, match="could not resolve the MLflow model URI"):
         P.load_model("runs:/0123456789abcdef/model")
+
+
+def test_an_invalid_patient_of_a_pyfunc_form_file_keeps_its_clinical_values(bundle, model_dir, tmp_path, capsys):
+    """The pyfunc form (clinical factors on the markers rows) read from a file: the markers
+    reader's placeholder row of an invalid patient carried no clinical values, so its RECIST
+    category (reported for invalid input too) was lost: ``predict_cohort`` of the file and
+    ``ca125 score`` (whole or in chunks) said recist None where the same table as a DataFrame,
+    or ``predict``, said 'PR'."""
+    from ca125kinetics.cli import main
+
+    pyfunc = pd.DataFrame({"patient_id": ["a"] * 3 + ["b"] * 4, "day": [-3, 21, 21, -3, 21, 42, 63],
+                           "ca125": [400.0, 180.0, 170.0, *WORKED["ca125"]]}).assign(**CLINICAL)
+    path = tmp_path / "pyfunc.csv"
+    pyfunc.to_csv(path, index=False)
+    want = P.predict_cohort(pyfunc, model=bundle).set_index("patient_id")
+    assert want.loc["a", "status"] == "invalid_input" and want.loc["a", "recist"] == CLINICAL["recist"]
+    assert P.predict(pyfunc[pyfunc.patient_id == "a"], model=bundle).recist == CLINICAL["recist"]
+    got = P.predict_cohort(str(path), model=bundle).set_index("patient_id")
+    assert got["recist"].tolist() == want["recist"].tolist()
+    for extra in ([], ["--chunk-rows", "2"]):
+        out = tmp_path / "score.csv"
+        assert main(["score", "--markers", str(path), "--model", str(model_dir), "--out", str(out), *extra]) == 0
+        assert pd.read_csv(out).set_index("patient_id")["recist"].tolist() == want["recist"].tolist(), extra
+    capsys.readouterr()

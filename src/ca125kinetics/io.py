@@ -2713,11 +2713,23 @@ def _finish_markers(m: _MarkerRows, uln: float, given: dict[str, str] | None = N
         extra = pd.DataFrame(index=pd.RangeIndex(len(codes)))
         for c, v in m.extra.items():
             extra[c] = v
+        whole = extra
         extra = extra[good] if n_good < len(codes) else extra
         if n_bad:
+            # an invalid patient's row keeps the first value its rows give in each extra column
+            # (the clinical factors of the pyfunc form: its RECIST category is reported for
+            # invalid input too), as the same table split as a DataFrame gives it
+            bad_rows = np.flatnonzero(bad[codes])
+            slot = np.searchsorted(flagged, codes[bad_rows])
             placeholders = pd.DataFrame(index=pd.RangeIndex(n_bad))
             for c in m.extra:
-                placeholders[c] = None
+                values = whole[c].to_numpy(dtype=object)[bad_rows]
+                at = np.flatnonzero(given_cells(values))
+                first = np.full(n_bad, None, dtype=object)
+                if at.size:
+                    firsts = at[np.unique(slot[at], return_index=True)[1]]
+                    first[slot[firsts]] = values[firsts]
+                placeholders[c] = pd.Series(first, dtype=object)
             extra = pd.concat([extra, placeholders], ignore_index=True)
         extra = (extra if order is None else extra.iloc[order]).reset_index(drop=True)
         result = pd.concat([result, extra], axis=1)
