@@ -29,7 +29,10 @@ event       object    None or paracentesis / thoracentesis / surgery / mouse_ant
 problem     object    None, or (``on_error="flag"``) why this patient's data is invalid
 =========== ========= =====================================================================
 
-Extra columns of the input are kept after these.
+Extra columns of the input are kept after these; the single row of a patient flagged invalid
+holds the first value the patient's rows give in each (the clinical factors of the pyfunc
+form: a patient refused for its markers keeps its clinical values, as when the table is split
+as a DataFrame).
 
 Never guessed
 -------------
