@@ -2397,3 +2397,37 @@ def test_an_invalid_patient_of_a_pyfunc_form_file_keeps_its_clinical_values(bund
         assert main(["score", "--markers", str(path), "--model", str(model_dir), "--out", str(out), *extra]) == 0
         assert pd.read_csv(out).set_index("patient_id")["recist"].tolist() == want["recist"].tolist(), extra
     capsys.readouterr()
+
+
+def test_a_patient_invalid_in_both_tables_gets_the_clinical_reason_on_every_path(bundle, model_dir, tmp_path, capsys):
+    """Markers and clinical row both invalid: the reason is the clinical row's first
+    (``PatientRecord.reason``) on every path. ``ca125 score`` of a cohort (whole or in chunks)
+    and ``predict_cohort`` of a pyfunc-form file put the markers' reason first, where
+    ``predict`` and ``predict_cohort`` of the same tables gave the clinical one."""
+    from ca125kinetics.cli import main
+
+    markers = pd.DataFrame({"patient_id": ["a"] * 3 + ["b"] * 4, "day": [-3, 21, 21, *WORKED["day"]],
+                            "ca125": [400.0, 180.0, 170.0, *WORKED["ca125"]]})
+    clinical = pd.DataFrame([dict(CLINICAL, patient_id="a", ecog=7), dict(CLINICAL, patient_id="b")])
+    clinical_reason = "ecog 7 is outside 0..4"
+
+    def first(reason):
+        return reason.startswith("invalid input: clinical table") and clinical_reason in reason.split(";")[0]
+
+    assert first(P.predict(markers[markers.patient_id == "a"], clinical, model=bundle).reason)
+    assert first(P.predict_cohort(markers, clinical, model=bundle).set_index("patient_id").loc["a", "reason"])
+    markers.to_csv(tmp_path / "m.csv", index=False)
+    clinical.to_csv(tmp_path / "c.csv", index=False)
+    pyfunc = markers.merge(clinical, on="patient_id")
+    pyfunc.to_csv(tmp_path / "p.csv", index=False)
+    assert first(P.predict_cohort(pyfunc, model=bundle).set_index("patient_id").loc["a", "reason"])
+    assert first(P.predict_cohort(str(tmp_path / "p.csv"), model=bundle).set_index("patient_id").loc["a", "reason"])
+    files = (["--markers", str(tmp_path / "m.csv"), "--clinical", str(tmp_path / "c.csv")],
+             ["--markers", str(tmp_path / "p.csv")])
+    for given in files:
+        for extra in ([], ["--chunk-rows", "2"]):
+            out = tmp_path / "score.csv"
+            assert main(["score", *given, "--model", str(model_dir), "--out", str(out), *extra]) == 0
+            got = pd.read_csv(out).set_index("patient_id").loc["a", "reason"]
+            assert first(got), (given, extra, got)
+    capsys.readouterr()

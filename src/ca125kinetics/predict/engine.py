@@ -515,7 +515,8 @@ def _score_read(bundle, markers: pd.DataFrame, clinical: pd.DataFrame | None,
         # the names were resolved when the markers were read: only how values are written
         options = {k: v for k, v in (read_options or {}).items() if k in READ_OPTIONS and k != "columns"}
         clinical = read_clinical(rows, on_error="flag", require=("patient_id",), **options)
-    return _score(bundle, markers, clinical, _flagged((markers, clinical), problems), allow_imputed)
+    # the clinical row's reason first, as a PatientRecord's (io.PatientRecord.reason)
+    return _score(bundle, markers, clinical, _flagged((clinical, markers), problems), allow_imputed)
 
 
 def _score(bundle, markers: pd.DataFrame, clin: pd.DataFrame | None, problems: dict[str, str],

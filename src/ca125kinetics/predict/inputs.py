@@ -111,11 +111,12 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
                              columns=columns, **formats)
         if not any(c in frame.columns for c in CLINICAL_INPUT_COLUMNS):
             return frame, None, _flagged((frame,), problems)
+    read_before: dict[str, str] = {}
     if isinstance(frame, pd.DataFrame):
         frame, clinical, problems = _split_input(_cohort_rows(frame, columns), clinical)
         # a canonical frame read with on_error="flag" keeps its reasons (re-reading its
-        # placeholder rows would only say "CA-125 value is empty")
-        _flagged((frame, clinical), problems)
+        # placeholder rows would only say "CA-125 value is empty"), after the clinical row's
+        read_before = _flagged((frame,), {})
     clin = None
     if clinical is not None:
         # a clinical frame read with on_error="flag" keeps its reasons too: its flagged values
@@ -127,7 +128,11 @@ def _read_inputs(frame, clinical, gcig_settings, columns=None, **formats):
             clin["problem"] = clin["problem"].where(clin["problem"].notna(), kept)
     markers = read_markers(frame, clinical=clin, uln=setting_uln(frame, uln), on_error="flag", duplicates=duplicates,
                            columns=columns, **formats)
-    _flagged((clin, markers), problems)
+    # the clinical row's reason first, as a PatientRecord's (io.PatientRecord.reason)
+    _flagged((clin,), problems)
+    for patient, reason in read_before.items():
+        problems.setdefault(patient, reason)
+    _flagged((markers,), problems)
     return markers, clin, problems
 
 
