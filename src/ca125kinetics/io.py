@@ -2726,7 +2726,7 @@ def _finish_markers(m: _MarkerRows, uln: float, given: dict[str, str] | None = N
             slot = np.searchsorted(flagged, codes[bad_rows])
             placeholders = pd.DataFrame(index=pd.RangeIndex(n_bad))
             for c in m.extra:
-                values = whole[c].to_numpy(dtype=object)[bad_rows]
+                values = whole[c].iloc[bad_rows].to_numpy(dtype=object)   # those rows only: a file may be long
                 at = np.flatnonzero(given_cells(values))
                 first = np.full(n_bad, None, dtype=object)
                 if at.size:
