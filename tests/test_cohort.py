@@ -935,12 +935,42 @@ def test_parquet_chunks_whose_first_chunk_has_an_empty_text_column(tmp_path, cap
     data = Path(__file__).parent / "data" / "chunks_empty_first"
     markers, clinical = str(data / "markers.csv"), str(data / "clinical.csv")
     args = ([command, markers] if command == "gcig" else [command, "--markers", markers]) + ["--clinical", clinical]
-    outs = {}
+    import pyarrow.parquet as pq
+
+    outs, schemas = {}, {}
     for rows in (7, 10**6):
         out = tmp_path / f"{rows}.parquet"
         assert main([*args, "--out", str(out), "--chunk-rows", str(rows)]) == 0
-        outs[rows] = pd.read_parquet(out)
+        outs[rows], schemas[rows] = pd.read_parquet(out), pq.read_schema(out)
     capsys.readouterr()
-    # the same cells; a column empty in every chunk is typed text when chunked, null when whole
-    same = [f.astype(object).where(f.notna(), None) for f in (outs[7], outs[10**6])]
-    pd.testing.assert_frame_equal(*same)
+    # the same cells and the same column types (a text column empty in the first chunk, or in
+    # every row, is text either way)
+    pd.testing.assert_frame_equal(outs[7], outs[10**6])
+    assert schemas[7].remove_metadata() == schemas[10**6].remove_metadata()
+
+
+def test_parquet_text_columns_have_one_type_whatever_their_values(tmp_path):
+    """A text column is written to Parquet as large_string whether it holds text, Python
+    strings or no value at all, written whole (write_table) or in chunks (ChunkWriter): the
+    whole table wrote a column without a value as null, and the chunks took their types from
+    the first chunk (a column empty there: string, else large_string)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from ca125kinetics.cohort import ChunkWriter
+    from ca125kinetics.io import write_table
+
+    first = pd.DataFrame({"patient_id": ["001"], "category": [None], "reason": pd.array([None], dtype="string"),
+                          "k": [0.1]})
+    second = pd.DataFrame({"patient_id": ["002"], "category": ["CR"], "reason": pd.array(["x"], dtype="string"),
+                           "k": [0.2]})
+    whole = pd.concat([first, second], ignore_index=True)
+    write_table(whole, tmp_path / "whole.parquet")
+    write_table(whole.assign(reason=None), tmp_path / "empty.parquet")
+    with ChunkWriter(tmp_path / "chunks.parquet", "parquet") as writer:
+        writer.write(first)
+        writer.write(second)
+    text = pa.large_string()
+    expected = pa.schema([("patient_id", text), ("category", text), ("reason", text), ("k", pa.float64())])
+    for name in ("whole", "empty", "chunks"):
+        assert pq.read_schema(tmp_path / f"{name}.parquet").remove_metadata() == expected, name

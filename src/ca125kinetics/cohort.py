@@ -47,7 +47,7 @@ from .errors import InvalidInputError, argument_name, caused_by_interrupt, check
 from ._columns import _text_dtype
 from .io import (
     MARKERS_KNOWN, TableFile, _graphic_ends, _ids, _read_errors, _require, _resolve_columns, _table_pieces, _Text,
-    table_file,
+    parquet_table, table_file,
 )
 
 __all__ = [
@@ -840,23 +840,21 @@ class ChunkWriter:
             import pyarrow as pa
             import pyarrow.parquet as pq
 
-            table = pa.Table.from_pandas(frame, preserve_index=False)
+            # text columns as large_string, as the whole table is written (io.parquet_table)
+            table = parquet_table(frame, self._schema)
             if self._writer is None:
-                # a column empty in the first chunk is typed as text for all chunks
-                self._schema = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f
-                                          for f in table.schema], metadata=table.schema.metadata)
+                self._schema = table.schema
                 # dictionary pages for text and whole numbers (few distinct values); floats,
                 # nearly all distinct, are written plain: half the encoding time, same file size
                 text = [f.name for f in self._schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
                 coded = text + [f.name for f in self._schema if pa.types.is_integer(f.type)]
                 # no min/max statistics of free text (reasons, recommendations, settings): no
                 # filter reads them, and they are 15 % of the writing time of a score table
-                prose = [name for name in text if _mean_length(table.column(name).cast(self._schema.field(name).type))
-                         > _PROSE_LENGTH]
+                prose = [name for name in text if _mean_length(table.column(name)) > _PROSE_LENGTH]
                 self._handle = self._open()
                 self._writer = pq.ParquetWriter(self._handle, self._schema, use_dictionary=coded,
                                                 write_statistics=[f.name for f in self._schema if f.name not in prose])
-            self._writer.write_table(table.cast(self._schema))
+            self._writer.write_table(table)
             self.n_rows += len(frame)
 
     def __exit__(self, exc_type, exc, tb):

@@ -4083,5 +4083,24 @@ def write_table(frame: pd.DataFrame, path, *, fmt: str | None = None) -> Path:
         elif fmt == "json":
             handle.write(json_records(frame).encode("utf-8"))
         else:
-            frame.to_parquet(handle, index=False)
+            import pyarrow.parquet as pq
+
+            pq.write_table(parquet_table(frame), handle)
     return path
+
+
+def parquet_table(frame: pd.DataFrame, schema=None) -> "pyarrow.Table":
+    """``frame`` as the Arrow table a result is written to Parquet as: every text column
+    (pandas' text, Python strings, or a column without a value, which Arrow types as null)
+    as ``large_string``, whatever its values, so that a column's type does not depend on the
+    rows written: a table written whole (:func:`write_table`) and in chunks
+    (:class:`ca125kinetics.cohort.ChunkWriter`, each chunk cast to ``schema``, the first
+    chunk's) have the same schema."""
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if schema is None:
+        text = (pa.types.is_null, pa.types.is_string, pa.types.is_large_string)
+        schema = pa.schema([f.with_type(pa.large_string()) if any(t(f.type) for t in text) else f
+                            for f in table.schema], metadata=table.schema.metadata)
+    return table.cast(schema)
