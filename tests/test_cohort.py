@@ -974,3 +974,22 @@ def test_parquet_text_columns_have_one_type_whatever_their_values(tmp_path):
     expected = pa.schema([("patient_id", text), ("category", text), ("reason", text), ("k", pa.float64())])
     for name in ("whole", "empty", "chunks"):
         assert pq.read_schema(tmp_path / f"{name}.parquet").remove_metadata() == expected, name
+
+
+def test_cohort_summaries_do_not_depend_on_the_order_of_the_rows():
+    """Equal counts in the gcig and kinetics summaries are listed by value: a file grouped but
+    not sorted by patient, written chunk by chunk in the file's order, had its summary's lines
+    of equal counts in another order than the whole table's (value_counts: first appearance)."""
+    from ca125kinetics.cli.gcig import _gcig_summary
+    from ca125kinetics.cli.kinetics import _kinetics_summary
+    from ca125kinetics.settings import GcigSettings, KineticsSettings
+
+    gcig = pd.DataFrame({"status": ["response", "no_response", "not_evaluable", "response"],
+                         "category": ["CR", "PR", None, "PR"], "progressed": [False, True, False, False]})
+    kinetics = pd.DataFrame({"method": "population", "status": ["ok", "too_few_samples", "no_baseline", "ok"],
+                             "k": [0.1, np.nan, np.nan, 0.2], "half_life_days": [7.0, np.nan, np.nan, 3.5],
+                             "kelim_score": [2.0, np.nan, np.nan, 4.0]})
+    for table, summary in ((gcig, lambda t: _gcig_summary(t, GcigSettings())),
+                           (kinetics, lambda t: _kinetics_summary(t, KineticsSettings()))):
+        assert summary(table) == summary(table.iloc[::-1].reset_index(drop=True))
+    assert "  no_response            1  (25.0 %)\n  not_evaluable" in _gcig_summary(gcig.iloc[::-1], GcigSettings())

@@ -8,6 +8,15 @@ import pandas as pd
 
 __all__ = ["emit", "text_table", "format_for_out", "check_table_out", "summary_stream"]
 
+def counts(values: pd.Series) -> pd.Series:
+    """How many rows hold each value, the most frequent first and equal counts by value: a
+    summary's lines do not depend on the order of the rows (``value_counts`` put equal counts
+    in order of first appearance, and a file grouped but not sorted by patient and read in
+    chunks writes its rows in another order than the whole table)."""
+    found = values.value_counts()
+    return found.sort_index(kind="stable").sort_values(ascending=False, kind="stable")
+
+
 #: The files :func:`emit` writes a table to (``io.write_table``), by suffix.
 TABLE_SUFFIXES = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
 

@@ -10,7 +10,8 @@ from ..markers import require_gcig_marker
 from ..settings import PROGRESSION_CONFIRMATIONS, RESPONSE_FALLS, GcigSettings, with_provenance
 from . import (add_chunk_arguments, add_duplicates_argument, add_format_arguments, add_progress_argument,
                cohort_stream, format_options, markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
+from ._output import (check_table_out, counts as counts_of, emit, max_rows_option, shown_rows, summary_stream,
+                      text_table, written_whole)
 
 
 def add_gcig_arguments(parser) -> None:
@@ -99,13 +100,13 @@ def cli_gcig(args) -> int:
 
 
 def _gcig_summary(table, settings) -> str:
-    counts = table["status"].value_counts()
+    counts = counts_of(table["status"])
     lines = [f"GCIG CA-125 response (Rustin 2011), {len(table)} patient(s), "
              f"ULN default {settings.uln:g} U/mL (per-sample ULN used where given):"]
     for status, n in counts.items():
         lines.append(f"  {status:<16} {n:>7}  ({100 * n / len(table):.1f} %)")
     if "category" in table.columns:
-        cat = table["category"].value_counts()
+        cat = counts_of(table["category"])
         lines.append("  confirmed responses: " + (", ".join(f"{k} {v}" for k, v in cat.items()) or "none"))
     if "progressed" in table.columns:
         lines.append(f"  CA-125 progression: {int(table['progressed'].fillna(False).astype(bool).sum())}")

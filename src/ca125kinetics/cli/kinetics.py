@@ -15,7 +15,8 @@ from ..settings import (
 )
 from . import (add_chunk_arguments, add_duplicates_argument, add_format_arguments, add_kelim_cutoff_argument,
                add_progress_argument, cohort_stream, markers_options, progress_wanted, require_rows)
-from ._output import check_table_out, emit, max_rows_option, shown_rows, summary_stream, text_table, written_whole
+from ._output import (check_table_out, counts, emit, max_rows_option, shown_rows, summary_stream, text_table,
+                      written_whole)
 
 
 def add_kinetics_arguments(parser) -> None:
@@ -240,7 +241,7 @@ def _kinetics_summary(table, settings, spec=None, cutoff: float = KELIM_FAVOURAB
                       f"; no favourable/unfavourable cut-off for {spec.label} (the KELIM cut-off is CA-125's)")
         lines.append(f"  median k {ok['k'].median():.4f}/day, median half-life "
                      f"{ok['half_life_days'].median():.1f} days{favourable}")
-    for status, n in table["status"].value_counts().items():
+    for status, n in counts(table["status"]).items():
         if status != "ok":
             lines.append(f"  not scored, {status}: {n}")
     return "\n".join(lines)
