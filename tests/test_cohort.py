@@ -993,3 +993,19 @@ def test_cohort_summaries_do_not_depend_on_the_order_of_the_rows():
                            (kinetics, lambda t: _kinetics_summary(t, KineticsSettings()))):
         assert summary(table) == summary(table.iloc[::-1].reset_index(drop=True))
     assert "  no_response            1  (25.0 %)\n  not_evaluable" in _gcig_summary(gcig.iloc[::-1], GcigSettings())
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_score_of_a_file_of_one_patient_read_in_chunks_is_that_patients_report(tmp_path, capsys, fmt):
+    """A file of one patient's rows, more than --chunk-rows, is scored as that patient's report
+    (text or JSON), as when it is read whole; it was a cohort table of one row."""
+    markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    path = tmp_path / "one.csv"
+    markers[markers["patient_id"] == "000001"].to_csv(path, index=False)
+    outs = []
+    for rows in (1, 10**6):
+        assert main(["score", "--markers", str(path), "--clinical", str(CLINICAL), "--format", fmt,
+                     "--chunk-rows", str(rows)]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    assert outs[0].startswith("Patient 000001" if fmt == "text" else '{\n  "patient_id": "000001"')

@@ -321,6 +321,18 @@ class CohortStream:
                     yield chunk
                     bar.update(len(chunk))
 
+    def one_patient(self) -> bool:
+        """True when the file's rows are one patient's (identifiers as the reader reads them):
+        read up to the second patient's rows only."""
+        patients = 0
+        chunks = self.chunks()
+        with closing(chunks):
+            for chunk in chunks:
+                patients += len(_runs(chunk, self.id_column)[0])
+                if patients > 1:
+                    return False
+        return True
+
     def fits_one_chunk(self) -> bool:
         """True when the whole file is one chunk (then the whole-table path is used); a FHIR
         bundle is always read whole."""

@@ -58,6 +58,8 @@ def cli_score(args) -> int:
     fmt = _format_from_suffix(args.out, args.format)
     # a large file (several patients, not --patient, not one FHIR document): patient-complete chunks
     stream = cohort_stream(args) if args.patient is None and fmt != "fhir" else None
+    if stream is not None and fmt in ("text", "json") and stream.one_patient():
+        stream = None       # one patient's report, as for the file read whole (the CSV row is the table's)
     if stream is not None:
         return _cli_score_chunked(args, bundle, stream, fmt, allow_imputed)
     markers, clinical = _cli_tables(args, bundle)
