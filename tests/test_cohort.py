@@ -1000,12 +1000,57 @@ def test_score_of_a_file_of_one_patient_read_in_chunks_is_that_patients_report(t
     """A file of one patient's rows, more than --chunk-rows, is scored as that patient's report
     (text or JSON), as when it is read whole; it was a cohort table of one row."""
     markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
-    path = tmp_path / "one.csv"
+    clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    path, clinical_path = tmp_path / "one.csv", tmp_path / "one_clinical.csv"
     markers[markers["patient_id"] == "000001"].to_csv(path, index=False)
+    clinical[clinical["patient_id"] == "000001"].to_csv(clinical_path, index=False)
     outs = []
     for rows in (1, 10**6):
-        assert main(["score", "--markers", str(path), "--clinical", str(CLINICAL), "--format", fmt,
+        assert main(["score", "--markers", str(path), "--clinical", str(clinical_path), "--format", fmt,
                      "--chunk-rows", str(rows)]) == 0
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1]
     assert outs[0].startswith("Patient 000001" if fmt == "text" else '{\n  "patient_id": "000001"')
+
+
+@pytest.mark.parametrize("fmt", ["csv", "text"])
+def test_score_of_one_markers_patient_keeps_the_clinical_patients_without_markers(tmp_path, capsys, fmt):
+    """One patient's markers with a clinical table of three patients: the two without markers
+    are rows of the table (not_scored), read whole or in chunks. Read whole, the file was that
+    patient's report (its CSV one row) and the other two were dropped without a word; in
+    chunks they were rows."""
+    markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
+    clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
+    path, clinical_path = tmp_path / "one.csv", tmp_path / "three.csv"
+    markers[markers["patient_id"] == "000002"].to_csv(path, index=False)
+    clinical[clinical["patient_id"].isin(["000001", "000002", "000003"])].to_csv(clinical_path, index=False)
+    outs = []
+    for rows in (1, 10**6):
+        assert main(["score", "--markers", str(path), "--clinical", str(clinical_path), "--format", fmt,
+                     "--chunk-rows", str(rows)]) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+    if fmt == "csv":
+        table = pd.read_csv(StringIO(outs[0]), dtype=str)
+        assert table["patient_id"].tolist() == ["000001", "000002", "000003"]
+        assert (table["status"] != "ok").tolist() == [True, False, True]
+    else:
+        assert not outs[0].startswith("Patient ") and "3 patient(s)" in outs[0]
+
+
+def test_score_columns_have_their_types_in_a_chunk_of_patients_without_markers():
+    """A chunk of clinical patients without markers (after the markers' last patient) is
+    scored with the text columns typed as in any other chunk: they were objects holding None
+    (no value in any row), and the joined table showed 'None' for a missing GCIG category."""
+    from ca125kinetics.io import read_clinical, read_markers
+    from ca125kinetics.predict import load_model
+    from ca125kinetics.predict.engine import _score_read
+
+    bundle = load_model(Path(__file__).resolve().parents[1] / "models" / "default", scoring_only=True)
+    clinical = read_clinical(CLINICAL, on_error="flag", require=("patient_id",)).iloc[:3].reset_index(drop=True)
+    markers = read_markers(MARKERS, clinical=clinical, on_error="flag")
+    markers = markers[markers["patient_id"] == clinical["patient_id"][0]].reset_index(drop=True)
+    with_markers = _score_read(bundle, markers, clinical.iloc[:1].reset_index(drop=True))
+    without = _score_read(bundle, markers.iloc[:0], clinical.iloc[1:].reset_index(drop=True))
+    assert without["status"].eq("not_scored").all()
+    assert without.dtypes.to_dict() == with_markers.dtypes.to_dict()

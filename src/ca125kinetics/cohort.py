@@ -321,17 +321,17 @@ class CohortStream:
                     yield chunk
                     bar.update(len(chunk))
 
-    def one_patient(self) -> bool:
-        """True when the file's rows are one patient's (identifiers as the reader reads them):
-        read up to the second patient's rows only."""
-        patients = 0
+    def only_patient(self):
+        """The identifier of the file's one patient (as the reader reads it) when all its rows
+        are one patient's, else None: the file is read up to a second patient's rows only."""
+        keys: list = []
         chunks = self.chunks()
         with closing(chunks):
             for chunk in chunks:
-                patients += len(_runs(chunk, self.id_column)[0])
-                if patients > 1:
-                    return False
-        return True
+                keys += _runs(chunk, self.id_column)[1]
+                if len(keys) > 1:
+                    return None
+        return keys[0] if keys and isinstance(keys[0], str) else None
 
     def fits_one_chunk(self) -> bool:
         """True when the whole file is one chunk (then the whole-table path is used); a FHIR

@@ -58,22 +58,27 @@ def cli_score(args) -> int:
     fmt = _format_from_suffix(args.out, args.format)
     # a large file (several patients, not --patient, not one FHIR document): patient-complete chunks
     stream = cohort_stream(args) if args.patient is None and fmt != "fhir" else None
-    if stream is not None and fmt in ("text", "json") and stream.one_patient():
-        stream = None       # one patient's report, as for the file read whole (the CSV row is the table's)
+    if stream is not None and fmt in ("text", "json"):
+        only = stream.only_patient()
+        if only is not None and _patients(args, {only}) == {only}:
+            stream = None   # one patient's report, as for the file read whole (the CSV row is the table's)
     if stream is not None:
         return _cli_score_chunked(args, bundle, stream, fmt, allow_imputed)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
+    # one patient's report only when the clinical table holds no other patient either: its
+    # patients without markers are rows of the table, as when the markers hold several
+    one = len(_patients(args, set(ids), clinical)) == 1
     if fmt == "parquet":       # the table, one row per patient (as a chunked run writes it)
-        frame = (predict(markers, clinical, model=bundle, allow_imputed=allow_imputed).to_frame() if len(ids) == 1
+        frame = (predict(markers, clinical, model=bundle, allow_imputed=allow_imputed).to_frame() if one
                  else _score_read(bundle, markers, clinical, allow_imputed=allow_imputed,
                                   read_options=format_options(args)))
         write_table(_stamped(frame, bundle), args.out, fmt="parquet")
         print(f"wrote {len(frame)} patient(s) to {args.out}", file=sys.stderr)
         return 0
     if fmt == "fhir":
-        text, n = _fhir_text(markers, clinical, ids, bundle, allow_imputed)
-    elif len(ids) == 1:
+        text, n = _fhir_text(markers, clinical, one, bundle, allow_imputed)
+    elif one:
         result = predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)
         if fmt == "json":
             text = json.dumps(_stamped(result.to_dict(), bundle), indent=2) + "\n"
@@ -87,6 +92,16 @@ def cli_score(args) -> int:
                                      read_options=format_options(args)), bundle)
         text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
+
+
+def _patients(args, ids: set, clinical=None) -> set:
+    """``ids`` and the patients of the clinical table (``clinical`` when read, else the file
+    of ``--clinical``), without ``--patient``: those ``ca125 score`` reports."""
+    if args.patient is not None or not args.clinical:
+        return set(ids)
+    if clinical is None:
+        clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **format_options(args))
+    return set(ids) | set(clinical["patient_id"].astype(str))
 
 
 def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
@@ -202,16 +217,17 @@ def _load_quietly(model):
     return load_model(model, scoring_only=True)
 
 
-def _fhir_text(markers, clinical, ids, bundle, allow_imputed: bool = False) -> tuple[str, int]:
+def _fhir_text(markers, clinical, one: bool, bundle, allow_imputed: bool = False) -> tuple[str, int]:
     """``ca125 score --format fhir``: one RiskAssessment, or a collection Bundle of them, one
     per patient of the cohort table the other formats write (:func:`_score_read`: a patient
     with markers and no clinical row, or a clinical row and no markers, is in it, not scored,
     with the reason; one bad patient never stops the cohort); and how many patients it holds
-    (those of the markers had been said, not those of the clinical table without markers)."""
+    (those of the markers had been said, not those of the clinical table without markers).
+    ``one``: the markers and clinical tables hold one patient."""
     from ..predict.result import _prediction_from_row
     from ..sources.fhir import risk_assessment
 
-    if len(ids) == 1:       # as the other formats report one patient
+    if one:                 # as the other formats report one patient
         return json.dumps(risk_assessment(predict(markers, clinical, model=bundle, allow_imputed=allow_imputed)),
                           indent=2) + "\n", 1
     frame = _score_read(bundle, markers, clinical, allow_imputed=allow_imputed)
