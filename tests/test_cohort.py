@@ -1054,3 +1054,19 @@ def test_score_columns_have_their_types_in_a_chunk_of_patients_without_markers()
     without = _score_read(bundle, markers.iloc[:0], clinical.iloc[1:].reset_index(drop=True))
     assert without["status"].eq("not_scored").all()
     assert without.dtypes.to_dict() == with_markers.dtypes.to_dict()
+
+
+def test_gcig_columns_have_their_types_in_a_chunk_of_patients_without_markers():
+    """gcig_cohort of a chunk of clinical patients without markers types its text columns
+    (category, progression group, recist, ...) as text, as any other chunk: they were objects
+    holding None, and the joined chunks' table printed 'None' where the whole table printed '-'."""
+    from ca125kinetics.gcig import gcig_cohort
+    from ca125kinetics.io import read_clinical, read_markers
+
+    clinical = read_clinical(CLINICAL, on_error="flag", require=("patient_id",)).iloc[:3].reset_index(drop=True)
+    markers = read_markers(MARKERS, clinical=clinical, on_error="flag")
+    markers = markers[markers["patient_id"] == clinical["patient_id"][0]].reset_index(drop=True)
+    with_markers = gcig_cohort(markers, clinical.iloc[:1].reset_index(drop=True))
+    without = gcig_cohort(markers.iloc[:0], clinical.iloc[1:].assign(recist=None).reset_index(drop=True))
+    assert without["status"].eq("no_markers").all()
+    assert without.dtypes.to_dict() == with_markers.dtypes.to_dict()

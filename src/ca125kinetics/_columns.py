@@ -123,10 +123,21 @@ def scatter_text(n: int, parts):
     return pa.concat_arrays(arrays).take(where)
 
 
-def text_column(values):
+def text_column(values, *, text: bool = False):
     """The column pandas makes of a text column in either form (as of an object array of the
     same strings): an Arrow string array is taken as it is (no copy of its texts), an
-    object array converted by :func:`object_text`."""
+    object array converted by :func:`object_text`.
+
+    With ``text`` (a column of a result table that holds text whatever its rows), a column
+    without any value is typed as text too, where pandas makes objects of it: the column's
+    type does not depend on its rows (a chunk of a cohort, a table of one patient)."""
+    column = _text_column(values)
+    if text and isinstance(column, np.ndarray) and column.dtype == object and pd.isna(column).all():
+        return pd.array(np.full(len(column), None, dtype=object), dtype=_text_dtype())
+    return column
+
+
+def _text_column(values):
     if not is_arrow(values):
         return object_text(values)
     dtype = _text_dtype()

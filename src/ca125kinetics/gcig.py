@@ -2149,7 +2149,10 @@ def gcig_cohort(markers, clinical=None, *, settings=None, marker="ca125"):
         return empty.astype({name: values.dtype for name, values in result.items() if name in _TYPED_COLUMNS})
     from ._columns import text_column
 
-    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id" else text_column(values)
+    # the columns of no other type are text, also when no patient has a value (a chunk of
+    # patients without markers, or without a response)
+    table = pd.DataFrame({name: pd.Series(values, dtype=object) if name == "patient_id"
+                          else text_column(values, text=name not in _TYPED_COLUMNS)
                           for name, values in result.items()})
     if none is not None:
         table = table.sort_values("patient_id", kind="stable")

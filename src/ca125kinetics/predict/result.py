@@ -276,7 +276,7 @@ def _frame(columns: dict) -> pd.DataFrame:
     """The score frame of the engine's columns: fixed dtypes whatever the mix of patients
     (float64; nullable ``Int64`` and ``boolean``; ``trained_on_synthetic`` bool; text as
     pandas types text: an Arrow string array of the engine taken without a copy)."""
-    from .._columns import _text_dtype, constant_text, is_arrow, text_column
+    from .._columns import constant_text, is_arrow, text_column
 
     out = {}
     for name in SCORE_COLUMNS:
@@ -286,12 +286,9 @@ def _frame(columns: dict) -> pd.DataFrame:
             out[name] = constant_text(v[0], len(v))     # one model: one value in every row
             continue
         if kind is None and name != "patient_id" and (is_arrow(v) or (isinstance(v, np.ndarray) and v.dtype == object)):
-            text = text_column(v)    # text converted by pyarrow, not string by string
-            if isinstance(text, np.ndarray) and text.dtype == object and pd.isna(text).all():
-                # no value in any row (a chunk of patients without markers): text all the same,
-                # as the column of any other mix of patients
-                text = pd.array(np.full(len(text), None, dtype=object), dtype=_text_dtype())
-            out[name] = text
+            # text converted by pyarrow, not string by string; text also without a value in
+            # any row (a chunk of patients without markers)
+            out[name] = text_column(v, text=True)
             continue
         if kind is None or kind == "float":
             out[name] = v
