@@ -213,11 +213,13 @@ def test_missing_identifier_refused_streamed_as_read_whole(tmp_path, capsys, suf
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])
 @pytest.mark.parametrize("chunk_rows", ["1", "2", "4"])
+@pytest.mark.parametrize("missing", [None, "NA", "unknown"])
 def test_empty_identifier_inside_a_patients_rows_refused_streamed_as_read_whole(tmp_path, capsys, suffix,
-                                                                                chunk_rows):
-    """A sample without its identifier among patient 'a''s rows: streamed, 'a' was said to
-    'appear again' and the user told to sort a file that was sorted."""
-    markers = pd.DataFrame({"patient_id": ["a", "a", None, "a", "b", "b"], "day": [-1, 20, 30, 40, -1, 20],
+                                                                                chunk_rows, missing):
+    """A sample without its identifier (empty, or a missing value written as text, 'NA')
+    among patient 'a''s rows: streamed, 'a' was said to 'appear again' and the user told to
+    sort a file that was sorted."""
+    markers = pd.DataFrame({"patient_id": ["a", "a", missing, "a", "b", "b"], "day": [-1, 20, 30, 40, -1, 20],
                             "ca125": ["100", "10", "9", "8", "100", "10"]})
     path = tmp_path / f"m{suffix}"
     markers.to_csv(path, index=False) if suffix == ".csv" else markers.to_parquet(path, index=False)
@@ -225,7 +227,8 @@ def test_empty_identifier_inside_a_patients_rows_refused_streamed_as_read_whole(
     for chunk in ([], ["--chunk-rows", chunk_rows]):
         assert main(["gcig", str(path), "--format", "csv", *chunk]) == 2
         errors.append(capsys.readouterr().err)
-    assert "patient_id is empty in 1 row(s)" in errors[0]
+    assert ("patient_id is empty in 1 row(s)" if missing is None else
+            f"patient_id {missing!r} in 1 row(s) ({4 if suffix == '.csv' else 2}) is how a missing value is written") in errors[0]
     assert errors[1] == errors[0]
 
 

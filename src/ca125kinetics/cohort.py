@@ -186,14 +186,15 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
             for keys in kept:
                 finished.update(_key_list(keys))
             kept = []
-        if unnamed is None and any(pd.isna(k) for k in run_keys):
+        if unnamed is None and any(_unnamed(k) for k in run_keys):
             unnamed = frame[id_column]
         seen_here: set[str] = set()
         for i, k in enumerate(run_keys):
             if k in finished or k in seen_here:
                 if unnamed is not None:
-                    # rows without an identifier split a patient's rows: the readers' refusal of
-                    # those rows, as when the file is read whole, not a sorting problem
+                    # rows without an identifier (empty, or a missing value such as 'NA') split a
+                    # patient's rows: the readers' refusal of those rows, as when the file is
+                    # read whole, not a sorting problem
                     from .io import require_sample_ids
 
                     require_sample_ids(unnamed, source)
@@ -211,6 +212,14 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
             yield frame.iloc[:last]
     if carry is not None and len(carry):
         yield carry
+
+
+def _unnamed(key) -> bool:
+    """Whether an identifier is none for the readers: missing, or a missing value written as
+    text (``io._MISSING_IDS``: ``NA``, ``.``, ``unknown``), which they refuse."""
+    from .io import _MISSING_IDS
+
+    return pd.isna(key) or (isinstance(key, str) and key.strip().lower() in _MISSING_IDS)
 
 
 def _increasing(keys, after) -> bool:
