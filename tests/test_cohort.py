@@ -254,7 +254,9 @@ def test_patients_in_descending_order_with_clinical_refused_streamed(tmp_path, c
     assert sorted(whole["patient_id"]) == sorted(ids)
     assert main([*base, "--chunk-rows", "3"]) == 2
     err = capsys.readouterr().err
-    assert f"patient '{ids[-2]}' comes after patients whose identifiers sort after it" in err
+    # the first row of ids[-2], after those of ids[-1] (CSV: the header is row 1; Parquet: from 0)
+    row = len(markers[markers["patient_id"] == ids[-1]]) + (2 if suffix == ".csv" else 0)
+    assert f"patient '{ids[-2]}' at row {row} comes after patient '{ids[-1]}'" in err
     assert "must be sorted by patient_id as text ('10' before '9')" in err
 
 
@@ -269,8 +271,14 @@ def test_numerically_sorted_identifiers_with_clinical_refused_streamed(tmp_path,
     base = ["gcig", str(path), "--clinical", str(clinical), "--format", "csv"]
     assert main(base) == 0
     assert sorted(pd.read_csv(StringIO(capsys.readouterr().out), dtype=str)["patient_id"]) == ["10", "8", "9"]
-    assert main([*base, "--chunk-rows", "2"]) == 2
-    assert "patient '10' comes after patients whose identifiers sort after it" in capsys.readouterr().err
+    errors = []
+    for rows in ("1", "2", "4", "8"):
+        assert main([*base, "--chunk-rows", rows]) == 2
+        errors.append(capsys.readouterr().err)
+    # the first patient out of text order, whatever the chunk size (a chunk of 8 rows, holding
+    # '9' and '10' together, was not refused at all: its clinical rows were never handed twice)
+    assert "patient '10' at row 8 comes after patient '9'" in errors[0]
+    assert errors == [errors[0]] * 4
 
 
 @pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])

@@ -16,8 +16,9 @@ may continue in the next chunk, so it is carried over. A patient whose rows appe
 after another patient's rows is refused with an :class:`~ca125kinetics.errors.InvalidInputError`
 naming the patient and row (sort the file by ``patient_id``, or read it whole). With a
 clinical table (``gcig``, ``score``), the file must be sorted by ``patient_id`` as text: a chunk is
-handed the clinical patients without markers that sort before its last patient, so a patient
-that comes after larger identifiers is refused. Error messages name the file's rows as the
+handed the clinical patients without markers that sort before its last patient, so the first
+patient that comes after a larger identifier is refused, at the same patient whatever the
+chunk size. Error messages name the file's rows as the
 whole-table reader does (CSV: the header is row 1).
 
 Population kinetics
@@ -498,15 +499,44 @@ def _chunk_pairs(stream: CohortStream, clinical: pd.DataFrame | None,
     clinical patients without markers after the last chunk's, with an empty markers table of
     the file's columns. Each pair is read with ``read_markers(chunk, clinical=rows)``."""
     feed = _ClinicalFeed(clinical)
-    empty = None
+    empty, largest = None, None
     for chunk in stream.chunks(progress=progress):
         # a chunk's patients are runs
-        clin = feed.for_chunk(_runs(chunk, stream.id_column, arrow=True)[1], stream.label)
+        starts, keys = _runs(chunk, stream.id_column, arrow=True)
+        if clinical is not None:
+            largest = _sorted_as_text(chunk, starts, keys, largest, stream.label)
+        clin = feed.for_chunk(keys, stream.label)
         empty = chunk.iloc[:0]
         yield chunk, clin
     rest = feed.rest()
     if rest is not None and empty is not None:
         yield empty, rest
+
+
+def _sorted_as_text(chunk: pd.DataFrame, starts: np.ndarray, keys, largest, source: str):
+    """Refuse the first patient of ``chunk`` (runs ``starts``, identifiers ``keys``) whose
+    identifier does not sort after the one before it (``largest``: the previous chunks'
+    last), naming it and its row; return the chunk's last identifier. A file read in chunks
+    with a clinical table must be sorted by ``patient_id`` as text: checked patient by
+    patient, it is refused at the same patient whatever the chunk size (checked only where
+    a clinical patient without markers had been handed out twice, it was refused, at a
+    patient that depended on the chunk size, or not at all). Rows without an identifier are
+    left to the reader's refusal."""
+    if not isinstance(keys, list) and _increasing(keys, largest):
+        return keys[len(keys) - 1].as_py()
+    keys = _key_list(keys)
+    for start, key in zip(starts.tolist(), keys):
+        if _unnamed(key):
+            continue
+        if largest is not None and not key > largest:
+            row = chunk.index[start]
+            raise InvalidInputError(
+                f"patient {key!r}{'' if row is None else f' at row {row}'} comes after patient {largest!r}; with a "
+                "clinical table, a markers file read in chunks must be sorted by patient_id as text ('10' before "
+                "'9'): sort it so (or read it whole with --chunk-rows above its number of rows)",
+                source=source, row=row, patient_id=key, column="patient_id")
+        largest = key
+    return largest
 
 
 #: Most chunks of ``gcig``, ``kinetics`` and ``score`` processed at once, each by its own
