@@ -275,10 +275,26 @@ def test_numerically_sorted_identifiers_with_clinical_refused_streamed(tmp_path,
     for rows in ("1", "2", "4", "8"):
         assert main([*base, "--chunk-rows", rows]) == 2
         errors.append(capsys.readouterr().err)
-    # the first patient out of text order, whatever the chunk size (a chunk of 8 rows, holding
-    # '9' and '10' together, was not refused at all: its clinical rows were never handed twice)
+    # the first patient out of text order, with its row, whatever the chunk size
     assert "patient '10' at row 8 comes after patient '9'" in errors[0]
     assert errors == [errors[0]] * 4
+
+
+def test_unsorted_file_with_clinical_refused_whatever_the_chunk_size(tmp_path, capsys):
+    """Patients b, a, c with a clinical table: chunks of 1 or 2 rows refused the file ('a' came
+    after a chunk that had reported it without markers), a chunk of 7 rows (b and a together)
+    scored it. Refused at 'a', with its row, for every chunk size."""
+    rows = [(p, d, v) for p in ("b", "a", "c") for d, v in ((-3, 400.0), (21, 150.0), (42, 60.0))]
+    path, clinical = tmp_path / "m.csv", tmp_path / "c.csv"
+    pd.DataFrame(rows, columns=["patient_id", "day", "ca125"]).to_csv(path, index=False)
+    pd.DataFrame({"patient_id": ["a", "b", "c"], "recist": ["PR", "SD", "PR"]}).to_csv(clinical, index=False)
+    errors = []
+    for chunk_rows in ("1", "2", "7"):
+        assert main(["gcig", str(path), "--clinical", str(clinical), "--format", "csv",
+                     "--chunk-rows", chunk_rows]) == 2
+        errors.append(capsys.readouterr().err)
+    assert "patient 'a' at row 5 comes after patient 'b'" in errors[0]
+    assert errors == [errors[0]] * 3
 
 
 @pytest.mark.parametrize("command", ["gcig", "kinetics", "score"])
