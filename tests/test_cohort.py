@@ -1063,6 +1063,7 @@ def test_score_of_one_markers_patient_keeps_the_clinical_patients_without_marker
         assert (table["status"] != "ok").tolist() == [True, False, True]
     else:
         assert not outs[0].startswith("Patient ") and "3 patient(s)" in outs[0]
+        assert "--patient 000002 prints its report" in outs[0]     # how to get the one report
 
 
 def test_score_columns_have_their_types_in_a_chunk_of_patients_without_markers():

@@ -290,6 +290,10 @@ def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
         lines.append(f"... {len(frame) - max_rows} more patient(s); use --out FILE or --format csv for all")
     lines.append("")
     lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
+    with_markers = frame.loc[frame["gcig_status"] != "no_markers", "patient_id"] if "gcig_status" in frame else ()
+    if len(with_markers) == 1 and len(frame) > 1:   # one patient's markers beside a clinical table of more
+        lines.append(f"the markers hold one patient, {with_markers.iloc[0]}: --patient {with_markers.iloc[0]} "
+                     "prints its report; the other rows are the clinical table's patients without markers")
     if len(frame):
         lines.append(_model_line(frame["model_name"].iloc[0], frame["model_version"].iloc[0],
                                  float(frame["threshold"].iloc[0]), bool(frame["trained_on_synthetic"].iloc[0])))
