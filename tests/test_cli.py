@@ -981,7 +981,8 @@ def test_validate_names_the_invalid_input_when_it_left_nobody(tmp_path, capsys):
                  "--clinical", str(tmp_path / "c.csv"),
                  "--sep", ";", "--out", str(tmp_path / "r.html")]) == 2
     err = capsys.readouterr().err
-    assert "the first invalid patient: invalid input: markers table, row " in err and "state how they are written" in err
+    # both tables are invalid: the clinical row's reason comes first (io.PatientRecord.reason's rule)
+    assert "the first invalid patient: invalid input: clinical table, row " in err and "state how they are written" in err
     assert "Check the 'complete_resection' column" not in err
 
 
