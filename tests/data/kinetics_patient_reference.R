@@ -9,7 +9,7 @@
 #
 # Reading of the cases (the markers file as read_markers(..., duplicates = "mean") reads it):
 #   "<x" is a value below the assay limit x (censored at x); a value > 1e6 U/mL, < 0 or a plain 0, or a
-#   ULN > 1000 U/mL, makes the patient invalid; two samples on one day become their mean, censored if any
+#   ULN > 1000 U/mL or < 10 U/mL (implausible for CA-125), makes the patient invalid; two samples on one day become their mean, censored if any
 #   of them is (the mean of an upper bound and a value is an upper bound).
 # Who is scored, first rule that applies:
 #   used samples: -14 <= day <= 100;
@@ -43,7 +43,7 @@ out_file <- if (length(args) >= 2) args[2] else "tests/data/kinetics_patient_exp
 
 WINDOW <- 100; PRE <- 14; MIN_SAMPLES <- 3; FLOOR_FACTOR <- 1.0; K_REF <- 0.05
 K_LO <- 1e-4; K_HI <- 2; B_LO_ULN <- 1e-3; A_BELOW <- 12; A_ABOVE <- 3
-W_CENS <- 1e4; SLACK <- 1e-9; PLAUSIBLE_MAX <- 1e6; ULN_MAX <- 1000; RESIDUAL_SD <- 0.1
+W_CENS <- 1e4; SLACK <- 1e-9; PLAUSIBLE_MAX <- 1e6; ULN_MAX <- 1000; ULN_MIN <- 10; RESIDUAL_SD <- 0.1
 FIT_TOL_S <- 1e-8 * 2 * RESIDUAL_SD^2
 
 raw <- read.csv(cases_file, colClasses = "character")
@@ -127,9 +127,10 @@ for (pid in unique(raw$patient_id)) {
               c0 = NA, half_life_days = NA, kelim_score = NA, rmse_log = NA, log_k_se = NA,
               objective = NA, proj_grad = NA, n_starts_at_best = NA)
   # a plain 0 is no measurement (no assay measures 0: refused where the markers are read, as a
-  # negative value is; added 1 Dec, when the package's reader began refusing it)
+  # negative value is; added 1 Dec, when the package's reader began refusing it); a ULN below
+  # 10 U/mL is another marker's or unit's (added 3 Dec, with the reader's rule)
   read_problem <- any(is.na(p$value) | p$value < 0 | (p$value == 0 & !p$censored) | p$value > PLAUSIBLE_MAX |
-                      p$uln > ULN_MAX)
+                      p$uln > ULN_MAX | p$uln < ULN_MIN)
   # duplicates: the mean of the day's values, censored if any of them is (an upper bound)
   days <- sort(unique(p$day))
   value <- vapply(days, function(d) mean(p$value[p$day == d]), numeric(1))
