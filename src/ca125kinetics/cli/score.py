@@ -58,17 +58,15 @@ def cli_score(args) -> int:
     fmt = _format_from_suffix(args.out, args.format)
     # a large file (several patients, not --patient, not one FHIR document): patient-complete chunks
     stream = cohort_stream(args) if args.patient is None and fmt != "fhir" else None
-    if stream is not None and fmt in ("text", "json"):
-        only = stream.only_patient()
-        if only is not None and _patients(args, {only}) == {only}:
-            stream = None   # one patient's report, as for the file read whole (the CSV row is the table's)
+    if stream is not None and stream.only_patient() is not None:
+        # one patient's markers, longer than a chunk: that patient's report (its row), as read
+        # whole; the clinical table is where its clinical row is found, whatever else it holds
+        stream = None
     if stream is not None:
         return _cli_score_chunked(args, bundle, stream, fmt, allow_imputed)
     markers, clinical = _cli_tables(args, bundle)
     ids = sorted(set(markers["patient_id"].astype(str)))
-    # one patient's report only when the clinical table holds no other patient either: its
-    # patients without markers are rows of the table, as when the markers hold several
-    one = len(_patients(args, set(ids), clinical)) == 1
+    one = len(ids) == 1     # one patient's markers: its report (predict), the clinical table its row's lookup
     if fmt == "parquet":       # the table, one row per patient (as a chunked run writes it)
         frame = (predict(markers, clinical, model=bundle, allow_imputed=allow_imputed).to_frame() if one
                  else _score_read(bundle, markers, clinical, allow_imputed=allow_imputed,
@@ -92,16 +90,6 @@ def cli_score(args) -> int:
                                      read_options=format_options(args)), bundle)
         text, n = _cohort_output(frame, fmt), len(frame)
     return _write_score_output(text, n, args.out)
-
-
-def _patients(args, ids: set, clinical=None) -> set:
-    """``ids`` and the patients of the clinical table (``clinical`` when read, else the file
-    of ``--clinical``), without ``--patient``: those ``ca125 score`` reports."""
-    if args.patient is not None or not args.clinical:
-        return set(ids)
-    if clinical is None:
-        clinical = read_clinical(args.clinical, on_error="flag", require=("patient_id",), **format_options(args))
-    return set(ids) | set(clinical["patient_id"].astype(str))
 
 
 def _cohort_output(frame: pd.DataFrame, fmt: str) -> str:
@@ -223,7 +211,7 @@ def _fhir_text(markers, clinical, one: bool, bundle, allow_imputed: bool = False
     with markers and no clinical row, or a clinical row and no markers, is in it, not scored,
     with the reason; one bad patient never stops the cohort); and how many patients it holds
     (those of the markers had been said, not those of the clinical table without markers).
-    ``one``: the markers and clinical tables hold one patient."""
+    ``one``: the markers hold one patient (its RiskAssessment, as the other formats report it)."""
     from ..predict.result import _prediction_from_row
     from ..sources.fhir import risk_assessment
 
@@ -290,10 +278,6 @@ def _cohort_text(frame: pd.DataFrame, max_rows: int = 40) -> str:
         lines.append(f"... {len(frame) - max_rows} more patient(s); use --out FILE or --format csv for all")
     lines.append("")
     lines.append(f"{len(frame)} patient(s): " + ", ".join(f"{k} {v}" for k, v in frame["decision"].value_counts().items()))
-    with_markers = frame.loc[frame["gcig_status"] != "no_markers", "patient_id"] if "gcig_status" in frame else ()
-    if len(with_markers) == 1 and len(frame) > 1:   # one patient's markers beside a clinical table of more
-        lines.append(f"the markers hold one patient, {with_markers.iloc[0]}: --patient {with_markers.iloc[0]} "
-                     "prints its report; the other rows are the clinical table's patients without markers")
     if len(frame):
         lines.append(_model_line(frame["model_name"].iloc[0], frame["model_version"].iloc[0],
                                  float(frame["threshold"].iloc[0]), bool(frame["trained_on_synthetic"].iloc[0])))
