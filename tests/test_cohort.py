@@ -1022,35 +1022,19 @@ def test_cohort_summaries_do_not_depend_on_the_order_of_the_rows():
     assert "  no_response            1  (25.0 %)\n  not_evaluable" in _gcig_summary(gcig.iloc[::-1], GcigSettings())
 
 
-@pytest.mark.parametrize("fmt", ["text", "json"])
-def test_score_of_a_file_of_one_patient_read_in_chunks_is_that_patients_report(tmp_path, capsys, fmt):
-    """A file of one patient's rows, more than --chunk-rows, is scored as that patient's report
-    (text or JSON), as when it is read whole; it was a cohort table of one row."""
+@pytest.mark.parametrize("fmt", ["text", "json", "csv"])
+@pytest.mark.parametrize("clinical_ids", [["000002"], ["000001", "000002", "000003"]],
+                         ids=["its clinical row", "a clinical table of three"])
+def test_score_of_one_patients_markers_is_its_report_read_whole_or_in_chunks(tmp_path, capsys, fmt, clinical_ids):
+    """A file of one patient's rows is that patient's report (its CSV one row), as ``predict``
+    gives it, whether the file is more than --chunk-rows or not and whatever else the clinical
+    table holds. Longer than a chunk it was a cohort table: of one row, or with the clinical
+    table's other patients as not_scored rows, which the file read whole did not have."""
     markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
     clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
-    path, clinical_path = tmp_path / "one.csv", tmp_path / "one_clinical.csv"
-    markers[markers["patient_id"] == "000001"].to_csv(path, index=False)
-    clinical[clinical["patient_id"] == "000001"].to_csv(clinical_path, index=False)
-    outs = []
-    for rows in (1, 10**6):
-        assert main(["score", "--markers", str(path), "--clinical", str(clinical_path), "--format", fmt,
-                     "--chunk-rows", str(rows)]) == 0
-        outs.append(capsys.readouterr().out)
-    assert outs[0] == outs[1]
-    assert outs[0].startswith("Patient 000001" if fmt == "text" else '{\n  "patient_id": "000001"')
-
-
-@pytest.mark.parametrize("fmt", ["csv", "text"])
-def test_score_of_one_markers_patient_is_its_report_whatever_the_clinical_table_holds(tmp_path, capsys, fmt):
-    """One patient's markers with a clinical table of three patients: that patient's report
-    (its CSV one row), as ``predict`` gives it, read whole or in chunks: in chunks the clinical
-    table's two other patients were rows of a cohort table (not_scored), read whole they were
-    not, so the output depended on --chunk-rows."""
-    markers = pd.read_csv(MARKERS, dtype=str, keep_default_na=False)
-    clinical = pd.read_csv(CLINICAL, dtype=str, keep_default_na=False)
-    path, clinical_path = tmp_path / "one.csv", tmp_path / "three.csv"
+    path, clinical_path = tmp_path / "one.csv", tmp_path / "clinical.csv"
     markers[markers["patient_id"] == "000002"].to_csv(path, index=False)
-    clinical[clinical["patient_id"].isin(["000001", "000002", "000003"])].to_csv(clinical_path, index=False)
+    clinical[clinical["patient_id"].isin(clinical_ids)].to_csv(clinical_path, index=False)
     outs = []
     for rows in (1, 10**6):
         assert main(["score", "--markers", str(path), "--clinical", str(clinical_path), "--format", fmt,
@@ -1061,7 +1045,7 @@ def test_score_of_one_markers_patient_is_its_report_whatever_the_clinical_table_
         table = pd.read_csv(StringIO(outs[0]), dtype=str)
         assert table["patient_id"].tolist() == ["000002"] and table["status"].tolist() == ["ok"]
     else:
-        assert outs[0].startswith("Patient 000002")
+        assert outs[0].startswith("Patient 000002" if fmt == "text" else '{\n  "patient_id": "000002"')
 
 
 def test_score_columns_have_their_types_in_a_chunk_of_patients_without_markers():
