@@ -217,10 +217,10 @@ def patient_chunks(frames: Iterable[pd.DataFrame], *, source: str = "markers",
 
 def _unnamed(key) -> bool:
     """Whether an identifier is none for the readers: missing, or a missing value written as
-    text (``io._MISSING_IDS``: ``NA``, ``.``, ``unknown``), which they refuse."""
-    from .io import _MISSING_IDS
+    text (``NA``, ``.``, ``unknown``: :func:`ca125kinetics.io.written_missing_id`), which they refuse."""
+    from .io import written_missing_id
 
-    return pd.isna(key) or (isinstance(key, str) and key.strip().lower() in _MISSING_IDS)
+    return pd.isna(key) or written_missing_id(key)
 
 
 def _increasing(keys, after) -> bool:

@@ -1152,7 +1152,7 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
             source=source, row=_shown(rows[empty[0]]), column="patient_id",
         )
     distinct = pd.unique(pid) if uniques is None else uniques
-    marks = [u for u in distinct.tolist() if isinstance(u, str) and u.strip().lower() in _MISSING_IDS]
+    marks = [u for u in distinct.tolist() if written_missing_id(u)]
     if marks:
         at = np.flatnonzero(np.isin(pid, np.array(marks, dtype=object)))
         labels = [str(rows[i]) for i in at[:_MAX_LISTED] if rows[i] is not None]
@@ -1163,6 +1163,12 @@ def _require_ids(pid: np.ndarray, rows: np.ndarray, source: str, how: str, codes
             f"read as one patient; {how} (an identifier that is missing is an empty cell, and refused so too)",
             source=source, row=_shown(rows[at[0]]), column="patient_id",
         )
+
+
+def written_missing_id(value) -> bool:
+    """Whether a patient identifier is a missing value written as text (:data:`_MISSING_IDS`:
+    R's ``NA``, SAS's ``.``, ``unknown``; any case, surrounding spaces), which the readers refuse."""
+    return isinstance(value, str) and value.strip().lower() in _MISSING_IDS
 
 
 def _check_arguments(on_error: str, duplicates: str | None = None, uln=None, unit: str = "U/mL",

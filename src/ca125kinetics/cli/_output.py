@@ -8,6 +8,7 @@ import pandas as pd
 
 __all__ = ["emit", "text_table", "format_for_out", "check_table_out", "summary_stream"]
 
+
 def counts(values: pd.Series) -> pd.Series:
     """How many rows hold each value, the most frequent first and equal counts by value: a
     summary's lines do not depend on the order of the rows (``value_counts`` put equal counts
