@@ -368,7 +368,7 @@ def _settings(settings, spec: MarkerSpec = CA125) -> KineticsSettings:
         raise InvalidInputError(
             f"settings.uln is {settings.uln:g}, CA-125's default ULN ({CA125.unit}), but the marker is {spec.label}: "
             f"give its ULN, e.g. KineticsSettings(uln={spec.default_uln:g}, ...) ({spec.unit})")
-    if not spec.uln_min <= settings.uln <= spec.uln_max:
+    if not spec.plausible_uln(settings.uln):
         raise InvalidInputError(
             f"settings.uln is {settings.uln:g} {spec.unit}, implausible for {spec.label} (from {spec.uln_min:g} to "
             f"{spec.uln_max:g} {spec.unit}); give its assay's ULN, e.g. KineticsSettings(uln={spec.default_uln:g}, ...)")

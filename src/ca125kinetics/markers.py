@@ -103,6 +103,12 @@ class MarkerSpec:
             raise InvalidInputError(f"MarkerSpec needs 0 <= uln_min <= default_uln <= uln_max, got {self.uln_min!r}, "
                                     f"{self.default_uln!r}, {self.uln_max!r}")
 
+    def plausible_uln(self, uln: float) -> bool:
+        """Whether ``uln`` (a number of :attr:`unit`) lies within the marker's plausible upper
+        limits of normal, from :attr:`uln_min` to :attr:`uln_max`: the one statement of the
+        range that every check of a single ULN (arguments, settings) applies."""
+        return 0 < uln <= self.uln_max and uln >= self.uln_min
+
     @property
     def typical_half_life_days(self) -> float:
         """``ln 2 / typical_k_per_day``."""

@@ -235,8 +235,9 @@ def check_uln_argument(uln, unit: str = CA125.unit, uln_max: float = CA125.uln_m
                        uln_min: float = CA125.uln_min) -> None:
     """Refuse a ``uln=`` argument (None: not given) that is not a positive number of ``unit``
     from ``uln_min`` to ``uln_max`` (the marker's: :class:`~ca125kinetics.markers.MarkerSpec`),
-    a flag, or single precision: the one rule of every reader and setting that takes a ULN
-    (tables, FHIR, OMOP, ``GcigSettings``, ``KineticsSettings``)."""
+    a flag, or single precision: the one rule of every reader that takes a ULN argument
+    (tables, FHIR, OMOP, the simulators); the settings check their ULN by the same range
+    (:meth:`~ca125kinetics.markers.MarkerSpec.plausible_uln`)."""
     if uln is None:
         return
     _refuse_single("uln", uln, what="uln")
@@ -335,7 +336,7 @@ class GcigSettings(_SettingsMixin):
         for name in ("uln", "evaluable_factor", "response_fraction", "assay_tolerance",
                      "progression_factor"):
             _positive(name, getattr(self, name))
-        if not CA125.uln_min <= self.uln <= CA125.uln_max:     # the GCIG rules are CA-125's
+        if not CA125.plausible_uln(self.uln):     # the GCIG rules are CA-125's
             raise InvalidInputError(f"{_setting('uln')} is {self.uln!r} {CA125.unit}, implausible for CA-125 (assays "
                                     f"use about 20-46; from {CA125.uln_min:g} to {CA125.uln_max:g} is accepted): "
                                     "check the value and its unit (another marker's ULN?)")
